@@ -1,0 +1,243 @@
+/**
+ * ObjectStore over the S3 protocol through AWS SDK v3: AWS itself, or any S3-compatible endpoint
+ * (MinIO, R2, the embedded local server) addressed path-style. Credentials come only from the
+ * standard SDK chain (env, profiles, roles) unless the caller passes them (the local environment).
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import { FrontendOpsError } from '../errors.ts';
+import type {
+  ObjectHead,
+  ObjectMeta,
+  ObjectStore,
+  ObjectSummary,
+  StoredObject,
+  WriteCondition,
+} from '../ports.ts';
+
+export interface S3ClientOptions {
+  endpoint?: string;
+  region?: string;
+  credentials?: AwsCredentialIdentity;
+  /** Attempts per request, retried with backoff on 5xx and throttling (SDK standard retry mode). */
+  maxAttempts?: number;
+}
+
+export interface S3StoreOptions extends S3ClientOptions {
+  bucket: string;
+  /** Share one client (and its sockets) between the stores of one endpoint. */
+  client?: S3Client;
+}
+
+const DELETE_BATCH = 1000; // DeleteObjects takes at most 1,000 keys
+
+export function createS3Client(options: S3ClientOptions = {}): S3Client {
+  return new S3Client({
+    region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: options.maxAttempts ?? 5,
+    retryMode: 'standard',
+    // S3-compatible servers differ in their support for the SDK's default flexible checksums.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
+    },
+  });
+}
+
+export function createS3Store(options: S3StoreOptions): ObjectStore {
+  const { bucket } = options;
+  const client = options.client ?? createS3Client(options);
+  let conditionalProbe: Promise<boolean> | undefined;
+
+  const store: ObjectStore = {
+    bucket,
+
+    async get(key) {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const body = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+        return {
+          body,
+          etag: out.ETag ?? '',
+          size: body.length,
+          metadata: out.Metadata ?? {},
+          ...optionalMeta(out.ContentType, out.CacheControl),
+        } satisfies StoredObject;
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw upstream('read', bucket, key, error);
+      }
+    },
+
+    async head(key) {
+      try {
+        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return {
+          etag: out.ETag ?? '',
+          size: out.ContentLength ?? 0,
+          metadata: out.Metadata ?? {},
+          ...optionalMeta(out.ContentType, out.CacheControl),
+        } satisfies ObjectHead;
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw upstream('inspect', bucket, key, error);
+      }
+    },
+
+    async put(key, body, meta = {}, condition = {}) {
+      try {
+        const out = await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: typeof body === 'string' ? Buffer.from(body) : body,
+            ...headers(meta),
+            ...(condition.ifNoneMatch ? { IfNoneMatch: condition.ifNoneMatch } : {}),
+            ...(condition.ifMatch ? { IfMatch: condition.ifMatch } : {}),
+          }),
+        );
+        return { etag: out.ETag ?? '' };
+      } catch (error) {
+        if (isPreconditionFailure(error)) {
+          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`, {
+            cause: error,
+          });
+        }
+        throw upstream('write', bucket, key, error);
+      }
+    },
+
+    async copyFrom(source, key, meta) {
+      try {
+        await client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            CopySource: `${source.bucket}/${encodeKey(source.key)}`,
+            MetadataDirective: 'REPLACE',
+            ...headers(meta),
+          }),
+        );
+      } catch (error) {
+        throw upstream('copy', bucket, key, error);
+      }
+    },
+
+    async list(prefix = '') {
+      const found: ObjectSummary[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const out = await client.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+          );
+          for (const item of out.Contents ?? []) {
+            if (item.Key !== undefined)
+              found.push({ key: item.Key, size: item.Size ?? 0, etag: item.ETag ?? '' });
+          }
+          token = out.IsTruncated ? out.NextContinuationToken : undefined;
+        } while (token);
+      } catch (error) {
+        throw upstream('list', bucket, prefix, error);
+      }
+      return found;
+    },
+
+    async delete(keys) {
+      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+        const batch = keys.slice(i, i + DELETE_BATCH);
+        try {
+          const out = await client.send(
+            new DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+            }),
+          );
+          const failed = out.Errors ?? [];
+          if (failed.length > 0) {
+            const first = failed[0];
+            throw new FrontendOpsError(
+              'UPSTREAM',
+              `Could not delete ${failed.length} object(s) (first: ${first?.Key}: ${first?.Code}).`,
+            );
+          }
+        } catch (error) {
+          if (error instanceof FrontendOpsError) throw error;
+          throw upstream('delete', bucket, `${batch.length} keys`, error);
+        }
+      }
+    },
+
+    supportsConditionalWrites() {
+      conditionalProbe ??= probeConditionalWrites(store);
+      return conditionalProbe;
+    },
+  };
+  return store;
+}
+
+/** Writes a probe object twice, the second time with If-None-Match: *; a server that honours it refuses. */
+async function probeConditionalWrites(store: ObjectStore): Promise<boolean> {
+  const key = `.frontendops/probe/${randomUUID()}`;
+  await store.put(key, 'probe');
+  try {
+    await store.put(key, 'probe', {}, { ifNoneMatch: '*' });
+    return false;
+  } catch (error) {
+    if (error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED') return true;
+    throw error;
+  } finally {
+    await store.delete([key]);
+  }
+}
+
+function headers(meta: ObjectMeta) {
+  return {
+    ...(meta.contentType ? { ContentType: meta.contentType } : {}),
+    ...(meta.cacheControl ? { CacheControl: meta.cacheControl } : {}),
+    ...(meta.metadata ? { Metadata: meta.metadata } : {}),
+  };
+}
+
+function optionalMeta(contentType: string | undefined, cacheControl: string | undefined): ObjectMeta {
+  return {
+    ...(contentType ? { contentType } : {}),
+    ...(cacheControl ? { cacheControl } : {}),
+  };
+}
+
+/** CopySource must be URL-encoded, with the key's slashes kept. */
+const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
+
+const statusOf = (error: unknown) =>
+  error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+
+const isMissing = (error: unknown) =>
+  statusOf(error) === 404 ||
+  (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound'));
+
+const isPreconditionFailure = (error: unknown) => statusOf(error) === 412 || statusOf(error) === 409;
+
+function upstream(action: string, bucket: string, key: string, error: unknown): FrontendOpsError {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new FrontendOpsError('UPSTREAM', `S3 could not ${action} ${key} in bucket ${bucket} (${reason}).`, {
+    cause: error,
+    details: { bucket, key, status: statusOf(error) },
+  });
+}

@@ -1,0 +1,41 @@
+/** Starts the embedded S3 server in a temp dir for one test file; records every request. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
+import { LOCAL_S3_CREDENTIALS } from '../../src/local/env-file.ts';
+import { type S3RequestRecord, startLocalS3 } from '../../src/local/s3-server.ts';
+import type { ObjectStore } from '../../src/ports.ts';
+
+export interface TestS3 {
+  endpoint: string;
+  dir: string;
+  requests: S3RequestRecord[];
+  /** Waits until every request the server finished is in `requests`. */
+  settle(): Promise<void>;
+  store(bucket: string): ObjectStore;
+  stop(): Promise<void>;
+}
+
+export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
+  const dir = await mkdtemp(join(tmpdir(), 'frontendops-s3-'));
+  const requests: S3RequestRecord[] = [];
+  const server = await startLocalS3({
+    directory: join(dir, 'data'),
+    buckets,
+    onRequest: (record) => requests.push(record),
+  });
+  const client = createS3Client({ endpoint: server.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+  return {
+    endpoint: server.endpoint,
+    dir,
+    requests,
+    settle: () => server.flush(),
+    store: (bucket) => createS3Store({ bucket, client }),
+    async stop() {
+      client.destroy();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
