@@ -1,0 +1,136 @@
+/**
+ * GitHost backed by a local repository through the real `git` binary. Every call is an execFile with
+ * an argument vector (never a shell), refs and paths are validated first, and `--end-of-options` /
+ * `--literal-pathspecs` keep user text from being read as options or globs.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FrontendOpsError } from '../errors.ts';
+import { assertCommitSha, assertRef, assertRepoPath, assertTagName } from '../git/validate.ts';
+import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
+
+const run = promisify(execFile);
+
+// Fields are separated by NUL and records by RS (0x1e) so messages with newlines parse unambiguously.
+const COMMIT_FORMAT = '%H%x00%h%x00%an%x00%aI%x00%B';
+const TAG_FORMAT =
+  '%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00%(contents)%1e';
+
+export interface LocalGitOptions {
+  repoDir: string;
+}
+
+export function createLocalGit(options: LocalGitOptions): GitHost {
+  const git = (args: string[]) => runGit(options.repoDir, args);
+
+  const resolveCommit = async (ref: string): Promise<string | null> => {
+    const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+    return result.code === 0 ? result.stdout.trim() : null;
+  };
+
+  return {
+    async latestCommit(path, ref = 'HEAD') {
+      assertRepoPath(path);
+      assertRef(ref);
+      const sha = await resolveCommit(ref);
+      if (!sha) throw unknownRef(ref);
+      const out = await gitOk(git, ['log', '-1', `--format=${COMMIT_FORMAT}`, sha, '--', path]);
+      return out.trim() ? parseCommit(out) : null;
+    },
+
+    async getCommit(ref) {
+      assertRef(ref);
+      const sha = await resolveCommit(ref);
+      if (!sha) return null;
+      return parseCommit(await gitOk(git, ['log', '-1', `--format=${COMMIT_FORMAT}`, sha]));
+    },
+
+    async createTag({ name, sha, message }) {
+      assertTagName(name);
+      assertCommitSha(sha);
+      const target = await resolveCommit(sha);
+      if (!target) throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in this repository.`);
+      const created = await git(['tag', '--annotate', `--message=${message}`, '--', name, target]);
+      if (created.code !== 0) {
+        if (/already exists/.test(created.stderr)) {
+          throw new FrontendOpsError('CONFLICT', `Tag ${name} already exists; choose another name.`);
+        }
+        throw upstream('git tag', created.stderr);
+      }
+      const tag = (await listTagsIn(git)).find((t) => t.name === name);
+      if (!tag) throw upstream('git tag', `tag ${name} was not found after creating it`);
+      return tag;
+    },
+
+    async listTags(prefix) {
+      return (await listTagsIn(git)).filter((t) => t.name.startsWith(prefix));
+    },
+  };
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function runGit(cwd: string, args: string[]): Promise<GitResult> {
+  try {
+    const { stdout, stderr } = await run('git', ['--literal-pathspecs', ...args], {
+      cwd,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: unknown; stdout?: string; stderr?: string; message: string };
+    if (typeof e.code !== 'number') {
+      throw new FrontendOpsError(
+        'UPSTREAM',
+        `Could not run git in ${cwd}: ${e.message}. Check that git is installed and the directory exists.`,
+        { cause: error },
+      );
+    }
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+async function gitOk(git: (args: string[]) => Promise<GitResult>, args: string[]): Promise<string> {
+  const result = await git(args);
+  if (result.code !== 0) throw upstream(`git ${args[0]}`, result.stderr);
+  return result.stdout;
+}
+
+async function listTagsIn(git: (args: string[]) => Promise<GitResult>): Promise<TagInfo[]> {
+  const out = await gitOk(git, ['for-each-ref', `--format=${TAG_FORMAT}`, 'refs/tags/']);
+  return out
+    .split('\x1e')
+    .map((record) => record.replace(/^\n/, ''))
+    .filter((record) => record.length > 0)
+    .map((record) => {
+      const [name = '', type, object = '', peeled = '', date = '', contents = ''] = record.split('\0');
+      const annotated = type === 'tag';
+      return {
+        name,
+        sha: annotated ? peeled : object,
+        message: annotated ? contents.trimEnd() : '',
+        ...(date ? { date: new Date(date).toISOString() } : {}),
+      };
+    });
+}
+
+function parseCommit(out: string): CommitInfo {
+  const [sha = '', shortSha = '', author = '', date = '', ...rest] = out.split('\0');
+  return { sha, shortSha, author, date: new Date(date).toISOString(), message: rest.join('\0').trim() };
+}
+
+const unknownRef = (ref: string) =>
+  new FrontendOpsError(
+    'NOT_FOUND',
+    `Unknown ref "${ref}": no branch, tag or commit has that name. Pass an existing branch, tag or sha.`,
+  );
+
+const upstream = (what: string, stderr: string) =>
+  new FrontendOpsError('UPSTREAM', `${what} failed: ${stderr.trim() || 'no error output'}`);

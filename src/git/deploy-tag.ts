@@ -1,0 +1,155 @@
+/**
+ * Deploy tags: one annotated tag per deployment, named `dashboard-deploy-YYYYMMDD-N`, whose message
+ * carries a trailer block (Deploy-Id, Artifact-Digest, Commit, App, Request) that `listDeployTags`
+ * parses back. The deploy id makes creation idempotent: asking twice returns the first tag.
+ */
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import type { GitHost, TagInfo } from '../ports.ts';
+import { assertCommitSha } from './validate.ts';
+
+export const DEPLOY_TAG_PREFIX = 'dashboard-deploy-';
+const TAG_NAME = /^dashboard-deploy-(\d{8})-(\d+)$/;
+const DEPLOY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const DIGEST = /^(sha256:)?[0-9a-f]{64}$/;
+// Losing the race for a name this many times in a row means something else is wrong.
+const MAX_ATTEMPTS = 5;
+
+export interface DeployTagInput {
+  deployId: string;
+  sha: string;
+  artifactDigest: string;
+  /** The words of the request that started the deploy ("Deploy the latest dashboard"). */
+  request: string;
+  app?: string;
+  now?: Date;
+}
+
+export type DeployTag = TagInfo & { deployId?: string; artifactDigest?: string };
+
+export async function createDeployTag(
+  host: GitHost,
+  input: DeployTagInput,
+): Promise<TagInfo & { created: boolean }> {
+  checkInput(input);
+  const day = formatDay(input.now ?? new Date());
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const tags = await listDeployTags(host);
+    const existing = tags.find((t) => t.deployId === input.deployId);
+    if (existing) {
+      checkSameCommit(existing, input);
+      return { ...withoutTrailers(existing), created: false };
+    }
+    const name = `${DEPLOY_TAG_PREFIX}${day}-${nextNumber(tags, day)}`;
+    try {
+      const tag = await host.createTag({ name, sha: input.sha, message: formatDeployMessage(input) });
+      return { ...tag, created: true };
+    } catch (error) {
+      // Another deploy took this name between our list and our create: look again and take the next.
+      if (!isFrontendOpsError(error, 'CONFLICT')) throw error;
+    }
+  }
+  throw new FrontendOpsError(
+    'CONFLICT',
+    `Could not find a free deploy tag name for ${day} after ${MAX_ATTEMPTS} attempts; other deploys keep ` +
+      'taking the next number. Try again in a moment.',
+  );
+}
+
+export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
+  const tags = await host.listTags(DEPLOY_TAG_PREFIX);
+  return tags
+    .filter((t) => TAG_NAME.test(t.name))
+    .map((t) => {
+      const trailers = parseTrailers(t.message);
+      return {
+        ...t,
+        ...(trailers['Deploy-Id'] ? { deployId: trailers['Deploy-Id'] } : {}),
+        ...(trailers['Artifact-Digest'] ? { artifactDigest: trailers['Artifact-Digest'] } : {}),
+      };
+    })
+    .sort((a, b) => compareNames(b.name, a.name));
+}
+
+/** The annotated message: a subject, the request in full, then a trailer block that parses back. */
+export function formatDeployMessage(input: DeployTagInput): string {
+  const app = input.app ?? 'sophia-dashboard';
+  const oneLine = input.request.replace(/\s+/g, ' ').trim();
+  return [
+    `Deploy ${app} ${input.sha.slice(0, 7)}`,
+    '',
+    input.request.trim(),
+    '',
+    `Deploy-Id: ${input.deployId}`,
+    `Artifact-Digest: ${input.artifactDigest}`,
+    `Commit: ${input.sha}`,
+    `App: ${app}`,
+    `Request: ${oneLine}`,
+  ].join('\n');
+}
+
+/** `Key: value` lines of the message's last paragraph (git's trailer convention). */
+export function parseTrailers(message: string): Record<string, string> {
+  const paragraphs = message.trim().split(/\n\s*\n/);
+  const last = paragraphs[paragraphs.length - 1] ?? '';
+  const trailers: Record<string, string> = {};
+  for (const line of last.split('\n')) {
+    const match = /^([A-Za-z][A-Za-z0-9-]*): (.*)$/.exec(line);
+    if (match?.[1] && match[2] !== undefined) trailers[match[1]] = match[2].trim();
+  }
+  return trailers;
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+function checkInput(input: DeployTagInput): void {
+  if (!DEPLOY_ID.test(input.deployId)) {
+    throw badInput(
+      `Invalid deploy id "${input.deployId}": expected 1–128 letters, digits, ".", "_", ":" or "-". ` +
+        'Pass the deploy id the infra server returned for this deployment.',
+    );
+  }
+  assertCommitSha(input.sha);
+  if (!DIGEST.test(input.artifactDigest)) {
+    throw badInput(
+      `Invalid artifact digest "${input.artifactDigest}": expected "sha256:" followed by 64 lower-case hex ` +
+        "digits. Pass the artifact's manifest digest.",
+    );
+  }
+  if (input.request.trim().length === 0 || input.request.length > 2000) {
+    throw badInput('Invalid request: expected the words of the deploy request, 1–2000 characters.');
+  }
+}
+
+function checkSameCommit(existing: DeployTag, input: DeployTagInput): void {
+  if (
+    !existing.sha.startsWith(input.sha.toLowerCase()) &&
+    !input.sha.toLowerCase().startsWith(existing.sha)
+  ) {
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `Deploy ${input.deployId} is already tagged ${existing.name} on commit ${existing.sha}, not ${input.sha}. ` +
+        'A deploy id belongs to one commit; start a new deployment to tag another commit.',
+    );
+  }
+}
+
+function withoutTrailers(tag: DeployTag): TagInfo {
+  return { name: tag.name, sha: tag.sha, message: tag.message, ...(tag.date ? { date: tag.date } : {}) };
+}
+
+function nextNumber(tags: readonly TagInfo[], day: string): number {
+  let highest = 0;
+  for (const tag of tags) {
+    const match = TAG_NAME.exec(tag.name);
+    if (match?.[1] === day) highest = Math.max(highest, Number(match[2]));
+  }
+  return highest + 1;
+}
+
+function compareNames(a: string, b: string): number {
+  const [, dayA = '', nA = '0'] = TAG_NAME.exec(a) ?? [];
+  const [, dayB = '', nB = '0'] = TAG_NAME.exec(b) ?? [];
+  return dayA === dayB ? Number(nA) - Number(nB) : dayA < dayB ? -1 : 1;
+}
+
+const formatDay = (date: Date) => date.toISOString().slice(0, 10).replaceAll('-', '');

@@ -1,0 +1,56 @@
+/**
+ * Checks for text that ends up as git arguments or GitHub URL segments. Both backends call these
+ * before doing anything, so a value like "--upload-pack=…" or "../../etc" is refused as BAD_INPUT
+ * and nothing runs.
+ */
+import { badInput } from '../errors.ts';
+
+// Letters, digits and the punctuation real refs use (feature/x, v1.2.3, HEAD~2, main^, a@{1}).
+const REF = /^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]*$/;
+const SHA = /^[0-9a-f]{7,40}$/i;
+// git check-ref-format's rules that matter here, for one path component-free tag name.
+const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function assertRef(ref: string): void {
+  if (ref.length > 200 || !REF.test(ref) || ref.includes('..') || ref.endsWith('.lock')) {
+    throw badInput(
+      `Invalid git ref "${ref}": expected a branch, tag or commit sha such as "main" or "3f2c1a9" ` +
+        '(letters, digits, . _ / - ~ ^; not starting with "-"). Pass a ref that exists in the repository.',
+    );
+  }
+}
+
+export function assertCommitSha(sha: string): void {
+  if (!SHA.test(sha)) {
+    throw badInput(
+      `Invalid commit "${sha}": expected a hex commit sha of 7 to 40 characters. ` +
+        'Use the sha returned by latest_commit or get_commit.',
+    );
+  }
+}
+
+export function assertTagName(name: string): void {
+  if (name.length > 200 || !TAG.test(name) || name.includes('..') || name.endsWith('.lock')) {
+    throw badInput(
+      `Invalid tag name "${name}": expected letters, digits, ".", "_" or "-", not starting with "-" or ".".`,
+    );
+  }
+}
+
+/** A path inside the repository, relative, without "..", e.g. "apps/sophia-dashboard". "." is the root. */
+export function assertRepoPath(path: string): void {
+  const segments = path.split('/');
+  const bad =
+    path.length === 0 ||
+    path.length > 500 ||
+    path.startsWith('/') ||
+    path.startsWith('-') ||
+    !/^[\w.@+/ -]+$/.test(path) ||
+    segments.some((s) => s === '..');
+  if (bad) {
+    throw badInput(
+      `Invalid repository path "${path}": expected a relative directory or file inside the repository ` +
+        'such as "apps/sophia-dashboard" (no leading "/" or "-", no "..", no wildcards).',
+    );
+  }
+}

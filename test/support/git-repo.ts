@@ -1,0 +1,74 @@
+/**
+ * A real git repository in a temporary directory, with a small history that touches the dashboard's
+ * directory and others, so "latest commit of apps/sophia-dashboard" has a known, non-trivial answer.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface TestRepo {
+  dir: string;
+  /** Commit shas by step name, oldest first: init, dashboard1, infra, dashboard2, docs. */
+  commits: Record<'init' | 'dashboard1' | 'infra' | 'dashboard2' | 'docs', string>;
+  git(args: string[]): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Ada Release',
+  GIT_AUTHOR_EMAIL: 'ada@example.test',
+  GIT_COMMITTER_NAME: 'Ada Release',
+  GIT_COMMITTER_EMAIL: 'ada@example.test',
+};
+
+export async function createTestRepo(): Promise<TestRepo> {
+  const dir = await mkdtemp(join(tmpdir(), 'frontendops-git-'));
+  const git = async (args: string[], date?: string) => {
+    const env = { ...process.env, ...IDENTITY, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+    if (date) Object.assign(env, { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
+    const { stdout } = await run('git', args, { cwd: dir, env });
+    return stdout;
+  };
+  await git(['init', '--quiet', '--initial-branch=main']);
+  await git(['config', 'user.name', IDENTITY.GIT_AUTHOR_NAME]);
+  await git(['config', 'user.email', IDENTITY.GIT_AUTHOR_EMAIL]);
+  await git(['config', 'tag.gpgSign', 'false']);
+  await git(['config', 'commit.gpgSign', 'false']);
+
+  const commit = async (file: string, content: string, message: string, date: string) => {
+    await mkdir(dirname(join(dir, file)), { recursive: true });
+    await writeFile(join(dir, file), content);
+    await git(['add', '--', file]);
+    await git(['commit', '--quiet', '-m', message], date);
+    return (await git(['rev-parse', 'HEAD'])).trim();
+  };
+
+  const commits = {
+    init: await commit('README.md', '# repo\n', 'Initial commit', '2026-11-20T09:00:00Z'),
+    dashboard1: await commit(
+      'apps/sophia-dashboard/index.html',
+      '<h1>v1</h1>\n',
+      'dashboard: first page',
+      '2026-11-21T09:00:00Z',
+    ),
+    infra: await commit('infra/index.ts', 'export {};\n', 'infra: bucket', '2026-11-22T09:00:00Z'),
+    dashboard2: await commit(
+      'apps/sophia-dashboard/src/App.tsx',
+      'export const App = () => null;\n',
+      'dashboard: add App\n\nLonger body line.',
+      '2026-11-23T09:00:00Z',
+    ),
+    docs: await commit('docs/notes.md', 'notes\n', 'docs: notes', '2026-11-24T09:00:00Z'),
+  };
+
+  return {
+    dir,
+    commits,
+    git: (args) => git(args),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
