@@ -1,0 +1,118 @@
+/**
+ * Serving any FrontendOps MCP server (git, infra): stdio, or Streamable HTTP on loopback behind a
+ * bearer token. Both take a factory because the SDK builds one server instance per stdio connection
+ * and per HTTP request (stateless serving); tools must therefore keep state in their backends.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { localhostHostValidation, toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
+import { StdioServerTransport, serveStdio as serveSdkStdio } from '@modelcontextprotocol/server/stdio';
+import { assertUsableToken, isAuthorized, MCP_TOKEN_ENV } from './auth.ts';
+
+export interface ServeHttpOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** Interface to bind; 127.0.0.1 unless given explicitly. */
+  host?: string;
+  /** Every request must carry `Authorization: Bearer <token>`. */
+  token: string;
+  /** URL path of the MCP endpoint; default "/mcp". */
+  path?: string;
+}
+
+export interface HttpServing {
+  /** e.g. http://127.0.0.1:43117/mcp */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves over stdin/stdout until the client closes the connection (stdin ends) or the process is signalled. */
+export function serveStdio(createServer: () => McpServer): Promise<void> {
+  return new Promise((resolve) => {
+    const wire = new StdioServerTransport();
+    const handle = serveSdkStdio(() => createServer(), {
+      transport: wire,
+      // stdout is the protocol channel: diagnostics go to stderr only.
+      onerror: (error) => console.error('[frontendops mcp] stdio error:', error.message),
+    });
+    // serveStdio installs its own onclose synchronously; chain ours after it.
+    const sdkOnClose = wire.onclose;
+    wire.onclose = () => {
+      sdkOnClose?.();
+      resolve();
+    };
+    const stop = () => void handle.close().then(resolve, resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export async function serveHttp(
+  createServer: () => McpServer,
+  options: ServeHttpOptions,
+): Promise<HttpServing> {
+  assertUsableToken(options.token);
+  const host = options.host ?? '127.0.0.1';
+  const path = options.path ?? '/mcp';
+  const mcp = createMcpHandler(() => createServer(), {
+    onerror: (error) => console.error('[frontendops mcp] http error:', error.message),
+  });
+  const serveMcp = toNodeHandler(mcp);
+  // DNS-rebinding guard: on loopback, only accept Host headers naming loopback.
+  const checkHost = isLoopback(host) ? localhostHostValidation() : () => true;
+
+  const server = createHttpServer((req, res) => {
+    if (!checkHost(req, res)) return;
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) {
+      return sendJson(res, 404, { error: 'not_found', error_description: `The MCP endpoint is ${path}.` });
+    }
+    if (!isAuthorized(headerOf(req, 'authorization'), options.token)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="frontendops-mcp"');
+      return sendJson(res, 401, {
+        error: 'invalid_token',
+        error_description: `Send "Authorization: Bearer <token>" with the token from ${MCP_TOKEN_ENV}.`,
+      });
+    }
+    serveMcp(req, res).catch((error: unknown) => {
+      console.error('[frontendops mcp] request failed:', error);
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal_error' });
+      else res.end();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+
+  return {
+    url: `http://${hostInUrl}:${port}${path}`,
+    async close() {
+      await mcp.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
