@@ -1,0 +1,46 @@
+/** The small node:http plumbing the local edge and the CloudFront double share. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RunningServer {
+  /** http://host:port, no trailing slash. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Listens on host:port (port 0: one the OS picks); errors in the handler become a 500. */
+export async function startHttpServer(
+  handler: (request: IncomingMessage, response: ServerResponse) => Promise<void>,
+  options: { host: string; port: number },
+): Promise<RunningServer> {
+  const server: Server = createServer((request, response) => {
+    handler(request, response).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      response.end(`Internal error: ${(error as Error).message}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Keep-alive sockets of the SDK would otherwise hold close() open.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
