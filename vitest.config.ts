@@ -2,9 +2,28 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'apps/**/src/**/*.test.{ts,tsx}', 'infra/**/*.test.ts'],
-    environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts', 'infra/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        // The same build-time constant the real build injects (src/local/build-dashboard.ts).
+        define: { __SOPHIA_COMMIT__: JSON.stringify('0123456789abcdef0123456789abcdef01234567') },
+        test: {
+          name: 'dashboard',
+          include: ['apps/sophia-dashboard/src/**/*.test.{ts,tsx}'],
+          environment: 'jsdom',
+          setupFiles: ['apps/sophia-dashboard/src/test-setup.ts'],
+        },
+      },
+    ],
   },
 });
