@@ -1,0 +1,161 @@
+/**
+ * Turns a stack's outputs into the deploy target. Pure. Error messages name outputs and rules, never
+ * output values: they may reach the agent, which must not learn bucket names or secrets (DESIGN §1.1).
+ */
+import { badInput } from '../errors.ts';
+import type { StackOutputs } from '../ports.ts';
+import { checkEndpoint, checkRegion, explainBucketName, parseSyncCommand } from './sync-command.ts';
+import type { DeployTarget } from './types.ts';
+
+/** Every output name the target is built from. */
+export const TARGET_OUTPUT_NAMES = [
+  'artifactsBucket',
+  'hostingBucket',
+  'stateBucket',
+  'statePrefix',
+  'distributionId',
+  'region',
+  'endpoint',
+  'siteUrl',
+  'syncCommand',
+] as const;
+
+export const DEFAULT_REGION = 'us-east-1';
+
+const EXPECTED =
+  'Expected the stack outputs artifactsBucket and hostingBucket (optional: stateBucket, statePrefix, ' +
+  'distributionId, region, endpoint, siteUrl), or a single syncCommand output ' +
+  '"aws s3 sync s3://<artifacts> s3://<hosting> [--delete]".';
+
+export const defaultStatePrefix = (stack: string) => `.frontendops/state/${stack}/`;
+
+export function resolveDeployTarget(stack: StackOutputs): DeployTarget {
+  const secret = TARGET_OUTPUT_NAMES.filter((name) => stack.secretNames.includes(name));
+  if (secret.length > 0) {
+    throw badInput(
+      `Stack ${stack.stack}: the output(s) ${secret.join(', ')} are secret, and FrontendOps never decrypts ` +
+        'secret outputs. Export them as plain outputs (they name resources, not credentials), or remove ' +
+        `the secret wrapper in the stack program. ${EXPECTED}`,
+    );
+  }
+  const read = (name: (typeof TARGET_OUTPUT_NAMES)[number]) => readString(stack, name);
+  const artifacts = read('artifactsBucket');
+  const hosting = read('hostingBucket');
+  const syncText = read('syncCommand');
+
+  let base: Pick<DeployTarget, 'artifactsBucket' | 'hostingBucket' | 'prune'> & {
+    region?: string;
+    endpoint?: string;
+  };
+  if (artifacts !== undefined || hosting !== undefined) {
+    const missing = [
+      artifacts === undefined && 'artifactsBucket',
+      hosting === undefined && 'hostingBucket',
+    ].filter(Boolean);
+    if (missing.length > 0)
+      throw badInput(`Stack ${stack.stack} is missing the output ${missing.join(', ')}. ${EXPECTED}`);
+    base = { artifactsBucket: artifacts as string, hostingBucket: hosting as string, prune: true };
+  } else if (syncText !== undefined) {
+    const sync = parseSyncCommand(syncText);
+    if (sync.destinationPrefix !== '') {
+      throw badInput(
+        `Stack ${stack.stack}: the syncCommand destination has a key prefix, but the site is served from the ` +
+          'root of the hosting bucket. Point the destination at the bucket itself (s3://<hosting>).',
+      );
+    }
+    // The source prefix (the seed's "latest/") is ignored: artifacts live at <app>/<commit>/ by design.
+    base = { artifactsBucket: sync.sourceBucket, hostingBucket: sync.destinationBucket, prune: sync.delete };
+    if (sync.region) base.region = sync.region;
+    if (sync.endpoint) base.endpoint = sync.endpoint;
+  } else {
+    const present = Object.keys(stack.outputs);
+    throw badInput(
+      `Stack ${stack.stack} (${stack.source}) names no deploy target: it has no artifactsBucket, hostingBucket ` +
+        `or syncCommand output (outputs present: ${present.length ? present.join(', ') : 'none'}). ${EXPECTED}`,
+    );
+  }
+  checkBucket(stack, 'artifactsBucket', base.artifactsBucket);
+  checkBucket(stack, 'hostingBucket', base.hostingBucket);
+  if (base.artifactsBucket === base.hostingBucket) {
+    throw badInput(
+      `Stack ${stack.stack}: the artifacts bucket and the hosting bucket are the same bucket; they must differ, ` +
+        'or a deploy could prune its own artifacts.',
+    );
+  }
+  const stateBucket = read('stateBucket') ?? base.artifactsBucket;
+  checkBucket(stack, 'stateBucket', stateBucket);
+
+  const region = read('region') ?? base.region ?? DEFAULT_REGION;
+  const endpoint = read('endpoint') ?? base.endpoint;
+  const distributionId = read('distributionId');
+  const siteUrl = read('siteUrl');
+  const target: DeployTarget = {
+    stack: stack.stack,
+    artifactsBucket: base.artifactsBucket,
+    hostingBucket: base.hostingBucket,
+    stateBucket,
+    statePrefix: normalisePrefix(stack, read('statePrefix') ?? defaultStatePrefix(stack.stack)),
+    region: checkRegion(region, `Stack ${stack.stack} output region`),
+    prune: base.prune,
+  };
+  if (endpoint !== undefined)
+    target.endpoint = checkEndpoint(endpoint, `Stack ${stack.stack} output endpoint`);
+  if (distributionId !== undefined) {
+    // CloudFront distribution ids are upper-case letters and digits (e.g. E2QWRUHAPOMQZL).
+    if (!/^[A-Z0-9]{6,32}$/.test(distributionId)) {
+      throw badInput(
+        `Stack ${stack.stack} output distributionId is not a CloudFront distribution id (A-Z, 0-9).`,
+      );
+    }
+    target.distributionId = distributionId;
+  }
+  if (siteUrl !== undefined) target.siteUrl = checkSiteUrl(stack, siteUrl);
+  return target;
+}
+
+// ── helpers ───────────────────────────────────────────────────────────────────────────────────
+
+function readString(stack: StackOutputs, name: string): string | undefined {
+  const value = stack.outputs[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw badInput(`Stack ${stack.stack} output ${name} must be a non-empty string. ${EXPECTED}`);
+  }
+  return value.trim();
+}
+
+function checkBucket(stack: StackOutputs, output: string, name: string): void {
+  const why = explainBucketName(name);
+  if (why)
+    throw badInput(`Stack ${stack.stack}: ${output} is not a valid S3 bucket name: a bucket name ${why}.`);
+}
+
+function normalisePrefix(stack: StackOutputs, prefix: string): string {
+  const segments = prefix.replace(/\/$/, '').split('/');
+  if (
+    prefix.startsWith('/') ||
+    segments.some((s) => s === '' || s === '.' || s === '..') ||
+    !/^[A-Za-z0-9._\-/]+$/.test(prefix)
+  ) {
+    throw badInput(
+      `Stack ${stack.stack} output statePrefix must be a relative key prefix of letters, digits, '.', '_', '-' ` +
+        "and '/', without empty, '.' or '..' segments, e.g. .frontendops/state/prod/.",
+    );
+  }
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+function checkSiteUrl(stack: StackOutputs, siteUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(siteUrl);
+  } catch {
+    throw badInput(
+      `Stack ${stack.stack} output siteUrl is not a URL; expected e.g. https://dashboard.example.com.`,
+    );
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) {
+    throw badInput(`Stack ${stack.stack} output siteUrl must be an http(s) URL without credentials.`);
+  }
+  return url.href;
+}
