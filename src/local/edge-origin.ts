@@ -1,0 +1,37 @@
+/**
+ * How the local edge maps a request path to an object of the hosting bucket, the way the
+ * dashboard's CloudFront distribution is set up: "/" is the default root object index.html; a path
+ * without a file extension that is no object is a client-side route of the single-page app and gets
+ * /index.html (CloudFront's custom error response); a missing file WITH an extension is a 404, never
+ * HTML (a browser must not receive index.html for a missing script or stylesheet).
+ */
+import type { ObjectStore, StoredObject } from '../ports.ts';
+
+export const INDEX_KEY = 'index.html';
+
+export type OriginAnswer =
+  | { kind: 'object'; object: StoredObject; key: string }
+  | { kind: 'not-found' }
+  | { kind: 'bad-request'; reason: string };
+
+export async function fetchFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return { kind: 'bad-request', reason: 'the path is not valid percent-encoded UTF-8' };
+  }
+  if (decoded.includes('\u0000')) return { kind: 'bad-request', reason: 'the path contains a NUL character' };
+  const key = decoded === '/' ? INDEX_KEY : decoded.slice(1);
+  const object = key === '' ? null : await origin.get(key);
+  if (object) return { kind: 'object', object, key };
+  if (hasExtension(decoded)) return { kind: 'not-found' };
+  const index = key === INDEX_KEY ? null : await origin.get(INDEX_KEY);
+  return index ? { kind: 'object', object: index, key: INDEX_KEY } : { kind: 'not-found' };
+}
+
+/** "/assets/app.js" yes; "/dashboard", "/docs/", "/.well-known/x" (a dot-file name) no. */
+function hasExtension(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return name.lastIndexOf('.') > 0;
+}

@@ -1,0 +1,205 @@
+/**
+ * The local CDN edge of the embedded environment. It serves the hosting bucket and caches like a
+ * CloudFront distribution (TTL from Cache-Control), so a deploy that forgets an invalidation shows
+ * stale content here just as it would in production. Invalidations arrive through the CloudFront
+ * REST API on `cdnEndpoint`, so the production CloudFront adapter is what talks to it; they
+ * complete at once.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ObjectStore } from '../ports.ts';
+import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy } from './edge-cache.ts';
+import { createCloudFrontApi } from './edge-cloudfront-api.ts';
+import { readBody, startHttpServer } from './edge-http.ts';
+import { fetchFromOrigin } from './edge-origin.ts';
+
+export interface LocalEdgeOptions {
+  origin: ObjectStore;
+  distributionId: string;
+  host?: string;
+  /** Port of the site (default 0: one the OS picks). */
+  port?: number;
+  /** Port of the CloudFront API endpoint (default 0). */
+  cdnPort?: number;
+  /** CloudFront MinTTL (default 0). */
+  minTtlSeconds?: number;
+  /** CloudFront DefaultTTL, for responses without max-age (default 86,400, as CachingOptimized). */
+  defaultTtlSeconds?: number;
+  now?: () => number;
+}
+
+export interface EdgeInvalidationRecord {
+  id: string;
+  callerReference: string;
+  paths: string[];
+  createTime: string;
+  /** Cached entries the invalidation dropped. */
+  purged: number;
+}
+
+export interface LocalEdgeStats {
+  hits: number;
+  misses: number;
+  invalidations: EdgeInvalidationRecord[];
+  /** Paths currently held in the cache (fresh or not yet found expired). */
+  cachedPaths: string[];
+}
+
+export interface LocalEdge {
+  /** The site, e.g. http://127.0.0.1:49152 */
+  url: string;
+  /** Base URL to pass as the CloudFront adapter's endpoint. */
+  cdnEndpoint: string;
+  distributionId: string;
+  stats(): LocalEdgeStats;
+  close(): Promise<void>;
+}
+
+const MAX_TTL_SECONDS = 31_536_000;
+
+export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
+  const host = options.host ?? '127.0.0.1';
+  const now = options.now ?? Date.now;
+  const policy: TtlPolicy = {
+    minTtlSeconds: options.minTtlSeconds ?? 0,
+    defaultTtlSeconds: options.defaultTtlSeconds ?? 86_400,
+    maxTtlSeconds: MAX_TTL_SECONDS,
+  };
+  const cache = createEdgeCache(now);
+  const counters = { hits: 0, misses: 0 };
+  const invalidations: EdgeInvalidationRecord[] = [];
+  const api = createCloudFrontApi({
+    distributionIds: [options.distributionId],
+    completeImmediately: true,
+    now,
+    onCreated: (inv) =>
+      invalidations.push({
+        id: inv.id,
+        callerReference: inv.callerReference,
+        paths: [...inv.paths],
+        createTime: inv.createTime.toISOString(),
+        purged: cache.purge(inv.paths),
+      }),
+  });
+
+  async function serveSite(request: IncomingMessage, response: ServerResponse) {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+      response.end('Method not allowed: the edge serves GET and HEAD.\n');
+      return;
+    }
+    // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
+    const pathname = new URL(request.url ?? '/', 'http://edge.invalid').pathname;
+    const cached = cache.get(pathname);
+    if (cached) {
+      counters.hits += 1;
+      send(request, response, cached, `Hit from local-edge`, now());
+      return;
+    }
+    counters.misses += 1;
+    const fresh = await fetchResponse(pathname);
+    send(request, response, fresh, `Miss from local-edge`, now());
+  }
+
+  async function fetchResponse(pathname: string): Promise<CachedResponse> {
+    const answer = await fetchFromOrigin(options.origin, pathname);
+    const storedAt = now();
+    if (answer.kind !== 'object') {
+      const status = answer.kind === 'not-found' ? 404 : 400;
+      const text =
+        answer.kind === 'not-found' ? `Not found: ${pathname}\n` : `Bad request: ${answer.reason}\n`;
+      // Errors are not cached, so a file that appears with the next deploy is served at once.
+      return textResponse(status, text, storedAt);
+    }
+    const { object } = answer;
+    const headers: Record<string, string> = {
+      'content-type': object.contentType ?? 'application/octet-stream',
+      ...(object.cacheControl ? { 'cache-control': object.cacheControl } : {}),
+      ...(object.etag ? { etag: object.etag } : {}),
+    };
+    const ttl = cacheTtlSeconds(object.cacheControl, policy);
+    const entry: CachedResponse = {
+      status: 200,
+      headers,
+      body: object.body,
+      etag: object.etag || undefined,
+      storedAt,
+      expiresAt: storedAt + ttl * 1000,
+    };
+    if (ttl > 0) cache.set(pathname, entry);
+    return entry;
+  }
+
+  const site = await startHttpServer(serveSite, { host, port: options.port ?? 0 });
+  const cdn = await startHttpServer(
+    async (request, response) => {
+      const answer = api.handle({
+        method: request.method ?? 'GET',
+        url: request.url ?? '/',
+        host: request.headers.host ?? host,
+        body: await readBody(request),
+      });
+      response.writeHead(answer.status, answer.headers);
+      response.end(answer.body);
+    },
+    { host, port: options.cdnPort ?? 0 },
+  ).catch(async (error: unknown) => {
+    await site.close();
+    throw error;
+  });
+
+  return {
+    url: site.url,
+    cdnEndpoint: cdn.url,
+    distributionId: options.distributionId,
+    stats: () => ({
+      ...counters,
+      invalidations: invalidations.map((i) => ({ ...i })),
+      cachedPaths: cache.keys(),
+    }),
+    close: async () => {
+      await Promise.all([site.close(), cdn.close()]);
+    },
+  };
+}
+
+// ── helpers ─────────────────────────────────────────────────────────────────────────────────────
+
+function textResponse(status: number, text: string, at: number): CachedResponse {
+  return {
+    status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+    body: Buffer.from(text),
+    etag: undefined,
+    storedAt: at,
+    expiresAt: at,
+  };
+}
+
+function send(
+  request: IncomingMessage,
+  response: ServerResponse,
+  entry: CachedResponse,
+  xCache: string,
+  at: number,
+) {
+  const headers: Record<string, string> = {
+    ...entry.headers,
+    'x-cache': xCache,
+    age: String(Math.max(0, Math.floor((at - entry.storedAt) / 1000))),
+  };
+  if (entry.status === 200 && entry.etag && matchesEtag(request.headers['if-none-match'], entry.etag)) {
+    const { 'content-type': _type, ...notModified } = headers;
+    response.writeHead(304, notModified);
+    response.end();
+    return;
+  }
+  response.writeHead(entry.status, { ...headers, 'content-length': String(entry.body.length) });
+  response.end(request.method === 'HEAD' ? undefined : entry.body);
+}
+
+/** If-None-Match holds "*" or a list of entity tags; comparison is weak (W/ prefixes ignored). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const strip = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim() === '*' || strip(tag) === strip(etag));
+}
