@@ -1,0 +1,192 @@
+/**
+ * GitHost backed by the GitHub REST API through Octokit. Reads: list commits with a path filter and
+ * get a commit. Tags: create the annotated tag object, then its ref (422 "Reference already exists"
+ * → CONFLICT). The token stays inside this adapter; nothing it returns or throws contains it.
+ */
+import { Octokit } from '@octokit/rest';
+import { FrontendOpsError } from '../errors.ts';
+import { assertCommitSha, assertRef, assertRepoPath, assertTagName } from '../git/validate.ts';
+import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
+
+export interface GitHubHostOptions {
+  owner: string;
+  repo: string;
+  /** GITHUB_TOKEN; optional for reading public repositories. */
+  token?: string;
+  /** API root, default https://api.github.com (GitHub Enterprise: https://host/api/v3). */
+  baseUrl?: string;
+  /** Branch `latestCommit` searches when no ref is given; default: the repository's default branch. */
+  defaultBranch?: string;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+export function createGitHubHost(options: GitHubHostOptions): GitHost {
+  const { owner, repo } = options;
+  if (!NAME.test(owner) || !NAME.test(repo)) {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `Invalid GitHub repository "${owner}/${repo}": expected owner/name such as "acme/dashboard".`,
+    );
+  }
+  const octokit = new Octokit({
+    ...(options.token ? { auth: options.token } : {}),
+    ...(options.baseUrl ? { baseUrl: options.baseUrl.replace(/\/+$/, '') } : {}),
+    userAgent: 'frontendops',
+    // Octokit logs 404s as warnings by default; absence is a normal answer here.
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+  });
+  const where = `${owner}/${repo}`;
+
+  const host: GitHost = {
+    async latestCommit(path, ref) {
+      assertRepoPath(path);
+      const sha = ref ?? options.defaultBranch;
+      if (sha !== undefined) assertRef(sha);
+      try {
+        const { data } = await octokit.rest.repos.listCommits({
+          owner,
+          repo,
+          path,
+          per_page: 1,
+          ...(sha !== undefined ? { sha } : {}),
+        });
+        const first = data[0];
+        return first ? toCommitInfo(first) : null;
+      } catch (error) {
+        if (statusOf(error) === 404) {
+          throw new FrontendOpsError(
+            'NOT_FOUND',
+            `GitHub ${where} has no ref "${sha ?? '(default branch)'}", or the repository is not visible with the ` +
+              'configured token. Check the ref and GITHUB_TOKEN.',
+          );
+        }
+        if (statusOf(error) === 409) return null; // empty repository: no commit touches anything
+        throw upstream('list commits', error);
+      }
+    },
+
+    async getCommit(ref) {
+      assertRef(ref);
+      try {
+        const { data } = await octokit.rest.repos.getCommit({ owner, repo, ref });
+        return toCommitInfo(data);
+      } catch (error) {
+        // GitHub answers an unknown sha with 422 "No commit found for SHA", an unknown name with 404.
+        if (statusOf(error) === 404 || statusOf(error) === 422) return null;
+        throw upstream('get commit', error);
+      }
+    },
+
+    async createTag({ name, sha, message }) {
+      assertTagName(name);
+      assertCommitSha(sha);
+      // The git database API wants a full sha; resolve a short one through the commits API first.
+      const target = sha.length === 40 ? sha.toLowerCase() : (await host.getCommit(sha))?.sha;
+      if (!target)
+        throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in GitHub ${where}; cannot tag it.`);
+      let tagObject: { sha: string; tagger?: { date?: string } };
+      try {
+        const { data } = await octokit.rest.git.createTag({
+          owner,
+          repo,
+          tag: name,
+          message,
+          object: target,
+          type: 'commit',
+        });
+        tagObject = data;
+      } catch (error) {
+        if (statusOf(error) === 422 || statusOf(error) === 404) {
+          throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in GitHub ${where}; cannot tag it.`);
+        }
+        throw upstream('create tag object', error);
+      }
+      try {
+        await octokit.rest.git.createRef({ owner, repo, ref: `refs/tags/${name}`, sha: tagObject.sha });
+      } catch (error) {
+        if (statusOf(error) === 422 && /already exists/i.test(messageOf(error))) {
+          throw new FrontendOpsError(
+            'CONFLICT',
+            `Tag ${name} already exists in GitHub ${where}; choose another name.`,
+          );
+        }
+        throw upstream('create tag ref', error);
+      }
+      return {
+        name,
+        sha: target,
+        message,
+        ...(tagObject.tagger?.date ? { date: tagObject.tagger.date } : {}),
+      };
+    },
+
+    async listTags(prefix) {
+      if (prefix !== '') assertTagName(prefix);
+      let refs: Array<{ ref: string; object: { sha: string; type: string } }>;
+      try {
+        ({ data: refs } = await octokit.rest.git.listMatchingRefs({ owner, repo, ref: `tags/${prefix}` }));
+      } catch (error) {
+        throw upstream('list tags', error);
+      }
+      const tags: TagInfo[] = [];
+      for (const ref of refs) {
+        const name = ref.ref.replace(/^refs\/tags\//, '');
+        if (!name.startsWith(prefix)) continue;
+        if (ref.object.type !== 'tag') {
+          tags.push({ name, sha: ref.object.sha, message: '' });
+          continue;
+        }
+        try {
+          const { data } = await octokit.rest.git.getTag({ owner, repo, tag_sha: ref.object.sha });
+          tags.push({ name, sha: data.object.sha, message: data.message.trimEnd(), date: data.tagger.date });
+        } catch (error) {
+          throw upstream(`read tag ${name}`, error);
+        }
+      }
+      return tags;
+    },
+  };
+  return host;
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+interface GitHubCommit {
+  sha: string;
+  commit: { message: string; author: { name?: string; date?: string } | null };
+}
+
+function toCommitInfo(data: GitHubCommit): CommitInfo {
+  return {
+    sha: data.sha,
+    shortSha: data.sha.slice(0, 7),
+    message: data.commit.message.trim(),
+    author: data.commit.author?.name ?? '',
+    date: data.commit.author?.date ? new Date(data.commit.author.date).toISOString() : '',
+  };
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown })?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function messageOf(error: unknown): string {
+  const data = (error as { response?: { data?: { message?: unknown } } })?.response?.data;
+  return typeof data?.message === 'string' ? data.message : '';
+}
+
+// GitHub's own message (e.g. "Bad credentials") is safe to show; the request URL and headers are not repeated.
+function upstream(what: string, error: unknown): FrontendOpsError {
+  const status = statusOf(error);
+  const hint =
+    status === 401 || status === 403
+      ? ' Check that GITHUB_TOKEN is set and may read and write contents.'
+      : '';
+  return new FrontendOpsError(
+    'UPSTREAM',
+    `GitHub ${what} failed${status ? ` (HTTP ${status}${messageOf(error) ? `: ${messageOf(error)}` : ''})` : ''}.${hint}`,
+    { cause: error },
+  );
+}

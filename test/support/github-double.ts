@@ -1,0 +1,305 @@
+/**
+ * A local stand-in for the parts of GitHub's REST API the GitHub adapter uses, answering as the REST
+ * reference documents them (status codes, JSON shapes, `{message, documentation_url, status}` error
+ * bodies), backed by a real git repository (commits, tag objects via `git mktag`, refs via
+ * `git update-ref`). It records every request so tests can assert what Octokit actually sent.
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  authorization: string | undefined;
+}
+
+export interface GitHubDouble {
+  /** API root to give Octokit as baseUrl. */
+  url: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export interface GitHubDoubleOptions {
+  owner: string;
+  repo: string;
+  /** The git repository behind the API. */
+  repoDir: string;
+  /** When set, writes need it and any other presented token is "Bad credentials". */
+  token?: string;
+}
+
+const DOCS = 'https://docs.github.com/rest';
+const TAGGER = { name: 'frontendops-bot', email: 'bot@example.test' };
+
+export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<GitHubDouble> {
+  const requests: RecordedRequest[] = [];
+  let base = '';
+  const git = async (args: string[], input?: string) => {
+    const child = run('git', args, { cwd: options.repoDir });
+    if (input !== undefined) {
+      child.child.stdin?.end(input);
+    }
+    return (await child).stdout;
+  };
+  const tryGit = async (args: string[], input?: string) => {
+    try {
+      return await git(args, input);
+    } catch {
+      return null;
+    }
+  };
+
+  const server = createServer((req, res) => {
+    void readBody(req).then(async (raw) => {
+      const url = new URL(req.url ?? '/', 'http://double');
+      const body = raw ? JSON.parse(raw) : undefined;
+      const authorization = req.headers.authorization;
+      requests.push({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        body,
+        authorization,
+      });
+      try {
+        await route(req.method ?? 'GET', url, body, authorization, res);
+      } catch (error) {
+        send(res, 500, { message: `double failed: ${(error as Error).message}` });
+      }
+    });
+  });
+
+  async function route(
+    method: string,
+    url: URL,
+    body: unknown,
+    auth: string | undefined,
+    res: ServerResponse,
+  ) {
+    const presented = /^(?:token|bearer) (.+)$/i.exec(auth ?? '')?.[1];
+    if (options.token && presented !== undefined && presented !== options.token) {
+      return fail(res, 401, 'Bad credentials', DOCS);
+    }
+    const prefix = `/repos/${options.owner}/${options.repo}/`;
+    if (!url.pathname.startsWith(prefix)) return fail(res, 404, 'Not Found', DOCS);
+    const rest = url.pathname.slice(prefix.length);
+    const write = method !== 'GET';
+    if (write && options.token && presented === undefined)
+      return fail(res, 401, 'Requires authentication', DOCS);
+
+    if (method === 'GET' && rest === 'commits') return listCommits(url, res);
+    if (method === 'GET' && rest.startsWith('commits/'))
+      return getCommit(decodeURIComponent(rest.slice(8)), res);
+    if (method === 'POST' && rest === 'git/tags')
+      return createTagObject(body as Record<string, unknown>, res);
+    if (method === 'POST' && rest === 'git/refs') return createRef(body as Record<string, unknown>, res);
+    if (method === 'GET' && rest.startsWith('git/matching-refs/')) {
+      return matchingRefs(decodeURIComponent(rest.slice('git/matching-refs/'.length)), res);
+    }
+    if (method === 'GET' && rest.startsWith('git/tags/'))
+      return getTagObject(rest.slice('git/tags/'.length), res);
+    return fail(res, 404, 'Not Found', DOCS);
+  }
+
+  async function listCommits(url: URL, res: ServerResponse) {
+    const sha = url.searchParams.get('sha') ?? 'HEAD';
+    const path = url.searchParams.get('path');
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100);
+    const start = await tryGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${sha}^{commit}`]);
+    if (!start)
+      return fail(res, 404, `No commit found for SHA: ${sha}`, `${DOCS}/commits/commits#list-commits`);
+    const shas = (
+      await git([
+        '--literal-pathspecs',
+        'log',
+        `--max-count=${perPage}`,
+        '--format=%H',
+        start.trim(),
+        ...(path ? ['--', path] : []),
+      ])
+    )
+      .split('\n')
+      .filter(Boolean);
+    send(res, 200, await Promise.all(shas.map(commitJson)));
+  }
+
+  async function getCommit(ref: string, res: ServerResponse) {
+    const sha = await tryGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+    if (!sha)
+      return fail(res, 422, `No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#get-a-commit`);
+    send(res, 200, {
+      ...(await commitJson(sha.trim())),
+      stats: { total: 0, additions: 0, deletions: 0 },
+      files: [],
+    });
+  }
+
+  async function createTagObject(input: Record<string, unknown>, res: ServerResponse) {
+    const { tag, message, object, type } = input;
+    const docs = `${DOCS}/git/tags#create-a-tag-object`;
+    if (
+      typeof tag !== 'string' ||
+      typeof message !== 'string' ||
+      typeof object !== 'string' ||
+      type !== 'commit'
+    ) {
+      return fail(res, 422, 'Invalid request.', docs);
+    }
+    if (!/^[0-9a-f]{40}$/.test(object) || (await tryGit(['cat-file', '-t', object]))?.trim() !== 'commit') {
+      return fail(res, 422, 'Object does not exist', docs);
+    }
+    const when = Math.floor(Date.now() / 1000);
+    const content = `object ${object}\ntype commit\ntag ${tag}\ntagger ${TAGGER.name} <${TAGGER.email}> ${when} +0000\n\n${message}\n`;
+    const sha = (await git(['mktag'], content)).trim();
+    send(res, 201, await tagJson(sha));
+  }
+
+  async function createRef(input: Record<string, unknown>, res: ServerResponse) {
+    const { ref, sha } = input;
+    const docs = `${DOCS}/git/refs#create-a-reference`;
+    if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3) {
+      return fail(res, 422, "Reference name must start with 'refs/' and have at least two slashes.", docs);
+    }
+    if (typeof sha !== 'string' || !(await tryGit(['cat-file', '-t', sha]))) {
+      return fail(res, 422, 'Object does not exist', docs);
+    }
+    // An empty old value makes update-ref refuse when the ref exists, atomically.
+    if ((await tryGit(['update-ref', ref, sha, ''])) === null)
+      return fail(res, 422, 'Reference already exists', docs);
+    send(res, 201, await refJson(ref));
+  }
+
+  async function matchingRefs(ref: string, res: ServerResponse) {
+    const names = (await git(['for-each-ref', '--format=%(refname)'])).split('\n').filter(Boolean);
+    const matching = names.filter((n) => n.startsWith(`refs/${ref}`));
+    send(res, 200, await Promise.all(matching.map(refJson)));
+  }
+
+  async function getTagObject(sha: string, res: ServerResponse) {
+    if (!/^[0-9a-f]{40}$/.test(sha) || (await tryGit(['cat-file', '-t', sha]))?.trim() !== 'tag') {
+      return fail(res, 404, 'Not Found', `${DOCS}/git/tags#get-a-tag`);
+    }
+    send(res, 200, await tagJson(sha));
+  }
+
+  async function commitJson(sha: string) {
+    const [tree = '', parents = '', an = '', ae = '', ad = '', cn = '', ce = '', cd = '', ...msg] = (
+      await git(['show', '-s', '--format=%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B', sha])
+    ).split('\0');
+    const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
+    return {
+      sha,
+      node_id: `C_${sha.slice(0, 12)}`,
+      commit: {
+        author: { name: an, email: ae, date: toGitHubDate(ad) },
+        committer: { name: cn, email: ce, date: toGitHubDate(cd) },
+        message: msg.join('\0').replace(/\n+$/, ''),
+        tree: { sha: tree, url: `${repoApi}/git/trees/${tree}` },
+        url: `${repoApi}/git/commits/${sha}`,
+        comment_count: 0,
+        verification: {
+          verified: false,
+          reason: 'unsigned',
+          signature: null,
+          payload: null,
+          verified_at: null,
+        },
+      },
+      url: `${repoApi}/commits/${sha}`,
+      html_url: `https://github.com/${options.owner}/${options.repo}/commit/${sha}`,
+      comments_url: `${repoApi}/commits/${sha}/comments`,
+      author: null,
+      committer: null,
+      parents: parents
+        .split(' ')
+        .filter(Boolean)
+        .map((p) => ({
+          sha: p,
+          url: `${repoApi}/commits/${p}`,
+          html_url: `https://github.com/${options.owner}/${options.repo}/commit/${p}`,
+        })),
+    };
+  }
+
+  async function tagJson(sha: string) {
+    const raw = await git(['cat-file', 'tag', sha]);
+    const [header = '', ...message] = raw.split('\n\n');
+    const field = (name: string) => new RegExp(`^${name} (.*)$`, 'm').exec(header)?.[1] ?? '';
+    const tagger = /^(.*) <(.*)> (\d+) ([+-]\d{4})$/.exec(field('tagger'));
+    const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
+    return {
+      node_id: `TAG_${sha.slice(0, 12)}`,
+      tag: field('tag'),
+      sha,
+      url: `${repoApi}/git/tags/${sha}`,
+      message: message.join('\n\n'),
+      tagger: {
+        name: tagger?.[1] ?? '',
+        email: tagger?.[2] ?? '',
+        date: new Date(Number(tagger?.[3] ?? 0) * 1000).toISOString().replace('.000Z', 'Z'),
+      },
+      object: { type: field('type'), sha: field('object'), url: `${repoApi}/git/commits/${field('object')}` },
+      verification: {
+        verified: false,
+        reason: 'unsigned',
+        signature: null,
+        payload: null,
+        verified_at: null,
+      },
+    };
+  }
+
+  async function refJson(ref: string) {
+    const sha = (await git(['rev-parse', ref])).trim();
+    const type = (await git(['cat-file', '-t', sha])).trim();
+    const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
+    return {
+      ref,
+      node_id: `REF_${Buffer.from(ref).toString('base64url')}`,
+      url: `${repoApi}/git/${ref}`,
+      object: { type, sha, url: `${repoApi}/git/${type === 'tag' ? 'tags' : 'commits'}/${sha}` },
+    };
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: base,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+function fail(res: ServerResponse, status: number, message: string, documentationUrl: string) {
+  send(res, status, { message, documentation_url: documentationUrl, status: String(status) });
+}
+
+// GitHub writes timestamps as ISO 8601 without milliseconds, e.g. 2026-11-23T09:00:00Z.
+const toGitHubDate = (iso: string) => new Date(iso).toISOString().replace('.000Z', 'Z');
