@@ -1,5 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFrontCdn } from '../src/adapters/cloudfront.ts';
+import { createS3Store } from '../src/adapters/s3.ts';
 import { isFrontendOpsError } from '../src/errors.ts';
 import { type LocalEdge, startLocalEdge } from '../src/local/edge.ts';
 import { cacheTtlSeconds } from '../src/local/edge-cache.ts';
@@ -185,6 +188,31 @@ describe('local edge serving the hosting bucket over the real S3 protocol', () =
     await expect(other.invalidate({ paths: ['/a'], callerReference: 'x' })).rejects.toSatisfy((error) =>
       isFrontendOpsError(error, 'NOT_FOUND'),
     );
+  });
+});
+
+describe('local edge with a failing origin', () => {
+  it('answers 502 in plain text and caches nothing when the S3 endpoint is unreachable', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const unreachable = createS3Store({
+      bucket: 'hosting',
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials,
+      maxAttempts: 1,
+    });
+    const broken = await startLocalEdge({ origin: unreachable, distributionId: DISTRIBUTION });
+    try {
+      const response = await fetch(`${broken.url}/robots.txt`);
+      expect(response.status).toBe(502);
+      expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      expect(await response.text()).toMatch(/^Bad gateway: the origin failed/);
+      expect(broken.stats().cachedPaths).toEqual([]);
+    } finally {
+      await broken.close();
+    }
   });
 });
 

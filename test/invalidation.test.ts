@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CLOUDFRONT_INVALIDATION_LIMITS,
+  invalidationCallerReference,
   matchesInvalidationPath,
   planInvalidationBatches,
 } from '../src/engine/invalidation.ts';
@@ -189,5 +190,19 @@ describe('matchesInvalidationPath', () => {
     expect(matchesInvalidationPath('/assets/*', '/assets-old/a.js')).toBe(false);
     expect(matchesInvalidationPath('/*', '/')).toBe(true);
     expect(matchesInvalidationPath('/img/x*', '/img/xy.png')).toBe(true);
+  });
+});
+
+describe('invalidationCallerReference', () => {
+  it('is stable for the same deploy and batch, and differs for other paths or another deploy', () => {
+    const ref = invalidationCallerReference('d-20261125-1', ['/', '/index.html']);
+    expect(ref).toMatch(/^d-20261125-1-[0-9a-f]{16}$/);
+    expect(invalidationCallerReference('d-20261125-1', ['/', '/index.html'])).toBe(ref);
+    expect(invalidationCallerReference('d-20261125-1', ['/index.html'])).not.toBe(ref);
+    expect(invalidationCallerReference('d-20261125-2', ['/', '/index.html'])).not.toBe(ref);
+  });
+
+  it('refuses an empty deploy id', () => {
+    expectBadInput(() => invalidationCallerReference(' ', ['/a']), /deploy id/);
   });
 });

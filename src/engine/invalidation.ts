@@ -21,6 +21,7 @@
  *    `maxPathsPerBatch` paths and `maxWildcardsPerBatch` wildcards.
  * `collapseThreshold: Infinity` turns steps 2 and 3 off (exact paths only, split into batches).
  */
+import { createHash } from 'node:crypto';
 import { badInput } from '../errors.ts';
 
 export interface InvalidationLimits {
@@ -53,6 +54,19 @@ export function planInvalidationBatches(
     if (entries.length > maxPathsPerBatch || wildcards > maxWildcardsPerBatch) return [['/*']];
   }
   return splitIntoBatches(entries.sort(compareCodeUnits), maxPathsPerBatch, maxWildcardsPerBatch);
+}
+
+/**
+ * The CallerReference for one batch of a deploy: the deploy id plus a digest of the batch's paths.
+ * Re-running the same deploy sends the same batches, so CloudFront returns the invalidations it
+ * already created; a batch with other paths gets another reference instead of a conflict.
+ */
+export function invalidationCallerReference(deployId: string, batch: readonly string[]): string {
+  if (typeof deployId !== 'string' || deployId.trim() === '') {
+    throw badInput('The deploy id for an invalidation CallerReference is empty; expected the deploy id.');
+  }
+  const digest = createHash('sha256').update(batch.join('\n')).digest('hex').slice(0, 16);
+  return `${deployId}-${digest}`;
 }
 
 export const isWildcard = (path: string): boolean => path.endsWith('*');

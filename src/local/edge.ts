@@ -96,7 +96,10 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       return;
     }
     counters.misses += 1;
-    const fresh = await fetchResponse(pathname);
+    const fresh = await fetchResponse(pathname).catch((error: unknown) =>
+      // As CloudFront answers when its origin fails: 502, not cached.
+      textResponse(502, `Bad gateway: the origin failed: ${(error as Error).message}\n`, now()),
+    );
     send(request, response, fresh, `Miss from local-edge`, now());
   }
 
