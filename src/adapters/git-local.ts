@@ -68,6 +68,18 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
   };
 }
 
+/** createLocalGit after checking that `repoDir` is a git work tree, so a wrong --repo fails at start-up. */
+export async function openLocalGit(options: LocalGitOptions): Promise<GitHost> {
+  const probe = await runGit(options.repoDir, ['rev-parse', '--is-inside-work-tree']).catch(() => null);
+  if (probe?.code !== 0 || probe.stdout.trim() !== 'true') {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `${options.repoDir} is not a git repository. Pass --repo <dir> pointing at a clone, or --github <owner/repo>.`,
+    );
+  }
+  return createLocalGit(options);
+}
+
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
 interface GitResult {
