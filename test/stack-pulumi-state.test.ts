@@ -222,6 +222,19 @@ describe('file:// backend', () => {
     expect(error.message).toContain(fragment);
   });
 
+  it('a zstd checkpoint is read where Node supports zstd, else refused as UPSTREAM saying why', async () => {
+    const dir = await copyFixture('file-backend');
+    const plain = join(dir, PROJECT_CHECKPOINT);
+    // Zstandard frame magic followed by garbage: either Node lacks zstd, or the frame fails to decode.
+    await writeFile(`${plain}.zst`, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]));
+    await rm(plain);
+    const error = await expectCode(
+      createPulumiStateSource({ backendUrl: `file://${dir}` }).readOutputs('dashboard-hosting-prod'),
+      'UPSTREAM',
+    );
+    expect(error.message).toMatch(/zstd-compressed, which needs Node 22.15|could not be decompressed/);
+  });
+
   it('a stack that was never updated (no latest deployment) has no outputs', async () => {
     const dir = await copyFixture('file-backend');
     await writeFile(
