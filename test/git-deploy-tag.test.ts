@@ -94,6 +94,19 @@ describe('createDeployTag (real git)', () => {
     expect(tag).toMatchObject({ name: 'dashboard-deploy-20261125-2', created: true, sha: repo.commits.docs });
   });
 
+  it('two concurrent calls for one deploy id leave exactly one tag', async () => {
+    const results = await Promise.all([
+      createDeployTag(host, input('dep-7', repo.commits.docs)),
+      createDeployTag(host, input('dep-7', repo.commits.docs)),
+      createDeployTag(host, input('dep-8', repo.commits.docs)),
+    ]);
+    const dep7 = results.slice(0, 2);
+    expect(dep7.map((r) => r.created).sort()).toEqual([false, true]);
+    expect(dep7[0]?.name).toBe(dep7[1]?.name);
+    expect((await repo.git(['tag', '-l', 'dashboard-deploy-*'])).trim().split('\n')).toHaveLength(2);
+    expect((await listDeployTags(host)).map((t) => t.deployId).sort()).toEqual(['dep-7', 'dep-8']);
+  });
+
   it('refuses bad input before touching the repository', async () => {
     const bad = [
       { ...input('--delete', repo.commits.docs) },

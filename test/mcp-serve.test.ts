@@ -1,9 +1,12 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import { createLocalGit } from '../src/adapters/git-local.ts';
-import { isFrontendOpsError } from '../src/errors.ts';
+import { badInput, isFrontendOpsError } from '../src/errors.ts';
 import { createGitServer } from '../src/mcp/git-server.ts';
 import { type HttpServing, serveHttp } from '../src/mcp/serve.ts';
+import { safeTool, toolFailure, toolSuccess } from '../src/mcp/tool-result.ts';
 import type { GitHost } from '../src/ports.ts';
 import { createTestRepo, type TestRepo } from './support/git-repo.ts';
 
@@ -147,3 +150,54 @@ describe('serveHttp (Streamable HTTP on loopback, bearer token)', () => {
     );
   });
 });
+
+describe('tool results (shared by every FrontendOps MCP server)', () => {
+  it('toolSuccess carries structuredContent and the same data as text after a summary', () => {
+    const result = toolSuccess({ n: 1 }, 'One thing.');
+    expect(result.structuredContent).toEqual({ n: 1 });
+    expect(result.content).toEqual([{ type: 'text', text: 'One thing.\n\n{\n  "n": 1\n}' }]);
+    expect(result.isError).toBeUndefined();
+  });
+
+  it('toolFailure explains FrontendOpsError and zod failures without stack traces', () => {
+    const bad = toolFailure(badInput('Invalid ref "-x": expected a branch.'));
+    expect(bad).toEqual({
+      isError: true,
+      content: [
+        {
+          type: 'text',
+          text: 'BAD_INPUT: Invalid ref "-x": expected a branch. Nothing was changed; fix the arguments and call the tool again.',
+        },
+      ],
+    });
+    const parsed = z
+      .object({ commit: z.string().regex(/^[0-9a-f]+$/, 'expected a hex sha') })
+      .safeParse({ commit: 'x' });
+    const zodText = textOf(toolFailure(parsed.error));
+    expect(zodText).toMatch(
+      /^BAD_INPUT: Invalid arguments — commit: expected a hex sha\. Nothing was changed/,
+    );
+    expect(zodText).not.toMatch(/\n\s+at /);
+  });
+
+  it('safeTool turns an unexpected error into a generic isError result that leaks nothing', async () => {
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args);
+    try {
+      const handler = safeTool(async () => {
+        throw new Error('connect ECONNREFUSED s3://secret-hosting-bucket AKIAEXAMPLE');
+      });
+      const result = await handler();
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toMatch(/^INTERNAL: The tool failed unexpectedly \(Error\)/);
+      expect(textOf(result)).not.toMatch(/secret-hosting-bucket|AKIA/);
+      expect(errors).toHaveLength(1); // the detail went to the server's stderr instead
+    } finally {
+      console.error = original;
+    }
+  });
+});
+
+const textOf = (result: CallToolResult) =>
+  result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');

@@ -52,7 +52,8 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
       if (!target) throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in this repository.`);
       const created = await git(['tag', '--annotate', `--message=${message}`, '--', name, target]);
       if (created.code !== 0) {
-        if (/already exists/.test(created.stderr)) {
+        // "cannot lock ref": another process is creating the same tag right now — same outcome.
+        if (/already exists|cannot lock ref/.test(created.stderr)) {
           throw new FrontendOpsError('CONFLICT', `Tag ${name} already exists; choose another name.`);
         }
         throw upstream('git tag', created.stderr);
