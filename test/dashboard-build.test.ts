@@ -41,7 +41,10 @@ describe('buildDashboard', () => {
   it('splits each route into its own lazy chunk', async () => {
     const assets = await readdir(join(outDir, 'assets'));
     for (const page of ['OverviewPage', 'AccountsPage', 'QualityPage']) {
-      expect(assets.some((name) => new RegExp(`^${page}-[\\w-]{8}\\.js$`).test(name)), page).toBe(true);
+      expect(
+        assets.some((name) => new RegExp(`^${page}-[\\w-]{8}\\.js$`).test(name)),
+        page,
+      ).toBe(true);
     }
     const html = await readFile(join(outDir, 'index.html'), 'utf8');
     // Lazy chunks are not loaded by the HTML up front: that is what makes them lazy.

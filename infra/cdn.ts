@@ -1,0 +1,132 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { SPA_REWRITE_CODE } from './spa-rewrite.ts';
+
+/** AWS managed cache policy "Managed-CachingOptimized": honours the objects' Cache-Control headers. */
+export const CACHING_OPTIMIZED_POLICY_ID = '658327ea-f89d-4fab-a63d-7e88639e58f6';
+
+export const SECURITY_HEADERS = {
+  hstsMaxAgeSec: 63_072_000, // two years, as hstspreload.org asks
+  frameOption: 'DENY',
+  referrerPolicy: 'strict-origin-when-cross-origin',
+  // React sets inline style attributes (chart legend), hence 'unsafe-inline' for styles only.
+  contentSecurityPolicy:
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+} as const;
+
+type CdnArgs = {
+  hostingBucket: aws.s3.Bucket;
+  /** The bucket policy may only be written once public policies are blocked. */
+  hostingPublicAccessBlock: aws.s3.BucketPublicAccessBlock;
+  priceClass: string;
+};
+
+/**
+ * CloudFront in front of the private hosting bucket: Origin Access Control signs every origin
+ * request, and the bucket policy admits only this one distribution.
+ */
+export function createCdn(args: CdnArgs) {
+  const oac = new aws.cloudfront.OriginAccessControl('hosting-oac', {
+    description: 'CloudFront reads the Sophia Dashboard hosting bucket',
+    originAccessControlOriginType: 's3',
+    signingBehavior: 'always',
+    signingProtocol: 'sigv4',
+  });
+
+  const spaRewrite = new aws.cloudfront.Function('spa-rewrite', {
+    runtime: 'cloudfront-js-2.0',
+    comment: 'Extension-less paths get /index.html; assets pass through untouched',
+    code: SPA_REWRITE_CODE,
+    publish: true,
+  });
+
+  const headers = new aws.cloudfront.ResponseHeadersPolicy('security-headers', {
+    comment: 'Security headers for the Sophia Dashboard',
+    securityHeadersConfig: {
+      contentTypeOptions: { override: true },
+      strictTransportSecurity: {
+        accessControlMaxAgeSec: SECURITY_HEADERS.hstsMaxAgeSec,
+        includeSubdomains: true,
+        preload: true,
+        override: true,
+      },
+      frameOptions: { frameOption: SECURITY_HEADERS.frameOption, override: true },
+      referrerPolicy: { referrerPolicy: SECURITY_HEADERS.referrerPolicy, override: true },
+      contentSecurityPolicy: {
+        contentSecurityPolicy: SECURITY_HEADERS.contentSecurityPolicy,
+        override: true,
+      },
+    },
+  });
+
+  const originId = 'hosting-bucket';
+  const distribution = new aws.cloudfront.Distribution('dashboard', {
+    comment: 'Sophia Dashboard',
+    enabled: true,
+    isIpv6Enabled: true,
+    httpVersion: 'http2and3',
+    priceClass: args.priceClass,
+    defaultRootObject: 'index.html',
+    origins: [
+      {
+        originId,
+        domainName: args.hostingBucket.bucketRegionalDomainName,
+        originAccessControlId: oac.id,
+      },
+    ],
+    defaultCacheBehavior: {
+      targetOriginId: originId,
+      viewerProtocolPolicy: 'redirect-to-https',
+      allowedMethods: ['GET', 'HEAD', 'OPTIONS'],
+      cachedMethods: ['GET', 'HEAD'],
+      compress: true,
+      cachePolicyId: CACHING_OPTIMIZED_POLICY_ID,
+      responseHeadersPolicyId: headers.id,
+      functionAssociations: [{ eventType: 'viewer-request', functionArn: spaRewrite.arn }],
+    },
+    // Deliberately no customErrorResponses: they would turn a missing asset into index.html.
+    restrictions: { geoRestriction: { restrictionType: 'none' } },
+    viewerCertificate: { cloudfrontDefaultCertificate: true },
+  });
+
+  new aws.s3.BucketPolicy(
+    'hosting-bucket-policy',
+    {
+      bucket: args.hostingBucket.id,
+      policy: pulumi.jsonStringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'CloudFrontReadsThroughOAC',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudfront.amazonaws.com' },
+            Action: 's3:GetObject',
+            Resource: pulumi.interpolate`${args.hostingBucket.arn}/*`,
+            Condition: { StringEquals: { 'AWS:SourceArn': distribution.arn } },
+          },
+          {
+            // With ListBucket a missing key is an honest 404 rather than S3's 403 AccessDenied.
+            Sid: 'CloudFrontSeesMissingKeys',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudfront.amazonaws.com' },
+            Action: 's3:ListBucket',
+            Resource: args.hostingBucket.arn,
+            Condition: { StringEquals: { 'AWS:SourceArn': distribution.arn } },
+          },
+          {
+            Sid: 'DenyInsecureTransport',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: [args.hostingBucket.arn, pulumi.interpolate`${args.hostingBucket.arn}/*`],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      }),
+    },
+    { dependsOn: [args.hostingPublicAccessBlock] },
+  );
+
+  return { distribution, siteUrl: pulumi.interpolate`https://${distribution.domainName}` };
+}

@@ -1,0 +1,42 @@
+import * as pulumi from '@pulumi/pulumi';
+import { z } from 'zod';
+
+/** The stack's settings, parsed once; see Pulumi.dashboard-hosting-prod.yaml. */
+export type HostingConfig = z.infer<typeof hostingConfigSchema>;
+
+const hostingConfigSchema = z.object({
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-central-1'),
+  githubRepository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name of the GitHub repository'),
+  githubBranch: z.string().regex(/^[\w./-]+$/),
+  githubEnvironment: z.string().regex(/^[\w.-]+$/),
+  /** An existing token.actions.githubusercontent.com provider (an account may hold only one). */
+  githubOidcProviderArn: z.string().startsWith('arn:aws:iam::').optional(),
+  appName: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+  statePrefix: z.string().regex(/^[\w.-]+\/$/, 'a key prefix ending in "/"'),
+  artifactsNoncurrentDays: z.coerce.number().int().min(1),
+  priceClass: z.enum(['PriceClass_100', 'PriceClass_200', 'PriceClass_All']),
+});
+
+export function readHostingConfig(): HostingConfig {
+  const config = new pulumi.Config();
+  const raw = {
+    region: new pulumi.Config('aws').get('region'),
+    githubRepository: config.get('githubRepository'),
+    githubBranch: config.get('githubBranch') ?? 'main',
+    githubEnvironment: config.get('githubEnvironment') ?? pulumi.getStack(),
+    githubOidcProviderArn: config.get('githubOidcProviderArn'),
+    appName: config.get('appName') ?? 'sophia-dashboard',
+    statePrefix: config.get('statePrefix') ?? 'frontendops/',
+    artifactsNoncurrentDays: config.get('artifactsNoncurrentDays') ?? '30',
+    priceClass: config.get('priceClass') ?? 'PriceClass_100',
+  };
+  const parsed = hostingConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(
+      `Stack ${pulumi.getStack()} has invalid config (${problems}). ` +
+        'Set it with `pulumi config set <key> <value>` (see Pulumi.dashboard-hosting-prod.yaml).',
+    );
+  }
+  return parsed.data;
+}
