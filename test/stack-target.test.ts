@@ -161,7 +161,7 @@ describe('resolveDeployTarget — refusals name outputs, never values', () => {
     ],
     [
       'bad distribution',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', distributionId: 'e-1' },
+      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', distributionId: 'E2/../x' },
       ['distributionId'],
     ],
     [

@@ -101,10 +101,12 @@ export function resolveDeployTarget(stack: StackOutputs): DeployTarget {
   if (endpoint !== undefined)
     target.endpoint = checkEndpoint(endpoint, `Stack ${stack.stack} output endpoint`);
   if (distributionId !== undefined) {
-    // CloudFront distribution ids are upper-case letters and digits (e.g. E2QWRUHAPOMQZL).
-    if (!/^[A-Z0-9]{6,32}$/.test(distributionId)) {
+    // CloudFront ids are upper-case letters and digits (E2QWRUHAPOMQZL); a local edge may name itself more
+    // freely. Either way the id ends up in an API path, so path and shell characters are refused.
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(distributionId)) {
       throw badInput(
-        `Stack ${stack.stack} output distributionId is not a CloudFront distribution id (A-Z, 0-9).`,
+        `Stack ${stack.stack} output distributionId is not a distribution id (letters, digits, '-', '_'; ` +
+          'e.g. E2QWRUHAPOMQZL).',
       );
     }
     target.distributionId = distributionId;
