@@ -1,0 +1,248 @@
+/**
+ * applyDeploy: carries out a DeployPlan, in the order that keeps the site whole (DESIGN §1.3):
+ * hashed assets → other files → HTML → live pointer → prune → invalidate → verify → record + audit.
+ * Before the first write the plan is saved as pending, so an interrupted deploy is finished or
+ * repaired by running it again.
+ */
+import pLimit from 'p-limit';
+import { invalidationCallerReference, planInvalidationBatches } from '../engine/invalidation.ts';
+import { artifactFileKey } from '../engine/manifest.ts';
+import type { DeployPlan, PlannedCopy } from '../engine/plan.ts';
+import type { FileGroup } from '../engine/types.ts';
+import type { Environment } from '../environment.ts';
+import { FrontendOpsError } from '../errors.ts';
+import { appendAudit } from '../state/audit.ts';
+import type { DeploymentRecord, LivePointer, PendingDeploy, RequestInfo } from '../state/records.ts';
+import { type Verification, verifyServed } from './verify.ts';
+
+export type DeployEvent =
+  | { type: 'plan'; plan: DeployPlan }
+  | { type: 'copy'; group: FileGroup; done: number; total: number }
+  | {
+      type: 'step';
+      step: 'pointer' | 'prune' | 'invalidate' | 'verify' | 'record' | 'rollback' | 'resume';
+      detail: string;
+    };
+
+export interface ApplyOptions {
+  request: RequestInfo;
+  onEvent?: (event: DeployEvent) => void;
+  concurrency?: number;
+  verifyTimeoutMs?: number;
+  fetch?: typeof fetch;
+  now?: () => Date;
+  /** Sync only: copies, pointer, prune; the invalidation, verification and record come later. */
+  stopBeforeInvalidation?: boolean;
+}
+
+export interface ApplyResult {
+  /** null when the deploy stopped before invalidation (finishDeploy writes it). */
+  record: DeploymentRecord | null;
+  verification: Verification | null;
+}
+
+const GROUPS: FileGroup[] = ['asset', 'other', 'html'];
+
+export async function applyDeploy(
+  env: Environment,
+  plan: DeployPlan,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const pending: PendingDeploy = {
+    plan,
+    request: options.request,
+    startedAt: started.toISOString(),
+    pointerMoved: false,
+  };
+  await env.records.writePending(pending);
+
+  const limit = pLimit(options.concurrency ?? 32);
+  for (const group of GROUPS) {
+    const batch = plan.copies.filter((c) => c.group === group);
+    let done = 0;
+    await Promise.all(
+      batch.map((copy) =>
+        limit(async () => {
+          await copyOne(env, plan, copy);
+          options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
+        }),
+      ),
+    );
+  }
+
+  await movePointer(env, plan, now());
+  const moved = { ...pending, pointerMoved: true };
+  await env.records.writePending(moved);
+  options.onEvent?.({
+    type: 'step',
+    step: 'pointer',
+    detail: `${plan.app}@${plan.commit.slice(0, 7)} is live`,
+  });
+  await pruneUnreferenced(env, plan, options);
+  if (options.stopBeforeInvalidation) return { record: null, verification: null };
+  return finishDeploy(env, moved, options);
+}
+
+/**
+ * The steps after the pointer moved — prune (idempotent), invalidate, verify, record. Also what
+ * finishes a deploy that was interrupted there, or synced without invalidating.
+ */
+export async function finishDeploy(
+  env: Environment,
+  pending: PendingDeploy,
+  options: ApplyOptions,
+): Promise<ApplyResult & { record: DeploymentRecord }> {
+  const { plan } = pending;
+  const now = options.now ?? (() => new Date());
+  await pruneUnreferenced(env, plan, options);
+
+  let invalidation: DeploymentRecord['invalidation'] = null;
+  if (env.cdn && plan.invalidationPaths.length > 0) {
+    const batches = planInvalidationBatches(plan.invalidationPaths);
+    const ids: string[] = [];
+    for (const paths of batches) {
+      const result = await env.cdn.invalidate({
+        paths,
+        callerReference: invalidationCallerReference(plan.deployId, paths),
+      });
+      ids.push(result.id);
+    }
+    invalidation = { paths: batches.flat(), ids };
+    options.onEvent?.({
+      type: 'step',
+      step: 'invalidate',
+      detail: `${invalidation.paths.length} path(s), ${ids.join(', ')}`,
+    });
+  }
+
+  let verification: Verification | null = null;
+  const index = plan.copies.find((c) => c.key === 'index.html')?.sha256 ?? (await liveIndexSha(env));
+  if (env.target.siteUrl && index) {
+    verification = await verifyServed(env.target.siteUrl, index, {
+      ...(options.verifyTimeoutMs !== undefined ? { timeoutMs: options.verifyTimeoutMs } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    options.onEvent?.({ type: 'step', step: 'verify', detail: verification.detail });
+  }
+
+  const finished = now();
+  const record: DeploymentRecord = {
+    deployId: plan.deployId,
+    stack: plan.stack,
+    kind: plan.kind,
+    app: plan.app,
+    commit: plan.commit,
+    artifactDigest: plan.artifactDigest,
+    fromDeployId: plan.fromDeployId,
+    fromCommit: plan.fromCommit,
+    request: pending.request,
+    plan: {
+      copies: plan.copies.length,
+      unchanged: plan.unchanged,
+      prune: plan.prune.length,
+      bytes: plan.bytesToCopy,
+      retained: plan.retained,
+    },
+    copied: plan.copies.map((c) => c.path),
+    deleted: plan.prune.map((k) => `/${k}`),
+    invalidation,
+    verification: verification && {
+      ok: verification.ok,
+      url: verification.url,
+      attempts: verification.attempts,
+      detail: verification.detail,
+    },
+    startedAt: pending.startedAt,
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - Date.parse(pending.startedAt),
+    outcome: verification && !verification.ok ? 'failed' : 'succeeded',
+    ...(verification && !verification.ok
+      ? {
+          error: {
+            code: 'VERIFY_FAILED',
+            message: `The CDN did not serve the new index.html in time: ${verification.detail}.`,
+          },
+        }
+      : {}),
+  };
+  await recordDeployment(env, record);
+  await env.records.clearPending();
+  options.onEvent?.({
+    type: 'step',
+    step: 'record',
+    detail: `deployment ${plan.deployId} recorded (${record.outcome})`,
+  });
+  return { record, verification };
+}
+
+/** Writes the immutable record and its audit entry, which carries the record's key facts. */
+export async function recordDeployment(env: Environment, record: DeploymentRecord): Promise<void> {
+  await env.records.writeRecord(record);
+  await appendAudit(env.state, env.target.statePrefix, env.locker, {
+    type: record.kind,
+    data: {
+      deployId: record.deployId,
+      stack: record.stack,
+      app: record.app,
+      commit: record.commit,
+      artifactDigest: record.artifactDigest,
+      request: record.request,
+      copied: record.copied,
+      deleted: record.deleted,
+      invalidationIds: record.invalidation?.ids ?? [],
+      verification: record.verification?.ok ?? null,
+      outcome: record.outcome,
+      ...(record.error ? { error: record.error } : {}),
+    },
+  });
+}
+
+async function pruneUnreferenced(env: Environment, plan: DeployPlan, options: ApplyOptions): Promise<void> {
+  if (plan.prune.length === 0) return;
+  await env.hosting.delete(plan.prune);
+  options.onEvent?.({
+    type: 'step',
+    step: 'prune',
+    detail: `${plan.prune.length} object(s) no retained release uses`,
+  });
+}
+
+async function copyOne(env: Environment, plan: DeployPlan, copy: PlannedCopy): Promise<void> {
+  await env.hosting.copyFrom(
+    { bucket: env.artifacts.bucket, key: artifactFileKey(plan.app, plan.commit, copy.path) },
+    copy.key,
+    { contentType: copy.contentType, cacheControl: copy.cacheControl, metadata: { sha256: copy.sha256 } },
+  );
+}
+
+async function movePointer(env: Environment, plan: DeployPlan, at: Date): Promise<void> {
+  const current = await env.records.readPointer();
+  if ((current?.value.deployId ?? null) !== plan.fromDeployId && current?.value.deployId !== plan.deployId) {
+    throw new FrontendOpsError(
+      'PRECONDITION_FAILED',
+      `The live release changed while deploying (now ${current?.value.deployId}, planned from ${plan.fromDeployId}). Run the deploy again: it plans from what is live now.`,
+    );
+  }
+  const ref = {
+    deployId: plan.deployId,
+    app: plan.app,
+    commit: plan.commit,
+    artifactDigest: plan.artifactDigest,
+    releasedAt: at.toISOString(),
+  };
+  const previous = current?.value.releases ?? [];
+  const pointer: LivePointer = {
+    ...ref,
+    releases: [
+      ref,
+      ...previous.filter((r) => r.deployId !== plan.deployId && plan.retained.includes(r.deployId)),
+    ],
+  };
+  await env.records.writePointer(pointer, current?.etag ?? null);
+}
+
+async function liveIndexSha(env: Environment): Promise<string | undefined> {
+  return (await env.hosting.head('index.html'))?.metadata.sha256;
+}

@@ -1,0 +1,276 @@
+/**
+ * deployArtifact / rollbackRelease: the thin I/O shell around planDeploy and applyDeploy — take the
+ * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
+ * verification roll back to the previous release when asked to.
+ */
+import { hostname } from 'node:os';
+import { artifactDigest } from '../engine/manifest.ts';
+import { type DeployPlan, planDeploy } from '../engine/plan.ts';
+import type { Environment } from '../environment.ts';
+import { FrontendOpsError } from '../errors.ts';
+import type { DeploymentRecord, PendingDeploy } from '../state/records.ts';
+import { type ApplyOptions, applyDeploy, finishDeploy, recordDeployment } from './apply.ts';
+import { readLiveState, requireManifest } from './live.ts';
+
+export interface DeployOptions extends ApplyOptions {
+  app: string;
+  commit: string;
+  kind?: 'deploy' | 'rollback';
+  dryRun?: boolean;
+  /** How long to wait for another deploy's lock (ms). */
+  waitMs?: number;
+  /** Roll back to the previous release when verification fails (default true). */
+  rollbackOnFailure?: boolean;
+}
+
+export interface DeploySummary {
+  deployId: string;
+  stack: string;
+  kind: 'deploy' | 'rollback';
+  app: string;
+  commit: string;
+  artifactDigest: string;
+  dryRun: boolean;
+  noop: boolean;
+  /** "synced": copied and live, invalidation and record still to come (finishSyncedDeploy). */
+  outcome: DeploymentRecord['outcome'] | 'planned' | 'noop' | 'synced';
+  copied: number;
+  unchanged: number;
+  pruned: number;
+  retained: string[];
+  invalidation: { paths: string[]; ids: string[] } | null;
+  verification: DeploymentRecord['verification'];
+  durationMs: number;
+  plan: DeployPlan;
+  rolledBackTo?: string;
+  error?: { code: string; message: string };
+}
+
+const LOCK_TTL_MS = 120_000;
+
+export async function deployArtifact(env: Environment, options: DeployOptions): Promise<DeploySummary> {
+  const started = Date.now();
+  const manifest = await requireManifest(env, options.app, options.commit);
+  const kind = options.kind ?? 'deploy';
+
+  if (options.dryRun) {
+    const pending = await env.records.readPending();
+    const plan = planFor(env, kind, manifest, await readLiveState(env, pending));
+    options.onEvent?.({ type: 'plan', plan });
+    return summarize(plan, { dryRun: true, started });
+  }
+
+  const lock = await env.locker.acquire(`deploy-${env.target.stack}`, {
+    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: LOCK_TTL_MS,
+    waitMs: options.waitMs ?? 0,
+  });
+  try {
+    const pending = await settlePending(env, options);
+    const live = await readLiveState(env, pending);
+    const plan = planFor(env, kind, manifest, live);
+    options.onEvent?.({ type: 'plan', plan });
+    if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(env, pending);
+    if (plan.noop) return summarize(plan, { dryRun: false, started });
+
+    const { record } = await applyDeploy(env, plan, options);
+    const summary = summarize(plan, { dryRun: false, started, ...(record ? { record } : {}) });
+    if (!record) return { ...summary, outcome: 'synced' };
+    if (record.outcome === 'failed' && options.rollbackOnFailure !== false && plan.fromCommit) {
+      options.onEvent?.({
+        type: 'step',
+        step: 'rollback',
+        detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
+      });
+      const back = await deployLocked(env, {
+        ...options,
+        commit: plan.fromCommit,
+        app: plan.app,
+        kind: 'rollback',
+      });
+      return { ...summary, outcome: 'failed', rolledBackTo: back.deployId };
+    }
+    return summary;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Rolls back to a retained release (default: the one before the live one), by deploy id or commit. */
+export async function rollbackRelease(
+  env: Environment,
+  options: Omit<DeployOptions, 'app' | 'commit' | 'kind'> & { to?: string },
+): Promise<DeploySummary> {
+  const pointer = (await env.records.readPointer())?.value;
+  if (!pointer)
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `Nothing is deployed to ${env.target.stack} yet, so there is nothing to roll back.`,
+    );
+  let target = options.to
+    ? pointer.releases.find((r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''))
+    : pointer.releases.find((r) => r.artifactDigest !== pointer.artifactDigest);
+  if (!target && options.to) {
+    const record = (await env.records.listRecords(200)).find(
+      (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
+    );
+    if (record)
+      target = {
+        deployId: record.deployId,
+        app: record.app,
+        commit: record.commit,
+        artifactDigest: record.artifactDigest,
+        releasedAt: record.finishedAt,
+      };
+  }
+  if (!target) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      options.to
+        ? `No deployment or commit "${options.to}" is known for ${env.target.stack}. See \`frontendops history\` for deploy ids and commits.`
+        : `Only one release of ${env.target.stack} is known, so there is no previous release to roll back to.`,
+    );
+  }
+  return deployArtifact(env, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+}
+
+/** A deploy run while the caller already holds the lock (the automatic rollback). */
+async function deployLocked(env: Environment, options: DeployOptions): Promise<DeploySummary> {
+  const started = Date.now();
+  const manifest = await requireManifest(env, options.app, options.commit);
+  const plan = planFor(env, options.kind ?? 'deploy', manifest, await readLiveState(env, null));
+  const { record } = await applyDeploy(env, plan, { ...options, stopBeforeInvalidation: false });
+  return summarize(plan, { dryRun: false, started, ...(record ? { record } : {}) });
+}
+
+/**
+ * Finishes a deploy that was synced with stopBeforeInvalidation: invalidate, verify, record.
+ * Idempotent: for a deploy already finished it returns its record.
+ */
+export async function finishSyncedDeploy(
+  env: Environment,
+  deployId: string,
+  options: ApplyOptions & { waitMs?: number },
+): Promise<DeploymentRecord> {
+  const lock = await env.locker.acquire(`deploy-${env.target.stack}`, {
+    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: LOCK_TTL_MS,
+    waitMs: options.waitMs ?? 0,
+  });
+  try {
+    const pending = await env.records.readPending();
+    if (pending?.plan.deployId === deployId && pending.pointerMoved) {
+      return (await finishDeploy(env, pending, options)).record;
+    }
+    const record = await env.records.readRecord(deployId);
+    if (record) return record;
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${env.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
+    );
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * A pending plan means a deploy was interrupted. If its pointer had moved, only the later steps
+ * remain: finish them now. Otherwise its copies may have landed: their keys are copied again, and
+ * if the new plan is a different deploy the interrupted one is recorded as superseded.
+ */
+async function settlePending(env: Environment, options: ApplyOptions): Promise<PendingDeploy | null> {
+  const pending = await env.records.readPending();
+  if (!pending) return null;
+  options.onEvent?.({
+    type: 'step',
+    step: 'resume',
+    detail: `found interrupted deploy ${pending.plan.deployId}`,
+  });
+  if (pending.pointerMoved) {
+    await finishDeploy(env, pending, options);
+    return null;
+  }
+  return pending;
+}
+
+async function recordSuperseded(env: Environment, pending: PendingDeploy): Promise<void> {
+  const { plan } = pending;
+  await recordDeployment(env, {
+    deployId: plan.deployId,
+    stack: plan.stack,
+    kind: plan.kind,
+    app: plan.app,
+    commit: plan.commit,
+    artifactDigest: plan.artifactDigest,
+    fromDeployId: plan.fromDeployId,
+    fromCommit: plan.fromCommit,
+    request: pending.request,
+    plan: {
+      copies: plan.copies.length,
+      unchanged: plan.unchanged,
+      prune: plan.prune.length,
+      bytes: plan.bytesToCopy,
+      retained: plan.retained,
+    },
+    copied: [],
+    deleted: [],
+    invalidation: null,
+    verification: null,
+    startedAt: pending.startedAt,
+    finishedAt: new Date().toISOString(),
+    durationMs: Date.now() - Date.parse(pending.startedAt),
+    outcome: 'superseded',
+    error: {
+      code: 'INTERRUPTED',
+      message: 'The deploy was interrupted before it went live; a later deploy replaced it.',
+    },
+  });
+}
+
+function planFor(
+  env: Environment,
+  kind: 'deploy' | 'rollback',
+  manifest: Parameters<typeof planDeploy>[0]['manifest'],
+  live: Awaited<ReturnType<typeof readLiveState>>,
+) {
+  return planDeploy({
+    stack: env.target.stack,
+    kind,
+    manifest,
+    artifactDigest: artifactDigest(manifest),
+    live,
+    retain: env.retain,
+    prune: env.target.prune,
+    ...(env.target.stateBucket === env.target.hostingBucket
+      ? { keepPrefixes: [env.target.statePrefix, '.frontendops/'] }
+      : {}),
+  });
+}
+
+function summarize(
+  plan: DeployPlan,
+  context: { dryRun: boolean; started: number; record?: DeploymentRecord },
+): DeploySummary {
+  const { record } = context;
+  return {
+    deployId: plan.deployId,
+    stack: plan.stack,
+    kind: plan.kind,
+    app: plan.app,
+    commit: plan.commit,
+    artifactDigest: plan.artifactDigest,
+    dryRun: context.dryRun,
+    noop: plan.noop,
+    outcome: context.dryRun ? 'planned' : plan.noop ? 'noop' : (record?.outcome ?? 'succeeded'),
+    copied: context.dryRun || plan.noop ? 0 : plan.copies.length,
+    unchanged: plan.unchanged,
+    pruned: context.dryRun ? 0 : plan.prune.length,
+    retained: plan.retained,
+    invalidation:
+      record?.invalidation ?? (context.dryRun ? { paths: plan.invalidationPaths, ids: [] } : null),
+    verification: record?.verification ?? null,
+    durationMs: Date.now() - context.started,
+    plan,
+    ...(record?.error ? { error: record.error } : {}),
+  };
+}

@@ -1,0 +1,45 @@
+/** readLiveState: gathers what planDeploy needs — the hosting bucket's keys and the retained releases. */
+
+import type { LiveState, Release } from '../engine/plan.ts';
+import type { Manifest } from '../engine/types.ts';
+import type { Environment } from '../environment.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
+import type { PendingDeploy } from '../state/records.ts';
+import { readManifest, validateArtifactId } from './publish.ts';
+
+export async function readLiveState(
+  env: Environment,
+  pending: PendingDeploy | null,
+): Promise<LiveState & { etag: string | null }> {
+  const [listing, pointer] = await Promise.all([env.hosting.list(), env.records.readPointer()]);
+  const releases: Release[] = [];
+  for (const ref of pointer?.value.releases ?? []) {
+    const manifest = await readManifest(env.artifacts, ref.app, ref.commit);
+    if (manifest) releases.push({ ...ref, manifest });
+  }
+  const uncertain = pending && !pending.pointerMoved ? pending.plan.copies.map((c) => c.key) : [];
+  return {
+    hosting: new Map(listing.map((o) => [o.key, o.size])),
+    releases,
+    uncertainKeys: new Set(uncertain),
+    etag: pointer?.etag ?? null,
+  };
+}
+
+/** The artifact's manifest; NOT_FOUND (with what to do) when the commit was never published. */
+export async function requireManifest(env: Environment, app: string, commit: string): Promise<Manifest> {
+  validateArtifactId(app, commit);
+  const manifest = await readManifest(env.artifacts, app, commit);
+  if (!manifest) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `No artifact of ${app} is published for commit ${commit}. Publish the build first (frontendops publish <dir> --app ${app} --commit ${commit}), or pick a published commit.`,
+    );
+  }
+  if (manifest.app !== app || manifest.commit !== commit) {
+    throw badInput(
+      `The manifest for ${app}@${commit} names ${manifest.app}@${manifest.commit}; the artifact is corrupt. Publish it again under a new commit.`,
+    );
+  }
+  return manifest;
+}

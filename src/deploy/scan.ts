@@ -1,0 +1,120 @@
+/**
+ * Reads a build directory into manifest entries. Refuses, before anything is uploaded: a missing or
+ * empty directory, no index.html, a symlink leaving the directory, a name that is not valid UTF-8,
+ * a key longer than S3 allows.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import mime from 'mime';
+import { sitePathProblem } from '../engine/manifest.ts';
+import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/policy.ts';
+import type { FileEntry } from '../engine/types.ts';
+import { badInput } from '../errors.ts';
+
+export interface ScannedFile extends FileEntry {
+  /** Absolute path on disk (after resolving a symlink inside the directory). */
+  source: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export async function scanBuildDirectory(
+  dir: string,
+  policy: CachePolicy = DEFAULT_CACHE_POLICY,
+): Promise<Map<string, ScannedFile>> {
+  const root = resolve(dir);
+  const info = await stat(root).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw badInput(
+      `The build directory ${dir} does not exist or is not a directory. Build the dashboard first (npm run build:dashboard) and pass its output directory.`,
+    );
+  }
+  const realRoot = await realpath(root);
+  const found: Array<{ sitePath: string; source: string }> = [];
+  await walk(realRoot, realRoot, '', found);
+  if (found.length === 0) {
+    throw badInput(
+      `The build directory ${dir} is empty. Expected the output of a build (index.html and assets); run the build first.`,
+    );
+  }
+  if (!found.some((f) => f.sitePath === '/index.html')) {
+    throw badInput(
+      `The build directory ${dir} has no index.html at its top level. Expected a built site; pass the build's output directory (e.g. dist/), not the project.`,
+    );
+  }
+  const files = new Map<string, ScannedFile>();
+  for (const { sitePath, source } of found.sort((a, b) => a.sitePath.localeCompare(b.sitePath))) {
+    const { sha256, size } = await hashFile(source);
+    files.set(sitePath, {
+      source,
+      sha256,
+      size,
+      contentType: contentTypeFor(sitePath),
+      cacheControl: cacheControlFor(sitePath, policy),
+    });
+  }
+  return files;
+}
+
+export function contentTypeFor(sitePath: string): string {
+  const type = mime.getType(sitePath) ?? 'application/octet-stream';
+  const textual =
+    type.startsWith('text/') ||
+    /^application\/(javascript|json|manifest\+json|xml)$/.test(type) ||
+    type === 'image/svg+xml';
+  return textual ? `${type}; charset=utf-8` : type;
+}
+
+async function walk(
+  realRoot: string,
+  dir: string,
+  prefix: string,
+  found: Array<{ sitePath: string; source: string }>,
+) {
+  const names = await readdir(dir, { encoding: 'buffer' });
+  for (const raw of names) {
+    let name: string;
+    try {
+      name = utf8.decode(raw);
+    } catch {
+      throw badInput(
+        `The file name ${JSON.stringify(raw.toString('latin1'))} in ${dir} is not valid UTF-8. S3 keys must be UTF-8: rename the file.`,
+      );
+    }
+    const sitePath = `${prefix}/${name}`;
+    const problem = sitePathProblem(sitePath);
+    if (problem)
+      throw badInput(
+        `The file ${sitePath} cannot be published: ${problem}. Rename it or remove it from the build.`,
+      );
+    const full = join(dir, name);
+    const entry = await lstat(full);
+    let target = full;
+    if (entry.isSymbolicLink()) {
+      target = await realpath(full).catch(() => {
+        throw badInput(`The symlink ${sitePath} points to nothing. Remove it from the build.`);
+      });
+      const rel = relative(realRoot, target);
+      if (rel.startsWith('..') || rel.startsWith(sep) || resolve(realRoot, rel) !== target) {
+        throw badInput(
+          `The symlink ${sitePath} points outside the build directory (path traversal). Only files inside the build are published: copy the file in instead.`,
+        );
+      }
+    }
+    const kind = await stat(target);
+    if (kind.isDirectory()) await walk(realRoot, target, sitePath, found);
+    else if (kind.isFile()) found.push({ sitePath, source: target });
+  }
+}
+
+async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}

@@ -1,0 +1,110 @@
+/**
+ * An Environment binds one stack's deploy target to the ports that act on it: the three buckets,
+ * the CDN, the lock, the state records. Built at the edge (CLI, MCP server, console) and passed in.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import { createCloudFrontCdn } from './adapters/cloudfront.ts';
+import { createS3Client, createS3Store } from './adapters/s3.ts';
+import type { Config } from './config.ts';
+import type { DeployTarget } from './engine/types.ts';
+import { findLocalEnv, LOCAL_S3_CREDENTIALS } from './local/env-file.ts';
+import type { Cdn, Locker, ObjectStore } from './ports.ts';
+import { readDeployTarget } from './stacks/resolve.ts';
+import { createFileLocker } from './state/lock-file.ts';
+import { createS3Locker } from './state/lock-s3.ts';
+import { createStateRecords, type StateRecords } from './state/records.ts';
+
+export interface Environment {
+  target: DeployTarget;
+  artifacts: ObjectStore;
+  hosting: ObjectStore;
+  state: ObjectStore;
+  records: StateRecords;
+  locker: Locker;
+  cdn: Cdn | null;
+  retain: number;
+  /** Things the operator should know (e.g. a local file lock is used). */
+  notices: string[];
+  close(): void;
+}
+
+export interface EnvironmentOptions {
+  credentials?: AwsCredentialIdentity;
+  /** CloudFront-API endpoint (local edge, test double); real CloudFront when absent. */
+  cdnEndpoint?: string;
+  /** Where file locks live when the S3 endpoint ignores conditional writes. */
+  lockDir?: string;
+  retain?: number;
+}
+
+export async function openEnvironment(
+  target: DeployTarget,
+  options: EnvironmentOptions = {},
+): Promise<Environment> {
+  const client = createS3Client({
+    region: target.region,
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+  const store = (bucket: string) => createS3Store({ bucket, client });
+  const state = store(target.stateBucket);
+  const notices: string[] = [];
+  let locker: Locker;
+  if (await state.supportsConditionalWrites()) {
+    locker = createS3Locker(state, target.statePrefix);
+  } else {
+    const dir = options.lockDir ?? join(tmpdir(), 'frontendops-locks');
+    locker = createFileLocker(dir);
+    notices.push(
+      'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.',
+    );
+  }
+  const cdn = target.distributionId
+    ? createCloudFrontCdn({
+        distributionId: target.distributionId,
+        ...(options.cdnEndpoint ? { endpoint: options.cdnEndpoint } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+      })
+    : null;
+  return {
+    target,
+    artifacts: store(target.artifactsBucket),
+    hosting: store(target.hostingBucket),
+    state,
+    records: createStateRecords(state, target.statePrefix),
+    locker,
+    cdn,
+    retain: options.retain ?? 3,
+    notices,
+    close: () => client.destroy(),
+  };
+}
+
+/**
+ * Resolves a --stack reference (configured name, outputs file, or the running local environment)
+ * and opens it. Against the local environment, its fixed credentials and local edge are used.
+ */
+export async function openStack(
+  ref: string,
+  config: Config,
+  cwd: string = process.cwd(),
+): Promise<Environment> {
+  const target = await readDeployTarget(ref, { config, cwd });
+  const local = await findLocalEnv(cwd);
+  const isLocal =
+    local !== null && target.endpoint !== undefined && sameOrigin(target.endpoint, local.s3Endpoint);
+  return openEnvironment(target, {
+    retain: config.retain,
+    ...(isLocal && local
+      ? {
+          credentials: LOCAL_S3_CREDENTIALS,
+          cdnEndpoint: local.cdnEndpoint,
+          lockDir: join(local.dataDir, 'locks'),
+        }
+      : {}),
+  });
+}
+
+const sameOrigin = (a: string, b: string) => new URL(a).origin === new URL(b).origin;
