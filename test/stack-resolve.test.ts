@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, defaultConfig } from '../src/config.ts';
 import { FrontendOpsError } from '../src/errors.ts';
-import { readDeployTarget, resolveStackSource } from '../src/stacks/resolve.ts';
+import { listKnownStacks, readDeployTarget, resolveStackSource } from '../src/stacks/resolve.ts';
 import { type PulumiCloudDouble, startPulumiCloudDouble } from './support/pulumi-cloud-double.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/pulumi');
@@ -152,6 +152,12 @@ describe('resolveStackSource / readDeployTarget', () => {
       'NOT_FOUND',
     );
     expect(error.message).toContain('dashboard-hosting-prod (local environment)');
+    expect(
+      await listKnownStacks({ config: configWith({ qa: { backend: 'pulumi-cli' } }), cwd: work }),
+    ).toEqual([
+      { name: 'qa', kind: 'configured' },
+      { name: 'dashboard-hosting-prod', kind: 'local' },
+    ]);
   });
 
   it('an unknown stack is NOT_FOUND, lists the known names and how to configure one, and writes nothing', async () => {

@@ -62,16 +62,32 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
       backendStack: trimmed,
     };
   }
-  const known = [
-    ...Object.keys(options.config.stacks),
-    ...(local ? [`${local.stack} (local environment)`] : []),
-  ];
+  const known = (await listKnownStacks(options)).map((known) =>
+    known.kind === 'local' ? `${known.name} (local environment)` : known.name,
+  );
   throw new FrontendOpsError(
     'NOT_FOUND',
     `Unknown stack "${trimmed.slice(0, 100)}" (known: ${known.join(', ') || 'none'}). Nothing was created. ` +
       `Pass a path to a stack outputs JSON file, start the local environment (npm start), or add it to ${CONFIG_FILE}: ` +
       `{"stacks": {"${/^[A-Za-z0-9_.-]{1,100}$/.test(trimmed) ? trimmed : NAME_HINT}": {"backend": "s3://<state-bucket>" | "file://<dir>" | "pulumi-cloud" | "pulumi-cli" | "outputs", ...}}}.`,
   );
+}
+
+export interface KnownStack {
+  name: string;
+  kind: 'configured' | 'local';
+}
+
+/** The stack names --stack accepts besides file paths: configured ones, then the local environment's. */
+export async function listKnownStacks(options: ResolveOptions): Promise<KnownStack[]> {
+  const known: KnownStack[] = Object.keys(options.config.stacks).map((name) => ({
+    name,
+    kind: 'configured',
+  }));
+  const local = await findLocalEnv(options.cwd);
+  if (local && !Object.hasOwn(options.config.stacks, local.stack))
+    known.push({ name: local.stack, kind: 'local' });
+  return known;
 }
 
 /** resolve + read outputs + build the target: what the deploy engine and the infra server call. */
