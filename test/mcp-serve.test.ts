@@ -113,7 +113,7 @@ describe('serveHttp (Streamable HTTP on loopback, bearer token)', () => {
     expect((await repo.git(['tag', '-l'])).trim()).toMatch(/^dashboard-deploy-\d{8}-1$/);
   });
 
-  it('answers 404 off the MCP path and 403 to a foreign Host header (DNS rebinding)', async () => {
+  it('answers 404 off the MCP path and 403 to a foreign Host or Origin header (DNS rebinding)', async () => {
     const other = await fetch(serving.url.replace('/mcp', '/other'), {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
@@ -138,6 +138,16 @@ describe('serveHttp (Streamable HTTP on loopback, bearer token)', () => {
       req.end('{}');
     });
     expect(status).toBe(403);
+    const fromWebPage = await fetch(serving.url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        origin: 'http://evil.example',
+        'content-type': 'application/json',
+      },
+      body: '{}',
+    });
+    expect(fromWebPage.status).toBe(403);
   });
 
   it('refuses to start without a usable token', async () => {

@@ -5,7 +5,11 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { localhostHostValidation, toNodeHandler } from '@modelcontextprotocol/node';
+import {
+  localhostHostValidation,
+  localhostOriginValidation,
+  toNodeHandler,
+} from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio as serveSdkStdio } from '@modelcontextprotocol/server/stdio';
 import { assertUsableToken, isAuthorized, MCP_TOKEN_ENV } from './auth.ts';
@@ -59,11 +63,13 @@ export async function serveHttp(
     onerror: (error) => console.error('[frontendops mcp] http error:', error.message),
   });
   const serveMcp = toNodeHandler(mcp);
-  // DNS-rebinding guard: on loopback, only accept Host headers naming loopback.
+  // DNS-rebinding guards: on loopback, only accept Host (and, when a browser sends one, Origin)
+  // headers naming loopback, so a web page cannot drive the tools through the user's browser.
   const checkHost = isLoopback(host) ? localhostHostValidation() : () => true;
+  const checkOrigin = isLoopback(host) ? localhostOriginValidation() : () => true;
 
   const server = createHttpServer((req, res) => {
-    if (!checkHost(req, res)) return;
+    if (!checkHost(req, res) || !checkOrigin(req, res)) return;
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) {
       return sendJson(res, 404, { error: 'not_found', error_description: `The MCP endpoint is ${path}.` });
     }
