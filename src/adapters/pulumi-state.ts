@@ -228,8 +228,8 @@ function decompress(body: Buffer, where: string): Buffer {
       if (!zstd) {
         throw new FrontendOpsError(
           'UPSTREAM',
-          `${where} is zstd-compressed, which needs Node 22.15 or newer. Run on a newer Node, or unset ` +
-            'PULUMI_SELF_MANAGED_STATE_ZSTD and run `pulumi up` / `pulumi stack export` to rewrite it.',
+          `${where} is zstd-compressed, which needs Node 22.15 or newer. Run on a newer Node, or switch the ` +
+            "backend's zstd compression off and let `pulumi up` rewrite the checkpoint.",
         );
       }
       return zstd(body);
