@@ -8,9 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRepo, type TestRepo } from './support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from './support/github-double.ts';
 
-// src/cli/main.ts is the lead's; until it exists this entry registers `mcp` the same way.
-const ENTRY = resolve('test/support/run-git-mcp.ts');
-const ARGS = ['--import', 'tsx', ENTRY];
+const ARGS = [resolve('bin/frontendops.js')];
 const DIGEST = `sha256:${'9a'.repeat(32)}`;
 const MCP_TOKEN = 'cli-test-token-0123456789';
 
