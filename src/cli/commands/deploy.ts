@@ -129,7 +129,10 @@ export function summaryJson(summary: DeploySummary) {
 }
 
 function report(summary: DeploySummary, json: boolean, siteUrl: string | undefined): void {
-  if (json) return printJson(summaryJson(summary));
+  if (json) {
+    printJson(summaryJson(summary));
+    return;
+  }
   const s = summaryJson(summary);
   const what = `${s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
   if (summary.dryRun) {
@@ -140,7 +143,10 @@ function report(summary: DeploySummary, json: boolean, siteUrl: string | undefin
     for (const key of summary.plan.prune) console.log(`  prune /${key}`);
     return;
   }
-  if (summary.noop) return console.log(`${what}: already live, nothing to do (${s.deployId}).`);
+  if (summary.noop) {
+    console.log(`${what}: already live, nothing to do (${s.deployId}).`);
+    return;
+  }
   console.log(
     `${what}: ${s.outcome} (${s.deployId}) in ${(s.durationMs / 1000).toFixed(1)}s — copied ${s.copied}, unchanged ${s.unchanged}, pruned ${s.pruned}, ${s.retained} release(s) retained`,
   );
