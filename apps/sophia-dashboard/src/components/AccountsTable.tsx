@@ -29,7 +29,7 @@ export function AccountsTable(props: { accounts: readonly Account[] }) {
   return (
     <section className="card table-card" aria-labelledby="accounts-title">
       <header className="table-toolbar">
-        <h2 id="accounts-title">Accounts</h2>
+        <h2 id="accounts-title">Customer accounts</h2>
         <input
           type="search"
           placeholder="Filter by name or region"

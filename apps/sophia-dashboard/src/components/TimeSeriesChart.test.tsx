@@ -30,8 +30,8 @@ describe('TimeSeriesChart', () => {
     expect(screen.getByRole('img', { name: /Test chart/ })).toBeTruthy();
     const lines = container.querySelectorAll('path.line');
     expect([...lines].map((l) => l.getAttribute('data-series'))).toEqual(['A', 'B']);
-    // Axis 0..50 (niceMax of 30) over a 216-unit-high plot starting at y = 16, x from 56 to 744.
-    expect(lines[0]?.getAttribute('d')).toBe('M56.0,188.8 L400.0,102.4 L744.0,145.6');
+    // Axis 0..50 (niceMax of 30) over a 216-unit-high plot starting at y = 16, x from 72 to 744.
+    expect(lines[0]?.getAttribute('d')).toBe('M72.0,188.8 L408.0,102.4 L744.0,145.6');
     expect(container.querySelector('path.area')).not.toBeNull();
     expect(screen.getByText('50u')).toBeTruthy(); // top tick = niceMax(30)
     expect(screen.getByText('12.5u')).toBeTruthy();
@@ -43,7 +43,7 @@ describe('TimeSeriesChart', () => {
     renderChart();
     const svg = screen.getByRole('img', { name: /Test chart/ });
     svg.getBoundingClientRect = () => ({ left: 0, top: 0, width: 760, height: 260 }) as DOMRect;
-    fireEvent.mouseMove(svg, { clientX: 400, clientY: 100 });
+    fireEvent.mouseMove(svg, { clientX: 408, clientY: 100 });
     expect(screen.getByText('2026-07-31 · A: 30u · B: 8u')).toBeTruthy();
     fireEvent.mouseLeave(svg);
     expect(screen.getByText(/3 days/)).toBeTruthy();

@@ -14,7 +14,7 @@ type Props<T> = {
 
 const WIDTH = 760;
 const HEIGHT = 260;
-const PAD = { top: 16, right: 16, bottom: 28, left: 56 };
+const PAD = { top: 16, right: 16, bottom: 28, left: 72 };
 const PLOT_W = WIDTH - PAD.left - PAD.right;
 const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
 

@@ -17,7 +17,7 @@ export default function QualityPage() {
         rows={dailyMetrics}
         date={(d) => d.date}
         series={[{ label: 'CSAT', color: '#ec4899', value: (d) => d.csat }]}
-        formatValue={(v) => v.toFixed(1)}
+        formatValue={(v) => v.toFixed(2)}
       />
     </>
   );
