@@ -1,0 +1,79 @@
+/** Small HTTP helpers for the console server: JSON in and out, and errors as JSON a person can act on. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { badInput, isFrontendOpsError } from '../errors.ts';
+import type { ApiError } from './types.ts';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+export function sendError(res: ServerResponse, status: number, body: ApiError): void {
+  sendJson(res, status, body);
+}
+
+/** Reads a JSON body of at most 64 KiB and parses it with the schema; BAD_INPUT otherwise. */
+export async function readJsonBody<T>(
+  req: IncomingMessage,
+  schema: z.ZodType<T>,
+  expected: string,
+): Promise<T> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES)
+      throw badInput(`The request body is larger than ${MAX_BODY_BYTES} bytes. Send ${expected}.`);
+    chunks.push(chunk);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw badInput(`The request body is not JSON. Send ${expected}.`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw badInput(`The request body is invalid (${problems}). Send ${expected}.`);
+  }
+  return parsed.data;
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  BAD_INPUT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  LOCKED: 409,
+  PRECONDITION_FAILED: 409,
+  APPROVAL_REQUIRED: 403,
+  DENIED: 403,
+  VERIFY_FAILED: 502,
+  TAMPERED: 500,
+  UPSTREAM: 502,
+};
+
+/**
+ * An error as the browser may see it. Storage errors can carry bucket names in their message, so
+ * UPSTREAM and unexpected errors are described generically and logged in full on the server.
+ */
+export function toApiError(error: unknown): { status: number; body: ApiError } {
+  if (isFrontendOpsError(error) && error.code !== 'UPSTREAM') {
+    return { status: STATUS_BY_CODE[error.code] ?? 500, body: { error: error.code, message: error.message } };
+  }
+  console.error('[frontendops console] request failed:', error);
+  const code = isFrontendOpsError(error) ? 'UPSTREAM' : 'INTERNAL';
+  return {
+    status: code === 'UPSTREAM' ? 502 : 500,
+    body: {
+      error: code,
+      message:
+        code === 'UPSTREAM'
+          ? 'The storage or CDN backend failed; see the console server log for the detail.'
+          : 'The console server failed unexpectedly; see its log for the detail.',
+    },
+  };
+}
