@@ -17,7 +17,8 @@ type AccessArgs = {
  * - the deployer (deploy.yml, in the protected GitHub Environment whose reviewers approve) reads
  *   artifacts, copies them into the hosting bucket, keeps deploy state and invalidates this one
  *   distribution — nothing else;
- * - the publisher (build-and-publish.yml, pushes to the branch) writes this app's artifacts only.
+ * - the publisher (build-and-publish.yml, pushes to the branch) writes this app's artifacts (and
+ *   its audit entry in the deploy state) only; it cannot touch the hosting bucket or the CDN.
  */
 export function createGithubAccess(args: AccessArgs) {
   const { config } = args;
@@ -28,15 +29,35 @@ export function createGithubAccess(args: AccessArgs) {
       clientIdLists: ['sts.amazonaws.com'],
     }).arn;
 
-  // The stack's own checkpoint, should the Pulumi state live in the state bucket: the one
-  // object the frontendops CLI reads to learn the stack's outputs.
-  const checkpointKey = `.pulumi/stacks/${pulumi.getProject()}/${pulumi.getStack()}.json`;
-  const readCheckpoint = {
+  // Both roles learn the stack's outputs from its Pulumi checkpoint when the Pulumi state lives in
+  // the state bucket (a self-managed s3:// backend): the layout marker and this one stack's file.
+  const stackFile = `.pulumi/stacks/${pulumi.getProject()}/${pulumi.getStack()}.json`;
+  const readStackOutputs = {
     Sid: 'ReadStackOutputs',
     Effect: 'Allow',
-    Action: 's3:GetObject',
-    Resource: pulumi.interpolate`${args.stateBucket.arn}/${checkpointKey}`,
+    Action: ['s3:GetObject'],
+    Resource: [
+      pulumi.interpolate`${args.stateBucket.arn}/.pulumi/meta.yaml`,
+      // .json, .json.gz or .json.zst
+      pulumi.interpolate`${args.stateBucket.arn}/${stackFile}*`,
+    ],
   };
+  // Lock, live pointer, deployment records and audit chain (publish appends to the audit chain too).
+  const readWriteDeployState = {
+    Sid: 'ReadWriteDeployState',
+    Effect: 'Allow',
+    Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+    Resource: pulumi.interpolate`${args.stateBucket.arn}/${config.statePrefix}*`,
+  };
+  // ListBucket without a prefix condition: S3 answers a GET or HEAD of a missing key with 404 only to
+  // a caller that may list the bucket (else 403), and "absent" is how a free lock or a new artifact
+  // shows. Listing reveals key names, never contents.
+  const listBucket = (sid: string, bucket: aws.s3.Bucket) => ({
+    Sid: sid,
+    Effect: 'Allow',
+    Action: ['s3:ListBucket'],
+    Resource: bucket.arn,
+  });
 
   // Inside a job that uses an Environment, GitHub puts the environment (not the branch) in the
   // token's subject; the Environment's deployment-branch rule and required reviewers guard it.
@@ -71,21 +92,10 @@ export function createGithubAccess(args: AccessArgs) {
           Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
           Resource: pulumi.interpolate`${args.hostingBucket.arn}/*`,
         },
-        { Sid: 'ListHosting', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: args.hostingBucket.arn },
-        {
-          Sid: 'ReadWriteDeployState',
-          Effect: 'Allow',
-          Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-          Resource: pulumi.interpolate`${args.stateBucket.arn}/${config.statePrefix}*`,
-        },
-        {
-          Sid: 'ListDeployState',
-          Effect: 'Allow',
-          Action: ['s3:ListBucket'],
-          Resource: args.stateBucket.arn,
-          Condition: { StringLike: { 's3:prefix': [`${config.statePrefix}*`] } },
-        },
-        readCheckpoint,
+        listBucket('ListHosting', args.hostingBucket),
+        readWriteDeployState,
+        listBucket('ListState', args.stateBucket),
+        readStackOutputs,
         {
           Sid: 'InvalidateThisDistribution',
           Effect: 'Allow',
@@ -118,14 +128,10 @@ export function createGithubAccess(args: AccessArgs) {
           Action: ['s3:GetObject', 's3:PutObject'],
           Resource: pulumi.interpolate`${args.artifactsBucket.arn}/${config.appName}/*`,
         },
-        {
-          Sid: 'ListThisAppsArtifacts',
-          Effect: 'Allow',
-          Action: ['s3:ListBucket'],
-          Resource: args.artifactsBucket.arn,
-          Condition: { StringLike: { 's3:prefix': [`${config.appName}/*`] } },
-        },
-        readCheckpoint,
+        listBucket('ListArtifacts', args.artifactsBucket),
+        readWriteDeployState,
+        listBucket('ListState', args.stateBucket),
+        readStackOutputs,
       ],
     }),
   });

@@ -12,7 +12,8 @@ const hostingConfigSchema = z.object({
   /** An existing token.actions.githubusercontent.com provider (an account may hold only one). */
   githubOidcProviderArn: z.string().startsWith('arn:aws:iam::').optional(),
   appName: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
-  statePrefix: z.string().regex(/^[\w.-]+\/$/, 'a key prefix ending in "/"'),
+  /** Where FrontendOps keeps lock, pointer, records and audit; its default for a stack without a statePrefix output. */
+  statePrefix: z.string().regex(/^[\w.-]+(\/[\w.-]+)*\/$/, 'a key prefix ending in "/"'),
   artifactsNoncurrentDays: z.coerce.number().int().min(1),
   priceClass: z.enum(['PriceClass_100', 'PriceClass_200', 'PriceClass_All']),
 });
@@ -26,7 +27,7 @@ export function readHostingConfig(): HostingConfig {
     githubEnvironment: config.get('githubEnvironment') ?? pulumi.getStack(),
     githubOidcProviderArn: config.get('githubOidcProviderArn'),
     appName: config.get('appName') ?? 'sophia-dashboard',
-    statePrefix: config.get('statePrefix') ?? 'frontendops/',
+    statePrefix: config.get('statePrefix') ?? `.frontendops/state/${pulumi.getStack()}/`,
     artifactsNoncurrentDays: config.get('artifactsNoncurrentDays') ?? '30',
     priceClass: config.get('priceClass') ?? 'PriceClass_100',
   };

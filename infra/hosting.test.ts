@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { defaultStatePrefix } from '../src/engine/target.ts';
 
 type Recorded = { type: string; name: string; inputs: Record<string, unknown> };
 
@@ -274,24 +275,7 @@ describe('deployer role', () => {
         condition: undefined,
         effect: 'Allow',
       },
-      {
-        actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        resources: [`arn:aws:s3:::state-7f3a/${prefix}*`],
-        condition: undefined,
-        effect: 'Allow',
-      },
-      {
-        actions: ['s3:ListBucket'],
-        resources: ['arn:aws:s3:::state-7f3a'],
-        condition: { StringLike: { 's3:prefix': [`${prefix}*`] } },
-        effect: 'Allow',
-      },
-      {
-        actions: ['s3:GetObject'],
-        resources: ['arn:aws:s3:::state-7f3a/.pulumi/stacks/dashboard-hosting/dashboard-hosting-prod.json'],
-        condition: undefined,
-        effect: 'Allow',
-      },
+      ...stateGrants(prefix),
       {
         actions: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
         resources: [DISTRIBUTION_ARN],
@@ -300,10 +284,14 @@ describe('deployer role', () => {
       },
     ]);
   });
+
+  it('keeps state where the frontendops CLI looks for it', () => {
+    expect(stackConfig['dashboard-hosting:statePrefix']).toBe(defaultStatePrefix('dashboard-hosting-prod'));
+  });
 });
 
 describe('publisher role', () => {
-  it('lets pushes to the branch write this app’s artifacts only', async () => {
+  it('lets pushes to the branch write this app’s artifacts and its audit entry, nothing in hosting or the CDN', async () => {
     const role = await registered('aws:iam/role:Role', 'publisher');
     const repo = stackConfig['dashboard-hosting:githubRepository'];
     const branch = stackConfig['dashboard-hosting:githubBranch'];
@@ -315,20 +303,58 @@ describe('publisher role', () => {
       },
     });
     const policy = await registered('aws:iam/rolePolicy:RolePolicy', 'publisher-policy');
-    const statements = statementsOf(policy.inputs.policy);
-    const resources = statements.flatMap((s) => [s.Resource].flat());
-    expect(resources.sort()).toEqual([
-      'arn:aws:s3:::artifacts-7f3a',
-      'arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*',
-      'arn:aws:s3:::state-7f3a/.pulumi/stacks/dashboard-hosting/dashboard-hosting-prod.json',
+    const grants = statementsOf(policy.inputs.policy).map((st) => ({
+      actions: [st.Action].flat().sort(),
+      resources: [st.Resource].flat(),
+      condition: st.Condition,
+      effect: st.Effect,
+    }));
+    expect(grants).toEqual([
+      {
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: ['arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'],
+        condition: undefined,
+        effect: 'Allow',
+      },
+      {
+        actions: ['s3:ListBucket'],
+        resources: ['arn:aws:s3:::artifacts-7f3a'],
+        condition: undefined,
+        effect: 'Allow',
+      },
+      ...stateGrants(stackConfig['dashboard-hosting:statePrefix'] as string),
     ]);
-    expect(statements.find((s) => [s.Action].flat().includes('s3:PutObject'))?.Resource).toBe(
-      'arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*',
-    );
   });
 });
 
 // --- helpers ---------------------------------------------------------------------------------
+
+/** Deploy state read/write under its prefix, listing (404 vs 403), and reading this stack's checkpoint. */
+function stateGrants(prefix: string | undefined) {
+  return [
+    {
+      actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+      resources: [`arn:aws:s3:::state-7f3a/${prefix}*`],
+      condition: undefined,
+      effect: 'Allow',
+    },
+    {
+      actions: ['s3:ListBucket'],
+      resources: ['arn:aws:s3:::state-7f3a'],
+      condition: undefined,
+      effect: 'Allow',
+    },
+    {
+      actions: ['s3:GetObject'],
+      resources: [
+        'arn:aws:s3:::state-7f3a/.pulumi/meta.yaml',
+        'arn:aws:s3:::state-7f3a/.pulumi/stacks/dashboard-hosting/dashboard-hosting-prod.json*',
+      ],
+      condition: undefined,
+      effect: 'Allow',
+    },
+  ];
+}
 
 type Statement = {
   Effect: string;
