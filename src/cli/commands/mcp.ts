@@ -1,19 +1,24 @@
 /**
  * `frontendops mcp <server>`: serves one MCP server over stdio (default) or Streamable HTTP
  * (`--http <port>`, 127.0.0.1 unless `--host` says otherwise, bearer token from FRONTENDOPS_MCP_TOKEN).
- * `mcp git` is defined here; `mcp infra` is added by whoever calls registerMcpCommand with
- * `registerInfra` (see McpCommandOptions), reusing addServeOptions + serveFromFlags.
+ * `mcp git` and `mcp infra` are defined here (`registerInfra` in McpCommandOptions replaces the
+ * latter, e.g. in tests), both through addServeOptions + serveFromFlags.
  */
 import { resolve } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
 import { openLocalGit } from '../../adapters/git-local.ts';
 import { createGitHubHost } from '../../adapters/github.ts';
+import { loadConfig } from '../../config.ts';
 import { badInput } from '../../errors.ts';
 import { assertUsableToken, MCP_TOKEN_ENV } from '../../mcp/auth.ts';
 import { createGitServer } from '../../mcp/git-server.ts';
+import { createHandleSecret } from '../../mcp/infra-handles.ts';
+import { createInfraServer } from '../../mcp/infra-server.ts';
+import { createStackOpener } from '../../mcp/infra-stacks.ts';
 import { serveHttp, serveStdio } from '../../mcp/serve.ts';
 import type { GitHost } from '../../ports.ts';
+import { resolveStackSource } from '../../stacks/resolve.ts';
 
 export interface McpServeFlags {
   /** Port for Streamable HTTP; absent = stdio. */
@@ -60,9 +65,46 @@ export function registerMcpCommand(program: Command, options: McpCommandOptions 
     await serveFromFlags(() => createGitServer({ host }), flags, 'git', env);
   });
 
-  // `mcp infra` is registered here by its author (see McpCommandOptions.registerInfra).
-  options.registerInfra?.(mcp);
+  (options.registerInfra ?? ((command: Command) => registerInfraCommand(command, env)))(mcp);
   return mcp;
+}
+
+/**
+ * `mcp infra [--stack <ref>]`: the infra tools for the stack named by --stack (a configured name, an
+ * outputs JSON file, or the running local environment) and any other configured stack by name. One
+ * handle secret and one set of open environments serve every session of the process.
+ */
+export function registerInfraCommand(mcp: Command, env: NodeJS.ProcessEnv = process.env): Command {
+  return addServeOptions(
+    mcp
+      .command('infra')
+      .description(
+        'Infra tools: deploy target (opaque signed handle) → run_sync → invalidate_cdn, plan_deploy, get_status, ' +
+          'get_history, rollback. Protected stacks need a human approval (elicitation, or `frontendops approve`).',
+      )
+      .option(
+        '--stack <ref>',
+        'default stack: a configured stack name or a stack outputs JSON file',
+        env.FRONTENDOPS_STACK ?? 'dashboard-hosting-prod',
+      ),
+  ).action(async (flags: McpServeFlags & { stack: string }) => {
+    const config = await loadConfig();
+    const { stack } = await resolveStackSource(flags.stack, { config, cwd: process.cwd() });
+    const stacks = createStackOpener(config, { aliases: { [stack]: flags.stack } });
+    // Fail at start-up, in the operator's terminal, when the stack cannot be opened.
+    await stacks.open(stack);
+    const secret = createHandleSecret();
+    try {
+      await serveFromFlags(
+        () => createInfraServer({ config, openStack: stacks.open, defaultStack: stack, secret }),
+        flags,
+        'infra',
+        env,
+      );
+    } finally {
+      stacks.close();
+    }
+  });
 }
 
 /** The transport flags every `mcp <server>` command shares. */
