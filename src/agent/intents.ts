@@ -1,0 +1,164 @@
+/**
+ * The runbook planner's reading of a request: a small, pure table from the ways people say things to
+ * one of seven intents, or a refusal that lists what the agent can do. No model, no I/O: the same words
+ * always give the same intent, so it can be tested exhaustively and trusted with production.
+ */
+
+export type RollbackTarget =
+  | { type: 'previous' }
+  | { type: 'deploy'; deployId: string }
+  | { type: 'commit'; ref: string }
+  | { type: 'yesterday' };
+
+export type Intent =
+  | { kind: 'deploy'; ref: string | null }
+  | { kind: 'rollback'; to: RollbackTarget }
+  | { kind: 'status' }
+  | { kind: 'history'; limit: number }
+  | { kind: 'plan'; ref: string | null }
+  | { kind: 'invalidate'; deployId: string | null }
+  | { kind: 'refuse'; reason: string };
+
+export const CAPABILITIES = [
+  'deploy the latest dashboard (or a named commit or tag)',
+  'roll back (to the previous release, a deploy id, a commit, or yesterday’s version)',
+  'show what is live (status)',
+  'show the deploy history',
+  'show what a deploy would change (plan)',
+  'invalidate the CDN for the live release',
+];
+
+export const helpText = () => `I can: ${CAPABILITIES.join('; ')}.`;
+
+/** deployIdFor(): 7 hex of the commit, a dash, 10 hex. */
+const DEPLOY_ID = /\b([0-9a-f]{7}-[0-9a-f]{10})\b/i;
+const COMMIT = /\b([0-9a-f]{7,40})\b/i;
+const TAG = /\b(dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?)\b/i;
+
+/** Things the agent never does, whatever else the words say: named so the refusal says why. */
+const FORBIDDEN: Array<[RegExp, string]> = [
+  [/\brm\s+-\w*r|\bsudo\b|\bshell\b|\bexec(ute)?\s+(a\s+)?command|\$\(|`/i, 'run shell commands'],
+  [
+    /\b(delete|remove|destroy|drop|wipe|empty|purge|nuke|tear\s+down)\b.*\b(bucket|buckets|stack|infra(structure)?|distribution|everything|all\s+(the\s+)?files|site|repo(sitory)?|tags?|history|audit)\b/i,
+    'delete infrastructure, files, tags or history',
+  ],
+  [
+    /\b(credentials?|secrets?|passwords?|access\s+keys?|api\s+keys?|tokens?|bucket\s+names?|endpoints?)\b/i,
+    'reveal credentials, secrets, bucket names or endpoints',
+  ],
+  [
+    /\b(ignore|disregard|forget)\b.*\b(instructions?|rules?|polic(y|ies)|guard\s*rails?)\b/i,
+    'set its rules aside',
+  ],
+];
+
+interface Rule {
+  /** What the user might say (any match wins). */
+  match: RegExp;
+  build(text: string): Intent;
+}
+
+// Order matters: the first matching rule wins ("undo the last deploy" is a rollback, not a deploy;
+// "what would change if I deploy" is a plan).
+const RULES: Rule[] = [
+  {
+    match:
+      /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run)\b/i,
+    build: (text) => ({ kind: 'plan', ref: namedRef(text) }),
+  },
+  {
+    match:
+      /\b(roll\s*back|rollback|revert|undo|go\s+back|back\s+to|restore|previous\s+(version|release|build)|last\s+good|yesterday['’]?s\s+(version|release|build|dashboard))\b/i,
+    build: (text) => ({ kind: 'rollback', to: rollbackTarget(text) }),
+  },
+  {
+    match:
+      /\b(invalidate|invalidation)\b|\b(purge|flush|refresh|clear|bust|reset)\b.*\b(cdn|cache|caches|cloudfront|edge)\b/i,
+    build: (text) => ({ kind: 'invalidate', deployId: text.match(DEPLOY_ID)?.[1]?.toLowerCase() ?? null }),
+  },
+  {
+    match:
+      /\b(history|logs?|who\s+deployed|when\s+(was|were|did)|what\s+(was|got)\s+deployed|deployments|releases|(recent|past|previous|last\s+\d+)\s+(deploy\w*|releases?))\b/i,
+    build: (text) => ({ kind: 'history', limit: historyLimit(text) }),
+  },
+  {
+    match:
+      /\b(deploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
+    build: (text) => ({ kind: 'deploy', ref: namedRef(text) }),
+  },
+  {
+    match:
+      /\b(status|live|running|deployed|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date)\b/i,
+    build: () => ({ kind: 'status' }),
+  },
+];
+
+export function parseRequest(text: string): Intent {
+  const words = text.trim();
+  if (!words) return { kind: 'refuse', reason: `The request is empty. ${helpText()}` };
+  if (words.length > 500)
+    return { kind: 'refuse', reason: `The request is too long (over 500 characters). ${helpText()}` };
+  for (const [pattern, what] of FORBIDDEN) {
+    if (pattern.test(words)) return { kind: 'refuse', reason: `I won't ${what}. ${helpText()}` };
+  }
+  for (const rule of RULES) {
+    if (rule.match.test(words)) return rule.build(words);
+  }
+  return { kind: 'refuse', reason: `I don't know how to help with "${clip(words)}". ${helpText()}` };
+}
+
+/** One line saying what the intent means, for the step log and the audit entry. */
+export function describeIntent(intent: Intent): string {
+  switch (intent.kind) {
+    case 'deploy':
+      return intent.ref ? `deploy ${intent.ref}` : 'deploy the latest dashboard commit';
+    case 'plan':
+      return intent.ref ? `plan a deploy of ${intent.ref}` : 'plan a deploy of the latest dashboard commit';
+    case 'rollback':
+      return intent.to.type === 'previous'
+        ? 'roll back to the previous release'
+        : intent.to.type === 'yesterday'
+          ? 'roll back to the release live at the end of yesterday'
+          : intent.to.type === 'deploy'
+            ? `roll back to deploy ${intent.to.deployId}`
+            : `roll back to commit ${intent.to.ref}`;
+    case 'status':
+      return 'show what is live';
+    case 'history':
+      return `show the last ${intent.limit} deployments`;
+    case 'invalidate':
+      return intent.deployId
+        ? `invalidate the CDN for ${intent.deployId}`
+        : 'invalidate the CDN for the live release';
+    case 'refuse':
+      return 'refuse';
+  }
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** A named commit or tag; null means "the latest". */
+function namedRef(text: string): string | null {
+  const tag = text.match(TAG)?.[1];
+  if (tag) return tag;
+  const commit = text.match(COMMIT)?.[1];
+  // A 7+ hex word that is all digits is more likely a number than a sha.
+  if (commit && /[a-f]/i.test(commit)) return commit.toLowerCase();
+  return null;
+}
+
+function rollbackTarget(text: string): RollbackTarget {
+  const deployId = text.match(DEPLOY_ID)?.[1];
+  if (deployId) return { type: 'deploy', deployId: deployId.toLowerCase() };
+  if (/\byesterday(['’]?s)?\b/i.test(text)) return { type: 'yesterday' };
+  const ref = namedRef(text);
+  if (ref) return { type: 'commit', ref };
+  return { type: 'previous' };
+}
+
+function historyLimit(text: string): number {
+  const n = Number(text.match(/\b(?:last|recent|past)\s+(\d{1,3})\b/i)?.[1] ?? 10);
+  return Math.min(Math.max(n, 1), 50);
+}
+
+const clip = (text: string) => (text.length > 60 ? `${text.slice(0, 57)}…` : text);

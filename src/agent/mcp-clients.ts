@@ -1,0 +1,133 @@
+/**
+ * The agent reaches the world only through MCP clients. Which servers: an `mcpServers`-style JSON file
+ * (the format MCP hosts share), or by default our own two spawned over stdio from this checkout. Every
+ * client declares the elicitation capability so the infra server can ask for approval in-band.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import * as z from 'zod';
+import { badInput } from '../errors.ts';
+import type { AgentClients } from './types.ts';
+
+const stdioServer = z.strictObject({
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+});
+const httpServer = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+const serverEntry = z.union([stdioServer, httpServer]);
+
+export const mcpConfigSchema = z.object({
+  mcpServers: z.object({ infra: serverEntry, git: serverEntry }).catchall(serverEntry),
+});
+
+export type McpServerEntry = z.infer<typeof serverEntry>;
+export type McpConfig = z.infer<typeof mcpConfigSchema>;
+
+/** This checkout's root (src/agent/ → ../..): where bin/frontendops.js lives. */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Our two servers over stdio: `frontendops mcp infra` and `frontendops mcp git --repo <cwd>`. */
+export function defaultMcpConfig(cwd: string = process.cwd()): McpConfig {
+  const bin = join(REPO_ROOT, 'bin', 'frontendops.js');
+  const spawn = (args: string[]) => ({ command: process.execPath, args: [bin, ...args], env: {}, cwd });
+  return {
+    mcpServers: { infra: spawn(['mcp', 'infra']), git: spawn(['mcp', 'git', '--repo', cwd]) },
+  };
+}
+
+/** Reads and checks an mcpServers file; BAD_INPUT names what is wrong. */
+export async function loadMcpConfig(file: string): Promise<McpConfig> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw badInput(
+      `Cannot read the MCP configuration ${file}: ${(error as Error).message}. ` +
+        'Expected a JSON file like {"mcpServers": {"infra": {"command": "…", "args": […]}, "git": {…}}}.',
+    );
+  }
+  const parsed = mcpConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw badInput(
+      `${file} is not a valid MCP configuration — ${problems.join('; ')}. It needs mcpServers.infra and ` +
+        'mcpServers.git, each {"command", "args"?, "env"?, "cwd"?} (stdio) or {"url", "headers"?} (Streamable HTTP).',
+    );
+  }
+  return parsed.data;
+}
+
+/** A client that can answer the servers' approval questions (elicitation, form mode). */
+export function createAgentMcpClient(): Client {
+  return new Client(
+    { name: 'frontendops-agent', version: '0.1.0' },
+    { capabilities: { elicitation: { form: {} } } },
+  );
+}
+
+export interface ConnectOptions {
+  /**
+   * Environment for servers we spawn by default: they hold the credentials, so they inherit this
+   * process's environment. Servers from a config file get only the SDK's safe defaults plus their `env`.
+   */
+  env?: NodeJS.ProcessEnv;
+  /** Where the servers' stderr goes; default inherit (their logs show next to the agent's). */
+  stderr?: 'inherit' | 'ignore' | 'pipe';
+}
+
+/** Connects to mcpServers.infra and mcpServers.git; close() ends both (and any child processes). */
+export async function connectAgentClients(
+  config: McpConfig,
+  options: ConnectOptions & { inheritEnv?: boolean } = {},
+): Promise<AgentClients> {
+  const opened: Client[] = [];
+  const connect = async (name: 'infra' | 'git') => {
+    const entry = config.mcpServers[name];
+    const client = createAgentMcpClient();
+    await client.connect(transportFor(entry, options));
+    opened.push(client);
+    return client;
+  };
+  try {
+    const infra = await connect('infra');
+    const git = await connect('git');
+    return { infra, git, close: () => closeAll(opened) };
+  } catch (error) {
+    await closeAll(opened);
+    throw new Error(`Could not connect to the MCP servers: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+function transportFor(entry: McpServerEntry, options: ConnectOptions & { inheritEnv?: boolean }) {
+  if ('url' in entry) {
+    return new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } });
+  }
+  const base = options.inheritEnv ? definedOnly(options.env ?? process.env) : getDefaultEnvironment();
+  return new StdioClientTransport({
+    command: entry.command,
+    args: entry.args,
+    env: { ...base, ...entry.env },
+    stderr: options.stderr ?? 'inherit',
+    ...(entry.cwd ? { cwd: entry.cwd } : {}),
+  });
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  return out;
+}
+
+async function closeAll(clients: Client[]): Promise<void> {
+  await Promise.allSettled(clients.map((c) => c.close()));
+}
