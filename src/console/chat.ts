@@ -4,13 +4,13 @@
  * the confirm button the page shows after the agent asked. Every approval asked is reported back, so
  * the page can show what needs confirming and send the same words again with approve: true.
  */
+import type { ApproveFn } from '../agent/approval.ts';
 import type { AgentEvent, AgentResult } from '../agent/types.ts';
-import type { Approver } from '../ports.ts';
 import type { ApprovalAsked, ChatReply, ProgressEvent } from './types.ts';
 
 export interface ConsoleAgentOptions {
   actor: string;
-  approve: Approver;
+  approve: ApproveFn;
   onEvent: (event: AgentEvent) => void;
 }
 
@@ -28,11 +28,9 @@ export async function runChat(
   },
 ): Promise<ChatReply> {
   const approvals: ApprovalAsked[] = [];
-  const approver: Approver = {
-    async approve(request) {
-      approvals.push({ ...request, approved: input.approve });
-      return { approved: input.approve, by: input.actor, via: 'console' };
-    },
+  const approver: ApproveFn = async (request) => {
+    approvals.push({ ...request, approved: input.approve });
+    return { approved: input.approve, by: input.actor, via: 'console' };
   };
   const result = await agent(input.text, {
     actor: input.actor,
