@@ -1,0 +1,108 @@
+/**
+ * The infra MCP server on a real deploy environment (embedded S3 + CloudFront double) with three
+ * published builds, and real MCP clients connected over the in-memory linked pair.
+ */
+import { join } from 'node:path';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import type { ElicitRequest, ElicitResult, McpServer } from '@modelcontextprotocol/server';
+import { type Config, defaultConfig } from '../../src/config.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra-server.ts';
+import { startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
+import { type FixtureBuild, writeFixtureBuild } from './fixture-build.ts';
+
+export const APP = 'sophia-dashboard';
+/** Full 40-hex shas, as the git server returns them. */
+export const COMMITS = [
+  '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+  '3333333ccccccccccccccccccccccccccccccccc',
+] as const;
+
+export interface InfraFixture {
+  t: TestDeployEnv;
+  builds: FixtureBuild[];
+  config(protectedStacks?: string[]): Config;
+  server(options?: Partial<InfraServerOptions>): McpServer;
+}
+
+export async function startInfraFixture(
+  overrides: Parameters<typeof startDeployEnv>[0] = {},
+): Promise<InfraFixture> {
+  const t = await startDeployEnv(overrides);
+  const builds: FixtureBuild[] = [];
+  for (const [i, commit] of COMMITS.entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
+    builds.push(build);
+    await publishArtifact(t.env.artifacts, { dir: build.dir, app: APP, commit });
+  }
+  const config = (protectedStacks: string[] = []) => ({ ...defaultConfig(), protected: protectedStacks });
+  return {
+    t,
+    builds,
+    config,
+    server: (options = {}) =>
+      createInfraServer({ config: config(), openStack: async () => t.env, ...options }),
+  };
+}
+
+export interface ToolCall {
+  isError: boolean;
+  text: string;
+  structured: Record<string, unknown>;
+}
+
+export interface InfraClient {
+  client: Client;
+  call(name: string, args?: Record<string, unknown>): Promise<ToolCall>;
+  /** Every result this client received, for leak checks. */
+  seen: unknown[];
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Declares the elicitation capability and answers with this. */
+  elicit?: (request: ElicitRequest) => ElicitResult | Promise<ElicitResult>;
+  /** 'legacy' (2025 handshake; elicitation is pushed) or 'modern' (2026-07-28; input_required rounds). */
+  era?: 'legacy' | 'modern';
+  name?: string;
+}
+
+export async function connectInfra(server: McpServer, options: ConnectOptions = {}): Promise<InfraClient> {
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  const client = new Client(
+    { name: options.name ?? 'infra-test', version: '0.0.0' },
+    {
+      ...(options.elicit ? { capabilities: { elicitation: { form: {} } } } : {}),
+      ...(options.era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
+    },
+  );
+  if (options.elicit) {
+    const answer = options.elicit;
+    client.setRequestHandler('elicitation/create', async (request) => answer(request));
+  }
+  await client.connect(clientTransport);
+  return wrapClient(client);
+}
+
+export function wrapClient(client: Client): InfraClient {
+  const seen: unknown[] = [];
+  return {
+    client,
+    seen,
+    async call(name, args = {}) {
+      const result = await client.callTool({ name, arguments: args });
+      seen.push(result);
+      const text = (result.content as Array<{ type: string; text?: string }>)
+        .map((c) => c.text ?? '')
+        .join('\n');
+      return {
+        isError: result.isError === true,
+        text,
+        structured: (result.structuredContent ?? {}) as Record<string, unknown>,
+      };
+    },
+    close: () => client.close(),
+  };
+}
