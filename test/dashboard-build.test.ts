@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFrontendOpsError } from '../src/errors.ts';
-import { buildDashboard, DASHBOARD_ROOT } from '../src/local/build-dashboard.ts';
+import { buildDashboard, DASHBOARD_ROOT, resolveDashboardOutDir } from '../src/local/build-dashboard.ts';
 
 const COMMIT = '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432';
 let workDir: string;
@@ -63,6 +63,29 @@ describe('buildDashboard', () => {
     const all = await readdir(outDir, { recursive: true, withFileTypes: true });
     expect(result).toEqual({ outDir, files: all.filter((e) => e.isFile()).length });
     expect(all.some((e) => e.name.endsWith('.map'))).toBe(false);
+  });
+
+  it('refuses an output directory that is, holds or lies in the app sources (the build empties it)', () => {
+    const refused = [
+      DASHBOARD_ROOT,
+      join(DASHBOARD_ROOT, '..'),
+      join(DASHBOARD_ROOT, 'src'),
+      join(DASHBOARD_ROOT, 'public/x'),
+    ];
+    for (const dir of refused) {
+      expect(() => resolveDashboardOutDir(dir), dir).toThrow(/holds the dashboard's own sources/);
+    }
+    expect(resolveDashboardOutDir(join(DASHBOARD_ROOT, 'dist'))).toBe(join(DASHBOARD_ROOT, 'dist'));
+    expect(resolveDashboardOutDir('rel/out')).toBe(join(process.cwd(), 'rel/out'));
+  });
+
+  it('checks the output directory before building anything', async () => {
+    // Harmless if the check were missing: public/x does not exist; the assertion below would catch it.
+    const target = join(DASHBOARD_ROOT, 'public', 'x');
+    await expect(buildDashboard({ outDir: target, commit: COMMIT })).rejects.toSatisfy((e) =>
+      isFrontendOpsError(e, 'BAD_INPUT'),
+    );
+    expect(existsSync(target)).toBe(false);
   });
 
   it('refuses a commit that could not be a build label, building nothing', async () => {

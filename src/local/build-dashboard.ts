@@ -4,7 +4,7 @@
  * so a served page says which release it came from.
  */
 import { readdir } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { build, type InlineConfig } from 'vite';
@@ -34,7 +34,7 @@ export async function buildDashboard(
         'Pass e.g. { outDir: "dist", commit: "$(git rev-parse HEAD)" }.',
     );
   }
-  const outDir = isAbsolute(parsed.data.outDir) ? parsed.data.outDir : resolve(parsed.data.outDir);
+  const outDir = resolveDashboardOutDir(parsed.data.outDir);
   await build(
     createDashboardViteConfig({ outDir, commit: parsed.data.commit, logLevel: parsed.data.logLevel }),
   );
@@ -64,6 +64,29 @@ export function createDashboardViteConfig(options: {
       assetsDir: 'assets',
     },
   };
+}
+
+/**
+ * The absolute output directory, refused (BAD_INPUT) when it is the app's sources or a directory
+ * holding them: the build empties its output directory first.
+ */
+export function resolveDashboardOutDir(dir: string): string {
+  const outDir = resolve(dir);
+  const sources = [join(DASHBOARD_ROOT, 'src'), join(DASHBOARD_ROOT, 'public')];
+  if (isWithin(DASHBOARD_ROOT, outDir) || sources.some((source) => isWithin(outDir, source))) {
+    throw badInput(
+      `buildDashboard was asked to write to ${outDir}, which holds the dashboard's own sources; the build empties ` +
+        'its output directory first. Expected a separate directory such as apps/sophia-dashboard/dist or a temp dir. ' +
+        'Pass another outDir.',
+    );
+  }
+  return outDir;
+}
+
+/** Whether `path` is `parent` or lies below it. */
+function isWithin(path: string, parent: string): boolean {
+  const rel = relative(parent, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 async function countFiles(dir: string): Promise<number> {
