@@ -8,6 +8,7 @@ import { type Config, loadConfig } from '../config.ts';
 import { type Environment, openStack } from '../environment.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import { LOCAL_S3_CREDENTIALS } from '../local/env-file.ts';
+import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ApproveFn } from './approval.ts';
 import { recordAgentRequest } from './audit.ts';
 import { describeIntent, type Intent, parseRequest } from './intents.ts';
@@ -44,9 +45,9 @@ export interface AgentRequestOptions {
   /** Already-connected MCP clients; otherwise the servers of `mcpConfig` (default: ours over stdio) are spawned. */
   clients?: AgentClients;
   mcpConfig?: McpConfig;
-  /** The stack the tools act on; default the first protected stack of the config (dashboard-hosting-prod). */
+  /** The stack name the tools act on; default: named by `stackRef` (or FRONTENDOPS_STACK), else dashboard-hosting-prod. */
   stack?: string;
-  /** How to open the stack for the audit entry (a name, outputs file or the local environment); default `stack`. */
+  /** --stack: a configured stack name, an outputs JSON file, or the local environment's stack. */
   stackRef?: string;
   /** An already-open environment for the audit entry (the console, tests); null = do not write one. */
   environment?: Environment | null;
@@ -84,7 +85,10 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
 
   try {
     const config = options.config ?? (await loadConfig(cwd));
-    const stack = options.stack ?? config.protected[0] ?? DEFAULT_STACK;
+    const stackRef = options.stackRef ?? envVars.FRONTENDOPS_STACK;
+    const stack =
+      options.stack ??
+      (stackRef ? (await resolveStackSource(stackRef, { config, cwd })).stack : DEFAULT_STACK);
     const model = selectModel(options, envVars);
     plannerId = model ? `model:${model.id}` : 'runbook';
     intent = model ? null : parseRequest(text);
@@ -95,14 +99,14 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
       description: intent ? describeIntent(intent) : `ask ${model?.id} to plan "${text}"`,
     });
 
-    ({ env: auditEnv, own: ownEnv } = await openAuditEnvironment(options, stack, config, cwd));
+    ({ env: auditEnv, own: ownEnv } = await openAuditEnvironment(options, stackRef ?? stack, config, cwd));
     redactor = createRedactor([...Object.values(LOCAL_S3_CREDENTIALS), ...targetSecrets(auditEnv)], envVars);
     if (intent?.kind === 'refuse') {
       outcome = { outcome: 'refused', message: intent.reason };
     } else {
       clients = options.clients ?? null;
       if (!clients) {
-        clients = await connectAgentClients(options.mcpConfig ?? defaultMcpConfig(cwd), {
+        clients = await connectAgentClients(options.mcpConfig ?? defaultMcpConfig(cwd, stackRef), {
           inheritEnv: !options.mcpConfig,
           env: envVars,
         });
@@ -194,13 +198,13 @@ function selectModel(
 
 async function openAuditEnvironment(
   options: AgentRequestOptions,
-  stack: string,
+  stackRef: string,
   config: Config,
   cwd: string,
 ): Promise<{ env: Environment | null; own: boolean }> {
   if (options.environment !== undefined) return { env: options.environment, own: false };
   try {
-    return { env: await openStack(options.stackRef ?? stack, config, cwd), own: true };
+    return { env: await openStack(stackRef, config, cwd), own: true };
   } catch {
     return { env: null, own: false };
   }

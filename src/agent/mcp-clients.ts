@@ -34,12 +34,15 @@ export type McpConfig = z.infer<typeof mcpConfigSchema>;
 /** This checkout's root (src/agent/ → ../..): where bin/frontendops.js lives. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Our two servers over stdio: `frontendops mcp infra` and `frontendops mcp git --repo <cwd>`. */
-export function defaultMcpConfig(cwd: string = process.cwd()): McpConfig {
+/** Our two servers over stdio: `frontendops mcp infra [--stack <ref>]` and `frontendops mcp git --repo <cwd>`. */
+export function defaultMcpConfig(cwd: string = process.cwd(), stackRef?: string): McpConfig {
   const bin = join(REPO_ROOT, 'bin', 'frontendops.js');
   const spawn = (args: string[]) => ({ command: process.execPath, args: [bin, ...args], env: {}, cwd });
   return {
-    mcpServers: { infra: spawn(['mcp', 'infra']), git: spawn(['mcp', 'git', '--repo', cwd]) },
+    mcpServers: {
+      infra: spawn(['mcp', 'infra', ...(stackRef ? ['--stack', stackRef] : [])]),
+      git: spawn(['mcp', 'git', '--repo', cwd]),
+    },
   };
 }
 

@@ -22,7 +22,8 @@ const PATTERNS: Array<[RegExp, string]> = [
 ];
 
 /** 40-character base64 tokens with mixed case and digits (AWS secret keys); lower-case hex (shas) passes. */
-const SECRET_TOKEN = /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])/g;
+// Bounded by anything but base64(url) and '.', so a stretch inside a longer token (a signed handle) is left alone.
+const SECRET_TOKEN = /(?<![A-Za-z0-9/+_.=-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+_.=-])/g;
 
 export interface Redactor {
   /** Text with every sensitive-looking part replaced. */

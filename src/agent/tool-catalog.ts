@@ -26,7 +26,7 @@ const DEPLOY_ID = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a deploy id returned by the infra server');
 const HANDLE = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:~-]{0,255}$/, 'expected the handle returned by get_deploy_target');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._~-]{0,1999}$/, 'expected the handle returned by get_deploy_target');
 const REF = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]{0,199}$/, 'expected a branch, tag or commit sha');

@@ -1,0 +1,196 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentRequest } from '../src/agent/index.ts';
+import type { AgentClients, AgentEvent, ApprovalRequest } from '../src/agent/types.ts';
+import { readAudit, verifyAudit } from '../src/state/audit.ts';
+import { type AgentTestEnv, startAgentTestEnv } from './support/agent-env.ts';
+import { STACK } from './support/deploy-env.ts';
+
+let e: AgentTestEnv;
+let clients: AgentClients;
+
+beforeAll(async () => {
+  e = await startAgentTestEnv();
+  clients = await e.connect();
+});
+afterAll(async () => {
+  await e?.stop();
+});
+
+const asked: ApprovalRequest[] = [];
+const approveAll = async (request: ApprovalRequest) => {
+  asked.push(request);
+  return { approved: true, by: 'Ada Release', via: 'test' };
+};
+const declineAll = async (request: ApprovalRequest) => {
+  asked.push(request);
+  return { approved: false, by: 'Ada Release', via: 'test' };
+};
+
+const run = (text: string, options: Partial<Parameters<typeof runAgentRequest>[1]> = {}) =>
+  runAgentRequest(text, {
+    actor: 'ada',
+    planner: 'runbook',
+    approve: approveAll,
+    clients,
+    environment: e.t.env,
+    config: e.config,
+    cwd: e.repo.dir,
+    env: {},
+    ...options,
+  });
+
+const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+const auditOf = async () => readAudit(e.t.env.state, e.t.target.statePrefix);
+
+describe('runbook planner end to end (in-process MCP servers, embedded S3, real git)', () => {
+  it('refuses "delete the hosting bucket" without calling any tool, and audits the refusal', async () => {
+    const before = e.received.length;
+    const result = await run('delete the hosting bucket');
+    expect(result.outcome).toBe('refused');
+    expect(result.message).toMatch(/won't delete/);
+    expect(result.message).toMatch(/deploy the latest dashboard/);
+    expect(e.received.length).toBe(before);
+    const last = (await auditOf()).at(-1);
+    expect(last).toMatchObject({
+      type: 'agent-request',
+      data: {
+        request: { text: 'delete the hosting bucket', actor: 'ada', planner: 'runbook' },
+        outcome: 'refused',
+      },
+    });
+  });
+
+  it('--dry-run lists the deploy and calls only read-only tools; nothing changes', async () => {
+    const before = e.received.length;
+    const result = await run('Deploy the latest dashboard', { dryRun: true });
+    expect(result.outcome).toBe('planned');
+    expect(result.calls.map((c) => [c.tool, c.status])).toEqual([
+      ['latest_commit', 'ok'],
+      ['plan_deploy', 'ok'],
+      ['get_deploy_target', 'skipped'],
+      ['run_sync', 'skipped'],
+      ['invalidate_cdn', 'skipped'],
+      ['create_deploy_tag', 'skipped'],
+    ]);
+    expect(e.received.slice(before).map((r) => r.name)).toEqual(['latest_commit', 'plan_deploy']);
+    expect(await e.hostingIndex()).toBeNull();
+    expect(await tags()).toEqual([]);
+  });
+
+  it('a declined approval changes nothing and says how to approve', async () => {
+    asked.length = 0;
+    const result = await run('Deploy the latest dashboard', { approve: declineAll });
+    expect(result.outcome).toBe('declined');
+    expect(result.message).toMatch(/--yes/);
+    expect(asked).toHaveLength(1);
+    expect(e.received.map((r) => r.name)).not.toContain('run_sync');
+    expect(await e.hostingIndex()).toBeNull();
+  });
+
+  it('"Deploy the latest dashboard.": latest commit → target → approval → sync → invalidate → tag', async () => {
+    asked.length = 0;
+    const events: AgentEvent[] = [];
+    const before = e.received.length;
+    const result = await run('Deploy the latest dashboard.', { onEvent: (ev) => events.push(ev) });
+
+    expect(result.message).toContain('Deployed');
+    expect(result).toMatchObject({
+      outcome: 'succeeded',
+      commit: e.repo.commits.dashboard2,
+      planner: 'runbook',
+    });
+    expect(e.received.slice(before).map((r) => r.name)).toEqual([
+      'latest_commit',
+      'get_deploy_target',
+      'run_sync',
+      'invalidate_cdn',
+      'create_deploy_tag',
+      'get_status',
+    ]);
+    // The served content is the v2 build.
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+    // One human approval, describing the plan without a bucket name.
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.stack).toBe(STACK);
+    expect(asked[0]?.summary).toMatch(/sync sophia-dashboard@[0-9a-f]{7} to dashboard-hosting-prod/);
+    expect(asked[0]?.summary).not.toContain(e.t.target.hostingBucket);
+    // The request's words and actor reached the deployment record through the gate.
+    const sync = e.received.find((r) => r.name === 'run_sync');
+    expect(sync?.args).toMatchObject({
+      request: 'Deploy the latest dashboard.',
+      requestedBy: 'ada',
+      planner: 'runbook',
+    });
+    const record = await e.t.env.records.readRecord(String(result.deployId));
+    expect(record?.request).toMatchObject({ text: 'Deploy the latest dashboard.', actor: 'ada' });
+    // The tag exists on the deployed commit.
+    expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-1$/);
+    expect(await tags()).toEqual([result.tag]);
+    expect((await e.repo.git(['rev-list', '-n', '1', String(result.tag)])).trim()).toBe(
+      e.repo.commits.dashboard2,
+    );
+    expect(result.filesChanged).toBeGreaterThan(0);
+    expect(result.invalidationIds?.length).toBe(1);
+    expect(events.map((ev) => ev.type)).toEqual(
+      expect.arrayContaining(['intent', 'call', 'result', 'approval', 'done']),
+    );
+    // The audit chain verifies and links the request to the deploy.
+    const audit = await verifyAudit(e.t.env.state, e.t.target.statePrefix);
+    expect(audit.ok).toBe(true);
+    const entry = (await auditOf()).filter((a) => a.type === 'agent-request').at(-1);
+    expect(entry?.data).toMatchObject({
+      outcome: 'succeeded',
+      deployId: result.deployId,
+      commit: e.repo.commits.dashboard2,
+      tag: result.tag,
+      request: { text: 'Deploy the latest dashboard.', actor: 'ada', planner: 'runbook' },
+    });
+    expect((entry?.data.calls as Array<{ tool: string }>).map((c) => c.tool)).toContain('run_sync');
+  });
+
+  it('deploying again is a no-op that asks no one', async () => {
+    asked.length = 0;
+    const result = await run('ship the newest dashboard');
+    expect(result.outcome).toBe('noop');
+    expect(asked).toHaveLength(0);
+  });
+
+  it('status and history answer from the servers', async () => {
+    const status = await run("what's live on prod?");
+    expect(status).toMatchObject({
+      outcome: 'answered',
+      intent: 'status',
+      commit: e.repo.commits.dashboard2,
+    });
+    expect(status.message).toContain(e.repo.commits.dashboard2.slice(0, 7));
+    const history = await run('show the deploy history');
+    expect(history.outcome).toBe('answered');
+    expect(history.message).toMatch(/1 deployment/);
+  });
+
+  it('a new release, then "undo the last deploy" brings the previous content back', async () => {
+    const v3 = await e.addRelease('v3');
+    const deployed = await run('Deploy the latest dashboard');
+    expect(deployed).toMatchObject({ outcome: 'succeeded', commit: v3 });
+    expect(await e.hostingIndex()).toContain('Sophia v3');
+
+    asked.length = 0;
+    const result = await run('undo the last deploy');
+    expect(result.outcome).toBe('succeeded');
+    expect(result.commit).toBe(e.repo.commits.dashboard2);
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+    expect(asked.map((a) => a.action)).toEqual(['rollback']);
+    const status = await run('status');
+    expect(status.commit).toBe(e.repo.commits.dashboard2);
+    expect((await verifyAudit(e.t.env.state, e.t.target.statePrefix)).ok).toBe(true);
+  });
+
+  it('a deploy of a commit with no published build fails with the server’s reason, and is audited', async () => {
+    const result = await run(`deploy ${e.repo.commits.infra}`);
+    expect(result.outcome).toBe('failed');
+    expect(result.message).toMatch(/get_deploy_target failed/);
+    expect(result.message).not.toContain(e.t.target.artifactsBucket);
+    const entry = (await auditOf()).at(-1);
+    expect(entry?.data).toMatchObject({ outcome: 'failed' });
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Everything the agent talks to, in one process: the infra MCP server on a real deploy environment
+ * (embedded S3 + CloudFront double), the git MCP server on a real temporary git repository, builds
+ * published for the repository's dashboard commits, and agent MCP clients over in-memory linked pairs.
+ * Every tools/call that reaches a server is recorded at the server's end of the transport.
+ */
+import { join } from 'node:path';
+import { InMemoryTransport } from '@modelcontextprotocol/client';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
+import type { AgentClients } from '../../src/agent/types.ts';
+import { type Config, defaultConfig } from '../../src/config.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { createGitServer } from '../../src/mcp/git-server.ts';
+import { createInfraServer } from '../../src/mcp/infra-server.ts';
+import { STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
+import { writeFixtureBuild } from './fixture-build.ts';
+import { createTestRepo, type TestRepo } from './git-repo.ts';
+
+export const APP = 'sophia-dashboard';
+
+export interface AgentTestEnv {
+  t: TestDeployEnv;
+  repo: TestRepo;
+  config: Config;
+  /** tools/call names (and arguments) as received by each server. */
+  received: Array<{ server: 'infra' | 'git'; name: string; args: Record<string, unknown> }>;
+  /** Commits a new dashboard change, publishes its build (content `version`), returns the sha. */
+  addRelease(version: string, message?: string): Promise<string>;
+  /** Fresh clients connected to fresh server instances (same state). */
+  connect(): Promise<AgentClients>;
+  hostingIndex(): Promise<string | null>;
+  stop(): Promise<void>;
+}
+
+export async function startAgentTestEnv(): Promise<AgentTestEnv> {
+  const t = await startDeployEnv();
+  const repo = await createTestRepo();
+  const config: Config = { ...defaultConfig(), protected: [STACK] };
+  const received: AgentTestEnv['received'] = [];
+  const opened: AgentClients[] = [];
+
+  const publish = async (commit: string, version: string) => {
+    const build = await writeFixtureBuild(join(t.tmp, `build-${version}`), { version });
+    await publishArtifact(t.env.artifacts, { dir: build.dir, app: APP, commit });
+  };
+  await publish(repo.commits.dashboard1, 'v1');
+  await publish(repo.commits.dashboard2, 'v2');
+
+  const link = async (server: McpServer, name: 'infra' | 'git') => {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const deliver = serverSide.onmessage;
+    serverSide.onmessage = (message, extra) => {
+      const m = message as {
+        method?: string;
+        params?: { name?: string; arguments?: Record<string, unknown> };
+      };
+      if (m.method === 'tools/call') {
+        received.push({ server: name, name: String(m.params?.name), args: m.params?.arguments ?? {} });
+      }
+      deliver?.call(serverSide, message, extra);
+    };
+    const client = createAgentMcpClient();
+    await client.connect(clientSide);
+    return client;
+  };
+
+  return {
+    t,
+    repo,
+    config,
+    received,
+    async addRelease(version, message = `dashboard: ${version}`) {
+      const file = join('apps', 'sophia-dashboard', `${version}.txt`);
+      // A real change to the dashboard's directory, so latest_commit finds it.
+      const { writeFile, mkdir } = await import('node:fs/promises');
+      await mkdir(join(repo.dir, 'apps', 'sophia-dashboard'), { recursive: true });
+      await writeFile(join(repo.dir, file), `${version}\n`);
+      await repo.git(['add', '--', file]);
+      await repo.git(['commit', '-q', '-m', message]);
+      const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
+      await publish(sha, version);
+      return sha;
+    },
+    async connect() {
+      const infra = await link(
+        createInfraServer({ config, openStack: async () => t.env, defaultStack: STACK }),
+        'infra',
+      );
+      const git = await link(createGitServer({ host: createLocalGit({ repoDir: repo.dir }) }), 'git');
+      const clients: AgentClients = {
+        infra,
+        git,
+        close: async () => {
+          await Promise.allSettled([infra.close(), git.close()]);
+        },
+      };
+      opened.push(clients);
+      return clients;
+    },
+    async hostingIndex() {
+      const object = await t.env.hosting.get('index.html');
+      return object ? object.body.toString('utf8') : null;
+    },
+    async stop() {
+      await Promise.allSettled(opened.map((c) => c.close?.()));
+      await repo.cleanup();
+      await t.stop();
+    },
+  };
+}
