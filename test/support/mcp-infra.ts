@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { ElicitRequest, ElicitResult, McpServer } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { type Config, defaultConfig } from '../../src/config.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra-server.ts';
@@ -70,7 +71,8 @@ export interface ConnectOptions {
 
 export async function connectInfra(server: McpServer, options: ConnectOptions = {}): Promise<InfraClient> {
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
+  // As `frontendops mcp infra` serves: the SDK's entry picks the era from the client's opening.
+  serveStdio(() => server, { transport: serverTransport });
   const client = new Client(
     { name: options.name ?? 'infra-test', version: '0.0.0' },
     {
