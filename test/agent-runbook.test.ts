@@ -145,7 +145,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
       tag: result.tag,
       request: { text: 'Deploy the latest dashboard.', actor: 'ada', planner: 'runbook' },
     });
-    expect((entry?.data.calls as Array<{ tool: string }>).map((c) => c.tool)).toContain('run_sync');
+    expect(((entry?.data.calls ?? []) as Array<{ tool: string }>).map((c) => c.tool)).toContain('run_sync');
   });
 
   it('deploying again is a no-op that asks no one', async () => {
