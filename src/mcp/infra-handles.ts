@@ -60,14 +60,14 @@ export function createHandleSigner(options: {
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw badInput(
           'The handle is not one this server issued (it was altered, or comes from another server or an ' +
-            'earlier run of it). Nothing was changed. Call get_deploy_target again and pass the handle it returns unchanged.',
+            'earlier run of it). Call get_deploy_target again and pass the handle it returns unchanged.',
         );
       }
       const claims = decodeClaims(body);
       if (claims.exp <= now()) {
         throw badInput(
           `The handle expired at ${new Date(claims.exp).toISOString()} (handles are valid for ` +
-            `${Math.round(ttl / 60_000)} minutes). Nothing was changed. Call get_deploy_target again for a fresh one.`,
+            `${Math.round(ttl / 60_000)} minutes). Call get_deploy_target again for a fresh one.`,
         );
       }
       return claims;
@@ -90,7 +90,7 @@ function splitHandle(handle: string): { body: string; signature: string } {
   if (parts.length !== 3 || parts[0] !== PREFIX || !parts[1] || !parts[2]) {
     throw badInput(
       `The handle is malformed: expected "${PREFIX}.<claims>.<signature>" exactly as get_deploy_target returned it. ` +
-        'Nothing was changed. Call get_deploy_target and pass its handle unchanged.',
+        'Call get_deploy_target and pass its handle unchanged.',
     );
   }
   return { body: parts[1], signature: parts[2] };
@@ -102,7 +102,7 @@ function decodeClaims(body: string): HandleClaims {
   } catch (error) {
     throw new FrontendOpsError(
       'BAD_INPUT',
-      'The handle is malformed: its claims cannot be read. Nothing was changed. Call get_deploy_target again.',
+      'The handle is malformed: its claims cannot be read. Call get_deploy_target again.',
       { cause: error },
     );
   }

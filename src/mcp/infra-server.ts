@@ -181,14 +181,12 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
       if (args.stack !== undefined && args.stack !== claims.stack) {
         throw badInput(
           `This handle was issued for stack ${claims.stack}, not ${args.stack}; a handle is valid for one stack only. ` +
-            `Nothing was changed. Call get_deploy_target with stack "${args.stack}" for a handle of that stack.`,
+            `Call get_deploy_target with stack "${args.stack}" for a handle of that stack.`,
         );
       }
       const env = await open(claims.stack);
       if (env.target.stack !== claims.stack) {
-        throw badInput(
-          `This handle is for stack ${claims.stack}, which this server does not serve. Nothing was changed.`,
-        );
+        throw badInput(`This handle is for stack ${claims.stack}, which this server does not serve.`);
       }
       const request = requestFor(args, ctx, `sync ${claims.app}@${claims.commit.slice(0, 7)}`);
       const base = { stack: claims.stack, app: claims.app, commit: claims.commit, approvedBy: null };
