@@ -58,7 +58,6 @@ function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_ENDPOINT_URL_CLOUDFRONT: f.t.cdn.endpoint,
     FRONTENDOPS_CONFIG: configFile,
-    FRONTENDOPS_LOCK_DIR: join(f.t.tmp, 'locks'),
     ...extra,
   };
 }
@@ -203,5 +202,35 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
     expect(sync.isError).toBe(true);
     expect(sync.text).toContain(`frontendops approve ${target.structured.deployId} --stack ${STACK}`);
     expect((await f.t.env.records.readPointer())?.value.deployId).toBe(live);
+  });
+
+  it('over HTTP on the 2026-07-28 protocol, a client with elicitation is asked and its accept approves', async () => {
+    const secret = randomBytes(32);
+    const serving = await serveHttp(
+      () => createInfraServer({ config: f.config([STACK]), openStack: async () => f.t.env, secret }),
+      { port: 0, token: TOKEN },
+    );
+    cleanups.push(() => serving.close());
+    const client = new Client(
+      { name: 'modern-agent', version: '0.0.0' },
+      { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    const asked: string[] = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      asked.push((request.params as { message: string }).message);
+      return { action: 'accept', content: { confirm: true, approver: 'HTTP Approver' } };
+    });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(serving.url), {
+        requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    cleanups.push(() => client.close());
+    const c = wrapClient(client);
+    const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.structured).toMatchObject({ outcome: 'synced', approvedBy: 'HTTP Approver' });
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain(target.structured.description as string);
   });
 });
