@@ -1,6 +1,9 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ElicitRequest } from '@modelcontextprotocol/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approveDeploy } from '../src/cli/commands/approve.ts';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { approveDeploy, registerApproveCommand } from '../src/cli/commands/approve.ts';
 import { readAudit } from '../src/state/audit.ts';
 import { ARTIFACTS, HOSTING, STACK } from './support/deploy-env.ts';
 import {
@@ -241,5 +244,45 @@ describe('approvals on a protected stack', () => {
     const sync = await c.call('run_sync', { handle: target.structured.handle });
     expect(sync.structured).toMatchObject({ outcome: 'synced', approvedBy: null });
     expect(asked).toBe(0);
+  });
+
+  it('`frontendops approve <handle> --stack <outputs.json> --as <name>` (the command) records an approval', async () => {
+    const outputs = join(f.t.tmp, 'approve-outputs.json');
+    await writeFile(
+      outputs,
+      JSON.stringify({
+        stack: STACK,
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: HOSTING,
+        endpoint: f.t.s3.endpoint,
+        region: 'us-east-1',
+      }),
+    );
+    const config = join(f.t.tmp, 'approve-config.json');
+    await writeFile(config, JSON.stringify({ protected: [STACK] }));
+    vi.stubEnv('FRONTENDOPS_CONFIG', config);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'S3RVER');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'S3RVER');
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+    try {
+      const c = await protectedClient();
+      const { target, sync } = await syncAndInvalidate(c, COMMITS[1]);
+      expect(sync.isError).toBe(true);
+      const program = new Command('frontendops').exitOverride();
+      registerApproveCommand(program);
+      await program.parseAsync(
+        ['approve', target.structured.handle as string, '--stack', outputs, '--as', 'Terminal User'],
+        { from: 'user' },
+      );
+      expect(printed.join('\n')).toMatch(
+        `Approved: ${target.structured.description} (deploy id ${target.structured.deployId}) by Terminal User`,
+      );
+      const retry = await c.call('run_sync', { handle: target.structured.handle });
+      expect(retry.structured).toMatchObject({ outcome: 'synced', approvedBy: 'Terminal User' });
+    } finally {
+      log.mockRestore();
+      vi.unstubAllEnvs();
+    }
   });
 });
