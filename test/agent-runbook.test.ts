@@ -39,6 +39,7 @@ const run = (text: string, options: Partial<Parameters<typeof runAgentRequest>[1
     ...options,
   });
 
+let firstDeployId: string | undefined;
 const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
 const auditOf = async () => readAudit(e.t.env.state, e.t.target.statePrefix);
 
@@ -99,6 +100,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
       commit: e.repo.commits.dashboard2,
       planner: 'runbook',
     });
+    firstDeployId = result.deployId;
     expect(e.received.slice(before).map((r) => r.name)).toEqual([
       'latest_commit',
       'get_deploy_target',
@@ -180,6 +182,9 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(result.commit).toBe(e.repo.commits.dashboard2);
     expect(await e.hostingIndex()).toContain('Sophia v2');
     expect(asked.map((a) => a.action)).toEqual(['rollback']);
+    expect(asked[0]?.summary).toBe(
+      `roll back ${STACK} from ${v3.slice(0, 7)} (${deployed.deployId}) to ${e.repo.commits.dashboard2.slice(0, 7)} (${firstDeployId})`,
+    );
     const status = await run('status');
     expect(status.commit).toBe(e.repo.commits.dashboard2);
     expect((await verifyAudit(e.t.env.state, e.t.target.statePrefix)).ok).toBe(true);

@@ -25,8 +25,8 @@ export const APPROVE_HINT = 'Run it again with --yes to approve, or from a termi
 export function createCliApprover(options: CliApproverOptions): ApproveFn {
   const interactive = options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);
   return async (request) => {
-    if (options.yes) return { approved: true, by: `${options.actor} (--yes)`, via: '--yes' };
-    if (!interactive) return { approved: false, by: 'no one (not interactive)', via: 'non-interactive' };
+    if (options.yes) return { approved: true, by: options.actor, via: '--yes' };
+    if (!interactive) return { approved: false, by: 'nobody', via: 'no terminal to ask and no --yes' };
     const ask = options.ask ?? askOnTerminal;
     const answer = await ask(`Approve: ${request.summary}\nProceed on ${request.stack}? [y/N] `);
     return { approved: /^y(es)?$/i.test(answer.trim()), by: options.actor, via: 'terminal prompt' };

@@ -59,7 +59,8 @@ export interface GateCall {
 
 export interface PolicyGate {
   listTools(): Promise<GatedTool[]>;
-  call(name: string, args: unknown): Promise<GateCall>;
+  /** `approvalSummary`: what a person is asked to approve, when the caller can say it better than the gate. */
+  call(name: string, args: unknown, hints?: { approvalSummary?: string }): Promise<GateCall>;
   /** Records a call stopped before the gate saw it run (e.g. a model naming an unknown tool). */
   refuse(name: string, args: unknown, reason: string): GateCall;
   /** Records a call a dry-run would make, without making it. */
@@ -168,7 +169,11 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
     return [...catalog.values()];
   }
 
-  async function call(name: string, rawArgs: unknown): Promise<GateCall> {
+  async function call(
+    name: string,
+    rawArgs: unknown,
+    hints: { approvalSummary?: string } = {},
+  ): Promise<GateCall> {
     const started = Date.now();
     steps += 1;
     if (steps > options.maxCalls) {
@@ -223,6 +228,7 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
         stack,
         summary: options.redactor.text(
           handle?.description ??
+            hints.approvalSummary ??
             `roll back ${stack} to ${args.to ? String(args.to) : 'the previous release'}`,
         ),
       };
@@ -230,7 +236,7 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
       approvals.push({ request, decision });
       emit({ type: 'approval', request, decision });
       if (!decision.approved) {
-        return finish(name, args, 'refused', `Not approved by ${decision.by} (${decision.via}).`, started, {
+        return finish(name, args, 'refused', `Not approved: ${decision.by} via ${decision.via}.`, started, {
           declined: true,
         });
       }

@@ -55,7 +55,7 @@ export function createRenderer(out: NodeJS.WritableStream & { isTTY?: boolean })
           break;
         case 'approval':
           write(
-            `${event.decision.approved ? '✔ approved' : '✘ not approved'}: ${event.request.summary} — by ${event.decision.by} (${event.decision.via})`,
+            `${event.decision.approved ? '✔ approved' : '✘ not approved'}: ${event.request.summary} — ${event.decision.by} via ${event.decision.via}`,
           );
           break;
         case 'text':

@@ -203,7 +203,15 @@ async function rollback(
     }
     target = String(release.deployId);
   }
+  const releases = records(before.releases);
+  // Name the release a person approves: "the previous release" is the one after the live one.
+  const destination = target
+    ? (releases.find((r) => r.deployId === target || r.commit === target) ?? null)
+    : (releases[1] ?? null);
   const args = { stack: ctx.stack, ...(target ? { to: target } : {}) };
+  const approvalSummary = `roll back ${ctx.stack} from ${describeLive(live)} to ${
+    destination ? describeLive(destination) : (target ?? 'the previous release')
+  }`;
   if (ctx.dryRun) {
     ctx.gate.skip(
       'rollback',
@@ -215,7 +223,7 @@ async function rollback(
       message: `Would roll back ${ctx.stack} from ${describeLive(live)} to ${target ?? 'the previous release'}.`,
     };
   }
-  const result = await step(ctx, 'rollback', args);
+  const result = await step(ctx, 'rollback', args, { approvalSummary });
   const deployId = String(result.deployId);
   const commit = typeof result.commit === 'string' ? result.commit : undefined;
   const tag =
@@ -321,8 +329,9 @@ async function step(
   ctx: RunbookContext,
   tool: string,
   args: Record<string, unknown>,
+  hints: { approvalSummary?: string } = {},
 ): Promise<Record<string, unknown>> {
-  const call = await ctx.gate.call(tool, args);
+  const call = await ctx.gate.call(tool, args, hints);
   if (!call.ok) throw new StepStopped(call);
   return call.structured ?? {};
 }
