@@ -10,6 +10,8 @@ import type { ApprovalAsked, ChatReply, ProgressEvent } from './types.ts';
 
 export interface ConsoleAgentOptions {
   actor: string;
+  /** The stack selected in the console (its --stack reference): the one the agent's tools act on. */
+  stack: string;
   approve: ApproveFn;
   onEvent: (event: AgentEvent) => void;
 }
@@ -23,6 +25,7 @@ export async function runChat(
     text: string;
     approve: boolean;
     actor: string;
+    stack: string;
     runId: string;
     onEvent: (event: ProgressEvent) => void;
   },
@@ -34,6 +37,7 @@ export async function runChat(
   };
   const result = await agent(input.text, {
     actor: input.actor,
+    stack: input.stack,
     approve: approver,
     onEvent: (event) => {
       const detail = describeAgentEvent(event);

@@ -77,6 +77,8 @@ const actionBody = z.strictObject({
 const chatBody = z.strictObject({
   text: z.string().trim().min(1, 'say what you want').max(2000),
   approve: z.boolean().default(false),
+  /** The stack selected in the page; default the console's first. */
+  stack: z.string().max(300).optional(),
   runId: RUN_ID.optional(),
 });
 
@@ -274,10 +276,23 @@ async function postChat(req: IncomingMessage, res: ServerResponse, context: Rout
         'The agent is not available in this console. Use the buttons, or `frontendops agent "<request>"` in a terminal.',
     });
   }
+  const stack = body.stack ?? context.service.stacks[0] ?? '';
+  if (!context.service.stacks.includes(stack)) {
+    throw badInput(
+      `The chat can act on ${context.service.stacks.join(', ')}; "${stack}" is not one of them.`,
+    );
+  }
   const runId = body.runId ?? crypto.randomUUID();
   const publish = (event: ProgressEvent) => context.hub.publish({ source: 'chat', runId, event });
   try {
-    const reply = await runChat(context.agent, { ...body, actor: context.actor, runId, onEvent: publish });
+    const reply = await runChat(context.agent, {
+      text: body.text,
+      approve: body.approve,
+      stack,
+      actor: context.actor,
+      runId,
+      onEvent: publish,
+    });
     publish({ type: 'done', outcome: reply.ok ? 'answered' : 'not done' });
     return sendJson(res, 200, reply);
   } catch (error) {

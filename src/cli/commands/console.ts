@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { openLocalGit } from '../../adapters/git-local.ts';
+import { runAgentRequest } from '../../agent/index.ts';
 import { loadConfig } from '../../config.ts';
 import { isLoopback } from '../../console/auth.ts';
 import { type ConsoleAgent, startConsole } from '../../console/server.ts';
@@ -34,19 +35,26 @@ export function registerConsoleCommand(program: Command): Command {
       if (!port.success)
         throw badInput(`--port "${flags.port}" is not a port: expected 0–65535 (0 = any free port).`);
       const config = await loadConfig();
-      const agent = await loadAgent();
+      // The chat runs the agent on the stack selected in the page, with its MCP servers spawned as usual.
+      const agent: ConsoleAgent = (text, options) =>
+        runAgentRequest(text, {
+          actor: options.actor,
+          approve: options.approve,
+          onEvent: options.onEvent,
+          stackRef: options.stack,
+          config,
+        });
       const git = await openLocalGit({ repoDir: process.cwd() }).catch(() => undefined);
       const served = await startConsole({
         config,
         stacks: flags.stack.length > 0 ? flags.stack : [DEFAULT_STACK],
         port: port.data,
         ...(flags.host ? { host: flags.host } : {}),
-        ...(agent ? { agent } : {}),
+        agent,
         ...(git ? { git } : {}),
         actor: `${actor()} (console)`,
       });
       printAddress(served.url, served.token, flags.host);
-      if (!agent) console.log('The agent is not available here, so the chat box is off.');
       await untilSignalled();
       await served.close();
     });
@@ -56,21 +64,6 @@ export function printAddress(url: string, token: string, host: string | undefine
   console.log(`FrontendOps console: ${url}?token=${token}`);
   console.log('Open that address once; this browser then stays signed in. Anyone with the token can deploy.');
   if (host && !isLoopback(host)) console.log(`warning: listening on ${host}, not only on this machine.`);
-}
-
-/**
- * The agent, when src/agent/index.ts provides runAgentRequest. Loaded by a computed specifier so this
- * command keeps working (chat off) while the agent module is absent.
- */
-async function loadAgent(): Promise<ConsoleAgent | undefined> {
-  const specifier = '../../agent/index.ts';
-  try {
-    const module = (await import(specifier)) as { runAgentRequest?: ConsoleAgent };
-    return typeof module.runAgentRequest === 'function' ? module.runAgentRequest : undefined;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw error;
-  }
 }
 
 function untilSignalled(): Promise<void> {

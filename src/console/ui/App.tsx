@@ -100,7 +100,7 @@ export function App() {
           <Progress events={events} />
           <History items={data?.history ?? []} onOpen={setOpenDeployId} />
         </main>
-        <Chat enabled={session.chat} events={events} onDone={refresh} />
+        <Chat stack={stack} enabled={session.chat} events={events} onDone={refresh} />
       </div>
       {openDeployId && (
         <DetailsDrawer stack={stack} deployId={openDeployId} onClose={() => setOpenDeployId(null)} />

@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import type { ChatReply, ConsoleEvent } from '../../types.ts';
 import { newRunId, postJson } from '../api.ts';
 
@@ -9,6 +9,8 @@ interface Turn {
   text: string;
   reply: ChatReply | null;
   error: string | null;
+  /** Its declined approvals were confirmed: the words went again, approved. */
+  approvedAgain?: boolean;
 }
 
 /**
@@ -16,10 +18,15 @@ interface Turn {
  * request did not carry, a button offers to send the same words again, approved: only that click
  * approves.
  */
-export function Chat(props: { enabled: boolean; events: ConsoleEvent[]; onDone: () => void }) {
+export function Chat(props: { stack: string; enabled: boolean; events: ConsoleEvent[]; onDone: () => void }) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [text, setText] = useState('');
   const busy = turns.some((t) => !t.reply && !t.error);
+  const log = useRef<HTMLOListElement>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: scroll whenever turns or progress change.
+  useEffect(() => {
+    log.current?.scrollTo({ top: log.current.scrollHeight });
+  }, [turns, props.events]);
 
   const send = async (words: string, approve: boolean) => {
     const runId = newRunId();
@@ -28,7 +35,12 @@ export function Chat(props: { enabled: boolean; events: ConsoleEvent[]; onDone: 
       { runId, words, text: approve ? `${words} (approved)` : words, reply: null, error: null },
     ]);
     try {
-      const reply = await postJson<ChatReply>('/api/chat', { text: words, approve, runId });
+      const reply = await postJson<ChatReply>('/api/chat', {
+        text: words,
+        approve,
+        runId,
+        stack: props.stack,
+      });
       setTurns((all) => all.map((t) => (t.runId === runId ? { ...t, reply } : t)));
     } catch (error) {
       setTurns((all) => all.map((t) => (t.runId === runId ? { ...t, error: (error as Error).message } : t)));
@@ -49,7 +61,7 @@ export function Chat(props: { enabled: boolean; events: ConsoleEvent[]; onDone: 
     <section className="card chat" aria-label="Chat with the agent">
       <h2>Ask the agent</h2>
       {!props.enabled && <p className="muted">The agent is not available in this console.</p>}
-      <ol className="turns" role="log">
+      <ol className="turns" role="log" ref={log}>
         {turns.map((turn) => {
           const progress = props.events.filter(
             (e) => e.source === 'chat' && e.runId === turn.runId && e.event.type === 'agent',
@@ -80,14 +92,23 @@ export function Chat(props: { enabled: boolean; events: ConsoleEvent[]; onDone: 
                       Needs your approval ({a.action} on {a.stack}): {a.summary}
                     </p>
                   ))}
-                  <button
-                    type="button"
-                    className="primary"
-                    disabled={busy}
-                    onClick={() => void send(turn.words, true)}
-                  >
-                    Approve and run
-                  </button>
+                  {turn.approvedAgain ? (
+                    <p className="muted">Approved: sent again below.</p>
+                  ) : (
+                    <button
+                      type="button"
+                      className="primary"
+                      disabled={busy}
+                      onClick={() => {
+                        setTurns((all) =>
+                          all.map((t) => (t.runId === turn.runId ? { ...t, approvedAgain: true } : t)),
+                        );
+                        void send(turn.words, true);
+                      }}
+                    >
+                      Approve and run
+                    </button>
+                  )}
                 </div>
               )}
             </li>
