@@ -235,7 +235,10 @@ async function routePost(
       onEvent: (event) =>
         publish(
           event.type === 'plan'
-            ? { type: 'plan', plan: toPlanView(event.plan, resource, context.service.isProtected(stack)) }
+            ? {
+                type: 'plan',
+                plan: toPlanView(event.plan, resource, context.service.isProtected(event.plan.stack)),
+              }
             : event,
         ),
     });

@@ -90,7 +90,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
             request,
             dryRun: true,
           });
-    return toPlanView(summary.plan, action, isProtected(stack));
+    return toPlanView(summary.plan, action, isProtected(env.target.stack));
   };
 
   return {
@@ -105,8 +105,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         ? await Promise.all([env.records.readRecord(live.deployId), tagsByDeployId()])
         : [null, new Map<string, string>()];
       return {
-        stack,
-        protected: isProtected(stack),
+        stack: env.target.stack,
+        protected: isProtected(env.target.stack),
         siteUrl: env.target.siteUrl ?? null,
         live: live && toLiveView(live, record, tags.get(live.deployId) ?? null),
         releases: (live?.releases ?? []).map((r) => ({
@@ -189,7 +189,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
               onEvent,
             });
       } catch (error) {
-        if (seen.changed) throw new PlanChangedError(toPlanView(seen.changed, action, isProtected(stack)));
+        if (seen.changed)
+          throw new PlanChangedError(toPlanView(seen.changed, action, isProtected(env.target.stack)));
         throw error;
       }
     },

@@ -22,7 +22,7 @@ export function Environments(props: {
             onClick={() => props.onSelect(stack)}
           >
             <span className="env-name">
-              {stack}
+              {typeof status === 'object' ? status.stack : stack}
               {typeof status === 'object' && status.protected && (
                 <span className="tag-protected">protected</span>
               )}

@@ -1,0 +1,114 @@
+/**
+ * `frontendops console` as a process: it starts on 127.0.0.1 with a stack from an outputs file
+ * (embedded S3 server), prints its address with a fresh token, answers with the token and refuses
+ * without it, and stops on SIGTERM. The command is mounted on a bare commander program, as main.ts does.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionView, StatusView } from '../src/console/types.ts';
+import { deployArtifact } from '../src/deploy/deploy.ts';
+import { publishArtifact } from '../src/deploy/publish.ts';
+import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from './support/deploy-env.ts';
+import { writeFixtureBuild } from './support/fixture-build.ts';
+
+const COMMIT = '4444444ddddddddddddddddddddddddddddddddd';
+let t: TestDeployEnv;
+let child: ChildProcess;
+let output = '';
+
+beforeAll(async () => {
+  t = await startDeployEnv();
+  const build = await writeFixtureBuild(join(t.tmp, 'build'), { version: 'v1' });
+  await publishArtifact(t.env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit: COMMIT });
+  await deployArtifact(t.env, {
+    app: 'sophia-dashboard',
+    commit: COMMIT,
+    request: { text: 'ship it', actor: 'bob', planner: 'cli', at: new Date().toISOString() },
+  });
+  const outputs = join(t.tmp, `${STACK}.json`);
+  await writeFile(
+    outputs,
+    JSON.stringify({
+      stack: STACK,
+      artifactsBucket: ARTIFACTS,
+      hostingBucket: HOSTING,
+      region: 'us-east-1',
+      endpoint: t.s3.endpoint,
+    }),
+  );
+  const program = join(t.tmp, 'cli.mts');
+  const command = pathToFileURL(join(process.cwd(), 'src/cli/commands/console.ts')).href;
+  const commander = pathToFileURL(createRequire(import.meta.url).resolve('commander')).href;
+  await writeFile(
+    program,
+    `import { Command } from '${commander}';\nimport { registerConsoleCommand } from '${command}';\n` +
+      `const program = new Command('frontendops');\nregisterConsoleCommand(program);\nawait program.parseAsync(process.argv);\n`,
+  );
+  child = spawn(
+    process.execPath,
+    [join(process.cwd(), 'bin/run-ts.js'), program, 'console', '--stack', outputs, '--port', '0'],
+    {
+      cwd: t.tmp,
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+}, 120_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await t?.stop();
+});
+
+describe('frontendops console', () => {
+  it('prints a loopback address with a token, serves with it, refuses without it, and stops on SIGTERM', async () => {
+    const printed = await waitFor(() =>
+      /FrontendOps console: (http:\/\/127\.0\.0\.1:\d+\/)\?token=(\S+)/.exec(output),
+    );
+    const [, url, token] = printed as unknown as [string, string, string];
+
+    expect((await fetch(`${url}api/session`)).status).toBe(401);
+    const session = (await (
+      await fetch(`${url}api/session`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as SessionView;
+    expect(session.stacks).toHaveLength(1);
+    expect(session.chat).toBe(true);
+    const status = (await (
+      await fetch(`${url}api/stacks/${encodeURIComponent(session.stacks[0] ?? '')}/status`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as StatusView;
+    expect(status).toMatchObject({ stack: STACK, live: { commit: COMMIT, request: { actor: 'bob' } } });
+    expect((await fetch(url)).headers.get('content-type')).toMatch(/text\/html/);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 120_000);
+});
+
+/** Polls until `read` returns a value (the process prints its address once it listens). */
+async function waitFor<T>(read: () => T | null, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value) return value;
+    if (child.exitCode !== null) throw new Error(`the console exited early:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`the console printed no address in time:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
