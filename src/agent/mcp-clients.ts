@@ -99,14 +99,17 @@ export async function connectAgentClients(
     opened.push(client);
     return client;
   };
-  try {
-    const infra = await connect('infra');
-    const git = await connect('git');
-    return { infra, git, close: () => closeAll(opened) };
-  } catch (error) {
-    await closeAll(opened);
-    throw new Error(`Could not connect to the MCP servers: ${(error as Error).message}`, { cause: error });
+  // Both servers start at once: spawning is most of an agent request's start-up time.
+  const [infra, git] = await Promise.allSettled([connect('infra'), connect('git')]);
+  if (infra.status === 'fulfilled' && git.status === 'fulfilled') {
+    return { infra: infra.value, git: git.value, close: () => closeAll(opened) };
   }
+  await closeAll(opened);
+  const failed =
+    infra.status === 'rejected' ? ['infra', infra.reason] : ['git', (git as PromiseRejectedResult).reason];
+  throw new Error(`Could not connect to the ${failed[0]} MCP server: ${(failed[1] as Error).message}`, {
+    cause: failed[1],
+  });
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────

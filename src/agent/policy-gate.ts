@@ -83,7 +83,6 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
   const calls: ToolCallRecord[] = [];
   const approvals: Array<{ request: ApprovalRequest; decision: ApprovalDecision }> = [];
   const handles = new Map<string, HandleInfo>();
-  let catalog: Map<string, GatedTool> | null = null;
   let inFlight: { tool: string; stack: string; decision: ApprovalDecision | null } | null = null;
   let attached = true;
   let steps = 0;
@@ -144,15 +143,17 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
       started,
     );
 
+  // One listing per request, shared by concurrent callers.
+  let listing: Promise<Map<string, GatedTool>> | null = null;
   async function listTools(): Promise<GatedTool[]> {
-    if (!catalog) {
-      catalog = new Map();
+    listing ??= (async () => {
+      const found = new Map<string, GatedTool>();
       for (const server of ['infra', 'git'] as const) {
         const { tools } = await clientFor(server).listTools();
         for (const tool of tools) {
           const entry = TOOL_CATALOG[tool.name];
           if (!entry || entry.server !== server) continue; // not ours to offer
-          catalog.set(tool.name, {
+          found.set(tool.name, {
             name: tool.name,
             description: options.redactor.text(tool.description ?? tool.name),
             inputSchema: options.redactor.value(withoutRequestInfo(tool.inputSchema)) as Record<
@@ -165,8 +166,9 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
           });
         }
       }
-    }
-    return [...catalog.values()];
+      return found;
+    })();
+    return [...(await listing).values()];
   }
 
   async function call(
