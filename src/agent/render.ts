@@ -9,15 +9,38 @@ import type { AgentEvent, AgentResult, ToolCallRecord } from './types.ts';
 
 export interface Renderer {
   onEvent(event: AgentEvent): void;
+  /** Stops the spinner line (before a prompt takes the terminal). */
+  pause(): void;
   /** The closing summary block. */
   summary(result: AgentResult): string;
 }
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 export function createRenderer(out: NodeJS.WritableStream & { isTTY?: boolean }): Renderer {
   const tty = Boolean(out.isTTY);
   let bar: cliProgress.SingleBar | null = null;
   let streaming = false;
+  let spinner: NodeJS.Timeout | null = null;
+  // Without progress notifications from the server, a terminal still sees a long call is alive.
+  const spin = (tool: string) => {
+    if (!tty) return;
+    const started = Date.now();
+    let frame = 0;
+    spinner = setInterval(() => {
+      if (bar) return;
+      frame = (frame + 1) % SPINNER.length;
+      out.write(`\r${SPINNER[frame]} ${tool} ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }, 100);
+  };
+  const stopSpinner = () => {
+    if (!spinner) return;
+    clearInterval(spinner);
+    spinner = null;
+    out.write('\r\x1b[2K');
+  };
   const write = (line: string) => {
+    stopSpinner();
     if (streaming) {
       out.write('\n');
       streaming = false;
@@ -37,9 +60,11 @@ export function createRenderer(out: NodeJS.WritableStream & { isTTY?: boolean })
           break;
         case 'call':
           write(`… ${event.tool} ${formatArgs(event.args)}`);
+          spin(event.tool);
           break;
         case 'progress':
           if (!bar && event.total) {
+            stopSpinner();
             bar = new cliProgress.SingleBar(
               { stream: out, format: `  ${event.tool} [{bar}] {value}/{total} {message}`, noTTYOutput: !tty },
               cliProgress.Presets.shades_classic,
@@ -64,10 +89,12 @@ export function createRenderer(out: NodeJS.WritableStream & { isTTY?: boolean })
           break;
         case 'plan-step':
         case 'done':
+          stopSpinner();
           stopBar();
           break;
       }
     },
+    pause: stopSpinner,
     summary: (result) => formatSummary(result),
   };
 }

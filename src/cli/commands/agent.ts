@@ -44,10 +44,14 @@ export function registerAgentCommands(program: Command): void {
     const text = words.join(' ');
     const mcpConfig = flags.config ? await loadMcpConfig(resolve(flags.config)) : undefined;
     const renderer = createRenderer(process.stderr);
+    const approve = createCliApprover({ yes: Boolean(flags.yes), actor: actor() });
     const result = await runAgentRequest(text, {
       actor: actor(),
       planner: parsePlanner(flags.planner),
-      approve: createCliApprover({ yes: Boolean(flags.yes), actor: actor() }),
+      approve: (request) => {
+        renderer.pause();
+        return approve(request);
+      },
       dryRun: Boolean(flags.dryRun),
       ...(flags.stack ? { stackRef: flags.stack } : {}),
       ...(mcpConfig ? { mcpConfig } : {}),
@@ -110,14 +114,17 @@ async function chat(flags: AgentFlags): Promise<void> {
     terminal: Boolean(process.stdin.isTTY),
   });
   const who = actor();
+  const renderer = createRenderer(process.stderr);
   const approve = createCliApprover({
     yes: Boolean(flags.yes),
     actor: who,
     interactive: Boolean(process.stdin.isTTY),
-    ask: (question) => rl.question(question),
+    ask: (question) => {
+      renderer.pause();
+      return rl.question(question);
+    },
   });
   let clients: AgentClients | null = null;
-  const renderer = createRenderer(process.stderr);
   process.stderr.write(
     'FrontendOps agent. Ask e.g. "Deploy the latest dashboard" or "what\'s live?"; "exit" to leave.\n',
   );
