@@ -209,6 +209,8 @@ describe('what the console shows', () => {
     expect(((await stack.json()) as ApiError).message).toMatch(/--stack other-stack/);
     const missing = await fetch(stackUrl('deployments/nope-123'), { headers: bearer() });
     expect(missing.status).toBe(404);
+    const malformed = await fetch(stackUrl('deployments/%E0%A4%A'), { headers: bearer() });
+    expect(malformed.status).toBe(400);
   });
 });
 

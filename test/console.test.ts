@@ -141,7 +141,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
 
     await page
       .getByRole('status')
-      .filter({ hasText: `succeeded: ${C2.slice(0, 7)}` })
+      .filter({ hasText: `Deploy succeeded: ${C2.slice(0, 7)}` })
       .waitFor();
     await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(C2.slice(0, 7));
     await expect.poll(() => timeline(page).count()).toBe(2);
@@ -166,6 +166,10 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     const dialog = page.getByRole('dialog', { name: 'Roll back?' });
     await dialog.getByText(`roll back ${APP}@${C1.slice(0, 7)}`).waitFor();
     await dialog.getByRole('button', { name: 'Confirm rollback' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Rollback succeeded: ${C1.slice(0, 7)}` })
+      .waitFor();
     await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(C1.slice(0, 7));
     await expect.poll(() => timeline(page).count()).toBe(3);
     expect(await textOf(timeline(page).first())).toContain('rollback');

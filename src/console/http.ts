@@ -43,6 +43,15 @@ export async function readJsonBody<T>(
   return parsed.data;
 }
 
+/** decodeURIComponent that answers a malformed escape with BAD_INPUT instead of a URIError. */
+export function decodePathPart(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw badInput(`The address part "${value.slice(0, 100)}" is not valid percent-encoding. Check the URL.`);
+  }
+}
+
 const STATUS_BY_CODE: Record<string, number> = {
   BAD_INPUT: 400,
   NOT_FOUND: 404,

@@ -27,7 +27,7 @@ import {
 import { DEFAULT_CONSOLE_DIST, ensureConsoleUi } from './build-ui.ts';
 import { type ConsoleAgent, runChat } from './chat.ts';
 import { createEventHub, type EventHub } from './events.ts';
-import { readJsonBody, sendError, sendJson, toApiError } from './http.ts';
+import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
 import { type ConsoleService, consoleRequest, createConsoleService, PlanChangedError } from './service.ts';
 import { SECURITY_HEADERS, serveStatic } from './static.ts';
 import type { ActionResult, PlanAction, ProgressEvent, SessionView } from './types.ts';
@@ -187,7 +187,7 @@ async function routeGet(res: ServerResponse, url: URL, context: RouteContext): P
   }
   if (url.pathname === '/api/events') return context.hub.subscribe(res);
   const match = STACK_PATH.exec(url.pathname);
-  const stack = match?.[1] && decodeURIComponent(match[1]);
+  const stack = match?.[1] && decodePathPart(match[1]);
   if (!match || !stack)
     return sendError(res, 404, { error: 'NOT_FOUND', message: `No API route ${url.pathname}.` });
   const [, , resource, id] = match;
@@ -197,7 +197,7 @@ async function routeGet(res: ServerResponse, url: URL, context: RouteContext): P
     return sendJson(res, 200, { deployments: await service.history(stack, limit) });
   }
   if (resource === 'deployments' && id)
-    return sendJson(res, 200, await service.deployment(stack, decodeURIComponent(id)));
+    return sendJson(res, 200, await service.deployment(stack, decodePathPart(id)));
   if (resource === 'audit' && !id) return sendJson(res, 200, await service.audit(stack));
   if (resource === 'plan' && !id) {
     const action = parseAction(url.searchParams.get('action') ?? 'deploy-latest');
@@ -215,7 +215,7 @@ async function routePost(
 ): Promise<void> {
   if (url.pathname === '/api/chat') return postChat(req, res, context);
   const match = STACK_PATH.exec(url.pathname);
-  const stack = match?.[1] && decodeURIComponent(match[1]);
+  const stack = match?.[1] && decodePathPart(match[1]);
   const resource = match?.[2];
   if (!stack || match?.[3] || (resource !== 'deploy-latest' && resource !== 'rollback')) {
     return sendError(res, 404, { error: 'NOT_FOUND', message: `No API route POST ${url.pathname}.` });

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { join, normalize, sep } from 'node:path';
 import mime from 'mime';
+import { decodePathPart } from './http.ts';
 
 /** No inline scripts, no third-party origins, no framing: the page only talks to this server. */
 export const SECURITY_HEADERS = {
@@ -16,7 +17,7 @@ export const SECURITY_HEADERS = {
 } as const;
 
 export async function serveStatic(res: ServerResponse, dir: string, pathname: string): Promise<void> {
-  const relative = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+  const relative = normalize(decodePathPart(pathname)).replace(/^([/\\])+/, '');
   const file = join(dir, relative);
   const inside = file.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
   const body = inside && relative !== '' ? await readOrNull(file) : null;

@@ -18,7 +18,7 @@ export function ReleaseActions(props: {
   onDone: () => void;
 }) {
   const [dialog, setDialog] = useState<Dialog | null>(null);
-  const [last, setLast] = useState<ActionResult | null>(null);
+  const [last, setLast] = useState<{ action: PlanAction; result: ActionResult } | null>(null);
 
   const open = async (action: PlanAction) => {
     setDialog({ state: 'loading', action });
@@ -37,7 +37,7 @@ export function ReleaseActions(props: {
         deployId: plan.deployId,
         runId: newRunId(),
       });
-      setLast(result);
+      setLast({ action, result });
       setDialog(null);
     } catch (error) {
       if (error instanceof ApiFailure && error.body.plan) {
@@ -74,10 +74,11 @@ export function ReleaseActions(props: {
         </button>
       </div>
       {last && (
-        <p className={last.error ? 'error-text' : 'ok-text'} role="status">
-          {last.outcome}: {shortSha(last.commit)} ({last.deployId}) · {plural(last.copied, 'file')} copied ·{' '}
-          {plural(last.pruned, 'object')} pruned
-          {last.error && ` — ${last.error.message}`}
+        <p className={last.result.error ? 'error-text' : 'ok-text'} role="status">
+          {last.action === 'rollback' ? 'Rollback' : 'Deploy'} {last.result.outcome}:{' '}
+          {shortSha(last.result.commit)} ({last.result.deployId}) · {plural(last.result.copied, 'file')}{' '}
+          copied · {plural(last.result.pruned, 'object')} pruned
+          {last.result.error && ` — ${last.result.error.message}`}
         </p>
       )}
       {dialog && (
