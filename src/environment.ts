@@ -2,6 +2,7 @@
  * An Environment binds one stack's deploy target to the ports that act on it: the three buckets,
  * the CDN, the lock, the state records. Built at the edge (CLI, MCP server, console) and passed in.
  */
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
@@ -55,7 +56,7 @@ export async function openEnvironment(
   if (await state.supportsConditionalWrites()) {
     locker = createS3Locker(state, target.statePrefix);
   } else {
-    const dir = options.lockDir ?? join(tmpdir(), 'frontendops-locks');
+    const dir = options.lockDir ?? defaultLockDir(target);
     locker = createFileLocker(dir);
     notices.push(
       'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.',
@@ -105,6 +106,14 @@ export async function openStack(
         }
       : {}),
   });
+}
+
+/** One lock directory per state location, so unrelated endpoints never contend. */
+export function defaultLockDir(target: DeployTarget): string {
+  const where = createHash('sha256').update(
+    `${target.endpoint ?? 'aws'}|${target.stateBucket}|${target.statePrefix}`,
+  );
+  return join(tmpdir(), 'frontendops-locks', where.digest('hex').slice(0, 16));
 }
 
 const sameOrigin = (a: string, b: string) => new URL(a).origin === new URL(b).origin;

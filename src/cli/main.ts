@@ -5,6 +5,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { FrontendOpsError } from '../errors.ts';
+import { registerAgentCommands } from './commands/agent.ts';
+import { registerApproveCommand } from './commands/approve.ts';
+import { registerConsoleCommand } from './commands/console.ts';
 import { registerDeployCommands } from './commands/deploy.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerMcpCommand } from './commands/mcp.ts';
@@ -21,6 +24,9 @@ registerDeployCommands(program);
 registerStatusCommands(program);
 registerDevCommand(program);
 registerMcpCommand(program);
+registerApproveCommand(program);
+registerConsoleCommand(program);
+registerAgentCommands(program);
 
 try {
   await program.parseAsync(process.argv);

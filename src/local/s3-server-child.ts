@@ -4,10 +4,10 @@
  * --openssl-legacy-provider — a flag we keep away from the rest of the program. A second process
  * also gives the server its own core, as a real S3 endpoint would have.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
-import type { S3RequestRecord } from './s3-server.ts';
+import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 
 interface StartMessage {
   type: 'start';
@@ -36,17 +36,44 @@ process.once('message', async (message: StartMessage) => {
     for (const id of flushWaiters) send({ type: 'flushed', id });
     flushWaiters = [];
   };
-  const server = createServer((req, res) => {
+  // Fault injection for crash tests: after the nth request matching a rule, hold every further
+  // request until told to resume, so a client can be killed at an exact point of its work.
+  let pauseRule: PauseRule | null = null;
+  let held: Array<() => void> = [];
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
+    const deleted =
+      req.method === 'POST' && /(^|[?&])delete(=|&|$)/.test(req.url?.split('?')[1] ?? '')
+        ? captureDeletedKeys(res)
+        : null;
     res.on('close', () => {
-      if (message.record) send({ type: 'request', record: describe(req, res.statusCode) });
+      const record = describe(req, res.statusCode);
+      if (deleted) record.deletedKeys = deleted();
+      if (message.record) send({ type: 'request', record });
+      if (pauseRule && matches(pauseRule, record) && --pauseRule.nth <= 0) {
+        pauseRule = null;
+        paused = true;
+        send({ type: 'paused' });
+      }
       inFlight--;
       settle();
     });
     handle(req, res);
+  };
+  let paused = false;
+  const server = createServer((req, res) => {
+    if (paused) held.push(() => serve(req, res));
+    else serve(req, res);
   });
   // A flush is answered once no request is in flight: every finished request has been reported.
-  process.on('message', (m: { type: string; id: number }) => {
+  process.on('message', (m: { type: string; id: number; rule?: PauseRule }) => {
+    if (m.type === 'pause-after' && m.rule) pauseRule = { ...m.rule };
+    if (m.type === 'resume') {
+      paused = false;
+      const waiting = held;
+      held = [];
+      for (const run of waiting) run();
+    }
     if (m.type !== 'flush') return;
     flushWaiters.push(m.id);
     settle();
@@ -71,4 +98,38 @@ function describe(req: IncomingMessage, status: number): S3RequestRecord {
     ...(typeof copySource === 'string' ? { copySource: decodeURIComponent(copySource) } : {}),
     at: Date.now(),
   };
+}
+
+function matches(rule: PauseRule, record: S3RequestRecord): boolean {
+  return (
+    (rule.bucket === undefined || rule.bucket === record.bucket) &&
+    (rule.method === undefined || rule.method === record.method) &&
+    (rule.keySuffix === undefined || record.key.endsWith(rule.keySuffix)) &&
+    (rule.query === undefined || record.query.includes(rule.query)) &&
+    (rule.copy === undefined || rule.copy === (record.copySource !== undefined))
+  );
+}
+
+/** DeleteObjects answers with the keys it deleted (s3rver lists them even when Quiet): keep them. */
+function captureDeletedKeys(res: ServerResponse): () => string[] {
+  const chunks: Buffer[] = [];
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    const [chunk] = args;
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) chunks.push(Buffer.from(chunk));
+    return end(...args);
+  }) as typeof res.end;
+  return () =>
+    [
+      ...Buffer.concat(chunks)
+        .toString('utf8')
+        .matchAll(/<Key>([^<]*)<\/Key>/g),
+    ].map((m) =>
+      (m[1] ?? '')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&amp;/g, '&'),
+    );
 }

@@ -18,7 +18,20 @@ export interface S3RequestRecord {
   status: number;
   /** x-amz-copy-source, decoded, when the request is a server-side copy. */
   copySource?: string;
+  /** For DeleteObjects: the keys the server deleted. */
+  deletedKeys?: string[];
   at: number;
+}
+
+/** Which finished request pauses the server (crash tests): every given field must match. */
+export interface PauseRule {
+  bucket?: string;
+  method?: string;
+  keySuffix?: string;
+  query?: string;
+  copy?: boolean;
+  /** Pause after the nth match (default 1). */
+  nth: number;
 }
 
 export interface LocalS3Options {
@@ -34,6 +47,12 @@ export interface LocalS3 {
   pid: number;
   /** Resolves once every request the server has finished has been passed to onRequest. */
   flush(): Promise<void>;
+  /**
+   * Fault injection: after the nth request matching `rule` finishes, hold every further request
+   * until resume(). Resolves when the server has paused.
+   */
+  pauseAfter(rule: PauseRule): Promise<void>;
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -49,6 +68,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const exited = once(child, 'exit');
   const flushes = new Map<number, () => void>();
   let nextFlush = 0;
+  let onPaused: (() => void) | null = null;
   const ready = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error('the embedded S3 server did not start in time')),
@@ -60,6 +80,9 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
         resolve(message.port);
       } else if (message.type === 'request' && message.record) {
         options.onRequest?.(message.record);
+      } else if (message.type === 'paused') {
+        onPaused?.();
+        onPaused = null;
       } else if (message.type === 'flushed') {
         const id = (message as { id?: number }).id ?? -1;
         flushes.get(id)?.();
@@ -95,6 +118,15 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
         flushes.set(id, resolve);
         child.send({ type: 'flush', id });
       });
+    },
+    pauseAfter(rule) {
+      return new Promise<void>((resolvePaused) => {
+        onPaused = resolvePaused;
+        child.send({ type: 'pause-after', rule });
+      });
+    },
+    resume() {
+      child.send({ type: 'resume' });
     },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -4,7 +4,7 @@
  * died (kill -9) on this host is detected by its pid and taken over at once; one on another host
  * goes stale after ttlMs without heartbeats.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -43,8 +43,9 @@ export function createFileLocker(dir: string): Locker {
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
           const holder = await readHolder(file);
-          if (holder && holder.host === hostname() && !isAlive(holder.pid)) {
-            await lockfile.unlock(file, { realpath: false }).catch(() => undefined);
+          if (holder && holder.host === hostname() && !isAlive(holder.pid) && attempt < 3) {
+            // The holder was killed: its lock directory (proper-lockfile's `<file>.lock`) is ours to remove.
+            await rm(`${file}.lock`, { recursive: true, force: true });
             continue;
           }
           if (Date.now() >= deadline) throw lockedError(name, holder, waitMs);

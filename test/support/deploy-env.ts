@@ -25,12 +25,13 @@ export async function startDeployEnv(overrides: Partial<DeployTarget> = {}): Pro
   const s3 = await startTestS3([ARTIFACTS, HOSTING]);
   const cdn = await startCloudFrontDouble();
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-deploy-'));
+  const stack = overrides.stack ?? STACK;
   const target: DeployTarget = {
-    stack: STACK,
+    stack,
     artifactsBucket: ARTIFACTS,
     hostingBucket: HOSTING,
     stateBucket: ARTIFACTS,
-    statePrefix: `.frontendops/state/${STACK}/`,
+    statePrefix: `.frontendops/state/${stack}/`,
     distributionId: DOUBLE_DISTRIBUTION_ID,
     region: 'us-east-1',
     endpoint: s3.endpoint,

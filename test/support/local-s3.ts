@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { LOCAL_S3_CREDENTIALS } from '../../src/local/env-file.ts';
-import { type S3RequestRecord, startLocalS3 } from '../../src/local/s3-server.ts';
+import { type LocalS3, type S3RequestRecord, startLocalS3 } from '../../src/local/s3-server.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 
 export interface TestS3 {
@@ -13,6 +13,9 @@ export interface TestS3 {
   requests: S3RequestRecord[];
   /** Waits until every request the server finished is in `requests`. */
   settle(): Promise<void>;
+  /** Holds every request after the nth one matching `rule` finished, until resume(). */
+  pauseAfter: LocalS3['pauseAfter'];
+  resume(): void;
   store(bucket: string): ObjectStore;
   stop(): Promise<void>;
 }
@@ -31,6 +34,8 @@ export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
     dir,
     requests,
     settle: () => server.flush(),
+    pauseAfter: (rule) => server.pauseAfter(rule),
+    resume: () => server.resume(),
     store: (bucket) => createS3Store({ bucket, client }),
     async stop() {
       client.destroy();
