@@ -61,11 +61,15 @@ afterAll(async () => {
   await t?.stop();
 });
 
-function agent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function agent(
+  args: string[],
+  command = 'agent',
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(
+    const child = execFile(
       process.execPath,
-      [join(ROOT, 'bin', 'run-ts.js'), LAUNCHER, 'agent', ...args, '--config', mcpConfig, '--stack', outputs],
+      [join(ROOT, 'bin', 'run-ts.js'), LAUNCHER, command, ...args, '--config', mcpConfig, '--stack', outputs],
       {
         cwd: repo.dir,
         env: { ...process.env, ...CREDENTIALS, FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
@@ -73,6 +77,7 @@ function agent(args: string[]): Promise<{ code: number; stdout: string; stderr: 
       (error, stdout, stderr) =>
         done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
+    child.stdin?.end(input ?? '');
   });
 }
 
@@ -131,6 +136,14 @@ describe('frontendops agent (a real process, MCP servers spawned over stdio)', (
     });
     expect(await hostingIndex()).toContain('Sophia v2');
     expect((await verifyAudit(t.env.state, t.target.statePrefix)).ok).toBe(true);
+  });
+
+  it('chat: one request per line on the same servers, until "exit"', async () => {
+    const run = await agent([], 'chat', "what's live on prod?\nshow the deploy history\nexit\n");
+    expect(run.code).toBe(0);
+    expect(run.stdout.match(/ANSWERED/g)).toHaveLength(2);
+    expect(run.stdout).toContain(repo.commits.dashboard2.slice(0, 7));
+    expect(run.stdout).toMatch(/Last \d+ deployment\(s\)/);
   });
 });
 

@@ -28,7 +28,13 @@ afterAll(async () => {
 async function runWithModel(
   text: string,
   script: (request: ChatRequest, n: number) => Turn,
-  options: { model?: string; maxSteps?: number; maxCalls?: number; onEvent?: (ev: AgentEvent) => void } = {},
+  options: {
+    model?: string;
+    maxSteps?: number;
+    maxCalls?: number;
+    dryRun?: boolean;
+    onEvent?: (ev: AgentEvent) => void;
+  } = {},
 ) {
   const double = await startOpenAIDouble({ script, apiKey: MODEL_KEY });
   try {
@@ -53,6 +59,7 @@ async function runWithModel(
       ...(options.maxSteps ? { maxSteps: options.maxSteps } : {}),
       ...(options.maxCalls ? { maxCalls: options.maxCalls } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.dryRun ? { dryRun: true } : {}),
     });
     return { result, requests: double.requests };
   } finally {
@@ -220,6 +227,34 @@ describe('model planner through the AI SDK against a local OpenAI-compatible dou
         (c) => c.status === 'refused',
       ),
     ).toHaveLength(4);
+  });
+
+  it('--dry-run with a model: read-only tools run, the sync is only described', async () => {
+    const before = await e.hostingIndex();
+    const receivedBefore = e.received.length;
+    const { result, requests } = await runWithModel(
+      'Deploy the latest dashboard.',
+      (request, n) => {
+        if (n === 0) return { toolCalls: [{ name: 'latest_commit', arguments: {} }] };
+        if (n === 1) {
+          const commit = (lastResult(request).commit as { sha: string }).sha;
+          return { toolCalls: [{ name: 'get_deploy_target', arguments: { commit } }] };
+        }
+        if (n === 2)
+          return { toolCalls: [{ name: 'run_sync', arguments: { handle: lastResult(request).handle } }] };
+        return { text: 'Dry run: I would sync the new build.' };
+      },
+      { dryRun: true },
+    );
+    expect(result.outcome).toBe('planned');
+    expect(result.calls.map((c) => c.status)).toEqual(['ok', 'ok', 'skipped']);
+    expect(e.received.slice(receivedBefore).map((r) => r.name)).toEqual([
+      'latest_commit',
+      'get_deploy_target',
+    ]);
+    expect(toolMessages(requests[3] as ChatRequest).at(-1)).toMatch(/Dry run: would call run_sync/);
+    expect(String(requests[0]?.messages[0]?.content)).toMatch(/dry run/);
+    expect(await e.hostingIndex()).toBe(before);
   });
 
   it('a hard step limit: a model that never stops is stopped', async () => {

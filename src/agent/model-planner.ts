@@ -84,12 +84,17 @@ export async function runModelPlanner(input: ModelPlannerInput): Promise<Planner
     }
   }
 
-  return summarize(results, input.redactor.text(text.trim()), failure);
+  return summarize(results, input.redactor.text(text.trim()), failure, input.dryRun);
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
-function summarize(results: GateCall[], text: string, failure: string | null): PlannerOutcome {
+function summarize(
+  results: GateCall[],
+  text: string,
+  failure: string | null,
+  dryRun: boolean,
+): PlannerOutcome {
   const last = (tool: string) =>
     results.filter((r) => r.record.tool === tool && r.ok).at(-1)?.structured ?? null;
   const sync = last('run_sync') ?? last('rollback');
@@ -103,9 +108,11 @@ function summarize(results: GateCall[], text: string, failure: string | null): P
       ? 'declined'
       : sync
         ? 'succeeded'
-        : results.some((r) => r.record.status === 'refused')
-          ? 'refused'
-          : 'answered';
+        : dryRun && results.some((r) => r.record.status === 'skipped')
+          ? 'planned'
+          : results.some((r) => r.record.status === 'refused')
+            ? 'refused'
+            : 'answered';
   const invalidationIds = (cdn?.invalidationIds ?? sync?.invalidationIds) as unknown;
   return {
     outcome,

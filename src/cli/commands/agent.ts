@@ -108,20 +108,16 @@ async function chat(flags: AgentFlags): Promise<void> {
   const mcpConfig: McpConfig = flags.config
     ? await loadMcpConfig(resolve(flags.config))
     : defaultMcpConfig(process.cwd(), flags.stack ?? process.env.FRONTENDOPS_STACK);
-  const rl = createInterface({
-    input: process.stdin,
-    output: process.stderr,
-    terminal: Boolean(process.stdin.isTTY),
-  });
+  const lines = readLines();
   const who = actor();
   const renderer = createRenderer(process.stderr);
   const approve = createCliApprover({
     yes: Boolean(flags.yes),
     actor: who,
     interactive: Boolean(process.stdin.isTTY),
-    ask: (question) => {
+    ask: async (question) => {
       renderer.pause();
-      return rl.question(question);
+      return (await lines.next(question)) ?? '';
     },
   });
   let clients: AgentClients | null = null;
@@ -130,13 +126,8 @@ async function chat(flags: AgentFlags): Promise<void> {
   );
   try {
     for (;;) {
-      let line: string;
-      try {
-        line = (await rl.question('frontendops> ')).trim();
-      } catch {
-        break; // input closed
-      }
-      if (/^(exit|quit|bye)$/i.test(line)) break;
+      const line = (await lines.next('frontendops> '))?.trim();
+      if (line === undefined || /^(exit|quit|bye)$/i.test(line)) break;
       if (!line) continue;
       // Connect on first use, then keep the servers for the whole conversation.
       clients ??= await connectAgentClients(mcpConfig, { inheritEnv: !flags.config });
@@ -151,7 +142,37 @@ async function chat(flags: AgentFlags): Promise<void> {
       process.stdout.write(`${renderer.summary(result)}\n`);
     }
   } finally {
-    rl.close();
+    lines.close();
     await clients?.close?.();
   }
+}
+
+/**
+ * Lines from stdin, queued: piped input arrives all at once, before anyone asks, and must not be
+ * lost while a request runs. `next` shows a prompt and resolves with the next line (undefined at EOF).
+ */
+function readLines() {
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  const queued: string[] = [];
+  const waiting: Array<(line: string | undefined) => void> = [];
+  let ended = false;
+  rl.on('line', (line) => {
+    const wake = waiting.shift();
+    if (wake) wake(line);
+    else queued.push(line);
+  });
+  rl.on('close', () => {
+    ended = true;
+    for (const wake of waiting.splice(0)) wake(undefined);
+  });
+  return {
+    next(prompt: string): Promise<string | undefined> {
+      process.stderr.write(prompt);
+      const line = queued.shift();
+      if (line !== undefined) return Promise.resolve(line);
+      if (ended) return Promise.resolve(undefined);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    close: () => rl.close(),
+  };
 }
