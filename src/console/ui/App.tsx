@@ -12,6 +12,8 @@ import { Refused } from './components/Refused.tsx';
 import { ReleaseActions } from './components/ReleaseActions.tsx';
 import { useEventStream } from './use-event-stream.ts';
 
+const REFRESH_MS = 15_000;
+
 interface StackData {
   history: HistoryItem[];
   audit: AuditStatusView | null;
@@ -29,6 +31,15 @@ export function App() {
   const [version, setVersion] = useState(0);
   const refresh = useCallback(() => setVersion((v) => v + 1), []);
   const events = useEventStream(session !== null, refresh);
+
+  // Deploys made elsewhere (the CLI, CI, another console) show up without a reload.
+  useEffect(() => {
+    if (!session) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') refresh();
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [session, refresh]);
 
   useEffect(() => {
     getJson<SessionView>('/api/session').then(
