@@ -39,10 +39,8 @@ export async function prepareAwsCli(dir: string, endpoint: string): Promise<AwsC
     AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_EC2_METADATA_DISABLED: 'true',
-    // The embedded server (s3rver) predates S3's default CRC checksums; only send them when an
-    // operation requires one, as the SDK client of FrontendOps does.
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
+    // No checksum settings are needed: sync between buckets sends no bodies (CopyObject, List,
+    // DeleteObject), so the CLI runs with its defaults.
   };
   const aws = (args: string[]) => run('aws', args, { env, maxBuffer: 64 * 1024 * 1024 });
   const printed = await aws(['--version']);
