@@ -63,7 +63,17 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
 
   it('--dry-run lists the deploy and calls only read-only tools; nothing changes', async () => {
     const before = e.received.length;
-    const result = await run('Deploy the latest dashboard', { dryRun: true });
+    const events: AgentEvent[] = [];
+    const result = await run('Deploy the latest dashboard', {
+      dryRun: true,
+      onEvent: (ev) => events.push(ev),
+    });
+    expect(events.flatMap((ev) => (ev.type === 'plan-step' ? [ev.tool] : []))).toEqual([
+      'get_deploy_target',
+      'run_sync',
+      'invalidate_cdn',
+      'create_deploy_tag',
+    ]);
     expect(result.outcome).toBe('planned');
     expect(result.calls.map((c) => [c.tool, c.status])).toEqual([
       ['latest_commit', 'ok'],

@@ -62,7 +62,8 @@ export async function runModelPlanner(input: ModelPlannerInput): Promise<Planner
   const stream = streamText({
     model: input.model,
     system: systemPrompt(input),
-    prompt: input.text,
+    // The user's own words, minus anything that looks like an address or a key (defence in depth).
+    prompt: input.redactor.text(input.text),
     tools,
     stopWhen: stepCountIs(input.maxSteps),
     ...(input.abortSignal ? { abortSignal: input.abortSignal } : {}),

@@ -216,6 +216,12 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
         return refuse(name, args, 'unknown handle: use one get_deploy_target returned in this request.');
     }
     if (options.dryRun && !tool.readOnly) {
+      emit({
+        type: 'plan-step',
+        tool: name,
+        args: options.redactor.value(args) as Record<string, unknown>,
+        readOnly: false,
+      });
       return finish(name, args, 'skipped', `Dry run: would call ${name}; nothing was changed.`, started);
     }
 
@@ -296,7 +302,15 @@ export function createPolicyGate(options: GateOptions): PolicyGate {
     listTools,
     call,
     refuse: (name, args, reason) => refuse(name, args, reason),
-    skip: (name, args, why) => finish(name, args, 'skipped', why, Date.now()),
+    skip: (name, args, why) => {
+      emit({
+        type: 'plan-step',
+        tool: name,
+        args: options.redactor.value(args) as Record<string, unknown>,
+        readOnly: false,
+      });
+      return finish(name, args, 'skipped', why, Date.now());
+    },
     forModel: (c) => wrapUntrusted(c, options.redactor),
     calls,
     approvals,

@@ -31,9 +31,10 @@ export type AgentEvent =
   | { type: 'call'; tool: string; args: Record<string, unknown> }
   | { type: 'result'; call: ToolCallRecord }
   | { type: 'progress'; tool: string; progress: number; total?: number; message?: string }
+  /** A call a dry run would make (not made). */
+  | { type: 'plan-step'; tool: string; args: Record<string, unknown>; readOnly: boolean }
   | { type: 'approval'; request: ApprovalRequest; decision: ApprovalDecision }
   | { type: 'text'; text: string }
-  | { type: 'plan-step'; tool: string; args: Record<string, unknown>; readOnly: boolean }
   | { type: 'done'; result: AgentResult };
 
 export type AgentOutcome = 'succeeded' | 'noop' | 'answered' | 'planned' | 'refused' | 'declined' | 'failed';
