@@ -1,13 +1,11 @@
 /**
  * `frontendops console` as a process: it starts on 127.0.0.1 with a stack from an outputs file
  * (embedded S3 server), prints its address with a fresh token, answers with the token and refuses
- * without it, and stops on SIGTERM. The command is mounted on a bare commander program, as main.ts does.
+ * without it, and stops on SIGTERM (bin/frontendops.js, as a user runs it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView, StatusView } from '../src/console/types.ts';
 import { deployArtifact } from '../src/deploy/deploy.ts';
@@ -40,17 +38,9 @@ beforeAll(async () => {
       endpoint: t.s3.endpoint,
     }),
   );
-  const program = join(t.tmp, 'cli.mts');
-  const command = pathToFileURL(join(process.cwd(), 'src/cli/commands/console.ts')).href;
-  const commander = pathToFileURL(createRequire(import.meta.url).resolve('commander')).href;
-  await writeFile(
-    program,
-    `import { Command } from '${commander}';\nimport { registerConsoleCommand } from '${command}';\n` +
-      `const program = new Command('frontendops');\nregisterConsoleCommand(program);\nawait program.parseAsync(process.argv);\n`,
-  );
   child = spawn(
     process.execPath,
-    [join(process.cwd(), 'bin/run-ts.js'), program, 'console', '--stack', outputs, '--port', '0'],
+    [join(process.cwd(), 'bin/frontendops.js'), 'console', '--stack', outputs, '--port', '0'],
     {
       cwd: t.tmp,
       env: {

@@ -14,7 +14,7 @@ import { badInput } from '../../errors.ts';
 import { actor, DEFAULT_STACK } from '../context.ts';
 
 interface ConsoleFlags {
-  stack: string[];
+  stack?: string[];
   port: string;
   host?: string;
 }
@@ -27,7 +27,11 @@ export function registerConsoleCommand(program: Command): Command {
     .description(
       'Serve the deploy console (live release, history, audit, deploy/rollback, chat) on 127.0.0.1',
     )
-    .option('--stack <ref>', 'stack name, outputs JSON file or "local"; repeat for several', collect, [])
+    .option(
+      '--stack <ref>',
+      `stack name, outputs JSON file or the local environment's stack; repeat for several (default: ${DEFAULT_STACK})`,
+      collect,
+    )
     .option('--port <n>', 'port to listen on (0 = any free port)', '0')
     .option('--host <addr>', 'interface to listen on (default 127.0.0.1; anything else exposes the console)')
     .action(async (flags: ConsoleFlags) => {
@@ -47,7 +51,7 @@ export function registerConsoleCommand(program: Command): Command {
       const git = await openLocalGit({ repoDir: process.cwd() }).catch(() => undefined);
       const served = await startConsole({
         config,
-        stacks: flags.stack.length > 0 ? flags.stack : [DEFAULT_STACK],
+        stacks: flags.stack ?? [DEFAULT_STACK],
         port: port.data,
         ...(flags.host ? { host: flags.host } : {}),
         agent,
@@ -73,6 +77,6 @@ function untilSignalled(): Promise<void> {
   });
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
