@@ -3,6 +3,7 @@ import { runAgentRequest } from '../src/agent/index.ts';
 import { PERSONA } from '../src/agent/model-planner.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../src/agent/types.ts';
 import { readAudit, verifyAudit } from '../src/state/audit.ts';
+import { startAnthropicDouble } from './support/agent-anthropic-double.ts';
 import { type AgentTestEnv, startAgentTestEnv } from './support/agent-env.ts';
 import { ARTIFACTS, HOSTING } from './support/deploy-env.ts';
 import { type ChatRequest, startOpenAIDouble, type Turn, toolMessages } from './support/openai-double.ts';
@@ -280,6 +281,45 @@ describe('model planner through the AI SDK against a local OpenAI-compatible dou
     expect(requests[0]?.model).toBe('gpt-test');
     expect(result).toMatchObject({ planner: 'model:openai:gpt-test', outcome: 'answered' });
     expect(result.message).toBe(`Live: ${e.repo.commits.dashboard2.slice(0, 7)}`);
+  });
+
+  it('the anthropic provider (Messages API, streamed) plans through the same gate', async () => {
+    const double = await startAnthropicDouble({
+      apiKey: MODEL_KEY,
+      script: (request, n) => {
+        if (n === 0) return { toolUse: { name: 'get_status', input: {} } };
+        const last = request.messages.at(-1)?.content as Array<{ type: string; content?: unknown }>;
+        const result = JSON.stringify(last.find((c) => c.type === 'tool_result')?.content ?? '');
+        return { text: result.includes('untrusted-tool-result') ? 'Status read.' : 'No tool result seen.' };
+      },
+    });
+    try {
+      const result = await runAgentRequest("what's live on prod?", {
+        actor: 'ada',
+        approve: async () => ({ approved: false, by: 'nobody', via: 'test' }),
+        clients,
+        environment: e.t.env,
+        config: e.config,
+        cwd: e.repo.dir,
+        env: {
+          FRONTENDOPS_MODEL: 'anthropic:claude-test',
+          FRONTENDOPS_MODEL_BASE_URL: double.baseURL,
+          ANTHROPIC_API_KEY: MODEL_KEY,
+          AWS_SECRET_ACCESS_KEY: FAKE_AWS_SECRET,
+        },
+      });
+      expect(result).toMatchObject({
+        planner: 'model:anthropic:claude-test',
+        outcome: 'answered',
+        message: 'Status read.',
+      });
+      expect(result.calls.map((c) => [c.tool, c.status])).toEqual([['get_status', 'ok']]);
+      expect(JSON.stringify(double.requests[0]?.system)).toContain(PERSONA);
+      expect(double.requests[0]?.tools?.map((t) => t.name)).toContain('run_sync');
+    } finally {
+      transcript.push(...double.bodies);
+      await double.close();
+    }
   });
 
   it('no bucket name, endpoint or credential appears anywhere in the model transcript', () => {
