@@ -200,6 +200,30 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await verifyAudit(e.t.env.state, e.t.target.statePrefix)).ok).toBe(true);
   });
 
+  it('"what would change" plans without a handle; "invalidate the CDN" repeats the live invalidation safely', async () => {
+    const before = e.received.length;
+    const plan = await run('what would change if I deployed the latest?');
+    expect(plan.outcome).toBe('planned');
+    expect(plan.message).toMatch(/sophia-dashboard@[0-9a-f]{7}/);
+    expect(e.received.slice(before).map((r) => r.name)).toEqual(['latest_commit', 'plan_deploy']);
+    const cdn = await run('invalidate the CDN');
+    expect(cdn).toMatchObject({ outcome: 'succeeded', intent: 'invalidate' });
+    expect(e.received.slice(before).map((r) => r.name)).toContain('invalidate_cdn');
+  });
+
+  it('"roll back to yesterday\'s version" picks the release live at the end of yesterday from the history', async () => {
+    const tomorrow = new Date(Date.now() + 24 * 3600_000);
+    const before = e.received.length;
+    const result = await run("roll back to yesterday's version", { now: () => tomorrow });
+    // Seen from tomorrow, "yesterday's" release is the one live now: nothing to do.
+    expect(result.outcome).toBe('noop');
+    expect(result.message).toMatch(/still live/);
+    expect(e.received.slice(before).map((r) => r.name)).toEqual(['get_status', 'get_history']);
+    const today = await run("roll back to yesterday's version");
+    expect(today.outcome).toBe('failed');
+    expect(today.message).toMatch(/No release .* finished before today/);
+  });
+
   it('a deploy of a commit with no published build fails with the server’s reason, and is audited', async () => {
     const result = await run(`deploy ${e.repo.commits.infra}`);
     expect(result.outcome).toBe('failed');
