@@ -185,37 +185,42 @@ describe('frontendops CLI', () => {
     await assertNoBrokenHtmlEver();
   });
 
-  it.each([['during the asset copies', { bucket: HOSTING, copy: true, keySuffix: '.js', nth: 1 }]])(
-    'converges after kill -9 %s',
-    async (_when, rule) => {
-      // Deploy the one release that is not retained: every run copies, prunes the oldest and invalidates.
-      const retained = new Set((await t.env.records.readPointer())?.value.releases.map((r) => r.commit));
-      const target = COMMITS.find((c) => !retained.has(c)) as string;
-      const paused = t.s3.pauseAfter(rule);
-      const run = startCli(['deploy', '--stack', outputs, '--commit', target, '--json'], cliEnv);
-      try {
-        await Promise.race([paused, run.done]);
-        expect(run.child.exitCode, 'the deploy was still running at the crash point').toBeNull();
-        run.child.kill('SIGKILL');
-        expect((await run.done).signal).toBe('SIGKILL');
-      } finally {
-        t.s3.resume();
-      }
+  it.each([
+    ['during the asset copies', { bucket: HOSTING, copy: true, keySuffix: '.js', nth: 1 }],
+    ['right after the HTML was written', { bucket: HOSTING, copy: true, keySuffix: 'index.html', nth: 1 }],
+    [
+      'right after the live pointer moved',
+      { bucket: ARTIFACTS, method: 'PUT', keySuffix: '/live.json', nth: 1 },
+    ],
+    ['right after pruning', { bucket: HOSTING, method: 'POST', query: 'delete', nth: 1 }],
+  ])('converges after kill -9 %s', async (_when, rule) => {
+    // Deploy the one release that is not retained: every run copies, prunes the oldest and invalidates.
+    const retained = new Set((await t.env.records.readPointer())?.value.releases.map((r) => r.commit));
+    const target = COMMITS.find((c) => !retained.has(c)) as string;
+    const paused = t.s3.pauseAfter(rule);
+    const run = startCli(['deploy', '--stack', outputs, '--commit', target, '--json'], cliEnv);
+    try {
+      await Promise.race([paused, run.done]);
+      expect(run.child.exitCode, 'the deploy was still running at the crash point').toBeNull();
+      run.child.kill('SIGKILL');
+      expect((await run.done).signal).toBe('SIGKILL');
+    } finally {
+      t.s3.resume();
+    }
 
-      const again = await runCli(
-        ['deploy', '--stack', outputs, '--commit', target, '--json', '--wait', '10'],
-        cliEnv,
-      );
-      expect(again.code, again.stderr).toBe(0);
-      expect((await t.env.records.readPointer())?.value.commit).toBe(target);
-      await expectHostingEquals(target);
-      expect(await t.env.records.readPending()).toBeNull();
-      const records = await t.env.records.listRecords();
-      expect(records.find((r) => r.commit === target && r.outcome === 'succeeded')).toBeDefined();
-      await assertNoBrokenHtmlEver();
-      expect(await verifyAudit(t.env.state, t.target.statePrefix)).toMatchObject({ ok: true });
-    },
-  );
+    const again = await runCli(
+      ['deploy', '--stack', outputs, '--commit', target, '--json', '--wait', '10'],
+      cliEnv,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect((await t.env.records.readPointer())?.value.commit).toBe(target);
+    await expectHostingEquals(target);
+    expect(await t.env.records.readPending()).toBeNull();
+    const records = await t.env.records.listRecords();
+    expect(records.find((r) => r.commit === target && r.outcome === 'succeeded')).toBeDefined();
+    await assertNoBrokenHtmlEver();
+    expect(await verifyAudit(t.env.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
 
   it('rolls back, reports status and history, and verifies the audit chain; tampering is caught', async () => {
     const rollback = await runCli(['rollback', '--stack', outputs, '--json'], cliEnv);

@@ -41,6 +41,8 @@ process.once('message', async (message: StartMessage) => {
   let pauseRule: PauseRule | null = null;
   let held: Array<() => void> = [];
   const serve = (req: IncomingMessage, res: ServerResponse) => {
+    // A request held while paused whose client died (kill -9) will never close again: drop it.
+    if (req.socket.destroyed) return;
     inFlight++;
     const deleted =
       req.method === 'POST' && /(^|[?&])delete(=|&|$)/.test(req.url?.split('?')[1] ?? '')
@@ -73,6 +75,7 @@ process.once('message', async (message: StartMessage) => {
       const waiting = held;
       held = [];
       for (const run of waiting) run();
+      // (requests whose client went away while held are dropped by `serve`)
     }
     if (m.type !== 'flush') return;
     flushWaiters.push(m.id);
