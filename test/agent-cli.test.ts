@@ -9,7 +9,6 @@ import { writeFixtureBuild } from './support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from './support/git-repo.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const LAUNCHER = join(ROOT, 'test', 'support', 'agent-cli.ts');
 const BIN = join(ROOT, 'bin', 'frontendops.js');
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
@@ -69,7 +68,7 @@ function agent(
   return new Promise((done) => {
     const child = execFile(
       process.execPath,
-      [join(ROOT, 'bin', 'run-ts.js'), LAUNCHER, command, ...args, '--config', mcpConfig, '--stack', outputs],
+      [BIN, command, ...args, '--config', mcpConfig, '--stack', outputs],
       {
         cwd: repo.dir,
         env: { ...process.env, ...CREDENTIALS, FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
