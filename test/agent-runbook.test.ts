@@ -191,6 +191,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(result.outcome).toBe('succeeded');
     expect(result.commit).toBe(e.repo.commits.dashboard2);
     expect(await e.hostingIndex()).toContain('Sophia v2');
+    // A rollback is a deployment too: it gets its own deploy tag on the commit now live.
+    expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
     expect(asked.map((a) => a.action)).toEqual(['rollback']);
     expect(asked[0]?.summary).toBe(
       `roll back ${STACK} from ${v3.slice(0, 7)} (${deployed.deployId}) to ${e.repo.commits.dashboard2.slice(0, 7)} (${firstDeployId})`,

@@ -107,6 +107,7 @@ export const rollbackShape = {
   stack: z.string(),
   app: z.string(),
   commit: z.string().describe('The commit that is live after the rollback'),
+  artifactDigest: z.string().describe('Digest of the artifact now live (for the deploy tag)'),
   fromCommit: z.string().nullable(),
   outcome: z.string(),
   copied: z.number().int(),

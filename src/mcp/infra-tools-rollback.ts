@@ -69,6 +69,7 @@ export function registerRollbackTool(t: InfraToolContext): void {
         stack: summary.stack,
         app: summary.app,
         commit: summary.commit,
+        artifactDigest: summary.artifactDigest,
         fromCommit: summary.plan.fromCommit,
         outcome: summary.outcome,
         copied: summary.copied,
