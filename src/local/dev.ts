@@ -96,7 +96,7 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     await writeFile(localEnvFile(cwd), `${JSON.stringify(env, null, 2)}\n`);
     closers.push(() => rm(localEnvFile(cwd), { force: true }));
 
-    const commit = await dashboardCommit(cwd);
+    const commit = await dashboardCommit();
     log(`building the dashboard at ${commit.slice(0, 7)} …`);
     const outDir = join(dataDir, 'builds', commit);
     await buildDashboard({ outDir, commit, logLevel: 'silent' });
@@ -126,10 +126,11 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
  * git server reports it. Outside a git checkout, a fixed label-free sha of zeros would lie, so we
  * ask the user for a checkout instead.
  */
-async function dashboardCommit(cwd: string): Promise<string> {
+async function dashboardCommit(): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)('git', ['log', '-1', '--format=%H', '--', DASHBOARD_ROOT], {
-      cwd,
+    // The commit of the dashboard this package builds (the git server reports the same one for the checkout).
+    const { stdout } = await promisify(execFile)('git', ['log', '-1', '--format=%H', '--', '.'], {
+      cwd: DASHBOARD_ROOT,
     });
     const sha = stdout.trim();
     if (/^[0-9a-f]{40}$/.test(sha)) return sha;
