@@ -90,7 +90,7 @@ export function combineRuns(runs: readonly (readonly ScenarioResult[])[]): Scena
   });
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
@@ -157,7 +157,12 @@ export function formatVerdicts(results: readonly ScenarioResult[]): string {
   return markdownTable(['target', 'goal', 'measured', 'verdict'], rows);
 }
 
-export function formatDetails(results: readonly ScenarioResult[]): string {
+/**
+ * Per scenario: each run's times, what each tool did request by request, whether the result was
+ * right, and — since the CLI's start-up is part of the peer's cost but not of its S3 work — the
+ * ratio against the peer's time less a bare `aws --version`.
+ */
+export function formatDetails(results: readonly ScenarioResult[], peerStartupMs: number): string {
   const seconds = (ms: number[] = []) => ms.map((m) => (m / 1000).toFixed(2)).join(', ');
   const describe = (run: ToolRun) =>
     `${run.copied} copied, ${run.deleted} deleted; ${Object.entries(run.operations)
@@ -173,7 +178,8 @@ export function formatDetails(results: readonly ScenarioResult[]): string {
           .map(([step, ms]) => `${step} ${ms}`)
           .join(', ')}` +
         `\n    invalidated: ${r.frontendops.invalidationPaths.join(' ') || '(nothing)'}` +
-        `\n  aws s3 sync: ${describe(r.peer)}`,
+        `\n  aws s3 sync: ${describe(r.peer)}` +
+        `\n    less its start-up (${(peerStartupMs / 1000).toFixed(2)} s): ${((r.peer.ms - peerStartupMs) / 1000).toFixed(2)} s, ratio ${(r.frontendops.ms / (r.peer.ms - peerStartupMs)).toFixed(2)}x`,
     )
     .join('\n');
 }

@@ -18,6 +18,7 @@ import {
   formatDetails,
   formatTable,
   formatVerdicts,
+  median,
   type ScenarioResult,
   TIME_TARGETS,
 } from './report.ts';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(formatVerdicts(results));
     console.log('');
-    console.log(formatDetails(results));
+    console.log(formatDetails(results, median(runs.map((r) => r.peer.startupMs))));
     await writeFile(
       RESULTS_FILE,
       `${JSON.stringify(
