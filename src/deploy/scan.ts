@@ -33,7 +33,7 @@ export async function scanBuildDirectory(
   }
   const realRoot = await realpath(root);
   const found: Array<{ sitePath: string; source: string }> = [];
-  await walk(realRoot, realRoot, '', found);
+  await walk(realRoot, realRoot, '', found, new Set([realRoot]));
   if (found.length === 0) {
     throw badInput(
       `The build directory ${dir} is empty. Expected the output of a build (index.html and assets); run the build first.`,
@@ -72,6 +72,7 @@ async function walk(
   dir: string,
   prefix: string,
   found: Array<{ sitePath: string; source: string }>,
+  ancestors: Set<string>,
 ) {
   const names = await readdir(dir, { encoding: 'buffer' });
   for (const raw of names) {
@@ -104,8 +105,15 @@ async function walk(
       }
     }
     const kind = await stat(target);
-    if (kind.isDirectory()) await walk(realRoot, target, sitePath, found);
-    else if (kind.isFile()) found.push({ sitePath, source: target });
+    if (kind.isDirectory()) {
+      const real = await realpath(target);
+      if (ancestors.has(real)) {
+        throw badInput(
+          `The symlink ${sitePath} loops back to a directory above it. Remove it from the build.`,
+        );
+      }
+      await walk(realRoot, real, sitePath, found, new Set([...ancestors, real]));
+    } else if (kind.isFile()) found.push({ sitePath, source: target });
   }
 }
 
