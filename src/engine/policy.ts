@@ -21,13 +21,15 @@ export const DEFAULT_CACHE_POLICY: CachePolicy = {
 };
 
 // Vite / Rollup / webpack name hashed files `name-<hash>.ext` or `name.<hash>.ext` with 8+ base64url or
-// hex characters. A run of plain lower-case letters ("my-component.js") is a word, not a hash.
+// hex characters. Under Vite's assets/ directory every such suffix is a hash (a hash of only lower-case
+// letters happens about once per thousand files); elsewhere a run of plain lower-case letters
+// ("my-component.js") is a word, not a hash.
 const HASHED = /[-.]([A-Za-z0-9_-]{8,})\.[A-Za-z0-9]+(?:\.map)?$/;
 
 export function isContentHashed(path: string): boolean {
-  const match = HASHED.exec(basename(path));
-  const hash = match?.[1];
-  return hash !== undefined && /[0-9A-Z]/.test(hash);
+  const hash = HASHED.exec(basename(path))?.[1];
+  if (hash === undefined) return false;
+  return path.startsWith('/assets/') || path.startsWith('assets/') || /[0-9A-Z]/.test(hash);
 }
 
 export function groupOf(path: string): FileGroup {
