@@ -1,0 +1,123 @@
+/**
+ * An HTTP proxy in front of the embedded S3 server, for what s3rver does not do:
+ * - fault injection: answer the next N requests with S3's documented 503 SlowDown error;
+ * - conditional writes as S3 documents them for PutObject: If-None-Match: * fails with 412 when the
+ *   key exists, If-Match: <etag> fails with 412 when the current ETag differs (checked and written
+ *   under a per-key mutex, so the check and the write are atomic as on S3).
+ * Requests are forwarded byte for byte (their SigV4 signature stays valid).
+ */
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+export interface S3Proxy {
+  endpoint: string;
+  /** The next `count` requests get 503 SlowDown. */
+  failNext(count: number): void;
+  /** Requests that reached the proxy (method, path, status). */
+  seen: Array<{ method: string; path: string; status: number }>;
+  close(): Promise<void>;
+}
+
+export async function startS3Proxy(
+  upstream: string,
+  upstreamClient: S3Client,
+  options: { conditional: boolean },
+): Promise<S3Proxy> {
+  const target = new URL(upstream);
+  const seen: S3Proxy['seen'] = [];
+  const locks = new Map<string, Promise<void>>();
+  let failures = 0;
+
+  const server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    const path = req.url ?? '/';
+    const answer = (status: number, xml: string) => {
+      seen.push({ method: req.method ?? '', path, status });
+      res.writeHead(status, { 'content-type': 'application/xml' }).end(xml);
+    };
+    if (failures > 0) {
+      failures--;
+      return answer(503, s3Error('SlowDown', 'Please reduce your request rate.'));
+    }
+    const conditional =
+      options.conditional &&
+      req.method === 'PUT' &&
+      !req.headers['x-amz-copy-source'] &&
+      (req.headers['if-none-match'] || req.headers['if-match']);
+    if (!conditional) return forward(req, body, res, path);
+    const [, bucket = '', ...rest] = new URL(path, 'http://x').pathname.split('/');
+    const key = decodeURIComponent(rest.join('/'));
+    await withLock(`${bucket}/${key}`, async () => {
+      const current = await upstreamClient.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+        (head) => head.ETag ?? null,
+        () => null,
+      );
+      const ifNoneMatch = req.headers['if-none-match'];
+      const ifMatch = req.headers['if-match'];
+      if ((ifNoneMatch === '*' && current !== null) || (ifMatch !== undefined && ifMatch !== current)) {
+        answer(
+          412,
+          s3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold'),
+        );
+        return;
+      }
+      await forward(req, body, res, path);
+    });
+  });
+
+  const withLock = async (key: string, run: () => Promise<void>) => {
+    const previous = locks.get(key) ?? Promise.resolve();
+    const current = previous.then(run, run);
+    locks.set(
+      key,
+      current.catch(() => undefined),
+    );
+    await current;
+  };
+
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, path: string) =>
+    new Promise<void>((resolve) => {
+      const headers = { ...req.headers };
+      delete headers['if-none-match'];
+      delete headers['if-match'];
+      const upstreamRequest = httpRequest(
+        { host: target.hostname, port: target.port, method: req.method, path, headers },
+        (upstreamResponse) => {
+          seen.push({ method: req.method ?? '', path, status: upstreamResponse.statusCode ?? 0 });
+          res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+          upstreamResponse.pipe(res).on('finish', () => resolve());
+        },
+      );
+      upstreamRequest.on('error', () => {
+        res.writeHead(502).end();
+        resolve();
+      });
+      upstreamRequest.end(body);
+    });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    failNext: (count) => {
+      failures = count;
+    },
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function s3Error(code: string, message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>proxy</RequestId></Error>`;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
