@@ -3,7 +3,9 @@
  * approval on protected stacks, refused when the plan went stale) → invalidate_cdn (invalidate,
  * verify, record).
  */
+
 import * as z from 'zod';
+import type { DeployEvent } from '../deploy/apply.ts';
 import { deployArtifact, finishSyncedDeploy } from '../deploy/deploy.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import { requireApproval } from './infra-approval-gate.ts';
@@ -164,7 +166,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         request,
         stopBeforeInvalidation: true,
         waitMs: lockWaitMs,
-        onEvent: refuseOtherPlans(claims.deployId),
+        onEvent: withProgress(refuseOtherPlans(claims.deployId), ctx),
       });
       const data = {
         ...base,
@@ -232,3 +234,43 @@ export function registerSyncTools(t: InfraToolContext): void {
 }
 
 const noopCounts = (retained: string[]) => ({ copied: 0, unchanged: 0, pruned: 0, retained });
+
+/**
+ * Forwards the copy progress as MCP progress notifications when the client asked for them (a
+ * progressToken in the request's _meta): the agent shows them as a progress bar.
+ */
+function withProgress(
+  onEvent: (event: DeployEvent) => void,
+  ctx: {
+    mcpReq: {
+      _meta?: { progressToken?: string | number };
+      notify: (n: { method: string; params: Record<string, unknown> }) => Promise<void>;
+    };
+  },
+) {
+  const token = ctx.mcpReq._meta?.progressToken;
+  if (token === undefined) return onEvent;
+  let copied = 0;
+  let total = 0;
+  let lastSent = -1;
+  return (event: DeployEvent) => {
+    onEvent(event);
+    if (event.type === 'plan') total = event.plan.copies.length;
+    if (event.type !== 'copy' || total === 0) return;
+    copied++;
+    // At most ~50 notifications per sync, and always the last one.
+    if (copied !== total && copied - lastSent < total / 50) return;
+    lastSent = copied;
+    void ctx.mcpReq
+      .notify({
+        method: 'notifications/progress',
+        params: {
+          progressToken: token,
+          progress: copied,
+          total,
+          message: `copied ${copied}/${total} (${event.group})`,
+        },
+      })
+      .catch(() => undefined);
+  };
+}
