@@ -24,7 +24,6 @@ import type {
   ObjectStore,
   ObjectSummary,
   StoredObject,
-  WriteCondition,
 } from '../ports.ts';
 
 export interface S3ClientOptions {
