@@ -18,13 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { FrontendOpsError } from '../errors.ts';
-import type {
-  ObjectHead,
-  ObjectMeta,
-  ObjectStore,
-  ObjectSummary,
-  StoredObject,
-} from '../ports.ts';
+import type { ObjectHead, ObjectMeta, ObjectStore, ObjectSummary, StoredObject } from '../ports.ts';
 
 export interface S3ClientOptions {
   endpoint?: string;
