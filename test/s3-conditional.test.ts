@@ -63,6 +63,18 @@ describe('S3 adapter retries', () => {
   });
 });
 
+describe('S3 adapter reads', () => {
+  it('reads an object again when its body is cut off mid-stream', async () => {
+    await store(ARTIFACTS).put('cut/state.json', JSON.stringify({ filler: 'x'.repeat(4000) }));
+    proxy.truncateNext(2);
+    const got = await store(ARTIFACTS).get('cut/state.json');
+    expect(JSON.parse(got?.body.toString() ?? '{}').filler).toHaveLength(4000);
+    proxy.truncateNext(10);
+    await expect(store(ARTIFACTS).get('cut/state.json')).rejects.toMatchObject({ code: 'UPSTREAM' });
+    proxy.truncateNext(0);
+  });
+});
+
 describe('with conditional writes (as real S3, MinIO and R2 honour them)', () => {
   it('detects the support and refuses a second create and a stale compare-and-swap', async () => {
     const s = store(ARTIFACTS);

@@ -32,9 +32,12 @@ export interface S3StoreOptions extends S3ClientOptions {
   bucket: string;
   /** Share one client (and its sockets) between the stores of one endpoint. */
   client?: S3Client;
+  /** Reads of a body cut off mid-stream (default 4). */
+  readAttempts?: number;
 }
 
 const DELETE_BATCH = 1000; // DeleteObjects takes at most 1,000 keys
+const BODY_ATTEMPTS = 4;
 
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
   return new S3Client({
@@ -63,8 +66,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
     async get(key) {
       try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        const body = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+        const { out, body } = await readWhole(client, bucket, key, options.readAttempts ?? BODY_ATTEMPTS);
         return {
           body,
           etag: out.ETag ?? '',
@@ -183,6 +185,23 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
   };
   return store;
+}
+
+/**
+ * The SDK retries a request until its response headers arrive; a body cut off mid-stream (a reset
+ * connection, or a server replacing the object non-atomically) would surface as "aborted". Small
+ * state objects are read whole, so such a read is simply tried again.
+ */
+async function readWhole(client: S3Client, bucket: string, key: string, attempts: number) {
+  for (let attempt = 1; ; attempt++) {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    try {
+      return { out, body: Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array()) };
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+    }
+  }
 }
 
 /** Writes a probe object twice, the second time with If-None-Match: *; a server that honours it refuses. */

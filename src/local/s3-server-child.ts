@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
+import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
 
 interface StartMessage {
   type: 'start';
@@ -28,7 +29,8 @@ process.once('message', async (message: StartMessage) => {
     configureBuckets: message.buckets.map((name) => ({ name, configs: [] })),
   });
   await s3rver.configureBuckets();
-  const handle = s3rver.callback();
+  makePutObjectAtomic((s3rver as unknown as { store: Parameters<typeof makePutObjectAtomic>[0] }).store);
+  const handle = serializePerKey(s3rver.callback());
   let inFlight = 0;
   let flushWaiters: number[] = [];
   const settle = () => {

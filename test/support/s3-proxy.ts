@@ -14,6 +14,8 @@ export interface S3Proxy {
   endpoint: string;
   /** The next `count` requests get 503 SlowDown. */
   failNext(count: number): void;
+  /** The next `count` GET responses are cut off after half their body (a reset connection). */
+  truncateNext(count: number): void;
   /** Requests that reached the proxy (method, path, status). */
   seen: Array<{ method: string; path: string; status: number }>;
   close(): Promise<void>;
@@ -28,6 +30,7 @@ export async function startS3Proxy(
   const seen: S3Proxy['seen'] = [];
   const locks = new Map<string, Promise<void>>();
   let failures = 0;
+  let truncations = 0;
 
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
@@ -86,6 +89,15 @@ export async function startS3Proxy(
         (upstreamResponse) => {
           seen.push({ method: req.method ?? '', path, status: upstreamResponse.statusCode ?? 0 });
           res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+          if (req.method === 'GET' && truncations > 0 && upstreamResponse.statusCode === 200) {
+            truncations--;
+            void readBody(upstreamResponse).then((full) => {
+              res.write(full.subarray(0, Math.floor(full.length / 2)));
+              res.socket?.destroy();
+              resolve();
+            });
+            return;
+          }
           upstreamResponse.pipe(res).on('finish', () => resolve());
         },
       );
@@ -103,6 +115,9 @@ export async function startS3Proxy(
     failNext: (count) => {
       failures = count;
     },
+    truncateNext: (count) => {
+      truncations = count;
+    },
     seen,
     close: () =>
       new Promise<void>((resolve) => {
@@ -116,7 +131,7 @@ function s3Error(code: string, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>proxy</RequestId></Error>`;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+async function readBody(req: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
