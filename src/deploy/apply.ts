@@ -127,8 +127,48 @@ export async function finishDeploy(
     options.onEvent?.({ type: 'step', step: 'verify', detail: verification.detail });
   }
 
-  const finished = now();
-  const record: DeploymentRecord = {
+  const failed = verification?.ok === false;
+  const record = deploymentRecord(pending, now(), {
+    copied: plan.copies.map((c) => c.path),
+    deleted: plan.prune.map((k) => `/${k}`),
+    invalidation,
+    verification: verification && {
+      ok: verification.ok,
+      url: verification.url,
+      attempts: verification.attempts,
+      detail: verification.detail,
+    },
+    outcome: failed ? 'failed' : 'succeeded',
+    ...(failed
+      ? {
+          error: {
+            code: 'VERIFY_FAILED',
+            message: `The CDN did not serve the new index.html in time: ${verification?.detail}.`,
+          },
+        }
+      : {}),
+  });
+  await recordDeployment(env, record);
+  await env.records.clearPending();
+  options.onEvent?.({
+    type: 'step',
+    step: 'record',
+    detail: `deployment ${plan.deployId} recorded (${record.outcome})`,
+  });
+  return { record, verification };
+}
+
+/** The deployment record of a pending deploy, with what happened to it. */
+export function deploymentRecord(
+  pending: PendingDeploy,
+  finished: Date,
+  result: Pick<
+    DeploymentRecord,
+    'copied' | 'deleted' | 'invalidation' | 'verification' | 'outcome' | 'error'
+  >,
+): DeploymentRecord {
+  const { plan } = pending;
+  return {
     deployId: plan.deployId,
     stack: plan.stack,
     kind: plan.kind,
@@ -145,36 +185,11 @@ export async function finishDeploy(
       bytes: plan.bytesToCopy,
       retained: plan.retained,
     },
-    copied: plan.copies.map((c) => c.path),
-    deleted: plan.prune.map((k) => `/${k}`),
-    invalidation,
-    verification: verification && {
-      ok: verification.ok,
-      url: verification.url,
-      attempts: verification.attempts,
-      detail: verification.detail,
-    },
+    ...result,
     startedAt: pending.startedAt,
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - Date.parse(pending.startedAt),
-    outcome: verification && !verification.ok ? 'failed' : 'succeeded',
-    ...(verification && !verification.ok
-      ? {
-          error: {
-            code: 'VERIFY_FAILED',
-            message: `The CDN did not serve the new index.html in time: ${verification.detail}.`,
-          },
-        }
-      : {}),
   };
-  await recordDeployment(env, record);
-  await env.records.clearPending();
-  options.onEvent?.({
-    type: 'step',
-    step: 'record',
-    detail: `deployment ${plan.deployId} recorded (${record.outcome})`,
-  });
-  return { record, verification };
 }
 
 /** Writes the immutable record and its audit entry, which carries the record's key facts. */

@@ -9,7 +9,7 @@ import { type DeployPlan, planDeploy } from '../engine/plan.ts';
 import type { Environment } from '../environment.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { DeploymentRecord, PendingDeploy } from '../state/records.ts';
-import { type ApplyOptions, applyDeploy, finishDeploy, recordDeployment } from './apply.ts';
+import { type ApplyOptions, applyDeploy, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
 import { readLiveState, requireManifest } from './live.ts';
 
 export interface DeployOptions extends ApplyOptions {
@@ -194,37 +194,20 @@ async function settlePending(env: Environment, options: ApplyOptions): Promise<P
 }
 
 async function recordSuperseded(env: Environment, pending: PendingDeploy): Promise<void> {
-  const { plan } = pending;
-  await recordDeployment(env, {
-    deployId: plan.deployId,
-    stack: plan.stack,
-    kind: plan.kind,
-    app: plan.app,
-    commit: plan.commit,
-    artifactDigest: plan.artifactDigest,
-    fromDeployId: plan.fromDeployId,
-    fromCommit: plan.fromCommit,
-    request: pending.request,
-    plan: {
-      copies: plan.copies.length,
-      unchanged: plan.unchanged,
-      prune: plan.prune.length,
-      bytes: plan.bytesToCopy,
-      retained: plan.retained,
-    },
-    copied: [],
-    deleted: [],
-    invalidation: null,
-    verification: null,
-    startedAt: pending.startedAt,
-    finishedAt: new Date().toISOString(),
-    durationMs: Date.now() - Date.parse(pending.startedAt),
-    outcome: 'superseded',
-    error: {
-      code: 'INTERRUPTED',
-      message: 'The deploy was interrupted before it went live; a later deploy replaced it.',
-    },
-  });
+  await recordDeployment(
+    env,
+    deploymentRecord(pending, new Date(), {
+      copied: [],
+      deleted: [],
+      invalidation: null,
+      verification: null,
+      outcome: 'superseded',
+      error: {
+        code: 'INTERRUPTED',
+        message: 'The deploy was interrupted before it went live; a later deploy replaced it.',
+      },
+    }),
+  );
 }
 
 function planFor(
