@@ -7,9 +7,9 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { openLocalGit } from '../../adapters/git-local.ts';
 import { runAgentRequest } from '../../agent/index.ts';
-import { loadConfig } from '../../config.ts';
+import { type Config, loadConfig } from '../../config.ts';
 import { isLoopback } from '../../console/auth.ts';
-import { type ConsoleAgent, startConsole } from '../../console/server.ts';
+import { type ConsoleAgent, type ConsoleServer, startConsole } from '../../console/server.ts';
 import { badInput } from '../../errors.ts';
 import { actor, DEFAULT_STACK } from '../context.ts';
 
@@ -39,29 +39,42 @@ export function registerConsoleCommand(program: Command): Command {
       if (!port.success)
         throw badInput(`--port "${flags.port}" is not a port: expected 0–65535 (0 = any free port).`);
       const config = await loadConfig();
-      // The chat runs the agent on the stack selected in the page, with its MCP servers spawned as usual.
-      const agent: ConsoleAgent = (text, options) =>
-        runAgentRequest(text, {
-          actor: options.actor,
-          approve: options.approve,
-          onEvent: options.onEvent,
-          stackRef: options.stack,
-          config,
-        });
-      const git = await openLocalGit({ repoDir: process.cwd() }).catch(() => undefined);
-      const served = await startConsole({
-        config,
-        stacks: flags.stack ?? [DEFAULT_STACK],
+      const served = await startConsoleWithAgent(config, flags.stack ?? [DEFAULT_STACK], {
         port: port.data,
         ...(flags.host ? { host: flags.host } : {}),
-        agent,
-        ...(git ? { git } : {}),
-        actor: `${actor()} (console)`,
       });
       printAddress(served.url, served.token, flags.host);
       await untilSignalled();
       await served.close();
     });
+}
+
+/**
+ * The console with the real agent behind its chat (MCP servers spawned as usual, on the stack
+ * selected in the page) and deploy tags read from the git repository in the working directory.
+ */
+export async function startConsoleWithAgent(
+  config: Config,
+  stacks: string[],
+  options: { port?: number; host?: string } = {},
+): Promise<ConsoleServer> {
+  const agent: ConsoleAgent = (text, o) =>
+    runAgentRequest(text, {
+      actor: o.actor,
+      approve: o.approve,
+      onEvent: o.onEvent,
+      stackRef: o.stack,
+      config,
+    });
+  const git = await openLocalGit({ repoDir: process.cwd() }).catch(() => undefined);
+  return startConsole({
+    config,
+    stacks,
+    ...options,
+    agent,
+    ...(git ? { git } : {}),
+    actor: `${actor()} (console)`,
+  });
 }
 
 export function printAddress(url: string, token: string, host: string | undefined): void {

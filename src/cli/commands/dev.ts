@@ -6,15 +6,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Command } from 'commander';
-import { openLocalGit } from '../../adapters/git-local.ts';
 import { runAgentRequest } from '../../agent/index.ts';
 import { createRenderer } from '../../agent/render.ts';
 import { loadConfig } from '../../config.ts';
-import { type ConsoleAgent, startConsole } from '../../console/server.ts';
 import { FrontendOpsError } from '../../errors.ts';
 import { startLocalEnvironment } from '../../local/dev.ts';
 import { actor } from '../context.ts';
-import { printAddress } from './console.ts';
+import { printAddress, startConsoleWithAgent } from './console.ts';
 
 const REQUEST = 'Deploy the latest dashboard.';
 
@@ -67,22 +65,7 @@ export function registerDevCommand(program: Command): void {
 }
 
 async function serveConsole(config: Awaited<ReturnType<typeof loadConfig>>, stack: string) {
-  const agent: ConsoleAgent = (text, options) =>
-    runAgentRequest(text, {
-      actor: options.actor,
-      approve: options.approve,
-      onEvent: options.onEvent,
-      stackRef: options.stack,
-      config,
-    });
-  const git = await openLocalGit({ repoDir: process.cwd() }).catch(() => undefined);
-  const served = await startConsole({
-    config,
-    stacks: [stack],
-    agent,
-    ...(git ? { git } : {}),
-    actor: `${actor()} (console)`,
-  });
+  const served = await startConsoleWithAgent(config, [stack]);
   printAddress(served.url, served.token, undefined);
   return served;
 }
