@@ -4,7 +4,7 @@
  * and convergence on re-run, with the "no HTML references a missing object" invariant checked over
  * every write the S3 server saw.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact } from '../src/deploy/publish.ts';
@@ -242,6 +242,38 @@ describe('frontendops CLI', () => {
     const bad = await runCli(['audit', 'verify', '--stack', outputs, '--json'], cliEnv);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, problem: { seq: 2 } });
+  });
+
+  it('a protected stack needs a human approval: no terminal and no --yes is refused, nothing changes', async () => {
+    const prod = join(t.tmp, 'prod.json');
+    await writeFile(
+      prod,
+      JSON.stringify({ ...JSON.parse(await readFile(outputs, 'utf8')), stack: 'dashboard-hosting-prod' }),
+    );
+    await t.s3.settle();
+    const before = t.s3.requests.length;
+    const refused = await runCli(['deploy', '--stack', prod, '--commit', COMMITS[0] as string], cliEnv);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /dashboard-hosting-prod is a protected environment: .* needs a human approval.*--yes/,
+    );
+    await t.s3.settle();
+    const writes = t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method));
+    expect(writes.filter((r) => r.bucket === HOSTING)).toEqual([]);
+    expect(writes.filter((r) => r.key.includes('/state/dashboard-hosting-prod/'))).toEqual([]);
+
+    for (const commit of [COMMITS[0], COMMITS[1]] as string[]) {
+      const approved = await runCli(
+        ['deploy', '--stack', prod, '--commit', commit, '--yes', '--json'],
+        cliEnv,
+      );
+      expect(approved.code, approved.stderr).toBe(0);
+    }
+    const rollback = await runCli(['rollback', '--stack', prod], cliEnv);
+    expect(rollback.code).toBe(1);
+    expect(rollback.stderr).toMatch(/protected environment: Roll back to .* needs a human approval/);
+    const status = JSON.parse((await runCli(['status', '--stack', prod, '--json'], cliEnv)).stdout);
+    expect(status.live.commit).toBe(COMMITS[1]);
   });
 
   it('refuses bad input with a clear message, exit code 2, no stack trace, nothing uploaded', async () => {
