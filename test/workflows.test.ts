@@ -168,3 +168,22 @@ describe('deploy.yml', () => {
     expect(job.steps.indexOf(credentialsStep(job))).toBeLessThan(job.steps.indexOf(agent as Step));
   });
 });
+
+describe('stack resolution in CI', () => {
+  it.each([
+    ['build-and-publish.yml', (s: Step) => s.run?.includes('frontendops publish') === true],
+    ['deploy.yml', (s: Step) => s.run?.includes('frontendops agent') === true],
+  ])('%s names the stack backend (a repository variable) before calling frontendops', (file, isCall) => {
+    const job = onlyJob(file === 'deploy.yml' ? deploy : build);
+    const configAt = indexOfStep(job, (s) => s.run?.includes('> frontendops.config.json') === true);
+    expect(configAt).toBeGreaterThanOrEqual(0);
+    expect(configAt).toBeLessThan(indexOfStep(job, isCall));
+    const run = job.steps[configAt]?.run ?? '';
+    const config = JSON.parse(
+      /'(\{.*\})'/s.exec(run)?.[1]?.replace(`$\{{ vars.PULUMI_BACKEND_URL }}`, 's3://state') ?? '{}',
+    );
+    expect(config).toEqual({
+      stacks: { 'dashboard-hosting-prod': { backend: 's3://state', project: 'dashboard-hosting' } },
+    });
+  });
+});
