@@ -7,7 +7,7 @@
 import pLimit from 'p-limit';
 import { invalidationCallerReference, planInvalidationBatches } from '../engine/invalidation.ts';
 import { artifactFileKey } from '../engine/manifest.ts';
-import type { DeployPlan, PlannedCopy } from '../engine/plan.ts';
+import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import type { Environment } from '../environment.ts';
 import { FrontendOpsError } from '../errors.ts';
@@ -169,12 +169,7 @@ export function deploymentRecord(
 ): DeploymentRecord {
   const { plan } = pending;
   return {
-    deployId: plan.deployId,
-    stack: plan.stack,
-    kind: plan.kind,
-    app: plan.app,
-    commit: plan.commit,
-    artifactDigest: plan.artifactDigest,
+    ...deployIdentity(plan),
     fromDeployId: plan.fromDeployId,
     fromCommit: plan.fromCommit,
     request: pending.request,

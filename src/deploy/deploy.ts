@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { artifactDigest } from '../engine/manifest.ts';
-import { type DeployPlan, planDeploy } from '../engine/plan.ts';
+import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import type { Environment } from '../environment.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { DeploymentRecord, PendingDeploy } from '../state/records.ts';
@@ -236,12 +236,7 @@ function summarize(
 ): DeploySummary {
   const { record } = context;
   return {
-    deployId: plan.deployId,
-    stack: plan.stack,
-    kind: plan.kind,
-    app: plan.app,
-    commit: plan.commit,
-    artifactDigest: plan.artifactDigest,
+    ...deployIdentity(plan),
     dryRun: context.dryRun,
     noop: plan.noop,
     outcome: context.dryRun ? 'planned' : plan.noop ? 'noop' : (record?.outcome ?? 'succeeded'),

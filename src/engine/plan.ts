@@ -72,6 +72,16 @@ export interface DeployPlan {
   noop: boolean;
 }
 
+/** The fields that name a deploy, shared by its plan, summary and record. */
+export const deployIdentity = (plan: DeployPlan) => ({
+  deployId: plan.deployId,
+  stack: plan.stack,
+  kind: plan.kind,
+  app: plan.app,
+  commit: plan.commit,
+  artifactDigest: plan.artifactDigest,
+});
+
 const GROUP_ORDER: Record<FileGroup, number> = { asset: 0, other: 1, html: 2 };
 
 export function planDeploy(input: PlanInput): DeployPlan {
