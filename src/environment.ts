@@ -26,7 +26,7 @@ export interface Environment {
   locker: Locker;
   cdn: Cdn | null;
   retain: number;
-  /** Things the operator should know (e.g. a local file lock is used). */
+  /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
   notices: string[];
   close(): void;
 }
@@ -38,7 +38,11 @@ export interface EnvironmentOptions {
   /** Where file locks live when the S3 endpoint ignores conditional writes. */
   lockDir?: string;
   retain?: number;
+  /** Told about things an operator should know (default: a "note:" line on stderr). */
+  onNotice?: (notice: string) => void;
 }
+
+const printNotice = (notice: string) => process.stderr.write(`note: ${notice}\n`);
 
 export async function openEnvironment(
   target: DeployTarget,
@@ -52,16 +56,22 @@ export async function openEnvironment(
   const store = (bucket: string) => createS3Store({ bucket, client });
   const state = store(target.stateBucket);
   const notices: string[] = [];
-  let locker: Locker;
-  if (await state.supportsConditionalWrites()) {
-    locker = createS3Locker(state, target.statePrefix);
-  } else {
-    const dir = options.lockDir ?? defaultLockDir(target);
-    locker = createFileLocker(dir);
-    notices.push(
-      'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.',
-    );
-  }
+  // Which lock to use is decided at the first lock, not at open: read-only commands write nothing.
+  let chosen: Promise<Locker> | undefined;
+  const chooseLocker = async (): Promise<Locker> => {
+    if (await state.supportsConditionalWrites()) return createS3Locker(state, target.statePrefix);
+    const notice =
+      'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.';
+    notices.push(notice);
+    (options.onNotice ?? printNotice)(notice);
+    return createFileLocker(options.lockDir ?? defaultLockDir(target));
+  };
+  const locker: Locker = {
+    acquire: async (name, lockOptions) => {
+      chosen ??= chooseLocker();
+      return (await chosen).acquire(name, lockOptions);
+    },
+  };
   const cdn = target.distributionId
     ? createCloudFrontCdn({
         distributionId: target.distributionId,

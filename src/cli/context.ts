@@ -29,7 +29,6 @@ export async function withStack<T>(
   const config = await loadConfig();
   const env = await openStack(ref, config);
   try {
-    for (const notice of env.notices) process.stderr.write(`note: ${notice}\n`);
     return await run(env, config);
   } finally {
     env.close();

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Config } from '../../config.ts';
 import { type DeploySummary, deployArtifact, rollbackRelease } from '../../deploy/deploy.ts';
 import { readLatestPublished } from '../../deploy/publish.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
@@ -46,7 +47,8 @@ export function registerDeployCommands(program: Command): void {
           waitMs: parseSeconds(flags.wait),
           ...(flags.json ? {} : { onEvent: createProgressPrinter() }),
         };
-        if (!flags.dryRun) {
+        // The plan is read first only when a person must approve it.
+        if (!flags.dryRun && needsApproval(config, env.target.stack, flags.yes)) {
           const plan = await deployArtifact(env, {
             ...common,
             app,
@@ -84,7 +86,7 @@ export function registerDeployCommands(program: Command): void {
           ...(flags.to ? { to: flags.to } : {}),
           ...(flags.json ? {} : { onEvent: createProgressPrinter() }),
         };
-        if (!flags.dryRun) {
+        if (!flags.dryRun && needsApproval(config, env.target.stack, flags.yes)) {
           const plan = await rollbackRelease(env, { ...common, dryRun: true, onEvent: () => undefined });
           await confirmProtected(
             config,
@@ -158,6 +160,9 @@ function report(summary: DeploySummary, json: boolean, siteUrl: string | undefin
   if (siteUrl && s.outcome === 'succeeded') console.log(`  live at ${siteUrl}`);
   if (s.outcome === 'failed') process.exitCode = 1;
 }
+
+const needsApproval = (config: Config, stack: string, yes: boolean | undefined) =>
+  config.protected.includes(stack) && !yes;
 
 function parseSeconds(value: string): number {
   const seconds = Number(value);

@@ -92,7 +92,7 @@ export function registerInfraCommand(mcp: Command, env: NodeJS.ProcessEnv = proc
     const { stack } = await resolveStackSource(flags.stack, { config, cwd: process.cwd() });
     const stacks = createStackOpener(config, { aliases: { [stack]: flags.stack } });
     // Fail at start-up, in the operator's terminal, when the stack cannot be opened.
-    for (const notice of (await stacks.open(stack)).notices) console.error(`note: ${notice}`);
+    await stacks.open(stack);
     const secret = createHandleSecret();
     try {
       await serveFromFlags(
