@@ -15,7 +15,12 @@ import type { Environment } from '../environment.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Approver } from '../ports.ts';
 import type { RequestInfo } from '../state/records.ts';
-import { describeClient } from './infra-approval-gate.ts';
+import {
+  type ApprovalGateInput,
+  type ApprovalOutcome,
+  describeClient,
+  requireApproval,
+} from './infra-approval-gate.ts';
 import type { HandleSigner } from './infra-handles.ts';
 import type { Secrecy } from './infra-secrecy.ts';
 import type { StackOpener } from './infra-stacks.ts';
@@ -25,9 +30,6 @@ export interface InfraToolContext {
   config: Config;
   defaultStack: string;
   signer: HandleSigner;
-  secret: Buffer;
-  now: () => number;
-  approver: Approver | undefined;
   lockWaitMs: number;
   isProtected(stack: string): boolean;
   /** Opens a stack by name (default: the server's) and remembers its sensitive values. */
@@ -41,6 +43,12 @@ export interface InfraToolContext {
     ctx: ServerContext,
     fallback: string,
   ): RequestInfo;
+  /** The human approval a change of a protected stack needs (server, secret, clock and config bound). */
+  approve(
+    ctx: ServerContext,
+    env: Environment,
+    change: Pick<ApprovalGateInput, 'action' | 'deployId' | 'summary' | 'tool'>,
+  ): Promise<ApprovalOutcome>;
   /** The plan a deploy of app@commit would carry out now (changes nothing). */
   dryRun(env: Environment, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
 }
@@ -63,9 +71,6 @@ export function createInfraToolContext(input: {
     config: input.config,
     defaultStack: input.defaultStack,
     signer: input.signer,
-    secret: input.secret,
-    now,
-    approver: input.approver,
     lockWaitMs: input.lockWaitMs,
     isProtected: (stack) => input.config.protected.includes(stack),
     async open(stack) {
@@ -89,6 +94,17 @@ export function createInfraToolContext(input: {
         at: new Date(now()).toISOString(),
       };
     },
+    approve: (ctx, env, change) =>
+      requireApproval({
+        server,
+        ctx,
+        env,
+        secret: input.secret,
+        now,
+        ...(input.approver ? { approver: input.approver } : {}),
+        protectedStacks: input.config.protected,
+        ...change,
+      }),
     dryRun: async (env, app, commit, request) =>
       (await deployArtifact(env, { app, commit, request, dryRun: true })).plan,
   };

@@ -1,13 +1,12 @@
 /** rollback: a retained release live again, invalidated, in one call (approval on protected stacks). */
 import * as z from 'zod';
 import { rollbackRelease } from '../deploy/deploy.ts';
-import { requireApproval } from './infra-approval-gate.ts';
 import { capitalise, type InfraToolContext, refuseOtherPlans } from './infra-context.ts';
 import { describePlan, requestArgs, rollbackShape, stackArg } from './infra-schemas.ts';
 import { toolSuccess } from './tool-result.ts';
 
 export function registerRollbackTool(t: InfraToolContext): void {
-  const { server, config, defaultStack, guarded, open, requestFor, secret, now, approver, lockWaitMs } = t;
+  const { server, defaultStack, guarded, open, requestFor, lockWaitMs } = t;
 
   server.registerTool(
     'rollback',
@@ -44,14 +43,7 @@ export function registerRollbackTool(t: InfraToolContext): void {
       const planned = (await rollbackRelease(env, { ...to, request, dryRun: true })).plan;
       const gate = planned.noop
         ? ({ approved: true, by: 'nobody', via: 'unprotected' } as const)
-        : await requireApproval({
-            server,
-            ctx,
-            env,
-            secret,
-            now,
-            approver: approver,
-            protectedStacks: config.protected,
+        : await t.approve(ctx, env, {
             action: 'rollback',
             deployId: planned.deployId,
             summary: describePlan(planned),

@@ -8,7 +8,6 @@ import * as z from 'zod';
 import type { DeployEvent } from '../deploy/apply.ts';
 import { deployArtifact, finishSyncedDeploy } from '../deploy/deploy.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
-import { requireApproval } from './infra-approval-gate.ts';
 import { capitalise, type InfraToolContext, READ_ONLY, refuseOtherPlans, STALE } from './infra-context.ts';
 import {
   appArg,
@@ -25,21 +24,8 @@ import {
 import { toolSuccess } from './tool-result.ts';
 
 export function registerSyncTools(t: InfraToolContext): void {
-  const {
-    server,
-    config,
-    defaultStack,
-    guarded,
-    open,
-    requestFor,
-    dryRun,
-    isProtected,
-    signer,
-    secret,
-    now,
-    approver,
-    lockWaitMs,
-  } = t;
+  const { server, config, defaultStack, guarded, open, requestFor, dryRun, isProtected, signer, lockWaitMs } =
+    t;
 
   server.registerTool(
     'get_deploy_target',
@@ -145,14 +131,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         );
       }
 
-      const gate = await requireApproval({
-        server,
-        ctx,
-        env,
-        secret,
-        now,
-        approver: approver,
-        protectedStacks: config.protected,
+      const gate = await t.approve(ctx, env, {
         action: 'deploy',
         deployId: plan.deployId,
         summary: describePlan(plan),
