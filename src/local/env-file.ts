@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { isAlive } from '../state/lock-holder.ts';
 
 export const LOCAL_DIR = '.frontendops';
 
@@ -41,13 +42,4 @@ export async function findLocalEnv(cwd: string = process.cwd()): Promise<LocalEn
   const parsed = localEnvSchema.safeParse(JSON.parse(text));
   if (!parsed.success || !isAlive(parsed.data.pid)) return null;
   return parsed.data;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

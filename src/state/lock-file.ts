@@ -8,15 +8,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker } from '../ports.ts';
-
-interface Holder {
-  owner: string;
-  host: string;
-  pid: number;
-  acquiredAt: string;
-}
+import { diedOnThisHost, type LockHolder, lockedError, waitBeforeRetry } from './lock-holder.ts';
 
 export function createFileLocker(dir: string): Locker {
   return {
@@ -32,7 +25,7 @@ export function createFileLocker(dir: string): Locker {
             update: Math.max(1000, ttlMs / 3),
             realpath: false,
           });
-          const holder: Holder = {
+          const holder: LockHolder = {
             owner,
             host: hostname(),
             pid: process.pid,
@@ -43,47 +36,23 @@ export function createFileLocker(dir: string): Locker {
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
           const holder = await readHolder(file);
-          if (holder && holder.host === hostname() && !isAlive(holder.pid) && attempt < 3) {
+          if (holder && diedOnThisHost(holder) && attempt < 3) {
             // The holder was killed: its lock directory (proper-lockfile's `<file>.lock`) is ours to remove.
             await rm(`${file}.lock`, { recursive: true, force: true });
             continue;
           }
           if (Date.now() >= deadline) throw lockedError(name, holder, waitMs);
-          await delay(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+          await waitBeforeRetry(attempt);
         }
       }
     },
   };
 }
 
-export function lockedError(
-  name: string,
-  holder: { owner: string; acquiredAt: string } | null,
-  waitMs: number,
-) {
-  const who = holder ? `${holder.owner} (since ${holder.acquiredAt})` : 'another process';
-  return new FrontendOpsError(
-    'LOCKED',
-    `${name} is locked by ${who}; waited ${Math.round(waitMs / 1000)}s. One deploy per environment runs at a time: wait for it to finish and run the command again, or pass --wait <seconds> to wait longer.`,
-    { details: { holder } },
-  );
-}
-
-async function readHolder(file: string): Promise<Holder | null> {
+async function readHolder(file: string): Promise<LockHolder | null> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as Holder;
+    return JSON.parse(await readFile(file, 'utf8')) as LockHolder;
   } catch {
     return null;
   }
 }
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,13 +6,9 @@
 import { hostname } from 'node:os';
 import { isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../ports.ts';
-import { isAlive, lockedError } from './lock-file.ts';
+import { diedOnThisHost, type LockHolder, lockedError, waitBeforeRetry } from './lock-holder.ts';
 
-interface LockBody {
-  owner: string;
-  host: string;
-  pid: number;
-  acquiredAt: string;
+interface LockBody extends LockHolder {
   expiresAt: string;
 }
 
@@ -37,10 +33,10 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
           } else {
             const holder = JSON.parse(existing.body.toString('utf8')) as LockBody;
             const expired = Date.parse(holder.expiresAt) <= now();
-            const deadHere = holder.host === hostname() && !isAlive(holder.pid);
+            const deadHere = diedOnThisHost(holder);
             if (!expired && !deadHere) {
               if (now() >= deadline) throw lockedError(name, holder, waitMs);
-              await delay(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+              await waitBeforeRetry(attempt);
               continue;
             }
             ({ etag } = await store.put(key, JSON.stringify(body()), {}, { ifMatch: existing.etag }));
@@ -81,5 +77,3 @@ function heldLock(
     },
   };
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
