@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact } from '../src/deploy/publish.ts';
 import { verifyAudit } from '../src/state/audit.ts';
-import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from './support/deploy-env.ts';
+import { startDeployEnv, type TestDeployEnv } from './support/deploy-env.ts';
 import { writeFixtureBuild } from './support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from './support/git-repo.ts';
 
@@ -27,17 +27,7 @@ beforeAll(async () => {
     const build = await writeFixtureBuild(join(t.tmp, version), { version });
     await publishArtifact(t.env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
   }
-  outputs = join(t.tmp, `${STACK}.json`);
-  await writeFile(
-    outputs,
-    JSON.stringify({
-      stack: STACK,
-      artifactsBucket: ARTIFACTS,
-      hostingBucket: HOSTING,
-      region: 'us-east-1',
-      endpoint: t.s3.endpoint,
-    }),
-  );
+  outputs = await t.writeOutputs();
   // The servers are real child processes over stdio; they, not the agent's model, hold the credentials.
   mcpConfig = join(t.tmp, 'mcp.json');
   await writeFile(

@@ -1,10 +1,3 @@
-/**
- * The CLI as users run it, in child processes, against the embedded S3 server and the CloudFront
- * double: --json summaries, lock contention between two processes, kill -9 at points of a deploy
- * and convergence on re-run, with the "no HTML references a missing object" invariant checked over
- * every write the S3 server saw.
- */
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact } from '../src/deploy/publish.ts';
@@ -25,18 +18,7 @@ const builds = new Map<string, FixtureBuild>();
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-staging' });
-  outputs = join(t.tmp, 'staging.json');
-  await writeFile(
-    outputs,
-    JSON.stringify({
-      stack: 'dashboard-staging',
-      artifactsBucket: ARTIFACTS,
-      hostingBucket: HOSTING,
-      distributionId: t.cdn.distributionId,
-      region: 'us-east-1',
-      endpoint: t.s3.endpoint,
-    }),
-  );
+  outputs = await t.writeOutputs({ cdn: true });
   cliEnv = {
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
@@ -250,11 +232,7 @@ describe('frontendops CLI', () => {
   });
 
   it('a protected stack needs a human approval: no terminal and no --yes is refused, nothing changes', async () => {
-    const prod = join(t.tmp, 'prod.json');
-    await writeFile(
-      prod,
-      JSON.stringify({ ...JSON.parse(await readFile(outputs, 'utf8')), stack: 'dashboard-hosting-prod' }),
-    );
+    const prod = await t.writeOutputs({ stack: 'dashboard-hosting-prod', cdn: true });
     await t.s3.settle();
     const before = t.s3.requests.length;
     const refused = await runCli(['deploy', '--stack', prod, '--commit', COMMITS[0] as string], cliEnv);

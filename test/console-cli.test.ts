@@ -4,13 +4,12 @@
  * without it, and stops on SIGTERM (bin/frontendops.js, as a user runs it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView, StatusView } from '../src/console/types.ts';
 import { deployArtifact } from '../src/deploy/deploy.ts';
 import { publishArtifact } from '../src/deploy/publish.ts';
-import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from './support/deploy-env.ts';
+import { STACK, startDeployEnv, type TestDeployEnv } from './support/deploy-env.ts';
 import { writeFixtureBuild } from './support/fixture-build.ts';
 
 const COMMIT = '4444444ddddddddddddddddddddddddddddddddd';
@@ -27,17 +26,7 @@ beforeAll(async () => {
     commit: COMMIT,
     request: { text: 'ship it', actor: 'bob', planner: 'cli', at: new Date().toISOString() },
   });
-  const outputs = join(t.tmp, `${STACK}.json`);
-  await writeFile(
-    outputs,
-    JSON.stringify({
-      stack: STACK,
-      artifactsBucket: ARTIFACTS,
-      hostingBucket: HOSTING,
-      region: 'us-east-1',
-      endpoint: t.s3.endpoint,
-    }),
-  );
+  const outputs = await t.writeOutputs();
   child = spawn(
     process.execPath,
     [join(process.cwd(), 'bin/frontendops.js'), 'console', '--stack', outputs, '--port', '0'],

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitForStderr } from './support/cli.ts';
 import { createTestRepo, type TestRepo } from './support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from './support/github-double.ts';
 
@@ -60,26 +61,6 @@ function runToExit(args: string[], env: Record<string, string> = baseEnv()) {
       clearTimeout(timer);
       done({ code, stderr });
     });
-  });
-}
-
-/** Waits (bounded) until the child prints a line matching `pattern` on stderr. */
-function waitForStderr(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((done, fail) => {
-    let seen = '';
-    const timer = setTimeout(
-      () => fail(new Error(`timed out waiting for ${pattern}; stderr: ${seen}`)),
-      20_000,
-    );
-    child.stderr?.on('data', (c: Buffer) => {
-      seen += c.toString();
-      const match = pattern.exec(seen);
-      if (match) {
-        clearTimeout(timer);
-        done(match);
-      }
-    });
-    child.on('exit', (code) => fail(new Error(`exited with ${code}; stderr: ${seen}`)));
   });
 }
 

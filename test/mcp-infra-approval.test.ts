@@ -247,17 +247,7 @@ describe('approvals on a protected stack', () => {
   });
 
   it('`frontendops approve <handle> --stack <outputs.json> --as <name>` (the command) records an approval', async () => {
-    const outputs = join(f.t.tmp, 'approve-outputs.json');
-    await writeFile(
-      outputs,
-      JSON.stringify({
-        stack: STACK,
-        artifactsBucket: ARTIFACTS,
-        hostingBucket: HOSTING,
-        endpoint: f.t.s3.endpoint,
-        region: 'us-east-1',
-      }),
-    );
+    const outputs = await f.t.writeOutputs();
     const config = join(f.t.tmp, 'approve-config.json');
     await writeFile(config, JSON.stringify({ protected: [STACK] }));
     vi.stubEnv('FRONTENDOPS_CONFIG', config);

@@ -4,7 +4,7 @@
  * endpoint from AWS_ENDPOINT_URL_CLOUDFRONT), and Streamable HTTP behind the bearer token — where
  * every request gets a fresh server instance, so handles must verify across instances.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -13,7 +13,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createInfraServer } from '../src/mcp/infra-server.ts';
 import { serveHttp } from '../src/mcp/serve.ts';
-import { ARTIFACTS, HOSTING, STACK } from './support/deploy-env.ts';
+import { waitForStderr } from './support/cli.ts';
+import { HOSTING, STACK } from './support/deploy-env.ts';
 import { COMMITS, type InfraFixture, startInfraFixture, wrapClient } from './support/mcp-infra.ts';
 
 const BIN = resolve('bin/frontendops.js');
@@ -26,18 +27,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
   f = await startInfraFixture();
-  outputsFile = join(f.t.tmp, 'outputs.json');
-  await writeFile(
-    outputsFile,
-    JSON.stringify({
-      stack: STACK,
-      artifactsBucket: ARTIFACTS,
-      hostingBucket: HOSTING,
-      endpoint: f.t.s3.endpoint,
-      distributionId: f.t.target.distributionId,
-      region: 'us-east-1',
-    }),
-  );
+  outputsFile = await f.t.writeOutputs({ cdn: true });
   configFile = join(f.t.tmp, 'frontendops.config.json');
   await writeFile(configFile, JSON.stringify({ protected: [] }));
 });
@@ -60,26 +50,6 @@ function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
     FRONTENDOPS_CONFIG: configFile,
     ...extra,
   };
-}
-
-/** Waits (bounded) until the child prints a line matching `pattern` on stderr. */
-function waitForStderr(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((done, fail) => {
-    let seen = '';
-    const timer = setTimeout(
-      () => fail(new Error(`timed out waiting for ${pattern}; stderr: ${seen}`)),
-      30_000,
-    );
-    child.stderr?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = pattern.exec(seen);
-      if (match) {
-        clearTimeout(timer);
-        done(match);
-      }
-    });
-    child.on('exit', (code) => fail(new Error(`exited with ${code}; stderr: ${seen}`)));
-  });
 }
 
 describe('frontendops mcp infra (spawned) and over HTTP', () => {

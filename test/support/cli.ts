@@ -37,3 +37,27 @@ export function startCli(
 
 export const runCli = (args: string[], env: Record<string, string> = {}, cwd?: string) =>
   startCli(args, env, cwd).done;
+
+/** Waits (bounded) until the child prints something matching `pattern` on stderr. */
+export function waitForStderr(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs = 30_000,
+): Promise<RegExpMatchArray> {
+  return new Promise((done, fail) => {
+    let seen = '';
+    const timer = setTimeout(
+      () => fail(new Error(`timed out waiting for ${pattern}; stderr: ${seen}`)),
+      timeoutMs,
+    );
+    child.stderr?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = pattern.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        done(match);
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`exited with ${code}; stderr: ${seen}`)));
+  });
+}

@@ -1,5 +1,5 @@
 /** A complete deploy environment for tests: embedded S3 (real protocol), CloudFront double, temp dirs. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeployTarget } from '../../src/engine/types.ts';
@@ -18,6 +18,11 @@ export interface TestDeployEnv {
   env: Environment;
   target: DeployTarget;
   tmp: string;
+  /**
+   * Writes this environment's stack outputs as a `--stack` file (`<tmp>/<stack>.json`), as a CLI or
+   * spawned server reads them; `cdn` adds the distribution id (then set AWS_ENDPOINT_URL_CLOUDFRONT).
+   */
+  writeOutputs(options?: { stack?: string; cdn?: boolean }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +54,19 @@ export async function startDeployEnv(overrides: Partial<DeployTarget> = {}): Pro
     env,
     target,
     tmp,
+    async writeOutputs({ stack: name = stack, cdn = false } = {}) {
+      const file = join(tmp, `${name}.json`);
+      const outputs = {
+        stack: name,
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: HOSTING,
+        ...(cdn ? { distributionId: target.distributionId } : {}),
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+      };
+      await writeFile(file, JSON.stringify(outputs));
+      return file;
+    },
     async stop() {
       env.close();
       await cdn.close();
