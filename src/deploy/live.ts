@@ -12,11 +12,15 @@ export async function readLiveState(
   pending: PendingDeploy | null,
 ): Promise<LiveState & { etag: string | null }> {
   const [listing, pointer] = await Promise.all([env.hosting.list(), env.records.readPointer()]);
-  const releases: Release[] = [];
-  for (const ref of pointer?.value.releases ?? []) {
-    const manifest = await readManifest(env.artifacts, ref.app, ref.commit);
-    if (manifest) releases.push({ ...ref, manifest });
-  }
+  // A release whose artifact is gone (lifecycle rule) no longer protects any file.
+  const releases = (
+    await Promise.all(
+      (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
+        const manifest = await readManifest(env.artifacts, ref.app, ref.commit);
+        return manifest && { ...ref, manifest };
+      }),
+    )
+  ).filter((release) => release !== null);
   const uncertain = pending && !pending.pointerMoved ? pending.plan.copies.map((c) => c.key) : [];
   return {
     hosting: new Map(listing.map((o) => [o.key, o.size])),
