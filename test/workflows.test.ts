@@ -99,11 +99,16 @@ describe('both workflows', () => {
     ]);
   });
 
-  it.each(['build-and-publish.yml', 'deploy.yml'])('%s runs on Node 20 with a clean install', (file) => {
-    const job = onlyJob(parse(readWorkflow(file)));
-    expect(job.steps.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with?.['node-version']).toBe(20);
-    expect(job.steps.some((s) => s.run === 'npm ci')).toBe(true);
-  });
+  it.each(['build-and-publish.yml', 'deploy.yml'])(
+    '%s runs on Node 24 (LTS) with a clean install',
+    (file) => {
+      const job = onlyJob(parse(readWorkflow(file)));
+      expect(job.steps.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with?.['node-version']).toBe(
+        24,
+      );
+      expect(job.steps.some((s) => s.run === 'npm ci')).toBe(true);
+    },
+  );
 });
 
 describe('build-and-publish.yml', () => {
@@ -118,25 +123,27 @@ describe('build-and-publish.yml', () => {
   it('tests, builds with the commit, then publishes with credentials taken only after that', () => {
     const job = onlyJob(build);
     const test = indexOfStep(job, (s) => s.run === 'npm test');
-    const buildStep = indexOfStep(job, (s) => s.run === 'npm run build:dashboard');
+    const buildStep = indexOfStep(job, (s) => s.run === 'npm run build -w apps/sophia-dashboard');
     const credentials = job.steps.indexOf(credentialsStep(job));
     const publish = indexOfStep(job, (s) => s.run?.includes('frontendops publish') ?? false);
     expect([test, buildStep, credentials, publish].every((i) => i >= 0)).toBe(true);
     expect(test).toBeLessThan(buildStep);
     expect(buildStep).toBeLessThan(credentials);
     expect(credentials).toBeLessThan(publish);
-    expect(job.steps[buildStep]?.env?.DASHBOARD_COMMIT).toBe(`\${{ github.sha }}`);
+    expect(job.steps[buildStep]?.env?.FRONTENDOPS_COMMIT).toBe(`\${{ github.sha }}`);
     expect(job.steps[publish]?.run).toBe(
       `npx frontendops publish apps/sophia-dashboard/dist --app sophia-dashboard --commit \${{ github.sha }} --stack dashboard-hosting-prod`,
     );
   });
 
-  it('builds with a script that exists and writes where publish reads', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    expect(pkg.scripts['build:dashboard']).toBe('tsx src/local/build-dashboard.ts');
-    const source = readFileSync(new URL('../src/local/build-dashboard.ts', import.meta.url), 'utf8');
-    expect(source).toContain("join(DASHBOARD_ROOT, 'dist')");
-    expect(source).toContain("'../../apps/sophia-dashboard/'");
+  it("builds with the dashboard workspace's own build script, which writes where publish reads", () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../apps/sophia-dashboard/package.json', import.meta.url), 'utf8'),
+    );
+    expect(pkg.scripts.build).toBe('vite build');
+    const config = readFileSync(new URL('../apps/sophia-dashboard/vite.config.ts', import.meta.url), 'utf8');
+    expect(config).toMatch(/outDir: 'dist'/);
+    expect(config).toContain('process.env.FRONTENDOPS_COMMIT');
   });
 });
 

@@ -1,0 +1,137 @@
+/**
+ * `frontendops.config.json` (in the working directory, or the path in FRONTENDOPS_CONFIG). Optional: without
+ * it every default applies. Relative paths in it are resolved against the file's own directory, so a
+ * loaded Config holds only absolute paths and means the same from any working directory.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { badInput } from './errors.ts';
+
+export const CONFIG_FILE = 'frontendops.config.json';
+export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
+
+const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+const BACKEND_HINT = 'file://<dir>, s3://<bucket>[/prefix], pulumi-cloud, pulumi-cli or outputs';
+
+const stackConfigSchema = z
+  .strictObject({
+    backend: z
+      .string()
+      .refine(
+        (value) =>
+          ['pulumi-cloud', 'pulumi-cli', 'outputs'].includes(value) ||
+          /^file:\/\/.+/.test(value) ||
+          /^s3:\/\/[^/?]+/.test(value),
+        { message: `expected one of ${BACKEND_HINT}` },
+      ),
+    /** The Pulumi project (state backends: found by listing when omitted; required for pulumi-cloud). */
+    project: z.string().regex(NAME, 'expected a Pulumi project name').optional(),
+    organization: z.string().regex(NAME, 'expected a Pulumi organization name').optional(),
+    /** The stack's name in the backend when it differs from the key (e.g. "prod"). */
+    stack: z.string().regex(NAME, 'expected a Pulumi stack name').optional(),
+    /** backend "outputs": the JSON file of outputs. */
+    file: z.string().min(1).optional(),
+    /** backend "pulumi-cloud": a self-hosted Pulumi Cloud API URL (default https://api.pulumi.com). */
+    apiUrl: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .superRefine((stack, ctx) => {
+    if (stack.backend === 'outputs' && !stack.file) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['file'],
+        message: 'backend "outputs" needs "file": the outputs JSON file',
+      });
+    }
+    if (stack.backend === 'pulumi-cloud') {
+      for (const key of ['organization', 'project'] as const) {
+        if (!stack[key])
+          ctx.addIssue({ code: 'custom', path: [key], message: `backend "pulumi-cloud" needs "${key}"` });
+      }
+    }
+  });
+
+const configObject = z.strictObject({
+  $schema: z.string().optional(),
+  stacks: z
+    .record(z.string().regex(NAME, 'a stack name uses letters, digits, -, _ and .'), stackConfigSchema)
+    .default({}),
+  /** Environments whose deploys and rollbacks need a human approval. */
+  protected: z.array(z.string().regex(NAME)).default(['dashboard-hosting-prod']),
+  /** How many releases' assets are kept when pruning. */
+  retain: z.number().int().min(1).max(100).default(3),
+  app: z.string().regex(NAME).default('sophia-dashboard'),
+  /** The app's directory in the git repository: its newest commit is "the latest". */
+  appPath: z.string().min(1).default('apps/sophia-dashboard'),
+  /** How `frontendops dev` builds the app: an argument vector run in appPath (never a shell), and its output. */
+  build: z
+    .strictObject({
+      command: z.array(z.string().min(1)).min(1).optional(),
+      /** The built site, relative to appPath; without a command, the site is published as it is. */
+      output: z.string().min(1).default('.'),
+    })
+    .optional(),
+});
+
+/** `dashboardPath`, the first name of `appPath`, is still read. */
+export const configSchema = z.preprocess((value) => {
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'dashboardPath' in value) {
+    const { dashboardPath, ...rest } = value as Record<string, unknown>;
+    return 'appPath' in rest ? value : { ...rest, appPath: dashboardPath };
+  }
+  return value;
+}, configObject);
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type Config = z.infer<typeof configSchema>;
+
+export const defaultConfig = (): Config => configSchema.parse({});
+
+/** Reads and validates the configuration; absent file → defaults; a bad file → BAD_INPUT naming the field. */
+export async function loadConfig(cwd: string = process.cwd()): Promise<Config> {
+  const explicit = process.env[CONFIG_ENV];
+  const file = resolve(cwd, explicit || CONFIG_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return defaultConfig();
+    throw badInput(
+      `Cannot read the configuration file ${file}${explicit ? ` (named by ${CONFIG_ENV})` : ''}: ` +
+        `${(error as Error).message}. Fix the path, or unset ${CONFIG_ENV} to use ${CONFIG_FILE} in the working directory.`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw badInput(`${file} is not valid JSON (${(error as Error).message}). Fix the syntax and try again.`);
+  }
+  const parsed = configSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
+    );
+    throw badInput(
+      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, protected, retain, app, ` +
+        `appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
+      { fields: parsed.error.issues.map((issue) => issue.path.join('.')) },
+    );
+  }
+  return absolutePaths(parsed.data, dirname(file));
+}
+
+function absolutePaths(config: Config, base: string): Config {
+  const stacks: Config['stacks'] = {};
+  for (const [name, stack] of Object.entries(config.stacks)) {
+    const copy = { ...stack };
+    if (copy.file && !isAbsolute(copy.file)) copy.file = resolve(base, copy.file);
+    if (copy.backend.startsWith('file://')) {
+      const path = copy.backend.slice('file://'.length);
+      if (!isAbsolute(path) && path !== '~' && !path.startsWith('~/'))
+        copy.backend = `file://${resolve(base, path)}`;
+    }
+    stacks[name] = copy;
+  }
+  return { ...config, stacks };
+}

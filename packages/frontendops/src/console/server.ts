@@ -1,0 +1,173 @@
+/**
+ * startConsole: the deploy console's HTTP server (node:http). It serves the built UI and a JSON API
+ * over the deploy engine — the live release, the history, each deployment with its audit entry, the
+ * audit verification, the plan for the latest artifact — plus confirmed deploy / rollback, a chat
+ * with the agent, and progress as server-sent events. Every API call needs the start-up token; it
+ * listens on 127.0.0.1 unless a host is given explicitly.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.ts';
+import { type Environment, openStack as openConfiguredStack } from '../environment.ts';
+import { badInput } from '../errors.ts';
+import type { GitHost } from '../ports.ts';
+import {
+  assertConsoleToken,
+  checkAccess,
+  createConsoleToken,
+  isAllowedHost,
+  isSameOrigin,
+  refuseMutation,
+  sameSecret,
+  sessionCookie,
+} from './auth.ts';
+import type { ConsoleAgent } from './chat.ts';
+import { createEventHub } from './events.ts';
+import { sendError, toApiError } from './http.ts';
+import { type RouteContext, routeGet, routePost } from './routes.ts';
+import { createConsoleService } from './service.ts';
+import { SECURITY_HEADERS, serveStatic } from './static.ts';
+
+export type { ConsoleAgent, ConsoleAgentOptions } from './chat.ts';
+
+/** The UI the package build (scripts/build.js) puts beside the compiled server: <package>/dist/console-ui. */
+export const CONSOLE_UI_DIR = fileURLToPath(new URL('../../dist/console-ui/', import.meta.url));
+
+export interface ConsoleOptions {
+  config: Config;
+  /** The environments shown, by --stack reference; the first is selected at start. */
+  stacks: string[];
+  /** Opens one stack; default: openStack(ref, config) from src/environment.ts. */
+  openStack?: (ref: string) => Promise<Environment>;
+  /** Interface to listen on; default 127.0.0.1. Anything else exposes the console to the network. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default: a random token. */
+  token?: string;
+  /** Runs a chat request; without it the chat box says the agent is not available. */
+  agent?: ConsoleAgent;
+  /** Where deploy tags are read from (to show a release's tag). */
+  git?: GitHost;
+  /** Who the console acts as in deployment records and the audit log; default "<user> (console)". */
+  actor?: string;
+  /** The built UI; default the package's prebuilt dist/console-ui. */
+  uiDir?: string;
+}
+
+export interface ConsoleServer {
+  /** e.g. http://127.0.0.1:43117/ — open `${url}?token=${token}` once to sign the browser in. */
+  url: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+export async function startConsole(options: ConsoleOptions): Promise<ConsoleServer> {
+  if (options.stacks.length === 0) {
+    throw badInput('The console needs at least one stack to show. Pass --stack <name|outputs file|local>.');
+  }
+  const token = options.token ?? createConsoleToken();
+  assertConsoleToken(token);
+  const host = options.host ?? '127.0.0.1';
+  const uiDir = resolve(options.uiDir ?? CONSOLE_UI_DIR);
+  const service = createConsoleService({
+    config: options.config,
+    stacks: options.stacks,
+    openStack: options.openStack ?? ((ref) => openConfiguredStack(ref, options.config)),
+    ...(options.git ? { git: options.git } : {}),
+  });
+  const hub = createEventHub();
+  const actor = options.actor ?? `${currentUser()} (console)`;
+  const context: RouteContext = { service, hub, actor, agent: options.agent, token, uiDir, port: 0, host };
+
+  const server = createServer((req, res) => {
+    handle(req, res, context).catch((error: unknown) => {
+      const { status, body } = toApiError(error);
+      if (!res.headersSent) sendError(res, status, body);
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  context.port = (server.address() as AddressInfo).port;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+
+  return {
+    url: `http://${hostInUrl}:${context.port}/`,
+    token,
+    async close() {
+      hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+      // Environments handed in by the caller stay the caller's to close.
+      if (!options.openStack) await service.close();
+    },
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, context: RouteContext): Promise<void> {
+  if (!isAllowedHost(req, context.host, context.port) || !isSameOrigin(req)) {
+    return sendError(res, 403, {
+      error: 'FORBIDDEN_ORIGIN',
+      message: 'This console only answers requests addressed to it from its own page.',
+    });
+  }
+  const url = new URL(req.url ?? '/', 'http://console.invalid');
+  const access = checkAccess(req, context.token);
+
+  if (!url.pathname.startsWith('/api/')) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, methodError('GET'));
+    const presented = url.searchParams.get('token');
+    if (presented !== null) return signIn(res, presented, context.token);
+    return serveStatic(res, context.uiDir, url.pathname);
+  }
+  if (!access.ok) {
+    res.setHeader('www-authenticate', 'Bearer realm="frontendops-console"');
+    return sendError(res, 401, {
+      error: 'UNAUTHORIZED',
+      message:
+        'This console needs its access token. Open the address printed by `frontendops console` (it ends in ?token=…), ' +
+        'or send "Authorization: Bearer <token>".',
+    });
+  }
+  if (req.method === 'POST') {
+    const refusal = refuseMutation(req, access);
+    if (refusal) return sendError(res, 403, { error: 'CSRF', message: `Refused: ${refusal}.` });
+    return routePost(req, res, url, context);
+  }
+  if (req.method !== 'GET') return sendError(res, 405, methodError('GET or POST'));
+  return routeGet(res, url, context);
+}
+
+/** `/?token=…`: a right token sets the session cookie; either way the token leaves the address bar. */
+function signIn(res: ServerResponse, presented: string, token: string): void {
+  const ok = sameSecret(presented, token);
+  res.writeHead(303, {
+    ...SECURITY_HEADERS,
+    location: ok ? '/' : '/?signin=failed',
+    'cache-control': 'no-store',
+    ...(ok ? { 'set-cookie': sessionCookie(token) } : {}),
+  });
+  res.end();
+}
+
+const methodError = (allowed: string) => ({
+  error: 'METHOD_NOT_ALLOWED',
+  message: `Use ${allowed} here.`,
+});
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'someone';
+  }
+}

@@ -1,0 +1,57 @@
+/** Serves the built UI: files under one directory only, index.html for every other page path. */
+import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { join, normalize, sep } from 'node:path';
+import mime from 'mime';
+import { decodePathPart } from './http.ts';
+
+/** No inline scripts, no third-party origins, no framing: the page only talks to this server. */
+export const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  // The first visit carries the token in the URL; never send it on to another site.
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+} as const;
+
+export async function serveStatic(res: ServerResponse, dir: string, pathname: string): Promise<void> {
+  const relative = normalize(decodePathPart(pathname)).replace(/^([/\\])+/, '');
+  const file = join(dir, relative);
+  const inside = file.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
+  const body = inside && relative !== '' ? await readOrNull(file) : null;
+  if (body) {
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': mime.getType(file) ?? 'application/octet-stream',
+      // Vite names assets by content hash; everything else is looked at again each time.
+      'cache-control': relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
+    res.end(body);
+    return;
+  }
+  if (relative.startsWith('assets/') || relative.startsWith('api/')) {
+    res.writeHead(404, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+    res.end('Not found');
+    return;
+  }
+  const index = await readOrNull(join(dir, 'index.html'));
+  res.writeHead(index ? 200 : 503, {
+    ...SECURITY_HEADERS,
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-cache',
+  });
+  res.end(
+    index ??
+      'The console UI is not built. Run `npm run build -w frontendops` (or reinstall frontendops) and reload.',
+  );
+}
+
+async function readOrNull(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch {
+    return null;
+  }
+}

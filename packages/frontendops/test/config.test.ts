@@ -1,0 +1,136 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CONFIG_ENV, defaultConfig, loadConfig } from '../src/config.ts';
+import { FrontendOpsError } from '../src/errors.ts';
+
+let work: string;
+let savedEnv: string | undefined;
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), 'frontendops-config-'));
+  savedEnv = process.env[CONFIG_ENV];
+  delete process.env[CONFIG_ENV];
+});
+afterEach(async () => {
+  if (savedEnv === undefined) delete process.env[CONFIG_ENV];
+  else process.env[CONFIG_ENV] = savedEnv;
+  await rm(work, { recursive: true, force: true });
+});
+
+const writeConfig = (value: unknown, name = 'frontendops.config.json') =>
+  writeFile(join(work, name), typeof value === 'string' ? value : JSON.stringify(value));
+
+async function refusal(): Promise<FrontendOpsError> {
+  const error = await loadConfig(work).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(FrontendOpsError);
+  expect((error as FrontendOpsError).code).toBe('BAD_INPUT');
+  return error as FrontendOpsError;
+}
+
+describe('loadConfig', () => {
+  it('without a file, every default applies', async () => {
+    const config = await loadConfig(work);
+    expect(config).toEqual({
+      stacks: {},
+      protected: ['dashboard-hosting-prod'],
+      retain: 3,
+      app: 'sophia-dashboard',
+      appPath: 'apps/sophia-dashboard',
+    });
+    expect(defaultConfig()).toEqual(config);
+  });
+
+  it('reads every backend kind and makes relative paths absolute against the file', async () => {
+    await writeConfig({
+      stacks: {
+        'dashboard-hosting-prod': {
+          backend: 's3://ops-pulumi-state/team?region=eu-west-1',
+          project: 'dashboard-hosting',
+        },
+        staging: { backend: 'file://./state', stack: 'dashboard-hosting-staging' },
+        home: { backend: 'file://~/.pulumi-state' },
+        cloud: { backend: 'pulumi-cloud', organization: 'sophia', project: 'dashboard-hosting' },
+        cli: { backend: 'pulumi-cli' },
+        local: { backend: 'outputs', file: 'outputs/local.json' },
+      },
+      protected: ['dashboard-hosting-prod', 'staging'],
+      retain: 5,
+      app: 'other-app',
+      dashboardPath: 'apps/other',
+    });
+    const config = await loadConfig(work);
+    expect(config.stacks.staging?.backend).toBe(`file://${join(work, 'state')}`);
+    expect(config.stacks.home?.backend).toBe('file://~/.pulumi-state');
+    expect(config.stacks.local?.file).toBe(join(work, 'outputs/local.json'));
+    expect(config.stacks['dashboard-hosting-prod']?.backend).toBe(
+      's3://ops-pulumi-state/team?region=eu-west-1',
+    );
+    expect(config).toMatchObject({
+      protected: ['dashboard-hosting-prod', 'staging'],
+      retain: 5,
+      app: 'other-app',
+      appPath: 'apps/other', // read from its first name, dashboardPath
+    });
+  });
+
+  it('reads the build command as an argument vector and its output directory', async () => {
+    await writeConfig({ appPath: 'site', build: { command: ['npm', 'run', 'build'], output: 'dist' } });
+    expect(await loadConfig(work)).toMatchObject({
+      appPath: 'site',
+      build: { command: ['npm', 'run', 'build'], output: 'dist' },
+    });
+    await writeConfig({ build: { command: 'npm run build' } });
+    expect((await refusal()).message).toMatch(/build\.command: .*array/);
+  });
+
+  it('FRONTENDOPS_CONFIG names another file (relative to cwd)', async () => {
+    await mkdir(join(work, 'conf'));
+    await writeConfig({ retain: 7 }, 'conf/custom.json');
+    process.env[CONFIG_ENV] = 'conf/custom.json';
+    expect((await loadConfig(work)).retain).toBe(7);
+  });
+
+  it('a missing FRONTENDOPS_CONFIG file is BAD_INPUT (it was asked for explicitly)', async () => {
+    process.env[CONFIG_ENV] = 'nope.json';
+    expect((await refusal()).message).toContain(CONFIG_ENV);
+  });
+
+  it('invalid JSON is BAD_INPUT', async () => {
+    await writeConfig('{ "retain": 3, }');
+    expect((await refusal()).message).toContain('not valid JSON');
+  });
+
+  it.each([
+    ['retain below 1', { retain: 0 }, 'retain'],
+    ['retain not a number', { retain: 'three' }, 'retain'],
+    ['a misspelt top-level field', { retian: 3 }, 'retian'],
+    ['protected not a list', { protected: 'dashboard-hosting-prod' }, 'protected'],
+    ['an unknown backend', { stacks: { prod: { backend: 'ftp://x' } } }, 'stacks.prod.backend'],
+    ['an empty file backend', { stacks: { prod: { backend: 'file://' } } }, 'stacks.prod.backend'],
+    ['outputs without a file', { stacks: { prod: { backend: 'outputs' } } }, 'stacks.prod.file'],
+    [
+      'pulumi-cloud without organization',
+      { stacks: { prod: { backend: 'pulumi-cloud', project: 'p' } } },
+      'stacks.prod.organization',
+    ],
+    ['a misspelt stack field', { stacks: { prod: { backend: 'pulumi-cli', projet: 'x' } } }, 'projet'],
+    ['a bad stack name', { stacks: { 'prod env': { backend: 'pulumi-cli' } } }, 'stacks.prod env'],
+    [
+      'a bad project name',
+      { stacks: { prod: { backend: 'file://x', project: '../x' } } },
+      'stacks.prod.project',
+    ],
+    [
+      'a non-http apiUrl',
+      { stacks: { prod: { backend: 'pulumi-cloud', organization: 'o', project: 'p', apiUrl: 'file:///x' } } },
+      'stacks.prod.apiUrl',
+    ],
+  ])('%s is BAD_INPUT naming the field', async (_name, value, field) => {
+    await writeConfig(value);
+    expect((await refusal()).message).toContain(field);
+  });
+});

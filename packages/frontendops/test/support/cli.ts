@@ -1,0 +1,67 @@
+/** Runs the real CLI (bin/frontendops.js) in a child process, as a user would. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/frontendops.js', import.meta.url));
+/** The repository's root (the workspace root). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** Where tests leave screenshots for people to look at (git-ignored). */
+export const ARTIFACTS_DIR = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function startCli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: cwd ?? process.cwd(),
+    env: { ...process.env, FRONTENDOPS_DEBUG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const done = new Promise<CliResult>((resolveDone) => {
+    child.on('close', (code, signal) => resolveDone({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+export const runCli = (args: string[], env: Record<string, string> = {}, cwd?: string) =>
+  startCli(args, env, cwd).done;
+
+/** Waits (bounded) until the child prints something matching `pattern` on stderr. */
+export function waitForStderr(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs = 30_000,
+): Promise<RegExpMatchArray> {
+  return new Promise((done, fail) => {
+    let seen = '';
+    const timer = setTimeout(
+      () => fail(new Error(`timed out waiting for ${pattern}; stderr: ${seen}`)),
+      timeoutMs,
+    );
+    child.stderr?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = pattern.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        done(match);
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`exited with ${code}; stderr: ${seen}`)));
+  });
+}
