@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import mime from 'mime';
+import pLimit from 'p-limit';
 import { sitePathProblem } from '../engine/manifest.ts';
 import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/policy.ts';
 import type { FileEntry } from '../engine/types.ts';
@@ -18,7 +19,15 @@ export interface ScannedFile extends FileEntry {
   source: string;
 }
 
+interface Found {
+  sitePath: string;
+  source: string;
+  size: number;
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const HASH_CONCURRENCY = 16;
+const STREAM_ABOVE = 1024 * 1024;
 
 export async function scanBuildDirectory(
   dir: string,
@@ -32,7 +41,7 @@ export async function scanBuildDirectory(
     );
   }
   const realRoot = await realpath(root);
-  const found: Array<{ sitePath: string; source: string }> = [];
+  const found: Found[] = [];
   await walk(realRoot, realRoot, '', found, new Set([realRoot]));
   if (found.length === 0) {
     throw badInput(
@@ -44,9 +53,13 @@ export async function scanBuildDirectory(
       `The build directory ${dir} has no index.html at its top level. Expected a built site; pass the build's output directory (e.g. dist/), not the project.`,
     );
   }
+  // Several files hashed at once: one at a time, a 20,000-file build mostly waited on the disk.
+  const limit = pLimit(HASH_CONCURRENCY);
+  const sorted = found.sort((a, b) => a.sitePath.localeCompare(b.sitePath));
+  const hashes = await Promise.all(sorted.map((file) => limit(() => hashFile(file.source, file.size))));
   const files = new Map<string, ScannedFile>();
-  for (const { sitePath, source } of found.sort((a, b) => a.sitePath.localeCompare(b.sitePath))) {
-    const { sha256, size } = await hashFile(source);
+  for (const [i, { sitePath, source }] of sorted.entries()) {
+    const { sha256, size } = hashes[i] as { sha256: string; size: number };
     files.set(sitePath, {
       source,
       sha256,
@@ -67,13 +80,7 @@ export function contentTypeFor(sitePath: string): string {
   return textual ? `${type}; charset=utf-8` : type;
 }
 
-async function walk(
-  realRoot: string,
-  dir: string,
-  prefix: string,
-  found: Array<{ sitePath: string; source: string }>,
-  ancestors: Set<string>,
-) {
+async function walk(realRoot: string, dir: string, prefix: string, found: Found[], ancestors: Set<string>) {
   const names = await readdir(dir, { encoding: 'buffer' });
   for (const raw of names) {
     let name: string;
@@ -113,11 +120,19 @@ async function walk(
         );
       }
       await walk(realRoot, real, sitePath, found, new Set([...ancestors, real]));
-    } else if (kind.isFile()) found.push({ sitePath, source: target });
+    } else if (kind.isFile()) found.push({ sitePath, source: target, size: kind.size });
   }
 }
 
-async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+/**
+ * A file up to STREAM_ABOVE bytes is read whole: streamed, each small file would take a fresh
+ * 64 KiB buffer, and at 20,000 files those keep the garbage collector busy for seconds.
+ */
+async function hashFile(path: string, statSize: number): Promise<{ sha256: string; size: number }> {
+  if (statSize <= STREAM_ABOVE) {
+    const body = await readFile(path);
+    return { sha256: createHash('sha256').update(body).digest('hex'), size: body.length };
+  }
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of createReadStream(path)) {
