@@ -4,7 +4,6 @@
  * The same build again is a no-op; a different build for a published commit is refused.
  */
 import { readFile } from 'node:fs/promises';
-import pLimit from 'p-limit';
 import {
   APP_NAME,
   artifactDigest,
@@ -15,7 +14,7 @@ import {
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
-import { scanBuildDirectory } from './scan.ts';
+import { type ScannedFile, scanBuildDirectory } from './scan.ts';
 
 export interface PublishInput {
   dir: string;
@@ -66,18 +65,7 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     );
   }
 
-  const limit = pLimit(input.concurrency ?? 16);
-  await Promise.all(
-    [...scanned].map(([path, file]) =>
-      limit(async () =>
-        artifacts.put(artifactFileKey(input.app, input.commit, path), await readFile(file.source), {
-          contentType: file.contentType,
-          cacheControl: file.cacheControl,
-          metadata: { sha256: file.sha256 },
-        }),
-      ),
-    ),
-  );
+  await uploadFiles(artifacts, input, [...scanned]);
   const conditional = (await artifacts.supportsConditionalWrites()) ? { ifNoneMatch: '*' as const } : {};
   await artifacts.put(
     artifactManifestKey(input.app, input.commit),
@@ -91,6 +79,36 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     { contentType: 'application/json', cacheControl: 'no-cache' },
   );
   return { ...summary, uploaded: scanned.size, published: true };
+}
+
+/**
+ * A fixed set of workers takes the files in turn, and none takes another after a failure. (A
+ * queue of one task per file kept a closure, promise and queue node per file alive for the
+ * whole upload: 15 MB at 20,000 files, which the heap then grew to four times over.)
+ */
+async function uploadFiles(
+  artifacts: ObjectStore,
+  input: PublishInput,
+  files: Array<[string, ScannedFile]>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < files.length) {
+      const [path, file] = files[next++] as [string, ScannedFile];
+      try {
+        await artifacts.put(artifactFileKey(input.app, input.commit, path), await readFile(file.source), {
+          contentType: file.contentType,
+          cacheControl: file.cacheControl,
+          metadata: { sha256: file.sha256 },
+        });
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, input.concurrency ?? 16) }, worker));
 }
 
 /** The artifact's manifest, or null when the commit was never published. */
