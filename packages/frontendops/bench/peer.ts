@@ -4,19 +4,17 @@
  * (path-style addressing, which the local endpoint needs) and the server's fixed credentials from
  * its environment; nothing of the user's own AWS configuration is read.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
-
-const run = promisify(execFile);
+import { type Measured, measure } from './proc.ts';
 
 export interface SyncResult {
   /** Objects the CLI reported copying ("copy: …" lines). */
   copied: number;
   /** Objects the CLI reported deleting ("delete: …" lines). */
   deleted: number;
+  peakRssMb: number | null;
 }
 
 export interface AwsCli {
@@ -42,14 +40,19 @@ export async function prepareAwsCli(dir: string, endpoint: string): Promise<AwsC
     // No checksum settings are needed: sync between buckets sends no bodies (CopyObject, List,
     // DeleteObject), so the CLI runs with its defaults.
   };
-  const aws = (args: string[]) => run('aws', args, { env, maxBuffer: 64 * 1024 * 1024 });
+  const aws = async (args: string[]): Promise<Measured> => {
+    const run = await measure('aws', args, { env });
+    if (run.code !== 0)
+      throw new Error(`aws ${args.slice(0, 2).join(' ')} exited ${run.code}: ${run.stderr}`);
+    return run;
+  };
   const printed = await aws(['--version']);
   const version = (printed.stdout || printed.stderr).trim() || 'unknown';
   return {
     version,
     async sync(source, destination) {
       // --no-progress only drops the progress lines a terminal would show; the work is the seed's.
-      const { stdout } = await aws([
+      const run = await aws([
         's3',
         'sync',
         source,
@@ -59,16 +62,15 @@ export async function prepareAwsCli(dir: string, endpoint: string): Promise<AwsC
         '--endpoint-url',
         endpoint,
       ]);
-      const lines = stdout.split('\n');
+      const lines = run.stdout.split('\n');
       return {
         copied: lines.filter((l) => l.startsWith('copy:')).length,
         deleted: lines.filter((l) => l.startsWith('delete:')).length,
+        peakRssMb: run.peakRssMb,
       };
     },
     async measureStartup() {
-      const started = performance.now();
-      await aws(['--version']);
-      return performance.now() - started;
+      return (await aws(['--version'])).ms;
     },
   };
 }
