@@ -1,113 +1,167 @@
 /**
- * `npm run bench [-- --runs <n>] [-- --concurrency <n>]`: FrontendOps against the seed's
- * `aws s3 sync s3://<artifacts>/<app>/<commit>/files s3://<hosting> --delete`, on the same embedded
- * S3 server: full deploy, incremental deploy (5% of the assets changed) and rollback of a Vite-like
- * build of about 800 files / 40 MB. Prints wall time, S3 requests (counted by the server) and
- * invalidation paths per scenario, the time ratios against the targets of issue 2, and writes
- * bench/results.json. Not part of `npm test`: one run takes about 40 seconds.
+ * `npm run bench [-- options]`: FrontendOps measured as users run it (the CLI as spawned processes,
+ * start-up included) and in process, against the peer `aws s3 sync … --delete` in the same run, on
+ * the embedded S3 server. Sections (all by default; --only picks some):
+ *
+ * - startup: `--help`, `status`, `mcp infra` answering `initialize` — wall time and peak RSS;
+ * - sync:    full deploy, incremental deploy (5% of the assets changed) and rollback of an 800-file /
+ *            40 MB build: CLI process vs in process vs `aws s3 sync` — time, S3 requests,
+ *            invalidation paths, ratios against the targets;
+ *
+ * Prints a table per section and writes bench/results.json. Not part of `npm test`.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { generateBuilds } from './generate.ts';
-import {
-  combineRuns,
-  formatDetails,
-  formatTable,
-  formatVerdicts,
-  median,
-  type ScenarioResult,
-  TIME_TARGETS,
-} from './report.ts';
-import { type RunResult, runScenarios } from './scenarios.ts';
+import { type GeneratedPair, generateBuilds } from './generate.ts';
+import { killAll } from './proc.ts';
+import { combineRuns, formatSyncDetails, formatSyncTable, median, type ScenarioResult } from './report.ts';
+import { runScenarios } from './scenarios.ts';
+import { formatStartup, runStartup, type StartupResult } from './startup.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
+const SECTIONS = ['startup', 'sync'] as const;
+type Section = (typeof SECTIONS)[number];
 
 const argsSchema = z.object({
-  runs: z.coerce.number().int().min(1).max(20).default(1),
+  only: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()))
+    .pipe(z.array(z.enum(SECTIONS)).min(1))
+    .default([...SECTIONS]),
+  runs: z.coerce.number().int().min(1).max(20).default(3),
+  samples: z.coerce.number().int().min(1).max(50).default(5),
   concurrency: z.coerce.number().int().min(1).max(256).optional(),
 });
+type Args = z.infer<typeof argsSchema>;
 
-function readArgs() {
+const USAGE = 'npm run bench -- [--only startup,sync] [--runs 3] [--samples 5] [--concurrency <n>]';
+
+function readArgs(): Args {
+  const names = Object.keys(argsSchema.shape);
   const { values } = parseArgs({
-    options: { runs: { type: 'string' }, concurrency: { type: 'string' } },
+    options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
     strict: true,
   });
   const parsed = argsSchema.safeParse(values);
   if (!parsed.success) {
     throw new Error(
-      `Bad bench arguments: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}. Expected --runs <1-20> and optionally --concurrency <1-256>, e.g. npm run bench -- --runs 3.`,
+      `Bad bench arguments: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}. Usage: ${USAGE}`,
     );
   }
   return parsed.data;
 }
 
+interface Results {
+  at: string;
+  machine: { cpus: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd?: number[] };
+  options: Args;
+  startup?: StartupResult;
+  sync?: {
+    build: { files: number; bytes: number; changedAssets: number };
+    peer: { version: string; startupMs: number[] };
+    results: ScenarioResult[];
+    runs: ScenarioResult[][];
+  };
+  failed?: { section: Section; error: string };
+}
+
 async function main(): Promise<void> {
   const args = readArgs();
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-bench-'));
-  try {
-    log('generating a Vite-like build and a rebuild with 5% of the assets changed…');
-    const builds = await generateBuilds(join(tmp, 'builds'));
-    log(
-      `  ${builds.base.files} files, ${mb(builds.base.bytes)}; ${builds.changedAssets} assets changed in the rebuild`,
-    );
-    const runs: RunResult[] = [];
-    for (let i = 1; i <= args.runs; i++) {
-      const dir = join(tmp, `run-${i}`);
-      // Odd runs measure FrontendOps first in each scenario, even runs the peer: order effects cancel.
-      const peerFirst = i % 2 === 0;
-      const first = peerFirst ? 'aws s3 sync' : 'FrontendOps';
-      log(`run ${i} of ${args.runs}: fresh S3 server, both builds published untimed, ${first} first`);
-      const concurrency = args.concurrency ? { concurrency: args.concurrency } : {};
-      runs.push(await runScenarios(builds, { dir, peerFirst, ...concurrency }));
-      await rm(dir, { recursive: true, force: true });
+  const results: Results = {
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, node: process.version, loadAverageAtStart: loadavg() },
+    options: args,
+  };
+  // Interrupted: stop every process started, remove the scratch directory (the embedded S3
+  // server, a child with an IPC channel, exits when this process does).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      rmSync(tmp, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
+  const want = (section: Section) => args.only.includes(section);
+  let builds: GeneratedPair | undefined;
+  const standardBuilds = async () => {
+    if (!builds) {
+      log('generating a Vite-like build (800 files, 40 MiB) and a rebuild with 5% of the assets changed…');
+      builds = await generateBuilds(join(tmp, 'builds'));
     }
-    const results: ScenarioResult[] =
-      runs.length === 1 ? (runs[0]?.results ?? []) : combineRuns(runs.map((r) => r.results));
-    const peer = runs[0]?.peer;
-    const startup = runs.map((r) => r.peer.startupMs.toFixed(0)).join(', ');
-
-    console.log('');
-    console.log(
-      `${builds.base.files} files, ${mb(builds.base.bytes)}; ${args.runs === 1 ? 'one run' : `median of ${args.runs} runs (ratio: median of the per-run ratios)`}; ${peer?.version ?? ''}`,
-    );
-    console.log('');
-    console.log(formatTable(results));
-    console.log('');
-    console.log(
-      'aws s3 sync invalidates nothing: the seed invalidated /* separately after each sync (not timed here).',
-    );
-    console.log(`Every aws time includes the CLI's start-up: a bare \`aws --version\` took ${startup} ms.`);
-    console.log('');
-    console.log(formatVerdicts(results));
-    console.log('');
-    console.log(formatDetails(results, median(runs.map((r) => r.peer.startupMs))));
-    await writeFile(
-      RESULTS_FILE,
-      `${JSON.stringify(
-        {
-          at: new Date().toISOString(),
-          build: { files: builds.base.files, bytes: builds.base.bytes, changedAssets: builds.changedAssets },
-          options: args,
-          peer: { version: peer?.version, startupMs: runs.map((r) => r.peer.startupMs) },
-          targets: { time: TIME_TARGETS, requests: 'FrontendOps fewer than aws s3 sync' },
-          results,
-          runs: runs.map((r) => r.results),
-        },
-        null,
-        2,
-      )}\n`,
-    );
-    console.log(`\nresults written to ${RESULTS_FILE}`);
+    return builds;
+  };
+  let current: Section = 'startup';
+  try {
+    log(`machine: ${cpus().length} cores, load average ${fmtLoad(loadavg())} at the start`);
+    if (want('startup')) {
+      current = 'startup';
+      log('startup: CLI start-up…');
+      results.startup = await runStartup(join(tmp, 'startup'), args.samples);
+      print('Start-up (CLI processes)', formatStartup(results.startup));
+    }
+    if (want('sync')) {
+      current = 'sync';
+      const pair = await standardBuilds();
+      const runs = [];
+      for (let i = 0; i < args.runs; i++) {
+        const dir = join(tmp, `sync-${i}`);
+        log(`sync: run ${i + 1} of ${args.runs}: fresh S3 server, both builds published untimed`);
+        runs.push(
+          await runScenarios(pair, {
+            dir,
+            rotation: i,
+            ...(args.concurrency ? { concurrency: args.concurrency } : {}),
+          }),
+        );
+        await rm(dir, { recursive: true, force: true });
+      }
+      const combined = runs.length === 1 ? (runs[0]?.results ?? []) : combineRuns(runs.map((r) => r.results));
+      const startupMs = runs.map((r) => r.peer.startupMs);
+      results.sync = {
+        build: { files: pair.base.files, bytes: pair.base.bytes, changedAssets: pair.changedAssets },
+        peer: { version: runs[0]?.peer.version ?? '', startupMs },
+        results: combined,
+        runs: runs.map((r) => r.results),
+      };
+      print(
+        `Deploys: FrontendOps CLI process vs in process vs aws s3 sync (${pair.base.files} files, ${mib(pair.base.bytes)}, ${pair.changedAssets} assets changed; ${args.runs === 1 ? 'one run' : `median of ${args.runs} runs, ratios the median of per-run ratios`}; order of the tools rotated: ${runs.map((r) => r.order.join('→')).join(', ')})`,
+        [
+          formatSyncTable(combined),
+          '',
+          `${runs[0]?.peer.version}. Its times include its start-up (bare \`aws --version\`: ${startupMs.map((ms) => ms.toFixed(0)).join(', ')} ms); the CLI's include Node's and its own.`,
+          'aws s3 sync invalidates nothing: the seed invalidated /* separately after each sync (not timed here).',
+          '',
+          formatSyncDetails(combined, median(startupMs)),
+        ].join('\n'),
+      );
+    }
+  } catch (error) {
+    results.failed = { section: current, error: error instanceof Error ? error.message : String(error) };
+    throw error;
   } finally {
+    killAll();
+    results.machine.loadAverageAtEnd = loadavg();
+    log(`machine: load average ${fmtLoad(loadavg())} at the end`);
+    await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nresults written to ${RESULTS_FILE}`);
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+function print(title: string, body: string): void {
+  console.log(`\n## ${title}\n\n${body}`);
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const fmtLoad = (load: number[]) => load.map((x) => x.toFixed(2)).join(' ');
 const log = (line: string) => console.error(line);
 
 await main();

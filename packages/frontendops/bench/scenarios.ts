@@ -1,13 +1,16 @@
 /**
- * One benchmark run: a fresh embedded S3 server (artifacts bucket, FrontendOps hosting bucket, the
- * peer's hosting bucket) and CloudFront double; both builds published (not timed); then full
- * deploy, incremental deploy and rollback, each by FrontendOps and then by the peer.
+ * One run of the sync section: a fresh embedded S3 server (artifacts bucket and one hosting bucket
+ * per tool) and CloudFront double; both builds published (not timed); then full deploy,
+ * incremental deploy and rollback, each by
+ * - FrontendOps as a user runs it: `node bin/frontendops.js deploy|rollback --stack <outputs.json> … --json`,
+ *   a spawned process, start-up included;
+ * - FrontendOps in process (the engine alone: deployArtifact / rollbackRelease);
+ * - the peer `aws s3 sync s3://<artifacts>/<app>/<commit>/files s3://<hosting> --delete`, spawned.
  *
- * The tools run one after the other, never at once, so a run's requests are exactly the requests
- * the server finished between its start and its end.
+ * The tools run one after the other, never at once, so a tool's requests are exactly the requests
+ * the server finished between its start and its end. Their order rotates from run to run.
  */
 import { join } from 'node:path';
-import { createS3Client, createS3Store } from '../src/adapters/s3.ts';
 import type { DeployEvent } from '../src/deploy/apply.ts';
 import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/deploy/deploy.ts';
 import { publishArtifact } from '../src/deploy/publish.ts';
@@ -15,38 +18,40 @@ import { artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
 import { openEnvironment } from '../src/environment.ts';
 import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
-import { type S3RequestRecord, startLocalS3 } from '../src/local/s3-server.ts';
 import type { RequestInfo } from '../src/state/records.ts';
-import { startCloudFrontDouble } from '../test/support/cloudfront-double.ts';
 import { checkHosting } from './check.ts';
+import { deployArgs, mustSucceed, prepareCli, rollbackArgs } from './cli.ts';
 import type { GeneratedPair } from './generate.ts';
 import { prepareAwsCli } from './peer.ts';
 import {
-  countOperations,
+  type CliRun,
+  type InProcessRun,
   judgeScenario,
   type ScenarioName,
   type ScenarioResult,
   type ToolRun,
 } from './report.ts';
+import { APP, ARTIFACTS, COMMIT_A, COMMIT_B, startServers } from './servers.ts';
 
-export const APP = 'sophia-dashboard';
-const COMMIT_A = 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1';
-const COMMIT_B = 'b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2';
-const ARTIFACTS = 'bench-artifacts';
 const HOSTING = 'bench-hosting-frontendops';
+const CLI_HOSTING = 'bench-hosting-frontendops-cli';
 const PEER_HOSTING = 'bench-hosting-aws-sync';
+
+export type Tool = 'cli' | 'inProcess' | 'peer';
+const TOOLS: Tool[] = ['cli', 'inProcess', 'peer'];
 
 export interface RunOptions {
   /** Scratch directory of this run (server data, CLI config, locks). */
   dir: string;
-  /** FrontendOps copy concurrency; the engine's default when absent. */
+  /** Which tool goes first in each scenario: the order rotates between runs against order effects. */
+  rotation: number;
+  /** FrontendOps in-process copy concurrency; the engine's default when absent. */
   concurrency?: number;
-  /** Run the peer before FrontendOps in each scenario (alternated between runs against order effects). */
-  peerFirst?: boolean;
 }
 
 export interface RunResult {
   results: ScenarioResult[];
+  order: Tool[];
   peer: { version: string; startupMs: number };
 }
 
@@ -58,17 +63,10 @@ const request = (text: string): RequestInfo => ({
 });
 
 export async function runScenarios(builds: GeneratedPair, options: RunOptions): Promise<RunResult> {
-  const cleanups: Array<() => unknown> = [];
+  const servers = await startServers(options.dir, [HOSTING, CLI_HOSTING, PEER_HOSTING]);
+  const closeEnv: Array<() => void> = [];
   try {
-    const records: S3RequestRecord[] = [];
-    const s3 = await startLocalS3({
-      directory: join(options.dir, 's3'),
-      buckets: [ARTIFACTS, HOSTING, PEER_HOSTING],
-      onRequest: (record) => records.push(record),
-    });
-    cleanups.unshift(() => s3.close());
-    const cdn = await startCloudFrontDouble();
-    cleanups.unshift(() => cdn.close());
+    const { s3, cdn } = servers;
     const target: DeployTarget = {
       stack: 'bench',
       artifactsBucket: ARTIFACTS,
@@ -85,10 +83,21 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
       cdnEndpoint: cdn.endpoint,
       lockDir: join(options.dir, 'locks'),
     });
-    cleanups.unshift(() => env.close());
-    const checkClient = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
-    cleanups.unshift(() => checkClient.destroy());
-    const peerHosting = createS3Store({ bucket: PEER_HOSTING, client: checkClient });
+    closeEnv.push(env.close);
+    const cli = await prepareCli(
+      join(options.dir, 'cli'),
+      {
+        stack: 'bench-cli',
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: CLI_HOSTING,
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        distributionId: cdn.distributionId,
+      },
+      { cdnEndpoint: cdn.endpoint },
+    );
+    const cliHosting = servers.store(CLI_HOSTING);
+    const peerHosting = servers.store(PEER_HOSTING);
 
     await publishArtifact(env.artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
     await publishArtifact(env.artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
@@ -96,52 +105,60 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
     const aws = await prepareAwsCli(join(options.dir, 'aws'), s3.endpoint);
     const startupMs = await aws.measureStartup();
 
-    const measure = async <T>(work: () => Promise<T>) => {
-      await s3.flush();
-      const from = records.length;
-      const started = performance.now();
-      const value = await work();
-      const ms = performance.now() - started;
-      await s3.flush();
-      const mine = records.slice(from);
-      return { value, ms, started, requests: mine.length, operations: countOperations(mine) };
-    };
-
     const apply = { ...(options.concurrency ? { concurrency: options.concurrency } : {}) };
     const scenarios: Array<{
       name: ScenarioName;
       commit: string;
-      frontendops: (onEvent: (e: DeployEvent) => void) => Promise<DeploySummary>;
+      cliArgs: string[];
+      inProcess: (onEvent: (e: DeployEvent) => void) => Promise<DeploySummary>;
     }> = [
       {
         name: 'full',
         commit: COMMIT_A,
-        frontendops: (onEvent) =>
+        cliArgs: deployArgs(cli, COMMIT_A),
+        inProcess: (onEvent) =>
           deployArtifact(env, { ...apply, app: APP, commit: COMMIT_A, request: request('full'), onEvent }),
       },
       {
         name: 'incremental',
         commit: COMMIT_B,
-        frontendops: (onEvent) =>
+        cliArgs: deployArgs(cli, COMMIT_B),
+        inProcess: (onEvent) =>
           deployArtifact(env, { ...apply, app: APP, commit: COMMIT_B, request: request('incr'), onEvent }),
       },
       {
         name: 'rollback',
         commit: COMMIT_A,
-        frontendops: (onEvent) => rollbackRelease(env, { ...apply, request: request('rollback'), onEvent }),
+        cliArgs: rollbackArgs(cli),
+        inProcess: (onEvent) => rollbackRelease(env, { ...apply, request: request('rollback'), onEvent }),
       },
     ];
+    const order = TOOLS.map((_, i) => TOOLS[(i + options.rotation) % TOOLS.length] as Tool);
 
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios) {
       const artifact = { app: APP, commit: scenario.commit };
-      const runFrontendOps = async () => {
-        log(`  ${scenario.name}: FrontendOps…`);
+      const runCli = async (): Promise<CliRun> => {
+        log(`  ${scenario.name}: FrontendOps CLI…`);
+        const { value, ...counted } = await servers.counted(() =>
+          mustSucceed(cli, scenario.cliArgs, scenario.name),
+        );
+        return {
+          ...counted,
+          copied: value.summary.copied,
+          deleted: value.summary.pruned,
+          invalidationPaths: invalidated(value.summary.invalidation),
+          peakRssMb: value.run.peakRssMb,
+          ...(await checkHosting(env.artifacts, cliHosting, artifact, { exact: false })),
+        };
+      };
+      const runInProcess = async (): Promise<InProcessRun> => {
+        log(`  ${scenario.name}: FrontendOps in process…`);
         const phases: Record<string, number> = {};
         let t0 = 0;
-        const fo = await measure(() => {
+        const { value, ...counted } = await servers.counted(() => {
           t0 = performance.now();
-          return scenario.frontendops((event) => {
+          return scenario.inProcess((event) => {
             const name =
               event.type === 'copy'
                 ? `copied ${event.group}`
@@ -151,50 +168,52 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
             phases[name] = Math.round(performance.now() - t0);
           });
         });
-        if (fo.value.outcome !== 'succeeded') {
+        if (value.outcome !== 'succeeded') {
           throw new Error(
-            `FrontendOps ${scenario.name} ended ${fo.value.outcome}: ${fo.value.error?.message ?? ''}`,
+            `FrontendOps ${scenario.name} ended ${value.outcome}: ${value.error?.message ?? ''}`,
           );
         }
         return {
-          ...fo,
+          ...counted,
+          copied: value.copied,
+          deleted: value.pruned,
+          invalidationPaths: value.invalidation?.paths ?? [],
           phases,
-          check: await checkHosting(env.artifacts, env.hosting, artifact, { exact: false }),
+          ...(await checkHosting(env.artifacts, env.hosting, artifact, { exact: false })),
         };
       };
-      const runPeer = async () => {
+      const runPeer = async (): Promise<ToolRun> => {
         log(`  ${scenario.name}: aws s3 sync…`);
         const source = `s3://${ARTIFACTS}/${artifactFileKey(APP, scenario.commit, '/')}`;
-        const peer = await measure(() => aws.sync(source, `s3://${PEER_HOSTING}`));
-        return { ...peer, check: await checkHosting(env.artifacts, peerHosting, artifact, { exact: true }) };
+        const { value, ...counted } = await servers.counted(() => aws.sync(source, `s3://${PEER_HOSTING}`));
+        return {
+          ...counted,
+          ...value,
+          ...(await checkHosting(env.artifacts, peerHosting, artifact, { exact: true })),
+        };
       };
-      const peer = options.peerFirst ? await runPeer() : undefined;
-      const fo = await runFrontendOps();
-      const peerDone = peer ?? (await runPeer());
-      const frontendops: ScenarioResult['frontendops'] = {
-        ms: fo.ms,
-        requests: fo.requests,
-        operations: fo.operations,
-        copied: fo.value.copied,
-        deleted: fo.value.pruned,
-        ...fo.check,
-        invalidationPaths: fo.value.invalidation?.paths ?? [],
-        phases: fo.phases,
-      };
-      const peerRun: ToolRun = {
-        ms: peerDone.ms,
-        requests: peerDone.requests,
-        operations: peerDone.operations,
-        copied: peerDone.value.copied,
-        deleted: peerDone.value.deleted,
-        ...peerDone.check,
-      };
-      results.push(judgeScenario(scenario.name, frontendops, peerRun));
+      const runs: { cli?: CliRun; inProcess?: InProcessRun; peer?: ToolRun } = {};
+      for (const tool of order) {
+        if (tool === 'cli') runs.cli = await runCli();
+        else if (tool === 'inProcess') runs.inProcess = await runInProcess();
+        else runs.peer = await runPeer();
+      }
+      const { cli: c, inProcess: i, peer: p } = runs;
+      if (!c || !i || !p) throw new Error('a tool did not run');
+      results.push(judgeScenario(scenario.name, { cli: c, inProcess: i, peer: p }));
     }
-    return { results, peer: { version: aws.version, startupMs } };
+    return { results, order, peer: { version: aws.version, startupMs } };
   } finally {
-    for (const cleanup of cleanups) await cleanup();
+    for (const close of closeEnv) close();
+    await servers.close();
   }
+}
+
+/** The paths the CLI invalidated; a plan's paths without an invalidation id mean the CDN was not reached. */
+function invalidated(invalidation: { paths: string[]; ids: string[] }): string[] {
+  if (invalidation.paths.length > 0 && invalidation.ids.length === 0)
+    throw new Error('the CLI did not reach the CloudFront double (no invalidation id)');
+  return invalidation.paths;
 }
 
 const log = (line: string) => console.error(line);
