@@ -7,6 +7,8 @@
  * - sync:    full deploy, incremental deploy (5% of the assets changed) and rollback of an 800-file /
  *            40 MB build: CLI process vs in process vs `aws s3 sync` — time, S3 requests,
  *            invalidation paths, ratios against the targets;
+ * - faults:  the CLI with ~10% of S3 attempts failing (500, 503 SlowDown, connection resets) against
+ *            fault-free runs, and with every attempt failing;
  *
  * Prints a table per section and writes bench/results.json. Not part of `npm test`.
  */
@@ -17,6 +19,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { FAULT_KINDS } from './fault-proxy.ts';
+import { type FaultsResult, formatFaults, runFaults } from './faults.ts';
 import { type GeneratedPair, generateBuilds } from './generate.ts';
 import { killAll } from './proc.ts';
 import { combineRuns, formatSyncDetails, formatSyncTable, median, type ScenarioResult } from './report.ts';
@@ -26,7 +30,7 @@ import { formatStartup, runStartup, type StartupResult } from './startup.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
-const SECTIONS = ['startup', 'sync'] as const;
+const SECTIONS = ['startup', 'sync', 'faults'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argsSchema = z.object({
@@ -38,10 +42,20 @@ const argsSchema = z.object({
   runs: z.coerce.number().int().min(1).max(20).default(3),
   samples: z.coerce.number().int().min(1).max(50).default(5),
   concurrency: z.coerce.number().int().min(1).max(256).optional(),
+  'fault-rate': z.coerce.number().min(0.01).max(0.5).default(0.1),
+  'fault-seed': z.coerce.number().int().default(2026),
+  'fault-pairs': z.coerce.number().int().min(1).max(20).default(3),
+  'fault-kinds': z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()))
+    .pipe(z.array(z.enum(FAULT_KINDS)).min(1))
+    .default([...FAULT_KINDS]),
 });
 type Args = z.infer<typeof argsSchema>;
 
-const USAGE = 'npm run bench -- [--only startup,sync] [--runs 3] [--samples 5] [--concurrency <n>]';
+const USAGE =
+  'npm run bench -- [--only startup,sync,faults] [--runs 3] [--samples 5] [--concurrency <n>] ' +
+  '[--fault-rate 0.1] [--fault-seed 2026] [--fault-pairs 3] [--fault-kinds InternalError,SlowDown,reset]';
 
 function readArgs(): Args {
   const names = Object.keys(argsSchema.shape);
@@ -69,6 +83,7 @@ interface Results {
     results: ScenarioResult[];
     runs: ScenarioResult[][];
   };
+  faults?: FaultsResult;
   failed?: { section: Section; error: string };
 }
 
@@ -141,6 +156,20 @@ async function main(): Promise<void> {
           '',
           formatSyncDetails(combined, median(startupMs)),
         ].join('\n'),
+      );
+    }
+    if (want('faults')) {
+      current = 'faults';
+      const pair = await standardBuilds();
+      results.faults = await runFaults(join(tmp, 'faults'), pair, {
+        rate: args['fault-rate'],
+        seed: args['fault-seed'],
+        pairs: args['fault-pairs'],
+        kinds: args['fault-kinds'],
+      });
+      print(
+        `Faults: the CLI with ${args['fault-rate'] * 100}% of S3 attempts failing`,
+        formatFaults(results.faults),
       );
     }
   } catch (error) {
