@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- options]`: FrontendOps measured as users run it (the CLI as spawned processes,
  * start-up included) and in process, against the peer `aws s3 sync … --delete` in the same run, on
- * the embedded S3 server. Sections (all by default; --only picks some):
+ * the embedded S3 server. Sections (all by default, about 8 minutes on 2 cores; --only picks some):
  *
  * - startup: `--help`, `status`, `mcp infra` answering `initialize` — wall time and peak RSS;
  * - sync:    full deploy, incremental deploy (5% of the assets changed) and rollback of an 800-file /
@@ -9,6 +9,8 @@
  *            invalidation paths, ratios against the targets;
  * - faults:  the CLI with ~10% of S3 attempts failing (500, 503 SlowDown, connection resets) against
  *            fault-free runs, and with every attempt failing;
+ * - scale:   publish, deploy, incremental deploy, rollback of 800 / 5,000 / 20,000-file sites;
+ * - state:   status and history with 20 / 100 / 500 deployment records.
  *
  * Prints a table per section and writes bench/results.json. Not part of `npm test`.
  */
@@ -24,14 +26,23 @@ import { type FaultsResult, formatFaults, runFaults } from './faults.ts';
 import { type GeneratedPair, generateBuilds } from './generate.ts';
 import { killAll } from './proc.ts';
 import { combineRuns, formatSyncDetails, formatSyncTable, median, type ScenarioResult } from './report.ts';
+import { formatScale, runScale, type ScaleResult } from './scale.ts';
 import { runScenarios } from './scenarios.ts';
 import { formatStartup, runStartup, type StartupResult } from './startup.ts';
+import { formatStateReads, runStateReads, type StateReadsResult } from './state-reads.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
-const SECTIONS = ['startup', 'sync', 'faults'] as const;
+const SECTIONS = ['startup', 'sync', 'faults', 'scale', 'state'] as const;
 type Section = (typeof SECTIONS)[number];
+
+/** "800,5000,20000" → [800, 5000, 20000], each checked by `item`. */
+const list = (item: z.ZodNumber) =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((x) => Number(x.trim())))
+    .pipe(z.array(item).min(1));
 
 const argsSchema = z.object({
   only: z
@@ -50,12 +61,16 @@ const argsSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()))
     .pipe(z.array(z.enum(FAULT_KINDS)).min(1))
     .default([...FAULT_KINDS]),
+  'scale-sizes': list(z.number().int().min(10).max(100_000)).default([800, 5000, 20_000]),
+  'scale-kib': z.coerce.number().min(1).max(256).default(8),
+  records: list(z.number().int().min(1).max(5000)).default([20, 100, 500]),
 });
 type Args = z.infer<typeof argsSchema>;
 
 const USAGE =
-  'npm run bench -- [--only startup,sync,faults] [--runs 3] [--samples 5] [--concurrency <n>] ' +
-  '[--fault-rate 0.1] [--fault-seed 2026] [--fault-pairs 3] [--fault-kinds InternalError,SlowDown,reset]';
+  'npm run bench -- [--only startup,sync,faults,scale,state] [--runs 3] [--samples 5] [--concurrency <n>] ' +
+  '[--fault-rate 0.1] [--fault-seed 2026] [--fault-pairs 3] [--fault-kinds InternalError,SlowDown,reset] [--scale-sizes 800,5000,20000] [--scale-kib 8] ' +
+  '[--records 20,100,500]';
 
 function readArgs(): Args {
   const names = Object.keys(argsSchema.shape);
@@ -84,6 +99,8 @@ interface Results {
     runs: ScenarioResult[][];
   };
   faults?: FaultsResult;
+  scale?: ScaleResult;
+  state?: StateReadsResult;
   failed?: { section: Section; error: string };
 }
 
@@ -170,6 +187,19 @@ async function main(): Promise<void> {
       print(
         `Faults: the CLI with ${args['fault-rate'] * 100}% of S3 attempts failing`,
         formatFaults(results.faults),
+      );
+    }
+    if (want('state')) {
+      current = 'state';
+      results.state = await runStateReads(join(tmp, 'state'), args.records, Math.min(args.samples, 3));
+      print('State reads with many deployment records (CLI processes)', formatStateReads(results.state));
+    }
+    if (want('scale')) {
+      current = 'scale';
+      results.scale = await runScale(join(tmp, 'scale'), args['scale-sizes'], args['scale-kib']);
+      print(
+        `Scale: site size against cost (${args['scale-kib']} KiB per file on average)`,
+        formatScale(results.scale),
       );
     }
   } catch (error) {

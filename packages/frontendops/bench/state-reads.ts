@@ -1,0 +1,150 @@
+/**
+ * State reads as the history grows: `frontendops status` and `frontendops history --limit 20` (CLI
+ * processes) after 20, 100 and 500 deployment records are in the stack's state prefix. The first
+ * record is a real deploy's; the others are copies of it under other ids and older dates, written
+ * straight into the state prefix. S3 requests per command show the shape: a read that touches
+ * every record grows with the count, one that reads a page does not.
+ */
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { publishArtifact } from '../src/deploy/publish.ts';
+import { defaultStatePrefix } from '../src/engine/target.ts';
+import type { DeploymentRecord } from '../src/state/records.ts';
+import { deployArgs, mustSucceed, prepareCli } from './cli.ts';
+import { generateBuilds } from './generate.ts';
+import { markdownTable, median, seconds } from './report.ts';
+import { APP, ARTIFACTS, COMMIT_A, startServers } from './servers.ts';
+
+export interface StateReadsRow {
+  records: number;
+  status: { ms: number; requests: number; samplesMs: number[] };
+  history: { ms: number; requests: number; samplesMs: number[]; peakRssMb: number | null };
+}
+
+export interface StateReadsResult {
+  recordBytes: number;
+  rows: StateReadsRow[];
+}
+
+const STACK = 'bench-state';
+
+export async function runStateReads(
+  dir: string,
+  counts: number[],
+  samples: number,
+): Promise<StateReadsResult> {
+  const servers = await startServers(dir, [STACK]);
+  try {
+    const builds = await generateBuilds(join(dir, 'build'), {
+      files: 100,
+      bytes: 2 * 1024 * 1024,
+      changedFraction: 0.05,
+      seed: 11,
+    });
+    const state = servers.store(ARTIFACTS);
+    await publishArtifact(state, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
+    const cli = await prepareCli(
+      join(dir, 'cli'),
+      {
+        stack: STACK,
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: STACK,
+        region: 'us-east-1',
+        endpoint: servers.s3.endpoint,
+        distributionId: servers.cdn.distributionId,
+      },
+      { cdnEndpoint: servers.cdn.endpoint },
+    );
+    const { summary } = await mustSucceed(cli, deployArgs(cli, COMMIT_A), 'deploy (state set-up)');
+    const prefix = `${defaultStatePrefix(STACK)}deployments/`;
+    const real = await state.get(`${prefix}${summary.deployId}.json`);
+    if (!real) throw new Error('the deploy wrote no deployment record');
+    const template = JSON.parse(real.body.toString('utf8')) as DeploymentRecord;
+
+    const rows: StateReadsRow[] = [];
+    let written = 1;
+    const limit = pLimit(16);
+    for (const count of counts) {
+      const ids = Array.from({ length: Math.max(0, count - written) }, (_, i) => written + i);
+      await Promise.all(
+        ids.map((n) =>
+          limit(() => {
+            const at = new Date(Date.parse(template.startedAt) - n * 3_600_000).toISOString();
+            const record = {
+              ...template,
+              deployId: `old${String(n).padStart(4, '0')}-0000000000`,
+              startedAt: at,
+              finishedAt: at,
+            };
+            return state.put(`${prefix}${record.deployId}.json`, JSON.stringify(record, null, 2), {
+              contentType: 'application/json',
+            });
+          }),
+        ),
+      );
+      written = Math.max(written, count);
+      log(`  state reads: ${written} records`);
+      const status = [];
+      const history = [];
+      for (let i = 0; i < samples; i++) {
+        status.push(await servers.counted(() => cli.run(['status', '--stack', cli.stackFile])));
+        history.push(
+          await servers.counted(() =>
+            cli.run(['history', '--stack', cli.stackFile, '--limit', '20', '--json']),
+          ),
+        );
+      }
+      for (const run of [...status, ...history]) {
+        if (run.value.code !== 0) throw new Error(`a state read failed: ${run.value.stderr}`);
+      }
+      const shown = (JSON.parse(history[0]?.value.stdout ?? '{}') as { deployments?: unknown[] }).deployments;
+      if (shown?.length !== Math.min(20, written)) throw new Error(`history listed ${shown?.length} records`);
+      rows.push({
+        records: written,
+        status: {
+          ms: median(status.map((r) => r.ms)),
+          requests: median(status.map((r) => r.requests)),
+          samplesMs: status.map((r) => r.ms),
+        },
+        history: {
+          ms: median(history.map((r) => r.ms)),
+          requests: median(history.map((r) => r.requests)),
+          samplesMs: history.map((r) => r.ms),
+          peakRssMb: Math.max(...history.map((r) => r.value.peakRssMb ?? 0)),
+        },
+      });
+    }
+    return { recordBytes: real.body.length, rows };
+  } finally {
+    await servers.close();
+  }
+}
+
+export function formatStateReads(r: StateReadsResult): string {
+  const first = r.rows[0];
+  const table = markdownTable(
+    ['deployment records', 'status', 'S3 requests', 'history --limit 20', 'S3 requests', 'history peak RSS'],
+    r.rows.map((row) => [
+      String(row.records),
+      seconds(row.status.ms),
+      String(row.status.requests),
+      seconds(row.history.ms),
+      String(row.history.requests),
+      `${row.history.peakRssMb?.toFixed(0) ?? '?'} MB`,
+    ]),
+  );
+  const last = r.rows.at(-1);
+  const grows = (pick: (row: StateReadsRow) => number) =>
+    first && last && last.records > first.records
+      ? ((pick(last) - pick(first)) / (last.records - first.records)).toFixed(2)
+      : '-';
+  return [
+    table,
+    `median of the samples; each record ${r.recordBytes} bytes (a real deploy's record of a 100-file site).`,
+    `per extra record: status ${grows((row) => row.status.requests)} S3 requests and ${grows((row) => row.status.ms)} ms, ` +
+      `history ${grows((row) => row.history.requests)} S3 requests and ${grows((row) => row.history.ms)} ms ` +
+      '(0 requests: reads a page, O(page); about 1: reads every record, O(all records)).',
+  ].join('\n');
+}
+
+const log = (line: string) => console.error(line);
