@@ -30,6 +30,7 @@ import { formatScale, runScale, type ScaleResult } from './scale.ts';
 import { runScenarios } from './scenarios.ts';
 import { formatStartup, runStartup, type StartupResult } from './startup.ts';
 import { formatStateReads, runStateReads, type StateReadsResult } from './state-reads.ts';
+import { formatVerdicts } from './summary.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
         formatScale(results.scale),
       );
     }
+    print('Targets', formatVerdicts(results));
   } catch (error) {
     results.failed = { section: current, error: error instanceof Error ? error.message : String(error) };
     throw error;

@@ -1,0 +1,79 @@
+/** Every target of the sections that ran, in one table at the end of the output. */
+import { FAULT_TIME_TARGET, type FaultsResult } from './faults.ts';
+import { CLI_TIME_TARGETS, markdownTable, type ScenarioResult, seconds, verdict } from './report.ts';
+import { RSS_TARGET_MB, type ScaleResult } from './scale.ts';
+import { STARTUP_TARGETS, type StartupResult } from './startup.ts';
+
+export interface Sections {
+  startup?: StartupResult;
+  sync?: { results: ScenarioResult[] };
+  faults?: FaultsResult;
+  scale?: ScaleResult;
+}
+
+export function formatVerdicts(r: Sections): string {
+  const rows: string[][] = [];
+  const add = (target: string, goal: string, measured: string, pass: boolean) =>
+    rows.push([target, goal, measured, verdict(pass)]);
+  for (const s of r.sync?.results ?? []) {
+    add(
+      `CLI ${s.scenario} vs aws s3 sync`,
+      `<= ${CLI_TIME_TARGETS[s.scenario]}x`,
+      `${s.cliRatio.toFixed(2)}x`,
+      s.cliTimePass,
+    );
+  }
+  if (r.startup) {
+    const t = STARTUP_TARGETS;
+    const { help, status, mcpInitialize } = r.startup;
+    add('--help wall', `<= ${seconds(t.help.ms, 1)}`, seconds(help.ms, 3), help.ms <= t.help.ms);
+    add(
+      '--help peak RSS',
+      `<= ${t.help.rssMb} MB`,
+      `${help.peakRssMb?.toFixed(0) ?? '?'} MB`,
+      (help.peakRssMb ?? Infinity) <= t.help.rssMb,
+    );
+    add('status wall', `<= ${seconds(t.status.ms, 1)}`, seconds(status.ms, 3), status.ms <= t.status.ms);
+    add(
+      'mcp infra initialize',
+      `<= ${seconds(t.mcpInitialize.ms, 1)}`,
+      seconds(mcpInitialize.ms, 3),
+      mcpInitialize.ms <= t.mcpInitialize.ms,
+    );
+  }
+  if (r.faults) {
+    for (const c of r.faults.comparison) {
+      add(
+        `${c.scenario} with ${r.faults.rate * 100}% faults vs fault-free`,
+        `<= ${FAULT_TIME_TARGET}x`,
+        `${c.ratio.toFixed(2)}x`,
+        c.pass,
+      );
+    }
+    add(
+      `success with ${r.faults.rate * 100}% faults`,
+      '100%, sites right',
+      `${(r.faults.successRate * 100).toFixed(0)}%, ${r.faults.allCorrect ? 'right' : 'NOT all right'}`,
+      r.faults.successRate === 1 && r.faults.allCorrect,
+    );
+    for (const f of r.faults.failFast) {
+      add(
+        `100% faults: ${f.what}`,
+        'fails fast, old release served',
+        `exit ${f.code} after ${seconds(f.ms)}`,
+        f.pass,
+      );
+    }
+  }
+  if (r.scale) {
+    const steps = r.scale.sizes.flatMap((s) => s.steps.map((step) => ({ ...step, files: s.files })));
+    const worst = steps.reduce((a, b) => ((b.peakRssMb ?? 0) > (a?.peakRssMb ?? 0) ? b : a), steps[0]);
+    add(
+      'peak RSS of any CLI process (scale)',
+      `<= ${RSS_TARGET_MB} MB`,
+      `${worst?.peakRssMb?.toFixed(0) ?? '?'} MB (${worst?.op}, ${worst?.files} files)`,
+      (worst?.peakRssMb ?? Infinity) <= RSS_TARGET_MB,
+    );
+  }
+  return markdownTable(['target', 'goal', 'measured', 'verdict'], rows);
+}
