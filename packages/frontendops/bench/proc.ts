@@ -4,7 +4,7 @@
  *
  * Peak RSS is the kernel's own account: the command runs under GNU time (`/usr/bin/time -f %M`),
  * which reports the child's ru_maxrss from wait4() — exact, not sampled, and taken after the
- * process ended. Where GNU time is missing, /proc/<pid>/status VmHWM (the kernel's high-water mark)
+ * process ended — along with its CPU time (%U + %S: time spent in the tool, not waiting on S3). Where GNU time is missing, /proc/<pid>/status VmHWM (the kernel's high-water mark)
  * is read every 5 ms until exit, and the figure is marked as sampled.
  *
  * Every process is started in its own process group and remembered until it ends; killAll() (also
@@ -23,6 +23,8 @@ export interface Measured {
   peakRssMb: number | null;
   /** How peakRssMb was obtained. */
   rssSource: 'wait4' | 'sampled' | 'none';
+  /** CPU time (user + system) the process used, from GNU time; null without it. */
+  cpuMs: number | null;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -62,7 +64,9 @@ export function hasGnuTime(): boolean {
 export async function measure(command: string, args: string[], options: SpawnOptions): Promise<Measured> {
   const viaTime = hasGnuTime();
   const rssFile = join(tmpdir(), `frontendops-bench-rss-${process.pid}-${counter++}`);
-  const [file, argv] = viaTime ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]] : [command, args];
+  const [file, argv] = viaTime
+    ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, command, ...args]]
+    : [command, args];
   const started = performance.now();
   const child = spawn(file, argv, {
     cwd: options.cwd,
@@ -116,11 +120,15 @@ export async function measure(command: string, args: string[], options: SpawnOpt
   live.delete(child);
 
   let peakKb: number | null = viaTime ? null : sampledKb || null;
+  let cpuMs: number | null = null;
   if (viaTime) {
     const text = await readFile(rssFile, 'utf8').catch(() => '');
-    // GNU time writes "Command exited with non-zero status N" before the figure: take the last line.
-    const last = text.trim().split('\n').pop() ?? '';
-    peakKb = /^\d+$/.test(last) ? Number(last) : null;
+    // GNU time writes "Command exited with non-zero status N" before the figures: take the last line.
+    const figures = /^(\d+) ([\d.]+) ([\d.]+)$/.exec(text.trim().split('\n').pop() ?? '');
+    if (figures) {
+      peakKb = Number(figures[1]);
+      cpuMs = (Number(figures[2]) + Number(figures[3])) * 1000;
+    }
     await rm(rssFile, { force: true });
   }
   return {
@@ -128,6 +136,7 @@ export async function measure(command: string, args: string[], options: SpawnOpt
     signal,
     ms,
     peakRssMb: peakKb === null ? null : peakKb / 1024,
+    cpuMs,
     rssSource: peakKb === null ? 'none' : viaTime ? 'wait4' : 'sampled',
     stdout,
     stderr,

@@ -35,6 +35,8 @@ export interface FrontendOpsRun extends ToolRun {
 
 export interface CliRun extends FrontendOpsRun {
   peakRssMb: number | null;
+  /** CPU time of the process (user + system): the rest of its wall time is waiting. */
+  cpuMs: number | null;
 }
 
 export interface InProcessRun extends FrontendOpsRun {
@@ -90,11 +92,16 @@ export function combineRuns(runs: readonly (readonly ScenarioResult[])[]): Scena
     });
     const cli = combine((r) => r.cli);
     const rss = all.map((r) => r.cli.peakRssMb).filter((v): v is number => v !== null);
+    const cpu = all.map((r) => r.cli.cpuMs).filter((v): v is number => v !== null);
     return {
       ...judgeScenario(
         result.scenario,
         {
-          cli: { ...cli, peakRssMb: rss.length ? Math.max(...rss) : null },
+          cli: {
+            ...cli,
+            peakRssMb: rss.length ? Math.max(...rss) : null,
+            cpuMs: cpu.length ? median(cpu) : null,
+          },
           inProcess: combine((r) => r.inProcess),
           peer: combine((r) => r.peer),
         },
@@ -216,6 +223,7 @@ export function formatSyncDetails(results: readonly ScenarioResult[], peerStartu
       (r) =>
         `${r.scenario}${r.samples ? ` (runs: CLI ${list(r.samples.cliMs)} s; in process ${list(r.samples.inProcessMs)} s; aws ${list(r.samples.peerMs)} s; CLI/aws ${r.samples.cliRatios.map((x) => x.toFixed(2)).join(', ')})` : ''}` +
         `\n  FrontendOps CLI: ${describe(r.cli)}` +
+        `\n    process CPU time ${r.cli.cpuMs === null ? '?' : seconds(r.cli.cpuMs)} of ${seconds(r.cli.ms)} wall` +
         `\n    invalidated: ${r.cli.invalidationPaths.join(' ') || '(nothing)'}` +
         `\n  FrontendOps in process: ${describe(r.inProcess)}` +
         `\n    steps done at (ms): ${Object.entries(r.inProcess.phases)

@@ -149,6 +149,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
           deleted: value.summary.pruned,
           invalidationPaths: invalidated(value.summary.invalidation),
           peakRssMb: value.run.peakRssMb,
+          cpuMs: value.run.cpuMs,
           ...(await checkHosting(env.artifacts, cliHosting, artifact, { exact: false })),
         };
       };
