@@ -8,7 +8,6 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
 
 const run = promisify(execFile);
 
@@ -26,7 +25,11 @@ export interface AwsCli {
   measureStartup(): Promise<number>;
 }
 
-export async function prepareAwsCli(dir: string, endpoint: string): Promise<AwsCli> {
+export async function prepareAwsCli(
+  dir: string,
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): Promise<AwsCli> {
   await mkdir(dir, { recursive: true });
   const configFile = join(dir, 'config');
   await writeFile(configFile, '[default]\ns3 =\n  addressing_style = path\n');
@@ -35,8 +38,8 @@ export async function prepareAwsCli(dir: string, endpoint: string): Promise<AwsC
     HOME: dir,
     AWS_CONFIG_FILE: configFile,
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
-    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_EC2_METADATA_DISABLED: 'true',
     // No checksum settings are needed: sync between buckets sends no bodies (CopyObject, List,

@@ -13,9 +13,9 @@ import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/depl
 import { publishArtifact } from '../src/deploy/publish.ts';
 import { artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
-import { openEnvironment } from '../src/environment.ts';
-import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
+import { createLocalCredentials } from '../src/local/env-file.ts';
 import { type S3RequestRecord, startLocalS3 } from '../src/local/s3-server.ts';
+import { connectSite } from '../src/stacks/open.ts';
 import type { RequestInfo } from '../src/state/records.ts';
 import { startCloudFrontDouble } from '../test/support/cloudfront-double.ts';
 import { checkHosting } from './check.ts';
@@ -61,7 +61,9 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
   const cleanups: Array<() => unknown> = [];
   try {
     const records: S3RequestRecord[] = [];
+    const credentials = createLocalCredentials();
     const s3 = await startLocalS3({
+      credentials,
       directory: join(options.dir, 's3'),
       buckets: [ARTIFACTS, HOSTING, PEER_HOSTING],
       onRequest: (record) => records.push(record),
@@ -80,20 +82,19 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
       endpoint: s3.endpoint,
       prune: true,
     };
-    const env = await openEnvironment(target, {
-      credentials: LOCAL_S3_CREDENTIALS,
-      cdnEndpoint: cdn.endpoint,
+    const env = await connectSite(target, {
+      access: { credentials, cdnEndpoint: cdn.endpoint },
       lockDir: join(options.dir, 'locks'),
     });
     cleanups.unshift(() => env.close());
-    const checkClient = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    const checkClient = createS3Client({ endpoint: s3.endpoint, credentials });
     cleanups.unshift(() => checkClient.destroy());
     const peerHosting = createS3Store({ bucket: PEER_HOSTING, client: checkClient });
 
     await publishArtifact(env.artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
     await publishArtifact(env.artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
 
-    const aws = await prepareAwsCli(join(options.dir, 'aws'), s3.endpoint);
+    const aws = await prepareAwsCli(join(options.dir, 'aws'), s3.endpoint, credentials);
     const startupMs = await aws.measureStartup();
 
     const measure = async <T>(work: () => Promise<T>) => {

@@ -12,7 +12,8 @@ export const CONFIG_FILE = 'frontendops.config.json';
 export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
-const BACKEND_HINT = 'file://<dir>, s3://<bucket>[/prefix], pulumi-cloud, pulumi-cli or outputs';
+const BACKEND_HINT =
+  'file://<dir>, s3://<bucket>[/prefix], env:<VARIABLE holding one of those>, pulumi-cloud, pulumi-cli or outputs';
 
 const stackConfigSchema = z
   .strictObject({
@@ -22,7 +23,8 @@ const stackConfigSchema = z
         (value) =>
           ['pulumi-cloud', 'pulumi-cli', 'outputs'].includes(value) ||
           /^file:\/\/.+/.test(value) ||
-          /^s3:\/\/[^/?]+/.test(value),
+          /^s3:\/\/[^/?]+/.test(value) ||
+          /^env:[A-Z_][A-Z0-9_]*$/.test(value),
         { message: `expected one of ${BACKEND_HINT}` },
       ),
     /** The Pulumi project (state backends: found by listing when omitted; required for pulumi-cloud). */
@@ -55,7 +57,18 @@ const configObject = z.strictObject({
   $schema: z.string().optional(),
   stacks: z
     .record(z.string().regex(NAME, 'a stack name uses letters, digits, -, _ and .'), stackConfigSchema)
+    .superRefine((stacks, ctx) => {
+      if (Object.hasOwn(stacks, 'local')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['local'],
+          message: '"local" is the name of the embedded environment; call this stack something else',
+        });
+      }
+    })
     .default({}),
+  /** The stack commands act on when none is named and no local environment runs. */
+  defaultStack: z.string().regex(NAME).optional(),
   /** Environments whose deploys and rollbacks need a human approval. */
   protected: z.array(z.string().regex(NAME)).default(['dashboard-hosting-prod']),
   /** How many releases' assets are kept when pruning. */
@@ -88,8 +101,11 @@ export type Config = z.infer<typeof configSchema>;
 export const defaultConfig = (): Config => configSchema.parse({});
 
 /** Reads and validates the configuration; absent file → defaults; a bad file → BAD_INPUT naming the field. */
-export async function loadConfig(cwd: string = process.cwd()): Promise<Config> {
-  const explicit = process.env[CONFIG_ENV];
+export async function loadConfig(
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
+  const explicit = env[CONFIG_ENV];
   const file = resolve(cwd, explicit || CONFIG_FILE);
   let text: string;
   try {
@@ -113,7 +129,7 @@ export async function loadConfig(cwd: string = process.cwd()): Promise<Config> {
       (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
     );
     throw badInput(
-      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, protected, retain, app, ` +
+      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, retain, app, ` +
         `appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
       { fields: parsed.error.issues.map((issue) => issue.path.join('.')) },
     );

@@ -47,7 +47,8 @@ export interface ObjectStore {
   ): Promise<{ etag: string }>;
   /** Server-side copy from another bucket of the same endpoint; headers are set explicitly (REPLACE). */
   copyFrom(source: { bucket: string; key: string }, key: string, meta: ObjectMeta): Promise<void>;
-  list(prefix?: string): Promise<ObjectSummary[]>;
+  /** Keys under `prefix` in UTF-8 binary order, after `startAfter`, at most `limit` of them. */
+  list(prefix?: string, options?: { limit?: number; startAfter?: string }): Promise<ObjectSummary[]>;
   delete(keys: readonly string[]): Promise<void>;
   /** Probed once per store: does the endpoint honour If-None-Match / If-Match on PUT? */
   supportsConditionalWrites(): Promise<boolean>;
@@ -82,6 +83,17 @@ export interface StackOutputs {
   secretNames: string[];
   /** Human-readable description of the source kind, e.g. "pulumi state (file backend)". */
   source: string;
+  /**
+   * How to reach the target when the source itself knows (the embedded environment: its own key and
+   * CDN endpoint). Never read from a stack's outputs: real stacks use the standard AWS SDK chain.
+   */
+  access?: SiteAccess;
+}
+
+export interface SiteAccess {
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** A CloudFront-API-compatible endpoint (the local edge). */
+  cdnEndpoint?: string;
 }
 
 export interface StackSource {
@@ -130,11 +142,15 @@ export interface Locker {
   acquire(name: string, options: { owner: string; ttlMs: number; waitMs: number }): Promise<HeldLock>;
 }
 
+export type ApprovalAction = 'deploy' | 'rollback' | 'invalidate';
+
 export interface ApprovalRequest {
-  action: 'deploy' | 'rollback' | 'invalidate';
+  action: ApprovalAction;
   stack: string;
   /** What would happen, in words that name no bucket or secret. */
   summary: string;
+  /** The planned deploy id the approval is for, when known: an approval is for this plan only. */
+  deployId?: string;
 }
 
 export interface ApprovalDecision {

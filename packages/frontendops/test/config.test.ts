@@ -55,7 +55,7 @@ describe('loadConfig', () => {
         home: { backend: 'file://~/.pulumi-state' },
         cloud: { backend: 'pulumi-cloud', organization: 'sophia', project: 'dashboard-hosting' },
         cli: { backend: 'pulumi-cli' },
-        local: { backend: 'outputs', file: 'outputs/local.json' },
+        dev: { backend: 'outputs', file: 'outputs/local.json' },
       },
       protected: ['dashboard-hosting-prod', 'staging'],
       retain: 5,
@@ -65,7 +65,7 @@ describe('loadConfig', () => {
     const config = await loadConfig(work);
     expect(config.stacks.staging?.backend).toBe(`file://${join(work, 'state')}`);
     expect(config.stacks.home?.backend).toBe('file://~/.pulumi-state');
-    expect(config.stacks.local?.file).toBe(join(work, 'outputs/local.json'));
+    expect(config.stacks.dev?.file).toBe(join(work, 'outputs/local.json'));
     expect(config.stacks['dashboard-hosting-prod']?.backend).toBe(
       's3://ops-pulumi-state/team?region=eu-west-1',
     );

@@ -134,19 +134,28 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       }
     },
 
-    async list(prefix = '') {
+    async list(prefix = '', { limit, startAfter } = {}) {
       const found: ObjectSummary[] = [];
       let token: string | undefined;
       try {
         do {
           const out = await client.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix,
+              ContinuationToken: token,
+              ...(token === undefined && startAfter !== undefined ? { StartAfter: startAfter } : {}),
+              ...(limit !== undefined ? { MaxKeys: Math.min(1000, limit - found.length) } : {}),
+            }),
           );
           for (const item of out.Contents ?? []) {
             if (item.Key !== undefined)
               found.push({ key: item.Key, size: item.Size ?? 0, etag: item.ETag ?? '' });
           }
-          token = out.IsTruncated ? out.NextContinuationToken : undefined;
+          token =
+            out.IsTruncated && (limit === undefined || found.length < limit)
+              ? out.NextContinuationToken
+              : undefined;
         } while (token);
       } catch (error) {
         throw upstream('list', bucket, prefix, error);

@@ -1,3 +1,7 @@
+import type { ToolName } from '../contract/tools.ts';
+import { COMMIT_REF, DEPLOY_ID as DEPLOY_ID_PATTERN } from '../engine/ids.ts';
+import type { ApprovalAction } from '../ports.ts';
+
 /**
  * The runbook planner's reading of a request: a small, pure table from the ways people say things to
  * one of seven intents, or a refusal that lists what the agent can do. No model, no I/O: the same words
@@ -17,7 +21,42 @@ export type Intent =
   | { kind: 'history'; limit: number }
   | { kind: 'plan'; ref: string | null }
   | { kind: 'invalidate'; deployId: string | null }
+  /** Words the table does not know: the runbook refuses them; a model may only read. */
+  | { kind: 'unknown'; reason: string }
+  /** Things the agent never does (or an empty or overlong request). */
   | { kind: 'refuse'; reason: string };
+
+const READ_TOOLS: ToolName[] = [
+  'get_status',
+  'get_history',
+  'plan_deploy',
+  'latest_commit',
+  'get_commit',
+  'list_deploy_tags',
+];
+
+/**
+ * The tools a request may use, decided by the words alone (never by a model): reading is always
+ * allowed; a change only when the request asks for that change. A model planner is offered these
+ * and nothing else, so a tool result saying "roll back production" cannot make a deploy request
+ * roll back, and a read-only request cannot tag.
+ */
+export function toolsFor(intent: Intent): Set<ToolName> {
+  const extra: Partial<Record<Intent['kind'], ToolName[]>> = {
+    deploy: ['get_deploy_target', 'run_sync', 'invalidate_cdn', 'create_deploy_tag'],
+    rollback: ['rollback', 'create_deploy_tag'],
+    invalidate: ['invalidate_cdn'],
+  };
+  return new Set([...READ_TOOLS, ...(extra[intent.kind] ?? [])]);
+}
+
+/** The one kind of change `--yes` approves for this request: the one its words name. */
+export function approvableActions(intent: Intent): ApprovalAction[] {
+  if (intent.kind === 'deploy') return ['deploy'];
+  if (intent.kind === 'rollback') return ['rollback'];
+  if (intent.kind === 'invalidate') return ['invalidate'];
+  return [];
+}
 
 export const CAPABILITIES = [
   'deploy the latest dashboard (or a named commit or tag)',
@@ -31,8 +70,10 @@ export const CAPABILITIES = [
 export const helpText = () => `I can: ${CAPABILITIES.join('; ')}.`;
 
 /** deployIdFor(): 7 hex of the commit, a dash, 10 hex. */
-const DEPLOY_ID = /\b([0-9a-f]{7}-[0-9a-f]{10})\b/i;
-const COMMIT = /\b([0-9a-f]{7,40})\b/i;
+/** The anchored patterns of engine/ids.ts, found anywhere in words. */
+const inText = (pattern: RegExp) => new RegExp(`\\b(${pattern.source.replace(/^\^|\$$/g, '')})\\b`, 'i');
+const DEPLOY_ID = inText(DEPLOY_ID_PATTERN);
+const COMMIT = inText(COMMIT_REF);
 const TAG = /\b(dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?)\b/i;
 
 /** Things the agent never does, whatever else the words say: named so the refusal says why. */
@@ -104,7 +145,7 @@ export function parseRequest(text: string): Intent {
   for (const rule of RULES) {
     if (rule.match.test(words)) return rule.build(words);
   }
-  return { kind: 'refuse', reason: `I don't know how to help with "${clip(words)}". ${helpText()}` };
+  return { kind: 'unknown', reason: `I don't know how to help with "${clip(words)}". ${helpText()}` };
 }
 
 /** One line saying what the intent means, for the step log and the audit entry. */
@@ -132,6 +173,8 @@ export function describeIntent(intent: Intent): string {
         : 'invalidate the CDN for the live release';
     case 'refuse':
       return 'refuse';
+    case 'unknown':
+      return 'answer from what can be read';
   }
 }
 

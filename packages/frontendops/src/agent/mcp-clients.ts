@@ -47,7 +47,8 @@ export function defaultMcpConfig(cwd: string = process.cwd(), stackRef?: string)
 }
 
 /** Reads and checks an mcpServers file; BAD_INPUT names what is wrong. */
-export async function loadMcpConfig(file: string): Promise<McpConfig> {
+export async function loadMcpConfig(path: string, cwd: string = process.cwd()): Promise<McpConfig> {
+  const file = resolve(cwd, path);
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, 'utf8'));

@@ -1,12 +1,11 @@
 /** Renders deploy events for a person: a progress bar per copy group on a terminal, lines otherwise. */
 import cliProgress from 'cli-progress';
 import type { DeployEvent } from '../deploy/apply.ts';
+import type { Output } from './io.ts';
 
 const GROUP_LABEL = { asset: 'hashed assets', other: 'other files', html: 'HTML' } as const;
 
-export function createProgressPrinter(
-  stream: NodeJS.WriteStream = process.stderr,
-): (event: DeployEvent) => void {
+export function createProgressPrinter(stream: Output): (event: DeployEvent) => void {
   let bar: cliProgress.SingleBar | null = null;
   let group: string | null = null;
   const stop = () => {
@@ -27,7 +26,7 @@ export function createProgressPrinter(
           bar = new cliProgress.SingleBar(
             {
               format: `  copy ${GROUP_LABEL[event.group].padEnd(13)} [{bar}] {value}/{total}`,
-              stream,
+              stream: stream as NodeJS.WritableStream,
               hideCursor: true,
             },
             cliProgress.Presets.shades_classic,

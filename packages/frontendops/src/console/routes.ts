@@ -10,7 +10,7 @@ import type { EventHub } from './events.ts';
 import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
 import { type ConsoleService, consoleRequest, PlanChangedError } from './service.ts';
 import type { ActionResult, PlanAction, ProgressEvent, SessionView } from './types.ts';
-import { toPlanView } from './views.ts';
+import { toConsolePlan } from './views.ts';
 
 const STACK_PATH = /^\/api\/stacks\/([^/]+)\/([a-z-]+)(?:\/([^/]+))?$/;
 const RUN_ID = z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'expected 8–64 letters, digits or "-"');
@@ -89,6 +89,7 @@ export async function routePost(
   const body = await readJsonBody(req, actionBody, '{"deployId": "<the planned deploy id>"}');
   const runId = body.runId ?? crypto.randomUUID();
   const publish = (event: ProgressEvent) => context.hub.publish({ source: 'deploy', runId, stack, event });
+  const isProtected = await context.service.isProtected(stack);
   const text =
     resource === 'rollback'
       ? `Roll back ${stack}${body.to ? ` to ${body.to}` : ' to the previous release'} (confirmed plan ${body.deployId})`
@@ -103,7 +104,7 @@ export async function routePost(
           event.type === 'plan'
             ? {
                 type: 'plan',
-                plan: toPlanView(event.plan, resource, context.service.isProtected(event.plan.stack)),
+                plan: toConsolePlan(event.plan, resource, isProtected),
               }
             : event,
         ),

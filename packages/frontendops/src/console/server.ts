@@ -11,9 +11,10 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.ts';
-import { type Environment, openStack as openConfiguredStack } from '../environment.ts';
 import { badInput } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { openSite as openConfiguredStack } from '../stacks/open.ts';
 import {
   assertConsoleToken,
   checkAccess,
@@ -40,8 +41,10 @@ export interface ConsoleOptions {
   config: Config;
   /** The environments shown, by --stack reference; the first is selected at start. */
   stacks: string[];
-  /** Opens one stack; default: openStack(ref, config) from src/environment.ts. */
-  openStack?: (ref: string) => Promise<Environment>;
+  /** Opens one stack; default: openSite(ref, config, cwd) from stacks/open.ts. */
+  openSite?: (ref: string) => Promise<Site>;
+  /** Where stack references and the config's relative paths are resolved; default the working directory. */
+  cwd?: string;
   /** Interface to listen on; default 127.0.0.1. Anything else exposes the console to the network. */
   host?: string;
   /** Default 0: a free port. */
@@ -76,7 +79,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const service = createConsoleService({
     config: options.config,
     stacks: options.stacks,
-    openStack: options.openStack ?? ((ref) => openConfiguredStack(ref, options.config)),
+    openSite:
+      options.openSite ?? ((ref) => openConfiguredStack(ref, options.config, options.cwd ?? process.cwd())),
     ...(options.git ? { git: options.git } : {}),
   });
   const hub = createEventHub();
@@ -108,7 +112,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       // Environments handed in by the caller stay the caller's to close.
-      if (!options.openStack) await service.close();
+      if (!options.openSite) await service.close();
     },
   };
 }

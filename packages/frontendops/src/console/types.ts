@@ -1,52 +1,18 @@
 /**
  * The console's JSON API, as the browser sees it. Shared by the server (src/console/*.ts) and the UI
  * (src/console/ui/), types only. Nothing here names a bucket, an endpoint or a credential: the
- * DeployTarget stays on the server (DESIGN §1.1); the public site URL is fine to show.
+ * DeployTarget stays on the server; the public site URL is fine to show.
  */
 
-export interface RequestView {
-  text: string;
-  actor: string;
-  planner: string;
-  at: string;
-}
+import type { PlanView as EnginePlanView, HistoryItem, StatusView as StackStatus } from '../read/views.ts';
 
-export interface LiveView {
-  deployId: string;
-  app: string;
-  commit: string;
-  releasedAt: string;
-  /** The deploy tag naming this deployment, when the git host is known to the console. */
-  tag: string | null;
-  /** The request that made this release live; null when its record is missing. */
-  request: RequestView | null;
-  kind: 'deploy' | 'rollback' | null;
-}
+export type { HistoryItem, RequestView } from '../read/views.ts';
 
-export interface StatusView {
-  stack: string;
-  protected: boolean;
-  siteUrl: string | null;
-  live: LiveView | null;
-  releases: { deployId: string; commit: string; releasedAt: string }[];
-  /** An interrupted deploy waits to be finished. */
-  pending: boolean;
+export type LiveView = NonNullable<StackStatus['live']>;
+
+/** What the console shows of a stack: the status read model, and notes for the operator. */
+export interface StatusView extends StackStatus {
   notices: string[];
-}
-
-export interface HistoryItem {
-  deployId: string;
-  kind: 'deploy' | 'rollback';
-  app: string;
-  commit: string;
-  outcome: string;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  copied: number;
-  deleted: number;
-  request: RequestView;
-  live: boolean;
 }
 
 export interface AuditEntryView {
@@ -82,23 +48,9 @@ export interface AuditStatusView {
 
 export type PlanAction = 'deploy-latest' | 'rollback';
 
-export interface PlanView {
+/** The plan read model, and which of the console's actions it is for. */
+export interface PlanView extends EnginePlanView {
   action: PlanAction;
-  stack: string;
-  deployId: string;
-  app: string;
-  commit: string;
-  fromCommit: string | null;
-  filesToCopy: number;
-  unchanged: number;
-  toPrune: number;
-  pathsToInvalidate: string[];
-  bytesToCopy: number;
-  noop: boolean;
-  /** One sentence, e.g. "deploy sophia-dashboard@3f2c1a9 to dashboard-hosting-prod: 4 files to copy, …". */
-  description: string;
-  /** A human must confirm (always true in the console; protected stacks are named so). */
-  protected: boolean;
 }
 
 /** What the POST actions return. */

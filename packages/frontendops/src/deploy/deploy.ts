@@ -6,10 +6,18 @@
 import { hostname } from 'node:os';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
-import type { Environment } from '../environment.ts';
 import { FrontendOpsError } from '../errors.ts';
-import type { DeploymentRecord, PendingDeploy } from '../state/records.ts';
-import { type ApplyOptions, applyDeploy, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
+import type { Site } from '../site.ts';
+import { readAuditHead } from '../state/audit.ts';
+import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
+import {
+  type ApplyOptions,
+  type AuditHead,
+  applyDeploy,
+  deploymentRecord,
+  finishDeploy,
+  recordDeployment,
+} from './apply.ts';
 import { readLiveState, requireManifest } from './live.ts';
 
 export interface DeployOptions extends ApplyOptions {
@@ -42,39 +50,46 @@ export interface DeploySummary {
   verification: DeploymentRecord['verification'];
   durationMs: number;
   plan: DeployPlan;
+  /** The audit chain's head after this deploy's record (null for dry runs and no-ops). */
+  auditHead?: AuditHead | null;
+  /** Who asked, in what words (as recorded). */
+  request: RequestInfo;
   rolledBackTo?: string;
   error?: { code: string; message: string };
 }
 
 const LOCK_TTL_MS = 120_000;
 
-export async function deployArtifact(env: Environment, options: DeployOptions): Promise<DeploySummary> {
+export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
   const started = Date.now();
-  const manifest = await requireManifest(env, options.app, options.commit);
+  const manifest = await requireManifest(site, options.app, options.commit);
   const kind = options.kind ?? 'deploy';
 
   if (options.dryRun) {
-    const pending = await env.records.readPending();
-    const plan = planFor(env, kind, manifest, await readLiveState(env, pending));
+    const pending = await site.records.readPending();
+    const plan = planFor(site, kind, manifest, await readLiveState(site, pending));
     options.onEvent?.({ type: 'plan', plan });
-    return summarize(plan, { dryRun: true, started });
+    return summarize(plan, { dryRun: true, started, request: options.request });
   }
 
-  const lock = await env.locker.acquire(`deploy-${env.target.stack}`, {
+  const lock = await site.locker.acquire(`deploy-${site.target.stack}`, {
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
     ttlMs: LOCK_TTL_MS,
     waitMs: options.waitMs ?? 0,
   });
   try {
-    const pending = await settlePending(env, options);
-    const live = await readLiveState(env, pending);
-    const plan = planFor(env, kind, manifest, live);
+    const pending = await settlePending(site, options);
+    const live = await readLiveState(site, pending);
+    const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
-    if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(env, pending);
-    if (plan.noop) return summarize(plan, { dryRun: false, started });
+    if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
+    if (plan.noop) return summarize(plan, { dryRun: false, started, request: options.request });
 
-    const { record } = await applyDeploy(env, plan, options);
-    const summary = summarize(plan, { dryRun: false, started, ...(record ? { record } : {}) });
+    const { record, auditHead } = await applyDeploy(site, plan, options);
+    const summary = {
+      ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
+      auditHead,
+    };
     if (!record) return { ...summary, outcome: 'synced' };
     if (record.outcome === 'failed' && options.rollbackOnFailure !== false && plan.fromCommit) {
       options.onEvent?.({
@@ -82,7 +97,7 @@ export async function deployArtifact(env: Environment, options: DeployOptions): 
         step: 'rollback',
         detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
       });
-      const back = await deployLocked(env, {
+      const back = await deployLocked(site, {
         ...options,
         commit: plan.fromCommit,
         app: plan.app,
@@ -98,20 +113,20 @@ export async function deployArtifact(env: Environment, options: DeployOptions): 
 
 /** Rolls back to a retained release (default: the one before the live one), by deploy id or commit. */
 export async function rollbackRelease(
-  env: Environment,
+  site: Site,
   options: Omit<DeployOptions, 'app' | 'commit' | 'kind'> & { to?: string },
 ): Promise<DeploySummary> {
-  const pointer = (await env.records.readPointer())?.value;
+  const pointer = (await site.records.readPointer())?.value;
   if (!pointer)
     throw new FrontendOpsError(
       'NOT_FOUND',
-      `Nothing is deployed to ${env.target.stack} yet, so there is nothing to roll back.`,
+      `Nothing is deployed to ${site.target.stack} yet, so there is nothing to roll back.`,
     );
   let target = options.to
     ? pointer.releases.find((r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''))
     : pointer.releases.find((r) => r.artifactDigest !== pointer.artifactDigest);
   if (!target && options.to) {
-    const record = (await env.records.listRecords(200)).find(
+    const record = (await site.records.listRecords({ limit: 200 })).records.find(
       (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
     );
     if (record)
@@ -127,20 +142,20 @@ export async function rollbackRelease(
     throw new FrontendOpsError(
       'NOT_FOUND',
       options.to
-        ? `No deployment or commit "${options.to}" is known for ${env.target.stack}. See \`frontendops history\` for deploy ids and commits.`
-        : `Only one release of ${env.target.stack} is known, so there is no previous release to roll back to.`,
+        ? `No deployment or commit "${options.to}" is known for ${site.target.stack}. See \`frontendops history\` for deploy ids and commits.`
+        : `Only one release of ${site.target.stack} is known, so there is no previous release to roll back to.`,
     );
   }
-  return deployArtifact(env, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+  return deployArtifact(site, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
 }
 
 /** A deploy run while the caller already holds the lock (the automatic rollback). */
-async function deployLocked(env: Environment, options: DeployOptions): Promise<DeploySummary> {
+async function deployLocked(site: Site, options: DeployOptions): Promise<DeploySummary> {
   const started = Date.now();
-  const manifest = await requireManifest(env, options.app, options.commit);
-  const plan = planFor(env, options.kind ?? 'deploy', manifest, await readLiveState(env, null));
-  const { record } = await applyDeploy(env, plan, { ...options, stopBeforeInvalidation: false });
-  return summarize(plan, { dryRun: false, started, ...(record ? { record } : {}) });
+  const manifest = await requireManifest(site, options.app, options.commit);
+  const plan = planFor(site, options.kind ?? 'deploy', manifest, await readLiveState(site, null));
+  const { record } = await applyDeploy(site, plan, { ...options, stopBeforeInvalidation: false });
+  return summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) });
 }
 
 /**
@@ -148,25 +163,26 @@ async function deployLocked(env: Environment, options: DeployOptions): Promise<D
  * Idempotent: for a deploy already finished it returns its record.
  */
 export async function finishSyncedDeploy(
-  env: Environment,
+  site: Site,
   deployId: string,
   options: ApplyOptions & { waitMs?: number },
-): Promise<DeploymentRecord> {
-  const lock = await env.locker.acquire(`deploy-${env.target.stack}`, {
+): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+  const lock = await site.locker.acquire(`deploy-${site.target.stack}`, {
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
     ttlMs: LOCK_TTL_MS,
     waitMs: options.waitMs ?? 0,
   });
   try {
-    const pending = await env.records.readPending();
+    const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
-      return (await finishDeploy(env, pending, options)).record;
+      const { record, auditHead } = await finishDeploy(site, pending, options);
+      return { record, auditHead };
     }
-    const record = await env.records.readRecord(deployId);
-    if (record) return record;
+    const record = await site.records.readRecord(deployId);
+    if (record) return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
     throw new FrontendOpsError(
       'NOT_FOUND',
-      `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${env.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
+      `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
   } finally {
     await lock.release();
@@ -178,8 +194,8 @@ export async function finishSyncedDeploy(
  * remain: finish them now. Otherwise its copies may have landed: their keys are copied again, and
  * if the new plan is a different deploy the interrupted one is recorded as superseded.
  */
-async function settlePending(env: Environment, options: ApplyOptions): Promise<PendingDeploy | null> {
-  const pending = await env.records.readPending();
+async function settlePending(site: Site, options: ApplyOptions): Promise<PendingDeploy | null> {
+  const pending = await site.records.readPending();
   if (!pending) return null;
   options.onEvent?.({
     type: 'step',
@@ -187,15 +203,15 @@ async function settlePending(env: Environment, options: ApplyOptions): Promise<P
     detail: `found interrupted deploy ${pending.plan.deployId}`,
   });
   if (pending.pointerMoved) {
-    await finishDeploy(env, pending, options);
+    await finishDeploy(site, pending, options);
     return null;
   }
   return pending;
 }
 
-async function recordSuperseded(env: Environment, pending: PendingDeploy): Promise<void> {
+async function recordSuperseded(site: Site, pending: PendingDeploy): Promise<void> {
   await recordDeployment(
-    env,
+    site,
     deploymentRecord(pending, new Date(), {
       copied: [],
       deleted: [],
@@ -211,32 +227,33 @@ async function recordSuperseded(env: Environment, pending: PendingDeploy): Promi
 }
 
 function planFor(
-  env: Environment,
+  site: Site,
   kind: 'deploy' | 'rollback',
   manifest: Parameters<typeof planDeploy>[0]['manifest'],
   live: Awaited<ReturnType<typeof readLiveState>>,
 ) {
   return planDeploy({
-    stack: env.target.stack,
+    stack: site.target.stack,
     kind,
     manifest,
     artifactDigest: artifactDigest(manifest),
     live,
-    retain: env.retain,
-    prune: env.target.prune,
-    ...(env.target.stateBucket === env.target.hostingBucket
-      ? { keepPrefixes: [env.target.statePrefix, '.frontendops/'] }
+    retain: site.retain,
+    prune: site.target.prune,
+    ...(site.target.stateBucket === site.target.hostingBucket
+      ? { keepPrefixes: [site.target.statePrefix, '.frontendops/'] }
       : {}),
   });
 }
 
 function summarize(
   plan: DeployPlan,
-  context: { dryRun: boolean; started: number; record?: DeploymentRecord },
+  context: { dryRun: boolean; started: number; request: RequestInfo; record?: DeploymentRecord },
 ): DeploySummary {
   const { record } = context;
   return {
     ...deployIdentity(plan),
+    request: context.request,
     dryRun: context.dryRun,
     noop: plan.noop,
     outcome: context.dryRun ? 'planned' : plan.noop ? 'noop' : (record?.outcome ?? 'succeeded'),

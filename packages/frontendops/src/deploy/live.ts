@@ -2,21 +2,21 @@
 
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
-import type { Environment } from '../environment.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
 import type { PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
 
 export async function readLiveState(
-  env: Environment,
+  site: Site,
   pending: PendingDeploy | null,
 ): Promise<LiveState & { etag: string | null }> {
-  const [listing, pointer] = await Promise.all([env.hosting.list(), env.records.readPointer()]);
+  const [listing, pointer] = await Promise.all([site.hosting.list(), site.records.readPointer()]);
   // A release whose artifact is gone (lifecycle rule) no longer protects any file.
   const releases = (
     await Promise.all(
       (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
-        const manifest = await readManifest(env.artifacts, ref.app, ref.commit);
+        const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
         return manifest && { ...ref, manifest };
       }),
     )
@@ -31,9 +31,9 @@ export async function readLiveState(
 }
 
 /** The artifact's manifest; NOT_FOUND (with what to do) when the commit was never published. */
-export async function requireManifest(env: Environment, app: string, commit: string): Promise<Manifest> {
+export async function requireManifest(site: Site, app: string, commit: string): Promise<Manifest> {
   validateArtifactId(app, commit);
-  const manifest = await readManifest(env.artifacts, app, commit);
+  const manifest = await readManifest(site.artifacts, app, commit);
   if (!manifest) {
     throw new FrontendOpsError(
       'NOT_FOUND',

@@ -5,16 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
-import {
-  APP_NAME,
-  artifactDigest,
-  artifactFileKey,
-  artifactManifestKey,
-  COMMIT,
-} from '../engine/manifest.ts';
+import { APP_NAME, COMMIT_REF } from '../engine/ids.ts';
+import { artifactDigest, artifactFileKey, artifactManifestKey } from '../engine/manifest.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { appendAudit } from '../state/audit.ts';
+import type { RequestInfo } from '../state/records.ts';
 import { scanBuildDirectory } from './scan.ts';
 
 export interface PublishInput {
@@ -85,12 +83,23 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     { contentType: 'application/json', cacheControl: 'no-cache' },
     conditional,
   );
-  await artifacts.put(
-    `${input.app}/latest.json`,
-    JSON.stringify({ commit: input.commit, artifactDigest: digest, createdAt: manifest.createdAt }),
-    { contentType: 'application/json', cacheControl: 'no-cache' },
-  );
   return { ...summary, uploaded: scanned.size, published: true };
+}
+
+/** Publishes a build to the site's artifacts bucket and, when it uploaded anything, audits it. */
+export async function publishBuild(
+  site: Site,
+  input: PublishInput,
+  request: RequestInfo,
+): Promise<PublishResult> {
+  const result = await publishArtifact(site.artifacts, input);
+  if (result.published) {
+    await appendAudit(site.state, site.target.statePrefix, site.locker, {
+      type: 'publish',
+      data: { ...result, request },
+    });
+  }
+  return result;
 }
 
 /** The artifact's manifest, or null when the commit was never published. */
@@ -103,10 +112,33 @@ export async function readManifest(
   return object ? (JSON.parse(object.body.toString('utf8')) as Manifest) : null;
 }
 
-/** The most recently published commit of an app, or null. */
-export async function readLatestPublished(artifacts: ObjectStore, app: string): Promise<string | null> {
-  const object = await artifacts.get(`${app}/latest.json`);
-  return object ? (JSON.parse(object.body.toString('utf8')) as { commit: string }).commit : null;
+/**
+ * The full sha of a published commit named by a sha or its prefix (the short sha every screen shows):
+ * NOT_FOUND when none is published, BAD_INPUT when the prefix names several.
+ */
+export async function resolvePublishedCommit(
+  artifacts: ObjectStore,
+  app: string,
+  ref: string,
+): Promise<string> {
+  validateArtifactId(app, ref);
+  if (ref.length >= 40) return ref;
+  const commits = new Set(
+    (await artifacts.list(`${app}/${ref}`))
+      .map((o) => o.key.slice(app.length + 1).split('/')[0] ?? '')
+      .filter((c) => COMMIT_REF.test(c) && c.startsWith(ref)),
+  );
+  const found = [...commits].sort();
+  if (found.length === 1) return found[0] as string;
+  if (found.length === 0) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `No build of ${app} is published for a commit starting with ${ref}. Publish it first (frontendops publish <dir> --commit <sha>), or check the sha.`,
+    );
+  }
+  throw badInput(
+    `${ref} is the start of ${found.length} published commits of ${app} (${found.map((c) => c.slice(0, 12)).join(', ')}); give more of the sha.`,
+  );
 }
 
 export function validateArtifactId(app: string, commit: string): void {
@@ -115,7 +147,7 @@ export function validateArtifactId(app: string, commit: string): void {
       `The app name "${app}" is not valid: expected lower-case letters, digits, ".", "_" or "-" (e.g. sophia-dashboard).`,
     );
   }
-  if (!COMMIT.test(commit)) {
+  if (!COMMIT_REF.test(commit)) {
     throw badInput(
       `The commit "${commit}" is not a commit sha: expected 7 to 64 lower-case hex characters (e.g. the output of git rev-parse HEAD).`,
     );

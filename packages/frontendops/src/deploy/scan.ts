@@ -8,8 +8,8 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import mime from 'mime';
+import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/cache-policy.ts';
 import { sitePathProblem } from '../engine/manifest.ts';
-import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/policy.ts';
 import type { FileEntry } from '../engine/types.ts';
 import { badInput } from '../errors.ts';
 

@@ -40,6 +40,3 @@ export function sitePathProblem(sitePath: string): string | null {
   }
   return null;
 }
-
-export const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
-export const COMMIT = /^[0-9a-f]{7,64}$/;

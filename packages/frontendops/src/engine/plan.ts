@@ -2,9 +2,10 @@
  * planDeploy: what a deploy must do, computed from data alone (DESIGN §2, plan/apply split).
  * Change detection is by sha256 from the manifests of known releases — never mtime or ETag.
  */
+
+import { groupOf } from './cache-policy.ts';
 import { deployIdFor } from './ids.ts';
 import { keyOf, sitePathOf } from './manifest.ts';
-import { groupOf } from './policy.ts';
 import type { FileGroup, Manifest } from './types.ts';
 
 export interface Release {

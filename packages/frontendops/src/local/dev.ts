@@ -1,29 +1,38 @@
 /**
  * The embedded local environment (`npm start` = `frontendops dev`): an S3-protocol server holding
- * the artifacts and hosting buckets under .frontendops/, a CDN edge serving the hosting bucket, the
- * stack outputs of dashboard-hosting-prod pointing at them; then the dashboard is built, published
- * and deployed. No cloud account, no model, no network.
+ * the artifacts and hosting buckets under .frontendops/, a CDN edge serving the hosting bucket, and
+ * the stack `local` pointing at them; then the app is built, published and deployed. No cloud
+ * account, no model, no network.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
 import { type Config, defaultConfig } from '../config.ts';
-import { publishArtifact } from '../deploy/publish.ts';
+import { publishBuild, readManifest } from '../deploy/publish.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { LOCAL_STACK } from '../stacks/local.ts';
+import { openSite } from '../stacks/open.ts';
+import type { RequestInfo } from '../state/records.ts';
 import { startLocalEdge } from './edge.ts';
-import { findLocalEnv, LOCAL_DIR, LOCAL_S3_CREDENTIALS, type LocalEnv, localEnvFile } from './env-file.ts';
+import {
+  createLocalCredentials,
+  findLocalEnv,
+  LOCAL_DIR,
+  type LocalEnv,
+  localEnvFile,
+  writeLocalEnv,
+} from './env-file.ts';
 import { startLocalS3 } from './s3-server.ts';
 
-export const LOCAL_STACK = 'dashboard-hosting-prod';
-export const LOCAL_ARTIFACTS_BUCKET = 'sophia-dashboard-build-artifacts';
-export const LOCAL_HOSTING_BUCKET = 'sophia-dashboard-hosting-prod';
 export const LOCAL_DISTRIBUTION_ID = 'E1LOCALEDGE';
 
 export interface LocalEnvironment {
   env: LocalEnv;
-  /** The dashboard build published by start-up: app and commit. */
+  /** The stack name to open it by: always `local`. */
+  stack: string;
+  /** The build published by start-up: app and commit. */
   published: { app: string; commit: string; published: boolean };
   close(): Promise<void>;
 }
@@ -33,6 +42,8 @@ export interface StartLocalOptions {
   cwd?: string;
   /** Which app, where it lives and how it is built (default: the defaults). */
   config?: Config;
+  /** Who started it (recorded with the publish). */
+  actor?: string;
   log?: (line: string) => void;
 }
 
@@ -55,59 +66,58 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
+    const credentials = createLocalCredentials();
+    const buckets = { artifacts: `${app}-artifacts`, hosting: `${app}-hosting` };
     const s3 = await startLocalS3({
       directory: join(dataDir, 's3'),
-      buckets: [LOCAL_ARTIFACTS_BUCKET, LOCAL_HOSTING_BUCKET],
+      buckets: [buckets.artifacts, buckets.hosting],
+      credentials,
     });
     closers.push(() => s3.close());
-    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials });
     closers.push(async () => client.destroy());
     const edge = await startLocalEdge({
-      origin: createS3Store({ bucket: LOCAL_HOSTING_BUCKET, client }),
+      origin: createS3Store({ bucket: buckets.hosting, client }),
       distributionId: LOCAL_DISTRIBUTION_ID,
     });
     closers.push(() => edge.close());
     log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url}`);
 
-    const outputsFile = join(dataDir, 'stack-outputs.json');
-    await writeFile(
-      outputsFile,
-      `${JSON.stringify(
-        {
-          stack: LOCAL_STACK,
-          artifactsBucket: LOCAL_ARTIFACTS_BUCKET,
-          hostingBucket: LOCAL_HOSTING_BUCKET,
-          distributionId: LOCAL_DISTRIBUTION_ID,
-          region: 'us-east-1',
-          endpoint: s3.endpoint,
-          siteUrl: edge.url,
-        },
-        null,
-        2,
-      )}\n`,
-    );
     const env: LocalEnv = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
-      stack: LOCAL_STACK,
-      outputsFile,
       s3Endpoint: s3.endpoint,
+      credentials,
+      buckets,
+      distributionId: LOCAL_DISTRIBUTION_ID,
       edgeUrl: edge.url,
       cdnEndpoint: edge.cdnEndpoint,
       dataDir,
     };
-    await writeFile(localEnvFile(cwd), `${JSON.stringify(env, null, 2)}\n`);
+    await writeLocalEnv(cwd, env);
     closers.push(() => rm(localEnvFile(cwd), { force: true }));
 
     const appDir = resolve(cwd, config.appPath);
     const commit = await latestCommitOf(appDir, config.appPath);
+    const site = await openSite(LOCAL_STACK, config, cwd, { onNotice: () => undefined });
+    closers.push(async () => site.close());
+    // A published artifact never changes (a different build of its commit is refused): no need to build it again.
+    if (await readManifest(site.artifacts, app, commit)) {
+      log(`${app}@${commit.slice(0, 7)} already published; not building it again`);
+      return { env, stack: LOCAL_STACK, published: { app, commit, published: false }, close };
+    }
     const outDir = await buildApp(appDir, config, commit, log);
-    const artifacts = createS3Store({ bucket: LOCAL_ARTIFACTS_BUCKET, client });
+    const request: RequestInfo = {
+      text: `publish ${app}@${commit.slice(0, 7)} (frontendops dev)`,
+      actor: options.actor ?? 'frontendops dev',
+      planner: 'cli',
+      at: new Date().toISOString(),
+    };
     let published = false;
     try {
-      published = (await publishArtifact(artifacts, { dir: outDir, app, commit })).published;
+      published = (await publishBuild(site, { dir: outDir, app, commit }, request)).published;
     } catch (error) {
-      // A working tree with uncommitted dashboard changes builds differently from the published commit.
+      // A working tree with uncommitted changes builds differently from the published commit.
       if (!isFrontendOpsError(error, 'CONFLICT')) throw error;
       log(
         `note: ${app}@${commit.slice(0, 7)} was published earlier with other content (uncommitted changes?); keeping that artifact`,
@@ -116,7 +126,7 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     log(
       published ? `published ${app}@${commit.slice(0, 7)}` : `${app}@${commit.slice(0, 7)} already published`,
     );
-    return { env, published: { app, commit, published }, close };
+    return { env, stack: LOCAL_STACK, published: { app, commit, published }, close };
   } catch (error) {
     await close();
     throw error;

@@ -70,6 +70,15 @@ export async function appendAudit(
   }
 }
 
+/** The chain's head as its head record says (null for an empty chain). */
+export async function readAuditHead(
+  store: ObjectStore,
+  prefix: string,
+): Promise<{ seq: number; hash: string } | null> {
+  const head = await store.get(headKey(prefix));
+  return head ? (JSON.parse(head.body.toString('utf8')) as { seq: number; hash: string }) : null;
+}
+
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {
   const keys = (await store.list(`${prefix}audit/`))
     .map((o) => o.key)

@@ -1,17 +1,14 @@
 /**
- * `frontendops console --stack <ref> [--stack <ref>…] [--port <n>] [--host <addr>]`: serves the deploy
- * console for the given stacks on 127.0.0.1 (unless --host says otherwise) and prints the address
- * with its access token. Serves until Ctrl-C.
+ * `frontendops console [--stack <ref>…] [--port <n>] [--host <addr>]`: serves the deploy console for
+ * the given stacks on 127.0.0.1 (unless --host says otherwise) and prints the address with its access
+ * token. Serves until Ctrl-C.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { openLocalGit } from '../../adapters/git-local.ts';
-import { runAgentRequest } from '../../agent/index.ts';
-import { type Config, loadConfig } from '../../config.ts';
-import { isLoopback } from '../../console/auth.ts';
-import { type ConsoleAgent, type ConsoleServer, startConsole } from '../../console/server.ts';
-import { badInput } from '../../errors.ts';
-import { actor, DEFAULT_STACK } from '../context.ts';
+import type { Config } from '../../config.ts';
+import type { ConsoleServer } from '../../console/server.ts';
+import { actor, type CliContext, chooseStack, loadCliConfig } from '../context.ts';
+import type { CliIo } from '../io.ts';
+import { say } from '../io.ts';
 
 interface ConsoleFlags {
   stack?: string[];
@@ -19,32 +16,37 @@ interface ConsoleFlags {
   host?: string;
 }
 
-const portSchema = z.coerce.number().int().min(0).max(65535);
-
-export function registerConsoleCommand(program: Command): Command {
-  return program
+export function register(program: Command, ctx: CliContext): void {
+  program
     .command('console')
     .description(
       'Serve the deploy console (live release, history, audit, deploy/rollback, chat) on 127.0.0.1',
     )
     .option(
       '--stack <ref>',
-      `stack name, outputs JSON file or the local environment's stack; repeat for several (default: ${DEFAULT_STACK})`,
+      'stack name, `local` or an outputs JSON file; repeat for several (default: FRONTENDOPS_STACK, else `local` when it runs)',
       collect,
     )
     .option('--port <n>', 'port to listen on (0 = any free port)', '0')
     .option('--host <addr>', 'interface to listen on (default 127.0.0.1; anything else exposes the console)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops console\n  $ frontendops console --stack prod --stack staging --port 8400',
+    )
     .action(async (flags: ConsoleFlags) => {
-      const port = portSchema.safeParse(flags.port);
-      if (!port.success)
+      const port = Number(flags.port);
+      if (!/^\d+$/.test(flags.port) || port > 65535) {
+        const { badInput } = await import('../../errors.ts');
         throw badInput(`--port "${flags.port}" is not a port: expected 0–65535 (0 = any free port).`);
-      const config = await loadConfig();
-      const served = await startConsoleWithAgent(config, flags.stack ?? [DEFAULT_STACK], {
-        port: port.data,
+      }
+      const config = await loadCliConfig(ctx);
+      const stacks = flags.stack ?? [await chooseStack(ctx, undefined, config)];
+      const served = await startConsoleWithAgent(ctx.io, config, stacks, {
+        port,
         ...(flags.host ? { host: flags.host } : {}),
       });
-      printAddress(served.url, served.token, flags.host);
-      await untilSignalled();
+      printAddress(ctx.io, served.url, served.token, flags.host);
+      await ctx.io.untilStopped();
       await served.close();
     });
 }
@@ -54,40 +56,45 @@ export function registerConsoleCommand(program: Command): Command {
  * selected in the page) and deploy tags read from the git repository in the working directory.
  */
 export async function startConsoleWithAgent(
+  io: CliIo,
   config: Config,
   stacks: string[],
   options: { port?: number; host?: string } = {},
 ): Promise<ConsoleServer> {
-  const agent: ConsoleAgent = (text, o) =>
-    runAgentRequest(text, {
-      actor: o.actor,
-      approve: o.approve,
-      onEvent: o.onEvent,
-      stackRef: o.stack,
-      config,
-    });
-  const git = await openLocalGit({ repoDir: process.cwd() }).catch(() => undefined);
+  const [{ runAgentRequest }, { startConsole }, { openLocalGit }] = await Promise.all([
+    import('../../agent/index.ts'),
+    import('../../console/server.ts'),
+    import('../../adapters/git-local.ts'),
+  ]);
+  const git = await openLocalGit({ repoDir: io.cwd }).catch(() => undefined);
   return startConsole({
     config,
     stacks,
+    cwd: io.cwd,
     ...options,
-    agent,
+    agent: (text, o) =>
+      runAgentRequest(text, {
+        actor: o.actor,
+        approve: o.approve,
+        onEvent: o.onEvent,
+        stackRef: o.stack,
+        config,
+        cwd: io.cwd,
+        env: io.env,
+      }),
     ...(git ? { git } : {}),
-    actor: `${actor()} (console)`,
+    actor: `${actor(io)} (console)`,
   });
 }
 
-export function printAddress(url: string, token: string, host: string | undefined): void {
-  console.log(`FrontendOps console: ${url}?token=${token}`);
-  console.log('Open that address once; this browser then stays signed in. Anyone with the token can deploy.');
-  if (host && !isLoopback(host)) console.log(`warning: listening on ${host}, not only on this machine.`);
-}
-
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+export function printAddress(io: CliIo, url: string, token: string, host: string | undefined): void {
+  say(io.stdout, `FrontendOps console: ${url}?token=${token}`);
+  say(
+    io.stdout,
+    'Open that address once; this browser then stays signed in. Anyone with the token can deploy.',
+  );
+  if (host && !/^(127\.|localhost$|::1$)/.test(host))
+    say(io.stdout, `warning: listening on ${host}, not only on this machine.`);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

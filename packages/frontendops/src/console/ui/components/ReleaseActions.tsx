@@ -110,8 +110,8 @@ function PlanSummary({ plan }: { plan: PlanView }) {
         <li>{plural(plan.unchanged, 'file')} unchanged</li>
         <li>{plural(plan.toPrune, 'object')} to prune</li>
         <li>
-          {plural(plan.pathsToInvalidate.length, 'path')} to invalidate
-          {plan.pathsToInvalidate.length > 0 && `: ${plan.pathsToInvalidate.slice(0, 5).join(', ')}`}
+          {plural(plan.invalidationPaths.length, 'path')} to invalidate
+          {plan.invalidationPaths.length > 0 && `: ${plan.invalidationPaths.slice(0, 5).join(', ')}`}
         </li>
       </ul>
     </div>

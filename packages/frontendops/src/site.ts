@@ -1,0 +1,27 @@
+/**
+ * A Site is one stack's deploy target bound to the ports that act on it: the artifacts, hosting and
+ * state buckets, the CDN, the lock and the state records. Opened at the edge (CLI, MCP server,
+ * console) by stacks/open.ts and passed inward; the engine never opens anything itself.
+ */
+import type { DeployTarget } from './engine/types.ts';
+import type { Cdn, Locker, ObjectStore } from './ports.ts';
+import type { StateRecords } from './state/records.ts';
+
+export interface Site {
+  target: DeployTarget;
+  artifacts: ObjectStore;
+  hosting: ObjectStore;
+  state: ObjectStore;
+  records: StateRecords;
+  locker: Locker;
+  cdn: Cdn | null;
+  retain: number;
+  /**
+   * Changes need a person's approval: the stack is listed as protected in the configuration, or it
+   * was reached through an outputs file that does not say which stack it is.
+   */
+  protected: boolean;
+  /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
+  notices: string[];
+  close(): void;
+}

@@ -1,0 +1,40 @@
+/**
+ * The embedded local environment (`frontendops dev`) as a stack source: its stack is always called
+ * `local`, its outputs name the embedded S3 server and local edge, and — unlike any real stack — it
+ * also says how to reach them: the key the embedded server was started with and the edge's
+ * CloudFront-API endpoint. Everything else about opening a stack is the same as for production.
+ */
+import { FrontendOpsError } from '../errors.ts';
+import { findLocalEnv } from '../local/env-file.ts';
+import type { StackOutputs, StackSource } from '../ports.ts';
+
+/** The reserved stack name of the embedded environment. */
+export const LOCAL_STACK = 'local';
+
+export function createLocalStackSource(cwd: string): StackSource {
+  return {
+    async readOutputs(stack: string): Promise<StackOutputs> {
+      const local = await findLocalEnv(cwd);
+      if (!local || stack !== LOCAL_STACK) {
+        throw new FrontendOpsError(
+          'NOT_FOUND',
+          'No local environment is running here. Start it with `npm start` (or `frontendops dev`) in this directory.',
+        );
+      }
+      return {
+        stack: LOCAL_STACK,
+        outputs: {
+          artifactsBucket: local.buckets.artifacts,
+          hostingBucket: local.buckets.hosting,
+          distributionId: local.distributionId,
+          region: 'us-east-1',
+          endpoint: local.s3Endpoint,
+          siteUrl: local.edgeUrl,
+        },
+        secretNames: [],
+        source: 'the local environment',
+        access: { credentials: local.credentials, cdnEndpoint: local.cdnEndpoint },
+      };
+    },
+  };
+}

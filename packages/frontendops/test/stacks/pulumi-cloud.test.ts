@@ -1,0 +1,134 @@
+/**
+ * The Pulumi Cloud source against a local HTTP double of the REST API (Pulumi Cloud is not reachable from
+ * this machine; see test/support/pulumi-cloud-double.ts for what it answers and why).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveDeployTarget } from '../../src/engine/target.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
+import { createPulumiCloudSource } from '../../src/stacks/pulumi-cloud.ts';
+import { type PulumiCloudDouble, startPulumiCloudDouble } from '../support/pulumi-cloud-double.ts';
+
+const FIXTURE = join(import.meta.dirname, '../fixtures/pulumi/cloud-export-dashboard-hosting-prod.json');
+const TOKEN = 'pul-0123456789abcdef0123456789abcdef01234567';
+
+let cloud: PulumiCloudDouble;
+let exportText: string;
+beforeAll(async () => {
+  exportText = await readFile(FIXTURE, 'utf8');
+  cloud = await startPulumiCloudDouble({
+    token: TOKEN,
+    stacks: {
+      'sophia/dashboard-hosting/dashboard-hosting-prod': JSON.parse(exportText),
+      'sophia/dashboard-hosting/future': { version: 4, deployment: {} },
+      'sophia/dashboard-hosting/empty': { version: 3, deployment: { resources: null } },
+    },
+  });
+});
+afterAll(() => cloud.close());
+
+/** null: no token option, so the source falls back to PULUMI_ACCESS_TOKEN. */
+const source = (token: string | null = TOKEN) =>
+  createPulumiCloudSource({
+    organization: 'sophia',
+    project: 'dashboard-hosting',
+    apiUrl: cloud.url,
+    ...(token ? { token } : {}),
+  });
+
+async function codeOf(promise: Promise<unknown>): Promise<FrontendOpsError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(FrontendOpsError);
+  return error as FrontendOpsError;
+}
+
+describe('Pulumi Cloud stack export', () => {
+  it('sends one documented GET with the token and reads the Stack outputs, secrets as names only', async () => {
+    const from = cloud.requests.length;
+    const outputs = await source().readOutputs('dashboard-hosting-prod');
+    expect(outputs).toMatchObject({
+      stack: 'dashboard-hosting-prod',
+      source: 'pulumi cloud',
+      secretNames: ['deployRoleSecret'],
+      outputs: { hostingBucket: 'sophia-dashboard-hosting-prod', distributionId: 'E2QWRUHAPOMQZL' },
+    });
+    const ciphertext = /"ciphertext": "([^"]+)"/.exec(exportText)?.[1];
+    expect(ciphertext).toBeTruthy();
+    expect(JSON.stringify(outputs)).not.toContain(ciphertext);
+    expect(resolveDeployTarget(outputs).artifactsBucket).toBe('sophia-dashboard-build-artifacts');
+
+    const sent = cloud.requests.slice(from);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      method: 'GET',
+      path: '/api/stacks/sophia/dashboard-hosting/dashboard-hosting-prod/export',
+    });
+    expect(sent[0]?.headers.authorization).toBe(`token ${TOKEN}`);
+    expect(sent[0]?.headers.accept).toBe('application/vnd.pulumi+8');
+  });
+
+  it('an unknown stack is NOT_FOUND, and only a GET was sent (nothing created)', async () => {
+    const from = cloud.requests.length;
+    const error = await codeOf(source().readOutputs('dashboard-hosting-dev'));
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.message).toContain('Nothing was created');
+    expect(cloud.requests.slice(from).map((r) => r.method)).toEqual(['GET']);
+  });
+
+  it('a wrong token is UPSTREAM naming the 401, never echoing the token', async () => {
+    const error = await codeOf(source('pul-wrong-token').readOutputs('dashboard-hosting-prod'));
+    expect(error.code).toBe('UPSTREAM');
+    expect(error.message).toContain('401');
+    expect(error.message).not.toContain('pul-wrong-token');
+  });
+
+  it('no token at all is BAD_INPUT saying where to get one, and sends nothing', async () => {
+    const saved = process.env.PULUMI_ACCESS_TOKEN;
+    delete process.env.PULUMI_ACCESS_TOKEN;
+    try {
+      const from = cloud.requests.length;
+      const error = await codeOf(source(null).readOutputs('dashboard-hosting-prod'));
+      expect(error.code).toBe('BAD_INPUT');
+      expect(error.message).toContain('PULUMI_ACCESS_TOKEN');
+      expect(cloud.requests.length).toBe(from);
+    } finally {
+      if (saved !== undefined) process.env.PULUMI_ACCESS_TOKEN = saved;
+    }
+  });
+
+  it('takes the token from PULUMI_ACCESS_TOKEN', async () => {
+    const saved = process.env.PULUMI_ACCESS_TOKEN;
+    process.env.PULUMI_ACCESS_TOKEN = TOKEN;
+    try {
+      expect((await source(null).readOutputs('dashboard-hosting-prod')).secretNames).toEqual([
+        'deployRoleSecret',
+      ]);
+    } finally {
+      if (saved === undefined) delete process.env.PULUMI_ACCESS_TOKEN;
+      else process.env.PULUMI_ACCESS_TOKEN = saved;
+    }
+  });
+
+  it('refuses a deployment newer than version 3', async () => {
+    const error = await codeOf(source().readOutputs('future'));
+    expect(error.code).toBe('UPSTREAM');
+    expect(error.message).toContain('newer than');
+  });
+
+  it('a stack without deployments has no outputs', async () => {
+    expect((await source().readOutputs('empty')).outputs).toEqual({});
+  });
+
+  it('refuses names that would change the URL path', async () => {
+    const from = cloud.requests.length;
+    expect((await codeOf(source().readOutputs('../../user/stacks'))).code).toBe('BAD_INPUT');
+    expect(() => createPulumiCloudSource({ organization: 'a/b', project: 'p', token: TOKEN })).toThrow(
+      FrontendOpsError,
+    );
+    expect(cloud.requests.length).toBe(from);
+  });
+});
