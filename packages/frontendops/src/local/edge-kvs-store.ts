@@ -23,6 +23,8 @@ export interface EmulatedKeyValueStore {
    * ETag exactly one wins.
    */
   commit(ifMatch: string, change: (draft: Map<string, string>) => void): KvsVersion | 'conflict';
+  /** When the version with this ETag was written; undefined when it is no longer kept. */
+  committedAt(etag: string): number | undefined;
   /** What an edge sees at `at`: the newest version committed at least `propagationMs` earlier. */
   visible(at: number, propagationMs: number): KvsSnapshot & { etag: string };
 }
@@ -57,6 +59,7 @@ export function createEmulatedKeyValueStore(options: {
       if (versions.length > MAX_VERSIONS) versions = versions.slice(-MAX_VERSIONS);
       return version;
     },
+    committedAt: (etag) => versions.find((v) => v.etag === etag)?.committedAt,
     visible(at, propagationMs) {
       let index = 0;
       for (let i = versions.length - 1; i >= 0; i -= 1) {
