@@ -264,6 +264,21 @@ describe('canary', () => {
     );
   });
 
+  it('never redirects to another site, whatever the path looks like', () => {
+    const kvs = canary(50);
+    for (const url of ['//evil.example/', '//evil', '/\\evil.example/', '///evil.example/x']) {
+      const location = response(url, kvs, { headers: BROWSER }).headers?.location?.value ?? '';
+      expect(location, url).toMatch(/^\/[^/\\]/);
+    }
+    const link = signPreviewToken(
+      { releaseId: 'rel-old', expiresAt: new Date(NOW + 60_000), secret: SECRET },
+      NOW,
+    );
+    expect(response(`//evil.example/?fo_preview=${link}`, kvs).headers?.location?.value).toBe(
+      '/evil.example/',
+    );
+  });
+
   it('treats a cookie that is not a bucket as absent', () => {
     const kvs = canary(50);
     for (const value of ['abc', '100', '-1', '']) {

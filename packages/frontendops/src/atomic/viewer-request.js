@@ -174,7 +174,9 @@ function checkToken(parts, secret) {
 }
 
 /** The request's own URL with one query parameter set to value, or removed when value is ''. */
-function location(uri, query, name, value) {
+function location(path, query, name, value) {
+  // "//host/" or "/\\host/" would send the browser to another site.
+  const uri = `/${path.replace(/^[/\\]+/, '')}`;
   const parts = [];
   for (const key in query) {
     if (key === name) continue;
