@@ -164,6 +164,33 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
     expect(await releaseStore().previewSecret()).toBe(a);
   });
 
+  it('never replaces a preview secret another deploy created while it was creating one', async () => {
+    // The adapter's requests: describe, get (missing), put. Another deploy's secret lands before each.
+    for (let point = 0; point < 3; point += 1) {
+      const raced = await startTestKvsApi({
+        before: (index, store) => {
+          if (index === point && !store.current().entries.has(PREVIEW_SECRET_KEY)) {
+            store.commit(store.current().etag, (draft) =>
+              draft.set(PREVIEW_SECRET_KEY, 'the-other-deploys-secret'),
+            );
+          }
+        },
+      });
+      try {
+        const secret = await createCloudFrontReleaseStore({
+          kvsArn: raced.arn,
+          endpoint: raced.endpoint,
+          credentials: TEST_KVS_CREDENTIALS,
+          maxAttempts: 1,
+        }).previewSecret();
+        expect([point, secret]).toEqual([point, 'the-other-deploys-secret']);
+        expect(raced.store.current().entries.get(PREVIEW_SECRET_KEY)).toBe('the-other-deploys-secret');
+      } finally {
+        await raced.close();
+      }
+    }
+  });
+
   it('says what is wrong: a corrupt pointer, a missing store, refused credentials, a bad ARN', async () => {
     kvs.store.commit(kvs.store.current().etag, (draft) => draft.set(RELEASE_KEY, 'live=a'));
     await expectError(

@@ -129,11 +129,14 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
 
     async previewSecret() {
       for (let attempt = 0; attempt < 5; attempt += 1) {
+        // ETag before the key, as in read(): if another deploy creates the secret in between, this
+        // ETag is stale and the write below fails instead of replacing the secret it handed out.
+        const version = await etag();
         const existing = await getKey(PREVIEW_SECRET_KEY);
         if (existing) return existing;
         const secret = newSecret();
         try {
-          await put(PREVIEW_SECRET_KEY, secret, await etag());
+          await put(PREVIEW_SECRET_KEY, secret, version);
           return secret;
         } catch (error) {
           // Another writer changed the store first (perhaps creating the secret): look again.

@@ -32,7 +32,12 @@ export interface TestKvsApi {
 }
 
 export async function startTestKvsApi(
-  options: { credentials?: SigningCredentials[]; initial?: Record<string, string> } = {},
+  options: {
+    credentials?: SigningCredentials[];
+    initial?: Record<string, string>;
+    /** Runs before each request is handled (its index counts from 0): to race a client at an exact point. */
+    before?: (index: number, store: EmulatedKeyValueStore) => void;
+  } = {},
 ): Promise<TestKvsApi> {
   const store = createEmulatedKeyValueStore({
     arn: TEST_KVS_ARN,
@@ -45,11 +50,13 @@ export async function startTestKvsApi(
   const requests: KvsRecord[] = [];
   const server = await startHttpServer(
     async (request, response) => {
+      const body = await readBodyBytes(request);
+      options.before?.(requests.length, store);
       const answer = api.handle({
         method: request.method ?? 'GET',
         url: request.url ?? '/',
         headers: request.headers,
-        body: await readBodyBytes(request),
+        body,
       });
       requests.push({
         method: request.method ?? 'GET',
