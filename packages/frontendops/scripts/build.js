@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * Builds the published tool: TypeScript → dist/ (tsc, incremental) and the console's React UI →
- * dist/console-ui (Vite), the latter only when its sources are newer than the last build. Run by
- * `npm ci` (prepare), `npm start` and `npm test`, so an edit never runs as yesterday's code.
+ * Builds the published tool: TypeScript → dist/ (tsc, incremental), the CloudFront Function source
+ * (plain JS, deployed as it is) beside its module, and the console's React UI → dist/console-ui
+ * (Vite), the latter only when its sources are newer than the last build. Run by `npm ci` (prepare),
+ * `npm start` and `npm test`, so an edit never runs as yesterday's code.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +17,10 @@ const uiOut = join(root, 'dist/console-ui');
 
 const tsc = findUp(root, 'node_modules/typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+// tsc compiles TypeScript only; the function is exported as frontendops/cloudfront-function.js.
+await mkdir(join(root, 'dist/atomic'), { recursive: true });
+await copyFile(join(root, 'src/atomic/viewer-request.js'), join(root, 'dist/atomic/viewer-request.js'));
 
 if (
   (await modifiedAt(join(uiOut, 'index.html'))) <

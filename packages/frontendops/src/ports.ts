@@ -2,6 +2,9 @@
  * The small interfaces the core talks through. One adapter file per backend in src/adapters/.
  * Absence is a value (null), not an exception; failures are FrontendOpsError with a stable code.
  */
+import type { ReleasePointer } from './atomic/release-pointer.ts';
+
+export type { ReleasePointer };
 
 // ── Object storage (S3 and anything speaking its protocol) ─────────────────────────────────────
 
@@ -162,4 +165,27 @@ export interface ApprovalDecision {
 
 export interface Approver {
   approve(request: ApprovalRequest): Promise<ApprovalDecision>;
+}
+
+// ── Release pointer (atomic releases) ─────────────────────────────────────────────────────────
+
+/** The pointer as read, with the version a conditional write must name. */
+export interface ReleasePointerRead {
+  /** null: no pointer yet (the edge then serves the bucket root, as before atomic releases). */
+  value: ReleasePointer | null;
+  /** The store's ETag when the pointer was read. */
+  etag: string;
+}
+
+/**
+ * Where the live (and canary) release is named: one key of a CloudFront KeyValueStore, read by the
+ * viewer-request function at every edge. A write is one conditional request, so switching, rolling
+ * back and promoting are atomic and lose no concurrent update.
+ */
+export interface ReleaseStore {
+  read(): Promise<ReleasePointerRead>;
+  /** Throws FrontendOpsError('PRECONDITION_FAILED') when the store changed since `ifEtag`. */
+  write(value: ReleasePointer, ifEtag: string): Promise<{ etag: string }>;
+  /** The secret preview links are signed with; created in the store on first use. */
+  previewSecret(): Promise<string>;
 }

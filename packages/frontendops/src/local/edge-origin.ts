@@ -15,6 +15,29 @@ export type OriginAnswer =
   | { kind: 'bad-request'; reason: string };
 
 export async function fetchFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
+  const decoded = decodePath(pathname);
+  if (typeof decoded !== 'string') return decoded;
+  const key = decoded === '/' ? INDEX_KEY : decoded.slice(1);
+  const object = key === '' ? null : await origin.get(key);
+  if (object) return { kind: 'object', object, key };
+  if (hasExtension(decoded)) return { kind: 'not-found' };
+  const index = key === INDEX_KEY ? null : await origin.get(INDEX_KEY);
+  return index ? { kind: 'object', object: index, key: INDEX_KEY } : { kind: 'not-found' };
+}
+
+/**
+ * The object a path names and nothing else: how the origin answers once a viewer-request function
+ * (atomic releases) has already mapped "/" and client routes to an index.html.
+ */
+export async function fetchExactFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
+  const decoded = decodePath(pathname);
+  if (typeof decoded !== 'string') return decoded;
+  const key = decoded.slice(1);
+  const object = key === '' ? null : await origin.get(key);
+  return object ? { kind: 'object', object, key } : { kind: 'not-found' };
+}
+
+function decodePath(pathname: string): string | { kind: 'bad-request'; reason: string } {
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname);
@@ -22,12 +45,7 @@ export async function fetchFromOrigin(origin: ObjectStore, pathname: string): Pr
     return { kind: 'bad-request', reason: 'the path is not valid percent-encoded UTF-8' };
   }
   if (decoded.includes('\u0000')) return { kind: 'bad-request', reason: 'the path contains a NUL character' };
-  const key = decoded === '/' ? INDEX_KEY : decoded.slice(1);
-  const object = key === '' ? null : await origin.get(key);
-  if (object) return { kind: 'object', object, key };
-  if (hasExtension(decoded)) return { kind: 'not-found' };
-  const index = key === INDEX_KEY ? null : await origin.get(INDEX_KEY);
-  return index ? { kind: 'object', object: index, key: INDEX_KEY } : { kind: 'not-found' };
+  return decoded;
 }
 
 /** "/assets/app.js" yes; "/dashboard", "/docs/", "/.well-known/x" (a dot-file name) no. */

@@ -4,13 +4,26 @@
  * stale content here just as it would in production. Invalidations arrive through the CloudFront
  * REST API on `cdnEndpoint`, so the production CloudFront adapter is what talks to it; they
  * complete at once.
+ *
+ * With `atomic`, it is the distribution of atomic releases: every site request first goes through
+ * the viewer-request function (run in the sandbox against the KeyValueStore as this edge sees it),
+ * which answers it or rewrites its URI; the cache key and the origin key are the rewritten URI, as
+ * at CloudFront, and the origin serves exactly that object. The KeyValueStore API is served on
+ * `atomic.kvsEndpoint` for the production KeyValueStore adapter.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ObjectStore } from '../ports.ts';
+import {
+  type EdgeAtomic,
+  type EdgeFunctionStats,
+  type LocalEdgeAtomicOptions,
+  startEdgeAtomic,
+} from './edge-atomic.ts';
 import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy } from './edge-cache.ts';
 import { createCloudFrontApi } from './edge-cloudfront-api.ts';
+import { responseToHttp } from './edge-function.ts';
 import { readBody, startHttpServer } from './edge-http.ts';
-import { fetchFromOrigin } from './edge-origin.ts';
+import { fetchExactFromOrigin, fetchFromOrigin } from './edge-origin.ts';
 
 export interface LocalEdgeOptions {
   origin: ObjectStore;
@@ -25,6 +38,8 @@ export interface LocalEdgeOptions {
   /** CloudFront DefaultTTL, for responses without max-age (default 86,400, as CachingOptimized). */
   defaultTtlSeconds?: number;
   now?: () => number;
+  /** Atomic releases: a KeyValueStore and the viewer-request function in front of the cache. */
+  atomic?: LocalEdgeAtomicOptions;
 }
 
 export interface EdgeInvalidationRecord {
@@ -42,6 +57,8 @@ export interface LocalEdgeStats {
   invalidations: EdgeInvalidationRecord[];
   /** Paths currently held in the cache (fresh or not yet found expired). */
   cachedPaths: string[];
+  /** Runs of the viewer-request function (atomic mode only). */
+  function?: EdgeFunctionStats;
 }
 
 export interface LocalEdge {
@@ -50,6 +67,8 @@ export interface LocalEdge {
   /** Base URL to pass as the CloudFront adapter's endpoint. */
   cdnEndpoint: string;
   distributionId: string;
+  /** The KeyValueStore of atomic releases (atomic mode only). */
+  atomic?: Omit<EdgeAtomic, 'viewerRequest' | 'stats' | 'close'>;
   stats(): LocalEdgeStats;
   close(): Promise<void>;
 }
@@ -87,8 +106,36 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       response.end('Method not allowed: the edge serves GET and HEAD.\n');
       return;
     }
-    // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
-    const pathname = new URL(request.url ?? '/', 'http://edge.invalid').pathname;
+    let pathname: string;
+    if (atomic) {
+      const run = atomic.viewerRequest(request, request.headers.host ?? host);
+      if (run.kind === 'error') {
+        // As CloudFront answers a function that throws or runs too long: 503, not cached.
+        send(
+          request,
+          response,
+          textResponse(503, `The CloudFront Function failed: ${run.error}\n`, now()),
+          'FunctionExecutionError from local-edge',
+          now(),
+        );
+        return;
+      }
+      if (run.kind === 'response') {
+        const generated = responseToHttp(run.response);
+        response.writeHead(generated.status, {
+          ...generated.headers,
+          'x-cache': 'FunctionGeneratedResponse from local-edge',
+          'content-length': String(generated.body.length),
+        });
+        response.end(request.method === 'HEAD' ? undefined : generated.body);
+        return;
+      }
+      // CloudFront looks the cache up by the URI the function left.
+      pathname = run.request.uri;
+    } else {
+      // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
+      pathname = new URL(request.url ?? '/', 'http://edge.invalid').pathname;
+    }
     const cached = cache.get(pathname);
     if (cached) {
       counters.hits += 1;
@@ -104,7 +151,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   }
 
   async function fetchResponse(pathname: string): Promise<CachedResponse> {
-    const answer = await fetchFromOrigin(options.origin, pathname);
+    const answer = atomic
+      ? await fetchExactFromOrigin(options.origin, pathname)
+      : await fetchFromOrigin(options.origin, pathname);
     const storedAt = now();
     if (answer.kind !== 'object') {
       const status = answer.kind === 'not-found' ? 404 : 400;
@@ -132,7 +181,15 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     return entry;
   }
 
-  const site = await startHttpServer(serveSite, { host, port: options.port ?? 0 });
+  const atomic = options.atomic
+    ? await startEdgeAtomic(options.atomic, { host, distributionId: options.distributionId, now })
+    : undefined;
+  const site = await startHttpServer(serveSite, { host, port: options.port ?? 0 }).catch(
+    async (error: unknown) => {
+      await atomic?.close();
+      throw error;
+    },
+  );
   const cdn = await startHttpServer(
     async (request, response) => {
       const answer = api.handle({
@@ -146,7 +203,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     },
     { host, port: options.cdnPort ?? 0 },
   ).catch(async (error: unknown) => {
-    await site.close();
+    await Promise.all([site.close(), atomic?.close()]);
     throw error;
   });
 
@@ -154,13 +211,25 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     url: site.url,
     cdnEndpoint: cdn.url,
     distributionId: options.distributionId,
+    ...(atomic
+      ? {
+          atomic: {
+            kvsEndpoint: atomic.kvsEndpoint,
+            kvsArn: atomic.kvsArn,
+            currentEtag: atomic.currentEtag,
+            visibleEtag: atomic.visibleEtag,
+            whenVisible: atomic.whenVisible,
+          },
+        }
+      : {}),
     stats: () => ({
       ...counters,
       invalidations: invalidations.map((i) => ({ ...i })),
       cachedPaths: cache.keys(),
+      ...(atomic ? { function: atomic.stats() } : {}),
     }),
     close: async () => {
-      await Promise.all([site.close(), cdn.close()]);
+      await Promise.all([site.close(), cdn.close(), atomic?.close()]);
     },
   };
 }
