@@ -79,8 +79,11 @@ interface HandleInfo {
 /** What a sync or rollback of this request put live: a deploy tag may name this and nothing else. */
 interface Change {
   deployId: string;
+  stack: string;
   commit: string;
   artifactDigest: string;
+  /** "<seq>:<hash>" as the infra server returned it after the change was recorded. */
+  auditHead?: string;
 }
 
 export function createToolGate(options: GateOptions): ToolGate {
@@ -242,6 +245,11 @@ export function createToolGate(options: GateOptions): ToolGate {
           `the tag must name what deployment ${change.deployId} put live (its commit and artifact digest).`,
         );
       }
+      // The anchor is what the infra server said, never what a planner wrote: a made-up head in a
+      // tag would make a whole audit chain look rewritten.
+      args.stack = change.stack;
+      if (change.auditHead) args.auditHead = change.auditHead;
+      else delete args.auditHead;
     }
     if (options.dryRun && contract.impact !== 'read') {
       emit({
@@ -349,9 +357,15 @@ export function createToolGate(options: GateOptions): ToolGate {
     if ((name === 'run_sync' || name === 'rollback') && typeof data.deployId === 'string') {
       changes.push({
         deployId: data.deployId,
+        stack: String(data.stack ?? stack),
         commit: String(data.commit),
         artifactDigest: String(data.artifactDigest),
+        ...auditHeadOf(data),
       });
+    }
+    if (name === 'invalidate_cdn' && typeof data.deployId === 'string') {
+      const change = changes.find((c) => c.deployId === data.deployId);
+      if (change) Object.assign(change, auditHeadOf(data));
     }
   }
 
@@ -422,4 +436,12 @@ function withoutRequestInfo(schema: Record<string, unknown>): Record<string, unk
     ? schema.required.filter((r) => !(REQUEST_ARG_NAMES as readonly unknown[]).includes(r))
     : schema.required;
   return { ...schema, properties, ...(required ? { required } : {}) };
+}
+
+/** The auditHead of an infra result as a deploy tag carries it, when there is one. */
+function auditHeadOf(data: Record<string, unknown>): { auditHead?: string } {
+  const head = data.auditHead as { seq?: unknown; hash?: unknown } | null | undefined;
+  return head && typeof head.seq === 'number' && typeof head.hash === 'string'
+    ? { auditHead: `${head.seq}:${head.hash}` }
+    : {};
 }

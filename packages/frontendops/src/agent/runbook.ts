@@ -104,6 +104,7 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
     commit: commit.sha,
     artifactDigest: sync.artifactDigest,
     request: ctx.text,
+    stack: sync.stack,
     ...(cdn.auditHead ? { auditHead: `${cdn.auditHead.seq}:${cdn.auditHead.hash}` } : {}),
   });
   const siteUrl = await readSiteUrl(ctx);
@@ -218,6 +219,7 @@ async function rollback(
           commit: result.commit,
           artifactDigest: result.artifactDigest,
           request: ctx.text,
+          stack: result.stack,
           ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
         });
   const siteUrl = await readSiteUrl(ctx);

@@ -14,7 +14,7 @@ import type { GitHost } from '../ports.ts';
 import { readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
 import { readStatus } from '../read/status.ts';
-import { readDeployTags } from '../read/tags.ts';
+import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
 import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
 import { readAudit, verifyAudit } from '../state/audit.ts';
@@ -131,7 +131,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
 
     async audit(stack: string): Promise<AuditStatusView> {
       const site = await open(stack);
-      return toAuditStatus(await verifyAudit(site.state, site.target.statePrefix));
+      const anchors = options.git ? await readAuditAnchors(options.git, site.target.stack) : [];
+      return toAuditStatus(await verifyAudit(site.state, site.target.statePrefix, { anchors }));
     },
 
     plan: planFor,

@@ -43,7 +43,15 @@ export interface AuditStatusView {
   ok: boolean;
   entries: number;
   headHash: string | null;
-  problem: { seq: number; reason: string } | null;
+  /** The first problem: what kind, which entry or state object, why. */
+  problem: {
+    kind: 'tampered' | 'damaged' | 'unfinished';
+    seq?: number;
+    object?: string;
+    reason: string;
+  } | null;
+  /** Deploy tags the chain was checked against. */
+  anchors: number;
 }
 
 export type PlanAction = 'deploy-latest' | 'rollback';

@@ -49,6 +49,7 @@ export function toAuditStatus(result: AuditVerification): AuditStatusView {
     entries: result.entries,
     headHash: result.headHash,
     problem: result.problem ? { ...result.problem } : null,
+    anchors: result.anchors,
   };
 }
 

@@ -71,6 +71,7 @@ const tagView = z.object({
   deployId: z.string().optional(),
   artifactDigest: z.string().optional(),
   auditHead: z.string().optional().describe('"<seq>:<hash>" of the audit chain the deploy left'),
+  stack: z.string().optional().describe('The stack deployed to'),
 });
 const changeResult = {
   deployId: z.string(),
@@ -322,6 +323,9 @@ export const TOOLS = {
         })
         .optional()
         .describe('The auditHead the infra server returned, as "<seq>:<hash>"'),
+      stack: stackName
+        .optional()
+        .describe('The stack deployed to (whose audit chain the auditHead belongs to)'),
     }),
     output: tagView.extend({
       created: z.boolean().describe('false when this deploy id was already tagged and that tag is returned'),

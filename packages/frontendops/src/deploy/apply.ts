@@ -75,7 +75,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     );
   }
 
-  await movePointer(site, plan, now());
+  await movePointer(site, plan, now(), options.request);
   const moved = { ...pending, pointerMoved: true };
   await site.records.writePending(moved);
   options.onEvent?.({
@@ -190,11 +190,12 @@ export function deploymentRecord(
   };
 }
 
-/** Writes the immutable record and its audit entry, which carries the record's key facts. */
+/** Writes the immutable record and its audit entry, which carries its key facts and binds its digest. */
 export async function recordDeployment(site: Site, record: DeploymentRecord): Promise<AuditEntry> {
-  await site.records.writeRecord(record);
+  const digest = await site.records.writeRecord(record);
   return appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: record.kind,
+    objects: { [`deployments/${record.deployId}.json`]: digest },
     data: {
       deployId: record.deployId,
       stack: record.stack,
@@ -230,7 +231,7 @@ async function copyOne(site: Site, plan: DeployPlan, copy: PlannedCopy): Promise
   );
 }
 
-async function movePointer(site: Site, plan: DeployPlan, at: Date): Promise<void> {
+async function movePointer(site: Site, plan: DeployPlan, at: Date, request: RequestInfo): Promise<void> {
   const current = await site.records.readPointer();
   if ((current?.value.deployId ?? null) !== plan.fromDeployId && current?.value.deployId !== plan.deployId) {
     throw new FrontendOpsError(
@@ -253,7 +254,36 @@ async function movePointer(site: Site, plan: DeployPlan, at: Date): Promise<void
       ...previous.filter((r) => r.deployId !== plan.deployId && plan.retained.includes(r.deployId)),
     ],
   };
-  await site.records.writePointer(pointer, current?.etag ?? null);
+  const digest = await site.records.writePointer(pointer, current?.etag ?? null);
+  await auditRelease(site, pointer, digest, { kind: plan.kind, request, at });
+}
+
+/**
+ * The entry that vouches for the live pointer after it moved: which release is live, why, and the
+ * pointer's digest — so an edited live.json fails `audit verify`. (The deployment's own entry comes
+ * at the end, when its record is written; a sync waiting for its invalidation is live meanwhile.)
+ */
+export async function auditRelease(
+  site: Site,
+  pointer: LivePointer,
+  digest: string,
+  context: { kind: string; request: RequestInfo; at: Date },
+): Promise<AuditEntry> {
+  return appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type: 'release',
+    data: {
+      deployId: pointer.deployId,
+      stack: site.target.stack,
+      app: pointer.app,
+      commit: pointer.commit,
+      artifactDigest: pointer.artifactDigest,
+      kind: context.kind,
+      actor: context.request.actor,
+      retained: pointer.releases.map((r) => r.deployId),
+    },
+    objects: { 'live.json': digest },
+    at: context.at,
+  });
 }
 
 async function liveIndexSha(site: Site): Promise<string | undefined> {

@@ -8,12 +8,13 @@ import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import { readAuditHead } from '../state/audit.ts';
+import { readAuditHead, stateDigest } from '../state/audit.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
 import {
   type ApplyOptions,
   type AuditHead,
   applyDeploy,
+  auditRelease,
   deploymentRecord,
   finishDeploy,
   recordDeployment,
@@ -78,6 +79,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     waitMs: options.waitMs ?? 0,
   });
   try {
+    // A damaged audit head stops the deploy here, before anything is written.
+    await readAuditHead(site.state, site.target.statePrefix);
     const pending = await settlePending(site, options);
     const live = await readLiveState(site, pending);
     const plan = planFor(site, kind, manifest, live);
@@ -202,8 +205,18 @@ async function settlePending(site: Site, options: ApplyOptions): Promise<Pending
     step: 'resume',
     detail: `found interrupted deploy ${pending.plan.deployId}`,
   });
-  if (pending.pointerMoved) {
-    await finishDeploy(site, pending, options);
+  const pointer = await site.records.readPointer();
+  const live = pointer?.value.deployId === pending.plan.deployId;
+  if (pending.pointerMoved || live) {
+    // The process may have died between writing the pointer and its audit entry: vouch for it again.
+    if (pointer && live) {
+      await auditRelease(site, pointer.value, stateDigest(pointer.value), {
+        kind: pending.plan.kind,
+        request: pending.request,
+        at: new Date(),
+      });
+    }
+    await finishDeploy(site, { ...pending, pointerMoved: true }, options);
     return null;
   }
   return pending;

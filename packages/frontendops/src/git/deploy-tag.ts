@@ -1,9 +1,9 @@
 /**
  * Deploy tags: one annotated tag per deployment, named `dashboard-deploy-YYYYMMDD-N`, whose message
- * carries a trailer block (Deploy-Id, Artifact-Digest, Commit, App, Request) that `listDeployTags`
- * parses back. The deploy id makes creation idempotent: asking twice returns the first tag.
+ * carries a trailer block (Deploy-Id, Artifact-Digest, Commit, App, Stack, Audit-Head, Request) that
+ * `listDeployTags` parses back. Stack and Audit-Head anchor that stack's audit chain in git. The deploy id makes creation idempotent: asking twice returns the first tag.
  */
-import { ARTIFACT_DIGEST, DEPLOY_ID } from '../engine/ids.ts';
+import { ARTIFACT_DIGEST, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
 import { hasControlCharacters } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
@@ -22,11 +22,18 @@ export interface DeployTagInput {
   request: string;
   /** "<seq>:<hash>" of the audit chain after the deploy: git anchors it outside the state bucket. */
   auditHead?: string;
+  /** The stack deployed to: whose audit chain the Audit-Head belongs to. */
+  stack?: string;
   app?: string;
   now?: Date;
 }
 
-export type DeployTag = TagInfo & { deployId?: string; artifactDigest?: string; auditHead?: string };
+export type DeployTag = TagInfo & {
+  deployId?: string;
+  artifactDigest?: string;
+  auditHead?: string;
+  stack?: string;
+};
 
 export async function createDeployTag(
   host: GitHost,
@@ -68,6 +75,7 @@ export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
         ...(trailers['Deploy-Id'] ? { deployId: trailers['Deploy-Id'] } : {}),
         ...(trailers['Artifact-Digest'] ? { artifactDigest: trailers['Artifact-Digest'] } : {}),
         ...(trailers['Audit-Head'] ? { auditHead: trailers['Audit-Head'] } : {}),
+        ...(trailers.Stack ? { stack: trailers.Stack } : {}),
       };
     })
     .sort((a, b) => compareNames(b.name, a.name));
@@ -86,6 +94,7 @@ export function formatDeployMessage(input: DeployTagInput): string {
     `Artifact-Digest: ${input.artifactDigest}`,
     `Commit: ${input.sha}`,
     `App: ${app}`,
+    ...(input.stack ? [`Stack: ${input.stack}`] : []),
     ...(input.auditHead ? [`Audit-Head: ${input.auditHead}`] : []),
     `Request: ${oneLine}`,
   ].join('\n');
@@ -130,6 +139,11 @@ function checkInput(input: DeployTagInput): void {
   }
   if (input.auditHead !== undefined && !/^\d{1,12}:sha256:[0-9a-f]{64}$/.test(input.auditHead)) {
     throw badInput('Invalid audit head: expected "<seq>:sha256:<64 hex>" as the infra server returned it.');
+  }
+  if (input.stack !== undefined && !STACK_NAME.test(input.stack)) {
+    throw badInput(
+      `Invalid stack "${input.stack.slice(0, 80)}": expected the stack's name (letters, digits, -, _ and .), as the infra server returned it.`,
+    );
   }
 }
 

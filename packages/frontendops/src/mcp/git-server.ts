@@ -72,16 +72,23 @@ export function createGitServer(options: GitServerOptions): McpServer {
   registerContractTool(
     server,
     'create_deploy_tag',
-    async ({ deployId, commit, artifactDigest, request, auditHead }) => {
+    async ({ deployId, commit, artifactDigest, request, auditHead, stack }) => {
       const tag = await createDeployTag(host, {
         deployId,
         sha: commit,
         artifactDigest,
         request,
         ...(auditHead ? { auditHead } : {}),
+        ...(stack ? { stack } : {}),
         ...(options.app ? { app: options.app } : {}),
       });
-      const data = { ...tag, deployId, artifactDigest, ...(auditHead ? { auditHead } : {}) };
+      const data = {
+        ...tag,
+        deployId,
+        artifactDigest,
+        ...(auditHead ? { auditHead } : {}),
+        ...(stack ? { stack } : {}),
+      };
       return toolSuccess(
         'create_deploy_tag',
         data,

@@ -6,6 +6,7 @@
 import type { DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import { stateDigest } from './audit.ts';
 
 export interface ReleaseRef {
   deployId: string;
@@ -92,25 +93,30 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
   return {
     readPointer: () => readJson<LivePointer>('live.json'),
 
-    async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<void> {
+    /** Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry. */
+    async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<string> {
       const conditional = await store.supportsConditionalWrites();
       await writeJson(
         'live.json',
         pointer,
         !conditional ? {} : previousEtag ? { ifMatch: previousEtag } : { ifNoneMatch: '*' },
       );
+      return stateDigest(pointer);
     },
 
     readPending: async () => (await readJson<PendingDeploy>('pending.json'))?.value ?? null,
     writePending: (pending: PendingDeploy) => writeJson('pending.json', pending),
     clearPending: () => store.delete([key('pending.json')]),
 
-    async writeRecord(record: DeploymentRecord): Promise<void> {
-      // Records are immutable: a record already written (a repeated finish) stays as it is.
-      if (!(await store.head(key(`deployments/${record.deployId}.json`)))) {
-        await writeJson(`deployments/${record.deployId}.json`, record);
-      }
+    /**
+     * Writes the immutable record and its history index; returns the digest of the record as stored
+     * (a record already written by a repeated finish stays as it is, and its digest is returned).
+     */
+    async writeRecord(record: DeploymentRecord): Promise<string> {
+      const existing = await readJson<DeploymentRecord>(`deployments/${record.deployId}.json`);
+      if (!existing) await writeJson(`deployments/${record.deployId}.json`, record);
       await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
+      return stateDigest(existing?.value ?? record);
     },
 
     readRecord: async (deployId: string) =>

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
@@ -170,6 +170,9 @@ describe('deploy against the real S3 protocol', () => {
       COMMITS[0],
     ]);
     const audit = await verifyAudit(t.site.state, t.target.statePrefix);
-    expect(audit).toMatchObject({ ok: true, entries: 5 });
+    // One entry as each release went live (binding the pointer), one as each was recorded (binding the record).
+    expect(audit).toMatchObject({ ok: true, entries: 10, problems: [] });
+    const types = (await readAudit(t.site.state, t.target.statePrefix)).map((e) => e.type);
+    expect(types.filter((type) => type === 'release')).toHaveLength(5);
   });
 });

@@ -78,7 +78,8 @@ describe('verification through the CDN', () => {
       ['deploy', V2, 'failed'],
       ['deploy', V1, 'succeeded'],
     ]);
-    expect(await verifyAudit(env.state, t.target.statePrefix)).toMatchObject({ ok: true, entries: 3 });
+    // Each of the three went live (a release entry) and was recorded (its deployment entry).
+    expect(await verifyAudit(env.state, t.target.statePrefix)).toMatchObject({ ok: true, entries: 6 });
   });
 
   it('leaves a failed deploy live when asked not to roll back', async () => {

@@ -237,6 +237,8 @@ async function tagIfDeployed(
     artifactDigest: summary.artifactDigest,
     request: summary.request.message ?? summary.request.text,
     app: summary.app,
+    stack: summary.stack,
+    ...(summary.auditHead ? { auditHead: `${summary.auditHead.seq}:${summary.auditHead.hash}` } : {}),
   });
   return tag.name;
 }

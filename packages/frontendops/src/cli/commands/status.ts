@@ -90,21 +90,50 @@ export function register(program: Command, ctx: CliContext): void {
   const audit = program.command('audit').description('The append-only, hash-chained audit log');
   audit
     .command('verify')
-    .description('Check every entry of the audit chain and what it covers; exits 1 if anything was changed')
+    .description(
+      'Check every entry of the audit chain, the state objects it covers, and the chain heads the deploy tags anchor in git; exits 1 if anything was changed',
+    )
     .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--repo <dir>', 'the git repository whose deploy tags anchor the chain (default: the one here)')
+    .option('--github <owner/repo>', 'read the deploy tags from GitHub instead')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  $ frontendops audit verify --stack prod')
-    .action(async (flags: { stack?: string; json?: boolean }) => {
-      const { verifyAudit } = await import('../../state/audit.ts');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
+    )
+    .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
+      const [{ verifyAudit }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
+        import('../../state/audit.ts'),
+        import('../../read/tags.ts'),
+        import('../../git/host.ts'),
+      ]);
       await withSite(ctx, flags.stack, async (site) => {
-        const result = await verifyAudit(site.state, site.target.statePrefix);
+        // Without git there is nothing outside the bucket to compare with: say so, never pass silently.
+        const git = await selectGitHost(flags, ctx.io.env, ctx.io.cwd).catch((error: unknown) => {
+          if (flags.repo || flags.github) throw error;
+          return null;
+        });
+        const anchors = git ? await readAuditAnchors(git, site.target.stack) : [];
+        const result = await verifyAudit(site.state, site.target.statePrefix, { anchors });
         if (!result.ok) ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, result);
+        const stack = site.target.stack;
+        if (result.ok) {
+          say(
+            ctx.io.stdout,
+            `audit chain of ${stack} verifies: ${result.entries} entries, ${result.objects} state objects, head ${result.headHash ?? '(empty)'}`,
+          );
+        } else {
+          say(ctx.io.stdout, `audit chain of ${stack} does NOT verify:`);
+          for (const problem of result.problems) say(ctx.io.stdout, `  ${problem.kind}: ${problem.reason}`);
+        }
         say(
           ctx.io.stdout,
-          result.ok
-            ? `audit chain of ${site.target.stack} verifies: ${result.entries} entries, head ${result.headHash ?? '(empty)'}`
-            : `audit chain of ${site.target.stack} does NOT verify at entry ${result.problem?.seq}: ${result.problem?.reason}`,
+          anchors.length > 0
+            ? `checked against ${anchors.length} deploy tag(s) in git`
+            : git
+              ? `note: no deploy tag of ${stack} carries an audit head here, so a rewritten chain could not be told apart; run it where the deploy tags are (--repo, --github)`
+              : 'note: not in a git repository: the chain was not checked against the deploy tags that anchor it (pass --repo <dir> or --github <owner/repo>)',
         );
       });
     });

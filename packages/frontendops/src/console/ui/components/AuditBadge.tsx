@@ -11,7 +11,7 @@ export function AuditBadge({ audit }: { audit: AuditStatusView | null }) {
     );
   return (
     <span className="badge badge-bad" title={audit.problem?.reason}>
-      audit BROKEN at entry {audit.problem?.seq}: {audit.problem?.reason}
+      audit {audit.problem?.kind === 'unfinished' ? 'waiting' : 'BROKEN'}: {audit.problem?.reason}
     </span>
   );
 }
