@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
 import { badInput } from './errors.ts';
 
 export const CONFIG_FILE = 'frontendops.config.json';
@@ -14,6 +15,43 @@ export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const BACKEND_HINT =
   'file://<dir>, s3://<bucket>[/prefix], env:<VARIABLE holding one of those>, pulumi-cloud, pulumi-cli or outputs';
+
+/**
+ * Who may approve changes of a protected stack — principals the agent, its model and its MCP
+ * clients cannot impersonate (see the README's threat model):
+ * - approvers: people, by the Ed25519 public key of their approver key (`frontendops approver init`);
+ * - github: a GitHub Actions job of this repository running in this deployment environment, whose
+ *   required reviewers approved it (proved by the job's OIDC token, one use per run);
+ * - trustElicitation: whether the MCP client's answer to the server's question (and the console's
+ *   button) counts. Off unless the stack's owners trust every client that can reach its server.
+ */
+const approvalConfigSchema = z.strictObject({
+  approvers: z
+    .record(
+      z.string().regex(APPROVER_NAME, "a person's name: letters, digits, spaces and . _ @ ' -"),
+      z
+        .string()
+        .regex(
+          APPROVER_PUBLIC_KEY,
+          'expected "ed25519:<43 base64url characters>" (frontendops approver init prints it)',
+        ),
+    )
+    .default({}),
+  github: z
+    .strictObject({
+      repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/repo'),
+      environment: z.string().min(1).max(255),
+      /** What the environment's approval covers; a rollback is its own decision unless listed. */
+      actions: z
+        .array(z.enum(['deploy', 'rollback']))
+        .min(1)
+        .default(['deploy']),
+      issuer: z.url({ protocol: /^https?$/ }).default('https://token.actions.githubusercontent.com'),
+      audience: z.string().min(1).max(200).default('frontendops'),
+    })
+    .optional(),
+  trustElicitation: z.boolean().default(false),
+});
 
 const stackConfigSchema = z
   .strictObject({
@@ -36,6 +74,8 @@ const stackConfigSchema = z
     file: z.string().min(1).optional(),
     /** backend "pulumi-cloud": a self-hosted Pulumi Cloud API URL (default https://api.pulumi.com). */
     apiUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Who approves this stack's changes, in place of the top-level "approval". */
+    approval: approvalConfigSchema.optional(),
   })
   .superRefine((stack, ctx) => {
     if (stack.backend === 'outputs' && !stack.file) {
@@ -71,6 +111,8 @@ const configObject = z.strictObject({
   defaultStack: z.string().regex(NAME).optional(),
   /** Environments whose deploys and rollbacks need a human approval. */
   protected: z.array(z.string().regex(NAME)).default(['dashboard-hosting-prod']),
+  /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
+  approval: approvalConfigSchema.default({ approvers: {}, trustElicitation: false }),
   /** How many releases' assets are kept when pruning. */
   retain: z.number().int().min(1).max(100).default(3),
   app: z.string().regex(NAME).default('sophia-dashboard'),
@@ -96,6 +138,14 @@ export const configSchema = z.preprocess((value) => {
 }, configObject);
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type ApprovalPolicy = z.infer<typeof approvalConfigSchema>;
+
+/** The approval policy of a stack by its (canonical) name. */
+export const approvalPolicyFor = (config: Config, stack: string): ApprovalPolicy =>
+  config.stacks[stack]?.approval ?? config.approval;
+
+/** A policy that trusts no one: what a stack opened without a configuration gets. */
+export const NO_APPROVERS: ApprovalPolicy = { approvers: {}, trustElicitation: false };
 export type Config = z.infer<typeof configSchema>;
 
 export const defaultConfig = (): Config => configSchema.parse({});
@@ -129,7 +179,7 @@ export async function loadConfig(
       (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
     );
     throw badInput(
-      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, retain, app, ` +
+      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, approval, retain, app, ` +
         `appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
       { fields: parsed.error.issues.map((issue) => issue.path.join('.')) },
     );

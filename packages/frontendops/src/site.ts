@@ -3,6 +3,7 @@
  * state buckets, the CDN, the lock and the state records. Opened at the edge (CLI, MCP server,
  * console) by stacks/open.ts and passed inward; the engine never opens anything itself.
  */
+import type { ApprovalPolicy } from './config.ts';
 import type { DeployTarget } from './engine/types.ts';
 import type { Cdn, Locker, ObjectStore } from './ports.ts';
 import type { StateRecords } from './state/records.ts';
@@ -21,6 +22,8 @@ export interface Site {
    * was reached through an outputs file that does not say which stack it is.
    */
   protected: boolean;
+  /** Who may approve its changes when protected (the configuration's "approval" for this stack). */
+  approval: ApprovalPolicy;
   /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
   notices: string[];
   close(): void;

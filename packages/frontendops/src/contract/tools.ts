@@ -29,7 +29,10 @@ export interface ToolContract<I extends z.ZodObject = z.ZodObject, O extends z.Z
   impact: ToolImpact;
   /** Repeating the call with the same arguments changes nothing more. */
   idempotent: boolean;
-  /** Takes a `stack` argument: the gate pins it to the request's stack. */
+  /**
+   * An infra tool taking a `stack` argument: the gate pins it to the request's stack. (The git
+   * server knows no stacks: a deploy tag's `stack` only names whose audit head it carries.)
+   */
   stackScoped: boolean;
   /** Offered to planners; false for tools only the agent's own code calls (the audit entry). */
   offered: boolean;
@@ -44,7 +47,7 @@ const tool = <I extends z.ZodObject, O extends z.ZodObject>(
 ): ToolContract<I, O> => ({
   ...spec,
   offered: spec.offered ?? true,
-  stackScoped: 'stack' in spec.input.shape,
+  stackScoped: spec.server === 'infra' && 'stack' in spec.input.shape,
 });
 
 const stackArg = stackName.optional().describe("The stack (environment) name; default: the server's stack");

@@ -9,6 +9,7 @@ import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { readAuditHead, stateDigest } from '../state/audit.ts';
+import { markEnvironment } from '../state/environment.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
 import {
   type ApplyOptions,
@@ -30,6 +31,11 @@ export interface DeployOptions extends ApplyOptions {
   waitMs?: number;
   /** Roll back to the previous release when verification fails (default true). */
   rollbackOnFailure?: boolean;
+  /**
+   * Called under the lock with the plan about to be applied, before its first write (not for dry
+   * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
+   */
+  authorize?: (plan: DeployPlan) => Promise<void>;
 }
 
 export interface DeploySummary {
@@ -87,6 +93,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     options.onEvent?.({ type: 'plan', plan });
     if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
     if (plan.noop) return summarize(plan, { dryRun: false, started, request: options.request });
+    await options.authorize?.(plan);
+    await markEnvironment(site);
 
     const { record, auditHead } = await applyDeploy(site, plan, options);
     const summary = {
@@ -253,9 +261,11 @@ function planFor(
     live,
     retain: site.retain,
     prune: site.target.prune,
-    ...(site.target.stateBucket === site.target.hostingBucket
-      ? { keepPrefixes: [site.target.statePrefix, '.frontendops/'] }
-      : {}),
+    // The environment marker (and state, when it shares the bucket) is never pruned.
+    keepPrefixes:
+      site.target.stateBucket === site.target.hostingBucket
+        ? [site.target.statePrefix, '.frontendops/']
+        : ['.frontendops/'],
   });
 }
 

@@ -32,6 +32,10 @@ export const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 /** Stack names: letters, digits, "-", "_", "."; never a path. */
 export const STACK_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
 export const ARTIFACT_DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** An approver's public key as the configuration lists it: Ed25519, the 32 raw bytes in base64url. */
+export const APPROVER_PUBLIC_KEY = /^ed25519:[A-Za-z0-9_-]{43}$/;
+/** A person's name in the approvers list. */
+export const APPROVER_NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._@'-]{0,63}$/u;
 
 /** The 7-character form every screen shows. */
 export const shortSha = (commit: string): string => commit.slice(0, 7);

@@ -11,10 +11,11 @@ import { createCloudFrontCdn } from '../adapters/cloudfront.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
-import type { Config } from '../config.ts';
+import { type ApprovalPolicy, approvalPolicyFor, type Config, NO_APPROVERS } from '../config.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import type { Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
+import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
 import { createStateRecords } from '../state/records.ts';
 import { readStack } from './resolve.ts';
 
@@ -26,11 +27,17 @@ export interface ConnectSiteOptions {
   retain?: number;
   /** Whether changes need a person's approval (see Site.protected); default false. */
   protected?: boolean;
+  /** Who may approve them (see Site.approval); default: no one. */
+  approval?: ApprovalPolicy;
   /** Told about things an operator should know (default: a "note:" line on stderr, once). */
   onNotice?: (notice: string) => void;
 }
 
-/** Resolves a --stack reference (an outputs file, `local`, or a configured name) and opens it. */
+/**
+ * Resolves a --stack reference (an outputs file, `local`, or a configured name) and opens it. When
+ * the hosting bucket says it is another environment (see state/environment.ts), that environment is
+ * opened: its name, its history, its approvers, and at least the protection of either.
+ */
 export async function openSite(
   ref: string,
   config: Config,
@@ -38,12 +45,31 @@ export async function openSite(
   options: Pick<ConnectSiteOptions, 'onNotice'> = {},
 ): Promise<Site> {
   const { target, access, named } = await readStack(ref, { config, cwd });
-  return connectSite(target, {
-    ...(access ? { access } : {}),
-    retain: config.retain,
-    protected: config.protected.includes(target.stack) || !named,
-    ...options,
-  });
+  const open = (of: DeployTarget, markedProtected = false) =>
+    connectSite(of, {
+      ...(access ? { access } : {}),
+      retain: config.retain,
+      protected:
+        config.protected.includes(of.stack) ||
+        config.protected.includes(target.stack) ||
+        !named ||
+        markedProtected,
+      approval: approvalPolicyFor(config, of.stack),
+      ...options,
+    });
+  const site = await open(target);
+  const marker = await readEnvironmentMarker(site.hosting);
+  if (!marker) return site;
+  if (sameEnvironment(target, marker)) {
+    if (marker.protected && !site.protected) site.protected = true;
+    return site;
+  }
+  site.close();
+  const adopted = await open(adoptEnvironment(target, marker), marker.protected);
+  const notice = `${named ? `Stack ${target.stack}` : 'This outputs file'} writes to the hosting bucket of environment ${marker.stack}: using its name, history and protection.`;
+  adopted.notices.push(notice);
+  (options.onNotice ?? printNotice)(notice);
+  return adopted;
 }
 
 export async function connectSite(target: DeployTarget, options: ConnectSiteOptions = {}): Promise<Site> {
@@ -90,6 +116,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     cdn,
     retain: options.retain ?? 3,
     protected: options.protected ?? false,
+    approval: options.approval ?? NO_APPROVERS,
     notices,
     close: () => client.destroy(),
   };

@@ -113,8 +113,9 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      * (a record already written by a repeated finish stays as it is, and its digest is returned).
      */
     async writeRecord(record: DeploymentRecord): Promise<string> {
-      const existing = await readJson<DeploymentRecord>(`deployments/${record.deployId}.json`);
-      if (!existing) await writeJson(`deployments/${record.deployId}.json`, record);
+      const name = `deployments/${record.deployId}.json`;
+      const existing = (await store.head(key(name))) ? await readJson<DeploymentRecord>(name) : null;
+      if (!existing) await writeJson(name, record);
       await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
       return stateDigest(existing?.value ?? record);
     },

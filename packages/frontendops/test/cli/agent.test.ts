@@ -25,6 +25,9 @@ beforeAll(async () => {
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
   }
   outputs = await t.writeOutputs();
+  // The operator's own terminal agent: the stack trusts the answer its person gives (trustElicitation).
+  const config = join(t.tmp, 'frontendops.config.json');
+  await writeFile(config, JSON.stringify({ approval: { trustElicitation: true } }));
   // The servers are real child processes over stdio; they, not the agent's model, hold the credentials.
   mcpConfig = join(t.tmp, 'mcp.json');
   await writeFile(
@@ -34,7 +37,7 @@ beforeAll(async () => {
         infra: {
           command: process.execPath,
           args: [BIN, 'mcp', 'infra', '--stack', outputs],
-          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
+          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config },
           cwd: repo.dir,
         },
         git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repo.dir], cwd: repo.dir },

@@ -11,6 +11,8 @@ import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../suppor
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
+/** Production's own hosting bucket: protection follows the bucket, so prod must not share staging's. */
+const PROD_HOSTING = 'sophia-dashboard-hosting-real-prod';
 const COMMITS = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3', 'd4d4d4d4d4d4d4d4'];
 let t: TestDeployEnv;
 let outputs: string;
@@ -18,7 +20,7 @@ let cliEnv: Record<string, string>;
 const builds = new Map<string, FixtureBuild>();
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'dashboard-staging' });
+  t = await startDeployEnv({ stack: 'dashboard-staging' }, { extraBuckets: [PROD_HOSTING] });
   outputs = await t.writeOutputs({ cdn: true });
   // The embedded server's key and the CloudFront double's endpoint, through the SDK's standard variables.
   cliEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'cli-test' };
@@ -237,7 +239,11 @@ describe('frontendops CLI', () => {
   });
 
   it('a protected stack needs a human approval: no terminal and no --yes is refused, nothing changes', async () => {
-    const prod = await t.writeOutputs({ stack: 'dashboard-hosting-prod', cdn: true });
+    const prod = await t.writeOutputs({
+      stack: 'dashboard-hosting-prod',
+      cdn: true,
+      hostingBucket: PROD_HOSTING,
+    });
     await t.s3.settle();
     const before = t.s3.requests.length;
     const refused = await run(['deploy', '--stack', prod, '--commit', COMMITS[0] as string]);
@@ -247,7 +253,7 @@ describe('frontendops CLI', () => {
     );
     await t.s3.settle();
     const writes = t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method));
-    expect(writes.filter((r) => r.bucket === HOSTING)).toEqual([]);
+    expect(writes.filter((r) => r.bucket === PROD_HOSTING)).toEqual([]);
     expect(writes.filter((r) => r.key.includes('/state/dashboard-hosting-prod/'))).toEqual([]);
 
     for (const commit of [COMMITS[0], COMMITS[1]] as string[]) {

@@ -184,7 +184,11 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
       () =>
         createInfraServer({
           config: f.config([STACK]),
-          openSite: async () => ({ ...f.t.site, protected: true }),
+          openSite: async () => ({
+            ...f.t.site,
+            protected: true,
+            approval: { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: false },
+          }),
           defaultStack: STACK,
           secret,
         }),
@@ -213,7 +217,12 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
       () =>
         createInfraServer({
           config: f.config([STACK]),
-          openSite: async () => ({ ...f.t.site, protected: true }),
+          // This stack trusts its clients' answers: what is under test is the 2026 round trip.
+          openSite: async () => ({
+            ...f.t.site,
+            protected: true,
+            approval: { approvers: {}, trustElicitation: true },
+          }),
           defaultStack: STACK,
           secret,
         }),

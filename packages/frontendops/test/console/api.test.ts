@@ -209,7 +209,8 @@ describe('what the console shows', () => {
 
   it('reports the audit chain as verified', async () => {
     const audit = await getJson<AuditStatusView>(stackUrl('audit'));
-    expect(audit).toMatchObject({ ok: true, entries: 1, problem: null });
+    // The first release: the environment marked, the release going live, its record.
+    expect(audit).toMatchObject({ ok: true, entries: 3, problem: null });
   });
 
   it('answers 404 with what to do for an unknown stack or deployment', async () => {
@@ -259,7 +260,7 @@ describe('deploy and roll back, confirmed by plan', () => {
       const details = await getJson<DeploymentDetails>(stackUrl(`deployments/${plan.deployId}`));
       expect(details.copiedFiles).toContain('/index.html');
       expect(details.invalidation?.ids.length).toBeGreaterThan(0);
-      expect(details.audit).toMatchObject({ seq: 2, type: 'deploy' });
+      expect(details.audit).toMatchObject({ seq: 5, type: 'deploy' }); // after the release entry (4) of this deploy
       expect(details.fromCommit).toBe(C1);
     } finally {
       stream.close();
@@ -273,7 +274,7 @@ describe('deploy and roll back, confirmed by plan', () => {
     expect(res.status).toBe(200);
     expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
     const audit = await getJson<AuditStatusView>(stackUrl('audit'));
-    expect(audit).toMatchObject({ ok: true, entries: 3 });
+    expect(audit).toMatchObject({ ok: true, entries: 7 });
   });
 
   it('refuses a malformed body with what was expected', async () => {

@@ -53,13 +53,16 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
       request: { text: 'first deploy', actor: 'alice', planner: 'cli', at: new Date().toISOString() },
     });
 
-    const config = defaultConfig(); // dashboard-hosting-prod is protected
+    // dashboard-hosting-prod is protected; the chat's approval button counts because this
+    // configuration trusts the answers of its clients (the console among them).
+    const config = { ...defaultConfig(), approval: { approvers: {}, trustElicitation: true } };
+    const approval = config.approval;
     const gitHost = createLocalGit({ repoDir: repo.dir });
     clients = {
       infra: await connect(
         createInfraServer({
           config,
-          openSite: async () => ({ ...t.site, protected: true }),
+          openSite: async () => ({ ...t.site, protected: true, approval }),
           defaultStack: STACK,
         }),
       ),
@@ -68,7 +71,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     server = await startConsole({
       config,
       stacks: [STACK],
-      openSite: async () => ({ ...t.site, protected: true }),
+      openSite: async () => ({ ...t.site, protected: true, approval }),
       git: gitHost,
       actor: 'release-manager (console)',
       agent: (text, options) =>
@@ -128,7 +131,8 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     await expect.poll(() => textOf(live)).toContain(C1.slice(0, 7));
     expect(await textOf(live)).toContain('alice');
     expect(await textOf(live)).toContain('first deploy');
-    await page.getByText('audit verified · 1 entries').waitFor();
+    // The environment marked, the first release going live, its record.
+    await page.getByText('audit verified · 3 entries').waitFor();
     await expect.poll(() => textOf(page.getByRole('region', { name: 'Plan' }))).toContain(C2.slice(0, 7));
   });
 
@@ -153,7 +157,8 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     await timeline(page).first().getByRole('button').click();
     const drawer = page.getByRole('complementary', { name: 'Deployment details' });
     await drawer.getByText('Audit entry').waitFor();
-    await expect.poll(() => textOf(drawer)).toMatch(/#2 \(deploy/);
+    // 4: the environment marked protected (the first deploy ran unprotected), 5: live, 6: recorded.
+    await expect.poll(() => textOf(drawer)).toMatch(/#6 \(deploy/);
     const text = await textOf(drawer);
     expect(text).toContain('/index.html');
     expect(text).toMatch(/Invalidation\s+I[A-Z0-9]+/);

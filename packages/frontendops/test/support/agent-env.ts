@@ -39,7 +39,14 @@ export interface AgentTestEnv {
 export async function startAgentTestEnv(): Promise<AgentTestEnv> {
   const t = await startDeployEnv();
   const repo = await createTestRepo();
-  const config: Config = { ...defaultConfig(), protected: [STACK] };
+  // An operator's own agent at a terminal: the person there answers the server's question, so the
+  // stack's configuration trusts that answer (trustElicitation). Stacks that do not are tested in
+  // test/mcp/infra/approval-gate.test.ts and test/security.
+  const config: Config = {
+    ...defaultConfig(),
+    protected: [STACK],
+    approval: { approvers: {}, trustElicitation: true },
+  };
   const received: AgentTestEnv['received'] = [];
   const recorded: AgentTestEnv['recorded'] = [];
   const opened: AgentClients[] = [];
@@ -94,7 +101,7 @@ export async function startAgentTestEnv(): Promise<AgentTestEnv> {
       const infra = await link(
         createInfraServer({
           config,
-          openSite: async () => ({ ...t.site, protected: true }),
+          openSite: async () => ({ ...t.site, protected: true, approval: config.approval }),
           defaultStack: STACK,
         }),
         'infra',

@@ -27,15 +27,15 @@ export interface TestDeployEnv {
    * Writes this environment's stack outputs as a `--stack` file (`<tmp>/<stack>.json`), as a CLI or
    * spawned server reads them; `cdn` adds the distribution id (then set AWS_ENDPOINT_URL_CLOUDFRONT).
    */
-  writeOutputs(options?: { stack?: string; cdn?: boolean }): Promise<string>;
+  writeOutputs(options?: { stack?: string; cdn?: boolean; hostingBucket?: string }): Promise<string>;
   stop(): Promise<void>;
 }
 
 export async function startDeployEnv(
   overrides: Partial<DeployTarget> = {},
-  options: { protected?: boolean } = {},
+  options: { protected?: boolean; extraBuckets?: string[] } = {},
 ): Promise<TestDeployEnv> {
-  const s3 = await startTestS3([ARTIFACTS, HOSTING]);
+  const s3 = await startTestS3([ARTIFACTS, HOSTING, ...(options.extraBuckets ?? [])]);
   const cdn = await startCloudFrontDouble();
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-deploy-'));
   const stack = overrides.stack ?? STACK;
@@ -67,12 +67,12 @@ export async function startDeployEnv(
     }),
     target,
     tmp,
-    async writeOutputs({ stack: name = stack, cdn = false } = {}) {
+    async writeOutputs({ stack: name = stack, cdn = false, hostingBucket = HOSTING } = {}) {
       const file = join(tmp, `${name}.json`);
       const outputs = {
         stack: name,
         artifactsBucket: ARTIFACTS,
-        hostingBucket: HOSTING,
+        hostingBucket,
         ...(cdn ? { distributionId: target.distributionId } : {}),
         region: 'us-east-1',
         endpoint: s3.endpoint,

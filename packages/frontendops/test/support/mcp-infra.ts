@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { ElicitRequest, ElicitResult, McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import { type Config, defaultConfig } from '../../src/config.ts';
+import { type ApprovalPolicy, approvalPolicyFor, type Config, defaultConfig } from '../../src/config.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra/server.ts';
 import { startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
@@ -23,7 +23,8 @@ export const COMMITS = [
 export interface InfraFixture {
   t: TestDeployEnv;
   builds: FixtureBuild[];
-  config(protectedStacks?: string[]): Config;
+  /** A configuration protecting these stacks, with this approval policy for all of them. */
+  config(protectedStacks?: string[], approval?: Partial<ApprovalPolicy>): Config;
   server(options?: Partial<InfraServerOptions>): McpServer;
 }
 
@@ -37,7 +38,11 @@ export async function startInfraFixture(
     builds.push(build);
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   }
-  const config = (protectedStacks: string[] = []) => ({ ...defaultConfig(), protected: protectedStacks });
+  const config = (protectedStacks: string[] = [], approval: Partial<ApprovalPolicy> = {}) => ({
+    ...defaultConfig(),
+    protected: protectedStacks,
+    approval: { approvers: {}, trustElicitation: false, ...approval },
+  });
   return {
     t,
     builds,
@@ -48,7 +53,11 @@ export async function startInfraFixture(
       return createInfraServer({
         config: used,
         defaultStack: t.site.target.stack,
-        openSite: async () => ({ ...t.site, protected: used.protected.includes(t.site.target.stack) }),
+        openSite: async () => ({
+          ...t.site,
+          protected: used.protected.includes(t.site.target.stack),
+          approval: approvalPolicyFor(used, t.site.target.stack),
+        }),
         ...options,
       });
     },

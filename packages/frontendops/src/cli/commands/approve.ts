@@ -1,37 +1,158 @@
 /**
- * `frontendops approve <handle-or-deployId> --stack <stack>`: a person approves one planned deploy or
- * rollback of a protected stack from a terminal (see ../approve-deploy.ts).
+ * `frontendops approve <deployId> --stack <stack>`: a person answers an approval request the server
+ * made, after seeing its plan, by signing it with their approver key (see ../approve-deploy.ts).
+ * `frontendops approver init|show`: creates and shows that key.
  */
 import type { Command } from 'commander';
-import { actor, type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
-import { say } from '../io.ts';
+import { type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
+import { type CliIo, printable, say } from '../io.ts';
+
+interface ApproveFlags {
+  stack?: string;
+  action?: string;
+  key?: string;
+  yes?: boolean;
+  json?: boolean;
+}
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('approve')
     .description(
-      'Approve a planned deploy or rollback of a protected stack (for MCP clients that cannot ask): pass the ' +
-        'handle from get_deploy_target or the deploy id from the refusal message',
+      'Approve a change of a protected stack that the agent asked for: shows its plan, then signs it with your approver key',
     )
-    .argument('<handle-or-deployId>', 'the handle (fo1.…) or deploy id to approve')
+    .argument('<deployId>', 'the deploy id the refusal message named')
     .option('--stack <ref>', STACK_OPTION_HELP)
-    .option('--as <name>', 'who approves (recorded in the audit log); default: you')
-    .option('--json', 'print the approval record as JSON')
-    .addHelpText('after', '\nExamples:\n  $ frontendops approve 3f2c1a9-0123456789 --stack prod')
-    .action(async (ref: string, flags: { stack?: string; as?: string; json?: boolean }) => {
-      const { approveDeploy } = await import('../approve-deploy.ts');
+    .option('--action <kind>', 'deploy or rollback, when both wait under one id')
+    .option(
+      '--key <file>',
+      'your approver key (default: $FRONTENDOPS_APPROVER_KEY, else ~/.config/frontendops/approver-key.pem)',
+    )
+    .option('--yes', 'approve the plan shown without asking')
+    .option('--json', 'print the signed statement as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops approve 3f2c1a9-0123456789 --stack dashboard-hosting-prod',
+    )
+    .action(async (deployId: string, flags: ApproveFlags) => {
+      const [{ approveRequest }, keys, { badInput }] = await Promise.all([
+        import('../approve-deploy.ts'),
+        import('../../approval/keys.ts'),
+        import('../../errors.ts'),
+      ]);
+      if (flags.action !== undefined && flags.action !== 'deploy' && flags.action !== 'rollback') {
+        throw badInput(`--action must be deploy or rollback, not "${flags.action.slice(0, 40)}".`);
+      }
+      const keyPath = flags.key ?? keys.approverKeyPath(ctx.io.env);
       await withSite(ctx, flags.stack, async (site) => {
-        const result = await approveDeploy(site, {
-          ref,
-          by: flags.as ?? actor(ctx.io),
-          request: cliRequest(ctx.io, `approve ${ref.slice(0, 40)}`),
+        const { statement, preview } = await approveRequest(site, {
+          deployId,
+          ...(flags.action ? { action: flags.action as 'deploy' | 'rollback' } : {}),
+          request: cliRequest(ctx.io, `approve ${deployId.slice(0, 40)}`),
+          loadKey: async () =>
+            keys.loadApproverKey(
+              keyPath,
+              (await keys.isEncryptedKey(keyPath).catch(() => false))
+                ? (ctx.io.env[keys.PASSPHRASE_ENV] ??
+                    (await askHidden(ctx.io, `Passphrase for ${keyPath}: `)))
+                : undefined,
+            ),
+          confirm: async (shown, approver) => {
+            const lines = [
+              `${site.target.stack} is protected. ${shown.request.requestedBy} asked at ${shown.request.requestedAt} to:`,
+              `  ${shown.description}`,
+              `  deploy id ${shown.request.deployId}; the request expires at ${shown.request.expiresAt}`,
+              ...shown.plan.copies.slice(0, 20).map((c) => `  + ${c.path}`),
+              ...(shown.plan.copies.length > 20 ? [`  … and ${shown.plan.copies.length - 20} more`] : []),
+              ...shown.plan.prune.slice(0, 20).map((k) => `  - /${k}`),
+            ];
+            for (const line of lines) say(ctx.io.stderr, line);
+            if (flags.yes) return true;
+            return confirmOnTerminal(ctx.io, `Approve this as ${approver}? [y/N] `);
+          },
         });
-        if (flags.json) return printJson(ctx, result.record);
+        if (flags.json) return printJson(ctx, statement);
         say(
           ctx.io.stdout,
-          `Approved: ${result.description} (deploy id ${result.record.deployId}) by ${result.record.approvedBy}, ` +
-            `valid until ${result.record.expiresAt}. The agent can now call ${result.record.action === 'rollback' ? 'rollback' : 'run_sync'} again.`,
+          `Approved by ${statement.approver}: ${preview.description} (deploy id ${statement.deployId}), once, until ${statement.expiresAt}. ` +
+            `The agent can now call ${statement.action === 'rollback' ? 'rollback' : 'run_sync'} again.`,
         );
       });
     });
+
+  const approver = program.command('approver').description('Your approver key, which signs approvals');
+  approver
+    .command('init')
+    .description('Create your approver key and print the public key to list in frontendops.config.json')
+    .option(
+      '--key <file>',
+      'where to keep it (default: $FRONTENDOPS_APPROVER_KEY, else ~/.config/frontendops/approver-key.pem)',
+    )
+    .option('--name <name>', 'your name, as the configuration will list you', 'your name')
+    .action(async (flags: { key?: string; name: string }) => {
+      const keys = await import('../../approval/keys.ts');
+      const path = flags.key ?? keys.approverKeyPath(ctx.io.env);
+      const passphrase =
+        ctx.io.env[keys.PASSPHRASE_ENV] ??
+        (ctx.io.stdin.isTTY ? await askHidden(ctx.io, 'Passphrase to protect the key (empty: none): ') : '');
+      const publicKey = await keys.createApproverKey(path, passphrase || undefined);
+      say(
+        ctx.io.stdout,
+        `Created your approver key at ${path} (readable by you only${passphrase ? ', passphrase-protected' : ''}).`,
+      );
+      say(ctx.io.stdout, 'Keep it away from agents and CI. List its public key for each stack you approve:');
+      say(ctx.io.stdout, `  "approval": { "approvers": { ${JSON.stringify(flags.name)}: "${publicKey}" } }`);
+    });
+  approver
+    .command('show')
+    .description('Print the public key of your approver key')
+    .option(
+      '--key <file>',
+      'the key (default: $FRONTENDOPS_APPROVER_KEY, else ~/.config/frontendops/approver-key.pem)',
+    )
+    .action(async (flags: { key?: string }) => {
+      const keys = await import('../../approval/keys.ts');
+      const path = flags.key ?? keys.approverKeyPath(ctx.io.env);
+      const passphrase = (await keys.isEncryptedKey(path).catch(() => false))
+        ? (ctx.io.env[keys.PASSPHRASE_ENV] ?? (await askHidden(ctx.io, `Passphrase for ${path}: `)))
+        : undefined;
+      say(ctx.io.stdout, keys.encodePublicKey(await keys.loadApproverKey(path, passphrase)));
+    });
+}
+
+async function confirmOnTerminal(io: CliIo, question: string): Promise<boolean> {
+  if (!io.stdin.isTTY) {
+    const { FrontendOpsError } = await import('../../errors.ts');
+    throw new FrontendOpsError(
+      'APPROVAL_REQUIRED',
+      'Approving needs a terminal to answer the question (or --yes, after reading the plan above). Nothing was approved.',
+    );
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
+  const answer = await rl.question(printable(question));
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+/** Reads a line without echoing it (a passphrase). */
+async function askHidden(io: CliIo, question: string): Promise<string> {
+  if (!io.stdin.isTTY) {
+    const { badInput } = await import('../../errors.ts');
+    const { PASSPHRASE_ENV } = await import('../../approval/keys.ts');
+    throw badInput(
+      `The approver key is passphrase-protected: type it in a terminal, or set ${PASSPHRASE_ENV}.`,
+    );
+  }
+  const [{ createInterface }, { Writable }] = await Promise.all([
+    import('node:readline/promises'),
+    import('node:stream'),
+  ]);
+  const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+  io.stderr.write(question);
+  const rl = createInterface({ input: io.stdin, output: muted, terminal: true });
+  const answer = await rl.question('');
+  rl.close();
+  io.stderr.write('\n');
+  return answer;
 }

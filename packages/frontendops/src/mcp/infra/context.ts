@@ -39,7 +39,7 @@ export interface InfraToolContext {
   approve(
     ctx: ServerContext,
     site: Site,
-    change: Pick<ApprovalGateInput, 'action' | 'deployId' | 'summary' | 'tool'>,
+    change: Pick<ApprovalGateInput, 'action' | 'deployId' | 'summary' | 'tool' | 'change'>,
   ): Promise<ApprovalOutcome>;
   /** The plan a deploy of app@commit would carry out now (changes nothing). */
   dryRun(site: Site, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
@@ -56,6 +56,7 @@ export function createInfraToolContext(input: {
   opener: StackOpener;
   now: () => number;
   approver?: Approver;
+  env?: NodeJS.ProcessEnv;
   lockWaitMs: number;
 }): InfraToolContext {
   const { server, secrecy, now } = input;
@@ -98,6 +99,7 @@ export function createInfraToolContext(input: {
         secret: input.secret,
         now,
         ...(input.approver ? { approver: input.approver } : {}),
+        ...(input.env ? { env: input.env } : {}),
         ...change,
       }),
     dryRun: async (site, app, commit, request) =>

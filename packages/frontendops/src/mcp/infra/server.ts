@@ -38,6 +38,8 @@ export interface InfraServerOptions {
   secrecy?: Secrecy;
   /** Where the stack opener reads config-relative paths; default the working directory. */
   cwd?: string;
+  /** Where a GitHub Actions job's OIDC request variables are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function createInfraServer(options: InfraServerOptions): McpServer {
@@ -65,6 +67,7 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
     opener: options.openSite ?? createStackOpener(config, { cwd: options.cwd ?? process.cwd() }).open,
     now,
     ...(options.approver ? { approver: options.approver } : {}),
+    ...(options.env ? { env: options.env } : {}),
     lockWaitMs: options.lockWaitMs ?? 10_000,
   });
   registerSyncTools(context);

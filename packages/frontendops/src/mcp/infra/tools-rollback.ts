@@ -16,11 +16,12 @@ export function registerRollbackTool(t: InfraToolContext): void {
       const to = args.to ? { to: args.to } : {};
       const planned = (await rollbackRelease(site, { ...to, request, dryRun: true })).plan;
       const gate = planned.noop
-        ? ({ approved: true, by: 'nobody', via: 'unprotected' } as const)
+        ? ({ approved: true, by: 'nobody', via: 'unprotected', use: async () => {} } as const)
         : await t.approve(ctx, site, {
             action: 'rollback',
             deployId: planned.deployId,
             summary: describePlan(planned),
+            change: { app: planned.app, commit: planned.commit, ...(args.to ? { to: args.to } : {}) },
             tool: 'rollback',
           });
       if (!gate.approved) return gate.result;
@@ -28,6 +29,7 @@ export function registerRollbackTool(t: InfraToolContext): void {
         ...to,
         request,
         waitMs: lockWaitMs,
+        authorize: gate.use,
         onEvent: refuseOtherPlans(planned.deployId),
       });
       const data = {

@@ -97,6 +97,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         action: 'deploy',
         deployId: plan.deployId,
         summary: describePlan(plan),
+        change: { app: claims.app, commit: claims.commit },
         tool: 'run_sync',
       });
       if (!gate.approved) return gate.result;
@@ -107,6 +108,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         request,
         stopBeforeInvalidation: true,
         waitMs: lockWaitMs,
+        authorize: gate.use,
         onEvent: withProgress(refuseOtherPlans(claims.deployId), ctx),
       });
       const data = {

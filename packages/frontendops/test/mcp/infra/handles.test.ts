@@ -152,7 +152,8 @@ describe('deploy-target handles', () => {
   it('a release that goes live while approval is pending is caught again under the lock', async () => {
     let raced: string | undefined;
     const server = f.server({
-      config: f.config([STACK]),
+      // The console-like Approver counts here because this stack trusts its clients.
+      config: f.config([STACK], { trustElicitation: true }),
       secret,
       now: () => clock,
       approver: {

@@ -65,7 +65,12 @@ beforeAll(async () => {
     }),
     [BROKEN]: await writeOutputs(BROKEN, { ...common, hostingBucket: MISSING_BUCKET }),
   };
-  const config = { ...defaultConfig(), protected: [STACK] };
+  // The client answering the approval question is trusted here: what is under test is what it sees.
+  const config = {
+    ...defaultConfig(),
+    protected: [STACK],
+    approval: { approvers: {}, trustElicitation: true },
+  };
   const openSite = async (name: string) => {
     const file = files[name];
     if (!file) throw new Error(`unexpected stack ${name}`);
@@ -73,6 +78,7 @@ beforeAll(async () => {
     const env = await connectSite(target, {
       access: { credentials: s3.credentials, cdnEndpoint: edge.cdnEndpoint },
       protected: config.protected.includes(target.stack),
+      approval: config.approval,
     });
     envs.push(env);
     return env;

@@ -176,7 +176,7 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     ]);
     const audit = await verifyAudit(f.t.site.state, f.t.site.target.statePrefix);
     expect(audit.ok).toBe(true);
-    expect(audit.entries).toBe(1);
+    expect(audit.entries).toBe(2); // the release going live, then its record
   });
 
   it('a target for the live build is a noop: run_sync copies nothing', async () => {
