@@ -23,7 +23,7 @@ import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy }
 import { createCloudFrontApi } from './edge-cloudfront-api.ts';
 import { responseToHttp } from './edge-function.ts';
 import { readBody, startHttpServer } from './edge-http.ts';
-import { fetchExactFromOrigin, fetchFromOrigin } from './edge-origin.ts';
+import { fetchExactFromOrigin, fetchFromOrigin, unsafePathReason } from './edge-origin.ts';
 
 export interface LocalEdgeOptions {
   origin: ObjectStore;
@@ -106,6 +106,22 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       response.end('Method not allowed: the edge serves GET and HEAD.\n');
       return;
     }
+    // The path as it arrived: a dot segment or encoded slash must not be normalised away or decoded
+    // into a key of another bucket, and is refused before the function, the cache or the origin.
+    const target = request.url ?? '/';
+    const unsafe = target.startsWith('/')
+      ? unsafePathReason(target.split('?', 1)[0] ?? '/')
+      : 'the request target must be a path starting with "/"';
+    if (unsafe) {
+      send(
+        request,
+        response,
+        textResponse(400, `Bad request: ${unsafe}.\n`, now()),
+        'Error from local-edge',
+        now(),
+      );
+      return;
+    }
     let pathname: string;
     if (atomic) {
       const run = atomic.viewerRequest(request, request.headers.host ?? host);
@@ -134,7 +150,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       pathname = run.request.uri;
     } else {
       // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
-      pathname = new URL(request.url ?? '/', 'http://edge.invalid').pathname;
+      pathname = new URL(target, 'http://edge.invalid').pathname;
     }
     const cached = cache.get(pathname);
     if (cached) {

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFrontCdn } from '../../src/adapters/cloudfront.ts';
@@ -18,14 +18,19 @@ const ASSET = {
   cacheControl: 'public, max-age=31536000, immutable',
 };
 
+const STATE_KEY = '.frontendops/state/prod/live.json';
+const STATE_BODY = '{"deployRoleSecret":"state-must-not-leak"}';
+
 let s3: TestS3;
 let bucket: ObjectStore;
 let edge: LocalEdge;
 let clock = Date.UTC(2026, 10, 25, 9, 0, 0);
 
 beforeAll(async () => {
-  s3 = await startTestS3(['hosting']);
+  // A second bucket on the same server, as the artifacts and state bucket is beside the hosting one.
+  s3 = await startTestS3(['hosting', 'state']);
   bucket = s3.store('hosting');
+  await s3.store('state').put(STATE_KEY, STATE_BODY);
 });
 afterAll(() => s3.stop());
 
@@ -45,6 +50,23 @@ afterAll(() => edge?.close());
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${edge.url}${path}`, { headers });
 const cdn = () =>
   createCloudFrontCdn({ distributionId: DISTRIBUTION, endpoint: edge.cdnEndpoint, credentials });
+
+/** A raw request, so the path reaches the edge exactly as written (fetch would normalize dot segments). */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 async function read(path: string) {
   const response = await get(path);
@@ -188,6 +210,60 @@ describe('local edge serving the hosting bucket over the real S3 protocol', () =
     await expect(other.invalidate({ paths: ['/a'], callerReference: 'x' })).rejects.toSatisfy((error) =>
       isFrontendOpsError(error, 'NOT_FOUND'),
     );
+  });
+});
+
+describe('local edge refusing paths that would leave the hosting bucket', () => {
+  const ESCAPES = [
+    '/%2e%2e/state/.frontendops/state/prod/live.json',
+    '/..%2fstate/.frontendops/state/prod/live.json',
+    '/%2e%2e%2fstate%2f.frontendops%2fstate%2fprod%2flive.json',
+    '/assets/..%2F..%2Fstate/.frontendops/state/prod/live.json',
+    '/../state/.frontendops/state/prod/live.json',
+    '/a/%2E%2E/b',
+    '/.%2e/',
+    '/%2e/robots.txt',
+    '/./robots.txt',
+    '/assets/..%5c..%5cstate/.frontendops/state/prod/live.json',
+    '/assets\\..\\robots.txt',
+    '/assets%2frobots.txt',
+    '/assets%5Capp-1a2b3c4d.js',
+  ];
+
+  it('answers 400 for ".", ".." segments, encoded slashes and backslashes, before any origin access', async () => {
+    await s3.settle();
+    const before = s3.requests.length;
+    for (const path of ESCAPES) {
+      const answer = await rawGet(edge.url, path);
+      expect([path, answer.status]).toEqual([path, 400]);
+      expect(answer.body).toMatch(/^Bad request: /);
+      expect(answer.body).not.toContain('state-must-not-leak');
+    }
+    await s3.settle();
+    expect(s3.requests.slice(before)).toEqual([]);
+    expect(edge.stats().cachedPaths).toEqual([]);
+    // Names that merely contain dots are files of the site.
+    expect((await rawGet(edge.url, '/robots.txt')).status).toBe(200);
+    expect((await rawGet(edge.url, '/.well-known/security.txt')).status).toBe(404);
+    expect((await rawGet(edge.url, '/a..b/c.d..')).status).toBe(404);
+  });
+
+  it('refuses them before the viewer-request function in atomic mode too', async () => {
+    const atomic = await startLocalEdge({
+      origin: bucket,
+      distributionId: DISTRIBUTION,
+      atomic: { credentials: [s3.credentials] },
+    });
+    try {
+      for (const path of ESCAPES) {
+        const answer = await rawGet(atomic.url, path);
+        expect([path, answer.status]).toEqual([path, 400]);
+        expect(answer.body).not.toContain('state-must-not-leak');
+      }
+      expect(atomic.stats().function?.runs).toBe(0);
+    } finally {
+      await atomic.close();
+    }
   });
 });
 
