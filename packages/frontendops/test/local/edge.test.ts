@@ -6,6 +6,7 @@ import { createS3Store } from '../../src/adapters/s3.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { type LocalEdge, startLocalEdge } from '../../src/local/edge.ts';
 import { cacheTtlSeconds } from '../../src/local/edge-cache.ts';
+import { startHttpServer } from '../../src/local/edge-http.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 
@@ -268,26 +269,131 @@ describe('local edge refusing paths that would leave the hosting bucket', () => 
 });
 
 describe('local edge with a failing origin', () => {
-  it('answers 502 in plain text and caches nothing when the S3 endpoint is unreachable', async () => {
+  /** The edge's 502 names nothing behind it: no bucket, no endpoint, no port, no error text. */
+  async function expectOpaque502(broken: LocalEdge, secrets: string[]) {
+    const response = await fetch(`${broken.url}/robots.txt`);
+    expect(response.status).toBe(502);
+    expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    const body = await response.text();
+    const id = response.headers.get('x-amz-cf-id') ?? '';
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    expect(body).toBe(`Bad gateway: The origin could not be reached (request id ${id}).\n`);
+    for (const secret of secrets) expect(body).not.toContain(secret);
+    expect(broken.stats().cachedPaths).toEqual([]);
+    return id;
+  }
+
+  it('answers 502 in plain text, naming no bucket or endpoint, when the S3 endpoint is unreachable', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const unreachable = createS3Store({
-      bucket: 'hosting',
+      bucket: 'hosting-bucket-name',
       endpoint: `http://127.0.0.1:${port}`,
       credentials,
       maxAttempts: 1,
     });
-    const broken = await startLocalEdge({ origin: unreachable, distributionId: DISTRIBUTION });
+    const logged: string[] = [];
+    const broken = await startLocalEdge({
+      origin: unreachable,
+      distributionId: DISTRIBUTION,
+      log: (line) => logged.push(line),
+    });
     try {
-      const response = await fetch(`${broken.url}/robots.txt`);
-      expect(response.status).toBe(502);
-      expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
-      expect(await response.text()).toMatch(/^Bad gateway: the origin failed/);
-      expect(broken.stats().cachedPaths).toEqual([]);
+      const id = await expectOpaque502(broken, [
+        'hosting-bucket-name',
+        String(port),
+        '127.0.0.1',
+        'ECONNREFUSED',
+      ]);
+      // The detail stays on the server's side, under the same id.
+      expect(logged).toEqual([expect.stringContaining(id)]);
+      expect(logged[0]).toContain('hosting-bucket-name');
     } finally {
       await broken.close();
+    }
+  });
+
+  it('answers the same when the embedded S3 server has stopped, or refuses the edge’s key', async () => {
+    const stopped = await startTestS3(['private-site-bucket']);
+    const port = new URL(stopped.endpoint).port;
+    const origin = createS3Store({
+      bucket: 'private-site-bucket',
+      endpoint: stopped.endpoint,
+      credentials: stopped.credentials,
+      maxAttempts: 1,
+    });
+    await origin.put('robots.txt', 'robots', OTHER);
+    await stopped.stop();
+    const wrongKey = createS3Store({
+      bucket: 'hosting',
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: 'not-the-key' },
+      maxAttempts: 1,
+    });
+    for (const [name, store, secrets] of [
+      ['stopped', origin, ['private-site-bucket', port]],
+      [
+        'wrong key',
+        wrongKey,
+        ['hosting', new URL(s3.endpoint).port, s3.credentials.accessKeyId, 'Signature'],
+      ],
+    ] as const) {
+      const broken = await startLocalEdge({
+        origin: store,
+        distributionId: DISTRIBUTION,
+        log: () => undefined,
+      });
+      try {
+        expect([name, await expectOpaque502(broken, [...secrets, '127.0.0.1'])]).toEqual([
+          name,
+          expect.any(String),
+        ]);
+      } finally {
+        await broken.close();
+      }
+    }
+  });
+
+  it('answers a function that fails with 503 and its id, the error only in the log', async () => {
+    const logged: string[] = [];
+    const failing = await startLocalEdge({
+      origin: bucket,
+      distributionId: DISTRIBUTION,
+      log: (line) => logged.push(line),
+      atomic: {
+        credentials: [s3.credentials],
+        functionCode:
+          "function handler() { throw new Error('bucket hosting at /home/someone/.frontendops'); }",
+      },
+    });
+    try {
+      const response = await fetch(`${failing.url}/`);
+      expect(response.status).toBe(503);
+      const id = response.headers.get('x-amz-cf-id') ?? '';
+      expect(await response.text()).toBe(`The CloudFront Function failed (request id ${id}).\n`);
+      expect(logged).toEqual([expect.stringContaining('/home/someone/.frontendops')]);
+      expect(logged[0]).toContain(id);
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('answers an unexpected error with 500 and no message', async () => {
+    const server = await startHttpServer(
+      async () => {
+        throw new Error(`cannot read /home/someone/.frontendops/s3 on ${s3.endpoint}`);
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
+    try {
+      const response = await fetch(`${server.url}/x`);
+      expect(response.status).toBe(500);
+      const body = await response.text();
+      expect(body).toBe('Internal error.\n');
+    } finally {
+      await server.close();
     }
   });
 });
