@@ -76,9 +76,12 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     closers.push(() => s3.close());
     const client = createS3Client({ endpoint: s3.endpoint, credentials });
     closers.push(async () => client.destroy());
+    // The edge reaches the hosting bucket with the SDK, signed with the environment's key; what
+    // fails there is logged here, in the terminal, not told to the browser.
     const edge = await startLocalEdge({
       origin: createS3Store({ bucket: buckets.hosting, client }),
       distributionId: LOCAL_DISTRIBUTION_ID,
+      log,
     });
     closers.push(() => edge.close());
     log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url}`);

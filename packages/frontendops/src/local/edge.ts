@@ -11,7 +11,9 @@
  * at CloudFront, and the origin serves exactly that object. The KeyValueStore API is served on
  * `atomic.kvsEndpoint` for the production KeyValueStore adapter.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { debuglog } from 'node:util';
 import type { ObjectStore } from '../ports.ts';
 import {
   type EdgeAtomic,
@@ -23,7 +25,7 @@ import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy }
 import { createCloudFrontApi } from './edge-cloudfront-api.ts';
 import { responseToHttp } from './edge-function.ts';
 import { readBody, startHttpServer } from './edge-http.ts';
-import { fetchExactFromOrigin, fetchFromOrigin } from './edge-origin.ts';
+import { fetchExactFromOrigin, fetchFromOrigin, unsafePathReason } from './edge-origin.ts';
 
 export interface LocalEdgeOptions {
   origin: ObjectStore;
@@ -40,6 +42,11 @@ export interface LocalEdgeOptions {
   now?: () => number;
   /** Atomic releases: a KeyValueStore and the viewer-request function in front of the cache. */
   atomic?: LocalEdgeAtomicOptions;
+  /**
+   * Where the detail of a failure goes (the origin's error, the function's): the server's side
+   * only, since a viewer gets a generic message and a request id. Default: NODE_DEBUG=frontendops.
+   */
+  log?: (line: string) => void;
 }
 
 export interface EdgeInvalidationRecord {
@@ -74,10 +81,12 @@ export interface LocalEdge {
 }
 
 const MAX_TTL_SECONDS = 31_536_000;
+const debug = debuglog('frontendops');
 
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const host = options.host ?? '127.0.0.1';
   const now = options.now ?? Date.now;
+  const log = options.log ?? ((line: string) => debug('%s', line));
   const policy: TtlPolicy = {
     minTtlSeconds: options.minTtlSeconds ?? 0,
     defaultTtlSeconds: options.defaultTtlSeconds ?? 86_400,
@@ -106,15 +115,34 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       response.end('Method not allowed: the edge serves GET and HEAD.\n');
       return;
     }
+    // The path as it arrived: a dot segment or encoded slash must not be normalised away or decoded
+    // into a key of another bucket, and is refused before the function, the cache or the origin.
+    const target = request.url ?? '/';
+    const unsafe = target.startsWith('/')
+      ? unsafePathReason(target.split('?', 1)[0] ?? '/')
+      : 'the request target must be a path starting with "/"';
+    if (unsafe) {
+      send(
+        request,
+        response,
+        textResponse(400, `Bad request: ${unsafe}.\n`, now()),
+        'Error from local-edge',
+        now(),
+      );
+      return;
+    }
     let pathname: string;
     if (atomic) {
       const run = atomic.viewerRequest(request, request.headers.host ?? host);
       if (run.kind === 'error') {
-        // As CloudFront answers a function that throws or runs too long: 503, not cached.
+        // As CloudFront answers a function that throws or runs too long: 503, not cached; what
+        // failed is for the server's log, not for the viewer.
+        const id = requestId();
+        log(`local edge: request ${id}: ${run.error}`);
         send(
           request,
           response,
-          textResponse(503, `The CloudFront Function failed: ${run.error}\n`, now()),
+          textResponse(503, `The CloudFront Function failed (request id ${id}).\n`, now(), id),
           'FunctionExecutionError from local-edge',
           now(),
         );
@@ -134,7 +162,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       pathname = run.request.uri;
     } else {
       // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
-      pathname = new URL(request.url ?? '/', 'http://edge.invalid').pathname;
+      pathname = new URL(target, 'http://edge.invalid').pathname;
     }
     const cached = cache.get(pathname);
     if (cached) {
@@ -143,10 +171,18 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       return;
     }
     counters.misses += 1;
-    const fresh = await fetchResponse(pathname).catch((error: unknown) =>
-      // As CloudFront answers when its origin fails: 502, not cached.
-      textResponse(502, `Bad gateway: the origin failed: ${(error as Error).message}\n`, now()),
-    );
+    const fresh = await fetchResponse(pathname).catch((error: unknown) => {
+      // As CloudFront answers when its origin fails: 502, not cached. The origin's error names its
+      // bucket, endpoint and key; the viewer gets an id to find it in the server's log.
+      const id = requestId();
+      log(`local edge: request ${id}: the origin failed: ${(error as Error).message}`);
+      return textResponse(
+        502,
+        `Bad gateway: The origin could not be reached (request id ${id}).\n`,
+        now(),
+        id,
+      );
+    });
     send(request, response, fresh, `Miss from local-edge`, now());
   }
 
@@ -184,7 +220,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const atomic = options.atomic
     ? await startEdgeAtomic(options.atomic, { host, distributionId: options.distributionId, now })
     : undefined;
-  const site = await startHttpServer(serveSite, { host, port: options.port ?? 0 }).catch(
+  const site = await startHttpServer(serveSite, { host, port: options.port ?? 0, log }).catch(
     async (error: unknown) => {
       await atomic?.close();
       throw error;
@@ -201,7 +237,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       response.writeHead(answer.status, answer.headers);
       response.end(answer.body);
     },
-    { host, port: options.cdnPort ?? 0 },
+    { host, port: options.cdnPort ?? 0, log },
   ).catch(async (error: unknown) => {
     await Promise.all([site.close(), atomic?.close()]);
     throw error;
@@ -236,10 +272,17 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
 
 // ── helpers ─────────────────────────────────────────────────────────────────────────────────────
 
-function textResponse(status: number, text: string, at: number): CachedResponse {
+/** A short id for one failed request: in the answer (and x-amz-cf-id, as CloudFront) and the log. */
+const requestId = () => randomBytes(6).toString('hex');
+
+function textResponse(status: number, text: string, at: number, id?: string): CachedResponse {
   return {
     status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+    headers: {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      ...(id ? { 'x-amz-cf-id': id } : {}),
+    },
     body: Buffer.from(text),
     etag: undefined,
     storedAt: at,

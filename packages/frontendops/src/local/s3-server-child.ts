@@ -11,6 +11,7 @@ import S3rver from 's3rver';
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
+import { guardS3Server } from './s3-server-guard.ts';
 
 interface StartMessage {
   type: 'start';
@@ -36,7 +37,8 @@ process.once('message', async (message: StartMessage) => {
   DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
   DUMMY_ACCOUNT.createKeyPair(message.credentials.accessKeyId, message.credentials.secretAccessKey);
   makePutObjectAtomic((s3rver as unknown as { store: Parameters<typeof makePutObjectAtomic>[0] }).store);
-  const handle = serializePerKey(s3rver.callback());
+  // s3rver itself takes anonymous requests and any SigV4 signature: only what the guard lets in reaches it.
+  const handle = serializePerKey(guardS3Server({ credentials: message.credentials }, s3rver.callback()));
   let inFlight = 0;
   let flushWaiters: number[] = [];
   const settle = () => {

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFrontCdn } from '../../src/adapters/cloudfront.ts';
@@ -6,6 +6,7 @@ import { createS3Store } from '../../src/adapters/s3.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { type LocalEdge, startLocalEdge } from '../../src/local/edge.ts';
 import { cacheTtlSeconds } from '../../src/local/edge-cache.ts';
+import { startHttpServer } from '../../src/local/edge-http.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 
@@ -18,14 +19,19 @@ const ASSET = {
   cacheControl: 'public, max-age=31536000, immutable',
 };
 
+const STATE_KEY = '.frontendops/state/prod/live.json';
+const STATE_BODY = '{"deployRoleSecret":"state-must-not-leak"}';
+
 let s3: TestS3;
 let bucket: ObjectStore;
 let edge: LocalEdge;
 let clock = Date.UTC(2026, 10, 25, 9, 0, 0);
 
 beforeAll(async () => {
-  s3 = await startTestS3(['hosting']);
+  // A second bucket on the same server, as the artifacts and state bucket is beside the hosting one.
+  s3 = await startTestS3(['hosting', 'state']);
   bucket = s3.store('hosting');
+  await s3.store('state').put(STATE_KEY, STATE_BODY);
 });
 afterAll(() => s3.stop());
 
@@ -45,6 +51,23 @@ afterAll(() => edge?.close());
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${edge.url}${path}`, { headers });
 const cdn = () =>
   createCloudFrontCdn({ distributionId: DISTRIBUTION, endpoint: edge.cdnEndpoint, credentials });
+
+/** A raw request, so the path reaches the edge exactly as written (fetch would normalize dot segments). */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 async function read(path: string) {
   const response = await get(path);
@@ -191,27 +214,186 @@ describe('local edge serving the hosting bucket over the real S3 protocol', () =
   });
 });
 
+describe('local edge refusing paths that would leave the hosting bucket', () => {
+  const ESCAPES = [
+    '/%2e%2e/state/.frontendops/state/prod/live.json',
+    '/..%2fstate/.frontendops/state/prod/live.json',
+    '/%2e%2e%2fstate%2f.frontendops%2fstate%2fprod%2flive.json',
+    '/assets/..%2F..%2Fstate/.frontendops/state/prod/live.json',
+    '/../state/.frontendops/state/prod/live.json',
+    '/a/%2E%2E/b',
+    '/.%2e/',
+    '/%2e/robots.txt',
+    '/./robots.txt',
+    '/assets/..%5c..%5cstate/.frontendops/state/prod/live.json',
+    '/assets\\..\\robots.txt',
+    '/assets%2frobots.txt',
+    '/assets%5Capp-1a2b3c4d.js',
+  ];
+
+  it('answers 400 for ".", ".." segments, encoded slashes and backslashes, before any origin access', async () => {
+    await s3.settle();
+    const before = s3.requests.length;
+    for (const path of ESCAPES) {
+      const answer = await rawGet(edge.url, path);
+      expect([path, answer.status]).toEqual([path, 400]);
+      expect(answer.body).toMatch(/^Bad request: /);
+      expect(answer.body).not.toContain('state-must-not-leak');
+    }
+    await s3.settle();
+    expect(s3.requests.slice(before)).toEqual([]);
+    expect(edge.stats().cachedPaths).toEqual([]);
+    // Names that merely contain dots are files of the site.
+    expect((await rawGet(edge.url, '/robots.txt')).status).toBe(200);
+    expect((await rawGet(edge.url, '/.well-known/security.txt')).status).toBe(404);
+    expect((await rawGet(edge.url, '/a..b/c.d..')).status).toBe(404);
+  });
+
+  it('refuses them before the viewer-request function in atomic mode too', async () => {
+    const atomic = await startLocalEdge({
+      origin: bucket,
+      distributionId: DISTRIBUTION,
+      atomic: { credentials: [s3.credentials] },
+    });
+    try {
+      for (const path of ESCAPES) {
+        const answer = await rawGet(atomic.url, path);
+        expect([path, answer.status]).toEqual([path, 400]);
+        expect(answer.body).not.toContain('state-must-not-leak');
+      }
+      expect(atomic.stats().function?.runs).toBe(0);
+    } finally {
+      await atomic.close();
+    }
+  });
+});
+
 describe('local edge with a failing origin', () => {
-  it('answers 502 in plain text and caches nothing when the S3 endpoint is unreachable', async () => {
+  /** The edge's 502 names nothing behind it: no bucket, no endpoint, no port, no error text. */
+  async function expectOpaque502(broken: LocalEdge, secrets: string[]) {
+    const response = await fetch(`${broken.url}/robots.txt`);
+    expect(response.status).toBe(502);
+    expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    const body = await response.text();
+    const id = response.headers.get('x-amz-cf-id') ?? '';
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    expect(body).toBe(`Bad gateway: The origin could not be reached (request id ${id}).\n`);
+    for (const secret of secrets) expect(body).not.toContain(secret);
+    expect(broken.stats().cachedPaths).toEqual([]);
+    return id;
+  }
+
+  it('answers 502 in plain text, naming no bucket or endpoint, when the S3 endpoint is unreachable', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const unreachable = createS3Store({
-      bucket: 'hosting',
+      bucket: 'hosting-bucket-name',
       endpoint: `http://127.0.0.1:${port}`,
       credentials,
       maxAttempts: 1,
     });
-    const broken = await startLocalEdge({ origin: unreachable, distributionId: DISTRIBUTION });
+    const logged: string[] = [];
+    const broken = await startLocalEdge({
+      origin: unreachable,
+      distributionId: DISTRIBUTION,
+      log: (line) => logged.push(line),
+    });
     try {
-      const response = await fetch(`${broken.url}/robots.txt`);
-      expect(response.status).toBe(502);
-      expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
-      expect(await response.text()).toMatch(/^Bad gateway: the origin failed/);
-      expect(broken.stats().cachedPaths).toEqual([]);
+      const id = await expectOpaque502(broken, [
+        'hosting-bucket-name',
+        String(port),
+        '127.0.0.1',
+        'ECONNREFUSED',
+      ]);
+      // The detail stays on the server's side, under the same id.
+      expect(logged).toEqual([expect.stringContaining(id)]);
+      expect(logged[0]).toContain('hosting-bucket-name');
     } finally {
       await broken.close();
+    }
+  });
+
+  it('answers the same when the embedded S3 server has stopped, or refuses the edge’s key', async () => {
+    const stopped = await startTestS3(['private-site-bucket']);
+    const port = new URL(stopped.endpoint).port;
+    const origin = createS3Store({
+      bucket: 'private-site-bucket',
+      endpoint: stopped.endpoint,
+      credentials: stopped.credentials,
+      maxAttempts: 1,
+    });
+    await origin.put('robots.txt', 'robots', OTHER);
+    await stopped.stop();
+    const wrongKey = createS3Store({
+      bucket: 'hosting',
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: 'not-the-key' },
+      maxAttempts: 1,
+    });
+    for (const [name, store, secrets] of [
+      ['stopped', origin, ['private-site-bucket', port]],
+      [
+        'wrong key',
+        wrongKey,
+        ['hosting', new URL(s3.endpoint).port, s3.credentials.accessKeyId, 'Signature'],
+      ],
+    ] as const) {
+      const broken = await startLocalEdge({
+        origin: store,
+        distributionId: DISTRIBUTION,
+        log: () => undefined,
+      });
+      try {
+        expect([name, await expectOpaque502(broken, [...secrets, '127.0.0.1'])]).toEqual([
+          name,
+          expect.any(String),
+        ]);
+      } finally {
+        await broken.close();
+      }
+    }
+  });
+
+  it('answers a function that fails with 503 and its id, the error only in the log', async () => {
+    const logged: string[] = [];
+    const failing = await startLocalEdge({
+      origin: bucket,
+      distributionId: DISTRIBUTION,
+      log: (line) => logged.push(line),
+      atomic: {
+        credentials: [s3.credentials],
+        functionCode:
+          "function handler() { throw new Error('bucket hosting at /home/someone/.frontendops'); }",
+      },
+    });
+    try {
+      const response = await fetch(`${failing.url}/`);
+      expect(response.status).toBe(503);
+      const id = response.headers.get('x-amz-cf-id') ?? '';
+      expect(await response.text()).toBe(`The CloudFront Function failed (request id ${id}).\n`);
+      expect(logged).toEqual([expect.stringContaining('/home/someone/.frontendops')]);
+      expect(logged[0]).toContain(id);
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('answers an unexpected error with 500 and no message', async () => {
+    const server = await startHttpServer(
+      async () => {
+        throw new Error(`cannot read /home/someone/.frontendops/s3 on ${s3.endpoint}`);
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
+    try {
+      const response = await fetch(`${server.url}/x`);
+      expect(response.status).toBe(500);
+      const body = await response.text();
+      expect(body).toBe('Internal error.\n');
+    } finally {
+      await server.close();
     }
   });
 });

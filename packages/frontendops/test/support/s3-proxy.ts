@@ -81,11 +81,9 @@ export async function startS3Proxy(
 
   const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, path: string) =>
     new Promise<void>((resolve) => {
-      const headers = { ...req.headers };
-      delete headers['if-none-match'];
-      delete headers['if-match'];
+      // Every header is kept, the conditions too: they are signed, and s3rver ignores them on a PUT.
       const upstreamRequest = httpRequest(
-        { host: target.hostname, port: target.port, method: req.method, path, headers },
+        { host: target.hostname, port: target.port, method: req.method, path, headers: req.headers },
         (upstreamResponse) => {
           seen.push({ method: req.method ?? '', path, status: upstreamResponse.statusCode ?? 0 });
           res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
