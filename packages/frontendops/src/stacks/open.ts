@@ -5,14 +5,15 @@
  * in its `access`; every other stack is reached through the standard AWS SDK chain.
  */
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, win32 } from 'node:path';
 import { createCloudFrontCdn } from '../adapters/cloudfront.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
 import type { Config } from '../config.ts';
+import { endpointIdentity } from '../deploy/deploy-lock.ts';
 import type { DeployTarget } from '../engine/types.ts';
+import { badInput } from '../errors.ts';
 import type { Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { createStateRecords } from '../state/records.ts';
@@ -95,12 +96,37 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   };
 }
 
+/** Overrides where file locks live (tests; a machine whose /tmp is not shared by its deployers). */
+export const LOCK_DIR_ENV = 'FRONTENDOPS_LOCK_DIR';
+
+/**
+ * Where the file locks of this machine live: one directory for every process, user, working
+ * directory and TMPDIR, or two deploys would not meet. POSIX: /tmp/frontendops-locks (not os.tmpdir(),
+ * which follows TMPDIR — on macOS a per-user directory); Windows: %ProgramData%\frontendops\locks.
+ * FRONTENDOPS_LOCK_DIR (an absolute path) overrides it.
+ */
+export function lockRoot(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  const explicit = env[LOCK_DIR_ENV];
+  if (explicit) {
+    if (!isAbsolute(explicit)) {
+      throw badInput(
+        `${LOCK_DIR_ENV} must be an absolute path, got "${explicit.slice(0, 200)}": a relative one would differ between working directories. Unset it to use the machine-wide default.`,
+      );
+    }
+    return explicit;
+  }
+  if (platform === 'win32') {
+    return win32.join(env.ProgramData || env.ALLUSERSPROFILE || 'C:\\ProgramData', 'frontendops', 'locks');
+  }
+  return '/tmp/frontendops-locks';
+}
+
 /** One lock directory per state location, so unrelated endpoints never contend. */
-export function lockDirFor(target: DeployTarget): string {
+export function lockDirFor(target: DeployTarget, env: NodeJS.ProcessEnv = process.env): string {
   const where = createHash('sha256').update(
-    `${target.endpoint ?? 'aws'}|${target.stateBucket}|${target.statePrefix}`,
+    `${endpointIdentity(target.endpoint)}|${target.stateBucket}|${target.statePrefix}`,
   );
-  return join(tmpdir(), 'frontendops-locks', where.digest('hex').slice(0, 16));
+  return join(lockRoot(env), where.digest('hex').slice(0, 16));
 }
 
 const printNotice = (notice: string) => process.stderr.write(`note: ${notice}\n`);
