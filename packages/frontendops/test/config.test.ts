@@ -37,6 +37,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       stacks: {},
       protected: ['dashboard-hosting-prod'],
+      allowUnserialisedDeploys: false,
       retain: 3,
       app: 'sophia-dashboard',
       appPath: 'apps/sophia-dashboard',

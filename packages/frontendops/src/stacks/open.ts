@@ -18,6 +18,7 @@ import type { Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { createStateRecords } from '../state/records.ts';
 import { readStack } from './resolve.ts';
+import { isLoopbackEndpoint, unserialisedError, unserialisedNotice } from './serialisation.ts';
 
 export interface ConnectSiteOptions {
   /** How to reach the target when not through the standard AWS SDK chain (see SiteAccess). */
@@ -29,6 +30,11 @@ export interface ConnectSiteOptions {
   protected?: boolean;
   /** Told about things an operator should know (default: a "note:" line on stderr, once). */
   onNotice?: (notice: string) => void;
+  /**
+   * Change the target even when nothing can serialise its deploys (no conditional writes, and other
+   * machines reach the endpoint): the configuration's allowUnserialisedDeploys. Default false.
+   */
+  allowUnserialised?: boolean;
 }
 
 /** Resolves a --stack reference (an outputs file, `local`, or a configured name) and opens it. */
@@ -42,6 +48,7 @@ export async function openSite(
   return connectSite(target, {
     ...(access ? { access } : {}),
     retain: config.retain,
+    allowUnserialised: config.allowUnserialisedDeploys,
     protected: config.protected.includes(target.stack) || !named,
     ...options,
   });
@@ -61,8 +68,11 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   let chosen: Promise<Locker> | undefined;
   const chooseLocker = async (): Promise<Locker> => {
     if (await state.supportsConditionalWrites()) return createS3Locker(state, target.statePrefix);
-    const notice =
-      'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.';
+    const local = await isLoopbackEndpoint(target.endpoint);
+    if (!local && !options.allowUnserialised) throw unserialisedError(target.stack);
+    const notice = local
+      ? 'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.'
+      : unserialisedNotice(target.stack);
     notices.push(notice);
     (options.onNotice ?? printNotice)(notice);
     return createFileLocker(options.lockDir ?? lockDirFor(target));
