@@ -7,7 +7,13 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import pLimit from 'p-limit';
 import { APP_NAME, COMMIT_REF } from '../engine/ids.ts';
-import { artifactDigest, artifactFileKey, artifactManifestKey } from '../engine/manifest.ts';
+import {
+  artifactDigest,
+  artifactFileKey,
+  artifactKeyProblem,
+  artifactManifestKey,
+  shortened,
+} from '../engine/manifest.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
@@ -40,6 +46,15 @@ export interface PublishResult {
 export async function publishArtifact(artifacts: ObjectStore, input: PublishInput): Promise<PublishResult> {
   validateArtifactId(input.app, input.commit);
   const scanned = await scanBuildDirectory(input.dir);
+  for (const path of scanned.keys()) {
+    const problem = artifactKeyProblem(input.app, input.commit, path);
+    if (problem) {
+      throw badInput(
+        `The file ${shortened(path)} cannot be published as ${input.app}@${input.commit.slice(0, 7)}: ${problem}. ` +
+          'Shorten its path (or the app name), or remove it from the build. Nothing was uploaded.',
+      );
+    }
+  }
   const files: Manifest['files'] = {};
   for (const [path, { source: _source, ...entry }] of scanned) files[path] = entry;
   const manifest: Manifest = {
