@@ -77,8 +77,11 @@ async function sharedDirectory(dir: string): Promise<void> {
     await chmod(created, 0o1777).catch(() => undefined);
     created = created === first ? undefined : dirname(created);
   }
-  const info = await lstat(dir);
-  if (!info.isDirectory()) throw unusable(dir, new Error('it is a symlink or not a directory'));
+  // The lock directory and the shared root above it: someone else's symlink would redirect our writes.
+  for (const path of [dirname(dir), dir]) {
+    const info = await lstat(path);
+    if (!info.isDirectory()) throw unusable(path, new Error('it is a symlink or not a directory'));
+  }
 }
 
 /** Writes a lock file without following a symlink (O_NOFOLLOW), readable and writable by every user. */

@@ -67,6 +67,17 @@ describe('where file locks live', () => {
     ).rejects.toMatchObject({ message: expect.stringMatching(/cannot be used \(ELOOP\).*no symlink/) });
     expect(await readFile(victim, 'utf8')).toBe('precious');
     expect((await lstat(join(dir, 'deploy-y.json'))).isSymbolicLink()).toBe(true);
+
+    // Nor through a shared root someone replaced with a symlink to their own directory.
+    await mkdir(join(tmp, 'elsewhere'));
+    await symlink(join(tmp, 'elsewhere'), join(tmp, 'root-link'));
+    await expect(
+      createFileLocker(join(tmp, 'root-link', 'abc')).acquire('deploy-z', {
+        owner: 'a',
+        ttlMs: 10_000,
+        waitMs: 0,
+      }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/root-link cannot be used .*symlink/) });
   });
 });
 
