@@ -1,9 +1,11 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     name: 'frontendops',
     include: ['test/**/*.test.ts'],
+    // Fixture test files run only inside other tests (test/hygiene.test.ts), never in the suite.
+    exclude: [...configDefaults.exclude, 'test/fixtures/**'],
     environment: 'node',
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/cleanup.ts'],

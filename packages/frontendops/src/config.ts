@@ -113,6 +113,12 @@ const configObject = z.strictObject({
   protected: z.array(z.string().regex(NAME)).default(['dashboard-hosting-prod']),
   /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
   approval: approvalConfigSchema.default({ approvers: {}, trustElicitation: false }),
+  /**
+   * Deploy even where nothing can serialise two operators: an S3 endpoint that ignores conditional
+   * writes and that other machines can reach (see stacks/serialisation.ts). Set it only when every
+   * deploy to such an endpoint runs on this one machine.
+   */
+  allowUnserialisedDeploys: z.boolean().default(false),
   /** How many releases' assets are kept when pruning. */
   retain: z.number().int().min(1).max(100).default(3),
   app: z.string().regex(NAME).default('sophia-dashboard'),
@@ -179,7 +185,7 @@ export async function loadConfig(
       (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
     );
     throw badInput(
-      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, approval, retain, app, ` +
+      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, approval, allowUnserialisedDeploys, retain, app, ` +
         `appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
       { fields: parsed.error.issues.map((issue) => issue.path.join('.')) },
     );

@@ -142,7 +142,15 @@ export interface HeldLock {
 
 export interface Locker {
   /** Waits up to waitMs; then throws FrontendOpsError('LOCKED') naming the holder. */
-  acquire(name: string, options: { owner: string; ttlMs: number; waitMs: number }): Promise<HeldLock>;
+  acquire(name: string, options: LockOptions): Promise<HeldLock>;
+}
+
+export interface LockOptions {
+  owner: string;
+  ttlMs: number;
+  waitMs: number;
+  /** What the lock guards, in words for the LOCKED message (default: its name). */
+  label?: string;
 }
 
 export type ApprovalAction = 'deploy' | 'rollback' | 'invalidate';

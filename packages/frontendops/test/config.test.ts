@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       protected: ['dashboard-hosting-prod'],
       // Nobody may approve until someone is listed: no approver, no trusted client.
       approval: { approvers: {}, trustElicitation: false },
+      allowUnserialisedDeploys: false,
       retain: 3,
       app: 'sophia-dashboard',
       appPath: 'apps/sophia-dashboard',

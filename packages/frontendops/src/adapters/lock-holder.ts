@@ -1,4 +1,5 @@
 /** What both lockers share: who holds a lock, whether that process still lives, how to wait, the error. */
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FrontendOpsError } from '../errors.ts';
@@ -25,6 +26,20 @@ export const diedOnThisHost = (holder: LockHolder) => holder.host === hostname()
 
 /** Backoff between attempts: 50 ms doubling, at most 1 s. */
 export const waitBeforeRetry = (attempt: number) => sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+
+/**
+ * A lock's name as one file name or key segment: letters, digits, ".", "_", "-"; a long name (one that
+ * embeds a state prefix) is shortened with a digest of the whole, so it stays well within the file
+ * system's 255-byte name limit and S3's 1,024-byte key limit.
+ */
+export function lockFileName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (safe.length <= MAX_LOCK_NAME) return safe;
+  return `${safe.slice(0, MAX_LOCK_NAME - 25)}-${createHash('sha256').update(name).digest('hex').slice(0, 24)}`;
+}
+
+/** The longest lockFileName (bytes, all ASCII). */
+export const MAX_LOCK_NAME = 100;
 
 export function lockedError(
   name: string,

@@ -6,7 +6,13 @@
 import { hostname } from 'node:os';
 import { isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../ports.ts';
-import { diedOnThisHost, type LockHolder, lockedError, waitBeforeRetry } from './lock-holder.ts';
+import {
+  diedOnThisHost,
+  type LockHolder,
+  lockedError,
+  lockFileName,
+  waitBeforeRetry,
+} from './lock-holder.ts';
 
 interface LockBody extends LockHolder {
   expiresAt: string;
@@ -14,8 +20,8 @@ interface LockBody extends LockHolder {
 
 export function createS3Locker(store: ObjectStore, prefix: string, now: () => number = Date.now): Locker {
   return {
-    async acquire(name, { owner, ttlMs, waitMs }) {
-      const key = `${prefix}locks/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
+    async acquire(name, { owner, ttlMs, waitMs, label }) {
+      const key = `${prefix}locks/${lockFileName(name)}.json`;
       const deadline = now() + waitMs;
       const body = (): LockBody => ({
         owner,
@@ -35,7 +41,7 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
             const expired = Date.parse(holder.expiresAt) <= now();
             const deadHere = diedOnThisHost(holder);
             if (!expired && !deadHere) {
-              if (now() >= deadline) throw lockedError(name, holder, waitMs);
+              if (now() >= deadline) throw lockedError(label ?? name, holder, waitMs);
               await waitBeforeRetry(attempt);
               continue;
             }

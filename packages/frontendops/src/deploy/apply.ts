@@ -13,6 +13,7 @@ import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, appendAudit } from '../state/audit.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy, RequestInfo } from '../state/records.ts';
+import { assertPlannedFromLive, pruneSkipped, switchPointer } from './html-guard.ts';
 import { type Verification, verifyServed } from './verify.ts';
 
 export type DeployEvent =
@@ -64,6 +65,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
   const limit = pLimit(options.concurrency ?? 32);
   for (const group of GROUPS) {
     const batch = plan.copies.filter((c) => c.group === group);
+    if (group !== 'asset' && batch.length > 0) await assertPlannedFromLive(site, plan);
     let done = 0;
     await Promise.all(
       batch.map((copy) =>
@@ -75,7 +77,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     );
   }
 
-  await movePointer(site, plan, now(), options.request);
+  await switchPointer(site, plan, () => movePointer(site, plan, now(), options.request), options.onEvent);
   const moved = { ...pending, pointerMoved: true };
   await site.records.writePending(moved);
   options.onEvent?.({
@@ -215,6 +217,7 @@ export async function recordDeployment(site: Site, record: DeploymentRecord): Pr
 
 async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
   if (plan.prune.length === 0) return;
+  if (await pruneSkipped(site, plan, options.onEvent)) return;
   await site.hosting.delete(plan.prune);
   options.onEvent?.({
     type: 'step',

@@ -20,6 +20,7 @@ import {
   finishDeploy,
   recordDeployment,
 } from './apply.ts';
+import { deployLockLabel, deployLockName } from './deploy-lock.ts';
 import { readLiveState, requireManifest } from './live.ts';
 
 export interface DeployOptions extends ApplyOptions {
@@ -79,7 +80,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     return summarize(plan, { dryRun: true, started, request: options.request });
   }
 
-  const lock = await site.locker.acquire(`deploy-${site.target.stack}`, {
+  const lock = await site.locker.acquire(deployLockName(site.target), {
+    label: deployLockLabel(site.target),
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
     ttlMs: LOCK_TTL_MS,
     waitMs: options.waitMs ?? 0,
@@ -178,7 +180,8 @@ export async function finishSyncedDeploy(
   deployId: string,
   options: ApplyOptions & { waitMs?: number },
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
-  const lock = await site.locker.acquire(`deploy-${site.target.stack}`, {
+  const lock = await site.locker.acquire(deployLockName(site.target), {
+    label: deployLockLabel(site.target),
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
     ttlMs: LOCK_TTL_MS,
     waitMs: options.waitMs ?? 0,

@@ -1,5 +1,6 @@
 /** readLiveState: gathers what planDeploy needs — the hosting bucket's keys and the retained releases. */
 
+import { artifactKeyProblem, shortened, sitePathProblem } from '../engine/manifest.ts';
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
@@ -44,6 +45,16 @@ export async function requireManifest(site: Site, app: string, commit: string): 
     throw badInput(
       `The manifest for ${app}@${commit} names ${manifest.app}@${manifest.commit}; the artifact is corrupt. Publish it again under a new commit.`,
     );
+  }
+  // Publish refuses such paths; a manifest from an older version, or an edited one, may still hold one.
+  for (const path of Object.keys(manifest.files)) {
+    const problem = sitePathProblem(path) ?? artifactKeyProblem(app, commit, path);
+    if (problem) {
+      throw badInput(
+        `The manifest of ${app}@${commit.slice(0, 7)} names the file ${shortened(path)}, which cannot be deployed: ${problem}. ` +
+          'Nothing was copied. The artifact was published by another version of FrontendOps or changed since: publish the build again under a new commit, with that path shortened.',
+      );
+    }
   }
   return manifest;
 }

@@ -4,12 +4,19 @@
  * The same build again is a no-op; a different build for a published commit is refused.
  */
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import pLimit from 'p-limit';
 import { APP_NAME, COMMIT_REF } from '../engine/ids.ts';
-import { artifactDigest, artifactFileKey, artifactManifestKey } from '../engine/manifest.ts';
+import {
+  artifactDigest,
+  artifactFileKey,
+  artifactKeyProblem,
+  artifactManifestKey,
+  shortened,
+} from '../engine/manifest.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { appendAudit } from '../state/audit.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -21,6 +28,8 @@ export interface PublishInput {
   commit: string;
   now?: () => Date;
   concurrency?: number;
+  /** Called once the build was read and checked, before the bucket is looked at (publishBuild locks here). */
+  beforeStore?: () => Promise<void>;
 }
 
 export interface PublishResult {
@@ -37,6 +46,15 @@ export interface PublishResult {
 export async function publishArtifact(artifacts: ObjectStore, input: PublishInput): Promise<PublishResult> {
   validateArtifactId(input.app, input.commit);
   const scanned = await scanBuildDirectory(input.dir);
+  for (const path of scanned.keys()) {
+    const problem = artifactKeyProblem(input.app, input.commit, path);
+    if (problem) {
+      throw badInput(
+        `The file ${shortened(path)} cannot be published as ${input.app}@${input.commit.slice(0, 7)}: ${problem}. ` +
+          'Shorten its path (or the app name), or remove it from the build. Nothing was uploaded.',
+      );
+    }
+  }
   const files: Manifest['files'] = {};
   for (const [path, { source: _source, ...entry }] of scanned) files[path] = entry;
   const manifest: Manifest = {
@@ -55,6 +73,7 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     bytes,
   };
 
+  await input.beforeStore?.();
   const existing = await readManifest(artifacts, input.app, input.commit);
   if (existing) {
     if (artifactDigest(existing) === digest) return { ...summary, uploaded: 0, published: false };
@@ -86,20 +105,38 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
   return { ...summary, uploaded: scanned.size, published: true };
 }
 
-/** Publishes a build to the site's artifacts bucket and, when it uploaded anything, audits it. */
+/**
+ * Publishes a build to the site's artifacts bucket and, when it uploaded anything, audits it. Once
+ * the build was read it holds the commit's publish lock: two publishes of one commit never
+ * interleave their files (without conditional writes, both would pass the "already published?"
+ * check), and where nothing can serialise writers the refusal comes before the first upload.
+ */
 export async function publishBuild(
   site: Site,
   input: PublishInput,
   request: RequestInfo,
 ): Promise<PublishResult> {
-  const result = await publishArtifact(site.artifacts, input);
-  if (result.published) {
-    await appendAudit(site.state, site.target.statePrefix, site.locker, {
-      type: 'publish',
-      data: { ...result, request },
+  let lock: HeldLock | undefined;
+  const takeLock = async () => {
+    lock = await site.locker.acquire(`publish-${input.app}-${input.commit}`, {
+      label: `Publishing ${input.app}@${input.commit.slice(0, 7)}`,
+      owner: `${request.actor} on ${hostname()} (pid ${process.pid})`,
+      ttlMs: 120_000,
+      waitMs: 120_000,
     });
+  };
+  try {
+    const result = await publishArtifact(site.artifacts, { ...input, beforeStore: takeLock });
+    if (result.published) {
+      await appendAudit(site.state, site.target.statePrefix, site.locker, {
+        type: 'publish',
+        data: { ...result, request },
+      });
+    }
+    return result;
+  } finally {
+    await lock?.release();
   }
-  return result;
 }
 
 /** The artifact's manifest, or null when the commit was never published. */

@@ -4,6 +4,7 @@
  */
 import { badInput } from '../errors.ts';
 import type { StackOutputs } from '../ports.ts';
+import { MAX_KEY_BYTES, MAX_STATE_KEY_SUFFIX_BYTES } from './manifest.ts';
 import { checkEndpoint, checkRegion, explainBucketName, parseSyncCommand } from './sync-command.ts';
 import type { DeployTarget } from './types.ts';
 
@@ -144,7 +145,16 @@ function normalisePrefix(stack: StackOutputs, prefix: string): string {
         "and '/', without empty, '.' or '..' segments, e.g. .frontendops/state/prod/.",
     );
   }
-  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const normalised = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const bytes = Buffer.byteLength(normalised, 'utf8');
+  if (bytes + MAX_STATE_KEY_SUFFIX_BYTES > MAX_KEY_BYTES) {
+    throw badInput(
+      `Stack ${stack.stack} output statePrefix is ${bytes} bytes; the keys FrontendOps keeps under it add up to ` +
+        `${MAX_STATE_KEY_SUFFIX_BYTES} more, and S3 allows ${MAX_KEY_BYTES.toLocaleString('en')} per key, so it may be at most ` +
+        `${MAX_KEY_BYTES - MAX_STATE_KEY_SUFFIX_BYTES} bytes. Use a shorter prefix, e.g. .frontendops/state/prod/.`,
+    );
+  }
+  return normalised;
 }
 
 function checkSiteUrl(stack: StackOutputs, siteUrl: string): string {

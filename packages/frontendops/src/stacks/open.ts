@@ -5,19 +5,21 @@
  * in its `access`; every other stack is reached through the standard AWS SDK chain.
  */
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, win32 } from 'node:path';
 import { createCloudFrontCdn } from '../adapters/cloudfront.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
 import { type ApprovalPolicy, approvalPolicyFor, type Config, NO_APPROVERS } from '../config.ts';
+import { endpointIdentity } from '../deploy/deploy-lock.ts';
 import type { DeployTarget } from '../engine/types.ts';
+import { badInput } from '../errors.ts';
 import type { Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
 import { createStateRecords } from '../state/records.ts';
 import { readStack } from './resolve.ts';
+import { isLoopbackEndpoint, unserialisedError, unserialisedNotice } from './serialisation.ts';
 
 export interface ConnectSiteOptions {
   /** How to reach the target when not through the standard AWS SDK chain (see SiteAccess). */
@@ -31,6 +33,11 @@ export interface ConnectSiteOptions {
   approval?: ApprovalPolicy;
   /** Told about things an operator should know (default: a "note:" line on stderr, once). */
   onNotice?: (notice: string) => void;
+  /**
+   * Change the target even when nothing can serialise its deploys (no conditional writes, and other
+   * machines reach the endpoint): the configuration's allowUnserialisedDeploys. Default false.
+   */
+  allowUnserialised?: boolean;
 }
 
 /**
@@ -49,6 +56,7 @@ export async function openSite(
     connectSite(of, {
       ...(access ? { access } : {}),
       retain: config.retain,
+      allowUnserialised: config.allowUnserialisedDeploys,
       protected:
         config.protected.includes(of.stack) ||
         config.protected.includes(target.stack) ||
@@ -86,8 +94,11 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   let chosen: Promise<Locker> | undefined;
   const chooseLocker = async (): Promise<Locker> => {
     if (await state.supportsConditionalWrites()) return createS3Locker(state, target.statePrefix);
-    const notice =
-      'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.';
+    const local = await isLoopbackEndpoint(target.endpoint);
+    if (!local && !options.allowUnserialised) throw unserialisedError(target.stack);
+    const notice = local
+      ? 'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.'
+      : unserialisedNotice(target.stack);
     notices.push(notice);
     (options.onNotice ?? printNotice)(notice);
     return createFileLocker(options.lockDir ?? lockDirFor(target));
@@ -122,12 +133,37 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   };
 }
 
+/** Overrides where file locks live (tests; a machine whose /tmp is not shared by its deployers). */
+export const LOCK_DIR_ENV = 'FRONTENDOPS_LOCK_DIR';
+
+/**
+ * Where the file locks of this machine live: one directory for every process, user, working
+ * directory and TMPDIR, or two deploys would not meet. POSIX: /tmp/frontendops-locks (not os.tmpdir(),
+ * which follows TMPDIR — on macOS a per-user directory); Windows: %ProgramData%\frontendops\locks.
+ * FRONTENDOPS_LOCK_DIR (an absolute path) overrides it.
+ */
+export function lockRoot(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  const explicit = env[LOCK_DIR_ENV];
+  if (explicit) {
+    if (!isAbsolute(explicit)) {
+      throw badInput(
+        `${LOCK_DIR_ENV} must be an absolute path, got "${explicit.slice(0, 200)}": a relative one would differ between working directories. Unset it to use the machine-wide default.`,
+      );
+    }
+    return explicit;
+  }
+  if (platform === 'win32') {
+    return win32.join(env.ProgramData || env.ALLUSERSPROFILE || 'C:\\ProgramData', 'frontendops', 'locks');
+  }
+  return '/tmp/frontendops-locks';
+}
+
 /** One lock directory per state location, so unrelated endpoints never contend. */
-export function lockDirFor(target: DeployTarget): string {
+export function lockDirFor(target: DeployTarget, env: NodeJS.ProcessEnv = process.env): string {
   const where = createHash('sha256').update(
-    `${target.endpoint ?? 'aws'}|${target.stateBucket}|${target.statePrefix}`,
+    `${endpointIdentity(target.endpoint)}|${target.stateBucket}|${target.statePrefix}`,
   );
-  return join(tmpdir(), 'frontendops-locks', where.digest('hex').slice(0, 16));
+  return join(lockRoot(env), where.digest('hex').slice(0, 16));
 }
 
 const printNotice = (notice: string) => process.stderr.write(`note: ${notice}\n`);

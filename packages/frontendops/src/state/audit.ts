@@ -91,7 +91,10 @@ export async function appendAudit(
   locker: Locker,
   event: { type: string; data: Record<string, unknown>; objects?: Record<string, string>; at?: Date },
 ): Promise<AuditEntry> {
-  const lock = await locker.acquire(`${store.bucket}-${prefix}audit`, {
+  // The lock's name is a digest: a "locked" message may reach an MCP client, and names no bucket.
+  const where = createHash('sha256').update(`${store.bucket}|${prefix}`).digest('hex').slice(0, 24);
+  const lock = await locker.acquire(`audit-${where}`, {
+    label: 'Writing the audit log',
     owner: `audit:${process.pid}`,
     ttlMs: 30_000,
     waitMs: 30_000,

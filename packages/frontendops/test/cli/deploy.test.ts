@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLocker } from '../../src/adapters/lock-file.ts';
+import { deployLockName } from '../../src/deploy/deploy-lock.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { lockDirFor } from '../../src/stacks/open.ts';
@@ -117,7 +118,7 @@ describe('frontendops CLI', () => {
   it('a second deploy fails clearly, naming the holder, while the lock is held; waits when asked', async () => {
     // Another operator's process holds the stack's deploy lock.
     const holder = createFileLocker(lockDirFor(outputsTarget()));
-    const held = await holder.acquire('deploy-dashboard-staging', {
+    const held = await holder.acquire(deployLockName(outputsTarget()), {
       owner: 'release-bot on ci-7 (pid 4242)',
       ttlMs: 60_000,
       waitMs: 0,
@@ -133,7 +134,9 @@ describe('frontendops CLI', () => {
       '--json',
     ]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/deploy-dashboard-staging is locked by release-bot on ci-7 \(pid 4242\)/);
+    expect(refused.stderr).toMatch(
+      /Deploying to dashboard-staging is locked by release-bot on ci-7 \(pid 4242\)/,
+    );
     expect(refused.stderr).toMatch(/--wait <seconds>/);
     expect(refused.stderr).not.toMatch(/at .*\.ts:\d+/);
     // With --wait the second deploy waits for the lock and then lands.

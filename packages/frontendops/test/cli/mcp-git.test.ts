@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, waitForStderr } from '../support/cli.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
+import { spawnTracked } from '../support/processes.ts';
 
 const ARGS = [BIN];
 const DIGEST = `sha256:${'9a'.repeat(32)}`;
@@ -48,9 +48,12 @@ async function stdioClient(args: string[], env: Record<string, string> = baseEnv
 /** Runs the CLI to completion (for start-up errors), bounded by a timeout. */
 function runToExit(args: string[], env: Record<string, string> = baseEnv()) {
   return new Promise<{ code: number | null; stderr: string }>((done, fail) => {
-    const child = spawn(process.execPath, [...ARGS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [...ARGS, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => {
+    child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
     const timer = setTimeout(() => {
@@ -114,7 +117,7 @@ describe('frontendops mcp git (spawned process)', () => {
   });
 
   it('serves Streamable HTTP with --http 0 and the token from FRONTENDOPS_MCP_TOKEN', async () => {
-    const child = spawn(process.execPath, [...ARGS, 'mcp', 'git', '--repo', repo.dir, '--http', '0'], {
+    const child = spawnTracked(process.execPath, [...ARGS, 'mcp', 'git', '--repo', repo.dir, '--http', '0'], {
       env: { ...baseEnv(), FRONTENDOPS_MCP_TOKEN: MCP_TOKEN },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
