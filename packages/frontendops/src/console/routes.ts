@@ -2,9 +2,11 @@
  * The console's API routes, behind the access checks in server.ts: reads (session, events, status,
  * history, one deployment, audit, plan) and the three POSTs (deploy-latest, rollback, chat).
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { badInput, FrontendOpsError } from '../errors.ts';
+import type { Sessions } from './auth.ts';
 import { type ConsoleAgent, runChat } from './chat.ts';
 import type { EventHub } from './events.ts';
 import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
@@ -36,6 +38,8 @@ export interface RouteContext {
   actor: string;
   agent: ConsoleAgent | undefined;
   token: string;
+  /** Browser sessions started with the token (their ids are the cookie, never the token). */
+  sessions: Sessions;
   uiDir: string;
   port: number;
   host: string;

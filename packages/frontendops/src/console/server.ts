@@ -19,6 +19,7 @@ import {
   assertConsoleToken,
   checkAccess,
   createConsoleToken,
+  createSessions,
   isAllowedHost,
   isSameOrigin,
   refuseMutation,
@@ -85,7 +86,17 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   });
   const hub = createEventHub();
   const actor = options.actor ?? `${currentUser()} (console)`;
-  const context: RouteContext = { service, hub, actor, agent: options.agent, token, uiDir, port: 0, host };
+  const context: RouteContext = {
+    service,
+    hub,
+    actor,
+    agent: options.agent,
+    token,
+    sessions: createSessions(),
+    uiDir,
+    port: 0,
+    host,
+  };
 
   const server = createServer((req, res) => {
     handle(req, res, context).catch((error: unknown) => {
@@ -125,12 +136,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     });
   }
   const url = new URL(req.url ?? '/', 'http://console.invalid');
-  const access = checkAccess(req, context.token);
+  const access = checkAccess(req, context.token, context.sessions, context.port);
 
   if (!url.pathname.startsWith('/api/')) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, methodError('GET'));
     const presented = url.searchParams.get('token');
-    if (presented !== null) return signIn(res, presented, context.token);
+    if (presented !== null) return signIn(res, presented, context);
     return serveStatic(res, context.uiDir, url.pathname);
   }
   if (!access.ok) {
@@ -151,14 +162,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
   return routeGet(res, url, context);
 }
 
-/** `/?token=…`: a right token sets the session cookie; either way the token leaves the address bar. */
-function signIn(res: ServerResponse, presented: string, token: string): void {
-  const ok = sameSecret(presented, token);
+/** `/?token=…`: a right token starts a session (its id in the cookie); either way the token leaves the address bar. */
+function signIn(res: ServerResponse, presented: string, context: RouteContext): void {
+  const ok = sameSecret(presented, context.token);
   res.writeHead(303, {
     ...SECURITY_HEADERS,
     location: ok ? '/' : '/?signin=failed',
     'cache-control': 'no-store',
-    ...(ok ? { 'set-cookie': sessionCookie(token) } : {}),
+    ...(ok ? { 'set-cookie': sessionCookie(context.sessions.start(), context.port) } : {}),
   });
   res.end();
 }

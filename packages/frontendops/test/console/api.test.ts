@@ -145,13 +145,34 @@ describe('access', () => {
     });
     expect(session.status).toBe(200);
 
+    // The cookie is a session of this console, named after its port, never the token itself: a
+    // cookie is sent to every port of 127.0.0.1, and another local server must not learn the token.
+    const port = new URL(server.url).port;
+    const [name, value] = (cookie.split(';')[0] ?? '').split('=');
+    expect(name).toBe(`frontendops_console_${port}`);
+    expect(value).not.toContain(server.token);
+    expect(value?.length).toBeGreaterThanOrEqual(43);
+    for (const forged of [
+      `frontendops_console_${port}=${server.token}`,
+      `frontendops_console=${server.token}`,
+    ]) {
+      const refused = await fetch(`${origin()}/api/session`, { headers: { cookie: forged } });
+      expect(refused.status, forged).toBe(401);
+    }
+    // Another port of the same host is another origin.
+    const otherPort = await fetch(`${origin()}/api/session`, {
+      headers: { ...bearer(), origin: `http://127.0.0.1:${Number(port) + 1}` },
+    });
+    expect(otherPort.status).toBe(403);
+
     const bad = await fetch(`${server.url}?token=not-the-token-at-all`, { redirect: 'manual' });
     expect(bad.status).toBe(303);
     expect(bad.headers.get('set-cookie')).toBeNull();
   });
 
   it('refuses cookie mutations without the console header, and any request from another origin or Host', async () => {
-    const cookie = `frontendops_console=${server.token}`;
+    const signedIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
     const noHeader = await post(stackUrl('deploy-latest'), { deployId: plan.deployId }, { cookie });
     expect(noHeader.status).toBe(403);
