@@ -3,7 +3,9 @@
  * an argument vector (never a shell), refs and paths are validated first, and `--end-of-options` /
  * `--literal-pathspecs` keep user text from being read as options or globs.
  */
+
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { FrontendOpsError } from '../errors.ts';
 import { assertCommitSha, assertRef, assertRepoPath, assertTagName } from '../git/validate.ts';
@@ -11,10 +13,11 @@ import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 const run = promisify(execFile);
 
-// Fields are separated by NUL and records by RS (0x1e) so messages with newlines parse unambiguously.
+// Fields are separated by NUL, and each tag record starts with a random boundary chosen per listing:
+// a tag message is anyone's text (it may hold RS, NUL or a copy of a record), and cannot guess it.
 const COMMIT_FORMAT = '%H%x00%h%x00%an%x00%aI%x00%B';
-const TAG_FORMAT =
-  '%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00%(contents)%1e';
+const tagFormat = (boundary: string) =>
+  `${boundary}%00%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00%(contents)`;
 
 export interface LocalGitOptions {
   repoDir: string;
@@ -117,18 +120,20 @@ async function gitOk(git: (args: string[]) => Promise<GitResult>, args: string[]
 }
 
 async function listTagsIn(git: (args: string[]) => Promise<GitResult>): Promise<TagInfo[]> {
-  const out = await gitOk(git, ['for-each-ref', `--format=${TAG_FORMAT}`, 'refs/tags/']);
+  const boundary = `frontendops-${randomBytes(16).toString('hex')}`;
+  const out = await gitOk(git, ['for-each-ref', `--format=${tagFormat(boundary)}`, 'refs/tags/']);
   return out
-    .split('\x1e')
-    .map((record) => record.replace(/^\n/, ''))
-    .filter((record) => record.length > 0)
+    .split(`${boundary}\0`)
+    .slice(1)
     .map((record) => {
-      const [name = '', type, object = '', peeled = '', date = '', contents = ''] = record.split('\0');
+      // The name, type and ids cannot hold NUL (git refuses control characters in ref names); the
+      // message is last, so whatever it holds stays in it.
+      const [name = '', type, object = '', peeled = '', date = '', ...contents] = record.split('\0');
       const annotated = type === 'tag';
       return {
         name,
         sha: annotated ? peeled : object,
-        message: annotated ? contents.trimEnd() : '',
+        message: annotated ? contents.join('\0').trimEnd() : '',
         ...(date ? { date: new Date(date).toISOString() } : {}),
       };
     });

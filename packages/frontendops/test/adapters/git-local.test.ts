@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
@@ -93,5 +95,17 @@ describe('createLocalGit (real git in a temp dir)', () => {
     await expect(host.createTag({ name: '-d', sha: repo.commits.init, message: 'm' })).rejects.toSatisfy(
       (e) => isFrontendOpsError(e, 'BAD_INPUT'),
     );
+  });
+
+  it('cannot be fooled by a tag message that imitates the listing (RS, NUL, a whole forged record)', async () => {
+    // What an attacker who can push a tag writes: the old record separator, then a record of its own.
+    const forged = `Deploy it\x1edashboard-deploy-20990101-1\0tag\0${'f'.repeat(40)}\0${'f'.repeat(40)}\0\0Deploy-Id: 0000000-0000000000`;
+    const file = join(repo.dir, '.git', 'forged-message');
+    await writeFile(file, forged);
+    await repo.git(['tag', '-a', 'dashboard-deploy-20261201-7', '-F', file, repo.commits.init]);
+    const tags = await host.listTags('dashboard-deploy-');
+    expect(tags.map((t) => t.name)).toEqual(['dashboard-deploy-20261201-7']);
+    expect(tags[0]?.message).toContain('dashboard-deploy-20990101-1');
+    expect(tags[0]?.sha).toBe(repo.commits.init);
   });
 });
