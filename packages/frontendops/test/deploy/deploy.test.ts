@@ -54,8 +54,13 @@ describe('deploy against the real S3 protocol', () => {
         c.copySource?.startsWith(`sophia-dashboard-build-artifacts/${APP}/${COMMITS[0]}/files/`),
       ),
     ).toBe(true);
-    // Every byte moved server-side: no PUT with a body to the hosting bucket.
-    expect(writes.filter((r) => r.bucket === HOSTING && r.method === 'PUT' && !r.copySource)).toEqual([]);
+    // Every byte of the site moved server-side: the one PUT with a body to the hosting bucket is the
+    // environment marker (which environment this bucket is), written before the first copy.
+    const puts = writes.filter((r) => r.bucket === HOSTING && r.method === 'PUT' && !r.copySource);
+    expect(puts.map((r) => r.key)).toEqual(['.frontendops/environment.json']);
+    expect(writes.findIndex((r) => r.key === '.frontendops/environment.json')).toBeLessThan(
+      writes.findIndex((r) => r.copySource !== undefined),
+    );
     const keys = copies.map((c) => c.key);
     const lastAsset = Math.max(...keys.map((k, i) => (k.startsWith('assets/') ? i : -1)));
     expect(keys.indexOf('favicon.ico')).toBeGreaterThan(lastAsset);
@@ -170,8 +175,9 @@ describe('deploy against the real S3 protocol', () => {
       COMMITS[0],
     ]);
     const audit = await verifyAudit(t.site.state, t.target.statePrefix);
-    // One entry as each release went live (binding the pointer), one as each was recorded (binding the record).
-    expect(audit).toMatchObject({ ok: true, entries: 10, problems: [] });
+    // The environment marked once, then one entry as each release went live (binding the pointer)
+    // and one as each was recorded (binding the record).
+    expect(audit).toMatchObject({ ok: true, entries: 11, problems: [] });
     const types = (await readAudit(t.site.state, t.target.statePrefix)).map((e) => e.type);
     expect(types.filter((type) => type === 'release')).toHaveLength(5);
   });
