@@ -5,7 +5,7 @@
  * account, no model, no network.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
@@ -60,7 +60,9 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     );
   }
   const dataDir = join(cwd, LOCAL_DIR);
-  await mkdir(dataDir, { recursive: true });
+  // Owner-only: the buckets' files (state, approvals, audit) are readable here without the S3 key.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await chmod(dataDir, 0o700);
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);

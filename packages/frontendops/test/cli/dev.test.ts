@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -73,6 +73,8 @@ describe('npm start -- --once in a fresh clone', () => {
     expect(tag).toBeDefined();
     const { stdout: tags } = await run('git', ['tag', '-l', 'dashboard-deploy-*'], { cwd: clone });
     expect(tags.trim()).toBe(tag);
+    // The buckets' files are the owner's alone: on disk they need no S3 key.
+    expect((await stat(join(clone, '.frontendops'))).mode & 0o777).toBe(0o700);
 
     // The state persists under .frontendops/: a second start finds the dashboard already live.
     const second = await startOnce(env);
