@@ -22,7 +22,7 @@ const markerSchema = z.object({
   v: z.literal(1),
   stack: z.string().regex(STACK_NAME),
   stateBucket: z.string().min(3).max(63),
-  statePrefix: z.string().max(200),
+  statePrefix: z.string().max(1024),
   protected: z.boolean(),
 });
 export type EnvironmentMarker = z.infer<typeof markerSchema>;

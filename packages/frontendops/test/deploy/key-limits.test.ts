@@ -138,7 +138,7 @@ describe('keys are measured in UTF-8 bytes, whole', () => {
       const summary = await deployArtifact(site, { app: APP, commit, request });
       expect(summary.outcome).toBe('succeeded');
       expect((await site.records.listRecords()).records.map((r) => r.commit)).toEqual([commit]);
-      expect(await verifyAudit(site.state, statePrefix)).toMatchObject({ ok: true, entries: 1 });
+      expect(await verifyAudit(site.state, statePrefix)).toMatchObject({ ok: true, entries: 3 });
       for (const object of await site.state.list(statePrefix))
         expect(bytes(object.key), object.key.slice(statePrefix.length)).toBeLessThanOrEqual(MAX_KEY_BYTES);
     } finally {

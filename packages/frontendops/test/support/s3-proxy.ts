@@ -6,7 +6,9 @@
  *   under a per-key mutex, so the check and the write are atomic as on S3).
  * - a hold: the next request a test names waits until the test releases it (a process stopped at an
  *   exact point of its work, with the other requests still served).
- * Requests are forwarded byte for byte (their SigV4 signature stays valid).
+ * Requests are forwarded byte for byte (their SigV4 signature stays valid). A proxy listening on
+ * another address (`host`, not loopback) signs each request again for the upstream's own loopback
+ * Host with the upstream client's key, as the embedded server answers loopback Hosts only.
  */
 import {
   createServer,
@@ -17,6 +19,8 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface S3Proxy {
   endpoint: string;
@@ -109,11 +113,42 @@ export async function startS3Proxy(
     await current;
   };
 
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, path: string) =>
-    new Promise<void>((resolve) => {
+  const resign = async (req: IncomingMessage, path: string): Promise<IncomingHttpHeaders> => {
+    const signer = new SignatureV4({
+      credentials: await upstreamClient.config.credentials(),
+      region: 'us-east-1',
+      service: 's3',
+      sha256: Sha256,
+      uriEscapePath: false,
+    });
+    const url = new URL(path, upstream);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || ['authorization', 'x-amz-date', 'host', 'connection'].includes(name))
+        continue;
+      headers[name] = Array.isArray(value) ? value.join(',') : value;
+    }
+    headers.host = target.host;
+    const query: Record<string, string> = {};
+    for (const [name, value] of url.searchParams) query[name] = value;
+    const signed = await signer.sign({
+      method: req.method ?? 'GET',
+      protocol: 'http:',
+      hostname: target.hostname,
+      port: Number(target.port),
+      path: url.pathname,
+      query,
+      headers,
+    });
+    return signed.headers;
+  };
+
+  const forward = async (req: IncomingMessage, body: Buffer, res: ServerResponse, path: string) => {
+    const headers = options.host ? await resign(req, path) : req.headers;
+    return new Promise<void>((resolve) => {
       // Every header is kept, the conditions too: they are signed, and s3rver ignores them on a PUT.
       const upstreamRequest = httpRequest(
-        { host: target.hostname, port: target.port, method: req.method, path, headers: req.headers },
+        { host: target.hostname, port: target.port, method: req.method, path, headers },
         (upstreamResponse) => {
           const copySource = req.headers['x-amz-copy-source'];
           seen.push({
@@ -141,6 +176,7 @@ export async function startS3Proxy(
       });
       upstreamRequest.end(body);
     });
+  };
 
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));

@@ -124,10 +124,12 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
       pruned: 0,
       approvedBy: null,
     });
+    // The site's files, and the marker saying which environment this bucket is.
     expect(await hostingKeys()).toEqual(
-      Object.keys(f.builds[0]?.files ?? {})
-        .map((p) => p.slice(1))
-        .sort(),
+      [
+        ...Object.keys(f.builds[0]?.files ?? {}).map((p) => p.slice(1)),
+        '.frontendops/environment.json',
+      ].sort(),
     );
     expect(f.t.cdn.createRequests()).toHaveLength(0); // not yet: step 3 invalidates
 
@@ -176,7 +178,7 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     ]);
     const audit = await verifyAudit(f.t.site.state, f.t.site.target.statePrefix);
     expect(audit.ok).toBe(true);
-    expect(audit.entries).toBe(2); // the release going live, then its record
+    expect(audit.entries).toBe(3); // the environment marked, the release going live, its record
   });
 
   it('a target for the live build is a noop: run_sync copies nothing', async () => {
