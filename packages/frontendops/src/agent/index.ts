@@ -4,11 +4,12 @@
  * server (record_request): the agent never opens a stack or holds its bucket names itself.
  * Used by the CLI (`frontendops agent`, `frontendops chat`) and the console.
  */
+
 import type { Client } from '@modelcontextprotocol/client';
 import type { LanguageModel } from 'ai';
 import { type Config, loadConfig } from '../config.ts';
 import { parseResult, type ToolInput } from '../contract/tools.ts';
-import { withoutControlCharacters } from '../engine/text.ts';
+import { hasControlCharacters, withoutControlCharacters } from '../engine/text.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ApproveFn } from './approval.ts';
@@ -89,7 +90,13 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
     const model = selectModel(options, envVars);
     plannerId = model ? `model:${model.id}` : 'runbook';
     // The words decide what may be done, model or not: refusals stop here, other tools are never offered.
-    intent = parseRequest(text);
+    intent = hasControlCharacters(text)
+      ? {
+          kind: 'refuse',
+          reason:
+            'The request contains control characters (escape sequences can rewrite a terminal or a log); write it as plain words, newlines allowed.',
+        }
+      : parseRequest(text);
     emit({
       type: 'intent',
       planner: plannerId,

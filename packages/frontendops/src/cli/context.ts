@@ -4,7 +4,8 @@
  */
 import { hostname, userInfo } from 'node:os';
 import type { Config } from '../config.ts';
-import type { ErrorCode } from '../errors.ts';
+import { hasControlCharacters } from '../engine/text.ts';
+import { badInput, type ErrorCode } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { RequestInfo } from '../state/records.ts';
 import type { CliIo } from './io.ts';
@@ -26,6 +27,14 @@ export function actor(io: CliIo): string {
 }
 
 export function cliRequest(io: CliIo, words: string, message?: string): RequestInfo {
+  if (
+    message !== undefined &&
+    (message.trim() === '' || message.length > 2000 || hasControlCharacters(message))
+  ) {
+    throw badInput(
+      'Invalid --message: expected 1–2000 characters of plain words (newlines allowed, no control characters), as people will read it in the history and the audit log.',
+    );
+  }
   return {
     text: words,
     actor: actor(io),
