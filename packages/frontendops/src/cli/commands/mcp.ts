@@ -87,18 +87,19 @@ export function register(program: Command, ctx: CliContext): void {
     let defaultStack: string | null = null;
     const aliases: Record<string, string> = {};
     if (ref) {
+      const isFile = ref.includes('/') || ref.endsWith('.json');
+      // A file's path is this machine's business: learnt first, it is hidden from every answer.
+      if (isFile) {
+        const { basename, resolve } = await import('node:path');
+        secrecy.learn(resolve(io.cwd, ref), ref, basename(ref));
+      }
       try {
         defaultStack = (await resolveStackSource(ref, { config, cwd: io.cwd, env: io.env })).stack;
         aliases[defaultStack] = ref;
-        secrecy.learn(
-          ref.includes('/') || ref.endsWith('.json')
-            ? (await import('node:path')).resolve(io.cwd, ref)
-            : undefined,
-        );
       } catch (error) {
-        // Serve anyway: every call will say what is wrong and how to fix it.
+        // Serve anyway: every call tries again and says what is wrong (without the path) and how to fix it.
         io.stderr.write(`warning: the stack ${ref} cannot be opened yet: ${(error as Error).message}\n`);
-        defaultStack = ref.endsWith('.json') || ref.includes('/') ? null : ref;
+        defaultStack = ref;
       }
     }
     const stacks = createStackOpener(config, {
