@@ -19,8 +19,8 @@ import { connectAgentClients, defaultMcpConfig, type McpConfig } from './mcp-cli
 import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
 import { createRedactor } from './redact.ts';
-import { type PlannerOutcome, runRunbook } from './runbook.ts';
-import type { AgentClients, AgentEvent, AgentResult, PlannerChoice } from './types.ts';
+import { runRunbook } from './runbook.ts';
+import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
 export { APPROVE_HINT, askOnTerminal, createCliApprover } from './approval.ts';
 export { CAPABILITIES, describeIntent, type Intent, parseRequest } from './intents.ts';

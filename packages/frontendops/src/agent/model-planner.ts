@@ -7,8 +7,7 @@ import { dynamicTool, jsonSchema, type LanguageModel, stepCountIs, streamText, t
 import { parseResult, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import type { GateCall, ToolGate } from './gate.ts';
 import type { Redactor } from './redact.ts';
-import type { PlannerOutcome } from './runbook.ts';
-import type { AgentEvent } from './types.ts';
+import type { AgentEvent, PlannerOutcome } from './types.ts';
 
 export const PERSONA =
   'You are an expert DevOps engineer responsible for the Sophia Dashboard. Your only tools are the pulumi and github MCP servers.';

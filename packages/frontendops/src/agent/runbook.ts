@@ -9,7 +9,7 @@ import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import type { HistoryItem, ReleaseView } from '../read/views.ts';
 import type { GateCall, ToolGate } from './gate.ts';
 import type { Intent } from './intents.ts';
-import type { AgentOutcome } from './types.ts';
+import type { PlannerOutcome } from './types.ts';
 
 export interface RunbookContext {
   gate: ToolGate;
@@ -21,18 +21,6 @@ export interface RunbookContext {
   appPath: string;
   dryRun: boolean;
   now: Date;
-}
-
-export interface PlannerOutcome {
-  outcome: AgentOutcome;
-  message: string;
-  deployId?: string;
-  commit?: string;
-  tag?: string;
-  filesChanged?: number;
-  invalidationIds?: string[];
-  siteUrl?: string;
-  data?: Record<string, unknown>;
 }
 
 /** Thrown inside a sequence when a step did not succeed; becomes the outcome. */

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { artifactDigest } from '../engine/manifest.ts';
-import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
+import { type DeployIdentity, type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { readAuditHead, stateDigest } from '../state/audit.ts';
@@ -39,13 +39,7 @@ export interface DeployOptions extends ApplyOptions {
   authorize?: (plan: DeployPlan) => Promise<void>;
 }
 
-export interface DeploySummary {
-  deployId: string;
-  stack: string;
-  kind: 'deploy' | 'rollback';
-  app: string;
-  commit: string;
-  artifactDigest: string;
+export interface DeploySummary extends DeployIdentity {
   dryRun: boolean;
   noop: boolean;
   /** "synced": copied and live, invalidation and record still to come (finishSyncedDeploy). */
@@ -80,12 +74,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     return summarize(plan, { dryRun: true, started, request: options.request });
   }
 
-  const lock = await site.locker.acquire(deployLockName(site.target), {
-    label: deployLockLabel(site.target),
-    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
-    ttlMs: LOCK_TTL_MS,
-    waitMs: options.waitMs ?? 0,
-  });
+  const lock = await takeDeployLock(site, options);
   try {
     // A damaged audit head stops the deploy here, before anything is written.
     await readAuditHead(site.state, site.target.statePrefix);
@@ -180,12 +169,7 @@ export async function finishSyncedDeploy(
   deployId: string,
   options: ApplyOptions & { waitMs?: number },
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
-  const lock = await site.locker.acquire(deployLockName(site.target), {
-    label: deployLockLabel(site.target),
-    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
-    ttlMs: LOCK_TTL_MS,
-    waitMs: options.waitMs ?? 0,
-  });
+  const lock = await takeDeployLock(site, options);
   try {
     const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
@@ -202,6 +186,15 @@ export async function finishSyncedDeploy(
     await lock.release();
   }
 }
+
+/** The target's deploy lock, held by who asked on this host and process. */
+const takeDeployLock = (site: Site, options: { request: RequestInfo; waitMs?: number }) =>
+  site.locker.acquire(deployLockName(site.target), {
+    label: deployLockLabel(site.target),
+    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: LOCK_TTL_MS,
+    waitMs: options.waitMs ?? 0,
+  });
 
 /**
  * A pending plan means a deploy was interrupted. If its pointer had moved, only the later steps

@@ -74,7 +74,17 @@ export interface DeployPlan {
 }
 
 /** The fields that name a deploy, shared by its plan, summary and record. */
-export const deployIdentity = (plan: DeployPlan) => ({
+/** What names one deployment wherever it appears: its summary, its record, its audit entry. */
+export interface DeployIdentity {
+  deployId: string;
+  stack: string;
+  kind: 'deploy' | 'rollback';
+  app: string;
+  commit: string;
+  artifactDigest: string;
+}
+
+export const deployIdentity = (plan: DeployPlan): DeployIdentity => ({
   deployId: plan.deployId,
   stack: plan.stack,
   kind: plan.kind,

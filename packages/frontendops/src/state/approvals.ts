@@ -113,18 +113,8 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     expiresAt: new Date(input.now + APPROVAL_TTL_MS).toISOString(),
     requestedBy: input.requestedBy,
   };
-  const key = requestKey(site, input.action, input.deployId);
-  await site.state.put(key, JSON.stringify(request, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-cache',
-  });
-  await audit(
-    site,
-    'approval-requested',
-    request,
-    { [relative(site, key)]: stateDigest(request) },
-    input.now,
-  );
+  const bound = await writeBound(site, requestKey(site, input.action, input.deployId), request);
+  await audit(site, 'approval-requested', request, bound, input.now);
   return request;
 }
 
@@ -172,11 +162,7 @@ export async function signApproval(
     signedAt: new Date(now).toISOString(),
   };
   const signed = { statement, signature: signStatement(signer.key, statement) };
-  const key = signedKey(site, request.action, request.deployId);
-  await site.state.put(key, JSON.stringify(signed, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-cache',
-  });
+  const bound = await writeBound(site, signedKey(site, request.action, request.deployId), signed);
   await audit(
     site,
     'approval',
@@ -189,7 +175,7 @@ export async function signApproval(
       key: keyFingerprint(statement.publicKey),
       via: 'signed',
     },
-    { [relative(site, key)]: stateDigest(signed) },
+    bound,
     now,
   );
   return statement;
@@ -293,6 +279,15 @@ export async function auditDecision(
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** Writes a state object and returns the binding its audit entry carries (name → digest). */
+async function writeBound(site: Site, key: string, value: unknown): Promise<Record<string, string>> {
+  await site.state.put(key, JSON.stringify(value, null, 2), {
+    contentType: 'application/json',
+    cacheControl: 'no-cache',
+  });
+  return { [relative(site, key)]: stateDigest(value) };
+}
 
 function checkDeployId(deployId: string): void {
   if (!DEPLOY_ID.test(deployId)) {

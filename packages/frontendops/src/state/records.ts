@@ -3,7 +3,7 @@
  * bucket under the stack's state prefix. The pointer moves by compare-and-swap where the endpoint
  * supports conditional writes; the deploy lock serialises writers everywhere else.
  */
-import type { DeployPlan } from '../engine/plan.ts';
+import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { stateDigest } from './audit.ts';
@@ -34,13 +34,7 @@ export interface RequestInfo {
 
 export type Outcome = 'succeeded' | 'failed' | 'rolled-back' | 'superseded';
 
-export interface DeploymentRecord {
-  deployId: string;
-  stack: string;
-  kind: 'deploy' | 'rollback';
-  app: string;
-  commit: string;
-  artifactDigest: string;
+export interface DeploymentRecord extends DeployIdentity {
   fromDeployId: string | null;
   fromCommit: string | null;
   request: RequestInfo;

@@ -171,6 +171,16 @@ async function askClient(
   const { site, action, deployId, summary, now } = input;
   const stack = site.target.stack;
   const token = approvalToken(input.secret, request);
+  const record = (approved: boolean, by: string, via: 'elicitation' | 'approver') =>
+    auditDecision(site, {
+      decision: approved ? 'approved' : 'declined',
+      action,
+      deployId,
+      summary,
+      by,
+      via,
+      now: now(),
+    });
   const answer = inputResponse(input.ctx.mcpReq.inputResponses, ANSWER_KEY);
   if (answer.kind === 'elicit') {
     if (!sameToken(String(input.ctx.mcpReq.requestState() ?? ''), token)) {
@@ -184,27 +194,9 @@ async function askClient(
     const content = answer.content ?? {};
     const claimed = nameOf(content.approver);
     const by = `${claimed ?? 'the user'} (as claimed by ${client.name})`;
-    if (answer.action === 'accept' && content.confirm === true) {
-      await auditDecision(site, {
-        decision: 'approved',
-        action,
-        deployId,
-        summary,
-        by,
-        via: 'elicitation',
-        now: now(),
-      });
-      return granted(input, { by, via: 'elicitation' }, request.nonce);
-    }
-    await auditDecision(site, {
-      decision: 'declined',
-      action,
-      deployId,
-      summary,
-      by,
-      via: 'elicitation',
-      now: now(),
-    });
+    const approved = answer.action === 'accept' && content.confirm === true;
+    await record(approved, by, 'elicitation');
+    if (approved) return granted(input, { by, via: 'elicitation' }, request.nonce);
     return refuse(
       new FrontendOpsError(
         'DENIED',
@@ -248,27 +240,8 @@ async function askClient(
   if (input.approver) {
     const decision = await input.approver.approve({ action, stack, summary, deployId });
     const by = `${nameOf(decision.by) ?? 'someone'} (via ${nameOf(decision.via) ?? 'the approver'})`;
-    if (decision.approved) {
-      await auditDecision(site, {
-        decision: 'approved',
-        action,
-        deployId,
-        summary,
-        by,
-        via: 'approver',
-        now: now(),
-      });
-      return granted(input, { by, via: 'approver' }, request.nonce);
-    }
-    await auditDecision(site, {
-      decision: 'declined',
-      action,
-      deployId,
-      summary,
-      by,
-      via: 'approver',
-      now: now(),
-    });
+    await record(decision.approved, by, 'approver');
+    if (decision.approved) return granted(input, { by, via: 'approver' }, request.nonce);
     return refuse(
       new FrontendOpsError(
         'DENIED',
