@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCloudFrontCdn } from '../adapters/cloudfront.ts';
+import { createCloudFrontReleaseStore } from '../adapters/cloudfront-kvs.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
@@ -24,6 +25,10 @@ export interface ConnectSiteOptions {
   /** Where file locks live when the S3 endpoint ignores conditional writes (default: lockDirFor). */
   lockDir?: string;
   retain?: number;
+  /** Atomic releases: SPA routing of "/dir/" (default false). */
+  spa?: boolean;
+  /** Atomic releases: the grace before replaced releases are pruned (default: access.propagationMs, else 60 s). */
+  releaseGraceMs?: number;
   /** Whether changes need a person's approval (see Site.protected); default false. */
   protected?: boolean;
   /** Told about things an operator should know (default: a "note:" line on stderr, once). */
@@ -41,6 +46,10 @@ export async function openSite(
   return connectSite(target, {
     ...(access ? { access } : {}),
     retain: config.retain,
+    spa: config.spa ?? false,
+    ...(access?.propagationMs === undefined
+      ? { releaseGraceMs: (config.releaseGraceSeconds ?? 60) * 1000 }
+      : {}),
     protected: config.protected.includes(target.stack) || !named,
     ...options,
   });
@@ -80,6 +89,14 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
         ...(credentials ? { credentials } : {}),
       })
     : null;
+  const kvsEndpoint = options.access?.kvsEndpoint;
+  const releases = target.releaseStoreArn
+    ? createCloudFrontReleaseStore({
+        kvsArn: target.releaseStoreArn,
+        ...(kvsEndpoint ? { endpoint: kvsEndpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      })
+    : null;
   return {
     target,
     artifacts: store(target.artifactsBucket),
@@ -91,6 +108,10 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     retain: options.retain ?? 3,
     protected: options.protected ?? false,
     notices,
+    mode: releases ? 'atomic' : 'in-place',
+    releases,
+    releaseGraceMs: options.releaseGraceMs ?? options.access?.propagationMs ?? 60_000,
+    spa: options.spa ?? false,
     close: () => client.destroy(),
   };
 }
