@@ -18,6 +18,8 @@ import {
   finishDeploy,
   recordDeployment,
 } from './apply.ts';
+import { finishSyncedAtomic } from './atomic-apply.ts';
+import { deployAtomic } from './atomic-deploy.ts';
 import { readLiveState, requireManifest } from './live.ts';
 
 export interface DeployOptions extends ApplyOptions {
@@ -61,6 +63,8 @@ export interface DeploySummary {
 const LOCK_TTL_MS = 120_000;
 
 export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
+  // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
+  if (site.mode === 'atomic') return deployAtomic(site, options);
   const started = Date.now();
   const manifest = await requireManifest(site, options.app, options.commit);
   const kind = options.kind ?? 'deploy';
@@ -167,6 +171,7 @@ export async function finishSyncedDeploy(
   deployId: string,
   options: ApplyOptions & { waitMs?: number },
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+  if (site.mode === 'atomic') return finishSyncedAtomic(site, deployId, options);
   const lock = await site.locker.acquire(`deploy-${site.target.stack}`, {
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
     ttlMs: LOCK_TTL_MS,
