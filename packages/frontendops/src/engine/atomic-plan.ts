@@ -294,6 +294,9 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
     : [];
   const leavingRoot = before === null;
   const known = knownReleases(live, release);
+  // What is in the bucket was written by releases that were deployed (or by the interrupted run):
+  // the planned release's own manifest vouches for nothing it has not uploaded yet.
+  const writers = [...knownReleases(live, null).values()];
   if (input.written?.length) {
     const files: Manifest['files'] = {};
     for (const c of input.written) {
@@ -304,7 +307,7 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
         cacheControl: c.cacheControl,
       };
     }
-    known.set('(interrupted)', {
+    writers.push({
       releaseId: '(interrupted)',
       app: release.app,
       commit: release.commit,
@@ -347,7 +350,7 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
     const files = planReleaseFiles({
       release: { ...source, manifest: source.manifest },
       hosting: live.hosting,
-      known: [...known.values()],
+      known: writers,
     });
     for (const copy of files.copies) if (!planned.has(copy.key) && planned.add(copy.key)) copies.push(copy);
     if (source === release) unchanged = files.unchanged;
@@ -411,7 +414,7 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
 export function planReleaseFiles(input: {
   release: AtomicRelease & { manifest: Manifest };
   hosting: ReadonlyMap<string, number>;
-  /** Releases whose manifests say what their assets in the bucket hold. */
+  /** Releases that were deployed: their manifests say what their assets in the bucket hold. */
   known: readonly AtomicRelease[];
 }): { copies: AtomicCopy[]; unchanged: number } {
   const { release, hosting } = input;
@@ -432,7 +435,7 @@ export function planReleaseFiles(input: {
       copies.push({ path, key, group, ...entry, ...source, reason: 'new' });
       continue;
     }
-    const owner = input.known.find((r) => r.releaseId !== release.releaseId && r.manifest?.files[path]);
+    const owner = input.known.find((r) => r.manifest?.files[path]);
     const known = owner?.manifest?.files[path] ?? null;
     if (known && known.sha256 !== entry.sha256) {
       throw new FrontendOpsError(
@@ -512,10 +515,10 @@ export function planAtomicPruneNow(input: {
   });
 }
 
-/** Every release whose manifest is known, by id (the one being planned included). */
-function knownReleases(live: AtomicLiveState, release: AtomicRelease): Map<string, AtomicRelease> {
+/** Every release whose manifest is known, by id (with the one being planned, when given). */
+function knownReleases(live: AtomicLiveState, release: AtomicRelease | null): Map<string, AtomicRelease> {
   const all: AtomicRelease[] = [
-    release,
+    ...(release ? [release] : []),
     ...live.retained,
     ...(live.canary ? [live.canary] : []),
     ...live.previews,
