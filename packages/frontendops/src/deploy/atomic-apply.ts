@@ -209,7 +209,7 @@ async function runLocked(
       ...(drift ? { drift } : {}),
     });
   }
-  const finished = await finishAtomic(site, pending, options);
+  const finished = await finishAtomic(site, pending, options, prepared.known);
   const summary = summarize(plan, {
     dryRun: false,
     started,
@@ -272,7 +272,11 @@ async function prepare(
       : [{ ...target.release, manifest }];
   const at = new Date(ctx.now).toISOString();
   const ensured = sources.flatMap((r) => (r.manifest ? [releaseIndexOf(r, r.manifest, at)] : []));
-  return { plan, ensured };
+  // What the bucket holds once the copies are done, for the prune: no second listing.
+  const known = full
+    ? { hosting: new Map([...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)]), manifests }
+    : undefined;
+  return { plan, ensured, known };
 }
 
 /**
@@ -468,7 +472,12 @@ interface Finished {
 }
 
 /** Verify through the edge, prune once the grace has passed, record and audit, clear the pending plan. */
-async function finishAtomic(site: Site, pending: AtomicPending, options: AtomicOptions): Promise<Finished> {
+async function finishAtomic(
+  site: Site,
+  pending: AtomicPending,
+  options: AtomicOptions,
+  known?: PruneKnowledge,
+): Promise<Finished> {
   const { plan } = pending;
   let verification: Verification | null = null;
   if (site.target.siteUrl && plan.verify.indexSha256) {
@@ -488,7 +497,7 @@ async function finishAtomic(site: Site, pending: AtomicPending, options: AtomicO
     options.onEvent?.({ type: 'step', step: 'verify', detail: verification.detail });
   }
   const failed = verification?.ok === false;
-  const pruned = failed || plan.inPlace ? [] : await pruneAfterGrace(site, options);
+  const pruned = failed || plan.inPlace ? [] : await pruneAfterGrace(site, plan, options, known);
 
   const finishedAt = new Date(nowOf(options));
   const checked = verification && {
@@ -573,8 +582,20 @@ async function finishAtomic(site: Site, pending: AtomicPending, options: AtomicO
  * propagation delay) is waited out; a long one (real CloudFront) leaves the newly retired release
  * to a later operation. Release indexes go first, so an index always means "all files present".
  */
-async function pruneAfterGrace(site: Site, options: AtomicOptions): Promise<string[]> {
-  let ctx = await readAtomicContext(site, nowOf(options));
+interface PruneKnowledge {
+  hosting: ReadonlyMap<string, number>;
+  manifests: ReturnType<typeof manifestCache>;
+}
+
+async function pruneAfterGrace(
+  site: Site,
+  plan: AtomicPlan,
+  options: AtomicOptions,
+  known?: PruneKnowledge,
+): Promise<string[]> {
+  // The store holds plan.pointerAfter: this operation wrote it, under the lock.
+  const pointer = { pointer: plan.pointerAfter };
+  let ctx = await readAtomicContext(site, nowOf(options), pointer);
   const waiting = Math.max(0, ...ctx.state.retiring.map((r) => Date.parse(r.until) - ctx.now));
   if (waiting > 0 && site.releaseGraceMs <= INLINE_GRACE_MS && waiting <= INLINE_GRACE_MS) {
     options.onEvent?.({
@@ -583,14 +604,18 @@ async function pruneAfterGrace(site: Site, options: AtomicOptions): Promise<stri
       detail: `waiting ${waiting} ms until no edge serves the replaced release`,
     });
     await delay(waiting);
-    ctx = await readAtomicContext(site, nowOf(options));
+    ctx = await readAtomicContext(site, nowOf(options), pointer);
   }
-  const live = await loadAtomicLiveState(site, ctx, { full: true });
+  const live = await loadAtomicLiveState(site, ctx, {
+    full: true,
+    ...(known ? { hosting: known.hosting, manifests: known.manifests } : {}),
+  });
   const prune = planAtomicPruneNow({ live, now: ctx.now, ...keepPrefixesOf(site) });
   if (prune.length === 0) return [];
   const keys = new Set(prune);
-  const gone = [...new Set(prune.map(releaseIdOfKey).filter((id): id is string => id !== null))].filter(
-    (id) => ![...live.hosting.keys()].some((k) => releaseIdOfKey(k) === id && !keys.has(k)),
+  const staying = new Set([...live.hosting.keys()].filter((k) => !keys.has(k)).map(releaseIdOfKey));
+  const gone = [...new Set(prune.map(releaseIdOfKey))].filter(
+    (id): id is string => id !== null && !staying.has(id),
   );
   await ctx.atomic.deleteReleaseIndexes(gone);
   await site.hosting.delete(prune);

@@ -49,11 +49,16 @@ export function requireReleaseStore(site: Site): ReleaseStore {
 
 export const atomicRecordsOf = (site: Site) => createAtomicRecords(site.state, site.target.statePrefix);
 
-export async function readAtomicContext(site: Site, now: number): Promise<AtomicContext> {
+/** `pointer`: what this operation just wrote to the store (under the lock), so it is not read again. */
+export async function readAtomicContext(
+  site: Site,
+  now: number,
+  known?: { pointer: ReleasePointer },
+): Promise<AtomicContext> {
   const store = requireReleaseStore(site);
   const atomic = atomicRecordsOf(site);
   const [kvs, statePointer, state] = await Promise.all([
-    store.read(),
+    known ? Promise.resolve({ value: known.pointer, etag: '' }) : store.read(),
     site.records.readPointer(),
     atomic.readState(),
   ]);
@@ -122,7 +127,12 @@ export function manifestCache(site: Site) {
 export async function loadAtomicLiveState(
   site: Site,
   ctx: AtomicContext,
-  options: { full: boolean; manifests?: ReturnType<typeof manifestCache> },
+  options: {
+    full: boolean;
+    manifests?: ReturnType<typeof manifestCache>;
+    /** The hosting bucket's keys when this operation already knows them (it listed, then copied). */
+    hosting?: ReadonlyMap<string, number>;
+  },
 ): Promise<AtomicLiveState> {
   const manifests = options.manifests ?? manifestCache(site);
   const withManifest = async <R extends ReleaseNameRef>(ref: R): Promise<R & AtomicRelease> => ({
@@ -130,7 +140,7 @@ export async function loadAtomicLiveState(
     manifest: options.full ? await manifests(ref.app, ref.commit) : null,
   });
   const [listing, retained, canary, previews, retiring] = await Promise.all([
-    options.full ? site.hosting.list() : Promise.resolve([]),
+    options.full && !options.hosting ? site.hosting.list() : Promise.resolve([]),
     Promise.all(
       (ctx.statePointer?.value.releases ?? []).map((r) => withManifest({ ...r, releaseId: releaseIdFor(r) })),
     ),
@@ -147,7 +157,7 @@ export async function loadAtomicLiveState(
     ),
   ]);
   return {
-    hosting: new Map(listing.map((o) => [o.key, o.size])),
+    hosting: options.hosting ?? new Map(listing.map((o) => [o.key, o.size])),
     pointer: ctx.kvs.value,
     retained,
     canary: canary && { ...canary, weight: ctx.state.canary?.weight ?? 0 },

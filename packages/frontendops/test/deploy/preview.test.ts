@@ -114,6 +114,7 @@ describe('retention', () => {
     // v1's own assets went with it; the vendor chunk every release shares stayed.
     expect(
       deletions[0]?.keys.filter((k) => k.startsWith('assets/')).map((k) => k.replace(/-.*/, '')),
+      JSON.stringify({ deletions, after }),
     ).toEqual(['assets/app', 'assets/style']);
     expect(after.filter((k) => k.startsWith('assets/vendor-'))).toHaveLength(1);
     expect((await site.records.readRecord(summary.deployId))?.deleted).toHaveLength(6);
