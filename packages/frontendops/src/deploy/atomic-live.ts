@@ -4,12 +4,7 @@
  * — only for operations that copy or prune — the hosting bucket's keys and the manifests of every
  * release that is kept. A switch to a release whose files are known to be in place reads neither.
  */
-import {
-  type AtomicLiveState,
-  type AtomicRelease,
-  releaseIdFor,
-  samePointer,
-} from '../engine/atomic-plan.ts';
+import { type AtomicLiveState, type AtomicRelease, releaseIdFor } from '../engine/atomic-plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
@@ -85,11 +80,12 @@ export function expectedPointer(ctx: AtomicContext, spa: boolean): ReleasePointe
 export function driftOf(ctx: AtomicContext, spa: boolean): ReleasePointer | null {
   const expected = expectedPointer(ctx, spa);
   if (!ctx.kvs.value || !expected) return null;
+  // The spa flag follows the configuration; only the releases it names are the state's business.
   const sameReleases =
     expected.live === ctx.kvs.value.live &&
     expected.canary === ctx.kvs.value.canary &&
     (expected.weight ?? 0) === (ctx.kvs.value.weight ?? 0);
-  return sameReleases || samePointer(expected, ctx.kvs.value) ? null : ctx.kvs.value;
+  return sameReleases ? null : ctx.kvs.value;
 }
 
 /** Every release the context keeps, by id, without manifests (retained first). */
