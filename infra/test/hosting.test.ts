@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as pulumi from '@pulumi/pulumi';
-import { defaultStatePrefix } from 'frontendops/engine';
+import { defaultStatePrefix, resolveDeployTarget, TARGET_OUTPUT_NAMES } from 'frontendops/engine';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -81,6 +81,20 @@ describe('stack outputs', () => {
       `arn:aws:iam::${ACCOUNT}:role/deployer`,
     );
     expect(await resolveOutput(stack.releaseStoreArn as pulumi.Output<string>)).toBe(RELEASE_STORE_ARN);
+  });
+
+  it('are what FrontendOps reads: every one but the deployer role, making an atomic target', async () => {
+    const read: readonly string[] = TARGET_OUTPUT_NAMES;
+    expect(OUTPUT_NAMES.filter((name) => !read.includes(name))).toEqual(['deployerRoleArn']);
+    const outputs: Record<string, unknown> = {};
+    for (const name of OUTPUT_NAMES) outputs[name] = await resolveOutput(stack[name] as pulumi.Input<string>);
+    const target = resolveDeployTarget({
+      stack: 'dashboard-hosting-prod',
+      outputs,
+      secretNames: [],
+      source: 'test',
+    });
+    expect(target).toMatchObject({ releaseStoreArn: RELEASE_STORE_ARN, distributionId: DISTRIBUTION_ID });
   });
 });
 

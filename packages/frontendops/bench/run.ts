@@ -110,4 +110,6 @@ async function main(): Promise<void> {
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const log = (line: string) => console.error(line);
 
-await main();
+// `npm run bench -- atomic`: atomic releases vs in-place vs aws s3 sync (bench/atomic.ts).
+if (process.argv[2] === 'atomic') await import('./atomic.ts');
+else await main();

@@ -121,6 +121,14 @@ const configObject = z.strictObject({
   allowUnserialisedDeploys: z.boolean().default(false),
   /** How many releases' assets are kept when pruning. */
   retain: z.number().int().min(1).max(100).default(3),
+  /** Atomic releases: "/dir/" is a client route too and gets the app's /index.html (a single-page app). */
+  spa: z.boolean().optional(),
+  /**
+   * Atomic releases: how long after a switch CloudFront edges may still serve the release it
+   * replaced (KeyValueStore updates reach every edge within seconds); its files are pruned after.
+   * Default 60.
+   */
+  releaseGraceSeconds: z.number().int().min(0).max(86_400).optional(),
   app: z.string().regex(NAME).default('sophia-dashboard'),
   /** The app's directory in the git repository: its newest commit is "the latest". */
   appPath: z.string().min(1).default('apps/sophia-dashboard'),
@@ -185,8 +193,8 @@ export async function loadConfig(
       (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
     );
     throw badInput(
-      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, approval, allowUnserialisedDeploys, retain, app, ` +
-        `appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
+      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, approval, allowUnserialisedDeploys, retain, spa, ` +
+        `releaseGraceSeconds, app, appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
       { fields: parsed.error.issues.map((issue) => issue.path.join('.')) },
     );
   }

@@ -97,6 +97,10 @@ export interface SiteAccess {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** A CloudFront-API-compatible endpoint (the local edge). */
   cdnEndpoint?: string;
+  /** A KeyValueStore-API-compatible endpoint (the local edge's, http://localhost:<port>). */
+  kvsEndpoint?: string;
+  /** How long the edge takes to see a KeyValueStore write (the local edge's propagation delay). */
+  propagationMs?: number;
 }
 
 export interface StackSource {

@@ -5,7 +5,7 @@
  */
 import type { ApprovalPolicy } from './config.ts';
 import type { DeployTarget } from './engine/types.ts';
-import type { Cdn, Locker, ObjectStore } from './ports.ts';
+import type { Cdn, Locker, ObjectStore, ReleaseStore } from './ports.ts';
 import type { StateRecords } from './state/records.ts';
 
 export interface Site {
@@ -26,5 +26,17 @@ export interface Site {
   approval: ApprovalPolicy;
   /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
   notices: string[];
+  // ── atomic releases (deploy/atomic-*.ts) ──
+  /**
+   * `atomic` when the stack's outputs name a release store (releaseStoreArn): releases live under
+   * their own prefix and one KeyValueStore write switches them; otherwise `in-place`.
+   */
+  mode: 'atomic' | 'in-place';
+  /** The KeyValueStore holding the release pointer (atomic mode only). */
+  releases: ReleaseStore | null;
+  /** How long after a switch edges may still serve what it replaced; pruning waits this long. */
+  releaseGraceMs: number;
+  /** Atomic releases route "/dir/" to the app's /index.html too (a single-page app). */
+  spa: boolean;
   close(): void;
 }

@@ -18,6 +18,8 @@ const COMMANDS = [
   () => import('./commands/console.ts'),
   () => import('./commands/dev.ts'),
   () => import('./commands/mcp.ts'),
+  () => import('./commands/canary.ts'),
+  () => import('./commands/migrate.ts'),
 ];
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };

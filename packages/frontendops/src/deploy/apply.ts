@@ -34,6 +34,11 @@ export interface ApplyOptions {
   now?: () => Date;
   /** Sync only: copies, pointer, prune; the invalidation, verification and record come later. */
   stopBeforeInvalidation?: boolean;
+  /**
+   * Called under the lock with the plan about to be applied, before its first write (not for dry
+   * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
+   */
+  authorize?: (plan: { deployId: string }) => Promise<void>;
 }
 
 export interface ApplyResult {

@@ -4,7 +4,26 @@
  * configurations point at it, so every deploy to them takes the same lock.
  */
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { DeployTarget } from '../engine/types.ts';
+import type { HeldLock } from '../ports.ts';
+import type { Site } from '../site.ts';
+import type { RequestInfo } from '../state/records.ts';
+
+/** How long a deploy's lock lives without its holder renewing it. */
+export const LOCK_TTL_MS = 120_000;
+
+/** The target's deploy lock (every deploy, rollback, canary step, preview and finish takes it). */
+export const takeDeployLock = (
+  site: Site,
+  options: { request: RequestInfo; waitMs?: number | undefined },
+): Promise<HeldLock> =>
+  site.locker.acquire(deployLockName(site.target), {
+    label: deployLockLabel(site.target),
+    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: LOCK_TTL_MS,
+    waitMs: options.waitMs ?? 0,
+  });
 
 /** The lock every deploy, rollback and finish of this target takes. */
 export function deployLockName(target: DeployTarget): string {

@@ -20,7 +20,9 @@ import {
   finishDeploy,
   recordDeployment,
 } from './apply.ts';
-import { deployLockLabel, deployLockName } from './deploy-lock.ts';
+import { finishSyncedAtomic } from './atomic-apply.ts';
+import { deployAtomic } from './atomic-deploy.ts';
+import { takeDeployLock } from './deploy-lock.ts';
 import { readLiveState, requireManifest } from './live.ts';
 
 export interface DeployOptions extends ApplyOptions {
@@ -32,11 +34,6 @@ export interface DeployOptions extends ApplyOptions {
   waitMs?: number;
   /** Roll back to the previous release when verification fails (default true). */
   rollbackOnFailure?: boolean;
-  /**
-   * Called under the lock with the plan about to be applied, before its first write (not for dry
-   * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
-   */
-  authorize?: (plan: DeployPlan) => Promise<void>;
 }
 
 export interface DeploySummary extends DeployIdentity {
@@ -60,9 +57,9 @@ export interface DeploySummary extends DeployIdentity {
   error?: { code: string; message: string };
 }
 
-const LOCK_TTL_MS = 120_000;
-
 export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
+  // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
+  if (site.mode === 'atomic') return deployAtomic(site, options);
   const started = Date.now();
   const manifest = await requireManifest(site, options.app, options.commit);
   const kind = options.kind ?? 'deploy';
@@ -169,6 +166,7 @@ export async function finishSyncedDeploy(
   deployId: string,
   options: ApplyOptions & { waitMs?: number },
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+  if (site.mode === 'atomic') return finishSyncedAtomic(site, deployId, options);
   const lock = await takeDeployLock(site, options);
   try {
     const pending = await site.records.readPending();
@@ -186,15 +184,6 @@ export async function finishSyncedDeploy(
     await lock.release();
   }
 }
-
-/** The target's deploy lock, held by who asked on this host and process. */
-const takeDeployLock = (site: Site, options: { request: RequestInfo; waitMs?: number }) =>
-  site.locker.acquire(deployLockName(site.target), {
-    label: deployLockLabel(site.target),
-    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
-    ttlMs: LOCK_TTL_MS,
-    waitMs: options.waitMs ?? 0,
-  });
 
 /**
  * A pending plan means a deploy was interrupted. If its pointer had moved, only the later steps

@@ -3,6 +3,7 @@
  * results, approval questions, the console). It names the app, commits, stack and counts: never a
  * bucket or an endpoint.
  */
+import { type AtomicPlan, describeAtomicPlan } from './atomic-plan.ts';
 import type { DeployPlan } from './plan.ts';
 
 /** "deploy sophia-dashboard@3f2c1a9 to prod (live: 1a2b3c4): 8 files to copy, 4 paths to invalidate" */
@@ -12,6 +13,7 @@ export function describePlan(
     'kind' | 'app' | 'commit' | 'stack' | 'fromCommit' | 'noop' | 'copies' | 'prune' | 'invalidationPaths'
   >,
 ): string {
+  if ((plan as Partial<AtomicPlan>).mode === 'atomic') return describeAtomicPlan(plan as AtomicPlan);
   const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
   if (plan.noop) return `${what} is already live on ${plan.stack}: nothing to do`;
   const live = plan.fromCommit ? ` (live: ${plan.fromCommit.slice(0, 7)})` : '';

@@ -3,6 +3,7 @@
  * ids and stack targets. No I/O. Public API (`frontendops/engine`): every export here is a promise.
  */
 
+export * from './atomic-plan.ts';
 export * from './cache-policy.ts';
 export * from './describe.ts';
 export * from './ids.ts';

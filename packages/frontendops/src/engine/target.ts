@@ -19,13 +19,16 @@ export const TARGET_OUTPUT_NAMES = [
   'endpoint',
   'siteUrl',
   'syncCommand',
+  'releaseStoreArn',
 ] as const;
 
 export const DEFAULT_REGION = 'us-east-1';
 
+const RELEASE_STORE_ARN = /^arn:aws[\w-]*:cloudfront::\d{12}:key-value-store\/[\w-]+$/;
+
 const EXPECTED =
   'Expected the stack outputs artifactsBucket and hostingBucket (optional: stateBucket, statePrefix, ' +
-  'distributionId, region, endpoint, siteUrl), or a single syncCommand output ' +
+  'distributionId, region, endpoint, siteUrl, releaseStoreArn), or a single syncCommand output ' +
   '"aws s3 sync s3://<artifacts> s3://<hosting> [--delete]".';
 
 export const defaultStatePrefix = (stack: string) => `.frontendops/state/${stack}/`;
@@ -113,6 +116,17 @@ export function resolveDeployTarget(stack: StackOutputs): DeployTarget {
     target.distributionId = distributionId;
   }
   if (siteUrl !== undefined) target.siteUrl = checkSiteUrl(stack, siteUrl);
+  // Atomic releases need buckets the tool manages: a stack that gives only a sync command stays in-place.
+  const releaseStoreArn = read('releaseStoreArn');
+  if (releaseStoreArn !== undefined && (artifacts !== undefined || hosting !== undefined)) {
+    if (!RELEASE_STORE_ARN.test(releaseStoreArn)) {
+      throw badInput(
+        `Stack ${stack.stack} output releaseStoreArn is not a CloudFront KeyValueStore ARN ` +
+          '(arn:aws:cloudfront::<account>:key-value-store/<id>).',
+      );
+    }
+    target.releaseStoreArn = releaseStoreArn;
+  }
   return target;
 }
 

@@ -3,18 +3,31 @@
  * the artifacts and hosting buckets under .frontendops/, a CDN edge serving the hosting bucket, and
  * the stack `local` pointing at them; then the app is built, published and deployed. No cloud
  * account, no model, no network.
+ *
+ * The edge runs atomic releases, as the Pulumi program's distribution does: the viewer-request
+ * function in its sandbox, a KeyValueStore (its API on its own endpoint, named in env.json and in
+ * the `local` stack's outputs), and a propagation delay (FRONTENDOPS_EDGE_PROPAGATION_MS, default
+ * 200 ms). The store lives in memory: at start it is set from the state, the source of truth —
+ * the live release (and canary) the state names, when its files are in place — and the preview
+ * secret is kept in .frontendops/ so that preview links survive a restart.
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
+import { newPreviewSecret } from '../atomic/preview-token.ts';
+import { encodeReleasePointer, PREVIEW_SECRET_KEY, RELEASE_KEY } from '../atomic/release-pointer.ts';
 import { type Config, defaultConfig } from '../config.ts';
 import { publishBuild, readManifest } from '../deploy/publish.ts';
+import { releaseIdFor } from '../engine/atomic-plan.ts';
+import { defaultStatePrefix } from '../engine/target.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { LOCAL_STACK } from '../stacks/local.ts';
 import { openSite } from '../stacks/open.ts';
+import { createAtomicRecords } from '../state/atomic.ts';
 import type { RequestInfo } from '../state/records.ts';
+import { createStateRecords } from '../state/records.ts';
 import { startLocalEdge } from './edge.ts';
 import {
   createLocalCredentials,
@@ -27,6 +40,9 @@ import {
 import { startLocalS3 } from './s3-server.ts';
 
 export const LOCAL_DISTRIBUTION_ID = 'E1LOCALEDGE';
+/** How long the local edge takes to see a release switch, unless FRONTENDOPS_EDGE_PROPAGATION_MS says. */
+export const DEFAULT_PROPAGATION_MS = 200;
+export const PROPAGATION_ENV = 'FRONTENDOPS_EDGE_PROPAGATION_MS';
 
 export interface LocalEnvironment {
   env: LocalEnv;
@@ -44,6 +60,8 @@ export interface StartLocalOptions {
   config?: Config;
   /** Who started it (recorded with the publish). */
   actor?: string;
+  /** The edge sees a release switch this long after it (default: $FRONTENDOPS_EDGE_PROPAGATION_MS, else 200 ms). */
+  propagationMs?: number;
   log?: (line: string) => void;
 }
 
@@ -80,13 +98,22 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     closers.push(async () => client.destroy());
     // The edge reaches the hosting bucket with the SDK, signed with the environment's key; what
     // fails there is logged here, in the terminal, not told to the browser.
+    const propagationMs = options.propagationMs ?? propagationFromEnv();
     const edge = await startLocalEdge({
       origin: createS3Store({ bucket: buckets.hosting, client }),
       distributionId: LOCAL_DISTRIBUTION_ID,
       log,
+      atomic: {
+        credentials: [credentials],
+        propagationMs,
+        initialKeys: {
+          [PREVIEW_SECRET_KEY]: await previewSecretIn(dataDir),
+          ...(await releasePointerFromState(client, buckets.artifacts, config.spa ?? false)),
+        },
+      },
     });
     closers.push(() => edge.close());
-    log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url}`);
+    log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url} (atomic releases)`);
 
     const env: LocalEnv = {
       pid: process.pid,
@@ -97,6 +124,9 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
       distributionId: LOCAL_DISTRIBUTION_ID,
       edgeUrl: edge.url,
       cdnEndpoint: edge.cdnEndpoint,
+      ...(edge.atomic
+        ? { releaseStore: { arn: edge.atomic.kvsArn, endpoint: edge.atomic.kvsEndpoint, propagationMs } }
+        : {}),
       dataDir,
     };
     await writeLocalEnv(cwd, env);
@@ -136,6 +166,61 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     await close();
     throw error;
   }
+}
+
+function propagationFromEnv(): number {
+  const text = process.env[PROPAGATION_ENV];
+  if (text === undefined || text === '') return DEFAULT_PROPAGATION_MS;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 0 || ms > 60_000) {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `${PROPAGATION_ENV} is the local edge's propagation delay in milliseconds (0 to 60000), not "${text}".`,
+    );
+  }
+  return ms;
+}
+
+/** The preview links' secret, kept beside the data (owner-only) so links survive a restart. */
+async function previewSecretIn(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'preview-secret');
+  const kept = await readFile(file, 'utf8').catch(() => '');
+  if (kept.trim().length >= 32) return kept.trim();
+  const secret = newPreviewSecret();
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * The release pointer the state names, for the in-memory store at start: the live release (and the
+ * canary) when their files are in place (their release index exists); nothing otherwise — an
+ * in-place layout from before atomic releases is then served from the bucket root, as the release
+ * router does without a pointer, until the next deploy moves it to a release prefix.
+ */
+async function releasePointerFromState(
+  client: ReturnType<typeof createS3Client>,
+  stateBucket: string,
+  spa: boolean,
+): Promise<Record<string, string>> {
+  const state = createS3Store({ bucket: stateBucket, client });
+  const prefix = defaultStatePrefix(LOCAL_STACK);
+  const atomic = createAtomicRecords(state, prefix);
+  const [pointer, atomicState] = await Promise.all([
+    createStateRecords(state, prefix).readPointer(),
+    atomic.readState(),
+  ]);
+  if (!pointer) return {};
+  const live = releaseIdFor(pointer.value);
+  if (!(await atomic.readReleaseIndex(live))) return {};
+  const canary = atomicState.canary;
+  const canaryInPlace = canary ? await atomic.readReleaseIndex(canary.releaseId) : null;
+  return {
+    [RELEASE_KEY]: encodeReleasePointer({
+      live,
+      ...(canary && canaryInPlace ? { canary: canary.releaseId, weight: canary.weight } : {}),
+      ...(spa ? { spa: true } : {}),
+    }),
+  };
 }
 
 /**

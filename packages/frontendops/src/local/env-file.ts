@@ -22,6 +22,10 @@ export const localEnvSchema = z.object({
   edgeUrl: z.url(),
   /** CloudFront-API-compatible endpoint of the local edge (invalidations). */
   cdnEndpoint: z.url(),
+  /** Atomic releases: the local edge's KeyValueStore (its ARN, its API endpoint, its propagation delay). */
+  releaseStore: z
+    .object({ arn: z.string(), endpoint: z.url(), propagationMs: z.number().int().min(0) })
+    .optional(),
   consoleUrl: z.url().optional(),
   dataDir: z.string(),
 });

@@ -50,7 +50,13 @@ export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
     learn,
     learnTarget(target) {
       shown.add(target.stack);
-      learn(target.artifactsBucket, target.hostingBucket, target.stateBucket, target.distributionId);
+      learn(
+        target.artifactsBucket,
+        target.hostingBucket,
+        target.stateBucket,
+        target.distributionId,
+        target.releaseStoreArn,
+      );
       if (target.endpoint) {
         learn(target.endpoint.replace(/\/+$/, ''));
         try {

@@ -30,10 +30,17 @@ export function createLocalStackSource(cwd: string): StackSource {
           region: 'us-east-1',
           endpoint: local.s3Endpoint,
           siteUrl: local.edgeUrl,
+          ...(local.releaseStore ? { releaseStoreArn: local.releaseStore.arn } : {}),
         },
         secretNames: [],
         source: 'the local environment',
-        access: { credentials: local.credentials, cdnEndpoint: local.cdnEndpoint },
+        access: {
+          credentials: local.credentials,
+          cdnEndpoint: local.cdnEndpoint,
+          ...(local.releaseStore
+            ? { kvsEndpoint: local.releaseStore.endpoint, propagationMs: local.releaseStore.propagationMs }
+            : {}),
+        },
       };
     },
   };

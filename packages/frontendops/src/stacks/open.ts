@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, join, win32 } from 'node:path';
 import { createCloudFrontCdn } from '../adapters/cloudfront.ts';
+import { createCloudFrontReleaseStore } from '../adapters/cloudfront-kvs.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
@@ -27,6 +28,10 @@ export interface ConnectSiteOptions {
   /** Where file locks live when the S3 endpoint ignores conditional writes (default: lockDirFor). */
   lockDir?: string;
   retain?: number;
+  /** Atomic releases: SPA routing of "/dir/" (default false). */
+  spa?: boolean;
+  /** Atomic releases: the grace before replaced releases are pruned (default: access.propagationMs, else 60 s). */
+  releaseGraceMs?: number;
   /** Whether changes need a person's approval (see Site.protected); default false. */
   protected?: boolean;
   /** Who may approve them (see Site.approval); default: no one. */
@@ -56,6 +61,10 @@ export async function openSite(
     connectSite(of, {
       ...(access ? { access } : {}),
       retain: config.retain,
+      spa: config.spa ?? false,
+      ...(access?.propagationMs === undefined
+        ? { releaseGraceMs: (config.releaseGraceSeconds ?? 60) * 1000 }
+        : {}),
       allowUnserialised: config.allowUnserialisedDeploys,
       protected:
         config.protected.includes(of.stack) ||
@@ -117,6 +126,14 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
         ...(credentials ? { credentials } : {}),
       })
     : null;
+  const kvsEndpoint = options.access?.kvsEndpoint;
+  const releases = target.releaseStoreArn
+    ? createCloudFrontReleaseStore({
+        kvsArn: target.releaseStoreArn,
+        ...(kvsEndpoint ? { endpoint: kvsEndpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      })
+    : null;
   return {
     target,
     artifacts: store(target.artifactsBucket),
@@ -129,6 +146,10 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     protected: options.protected ?? false,
     approval: options.approval ?? NO_APPROVERS,
     notices,
+    mode: releases ? 'atomic' : 'in-place',
+    releases,
+    releaseGraceMs: options.releaseGraceMs ?? options.access?.propagationMs ?? 60_000,
+    spa: options.spa ?? false,
     close: () => client.destroy(),
   };
 }

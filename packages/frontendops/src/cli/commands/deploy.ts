@@ -1,6 +1,7 @@
 /** `frontendops deploy` and `frontendops rollback`: the engine, driven by a person at a terminal or in CI. */
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
+import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
 import type { GitHost } from '../../ports.ts';
 import type { Site } from '../../site.ts';
@@ -31,6 +32,7 @@ interface DeployFlags extends CommonFlags {
   app?: string;
   commit?: string;
   latest?: boolean;
+  canary?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -40,7 +42,11 @@ export function register(program: Command, ctx: CliContext): void {
       .description('Deploy a published build: plan, then copy, go live, prune, invalidate, verify, tag')
       .option('--commit <sha>', 'the published commit to deploy (a short sha is enough)')
       .option('--latest', 'deploy the newest commit touching the app (the default without --commit)')
-      .option('--app <name>', 'app name (default: "app" in frontendops.config.json)'),
+      .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+      .option(
+        '--canary <percent>',
+        'atomic stacks: send this share of visitors (1-100, e.g. 10 or 10%) to the build instead of everyone; then `frontendops canary promote|abort`',
+      ),
     'deploy',
   )
     .addHelpText(
@@ -50,7 +56,8 @@ Examples:
   $ frontendops deploy                                 the latest build to the local environment
   $ frontendops deploy --stack prod --commit 3f2c1a9 --message "fix the KPI totals"
   $ frontendops deploy --stack prod --dry-run          what would change
-  $ frontendops deploy --stack prod --yes --json       in CI, where the job's reviewers approved`,
+  $ frontendops deploy --stack prod --yes --json       in CI, where the job's reviewers approved
+  $ frontendops deploy --stack prod --canary 10%       10% of visitors first (atomic stacks)`,
     )
     .action(async (flags: DeployFlags) => {
       if (flags.commit && flags.latest) {
@@ -58,9 +65,34 @@ Examples:
         throw badInput('Pass either --commit <sha> or --latest, not both.');
       }
       const { deployArtifact } = await import('../../deploy/deploy.ts');
+      const weightPercent = flags.canary === undefined ? undefined : await parsePercent(flags.canary);
       await withSite(ctx, flags.stack, async (site, config) => {
         const app = flags.app ?? config.app;
         const { commit, git } = await chooseCommit(ctx, site, config, app, flags);
+        if (weightPercent !== undefined) {
+          const { startCanary } = await import('../../deploy/canary.ts');
+          const request = cliRequest(
+            ctx.io,
+            `deploy ${app}@${commit.slice(0, 7)} to ${weightPercent}% first`,
+            flags.message,
+          );
+          const common = {
+            request,
+            app,
+            commit,
+            weightPercent,
+            waitMs: await parseSeconds(flags.wait, '--wait'),
+            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+          };
+          if (!flags.dryRun && site.protected && !flags.yes) {
+            const preview = await startCanary(site, { ...common, dryRun: true, onEvent: () => {} });
+            if (!preview.noop) await confirmOnTerminal(ctx, site, preview);
+          }
+          const summary = await startCanary(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          // Not live for everyone yet: the deploy tag comes with `canary promote`.
+          await finish(ctx, site, summary, { ...flags, tag: false, open: false }, null);
+          return;
+        }
         const request = cliRequest(ctx.io, `deploy ${app}@${commit.slice(0, 7)}`, flags.message);
         const common = {
           request,
@@ -170,8 +202,18 @@ async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | n
   }
 }
 
+/** "10", "10%" → 10 (a whole percentage from 1 to 100). */
+async function parsePercent(value: string): Promise<number> {
+  const percent = Number(value.trim().replace(/%$/, ''));
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100) {
+    const { badInput } = await import('../../errors.ts');
+    throw badInput(`--canary takes a whole percentage from 1 to 100 (e.g. 10 or 10%), got "${value}".`);
+  }
+  return percent;
+}
+
 /** A person must say yes to a change of a protected environment, after seeing what it will do. */
-async function confirmOnTerminal(ctx: CliContext, site: Site, preview: DeploySummary): Promise<void> {
+export async function confirmOnTerminal(ctx: CliContext, site: Site, preview: DeploySummary): Promise<void> {
   const { describePlan } = await import('../../engine/describe.ts');
   const { FrontendOpsError } = await import('../../errors.ts');
   const what = describePlan(preview.plan);
@@ -193,12 +235,12 @@ async function confirmOnTerminal(ctx: CliContext, site: Site, preview: DeploySum
   }
 }
 
-async function progressPrinter(ctx: CliContext) {
+export async function progressPrinter(ctx: CliContext) {
   const { createProgressPrinter } = await import('../progress.ts');
   return createProgressPrinter(ctx.io.stderr);
 }
 
-async function finish(
+export async function finish(
   ctx: CliContext,
   site: Site,
   summary: DeploySummary,
@@ -267,6 +309,23 @@ export function summaryJson(summary: DeploySummary) {
     ...(summary.request.message ? { message: summary.request.message } : {}),
     ...(summary.rolledBackTo ? { rolledBackTo: summary.rolledBackTo } : {}),
     ...(summary.error ? { error: summary.error } : {}),
+    ...atomicJson(summary),
+  };
+}
+
+/** Atomic releases: which release, and what the release pointer says afterwards. */
+function atomicJson(
+  summary: DeploySummary,
+): Partial<Pick<AtomicSummary, 'mode' | 'op' | 'releaseId' | 'pointer' | 'canary' | 'drift'>> {
+  const atomic = summary as Partial<AtomicSummary>;
+  if (atomic.mode !== 'atomic') return {};
+  return {
+    mode: 'atomic' as const,
+    ...(atomic.op ? { op: atomic.op } : {}),
+    ...(atomic.releaseId ? { releaseId: atomic.releaseId } : {}),
+    ...(atomic.pointer ? { pointer: atomic.pointer } : {}),
+    canary: atomic.canary ?? null,
+    ...(atomic.drift ? { drift: atomic.drift } : {}),
   };
 }
 
@@ -276,7 +335,7 @@ function report(
   s: ReturnType<typeof summaryJson> & { siteUrl: string | null; tag: string | null },
 ): void {
   const out = ctx.io.stdout;
-  const what = `${s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
+  const what = `${s.op ?? s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
   if (summary.dryRun) {
     say(
       out,
@@ -296,6 +355,12 @@ function report(
   );
   if (s.invalidation.ids.length)
     say(out, `  invalidated ${s.invalidation.paths.join(' ')} (${s.invalidation.ids.join(', ')})`);
+  if (s.mode === 'atomic' && s.pointer) {
+    say(
+      out,
+      `  release ${s.releaseId}: one key write, nothing invalidated — ${s.pointer.canary ? `${s.pointer.weight ?? 0}% of visitors on the canary ${s.pointer.canary}, the rest on ${s.pointer.live}` : `everyone on ${s.pointer.live}`}`,
+    );
+  }
   if (s.verification)
     say(out, `  verification: ${s.verification.ok ? 'ok' : 'FAILED'} — ${s.verification.detail}`);
   if (summary.rolledBackTo) say(out, `  rolled back automatically (${summary.rolledBackTo})`);

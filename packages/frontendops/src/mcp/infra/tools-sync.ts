@@ -125,7 +125,11 @@ export function registerSyncTools(t: InfraToolContext): void {
       return toolSuccess(
         'run_sync',
         data,
-        `Synced ${claims.app}@${claims.commit.slice(0, 7)} to ${claims.stack} as deployment ${summary.deployId}: ${data.copied} copied, ${data.unchanged} unchanged, ${data.pruned} pruned. The site serves it once the CDN is invalidated: call invalidate_cdn next.`,
+        `Synced ${claims.app}@${claims.commit.slice(0, 7)} to ${claims.stack} as deployment ${summary.deployId}: ${data.copied} copied, ${data.unchanged} unchanged, ${data.pruned} pruned. ${
+          site.mode === 'atomic'
+            ? 'It is live: an atomic release switched by one key write, with nothing to invalidate. Call invalidate_cdn next to verify it through the CDN and record it.'
+            : 'The site serves it once the CDN is invalidated: call invalidate_cdn next.'
+        }`,
       );
     },
     guard,
