@@ -689,16 +689,21 @@ async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void
     );
     bound = { [`deployments/${record.deployId}.json`]: await site.records.writeRecord(record) };
   }
-  await audit(site, `${pending.op}-superseded`, {
-    deployId: pending.plan.deployId,
-    stack: pending.plan.stack,
-    app: pending.plan.app,
-    commit: pending.plan.commit,
-    releaseId: pending.plan.releaseId,
-    request: pending.request,
-    outcome: 'superseded',
-    mode: 'atomic',
-  });
+  await audit(
+    site,
+    `${pending.op}-superseded`,
+    {
+      deployId: pending.plan.deployId,
+      stack: pending.plan.stack,
+      app: pending.plan.app,
+      commit: pending.plan.commit,
+      releaseId: pending.plan.releaseId,
+      request: pending.request,
+      outcome: 'superseded',
+      mode: 'atomic',
+    },
+    bound,
+  );
 }
 
 const superseded = () => ({

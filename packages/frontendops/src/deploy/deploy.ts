@@ -3,7 +3,6 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
-import { hostname } from 'node:os';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployIdentity, type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';

@@ -74,7 +74,6 @@ const ANSWER_KEY = 'approval';
 
 export async function requireApproval(input: ApprovalGateInput): Promise<ApprovalOutcome> {
   const { site, deployId, action, summary, now } = input;
-  const stack = site.target.stack;
   if (!site.protected) return { approved: true, by: 'nobody', via: 'unprotected', use: async () => {} };
 
   const client = describeClient(input.server, input.ctx);
