@@ -43,7 +43,7 @@ const approvalConfigSchema = z.strictObject({
       environment: z.string().min(1).max(255),
       /** What the environment's approval covers; a rollback is its own decision unless listed. */
       actions: z
-        .array(z.enum(['deploy', 'rollback']))
+        .array(z.enum(['deploy', 'rollback', 'canary', 'promote', 'abort']))
         .min(1)
         .default(['deploy']),
       issuer: z.url({ protocol: /^https?$/ }).default('https://token.actions.githubusercontent.com'),

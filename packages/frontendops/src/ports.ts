@@ -157,7 +157,8 @@ export interface LockOptions {
   label?: string;
 }
 
-export type ApprovalAction = 'deploy' | 'rollback' | 'invalidate';
+/** A change a person approves: each kind its own decision (see state/approvals.ts). */
+export type ApprovalAction = 'deploy' | 'rollback' | 'canary' | 'promote' | 'abort';
 
 export interface ApprovalRequest {
   action: ApprovalAction;

@@ -408,8 +408,15 @@ export function wrapUntrusted(call: GateCall, redactor: Redactor): string {
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
-const actionOf = (tool: string): ApprovalAction =>
-  tool === 'rollback' ? 'rollback' : tool === 'invalidate_cdn' ? 'invalidate' : 'deploy';
+/** The kind of change a destructive tool makes: what an approval must name. */
+const ACTION_OF: Record<string, ApprovalAction> = {
+  run_sync: 'deploy',
+  rollback: 'rollback',
+  start_canary: 'canary',
+  promote_canary: 'promote',
+  abort_canary: 'abort',
+};
+const actionOf = (tool: string): ApprovalAction => ACTION_OF[tool] ?? 'deploy';
 
 function textOf(result: CallToolResult): string {
   return (result.content ?? [])

@@ -54,7 +54,6 @@ export function toolsFor(intent: Intent): Set<ToolName> {
 export function approvableActions(intent: Intent): ApprovalAction[] {
   if (intent.kind === 'deploy') return ['deploy'];
   if (intent.kind === 'rollback') return ['rollback'];
-  if (intent.kind === 'invalidate') return ['invalidate'];
   return [];
 }
 

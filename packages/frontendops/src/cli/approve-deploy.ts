@@ -126,14 +126,7 @@ async function findOpenRequest(
 
 /** The requested change planned again from what is live now: it must still be the same plan. */
 async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo): Promise<ApprovalPreview> {
-  const { plan } =
-    request.action === 'rollback'
-      ? await rollbackRelease(site, {
-          ...(request.to ? { to: request.to } : {}),
-          request: info,
-          dryRun: true,
-        })
-      : await deployArtifact(site, { app: request.app, commit: request.commit, request: info, dryRun: true });
+  const { plan } = await dryRunOf(site, request, info);
   if (plan.deployId !== request.deployId) {
     throw new FrontendOpsError(
       'CONFLICT',
@@ -141,4 +134,28 @@ async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo
     );
   }
   return { request, plan, description: describePlan(plan) };
+}
+
+/** The requested change as a dry run from what is live now. */
+async function dryRunOf(site: Site, request: ApprovalRequest, info: RequestInfo) {
+  const base = { request: info, dryRun: true } as const;
+  switch (request.action) {
+    case 'rollback':
+      return rollbackRelease(site, { ...(request.to ? { to: request.to } : {}), ...base });
+    case 'canary': {
+      const { startCanary } = await import('../deploy/canary.ts');
+      return startCanary(site, {
+        app: request.app,
+        commit: request.commit,
+        weightPercent: request.weight ?? 10,
+        ...base,
+      });
+    }
+    case 'promote':
+      return (await import('../deploy/canary.ts')).promoteCanary(site, base);
+    case 'abort':
+      return (await import('../deploy/canary.ts')).abortCanary(site, base);
+    default:
+      return deployArtifact(site, { app: request.app, commit: request.commit, ...base });
+  }
 }

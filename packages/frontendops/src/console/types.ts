@@ -4,6 +4,7 @@
  * DeployTarget stays on the server; the public site URL is fine to show.
  */
 
+import type { ApprovalAction } from '../ports.ts';
 import type { PlanView as EnginePlanView, HistoryItem, StatusView as StackStatus } from '../read/views.ts';
 
 export type { HistoryItem, RequestView } from '../read/views.ts';
@@ -76,7 +77,7 @@ export interface ActionResult {
 }
 
 export interface ApprovalAsked {
-  action: 'deploy' | 'rollback' | 'invalidate';
+  action: ApprovalAction;
   stack: string;
   summary: string;
   approved: boolean;

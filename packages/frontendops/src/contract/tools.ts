@@ -234,6 +234,96 @@ export const TOOLS = {
       auditHead,
     }),
   }),
+  start_canary: tool({
+    name: 'start_canary',
+    server: 'infra',
+    impact: 'destructive',
+    idempotent: true,
+    title: 'Send a share of visitors to a build first (atomic stacks)',
+    description:
+      'On a stack with atomic releases: a sticky share of visitors (by cookie) gets the published build of ' +
+      '"commit" while everyone else keeps the live release. Uploads the build\'s missing files under its own ' +
+      'release prefix, then one key write; nothing is invalidated. The same build again only changes the share. ' +
+      'On a protected stack a human must approve first. End it with promote_canary or abort_canary.',
+    input: z.strictObject({
+      stack: stackArg,
+      app: appName.optional(),
+      commit: commitRef.describe('The published commit to try (a short sha is enough)'),
+      percent: z.number().int().min(1).max(99).describe('Share of visitors, 1–99 %'),
+      ...requestArgs,
+    }),
+    output: z.object({
+      ...changeResult,
+      releaseId: z.string(),
+      percent: z.number().int(),
+      outcome: z.string(),
+      verification,
+      auditHead,
+    }),
+  }),
+  promote_canary: tool({
+    name: 'promote_canary',
+    server: 'infra',
+    impact: 'destructive',
+    idempotent: false,
+    title: 'Make the canary live for everyone (atomic stacks)',
+    description:
+      'The release the canary shares becomes the live release for every visitor: one key write, no copies, no ' +
+      'invalidation, recorded as a deployment. On a protected stack a human must approve first.',
+    input: z.strictObject({ stack: stackArg, ...requestArgs }),
+    output: z.object({
+      ...changeResult,
+      releaseId: z.string(),
+      outcome: z.string(),
+      verification,
+      auditHead,
+    }),
+  }),
+  abort_canary: tool({
+    name: 'abort_canary',
+    server: 'infra',
+    impact: 'destructive',
+    idempotent: false,
+    title: 'End the canary: everyone back on the live release (atomic stacks)',
+    description:
+      "Every visitor gets the live release again: one key write; the canary's files are pruned after a grace. " +
+      'On a protected stack a human must approve first.',
+    input: z.strictObject({ stack: stackArg, ...requestArgs }),
+    output: z.object({
+      ...changeResult,
+      releaseId: z.string(),
+      outcome: z.string(),
+      verification,
+      auditHead,
+    }),
+  }),
+  preview_release: tool({
+    name: 'preview_release',
+    server: 'infra',
+    impact: 'write',
+    idempotent: false,
+    title: 'A link to look at a build before it is live (atomic stacks)',
+    description:
+      'A signed, expiring link that shows a published build — a retained release, the canary, or one never ' +
+      "deployed — at the site's own address, without changing what visitors get. Uploads the build's " +
+      'missing files under its release prefix first. Name it by deploy id or by commit.',
+    input: z.strictObject({
+      stack: stackArg,
+      app: appName.optional(),
+      commit: commitRef.optional().describe('A published commit (a short sha is enough)'),
+      deployId: deployId.optional().describe('Or a deployment of this stack, as the history shows it'),
+      hours: z.number().int().min(1).max(168).optional().describe('How long the link works; default 24'),
+    }),
+    output: z.object({
+      url: z.string().describe('The preview link, for a person to open'),
+      releaseId: z.string(),
+      app: z.string(),
+      commit: z.string(),
+      deployId: z.string().nullable(),
+      expiresAt: z.string(),
+      copied: z.number().int(),
+    }),
+  }),
   record_request: tool({
     name: 'record_request',
     server: 'infra',

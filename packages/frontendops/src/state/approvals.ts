@@ -27,12 +27,14 @@ import { appendAudit, stateDigest } from './audit.ts';
 /** How long a request (and so any approval of it) stays usable. */
 export const APPROVAL_TTL_MS = 60 * 60_000;
 
-export type ApprovalAction = 'deploy' | 'rollback';
+/** What a change is: each is its own decision (approving a deploy never approves a rollback). */
+export const APPROVAL_ACTIONS = ['deploy', 'rollback', 'canary', 'promote', 'abort'] as const;
+export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
 
 const requestSchema = z.object({
   v: z.literal(1),
   stack: z.string(),
-  action: z.enum(['deploy', 'rollback']),
+  action: z.enum(APPROVAL_ACTIONS),
   deployId: z.string().regex(DEPLOY_ID),
   /** What would happen, in words that name no bucket. */
   summary: z.string(),
@@ -40,6 +42,8 @@ const requestSchema = z.object({
   commit: z.string(),
   /** A rollback's destination as it was asked for (deploy id or commit), to plan it again. */
   to: z.string().optional(),
+  /** A canary's share of visitors, in percent. */
+  weight: z.number().int().min(1).max(100).optional(),
   nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
   requestedAt: z.string(),
   expiresAt: z.string(),
@@ -52,7 +56,7 @@ export type ApprovalRequest = z.infer<typeof requestSchema>;
 const statementSchema = z.object({
   v: z.literal(1),
   stack: z.string(),
-  action: z.enum(['deploy', 'rollback']),
+  action: z.enum(APPROVAL_ACTIONS),
   deployId: z.string(),
   nonce: z.string(),
   expiresAt: z.string(),
@@ -85,6 +89,7 @@ export interface RequestInput {
   app: string;
   commit: string;
   to?: string;
+  weight?: number;
   requestedBy: string;
   now: number;
 }
@@ -108,6 +113,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     app: input.app,
     commit: input.commit,
     ...(input.to ? { to: input.to } : {}),
+    ...(input.weight !== undefined ? { weight: input.weight } : {}),
     nonce: randomBytes(16).toString('base64url'),
     requestedAt: new Date(input.now).toISOString(),
     expiresAt: new Date(input.now + APPROVAL_TTL_MS).toISOString(),
@@ -135,10 +141,10 @@ export async function readApprovalRequest(
     : null;
 }
 
-/** Every request made for this deploy id (a deploy and a rollback can share none, but look at both). */
+/** Every request made for this deploy id (one per action at most). */
 export async function findApprovalRequests(site: Site, deployId: string): Promise<ApprovalRequest[]> {
   const found = await Promise.all(
-    (['deploy', 'rollback'] as const).map((action) => readApprovalRequest(site, action, deployId)),
+    APPROVAL_ACTIONS.map((action) => readApprovalRequest(site, action, deployId)),
   );
   return found.filter((r): r is ApprovalRequest => r !== null);
 }

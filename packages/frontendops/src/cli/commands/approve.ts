@@ -7,6 +7,15 @@ import type { Command } from 'commander';
 import { type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { type CliIo, printable, say } from '../io.ts';
 
+/** Which tool carries out each kind of change (what the agent calls again once approved). */
+const TOOL_OF = {
+  deploy: 'run_sync',
+  rollback: 'rollback',
+  canary: 'start_canary',
+  promote: 'promote_canary',
+  abort: 'abort_canary',
+} as const;
+
 interface ApproveFlags {
   stack?: string;
   action?: string;
@@ -23,7 +32,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .argument('<deployId>', 'the deploy id the refusal message named')
     .option('--stack <ref>', STACK_OPTION_HELP)
-    .option('--action <kind>', 'deploy or rollback, when both wait under one id')
+    .option('--action <kind>', 'deploy, rollback, canary, promote or abort, when several wait under one id')
     .option(
       '--key <file>',
       'your approver key (default: $FRONTENDOPS_APPROVER_KEY, else ~/.config/frontendops/approver-key.pem)',
@@ -40,14 +49,18 @@ export function register(program: Command, ctx: CliContext): void {
         import('../../approval/keys.ts'),
         import('../../errors.ts'),
       ]);
-      if (flags.action !== undefined && flags.action !== 'deploy' && flags.action !== 'rollback') {
-        throw badInput(`--action must be deploy or rollback, not "${flags.action.slice(0, 40)}".`);
+      const { APPROVAL_ACTIONS } = await import('../../state/approvals.ts');
+      const action = APPROVAL_ACTIONS.find((a) => a === flags.action);
+      if (flags.action !== undefined && !action) {
+        throw badInput(
+          `--action must be one of ${APPROVAL_ACTIONS.join(', ')}, not "${flags.action.slice(0, 40)}".`,
+        );
       }
       const keyPath = flags.key ?? keys.approverKeyPath(ctx.io.env);
       await withSite(ctx, flags.stack, async (site) => {
         const { statement, preview } = await approveRequest(site, {
           deployId,
-          ...(flags.action ? { action: flags.action as 'deploy' | 'rollback' } : {}),
+          ...(action ? { action } : {}),
           request: cliRequest(ctx.io, `approve ${deployId.slice(0, 40)}`),
           loadKey: async () =>
             keys.loadApproverKey(
@@ -75,7 +88,7 @@ export function register(program: Command, ctx: CliContext): void {
         say(
           ctx.io.stdout,
           `Approved by ${statement.approver}: ${preview.description} (deploy id ${statement.deployId}), once, until ${statement.expiresAt}. ` +
-            `The agent can now call ${statement.action === 'rollback' ? 'rollback' : 'run_sync'} again.`,
+            `The agent can now call ${TOOL_OF[statement.action]} again.`,
         );
       });
     });

@@ -49,7 +49,7 @@ export interface ApprovalGateInput {
   /** What would happen, naming no bucket: "deploy sophia-dashboard@3f2c1a9 to … : 40 files to copy …" */
   summary: string;
   /** What `frontendops approve` plans again to show the person the same change. */
-  change: { app: string; commit: string; to?: string };
+  change: { app: string; commit: string; to?: string; weight?: number };
   /** The tool to call again after approving, for the refusal message. */
   tool: string;
   secret: Buffer;
@@ -218,7 +218,7 @@ async function askClient(
                 confirm: {
                   type: 'boolean',
                   title: 'Approve',
-                  description: `Yes: ${action === 'deploy' ? 'deploy to' : 'roll back'} ${stack} as described.`,
+                  description: `Yes: ${summary}.`,
                 },
                 approver: {
                   type: 'string',

@@ -12,6 +12,7 @@ import { SERVER_VERSION } from '../version.ts';
 import { createInfraToolContext } from './context.ts';
 import { createHandleSecret, createHandleSigner } from './handles.ts';
 import { createStackOpener, type StackOpener } from './stacks.ts';
+import { registerAtomicTools } from './tools-atomic.ts';
 import { registerAuditTool } from './tools-audit.ts';
 import { registerReadTools } from './tools-read.ts';
 import { registerRollbackTool } from './tools-rollback.ts';
@@ -73,6 +74,7 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
   registerSyncTools(context);
   registerReadTools(context);
   registerRollbackTool(context);
+  registerAtomicTools(context);
   registerAuditTool(context);
   return server;
 }
