@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { releaseOf } from '../support/edge-probe.ts';
+import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { cli } from '../support/run-cli.ts';
 
 const C = ['f1f1f1f1f1f1f1f1', 'f2f2f2f2f2f2f2f2', 'f3f3f3f3f3f3f3f3'];
@@ -135,5 +135,17 @@ describe('frontendops on an atomic stack', () => {
     } finally {
       await other.stop();
     }
+  });
+  it('preview: a link that shows a published build before it is live; bad hours are refused', async () => {
+    const before = await served();
+    const link = await json(['preview', '--commit', (C[2] as string).slice(0, 7), '--hours', '2']);
+    expect(link).toMatchObject({ commit: C[2], app: APP });
+    const url = new URL(link.url);
+    const browser = new Browser(url.origin);
+    expect(releaseOf((await browser.navigate(`${url.pathname}${url.search}`)).body)).toBe('v3');
+    expect(await served()).toBe(before);
+    const bad = await run(['preview', '--commit', C[2] as string, '--hours', '500']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--hours takes a whole number from 1 to 168/);
   });
 });

@@ -2,6 +2,7 @@
  * `frontendops canary status|promote|abort` (atomic stacks): what the canary started by
  * `deploy --canary <percent>` is doing, and ending it — live for everyone, or back to the live
  * release. Each change is one key write, approved like a deploy on a protected stack.
+ * `frontendops preview`: a signed, expiring link to look at a published build before it is live.
  */
 import type { Command } from 'commander';
 import {
@@ -92,4 +93,78 @@ export function register(program: Command, ctx: CliContext): void {
         });
       });
   }
+
+  program
+    .command('preview')
+    .description(
+      "A signed, expiring link that shows a published build at the site's address before it is live (atomic stacks); visitors keep the live release",
+    )
+    .option(
+      '--commit <sha>',
+      'a published commit (a short sha is enough; default: the latest build of the app)',
+    )
+    .option('--deploy-id <id>', 'or a deployment of this stack, as history shows it')
+    .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+    .option('--hours <n>', 'how long the link works (1–168)', '24')
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--open', 'open the link in your browser')
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops preview --commit 3f2c1a9\n  $ frontendops preview --deploy-id 3f2c1a9-0123456789 --hours 2 --open',
+    )
+    .action(
+      async (flags: {
+        commit?: string;
+        deployId?: string;
+        app?: string;
+        hours: string;
+        stack?: string;
+        open?: boolean;
+        json?: boolean;
+      }) => {
+        const hours = Number(flags.hours);
+        if (!Number.isInteger(hours) || hours < 1 || hours > 168) {
+          const { badInput } = await import('../../errors.ts');
+          throw badInput(`--hours takes a whole number from 1 to 168, got "${flags.hours}".`);
+        }
+        const { previewLink } = await import('../../deploy/preview.ts');
+        await withSite(ctx, flags.stack, async (site, config) => {
+          const app = flags.app ?? config.app;
+          const commit =
+            flags.commit ?? (flags.deployId ? undefined : await latestPublished(ctx, site, config, app));
+          const link = await previewLink(site, {
+            ...(commit ? { commit } : {}),
+            ...(flags.deployId ? { deployId: flags.deployId } : {}),
+            app,
+            ttlSeconds: hours * 3600,
+            request: cliRequest(ctx.io, `preview ${flags.deployId ?? commit ?? app}`),
+          });
+          if (flags.json) printJson(ctx, link);
+          else {
+            say(
+              ctx.io.stdout,
+              `Preview of ${link.app}@${link.commit.slice(0, 7)} on ${site.target.stack}, until ${link.expiresAt}:`,
+            );
+            say(ctx.io.stdout, link.url);
+          }
+          if (flags.open) await ctx.io.openUrl?.(link.url);
+        });
+      },
+    );
+}
+
+/** The newest commit of the app's directory that has a published build (as `deploy --latest`). */
+async function latestPublished(
+  ctx: CliContext,
+  site: Parameters<Parameters<typeof withSite>[2]>[0],
+  config: Parameters<Parameters<typeof withSite>[2]>[1],
+  app: string,
+): Promise<string> {
+  const [{ selectGitHost }, { requireLatestPublished }] = await Promise.all([
+    import('../../git/host.ts'),
+    import('../../read/latest.ts'),
+  ]);
+  const git = await selectGitHost({}, ctx.io.env, ctx.io.cwd);
+  return (await requireLatestPublished({ git, artifacts: site.artifacts, app, appPath: config.appPath })).sha;
 }
