@@ -119,17 +119,34 @@ export interface TagInfo {
   /** The commit the tag points at. */
   sha: string;
   message: string;
+  /** ISO 8601 as toISOString writes it. A lightweight tag may have none (GitHub lists none). */
   date?: string;
 }
 
+/**
+ * A git backend (the local repository, GitHub). Text that git could read as an option, a range or a
+ * glob is refused as BAD_INPUT before anything runs. Every adapter passes the contract suite in
+ * test/support/contracts/git-host.ts.
+ */
 export interface GitHost {
-  /** Newest commit on `ref` (default: the default branch / HEAD) touching `path`; null when none. */
+  /**
+   * Newest commit on `ref` (default: the default branch / HEAD) touching `path`; null when none.
+   * NOT_FOUND when `ref` names nothing.
+   */
   latestCommit(path: string, ref?: string): Promise<CommitInfo | null>;
   /** A commit by sha, short sha, tag or branch; null when unknown. */
   getCommit(ref: string): Promise<CommitInfo | null>;
-  /** Creates an annotated tag and its ref. CONFLICT when the name is taken. */
+  /**
+   * Creates an annotated tag and its ref, the message kept verbatim (but for trailing whitespace).
+   * Returns the tag as listTags lists it. CONFLICT when the name is taken (of concurrent creates of
+   * one name, one wins); NOT_FOUND for a commit the repository lacks; BAD_INPUT for a name git would
+   * misread or a message with NUL.
+   */
   createTag(input: { name: string; sha: string; message: string }): Promise<TagInfo>;
-  /** Annotated and lightweight tags whose name starts with `prefix`. */
+  /**
+   * Annotated and lightweight tags (message '') whose name starts with `prefix`, each with the
+   * commit it names. No message can make the listing show a tag that does not exist.
+   */
   listTags(prefix: string): Promise<TagInfo[]>;
 }
 
