@@ -99,8 +99,16 @@ export interface SiteAccess {
   cdnEndpoint?: string;
 }
 
+/**
+ * Where a stack's outputs come from: an outputs file, Pulumi state, Pulumi Cloud, the pulumi CLI, the
+ * embedded environment. Every source passes the contract suite in test/support/contracts/stack-source.ts.
+ */
 export interface StackSource {
-  /** Throws FrontendOpsError('NOT_FOUND') for an unknown stack; never creates one. */
+  /**
+   * Reads only. Throws FrontendOpsError('NOT_FOUND') for an unknown stack, saying that nothing was
+   * created and what to do; never creates one. BAD_INPUT for a malformed source (its configuration or
+   * file). No error names a credential the source reads with.
+   */
   readOutputs(stack: string): Promise<StackOutputs>;
 }
 
