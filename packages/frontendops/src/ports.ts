@@ -162,11 +162,21 @@ export interface GitHost {
 
 export interface HeldLock {
   owner: string;
+  /**
+   * Lets the next one in. Safe to call again, and late: a holder that was taken over (it hung past
+   * its ttl) frees nothing of its successor's.
+   */
   release(): Promise<void>;
 }
 
+/**
+ * One holder at a time per name, across processes (and, for the S3 lock, machines); different names
+ * never contend. A holder whose process died on this machine is taken over at once, one that stopped
+ * renewing once its ttl has passed. Every locker passes the contract suite in
+ * test/support/contracts/locker.ts.
+ */
 export interface Locker {
-  /** Waits up to waitMs; then throws FrontendOpsError('LOCKED') naming the holder. */
+  /** Waits up to waitMs; then throws FrontendOpsError('LOCKED') naming the holder and the label. */
   acquire(name: string, options: LockOptions): Promise<HeldLock>;
 }
 
