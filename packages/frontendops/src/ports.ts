@@ -103,8 +103,16 @@ export interface SiteAccess {
   propagationMs?: number;
 }
 
+/**
+ * Where a stack's outputs come from: an outputs file, Pulumi state, Pulumi Cloud, the pulumi CLI, the
+ * embedded environment. Every source passes the contract suite in test/support/contracts/stack-source.ts.
+ */
 export interface StackSource {
-  /** Throws FrontendOpsError('NOT_FOUND') for an unknown stack; never creates one. */
+  /**
+   * Reads only. Throws FrontendOpsError('NOT_FOUND') for an unknown stack, saying that nothing was
+   * created and what to do; never creates one. BAD_INPUT for a malformed source (its configuration or
+   * file). No error names a credential the source reads with.
+   */
   readOutputs(stack: string): Promise<StackOutputs>;
 }
 
@@ -123,17 +131,34 @@ export interface TagInfo {
   /** The commit the tag points at. */
   sha: string;
   message: string;
+  /** ISO 8601 as toISOString writes it. A lightweight tag may have none (GitHub lists none). */
   date?: string;
 }
 
+/**
+ * A git backend (the local repository, GitHub). Text that git could read as an option, a range or a
+ * glob is refused as BAD_INPUT before anything runs. Every adapter passes the contract suite in
+ * test/support/contracts/git-host.ts.
+ */
 export interface GitHost {
-  /** Newest commit on `ref` (default: the default branch / HEAD) touching `path`; null when none. */
+  /**
+   * Newest commit on `ref` (default: the default branch / HEAD) touching `path`; null when none.
+   * NOT_FOUND when `ref` names nothing.
+   */
   latestCommit(path: string, ref?: string): Promise<CommitInfo | null>;
   /** A commit by sha, short sha, tag or branch; null when unknown. */
   getCommit(ref: string): Promise<CommitInfo | null>;
-  /** Creates an annotated tag and its ref. CONFLICT when the name is taken. */
+  /**
+   * Creates an annotated tag and its ref, the message kept verbatim (but for trailing whitespace).
+   * Returns the tag as listTags lists it. CONFLICT when the name is taken (of concurrent creates of
+   * one name, one wins); NOT_FOUND for a commit the repository lacks; BAD_INPUT for a name git would
+   * misread or a message with NUL.
+   */
   createTag(input: { name: string; sha: string; message: string }): Promise<TagInfo>;
-  /** Annotated and lightweight tags whose name starts with `prefix`. */
+  /**
+   * Annotated and lightweight tags (message '') whose name starts with `prefix`, each with the
+   * commit it names. No message can make the listing show a tag that does not exist.
+   */
   listTags(prefix: string): Promise<TagInfo[]>;
 }
 
@@ -141,11 +166,21 @@ export interface GitHost {
 
 export interface HeldLock {
   owner: string;
+  /**
+   * Lets the next one in. Safe to call again, and late: a holder that was taken over (it hung past
+   * its ttl) frees nothing of its successor's.
+   */
   release(): Promise<void>;
 }
 
+/**
+ * One holder at a time per name, across processes (and, for the S3 lock, machines); different names
+ * never contend. A holder whose process died on this machine is taken over at once, one that stopped
+ * renewing once its ttl has passed. Every locker passes the contract suite in
+ * test/support/contracts/locker.ts.
+ */
 export interface Locker {
-  /** Waits up to waitMs; then throws FrontendOpsError('LOCKED') naming the holder. */
+  /** Waits up to waitMs; then throws FrontendOpsError('LOCKED') naming the holder and the label. */
   acquire(name: string, options: LockOptions): Promise<HeldLock>;
 }
 

@@ -8,7 +8,13 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { FrontendOpsError } from '../errors.ts';
-import { assertCommitSha, assertRef, assertRepoPath, assertTagName } from '../git/validate.ts';
+import {
+  assertCommitSha,
+  assertRef,
+  assertRepoPath,
+  assertTagMessage,
+  assertTagName,
+} from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 const run = promisify(execFile);
@@ -51,9 +57,20 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
     async createTag({ name, sha, message }) {
       assertTagName(name);
       assertCommitSha(sha);
+      assertTagMessage(message);
       const target = await resolveCommit(sha);
       if (!target) throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in this repository.`);
-      const created = await git(['tag', '--annotate', `--message=${message}`, '--', name, target]);
+      // Verbatim: git's default cleanup would drop lines starting with "#" and collapse blank lines.
+      const text = message.endsWith('\n') ? message : `${message}\n`;
+      const created = await git([
+        'tag',
+        '--annotate',
+        '--cleanup=verbatim',
+        `--message=${text}`,
+        '--',
+        name,
+        target,
+      ]);
       if (created.code !== 0) {
         // "cannot lock ref": another process is creating the same tag right now — same outcome.
         if (/already exists|cannot lock ref/.test(created.stderr)) {
@@ -67,6 +84,7 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
     },
 
     async listTags(prefix) {
+      if (prefix !== '') assertTagName(prefix);
       return (await listTagsIn(git)).filter((t) => t.name.startsWith(prefix));
     },
   };

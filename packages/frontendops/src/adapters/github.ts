@@ -5,7 +5,13 @@
  */
 import { Octokit } from '@octokit/rest';
 import { FrontendOpsError } from '../errors.ts';
-import { assertCommitSha, assertRef, assertRepoPath, assertTagName } from '../git/validate.ts';
+import {
+  assertCommitSha,
+  assertRef,
+  assertRepoPath,
+  assertTagMessage,
+  assertTagName,
+} from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 export interface GitHubHostOptions {
@@ -81,6 +87,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     async createTag({ name, sha, message }) {
       assertTagName(name);
       assertCommitSha(sha);
+      assertTagMessage(message);
       // The git database API wants a full sha; resolve a short one through the commits API first.
       const target = sha.length === 40 ? sha.toLowerCase() : (await host.getCommit(sha))?.sha;
       if (!target)
@@ -113,11 +120,12 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         }
         throw upstream('create tag ref', error);
       }
+      // As listTags will list it: git keeps no trailing whitespace, dates as toISOString writes them.
       return {
         name,
         sha: target,
-        message,
-        ...(tagObject.tagger?.date ? { date: tagObject.tagger.date } : {}),
+        message: message.trimEnd(),
+        ...(tagObject.tagger?.date ? { date: isoDate(tagObject.tagger.date) } : {}),
       };
     },
 
@@ -139,7 +147,12 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         }
         try {
           const { data } = await octokit.rest.git.getTag({ owner, repo, tag_sha: ref.object.sha });
-          tags.push({ name, sha: data.object.sha, message: data.message.trimEnd(), date: data.tagger.date });
+          tags.push({
+            name,
+            sha: data.object.sha,
+            message: data.message.trimEnd(),
+            date: isoDate(data.tagger.date),
+          });
         } catch (error) {
           throw upstream(`read tag ${name}`, error);
         }
@@ -163,9 +176,12 @@ function toCommitInfo(data: GitHubCommit): CommitInfo {
     shortSha: data.sha.slice(0, 7),
     message: data.commit.message.trim(),
     author: data.commit.author?.name ?? '',
-    date: data.commit.author?.date ? new Date(data.commit.author.date).toISOString() : '',
+    date: data.commit.author?.date ? isoDate(data.commit.author.date) : '',
   };
 }
+
+/** GitHub writes whole seconds ("2026-11-25T12:00:00Z"); every backend answers as toISOString writes it. */
+const isoDate = (date: string) => new Date(date).toISOString();
 
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown })?.status;

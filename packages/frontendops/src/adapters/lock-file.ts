@@ -6,8 +6,10 @@
  * lock files readable and writable by all, so the deploys of several users meet. Because such a
  * directory is shared, nothing in it is followed through a symlink. A holder that died (kill -9) on
  * this host is detected by its pid and taken over at once; one on another host goes stale after
- * ttlMs without heartbeats.
+ * ttlMs without heartbeats. A holder that was taken over (it hung past ttlMs) is told nothing at the
+ * time — its process carries on — and its release then leaves the new holder's lock alone.
  */
+import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -32,19 +34,37 @@ export function createFileLocker(dir: string): Locker {
       const deadline = Date.now() + waitMs;
       for (let attempt = 0; ; attempt++) {
         try {
+          let takenOver = false;
           const release = await lockfile.lock(file, {
             stale: Math.max(2000, ttlMs),
             update: Math.max(1000, ttlMs / 3),
             realpath: false,
+            // proper-lockfile's default throws from a timer, which would end the whole process.
+            onCompromised: () => {
+              takenOver = true;
+            },
           });
-          const holder: LockHolder = {
+          const token = randomUUID();
+          const holder: FileLockHolder = {
             owner,
             host: hostname(),
             pid: process.pid,
             acquiredAt: new Date().toISOString(),
+            token,
           };
           await writeLockFile(file, JSON.stringify(holder), 'w');
-          return { owner, release: () => release() } satisfies HeldLock;
+          let released: Promise<void> | undefined;
+          const releaseOnce = async () => {
+            // Taken over, whether proper-lockfile's heartbeat noticed yet or not: the lock is another's.
+            if (takenOver || (await readHolder(file))?.token !== token) return;
+            // Nobody is named while the lock goes: a holder file left naming us, once our process has
+            // ended, would read as a dead holder and get the next holder's fresh lock removed.
+            await writeLockFile(file, '', 'w');
+            await release().catch((error: NodeJS.ErrnoException) => {
+              if (error.code !== 'ERELEASED' && error.code !== 'ENOTACQUIRED') throw error;
+            });
+          };
+          return { owner, release: () => (released ??= releaseOnce()) } satisfies HeldLock;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
           const holder = await readHolder(file);
@@ -53,7 +73,7 @@ export function createFileLocker(dir: string): Locker {
             await rm(`${file}.lock`, { recursive: true, force: true });
             continue;
           }
-          if (Date.now() >= deadline) throw lockedError(label ?? name, holder, waitMs);
+          if (Date.now() >= deadline) throw lockedError(label ?? name, holder && named(holder), waitMs);
           await waitBeforeRetry(attempt);
         }
       }
@@ -116,10 +136,23 @@ function unusable(dir: string, error: unknown): FrontendOpsError {
   );
 }
 
-async function readHolder(file: string): Promise<LockHolder | null> {
+/** The holder file: who holds the lock, and a token only the holder knows, to tell its lock from a successor's. */
+interface FileLockHolder extends LockHolder {
+  token: string;
+}
+
+async function readHolder(file: string): Promise<FileLockHolder | null> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as LockHolder;
+    return JSON.parse(await readFile(file, 'utf8')) as FileLockHolder;
   } catch {
     return null;
   }
 }
+
+/** What a LOCKED error may tell about the holder (not its token). */
+const named = ({ owner, host, pid, acquiredAt }: FileLockHolder): LockHolder => ({
+  owner,
+  host,
+  pid,
+  acquiredAt,
+});

@@ -28,13 +28,14 @@ export const diedOnThisHost = (holder: LockHolder) => holder.host === hostname()
 export const waitBeforeRetry = (attempt: number) => sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
 
 /**
- * A lock's name as one file name or key segment: letters, digits, ".", "_", "-"; a long name (one that
- * embeds a state prefix) is shortened with a digest of the whole, so it stays well within the file
- * system's 255-byte name limit and S3's 1,024-byte key limit.
+ * A lock's name as one file name or key segment: letters, digits, ".", "_", "-". A name that is not
+ * already one of those, or is long (one that embeds a state prefix), is spelled safely and followed by
+ * a digest of the whole, so two names never share a lock ("a/b" and "a_b" do not), and it stays well
+ * within the file system's 255-byte name limit and S3's 1,024-byte key limit.
  */
 export function lockFileName(name: string): string {
+  if (/^[A-Za-z0-9._-]+$/.test(name) && name.length <= MAX_LOCK_NAME) return name;
   const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
-  if (safe.length <= MAX_LOCK_NAME) return safe;
   return `${safe.slice(0, MAX_LOCK_NAME - 25)}-${createHash('sha256').update(name).digest('hex').slice(0, 24)}`;
 }
 

@@ -14,11 +14,18 @@ export const LOCAL_STACK = 'local';
 export function createLocalStackSource(cwd: string): StackSource {
   return {
     async readOutputs(stack: string): Promise<StackOutputs> {
-      const local = await findLocalEnv(cwd);
-      if (!local || stack !== LOCAL_STACK) {
+      if (stack !== LOCAL_STACK) {
         throw new FrontendOpsError(
           'NOT_FOUND',
-          'No local environment is running here. Start it with `npm start` (or `frontendops dev`) in this directory.',
+          `The local environment has one stack, ${LOCAL_STACK}, not "${stack.slice(0, 100)}". Nothing was created. ` +
+            `Pass --stack ${LOCAL_STACK} for it, or the name of a configured stack.`,
+        );
+      }
+      const local = await findLocalEnv(cwd);
+      if (!local) {
+        throw new FrontendOpsError(
+          'NOT_FOUND',
+          'No local environment is running here. Nothing was created. Start it with `npm start` (or `frontendops dev`) in this directory.',
         );
       }
       return {

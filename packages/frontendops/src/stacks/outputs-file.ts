@@ -16,7 +16,8 @@ export function createOutputsFileSource(file: string): StackSource {
       if (declaredStack !== undefined && declaredStack !== stack) {
         throw new FrontendOpsError(
           'NOT_FOUND',
-          `The outputs file ${basename(file)} describes stack ${declaredStack}, not ${stack}.`,
+          `The outputs file ${basename(file)} describes stack ${declaredStack}, not ${stack}. Nothing was created. ` +
+            `Pass the outputs file of stack ${stack}, or check the file's "stack" field.`,
         );
       }
       const { outputs, secretNames } = separateSecretOutputs(values);

@@ -1,13 +1,41 @@
+/**
+ * The GitHub backend through real Octokit against the GitHub double (test/support/github-double.ts):
+ * the GitHost contract (test/support/contracts/git-host.ts), and what only this backend does — the
+ * REST requests it sends, the token, the configured default branch.
+ */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGitHubHost } from '../../src/adapters/github.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { createDeployTag, listDeployTags } from '../../src/git/deploy-tag.ts';
 import type { GitHost } from '../../src/ports.ts';
+import { gitHostContract } from '../support/contracts/git-host.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 
 const TOKEN = 'ghs_test0123456789';
 const DIGEST = `sha256:${'12'.repeat(32)}`;
+
+gitHostContract(
+  'GitHub (Octokit against the GitHub double)',
+  async () => {
+    const repo = await createTestRepo();
+    const double = await startGitHubDouble({
+      owner: 'acme',
+      repo: 'dashboard',
+      repoDir: repo.dir,
+      token: TOKEN,
+    });
+    return {
+      host: createGitHubHost({ owner: 'acme', repo: 'dashboard', token: TOKEN, baseUrl: double.url }),
+      repo,
+      async cleanup() {
+        await double.close();
+        await repo.cleanup();
+      },
+    };
+  },
+  { lightweightTagDates: false },
+);
 
 let repo: TestRepo;
 let github: GitHubDouble;
@@ -28,14 +56,7 @@ beforeEach(() => {
 
 describe('createGitHubHost through real Octokit against the GitHub double', () => {
   it('latestCommit lists commits with a path filter and per_page=1, sending the token', async () => {
-    const commit = await host.latestCommit('apps/sophia-dashboard');
-    expect(commit).toEqual({
-      sha: repo.commits.dashboard2,
-      shortSha: repo.commits.dashboard2.slice(0, 7),
-      message: 'dashboard: add App\n\nLonger body line.',
-      author: 'Ada Release',
-      date: '2026-11-23T09:00:00.000Z',
-    });
+    expect((await host.latestCommit('apps/sophia-dashboard'))?.sha).toBe(repo.commits.dashboard2);
     expect(github.requests).toEqual([
       {
         method: 'GET',
@@ -47,7 +68,7 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     ]);
   });
 
-  it('latestCommit passes the ref as sha, maps unknown refs to NOT_FOUND and untouched paths to null', async () => {
+  it("latestCommit passes the ref as sha; GitHub's 404 for an unknown ref is NOT_FOUND", async () => {
     expect((await host.latestCommit('apps/sophia-dashboard', repo.commits.infra))?.sha).toBe(
       repo.commits.dashboard1,
     );
@@ -56,10 +77,11 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       sha: repo.commits.infra,
       per_page: '1',
     });
-    expect(await host.latestCommit('nowhere')).toBeNull();
+    github.requests.length = 0;
     await expect(host.latestCommit('apps', 'no-such-branch')).rejects.toSatisfy((e) =>
       isFrontendOpsError(e, 'NOT_FOUND'),
     );
+    expect(github.requests.map((r) => r.query.sha)).toEqual(['no-such-branch']);
   });
 
   it('uses the configured default branch when no ref is given', async () => {
@@ -80,7 +102,9 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       method: 'GET',
       path: `/repos/acme/dashboard/commits/${repo.commits.infra.slice(0, 7)}`,
     });
+    github.requests.length = 0;
     expect(await host.getCommit('deadbeefdeadbeef')).toBeNull();
+    expect(github.requests).toHaveLength(1);
   });
 
   it('createTag posts the annotated tag object, then refs/tags/<name> pointing at it', async () => {
@@ -106,23 +130,23 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     expect((await repo.git(['cat-file', '-t', 'gh-tag-1'])).trim()).toBe('tag');
   });
 
-  it('maps 422 "Reference already exists" to CONFLICT', async () => {
+  it('maps 422 "Reference already exists" on the ref to CONFLICT', async () => {
     await host.createTag({ name: 'gh-tag-2', sha: repo.commits.docs, message: 'one' });
+    github.requests.length = 0;
     await expect(
       host.createTag({ name: 'gh-tag-2', sha: repo.commits.init, message: 'two' }),
     ).rejects.toSatisfy((e) => isFrontendOpsError(e, 'CONFLICT'));
-    expect((await repo.git(['rev-parse', 'gh-tag-2^{commit}'])).trim()).toBe(repo.commits.docs);
+    expect(github.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /repos/acme/dashboard/git/tags',
+      'POST /repos/acme/dashboard/git/refs',
+    ]);
   });
 
   it('listTags reads matching-refs and each annotated tag object', async () => {
     await repo.git(['tag', 'ghl-light', repo.commits.init]);
     await host.createTag({ name: 'ghl-annotated', sha: repo.commits.infra, message: 'annotated message' });
     github.requests.length = 0;
-    const tags = await host.listTags('ghl-');
-    expect(tags.map(({ name, sha, message }) => ({ name, sha, message }))).toEqual([
-      { name: 'ghl-annotated', sha: repo.commits.infra, message: 'annotated message' },
-      { name: 'ghl-light', sha: repo.commits.init, message: '' },
-    ]);
+    expect((await host.listTags('ghl-')).map((t) => t.name)).toEqual(['ghl-annotated', 'ghl-light']);
     // Octokit sends the ref URL-encoded (tags%2Fghl-); GitHub decodes it.
     expect(github.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)}`)).toEqual([
       'GET /repos/acme/dashboard/git/matching-refs/tags/ghl-',
@@ -164,6 +188,13 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       isFrontendOpsError(e, 'BAD_INPUT'),
     );
     await expect(host.latestCommit('../x')).rejects.toSatisfy((e) => isFrontendOpsError(e, 'BAD_INPUT'));
+    const tag = { name: 'gh-bad', sha: repo.commits.init, message: 'm' };
+    for (const bad of [{ name: '-d' }, { sha: 'main' }, { message: 'a\0b' }]) {
+      await expect(host.createTag({ ...tag, ...bad })).rejects.toSatisfy((e) =>
+        isFrontendOpsError(e, 'BAD_INPUT'),
+      );
+    }
+    await expect(host.listTags('--x')).rejects.toSatisfy((e) => isFrontendOpsError(e, 'BAD_INPUT'));
     expect(() => createGitHubHost({ owner: 'a/b', repo: 'c' })).toThrow(/owner\/name/);
     expect(github.requests).toEqual([]);
   });

@@ -1,7 +1,8 @@
 /**
- * The file lock's directory is one for the whole machine (not TMPDIR, HOME or the working
- * directory), shared by its users, never followed through a symlink; the deploy lock is named by the
- * target, not the stack name.
+ * The file lock: the Locker contract (test/support/contracts/locker.ts) in a temp dir, and what only
+ * it does — its directory is one for the whole machine (not TMPDIR, HOME or the working directory),
+ * shared by its users, never followed through a symlink. And the deploy lock is named by the target,
+ * not the stack name.
  */
 import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,18 @@ import { createFileLocker } from '../../src/adapters/lock-file.ts';
 import { deployLockName } from '../../src/deploy/deploy-lock.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import { lockDirFor, lockRoot } from '../../src/stacks/open.ts';
+import { startLockHolder } from '../support/contracts/lock-holder.ts';
+import { lockerContract } from '../support/contracts/locker.ts';
+
+lockerContract('file lock (proper-lockfile in a temp dir)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'frontendops-lock-contract-'));
+  const locks = join(dir, 'locks');
+  return {
+    locker: createFileLocker(locks),
+    holderSpec: { kind: 'file', dir: locks },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
 
 let tmp: string;
 beforeAll(async () => {
@@ -78,6 +91,22 @@ describe('where file locks live', () => {
         waitMs: 0,
       }),
     ).rejects.toMatchObject({ message: expect.stringMatching(/root-link cannot be used .*symlink/) });
+  });
+});
+
+describe('the holder file', () => {
+  it('names no one once the lock is released, so an ended process never reads as a dead holder', async () => {
+    const dir = join(tmp, 'released');
+    const done = await startLockHolder({ kind: 'file', dir });
+    await done.acquire('deploy-r', { owner: 'a finished deploy', ttlMs: 10_000, waitMs: 0 });
+    expect(await done.release()).toEqual({ ok: true });
+    await done.kill();
+    // The next holder has made proper-lockfile's lock directory, and not yet written its name.
+    await mkdir(join(dir, 'deploy-r.json.lock'));
+    await expect(
+      createFileLocker(dir).acquire('deploy-r', { owner: 'b', ttlMs: 10_000, waitMs: 0 }),
+    ).rejects.toMatchObject({ code: 'LOCKED', message: expect.stringContaining('another process') });
+    expect((await stat(join(dir, 'deploy-r.json.lock'))).isDirectory()).toBe(true);
   });
 });
 

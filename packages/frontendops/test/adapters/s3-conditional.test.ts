@@ -1,11 +1,11 @@
 /**
  * What needs S3 semantics the embedded server lacks, through a proxy that adds them as S3 documents
  * (test/support/s3-proxy.ts): SDK retries with backoff on 503 SlowDown, and — with conditional
- * writes — the S3 lock, the compare-and-swap live pointer and a whole deploy without a file lock.
+ * writes — the compare-and-swap live pointer and a whole deploy without a file lock (the S3 lock
+ * itself: lock-s3.test.ts).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
@@ -87,31 +87,6 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
       code: 'PRECONDITION_FAILED',
     });
     expect(next).not.toBe(etag);
-  });
-
-  it('the S3 lock names its holder, takes over an expired lock, and frees on release', async () => {
-    let now = Date.parse('2026-11-25T10:00:00Z');
-    const locker = createS3Locker(store(ARTIFACTS), 'locks-test/', () => now);
-    const held = await locker.acquire('deploy-prod', {
-      owner: 'alice on a (pid 1)',
-      ttlMs: 60_000,
-      waitMs: 0,
-    });
-    const refused = await locker
-      .acquire('deploy-prod', { owner: 'bob', ttlMs: 60_000, waitMs: 0 })
-      .catch((e: unknown) => e);
-    expect((refused as FrontendOpsError).code).toBe('LOCKED');
-    expect((refused as Error).message).toMatch(/locked by alice on a \(pid 1\)/);
-    now += 61_000; // alice's lock expired (no heartbeat in between)
-    const taken = await locker.acquire('deploy-prod', { owner: 'bob', ttlMs: 60_000, waitMs: 0 });
-    expect(taken.owner).toBe('bob');
-    await held.release(); // alice's late release must not free bob's lock
-    await expect(
-      locker.acquire('deploy-prod', { owner: 'carol', ttlMs: 60_000, waitMs: 0 }),
-    ).rejects.toMatchObject({ code: 'LOCKED' });
-    await taken.release();
-    const carol = await locker.acquire('deploy-prod', { owner: 'carol', ttlMs: 60_000, waitMs: 0 });
-    await carol.release();
   });
 
   it('moves the live pointer only by compare-and-swap', async () => {

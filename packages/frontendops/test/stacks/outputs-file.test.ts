@@ -1,27 +1,69 @@
+/**
+ * The outputs file source: the StackSource contract (test/support/contracts/stack-source.ts) on a
+ * file that names its stack, and what only an outputs file does — a file without a "stack" field is
+ * named by its file name, and answers to whatever stack it is read as.
+ */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveDeployTarget } from '../../src/engine/target.ts';
-import { FrontendOpsError } from '../../src/errors.ts';
 import { createOutputsFileSource, readOutputsFileStack } from '../../src/stacks/outputs-file.ts';
+import { PULUMI_SECRET_SIG, PULUMI_SIG_KEY } from '../../src/stacks/secret-outputs.ts';
+import { stackSourceContract } from '../support/contracts/stack-source.ts';
+import { digestTree } from '../support/digest-tree.ts';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/pulumi/outputs.json');
+
+stackSourceContract(
+  'outputs file',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'frontendops-outputs-contract-'));
+    const file = join(dir, 'prod.json');
+    const outputs = {
+      artifactsBucket: 'sophia-dashboard-build-artifacts',
+      hostingBucket: 'sophia-dashboard-hosting-prod',
+      region: 'us-east-1',
+      tags: { team: 'platform' },
+    };
+    await writeFile(
+      file,
+      JSON.stringify({
+        stack: 'dashboard-hosting-prod',
+        ...outputs,
+        token: '[secret]',
+        key: { [PULUMI_SIG_KEY]: PULUMI_SECRET_SIG, plaintext: '"s3cr3t-value"' },
+      }),
+    );
+    const malformed = async (what: string, text: string) => {
+      const path = join(dir, `malformed-${what.replaceAll(' ', '-')}.json`);
+      await writeFile(path, text);
+      return { what, open: () => createOutputsFileSource(path) };
+    };
+    return {
+      source: createOutputsFileSource(file),
+      stack: 'dashboard-hosting-prod',
+      expected: { outputs, secretNames: ['key', 'token'] },
+      secretValues: ['s3cr3t-value'],
+      credentials: [],
+      unknownStack: 'dashboard-hosting-dev',
+      backendState: () => digestTree(dir),
+      malformed: [
+        await malformed('not JSON', '{"artifactsBucket": '),
+        await malformed('an array', '["a", "b"]'),
+        await malformed('a bad stack field', '{"stack": "../../x"}'),
+      ],
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+  { checksStackNames: false, canBeMalformed: true, takesCredential: false },
+);
 
 let work: string;
 beforeEach(async () => {
   work = await mkdtemp(join(tmpdir(), 'frontendops-outputs-'));
 });
 afterEach(() => rm(work, { recursive: true, force: true }));
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(FrontendOpsError);
-  return (error as FrontendOpsError).code;
-}
 
 describe('outputs file source', () => {
   it('reads the outputs the local environment writes; the stack field names the stack', async () => {
@@ -45,41 +87,27 @@ describe('outputs file source', () => {
     });
   });
 
-  it('without a stack field the file name is the stack; secrets ("[secret]" or envelopes) become names', async () => {
+  it('without a stack field the file name is the stack, and the file answers to any name', async () => {
     const file = join(work, 'dashboard-hosting-prod.json');
     await writeFile(
       file,
       JSON.stringify({
         syncCommand: 'aws s3 sync s3://src-bucket s3://dst-bucket --delete',
         token: '[secret]',
-        key: {
-          '4dabf18193072939515e22adb298388d': '1b47061264138c4ac30d75fd1eb44270',
-          plaintext: '"s3cr3t-value"',
-        },
       }),
     );
     // A name taken from the file's name says nothing about the target: such a stack is protected.
     expect(await readOutputsFileStack(file)).toEqual({ stack: 'dashboard-hosting-prod', named: false });
     const outputs = await createOutputsFileSource(file).readOutputs('dashboard-hosting-prod');
-    expect(outputs.secretNames).toEqual(['key', 'token']);
-    expect(JSON.stringify(outputs)).not.toContain('s3cr3t-value');
+    expect(outputs.secretNames).toEqual(['token']);
     expect(resolveDeployTarget(outputs).hostingBucket).toBe('dst-bucket');
+    // Configured as `"backend": "outputs"`, it is read under the configuration's name for it.
+    expect((await createOutputsFileSource(file).readOutputs('staging')).stack).toBe('staging');
   });
 
-  it('a missing file or another stack is NOT_FOUND', async () => {
-    expect(await codeOf(createOutputsFileSource(join(work, 'none.json')).readOutputs('x'))).toBe('NOT_FOUND');
-    expect(await codeOf(createOutputsFileSource(FIXTURE).readOutputs('dashboard-hosting-prod'))).toBe(
-      'NOT_FOUND',
-    );
-  });
-
-  it.each([
-    ['not JSON', '{"artifactsBucket": '],
-    ['an array', '["a", "b"]'],
-    ['a bad stack field', '{"stack": "../../x"}'],
-  ])('%s is BAD_INPUT', async (_name, text) => {
-    const file = join(work, 'bad.json');
-    await writeFile(file, text);
-    expect(await codeOf(createOutputsFileSource(file).readOutputs('bad'))).toBe('BAD_INPUT');
+  it('a missing file is NOT_FOUND', async () => {
+    await expect(createOutputsFileSource(join(work, 'none.json')).readOutputs('x')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The Pulumi self-managed backend reader against checkpoint fixtures in the real format (version 3), in a
- * file:// directory and in an s3:// bucket of the embedded S3 server (real S3 protocol, no mocks).
+ * file:// directory and in an s3:// bucket of the embedded S3 server (real S3 protocol, no mocks): the
+ * StackSource contract (test/support/contracts/stack-source.ts) on each layout, and what only this
+ * reader does — compression, projects, checkpoint versions, stack references.
  */
-import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,28 +12,148 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { resolveDeployTarget } from '../../src/engine/target.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import { createPulumiStateSource } from '../../src/stacks/pulumi-state.ts';
+import { type StackSourceFixture, stackSourceContract } from '../support/contracts/stack-source.ts';
+import { digestTree } from '../support/digest-tree.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/pulumi');
 const PROJECT_CHECKPOINT = '.pulumi/stacks/dashboard-hosting/dashboard-hosting-prod.json';
 const LEGACY_CHECKPOINT = '.pulumi/stacks/dashboard-hosting-prod.json';
 
-/** Every ciphertext in the fixtures: none may appear in anything a source returns. */
-let ciphertexts: string[];
+/** The outputs of the project-scoped fixture, and of the legacy one (the seed's syncCommand). */
+const PROJECT_OUTPUTS = {
+  artifactsBucket: 'sophia-dashboard-build-artifacts',
+  hostingBucket: 'sophia-dashboard-hosting-prod',
+  distributionId: 'E2QWRUHAPOMQZL',
+  region: 'us-east-1',
+  siteUrl: 'https://dashboard.sophia.example.com',
+  cdnDomain: 'd111111abcdef8.cloudfront.net',
+  tags: { team: 'platform', env: 'prod' },
+};
+const LEGACY_OUTPUTS = {
+  syncCommand:
+    'aws s3 sync s3://sophia-dashboard-build-artifacts/latest s3://sophia-dashboard-hosting-prod --delete',
+  distributionId: 'E2QWRUHAPOMQZL',
+  siteUrl: 'https://dashboard.sophia.example.com',
+};
 
+/** Every ciphertext in a checkpoint fixture: none may appear in anything a source returns. */
+const ciphertextsOf = async (file: string) =>
+  [...(await readFile(join(FIXTURES, file), 'utf8')).matchAll(/"ciphertext": "([^"]+)"/g)].map(
+    (m) => m[1] as string,
+  );
+
+/** Malformed backend URLs: BAD_INPUT whatever the layout. */
+const MALFORMED_URLS = [
+  ['a URL neither file:// nor s3://', 'gs://bucket'],
+  ['a file:// URL without a directory', 'file://'],
+  ['an s3:// URL without a bucket', 's3://'],
+  ['an s3:// URL with only a prefix', 's3:///team'],
+].map(([what, backendUrl]) => ({
+  what: what as string,
+  open: () => createPulumiStateSource({ backendUrl: backendUrl as string }),
+}));
+
+/** A file:// backend copied from a fixture into a temp dir of its own. */
+async function fileBackend(
+  fixture: 'file-backend' | 'legacy-backend',
+): Promise<Omit<StackSourceFixture, 'expected'> & { dir: string }> {
+  const work = await mkdtemp(join(tmpdir(), 'frontendops-pulumi-contract-'));
+  const dir = join(work, fixture);
+  await cp(join(FIXTURES, fixture), dir, { recursive: true });
+  return {
+    dir,
+    source: createPulumiStateSource({ backendUrl: `file://${dir}` }),
+    stack: 'dashboard-hosting-prod',
+    secretValues: await ciphertextsOf(
+      join(fixture, fixture === 'file-backend' ? PROJECT_CHECKPOINT : LEGACY_CHECKPOINT),
+    ),
+    credentials: [],
+    unknownStack: 'dashboard-hosting-dev',
+    backendState: () => digestTree(work),
+    malformed: MALFORMED_URLS,
+    cleanup: () => rm(work, { recursive: true, force: true }),
+  };
+}
+
+stackSourceContract(
+  'pulumi state, file:// backend, project-scoped (meta.yaml version 1)',
+  async () => ({
+    ...(await fileBackend('file-backend')),
+    expected: { outputs: PROJECT_OUTPUTS, secretNames: ['deployRoleSecret'] },
+  }),
+  { checksStackNames: true, canBeMalformed: true, takesCredential: false },
+);
+
+stackSourceContract(
+  'pulumi state, file:// backend, legacy layout (no meta.yaml)',
+  async () => ({
+    ...(await fileBackend('legacy-backend')),
+    expected: { outputs: LEGACY_OUTPUTS, secretNames: ['dbPassword'] },
+  }),
+  { checksStackNames: true, canBeMalformed: true, takesCredential: false },
+);
+
+/** One embedded S3 server for the file: the contract's bucket and the adapter tests' buckets. */
+let s3: TestS3;
 beforeAll(async () => {
-  ciphertexts = [];
-  for (const file of [join('file-backend', PROJECT_CHECKPOINT), join('legacy-backend', LEGACY_CHECKPOINT)]) {
-    const text = await readFile(join(FIXTURES, file), 'utf8');
-    ciphertexts.push(...[...text.matchAll(/"ciphertext": "([^"]+)"/g)].map((m) => m[1] as string));
+  s3 = await startTestS3(['contract-state', 'pulumi-state', 'legacy-state']);
+  for (const bucket of ['contract-state', 'pulumi-state']) {
+    await s3
+      .store(bucket)
+      .put('team/.pulumi/meta.yaml', await readFile(join(FIXTURES, 'file-backend/.pulumi/meta.yaml')));
+    await s3
+      .store(bucket)
+      .put(`team/${PROJECT_CHECKPOINT}`, await readFile(join(FIXTURES, 'file-backend', PROJECT_CHECKPOINT)));
   }
-  expect(ciphertexts.length).toBe(2);
+  await s3
+    .store('legacy-state')
+    .put(
+      `${LEGACY_CHECKPOINT}.gz`,
+      gzipSync(await readFile(join(FIXTURES, 'legacy-backend', LEGACY_CHECKPOINT))),
+    );
 });
+afterAll(() => s3?.stop());
 
-const expectNoSecrets = (value: unknown) => {
+const s3Source = (url: string, credentials = s3.credentials) =>
+  createPulumiStateSource({ backendUrl: `${url}?region=us-east-1&endpoint=${s3.endpoint}`, credentials });
+
+stackSourceContract(
+  'pulumi state, s3:// backend under a prefix (embedded S3 server)',
+  async () => ({
+    source: s3Source('s3://contract-state/team'),
+    stack: 'dashboard-hosting-prod',
+    expected: { outputs: PROJECT_OUTPUTS, secretNames: ['deployRoleSecret'] },
+    secretValues: await ciphertextsOf(join('file-backend', PROJECT_CHECKPOINT)),
+    credentials: [s3.credentials.secretAccessKey],
+    unknownStack: 'dashboard-hosting-dev',
+    async backendState() {
+      await s3.settle();
+      const objects = (await s3.store('contract-state').list()).map((o) => `${o.key}:${o.etag}`);
+      const writes = s3.requests.filter(
+        (r) => r.bucket === 'contract-state' && r.method !== 'GET' && r.method !== 'HEAD',
+      );
+      return { objects, writes: writes.length };
+    },
+    malformed: MALFORMED_URLS,
+    wrongCredential: {
+      credential: 'wrong-secret-access-key-0123456789',
+      open: () =>
+        s3Source('s3://contract-state/team', {
+          accessKeyId: s3.credentials.accessKeyId,
+          secretAccessKey: 'wrong-secret-access-key-0123456789',
+        }),
+    },
+    cleanup: async () => {},
+  }),
+  { checksStackNames: true, canBeMalformed: true, takesCredential: true },
+);
+
+const expectNoCiphertext = async (value: unknown) => {
   const json = JSON.stringify(value);
-  for (const secret of ciphertexts) expect(json).not.toContain(secret);
-  expect(json).not.toContain('1b47061264138c4ac30d75fd1eb44270');
+  for (const file of [join('file-backend', PROJECT_CHECKPOINT), join('legacy-backend', LEGACY_CHECKPOINT)]) {
+    for (const secret of await ciphertextsOf(file)) expect(json).not.toContain(secret);
+  }
 };
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<FrontendOpsError> {
@@ -43,17 +164,6 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Fron
   expect(error).toBeInstanceOf(FrontendOpsError);
   expect((error as FrontendOpsError).code).toBe(code);
   return error as FrontendOpsError;
-}
-
-/** A digest of every file (path + bytes) under dir, to prove a read wrote nothing. */
-async function digestTree(dir: string): Promise<string> {
-  const hash = createHash('sha256');
-  const entries = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
-  for (const entry of entries.map((e) => join(e.parentPath, e.name)).sort()) {
-    hash.update(entry);
-    hash.update(await readFile(entry));
-  }
-  return hash.digest('hex');
 }
 
 describe('file:// backend', () => {
@@ -68,43 +178,17 @@ describe('file:// backend', () => {
     return join(work, name);
   };
 
-  it('reads the Stack resource outputs of a project-scoped checkpoint (meta.yaml version 1), secrets as names only', async () => {
-    const source = createPulumiStateSource({ backendUrl: `file://${join(FIXTURES, 'file-backend')}` });
-    const outputs = await source.readOutputs('dashboard-hosting-prod');
-    expect(outputs).toEqual({
-      stack: 'dashboard-hosting-prod',
-      outputs: {
+  it('the outputs of either layout make a deploy target (the legacy one through its syncCommand)', async () => {
+    for (const fixture of ['file-backend', 'legacy-backend']) {
+      const source = createPulumiStateSource({ backendUrl: `file://${join(FIXTURES, fixture)}` });
+      const outputs = await source.readOutputs('dashboard-hosting-prod');
+      expect(outputs.source).toBe('pulumi state (file backend)');
+      expect(resolveDeployTarget(outputs)).toMatchObject({
         artifactsBucket: 'sophia-dashboard-build-artifacts',
         hostingBucket: 'sophia-dashboard-hosting-prod',
-        distributionId: 'E2QWRUHAPOMQZL',
-        region: 'us-east-1',
-        siteUrl: 'https://dashboard.sophia.example.com',
-        cdnDomain: 'd111111abcdef8.cloudfront.net',
-        tags: { team: 'platform', env: 'prod' },
-      },
-      secretNames: ['deployRoleSecret'],
-      source: 'pulumi state (file backend)',
-    });
-    expectNoSecrets(outputs);
-    expect(resolveDeployTarget(outputs)).toMatchObject({
-      hostingBucket: 'sophia-dashboard-hosting-prod',
-      prune: true,
-    });
-  });
-
-  it('reads the legacy layout (no meta.yaml) with the seed syncCommand output', async () => {
-    const source = createPulumiStateSource({ backendUrl: `file://${join(FIXTURES, 'legacy-backend')}` });
-    const outputs = await source.readOutputs('dashboard-hosting-prod');
-    expect(outputs.secretNames).toEqual(['dbPassword']);
-    expect(outputs.outputs.syncCommand).toBe(
-      'aws s3 sync s3://sophia-dashboard-build-artifacts/latest s3://sophia-dashboard-hosting-prod --delete',
-    );
-    expectNoSecrets(outputs);
-    expect(resolveDeployTarget(outputs)).toMatchObject({
-      artifactsBucket: 'sophia-dashboard-build-artifacts',
-      hostingBucket: 'sophia-dashboard-hosting-prod',
-      prune: true,
-    });
+        prune: true,
+      });
+    }
   });
 
   it('resolves a relative file:// path against cwd, and accepts organization/<project>/<stack>', async () => {
@@ -124,7 +208,7 @@ describe('file:// backend', () => {
     );
     expect(outputs.outputs.hostingBucket).toBe('sophia-dashboard-hosting-prod');
     expect(outputs.secretNames).toEqual(['deployRoleSecret']);
-    expectNoSecrets(outputs);
+    await expectNoCiphertext(outputs);
   });
 
   it('drops plaintext secrets too (a checkpoint imported from `stack export --show-secrets`)', async () => {
@@ -164,13 +248,12 @@ describe('file:// backend', () => {
     );
   });
 
-  it('an unknown stack is NOT_FOUND, lists the known stacks, and nothing is written', async () => {
+  it('an unknown stack is NOT_FOUND listing the known stacks; so is a configured project it is not in', async () => {
     const dir = await copyFixture('file-backend');
     const before = await digestTree(dir);
     const source = createPulumiStateSource({ backendUrl: `file://${dir}` });
     const error = await expectCode(source.readOutputs('dashboard-hosting-dev'), 'NOT_FOUND');
-    expect(error.message).toContain('dashboard-hosting/dashboard-hosting-prod');
-    expect(error.message).toContain('Nothing was created');
+    expect(error.message).toContain('known stacks: dashboard-hosting/dashboard-hosting-prod');
     await expectCode(
       createPulumiStateSource({ backendUrl: `file://${dir}`, project: 'nope' }).readOutputs(
         'dashboard-hosting-prod',
@@ -189,8 +272,8 @@ describe('file:// backend', () => {
     await expect(readdir(missing)).rejects.toThrow();
   });
 
-  it.each([['../../etc/passwd'], ['a/b'], ['..'], ['stack name'], ['organization/../x'], ['org/proj/stack']])(
-    'refuses the stack reference %j as BAD_INPUT',
+  it.each([['organization/../x'], ['org/proj/stack'], ['organization/proj/'], ['a/b/c/d']])(
+    'refuses the qualified stack reference %j as BAD_INPUT',
     async (ref) => {
       const source = createPulumiStateSource({ backendUrl: `file://${join(FIXTURES, 'file-backend')}` });
       await expectCode(source.readOutputs(ref), 'BAD_INPUT');
@@ -250,60 +333,25 @@ describe('file:// backend', () => {
     expect(() => resolveDeployTarget(outputs)).toThrow(/names no deploy target/);
   });
 
-  it('refuses a backend URL that is neither file:// nor s3://', () => {
+  it('refuses a backend URL that is neither file:// nor s3:// when made, saying which it takes', () => {
     expect(() => createPulumiStateSource({ backendUrl: 'gs://bucket' })).toThrow(/file:\/\/ or s3:\/\//);
   });
 });
 
 describe('s3:// backend on the embedded S3 server', () => {
-  let s3: TestS3;
-  beforeAll(async () => {
-    s3 = await startTestS3(['pulumi-state', 'legacy-state']);
-    const store = s3.store('pulumi-state');
-    await store.put(
-      'team/.pulumi/meta.yaml',
-      await readFile(join(FIXTURES, 'file-backend/.pulumi/meta.yaml')),
-    );
-    await store.put(
-      `team/${PROJECT_CHECKPOINT}`,
-      await readFile(join(FIXTURES, 'file-backend', PROJECT_CHECKPOINT)),
-    );
-    await s3
-      .store('legacy-state')
-      .put(
-        `${LEGACY_CHECKPOINT}.gz`,
-        gzipSync(await readFile(join(FIXTURES, 'legacy-backend', LEGACY_CHECKPOINT))),
-      );
-  });
-  afterAll(() => s3.stop());
-
-  const sourceFor = (url: string) =>
-    createPulumiStateSource({
-      backendUrl: `${url}?region=us-east-1&endpoint=${s3.endpoint}`,
-      credentials: s3.credentials,
-    });
-
-  it('reads a project-scoped checkpoint under a bucket prefix', async () => {
-    const outputs = await sourceFor('s3://pulumi-state/team').readOutputs('dashboard-hosting-prod');
-    expect(outputs.source).toBe('pulumi state (s3 backend)');
-    expect(outputs.outputs.hostingBucket).toBe('sophia-dashboard-hosting-prod');
-    expect(outputs.secretNames).toEqual(['deployRoleSecret']);
-    expectNoSecrets(outputs);
-  });
-
   it('reads a gzip-compressed legacy checkpoint at the bucket root', async () => {
-    const outputs = await sourceFor('s3://legacy-state').readOutputs('dashboard-hosting-prod');
+    const outputs = await s3Source('s3://legacy-state').readOutputs('dashboard-hosting-prod');
+    expect(outputs.source).toBe('pulumi state (s3 backend)');
     expect(outputs.secretNames).toEqual(['dbPassword']);
     expect(resolveDeployTarget(outputs).prune).toBe(true);
-    expectNoSecrets(outputs);
+    await expectNoCiphertext(outputs);
   });
 
-  it('an unknown stack is NOT_FOUND and the bucket is unchanged (only reads were sent)', async () => {
+  it('an unknown stack is NOT_FOUND without naming the bucket, after reads only', async () => {
     await s3.settle();
     const from = s3.requests.length;
-    const keysBefore = (await s3.store('pulumi-state').list()).map((o) => `${o.key}:${o.etag}`);
     const error = await expectCode(
-      sourceFor('s3://pulumi-state/team').readOutputs('dashboard-hosting-dev'),
+      s3Source('s3://pulumi-state/team').readOutputs('dashboard-hosting-dev'),
       'NOT_FOUND',
     );
     expect(error.message).not.toContain('pulumi-state');
@@ -311,6 +359,5 @@ describe('s3:// backend on the embedded S3 server', () => {
     const sent = s3.requests.slice(from).filter((r) => r.bucket === 'pulumi-state');
     expect(sent.length).toBeGreaterThan(0);
     expect(sent.every((r) => r.method === 'GET' || r.method === 'HEAD')).toBe(true);
-    expect((await s3.store('pulumi-state').list()).map((o) => `${o.key}:${o.etag}`)).toEqual(keysBefore);
   });
 });
