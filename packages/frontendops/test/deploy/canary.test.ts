@@ -141,10 +141,15 @@ describe('canary', () => {
     expect([...probe.releasesSeen].sort()).toEqual(['v1', 'v2', 'v3']);
     expect(t.edge.stats().invalidations).toEqual([]);
     const types = (await readAudit(t.site.state, t.target.statePrefix)).map((e) => e.type);
+    // The environment marked, the first release going live and recorded; a release entry whenever
+    // the live pointer moves (the promotion), never for a canary's share alone.
     expect(types).toEqual([
+      'environment',
+      'release',
       'deploy',
       'canary-start',
       'canary-start',
+      'release',
       'canary-promote',
       'canary-start',
       'canary-abort',
