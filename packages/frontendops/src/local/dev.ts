@@ -12,7 +12,7 @@ import { createS3Client, createS3Store } from '../adapters/s3.ts';
 import { type Config, defaultConfig } from '../config.ts';
 import { publishBuild, readManifest } from '../deploy/publish.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import { LOCAL_STACK } from '../stacks/local.ts';
+import { LOCAL_DISTRIBUTION_ID, LOCAL_STACK } from '../stacks/local.ts';
 import { openSite } from '../stacks/open.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { startLocalEdge } from './edge.ts';
@@ -26,7 +26,7 @@ import {
 } from './env-file.ts';
 import { startLocalS3 } from './s3-server.ts';
 
-export const LOCAL_DISTRIBUTION_ID = 'E1LOCALEDGE';
+export { LOCAL_DISTRIBUTION_ID };
 
 export interface LocalEnvironment {
   env: LocalEnv;

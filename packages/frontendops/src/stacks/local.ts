@@ -11,6 +11,9 @@ import type { StackOutputs, StackSource } from '../ports.ts';
 /** The reserved stack name of the embedded environment. */
 export const LOCAL_STACK = 'local';
 
+/** The distribution id of the embedded environment's CDN edge (no CloudFront distribution has it). */
+export const LOCAL_DISTRIBUTION_ID = 'E1LOCALEDGE';
+
 export function createLocalStackSource(cwd: string): StackSource {
   return {
     async readOutputs(stack: string): Promise<StackOutputs> {
