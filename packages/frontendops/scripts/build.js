@@ -2,7 +2,8 @@
 /**
  * Builds the published tool: TypeScript → dist/ (tsc, incremental), the CloudFront Function source
  * (plain JS, deployed as it is) beside its module, and the console's React UI → dist/console-ui
- * (Vite), the latter only when its sources are newer than the last build. Run by `npm ci` (prepare),
+ * (Vite), the latter only when its sources are newer than the last build. Run by `npm ci` (the
+ * workspace root's prepare), `npm pack` (prepack: a tarball ships the build, never this script),
  * `npm start` and `npm test`, so an edit never runs as yesterday's code.
  */
 import { execFileSync } from 'node:child_process';
