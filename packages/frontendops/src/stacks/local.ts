@@ -21,7 +21,7 @@ export function createLocalStackSource(cwd: string): StackSource {
       if (!local || stack !== LOCAL_STACK) {
         throw new FrontendOpsError(
           'NOT_FOUND',
-          'No local environment is running here. Start it with `npm start` (or `frontendops dev`) in this directory.',
+          'No local environment is running here. Start it with `npx frontendops dev` in this directory (`npm start` in the FrontendOps repository), or point at its directory with -C <dir>.',
         );
       }
       return {
