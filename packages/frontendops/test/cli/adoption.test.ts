@@ -262,6 +262,16 @@ describe('the packed tool installed into another repository', () => {
   it('runs the local environment and every command on the plain site: dev, publish, deploy, rollback, status, agent', {
     timeout: 240_000,
   }, async () => {
+    // `npx frontendops` (as the README says) is the installed one: --no forbids fetching it.
+    const npx = await runTracked('npx', ['--no', '--', 'frontendops', '--version'], {
+      cwd: site,
+      env: userEnv(),
+    });
+    expect(npx.code, npx.stderr).toBe(0);
+    expect(npx.stdout.trim()).toBe(
+      JSON.parse(await readFile(join(PACKAGE_DIR, 'package.json'), 'utf8')).version,
+    );
+
     // `dev --once`: the embedded environment builds (here: takes public/ as it is), publishes and
     // deploys this repository's app through the agent, under its own name and path, then exits.
     const once = await timed('dev --once', () => frontendops(['dev', '--once']));
