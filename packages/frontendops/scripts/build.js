@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,8 +20,15 @@ const tsc = findUp(root, 'node_modules/typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 
 // tsc compiles TypeScript only; the function is exported as frontendops/cloudfront-function.js.
+// Copied only when it changed: a build (npm pack's, in a test) must not rewrite what a running test reads.
 await mkdir(join(root, 'dist/atomic'), { recursive: true });
-await copyFile(join(root, 'src/atomic/viewer-request.js'), join(root, 'dist/atomic/viewer-request.js'));
+const functionSource = await readFile(join(root, 'src/atomic/viewer-request.js'));
+const functionBuilt = await readFile(join(root, 'dist/atomic/viewer-request.js')).catch(() => null);
+if (!functionBuilt?.equals(functionSource)) {
+  const aside = join(root, `dist/atomic/viewer-request.js.${process.pid}`);
+  await writeFile(aside, functionSource);
+  await rename(aside, join(root, 'dist/atomic/viewer-request.js'));
+}
 
 if (
   (await modifiedAt(join(uiOut, 'index.html'))) <
