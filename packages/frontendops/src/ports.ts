@@ -73,6 +73,11 @@ export interface InvalidationResult {
 export interface Cdn {
   /** Idempotent per callerReference; waits and retries while too many invalidations are in progress. */
   invalidate(request: InvalidationRequest): Promise<InvalidationResult>;
+  /**
+   * Why no invalidation could be sent, when that is known before anything is written (a CDN whose
+   * API endpoint nobody told us): a change is then refused up front, never after the release is live.
+   */
+  unavailable?: string;
 }
 
 // ── Stack outputs (where the infra server learns the target) ─────────────────────────────────

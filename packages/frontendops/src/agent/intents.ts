@@ -58,7 +58,7 @@ export function approvableActions(intent: Intent): ApprovalAction[] {
 }
 
 export const CAPABILITIES = [
-  'deploy the latest dashboard (or a named commit or tag)',
+  'deploy the latest build of the app (or a named commit or tag)',
   'roll back (to the previous release, a deploy id, a commit, or yesterday’s version)',
   'show what is live (status)',
   'show the deploy history',
@@ -151,9 +151,9 @@ export function parseRequest(text: string): Intent {
 export function describeIntent(intent: Intent): string {
   switch (intent.kind) {
     case 'deploy':
-      return intent.ref ? `deploy ${intent.ref}` : 'deploy the latest dashboard commit';
+      return intent.ref ? `deploy ${intent.ref}` : 'deploy the latest commit of the app';
     case 'plan':
-      return intent.ref ? `plan a deploy of ${intent.ref}` : 'plan a deploy of the latest dashboard commit';
+      return intent.ref ? `plan a deploy of ${intent.ref}` : 'plan a deploy of the latest commit of the app';
     case 'rollback':
       return intent.to.type === 'previous'
         ? 'roll back to the previous release'

@@ -71,7 +71,7 @@ export async function chooseStack(
   throw new FrontendOpsError(
     'BAD_INPUT',
     `Which stack? No --stack was given, FRONTENDOPS_STACK is not set, no local environment runs here and the configuration names no defaultStack. ` +
-      `Pass --stack <${known.length ? known.join('|') : 'name'}|outputs.json>, or start the local environment with \`npm start\`.`,
+      `Pass --stack <${known.length ? known.join('|') : 'name'}|outputs.json>, or start the local environment with \`npx frontendops dev\` (run from another directory: -C <dir>).`,
   );
 }
 

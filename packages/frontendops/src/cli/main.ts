@@ -35,7 +35,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     })
+    .option(
+      '-C, --directory <dir>',
+      'run as if started in <dir>: its frontendops.config.json, its local environment, its git repository',
+    )
     .exitOverride();
+  // Before any command runs, so every one of them (and the MCP servers the agent spawns) sees the directory.
+  program.hook('preAction', async () => {
+    const directory = program.opts<{ directory?: string }>().directory;
+    if (directory !== undefined) context.io = { ...io, cwd: await workingDirectory(io.cwd, directory) };
+  });
   program.addHelpText(
     'after',
     `
@@ -44,6 +53,7 @@ Examples:
   $ frontendops status                                what is live (the local environment, or --stack)
   $ frontendops deploy --stack prod --commit 3f2c1a9  deploy a published build
   $ frontendops agent "Deploy the latest dashboard"   ask the agent
+  $ frontendops -C ~/src/site status                  as if started in ~/src/site
   $ frontendops <command> --help                      more about one command`,
   );
   for (const load of COMMANDS) (await load()).register(program, context);
@@ -54,6 +64,23 @@ Examples:
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     return reportError(error, io);
   }
+}
+
+/** -C <dir>, resolved against where the command was started; it must be a directory. */
+async function workingDirectory(from: string, directory: string): Promise<string> {
+  const [{ stat }, { resolve }, { badInput }] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:path'),
+    import('../errors.ts'),
+  ]);
+  const dir = resolve(from, directory);
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw badInput(
+      `-C ${directory}: ${dir} is not a directory. Pass the directory of the repository to act for (where its frontendops.config.json is).`,
+    );
+  }
+  return dir;
 }
 
 function reportError(error: unknown, io: CliIo): number {

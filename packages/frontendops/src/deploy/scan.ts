@@ -28,7 +28,7 @@ export async function scanBuildDirectory(
   const info = await stat(root).catch(() => null);
   if (!info?.isDirectory()) {
     throw badInput(
-      `The build directory ${dir} does not exist or is not a directory. Build the dashboard first (npm run build:dashboard) and pass its output directory.`,
+      `The build directory ${dir} does not exist or is not a directory. Build the app first, then pass the directory its build writes (e.g. dist).`,
     );
   }
   const realRoot = await realpath(root);

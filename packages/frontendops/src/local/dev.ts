@@ -23,7 +23,7 @@ import { publishBuild, readManifest } from '../deploy/publish.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import { LOCAL_STACK } from '../stacks/local.ts';
+import { LOCAL_DISTRIBUTION_ID, LOCAL_STACK } from '../stacks/local.ts';
 import { openSite } from '../stacks/open.ts';
 import { createAtomicRecords } from '../state/atomic.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -39,7 +39,7 @@ import {
 } from './env-file.ts';
 import { startLocalS3 } from './s3-server.ts';
 
-export const LOCAL_DISTRIBUTION_ID = 'E1LOCALEDGE';
+export { LOCAL_DISTRIBUTION_ID };
 /** How long the local edge takes to see a release switch, unless FRONTENDOPS_EDGE_PROPAGATION_MS says. */
 export const DEFAULT_PROPAGATION_MS = 200;
 export const PROPAGATION_ENV = 'FRONTENDOPS_EDGE_PROPAGATION_MS';

@@ -11,6 +11,9 @@ import type { StackOutputs, StackSource } from '../ports.ts';
 /** The reserved stack name of the embedded environment. */
 export const LOCAL_STACK = 'local';
 
+/** The distribution id of the embedded environment's CDN edge (no CloudFront distribution has it). */
+export const LOCAL_DISTRIBUTION_ID = 'E1LOCALEDGE';
+
 export function createLocalStackSource(cwd: string): StackSource {
   return {
     async readOutputs(stack: string): Promise<StackOutputs> {
@@ -25,7 +28,7 @@ export function createLocalStackSource(cwd: string): StackSource {
       if (!local) {
         throw new FrontendOpsError(
           'NOT_FOUND',
-          'No local environment is running here. Nothing was created. Start it with `npm start` (or `frontendops dev`) in this directory.',
+          'No local environment is running here. Nothing was created. Start it with `npx frontendops dev` in this directory (`npm start` in the FrontendOps repository), or point at its directory with -C <dir>.',
         );
       }
       return {

@@ -19,6 +19,7 @@ import type { Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
 import { createStateRecords } from '../state/records.ts';
+import { LOCAL_DISTRIBUTION_ID } from './local.ts';
 import { readStack } from './resolve.ts';
 import { isLoopbackEndpoint, unserialisedError, unserialisedNotice } from './serialisation.ts';
 
@@ -43,6 +44,8 @@ export interface ConnectSiteOptions {
    * machines reach the endpoint): the configuration's allowUnserialisedDeploys. Default false.
    */
   allowUnserialised?: boolean;
+  /** Where the SDK's endpoint variables are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -119,12 +122,16 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     },
   };
   const cdnEndpoint = options.access?.cdnEndpoint;
+  const unavailable = cdnEndpoint ? null : unreachableLocalEdge(target, options.env ?? process.env);
   const cdn = target.distributionId
-    ? createCloudFrontCdn({
-        distributionId: target.distributionId,
-        ...(cdnEndpoint ? { endpoint: cdnEndpoint } : {}),
-        ...(credentials ? { credentials } : {}),
-      })
+    ? {
+        ...createCloudFrontCdn({
+          distributionId: target.distributionId,
+          ...(cdnEndpoint ? { endpoint: cdnEndpoint } : {}),
+          ...(credentials ? { credentials } : {}),
+        }),
+        ...(unavailable ? { unavailable } : {}),
+      }
     : null;
   const kvsEndpoint = options.access?.kvsEndpoint;
   const releases = target.releaseStoreArn
@@ -152,6 +159,23 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     spa: options.spa ?? false,
     close: () => client.destroy(),
   };
+}
+
+/**
+ * The embedded environment's edge answers the CloudFront API on an endpoint of its own, which only
+ * `--stack local` (from the directory `frontendops dev` runs in) knows. Reached another way (an
+ * outputs file naming its buckets) with no endpoint set for the SDK, invalidations would go to
+ * CloudFront itself and fail after the release went live: say so before anything is written.
+ */
+function unreachableLocalEdge(target: DeployTarget, env: NodeJS.ProcessEnv): string | null {
+  if (target.distributionId !== LOCAL_DISTRIBUTION_ID) return null;
+  if (env.AWS_ENDPOINT_URL_CLOUDFRONT || env.AWS_ENDPOINT_URL) return null;
+  return (
+    `Stack ${target.stack} is served by the local CDN edge of \`frontendops dev\` (distribution ${LOCAL_DISTRIBUTION_ID}), ` +
+    'but its CloudFront API endpoint is unknown here, so the new release could not be invalidated once live. Nothing was changed. ' +
+    'Run the command with `--stack local` in the directory where `frontendops dev` runs, or set AWS_ENDPOINT_URL_CLOUDFRONT ' +
+    'to the "cdnEndpoint" of that directory\'s .frontendops/env.json.'
+  );
 }
 
 /** Overrides where file locks live (tests; a machine whose /tmp is not shared by its deployers). */

@@ -72,7 +72,7 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
   throw new FrontendOpsError(
     'NOT_FOUND',
     `Unknown stack "${trimmed.slice(0, 100)}" (known: ${known.join(', ') || 'none'}). Nothing was created. ` +
-      `Pass a path to a stack outputs JSON file, start the local environment (npm start) and use "${LOCAL_STACK}", or add it to ${CONFIG_FILE}: ` +
+      `Pass a path to a stack outputs JSON file, start the local environment (npx frontendops dev) and use "${LOCAL_STACK}", or add it to ${CONFIG_FILE}: ` +
       `{"stacks": {"${/^[A-Za-z0-9_.-]{1,100}$/.test(trimmed) ? trimmed : 'prod'}": {"backend": "s3://<state-bucket>" | "file://<dir>" | "env:PULUMI_BACKEND_URL" | "pulumi-cloud" | "pulumi-cli" | "outputs", ...}}}.`,
   );
 }

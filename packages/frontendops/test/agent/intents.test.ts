@@ -132,7 +132,7 @@ describe('the tools a request may use, decided by its words', () => {
 
 describe('describeIntent', () => {
   it('says what each intent does in one line', () => {
-    expect(describeIntent({ kind: 'deploy', ref: null })).toBe('deploy the latest dashboard commit');
+    expect(describeIntent({ kind: 'deploy', ref: null })).toBe('deploy the latest commit of the app');
     expect(describeIntent({ kind: 'rollback', to: { type: 'yesterday' } })).toMatch(/end of yesterday/);
     expect(describeIntent({ kind: 'history', limit: 5 })).toBe('show the last 5 deployments');
   });

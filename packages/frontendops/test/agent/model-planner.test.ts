@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApproveFn, createCliApprover, runAgentRequest } from '../../src/agent/index.ts';
-import { PERSONA } from '../../src/agent/model-planner.ts';
+import { PERSONA, systemPrompt } from '../../src/agent/model-planner.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { startAnthropicDouble } from '../support/agent-anthropic-double.ts';
@@ -381,5 +381,16 @@ describe('model planner through the AI SDK against a local OpenAI-compatible dou
       expect(all, secret).not.toContain(secret);
     }
     expect(all).not.toMatch(/https?:\/\/127\.0\.0\.1/);
+  });
+});
+
+describe('the system prompt of another repository', () => {
+  it('names the configured app, keeping the seed persona for the dashboard', () => {
+    const input = { stack: 'local', appPath: 'public', dryRun: false };
+    const other = systemPrompt({ ...input, app: 'brochure' });
+    expect(other).toContain('responsible for the web app "brochure"');
+    expect(other).toContain('latest_commit with path "public"');
+    expect(other).not.toMatch(/sophia|dashboard/i);
+    expect(systemPrompt({ ...input, app: 'sophia-dashboard' })).toContain(PERSONA);
   });
 });

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
+import { LOCAL_DISTRIBUTION_ID } from '../../src/stacks/local.ts';
+import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -120,6 +122,38 @@ describe('deploy against the real S3 protocol', () => {
         .slice(before)
         .filter((r) => r.bucket === HOSTING && r.method !== 'GET' && r.method !== 'HEAD'),
     ).toEqual([]);
+  });
+
+  it('refuses before any write when the CDN is the local edge and its API endpoint is unknown', async () => {
+    // What an outputs file naming the embedded environment's buckets gives: the edge's distribution
+    // id, but not the endpoint its CloudFront API listens on (only `--stack local` knows that).
+    const blind = await connectSite(
+      { ...t.target, distributionId: LOCAL_DISTRIBUTION_ID },
+      { access: { credentials: t.s3.credentials }, onNotice: () => undefined, env: {} },
+    );
+    try {
+      await t.s3.settle();
+      const before = t.s3.requests.length;
+      const refused = deployArtifact(blind, { app: APP, commit: COMMITS[2], request });
+      await expect(refused).rejects.toMatchObject({ code: 'BAD_INPUT' });
+      await expect(refused).rejects.toThrow(/--stack local[\s\S]*AWS_ENDPOINT_URL_CLOUDFRONT/);
+      await expect(rollbackRelease(blind, { request }), 'a rollback is refused alike').rejects.toMatchObject({
+        code: 'BAD_INPUT',
+      });
+      await t.s3.settle();
+      expect(t.s3.requests.slice(before).filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual(
+        [],
+      );
+      // Told where the edge's API is (the SDK's standard variable), the same stack may change.
+      const told = await connectSite(
+        { ...t.target, distributionId: LOCAL_DISTRIBUTION_ID },
+        { access: { credentials: t.s3.credentials }, env: { AWS_ENDPOINT_URL_CLOUDFRONT: t.cdn.endpoint } },
+      );
+      expect(told.cdn?.unavailable).toBeUndefined();
+      told.close();
+    } finally {
+      blind.close();
+    }
   });
 
   it('rolls back to the previous release moving only what differs', async () => {

@@ -172,7 +172,7 @@ describe('resolveStackSource / readDeployTarget', () => {
 
   it('without a running local environment, `local` says how to start one', async () => {
     const error = await refusal(readStack('local', { config: defaultConfig(), cwd: work }), 'NOT_FOUND');
-    expect(error.message).toMatch(/npm start/);
+    expect(error.message).toMatch(/npx frontendops dev/);
   });
 
   it('an outputs file that does not say which stack it is stays nameless: such a stack is protected', async () => {

@@ -1,6 +1,6 @@
 /**
  * `frontendops dev` (= `npm start`): the local environment (stack `local`), then "Deploy the latest
- * dashboard." through the agent — the same path a release manager takes (git server → infra server
+ * build." through the agent — the same path a release manager takes (git server → infra server
  * → sync → invalidate → deploy tag) — and the deploy console beside the site. Starting it approves
  * that one deploy, of the embedded environment only.
  */
@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { actor, type CliContext, loadCliConfig } from '../context.ts';
 import { say } from '../io.ts';
 
-const REQUEST = 'Deploy the latest dashboard.';
+// The same words whatever the app is called: an app's name could read as another request ("preview").
+const REQUEST = 'Deploy the latest build.';
 
 export function register(program: Command, ctx: CliContext): void {
   program
