@@ -9,6 +9,7 @@ import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { readAuditHead } from '../state/audit.ts';
+import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
 import {
   type ApplyOptions,
@@ -29,6 +30,11 @@ export interface DeployOptions extends ApplyOptions {
   waitMs?: number;
   /** Roll back to the previous release when verification fails (default true). */
   rollbackOnFailure?: boolean;
+  /**
+   * The pin (state/pin.ts): 'respect' (default) refuses a deploy past it; 'clear' is a promote — the
+   * release goes live for everyone and the pin is lifted. A rollback always pins what it made live.
+   */
+  pin?: 'respect' | 'clear';
 }
 
 export interface DeploySummary {
@@ -56,6 +62,10 @@ export interface DeploySummary {
   request: RequestInfo;
   rolledBackTo?: string;
   error?: { code: string; message: string };
+  /** The pin this rollback set (the environment stays on this release until a promote or unpin). */
+  pinned?: PinRecord;
+  /** The pin this promote lifted. */
+  unpinned?: PinRecord;
 }
 
 const LOCK_TTL_MS = 120_000;
@@ -78,12 +88,20 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     waitMs: options.waitMs ?? 0,
   });
   try {
+    if (kind === 'deploy' && options.pin !== 'clear') {
+      assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
+    }
     const pending = await settlePending(site, options);
     const live = await readLiveState(site, pending);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
-    if (plan.noop) return summarize(plan, { dryRun: false, started, request: options.request });
+    if (plan.noop) {
+      return {
+        ...summarize(plan, { dryRun: false, started, request: options.request }),
+        ...(await settlePin(site, plan, options)),
+      };
+    }
 
     const { record, auditHead } = await applyDeploy(site, plan, options);
     const summary = {
@@ -105,7 +123,9 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
       });
       return { ...summary, outcome: 'failed', rolledBackTo: back.deployId };
     }
-    return summary;
+    return record.outcome === 'succeeded'
+      ? { ...summary, ...(await settlePin(site, plan, options)) }
+      : summary;
   } finally {
     await lock.release();
   }
@@ -147,6 +167,44 @@ export async function rollbackRelease(
     );
   }
   return deployArtifact(site, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+}
+
+/**
+ * After a release went live (or was already live), under the deploy lock: a rollback pins it; a
+ * promote lifts the pin. The automatic rollback of a failed verification does not pin.
+ */
+async function settlePin(
+  site: Site,
+  plan: DeployPlan,
+  options: DeployOptions,
+): Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>> {
+  const { request } = options;
+  if (plan.kind === 'rollback') {
+    const pinned: PinRecord = {
+      stack: site.target.stack,
+      deployId: plan.noop
+        ? ((await site.records.readPointer())?.value.deployId ?? plan.deployId)
+        : plan.deployId,
+      app: plan.app,
+      commit: plan.commit,
+      by: request.actor,
+      reason: request.message ?? null,
+      at: new Date().toISOString(),
+      cause: 'rollback',
+    };
+    await writePin(site, pinned);
+    return { pinned };
+  }
+  if (options.pin === 'clear') {
+    const unpinned = await clearPin(site, {
+      by: request.actor,
+      reason: request.message ?? null,
+      via: 'promote',
+      deployId: plan.deployId,
+    });
+    return unpinned ? { unpinned } : {};
+  }
+  return {};
 }
 
 /** A deploy run while the caller already holds the lock (the automatic rollback). */

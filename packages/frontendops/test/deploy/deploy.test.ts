@@ -160,7 +160,7 @@ describe('deploy against the real S3 protocol', () => {
     expect(checks).toBeGreaterThan(20);
   });
 
-  it('records every deployment and chains an audit entry for each', async () => {
+  it('records every deployment and chains an audit entry for each (and one for the pin the rollback set)', async () => {
     const records = (await t.site.records.listRecords()).records;
     expect(records.map((r) => r.commit)).toEqual([
       COMMITS[2],
@@ -170,6 +170,6 @@ describe('deploy against the real S3 protocol', () => {
       COMMITS[0],
     ]);
     const audit = await verifyAudit(t.site.state, t.target.statePrefix);
-    expect(audit).toMatchObject({ ok: true, entries: 5 });
+    expect(audit).toMatchObject({ ok: true, entries: 6 });
   });
 });
