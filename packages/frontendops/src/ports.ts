@@ -127,6 +127,17 @@ export interface GitHost {
   latestCommit(path: string, ref?: string): Promise<CommitInfo | null>;
   /** A commit by sha, short sha, tag or branch; null when unknown. */
   getCommit(ref: string): Promise<CommitInfo | null>;
+  /**
+   * What a release adds: commits reachable from `head` but not from `base` that touch `path`,
+   * newest first, at most `limit` (default 20; `truncated` when there were more). NOT_FOUND when
+   * `base` or `head` is unknown.
+   */
+  commitsBetween(
+    base: string,
+    head: string,
+    path: string,
+    limit?: number,
+  ): Promise<{ commits: CommitInfo[]; truncated: boolean }>;
   /** Creates an annotated tag and its ref. CONFLICT when the name is taken. */
   createTag(input: { name: string; sha: string; message: string }): Promise<TagInfo>;
   /** Annotated and lightweight tags whose name starts with `prefix`. */

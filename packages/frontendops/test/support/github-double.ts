@@ -95,6 +95,8 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       return fail(res, 401, 'Requires authentication', DOCS);
 
     if (method === 'GET' && rest === 'commits') return listCommits(url, res);
+    if (method === 'GET' && rest.startsWith('compare/'))
+      return compare(decodeURIComponent(rest.slice('compare/'.length)), url, res);
     if (method === 'GET' && rest.startsWith('commits/'))
       return getCommit(decodeURIComponent(rest.slice(8)), res);
     if (method === 'POST' && rest === 'git/tags')
@@ -128,6 +130,48 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       .split('\n')
       .filter(Boolean);
     send(res, 200, await Promise.all(shas.map(commitJson)));
+  }
+
+  /** GET /repos/{owner}/{repo}/compare/{basehead}: what HEAD has that BASE does not, oldest first, paginated. */
+  async function compare(basehead: string, url: URL, res: ServerResponse) {
+    const docs = `${DOCS}/commits/commits#compare-two-commits`;
+    const [baseRef, headRef, ...extra] = basehead.split('...');
+    if (!baseRef || !headRef || extra.length > 0) return fail(res, 404, 'Not Found', docs);
+    const resolve = async (ref: string) =>
+      (await tryGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]))?.trim();
+    const [from, to] = await Promise.all([resolve(baseRef), resolve(headRef)]);
+    if (!from || !to) return fail(res, 404, `No common ancestor between ${baseRef} and ${headRef}.`, docs);
+    const list = async (range: string) =>
+      (await git(['rev-list', '--reverse', range])).split('\n').filter(Boolean);
+    const ahead = await list(`${from}..${to}`);
+    const behind = await list(`${to}..${from}`);
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 250), 250);
+    const page = Math.max(Number(url.searchParams.get('page') ?? 1), 1);
+    const shown = ahead.slice((page - 1) * perPage, page * perPage);
+    const mergeBase = (await git(['merge-base', from, to])).trim();
+    const repoPage = `https://github.com/${options.owner}/${options.repo}`;
+    send(res, 200, {
+      url: `${base}/repos/${options.owner}/${options.repo}/compare/${basehead}`,
+      html_url: `${repoPage}/compare/${basehead}`,
+      permalink_url: `${repoPage}/compare/${options.owner}:${from.slice(0, 7)}...${options.owner}:${to.slice(0, 7)}`,
+      diff_url: `${repoPage}/compare/${basehead}.diff`,
+      patch_url: `${repoPage}/compare/${basehead}.patch`,
+      base_commit: await commitJson(from),
+      merge_base_commit: await commitJson(mergeBase),
+      status:
+        ahead.length && behind.length
+          ? 'diverged'
+          : ahead.length
+            ? 'ahead'
+            : behind.length
+              ? 'behind'
+              : 'identical',
+      ahead_by: ahead.length,
+      behind_by: behind.length,
+      total_commits: ahead.length,
+      commits: await Promise.all(shown.map(commitJson)),
+      files: [],
+    });
   }
 
   async function getCommit(ref: string, res: ServerResponse) {
