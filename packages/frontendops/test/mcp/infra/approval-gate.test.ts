@@ -194,7 +194,10 @@ describe('approvals on a protected stack', () => {
       commit: COMMITS[1],
       outcome: 'succeeded',
       approvedBy: expect.stringMatching(/^Ada \(/),
+      pinned: true,
     });
+    // A rollback pins the stack; the tests below deploy again (unpinning needs no approval).
+    expect((await c.call('unpin_release')).isError).toBe(false);
   });
 
   it('an expired or mismatched approval does not count; stale and foreign handles are not approved', async () => {
