@@ -85,6 +85,11 @@ export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the servers' stderr goes; default inherit (their logs show next to the agent's). */
   stderr?: 'inherit' | 'ignore' | 'pipe';
+  /**
+   * Each line a spawned server writes to stderr (its notes and warnings), instead of inheriting the
+   * stream: a terminal UI prints them between its own lines, once, and not over a spinner.
+   */
+  onStderr?: (line: string) => void;
 }
 
 /** Connects to mcpServers.infra and mcpServers.git; close() ends both (and any child processes). */
@@ -120,13 +125,23 @@ function transportFor(entry: McpServerEntry, options: ConnectOptions & { inherit
     return new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } });
   }
   const base = options.inheritEnv ? definedOnly(options.env ?? process.env) : getDefaultEnvironment();
-  return new StdioClientTransport({
+  const transport = new StdioClientTransport({
     command: entry.command,
     args: entry.args,
     env: { ...base, ...entry.env },
-    stderr: options.stderr ?? 'inherit',
+    stderr: options.onStderr ? 'pipe' : (options.stderr ?? 'inherit'),
     ...(entry.cwd ? { cwd: entry.cwd } : {}),
   });
+  const { onStderr } = options;
+  if (onStderr) {
+    let rest = '';
+    transport.stderr?.on('data', (chunk: Buffer | string) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onStderr(line);
+    });
+  }
+  return transport;
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

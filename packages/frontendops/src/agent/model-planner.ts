@@ -68,6 +68,10 @@ export async function runModelPlanner(input: ModelPlannerInput): Promise<Planner
     prompt: input.redactor.text(input.text),
     tools,
     stopWhen: stepCountIs(input.maxSteps),
+    // One retry for a transient failure (429, 5xx); a refused key is never retried (the SDK knows 401/403
+    // are final). Errors come back as stream parts, answered below: nothing is logged with a stack trace.
+    maxRetries: 1,
+    onError: () => undefined,
     ...(input.abortSignal ? { abortSignal: input.abortSignal } : {}),
   });
 
@@ -133,6 +137,14 @@ function summarize(
   };
 }
 
+/** One sentence for a failed model call: the HTTP status and the API's message, and what to check. */
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : typeof error === 'string' ? error : 'unknown error';
+  const last = (error as { lastError?: unknown })?.lastError ?? error;
+  const status = (last as { statusCode?: unknown })?.statusCode;
+  const message = last instanceof Error ? last.message : typeof last === 'string' ? last : 'unknown error';
+  const firstLine = (message.split('\n')[0] ?? '').slice(0, 300);
+  if (status === 401 || status === 403) {
+    return `the model API refused the key (HTTP ${status}: ${firstLine}). Check the key variable of FRONTENDOPS_MODEL (OPENAI_API_KEY, ANTHROPIC_API_KEY or FRONTENDOPS_MODEL_API_KEY).`;
+  }
+  return typeof status === 'number' ? `HTTP ${status}: ${firstLine}` : firstLine;
 }

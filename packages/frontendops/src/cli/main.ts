@@ -12,6 +12,7 @@ import { type CliIo, printable } from './io.ts';
 const COMMANDS = [
   () => import('./commands/publish.ts'),
   () => import('./commands/deploy.ts'),
+  () => import('./commands/pin.ts'),
   () => import('./commands/status.ts'),
   () => import('./commands/approve.ts'),
   () => import('./commands/agent.ts'),
