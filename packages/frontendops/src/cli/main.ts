@@ -19,6 +19,7 @@ const COMMANDS = [
   () => import('./commands/console.ts'),
   () => import('./commands/dev.ts'),
   () => import('./commands/mcp.ts'),
+  () => import('./commands/action.ts'),
 ];
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };

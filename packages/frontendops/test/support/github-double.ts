@@ -19,10 +19,27 @@ export interface RecordedRequest {
   authorization: string | undefined;
 }
 
+export interface DeploymentRecord {
+  id: number;
+  sha: string;
+  ref: string;
+  environment: string;
+  description: string | null;
+  statuses: Array<{
+    id: number;
+    state: string;
+    description: string;
+    environment_url: string;
+    log_url: string;
+  }>;
+}
+
 export interface GitHubDouble {
   /** API root to give Octokit as baseUrl. */
   url: string;
   requests: RecordedRequest[];
+  /** Deployments created through the API, with their statuses in order. */
+  deployments: DeploymentRecord[];
   close(): Promise<void>;
 }
 
@@ -33,6 +50,11 @@ export interface GitHubDoubleOptions {
   repoDir: string;
   /** When set, writes need it and any other presented token is "Bad credentials". */
   token?: string;
+  /**
+   * A second valid token without the `deployments` permission (a workflow's GITHUB_TOKEN without
+   * `deployments: write`): it reads and tags, and deployments answer 403 as GitHub does.
+   */
+  tokenWithoutDeployments?: string;
 }
 
 const DOCS = 'https://docs.github.com/rest';
@@ -40,6 +62,7 @@ const TAGGER = { name: 'frontendops-bot', email: 'bot@example.test' };
 
 export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<GitHubDouble> {
   const requests: RecordedRequest[] = [];
+  const deployments: DeploymentRecord[] = [];
   let base = '';
   const git = async (args: string[], input?: string) => {
     const child = run('git', args, { cwd: options.repoDir });
@@ -84,7 +107,8 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     res: ServerResponse,
   ) {
     const presented = /^(?:token|bearer) (.+)$/i.exec(auth ?? '')?.[1];
-    if (options.token && presented !== undefined && presented !== options.token) {
+    const limited = presented !== undefined && presented === options.tokenWithoutDeployments;
+    if (options.token && presented !== undefined && presented !== options.token && !limited) {
       return fail(res, 401, 'Bad credentials', DOCS);
     }
     const prefix = `/repos/${options.owner}/${options.repo}/`;
@@ -107,6 +131,20 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     }
     if (method === 'GET' && rest.startsWith('git/tags/'))
       return getTagObject(rest.slice('git/tags/'.length), res);
+    if (limited && rest.startsWith('deployments')) {
+      return fail(res, 403, 'Resource not accessible by integration', `${DOCS}/deployments/deployments`);
+    }
+    if (method === 'POST' && rest === 'deployments')
+      return createDeployment(body as Record<string, unknown>, res);
+    if (method === 'GET' && rest === 'deployments')
+      return send(res, 200, deployments.map(deploymentJson).reverse());
+    const statuses = /^deployments\/(\d+)\/statuses$/.exec(rest);
+    if (statuses) {
+      const deployment = deployments.find((d) => d.id === Number(statuses[1]));
+      if (!deployment) return fail(res, 404, 'Not Found', `${DOCS}/deployments/statuses`);
+      if (method === 'GET') return send(res, 200, [...deployment.statuses].reverse());
+      if (method === 'POST') return createDeploymentStatus(deployment, body as Record<string, unknown>, res);
+    }
     return fail(res, 404, 'Not Found', DOCS);
   }
 
@@ -172,6 +210,82 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       commits: await Promise.all(shown.map(commitJson)),
       files: [],
     });
+  }
+
+  /** POST /repos/{owner}/{repo}/deployments: 201 with the deployment; 422 when the ref is unknown. */
+  async function createDeployment(input: Record<string, unknown>, res: ServerResponse) {
+    const docs = `${DOCS}/deployments/deployments#create-a-deployment`;
+    const ref = input?.ref;
+    if (typeof ref !== 'string' || ref === '')
+      return fail(res, 422, 'Invalid request.\n\n"ref" wasn\'t supplied.', docs);
+    const sha = await tryGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+    if (!sha) return fail(res, 422, `No ref found for: ${ref}`, docs);
+    const deployment: DeploymentRecord = {
+      id: deployments.length + 1,
+      sha: sha.trim(),
+      ref,
+      environment: typeof input.environment === 'string' ? input.environment : 'production',
+      description: typeof input.description === 'string' ? input.description : null,
+      statuses: [],
+    };
+    deployments.push(deployment);
+    send(res, 201, deploymentJson(deployment));
+  }
+
+  /** POST /repos/{owner}/{repo}/deployments/{id}/statuses: 201 with the status; 422 for an unknown state. */
+  function createDeploymentStatus(
+    deployment: DeploymentRecord,
+    input: Record<string, unknown>,
+    res: ServerResponse,
+  ) {
+    const states = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'];
+    if (typeof input?.state !== 'string' || !states.includes(input.state)) {
+      return fail(res, 422, 'Validation Failed', `${DOCS}/deployments/statuses#create-a-deployment-status`);
+    }
+    const status = {
+      id: deployment.statuses.length + 1,
+      state: input.state,
+      description: typeof input.description === 'string' ? input.description : '',
+      environment_url: typeof input.environment_url === 'string' ? input.environment_url : '',
+      log_url: typeof input.log_url === 'string' ? input.log_url : '',
+    };
+    deployment.statuses.push(status);
+    const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
+    send(res, 201, {
+      url: `${repoApi}/deployments/${deployment.id}/statuses/${status.id}`,
+      node_id: `DES_${deployment.id}_${status.id}`,
+      ...status,
+      target_url: status.log_url,
+      environment: deployment.environment,
+      creator: { login: 'github-actions[bot]', id: 41898282, type: 'Bot' },
+      created_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      updated_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      deployment_url: `${repoApi}/deployments/${deployment.id}`,
+      repository_url: repoApi,
+    });
+  }
+
+  function deploymentJson(d: DeploymentRecord) {
+    const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
+    return {
+      url: `${repoApi}/deployments/${d.id}`,
+      id: d.id,
+      node_id: `DE_${d.id}`,
+      sha: d.sha,
+      ref: d.ref,
+      task: 'deploy',
+      payload: {},
+      original_environment: d.environment,
+      environment: d.environment,
+      description: d.description,
+      creator: { login: 'github-actions[bot]', id: 41898282, type: 'Bot' },
+      created_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      updated_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      statuses_url: `${repoApi}/deployments/${d.id}/statuses`,
+      repository_url: repoApi,
+      transient_environment: false,
+      production_environment: false,
+    };
   }
 
   async function getCommit(ref: string, res: ServerResponse) {
@@ -317,6 +431,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   return {
     url: base,
     requests,
+    deployments,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
