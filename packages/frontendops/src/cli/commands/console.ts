@@ -55,8 +55,9 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 /**
- * The console with the real agent behind its chat (MCP servers spawned as usual, on the stack
- * selected in the page) and deploy tags read from the git repository in the working directory.
+ * The console with the real agent behind its chat — the infra and git MCP servers in this process,
+ * connected once per stack and kept open across turns (see console/agent-sessions.ts) — and deploy
+ * tags and "the latest" read from the git repository in the working directory.
  */
 export async function startConsoleWithAgent(
   io: CliIo,
@@ -64,30 +65,44 @@ export async function startConsoleWithAgent(
   stacks: string[],
   options: { port?: number; host?: string } = {},
 ): Promise<ConsoleServer> {
-  const [{ runAgentRequest }, { startConsole }, { openLocalGit }] = await Promise.all([
-    import('../../agent/index.ts'),
+  const [{ createAgentSessions }, { startConsole }, { openLocalGit }] = await Promise.all([
+    import('../../console/agent-sessions.ts'),
     import('../../console/server.ts'),
     import('../../adapters/git-local.ts'),
   ]);
   const git = await openLocalGit({ repoDir: io.cwd }).catch(() => undefined);
-  return startConsole({
+  // A model that cannot work turns the chat off with the reason, instead of failing every turn.
+  const chatReason = await modelProblem(io.env);
+  const sessions = chatReason
+    ? null
+    : createAgentSessions({ config, cwd: io.cwd, env: io.env, git: git ?? null });
+  const served = await startConsole({
     config,
     stacks,
     cwd: io.cwd,
     ...options,
-    agent: (text, o) =>
-      runAgentRequest(text, {
-        actor: o.actor,
-        approve: o.approve,
-        onEvent: o.onEvent,
-        stackRef: o.stack,
-        config,
-        cwd: io.cwd,
-        env: io.env,
-      }),
+    ...(sessions ? { agent: sessions.agent } : { chatReason: `The chat is off: ${chatReason}` }),
     ...(git ? { git } : {}),
     actor: `${actor(io)} (console)`,
   });
+  return {
+    ...served,
+    async close() {
+      await served.close();
+      await sessions?.close();
+    },
+  };
+}
+
+async function modelProblem(env: NodeJS.ProcessEnv): Promise<string | null> {
+  const { readModelSpec, requireModelKey } = await import('../../agent/model-provider.ts');
+  try {
+    const spec = readModelSpec(env);
+    if (spec) requireModelKey(spec, env);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 /**
