@@ -214,11 +214,13 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
       .waitFor();
     const plan = page.getByRole('region', { name: 'Plan' });
     await plan.getByRole('note', { name: 'Pinned' }).waitFor();
-    await expect.poll(() => textOf(plan)).toMatch(
-      new RegExp(
-        `Pinned to ${C1.slice(0, 7)} .* by release-manager \\(console\\), when rolling back: “the totals are wrong”`,
-      ),
-    );
+    await expect
+      .poll(() => textOf(plan))
+      .toMatch(
+        new RegExp(
+          `Pinned to ${C1.slice(0, 7)} .* by release-manager \\(console\\), when rolling back: “the totals are wrong”`,
+        ),
+      );
     expect(await plan.getByRole('button', { name: 'Deploy latest' }).count()).toBe(0);
     await plan.getByRole('button', { name: `Promote latest (${C2.slice(0, 7)})` }).waitFor();
     await plan.getByRole('button', { name: 'Unpin' }).waitFor();
