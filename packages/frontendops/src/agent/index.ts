@@ -100,11 +100,14 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
         model && intent.kind === 'unknown' ? `ask ${model.id}, reading only` : describeIntent(intent),
     });
     if (!clients) {
-      clients = await connectAgentClients(options.mcpConfig ?? defaultMcpConfig(cwd, options.stackRef), {
-        inheritEnv: !options.mcpConfig,
-        env: envVars,
-        ...(options.onServerStderr ? { onStderr: options.onServerStderr } : {}),
-      });
+      clients = await connectAgentClients(
+        options.mcpConfig ?? defaultMcpConfig(cwd, options.stackRef, envVars),
+        {
+          inheritEnv: !options.mcpConfig,
+          env: envVars,
+          ...(options.onServerStderr ? { onStderr: options.onServerStderr } : {}),
+        },
+      );
       ownClients = true;
     }
     if (intent.kind === 'refuse' || (!model && intent.kind === 'unknown')) {

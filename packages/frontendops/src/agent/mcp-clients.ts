@@ -34,14 +34,23 @@ export type McpConfig = z.infer<typeof mcpConfigSchema>;
 /** This checkout's root (src/agent/ → ../..): where bin/frontendops.js lives. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Our two servers over stdio: `frontendops mcp infra [--stack <ref>]` and `frontendops mcp git --repo <cwd>`. */
-export function defaultMcpConfig(cwd: string = process.cwd(), stackRef?: string): McpConfig {
+/**
+ * Our two servers over stdio: `frontendops mcp infra [--stack <ref>]` and `frontendops mcp git`, on
+ * the repository in `cwd` — or, in GitHub Actions (GITHUB_REPOSITORY with a GITHUB_TOKEN), on the
+ * run's GitHub repository, so the deploy tag outlives the runner's checkout.
+ */
+export function defaultMcpConfig(
+  cwd: string = process.cwd(),
+  stackRef?: string,
+  env: NodeJS.ProcessEnv = {},
+): McpConfig {
   const bin = join(REPO_ROOT, 'bin', 'frontendops.js');
   const spawn = (args: string[]) => ({ command: process.execPath, args: [bin, ...args], env: {}, cwd });
+  const github = env.GITHUB_TOKEN && env.GITHUB_REPOSITORY ? env.GITHUB_REPOSITORY : null;
   return {
     mcpServers: {
       infra: spawn(['mcp', 'infra', ...(stackRef ? ['--stack', stackRef] : [])]),
-      git: spawn(['mcp', 'git', '--repo', cwd]),
+      git: spawn(['mcp', 'git', ...(github ? ['--github', github] : ['--repo', cwd])]),
     },
   };
 }

@@ -192,6 +192,11 @@ describe('frontendops action', () => {
     const out = await outputs();
     expect(out).toMatchObject({ commit: repo.commits.dashboard1, outcome: 'succeeded', 'site-url': siteUrl });
     expect(out.tag).toMatch(/^dashboard-deploy-/);
+    // In Actions the agent's git server is the run's GitHub repository: the tag outlives the runner.
+    expect(github.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/git/refs'))).toEqual([
+      expect.anything(),
+      expect.objectContaining({ body: expect.objectContaining({ ref: `refs/tags/${out.tag}` }) }),
+    ]);
     expect(await readFile(summaryFile, 'utf8')).toMatch(
       /```text\nRolled back dashboard-hosting-prod[\s\S]*now pinned/,
     );

@@ -153,7 +153,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
   const stack = await stackRefOf(ctx, flags.stack);
   const mcpConfig = flags.config
     ? await agent.loadMcpConfig(flags.config, io.cwd)
-    : agent.defaultMcpConfig(io.cwd, stack.stackRef);
+    : agent.defaultMcpConfig(io.cwd, stack.stackRef, io.env);
   const lines = readLines(io.stdin, io.stderr);
   const who = actor(io);
   const renderer = createRenderer(io.stderr);
