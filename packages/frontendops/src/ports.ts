@@ -154,6 +154,17 @@ export interface GitHost {
   /** A commit by sha, short sha, tag or branch; null when unknown. */
   getCommit(ref: string): Promise<CommitInfo | null>;
   /**
+   * What a release adds: commits reachable from `head` but not from `base` that touch `path`,
+   * newest first, at most `limit` (default 20; `truncated` when there were more). NOT_FOUND when
+   * `base` or `head` is unknown.
+   */
+  commitsBetween(
+    base: string,
+    head: string,
+    path: string,
+    limit?: number,
+  ): Promise<{ commits: CommitInfo[]; truncated: boolean }>;
+  /**
    * Creates an annotated tag and its ref, the message kept verbatim (but for trailing whitespace).
    * Returns the tag as listTags lists it. CONFLICT when the name is taken (of concurrent creates of
    * one name, one wins); NOT_FOUND for a commit the repository lacks; BAD_INPUT for a name git would

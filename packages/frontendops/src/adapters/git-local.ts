@@ -54,6 +54,29 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
       return parseCommit(await gitOk(git, ['log', '-1', `--format=${COMMIT_FORMAT}`, sha]));
     },
 
+    async commitsBetween(base, head, path, limit = 20) {
+      assertRef(base);
+      assertRef(head);
+      assertRepoPath(path);
+      const [from, to] = await Promise.all([resolveCommit(base), resolveCommit(head)]);
+      if (!from) throw unknownRef(base);
+      if (!to) throw unknownRef(head);
+      const out = await gitOk(git, [
+        'log',
+        `--max-count=${limit + 1}`,
+        `--format=${COMMIT_FORMAT}%x1e`,
+        `${from}..${to}`,
+        '--',
+        path,
+      ]);
+      const commits = out
+        .split('\x1e')
+        .map((record) => record.replace(/^\n/, ''))
+        .filter((record) => record.trim().length > 0)
+        .map(parseCommit);
+      return { commits: commits.slice(0, limit), truncated: commits.length > limit };
+    },
+
     async createTag({ name, sha, message }) {
       assertTagName(name);
       assertCommitSha(sha);

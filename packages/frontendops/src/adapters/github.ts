@@ -84,6 +84,51 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       }
     },
 
+    async commitsBetween(base, head, path, limit = 20) {
+      assertRef(base);
+      assertRef(head);
+      assertRepoPath(path);
+      // The range from the compare API (base...head: what head has that base does not), the path
+      // filter from the commits API (the newest 100 commits of the path up to head): their overlap.
+      let range: GitHubCommit[];
+      try {
+        const { data } = await octokit.rest.repos.compareCommitsWithBasehead({
+          owner,
+          repo,
+          basehead: `${base}...${head}`,
+          per_page: 250,
+        });
+        range = data.commits;
+      } catch (error) {
+        if (statusOf(error) === 404) {
+          throw new FrontendOpsError(
+            'NOT_FOUND',
+            `GitHub ${where} cannot compare ${base} with ${head}: one of them is unknown, or the repository is not visible with the configured token.`,
+          );
+        }
+        throw upstream('compare commits', error);
+      }
+      if (range.length === 0) return { commits: [], truncated: false };
+      let touching: Set<string>;
+      try {
+        const { data } = await octokit.rest.repos.listCommits({
+          owner,
+          repo,
+          sha: head,
+          path,
+          per_page: 100,
+        });
+        touching = new Set(data.map((c) => c.sha));
+      } catch (error) {
+        throw upstream('list commits', error);
+      }
+      const found = range
+        .filter((c) => touching.has(c.sha))
+        .reverse()
+        .map(toCommitInfo);
+      return { commits: found.slice(0, limit), truncated: found.length > limit };
+    },
+
     async createTag({ name, sha, message }) {
       assertTagName(name);
       assertCommitSha(sha);

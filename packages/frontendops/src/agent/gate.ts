@@ -55,8 +55,15 @@ export interface GateCall {
 
 export interface ToolGate {
   listTools(): Promise<GatedTool[]>;
-  /** `approvalSummary`: what a person is asked to approve, when the caller can say it better than the gate. */
-  call(name: string, args: unknown, hints?: { approvalSummary?: string }): Promise<GateCall>;
+  /**
+   * `approvalSummary`: what a person is asked to approve, when the caller can say it better than the
+   * gate; `deployId`: the plan it approves (from plan_deploy), so the approval is for that plan only.
+   */
+  call(
+    name: string,
+    args: unknown,
+    hints?: { approvalSummary?: string; deployId?: string },
+  ): Promise<GateCall>;
   /** Records a call stopped before the gate saw it run (e.g. a model naming an unknown tool). */
   refuse(name: string, args: unknown, reason: string): GateCall;
   /** Records a call a dry-run would make, without making it. */
@@ -93,7 +100,12 @@ export function createToolGate(options: GateOptions): ToolGate {
   const changes: Change[] = [];
   /** Stacks a server said are unprotected (get_status, get_deploy_target): no approval asked there. */
   const unprotected = new Set<string>();
-  let inFlight: { tool: string; stack: string; decision: ApprovalDecision | null } | null = null;
+  let inFlight: {
+    tool: string;
+    stack: string;
+    decision: ApprovalDecision | null;
+    deployId?: string | undefined;
+  } | null = null;
   let attached = true;
   let steps = 0;
 
@@ -104,7 +116,12 @@ export function createToolGate(options: GateOptions): ToolGate {
   // one for the call in flight, else ask the person now.
   const respond = async (params: ElicitRequest['params']): Promise<ElicitResult> => {
     if (!attached) return { action: 'decline' };
-    if (inFlight?.decision) return answerElicitation(params, inFlight.decision);
+    if (inFlight?.decision) {
+      // An approval names one plan: the server's question must be about that deploy id.
+      const asked = /\(deploy id ([0-9a-f]{7}-[0-9a-f]{10})\)/.exec(params.message)?.[1];
+      if (inFlight.deployId && asked && asked !== inFlight.deployId) return { action: 'decline' };
+      return answerElicitation(params, inFlight.decision);
+    }
     const request: ApprovalRequest = {
       action: actionOf(inFlight?.tool ?? 'run_sync'),
       stack: inFlight?.stack ?? options.stack ?? "(the server's stack)",
@@ -172,7 +189,7 @@ export function createToolGate(options: GateOptions): ToolGate {
   async function call(
     name: string,
     rawArgs: unknown,
-    hints: { approvalSummary?: string } = {},
+    hints: { approvalSummary?: string; deployId?: string } = {},
   ): Promise<GateCall> {
     const started = Date.now();
     steps += 1;
@@ -263,6 +280,7 @@ export function createToolGate(options: GateOptions): ToolGate {
 
     const stack = handle?.stack ?? String(args.stack ?? options.stack ?? '');
     let decision: ApprovalDecision | null = null;
+    let approvedDeployId: string | undefined;
     if (contract.impact === 'destructive' && (handle?.approvalRequired ?? !unprotected.has(stack))) {
       const request: ApprovalRequest = {
         action: actionOf(name),
@@ -272,9 +290,10 @@ export function createToolGate(options: GateOptions): ToolGate {
             hints.approvalSummary ??
             `roll back ${stack} to ${args.to ? String(args.to) : 'the previous release'}`,
         ),
-        ...(handle ? { deployId: handle.deployId } : {}),
+        ...(handle ? { deployId: handle.deployId } : hints.deployId ? { deployId: hints.deployId } : {}),
       };
       decision = await options.approve(request, { asked: options.asked });
+      approvedDeployId = request.deployId;
       approvals.push({ request, decision });
       emit({ type: 'approval', request, decision });
       if (!decision.approved) {
@@ -285,7 +304,7 @@ export function createToolGate(options: GateOptions): ToolGate {
     }
 
     emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
-    const flight = { tool: name, stack, decision };
+    const flight = { tool: name, stack, decision, deployId: approvedDeployId };
     inFlight = flight;
     let result: CallToolResult;
     try {
@@ -354,7 +373,10 @@ export function createToolGate(options: GateOptions): ToolGate {
       if (!target.protected) unprotected.add(target.stack);
     }
     if (name === 'get_status' && data.protected === false) unprotected.add(String(data.stack ?? stack));
-    if ((name === 'run_sync' || name === 'rollback') && typeof data.deployId === 'string') {
+    if (
+      (name === 'run_sync' || name === 'rollback' || name === 'promote_release') &&
+      typeof data.deployId === 'string'
+    ) {
       changes.push({
         deployId: data.deployId,
         stack: String(data.stack ?? stack),

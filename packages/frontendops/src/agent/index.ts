@@ -45,6 +45,8 @@ export interface AgentRequestOptions {
   /** Already-connected MCP clients; otherwise the servers of `mcpConfig` (default: ours over stdio) are spawned. */
   clients?: AgentClients;
   mcpConfig?: McpConfig;
+  /** Each stderr line of servers spawned for this request (default: inherited). */
+  onServerStderr?: (line: string) => void;
   /** The stack name the tools act on; default: named by `stackRef`, else the infra server's own stack. */
   stack?: string | null;
   /** --stack: a configured stack name, `local`, or an outputs JSON file (given to the spawned infra server). */
@@ -105,10 +107,14 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
         model && intent.kind === 'unknown' ? `ask ${model.id}, reading only` : describeIntent(intent),
     });
     if (!clients) {
-      clients = await connectAgentClients(options.mcpConfig ?? defaultMcpConfig(cwd, options.stackRef), {
-        inheritEnv: !options.mcpConfig,
-        env: envVars,
-      });
+      clients = await connectAgentClients(
+        options.mcpConfig ?? defaultMcpConfig(cwd, options.stackRef, envVars),
+        {
+          inheritEnv: !options.mcpConfig,
+          env: envVars,
+          ...(options.onServerStderr ? { onStderr: options.onServerStderr } : {}),
+        },
+      );
       ownClients = true;
     }
     if (intent.kind === 'refuse' || (!model && intent.kind === 'unknown')) {

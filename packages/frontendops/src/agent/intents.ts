@@ -21,6 +21,11 @@ export type Intent =
   | { kind: 'history'; limit: number }
   | { kind: 'plan'; ref: string | null }
   | { kind: 'invalidate'; deployId: string | null }
+  /** Make a release (default: the latest) live for everyone and clear any pin. */
+  | { kind: 'promote'; ref: string | null }
+  /** Keep the live release: deploys wait until a promote or unpin. */
+  | { kind: 'pin' }
+  | { kind: 'unpin' }
   /** Words the table does not know: the runbook refuses them; a model may only read. */
   | { kind: 'unknown'; reason: string }
   /** Things the agent never does (or an empty or overlong request). */
@@ -33,6 +38,7 @@ const READ_TOOLS: ToolName[] = [
   'latest_commit',
   'get_commit',
   'list_deploy_tags',
+  'commits_between',
 ];
 
 /**
@@ -46,13 +52,17 @@ export function toolsFor(intent: Intent): Set<ToolName> {
     deploy: ['get_deploy_target', 'run_sync', 'invalidate_cdn', 'create_deploy_tag'],
     rollback: ['rollback', 'create_deploy_tag'],
     invalidate: ['invalidate_cdn'],
+    promote: ['promote_release', 'create_deploy_tag'],
+    pin: ['pin_release'],
+    unpin: ['unpin_release'],
   };
   return new Set([...READ_TOOLS, ...(extra[intent.kind] ?? [])]);
 }
 
 /** The one kind of change `--yes` approves for this request: the one its words name. */
 export function approvableActions(intent: Intent): ApprovalAction[] {
-  if (intent.kind === 'deploy') return ['deploy'];
+  // A promote is a deploy (of a release, for everyone, lifting the pin): the same approval.
+  if (intent.kind === 'deploy' || intent.kind === 'promote') return ['deploy'];
   if (intent.kind === 'rollback') return ['rollback'];
   return [];
 }
@@ -64,6 +74,8 @@ export const CAPABILITIES = [
   'show the deploy history',
   'show what a deploy would change (plan)',
   'invalidate the CDN for the live release',
+  'promote a release (the latest, or a named commit): live for everyone, pin cleared',
+  'pin the live release, or unpin',
 ];
 
 export const helpText = () => `I can: ${CAPABILITIES.join('; ')}.`;
@@ -106,10 +118,26 @@ const RULES: Rule[] = [
       /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run)\b/i,
     build: (text) => ({ kind: 'plan', ref: namedRef(text) }),
   },
+  // Before rollback ("undo the pin") and deploy ("release the pin").
+  {
+    match:
+      /\b(un-?pin(ned)?|(lift|remove|drop|clear|release|undo)\s+(the\s+)?pin|unfreeze|unlock\s+deploys?)\b/i,
+    build: () => ({ kind: 'unpin' }),
+  },
+  // Before rollback ("promote the previous build") and deploy ("promote the latest release").
+  {
+    match: /\bpromote\b/i,
+    build: (text) => ({ kind: 'promote', ref: namedRef(text) }),
+  },
   {
     match:
       /\b(roll\s*back|rollback|revert|undo|go\s+back|back\s+to|restore|previous\s+(version|release|build)|last\s+good|yesterday['’]?s\s+(version|release|build|dashboard))\b/i,
     build: (text) => ({ kind: 'rollback', to: rollbackTarget(text) }),
+  },
+  // After rollback ("roll back and pin it" is a rollback, which pins); before deploy ("pin the live release").
+  {
+    match: /\b(pin|freeze(\s+deploys?)?|lock\s+deploys?)\b/i,
+    build: () => ({ kind: 'pin' }),
   },
   {
     match:
@@ -123,12 +151,12 @@ const RULES: Rule[] = [
   },
   {
     match:
-      /\b(deploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
+      /\b(deploy|redeploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
     build: (text) => ({ kind: 'deploy', ref: namedRef(text) }),
   },
   {
     match:
-      /\b(status|live|running|deployed|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date)\b/i,
+      /\b(status|live|running|deployed|pinned|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date)\b/i,
     build: () => ({ kind: 'status' }),
   },
 ];
@@ -170,6 +198,14 @@ export function describeIntent(intent: Intent): string {
       return intent.deployId
         ? `invalidate the CDN for ${intent.deployId}`
         : 'invalidate the CDN for the live release';
+    case 'promote':
+      return intent.ref
+        ? `promote ${intent.ref}: live for everyone, pin cleared`
+        : 'promote the latest dashboard commit: live for everyone, pin cleared';
+    case 'pin':
+      return 'pin the live release (deploys wait for a promote or unpin)';
+    case 'unpin':
+      return 'unpin (deploys go through again)';
     case 'refuse':
       return 'refuse';
     case 'unknown':

@@ -6,7 +6,8 @@
  */
 import { parseResult, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
-import type { HistoryItem, ReleaseView } from '../read/views.ts';
+import { releaseContentsLines } from '../read/contents-text.ts';
+import type { HistoryItem, PlanView, ReleaseCommits, ReleaseView } from '../read/views.ts';
 import type { GateCall, ToolGate } from './gate.ts';
 import type { Intent } from './intents.ts';
 import type { PlannerOutcome } from './types.ts';
@@ -45,6 +46,12 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
         return await history(ctx, intent.limit);
       case 'invalidate':
         return await invalidate(ctx, intent.deployId);
+      case 'promote':
+        return await promote(ctx, intent.ref);
+      case 'pin':
+        return await pin(ctx);
+      case 'unpin':
+        return await unpin(ctx);
       case 'refuse':
       case 'unknown':
         return { outcome: 'refused', message: intent.reason };
@@ -58,6 +65,9 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
         message: `Nothing was changed: ${call.record.tool} on ${where(ctx)} was not approved (${call.record.summary}).`,
       };
     }
+    // The pin is a refusal with its reasons, not a failure: say it as the server said it.
+    if (call.text.startsWith('PINNED: '))
+      return { outcome: 'refused', message: call.text.slice('PINNED: '.length) };
     return { outcome: 'failed', message: `${call.record.tool} failed: ${call.text || call.record.summary}` };
   }
 }
@@ -151,11 +161,33 @@ async function planDeploySteps(
       'Dry run: would tag the deployed commit.',
     );
   }
+  const commits = plan.noop ? null : await releaseCommitsOf(ctx, plan);
   return {
     outcome: 'planned',
     commit: commit.sha,
-    data: plan,
-    message: `${plan.noop ? 'Nothing would change: ' : 'Would '}${plan.description}`,
+    data: { ...plan, ...(commits ? { commits } : {}) },
+    message: [
+      `${plan.noop ? 'Nothing would change: ' : 'Would '}${plan.description}`,
+      ...(plan.noop ? [] : releaseContentsLines({ commits, contents: plan.contents ?? null })),
+    ].join('\n'),
+  };
+}
+
+/** The commits between the live release and the planned one (git server); null when it cannot say. */
+async function releaseCommitsOf(
+  ctx: RunbookContext,
+  plan: Pick<PlanView, 'fromCommit' | 'commit' | 'kind'>,
+): Promise<ReleaseCommits | null> {
+  if (!plan.fromCommit || plan.fromCommit === plan.commit) return null;
+  const [base, head] =
+    plan.kind === 'rollback' ? [plan.commit, plan.fromCommit] : [plan.fromCommit, plan.commit];
+  const call = await ctx.gate.call('commits_between', { base, head, path: ctx.appPath });
+  if (!call.ok) return null;
+  const found = parseResult('commits_between', call.structured);
+  return {
+    direction: plan.kind === 'rollback' ? 'back' : 'forward',
+    commits: found.commits,
+    truncated: found.truncated,
   };
 }
 
@@ -189,7 +221,7 @@ async function rollback(
   // Name the release a person approves: "the previous release" is the one after the live one.
   const destination = target
     ? (before.releases.find((r) => r.deployId === target || r.commit === target) ?? null)
-    : (before.releases[1] ?? null);
+    : (before.releases.find((r) => r.deployId !== live?.deployId && r.commit !== live?.commit) ?? null);
   const args = { ...stackArg(ctx), ...(target ? { to: target } : {}) };
   const approvalSummary = `roll back ${before.stack} from ${describeRelease(live)} to ${
     destination ? describeRelease(destination) : (target ?? 'the previous release')
@@ -198,7 +230,15 @@ async function rollback(
     ctx.gate.skip('rollback', args, `Dry run: would ${approvalSummary}.`);
     return { outcome: 'planned', message: `Would ${approvalSummary}.` };
   }
-  const result = await step(ctx, 'rollback', args, { approvalSummary });
+  // On a protected stack the approval names the planned deploy id, so it approves this plan only.
+  const planned =
+    before.protected && destination
+      ? await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: destination.app, commit: destination.commit })
+      : null;
+  const result = await step(ctx, 'rollback', args, {
+    approvalSummary,
+    ...(planned ? { deployId: planned.deployId } : {}),
+  });
   const tag =
     result.outcome === 'noop'
       ? null
@@ -222,6 +262,9 @@ async function rollback(
     message: [
       `Rolled back ${result.stack} from ${describeRelease(live)} to ${shortSha(result.commit)} as ${result.deployId}.`,
       `Files: ${result.copied} copied, ${result.pruned} pruned. Invalidation: ${result.invalidationIds.join(', ') || 'none needed'}.`,
+      result.pinned
+        ? `${result.stack} is now pinned to ${shortSha(result.commit)}: deploys wait until someone promotes a release or unpins.`
+        : '',
       tag ? `Tag: ${tag.name}.` : '',
       siteUrl ? `Live at ${siteUrl}` : '',
     ]
@@ -241,7 +284,10 @@ async function status(ctx: RunbookContext): Promise<PlannerOutcome> {
     ...(siteUrl ? { siteUrl } : {}),
     message: live
       ? `Live on ${result.stack}: ${describeRelease(live)}, released ${live.releasedAt}${by}` +
-        `${result.pending ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}`
+        `${result.pending ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}` +
+        (result.pin
+          ? `\nPinned to ${shortSha(result.pin.commit)} by ${result.pin.by} since ${result.pin.at}${result.pin.reason ? ` ("${result.pin.reason}")` : ''}: deploys wait until someone promotes a release or unpins.`
+          : '')
       : `Nothing is live on ${result.stack} yet.`,
   };
 }
@@ -293,6 +339,108 @@ async function invalidate(ctx: RunbookContext, deployId: string | null): Promise
   };
 }
 
+/** "promote the latest": deploy it for everyone and clear the pin, after showing what is in it. */
+async function promote(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
+  const commit = await resolveCommit(ctx, ref);
+  const [plan, status] = [
+    await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: ctx.app, commit: commit.sha }),
+    await step(ctx, 'get_status', stackArg(ctx)),
+  ];
+  const { pin } = status;
+  const what = `${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}")`;
+  if (plan.noop && !pin) {
+    return {
+      outcome: 'noop',
+      commit: commit.sha,
+      message: `${what} is already live on ${plan.stack} and nothing is pinned; nothing to do.`,
+    };
+  }
+  const lifting = pin ? ` and clear the pin (${shortSha(pin.commit)}, by ${pin.by})` : '';
+  const approvalSummary = `promote ${ctx.app}@${shortSha(commit.sha)} on ${plan.stack}${lifting}: ${plan.description}`;
+  const args = { ...stackArg(ctx), to: commit.sha };
+  if (ctx.dryRun) {
+    ctx.gate.skip('promote_release', args, `Dry run: would ${approvalSummary}.`);
+    const commits = plan.noop ? null : await releaseCommitsOf(ctx, plan);
+    return {
+      outcome: 'planned',
+      commit: commit.sha,
+      message: [
+        `Would ${approvalSummary}.`,
+        ...releaseContentsLines({ commits, contents: plan.contents ?? null }),
+      ].join('\n'),
+    };
+  }
+  const result = await step(ctx, 'promote_release', args, { approvalSummary, deployId: plan.deployId });
+  const tag =
+    result.outcome === 'noop'
+      ? null
+      : await step(ctx, 'create_deploy_tag', {
+          deployId: result.deployId,
+          commit: result.commit,
+          artifactDigest: result.artifactDigest,
+          request: ctx.text,
+          ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
+        });
+  const siteUrl = await readSiteUrl(ctx);
+  const unpinned = result.unpinned
+    ? `The pin (${shortSha(result.unpinned.commit)}, by ${result.unpinned.by}) is cleared: deploys go through again.`
+    : 'Nothing was pinned.';
+  return {
+    outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
+    deployId: result.deployId,
+    commit: result.commit,
+    ...(tag ? { tag: tag.name } : {}),
+    filesChanged: result.copied + result.pruned,
+    invalidationIds: result.invalidationIds,
+    ...(siteUrl ? { siteUrl } : {}),
+    message: [
+      result.outcome === 'noop'
+        ? `${what} was already live on ${result.stack}.`
+        : `Promoted ${what} on ${result.stack} as ${result.deployId}: live for everyone.`,
+      unpinned,
+      result.outcome === 'noop'
+        ? ''
+        : `Files: ${result.copied} copied, ${result.unchanged} unchanged, ${result.pruned} pruned. Invalidation: ${result.invalidationIds.join(', ') || 'none needed'}${verificationNote(result.verification)}.`,
+      tag ? `Tag: ${tag.name}.` : '',
+      siteUrl ? `Live at ${siteUrl}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  };
+}
+
+async function pin(ctx: RunbookContext): Promise<PlannerOutcome> {
+  if (ctx.dryRun) {
+    ctx.gate.skip('pin_release', stackArg(ctx), 'Dry run: would pin the live release.');
+    return { outcome: 'planned', message: `Would pin the live release of ${where(ctx)}.` };
+  }
+  const result = await step(ctx, 'pin_release', stackArg(ctx));
+  const { pin: p } = result;
+  return {
+    outcome: result.created ? 'succeeded' : 'noop',
+    deployId: p.deployId,
+    commit: p.commit,
+    message: result.created
+      ? `Pinned ${result.stack} to ${p.app} ${shortSha(p.commit)} (${p.deployId}). Deploys of other releases wait until someone promotes a release or unpins.`
+      : `${result.stack} was already pinned to ${p.app} ${shortSha(p.commit)} by ${p.by} since ${p.at}; nothing changed.`,
+  };
+}
+
+async function unpin(ctx: RunbookContext): Promise<PlannerOutcome> {
+  if (ctx.dryRun) {
+    ctx.gate.skip('unpin_release', stackArg(ctx), 'Dry run: would unpin.');
+    return { outcome: 'planned', message: `Would unpin ${where(ctx)}.` };
+  }
+  const result = await step(ctx, 'unpin_release', stackArg(ctx));
+  const was = result.unpinned;
+  return {
+    outcome: was ? 'succeeded' : 'noop',
+    message: was
+      ? `Unpinned ${result.stack} (it was pinned to ${shortSha(was.commit)} by ${was.by} since ${was.at}). Deploys go through again; what is live did not change.`
+      : `${result.stack} was not pinned; nothing changed.`,
+  };
+}
+
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
 /** One call through the gate; its typed result, or StepStopped with the call. */
@@ -300,7 +448,7 @@ async function step<N extends ToolName>(
   ctx: RunbookContext,
   tool: N,
   args: ToolInput<N>,
-  hints: { approvalSummary?: string } = {},
+  hints: { approvalSummary?: string; deployId?: string } = {},
 ): Promise<ToolOutput<N>> {
   const call = await ctx.gate.call(tool, args, hints);
   if (!call.ok) throw new StepStopped(call);

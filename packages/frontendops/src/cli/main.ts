@@ -12,6 +12,7 @@ import { type CliIo, printable } from './io.ts';
 const COMMANDS = [
   () => import('./commands/publish.ts'),
   () => import('./commands/deploy.ts'),
+  () => import('./commands/pin.ts'),
   () => import('./commands/status.ts'),
   () => import('./commands/approve.ts'),
   () => import('./commands/agent.ts'),
@@ -20,6 +21,7 @@ const COMMANDS = [
   () => import('./commands/mcp.ts'),
   () => import('./commands/canary.ts'),
   () => import('./commands/migrate.ts'),
+  () => import('./commands/action.ts'),
 ];
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };

@@ -12,6 +12,8 @@ export interface Renderer {
   onEvent(event: AgentEvent): void;
   /** Stops the spinner line (before a prompt takes the terminal). */
   pause(): void;
+  /** A line from elsewhere (a server's note), between the renderer's own lines; each note once. */
+  line(text: string): void;
   /** The closing summary block. */
   summary(result: AgentResult): string;
 }
@@ -23,6 +25,7 @@ export function createRenderer(out: Output): Renderer {
   let bar: cliProgress.SingleBar | null = null;
   let streaming = false;
   let spinner: NodeJS.Timeout | null = null;
+  const notes = new Set<string>();
   // Without progress notifications from the server, a terminal still sees a long call is alive.
   const spin = (tool: string) => {
     if (!tty) return;
@@ -100,6 +103,13 @@ export function createRenderer(out: Output): Renderer {
       }
     },
     pause: stopSpinner,
+    line(text) {
+      if (/^note: /.test(text)) {
+        if (notes.has(text)) return;
+        notes.add(text);
+      }
+      write(text);
+    },
     summary: (result) => printable(formatSummary(result)),
   };
 }

@@ -52,8 +52,10 @@ export interface ConsoleOptions {
   port?: number;
   /** Default: a random token. */
   token?: string;
-  /** Runs a chat request; without it the chat box says the agent is not available. */
+  /** Runs a chat request; without it the chat box says the agent is not available (and why: chatReason). */
   agent?: ConsoleAgent;
+  /** Why there is no agent, in words for the page (e.g. a model that is not configured right). */
+  chatReason?: string;
   /** Where deploy tags are read from (to show a release's tag). */
   git?: GitHost;
   /** Who the console acts as in deployment records and the audit log; default "<user> (console)". */
@@ -91,6 +93,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     hub,
     actor,
     agent: options.agent,
+    chatReason: options.chatReason ?? null,
+    confirmations: new Map(),
     token,
     sessions: createSessions(),
     uiDir,

@@ -7,7 +7,8 @@
  */
 import type { Config } from '../config.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
-import { type DeployOptions, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
+import type { DeployOptions } from '../deploy/deploy.ts';
+import { pinRelease, unpinRelease } from '../deploy/pin.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
@@ -19,8 +20,9 @@ import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
 import { readAudit, verifyAudit } from '../state/audit.ts';
 import type { RequestInfo } from '../state/records.ts';
+import { describeAction, type ReleaseContext, runAction } from './releases.ts';
 import type { AuditStatusView, DeploymentDetails, PlanAction, PlanView, StatusView } from './types.ts';
-import { toAuditStatus, toConsolePlan, toDeploymentDetails } from './views.ts';
+import { toAuditStatus, toDeploymentDetails } from './views.ts';
 
 export interface ConsoleServiceOptions {
   config: Config;
@@ -79,14 +81,17 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     return { app: options.config.app, commit: commit.sha };
   };
 
+  const releases: ReleaseContext = {
+    config: options.config,
+    ...(options.git ? { git: options.git } : {}),
+    latest: (site) => latestArtifact(site),
+  };
+
   const planFor = async (stack: string, action: PlanAction, to?: string): Promise<PlanView> => {
     const site = await open(stack);
     const request = consoleRequest('plan', 'console');
-    const summary =
-      action === 'rollback'
-        ? await rollbackRelease(site, { request, dryRun: true, ...(to ? { to } : {}) })
-        : await deployArtifact(site, { ...(await latestArtifact(site)), request, dryRun: true });
-    return toConsolePlan(summary.plan, action, site.protected);
+    const summary = await runAction(site, releases, action, { request, dryRun: true, ...(to ? { to } : {}) });
+    return describeAction(site, releases, summary.plan, action, to);
   };
 
   return {
@@ -157,18 +162,32 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         input.onEvent(event);
       };
       try {
-        return action === 'rollback'
-          ? await rollbackRelease(site, {
-              request: input.request,
-              onEvent,
-              ...(input.to ? { to: input.to } : {}),
-            })
-          : await deployArtifact(site, { ...(await latestArtifact(site)), request: input.request, onEvent });
+        return await runAction(site, releases, action, {
+          request: input.request,
+          onEvent,
+          ...(input.to ? { to: input.to } : {}),
+        });
       } catch (error) {
-        if (seen.changed) throw new PlanChangedError(toConsolePlan(seen.changed, action, site.protected));
+        if (seen.changed) {
+          throw new PlanChangedError(await describeAction(site, releases, seen.changed, action, input.to));
+        }
         throw error;
       }
     },
+
+    /** Pins the live release (pinned: false when it already was). */
+    async pin(stack: string, request: RequestInfo) {
+      const { pin, created } = await pinRelease(await open(stack), { request, waitMs: 10_000 });
+      return { pin, changed: created };
+    },
+
+    /** Lifts the pin (changed: false when there was none). */
+    async unpin(stack: string, request: RequestInfo) {
+      const { cleared } = await unpinRelease(await open(stack), { request, waitMs: 10_000 });
+      return { pin: cleared, changed: cleared !== null };
+    },
+
+    git: options.git,
 
     close: async () => {
       const sites = await Promise.allSettled(opened.values());

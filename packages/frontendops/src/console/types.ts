@@ -5,9 +5,22 @@
  */
 
 import type { ApprovalAction } from '../ports.ts';
-import type { PlanView as EnginePlanView, HistoryItem, StatusView as StackStatus } from '../read/views.ts';
+import type {
+  PlanView as EnginePlanView,
+  HistoryItem,
+  PinView,
+  ReleaseCommits,
+  StatusView as StackStatus,
+} from '../read/views.ts';
 
-export type { HistoryItem, RequestView } from '../read/views.ts';
+export type {
+  CommitView,
+  HistoryItem,
+  PinView,
+  PlanContents,
+  ReleaseCommits,
+  RequestView,
+} from '../read/views.ts';
 
 export type LiveView = NonNullable<StackStatus['live']>;
 
@@ -55,11 +68,22 @@ export interface AuditStatusView {
   anchors: number;
 }
 
-export type PlanAction = 'deploy-latest' | 'rollback';
+/**
+ * deploy-latest: the newest published build; rollback: back to a retained release (default the
+ * previous one; it pins); redeploy: any release of the history, again; promote: a release (default the
+ * latest) live for everyone, the pin cleared.
+ */
+export type PlanAction = 'deploy-latest' | 'rollback' | 'redeploy' | 'promote';
 
-/** The plan read model, and which of the console's actions it is for. */
+/** The plan read model, which of the console's actions it is for, and what a person decides on. */
 export interface PlanView extends EnginePlanView {
   action: PlanAction;
+  /** The release named (a deploy id or commit), for rollback / redeploy / promote to a chosen one. */
+  to?: string;
+  /** The commits since the live release (or leaving with a rollback), from the git host. */
+  commits?: ReleaseCommits;
+  /** The stack's pin, when there is one. */
+  pin?: PinView | null;
 }
 
 /** What the POST actions return. */
@@ -74,6 +98,21 @@ export interface ActionResult {
   verification: { ok: boolean; detail: string } | null;
   durationMs: number;
   error: { code: string; message: string } | null;
+  /** The deploy tag made for this change (null: none, e.g. nothing changed or no git repository). */
+  tag: string | null;
+  /** A rollback pinned the stack to what it made live. */
+  pinned: boolean;
+  /** A promote lifted the pin. */
+  unpinned: boolean;
+}
+
+/** What pin / unpin answer. */
+export interface PinResult {
+  stack: string;
+  /** The pin now (after pin), or the one lifted (after unpin); null: there was none. */
+  pin: PinView | null;
+  /** false: nothing changed (already pinned, or not pinned). */
+  changed: boolean;
 }
 
 export interface ApprovalAsked {
@@ -81,15 +120,29 @@ export interface ApprovalAsked {
   stack: string;
   summary: string;
   approved: boolean;
+  /** The plan the approval is for (a deploy id), when the agent knew it. */
+  deployId?: string;
+}
+
+/** A plan the agent needs confirmed: the page shows it with one button, bound to this deploy id. */
+export interface ChatConfirm {
+  action: ApprovalAction;
+  stack: string;
+  summary: string;
+  deployId: string;
 }
 
 export interface ChatReply {
   runId: string;
   /** The agent's answer in words. */
   answer: string;
-  /** Approvals the agent asked for while running; declined ones can be confirmed and asked again. */
+  /** Approvals the agent asked for while running. */
   approvals: ApprovalAsked[];
   ok: boolean;
+  /** The plan waiting for the person's confirmation (send the same words with confirm.deployId). */
+  confirm: ChatConfirm | null;
+  /** Set when a confirmation was sent but the agent now plans something else (e.g. a newer build): that plan is `confirm`. */
+  replaced: string | null;
 }
 
 /** One message on the server-sent event stream (`GET /api/events`). */
@@ -97,11 +150,12 @@ export type ConsoleEvent =
   | { source: 'deploy'; runId: string; stack: string; event: ProgressEvent }
   | { source: 'chat'; runId: string; event: ProgressEvent };
 
+/** `headline` is for people; `detail` is the engine's words, shown one click away. */
 export type ProgressEvent =
-  | { type: 'plan'; plan: PlanView }
-  | { type: 'copy'; group: string; done: number; total: number }
-  | { type: 'step'; step: string; detail: string }
-  | { type: 'agent'; detail: string }
+  | { type: 'plan'; plan: PlanView; headline?: string }
+  | { type: 'copy'; group: string; done: number; total: number; headline?: string }
+  | { type: 'step'; step: string; detail: string; headline?: string }
+  | { type: 'agent'; detail: string; headline?: string }
   | { type: 'done'; outcome: string }
   | { type: 'error'; code: string; message: string };
 
@@ -109,6 +163,8 @@ export interface SessionView {
   stacks: string[];
   actor: string;
   chat: boolean;
+  /** Why the chat is off, in words for the page (when `chat` is false). */
+  chatReason: string | null;
 }
 
 export interface ApiError {

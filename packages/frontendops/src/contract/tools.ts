@@ -5,7 +5,7 @@
  * results parsed by its output schemas. Adding a field here changes every side at once.
  */
 import * as z from 'zod';
-import { historyPage, planView, statusView } from '../read/views.ts';
+import { historyPage, pinView, planView, statusView } from '../read/views.ts';
 import {
   appName,
   artifactDigest,
@@ -88,6 +88,11 @@ const changeResult = {
   retained: z.array(z.string()).describe('Deploy ids whose files stay in place, newest first'),
   approvedBy: z.string().nullable().describe('Who approved (protected stacks), and how; else null'),
 };
+
+const reasonArg = requestText
+  .max(500)
+  .optional()
+  .describe("Why, in the person's words (recorded with the pin and in the audit log)");
 
 export const TOOLS = {
   get_deploy_target: tool({
@@ -232,6 +237,81 @@ export const TOOLS = {
       paths: z.array(z.string()),
       verification,
       auditHead,
+      pinned: z
+        .boolean()
+        .optional()
+        .describe('true: the stack is now pinned to this release (deploys wait for a promote or unpin)'),
+    }),
+  }),
+  pin_release: tool({
+    name: 'pin_release',
+    server: 'infra',
+    impact: 'write',
+    idempotent: true,
+    title: 'Pin the live release',
+    description:
+      'Keep the live release of a stack live: until someone promotes a release or unpins, deploys of any other ' +
+      'release are refused (PINNED). A rollback pins by itself. "to" (optional) names the release you mean to ' +
+      'pin, as a check: it must be the live one. Changes no file; recorded in the audit log. Pinning what is ' +
+      'already pinned returns the existing pin.',
+    input: z.strictObject({
+      stack: stackArg,
+      to: z
+        .union([deployId, commitRef])
+        .optional()
+        .describe('Deploy id or commit you expect to be live; refused if another release is live'),
+      reason: reasonArg,
+      ...requestArgs,
+    }),
+    output: z.object({
+      stack: z.string(),
+      pin: pinView,
+      created: z.boolean().describe('false: it was already pinned to this release'),
+    }),
+  }),
+  unpin_release: tool({
+    name: 'unpin_release',
+    server: 'infra',
+    impact: 'write',
+    idempotent: true,
+    title: 'Unpin a stack',
+    description:
+      'Lift the pin of a stack so deploys go through again. Changes no file (what is live stays live); ' +
+      'recorded in the audit log. Returns the pin that was lifted, or null when the stack was not pinned.',
+    input: z.strictObject({ stack: stackArg, reason: reasonArg, ...requestArgs }),
+    output: z.object({
+      stack: z.string(),
+      unpinned: pinView.nullable().describe('The pin that was lifted; null: nothing was pinned'),
+    }),
+  }),
+  promote_release: tool({
+    name: 'promote_release',
+    server: 'infra',
+    impact: 'destructive',
+    idempotent: true,
+    title: 'Promote a release: live for everyone, pin cleared',
+    description:
+      'Make one published release live for everyone and clear any pin, in one call: a deploy of that release ' +
+      '(copies in safe order, live pointer, prune, CDN invalidation, verification, record) that also lifts the ' +
+      'pin. "to" is the commit (from latest_commit, or a short sha) or a deploy id from the history. Overwrites ' +
+      'and deletes objects in the hosting bucket; on a protected stack a human must approve first, as for a ' +
+      'deploy. Promoting what is live only lifts the pin.',
+    input: z.strictObject({
+      stack: stackArg,
+      app: appName.optional(),
+      to: z.union([deployId, commitRef]).describe('Commit (full or short sha) or deploy id of the release'),
+      reason: reasonArg,
+      ...requestArgs,
+    }),
+    output: z.object({
+      ...changeResult,
+      fromCommit: z.string().nullable(),
+      outcome: z.string(),
+      invalidationIds: z.array(z.string()),
+      paths: z.array(z.string()),
+      verification,
+      auditHead,
+      unpinned: pinView.nullable().describe('The pin this promote lifted; null: nothing was pinned'),
     }),
   }),
   start_canary: tool({
@@ -392,6 +472,32 @@ export const TOOLS = {
       'date. Use it to confirm a commit someone named exists before deploying or tagging it.',
     input: z.strictObject({ ref: gitRef.describe('Commit sha (7–40 hex), tag or branch') }),
     output: z.object({ commit: commitView }),
+  }),
+  commits_between: tool({
+    name: 'commits_between',
+    server: 'git',
+    impact: 'read',
+    idempotent: true,
+    title: 'Commits between two releases',
+    description:
+      'What a release contains: the commits reachable from "head" but not from "base" that touch a path (default: ' +
+      "the app's directory), newest first, with subject and author. Use base = the live commit and head = the " +
+      'commit to deploy; for a rollback swap them to see what leaves. Changes nothing.',
+    input: z.strictObject({
+      base: gitRef.describe('The older end, e.g. the commit live now'),
+      head: gitRef.describe('The newer end, e.g. the commit to deploy'),
+      path: repoPath
+        .optional()
+        .describe("Repository-relative directory or file; default: the app's directory"),
+      limit: z.number().int().min(1).max(100).optional().describe('At most this many; default 20'),
+    }),
+    output: z.object({
+      base: z.string(),
+      head: z.string(),
+      path: z.string(),
+      commits: z.array(commitView).describe('Newest first'),
+      truncated: z.boolean().describe('true: more commits than `limit` lie between'),
+    }),
   }),
   create_deploy_tag: tool({
     name: 'create_deploy_tag',

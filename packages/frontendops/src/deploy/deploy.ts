@@ -9,6 +9,7 @@ import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
+import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
 import {
   type ApplyOptions,
@@ -33,6 +34,11 @@ export interface DeployOptions extends ApplyOptions {
   waitMs?: number;
   /** Roll back to the previous release when verification fails (default true). */
   rollbackOnFailure?: boolean;
+  /**
+   * The pin (state/pin.ts): 'respect' (default) refuses a deploy past it; 'clear' is a promote — the
+   * release goes live for everyone and the pin is lifted. A rollback always pins what it made live.
+   */
+  pin?: 'respect' | 'clear';
 }
 
 export interface DeploySummary extends DeployIdentity {
@@ -54,11 +60,15 @@ export interface DeploySummary extends DeployIdentity {
   request: RequestInfo;
   rolledBackTo?: string;
   error?: { code: string; message: string };
+  /** The pin this rollback set (the environment stays on this release until a promote or unpin). */
+  pinned?: PinRecord;
+  /** The pin this promote lifted. */
+  unpinned?: PinRecord;
 }
 
 export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
   // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
-  if (site.mode === 'atomic') return deployAtomic(site, options);
+  if (site.mode === 'atomic') return deployAtomicPinned(site, options);
   const started = Date.now();
   const manifest = await requireManifest(site, options.app, options.commit);
   const kind = options.kind ?? 'deploy';
@@ -76,12 +86,20 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   try {
     // A damaged audit head stops the deploy here, before anything is written.
     await readAuditHead(site.state, site.target.statePrefix);
+    if (kind === 'deploy' && options.pin !== 'clear') {
+      assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
+    }
     const pending = await settlePending(site, options);
     const live = await readLiveState(site, pending);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
-    if (plan.noop) return summarize(plan, { dryRun: false, started, request: options.request });
+    if (plan.noop) {
+      return {
+        ...summarize(plan, { dryRun: false, started, request: options.request }),
+        ...(await settlePin(site, plan, options)),
+      };
+    }
     await options.authorize?.(plan);
     await markEnvironment(site);
 
@@ -105,7 +123,9 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
       });
       return { ...summary, outcome: 'failed', rolledBackTo: back.deployId };
     }
-    return summary;
+    return record.outcome === 'succeeded'
+      ? { ...summary, ...(await settlePin(site, plan, options)) }
+      : summary;
   } finally {
     await lock.release();
   }
@@ -147,6 +167,59 @@ export async function rollbackRelease(
     );
   }
   return deployArtifact(site, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+}
+
+/**
+ * After a release went live (or was already live), under the deploy lock: a rollback pins it; a
+ * promote lifts the pin. The automatic rollback of a failed verification does not pin.
+ */
+async function settlePin(
+  site: Site,
+  plan: Pick<DeployPlan, 'kind' | 'noop' | 'deployId' | 'app' | 'commit'>,
+  options: DeployOptions,
+): Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>> {
+  const { request } = options;
+  if (plan.kind === 'rollback') {
+    const pinned: PinRecord = {
+      stack: site.target.stack,
+      deployId: plan.noop
+        ? ((await site.records.readPointer())?.value.deployId ?? plan.deployId)
+        : plan.deployId,
+      app: plan.app,
+      commit: plan.commit,
+      by: request.actor,
+      reason: request.message ?? null,
+      at: new Date().toISOString(),
+      cause: 'rollback',
+    };
+    await writePin(site, pinned);
+    return { pinned };
+  }
+  if (options.pin === 'clear') {
+    const unpinned = await clearPin(site, {
+      by: request.actor,
+      reason: request.message ?? null,
+      via: 'promote',
+      deployId: plan.deployId,
+    });
+    return unpinned ? { unpinned } : {};
+  }
+  return {};
+}
+
+/**
+ * An atomic deploy or rollback with the pin honoured as in place: a deploy past the pin is refused,
+ * a rollback pins, a promote lifts it (the engine holds the lock for the switch; the pin is read and
+ * written around it).
+ */
+async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<DeploySummary> {
+  const kind = options.kind ?? 'deploy';
+  if (!options.dryRun && kind === 'deploy' && options.pin !== 'clear') {
+    assertDeployAllowed(await readPin(site), site.target.stack, options.commit);
+  }
+  const summary = await deployAtomic(site, options);
+  if (summary.dryRun || summary.outcome === 'failed') return summary;
+  return { ...summary, ...(await settlePin(site, summary.plan, options)) };
 }
 
 /** A deploy run while the caller already holds the lock (the automatic rollback). */

@@ -71,6 +71,22 @@ export function createGitServer(options: GitServerOptions): McpServer {
 
   registerContractTool(
     server,
+    'commits_between',
+    async ({ base, head, path = defaultPath, limit }) => {
+      const { commits, truncated } = await host.commitsBetween(base, head, path, limit);
+      return toolSuccess(
+        'commits_between',
+        { base, head, path, commits, truncated },
+        commits.length
+          ? `${commits.length}${truncated ? '+' : ''} commit(s) touching ${path} in ${head} but not in ${base}; newest ${describeCommit(commits[0] as CommitInfo)}.`
+          : `No commit touching ${path} is in ${head} but not in ${base}.`,
+      );
+    },
+    guard,
+  );
+
+  registerContractTool(
+    server,
     'create_deploy_tag',
     async ({ deployId, commit, artifactDigest, request, auditHead, stack }) => {
       const tag = await createDeployTag(host, {

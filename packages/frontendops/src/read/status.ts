@@ -1,13 +1,18 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 import type { Site } from '../site.ts';
-import { type StatusView, toReleaseView, toRequestView } from './views.ts';
+import { readPin } from '../state/pin.ts';
+import { type StatusView, toPinView, toReleaseView, toRequestView } from './views.ts';
 
 /** `tags`: deploy id → deploy tag name, when the reader knows the git host (the console, the CLI). */
 export async function readStatus(
   site: Site,
   tags: ReadonlyMap<string, string> = new Map(),
 ): Promise<StatusView> {
-  const [pointer, pending] = await Promise.all([site.records.readPointer(), site.records.readPending()]);
+  const [pointer, pending, pin] = await Promise.all([
+    site.records.readPointer(),
+    site.records.readPending(),
+    readPin(site),
+  ]);
   const live = pointer?.value ?? null;
   const record = live ? await site.records.readRecord(live.deployId) : null;
   return {
@@ -27,5 +32,6 @@ export async function readStatus(
       startedAt: pending.startedAt,
       pointerMoved: pending.pointerMoved,
     },
+    pin: pin && toPinView(pin),
   };
 }

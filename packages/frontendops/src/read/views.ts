@@ -26,6 +26,17 @@ export const releaseView = z.object({
 });
 export type ReleaseView = z.infer<typeof releaseView>;
 
+export const pinView = z.object({
+  deployId: z.string(),
+  app: z.string(),
+  commit: z.string(),
+  by: z.string().describe('Who pinned'),
+  reason: z.string().nullable().describe('Why, in their words'),
+  at: z.string(),
+  cause: z.enum(['rollback', 'pin']).describe('A rollback pins by itself; "pin" is on purpose'),
+});
+export type PinView = z.infer<typeof pinView>;
+
 export const statusView = z.object({
   stack: z.string(),
   protected: z.boolean().describe('true: deploys and rollbacks need a human approval'),
@@ -44,6 +55,12 @@ export const statusView = z.object({
     .object({ deployId: z.string(), commit: z.string(), startedAt: z.string(), pointerMoved: z.boolean() })
     .nullable()
     .describe('A deploy that was interrupted, or synced and waiting for its invalidation'),
+  pin: pinView
+    .nullable()
+    .default(null)
+    .describe(
+      'The pin: the live release stays until someone promotes a release or unpins; deploys are refused meanwhile',
+    ),
 });
 export type StatusView = z.infer<typeof statusView>;
 
@@ -72,6 +89,46 @@ export const historyPage = z.object({
 });
 export type HistoryPage = z.infer<typeof historyPage>;
 
+const groupChanges = z.object({
+  added: z.number().int(),
+  changed: z.number().int(),
+  removed: z.number().int(),
+  paths: z
+    .object({ added: z.array(z.string()), changed: z.array(z.string()), removed: z.array(z.string()) })
+    .describe('Up to 25 site paths of each kind, sorted'),
+});
+
+/** What is in a release besides its commits: the files that differ from the live release, and the CDN refresh. */
+export const planContents = z.object({
+  files: z
+    .object({ html: groupChanges, asset: groupChanges, other: groupChanges })
+    .describe('Files that differ from the live release: HTML, content-hashed assets, other files'),
+  invalidation: z.string().describe('What the CDN refresh does, in words'),
+});
+export type PlanContents = z.infer<typeof planContents>;
+
+export const commitView = z.object({
+  sha: z.string().describe('Full commit sha'),
+  shortSha: z.string(),
+  message: z.string(),
+  author: z.string(),
+  date: z.string().describe('Author date, ISO 8601 UTC'),
+});
+export type CommitView = z.infer<typeof commitView>;
+
+/** The commits between the live release and another one, touching the app's directory. */
+export const releaseCommits = z.object({
+  direction: z
+    .enum(['forward', 'back', 'first', 'same', 'unknown'])
+    .describe(
+      "forward: the commits the release adds; back: the ones a rollback takes away; first: nothing is live yet (the release's own commit); same: it is live; unknown: the git host could not say",
+    ),
+  commits: z.array(commitView).describe('Newest first'),
+  truncated: z.boolean(),
+  note: z.string().optional().describe('Why no commits are shown, when none are'),
+});
+export type ReleaseCommits = z.infer<typeof releaseCommits>;
+
 export const planView = z.object({
   stack: z.string(),
   kind: z.enum(['deploy', 'rollback']),
@@ -88,8 +145,21 @@ export const planView = z.object({
   fromCommit: z.string().nullable().describe('The commit live now, or null before the first deploy'),
   noop: z.boolean().describe('true when this build is already live and every file is in place'),
   protected: z.boolean().describe('true: a human must approve the change'),
+  contents: planContents
+    .optional()
+    .describe('The files that differ from the live release, grouped, and the CDN refresh in words'),
 });
 export type PlanView = z.infer<typeof planView>;
+
+export const toPinView = (pin: PinView): PinView => ({
+  deployId: pin.deployId,
+  app: pin.app,
+  commit: pin.commit,
+  by: pin.by,
+  reason: pin.reason,
+  at: pin.at,
+  cause: pin.cause,
+});
 
 export const toRequestView = (request: RequestInfo): RequestView => ({
   text: request.text,

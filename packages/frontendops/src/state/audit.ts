@@ -26,7 +26,7 @@ export interface AuditEntry {
   /** What happened: "deploy", "rollback", "release", "publish", "agent-request", "approval", … */
   type: string;
   data: Record<string, unknown>;
-  /** State objects this entry vouches for: name under the state prefix → stateDigest of its content. */
+  /** State objects this entry vouches for: name under the state prefix → stateDigest of its content (ABSENT: removed). */
   objects?: Record<string, string>;
   prevHash: string;
   hash: string;
@@ -74,6 +74,8 @@ export interface AuditVerification {
 }
 
 const GENESIS = 'sha256:genesis';
+/** A binding's digest for an object the entry removed: it must not exist afterwards. */
+export const ABSENT = 'absent';
 const entryKey = (prefix: string, seq: number) => `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
 const headKey = (prefix: string) => `${prefix}audit/head.json`;
 const ENTRY_KEY = /\/(\d{10})\.json$/;
@@ -252,7 +254,17 @@ export async function verifyAudit(
   let objectsOk = 0;
   for (const [name, { digest, seq }] of bound) {
     const current = await readJsonQuietly(store, `${prefix}${name}`);
-    if (current.missing) {
+    if (digest === ABSENT) {
+      if (current.missing) objectsOk++;
+      else {
+        problems.push({
+          kind: 'tampered',
+          seq,
+          object: name,
+          reason: `${name} exists, but entry ${seq} recorded its removal (it was written around the chain)`,
+        });
+      }
+    } else if (current.missing) {
       problems.push({
         kind: 'tampered',
         seq,
@@ -295,6 +307,13 @@ export async function verifyAudit(
         reason: `the history lists ${deployId}, which has no record and no audit entry`,
       });
     }
+  }
+  if (!bound.has('pin.json') && (await store.head(`${prefix}pin.json`))) {
+    problems.push({
+      kind: 'tampered',
+      object: 'pin.json',
+      reason: 'pin.json is not in the audit chain (no entry records a pin): it was written around the chain',
+    });
   }
   const pointer = await store.head(`${prefix}live.json`);
   if (pointer && !bound.has('live.json') && !hasLegacyDeploys(entries)) {

@@ -367,6 +367,14 @@ describe('MCP configuration (mcpServers)', () => {
       expect(defaultMcpConfig('/repo', 'prod.json').mcpServers.infra).toMatchObject({
         args: [expect.stringMatching(/bin\/frontendops\.js$/), 'mcp', 'infra', '--stack', 'prod.json'],
       });
+      expect(defaultMcpConfig('/repo').mcpServers.git).toMatchObject({
+        args: [expect.stringMatching(/bin\/frontendops\.js$/), 'mcp', 'git', '--repo', '/repo'],
+      });
+      // In GitHub Actions the git server is the run's repository on GitHub: tags outlive the runner.
+      const actions = { GITHUB_TOKEN: 'ghs_x', GITHUB_REPOSITORY: 'acme/dashboard' };
+      expect(defaultMcpConfig('/repo', undefined, actions).mcpServers.git).toMatchObject({
+        args: [expect.stringMatching(/bin\/frontendops\.js$/), 'mcp', 'git', '--github', 'acme/dashboard'],
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -107,6 +107,7 @@ describe('the tools a request may use, decided by its words', () => {
     'latest_commit',
     'list_deploy_tags',
     'plan_deploy',
+    'commits_between',
   ];
   it.each([
     [
@@ -119,6 +120,9 @@ describe('the tools a request may use, decided by its words', () => {
     ['show the history', READ],
     ['what would change?', READ],
     ['tell me a joke', READ],
+    ['promote the latest', [...READ, 'create_deploy_tag', 'promote_release']],
+    ['pin prod', [...READ, 'pin_release']],
+    ['unpin', [...READ, 'unpin_release']],
   ])('%s', (text, expected) => {
     expect(tools(text)).toEqual([...expected].sort());
   });
@@ -127,6 +131,9 @@ describe('the tools a request may use, decided by its words', () => {
     expect(approvableActions(parseRequest('Deploy the latest dashboard'))).toEqual(['deploy']);
     expect(approvableActions(parseRequest('roll back prod'))).toEqual(['rollback']);
     expect(approvableActions(parseRequest("what's live?"))).toEqual([]);
+    // A promote is a deploy for everyone: --yes approves it as a deploy; pin and unpin change no file.
+    expect(approvableActions(parseRequest('promote the latest'))).toEqual(['deploy']);
+    expect(approvableActions(parseRequest('unpin'))).toEqual([]);
   });
 });
 

@@ -143,6 +143,7 @@ describe('model planner through the AI SDK against a local OpenAI-compatible dou
     expect(first?.stream).toBe(true);
     const offered = (first?.tools ?? []).map((t) => t.function.name).sort();
     expect(offered).toEqual([
+      'commits_between',
       'create_deploy_tag',
       'get_commit',
       'get_deploy_target',

@@ -44,7 +44,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     const result = await run('delete the hosting bucket');
     expect(result.outcome).toBe('refused');
     expect(result.message).toMatch(/won't delete/);
-    expect(result.message).toMatch(/deploy the latest dashboard/);
+    expect(result.message).toMatch(/deploy the latest build/);
     expect(e.received.length).toBe(before);
     const last = (await auditOf()).at(-1);
     expect(last).toMatchObject({
@@ -211,7 +211,19 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     const plan = await run('what would change if I deployed the latest?');
     expect(plan.outcome).toBe('planned');
     expect(plan.message).toMatch(/sophia-dashboard@[0-9a-f]{7}/);
-    expect(e.received.slice(before).map((r) => r.name)).toEqual(['latest_commit', 'plan_deploy']);
+    // What is in it: the commits since the live release (git server), files by kind, the CDN refresh in words.
+    expect(plan.message).toMatch(
+      /Commits this release adds \(1\):\n {2}[0-9a-f]{7} dashboard: v3 — Ada Release/,
+    );
+    expect(plan.message).toMatch(
+      /Files: HTML: 1 changed · hashed assets: 2 added, 2 removed · other files: no change/,
+    );
+    expect(plan.message).toMatch(/The CDN refreshes 2 paths \(\/, \/index\.html\)/);
+    expect(e.received.slice(before).map((r) => r.name)).toEqual([
+      'latest_commit',
+      'plan_deploy',
+      'commits_between',
+    ]);
     const cdn = await run('invalidate the CDN');
     expect(cdn).toMatchObject({ outcome: 'succeeded', intent: 'invalidate' });
     expect(e.received.slice(before).map((r) => r.name)).toContain('invalidate_cdn');
@@ -237,5 +249,62 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(result.message).not.toContain(e.t.target.artifactsBucket);
     const entry = (await auditOf()).at(-1);
     expect(entry?.data).toMatchObject({ outcome: 'failed' });
+  });
+
+  it('after the rollback the stack is pinned: "Deploy the latest" is refused, naming the pin and the ways forward', async () => {
+    const status = await run('is prod pinned?');
+    expect(status.message).toMatch(/Pinned to [0-9a-f]{7} by ada/);
+    const result = await run('Deploy the latest dashboard');
+    expect(result.outcome).toBe('refused');
+    expect(result.message).toMatch(/^dashboard-hosting-prod is pinned to sophia-dashboard@[0-9a-f]{7}/);
+    expect(result.message).toMatch(/promote the latest[\s\S]*unpin/);
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+  });
+
+  it('"promote the latest": one approval bound to the planned deploy id, the release goes live, the pin is cleared, tagged', async () => {
+    asked.length = 0;
+    const before = e.received.length;
+    const result = await run('promote the latest');
+    expect(result.outcome).toBe('succeeded');
+    expect(result.message).toMatch(/^Promoted sophia-dashboard [0-9a-f]{7} \("dashboard: v3"\)/);
+    expect(result.message).toMatch(
+      /The pin \([0-9a-f]{7}, by ada \(as claimed by frontendops-agent\)\) is cleared/,
+    );
+    expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
+    expect(await e.hostingIndex()).toContain('Sophia v3');
+    expect(asked).toHaveLength(1);
+    const plan = e.received.slice(before).find((r) => r.name === 'plan_deploy');
+    expect(asked[0]).toMatchObject({ action: 'deploy', deployId: result.deployId });
+    expect(asked[0]?.summary).toMatch(
+      /^promote sophia-dashboard@[0-9a-f]{7} on dashboard-hosting-prod and clear the pin/,
+    );
+    expect(plan).toBeDefined();
+    expect((await run('status')).message).not.toMatch(/Pinned/);
+  });
+
+  it('"pin prod" pins the live release; "unpin" lifts it; unpinning again changes nothing', async () => {
+    const pinned = await run('pin prod');
+    expect(pinned).toMatchObject({ outcome: 'succeeded', intent: 'pin' });
+    expect(pinned.message).toMatch(/^Pinned dashboard-hosting-prod to sophia-dashboard [0-9a-f]{7}/);
+    expect((await run('Deploy the latest dashboard')).outcome).toMatch(/refused|noop/);
+    const unpinned = await run('unpin');
+    expect(unpinned).toMatchObject({ outcome: 'succeeded', intent: 'unpin' });
+    expect(unpinned.message).toMatch(/^Unpinned dashboard-hosting-prod/);
+    expect((await run('unpin')).outcome).toBe('noop');
+  });
+
+  it('"roll back to <short sha>" goes back to that retained release; on a protected stack the approval names its plan', async () => {
+    asked.length = 0;
+    const short = e.repo.commits.dashboard2.slice(0, 7);
+    const result = await run(`roll back to ${short}`);
+    expect(result).toMatchObject({ outcome: 'succeeded', commit: e.repo.commits.dashboard2 });
+    expect(result.message).toMatch(/now pinned to [0-9a-f]{7}/);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.deployId).toBe(result.deployId);
+    // And "redeploy" a named release is a deploy of it: refused while pinned, through once unpinned.
+    const v3 = (await e.repo.git(['rev-parse', 'HEAD'])).trim();
+    expect((await run(`redeploy ${v3.slice(0, 7)}`)).outcome).toBe('refused');
+    await run('unpin');
+    expect(await run(`redeploy ${v3.slice(0, 7)}`)).toMatchObject({ outcome: 'succeeded', commit: v3 });
   });
 });

@@ -122,6 +122,8 @@ describe('frontendops agent (MCP servers spawned over stdio)', () => {
     expect(run.stdout.match(/ANSWERED/g)).toHaveLength(2);
     expect(run.stdout).toContain(repo.commits.dashboard2.slice(0, 7));
     expect(run.stdout).toMatch(/Last \d+ deployment\(s\)/);
+    // The servers' note about the file lock reaches the person once, on a line of its own, not per turn.
+    expect(run.stderr.match(/^note: The S3 endpoint ignores conditional writes/gm)).toHaveLength(1);
   });
 });
 

@@ -281,7 +281,7 @@ describe('frontendops CLI', () => {
       '--app',
       APP,
       '--commit',
-      'e5e5e5e5e5',
+      'e5e5e5e5e5'.repeat(4),
       '--stack',
       outputs,
     ]);
@@ -301,7 +301,9 @@ describe('frontendops CLI', () => {
     expect(unknownStack.stderr).toMatch(/Unknown stack "no-such-stack"/);
     await t.s3.settle();
     expect(t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
-    expect(await t.site.artifacts.head(artifactFileKey(APP, 'e5e5e5e5e5', '/index.html'))).toBeNull();
+    expect(
+      await t.site.artifacts.head(artifactFileKey(APP, 'e5e5e5e5e5'.repeat(4), '/index.html')),
+    ).toBeNull();
   });
 });
 

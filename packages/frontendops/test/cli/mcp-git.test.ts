@@ -74,6 +74,7 @@ describe('frontendops mcp git (spawned process)', () => {
   it('serves the local repository over stdio: latest commit, deploy tag created once', async () => {
     const client = await stdioClient(['mcp', 'git', '--repo', repo.dir]);
     expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual([
+      'commits_between',
       'create_deploy_tag',
       'get_commit',
       'latest_commit',

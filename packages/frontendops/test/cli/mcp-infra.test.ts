@@ -62,7 +62,7 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
     cleanups.push(() => client.close());
     const c = wrapClient(client);
 
-    expect((await client.listTools()).tools).toHaveLength(8);
+    expect((await client.listTools()).tools).toHaveLength(15);
     const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
     expect(target.isError).toBe(false);
     expect(target.structured).toMatchObject({ stack: STACK, approvalRequired: false, filesToCopy: 8 });

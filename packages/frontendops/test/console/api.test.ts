@@ -20,12 +20,14 @@ import type {
   ConsoleEvent,
   DeploymentDetails,
   HistoryItem,
+  PinResult,
   PlanView,
   StatusView,
 } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports.ts';
+import { readAudit } from '../../src/state/audit.ts';
 import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -40,8 +42,10 @@ let t: TestDeployEnv;
 let repo: TestRepo;
 let server: ConsoleServer;
 const asked: { request: ApprovalRequest; decision: ApprovalDecision }[] = [];
+/** The deploy id the stand-in agent plans; a test changes it to play "a newer build was published". */
+let plannedId = '3333333-0000000001';
 
-/** Stands in for runAgentRequest: asks for one approval, as the real agent's policy gate does before a deploy. */
+/** Stands in for runAgentRequest: asks for one approval of its plan, as the real agent's gate does before a deploy. */
 const agent: ConsoleAgent = async (text, options) => {
   options.onEvent({
     type: 'intent',
@@ -49,10 +53,12 @@ const agent: ConsoleAgent = async (text, options) => {
     intent: 'deploy',
     description: `understood: ${text}`,
   });
+  if (!/deploy/.test(text)) return agentResult(text, 'answered', 'Live: 3333333.');
   const request: ApprovalRequest = {
     action: 'deploy',
     stack: STACK,
-    summary: 'deploy sophia-dashboard@3333333',
+    summary: `deploy sophia-dashboard@${plannedId.slice(0, 7)} to ${STACK}: 3 files to copy`,
+    deployId: plannedId,
   };
   const decision = await options.approve(request, { asked: ['deploy'] });
   asked.push({ request, decision });
@@ -60,7 +66,9 @@ const agent: ConsoleAgent = async (text, options) => {
   return agentResult(
     text,
     decision.approved ? 'succeeded' : 'declined',
-    decision.approved ? 'done' : 'not approved',
+    decision.approved
+      ? 'done'
+      : `Nothing was changed: not approved. Run it again with --yes to approve, or \`frontendops approve ${plannedId} --stack ${STACK}\`.`,
   );
 };
 
@@ -265,17 +273,32 @@ describe('deploy and roll back, confirmed by plan', () => {
       const result = (await res.json()) as ActionResult;
       expect(res.status).toBe(200);
       expect(result).toMatchObject({ deployId: plan.deployId, outcome: 'succeeded', commit: C2 });
+      // The console tags its deploys too, with the request in words.
+      expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-1$/);
+      const message = await repo.git(['tag', '-l', '--format=%(contents)', result.tag ?? '']);
+      expect(message).toContain('Deploy the latest build (confirmed in the console by tester)');
       await stream.waitFor((e) => e.runId === runId && e.event.type === 'done');
       const types = stream.events.filter((e) => e.runId === runId).map((e) => e.event.type);
       expect(types[0]).toBe('plan');
       expect(types).toContain('copy');
       expect(types).toContain('step');
+      // Progress in people's words, the engine's words beside them.
+      const steps = stream.events.flatMap((e) =>
+        e.runId === runId && e.event.type === 'step' ? [e.event] : [],
+      );
+      expect(steps.map((e) => e.headline)).toContain(`Visitors now get ${APP}@${C2.slice(0, 7)}.`);
+      expect(steps.find((e) => e.step === 'pointer')?.detail).toBe(`${APP}@${C2.slice(0, 7)} is live`);
 
       const history = await getJson<{ deployments: HistoryItem[] }>(stackUrl('history'));
       expect(history.deployments.map((d) => d.commit)).toEqual([C2, C1]);
       expect(history.deployments[0]).toMatchObject({
         live: true,
-        request: { planner: 'console', actor: 'tester (console)' },
+        tag: expect.stringMatching(/^dashboard-deploy-/),
+        request: {
+          planner: 'console',
+          actor: 'tester (console)',
+          text: 'Deploy the latest build (confirmed in the console by tester)',
+        },
       });
 
       const details = await getJson<DeploymentDetails>(stackUrl(`deployments/${plan.deployId}`));
@@ -291,11 +314,13 @@ describe('deploy and roll back, confirmed by plan', () => {
   it('rolls back to the previous release with a confirmed plan', async () => {
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=rollback`);
     expect(plan).toMatchObject({ action: 'rollback', commit: C1, fromCommit: C2 });
-    const res = await post(stackUrl('rollback'), { deployId: plan.deployId });
+    const res = await post(stackUrl('rollback'), { deployId: plan.deployId, message: 'totals are wrong' });
     expect(res.status).toBe(200);
+    expect(((await res.json()) as ActionResult).pinned).toBe(true);
     expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
     const audit = await getJson<AuditStatusView>(stackUrl('audit'));
-    expect(audit).toMatchObject({ ok: true, entries: 7 });
+    // The environment marked; each of the three went live and was recorded; the rollback's pin.
+    expect(audit).toMatchObject({ ok: true, entries: 8 });
   });
 
   it('refuses a malformed body with what was expected', async () => {
@@ -305,23 +330,145 @@ describe('deploy and roll back, confirmed by plan', () => {
   });
 });
 
+describe('pin, promote, redeploy: after a rollback the stack is pinned', () => {
+  it('status shows the pin; the latest build is refused past it (409 PINNED) in the page’s words', async () => {
+    const status = await getJson<StatusView>(stackUrl('status'));
+    expect(status.pin).toMatchObject({ commit: C1, cause: 'rollback', reason: 'totals are wrong' });
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
+    expect(plan.pin).toMatchObject({ commit: C1 });
+    const res = await post(stackUrl('deploy-latest'), { deployId: plan.deployId });
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as ApiError;
+    expect(body.error).toBe('PINNED');
+    expect(body.message).toMatch(
+      /^This stack is pinned to sophia-dashboard@[0-9a-f]{7} .*Promote a release .* or unpin/,
+    );
+    expect(body.message).not.toMatch(/frontendops |--yes/);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('the plan says what is in the release: commits with subject and author, files by kind, the CDN refresh', async () => {
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=promote`);
+    expect(plan).toMatchObject({ action: 'promote', commit: C2, fromCommit: C1 });
+    expect(plan.commits).toMatchObject({
+      direction: 'forward',
+      commits: [{ sha: C2, message: 'dashboard: add App\n\nLonger body line.', author: 'Ada Release' }],
+    });
+    expect(plan.contents?.files.html).toMatchObject({ changed: 1, paths: { changed: ['/index.html'] } });
+    expect(plan.contents?.invalidation).toMatch(/^The CDN refreshes 2 paths/);
+    const back = await getJson<PlanView>(`${stackUrl('plan')}?action=rollback&to=${C1.slice(0, 7)}`);
+    expect(back.commits?.direction).toMatch(/same|back/);
+  });
+
+  it('unpin and pin, each recorded with who and why', async () => {
+    const unpinned = await post(stackUrl('unpin'), { message: 'fixed forward' });
+    expect((await unpinned.json()) as PinResult).toMatchObject({ changed: true, pin: { commit: C1 } });
+    expect((await getJson<StatusView>(stackUrl('status'))).pin).toBeNull();
+    const again = (await (await post(stackUrl('unpin'), {})).json()) as PinResult;
+    expect(again).toMatchObject({ changed: false, pin: null });
+    const pinned = (await (await post(stackUrl('pin'), { message: 'freeze' })).json()) as PinResult;
+    expect(pinned).toMatchObject({ changed: true, pin: { commit: C1, cause: 'pin', reason: 'freeze' } });
+    const audit = await readAudit(t.site.state, t.target.statePrefix);
+    expect(audit.at(-1)).toMatchObject({
+      type: 'pin',
+      data: { by: 'tester (console)', reason: 'freeze' },
+    });
+  });
+
+  it('promote makes the latest live for everyone and clears the pin; redeploy goes to any release of the history', async () => {
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=promote`);
+    const promoted = (await (
+      await post(stackUrl('promote'), { deployId: plan.deployId })
+    ).json()) as ActionResult;
+    expect(promoted).toMatchObject({ outcome: 'succeeded', commit: C2, unpinned: true, pinned: false });
+    expect(promoted.tag).toMatch(/^dashboard-deploy-/);
+    expect((await getJson<StatusView>(stackUrl('status'))).pin).toBeNull();
+    const record = await t.site.records.readRecord(promoted.deployId);
+    expect(record?.request.text).toBe(
+      'Promote the latest build for everyone and clear the pin (confirmed in the console by tester)',
+    );
+
+    const first = (await t.site.records.listRecords()).records.at(-1);
+    const redeploy = await getJson<PlanView>(`${stackUrl('plan')}?action=redeploy&to=${first?.deployId}`);
+    expect(redeploy).toMatchObject({ action: 'redeploy', kind: 'deploy', commit: C1, to: first?.deployId });
+    const done = (await (
+      await post(stackUrl('redeploy'), { deployId: redeploy.deployId, to: first?.deployId })
+    ).json()) as ActionResult;
+    expect(done).toMatchObject({ outcome: 'succeeded', commit: C1, pinned: false });
+    expect((await t.site.records.readRecord(done.deployId))?.request.text).toBe(
+      `Redeploy ${C1.slice(0, 7)} (confirmed in the console by tester)`,
+    );
+  });
+});
+
 describe('chat', () => {
-  it('approves only when the request says so, and reports the approval asked', async () => {
+  const chat = async (body: Record<string, unknown>) => {
+    const res = await post(`${origin()}/api/chat`, body);
+    return { status: res.status, body: (await res.json()) as ChatReply & ApiError };
+  };
+
+  it('shows the plan the agent needs confirmed, with its deploy id, and no terminal advice', async () => {
     await publishArtifact(t.site.artifacts, {
       dir: (await writeFixtureBuild(join(t.tmp, 'build-3'), { version: 'v3' })).dir,
       app: APP,
       commit: C3,
     });
-    const first = await post(`${origin()}/api/chat`, { text: 'deploy the latest dashboard' });
-    const declined = (await first.json()) as ChatReply;
-    expect(declined.ok).toBe(false);
-    expect(declined.approvals).toEqual([expect.objectContaining({ action: 'deploy', approved: false })]);
+    const first = await chat({ text: 'deploy the latest dashboard' });
+    expect(first.status).toBe(200);
+    expect(first.body.confirm).toEqual({
+      action: 'deploy',
+      stack: STACK,
+      summary: `deploy sophia-dashboard@3333333 to ${STACK}: 3 files to copy`,
+      deployId: plannedId,
+    });
+    expect(first.body.answer).toBe('Nothing has changed yet: this needs your confirmation.');
+    expect(first.body.approvals).toEqual([expect.objectContaining({ approved: false, deployId: plannedId })]);
     expect(asked.at(-1)?.decision.approved).toBe(false);
+    expect(JSON.stringify(first.body)).not.toMatch(/--yes|frontendops approve/);
+  });
 
-    const second = await post(`${origin()}/api/chat`, { text: 'deploy the latest dashboard', approve: true });
-    const approved = (await second.json()) as ChatReply;
-    expect(approved).toMatchObject({ ok: true, answer: 'done' });
-    expect(asked.at(-1)?.decision).toEqual({ approved: true, by: 'tester (console)', via: 'console' });
+  it('approves exactly the confirmed plan, once; a used confirmation is refused', async () => {
+    const wrong = await chat({
+      text: 'deploy the latest dashboard',
+      confirm: { deployId: '3333333-9999999999' },
+    });
+    expect(wrong.status).toBe(409);
+    expect(wrong.body.error).toBe('CONFIRMATION_USED');
+    const confirmed = await chat({ text: 'deploy the latest dashboard', confirm: { deployId: plannedId } });
+    expect(confirmed.body).toMatchObject({ ok: true, answer: 'done', confirm: null });
+    expect(asked.at(-1)?.decision).toEqual({
+      approved: true,
+      by: 'tester (console)',
+      via: `the console (confirmed plan ${plannedId})`,
+    });
+    const again = await chat({ text: 'deploy the latest dashboard', confirm: { deployId: plannedId } });
+    expect(again.status).toBe(409);
+  });
+
+  it('a different plan (a newer build published meanwhile) is not approved: it is shown instead', async () => {
+    const shown = await chat({ text: 'deploy the latest dashboard' });
+    const confirmedId = shown.body.confirm?.deployId as string;
+    plannedId = '4444444-0000000002';
+    const replaced = await chat({ text: 'deploy the latest dashboard', confirm: { deployId: confirmedId } });
+    expect(asked.at(-1)?.decision.approved).toBe(false);
+    expect(replaced.body).toMatchObject({
+      replaced: confirmedId,
+      confirm: { deployId: '4444444-0000000002' },
+    });
+    expect(replaced.body.answer).toMatch(
+      /^The plan changed since you confirmed 3333333-0000000001, so nothing was changed/,
+    );
+  });
+
+  it('a newer request replaces a waiting confirmation: its button no longer works', async () => {
+    const shown = await chat({ text: 'deploy the latest dashboard' });
+    await chat({ text: "what's live?" });
+    const late = await chat({
+      text: 'deploy the latest dashboard',
+      confirm: { deployId: shown.body.confirm?.deployId },
+    });
+    expect(late.status).toBe(409);
+    expect(late.body.message).toMatch(/already used, or a newer request replaced it/);
   });
 
   it('says so when no agent is available', async () => {
@@ -339,6 +486,12 @@ describe('chat', () => {
       });
       expect(res.status).toBe(503);
       expect(bare.token).not.toBe(server.token);
+      const session = await (
+        await fetch(`${new URL(bare.url).origin}/api/session`, {
+          headers: { authorization: `Bearer ${bare.token}` },
+        })
+      ).json();
+      expect(session).toMatchObject({ chat: false, chatReason: expect.stringMatching(/not available/) });
     } finally {
       await bare.close();
     }

@@ -2,8 +2,13 @@
  * The deploy console in a real browser (Debian's Chromium through playwright-core), over the real
  * deploy engine on the embedded S3 server and the CloudFront double, with the real agent
  * (runAgentRequest, runbook planner) talking to the real infra and git MCP servers in process over
- * linked in-memory transports, the git server on a real repository. The UI is the package's prebuilt one (npm test builds it first).
+ * linked in-memory transports, the git server on a real repository. The UI is the package's prebuilt
+ * one (npm test builds it first). The tests follow a release manager's day: deploy with what is in the
+ * release shown, roll back (which pins), unpin, roll back to a release chosen in the history, promote,
+ * confirm an agent's plan in the chat — and the page's empty and error states. Screenshots go to
+ * test-artifacts/.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { McpServer } from '@modelcontextprotocol/server';
@@ -18,6 +23,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import { connectSite } from '../../src/stacks/open.ts';
 import { hasChromium, launchChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
 import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -87,6 +93,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
         }),
     });
     browser = await launchChromium();
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
   });
 
   afterAll(async () => {
@@ -136,25 +143,51 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     await expect.poll(() => textOf(page.getByRole('region', { name: 'Plan' }))).toContain(C2.slice(0, 7));
   });
 
-  it('deploys the latest build with the button after showing the plan, and the history grows', async () => {
+  it('the confirm dialog shows what is in the release: commits with subject and author, files by kind, the CDN refresh', async () => {
     await page.getByRole('button', { name: 'Deploy latest' }).click();
     const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
     await dialog.getByText(`deploy ${APP}@${C2.slice(0, 7)} to ${STACK}`).waitFor();
     expect(await textOf(dialog)).toMatch(/protected: confirming is your approval/);
-    await dialog.getByRole('button', { name: 'Confirm deploy' }).click();
+    const commits = dialog.getByRole('region', { name: 'Commits' });
+    expect(await textOf(commits)).toMatch(/What this release adds: 1 commit/);
+    expect(await textOf(commits)).toContain(`${C2.slice(0, 7)} dashboard: add App — Ada Release, 2026-11-23`);
+    const files = dialog.getByRole('region', { name: 'Changed files' });
+    expect(await textOf(files)).toMatch(/HTML\s+1 changed/);
+    expect(await textOf(files)).toMatch(/Hashed assets\s+2 added, 2 removed/);
+    expect(await textOf(files)).toMatch(/Other files\s+no change/);
+    expect(await textOf(files)).toMatch(/The CDN refreshes 2 paths \(\/, \/index\.html\)/);
+    // The engine's plan id is one click away, not the headline.
+    expect(await textOf(dialog)).not.toMatch(/Plan [0-9a-f]{7}-/);
+    await dialog.getByText('Plan details').click();
+    expect(await textOf(dialog)).toMatch(/Plan [0-9a-f]{7}-[0-9a-f]{10}/);
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'after-confirm-dialog.png'), fullPage: true });
+  });
 
-    await page
-      .getByRole('status')
-      .filter({ hasText: `Deploy succeeded: ${C2.slice(0, 7)}` })
-      .waitFor();
+  it('deploys after the confirmation; progress in people’s words; the console tags the deploy', async () => {
+    const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
+    await dialog.getByRole('textbox', { name: /Why/ }).fill('the KPI fix');
+    await dialog.getByRole('button', { name: 'Confirm deploy' }).click();
+    const status = page.getByRole('status').filter({ hasText: `Deploy succeeded: ${C2.slice(0, 7)}` });
+    await status.waitFor();
+    expect(await textOf(status)).toMatch(/tagged dashboard-deploy-\d{8}-1/);
     await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(C2.slice(0, 7));
     await expect.poll(() => timeline(page).count()).toBe(2);
-    await page.getByRole('region', { name: 'Progress' }).getByText('finished: succeeded').waitFor();
+    const progress = page.getByRole('region', { name: 'Progress' });
+    await progress.getByText('Finished: succeeded.').waitFor();
+    const words = await textOf(progress);
+    expect(words).toContain(`Visitors now get ${APP}@${C2.slice(0, 7)}.`);
+    expect(words).toMatch(/Asked the CDN to refresh 2 paths\./);
+    expect(words).not.toMatch(/pointer|I0000/);
+    await progress.getByText('Engine detail').click();
+    expect(await textOf(progress)).toMatch(/pointer: .* is live/);
     expect((await t.site.records.readPointer())?.value.commit).toBe(C2);
+    expect(await textOf(timeline(page).first())).toMatch(
+      /“Deploy the latest build \(confirmed in the console by release-manager\)” — the KPI fix/,
+    );
   });
 
   it('opens a deployment in the details drawer with its files, invalidation and audit entry', async () => {
-    await timeline(page).first().getByRole('button').click();
+    await timeline(page).first().getByRole('button').first().click();
     const drawer = page.getByRole('complementary', { name: 'Deployment details' });
     await drawer.getByText('Audit entry').waitFor();
     // 4: the environment marked protected (the first deploy ran unprotected), 5: live, 6: recorded.
@@ -166,50 +199,204 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     await drawer.getByRole('button', { name: 'Close details' }).click();
   });
 
-  it('rolls back with the button after showing the plan', async () => {
-    await page.getByRole('button', { name: 'Roll back' }).click();
+  it('a rollback pins: Deploy latest no longer offers the rolled-back build; Promote and Unpin are offered', async () => {
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'after-before-rollback.png'), fullPage: true });
+    await page
+      .getByRole('region', { name: 'Plan' })
+      .getByRole('button', { name: 'Roll back', exact: true })
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Roll back?' });
     await dialog.getByText(`roll back ${STACK} to ${APP}@${C1.slice(0, 7)}`).waitFor();
+    expect(await textOf(dialog)).toMatch(/A rollback pins dashboard-hosting-prod to this release/);
+    expect(await textOf(dialog.getByRole('region', { name: 'Commits' }))).toMatch(
+      /What leaves with this rollback: 1 commit[\s\S]*dashboard: add App/,
+    );
+    await dialog.getByRole('textbox', { name: /Why/ }).fill('the totals are wrong');
+    await dialog.getByRole('button', { name: 'Confirm rollback' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Rollback succeeded: ${C1.slice(0, 7)}` })
+      .waitFor();
+    const plan = page.getByRole('region', { name: 'Plan' });
+    await plan.getByRole('note', { name: 'Pinned' }).waitFor();
+    await expect
+      .poll(() => textOf(plan))
+      .toMatch(
+        new RegExp(
+          `Pinned to ${C1.slice(0, 7)} .* by release-manager \\(console\\), when rolling back: “the totals are wrong”`,
+        ),
+      );
+    expect(await plan.getByRole('button', { name: 'Deploy latest' }).count()).toBe(0);
+    await plan.getByRole('button', { name: `Promote latest (${C2.slice(0, 7)})` }).waitFor();
+    await plan.getByRole('button', { name: 'Unpin' }).waitFor();
+    await expect
+      .poll(() => textOf(page.getByRole('navigation', { name: 'Environments' })))
+      .toContain('pinned');
+    // The history offers going forward again as a promote, since the stack is pinned.
+    await expect.poll(() => textOf(timeline(page).nth(1))).toContain('Promote this');
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'after-pinned.png'), fullPage: true });
+  });
+
+  it('the chat respects the pin, in the page’s words (no terminal advice); a read-only turn answers', async () => {
+    await ask(page, "what's live?");
+    await expect
+      .poll(() => textOf(page.getByTestId('chat-answer').last()))
+      .toMatch(new RegExp(`Live on ${STACK}: ${C1.slice(0, 7)}[\\s\\S]*Pinned to ${C1.slice(0, 7)}`));
+    expect(await textOf(page.getByRole('log'))).toContain('Done: reading what is live');
+    await ask(page, 'deploy the latest dashboard');
+    const answer = await textOf(page.getByTestId('chat-answer').last());
+    expect(answer).toMatch(/is pinned to sophia-dashboard@[0-9a-f]{7}/);
+    expect(answer).toMatch(/"promote the latest"[\s\S]*"unpin"/);
+    expect(await textOf(page.getByRole('log'))).not.toMatch(/--yes|`frontendops/);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('Unpin asks to confirm, then Deploy latest is back', async () => {
+    await page.getByRole('region', { name: 'Plan' }).getByRole('button', { name: 'Unpin' }).click();
+    const dialog = page.getByRole('dialog', { name: `Unpin ${STACK}?` });
+    await dialog.getByRole('button', { name: 'Unpin' }).click();
+    await page.getByRole('status').filter({ hasText: 'Unpinned' }).waitFor();
+    await page.getByRole('button', { name: 'Deploy latest' }).waitFor();
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('rolls back to a release chosen in the history, in one click and a confirmation', async () => {
+    // Forward to C2 first (a redeploy from the history), then back to the very first deploy.
+    await timeline(page).nth(1).getByRole('button', { name: 'Redeploy this' }).click();
+    const redeploy = page.getByRole('dialog', { name: `Redeploy ${C2.slice(0, 7)}?` });
+    await redeploy.getByRole('button', { name: 'Confirm redeploy' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Redeploy succeeded: ${C2.slice(0, 7)}` })
+      .waitFor();
+    await expect.poll(() => timeline(page).count()).toBe(4);
+
+    const first = timeline(page).last();
+    expect(await textOf(first)).toContain('first deploy');
+    await first.getByRole('button', { name: 'Roll back to this' }).click();
+    const dialog = page.getByRole('dialog', { name: `Roll back to ${C1.slice(0, 7)}?` });
+    await dialog.getByText(`roll back ${STACK} to ${APP}@${C1.slice(0, 7)}`).waitFor();
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'after-history-rollback.png'), fullPage: true });
     await dialog.getByRole('button', { name: 'Confirm rollback' }).click();
     await page
       .getByRole('status')
       .filter({ hasText: `Rollback succeeded: ${C1.slice(0, 7)}` })
       .waitFor();
     await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(C1.slice(0, 7));
-    await expect.poll(() => timeline(page).count()).toBe(3);
-    expect(await textOf(timeline(page).first())).toContain('rollback');
+    await page.getByRole('note', { name: 'Pinned' }).waitFor();
   });
 
-  it('answers "what\'s live?" in the chat through the agent', async () => {
-    await ask(page, "what's live?");
-    const answer = page.getByTestId('chat-answer').last();
-    await expect.poll(() => textOf(answer)).toContain(`Live on ${STACK}: ${C1.slice(0, 7)}`);
-    expect(await textOf(page.getByRole('log'))).toContain('get_status: ok');
+  it('Promote makes the latest live for everyone and clears the pin', async () => {
+    await page.getByRole('button', { name: `Promote latest (${C2.slice(0, 7)})` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Promote the latest build?' });
+    await dialog.getByText(/This makes it live for everyone and clears the pin/).waitFor();
+    await dialog.getByRole('button', { name: 'Confirm promote' }).click();
+    await page.getByRole('status').filter({ hasText: 'the pin is cleared' }).waitFor();
+    await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(C2.slice(0, 7));
+    await page.getByRole('button', { name: 'Deploy latest' }).waitFor();
   });
 
-  it('asks for approval in the chat before deploying a protected stack, and deploys once approved', async () => {
+  it('the chat shows the plan to confirm; the button approves that plan once; an older button stops working', async () => {
+    const C3 = await addRelease('v3', 'dashboard: totals per region');
     await ask(page, 'deploy the latest dashboard');
-    const approve = page.getByRole('button', { name: 'Approve and run' });
-    await approve.waitFor();
-    expect(await textOf(page.getByRole('log'))).toMatch(
-      /Needs your approval \(deploy on dashboard-hosting-prod\)/,
+    const log = page.getByRole('log');
+    const card = log.getByRole('group', { name: 'Confirmation' }).last();
+    await card.waitFor();
+    expect(await textOf(card)).toMatch(
+      new RegExp(
+        `Needs your confirmation \\(deploy on ${STACK}\\)[\\s\\S]*deploy ${APP}@${C3.slice(0, 7)}[\\s\\S]*Plan ${C3.slice(0, 7)}-[0-9a-f]{10}`,
+      ),
     );
-    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+    expect(await textOf(log)).not.toMatch(/--yes/);
+    // A newer request replaces it: the button stops working.
+    await ask(page, "what's live?");
+    expect(await card.getByRole('button', { name: 'Confirm and run' }).isDisabled()).toBe(true);
+    expect(await textOf(card)).toMatch(/Replaced by a newer request/);
 
-    await approve.click();
-    await page.getByText('Approved: sent again below.').waitFor();
+    await ask(page, 'deploy the latest dashboard');
+    const fresh = log.getByRole('group', { name: 'Confirmation' }).last();
+    await fresh.getByRole('button', { name: 'Confirm and run' }).click();
+    await fresh.getByText('Confirmed: sent again below.').waitFor();
+    expect(await fresh.getByRole('button', { name: 'Confirm and run' }).count()).toBe(0);
     await expect
       .poll(() => textOf(page.getByTestId('chat-answer').last()), { timeout: 30_000 })
-      .toContain(C2.slice(0, 7));
-    expect(await textOf(page.getByRole('log'))).toMatch(/approval given/);
-    await expect
-      .poll(() => textOf(page.getByTestId(`live-${STACK}`)), { timeout: 30_000 })
-      .toContain(C2.slice(0, 7));
-    // The agent tagged the deploy in git; the console shows the tag on the live release.
-    await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toMatch(/dashboard-deploy-\d{8}-1/);
-    await expect.poll(() => timeline(page).count()).toBe(4);
-    await page.getByText(/audit verified · \d+ entries/).waitFor();
+      .toMatch(new RegExp(`^Deployed ${APP} ${C3.slice(0, 7)}`));
+    expect(await textOf(log)).toMatch(/Confirmed by release-manager \(console\)/);
+    await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(C3.slice(0, 7));
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'after-chat-confirm.png'), fullPage: true });
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'console.png'), fullPage: true });
+  });
+});
+
+describe.skipIf(!hasChromium)('the console’s empty and error states', () => {
+  let empty: TestDeployEnv;
+  let consoles: ConsoleServer[] = [];
+  let states: Browser;
+  beforeAll(async () => {
+    empty = await startDeployEnv({ stack: 'dashboard-empty' });
+    states = await launchChromium();
+  });
+  afterAll(async () => {
+    for (const c of consoles) await c.close();
+    consoles = [];
+    await states?.close();
+    await empty?.stop();
+  });
+
+  async function open(console: ConsoleServer): Promise<Page> {
+    consoles.push(console);
+    const ctx = await states.newContext({
+      baseURL: new URL(console.url).origin,
+      viewport: { width: 1440, height: 800 },
+    });
+    const p = await ctx.newPage();
+    await p.goto(`/?token=${console.token}`);
+    return p;
+  }
+
+  it('no stack reachable: one message saying what to do; audit not checked, with why; the chat off, with why', async () => {
+    const dir = join(empty.tmp, 'elsewhere');
+    await mkdir(dir, { recursive: true });
+    const p = await open(
+      await startConsole({ config: defaultConfig(), stacks: ['local'], cwd: dir, actor: 'rm (console)' }),
+    );
+    const alert = p.getByRole('alert', { name: 'Stack unreachable' });
+    await alert.waitFor();
+    expect(await textOf(alert)).toMatch(
+      /local cannot be reached[\s\S]*No local environment is running here[\s\S]*npm start/,
+    );
+    // Said once: not again in the environment card, the plan or the history.
+    expect((await textOf(p.locator('body'))).match(/No local environment is running here/g)).toHaveLength(1);
+    expect(await p.getByRole('region', { name: 'Plan' }).count()).toBe(0);
+    await p.getByText(/audit: not checked — the stack cannot be reached/).waitFor();
+    expect(await textOf(p.getByRole('region', { name: 'Chat with the agent' }))).toMatch(
+      /The agent is not available in this console/,
+    );
+    expect(await p.getByRole('textbox', { name: 'Message to the agent' }).isDisabled()).toBe(true);
+    await p.screenshot({ path: join(ARTIFACTS_DIR, 'after-no-stack.png'), fullPage: true });
+  });
+
+  it('no deployments yet: the history says what to do; the chat says why it is off', async () => {
+    const site = await connectSite({ ...empty.target }, { access: { credentials: empty.s3.credentials } });
+    const p = await open(
+      await startConsole({
+        config: defaultConfig(),
+        stacks: ['dashboard-empty'],
+        openSite: async () => site,
+        chatReason:
+          'The chat is off: FRONTENDOPS_MODEL=openai:gpt-4.1 needs OPENAI_API_KEY, which is not set.',
+        actor: 'rm (console)',
+      }),
+    );
+    const history = p.getByRole('region', { name: 'History' });
+    await history.getByText(/Nothing has been deployed to dashboard-empty yet/).waitFor();
+    expect(await textOf(history)).toMatch(/deploy it with Deploy latest above/);
+    await p.getByText('audit verified · 0 entries').waitFor();
+    expect(await textOf(p.getByRole('region', { name: 'Chat with the agent' }))).toMatch(
+      /needs OPENAI_API_KEY/,
+    );
+    await p.screenshot({ path: join(ARTIFACTS_DIR, 'after-empty-stack.png'), fullPage: true });
+    site.close();
   });
 });
 
@@ -224,6 +411,16 @@ async function ask(p: Page, words: string): Promise<void> {
   await p.getByRole('textbox', { name: 'Message to the agent' }).fill(words);
   await p.getByRole('button', { name: 'Send' }).click();
   await expect.poll(() => p.getByTestId('chat-answer').count(), { timeout: 30_000 }).toBe(before + 1);
+}
+
+/** A new dashboard commit in the repository, its build published (what CI does). */
+async function addRelease(version: string, subject: string): Promise<string> {
+  await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'index.html'), `<h1>${version}</h1>\n`);
+  await repo.git(['commit', '-qam', subject]);
+  const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  const build = await writeFixtureBuild(join(t.tmp, version), { version });
+  await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: sha });
+  return sha;
 }
 
 async function connect(mcp: McpServer): Promise<Client> {

@@ -144,10 +144,22 @@ describe('atomic deploy', () => {
     expect(t.edge.stats().invalidations).toEqual([]);
   });
 
-  it('rolls forward again to a retained release without copying', async () => {
+  it('the rollback pinned the stack: a deploy past it is refused; a promote rolls forward without copying', async () => {
+    const refused = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[1] as string,
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(refused, 'PINNED')).toBe(true);
+    expect(await served()).toBe('v1');
     const mark = await t.mark();
-    const summary = await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() });
-    expect(summary).toMatchObject({ outcome: 'succeeded', copied: 0 });
+    const summary = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[1] as string,
+      request: request(),
+      pin: 'clear',
+    });
+    expect(summary).toMatchObject({ outcome: 'succeeded', copied: 0, unpinned: { commit: C[0] } });
     expect(engineRequests(await t.requestsSince(mark))).toEqual([]);
     expect(await served()).toBe('v2');
   });

@@ -199,7 +199,7 @@ describe('deploy against the real S3 protocol', () => {
     expect(checks).toBeGreaterThan(20);
   });
 
-  it('records every deployment and chains an audit entry for each', async () => {
+  it('records every deployment and chains an audit entry for each (and one for the pin the rollback set)', async () => {
     const records = (await t.site.records.listRecords()).records;
     expect(records.map((r) => r.commit)).toEqual([
       COMMITS[2],
@@ -210,8 +210,8 @@ describe('deploy against the real S3 protocol', () => {
     ]);
     const audit = await verifyAudit(t.site.state, t.target.statePrefix);
     // The environment marked once, then one entry as each release went live (binding the pointer)
-    // and one as each was recorded (binding the record).
-    expect(audit).toMatchObject({ ok: true, entries: 11, problems: [] });
+    // and one as each was recorded (binding the record); the rollback's pin.
+    expect(audit).toMatchObject({ ok: true, entries: 12, problems: [] });
     const types = (await readAudit(t.site.state, t.target.statePrefix)).map((e) => e.type);
     expect(types.filter((type) => type === 'release')).toHaveLength(5);
   });

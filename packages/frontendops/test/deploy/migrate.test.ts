@@ -88,7 +88,13 @@ describe('migrate --to atomic', () => {
     expect(back).toMatchObject({ outcome: 'succeeded', commit: C[0], copied: 0 });
     expect(hostingCopies(await t.requestsSince(mark))).toEqual([]);
     expect(await served()).toBe('v1');
-    const next = await deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() });
+    // The rollback pinned v1; promoting the next build lifts the pin.
+    const next = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[2] as string,
+      request: request(),
+      pin: 'clear',
+    });
     expect(next).toMatchObject({ outcome: 'succeeded', copied: 6 });
     expect(await served()).toBe('v3');
     expect(t.edge.stats().invalidations.length).toBe(2);

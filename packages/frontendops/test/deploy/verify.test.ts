@@ -10,6 +10,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -72,6 +73,8 @@ describe('verification through the CDN', () => {
     expect(summary.error?.code).toBe('VERIFY_FAILED');
     expect(summary.rolledBackTo).toBeDefined();
     expect((await env.records.readPointer())?.value.commit).toBe(V1);
+    // The automatic rollback of a failed verification does not pin: a retry may go ahead.
+    expect(await readPin(env)).toBeNull();
     const records = (await env.records.listRecords()).records;
     expect(records.map((r) => [r.kind, r.commit, r.outcome])).toEqual([
       ['rollback', V1, 'succeeded'],

@@ -32,16 +32,17 @@ const call = async (name: string, args: Record<string, unknown> = {}) => {
 };
 
 describe('git MCP server through a real MCP client (in-memory transport)', () => {
-  it('lists the four tools with schemas and annotations true to what they do', async () => {
+  it('lists the tools with schemas and annotations true to what they do', async () => {
     const { tools } = await client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(Object.keys(byName).sort()).toEqual([
+      'commits_between',
       'create_deploy_tag',
       'get_commit',
       'latest_commit',
       'list_deploy_tags',
     ]);
-    for (const name of ['latest_commit', 'get_commit', 'list_deploy_tags']) {
+    for (const name of ['latest_commit', 'get_commit', 'list_deploy_tags', 'commits_between']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     }
     expect(byName.create_deploy_tag?.annotations).toMatchObject({
@@ -129,5 +130,28 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     expect(listed.structuredContent).toMatchObject({
       tags: [{ deployId: 'de0e1a2-0000000001', artifactDigest: DIGEST, sha: repo.commits.dashboard2 }],
     });
+  });
+
+  it('commits_between: what a release adds, touching the app directory, newest first, with subject and author', async () => {
+    const result = await call('commits_between', { base: repo.commits.init, head: repo.commits.docs });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      path: 'apps/sophia-dashboard',
+      truncated: false,
+      commits: [
+        {
+          sha: repo.commits.dashboard2,
+          message: 'dashboard: add App\n\nLonger body line.',
+          author: 'Ada Release',
+        },
+        { sha: repo.commits.dashboard1, message: 'dashboard: first page' },
+      ],
+    });
+    expect(result.text).toMatch(/^2 commit\(s\) touching apps\/sophia-dashboard/);
+    const unknown = await call('commits_between', { base: 'no-such-ref', head: repo.commits.docs });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toMatch(/^NOT_FOUND: Unknown ref "no-such-ref"/);
+    const option = await call('commits_between', { base: '--output=/tmp/x', head: 'main' });
+    expect(option.isError).toBe(true);
   });
 });

@@ -25,6 +25,7 @@ beforeAll(async () => {
   const counted: GitHost = {
     latestCommit: counting(real.latestCommit),
     getCommit: counting(real.getCommit),
+    commitsBetween: counting(real.commitsBetween),
     createTag: counting(real.createTag),
     listTags: counting(real.listTags),
   };

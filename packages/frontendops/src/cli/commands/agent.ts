@@ -53,15 +53,19 @@ Exit codes: 0 done or answered, 1 failed, 2 refused or not approved.`,
         return askOnTerminal(question, io.stdin, io.stderr as NodeJS.WritableStream);
       },
     });
+    const planner = await parsePlanner(flags.planner);
+    await checkModelUpFront(io.env, planner);
     const result = await runAgentRequest(text, {
       actor: actor(io),
-      planner: await parsePlanner(flags.planner),
+      planner,
       approve,
       dryRun: Boolean(flags.dryRun),
       cwd: io.cwd,
       env: io.env,
       ...(await stackRefOf(ctx, flags.stack)),
       ...(mcpConfig ? { mcpConfig } : {}),
+      // The servers' notes once, between the renderer's lines (never over its spinner).
+      onServerStderr: flags.json ? (line) => io.stderr.write(`${line}\n`) : renderer.line,
       ...(flags.json ? {} : { onEvent: renderer.onEvent }),
     });
     if (flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -106,6 +110,21 @@ function addAgentOptions(command: Command): Command {
     );
 }
 
+/**
+ * A model that cannot work is one clear line before anything starts: FRONTENDOPS_MODEL malformed, or
+ * its provider's key missing or empty (never a request that fails, is retried and prints a trace).
+ */
+async function checkModelUpFront(env: NodeJS.ProcessEnv, planner: PlannerChoice): Promise<void> {
+  if (planner === 'runbook') return;
+  const { readModelSpec, requireModelKey, MODEL_ENV } = await import('../../agent/model-provider.ts');
+  const spec = readModelSpec(env);
+  if (spec) requireModelKey(spec, env);
+  else if (planner === 'model') {
+    const { badInput } = await import('../../errors.ts');
+    throw badInput(`--planner model needs a model: set ${MODEL_ENV}=provider:model (e.g. openai:gpt-4.1).`);
+  }
+}
+
 async function parsePlanner(value: string): Promise<PlannerChoice> {
   if (value === 'auto' || value === 'runbook' || value === 'model') return value;
   const { badInput } = await import('../../errors.ts');
@@ -130,10 +149,11 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
   ]);
   const { io } = ctx;
   const planner = await parsePlanner(flags.planner);
+  await checkModelUpFront(io.env, planner);
   const stack = await stackRefOf(ctx, flags.stack);
   const mcpConfig = flags.config
     ? await agent.loadMcpConfig(flags.config, io.cwd)
-    : agent.defaultMcpConfig(io.cwd, stack.stackRef);
+    : agent.defaultMcpConfig(io.cwd, stack.stackRef, io.env);
   const lines = readLines(io.stdin, io.stderr);
   const who = actor(io);
   const renderer = createRenderer(io.stderr);
@@ -156,7 +176,12 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
       if (line === undefined || /^(exit|quit|bye)$/i.test(line)) break;
       if (!line) continue;
       // Connect on first use, then keep the servers for the whole conversation.
-      clients ??= await agent.connectAgentClients(mcpConfig, { inheritEnv: !flags.config, env: io.env });
+      clients ??= await agent.connectAgentClients(mcpConfig, {
+        inheritEnv: !flags.config,
+        env: io.env,
+        // The servers' notes (e.g. the file-lock note) once, between lines, never over the spinner.
+        onStderr: renderer.line,
+      });
       const result = await agent.runAgentRequest(line, {
         actor: who,
         planner,

@@ -14,6 +14,7 @@ interface ConsoleFlags {
   stack?: string[];
   port: string;
   host?: string;
+  new?: boolean;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -29,11 +30,13 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--port <n>', 'port to listen on (0 = any free port)', '0')
     .option('--host <addr>', 'interface to listen on (default 127.0.0.1; anything else exposes the console)')
+    .option('--new', 'start another console even when `npm start` already serves one for this directory')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ frontendops console\n  $ frontendops console --stack prod --stack staging --port 8400',
+      '\nExamples:\n  $ frontendops console                 the local environment (or the console `npm start` serves)\n  $ frontendops console --stack prod --stack staging --port 8400',
     )
     .action(async (flags: ConsoleFlags) => {
+      if (await printRunningConsole(ctx, flags)) return;
       const port = Number(flags.port);
       if (!/^\d+$/.test(flags.port) || port > 65535) {
         const { badInput } = await import('../../errors.ts');
@@ -52,8 +55,9 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 /**
- * The console with the real agent behind its chat (MCP servers spawned as usual, on the stack
- * selected in the page) and deploy tags read from the git repository in the working directory.
+ * The console with the real agent behind its chat — the infra and git MCP servers in this process,
+ * connected once per stack and kept open across turns (see console/agent-sessions.ts) — and deploy
+ * tags and "the latest" read from the git repository in the working directory.
  */
 export async function startConsoleWithAgent(
   io: CliIo,
@@ -61,30 +65,64 @@ export async function startConsoleWithAgent(
   stacks: string[],
   options: { port?: number; host?: string } = {},
 ): Promise<ConsoleServer> {
-  const [{ runAgentRequest }, { startConsole }, { openLocalGit }] = await Promise.all([
-    import('../../agent/index.ts'),
+  const [{ createAgentSessions }, { startConsole }, { openLocalGit }] = await Promise.all([
+    import('../../console/agent-sessions.ts'),
     import('../../console/server.ts'),
     import('../../adapters/git-local.ts'),
   ]);
   const git = await openLocalGit({ repoDir: io.cwd }).catch(() => undefined);
-  return startConsole({
+  // A model that cannot work turns the chat off with the reason, instead of failing every turn.
+  const chatReason = await modelProblem(io.env);
+  const sessions = chatReason
+    ? null
+    : createAgentSessions({ config, cwd: io.cwd, env: io.env, git: git ?? null });
+  const served = await startConsole({
     config,
     stacks,
     cwd: io.cwd,
     ...options,
-    agent: (text, o) =>
-      runAgentRequest(text, {
-        actor: o.actor,
-        approve: o.approve,
-        onEvent: o.onEvent,
-        stackRef: o.stack,
-        config,
-        cwd: io.cwd,
-        env: io.env,
-      }),
+    ...(sessions ? { agent: sessions.agent } : { chatReason: `The chat is off: ${chatReason}` }),
     ...(git ? { git } : {}),
     actor: `${actor(io)} (console)`,
   });
+  return {
+    ...served,
+    async close() {
+      await served.close();
+      await sessions?.close();
+    },
+  };
+}
+
+async function modelProblem(env: NodeJS.ProcessEnv): Promise<string | null> {
+  const { readModelSpec, requireModelKey } = await import('../../agent/model-provider.ts');
+  try {
+    const spec = readModelSpec(env);
+    if (spec) requireModelKey(spec, env);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * `npm start` serves a console for the local environment and records its address (with its token)
+ * in .frontendops/env.json, readable by its owner only: `frontendops console` for that environment
+ * prints it instead of starting a second console.
+ */
+async function printRunningConsole(ctx: CliContext, flags: ConsoleFlags): Promise<boolean> {
+  const wantsLocal = !flags.stack || (flags.stack.length === 1 && flags.stack[0] === 'local');
+  if (flags.new || !wantsLocal || flags.port !== '0' || flags.host || ctx.io.env.FRONTENDOPS_STACK)
+    return false;
+  const { findLocalEnv } = await import('../../local/env-file.ts');
+  const running = await findLocalEnv(ctx.io.cwd);
+  if (!running?.consoleUrl) return false;
+  say(ctx.io.stdout, `FrontendOps console: ${running.consoleUrl}`);
+  say(
+    ctx.io.stdout,
+    `It is served by the local environment (\`npm start\`, pid ${running.pid}) for this directory; open that address. (--new starts another console.)`,
+  );
+  return true;
 }
 
 export function printAddress(io: CliIo, url: string, token: string, host: string | undefined): void {

@@ -8,6 +8,7 @@ import type { Site } from '../../site.ts';
 import {
   type CliContext,
   cliRequest,
+  loadCliConfig,
   parseSeconds,
   printJson,
   STACK_OPTION_HELP,
@@ -15,8 +16,9 @@ import {
 } from '../context.ts';
 import { say } from '../io.ts';
 
-interface CommonFlags {
+export interface CommonFlags {
   stack?: string;
+  verbose?: boolean;
   dryRun?: boolean;
   yes?: boolean;
   json?: boolean;
@@ -28,7 +30,7 @@ interface CommonFlags {
   github?: string;
 }
 
-interface DeployFlags extends CommonFlags {
+export interface DeployFlags extends CommonFlags {
   app?: string;
   commit?: string;
   latest?: boolean;
@@ -86,7 +88,7 @@ Examples:
           };
           if (!flags.dryRun && site.protected && !flags.yes) {
             const preview = await startCanary(site, { ...common, dryRun: true, onEvent: () => {} });
-            if (!preview.noop) await confirmOnTerminal(ctx, site, preview);
+            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
           }
           const summary = await startCanary(site, { ...common, dryRun: Boolean(flags.dryRun) });
           // Not live for everyone yet: the deploy tag comes with `canary promote`.
@@ -97,7 +99,7 @@ Examples:
         const common = {
           request,
           waitMs: await parseSeconds(flags.wait, '--wait'),
-          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
         if (!flags.dryRun && site.protected && !flags.yes) {
           const preview = await deployArtifact(site, {
@@ -107,7 +109,7 @@ Examples:
             dryRun: true,
             onEvent: () => {},
           });
-          if (!preview.noop) await confirmOnTerminal(ctx, site, preview);
+          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
         }
         const summary = await deployArtifact(site, { ...common, app, commit, dryRun: Boolean(flags.dryRun) });
         await finish(ctx, site, summary, flags, git);
@@ -136,21 +138,23 @@ Examples:
           request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
           waitMs: await parseSeconds(flags.wait, '--wait'),
           ...(flags.to ? { to: flags.to } : {}),
-          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
+        const git = await openGit(ctx, flags);
         if (!flags.dryRun && site.protected && !flags.yes) {
           const preview = await rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} });
-          if (!preview.noop) await confirmOnTerminal(ctx, site, preview);
+          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
         }
         const summary = await rollbackRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
-        await finish(ctx, site, summary, flags, null);
+        await finish(ctx, site, summary, flags, git);
       });
     });
 }
 
-function addCommon(command: Command, verb: string): Command {
+export function addCommon(command: Command, verb: string): Command {
   return command
     .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--verbose', "also print the engine's detail: deploy ids, pointer, invalidation ids")
     .option('--dry-run', 'print the plan and change nothing')
     .option('--yes', `approve a ${verb} of a protected environment without asking`)
     .option('--message <text>', 'why (recorded in the deployment record and the audit log)')
@@ -163,7 +167,7 @@ function addCommon(command: Command, verb: string): Command {
 }
 
 /** --commit (a short sha resolves against the published builds), else the latest (see read/latest.ts). */
-async function chooseCommit(
+export async function chooseCommit(
   ctx: CliContext,
   site: Site,
   config: Config,
@@ -191,7 +195,7 @@ async function chooseCommit(
   return { commit: latest.sha, git };
 }
 
-async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | null> {
+export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | null> {
   const { selectGitHost } = await import('../../git/host.ts');
   const { isFrontendOpsError } = await import('../../errors.ts');
   try {
@@ -213,16 +217,24 @@ async function parsePercent(value: string): Promise<number> {
 }
 
 /** A person must say yes to a change of a protected environment, after seeing what it will do. */
-export async function confirmOnTerminal(ctx: CliContext, site: Site, preview: DeploySummary): Promise<void> {
+export async function confirmOnTerminal(
+  ctx: CliContext,
+  site: Site,
+  preview: DeploySummary,
+  git: GitHost | null,
+  verb?: string,
+): Promise<void> {
   const { describePlan } = await import('../../engine/describe.ts');
   const { FrontendOpsError } = await import('../../errors.ts');
-  const what = describePlan(preview.plan);
+  const what = `${verb ? `${verb}: ` : ''}${describePlan(preview.plan)}`;
   if (!ctx.io.stdin.isTTY) {
     throw new FrontendOpsError(
       'APPROVAL_REQUIRED',
       `${site.target.stack} is a protected environment: "${what}" needs a person's approval. Run it in a terminal and answer the prompt, or pass --yes to approve. Nothing was changed.`,
     );
   }
+  // What is in it, before the question: commits, files by kind, the CDN refresh.
+  for (const line of await contentsLines(ctx, site, preview, git)) say(ctx.io.stderr, line);
   const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr as NodeJS.WritableStream });
   const answer = await rl.question(`${site.target.stack} is protected. Approve: ${what}? [y/N] `);
@@ -235,9 +247,29 @@ export async function confirmOnTerminal(ctx: CliContext, site: Site, preview: De
   }
 }
 
-export async function progressPrinter(ctx: CliContext) {
+export async function progressPrinter(ctx: CliContext, verbose = false) {
   const { createProgressPrinter } = await import('../progress.ts');
-  return createProgressPrinter(ctx.io.stderr);
+  return createProgressPrinter(ctx.io.stderr, { verbose });
+}
+
+/** The commits (git host), files by kind and CDN refresh of a planned change, as lines. */
+async function contentsLines(
+  ctx: CliContext,
+  site: Site,
+  summary: DeploySummary,
+  git: GitHost | null,
+): Promise<string[]> {
+  const [{ readPlanContents, readReleaseCommits }, { releaseContentsLines }] = await Promise.all([
+    import('../../read/contents.ts'),
+    import('../../read/contents-text.ts'),
+  ]);
+  const { plan } = summary;
+  const { appPath } = await loadCliConfig(ctx);
+  const [contents, commits] = await Promise.all([
+    readPlanContents(site, plan),
+    readReleaseCommits(git, { from: plan.fromCommit, to: plan.commit, path: appPath, kind: plan.kind }),
+  ]);
+  return releaseContentsLines({ commits, contents });
 }
 
 export async function finish(
@@ -251,7 +283,20 @@ export async function finish(
   const json = { ...summaryJson(summary), siteUrl: site.target.siteUrl ?? null, tag: tag ?? null };
   if (summary.outcome === 'failed') ctx.exitCode = 1;
   if (flags.json) printJson(ctx, json);
-  else report(ctx, summary, json);
+  else {
+    report(ctx, summary, json);
+    if (summary.dryRun && !summary.noop) {
+      for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
+      const { readPin, describePin } = await import('../../state/pin.ts');
+      const pin = summary.kind === 'deploy' ? await readPin(site) : null;
+      if (pin && pin.commit !== summary.commit && !summary.unpinned) {
+        say(
+          ctx.io.stdout,
+          `  note: ${site.target.stack} is pinned to ${describePin(pin)}; a deploy would be refused — \`frontendops promote\` deploys it and clears the pin.`,
+        );
+      }
+    }
+  }
   if (flags.open && site.target.siteUrl && !summary.dryRun && summary.outcome !== 'failed') {
     await ctx.io.openUrl?.(site.target.siteUrl);
   }
@@ -308,6 +353,8 @@ export function summaryJson(summary: DeploySummary) {
     durationMs: summary.durationMs,
     ...(summary.request.message ? { message: summary.request.message } : {}),
     ...(summary.rolledBackTo ? { rolledBackTo: summary.rolledBackTo } : {}),
+    ...(summary.pinned ? { pinned: summary.pinned } : {}),
+    ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
     ...(summary.error ? { error: summary.error } : {}),
     ...atomicJson(summary),
   };
@@ -347,6 +394,13 @@ function report(
   }
   if (summary.noop) {
     say(out, `${what}: already live, nothing to do (${s.deployId}).`);
+    if (summary.pinned)
+      say(
+        out,
+        `  pinned: deploys of other releases wait for \`frontendops promote\` or \`frontendops unpin\``,
+      );
+    if (summary.unpinned)
+      say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
     return;
   }
   say(
@@ -364,6 +418,14 @@ function report(
   if (s.verification)
     say(out, `  verification: ${s.verification.ok ? 'ok' : 'FAILED'} — ${s.verification.detail}`);
   if (summary.rolledBackTo) say(out, `  rolled back automatically (${summary.rolledBackTo})`);
+  if (summary.pinned) {
+    say(
+      out,
+      `  pinned to ${s.commit.slice(0, 7)}: deploys of other releases wait until someone runs \`frontendops promote\` or \`frontendops unpin\``,
+    );
+  }
+  if (summary.unpinned)
+    say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
   if (s.tag) say(out, `  tag: ${s.tag}`);
   if (s.siteUrl && s.outcome === 'succeeded') say(out, `  live at ${s.siteUrl}`);
 }

@@ -72,6 +72,12 @@ export function register(program: Command, ctx: CliContext): void {
           const consoleServer = await startConsoleWithAgent({ ...io, env }, config, [local.stack]);
           printAddress(io, consoleServer.url, consoleServer.token, undefined);
           served = consoleServer;
+          // `frontendops console` in a second terminal opens this one instead of starting another.
+          const { writeLocalEnv } = await import('../../local/env-file.ts');
+          await writeLocalEnv(io.cwd, {
+            ...local.env,
+            consoleUrl: `${consoleServer.url}?token=${consoleServer.token}`,
+          });
         }
         say(io.stdout, 'Serving until Ctrl-C. From another terminal: npx frontendops status');
         await io.untilStopped();

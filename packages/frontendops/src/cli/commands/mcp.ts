@@ -19,7 +19,11 @@ export interface McpServeFlags {
 export function register(program: Command, ctx: CliContext): void {
   const mcp = program
     .command('mcp')
-    .description('Serve a FrontendOps MCP server (stdio by default, Streamable HTTP with --http)');
+    .description('Serve a FrontendOps MCP server (stdio by default, Streamable HTTP with --http)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops mcp infra --stack prod\n  $ frontendops mcp git --repo .\n  $ FRONTENDOPS_MCP_TOKEN=… frontendops mcp infra --stack prod --http 8931',
+    );
 
   addServeOptions(
     mcp

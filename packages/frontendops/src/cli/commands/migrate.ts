@@ -41,7 +41,7 @@ export function register(program: Command, ctx: CliContext): void {
           };
           if (!flags.dryRun && site.protected && !flags.yes) {
             const preview = await migrateToAtomic(site, { ...common, dryRun: true, onEvent: () => {} });
-            if (!preview.noop) await confirmOnTerminal(ctx, site, preview);
+            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
           }
           const summary = await migrateToAtomic(site, { ...common, dryRun: Boolean(flags.dryRun) });
           await finish(ctx, site, summary, { ...flags, tag: false }, null);

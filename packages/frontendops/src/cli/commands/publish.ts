@@ -8,6 +8,7 @@ interface PublishFlags {
   commit: string;
   stack?: string;
   json?: boolean;
+  message?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -17,6 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption('--commit <sha>', 'the commit the build was made from (full sha)')
     .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
     .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--message <text>', 'a note recorded with the publish in the audit log')
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
@@ -26,13 +28,22 @@ Examples:
   $ frontendops publish dist --commit $GITHUB_SHA --stack prod --json`,
     )
     .action(async (dir: string, flags: PublishFlags) => {
-      const { publishBuild } = await import('../../deploy/publish.ts');
+      const [{ publishBuild }, { FULL_COMMIT }] = await Promise.all([
+        import('../../deploy/publish.ts'),
+        import('../../engine/ids.ts'),
+      ]);
+      if (!FULL_COMMIT.test(flags.commit)) {
+        const { badInput } = await import('../../errors.ts');
+        throw badInput(
+          `publish needs the full commit sha (40 lower-case hex, e.g. from \`git rev-parse HEAD\`), got "${flags.commit.slice(0, 80)}": an artifact is named by its commit for good, and a short sha may one day name two commits. (deploy, rollback and promote take short shas.)`,
+        );
+      }
       await withSite(ctx, flags.stack, async (site, config) => {
         const app = flags.app ?? config.app;
         const result = await publishBuild(
           site,
           { dir, app, commit: flags.commit },
-          cliRequest(ctx.io, `publish ${app}@${flags.commit}`),
+          cliRequest(ctx.io, `publish ${app}@${flags.commit}`, flags.message),
         );
         if (flags.json) return printJson(ctx, result);
         say(

@@ -37,6 +37,14 @@ export function register(program: Command, ctx: CliContext): void {
         );
         if (status.pending)
           say(out, `  interrupted deploy ${status.pending.deployId}: run deploy again to finish it`);
+        if (status.pin) {
+          const p = status.pin;
+          say(
+            out,
+            `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${p.by}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${p.reason}"` : ''}`,
+          );
+          say(out, '  deploys wait: `frontendops promote [<commit>]` or `frontendops unpin`');
+        }
       });
     });
 
@@ -87,7 +95,13 @@ export function register(program: Command, ctx: CliContext): void {
       });
     });
 
-  const audit = program.command('audit').description('The append-only, hash-chained audit log');
+  const audit = program
+    .command('audit')
+    .description('The append-only, hash-chained audit log')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops audit verify\n  $ frontendops audit verify --stack prod --json',
+    );
   audit
     .command('verify')
     .description(

@@ -1,5 +1,6 @@
 /** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
+import { readPlanContents } from '../../read/contents.ts';
 import { readHistory } from '../../read/history.ts';
 import { readStatus } from '../../read/status.ts';
 import { toPlanView } from '../../read/views.ts';
@@ -15,10 +16,8 @@ export function registerReadTools(t: InfraToolContext): void {
     async ({ stack, app = config.app, commit }, ctx) => {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
-      const view = toPlanView(
-        await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy')),
-        site.protected,
-      );
+      const plan = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
+      const view = { ...toPlanView(plan, site.protected), contents: await readPlanContents(site, plan) };
       return toolSuccess('plan_deploy', view, `Dry run: ${view.description}. Nothing was changed.`);
     },
     secrecy.guard,
@@ -34,7 +33,7 @@ export function registerReadTools(t: InfraToolContext): void {
         'get_status',
         status,
         live
-          ? `${status.stack}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}); ${status.releases.length} retained release(s)${status.pending ? `; deploy ${status.pending.deployId} is pending` : ''}.`
+          ? `${status.stack}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}); ${status.releases.length} retained release(s)${status.pending ? `; deploy ${status.pending.deployId} is pending` : ''}${status.pin ? `; pinned to ${status.pin.commit.slice(0, 7)} by ${status.pin.by} (deploys wait for a promote or unpin)` : ''}.`
           : `${status.stack}: nothing deployed yet.`,
       );
     },

@@ -52,13 +52,14 @@ export function registerRollbackTool(t: InfraToolContext): void {
         },
         approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
         auditHead: summary.auditHead ?? null,
+        pinned: Boolean(summary.pinned),
       };
       return toolSuccess(
         'rollback',
         data,
         summary.noop
           ? `${capitalise(describePlan(summary.plan))}; nothing was changed.`
-          : `Rolled back ${summary.stack} to ${summary.app}@${summary.commit.slice(0, 7)} (deployment ${summary.deployId}): ${data.copied} copied, ${data.pruned} pruned, ${data.paths.length} path(s) invalidated; outcome ${summary.outcome}.`,
+          : `Rolled back ${summary.stack} to ${summary.app}@${summary.commit.slice(0, 7)} (deployment ${summary.deployId}): ${data.copied} copied, ${data.pruned} pruned, ${data.paths.length} path(s) invalidated; outcome ${summary.outcome}.${summary.pinned ? ' The stack is now pinned to it: deploys wait until someone promotes a release or unpins.' : ''}`,
       );
     },
     secrecy.guard,

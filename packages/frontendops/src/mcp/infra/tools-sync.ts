@@ -8,7 +8,9 @@ import { deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
+import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
+import { assertDeployAllowed, readPin } from '../../state/pin.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import { capitalise, type InfraToolContext, refuseOtherPlans, STALE } from './context.ts';
 
@@ -23,6 +25,8 @@ export function registerSyncTools(t: InfraToolContext): void {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
       const plan = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
+      // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
+      assertDeployAllowed(await readPin(site), site.target.stack, full);
       const issued = signer.issue({
         stack: plan.stack,
         app: plan.app,
@@ -30,7 +34,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         deployId: plan.deployId,
         artifactDigest: plan.artifactDigest,
       });
-      const view = toPlanView(plan, site.protected);
+      const view = { ...toPlanView(plan, site.protected), contents: await readPlanContents(site, plan) };
       const approvalRequired = site.protected && !plan.noop;
       return toolSuccess(
         'get_deploy_target',

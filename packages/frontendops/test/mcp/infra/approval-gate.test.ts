@@ -265,6 +265,8 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     // The deploy was approved, but another change went live first (a rollback Ada approves now):
     expect((await approveWithCli(rollbackId, keys.ada.path)).code).toBe(0);
     expect((await c.call('rollback')).structured).toMatchObject({ outcome: 'succeeded', commit: COMMITS[0] });
+    // A rollback pins the stack; the tests below deploy again (unpinning needs no approval).
+    expect((await c.call('unpin_release')).isError).toBe(false);
     const stale = await approveWithCli(deployId, keys.ada.path);
     expect(stale.stderr).toMatch(/already approved|changed since deploy/);
     const overtaken = await c.call('run_sync', {

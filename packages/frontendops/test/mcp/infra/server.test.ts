@@ -25,19 +25,34 @@ afterAll(async () => {
 const hostingKeys = async () => (await f.t.s3.store(HOSTING).list()).map((o) => o.key).sort();
 
 describe('infra MCP server through a real MCP client (in-memory transport)', () => {
-  it('lists the seven tools with schemas and annotations true to what they do', async () => {
+  it('lists the tools with schemas and annotations true to what they do', async () => {
     const { tools } = await c.client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(Object.keys(byName).sort()).toEqual([
+      'abort_canary',
       'get_deploy_target',
       'get_history',
       'get_status',
       'invalidate_cdn',
+      'pin_release',
       'plan_deploy',
+      'preview_release',
+      'promote_canary',
+      'promote_release',
       'record_request',
       'rollback',
       'run_sync',
+      'start_canary',
+      'unpin_release',
     ]);
+    for (const name of ['pin_release', 'unpin_release']) {
+      expect(byName[name]?.annotations).toMatchObject({
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+      });
+    }
+    expect(byName.promote_release?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(byName.record_request?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     for (const name of ['get_deploy_target', 'plan_deploy', 'get_status', 'get_history']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
