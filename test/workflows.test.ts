@@ -260,10 +260,17 @@ describe('action.yml', () => {
 });
 
 describe('stack resolution in CI', () => {
-  it('the repository configuration names the stack with its backend from PULUMI_BACKEND_URL, and protects it', () => {
+  it("the repository configuration names the stack with its backend from PULUMI_BACKEND_URL, and protects it by the GitHub Environment's reviewers", () => {
     const config = JSON.parse(readFileSync(new URL('../frontendops.config.json', import.meta.url), 'utf8'));
     expect(config.stacks).toEqual({
-      'dashboard-hosting-prod': { backend: 'env:PULUMI_BACKEND_URL', project: 'dashboard-hosting' },
+      'dashboard-hosting-prod': {
+        backend: 'env:PULUMI_BACKEND_URL',
+        project: 'dashboard-hosting',
+        // The human approval is the GitHub Environment's reviewers, proven by the job's OIDC token.
+        approval: {
+          github: { repository: 'sophia-analytics/frontendops', environment: 'dashboard-hosting-prod' },
+        },
+      },
     });
     expect(config.protected).toEqual(['dashboard-hosting-prod']);
   });

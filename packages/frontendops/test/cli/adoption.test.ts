@@ -343,13 +343,14 @@ describe('the packed tool installed into another repository', () => {
       );
       expect((await served('/styles.css')).body).toContain('navy');
 
-      const agent = await timed('agent', () => frontendops(['agent', 'Deploy the latest brochure']));
+      // The rollback pinned the site: the agent promotes the latest build, which lifts the pin.
+      const agent = await timed('agent', () => frontendops(['agent', 'Promote the latest brochure']));
       expect(agent.stderr).toMatch(/planner: runbook/);
       expect(agent.stdout).toMatch(/SUCCEEDED/);
-      expect(agent.stdout).toMatch(new RegExp(`Deployed brochure ${teal.slice(0, 7)}`));
+      expect(agent.stdout).toMatch(new RegExp(`Promoted brochure.${teal.slice(0, 7)}`));
       expect((await served('/styles.css')).body).toContain('teal');
 
-      // One deploy tag per change, in this repository: dev's, the deploy's, the rollback's, the agent's.
+      // One deploy tag per change, in this repository: dev's, the deploy's, the rollback's, the agent's promote.
       const tags = (await git(['tag', '-l'])).split('\n').filter(Boolean);
       expect(tags).toHaveLength(4);
       const agentTag = /Tag: (\S+)\.$/m.exec(agent.stdout)?.[1] as string;

@@ -105,7 +105,7 @@ describe('an endpoint without conditional writes that other machines can reach',
 
       const build = await writeFixtureBuild(join(t.tmp, 'build-2'), { version: 'v2' });
       const publish = await run(
-        ['publish', build.dir, '--app', APP, '--commit', 'dd00dd00dd00dd00', '--stack', outputs],
+        ['publish', build.dir, '--app', APP, '--commit', 'dd00dd00'.repeat(5), '--stack', outputs],
         refusedDir,
       );
       expect(publish.code, publish.stderr).toBe(2);

@@ -15,6 +15,7 @@ import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
+import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
 import { cli } from '../support/run-cli.ts';
 
 const STACK = 'dashboard-hosting-prod';
@@ -22,6 +23,8 @@ const TOKEN = 'ghs_action0123456789';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let github: GitHubDouble;
+let oidc: OidcDouble;
+let run = 4242;
 let site: Server;
 let siteUrl: string;
 let outputFile: string;
@@ -30,6 +33,7 @@ let summaryFile: string;
 beforeAll(async () => {
   t = await startDeployEnv();
   repo = await createTestRepo();
+  oidc = await startOidcDouble();
   github = await startGitHubDouble({
     owner: 'acme',
     repo: 'dashboard',
@@ -61,7 +65,21 @@ beforeAll(async () => {
   await writeFile(
     join(repo.dir, 'frontendops.config.json'),
     JSON.stringify({
-      stacks: { [STACK]: { backend: 'outputs', file: join(t.tmp, 'prod.json') } },
+      stacks: {
+        [STACK]: {
+          backend: 'outputs',
+          file: join(t.tmp, 'prod.json'),
+          // The human approval is the GitHub Environment's reviewers, proven by the job's OIDC token.
+          approval: {
+            github: {
+              repository: 'acme/dashboard',
+              environment: STACK,
+              actions: ['deploy', 'rollback', 'promote'],
+              issuer: oidc.issuer,
+            },
+          },
+        },
+      },
       protected: [STACK],
     }),
   );
@@ -82,6 +100,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((done) => site?.close(done));
   await github?.close();
+  await oidc?.close();
   await repo?.cleanup();
   await t?.stop();
 });
@@ -101,7 +120,9 @@ function action(inputs: Record<string, string>) {
       GITHUB_ACTOR: 'octo-releaser',
       GITHUB_REPOSITORY: 'acme/dashboard',
       GITHUB_SHA: repo.commits.docs,
-      GITHUB_RUN_ID: '4242',
+      GITHUB_RUN_ID: String(++run),
+      // The job runs in the environment named after the stack; its OIDC token says so (one use per run).
+      ...oidc.job({ repository: 'acme/dashboard', environment: STACK, run_id: String(run) }),
       GITHUB_SERVER_URL: 'https://github.com',
       GITHUB_API_URL: github.url,
       GITHUB_OUTPUT: outputFile,
@@ -172,7 +193,7 @@ describe('frontendops action', () => {
           expect.objectContaining({
             state: 'success',
             environment_url: siteUrl,
-            log_url: 'https://github.com/acme/dashboard/actions/runs/4242',
+            log_url: `https://github.com/acme/dashboard/actions/runs/${run}`,
           }),
         ],
       }),
