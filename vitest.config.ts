@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Most test time is waiting (spawned CLIs, servers, a browser), not computing: run more files at
+    // once than there are cores. Vitest's default on this 2-core machine would be one at a time.
+    maxWorkers: 4,
     projects: [
       'packages/frontendops',
       'apps/sophia-dashboard',

@@ -10,13 +10,14 @@ type AccessArgs = {
   hostingBucket: aws.s3.Bucket;
   stateBucket: aws.s3.Bucket;
   distribution: aws.cloudfront.Distribution;
+  releaseStore: aws.cloudfront.KeyValueStore;
 };
 
 /**
  * Two roles CI assumes through GitHub's OIDC tokens (no stored keys):
  * - the deployer (deploy.yml, in the protected GitHub Environment whose reviewers approve) reads
- *   artifacts, copies them into the hosting bucket, keeps deploy state and invalidates this one
- *   distribution — nothing else;
+ *   artifacts, copies them into the hosting bucket, keeps deploy state, invalidates this one
+ *   distribution and switches releases in its one KeyValueStore — nothing else;
  * - the publisher (build-and-publish.yml, pushes to the branch) writes this app's artifacts (and
  *   its audit entry in the deploy state) only; it cannot touch the hosting bucket or the CDN.
  */
@@ -101,6 +102,18 @@ export function createGithubAccess(args: AccessArgs) {
           Effect: 'Allow',
           Action: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
           Resource: args.distribution.arn,
+        },
+        {
+          // Read the pointer and the store's ETag, write it conditionally; never delete, never list.
+          Sid: 'SwitchReleases',
+          Effect: 'Allow',
+          Action: [
+            'cloudfront-keyvaluestore:DescribeKeyValueStore',
+            'cloudfront-keyvaluestore:GetKey',
+            'cloudfront-keyvaluestore:PutKey',
+            'cloudfront-keyvaluestore:UpdateKeys',
+          ],
+          Resource: args.releaseStore.arn,
         },
       ],
     }),

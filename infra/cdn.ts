@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { SPA_REWRITE_CODE } from './spa-rewrite.ts';
+import { VIEWER_REQUEST_CODE } from './spa-rewrite.ts';
 
 /** AWS managed cache policy "Managed-CachingOptimized": honours the objects' Cache-Control headers. */
 export const CACHING_OPTIMIZED_POLICY_ID = '658327ea-f89d-4fab-a63d-7e88639e58f6';
@@ -24,7 +24,9 @@ type CdnArgs = {
 
 /**
  * CloudFront in front of the private hosting bucket: Origin Access Control signs every origin
- * request, and the bucket policy admits only this one distribution.
+ * request, and the bucket policy admits only this one distribution. The release router (viewer
+ * request) picks the release from the KeyValueStore before the cache lookup, so the cache key is
+ * the release's own object.
  */
 export function createCdn(args: CdnArgs) {
   const oac = new aws.cloudfront.OriginAccessControl('hosting-oac', {
@@ -34,11 +36,17 @@ export function createCdn(args: CdnArgs) {
     signingProtocol: 'sigv4',
   });
 
-  const spaRewrite = new aws.cloudfront.Function('spa-rewrite', {
+  // Atomic releases: the live (and canary) release id is one key of this store; one conditional
+  // write switches every edge within seconds, with no copy and no invalidation.
+  const releaseStore = new aws.cloudfront.KeyValueStore('releases', {
+    comment: 'FrontendOps release pointer (live, canary) and preview-link secret',
+  });
+  const releaseRouter = new aws.cloudfront.Function('release-router', {
     runtime: 'cloudfront-js-2.0',
-    comment: 'Extension-less paths get /index.html; assets pass through untouched',
-    code: SPA_REWRITE_CODE,
+    comment: 'Routes each request to the live, canary or previewed release; app routes get index.html',
+    code: VIEWER_REQUEST_CODE,
     publish: true,
+    keyValueStoreAssociations: [releaseStore.arn],
   });
 
   const headers = new aws.cloudfront.ResponseHeadersPolicy('security-headers', {
@@ -83,7 +91,7 @@ export function createCdn(args: CdnArgs) {
       compress: true,
       cachePolicyId: CACHING_OPTIMIZED_POLICY_ID,
       responseHeadersPolicyId: headers.id,
-      functionAssociations: [{ eventType: 'viewer-request', functionArn: spaRewrite.arn }],
+      functionAssociations: [{ eventType: 'viewer-request', functionArn: releaseRouter.arn }],
     },
     // Deliberately no customErrorResponses: they would turn a missing asset into index.html.
     restrictions: { geoRestriction: { restrictionType: 'none' } },
@@ -128,5 +136,5 @@ export function createCdn(args: CdnArgs) {
     { dependsOn: [args.hostingPublicAccessBlock] },
   );
 
-  return { distribution, siteUrl: pulumi.interpolate`https://${distribution.domainName}` };
+  return { distribution, releaseStore, siteUrl: pulumi.interpolate`https://${distribution.domainName}` };
 }

@@ -16,6 +16,8 @@ export type HostingOutputs = {
   region: string;
   siteUrl: pulumi.Output<string>;
   deployerRoleArn: pulumi.Output<string>;
+  /** The KeyValueStore holding the release pointer (an ARN names a resource; not a secret). */
+  releaseStoreArn: pulumi.Output<string>;
 };
 
 export function createDashboardHosting(config: HostingConfig): HostingOutputs {
@@ -57,6 +59,7 @@ export function createDashboardHosting(config: HostingConfig): HostingOutputs {
     hostingBucket: hosting.bucket,
     stateBucket: state.bucket,
     distribution: cdn.distribution,
+    releaseStore: cdn.releaseStore,
   });
 
   return {
@@ -67,5 +70,6 @@ export function createDashboardHosting(config: HostingConfig): HostingOutputs {
     region: config.region,
     siteUrl: cdn.siteUrl,
     deployerRoleArn: access.deployer.arn,
+    releaseStoreArn: cdn.releaseStore.arn,
   };
 }

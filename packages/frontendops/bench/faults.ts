@@ -115,7 +115,7 @@ export async function runFaults(
           endpoint: proxy.endpoint,
           distributionId: servers.cdn.distributionId,
         },
-        { cdnEndpoint: servers.cdn.endpoint },
+        { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
       );
 
     const pairs: FaultsResult['pairs'] = [];

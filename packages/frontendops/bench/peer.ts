@@ -1,12 +1,11 @@
 /**
  * The peer: the seed's deploy, `aws s3 sync s3://<artifacts>/<prefix> s3://<hosting> --delete`, run
  * through the real AWS CLI against the embedded S3 server. The CLI reads a private config file
- * (path-style addressing, which the local endpoint needs) and the server's fixed credentials from
+ * (path-style addressing, which the local endpoint needs) and the run's credentials from
  * its environment; nothing of the user's own AWS configuration is read.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
 import { type Measured, measure } from './proc.ts';
 
 export interface SyncResult {
@@ -24,7 +23,11 @@ export interface AwsCli {
   measureStartup(): Promise<number>;
 }
 
-export async function prepareAwsCli(dir: string, endpoint: string): Promise<AwsCli> {
+export async function prepareAwsCli(
+  dir: string,
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): Promise<AwsCli> {
   await mkdir(dir, { recursive: true });
   const configFile = join(dir, 'config');
   await writeFile(configFile, '[default]\ns3 =\n  addressing_style = path\n');
@@ -33,8 +36,8 @@ export async function prepareAwsCli(dir: string, endpoint: string): Promise<AwsC
     HOME: dir,
     AWS_CONFIG_FILE: configFile,
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
-    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_EC2_METADATA_DISABLED: 'true',
     // No checksum settings are needed: sync between buckets sends no bodies (CopyObject, List,

@@ -225,4 +225,6 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const fmtLoad = (load: number[]) => load.map((x) => x.toFixed(2)).join(' ');
 const log = (line: string) => console.error(line);
 
-await main();
+// `npm run bench -- atomic`: atomic releases vs in-place vs aws s3 sync (bench/atomic.ts).
+if (process.argv[2] === 'atomic') await import('./atomic.ts');
+else await main();

@@ -86,7 +86,7 @@ async function runSize(dir: string, base: string, rebuild: string) {
         endpoint: servers.s3.endpoint,
         distributionId: servers.cdn.distributionId,
       },
-      { cdnEndpoint: servers.cdn.endpoint },
+      { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
     );
     const publish = (build: string, commit: string) => [
       'publish',

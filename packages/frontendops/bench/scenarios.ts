@@ -16,8 +16,7 @@ import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/depl
 import { publishArtifact } from '../src/deploy/publish.ts';
 import { artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
-import { openEnvironment } from '../src/environment.ts';
-import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
+import { connectSite } from '../src/stacks/open.ts';
 import type { RequestInfo } from '../src/state/records.ts';
 import { checkHosting } from './check.ts';
 import { deployArgs, mustSucceed, prepareCli, rollbackArgs } from './cli.ts';
@@ -66,7 +65,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
   const servers = await startServers(options.dir, [HOSTING, CLI_HOSTING, PEER_HOSTING]);
   const closeEnv: Array<() => void> = [];
   try {
-    const { s3, cdn } = servers;
+    const { s3, cdn, credentials } = servers;
     const target: DeployTarget = {
       stack: 'bench',
       artifactsBucket: ARTIFACTS,
@@ -78,9 +77,8 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
       endpoint: s3.endpoint,
       prune: true,
     };
-    const env = await openEnvironment(target, {
-      credentials: LOCAL_S3_CREDENTIALS,
-      cdnEndpoint: cdn.endpoint,
+    const env = await connectSite(target, {
+      access: { credentials, cdnEndpoint: cdn.endpoint },
       lockDir: join(options.dir, 'locks'),
     });
     closeEnv.push(env.close);
@@ -94,7 +92,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
         endpoint: s3.endpoint,
         distributionId: cdn.distributionId,
       },
-      { cdnEndpoint: cdn.endpoint },
+      { credentials, cdnEndpoint: cdn.endpoint },
     );
     const cliHosting = servers.store(CLI_HOSTING);
     const peerHosting = servers.store(PEER_HOSTING);
@@ -102,7 +100,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
     await publishArtifact(env.artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
     await publishArtifact(env.artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
 
-    const aws = await prepareAwsCli(join(options.dir, 'aws'), s3.endpoint);
+    const aws = await prepareAwsCli(join(options.dir, 'aws'), s3.endpoint, credentials);
     const startupMs = await aws.measureStartup();
 
     const apply = { ...(options.concurrency ? { concurrency: options.concurrency } : {}) };

@@ -1,12 +1,13 @@
 /**
  * What every bench section runs against: a fresh embedded S3 server (s3rver in its child process,
  * reporting every request it finished) with the section's buckets, and the CloudFront API double.
+ * The server accepts one key, made for the run (`credentials`): the CLIs get it in their environment.
  * `counted` runs one tool alone and counts the S3 requests the server finished meanwhile.
  */
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, createS3Store } from '../src/adapters/s3.ts';
-import { LOCAL_S3_CREDENTIALS } from '../src/local/env-file.ts';
+import { createLocalCredentials, type LocalEnv } from '../src/local/env-file.ts';
 import { type LocalS3, type S3RequestRecord, startLocalS3 } from '../src/local/s3-server.ts';
 import type { ObjectStore } from '../src/ports.ts';
 import { type CloudFrontDouble, startCloudFrontDouble } from '../test/support/cloudfront-double.ts';
@@ -27,6 +28,8 @@ export interface Counted<T> {
 
 export interface BenchServers {
   s3: LocalS3;
+  /** The key this run's embedded server accepts (made fresh for the run; it accepts nothing else). */
+  credentials: LocalEnv['credentials'];
   cdn: CloudFrontDouble;
   /** A client straight to the server (no proxy), for setting up and checking. */
   client: S3Client;
@@ -37,7 +40,9 @@ export interface BenchServers {
 
 export async function startServers(dir: string, buckets: readonly string[]): Promise<BenchServers> {
   const records: S3RequestRecord[] = [];
+  const credentials = createLocalCredentials();
   const s3 = await startLocalS3({
+    credentials,
     directory: join(dir, 's3'),
     buckets: [ARTIFACTS, ...buckets],
     onRequest: (record) => records.push(record),
@@ -46,9 +51,10 @@ export async function startServers(dir: string, buckets: readonly string[]): Pro
     await s3.close();
     throw error;
   });
-  const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+  const client = createS3Client({ endpoint: s3.endpoint, credentials });
   return {
     s3,
+    credentials,
     cdn,
     client,
     store: (bucket) => createS3Store({ bucket, client }),

@@ -60,7 +60,7 @@ export async function runStartup(dir: string, samples: number): Promise<StartupR
         endpoint: servers.s3.endpoint,
         distributionId: servers.cdn.distributionId,
       },
-      { cdnEndpoint: servers.cdn.endpoint },
+      { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
     );
     await mustSucceed(cli, deployArgs(cli, COMMIT_A), 'deploy (start-up set-up)');
 

@@ -53,7 +53,7 @@ export async function runStateReads(
         endpoint: servers.s3.endpoint,
         distributionId: servers.cdn.distributionId,
       },
-      { cdnEndpoint: servers.cdn.endpoint },
+      { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
     );
     const { summary } = await mustSucceed(cli, deployArgs(cli, COMMIT_A), 'deploy (state set-up)');
     const prefix = `${defaultStatePrefix(STACK)}deployments/`;

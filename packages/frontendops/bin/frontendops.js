@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // The SDK's notice about its future Node 22 requirement is for us (the maintainers), not for operators.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+let cli;
 try {
-  await import('../dist/cli/main.js');
+  cli = await import('../dist/cli/main.js');
 } catch (error) {
   if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('/dist/cli/main.js'))
     throw error;
   process.stderr.write(
     'error: frontendops is not built. Run `npm run build -w frontendops` (or `npm ci`) first.\n',
   );
-  process.exitCode = 1;
+  process.exit(1);
 }
+process.exitCode = await cli.runCli(process.argv.slice(2), cli.processIo());

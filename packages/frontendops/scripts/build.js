@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * Builds the published tool: TypeScript → dist/ (tsc, incremental) and the console's React UI →
- * dist/console-ui (Vite), the latter only when its sources are newer than the last build. Run by
- * `npm ci` (prepare), `npm start` and `npm test`, so an edit never runs as yesterday's code.
+ * Builds the published tool: TypeScript → dist/ (tsc, incremental), the CloudFront Function source
+ * (plain JS, deployed as it is) beside its module, and the console's React UI → dist/console-ui
+ * (Vite), the latter only when its sources are newer than the last build. Run by `npm ci` (the
+ * workspace root's prepare), `npm pack` (prepack: a tarball ships the build, never this script),
+ * `npm start` and `npm test`, so an edit never runs as yesterday's code.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +18,17 @@ const uiOut = join(root, 'dist/console-ui');
 
 const tsc = findUp(root, 'node_modules/typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+// tsc compiles TypeScript only; the function is exported as frontendops/cloudfront-function.js.
+// Copied only when it changed: a build (npm pack's, in a test) must not rewrite what a running test reads.
+await mkdir(join(root, 'dist/atomic'), { recursive: true });
+const functionSource = await readFile(join(root, 'src/atomic/viewer-request.js'));
+const functionBuilt = await readFile(join(root, 'dist/atomic/viewer-request.js')).catch(() => null);
+if (!functionBuilt?.equals(functionSource)) {
+  const aside = join(root, `dist/atomic/viewer-request.js.${process.pid}`);
+  await writeFile(aside, functionSource);
+  await rename(aside, join(root, 'dist/atomic/viewer-request.js'));
+}
 
 if (
   (await modifiedAt(join(uiOut, 'index.html'))) <

@@ -6,13 +6,52 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
 import { badInput } from './errors.ts';
 
 export const CONFIG_FILE = 'frontendops.config.json';
 export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
-const BACKEND_HINT = 'file://<dir>, s3://<bucket>[/prefix], pulumi-cloud, pulumi-cli or outputs';
+const BACKEND_HINT =
+  'file://<dir>, s3://<bucket>[/prefix], env:<VARIABLE holding one of those>, pulumi-cloud, pulumi-cli or outputs';
+
+/**
+ * Who may approve changes of a protected stack — principals the agent, its model and its MCP
+ * clients cannot impersonate (see the README's threat model):
+ * - approvers: people, by the Ed25519 public key of their approver key (`frontendops approver init`);
+ * - github: a GitHub Actions job of this repository running in this deployment environment, whose
+ *   required reviewers approved it (proved by the job's OIDC token, one use per run);
+ * - trustElicitation: whether the MCP client's answer to the server's question (and the console's
+ *   button) counts. Off unless the stack's owners trust every client that can reach its server.
+ */
+const approvalConfigSchema = z.strictObject({
+  approvers: z
+    .record(
+      z.string().regex(APPROVER_NAME, "a person's name: letters, digits, spaces and . _ @ ' -"),
+      z
+        .string()
+        .regex(
+          APPROVER_PUBLIC_KEY,
+          'expected "ed25519:<43 base64url characters>" (frontendops approver init prints it)',
+        ),
+    )
+    .default({}),
+  github: z
+    .strictObject({
+      repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/repo'),
+      environment: z.string().min(1).max(255),
+      /** What the environment's approval covers; a rollback is its own decision unless listed. */
+      actions: z
+        .array(z.enum(['deploy', 'rollback', 'canary', 'promote', 'abort']))
+        .min(1)
+        .default(['deploy']),
+      issuer: z.url({ protocol: /^https?$/ }).default('https://token.actions.githubusercontent.com'),
+      audience: z.string().min(1).max(200).default('frontendops'),
+    })
+    .optional(),
+  trustElicitation: z.boolean().default(false),
+});
 
 const stackConfigSchema = z
   .strictObject({
@@ -22,7 +61,8 @@ const stackConfigSchema = z
         (value) =>
           ['pulumi-cloud', 'pulumi-cli', 'outputs'].includes(value) ||
           /^file:\/\/.+/.test(value) ||
-          /^s3:\/\/[^/?]+/.test(value),
+          /^s3:\/\/[^/?]+/.test(value) ||
+          /^env:[A-Z_][A-Z0-9_]*$/.test(value),
         { message: `expected one of ${BACKEND_HINT}` },
       ),
     /** The Pulumi project (state backends: found by listing when omitted; required for pulumi-cloud). */
@@ -34,6 +74,8 @@ const stackConfigSchema = z
     file: z.string().min(1).optional(),
     /** backend "pulumi-cloud": a self-hosted Pulumi Cloud API URL (default https://api.pulumi.com). */
     apiUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Who approves this stack's changes, in place of the top-level "approval". */
+    approval: approvalConfigSchema.optional(),
   })
   .superRefine((stack, ctx) => {
     if (stack.backend === 'outputs' && !stack.file) {
@@ -55,11 +97,38 @@ const configObject = z.strictObject({
   $schema: z.string().optional(),
   stacks: z
     .record(z.string().regex(NAME, 'a stack name uses letters, digits, -, _ and .'), stackConfigSchema)
+    .superRefine((stacks, ctx) => {
+      if (Object.hasOwn(stacks, 'local')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['local'],
+          message: '"local" is the name of the embedded environment; call this stack something else',
+        });
+      }
+    })
     .default({}),
+  /** The stack commands act on when none is named and no local environment runs. */
+  defaultStack: z.string().regex(NAME).optional(),
   /** Environments whose deploys and rollbacks need a human approval. */
   protected: z.array(z.string().regex(NAME)).default(['dashboard-hosting-prod']),
+  /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
+  approval: approvalConfigSchema.default({ approvers: {}, trustElicitation: false }),
+  /**
+   * Deploy even where nothing can serialise two operators: an S3 endpoint that ignores conditional
+   * writes and that other machines can reach (see stacks/serialisation.ts). Set it only when every
+   * deploy to such an endpoint runs on this one machine.
+   */
+  allowUnserialisedDeploys: z.boolean().default(false),
   /** How many releases' assets are kept when pruning. */
   retain: z.number().int().min(1).max(100).default(3),
+  /** Atomic releases: "/dir/" is a client route too and gets the app's /index.html (a single-page app). */
+  spa: z.boolean().optional(),
+  /**
+   * Atomic releases: how long after a switch CloudFront edges may still serve the release it
+   * replaced (KeyValueStore updates reach every edge within seconds); its files are pruned after.
+   * Default 60.
+   */
+  releaseGraceSeconds: z.number().int().min(0).max(86_400).optional(),
   app: z.string().regex(NAME).default('sophia-dashboard'),
   /** The app's directory in the git repository: its newest commit is "the latest". */
   appPath: z.string().min(1).default('apps/sophia-dashboard'),
@@ -83,13 +152,24 @@ export const configSchema = z.preprocess((value) => {
 }, configObject);
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type ApprovalPolicy = z.infer<typeof approvalConfigSchema>;
+
+/** The approval policy of a stack by its (canonical) name. */
+export const approvalPolicyFor = (config: Config, stack: string): ApprovalPolicy =>
+  config.stacks[stack]?.approval ?? config.approval;
+
+/** A policy that trusts no one: what a stack opened without a configuration gets. */
+export const NO_APPROVERS: ApprovalPolicy = { approvers: {}, trustElicitation: false };
 export type Config = z.infer<typeof configSchema>;
 
 export const defaultConfig = (): Config => configSchema.parse({});
 
 /** Reads and validates the configuration; absent file → defaults; a bad file → BAD_INPUT naming the field. */
-export async function loadConfig(cwd: string = process.cwd()): Promise<Config> {
-  const explicit = process.env[CONFIG_ENV];
+export async function loadConfig(
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
+  const explicit = env[CONFIG_ENV];
   const file = resolve(cwd, explicit || CONFIG_FILE);
   let text: string;
   try {
@@ -113,8 +193,8 @@ export async function loadConfig(cwd: string = process.cwd()): Promise<Config> {
       (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
     );
     throw badInput(
-      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, protected, retain, app, ` +
-        `appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
+      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, approval, allowUnserialisedDeploys, retain, spa, ` +
+        `releaseGraceSeconds, app, appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
       { fields: parsed.error.issues.map((issue) => issue.path.join('.')) },
     );
   }

@@ -1,19 +1,24 @@
 /**
- * The project's one error class. `code` is stable (tests, MCP results and the audit log key on it);
- * the message says what was wrong, what was expected and what to do. Thrown inward, caught once at
- * the CLI / MCP boundary, where a user mistake is printed without a stack trace.
+ * The project's one error class and its one list of codes. `code` is stable: tests, the CLI's exit
+ * codes, MCP results, the console's API and deployment records all key on it. The message says what
+ * was wrong, what was expected and what to do. Thrown inward, caught once at the CLI / MCP / console
+ * boundary, where describeForClient keeps backend detail out of what a client sees.
  */
 export type ErrorCode =
   | 'BAD_INPUT' // the caller's arguments or files are wrong; nothing was changed
   | 'NOT_FOUND' // a named thing (stack, artifact, deployment, commit) does not exist
-  | 'CONFLICT' // the request contradicts existing state (e.g. a different build for a published commit)
+  | 'CONFLICT' // the request contradicts existing state (e.g. a different build for a published commit, a changed plan)
   | 'LOCKED' // another deploy holds the environment's lock
   | 'PRECONDITION_FAILED' // a conditional write lost a race
   | 'APPROVAL_REQUIRED' // a protected environment needs a human approval first
-  | 'DENIED' // the policy gate refused
+  | 'DENIED' // refused: by the agent's gate, a person, or an access check
+  | 'UNAUTHORIZED' // no or a wrong credential (the console's token, the MCP bearer token)
+  | 'PINNED' // the environment is pinned to a release; promote or unpin first
   | 'VERIFY_FAILED' // the CDN did not serve the new release in time
-  | 'TAMPERED' // the audit chain does not verify
-  | 'UPSTREAM'; // a backend (S3, CloudFront, GitHub, Pulumi) failed
+  | 'TAMPERED' // state that does not verify: an audit chain, a record or pointer edited, an object damaged
+  | 'INTERRUPTED' // (in records) a deploy stopped before it went live and a later one replaced it
+  | 'UPSTREAM' // a backend (S3, CloudFront, GitHub, Pulumi, a model API) failed
+  | 'INTERNAL'; // a bug: details in the log, not in the answer
 
 export class FrontendOpsError extends Error {
   readonly code: ErrorCode;
@@ -36,3 +41,33 @@ export const isFrontendOpsError = (error: unknown, code?: ErrorCode): error is F
 
 export const badInput = (message: string, details?: Record<string, unknown>) =>
   new FrontendOpsError('BAD_INPUT', message, details ? { details } : undefined);
+
+/**
+ * What a client (an MCP client, a browser) may be told about an error: its code and message for
+ * our own errors; for backend failures and bugs a generic sentence, the detail going to the log
+ * (backend messages may name buckets, keys, endpoints or local paths).
+ */
+export function describeForClient(error: unknown, logPrefix: string): { code: ErrorCode; message: string } {
+  if (isFrontendOpsError(error) && error.code !== 'UPSTREAM' && error.code !== 'INTERNAL') {
+    return { code: error.code, message: error.message };
+  }
+  console.error(`${logPrefix} ${isFrontendOpsError(error) ? 'backend failure' : 'unexpected error'}:`, error);
+  if (isFrontendOpsError(error)) {
+    const backendCode = upstreamCode(error.cause);
+    return {
+      code: 'UPSTREAM',
+      message: `The storage, CDN or git backend failed${backendCode ? ` (${backendCode})` : ''}; the details are in the server's log. Nothing more was changed by this call; retrying later may help.`,
+    };
+  }
+  const name = error instanceof Error ? error.name : typeof error;
+  return {
+    code: 'INTERNAL',
+    message: `It failed unexpectedly (${name}). The details are in the server's log; the operator should look there.`,
+  };
+}
+
+/** The AWS or HTTP error name (NoSuchBucket, AccessDenied): it names no resource. */
+function upstreamCode(cause: unknown): string | undefined {
+  const name = (cause as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' && /^[A-Za-z]{2,60}$/.test(name) && name !== 'Error' ? name : undefined;
+}

@@ -2,6 +2,9 @@
  * The small interfaces the core talks through. One adapter file per backend in src/adapters/.
  * Absence is a value (null), not an exception; failures are FrontendOpsError with a stable code.
  */
+import type { ReleasePointer } from './atomic/release-pointer.ts';
+
+export type { ReleasePointer };
 
 // ── Object storage (S3 and anything speaking its protocol) ─────────────────────────────────────
 
@@ -47,7 +50,8 @@ export interface ObjectStore {
   ): Promise<{ etag: string }>;
   /** Server-side copy from another bucket of the same endpoint; headers are set explicitly (REPLACE). */
   copyFrom(source: { bucket: string; key: string }, key: string, meta: ObjectMeta): Promise<void>;
-  list(prefix?: string): Promise<ObjectSummary[]>;
+  /** Keys under `prefix` in UTF-8 binary order, after `startAfter`, at most `limit` of them. */
+  list(prefix?: string, options?: { limit?: number; startAfter?: string }): Promise<ObjectSummary[]>;
   delete(keys: readonly string[]): Promise<void>;
   /** Probed once per store: does the endpoint honour If-None-Match / If-Match on PUT? */
   supportsConditionalWrites(): Promise<boolean>;
@@ -69,6 +73,11 @@ export interface InvalidationResult {
 export interface Cdn {
   /** Idempotent per callerReference; waits and retries while too many invalidations are in progress. */
   invalidate(request: InvalidationRequest): Promise<InvalidationResult>;
+  /**
+   * Why no invalidation could be sent, when that is known before anything is written (a CDN whose
+   * API endpoint nobody told us): a change is then refused up front, never after the release is live.
+   */
+  unavailable?: string;
 }
 
 // ── Stack outputs (where the infra server learns the target) ─────────────────────────────────
@@ -82,10 +91,33 @@ export interface StackOutputs {
   secretNames: string[];
   /** Human-readable description of the source kind, e.g. "pulumi state (file backend)". */
   source: string;
+  /**
+   * How to reach the target when the source itself knows (the embedded environment: its own key and
+   * CDN endpoint). Never read from a stack's outputs: real stacks use the standard AWS SDK chain.
+   */
+  access?: SiteAccess;
 }
 
+export interface SiteAccess {
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** A CloudFront-API-compatible endpoint (the local edge). */
+  cdnEndpoint?: string;
+  /** A KeyValueStore-API-compatible endpoint (the local edge's, http://localhost:<port>). */
+  kvsEndpoint?: string;
+  /** How long the edge takes to see a KeyValueStore write (the local edge's propagation delay). */
+  propagationMs?: number;
+}
+
+/**
+ * Where a stack's outputs come from: an outputs file, Pulumi state, Pulumi Cloud, the pulumi CLI, the
+ * embedded environment. Every source passes the contract suite in test/support/contracts/stack-source.ts.
+ */
 export interface StackSource {
-  /** Throws FrontendOpsError('NOT_FOUND') for an unknown stack; never creates one. */
+  /**
+   * Reads only. Throws FrontendOpsError('NOT_FOUND') for an unknown stack, saying that nothing was
+   * created and what to do; never creates one. BAD_INPUT for a malformed source (its configuration or
+   * file). No error names a credential the source reads with.
+   */
   readOutputs(stack: string): Promise<StackOutputs>;
 }
 
@@ -104,17 +136,45 @@ export interface TagInfo {
   /** The commit the tag points at. */
   sha: string;
   message: string;
+  /** ISO 8601 as toISOString writes it. A lightweight tag may have none (GitHub lists none). */
   date?: string;
 }
 
+/**
+ * A git backend (the local repository, GitHub). Text that git could read as an option, a range or a
+ * glob is refused as BAD_INPUT before anything runs. Every adapter passes the contract suite in
+ * test/support/contracts/git-host.ts.
+ */
 export interface GitHost {
-  /** Newest commit on `ref` (default: the default branch / HEAD) touching `path`; null when none. */
+  /**
+   * Newest commit on `ref` (default: the default branch / HEAD) touching `path`; null when none.
+   * NOT_FOUND when `ref` names nothing.
+   */
   latestCommit(path: string, ref?: string): Promise<CommitInfo | null>;
   /** A commit by sha, short sha, tag or branch; null when unknown. */
   getCommit(ref: string): Promise<CommitInfo | null>;
-  /** Creates an annotated tag and its ref. CONFLICT when the name is taken. */
+  /**
+   * What a release adds: commits reachable from `head` but not from `base` that touch `path`,
+   * newest first, at most `limit` (default 20; `truncated` when there were more). NOT_FOUND when
+   * `base` or `head` is unknown.
+   */
+  commitsBetween(
+    base: string,
+    head: string,
+    path: string,
+    limit?: number,
+  ): Promise<{ commits: CommitInfo[]; truncated: boolean }>;
+  /**
+   * Creates an annotated tag and its ref, the message kept verbatim (but for trailing whitespace).
+   * Returns the tag as listTags lists it. CONFLICT when the name is taken (of concurrent creates of
+   * one name, one wins); NOT_FOUND for a commit the repository lacks; BAD_INPUT for a name git would
+   * misread or a message with NUL.
+   */
   createTag(input: { name: string; sha: string; message: string }): Promise<TagInfo>;
-  /** Annotated and lightweight tags whose name starts with `prefix`. */
+  /**
+   * Annotated and lightweight tags (message '') whose name starts with `prefix`, each with the
+   * commit it names. No message can make the listing show a tag that does not exist.
+   */
   listTags(prefix: string): Promise<TagInfo[]>;
 }
 
@@ -122,19 +182,42 @@ export interface GitHost {
 
 export interface HeldLock {
   owner: string;
+  /**
+   * Lets the next one in. Safe to call again, and late: a holder that was taken over (it hung past
+   * its ttl) frees nothing of its successor's.
+   */
   release(): Promise<void>;
 }
 
+/**
+ * One holder at a time per name, across processes (and, for the S3 lock, machines); different names
+ * never contend. A holder whose process died on this machine is taken over at once, one that stopped
+ * renewing once its ttl has passed. Every locker passes the contract suite in
+ * test/support/contracts/locker.ts.
+ */
 export interface Locker {
-  /** Waits up to waitMs; then throws FrontendOpsError('LOCKED') naming the holder. */
-  acquire(name: string, options: { owner: string; ttlMs: number; waitMs: number }): Promise<HeldLock>;
+  /** Waits up to waitMs; then throws FrontendOpsError('LOCKED') naming the holder and the label. */
+  acquire(name: string, options: LockOptions): Promise<HeldLock>;
 }
 
+export interface LockOptions {
+  owner: string;
+  ttlMs: number;
+  waitMs: number;
+  /** What the lock guards, in words for the LOCKED message (default: its name). */
+  label?: string;
+}
+
+/** A change a person approves: each kind its own decision (see state/approvals.ts). */
+export type ApprovalAction = 'deploy' | 'rollback' | 'canary' | 'promote' | 'abort';
+
 export interface ApprovalRequest {
-  action: 'deploy' | 'rollback' | 'invalidate';
+  action: ApprovalAction;
   stack: string;
   /** What would happen, in words that name no bucket or secret. */
   summary: string;
+  /** The planned deploy id the approval is for, when known: an approval is for this plan only. */
+  deployId?: string;
 }
 
 export interface ApprovalDecision {
@@ -146,4 +229,27 @@ export interface ApprovalDecision {
 
 export interface Approver {
   approve(request: ApprovalRequest): Promise<ApprovalDecision>;
+}
+
+// ── Release pointer (atomic releases) ─────────────────────────────────────────────────────────
+
+/** The pointer as read, with the version a conditional write must name. */
+export interface ReleasePointerRead {
+  /** null: no pointer yet (the edge then serves the bucket root, as before atomic releases). */
+  value: ReleasePointer | null;
+  /** The store's ETag when the pointer was read. */
+  etag: string;
+}
+
+/**
+ * Where the live (and canary) release is named: one key of a CloudFront KeyValueStore, read by the
+ * viewer-request function at every edge. A write is one conditional request, so switching, rolling
+ * back and promoting are atomic and lose no concurrent update.
+ */
+export interface ReleaseStore {
+  read(): Promise<ReleasePointerRead>;
+  /** Throws FrontendOpsError('PRECONDITION_FAILED') when the store changed since `ifEtag`. */
+  write(value: ReleasePointer, ifEtag: string): Promise<{ etag: string }>;
+  /** The secret preview links are signed with; created in the store on first use. */
+  previewSecret(): Promise<string>;
 }

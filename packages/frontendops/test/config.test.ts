@@ -37,11 +37,41 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       stacks: {},
       protected: ['dashboard-hosting-prod'],
+      // Nobody may approve until someone is listed: no approver, no trusted client.
+      approval: { approvers: {}, trustElicitation: false },
+      allowUnserialisedDeploys: false,
       retain: 3,
       app: 'sophia-dashboard',
       appPath: 'apps/sophia-dashboard',
     });
     expect(defaultConfig()).toEqual(config);
+  });
+
+  it('reads approvers, a GitHub environment and client trust, and names a bad key', async () => {
+    const key = `ed25519:${'A'.repeat(43)}`;
+    await writeConfig({
+      approval: { approvers: { 'Ada Lovelace': key } },
+      stacks: {
+        prod: {
+          backend: 'outputs',
+          file: 'prod.json',
+          approval: { github: { repository: 'sophia/dashboard', environment: 'production' } },
+        },
+      },
+    });
+    const config = await loadConfig(work);
+    expect(config.approval.approvers).toEqual({ 'Ada Lovelace': key });
+    expect(config.stacks.prod?.approval?.github).toEqual({
+      repository: 'sophia/dashboard',
+      environment: 'production',
+      actions: ['deploy'],
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'frontendops',
+    });
+    await writeConfig({ approval: { approvers: { Ada: 'ssh-ed25519 AAAA' } } });
+    await expect(loadConfig(work)).rejects.toThrow(
+      /approval\.approvers\.Ada: expected "ed25519:<43 base64url characters>"/,
+    );
   });
 
   it('reads every backend kind and makes relative paths absolute against the file', async () => {
@@ -55,7 +85,7 @@ describe('loadConfig', () => {
         home: { backend: 'file://~/.pulumi-state' },
         cloud: { backend: 'pulumi-cloud', organization: 'sophia', project: 'dashboard-hosting' },
         cli: { backend: 'pulumi-cli' },
-        local: { backend: 'outputs', file: 'outputs/local.json' },
+        dev: { backend: 'outputs', file: 'outputs/local.json' },
       },
       protected: ['dashboard-hosting-prod', 'staging'],
       retain: 5,
@@ -65,7 +95,7 @@ describe('loadConfig', () => {
     const config = await loadConfig(work);
     expect(config.stacks.staging?.backend).toBe(`file://${join(work, 'state')}`);
     expect(config.stacks.home?.backend).toBe('file://~/.pulumi-state');
-    expect(config.stacks.local?.file).toBe(join(work, 'outputs/local.json'));
+    expect(config.stacks.dev?.file).toBe(join(work, 'outputs/local.json'));
     expect(config.stacks['dashboard-hosting-prod']?.backend).toBe(
       's3://ops-pulumi-state/team?region=eu-west-1',
     );

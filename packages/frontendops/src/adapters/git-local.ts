@@ -3,18 +3,27 @@
  * an argument vector (never a shell), refs and paths are validated first, and `--end-of-options` /
  * `--literal-pathspecs` keep user text from being read as options or globs.
  */
+
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { FrontendOpsError } from '../errors.ts';
-import { assertCommitSha, assertRef, assertRepoPath, assertTagName } from '../git/validate.ts';
+import {
+  assertCommitSha,
+  assertRef,
+  assertRepoPath,
+  assertTagMessage,
+  assertTagName,
+} from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 const run = promisify(execFile);
 
-// Fields are separated by NUL and records by RS (0x1e) so messages with newlines parse unambiguously.
+// Fields are separated by NUL, and each tag record starts with a random boundary chosen per listing:
+// a tag message is anyone's text (it may hold RS, NUL or a copy of a record), and cannot guess it.
 const COMMIT_FORMAT = '%H%x00%h%x00%an%x00%aI%x00%B';
-const TAG_FORMAT =
-  '%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00%(contents)%1e';
+const tagFormat = (boundary: string) =>
+  `${boundary}%00%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00%(contents)`;
 
 export interface LocalGitOptions {
   repoDir: string;
@@ -45,12 +54,46 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
       return parseCommit(await gitOk(git, ['log', '-1', `--format=${COMMIT_FORMAT}`, sha]));
     },
 
+    async commitsBetween(base, head, path, limit = 20) {
+      assertRef(base);
+      assertRef(head);
+      assertRepoPath(path);
+      const [from, to] = await Promise.all([resolveCommit(base), resolveCommit(head)]);
+      if (!from) throw unknownRef(base);
+      if (!to) throw unknownRef(head);
+      const out = await gitOk(git, [
+        'log',
+        `--max-count=${limit + 1}`,
+        `--format=${COMMIT_FORMAT}%x1e`,
+        `${from}..${to}`,
+        '--',
+        path,
+      ]);
+      const commits = out
+        .split('\x1e')
+        .map((record) => record.replace(/^\n/, ''))
+        .filter((record) => record.trim().length > 0)
+        .map(parseCommit);
+      return { commits: commits.slice(0, limit), truncated: commits.length > limit };
+    },
+
     async createTag({ name, sha, message }) {
       assertTagName(name);
       assertCommitSha(sha);
+      assertTagMessage(message);
       const target = await resolveCommit(sha);
       if (!target) throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in this repository.`);
-      const created = await git(['tag', '--annotate', `--message=${message}`, '--', name, target]);
+      // Verbatim: git's default cleanup would drop lines starting with "#" and collapse blank lines.
+      const text = message.endsWith('\n') ? message : `${message}\n`;
+      const created = await git([
+        'tag',
+        '--annotate',
+        '--cleanup=verbatim',
+        `--message=${text}`,
+        '--',
+        name,
+        target,
+      ]);
       if (created.code !== 0) {
         // "cannot lock ref": another process is creating the same tag right now — same outcome.
         if (/already exists|cannot lock ref/.test(created.stderr)) {
@@ -64,6 +107,7 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
     },
 
     async listTags(prefix) {
+      if (prefix !== '') assertTagName(prefix);
       return (await listTagsIn(git)).filter((t) => t.name.startsWith(prefix));
     },
   };
@@ -117,18 +161,20 @@ async function gitOk(git: (args: string[]) => Promise<GitResult>, args: string[]
 }
 
 async function listTagsIn(git: (args: string[]) => Promise<GitResult>): Promise<TagInfo[]> {
-  const out = await gitOk(git, ['for-each-ref', `--format=${TAG_FORMAT}`, 'refs/tags/']);
+  const boundary = `frontendops-${randomBytes(16).toString('hex')}`;
+  const out = await gitOk(git, ['for-each-ref', `--format=${tagFormat(boundary)}`, 'refs/tags/']);
   return out
-    .split('\x1e')
-    .map((record) => record.replace(/^\n/, ''))
-    .filter((record) => record.length > 0)
+    .split(`${boundary}\0`)
+    .slice(1)
     .map((record) => {
-      const [name = '', type, object = '', peeled = '', date = '', contents = ''] = record.split('\0');
+      // The name, type and ids cannot hold NUL (git refuses control characters in ref names); the
+      // message is last, so whatever it holds stays in it.
+      const [name = '', type, object = '', peeled = '', date = '', ...contents] = record.split('\0');
       const annotated = type === 'tag';
       return {
         name,
         sha: annotated ? peeled : object,
-        message: annotated ? contents.trimEnd() : '',
+        message: annotated ? contents.join('\0').trimEnd() : '',
         ...(date ? { date: new Date(date).toISOString() } : {}),
       };
     });

@@ -5,7 +5,13 @@
  */
 import { Octokit } from '@octokit/rest';
 import { FrontendOpsError } from '../errors.ts';
-import { assertCommitSha, assertRef, assertRepoPath, assertTagName } from '../git/validate.ts';
+import {
+  assertCommitSha,
+  assertRef,
+  assertRepoPath,
+  assertTagMessage,
+  assertTagName,
+} from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 export interface GitHubHostOptions {
@@ -78,9 +84,55 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       }
     },
 
+    async commitsBetween(base, head, path, limit = 20) {
+      assertRef(base);
+      assertRef(head);
+      assertRepoPath(path);
+      // The range from the compare API (base...head: what head has that base does not), the path
+      // filter from the commits API (the newest 100 commits of the path up to head): their overlap.
+      let range: GitHubCommit[];
+      try {
+        const { data } = await octokit.rest.repos.compareCommitsWithBasehead({
+          owner,
+          repo,
+          basehead: `${base}...${head}`,
+          per_page: 250,
+        });
+        range = data.commits;
+      } catch (error) {
+        if (statusOf(error) === 404) {
+          throw new FrontendOpsError(
+            'NOT_FOUND',
+            `GitHub ${where} cannot compare ${base} with ${head}: one of them is unknown, or the repository is not visible with the configured token.`,
+          );
+        }
+        throw upstream('compare commits', error);
+      }
+      if (range.length === 0) return { commits: [], truncated: false };
+      let touching: Set<string>;
+      try {
+        const { data } = await octokit.rest.repos.listCommits({
+          owner,
+          repo,
+          sha: head,
+          path,
+          per_page: 100,
+        });
+        touching = new Set(data.map((c) => c.sha));
+      } catch (error) {
+        throw upstream('list commits', error);
+      }
+      const found = range
+        .filter((c) => touching.has(c.sha))
+        .reverse()
+        .map(toCommitInfo);
+      return { commits: found.slice(0, limit), truncated: found.length > limit };
+    },
+
     async createTag({ name, sha, message }) {
       assertTagName(name);
       assertCommitSha(sha);
+      assertTagMessage(message);
       // The git database API wants a full sha; resolve a short one through the commits API first.
       const target = sha.length === 40 ? sha.toLowerCase() : (await host.getCommit(sha))?.sha;
       if (!target)
@@ -113,11 +165,12 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         }
         throw upstream('create tag ref', error);
       }
+      // As listTags will list it: git keeps no trailing whitespace, dates as toISOString writes them.
       return {
         name,
         sha: target,
-        message,
-        ...(tagObject.tagger?.date ? { date: tagObject.tagger.date } : {}),
+        message: message.trimEnd(),
+        ...(tagObject.tagger?.date ? { date: isoDate(tagObject.tagger.date) } : {}),
       };
     },
 
@@ -139,7 +192,12 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         }
         try {
           const { data } = await octokit.rest.git.getTag({ owner, repo, tag_sha: ref.object.sha });
-          tags.push({ name, sha: data.object.sha, message: data.message.trimEnd(), date: data.tagger.date });
+          tags.push({
+            name,
+            sha: data.object.sha,
+            message: data.message.trimEnd(),
+            date: isoDate(data.tagger.date),
+          });
         } catch (error) {
           throw upstream(`read tag ${name}`, error);
         }
@@ -163,9 +221,12 @@ function toCommitInfo(data: GitHubCommit): CommitInfo {
     shortSha: data.sha.slice(0, 7),
     message: data.commit.message.trim(),
     author: data.commit.author?.name ?? '',
-    date: data.commit.author?.date ? new Date(data.commit.author.date).toISOString() : '',
+    date: data.commit.author?.date ? isoDate(data.commit.author.date) : '',
   };
 }
+
+/** GitHub writes whole seconds ("2026-11-25T12:00:00Z"); every backend answers as toISOString writes it. */
+const isoDate = (date: string) => new Date(date).toISOString();
 
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown })?.status;

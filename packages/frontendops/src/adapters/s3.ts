@@ -17,7 +17,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
-import { FrontendOpsError } from '../errors.ts';
+import { keyBytesProblem, shortened } from '../engine/manifest.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectHead, ObjectMeta, ObjectStore, ObjectSummary, StoredObject } from '../ports.ts';
 
 export interface S3ClientOptions {
@@ -96,6 +97,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
 
     async put(key, body, meta = {}, condition = {}) {
+      refuseLongKey(key);
       try {
         const out = await client.send(
           new PutObjectCommand({
@@ -119,6 +121,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
 
     async copyFrom(source, key, meta) {
+      refuseLongKey(key);
       try {
         await client.send(
           new CopyObjectCommand({
@@ -134,19 +137,28 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       }
     },
 
-    async list(prefix = '') {
+    async list(prefix = '', { limit, startAfter } = {}) {
       const found: ObjectSummary[] = [];
       let token: string | undefined;
       try {
         do {
           const out = await client.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix,
+              ContinuationToken: token,
+              ...(token === undefined && startAfter !== undefined ? { StartAfter: startAfter } : {}),
+              ...(limit !== undefined ? { MaxKeys: Math.min(1000, limit - found.length) } : {}),
+            }),
           );
           for (const item of out.Contents ?? []) {
             if (item.Key !== undefined)
               found.push({ key: item.Key, size: item.Size ?? 0, etag: item.ETag ?? '' });
           }
-          token = out.IsTruncated ? out.NextContinuationToken : undefined;
+          token =
+            out.IsTruncated && (limit === undefined || found.length < limit)
+              ? out.NextContinuationToken
+              : undefined;
         } while (token);
       } catch (error) {
         throw upstream('list', bucket, prefix, error);
@@ -217,6 +229,20 @@ async function probeConditionalWrites(store: ObjectStore): Promise<boolean> {
   } finally {
     await store.delete([key]);
   }
+}
+
+/**
+ * The last guard: S3 refuses a key over 1,024 bytes of UTF-8, an S3-compatible server may not (the
+ * embedded one stores it), so every write is checked here too, whatever formed the key. The key is
+ * not quoted whole: it may hold a state prefix, which must not reach an agent (DESIGN §1.1).
+ */
+function refuseLongKey(key: string): void {
+  const problem = keyBytesProblem(key);
+  if (!problem) return;
+  throw badInput(
+    `An object key ending in "${shortened(key.slice(key.lastIndexOf('/') + 1), 60)}" is ${problem}. Nothing was written. ` +
+      'It was made from a name FrontendOps was given (a file path, an app name, a state prefix): shorten that name.',
+  );
 }
 
 function headers(meta: ObjectMeta) {

@@ -1,36 +1,64 @@
 /**
- * Human approval for protected environments. The agent's Approver is asked once per high-impact call
- * (by the policy gate); the infra server's own approval question (an MCP elicitation during run_sync or
- * rollback) is answered from that same decision, so a person is asked once and the server still gets
- * an explicit answer. Without --yes and without a terminal the answer is "no", saying how to approve.
+ * A person's approval, asked by the agent's gate before a change of a protected environment (the
+ * infra server then asks for its own, stronger proof; see mcp/infra/approval-gate.ts). The server's
+ * elicitation is answered from the same decision, so a person is asked once. `--yes` approves only
+ * the kind of change the request's words name (a deploy request never approves a rollback); anything
+ * else is asked at the terminal, or refused without one.
  */
 import { createInterface } from 'node:readline/promises';
 import type { Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
-import type { ApprovalDecision, ApprovalRequest } from '../ports.ts';
+import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
 
-export type ApproveFn = (request: ApprovalRequest) => Promise<ApprovalDecision>;
+/** `asked`: the changes the request's words name (intents.ts approvableActions), decided without a model. */
+export type ApproveFn = (
+  request: ApprovalRequest,
+  context: { asked: readonly ApprovalAction[] },
+) => Promise<ApprovalDecision>;
 
 export interface CliApproverOptions {
   yes: boolean;
-  /** Ask on this terminal; default: when stdin and stderr are TTYs. */
-  interactive?: boolean;
-  /** Who is asked (recorded with the decision); default the OS user. */
+  /** Ask at the terminal (stdin and stderr are TTYs). */
+  interactive: boolean;
+  /** Who is asked (recorded with the decision). */
   actor: string;
-  /** Reads one answer; default readline on stdin/stderr. */
-  ask?: (question: string) => Promise<string>;
+  /** Reads one answer. */
+  ask: (question: string) => Promise<string>;
 }
 
 export const APPROVE_HINT = 'Run it again with --yes to approve, or from a terminal to be asked.';
 
 export function createCliApprover(options: CliApproverOptions): ApproveFn {
-  const interactive = options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);
-  return async (request) => {
-    if (options.yes) return { approved: true, by: options.actor, via: '--yes' };
-    if (!interactive) return { approved: false, by: 'nobody', via: 'no terminal to ask and no --yes' };
-    const ask = options.ask ?? askOnTerminal;
-    const answer = await ask(`Approve: ${request.summary}\nProceed on ${request.stack}? [y/N] `);
+  return async (request, { asked }) => {
+    if (options.yes && asked.includes(request.action)) {
+      return {
+        approved: true,
+        by: options.actor,
+        via: `--yes (for the ${request.action} this request asked for)`,
+      };
+    }
+    if (!options.interactive) {
+      const why = options.yes
+        ? `--yes approves only ${asked.length ? `a ${asked.join(' or ')}` : 'the change the request names, and it names none'}; this ${request.action} was not asked for`
+        : 'no terminal to ask and no --yes';
+      return { approved: false, by: 'nobody', via: why };
+    }
+    const answer = await options.ask(`Approve: ${request.summary}\nProceed on ${request.stack}? [y/N] `);
     return { approved: /^y(es)?$/i.test(answer.trim()), by: options.actor, via: 'terminal prompt' };
   };
+}
+
+/** Asks one question on a terminal. */
+export async function askOnTerminal(
+  question: string,
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+): Promise<string> {
+  const rl = createInterface({ input, output });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
 }
 
 /**
@@ -82,13 +110,4 @@ function fillProperty(key: string, property: PropertySchema, decision: ApprovalD
     return property.default;
   }
   return undefined;
-}
-
-async function askOnTerminal(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return await rl.question(question);
-  } finally {
-    rl.close();
-  }
 }

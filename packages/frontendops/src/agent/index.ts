@@ -1,26 +1,28 @@
 /**
  * The FrontendOps agent's public surface: `runAgentRequest` turns words into tool calls on the infra
- * and git MCP servers, through one policy gate, with one audit entry per request. Used by the CLI
- * (`frontendops agent`, `frontendops chat`) and the console. Any new export here becomes public API.
+ * and git MCP servers, through one gate, with one audit entry per request — written by the infra
+ * server (record_request): the agent never opens a stack or holds its bucket names itself.
+ * Used by the CLI (`frontendops agent`, `frontendops chat`) and the console.
  */
+
+import type { Client } from '@modelcontextprotocol/client';
 import type { LanguageModel } from 'ai';
 import { type Config, loadConfig } from '../config.ts';
-import { type Environment, openStack } from '../environment.ts';
+import { parseResult, type ToolInput } from '../contract/tools.ts';
+import { hasControlCharacters, withoutControlCharacters } from '../engine/text.ts';
 import { isFrontendOpsError } from '../errors.ts';
-import { LOCAL_S3_CREDENTIALS } from '../local/env-file.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ApproveFn } from './approval.ts';
-import { recordAgentRequest } from './audit.ts';
-import { describeIntent, type Intent, parseRequest } from './intents.ts';
+import { createToolGate, type ToolGate } from './gate.ts';
+import { approvableActions, describeIntent, type Intent, parseRequest, toolsFor } from './intents.ts';
 import { connectAgentClients, defaultMcpConfig, type McpConfig } from './mcp-clients.ts';
 import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
-import { createPolicyGate } from './policy-gate.ts';
-import { createRedactor, type Redactor } from './redact.ts';
-import { type PlannerOutcome, runRunbook } from './runbook.ts';
-import type { AgentClients, AgentEvent, AgentResult, PlannerChoice } from './types.ts';
+import { createRedactor } from './redact.ts';
+import { runRunbook } from './runbook.ts';
+import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
-export { APPROVE_HINT, createCliApprover } from './approval.ts';
+export { APPROVE_HINT, askOnTerminal, createCliApprover } from './approval.ts';
 export { CAPABILITIES, describeIntent, type Intent, parseRequest } from './intents.ts';
 export {
   connectAgentClients,
@@ -33,10 +35,8 @@ export { MODEL_BASE_URL_ENV, MODEL_ENV, readModelSpec } from './model-provider.t
 export type * from './types.ts';
 export type { ApproveFn };
 
-export const DEFAULT_STACK = 'dashboard-hosting-prod';
-
 export interface AgentRequestOptions {
-  /** Who asks (recorded): an OS user, "console:<name>", … */
+  /** Who asks (recorded, as a claim): an OS user, "<name> (console)", … */
   actor: string;
   planner?: PlannerChoice;
   approve: ApproveFn;
@@ -45,12 +45,12 @@ export interface AgentRequestOptions {
   /** Already-connected MCP clients; otherwise the servers of `mcpConfig` (default: ours over stdio) are spawned. */
   clients?: AgentClients;
   mcpConfig?: McpConfig;
-  /** The stack name the tools act on; default: named by `stackRef` (or FRONTENDOPS_STACK), else dashboard-hosting-prod. */
-  stack?: string;
-  /** --stack: a configured stack name, an outputs JSON file, or the local environment's stack. */
+  /** Each stderr line of servers spawned for this request (default: inherited). */
+  onServerStderr?: (line: string) => void;
+  /** The stack name the tools act on; default: named by `stackRef`, else the infra server's own stack. */
+  stack?: string | null;
+  /** --stack: a configured stack name, `local`, or an outputs JSON file (given to the spawned infra server). */
   stackRef?: string;
-  /** An already-open environment for the audit entry (the console, tests); null = do not write one. */
-  environment?: Environment | null;
   config?: Config;
   cwd?: string;
   /** Where FRONTENDOPS_MODEL and the providers' keys are read; default process.env. */
@@ -71,51 +71,60 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
   const envVars = options.env ?? process.env;
   const dryRun = options.dryRun ?? false;
   const emit = (event: AgentEvent) => options.onEvent?.(event);
-  const base = { request: text, actor: options.actor, dryRun, calls: [] as AgentResult['calls'] };
+  const redactor = createRedactor([], envVars);
 
   let plannerId = 'runbook';
   let intent: Intent | null = null;
-  let auditEnv: Environment | null = null;
-  let ownEnv = false;
-  let clients: AgentClients | null = null;
+  let clients: AgentClients | null = options.clients ?? null;
   let ownClients = false;
-  let redactor: Redactor = createRedactor([...Object.values(LOCAL_S3_CREDENTIALS)], envVars);
+  let stack: string | null = null;
+  let gate: ToolGate | null = null;
   let outcome: PlannerOutcome;
-  let calls: AgentResult['calls'] = [];
 
   try {
-    const config = options.config ?? (await loadConfig(cwd));
-    const stackRef = options.stackRef ?? envVars.FRONTENDOPS_STACK;
-    const stack =
-      options.stack ??
-      (stackRef ? (await resolveStackSource(stackRef, { config, cwd })).stack : DEFAULT_STACK);
+    const config = options.config ?? (await loadConfig(cwd, envVars));
+    stack =
+      options.stack !== undefined
+        ? options.stack
+        : options.stackRef
+          ? (await resolveStackSource(options.stackRef, { config, cwd, env: envVars })).stack
+          : null;
     const model = selectModel(options, envVars);
     plannerId = model ? `model:${model.id}` : 'runbook';
-    intent = model ? null : parseRequest(text);
+    // The words decide what may be done, model or not: refusals stop here, other tools are never offered.
+    intent = hasControlCharacters(text)
+      ? {
+          kind: 'refuse',
+          reason:
+            'The request contains control characters (escape sequences can rewrite a terminal or a log); write it as plain words, newlines allowed.',
+        }
+      : parseRequest(text);
     emit({
       type: 'intent',
       planner: plannerId,
-      intent: intent?.kind ?? 'model',
-      description: intent ? describeIntent(intent) : `ask ${model?.id} to plan "${text}"`,
+      intent: intent.kind,
+      description:
+        model && intent.kind === 'unknown' ? `ask ${model.id}, reading only` : describeIntent(intent),
     });
-
-    ({ env: auditEnv, own: ownEnv } = await openAuditEnvironment(options, stackRef ?? stack, config, cwd));
-    redactor = createRedactor([...Object.values(LOCAL_S3_CREDENTIALS), ...targetSecrets(auditEnv)], envVars);
-    if (intent?.kind === 'refuse') {
-      outcome = { outcome: 'refused', message: intent.reason };
-    } else {
-      clients = options.clients ?? null;
-      if (!clients) {
-        clients = await connectAgentClients(options.mcpConfig ?? defaultMcpConfig(cwd, stackRef), {
+    if (!clients) {
+      clients = await connectAgentClients(
+        options.mcpConfig ?? defaultMcpConfig(cwd, options.stackRef, envVars),
+        {
           inheritEnv: !options.mcpConfig,
           env: envVars,
-        });
-        ownClients = true;
-      }
-      const gate = createPolicyGate({
+          ...(options.onServerStderr ? { onStderr: options.onServerStderr } : {}),
+        },
+      );
+      ownClients = true;
+    }
+    if (intent.kind === 'refuse' || (!model && intent.kind === 'unknown')) {
+      outcome = { outcome: 'refused', message: intent.reason };
+    } else {
+      gate = createToolGate({
         clients,
         stack,
-        protectedStacks: config.protected,
+        allowed: toolsFor(intent),
+        asked: approvableActions(intent),
         approve: options.approve,
         dryRun,
         maxCalls: options.maxCalls ?? 16,
@@ -123,7 +132,6 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
         requestInfo: { request: text, requestedBy: options.actor, planner: plannerId },
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       });
-      calls = gate.calls as AgentResult['calls'];
       try {
         outcome = model
           ? await runModelPlanner({
@@ -138,7 +146,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
               maxSteps: options.maxSteps ?? 10,
               ...(options.onEvent ? { onEvent: options.onEvent } : {}),
             })
-          : await runRunbook(intent as Intent, {
+          : await runRunbook(intent, {
               gate,
               text,
               stack,
@@ -156,26 +164,61 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
   }
 
   const result: AgentResult = {
-    ...base,
+    request: text,
+    actor: options.actor,
+    dryRun,
     planner: plannerId,
-    intent: intent?.kind ?? (plannerId === 'runbook' ? 'unknown' : 'model'),
+    intent: intent?.kind ?? 'unknown',
     ...outcome,
-    calls: [...calls],
+    calls: [...(gate?.calls ?? [])],
   };
-  if (auditEnv) {
-    const written = await recordAgentRequest(auditEnv, result, startedAt);
+  if (clients) {
+    const written = await recordRequest(clients.infra, result, stack);
     if ('seq' in written) result.auditSeq = written.seq;
     else result.auditError = written.error;
-  } else if (options.environment !== null) {
-    result.auditError = 'the stack could not be opened, so no audit entry was written';
+  } else {
+    result.auditError = 'the infra server could not be reached, so no audit entry was written';
   }
   if (ownClients) await clients?.close?.();
-  if (ownEnv) auditEnv?.close();
   emit({ type: 'done', result });
   return result;
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** The request's audit entry, written by the infra server; a failure to write never hides the answer. */
+async function recordRequest(
+  infra: Client,
+  result: AgentResult,
+  stack: string | null,
+): Promise<{ seq: number } | { error: string }> {
+  const args: ToolInput<'record_request'> = {
+    ...(stack ? { stack } : {}),
+    request: withoutControlCharacters(result.request).slice(0, 2000) || '(empty)',
+    requestedBy: result.actor.slice(0, 200),
+    planner: result.planner,
+    intent: result.intent,
+    outcome: result.outcome,
+    message: result.message.slice(0, 2000),
+    dryRun: result.dryRun,
+    calls: result.calls
+      .slice(0, 64)
+      .map((c) => ({ tool: c.tool.slice(0, 100), status: c.status, summary: c.summary.slice(0, 500) })),
+    ...(result.deployId ? { deployId: result.deployId } : {}),
+    ...(result.commit ? { commit: result.commit } : {}),
+    ...(result.tag ? { tag: result.tag } : {}),
+  };
+  try {
+    const answer = await infra.callTool({ name: 'record_request', arguments: args });
+    if (answer.isError) {
+      const text = (answer.content as Array<{ type: string; text?: string }>)[0]?.text ?? '';
+      return { error: `the audit entry could not be written (${text.split(':')[0] || 'error'})` };
+    }
+    return { seq: parseResult('record_request', answer.structuredContent).seq };
+  } catch (error) {
+    return { error: `the audit entry could not be written (${(error as Error).name})` };
+  }
+}
 
 function selectModel(
   options: AgentRequestOptions,
@@ -194,29 +237,6 @@ function selectModel(
     return null;
   }
   return { id: spec.id, model: createLanguageModel(spec, env) };
-}
-
-async function openAuditEnvironment(
-  options: AgentRequestOptions,
-  stackRef: string,
-  config: Config,
-  cwd: string,
-): Promise<{ env: Environment | null; own: boolean }> {
-  if (options.environment !== undefined) return { env: options.environment, own: false };
-  try {
-    return { env: await openStack(stackRef, config, cwd), own: true };
-  } catch {
-    return { env: null, own: false };
-  }
-}
-
-/** Values of the target that must never reach a model (the agent process may know them for the audit). */
-function targetSecrets(env: Environment | null): string[] {
-  if (!env) return [];
-  const t = env.target;
-  return [t.artifactsBucket, t.hostingBucket, t.stateBucket, t.endpoint, t.distributionId].filter(
-    (v): v is string => typeof v === 'string',
-  );
 }
 
 function describeFailure(error: unknown): string {

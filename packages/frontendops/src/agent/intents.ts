@@ -1,3 +1,7 @@
+import type { ToolName } from '../contract/tools.ts';
+import { COMMIT_REF, DEPLOY_ID as DEPLOY_ID_PATTERN } from '../engine/ids.ts';
+import type { ApprovalAction } from '../ports.ts';
+
 /**
  * The runbook planner's reading of a request: a small, pure table from the ways people say things to
  * one of seven intents, or a refusal that lists what the agent can do. No model, no I/O: the same words
@@ -17,22 +21,70 @@ export type Intent =
   | { kind: 'history'; limit: number }
   | { kind: 'plan'; ref: string | null }
   | { kind: 'invalidate'; deployId: string | null }
+  /** Make a release (default: the latest) live for everyone and clear any pin. */
+  | { kind: 'promote'; ref: string | null }
+  /** Keep the live release: deploys wait until a promote or unpin. */
+  | { kind: 'pin' }
+  | { kind: 'unpin' }
+  /** Words the table does not know: the runbook refuses them; a model may only read. */
+  | { kind: 'unknown'; reason: string }
+  /** Things the agent never does (or an empty or overlong request). */
   | { kind: 'refuse'; reason: string };
 
+const READ_TOOLS: ToolName[] = [
+  'get_status',
+  'get_history',
+  'plan_deploy',
+  'latest_commit',
+  'get_commit',
+  'list_deploy_tags',
+  'commits_between',
+];
+
+/**
+ * The tools a request may use, decided by the words alone (never by a model): reading is always
+ * allowed; a change only when the request asks for that change. A model planner is offered these
+ * and nothing else, so a tool result saying "roll back production" cannot make a deploy request
+ * roll back, and a read-only request cannot tag.
+ */
+export function toolsFor(intent: Intent): Set<ToolName> {
+  const extra: Partial<Record<Intent['kind'], ToolName[]>> = {
+    deploy: ['get_deploy_target', 'run_sync', 'invalidate_cdn', 'create_deploy_tag'],
+    rollback: ['rollback', 'create_deploy_tag'],
+    invalidate: ['invalidate_cdn'],
+    promote: ['promote_release', 'create_deploy_tag'],
+    pin: ['pin_release'],
+    unpin: ['unpin_release'],
+  };
+  return new Set([...READ_TOOLS, ...(extra[intent.kind] ?? [])]);
+}
+
+/** The one kind of change `--yes` approves for this request: the one its words name. */
+export function approvableActions(intent: Intent): ApprovalAction[] {
+  // A promote is a deploy (of a release, for everyone, lifting the pin): the same approval.
+  if (intent.kind === 'deploy' || intent.kind === 'promote') return ['deploy'];
+  if (intent.kind === 'rollback') return ['rollback'];
+  return [];
+}
+
 export const CAPABILITIES = [
-  'deploy the latest dashboard (or a named commit or tag)',
+  'deploy the latest build of the app (or a named commit or tag)',
   'roll back (to the previous release, a deploy id, a commit, or yesterday’s version)',
   'show what is live (status)',
   'show the deploy history',
   'show what a deploy would change (plan)',
   'invalidate the CDN for the live release',
+  'promote a release (the latest, or a named commit): live for everyone, pin cleared',
+  'pin the live release, or unpin',
 ];
 
 export const helpText = () => `I can: ${CAPABILITIES.join('; ')}.`;
 
 /** deployIdFor(): 7 hex of the commit, a dash, 10 hex. */
-const DEPLOY_ID = /\b([0-9a-f]{7}-[0-9a-f]{10})\b/i;
-const COMMIT = /\b([0-9a-f]{7,40})\b/i;
+/** The anchored patterns of engine/ids.ts, found anywhere in words. */
+const inText = (pattern: RegExp) => new RegExp(`\\b(${pattern.source.replace(/^\^|\$$/g, '')})\\b`, 'i');
+const DEPLOY_ID = inText(DEPLOY_ID_PATTERN);
+const COMMIT = inText(COMMIT_REF);
 const TAG = /\b(dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?)\b/i;
 
 /** Things the agent never does, whatever else the words say: named so the refusal says why. */
@@ -66,10 +118,26 @@ const RULES: Rule[] = [
       /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run)\b/i,
     build: (text) => ({ kind: 'plan', ref: namedRef(text) }),
   },
+  // Before rollback ("undo the pin") and deploy ("release the pin").
+  {
+    match:
+      /\b(un-?pin(ned)?|(lift|remove|drop|clear|release|undo)\s+(the\s+)?pin|unfreeze|unlock\s+deploys?)\b/i,
+    build: () => ({ kind: 'unpin' }),
+  },
+  // Before rollback ("promote the previous build") and deploy ("promote the latest release").
+  {
+    match: /\bpromote\b/i,
+    build: (text) => ({ kind: 'promote', ref: namedRef(text) }),
+  },
   {
     match:
       /\b(roll\s*back|rollback|revert|undo|go\s+back|back\s+to|restore|previous\s+(version|release|build)|last\s+good|yesterday['’]?s\s+(version|release|build|dashboard))\b/i,
     build: (text) => ({ kind: 'rollback', to: rollbackTarget(text) }),
+  },
+  // After rollback ("roll back and pin it" is a rollback, which pins); before deploy ("pin the live release").
+  {
+    match: /\b(pin|freeze(\s+deploys?)?|lock\s+deploys?)\b/i,
+    build: () => ({ kind: 'pin' }),
   },
   {
     match:
@@ -83,12 +151,12 @@ const RULES: Rule[] = [
   },
   {
     match:
-      /\b(deploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
+      /\b(deploy|redeploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
     build: (text) => ({ kind: 'deploy', ref: namedRef(text) }),
   },
   {
     match:
-      /\b(status|live|running|deployed|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date)\b/i,
+      /\b(status|live|running|deployed|pinned|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date)\b/i,
     build: () => ({ kind: 'status' }),
   },
 ];
@@ -104,16 +172,16 @@ export function parseRequest(text: string): Intent {
   for (const rule of RULES) {
     if (rule.match.test(words)) return rule.build(words);
   }
-  return { kind: 'refuse', reason: `I don't know how to help with "${clip(words)}". ${helpText()}` };
+  return { kind: 'unknown', reason: `I don't know how to help with "${clip(words)}". ${helpText()}` };
 }
 
 /** One line saying what the intent means, for the step log and the audit entry. */
 export function describeIntent(intent: Intent): string {
   switch (intent.kind) {
     case 'deploy':
-      return intent.ref ? `deploy ${intent.ref}` : 'deploy the latest dashboard commit';
+      return intent.ref ? `deploy ${intent.ref}` : 'deploy the latest commit of the app';
     case 'plan':
-      return intent.ref ? `plan a deploy of ${intent.ref}` : 'plan a deploy of the latest dashboard commit';
+      return intent.ref ? `plan a deploy of ${intent.ref}` : 'plan a deploy of the latest commit of the app';
     case 'rollback':
       return intent.to.type === 'previous'
         ? 'roll back to the previous release'
@@ -130,8 +198,18 @@ export function describeIntent(intent: Intent): string {
       return intent.deployId
         ? `invalidate the CDN for ${intent.deployId}`
         : 'invalidate the CDN for the live release';
+    case 'promote':
+      return intent.ref
+        ? `promote ${intent.ref}: live for everyone, pin cleared`
+        : 'promote the latest dashboard commit: live for everyone, pin cleared';
+    case 'pin':
+      return 'pin the live release (deploys wait for a promote or unpin)';
+    case 'unpin':
+      return 'unpin (deploys go through again)';
     case 'refuse':
       return 'refuse';
+    case 'unknown':
+      return 'answer from what can be read';
   }
 }
 

@@ -34,20 +34,30 @@ export type McpConfig = z.infer<typeof mcpConfigSchema>;
 /** This checkout's root (src/agent/ → ../..): where bin/frontendops.js lives. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Our two servers over stdio: `frontendops mcp infra [--stack <ref>]` and `frontendops mcp git --repo <cwd>`. */
-export function defaultMcpConfig(cwd: string = process.cwd(), stackRef?: string): McpConfig {
+/**
+ * Our two servers over stdio: `frontendops mcp infra [--stack <ref>]` and `frontendops mcp git`, on
+ * the repository in `cwd` — or, in GitHub Actions (GITHUB_REPOSITORY with a GITHUB_TOKEN), on the
+ * run's GitHub repository, so the deploy tag outlives the runner's checkout.
+ */
+export function defaultMcpConfig(
+  cwd: string = process.cwd(),
+  stackRef?: string,
+  env: NodeJS.ProcessEnv = {},
+): McpConfig {
   const bin = join(REPO_ROOT, 'bin', 'frontendops.js');
   const spawn = (args: string[]) => ({ command: process.execPath, args: [bin, ...args], env: {}, cwd });
+  const github = env.GITHUB_TOKEN && env.GITHUB_REPOSITORY ? env.GITHUB_REPOSITORY : null;
   return {
     mcpServers: {
       infra: spawn(['mcp', 'infra', ...(stackRef ? ['--stack', stackRef] : [])]),
-      git: spawn(['mcp', 'git', '--repo', cwd]),
+      git: spawn(['mcp', 'git', ...(github ? ['--github', github] : ['--repo', cwd])]),
     },
   };
 }
 
 /** Reads and checks an mcpServers file; BAD_INPUT names what is wrong. */
-export async function loadMcpConfig(file: string): Promise<McpConfig> {
+export async function loadMcpConfig(path: string, cwd: string = process.cwd()): Promise<McpConfig> {
+  const file = resolve(cwd, path);
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
@@ -84,6 +94,11 @@ export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the servers' stderr goes; default inherit (their logs show next to the agent's). */
   stderr?: 'inherit' | 'ignore' | 'pipe';
+  /**
+   * Each line a spawned server writes to stderr (its notes and warnings), instead of inheriting the
+   * stream: a terminal UI prints them between its own lines, once, and not over a spinner.
+   */
+  onStderr?: (line: string) => void;
 }
 
 /** Connects to mcpServers.infra and mcpServers.git; close() ends both (and any child processes). */
@@ -119,13 +134,23 @@ function transportFor(entry: McpServerEntry, options: ConnectOptions & { inherit
     return new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } });
   }
   const base = options.inheritEnv ? definedOnly(options.env ?? process.env) : getDefaultEnvironment();
-  return new StdioClientTransport({
+  const transport = new StdioClientTransport({
     command: entry.command,
     args: entry.args,
     env: { ...base, ...entry.env },
-    stderr: options.stderr ?? 'inherit',
+    stderr: options.onStderr ? 'pipe' : (options.stderr ?? 'inherit'),
     ...(entry.cwd ? { cwd: entry.cwd } : {}),
   });
+  const { onStderr } = options;
+  if (onStderr) {
+    let rest = '';
+    transport.stderr?.on('data', (chunk: Buffer | string) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onStderr(line);
+    });
+  }
+  return transport;
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -35,17 +35,38 @@ export function readModelSpec(env: NodeJS.ProcessEnv = process.env): ModelSpec |
   return { provider: match[1] as ModelSpec['provider'], model: match[2], id: value };
 }
 
+/** The variable each provider's key is read from (openai-compatible servers may need none). */
+export const KEY_ENV: Record<ModelSpec['provider'], string> = {
+  openai: 'OPENAI_API_KEY',
+  anthropic: 'ANTHROPIC_API_KEY',
+  'openai-compatible': MODEL_API_KEY_ENV,
+};
+
+/**
+ * The provider's key, checked before anything is sent: a missing or empty key is one clear
+ * sentence naming the variable to set, never a request that fails (and is retried) later.
+ */
+export function requireModelKey(spec: ModelSpec, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const name = KEY_ENV[spec.provider];
+  const key = env[name]?.trim();
+  if (key) return key;
+  if (spec.provider === 'openai-compatible') return undefined;
+  throw badInput(
+    `${MODEL_ENV}=${spec.id} needs ${name}, which is ${env[name] === undefined ? 'not set' : 'empty'}: set ${name} to your ${spec.provider === 'openai' ? 'OpenAI' : 'Anthropic'} API key, or unset ${MODEL_ENV} to use the runbook planner.`,
+  );
+}
+
 export function createLanguageModel(spec: ModelSpec, env: NodeJS.ProcessEnv = process.env): LanguageModel {
   const baseURL = env[MODEL_BASE_URL_ENV];
   switch (spec.provider) {
     case 'openai':
       return createOpenAI({
-        ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}),
+        apiKey: requireModelKey(spec, env) as string,
         ...(baseURL ? { baseURL } : {}),
       }).chat(spec.model);
     case 'anthropic':
       return createAnthropic({
-        ...(env.ANTHROPIC_API_KEY ? { apiKey: env.ANTHROPIC_API_KEY } : {}),
+        apiKey: requireModelKey(spec, env) as string,
         ...(baseURL ? { baseURL } : {}),
       })(spec.model);
     case 'openai-compatible': {
@@ -55,7 +76,7 @@ export function createLanguageModel(spec: ModelSpec, env: NodeJS.ProcessEnv = pr
             'http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8080/v1 (llama.cpp).',
         );
       }
-      const apiKey = env[MODEL_API_KEY_ENV];
+      const apiKey = requireModelKey(spec, env);
       return createOpenAICompatible({
         name: 'openai-compatible',
         baseURL,

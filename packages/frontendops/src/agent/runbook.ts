@@ -1,33 +1,27 @@
 /**
- * The runbook planner: each intent is a fixed sequence of tool calls through the policy gate — the
- * seed's deploy workflow (latest commit → deploy target → approval → sync → invalidate → tag) and
- * its siblings. A failed step stops the sequence; its words become the answer.
+ * The runbook planner: each intent is a fixed sequence of tool calls through the gate — the seed's
+ * deploy workflow (latest commit → deploy target → approval → sync → invalidate → tag) and its
+ * siblings. Results are read as the contract types them. A failed step stops the sequence; its
+ * words become the answer.
  */
+import { parseResult, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
+import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
+import { releaseContentsLines } from '../read/contents-text.ts';
+import type { HistoryItem, PlanView, ReleaseCommits, ReleaseView } from '../read/views.ts';
+import type { GateCall, ToolGate } from './gate.ts';
 import type { Intent } from './intents.ts';
-import type { GateCall, PolicyGate } from './policy-gate.ts';
-import type { AgentOutcome } from './types.ts';
+import type { PlannerOutcome } from './types.ts';
 
 export interface RunbookContext {
-  gate: PolicyGate;
+  gate: ToolGate;
   /** The request's words (they go into the deploy tag). */
   text: string;
-  stack: string;
+  /** The stack named in answers (null: the server's own). */
+  stack: string | null;
   app: string;
   appPath: string;
   dryRun: boolean;
   now: Date;
-}
-
-export interface PlannerOutcome {
-  outcome: AgentOutcome;
-  message: string;
-  deployId?: string;
-  commit?: string;
-  tag?: string;
-  filesChanged?: number;
-  invalidationIds?: string[];
-  siteUrl?: string;
-  data?: Record<string, unknown>;
 }
 
 /** Thrown inside a sequence when a step did not succeed; becomes the outcome. */
@@ -52,7 +46,14 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
         return await history(ctx, intent.limit);
       case 'invalidate':
         return await invalidate(ctx, intent.deployId);
+      case 'promote':
+        return await promote(ctx, intent.ref);
+      case 'pin':
+        return await pin(ctx);
+      case 'unpin':
+        return await unpin(ctx);
       case 'refuse':
+      case 'unknown':
         return { outcome: 'refused', message: intent.reason };
     }
   } catch (error) {
@@ -61,25 +62,24 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
     if (call.declined) {
       return {
         outcome: 'declined',
-        message: `Nothing was changed: ${call.record.tool} on ${ctx.stack} was not approved. Run it again with --yes to approve, or answer "y" when asked.`,
+        message: `Nothing was changed: ${call.record.tool} on ${where(ctx)} was not approved (${call.record.summary}).`,
       };
     }
+    // The pin is a refusal with its reasons, not a failure: say it as the server said it.
+    if (call.text.startsWith('PINNED: '))
+      return { outcome: 'refused', message: call.text.slice('PINNED: '.length) };
     return { outcome: 'failed', message: `${call.record.tool} failed: ${call.text || call.record.summary}` };
   }
 }
 
-/** Picks the release that was live at the end of yesterday: the newest successful one finished before today. */
-export function pickYesterdaysRelease(
-  deployments: ReadonlyArray<Record<string, unknown>>,
-  now: Date,
-): Record<string, unknown> | null {
+/** The release that was live at the end of yesterday: the newest successful one finished before today. */
+export function pickYesterdaysRelease(deployments: readonly HistoryItem[], now: Date): HistoryItem | null {
   const startOfToday = new Date(now);
   startOfToday.setHours(0, 0, 0, 0);
   return (
     [...deployments]
-      .filter((d) => d.outcome === 'succeeded' && typeof d.finishedAt === 'string')
-      .filter((d) => Date.parse(String(d.finishedAt)) < startOfToday.getTime())
-      .sort((a, b) => String(b.finishedAt).localeCompare(String(a.finishedAt)))[0] ?? null
+      .filter((d) => d.outcome === 'succeeded' && Date.parse(d.finishedAt) < startOfToday.getTime())
+      .sort((a, b) => b.finishedAt.localeCompare(a.finishedAt))[0] ?? null
   );
 }
 
@@ -87,43 +87,38 @@ export function pickYesterdaysRelease(
 
 async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
   const commit = await resolveCommit(ctx, ref);
-  const target = await step(ctx, 'get_deploy_target', { stack: ctx.stack, app: ctx.app, commit: commit.sha });
-  if (target.noop === true) {
+  const target = await step(ctx, 'get_deploy_target', { ...stackArg(ctx), app: ctx.app, commit: commit.sha });
+  if (target.noop) {
     return {
       outcome: 'noop',
       commit: commit.sha,
-      message: `${ctx.app} ${short(commit.sha)} is already live on ${ctx.stack}; nothing to do.`,
+      message: `${ctx.app} ${shortSha(commit.sha)} is already live on ${target.stack}; nothing to do.`,
     };
   }
-  const sync = await step(ctx, 'run_sync', { handle: String(target.handle) });
-  const deployId = String(sync.deployId);
-  const cdn = await step(ctx, 'invalidate_cdn', { deployId, stack: ctx.stack });
-  const digest = target.artifactDigest ?? sync.artifactDigest;
-  const tag =
-    typeof digest === 'string'
-      ? await step(ctx, 'create_deploy_tag', {
-          deployId,
-          commit: commit.sha,
-          artifactDigest: digest,
-          request: ctx.text,
-        })
-      : null;
+  const sync = await step(ctx, 'run_sync', { handle: target.handle });
+  const cdn = await step(ctx, 'invalidate_cdn', { deployId: sync.deployId, ...stackArg(ctx) });
+  const tag = await step(ctx, 'create_deploy_tag', {
+    deployId: sync.deployId,
+    commit: commit.sha,
+    artifactDigest: sync.artifactDigest,
+    request: ctx.text,
+    stack: sync.stack,
+    ...(cdn.auditHead ? { auditHead: `${cdn.auditHead.seq}:${cdn.auditHead.hash}` } : {}),
+  });
   const siteUrl = await readSiteUrl(ctx);
-  const invalidationIds = strings(cdn.invalidationIds);
-  const copied = count(sync.copied);
   return {
     outcome: 'succeeded',
-    deployId,
+    deployId: sync.deployId,
     commit: commit.sha,
-    ...(tag ? { tag: String(tag.name) } : {}),
-    filesChanged: copied + count(sync.pruned),
-    invalidationIds,
+    tag: tag.name,
+    filesChanged: sync.copied + sync.pruned,
+    invalidationIds: cdn.invalidationIds,
     ...(siteUrl ? { siteUrl } : {}),
     message: [
-      `Deployed ${ctx.app} ${short(commit.sha)} ("${commit.subject}") to ${ctx.stack} as ${deployId}.`,
-      `Files: ${copied} copied, ${count(sync.unchanged)} unchanged, ${count(sync.pruned)} pruned.`,
-      `Invalidation: ${invalidationIds.length ? invalidationIds.join(', ') : 'none needed'}${verificationNote(cdn)}.`,
-      tag ? `Tag: ${String(tag.name)}.` : 'Tag: not created (the infra server returned no artifact digest).',
+      `Deployed ${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}") to ${sync.stack} as ${sync.deployId}.`,
+      `Files: ${sync.copied} copied, ${sync.unchanged} unchanged, ${sync.pruned} pruned.`,
+      `Invalidation: ${cdn.invalidationIds.length ? cdn.invalidationIds.join(', ') : 'none needed'}${verificationNote(cdn.verification)}.`,
+      `Tag: ${tag.name}.`,
       siteUrl ? `Live at ${siteUrl}` : '',
     ]
       .filter(Boolean)
@@ -138,11 +133,11 @@ async function planDeploySteps(
   listWrites: boolean,
 ): Promise<PlannerOutcome> {
   const commit = await resolveCommit(ctx, ref);
-  const plan = await step(ctx, 'plan_deploy', { stack: ctx.stack, app: ctx.app, commit: commit.sha });
+  const plan = await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: ctx.app, commit: commit.sha });
   if (listWrites) {
     ctx.gate.skip(
       'get_deploy_target',
-      { stack: ctx.stack, app: ctx.app, commit: commit.sha },
+      { ...stackArg(ctx), app: ctx.app, commit: commit.sha },
       'Dry run: would get a deploy handle.',
     );
     ctx.gate.skip(
@@ -152,7 +147,7 @@ async function planDeploySteps(
     );
     ctx.gate.skip(
       'invalidate_cdn',
-      { deployId: '<from run_sync>', stack: ctx.stack },
+      { deployId: '<from run_sync>', ...stackArg(ctx) },
       'Dry run: would invalidate changed paths.',
     );
     ctx.gate.skip(
@@ -160,20 +155,39 @@ async function planDeploySteps(
       {
         deployId: '<from run_sync>',
         commit: commit.sha,
-        artifactDigest: '<from the target>',
+        artifactDigest: plan.artifactDigest,
         request: ctx.text,
       },
       'Dry run: would tag the deployed commit.',
     );
   }
+  const commits = plan.noop ? null : await releaseCommitsOf(ctx, plan);
   return {
     outcome: 'planned',
     commit: commit.sha,
-    data: plan,
-    message:
-      typeof plan.description === 'string'
-        ? `${plan.noop === true ? 'Nothing would change: ' : 'Would '}${plan.description}`
-        : `Planned a deploy of ${short(commit.sha)} to ${ctx.stack}.`,
+    data: { ...plan, ...(commits ? { commits } : {}) },
+    message: [
+      `${plan.noop ? 'Nothing would change: ' : 'Would '}${plan.description}`,
+      ...(plan.noop ? [] : releaseContentsLines({ commits, contents: plan.contents ?? null })),
+    ].join('\n'),
+  };
+}
+
+/** The commits between the live release and the planned one (git server); null when it cannot say. */
+async function releaseCommitsOf(
+  ctx: RunbookContext,
+  plan: Pick<PlanView, 'fromCommit' | 'commit' | 'kind'>,
+): Promise<ReleaseCommits | null> {
+  if (!plan.fromCommit || plan.fromCommit === plan.commit) return null;
+  const [base, head] =
+    plan.kind === 'rollback' ? [plan.commit, plan.fromCommit] : [plan.fromCommit, plan.commit];
+  const call = await ctx.gate.call('commits_between', { base, head, path: ctx.appPath });
+  if (!call.ok) return null;
+  const found = parseResult('commits_between', call.structured);
+  return {
+    direction: plan.kind === 'rollback' ? 'back' : 'forward',
+    commits: found.commits,
+    truncated: found.truncated,
   };
 }
 
@@ -181,74 +195,77 @@ async function rollback(
   ctx: RunbookContext,
   to: Extract<Intent, { kind: 'rollback' }>['to'],
 ): Promise<PlannerOutcome> {
-  const before = await step(ctx, 'get_status', { stack: ctx.stack });
-  const live = (before.live ?? null) as Record<string, unknown> | null;
+  const before = await step(ctx, 'get_status', stackArg(ctx));
+  const { live } = before;
   let target: string | undefined;
   if (to.type === 'deploy') target = to.deployId;
   if (to.type === 'commit')
-    target = /^[0-9a-f]{40}$/.test(to.ref) ? to.ref : (await resolveCommit(ctx, to.ref)).sha;
+    target = FULL_COMMIT.test(to.ref) ? to.ref : (await resolveCommit(ctx, to.ref)).sha;
   if (to.type === 'yesterday') {
-    const past = await step(ctx, 'get_history', { stack: ctx.stack, limit: 100 });
-    const release = pickYesterdaysRelease(records(past.deployments), ctx.now);
-    if (!release)
+    const past = await step(ctx, 'get_history', { ...stackArg(ctx), limit: 100 });
+    const release = pickYesterdaysRelease(past.deployments, ctx.now);
+    if (!release) {
       return {
         outcome: 'failed',
-        message: `No release of ${ctx.stack} finished before today; nothing to roll back to.`,
+        message: `No release of ${before.stack} finished before today; nothing to roll back to.`,
       };
+    }
     if (live && release.deployId === live.deployId) {
       return {
         outcome: 'noop',
-        message: `Yesterday's release ${String(release.deployId)} is still live; nothing to do.`,
+        message: `Yesterday's release ${release.deployId} is still live; nothing to do.`,
       };
     }
-    target = String(release.deployId);
+    target = release.deployId;
   }
-  const releases = records(before.releases);
   // Name the release a person approves: "the previous release" is the one after the live one.
   const destination = target
-    ? (releases.find((r) => r.deployId === target || r.commit === target) ?? null)
-    : (releases[1] ?? null);
-  const args = { stack: ctx.stack, ...(target ? { to: target } : {}) };
-  const approvalSummary = `roll back ${ctx.stack} from ${describeLive(live)} to ${
-    destination ? describeLive(destination) : (target ?? 'the previous release')
+    ? (before.releases.find((r) => r.deployId === target || r.commit === target) ?? null)
+    : (before.releases.find((r) => r.deployId !== live?.deployId && r.commit !== live?.commit) ?? null);
+  const args = { ...stackArg(ctx), ...(target ? { to: target } : {}) };
+  const approvalSummary = `roll back ${before.stack} from ${describeRelease(live)} to ${
+    destination ? describeRelease(destination) : (target ?? 'the previous release')
   }`;
   if (ctx.dryRun) {
-    ctx.gate.skip(
-      'rollback',
-      args,
-      `Dry run: would roll back ${ctx.stack} to ${target ?? 'the previous release'}.`,
-    );
-    return {
-      outcome: 'planned',
-      message: `Would roll back ${ctx.stack} from ${describeLive(live)} to ${target ?? 'the previous release'}.`,
-    };
+    ctx.gate.skip('rollback', args, `Dry run: would ${approvalSummary}.`);
+    return { outcome: 'planned', message: `Would ${approvalSummary}.` };
   }
-  const result = await step(ctx, 'rollback', args, { approvalSummary });
-  const deployId = String(result.deployId);
-  const commit = typeof result.commit === 'string' ? result.commit : undefined;
+  // On a protected stack the approval names the planned deploy id, so it approves this plan only.
+  const planned =
+    before.protected && destination
+      ? await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: destination.app, commit: destination.commit })
+      : null;
+  const result = await step(ctx, 'rollback', args, {
+    approvalSummary,
+    ...(planned ? { deployId: planned.deployId } : {}),
+  });
   const tag =
-    commit && typeof result.artifactDigest === 'string'
-      ? await step(ctx, 'create_deploy_tag', {
-          deployId,
-          commit,
+    result.outcome === 'noop'
+      ? null
+      : await step(ctx, 'create_deploy_tag', {
+          deployId: result.deployId,
+          commit: result.commit,
           artifactDigest: result.artifactDigest,
           request: ctx.text,
-        })
-      : null;
+          stack: result.stack,
+          ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
+        });
   const siteUrl = await readSiteUrl(ctx);
-  const invalidationIds = strings(result.invalidationIds);
   return {
     outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
-    deployId,
-    ...(commit ? { commit } : {}),
-    ...(tag ? { tag: String(tag.name) } : {}),
-    filesChanged: count(result.copied) + count(result.pruned),
-    invalidationIds,
+    deployId: result.deployId,
+    commit: result.commit,
+    ...(tag ? { tag: tag.name } : {}),
+    filesChanged: result.copied + result.pruned,
+    invalidationIds: result.invalidationIds,
     ...(siteUrl ? { siteUrl } : {}),
     message: [
-      `Rolled back ${ctx.stack} from ${describeLive(live)} to ${commit ? short(commit) : '?'} as ${deployId}.`,
-      `Files: ${count(result.copied)} copied, ${count(result.pruned)} pruned. Invalidation: ${invalidationIds.join(', ') || 'none needed'}.`,
-      tag ? `Tag: ${String(tag.name)}.` : '',
+      `Rolled back ${result.stack} from ${describeRelease(live)} to ${shortSha(result.commit)} as ${result.deployId}.`,
+      `Files: ${result.copied} copied, ${result.pruned} pruned. Invalidation: ${result.invalidationIds.join(', ') || 'none needed'}.`,
+      result.pinned
+        ? `${result.stack} is now pinned to ${shortSha(result.commit)}: deploys wait until someone promotes a release or unpins.`
+        : '',
+      tag ? `Tag: ${tag.name}.` : '',
       siteUrl ? `Live at ${siteUrl}` : '',
     ]
       .filter(Boolean)
@@ -257,125 +274,212 @@ async function rollback(
 }
 
 async function status(ctx: RunbookContext): Promise<PlannerOutcome> {
-  const result = await step(ctx, 'get_status', { stack: ctx.stack });
-  const live = (result.live ?? null) as Record<string, unknown> | null;
-  const siteUrl = typeof result.siteUrl === 'string' ? result.siteUrl : undefined;
+  const result = await step(ctx, 'get_status', stackArg(ctx));
+  const { live, siteUrl } = result;
+  const by = live?.request ? ` by ${live.request.actor}` : '';
   return {
     outcome: 'answered',
     data: result,
-    ...(live ? { deployId: String(live.deployId), commit: String(live.commit) } : {}),
+    ...(live ? { deployId: live.deployId, commit: live.commit } : {}),
     ...(siteUrl ? { siteUrl } : {}),
     message: live
-      ? `Live on ${ctx.stack}: ${describeLive(live)}, released ${String(live.releasedAt)}` +
-        `${result.pending === true ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}`
-      : `Nothing is live on ${ctx.stack} yet.`,
+      ? `Live on ${result.stack}: ${describeRelease(live)}, released ${live.releasedAt}${by}` +
+        `${result.pending ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}` +
+        (result.pin
+          ? `\nPinned to ${shortSha(result.pin.commit)} by ${result.pin.by} since ${result.pin.at}${result.pin.reason ? ` ("${result.pin.reason}")` : ''}: deploys wait until someone promotes a release or unpins.`
+          : '')
+      : `Nothing is live on ${result.stack} yet.`,
   };
 }
 
 async function history(ctx: RunbookContext, limit: number): Promise<PlannerOutcome> {
-  const result = await step(ctx, 'get_history', { stack: ctx.stack, limit });
-  const rows = records(result.deployments);
-  const lines = rows.map((d) => {
-    const request = (d.request ?? {}) as Record<string, unknown>;
-    const who = typeof request.actor === 'string' ? ` by ${request.actor}` : '';
-    return `${String(d.startedAt ?? '?')}  ${String(d.kind ?? 'deploy')}  ${short(String(d.commit ?? ''))}  ${String(d.deployId)}  ${String(d.outcome)}${who}`;
-  });
+  const result = await step(ctx, 'get_history', { ...stackArg(ctx), limit });
+  const lines = result.deployments.map(
+    (d) =>
+      `${d.startedAt}  ${d.kind}  ${shortSha(d.commit)}  ${d.deployId}  ${d.outcome}  by ${d.request.actor}${d.request.message ? ` — "${d.request.message}"` : ''}`,
+  );
   return {
     outcome: 'answered',
     data: result,
-    message: rows.length
-      ? [`Last ${rows.length} deployment(s) of ${ctx.stack}:`, ...lines].join('\n')
-      : `No deployments of ${ctx.stack} yet.`,
+    message: lines.length
+      ? [`Last ${lines.length} deployment(s) of ${result.stack}:`, ...lines].join('\n')
+      : `No deployments of ${result.stack} yet.`,
   };
 }
 
 async function invalidate(ctx: RunbookContext, deployId: string | null): Promise<PlannerOutcome> {
   let id = deployId;
   if (!id) {
-    const current = await step(ctx, 'get_status', { stack: ctx.stack });
-    const live = (current.live ?? null) as Record<string, unknown> | null;
-    if (!live)
+    const current = await step(ctx, 'get_status', stackArg(ctx));
+    if (!current.live)
       return {
         outcome: 'failed',
-        message: `Nothing is live on ${ctx.stack}; there is nothing to invalidate.`,
+        message: `Nothing is live on ${current.stack}; there is nothing to invalidate.`,
       };
-    id = String(live.deployId);
+    id = current.live.deployId;
   }
   if (ctx.dryRun) {
     ctx.gate.skip(
       'invalidate_cdn',
-      { deployId: id, stack: ctx.stack },
+      { deployId: id, ...stackArg(ctx) },
       `Dry run: would invalidate the paths of ${id}.`,
     );
     return {
       outcome: 'planned',
       deployId: id,
-      message: `Would invalidate the CDN paths of ${id} on ${ctx.stack}.`,
+      message: `Would invalidate the CDN paths of ${id} on ${where(ctx)}.`,
     };
   }
-  const result = await step(ctx, 'invalidate_cdn', { deployId: id, stack: ctx.stack });
-  const ids = strings(result.invalidationIds);
+  const result = await step(ctx, 'invalidate_cdn', { deployId: id, ...stackArg(ctx) });
   return {
     outcome: 'succeeded',
     deployId: id,
-    invalidationIds: ids,
-    message: `Invalidated ${strings(result.paths).length} path(s) for ${id}: ${ids.join(', ') || 'nothing needed'}${verificationNote(result)}.`,
+    invalidationIds: result.invalidationIds,
+    message: `Invalidated ${result.paths.length} path(s) for ${id}: ${result.invalidationIds.join(', ') || 'nothing needed'}${verificationNote(result.verification)}.`,
+  };
+}
+
+/** "promote the latest": deploy it for everyone and clear the pin, after showing what is in it. */
+async function promote(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
+  const commit = await resolveCommit(ctx, ref);
+  const [plan, status] = [
+    await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: ctx.app, commit: commit.sha }),
+    await step(ctx, 'get_status', stackArg(ctx)),
+  ];
+  const { pin } = status;
+  const what = `${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}")`;
+  if (plan.noop && !pin) {
+    return {
+      outcome: 'noop',
+      commit: commit.sha,
+      message: `${what} is already live on ${plan.stack} and nothing is pinned; nothing to do.`,
+    };
+  }
+  const lifting = pin ? ` and clear the pin (${shortSha(pin.commit)}, by ${pin.by})` : '';
+  const approvalSummary = `promote ${ctx.app}@${shortSha(commit.sha)} on ${plan.stack}${lifting}: ${plan.description}`;
+  const args = { ...stackArg(ctx), to: commit.sha };
+  if (ctx.dryRun) {
+    ctx.gate.skip('promote_release', args, `Dry run: would ${approvalSummary}.`);
+    const commits = plan.noop ? null : await releaseCommitsOf(ctx, plan);
+    return {
+      outcome: 'planned',
+      commit: commit.sha,
+      message: [
+        `Would ${approvalSummary}.`,
+        ...releaseContentsLines({ commits, contents: plan.contents ?? null }),
+      ].join('\n'),
+    };
+  }
+  const result = await step(ctx, 'promote_release', args, { approvalSummary, deployId: plan.deployId });
+  const tag =
+    result.outcome === 'noop'
+      ? null
+      : await step(ctx, 'create_deploy_tag', {
+          deployId: result.deployId,
+          commit: result.commit,
+          artifactDigest: result.artifactDigest,
+          request: ctx.text,
+          ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
+        });
+  const siteUrl = await readSiteUrl(ctx);
+  const unpinned = result.unpinned
+    ? `The pin (${shortSha(result.unpinned.commit)}, by ${result.unpinned.by}) is cleared: deploys go through again.`
+    : 'Nothing was pinned.';
+  return {
+    outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
+    deployId: result.deployId,
+    commit: result.commit,
+    ...(tag ? { tag: tag.name } : {}),
+    filesChanged: result.copied + result.pruned,
+    invalidationIds: result.invalidationIds,
+    ...(siteUrl ? { siteUrl } : {}),
+    message: [
+      result.outcome === 'noop'
+        ? `${what} was already live on ${result.stack}.`
+        : `Promoted ${what} on ${result.stack} as ${result.deployId}: live for everyone.`,
+      unpinned,
+      result.outcome === 'noop'
+        ? ''
+        : `Files: ${result.copied} copied, ${result.unchanged} unchanged, ${result.pruned} pruned. Invalidation: ${result.invalidationIds.join(', ') || 'none needed'}${verificationNote(result.verification)}.`,
+      tag ? `Tag: ${tag.name}.` : '',
+      siteUrl ? `Live at ${siteUrl}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  };
+}
+
+async function pin(ctx: RunbookContext): Promise<PlannerOutcome> {
+  if (ctx.dryRun) {
+    ctx.gate.skip('pin_release', stackArg(ctx), 'Dry run: would pin the live release.');
+    return { outcome: 'planned', message: `Would pin the live release of ${where(ctx)}.` };
+  }
+  const result = await step(ctx, 'pin_release', stackArg(ctx));
+  const { pin: p } = result;
+  return {
+    outcome: result.created ? 'succeeded' : 'noop',
+    deployId: p.deployId,
+    commit: p.commit,
+    message: result.created
+      ? `Pinned ${result.stack} to ${p.app} ${shortSha(p.commit)} (${p.deployId}). Deploys of other releases wait until someone promotes a release or unpins.`
+      : `${result.stack} was already pinned to ${p.app} ${shortSha(p.commit)} by ${p.by} since ${p.at}; nothing changed.`,
+  };
+}
+
+async function unpin(ctx: RunbookContext): Promise<PlannerOutcome> {
+  if (ctx.dryRun) {
+    ctx.gate.skip('unpin_release', stackArg(ctx), 'Dry run: would unpin.');
+    return { outcome: 'planned', message: `Would unpin ${where(ctx)}.` };
+  }
+  const result = await step(ctx, 'unpin_release', stackArg(ctx));
+  const was = result.unpinned;
+  return {
+    outcome: was ? 'succeeded' : 'noop',
+    message: was
+      ? `Unpinned ${result.stack} (it was pinned to ${shortSha(was.commit)} by ${was.by} since ${was.at}). Deploys go through again; what is live did not change.`
+      : `${result.stack} was not pinned; nothing changed.`,
   };
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
-async function step(
+/** One call through the gate; its typed result, or StepStopped with the call. */
+async function step<N extends ToolName>(
   ctx: RunbookContext,
-  tool: string,
-  args: Record<string, unknown>,
-  hints: { approvalSummary?: string } = {},
-): Promise<Record<string, unknown>> {
+  tool: N,
+  args: ToolInput<N>,
+  hints: { approvalSummary?: string; deployId?: string } = {},
+): Promise<ToolOutput<N>> {
   const call = await ctx.gate.call(tool, args, hints);
   if (!call.ok) throw new StepStopped(call);
-  return call.structured ?? {};
+  return parseResult(tool, call.structured);
 }
+
+const stackArg = (ctx: RunbookContext) => (ctx.stack ? { stack: ctx.stack } : {});
+const where = (ctx: RunbookContext) => ctx.stack ?? "the server's stack";
 
 async function resolveCommit(
   ctx: RunbookContext,
   ref: string | null,
 ): Promise<{ sha: string; subject: string }> {
-  const result = ref
-    ? await step(ctx, 'get_commit', { ref })
-    : await step(ctx, 'latest_commit', { path: ctx.appPath });
-  const commit = (result.commit ?? null) as Record<string, unknown> | null;
-  if (!commit || typeof commit.sha !== 'string') {
-    const call = ctx.gate.refuse(
-      ref ? 'get_commit' : 'latest_commit',
-      {},
-      ref ? `no commit named ${ref}.` : `no commit touches ${ctx.appPath}.`,
-    );
-    throw new StepStopped(call);
+  const commit = ref
+    ? (await step(ctx, 'get_commit', { ref })).commit
+    : (await step(ctx, 'latest_commit', { path: ctx.appPath })).commit;
+  if (!commit) {
+    throw new StepStopped(ctx.gate.refuse('latest_commit', {}, `no commit touches ${ctx.appPath}.`));
   }
-  return { sha: commit.sha, subject: String(commit.message ?? '').split('\n')[0] ?? '' };
+  return { sha: commit.sha, subject: commit.message.split('\n')[0] ?? '' };
 }
 
 async function readSiteUrl(ctx: RunbookContext): Promise<string | undefined> {
-  const call = await ctx.gate.call('get_status', { stack: ctx.stack });
-  const url = call.structured?.siteUrl;
-  return typeof url === 'string' ? url : undefined;
+  const call = await ctx.gate.call('get_status', stackArg(ctx));
+  return call.ok ? (parseResult('get_status', call.structured).siteUrl ?? undefined) : undefined;
 }
 
-function verificationNote(result: Record<string, unknown>): string {
-  const v = result.verification as { ok?: boolean; detail?: string } | null | undefined;
+function verificationNote(v: { ok: boolean; detail: string } | null): string {
   if (!v) return '';
-  return v.ok ? ' (the CDN serves the new release)' : ` (verification failed: ${v.detail ?? 'unknown'})`;
+  return v.ok ? ' (the CDN serves the new release)' : ` (verification failed: ${v.detail})`;
 }
 
-function describeLive(live: Record<string, unknown> | null): string {
-  return live ? `${short(String(live.commit))} (${String(live.deployId)})` : 'nothing';
-}
-
-const short = (sha: string) => sha.slice(0, 7);
-const count = (value: unknown) =>
-  Array.isArray(value) ? value.length : typeof value === 'number' ? value : 0;
-const strings = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
-const records = (value: unknown) =>
-  Array.isArray(value)
-    ? value.filter((v): v is Record<string, unknown> => Boolean(v) && typeof v === 'object')
-    : [];
+const describeRelease = (release: Pick<ReleaseView, 'commit' | 'deployId'> | null): string =>
+  release ? `${shortSha(release.commit)} (${release.deployId})` : 'nothing';

@@ -39,17 +39,11 @@ export type AgentEvent =
 
 export type AgentOutcome = 'succeeded' | 'noop' | 'answered' | 'planned' | 'refused' | 'declined' | 'failed';
 
-export interface AgentResult {
-  request: string;
-  actor: string;
-  /** "runbook" or "model:<provider:model>". */
-  planner: string;
-  intent: string;
+/** What a planner (runbook or model) ends with: the outcome and what it did, in words and data. */
+export interface PlannerOutcome {
   outcome: AgentOutcome;
   /** The final words for a person: a summary, an answer, or why not. */
   message: string;
-  calls: ToolCallRecord[];
-  dryRun: boolean;
   deployId?: string;
   commit?: string;
   tag?: string;
@@ -58,6 +52,16 @@ export interface AgentResult {
   siteUrl?: string;
   /** Read-only answers (status, history, plan), as structured data. */
   data?: Record<string, unknown>;
+}
+
+export interface AgentResult extends PlannerOutcome {
+  request: string;
+  actor: string;
+  /** "runbook" or "model:<provider:model>". */
+  planner: string;
+  intent: string;
+  calls: ToolCallRecord[];
+  dryRun: boolean;
   /** Set when the audit entry could not be written (the request itself still happened). */
   auditError?: string;
   auditSeq?: number;

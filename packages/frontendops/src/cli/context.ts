@@ -1,15 +1,23 @@
-/** What every CLI command shares: the config, who is asking, the stack, and how to print. */
+/**
+ * What every command shares: the I/O, the exit code, who is asking, which stack, and how to print.
+ * Kept light (no AWS SDK, no zod): heavy modules are imported by the commands that run.
+ */
 import { hostname, userInfo } from 'node:os';
-import { createInterface } from 'node:readline/promises';
-import { type Config, loadConfig } from '../config.ts';
-import { type Environment, openStack } from '../environment.ts';
-import { FrontendOpsError } from '../errors.ts';
+import type { Config } from '../config.ts';
+import { hasControlCharacters } from '../engine/text.ts';
+import { badInput, type ErrorCode } from '../errors.ts';
+import type { Site } from '../site.ts';
 import type { RequestInfo } from '../state/records.ts';
+import type { CliIo } from './io.ts';
 
-export const DEFAULT_STACK = process.env.FRONTENDOPS_STACK ?? 'dashboard-hosting-prod';
+export interface CliContext {
+  io: CliIo;
+  exitCode: number;
+}
 
-export function actor(): string {
-  const explicit = process.env.FRONTENDOPS_ACTOR ?? process.env.GITHUB_ACTOR;
+/** Who is asking: FRONTENDOPS_ACTOR, GITHUB_ACTOR (CI), else user@host. */
+export function actor(io: CliIo): string {
+  const explicit = io.env.FRONTENDOPS_ACTOR ?? io.env.GITHUB_ACTOR;
   if (explicit) return explicit;
   try {
     return `${userInfo().username}@${hostname()}`;
@@ -18,51 +26,111 @@ export function actor(): string {
   }
 }
 
-export function cliRequest(words: string): RequestInfo {
-  return { text: words, actor: actor(), planner: 'cli', at: new Date().toISOString() };
+export function cliRequest(io: CliIo, words: string, message?: string): RequestInfo {
+  if (
+    message !== undefined &&
+    (message.trim() === '' || message.length > 2000 || hasControlCharacters(message))
+  ) {
+    throw badInput(
+      'Invalid --message: expected 1–2000 characters of plain words (newlines allowed, no control characters), as people will read it in the history and the audit log.',
+    );
+  }
+  return {
+    text: words,
+    actor: actor(io),
+    planner: 'cli',
+    at: new Date().toISOString(),
+    ...(message ? { message } : {}),
+  };
 }
 
-export async function withStack<T>(
-  ref: string,
-  run: (env: Environment, config: Config) => Promise<T>,
+export const STACK_OPTION_HELP =
+  'stack: a configured name, `local` (the running local environment) or an outputs JSON file; default FRONTENDOPS_STACK, else `local` when it runs';
+
+export async function loadCliConfig(ctx: CliContext): Promise<Config> {
+  const { loadConfig } = await import('../config.ts');
+  return loadConfig(ctx.io.cwd, ctx.io.env);
+}
+
+/** The stack a command acts on: --stack, FRONTENDOPS_STACK, the running local environment, or the config's default. */
+export async function chooseStack(
+  ctx: CliContext,
+  flag: string | undefined,
+  config: Config,
+): Promise<string> {
+  const given = flag ?? ctx.io.env.FRONTENDOPS_STACK ?? undefined;
+  if (given) return given;
+  const [{ findLocalEnv }, { LOCAL_STACK }] = await Promise.all([
+    import('../local/env-file.ts'),
+    import('../stacks/local.ts'),
+  ]);
+  if (await findLocalEnv(ctx.io.cwd)) return LOCAL_STACK;
+  if (config.defaultStack) return config.defaultStack;
+  const { FrontendOpsError } = await import('../errors.ts');
+  const known = Object.keys(config.stacks);
+  throw new FrontendOpsError(
+    'BAD_INPUT',
+    `Which stack? No --stack was given, FRONTENDOPS_STACK is not set, no local environment runs here and the configuration names no defaultStack. ` +
+      `Pass --stack <${known.length ? known.join('|') : 'name'}|outputs.json>, or start the local environment with \`npx frontendops dev\` (run from another directory: -C <dir>).`,
+  );
+}
+
+/** Opens the chosen stack's site for `run`, and closes it after. */
+export async function withSite<T>(
+  ctx: CliContext,
+  flag: string | undefined,
+  run: (site: Site, config: Config) => Promise<T>,
 ): Promise<T> {
-  const config = await loadConfig();
-  const env = await openStack(ref, config);
+  const config = await loadCliConfig(ctx);
+  const ref = await chooseStack(ctx, flag, config);
+  const { openSite } = await import('../stacks/open.ts');
+  const site = await openSite(ref, config, ctx.io.cwd, { onNotice: noticeOnce(ctx) });
   try {
-    return await run(env, config);
+    return await run(site, config);
   } finally {
-    env.close();
+    site.close();
   }
+}
+
+const told = new WeakMap<CliContext, Set<string>>();
+/** Prints each operator notice once per command run (and once per chat session). */
+export function noticeOnce(ctx: CliContext): (notice: string) => void {
+  return (notice) => {
+    const seen = told.get(ctx) ?? new Set<string>();
+    told.set(ctx, seen);
+    if (seen.has(notice)) return;
+    seen.add(notice);
+    ctx.io.stderr.write(`note: ${notice}\n`);
+  };
+}
+
+export function printJson(ctx: CliContext, value: unknown): void {
+  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**
- * A protected environment needs a human's yes: --yes, or an answer at the terminal. Without a
- * terminal and without --yes the command is refused before anything changes.
+ * Exit codes: 0 done; 1 it failed (a backend, verification, a lock, damaged state, a bug); 2 it was
+ * refused: bad input, an unknown name, a conflict with what exists, or no approval.
  */
-export async function confirmProtected(
-  config: Config,
-  stack: string,
-  what: string,
-  yes: boolean,
-): Promise<void> {
-  if (!config.protected.includes(stack) || yes) return;
-  if (!process.stdin.isTTY) {
-    throw new FrontendOpsError(
-      'APPROVAL_REQUIRED',
-      `${stack} is a protected environment: ${what} needs a human approval. Run it in a terminal and answer the prompt, or pass --yes to approve.`,
-    );
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question(`${stack} is protected. ${what}. Proceed? [y/N] `);
-  rl.close();
-  if (!/^y(es)?$/i.test(answer.trim())) {
-    throw new FrontendOpsError(
-      'DENIED',
-      `Not approved: ${what} was cancelled at the prompt. Nothing changed.`,
-    );
-  }
+export function exitCodeOf(error: unknown): number {
+  const code = (error as { code?: ErrorCode } | null)?.code;
+  const refused: ReadonlySet<string> = new Set([
+    'BAD_INPUT',
+    'NOT_FOUND',
+    'CONFLICT',
+    'APPROVAL_REQUIRED',
+    'DENIED',
+    'PINNED',
+  ]);
+  return code !== undefined && refused.has(code) ? 2 : 1;
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** Seconds from a flag, as milliseconds. */
+export async function parseSeconds(value: string, flag: string): Promise<number> {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    const { badInput } = await import('../errors.ts');
+    throw badInput(`${flag} takes a number of seconds (0 or more), got "${value}".`);
+  }
+  return seconds * 1000;
 }

@@ -1,14 +1,19 @@
 /**
- * Access to the console: one random token, presented as `Authorization: Bearer <token>` or as the
- * HttpOnly, SameSite=Strict cookie set by visiting `/?token=<token>` once. Mutations also need proof
- * that the request came from the console's own page (CSRF): the bearer header, or the cookie plus a
- * custom header a cross-site form cannot send, and an Origin that names this server.
+ * Access to the console: one random token, presented as `Authorization: Bearer <token>`, or traded
+ * once at `/?token=<token>` for a session: a separate random id in an HttpOnly, SameSite=Strict
+ * cookie. The cookie never carries the token (cookies are shared by every port of a host, so another
+ * local server could read it; a session id dies with this console and cannot be turned into the
+ * token), and its name carries the port, so two consoles do not overwrite each other's. Mutations
+ * also need proof that the request came from the console's own page (CSRF): the bearer header, or
+ * the cookie plus a custom header a cross-site form cannot send, and an Origin that names this server.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { badInput } from '../errors.ts';
 
 export const CONSOLE_COOKIE = 'frontendops_console';
+/** How long a browser session lasts without signing in again with the token. */
+export const SESSION_TTL_MS = 12 * 60 * 60_000;
 /** Sent by the console's own scripts on every POST; a cross-site form or <img> cannot set it. */
 export const CONSOLE_HEADER = 'x-frontendops-console';
 const MIN_TOKEN_LENGTH = 16;
@@ -28,11 +33,33 @@ export function assertConsoleToken(token: string): void {
   }
 }
 
-export function checkAccess(req: IncomingMessage, token: string): Access {
+/** The browser sessions of one console: random ids, kept in memory, each expiring. */
+export function createSessions(now: () => number = Date.now) {
+  const sessions = new Map<string, number>();
+  return {
+    start(): string {
+      const id = randomBytes(32).toString('base64url');
+      sessions.set(id, now() + SESSION_TTL_MS);
+      return id;
+    },
+    valid(id: string): boolean {
+      for (const [known, expires] of sessions) {
+        if (expires <= now()) sessions.delete(known);
+        else if (sameSecret(id, known)) return true;
+      }
+      return false;
+    },
+  };
+}
+export type Sessions = ReturnType<typeof createSessions>;
+
+export const cookieName = (port: number) => `${CONSOLE_COOKIE}_${port}`;
+
+export function checkAccess(req: IncomingMessage, token: string, sessions: Sessions, port: number): Access {
   const bearer = /^Bearer (\S+)$/i.exec(header(req, 'authorization') ?? '')?.[1];
   if (bearer !== undefined) return sameSecret(bearer, token) ? { ok: true, via: 'bearer' } : { ok: false };
-  const cookie = readCookie(req, CONSOLE_COOKIE);
-  if (cookie !== undefined && sameSecret(cookie, token)) return { ok: true, via: 'cookie' };
+  const cookie = readCookie(req, cookieName(port));
+  if (cookie !== undefined && sessions.valid(cookie)) return { ok: true, via: 'cookie' };
   return { ok: false };
 }
 
@@ -70,8 +97,8 @@ export function isAllowedHost(req: IncomingMessage, bindHost: string, port: numb
   return host === `127.0.0.1:${port}` || host === `localhost:${port}` || host === `[::1]:${port}`;
 }
 
-export function sessionCookie(token: string): string {
-  return `${CONSOLE_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+export function sessionCookie(sessionId: string, port: number): string {
+  return `${cookieName(port)}=${sessionId}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}`;
 }
 
 export function isLoopback(host: string): boolean {

@@ -1,12 +1,14 @@
 /**
  * The chat box: one request in words, run by the agent (src/agent) with progress streamed to the
- * page. Approvals come from the person, explicitly: the chat request carries `approve`, set only by
- * the confirm button the page shows after the agent asked. Every approval asked is reported back, so
- * the page can show what needs confirming and send the same words again with approve: true.
+ * page in people's words (the tool's own words one click away). Approvals come from the person,
+ * explicitly, for one plan: when the agent needs one, the reply carries that plan (its deploy id) and
+ * the page shows it with a confirm button; confirming sends the same words again with that deploy id,
+ * and only an approval request for exactly that plan is approved. If the agent now plans something
+ * else (a newer build was published meanwhile), nothing is approved and the new plan is shown.
  */
 import type { ApproveFn } from '../agent/approval.ts';
 import type { AgentEvent, AgentResult } from '../agent/types.ts';
-import type { ApprovalAsked, ChatReply, ProgressEvent } from './types.ts';
+import type { ApprovalAsked, ChatConfirm, ChatReply, ProgressEvent } from './types.ts';
 
 export interface ConsoleAgentOptions {
   actor: string;
@@ -23,7 +25,8 @@ export async function runChat(
   agent: ConsoleAgent,
   input: {
     text: string;
-    approve: boolean;
+    /** The plan the person confirmed (the deploy id the page showed), if this is a confirmation. */
+    confirm: { deployId: string } | null;
     actor: string;
     stack: string;
     runId: string;
@@ -31,44 +34,145 @@ export async function runChat(
   },
 ): Promise<ChatReply> {
   const approvals: ApprovalAsked[] = [];
+  let pending: ChatConfirm | null = null;
   const approver: ApproveFn = async (request) => {
-    approvals.push({ ...request, approved: input.approve });
-    return { approved: input.approve, by: input.actor, via: 'console' };
+    const bound = input.confirm !== null && request.deployId === input.confirm.deployId;
+    approvals.push({ ...request, approved: bound });
+    if (bound)
+      return { approved: true, by: input.actor, via: `the console (confirmed plan ${request.deployId})` };
+    if (request.deployId && !pending) {
+      pending = {
+        action: request.action,
+        stack: request.stack,
+        summary: request.summary,
+        deployId: request.deployId,
+      };
+    }
+    return { approved: false, by: input.actor, via: 'the console, waiting for a confirmation' };
   };
   const result = await agent(input.text, {
     actor: input.actor,
     stack: input.stack,
     approve: approver,
     onEvent: (event) => {
-      const detail = describeAgentEvent(event);
-      if (detail) input.onEvent({ type: 'agent', detail });
+      const words = describeAgentEvent(event);
+      if (words) input.onEvent({ type: 'agent', detail: words.detail, headline: words.headline });
     },
   });
+  // The page's confirmation is the agent host's word. Where the infra server wants an approver's
+  // signature for that same plan, the plan stays open: once signed, the next confirmation deploys it.
+  const needsSignature = result.calls.find(
+    (call) => call.status === 'error' && call.summary.includes('APPROVAL_REQUIRED'),
+  );
+  const confirmed = input.confirm
+    ? approvals.find((a) => a.approved && a.deployId === input.confirm?.deployId)
+    : undefined;
+  if (needsSignature && confirmed?.deployId && !pending) {
+    return {
+      runId: input.runId,
+      answer: `Waiting for an approver's signature. ${forThePage(result.message)} Then confirm again.`,
+      approvals,
+      ok: false,
+      confirm: {
+        action: confirmed.action,
+        stack: confirmed.stack,
+        summary: confirmed.summary,
+        deployId: confirmed.deployId,
+      },
+      replaced: null,
+    };
+  }
+  const confirm = pending as ChatConfirm | null;
+  const replaced = input.confirm && confirm ? input.confirm.deployId : null;
+  const answer = confirm
+    ? replaced
+      ? `The plan changed since you confirmed ${replaced}, so nothing was changed. This is the plan now: confirm it if it is what you want.`
+      : 'Nothing has changed yet: this needs your confirmation.'
+    : forThePage(result.message);
   return {
     runId: input.runId,
-    answer: result.message,
+    answer,
     approvals,
-    ok: !['refused', 'declined', 'failed'].includes(result.outcome),
+    ok: confirm !== null || !['refused', 'declined', 'failed'].includes(result.outcome),
+    confirm,
+    replaced,
   };
 }
 
-/** One line per agent event, for the progress list under the chat. */
-export function describeAgentEvent(event: AgentEvent): string | null {
+/**
+ * Words for a web page: terminal advice (--yes, `frontendops …` commands) has no place there — except
+ * the approver's own step (`frontendops approve …`, `frontendops approver init`), which no page can
+ * take for them: their signature is made with their key, in their terminal.
+ */
+export function forThePage(text: string): string {
+  return text
+    .replace(/`frontendops (?!approve)[^`]*`,? (or )?/g, '')
+    .split(/(?<=\.)\s+/)
+    .filter((sentence) => !/--yes\b/.test(sentence))
+    .join(' ')
+    .replace(/\(\s*\)/g, '')
+    .trim();
+}
+
+const TOOL_WORDS: Record<string, string> = {
+  latest_commit: 'Finding the latest commit of the app',
+  get_commit: 'Looking up the commit',
+  commits_between: 'Listing the commits in the release',
+  list_deploy_tags: 'Reading the deploy tags',
+  get_deploy_target: 'Planning the deploy',
+  plan_deploy: 'Working out what would change',
+  run_sync: 'Copying the files, HTML last',
+  invalidate_cdn: 'Refreshing the CDN and checking the site',
+  create_deploy_tag: 'Tagging the release in git',
+  get_status: 'Reading what is live',
+  get_history: 'Reading the history',
+  rollback: 'Rolling back',
+  promote_release: 'Promoting the release',
+  pin_release: 'Pinning the live release',
+  unpin_release: 'Lifting the pin',
+  record_request: 'Recording the request in the audit log',
+};
+
+const toolWords = (tool: string) => TOOL_WORDS[tool] ?? tool;
+
+/** One line per agent event for people, and the tool's own words as the detail. */
+export function describeAgentEvent(event: AgentEvent): { headline: string; detail: string } | null {
   switch (event.type) {
     case 'intent':
-      return `${event.planner}: ${event.description}`;
+      return { headline: `Understood: ${event.description}`, detail: `${event.planner}: ${event.intent}` };
     case 'call':
-      return `calling ${event.tool}`;
-    case 'result':
-      return `${event.call.tool}: ${event.call.status} — ${event.call.summary}`;
+      // The result says it in words; the call itself is for the detail list only.
+      return { headline: '', detail: `calling ${event.tool}` };
+    case 'result': {
+      const { call } = event;
+      const detail = `${call.tool}: ${call.status} — ${call.summary}`;
+      if (call.status === 'ok') return { headline: `Done: ${toolWords(call.tool).toLowerCase()}`, detail };
+      if (call.status === 'skipped')
+        return { headline: `Would: ${toolWords(call.tool).toLowerCase()}`, detail };
+      return {
+        headline: `Not done: ${toolWords(call.tool).toLowerCase()} — ${forThePage(call.summary)}`,
+        detail,
+      };
+    }
     case 'progress':
-      return `${event.tool}: ${event.progress}${event.total !== undefined ? `/${event.total}` : ''}${event.message ? ` ${event.message}` : ''}`;
+      return {
+        headline: `Copying files ${event.progress}${event.total !== undefined ? ` of ${event.total}` : ''}`,
+        detail: `${event.tool}: ${event.progress}${event.total !== undefined ? `/${event.total}` : ''}${event.message ? ` ${event.message}` : ''}`,
+      };
     case 'approval':
-      return `approval ${event.decision.approved ? 'given' : 'not given'}: ${event.request.summary}`;
+      return {
+        headline: event.decision.approved
+          ? `Confirmed by ${event.decision.by}: ${event.request.summary}`
+          : `Needs your confirmation: ${event.request.summary}`,
+        detail: `approval ${event.decision.approved ? 'given' : 'not given'} (${event.decision.via})`,
+      };
     case 'text':
-      return event.text;
+      return { headline: event.text, detail: 'the model' };
     case 'plan-step':
-      return `would call ${event.tool}`;
+      return {
+        headline: `Would: ${toolWords(event.tool).toLowerCase()}`,
+        detail: `would call ${event.tool}`,
+      };
     case 'done':
       return null;
   }

@@ -11,13 +11,15 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.ts';
-import { type Environment, openStack as openConfiguredStack } from '../environment.ts';
 import { badInput } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { openSite as openConfiguredStack } from '../stacks/open.ts';
 import {
   assertConsoleToken,
   checkAccess,
   createConsoleToken,
+  createSessions,
   isAllowedHost,
   isSameOrigin,
   refuseMutation,
@@ -40,16 +42,20 @@ export interface ConsoleOptions {
   config: Config;
   /** The environments shown, by --stack reference; the first is selected at start. */
   stacks: string[];
-  /** Opens one stack; default: openStack(ref, config) from src/environment.ts. */
-  openStack?: (ref: string) => Promise<Environment>;
+  /** Opens one stack; default: openSite(ref, config, cwd) from stacks/open.ts. */
+  openSite?: (ref: string) => Promise<Site>;
+  /** Where stack references and the config's relative paths are resolved; default the working directory. */
+  cwd?: string;
   /** Interface to listen on; default 127.0.0.1. Anything else exposes the console to the network. */
   host?: string;
   /** Default 0: a free port. */
   port?: number;
   /** Default: a random token. */
   token?: string;
-  /** Runs a chat request; without it the chat box says the agent is not available. */
+  /** Runs a chat request; without it the chat box says the agent is not available (and why: chatReason). */
   agent?: ConsoleAgent;
+  /** Why there is no agent, in words for the page (e.g. a model that is not configured right). */
+  chatReason?: string;
   /** Where deploy tags are read from (to show a release's tag). */
   git?: GitHost;
   /** Who the console acts as in deployment records and the audit log; default "<user> (console)". */
@@ -76,12 +82,25 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const service = createConsoleService({
     config: options.config,
     stacks: options.stacks,
-    openStack: options.openStack ?? ((ref) => openConfiguredStack(ref, options.config)),
+    openSite:
+      options.openSite ?? ((ref) => openConfiguredStack(ref, options.config, options.cwd ?? process.cwd())),
     ...(options.git ? { git: options.git } : {}),
   });
   const hub = createEventHub();
   const actor = options.actor ?? `${currentUser()} (console)`;
-  const context: RouteContext = { service, hub, actor, agent: options.agent, token, uiDir, port: 0, host };
+  const context: RouteContext = {
+    service,
+    hub,
+    actor,
+    agent: options.agent,
+    chatReason: options.chatReason ?? null,
+    confirmations: new Map(),
+    token,
+    sessions: createSessions(),
+    uiDir,
+    port: 0,
+    host,
+  };
 
   const server = createServer((req, res) => {
     handle(req, res, context).catch((error: unknown) => {
@@ -108,7 +127,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       // Environments handed in by the caller stay the caller's to close.
-      if (!options.openStack) await service.close();
+      if (!options.openSite) await service.close();
     },
   };
 }
@@ -121,12 +140,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     });
   }
   const url = new URL(req.url ?? '/', 'http://console.invalid');
-  const access = checkAccess(req, context.token);
+  const access = checkAccess(req, context.token, context.sessions, context.port);
 
   if (!url.pathname.startsWith('/api/')) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, methodError('GET'));
     const presented = url.searchParams.get('token');
-    if (presented !== null) return signIn(res, presented, context.token);
+    if (presented !== null) return signIn(res, presented, context);
     return serveStatic(res, context.uiDir, url.pathname);
   }
   if (!access.ok) {
@@ -147,14 +166,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
   return routeGet(res, url, context);
 }
 
-/** `/?token=…`: a right token sets the session cookie; either way the token leaves the address bar. */
-function signIn(res: ServerResponse, presented: string, token: string): void {
-  const ok = sameSecret(presented, token);
+/** `/?token=…`: a right token starts a session (its id in the cookie); either way the token leaves the address bar. */
+function signIn(res: ServerResponse, presented: string, context: RouteContext): void {
+  const ok = sameSecret(presented, context.token);
   res.writeHead(303, {
     ...SECURITY_HEADERS,
     location: ok ? '/' : '/?signin=failed',
     'cache-control': 'no-store',
-    ...(ok ? { 'set-cookie': sessionCookie(token) } : {}),
+    ...(ok ? { 'set-cookie': sessionCookie(context.sessions.start(), context.port) } : {}),
   });
   res.end();
 }

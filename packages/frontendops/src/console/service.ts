@@ -1,35 +1,34 @@
 /**
- * What the console's API does, over the deploy engine's own functions: read the live release, the
+ * What the console's API does, over the engine and the shared read models: the live release, the
  * history, one deployment with its audit entry, the audit verification, the plan for the latest
- * artifact or a rollback, and carry out a confirmed plan. A confirmation names the planned deploy
- * id; if what would be applied now is a different deploy, nothing is applied and the new plan is
- * returned instead (PlanChangedError).
+ * build (read/latest.ts: the newest commit of the app, which needs the git host) or a rollback, and
+ * carrying out a confirmed plan. A confirmation names the planned deploy id; if what would be applied
+ * now is a different deploy, nothing is applied and the new plan is returned (PlanChangedError).
  */
 import type { Config } from '../config.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
-import { type DeployOptions, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
-import { readLatestPublished } from '../deploy/publish.ts';
-import type { Environment } from '../environment.ts';
+import type { DeployOptions } from '../deploy/deploy.ts';
+import { pinRelease, unpinRelease } from '../deploy/pin.ts';
+import type { DeployPlan } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
-import { listDeployTags } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
+import { readHistory } from '../read/history.ts';
+import { requireLatestPublished } from '../read/latest.ts';
+import { readStatus } from '../read/status.ts';
+import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
+import type { HistoryItem } from '../read/views.ts';
+import type { Site } from '../site.ts';
 import { readAudit, verifyAudit } from '../state/audit.ts';
 import type { RequestInfo } from '../state/records.ts';
-import type {
-  AuditStatusView,
-  DeploymentDetails,
-  HistoryItem,
-  PlanAction,
-  PlanView,
-  StatusView,
-} from './types.ts';
-import { toAuditStatus, toDeploymentDetails, toHistoryItem, toLiveView, toPlanView } from './views.ts';
+import { describeAction, type ReleaseContext, runAction } from './releases.ts';
+import type { AuditStatusView, DeploymentDetails, PlanAction, PlanView, StatusView } from './types.ts';
+import { toAuditStatus, toDeploymentDetails } from './views.ts';
 
 export interface ConsoleServiceOptions {
   config: Config;
   stacks: string[];
-  openStack: (ref: string) => Promise<Environment>;
-  /** Where deploy tags are read from; without it the console shows no tags. */
+  openSite: (ref: string) => Promise<Site>;
+  /** Where deploy tags and "the latest" commit are read from. */
   git?: GitHost;
 }
 
@@ -47,90 +46,75 @@ export class PlanChangedError extends FrontendOpsError {
 export type ConsoleService = ReturnType<typeof createConsoleService>;
 
 export function createConsoleService(options: ConsoleServiceOptions) {
-  const opened = new Map<string, Promise<Environment>>();
-  const isProtected = (stack: string) => options.config.protected.includes(stack);
+  const opened = new Map<string, Promise<Site>>();
 
-  const environment = (stack: string): Promise<Environment> => {
+  const open = (stack: string): Promise<Site> => {
     if (!options.stacks.includes(stack)) {
       throw new FrontendOpsError(
         'NOT_FOUND',
         `The console serves ${options.stacks.join(', ')}; "${stack}" is not one of them. Start it with --stack ${stack} to see that stack.`,
       );
     }
-    let env = opened.get(stack);
-    if (!env) {
-      env = options.openStack(stack);
+    let site = opened.get(stack);
+    if (!site) {
+      site = options.openSite(stack);
       // A failed open is not cached: the next request tries again (the stack may come up later).
-      env.catch(() => opened.delete(stack));
-      opened.set(stack, env);
+      site.catch(() => opened.delete(stack));
+      opened.set(stack, site);
     }
-    return env;
+    return site;
   };
 
-  const tagsByDeployId = async (): Promise<Map<string, string>> => {
-    if (!options.git) return new Map();
-    try {
-      const tags = await listDeployTags(options.git);
-      return new Map(tags.flatMap((t) => (t.deployId ? [[t.deployId, t.name] as const] : [])));
-    } catch (error) {
-      // Tags are a nicety here; the console still works when the git host is unreachable.
-      console.error('[frontendops console] could not list deploy tags:', (error as Error).message);
-      return new Map();
+  const latestArtifact = async (site: Site): Promise<Pick<DeployOptions, 'app' | 'commit'>> => {
+    if (!options.git) {
+      throw new FrontendOpsError(
+        'NOT_FOUND',
+        `The latest ${options.config.app} is the newest commit touching ${options.config.appPath}, and this console has no git repository to ask. Start it in the repository.`,
+      );
     }
+    const commit = await requireLatestPublished({
+      git: options.git,
+      artifacts: site.artifacts,
+      app: options.config.app,
+      appPath: options.config.appPath,
+    });
+    return { app: options.config.app, commit: commit.sha };
+  };
+
+  const releases: ReleaseContext = {
+    config: options.config,
+    ...(options.git ? { git: options.git } : {}),
+    latest: (site) => latestArtifact(site),
   };
 
   const planFor = async (stack: string, action: PlanAction, to?: string): Promise<PlanView> => {
-    const env = await environment(stack);
+    const site = await open(stack);
     const request = consoleRequest('plan', 'console');
-    const summary =
-      action === 'rollback'
-        ? await rollbackRelease(env, { request, dryRun: true, ...(to ? { to } : {}) })
-        : await deployArtifact(env, {
-            ...(await latestArtifact(env, options.config)),
-            request,
-            dryRun: true,
-          });
-    return toPlanView(summary.plan, action, isProtected(env.target.stack));
+    const summary = await runAction(site, releases, action, { request, dryRun: true, ...(to ? { to } : {}) });
+    return describeAction(site, releases, summary.plan, action, to);
   };
 
   return {
     stacks: options.stacks,
-    isProtected,
+
+    async isProtected(stack: string): Promise<boolean> {
+      return (await open(stack)).protected;
+    },
 
     async status(stack: string): Promise<StatusView> {
-      const env = await environment(stack);
-      const [pointer, pending] = await Promise.all([env.records.readPointer(), env.records.readPending()]);
-      const live = pointer?.value ?? null;
-      const [record, tags] = live
-        ? await Promise.all([env.records.readRecord(live.deployId), tagsByDeployId()])
-        : [null, new Map<string, string>()];
-      return {
-        stack: env.target.stack,
-        protected: isProtected(env.target.stack),
-        siteUrl: env.target.siteUrl ?? null,
-        live: live && toLiveView(live, record, tags.get(live.deployId) ?? null),
-        releases: (live?.releases ?? []).map((r) => ({
-          deployId: r.deployId,
-          commit: r.commit,
-          releasedAt: r.releasedAt,
-        })),
-        pending: pending !== null,
-        notices: [...env.notices],
-      };
+      const site = await open(stack);
+      const status = await readStatus(site, await readDeployTags(options.git));
+      return { ...status, notices: [...site.notices] };
     },
 
     async history(stack: string, limit = 50): Promise<HistoryItem[]> {
-      const env = await environment(stack);
-      const [records, pointer] = await Promise.all([
-        env.records.listRecords(limit),
-        env.records.readPointer(),
-      ]);
-      return records.map((r) => toHistoryItem(r, pointer?.value.deployId ?? null));
+      const site = await open(stack);
+      return (await readHistory(site, { limit, tags: await readDeployTags(options.git) })).deployments;
     },
 
     async deployment(stack: string, deployId: string): Promise<DeploymentDetails> {
-      const env = await environment(stack);
-      const record = await env.records.readRecord(deployId);
+      const site = await open(stack);
+      const record = await site.records.readRecord(deployId);
       if (!record) {
         throw new FrontendOpsError(
           'NOT_FOUND',
@@ -138,9 +122,9 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         );
       }
       const [pointer, entries, tags] = await Promise.all([
-        env.records.readPointer(),
-        readAudit(env.state, env.target.statePrefix),
-        tagsByDeployId(),
+        site.records.readPointer(),
+        readAudit(site.state, site.target.statePrefix),
+        readDeployTags(options.git),
       ]);
       const audit = entries.find((e) => e.data.deployId === deployId && e.type === record.kind) ?? null;
       return toDeploymentDetails(record, {
@@ -151,8 +135,9 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     },
 
     async audit(stack: string): Promise<AuditStatusView> {
-      const env = await environment(stack);
-      return toAuditStatus(await verifyAudit(env.state, env.target.statePrefix));
+      const site = await open(stack);
+      const anchors = options.git ? await readAuditAnchors(options.git, site.target.stack) : [];
+      return toAuditStatus(await verifyAudit(site.state, site.target.statePrefix, { anchors }));
     },
 
     plan: planFor,
@@ -167,7 +152,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       action: PlanAction,
       input: { deployId: string; to?: string; request: RequestInfo; onEvent: (event: DeployEvent) => void },
     ) {
-      const env = await environment(stack);
+      const site = await open(stack);
       const seen: { changed?: DeployPlan } = {};
       const onEvent = (event: DeployEvent) => {
         if (event.type === 'plan' && event.plan.deployId !== input.deployId) {
@@ -177,27 +162,36 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         input.onEvent(event);
       };
       try {
-        return action === 'rollback'
-          ? await rollbackRelease(env, {
-              request: input.request,
-              onEvent,
-              ...(input.to ? { to: input.to } : {}),
-            })
-          : await deployArtifact(env, {
-              ...(await latestArtifact(env, options.config)),
-              request: input.request,
-              onEvent,
-            });
+        return await runAction(site, releases, action, {
+          request: input.request,
+          onEvent,
+          ...(input.to ? { to: input.to } : {}),
+        });
       } catch (error) {
-        if (seen.changed)
-          throw new PlanChangedError(toPlanView(seen.changed, action, isProtected(env.target.stack)));
+        if (seen.changed) {
+          throw new PlanChangedError(await describeAction(site, releases, seen.changed, action, input.to));
+        }
         throw error;
       }
     },
 
+    /** Pins the live release (pinned: false when it already was). */
+    async pin(stack: string, request: RequestInfo) {
+      const { pin, created } = await pinRelease(await open(stack), { request, waitMs: 10_000 });
+      return { pin, changed: created };
+    },
+
+    /** Lifts the pin (changed: false when there was none). */
+    async unpin(stack: string, request: RequestInfo) {
+      const { cleared } = await unpinRelease(await open(stack), { request, waitMs: 10_000 });
+      return { pin: cleared, changed: cleared !== null };
+    },
+
+    git: options.git,
+
     close: async () => {
-      const envs = await Promise.allSettled(opened.values());
-      for (const env of envs) if (env.status === 'fulfilled') env.value.close();
+      const sites = await Promise.allSettled(opened.values());
+      for (const site of sites) if (site.status === 'fulfilled') site.value.close();
       opened.clear();
     },
   };
@@ -206,19 +200,3 @@ export function createConsoleService(options: ConsoleServiceOptions) {
 export function consoleRequest(text: string, actor: string): RequestInfo {
   return { text, actor, planner: 'console', at: new Date().toISOString() };
 }
-
-async function latestArtifact(
-  env: Environment,
-  config: Config,
-): Promise<Pick<DeployOptions, 'app' | 'commit'>> {
-  const commit = await readLatestPublished(env.artifacts, config.app);
-  if (!commit) {
-    throw new FrontendOpsError(
-      'NOT_FOUND',
-      `No build of ${config.app} has been published yet, so there is nothing to deploy. Publish one first (frontendops publish <dir> --commit <sha>).`,
-    );
-  }
-  return { app: config.app, commit };
-}
-
-type DeployPlan = Extract<DeployEvent, { type: 'plan' }>['plan'];

@@ -1,52 +1,32 @@
 /**
  * The console's JSON API, as the browser sees it. Shared by the server (src/console/*.ts) and the UI
  * (src/console/ui/), types only. Nothing here names a bucket, an endpoint or a credential: the
- * DeployTarget stays on the server (DESIGN §1.1); the public site URL is fine to show.
+ * DeployTarget stays on the server; the public site URL is fine to show.
  */
 
-export interface RequestView {
-  text: string;
-  actor: string;
-  planner: string;
-  at: string;
-}
+import type { ApprovalAction } from '../ports.ts';
+import type {
+  PlanView as EnginePlanView,
+  HistoryItem,
+  PinView,
+  ReleaseCommits,
+  StatusView as StackStatus,
+} from '../read/views.ts';
 
-export interface LiveView {
-  deployId: string;
-  app: string;
-  commit: string;
-  releasedAt: string;
-  /** The deploy tag naming this deployment, when the git host is known to the console. */
-  tag: string | null;
-  /** The request that made this release live; null when its record is missing. */
-  request: RequestView | null;
-  kind: 'deploy' | 'rollback' | null;
-}
+export type {
+  CommitView,
+  HistoryItem,
+  PinView,
+  PlanContents,
+  ReleaseCommits,
+  RequestView,
+} from '../read/views.ts';
 
-export interface StatusView {
-  stack: string;
-  protected: boolean;
-  siteUrl: string | null;
-  live: LiveView | null;
-  releases: { deployId: string; commit: string; releasedAt: string }[];
-  /** An interrupted deploy waits to be finished. */
-  pending: boolean;
+export type LiveView = NonNullable<StackStatus['live']>;
+
+/** What the console shows of a stack: the status read model, and notes for the operator. */
+export interface StatusView extends StackStatus {
   notices: string[];
-}
-
-export interface HistoryItem {
-  deployId: string;
-  kind: 'deploy' | 'rollback';
-  app: string;
-  commit: string;
-  outcome: string;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  copied: number;
-  deleted: number;
-  request: RequestView;
-  live: boolean;
 }
 
 export interface AuditEntryView {
@@ -77,28 +57,33 @@ export interface AuditStatusView {
   ok: boolean;
   entries: number;
   headHash: string | null;
-  problem: { seq: number; reason: string } | null;
+  /** The first problem: what kind, which entry or state object, why. */
+  problem: {
+    kind: 'tampered' | 'damaged' | 'unfinished';
+    seq?: number;
+    object?: string;
+    reason: string;
+  } | null;
+  /** Deploy tags the chain was checked against. */
+  anchors: number;
 }
 
-export type PlanAction = 'deploy-latest' | 'rollback';
+/**
+ * deploy-latest: the newest published build; rollback: back to a retained release (default the
+ * previous one; it pins); redeploy: any release of the history, again; promote: a release (default the
+ * latest) live for everyone, the pin cleared.
+ */
+export type PlanAction = 'deploy-latest' | 'rollback' | 'redeploy' | 'promote';
 
-export interface PlanView {
+/** The plan read model, which of the console's actions it is for, and what a person decides on. */
+export interface PlanView extends EnginePlanView {
   action: PlanAction;
-  stack: string;
-  deployId: string;
-  app: string;
-  commit: string;
-  fromCommit: string | null;
-  filesToCopy: number;
-  unchanged: number;
-  toPrune: number;
-  pathsToInvalidate: string[];
-  bytesToCopy: number;
-  noop: boolean;
-  /** One sentence, e.g. "deploy sophia-dashboard@3f2c1a9 to dashboard-hosting-prod: 4 files to copy, …". */
-  description: string;
-  /** A human must confirm (always true in the console; protected stacks are named so). */
-  protected: boolean;
+  /** The release named (a deploy id or commit), for rollback / redeploy / promote to a chosen one. */
+  to?: string;
+  /** The commits since the live release (or leaving with a rollback), from the git host. */
+  commits?: ReleaseCommits;
+  /** The stack's pin, when there is one. */
+  pin?: PinView | null;
 }
 
 /** What the POST actions return. */
@@ -113,22 +98,51 @@ export interface ActionResult {
   verification: { ok: boolean; detail: string } | null;
   durationMs: number;
   error: { code: string; message: string } | null;
+  /** The deploy tag made for this change (null: none, e.g. nothing changed or no git repository). */
+  tag: string | null;
+  /** A rollback pinned the stack to what it made live. */
+  pinned: boolean;
+  /** A promote lifted the pin. */
+  unpinned: boolean;
+}
+
+/** What pin / unpin answer. */
+export interface PinResult {
+  stack: string;
+  /** The pin now (after pin), or the one lifted (after unpin); null: there was none. */
+  pin: PinView | null;
+  /** false: nothing changed (already pinned, or not pinned). */
+  changed: boolean;
 }
 
 export interface ApprovalAsked {
-  action: 'deploy' | 'rollback' | 'invalidate';
+  action: ApprovalAction;
   stack: string;
   summary: string;
   approved: boolean;
+  /** The plan the approval is for (a deploy id), when the agent knew it. */
+  deployId?: string;
+}
+
+/** A plan the agent needs confirmed: the page shows it with one button, bound to this deploy id. */
+export interface ChatConfirm {
+  action: ApprovalAction;
+  stack: string;
+  summary: string;
+  deployId: string;
 }
 
 export interface ChatReply {
   runId: string;
   /** The agent's answer in words. */
   answer: string;
-  /** Approvals the agent asked for while running; declined ones can be confirmed and asked again. */
+  /** Approvals the agent asked for while running. */
   approvals: ApprovalAsked[];
   ok: boolean;
+  /** The plan waiting for the person's confirmation (send the same words with confirm.deployId). */
+  confirm: ChatConfirm | null;
+  /** Set when a confirmation was sent but the agent now plans something else (e.g. a newer build): that plan is `confirm`. */
+  replaced: string | null;
 }
 
 /** One message on the server-sent event stream (`GET /api/events`). */
@@ -136,11 +150,12 @@ export type ConsoleEvent =
   | { source: 'deploy'; runId: string; stack: string; event: ProgressEvent }
   | { source: 'chat'; runId: string; event: ProgressEvent };
 
+/** `headline` is for people; `detail` is the engine's words, shown one click away. */
 export type ProgressEvent =
-  | { type: 'plan'; plan: PlanView }
-  | { type: 'copy'; group: string; done: number; total: number }
-  | { type: 'step'; step: string; detail: string }
-  | { type: 'agent'; detail: string }
+  | { type: 'plan'; plan: PlanView; headline?: string }
+  | { type: 'copy'; group: string; done: number; total: number; headline?: string }
+  | { type: 'step'; step: string; detail: string; headline?: string }
+  | { type: 'agent'; detail: string; headline?: string }
   | { type: 'done'; outcome: string }
   | { type: 'error'; code: string; message: string };
 
@@ -148,6 +163,8 @@ export interface SessionView {
   stacks: string[];
   actor: string;
   chat: boolean;
+  /** Why the chat is off, in words for the page (when `chat` is false). */
+  chatReason: string | null;
 }
 
 export interface ApiError {

@@ -1,65 +1,21 @@
 /**
- * Pure conversions from the deploy engine's records to what the console shows. They copy named
- * fields only, so a field added to a record later (say, one holding a bucket name) never reaches
+ * Conversions from the deploy engine's records to what only the console shows (a deployment's
+ * details with its audit entry, the audit status); status, history and plans are the shared read
+ * models of src/read/views.ts. Named fields only, so a field added to a record later never reaches
  * the browser by accident.
  */
 import type { DeployPlan } from '../engine/plan.ts';
+import { toHistoryItem, toPlanView } from '../read/views.ts';
 import type { AuditEntry, AuditVerification } from '../state/audit.ts';
-import type { DeploymentRecord, LivePointer, RequestInfo } from '../state/records.ts';
-import type {
-  AuditEntryView,
-  AuditStatusView,
-  DeploymentDetails,
-  HistoryItem,
-  LiveView,
-  PlanAction,
-  PlanView,
-  RequestView,
-} from './types.ts';
-
-export function toRequestView(request: RequestInfo): RequestView {
-  return { text: request.text, actor: request.actor, planner: request.planner, at: request.at };
-}
-
-export function toLiveView(
-  pointer: LivePointer,
-  record: DeploymentRecord | null,
-  tag: string | null,
-): LiveView {
-  return {
-    deployId: pointer.deployId,
-    app: pointer.app,
-    commit: pointer.commit,
-    releasedAt: pointer.releasedAt,
-    tag,
-    request: record ? toRequestView(record.request) : null,
-    kind: record?.kind ?? null,
-  };
-}
-
-export function toHistoryItem(record: DeploymentRecord, liveDeployId: string | null): HistoryItem {
-  return {
-    deployId: record.deployId,
-    kind: record.kind,
-    app: record.app,
-    commit: record.commit,
-    outcome: record.outcome,
-    startedAt: record.startedAt,
-    finishedAt: record.finishedAt,
-    durationMs: record.durationMs,
-    copied: record.copied.length,
-    deleted: record.deleted.length,
-    request: toRequestView(record.request),
-    live: record.deployId === liveDeployId,
-  };
-}
+import type { DeploymentRecord } from '../state/records.ts';
+import type { AuditEntryView, AuditStatusView, DeploymentDetails, PlanAction, PlanView } from './types.ts';
 
 export function toDeploymentDetails(
   record: DeploymentRecord,
   context: { liveDeployId: string | null; audit: AuditEntry | null; tag: string | null },
 ): DeploymentDetails {
   return {
-    ...toHistoryItem(record, context.liveDeployId),
+    ...toHistoryItem(record, { liveDeployId: context.liveDeployId, tag: context.tag }),
     artifactDigest: record.artifactDigest,
     fromDeployId: record.fromDeployId,
     fromCommit: record.fromCommit,
@@ -79,7 +35,6 @@ export function toDeploymentDetails(
       detail: record.verification.detail,
     },
     error: record.error ? { code: record.error.code, message: record.error.message } : null,
-    tag: context.tag,
     audit: context.audit && toAuditEntryView(context.audit),
   };
 }
@@ -94,33 +49,11 @@ export function toAuditStatus(result: AuditVerification): AuditStatusView {
     entries: result.entries,
     headHash: result.headHash,
     problem: result.problem ? { ...result.problem } : null,
+    anchors: result.anchors,
   };
 }
 
-export function toPlanView(plan: DeployPlan, action: PlanAction, isProtected: boolean): PlanView {
-  const short = plan.commit.slice(0, 7);
-  const verb = action === 'rollback' ? 'roll back' : 'deploy';
-  const description = plan.noop
-    ? `${plan.app}@${short} is already live on ${plan.stack}: nothing to do`
-    : `${verb} ${plan.app}@${short} to ${plan.stack}${plan.fromCommit ? ` (live: ${plan.fromCommit.slice(0, 7)})` : ''}: ` +
-      `${count(plan.copies.length, 'file')} to copy, ${count(plan.prune.length, 'object')} to prune, ` +
-      `${count(plan.invalidationPaths.length, 'path')} to invalidate`;
-  return {
-    action,
-    stack: plan.stack,
-    deployId: plan.deployId,
-    app: plan.app,
-    commit: plan.commit,
-    fromCommit: plan.fromCommit,
-    filesToCopy: plan.copies.length,
-    unchanged: plan.unchanged,
-    toPrune: plan.prune.length,
-    pathsToInvalidate: [...plan.invalidationPaths],
-    bytesToCopy: plan.bytesToCopy,
-    noop: plan.noop,
-    description,
-    protected: isProtected,
-  };
-}
-
-const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+export const toConsolePlan = (plan: DeployPlan, action: PlanAction, isProtected: boolean): PlanView => ({
+  ...toPlanView(plan, isProtected),
+  action,
+});

@@ -9,10 +9,11 @@ import { invalidationCallerReference, planInvalidationBatches } from '../engine/
 import { artifactFileKey } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
-import type { Environment } from '../environment.ts';
 import { FrontendOpsError } from '../errors.ts';
-import { appendAudit } from '../state/audit.ts';
+import type { Site } from '../site.ts';
+import { type AuditEntry, appendAudit } from '../state/audit.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy, RequestInfo } from '../state/records.ts';
+import { assertPlannedFromLive, pruneSkipped, switchPointer } from './html-guard.ts';
 import { type Verification, verifyServed } from './verify.ts';
 
 export type DeployEvent =
@@ -33,21 +34,29 @@ export interface ApplyOptions {
   now?: () => Date;
   /** Sync only: copies, pointer, prune; the invalidation, verification and record come later. */
   stopBeforeInvalidation?: boolean;
+  /**
+   * Called under the lock with the plan about to be applied, before its first write (not for dry
+   * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
+   */
+  authorize?: (plan: { deployId: string }) => Promise<void>;
 }
 
 export interface ApplyResult {
   /** null when the deploy stopped before invalidation (finishDeploy writes it). */
   record: DeploymentRecord | null;
   verification: Verification | null;
+  /** The audit chain's head after the record's entry (for the deploy tag, which anchors it). */
+  auditHead: AuditHead | null;
+}
+
+export interface AuditHead {
+  seq: number;
+  hash: string;
 }
 
 const GROUPS: FileGroup[] = ['asset', 'other', 'html'];
 
-export async function applyDeploy(
-  env: Environment,
-  plan: DeployPlan,
-  options: ApplyOptions,
-): Promise<ApplyResult> {
+export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<ApplyResult> {
   const now = options.now ?? (() => new Date());
   const started = now();
   const pending: PendingDeploy = {
@@ -56,33 +65,34 @@ export async function applyDeploy(
     startedAt: started.toISOString(),
     pointerMoved: false,
   };
-  await env.records.writePending(pending);
+  await site.records.writePending(pending);
 
   const limit = pLimit(options.concurrency ?? 32);
   for (const group of GROUPS) {
     const batch = plan.copies.filter((c) => c.group === group);
+    if (group !== 'asset' && batch.length > 0) await assertPlannedFromLive(site, plan);
     let done = 0;
     await Promise.all(
       batch.map((copy) =>
         limit(async () => {
-          await copyOne(env, plan, copy);
+          await copyOne(site, plan, copy);
           options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
         }),
       ),
     );
   }
 
-  await movePointer(env, plan, now());
+  await switchPointer(site, plan, () => movePointer(site, plan, now(), options.request), options.onEvent);
   const moved = { ...pending, pointerMoved: true };
-  await env.records.writePending(moved);
+  await site.records.writePending(moved);
   options.onEvent?.({
     type: 'step',
     step: 'pointer',
     detail: `${plan.app}@${plan.commit.slice(0, 7)} is live`,
   });
-  await pruneUnreferenced(env, plan, options);
-  if (options.stopBeforeInvalidation) return { record: null, verification: null };
-  return finishDeploy(env, moved, options);
+  await pruneUnreferenced(site, plan, options);
+  if (options.stopBeforeInvalidation) return { record: null, verification: null, auditHead: null };
+  return finishDeploy(site, moved, options);
 }
 
 /**
@@ -90,20 +100,20 @@ export async function applyDeploy(
  * finishes a deploy that was interrupted there, or synced without invalidating.
  */
 export async function finishDeploy(
-  env: Environment,
+  site: Site,
   pending: PendingDeploy,
   options: ApplyOptions,
-): Promise<ApplyResult & { record: DeploymentRecord }> {
+): Promise<ApplyResult & { record: DeploymentRecord; auditHead: AuditHead }> {
   const { plan } = pending;
   const now = options.now ?? (() => new Date());
-  await pruneUnreferenced(env, plan, options);
+  await pruneUnreferenced(site, plan, options);
 
   let invalidation: DeploymentRecord['invalidation'] = null;
-  if (env.cdn && plan.invalidationPaths.length > 0) {
+  if (site.cdn && plan.invalidationPaths.length > 0) {
     const batches = planInvalidationBatches(plan.invalidationPaths);
     const ids: string[] = [];
     for (const paths of batches) {
-      const result = await env.cdn.invalidate({
+      const result = await site.cdn.invalidate({
         paths,
         callerReference: invalidationCallerReference(plan.deployId, paths),
       });
@@ -118,9 +128,9 @@ export async function finishDeploy(
   }
 
   let verification: Verification | null = null;
-  const index = plan.copies.find((c) => c.key === 'index.html')?.sha256 ?? (await liveIndexSha(env));
-  if (env.target.siteUrl && index) {
-    verification = await verifyServed(env.target.siteUrl, index, {
+  const index = plan.copies.find((c) => c.key === 'index.html')?.sha256 ?? (await liveIndexSha(site));
+  if (site.target.siteUrl && index) {
+    verification = await verifyServed(site.target.siteUrl, index, {
       ...(options.verifyTimeoutMs !== undefined ? { timeoutMs: options.verifyTimeoutMs } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
@@ -148,14 +158,14 @@ export async function finishDeploy(
         }
       : {}),
   });
-  await recordDeployment(env, record);
-  await env.records.clearPending();
+  const entry = await recordDeployment(site, record);
+  await site.records.clearPending();
   options.onEvent?.({
     type: 'step',
     step: 'record',
     detail: `deployment ${plan.deployId} recorded (${record.outcome})`,
   });
-  return { record, verification };
+  return { record, verification, auditHead: { seq: entry.seq, hash: entry.hash } };
 }
 
 /** The deployment record of a pending deploy, with what happened to it. */
@@ -187,11 +197,12 @@ export function deploymentRecord(
   };
 }
 
-/** Writes the immutable record and its audit entry, which carries the record's key facts. */
-export async function recordDeployment(env: Environment, record: DeploymentRecord): Promise<void> {
-  await env.records.writeRecord(record);
-  await appendAudit(env.state, env.target.statePrefix, env.locker, {
+/** Writes the immutable record and its audit entry, which carries its key facts and binds its digest. */
+export async function recordDeployment(site: Site, record: DeploymentRecord): Promise<AuditEntry> {
+  const digest = await site.records.writeRecord(record);
+  return appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: record.kind,
+    objects: { [`deployments/${record.deployId}.json`]: digest },
     data: {
       deployId: record.deployId,
       stack: record.stack,
@@ -209,9 +220,10 @@ export async function recordDeployment(env: Environment, record: DeploymentRecor
   });
 }
 
-async function pruneUnreferenced(env: Environment, plan: DeployPlan, options: ApplyOptions): Promise<void> {
+async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
   if (plan.prune.length === 0) return;
-  await env.hosting.delete(plan.prune);
+  if (await pruneSkipped(site, plan, options.onEvent)) return;
+  await site.hosting.delete(plan.prune);
   options.onEvent?.({
     type: 'step',
     step: 'prune',
@@ -219,16 +231,16 @@ async function pruneUnreferenced(env: Environment, plan: DeployPlan, options: Ap
   });
 }
 
-async function copyOne(env: Environment, plan: DeployPlan, copy: PlannedCopy): Promise<void> {
-  await env.hosting.copyFrom(
-    { bucket: env.artifacts.bucket, key: artifactFileKey(plan.app, plan.commit, copy.path) },
+async function copyOne(site: Site, plan: DeployPlan, copy: PlannedCopy): Promise<void> {
+  await site.hosting.copyFrom(
+    { bucket: site.artifacts.bucket, key: artifactFileKey(plan.app, plan.commit, copy.path) },
     copy.key,
     { contentType: copy.contentType, cacheControl: copy.cacheControl, metadata: { sha256: copy.sha256 } },
   );
 }
 
-async function movePointer(env: Environment, plan: DeployPlan, at: Date): Promise<void> {
-  const current = await env.records.readPointer();
+async function movePointer(site: Site, plan: DeployPlan, at: Date, request: RequestInfo): Promise<void> {
+  const current = await site.records.readPointer();
   if ((current?.value.deployId ?? null) !== plan.fromDeployId && current?.value.deployId !== plan.deployId) {
     throw new FrontendOpsError(
       'PRECONDITION_FAILED',
@@ -250,9 +262,38 @@ async function movePointer(env: Environment, plan: DeployPlan, at: Date): Promis
       ...previous.filter((r) => r.deployId !== plan.deployId && plan.retained.includes(r.deployId)),
     ],
   };
-  await env.records.writePointer(pointer, current?.etag ?? null);
+  const digest = await site.records.writePointer(pointer, current?.etag ?? null);
+  await auditRelease(site, pointer, digest, { kind: plan.kind, request, at });
 }
 
-async function liveIndexSha(env: Environment): Promise<string | undefined> {
-  return (await env.hosting.head('index.html'))?.metadata.sha256;
+/**
+ * The entry that vouches for the live pointer after it moved: which release is live, why, and the
+ * pointer's digest — so an edited live.json fails `audit verify`. (The deployment's own entry comes
+ * at the end, when its record is written; a sync waiting for its invalidation is live meanwhile.)
+ */
+export async function auditRelease(
+  site: Site,
+  pointer: LivePointer,
+  digest: string,
+  context: { kind: string; request: RequestInfo; at: Date },
+): Promise<AuditEntry> {
+  return appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type: 'release',
+    data: {
+      deployId: pointer.deployId,
+      stack: site.target.stack,
+      app: pointer.app,
+      commit: pointer.commit,
+      artifactDigest: pointer.artifactDigest,
+      kind: context.kind,
+      actor: context.request.actor,
+      retained: pointer.releases.map((r) => r.deployId),
+    },
+    objects: { 'live.json': digest },
+    at: context.at,
+  });
+}
+
+async function liveIndexSha(site: Site): Promise<string | undefined> {
+  return (await site.hosting.head('index.html'))?.metadata.sha256;
 }

@@ -3,13 +3,26 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
-import { hostname } from 'node:os';
 import { artifactDigest } from '../engine/manifest.ts';
-import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
-import type { Environment } from '../environment.ts';
+import { type DeployIdentity, type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
-import type { DeploymentRecord, PendingDeploy } from '../state/records.ts';
-import { type ApplyOptions, applyDeploy, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
+import type { Site } from '../site.ts';
+import { readAuditHead, stateDigest } from '../state/audit.ts';
+import { markEnvironment } from '../state/environment.ts';
+import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
+import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
+import {
+  type ApplyOptions,
+  type AuditHead,
+  applyDeploy,
+  auditRelease,
+  deploymentRecord,
+  finishDeploy,
+  recordDeployment,
+} from './apply.ts';
+import { finishSyncedAtomic } from './atomic-apply.ts';
+import { deployAtomic } from './atomic-deploy.ts';
+import { takeDeployLock } from './deploy-lock.ts';
 import { readLiveState, requireManifest } from './live.ts';
 
 export interface DeployOptions extends ApplyOptions {
@@ -21,15 +34,14 @@ export interface DeployOptions extends ApplyOptions {
   waitMs?: number;
   /** Roll back to the previous release when verification fails (default true). */
   rollbackOnFailure?: boolean;
+  /**
+   * The pin (state/pin.ts): 'respect' (default) refuses a deploy past it; 'clear' is a promote — the
+   * release goes live for everyone and the pin is lifted. A rollback always pins what it made live.
+   */
+  pin?: 'respect' | 'clear';
 }
 
-export interface DeploySummary {
-  deployId: string;
-  stack: string;
-  kind: 'deploy' | 'rollback';
-  app: string;
-  commit: string;
-  artifactDigest: string;
+export interface DeploySummary extends DeployIdentity {
   dryRun: boolean;
   noop: boolean;
   /** "synced": copied and live, invalidation and record still to come (finishSyncedDeploy). */
@@ -42,39 +54,60 @@ export interface DeploySummary {
   verification: DeploymentRecord['verification'];
   durationMs: number;
   plan: DeployPlan;
+  /** The audit chain's head after this deploy's record (null for dry runs and no-ops). */
+  auditHead?: AuditHead | null;
+  /** Who asked, in what words (as recorded). */
+  request: RequestInfo;
   rolledBackTo?: string;
   error?: { code: string; message: string };
+  /** The pin this rollback set (the environment stays on this release until a promote or unpin). */
+  pinned?: PinRecord;
+  /** The pin this promote lifted. */
+  unpinned?: PinRecord;
 }
 
-const LOCK_TTL_MS = 120_000;
-
-export async function deployArtifact(env: Environment, options: DeployOptions): Promise<DeploySummary> {
+export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
+  // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
+  if (site.mode === 'atomic') return deployAtomicPinned(site, options);
   const started = Date.now();
-  const manifest = await requireManifest(env, options.app, options.commit);
+  const manifest = await requireManifest(site, options.app, options.commit);
   const kind = options.kind ?? 'deploy';
 
   if (options.dryRun) {
-    const pending = await env.records.readPending();
-    const plan = planFor(env, kind, manifest, await readLiveState(env, pending));
+    const pending = await site.records.readPending();
+    const plan = planFor(site, kind, manifest, await readLiveState(site, pending));
     options.onEvent?.({ type: 'plan', plan });
-    return summarize(plan, { dryRun: true, started });
+    return summarize(plan, { dryRun: true, started, request: options.request });
   }
 
-  const lock = await env.locker.acquire(`deploy-${env.target.stack}`, {
-    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
-    ttlMs: LOCK_TTL_MS,
-    waitMs: options.waitMs ?? 0,
-  });
+  // A CDN that cannot be reached would fail only after the release is live: refuse before anything.
+  if (site.cdn?.unavailable) throw new FrontendOpsError('BAD_INPUT', site.cdn.unavailable);
+  const lock = await takeDeployLock(site, options);
   try {
-    const pending = await settlePending(env, options);
-    const live = await readLiveState(env, pending);
-    const plan = planFor(env, kind, manifest, live);
+    // A damaged audit head stops the deploy here, before anything is written.
+    await readAuditHead(site.state, site.target.statePrefix);
+    if (kind === 'deploy' && options.pin !== 'clear') {
+      assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
+    }
+    const pending = await settlePending(site, options);
+    const live = await readLiveState(site, pending);
+    const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
-    if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(env, pending);
-    if (plan.noop) return summarize(plan, { dryRun: false, started });
+    if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
+    if (plan.noop) {
+      return {
+        ...summarize(plan, { dryRun: false, started, request: options.request }),
+        ...(await settlePin(site, plan, options)),
+      };
+    }
+    await options.authorize?.(plan);
+    await markEnvironment(site);
 
-    const { record } = await applyDeploy(env, plan, options);
-    const summary = summarize(plan, { dryRun: false, started, ...(record ? { record } : {}) });
+    const { record, auditHead } = await applyDeploy(site, plan, options);
+    const summary = {
+      ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
+      auditHead,
+    };
     if (!record) return { ...summary, outcome: 'synced' };
     if (record.outcome === 'failed' && options.rollbackOnFailure !== false && plan.fromCommit) {
       options.onEvent?.({
@@ -82,7 +115,7 @@ export async function deployArtifact(env: Environment, options: DeployOptions): 
         step: 'rollback',
         detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
       });
-      const back = await deployLocked(env, {
+      const back = await deployLocked(site, {
         ...options,
         commit: plan.fromCommit,
         app: plan.app,
@@ -90,7 +123,9 @@ export async function deployArtifact(env: Environment, options: DeployOptions): 
       });
       return { ...summary, outcome: 'failed', rolledBackTo: back.deployId };
     }
-    return summary;
+    return record.outcome === 'succeeded'
+      ? { ...summary, ...(await settlePin(site, plan, options)) }
+      : summary;
   } finally {
     await lock.release();
   }
@@ -98,20 +133,20 @@ export async function deployArtifact(env: Environment, options: DeployOptions): 
 
 /** Rolls back to a retained release (default: the one before the live one), by deploy id or commit. */
 export async function rollbackRelease(
-  env: Environment,
+  site: Site,
   options: Omit<DeployOptions, 'app' | 'commit' | 'kind'> & { to?: string },
 ): Promise<DeploySummary> {
-  const pointer = (await env.records.readPointer())?.value;
+  const pointer = (await site.records.readPointer())?.value;
   if (!pointer)
     throw new FrontendOpsError(
       'NOT_FOUND',
-      `Nothing is deployed to ${env.target.stack} yet, so there is nothing to roll back.`,
+      `Nothing is deployed to ${site.target.stack} yet, so there is nothing to roll back.`,
     );
   let target = options.to
     ? pointer.releases.find((r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''))
     : pointer.releases.find((r) => r.artifactDigest !== pointer.artifactDigest);
   if (!target && options.to) {
-    const record = (await env.records.listRecords(200)).find(
+    const record = (await site.records.listRecords({ limit: 200 })).records.find(
       (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
     );
     if (record)
@@ -127,20 +162,73 @@ export async function rollbackRelease(
     throw new FrontendOpsError(
       'NOT_FOUND',
       options.to
-        ? `No deployment or commit "${options.to}" is known for ${env.target.stack}. See \`frontendops history\` for deploy ids and commits.`
-        : `Only one release of ${env.target.stack} is known, so there is no previous release to roll back to.`,
+        ? `No deployment or commit "${options.to}" is known for ${site.target.stack}. See \`frontendops history\` for deploy ids and commits.`
+        : `Only one release of ${site.target.stack} is known, so there is no previous release to roll back to.`,
     );
   }
-  return deployArtifact(env, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+  return deployArtifact(site, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+}
+
+/**
+ * After a release went live (or was already live), under the deploy lock: a rollback pins it; a
+ * promote lifts the pin. The automatic rollback of a failed verification does not pin.
+ */
+async function settlePin(
+  site: Site,
+  plan: Pick<DeployPlan, 'kind' | 'noop' | 'deployId' | 'app' | 'commit'>,
+  options: DeployOptions,
+): Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>> {
+  const { request } = options;
+  if (plan.kind === 'rollback') {
+    const pinned: PinRecord = {
+      stack: site.target.stack,
+      deployId: plan.noop
+        ? ((await site.records.readPointer())?.value.deployId ?? plan.deployId)
+        : plan.deployId,
+      app: plan.app,
+      commit: plan.commit,
+      by: request.actor,
+      reason: request.message ?? null,
+      at: new Date().toISOString(),
+      cause: 'rollback',
+    };
+    await writePin(site, pinned);
+    return { pinned };
+  }
+  if (options.pin === 'clear') {
+    const unpinned = await clearPin(site, {
+      by: request.actor,
+      reason: request.message ?? null,
+      via: 'promote',
+      deployId: plan.deployId,
+    });
+    return unpinned ? { unpinned } : {};
+  }
+  return {};
+}
+
+/**
+ * An atomic deploy or rollback with the pin honoured as in place: a deploy past the pin is refused,
+ * a rollback pins, a promote lifts it (the engine holds the lock for the switch; the pin is read and
+ * written around it).
+ */
+async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<DeploySummary> {
+  const kind = options.kind ?? 'deploy';
+  if (!options.dryRun && kind === 'deploy' && options.pin !== 'clear') {
+    assertDeployAllowed(await readPin(site), site.target.stack, options.commit);
+  }
+  const summary = await deployAtomic(site, options);
+  if (summary.dryRun || summary.outcome === 'failed') return summary;
+  return { ...summary, ...(await settlePin(site, summary.plan, options)) };
 }
 
 /** A deploy run while the caller already holds the lock (the automatic rollback). */
-async function deployLocked(env: Environment, options: DeployOptions): Promise<DeploySummary> {
+async function deployLocked(site: Site, options: DeployOptions): Promise<DeploySummary> {
   const started = Date.now();
-  const manifest = await requireManifest(env, options.app, options.commit);
-  const plan = planFor(env, options.kind ?? 'deploy', manifest, await readLiveState(env, null));
-  const { record } = await applyDeploy(env, plan, { ...options, stopBeforeInvalidation: false });
-  return summarize(plan, { dryRun: false, started, ...(record ? { record } : {}) });
+  const manifest = await requireManifest(site, options.app, options.commit);
+  const plan = planFor(site, options.kind ?? 'deploy', manifest, await readLiveState(site, null));
+  const { record } = await applyDeploy(site, plan, { ...options, stopBeforeInvalidation: false });
+  return summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) });
 }
 
 /**
@@ -148,25 +236,23 @@ async function deployLocked(env: Environment, options: DeployOptions): Promise<D
  * Idempotent: for a deploy already finished it returns its record.
  */
 export async function finishSyncedDeploy(
-  env: Environment,
+  site: Site,
   deployId: string,
   options: ApplyOptions & { waitMs?: number },
-): Promise<DeploymentRecord> {
-  const lock = await env.locker.acquire(`deploy-${env.target.stack}`, {
-    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
-    ttlMs: LOCK_TTL_MS,
-    waitMs: options.waitMs ?? 0,
-  });
+): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+  if (site.mode === 'atomic') return finishSyncedAtomic(site, deployId, options);
+  const lock = await takeDeployLock(site, options);
   try {
-    const pending = await env.records.readPending();
+    const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
-      return (await finishDeploy(env, pending, options)).record;
+      const { record, auditHead } = await finishDeploy(site, pending, options);
+      return { record, auditHead };
     }
-    const record = await env.records.readRecord(deployId);
-    if (record) return record;
+    const record = await site.records.readRecord(deployId);
+    if (record) return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
     throw new FrontendOpsError(
       'NOT_FOUND',
-      `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${env.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
+      `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
   } finally {
     await lock.release();
@@ -178,24 +264,34 @@ export async function finishSyncedDeploy(
  * remain: finish them now. Otherwise its copies may have landed: their keys are copied again, and
  * if the new plan is a different deploy the interrupted one is recorded as superseded.
  */
-async function settlePending(env: Environment, options: ApplyOptions): Promise<PendingDeploy | null> {
-  const pending = await env.records.readPending();
+async function settlePending(site: Site, options: ApplyOptions): Promise<PendingDeploy | null> {
+  const pending = await site.records.readPending();
   if (!pending) return null;
   options.onEvent?.({
     type: 'step',
     step: 'resume',
     detail: `found interrupted deploy ${pending.plan.deployId}`,
   });
-  if (pending.pointerMoved) {
-    await finishDeploy(env, pending, options);
+  const pointer = await site.records.readPointer();
+  const live = pointer?.value.deployId === pending.plan.deployId;
+  if (pending.pointerMoved || live) {
+    // The process may have died between writing the pointer and its audit entry: vouch for it again.
+    if (pointer && live) {
+      await auditRelease(site, pointer.value, stateDigest(pointer.value), {
+        kind: pending.plan.kind,
+        request: pending.request,
+        at: new Date(),
+      });
+    }
+    await finishDeploy(site, { ...pending, pointerMoved: true }, options);
     return null;
   }
   return pending;
 }
 
-async function recordSuperseded(env: Environment, pending: PendingDeploy): Promise<void> {
+async function recordSuperseded(site: Site, pending: PendingDeploy): Promise<void> {
   await recordDeployment(
-    env,
+    site,
     deploymentRecord(pending, new Date(), {
       copied: [],
       deleted: [],
@@ -211,32 +307,35 @@ async function recordSuperseded(env: Environment, pending: PendingDeploy): Promi
 }
 
 function planFor(
-  env: Environment,
+  site: Site,
   kind: 'deploy' | 'rollback',
   manifest: Parameters<typeof planDeploy>[0]['manifest'],
   live: Awaited<ReturnType<typeof readLiveState>>,
 ) {
   return planDeploy({
-    stack: env.target.stack,
+    stack: site.target.stack,
     kind,
     manifest,
     artifactDigest: artifactDigest(manifest),
     live,
-    retain: env.retain,
-    prune: env.target.prune,
-    ...(env.target.stateBucket === env.target.hostingBucket
-      ? { keepPrefixes: [env.target.statePrefix, '.frontendops/'] }
-      : {}),
+    retain: site.retain,
+    prune: site.target.prune,
+    // The environment marker (and state, when it shares the bucket) is never pruned.
+    keepPrefixes:
+      site.target.stateBucket === site.target.hostingBucket
+        ? [site.target.statePrefix, '.frontendops/']
+        : ['.frontendops/'],
   });
 }
 
 function summarize(
   plan: DeployPlan,
-  context: { dryRun: boolean; started: number; record?: DeploymentRecord },
+  context: { dryRun: boolean; started: number; request: RequestInfo; record?: DeploymentRecord },
 ): DeploySummary {
   const { record } = context;
   return {
     ...deployIdentity(plan),
+    request: context.request,
     dryRun: context.dryRun,
     noop: plan.noop,
     outcome: context.dryRun ? 'planned' : plan.noop ? 'noop' : (record?.outcome ?? 'succeeded'),

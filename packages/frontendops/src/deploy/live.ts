@@ -1,22 +1,23 @@
 /** readLiveState: gathers what planDeploy needs — the hosting bucket's keys and the retained releases. */
 
+import { artifactKeyProblem, shortened, sitePathProblem } from '../engine/manifest.ts';
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
-import type { Environment } from '../environment.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
 import type { PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
 
 export async function readLiveState(
-  env: Environment,
+  site: Site,
   pending: PendingDeploy | null,
 ): Promise<LiveState & { etag: string | null }> {
-  const [listing, pointer] = await Promise.all([env.hosting.list(), env.records.readPointer()]);
+  const [listing, pointer] = await Promise.all([site.hosting.list(), site.records.readPointer()]);
   // A release whose artifact is gone (lifecycle rule) no longer protects any file.
   const releases = (
     await Promise.all(
       (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
-        const manifest = await readManifest(env.artifacts, ref.app, ref.commit);
+        const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
         return manifest && { ...ref, manifest };
       }),
     )
@@ -31,9 +32,9 @@ export async function readLiveState(
 }
 
 /** The artifact's manifest; NOT_FOUND (with what to do) when the commit was never published. */
-export async function requireManifest(env: Environment, app: string, commit: string): Promise<Manifest> {
+export async function requireManifest(site: Site, app: string, commit: string): Promise<Manifest> {
   validateArtifactId(app, commit);
-  const manifest = await readManifest(env.artifacts, app, commit);
+  const manifest = await readManifest(site.artifacts, app, commit);
   if (!manifest) {
     throw new FrontendOpsError(
       'NOT_FOUND',
@@ -44,6 +45,16 @@ export async function requireManifest(env: Environment, app: string, commit: str
     throw badInput(
       `The manifest for ${app}@${commit} names ${manifest.app}@${manifest.commit}; the artifact is corrupt. Publish it again under a new commit.`,
     );
+  }
+  // Publish refuses such paths; a manifest from an older version, or an edited one, may still hold one.
+  for (const path of Object.keys(manifest.files)) {
+    const problem = sitePathProblem(path) ?? artifactKeyProblem(app, commit, path);
+    if (problem) {
+      throw badInput(
+        `The manifest of ${app}@${commit.slice(0, 7)} names the file ${shortened(path)}, which cannot be deployed: ${problem}. ` +
+          'Nothing was copied. The artifact was published by another version of FrontendOps or changed since: publish the build again under a new commit, with that path shortened.',
+      );
+    }
   }
   return manifest;
 }

@@ -4,17 +4,23 @@
  * The same build again is a no-op; a different build for a published commit is refused.
  */
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import pLimit from 'p-limit';
+import { APP_NAME, COMMIT_REF } from '../engine/ids.ts';
 import {
-  APP_NAME,
   artifactDigest,
   artifactFileKey,
+  artifactKeyProblem,
   artifactManifestKey,
-  COMMIT,
+  shortened,
 } from '../engine/manifest.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
-import type { ObjectStore } from '../ports.ts';
-import { type ScannedFile, scanBuildDirectory } from './scan.ts';
+import type { HeldLock, ObjectStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { appendAudit } from '../state/audit.ts';
+import type { RequestInfo } from '../state/records.ts';
+import { scanBuildDirectory } from './scan.ts';
 
 export interface PublishInput {
   dir: string;
@@ -22,6 +28,8 @@ export interface PublishInput {
   commit: string;
   now?: () => Date;
   concurrency?: number;
+  /** Called once the build was read and checked, before the bucket is looked at (publishBuild locks here). */
+  beforeStore?: () => Promise<void>;
 }
 
 export interface PublishResult {
@@ -38,6 +46,15 @@ export interface PublishResult {
 export async function publishArtifact(artifacts: ObjectStore, input: PublishInput): Promise<PublishResult> {
   validateArtifactId(input.app, input.commit);
   const scanned = await scanBuildDirectory(input.dir);
+  for (const path of scanned.keys()) {
+    const problem = artifactKeyProblem(input.app, input.commit, path);
+    if (problem) {
+      throw badInput(
+        `The file ${shortened(path)} cannot be published as ${input.app}@${input.commit.slice(0, 7)}: ${problem}. ` +
+          'Shorten its path (or the app name), or remove it from the build. Nothing was uploaded.',
+      );
+    }
+  }
   const files: Manifest['files'] = {};
   for (const [path, { source: _source, ...entry }] of scanned) files[path] = entry;
   const manifest: Manifest = {
@@ -56,6 +73,7 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     bytes,
   };
 
+  await input.beforeStore?.();
   const existing = await readManifest(artifacts, input.app, input.commit);
   if (existing) {
     if (artifactDigest(existing) === digest) return { ...summary, uploaded: 0, published: false };
@@ -65,7 +83,18 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     );
   }
 
-  await uploadFiles(artifacts, input, [...scanned]);
+  const limit = pLimit(input.concurrency ?? 16);
+  await Promise.all(
+    [...scanned].map(([path, file]) =>
+      limit(async () =>
+        artifacts.put(artifactFileKey(input.app, input.commit, path), await readFile(file.source), {
+          contentType: file.contentType,
+          cacheControl: file.cacheControl,
+          metadata: { sha256: file.sha256 },
+        }),
+      ),
+    ),
+  );
   const conditional = (await artifacts.supportsConditionalWrites()) ? { ifNoneMatch: '*' as const } : {};
   await artifacts.put(
     artifactManifestKey(input.app, input.commit),
@@ -73,42 +102,41 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     { contentType: 'application/json', cacheControl: 'no-cache' },
     conditional,
   );
-  await artifacts.put(
-    `${input.app}/latest.json`,
-    JSON.stringify({ commit: input.commit, artifactDigest: digest, createdAt: manifest.createdAt }),
-    { contentType: 'application/json', cacheControl: 'no-cache' },
-  );
   return { ...summary, uploaded: scanned.size, published: true };
 }
 
 /**
- * A fixed set of workers takes the files in turn, and none takes another after a failure. (A
- * queue of one task per file kept a closure, promise and queue node per file alive for the
- * whole upload: 15 MB at 20,000 files, which the heap then grew to four times over.)
+ * Publishes a build to the site's artifacts bucket and, when it uploaded anything, audits it. Once
+ * the build was read it holds the commit's publish lock: two publishes of one commit never
+ * interleave their files (without conditional writes, both would pass the "already published?"
+ * check), and where nothing can serialise writers the refusal comes before the first upload.
  */
-async function uploadFiles(
-  artifacts: ObjectStore,
+export async function publishBuild(
+  site: Site,
   input: PublishInput,
-  files: Array<[string, ScannedFile]>,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < files.length) {
-      const [path, file] = files[next++] as [string, ScannedFile];
-      try {
-        await artifacts.put(artifactFileKey(input.app, input.commit, path), await readFile(file.source), {
-          contentType: file.contentType,
-          cacheControl: file.cacheControl,
-          metadata: { sha256: file.sha256 },
-        });
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
+  request: RequestInfo,
+): Promise<PublishResult> {
+  let lock: HeldLock | undefined;
+  const takeLock = async () => {
+    lock = await site.locker.acquire(`publish-${input.app}-${input.commit}`, {
+      label: `Publishing ${input.app}@${input.commit.slice(0, 7)}`,
+      owner: `${request.actor} on ${hostname()} (pid ${process.pid})`,
+      ttlMs: 120_000,
+      waitMs: 120_000,
+    });
   };
-  await Promise.all(Array.from({ length: Math.max(1, input.concurrency ?? 16) }, worker));
+  try {
+    const result = await publishArtifact(site.artifacts, { ...input, beforeStore: takeLock });
+    if (result.published) {
+      await appendAudit(site.state, site.target.statePrefix, site.locker, {
+        type: 'publish',
+        data: { ...result, request },
+      });
+    }
+    return result;
+  } finally {
+    await lock?.release();
+  }
 }
 
 /** The artifact's manifest, or null when the commit was never published. */
@@ -121,10 +149,33 @@ export async function readManifest(
   return object ? (JSON.parse(object.body.toString('utf8')) as Manifest) : null;
 }
 
-/** The most recently published commit of an app, or null. */
-export async function readLatestPublished(artifacts: ObjectStore, app: string): Promise<string | null> {
-  const object = await artifacts.get(`${app}/latest.json`);
-  return object ? (JSON.parse(object.body.toString('utf8')) as { commit: string }).commit : null;
+/**
+ * The full sha of a published commit named by a sha or its prefix (the short sha every screen shows):
+ * NOT_FOUND when none is published, BAD_INPUT when the prefix names several.
+ */
+export async function resolvePublishedCommit(
+  artifacts: ObjectStore,
+  app: string,
+  ref: string,
+): Promise<string> {
+  validateArtifactId(app, ref);
+  if (ref.length >= 40) return ref;
+  const commits = new Set(
+    (await artifacts.list(`${app}/${ref}`))
+      .map((o) => o.key.slice(app.length + 1).split('/')[0] ?? '')
+      .filter((c) => COMMIT_REF.test(c) && c.startsWith(ref)),
+  );
+  const found = [...commits].sort();
+  if (found.length === 1) return found[0] as string;
+  if (found.length === 0) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `No build of ${app} is published for a commit starting with ${ref}. Publish it first (frontendops publish <dir> --commit <sha>), or check the sha.`,
+    );
+  }
+  throw badInput(
+    `${ref} is the start of ${found.length} published commits of ${app} (${found.map((c) => c.slice(0, 12)).join(', ')}); give more of the sha.`,
+  );
 }
 
 export function validateArtifactId(app: string, commit: string): void {
@@ -133,7 +184,7 @@ export function validateArtifactId(app: string, commit: string): void {
       `The app name "${app}" is not valid: expected lower-case letters, digits, ".", "_" or "-" (e.g. sophia-dashboard).`,
     );
   }
-  if (!COMMIT.test(commit)) {
+  if (!COMMIT_REF.test(commit)) {
     throw badInput(
       `The commit "${commit}" is not a commit sha: expected 7 to 64 lower-case hex characters (e.g. the output of git rev-parse HEAD).`,
     );

@@ -9,8 +9,8 @@ import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import mime from 'mime';
 import pLimit from 'p-limit';
+import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/cache-policy.ts';
 import { sitePathProblem } from '../engine/manifest.ts';
-import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/policy.ts';
 import type { FileEntry } from '../engine/types.ts';
 import { badInput } from '../errors.ts';
 
@@ -37,7 +37,7 @@ export async function scanBuildDirectory(
   const info = await stat(root).catch(() => null);
   if (!info?.isDirectory()) {
     throw badInput(
-      `The build directory ${dir} does not exist or is not a directory. Build the dashboard first (npm run build:dashboard) and pass its output directory.`,
+      `The build directory ${dir} does not exist or is not a directory. Build the app first, then pass the directory its build writes (e.g. dist).`,
     );
   }
   const realRoot = await realpath(root);

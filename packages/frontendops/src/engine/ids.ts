@@ -1,6 +1,6 @@
 /**
- * Deterministic ids (DESIGN §1.5): the same deploy, interrupted and run again, gets the same id, so
- * its CloudFront CallerReferences match and nothing is done twice.
+ * Names and ids, defined once. Deploy ids are deterministic: the same deploy, interrupted and run
+ * again, gets the same id, so its CloudFront CallerReferences match and nothing is done twice.
  */
 import { createHash } from 'node:crypto';
 
@@ -21,3 +21,21 @@ export function deployIdFor(input: DeployIdInput): string {
     .digest('hex');
   return `${input.commit.slice(0, 7)}-${hash.slice(0, 10)}`;
 }
+
+/** `<7 hex of the commit>-<10 hex>`, as deployIdFor makes them. */
+export const DEPLOY_ID = /^[0-9a-f]{7}-[0-9a-f]{10}$/;
+/** A commit sha (SHA-1 or SHA-256 git) or its abbreviation of at least 7 hex digits, lower-case. */
+export const COMMIT_REF = /^[0-9a-f]{7,64}$/;
+/** A full commit sha, as git prints it. */
+export const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+export const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
+/** Stack names: letters, digits, "-", "_", "."; never a path. */
+export const STACK_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
+export const ARTIFACT_DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** An approver's public key as the configuration lists it: Ed25519, the 32 raw bytes in base64url. */
+export const APPROVER_PUBLIC_KEY = /^ed25519:[A-Za-z0-9_-]{43}$/;
+/** A person's name in the approvers list. */
+export const APPROVER_NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._@'-]{0,63}$/u;
+
+/** The 7-character form every screen shows. */
+export const shortSha = (commit: string): string => commit.slice(0, 7);

@@ -3,8 +3,14 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Manifest } from './types.ts';
 
-/** S3's limit on key length, in UTF-8 bytes. */
+/** S3's limit on key length, in UTF-8 bytes (not characters: "é" is two bytes, "€" three). */
 export const MAX_KEY_BYTES = 1024;
+
+/**
+ * The most FrontendOps appends to a state prefix: a lock, `locks/<name of at most 100 bytes>.json`
+ * (see lockFileName); history, deployment, approval and audit keys are shorter.
+ */
+export const MAX_STATE_KEY_SUFFIX_BYTES = 111;
 
 /** Object key of a site path in the hosting bucket: "/assets/a.js" → "assets/a.js". */
 export const keyOf = (sitePath: string) => sitePath.slice(1);
@@ -35,11 +41,28 @@ export function sitePathProblem(sitePath: string): string | null {
   if ([...sitePath].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f' || c === '\\')) {
     return 'it contains a control character or a backslash';
   }
-  if (Buffer.byteLength(keyOf(sitePath), 'utf8') > MAX_KEY_BYTES) {
-    return `its key is longer than S3's ${MAX_KEY_BYTES}-byte limit`;
-  }
-  return null;
+  const tooLong = keyBytesProblem(keyOf(sitePath));
+  return tooLong && `its key would be ${tooLong}`;
 }
 
-export const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
-export const COMMIT = /^[0-9a-f]{7,64}$/;
+/** Why a site path cannot be published as app@commit: its key in the artifacts bucket is too long. */
+export function artifactKeyProblem(app: string, commit: string, sitePath: string): string | null {
+  const tooLong = keyBytesProblem(artifactFileKey(app, commit, sitePath));
+  return (
+    tooLong && `its key in the artifacts bucket (${artifactPrefix(app, commit)}files/…) would be ${tooLong}`
+  );
+}
+
+/** How a key overshoots S3's limit, in words and numbers; null when it fits. */
+export function keyBytesProblem(key: string): string | null {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes <= MAX_KEY_BYTES) return null;
+  return (
+    `${bytes.toLocaleString('en')} bytes in UTF-8 (${[...key].length} characters; one that is not ASCII takes 2 to 4 bytes), ` +
+    `over S3's ${MAX_KEY_BYTES.toLocaleString('en')}-byte key limit by ${bytes - MAX_KEY_BYTES}`
+  );
+}
+
+/** A long path or key, shortened for a message. */
+export const shortened = (text: string, max = 80) =>
+  [...text].length > max ? `${[...text].slice(0, max).join('')}…` : text;

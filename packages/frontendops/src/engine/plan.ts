@@ -2,9 +2,10 @@
  * planDeploy: what a deploy must do, computed from data alone (DESIGN §2, plan/apply split).
  * Change detection is by sha256 from the manifests of known releases — never mtime or ETag.
  */
+
+import { groupOf } from './cache-policy.ts';
 import { deployIdFor } from './ids.ts';
 import { keyOf, sitePathOf } from './manifest.ts';
-import { groupOf } from './policy.ts';
 import type { FileGroup, Manifest } from './types.ts';
 
 export interface Release {
@@ -73,7 +74,17 @@ export interface DeployPlan {
 }
 
 /** The fields that name a deploy, shared by its plan, summary and record. */
-export const deployIdentity = (plan: DeployPlan) => ({
+/** What names one deployment wherever it appears: its summary, its record, its audit entry. */
+export interface DeployIdentity {
+  deployId: string;
+  stack: string;
+  kind: 'deploy' | 'rollback';
+  app: string;
+  commit: string;
+  artifactDigest: string;
+}
+
+export const deployIdentity = (plan: DeployPlan): DeployIdentity => ({
   deployId: plan.deployId,
   stack: plan.stack,
   kind: plan.kind,

@@ -4,6 +4,7 @@
  */
 import { badInput } from '../errors.ts';
 import type { StackOutputs } from '../ports.ts';
+import { MAX_KEY_BYTES, MAX_STATE_KEY_SUFFIX_BYTES } from './manifest.ts';
 import { checkEndpoint, checkRegion, explainBucketName, parseSyncCommand } from './sync-command.ts';
 import type { DeployTarget } from './types.ts';
 
@@ -18,13 +19,16 @@ export const TARGET_OUTPUT_NAMES = [
   'endpoint',
   'siteUrl',
   'syncCommand',
+  'releaseStoreArn',
 ] as const;
 
 export const DEFAULT_REGION = 'us-east-1';
 
+const RELEASE_STORE_ARN = /^arn:aws[\w-]*:cloudfront::\d{12}:key-value-store\/[\w-]+$/;
+
 const EXPECTED =
   'Expected the stack outputs artifactsBucket and hostingBucket (optional: stateBucket, statePrefix, ' +
-  'distributionId, region, endpoint, siteUrl), or a single syncCommand output ' +
+  'distributionId, region, endpoint, siteUrl, releaseStoreArn), or a single syncCommand output ' +
   '"aws s3 sync s3://<artifacts> s3://<hosting> [--delete]".';
 
 export const defaultStatePrefix = (stack: string) => `.frontendops/state/${stack}/`;
@@ -112,6 +116,17 @@ export function resolveDeployTarget(stack: StackOutputs): DeployTarget {
     target.distributionId = distributionId;
   }
   if (siteUrl !== undefined) target.siteUrl = checkSiteUrl(stack, siteUrl);
+  // Atomic releases need buckets the tool manages: a stack that gives only a sync command stays in-place.
+  const releaseStoreArn = read('releaseStoreArn');
+  if (releaseStoreArn !== undefined && (artifacts !== undefined || hosting !== undefined)) {
+    if (!RELEASE_STORE_ARN.test(releaseStoreArn)) {
+      throw badInput(
+        `Stack ${stack.stack} output releaseStoreArn is not a CloudFront KeyValueStore ARN ` +
+          '(arn:aws:cloudfront::<account>:key-value-store/<id>).',
+      );
+    }
+    target.releaseStoreArn = releaseStoreArn;
+  }
   return target;
 }
 
@@ -144,7 +159,16 @@ function normalisePrefix(stack: StackOutputs, prefix: string): string {
         "and '/', without empty, '.' or '..' segments, e.g. .frontendops/state/prod/.",
     );
   }
-  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const normalised = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const bytes = Buffer.byteLength(normalised, 'utf8');
+  if (bytes + MAX_STATE_KEY_SUFFIX_BYTES > MAX_KEY_BYTES) {
+    throw badInput(
+      `Stack ${stack.stack} output statePrefix is ${bytes} bytes; the keys FrontendOps keeps under it add up to ` +
+        `${MAX_STATE_KEY_SUFFIX_BYTES} more, and S3 allows ${MAX_KEY_BYTES.toLocaleString('en')} per key, so it may be at most ` +
+        `${MAX_KEY_BYTES - MAX_STATE_KEY_SUFFIX_BYTES} bytes. Use a shorter prefix, e.g. .frontendops/state/prod/.`,
+    );
+  }
+  return normalised;
 }
 
 function checkSiteUrl(stack: StackOutputs, siteUrl: string): string {

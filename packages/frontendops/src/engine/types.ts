@@ -31,6 +31,8 @@ export interface DeployTarget {
   siteUrl?: string;
   /** false when the stack's sync command has no --delete: nothing is ever pruned. */
   prune: boolean;
+  /** The KeyValueStore of atomic releases (output releaseStoreArn): present = atomic mode. */
+  releaseStoreArn?: string;
 }
 
 /** A file's group decides its write order: hashed assets, then other files, then HTML last. */

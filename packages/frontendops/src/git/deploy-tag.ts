@@ -1,16 +1,16 @@
 /**
  * Deploy tags: one annotated tag per deployment, named `dashboard-deploy-YYYYMMDD-N`, whose message
- * carries a trailer block (Deploy-Id, Artifact-Digest, Commit, App, Request) that `listDeployTags`
- * parses back. The deploy id makes creation idempotent: asking twice returns the first tag.
+ * carries a trailer block (Deploy-Id, Artifact-Digest, Commit, App, Stack, Audit-Head, Request) that
+ * `listDeployTags` parses back. Stack and Audit-Head anchor that stack's audit chain in git. The deploy id makes creation idempotent: asking twice returns the first tag.
  */
+import { ARTIFACT_DIGEST, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
+import { hasControlCharacters } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
 import { assertCommitSha } from './validate.ts';
 
 export const DEPLOY_TAG_PREFIX = 'dashboard-deploy-';
 const TAG_NAME = /^dashboard-deploy-(\d{8})-(\d+)$/;
-const DEPLOY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const DIGEST = /^(sha256:)?[0-9a-f]{64}$/;
 // Losing the race for a name this many times in a row means something else is wrong.
 const MAX_ATTEMPTS = 5;
 
@@ -20,11 +20,20 @@ export interface DeployTagInput {
   artifactDigest: string;
   /** The words of the request that started the deploy ("Deploy the latest dashboard"). */
   request: string;
+  /** "<seq>:<hash>" of the audit chain after the deploy: git anchors it outside the state bucket. */
+  auditHead?: string;
+  /** The stack deployed to: whose audit chain the Audit-Head belongs to. */
+  stack?: string;
   app?: string;
   now?: Date;
 }
 
-export type DeployTag = TagInfo & { deployId?: string; artifactDigest?: string };
+export type DeployTag = TagInfo & {
+  deployId?: string;
+  artifactDigest?: string;
+  auditHead?: string;
+  stack?: string;
+};
 
 export async function createDeployTag(
   host: GitHost,
@@ -65,6 +74,8 @@ export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
         ...t,
         ...(trailers['Deploy-Id'] ? { deployId: trailers['Deploy-Id'] } : {}),
         ...(trailers['Artifact-Digest'] ? { artifactDigest: trailers['Artifact-Digest'] } : {}),
+        ...(trailers['Audit-Head'] ? { auditHead: trailers['Audit-Head'] } : {}),
+        ...(trailers.Stack ? { stack: trailers.Stack } : {}),
       };
     })
     .sort((a, b) => compareNames(b.name, a.name));
@@ -83,6 +94,8 @@ export function formatDeployMessage(input: DeployTagInput): string {
     `Artifact-Digest: ${input.artifactDigest}`,
     `Commit: ${input.sha}`,
     `App: ${app}`,
+    ...(input.stack ? [`Stack: ${input.stack}`] : []),
+    ...(input.auditHead ? [`Audit-Head: ${input.auditHead}`] : []),
     `Request: ${oneLine}`,
   ].join('\n');
 }
@@ -104,12 +117,12 @@ export function parseTrailers(message: string): Record<string, string> {
 function checkInput(input: DeployTagInput): void {
   if (!DEPLOY_ID.test(input.deployId)) {
     throw badInput(
-      `Invalid deploy id "${input.deployId}": expected 1–128 letters, digits, ".", "_", ":" or "-". ` +
+      `Invalid deploy id "${input.deployId.slice(0, 80)}": expected 7 hex digits, "-", 10 hex digits (e.g. 3f2c1a9-0123456789). ` +
         'Pass the deploy id the infra server returned for this deployment.',
     );
   }
   assertCommitSha(input.sha);
-  if (!DIGEST.test(input.artifactDigest)) {
+  if (!ARTIFACT_DIGEST.test(input.artifactDigest)) {
     throw badInput(
       `Invalid artifact digest "${input.artifactDigest}": expected "sha256:" followed by 64 lower-case hex ` +
         "digits. Pass the artifact's manifest digest.",
@@ -117,6 +130,20 @@ function checkInput(input: DeployTagInput): void {
   }
   if (input.request.trim().length === 0 || input.request.length > 2000) {
     throw badInput('Invalid request: expected the words of the deploy request, 1–2000 characters.');
+  }
+  // The message is the tag's record: text that could steer a terminal or split a listing has no place in it.
+  if (hasControlCharacters(input.request)) {
+    throw badInput(
+      'Invalid request: it contains control characters; expected printable words (newlines allowed).',
+    );
+  }
+  if (input.auditHead !== undefined && !/^\d{1,12}:sha256:[0-9a-f]{64}$/.test(input.auditHead)) {
+    throw badInput('Invalid audit head: expected "<seq>:sha256:<64 hex>" as the infra server returned it.');
+  }
+  if (input.stack !== undefined && !STACK_NAME.test(input.stack)) {
+    throw badInput(
+      `Invalid stack "${input.stack.slice(0, 80)}": expected the stack's name (letters, digits, -, _ and .), as the infra server returned it.`,
+    );
   }
 }
 

@@ -37,6 +37,13 @@ export function assertTagName(name: string): void {
   }
 }
 
+/** A tag message: any text but NUL, which git stores as the end of the message and so would cut it short. */
+export function assertTagMessage(message: string): void {
+  if (message.includes('\0')) {
+    throw badInput('Invalid tag message: it contains a NUL character, which git cannot store. Remove it.');
+  }
+}
+
 /** A path inside the repository, relative, without "..", e.g. "apps/sophia-dashboard". "." is the root. */
 export function assertRepoPath(path: string): void {
   const segments = path.split('/');

@@ -1,29 +1,54 @@
 /**
  * The embedded local environment (`npm start` = `frontendops dev`): an S3-protocol server holding
- * the artifacts and hosting buckets under .frontendops/, a CDN edge serving the hosting bucket, the
- * stack outputs of dashboard-hosting-prod pointing at them; then the dashboard is built, published
- * and deployed. No cloud account, no model, no network.
+ * the artifacts and hosting buckets under .frontendops/, a CDN edge serving the hosting bucket, and
+ * the stack `local` pointing at them; then the app is built, published and deployed. No cloud
+ * account, no model, no network.
+ *
+ * The edge runs atomic releases, as the Pulumi program's distribution does: the viewer-request
+ * function in its sandbox, a KeyValueStore (its API on its own endpoint, named in env.json and in
+ * the `local` stack's outputs), and a propagation delay (FRONTENDOPS_EDGE_PROPAGATION_MS, default
+ * 200 ms). The store lives in memory: at start it is set from the state, the source of truth —
+ * the live release (and canary) the state names, when its files are in place — and the preview
+ * secret is kept in .frontendops/ so that preview links survive a restart.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
+import { newPreviewSecret } from '../atomic/preview-token.ts';
+import { encodeReleasePointer, PREVIEW_SECRET_KEY, RELEASE_KEY } from '../atomic/release-pointer.ts';
 import { type Config, defaultConfig } from '../config.ts';
-import { publishArtifact } from '../deploy/publish.ts';
+import { publishBuild, readManifest } from '../deploy/publish.ts';
+import { releaseIdFor } from '../engine/atomic-plan.ts';
+import { defaultStatePrefix } from '../engine/target.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { LOCAL_DISTRIBUTION_ID, LOCAL_STACK } from '../stacks/local.ts';
+import { openSite } from '../stacks/open.ts';
+import { createAtomicRecords } from '../state/atomic.ts';
+import type { RequestInfo } from '../state/records.ts';
+import { createStateRecords } from '../state/records.ts';
 import { startLocalEdge } from './edge.ts';
-import { findLocalEnv, LOCAL_DIR, LOCAL_S3_CREDENTIALS, type LocalEnv, localEnvFile } from './env-file.ts';
+import {
+  createLocalCredentials,
+  findLocalEnv,
+  LOCAL_DIR,
+  type LocalEnv,
+  localEnvFile,
+  writeLocalEnv,
+} from './env-file.ts';
 import { startLocalS3 } from './s3-server.ts';
 
-export const LOCAL_STACK = 'dashboard-hosting-prod';
-export const LOCAL_ARTIFACTS_BUCKET = 'sophia-dashboard-build-artifacts';
-export const LOCAL_HOSTING_BUCKET = 'sophia-dashboard-hosting-prod';
-export const LOCAL_DISTRIBUTION_ID = 'E1LOCALEDGE';
+export { LOCAL_DISTRIBUTION_ID };
+/** How long the local edge takes to see a release switch, unless FRONTENDOPS_EDGE_PROPAGATION_MS says. */
+export const DEFAULT_PROPAGATION_MS = 200;
+export const PROPAGATION_ENV = 'FRONTENDOPS_EDGE_PROPAGATION_MS';
 
 export interface LocalEnvironment {
   env: LocalEnv;
-  /** The dashboard build published by start-up: app and commit. */
+  /** The stack name to open it by: always `local`. */
+  stack: string;
+  /** The build published by start-up: app and commit. */
   published: { app: string; commit: string; published: boolean };
   close(): Promise<void>;
 }
@@ -33,6 +58,10 @@ export interface StartLocalOptions {
   cwd?: string;
   /** Which app, where it lives and how it is built (default: the defaults). */
   config?: Config;
+  /** Who started it (recorded with the publish). */
+  actor?: string;
+  /** The edge sees a release switch this long after it (default: $FRONTENDOPS_EDGE_PROPAGATION_MS, else 200 ms). */
+  propagationMs?: number;
   log?: (line: string) => void;
 }
 
@@ -49,65 +78,81 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     );
   }
   const dataDir = join(cwd, LOCAL_DIR);
-  await mkdir(dataDir, { recursive: true });
+  // Owner-only: the buckets' files (state, approvals, audit) are readable here without the S3 key.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await chmod(dataDir, 0o700);
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
+    const credentials = createLocalCredentials();
+    const buckets = { artifacts: `${app}-artifacts`, hosting: `${app}-hosting` };
     const s3 = await startLocalS3({
       directory: join(dataDir, 's3'),
-      buckets: [LOCAL_ARTIFACTS_BUCKET, LOCAL_HOSTING_BUCKET],
+      buckets: [buckets.artifacts, buckets.hosting],
+      credentials,
     });
     closers.push(() => s3.close());
-    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials });
     closers.push(async () => client.destroy());
+    // The edge reaches the hosting bucket with the SDK, signed with the environment's key; what
+    // fails there is logged here, in the terminal, not told to the browser.
+    const propagationMs = options.propagationMs ?? propagationFromEnv();
     const edge = await startLocalEdge({
-      origin: createS3Store({ bucket: LOCAL_HOSTING_BUCKET, client }),
+      origin: createS3Store({ bucket: buckets.hosting, client }),
       distributionId: LOCAL_DISTRIBUTION_ID,
+      log,
+      atomic: {
+        credentials: [credentials],
+        propagationMs,
+        initialKeys: {
+          [PREVIEW_SECRET_KEY]: await previewSecretIn(dataDir),
+          ...(await releasePointerFromState(client, buckets.artifacts, config.spa ?? false)),
+        },
+      },
     });
     closers.push(() => edge.close());
-    log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url}`);
+    log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url} (atomic releases)`);
 
-    const outputsFile = join(dataDir, 'stack-outputs.json');
-    await writeFile(
-      outputsFile,
-      `${JSON.stringify(
-        {
-          stack: LOCAL_STACK,
-          artifactsBucket: LOCAL_ARTIFACTS_BUCKET,
-          hostingBucket: LOCAL_HOSTING_BUCKET,
-          distributionId: LOCAL_DISTRIBUTION_ID,
-          region: 'us-east-1',
-          endpoint: s3.endpoint,
-          siteUrl: edge.url,
-        },
-        null,
-        2,
-      )}\n`,
-    );
     const env: LocalEnv = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
-      stack: LOCAL_STACK,
-      outputsFile,
       s3Endpoint: s3.endpoint,
+      credentials,
+      buckets,
+      distributionId: LOCAL_DISTRIBUTION_ID,
       edgeUrl: edge.url,
       cdnEndpoint: edge.cdnEndpoint,
+      ...(edge.atomic
+        ? { releaseStore: { arn: edge.atomic.kvsArn, endpoint: edge.atomic.kvsEndpoint, propagationMs } }
+        : {}),
       dataDir,
     };
-    await writeFile(localEnvFile(cwd), `${JSON.stringify(env, null, 2)}\n`);
+    await writeLocalEnv(cwd, env);
     closers.push(() => rm(localEnvFile(cwd), { force: true }));
 
     const appDir = resolve(cwd, config.appPath);
     const commit = await latestCommitOf(appDir, config.appPath);
+    const site = await openSite(LOCAL_STACK, config, cwd, { onNotice: () => undefined });
+    closers.push(async () => site.close());
+    // A published artifact never changes (a different build of its commit is refused): no need to build it again.
+    if (await readManifest(site.artifacts, app, commit)) {
+      log(`${app}@${commit.slice(0, 7)} already published; not building it again`);
+      return { env, stack: LOCAL_STACK, published: { app, commit, published: false }, close };
+    }
     const outDir = await buildApp(appDir, config, commit, log);
-    const artifacts = createS3Store({ bucket: LOCAL_ARTIFACTS_BUCKET, client });
+    const request: RequestInfo = {
+      text: `publish ${app}@${commit.slice(0, 7)} (frontendops dev)`,
+      actor: options.actor ?? 'frontendops dev',
+      planner: 'cli',
+      at: new Date().toISOString(),
+    };
     let published = false;
     try {
-      published = (await publishArtifact(artifacts, { dir: outDir, app, commit })).published;
+      published = (await publishBuild(site, { dir: outDir, app, commit }, request)).published;
     } catch (error) {
-      // A working tree with uncommitted dashboard changes builds differently from the published commit.
+      // A working tree with uncommitted changes builds differently from the published commit.
       if (!isFrontendOpsError(error, 'CONFLICT')) throw error;
       log(
         `note: ${app}@${commit.slice(0, 7)} was published earlier with other content (uncommitted changes?); keeping that artifact`,
@@ -116,11 +161,66 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     log(
       published ? `published ${app}@${commit.slice(0, 7)}` : `${app}@${commit.slice(0, 7)} already published`,
     );
-    return { env, published: { app, commit, published }, close };
+    return { env, stack: LOCAL_STACK, published: { app, commit, published }, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+function propagationFromEnv(): number {
+  const text = process.env[PROPAGATION_ENV];
+  if (text === undefined || text === '') return DEFAULT_PROPAGATION_MS;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 0 || ms > 60_000) {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `${PROPAGATION_ENV} is the local edge's propagation delay in milliseconds (0 to 60000), not "${text}".`,
+    );
+  }
+  return ms;
+}
+
+/** The preview links' secret, kept beside the data (owner-only) so links survive a restart. */
+async function previewSecretIn(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'preview-secret');
+  const kept = await readFile(file, 'utf8').catch(() => '');
+  if (kept.trim().length >= 32) return kept.trim();
+  const secret = newPreviewSecret();
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * The release pointer the state names, for the in-memory store at start: the live release (and the
+ * canary) when their files are in place (their release index exists); nothing otherwise — an
+ * in-place layout from before atomic releases is then served from the bucket root, as the release
+ * router does without a pointer, until the next deploy moves it to a release prefix.
+ */
+async function releasePointerFromState(
+  client: ReturnType<typeof createS3Client>,
+  stateBucket: string,
+  spa: boolean,
+): Promise<Record<string, string>> {
+  const state = createS3Store({ bucket: stateBucket, client });
+  const prefix = defaultStatePrefix(LOCAL_STACK);
+  const atomic = createAtomicRecords(state, prefix);
+  const [pointer, atomicState] = await Promise.all([
+    createStateRecords(state, prefix).readPointer(),
+    atomic.readState(),
+  ]);
+  if (!pointer) return {};
+  const live = releaseIdFor(pointer.value);
+  if (!(await atomic.readReleaseIndex(live))) return {};
+  const canary = atomicState.canary;
+  const canaryInPlace = canary ? await atomic.readReleaseIndex(canary.releaseId) : null;
+  return {
+    [RELEASE_KEY]: encodeReleasePointer({
+      live,
+      ...(canary && canaryInPlace ? { canary: canary.releaseId, weight: canary.weight } : {}),
+      ...(spa ? { spa: true } : {}),
+    }),
+  };
 }
 
 /**

@@ -1,6 +1,9 @@
 /** The small node:http plumbing the local edge and the CloudFront double share. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { debuglog } from 'node:util';
+
+const debug = debuglog('frontendops');
 
 export interface RunningServer {
   /** http://host:port, no trailing slash. */
@@ -8,15 +11,20 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Listens on host:port (port 0: one the OS picks); errors in the handler become a 500. */
+/**
+ * Listens on host:port (port 0: one the OS picks). An error in the handler becomes a bare 500: its
+ * message may name a bucket, an endpoint or a local path, so it goes to `log` only.
+ */
 export async function startHttpServer(
   handler: (request: IncomingMessage, response: ServerResponse) => Promise<void>,
-  options: { host: string; port: number },
+  options: { host: string; port: number; log?: (line: string) => void },
 ): Promise<RunningServer> {
+  const log = options.log ?? ((line: string) => debug('%s', line));
   const server: Server = createServer((request, response) => {
     handler(request, response).catch((error: unknown) => {
+      log(`${request.method} ${request.url}: internal error: ${(error as Error).stack ?? String(error)}`);
       if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-      response.end(`Internal error: ${(error as Error).message}\n`);
+      response.end('Internal error.\n');
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -40,7 +48,12 @@ export async function startHttpServer(
 }
 
 export async function readBody(request: IncomingMessage): Promise<string> {
+  return (await readBodyBytes(request)).toString('utf8');
+}
+
+/** The body as sent, for checks over its exact bytes (a signature's payload hash). */
+export async function readBodyBytes(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }

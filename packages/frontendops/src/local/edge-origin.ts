@@ -15,19 +15,57 @@ export type OriginAnswer =
   | { kind: 'bad-request'; reason: string };
 
 export async function fetchFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return { kind: 'bad-request', reason: 'the path is not valid percent-encoded UTF-8' };
-  }
-  if (decoded.includes('\u0000')) return { kind: 'bad-request', reason: 'the path contains a NUL character' };
+  const decoded = decodePath(pathname);
+  if (typeof decoded !== 'string') return decoded;
   const key = decoded === '/' ? INDEX_KEY : decoded.slice(1);
   const object = key === '' ? null : await origin.get(key);
   if (object) return { kind: 'object', object, key };
   if (hasExtension(decoded)) return { kind: 'not-found' };
   const index = key === INDEX_KEY ? null : await origin.get(INDEX_KEY);
   return index ? { kind: 'object', object: index, key: INDEX_KEY } : { kind: 'not-found' };
+}
+
+/**
+ * The object a path names and nothing else: how the origin answers once a viewer-request function
+ * (atomic releases) has already mapped "/" and client routes to an index.html.
+ */
+export async function fetchExactFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
+  const decoded = decodePath(pathname);
+  if (typeof decoded !== 'string') return decoded;
+  const key = decoded.slice(1);
+  const object = key === '' ? null : await origin.get(key);
+  return object ? { kind: 'object', object, key } : { kind: 'not-found' };
+}
+
+/**
+ * Why a request path must not reach the origin, or null. The origin is addressed path-style,
+ * /<bucket>/<key>, so a key with a "." or ".." segment after percent-decoding names an object of
+ * another bucket on the same server — the state bucket beside the hosting one; an encoded slash or
+ * a backslash is a separator some layer on the way may yet honour. Checked on the path as it
+ * arrived, before anything decodes or normalises it.
+ */
+export function unsafePathReason(pathname: string): string | null {
+  if (/%2f|%5c/i.test(pathname) || pathname.includes('\\')) {
+    return 'the path contains an encoded slash (%2F, %5C) or a backslash; ask for the file by its plain path';
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return 'the path is not valid percent-encoded UTF-8';
+  }
+  if (decoded.includes('\u0000')) return 'the path contains a NUL character';
+  if (decoded.split('/').some((segment) => segment === '.' || segment === '..')) {
+    return 'the path has a "." or ".." segment (plain or percent-encoded); ask for the file by its plain path';
+  }
+  return null;
+}
+
+function decodePath(pathname: string): string | { kind: 'bad-request'; reason: string } {
+  // Again here: in atomic mode the path is the one the viewer-request function left.
+  const unsafe = unsafePathReason(pathname);
+  if (unsafe) return { kind: 'bad-request', reason: unsafe };
+  return decodeURIComponent(pathname);
 }
 
 /** "/assets/app.js" yes; "/dashboard", "/docs/", "/.well-known/x" (a dot-file name) no. */

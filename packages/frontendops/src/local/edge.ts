@@ -4,13 +4,28 @@
  * stale content here just as it would in production. Invalidations arrive through the CloudFront
  * REST API on `cdnEndpoint`, so the production CloudFront adapter is what talks to it; they
  * complete at once.
+ *
+ * With `atomic`, it is the distribution of atomic releases: every site request first goes through
+ * the viewer-request function (run in the sandbox against the KeyValueStore as this edge sees it),
+ * which answers it or rewrites its URI; the cache key and the origin key are the rewritten URI, as
+ * at CloudFront, and the origin serves exactly that object. The KeyValueStore API is served on
+ * `atomic.kvsEndpoint` for the production KeyValueStore adapter.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { debuglog } from 'node:util';
 import type { ObjectStore } from '../ports.ts';
+import {
+  type EdgeAtomic,
+  type EdgeFunctionStats,
+  type LocalEdgeAtomicOptions,
+  startEdgeAtomic,
+} from './edge-atomic.ts';
 import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy } from './edge-cache.ts';
 import { createCloudFrontApi } from './edge-cloudfront-api.ts';
+import { responseToHttp } from './edge-function.ts';
 import { readBody, startHttpServer } from './edge-http.ts';
-import { fetchFromOrigin } from './edge-origin.ts';
+import { fetchExactFromOrigin, fetchFromOrigin, unsafePathReason } from './edge-origin.ts';
 
 export interface LocalEdgeOptions {
   origin: ObjectStore;
@@ -25,6 +40,13 @@ export interface LocalEdgeOptions {
   /** CloudFront DefaultTTL, for responses without max-age (default 86,400, as CachingOptimized). */
   defaultTtlSeconds?: number;
   now?: () => number;
+  /** Atomic releases: a KeyValueStore and the viewer-request function in front of the cache. */
+  atomic?: LocalEdgeAtomicOptions;
+  /**
+   * Where the detail of a failure goes (the origin's error, the function's): the server's side
+   * only, since a viewer gets a generic message and a request id. Default: NODE_DEBUG=frontendops.
+   */
+  log?: (line: string) => void;
 }
 
 export interface EdgeInvalidationRecord {
@@ -42,6 +64,8 @@ export interface LocalEdgeStats {
   invalidations: EdgeInvalidationRecord[];
   /** Paths currently held in the cache (fresh or not yet found expired). */
   cachedPaths: string[];
+  /** Runs of the viewer-request function (atomic mode only). */
+  function?: EdgeFunctionStats;
 }
 
 export interface LocalEdge {
@@ -50,15 +74,19 @@ export interface LocalEdge {
   /** Base URL to pass as the CloudFront adapter's endpoint. */
   cdnEndpoint: string;
   distributionId: string;
+  /** The KeyValueStore of atomic releases (atomic mode only). */
+  atomic?: Omit<EdgeAtomic, 'viewerRequest' | 'stats' | 'close'>;
   stats(): LocalEdgeStats;
   close(): Promise<void>;
 }
 
 const MAX_TTL_SECONDS = 31_536_000;
+const debug = debuglog('frontendops');
 
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const host = options.host ?? '127.0.0.1';
   const now = options.now ?? Date.now;
+  const log = options.log ?? ((line: string) => debug('%s', line));
   const policy: TtlPolicy = {
     minTtlSeconds: options.minTtlSeconds ?? 0,
     defaultTtlSeconds: options.defaultTtlSeconds ?? 86_400,
@@ -87,8 +115,55 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       response.end('Method not allowed: the edge serves GET and HEAD.\n');
       return;
     }
-    // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
-    const pathname = new URL(request.url ?? '/', 'http://edge.invalid').pathname;
+    // The path as it arrived: a dot segment or encoded slash must not be normalised away or decoded
+    // into a key of another bucket, and is refused before the function, the cache or the origin.
+    const target = request.url ?? '/';
+    const unsafe = target.startsWith('/')
+      ? unsafePathReason(target.split('?', 1)[0] ?? '/')
+      : 'the request target must be a path starting with "/"';
+    if (unsafe) {
+      send(
+        request,
+        response,
+        textResponse(400, `Bad request: ${unsafe}.\n`, now()),
+        'Error from local-edge',
+        now(),
+      );
+      return;
+    }
+    let pathname: string;
+    if (atomic) {
+      const run = atomic.viewerRequest(request, request.headers.host ?? host);
+      if (run.kind === 'error') {
+        // As CloudFront answers a function that throws or runs too long: 503, not cached; what
+        // failed is for the server's log, not for the viewer.
+        const id = requestId();
+        log(`local edge: request ${id}: ${run.error}`);
+        send(
+          request,
+          response,
+          textResponse(503, `The CloudFront Function failed (request id ${id}).\n`, now(), id),
+          'FunctionExecutionError from local-edge',
+          now(),
+        );
+        return;
+      }
+      if (run.kind === 'response') {
+        const generated = responseToHttp(run.response);
+        response.writeHead(generated.status, {
+          ...generated.headers,
+          'x-cache': 'FunctionGeneratedResponse from local-edge',
+          'content-length': String(generated.body.length),
+        });
+        response.end(request.method === 'HEAD' ? undefined : generated.body);
+        return;
+      }
+      // CloudFront looks the cache up by the URI the function left.
+      pathname = run.request.uri;
+    } else {
+      // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
+      pathname = new URL(target, 'http://edge.invalid').pathname;
+    }
     const cached = cache.get(pathname);
     if (cached) {
       counters.hits += 1;
@@ -96,15 +171,25 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       return;
     }
     counters.misses += 1;
-    const fresh = await fetchResponse(pathname).catch((error: unknown) =>
-      // As CloudFront answers when its origin fails: 502, not cached.
-      textResponse(502, `Bad gateway: the origin failed: ${(error as Error).message}\n`, now()),
-    );
+    const fresh = await fetchResponse(pathname).catch((error: unknown) => {
+      // As CloudFront answers when its origin fails: 502, not cached. The origin's error names its
+      // bucket, endpoint and key; the viewer gets an id to find it in the server's log.
+      const id = requestId();
+      log(`local edge: request ${id}: the origin failed: ${(error as Error).message}`);
+      return textResponse(
+        502,
+        `Bad gateway: The origin could not be reached (request id ${id}).\n`,
+        now(),
+        id,
+      );
+    });
     send(request, response, fresh, `Miss from local-edge`, now());
   }
 
   async function fetchResponse(pathname: string): Promise<CachedResponse> {
-    const answer = await fetchFromOrigin(options.origin, pathname);
+    const answer = atomic
+      ? await fetchExactFromOrigin(options.origin, pathname)
+      : await fetchFromOrigin(options.origin, pathname);
     const storedAt = now();
     if (answer.kind !== 'object') {
       const status = answer.kind === 'not-found' ? 404 : 400;
@@ -132,7 +217,15 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     return entry;
   }
 
-  const site = await startHttpServer(serveSite, { host, port: options.port ?? 0 });
+  const atomic = options.atomic
+    ? await startEdgeAtomic(options.atomic, { host, distributionId: options.distributionId, now })
+    : undefined;
+  const site = await startHttpServer(serveSite, { host, port: options.port ?? 0, log }).catch(
+    async (error: unknown) => {
+      await atomic?.close();
+      throw error;
+    },
+  );
   const cdn = await startHttpServer(
     async (request, response) => {
       const answer = api.handle({
@@ -144,9 +237,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       response.writeHead(answer.status, answer.headers);
       response.end(answer.body);
     },
-    { host, port: options.cdnPort ?? 0 },
+    { host, port: options.cdnPort ?? 0, log },
   ).catch(async (error: unknown) => {
-    await site.close();
+    await Promise.all([site.close(), atomic?.close()]);
     throw error;
   });
 
@@ -154,23 +247,42 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     url: site.url,
     cdnEndpoint: cdn.url,
     distributionId: options.distributionId,
+    ...(atomic
+      ? {
+          atomic: {
+            kvsEndpoint: atomic.kvsEndpoint,
+            kvsArn: atomic.kvsArn,
+            currentEtag: atomic.currentEtag,
+            visibleEtag: atomic.visibleEtag,
+            whenVisible: atomic.whenVisible,
+          },
+        }
+      : {}),
     stats: () => ({
       ...counters,
       invalidations: invalidations.map((i) => ({ ...i })),
       cachedPaths: cache.keys(),
+      ...(atomic ? { function: atomic.stats() } : {}),
     }),
     close: async () => {
-      await Promise.all([site.close(), cdn.close()]);
+      await Promise.all([site.close(), cdn.close(), atomic?.close()]);
     },
   };
 }
 
 // ── helpers ─────────────────────────────────────────────────────────────────────────────────────
 
-function textResponse(status: number, text: string, at: number): CachedResponse {
+/** A short id for one failed request: in the answer (and x-amz-cf-id, as CloudFront) and the log. */
+const requestId = () => randomBytes(6).toString('hex');
+
+function textResponse(status: number, text: string, at: number, id?: string): CachedResponse {
   return {
     status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+    headers: {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      ...(id ? { 'x-amz-cf-id': id } : {}),
+    },
     body: Buffer.from(text),
     etag: undefined,
     storedAt: at,

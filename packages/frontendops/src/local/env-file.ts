@@ -1,29 +1,32 @@
 /**
- * The running local environment announces itself in `.frontendops/env.json`, so that commands run
- * from a second terminal find it without flags. Written by `frontendops dev`, removed when it stops.
+ * The running local environment announces itself in `.frontendops/env.json` (readable by its owner
+ * only: it holds the embedded server's key), so that commands run from a second terminal find it
+ * without flags. Written by `frontendops dev`, removed when it stops.
  */
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { isAlive } from '../state/lock-holder.ts';
+import { isAlive } from '../adapters/lock-holder.ts';
 
 export const LOCAL_DIR = '.frontendops';
-
-/** The embedded S3 server's fixed, non-secret credentials (it accepts only these). */
-export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export const localEnvSchema = z.object({
   pid: z.number().int(),
   startedAt: z.string(),
-  /** The stack the local environment plays, e.g. dashboard-hosting-prod. */
-  stack: z.string(),
-  /** Path of the stack outputs JSON file the local environment wrote. */
-  outputsFile: z.string(),
-  s3Endpoint: z.string().url(),
-  edgeUrl: z.string().url(),
+  s3Endpoint: z.url(),
+  /** The key the embedded S3 server accepts (made at start; it accepts nothing else). */
+  credentials: z.object({ accessKeyId: z.string(), secretAccessKey: z.string() }),
+  buckets: z.object({ artifacts: z.string(), hosting: z.string() }),
+  distributionId: z.string(),
+  edgeUrl: z.url(),
   /** CloudFront-API-compatible endpoint of the local edge (invalidations). */
-  cdnEndpoint: z.string().url(),
-  consoleUrl: z.string().url().optional(),
+  cdnEndpoint: z.url(),
+  /** Atomic releases: the local edge's KeyValueStore (its ARN, its API endpoint, its propagation delay). */
+  releaseStore: z
+    .object({ arn: z.string(), endpoint: z.url(), propagationMs: z.number().int().min(0) })
+    .optional(),
+  consoleUrl: z.url().optional(),
   dataDir: z.string(),
 });
 
@@ -32,14 +35,32 @@ export type LocalEnv = z.infer<typeof localEnvSchema>;
 export const localEnvFile = (cwd: string) => join(resolve(cwd), LOCAL_DIR, 'env.json');
 
 /** The running local environment, or null when none runs (a stale file of a dead process is ignored). */
-export async function findLocalEnv(cwd: string = process.cwd()): Promise<LocalEnv | null> {
+export async function findLocalEnv(cwd: string): Promise<LocalEnv | null> {
   let text: string;
   try {
     text = await readFile(localEnvFile(cwd), 'utf8');
   } catch {
     return null;
   }
-  const parsed = localEnvSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = localEnvSchema.safeParse(json);
   if (!parsed.success || !isAlive(parsed.data.pid)) return null;
   return parsed.data;
+}
+
+export async function writeLocalEnv(cwd: string, env: LocalEnv): Promise<void> {
+  await writeFile(localEnvFile(cwd), `${JSON.stringify(env, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** A fresh key for an embedded S3 server: it accepts requests signed with this and nothing else. */
+export function createLocalCredentials(): LocalEnv['credentials'] {
+  return {
+    accessKeyId: `FOLOCAL${randomBytes(8).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(24).toString('base64url'),
+  };
 }

@@ -7,8 +7,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
+// @ts-expect-error s3rver ships no types for its account model
+import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
+import { guardS3Server } from './s3-server-guard.ts';
 
 interface StartMessage {
   type: 'start';
@@ -16,6 +19,7 @@ interface StartMessage {
   host: string;
   port: number;
   buckets: string[];
+  credentials: { accessKeyId: string; secretAccessKey: string };
   record: boolean;
 }
 
@@ -29,8 +33,12 @@ process.once('message', async (message: StartMessage) => {
     configureBuckets: message.buckets.map((name) => ({ name, configs: [] })),
   });
   await s3rver.configureBuckets();
+  // s3rver knows one account with the well-known key S3RVER/S3RVER: replace it with this server's own.
+  DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
+  DUMMY_ACCOUNT.createKeyPair(message.credentials.accessKeyId, message.credentials.secretAccessKey);
   makePutObjectAtomic((s3rver as unknown as { store: Parameters<typeof makePutObjectAtomic>[0] }).store);
-  const handle = serializePerKey(s3rver.callback());
+  // s3rver itself takes anonymous requests and any SigV4 signature: only what the guard lets in reaches it.
+  const handle = serializePerKey(guardS3Server({ credentials: message.credentials }, s3rver.callback()));
   let inFlight = 0;
   let flushWaiters: number[] = [];
   const settle = () => {

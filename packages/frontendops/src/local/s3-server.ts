@@ -36,6 +36,8 @@ export interface PauseRule {
 
 export interface LocalS3Options {
   directory: string;
+  /** The one key the server accepts (createLocalCredentials()). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   host?: string;
   port?: number;
   buckets?: readonly string[];
@@ -102,6 +104,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     host,
     port: options.port ?? 0,
     buckets: [...(options.buckets ?? [])],
+    credentials: options.credentials,
     record: Boolean(options.onRequest),
   });
   let port: number;

@@ -15,6 +15,12 @@ export function isAuthorized(authorizationHeader: string | undefined, token: str
   return timingSafeEqual(digest(presented), digest(token)) && presented.length > 0;
 }
 
+/** The token, checked: BAD_INPUT (saying how to make one) when it is missing or too short. */
+export function usableToken(token: string | undefined): string {
+  assertUsableToken(token);
+  return token;
+}
+
 export function assertUsableToken(token: string | undefined): asserts token is string {
   if (!token || token.length < MIN_TOKEN_LENGTH) {
     throw badInput(

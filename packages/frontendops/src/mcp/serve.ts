@@ -5,11 +5,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  localhostHostValidation,
-  localhostOriginValidation,
-  toNodeHandler,
-} from '@modelcontextprotocol/node';
+import { localhostHostValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio as serveSdkStdio } from '@modelcontextprotocol/server/stdio';
 import { assertUsableToken, isAuthorized, MCP_TOKEN_ENV } from './auth.ts';
@@ -31,10 +27,20 @@ export interface HttpServing {
   close(): Promise<void>;
 }
 
-/** Serves over stdin/stdout until the client closes the connection (stdin ends) or the process is signalled. */
-export function serveStdio(createServer: () => McpServer): Promise<void> {
+export interface StdioStreams {
+  stdin: NodeJS.ReadableStream;
+  stdout: { write(chunk: string): unknown };
+  /** Resolves when the server should stop (Ctrl-C, SIGTERM). */
+  stopped: Promise<void>;
+}
+
+/** Serves over stdin/stdout until the client closes the connection (stdin ends) or `stopped` resolves. */
+export function serveStdio(createServer: () => McpServer, streams: StdioStreams): Promise<void> {
   return new Promise((resolve) => {
-    const wire = new StdioServerTransport();
+    const wire = new StdioServerTransport(
+      streams.stdin as ConstructorParameters<typeof StdioServerTransport>[0],
+      streams.stdout as ConstructorParameters<typeof StdioServerTransport>[1],
+    );
     const handle = serveSdkStdio(() => createServer(), {
       transport: wire,
       // stdout is the protocol channel: diagnostics go to stderr only.
@@ -46,9 +52,7 @@ export function serveStdio(createServer: () => McpServer): Promise<void> {
       sdkOnClose?.();
       resolve();
     };
-    const stop = () => void handle.close().then(resolve, resolve);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    void streams.stopped.then(() => handle.close().then(resolve, resolve));
   });
 }
 
@@ -63,13 +67,17 @@ export async function serveHttp(
     onerror: (error) => console.error('[frontendops mcp] http error:', error.message),
   });
   const serveMcp = toNodeHandler(mcp);
-  // DNS-rebinding guards: on loopback, only accept Host (and, when a browser sends one, Origin)
-  // headers naming loopback, so a web page cannot drive the tools through the user's browser.
+  // DNS-rebinding and cross-site guards: on loopback, only a Host naming this very server is served,
+  // and a browser's Origin must be this server, port included (another local port is another site).
   const checkHost = isLoopback(host) ? localhostHostValidation() : () => true;
-  const checkOrigin = isLoopback(host) ? localhostOriginValidation() : () => true;
-
   const server = createHttpServer((req, res) => {
-    if (!checkHost(req, res) || !checkOrigin(req, res)) return;
+    if (!checkHost(req, res)) return;
+    if (!sameOrigin(req)) {
+      return sendJson(res, 403, {
+        error: 'forbidden_origin',
+        error_description: 'This MCP endpoint only answers requests from its own origin.',
+      });
+    }
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) {
       return sendJson(res, 404, { error: 'not_found', error_description: `The MCP endpoint is ${path}.` });
     }
@@ -111,6 +119,14 @@ export async function serveHttp(
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** A browser's Origin header, when present, must name this very server: scheme, host and port. */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = headerOf(req, 'origin');
+  if (origin === undefined) return true;
+  const host = headerOf(req, 'host');
+  return host !== undefined && origin === `http://${host}`;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

@@ -1,34 +1,39 @@
 /**
- * `--stack <ref>` → where its outputs come from. In order: a path to a JSON outputs file; a stack named in
- * frontendops.config.json; the stack the running local environment plays. Anything else is NOT_FOUND —
- * a stack is never created.
+ * `--stack <ref>` → where its outputs come from. In order: a path to a JSON outputs file; `local`,
+ * the embedded environment running in this directory; a stack named in frontendops.config.json.
+ * Anything else is NOT_FOUND — a stack is never created.
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createOutputsFileSource, readOutputsFileStack } from '../adapters/outputs-file.ts';
-import { createPulumiCliSource } from '../adapters/pulumi-cli.ts';
-import { createPulumiCloudSource } from '../adapters/pulumi-cloud.ts';
-import { createPulumiStateSource } from '../adapters/pulumi-state.ts';
 import type { Config, StackConfig } from '../config.ts';
 import { CONFIG_FILE } from '../config.ts';
 import { resolveDeployTarget } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import { findLocalEnv } from '../local/env-file.ts';
-import type { StackSource } from '../ports.ts';
+import type { SiteAccess, StackSource } from '../ports.ts';
+import { createLocalStackSource, LOCAL_STACK } from './local.ts';
+import { createOutputsFileSource, readOutputsFileStack } from './outputs-file.ts';
+import { createPulumiCliSource } from './pulumi-cli.ts';
+import { createPulumiCloudSource } from './pulumi-cloud.ts';
+import { createPulumiStateSource } from './pulumi-state.ts';
 
 export interface ResolveOptions {
   config: Config;
   cwd: string;
+  /** Where `env:NAME` backends are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ResolvedStack {
-  /** The environment name (config key, outputs file stack, or local stack). */
+  /** The environment name (config key, outputs file stack, or `local`). */
   stack: string;
   /** Reads this stack's outputs: call `source.readOutputs(backendStack)`. */
   source: StackSource;
   /** The stack's name inside its backend (differs from `stack` when config sets "stack"). */
   backendStack: string;
+  /** false for an outputs file that does not say which stack it describes. */
+  named: boolean;
 }
 
 export async function resolveStackSource(ref: string, options: ResolveOptions): Promise<ResolvedStack> {
@@ -38,11 +43,19 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
   if (/\.json$/i.test(trimmed) || trimmed.includes('/') || trimmed.includes('\\')) {
     const file = resolve(options.cwd, trimmed);
     if (await isFile(file)) {
-      const stack = await readOutputsFileStack(file);
-      return { stack, source: createOutputsFileSource(file), backendStack: stack };
+      const { stack, named } = await readOutputsFileStack(file);
+      return { stack, source: createOutputsFileSource(file), backendStack: stack, named };
     }
     if (/\.json$/i.test(trimmed))
       throw new FrontendOpsError('NOT_FOUND', `The stack outputs file ${file} does not exist.`);
+  }
+  if (trimmed === LOCAL_STACK) {
+    return {
+      stack: LOCAL_STACK,
+      source: createLocalStackSource(options.cwd),
+      backendStack: LOCAL_STACK,
+      named: true,
+    };
   }
   const configured = Object.hasOwn(options.config.stacks, trimmed)
     ? options.config.stacks[trimmed]
@@ -50,56 +63,51 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
   if (configured) {
     return {
       stack: trimmed,
-      source: createSource(configured, options.cwd),
+      source: createSource(configured, options.cwd, options.env ?? process.env),
       backendStack: configured.stack ?? trimmed,
+      named: true,
     };
   }
-  const local = await findLocalEnv(options.cwd);
-  if (local && local.stack === trimmed) {
-    return {
-      stack: trimmed,
-      source: createOutputsFileSource(resolve(options.cwd, local.outputsFile)),
-      backendStack: trimmed,
-    };
-  }
-  const known = (await listKnownStacks(options)).map((known) =>
-    known.kind === 'local' ? `${known.name} (local environment)` : known.name,
-  );
+  const known = await listKnownStacks(options);
   throw new FrontendOpsError(
     'NOT_FOUND',
     `Unknown stack "${trimmed.slice(0, 100)}" (known: ${known.join(', ') || 'none'}). Nothing was created. ` +
-      `Pass a path to a stack outputs JSON file, start the local environment (npm start), or add it to ${CONFIG_FILE}: ` +
-      `{"stacks": {"${/^[A-Za-z0-9_.-]{1,100}$/.test(trimmed) ? trimmed : NAME_HINT}": {"backend": "s3://<state-bucket>" | "file://<dir>" | "pulumi-cloud" | "pulumi-cli" | "outputs", ...}}}.`,
+      `Pass a path to a stack outputs JSON file, start the local environment (npx frontendops dev) and use "${LOCAL_STACK}", or add it to ${CONFIG_FILE}: ` +
+      `{"stacks": {"${/^[A-Za-z0-9_.-]{1,100}$/.test(trimmed) ? trimmed : 'prod'}": {"backend": "s3://<state-bucket>" | "file://<dir>" | "env:PULUMI_BACKEND_URL" | "pulumi-cloud" | "pulumi-cli" | "outputs", ...}}}.`,
   );
 }
 
-export interface KnownStack {
-  name: string;
-  kind: 'configured' | 'local';
-}
-
-/** The stack names --stack accepts besides file paths: configured ones, then the local environment's. */
-export async function listKnownStacks(options: ResolveOptions): Promise<KnownStack[]> {
-  const known: KnownStack[] = Object.keys(options.config.stacks).map((name) => ({
-    name,
-    kind: 'configured',
-  }));
-  const local = await findLocalEnv(options.cwd);
-  if (local && !Object.hasOwn(options.config.stacks, local.stack))
-    known.push({ name: local.stack, kind: 'local' });
+/** The stack names --stack accepts besides file paths: configured ones, then `local` when it runs. */
+export async function listKnownStacks(options: ResolveOptions): Promise<string[]> {
+  const known = Object.keys(options.config.stacks);
+  if (await findLocalEnv(options.cwd)) known.push(LOCAL_STACK);
   return known;
 }
 
-/** resolve + read outputs + build the target: what the deploy engine and the infra server call. */
-export async function readDeployTarget(ref: string, options: ResolveOptions): Promise<DeployTarget> {
+export interface ReadStack {
+  target: DeployTarget;
+  /** How to reach the target, when its source says (the embedded environment). */
+  access?: SiteAccess;
+  /** false for an outputs file that does not say which stack it describes. */
+  named: boolean;
+}
+
+/** resolve + read outputs + build the target: what opening a site and the infra server start from. */
+export async function readStack(ref: string, options: ResolveOptions): Promise<ReadStack> {
   const resolved = await resolveStackSource(ref, options);
   const outputs = await resolved.source.readOutputs(resolved.backendStack);
-  return resolveDeployTarget({ ...outputs, stack: resolved.stack });
+  const target = resolveDeployTarget({ ...outputs, stack: resolved.stack });
+  return { target, ...(outputs.access ? { access: outputs.access } : {}), named: resolved.named };
+}
+
+/** resolve + read outputs + build the target. */
+export async function readDeployTarget(ref: string, options: ResolveOptions): Promise<DeployTarget> {
+  return (await readStack(ref, options)).target;
 }
 
 /** The StackSource for one configured stack. */
-export function createSource(stack: StackConfig, cwd: string): StackSource {
-  const { backend } = stack;
+export function createSource(stack: StackConfig, cwd: string, env: NodeJS.ProcessEnv): StackSource {
+  const backend = backendOf(stack, env);
   if (backend.startsWith('file://') || backend.startsWith('s3://')) {
     return createPulumiStateSource({
       backendUrl: backend,
@@ -127,7 +135,22 @@ export function createSource(stack: StackConfig, cwd: string): StackSource {
   );
 }
 
-const NAME_HINT = 'dashboard-hosting-prod';
+/**
+ * `env:NAME` names the variable that holds the backend URL (as the Pulumi CLI reads
+ * PULUMI_BACKEND_URL), so a committed configuration works in CI and on laptops alike.
+ */
+function backendOf(stack: StackConfig, env: NodeJS.ProcessEnv): string {
+  if (!stack.backend.startsWith('env:')) return stack.backend;
+  const name = stack.backend.slice('env:'.length);
+  const value = env[name]?.trim();
+  if (!value || !(/^file:\/\/.+/.test(value) || /^s3:\/\/[^/?]+/.test(value))) {
+    throw badInput(
+      `The stack's backend comes from the environment variable ${name}, which ${value ? 'does not hold a file:// or s3:// URL' : 'is not set'}. ` +
+        `Set ${name}, e.g. to s3://<state-bucket> or file://<dir>, where the stack's Pulumi state lives.`,
+    );
+  }
+  return value;
+}
 
 async function isFile(path: string): Promise<boolean> {
   try {

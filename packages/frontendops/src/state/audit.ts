@@ -1,53 +1,115 @@
 /**
- * The audit chain (DESIGN §1.2): append-only JSON entries in the state bucket, each carrying the
- * sha256 of the previous one, so changing, removing or reordering any entry breaks verification.
+ * The audit chain: append-only JSON entries in the state bucket, each carrying the sha256 of the
+ * previous one, so changing, removing or reordering any entry breaks verification.
+ *
+ * The chain also covers the other state objects. An entry may bind state objects (the live
+ * pointer, a deployment record, an approval) by the digest of their content as written; verify
+ * re-reads each bound object and compares, so an edit to any of them is found, and a record or
+ * pointer that no entry binds is reported as unaccounted for.
+ *
+ * A chain kept in one bucket can be rewritten whole by whoever can write that bucket. What anchors
+ * it outside is the deploy tag: each carries `Audit-Head: <seq>:<hash>` and the stack's name, so
+ * git (and GitHub) holds a copy of the head after every deploy. `verifyAudit` given those anchors
+ * fails for a rewritten, re-hashed or shortened chain. Entries after the newest anchor are only as
+ * safe as the bucket (see the README's threat model).
+ *
  * Appends are serialised by a lock; with conditional writes each entry is also created only once.
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { FrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
 
 export interface AuditEntry {
   seq: number;
   at: string;
-  /** What happened: "deploy", "rollback", "publish", "agent-request", "invalidate", … */
+  /** What happened: "deploy", "rollback", "release", "publish", "agent-request", "approval", … */
   type: string;
   data: Record<string, unknown>;
+  /** State objects this entry vouches for: name under the state prefix → stateDigest of its content (ABSENT: removed). */
+  objects?: Record<string, string>;
   prevHash: string;
   hash: string;
+}
+
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+/** A copy of the head kept somewhere the state bucket's writers cannot change (a deploy tag). */
+export interface AuditAnchor extends AuditHead {
+  /** Where it was found, for the report: "deploy tag dashboard-deploy-20261201-1". */
+  source: string;
+}
+
+export type AuditProblemKind =
+  /** An entry or state object was changed, removed or added after the fact. */
+  | 'tampered'
+  /** An object cannot be read as what it should be (cut short, not JSON). */
+  | 'damaged'
+  /** A deploy stopped after writing state its entry would vouch for; running it again finishes it. */
+  | 'unfinished';
+
+export interface AuditProblem {
+  kind: AuditProblemKind;
+  /** The entry concerned, when there is one. */
+  seq?: number;
+  /** The state object concerned (its name under the state prefix), when there is one. */
+  object?: string;
+  reason: string;
 }
 
 export interface AuditVerification {
   ok: boolean;
   entries: number;
   headHash: string | null;
-  /** The first entry that does not verify, and why. */
-  problem?: { seq: number; reason: string };
+  /** Anchors (deploy tags) the chain was checked against. */
+  anchors: number;
+  /** State objects whose content matched the entry that binds them. */
+  objects: number;
+  /** The first problem found (kept for readers that show one line). */
+  problem?: AuditProblem;
+  problems: AuditProblem[];
 }
 
 const GENESIS = 'sha256:genesis';
+/** A binding's digest for an object the entry removed: it must not exist afterwards. */
+export const ABSENT = 'absent';
 const entryKey = (prefix: string, seq: number) => `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
 const headKey = (prefix: string) => `${prefix}audit/head.json`;
+const ENTRY_KEY = /\/(\d{10})\.json$/;
+
+/** The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). */
+export function stateDigest(value: unknown): string {
+  return `sha256:${createHash('sha256')
+    .update(canonicalize(value) ?? '')
+    .digest('hex')}`;
+}
 
 export async function appendAudit(
   store: ObjectStore,
   prefix: string,
   locker: Locker,
-  event: { type: string; data: Record<string, unknown>; at?: Date },
+  event: { type: string; data: Record<string, unknown>; objects?: Record<string, string>; at?: Date },
 ): Promise<AuditEntry> {
-  const lock = await locker.acquire(`${store.bucket}-${prefix}audit`, {
+  // The lock's name is a digest: a "locked" message may reach an MCP client, and names no bucket.
+  const where = createHash('sha256').update(`${store.bucket}|${prefix}`).digest('hex').slice(0, 24);
+  const lock = await locker.acquire(`audit-${where}`, {
+    label: 'Writing the audit log',
     owner: `audit:${process.pid}`,
     ttlMs: 30_000,
     waitMs: 30_000,
   });
   try {
     const head = await store.get(headKey(prefix));
-    const last = head ? (JSON.parse(head.body.toString('utf8')) as { seq: number; hash: string }) : null;
-    const unsigned = {
+    const last = head ? parseHead(headKey(prefix), head.body) : null;
+    const unsigned: Omit<AuditEntry, 'hash'> = {
       seq: (last?.seq ?? 0) + 1,
       at: (event.at ?? new Date()).toISOString(),
       type: event.type,
       data: event.data,
+      ...(event.objects && Object.keys(event.objects).length > 0 ? { objects: event.objects } : {}),
       prevHash: last?.hash ?? GENESIS,
     };
     const entry: AuditEntry = { ...unsigned, hash: hashOf(unsigned) };
@@ -70,63 +132,303 @@ export async function appendAudit(
   }
 }
 
+/** The chain's head as its head record says (null for an empty chain). */
+export async function readAuditHead(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
+  const head = await store.get(headKey(prefix));
+  return head ? parseHead(headKey(prefix), head.body) : null;
+}
+
+/** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {
+  const read = await readEntries(store, prefix);
+  const damaged = read.find((r) => r.entry === null);
+  if (damaged) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The audit entry ${damaged.key} is damaged (${damaged.reason}). Run \`frontendops audit verify\` to see what else changed.`,
+    );
+  }
+  return read.map((r) => r.entry as AuditEntry);
+}
+
+/** "<seq>:<hash>" as deploy tags carry it, or null when it is not one. */
+export function parseAuditHead(text: string): AuditHead | null {
+  const match = /^(\d{1,12}):(sha256:[0-9a-f]{64})$/.exec(text.trim());
+  return match?.[1] && match[2] ? { seq: Number(match[1]), hash: match[2] } : null;
+}
+
+export async function verifyAudit(
+  store: ObjectStore,
+  prefix: string,
+  options: { anchors?: readonly AuditAnchor[] } = {},
+): Promise<AuditVerification> {
+  const problems: AuditProblem[] = [];
+  const [read, head] = await Promise.all([readEntries(store, prefix), store.get(headKey(prefix))]);
+  let headRecord: AuditHead | null = null;
+  if (head) {
+    try {
+      headRecord = parseHead(headKey(prefix), head.body);
+    } catch {
+      problems.push({
+        kind: 'damaged',
+        object: 'audit/head.json',
+        reason: 'the head record audit/head.json is damaged (not a {seq, hash} JSON object)',
+      });
+    }
+  }
+
+  // 1. The chain itself: order, links, hashes.
+  const entries: AuditEntry[] = [];
+  let prevHash = GENESIS;
+  for (const [index, item] of read.entries()) {
+    const seq = index + 1;
+    if (item.entry === null) {
+      problems.push({
+        kind: 'damaged',
+        seq: item.seq,
+        object: item.key.slice(prefix.length),
+        reason: `the audit entry ${item.key.slice(prefix.length)} is damaged (${item.reason})`,
+      });
+      break;
+    }
+    const entry = item.entry;
+    const fail = (reason: string) => problems.push({ kind: 'tampered', seq: entry.seq ?? seq, reason });
+    if (entry.seq !== seq) {
+      fail(`expected entry ${seq} here, found ${entry.seq} (an entry was removed or inserted)`);
+      break;
+    }
+    if (entry.prevHash !== prevHash) {
+      fail('its prevHash does not match the previous entry (the chain was broken)');
+      break;
+    }
+    const { hash, ...unsigned } = entry;
+    if (hashOf(unsigned) !== hash) {
+      fail('its content does not match its hash (the entry was altered)');
+      break;
+    }
+    prevHash = hash;
+    entries.push(entry);
+  }
+  const chainWhole = problems.length === 0;
+  if (chainWhole && headRecord && (headRecord.seq !== entries.length || headRecord.hash !== prevHash)) {
+    problems.push({
+      kind: 'tampered',
+      seq: headRecord.seq,
+      reason: `the head names entry ${headRecord.seq} but the chain ends at ${entries.length} (entries were removed from the end)`,
+    });
+  }
+  if (chainWhole && !head && entries.length > 0) {
+    problems.push({ kind: 'tampered', seq: entries.length, reason: 'the head record is missing' });
+  }
+
+  // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged.
+  for (const anchor of options.anchors ?? []) {
+    const entry = read[anchor.seq - 1]?.entry;
+    if (anchor.seq > read.length) {
+      problems.push({
+        kind: 'tampered',
+        seq: anchor.seq,
+        reason: `${anchor.source} anchors entry ${anchor.seq}, but the chain ends at ${read.length} (entries were removed from the end and the head moved back)`,
+      });
+    } else if (entry && entry.hash !== anchor.hash) {
+      problems.push({
+        kind: 'tampered',
+        seq: anchor.seq,
+        reason: `entry ${anchor.seq} is not the one ${anchor.source} anchors (the chain was rewritten)`,
+      });
+    }
+  }
+
+  // 3. The state objects: each bound one must still be what its latest binding says.
+  const bound = new Map<string, { digest: string; seq: number }>();
+  for (const entry of entries) {
+    for (const [name, digest] of Object.entries(entry.objects ?? {}))
+      bound.set(name, { digest, seq: entry.seq });
+  }
+  const pending = await readJsonQuietly(store, `${prefix}pending.json`);
+  const pendingId = (pending.value as { plan?: { deployId?: string } } | null)?.plan?.deployId ?? null;
+  const unfinished = (what: string) =>
+    pendingId
+      ? ` Deploy ${pendingId} was interrupted after writing it: run the deploy again to finish it.`
+      : what;
+  let objectsOk = 0;
+  for (const [name, { digest, seq }] of bound) {
+    const current = await readJsonQuietly(store, `${prefix}${name}`);
+    if (digest === ABSENT) {
+      if (current.missing) objectsOk++;
+      else {
+        problems.push({
+          kind: 'tampered',
+          seq,
+          object: name,
+          reason: `${name} exists, but entry ${seq} recorded its removal (it was written around the chain)`,
+        });
+      }
+    } else if (current.missing) {
+      problems.push({
+        kind: 'tampered',
+        seq,
+        object: name,
+        reason: `${name}, bound by entry ${seq}, is missing (it was deleted)`,
+      });
+    } else if (current.damaged) {
+      problems.push({ kind: 'damaged', seq, object: name, reason: `${name} is damaged (not valid JSON)` });
+    } else if (stateDigest(current.value) !== digest) {
+      const live = name === 'live.json' && pendingId !== null;
+      problems.push({
+        kind: live ? 'unfinished' : 'tampered',
+        seq,
+        object: name,
+        reason: `${name} was changed after entry ${seq} recorded it.${live ? unfinished('') : ''}`,
+      });
+    } else {
+      objectsOk++;
+    }
+  }
+  // Records and a pointer that no entry vouches for were written around the chain.
+  const legacy = legacyRecords(entries);
+  const records = (await store.list(`${prefix}deployments/`)).map((o) => o.key.slice(prefix.length));
+  for (const name of records) {
+    if (bound.has(name) || legacy.has(name)) continue;
+    const interrupted = pendingId !== null && name === `deployments/${pendingId}.json`;
+    problems.push({
+      kind: interrupted ? 'unfinished' : 'tampered',
+      object: name,
+      reason: `${name} is not in the audit chain (no entry records it).${interrupted ? unfinished('') : ' It was added around the chain.'}`,
+    });
+  }
+  for (const index of await store.list(`${prefix}history/`)) {
+    const deployId = index.key.slice(-'0123456-0123456789'.length);
+    const name = `deployments/${deployId}.json`;
+    if (!bound.has(name) && !legacy.has(name) && !records.includes(name)) {
+      problems.push({
+        kind: 'tampered',
+        object: index.key.slice(prefix.length),
+        reason: `the history lists ${deployId}, which has no record and no audit entry`,
+      });
+    }
+  }
+  if (!bound.has('pin.json') && (await store.head(`${prefix}pin.json`))) {
+    problems.push({
+      kind: 'tampered',
+      object: 'pin.json',
+      reason: 'pin.json is not in the audit chain (no entry records a pin): it was written around the chain',
+    });
+  }
+  const pointer = await store.head(`${prefix}live.json`);
+  if (pointer && !bound.has('live.json') && !hasLegacyDeploys(entries)) {
+    problems.push({
+      kind: pendingId ? 'unfinished' : 'tampered',
+      object: 'live.json',
+      reason: `live.json is not in the audit chain (no entry records a release going live).${unfinished(' It was written around the chain.')}`,
+    });
+  }
+
+  return {
+    ok: problems.length === 0,
+    entries: read.length,
+    headHash: headRecord?.hash ?? null,
+    anchors: options.anchors?.length ?? 0,
+    objects: objectsOk,
+    ...(problems[0] ? { problem: problems[0] } : {}),
+    problems,
+  };
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+type ReadEntry =
+  | { key: string; seq: number; entry: AuditEntry }
+  | { key: string; seq: number; entry: null; reason: string };
+
+async function readEntries(store: ObjectStore, prefix: string): Promise<ReadEntry[]> {
   const keys = (await store.list(`${prefix}audit/`))
     .map((o) => o.key)
-    .filter((k) => /\/\d{10}\.json$/.test(k))
+    .filter((k) => ENTRY_KEY.test(k))
     .sort();
-  const entries: AuditEntry[] = [];
+  const out: ReadEntry[] = [];
   for (const key of keys) {
+    const seq = Number(ENTRY_KEY.exec(key)?.[1]);
     const object = await store.get(key);
-    if (object) entries.push(JSON.parse(object.body.toString('utf8')) as AuditEntry);
+    if (!object) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(object.body.toString('utf8'));
+    } catch {
+      out.push({ key, seq, entry: null, reason: 'it is not valid JSON: it was cut short or overwritten' });
+      continue;
+    }
+    if (!isEntryShape(value)) {
+      out.push({ key, seq, entry: null, reason: 'it is not an audit entry (fields are missing)' });
+      continue;
+    }
+    out.push({ key, seq, entry: value });
   }
-  return entries;
+  return out;
 }
 
-export async function verifyAudit(store: ObjectStore, prefix: string): Promise<AuditVerification> {
-  const entries = await readAudit(store, prefix);
-  const head = await store.get(headKey(prefix));
-  const headRecord = head ? (JSON.parse(head.body.toString('utf8')) as { seq: number; hash: string }) : null;
-  let prevHash = GENESIS;
-  for (const [index, entry] of entries.entries()) {
-    const fail = (reason: string): AuditVerification => ({
-      ok: false,
-      entries: entries.length,
-      headHash: headRecord?.hash ?? null,
-      problem: { seq: entry.seq ?? index + 1, reason },
-    });
-    if (entry.seq !== index + 1)
-      return fail(`expected entry ${index + 1} here, found ${entry.seq} (an entry was removed or inserted)`);
-    if (entry.prevHash !== prevHash)
-      return fail('its prevHash does not match the previous entry (the chain was broken)');
-    const { hash, ...unsigned } = entry;
-    if (hashOf(unsigned) !== hash) return fail('its content does not match its hash (the entry was altered)');
-    prevHash = hash;
-  }
-  if (headRecord && (headRecord.seq !== entries.length || headRecord.hash !== prevHash)) {
-    return {
-      ok: false,
-      entries: entries.length,
-      headHash: headRecord.hash,
-      problem: {
-        seq: headRecord.seq,
-        reason: `the head names entry ${headRecord.seq} but the chain ends at ${entries.length} (entries were removed from the end)`,
-      },
-    };
-  }
-  if (!headRecord && entries.length > 0) {
-    return {
-      ok: false,
-      entries: entries.length,
-      headHash: null,
-      problem: { seq: entries.length, reason: 'the head record is missing' },
-    };
-  }
-  return { ok: true, entries: entries.length, headHash: headRecord?.hash ?? null };
+function isEntryShape(value: unknown): value is AuditEntry {
+  if (!value || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.seq === 'number' &&
+    typeof v.type === 'string' &&
+    typeof v.hash === 'string' &&
+    typeof v.prevHash === 'string' &&
+    typeof v.data === 'object' &&
+    v.data !== null
+  );
 }
+
+function parseHead(key: string, body: Buffer): AuditHead {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    value = null;
+  }
+  const head = value as Partial<AuditHead> | null;
+  if (!head || typeof head.seq !== 'number' || typeof head.hash !== 'string') {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The audit head ${key} is damaged (not a {seq, hash} JSON object). Nothing was written. Run \`frontendops audit verify\` to see what else changed, and restore it from the bucket's versions.`,
+    );
+  }
+  return { seq: head.seq, hash: head.hash };
+}
+
+async function readJsonQuietly(
+  store: ObjectStore,
+  key: string,
+): Promise<{ missing: boolean; damaged: boolean; value: unknown }> {
+  const object = await store.get(key);
+  if (!object) return { missing: true, damaged: false, value: null };
+  try {
+    return { missing: false, damaged: false, value: JSON.parse(object.body.toString('utf8')) };
+  } catch {
+    return { missing: false, damaged: true, value: null };
+  }
+}
+
+/**
+ * Chains begun before state objects were bound: their deploy entries name a deploy id but carry no
+ * bindings. Those records are accounted for by their entry (edits to them go unnoticed, as before).
+ */
+function legacyRecords(entries: readonly AuditEntry[]): Set<string> {
+  const names = new Set<string>();
+  for (const entry of entries) {
+    if ((entry.type === 'deploy' || entry.type === 'rollback') && !entry.objects) {
+      const id = entry.data.deployId;
+      if (typeof id === 'string') names.add(`deployments/${id}.json`);
+    }
+  }
+  return names;
+}
+
+const hasLegacyDeploys = (entries: readonly AuditEntry[]) =>
+  !entries.some((e) => e.objects?.['live.json']) &&
+  entries.some((e) => (e.type === 'deploy' || e.type === 'rollback') && !e.objects);
 
 function hashOf(unsigned: Omit<AuditEntry, 'hash'>): string {
-  return `sha256:${createHash('sha256')
-    .update(canonicalize(unsigned) ?? '')
-    .digest('hex')}`;
+  return stateDigest(unsigned);
 }

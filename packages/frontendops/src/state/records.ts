@@ -3,8 +3,10 @@
  * bucket under the stack's state prefix. The pointer moves by compare-and-swap where the endpoint
  * supports conditional writes; the deploy lock serialises writers everywhere else.
  */
-import type { DeployPlan } from '../engine/plan.ts';
+import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import { stateDigest } from './audit.ts';
 
 export interface ReleaseRef {
   deployId: string;
@@ -26,17 +28,13 @@ export interface RequestInfo {
   /** "cli", "runbook", "model:<provider:model>", "console" */
   planner: string;
   at: string;
+  /** What the person said about this change (`--message`), recorded as they wrote it. */
+  message?: string;
 }
 
 export type Outcome = 'succeeded' | 'failed' | 'rolled-back' | 'superseded';
 
-export interface DeploymentRecord {
-  deployId: string;
-  stack: string;
-  kind: 'deploy' | 'rollback';
-  app: string;
-  commit: string;
-  artifactDigest: string;
+export interface DeploymentRecord extends DeployIdentity {
   fromDeployId: string | null;
   fromCommit: string | null;
   request: RequestInfo;
@@ -62,11 +60,21 @@ export interface PendingDeploy {
   pointerMoved: boolean;
 }
 
+/**
+ * History is listed newest first, one page at a time: beside each record an empty index object
+ * `history/<13 digits counting down from the start time>-<deployId>` sorts newest first in S3's key
+ * order, so a page costs one LIST of `limit` keys and `limit` reads, whatever the history's length.
+ */
+const MAX_TIME = 9_999_999_999_999;
+const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) =>
+  `history/${String(MAX_TIME - Date.parse(record.startedAt)).padStart(13, '0')}-${record.deployId}`;
+const HISTORY_CURSOR = /^\d{13}-[0-9a-f]{7}-[0-9a-f]{10}$/;
+
 export function createStateRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;
   const readJson = async <T>(name: string): Promise<{ value: T; etag: string } | null> => {
     const object = await store.get(key(name));
-    return object ? { value: JSON.parse(object.body.toString('utf8')) as T, etag: object.etag } : null;
+    return object ? { value: parseStateObject<T>(key(name), object.body), etag: object.etag } : null;
   };
   const writeJson = (name: string, value: unknown, condition = {}) =>
     store.put(
@@ -79,42 +87,77 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
   return {
     readPointer: () => readJson<LivePointer>('live.json'),
 
-    async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<void> {
+    /** Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry. */
+    async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<string> {
       const conditional = await store.supportsConditionalWrites();
       await writeJson(
         'live.json',
         pointer,
         !conditional ? {} : previousEtag ? { ifMatch: previousEtag } : { ifNoneMatch: '*' },
       );
+      return stateDigest(pointer);
     },
 
     readPending: async () => (await readJson<PendingDeploy>('pending.json'))?.value ?? null,
     writePending: (pending: PendingDeploy) => writeJson('pending.json', pending),
     clearPending: () => store.delete([key('pending.json')]),
 
-    async writeRecord(record: DeploymentRecord): Promise<void> {
-      if (await store.head(key(`deployments/${record.deployId}.json`))) return; // records are immutable
-      await writeJson(`deployments/${record.deployId}.json`, record);
+    /**
+     * Writes the immutable record and its history index; returns the digest of the record as stored
+     * (a record already written by a repeated finish stays as it is, and its digest is returned).
+     */
+    async writeRecord(record: DeploymentRecord): Promise<string> {
+      const name = `deployments/${record.deployId}.json`;
+      const existing = (await store.head(key(name))) ? await readJson<DeploymentRecord>(name) : null;
+      if (!existing) await writeJson(name, record);
+      await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
+      return stateDigest(existing?.value ?? record);
     },
 
     readRecord: async (deployId: string) =>
       (await readJson<DeploymentRecord>(`deployments/${deployId}.json`))?.value ?? null,
 
-    /** Newest first. */
-    async listRecords(limit = 50): Promise<DeploymentRecord[]> {
-      const keys = (await store.list(key('deployments/'))).map((o) => o.key);
+    /** One page of records, newest first; `next` continues with older ones (null at the end). */
+    async listRecords(
+      options: { limit?: number; before?: string } = {},
+    ): Promise<{ records: DeploymentRecord[]; next: string | null }> {
+      const limit = options.limit ?? 50;
+      if (options.before !== undefined && !HISTORY_CURSOR.test(options.before)) {
+        throw badInput(
+          `"${options.before.slice(0, 60)}" is not a history cursor; pass the \`next\` value of the previous page.`,
+        );
+      }
+      const page = await store.list(key('history/'), {
+        limit: limit + 1,
+        ...(options.before ? { startAfter: key(`history/${options.before}`) } : {}),
+      });
+      const shown = page.slice(0, limit);
       const records = await Promise.all(
-        keys.map(async (k) => {
-          const object = await store.get(k);
-          return object ? (JSON.parse(object.body.toString('utf8')) as DeploymentRecord) : null;
+        shown.map(async (o) => {
+          const deployId = o.key.slice(-'0123456-0123456789'.length);
+          const record = await readJson<DeploymentRecord>(`deployments/${deployId}.json`);
+          return record?.value ?? null;
         }),
       );
-      return records
-        .filter((r): r is DeploymentRecord => r !== null)
-        .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
-        .slice(0, limit);
+      const last = shown.at(-1);
+      return {
+        records: records.filter((r): r is DeploymentRecord => r !== null),
+        next: page.length > limit && last ? last.key.slice(key('history/').length) : null,
+      };
     },
   };
+}
+
+/** A state object's JSON; a damaged one is reported as such, naming it, never as a bug. */
+export function parseStateObject<T>(key: string, body: Buffer): T {
+  try {
+    return JSON.parse(body.toString('utf8')) as T;
+  } catch {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The state object ${key} is damaged (it is not valid JSON). Run \`frontendops audit verify\` to see what else changed, and restore it from the bucket's versions.`,
+    );
+  }
 }
 
 export type StateRecords = ReturnType<typeof createStateRecords>;

@@ -13,7 +13,7 @@ import type { AgentClients } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
-import { createInfraServer } from '../../src/mcp/infra-server.ts';
+import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
@@ -26,6 +26,8 @@ export interface AgentTestEnv {
   config: Config;
   /** tools/call names (and arguments) as received by each server. */
   received: Array<{ server: 'infra' | 'git'; name: string; args: Record<string, unknown> }>;
+  /** record_request calls: the audit entry the agent asks the infra server to write per request. */
+  recorded: Array<{ server: 'infra' | 'git'; name: string; args: Record<string, unknown> }>;
   /** Commits a new dashboard change, publishes its build (content `version`), returns the sha. */
   addRelease(version: string, message?: string): Promise<string>;
   /** Fresh clients connected to fresh server instances (same state). */
@@ -37,13 +39,21 @@ export interface AgentTestEnv {
 export async function startAgentTestEnv(): Promise<AgentTestEnv> {
   const t = await startDeployEnv();
   const repo = await createTestRepo();
-  const config: Config = { ...defaultConfig(), protected: [STACK] };
+  // An operator's own agent at a terminal: the person there answers the server's question, so the
+  // stack's configuration trusts that answer (trustElicitation). Stacks that do not are tested in
+  // test/mcp/infra/approval-gate.test.ts and test/security.
+  const config: Config = {
+    ...defaultConfig(),
+    protected: [STACK],
+    approval: { approvers: {}, trustElicitation: true },
+  };
   const received: AgentTestEnv['received'] = [];
+  const recorded: AgentTestEnv['recorded'] = [];
   const opened: AgentClients[] = [];
 
   const publish = async (commit: string, version: string) => {
     const build = await writeFixtureBuild(join(t.tmp, `build-${version}`), { version });
-    await publishArtifact(t.env.artifacts, { dir: build.dir, app: APP, commit });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   };
   await publish(repo.commits.dashboard1, 'v1');
   await publish(repo.commits.dashboard2, 'v2');
@@ -57,8 +67,10 @@ export async function startAgentTestEnv(): Promise<AgentTestEnv> {
         method?: string;
         params?: { name?: string; arguments?: Record<string, unknown> };
       };
+      // The agent's own audit entry (record_request) is kept apart from what the planners called.
       if (m.method === 'tools/call') {
-        received.push({ server: name, name: String(m.params?.name), args: m.params?.arguments ?? {} });
+        const call = { server: name, name: String(m.params?.name), args: m.params?.arguments ?? {} };
+        (call.name === 'record_request' ? recorded : received).push(call);
       }
       deliver?.call(serverSide, message, extra);
     };
@@ -72,6 +84,7 @@ export async function startAgentTestEnv(): Promise<AgentTestEnv> {
     repo,
     config,
     received,
+    recorded,
     async addRelease(version, message = `dashboard: ${version}`) {
       const file = join('apps', 'sophia-dashboard', `${version}.txt`);
       // A real change to the dashboard's directory, so latest_commit finds it.
@@ -86,10 +99,20 @@ export async function startAgentTestEnv(): Promise<AgentTestEnv> {
     },
     async connect() {
       const infra = await link(
-        createInfraServer({ config, openStack: async () => t.env, defaultStack: STACK }),
+        createInfraServer({
+          config,
+          openSite: async () => ({ ...t.site, protected: true, approval: config.approval }),
+          defaultStack: STACK,
+        }),
         'infra',
       );
-      const git = await link(createGitServer({ host: createLocalGit({ repoDir: repo.dir }) }), 'git');
+      const git = await link(
+        createGitServer({
+          host: createLocalGit({ repoDir: repo.dir }),
+          defaultPath: 'apps/sophia-dashboard',
+        }),
+        'git',
+      );
       const clients: AgentClients = {
         infra,
         git,
@@ -101,7 +124,7 @@ export async function startAgentTestEnv(): Promise<AgentTestEnv> {
       return clients;
     },
     async hostingIndex() {
-      const object = await t.env.hosting.get('index.html');
+      const object = await t.site.hosting.get('index.html');
       return object ? object.body.toString('utf8') : null;
     },
     async stop() {

@@ -1,6 +1,7 @@
-/** Runs the real CLI (bin/frontendops.js) in a child process, as a user would. */
-import { type ChildProcess, spawn } from 'node:child_process';
+/** Runs the real CLI (bin/frontendops.js) in a child process, as a user would; tracked for cleanup. */
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { spawnTracked } from './processes.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/frontendops.js', import.meta.url));
 /** The repository's root (the workspace root). */
@@ -20,7 +21,7 @@ export function startCli(
   env: Record<string, string> = {},
   cwd?: string,
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawnTracked(process.execPath, [BIN, ...args], {
     cwd: cwd ?? process.cwd(),
     env: { ...process.env, FRONTENDOPS_DEBUG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

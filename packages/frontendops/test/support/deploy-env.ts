@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeployTarget } from '../../src/engine/types.ts';
-import { type Environment, openEnvironment } from '../../src/environment.ts';
-import { LOCAL_S3_CREDENTIALS } from '../../src/local/env-file.ts';
+import type { Site } from '../../src/site.ts';
+import { connectSite } from '../../src/stacks/open.ts';
 import { type CloudFrontDouble, DOUBLE_DISTRIBUTION_ID, startCloudFrontDouble } from './cloudfront-double.ts';
 import { startTestS3, type TestS3 } from './local-s3.ts';
 
@@ -15,19 +15,27 @@ export const HOSTING = 'sophia-dashboard-hosting-prod';
 export interface TestDeployEnv {
   s3: TestS3;
   cdn: CloudFrontDouble;
-  env: Environment;
+  site: Site;
   target: DeployTarget;
+  /**
+   * What a CLI or server reading this environment's outputs file needs in its environment: the
+   * embedded server's key through the standard AWS SDK variables, and the CloudFront double's endpoint.
+   */
+  cliEnv(): Record<string, string>;
   tmp: string;
   /**
    * Writes this environment's stack outputs as a `--stack` file (`<tmp>/<stack>.json`), as a CLI or
    * spawned server reads them; `cdn` adds the distribution id (then set AWS_ENDPOINT_URL_CLOUDFRONT).
    */
-  writeOutputs(options?: { stack?: string; cdn?: boolean }): Promise<string>;
+  writeOutputs(options?: { stack?: string; cdn?: boolean; hostingBucket?: string }): Promise<string>;
   stop(): Promise<void>;
 }
 
-export async function startDeployEnv(overrides: Partial<DeployTarget> = {}): Promise<TestDeployEnv> {
-  const s3 = await startTestS3([ARTIFACTS, HOSTING]);
+export async function startDeployEnv(
+  overrides: Partial<DeployTarget> = {},
+  options: { protected?: boolean; extraBuckets?: string[] } = {},
+): Promise<TestDeployEnv> {
+  const s3 = await startTestS3([ARTIFACTS, HOSTING, ...(options.extraBuckets ?? [])]);
   const cdn = await startCloudFrontDouble();
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-deploy-'));
   const stack = overrides.stack ?? STACK;
@@ -43,23 +51,28 @@ export async function startDeployEnv(overrides: Partial<DeployTarget> = {}): Pro
     prune: true,
     ...overrides,
   };
-  const env = await openEnvironment(target, {
-    credentials: LOCAL_S3_CREDENTIALS,
-    cdnEndpoint: cdn.endpoint,
-    lockDir: join(tmp, 'locks'),
+  const site = await connectSite(target, {
+    access: { credentials: s3.credentials, cdnEndpoint: cdn.endpoint },
+    protected: options.protected ?? false,
+    onNotice: () => undefined,
   });
   return {
     s3,
     cdn,
-    env,
+    site,
+    cliEnv: () => ({
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_CLOUDFRONT: cdn.endpoint,
+    }),
     target,
     tmp,
-    async writeOutputs({ stack: name = stack, cdn = false } = {}) {
+    async writeOutputs({ stack: name = stack, cdn = false, hostingBucket = HOSTING } = {}) {
       const file = join(tmp, `${name}.json`);
       const outputs = {
         stack: name,
         artifactsBucket: ARTIFACTS,
-        hostingBucket: HOSTING,
+        hostingBucket,
         ...(cdn ? { distributionId: target.distributionId } : {}),
         region: 'us-east-1',
         endpoint: s3.endpoint,
@@ -68,7 +81,7 @@ export async function startDeployEnv(overrides: Partial<DeployTarget> = {}): Pro
       return file;
     },
     async stop() {
-      env.close();
+      site.close();
       await cdn.close();
       await s3.stop();
       await rm(tmp, { recursive: true, force: true });

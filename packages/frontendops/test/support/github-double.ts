@@ -19,10 +19,27 @@ export interface RecordedRequest {
   authorization: string | undefined;
 }
 
+export interface DeploymentRecord {
+  id: number;
+  sha: string;
+  ref: string;
+  environment: string;
+  description: string | null;
+  statuses: Array<{
+    id: number;
+    state: string;
+    description: string;
+    environment_url: string;
+    log_url: string;
+  }>;
+}
+
 export interface GitHubDouble {
   /** API root to give Octokit as baseUrl. */
   url: string;
   requests: RecordedRequest[];
+  /** Deployments created through the API, with their statuses in order. */
+  deployments: DeploymentRecord[];
   close(): Promise<void>;
 }
 
@@ -33,6 +50,11 @@ export interface GitHubDoubleOptions {
   repoDir: string;
   /** When set, writes need it and any other presented token is "Bad credentials". */
   token?: string;
+  /**
+   * A second valid token without the `deployments` permission (a workflow's GITHUB_TOKEN without
+   * `deployments: write`): it reads and tags, and deployments answer 403 as GitHub does.
+   */
+  tokenWithoutDeployments?: string;
 }
 
 const DOCS = 'https://docs.github.com/rest';
@@ -40,6 +62,7 @@ const TAGGER = { name: 'frontendops-bot', email: 'bot@example.test' };
 
 export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<GitHubDouble> {
   const requests: RecordedRequest[] = [];
+  const deployments: DeploymentRecord[] = [];
   let base = '';
   const git = async (args: string[], input?: string) => {
     const child = run('git', args, { cwd: options.repoDir });
@@ -84,7 +107,8 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     res: ServerResponse,
   ) {
     const presented = /^(?:token|bearer) (.+)$/i.exec(auth ?? '')?.[1];
-    if (options.token && presented !== undefined && presented !== options.token) {
+    const limited = presented !== undefined && presented === options.tokenWithoutDeployments;
+    if (options.token && presented !== undefined && presented !== options.token && !limited) {
       return fail(res, 401, 'Bad credentials', DOCS);
     }
     const prefix = `/repos/${options.owner}/${options.repo}/`;
@@ -95,6 +119,8 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       return fail(res, 401, 'Requires authentication', DOCS);
 
     if (method === 'GET' && rest === 'commits') return listCommits(url, res);
+    if (method === 'GET' && rest.startsWith('compare/'))
+      return compare(decodeURIComponent(rest.slice('compare/'.length)), url, res);
     if (method === 'GET' && rest.startsWith('commits/'))
       return getCommit(decodeURIComponent(rest.slice(8)), res);
     if (method === 'POST' && rest === 'git/tags')
@@ -105,6 +131,20 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     }
     if (method === 'GET' && rest.startsWith('git/tags/'))
       return getTagObject(rest.slice('git/tags/'.length), res);
+    if (limited && rest.startsWith('deployments')) {
+      return fail(res, 403, 'Resource not accessible by integration', `${DOCS}/deployments/deployments`);
+    }
+    if (method === 'POST' && rest === 'deployments')
+      return createDeployment(body as Record<string, unknown>, res);
+    if (method === 'GET' && rest === 'deployments')
+      return send(res, 200, deployments.map(deploymentJson).reverse());
+    const statuses = /^deployments\/(\d+)\/statuses$/.exec(rest);
+    if (statuses) {
+      const deployment = deployments.find((d) => d.id === Number(statuses[1]));
+      if (!deployment) return fail(res, 404, 'Not Found', `${DOCS}/deployments/statuses`);
+      if (method === 'GET') return send(res, 200, [...deployment.statuses].reverse());
+      if (method === 'POST') return createDeploymentStatus(deployment, body as Record<string, unknown>, res);
+    }
     return fail(res, 404, 'Not Found', DOCS);
   }
 
@@ -128,6 +168,124 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       .split('\n')
       .filter(Boolean);
     send(res, 200, await Promise.all(shas.map(commitJson)));
+  }
+
+  /** GET /repos/{owner}/{repo}/compare/{basehead}: what HEAD has that BASE does not, oldest first, paginated. */
+  async function compare(basehead: string, url: URL, res: ServerResponse) {
+    const docs = `${DOCS}/commits/commits#compare-two-commits`;
+    const [baseRef, headRef, ...extra] = basehead.split('...');
+    if (!baseRef || !headRef || extra.length > 0) return fail(res, 404, 'Not Found', docs);
+    const resolve = async (ref: string) =>
+      (await tryGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]))?.trim();
+    const [from, to] = await Promise.all([resolve(baseRef), resolve(headRef)]);
+    if (!from || !to) return fail(res, 404, `No common ancestor between ${baseRef} and ${headRef}.`, docs);
+    const list = async (range: string) =>
+      (await git(['rev-list', '--reverse', range])).split('\n').filter(Boolean);
+    const ahead = await list(`${from}..${to}`);
+    const behind = await list(`${to}..${from}`);
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 250), 250);
+    const page = Math.max(Number(url.searchParams.get('page') ?? 1), 1);
+    const shown = ahead.slice((page - 1) * perPage, page * perPage);
+    const mergeBase = (await git(['merge-base', from, to])).trim();
+    const repoPage = `https://github.com/${options.owner}/${options.repo}`;
+    send(res, 200, {
+      url: `${base}/repos/${options.owner}/${options.repo}/compare/${basehead}`,
+      html_url: `${repoPage}/compare/${basehead}`,
+      permalink_url: `${repoPage}/compare/${options.owner}:${from.slice(0, 7)}...${options.owner}:${to.slice(0, 7)}`,
+      diff_url: `${repoPage}/compare/${basehead}.diff`,
+      patch_url: `${repoPage}/compare/${basehead}.patch`,
+      base_commit: await commitJson(from),
+      merge_base_commit: await commitJson(mergeBase),
+      status:
+        ahead.length && behind.length
+          ? 'diverged'
+          : ahead.length
+            ? 'ahead'
+            : behind.length
+              ? 'behind'
+              : 'identical',
+      ahead_by: ahead.length,
+      behind_by: behind.length,
+      total_commits: ahead.length,
+      commits: await Promise.all(shown.map(commitJson)),
+      files: [],
+    });
+  }
+
+  /** POST /repos/{owner}/{repo}/deployments: 201 with the deployment; 422 when the ref is unknown. */
+  async function createDeployment(input: Record<string, unknown>, res: ServerResponse) {
+    const docs = `${DOCS}/deployments/deployments#create-a-deployment`;
+    const ref = input?.ref;
+    if (typeof ref !== 'string' || ref === '')
+      return fail(res, 422, 'Invalid request.\n\n"ref" wasn\'t supplied.', docs);
+    const sha = await tryGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+    if (!sha) return fail(res, 422, `No ref found for: ${ref}`, docs);
+    const deployment: DeploymentRecord = {
+      id: deployments.length + 1,
+      sha: sha.trim(),
+      ref,
+      environment: typeof input.environment === 'string' ? input.environment : 'production',
+      description: typeof input.description === 'string' ? input.description : null,
+      statuses: [],
+    };
+    deployments.push(deployment);
+    send(res, 201, deploymentJson(deployment));
+  }
+
+  /** POST /repos/{owner}/{repo}/deployments/{id}/statuses: 201 with the status; 422 for an unknown state. */
+  function createDeploymentStatus(
+    deployment: DeploymentRecord,
+    input: Record<string, unknown>,
+    res: ServerResponse,
+  ) {
+    const states = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'];
+    if (typeof input?.state !== 'string' || !states.includes(input.state)) {
+      return fail(res, 422, 'Validation Failed', `${DOCS}/deployments/statuses#create-a-deployment-status`);
+    }
+    const status = {
+      id: deployment.statuses.length + 1,
+      state: input.state,
+      description: typeof input.description === 'string' ? input.description : '',
+      environment_url: typeof input.environment_url === 'string' ? input.environment_url : '',
+      log_url: typeof input.log_url === 'string' ? input.log_url : '',
+    };
+    deployment.statuses.push(status);
+    const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
+    send(res, 201, {
+      url: `${repoApi}/deployments/${deployment.id}/statuses/${status.id}`,
+      node_id: `DES_${deployment.id}_${status.id}`,
+      ...status,
+      target_url: status.log_url,
+      environment: deployment.environment,
+      creator: { login: 'github-actions[bot]', id: 41898282, type: 'Bot' },
+      created_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      updated_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      deployment_url: `${repoApi}/deployments/${deployment.id}`,
+      repository_url: repoApi,
+    });
+  }
+
+  function deploymentJson(d: DeploymentRecord) {
+    const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
+    return {
+      url: `${repoApi}/deployments/${d.id}`,
+      id: d.id,
+      node_id: `DE_${d.id}`,
+      sha: d.sha,
+      ref: d.ref,
+      task: 'deploy',
+      payload: {},
+      original_environment: d.environment,
+      environment: d.environment,
+      description: d.description,
+      creator: { login: 'github-actions[bot]', id: 41898282, type: 'Bot' },
+      created_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      updated_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      statuses_url: `${repoApi}/deployments/${d.id}/statuses`,
+      repository_url: repoApi,
+      transient_environment: false,
+      production_environment: false,
+    };
   }
 
   async function getCommit(ref: string, res: ServerResponse) {
@@ -273,6 +431,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   return {
     url: base,
     requests,
+    deployments,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

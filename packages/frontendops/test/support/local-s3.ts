@@ -1,15 +1,18 @@
-/** Starts the embedded S3 server in a temp dir for one test file; records every request. */
+/** Starts the embedded S3 server in a temp dir for one test file, with a key of its own; records every request. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
-import { LOCAL_S3_CREDENTIALS } from '../../src/local/env-file.ts';
+import { createLocalCredentials } from '../../src/local/env-file.ts';
 import { type LocalS3, type S3RequestRecord, startLocalS3 } from '../../src/local/s3-server.ts';
 import type { ObjectStore } from '../../src/ports.ts';
+import { trackPid } from './processes.ts';
 
 export interface TestS3 {
   endpoint: string;
   dir: string;
+  /** The one key this server accepts. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   requests: S3RequestRecord[];
   /** Waits until every request the server finished is in `requests`. */
   settle(): Promise<void>;
@@ -23,15 +26,19 @@ export interface TestS3 {
 export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
   const dir = await mkdtemp(join(tmpdir(), 'frontendops-s3-'));
   const requests: S3RequestRecord[] = [];
+  const credentials = createLocalCredentials();
   const server = await startLocalS3({
     directory: join(dir, 'data'),
     buckets,
+    credentials,
     onRequest: (record) => requests.push(record),
   });
-  const client = createS3Client({ endpoint: server.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+  const untrack = trackPid(server.pid);
+  const client = createS3Client({ endpoint: server.endpoint, credentials });
   return {
     endpoint: server.endpoint,
     dir,
+    credentials,
     requests,
     settle: () => server.flush(),
     pauseAfter: (rule) => server.pauseAfter(rule),
@@ -40,6 +47,7 @@ export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
     async stop() {
       client.destroy();
       await server.close();
+      untrack();
       await rm(dir, { recursive: true, force: true });
     },
   };

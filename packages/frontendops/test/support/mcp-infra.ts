@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { ElicitRequest, ElicitResult, McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import { type Config, defaultConfig } from '../../src/config.ts';
+import { type ApprovalPolicy, approvalPolicyFor, type Config, defaultConfig } from '../../src/config.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra-server.ts';
+import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra/server.ts';
 import { startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from './fixture-build.ts';
 
@@ -23,7 +23,8 @@ export const COMMITS = [
 export interface InfraFixture {
   t: TestDeployEnv;
   builds: FixtureBuild[];
-  config(protectedStacks?: string[]): Config;
+  /** A configuration protecting these stacks, with this approval policy for all of them. */
+  config(protectedStacks?: string[], approval?: Partial<ApprovalPolicy>): Config;
   server(options?: Partial<InfraServerOptions>): McpServer;
 }
 
@@ -35,15 +36,31 @@ export async function startInfraFixture(
   for (const [i, commit] of COMMITS.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
     builds.push(build);
-    await publishArtifact(t.env.artifacts, { dir: build.dir, app: APP, commit });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   }
-  const config = (protectedStacks: string[] = []) => ({ ...defaultConfig(), protected: protectedStacks });
+  const config = (protectedStacks: string[] = [], approval: Partial<ApprovalPolicy> = {}) => ({
+    ...defaultConfig(),
+    protected: protectedStacks,
+    approval: { approvers: {}, trustElicitation: false, ...approval },
+  });
   return {
     t,
     builds,
     config,
-    server: (options = {}) =>
-      createInfraServer({ config: config(), openStack: async () => t.env, ...options }),
+    // Protection is the site's: a config listing the stack as protected gets a protected view of it.
+    server: (options = {}) => {
+      const used = options.config ?? config();
+      return createInfraServer({
+        config: used,
+        defaultStack: t.site.target.stack,
+        openSite: async () => ({
+          ...t.site,
+          protected: used.protected.includes(t.site.target.stack),
+          approval: approvalPolicyFor(used, t.site.target.stack),
+        }),
+        ...options,
+      });
+    },
   };
 }
 

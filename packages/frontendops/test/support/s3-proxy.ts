@@ -4,11 +4,23 @@
  * - conditional writes as S3 documents them for PutObject: If-None-Match: * fails with 412 when the
  *   key exists, If-Match: <etag> fails with 412 when the current ETag differs (checked and written
  *   under a per-key mutex, so the check and the write are atomic as on S3).
- * Requests are forwarded byte for byte (their SigV4 signature stays valid).
+ * - a hold: the next request a test names waits until the test releases it (a process stopped at an
+ *   exact point of its work, with the other requests still served).
+ * Requests are forwarded byte for byte (their SigV4 signature stays valid). A proxy listening on
+ * another address (`host`, not loopback) signs each request again for the upstream's own loopback
+ * Host with the upstream client's key, as the embedded server answers loopback Hosts only.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface S3Proxy {
   endpoint: string;
@@ -16,25 +28,49 @@ export interface S3Proxy {
   failNext(count: number): void;
   /** The next `count` GET responses are cut off after half their body (a reset connection). */
   truncateNext(count: number): void;
-  /** Requests that reached the proxy (method, path, status). */
-  seen: Array<{ method: string; path: string; status: number }>;
+  /** Requests that reached the proxy (method, path, status, copy source). */
+  seen: Array<{ method: string; path: string; status: number; copySource?: string }>;
+  /** Holds the next request `match` accepts until release(); `reached` resolves when it arrives. */
+  hold(match: (request: HeldRequest) => boolean): { reached: Promise<void>; release(): void };
   close(): Promise<void>;
+}
+
+export interface HeldRequest {
+  method: string;
+  /** Path-style: /<bucket>/<key>, decoded. */
+  bucket: string;
+  key: string;
+  headers: IncomingHttpHeaders;
 }
 
 export async function startS3Proxy(
   upstream: string,
   upstreamClient: S3Client,
-  options: { conditional: boolean },
+  options: { conditional: boolean; host?: string },
 ): Promise<S3Proxy> {
   const target = new URL(upstream);
   const seen: S3Proxy['seen'] = [];
   const locks = new Map<string, Promise<void>>();
   let failures = 0;
   let truncations = 0;
+  const holds: Array<{
+    match: (request: HeldRequest) => boolean;
+    arrived: () => void;
+    released: Promise<void>;
+  }> = [];
 
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
     const path = req.url ?? '/';
+    const [, bucket = '', ...rest] = new URL(path, 'http://x').pathname.split('/');
+    const key = decodeURIComponent(rest.join('/'));
+    const held = { method: req.method ?? '', bucket: decodeURIComponent(bucket), key, headers: req.headers };
+    const hold = holds.find((h) => h.match(held));
+    if (hold) {
+      holds.splice(holds.indexOf(hold), 1);
+      hold.arrived();
+      await hold.released;
+    }
     const answer = (status: number, xml: string) => {
       seen.push({ method: req.method ?? '', path, status });
       res.writeHead(status, { 'content-type': 'application/xml' }).end(xml);
@@ -49,8 +85,6 @@ export async function startS3Proxy(
       !req.headers['x-amz-copy-source'] &&
       (req.headers['if-none-match'] || req.headers['if-match']);
     if (!conditional) return forward(req, body, res, path);
-    const [, bucket = '', ...rest] = new URL(path, 'http://x').pathname.split('/');
-    const key = decodeURIComponent(rest.join('/'));
     await withLock(`${bucket}/${key}`, async () => {
       const current = await upstreamClient.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
         (head) => head.ETag ?? null,
@@ -79,15 +113,50 @@ export async function startS3Proxy(
     await current;
   };
 
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, path: string) =>
-    new Promise<void>((resolve) => {
-      const headers = { ...req.headers };
-      delete headers['if-none-match'];
-      delete headers['if-match'];
+  const resign = async (req: IncomingMessage, path: string): Promise<IncomingHttpHeaders> => {
+    const signer = new SignatureV4({
+      credentials: await upstreamClient.config.credentials(),
+      region: 'us-east-1',
+      service: 's3',
+      sha256: Sha256,
+      uriEscapePath: false,
+    });
+    const url = new URL(path, upstream);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || ['authorization', 'x-amz-date', 'host', 'connection'].includes(name))
+        continue;
+      headers[name] = Array.isArray(value) ? value.join(',') : value;
+    }
+    headers.host = target.host;
+    const query: Record<string, string> = {};
+    for (const [name, value] of url.searchParams) query[name] = value;
+    const signed = await signer.sign({
+      method: req.method ?? 'GET',
+      protocol: 'http:',
+      hostname: target.hostname,
+      port: Number(target.port),
+      path: url.pathname,
+      query,
+      headers,
+    });
+    return signed.headers;
+  };
+
+  const forward = async (req: IncomingMessage, body: Buffer, res: ServerResponse, path: string) => {
+    const headers = options.host ? await resign(req, path) : req.headers;
+    return new Promise<void>((resolve) => {
+      // Every header is kept, the conditions too: they are signed, and s3rver ignores them on a PUT.
       const upstreamRequest = httpRequest(
         { host: target.hostname, port: target.port, method: req.method, path, headers },
         (upstreamResponse) => {
-          seen.push({ method: req.method ?? '', path, status: upstreamResponse.statusCode ?? 0 });
+          const copySource = req.headers['x-amz-copy-source'];
+          seen.push({
+            method: req.method ?? '',
+            path,
+            status: upstreamResponse.statusCode ?? 0,
+            ...(typeof copySource === 'string' ? { copySource: decodeURIComponent(copySource) } : {}),
+          });
           res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
           if (req.method === 'GET' && truncations > 0 && upstreamResponse.statusCode === 200) {
             truncations--;
@@ -107,11 +176,14 @@ export async function startS3Proxy(
       });
       upstreamRequest.end(body);
     });
+  };
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   const { port } = server.address() as AddressInfo;
+  const releases: Array<() => void> = [];
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     failNext: (count) => {
       failures = count;
     },
@@ -119,8 +191,22 @@ export async function startS3Proxy(
       truncations = count;
     },
     seen,
+    hold(match) {
+      let arrived = () => {};
+      let release = () => {};
+      const reached = new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      holds.push({ match, arrived, released });
+      releases.push(release);
+      return { reached, release };
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const release of releases) release();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -2,23 +2,9 @@
  * `frontendops agent "<request>"` and `frontendops chat`: the agent in a terminal. Steps go to stderr
  * as they happen; stdout carries the summary, or exactly one JSON object with --json.
  */
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import {
-  type AgentClients,
-  type AgentResult,
-  connectAgentClients,
-  createCliApprover,
-  defaultMcpConfig,
-  loadMcpConfig,
-  type McpConfig,
-  type PlannerChoice,
-  runAgentRequest,
-} from '../../agent/index.ts';
-import { createRenderer } from '../../agent/render.ts';
-import { badInput } from '../../errors.ts';
-import { actor } from '../context.ts';
+import type { AgentResult, PlannerChoice } from '../../agent/index.ts';
+import { actor, type CliContext } from '../context.ts';
 
 interface AgentFlags {
   yes?: boolean;
@@ -29,45 +15,71 @@ interface AgentFlags {
   planner: string;
 }
 
-export function registerAgentCommands(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addAgentOptions(
     program
       .command('agent')
       .description(
-        'Ask the agent in words, e.g. "Deploy the latest dashboard", "undo the last deploy", "what\'s live on prod?". ' +
+        'Ask the agent in words, e.g. "Deploy the latest dashboard", "undo the last deploy", "what\'s live?". ' +
           'It acts only through the infra and git MCP servers.',
       )
       .argument('<request...>', 'what to do, in words')
       .option('--dry-run', 'show the intent and the tool calls in order; call only read-only tools')
-      .option('--json', 'print one JSON object (the result) on stdout'),
+      .option('--json', 'print one JSON object (the result) on stdout')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ frontendops agent "Deploy the latest dashboard" --yes
+  $ frontendops agent "what's live on prod?" --stack prod
+  $ frontendops agent "roll back to yesterday's version" --dry-run
+  $ frontendops agent "show the deploy history" --json
+
+Exit codes: 0 done or answered, 1 failed, 2 refused or not approved.`,
+      ),
   ).action(async (words: string[], flags: AgentFlags) => {
+    const [{ runAgentRequest, createCliApprover, askOnTerminal, loadMcpConfig }, { createRenderer }] =
+      await Promise.all([import('../../agent/index.ts'), import('../render.ts')]);
     const text = words.join(' ');
-    const mcpConfig = flags.config ? await loadMcpConfig(resolve(flags.config)) : undefined;
-    const renderer = createRenderer(process.stderr);
-    const approve = createCliApprover({ yes: Boolean(flags.yes), actor: actor() });
-    const result = await runAgentRequest(text, {
-      actor: actor(),
-      planner: parsePlanner(flags.planner),
-      approve: (request) => {
+    const { io } = ctx;
+    const mcpConfig = flags.config ? await loadMcpConfig(flags.config, io.cwd) : undefined;
+    const renderer = createRenderer(io.stderr);
+    const approve = createCliApprover({
+      yes: Boolean(flags.yes),
+      actor: actor(io),
+      interactive: Boolean(io.stdin.isTTY && io.stderr.isTTY),
+      ask: (question) => {
         renderer.pause();
-        return approve(request);
+        return askOnTerminal(question, io.stdin, io.stderr as NodeJS.WritableStream);
       },
+    });
+    const planner = await parsePlanner(flags.planner);
+    await checkModelUpFront(io.env, planner);
+    const result = await runAgentRequest(text, {
+      actor: actor(io),
+      planner,
+      approve,
       dryRun: Boolean(flags.dryRun),
-      ...(flags.stack ? { stackRef: flags.stack } : {}),
+      cwd: io.cwd,
+      env: io.env,
+      ...(await stackRefOf(ctx, flags.stack)),
       ...(mcpConfig ? { mcpConfig } : {}),
+      // The servers' notes once, between the renderer's lines (never over its spinner).
+      onServerStderr: flags.json ? (line) => io.stderr.write(`${line}\n`) : renderer.line,
       ...(flags.json ? {} : { onEvent: renderer.onEvent }),
     });
-    if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else process.stdout.write(`${renderer.summary(result)}\n`);
-    process.exitCode = exitCodeFor(result);
+    if (flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else io.stdout.write(`${renderer.summary(result)}\n`);
+    ctx.exitCode = exitCodeFor(result);
   });
 
   addAgentOptions(
     program
       .command('chat')
-      .description('Talk to the agent: one request per line; "exit" (or Ctrl-D) to leave'),
+      .description('Talk to the agent: one request per line; "exit" (or Ctrl-D) to leave')
+      .addHelpText('after', '\nExamples:\n  $ frontendops chat\n  $ frontendops chat --stack prod'),
   ).action(async (flags: AgentFlags) => {
-    await chat(flags);
+    await chat(ctx, flags);
   });
 }
 
@@ -82,10 +94,10 @@ export function exitCodeFor(result: AgentResult): number {
 
 function addAgentOptions(command: Command): Command {
   return command
-    .option('--yes', 'approve actions on protected stacks without asking')
+    .option('--yes', 'approve the change the request names (only that) without asking')
     .option(
       '--stack <ref>',
-      'stack name or outputs JSON file (default: FRONTENDOPS_STACK or dashboard-hosting-prod)',
+      'stack: a configured name, `local` or an outputs JSON file (default: FRONTENDOPS_STACK, else `local` when it runs)',
     )
     .option(
       '--config <mcp.json>',
@@ -98,30 +110,64 @@ function addAgentOptions(command: Command): Command {
     );
 }
 
-function parsePlanner(value: string): PlannerChoice {
+/**
+ * A model that cannot work is one clear line before anything starts: FRONTENDOPS_MODEL malformed, or
+ * its provider's key missing or empty (never a request that fails, is retried and prints a trace).
+ */
+async function checkModelUpFront(env: NodeJS.ProcessEnv, planner: PlannerChoice): Promise<void> {
+  if (planner === 'runbook') return;
+  const { readModelSpec, requireModelKey, MODEL_ENV } = await import('../../agent/model-provider.ts');
+  const spec = readModelSpec(env);
+  if (spec) requireModelKey(spec, env);
+  else if (planner === 'model') {
+    const { badInput } = await import('../../errors.ts');
+    throw badInput(`--planner model needs a model: set ${MODEL_ENV}=provider:model (e.g. openai:gpt-4.1).`);
+  }
+}
+
+async function parsePlanner(value: string): Promise<PlannerChoice> {
   if (value === 'auto' || value === 'runbook' || value === 'model') return value;
+  const { badInput } = await import('../../errors.ts');
   throw badInput(`Unknown --planner "${value}": expected auto, runbook or model.`);
 }
 
-async function chat(flags: AgentFlags): Promise<void> {
-  const planner = parsePlanner(flags.planner);
-  const mcpConfig: McpConfig = flags.config
-    ? await loadMcpConfig(resolve(flags.config))
-    : defaultMcpConfig(process.cwd(), flags.stack ?? process.env.FRONTENDOPS_STACK);
-  const lines = readLines();
-  const who = actor();
-  const renderer = createRenderer(process.stderr);
-  const approve = createCliApprover({
+/** The stack the spawned infra server serves: --stack, FRONTENDOPS_STACK, or `local` when it runs. */
+async function stackRefOf(ctx: CliContext, flag: string | undefined): Promise<{ stackRef?: string }> {
+  const given = flag ?? ctx.io.env.FRONTENDOPS_STACK;
+  if (given) return { stackRef: given };
+  const [{ findLocalEnv }, { LOCAL_STACK }] = await Promise.all([
+    import('../../local/env-file.ts'),
+    import('../../stacks/local.ts'),
+  ]);
+  return (await findLocalEnv(ctx.io.cwd)) ? { stackRef: LOCAL_STACK } : {};
+}
+
+async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
+  const [agent, { createRenderer }] = await Promise.all([
+    import('../../agent/index.ts'),
+    import('../render.ts'),
+  ]);
+  const { io } = ctx;
+  const planner = await parsePlanner(flags.planner);
+  await checkModelUpFront(io.env, planner);
+  const stack = await stackRefOf(ctx, flags.stack);
+  const mcpConfig = flags.config
+    ? await agent.loadMcpConfig(flags.config, io.cwd)
+    : agent.defaultMcpConfig(io.cwd, stack.stackRef, io.env);
+  const lines = readLines(io.stdin, io.stderr);
+  const who = actor(io);
+  const renderer = createRenderer(io.stderr);
+  const approve = agent.createCliApprover({
     yes: Boolean(flags.yes),
     actor: who,
-    interactive: Boolean(process.stdin.isTTY),
+    interactive: Boolean(io.stdin.isTTY),
     ask: async (question) => {
       renderer.pause();
       return (await lines.next(question)) ?? '';
     },
   });
-  let clients: AgentClients | null = null;
-  process.stderr.write(
+  let clients: Awaited<ReturnType<typeof agent.connectAgentClients>> | null = null;
+  io.stderr.write(
     'FrontendOps agent. Ask e.g. "Deploy the latest dashboard" or "what\'s live?"; "exit" to leave.\n',
   );
   try {
@@ -130,16 +176,23 @@ async function chat(flags: AgentFlags): Promise<void> {
       if (line === undefined || /^(exit|quit|bye)$/i.test(line)) break;
       if (!line) continue;
       // Connect on first use, then keep the servers for the whole conversation.
-      clients ??= await connectAgentClients(mcpConfig, { inheritEnv: !flags.config });
-      const result = await runAgentRequest(line, {
+      clients ??= await agent.connectAgentClients(mcpConfig, {
+        inheritEnv: !flags.config,
+        env: io.env,
+        // The servers' notes (e.g. the file-lock note) once, between lines, never over the spinner.
+        onStderr: renderer.line,
+      });
+      const result = await agent.runAgentRequest(line, {
         actor: who,
         planner,
         approve,
         clients,
-        ...(flags.stack ? { stackRef: flags.stack } : {}),
+        cwd: io.cwd,
+        env: io.env,
+        ...stack,
         onEvent: renderer.onEvent,
       });
-      process.stdout.write(`${renderer.summary(result)}\n`);
+      io.stdout.write(`${renderer.summary(result)}\n`);
     }
   } finally {
     lines.close();
@@ -151,28 +204,41 @@ async function chat(flags: AgentFlags): Promise<void> {
  * Lines from stdin, queued: piped input arrives all at once, before anyone asks, and must not be
  * lost while a request runs. `next` shows a prompt and resolves with the next line (undefined at EOF).
  */
-function readLines() {
-  const rl = createInterface({ input: process.stdin, terminal: false });
+function readLines(input: NodeJS.ReadableStream, prompts: { write(text: string): unknown }) {
   const queued: string[] = [];
   const waiting: Array<(line: string | undefined) => void> = [];
   let ended = false;
-  rl.on('line', (line) => {
-    const wake = waiting.shift();
-    if (wake) wake(line);
-    else queued.push(line);
-  });
-  rl.on('close', () => {
+  let rest = '';
+  const onData = (chunk: Buffer | string) => {
+    rest += chunk.toString();
+    const parts = rest.split(/\r?\n/);
+    rest = parts.pop() ?? '';
+    for (const line of parts) {
+      const wake = waiting.shift();
+      if (wake) wake(line);
+      else queued.push(line);
+    }
+  };
+  const onEnd = () => {
+    if (rest) queued.push(rest);
+    rest = '';
     ended = true;
-    for (const wake of waiting.splice(0)) wake(undefined);
-  });
+    for (const wake of waiting.splice(0)) wake(queued.shift());
+  };
+  input.on('data', onData);
+  input.on('end', onEnd);
   return {
     next(prompt: string): Promise<string | undefined> {
-      process.stderr.write(prompt);
+      prompts.write(prompt);
       const line = queued.shift();
       if (line !== undefined) return Promise.resolve(line);
       if (ended) return Promise.resolve(undefined);
       return new Promise((resolve) => waiting.push(resolve));
     },
-    close: () => rl.close(),
+    close: () => {
+      input.off('data', onData);
+      input.off('end', onEnd);
+      (input as NodeJS.ReadableStream & { pause?: () => void }).pause?.();
+    },
   };
 }

@@ -1,117 +1,171 @@
 /**
- * `frontendops approve <handle-or-deployId> --stack <stack>`: a person approves one planned deploy or
- * rollback of a protected stack from a terminal, for MCP clients that cannot ask (no elicitation).
- * The approval names the plan's deploy id and is recorded in the state bucket with who and when (plus
- * an audit entry); the infra server's run_sync / rollback accept it for that plan only, within an hour.
+ * `frontendops approve <deployId> --stack <stack>`: a person answers an approval request the server
+ * made, after seeing its plan, by signing it with their approver key (see ../approve-deploy.ts).
+ * `frontendops approver init|show`: creates and shows that key.
  */
 import type { Command } from 'commander';
-import { deployArtifact, rollbackRelease } from '../../deploy/deploy.ts';
-import type { Environment } from '../../environment.ts';
-import { badInput, FrontendOpsError } from '../../errors.ts';
-import { type ApprovalRecord, DEPLOY_ID, recordApproval } from '../../mcp/infra-approvals.ts';
-import { looksLikeHandle, readHandleClaims } from '../../mcp/infra-handles.ts';
-import { describePlan } from '../../mcp/infra-schemas.ts';
-import { actor, cliRequest, DEFAULT_STACK, printJson, withStack } from '../context.ts';
+import { type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
+import { type CliIo, printable, say } from '../io.ts';
 
-export interface ApproveOptions {
-  /** A handle from get_deploy_target, or a deploy id (from a refusal message, plan_deploy, …). */
-  ref: string;
-  /** Who approves; recorded. */
-  by: string;
-  now?: () => number;
+/** Which tool carries out each kind of change (what the agent calls again once approved). */
+const TOOL_OF = {
+  deploy: 'run_sync',
+  rollback: 'rollback',
+  canary: 'start_canary',
+  promote: 'promote_canary',
+  abort: 'abort_canary',
+} as const;
+
+interface ApproveFlags {
+  stack?: string;
+  action?: string;
+  key?: string;
+  yes?: boolean;
+  json?: boolean;
 }
 
-export interface ApproveResult {
-  record: ApprovalRecord;
-  /** What was approved, e.g. "sync sophia-dashboard@3f2c1a9 to dashboard-hosting-prod: 4 files to copy, …" */
-  description: string;
-}
-
-/**
- * Records the approval. A handle is checked against what is live now (a stale plan is refused); a
- * deploy id that already went live is refused. The handle's signature is not checked here (the
- * server's secret stays in the server): run_sync checks it, and the approval only names a deploy id.
- */
-export async function approveDeploy(env: Environment, options: ApproveOptions): Promise<ApproveResult> {
-  const ref = options.ref.trim();
-  const request = cliRequest(`approve ${ref.slice(0, 40)}`);
-  let deployId: string;
-  let action: 'deploy' | 'rollback' = 'deploy';
-  let description: string;
-
-  if (looksLikeHandle(ref)) {
-    const claims = readHandleClaims(ref);
-    if (claims.stack !== env.target.stack) {
-      throw badInput(
-        `This handle is for stack ${claims.stack}, not ${env.target.stack}. Run the command with --stack ${claims.stack}.`,
-      );
-    }
-    const { plan } = await deployArtifact(env, {
-      app: claims.app,
-      commit: claims.commit,
-      request,
-      dryRun: true,
-    });
-    if (plan.deployId !== claims.deployId) {
-      throw new FrontendOpsError(
-        'CONFLICT',
-        `The live release of ${env.target.stack} changed since this handle was issued, so its plan is stale. Nothing was approved. Ask the agent for a new deploy target and approve that.`,
-      );
-    }
-    deployId = claims.deployId;
-    description = describePlan(plan);
-  } else {
-    if (!DEPLOY_ID.test(ref)) {
-      throw badInput(
-        `"${ref.slice(0, 80)}" is neither a handle (fo1.…) nor a deploy id (e.g. 3f2c1a9-0123456789). Pass the handle or deploy id named in the refusal message.`,
-      );
-    }
-    deployId = ref;
-    description = `deployment ${deployId} of ${env.target.stack}`;
-    const rollback = await rollbackRelease(env, { request, dryRun: true }).catch(() => null);
-    if (rollback?.plan.deployId === deployId) {
-      action = 'rollback';
-      description = describePlan(rollback.plan);
-    }
-  }
-
-  const live = (await env.records.readPointer())?.value;
-  if (live?.deployId === deployId || (await env.records.readRecord(deployId))) {
-    throw new FrontendOpsError(
-      'CONFLICT',
-      `Deployment ${deployId} has already happened on ${env.target.stack}; there is nothing left to approve.`,
-    );
-  }
-  const record = await recordApproval(env, {
-    deployId,
-    action,
-    summary: description,
-    by: options.by,
-    via: 'cli',
-    ...(options.now ? { now: options.now } : {}),
-  });
-  return { record, description };
-}
-
-export function registerApproveCommand(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('approve')
     .description(
-      'Approve a planned deploy or rollback of a protected stack (for MCP clients that cannot ask): pass the ' +
-        'handle from get_deploy_target or the deploy id from the refusal message',
+      'Approve a change of a protected stack that the agent asked for: shows its plan, then signs it with your approver key',
     )
-    .argument('<handle-or-deployId>', 'the handle (fo1.…) or deploy id to approve')
-    .option('--stack <ref>', 'stack name or outputs JSON file', DEFAULT_STACK)
-    .option('--as <name>', 'who approves (recorded in the audit log); default: you')
-    .option('--json', 'print the approval record as JSON')
-    .action(async (ref: string, flags: { stack: string; as?: string; json?: boolean }) => {
-      await withStack(flags.stack, async (env) => {
-        const result = await approveDeploy(env, { ref, by: flags.as ?? actor() });
-        if (flags.json) return printJson(result.record);
-        console.log(
-          `Approved: ${result.description} (deploy id ${result.record.deployId}) by ${result.record.approvedBy}, ` +
-            `valid until ${result.record.expiresAt}. The agent can now call ${result.record.action === 'rollback' ? 'rollback' : 'run_sync'} again.`,
+    .argument('<deployId>', 'the deploy id the refusal message named')
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--action <kind>', 'deploy, rollback, canary, promote or abort, when several wait under one id')
+    .option(
+      '--key <file>',
+      'your approver key (default: $FRONTENDOPS_APPROVER_KEY, else ~/.config/frontendops/approver-key.pem)',
+    )
+    .option('--yes', 'approve the plan shown without asking')
+    .option('--json', 'print the signed statement as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops approve 3f2c1a9-0123456789 --stack dashboard-hosting-prod',
+    )
+    .action(async (deployId: string, flags: ApproveFlags) => {
+      const [{ approveRequest }, keys, { badInput }] = await Promise.all([
+        import('../approve-deploy.ts'),
+        import('../../approval/keys.ts'),
+        import('../../errors.ts'),
+      ]);
+      const { APPROVAL_ACTIONS } = await import('../../state/approvals.ts');
+      const action = APPROVAL_ACTIONS.find((a) => a === flags.action);
+      if (flags.action !== undefined && !action) {
+        throw badInput(
+          `--action must be one of ${APPROVAL_ACTIONS.join(', ')}, not "${flags.action.slice(0, 40)}".`,
+        );
+      }
+      const keyPath = flags.key ?? keys.approverKeyPath(ctx.io.env);
+      await withSite(ctx, flags.stack, async (site) => {
+        const { statement, preview } = await approveRequest(site, {
+          deployId,
+          ...(action ? { action } : {}),
+          request: cliRequest(ctx.io, `approve ${deployId.slice(0, 40)}`),
+          loadKey: async () =>
+            keys.loadApproverKey(
+              keyPath,
+              (await keys.isEncryptedKey(keyPath).catch(() => false))
+                ? (ctx.io.env[keys.PASSPHRASE_ENV] ??
+                    (await askHidden(ctx.io, `Passphrase for ${keyPath}: `)))
+                : undefined,
+            ),
+          confirm: async (shown, approver) => {
+            const lines = [
+              `${site.target.stack} is protected. ${shown.request.requestedBy} asked at ${shown.request.requestedAt} to:`,
+              `  ${shown.description}`,
+              `  deploy id ${shown.request.deployId}; the request expires at ${shown.request.expiresAt}`,
+              ...shown.plan.copies.slice(0, 20).map((c) => `  + ${c.path}`),
+              ...(shown.plan.copies.length > 20 ? [`  … and ${shown.plan.copies.length - 20} more`] : []),
+              ...shown.plan.prune.slice(0, 20).map((k) => `  - /${k}`),
+            ];
+            for (const line of lines) say(ctx.io.stderr, line);
+            if (flags.yes) return true;
+            return confirmOnTerminal(ctx.io, `Approve this as ${approver}? [y/N] `);
+          },
+        });
+        if (flags.json) return printJson(ctx, statement);
+        say(
+          ctx.io.stdout,
+          `Approved by ${statement.approver}: ${preview.description} (deploy id ${statement.deployId}), once, until ${statement.expiresAt}. ` +
+            `The agent can now call ${TOOL_OF[statement.action]} again.`,
         );
       });
     });
+
+  const approver = program.command('approver').description('Your approver key, which signs approvals');
+  approver
+    .command('init')
+    .description('Create your approver key and print the public key to list in frontendops.config.json')
+    .option(
+      '--key <file>',
+      'where to keep it (default: $FRONTENDOPS_APPROVER_KEY, else ~/.config/frontendops/approver-key.pem)',
+    )
+    .option('--name <name>', 'your name, as the configuration will list you', 'your name')
+    .action(async (flags: { key?: string; name: string }) => {
+      const keys = await import('../../approval/keys.ts');
+      const path = flags.key ?? keys.approverKeyPath(ctx.io.env);
+      const passphrase =
+        ctx.io.env[keys.PASSPHRASE_ENV] ??
+        (ctx.io.stdin.isTTY ? await askHidden(ctx.io, 'Passphrase to protect the key (empty: none): ') : '');
+      const publicKey = await keys.createApproverKey(path, passphrase || undefined);
+      say(
+        ctx.io.stdout,
+        `Created your approver key at ${path} (readable by you only${passphrase ? ', passphrase-protected' : ''}).`,
+      );
+      say(ctx.io.stdout, 'Keep it away from agents and CI. List its public key for each stack you approve:');
+      say(ctx.io.stdout, `  "approval": { "approvers": { ${JSON.stringify(flags.name)}: "${publicKey}" } }`);
+    });
+  approver
+    .command('show')
+    .description('Print the public key of your approver key')
+    .option(
+      '--key <file>',
+      'the key (default: $FRONTENDOPS_APPROVER_KEY, else ~/.config/frontendops/approver-key.pem)',
+    )
+    .action(async (flags: { key?: string }) => {
+      const keys = await import('../../approval/keys.ts');
+      const path = flags.key ?? keys.approverKeyPath(ctx.io.env);
+      const passphrase = (await keys.isEncryptedKey(path).catch(() => false))
+        ? (ctx.io.env[keys.PASSPHRASE_ENV] ?? (await askHidden(ctx.io, `Passphrase for ${path}: `)))
+        : undefined;
+      say(ctx.io.stdout, keys.encodePublicKey(await keys.loadApproverKey(path, passphrase)));
+    });
+}
+
+async function confirmOnTerminal(io: CliIo, question: string): Promise<boolean> {
+  if (!io.stdin.isTTY) {
+    const { FrontendOpsError } = await import('../../errors.ts');
+    throw new FrontendOpsError(
+      'APPROVAL_REQUIRED',
+      'Approving needs a terminal to answer the question (or --yes, after reading the plan above). Nothing was approved.',
+    );
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
+  const answer = await rl.question(printable(question));
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+/** Reads a line without echoing it (a passphrase). */
+async function askHidden(io: CliIo, question: string): Promise<string> {
+  if (!io.stdin.isTTY) {
+    const { badInput } = await import('../../errors.ts');
+    const { PASSPHRASE_ENV } = await import('../../approval/keys.ts');
+    throw badInput(
+      `The approver key is passphrase-protected: type it in a terminal, or set ${PASSPHRASE_ENV}.`,
+    );
+  }
+  const [{ createInterface }, { Writable }] = await Promise.all([
+    import('node:readline/promises'),
+    import('node:stream'),
+  ]);
+  const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+  io.stderr.write(question);
+  const rl = createInterface({ input: io.stdin, output: muted, terminal: true });
+  const answer = await rl.question('');
+  rl.close();
+  io.stderr.write('\n');
+  return answer;
 }

@@ -1,93 +1,138 @@
 /**
- * `frontendops console --stack <ref> [--stack <ref>…] [--port <n>] [--host <addr>]`: serves the deploy
- * console for the given stacks on 127.0.0.1 (unless --host says otherwise) and prints the address
- * with its access token. Serves until Ctrl-C.
+ * `frontendops console [--stack <ref>…] [--port <n>] [--host <addr>]`: serves the deploy console for
+ * the given stacks on 127.0.0.1 (unless --host says otherwise) and prints the address with its access
+ * token. Serves until Ctrl-C.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { openLocalGit } from '../../adapters/git-local.ts';
-import { runAgentRequest } from '../../agent/index.ts';
-import { type Config, loadConfig } from '../../config.ts';
-import { isLoopback } from '../../console/auth.ts';
-import { type ConsoleAgent, type ConsoleServer, startConsole } from '../../console/server.ts';
-import { badInput } from '../../errors.ts';
-import { actor, DEFAULT_STACK } from '../context.ts';
+import type { Config } from '../../config.ts';
+import type { ConsoleServer } from '../../console/server.ts';
+import { actor, type CliContext, chooseStack, loadCliConfig } from '../context.ts';
+import type { CliIo } from '../io.ts';
+import { say } from '../io.ts';
 
 interface ConsoleFlags {
   stack?: string[];
   port: string;
   host?: string;
+  new?: boolean;
 }
 
-const portSchema = z.coerce.number().int().min(0).max(65535);
-
-export function registerConsoleCommand(program: Command): Command {
-  return program
+export function register(program: Command, ctx: CliContext): void {
+  program
     .command('console')
     .description(
       'Serve the deploy console (live release, history, audit, deploy/rollback, chat) on 127.0.0.1',
     )
     .option(
       '--stack <ref>',
-      `stack name, outputs JSON file or the local environment's stack; repeat for several (default: ${DEFAULT_STACK})`,
+      'stack name, `local` or an outputs JSON file; repeat for several (default: FRONTENDOPS_STACK, else `local` when it runs)',
       collect,
     )
     .option('--port <n>', 'port to listen on (0 = any free port)', '0')
     .option('--host <addr>', 'interface to listen on (default 127.0.0.1; anything else exposes the console)')
+    .option('--new', 'start another console even when `npm start` already serves one for this directory')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops console                 the local environment (or the console `npm start` serves)\n  $ frontendops console --stack prod --stack staging --port 8400',
+    )
     .action(async (flags: ConsoleFlags) => {
-      const port = portSchema.safeParse(flags.port);
-      if (!port.success)
+      if (await printRunningConsole(ctx, flags)) return;
+      const port = Number(flags.port);
+      if (!/^\d+$/.test(flags.port) || port > 65535) {
+        const { badInput } = await import('../../errors.ts');
         throw badInput(`--port "${flags.port}" is not a port: expected 0–65535 (0 = any free port).`);
-      const config = await loadConfig();
-      const served = await startConsoleWithAgent(config, flags.stack ?? [DEFAULT_STACK], {
-        port: port.data,
+      }
+      const config = await loadCliConfig(ctx);
+      const stacks = flags.stack ?? [await chooseStack(ctx, undefined, config)];
+      const served = await startConsoleWithAgent(ctx.io, config, stacks, {
+        port,
         ...(flags.host ? { host: flags.host } : {}),
       });
-      printAddress(served.url, served.token, flags.host);
-      await untilSignalled();
+      printAddress(ctx.io, served.url, served.token, flags.host);
+      await ctx.io.untilStopped();
       await served.close();
     });
 }
 
 /**
- * The console with the real agent behind its chat (MCP servers spawned as usual, on the stack
- * selected in the page) and deploy tags read from the git repository in the working directory.
+ * The console with the real agent behind its chat — the infra and git MCP servers in this process,
+ * connected once per stack and kept open across turns (see console/agent-sessions.ts) — and deploy
+ * tags and "the latest" read from the git repository in the working directory.
  */
 export async function startConsoleWithAgent(
+  io: CliIo,
   config: Config,
   stacks: string[],
   options: { port?: number; host?: string } = {},
 ): Promise<ConsoleServer> {
-  const agent: ConsoleAgent = (text, o) =>
-    runAgentRequest(text, {
-      actor: o.actor,
-      approve: o.approve,
-      onEvent: o.onEvent,
-      stackRef: o.stack,
-      config,
-    });
-  const git = await openLocalGit({ repoDir: process.cwd() }).catch(() => undefined);
-  return startConsole({
+  const [{ createAgentSessions }, { startConsole }, { openLocalGit }] = await Promise.all([
+    import('../../console/agent-sessions.ts'),
+    import('../../console/server.ts'),
+    import('../../adapters/git-local.ts'),
+  ]);
+  const git = await openLocalGit({ repoDir: io.cwd }).catch(() => undefined);
+  // A model that cannot work turns the chat off with the reason, instead of failing every turn.
+  const chatReason = await modelProblem(io.env);
+  const sessions = chatReason
+    ? null
+    : createAgentSessions({ config, cwd: io.cwd, env: io.env, git: git ?? null });
+  const served = await startConsole({
     config,
     stacks,
+    cwd: io.cwd,
     ...options,
-    agent,
+    ...(sessions ? { agent: sessions.agent } : { chatReason: `The chat is off: ${chatReason}` }),
     ...(git ? { git } : {}),
-    actor: `${actor()} (console)`,
+    actor: `${actor(io)} (console)`,
   });
+  return {
+    ...served,
+    async close() {
+      await served.close();
+      await sessions?.close();
+    },
+  };
 }
 
-export function printAddress(url: string, token: string, host: string | undefined): void {
-  console.log(`FrontendOps console: ${url}?token=${token}`);
-  console.log('Open that address once; this browser then stays signed in. Anyone with the token can deploy.');
-  if (host && !isLoopback(host)) console.log(`warning: listening on ${host}, not only on this machine.`);
+async function modelProblem(env: NodeJS.ProcessEnv): Promise<string | null> {
+  const { readModelSpec, requireModelKey } = await import('../../agent/model-provider.ts');
+  try {
+    const spec = readModelSpec(env);
+    if (spec) requireModelKey(spec, env);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+/**
+ * `npm start` serves a console for the local environment and records its address (with its token)
+ * in .frontendops/env.json, readable by its owner only: `frontendops console` for that environment
+ * prints it instead of starting a second console.
+ */
+async function printRunningConsole(ctx: CliContext, flags: ConsoleFlags): Promise<boolean> {
+  const wantsLocal = !flags.stack || (flags.stack.length === 1 && flags.stack[0] === 'local');
+  if (flags.new || !wantsLocal || flags.port !== '0' || flags.host || ctx.io.env.FRONTENDOPS_STACK)
+    return false;
+  const { findLocalEnv } = await import('../../local/env-file.ts');
+  const running = await findLocalEnv(ctx.io.cwd);
+  if (!running?.consoleUrl) return false;
+  say(ctx.io.stdout, `FrontendOps console: ${running.consoleUrl}`);
+  say(
+    ctx.io.stdout,
+    `It is served by the local environment (\`npm start\`, pid ${running.pid}) for this directory; open that address. (--new starts another console.)`,
+  );
+  return true;
+}
+
+export function printAddress(io: CliIo, url: string, token: string, host: string | undefined): void {
+  say(io.stdout, `FrontendOps console: ${url}?token=${token}`);
+  say(
+    io.stdout,
+    'Open that address once; this browser then stays signed in. Anyone with the token can deploy.',
+  );
+  if (host && !/^(127\.|localhost$|::1$)/.test(host))
+    say(io.stdout, `warning: listening on ${host}, not only on this machine.`);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

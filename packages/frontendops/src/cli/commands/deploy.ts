@@ -1,110 +1,336 @@
+/** `frontendops deploy` and `frontendops rollback`: the engine, driven by a person at a terminal or in CI. */
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { type DeploySummary, deployArtifact, rollbackRelease } from '../../deploy/deploy.ts';
-import { readLatestPublished } from '../../deploy/publish.ts';
-import { badInput, FrontendOpsError } from '../../errors.ts';
-import { cliRequest, confirmProtected, DEFAULT_STACK, printJson, withStack } from '../context.ts';
-import { createProgressPrinter } from '../progress.ts';
+import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
+import type { DeploySummary } from '../../deploy/deploy.ts';
+import type { GitHost } from '../../ports.ts';
+import type { Site } from '../../site.ts';
+import {
+  type CliContext,
+  cliRequest,
+  loadCliConfig,
+  parseSeconds,
+  printJson,
+  STACK_OPTION_HELP,
+  withSite,
+} from '../context.ts';
+import { say } from '../io.ts';
 
-interface DeployFlags {
-  app?: string;
-  commit?: string;
-  latest?: boolean;
-  stack: string;
+export interface CommonFlags {
+  stack?: string;
+  verbose?: boolean;
   dryRun?: boolean;
   yes?: boolean;
   json?: boolean;
   wait: string;
+  message?: string;
+  open?: boolean;
+  tag: boolean;
+  repo?: string;
+  github?: string;
 }
 
-export function registerDeployCommands(program: Command): void {
-  program
-    .command('deploy')
-    .description(
-      'Deploy a published artifact to the stack: plan, then copy, go live, prune, invalidate, verify',
+export interface DeployFlags extends CommonFlags {
+  app?: string;
+  commit?: string;
+  latest?: boolean;
+  canary?: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  addCommon(
+    program
+      .command('deploy')
+      .description('Deploy a published build: plan, then copy, go live, prune, invalidate, verify, tag')
+      .option('--commit <sha>', 'the published commit to deploy (a short sha is enough)')
+      .option('--latest', 'deploy the newest commit touching the app (the default without --commit)')
+      .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+      .option(
+        '--canary <percent>',
+        'atomic stacks: send this share of visitors (1-100, e.g. 10 or 10%) to the build instead of everyone; then `frontendops canary promote|abort`',
+      ),
+    'deploy',
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ frontendops deploy                                 the latest build to the local environment
+  $ frontendops deploy --stack prod --commit 3f2c1a9 --message "fix the KPI totals"
+  $ frontendops deploy --stack prod --dry-run          what would change
+  $ frontendops deploy --stack prod --yes --json       in CI, where the job's reviewers approved
+  $ frontendops deploy --stack prod --canary 10%       10% of visitors first (atomic stacks)`,
     )
-    .option('--app <name>', 'app name (default: the config app, sophia-dashboard)')
-    .option('--commit <sha>', 'the published commit to deploy')
-    .option('--latest', 'deploy the most recently published commit (the default without --commit)')
-    .option('--stack <ref>', 'stack name or outputs JSON file', DEFAULT_STACK)
-    .option('--dry-run', 'print the plan and change nothing')
-    .option('--yes', 'approve a deploy to a protected environment')
-    .option('--json', 'print one JSON summary object')
-    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
     .action(async (flags: DeployFlags) => {
-      if (flags.commit && flags.latest) throw badInput('Pass either --commit <sha> or --latest, not both.');
-      await withStack(flags.stack, async (env, config) => {
+      if (flags.commit && flags.latest) {
+        const { badInput } = await import('../../errors.ts');
+        throw badInput('Pass either --commit <sha> or --latest, not both.');
+      }
+      const { deployArtifact } = await import('../../deploy/deploy.ts');
+      const weightPercent = flags.canary === undefined ? undefined : await parsePercent(flags.canary);
+      await withSite(ctx, flags.stack, async (site, config) => {
         const app = flags.app ?? config.app;
-        const commit = flags.commit ?? (await readLatestPublished(env.artifacts, app));
-        if (!commit) {
-          throw new FrontendOpsError(
-            'NOT_FOUND',
-            `No artifact of ${app} has been published yet. Publish a build first: frontendops publish <dir> --app ${app} --commit <sha>.`,
+        const { commit, git } = await chooseCommit(ctx, site, config, app, flags);
+        if (weightPercent !== undefined) {
+          const { startCanary } = await import('../../deploy/canary.ts');
+          const request = cliRequest(
+            ctx.io,
+            `deploy ${app}@${commit.slice(0, 7)} to ${weightPercent}% first`,
+            flags.message,
           );
+          const common = {
+            request,
+            app,
+            commit,
+            weightPercent,
+            waitMs: await parseSeconds(flags.wait, '--wait'),
+            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+          };
+          if (!flags.dryRun && site.protected && !flags.yes) {
+            const preview = await startCanary(site, { ...common, dryRun: true, onEvent: () => {} });
+            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
+          }
+          const summary = await startCanary(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          // Not live for everyone yet: the deploy tag comes with `canary promote`.
+          await finish(ctx, site, summary, { ...flags, tag: false, open: false }, null);
+          return;
         }
+        const request = cliRequest(ctx.io, `deploy ${app}@${commit.slice(0, 7)}`, flags.message);
         const common = {
-          request: cliRequest(`deploy ${app}@${commit}`),
-          waitMs: parseSeconds(flags.wait),
-          ...(flags.json ? {} : { onEvent: createProgressPrinter() }),
+          request,
+          waitMs: await parseSeconds(flags.wait, '--wait'),
+          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
-        // The plan is read first only when a person must approve it.
-        if (!flags.dryRun && needsApproval(config, env.target.stack, flags.yes)) {
-          const plan = await deployArtifact(env, {
+        if (!flags.dryRun && site.protected && !flags.yes) {
+          const preview = await deployArtifact(site, {
             ...common,
             app,
             commit,
             dryRun: true,
-            onEvent: () => undefined,
+            onEvent: () => {},
           });
-          if (!plan.noop)
-            await confirmProtected(
-              config,
-              env.target.stack,
-              `Deploy ${app}@${commit.slice(0, 7)} (${plan.plan.copies.length} files to copy)`,
-              Boolean(flags.yes),
-            );
+          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
         }
-        const summary = await deployArtifact(env, { ...common, app, commit, dryRun: Boolean(flags.dryRun) });
-        report(summary, Boolean(flags.json), env.target.siteUrl);
+        const summary = await deployArtifact(site, { ...common, app, commit, dryRun: Boolean(flags.dryRun) });
+        await finish(ctx, site, summary, flags, git);
       });
     });
 
-  program
-    .command('rollback')
-    .description('Roll back to a retained release (default: the previous one); moves only what differs')
-    .option('--to <deployId|commit>', 'the deployment or commit to go back to')
-    .option('--stack <ref>', 'stack name or outputs JSON file', DEFAULT_STACK)
-    .option('--dry-run', 'print the plan and change nothing')
-    .option('--yes', 'approve a rollback of a protected environment')
-    .option('--json', 'print one JSON summary object')
-    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
-    .action(async (flags: Omit<DeployFlags, 'app' | 'commit' | 'latest'> & { to?: string }) => {
-      await withStack(flags.stack, async (env, config) => {
+  addCommon(
+    program
+      .command('rollback')
+      .description('Roll back to a retained release (default: the previous one); moves only what differs')
+      .option('--to <deployId|commit>', 'the deployment or commit to go back to (a short sha is enough)'),
+    'rollback',
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ frontendops rollback --stack prod                   back to the release before the live one
+  $ frontendops rollback --stack prod --to 3f2c1a9      back to that commit's release
+  $ frontendops rollback --stack prod --to 3f2c1a9-0123456789 --yes`,
+    )
+    .action(async (flags: CommonFlags & { to?: string }) => {
+      const { rollbackRelease } = await import('../../deploy/deploy.ts');
+      await withSite(ctx, flags.stack, async (site) => {
         const common = {
-          request: cliRequest(`rollback${flags.to ? ` to ${flags.to}` : ''}`),
-          waitMs: parseSeconds(flags.wait),
+          request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
+          waitMs: await parseSeconds(flags.wait, '--wait'),
           ...(flags.to ? { to: flags.to } : {}),
-          ...(flags.json ? {} : { onEvent: createProgressPrinter() }),
+          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
-        if (!flags.dryRun && needsApproval(config, env.target.stack, flags.yes)) {
-          const plan = await rollbackRelease(env, { ...common, dryRun: true, onEvent: () => undefined });
-          await confirmProtected(
-            config,
-            env.target.stack,
-            `Roll back to ${plan.app}@${plan.commit.slice(0, 7)} (${plan.plan.copies.length} files to copy)`,
-            Boolean(flags.yes),
-          );
+        const git = await openGit(ctx, flags);
+        if (!flags.dryRun && site.protected && !flags.yes) {
+          const preview = await rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} });
+          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
         }
-        report(
-          await rollbackRelease(env, { ...common, dryRun: Boolean(flags.dryRun) }),
-          Boolean(flags.json),
-          env.target.siteUrl,
-        );
+        const summary = await rollbackRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
+        await finish(ctx, site, summary, flags, git);
       });
     });
 }
 
-/** The one summary object of --json (issue: deployId, commit, counts, invalidation, verification, duration). */
+export function addCommon(command: Command, verb: string): Command {
+  return command
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--verbose', "also print the engine's detail: deploy ids, pointer, invalidation ids")
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--yes', `approve a ${verb} of a protected environment without asking`)
+    .option('--message <text>', 'why (recorded in the deployment record and the audit log)')
+    .option('--json', 'print one JSON summary object')
+    .option('--open', 'open the site in a browser when done')
+    .option('--no-tag', 'do not create the git deploy tag')
+    .option('--repo <dir>', 'git repository for the deploy tag (default: the working directory)')
+    .option('--github <owner/repo>', 'create the deploy tag on GitHub (token from GITHUB_TOKEN)')
+    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30');
+}
+
+/** --commit (a short sha resolves against the published builds), else the latest (see read/latest.ts). */
+export async function chooseCommit(
+  ctx: CliContext,
+  site: Site,
+  config: Config,
+  app: string,
+  flags: DeployFlags,
+): Promise<{ commit: string; git: GitHost | null }> {
+  const git = await openGit(ctx, flags);
+  if (flags.commit) {
+    const { resolvePublishedCommit } = await import('../../deploy/publish.ts');
+    return { commit: await resolvePublishedCommit(site.artifacts, app, flags.commit), git };
+  }
+  if (!git) {
+    const { badInput } = await import('../../errors.ts');
+    throw badInput(
+      `The latest ${app} is the newest commit touching ${config.appPath}, and there is no git repository here to ask. Run it in the repository, pass --repo <dir> or --github <owner/repo>, or name the build with --commit <sha>.`,
+    );
+  }
+  const { requireLatestPublished } = await import('../../read/latest.ts');
+  const latest = await requireLatestPublished({
+    git,
+    artifacts: site.artifacts,
+    app,
+    appPath: config.appPath,
+  });
+  return { commit: latest.sha, git };
+}
+
+export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | null> {
+  const { selectGitHost } = await import('../../git/host.ts');
+  const { isFrontendOpsError } = await import('../../errors.ts');
+  try {
+    return await selectGitHost(flags, ctx.io.env, ctx.io.cwd);
+  } catch (error) {
+    if (!flags.repo && !flags.github && isFrontendOpsError(error, 'BAD_INPUT')) return null;
+    throw error;
+  }
+}
+
+/** "10", "10%" → 10 (a whole percentage from 1 to 100). */
+async function parsePercent(value: string): Promise<number> {
+  const percent = Number(value.trim().replace(/%$/, ''));
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100) {
+    const { badInput } = await import('../../errors.ts');
+    throw badInput(`--canary takes a whole percentage from 1 to 100 (e.g. 10 or 10%), got "${value}".`);
+  }
+  return percent;
+}
+
+/** A person must say yes to a change of a protected environment, after seeing what it will do. */
+export async function confirmOnTerminal(
+  ctx: CliContext,
+  site: Site,
+  preview: DeploySummary,
+  git: GitHost | null,
+  verb?: string,
+): Promise<void> {
+  const { describePlan } = await import('../../engine/describe.ts');
+  const { FrontendOpsError } = await import('../../errors.ts');
+  const what = `${verb ? `${verb}: ` : ''}${describePlan(preview.plan)}`;
+  if (!ctx.io.stdin.isTTY) {
+    throw new FrontendOpsError(
+      'APPROVAL_REQUIRED',
+      `${site.target.stack} is a protected environment: "${what}" needs a person's approval. Run it in a terminal and answer the prompt, or pass --yes to approve. Nothing was changed.`,
+    );
+  }
+  // What is in it, before the question: commits, files by kind, the CDN refresh.
+  for (const line of await contentsLines(ctx, site, preview, git)) say(ctx.io.stderr, line);
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr as NodeJS.WritableStream });
+  const answer = await rl.question(`${site.target.stack} is protected. Approve: ${what}? [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) {
+    throw new FrontendOpsError(
+      'DENIED',
+      `Not approved: "${what}" was declined at the prompt. Nothing was changed.`,
+    );
+  }
+}
+
+export async function progressPrinter(ctx: CliContext, verbose = false) {
+  const { createProgressPrinter } = await import('../progress.ts');
+  return createProgressPrinter(ctx.io.stderr, { verbose });
+}
+
+/** The commits (git host), files by kind and CDN refresh of a planned change, as lines. */
+async function contentsLines(
+  ctx: CliContext,
+  site: Site,
+  summary: DeploySummary,
+  git: GitHost | null,
+): Promise<string[]> {
+  const [{ readPlanContents, readReleaseCommits }, { releaseContentsLines }] = await Promise.all([
+    import('../../read/contents.ts'),
+    import('../../read/contents-text.ts'),
+  ]);
+  const { plan } = summary;
+  const { appPath } = await loadCliConfig(ctx);
+  const [contents, commits] = await Promise.all([
+    readPlanContents(site, plan),
+    readReleaseCommits(git, { from: plan.fromCommit, to: plan.commit, path: appPath, kind: plan.kind }),
+  ]);
+  return releaseContentsLines({ commits, contents });
+}
+
+export async function finish(
+  ctx: CliContext,
+  site: Site,
+  summary: DeploySummary,
+  flags: CommonFlags,
+  git: GitHost | null,
+): Promise<void> {
+  const tag = await tagIfDeployed(ctx, summary, flags, git);
+  const json = { ...summaryJson(summary), siteUrl: site.target.siteUrl ?? null, tag: tag ?? null };
+  if (summary.outcome === 'failed') ctx.exitCode = 1;
+  if (flags.json) printJson(ctx, json);
+  else {
+    report(ctx, summary, json);
+    if (summary.dryRun && !summary.noop) {
+      for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
+      const { readPin, describePin } = await import('../../state/pin.ts');
+      const pin = summary.kind === 'deploy' ? await readPin(site) : null;
+      if (pin && pin.commit !== summary.commit && !summary.unpinned) {
+        say(
+          ctx.io.stdout,
+          `  note: ${site.target.stack} is pinned to ${describePin(pin)}; a deploy would be refused — \`frontendops promote\` deploys it and clears the pin.`,
+        );
+      }
+    }
+  }
+  if (flags.open && site.target.siteUrl && !summary.dryRun && summary.outcome !== 'failed') {
+    await ctx.io.openUrl?.(site.target.siteUrl);
+  }
+}
+
+/** Every deploy path makes the deploy tag; without a repository here it is skipped, saying so. */
+async function tagIfDeployed(
+  ctx: CliContext,
+  summary: DeploySummary,
+  flags: CommonFlags,
+  known: GitHost | null,
+): Promise<string | undefined> {
+  if (!flags.tag || summary.dryRun || summary.noop || summary.outcome === 'failed') return undefined;
+  const git = known ?? (await openGit(ctx, flags));
+  if (!git) {
+    ctx.io.stderr.write(
+      'note: no deploy tag: not in a git repository (pass --repo <dir> or --github <owner/repo>)\n',
+    );
+    return undefined;
+  }
+  const { createDeployTag } = await import('../../git/deploy-tag.ts');
+  const tag = await createDeployTag(git, {
+    deployId: summary.deployId,
+    sha: summary.commit,
+    artifactDigest: summary.artifactDigest,
+    request: summary.request.message ?? summary.request.text,
+    app: summary.app,
+    stack: summary.stack,
+    ...(summary.auditHead ? { auditHead: `${summary.auditHead.seq}:${summary.auditHead.hash}` } : {}),
+  });
+  return tag.name;
+}
+
+/** The one summary object of --json: deploy id, commit, counts, invalidation, verification, duration. */
 export function summaryJson(summary: DeploySummary) {
   return {
     deployId: summary.deployId,
@@ -125,48 +351,81 @@ export function summaryJson(summary: DeploySummary) {
     },
     verification: summary.verification,
     durationMs: summary.durationMs,
+    ...(summary.request.message ? { message: summary.request.message } : {}),
     ...(summary.rolledBackTo ? { rolledBackTo: summary.rolledBackTo } : {}),
+    ...(summary.pinned ? { pinned: summary.pinned } : {}),
+    ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
     ...(summary.error ? { error: summary.error } : {}),
+    ...atomicJson(summary),
   };
 }
 
-function report(summary: DeploySummary, json: boolean, siteUrl: string | undefined): void {
-  if (json) {
-    printJson(summaryJson(summary));
-    return;
-  }
-  const s = summaryJson(summary);
-  const what = `${s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
+/** Atomic releases: which release, and what the release pointer says afterwards. */
+function atomicJson(
+  summary: DeploySummary,
+): Partial<Pick<AtomicSummary, 'mode' | 'op' | 'releaseId' | 'pointer' | 'canary' | 'drift'>> {
+  const atomic = summary as Partial<AtomicSummary>;
+  if (atomic.mode !== 'atomic') return {};
+  return {
+    mode: 'atomic' as const,
+    ...(atomic.op ? { op: atomic.op } : {}),
+    ...(atomic.releaseId ? { releaseId: atomic.releaseId } : {}),
+    ...(atomic.pointer ? { pointer: atomic.pointer } : {}),
+    canary: atomic.canary ?? null,
+    ...(atomic.drift ? { drift: atomic.drift } : {}),
+  };
+}
+
+function report(
+  ctx: CliContext,
+  summary: DeploySummary,
+  s: ReturnType<typeof summaryJson> & { siteUrl: string | null; tag: string | null },
+): void {
+  const out = ctx.io.stdout;
+  const what = `${s.op ?? s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
   if (summary.dryRun) {
-    console.log(
+    say(
+      out,
       `dry run: ${what} would copy ${s.copied}, keep ${s.unchanged}, prune ${s.pruned}, invalidate ${s.invalidation.paths.length} path(s). Nothing changed.`,
     );
-    for (const copy of summary.plan.copies) console.log(`  copy ${copy.path} (${copy.reason})`);
-    for (const key of summary.plan.prune) console.log(`  prune /${key}`);
+    for (const copy of summary.plan.copies) say(out, `  copy ${copy.path} (${copy.reason})`);
+    for (const key of summary.plan.prune) say(out, `  prune /${key}`);
     return;
   }
   if (summary.noop) {
-    console.log(`${what}: already live, nothing to do (${s.deployId}).`);
+    say(out, `${what}: already live, nothing to do (${s.deployId}).`);
+    if (summary.pinned)
+      say(
+        out,
+        `  pinned: deploys of other releases wait for \`frontendops promote\` or \`frontendops unpin\``,
+      );
+    if (summary.unpinned)
+      say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
     return;
   }
-  console.log(
+  say(
+    out,
     `${what}: ${s.outcome} (${s.deployId}) in ${(s.durationMs / 1000).toFixed(1)}s — copied ${s.copied}, unchanged ${s.unchanged}, pruned ${s.pruned}, ${s.retained} release(s) retained`,
   );
   if (s.invalidation.ids.length)
-    console.log(`  invalidated ${s.invalidation.paths.join(' ')} (${s.invalidation.ids.join(', ')})`);
+    say(out, `  invalidated ${s.invalidation.paths.join(' ')} (${s.invalidation.ids.join(', ')})`);
+  if (s.mode === 'atomic' && s.pointer) {
+    say(
+      out,
+      `  release ${s.releaseId}: one key write, nothing invalidated — ${s.pointer.canary ? `${s.pointer.weight ?? 0}% of visitors on the canary ${s.pointer.canary}, the rest on ${s.pointer.live}` : `everyone on ${s.pointer.live}`}`,
+    );
+  }
   if (s.verification)
-    console.log(`  verification: ${s.verification.ok ? 'ok' : 'FAILED'} — ${s.verification.detail}`);
-  if (summary.rolledBackTo) console.log(`  rolled back automatically (${summary.rolledBackTo})`);
-  if (siteUrl && s.outcome === 'succeeded') console.log(`  live at ${siteUrl}`);
-  if (s.outcome === 'failed') process.exitCode = 1;
-}
-
-const needsApproval = (config: Config, stack: string, yes: boolean | undefined) =>
-  config.protected.includes(stack) && !yes;
-
-function parseSeconds(value: string): number {
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0)
-    throw badInput(`--wait takes a number of seconds (0 or more), got "${value}".`);
-  return seconds * 1000;
+    say(out, `  verification: ${s.verification.ok ? 'ok' : 'FAILED'} — ${s.verification.detail}`);
+  if (summary.rolledBackTo) say(out, `  rolled back automatically (${summary.rolledBackTo})`);
+  if (summary.pinned) {
+    say(
+      out,
+      `  pinned to ${s.commit.slice(0, 7)}: deploys of other releases wait until someone runs \`frontendops promote\` or \`frontendops unpin\``,
+    );
+  }
+  if (summary.unpinned)
+    say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
+  if (s.tag) say(out, `  tag: ${s.tag}`);
+  if (s.siteUrl && s.outcome === 'succeeded') say(out, `  live at ${s.siteUrl}`);
 }

@@ -1,62 +1,86 @@
 /**
- * `frontendops dev` (= `npm start`): the local environment, then "Deploy the latest dashboard."
- * through the agent — the same path a release manager takes (git server → infra server → sync →
- * invalidate → deploy tag) — and the deploy console beside the site. Starting it is the operator's
- * approval for that one deploy of the local stack.
+ * `frontendops dev` (= `npm start`): the local environment (stack `local`), then "Deploy the latest
+ * build." through the agent — the same path a release manager takes (git server → infra server
+ * → sync → invalidate → deploy tag) — and the deploy console beside the site. Starting it approves
+ * that one deploy, of the embedded environment only.
  */
 import { execFileSync } from 'node:child_process';
 import type { Command } from 'commander';
-import { runAgentRequest } from '../../agent/index.ts';
-import { createRenderer } from '../../agent/render.ts';
-import { loadConfig } from '../../config.ts';
-import { FrontendOpsError } from '../../errors.ts';
-import { startLocalEnvironment } from '../../local/dev.ts';
-import { actor } from '../context.ts';
-import { printAddress, startConsoleWithAgent } from './console.ts';
+import { actor, type CliContext, loadCliConfig } from '../context.ts';
+import { say } from '../io.ts';
 
-const REQUEST = 'Deploy the latest dashboard.';
+// The same words whatever the app is called: an app's name could read as another request ("preview").
+const REQUEST = 'Deploy the latest build.';
 
-export function registerDevCommand(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('dev')
     .description(
-      'Run the complete local environment (S3 server, CDN edge, console), build the dashboard and have the agent deploy it',
+      'Run the complete local environment (S3 server, CDN edge, console), build the app and have the agent deploy it',
     )
     .option('--once', 'do the job and exit (for scripts)')
     .option('--no-console', 'do not serve the deploy console')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ npm start                 (= frontendops dev)\n  $ frontendops dev --once',
+    )
     .action(async (flags: { once?: boolean; console: boolean }) => {
-      const log = (line: string) => process.stderr.write(`${line}\n`);
-      ensureGitIdentity();
-      const config = await loadConfig();
-      const local = await startLocalEnvironment({ config, log });
+      const [{ startLocalEnvironment }, { runAgentRequest }, { createRenderer }, { FrontendOpsError }] =
+        await Promise.all([
+          import('../../local/dev.ts'),
+          import('../../agent/index.ts'),
+          import('../render.ts'),
+          import('../../errors.ts'),
+        ]);
+      const { io } = ctx;
+      const log = (line: string) => io.stderr.write(`${line}\n`);
+      const env = withGitIdentity(io.env, io.cwd);
+      const config = await loadCliConfig(ctx);
+      const who = actor(io);
+      const local = await startLocalEnvironment({ cwd: io.cwd, config, actor: who, log });
       try {
-        const who = actor();
         log(`\nagent: "${REQUEST}"`);
-        const renderer = createRenderer(process.stderr);
+        const renderer = createRenderer(io.stderr);
         const result = await runAgentRequest(REQUEST, {
           actor: who,
           planner: 'runbook',
-          stackRef: local.env.stack,
+          stackRef: local.stack,
           config,
-          approve: async () => ({ approved: true, by: who, via: 'frontendops dev' }),
+          cwd: io.cwd,
+          env,
+          // The embedded environment is not protected, so nothing should be asked; refuse anything else.
+          approve: async (request) =>
+            request.stack === local.stack
+              ? { approved: true, by: who, via: 'frontendops dev (the embedded environment)' }
+              : {
+                  approved: false,
+                  by: 'nobody',
+                  via: `frontendops dev approves changes of ${local.stack} only`,
+                },
           onEvent: renderer.onEvent,
         });
-        process.stdout.write(`${renderer.summary(result)}\n`);
+        io.stdout.write(`${renderer.summary(result)}\n`);
         if (result.outcome === 'failed' || result.outcome === 'refused' || result.outcome === 'declined') {
-          throw new FrontendOpsError(
-            'UPSTREAM',
-            `The agent could not deploy the dashboard: ${result.message}`,
-          );
+          throw new FrontendOpsError('UPSTREAM', `The agent could not deploy the app: ${result.message}`);
         }
-        console.log(`\nSophia Dashboard: ${local.env.edgeUrl}`);
-        console.log(`stack outputs:    ${local.env.outputsFile}`);
+        say(io.stdout, `\n${config.app}: ${local.env.edgeUrl}`);
+        say(io.stdout, `stack: ${local.stack} (commands run here use it without --stack)`);
         if (flags.once) return;
-        const served = flags.console ? await serveConsole(config, local.env.stack) : null;
-        console.log('Serving until Ctrl-C. From another terminal: npx frontendops status');
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
+        let served: { close(): Promise<void> } | null = null;
+        if (flags.console) {
+          const { startConsoleWithAgent, printAddress } = await import('./console.ts');
+          const consoleServer = await startConsoleWithAgent({ ...io, env }, config, [local.stack]);
+          printAddress(io, consoleServer.url, consoleServer.token, undefined);
+          served = consoleServer;
+          // `frontendops console` in a second terminal opens this one instead of starting another.
+          const { writeLocalEnv } = await import('../../local/env-file.ts');
+          await writeLocalEnv(io.cwd, {
+            ...local.env,
+            consoleUrl: `${consoleServer.url}?token=${consoleServer.token}`,
+          });
+        }
+        say(io.stdout, 'Serving until Ctrl-C. From another terminal: npx frontendops status');
+        await io.untilStopped();
         await served?.close();
       } finally {
         await local.close();
@@ -64,21 +88,22 @@ export function registerDevCommand(program: Command): void {
     });
 }
 
-async function serveConsole(config: Awaited<ReturnType<typeof loadConfig>>, stack: string) {
-  const served = await startConsoleWithAgent(config, [stack]);
-  printAddress(served.url, served.token, undefined);
-  return served;
-}
-
 /** Deploy tags are annotated tags: without a git identity (a fresh machine) give them one. */
-function ensureGitIdentity(): void {
+function withGitIdentity(env: NodeJS.ProcessEnv, cwd: string): NodeJS.ProcessEnv {
   const configured = (key: string) => {
     try {
-      return execFileSync('git', ['config', key], { encoding: 'utf8' }).trim() !== '';
+      return execFileSync('git', ['config', key], { cwd, encoding: 'utf8', env }).trim() !== '';
     } catch {
       return false;
     }
   };
-  if (!configured('user.name')) process.env.GIT_COMMITTER_NAME ??= 'FrontendOps (local)';
-  if (!configured('user.email')) process.env.GIT_COMMITTER_EMAIL ??= 'frontendops@localhost';
+  return {
+    ...env,
+    ...(configured('user.name')
+      ? {}
+      : { GIT_COMMITTER_NAME: env.GIT_COMMITTER_NAME ?? 'FrontendOps (local)' }),
+    ...(configured('user.email')
+      ? {}
+      : { GIT_COMMITTER_EMAIL: env.GIT_COMMITTER_EMAIL ?? 'frontendops@localhost' }),
+  };
 }

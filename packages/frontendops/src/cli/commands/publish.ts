@@ -1,27 +1,53 @@
+/** `frontendops publish <dir>`: upload a build as an immutable artifact (what CI runs after the build). */
 import type { Command } from 'commander';
-import { publishArtifact } from '../../deploy/publish.ts';
-import { appendAudit } from '../../state/audit.ts';
-import { cliRequest, DEFAULT_STACK, printJson, withStack } from '../context.ts';
+import { type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
+import { say } from '../io.ts';
 
-export function registerPublishCommand(program: Command): void {
+interface PublishFlags {
+  app?: string;
+  commit: string;
+  stack?: string;
+  json?: boolean;
+  message?: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('publish <dir>')
     .description('Upload a build directory as an immutable artifact (what CI runs after the build)')
-    .requiredOption('--app <name>', 'app name, e.g. sophia-dashboard')
-    .requiredOption('--commit <sha>', 'the commit the build was made from')
-    .option('--stack <ref>', 'stack name or outputs JSON file', DEFAULT_STACK)
+    .requiredOption('--commit <sha>', 'the commit the build was made from (full sha)')
+    .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--message <text>', 'a note recorded with the publish in the audit log')
     .option('--json', 'print one JSON object')
-    .action(async (dir: string, flags: { app: string; commit: string; stack: string; json?: boolean }) => {
-      await withStack(flags.stack, async (env) => {
-        const result = await publishArtifact(env.artifacts, { dir, app: flags.app, commit: flags.commit });
-        if (result.published) {
-          await appendAudit(env.state, env.target.statePrefix, env.locker, {
-            type: 'publish',
-            data: { ...result, request: cliRequest(`publish ${flags.app}@${flags.commit}`) },
-          });
-        }
-        if (flags.json) return printJson(result);
-        console.log(
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ frontendops publish apps/sophia-dashboard/dist --commit $(git rev-parse HEAD)
+  $ frontendops publish dist --commit $GITHUB_SHA --stack prod --json`,
+    )
+    .action(async (dir: string, flags: PublishFlags) => {
+      const [{ publishBuild }, { FULL_COMMIT }] = await Promise.all([
+        import('../../deploy/publish.ts'),
+        import('../../engine/ids.ts'),
+      ]);
+      if (!FULL_COMMIT.test(flags.commit)) {
+        const { badInput } = await import('../../errors.ts');
+        throw badInput(
+          `publish needs the full commit sha (40 lower-case hex, e.g. from \`git rev-parse HEAD\`), got "${flags.commit.slice(0, 80)}": an artifact is named by its commit for good, and a short sha may one day name two commits. (deploy, rollback and promote take short shas.)`,
+        );
+      }
+      await withSite(ctx, flags.stack, async (site, config) => {
+        const app = flags.app ?? config.app;
+        const result = await publishBuild(
+          site,
+          { dir, app, commit: flags.commit },
+          cliRequest(ctx.io, `publish ${app}@${flags.commit}`, flags.message),
+        );
+        if (flags.json) return printJson(ctx, result);
+        say(
+          ctx.io.stdout,
           result.published
             ? `published ${result.app}@${result.commit.slice(0, 7)}: ${result.files} files, ${result.bytes} bytes (${result.artifactDigest})`
             : `${result.app}@${result.commit.slice(0, 7)} is already published with this content (${result.artifactDigest}); nothing uploaded`,

@@ -1,86 +1,176 @@
+/** `frontendops status`, `history` and `audit verify`: the read models, for a person or as JSON. */
 import type { Command } from 'commander';
-import { verifyAudit } from '../../state/audit.ts';
-import { DEFAULT_STACK, printJson, withStack } from '../context.ts';
+import type { GitHost } from '../../ports.ts';
+import { type CliContext, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
+import { say } from '../io.ts';
 
-export function registerStatusCommands(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('status')
     .description('What is live on the stack, the retained releases, and any interrupted deploy')
-    .option('--stack <ref>', 'stack name or outputs JSON file', DEFAULT_STACK)
+    .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--json', 'print one JSON object')
-    .action(async (flags: { stack: string; json?: boolean }) => {
-      await withStack(flags.stack, async (env) => {
-        const pointer = (await env.records.readPointer())?.value ?? null;
-        const record = pointer ? await env.records.readRecord(pointer.deployId) : null;
-        const pending = await env.records.readPending();
-        const status = {
-          stack: env.target.stack,
-          siteUrl: env.target.siteUrl ?? null,
-          live: pointer && {
-            deployId: pointer.deployId,
-            app: pointer.app,
-            commit: pointer.commit,
-            releasedAt: pointer.releasedAt,
-            by: record?.request.actor ?? null,
-            request: record?.request.text ?? null,
-          },
-          releases: pointer?.releases ?? [],
-          pending: pending && {
-            deployId: pending.plan.deployId,
-            commit: pending.plan.commit,
-            startedAt: pending.startedAt,
-            pointerMoved: pending.pointerMoved,
-          },
-        };
-        if (flags.json) return printJson(status);
-        if (!status.live) return console.log(`${status.stack}: nothing deployed yet`);
-        console.log(
-          `${status.stack}: ${status.live.app}@${status.live.commit.slice(0, 7)} live since ${status.live.releasedAt} (${status.live.deployId}${status.live.by ? `, by ${status.live.by}` : ''})`,
+    .addHelpText('after', '\nExamples:\n  $ frontendops status\n  $ frontendops status --stack prod --json')
+    .action(async (flags: { stack?: string; json?: boolean }) => {
+      const { readStatus } = await import('../../read/status.ts');
+      await withSite(ctx, flags.stack, async (site) => {
+        const status = await readStatus(site, await tagsHere(ctx));
+        if (flags.json) return printJson(ctx, status);
+        const out = ctx.io.stdout;
+        const { live } = status;
+        if (!live)
+          return say(out, `${status.stack}: nothing deployed yet${status.protected ? ' (protected)' : ''}`);
+        say(
+          out,
+          `${status.stack}${status.protected ? ' (protected)' : ''}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}${live.tag ? `, ${live.tag}` : ''})`,
         );
-        if (status.siteUrl) console.log(`  site: ${status.siteUrl}`);
-        console.log(
+        if (live.request) {
+          say(
+            out,
+            `  by ${live.request.actor} via ${live.request.planner}: "${live.request.text}"${live.request.message ? ` — ${live.request.message}` : ''}`,
+          );
+        }
+        if (status.siteUrl) say(out, `  site: ${status.siteUrl}`);
+        say(
+          out,
           `  retained: ${status.releases.map((r) => `${r.commit.slice(0, 7)} (${r.deployId})`).join(', ')}`,
         );
         if (status.pending)
-          console.log(`  interrupted deploy ${status.pending.deployId}: run deploy again to finish it`);
+          say(out, `  interrupted deploy ${status.pending.deployId}: run deploy again to finish it`);
+        if (status.pin) {
+          const p = status.pin;
+          say(
+            out,
+            `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${p.by}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${p.reason}"` : ''}`,
+          );
+          say(out, '  deploys wait: `frontendops promote [<commit>]` or `frontendops unpin`');
+        }
       });
     });
 
   program
     .command('history')
-    .description('Deployments of the stack, newest first')
-    .option('--stack <ref>', 'stack name or outputs JSON file', DEFAULT_STACK)
+    .description('Deployments of the stack, newest first, as a table (a page at a time)')
+    .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--limit <n>', 'how many', '20')
+    .option('--before <cursor>', 'the next page: the cursor the previous page printed')
     .option('--json', 'print one JSON object')
-    .action(async (flags: { stack: string; limit: string; json?: boolean }) => {
-      await withStack(flags.stack, async (env) => {
-        const records = await env.records.listRecords(Math.max(1, Number(flags.limit) || 20));
-        if (flags.json) return printJson({ stack: env.target.stack, deployments: records });
-        if (records.length === 0) return console.log(`${env.target.stack}: no deployments yet`);
-        for (const r of records) {
-          console.log(
-            `${r.finishedAt}  ${r.kind.padEnd(8)} ${r.app}@${r.commit.slice(0, 7)}  ${r.outcome.padEnd(10)} ${r.deployId}  copied ${r.copied.length}, deleted ${r.deleted.length}  by ${r.request.actor} (${r.request.planner})`,
-          );
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops history\n  $ frontendops history --stack prod --limit 50 --json',
+    )
+    .action(async (flags: { stack?: string; limit: string; before?: string; json?: boolean }) => {
+      const { readHistory } = await import('../../read/history.ts');
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        const { badInput } = await import('../../errors.ts');
+        throw badInput(`--limit takes a whole number from 1 to 500, got "${flags.limit}".`);
+      }
+      await withSite(ctx, flags.stack, async (site) => {
+        const page = await readHistory(site, {
+          limit,
+          ...(flags.before ? { before: flags.before } : {}),
+          tags: await tagsHere(ctx),
+        });
+        if (flags.json) return printJson(ctx, page);
+        if (page.deployments.length === 0) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);
+        const rows = page.deployments.map((d) => [
+          d.finishedAt.replace('T', ' ').slice(0, 19),
+          d.kind,
+          `${d.app}@${d.commit.slice(0, 7)}`,
+          d.outcome,
+          d.deployId,
+          d.tag ?? '-',
+          `${d.copied}/${d.deleted}`,
+          d.request.actor,
+          d.request.message ?? d.request.text,
+        ]);
+        for (const line of table(
+          ['FINISHED (UTC)', 'KIND', 'RELEASE', 'OUTCOME', 'DEPLOY ID', 'TAG', 'COPIED/DELETED', 'BY', 'WHY'],
+          rows,
+        )) {
+          say(ctx.io.stdout, line);
         }
+        if (page.next) say(ctx.io.stdout, `(older: frontendops history --before ${page.next})`);
       });
     });
 
-  const audit = program.command('audit').description('The append-only, hash-chained audit log');
+  const audit = program
+    .command('audit')
+    .description('The append-only, hash-chained audit log')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops audit verify\n  $ frontendops audit verify --stack prod --json',
+    );
   audit
     .command('verify')
-    .description('Check every entry of the audit chain; exits 1 if it was tampered with')
-    .option('--stack <ref>', 'stack name or outputs JSON file', DEFAULT_STACK)
+    .description(
+      'Check every entry of the audit chain, the state objects it covers, and the chain heads the deploy tags anchor in git; exits 1 if anything was changed',
+    )
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--repo <dir>', 'the git repository whose deploy tags anchor the chain (default: the one here)')
+    .option('--github <owner/repo>', 'read the deploy tags from GitHub instead')
     .option('--json', 'print one JSON object')
-    .action(async (flags: { stack: string; json?: boolean }) => {
-      await withStack(flags.stack, async (env) => {
-        const result = await verifyAudit(env.state, env.target.statePrefix);
-        if (!result.ok) process.exitCode = 1;
-        if (flags.json) return printJson(result);
-        console.log(
-          result.ok
-            ? `audit chain of ${env.target.stack} verifies: ${result.entries} entries, head ${result.headHash ?? '(empty)'}`
-            : `audit chain of ${env.target.stack} does NOT verify at entry ${result.problem?.seq}: ${result.problem?.reason}`,
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
+    )
+    .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
+      const [{ verifyAudit }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
+        import('../../state/audit.ts'),
+        import('../../read/tags.ts'),
+        import('../../git/host.ts'),
+      ]);
+      await withSite(ctx, flags.stack, async (site) => {
+        // Without git there is nothing outside the bucket to compare with: say so, never pass silently.
+        const git = await selectGitHost(flags, ctx.io.env, ctx.io.cwd).catch((error: unknown) => {
+          if (flags.repo || flags.github) throw error;
+          return null;
+        });
+        const anchors = git ? await readAuditAnchors(git, site.target.stack) : [];
+        const result = await verifyAudit(site.state, site.target.statePrefix, { anchors });
+        if (!result.ok) ctx.exitCode = 1;
+        if (flags.json) return printJson(ctx, result);
+        const stack = site.target.stack;
+        if (result.ok) {
+          say(
+            ctx.io.stdout,
+            `audit chain of ${stack} verifies: ${result.entries} entries, ${result.objects} state objects, head ${result.headHash ?? '(empty)'}`,
+          );
+        } else {
+          say(ctx.io.stdout, `audit chain of ${stack} does NOT verify:`);
+          for (const problem of result.problems) say(ctx.io.stdout, `  ${problem.kind}: ${problem.reason}`);
+        }
+        say(
+          ctx.io.stdout,
+          anchors.length > 0
+            ? `checked against ${anchors.length} deploy tag(s) in git`
+            : git
+              ? `note: no deploy tag of ${stack} carries an audit head here, so a rewritten chain could not be told apart; run it where the deploy tags are (--repo, --github)`
+              : 'note: not in a git repository: the chain was not checked against the deploy tags that anchor it (pass --repo <dir> or --github <owner/repo>)',
         );
       });
     });
+}
+
+/** Deploy tags of the repository here, to show beside releases (none outside a repository). */
+async function tagsHere(ctx: CliContext): Promise<Map<string, string>> {
+  const [{ openLocalGit }, { readDeployTags }] = await Promise.all([
+    import('../../adapters/git-local.ts'),
+    import('../../read/tags.ts'),
+  ]);
+  const git: GitHost | null = await openLocalGit({ repoDir: ctx.io.cwd }).catch(() => null);
+  return readDeployTags(git);
+}
+
+/** Left-aligned columns; the last column is not padded. */
+function table(headers: string[], rows: string[][]): string[] {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
 }

@@ -1,25 +1,38 @@
-/** The console page: environments, the selected one's plan and actions, its history, and the chat. */
+/** The console page: environments, the selected one's release actions, its history, and the chat. */
 import { useCallback, useEffect, useState } from 'react';
-import type { AuditStatusView, HistoryItem, PlanView, SessionView, StatusView } from '../types.ts';
+import type {
+  AuditStatusView,
+  HistoryItem,
+  PlanAction,
+  PlanView,
+  SessionView,
+  StatusView,
+} from '../types.ts';
 import { ApiFailure, getJson, stackPath } from './api.ts';
-import { AuditBadge } from './components/AuditBadge.tsx';
+import { AuditBadge, type AuditState } from './components/AuditBadge.tsx';
 import { Chat } from './components/Chat.tsx';
+import { ConfirmAction, type Outcome } from './components/ConfirmAction.tsx';
 import { DetailsDrawer } from './components/DetailsDrawer.tsx';
 import { Environments } from './components/Environments.tsx';
 import { History } from './components/History.tsx';
 import { Progress } from './components/Progress.tsx';
 import { Refused } from './components/Refused.tsx';
 import { ReleaseActions } from './components/ReleaseActions.tsx';
+import { Unreachable } from './components/Unreachable.tsx';
 import { useEventStream } from './use-event-stream.ts';
 
 const REFRESH_MS = 15_000;
 
 interface StackData {
   history: HistoryItem[];
-  audit: AuditStatusView | null;
+  historyError: string | null;
+  audit: AuditState;
   plan: PlanView | null;
   planError: string | null;
 }
+
+/** What the person asked to do; the dialog plans it, shows it and asks to confirm. */
+export type Asked = { action: PlanAction; to?: string } | { action: 'pin' | 'unpin' };
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
@@ -28,6 +41,8 @@ export function App() {
   const [statuses, setStatuses] = useState<Record<string, StatusView | string>>({});
   const [data, setData] = useState<StackData | null>(null);
   const [openDeployId, setOpenDeployId] = useState<string | null>(null);
+  const [asked, setAsked] = useState<Asked | null>(null);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [version, setVersion] = useState(0);
   const refresh = useCallback(() => setVersion((v) => v + 1), []);
   const events = useEventStream(session !== null, refresh);
@@ -62,59 +77,113 @@ export function App() {
     }
   }, [session, version]);
 
+  const status = stack ? statuses[stack] : undefined;
+  const reachable = typeof status === 'object';
+
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the refresh trigger.
   useEffect(() => {
-    if (!stack) return;
+    // An unreachable stack has one message (on the page, once): nothing else is asked of it.
+    if (!stack || !reachable) return;
     let current = true;
-    const plan = getJson<PlanView>(`${stackPath(stack, 'plan')}?action=deploy-latest`).then(
-      (p) => ({ plan: p, planError: null }),
-      (error: unknown) => ({ plan: null, planError: (error as Error).message }),
-    );
+    const settle = <T,>(p: Promise<T>) =>
+      p.then(
+        (value) => ({ value, error: null }),
+        (error: unknown) => ({ value: null, error: (error as Error).message }),
+      );
     Promise.all([
-      getJson<{ deployments: HistoryItem[] }>(stackPath(stack, 'history')),
-      getJson<AuditStatusView>(stackPath(stack, 'audit')).catch(() => null),
-      plan,
-    ]).then(
-      ([history, audit, planned]) => {
-        if (current) setData({ history: history.deployments, audit, ...planned });
-      },
-      (error: unknown) => {
-        if (current) setData({ history: [], audit: null, plan: null, planError: (error as Error).message });
-      },
-    );
+      settle(getJson<{ deployments: HistoryItem[] }>(stackPath(stack, 'history'))),
+      settle(getJson<AuditStatusView>(stackPath(stack, 'audit'))),
+      settle(getJson<PlanView>(`${stackPath(stack, 'plan')}?action=deploy-latest`)),
+    ]).then(([history, audit, plan]) => {
+      if (!current) return;
+      setData({
+        history: history.value?.deployments ?? [],
+        historyError: history.error,
+        audit: audit.value
+          ? { state: 'checked', audit: audit.value }
+          : { state: 'failed', message: audit.error ?? '' },
+        plan: plan.value,
+        planError: plan.error,
+      });
+    });
     return () => {
       current = false;
     };
-  }, [stack, version]);
+  }, [stack, version, reachable]);
 
   if (refused) return <Refused message={refused} />;
   if (!session || !stack) return <p className="loading">Loading the console…</p>;
-  const status = statuses[stack];
 
   return (
     <div className="page">
       <header className="topbar">
         <h1>FrontendOps console</h1>
         <span className="who">signed in as {session.actor}</span>
-        <AuditBadge audit={data?.audit ?? null} />
+        <AuditBadge
+          state={
+            typeof status === 'string'
+              ? { state: 'failed', message: 'the stack cannot be reached' }
+              : (data?.audit ?? { state: 'loading' })
+          }
+        />
       </header>
       <div className="layout">
         <Environments statuses={statuses} stacks={session.stacks} selected={stack} onSelect={setStack} />
         <main className="main">
-          <ReleaseActions
-            stack={stack}
-            plan={data?.plan ?? null}
-            planError={data?.planError ?? null}
-            canRollBack={typeof status === 'object' && status.releases.length > 1}
-            onDone={refresh}
-          />
-          <Progress events={events} />
-          <History items={data?.history ?? []} onOpen={setOpenDeployId} />
+          {typeof status === 'string' ? (
+            <Unreachable stack={stack} message={status} onRetry={refresh} />
+          ) : (
+            <>
+              <ReleaseActions
+                status={status ?? null}
+                plan={data?.plan ?? null}
+                planError={data?.planError ?? null}
+                outcome={outcome}
+                busy={asked !== null}
+                onAsk={setAsked}
+              />
+              <Progress events={events} />
+              <History
+                stack={stack}
+                status={status ?? null}
+                items={data?.history ?? []}
+                error={data?.historyError ?? null}
+                loaded={data !== null}
+                busy={asked !== null}
+                onOpen={setOpenDeployId}
+                onAsk={setAsked}
+              />
+            </>
+          )}
         </main>
-        <Chat stack={stack} enabled={session.chat} events={events} onDone={refresh} />
+        <Chat
+          stack={stack}
+          enabled={session.chat && reachable}
+          reason={
+            !session.chat
+              ? (session.chatReason ?? 'The agent is not available in this console.')
+              : typeof status === 'string'
+                ? `The chat needs ${stack}, which cannot be reached.`
+                : null
+          }
+          events={events}
+          onDone={refresh}
+        />
       </div>
       {openDeployId && (
         <DetailsDrawer stack={stack} deployId={openDeployId} onClose={() => setOpenDeployId(null)} />
+      )}
+      {asked && (
+        <ConfirmAction
+          stack={stack}
+          asked={asked}
+          onClose={() => setAsked(null)}
+          onDone={(result) => {
+            setOutcome(result);
+            setAsked(null);
+            refresh();
+          }}
+        />
       )}
     </div>
   );

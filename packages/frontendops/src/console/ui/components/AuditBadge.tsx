@@ -1,8 +1,21 @@
 import type { AuditStatusView } from '../../types.ts';
 
-/** The audit chain's verification, as a badge; the title says why it failed. */
-export function AuditBadge({ audit }: { audit: AuditStatusView | null }) {
-  if (!audit) return <span className="badge badge-unknown">audit: …</span>;
+export type AuditState =
+  | { state: 'loading' }
+  | { state: 'checked'; audit: AuditStatusView }
+  | { state: 'failed'; message: string };
+
+/** The audit chain's verification, as a badge: checking, verified, broken (why), or not checked (why). */
+export function AuditBadge({ state }: { state: AuditState }) {
+  if (state.state === 'loading') return <span className="badge badge-unknown">audit: checking…</span>;
+  if (state.state === 'failed') {
+    return (
+      <span className="badge badge-unknown" title={state.message}>
+        audit: not checked — {state.message}
+      </span>
+    );
+  }
+  const { audit } = state;
   if (audit.ok)
     return (
       <span className="badge badge-ok" title={`head ${audit.headHash ?? 'none'}`}>
@@ -11,7 +24,7 @@ export function AuditBadge({ audit }: { audit: AuditStatusView | null }) {
     );
   return (
     <span className="badge badge-bad" title={audit.problem?.reason}>
-      audit BROKEN at entry {audit.problem?.seq}: {audit.problem?.reason}
+      audit {audit.problem?.kind === 'unfinished' ? 'waiting' : 'BROKEN'}: {audit.problem?.reason}
     </span>
   );
 }

@@ -4,21 +4,27 @@ import { newRunId, postJson } from '../api.ts';
 
 interface Turn {
   runId: string;
-  /** The words sent, to send again when approved. */
+  /** The words sent, to send again with a confirmation. */
   words: string;
   text: string;
   reply: ChatReply | null;
   error: string | null;
-  /** Its declined approvals were confirmed: the words went again, approved. */
-  approvedAgain?: boolean;
+  /** Its plan was confirmed: the words went again with that plan's deploy id. */
+  confirmed?: boolean;
 }
 
 /**
- * A chat with the agent. Its progress streams in while it works. When it asked for an approval the
- * request did not carry, a button offers to send the same words again, approved: only that click
- * approves.
+ * A chat with the agent. Its progress streams in while it works, in people's words. When it needs a
+ * confirmation, the reply shows the plan (its deploy id) and one button that approves exactly that
+ * plan. A button works once, and only on the newest reply: any later request replaces it.
  */
-export function Chat(props: { stack: string; enabled: boolean; events: ConsoleEvent[]; onDone: () => void }) {
+export function Chat(props: {
+  stack: string;
+  enabled: boolean;
+  reason: string | null;
+  events: ConsoleEvent[];
+  onDone: () => void;
+}) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [text, setText] = useState('');
   const busy = turns.some((t) => !t.reply && !t.error);
@@ -28,18 +34,24 @@ export function Chat(props: { stack: string; enabled: boolean; events: ConsoleEv
     log.current?.scrollTo({ top: log.current.scrollHeight });
   }, [turns, props.events]);
 
-  const send = async (words: string, approve: boolean) => {
+  const send = async (words: string, confirm?: { deployId: string }) => {
     const runId = newRunId();
     setTurns((all) => [
       ...all,
-      { runId, words, text: approve ? `${words} (approved)` : words, reply: null, error: null },
+      {
+        runId,
+        words,
+        text: confirm ? `${words} (confirmed plan ${confirm.deployId})` : words,
+        reply: null,
+        error: null,
+      },
     ]);
     try {
       const reply = await postJson<ChatReply>('/api/chat', {
         text: words,
-        approve,
         runId,
         stack: props.stack,
+        ...(confirm ? { confirm } : {}),
       });
       setTurns((all) => all.map((t) => (t.runId === runId ? { ...t, reply } : t)));
     } catch (error) {
@@ -54,29 +66,47 @@ export function Chat(props: { stack: string; enabled: boolean; events: ConsoleEv
     const words = text.trim();
     if (!words || busy) return;
     setText('');
-    void send(words, false);
+    void send(words);
   };
 
   return (
     <section className="card chat" aria-label="Chat with the agent">
       <h2>Ask the agent</h2>
-      {!props.enabled && <p className="muted">The agent is not available in this console.</p>}
+      {!props.enabled && props.reason && (
+        <p className="muted" role="note">
+          {props.reason}
+        </p>
+      )}
       <ol className="turns" role="log" ref={log}>
-        {turns.map((turn) => {
-          const progress = props.events.filter(
-            (e) => e.source === 'chat' && e.runId === turn.runId && e.event.type === 'agent',
+        {turns.map((turn, index) => {
+          const progress = props.events.flatMap((e) =>
+            e.source === 'chat' && e.runId === turn.runId && e.event.type === 'agent' ? [e.event] : [],
           );
-          const declined = turn.reply?.approvals.filter((a) => !a.approved) ?? [];
+          const confirm = turn.reply?.confirm ?? null;
+          const newest = index === turns.length - 1;
           return (
             <li key={turn.runId} className="turn">
               <p className="said">{turn.text}</p>
               {progress.length > 0 && (
-                <ul className="agent-steps">
-                  {progress.map((e, i) => (
-                    // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
-                    <li key={i}>{e.event.type === 'agent' ? e.event.detail : ''}</li>
-                  ))}
-                </ul>
+                <>
+                  <ul className="agent-steps">
+                    {progress.map((e, i) =>
+                      e.headline === '' ? null : (
+                        // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
+                        <li key={i}>{e.headline ?? e.detail}</li>
+                      ),
+                    )}
+                  </ul>
+                  <details className="engine-detail">
+                    <summary>Tool calls</summary>
+                    <ul className="agent-steps">
+                      {progress.map((e, i) => (
+                        // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
+                        <li key={i}>{e.detail}</li>
+                      ))}
+                    </ul>
+                  </details>
+                </>
               )}
               {!turn.reply && !turn.error && <p className="muted">working…</p>}
               {turn.reply && (
@@ -85,31 +115,36 @@ export function Chat(props: { stack: string; enabled: boolean; events: ConsoleEv
                 </p>
               )}
               {turn.error && <p className="error-text">{turn.error}</p>}
-              {declined.length > 0 && (
-                <div className="approval">
-                  {declined.map((a) => (
-                    <p key={a.summary}>
-                      Needs your approval ({a.action} on {a.stack}): {a.summary}
-                    </p>
-                  ))}
-                  {turn.approvedAgain ? (
-                    <p className="muted">Approved: sent again below.</p>
+              {confirm && (
+                <fieldset className="approval" aria-label="Confirmation">
+                  <p>
+                    Needs your confirmation ({confirm.action} on {confirm.stack}):
+                  </p>
+                  <p className="plan-description">{confirm.summary}</p>
+                  <p className="muted">
+                    Plan <code>{confirm.deployId}</code>
+                  </p>
+                  {turn.confirmed ? (
+                    <p className="muted">Confirmed: sent again below.</p>
                   ) : (
-                    <button
-                      type="button"
-                      className="primary"
-                      disabled={busy}
-                      onClick={() => {
-                        setTurns((all) =>
-                          all.map((t) => (t.runId === turn.runId ? { ...t, approvedAgain: true } : t)),
-                        );
-                        void send(turn.words, true);
-                      }}
-                    >
-                      Approve and run
-                    </button>
+                    <>
+                      <button
+                        type="button"
+                        className="primary"
+                        disabled={busy || !newest || !props.enabled}
+                        onClick={() => {
+                          setTurns((all) =>
+                            all.map((t) => (t.runId === turn.runId ? { ...t, confirmed: true } : t)),
+                          );
+                          void send(turn.words, { deployId: confirm.deployId });
+                        }}
+                      >
+                        Confirm and run
+                      </button>
+                      {!newest && <p className="muted">Replaced by a newer request: ask again to confirm.</p>}
+                    </>
                   )}
-                </div>
+                </fieldset>
               )}
             </li>
           );
@@ -118,7 +153,7 @@ export function Chat(props: { stack: string; enabled: boolean; events: ConsoleEv
       <form className="chat-form" onSubmit={submit}>
         <input
           aria-label="Message to the agent"
-          placeholder="e.g. what's live?  ·  deploy the latest dashboard"
+          placeholder="e.g. what's live?  ·  promote the latest"
           value={text}
           disabled={!props.enabled}
           onChange={(e) => setText(e.target.value)}

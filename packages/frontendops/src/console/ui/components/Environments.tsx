@@ -1,7 +1,7 @@
 import type { StatusView } from '../../types.ts';
 import { shortSha, timeAgo } from '../format.ts';
 
-/** Each environment with what is live: commit, tag, when, who, and the request that did it. */
+/** Each environment with what is live: commit, tag, when, who, the request that did it, and its pin. */
 export function Environments(props: {
   stacks: string[];
   statuses: Record<string, StatusView | string>;
@@ -26,6 +26,7 @@ export function Environments(props: {
               {typeof status === 'object' && status.protected && (
                 <span className="tag-protected">protected</span>
               )}
+              {typeof status === 'object' && status.pin && <span className="chip chip-pin">pinned</span>}
             </span>
             <LiveRelease status={status} />
           </button>
@@ -37,7 +38,8 @@ export function Environments(props: {
 
 function LiveRelease({ status }: { status: StatusView | string | undefined }) {
   if (status === undefined) return <span className="muted">loading…</span>;
-  if (typeof status === 'string') return <span className="error-text">{status}</span>;
+  // The reason and what to do are said once, in the main area.
+  if (typeof status === 'string') return <span className="error-text">cannot be reached</span>;
   const { live } = status;
   if (!live) return <span className="muted">nothing deployed yet</span>;
   return (

@@ -1,6 +1,15 @@
-import type { ConsoleEvent } from '../../types.ts';
+import type { ConsoleEvent, ProgressEvent } from '../../types.ts';
 
-/** Live progress of the latest deploy or rollback: copy groups as bars, then each step. */
+const COPYING: Record<string, string> = {
+  asset: 'Copying hashed assets',
+  other: 'Copying other files',
+  html: 'Copying HTML, last',
+};
+
+/**
+ * Live progress of the latest deploy or rollback, in people's words; the engine's own words (plan and
+ * deploy ids, the pointer, invalidation ids) one click away.
+ */
 export function Progress({ events }: { events: ConsoleEvent[] }) {
   const deploys = events.filter((e) => e.source === 'deploy');
   const runId = deploys[deploys.length - 1]?.runId;
@@ -9,12 +18,15 @@ export function Progress({ events }: { events: ConsoleEvent[] }) {
   const copies = new Map<string, { done: number; total: number }>();
   for (const e of run) if (e.type === 'copy') copies.set(e.group, { done: e.done, total: e.total });
   const finished = run.find((e) => e.type === 'done' || e.type === 'error');
+  const lines = run.filter(
+    (e) => e.type === 'plan' || e.type === 'step' || e.type === 'done' || e.type === 'error',
+  );
   return (
     <section className="card progress" aria-label="Progress" aria-live="polite">
       <h2>Progress {finished ? '' : <span className="spinner" title="running" />}</h2>
       {[...copies].map(([group, { done, total }]) => (
         <label key={group} className="bar-row">
-          <span>copy {group}</span>
+          <span>{COPYING[group] ?? `Copying ${group}`}</span>
           <progress max={total} value={done} />
           <span>
             {done}/{total}
@@ -22,25 +34,55 @@ export function Progress({ events }: { events: ConsoleEvent[] }) {
         </label>
       ))}
       <ol className="steps">
-        {run.map((e, i) =>
-          e.type === 'step' ? (
-            // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
-            <li key={i}>
-              <strong>{e.step}</strong> {e.detail}
-            </li>
-          ) : e.type === 'done' ? (
-            // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
-            <li key={i} className="ok-text">
-              finished: {e.outcome}
-            </li>
-          ) : e.type === 'error' ? (
-            // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
-            <li key={i} className="error-text">
-              {e.message}
-            </li>
-          ) : null,
-        )}
+        {lines.map((e, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
+          <li key={i} className={e.type === 'error' ? 'error-text' : e.type === 'done' ? 'ok-text' : ''}>
+            {headline(e)}
+          </li>
+        ))}
       </ol>
+      <details className="engine-detail">
+        <summary>Engine detail</summary>
+        <ol className="steps">
+          {run.map((e, i) => {
+            const text = detail(e);
+            // biome-ignore lint/suspicious/noArrayIndexKey: events are append-only.
+            return text ? <li key={i}>{text}</li> : null;
+          })}
+        </ol>
+      </details>
     </section>
   );
+}
+
+function headline(e: ProgressEvent): string {
+  switch (e.type) {
+    case 'plan':
+      return e.headline ?? e.plan.description;
+    case 'step':
+      return e.headline ?? e.detail;
+    case 'done':
+      return e.outcome === 'noop'
+        ? 'Finished: it was already live, nothing changed.'
+        : `Finished: ${e.outcome}.`;
+    case 'error':
+      return e.message;
+    default:
+      return '';
+  }
+}
+
+function detail(e: ProgressEvent): string | null {
+  switch (e.type) {
+    case 'plan':
+      return `plan ${e.plan.deployId}: ${e.plan.filesToCopy} to copy, ${e.plan.unchanged} unchanged, ${e.plan.toPrune} to prune, ${e.plan.invalidationPaths.length} path(s) to invalidate`;
+    case 'step':
+      return `${e.step}: ${e.detail}`;
+    case 'error':
+      return `${e.code}: ${e.message}`;
+    case 'done':
+      return `done: ${e.outcome}`;
+    default:
+      return null;
+  }
 }

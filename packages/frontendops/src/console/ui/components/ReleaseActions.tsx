@@ -1,98 +1,149 @@
-import { useState } from 'react';
-import type { ActionResult, PlanAction, PlanView } from '../../types.ts';
-import { ApiFailure, getJson, newRunId, postJson, stackPath } from '../api.ts';
-import { plural, shortSha } from '../format.ts';
+import type { PlanView, StatusView } from '../../types.ts';
+import type { Asked } from '../App.tsx';
+import { plural, shortSha, timeAgo } from '../format.ts';
+import type { Outcome } from './ConfirmAction.tsx';
 
-type Dialog =
-  | { state: 'loading'; action: PlanAction }
-  | { state: 'confirm'; action: PlanAction; plan: PlanView; changed: boolean }
-  | { state: 'running'; action: PlanAction; plan: PlanView }
-  | { state: 'failed'; action: PlanAction; message: string };
-
-/** The plan for the latest artifact, and the two buttons; each asks to confirm the plan first. */
+/**
+ * What can be done now. Normally: the plan for the latest build, Deploy latest, Roll back, Pin. When
+ * the stack is pinned (after a rollback), the latest build is not offered: the pin, who set it and why,
+ * and the two ways forward — Promote (live for everyone, pin cleared) and Unpin.
+ */
 export function ReleaseActions(props: {
-  stack: string;
+  status: StatusView | null;
   plan: PlanView | null;
   planError: string | null;
-  canRollBack: boolean;
-  onDone: () => void;
+  outcome: Outcome | null;
+  busy: boolean;
+  onAsk: (asked: Asked) => void;
 }) {
-  const [dialog, setDialog] = useState<Dialog | null>(null);
-  const [last, setLast] = useState<{ action: PlanAction; result: ActionResult } | null>(null);
-
-  const open = async (action: PlanAction) => {
-    setDialog({ state: 'loading', action });
-    try {
-      const plan = await getJson<PlanView>(`${stackPath(props.stack, 'plan')}?action=${action}`);
-      setDialog({ state: 'confirm', action, plan, changed: false });
-    } catch (error) {
-      setDialog({ state: 'failed', action, message: (error as Error).message });
-    }
-  };
-
-  const confirm = async (action: PlanAction, plan: PlanView) => {
-    setDialog({ state: 'running', action, plan });
-    try {
-      const result = await postJson<ActionResult>(stackPath(props.stack, action), {
-        deployId: plan.deployId,
-        runId: newRunId(),
-      });
-      setLast({ action, result });
-      setDialog(null);
-    } catch (error) {
-      if (error instanceof ApiFailure && error.body.plan) {
-        setDialog({ state: 'confirm', action, plan: error.body.plan, changed: true });
-      } else {
-        setDialog({ state: 'failed', action, message: (error as Error).message });
-      }
-    } finally {
-      props.onDone();
-    }
-  };
-
-  const { plan } = props;
+  const { status, plan } = props;
+  const pin = status?.pin ?? null;
+  const canRollBack = (status?.releases.length ?? 0) > 1;
   return (
     <section className="card plan-card" aria-label="Plan">
-      <h2>Deploy the latest build</h2>
-      {props.planError && <p className="muted">{props.planError}</p>}
-      {plan && <PlanSummary plan={plan} />}
-      <div className="actions">
-        <button
-          type="button"
-          className="primary"
-          disabled={!plan || plan.noop || dialog !== null}
-          onClick={() => open('deploy-latest')}
-        >
-          Deploy latest
-        </button>
-        <button
-          type="button"
-          disabled={!props.canRollBack || dialog !== null}
-          onClick={() => open('rollback')}
-        >
-          Roll back
-        </button>
-      </div>
-      {last && (
-        <p className={last.result.error ? 'error-text' : 'ok-text'} role="status">
-          {last.action === 'rollback' ? 'Rollback' : 'Deploy'} {last.result.outcome}:{' '}
-          {shortSha(last.result.commit)} ({last.result.deployId}) · {plural(last.result.copied, 'file')}{' '}
-          copied · {plural(last.result.pruned, 'object')} pruned
-          {last.result.error && ` — ${last.result.error.message}`}
-        </p>
+      {pin ? (
+        <>
+          <h2>Deploys are held: the stack is pinned</h2>
+          <div className="pin-banner" role="note" aria-label="Pinned">
+            <p>
+              <strong>
+                Pinned to <code>{shortSha(pin.commit)}</code>
+              </strong>{' '}
+              {timeAgo(pin.at)} by {pin.by}
+              {pin.cause === 'rollback' && ', when rolling back'}
+              {pin.reason && <>: “{pin.reason}”</>}.
+            </p>
+            <p>
+              Nothing is deployed past it until someone promotes a release (it goes live for everyone and the
+              pin is cleared) or unpins.
+            </p>
+          </div>
+          {plan && plan.commit !== pin.commit && (
+            <p className="muted">
+              The latest build is <code>{shortSha(plan.commit)}</code>
+              {plan.commits?.commits.length
+                ? ` (${plural(plan.commits.commits.length, 'commit')} ahead)`
+                : ''}
+              .
+            </p>
+          )}
+          <div className="actions">
+            <button
+              type="button"
+              className="primary"
+              disabled={!plan || props.busy}
+              onClick={() => props.onAsk({ action: 'promote' })}
+            >
+              Promote latest{plan ? ` (${shortSha(plan.commit)})` : ''}
+            </button>
+            <button type="button" disabled={props.busy} onClick={() => props.onAsk({ action: 'unpin' })}>
+              Unpin
+            </button>
+            <button
+              type="button"
+              disabled={!canRollBack || props.busy}
+              onClick={() => props.onAsk({ action: 'rollback' })}
+            >
+              Roll back
+            </button>
+          </div>
+        </>
+      ) : (
+        <>
+          <h2>Deploy the latest build</h2>
+          {props.planError && <p className="muted">{props.planError}</p>}
+          {plan && <PlanSummary plan={plan} />}
+          <div className="actions">
+            <button
+              type="button"
+              className="primary"
+              disabled={!plan || plan.noop || props.busy}
+              onClick={() => props.onAsk({ action: 'deploy-latest' })}
+            >
+              Deploy latest
+            </button>
+            <button
+              type="button"
+              disabled={!canRollBack || props.busy}
+              onClick={() => props.onAsk({ action: 'rollback' })}
+            >
+              Roll back
+            </button>
+            <button
+              type="button"
+              disabled={!status?.live || props.busy}
+              title="Keep what is live: deploys wait until someone promotes a release or unpins"
+              onClick={() => props.onAsk({ action: 'pin' })}
+            >
+              Pin
+            </button>
+          </div>
+        </>
       )}
-      {dialog && (
-        <ConfirmDialog
-          dialog={dialog}
-          onCancel={() => setDialog(null)}
-          onConfirm={(action, p) => void confirm(action, p)}
-        />
-      )}
+      {props.outcome && <OutcomeLine outcome={props.outcome} />}
     </section>
   );
 }
 
-function PlanSummary({ plan }: { plan: PlanView }) {
+const VERB = {
+  'deploy-latest': 'Deploy',
+  redeploy: 'Redeploy',
+  rollback: 'Rollback',
+  promote: 'Promote',
+} as const;
+
+function OutcomeLine({ outcome }: { outcome: Outcome }) {
+  if (outcome.kind === 'pin') {
+    const { result } = outcome;
+    const what = outcome.action === 'pin' ? 'Pinned' : 'Unpinned';
+    return (
+      <p className="ok-text" role="status">
+        {result.changed
+          ? `${what}${result.pin ? `: ${shortSha(result.pin.commit)}` : ''}.`
+          : outcome.action === 'pin'
+            ? 'It was already pinned; nothing changed.'
+            : 'It was not pinned; nothing changed.'}
+      </p>
+    );
+  }
+  const { result, action } = outcome;
+  return (
+    <p
+      className={result.error ? 'error-text' : 'ok-text'}
+      role="status"
+      title={`deployment ${result.deployId}`}
+    >
+      {VERB[action]} {result.outcome}: {shortSha(result.commit)} · {plural(result.copied, 'file')} copied ·{' '}
+      {plural(result.pruned, 'old file')} removed
+      {result.tag && ` · tagged ${result.tag}`}
+      {result.pinned && ' · the stack is now pinned to it'}
+      {result.unpinned && ' · the pin is cleared'}
+      {result.error && ` — ${result.error.message}`}
+    </p>
+  );
+}
+
+export function PlanSummary({ plan }: { plan: PlanView }) {
   return (
     <div className="plan">
       <p className="plan-description">{plan.description}</p>
@@ -106,66 +157,13 @@ function PlanSummary({ plan }: { plan: PlanView }) {
             </>
           )}
         </li>
+        {plan.commits && plan.commits.direction === 'forward' && (
+          <li>{plural(plan.commits.commits.length, 'new commit')}</li>
+        )}
         <li>{plural(plan.filesToCopy, 'file')} to copy</li>
         <li>{plural(plan.unchanged, 'file')} unchanged</li>
-        <li>{plural(plan.toPrune, 'object')} to prune</li>
-        <li>
-          {plural(plan.pathsToInvalidate.length, 'path')} to invalidate
-          {plan.pathsToInvalidate.length > 0 && `: ${plan.pathsToInvalidate.slice(0, 5).join(', ')}`}
-        </li>
+        <li>{plural(plan.invalidationPaths.length, 'path')} to refresh on the CDN</li>
       </ul>
-    </div>
-  );
-}
-
-function ConfirmDialog(props: {
-  dialog: Dialog;
-  onCancel: () => void;
-  onConfirm: (action: PlanAction, plan: PlanView) => void;
-}) {
-  const { dialog } = props;
-  const title = dialog.action === 'rollback' ? 'Roll back?' : 'Deploy the latest build?';
-  return (
-    <div className="overlay">
-      <div className="dialog" role="dialog" aria-modal="true" aria-label={title}>
-        <h2>{title}</h2>
-        {dialog.state === 'loading' && <p className="muted">Planning…</p>}
-        {dialog.state === 'failed' && <p className="error-text">{dialog.message}</p>}
-        {(dialog.state === 'confirm' || dialog.state === 'running') && (
-          <>
-            {dialog.state === 'confirm' && dialog.changed && (
-              <p className="warn-text" role="alert">
-                The plan changed since it was shown. Review the new plan.
-              </p>
-            )}
-            {dialog.plan.protected && (
-              <p className="warn-text">{dialog.plan.stack} is protected: confirming is your approval.</p>
-            )}
-            <PlanSummary plan={dialog.plan} />
-            <p className="muted">
-              Plan <code>{dialog.plan.deployId}</code>
-            </p>
-          </>
-        )}
-        <div className="actions">
-          {dialog.state === 'confirm' && (
-            <button
-              type="button"
-              className="primary"
-              disabled={dialog.plan.noop}
-              onClick={() => props.onConfirm(dialog.action, dialog.plan)}
-            >
-              {dialog.action === 'rollback' ? 'Confirm rollback' : 'Confirm deploy'}
-            </button>
-          )}
-          {dialog.state === 'running' && <span className="muted">Working… progress is shown below.</span>}
-          {dialog.state !== 'running' && (
-            <button type="button" onClick={props.onCancel}>
-              Cancel
-            </button>
-          )}
-        </div>
-      </div>
     </div>
   );
 }

@@ -1,0 +1,379 @@
+/**
+ * `npm run bench -- atomic [--sizes 800,20000]`: atomic releases against in-place deploys and the
+ * seed's `aws s3 sync s3://<artifacts>/<app>/<commit>/files s3://<hosting> --delete`, on one embedded
+ * S3 server (three hosting buckets) and a Vite-like build of each size with a rebuild where 5% of
+ * the assets changed. Per size: full deploy, incremental deploy and rollback by each tool — wall
+ * time, S3 requests (counted by the server), copies, invalidation paths — then how rollback time
+ * grows from the smallest size to the largest. The atomic KeyValueStore is the local edge's (its
+ * API over HTTP, signed with SigV4A); the in-place invalidations go to the CloudFront double.
+ * Neither FrontendOps mode verifies through a CDN here (no site URL): the same work for both.
+ * Results in bench/atomic-results.json.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createS3Client, createS3Store } from '../src/adapters/s3.ts';
+import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/deploy/deploy.ts';
+import { publishArtifact, readManifest } from '../src/deploy/publish.ts';
+import { releaseIdFor } from '../src/engine/atomic-plan.ts';
+import { artifactDigest, artifactFileKey } from '../src/engine/manifest.ts';
+import type { DeployTarget } from '../src/engine/types.ts';
+import { startLocalEdge } from '../src/local/edge.ts';
+import { createLocalCredentials } from '../src/local/env-file.ts';
+import { type S3RequestRecord, startLocalS3 } from '../src/local/s3-server.ts';
+import type { Site } from '../src/site.ts';
+import { connectSite } from '../src/stacks/open.ts';
+import type { RequestInfo } from '../src/state/records.ts';
+import { startCloudFrontDouble } from '../test/support/cloudfront-double.ts';
+import { checkHosting } from './check.ts';
+import { DEFAULT_SHAPE, type GeneratedPair, generateBuilds } from './generate.ts';
+import { prepareAwsCli } from './peer.ts';
+
+const RESULTS_FILE = fileURLToPath(new URL('./atomic-results.json', import.meta.url));
+const APP = 'sophia-dashboard';
+const COMMIT_A = 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1';
+const COMMIT_B = 'b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2';
+const ARTIFACTS = 'bench-artifacts';
+const BUCKETS = {
+  atomic: 'bench-hosting-atomic',
+  'in-place': 'bench-hosting-in-place',
+  aws: 'bench-hosting-aws',
+};
+const TOOLS = ['atomic', 'in-place', 'aws'] as const;
+type Tool = (typeof TOOLS)[number];
+const SCENARIOS = ['full', 'incremental', 'rollback'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Measured {
+  tool: Tool;
+  scenario: Scenario;
+  ms: number;
+  requests: number;
+  copies: number;
+  deletes: number;
+  /** Paths invalidated (aws: the seed invalidated /* separately, not counted). */
+  invalidationPaths: number;
+  correct: boolean;
+  problems: string[];
+}
+
+interface SizeResult {
+  files: number;
+  bytes: number;
+  changedAssets: number;
+  runs: Measured[];
+}
+
+const request = (text: string): RequestInfo => ({
+  text,
+  actor: 'bench',
+  planner: 'cli',
+  at: new Date().toISOString(),
+});
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(3),
+    options: { sizes: { type: 'string', default: '800,20000' } },
+    strict: true,
+  });
+  const sizes = (values.sizes ?? '').split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 50 || n > 50_000)) {
+    throw new Error(
+      `--sizes takes file counts from 50 to 50000, e.g. --sizes 800,20000; got "${values.sizes}".`,
+    );
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'frontendops-bench-atomic-'));
+  const results: SizeResult[] = [];
+  try {
+    for (const files of sizes) {
+      // About 50 KB a file on average (the 800-file build is the main bench's 40 MiB).
+      const shape = { ...DEFAULT_SHAPE, files, bytes: Math.round(files * 52_000) };
+      log(`generating ${files} files (${mb(shape.bytes)}) and a rebuild with 5% of the assets changed…`);
+      const builds = await generateBuilds(join(tmp, `builds-${files}`), shape);
+      results.push(await runSize(builds, join(tmp, `run-${files}`)));
+      await rm(join(tmp, `builds-${files}`), { recursive: true, force: true });
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  console.log('');
+  console.log(report(results));
+  await writeFile(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), results }, null, 2)}\n`);
+  console.log(`\nresults written to ${RESULTS_FILE}`);
+}
+
+async function runSize(builds: GeneratedPair, dir: string): Promise<SizeResult> {
+  const cleanups: Array<() => unknown> = [];
+  try {
+    const records: S3RequestRecord[] = [];
+    const credentials = createLocalCredentials();
+    const s3 = await startLocalS3({
+      credentials,
+      directory: join(dir, 's3'),
+      buckets: [ARTIFACTS, ...Object.values(BUCKETS)],
+      onRequest: (record) => records.push(record),
+    });
+    cleanups.unshift(() => s3.close());
+    const client = createS3Client({ endpoint: s3.endpoint, credentials });
+    cleanups.unshift(() => client.destroy());
+    const cdn = await startCloudFrontDouble();
+    cleanups.unshift(() => cdn.close());
+    const edge = await startLocalEdge({
+      origin: createS3Store({ bucket: BUCKETS.atomic, client }),
+      distributionId: 'EBENCHATOMIC',
+      atomic: { credentials: [credentials], propagationMs: 0 },
+    });
+    cleanups.unshift(() => edge.close());
+
+    const targetOf = (tool: 'atomic' | 'in-place'): DeployTarget => ({
+      stack: `bench-${tool}`,
+      artifactsBucket: ARTIFACTS,
+      hostingBucket: BUCKETS[tool],
+      stateBucket: ARTIFACTS,
+      statePrefix: `.frontendops/state/bench-${tool}/`,
+      ...(tool === 'in-place' ? { distributionId: cdn.distributionId } : {}),
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      prune: true,
+      ...(tool === 'atomic' ? { releaseStoreArn: edge.atomic?.kvsArn as string } : {}),
+    });
+    const sites: Record<'atomic' | 'in-place', Site> = {
+      atomic: await connectSite(targetOf('atomic'), {
+        access: { credentials, kvsEndpoint: edge.atomic?.kvsEndpoint as string, propagationMs: 0 },
+        lockDir: join(dir, 'locks'),
+        onNotice: () => undefined,
+      }),
+      'in-place': await connectSite(targetOf('in-place'), {
+        access: { credentials, cdnEndpoint: cdn.endpoint },
+        lockDir: join(dir, 'locks'),
+        onNotice: () => undefined,
+      }),
+    };
+    for (const site of Object.values(sites)) cleanups.unshift(() => site.close());
+    log('  publishing both builds (not timed)…');
+    await publishArtifact(sites.atomic.artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
+    await publishArtifact(sites.atomic.artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
+    const aws = await prepareAwsCli(join(dir, 'aws'), s3.endpoint, credentials);
+
+    const measure = async (
+      tool: Tool,
+      scenario: Scenario,
+      work: () => Promise<Omit<Measured, 'ms' | 'requests' | 'tool' | 'scenario' | 'correct' | 'problems'>>,
+      commit: string,
+    ) => {
+      await s3.flush();
+      const from = records.length;
+      const started = performance.now();
+      const value = await work();
+      const ms = performance.now() - started;
+      await s3.flush();
+      const requests = records.length - from;
+      const check = await checkTool(tool, commit);
+      log(`  ${scenario} ${tool}: ${(ms / 1000).toFixed(2)} s, ${requests} requests`);
+      return { tool, scenario, ms, requests, ...value, ...check };
+    };
+    const fromSummary = (summary: DeploySummary) => {
+      if (summary.outcome !== 'succeeded')
+        throw new Error(`${summary.kind} ended ${summary.outcome}: ${summary.error?.message ?? ''}`);
+      return {
+        copies: summary.copied,
+        deletes: summary.pruned,
+        invalidationPaths: summary.invalidation?.paths.length ?? 0,
+      };
+    };
+    const checkTool = async (tool: Tool, commit: string) => {
+      if (tool === 'aws') {
+        return checkHosting(
+          sites.atomic.artifacts,
+          createS3Store({ bucket: BUCKETS.aws, client }),
+          { app: APP, commit },
+          { exact: true },
+        );
+      }
+      if (tool === 'in-place') {
+        return checkHosting(
+          sites.atomic.artifacts,
+          sites['in-place'].hosting,
+          { app: APP, commit },
+          { exact: false },
+        );
+      }
+      // Atomic: the pointer names the release, and the edge serves its index.html (untimed).
+      const manifest = await readManifest(sites.atomic.artifacts, APP, commit);
+      const expected = await sites.atomic.artifacts.get(artifactFileKey(APP, commit, '/index.html'));
+      const pointer = (await sites.atomic.releases?.read())?.value;
+      const body = Buffer.from(await (await fetch(edge.url)).arrayBuffer());
+      const problems: string[] = [];
+      if (!manifest || pointer?.live !== releaseIdFor({ commit, artifactDigest: artifactDigest(manifest) }))
+        problems.push('the pointer does not name the release');
+      if (!expected || !body.equals(expected.body))
+        problems.push(`the edge does not serve ${commit.slice(0, 7)}`);
+      return { correct: problems.length === 0, problems };
+    };
+    const sync = (commit: string) => async () => {
+      const done = await aws.sync(
+        `s3://${ARTIFACTS}/${artifactFileKey(APP, commit, '/')}`,
+        `s3://${BUCKETS.aws}`,
+      );
+      return { copies: done.copied, deletes: done.deleted, invalidationPaths: 0 };
+    };
+
+    const runs: Measured[] = [];
+    const plan: Array<
+      [
+        Scenario,
+        string,
+        Record<
+          Tool,
+          () => Promise<Omit<Measured, 'ms' | 'requests' | 'tool' | 'scenario' | 'correct' | 'problems'>>
+        >,
+      ]
+    > = [
+      [
+        'full',
+        COMMIT_A,
+        {
+          atomic: async () =>
+            fromSummary(
+              await deployArtifact(sites.atomic, { app: APP, commit: COMMIT_A, request: request('full') }),
+            ),
+          'in-place': async () =>
+            fromSummary(
+              await deployArtifact(sites['in-place'], {
+                app: APP,
+                commit: COMMIT_A,
+                request: request('full'),
+              }),
+            ),
+          aws: sync(COMMIT_A),
+        },
+      ],
+      [
+        'incremental',
+        COMMIT_B,
+        {
+          atomic: async () =>
+            fromSummary(
+              await deployArtifact(sites.atomic, { app: APP, commit: COMMIT_B, request: request('incr') }),
+            ),
+          'in-place': async () =>
+            fromSummary(
+              await deployArtifact(sites['in-place'], {
+                app: APP,
+                commit: COMMIT_B,
+                request: request('incr'),
+              }),
+            ),
+          aws: sync(COMMIT_B),
+        },
+      ],
+      [
+        'rollback',
+        COMMIT_A,
+        {
+          atomic: async () =>
+            fromSummary(await rollbackRelease(sites.atomic, { request: request('rollback') })),
+          'in-place': async () =>
+            fromSummary(await rollbackRelease(sites['in-place'], { request: request('rollback') })),
+          aws: sync(COMMIT_A),
+        },
+      ],
+    ];
+    for (const [scenario, commit, tools] of plan) {
+      for (const tool of TOOLS) runs.push(await measure(tool, scenario, tools[tool], commit));
+    }
+    if (edge.stats().invalidations.length > 0) throw new Error('the atomic site was invalidated');
+    return { files: builds.base.files, bytes: builds.base.bytes, changedAssets: builds.changedAssets, runs };
+  } finally {
+    for (const cleanup of cleanups) await cleanup();
+  }
+}
+
+function report(results: readonly SizeResult[]): string {
+  const lines: string[] = [];
+  for (const size of results) {
+    lines.push(`${size.files} files, ${mb(size.bytes)} (rebuild: ${size.changedAssets} assets changed)`, '');
+    const rows = SCENARIOS.flatMap((scenario) =>
+      TOOLS.map((tool) => {
+        const r = size.runs.find((m) => m.tool === tool && m.scenario === scenario) as Measured;
+        const inPlace = size.runs.find((m) => m.tool === 'in-place' && m.scenario === scenario) as Measured;
+        const aws = size.runs.find((m) => m.tool === 'aws' && m.scenario === scenario) as Measured;
+        return [
+          scenario,
+          tool === 'aws' ? 'aws s3 sync' : tool,
+          `${(r.ms / 1000).toFixed(2)} s`,
+          tool === 'atomic' ? `${ratio(r.ms, inPlace.ms)} / ${ratio(r.ms, aws.ms)}` : '',
+          String(r.requests),
+          String(r.copies),
+          String(r.deletes),
+          tool === 'aws' ? '(/* separately)' : String(r.invalidationPaths),
+          r.correct ? 'yes' : `NO: ${r.problems.join('; ')}`,
+        ];
+      }),
+    );
+    lines.push(
+      table(
+        [
+          'scenario',
+          'tool',
+          'time',
+          'atomic vs in-place / aws',
+          'S3 requests',
+          'copied',
+          'deleted',
+          'invalidation paths',
+          'correct',
+        ],
+        rows,
+      ),
+      '',
+    );
+  }
+  if (results.length > 1) {
+    const small = results[0] as SizeResult;
+    const large = results.at(-1) as SizeResult;
+    const rollback = (size: SizeResult, tool: Tool) =>
+      size.runs.find((m) => m.tool === tool && m.scenario === 'rollback') as Measured;
+    lines.push(`rollback, ${small.files} → ${large.files} files:`, '');
+    lines.push(
+      table(
+        [
+          'tool',
+          `time at ${small.files}`,
+          `time at ${large.files}`,
+          'growth',
+          `requests at ${small.files}`,
+          `requests at ${large.files}`,
+        ],
+        TOOLS.map((tool) => {
+          const a = rollback(small, tool);
+          const b = rollback(large, tool);
+          return [
+            tool === 'aws' ? 'aws s3 sync' : tool,
+            `${(a.ms / 1000).toFixed(2)} s`,
+            `${(b.ms / 1000).toFixed(2)} s`,
+            ratio(b.ms, a.ms),
+            String(a.requests),
+            String(b.requests),
+          ];
+        }),
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const ratio = (a: number, b: number) => `${a / b < 0.1 ? (a / b).toPrecision(2) : (a / b).toFixed(2)}x`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const log = (line: string) => console.error(line);
+
+await main();

@@ -1,0 +1,205 @@
+/**
+ * ReleaseStore over a CloudFront KeyValueStore through the AWS SDK v3 client
+ * (@aws-sdk/client-cloudfront-keyvaluestore): the release pointer is one key, written with PutKey
+ * and If-Match = the store's ETag, so a switch that raced another one fails instead of losing it.
+ *
+ * The KeyValueStore API is global and signed with SigV4A (ECDSA P-256, region set "*"). The SDK
+ * signs it with the CRT or, as here, with the pure-JS @aws-sdk/signature-v4a, registered by the
+ * import below: nothing native, nothing downloaded, the same offline and in CI.
+ *
+ * The service is addressed as <account id>.cloudfront-kvs.global.api.aws; a custom endpoint (the
+ * client's `endpoint`, or AWS_ENDPOINT_URL_CLOUDFRONT_KEYVALUESTORE read by the SDK) gets the account
+ * id put in front of its host the same way, so a local endpoint must be a name with subdomains:
+ * http://localhost:<port>. "<anything>.localhost" is loopback (RFC 6761); glibc does not resolve it,
+ * so this adapter's HTTP agent does. Credentials come from the standard SDK chain unless given.
+ */
+import '@aws-sdk/signature-v4a';
+import { lookup as dnsLookup } from 'node:dns';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import {
+  CloudFrontKeyValueStoreClient,
+  DescribeKeyValueStoreCommand,
+  GetKeyCommand,
+  PutKeyCommand,
+} from '@aws-sdk/client-cloudfront-keyvaluestore';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import { newPreviewSecret } from '../atomic/preview-token.ts';
+import {
+  decodeReleasePointer,
+  encodeReleasePointer,
+  PREVIEW_SECRET_KEY,
+  RELEASE_KEY,
+} from '../atomic/release-pointer.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
+import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
+
+export interface CloudFrontReleaseStoreOptions {
+  /** The stack output releaseStoreArn: arn:aws:cloudfront::<account>:key-value-store/<id> */
+  kvsArn: string;
+  /** A KeyValueStore-API-compatible endpoint (the local edge's kvsEndpoint), e.g. http://localhost:4599 */
+  endpoint?: string;
+  credentials?: AwsCredentialIdentity;
+  /** SDK attempts per request for 5xx and throttling (default 5). */
+  maxAttempts?: number;
+  /** Makes the preview secret when the store has none (default: 256 random bits). */
+  newSecret?: () => string;
+}
+
+const ARN = /^arn:aws[\w-]*:cloudfront::\d{12}:key-value-store\/[\w-]+$/;
+const PERMISSIONS =
+  'cloudfront-keyvaluestore:DescribeKeyValueStore, GetKey, PutKey and UpdateKeys on this store';
+
+export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOptions): ReleaseStore {
+  if (!ARN.test(options.kvsArn)) {
+    throw badInput(
+      `"${options.kvsArn}" is not a KeyValueStore ARN (arn:aws:cloudfront::<account>:key-value-store/<id>); ` +
+        'expected the stack output releaseStoreArn.',
+    );
+  }
+  const client = new CloudFrontKeyValueStoreClient({
+    // The API is global; the SDK wants a region for its configuration only (signing uses "*").
+    region: 'us-east-1',
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: options.maxAttempts ?? 5,
+    retryMode: 'standard',
+    requestHandler: {
+      httpAgent: new HttpAgent({ keepAlive: true, lookup: loopbackSubdomains }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, lookup: loopbackSubdomains }),
+    },
+  });
+  const KvsARN = options.kvsArn;
+  const newSecret = options.newSecret ?? newPreviewSecret;
+
+  async function etag(): Promise<string> {
+    const out = await call('read', () => client.send(new DescribeKeyValueStoreCommand({ KvsARN })));
+    if (!out.ETag) throw new FrontendOpsError('UPSTREAM', 'DescribeKeyValueStore answered without an ETag.');
+    return out.ETag;
+  }
+
+  /** The value of a key, or null when the store has no such key. */
+  async function getKey(key: string): Promise<string | null> {
+    try {
+      const out = await client.send(new GetKeyCommand({ KvsARN, Key: key }));
+      return out.Value ?? null;
+    } catch (error) {
+      if (codeOf(error) === 'ResourceNotFoundException') return null;
+      throw toFrontendOpsError(error, 'read', KvsARN);
+    }
+  }
+
+  async function put(key: string, value: string, ifEtag: string): Promise<{ etag: string }> {
+    const out = await call('write', () =>
+      client.send(new PutKeyCommand({ KvsARN, Key: key, Value: value, IfMatch: ifEtag })),
+    );
+    if (!out.ETag) throw new FrontendOpsError('UPSTREAM', 'PutKey answered without the store’s new ETag.');
+    return { etag: out.ETag };
+  }
+
+  function call<T>(operation: 'read' | 'write', send: () => Promise<T>): Promise<T> {
+    return send().catch((error: unknown) => {
+      throw toFrontendOpsError(error, operation, KvsARN);
+    });
+  }
+
+  return {
+    async read(): Promise<ReleasePointerRead> {
+      // ETag first, then the key: a write in between makes the ETag older than the value, so a
+      // write based on this read fails (safe); the other order could overwrite a pointer unseen.
+      const version = await etag();
+      const text = await getKey(RELEASE_KEY);
+      if (text === null) return { value: null, etag: version };
+      const value = decodeReleasePointer(text);
+      if (!value) {
+        throw new FrontendOpsError(
+          'UPSTREAM',
+          `The KeyValueStore key ${RELEASE_KEY} does not hold a valid release pointer, so edges serve the bucket ` +
+            `root. Write a valid pointer ({"live":"<release id>"}) with If-Match ${version}.`,
+          { details: { etag: version } },
+        );
+      }
+      return { value, etag: version };
+    },
+
+    async write(value: ReleasePointer, ifEtag: string) {
+      return put(RELEASE_KEY, encodeReleasePointer(value), ifEtag);
+    },
+
+    async previewSecret() {
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        // ETag before the key, as in read(): if another deploy creates the secret in between, this
+        // ETag is stale and the write below fails instead of replacing the secret it handed out.
+        const version = await etag();
+        const existing = await getKey(PREVIEW_SECRET_KEY);
+        if (existing) return existing;
+        const secret = newSecret();
+        try {
+          await put(PREVIEW_SECRET_KEY, secret, version);
+          return secret;
+        } catch (error) {
+          // Another writer changed the store first (perhaps creating the secret): look again.
+          if (!(error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED')) throw error;
+        }
+      }
+      throw new FrontendOpsError(
+        'UPSTREAM',
+        'Could not create the preview secret: the KeyValueStore kept changing. Try again.',
+      );
+    },
+  };
+}
+
+// ── helpers ─────────────────────────────────────────────────────────────────────────────────────
+
+/** Resolves "<sub>.localhost" as "localhost" (loopback, RFC 6761); every other name as usual. */
+const loopbackSubdomains: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname.endsWith('.localhost') ? 'localhost' : hostname, options, callback);
+};
+
+const codeOf = (error: unknown): string | undefined =>
+  error instanceof Error ? ((error as { Code?: string }).Code ?? error.name) : undefined;
+
+function toFrontendOpsError(error: unknown, operation: 'read' | 'write', arn: string): FrontendOpsError {
+  if (error instanceof FrontendOpsError) return error;
+  const code = codeOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const wrap = (kind: FrontendOpsError['code'], text: string) =>
+    new FrontendOpsError(kind, text, { cause: error, details: { keyValueStoreCode: code } });
+  switch (code) {
+    case 'ConflictException':
+      return wrap(
+        'PRECONDITION_FAILED',
+        'The release store changed after it was read (its ETag is no longer the one named): another switch ' +
+          'came first. Read the pointer again and decide on the new value.',
+      );
+    case 'ResourceNotFoundException':
+      return wrap(
+        'NOT_FOUND',
+        `The KeyValueStore ${arn} does not exist. Check the stack output releaseStoreArn.`,
+      );
+    case 'ValidationException':
+      return wrap(
+        'BAD_INPUT',
+        `The KeyValueStore refused the ${operation} (ValidationException): ${message}`,
+      );
+    case 'AccessDeniedException':
+      return wrap(
+        'UPSTREAM',
+        `The KeyValueStore denied the ${operation} (AccessDenied): give the credentials from the AWS SDK chain ${PERMISSIONS}.`,
+      );
+    case 'InvalidClientTokenId':
+    case 'SignatureDoesNotMatch':
+    case 'IncompleteSignature':
+    case 'MissingAuthenticationToken':
+    case 'RequestExpired':
+      return wrap(
+        'UPSTREAM',
+        `The KeyValueStore API refused the credentials (${code}): ${message} It takes SigV4A; temporary ` +
+          'credentials need a version-2 session token (a regional STS endpoint).',
+      );
+    default:
+      return wrap('UPSTREAM', `KeyValueStore ${operation} failed${code ? ` (${code})` : ''}: ${message}`);
+  }
+}

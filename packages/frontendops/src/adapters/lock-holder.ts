@@ -1,0 +1,56 @@
+/** What both lockers share: who holds a lock, whether that process still lives, how to wait, the error. */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FrontendOpsError } from '../errors.ts';
+
+export interface LockHolder {
+  owner: string;
+  host: string;
+  pid: number;
+  acquiredAt: string;
+}
+
+/** Is the process `pid` alive on this machine? (EPERM: it lives, under another user.) */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A holder killed on this host (kill -9) gives its lock up at once; elsewhere only expiry frees it. */
+export const diedOnThisHost = (holder: LockHolder) => holder.host === hostname() && !isAlive(holder.pid);
+
+/** Backoff between attempts: 50 ms doubling, at most 1 s. */
+export const waitBeforeRetry = (attempt: number) => sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+
+/**
+ * A lock's name as one file name or key segment: letters, digits, ".", "_", "-". A name that is not
+ * already one of those, or is long (one that embeds a state prefix), is spelled safely and followed by
+ * a digest of the whole, so two names never share a lock ("a/b" and "a_b" do not), and it stays well
+ * within the file system's 255-byte name limit and S3's 1,024-byte key limit.
+ */
+export function lockFileName(name: string): string {
+  if (/^[A-Za-z0-9._-]+$/.test(name) && name.length <= MAX_LOCK_NAME) return name;
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  return `${safe.slice(0, MAX_LOCK_NAME - 25)}-${createHash('sha256').update(name).digest('hex').slice(0, 24)}`;
+}
+
+/** The longest lockFileName (bytes, all ASCII). */
+export const MAX_LOCK_NAME = 100;
+
+export function lockedError(
+  name: string,
+  holder: { owner: string; acquiredAt: string } | null,
+  waitMs: number,
+) {
+  const who = holder ? `${holder.owner} (since ${holder.acquiredAt})` : 'another process';
+  return new FrontendOpsError(
+    'LOCKED',
+    `${name} is locked by ${who}; waited ${Math.round(waitMs / 1000)}s. One deploy per environment runs at a time: wait for it to finish and run the command again, or pass --wait <seconds> to wait longer.`,
+    { details: { holder } },
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * Approval by a GitHub deployment environment. A job that names `environment: production` waits
+ * until the environment's required reviewers approve it; only then does GitHub give the job an OIDC
+ * token whose `environment` claim says so. The infra server asks GitHub for that token itself
+ * (ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN, present when the job has `permissions: id-token: write`),
+ * verifies its signature against the issuer's published keys, and checks the repository and
+ * environment the stack's configuration names. Neither the model nor an MCP client can produce one;
+ * each run (and re-run attempt) approves one change.
+ *
+ * The same claim is what the deployer role's trust policy should require (see the Pulumi program):
+ * then the cloud itself refuses credentials to a job the reviewers did not approve.
+ */
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, customFetch, type JWTPayload, jwtVerify } from 'jose';
+import type { ApprovalPolicy } from '../config.ts';
+import type { Approval, ApprovalAction } from '../state/approvals.ts';
+
+type GitHubPolicy = NonNullable<ApprovalPolicy['github']>;
+
+export interface GitHubGrant {
+  approval: Approval;
+  /** Marks the run used (one change per run attempt). */
+  grantKey: string;
+}
+
+interface ActionsClaims extends JWTPayload {
+  repository?: string;
+  environment?: string;
+  run_id?: string;
+  run_attempt?: string;
+  actor?: string;
+  workflow_ref?: string;
+}
+
+/**
+ * The grant for this change, if this process runs in a GitHub Actions job the policy trusts: null
+ * outside Actions; `rejected` (with why) when a token is there but does not approve this.
+ */
+export async function githubEnvironmentGrant(
+  policy: GitHubPolicy,
+  action: ApprovalAction,
+  env: NodeJS.ProcessEnv = process.env,
+  fetchImpl: typeof fetch = fetch,
+): Promise<GitHubGrant | { rejected: string } | null> {
+  const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const bearer = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (!url && !bearer) return null;
+  if (!url || !bearer) {
+    return {
+      rejected:
+        'the job cannot request an OIDC token; give it `permissions: id-token: write` and run it in the environment',
+    };
+  }
+  if (!policy.actions.includes(action)) {
+    return {
+      rejected: `the ${policy.environment} environment's approval covers ${policy.actions.join(' and ')}, not ${action}`,
+    };
+  }
+  let claims: ActionsClaims;
+  try {
+    const token = await requestToken(url, bearer, policy.audience, fetchImpl);
+    claims = await verifyToken(token, policy, fetchImpl);
+  } catch (error) {
+    return { rejected: `the job's OIDC token could not be verified (${(error as Error).message})` };
+  }
+  if ((claims.repository ?? '').toLowerCase() !== policy.repository.toLowerCase()) {
+    return { rejected: `the token is for repository ${claims.repository}, not ${policy.repository}` };
+  }
+  if (claims.environment !== policy.environment) {
+    return {
+      rejected: claims.environment
+        ? `the job runs in environment "${claims.environment}", not "${policy.environment}"`
+        : `the job runs in no deployment environment; it must run in "${policy.environment}", whose reviewers approve it`,
+    };
+  }
+  const run = `${claims.repository}|${claims.run_id}|${claims.run_attempt}|${action}`;
+  return {
+    approval: {
+      by: `GitHub environment "${policy.environment}" of ${policy.repository} (run ${claims.run_id} attempt ${claims.run_attempt}, started by ${claims.actor ?? 'unknown'})`,
+      via: 'github-environment',
+    },
+    grantKey: `github-${createHash('sha256').update(run).digest('hex').slice(0, 40)}`,
+  };
+}
+
+async function requestToken(url: string, bearer: string, audience: string, fetchImpl: typeof fetch) {
+  const target = new URL(url);
+  target.searchParams.set('audience', audience);
+  const response = await fetchImpl(target, {
+    headers: { authorization: `bearer ${bearer}`, accept: 'application/json; api-version=2.0' },
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!response.ok) throw new Error(`the token request answered HTTP ${response.status}`);
+  const body = (await response.json()) as { value?: unknown };
+  if (typeof body.value !== 'string') throw new Error('the token request answered without a token');
+  return body.value;
+}
+
+async function verifyToken(token: string, policy: GitHubPolicy, fetchImpl: typeof fetch) {
+  const issuer = policy.issuer.replace(/\/$/, '');
+  const discovery = await fetchImpl(`${issuer}/.well-known/openid-configuration`, {
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!discovery.ok) throw new Error(`the issuer's discovery document answered HTTP ${discovery.status}`);
+  const { jwks_uri: jwksUri } = (await discovery.json()) as { jwks_uri?: unknown };
+  if (typeof jwksUri !== 'string') throw new Error("the issuer's discovery document names no jwks_uri");
+  const keys = createRemoteJWKSet(new URL(jwksUri), {
+    [customFetch]: (input: string, init: RequestInit) => fetchImpl(input, init),
+  });
+  const { payload } = await jwtVerify<ActionsClaims>(token, keys, {
+    issuer,
+    audience: policy.audience,
+    algorithms: ['RS256'],
+  });
+  return payload;
+}

@@ -1,0 +1,75 @@
+/**
+ * The release pointer of atomic releases: which release is live, which one is the canary and for
+ * what share of visitors. It is ONE KeyValueStore key, read by the viewer-request function on every
+ * non-asset request, so one conditional write switches everything at once (no copies, no
+ * invalidation). The function (viewer-request.js) reads the same names; keep them in step.
+ */
+import { z } from 'zod';
+import { badInput } from '../errors.ts';
+
+/** The KVS key holding the pointer. */
+export const RELEASE_KEY = 'frontendops-release';
+/** The KVS key holding the HMAC secret of preview links. */
+export const PREVIEW_SECRET_KEY = 'frontendops-preview-secret';
+/** Where a release's non-hashed files live in the hosting bucket: `_releases/<id>/<path>`. */
+export const RELEASES_PREFIX = '_releases/';
+/** KeyValueStore quota on one value. */
+export const MAX_VALUE_BYTES = 1024;
+
+/** Deploy ids (`<short commit>-<hash>`) and anything else safe in a key prefix and a cookie. */
+export const releaseIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a release id is 1 to 64 letters, digits, "-" or "_"');
+
+export const releasePointerSchema = z
+  .object({
+    live: releaseIdSchema,
+    /** Shown to `weight` % of visitors, sticky per browser. */
+    canary: releaseIdSchema.optional(),
+    /** 0–100; 0 or no canary: everyone sees live; 100: everyone sees the canary. */
+    weight: z.number().int().min(0).max(100).optional(),
+    /**
+     * true: "/dir/" is a client route too and gets the app's /index.html (a single-page app whose
+     * router accepts trailing slashes); absent: "/dir/" gets its own /dir/index.html.
+     */
+    spa: z.boolean().optional(),
+  })
+  .strict()
+  .refine((p) => p.canary === undefined || p.canary !== p.live, {
+    message: 'the canary must be another release than the live one',
+  })
+  .refine((p) => !p.weight || p.canary !== undefined, {
+    message: 'a weight needs a canary release',
+  });
+
+export type ReleasePointer = z.infer<typeof releasePointerSchema>;
+
+/** The KVS value for a pointer; refuses an invalid pointer or one over the 1 KB value quota. */
+export function encodeReleasePointer(pointer: ReleasePointer): string {
+  const parsed = releasePointerSchema.safeParse(pointer);
+  if (!parsed.success) {
+    throw badInput(`The release pointer is not valid: ${issues(parsed.error)}.`);
+  }
+  const text = JSON.stringify(parsed.data);
+  if (Buffer.byteLength(text) > MAX_VALUE_BYTES) {
+    throw badInput(
+      `The release pointer is ${Buffer.byteLength(text)} bytes; a KeyValueStore value holds 1,024.`,
+    );
+  }
+  return text;
+}
+
+/** A stored value back into a pointer; null when it is not one (the function then serves the bucket root). */
+export function decodeReleasePointer(text: string): ReleasePointer | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = releasePointerSchema.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}
+
+const issues = (error: z.ZodError) =>
+  error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');

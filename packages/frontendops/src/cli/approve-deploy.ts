@@ -1,0 +1,161 @@
+/**
+ * `frontendops approve <deployId> --stack <stack>`: a person answers an approval request the infra
+ * server made for a change of a protected stack. It approves only a request that exists, is
+ * unexpired and unused; it plans the change again from what is live now, shows that plan, and
+ * refuses when it is no longer the one requested; then it signs the request with the person's
+ * approver key. The server accepts the signature only from a key the stack's configuration lists.
+ */
+import type { KeyObject } from 'node:crypto';
+import { encodePublicKey } from '../approval/keys.ts';
+import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
+import { describePlan } from '../engine/describe.ts';
+import { DEPLOY_ID } from '../engine/ids.ts';
+import type { DeployPlan } from '../engine/plan.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import {
+  type ApprovalAction,
+  type ApprovalRequest,
+  type ApprovalStatement,
+  auditDecision,
+  findApprovalRequests,
+  isUsed,
+  signApproval,
+} from '../state/approvals.ts';
+import type { RequestInfo } from '../state/records.ts';
+
+export interface ApprovalPreview {
+  request: ApprovalRequest;
+  plan: DeployPlan;
+  /** The plan in one sentence: "deploy sophia-dashboard@3f2c1a9 to prod (live: 1a2b3c4): 8 files to copy, …" */
+  description: string;
+}
+
+export interface ApproveOptions {
+  deployId: string;
+  action?: ApprovalAction;
+  /** Who runs the dry run (recorded nowhere: it changes nothing). */
+  request: RequestInfo;
+  /** The approver's private key, loaded only once the request was found. */
+  loadKey(): Promise<KeyObject>;
+  /** Shows the plan and asks; false declines. */
+  confirm(preview: ApprovalPreview, approver: string): Promise<boolean>;
+  now?: () => number;
+}
+
+export async function approveRequest(
+  site: Site,
+  options: ApproveOptions,
+): Promise<{ statement: ApprovalStatement; preview: ApprovalPreview }> {
+  const now = options.now ?? Date.now;
+  const request = await findOpenRequest(site, options.deployId, options.action, now());
+  const preview = await planAgain(site, request, options.request);
+
+  const key = await options.loadKey();
+  const publicKey = encodePublicKey(key);
+  const name = Object.entries(site.approval.approvers).find(([, listed]) => listed === publicKey)?.[0];
+  if (!name) {
+    throw new FrontendOpsError(
+      'DENIED',
+      `Your approver key (${publicKey}) is not an approver of ${site.target.stack}, so nothing was approved. ` +
+        `To become one, have this line added under "approval.approvers" in frontendops.config.json (a change your team reviews): "<your name>": "${publicKey}".`,
+    );
+  }
+
+  if (!(await options.confirm(preview, name))) {
+    await auditDecision(site, {
+      decision: 'declined',
+      action: request.action,
+      deployId: request.deployId,
+      summary: preview.description,
+      by: `${name} (approver key)`,
+      via: 'cli',
+      now: now(),
+    });
+    throw new FrontendOpsError(
+      'DENIED',
+      `Not approved: "${preview.description}" was declined. Nothing was changed.`,
+    );
+  }
+  const statement = await signApproval(site, request, { key, name }, now());
+  return { statement, preview };
+}
+
+/** The request this deploy id names, checked to be open; errors say what to do instead. */
+async function findOpenRequest(
+  site: Site,
+  deployId: string,
+  action: ApprovalAction | undefined,
+  now: number,
+): Promise<ApprovalRequest> {
+  if (!DEPLOY_ID.test(deployId)) {
+    throw badInput(
+      `"${deployId.slice(0, 80)}" is not a deploy id: expected 7 hex digits, "-", 10 hex digits (e.g. 3f2c1a9-0123456789). ` +
+        'Pass the deploy id named in the refusal message.',
+    );
+  }
+  const stack = site.target.stack;
+  const requests = (await findApprovalRequests(site, deployId)).filter((r) => !action || r.action === action);
+  if (requests.length === 0) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `No approval was requested for ${action ?? 'a change'} ${deployId} of ${stack}, so there is nothing to approve. ` +
+        'Approvals answer requests the server made: ask the agent to make the change, then approve the deploy id its refusal names.',
+    );
+  }
+  if (requests.length > 1) {
+    throw badInput(
+      `Both a deploy and a rollback ${deployId} wait for approval; pass --action deploy or --action rollback.`,
+    );
+  }
+  const request = requests[0] as ApprovalRequest;
+  if (Date.parse(request.expiresAt) <= now) {
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The approval request for ${request.action} ${deployId} of ${stack} expired at ${request.expiresAt}. Nothing was approved. Ask the agent again: it makes a new request.`,
+    );
+  }
+  if (await isUsed(site, request.nonce)) {
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The approval request for ${request.action} ${deployId} of ${stack} was already approved and used. Nothing was approved.`,
+    );
+  }
+  return request;
+}
+
+/** The requested change planned again from what is live now: it must still be the same plan. */
+async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo): Promise<ApprovalPreview> {
+  const { plan } = await dryRunOf(site, request, info);
+  if (plan.deployId !== request.deployId) {
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The live release of ${site.target.stack} changed since ${request.action} ${request.deployId} was requested, so that plan can no longer happen. Nothing was approved. Ask the agent again for a new plan.`,
+    );
+  }
+  return { request, plan, description: describePlan(plan) };
+}
+
+/** The requested change as a dry run from what is live now. */
+async function dryRunOf(site: Site, request: ApprovalRequest, info: RequestInfo) {
+  const base = { request: info, dryRun: true } as const;
+  switch (request.action) {
+    case 'rollback':
+      return rollbackRelease(site, { ...(request.to ? { to: request.to } : {}), ...base });
+    case 'canary': {
+      const { startCanary } = await import('../deploy/canary.ts');
+      return startCanary(site, {
+        app: request.app,
+        commit: request.commit,
+        weightPercent: request.weight ?? 10,
+        ...base,
+      });
+    }
+    case 'promote':
+      return (await import('../deploy/canary.ts')).promoteCanary(site, base);
+    case 'abort':
+      return (await import('../deploy/canary.ts')).abortCanary(site, base);
+    default:
+      return deployArtifact(site, { app: request.app, commit: request.commit, ...base });
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * `frontendops canary status|promote|abort` (atomic stacks): what the canary started by
+ * `deploy --canary <percent>` is doing, and ending it — live for everyone, or back to the live
+ * release. Each change is one key write, approved like a deploy on a protected stack.
+ * `frontendops preview`: a signed, expiring link to look at a published build before it is live.
+ */
+import type { Command } from 'commander';
+import {
+  type CliContext,
+  cliRequest,
+  parseSeconds,
+  printJson,
+  STACK_OPTION_HELP,
+  withSite,
+} from '../context.ts';
+import { say } from '../io.ts';
+import { confirmOnTerminal, finish, progressPrinter } from './deploy.ts';
+
+interface CanaryFlags {
+  stack?: string;
+  yes?: boolean;
+  json?: boolean;
+  dryRun?: boolean;
+  wait: string;
+  message?: string;
+  tag: boolean;
+  repo?: string;
+  github?: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const canary = program
+    .command('canary')
+    .description(
+      'The canary of an atomic stack (started by `deploy --canary <percent>`): status, promote, abort',
+    );
+
+  canary
+    .command('status')
+    .description('Which release is live, which is the canary and for what share of visitors')
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--json', 'print one JSON object')
+    .action(async (flags: { stack?: string; json?: boolean }) => {
+      const { readCanaryStatus } = await import('../../deploy/canary.ts');
+      await withSite(ctx, flags.stack, async (site) => {
+        const status = await readCanaryStatus(site);
+        if (flags.json) return printJson(ctx, status);
+        const { canary, pointer } = status;
+        if (!canary || !pointer?.canary) {
+          return say(
+            ctx.io.stdout,
+            `${status.stack}: no canary${pointer ? ` (everyone on ${pointer.live})` : ''}`,
+          );
+        }
+        say(
+          ctx.io.stdout,
+          `${status.stack}: ${pointer.weight ?? 0}% of visitors on ${canary.app}@${canary.commit.slice(0, 7)} (release ${canary.releaseId}, since ${canary.startedAt}), the rest on ${pointer.live}`,
+        );
+      });
+    });
+
+  for (const [name, description, verb] of [
+    ['promote', 'Make the canary live for everyone (one key write)', 'promote'],
+    ['abort', 'End the canary: everyone back on the live release (one key write)', 'abort'],
+  ] as const) {
+    canary
+      .command(name)
+      .description(description)
+      .option('--stack <ref>', STACK_OPTION_HELP)
+      .option('--dry-run', 'print the plan and change nothing')
+      .option('--yes', `approve the ${verb} on a protected environment without asking`)
+      .option('--message <text>', 'why (recorded in the audit log)')
+      .option('--json', 'print one JSON summary object')
+      .option('--no-tag', 'do not create the git deploy tag (promote)')
+      .option('--repo <dir>', 'git repository for the deploy tag (default: the working directory)')
+      .option('--github <owner/repo>', 'create the deploy tag on GitHub (token from GITHUB_TOKEN)')
+      .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
+      .action(async (flags: CanaryFlags) => {
+        const { promoteCanary, abortCanary } = await import('../../deploy/canary.ts');
+        const run = name === 'promote' ? promoteCanary : abortCanary;
+        await withSite(ctx, flags.stack, async (site) => {
+          const common = {
+            request: cliRequest(ctx.io, `${verb} the canary`, flags.message),
+            waitMs: await parseSeconds(flags.wait, '--wait'),
+            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+          };
+          if (!flags.dryRun && site.protected && !flags.yes) {
+            const preview = await run(site, { ...common, dryRun: true, onEvent: () => {} });
+            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
+          }
+          const summary = await run(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          await finish(ctx, site, summary, { ...flags, tag: name === 'promote' && flags.tag }, null);
+        });
+      });
+  }
+
+  program
+    .command('preview')
+    .description(
+      "A signed, expiring link that shows a published build at the site's address before it is live (atomic stacks); visitors keep the live release",
+    )
+    .option(
+      '--commit <sha>',
+      'a published commit (a short sha is enough; default: the latest build of the app)',
+    )
+    .option('--deploy-id <id>', 'or a deployment of this stack, as history shows it')
+    .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+    .option('--hours <n>', 'how long the link works (1–168)', '24')
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--open', 'open the link in your browser')
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops preview --commit 3f2c1a9\n  $ frontendops preview --deploy-id 3f2c1a9-0123456789 --hours 2 --open',
+    )
+    .action(
+      async (flags: {
+        commit?: string;
+        deployId?: string;
+        app?: string;
+        hours: string;
+        stack?: string;
+        open?: boolean;
+        json?: boolean;
+      }) => {
+        const hours = Number(flags.hours);
+        if (!Number.isInteger(hours) || hours < 1 || hours > 168) {
+          const { badInput } = await import('../../errors.ts');
+          throw badInput(`--hours takes a whole number from 1 to 168, got "${flags.hours}".`);
+        }
+        const { previewLink } = await import('../../deploy/preview.ts');
+        await withSite(ctx, flags.stack, async (site, config) => {
+          const app = flags.app ?? config.app;
+          const commit =
+            flags.commit ?? (flags.deployId ? undefined : await latestPublished(ctx, site, config, app));
+          const link = await previewLink(site, {
+            ...(commit ? { commit } : {}),
+            ...(flags.deployId ? { deployId: flags.deployId } : {}),
+            app,
+            ttlSeconds: hours * 3600,
+            request: cliRequest(ctx.io, `preview ${flags.deployId ?? commit ?? app}`),
+          });
+          if (flags.json) printJson(ctx, link);
+          else {
+            say(
+              ctx.io.stdout,
+              `Preview of ${link.app}@${link.commit.slice(0, 7)} on ${site.target.stack}, until ${link.expiresAt}:`,
+            );
+            say(ctx.io.stdout, link.url);
+          }
+          if (flags.open) await ctx.io.openUrl?.(link.url);
+        });
+      },
+    );
+}
+
+/** The newest commit of the app's directory that has a published build (as `deploy --latest`). */
+async function latestPublished(
+  ctx: CliContext,
+  site: Parameters<Parameters<typeof withSite>[2]>[0],
+  config: Parameters<Parameters<typeof withSite>[2]>[1],
+  app: string,
+): Promise<string> {
+  const [{ selectGitHost }, { requireLatestPublished }] = await Promise.all([
+    import('../../git/host.ts'),
+    import('../../read/latest.ts'),
+  ]);
+  const git = await selectGitHost({}, ctx.io.env, ctx.io.cwd);
+  return (await requireLatestPublished({ git, artifacts: site.artifacts, app, appPath: config.appPath })).sha;
+}

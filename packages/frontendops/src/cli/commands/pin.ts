@@ -1,0 +1,153 @@
+/**
+ * `frontendops pin`, `unpin` and `promote`: what a release manager does after a rollback. A rollback
+ * pins the environment; deploys are refused until someone promotes a release (live for everyone,
+ * pin cleared) or unpins. Promote is a deploy: on a protected stack it needs --yes or the prompt.
+ */
+import type { Command } from 'commander';
+import {
+  type CliContext,
+  cliRequest,
+  parseSeconds,
+  printJson,
+  STACK_OPTION_HELP,
+  withSite,
+} from '../context.ts';
+import { say } from '../io.ts';
+import { addCommon, type DeployFlags } from './deploy.ts';
+
+interface PinFlags {
+  stack?: string;
+  to?: string;
+  message?: string;
+  json?: boolean;
+  wait: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('pin')
+    .description('Keep the live release: deploys of other releases are refused until a promote or unpin')
+    .option('--to <deployId|commit>', 'the release you mean to pin; refused unless it is the live one')
+    .option('--message <text>', 'why (recorded with the pin and in the audit log)')
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--json', 'print the pin as JSON')
+    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ frontendops pin --stack prod --message "release freeze until the audit"
+  $ frontendops pin --stack prod --to 3f2c1a9       only if 3f2c1a9 is what is live
+
+A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops unpin\`.`,
+    )
+    .action(async (flags: PinFlags) => {
+      const { pinRelease } = await import('../../deploy/pin.ts');
+      await withSite(ctx, flags.stack, async (site) => {
+        const { pin, created } = await pinRelease(site, {
+          ...(flags.to ? { to: flags.to } : {}),
+          request: cliRequest(ctx.io, 'pin the live release', flags.message),
+          waitMs: await parseSeconds(flags.wait, '--wait'),
+        });
+        if (flags.json) return printJson(ctx, { stack: site.target.stack, pin, created });
+        const { describePin } = await import('../../state/pin.ts');
+        say(
+          ctx.io.stdout,
+          created
+            ? `Pinned ${site.target.stack} to ${describePin(pin)}. Deploys of other releases are refused until \`frontendops promote\` or \`frontendops unpin\`.`
+            : `${site.target.stack} is already pinned to ${describePin(pin)}; nothing changed.`,
+        );
+      });
+    });
+
+  program
+    .command('unpin')
+    .description('Lift the pin: deploys go through again (what is live does not change)')
+    .option('--message <text>', 'why (recorded in the audit log)')
+    .option('--stack <ref>', STACK_OPTION_HELP)
+    .option('--json', 'print the lifted pin (or null) as JSON')
+    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ frontendops unpin --stack prod --message "fixed forward in 9e8d7c6"\n  $ frontendops unpin',
+    )
+    .action(async (flags: Omit<PinFlags, 'to'>) => {
+      const { unpinRelease } = await import('../../deploy/pin.ts');
+      await withSite(ctx, flags.stack, async (site) => {
+        const { cleared } = await unpinRelease(site, {
+          request: cliRequest(ctx.io, 'unpin', flags.message),
+          waitMs: await parseSeconds(flags.wait, '--wait'),
+        });
+        if (flags.json) return printJson(ctx, { stack: site.target.stack, unpinned: cleared });
+        const { describePin } = await import('../../state/pin.ts');
+        say(
+          ctx.io.stdout,
+          cleared
+            ? `Unpinned ${site.target.stack} (it was pinned to ${describePin(cleared)}). Deploys go through again; what is live did not change.`
+            : `${site.target.stack} is not pinned; nothing changed.`,
+        );
+      });
+    });
+
+  addCommon(
+    program
+      .command('promote')
+      .description(
+        'Make a release live for everyone and clear the pin (default: the latest build); a deploy, approved like one',
+      )
+      .argument(
+        '[release]',
+        'commit (a short sha is enough) or deploy id from the history; default: the latest',
+      )
+      .option('--app <name>', 'app name (default: "app" in frontendops.config.json)'),
+    'promote',
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ frontendops promote --stack prod                   the latest build, for everyone; clears the pin
+  $ frontendops promote 3f2c1a9 --stack prod --message "v3 fixes the totals"
+  $ frontendops promote 3f2c1a9-0123456789 --yes --json  a release from the history, in CI`,
+    )
+    .action(async (ref: string | undefined, flags: DeployFlags) => {
+      const [deploy, { promoteRelease, resolveRelease }, { DEPLOY_ID }] = await Promise.all([
+        import('./deploy.ts'),
+        import('../../deploy/pin.ts'),
+        import('../../engine/ids.ts'),
+      ]);
+      await withSite(ctx, flags.stack, async (site, config) => {
+        const app = flags.app ?? config.app;
+        let release: { app: string; commit: string };
+        let git = await deploy.openGit(ctx, flags);
+        if (ref && DEPLOY_ID.test(ref)) {
+          release = await resolveRelease(site, app, ref);
+        } else {
+          const chosen = await deploy.chooseCommit(ctx, site, config, app, {
+            ...flags,
+            ...(ref ? { commit: ref } : {}),
+          });
+          release = { app, commit: chosen.commit };
+          git = chosen.git;
+        }
+        const request = cliRequest(
+          ctx.io,
+          `promote ${release.app}@${release.commit.slice(0, 7)}`,
+          flags.message,
+        );
+        const common = {
+          ...release,
+          request,
+          waitMs: await parseSeconds(flags.wait, '--wait'),
+          ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
+        };
+        if (!flags.dryRun && site.protected && !flags.yes) {
+          const preview = await promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} });
+          if (!preview.noop)
+            await deploy.confirmOnTerminal(ctx, site, preview, git, 'promote (and clear the pin)');
+        }
+        const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
+        await deploy.finish(ctx, site, summary, flags, git);
+      });
+    });
+}

@@ -1,0 +1,161 @@
+/**
+ * The console's agent, with its MCP sessions kept open: one infra server and one git server per
+ * stack, in this process over linked in-memory transports, connected once and used by every chat
+ * turn for the console's lifetime (spawning two server processes per turn took seconds). Turns of
+ * one stack run one at a time, so each turn's approvals reach that turn only. The infra server's
+ * own approver (asked only by clients that cannot elicit) is the same channel: the turn's
+ * confirmation, which approves exactly the plan the page showed.
+ */
+import { InMemoryTransport } from '@modelcontextprotocol/client';
+import type { McpServer } from '@modelcontextprotocol/server';
+import type { ApproveFn } from '../agent/approval.ts';
+import { runAgentRequest } from '../agent/index.ts';
+import { createAgentMcpClient } from '../agent/mcp-clients.ts';
+import type { AgentClients, PlannerChoice } from '../agent/types.ts';
+import type { Config } from '../config.ts';
+import { FrontendOpsError } from '../errors.ts';
+import { createGitServer } from '../mcp/git-server.ts';
+import { createInfraServer } from '../mcp/infra/server.ts';
+import { createStackOpener } from '../mcp/infra/stacks.ts';
+import type { GitHost } from '../ports.ts';
+import { resolveStackSource } from '../stacks/resolve.ts';
+import type { ConsoleAgent } from './chat.ts';
+
+export interface AgentSessionsOptions {
+  config: Config;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** The repository the git server reads and tags; null: the console runs outside one. */
+  git: GitHost | null;
+  planner?: PlannerChoice;
+}
+
+export interface AgentSessions {
+  agent: ConsoleAgent;
+  close(): Promise<void>;
+}
+
+interface Session {
+  /** The stack's name (the console knows it by its --stack reference). */
+  stack: string;
+  clients: AgentClients;
+  /** The approval of the turn running now; null between turns. */
+  turn: { approve: ApproveFn | null };
+  /** The tail of this stack's queue of turns. */
+  queue: Promise<unknown>;
+}
+
+export function createAgentSessions(options: AgentSessionsOptions): AgentSessions {
+  const sessions = new Map<string, Promise<Session>>();
+  const closers: Array<() => Promise<void> | void> = [];
+
+  const open = async (ref: string): Promise<Session> => {
+    const { stack } = await resolveStackSource(ref, {
+      config: options.config,
+      cwd: options.cwd,
+      env: options.env,
+    });
+    const opener = createStackOpener(options.config, {
+      aliases: { [stack]: ref },
+      cwd: options.cwd,
+      // The console shows operator notes on the stack's card; the agent's server says nothing twice.
+      onNotice: () => undefined,
+    });
+    closers.push(() => opener.close());
+    const turn: Session['turn'] = { approve: null };
+    const infra = createInfraServer({
+      config: options.config,
+      openSite: opener.open,
+      defaultStack: stack,
+      cwd: options.cwd,
+      approver: {
+        approve: async (request) =>
+          turn.approve
+            ? turn.approve(request, { asked: ['deploy', 'rollback'] })
+            : { approved: false, by: 'nobody', via: 'no confirmation is open in the console' },
+      },
+    });
+    const git = createGitServer({
+      host: options.git ?? noRepository(),
+      defaultPath: options.config.appPath,
+      app: options.config.app,
+      hide: [options.cwd],
+    });
+    const [infraClient, gitClient] = await Promise.all([link(infra), link(git)]);
+    const clients: AgentClients = {
+      infra: infraClient,
+      git: gitClient,
+      close: async () => {
+        await Promise.allSettled([infraClient.close(), gitClient.close()]);
+      },
+    };
+    closers.push(() => clients.close?.());
+    return { stack, clients, turn, queue: Promise.resolve() };
+  };
+
+  const sessionOf = (ref: string): Promise<Session> => {
+    let session = sessions.get(ref);
+    if (!session) {
+      session = open(ref);
+      // A stack that cannot be reached yet is tried again on the next turn.
+      session.catch(() => sessions.delete(ref));
+      sessions.set(ref, session);
+    }
+    return session;
+  };
+
+  return {
+    async agent(text, o) {
+      const session = await sessionOf(o.stack);
+      const run = session.queue.then(async () => {
+        session.turn.approve = o.approve;
+        try {
+          return await runAgentRequest(text, {
+            actor: o.actor,
+            approve: o.approve,
+            onEvent: o.onEvent,
+            clients: session.clients,
+            stack: session.stack,
+            config: options.config,
+            cwd: options.cwd,
+            env: options.env,
+            ...(options.planner ? { planner: options.planner } : {}),
+          });
+        } finally {
+          session.turn.approve = null;
+        }
+      });
+      session.queue = run.catch(() => undefined);
+      return run;
+    },
+    async close() {
+      for (const close of closers.splice(0).reverse()) await Promise.resolve(close()).catch(() => undefined);
+      sessions.clear();
+    },
+  };
+}
+
+async function link(server: McpServer) {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = createAgentMcpClient();
+  await client.connect(clientSide);
+  return client;
+}
+
+/** The git server of a console started outside a repository: every call says so, and what to do. */
+function noRepository(): GitHost {
+  const refuse = async (): Promise<never> => {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      'This console was started outside a git repository, so the agent cannot read commits or make deploy tags. Start the console in the repository.',
+    );
+  };
+  return {
+    latestCommit: refuse,
+    getCommit: refuse,
+    commitsBetween: refuse,
+    createTag: refuse,
+    listTags: refuse,
+  };
+}

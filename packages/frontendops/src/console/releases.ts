@@ -1,0 +1,121 @@
+/**
+ * The console's release actions beyond "deploy the latest" and "roll back": redeploy or roll back to
+ * any release of the history, promote (live for everyone, pin cleared), pin and unpin — and what a
+ * confirm dialog shows of a plan (the commits since the live release, the files by kind, the CDN
+ * refresh in words, the pin). Every change the console makes gets its deploy tag, with the request in
+ * words, as the CLI's and the agent's do.
+ */
+import type { Config } from '../config.ts';
+import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
+import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
+import type { DeployPlan } from '../engine/plan.ts';
+import { badInput } from '../errors.ts';
+import { createDeployTag } from '../git/deploy-tag.ts';
+import type { GitHost } from '../ports.ts';
+import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
+import { toPinView } from '../read/views.ts';
+import type { Site } from '../site.ts';
+import { readPin } from '../state/pin.ts';
+import type { RequestInfo } from '../state/records.ts';
+import type { PlanAction, PlanView } from './types.ts';
+import { toConsolePlan } from './views.ts';
+
+export interface ReleaseContext {
+  config: Config;
+  git?: GitHost;
+  /** The latest build (read/latest.ts), refused when none is published. */
+  latest(site: Site): Promise<{ app: string; commit: string }>;
+}
+
+/** The release an action makes live (null: a rollback, which the engine picks from what is retained). */
+async function releaseOf(
+  site: Site,
+  context: ReleaseContext,
+  action: PlanAction,
+  to: string | undefined,
+): Promise<{ app: string; commit: string } | null> {
+  if (action === 'rollback') return null;
+  if (action === 'redeploy' && !to) {
+    throw badInput('Redeploy which release? Pass "to": a deploy id or commit from the history.');
+  }
+  if (to && action !== 'deploy-latest') return resolveRelease(site, context.config.app, to);
+  return context.latest(site);
+}
+
+/** Runs (or, with dryRun, plans) one console action. */
+export async function runAction(
+  site: Site,
+  context: ReleaseContext,
+  action: PlanAction,
+  options: Omit<DeployOptions, 'app' | 'commit' | 'kind' | 'pin'> & { to?: string },
+): Promise<DeploySummary> {
+  const { to, ...rest } = options;
+  const release = await releaseOf(site, context, action, to);
+  if (!release) return rollbackRelease(site, { ...rest, ...(to ? { to } : {}) });
+  if (action === 'promote') return promoteRelease(site, { ...rest, ...release });
+  return deployArtifact(site, { ...rest, ...release });
+}
+
+/** The plan of an action, with what a person decides on: commits, files by kind, CDN refresh, pin. */
+export async function describeAction(
+  site: Site,
+  context: ReleaseContext,
+  plan: DeployPlan,
+  action: PlanAction,
+  to: string | undefined,
+): Promise<PlanView> {
+  const [contents, commits, pin] = await Promise.all([
+    readPlanContents(site, plan),
+    readReleaseCommits(context.git, {
+      from: plan.fromCommit,
+      to: plan.commit,
+      path: context.config.appPath,
+      kind: plan.kind,
+    }),
+    readPin(site),
+  ]);
+  return {
+    ...toConsolePlan(plan, action, site.protected),
+    ...(to ? { to } : {}),
+    contents,
+    commits,
+    pin: pin && toPinView(pin),
+  };
+}
+
+/** What the deployment record says was asked: words a person reads, naming who confirmed. */
+export function requestWords(action: PlanAction, to: string | undefined, person: string): string {
+  // A deploy id starts with its commit's 7 hex: either way people read the short sha.
+  const named = to && /^[0-9a-f]{7}/.test(to) ? to.slice(0, 7) : to;
+  const what: Record<PlanAction, string> = {
+    'deploy-latest': 'Deploy the latest build',
+    rollback: named ? `Roll back to ${named}` : 'Roll back to the previous release',
+    redeploy: `Redeploy ${named ?? 'a release'}`,
+    promote: `Promote ${named ?? 'the latest build'} for everyone and clear the pin`,
+  };
+  return `${what[action]} (confirmed in the console by ${person})`;
+}
+
+/** The deploy tag of a change the console made; null when nothing went live or there is no git host. */
+export async function tagChange(
+  git: GitHost | undefined,
+  summary: DeploySummary,
+  request: RequestInfo,
+): Promise<string | null> {
+  if (!git || summary.dryRun || summary.noop || summary.outcome !== 'succeeded') return null;
+  try {
+    const tag = await createDeployTag(git, {
+      deployId: summary.deployId,
+      sha: summary.commit,
+      artifactDigest: summary.artifactDigest,
+      request: request.message ? `${request.text}: ${request.message}` : request.text,
+      app: summary.app,
+      ...(summary.auditHead ? { auditHead: `${summary.auditHead.seq}:${summary.auditHead.hash}` } : {}),
+    });
+    return tag.name;
+  } catch (error) {
+    // The change happened; a tag that cannot be made is said in the log, never undoes it.
+    console.error('[frontendops console] could not create the deploy tag:', (error as Error).message);
+    return null;
+  }
+}

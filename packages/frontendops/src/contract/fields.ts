@@ -1,0 +1,72 @@
+/** The argument fields tools share, each defined once (patterns from engine/ids.ts). */
+import * as z from 'zod';
+import { APP_NAME, ARTIFACT_DIGEST, COMMIT_REF, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
+import { hasControlCharacters } from '../engine/text.ts';
+
+export const stackName = z
+  .string()
+  .regex(STACK_NAME, { message: 'expected a stack name such as "prod" (letters, digits, -, _, .)' })
+  .refine((name) => !/\.json$/i.test(name), {
+    message: 'expected a stack name, not a file name; the server operator chooses outputs files',
+  });
+
+export const appName = z.string().regex(APP_NAME, {
+  message: 'expected an app name such as "sophia-dashboard" (lower-case letters, digits, . _ -)',
+});
+
+export const commitRef = z.string().regex(COMMIT_REF, {
+  message: 'expected a commit sha: 7 to 64 lower-case hex digits, e.g. the sha latest_commit returned',
+});
+
+export const deployId = z.string().regex(DEPLOY_ID, {
+  message: 'expected a deploy id as the infra server returns them, e.g. "3f2c1a9-0123456789"',
+});
+
+export const artifactDigest = z
+  .string()
+  .regex(ARTIFACT_DIGEST, { message: 'expected "sha256:" followed by 64 lower-case hex digits' });
+
+export const handle = z
+  .string()
+  .min(1)
+  .max(2000)
+  .regex(/^[A-Za-z0-9._~-]+$/, { message: 'expected the handle get_deploy_target returned, unchanged' });
+
+/** Branch, tag or commit: letters, digits and the punctuation refs use; never an option ("-…"). */
+export const gitRef = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]*$/, {
+    message: 'expected a branch, tag or commit sha such as "main" or "3f2c1a9" (must not start with "-")',
+  });
+
+export const repoPath = z
+  .string()
+  .min(1)
+  .max(500)
+  .regex(/^[\w.@+ -][\w.@+/ -]*$/, {
+    message: 'expected a relative path inside the repository such as "apps/sophia-dashboard"',
+  });
+
+/** Words a person wrote: printable text (newlines allowed), no other control characters. */
+export const requestText = z
+  .string()
+  .min(1)
+  .max(2000)
+  .refine((text) => !hasControlCharacters(text), {
+    message: 'request text may contain newlines and tabs but no other control characters',
+  });
+
+/** Who asked and in what words: recorded with the deployment, as the client's claim. */
+export const requestArgs = {
+  request: requestText.optional().describe('The words of the request that started this (recorded)'),
+  requestedBy: z.string().min(1).max(200).optional().describe('Who asked, as the client claims (recorded)'),
+  planner: z
+    .string()
+    .regex(/^[a-z][a-z0-9:._/-]{0,99}$/, { message: 'expected e.g. "runbook" or "model:openai:gpt-4.1"' })
+    .optional()
+    .describe('What planned this call, e.g. "runbook" or "model:<provider:model>" (recorded)'),
+};
+
+export const REQUEST_ARG_NAMES = ['request', 'requestedBy', 'planner'] as const;

@@ -1,0 +1,829 @@
+/**
+ * The atomic engine's shell: every operation on an atomic site (deploy, rollback, canary start /
+ * promote / abort, migration) is the same run — take the stack's deploy lock, settle what an
+ * interrupted operation left, read, plan (engine/atomic-plan.ts), then:
+ *
+ *   save the plan as pending → copy the release's missing files (assets, other files, HTML; all
+ *   server-side) → write its release index → ONE conditional KeyValueStore write (If-Match the ETag
+ *   read before planning) → the state follows (canary / retiring releases, then the live pointer)
+ *   → verify through the edge → prune what nothing needs once the grace has passed → record + audit.
+ *
+ * No invalidation, ever: the function rewrites URIs before the cache, so the cache key names the
+ * release. Crash recovery: the KeyValueStore write is the commit point. A re-run (any operation,
+ * under the lock) finds the pending operation and reads the store: if it holds the pending
+ * pointer, the write landed and the state is brought in step and the operation finished; if not,
+ * it never went live and is dropped (its copies are reused, being content-addressed). A lost ETag
+ * race is re-read: when only another key changed (the preview secret) the write is retried; when
+ * another switch came first the operation stops, live is what the other switch made it, and the
+ * state is left naming nothing this operation did.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import pLimit from 'p-limit';
+import type { ReleasePointer } from '../atomic/release-pointer.ts';
+import {
+  type AtomicCopy,
+  type AtomicOp,
+  type AtomicPlan,
+  bucketFor,
+  planAtomic,
+  planAtomicPruneNow,
+  releaseIdFor,
+  releaseIdOfKey,
+  samePointer,
+} from '../engine/atomic-plan.ts';
+import { groupOf } from '../engine/cache-policy.ts';
+import { artifactFileKey } from '../engine/manifest.ts';
+import { deployIdentity } from '../engine/plan.ts';
+import type { FileGroup, Manifest } from '../engine/types.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import type {
+  AtomicPending,
+  AtomicStateRecord,
+  ReleaseIndex,
+  ReleaseNameRef,
+  RetiringRecord,
+} from '../state/atomic.ts';
+import { type AuditEntry, appendAudit, readAuditHead } from '../state/audit.ts';
+import { markEnvironment } from '../state/environment.ts';
+import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
+import {
+  type ApplyOptions,
+  type AuditHead,
+  auditRelease,
+  deploymentRecord,
+  finishDeploy,
+  recordDeployment,
+} from './apply.ts';
+import {
+  type AtomicContext,
+  atomicRecordsOf,
+  driftOf,
+  keptRefs,
+  loadAtomicLiveState,
+  manifestCache,
+  readAtomicContext,
+  requireReleaseStore,
+} from './atomic-live.ts';
+import { verifyReleaseServed } from './atomic-verify.ts';
+import type { DeploySummary } from './deploy.ts';
+import { takeDeployLock } from './deploy-lock.ts';
+import type { Verification } from './verify.ts';
+
+export interface AtomicOptions extends ApplyOptions {
+  /** How long to wait for another operation's lock (ms). */
+  waitMs?: number;
+  dryRun?: boolean;
+  /** A deploy (or canary start) that fails verification switches back (default true). */
+  rollbackOnFailure?: boolean;
+}
+
+export interface AtomicSummary extends DeploySummary {
+  mode: 'atomic';
+  op: AtomicOp;
+  releaseId: string;
+  plan: AtomicPlan;
+  /** The KeyValueStore's pointer afterwards (planned, for a dry run). */
+  pointer: ReleasePointer;
+  canary: AtomicPlan['canaryAfter'];
+  /** The store named releases the state did not (a switch outside FrontendOps); what it held. */
+  drift?: ReleasePointer;
+}
+
+/** What an operation is about, chosen under the lock from what is live. */
+export interface AtomicTarget {
+  release: ReleaseNameRef;
+  weight?: number;
+}
+
+export type ChooseTarget = (ctx: AtomicContext) => Promise<AtomicTarget>;
+
+/** Graces up to this long (the local edge's propagation) are waited out before pruning; longer ones are left to a later operation. */
+const INLINE_GRACE_MS = 10_000;
+const GROUPS: FileGroup[] = ['asset', 'other', 'html'];
+
+export async function runAtomic(
+  site: Site,
+  op: AtomicOp,
+  choose: ChooseTarget,
+  options: AtomicOptions,
+): Promise<AtomicSummary> {
+  requireReleaseStore(site);
+  const started = Date.now();
+  if (options.dryRun) {
+    const ctx = await readAtomicContext(site, nowOf(options));
+    const prepared = await prepare(site, op, ctx, await choose(ctx));
+    options.onEvent?.({ type: 'plan', plan: prepared.plan });
+    const drift = driftOf(ctx, site.spa);
+    return summarize(prepared.plan, {
+      dryRun: true,
+      started,
+      request: options.request,
+      ...(drift ? { drift } : {}),
+    });
+  }
+  const lock = await takeDeployLock(site, options);
+  try {
+    return await runLocked(site, op, choose, options, started);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Finishes an atomic deploy that was made live with stopBeforeInvalidation (the infra server's
+ * run_sync): verify, prune, record. Idempotent: for a deploy already recorded it returns its record.
+ */
+export async function finishSyncedAtomic(
+  site: Site,
+  deployId: string,
+  options: AtomicOptions,
+): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+  requireReleaseStore(site);
+  const lock = await takeDeployLock(site, options);
+  try {
+    const atomic = atomicRecordsOf(site);
+    const pending = await atomic.readPending();
+    if (pending?.plan.deployId === deployId && pending.switched) {
+      const finished = await finishAtomic(site, pending, options);
+      if (finished.record) return { record: finished.record, auditHead: finished.auditHead };
+    }
+    const record = await site.records.readRecord(deployId);
+    if (record) return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `Deployment ${deployId} is neither waiting to be verified nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
+    );
+  } finally {
+    await lock.release();
+  }
+}
+
+// ── the run ────────────────────────────────────────────────────────────────────────────────────
+
+async function runLocked(
+  site: Site,
+  op: AtomicOp,
+  choose: ChooseTarget,
+  options: AtomicOptions,
+  started: number,
+): Promise<AtomicSummary> {
+  // A damaged audit head stops the operation here, before anything is written.
+  await readAuditHead(site.state, site.target.statePrefix);
+  const abandoned = await settleAtomic(site, options);
+  const ctx = await readAtomicContext(site, nowOf(options));
+  const prepared = await prepare(site, op, ctx, await choose(ctx), abandoned);
+  const { plan } = prepared;
+  options.onEvent?.({ type: 'plan', plan });
+  if (abandoned && abandoned.plan.deployId !== plan.deployId) await recordAbandoned(site, abandoned);
+  const drift = driftOf(ctx, site.spa);
+  if (plan.noop) {
+    return summarize(plan, { dryRun: false, started, request: options.request, ...(drift ? { drift } : {}) });
+  }
+
+  await options.authorize?.(plan);
+  await markEnvironment(site);
+  let pending: AtomicPending = {
+    op,
+    plan,
+    request: options.request,
+    startedAt: new Date(nowOf(options)).toISOString(),
+    switched: false,
+    ...(drift ? { drift } : {}),
+  };
+  await ctx.atomic.writePending(pending);
+  await copyFiles(site, plan.copies, options);
+  await Promise.all(prepared.ensured.map((index) => ctx.atomic.writeReleaseIndex(index)));
+  await switchPointer(site, ctx, pending);
+  pending = await afterSwitch(site, pending, nowOf(options));
+  options.onEvent?.({ type: 'step', step: 'pointer', detail: pointerDetail(plan) });
+  if (options.stopBeforeInvalidation && plan.liveChanges) {
+    return summarize(plan, {
+      dryRun: false,
+      started,
+      request: options.request,
+      outcome: 'synced',
+      ...(drift ? { drift } : {}),
+    });
+  }
+  const finished = await finishAtomic(site, pending, options, prepared.known);
+  const summary = summarize(plan, {
+    dryRun: false,
+    started,
+    request: options.request,
+    outcome: finished.outcome,
+    verification: finished.verification,
+    pruned: finished.pruned.length,
+    auditHead: finished.auditHead,
+    ...(finished.record ? { record: finished.record } : {}),
+    ...(drift ? { drift } : {}),
+  });
+  if (finished.outcome === 'failed' && options.rollbackOnFailure !== false) {
+    const back = await switchBackAfterFailure(site, plan, { ...options, rollbackOnFailure: false });
+    if (back) return { ...summary, rolledBackTo: back.deployId };
+  }
+  return summary;
+}
+
+/** The target, the live state it needs (a listing only when files may be copied) and the plan. */
+async function prepare(
+  site: Site,
+  op: AtomicOp,
+  ctx: AtomicContext,
+  target: AtomicTarget,
+  interrupted?: AtomicPending | null,
+) {
+  const kept = keptRefs(ctx);
+  const index =
+    op !== 'migrate' && kept.has(target.release.releaseId)
+      ? await ctx.atomic.readReleaseIndex(target.release.releaseId)
+      : null;
+  const manifests = manifestCache(site);
+  const full = index === null;
+  const [live, manifest, liveIndexSha256] = await Promise.all([
+    loadAtomicLiveState(site, ctx, { full, manifests }),
+    full ? manifests(target.release.app, target.release.commit) : Promise.resolve(null),
+    op === 'canary-abort' ? liveIndexSha(ctx, manifests) : Promise.resolve(null),
+  ]);
+  const plan = planAtomic({
+    stack: site.target.stack,
+    op,
+    release: { ...target.release, manifest },
+    ...(index
+      ? { inPlace: { files: index.files.length, assets: index.assets, indexSha256: index.indexSha256 } }
+      : {}),
+    live,
+    liveIndexSha256,
+    ...(target.weight !== undefined ? { weight: target.weight } : {}),
+    retain: site.retain,
+    spa: site.spa,
+    now: ctx.now,
+    graceMs: site.releaseGraceMs,
+    ...keepPrefixesOf(site),
+    ...(interrupted ? { written: interrupted.plan.copies } : {}),
+  });
+  const sources = plan.inPlace
+    ? []
+    : op === 'migrate'
+      ? [{ ...target.release, manifest }, ...live.retained]
+      : [{ ...target.release, manifest }];
+  const at = new Date(ctx.now).toISOString();
+  const ensured = sources.flatMap((r) => (r.manifest ? [releaseIndexOf(r, r.manifest, at)] : []));
+  // What the bucket holds once the copies are done, for the prune: no second listing.
+  const known = full
+    ? { hosting: new Map([...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)]), manifests }
+    : undefined;
+  return { plan, ensured, known };
+}
+
+/**
+ * What an interrupted operation left. Switched (the state followed): only the finish remains.
+ * Not marked switched but the store holds its pointer: the write landed, the state is brought in
+ * step and it is finished. Otherwise it never went live: dropped (returned, so the caller records
+ * it as superseded when it plans something else).
+ */
+async function settleAtomic(site: Site, options: AtomicOptions): Promise<AtomicPending | null> {
+  const inPlace = await site.records.readPending();
+  if (inPlace) {
+    options.onEvent?.({
+      type: 'step',
+      step: 'resume',
+      detail: `found interrupted deploy ${inPlace.plan.deployId}`,
+    });
+    if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options);
+    else {
+      await recordDeployment(site, deploymentRecord(inPlace, new Date(), superseded()));
+      await site.records.clearPending();
+    }
+  }
+  const atomic = atomicRecordsOf(site);
+  const pending = await atomic.readPending();
+  if (!pending) return null;
+  options.onEvent?.({
+    type: 'step',
+    step: 'resume',
+    detail: `found interrupted ${pending.op} ${pending.plan.deployId}`,
+  });
+  if (pending.switched) {
+    await finishAtomic(site, pending, options);
+    return null;
+  }
+  const { plan } = pending;
+  const now = await requireReleaseStore(site).read();
+  if (samePointer(now.value, plan.pointerAfter) && !samePointer(plan.pointerBefore, plan.pointerAfter)) {
+    const switched = await afterSwitch(site, pending, nowOf(options));
+    await finishAtomic(site, switched, options);
+    return null;
+  }
+  await atomic.clearPending();
+  return pending;
+}
+
+/** Server-side copies from the artifacts bucket: hashed assets, then other files, then HTML. */
+export async function copyFiles(
+  site: Site,
+  copies: readonly AtomicCopy[],
+  options: Pick<AtomicOptions, 'concurrency' | 'onEvent'>,
+): Promise<void> {
+  const limit = pLimit(options.concurrency ?? 32);
+  for (const group of GROUPS) {
+    const batch = copies.filter((c) => c.group === group);
+    let done = 0;
+    await Promise.all(
+      batch.map((copy) =>
+        limit(async () => {
+          await site.hosting.copyFrom(
+            { bucket: site.artifacts.bucket, key: artifactFileKey(copy.app, copy.commit, copy.path) },
+            copy.key,
+            {
+              contentType: copy.contentType,
+              cacheControl: copy.cacheControl,
+              metadata: { sha256: copy.sha256 },
+            },
+          );
+          options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
+        }),
+      ),
+    );
+  }
+}
+
+/**
+ * The one conditional write. A precondition failure is read again: the store already holding this
+ * pointer means an earlier attempt landed; the store still holding the pointer planned from means
+ * another key changed (the preview secret) and the write is retried with the new ETag; anything
+ * else means another switch came first — stop, leaving live what that switch made it.
+ */
+async function switchPointer(site: Site, ctx: AtomicContext, pending: AtomicPending): Promise<void> {
+  const { plan } = pending;
+  let etag = ctx.kvs.etag;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      await ctx.store.write(plan.pointerAfter, etag);
+      return;
+    } catch (error) {
+      if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+      const now = await ctx.store.read();
+      if (samePointer(now.value, plan.pointerAfter)) return;
+      if (!samePointer(now.value, plan.pointerBefore)) {
+        await ctx.atomic.clearPending();
+        await audit(site, 'atomic-switch-lost', {
+          op: plan.op,
+          deployId: plan.deployId,
+          stack: plan.stack,
+          app: plan.app,
+          commit: plan.commit,
+          releaseId: plan.releaseId,
+          planned: plan.pointerAfter,
+          plannedFrom: plan.pointerBefore,
+          found: now.value,
+          request: pending.request,
+        });
+        throw new FrontendOpsError(
+          'PRECONDITION_FAILED',
+          `Another switch of ${plan.stack} came first: the edge now serves ${describePointer(now.value)}, not what this ${plan.op} planned from (${describePointer(plan.pointerBefore)}). Nothing of this ${plan.op} went live and the state was left as it was; its files are uploaded and will be reused. Run it again to plan from what is live now.`,
+          { details: { found: now.value, planned: plan.pointerAfter } },
+        );
+      }
+      etag = now.etag;
+    }
+  }
+  throw new FrontendOpsError(
+    'PRECONDITION_FAILED',
+    `The release store of ${plan.stack} kept changing while switching; nothing went live. Try again.`,
+  );
+}
+
+/**
+ * After the store names the new pointer, the state follows: the releases the switch retired (kept
+ * through the grace), the canary, then the live pointer. Idempotent, so a re-run after a crash
+ * anywhere in here converges.
+ */
+async function afterSwitch(site: Site, pending: AtomicPending, at: number): Promise<AtomicPending> {
+  const { plan } = pending;
+  const atomic = atomicRecordsOf(site);
+  const [state, statePointer] = await Promise.all([atomic.readState(), site.records.readPointer()]);
+  const known = new Map<string, ReleaseNameRef>();
+  for (const r of statePointer?.value.releases ?? [])
+    known.set(releaseIdFor(r), { ...r, releaseId: releaseIdFor(r) });
+  if (state.canary) known.set(state.canary.releaseId, state.canary);
+  const by = `${plan.op}:${plan.deployId}:${plan.pointerAfter.live}:${plan.pointerAfter.canary ?? ''}`;
+  const retiring: RetiringRecord[] = state.retiring.filter((r) => Date.parse(r.until) > at && r.by !== by);
+  const earlier = state.retiring.find((r) => r.by === by);
+  if (earlier) retiring.push(earlier);
+  else if (plan.leaving.releaseIds.length > 0 || plan.leaving.root) {
+    retiring.push({
+      releases: plan.leaving.releaseIds.map(
+        (id) => known.get(id) ?? { releaseId: id, app: '', commit: '', artifactDigest: '' },
+      ),
+      root: plan.leaving.root,
+      until: new Date(at + site.releaseGraceMs).toISOString(),
+      by,
+    });
+  }
+  const canary: AtomicStateRecord['canary'] = plan.canaryAfter
+    ? {
+        deployId: plan.canaryAfter.deployId,
+        releaseId: plan.releaseId,
+        app: plan.app,
+        commit: plan.commit,
+        artifactDigest: plan.artifactDigest,
+        weight: plan.canaryAfter.weight,
+        startedAt:
+          state.canary?.releaseId === plan.releaseId ? state.canary.startedAt : new Date(at).toISOString(),
+        request: pending.request,
+      }
+    : plan.op === 'migrate'
+      ? state.canary
+      : null;
+  await atomic.writeState({
+    canary,
+    previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at),
+    retiring,
+  });
+  if (plan.liveChanges && statePointer?.value.deployId !== plan.deployId) {
+    const ref = {
+      deployId: plan.deployId,
+      app: plan.app,
+      commit: plan.commit,
+      artifactDigest: plan.artifactDigest,
+      releasedAt: new Date(at).toISOString(),
+    };
+    const previous = (statePointer?.value.releases ?? []).filter((r) => releaseIdFor(r) !== plan.releaseId);
+    const pointer = { ...ref, releases: [ref, ...previous].slice(0, Math.max(1, site.retain)) };
+    const digest = await site.records.writePointer(pointer, statePointer?.etag ?? null);
+    await auditRelease(site, pointer, digest, { kind: plan.op, request: pending.request, at: new Date(at) });
+  }
+  const switched: AtomicPending = { ...pending, switched: true, switchedAt: new Date(at).toISOString() };
+  await atomic.writePending(switched);
+  return switched;
+}
+
+interface Finished {
+  outcome: 'succeeded' | 'failed';
+  verification: DeploymentRecord['verification'];
+  pruned: string[];
+  record: DeploymentRecord | null;
+  auditHead: AuditHead;
+}
+
+/** Verify through the edge, prune once the grace has passed, record and audit, clear the pending plan. */
+async function finishAtomic(
+  site: Site,
+  pending: AtomicPending,
+  options: AtomicOptions,
+  known?: PruneKnowledge,
+): Promise<Finished> {
+  const { plan } = pending;
+  let verification: Verification | null = null;
+  if (site.target.siteUrl && plan.verify.indexSha256) {
+    const canary = plan.verify.as === 'canary' && plan.canaryAfter;
+    verification = await verifyReleaseServed(
+      site.target.siteUrl,
+      {
+        indexSha256: plan.verify.indexSha256,
+        as: canary ? 'canary' : 'all',
+        ...(canary ? { cookie: `fo_bucket=${bucketFor(plan.releaseId, 'canary')}` } : {}),
+      },
+      {
+        ...(options.verifyTimeoutMs !== undefined ? { timeoutMs: options.verifyTimeoutMs } : {}),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      },
+    );
+    options.onEvent?.({ type: 'step', step: 'verify', detail: verification.detail });
+  }
+  const failed = verification?.ok === false;
+  const pruned = failed || plan.inPlace ? [] : await pruneAfterGrace(site, plan, options, known);
+
+  const finishedAt = new Date(nowOf(options));
+  const checked = verification && {
+    ok: verification.ok,
+    url: verification.url,
+    attempts: verification.attempts,
+    detail: verification.detail,
+  };
+  const error = failed
+    ? {
+        code: 'VERIFY_FAILED',
+        message: `The edge did not serve the release in time: ${verification?.detail}.`,
+      }
+    : undefined;
+  const outcome = failed ? 'failed' : 'succeeded';
+  const copied = plan.copies.map((c) => `/${c.key}`);
+  const deleted = pruned.map((k) => `/${k}`);
+  const atomicFacts = {
+    mode: 'atomic',
+    op: plan.op,
+    releaseId: plan.releaseId,
+    pointer: plan.pointerAfter,
+    pointerBefore: plan.pointerBefore,
+    ...(pending.drift ? { drift: pending.drift } : {}),
+  };
+
+  let record: DeploymentRecord | null = null;
+  let entry: AuditEntry;
+  if (plan.liveChanges) {
+    record = {
+      ...deploymentRecord(
+        { plan, request: pending.request, startedAt: pending.startedAt, pointerMoved: true },
+        finishedAt,
+        { copied, deleted, invalidation: null, verification: checked, outcome, ...(error ? { error } : {}) },
+      ),
+    };
+    record.plan.prune = pruned.length;
+    const digest = await site.records.writeRecord(record);
+    entry = await audit(
+      site,
+      plan.op === 'canary-promote' ? 'canary-promote' : record.kind,
+      {
+        deployId: record.deployId,
+        stack: record.stack,
+        app: record.app,
+        commit: record.commit,
+        artifactDigest: record.artifactDigest,
+        request: record.request,
+        copied: record.copied,
+        deleted: record.deleted,
+        invalidationIds: [],
+        verification: record.verification?.ok ?? null,
+        outcome: record.outcome,
+        ...atomicFacts,
+        ...(error ? { error } : {}),
+      },
+      { [`deployments/${record.deployId}.json`]: digest },
+    );
+  } else {
+    entry = await audit(site, plan.op, {
+      deployId: plan.deployId,
+      stack: plan.stack,
+      app: plan.app,
+      commit: plan.commit,
+      artifactDigest: plan.artifactDigest,
+      request: pending.request,
+      ...(plan.canaryAfter ? { weight: plan.canaryAfter.weight } : {}),
+      copied,
+      deleted,
+      verification: checked?.ok ?? null,
+      outcome,
+      ...atomicFacts,
+      ...(error ? { error } : {}),
+    });
+  }
+  await atomicRecordsOf(site).clearPending();
+  options.onEvent?.({
+    type: 'step',
+    step: 'record',
+    detail: `${plan.op} ${plan.deployId} recorded (${outcome})`,
+  });
+  return { outcome, verification: checked, pruned, record, auditHead: { seq: entry.seq, hash: entry.hash } };
+}
+
+/**
+ * Deletes what nothing needs once edges can no longer serve it: a short grace (the local edge's
+ * propagation delay) is waited out; a long one (real CloudFront) leaves the newly retired release
+ * to a later operation. Release indexes go first, so an index always means "all files present".
+ */
+interface PruneKnowledge {
+  hosting: ReadonlyMap<string, number>;
+  manifests: ReturnType<typeof manifestCache>;
+}
+
+async function pruneAfterGrace(
+  site: Site,
+  plan: AtomicPlan,
+  options: AtomicOptions,
+  known?: PruneKnowledge,
+): Promise<string[]> {
+  // The store holds plan.pointerAfter: this operation wrote it, under the lock.
+  const pointer = { pointer: plan.pointerAfter };
+  let ctx = await readAtomicContext(site, nowOf(options), pointer);
+  const waiting = Math.max(0, ...ctx.state.retiring.map((r) => Date.parse(r.until) - ctx.now));
+  if (waiting > 0 && site.releaseGraceMs <= INLINE_GRACE_MS && waiting <= INLINE_GRACE_MS) {
+    options.onEvent?.({
+      type: 'step',
+      step: 'prune',
+      detail: `waiting ${waiting} ms until no edge serves the replaced release`,
+    });
+    await delay(waiting);
+    ctx = await readAtomicContext(site, nowOf(options), pointer);
+  }
+  const live = await loadAtomicLiveState(site, ctx, {
+    full: true,
+    ...(known ? { hosting: known.hosting, manifests: known.manifests } : {}),
+  });
+  const prune = planAtomicPruneNow({ live, now: ctx.now, ...keepPrefixesOf(site) });
+  if (prune.length === 0) return [];
+  const keys = new Set(prune);
+  const staying = new Set([...live.hosting.keys()].filter((k) => !keys.has(k)).map(releaseIdOfKey));
+  const gone = [...new Set(prune.map(releaseIdOfKey))].filter(
+    (id): id is string => id !== null && !staying.has(id),
+  );
+  await ctx.atomic.deleteReleaseIndexes(gone);
+  await site.hosting.delete(prune);
+  options.onEvent?.({
+    type: 'step',
+    step: 'prune',
+    detail: `${prune.length} object(s) no kept release uses${gone.length ? ` (${gone.length} release(s))` : ''}`,
+  });
+  return prune;
+}
+
+/** A deploy that failed verification goes back to what was live; a canary that failed is ended. */
+async function switchBackAfterFailure(
+  site: Site,
+  plan: AtomicPlan,
+  options: AtomicOptions,
+): Promise<AtomicSummary | null> {
+  const before = plan.pointerBefore;
+  if (!before) return null;
+  if (plan.op === 'deploy') {
+    options.onEvent?.({
+      type: 'step',
+      step: 'rollback',
+      detail: `verification failed: switching back to ${plan.fromCommit?.slice(0, 7) ?? before.live}`,
+    });
+    return runLocked(
+      site,
+      'rollback',
+      async (ctx) => {
+        const previous = keptRefs(ctx).get(before.live);
+        if (!previous)
+          throw new FrontendOpsError(
+            'NOT_FOUND',
+            `The previous release ${before.live} is not known any more.`,
+          );
+        return { release: previous };
+      },
+      options,
+      Date.now(),
+    );
+  }
+  if (plan.op === 'canary-start') {
+    options.onEvent?.({ type: 'step', step: 'rollback', detail: 'verification failed: ending the canary' });
+    return runLocked(site, 'canary-abort', canaryTarget, options, Date.now());
+  }
+  return null;
+}
+
+/** The running canary, for promote and abort. */
+export const canaryTarget: ChooseTarget = async (ctx) => {
+  const canary = ctx.state.canary;
+  if (!canary) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      'No canary runs on this stack. Start one with `frontendops deploy --canary <percent>`.',
+    );
+  }
+  return { release: canary };
+};
+
+// ── helpers ────────────────────────────────────────────────────────────────────────────────────
+
+async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void> {
+  let bound: Record<string, string> | undefined;
+  if (pending.plan.liveChanges) {
+    const record = deploymentRecord(
+      { plan: pending.plan, request: pending.request, startedAt: pending.startedAt, pointerMoved: false },
+      new Date(),
+      superseded(),
+    );
+    bound = { [`deployments/${record.deployId}.json`]: await site.records.writeRecord(record) };
+  }
+  await audit(
+    site,
+    `${pending.op}-superseded`,
+    {
+      deployId: pending.plan.deployId,
+      stack: pending.plan.stack,
+      app: pending.plan.app,
+      commit: pending.plan.commit,
+      releaseId: pending.plan.releaseId,
+      request: pending.request,
+      outcome: 'superseded',
+      mode: 'atomic',
+    },
+    bound,
+  );
+}
+
+const superseded = () => ({
+  copied: [],
+  deleted: [],
+  invalidation: null,
+  verification: null,
+  outcome: 'superseded' as const,
+  error: {
+    code: 'INTERRUPTED',
+    message: 'The operation was interrupted before it went live; a later one replaced it.',
+  },
+});
+
+export const audit = (
+  site: Site,
+  type: string,
+  data: Record<string, unknown>,
+  objects?: Record<string, string>,
+) =>
+  appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type,
+    data,
+    ...(objects ? { objects } : {}),
+  });
+
+async function liveIndexSha(
+  ctx: AtomicContext,
+  manifests: ReturnType<typeof manifestCache>,
+): Promise<string | null> {
+  const live = ctx.kvs.value?.live;
+  if (!live) return null;
+  const index = await ctx.atomic.readReleaseIndex(live);
+  if (index) return index.indexSha256;
+  const ref = keptRefs(ctx).get(live);
+  const manifest = ref ? await manifests(ref.app, ref.commit) : null;
+  return manifest?.files['/index.html']?.sha256 ?? null;
+}
+
+export function releaseIndexOf(ref: ReleaseNameRef, manifest: Manifest, at: string): ReleaseIndex {
+  const paths = Object.keys(manifest.files);
+  return {
+    releaseId: ref.releaseId,
+    app: ref.app,
+    commit: ref.commit,
+    artifactDigest: ref.artifactDigest,
+    files: paths.filter((p) => groupOf(p) !== 'asset').sort(),
+    assets: paths.filter((p) => groupOf(p) === 'asset').length,
+    indexSha256: manifest.files['/index.html']?.sha256 ?? null,
+    uploadedAt: at,
+  };
+}
+
+/** What pruning never touches: the environment marker, and the state when it shares the bucket. */
+export const keepPrefixesOf = (site: Site) => ({
+  keepPrefixes:
+    site.target.stateBucket === site.target.hostingBucket
+      ? [site.target.statePrefix, '.frontendops/']
+      : ['.frontendops/'],
+});
+
+export const nowOf = (options: { now?: () => Date }) => (options.now ? options.now().getTime() : Date.now());
+
+export function describePointer(pointer: ReleasePointer | null): string {
+  if (!pointer) return 'the bucket root (no release pointer)';
+  return pointer.canary
+    ? `release ${pointer.live}, with ${pointer.weight ?? 0}% on canary ${pointer.canary}`
+    : `release ${pointer.live}`;
+}
+
+function pointerDetail(plan: AtomicPlan): string {
+  const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
+  switch (plan.op) {
+    case 'canary-start':
+      return `${what} serves ${plan.canaryAfter?.weight}% of visitors (one key write)`;
+    case 'canary-abort':
+      return `canary ${what} ended; everyone gets the live release (one key write)`;
+    case 'migrate':
+      return `${what} is served as atomic release ${plan.releaseId} (one key write)`;
+    default:
+      return `${what} is live (one key write, nothing to invalidate)`;
+  }
+}
+
+function summarize(
+  plan: AtomicPlan,
+  context: {
+    dryRun: boolean;
+    started: number;
+    request: RequestInfo;
+    outcome?: AtomicSummary['outcome'];
+    verification?: DeploymentRecord['verification'];
+    pruned?: number;
+    auditHead?: AuditHead | null;
+    record?: DeploymentRecord;
+    drift?: ReleasePointer;
+  },
+): AtomicSummary {
+  const outcome = context.dryRun ? 'planned' : plan.noop ? 'noop' : (context.outcome ?? 'succeeded');
+  return {
+    ...deployIdentity(plan),
+    mode: 'atomic',
+    op: plan.op,
+    releaseId: plan.releaseId,
+    pointer: plan.pointerAfter,
+    canary: plan.canaryAfter,
+    request: context.request,
+    dryRun: context.dryRun,
+    noop: plan.noop,
+    outcome,
+    copied: context.dryRun || plan.noop ? 0 : plan.copies.length,
+    unchanged: plan.unchanged,
+    pruned: context.dryRun ? 0 : (context.pruned ?? 0),
+    retained: plan.retained,
+    invalidation: context.dryRun ? { paths: [], ids: [] } : null,
+    verification: context.verification ?? null,
+    durationMs: Date.now() - context.started,
+    plan,
+    ...(context.auditHead !== undefined ? { auditHead: context.auditHead } : {}),
+    ...(context.record?.error ? { error: context.record.error } : {}),
+    ...(context.drift ? { drift: context.drift } : {}),
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * What the atomic engine reads before it plans: the KeyValueStore's pointer (with the ETag a switch
+ * must name), the state's live pointer, the atomic state (canary, previews, retiring releases), and
+ * — only for operations that copy or prune — the hosting bucket's keys and the manifests of every
+ * release that is kept. A switch to a release whose files are known to be in place reads neither.
+ */
+import { type AtomicLiveState, type AtomicRelease, releaseIdFor } from '../engine/atomic-plan.ts';
+import type { Manifest } from '../engine/types.ts';
+import { FrontendOpsError } from '../errors.ts';
+import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import {
+  type AtomicRecords,
+  type AtomicStateRecord,
+  createAtomicRecords,
+  type ReleaseNameRef,
+} from '../state/atomic.ts';
+import type { LivePointer } from '../state/records.ts';
+import { readManifest } from './publish.ts';
+
+export interface AtomicContext {
+  store: ReleaseStore;
+  atomic: AtomicRecords;
+  /** The KeyValueStore's pointer and ETag. */
+  kvs: ReleasePointerRead;
+  statePointer: { value: LivePointer; etag: string } | null;
+  state: AtomicStateRecord;
+  now: number;
+}
+
+/** The release store of an atomic site; a clear refusal on an in-place one. */
+export function requireReleaseStore(site: Site): ReleaseStore {
+  if (site.mode !== 'atomic' || !site.releases) {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `${site.target.stack} deploys in place: its stack outputs name no release store (releaseStoreArn). ` +
+        'Canaries, previews and one-write switches need atomic releases: update the stack with the Pulumi ' +
+        'program of this repository (it creates the KeyValueStore and the release router), then run ' +
+        '`frontendops migrate --to atomic`.',
+    );
+  }
+  return site.releases;
+}
+
+export const atomicRecordsOf = (site: Site) => createAtomicRecords(site.state, site.target.statePrefix);
+
+/** `pointer`: what this operation just wrote to the store (under the lock), so it is not read again. */
+export async function readAtomicContext(
+  site: Site,
+  now: number,
+  known?: { pointer: ReleasePointer },
+): Promise<AtomicContext> {
+  const store = requireReleaseStore(site);
+  const atomic = atomicRecordsOf(site);
+  const [kvs, statePointer, state] = await Promise.all([
+    known ? Promise.resolve({ value: known.pointer, etag: '' }) : store.read(),
+    site.records.readPointer(),
+    atomic.readState(),
+  ]);
+  return { store, atomic, kvs, statePointer, state, now };
+}
+
+/** The pointer the state says the store should hold (null: nothing deployed atomically yet). */
+export function expectedPointer(ctx: AtomicContext, spa: boolean): ReleasePointer | null {
+  const live = ctx.statePointer?.value;
+  if (!live || !ctx.kvs.value) return null;
+  const canary = ctx.state.canary;
+  return {
+    live: releaseIdFor(live),
+    ...(canary ? { canary: canary.releaseId, weight: canary.weight } : {}),
+    ...(spa ? { spa: true } : {}),
+  };
+}
+
+/**
+ * The store names something the state does not: someone switched outside FrontendOps (or the state
+ * was restored). Returned so the operation can record it; the operation itself still plans from
+ * the state, which stays the source of truth.
+ */
+export function driftOf(ctx: AtomicContext, spa: boolean): ReleasePointer | null {
+  const expected = expectedPointer(ctx, spa);
+  if (!ctx.kvs.value || !expected) return null;
+  // The spa flag follows the configuration; only the releases it names are the state's business.
+  const sameReleases =
+    expected.live === ctx.kvs.value.live &&
+    expected.canary === ctx.kvs.value.canary &&
+    (expected.weight ?? 0) === (ctx.kvs.value.weight ?? 0);
+  return sameReleases ? null : ctx.kvs.value;
+}
+
+/** Every release the context keeps, by id, without manifests (retained first). */
+export function keptRefs(ctx: AtomicContext): Map<string, ReleaseNameRef & { deployId?: string }> {
+  const refs = new Map<string, ReleaseNameRef & { deployId?: string }>();
+  const add = (ref: ReleaseNameRef & { deployId?: string }) => {
+    if (!refs.has(ref.releaseId)) refs.set(ref.releaseId, ref);
+  };
+  for (const r of ctx.statePointer?.value.releases ?? []) add({ ...r, releaseId: releaseIdFor(r) });
+  if (ctx.state.canary) add(ctx.state.canary);
+  for (const p of ctx.state.previews) if (Date.parse(p.expiresAt) > ctx.now) add(p);
+  for (const r of ctx.state.retiring)
+    if (Date.parse(r.until) > ctx.now) for (const ref of r.releases) add(ref);
+  return refs;
+}
+
+/** A manifest reader that reads each artifact's manifest once. */
+export function manifestCache(site: Site) {
+  const cache = new Map<string, Promise<Manifest | null>>();
+  return (app: string, commit: string): Promise<Manifest | null> => {
+    const key = `${app}/${commit}`;
+    let hit = cache.get(key);
+    if (!hit) {
+      hit = readManifest(site.artifacts, app, commit);
+      cache.set(key, hit);
+    }
+    return hit;
+  };
+}
+
+/**
+ * The live state the plan needs. `full`: the hosting bucket's keys and every kept release's manifest
+ * (for copying and pruning); otherwise no listing and no manifests (a switch to a release in place).
+ */
+export async function loadAtomicLiveState(
+  site: Site,
+  ctx: AtomicContext,
+  options: {
+    full: boolean;
+    manifests?: ReturnType<typeof manifestCache>;
+    /** The hosting bucket's keys when this operation already knows them (it listed, then copied). */
+    hosting?: ReadonlyMap<string, number>;
+  },
+): Promise<AtomicLiveState> {
+  const manifests = options.manifests ?? manifestCache(site);
+  const withManifest = async <R extends ReleaseNameRef>(ref: R): Promise<R & AtomicRelease> => ({
+    ...ref,
+    manifest: options.full ? await manifests(ref.app, ref.commit) : null,
+  });
+  const [listing, retained, canary, previews, retiring] = await Promise.all([
+    options.full && !options.hosting ? site.hosting.list() : Promise.resolve([]),
+    Promise.all(
+      (ctx.statePointer?.value.releases ?? []).map((r) => withManifest({ ...r, releaseId: releaseIdFor(r) })),
+    ),
+    ctx.state.canary ? withManifest(ctx.state.canary) : Promise.resolve(null),
+    Promise.all(ctx.state.previews.filter((p) => Date.parse(p.expiresAt) > ctx.now).map(withManifest)),
+    Promise.all(
+      ctx.state.retiring
+        .filter((r) => Date.parse(r.until) > ctx.now)
+        .map(async (r) => ({
+          releases: await Promise.all(r.releases.map(withManifest)),
+          root: r.root,
+          until: Date.parse(r.until),
+        })),
+    ),
+  ]);
+  return {
+    hosting: options.hosting ?? new Map(listing.map((o) => [o.key, o.size])),
+    pointer: ctx.kvs.value,
+    retained,
+    canary: canary && { ...canary, weight: ctx.state.canary?.weight ?? 0 },
+    previews,
+    retiring,
+  };
+}

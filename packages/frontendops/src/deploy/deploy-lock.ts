@@ -1,0 +1,54 @@
+/**
+ * The deploy lock belongs to the target, not to the name a stack goes by: one endpoint's hosting
+ * bucket and state (bucket and prefix) are one site however many stack names, outputs files or
+ * configurations point at it, so every deploy to them takes the same lock.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { DeployTarget } from '../engine/types.ts';
+import type { HeldLock } from '../ports.ts';
+import type { Site } from '../site.ts';
+import type { RequestInfo } from '../state/records.ts';
+
+/** How long a deploy's lock lives without its holder renewing it. */
+export const LOCK_TTL_MS = 120_000;
+
+/** The target's deploy lock (every deploy, rollback, canary step, preview and finish takes it). */
+export const takeDeployLock = (
+  site: Site,
+  options: { request: RequestInfo; waitMs?: number | undefined },
+): Promise<HeldLock> =>
+  site.locker.acquire(deployLockName(site.target), {
+    label: deployLockLabel(site.target),
+    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: LOCK_TTL_MS,
+    waitMs: options.waitMs ?? 0,
+  });
+
+/** The lock every deploy, rollback and finish of this target takes. */
+export function deployLockName(target: DeployTarget): string {
+  const identity = [
+    endpointIdentity(target.endpoint),
+    target.hostingBucket,
+    target.stateBucket,
+    target.statePrefix,
+  ].join('|');
+  return `deploy-${createHash('sha256').update(identity).digest('hex').slice(0, 24)}`;
+}
+
+/** What a person reads when the lock is taken (the name itself is a hash). */
+export const deployLockLabel = (target: DeployTarget) => `Deploying to ${target.stack}`;
+
+/**
+ * One spelling per endpoint: scheme, lower-case host, explicit non-default port, path without a
+ * trailing slash ("http://LOCALHOST:80/" and "http://localhost" are one endpoint). No endpoint is AWS.
+ */
+export function endpointIdentity(endpoint: string | undefined): string {
+  if (endpoint === undefined) return 'aws';
+  try {
+    const url = new URL(endpoint);
+    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return endpoint;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Keeps the site whole when two deploys race — when no lock kept them apart (a deploy from another
+ * machine, an S3 lock that expired under its holder). Hashed assets are copied first and harm
+ * nothing live; what a race can leave half switched are the files visitors fetch by name (HTML and
+ * the other non-hashed files) and the live pointer. So:
+ * - before the first visible file is overwritten, the live release must still be the one the plan
+ *   started from and no other deploy may have started since (pending.json is still ours); else the
+ *   deploy stops, nothing visible touched;
+ * - a lost switch — the compare-and-swap refused, or, where conditional writes are ignored, the
+ *   pointer read back names another deploy — puts the live release's version of every visible file
+ *   this deploy overwrote back before failing;
+ * - where conditional writes are ignored, a switch that won while another deploy ran (pending.json
+ *   is not ours any more) copies back whatever of its release the other overwrote or pruned;
+ * - pruning is skipped once this deploy is no longer live: its list was made for its own release.
+ * A race can still open a window of milliseconds (a prune decided just before another deploy
+ * switched); only the lock closes it, hence the refusal where none can be had (stacks/serialisation.ts).
+ */
+import pLimit from 'p-limit';
+import { groupOf } from '../engine/cache-policy.ts';
+import { artifactFileKey, keyOf } from '../engine/manifest.ts';
+import type { DeployPlan } from '../engine/plan.ts';
+import type { FileGroup } from '../engine/types.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import type { ReleaseRef } from '../state/records.ts';
+import type { DeployEvent } from './apply.ts';
+import { readManifest } from './publish.ts';
+
+type OnEvent = ((event: DeployEvent) => void) | undefined;
+
+/** Before a group of visible files is copied: is the plan still the one deploy going on, from what is live? */
+export async function assertPlannedFromLive(site: Site, plan: DeployPlan): Promise<void> {
+  const [pointer, pending] = await Promise.all([site.records.readPointer(), site.records.readPending()]);
+  const live = pointer?.value.deployId ?? null;
+  if (live !== plan.fromDeployId && live !== plan.deployId) {
+    throw new FrontendOpsError(
+      'PRECONDITION_FAILED',
+      `The live release of ${plan.stack} changed while deploying (now ${live}, planned from ${plan.fromDeployId ?? 'nothing live'}). ` +
+        `This deploy stopped before any HTML or other visible file was replaced, so the site still serves ${live} whole. ` +
+        'Run the deploy again: it plans from what is live now.',
+    );
+  }
+  if (pending?.plan.deployId !== plan.deployId) {
+    throw new FrontendOpsError(
+      'PRECONDITION_FAILED',
+      `Another deploy (${pending?.plan.deployId ?? 'one that has finished since'}) of ${plan.stack} started while this one was copying. ` +
+        'This deploy stopped before any HTML or other visible file was replaced. One deploy per environment runs at a ' +
+        'time: let the other finish, then run this deploy again.',
+    );
+  }
+}
+
+/**
+ * Moves the pointer (`move`), then makes sure the switch holds: a lost one restores the live
+ * release's visible files and throws; without conditional writes a won one repairs its own files if
+ * another deploy ran meanwhile.
+ */
+export async function switchPointer(
+  site: Site,
+  plan: DeployPlan,
+  move: () => Promise<void>,
+  onEvent: OnEvent,
+): Promise<void> {
+  try {
+    await move();
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    throw await lostSwitch(site, plan, error);
+  }
+  // With conditional writes the compare-and-swap decided, and the loser puts the winner's files back.
+  if (await site.state.supportsConditionalWrites()) return;
+  const [pointer, pending] = await Promise.all([site.records.readPointer(), site.records.readPending()]);
+  if (pointer?.value.deployId !== plan.deployId) throw await lostSwitch(site, plan, null);
+  if (pending?.plan.deployId === plan.deployId) return;
+  const repaired = await serveRelease(site, plan, null);
+  if (repaired > 0) {
+    onEvent?.({
+      type: 'step',
+      step: 'pointer',
+      detail: `another deploy ran meanwhile: ${repaired} file(s) of this release copied back`,
+    });
+  }
+}
+
+/** true (and says so) when this deploy is no longer live, so its prune list must not be applied. */
+export async function pruneSkipped(site: Site, plan: DeployPlan, onEvent: OnEvent): Promise<boolean> {
+  const live = (await site.records.readPointer())?.value.deployId ?? null;
+  if (live === plan.deployId) return false;
+  onEvent?.({
+    type: 'step',
+    step: 'prune',
+    detail: `skipped: ${live} went live meanwhile; a later deploy prunes what no retained release uses`,
+  });
+  return true;
+}
+
+/** Puts the live release's version of each visible file this deploy overwrote back; the error to throw. */
+async function lostSwitch(site: Site, plan: DeployPlan, cause: unknown): Promise<FrontendOpsError> {
+  const live = (await site.records.readPointer())?.value ?? null;
+  const touched = plan.copies.filter((c) => c.group !== 'asset').map((c) => c.path);
+  const who = live ? `${live.deployId}, ${live.app}@${live.commit.slice(0, 7)}` : 'nothing';
+  const options = cause === null ? {} : { cause };
+  if (live && live.deployId !== plan.deployId) {
+    try {
+      await serveRelease(site, live, touched);
+    } catch (error) {
+      return new FrontendOpsError(
+        'PRECONDITION_FAILED',
+        `Another deploy (${who}) went live on ${plan.stack} while this one (${plan.deployId}) was switching, and putting ` +
+          `its files back failed (${(error as Error).message}): the site may serve this deploy's HTML while ${live.deployId} ` +
+          'is live. Run this deploy again, or roll back to the live release, to make them agree.',
+        { cause: error },
+      );
+    }
+  }
+  return new FrontendOpsError(
+    'PRECONDITION_FAILED',
+    `Another deploy (${who}) went live on ${plan.stack} while this one (${plan.deployId}) was switching. The HTML and ` +
+      `other visible files this deploy had copied were put back to the live release's, so the site serves it whole; ` +
+      'nothing of this deploy is live. Run it again if it should still go out: it plans from what is live now.',
+    options,
+  );
+}
+
+/**
+ * Makes the hosting bucket serve `release`: its missing hashed assets first, then the given visible
+ * paths (null: every visible file of the release whose content is not the release's), other files
+ * before HTML. A given path the release does not have is deleted (kept when the stack never prunes).
+ * Returns how many objects it wrote or deleted.
+ */
+async function serveRelease(
+  site: Site,
+  release: Pick<ReleaseRef, 'app' | 'commit'>,
+  paths: string[] | null,
+): Promise<number> {
+  const manifest = await readManifest(site.artifacts, release.app, release.commit);
+  if (!manifest) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `the artifact of ${release.app}@${release.commit.slice(0, 7)} is no longer in the artifacts bucket`,
+    );
+  }
+  const files = Object.entries(manifest.files);
+  const present = new Set((await site.hosting.list()).map((o) => o.key));
+  const assets = files.filter(([path]) => groupOf(path) === 'asset' && !present.has(keyOf(path)));
+  let visible = paths;
+  if (visible === null) {
+    const named = files.filter(([path]) => groupOf(path) !== 'asset');
+    const heads = await Promise.all(named.map(([path]) => site.hosting.head(keyOf(path))));
+    visible = named
+      .filter(([, entry], i) => heads[i]?.metadata.sha256 !== entry.sha256)
+      .map(([path]) => path);
+  }
+  const limit = pLimit(16);
+  const copy = (path: string) => {
+    const entry = manifest.files[path];
+    if (entry) {
+      return site.hosting.copyFrom(
+        { bucket: site.artifacts.bucket, key: artifactFileKey(release.app, release.commit, path) },
+        keyOf(path),
+        {
+          contentType: entry.contentType,
+          cacheControl: entry.cacheControl,
+          metadata: { sha256: entry.sha256 },
+        },
+      );
+    }
+    return site.target.prune ? site.hosting.delete([keyOf(path)]) : Promise.resolve();
+  };
+  await Promise.all(assets.map(([path]) => limit(() => copy(path))));
+  for (const group of ['other', 'html'] as FileGroup[]) {
+    await Promise.all(
+      visible.filter((path) => groupOf(path) === group).map((path) => limit(() => copy(path))),
+    );
+  }
+  return assets.length + visible.length;
+}

@@ -1,0 +1,132 @@
+/**
+ * Pin, unpin and promote: the release manager's three words after a rollback.
+ * - pinRelease: the live release stays live; deploys past it are refused until a promote or unpin.
+ * - unpinRelease: deploys go through again (nothing else changes).
+ * - promoteRelease: make one release live for everyone and clear any pin — today a deploy of that
+ *   release that lifts the pin under the same lock; atomic releases extend it to promote a canary.
+ * Each takes the deploy lock; every change is in the audit chain (state/pin.ts).
+ */
+import { hostname } from 'node:os';
+import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
+import { FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
+import type { RequestInfo } from '../state/records.ts';
+import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
+import { resolvePublishedCommit } from './publish.ts';
+
+const LOCK_TTL_MS = 120_000;
+
+export interface PinOptions {
+  /** The release the person means to pin (deploy id or commit): it must be the live one. */
+  to?: string;
+  request: RequestInfo;
+  waitMs?: number;
+}
+
+/** Pins the live release. Pinning what is already pinned keeps the first pin (created: false). */
+export async function pinRelease(
+  site: Site,
+  options: PinOptions,
+): Promise<{ pin: PinRecord; created: boolean }> {
+  return withDeployLock(site, options, async () => {
+    const live = (await site.records.readPointer())?.value;
+    if (!live) {
+      throw new FrontendOpsError(
+        'NOT_FOUND',
+        `Nothing is deployed to ${site.target.stack} yet, so there is nothing to pin.`,
+      );
+    }
+    if (options.to && live.deployId !== options.to && !live.commit.startsWith(options.to)) {
+      throw new FrontendOpsError(
+        'CONFLICT',
+        `${options.to} is not the live release of ${site.target.stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}). Nothing was pinned. A pin keeps what is live; to go back to ${options.to} and pin it, roll back to it (\`frontendops rollback --to ${options.to}\`): a rollback pins.`,
+      );
+    }
+    const existing = await readPin(site);
+    if (existing && existing.deployId === live.deployId) return { pin: existing, created: false };
+    const pin: PinRecord = {
+      stack: site.target.stack,
+      deployId: live.deployId,
+      app: live.app,
+      commit: live.commit,
+      by: options.request.actor,
+      reason: options.request.message ?? null,
+      at: new Date().toISOString(),
+      cause: 'pin',
+    };
+    await writePin(site, pin);
+    return { pin, created: true };
+  });
+}
+
+/** Lifts the pin; `cleared` is the pin that was there (null: the stack was not pinned, nothing changed). */
+export async function unpinRelease(
+  site: Site,
+  options: { request: RequestInfo; waitMs?: number },
+): Promise<{ cleared: PinRecord | null }> {
+  return withDeployLock(site, options, async () => ({
+    cleared: await clearPin(site, {
+      by: options.request.actor,
+      reason: options.request.message ?? null,
+      via: 'unpin',
+    }),
+  }));
+}
+
+export type PromoteOptions = Omit<DeployOptions, 'pin' | 'kind'>;
+
+/**
+ * Makes app@commit live for everyone and clears any pin, in one deploy under one lock: the
+ * deployment record and a promote-labelled 'unpin' audit entry say who did it and why. On a
+ * protected stack the caller gets the person's approval first, as for a deploy.
+ */
+export async function promoteRelease(site: Site, options: PromoteOptions): Promise<DeploySummary> {
+  return deployArtifact(site, { ...options, kind: 'deploy', pin: 'clear' });
+}
+
+/**
+ * The release a person named for a promote, redeploy or pin: a deploy id from the history (its
+ * commit), or a commit or its prefix with a published build. Returns the full commit.
+ */
+export async function resolveRelease(
+  site: Site,
+  app: string,
+  ref: string,
+): Promise<{ app: string; commit: string; deployId?: string }> {
+  if (DEPLOY_ID.test(ref)) {
+    const record = await site.records.readRecord(ref);
+    const live = (await site.records.readPointer())?.value;
+    const retained = live?.releases.find((r) => r.deployId === ref);
+    const found = record ?? retained;
+    if (!found) {
+      throw new FrontendOpsError(
+        'NOT_FOUND',
+        `No deployment ${ref} is recorded for ${site.target.stack}. See \`frontendops history\` for deploy ids.`,
+      );
+    }
+    return { app: found.app, commit: found.commit, deployId: ref };
+  }
+  return { app, commit: await resolvePublishedCommit(site.artifacts, app, ref) };
+}
+
+/** What `status` and the console say about a pin, for people. */
+export type { PinRecord };
+export { readPin };
+
+async function withDeployLock<T>(
+  site: Site,
+  options: { request: RequestInfo; waitMs?: number },
+  run: () => Promise<T>,
+): Promise<T> {
+  const lock = await site.locker.acquire(`deploy-${site.target.stack}`, {
+    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: LOCK_TTL_MS,
+    waitMs: options.waitMs ?? 0,
+  });
+  try {
+    return await run();
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Preview links: any published build — a retained release, the canary, or a build never deployed —
+ * opened at the site's own URL before (or without) it going live, through a signed, expiring link
+ * (atomic/preview-token.ts; the viewer-request function checks it against the secret in the
+ * KeyValueStore). The release's missing files are uploaded first, as a deploy would, without
+ * touching the pointer; the open preview is recorded so that pruning keeps it until it expires.
+ */
+import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
+import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
+import { artifactDigest } from '../engine/manifest.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import type { ReleaseNameRef } from '../state/atomic.ts';
+import { type AtomicOptions, audit, copyFiles, nowOf, releaseIndexOf } from './atomic-apply.ts';
+import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
+import { verifyReleaseServed } from './atomic-verify.ts';
+import { takeDeployLock } from './deploy-lock.ts';
+import { requireManifest } from './live.ts';
+import { resolvePublishedCommit } from './publish.ts';
+import type { Verification } from './verify.ts';
+
+export interface PreviewOptions
+  extends Omit<AtomicOptions, 'dryRun' | 'stopBeforeInvalidation' | 'rollbackOnFailure'> {
+  /** A deployment of this stack (its id, as history shows it)… */
+  deployId?: string;
+  /** …or a published commit (a short sha is enough) of `app`. */
+  commit?: string;
+  app?: string;
+  /** How long the link works (default one day, at most seven). */
+  ttlSeconds?: number;
+  /** Fetch the site through the link until it shows the release (default: when the stack has a site URL). */
+  verify?: boolean;
+}
+
+export interface PreviewLink {
+  url: string;
+  releaseId: string;
+  app: string;
+  commit: string;
+  /** The deployment it was chosen by, when one was named. */
+  deployId: string | null;
+  expiresAt: string;
+  /** Files uploaded to make the release servable (0 when it was in place). */
+  copied: number;
+  verification: Verification | null;
+}
+
+const DEFAULT_TTL_SECONDS = 24 * 3600;
+
+export async function previewLink(site: Site, options: PreviewOptions): Promise<PreviewLink> {
+  const siteUrl = site.target.siteUrl;
+  if (!siteUrl) {
+    throw badInput(
+      `${site.target.stack} has no siteUrl output, so there is no address to preview a release at.`,
+    );
+  }
+  const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  if (!Number.isFinite(ttl) || ttl < 60 || ttl > MAX_PREVIEW_SECONDS) {
+    throw badInput(
+      `A preview link lives from 60 seconds to ${MAX_PREVIEW_SECONDS / 3600} hours, not ${ttl} seconds.`,
+    );
+  }
+  if ((options.deployId === undefined) === (options.commit === undefined)) {
+    throw badInput('Name the release to preview by its deploy id or by a published commit (one of them).');
+  }
+  const lock = await takeDeployLock(site, options);
+  try {
+    const ctx = await readAtomicContext(site, nowOf(options));
+    if (!ctx.kvs.value) {
+      throw new FrontendOpsError(
+        'CONFLICT',
+        `${site.target.stack} serves no atomic release yet, and the release router shows previews only beside one. Deploy (or run \`frontendops migrate --to atomic\`) first.`,
+      );
+    }
+    const ref = await chooseRelease(site, ctx, options);
+    const manifests = manifestCache(site);
+    let copied = 0;
+    let index = await ctx.atomic.readReleaseIndex(ref.releaseId);
+    if (!index) {
+      const [live, manifest] = await Promise.all([
+        loadAtomicLiveState(site, ctx, { full: true, manifests }),
+        requireManifest(site, ref.app, ref.commit),
+      ]);
+      const known = [
+        ...live.retained,
+        ...live.previews,
+        ...(live.canary ? [live.canary] : []),
+        ...live.retiring.flatMap((r) => r.releases),
+      ];
+      const files = planReleaseFiles({ release: { ...ref, manifest }, hosting: live.hosting, known });
+      await copyFiles(site, files.copies, options);
+      copied = files.copies.length;
+      index = releaseIndexOf(ref, manifest, new Date(ctx.now).toISOString());
+      await ctx.atomic.writeReleaseIndex(index);
+    }
+
+    const secret = await ctx.store.previewSecret();
+    const expiresAt = new Date(Math.floor((ctx.now + ttl * 1000) / 1000) * 1000);
+    const token = signPreviewToken({ releaseId: ref.releaseId, expiresAt, secret }, ctx.now);
+    const state = await ctx.atomic.readState();
+    const earlier = state.previews.find(
+      (p) => p.releaseId === ref.releaseId && Date.parse(p.expiresAt) > ctx.now,
+    );
+    const until = new Date(Math.max(expiresAt.getTime(), earlier ? Date.parse(earlier.expiresAt) : 0));
+    await ctx.atomic.writeState({
+      ...state,
+      previews: [
+        ...state.previews.filter((p) => p.releaseId !== ref.releaseId && Date.parse(p.expiresAt) > ctx.now),
+        {
+          releaseId: ref.releaseId,
+          app: ref.app,
+          commit: ref.commit,
+          artifactDigest: ref.artifactDigest,
+          expiresAt: until.toISOString(),
+          createdAt: new Date(ctx.now).toISOString(),
+          actor: options.request.actor,
+        },
+      ],
+    });
+    const url = previewUrl(siteUrl, token);
+    await audit(site, 'preview', {
+      stack: site.target.stack,
+      app: ref.app,
+      commit: ref.commit,
+      artifactDigest: ref.artifactDigest,
+      releaseId: ref.releaseId,
+      deployId: options.deployId ?? null,
+      expiresAt: expiresAt.toISOString(),
+      copied,
+      request: options.request,
+      mode: 'atomic',
+    });
+    options.onEvent?.({
+      type: 'step',
+      step: 'record',
+      detail: `preview of ${ref.app}@${ref.commit.slice(0, 7)} until ${expiresAt.toISOString()}`,
+    });
+
+    let verification: Verification | null = null;
+    if (options.verify !== false && index.indexSha256) {
+      verification = await verifyReleaseServed(
+        siteUrl,
+        { indexSha256: index.indexSha256, cookie: `fo_preview=${token}`, as: 'preview' },
+        {
+          ...(options.verifyTimeoutMs !== undefined ? { timeoutMs: options.verifyTimeoutMs } : {}),
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        },
+      );
+      options.onEvent?.({ type: 'step', step: 'verify', detail: verification.detail });
+    }
+    return {
+      url,
+      releaseId: ref.releaseId,
+      app: ref.app,
+      commit: ref.commit,
+      deployId: options.deployId ?? null,
+      expiresAt: expiresAt.toISOString(),
+      copied,
+      verification,
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+async function chooseRelease(
+  site: Site,
+  ctx: Awaited<ReturnType<typeof readAtomicContext>>,
+  options: PreviewOptions,
+): Promise<ReleaseNameRef> {
+  const pick = ({
+    app,
+    commit,
+    artifactDigest: digest,
+  }: {
+    app: string;
+    commit: string;
+    artifactDigest: string;
+  }) => ({
+    releaseId: releaseIdFor({ commit, artifactDigest: digest }),
+    app,
+    commit,
+    artifactDigest: digest,
+  });
+  if (options.deployId !== undefined) {
+    const retained = ctx.statePointer?.value.releases.find((r) => r.deployId === options.deployId);
+    if (retained) return pick(retained);
+    if (ctx.state.canary?.deployId === options.deployId) return pick(ctx.state.canary);
+    const record = await site.records.readRecord(options.deployId);
+    if (record) return pick(record);
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `No deployment ${options.deployId} is known for ${site.target.stack}. See \`frontendops history\` for deploy ids.`,
+    );
+  }
+  const app = options.app;
+  if (!app) throw badInput('Name the app of the commit to preview.');
+  const commit = await resolvePublishedCommit(site.artifacts, app, options.commit ?? '');
+  const kept = [...keptRefs(ctx).values()].find((r) => r.app === app && r.commit === commit);
+  if (kept) return pick(kept);
+  return pick({ app, commit, artifactDigest: artifactDigest(await requireManifest(site, app, commit)) });
+}

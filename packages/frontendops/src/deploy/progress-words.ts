@@ -1,0 +1,70 @@
+/**
+ * A deploy's progress in people's words, for the CLI and the console alike: each engine event
+ * becomes a headline a release manager reads ("Copying HTML, last", "Visitors now get …") and the
+ * engine's own words kept as the detail (deploy ids, pointer, invalidation ids), shown one click
+ * away in the console and with --verbose in the CLI.
+ */
+import type { FileGroup } from '../engine/types.ts';
+import type { DeployEvent } from './apply.ts';
+
+export interface ProgressWords {
+  headline: string;
+  /** The engine's detail: ids and terms for whoever looks closer. */
+  detail: string;
+}
+
+export const COPY_LABEL: Record<FileGroup, string> = {
+  asset: 'Copying hashed assets',
+  other: 'Copying other files',
+  html: 'Copying HTML, last, so no page points at a file that is not there yet',
+};
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+export function describeDeployEvent(event: DeployEvent): ProgressWords {
+  switch (event.type) {
+    case 'plan': {
+      const p = event.plan;
+      if (p.noop) return { headline: 'Already live: nothing to do.', detail: `plan ${p.deployId}` };
+      const parts = [
+        `copy ${plural(p.copies.length, 'file')}`,
+        `keep ${p.unchanged} unchanged`,
+        ...(p.prune.length ? [`remove ${plural(p.prune.length, 'old file')}`] : []),
+        `refresh ${plural(p.invalidationPaths.length, 'path')} on the CDN`,
+      ];
+      return {
+        headline: `${p.kind === 'rollback' ? 'Rolling back' : 'Deploying'} ${p.app} ${p.commit.slice(0, 7)}: ${parts.join(', ')}.`,
+        detail: `plan ${p.deployId} (from ${p.fromDeployId ?? 'nothing live'})`,
+      };
+    }
+    case 'copy':
+      return {
+        headline: `${COPY_LABEL[event.group]} (${event.done}/${event.total})`,
+        detail: `${event.group}: ${event.done}/${event.total} server-side copies`,
+      };
+    case 'step':
+      return { headline: stepHeadline(event.step, event.detail), detail: `${event.step}: ${event.detail}` };
+  }
+}
+
+function stepHeadline(step: Extract<DeployEvent, { type: 'step' }>['step'], detail: string): string {
+  const count = Number(/^(\d+)/.exec(detail)?.[1] ?? 0);
+  switch (step) {
+    case 'resume':
+      return 'Finishing a deploy that was interrupted, first.';
+    case 'pointer':
+      return `Visitors now get ${detail.replace(/ is live$/, '')}.`;
+    case 'prune':
+      return `Removed ${plural(count, 'old file')} that no kept release uses.`;
+    case 'invalidate':
+      return `Asked the CDN to refresh ${plural(count, 'path')}.`;
+    case 'verify':
+      return /serves the new/.test(detail)
+        ? 'Checked: the CDN serves the new page.'
+        : `The CDN does not serve the new page: ${detail}.`;
+    case 'record':
+      return 'Recorded in the history and the audit log.';
+    case 'rollback':
+      return `The new page was not served in time: going back (${detail.replace(/^verification failed: /, '')}).`;
+  }
+}

@@ -1,0 +1,576 @@
+/**
+ * Atomic releases, planned from data alone (the in-place mode's planDeploy, for the other layout).
+ *
+ * Layout: content-hashed assets (groupOf(path) === 'asset') live once, shared, at their usual keys;
+ * every other file of a release lives under `_releases/<releaseId>/<path>`. The viewer-request
+ * function routes non-asset requests to the release named by ONE KeyValueStore key, so deploying,
+ * rolling back, starting, promoting or aborting a canary is one conditional key write: no copies
+ * beyond the release's own new files, no invalidation.
+ *
+ * Release ids are content ids (releaseIdFor): the same artifact always lives under the same prefix,
+ * so a redeploy, a rollback, a promote or a crashed deploy run again reuses the files already there,
+ * and "is this key there?" is a complete answer for release files (each S3 copy is atomic).
+ */
+import { createHash } from 'node:crypto';
+import type { ReleasePointer } from '../atomic/release-pointer.ts';
+import { FrontendOpsError } from '../errors.ts';
+import { groupOf } from './cache-policy.ts';
+import { deployIdFor } from './ids.ts';
+import { keyOf } from './manifest.ts';
+import type { DeployPlan, PlannedCopy } from './plan.ts';
+import type { FileGroup, Manifest } from './types.ts';
+
+/** Where a release's non-asset files live: `_releases/<id>/<path>` (the function's RELEASES layout). */
+export const RELEASES_KEY_PREFIX = '_releases/';
+
+/** What an atomic operation does to the release pointer. */
+export type AtomicOp = 'deploy' | 'rollback' | 'canary-start' | 'canary-promote' | 'canary-abort' | 'migrate';
+
+/**
+ * `<7 hex of the commit>-r<12 hex of the artifact digest>`: the same artifact, the same id, whatever
+ * the stack's history (a deploy id also names what was live before, so it changes with every deploy).
+ */
+export function releaseIdFor(ref: { commit: string; artifactDigest: string }): string {
+  const hex = createHash('sha256').update(ref.artifactDigest).digest('hex');
+  return `${ref.commit.slice(0, 7)}-r${hex.slice(0, 12)}`;
+}
+
+/** Release ids as releaseIdFor makes them. */
+export const RELEASE_ID = /^[0-9a-f]{7}-r[0-9a-f]{12}$/;
+
+/** The key of a release file: `/index.html` of release X → `_releases/X/index.html`. */
+export const releaseKeyOf = (releaseId: string, sitePath: string) =>
+  `${RELEASES_KEY_PREFIX}${releaseId}${sitePath}`;
+
+/** The release a `_releases/<id>/…` key belongs to; null for any other key. */
+export function releaseIdOfKey(key: string): string | null {
+  if (!key.startsWith(RELEASES_KEY_PREFIX)) return null;
+  const id = key.slice(RELEASES_KEY_PREFIX.length).split('/')[0];
+  return id ? id : null;
+}
+
+/**
+ * The bucket the viewer-request function puts a visitor in for a canary: `(bucket + hash(canary)) %
+ * 100 < weight` gets the canary (the same arithmetic as viewer-request.js, kept equal by a test).
+ */
+export function canaryHash(canaryId: string): number {
+  let h = 0;
+  for (let i = 0; i < canaryId.length; i++) h = (h * 31 + canaryId.charCodeAt(i)) % 100;
+  return h;
+}
+
+/** A fo_bucket cookie value that sees the canary (`canary`) or the live release (`live`). */
+export function bucketFor(canaryId: string, as: 'canary' | 'live'): number {
+  const h = canaryHash(canaryId);
+  // (b + h) % 100 === 0 is below every weight ≥ 1; === 99 is at or above every weight ≤ 99.
+  return as === 'canary' ? (100 - h) % 100 : (199 - h) % 100;
+}
+
+export const samePointer = (a: ReleasePointer | null, b: ReleasePointer | null): boolean =>
+  (a === null) === (b === null) &&
+  (a === null ||
+    (b !== null &&
+      a.live === b.live &&
+      a.canary === b.canary &&
+      (a.weight ?? 0) === (b.weight ?? 0) &&
+      (a.spa ?? false) === (b.spa ?? false)));
+
+/** A release as the atomic engine knows it: its id, and its manifest when the artifact is still there. */
+export interface AtomicRelease {
+  releaseId: string;
+  app: string;
+  commit: string;
+  artifactDigest: string;
+  /** null when the artifact is gone (lifecycle rule): its prefix is kept while needed, its assets unknown. */
+  manifest: Manifest | null;
+}
+
+/** A release the state's live pointer lists. */
+export interface RetainedRelease extends AtomicRelease {
+  deployId: string;
+  releasedAt: string;
+}
+
+export interface CanaryRelease extends AtomicRelease {
+  /** The deploy id the canary becomes when promoted. */
+  deployId: string;
+  weight: number;
+}
+
+/** Releases a switch took out of the pointer: edges may serve them until `until` (the grace). */
+export interface RetiringReleases {
+  releases: AtomicRelease[];
+  /** The bucket root (an in-place layout) was what edges served before this switch. */
+  root: boolean;
+  /** Epoch ms. */
+  until: number;
+}
+
+export interface AtomicLiveState {
+  /** Every key in the hosting bucket, with its size. */
+  hosting: ReadonlyMap<string, number>;
+  /** The KeyValueStore's pointer now (null: none yet, the function serves the bucket root). */
+  pointer: ReleasePointer | null;
+  /** The state's live pointer's releases, newest (the live one) first; empty before the first deploy. */
+  retained: readonly RetainedRelease[];
+  canary: CanaryRelease | null;
+  /** Releases of unexpired preview links. */
+  previews: readonly AtomicRelease[];
+  retiring: readonly RetiringReleases[];
+}
+
+export interface AtomicPlanInput {
+  stack: string;
+  op: AtomicOp;
+  /** The release the operation is about: the one to deploy, roll back to, canary or promote. */
+  release: AtomicRelease;
+  /**
+   * The release's files are known to be in place (its release index): nothing is listed or copied
+   * and nothing is pruned — a pure switch, whatever the site's size. `live.hosting` may be empty.
+   */
+  inPlace?: { files: number; assets: number; indexSha256: string | null };
+  live: AtomicLiveState;
+  /** sha256 of the live release's index.html (canary-abort verifies that everyone gets it). */
+  liveIndexSha256?: string | null;
+  /** Canary share (canary-start), 1–100. */
+  weight?: number;
+  retain: number;
+  spa: boolean;
+  now: number;
+  /** How long edges may still serve a release after the pointer left it. */
+  graceMs: number;
+  /** Keys under these prefixes are never pruned (state kept in the hosting bucket). */
+  keepPrefixes?: readonly string[];
+  /**
+   * Files an interrupted operation copied (its pending plan): what it wrote is known too, so a
+   * re-run does not copy its assets again.
+   */
+  written?: readonly AtomicCopy[];
+}
+
+export interface AtomicCopy extends PlannedCopy {
+  /** The artifact the file is copied from (a migration copies several releases' files). */
+  app: string;
+  commit: string;
+}
+
+export interface AtomicPlan extends DeployPlan {
+  mode: 'atomic';
+  op: AtomicOp;
+  releaseId: string;
+  copies: AtomicCopy[];
+  pointerBefore: ReleasePointer | null;
+  pointerAfter: ReleasePointer;
+  /** The state's live pointer changes to this deploy (deploy, rollback, promote). */
+  liveChanges: boolean;
+  /** The canary once done (null: none). */
+  canaryAfter: { deployId: string; releaseId: string; weight: number } | null;
+  /** Releases (and the bucket root) the switch takes out of the pointer. */
+  leaving: { releaseIds: string[]; root: boolean };
+  /** What verification fetches through the edge, and as whom. */
+  verify: { releaseId: string; indexSha256: string | null; as: 'live' | 'canary' };
+  /** A pure switch: the release's files were known to be in place (nothing listed, copied or pruned). */
+  inPlace: boolean;
+}
+
+const GROUP_ORDER: Record<FileGroup, number> = { asset: 0, other: 1, html: 2 };
+
+export function planAtomic(input: AtomicPlanInput): AtomicPlan {
+  const { live, release, op } = input;
+  const before = live.pointer;
+  const current = live.retained[0] ?? null;
+  const canary = live.canary;
+  const spa = input.spa ? { spa: true as const } : {};
+  const what = `${release.app}@${release.commit.slice(0, 7)}`;
+
+  const deployIdOf = (r: AtomicRelease) =>
+    deployIdFor({
+      stack: input.stack,
+      app: r.app,
+      commit: r.commit,
+      artifactDigest: r.artifactDigest,
+      fromDeployId: current?.deployId ?? null,
+    });
+
+  let after: ReleasePointer;
+  let deployId: string;
+  let liveChanges = true;
+  let canaryAfter: AtomicPlan['canaryAfter'] = null;
+  let verifyAs: 'live' | 'canary' = 'live';
+  switch (op) {
+    case 'deploy':
+    case 'rollback': {
+      if (canary) {
+        throw new FrontendOpsError(
+          'CONFLICT',
+          `A canary of ${canary.app}@${canary.commit.slice(0, 7)} runs on ${input.stack} (${canary.weight}% of visitors). Promote it or abort it first; a ${op} now would end it unseen.`,
+        );
+      }
+      after = { live: release.releaseId, ...spa };
+      deployId = deployIdOf(release);
+      break;
+    }
+    case 'canary-start': {
+      const weight = input.weight ?? 0;
+      if (!Number.isInteger(weight) || weight < 1 || weight > 100) {
+        throw new FrontendOpsError(
+          'BAD_INPUT',
+          `A canary share is a whole percentage from 1 to 100, not ${weight}.`,
+        );
+      }
+      if (!before || !current) {
+        throw new FrontendOpsError(
+          'CONFLICT',
+          `Nothing is live on ${input.stack} as an atomic release yet, so there is nothing to compare a canary with. Deploy first.`,
+        );
+      }
+      if (before.live === release.releaseId) {
+        throw new FrontendOpsError(
+          'BAD_INPUT',
+          `${what} is already live on ${input.stack}; a canary must be another build.`,
+        );
+      }
+      if (canary && canary.releaseId !== release.releaseId) {
+        throw new FrontendOpsError(
+          'CONFLICT',
+          `A canary of ${canary.app}@${canary.commit.slice(0, 7)} already runs on ${input.stack} (${canary.weight}%). Promote it or abort it first.`,
+        );
+      }
+      after = { live: before.live, canary: release.releaseId, weight, ...spa };
+      deployId = canary?.deployId ?? deployIdOf(release);
+      liveChanges = false;
+      canaryAfter = { deployId, releaseId: release.releaseId, weight };
+      verifyAs = 'canary';
+      break;
+    }
+    case 'canary-promote': {
+      if (!canary || canary.releaseId !== release.releaseId) {
+        throw new FrontendOpsError(
+          'NOT_FOUND',
+          `No canary runs on ${input.stack}, so there is nothing to promote.`,
+        );
+      }
+      after = { live: release.releaseId, ...spa };
+      deployId = canary.deployId;
+      break;
+    }
+    case 'canary-abort': {
+      if (!canary || !before) {
+        throw new FrontendOpsError(
+          'NOT_FOUND',
+          `No canary runs on ${input.stack}, so there is nothing to abort.`,
+        );
+      }
+      after = { live: before.live, ...spa };
+      deployId = canary.deployId;
+      liveChanges = false;
+      break;
+    }
+    case 'migrate': {
+      if (!current || current.releaseId !== release.releaseId) {
+        throw new FrontendOpsError(
+          'NOT_FOUND',
+          `Nothing is deployed to ${input.stack} yet: the first deploy will be atomic.`,
+        );
+      }
+      after = { live: release.releaseId, ...spa };
+      deployId = current.deployId;
+      liveChanges = false;
+      break;
+    }
+  }
+
+  // What is kept once the switch is done: the last K releases, the canary, open previews, and
+  // whatever edges may still serve (the releases this switch and recent ones took out of the pointer).
+  const retainedAfter: AtomicRelease[] = liveChanges
+    ? [release, ...live.retained.filter((r) => r.releaseId !== release.releaseId)].slice(
+        0,
+        Math.max(1, input.retain),
+      )
+    : [...live.retained];
+  const named = new Set([after.live, ...(after.canary ? [after.canary] : [])]);
+  const leavingIds = before
+    ? [before.live, ...(before.canary ? [before.canary] : [])].filter((id) => !named.has(id))
+    : [];
+  const leavingRoot = before === null;
+  const known = knownReleases(live, release);
+  // What is in the bucket was written by releases that were deployed (or by the interrupted run):
+  // the planned release's own manifest vouches for nothing it has not uploaded yet.
+  const writers = [...knownReleases(live, null).values()];
+  if (input.written?.length) {
+    const files: Manifest['files'] = {};
+    for (const c of input.written) {
+      files[c.path] = {
+        sha256: c.sha256,
+        size: c.size,
+        contentType: c.contentType,
+        cacheControl: c.cacheControl,
+      };
+    }
+    writers.push({
+      releaseId: '(interrupted)',
+      app: release.app,
+      commit: release.commit,
+      artifactDigest: '',
+      manifest: { app: release.app, commit: release.commit, createdAt: '', files },
+    });
+  }
+  const keep: AtomicRelease[] = [
+    ...retainedAfter,
+    ...(canaryAfter ? [release] : []),
+    ...live.previews,
+    ...live.retiring.filter((r) => r.until > input.now).flatMap((r) => r.releases),
+    ...(input.graceMs > 0 ? leavingIds.map((id) => known.get(id) ?? idOnly(id)) : []),
+    ...[...named].map((id) => known.get(id) ?? idOnly(id)),
+  ];
+  const keepRoot =
+    (leavingRoot && input.graceMs > 0) || live.retiring.some((r) => r.root && r.until > input.now);
+  const inPlace = input.inPlace && op !== 'migrate' ? input.inPlace : null;
+  if (!inPlace && !release.manifest) {
+    throw new FrontendOpsError(
+      'NOT_FOUND',
+      `The artifact of ${what} is gone from the artifacts bucket, so its files cannot be copied again. Pick a published build.`,
+    );
+  }
+  const prune = inPlace
+    ? []
+    : planAtomicPrune({
+        hosting: live.hosting,
+        keep,
+        keepRoot,
+        ...(input.keepPrefixes ? { keepPrefixes: input.keepPrefixes } : {}),
+      });
+
+  const sources = inPlace ? [] : op === 'migrate' ? uniqueReleases([release, ...live.retained]) : [release];
+  const copies: AtomicCopy[] = [];
+  const planned = new Set<string>();
+  let unchanged = inPlace ? inPlace.files + inPlace.assets : 0;
+  for (const source of sources) {
+    if (!source.manifest) continue;
+    const files = planReleaseFiles({
+      release: { ...source, manifest: source.manifest },
+      hosting: live.hosting,
+      known: writers,
+    });
+    for (const copy of files.copies) if (!planned.has(copy.key) && planned.add(copy.key)) copies.push(copy);
+    if (source === release) unchanged = files.unchanged;
+  }
+  copies.sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group] || a.key.localeCompare(b.key));
+
+  const noop =
+    op === 'migrate'
+      ? before !== null
+      : copies.length === 0 &&
+        samePointer(before, after) &&
+        (!liveChanges || current?.releaseId === release.releaseId);
+  return {
+    mode: 'atomic',
+    op,
+    deployId,
+    kind: op === 'rollback' ? 'rollback' : 'deploy',
+    stack: input.stack,
+    app: release.app,
+    commit: release.commit,
+    artifactDigest: release.artifactDigest,
+    releaseId: release.releaseId,
+    fromDeployId: current?.deployId ?? null,
+    fromCommit: current?.commit ?? null,
+    copies,
+    unchanged,
+    bytesToCopy: copies.reduce((sum, c) => sum + c.size, 0),
+    prune,
+    retained: liveChanges
+      ? [
+          deployId,
+          ...live.retained.filter((r) => r.releaseId !== release.releaseId).map((r) => r.deployId),
+        ].slice(0, Math.max(1, input.retain))
+      : live.retained.map((r) => r.deployId),
+    invalidationPaths: [],
+    noop,
+    pointerBefore: before,
+    pointerAfter: after,
+    liveChanges,
+    canaryAfter,
+    leaving: { releaseIds: leavingIds, root: leavingRoot },
+    verify:
+      op === 'canary-abort'
+        ? { releaseId: after.live, indexSha256: input.liveIndexSha256 ?? null, as: 'live' }
+        : {
+            releaseId: release.releaseId,
+            indexSha256: inPlace
+              ? inPlace.indexSha256
+              : (release.manifest?.files['/index.html']?.sha256 ?? null),
+            as: verifyAs,
+          },
+    inPlace: inPlace !== null,
+  };
+}
+
+/**
+ * The copies that make a release servable: its content-hashed assets at their usual keys (only
+ * those not there yet, by sha256 from the manifests that wrote them) and its other files under its
+ * release prefix (only the missing ones: a content-addressed prefix holds nothing else).
+ */
+export function planReleaseFiles(input: {
+  release: AtomicRelease & { manifest: Manifest };
+  hosting: ReadonlyMap<string, number>;
+  /** Releases that were deployed: their manifests say what their assets in the bucket hold. */
+  known: readonly AtomicRelease[];
+}): { copies: AtomicCopy[]; unchanged: number } {
+  const { release, hosting } = input;
+  const copies: AtomicCopy[] = [];
+  let unchanged = 0;
+  for (const [path, entry] of Object.entries(release.manifest.files)) {
+    const group = groupOf(path);
+    const source = { app: release.app, commit: release.commit };
+    if (group !== 'asset') {
+      const key = releaseKeyOf(release.releaseId, path);
+      if (hosting.has(key)) unchanged++;
+      else copies.push({ path, key, group, ...entry, ...source, reason: 'new' });
+      continue;
+    }
+    const key = keyOf(path);
+    const size = hosting.get(key);
+    if (size === undefined) {
+      copies.push({ path, key, group, ...entry, ...source, reason: 'new' });
+      continue;
+    }
+    const owner = input.known.find((r) => r.manifest?.files[path]);
+    const known = owner?.manifest?.files[path] ?? null;
+    if (known && known.sha256 !== entry.sha256) {
+      throw new FrontendOpsError(
+        'CONFLICT',
+        `${path} has other content in ${release.app}@${release.commit.slice(0, 7)} than in ${owner?.app}@${owner?.commit.slice(0, 7)}, which the site still serves, though its name says it is content-hashed. Atomic releases share such files, so one would replace the other: rename it in the build (a content hash in the name), then publish and deploy again.`,
+      );
+    }
+    const same =
+      known !== null &&
+      known.size === size &&
+      known.contentType === entry.contentType &&
+      known.cacheControl === entry.cacheControl;
+    if (same) unchanged++;
+    else copies.push({ path, key, group, ...entry, ...source, reason: known ? 'changed' : 'unverified' });
+  }
+  return { copies, unchanged };
+}
+
+/**
+ * Keys nothing needs any more: release prefixes of releases not kept, assets no kept release's
+ * manifest names, and (once edges no longer serve it) the bucket root of an in-place layout.
+ */
+export function planAtomicPrune(input: {
+  hosting: ReadonlyMap<string, number>;
+  keep: readonly AtomicRelease[];
+  keepRoot: boolean;
+  keepPrefixes?: readonly string[];
+}): string[] {
+  const ids = new Set(input.keep.map((r) => r.releaseId));
+  const assets = new Set(
+    input.keep.flatMap((r) =>
+      Object.keys(r.manifest?.files ?? {})
+        .filter((p) => groupOf(p) === 'asset')
+        .map(keyOf),
+    ),
+  );
+  const keepPrefixes = input.keepPrefixes ?? [];
+  return [...input.hosting.keys()]
+    .filter((key) => {
+      if (keepPrefixes.some((p) => key.startsWith(p))) return false;
+      const id = releaseIdOfKey(key);
+      if (id !== null) return !ids.has(id);
+      if (key.startsWith(RELEASES_KEY_PREFIX)) return false;
+      if (groupOf(`/${key}`) === 'asset') return !assets.has(key);
+      return !input.keepRoot;
+    })
+    .sort();
+}
+
+/**
+ * What may be deleted now, after a switch: everything no kept release needs — kept are the releases
+ * the pointer names, the last K (the state's live pointer), the canary, open previews, and whatever
+ * a recent switch retired that edges may still serve. The root of an in-place layout is kept while
+ * edges may still serve it (no pointer yet, or within the grace of the switch that replaced it).
+ */
+export function planAtomicPruneNow(input: {
+  live: AtomicLiveState;
+  now: number;
+  keepPrefixes?: readonly string[];
+}): string[] {
+  const { live, now } = input;
+  const named = live.pointer
+    ? [live.pointer.live, ...(live.pointer.canary ? [live.pointer.canary] : [])]
+    : [];
+  const retiring = live.retiring.filter((r) => r.until > now);
+  return planAtomicPrune({
+    hosting: live.hosting,
+    keep: [
+      ...live.retained,
+      ...(live.canary ? [live.canary] : []),
+      ...live.previews,
+      ...retiring.flatMap((r) => r.releases),
+      ...named.map(idOnly),
+    ],
+    keepRoot: live.pointer === null || retiring.some((r) => r.root),
+    ...(input.keepPrefixes ? { keepPrefixes: input.keepPrefixes } : {}),
+  });
+}
+
+/** Every release whose manifest is known, by id (with the one being planned, when given). */
+function knownReleases(live: AtomicLiveState, release: AtomicRelease | null): Map<string, AtomicRelease> {
+  const all: AtomicRelease[] = [
+    ...(release ? [release] : []),
+    ...live.retained,
+    ...(live.canary ? [live.canary] : []),
+    ...live.previews,
+    ...live.retiring.flatMap((r) => r.releases),
+  ];
+  const known = new Map<string, AtomicRelease>();
+  for (const r of all) if (!known.get(r.releaseId)?.manifest) known.set(r.releaseId, r);
+  return known;
+}
+
+function uniqueReleases<R extends AtomicRelease>(releases: readonly R[]): R[] {
+  const seen = new Set<string>();
+  return releases.filter((r) => !seen.has(r.releaseId) && seen.add(r.releaseId));
+}
+
+const idOnly = (releaseId: string): AtomicRelease => ({
+  releaseId,
+  app: '',
+  commit: '',
+  artifactDigest: '',
+  manifest: null,
+});
+
+/** The one sentence for an atomic plan (CLI prompts, MCP results, approvals): names no bucket. */
+export function describeAtomicPlan(plan: AtomicPlan): string {
+  const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
+  const live = plan.fromCommit ? ` (live: ${plan.fromCommit.slice(0, 7)})` : '';
+  const n = plan.copies.length;
+  const files = `${n} file${n === 1 ? '' : 's'} to copy`;
+  const prune = plan.prune.length
+    ? `, ${plan.prune.length} old file${plan.prune.length === 1 ? '' : 's'} to prune`
+    : '';
+  const tail = `${files}${prune}, one key write, nothing to invalidate`;
+  if (plan.noop) {
+    return plan.op === 'migrate'
+      ? `${plan.stack} already serves atomic releases: nothing to do`
+      : plan.op === 'canary-start'
+        ? `${what} already gets ${plan.canaryAfter?.weight}% of ${plan.stack}'s visitors: nothing to do`
+        : `${what} is already live on ${plan.stack}: nothing to do`;
+  }
+  switch (plan.op) {
+    case 'deploy':
+      return `deploy ${what} to ${plan.stack}${live}: ${tail}`;
+    case 'rollback':
+      return `roll back ${plan.stack} to ${what}${live}: ${tail}`;
+    case 'canary-start':
+      return `send ${plan.canaryAfter?.weight}% of ${plan.stack}'s visitors to ${what}${live}: ${tail}`;
+    case 'canary-promote':
+      return `promote the canary ${what} to live on ${plan.stack}${live}: ${tail}`;
+    case 'canary-abort':
+      return `end the canary ${what} on ${plan.stack}, everyone back on ${plan.fromCommit?.slice(0, 7) ?? 'the live release'}: ${tail}`;
+    case 'migrate':
+      return `serve ${plan.stack}'s live ${what} as an atomic release: ${tail}`;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The one sentence that says what a plan will do, for people and models alike (CLI prompts, MCP
+ * results, approval questions, the console). It names the app, commits, stack and counts: never a
+ * bucket or an endpoint.
+ */
+import { type AtomicPlan, describeAtomicPlan } from './atomic-plan.ts';
+import type { DeployPlan } from './plan.ts';
+
+/** "deploy sophia-dashboard@3f2c1a9 to prod (live: 1a2b3c4): 8 files to copy, 4 paths to invalidate" */
+export function describePlan(
+  plan: Pick<
+    DeployPlan,
+    'kind' | 'app' | 'commit' | 'stack' | 'fromCommit' | 'noop' | 'copies' | 'prune' | 'invalidationPaths'
+  >,
+): string {
+  if ((plan as Partial<AtomicPlan>).mode === 'atomic') return describeAtomicPlan(plan as AtomicPlan);
+  const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
+  if (plan.noop) return `${what} is already live on ${plan.stack}: nothing to do`;
+  const live = plan.fromCommit ? ` (live: ${plan.fromCommit.slice(0, 7)})` : '';
+  const head =
+    plan.kind === 'rollback'
+      ? `roll back ${plan.stack} to ${what}${live}`
+      : `deploy ${what} to ${plan.stack}${live}`;
+  const parts = [
+    count(plan.copies.length, 'file', 'to copy'),
+    ...(plan.prune.length ? [count(plan.prune.length, 'old file', 'to prune')] : []),
+    count(plan.invalidationPaths.length, 'path', 'to invalidate'),
+  ];
+  return `${head}: ${parts.join(', ')}`;
+}
+
+const count = (n: number, noun: string, what: string) => `${n} ${noun}${n === 1 ? '' : 's'} ${what}`;

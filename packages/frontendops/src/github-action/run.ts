@@ -1,0 +1,191 @@
+/**
+ * `frontendops action`: what action.yml runs. It runs one FrontendOps command (publish, deploy,
+ * promote, or the agent) in this process through the CLI itself — same checks, messages and exit
+ * codes — with its progress in the job log, and then tells GitHub what happened: step outputs
+ * (site-url, deploy-id, tag, commit, outcome), a job summary, and a GitHub Deployment with its status
+ * and environment URL. Protected stacks are approved by the job's GitHub Environment (its required
+ * reviewers approve before the job starts), so deploys run with --yes.
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFile } from 'node:fs/promises';
+import type { CliIo } from '../cli/io.ts';
+import { runCli } from '../cli/main.ts';
+import { escapeControlCharacters } from '../engine/text.ts';
+import { type DeploymentReporter, startDeployment } from './deployment.ts';
+import { type ActionInputs, readActionInputs } from './inputs.ts';
+
+export interface ActionOutcome {
+  exitCode: number;
+  outputs: Record<string, string>;
+}
+
+export async function runAction(io: CliIo): Promise<ActionOutcome> {
+  const inputs = readActionInputs(io.env);
+  const argv = commandLine(inputs);
+  io.stderr.write(`frontendops ${argv.map(quote).join(' ')}\n`);
+
+  const reportsDeployment = inputs.command !== 'publish' && inputs.github.token && inputs.github.repository;
+  let deployment: DeploymentReporter | null = null;
+  if (reportsDeployment) {
+    deployment = await startDeployment({
+      token: inputs.github.token as string,
+      repository: inputs.github.repository as string,
+      apiUrl: inputs.github.apiUrl,
+      ref:
+        inputs.commit && /^[0-9a-f]{40}$/.test(inputs.commit) ? inputs.commit : (inputs.github.sha ?? 'HEAD'),
+      environment: inputs.environment,
+      description: `FrontendOps ${inputs.command} to ${inputs.stack}`,
+      logUrl: inputs.github.runUrl,
+      warn: (message) => io.stdout.write(`::warning title=FrontendOps::${escapeWorkflowCommand(message)}\n`),
+    });
+    await deployment?.status('in_progress', { description: `${inputs.command} to ${inputs.stack}` });
+  }
+
+  let json = '';
+  const code = await runCli(argv, {
+    ...io,
+    // The deploy tag goes to the run's repository with the action's token (git/host.ts).
+    env: { ...io.env, ...(inputs.github.token ? { GITHUB_TOKEN: inputs.github.token } : {}) },
+    stdout: { write: (chunk: string) => (json += chunk) },
+  });
+  const result = parseResult(json);
+  const outputs = outputsOf(inputs, result);
+  const failed = code !== 0;
+  const error = failed ? errorOf(result) : null;
+
+  await deployment?.status(failed ? 'failure' : 'success', {
+    description: failed ? (error ?? 'failed').slice(0, 140) : `${describeOutcome(inputs, outputs)}`,
+    environmentUrl: failed ? null : outputs['site-url'] || null,
+  });
+  if (inputs.outputFile) await writeOutputs(inputs.outputFile, outputs);
+  if (inputs.summaryFile)
+    await appendFile(inputs.summaryFile, summaryMarkdown(inputs, outputs, result, code));
+  if (failed)
+    io.stdout.write(
+      `::error title=FrontendOps ${inputs.command} failed::${escapeWorkflowCommand(error ?? `exit code ${code}`)}\n`,
+    );
+  return { exitCode: code, outputs };
+}
+
+/** The CLI command the inputs ask for; always --json (parsed here), --yes where a person's approval applies. */
+export function commandLine(inputs: ActionInputs): string[] {
+  const common = [
+    '--stack',
+    inputs.stack,
+    '--json',
+    ...(inputs.app ? ['--app', inputs.app] : []),
+    ...(inputs.message ? ['--message', inputs.message] : []),
+  ];
+  switch (inputs.command) {
+    case 'publish':
+      return [
+        'publish',
+        inputs.directory as string,
+        '--commit',
+        inputs.commit ?? inputs.github.sha ?? '',
+        ...common,
+      ];
+    case 'deploy':
+      return ['deploy', ...(inputs.commit ? ['--commit', inputs.commit] : []), '--yes', ...common];
+    case 'promote':
+      return ['promote', ...(inputs.commit ? [inputs.commit] : []), '--yes', ...common];
+    case 'agent':
+      return ['agent', inputs.request, '--yes', '--stack', inputs.stack, '--json'];
+  }
+}
+
+type CliResult = Record<string, unknown> | null;
+
+function parseResult(stdout: string): CliResult {
+  try {
+    const value = JSON.parse(stdout) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+function outputsOf(inputs: ActionInputs, result: CliResult): Record<string, string> {
+  return {
+    'site-url': text(result?.siteUrl),
+    'deploy-id': text(result?.deployId),
+    tag: text(result?.tag),
+    commit: text(result?.commit),
+    outcome:
+      text(result?.outcome) ||
+      (inputs.command === 'publish' && result ? (result.published ? 'published' : 'already published') : ''),
+  };
+}
+
+function errorOf(result: CliResult): string | null {
+  const error = result?.error as { message?: unknown } | undefined;
+  return text(error?.message) || text(result?.message) || null;
+}
+
+function describeOutcome(inputs: ActionInputs, outputs: Record<string, string>): string {
+  const what = outputs.commit ? outputs.commit.slice(0, 7) : inputs.command;
+  return `${what} ${outputs.outcome || 'done'} on ${inputs.stack}${outputs.tag ? ` (${outputs.tag})` : ''}`;
+}
+
+/** `name<<delimiter` blocks, as GitHub documents for values that could hold newlines. */
+async function writeOutputs(file: string, outputs: Record<string, string>): Promise<void> {
+  const delimiter = `frontendops_${randomBytes(8).toString('hex')}`;
+  const blocks = Object.entries(outputs).map(
+    ([name, value]) => `${name}<<${delimiter}\n${value}\n${delimiter}\n`,
+  );
+  await appendFile(file, blocks.join(''));
+}
+
+function summaryMarkdown(
+  inputs: ActionInputs,
+  outputs: Record<string, string>,
+  result: CliResult,
+  code: number,
+): string {
+  const cell = (value: string) => escapeControlCharacters(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const ok = code === 0;
+  const rows: Array<[string, string]> = [
+    ['Stack', inputs.stack],
+    ['Outcome', outputs.outcome || (ok ? 'done' : 'failed')],
+    ['Commit', outputs.commit ? `\`${outputs.commit.slice(0, 7)}\`` : ''],
+    ['Deploy id', outputs['deploy-id'] ? `\`${outputs['deploy-id']}\`` : ''],
+    ['Deploy tag', outputs.tag ? `\`${outputs.tag}\`` : ''],
+    ['Site', outputs['site-url'] ?? ''],
+    ['Files copied', typeof result?.copied === 'number' ? String(result.copied) : ''],
+    ['CDN invalidation', invalidationOf(result)],
+    ['Why', inputs.message ?? (inputs.command === 'agent' ? inputs.request : '')],
+  ];
+  const lines = [
+    `### ${ok ? '✅' : '❌'} FrontendOps ${inputs.command}: ${cell(inputs.stack)}`,
+    '',
+    '| | |',
+    '| --- | --- |',
+    ...rows.filter(([, value]) => value).map(([label, value]) => `| ${label} | ${cell(value)} |`),
+    '',
+  ];
+  const message = inputs.command === 'agent' ? text(result?.message) : '';
+  const error = ok ? '' : (errorOf(result) ?? `exit code ${code}: see the step's log`);
+  if (message) lines.push('```text', message.replace(/```/g, "'''"), '```', '');
+  if (error && error !== message) lines.push(`> ${cell(error)}`, '');
+  return `${lines.join('\n')}\n`;
+}
+
+function invalidationOf(result: CliResult): string {
+  const inv = result?.invalidation as { paths?: unknown; ids?: unknown } | undefined;
+  const ids = Array.isArray(inv?.ids)
+    ? inv.ids
+    : Array.isArray(result?.invalidationIds)
+      ? result.invalidationIds
+      : [];
+  const paths = Array.isArray(inv?.paths) ? inv.paths : [];
+  if (ids.length === 0) return '';
+  return `${ids.join(', ')}${paths.length ? ` (${paths.length} path${paths.length === 1 ? '' : 's'})` : ''}`;
+}
+
+/** Workflow commands end at a newline; %, \r and \n are escaped as GitHub documents. */
+const escapeWorkflowCommand = (value: string) =>
+  value.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+
+const quote = (arg: string) => (/^[\w./:@=-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);

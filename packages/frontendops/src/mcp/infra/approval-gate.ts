@@ -1,0 +1,318 @@
+/**
+ * The approval gate in front of run_sync and rollback on protected stacks. Whoever asks — the
+ * model, the agent, an MCP client — is never who approves. In order:
+ * 1. the server records an approval request for this exact change (stack, action, deploy id, a
+ *    nonce, an expiry), or finds the one it made before;
+ * 2. a signed approval of that request by a key the stack's configuration lists is accepted
+ *    (`frontendops approve`, run by the person who holds the key);
+ * 3. in a GitHub Actions job, the deployment environment's approval is accepted, proved by the
+ *    job's OIDC token (configured per stack; one change per run);
+ * 4. only where the stack's configuration trusts its clients (`trustElicitation`): the MCP client's
+ *    answer to the server's question, or the Approver the server was given (the console's button);
+ * 5. otherwise the call is refused, saying who can approve and how.
+ * Every approval is used once, under the deploy lock, just before the first write.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  type ClientCapabilities,
+  type Implementation,
+  type InputRequiredResult,
+  inputRequired,
+  inputResponse,
+  type McpServer,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import { githubEnvironmentGrant } from '../../approval/github-oidc.ts';
+import { FrontendOpsError } from '../../errors.ts';
+import type { Approver } from '../../ports.ts';
+import type { Site } from '../../site.ts';
+import {
+  type Approval,
+  type ApprovalAction,
+  type ApprovalRequest,
+  auditDecision,
+  checkSignedApproval,
+  consumeApproval,
+  openApprovalRequest,
+} from '../../state/approvals.ts';
+import { toolFailure } from '../tool-result.ts';
+
+export interface ApprovalGateInput {
+  server: McpServer;
+  ctx: ServerContext;
+  site: Site;
+  action: ApprovalAction;
+  deployId: string;
+  /** What would happen, naming no bucket: "deploy sophia-dashboard@3f2c1a9 to … : 40 files to copy …" */
+  summary: string;
+  /** What `frontendops approve` plans again to show the person the same change. */
+  change: { app: string; commit: string; to?: string; weight?: number };
+  /** The tool to call again after approving, for the refusal message. */
+  tool: string;
+  secret: Buffer;
+  approver?: Approver;
+  now: () => number;
+  /** Where a GitHub Actions job's OIDC request variables are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  fetch?: typeof fetch;
+}
+
+export type ApprovalOutcome =
+  | {
+      approved: true;
+      by: string;
+      via: string;
+      /** Marks the approval used; call under the deploy lock before the first write. Throws DENIED if it was used. */
+      use(): Promise<void>;
+    }
+  | { approved: false; result: CallToolResult | InputRequiredResult };
+
+const ANSWER_KEY = 'approval';
+
+export async function requireApproval(input: ApprovalGateInput): Promise<ApprovalOutcome> {
+  const { site, deployId, action, summary, now } = input;
+  if (!site.protected) return { approved: true, by: 'nobody', via: 'unprotected', use: async () => {} };
+
+  const client = describeClient(input.server, input.ctx);
+  const request = await openApprovalRequest(site, {
+    action,
+    deployId,
+    summary,
+    ...input.change,
+    requestedBy: client.name,
+    now: now(),
+  });
+  const policy = site.approval;
+  const problems: string[] = [];
+
+  const signed = await checkSignedApproval(site, request, now());
+  if (signed && 'approval' in signed) return granted(input, signed.approval, request.nonce);
+  if (signed && 'rejected' in signed) {
+    problems.push(`the stored approval was not accepted: ${signed.rejected}`);
+    await auditDecision(site, {
+      decision: 'rejected',
+      action,
+      deployId,
+      summary,
+      by: 'unknown',
+      via: 'signed',
+      reason: signed.rejected,
+      now: now(),
+    });
+  }
+
+  if (policy.github) {
+    const grant = await githubEnvironmentGrant(policy.github, action, input.env, input.fetch);
+    if (grant && 'approval' in grant) return granted(input, grant.approval, grant.grantKey);
+    if (grant && 'rejected' in grant) problems.push(`no GitHub environment approval: ${grant.rejected}`);
+  }
+
+  if (policy.trustElicitation) {
+    const answered = await askClient(input, request, client);
+    if (answered) return answered;
+  }
+
+  return refuse(new FrontendOpsError('APPROVAL_REQUIRED', refusal(input, request, client, problems)));
+}
+
+/** Which client is calling and whether it can answer elicitation requests (per request on the 2026 era). */
+export function describeClient(server: McpServer, ctx: ServerContext): { name: string; canElicit: boolean } {
+  const envelope = (ctx.mcpReq.envelope ?? {}) as Record<string, unknown>;
+  const capabilities = (envelope[CLIENT_CAPABILITIES_META_KEY] ?? server.server.getClientCapabilities()) as
+    | ClientCapabilities
+    | undefined;
+  const info = (envelope[CLIENT_INFO_META_KEY] ?? server.server.getClientVersion()) as
+    | Implementation
+    | undefined;
+  return {
+    name: nameOf(info?.name) ?? 'an MCP client',
+    canElicit: Boolean(capabilities?.elicitation),
+  };
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+function granted(input: ApprovalGateInput, approval: Approval, nonce: string): ApprovalOutcome {
+  return {
+    approved: true,
+    by: approval.by,
+    via: approval.via,
+    async use() {
+      const first = await consumeApproval(input.site, nonce, {
+        action: input.action,
+        deployId: input.deployId,
+        approval,
+        now: input.now(),
+      });
+      if (!first) {
+        throw new FrontendOpsError(
+          'DENIED',
+          `The approval of this ${input.action} (${input.deployId}) was already used; an approval is good for one change. Nothing was changed. Ask for a new approval.`,
+        );
+      }
+    },
+  };
+}
+
+/**
+ * A trusted client's answer: the elicitation round trip (the answer counts only with the server's
+ * signature over this request's nonce, and only a literal confirm: true), or the server's Approver.
+ * Returns the outcome, or null when the client cannot be asked.
+ */
+async function askClient(
+  input: ApprovalGateInput,
+  request: ApprovalRequest,
+  client: { name: string; canElicit: boolean },
+): Promise<ApprovalOutcome | null> {
+  const { site, action, deployId, summary, now } = input;
+  const stack = site.target.stack;
+  const token = approvalToken(input.secret, request);
+  const record = (approved: boolean, by: string, via: 'elicitation' | 'approver') =>
+    auditDecision(site, {
+      decision: approved ? 'approved' : 'declined',
+      action,
+      deployId,
+      summary,
+      by,
+      via,
+      now: now(),
+    });
+  const answer = inputResponse(input.ctx.mcpReq.inputResponses, ANSWER_KEY);
+  if (answer.kind === 'elicit') {
+    if (!sameToken(String(input.ctx.mcpReq.requestState() ?? ''), token)) {
+      return refuse(
+        new FrontendOpsError(
+          'DENIED',
+          `The approval answer does not belong to this ${action} of ${stack} (it carries no matching request state). Nothing was changed. Call ${input.tool} again and answer the approval question it asks.`,
+        ),
+      );
+    }
+    const content = answer.content ?? {};
+    const claimed = nameOf(content.approver);
+    const by = `${claimed ?? 'the user'} (as claimed by ${client.name})`;
+    const approved = answer.action === 'accept' && content.confirm === true;
+    await record(approved, by, 'elicitation');
+    if (approved) return granted(input, { by, via: 'elicitation' }, request.nonce);
+    return refuse(
+      new FrontendOpsError(
+        'DENIED',
+        `Not approved: "${summary}" was ${answer.action === 'accept' ? 'not confirmed' : answer.action === 'cancel' ? 'cancelled' : 'declined'} by ${by}. Nothing was changed.`,
+      ),
+    );
+  }
+
+  if (client.canElicit) {
+    return {
+      approved: false,
+      result: inputRequired({
+        inputRequests: {
+          [ANSWER_KEY]: inputRequired.elicit({
+            mode: 'form',
+            message: `${stack} is a protected environment. Approve this ${action}? ${summary} (deploy id ${deployId}; the question expires at ${request.expiresAt}).`,
+            requestedSchema: {
+              type: 'object',
+              properties: {
+                confirm: {
+                  type: 'boolean',
+                  title: 'Approve',
+                  description: `Yes: ${summary}.`,
+                },
+                approver: {
+                  type: 'string',
+                  title: 'Your name',
+                  description: 'Recorded in the audit log as the approver (as your client claims it).',
+                  maxLength: 100,
+                },
+              },
+              required: ['confirm'],
+            },
+          }),
+        },
+        requestState: token,
+      }),
+    };
+  }
+
+  if (input.approver) {
+    const decision = await input.approver.approve({ action, stack, summary, deployId });
+    const by = `${nameOf(decision.by) ?? 'someone'} (via ${nameOf(decision.via) ?? 'the approver'})`;
+    await record(decision.approved, by, 'approver');
+    if (decision.approved) return granted(input, { by, via: 'approver' }, request.nonce);
+    return refuse(
+      new FrontendOpsError(
+        'DENIED',
+        `Not approved: "${summary}" was declined by ${by}. Nothing was changed.`,
+      ),
+    );
+  }
+  return null;
+}
+
+function refusal(
+  input: ApprovalGateInput,
+  request: ApprovalRequest,
+  client: { name: string; canElicit: boolean },
+  problems: string[],
+): string {
+  const { site, deployId, summary, tool } = input;
+  const stack = site.target.stack;
+  const policy = site.approval;
+  const names = Object.keys(policy.approvers);
+  const ways: string[] = [];
+  if (names.length > 0) {
+    ways.push(
+      `An approver of ${stack} (${names.join(', ')}) approves it in a terminal with \`frontendops approve ${deployId} --stack ${stack}\`, which shows this plan first; then call ${tool} again with the same arguments.`,
+    );
+  }
+  if (policy.github) {
+    ways.push(
+      `A GitHub Actions job of ${policy.github.repository} running in the "${policy.github.environment}" environment is approved by that environment's reviewers.`,
+    );
+  }
+  if (ways.length === 0) {
+    ways.push(
+      `No approver is configured for ${stack}: a person creates an approver key with \`frontendops approver init\` and lists its public key under "approval.approvers" in frontendops.config.json.`,
+    );
+  }
+  if (client.canElicit && !policy.trustElicitation) {
+    ways.push(`(Answers from MCP clients such as ${client.name} do not count for ${stack}.)`);
+  }
+  return [
+    `${stack} is a protected environment: "${summary}" needs a person's approval. Nothing was changed.`,
+    ...ways,
+    `The request is for this plan only and expires at ${request.expiresAt}.`,
+    ...(problems.length > 0 ? [`Note: ${problems.join('; ')}.`] : []),
+  ].join(' ');
+}
+
+const refuse = (error: FrontendOpsError): ApprovalOutcome => ({
+  approved: false,
+  result: toolFailure(error),
+});
+
+/** Binds an elicitation answer to this server, this request and its nonce. */
+const approvalToken = (secret: Buffer, request: ApprovalRequest) =>
+  createHmac('sha256', secret)
+    .update(
+      `approval\n${request.stack}\n${request.action}\n${request.deployId}\n${request.nonce}\n${request.expiresAt}`,
+    )
+    .digest('base64url');
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** A display name from an untrusted value: printable, short, or nothing. */
+function nameOf(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const clean = value
+    .replace(/[^\p{L}\p{N} @._'()-]/gu, '')
+    .trim()
+    .slice(0, 100);
+  return clean === '' ? undefined : clean;
+}

@@ -1,0 +1,122 @@
+/**
+ * What every infra tool shares: the MCP server, the stack opener, the handle signer, the secrecy
+ * guard, approvals, and how a call becomes the RequestInfo recorded with a deployment.
+ */
+import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
+import type { Config } from '../../config.ts';
+import { deployArtifact } from '../../deploy/deploy.ts';
+import type { DeployPlan } from '../../engine/plan.ts';
+import { FrontendOpsError } from '../../errors.ts';
+import type { Approver } from '../../ports.ts';
+import type { Site } from '../../site.ts';
+import type { RequestInfo } from '../../state/records.ts';
+import type { Secrecy } from '../secrecy.ts';
+import {
+  type ApprovalGateInput,
+  type ApprovalOutcome,
+  describeClient,
+  requireApproval,
+} from './approval-gate.ts';
+import type { HandleSigner } from './handles.ts';
+import type { StackOpener } from './stacks.ts';
+
+export interface InfraToolContext {
+  server: McpServer;
+  config: Config;
+  /** The stack tools act on when none is named; null when the server was started without one. */
+  defaultStack: string | null;
+  signer: HandleSigner;
+  secrecy: Secrecy;
+  lockWaitMs: number;
+  /** Opens a stack by name (default: the server's) and remembers its sensitive values. */
+  open(stack: string | undefined): Promise<Site>;
+  requestFor(
+    args: { request?: string | undefined; requestedBy?: string | undefined; planner?: string | undefined },
+    ctx: ServerContext,
+    fallback: string,
+  ): RequestInfo;
+  /** The human approval a change of a protected stack needs (server, secret, clock and config bound). */
+  approve(
+    ctx: ServerContext,
+    site: Site,
+    change: Pick<ApprovalGateInput, 'action' | 'deployId' | 'summary' | 'tool' | 'change'>,
+  ): Promise<ApprovalOutcome>;
+  /** The plan a deploy of app@commit would carry out now (changes nothing). */
+  dryRun(site: Site, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
+  now(): number;
+}
+
+export function createInfraToolContext(input: {
+  server: McpServer;
+  config: Config;
+  defaultStack: string | null;
+  signer: HandleSigner;
+  secret: Buffer;
+  secrecy: Secrecy;
+  opener: StackOpener;
+  now: () => number;
+  approver?: Approver;
+  env?: NodeJS.ProcessEnv;
+  lockWaitMs: number;
+}): InfraToolContext {
+  const { server, secrecy, now } = input;
+  return {
+    server,
+    config: input.config,
+    defaultStack: input.defaultStack,
+    signer: input.signer,
+    secrecy,
+    lockWaitMs: input.lockWaitMs,
+    now,
+    async open(stack) {
+      const name = stack ?? input.defaultStack;
+      if (!name) {
+        throw new FrontendOpsError(
+          'BAD_INPUT',
+          'This server was started without a stack, and the call names none. Pass "stack" with the name of a ' +
+            'configured stack, or start the server with --stack <name> (frontendops.config.json lists the stacks).',
+        );
+      }
+      const site = await input.opener(name);
+      secrecy.learnTarget(site.target);
+      return site;
+    },
+    requestFor(args, ctx, fallback) {
+      const client = describeClient(server, ctx).name;
+      return {
+        text: args.request ?? fallback,
+        // Who asked is what the client says: recorded as its claim, beside the client's own name.
+        actor: args.requestedBy ? `${args.requestedBy} (as claimed by ${client})` : `${client} (MCP)`,
+        planner: args.planner ?? `mcp:${client}`,
+        at: new Date(now()).toISOString(),
+      };
+    },
+    approve: (ctx, site, change) =>
+      requireApproval({
+        server,
+        ctx,
+        site,
+        secret: input.secret,
+        now,
+        ...(input.approver ? { approver: input.approver } : {}),
+        ...(input.env ? { env: input.env } : {}),
+        ...change,
+      }),
+    dryRun: async (site, app, commit, request) =>
+      (await deployArtifact(site, { app, commit, request, dryRun: true })).plan,
+  };
+}
+
+export const STALE =
+  'The live release changed since this plan; ask for a new deploy target (call get_deploy_target again). Nothing was changed by this call.';
+
+/** Makes the engine stop before any change when, under the lock, it plans something else. */
+export function refuseOtherPlans(deployId: string) {
+  return (event: { type: string; plan?: DeployPlan }) => {
+    if (event.type === 'plan' && event.plan && event.plan.deployId !== deployId) {
+      throw new FrontendOpsError('CONFLICT', STALE);
+    }
+  };
+}
+
+export const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

@@ -1,0 +1,48 @@
+/**
+ * Which stacks the infra server acts on. Tools take a stack NAME (never a path: a model must not
+ * point the server at files); the server's own --stack reference (a name, an outputs file, `local`)
+ * answers for its stack's name. Sites are opened once and shared by every MCP session of the process.
+ */
+import type { Config } from '../../config.ts';
+import type { Site } from '../../site.ts';
+import { openSite } from '../../stacks/open.ts';
+
+export type StackOpener = (stack: string) => Promise<Site>;
+
+export interface SharedStackOpener {
+  open: StackOpener;
+  /** Closes every site opened so far. */
+  close(): void;
+}
+
+/**
+ * Opens stacks by name through openSite, caching each. `aliases` map a stack name to the reference
+ * to open it by (e.g. the server's --stack outputs file).
+ */
+export function createStackOpener(
+  config: Config,
+  options: { aliases?: Record<string, string>; cwd: string; onNotice?: (notice: string) => void },
+): SharedStackOpener {
+  const opened = new Map<string, Promise<Site>>();
+  return {
+    open(stack) {
+      let site = opened.get(stack);
+      if (!site) {
+        const ref = options.aliases?.[stack] ?? stack;
+        site = openSite(ref, config, options.cwd, options.onNotice ? { onNotice: options.onNotice } : {});
+        opened.set(stack, site);
+        // A failure (unknown stack, unreadable outputs) is not cached: the next call tries again.
+        site.catch(() => opened.delete(stack));
+      }
+      return site;
+    },
+    close() {
+      for (const site of opened.values())
+        site.then(
+          (s) => s.close(),
+          () => undefined,
+        );
+      opened.clear();
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The atomic-release tools: start_canary, promote_canary and abort_canary (each one key write, each
+ * its own approval on a protected stack, planned first so the approval names the exact change), and
+ * preview_release (a signed, expiring link; it changes what no visitor sees, so it asks no approval).
+ */
+import type { ServerContext } from '@modelcontextprotocol/server';
+import type { AtomicOptions, AtomicSummary } from '../../deploy/atomic-apply.ts';
+import { describePlan } from '../../engine/describe.ts';
+import { shortSha } from '../../engine/ids.ts';
+import type { ApprovalAction } from '../../ports.ts';
+import type { Site } from '../../site.ts';
+import { registerContractTool, toolSuccess } from '../tool-result.ts';
+import { capitalise, type InfraToolContext, refuseOtherPlans } from './context.ts';
+
+type AtomicRun = (site: Site, options: AtomicOptions) => Promise<AtomicSummary>;
+
+export function registerAtomicTools(t: InfraToolContext): void {
+  const { server, open, requestFor, secrecy } = t;
+
+  registerContractTool(
+    server,
+    'start_canary',
+    async (args, ctx) => {
+      const site = await open(args.stack);
+      const { startCanary } = await import('../../deploy/canary.ts');
+      const { resolvePublishedCommit } = await import('../../deploy/publish.ts');
+      const app = args.app ?? t.config.app;
+      const commit = await resolvePublishedCommit(site.artifacts, app, args.commit);
+      const run: AtomicRun = (s, options) =>
+        startCanary(s, { ...options, app, commit, weightPercent: args.percent });
+      const words = `send ${args.percent}% of visitors to ${app}@${shortSha(commit)}`;
+      return change(t, ctx, site, {
+        tool: 'start_canary',
+        action: 'canary',
+        run,
+        request: requestFor(args, ctx, words),
+        change: { app, commit, weight: args.percent },
+        extra: (summary) => ({ percent: summary.canary?.weight ?? args.percent }),
+      });
+    },
+    secrecy.guard,
+  );
+
+  for (const [tool, action] of [
+    ['promote_canary', 'promote'],
+    ['abort_canary', 'abort'],
+  ] as const) {
+    registerContractTool(
+      server,
+      tool,
+      async (args, ctx) => {
+        const site = await open(args.stack);
+        const { promoteCanary, abortCanary } = await import('../../deploy/canary.ts');
+        return change(t, ctx, site, {
+          tool,
+          action,
+          run: action === 'promote' ? promoteCanary : abortCanary,
+          request: requestFor(args, ctx, action === 'promote' ? 'promote the canary' : 'abort the canary'),
+          change: null,
+          extra: () => ({}),
+        });
+      },
+      secrecy.guard,
+    );
+  }
+
+  registerContractTool(
+    server,
+    'preview_release',
+    async (args, ctx) => {
+      const site = await open(args.stack);
+      const { previewLink } = await import('../../deploy/preview.ts');
+      const link = await previewLink(site, {
+        ...(args.deployId ? { deployId: args.deployId } : {}),
+        ...(args.commit ? { commit: args.commit } : {}),
+        app: args.app ?? t.config.app,
+        ttlSeconds: (args.hours ?? 24) * 3600,
+        request: requestFor({}, ctx, 'preview a release'),
+        waitMs: t.lockWaitMs,
+      });
+      const data = {
+        url: link.url,
+        releaseId: link.releaseId,
+        app: link.app,
+        commit: link.commit,
+        deployId: link.deployId,
+        expiresAt: link.expiresAt,
+        copied: link.copied,
+      };
+      return toolSuccess(
+        'preview_release',
+        data,
+        `Preview of ${link.app}@${shortSha(link.commit)} on ${site.target.stack}, until ${link.expiresAt}: ${link.url}`,
+      );
+    },
+    secrecy.guard,
+  );
+}
+
+/**
+ * One approved change: plan it (a dry run), have it approved for exactly that plan, carry it out
+ * refusing any other plan, and answer with what happened.
+ */
+async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canary'>(
+  t: InfraToolContext,
+  ctx: ServerContext,
+  site: Site,
+  spec: {
+    tool: N;
+    action: ApprovalAction;
+    run: AtomicRun;
+    request: ReturnType<InfraToolContext['requestFor']>;
+    change: { app: string; commit: string; weight?: number } | null;
+    extra: (summary: AtomicSummary) => Record<string, unknown>;
+  },
+) {
+  const planned = await spec.run(site, { request: spec.request, dryRun: true });
+  const gate = planned.noop
+    ? ({ approved: true, by: 'nobody', via: 'unprotected', use: async () => {} } as const)
+    : await t.approve(ctx, site, {
+        action: spec.action,
+        deployId: planned.deployId,
+        summary: describePlan(planned.plan),
+        change: spec.change ?? { app: planned.app, commit: planned.commit },
+        tool: spec.tool,
+      });
+  if (!gate.approved) return gate.result;
+  const summary = await spec.run(site, {
+    request: spec.request,
+    waitMs: t.lockWaitMs,
+    authorize: gate.use,
+    onEvent: refuseOtherPlans(planned.deployId),
+  });
+  const data = {
+    deployId: summary.deployId,
+    stack: summary.stack,
+    app: summary.app,
+    commit: summary.commit,
+    artifactDigest: summary.artifactDigest,
+    releaseId: summary.releaseId,
+    copied: summary.copied,
+    unchanged: summary.unchanged,
+    pruned: summary.pruned,
+    retained: summary.retained,
+    outcome: summary.outcome,
+    verification: summary.verification && {
+      ok: summary.verification.ok,
+      detail: summary.verification.detail,
+    },
+    approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
+    auditHead: summary.auditHead ?? null,
+    ...spec.extra(summary),
+  };
+  return toolSuccess(
+    spec.tool,
+    data as never,
+    summary.noop
+      ? `${capitalise(describePlan(summary.plan))}; nothing was changed.`
+      : `${capitalise(describePlan(summary.plan))}: done (deployment ${summary.deployId}, outcome ${summary.outcome}).`,
+  );
+}

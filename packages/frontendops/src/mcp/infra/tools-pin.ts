@@ -1,0 +1,124 @@
+/**
+ * pin_release, unpin_release, promote_release: the pin after a rollback, as tools. Pinning and
+ * unpinning change no file (no approval; audited). A promote is a deploy that also lifts the pin:
+ * on a protected stack it needs the same human approval as run_sync.
+ */
+import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../deploy/pin.ts';
+import { describePlan } from '../../engine/describe.ts';
+import { shortSha } from '../../engine/ids.ts';
+import { toPinView } from '../../read/views.ts';
+import { readPin } from '../../state/pin.ts';
+import type { RequestInfo } from '../../state/records.ts';
+import { registerContractTool, toolSuccess } from '../tool-result.ts';
+import { capitalise, type InfraToolContext, refuseOtherPlans } from './context.ts';
+
+export function registerPinTools(t: InfraToolContext): void {
+  const { server, config, open, requestFor, lockWaitMs, secrecy, dryRun } = t;
+  const withReason = (request: RequestInfo, reason: string | undefined): RequestInfo =>
+    reason ? { ...request, message: reason } : request;
+
+  registerContractTool(
+    server,
+    'pin_release',
+    async (args, ctx) => {
+      const site = await open(args.stack);
+      const { pin, created } = await pinRelease(site, {
+        ...(args.to ? { to: args.to } : {}),
+        request: withReason(requestFor(args, ctx, 'pin the live release'), args.reason),
+        waitMs: lockWaitMs,
+      });
+      return toolSuccess(
+        'pin_release',
+        { stack: site.target.stack, pin: toPinView(pin), created },
+        `${created ? 'Pinned' : 'Already pinned:'} ${site.target.stack} to ${pin.app}@${shortSha(pin.commit)} (${pin.deployId}). Deploys of other releases are refused until someone promotes a release or unpins.`,
+      );
+    },
+    secrecy.guard,
+  );
+
+  registerContractTool(
+    server,
+    'unpin_release',
+    async (args, ctx) => {
+      const site = await open(args.stack);
+      const { cleared } = await unpinRelease(site, {
+        request: withReason(requestFor(args, ctx, 'unpin'), args.reason),
+        waitMs: lockWaitMs,
+      });
+      return toolSuccess(
+        'unpin_release',
+        { stack: site.target.stack, unpinned: cleared && toPinView(cleared) },
+        cleared
+          ? `Unpinned ${site.target.stack} (it was pinned to ${cleared.app}@${shortSha(cleared.commit)} by ${cleared.by}); deploys go through again. What is live did not change.`
+          : `${site.target.stack} was not pinned; nothing changed.`,
+      );
+    },
+    secrecy.guard,
+  );
+
+  registerContractTool(
+    server,
+    'promote_release',
+    async (args, ctx) => {
+      const site = await open(args.stack);
+      const release = await resolveRelease(site, args.app ?? config.app, args.to);
+      const request = withReason(
+        requestFor(args, ctx, `promote ${release.app}@${shortSha(release.commit)}`),
+        args.reason,
+      );
+      const [planned, pin] = await Promise.all([
+        dryRun(site, release.app, release.commit, request),
+        readPin(site),
+      ]);
+      const gate = planned.noop
+        ? ({ approved: true, by: 'nobody', via: 'unprotected', use: async () => {} } as const)
+        : await t.approve(ctx, site, {
+            action: 'deploy',
+            deployId: planned.deployId,
+            summary: `${describePlan(planned)}${pin ? '; the pin is cleared' : ''}`,
+            change: { app: release.app, commit: release.commit },
+            tool: 'promote_release',
+          });
+      if (!gate.approved) return gate.result;
+      const summary = await promoteRelease(site, {
+        app: release.app,
+        commit: release.commit,
+        request,
+        waitMs: lockWaitMs,
+        authorize: gate.use,
+        onEvent: refuseOtherPlans(planned.deployId),
+      });
+      const data = {
+        deployId: summary.deployId,
+        stack: summary.stack,
+        app: summary.app,
+        commit: summary.commit,
+        artifactDigest: summary.artifactDigest,
+        fromCommit: summary.plan.fromCommit,
+        outcome: summary.outcome,
+        copied: summary.copied,
+        unchanged: summary.unchanged,
+        pruned: summary.pruned,
+        retained: summary.retained,
+        invalidationIds: summary.invalidation?.ids ?? [],
+        paths: summary.invalidation?.paths ?? [],
+        verification: summary.verification && {
+          ok: summary.verification.ok,
+          detail: summary.verification.detail,
+        },
+        approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
+        auditHead: summary.auditHead ?? null,
+        unpinned: summary.unpinned ? toPinView(summary.unpinned) : null,
+      };
+      const lifted = summary.unpinned ? ' The pin is cleared.' : '';
+      return toolSuccess(
+        'promote_release',
+        data,
+        summary.noop
+          ? `${capitalise(describePlan(summary.plan))}.${lifted || ' Nothing was pinned.'}`
+          : `Promoted ${summary.app}@${shortSha(summary.commit)} on ${summary.stack} (deployment ${summary.deployId}): ${data.copied} copied, ${data.pruned} pruned, ${data.paths.length} path(s) invalidated; outcome ${summary.outcome}.${lifted}`,
+      );
+    },
+    secrecy.guard,
+  );
+}

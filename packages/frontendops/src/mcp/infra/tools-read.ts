@@ -1,0 +1,59 @@
+/** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
+import { resolvePublishedCommit } from '../../deploy/publish.ts';
+import { readPlanContents } from '../../read/contents.ts';
+import { readHistory } from '../../read/history.ts';
+import { readStatus } from '../../read/status.ts';
+import { toPlanView } from '../../read/views.ts';
+import { registerContractTool, toolSuccess } from '../tool-result.ts';
+import type { InfraToolContext } from './context.ts';
+
+export function registerReadTools(t: InfraToolContext): void {
+  const { server, config, open, requestFor, dryRun, secrecy } = t;
+
+  registerContractTool(
+    server,
+    'plan_deploy',
+    async ({ stack, app = config.app, commit }, ctx) => {
+      const site = await open(stack);
+      const full = await resolvePublishedCommit(site.artifacts, app, commit);
+      const plan = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
+      const view = { ...toPlanView(plan, site.protected), contents: await readPlanContents(site, plan) };
+      return toolSuccess('plan_deploy', view, `Dry run: ${view.description}. Nothing was changed.`);
+    },
+    secrecy.guard,
+  );
+
+  registerContractTool(
+    server,
+    'get_status',
+    async ({ stack }) => {
+      const status = await readStatus(await open(stack));
+      const { live } = status;
+      return toolSuccess(
+        'get_status',
+        status,
+        live
+          ? `${status.stack}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}); ${status.releases.length} retained release(s)${status.pending ? `; deploy ${status.pending.deployId} is pending` : ''}${status.pin ? `; pinned to ${status.pin.commit.slice(0, 7)} by ${status.pin.by} (deploys wait for a promote or unpin)` : ''}.`
+          : `${status.stack}: nothing deployed yet.`,
+      );
+    },
+    secrecy.guard,
+  );
+
+  registerContractTool(
+    server,
+    'get_history',
+    async ({ stack, limit = 20, before }) => {
+      const page = await readHistory(await open(stack), { limit, ...(before ? { before } : {}) });
+      const newest = page.deployments[0];
+      return toolSuccess(
+        'get_history',
+        page,
+        newest
+          ? `${page.deployments.length} deployment(s) of ${page.stack}; newest ${newest.deployId} (${newest.commit.slice(0, 7)}, ${newest.outcome}).${page.next ? ' More: pass before.' : ''}`
+          : `No deployments of ${page.stack} yet.`,
+      );
+    },
+    secrecy.guard,
+  );
+}

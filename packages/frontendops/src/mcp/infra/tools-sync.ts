@@ -1,0 +1,216 @@
+/**
+ * The seed's three deploy steps: get_deploy_target (plan + signed handle) → run_sync (by handle,
+ * approval on protected stacks, refused when the plan went stale) → invalidate_cdn (invalidate,
+ * verify, record).
+ */
+import type { DeployEvent } from '../../deploy/apply.ts';
+import { deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
+import { resolvePublishedCommit } from '../../deploy/publish.ts';
+import { describePlan } from '../../engine/describe.ts';
+import { badInput, FrontendOpsError } from '../../errors.ts';
+import { readPlanContents } from '../../read/contents.ts';
+import { toPlanView } from '../../read/views.ts';
+import { assertDeployAllowed, readPin } from '../../state/pin.ts';
+import { registerContractTool, toolSuccess } from '../tool-result.ts';
+import { capitalise, type InfraToolContext, refuseOtherPlans, STALE } from './context.ts';
+
+export function registerSyncTools(t: InfraToolContext): void {
+  const { server, config, open, requestFor, dryRun, signer, lockWaitMs, secrecy } = t;
+  const guard = secrecy.guard;
+
+  registerContractTool(
+    server,
+    'get_deploy_target',
+    async ({ stack, app = config.app, commit }, ctx) => {
+      const site = await open(stack);
+      const full = await resolvePublishedCommit(site.artifacts, app, commit);
+      const plan = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
+      // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
+      assertDeployAllowed(await readPin(site), site.target.stack, full);
+      const issued = signer.issue({
+        stack: plan.stack,
+        app: plan.app,
+        commit: plan.commit,
+        deployId: plan.deployId,
+        artifactDigest: plan.artifactDigest,
+      });
+      const view = { ...toPlanView(plan, site.protected), contents: await readPlanContents(site, plan) };
+      const approvalRequired = site.protected && !plan.noop;
+      return toolSuccess(
+        'get_deploy_target',
+        { ...view, handle: issued.handle, expiresAt: issued.expiresAt, approvalRequired },
+        `${capitalise(view.description)}.${approvalRequired ? ' The stack is protected: run_sync needs a human approval.' : ''} Next: run_sync with the handle (valid until ${issued.expiresAt}).`,
+      );
+    },
+    guard,
+  );
+
+  registerContractTool(
+    server,
+    'run_sync',
+    async (args, ctx) => {
+      const claims = signer.verify(args.handle);
+      if (args.stack !== undefined && args.stack !== claims.stack) {
+        throw badInput(
+          `This handle was issued for stack ${claims.stack}, not ${args.stack}; a handle is valid for one stack only. ` +
+            `Call get_deploy_target with stack "${args.stack}" for a handle of that stack.`,
+        );
+      }
+      const site = await open(claims.stack);
+      const request = requestFor(args, ctx, `sync ${claims.app}@${claims.commit.slice(0, 7)}`);
+      const base = {
+        stack: claims.stack,
+        app: claims.app,
+        commit: claims.commit,
+        artifactDigest: claims.artifactDigest,
+        approvedBy: null,
+      };
+
+      const live = (await site.records.readPointer())?.value ?? null;
+      if (live?.deployId === claims.deployId) {
+        return toolSuccess(
+          'run_sync',
+          {
+            ...base,
+            ...noopCounts(live.releases.map((r) => r.deployId)),
+            deployId: claims.deployId,
+            outcome: 'noop',
+            next: 'invalidate_cdn (if not done yet)',
+          },
+          `Already synced: deployment ${claims.deployId} is live on ${claims.stack}; nothing was copied this time.`,
+        );
+      }
+      const plan = await dryRun(site, claims.app, claims.commit, request);
+      if (plan.deployId !== claims.deployId) throw new FrontendOpsError('CONFLICT', STALE);
+      if (plan.noop) {
+        return toolSuccess(
+          'run_sync',
+          {
+            ...base,
+            ...noopCounts(plan.retained),
+            unchanged: plan.unchanged,
+            deployId: live?.deployId ?? plan.deployId,
+            outcome: 'noop',
+            next: 'nothing: this build is already live',
+          },
+          `${capitalise(describePlan(plan))}; nothing was copied.`,
+        );
+      }
+
+      const gate = await t.approve(ctx, site, {
+        action: 'deploy',
+        deployId: plan.deployId,
+        summary: describePlan(plan),
+        change: { app: claims.app, commit: claims.commit },
+        tool: 'run_sync',
+      });
+      if (!gate.approved) return gate.result;
+
+      const summary = await deployArtifact(site, {
+        app: claims.app,
+        commit: claims.commit,
+        request,
+        stopBeforeInvalidation: true,
+        waitMs: lockWaitMs,
+        authorize: gate.use,
+        onEvent: withProgress(refuseOtherPlans(claims.deployId), ctx),
+      });
+      const data = {
+        ...base,
+        deployId: summary.deployId,
+        outcome: summary.outcome === 'noop' ? ('noop' as const) : ('synced' as const),
+        copied: summary.copied,
+        unchanged: summary.unchanged,
+        pruned: summary.pruned,
+        retained: summary.retained,
+        approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
+        next: `invalidate_cdn with deployId ${summary.deployId}`,
+      };
+      return toolSuccess(
+        'run_sync',
+        data,
+        `Synced ${claims.app}@${claims.commit.slice(0, 7)} to ${claims.stack} as deployment ${summary.deployId}: ${data.copied} copied, ${data.unchanged} unchanged, ${data.pruned} pruned. ${
+          site.mode === 'atomic'
+            ? 'It is live: an atomic release switched by one key write, with nothing to invalidate. Call invalidate_cdn next to verify it through the CDN and record it.'
+            : 'The site serves it once the CDN is invalidated: call invalidate_cdn next.'
+        }`,
+      );
+    },
+    guard,
+  );
+
+  registerContractTool(
+    server,
+    'invalidate_cdn',
+    async (args, ctx) => {
+      const site = await open(args.stack);
+      const { record, auditHead } = await finishSyncedDeploy(site, args.deployId, {
+        request: requestFor(args, ctx, `invalidate ${args.deployId}`),
+        waitMs: lockWaitMs,
+      });
+      const data = {
+        deployId: record.deployId,
+        stack: record.stack,
+        app: record.app,
+        commit: record.commit,
+        artifactDigest: record.artifactDigest,
+        invalidationIds: record.invalidation?.ids ?? [],
+        paths: record.invalidation?.paths ?? [],
+        verification: record.verification && {
+          ok: record.verification.ok,
+          detail: record.verification.detail,
+        },
+        outcome: record.outcome,
+        auditHead,
+      };
+      return toolSuccess(
+        'invalidate_cdn',
+        data,
+        `Deployment ${record.deployId} of ${record.app}@${record.commit.slice(0, 7)} on ${record.stack}: ${data.paths.length} path(s) invalidated${data.invalidationIds.length ? ` (${data.invalidationIds.join(', ')})` : ''}; ${data.verification ? (data.verification.ok ? 'the CDN serves the new release' : `verification failed: ${data.verification.detail}`) : 'no site URL to verify'}; outcome ${record.outcome}.`,
+      );
+    },
+    guard,
+  );
+}
+
+const noopCounts = (retained: string[]) => ({ copied: 0, unchanged: 0, pruned: 0, retained });
+
+/**
+ * Forwards the copy progress as MCP progress notifications when the client asked for them (a
+ * progressToken in the request's _meta): the agent shows them as a progress bar.
+ */
+function withProgress(
+  onEvent: (event: DeployEvent) => void,
+  ctx: {
+    mcpReq: {
+      _meta?: { progressToken?: string | number };
+      notify: (n: { method: string; params: Record<string, unknown> }) => Promise<void>;
+    };
+  },
+) {
+  const token = ctx.mcpReq._meta?.progressToken;
+  if (token === undefined) return onEvent;
+  let copied = 0;
+  let total = 0;
+  let lastSent = -1;
+  return (event: DeployEvent) => {
+    onEvent(event);
+    if (event.type === 'plan') total = event.plan.copies.length;
+    if (event.type !== 'copy' || total === 0) return;
+    copied++;
+    // At most ~50 notifications per sync, and always the last one.
+    if (copied !== total && copied - lastSent < total / 50) return;
+    lastSent = copied;
+    void ctx.mcpReq
+      .notify({
+        method: 'notifications/progress',
+        params: {
+          progressToken: token,
+          progress: copied,
+          total,
+          message: `copied ${copied}/${total} (${event.group})`,
+        },
+      })
+      .catch(() => undefined);
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * What a FrontendOps MCP server may say: app@shortCommit, stack names, counts, deploy ids and the
+ * public site URL — never a bucket name, an endpoint, a credential, a secret output or a local path
+ * (an outputs file, the repository). Two layers: errors are described by describeForClient (backend
+ * detail goes to stderr), and every result, success or failure, is scrubbed of every sensitive value
+ * the server has learnt, in case a message somewhere still carries one.
+ */
+import type { DeployTarget } from '../engine/types.ts';
+import { type ToolAnswer, toolFailure } from './tool-result.ts';
+
+const HIDDEN = '[hidden]';
+const CREDENTIAL_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GITHUB_TOKEN'];
+
+export interface Secrecy {
+  /** Remembers values never to show (a local path, a token). */
+  learn(...values: Array<string | undefined>): void;
+  /** Remembers a target's sensitive values (bucket names, endpoint, distribution id). */
+  learnTarget(target: DeployTarget): void;
+  /** Replaces every known sensitive value in text and structured content. */
+  scrub<R extends ToolAnswer>(result: R): R;
+  /** Runs a tool handler: a thrown error becomes an isError result; the answer is scrubbed either way. */
+  guard(run: () => Promise<ToolAnswer>): Promise<ToolAnswer>;
+}
+
+export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
+  const sensitive = new Set<string>();
+  // Names that are fine to show must never be scrubbed, even where they equal a bucket name.
+  const shown = new Set<string>();
+  const learn = (...values: Array<string | undefined>) => {
+    for (const value of values) if (value && value.length >= 4) sensitive.add(value);
+  };
+  learn(...CREDENTIAL_ENV.map((name) => env[name]));
+
+  const scrubText = (text: string) => {
+    let out = text;
+    // Longest first, so a host:port goes before the host it contains.
+    for (const value of [...sensitive].sort((a, b) => b.length - a.length)) {
+      if (!shown.has(value)) out = out.split(JSON.stringify(value).slice(1, -1)).join(HIDDEN);
+    }
+    return out;
+  };
+  const scrub = <R extends ToolAnswer>(result: R): R => {
+    if (sensitive.size === 0) return result;
+    const text = JSON.stringify(result);
+    const clean = scrubText(text);
+    return clean === text ? result : (JSON.parse(clean) as R);
+  };
+
+  return {
+    learn,
+    learnTarget(target) {
+      shown.add(target.stack);
+      learn(
+        target.artifactsBucket,
+        target.hostingBucket,
+        target.stateBucket,
+        target.distributionId,
+        target.releaseStoreArn,
+      );
+      if (target.endpoint) {
+        learn(target.endpoint.replace(/\/+$/, ''));
+        try {
+          learn(new URL(target.endpoint).host);
+        } catch {
+          // not a URL: the raw value above is enough
+        }
+      }
+    },
+    scrub,
+    async guard(run) {
+      try {
+        return scrub(await run());
+      } catch (error) {
+        return scrub(toolFailure(error));
+      }
+    },
+  };
+}

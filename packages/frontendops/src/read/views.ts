@@ -1,0 +1,219 @@
+/**
+ * The read models, defined once: what is live (status), what happened (history), and what a plan
+ * would do. The CLI prints them, the infra MCP server returns them as structured results, the
+ * console shows them. They copy named fields only, so a field added to a record later (say, one
+ * holding a bucket name) never leaks by accident. Types only for the browser; zod for MCP.
+ */
+import * as z from 'zod';
+import { describePlan } from '../engine/describe.ts';
+import type { DeployPlan } from '../engine/plan.ts';
+import type { DeploymentRecord, ReleaseRef, RequestInfo } from '../state/records.ts';
+
+export const requestView = z.object({
+  text: z.string().describe('The words of the request'),
+  actor: z.string().describe('Who asked (as recorded; a client-supplied name is a claim)'),
+  planner: z.string(),
+  at: z.string(),
+  message: z.string().optional().describe('What the person said about the change'),
+});
+export type RequestView = z.infer<typeof requestView>;
+
+export const releaseView = z.object({
+  deployId: z.string(),
+  app: z.string(),
+  commit: z.string(),
+  releasedAt: z.string(),
+});
+export type ReleaseView = z.infer<typeof releaseView>;
+
+export const pinView = z.object({
+  deployId: z.string(),
+  app: z.string(),
+  commit: z.string(),
+  by: z.string().describe('Who pinned'),
+  reason: z.string().nullable().describe('Why, in their words'),
+  at: z.string(),
+  cause: z.enum(['rollback', 'pin']).describe('A rollback pins by itself; "pin" is on purpose'),
+});
+export type PinView = z.infer<typeof pinView>;
+
+export const statusView = z.object({
+  stack: z.string(),
+  protected: z.boolean().describe('true: deploys and rollbacks need a human approval'),
+  siteUrl: z.string().nullable().describe('The public URL of the site'),
+  live: releaseView
+    .extend({
+      kind: z.enum(['deploy', 'rollback']).nullable(),
+      request: requestView
+        .nullable()
+        .describe('The request that made it live; null when its record is missing'),
+      tag: z.string().nullable().describe('The git deploy tag, when the reader knows the git host'),
+    })
+    .nullable(),
+  releases: z.array(releaseView).describe('Retained releases, newest (live) first'),
+  pending: z
+    .object({ deployId: z.string(), commit: z.string(), startedAt: z.string(), pointerMoved: z.boolean() })
+    .nullable()
+    .describe('A deploy that was interrupted, or synced and waiting for its invalidation'),
+  pin: pinView
+    .nullable()
+    .default(null)
+    .describe(
+      'The pin: the live release stays until someone promotes a release or unpins; deploys are refused meanwhile',
+    ),
+});
+export type StatusView = z.infer<typeof statusView>;
+
+export const historyItem = z.object({
+  deployId: z.string(),
+  kind: z.enum(['deploy', 'rollback']),
+  app: z.string(),
+  commit: z.string(),
+  outcome: z.string().describe('succeeded, failed, rolled-back or superseded'),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+  copied: z.number().int(),
+  deleted: z.number().int(),
+  invalidationIds: z.array(z.string()),
+  request: requestView,
+  live: z.boolean(),
+  tag: z.string().nullable(),
+});
+export type HistoryItem = z.infer<typeof historyItem>;
+
+export const historyPage = z.object({
+  stack: z.string(),
+  deployments: z.array(historyItem).describe('Newest first'),
+  next: z.string().nullable().describe('Pass as `before` for the next (older) page; null at the end'),
+});
+export type HistoryPage = z.infer<typeof historyPage>;
+
+const groupChanges = z.object({
+  added: z.number().int(),
+  changed: z.number().int(),
+  removed: z.number().int(),
+  paths: z
+    .object({ added: z.array(z.string()), changed: z.array(z.string()), removed: z.array(z.string()) })
+    .describe('Up to 25 site paths of each kind, sorted'),
+});
+
+/** What is in a release besides its commits: the files that differ from the live release, and the CDN refresh. */
+export const planContents = z.object({
+  files: z
+    .object({ html: groupChanges, asset: groupChanges, other: groupChanges })
+    .describe('Files that differ from the live release: HTML, content-hashed assets, other files'),
+  invalidation: z.string().describe('What the CDN refresh does, in words'),
+});
+export type PlanContents = z.infer<typeof planContents>;
+
+export const commitView = z.object({
+  sha: z.string().describe('Full commit sha'),
+  shortSha: z.string(),
+  message: z.string(),
+  author: z.string(),
+  date: z.string().describe('Author date, ISO 8601 UTC'),
+});
+export type CommitView = z.infer<typeof commitView>;
+
+/** The commits between the live release and another one, touching the app's directory. */
+export const releaseCommits = z.object({
+  direction: z
+    .enum(['forward', 'back', 'first', 'same', 'unknown'])
+    .describe(
+      "forward: the commits the release adds; back: the ones a rollback takes away; first: nothing is live yet (the release's own commit); same: it is live; unknown: the git host could not say",
+    ),
+  commits: z.array(commitView).describe('Newest first'),
+  truncated: z.boolean(),
+  note: z.string().optional().describe('Why no commits are shown, when none are'),
+});
+export type ReleaseCommits = z.infer<typeof releaseCommits>;
+
+export const planView = z.object({
+  stack: z.string(),
+  kind: z.enum(['deploy', 'rollback']),
+  app: z.string(),
+  commit: z.string(),
+  deployId: z.string().describe('The id the deployment will have if nothing goes live before it'),
+  artifactDigest: z.string(),
+  description: z.string().describe('One sentence for people: what the change will do'),
+  filesToCopy: z.number().int(),
+  bytesToCopy: z.number().int(),
+  unchanged: z.number().int(),
+  toPrune: z.number().int(),
+  invalidationPaths: z.array(z.string()).describe('Site paths whose cached copy the change makes wrong'),
+  fromCommit: z.string().nullable().describe('The commit live now, or null before the first deploy'),
+  noop: z.boolean().describe('true when this build is already live and every file is in place'),
+  protected: z.boolean().describe('true: a human must approve the change'),
+  contents: planContents
+    .optional()
+    .describe('The files that differ from the live release, grouped, and the CDN refresh in words'),
+});
+export type PlanView = z.infer<typeof planView>;
+
+export const toPinView = (pin: PinView): PinView => ({
+  deployId: pin.deployId,
+  app: pin.app,
+  commit: pin.commit,
+  by: pin.by,
+  reason: pin.reason,
+  at: pin.at,
+  cause: pin.cause,
+});
+
+export const toRequestView = (request: RequestInfo): RequestView => ({
+  text: request.text,
+  actor: request.actor,
+  planner: request.planner,
+  at: request.at,
+  ...(request.message ? { message: request.message } : {}),
+});
+
+export const toReleaseView = (release: ReleaseRef): ReleaseView => ({
+  deployId: release.deployId,
+  app: release.app,
+  commit: release.commit,
+  releasedAt: release.releasedAt,
+});
+
+export function toHistoryItem(
+  record: DeploymentRecord,
+  context: { liveDeployId: string | null; tag: string | null },
+): HistoryItem {
+  return {
+    deployId: record.deployId,
+    kind: record.kind,
+    app: record.app,
+    commit: record.commit,
+    outcome: record.outcome,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    durationMs: record.durationMs,
+    copied: record.copied.length,
+    deleted: record.deleted.length,
+    invalidationIds: record.invalidation?.ids ?? [],
+    request: toRequestView(record.request),
+    live: record.deployId === context.liveDeployId,
+    tag: context.tag,
+  };
+}
+
+export function toPlanView(plan: DeployPlan, isProtected: boolean): PlanView {
+  return {
+    stack: plan.stack,
+    kind: plan.kind,
+    app: plan.app,
+    commit: plan.commit,
+    deployId: plan.deployId,
+    artifactDigest: plan.artifactDigest,
+    description: describePlan(plan),
+    filesToCopy: plan.copies.length,
+    bytesToCopy: plan.bytesToCopy,
+    unchanged: plan.unchanged,
+    toPrune: plan.prune.length,
+    invalidationPaths: [...plan.invalidationPaths],
+    fromCommit: plan.fromCommit,
+    noop: plan.noop,
+    protected: isProtected,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * A Site is one stack's deploy target bound to the ports that act on it: the artifacts, hosting and
+ * state buckets, the CDN, the lock and the state records. Opened at the edge (CLI, MCP server,
+ * console) by stacks/open.ts and passed inward; the engine never opens anything itself.
+ */
+import type { ApprovalPolicy } from './config.ts';
+import type { DeployTarget } from './engine/types.ts';
+import type { Cdn, Locker, ObjectStore, ReleaseStore } from './ports.ts';
+import type { StateRecords } from './state/records.ts';
+
+export interface Site {
+  target: DeployTarget;
+  artifacts: ObjectStore;
+  hosting: ObjectStore;
+  state: ObjectStore;
+  records: StateRecords;
+  locker: Locker;
+  cdn: Cdn | null;
+  retain: number;
+  /**
+   * Changes need a person's approval: the stack is listed as protected in the configuration, or it
+   * was reached through an outputs file that does not say which stack it is.
+   */
+  protected: boolean;
+  /** Who may approve its changes when protected (the configuration's "approval" for this stack). */
+  approval: ApprovalPolicy;
+  /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
+  notices: string[];
+  // ── atomic releases (deploy/atomic-*.ts) ──
+  /**
+   * `atomic` when the stack's outputs name a release store (releaseStoreArn): releases live under
+   * their own prefix and one KeyValueStore write switches them; otherwise `in-place`.
+   */
+  mode: 'atomic' | 'in-place';
+  /** The KeyValueStore holding the release pointer (atomic mode only). */
+  releases: ReleaseStore | null;
+  /** How long after a switch edges may still serve what it replaced; pruning waits this long. */
+  releaseGraceMs: number;
+  /** Atomic releases route "/dir/" to the app's /index.html too (a single-page app). */
+  spa: boolean;
+  close(): void;
+}

@@ -1,0 +1,214 @@
+/**
+ * Opening a site: resolve a --stack reference, read its outputs, build the deploy target and bind it
+ * to the ports (S3 stores sharing one client, the CDN, the lock, the state records). The same path
+ * for every stack: a source that knows how to reach its target (the embedded environment) says so
+ * in its `access`; every other stack is reached through the standard AWS SDK chain.
+ */
+import { createHash } from 'node:crypto';
+import { isAbsolute, join, win32 } from 'node:path';
+import { createCloudFrontCdn } from '../adapters/cloudfront.ts';
+import { createCloudFrontReleaseStore } from '../adapters/cloudfront-kvs.ts';
+import { createFileLocker } from '../adapters/lock-file.ts';
+import { createS3Locker } from '../adapters/lock-s3.ts';
+import { createS3Client, createS3Store } from '../adapters/s3.ts';
+import { type ApprovalPolicy, approvalPolicyFor, type Config, NO_APPROVERS } from '../config.ts';
+import { endpointIdentity } from '../deploy/deploy-lock.ts';
+import type { DeployTarget } from '../engine/types.ts';
+import { badInput } from '../errors.ts';
+import type { Locker, SiteAccess } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
+import { createStateRecords } from '../state/records.ts';
+import { LOCAL_DISTRIBUTION_ID } from './local.ts';
+import { readStack } from './resolve.ts';
+import { isLoopbackEndpoint, unserialisedError, unserialisedNotice } from './serialisation.ts';
+
+export interface ConnectSiteOptions {
+  /** How to reach the target when not through the standard AWS SDK chain (see SiteAccess). */
+  access?: SiteAccess;
+  /** Where file locks live when the S3 endpoint ignores conditional writes (default: lockDirFor). */
+  lockDir?: string;
+  retain?: number;
+  /** Atomic releases: SPA routing of "/dir/" (default false). */
+  spa?: boolean;
+  /** Atomic releases: the grace before replaced releases are pruned (default: access.propagationMs, else 60 s). */
+  releaseGraceMs?: number;
+  /** Whether changes need a person's approval (see Site.protected); default false. */
+  protected?: boolean;
+  /** Who may approve them (see Site.approval); default: no one. */
+  approval?: ApprovalPolicy;
+  /** Told about things an operator should know (default: a "note:" line on stderr, once). */
+  onNotice?: (notice: string) => void;
+  /**
+   * Change the target even when nothing can serialise its deploys (no conditional writes, and other
+   * machines reach the endpoint): the configuration's allowUnserialisedDeploys. Default false.
+   */
+  allowUnserialised?: boolean;
+  /** Where the SDK's endpoint variables are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Resolves a --stack reference (an outputs file, `local`, or a configured name) and opens it. When
+ * the hosting bucket says it is another environment (see state/environment.ts), that environment is
+ * opened: its name, its history, its approvers, and at least the protection of either.
+ */
+export async function openSite(
+  ref: string,
+  config: Config,
+  cwd: string,
+  options: Pick<ConnectSiteOptions, 'onNotice'> = {},
+): Promise<Site> {
+  const { target, access, named } = await readStack(ref, { config, cwd });
+  const open = (of: DeployTarget, markedProtected = false) =>
+    connectSite(of, {
+      ...(access ? { access } : {}),
+      retain: config.retain,
+      spa: config.spa ?? false,
+      ...(access?.propagationMs === undefined
+        ? { releaseGraceMs: (config.releaseGraceSeconds ?? 60) * 1000 }
+        : {}),
+      allowUnserialised: config.allowUnserialisedDeploys,
+      protected:
+        config.protected.includes(of.stack) ||
+        config.protected.includes(target.stack) ||
+        !named ||
+        markedProtected,
+      approval: approvalPolicyFor(config, of.stack),
+      ...options,
+    });
+  const site = await open(target);
+  const marker = await readEnvironmentMarker(site.hosting);
+  if (!marker) return site;
+  if (sameEnvironment(target, marker)) {
+    if (marker.protected && !site.protected) site.protected = true;
+    return site;
+  }
+  site.close();
+  const adopted = await open(adoptEnvironment(target, marker), marker.protected);
+  const notice = `${named ? `Stack ${target.stack}` : 'This outputs file'} writes to the hosting bucket of environment ${marker.stack}: using its name, history and protection.`;
+  adopted.notices.push(notice);
+  (options.onNotice ?? printNotice)(notice);
+  return adopted;
+}
+
+export async function connectSite(target: DeployTarget, options: ConnectSiteOptions = {}): Promise<Site> {
+  const credentials = options.access?.credentials;
+  const client = createS3Client({
+    region: target.region,
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+  const store = (bucket: string) => createS3Store({ bucket, client });
+  const state = store(target.stateBucket);
+  const notices: string[] = [];
+  // Which lock to use is decided at the first lock, not at open: read-only commands write nothing.
+  let chosen: Promise<Locker> | undefined;
+  const chooseLocker = async (): Promise<Locker> => {
+    if (await state.supportsConditionalWrites()) return createS3Locker(state, target.statePrefix);
+    const local = await isLoopbackEndpoint(target.endpoint);
+    if (!local && !options.allowUnserialised) throw unserialisedError(target.stack);
+    const notice = local
+      ? 'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.'
+      : unserialisedNotice(target.stack);
+    notices.push(notice);
+    (options.onNotice ?? printNotice)(notice);
+    return createFileLocker(options.lockDir ?? lockDirFor(target));
+  };
+  const locker: Locker = {
+    acquire: async (name, lockOptions) => {
+      chosen ??= chooseLocker();
+      return (await chosen).acquire(name, lockOptions);
+    },
+  };
+  const cdnEndpoint = options.access?.cdnEndpoint;
+  const unavailable = cdnEndpoint ? null : unreachableLocalEdge(target, options.env ?? process.env);
+  const cdn = target.distributionId
+    ? {
+        ...createCloudFrontCdn({
+          distributionId: target.distributionId,
+          ...(cdnEndpoint ? { endpoint: cdnEndpoint } : {}),
+          ...(credentials ? { credentials } : {}),
+        }),
+        ...(unavailable ? { unavailable } : {}),
+      }
+    : null;
+  const kvsEndpoint = options.access?.kvsEndpoint;
+  const releases = target.releaseStoreArn
+    ? createCloudFrontReleaseStore({
+        kvsArn: target.releaseStoreArn,
+        ...(kvsEndpoint ? { endpoint: kvsEndpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      })
+    : null;
+  return {
+    target,
+    artifacts: store(target.artifactsBucket),
+    hosting: store(target.hostingBucket),
+    state,
+    records: createStateRecords(state, target.statePrefix),
+    locker,
+    cdn,
+    retain: options.retain ?? 3,
+    protected: options.protected ?? false,
+    approval: options.approval ?? NO_APPROVERS,
+    notices,
+    mode: releases ? 'atomic' : 'in-place',
+    releases,
+    releaseGraceMs: options.releaseGraceMs ?? options.access?.propagationMs ?? 60_000,
+    spa: options.spa ?? false,
+    close: () => client.destroy(),
+  };
+}
+
+/**
+ * The embedded environment's edge answers the CloudFront API on an endpoint of its own, which only
+ * `--stack local` (from the directory `frontendops dev` runs in) knows. Reached another way (an
+ * outputs file naming its buckets) with no endpoint set for the SDK, invalidations would go to
+ * CloudFront itself and fail after the release went live: say so before anything is written.
+ */
+function unreachableLocalEdge(target: DeployTarget, env: NodeJS.ProcessEnv): string | null {
+  if (target.distributionId !== LOCAL_DISTRIBUTION_ID) return null;
+  if (env.AWS_ENDPOINT_URL_CLOUDFRONT || env.AWS_ENDPOINT_URL) return null;
+  return (
+    `Stack ${target.stack} is served by the local CDN edge of \`frontendops dev\` (distribution ${LOCAL_DISTRIBUTION_ID}), ` +
+    'but its CloudFront API endpoint is unknown here, so the new release could not be invalidated once live. Nothing was changed. ' +
+    'Run the command with `--stack local` in the directory where `frontendops dev` runs, or set AWS_ENDPOINT_URL_CLOUDFRONT ' +
+    'to the "cdnEndpoint" of that directory\'s .frontendops/env.json.'
+  );
+}
+
+/** Overrides where file locks live (tests; a machine whose /tmp is not shared by its deployers). */
+export const LOCK_DIR_ENV = 'FRONTENDOPS_LOCK_DIR';
+
+/**
+ * Where the file locks of this machine live: one directory for every process, user, working
+ * directory and TMPDIR, or two deploys would not meet. POSIX: /tmp/frontendops-locks (not os.tmpdir(),
+ * which follows TMPDIR — on macOS a per-user directory); Windows: %ProgramData%\frontendops\locks.
+ * FRONTENDOPS_LOCK_DIR (an absolute path) overrides it.
+ */
+export function lockRoot(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  const explicit = env[LOCK_DIR_ENV];
+  if (explicit) {
+    if (!isAbsolute(explicit)) {
+      throw badInput(
+        `${LOCK_DIR_ENV} must be an absolute path, got "${explicit.slice(0, 200)}": a relative one would differ between working directories. Unset it to use the machine-wide default.`,
+      );
+    }
+    return explicit;
+  }
+  if (platform === 'win32') {
+    return win32.join(env.ProgramData || env.ALLUSERSPROFILE || 'C:\\ProgramData', 'frontendops', 'locks');
+  }
+  return '/tmp/frontendops-locks';
+}
+
+/** One lock directory per state location, so unrelated endpoints never contend. */
+export function lockDirFor(target: DeployTarget, env: NodeJS.ProcessEnv = process.env): string {
+  const where = createHash('sha256').update(
+    `${endpointIdentity(target.endpoint)}|${target.stateBucket}|${target.statePrefix}`,
+  );
+  return join(lockRoot(env), where.digest('hex').slice(0, 16));
+}
+
+const printNotice = (notice: string) => process.stderr.write(`note: ${notice}\n`);

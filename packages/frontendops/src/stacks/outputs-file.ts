@@ -1,0 +1,78 @@
+/**
+ * A plain JSON file of stack outputs — what the local environment writes, and what
+ * `pulumi stack output --json > outputs.json` produces: `{ "stack"?: …, "artifactsBucket": …, … }`.
+ * Secret values in it ("[secret]" or Pulumi's secret envelope) are dropped; only their names are kept.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { FrontendOpsError } from '../errors.ts';
+import type { StackOutputs, StackSource } from '../ports.ts';
+import { separateSecretOutputs } from './secret-outputs.ts';
+
+export function createOutputsFileSource(file: string): StackSource {
+  return {
+    async readOutputs(stack: string): Promise<StackOutputs> {
+      const { declaredStack, values } = await readOutputsFile(file);
+      if (declaredStack !== undefined && declaredStack !== stack) {
+        throw new FrontendOpsError(
+          'NOT_FOUND',
+          `The outputs file ${basename(file)} describes stack ${declaredStack}, not ${stack}. Nothing was created. ` +
+            `Pass the outputs file of stack ${stack}, or check the file's "stack" field.`,
+        );
+      }
+      const { outputs, secretNames } = separateSecretOutputs(values);
+      return { stack, outputs, secretNames, source: 'outputs file' };
+    },
+  };
+}
+
+/**
+ * The stack an outputs file describes: its `stack` field, else (named: false) the file name without
+ * `.json` — a name that says nothing about the target, so such a stack is treated as protected.
+ */
+export async function readOutputsFileStack(file: string): Promise<{ stack: string; named: boolean }> {
+  const { declaredStack } = await readOutputsFile(file);
+  return declaredStack !== undefined
+    ? { stack: declaredStack, named: true }
+    : { stack: basename(file).replace(/\.json$/i, ''), named: false };
+}
+
+async function readOutputsFile(file: string) {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new FrontendOpsError('NOT_FOUND', `The stack outputs file ${file} does not exist.`);
+    }
+    throw new FrontendOpsError('UPSTREAM', `The stack outputs file ${file} could not be read.`, {
+      cause: error,
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `The stack outputs file ${basename(file)} is not valid JSON. Expected an object such as ` +
+        '{"stack": "dashboard-hosting-prod", "artifactsBucket": "…", "hostingBucket": "…"}.',
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `The stack outputs file ${basename(file)} must hold one JSON object of outputs, e.g. ` +
+        '{"artifactsBucket": "…", "hostingBucket": "…"}.',
+    );
+  }
+  const { stack, ...values } = parsed as Record<string, unknown>;
+  if (stack !== undefined && (typeof stack !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(stack))) {
+    throw new FrontendOpsError(
+      'BAD_INPUT',
+      `The stack outputs file ${basename(file)} has a "stack" field that is not a stack name (letters, digits, -, _, .).`,
+    );
+  }
+  return { declaredStack: stack as string | undefined, values };
+}

@@ -1,0 +1,328 @@
+/**
+ * Approvals of changes to protected stacks, kept beside the deployment records in the state bucket.
+ *
+ * 1. The server asks: when a change of a protected stack arrives without an approval, it writes an
+ *    approval *request* — stack, action, the exact planned deploy id, what would happen, a random
+ *    nonce and an expiry — at `approvals/requests/<action>-<deployId>.json` (and an audit entry).
+ * 2. A person answers: `frontendops approve` re-plans, shows the plan, and signs a statement naming
+ *    the request's stack, action, deploy id, nonce and expiry with their approver key. Whoever can
+ *    write the bucket can copy or edit that file, but cannot sign: the server accepts only a
+ *    signature by a key the stack's configuration lists.
+ * 3. The server uses it once: a `approvals/used/<nonce>.json` marker (created only if absent where the
+ *    endpoint honours conditional writes) and an audit entry naming the authenticated approver.
+ *
+ * A deploy id names exactly one plan (stack, app, commit, artifact, what was live), so an approval of
+ * one deploy can never authorise a rollback or another commit.
+ */
+
+import type { KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { encodePublicKey, keyFingerprint, signStatement, verifyStatement } from '../approval/keys.ts';
+import { DEPLOY_ID } from '../engine/ids.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import { appendAudit, stateDigest } from './audit.ts';
+
+/** How long a request (and so any approval of it) stays usable. */
+export const APPROVAL_TTL_MS = 60 * 60_000;
+
+/** What a change is: each is its own decision (approving a deploy never approves a rollback). */
+export const APPROVAL_ACTIONS = ['deploy', 'rollback', 'canary', 'promote', 'abort'] as const;
+export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
+
+const requestSchema = z.object({
+  v: z.literal(1),
+  stack: z.string(),
+  action: z.enum(APPROVAL_ACTIONS),
+  deployId: z.string().regex(DEPLOY_ID),
+  /** What would happen, in words that name no bucket. */
+  summary: z.string(),
+  app: z.string(),
+  commit: z.string(),
+  /** A rollback's destination as it was asked for (deploy id or commit), to plan it again. */
+  to: z.string().optional(),
+  /** A canary's share of visitors, in percent. */
+  weight: z.number().int().min(1).max(100).optional(),
+  nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  requestedAt: z.string(),
+  expiresAt: z.string(),
+  /** The MCP client's own name for itself: a claim. */
+  requestedBy: z.string(),
+});
+export type ApprovalRequest = z.infer<typeof requestSchema>;
+
+/** What an approver signs: the request it answers, and who they are. */
+const statementSchema = z.object({
+  v: z.literal(1),
+  stack: z.string(),
+  action: z.enum(APPROVAL_ACTIONS),
+  deployId: z.string(),
+  nonce: z.string(),
+  expiresAt: z.string(),
+  approver: z.string(),
+  publicKey: z.string(),
+  signedAt: z.string(),
+});
+export type ApprovalStatement = z.infer<typeof statementSchema>;
+const signedSchema = z.object({ statement: statementSchema, signature: z.string() });
+
+/** How the server knows a person approved: authenticated, never a client's say-so. */
+export interface Approval {
+  /** Who, as authenticated: "alice (key ed25519:…)", "GitHub environment production …". */
+  by: string;
+  via: 'signed' | 'github-environment' | 'elicitation' | 'approver';
+}
+
+const name = (action: ApprovalAction, deployId: string) => `${action}-${deployId}.json`;
+const requestKey = (site: Site, action: ApprovalAction, deployId: string) =>
+  `${site.target.statePrefix}approvals/requests/${name(action, deployId)}`;
+const signedKey = (site: Site, action: ApprovalAction, deployId: string) =>
+  `${site.target.statePrefix}approvals/signed/${name(action, deployId)}`;
+const usedKey = (site: Site, nonce: string) => `${site.target.statePrefix}approvals/used/${nonce}.json`;
+const relative = (site: Site, key: string) => key.slice(site.target.statePrefix.length);
+
+export interface RequestInput {
+  action: ApprovalAction;
+  deployId: string;
+  summary: string;
+  app: string;
+  commit: string;
+  to?: string;
+  weight?: number;
+  requestedBy: string;
+  now: number;
+}
+
+/**
+ * The open request for this change: the one already made (so an approval given for it stays valid
+ * while the agent asks again), or a new one with a fresh nonce once the last expired or was used.
+ */
+export async function openApprovalRequest(site: Site, input: RequestInput): Promise<ApprovalRequest> {
+  checkDeployId(input.deployId);
+  const existing = await readApprovalRequest(site, input.action, input.deployId);
+  if (existing && Date.parse(existing.expiresAt) > input.now && !(await isUsed(site, existing.nonce))) {
+    return existing;
+  }
+  const request: ApprovalRequest = {
+    v: 1,
+    stack: site.target.stack,
+    action: input.action,
+    deployId: input.deployId,
+    summary: input.summary,
+    app: input.app,
+    commit: input.commit,
+    ...(input.to ? { to: input.to } : {}),
+    ...(input.weight !== undefined ? { weight: input.weight } : {}),
+    nonce: randomBytes(16).toString('base64url'),
+    requestedAt: new Date(input.now).toISOString(),
+    expiresAt: new Date(input.now + APPROVAL_TTL_MS).toISOString(),
+    requestedBy: input.requestedBy,
+  };
+  const bound = await writeBound(site, requestKey(site, input.action, input.deployId), request);
+  await audit(site, 'approval-requested', request, bound, input.now);
+  return request;
+}
+
+/** The request for this change, or null (also for a damaged or foreign one). */
+export async function readApprovalRequest(
+  site: Site,
+  action: ApprovalAction,
+  deployId: string,
+): Promise<ApprovalRequest | null> {
+  checkDeployId(deployId);
+  const object = await site.state.get(requestKey(site, action, deployId));
+  if (!object) return null;
+  const parsed = requestSchema.safeParse(parseQuietly(object.body));
+  if (!parsed.success) return null;
+  const request = parsed.data;
+  return request.stack === site.target.stack && request.deployId === deployId && request.action === action
+    ? request
+    : null;
+}
+
+/** Every request made for this deploy id (one per action at most). */
+export async function findApprovalRequests(site: Site, deployId: string): Promise<ApprovalRequest[]> {
+  const found = await Promise.all(
+    APPROVAL_ACTIONS.map((action) => readApprovalRequest(site, action, deployId)),
+  );
+  return found.filter((r): r is ApprovalRequest => r !== null);
+}
+
+/** Signs the request with the approver's key and stores the signed statement (with its audit entry). */
+export async function signApproval(
+  site: Site,
+  request: ApprovalRequest,
+  signer: { key: KeyObject; name: string },
+  now: number,
+): Promise<ApprovalStatement> {
+  const statement: ApprovalStatement = {
+    v: 1,
+    stack: request.stack,
+    action: request.action,
+    deployId: request.deployId,
+    nonce: request.nonce,
+    expiresAt: request.expiresAt,
+    approver: signer.name,
+    publicKey: encodePublicKey(signer.key),
+    signedAt: new Date(now).toISOString(),
+  };
+  const signed = { statement, signature: signStatement(signer.key, statement) };
+  const bound = await writeBound(site, signedKey(site, request.action, request.deployId), signed);
+  await audit(
+    site,
+    'approval',
+    {
+      decision: 'approved',
+      deployId: request.deployId,
+      action: request.action,
+      summary: request.summary,
+      by: signer.name,
+      key: keyFingerprint(statement.publicKey),
+      via: 'signed',
+    },
+    bound,
+    now,
+  );
+  return statement;
+}
+
+/**
+ * The signed approval of this request, checked: signature by a key the stack's policy lists under the
+ * name it claims, same stack, action, deploy id and nonce, unexpired, unused. null when there is
+ * none; a reason when there is one that does not hold (forged, for another request, expired).
+ */
+export async function checkSignedApproval(
+  site: Site,
+  request: ApprovalRequest,
+  now: number,
+): Promise<{ approval: Approval } | { rejected: string } | null> {
+  const object = await site.state.get(signedKey(site, request.action, request.deployId));
+  if (!object) return null;
+  const parsed = signedSchema.safeParse(parseQuietly(object.body));
+  if (!parsed.success) return { rejected: 'the stored approval is not a signed statement' };
+  const { statement, signature } = parsed.data;
+  const listed = site.approval.approvers[statement.approver];
+  if (!listed || listed !== statement.publicKey) {
+    return {
+      rejected: `it is signed by a key that is not an approver of ${site.target.stack} under the name "${statement.approver.slice(0, 64)}"`,
+    };
+  }
+  if (!verifyStatement(listed, statement, signature)) return { rejected: 'its signature does not verify' };
+  const same =
+    statement.stack === site.target.stack &&
+    statement.action === request.action &&
+    statement.deployId === request.deployId &&
+    statement.nonce === request.nonce &&
+    statement.expiresAt === request.expiresAt;
+  if (!same) return { rejected: 'it answers another request (stack, action, deploy id or nonce differ)' };
+  if (Date.parse(statement.expiresAt) <= now) return { rejected: `it expired at ${statement.expiresAt}` };
+  return {
+    approval: { by: `${statement.approver} (approver key ${keyFingerprint(listed)})`, via: 'signed' },
+  };
+}
+
+/**
+ * Marks an approval used, once: true if this call used it, false if it had been used before. Where
+ * the endpoint ignores conditional writes the deploy lock (held by the caller) serialises uses.
+ */
+export async function consumeApproval(
+  site: Site,
+  nonce: string,
+  use: { action: ApprovalAction; deployId: string; approval: Approval; now: number },
+): Promise<boolean> {
+  const key = usedKey(site, nonce);
+  const marker = {
+    nonce,
+    action: use.action,
+    deployId: use.deployId,
+    by: use.approval.by,
+    via: use.approval.via,
+    usedAt: new Date(use.now).toISOString(),
+  };
+  const conditional = await site.state.supportsConditionalWrites();
+  if (!conditional && (await site.state.head(key))) return false;
+  try {
+    await site.state.put(
+      key,
+      JSON.stringify(marker, null, 2),
+      { contentType: 'application/json', cacheControl: 'no-cache' },
+      conditional ? { ifNoneMatch: '*' } : {},
+    );
+  } catch (error) {
+    if (error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED') return false;
+    throw error;
+  }
+  await audit(
+    site,
+    'approval-used',
+    { deployId: use.deployId, action: use.action, by: use.approval.by, via: use.approval.via },
+    { [relative(site, key)]: stateDigest(marker) },
+    use.now,
+  );
+  return true;
+}
+
+export const isUsed = async (site: Site, nonce: string) =>
+  (await site.state.head(usedKey(site, nonce))) !== null;
+
+/** A decision other than a signed approval (an elicitation answer, a decline) for the record. */
+export async function auditDecision(
+  site: Site,
+  decision: {
+    decision: 'approved' | 'declined' | 'rejected';
+    action: ApprovalAction;
+    deployId: string;
+    summary: string;
+    by: string;
+    via: string;
+    reason?: string;
+    now: number;
+  },
+): Promise<void> {
+  const { now, ...data } = decision;
+  await audit(site, 'approval', { ...data, stack: site.target.stack }, undefined, now);
+}
+
+// ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** Writes a state object and returns the binding its audit entry carries (name → digest). */
+async function writeBound(site: Site, key: string, value: unknown): Promise<Record<string, string>> {
+  await site.state.put(key, JSON.stringify(value, null, 2), {
+    contentType: 'application/json',
+    cacheControl: 'no-cache',
+  });
+  return { [relative(site, key)]: stateDigest(value) };
+}
+
+function checkDeployId(deployId: string): void {
+  if (!DEPLOY_ID.test(deployId)) {
+    throw badInput(
+      `"${deployId.slice(0, 80)}" is not a deploy id: expected 7 hex digits, "-", 10 hex digits (e.g. 3f2c1a9-0123456789). ` +
+        'Use the deploy id the refusal message named.',
+    );
+  }
+}
+
+function parseQuietly(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+async function audit(
+  site: Site,
+  type: string,
+  data: Record<string, unknown>,
+  objects: Record<string, string> | undefined,
+  now: number,
+) {
+  await appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type,
+    data: { ...data, stack: site.target.stack },
+    ...(objects ? { objects } : {}),
+    at: new Date(now),
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * The state of atomic releases beside the deployment records, under `<statePrefix>atomic/`:
+ *
+ * - `state.json`: the running canary, the open preview links and the releases edges may still
+ *   serve for a while after a switch (so nothing they reference is pruned too early);
+ * - `releases/<releaseId>.json`: a release whose files are all in the hosting bucket — its non-asset
+ *   files and its index.html's sha256 — written after its last copy and removed before its first
+ *   deletion, so switching back to it needs no listing and no manifest (the same time at any size);
+ * - `pending.json`: the operation in flight, written before its first copy. The KeyValueStore
+ *   write is the commit point: a re-run under the lock compares the store with the pending
+ *   operation's pointer and either finishes it (the write landed) or drops it (it did not).
+ *
+ * The live pointer (`live.json`) stays what the history, status and rollbacks read; atomic
+ * operations keep it in step with the KeyValueStore.
+ */
+import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
+import type { ObjectStore } from '../ports.ts';
+import { parseStateObject, type RequestInfo } from './records.ts';
+
+export interface ReleaseNameRef {
+  releaseId: string;
+  app: string;
+  commit: string;
+  artifactDigest: string;
+}
+
+export interface CanaryRecord extends ReleaseNameRef {
+  /** The deploy id the canary gets when promoted. */
+  deployId: string;
+  weight: number;
+  startedAt: string;
+  request: RequestInfo;
+}
+
+export interface PreviewRecord extends ReleaseNameRef {
+  expiresAt: string;
+  createdAt: string;
+  actor: string;
+}
+
+export interface RetiringRecord {
+  releases: ReleaseNameRef[];
+  /** Edges served the bucket root (an in-place layout) before this switch. */
+  root: boolean;
+  /** Until when edges may still serve them (the switch plus the grace). */
+  until: string;
+  /** The operation whose switch retired them (a re-run adds it once). */
+  by: string;
+}
+
+export interface AtomicStateRecord {
+  canary: CanaryRecord | null;
+  previews: PreviewRecord[];
+  retiring: RetiringRecord[];
+}
+
+export interface AtomicPending {
+  op: AtomicOp;
+  plan: AtomicPlan;
+  request: RequestInfo;
+  startedAt: string;
+  /** Set once the KeyValueStore names plan.pointerAfter and the state followed: only the finish remains. */
+  switched: boolean;
+  switchedAt?: string;
+  /** The store's value before, when the state did not name it (someone switched outside FrontendOps). */
+  drift?: unknown;
+}
+
+/** A release whose files are all in place (see the module comment). */
+export interface ReleaseIndex extends ReleaseNameRef {
+  /** Its non-asset site paths, under `_releases/<releaseId>/`. */
+  files: string[];
+  /** How many content-hashed assets it references. */
+  assets: number;
+  indexSha256: string | null;
+  uploadedAt: string;
+}
+
+export const EMPTY_ATOMIC_STATE: AtomicStateRecord = { canary: null, previews: [], retiring: [] };
+
+export function createAtomicRecords(store: ObjectStore, prefix: string) {
+  const key = (name: string) => `${prefix}atomic/${name}`;
+  const write = (name: string, value: unknown) =>
+    store.put(key(name), JSON.stringify(value, null, 2), {
+      contentType: 'application/json',
+      cacheControl: 'no-cache',
+    });
+  const read = async <T>(name: string): Promise<T | null> => {
+    const object = await store.get(key(name));
+    return object ? parseStateObject<T>(key(name), object.body) : null;
+  };
+  return {
+    readState: async (): Promise<AtomicStateRecord> => ({
+      ...EMPTY_ATOMIC_STATE,
+      ...((await read<AtomicStateRecord>('state.json')) ?? {}),
+    }),
+    /** Written only under the deploy lock. */
+    writeState: (state: AtomicStateRecord) => write('state.json', state),
+    readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(`releases/${releaseId}.json`),
+    writeReleaseIndex: (index: ReleaseIndex) => write(`releases/${index.releaseId}.json`, index),
+    deleteReleaseIndexes: (releaseIds: readonly string[]) =>
+      releaseIds.length
+        ? store.delete(releaseIds.map((id) => key(`releases/${id}.json`)))
+        : Promise.resolve(),
+    readPending: () => read<AtomicPending>('pending.json'),
+    writePending: (pending: AtomicPending) => write('pending.json', pending),
+    clearPending: () => store.delete([key('pending.json')]),
+  };
+}
+
+export type AtomicRecords = ReturnType<typeof createAtomicRecords>;

@@ -1,0 +1,80 @@
+/**
+ * Protection follows the target, not the name. A hosting bucket knows which environment it is: the
+ * first change writes `.frontendops/environment.json` into it — the environment's name, where its
+ * state (history, audit chain) lives, and whether it is protected. Whoever opens that bucket later,
+ * under any stack name or through an outputs file that names no stack, gets that name, that one
+ * history and at least that protection. Protection is never lowered by a deploy: only someone who
+ * can delete the object in the bucket can, and the audit chain records every marker written.
+ *
+ * The object is never pruned, and the edge (the release router function, the local edge) never
+ * serves anything under `/.frontendops/`.
+ */
+import { z } from 'zod';
+import { STACK_NAME } from '../engine/ids.ts';
+import type { DeployTarget } from '../engine/types.ts';
+import type { ObjectStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { appendAudit, stateDigest } from './audit.ts';
+
+export const ENVIRONMENT_MARKER = '.frontendops/environment.json';
+
+const markerSchema = z.object({
+  v: z.literal(1),
+  stack: z.string().regex(STACK_NAME),
+  stateBucket: z.string().min(3).max(63),
+  statePrefix: z.string().max(1024),
+  protected: z.boolean(),
+});
+export type EnvironmentMarker = z.infer<typeof markerSchema>;
+
+/** The bucket's marker; null when it has none (or one this version cannot read, which is left alone). */
+export async function readEnvironmentMarker(hosting: ObjectStore): Promise<EnvironmentMarker | null> {
+  const object = await hosting.get(ENVIRONMENT_MARKER);
+  if (!object) return null;
+  try {
+    const parsed = markerSchema.safeParse(JSON.parse(object.body.toString('utf8')));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The target as the environment knows itself: its own name and state location. */
+export function adoptEnvironment(target: DeployTarget, marker: EnvironmentMarker): DeployTarget {
+  return { ...target, stack: marker.stack, stateBucket: marker.stateBucket, statePrefix: marker.statePrefix };
+}
+
+export const sameEnvironment = (target: DeployTarget, marker: EnvironmentMarker) =>
+  target.stack === marker.stack &&
+  target.stateBucket === marker.stateBucket &&
+  target.statePrefix === marker.statePrefix;
+
+/**
+ * Writes the marker before a change, under the deploy lock, when it is missing, names another
+ * state location, or is less protected than this site is; with an audit entry binding what it says.
+ */
+export async function markEnvironment(site: Site): Promise<void> {
+  const current = await readEnvironmentMarker(site.hosting);
+  const wanted: EnvironmentMarker = {
+    v: 1,
+    stack: site.target.stack,
+    stateBucket: site.target.stateBucket,
+    statePrefix: site.target.statePrefix,
+    protected: site.protected || (current?.protected ?? false),
+  };
+  if (current && sameEnvironment(site.target, current) && current.protected === wanted.protected) return;
+  await site.hosting.put(ENVIRONMENT_MARKER, JSON.stringify(wanted, null, 2), {
+    contentType: 'application/json',
+    cacheControl: 'no-store',
+  });
+  await appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type: 'environment',
+    // The marker lives in the hosting bucket, not the state: its digest records what was written.
+    data: {
+      stack: wanted.stack,
+      protected: wanted.protected,
+      previous: current?.stack ?? null,
+      markerDigest: stateDigest(wanted),
+    },
+  });
+}

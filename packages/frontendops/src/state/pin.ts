@@ -1,0 +1,129 @@
+/**
+ * The pin: a state object beside the live pointer (`<statePrefix>pin.json`) saying that the live
+ * release stays live for now. A rollback writes it (the build that was rolled back must not come back
+ * by itself); `frontendops pin` writes it on purpose; a promote or `unpin` clears it. Written and
+ * cleared by the deploy engine under the deploy lock; every change is an audit entry ('pin', 'unpin').
+ * While it is there, a deploy of any other release is refused (PINNED), naming the pin and the two
+ * ways forward.
+ */
+import { z } from 'zod';
+import { shortSha } from '../engine/ids.ts';
+import { FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
+import { parseStateObject } from './records.ts';
+
+export const pinSchema = z.object({
+  stack: z.string(),
+  deployId: z.string(),
+  app: z.string(),
+  commit: z.string(),
+  /** Who pinned (the actor of the request that pinned). */
+  by: z.string(),
+  /** Why, in the person's words (the rollback's or pin's --message), else what pinned it. */
+  reason: z.string().nullable(),
+  at: z.string(),
+  /** A rollback pins by itself; `pin` pins on purpose. */
+  cause: z.enum(['rollback', 'pin']),
+});
+
+export type PinRecord = z.infer<typeof pinSchema>;
+
+const pinKey = (site: Site) => `${site.target.statePrefix}pin.json`;
+
+/** The pin of this stack, or null. A damaged pin object is TAMPERED (it is state, not a hint). */
+export async function readPin(site: Site): Promise<PinRecord | null> {
+  const object = await site.state.get(pinKey(site));
+  if (!object) return null;
+  const parsed = pinSchema.safeParse(parseStateObject(pinKey(site), object.body));
+  if (!parsed.success || parsed.data.stack !== site.target.stack) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The pin of ${site.target.stack} (${pinKey(site)}) is not a pin this tool wrote. Run \`frontendops audit verify\`, then restore it from the bucket's versions or remove it with \`frontendops unpin\`.`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Writes the pin and its audit entry. The caller holds the deploy lock. */
+export async function writePin(site: Site, pin: PinRecord): Promise<AuditEntry> {
+  await site.state.put(pinKey(site), JSON.stringify(pin, null, 2), {
+    contentType: 'application/json',
+    cacheControl: 'no-cache',
+  });
+  return appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type: 'pin',
+    data: { ...pin },
+    objects: { 'pin.json': stateDigest(pin) },
+  });
+}
+
+/**
+ * Removes the pin and audits who lifted it and how ('unpin', or the promote that made another
+ * release live). The caller holds the deploy lock. Returns the pin that was there (null: none).
+ */
+export async function clearPin(
+  site: Site,
+  input: { by: string; reason: string | null; via: 'unpin' | 'promote'; deployId?: string },
+): Promise<PinRecord | null> {
+  const pin = await readPinLenient(site);
+  if (!pin) return null;
+  await site.state.delete([pinKey(site)]);
+  await appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type: 'unpin',
+    data: {
+      stack: site.target.stack,
+      was: pin,
+      by: input.by,
+      reason: input.reason,
+      via: input.via,
+      ...(input.deployId ? { deployId: input.deployId } : {}),
+    },
+    objects: { 'pin.json': ABSENT },
+  });
+  return pin;
+}
+
+/** Refuses a deploy of another release while the stack is pinned. */
+export function assertDeployAllowed(pin: PinRecord | null, stack: string, commit: string): void {
+  if (pin && pin.commit !== commit) throw pinnedError(stack, pin);
+}
+
+/** PINNED: what is pinned, by whom, when and why, and the two ways forward. */
+export function pinnedError(stack: string, pin: PinRecord): FrontendOpsError {
+  return new FrontendOpsError(
+    'PINNED',
+    `${stack} is pinned to ${describePin(pin)}. A deploy would go past the pin, so nothing was changed. ` +
+      'Two ways forward: promote a release — it goes live for everyone and the pin is cleared ' +
+      '(`frontendops promote [<commit>]`, or ask the agent to "promote the latest") — or unpin ' +
+      '(`frontendops unpin`, or "unpin") and deploy as usual.',
+    { details: { pin } },
+  );
+}
+
+/** "sophia-dashboard@3f2c1a9 (3f2c1a9-0123456789) since <at>, by alice (rollback): \"KPI totals wrong\"" */
+export function describePin(pin: PinRecord): string {
+  const why = pin.reason ? `: "${pin.reason}"` : '';
+  const how = pin.cause === 'rollback' ? ' when rolling back' : '';
+  return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId}) since ${pin.at}, by ${pin.by}${how}${why}`;
+}
+
+/** A damaged pin must still be removable: unpin reads it leniently. */
+async function readPinLenient(site: Site): Promise<PinRecord | null> {
+  try {
+    return await readPin(site);
+  } catch {
+    const object = await site.state.get(pinKey(site));
+    if (!object) return null;
+    return {
+      stack: site.target.stack,
+      deployId: 'unknown',
+      app: 'unknown',
+      commit: 'unknown',
+      by: 'unknown',
+      reason: 'a damaged pin object',
+      at: new Date(0).toISOString(),
+      cause: 'pin',
+    };
+  }
+}

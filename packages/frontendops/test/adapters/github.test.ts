@@ -1,0 +1,201 @@
+/**
+ * The GitHub backend through real Octokit against the GitHub double (test/support/github-double.ts):
+ * the GitHost contract (test/support/contracts/git-host.ts), and what only this backend does — the
+ * REST requests it sends, the token, the configured default branch.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGitHubHost } from '../../src/adapters/github.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import { createDeployTag, listDeployTags } from '../../src/git/deploy-tag.ts';
+import type { GitHost } from '../../src/ports.ts';
+import { gitHostContract } from '../support/contracts/git-host.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
+
+const TOKEN = 'ghs_test0123456789';
+const DIGEST = `sha256:${'12'.repeat(32)}`;
+
+gitHostContract(
+  'GitHub (Octokit against the GitHub double)',
+  async () => {
+    const repo = await createTestRepo();
+    const double = await startGitHubDouble({
+      owner: 'acme',
+      repo: 'dashboard',
+      repoDir: repo.dir,
+      token: TOKEN,
+    });
+    return {
+      host: createGitHubHost({ owner: 'acme', repo: 'dashboard', token: TOKEN, baseUrl: double.url }),
+      repo,
+      async cleanup() {
+        await double.close();
+        await repo.cleanup();
+      },
+    };
+  },
+  { lightweightTagDates: false },
+);
+
+let repo: TestRepo;
+let github: GitHubDouble;
+let host: GitHost;
+
+beforeAll(async () => {
+  repo = await createTestRepo();
+  github = await startGitHubDouble({ owner: 'acme', repo: 'dashboard', repoDir: repo.dir, token: TOKEN });
+  host = createGitHubHost({ owner: 'acme', repo: 'dashboard', token: TOKEN, baseUrl: github.url });
+});
+afterAll(async () => {
+  await github?.close();
+  await repo?.cleanup();
+});
+beforeEach(() => {
+  github.requests.length = 0;
+});
+
+describe('createGitHubHost through real Octokit against the GitHub double', () => {
+  it('latestCommit lists commits with a path filter and per_page=1, sending the token', async () => {
+    expect((await host.latestCommit('apps/sophia-dashboard'))?.sha).toBe(repo.commits.dashboard2);
+    expect(github.requests).toEqual([
+      {
+        method: 'GET',
+        path: '/repos/acme/dashboard/commits',
+        query: { path: 'apps/sophia-dashboard', per_page: '1' },
+        body: undefined,
+        authorization: `token ${TOKEN}`,
+      },
+    ]);
+  });
+
+  it("latestCommit passes the ref as sha; GitHub's 404 for an unknown ref is NOT_FOUND", async () => {
+    expect((await host.latestCommit('apps/sophia-dashboard', repo.commits.infra))?.sha).toBe(
+      repo.commits.dashboard1,
+    );
+    expect(github.requests[0]?.query).toEqual({
+      path: 'apps/sophia-dashboard',
+      sha: repo.commits.infra,
+      per_page: '1',
+    });
+    github.requests.length = 0;
+    await expect(host.latestCommit('apps', 'no-such-branch')).rejects.toSatisfy((e) =>
+      isFrontendOpsError(e, 'NOT_FOUND'),
+    );
+    expect(github.requests.map((r) => r.query.sha)).toEqual(['no-such-branch']);
+  });
+
+  it('uses the configured default branch when no ref is given', async () => {
+    const onBranch = createGitHubHost({
+      owner: 'acme',
+      repo: 'dashboard',
+      token: TOKEN,
+      baseUrl: github.url,
+      defaultBranch: 'main',
+    });
+    await onBranch.latestCommit('infra');
+    expect(github.requests[0]?.query.sha).toBe('main');
+  });
+
+  it("getCommit reads GET /commits/{ref}; GitHub's 422 for an unknown sha is null", async () => {
+    expect((await host.getCommit(repo.commits.infra.slice(0, 7)))?.sha).toBe(repo.commits.infra);
+    expect(github.requests[0]).toMatchObject({
+      method: 'GET',
+      path: `/repos/acme/dashboard/commits/${repo.commits.infra.slice(0, 7)}`,
+    });
+    github.requests.length = 0;
+    expect(await host.getCommit('deadbeefdeadbeef')).toBeNull();
+    expect(github.requests).toHaveLength(1);
+  });
+
+  it('createTag posts the annotated tag object, then refs/tags/<name> pointing at it', async () => {
+    const tag = await host.createTag({
+      name: 'gh-tag-1',
+      sha: repo.commits.docs,
+      message: 'hello\n\nKey: v',
+    });
+    expect(tag).toMatchObject({ name: 'gh-tag-1', sha: repo.commits.docs, message: 'hello\n\nKey: v' });
+    const [tagPost, refPost] = github.requests;
+    expect(tagPost).toMatchObject({
+      method: 'POST',
+      path: '/repos/acme/dashboard/git/tags',
+      body: { tag: 'gh-tag-1', message: 'hello\n\nKey: v', object: repo.commits.docs, type: 'commit' },
+      authorization: `token ${TOKEN}`,
+    });
+    const tagObjectSha = (await repo.git(['rev-parse', 'refs/tags/gh-tag-1'])).trim();
+    expect(refPost).toMatchObject({
+      method: 'POST',
+      path: '/repos/acme/dashboard/git/refs',
+      body: { ref: 'refs/tags/gh-tag-1', sha: tagObjectSha },
+    });
+    expect((await repo.git(['cat-file', '-t', 'gh-tag-1'])).trim()).toBe('tag');
+  });
+
+  it('maps 422 "Reference already exists" on the ref to CONFLICT', async () => {
+    await host.createTag({ name: 'gh-tag-2', sha: repo.commits.docs, message: 'one' });
+    github.requests.length = 0;
+    await expect(
+      host.createTag({ name: 'gh-tag-2', sha: repo.commits.init, message: 'two' }),
+    ).rejects.toSatisfy((e) => isFrontendOpsError(e, 'CONFLICT'));
+    expect(github.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /repos/acme/dashboard/git/tags',
+      'POST /repos/acme/dashboard/git/refs',
+    ]);
+  });
+
+  it('listTags reads matching-refs and each annotated tag object', async () => {
+    await repo.git(['tag', 'ghl-light', repo.commits.init]);
+    await host.createTag({ name: 'ghl-annotated', sha: repo.commits.infra, message: 'annotated message' });
+    github.requests.length = 0;
+    expect((await host.listTags('ghl-')).map((t) => t.name)).toEqual(['ghl-annotated', 'ghl-light']);
+    // Octokit sends the ref URL-encoded (tags%2Fghl-); GitHub decodes it.
+    expect(github.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)}`)).toEqual([
+      'GET /repos/acme/dashboard/git/matching-refs/tags/ghl-',
+      expect.stringMatching(/^GET \/repos\/acme\/dashboard\/git\/tags\/[0-9a-f]{40}$/),
+    ]);
+  });
+
+  it('deploy tags work end to end on the GitHub backend, idempotent per deploy id', async () => {
+    const input = {
+      deployId: '6d0e1a2-0000000001',
+      sha: repo.commits.dashboard2,
+      artifactDigest: DIGEST,
+      request: 'Deploy it',
+      now: new Date('2026-11-25T12:00:00Z'),
+    };
+    const first = await createDeployTag(host, input);
+    const again = await createDeployTag(host, input);
+    expect(first).toMatchObject({ name: 'dashboard-deploy-20261125-1', created: true });
+    expect(again).toMatchObject({ name: first.name, created: false });
+    expect((await listDeployTags(host)).map((t) => t.deployId)).toEqual(['6d0e1a2-0000000001']);
+    expect(github.requests.filter((r) => r.method === 'POST')).toHaveLength(2); // one tag object + one ref
+  });
+
+  it('a wrong token is an UPSTREAM error that says what to check and never repeats the token', async () => {
+    const wrong = createGitHubHost({
+      owner: 'acme',
+      repo: 'dashboard',
+      token: 'ghs_wrong_token',
+      baseUrl: github.url,
+    });
+    const error = await wrong.latestCommit('apps').catch((e: unknown) => e);
+    expect(isFrontendOpsError(error, 'UPSTREAM')).toBe(true);
+    expect((error as Error).message).toMatch(/401: Bad credentials.*GITHUB_TOKEN/);
+    expect((error as Error).message).not.toContain('ghs_wrong_token');
+  });
+
+  it('refuses bad input before sending anything', async () => {
+    await expect(host.getCommit('--upload-pack=x')).rejects.toSatisfy((e) =>
+      isFrontendOpsError(e, 'BAD_INPUT'),
+    );
+    await expect(host.latestCommit('../x')).rejects.toSatisfy((e) => isFrontendOpsError(e, 'BAD_INPUT'));
+    const tag = { name: 'gh-bad', sha: repo.commits.init, message: 'm' };
+    for (const bad of [{ name: '-d' }, { sha: 'main' }, { message: 'a\0b' }]) {
+      await expect(host.createTag({ ...tag, ...bad })).rejects.toSatisfy((e) =>
+        isFrontendOpsError(e, 'BAD_INPUT'),
+      );
+    }
+    await expect(host.listTags('--x')).rejects.toSatisfy((e) => isFrontendOpsError(e, 'BAD_INPUT'));
+    expect(() => createGitHubHost({ owner: 'a/b', repo: 'c' })).toThrow(/owner\/name/);
+    expect(github.requests).toEqual([]);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * What needs S3 semantics the embedded server lacks, through a proxy that adds them as S3 documents
+ * (test/support/s3-proxy.ts): SDK retries with backoff on 503 SlowDown, and — with conditional
+ * writes — the compare-and-swap live pointer and a whole deploy without a file lock (the S3 lock
+ * itself: lock-s3.test.ts).
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { FrontendOpsError } from '../../src/errors.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { createStateRecords } from '../../src/state/records.ts';
+import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { startTestS3, type TestS3 } from '../support/local-s3.ts';
+import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
+
+let s3: TestS3;
+let proxy: S3Proxy;
+let upstream: ReturnType<typeof createS3Client>;
+
+beforeAll(async () => {
+  s3 = await startTestS3([ARTIFACTS, HOSTING]);
+  upstream = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials });
+  proxy = await startS3Proxy(s3.endpoint, upstream, { conditional: true });
+});
+afterAll(async () => {
+  await proxy.close();
+  upstream.destroy();
+  await s3.stop();
+});
+
+const store = (bucket: string, maxAttempts?: number) =>
+  createS3Store({
+    bucket,
+    endpoint: proxy.endpoint,
+    credentials: s3.credentials,
+    ...(maxAttempts ? { maxAttempts } : {}),
+  });
+
+describe('S3 adapter retries', () => {
+  it('retries 503 SlowDown with backoff and succeeds', async () => {
+    proxy.failNext(2);
+    const before = proxy.seen.length;
+    await store(ARTIFACTS).put('retry/ok.txt', 'ok');
+    const attempts = proxy.seen.slice(before).filter((r) => r.path.includes('retry/ok.txt'));
+    expect(attempts.map((r) => r.status)).toEqual([503, 503, 200]);
+    expect((await store(ARTIFACTS).get('retry/ok.txt'))?.body.toString()).toBe('ok');
+  });
+
+  it('gives up after the attempts with an UPSTREAM error naming the operation', async () => {
+    proxy.failNext(3);
+    const error = await store(ARTIFACTS, 3)
+      .put('retry/no.txt', 'x')
+      .catch((e: unknown) => e);
+    expect((error as FrontendOpsError).code).toBe('UPSTREAM');
+    expect((error as Error).message).toMatch(/S3 could not write retry\/no\.txt/);
+    proxy.failNext(0);
+  });
+});
+
+describe('S3 adapter reads', () => {
+  it('reads an object again when its body is cut off mid-stream', async () => {
+    await store(ARTIFACTS).put('cut/state.json', JSON.stringify({ filler: 'x'.repeat(4000) }));
+    proxy.truncateNext(2);
+    const got = await store(ARTIFACTS).get('cut/state.json');
+    expect(JSON.parse(got?.body.toString() ?? '{}').filler).toHaveLength(4000);
+    proxy.truncateNext(10);
+    await expect(store(ARTIFACTS).get('cut/state.json')).rejects.toMatchObject({ code: 'UPSTREAM' });
+    proxy.truncateNext(0);
+  });
+});
+
+describe('with conditional writes (as real S3, MinIO and R2 honour them)', () => {
+  it('detects the support and refuses a second create and a stale compare-and-swap', async () => {
+    const s = store(ARTIFACTS);
+    expect(await s.supportsConditionalWrites()).toBe(true);
+    const { etag } = await s.put('cas/x.json', '1', {}, { ifNoneMatch: '*' });
+    await expect(s.put('cas/x.json', '2', {}, { ifNoneMatch: '*' })).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+    });
+    const { etag: next } = await s.put('cas/x.json', '2', {}, { ifMatch: etag });
+    await expect(s.put('cas/x.json', '3', {}, { ifMatch: etag })).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+    });
+    expect(next).not.toBe(etag);
+  });
+
+  it('moves the live pointer only by compare-and-swap', async () => {
+    const records = createStateRecords(store(ARTIFACTS), 'ptr-test/');
+    const ref = {
+      deployId: 'd1',
+      app: 'a',
+      commit: '1111111',
+      artifactDigest: 'sha256:x',
+      releasedAt: 'now',
+    };
+    await records.writePointer({ ...ref, releases: [ref] }, null);
+    const first = await records.readPointer();
+    await records.writePointer({ ...ref, deployId: 'd2', releases: [ref] }, first?.etag ?? null);
+    await expect(
+      records.writePointer({ ...ref, deployId: 'd3', releases: [ref] }, first?.etag ?? null),
+    ).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+    });
+    await expect(
+      records.writePointer({ ...ref, deployId: 'd4', releases: [ref] }, null),
+    ).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
+    expect((await records.readPointer())?.value.deployId).toBe('d2');
+  });
+
+  it('deploys with the S3 lock (no file-lock notice) and a verifying audit chain', async () => {
+    const env = await connectSite(
+      {
+        stack: 'cond',
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: HOSTING,
+        stateBucket: ARTIFACTS,
+        statePrefix: '.frontendops/state/cond/',
+        region: 'us-east-1',
+        endpoint: proxy.endpoint,
+        prune: true,
+      },
+      { access: { credentials: s3.credentials } },
+    );
+    try {
+      expect(env.notices).toEqual([]);
+      const build = await writeFixtureBuild(join(s3.dir, 'build'), { version: 'cond' });
+      await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit: 'c0c0c0c0c0' });
+      const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+      const summary = await deployArtifact(env, { app: 'sophia-dashboard', commit: 'c0c0c0c0c0', request });
+      expect(summary.outcome).toBe('succeeded');
+      expect(await env.state.list('.frontendops/state/cond/locks/')).toEqual([]); // released
+      expect(await verifyAudit(env.state, '.frontendops/state/cond/')).toMatchObject({
+        ok: true,
+        entries: 3, // the environment marked, the release going live, its record
+      });
+    } finally {
+      env.close();
+    }
+  });
+});

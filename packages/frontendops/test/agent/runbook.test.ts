@@ -1,0 +1,310 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentRequest } from '../../src/agent/index.ts';
+import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { STACK } from '../support/deploy-env.ts';
+
+let e: AgentTestEnv;
+let clients: AgentClients;
+
+beforeAll(async () => {
+  e = await startAgentTestEnv();
+  clients = await e.connect();
+});
+afterAll(async () => {
+  await e?.stop();
+});
+
+const asked: ApprovalRequest[] = [];
+const approveAll = async (request: ApprovalRequest) => {
+  asked.push(request);
+  return { approved: true, by: 'Ada Release', via: 'test' };
+};
+
+const run = (text: string, options: Partial<Parameters<typeof runAgentRequest>[1]> = {}) =>
+  runAgentRequest(text, {
+    actor: 'ada',
+    planner: 'runbook',
+    approve: approveAll,
+    clients,
+    config: e.config,
+    cwd: e.repo.dir,
+    env: {},
+    ...options,
+  });
+
+let firstDeployId: string | undefined;
+const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+const auditOf = async () => readAudit(e.t.site.state, e.t.target.statePrefix);
+
+describe('runbook planner end to end (in-process MCP servers, embedded S3, real git)', () => {
+  it('refuses "delete the hosting bucket" without calling any tool, and audits the refusal', async () => {
+    const before = e.received.length;
+    const result = await run('delete the hosting bucket');
+    expect(result.outcome).toBe('refused');
+    expect(result.message).toMatch(/won't delete/);
+    expect(result.message).toMatch(/deploy the latest build/);
+    expect(e.received.length).toBe(before);
+    const last = (await auditOf()).at(-1);
+    expect(last).toMatchObject({
+      type: 'agent-request',
+      data: {
+        request: { text: 'delete the hosting bucket', claimedBy: 'ada', planner: 'runbook' },
+        client: { claimed: true },
+        outcome: 'refused',
+      },
+    });
+  });
+
+  it('--dry-run lists the deploy and calls only read-only tools; nothing changes', async () => {
+    const before = e.received.length;
+    const events: AgentEvent[] = [];
+    const result = await run('Deploy the latest dashboard', {
+      dryRun: true,
+      onEvent: (ev) => events.push(ev),
+    });
+    expect(events.flatMap((ev) => (ev.type === 'plan-step' ? [ev.tool] : []))).toEqual([
+      'get_deploy_target',
+      'run_sync',
+      'invalidate_cdn',
+      'create_deploy_tag',
+    ]);
+    expect(result.outcome).toBe('planned');
+    expect(result.calls.map((c) => [c.tool, c.status])).toEqual([
+      ['latest_commit', 'ok'],
+      ['plan_deploy', 'ok'],
+      ['get_deploy_target', 'skipped'],
+      ['run_sync', 'skipped'],
+      ['invalidate_cdn', 'skipped'],
+      ['create_deploy_tag', 'skipped'],
+    ]);
+    expect(e.received.slice(before).map((r) => r.name)).toEqual(['latest_commit', 'plan_deploy']);
+    expect(await e.hostingIndex()).toBeNull();
+    expect(await tags()).toEqual([]);
+  });
+
+  it("a declined approval changes nothing and passes on why, in the approver's words", async () => {
+    asked.length = 0;
+    const result = await run('Deploy the latest dashboard', {
+      approve: async (request) => {
+        asked.push(request);
+        return { approved: false, by: 'nobody', via: 'no terminal to ask and no --yes' };
+      },
+    });
+    expect(result.outcome).toBe('declined');
+    expect(result.message).toMatch(/not approved .*no terminal to ask and no --yes/);
+    expect(asked).toHaveLength(1);
+    expect(e.received.map((r) => r.name)).not.toContain('run_sync');
+    expect(await e.hostingIndex()).toBeNull();
+  });
+
+  it('"Deploy the latest dashboard.": latest commit → target → approval → sync → invalidate → tag', async () => {
+    asked.length = 0;
+    const events: AgentEvent[] = [];
+    const before = e.received.length;
+    const result = await run('Deploy the latest dashboard.', { onEvent: (ev) => events.push(ev) });
+
+    expect(result.message).toContain('Deployed');
+    expect(result).toMatchObject({
+      outcome: 'succeeded',
+      commit: e.repo.commits.dashboard2,
+      planner: 'runbook',
+    });
+    firstDeployId = result.deployId;
+    expect(e.received.slice(before).map((r) => r.name)).toEqual([
+      'latest_commit',
+      'get_deploy_target',
+      'run_sync',
+      'invalidate_cdn',
+      'create_deploy_tag',
+      'get_status',
+    ]);
+    // The served content is the v2 build.
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+    // One human approval, describing the plan without a bucket name.
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.stack).toBe(STACK);
+    expect(asked[0]?.summary).toMatch(/deploy sophia-dashboard@[0-9a-f]{7} to dashboard-hosting-prod/);
+    expect(asked[0]?.summary).not.toContain(e.t.target.hostingBucket);
+    // The request's words and actor reached the deployment record through the gate.
+    const sync = e.received.find((r) => r.name === 'run_sync');
+    expect(sync?.args).toMatchObject({
+      request: 'Deploy the latest dashboard.',
+      requestedBy: 'ada',
+      planner: 'runbook',
+    });
+    const record = await e.t.site.records.readRecord(String(result.deployId));
+    expect(record?.request).toMatchObject({
+      text: 'Deploy the latest dashboard.',
+      actor: 'ada (as claimed by frontendops-agent)',
+    });
+    // The tag exists on the deployed commit.
+    expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-1$/);
+    expect(await tags()).toEqual([result.tag]);
+    expect((await e.repo.git(['rev-list', '-n', '1', String(result.tag)])).trim()).toBe(
+      e.repo.commits.dashboard2,
+    );
+    expect(result.filesChanged).toBeGreaterThan(0);
+    expect(result.invalidationIds?.length).toBe(1);
+    expect(events.map((ev) => ev.type)).toEqual(
+      expect.arrayContaining(['intent', 'call', 'result', 'approval', 'done']),
+    );
+    // The audit chain verifies and links the request to the deploy.
+    const audit = await verifyAudit(e.t.site.state, e.t.target.statePrefix);
+    expect(audit.ok).toBe(true);
+    const entry = (await auditOf()).filter((a) => a.type === 'agent-request').at(-1);
+    expect(entry?.data).toMatchObject({
+      outcome: 'succeeded',
+      deployId: result.deployId,
+      commit: e.repo.commits.dashboard2,
+      tag: result.tag,
+      request: { text: 'Deploy the latest dashboard.', claimedBy: 'ada', planner: 'runbook' },
+    });
+    expect(((entry?.data.calls ?? []) as Array<{ tool: string }>).map((c) => c.tool)).toContain('run_sync');
+  });
+
+  it('deploying again is a no-op that asks no one', async () => {
+    asked.length = 0;
+    const result = await run('ship the newest dashboard');
+    expect(result.outcome).toBe('noop');
+    expect(asked).toHaveLength(0);
+  });
+
+  it('status and history answer from the servers', async () => {
+    const status = await run("what's live on prod?");
+    expect(status).toMatchObject({
+      outcome: 'answered',
+      intent: 'status',
+      commit: e.repo.commits.dashboard2,
+    });
+    expect(status.message).toContain(e.repo.commits.dashboard2.slice(0, 7));
+    const history = await run('show the deploy history');
+    expect(history.outcome).toBe('answered');
+    expect(history.message).toMatch(/1 deployment/);
+  });
+
+  it('a new release, then "undo the last deploy" brings the previous content back', async () => {
+    const v3 = await e.addRelease('v3');
+    const deployed = await run('Deploy the latest dashboard');
+    expect(deployed).toMatchObject({ outcome: 'succeeded', commit: v3 });
+    expect(await e.hostingIndex()).toContain('Sophia v3');
+
+    asked.length = 0;
+    const result = await run('undo the last deploy');
+    expect(result.outcome).toBe('succeeded');
+    expect(result.commit).toBe(e.repo.commits.dashboard2);
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+    // A rollback is a deployment too: it gets its own deploy tag on the commit now live.
+    expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
+    expect(asked.map((a) => a.action)).toEqual(['rollback']);
+    expect(asked[0]?.summary).toBe(
+      `roll back ${STACK} from ${v3.slice(0, 7)} (${deployed.deployId}) to ${e.repo.commits.dashboard2.slice(0, 7)} (${firstDeployId})`,
+    );
+    const status = await run('status');
+    expect(status.commit).toBe(e.repo.commits.dashboard2);
+    expect((await verifyAudit(e.t.site.state, e.t.target.statePrefix)).ok).toBe(true);
+  });
+
+  it('"what would change" plans without a handle; "invalidate the CDN" repeats the live invalidation safely', async () => {
+    const before = e.received.length;
+    const plan = await run('what would change if I deployed the latest?');
+    expect(plan.outcome).toBe('planned');
+    expect(plan.message).toMatch(/sophia-dashboard@[0-9a-f]{7}/);
+    // What is in it: the commits since the live release (git server), files by kind, the CDN refresh in words.
+    expect(plan.message).toMatch(
+      /Commits this release adds \(1\):\n {2}[0-9a-f]{7} dashboard: v3 — Ada Release/,
+    );
+    expect(plan.message).toMatch(
+      /Files: HTML: 1 changed · hashed assets: 2 added, 2 removed · other files: no change/,
+    );
+    expect(plan.message).toMatch(/The CDN refreshes 2 paths \(\/, \/index\.html\)/);
+    expect(e.received.slice(before).map((r) => r.name)).toEqual([
+      'latest_commit',
+      'plan_deploy',
+      'commits_between',
+    ]);
+    const cdn = await run('invalidate the CDN');
+    expect(cdn).toMatchObject({ outcome: 'succeeded', intent: 'invalidate' });
+    expect(e.received.slice(before).map((r) => r.name)).toContain('invalidate_cdn');
+  });
+
+  it('"roll back to yesterday\'s version" picks the release live at the end of yesterday from the history', async () => {
+    const tomorrow = new Date(Date.now() + 24 * 3600_000);
+    const before = e.received.length;
+    const result = await run("roll back to yesterday's version", { now: () => tomorrow });
+    // Seen from tomorrow, "yesterday's" release is the one live now: nothing to do.
+    expect(result.outcome).toBe('noop');
+    expect(result.message).toMatch(/still live/);
+    expect(e.received.slice(before).map((r) => r.name)).toEqual(['get_status', 'get_history']);
+    const today = await run("roll back to yesterday's version");
+    expect(today.outcome).toBe('failed');
+    expect(today.message).toMatch(/No release .* finished before today/);
+  });
+
+  it('a deploy of a commit with no published build fails with the server’s reason, and is audited', async () => {
+    const result = await run(`deploy ${e.repo.commits.infra}`);
+    expect(result.outcome).toBe('failed');
+    expect(result.message).toMatch(/get_deploy_target failed/);
+    expect(result.message).not.toContain(e.t.target.artifactsBucket);
+    const entry = (await auditOf()).at(-1);
+    expect(entry?.data).toMatchObject({ outcome: 'failed' });
+  });
+
+  it('after the rollback the stack is pinned: "Deploy the latest" is refused, naming the pin and the ways forward', async () => {
+    const status = await run('is prod pinned?');
+    expect(status.message).toMatch(/Pinned to [0-9a-f]{7} by ada/);
+    const result = await run('Deploy the latest dashboard');
+    expect(result.outcome).toBe('refused');
+    expect(result.message).toMatch(/^dashboard-hosting-prod is pinned to sophia-dashboard@[0-9a-f]{7}/);
+    expect(result.message).toMatch(/promote the latest[\s\S]*unpin/);
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+  });
+
+  it('"promote the latest": one approval bound to the planned deploy id, the release goes live, the pin is cleared, tagged', async () => {
+    asked.length = 0;
+    const before = e.received.length;
+    const result = await run('promote the latest');
+    expect(result.outcome).toBe('succeeded');
+    expect(result.message).toMatch(/^Promoted sophia-dashboard [0-9a-f]{7} \("dashboard: v3"\)/);
+    expect(result.message).toMatch(
+      /The pin \([0-9a-f]{7}, by ada \(as claimed by frontendops-agent\)\) is cleared/,
+    );
+    expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
+    expect(await e.hostingIndex()).toContain('Sophia v3');
+    expect(asked).toHaveLength(1);
+    const plan = e.received.slice(before).find((r) => r.name === 'plan_deploy');
+    expect(asked[0]).toMatchObject({ action: 'deploy', deployId: result.deployId });
+    expect(asked[0]?.summary).toMatch(
+      /^promote sophia-dashboard@[0-9a-f]{7} on dashboard-hosting-prod and clear the pin/,
+    );
+    expect(plan).toBeDefined();
+    expect((await run('status')).message).not.toMatch(/Pinned/);
+  });
+
+  it('"pin prod" pins the live release; "unpin" lifts it; unpinning again changes nothing', async () => {
+    const pinned = await run('pin prod');
+    expect(pinned).toMatchObject({ outcome: 'succeeded', intent: 'pin' });
+    expect(pinned.message).toMatch(/^Pinned dashboard-hosting-prod to sophia-dashboard [0-9a-f]{7}/);
+    expect((await run('Deploy the latest dashboard')).outcome).toMatch(/refused|noop/);
+    const unpinned = await run('unpin');
+    expect(unpinned).toMatchObject({ outcome: 'succeeded', intent: 'unpin' });
+    expect(unpinned.message).toMatch(/^Unpinned dashboard-hosting-prod/);
+    expect((await run('unpin')).outcome).toBe('noop');
+  });
+
+  it('"roll back to <short sha>" goes back to that retained release; on a protected stack the approval names its plan', async () => {
+    asked.length = 0;
+    const short = e.repo.commits.dashboard2.slice(0, 7);
+    const result = await run(`roll back to ${short}`);
+    expect(result).toMatchObject({ outcome: 'succeeded', commit: e.repo.commits.dashboard2 });
+    expect(result.message).toMatch(/now pinned to [0-9a-f]{7}/);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.deployId).toBe(result.deployId);
+    // And "redeploy" a named release is a deploy of it: refused while pinned, through once unpinned.
+    const v3 = (await e.repo.git(['rev-parse', 'HEAD'])).trim();
+    expect((await run(`redeploy ${v3.slice(0, 7)}`)).outcome).toBe('refused');
+    await run('unpin');
+    expect(await run(`redeploy ${v3.slice(0, 7)}`)).toMatchObject({ outcome: 'succeeded', commit: v3 });
+  });
+});

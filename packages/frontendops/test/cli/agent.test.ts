@@ -1,0 +1,137 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { BIN } from '../support/cli.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { cli } from '../support/run-cli.ts';
+
+let t: TestDeployEnv;
+let repo: TestRepo;
+let outputs: string;
+let mcpConfig: string;
+
+beforeAll(async () => {
+  t = await startDeployEnv();
+  repo = await createTestRepo();
+  for (const [commit, version] of [
+    [repo.commits.dashboard1, 'v1'],
+    [repo.commits.dashboard2, 'v2'],
+  ] as const) {
+    const build = await writeFixtureBuild(join(t.tmp, version), { version });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+  }
+  outputs = await t.writeOutputs();
+  // The operator's own terminal agent: the stack trusts the answer its person gives (trustElicitation).
+  const config = join(t.tmp, 'frontendops.config.json');
+  await writeFile(config, JSON.stringify({ approval: { trustElicitation: true } }));
+  // The servers are real child processes over stdio; they, not the agent's model, hold the credentials.
+  mcpConfig = join(t.tmp, 'mcp.json');
+  await writeFile(
+    mcpConfig,
+    JSON.stringify({
+      mcpServers: {
+        infra: {
+          command: process.execPath,
+          args: [BIN, 'mcp', 'infra', '--stack', outputs],
+          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config },
+          cwd: repo.dir,
+        },
+        git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repo.dir], cwd: repo.dir },
+      },
+    }),
+  );
+});
+afterAll(async () => {
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+/** The agent command in this process (runCli); its MCP servers are real child processes over stdio. */
+function agent(args: string[], command = 'agent', input?: string) {
+  return cli([command, ...args, '--config', mcpConfig, '--stack', outputs], {
+    cwd: repo.dir,
+    env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
+    ...(input !== undefined ? { stdin: input } : {}),
+  });
+}
+
+const hostingIndex = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? null;
+
+describe('frontendops agent (MCP servers spawned over stdio)', () => {
+  it('refuses with exit code 2 and one JSON object', async () => {
+    const run = await agent(['delete the hosting bucket', '--json']);
+    expect(run.code).toBe(2);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ outcome: 'refused', actor: 'release-bot', calls: [] });
+  });
+
+  it('without --yes and without a terminal, nothing changes and it says how to approve', async () => {
+    const run = await agent(['Deploy the latest dashboard']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toMatch(/DECLINED[\s\S]*--yes/);
+    expect(await hostingIndex()).toBeNull();
+  });
+
+  it('"Deploy the latest dashboard" --yes: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
+    const run = await agent(['Deploy the latest dashboard', '--yes']);
+    expect(run.code).toBe(0);
+    for (const step of [
+      'latest_commit',
+      'get_deploy_target',
+      'run_sync',
+      'invalidate_cdn',
+      'create_deploy_tag',
+    ]) {
+      expect(run.stderr).toMatch(new RegExp(`✓ ${step}`));
+    }
+    expect(run.stderr).toMatch(
+      /✔ approved: deploy sophia-dashboard@[0-9a-f]{7} to dashboard-hosting-prod.* release-bot via --yes \(for the deploy this request asked for\)/,
+    );
+    expect(run.stdout).toMatch(/SUCCEEDED[\s\S]*Tag: dashboard-deploy-\d{8}-1/);
+    expect(await hostingIndex()).toContain('Sophia v2');
+    expect((await repo.git(['tag', '-l'])).trim()).toMatch(/^dashboard-deploy-\d{8}-1$/);
+    const audit = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(audit.ok).toBe(true);
+  });
+
+  it('a second release, then "roll back to the previous version" --yes --json', async () => {
+    const v3 = await addRelease('v3');
+    const deployed = JSON.parse((await agent(['ship the newest dashboard', '--yes', '--json'])).stdout);
+    expect(deployed).toMatchObject({ outcome: 'succeeded', commit: v3 });
+    expect(await hostingIndex()).toContain('Sophia v3');
+
+    const run = await agent(['roll back to the previous version', '--yes', '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({
+      outcome: 'succeeded',
+      intent: 'rollback',
+      commit: repo.commits.dashboard2,
+    });
+    expect(await hostingIndex()).toContain('Sophia v2');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
+  });
+
+  it('chat: one request per line on the same servers, until "exit"', async () => {
+    const run = await agent([], 'chat', "what's live on prod?\nshow the deploy history\nexit\n");
+    expect(run.code).toBe(0);
+    expect(run.stdout.match(/ANSWERED/g)).toHaveLength(2);
+    expect(run.stdout).toContain(repo.commits.dashboard2.slice(0, 7));
+    expect(run.stdout).toMatch(/Last \d+ deployment\(s\)/);
+    // The servers' note about the file lock reaches the person once, on a line of its own, not per turn.
+    expect(run.stderr.match(/^note: The S3 endpoint ignores conditional writes/gm)).toHaveLength(1);
+  });
+});
+
+async function addRelease(version: string): Promise<string> {
+  await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'index.html'), `<h1>${version}</h1>\n`);
+  await repo.git(['commit', '-qam', `dashboard: ${version}`]);
+  const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  const build = await writeFixtureBuild(join(t.tmp, version), { version });
+  await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit: sha });
+  return sha;
+}

@@ -1,0 +1,162 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, waitForStderr } from '../support/cli.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
+import { spawnTracked } from '../support/processes.ts';
+
+const ARGS = [BIN];
+const DIGEST = `sha256:${'9a'.repeat(32)}`;
+const MCP_TOKEN = 'cli-test-token-0123456789';
+
+let repo: TestRepo;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  repo = await createTestRepo();
+});
+afterAll(() => repo?.cleanup());
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const baseEnv = (): Record<string, string> => {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('GITHUB_') && k !== 'FRONTENDOPS_MCP_TOKEN') env[k] = v;
+  }
+  return env;
+};
+
+async function stdioClient(args: string[], env: Record<string, string> = baseEnv()) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [...ARGS, ...args],
+    env,
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'cli-test', version: '0.0.0' });
+  await client.connect(transport);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+/** Runs the CLI to completion (for start-up errors), bounded by a timeout. */
+function runToExit(args: string[], env: Record<string, string> = baseEnv()) {
+  return new Promise<{ code: number | null; stderr: string }>((done, fail) => {
+    const child = spawnTracked(process.execPath, [...ARGS, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill();
+      fail(new Error(`CLI did not exit; stderr: ${stderr}`));
+    }, 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, stderr });
+    });
+  });
+}
+
+const structured = async (client: Client, name: string, args: Record<string, unknown> = {}) =>
+  (await client.callTool({ name, arguments: args })).structuredContent as Record<string, unknown>;
+
+describe('frontendops mcp git (spawned process)', () => {
+  it('serves the local repository over stdio: latest commit, deploy tag created once', async () => {
+    const client = await stdioClient(['mcp', 'git', '--repo', repo.dir]);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual([
+      'commits_between',
+      'create_deploy_tag',
+      'get_commit',
+      'latest_commit',
+      'list_deploy_tags',
+    ]);
+    const latest = await structured(client, 'latest_commit');
+    expect(latest).toMatchObject({ commit: { sha: repo.commits.dashboard2 } });
+    const args = {
+      deployId: 'c11d0e1-0000000001',
+      commit: repo.commits.dashboard2,
+      artifactDigest: DIGEST,
+      request: 'Deploy',
+    };
+    const first = await structured(client, 'create_deploy_tag', args);
+    const second = await structured(client, 'create_deploy_tag', args);
+    expect(first).toMatchObject({ created: true });
+    expect(second).toMatchObject({ created: false, name: first.name });
+    expect((await repo.git(['tag', '-l', 'dashboard-deploy-*'])).trim()).toBe(first.name);
+  });
+
+  it('uses GitHub with --github, taking GITHUB_TOKEN and GITHUB_API_URL from the environment', async () => {
+    const github: GitHubDouble = await startGitHubDouble({
+      owner: 'acme',
+      repo: 'dashboard',
+      repoDir: repo.dir,
+      token: 'ghs_cli_token',
+    });
+    cleanups.push(() => github.close());
+    const env = { ...baseEnv(), GITHUB_TOKEN: 'ghs_cli_token', GITHUB_API_URL: github.url };
+    const client = await stdioClient(['mcp', 'git', '--github', 'acme/dashboard'], env);
+    expect(await structured(client, 'latest_commit')).toMatchObject({
+      commit: { sha: repo.commits.dashboard2 },
+    });
+    expect(github.requests).toContainEqual(
+      expect.objectContaining({
+        method: 'GET',
+        path: '/repos/acme/dashboard/commits',
+        authorization: 'token ghs_cli_token',
+      }),
+    );
+  });
+
+  it('serves Streamable HTTP with --http 0 and the token from FRONTENDOPS_MCP_TOKEN', async () => {
+    const child = spawnTracked(process.execPath, [...ARGS, 'mcp', 'git', '--repo', repo.dir, '--http', '0'], {
+      env: { ...baseEnv(), FRONTENDOPS_MCP_TOKEN: MCP_TOKEN },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise((done) => child.on('exit', done));
+    cleanups.push(async () => {
+      child.kill('SIGTERM');
+      await exited;
+    });
+    const [, url = ''] = await waitForStderr(child, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/);
+    const client = new Client({ name: 'cli-http-test', version: '0.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: { Authorization: `Bearer ${MCP_TOKEN}` } },
+      }),
+    );
+    cleanups.push(() => client.close());
+    expect(await structured(client, 'get_commit', { ref: 'main' })).toMatchObject({
+      commit: { sha: repo.commits.docs },
+    });
+    const refused = await fetch(url, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(refused.status).toBe(401);
+  });
+
+  it('refuses --http without FRONTENDOPS_MCP_TOKEN, saying how to set it', async () => {
+    const { code, stderr } = await runToExit(['mcp', 'git', '--repo', repo.dir, '--http', '0']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/FRONTENDOPS_MCP_TOKEN.*not set/);
+  });
+
+  it('refuses a --repo that is not a git repository', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'frontendops-notgit-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { code, stderr } = await runToExit(['mcp', 'git', '--repo', dir]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/is not a git repository.*--repo/);
+  });
+});

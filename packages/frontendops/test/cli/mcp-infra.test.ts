@@ -1,0 +1,257 @@
+/**
+ * The infra server as operators run it: `frontendops mcp infra --stack <outputs.json>` over stdio
+ * (a spawned process, credentials from the standard AWS environment variables, the CloudFront
+ * endpoint from AWS_ENDPOINT_URL_CLOUDFRONT), and Streamable HTTP behind the bearer token — where
+ * every request gets a fresh server instance, so handles must verify across instances.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import { serveHttp } from '../../src/mcp/serve.ts';
+import { BIN, waitForStderr } from '../support/cli.ts';
+import { HOSTING, STACK } from '../support/deploy-env.ts';
+import { COMMITS, type InfraFixture, startInfraFixture, wrapClient } from '../support/mcp-infra.ts';
+import { spawnTracked } from '../support/processes.ts';
+
+const TOKEN = 'infra-http-test-token-0123456789';
+
+let f: InfraFixture;
+let outputsFile: string;
+let configFile: string;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  f = await startInfraFixture();
+  outputsFile = await f.t.writeOutputs({ cdn: true });
+  configFile = join(f.t.tmp, 'frontendops.config.json');
+  await writeFile(configFile, JSON.stringify({ protected: [] }));
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(() => f?.t.stop());
+
+function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('AWS_') && !k.startsWith('FRONTENDOPS_')) env[k] = v;
+  }
+  return {
+    ...env,
+    ...f.t.cliEnv(),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    FRONTENDOPS_CONFIG: configFile,
+    ...extra,
+  };
+}
+
+describe('frontendops mcp infra (spawned) and over HTTP', () => {
+  it('serves the three deploy steps over stdio from an outputs file', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', 'infra', '--stack', outputsFile],
+      env: cliEnv(),
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'stdio-e2e', version: '0.0.0' });
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    const c = wrapClient(client);
+
+    expect((await client.listTools()).tools).toHaveLength(15);
+    const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
+    expect(target.isError).toBe(false);
+    expect(target.structured).toMatchObject({ stack: STACK, approvalRequired: false, filesToCopy: 8 });
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.structured).toMatchObject({ outcome: 'synced', copied: 8 });
+    const inv = await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
+    expect(inv.structured).toMatchObject({
+      outcome: 'succeeded',
+      paths: ['/', '/favicon.ico', '/index.html', '/robots.txt'],
+    });
+    // The real CloudFront adapter reached the double through AWS_ENDPOINT_URL_CLOUDFRONT.
+    expect(f.t.cdn.createRequests()).toHaveLength(1);
+    const status = await c.call('get_status');
+    expect(status.structured).toMatchObject({ live: { deployId: sync.structured.deployId } });
+    expect(JSON.stringify(c.seen)).not.toContain(HOSTING);
+  });
+
+  it('starts without a stack it can open: the tools are listed, and every call says how to configure one', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', 'infra'],
+      env: cliEnv({ FRONTENDOPS_CONFIG: join(f.t.tmp, 'no-stacks.json') }),
+      cwd: f.t.tmp,
+      stderr: 'pipe',
+    });
+    await writeFile(join(f.t.tmp, 'no-stacks.json'), JSON.stringify({}));
+    const client = new Client({ name: 'claude-desktop-like', version: '0.0.0' });
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('get_deploy_target');
+    const status = await wrapClient(client).call('get_status');
+    expect(status.isError).toBe(true);
+    expect(status.text).toMatch(/started without a stack.*Pass "stack".*--stack <name>/);
+    const unknown = await wrapClient(client).call('get_status', { stack: 'prod' });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toMatch(/NOT_FOUND: Unknown stack "prod".*frontendops\.config\.json/);
+  });
+
+  it('serves Streamable HTTP with --http 0 behind FRONTENDOPS_MCP_TOKEN', async () => {
+    const child = spawnTracked(
+      process.execPath,
+      [BIN, 'mcp', 'infra', '--stack', outputsFile, '--http', '0'],
+      {
+        env: cliEnv({ FRONTENDOPS_MCP_TOKEN: TOKEN }),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    const exited = new Promise((done) => child.on('exit', done));
+    cleanups.push(async () => {
+      child.kill('SIGTERM');
+      await exited;
+    });
+    const [, url = ''] = await waitForStderr(child, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/);
+    const refused = await fetch(url, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(refused.status).toBe(401);
+    const client = new Client({ name: 'http-e2e', version: '0.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    cleanups.push(() => client.close());
+    const status = await wrapClient(client).call('get_status');
+    expect(status.structured).toMatchObject({ stack: STACK, live: { commit: COMMITS[0] } });
+  });
+
+  it('over HTTP (serveHttp): no token → 401; a handle from one request works in the next (shared secret)', async () => {
+    const secret = randomBytes(32);
+    let instances = 0;
+    const serving = await serveHttp(
+      () => {
+        instances++;
+        return createInfraServer({
+          config: f.config(),
+          openSite: async () => f.t.site,
+          defaultStack: STACK,
+          secret,
+        });
+      },
+      { port: 0, token: TOKEN },
+    );
+    cleanups.push(() => serving.close());
+
+    const wrongToken = await fetch(serving.url, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer not-the-token-at-all' },
+    });
+    expect(wrongToken.status).toBe(401);
+    const anonymous = new Client({ name: 'anonymous', version: '0.0.0' });
+    await expect(
+      anonymous.connect(new StreamableHTTPClientTransport(new URL(serving.url))),
+    ).rejects.toThrow();
+
+    const client = new Client({ name: 'http-test', version: '0.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(serving.url), {
+        requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    cleanups.push(() => client.close());
+    const c = wrapClient(client);
+    const target = await c.call('get_deploy_target', { commit: COMMITS[1] });
+    const before = instances;
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(instances).toBeGreaterThan(before); // a different server instance verified the handle
+    expect(sync.structured).toMatchObject({ outcome: 'synced', deployId: target.structured.deployId });
+    const inv = await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
+    expect(inv.structured.outcome).toBe('succeeded');
+  });
+
+  it('over HTTP a protected stack is refused with how to approve when the client cannot be asked', async () => {
+    const secret = randomBytes(32);
+    const serving = await serveHttp(
+      () =>
+        createInfraServer({
+          config: f.config([STACK]),
+          openSite: async () => ({
+            ...f.t.site,
+            protected: true,
+            approval: { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: false },
+          }),
+          defaultStack: STACK,
+          secret,
+        }),
+      { port: 0, token: TOKEN },
+    );
+    cleanups.push(() => serving.close());
+    const client = new Client({ name: 'http-test', version: '0.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(serving.url), {
+        requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    cleanups.push(() => client.close());
+    const c = wrapClient(client);
+    const live = (await f.t.site.records.readPointer())?.value.deployId;
+    const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.isError).toBe(true);
+    expect(sync.text).toContain(`frontendops approve ${target.structured.deployId} --stack ${STACK}`);
+    expect((await f.t.site.records.readPointer())?.value.deployId).toBe(live);
+  });
+
+  it('over HTTP on the 2026-07-28 protocol, a client with elicitation is asked and its accept approves', async () => {
+    const secret = randomBytes(32);
+    const serving = await serveHttp(
+      () =>
+        createInfraServer({
+          config: f.config([STACK]),
+          // This stack trusts its clients' answers: what is under test is the 2026 round trip.
+          openSite: async () => ({
+            ...f.t.site,
+            protected: true,
+            approval: { approvers: {}, trustElicitation: true },
+          }),
+          defaultStack: STACK,
+          secret,
+        }),
+      { port: 0, token: TOKEN },
+    );
+    cleanups.push(() => serving.close());
+    const client = new Client(
+      { name: 'modern-agent', version: '0.0.0' },
+      { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    const asked: string[] = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      asked.push((request.params as { message: string }).message);
+      return { action: 'accept', content: { confirm: true, approver: 'HTTP Approver' } };
+    });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(serving.url), {
+        requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    cleanups.push(() => client.close());
+    const c = wrapClient(client);
+    const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.structured).toMatchObject({
+      outcome: 'synced',
+      approvedBy: expect.stringMatching(/^HTTP Approver \(/),
+    });
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain(target.structured.description as string);
+  });
+});

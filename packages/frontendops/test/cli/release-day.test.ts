@@ -1,0 +1,391 @@
+/**
+ * The release manager's day at a terminal, through the CLI in process (runCli), against the embedded
+ * S3 server, the CloudFront double, a site URL that serves the hosting bucket, and a real git
+ * repository: the conventions users know from Netlify, Vercel and the AWS CLI, and pin → promote.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { startOpenAIDouble } from '../support/openai-double.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+let t: TestDeployEnv;
+let repo: TestRepo;
+let site: Server;
+let siteUrl: string;
+let outputs: string;
+let env: Record<string, string>;
+let C1: string;
+let C2: string;
+let C3: string;
+const opened: string[] = [];
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'dashboard-staging' });
+  repo = await createTestRepo();
+  // The site as a visitor sees it: whatever the hosting bucket holds (verification reads index.html here).
+  site = createServer((req, res) => {
+    const key = (req.url ?? '/').slice(1).split('?')[0] || 'index.html';
+    t.site.hosting.get(key).then((object) => {
+      res.writeHead(object ? 200 : 404, { 'content-type': object?.contentType ?? 'text/plain' });
+      res.end(object?.body ?? 'not found');
+    });
+  });
+  await new Promise<void>((done) => site.listen(0, '127.0.0.1', done));
+  siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+  outputs = join(t.tmp, 'staging.json');
+  await writeFile(
+    outputs,
+    JSON.stringify({
+      stack: 'dashboard-staging',
+      artifactsBucket: t.target.artifactsBucket,
+      hostingBucket: t.target.hostingBucket,
+      distributionId: t.target.distributionId,
+      region: 'us-east-1',
+      endpoint: t.s3.endpoint,
+      siteUrl,
+    }),
+  );
+  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice', FRONTENDOPS_MODEL: '' };
+  C1 = repo.commits.dashboard1;
+  C2 = repo.commits.dashboard2;
+  for (const [commit, version] of [
+    [C1, 'v1'],
+    [C2, 'v2'],
+  ] as const) {
+    const build = await writeFixtureBuild(join(t.tmp, version), { version });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+});
+afterAll(async () => {
+  await new Promise((done) => site?.close(done));
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+/** The CLI in this process, in the git repository (deploy tags, "the latest"). */
+const run = (argv: string[], extra: Record<string, string> = {}) =>
+  cli(argv, { env: { ...env, ...extra }, cwd: repo.dir, opened });
+
+/** A new dashboard commit in the repository, its build published (what CI does). */
+async function addRelease(version: string, subject: string): Promise<string> {
+  await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'index.html'), `<h1>${version}</h1>\n`);
+  await repo.git(['commit', '-qam', subject]);
+  const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  const build = await writeFixtureBuild(join(t.tmp, version), { version });
+  await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: sha });
+  return sha;
+}
+
+describe('CLI conventions', () => {
+  it('--version, and examples in the --help of every command', async () => {
+    const version = await run(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: '0.2.0\n' });
+    const commands = [
+      [],
+      ['publish'],
+      ['deploy'],
+      ['rollback'],
+      ['promote'],
+      ['pin'],
+      ['unpin'],
+      ['status'],
+      ['history'],
+      ['audit'],
+      ['audit', 'verify'],
+      ['approve'],
+      ['agent'],
+      ['chat'],
+      ['console'],
+      ['dev'],
+      ['mcp'],
+      ['mcp', 'infra'],
+      ['mcp', 'git'],
+      ['action'],
+    ];
+    for (const command of commands) {
+      const help = await run([...command, '--help']);
+      expect(help.code, command.join(' ')).toBe(0);
+      expect(help.stdout, command.join(' ')).toMatch(/\nExamples:\n {2}\$ \S/);
+    }
+  });
+
+  it('publish takes the app from the configuration, records --message, and needs the full sha', async () => {
+    const dir = join(t.tmp, 'config');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'frontendops.config.json'), JSON.stringify({ app: 'kpi-board' }));
+    const build = await writeFixtureBuild(join(t.tmp, 'kpi'), { version: 'kpi' });
+    const sha = 'f00dfeed'.repeat(5);
+    const published = await cli(
+      [
+        'publish',
+        build.dir,
+        '--commit',
+        sha,
+        '--stack',
+        outputs,
+        '--json',
+        '--message',
+        'KPI board, first cut',
+      ],
+      { env, cwd: dir },
+    );
+    expect(published.code, published.stderr).toBe(0);
+    expect(JSON.parse(published.stdout)).toMatchObject({ app: 'kpi-board', commit: sha, published: true });
+    const entry = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+    expect(entry).toMatchObject({ type: 'publish', data: { request: { message: 'KPI board, first cut' } } });
+    const short = await cli(['publish', build.dir, '--commit', sha.slice(0, 7), '--stack', outputs], {
+      env,
+      cwd: dir,
+    });
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/^error: publish needs the full commit sha \(40 lower-case hex/);
+  });
+
+  it('deploy --commit <short sha> --message --json --open: the JSON has the site URL and the tag; the site opens; --message is recorded', async () => {
+    const deployed = await run([
+      'deploy',
+      '--stack',
+      outputs,
+      '--commit',
+      C1.slice(0, 7),
+      '--message',
+      'first release of the day',
+      '--json',
+      '--open',
+    ]);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const json = JSON.parse(deployed.stdout);
+    expect(json).toMatchObject({
+      commit: C1,
+      outcome: 'succeeded',
+      siteUrl,
+      tag: expect.stringMatching(/^dashboard-deploy-\d{8}-1$/),
+      message: 'first release of the day',
+      verification: { ok: true },
+    });
+    expect(opened).toEqual([siteUrl]);
+    const record = await t.site.records.readRecord(json.deployId);
+    expect(record?.request).toMatchObject({ message: 'first release of the day', actor: 'rm-alice' });
+    const audit = (await readAudit(t.site.state, t.target.statePrefix)).find(
+      (e) => e.type === 'deploy' && e.data.deployId === json.deployId,
+    );
+    expect(audit?.data.request).toMatchObject({ message: 'first release of the day' });
+  });
+
+  it("progress speaks people's words; --verbose adds the engine's detail", async () => {
+    const plain = await run(['deploy', '--stack', outputs, '--commit', C2.slice(0, 7)]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toMatch(/^Deploying sophia-dashboard [0-9a-f]{7}: copy \d+ files?/m);
+    expect(plain.stderr).toMatch(/^Visitors now get sophia-dashboard@[0-9a-f]{7}\.$/m);
+    expect(plain.stderr).toMatch(/^Checked: the CDN serves the new page\.$/m);
+    expect(plain.stderr).not.toMatch(/pointer|record:|I\d{13}/);
+    expect(plain.stdout).toMatch(/tag: dashboard-deploy-\d{8}-2/);
+    await run(['unpin', '--stack', outputs]);
+    const verbose = await run(['rollback', '--stack', outputs, '--verbose']);
+    expect(verbose.stderr).toMatch(/^ {4}pointer: sophia-dashboard@[0-9a-f]{7} is live$/m);
+    expect(verbose.stderr).toMatch(/^ {4}invalidate: \d+ path\(s\), I\d+/m);
+  });
+
+  it('history is a table with column headers and the deploy tags', async () => {
+    const history = await run(['history', '--stack', outputs]);
+    expect(history.code).toBe(0);
+    const [header, ...rows] = history.stdout.trimEnd().split('\n');
+    expect(header).toMatch(
+      /^FINISHED \(UTC\)\s+KIND\s+RELEASE\s+OUTCOME\s+DEPLOY ID\s+TAG\s+COPIED\/DELETED\s+BY\s+WHY$/,
+    );
+    expect(rows[0]).toMatch(
+      /rollback\s+sophia-dashboard@[0-9a-f]{7}\s+succeeded\s+[0-9a-f]{7}-[0-9a-f]{10}\s+dashboard-deploy-\d{8}-3/,
+    );
+    expect(rows.at(-1)).toMatch(/dashboard-deploy-\d{8}-1 .* rm-alice\s+first release of the day$/);
+  });
+
+  it('exit codes as documented: 2 for an unknown stack, a refusal or a bad argument; 0 done', async () => {
+    const unknown = await run(['status', '--stack', 'no-such-stack']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^error: Unknown stack "no-such-stack"/);
+    expect(unknown.stderr).not.toMatch(/\n\s+at /);
+    expect((await run(['deploy', '--stack', outputs, '--commit', 'zzz'])).code).toBe(2);
+    expect((await run(['deploy', '--stack', outputs, '--bogus'])).code).toBe(2);
+    expect((await run(['status', '--stack', outputs])).code).toBe(0);
+  });
+});
+
+describe('pin, promote and unpin at the terminal', () => {
+  it('a rollback pinned the stack: status says so; a deploy is refused (exit 2) naming the pin and both ways forward', async () => {
+    const status = await run(['status', '--stack', outputs]);
+    expect(status.stdout).toMatch(
+      /PINNED to [0-9a-f]{7} \([0-9a-f]{7}-[0-9a-f]{10}\) by rm-alice when rolling back/,
+    );
+    expect(status.stdout).toMatch(/frontendops promote \[<commit>\]` or `frontendops unpin`/);
+    C3 = await addRelease('v3', 'dashboard: fix the KPI totals');
+    const refused = await run(['deploy', '--stack', outputs]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^error: dashboard-staging is pinned to sophia-dashboard@[0-9a-f]{7}/m);
+    expect(refused.stderr).toMatch(/frontendops promote[\s\S]*frontendops unpin/);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('deploy --dry-run shows what is in the release: commits with subject and author, files by kind, the CDN refresh, and the pin', async () => {
+    const dry = await run(['deploy', '--stack', outputs, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/Commits this release adds \(2\):/);
+    expect(dry.stdout).toContain(`${C3.slice(0, 7)} dashboard: fix the KPI totals — Ada Release`);
+    expect(dry.stdout).toContain(`${C2.slice(0, 7)} dashboard: add App — Ada Release`);
+    expect(dry.stdout).toMatch(
+      /Files: HTML: 1 changed · hashed assets: 2 added, 2 removed · other files: no change/,
+    );
+    expect(dry.stdout).toMatch(/The CDN refreshes 2 paths \(\/, \/index\.html\)/);
+    expect(dry.stdout).toMatch(/note: dashboard-staging is pinned to .* a deploy would be refused/);
+  });
+
+  it('promote (the latest): live for everyone, the pin cleared, a deploy tag, the audit says who and why', async () => {
+    const promoted = await run(['promote', '--stack', outputs, '--message', 'v3 fixes the totals', '--json']);
+    expect(promoted.code, promoted.stderr).toBe(0);
+    expect(JSON.parse(promoted.stdout)).toMatchObject({
+      commit: C3,
+      outcome: 'succeeded',
+      siteUrl,
+      tag: expect.stringMatching(/^dashboard-deploy-/),
+      unpinned: { commit: C1, by: 'rm-alice' },
+      message: 'v3 fixes the totals',
+    });
+    expect((await run(['status', '--stack', outputs])).stdout).not.toMatch(/PINNED/);
+    const entries = await readAudit(t.site.state, t.target.statePrefix);
+    expect(entries.at(-1)).toMatchObject({
+      type: 'unpin',
+      data: { via: 'promote', by: 'rm-alice', reason: 'v3 fixes the totals' },
+    });
+  });
+
+  it('pin --message, unpin, and unpin again; rollback --to <short sha>; promote <short sha>', async () => {
+    const pinned = await run(['pin', '--stack', outputs, '--message', 'freeze for the audit']);
+    expect(pinned.stdout).toMatch(
+      /^Pinned dashboard-staging to sophia-dashboard@[0-9a-f]{7} .*"freeze for the audit"/,
+    );
+    const unpinned = await run(['unpin', '--stack', outputs, '--message', 'audit done']);
+    expect(unpinned.stdout).toMatch(
+      /^Unpinned dashboard-staging \(it was pinned to .*\)\. Deploys go through again/,
+    );
+    expect((await run(['unpin', '--stack', outputs])).stdout).toMatch(/is not pinned; nothing changed/);
+    const back = await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--json']);
+    expect(JSON.parse(back.stdout)).toMatchObject({ commit: C2, pinned: { commit: C2 } });
+    const again = await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ commit: C3, unpinned: { commit: C2 } });
+  });
+
+  it('promote on a protected stack needs --yes or the prompt, as a deploy does', async () => {
+    const prod = await t.writeOutputs({ stack: 'dashboard-hosting-prod', cdn: true });
+    const refused = await run(['promote', C1.slice(0, 7), '--stack', prod]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /protected environment: "promote \(and clear the pin\): deploy sophia-dashboard@/,
+    );
+    const approved = await run(['promote', C1.slice(0, 7), '--stack', prod, '--yes', '--json']);
+    expect(approved.code, approved.stderr).toBe(0);
+  });
+});
+
+describe('model configuration errors are one clear line', () => {
+  it.each([
+    ['openai:gpt-4.1', {}, /OPENAI_API_KEY, which is not set: set OPENAI_API_KEY to your OpenAI API key/],
+    ['openai:gpt-4.1', { OPENAI_API_KEY: '' }, /OPENAI_API_KEY, which is empty/],
+    ['anthropic:claude-sonnet-4-5', { ANTHROPIC_API_KEY: ' ' }, /ANTHROPIC_API_KEY, which is empty/],
+    ['gpt-4.1', {}, /is not a model: expected provider:model/],
+  ])('FRONTENDOPS_MODEL=%s %o', async (model, keys, message) => {
+    const saved = {
+      OPENAI_API_KEY: process.env.OPENAI_API_KEY,
+      ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
+    };
+    delete process.env.OPENAI_API_KEY;
+    delete process.env.ANTHROPIC_API_KEY;
+    try {
+      const started = Date.now();
+      const ran = await cli(['agent', "what's live?", '--stack', outputs], {
+        env: { ...env, FRONTENDOPS_MODEL: model, ...keys },
+        cwd: repo.dir,
+      });
+      expect(ran.code).toBe(2);
+      expect(ran.stdout).toBe('');
+      expect(ran.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(ran.stderr).toMatch(message);
+      expect(ran.stderr).toMatch(/^error: FRONTENDOPS_MODEL/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('a key the model API refuses is asked once (no retries) and said in one sentence', async () => {
+    const double = await startOpenAIDouble({ apiKey: 'sk-right', script: () => ({ text: 'hi' }) });
+    let attempts = 0;
+    const counting = createServer((req, res) => {
+      attempts++;
+      const target = new URL(req.url ?? '/', double.baseURL);
+      req.pipe(
+        httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode ?? 500, answer.headers);
+          answer.pipe(res);
+        }),
+      );
+    });
+    await new Promise<void>((done) => counting.listen(0, '127.0.0.1', done));
+    try {
+      const base = `http://127.0.0.1:${(counting.address() as AddressInfo).port}/v1`;
+      const ran = await run(['agent', 'tell me a joke', '--stack', outputs, '--json'], {
+        FRONTENDOPS_MODEL: 'openai:gpt-test',
+        OPENAI_API_KEY: 'sk-wrong',
+        FRONTENDOPS_MODEL_BASE_URL: base,
+      });
+      const result = JSON.parse(ran.stdout);
+      expect(result.outcome).toBe('failed');
+      expect(result.message).toMatch(
+        /^The model failed: the model API refused the key \(HTTP 401: Incorrect API key provided\.\)/,
+      );
+      expect(result.message.split('\n')).toHaveLength(1);
+      expect(attempts).toBe(1);
+      expect(ran.stderr).not.toMatch(/AI_RetryError|\n\s+at /);
+    } finally {
+      await new Promise((done) => counting.close(done));
+      await double.close();
+    }
+  });
+});
+
+describe('frontendops console beside npm start', () => {
+  it('prints the address of the console `npm start` serves for this directory instead of starting a second', async () => {
+    const dir = join(t.tmp, 'running');
+    await mkdir(join(dir, '.frontendops'), { recursive: true });
+    const consoleUrl = 'http://127.0.0.1:45678/?token=fo-console-0123456789abcdef';
+    await writeFile(
+      join(dir, '.frontendops', 'env.json'),
+      JSON.stringify({
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        s3Endpoint: 'http://127.0.0.1:1',
+        credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+        buckets: { artifacts: 'a', hosting: 'h' },
+        distributionId: 'E1LOCALEDGE',
+        edgeUrl: 'http://127.0.0.1:2/',
+        cdnEndpoint: 'http://127.0.0.1:3/',
+        consoleUrl,
+        dataDir: join(dir, '.frontendops'),
+      }),
+    );
+    // A second console would serve until stopped: this returns because none is started.
+    const printed = await cli(['console'], { env, cwd: dir });
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toMatch(
+      new RegExp(`^FrontendOps console: ${consoleUrl.replace(/[?.]/g, '\\$&')}\n`),
+    );
+    expect(printed.stdout).toMatch(/served by the local environment \(`npm start`, pid \d+\)/);
+  });
+});

@@ -1,0 +1,567 @@
+/**
+ * The console's HTTP API against the embedded S3 server and the CloudFront double: token and CSRF
+ * rules, what is shown (and that no bucket name is), plans bound to what is applied, progress on the
+ * event stream, and approvals in the chat coming only from the request's explicit flag.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import type { AgentResult } from '../../src/agent/types.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { ConsoleAgent } from '../../src/console/chat.ts';
+import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import type {
+  ActionResult,
+  ApiError,
+  AuditStatusView,
+  ChatReply,
+  ConsoleEvent,
+  DeploymentDetails,
+  HistoryItem,
+  PinResult,
+  PlanView,
+  StatusView,
+} from '../../src/console/types.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { ApprovalDecision, ApprovalRequest } from '../../src/ports.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+
+const APP = 'sophia-dashboard';
+const C3 = '3333333ccccccccccccccccccccccccccccccccc';
+/** The repository's two dashboard commits; the second is "the latest". */
+let C1: string;
+let C2: string;
+
+let t: TestDeployEnv;
+let repo: TestRepo;
+let server: ConsoleServer;
+const asked: { request: ApprovalRequest; decision: ApprovalDecision }[] = [];
+/** The deploy id the stand-in agent plans; a test changes it to play "a newer build was published". */
+let plannedId = '3333333-0000000001';
+
+/** Stands in for runAgentRequest: asks for one approval of its plan, as the real agent's gate does before a deploy. */
+const agent: ConsoleAgent = async (text, options) => {
+  options.onEvent({
+    type: 'intent',
+    planner: 'runbook',
+    intent: 'deploy',
+    description: `understood: ${text}`,
+  });
+  if (!/deploy/.test(text)) return agentResult(text, 'answered', 'Live: 3333333.');
+  const request: ApprovalRequest = {
+    action: 'deploy',
+    stack: STACK,
+    summary: `deploy sophia-dashboard@${plannedId.slice(0, 7)} to ${STACK}: 3 files to copy`,
+    deployId: plannedId,
+  };
+  const decision = await options.approve(request, { asked: ['deploy'] });
+  asked.push({ request, decision });
+  options.onEvent({ type: 'approval', request, decision });
+  return agentResult(
+    text,
+    decision.approved ? 'succeeded' : 'declined',
+    decision.approved
+      ? 'done'
+      : `Nothing was changed: not approved. Run it again with --yes to approve, or \`frontendops approve ${plannedId} --stack ${STACK}\`.`,
+  );
+};
+
+beforeAll(async () => {
+  t = await startDeployEnv({}, { protected: true });
+  repo = await createTestRepo();
+  C1 = repo.commits.dashboard1;
+  C2 = repo.commits.dashboard2;
+  for (const [i, commit] of [C1, C2].entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+  await deployArtifact(t.site, {
+    app: APP,
+    commit: C1,
+    request: { text: 'first deploy', actor: 'alice', planner: 'cli', at: new Date().toISOString() },
+  });
+  // A stand-in page: these tests are about the API; the browser test builds and drives the real UI.
+  const uiDir = join(t.tmp, 'ui');
+  await mkdir(uiDir, { recursive: true });
+  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
+  server = await startConsole({
+    config: await loadConfig(t.tmp),
+    stacks: [STACK],
+    openSite: async () => t.site,
+    agent,
+    git: createLocalGit({ repoDir: repo.dir }),
+    uiDir,
+    actor: 'tester (console)',
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+const origin = () => new URL(server.url).origin;
+const stackUrl = (resource: string) => `${origin()}/api/stacks/${STACK}/${resource}`;
+const bearer = () => ({ authorization: `Bearer ${server.token}` });
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { headers: bearer() });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as T;
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string> = bearer()) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('access', () => {
+  it('refuses every API call without the token, and with a wrong one', async () => {
+    for (const path of ['/api/session', `/api/stacks/${STACK}/status`, '/api/events']) {
+      const res = await fetch(`${origin()}${path}`);
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as ApiError).message).toMatch(/token/);
+    }
+    const wrong = await fetch(`${origin()}/api/session`, {
+      headers: { authorization: 'Bearer nope-nope-nope-nope' },
+    });
+    expect(wrong.status).toBe(401);
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
+    const mutation = await post(stackUrl('deploy-latest'), { deployId: plan.deployId }, {});
+    expect(mutation.status).toBe(401);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('signs a browser in with /?token=… as an HttpOnly, SameSite=Strict cookie and takes the token out of the address', async () => {
+    const res = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/');
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const session = await fetch(`${origin()}/api/session`, {
+      headers: { cookie: cookie.split(';')[0] ?? '' },
+    });
+    expect(session.status).toBe(200);
+
+    // The cookie is a session of this console, named after its port, never the token itself: a
+    // cookie is sent to every port of 127.0.0.1, and another local server must not learn the token.
+    const port = new URL(server.url).port;
+    const [name, value] = (cookie.split(';')[0] ?? '').split('=');
+    expect(name).toBe(`frontendops_console_${port}`);
+    expect(value).not.toContain(server.token);
+    expect(value?.length).toBeGreaterThanOrEqual(43);
+    for (const forged of [
+      `frontendops_console_${port}=${server.token}`,
+      `frontendops_console=${server.token}`,
+    ]) {
+      const refused = await fetch(`${origin()}/api/session`, { headers: { cookie: forged } });
+      expect(refused.status, forged).toBe(401);
+    }
+    // Another port of the same host is another origin.
+    const otherPort = await fetch(`${origin()}/api/session`, {
+      headers: { ...bearer(), origin: `http://127.0.0.1:${Number(port) + 1}` },
+    });
+    expect(otherPort.status).toBe(403);
+
+    const bad = await fetch(`${server.url}?token=not-the-token-at-all`, { redirect: 'manual' });
+    expect(bad.status).toBe(303);
+    expect(bad.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('refuses cookie mutations without the console header, and any request from another origin or Host', async () => {
+    const signedIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
+    const noHeader = await post(stackUrl('deploy-latest'), { deployId: plan.deployId }, { cookie });
+    expect(noHeader.status).toBe(403);
+    const crossSite = await post(
+      stackUrl('deploy-latest'),
+      { deployId: plan.deployId },
+      { cookie, 'x-frontendops-console': '1', 'sec-fetch-site': 'cross-site' },
+    );
+    expect(crossSite.status).toBe(403);
+    const otherOrigin = await post(
+      stackUrl('deploy-latest'),
+      { deployId: plan.deployId },
+      { ...bearer(), origin: 'http://evil.example' },
+    );
+    expect(otherOrigin.status).toBe(403);
+    // fetch() may not set Host; node:http sends what a rebound DNS name would.
+    expect(await statusWithHost('/api/session', 'evil.example')).toBe(403);
+    expect(await statusWithHost('/api/session', `localhost:${new URL(server.url).port}`)).toBe(200);
+    const form = await fetch(stackUrl('deploy-latest'), {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: `deployId=${plan.deployId}`,
+    });
+    expect(form.status).toBe(403);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('serves the page with a strict content security policy', async () => {
+    const res = await fetch(server.url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+  });
+});
+
+describe('what the console shows', () => {
+  it('shows the live release with who and which request, and never a bucket name or endpoint', async () => {
+    const res = await fetch(stackUrl('status'), { headers: bearer() });
+    const text = await res.text();
+    const status = JSON.parse(text) as StatusView;
+    expect(status.live?.commit).toBe(C1);
+    expect(status.live?.request).toMatchObject({ text: 'first deploy', actor: 'alice', planner: 'cli' });
+    expect(status.protected).toBe(true);
+    for (const secret of [ARTIFACTS, HOSTING, t.s3.endpoint, t.cdn.endpoint])
+      expect(text).not.toContain(secret);
+  });
+
+  it('plans the latest artifact without changing anything', async () => {
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
+    expect(plan).toMatchObject({ action: 'deploy-latest', commit: C2, fromCommit: C1, noop: false });
+    expect(plan.filesToCopy).toBeGreaterThan(0);
+    expect(plan.description).toContain(C2.slice(0, 7));
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('reports the audit chain as verified', async () => {
+    const audit = await getJson<AuditStatusView>(stackUrl('audit'));
+    // The first release: the environment marked, the release going live, its record.
+    expect(audit).toMatchObject({ ok: true, entries: 3, problem: null });
+  });
+
+  it('answers 404 with what to do for an unknown stack or deployment', async () => {
+    const stack = await fetch(`${origin()}/api/stacks/other-stack/status`, { headers: bearer() });
+    expect(stack.status).toBe(404);
+    expect(((await stack.json()) as ApiError).message).toMatch(/--stack other-stack/);
+    const missing = await fetch(stackUrl('deployments/nope-123'), { headers: bearer() });
+    expect(missing.status).toBe(404);
+    const malformed = await fetch(stackUrl('deployments/%E0%A4%A'), { headers: bearer() });
+    expect(malformed.status).toBe(400);
+  });
+});
+
+describe('deploy and roll back, confirmed by plan', () => {
+  it('refuses a stale plan with 409 and the new plan, changing nothing', async () => {
+    const res = await post(stackUrl('deploy-latest'), { deployId: '2222222-0000000000' });
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as ApiError;
+    expect(body.error).toBe('PLAN_CHANGED');
+    expect(body.plan?.commit).toBe(C2);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+    expect(await t.site.records.readPending()).toBeNull();
+  });
+
+  it('deploys the confirmed plan, streaming progress, and records it with its audit entry', async () => {
+    const stream = await openEventStream();
+    try {
+      const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
+      const runId = 'run-deploy-0001';
+      const res = await post(stackUrl('deploy-latest'), { deployId: plan.deployId, runId });
+      const result = (await res.json()) as ActionResult;
+      expect(res.status).toBe(200);
+      expect(result).toMatchObject({ deployId: plan.deployId, outcome: 'succeeded', commit: C2 });
+      // The console tags its deploys too, with the request in words.
+      expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-1$/);
+      const message = await repo.git(['tag', '-l', '--format=%(contents)', result.tag ?? '']);
+      expect(message).toContain('Deploy the latest build (confirmed in the console by tester)');
+      await stream.waitFor((e) => e.runId === runId && e.event.type === 'done');
+      const types = stream.events.filter((e) => e.runId === runId).map((e) => e.event.type);
+      expect(types[0]).toBe('plan');
+      expect(types).toContain('copy');
+      expect(types).toContain('step');
+      // Progress in people's words, the engine's words beside them.
+      const steps = stream.events.flatMap((e) =>
+        e.runId === runId && e.event.type === 'step' ? [e.event] : [],
+      );
+      expect(steps.map((e) => e.headline)).toContain(`Visitors now get ${APP}@${C2.slice(0, 7)}.`);
+      expect(steps.find((e) => e.step === 'pointer')?.detail).toBe(`${APP}@${C2.slice(0, 7)} is live`);
+
+      const history = await getJson<{ deployments: HistoryItem[] }>(stackUrl('history'));
+      expect(history.deployments.map((d) => d.commit)).toEqual([C2, C1]);
+      expect(history.deployments[0]).toMatchObject({
+        live: true,
+        tag: expect.stringMatching(/^dashboard-deploy-/),
+        request: {
+          planner: 'console',
+          actor: 'tester (console)',
+          text: 'Deploy the latest build (confirmed in the console by tester)',
+        },
+      });
+
+      const details = await getJson<DeploymentDetails>(stackUrl(`deployments/${plan.deployId}`));
+      expect(details.copiedFiles).toContain('/index.html');
+      expect(details.invalidation?.ids.length).toBeGreaterThan(0);
+      expect(details.audit).toMatchObject({ seq: 5, type: 'deploy' }); // after the release entry (4) of this deploy
+      expect(details.fromCommit).toBe(C1);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('rolls back to the previous release with a confirmed plan', async () => {
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=rollback`);
+    expect(plan).toMatchObject({ action: 'rollback', commit: C1, fromCommit: C2 });
+    const res = await post(stackUrl('rollback'), { deployId: plan.deployId, message: 'totals are wrong' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ActionResult).pinned).toBe(true);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+    const audit = await getJson<AuditStatusView>(stackUrl('audit'));
+    // The environment marked; each of the three went live and was recorded; the rollback's pin.
+    expect(audit).toMatchObject({ ok: true, entries: 8 });
+  });
+
+  it('refuses a malformed body with what was expected', async () => {
+    const res = await post(stackUrl('deploy-latest'), { deployId: '../../x y' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ApiError).message).toMatch(/deployId/);
+  });
+});
+
+describe('pin, promote, redeploy: after a rollback the stack is pinned', () => {
+  it('status shows the pin; the latest build is refused past it (409 PINNED) in the page’s words', async () => {
+    const status = await getJson<StatusView>(stackUrl('status'));
+    expect(status.pin).toMatchObject({ commit: C1, cause: 'rollback', reason: 'totals are wrong' });
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
+    expect(plan.pin).toMatchObject({ commit: C1 });
+    const res = await post(stackUrl('deploy-latest'), { deployId: plan.deployId });
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as ApiError;
+    expect(body.error).toBe('PINNED');
+    expect(body.message).toMatch(
+      /^This stack is pinned to sophia-dashboard@[0-9a-f]{7} .*Promote a release .* or unpin/,
+    );
+    expect(body.message).not.toMatch(/frontendops |--yes/);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
+  });
+
+  it('the plan says what is in the release: commits with subject and author, files by kind, the CDN refresh', async () => {
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=promote`);
+    expect(plan).toMatchObject({ action: 'promote', commit: C2, fromCommit: C1 });
+    expect(plan.commits).toMatchObject({
+      direction: 'forward',
+      commits: [{ sha: C2, message: 'dashboard: add App\n\nLonger body line.', author: 'Ada Release' }],
+    });
+    expect(plan.contents?.files.html).toMatchObject({ changed: 1, paths: { changed: ['/index.html'] } });
+    expect(plan.contents?.invalidation).toMatch(/^The CDN refreshes 2 paths/);
+    const back = await getJson<PlanView>(`${stackUrl('plan')}?action=rollback&to=${C1.slice(0, 7)}`);
+    expect(back.commits?.direction).toMatch(/same|back/);
+  });
+
+  it('unpin and pin, each recorded with who and why', async () => {
+    const unpinned = await post(stackUrl('unpin'), { message: 'fixed forward' });
+    expect((await unpinned.json()) as PinResult).toMatchObject({ changed: true, pin: { commit: C1 } });
+    expect((await getJson<StatusView>(stackUrl('status'))).pin).toBeNull();
+    const again = (await (await post(stackUrl('unpin'), {})).json()) as PinResult;
+    expect(again).toMatchObject({ changed: false, pin: null });
+    const pinned = (await (await post(stackUrl('pin'), { message: 'freeze' })).json()) as PinResult;
+    expect(pinned).toMatchObject({ changed: true, pin: { commit: C1, cause: 'pin', reason: 'freeze' } });
+    const audit = await readAudit(t.site.state, t.target.statePrefix);
+    expect(audit.at(-1)).toMatchObject({
+      type: 'pin',
+      data: { by: 'tester (console)', reason: 'freeze' },
+    });
+  });
+
+  it('promote makes the latest live for everyone and clears the pin; redeploy goes to any release of the history', async () => {
+    const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=promote`);
+    const promoted = (await (
+      await post(stackUrl('promote'), { deployId: plan.deployId })
+    ).json()) as ActionResult;
+    expect(promoted).toMatchObject({ outcome: 'succeeded', commit: C2, unpinned: true, pinned: false });
+    expect(promoted.tag).toMatch(/^dashboard-deploy-/);
+    expect((await getJson<StatusView>(stackUrl('status'))).pin).toBeNull();
+    const record = await t.site.records.readRecord(promoted.deployId);
+    expect(record?.request.text).toBe(
+      'Promote the latest build for everyone and clear the pin (confirmed in the console by tester)',
+    );
+
+    const first = (await t.site.records.listRecords()).records.at(-1);
+    const redeploy = await getJson<PlanView>(`${stackUrl('plan')}?action=redeploy&to=${first?.deployId}`);
+    expect(redeploy).toMatchObject({ action: 'redeploy', kind: 'deploy', commit: C1, to: first?.deployId });
+    const done = (await (
+      await post(stackUrl('redeploy'), { deployId: redeploy.deployId, to: first?.deployId })
+    ).json()) as ActionResult;
+    expect(done).toMatchObject({ outcome: 'succeeded', commit: C1, pinned: false });
+    expect((await t.site.records.readRecord(done.deployId))?.request.text).toBe(
+      `Redeploy ${C1.slice(0, 7)} (confirmed in the console by tester)`,
+    );
+  });
+});
+
+describe('chat', () => {
+  const chat = async (body: Record<string, unknown>) => {
+    const res = await post(`${origin()}/api/chat`, body);
+    return { status: res.status, body: (await res.json()) as ChatReply & ApiError };
+  };
+
+  it('shows the plan the agent needs confirmed, with its deploy id, and no terminal advice', async () => {
+    await publishArtifact(t.site.artifacts, {
+      dir: (await writeFixtureBuild(join(t.tmp, 'build-3'), { version: 'v3' })).dir,
+      app: APP,
+      commit: C3,
+    });
+    const first = await chat({ text: 'deploy the latest dashboard' });
+    expect(first.status).toBe(200);
+    expect(first.body.confirm).toEqual({
+      action: 'deploy',
+      stack: STACK,
+      summary: `deploy sophia-dashboard@3333333 to ${STACK}: 3 files to copy`,
+      deployId: plannedId,
+    });
+    expect(first.body.answer).toBe('Nothing has changed yet: this needs your confirmation.');
+    expect(first.body.approvals).toEqual([expect.objectContaining({ approved: false, deployId: plannedId })]);
+    expect(asked.at(-1)?.decision.approved).toBe(false);
+    expect(JSON.stringify(first.body)).not.toMatch(/--yes|frontendops approve/);
+  });
+
+  it('approves exactly the confirmed plan, once; a used confirmation is refused', async () => {
+    const wrong = await chat({
+      text: 'deploy the latest dashboard',
+      confirm: { deployId: '3333333-9999999999' },
+    });
+    expect(wrong.status).toBe(409);
+    expect(wrong.body.error).toBe('CONFIRMATION_USED');
+    const confirmed = await chat({ text: 'deploy the latest dashboard', confirm: { deployId: plannedId } });
+    expect(confirmed.body).toMatchObject({ ok: true, answer: 'done', confirm: null });
+    expect(asked.at(-1)?.decision).toEqual({
+      approved: true,
+      by: 'tester (console)',
+      via: `the console (confirmed plan ${plannedId})`,
+    });
+    const again = await chat({ text: 'deploy the latest dashboard', confirm: { deployId: plannedId } });
+    expect(again.status).toBe(409);
+  });
+
+  it('a different plan (a newer build published meanwhile) is not approved: it is shown instead', async () => {
+    const shown = await chat({ text: 'deploy the latest dashboard' });
+    const confirmedId = shown.body.confirm?.deployId as string;
+    plannedId = '4444444-0000000002';
+    const replaced = await chat({ text: 'deploy the latest dashboard', confirm: { deployId: confirmedId } });
+    expect(asked.at(-1)?.decision.approved).toBe(false);
+    expect(replaced.body).toMatchObject({
+      replaced: confirmedId,
+      confirm: { deployId: '4444444-0000000002' },
+    });
+    expect(replaced.body.answer).toMatch(
+      /^The plan changed since you confirmed 3333333-0000000001, so nothing was changed/,
+    );
+  });
+
+  it('a newer request replaces a waiting confirmation: its button no longer works', async () => {
+    const shown = await chat({ text: 'deploy the latest dashboard' });
+    await chat({ text: "what's live?" });
+    const late = await chat({
+      text: 'deploy the latest dashboard',
+      confirm: { deployId: shown.body.confirm?.deployId },
+    });
+    expect(late.status).toBe(409);
+    expect(late.body.message).toMatch(/already used, or a newer request replaced it/);
+  });
+
+  it('says so when no agent is available', async () => {
+    const bare = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+      uiDir: join(t.tmp, 'ui'),
+    });
+    try {
+      const res = await fetch(`${new URL(bare.url).origin}/api/chat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bare.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ text: "what's live?" }),
+      });
+      expect(res.status).toBe(503);
+      expect(bare.token).not.toBe(server.token);
+      const session = await (
+        await fetch(`${new URL(bare.url).origin}/api/session`, {
+          headers: { authorization: `Bearer ${bare.token}` },
+        })
+      ).json();
+      expect(session).toMatchObject({ chat: false, chatReason: expect.stringMatching(/not available/) });
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+function statusWithHost(path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${origin()}${path}`, { headers: { ...bearer(), host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function agentResult(request: string, outcome: AgentResult['outcome'], message: string): AgentResult {
+  return {
+    request,
+    actor: 'tester',
+    planner: 'runbook',
+    intent: 'deploy',
+    outcome,
+    message,
+    calls: [],
+    dryRun: false,
+  };
+}
+
+/** Reads `/api/events` as a browser's EventSource would, collecting the parsed messages. */
+async function openEventStream() {
+  const controller = new AbortController();
+  const res = await fetch(`${origin()}/api/events`, { headers: bearer(), signal: controller.signal });
+  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+  const events: ConsoleEvent[] = [];
+  const waiters: (() => void)[] = [];
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          for (const line of block.split('\n'))
+            if (line.startsWith('data: ')) events.push(JSON.parse(line.slice(6)) as ConsoleEvent);
+          for (const wake of waiters.splice(0)) wake();
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+  })();
+  return {
+    events,
+    async waitFor(match: (event: ConsoleEvent) => boolean, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!events.some(match)) {
+        if (Date.now() > deadline)
+          throw new Error(`no matching event in ${timeoutMs} ms: ${JSON.stringify(events)}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 200).unref();
+        });
+      }
+    },
+    close: () => controller.abort(),
+  };
+}

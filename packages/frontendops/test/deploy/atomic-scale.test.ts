@@ -1,0 +1,49 @@
+/**
+ * An atomic rollback does the same work whatever the site's size: the same S3 requests for a site
+ * of 9 files and one of 259 (no listing, no copy, no manifest read), one key write, nothing
+ * invalidated. `npm run bench -- atomic` times it at 800 and 20,000 files.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import type { S3RequestRecord } from '../../src/local/s3-server.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+
+const C = ['5e5e5e5e5e5e5e5e', '6f6f6f6f6f6f6f6f'];
+const envs: AtomicEnv[] = [];
+
+beforeAll(async () => {
+  for (const extraAssets of [0, 250]) {
+    const t = await startAtomicEnv({ stack: `size-${extraAssets}` });
+    for (const [i, commit] of C.entries()) {
+      await t.publish(commit, `v${i + 1}`, { extraAssets });
+      await deployArtifact(t.site, { app: APP, commit, request: request() });
+    }
+    envs.push(t);
+  }
+}, 180_000);
+afterAll(async () => {
+  for (const t of envs) await t.stop();
+});
+
+/** Requests by bucket and operation, ignoring the order concurrent ones finished in. */
+const shape = (requests: readonly S3RequestRecord[]) =>
+  requests.map((r) => `${r.bucket.replace(/^atomic-/, '')} ${r.method} ${r.query.replace(/=.*/, '')}`).sort();
+
+describe('atomic rollback at any size', () => {
+  it('sends the same S3 requests for 9 files and 259: no listing, no copy, one key write', async () => {
+    const shapes: string[][] = [];
+    for (const t of envs) {
+      const mark = await t.mark();
+      const etag = t.edge.atomic?.currentEtag();
+      const summary = await rollbackRelease(t.site, { request: request() });
+      expect(summary).toMatchObject({ outcome: 'succeeded', copied: 0, commit: C[0] });
+      expect(t.edge.atomic?.currentEtag()).not.toBe(etag);
+      expect(t.edge.stats().invalidations).toEqual([]);
+      const requests = await t.requestsSince(mark);
+      expect(requests.filter((r) => r.copySource || r.query.includes('list-type'))).toEqual([]);
+      shapes.push(shape(requests));
+    }
+    expect(shapes[1]).toEqual(shapes[0]);
+    expect((shapes[0] ?? []).length).toBeLessThan(40);
+  });
+});

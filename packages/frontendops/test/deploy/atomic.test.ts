@@ -1,0 +1,283 @@
+/**
+ * Atomic deploys and rollbacks through the real engine, the embedded S3 server (real protocol) and
+ * the local edge in atomic mode (the viewer-request function, the KeyValueStore API with SigV4A, a
+ * propagation delay), with a concurrent prober that never sees a broken page while releases switch.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
+import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
+import { artifactDigest } from '../../src/engine/manifest.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import type { S3RequestRecord } from '../../src/local/s3-server.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
+import { createAtomicRecords } from '../../src/state/atomic.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import {
+  APP,
+  type AtomicEnv,
+  HOSTING,
+  hostingCopies,
+  hostingWrites,
+  request,
+  startAtomicEnv,
+} from '../support/atomic-env.ts';
+import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
+
+const C = [
+  'a1a1a1a1a1a1a1a1',
+  'b2b2b2b2b2b2b2b2',
+  'c3c3c3c3c3c3c3c3',
+  'd4d4d4d4d4d4d4d4',
+  'e5e5e5e5e5e5e5e5',
+];
+let t: AtomicEnv;
+
+beforeAll(async () => {
+  t = await startAtomicEnv({ propagationMs: 25 });
+  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+});
+afterAll(() => t.stop());
+
+const releaseIdOf = async (commit: string) => {
+  const manifest = await readManifest(t.site.artifacts, APP, commit);
+  return releaseIdFor({ commit, artifactDigest: artifactDigest(manifest as NonNullable<typeof manifest>) });
+};
+/** Hosting-bucket requests other than the edge fetching objects for visitors (and the verification). */
+const engineRequests = (requests: readonly S3RequestRecord[]) =>
+  requests.filter((r) => r.bucket === HOSTING && !(r.method === 'GET' && r.query === 'x-id=GetObject'));
+const pointer = async () => (await t.store().read()).value;
+const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
+
+/** Runs `work` while four browsers load pages and their assets; returns the prober's findings. */
+async function probed<T>(work: () => Promise<T>): Promise<{ value: T; probe: Probe }> {
+  const probe = new Probe();
+  const probers = [
+    probe.run(new Browser(t.edge.url)),
+    probe.run(new Browser(t.edge.url)),
+    probe.run(new Browser(t.edge.url, { keepsCookies: false })),
+    probe.run(new Browser(t.edge.url, { navigates: false, keepsCookies: false })),
+  ];
+  try {
+    await probe.pagesAfterNow(4);
+    const value = await work();
+    await probe.pagesAfterNow(8);
+    return { value, probe };
+  } finally {
+    probe.stop();
+    await Promise.all(probers);
+  }
+}
+
+describe('atomic deploy', () => {
+  it('uploads assets at their keys and the rest under the release prefix, then one key write; invalidates nothing', async () => {
+    const mark = await t.mark();
+    const summary = await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
+    const requests = await t.requestsSince(mark);
+    const id = await releaseIdOf(C[0] as string);
+    expect(summary).toMatchObject({ outcome: 'succeeded', mode: 'atomic', op: 'deploy', releaseId: id });
+    const keys = hostingCopies(requests).map((r) => r.key);
+    expect(keys.filter((k) => !k.startsWith('assets/')).sort()).toEqual(
+      ['favicon.ico', 'index.html', 'manifest.webmanifest', 'robots.txt'].map((f) => `_releases/${id}/${f}`),
+    );
+    expect(keys.filter((k) => k.startsWith('assets/'))).toHaveLength(3);
+    expect(keys.at(-1)).toBe(`_releases/${id}/index.html`);
+    // Every byte of the site moved server-side (the one PUT is the environment marker).
+    expect(
+      hostingWrites(requests)
+        .filter((r) => r.method === 'PUT' && !r.copySource)
+        .map((r) => r.key),
+    ).toEqual(['.frontendops/environment.json']);
+    expect(await pointer()).toEqual({ live: id });
+    expect((await t.site.records.readPointer())?.value.deployId).toBe(summary.deployId);
+    expect(summary.invalidation).toBeNull();
+    expect(summary.verification?.ok).toBe(true);
+    expect(t.edge.stats().invalidations).toEqual([]);
+    expect(await served()).toBe('v1');
+    expect((await t.site.records.readRecord(summary.deployId))?.invalidation).toBeNull();
+  });
+
+  it('deploys the next build copying only its new assets and its few files; visitors always get a whole release', async () => {
+    const mark = await t.mark();
+    const { value: summary, probe } = await probed(() =>
+      deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() }),
+    );
+    const id = await releaseIdOf(C[1] as string);
+    const keys = hostingCopies(await t.requestsSince(mark)).map((r) => r.key);
+    expect(keys.filter((k) => k.startsWith('assets/')).map((k) => k.replace(/-.*/, ''))).toEqual([
+      'assets/app',
+      'assets/style',
+    ]);
+    expect(keys.filter((k) => k.startsWith('_releases/'))).toHaveLength(4);
+    expect(summary.unchanged).toBe(1); // the shared vendor chunk
+    expect(await pointer()).toEqual({ live: id });
+    expect(probe.broken).toEqual([]);
+    expect([...probe.releasesSeen].sort()).toEqual(['v1', 'v2']);
+    expect(t.edge.stats().invalidations).toEqual([]);
+  });
+
+  it('is a no-op for the live build', async () => {
+    const mark = await t.mark();
+    const again = await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() });
+    expect(again.outcome).toBe('noop');
+    expect(hostingWrites(await t.requestsSince(mark))).toEqual([]);
+  });
+
+  it('rolls back with one key write: no S3 request to the hosting bucket at all, nothing invalidated', async () => {
+    const mark = await t.mark();
+    const { value: summary, probe } = await probed(() =>
+      rollbackRelease(t.site, { request: request('undo') }),
+    );
+    const requests = await t.requestsSince(mark);
+    expect(summary).toMatchObject({
+      kind: 'rollback',
+      commit: C[0],
+      outcome: 'succeeded',
+      copied: 0,
+      pruned: 0,
+    });
+    expect(engineRequests(requests)).toEqual([]);
+    expect(await pointer()).toEqual({ live: await releaseIdOf(C[0] as string) });
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[0]);
+    expect(probe.broken).toEqual([]);
+    expect(probe.releasesSeen.has('v1')).toBe(true);
+    expect(t.edge.stats().invalidations).toEqual([]);
+  });
+
+  it('the rollback pinned the stack: a deploy past it is refused; a promote rolls forward without copying', async () => {
+    const refused = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[1] as string,
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(refused, 'PINNED')).toBe(true);
+    expect(await served()).toBe('v1');
+    const mark = await t.mark();
+    const summary = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[1] as string,
+      request: request(),
+      pin: 'clear',
+    });
+    expect(summary).toMatchObject({ outcome: 'succeeded', copied: 0, unpinned: { commit: C[0] } });
+    expect(engineRequests(await t.requestsSince(mark))).toEqual([]);
+    expect(await served()).toBe('v2');
+  });
+});
+
+describe('atomic deploy, interrupted', () => {
+  /** The site with a release store that "crashes" (throws like a killed process) around the key write. */
+  const crashing = (when: 'before' | 'after'): Promise<typeof t.site> => {
+    const real = t.site.releases as ReleaseStore;
+    const store: ReleaseStore = {
+      read: () => real.read(),
+      previewSecret: () => real.previewSecret(),
+      async write(value, etag) {
+        if (when === 'before') throw new Error('killed before the key write');
+        await real.write(value, etag);
+        throw new Error('killed after the key write');
+      },
+    };
+    return t.open({ releases: store });
+  };
+
+  it('a crash after the key write and before the state followed: a re-run finishes it, with no second write', async () => {
+    const broken = await crashing('after');
+    await expect(
+      deployArtifact(broken, { app: APP, commit: C[2] as string, request: request() }),
+    ).rejects.toThrow('killed after the key write');
+    const id = await releaseIdOf(C[2] as string);
+    expect(await pointer()).toEqual({ live: id });
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[1]);
+    const pending = await createAtomicRecords(t.site.state, t.target.statePrefix).readPending();
+    expect(pending).toMatchObject({ op: 'deploy', switched: false });
+    const etag = t.edge.atomic?.currentEtag();
+
+    const rerun = await deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() });
+    expect(rerun.outcome).toBe('noop');
+    expect(t.edge.atomic?.currentEtag()).toBe(etag);
+    const live = (await t.site.records.readPointer())?.value;
+    expect(live?.commit).toBe(C[2]);
+    expect((await t.site.records.readRecord(live?.deployId as string))?.outcome).toBe('succeeded');
+    expect(await createAtomicRecords(t.site.state, t.target.statePrefix).readPending()).toBeNull();
+    expect(await served()).toBe('v3');
+  });
+
+  it('a crash before the key write: nothing went live; the re-run reuses the uploaded files and switches', async () => {
+    const broken = await crashing('before');
+    await expect(
+      deployArtifact(broken, { app: APP, commit: C[3] as string, request: request() }),
+    ).rejects.toThrow('killed before the key write');
+    expect(await served()).toBe('v3');
+    const mark = await t.mark();
+    const rerun = await deployArtifact(t.site, { app: APP, commit: C[3] as string, request: request() });
+    expect(rerun).toMatchObject({ outcome: 'succeeded', copied: 0 });
+    expect(hostingCopies(await t.requestsSince(mark))).toEqual([]);
+    expect(await served()).toBe('v4');
+    const outcomes = (await t.site.records.listRecords()).records.map((r) => r.outcome);
+    expect(outcomes).not.toContain('superseded');
+  });
+});
+
+describe('atomic deploy, racing another switch', () => {
+  /** A release store that lets `meanwhile` run just before this deploy's key write. */
+  const racing = (meanwhile: () => Promise<unknown>) => {
+    const real = t.site.releases as ReleaseStore;
+    let raced = false;
+    return t.open({
+      releases: {
+        read: () => real.read(),
+        previewSecret: () => real.previewSecret(),
+        async write(value, etag) {
+          if (!raced) {
+            raced = true;
+            await meanwhile();
+          }
+          return real.write(value, etag);
+        },
+      },
+    });
+  };
+
+  it('another key changing (the preview secret created) is retried: the deploy goes live', async () => {
+    // Making the preview secret is a write to the same store: its ETag changes, the pointer does not.
+    const site = await racing(() => t.store().previewSecret());
+    const summary = await deployArtifact(site, { app: APP, commit: C[4] as string, request: request() });
+    expect(summary.outcome).toBe('succeeded');
+    expect(await served()).toBe('v5');
+  });
+
+  it('another operator switching first stops the deploy: the site stays where they put it, the state names nothing of this deploy', async () => {
+    const v1 = await releaseIdOf(C[0] as string);
+    const before = (await t.site.records.readPointer())?.value;
+    const site = await racing(async () => {
+      const store = t.store();
+      await store.write({ live: v1 }, (await store.read()).etag);
+    });
+    const error = await deployArtifact(site, { app: APP, commit: C[2] as string, request: request() }).catch(
+      (e: unknown) => e,
+    );
+    expect(isFrontendOpsError(error, 'PRECONDITION_FAILED')).toBe(true);
+    expect((error as Error).message).toMatch(/Another switch .* came first/);
+    expect(await pointer()).toEqual({ live: v1 });
+    expect((await t.site.records.readPointer())?.value).toEqual(before);
+    expect(await createAtomicRecords(t.site.state, t.target.statePrefix).readPending()).toBeNull();
+    const last = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+    expect(last).toMatchObject({ type: 'atomic-switch-lost', data: { found: { live: v1 } } });
+
+    // The next operation plans from the state, records what the store held, and converges.
+    const next = await deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() });
+    expect(next).toMatchObject({ outcome: 'succeeded', drift: { live: v1 } });
+    expect(await served()).toBe('v3');
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[2]);
+  });
+
+  it('every operation is in the audit chain, which verifies', async () => {
+    const audit = await readAudit(t.site.state, t.target.statePrefix);
+    expect(audit.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['deploy', 'rollback', 'atomic-switch-lost']),
+    );
+    expect(audit.filter((e) => e.type === 'deploy').every((e) => e.data.mode === 'atomic')).toBe(true);
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});

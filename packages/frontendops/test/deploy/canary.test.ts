@@ -1,0 +1,159 @@
+/**
+ * Canary releases through the real engine and the local edge: a sticky share of visitors on the
+ * canary, promote and abort as one key write each, audited, with a prober seeing no broken page.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { abortCanary, promoteCanary, readCanaryStatus, startCanary } from '../../src/deploy/canary.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { bucketFor } from '../../src/engine/atomic-plan.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, hostingWrites, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
+
+const C = ['1a1a1a1a1a1a1a1a', '2b2b2b2b2b2b2b2b', '3c3c3c3c3c3c3c3c'];
+let t: AtomicEnv;
+const probe = new Probe();
+let probers: Promise<void>[] = [];
+
+beforeAll(async () => {
+  t = await startAtomicEnv({ propagationMs: 25 });
+  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
+  // Browsers that keep their bucket, one that drops cookies, one that never navigates (a crawler).
+  probers = [
+    probe.run(new Browser(t.edge.url)),
+    probe.run(new Browser(t.edge.url)),
+    probe.run(new Browser(t.edge.url)),
+    probe.run(new Browser(t.edge.url, { keepsCookies: false })),
+    probe.run(new Browser(t.edge.url, { navigates: false, keepsCookies: false })),
+  ];
+  await probe.pagesAfterNow(4);
+});
+afterAll(async () => {
+  probe.stop();
+  await Promise.all(probers);
+  await t.stop();
+});
+
+const pointer = async () => (await t.store().read()).value;
+/** The release a browser with this fo_bucket cookie gets. */
+const asBucket = async (bucket: number) =>
+  releaseOf((await new Browser(t.edge.url).get('/', { cookie: `fo_bucket=${bucket}` })).body);
+
+describe('canary', () => {
+  it('deploy --canary 10%: the build goes up like a deploy, one key write sends a sticky 10% to it', async () => {
+    const summary = await startCanary(t.site, {
+      app: APP,
+      commit: C[1] as string,
+      weightPercent: 10,
+      request: request('deploy to 10% first'),
+    });
+    await probe.pagesAfterNow(8);
+    expect(summary).toMatchObject({ outcome: 'succeeded', op: 'canary-start', canary: { weight: 10 } });
+    expect(summary.copied).toBe(6); // its two own assets and four release files
+    expect(summary.verification?.ok).toBe(true);
+    const id = summary.releaseId;
+    expect(await pointer()).toEqual({ live: summary.plan.pointerBefore?.live, canary: id, weight: 10 });
+    // The live release stays what the state names; the canary is recorded beside it.
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[0]);
+    expect((await readCanaryStatus(t.site)).canary).toMatchObject({ commit: C[1], weight: 10 });
+    expect(await asBucket(bucketFor(id, 'canary'))).toBe('v2');
+    expect(await asBucket(bucketFor(id, 'live'))).toBe('v1');
+
+    // Exactly 10 of the 100 buckets the function deals out get the canary.
+    const releases = await Promise.all(Array.from({ length: 100 }, (_, bucket) => asBucket(bucket)));
+    expect(releases.filter((r) => r === 'v2')).toHaveLength(10);
+    expect(releases.filter((r) => r === 'v1')).toHaveLength(90);
+    // A new visitor is dealt a bucket on its first page and stays on its release.
+    for (let i = 0; i < 5; i++) {
+      const browser = new Browser(t.edge.url);
+      const first = releaseOf((await browser.navigate('/')).body);
+      expect(browser.cookies.get('fo_bucket')).toMatch(/^\d{1,2}$/);
+      expect(releaseOf((await browser.navigate('/accounts')).body)).toBe(first);
+    }
+  });
+
+  it('refuses a deploy, a rollback or another canary while one runs', async () => {
+    for (const attempt of [
+      () => deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() }),
+      () => rollbackRelease(t.site, { to: C[0] as string, request: request() }),
+      () => startCanary(t.site, { app: APP, commit: C[2] as string, weightPercent: 5, request: request() }),
+    ]) {
+      const error = await attempt().catch((e: unknown) => e);
+      expect(isFrontendOpsError(error, 'CONFLICT'), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/Promote it or abort it first/);
+    }
+  });
+
+  it('raises the share with the same build: one key write, nothing copied; earlier canary visitors stay', async () => {
+    const id = (await readCanaryStatus(t.site)).canary?.releaseId as string;
+    const mark = await t.mark();
+    const summary = await startCanary(t.site, {
+      app: APP,
+      commit: C[1] as string,
+      weightPercent: 50,
+      request: request(),
+    });
+    expect(summary).toMatchObject({ outcome: 'succeeded', copied: 0 });
+    expect(hostingWrites(await t.requestsSince(mark))).toEqual([]);
+    expect((await pointer())?.weight).toBe(50);
+    expect(await asBucket(bucketFor(id, 'canary'))).toBe('v2');
+  });
+
+  it('promote: the canary is live for everyone, with a deployment record, one key write', async () => {
+    const mark = await t.mark();
+    const summary = await promoteCanary(t.site, { request: request('promote') });
+    await probe.pagesAfterNow(8);
+    expect(summary).toMatchObject({ outcome: 'succeeded', op: 'canary-promote', copied: 0, commit: C[1] });
+    expect(hostingWrites(await t.requestsSince(mark))).toEqual([]);
+    expect(await pointer()).toEqual({ live: summary.releaseId });
+    const live = (await t.site.records.readPointer())?.value;
+    expect(live).toMatchObject({ commit: C[1], deployId: summary.deployId });
+    expect((await t.site.records.readRecord(summary.deployId))?.outcome).toBe('succeeded');
+    expect((await readCanaryStatus(t.site)).canary).toBeNull();
+    for (let i = 0; i < 10; i++)
+      expect(releaseOf((await new Browser(t.edge.url).navigate('/')).body)).toBe('v2');
+  });
+
+  it('abort: everyone back on the live release, one key write', async () => {
+    const started = await startCanary(t.site, {
+      app: APP,
+      commit: C[2] as string,
+      weightPercent: 30,
+      request: request(),
+    });
+    await probe.pagesAfterNow(8);
+    const canaryBucket = bucketFor(started.releaseId, 'canary');
+    expect(await asBucket(canaryBucket)).toBe('v3');
+    const summary = await abortCanary(t.site, { request: request('abort the canary') });
+    await probe.pagesAfterNow(8);
+    expect(summary).toMatchObject({ outcome: 'succeeded', op: 'canary-abort', commit: C[2] });
+    expect(summary.verification?.ok).toBe(true);
+    expect((await pointer())?.canary).toBeUndefined();
+    expect(await asBucket(canaryBucket)).toBe('v2');
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[1]);
+    await expect(abortCanary(t.site, { request: request() })).rejects.toThrow(/No canary runs/);
+  });
+
+  it('no visitor ever got a broken page, nothing was invalidated, and every step is audited', async () => {
+    expect(probe.broken).toEqual([]);
+    expect([...probe.releasesSeen].sort()).toEqual(['v1', 'v2', 'v3']);
+    expect(t.edge.stats().invalidations).toEqual([]);
+    const types = (await readAudit(t.site.state, t.target.statePrefix)).map((e) => e.type);
+    // The environment marked, the first release going live and recorded; a release entry whenever
+    // the live pointer moves (the promotion), never for a canary's share alone.
+    expect(types).toEqual([
+      'environment',
+      'release',
+      'deploy',
+      'canary-start',
+      'canary-start',
+      'release',
+      'canary-promote',
+      'canary-start',
+      'canary-abort',
+    ]);
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});

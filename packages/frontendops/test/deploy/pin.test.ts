@@ -1,0 +1,173 @@
+/**
+ * The pin after a rollback, against the real S3 protocol: a rollback pins; a deploy past the pin is
+ * refused (PINNED) and changes nothing; pin, unpin and promote move it, each in the audit chain.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exitCodeOf } from '../../src/cli/context.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../src/deploy/pin.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import { readStatus } from '../../src/read/status.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const APP = 'sophia-dashboard';
+const [A, B, C] = ['aaaaaaa1111111', 'bbbbbbb2222222', 'ccccccc3333333'] as const;
+const by = (actor: string, text: string, message?: string): RequestInfo => ({
+  text,
+  actor,
+  planner: 'cli',
+  at: new Date().toISOString(),
+  ...(message ? { message } : {}),
+});
+
+let t: TestDeployEnv;
+
+beforeAll(async () => {
+  t = await startDeployEnv();
+  for (const [i, commit] of [A, B, C].entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+  await deployArtifact(t.site, { app: APP, commit: A, request: by('alice', 'deploy A') });
+  await deployArtifact(t.site, { app: APP, commit: B, request: by('alice', 'deploy B') });
+});
+afterAll(() => t?.stop());
+
+const hostingWrites = async (run: () => Promise<unknown>) => {
+  await t.s3.settle();
+  const from = t.s3.requests.length;
+  await run().catch(() => undefined);
+  await t.s3.settle();
+  return t.s3.requests
+    .slice(from)
+    .filter((r) => r.bucket === HOSTING && r.method !== 'GET' && r.method !== 'HEAD');
+};
+
+describe('the pin', () => {
+  it('a rollback pins the release it made live, says who and why, and audits it', async () => {
+    const summary = await rollbackRelease(t.site, {
+      request: by('bob', 'rollback', 'the KPI totals are wrong'),
+    });
+    expect(summary.commit).toBe(A);
+    expect(summary.pinned).toMatchObject({
+      commit: A,
+      by: 'bob',
+      reason: 'the KPI totals are wrong',
+      cause: 'rollback',
+    });
+    expect(await readPin(t.site)).toMatchObject({ deployId: summary.deployId, commit: A, app: APP });
+    const status = await readStatus(t.site);
+    expect(status.pin).toMatchObject({ commit: A, by: 'bob', cause: 'rollback' });
+    const last = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+    expect(last).toMatchObject({
+      type: 'pin',
+      data: { commit: A, by: 'bob', reason: 'the KPI totals are wrong' },
+    });
+  });
+
+  it('refuses a deploy past the pin (PINNED, exit code 2) naming the release, who, when, why and both ways forward; nothing changes', async () => {
+    let error: unknown;
+    const writes = await hostingWrites(async () => {
+      try {
+        await deployArtifact(t.site, { app: APP, commit: B, request: by('carol', 'deploy B') });
+      } catch (e) {
+        error = e;
+        throw e;
+      }
+    });
+    expect(isFrontendOpsError(error, 'PINNED')).toBe(true);
+    const message = (error as Error).message;
+    for (const part of [`${APP}@${A.slice(0, 7)}`, 'bob', 'the KPI totals are wrong', 'promote', 'unpin']) {
+      expect(message).toContain(part);
+    }
+    expect(message).toMatch(/since \d{4}-\d\d-\d\dT/);
+    expect(exitCodeOf(error)).toBe(2);
+    expect(writes).toEqual([]);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(A);
+  });
+
+  it('still plans a dry run, and lets the pinned release itself through (nothing to do)', async () => {
+    const dry = await deployArtifact(t.site, {
+      app: APP,
+      commit: B,
+      request: by('carol', 'x'),
+      dryRun: true,
+    });
+    expect(dry.outcome).toBe('planned');
+    const same = await deployArtifact(t.site, { app: APP, commit: A, request: by('carol', 'x') });
+    expect(same.outcome).toBe('noop');
+    expect(await readPin(t.site)).not.toBeNull();
+  });
+
+  it('unpin lifts it (audited, who and why); a deploy then goes through; unpinning twice changes nothing', async () => {
+    const { cleared } = await unpinRelease(t.site, { request: by('dave', 'unpin', 'fixed in C') });
+    expect(cleared).toMatchObject({ commit: A, by: 'bob' });
+    expect(await readPin(t.site)).toBeNull();
+    const entries = await readAudit(t.site.state, t.target.statePrefix);
+    expect(entries.at(-1)).toMatchObject({
+      type: 'unpin',
+      data: { by: 'dave', reason: 'fixed in C', via: 'unpin', was: { commit: A } },
+    });
+    expect((await unpinRelease(t.site, { request: by('dave', 'unpin') })).cleared).toBeNull();
+    expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries.length);
+    const deployed = await deployArtifact(t.site, { app: APP, commit: C, request: by('dave', 'deploy C') });
+    expect(deployed.outcome).toBe('succeeded');
+  });
+
+  it('pin keeps the live release; --to must name it; pinning again keeps the first pin', async () => {
+    await expect(pinRelease(t.site, { to: A, request: by('erin', 'pin') })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/not the live release[\s\S]*rollback --to/),
+    });
+    const first = await pinRelease(t.site, {
+      to: C.slice(0, 7),
+      request: by('erin', 'pin', 'release freeze'),
+    });
+    expect(first).toMatchObject({
+      created: true,
+      pin: { commit: C, cause: 'pin', reason: 'release freeze' },
+    });
+    const again = await pinRelease(t.site, { request: by('frank', 'pin') });
+    expect(again).toMatchObject({ created: false, pin: { by: 'erin' } });
+    await expect(
+      deployArtifact(t.site, { app: APP, commit: B, request: by('frank', 'deploy B') }),
+    ).rejects.toMatchObject({ code: 'PINNED' });
+  });
+
+  it('promote makes a release live for everyone and clears the pin, in one audited deploy', async () => {
+    const release = await resolveRelease(t.site, APP, B.slice(0, 7));
+    expect(release.commit).toBe(B);
+    const summary = await promoteRelease(t.site, {
+      ...release,
+      request: by('grace', 'promote B', 'B is fixed'),
+    });
+    expect(summary).toMatchObject({ outcome: 'succeeded', kind: 'deploy', commit: B });
+    expect(summary.unpinned).toMatchObject({ commit: C, by: 'erin' });
+    expect(await readPin(t.site)).toBeNull();
+    expect((await t.site.records.readPointer())?.value.commit).toBe(B);
+    const entries = await readAudit(t.site.state, t.target.statePrefix);
+    expect(entries.slice(-2).map((e) => e.type)).toEqual(['deploy', 'unpin']);
+    expect(entries.at(-1)).toMatchObject({
+      data: { via: 'promote', deployId: summary.deployId, by: 'grace' },
+    });
+  });
+
+  it('promote by deploy id from the history; promoting what is live only lifts the pin', async () => {
+    const history = (await t.site.records.listRecords()).records;
+    const cDeploy = history.find((r) => r.commit === C && r.kind === 'deploy');
+    const release = await resolveRelease(t.site, APP, cDeploy?.deployId ?? '');
+    expect(release).toMatchObject({ app: APP, commit: C });
+    await pinRelease(t.site, { request: by('heidi', 'pin') });
+    const summary = await promoteRelease(t.site, { app: APP, commit: B, request: by('heidi', 'promote') });
+    expect(summary.outcome).toBe('noop');
+    expect(summary.unpinned).toMatchObject({ commit: B });
+    expect(await readPin(t.site)).toBeNull();
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Preview links and retention of atomic releases through the real engine and the local edge: a
+ * signed, expiring link shows a build that is not live; pruning keeps the last K releases, the
+ * canary and open previews, and deletes a replaced release only after the pointer moved and the
+ * edge's propagation delay passed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyPreviewToken } from '../../src/atomic/preview-token.ts';
+import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import type { Site } from '../../src/site.ts';
+import { createAtomicRecords } from '../../src/state/atomic.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { Browser, releaseOf } from '../support/edge-probe.ts';
+
+const PROPAGATION_MS = 300;
+const C = ['0101010101010101', '0202020202020202', '0303030303030303', '0404040404040404'];
+let t: AtomicEnv;
+/** Hosting keys at each DeleteObjects, with which release pointer the edge saw at that moment. */
+const deletions: Array<{
+  keys: readonly string[];
+  visible: string | undefined;
+  current: string | undefined;
+}> = [];
+let site: Site;
+
+beforeAll(async () => {
+  t = await startAtomicEnv({ propagationMs: PROPAGATION_MS, retain: 1 });
+  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  const opened = await t.open({ retain: 1 });
+  site = {
+    ...opened,
+    hosting: {
+      ...opened.hosting,
+      delete: async (keys) => {
+        deletions.push({
+          keys,
+          visible: t.edge.atomic?.visibleEtag(),
+          current: t.edge.atomic?.currentEtag(),
+        });
+        return opened.hosting.delete(keys);
+      },
+    },
+  };
+});
+afterAll(() => t.stop());
+
+let v1Id = '';
+const keys = async () => (await site.hosting.list()).map((o) => o.key);
+
+describe('preview links', () => {
+  it('refuses before anything is live atomically, and without a release to name', async () => {
+    const early = await previewLink(site, { app: APP, commit: C[1] as string, request: request() }).catch(
+      (e: unknown) => e,
+    );
+    expect(isFrontendOpsError(early, 'CONFLICT')).toBe(true);
+    v1Id = (await deployAtomic(site, { app: APP, commit: C[0] as string, request: request() })).releaseId;
+    await expect(previewLink(site, { request: request() })).rejects.toThrow(
+      /deploy id or by a published commit/,
+    );
+    await expect(
+      previewLink(site, { app: APP, commit: C[1] as string, ttlSeconds: 30 * 24 * 3600, request: request() }),
+    ).rejects.toThrow(/from 60 seconds to 168 hours/);
+  });
+
+  it('shows a published build that is not live at a signed, expiring link; everyone else keeps the live one', async () => {
+    const link = await previewLink(site, {
+      app: APP,
+      commit: (C[1] as string).slice(0, 7),
+      ttlSeconds: 3600,
+      request: request('give me a preview of the latest build'),
+    });
+    expect(link).toMatchObject({ app: APP, commit: C[1], copied: 6 });
+    expect(link.verification?.ok).toBe(true);
+    const url = new URL(link.url);
+    expect(url.origin).toBe(new URL(t.edge.url).origin);
+    const token = url.searchParams.get('fo_preview') as string;
+    const secret = await t.store().previewSecret();
+    expect(verifyPreviewToken(token, secret)).toMatchObject({ ok: true, releaseId: link.releaseId });
+    expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(3500_000);
+
+    const reviewer = new Browser(t.edge.url);
+    const page = await reviewer.navigate(`${url.pathname}${url.search}`);
+    expect([page.hops, releaseOf(page.body)]).toEqual([[302, 200], 'v2']);
+    expect(releaseOf((await reviewer.navigate('/accounts')).body)).toBe('v2');
+    expect(releaseOf((await new Browser(t.edge.url).navigate('/')).body)).toBe('v1');
+    // The link is a preview only: the pointer and the state still name the live release.
+    expect((await site.records.readPointer())?.value.commit).toBe(C[0]);
+    const forged = await reviewer.navigate(`/?fo_preview=${token.slice(0, -2)}xx`);
+    expect(forged.hops).toEqual([403]);
+    const audit = (await readAudit(site.state, t.target.statePrefix)).at(-1);
+    expect(audit).toMatchObject({ type: 'preview', data: { commit: C[1], releaseId: link.releaseId } });
+  });
+});
+
+describe('retention', () => {
+  it('deletes the replaced release only after the pointer moved and the edge saw it; keeps the open preview', async () => {
+    const v1 = `_releases/${v1Id}/`;
+    expect((await keys()).some((k) => k.startsWith(v1))).toBe(true);
+    const previewed = (await createAtomicRecords(site.state, t.target.statePrefix).readState()).previews[0];
+    deletions.length = 0;
+    const summary = await deployAtomic(site, { app: APP, commit: C[2] as string, request: request() });
+    expect(summary.outcome).toBe('succeeded');
+    const after = await keys();
+    expect(after.some((k) => k.startsWith(v1))).toBe(false);
+    expect(after.some((k) => k.startsWith(`_releases/${previewed?.releaseId}/`))).toBe(true);
+    expect(after.some((k) => k.startsWith(`_releases/${summary.releaseId}/`))).toBe(true);
+    // One deletion, after the edge saw the new pointer (the propagation delay had passed).
+    expect(deletions).toHaveLength(1);
+    expect(deletions[0]?.visible).toBe(deletions[0]?.current);
+    expect(deletions[0]?.keys.filter((k) => k.startsWith(v1))).toHaveLength(4);
+    // v1's own assets went with it; the vendor chunk every release shares stayed.
+    expect(
+      deletions[0]?.keys.filter((k) => k.startsWith('assets/')).map((k) => k.replace(/-.*/, '')),
+      JSON.stringify({ deletions, after }),
+    ).toEqual(['assets/app', 'assets/style']);
+    expect(after.filter((k) => k.startsWith('assets/vendor-'))).toHaveLength(1);
+    expect((await site.records.readRecord(summary.deployId))?.deleted).toHaveLength(6);
+  });
+
+  it('a preview of a pruned release uploads it again; the link works', async () => {
+    const first = (await site.records.listRecords()).records.find((r) => r.commit === C[0]);
+    const link = await previewLink(site, { deployId: first?.deployId as string, request: request() });
+    expect(link.copied).toBe(6);
+    expect(link.verification?.ok).toBe(true);
+    const page = await new Browser(t.edge.url).navigate(
+      new URL(link.url).pathname + new URL(link.url).search,
+    );
+    expect(releaseOf(page.body)).toBe('v1');
+  });
+});

@@ -1,0 +1,157 @@
+/** publish: immutable artifacts, and every bad input refused with nothing uploaded. */
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
+import { ARTIFACTS } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { startTestS3, type TestS3 } from '../support/local-s3.ts';
+
+let s3: TestS3;
+let tmp: string;
+beforeAll(async () => {
+  s3 = await startTestS3([ARTIFACTS]);
+  tmp = await mkdtemp(join(tmpdir(), 'frontendops-publish-'));
+});
+afterAll(() => s3.stop());
+
+const APP = 'sophia-dashboard';
+let n = 0;
+const commit = () => `${String(++n).padStart(2, '0')}${'ab'.repeat(19)}`;
+
+async function expectRefused(dir: string, message: RegExp) {
+  const store = s3.store(ARTIFACTS);
+  await s3.settle();
+  const before = s3.requests.length;
+  const sha = commit();
+  const error = await publishArtifact(store, { dir, app: APP, commit: sha }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(FrontendOpsError);
+  expect((error as FrontendOpsError).code).toBe('BAD_INPUT');
+  expect((error as Error).message).toMatch(message);
+  await s3.settle();
+  expect(s3.requests.slice(before), 'nothing was sent to S3').toEqual([]);
+}
+
+describe('publish', () => {
+  it('uploads files then the manifest with sha256, size, Content-Type and Cache-Control per file', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'ok'), { version: 'v1' });
+    const sha = commit();
+    const result = await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app: APP, commit: sha });
+    expect(result).toMatchObject({
+      published: true,
+      files: Object.keys(build.files).length,
+      uploaded: Object.keys(build.files).length,
+    });
+    const manifest = await readManifest(s3.store(ARTIFACTS), APP, sha);
+    const entry = manifest?.files[build.assets[0] as string];
+    expect(entry).toMatchObject({
+      contentType: 'text/javascript; charset=utf-8',
+      cacheControl: 'public, max-age=31536000, immutable',
+    });
+    expect(entry?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest?.files['/index.html']).toMatchObject({
+      contentType: 'text/html; charset=utf-8',
+      cacheControl: 'no-cache',
+    });
+    expect(manifest?.files['/robots.txt']?.cacheControl).toBe('public, max-age=300');
+    await s3.settle();
+    const keys = s3.requests
+      .filter((r) => r.method === 'PUT' && r.key.startsWith(`${APP}/${sha}/`))
+      .map((r) => r.key);
+    expect(keys.at(-1)).toBe(`${APP}/${sha}/manifest.json`);
+
+    // The same build again is a no-op; another build for the same commit is refused, uploading nothing.
+    await s3.settle();
+    const before = s3.requests.length;
+    expect(
+      (await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app: APP, commit: sha })).published,
+    ).toBe(false);
+    const other = await writeFixtureBuild(join(tmp, 'other'), { version: 'v2' });
+    const conflict = await publishArtifact(s3.store(ARTIFACTS), {
+      dir: other.dir,
+      app: APP,
+      commit: sha,
+    }).catch((e: unknown) => e);
+    expect((conflict as FrontendOpsError).code).toBe('CONFLICT');
+    expect((conflict as Error).message).toMatch(/already published with different content/);
+    await s3.settle();
+    expect(s3.requests.slice(before).filter((r) => r.method === 'PUT')).toEqual([]);
+  });
+
+  it('refuses a missing directory', () =>
+    expectRefused(join(tmp, 'missing'), /does not exist or is not a directory/));
+
+  it('refuses an empty directory', async () => {
+    await mkdir(join(tmp, 'empty'));
+    await expectRefused(join(tmp, 'empty'), /is empty/);
+  });
+
+  it('refuses a build without index.html', async () => {
+    await mkdir(join(tmp, 'noindex/assets'), { recursive: true });
+    await writeFile(join(tmp, 'noindex/assets/app-1a2B3c4D.js'), '1');
+    await expectRefused(join(tmp, 'noindex'), /has no index\.html/);
+  });
+
+  it('refuses a symlink that leaves the directory', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'link'), { version: 'v1' });
+    await writeFile(join(tmp, 'secret.txt'), 'top secret');
+    await symlink(join(tmp, 'secret.txt'), join(build.dir, 'leak.txt'));
+    await expectRefused(build.dir, /points outside the build directory/);
+  });
+
+  it('refuses path traversal through a symlinked directory', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'trav'), { version: 'v1' });
+    await symlink('../..', join(build.dir, 'assets', 'up'));
+    await expectRefused(build.dir, /outside the build directory \(path traversal\)/);
+  });
+
+  it('refuses a symlink loop', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'loop'), { version: 'v1' });
+    await symlink('..', join(build.dir, 'assets', 'loop'));
+    await expectRefused(build.dir, /loops back to a directory above it/);
+  });
+
+  it('follows a symlink that stays inside the directory', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'inside'), { version: 'v1' });
+    await symlink('index.html', join(build.dir, '200.html'));
+    const result = await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app: APP, commit: commit() });
+    expect(result.files).toBe(Object.keys(build.files).length + 1);
+  });
+
+  it('refuses a key longer than 1,024 bytes', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'long'), { version: 'v1' });
+    const deep = join(build.dir, ...Array.from({ length: 5 }, (_, i) => `${i}${'d'.repeat(220)}`));
+    await mkdir(deep, { recursive: true });
+    await writeFile(join(deep, 'file.txt'), 'x');
+    await expectRefused(
+      build.dir,
+      /its key would be 1,1\d\d bytes in UTF-8 .*over S3's 1,024-byte key limit/,
+    );
+  });
+
+  it('refuses a file name that is not valid UTF-8', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'utf8'), { version: 'v1' });
+    await writeFile(
+      Buffer.concat([Buffer.from(`${build.dir}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]),
+      'x',
+    );
+    await expectRefused(build.dir, /is not valid UTF-8/);
+  });
+
+  it('refuses a malformed app name or commit before reading anything', async () => {
+    const build = await writeFixtureBuild(join(tmp, 'ids'), { version: 'v1' });
+    for (const [app, sha, message] of [
+      ['Sophia Dashboard', commit(), /app name "Sophia Dashboard" is not valid/],
+      [APP, 'HEAD~1', /is not a commit sha/],
+      [APP, '$(rm -rf /)', /is not a commit sha/],
+    ] as const) {
+      const error = await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app, commit: sha }).catch(
+        (e: unknown) => e,
+      );
+      expect((error as FrontendOpsError).code).toBe('BAD_INPUT');
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+});

@@ -1,0 +1,327 @@
+/**
+ * Two deploys that no lock keeps apart (each has a file lock of its own, as on two machines, or as
+ * when an S3 lock expired under its holder) race to
+ * switch one site, stopped at exact points of their work so they interleave as a test says. Whatever
+ * the order, the site never ends half switched — the served index.html is the one of the release
+ * live.json names — and a prober fetching index.html and every asset it references every 20–50 ms
+ * through the race never sees a broken page.
+ */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFileLocker } from '../../src/adapters/lock-file.ts';
+import { createS3Client } from '../../src/adapters/s3.ts';
+import { type DeploySummary, deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { DeployTarget } from '../../src/engine/types.ts';
+import type { FrontendOpsError } from '../../src/errors.ts';
+import type { ObjectStore } from '../../src/ports.ts';
+import type { Site } from '../../src/site.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { createStateRecords, type RequestInfo } from '../../src/state/records.ts';
+import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
+import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
+import { startTestS3, type TestS3 } from '../support/local-s3.ts';
+import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
+
+const APP = 'sophia-dashboard';
+const request: RequestInfo = { text: 'deploy', actor: 'race', planner: 'cli', at: new Date().toISOString() };
+
+let s3: TestS3;
+let proxy: S3Proxy;
+let upstream: ReturnType<typeof createS3Client>;
+const builds = new Map<string, FixtureBuild>();
+let published = 0;
+
+beforeAll(async () => {
+  s3 = await startTestS3([ARTIFACTS, HOSTING]);
+  upstream = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials });
+  // Conditional writes as S3 honours them (the embedded server alone ignores them).
+  proxy = await startS3Proxy(s3.endpoint, upstream, { conditional: true });
+});
+afterAll(async () => {
+  await proxy.close();
+  upstream.destroy();
+  await s3.stop();
+});
+
+/** Publishes three builds (the live one, and two racers) and returns their commits. */
+async function publishThree(): Promise<[string, string, string]> {
+  const commits: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const n = ++published;
+    const commit = `${String(n).padStart(2, '0')}`.repeat(8);
+    const build = await writeFixtureBuild(join(s3.dir, `build-${n}`), { version: `v${n}` });
+    await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app: APP, commit });
+    builds.set(commit, build);
+    commits.push(commit);
+  }
+  return commits as [string, string, string];
+}
+
+const targetFor = (stack: string, endpoint: string): DeployTarget => ({
+  stack,
+  artifactsBucket: ARTIFACTS,
+  hostingBucket: HOSTING,
+  stateBucket: ARTIFACTS,
+  statePrefix: `.frontendops/state/${stack}/`,
+  region: 'us-east-1',
+  endpoint,
+  prune: true,
+});
+
+interface Gate {
+  /** Resolves when the deploy reached the point. */
+  reached: Promise<void>;
+  /** Lets it go on. */
+  open(): void;
+  pass(): Promise<void>;
+}
+
+function gate(): Gate {
+  let arrive = () => {};
+  let open = () => {};
+  const reached = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return {
+    reached,
+    open,
+    pass: async () => {
+      arrive();
+      await opened;
+    },
+  };
+}
+
+type StopAt = 'after-assets' | 'after-index' | 'after-pointer-read';
+
+/**
+ * A site of its own (own S3 client, own lock: nothing serialises it with the other racer) whose
+ * deploy stops at `stopAt` until the gate opens.
+ */
+async function racer(stack: string, endpoint: string, name: string, stopAt: StopAt) {
+  const site = await connectSite(targetFor(stack, endpoint), {
+    access: { credentials: s3.credentials },
+    onNotice: () => undefined,
+  });
+  const stop = gate();
+  let assetsToCopy = Number.POSITIVE_INFINITY;
+  let assetsCopied = 0;
+  let indexCopied = false;
+  let pointerRead = false;
+  const hosting: ObjectStore = {
+    ...site.hosting,
+    async copyFrom(source, key, meta) {
+      await site.hosting.copyFrom(source, key, meta);
+      if (key.startsWith('assets/') && ++assetsCopied === assetsToCopy && stopAt === 'after-assets')
+        await stop.pass();
+      if (key === 'index.html' && !indexCopied) {
+        indexCopied = true;
+        if (stopAt === 'after-index') await stop.pass();
+      }
+    },
+  };
+  const state: ObjectStore = {
+    ...site.state,
+    async get(key) {
+      const object = await site.state.get(key);
+      // The first read of the pointer after the HTML: the one the switch decides on.
+      if (key.endsWith('/live.json') && indexCopied && !pointerRead) {
+        pointerRead = true;
+        if (stopAt === 'after-pointer-read') await stop.pass();
+      }
+      return object;
+    },
+  };
+  const gated: Site = {
+    ...site,
+    hosting,
+    state,
+    records: createStateRecords(state, site.target.statePrefix),
+    // A lock of its own, even where the S3 lock would serialise the two (an expired or stolen lock).
+    locker: createFileLocker(join(s3.dir, `locks-${name}`)),
+  };
+  const deploy = (commit: string): Promise<DeploySummary> =>
+    deployArtifact(gated, {
+      app: APP,
+      commit,
+      request,
+      onEvent: (event) => {
+        if (event.type === 'plan') assetsToCopy = event.plan.copies.filter((c) => c.group === 'asset').length;
+      },
+    });
+  return { site, stop, deploy };
+}
+
+/**
+ * Fetches index.html from the hosting bucket and every path it references, every 20–50 ms; a page
+ * is broken when one of them is missing.
+ */
+function startProber(hosting: ObjectStore) {
+  const broken: string[] = [];
+  let probes = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const index = await hosting.get('index.html');
+      if (index) {
+        const html = index.body.toString('utf8');
+        const missing = [];
+        for (const path of referencedPaths(html))
+          if (!(await hosting.head(path.slice(1)))) missing.push(path);
+        if (missing.length > 0) broken.push(`${/<title>([^<]*)/.exec(html)?.[1]} → ${missing.join(', ')}`);
+      }
+      probes++;
+      await sleep(20 + Math.random() * 30);
+    }
+  })();
+  return {
+    broken,
+    get probes() {
+      return probes;
+    },
+    /** Waits (bounded) for `count` more probes: the page was looked at in the current state. */
+    async more(count = 2) {
+      const until = probes + count;
+      const deadline = Date.now() + 10_000;
+      while (probes < until) {
+        if (Date.now() > deadline) throw new Error('the prober stalled');
+        await sleep(5);
+      }
+    },
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** What is live and what is served agree, and every file the served page needs is there. */
+async function expectWhole(site: Site, winner: string) {
+  expect((await site.records.readPointer())?.value.commit, 'live.json names the winner').toBe(winner);
+  const build = builds.get(winner) as FixtureBuild;
+  const index = (await s3.store(HOSTING).get('index.html'))?.body.toString('utf8');
+  expect(index, 'the served index.html is the live release’s').toBe(build.files['/index.html']);
+  for (const path of referencedPaths(index ?? ''))
+    expect(await s3.store(HOSTING).head(path.slice(1)), path).not.toBeNull();
+}
+
+const lost = (error: unknown) => error as FrontendOpsError;
+
+async function race(
+  endpoint: string,
+  stack: string,
+  stops: [StopAt, StopAt],
+  steps: (ctx: {
+    first: Awaited<ReturnType<typeof racer>>;
+    second: Awaited<ReturnType<typeof racer>>;
+    commits: [string, string, string];
+    prober: ReturnType<typeof startProber>;
+  }) => Promise<string>,
+) {
+  const commits = await publishThree();
+  const first = await racer(stack, endpoint, `${stack}-1`, stops[0]);
+  const second = await racer(stack, endpoint, `${stack}-2`, stops[1]);
+  const prober = startProber(s3.store(HOSTING));
+  try {
+    // What is live before the race.
+    expect((await deployArtifact(first.site, { app: APP, commit: commits[0], request })).outcome).toBe(
+      'succeeded',
+    );
+    await prober.more();
+    const winner = await steps({ first, second, commits, prober });
+    await prober.more();
+    await expectWhole(first.site, winner);
+  } finally {
+    first.stop.open();
+    second.stop.open();
+    await prober.stop();
+    first.site.close();
+    second.site.close();
+  }
+  expect(prober.broken, 'pages the prober found broken').toEqual([]);
+  expect(prober.probes).toBeGreaterThan(8);
+}
+
+describe.each([
+  ['without conditional writes', false, () => s3.endpoint],
+  ['with conditional writes', true, () => proxy.endpoint],
+])('two deploys racing %s', (_mode, cas, endpointOf) => {
+  const stack = (name: string) => `${name}-${cas ? 'cas' : 'plain'}`;
+
+  it('one that finds the live release moved before its HTML stops without replacing a visible file', async () => {
+    await race(endpointOf(), stack('moved'), ['after-assets', 'after-index'], async (r) => {
+      const late = r.first.deploy(r.commits[1]);
+      await r.first.stop.reached; // its new assets are copied; nothing visible yet
+      await r.prober.more();
+      r.second.stop.open();
+      expect((await r.second.deploy(r.commits[2])).outcome).toBe('succeeded');
+      await r.prober.more();
+      await s3.settle();
+      const copiedBefore = s3.requests.length;
+      r.first.stop.open();
+      const error = await late.then(() => null, lost);
+      await s3.settle();
+      const visible = s3.requests
+        .slice(copiedBefore)
+        .filter((q) => q.bucket === HOSTING && q.copySource && !q.key.startsWith('assets/'));
+      expect(visible, 'visible files the stopped deploy copied').toEqual([]);
+      expect(error?.code).toBe('PRECONDITION_FAILED');
+      expect(error?.message).toMatch(/before any HTML or other visible file was replaced/);
+      return r.commits[2];
+    });
+  });
+
+  it('the one whose HTML landed last but lost the switch puts the winner’s HTML back', async () => {
+    await race(endpointOf(), stack('html-last'), ['after-index', 'after-index'], async (r) => {
+      const winner = r.first.deploy(r.commits[1]);
+      await r.first.stop.reached;
+      const loser = r.second.deploy(r.commits[2]);
+      await r.second.stop.reached; // both copied their HTML, the loser's last: it is served now
+      await r.prober.more();
+      r.first.stop.open();
+      expect((await winner).outcome).toBe('succeeded');
+      await r.prober.more();
+      r.second.stop.open();
+      const error = await loser.then(() => null, lost);
+      expect(error?.code).toBe('PRECONDITION_FAILED');
+      expect(error?.message).toMatch(
+        /went live on \S+ while this one \(\S+\) was switching\..*were put back/,
+      );
+      return r.commits[1];
+    });
+  });
+
+  it('when both read the live pointer before either wrote it, the site ends whole on the one live.json names', async () => {
+    await race(endpointOf(), stack('both-read'), ['after-pointer-read', 'after-pointer-read'], async (r) => {
+      const early = r.first.deploy(r.commits[1]);
+      await r.first.stop.reached;
+      const late = r.second.deploy(r.commits[2]);
+      await r.second.stop.reached; // both read the old pointer; the second one's HTML is served
+      await r.prober.more();
+      if (cas) {
+        // The compare-and-swap lets the first through; the second's write names a stale version,
+        // and its HTML, served until now, is replaced by the winner's.
+        r.first.stop.open();
+        expect((await early).outcome).toBe('succeeded');
+        await r.prober.more();
+        r.second.stop.open();
+        const error = await late.then(() => null, lost);
+        expect(error?.code).toBe('PRECONDITION_FAILED');
+      } else {
+        // Without it the last write wins: the second switches and finishes (pruning the first's
+        // assets), then the first's write replaces the pointer, and it puts its own files back.
+        r.second.stop.open();
+        expect((await late).outcome).toBe('succeeded');
+        await r.prober.more();
+        r.first.stop.open();
+        expect((await early).outcome).toBe('succeeded');
+      }
+      return r.commits[1];
+    });
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * Verification through the CDN: the served index.html must become the new one within a bounded
+ * wait; when it does not, the deploy is recorded as failed and rolled back to the previous release.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { Site } from '../../src/site.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2] = ['1010101010', '2020202020'];
+const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+
+let t: TestDeployEnv;
+let site: Server;
+let env: Site;
+/** What the "CDN" serves: the hosting bucket's index.html, or a frozen (stale) copy. */
+let frozen: Buffer | null = null;
+
+beforeAll(async () => {
+  site = createServer(async (_req, res) => {
+    const body = frozen ?? (await t.site.hosting.get('index.html'))?.body ?? Buffer.from('');
+    res.writeHead(200, { 'content-type': 'text/html' }).end(body);
+  });
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', () => resolve()));
+  t = await startDeployEnv({ siteUrl: `http://127.0.0.1:${(site.address() as AddressInfo).port}` });
+  env = t.site;
+  for (const [i, commit] of [V1, V2].entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `v${i}`), { version: `v${i + 1}` });
+    await publishArtifact(env.artifacts, { dir: build.dir, app: APP, commit });
+  }
+});
+afterAll(async () => {
+  site.closeAllConnections();
+  await new Promise((resolve) => site.close(resolve));
+  await t.stop();
+});
+
+describe('verification through the CDN', () => {
+  it('passes when the CDN serves the new index.html', async () => {
+    const summary = await deployArtifact(env, {
+      app: APP,
+      commit: V1 as string,
+      request,
+      verifyTimeoutMs: 2000,
+    });
+    expect(summary.outcome).toBe('succeeded');
+    expect(summary.verification).toMatchObject({ ok: true });
+  });
+
+  it('fails within the bounded wait when the CDN keeps serving the old page, and rolls back', async () => {
+    frozen = (await env.hosting.get('index.html'))?.body ?? null;
+    const started = Date.now();
+    const summary = await deployArtifact(env, {
+      app: APP,
+      commit: V2 as string,
+      request,
+      verifyTimeoutMs: 600,
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(summary.outcome).toBe('failed');
+    expect(summary.verification).toMatchObject({
+      ok: false,
+      detail: 'the CDN still serves another index.html',
+    });
+    expect(summary.error?.code).toBe('VERIFY_FAILED');
+    expect(summary.rolledBackTo).toBeDefined();
+    expect((await env.records.readPointer())?.value.commit).toBe(V1);
+    // The automatic rollback of a failed verification does not pin: a retry may go ahead.
+    expect(await readPin(env)).toBeNull();
+    const records = (await env.records.listRecords()).records;
+    expect(records.map((r) => [r.kind, r.commit, r.outcome])).toEqual([
+      ['rollback', V1, 'succeeded'],
+      ['deploy', V2, 'failed'],
+      ['deploy', V1, 'succeeded'],
+    ]);
+    // The environment marked once; each of the three went live (a release entry) and was recorded.
+    expect(await verifyAudit(env.state, t.target.statePrefix)).toMatchObject({ ok: true, entries: 7 });
+  });
+
+  it('leaves a failed deploy live when asked not to roll back', async () => {
+    const summary = await deployArtifact(env, {
+      app: APP,
+      commit: V2 as string,
+      request,
+      verifyTimeoutMs: 300,
+      rollbackOnFailure: false,
+    });
+    expect(summary.outcome).toBe('failed');
+    expect(summary.rolledBackTo).toBeUndefined();
+    expect((await env.records.readPointer())?.value.commit).toBe(V2);
+  });
+});

@@ -1,0 +1,264 @@
+/**
+ * The GitHub Action's script (`frontendops action`, what action.yml runs), in process: inputs as
+ * GitHub hands them over (INPUT_*), GitHub's own files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY), the
+ * GitHub REST double for the Deployment, its statuses, "the latest" commit and the deploy tag; the
+ * embedded S3 server, the CloudFront double and a site URL serving the hosting bucket.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
+import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
+import { cli } from '../support/run-cli.ts';
+
+const STACK = 'dashboard-hosting-prod';
+const TOKEN = 'ghs_action0123456789';
+let t: TestDeployEnv;
+let repo: TestRepo;
+let github: GitHubDouble;
+let oidc: OidcDouble;
+let run = 4242;
+let site: Server;
+let siteUrl: string;
+let outputFile: string;
+let summaryFile: string;
+
+beforeAll(async () => {
+  t = await startDeployEnv();
+  repo = await createTestRepo();
+  oidc = await startOidcDouble();
+  github = await startGitHubDouble({
+    owner: 'acme',
+    repo: 'dashboard',
+    repoDir: repo.dir,
+    token: TOKEN,
+    tokenWithoutDeployments: 'ghs_contents_only',
+  });
+  site = createServer((req, res) => {
+    t.site.hosting.get((req.url ?? '/').slice(1) || 'index.html').then((object) => {
+      res.writeHead(object ? 200 : 404);
+      res.end(object?.body ?? '');
+    });
+  });
+  await new Promise<void>((done) => site.listen(0, '127.0.0.1', done));
+  siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+  await writeFile(
+    join(t.tmp, 'prod.json'),
+    JSON.stringify({
+      stack: STACK,
+      artifactsBucket: t.target.artifactsBucket,
+      hostingBucket: t.target.hostingBucket,
+      distributionId: t.target.distributionId,
+      region: 'us-east-1',
+      endpoint: t.s3.endpoint,
+      siteUrl,
+    }),
+  );
+  // As the repository's own configuration names the stack (here through an outputs file).
+  await writeFile(
+    join(repo.dir, 'frontendops.config.json'),
+    JSON.stringify({
+      stacks: {
+        [STACK]: {
+          backend: 'outputs',
+          file: join(t.tmp, 'prod.json'),
+          // The human approval is the GitHub Environment's reviewers, proven by the job's OIDC token.
+          approval: {
+            github: {
+              repository: 'acme/dashboard',
+              environment: STACK,
+              actions: ['deploy', 'rollback', 'promote'],
+              issuer: oidc.issuer,
+            },
+          },
+        },
+      },
+      protected: [STACK],
+    }),
+  );
+  const build = await writeFixtureBuild(join(t.tmp, 'v1'), { version: 'v1' });
+  await publishArtifact(t.site.artifacts, {
+    dir: build.dir,
+    app: 'sophia-dashboard',
+    commit: repo.commits.dashboard1,
+  });
+  await deployArtifact(t.site, {
+    app: 'sophia-dashboard',
+    commit: repo.commits.dashboard1,
+    request: { text: 'first', actor: 'ci', planner: 'cli', at: new Date().toISOString() },
+  });
+  outputFile = join(t.tmp, 'github-output');
+  summaryFile = join(t.tmp, 'step-summary.md');
+});
+afterAll(async () => {
+  await new Promise((done) => site?.close(done));
+  await github?.close();
+  await oidc?.close();
+  await repo?.cleanup();
+  await t?.stop();
+});
+beforeEach(async () => {
+  await writeFile(outputFile, '');
+  await writeFile(summaryFile, '');
+});
+
+/** What GitHub Actions sets for a step, plus the composite action's INPUT_* mapping. */
+function action(inputs: Record<string, string>) {
+  return cli(['action'], {
+    cwd: repo.dir,
+    env: {
+      ...t.cliEnv(),
+      AWS_REGION: 'us-east-1',
+      FRONTENDOPS_MODEL: '',
+      GITHUB_ACTOR: 'octo-releaser',
+      GITHUB_REPOSITORY: 'acme/dashboard',
+      GITHUB_SHA: repo.commits.docs,
+      GITHUB_RUN_ID: String(++run),
+      // The job runs in the environment named after the stack; its OIDC token says so (one use per run).
+      ...oidc.job({ repository: 'acme/dashboard', environment: STACK, run_id: String(run) }),
+      GITHUB_SERVER_URL: 'https://github.com',
+      GITHUB_API_URL: github.url,
+      GITHUB_OUTPUT: outputFile,
+      GITHUB_STEP_SUMMARY: summaryFile,
+      INPUT_GITHUB_TOKEN: TOKEN,
+      INPUT_STACK: STACK,
+      ...inputs,
+    },
+  });
+}
+
+/** GITHUB_OUTPUT's `name<<delimiter` blocks, read back as GitHub does. */
+async function outputs(): Promise<Record<string, string>> {
+  const text = await readFile(outputFile, 'utf8');
+  const found: Record<string, string> = {};
+  for (const match of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm))
+    found[match[1] as string] = match[3] as string;
+  return found;
+}
+
+describe('frontendops action', () => {
+  it('publish: uploads the build for GITHUB_SHA, sets the commit output, writes a summary, reports no Deployment', async () => {
+    const build = await writeFixtureBuild(join(t.tmp, 'v2'), { version: 'v2' });
+    const ran = await action({
+      INPUT_COMMAND: 'publish',
+      INPUT_DIRECTORY: build.dir,
+      GITHUB_SHA: repo.commits.dashboard2,
+    });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(await outputs()).toMatchObject({
+      commit: repo.commits.dashboard2,
+      outcome: 'published',
+      'deploy-id': '',
+    });
+    expect(await readFile(summaryFile, 'utf8')).toMatch(
+      /^### ✅ FrontendOps publish: dashboard-hosting-prod/,
+    );
+    expect(github.deployments).toEqual([]);
+  });
+
+  it('deploy: the latest build, approved by the job’s Environment; outputs, summary, tag, and a GitHub Deployment with the site URL', async () => {
+    const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_MESSAGE: 'release train 7' });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stderr).toMatch(
+      /^frontendops deploy --yes --stack dashboard-hosting-prod --json --message 'release train 7'$/m,
+    );
+    const out = await outputs();
+    expect(out).toMatchObject({
+      'site-url': siteUrl,
+      'deploy-id': expect.stringMatching(/^[0-9a-f]{7}-[0-9a-f]{10}$/),
+      tag: expect.stringMatching(/^dashboard-deploy-\d{8}-1$/),
+      commit: repo.commits.dashboard2,
+      outcome: 'succeeded',
+    });
+    // The deploy tag was made on GitHub (the token and repository of the run).
+    expect(github.requests.some((r) => r.method === 'POST' && r.path.endsWith('/git/refs'))).toBe(true);
+    const summary = await readFile(summaryFile, 'utf8');
+    expect(summary).toContain('### ✅ FrontendOps deploy: dashboard-hosting-prod');
+    expect(summary).toContain(`| Deploy tag | \`${out.tag}\` |`);
+    expect(summary).toContain(`| Site | ${siteUrl} |`);
+    expect(summary).toContain('| Why | release train 7 |');
+    expect(github.deployments).toEqual([
+      expect.objectContaining({
+        ref: repo.commits.docs,
+        environment: STACK,
+        statuses: [
+          expect.objectContaining({ state: 'in_progress' }),
+          expect.objectContaining({
+            state: 'success',
+            environment_url: siteUrl,
+            log_url: `https://github.com/acme/dashboard/actions/runs/${run}`,
+          }),
+        ],
+      }),
+    ]);
+    const created = github.requests.find(
+      (r) => r.method === 'POST' && r.path === '/repos/acme/dashboard/deployments',
+    );
+    expect(created).toMatchObject({
+      authorization: `token ${TOKEN}`,
+      body: { auto_merge: false, required_contexts: [], environment: STACK },
+    });
+  });
+
+  it('agent: the words as the request; a rollback pins and reports its deploy id and tag', async () => {
+    const ran = await action({ INPUT_COMMAND: 'agent', INPUT_REQUEST: 'roll back to the previous release' });
+    expect(ran.code, ran.stderr).toBe(0);
+    const out = await outputs();
+    expect(out).toMatchObject({ commit: repo.commits.dashboard1, outcome: 'succeeded', 'site-url': siteUrl });
+    expect(out.tag).toMatch(/^dashboard-deploy-/);
+    // In Actions the agent's git server is the run's GitHub repository: the tag outlives the runner.
+    expect(github.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/git/refs'))).toEqual([
+      expect.anything(),
+      expect.objectContaining({ body: expect.objectContaining({ ref: `refs/tags/${out.tag}` }) }),
+    ]);
+    expect(await readFile(summaryFile, 'utf8')).toMatch(
+      /```text\nRolled back dashboard-hosting-prod[\s\S]*now pinned/,
+    );
+    expect(github.deployments.at(-1)?.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+  });
+
+  it('a refused deploy (the stack is pinned) fails the step with the reason in the log, the summary and the Deployment', async () => {
+    const ran = await action({ INPUT_COMMAND: 'deploy' });
+    expect(ran.code).toBe(2);
+    expect(ran.stdout).toMatch(/^::error title=FrontendOps deploy failed::/m);
+    expect(ran.stderr).toMatch(/dashboard-hosting-prod is pinned/);
+    expect(await readFile(summaryFile, 'utf8')).toMatch(/^### ❌ FrontendOps deploy/);
+    const last = github.deployments.at(-1);
+    expect(last?.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
+    expect((await outputs())['site-url']).toBe('');
+  });
+
+  it('promote: the latest for everyone, the pin cleared', async () => {
+    const ran = await action({ INPUT_COMMAND: 'promote', INPUT_MESSAGE: 'v2 is fine after all' });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(await outputs()).toMatchObject({ commit: repo.commits.dashboard2, outcome: 'succeeded' });
+  });
+
+  it('bad inputs are one clear error, exit 2, nothing reported', async () => {
+    const before = github.deployments.length;
+    const unknown = await action({ INPUT_COMMAND: 'destroy' });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(
+      /^error: The action's "command" input is "destroy": expected publish, deploy, promote, agent\.$/m,
+    );
+    const noDir = await action({ INPUT_COMMAND: 'publish' });
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr).toMatch(/needs the "directory" input/);
+    expect(github.deployments.length).toBe(before);
+  });
+
+  it('a token without the deployments permission is a warning, not a failed deploy', async () => {
+    const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_GITHUB_TOKEN: 'ghs_contents_only' });
+    expect(ran.stdout).toMatch(
+      /^::warning title=FrontendOps::Could not create a GitHub Deployment \(HTTP 403: Resource not accessible by integration\).*deployments: write/m,
+    );
+    expect(ran.code, ran.stderr).toBe(0);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The local environment (`frontendops dev`) runs atomic releases: its edge runs the release router
+ * with a KeyValueStore (endpoint and ARN in env.json and the `local` stack's outputs) and a
+ * propagation delay; a deploy is one key write that visitors see as a whole release; a restart
+ * sets the in-memory store again from the state.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Config, defaultConfig } from '../../src/config.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishBuild } from '../../src/deploy/publish.ts';
+import { type LocalEnvironment, startLocalEnvironment } from '../../src/local/dev.ts';
+import { LOCAL_STACK } from '../../src/stacks/local.ts';
+import { openSite } from '../../src/stacks/open.ts';
+import { writeReleaseBuild } from '../support/atomic-env.ts';
+import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
+
+const run = promisify(execFile);
+const GIT = {
+  GIT_AUTHOR_NAME: 'Test',
+  GIT_AUTHOR_EMAIL: 'test@localhost',
+  GIT_COMMITTER_NAME: 'Test',
+  GIT_COMMITTER_EMAIL: 'test@localhost',
+};
+let repo: string;
+const config: Config = {
+  ...defaultConfig(),
+  app: 'demo-app',
+  appPath: 'site',
+  build: { output: '.' },
+  spa: true,
+};
+const open: LocalEnvironment[] = [];
+
+beforeAll(async () => {
+  repo = await mkdtemp(join(tmpdir(), 'frontendops-dev-atomic-'));
+  await writeReleaseBuild(join(repo, 'site'), 'v1');
+  const git = (args: string[]) => run('git', args, { cwd: repo, env: { ...process.env, ...GIT } });
+  await git(['init', '-q']);
+  await git(['add', '-A']);
+  await git(['commit', '-q', '-m', 'v1']);
+});
+afterAll(async () => {
+  for (const env of open) await env.close();
+  await rm(repo, { recursive: true, force: true });
+});
+
+async function start(propagationMs: number) {
+  const env = await startLocalEnvironment({ cwd: repo, config, propagationMs });
+  open.push(env);
+  return env;
+}
+
+describe('the local environment in atomic mode', () => {
+  it('names the release store in env.json and the local stack; deploys are one key write, seen as whole releases', async () => {
+    const local = await start(150);
+    const envFile = JSON.parse(await readFile(join(repo, '.frontendops', 'env.json'), 'utf8'));
+    expect(envFile.releaseStore).toMatchObject({
+      arn: expect.stringMatching(/^arn:aws:cloudfront::\d{12}:key-value-store\//),
+      endpoint: expect.stringMatching(/^http:\/\/localhost:\d+$/),
+      propagationMs: 150,
+    });
+    const site = await openSite(LOCAL_STACK, config, repo, { onNotice: () => undefined });
+    try {
+      expect([site.mode, site.releaseGraceMs, site.spa]).toEqual(['atomic', 150, true]);
+      const first = await deployArtifact(site, {
+        app: 'demo-app',
+        commit: local.published.commit,
+        request: { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() },
+      });
+      expect(first.outcome).toBe('succeeded');
+      expect(releaseOf(await (await fetch(local.env.edgeUrl)).text())).toBe('v1');
+      // spa: "/dir/" is a client route too.
+      expect(releaseOf(await (await fetch(`${local.env.edgeUrl}/accounts/recent/`)).text())).toBe('v1');
+
+      // A second build, deployed while visitors load pages: each gets a whole release.
+      const build = await writeReleaseBuild(join(repo, 'build-v2'), 'v2');
+      const commit = 'e2'.repeat(20);
+      await publishBuild(site, { dir: build.dir, app: 'demo-app', commit }, first.request);
+      const probe = new Probe();
+      const probers = [0, 1, 2].map(() => probe.run(new Browser(local.env.edgeUrl)));
+      try {
+        await probe.pagesAfterNow(6);
+        const second = await deployArtifact(site, { app: 'demo-app', commit, request: first.request });
+        expect(second).toMatchObject({ outcome: 'succeeded', invalidation: null });
+        await probe.pagesAfterNow(6);
+      } finally {
+        probe.stop();
+        await Promise.all(probers);
+      }
+      expect(probe.broken).toEqual([]);
+      expect([...probe.releasesSeen].sort()).toEqual(['v1', 'v2']);
+    } finally {
+      site.close();
+    }
+    await local.close();
+    open.pop();
+  });
+
+  it('a restart sets the in-memory store from the state: the same release is served, a deploy of it is a no-op', async () => {
+    const local = await start(0);
+    expect(releaseOf(await (await fetch(local.env.edgeUrl)).text())).toBe('v2');
+    const site = await openSite(LOCAL_STACK, config, repo, { onNotice: () => undefined });
+    try {
+      const again = await deployArtifact(site, {
+        app: 'demo-app',
+        commit: 'e2'.repeat(20),
+        request: { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() },
+      });
+      expect(again.outcome).toBe('noop');
+    } finally {
+      site.close();
+    }
+    await local.close();
+    open.pop();
+  });
+
+  it('the propagation delay comes from FRONTENDOPS_EDGE_PROPAGATION_MS when not given', async () => {
+    const saved = process.env.FRONTENDOPS_EDGE_PROPAGATION_MS;
+    process.env.FRONTENDOPS_EDGE_PROPAGATION_MS = 'soon';
+    try {
+      await expect(startLocalEnvironment({ cwd: repo, config })).rejects.toThrow(/0 to 60000/);
+    } finally {
+      if (saved === undefined) delete process.env.FRONTENDOPS_EDGE_PROPAGATION_MS;
+      else process.env.FRONTENDOPS_EDGE_PROPAGATION_MS = saved;
+    }
+  });
+});

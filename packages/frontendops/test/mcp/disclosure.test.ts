@@ -1,0 +1,113 @@
+/**
+ * What an MCP client learns from errors, and who may reach the HTTP endpoint. Attacks: make the
+ * servers fail (a missing or broken outputs file, a repository gone from under the git server) and
+ * read the local paths out of the messages; call the HTTP endpoint from a page on another local port.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { createGitServer } from '../../src/mcp/git-server.ts';
+import { serveHttp } from '../../src/mcp/serve.ts';
+import { BIN } from '../support/cli.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { wrapClient } from '../support/mcp-infra.ts';
+
+let dir: string;
+let repo: TestRepo;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'frontendops-disclosure-'));
+  repo = await createTestRepo();
+});
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await repo.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function spawnServer(args: string[]) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, 'mcp', ...args],
+    env: { PATH: process.env.PATH ?? '', HOME: dir, AWS_EC2_METADATA_DISABLED: 'true' },
+    cwd: dir,
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'curious-client', version: '0.0.0' });
+  await client.connect(transport);
+  cleanups.push(() => client.close());
+  return wrapClient(client);
+}
+
+describe('errors name no local path to an MCP client', () => {
+  it('the infra server, over an outputs file that is missing, then broken', async () => {
+    const missing = join(dir, 'secret-place', 'prod-outputs.json');
+    const broken = join(dir, 'broken-outputs.json');
+    await writeFile(broken, '{ "artifactsBucket": ');
+    for (const file of [missing, broken]) {
+      const c = await spawnServer(['infra', '--stack', file]);
+      const status = await c.call('get_status');
+      expect(status.isError, file).toBe(true);
+      expect(status.text).toMatch(/outputs file/);
+      for (const leak of [file, dir, 'secret-place', 'prod-outputs.json', 'broken-outputs']) {
+        expect(JSON.stringify(c.seen), leak).not.toContain(leak);
+      }
+    }
+  });
+
+  it('the git server, when its repository disappears under it', async () => {
+    const c = await spawnServer(['git', '--repo', repo.dir]);
+    expect((await c.call('latest_commit', { path: 'apps/sophia-dashboard' })).isError).toBe(false);
+    await rm(join(repo.dir, '.git'), { recursive: true, force: true });
+    const failed = await c.call('latest_commit', { path: 'apps/sophia-dashboard' });
+    expect(failed.isError).toBe(true);
+    expect(JSON.stringify(c.seen)).not.toContain(repo.dir);
+    expect(JSON.stringify(c.seen)).not.toContain(tmpdir());
+  });
+});
+
+describe('the HTTP endpoint answers its own origin only', () => {
+  it('refuses a page on another port of the same host, and takes its own', async () => {
+    const other = await createTestRepo();
+    cleanups.push(() => other.cleanup());
+    const token = 'a-long-enough-test-token-0123456789';
+    const serving = await serveHttp(
+      () =>
+        createGitServer({
+          host: createLocalGit({ repoDir: other.dir }),
+          defaultPath: 'apps/sophia-dashboard',
+        }),
+      { port: 0, token },
+    );
+    cleanups.push(() => serving.close());
+    const { port } = new URL(serving.url);
+    const post = (origin: string) =>
+      fetch(serving.url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          origin,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-06-18',
+            capabilities: {},
+            clientInfo: { name: 'page', version: '0' },
+          },
+        }),
+      });
+    expect((await post(`http://127.0.0.1:${Number(port) + 1}`)).status).toBe(403);
+    expect((await post(`http://localhost:${port}`)).status).toBe(403);
+    expect((await post(`http://127.0.0.1:${port}`)).status).toBe(200);
+  });
+});

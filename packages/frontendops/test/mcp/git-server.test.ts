@@ -1,0 +1,157 @@
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { createGitServer } from '../../src/mcp/git-server.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+
+const DIGEST = `sha256:${'cd'.repeat(32)}`;
+
+let repo: TestRepo;
+let client: Client;
+
+beforeAll(async () => {
+  repo = await createTestRepo();
+  const server = createGitServer({
+    host: createLocalGit({ repoDir: repo.dir }),
+    defaultPath: 'apps/sophia-dashboard',
+  });
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  client = new Client({ name: 'test', version: '0.0.0' });
+  await client.connect(clientTransport);
+});
+afterAll(async () => {
+  await client?.close();
+  await repo?.cleanup();
+});
+
+const call = async (name: string, args: Record<string, unknown> = {}) => {
+  const result = await client.callTool({ name, arguments: args });
+  const text = (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? '').join('\n');
+  return { ...result, text };
+};
+
+describe('git MCP server through a real MCP client (in-memory transport)', () => {
+  it('lists the tools with schemas and annotations true to what they do', async () => {
+    const { tools } = await client.listTools();
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    expect(Object.keys(byName).sort()).toEqual([
+      'commits_between',
+      'create_deploy_tag',
+      'get_commit',
+      'latest_commit',
+      'list_deploy_tags',
+    ]);
+    for (const name of ['latest_commit', 'get_commit', 'list_deploy_tags', 'commits_between']) {
+      expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    }
+    expect(byName.create_deploy_tag?.annotations).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: true,
+    });
+    for (const tool of tools) {
+      expect(tool.description?.length).toBeGreaterThan(60);
+      expect(tool.outputSchema?.type).toBe('object');
+    }
+    expect(byName.create_deploy_tag?.inputSchema.required).toEqual(
+      expect.arrayContaining(['deployId', 'commit', 'artifactDigest', 'request']),
+    );
+  });
+
+  it('latest_commit defaults to the dashboard directory', async () => {
+    const result = await call('latest_commit');
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      path: 'apps/sophia-dashboard',
+      commit: { sha: repo.commits.dashboard2, message: 'dashboard: add App\n\nLonger body line.' },
+    });
+    expect(result.text).toContain(repo.commits.dashboard2.slice(0, 7));
+  });
+
+  it('latest_commit takes a path and a ref, and answers commit: null when nothing touched the path', async () => {
+    const infra = await call('latest_commit', { path: 'infra', ref: repo.commits.dashboard2 });
+    expect(infra.structuredContent).toMatchObject({ commit: { sha: repo.commits.infra } });
+    const none = await call('latest_commit', { path: 'nowhere' });
+    expect(none.isError).toBeFalsy();
+    expect(none.structuredContent).toMatchObject({ commit: null });
+  });
+
+  it('get_commit returns details, and an isError result naming the problem for an unknown commit', async () => {
+    const found = await call('get_commit', { ref: repo.commits.infra.slice(0, 7) });
+    expect(found.structuredContent).toMatchObject({
+      commit: { sha: repo.commits.infra, author: 'Ada Release' },
+    });
+    const missing = await call('get_commit', { ref: 'feedfacefeedface' });
+    expect(missing.isError).toBe(true);
+    expect(missing.text).toMatch(/NOT_FOUND: .*feedfacefeedface.*latest_commit/);
+  });
+
+  it('bad arguments come back as isError results that say what was expected, and nothing runs', async () => {
+    const optionLike = await call('get_commit', { ref: '--output=/tmp/pwned' });
+    expect(optionLike.isError).toBe(true);
+    expect(optionLike.text).toMatch(/ref.*must not start with "-"/);
+    const badTag = await call('create_deploy_tag', {
+      deployId: 'dep-x',
+      commit: 'zzz',
+      artifactDigest: DIGEST,
+      request: 'Deploy',
+    });
+    expect(badTag.isError).toBe(true);
+    expect(badTag.text).toMatch(/commit: expected a commit sha: 7 to 64 lower-case hex digits/);
+    expect(badTag.text).not.toMatch(/\n\s+at /); // no stack trace
+    expect((await repo.git(['tag', '-l'])).trim()).toBe('');
+  });
+
+  it('create_deploy_tag creates the tag once; the same deploy id returns the first tag', async () => {
+    const args = {
+      deployId: 'de0e1a2-0000000001',
+      commit: repo.commits.dashboard2,
+      artifactDigest: DIGEST,
+      request: 'Deploy the latest dashboard',
+    };
+    const first = await call('create_deploy_tag', args);
+    expect(first.isError).toBeFalsy();
+    expect(first.structuredContent).toMatchObject({
+      name: expect.stringMatching(/^dashboard-deploy-\d{8}-1$/),
+      sha: repo.commits.dashboard2,
+      created: true,
+      deployId: 'de0e1a2-0000000001',
+      artifactDigest: DIGEST,
+    });
+    const second = await call('create_deploy_tag', args);
+    expect(second.structuredContent).toMatchObject({
+      name: (first.structuredContent as { name: string }).name,
+      created: false,
+    });
+    expect((await repo.git(['tag', '-l', 'dashboard-deploy-*'])).trim().split('\n')).toHaveLength(1);
+
+    const listed = await call('list_deploy_tags');
+    expect(listed.structuredContent).toMatchObject({
+      tags: [{ deployId: 'de0e1a2-0000000001', artifactDigest: DIGEST, sha: repo.commits.dashboard2 }],
+    });
+  });
+
+  it('commits_between: what a release adds, touching the app directory, newest first, with subject and author', async () => {
+    const result = await call('commits_between', { base: repo.commits.init, head: repo.commits.docs });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      path: 'apps/sophia-dashboard',
+      truncated: false,
+      commits: [
+        {
+          sha: repo.commits.dashboard2,
+          message: 'dashboard: add App\n\nLonger body line.',
+          author: 'Ada Release',
+        },
+        { sha: repo.commits.dashboard1, message: 'dashboard: first page' },
+      ],
+    });
+    expect(result.text).toMatch(/^2 commit\(s\) touching apps\/sophia-dashboard/);
+    const unknown = await call('commits_between', { base: 'no-such-ref', head: repo.commits.docs });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toMatch(/^NOT_FOUND: Unknown ref "no-such-ref"/);
+    const option = await call('commits_between', { base: '--output=/tmp/x', head: 'main' });
+    expect(option.isError).toBe(true);
+  });
+});

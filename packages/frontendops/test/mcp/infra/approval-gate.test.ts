@@ -1,0 +1,386 @@
+/**
+ * Approvals on a protected stack, tried as the parties they guard against would: an MCP client
+ * approving its own request, an approval forged in the state bucket, an approval of one thing used
+ * for another, an expired or replayed one. And the ways a person really approves: a signed answer
+ * with `frontendops approve` (the CLI, in process), a GitHub deployment environment (OIDC, through
+ * a double of GitHub's provider), and a client the stack's configuration trusts.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ElicitRequest } from '@modelcontextprotocol/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApproverKey, loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
+import type { ApprovalPolicy } from '../../../src/config.ts';
+import { consumeApproval, findApprovalRequests } from '../../../src/state/approvals.ts';
+import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
+import { type OidcDouble, startOidcDouble } from '../../support/github-oidc-double.ts';
+import {
+  APP,
+  COMMITS,
+  type ConnectOptions,
+  connectInfra,
+  type InfraClient,
+  type InfraFixture,
+  startInfraFixture,
+} from '../../support/mcp-infra.ts';
+import { cli } from '../../support/run-cli.ts';
+
+let f: InfraFixture;
+let oidc: OidcDouble;
+let keysDir: string;
+const keys: Record<'ada' | 'mallory', { path: string; publicKey: string }> = {} as never;
+const clients: InfraClient[] = [];
+
+beforeAll(async () => {
+  f = await startInfraFixture();
+  oidc = await startOidcDouble();
+  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-keys-'));
+  for (const who of ['ada', 'mallory'] as const) {
+    const path = join(keysDir, `${who}.pem`);
+    keys[who] = { path, publicKey: await createApproverKey(path, undefined) };
+  }
+});
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  await oidc?.close();
+  await f?.t.stop();
+  await rm(keysDir, { recursive: true, force: true });
+});
+
+/** Ada is the stack's one approver; Mallory has a key too, but nobody listed it. */
+const policy = (extra: Partial<ApprovalPolicy> = {}): Partial<ApprovalPolicy> => ({
+  approvers: { Ada: keys.ada.publicKey },
+  ...extra,
+});
+
+async function protectedClient(
+  options: ConnectOptions = {},
+  approval: Partial<ApprovalPolicy> = policy(),
+  serverOptions: Parameters<InfraFixture['server']>[0] = {},
+) {
+  const c = await connectInfra(f.server({ config: f.config([STACK], approval), ...serverOptions }), options);
+  clients.push(c);
+  return c;
+}
+
+const live = async () => (await f.t.site.records.readPointer())?.value ?? null;
+const hostingKeys = async () => (await f.t.s3.store(HOSTING).list()).map((o) => `${o.key}:${o.etag}`).sort();
+const auditOf = async (type: string) =>
+  (await readAudit(f.t.site.state, f.t.site.target.statePrefix)).filter((e) => e.type === type);
+const statePrefix = () => f.t.site.target.statePrefix;
+
+/** `frontendops approve` as a person runs it: the real CLI, in process, reading the outputs file. */
+async function approveWithCli(deployId: string, key: string, extra: string[] = [], approval = policy()) {
+  const outputs = await f.t.writeOutputs();
+  const config = join(f.t.tmp, `approve-config-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(config, JSON.stringify({ protected: [STACK], approval }));
+  return cli(['approve', deployId, '--stack', outputs, '--key', key, '--yes', ...extra], {
+    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
+    cwd: f.t.tmp,
+  });
+}
+
+async function planAndSync(c: InfraClient, commit: string) {
+  const target = await c.call('get_deploy_target', { commit });
+  expect(target.structured.approvalRequired).toBe(true);
+  const sync = await c.call('run_sync', { handle: target.structured.handle });
+  return { target, sync, deployId: target.structured.deployId as string };
+}
+
+describe('attack: an MCP client approves its own request (elicitation)', () => {
+  it('is not even asked on a stack that does not trust clients, and nothing changes', async () => {
+    const asked: ElicitRequest[] = [];
+    const c = await protectedClient({
+      elicit: (request) => {
+        asked.push(request);
+        return { action: 'accept', content: { confirm: true, approver: 'The Boss' } };
+      },
+    });
+    const { sync, deployId } = await planAndSync(c, COMMITS[0]);
+    expect(asked).toEqual([]);
+    expect(sync.isError).toBe(true);
+    expect(sync.text).toContain('APPROVAL_REQUIRED: dashboard-hosting-prod is a protected environment');
+    expect(sync.text).toContain(`frontendops approve ${deployId} --stack ${STACK}`);
+    expect(sync.text).toContain('Answers from MCP clients such as infra-test do not count');
+    expect(await live()).toBeNull();
+    expect(await hostingKeys()).toEqual([]);
+  });
+
+  it('where the stack trusts its clients, a missing confirm is a no, and an accept counts once, labelled a claim', async () => {
+    const trusting = policy({ trustElicitation: true });
+    const silent = await protectedClient({ elicit: () => ({ action: 'accept', content: {} }) }, trusting);
+    const declined = await planAndSync(silent, COMMITS[0]);
+    expect(declined.sync.text).toMatch(
+      /DENIED: Not approved: .* was not confirmed by the user \(as claimed by infra-test\)/,
+    );
+    expect(await live()).toBeNull();
+
+    const c = await protectedClient(
+      {
+        era: 'modern',
+        elicit: () => ({ action: 'accept', content: { confirm: true, approver: 'Grace Hopper' } }),
+      },
+      trusting,
+    );
+    const { sync, deployId } = await planAndSync(c, COMMITS[0]);
+    expect(sync.structured).toMatchObject({
+      outcome: 'synced',
+      approvedBy: 'Grace Hopper (as claimed by infra-test) (elicitation)',
+    });
+    expect((await c.call('invalidate_cdn', { deployId })).structured.outcome).toBe('succeeded');
+    expect((await auditOf('approval-used')).at(-1)?.data).toMatchObject({ deployId, via: 'elicitation' });
+  });
+});
+
+describe('attack: an approval forged in the state bucket', () => {
+  it('unsigned, signed by an unlisted key, or edited after signing: none counts, and each is named', async () => {
+    const c = await protectedClient();
+    const { deployId } = await planAndSync(c, COMMITS[1]);
+    const [request] = await findApprovalRequests(f.t.site, deployId);
+    if (!request) throw new Error('the server made no request');
+    const key = `${statePrefix()}approvals/signed/deploy-${deployId}.json`;
+    const statement = {
+      v: 1,
+      stack: STACK,
+      action: 'deploy',
+      deployId,
+      nonce: request.nonce,
+      expiresAt: request.expiresAt,
+      approver: 'Ada',
+      publicKey: keys.ada.publicKey,
+      signedAt: new Date().toISOString(),
+    };
+    const attempts: Array<[string, unknown, RegExp]> = [
+      ['no signature', { statement, signature: '' }, /its signature does not verify/],
+      [
+        "Mallory's key under Ada's name",
+        {
+          statement: { ...statement, publicKey: keys.mallory.publicKey },
+          signature: signStatement(await loadApproverKey(keys.mallory.path, undefined), {
+            ...statement,
+            publicKey: keys.mallory.publicKey,
+          }),
+        },
+        /signed by a key that is not an approver/,
+      ],
+      [
+        "Ada's real signature over another request, nonce swapped in",
+        {
+          statement,
+          signature: signStatement(await loadApproverKey(keys.ada.path, undefined), {
+            ...statement,
+            nonce: 'A'.repeat(22),
+          }),
+        },
+        /its signature does not verify/,
+      ],
+    ];
+    for (const [what, forged, reason] of attempts) {
+      await f.t.s3.store(ARTIFACTS).put(key, JSON.stringify(forged));
+      const sync = await c.call('run_sync', {
+        handle: (await c.call('get_deploy_target', { commit: COMMITS[1] })).structured.handle,
+      });
+      expect(sync.text, what).toMatch(/APPROVAL_REQUIRED/);
+      expect(sync.text, what).toMatch(reason);
+    }
+    expect((await live())?.commit).toBe(COMMITS[0]);
+    expect((await auditOf('approval')).filter((e) => e.data.decision === 'rejected')).toHaveLength(3);
+  });
+});
+
+describe('a person approves with a signed answer (`frontendops approve`)', () => {
+  it('approves only requests the server made, shows the plan, and the change then lands once', async () => {
+    const c = await protectedClient();
+    const target = await c.call('get_deploy_target', { commit: COMMITS[1] });
+    const deployId = target.structured.deployId as string;
+
+    // No request for this id yet (none was made for COMMITS[2]'s plan): nothing to approve.
+    const unknown = await approveWithCli('2222222-0000000000', keys.ada.path);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/No approval was requested for a change 2222222-0000000000/);
+
+    const refused = await c.call('run_sync', { handle: target.structured.handle });
+    expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
+
+    const byMallory = await approveWithCli(deployId, keys.mallory.path);
+    expect(byMallory.code).toBe(2);
+    expect(byMallory.stderr).toMatch(/is not an approver of dashboard-hosting-prod, so nothing was approved/);
+
+    const approved = await approveWithCli(deployId, keys.ada.path);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stderr).toContain(`  ${target.structured.description}`);
+    expect(approved.stderr).toMatch(/asked at .* to:/);
+    expect(approved.stdout).toMatch(
+      `Approved by Ada: ${target.structured.description} (deploy id ${deployId}), once`,
+    );
+
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.structured).toMatchObject({
+      deployId,
+      outcome: 'synced',
+      approvedBy: expect.stringMatching(/^Ada \(approver key ed25519:[0-9a-f]{16}\) \(signed\)$/),
+    });
+    await c.call('invalidate_cdn', { deployId });
+    expect((await live())?.commit).toBe(COMMITS[1]);
+
+    // Used once: the marker is there, a second use is refused, and approving again is refused.
+    const [request] = await findApprovalRequests(f.t.site, deployId);
+    expect(
+      await consumeApproval(f.t.site, request?.nonce ?? '', {
+        action: 'deploy',
+        deployId,
+        approval: { by: 'x', via: 'signed' },
+        now: Date.now(),
+      }),
+    ).toBe(false);
+    expect((await approveWithCli(deployId, keys.ada.path)).stderr).toMatch(/already approved and used/);
+    const audit = await verifyAudit(f.t.site.state, statePrefix());
+    expect(audit).toMatchObject({ ok: true });
+    expect((await auditOf('approval')).at(-1)?.data).toMatchObject({
+      decision: 'approved',
+      by: 'Ada',
+      via: 'signed',
+    });
+  });
+
+  it('an approval of a deploy never authorises a rollback, and `approve` refuses a plan the live release overtook', async () => {
+    const c = await protectedClient();
+    const { deployId } = await planAndSync(c, COMMITS[2]);
+    expect((await approveWithCli(deployId, keys.ada.path)).code).toBe(0);
+
+    const back = await c.call('rollback');
+    expect(back.isError).toBe(true);
+    expect(back.text).toMatch(/APPROVAL_REQUIRED: .*"roll back dashboard-hosting-prod/);
+    const rollbackId = /frontendops approve (\S+) --stack/.exec(back.text)?.[1] ?? '';
+    // Even Ada's real approval of the deploy, put where the rollback's would be, does not count.
+    const store = f.t.s3.store(ARTIFACTS);
+    const signed = await store.get(`${statePrefix()}approvals/signed/deploy-${deployId}.json`);
+    await store.put(`${statePrefix()}approvals/signed/rollback-${rollbackId}.json`, signed?.body ?? '');
+    const again = await c.call('rollback');
+    expect(again.text).toMatch(/APPROVAL_REQUIRED.*it answers another request/);
+    expect((await live())?.commit).toBe(COMMITS[1]);
+
+    // The deploy was approved, but another change went live first (a rollback Ada approves now):
+    expect((await approveWithCli(rollbackId, keys.ada.path)).code).toBe(0);
+    expect((await c.call('rollback')).structured).toMatchObject({ outcome: 'succeeded', commit: COMMITS[0] });
+    // A rollback pins the stack; the tests below deploy again (unpinning needs no approval).
+    expect((await c.call('unpin_release')).isError).toBe(false);
+    const stale = await approveWithCli(deployId, keys.ada.path);
+    expect(stale.stderr).toMatch(/already approved|changed since deploy/);
+    const overtaken = await c.call('run_sync', {
+      handle: (await c.call('get_deploy_target', { commit: COMMITS[2] })).structured.handle,
+    });
+    // A new plan (from what is live now) is a new deploy id: the old approval does not carry over.
+    expect(overtaken.text).toMatch(/APPROVAL_REQUIRED/);
+  });
+
+  it('an expired request is not approvable, and an approval of it does not count', async () => {
+    const later = () => Date.now() + 2 * 60 * 60_000;
+    const c = await protectedClient();
+    const { deployId } = await planAndSync(c, COMMITS[2]);
+    expect((await approveWithCli(deployId, keys.ada.path)).code).toBe(0);
+    const future = await protectedClient({}, policy(), { now: later });
+    const target = await future.call('get_deploy_target', { commit: COMMITS[2] });
+    const sync = await future.call('run_sync', { handle: target.structured.handle });
+    expect(sync.text).toMatch(/APPROVAL_REQUIRED.*it answers another request/);
+    expect((await live())?.commit).toBe(COMMITS[0]);
+  });
+});
+
+describe('a GitHub deployment environment approves (OIDC)', () => {
+  const github = () => ({
+    repository: 'sophia/dashboard',
+    environment: 'production',
+    actions: ['deploy' as const],
+    issuer: oidc.issuer,
+    audience: 'frontendops',
+  });
+
+  it("a job in the environment deploys, once per run; a rollback it was not given, another environment or a forged token don't", async () => {
+    const job = oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '77' });
+    const c = await protectedClient({}, { approvers: {}, github: github() }, { env: job });
+    const { sync, deployId } = await planAndSync(c, COMMITS[2]);
+    expect(sync.structured).toMatchObject({
+      outcome: 'synced',
+      approvedBy: expect.stringMatching(
+        /^GitHub environment "production" of sophia\/dashboard \(run 77 attempt 1, started by octocat\)/,
+      ),
+    });
+    await c.call('invalidate_cdn', { deployId });
+
+    const twice = await planAndSync(c, COMMITS[1]);
+    expect(twice.sync.text).toMatch(/DENIED: The approval of this deploy .* was already used/);
+    const back = await c.call('rollback');
+    expect(back.text).toMatch(/APPROVAL_REQUIRED.*covers deploy, not rollback/);
+
+    const staging = await protectedClient(
+      {},
+      { approvers: {}, github: github() },
+      { env: oidc.job({ repository: 'sophia/dashboard', environment: 'staging', run_id: '78' }) },
+    );
+    expect((await planAndSync(staging, COMMITS[1])).sync.text).toMatch(
+      /runs in environment "staging", not "production"/,
+    );
+    const otherRepo = await protectedClient(
+      {},
+      { approvers: {}, github: github() },
+      { env: oidc.job({ repository: 'mallory/dashboard', environment: 'production', run_id: '79' }) },
+    );
+    expect((await planAndSync(otherRepo, COMMITS[1])).sync.text).toMatch(
+      /token is for repository mallory\/dashboard/,
+    );
+    oidc.forgeWithOtherKey();
+    const forged = await protectedClient(
+      {},
+      { approvers: {}, github: github() },
+      { env: oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '80' }) },
+    );
+    expect((await planAndSync(forged, COMMITS[1])).sync.text).toMatch(/OIDC token could not be verified/);
+    expect((await live())?.commit).toBe(COMMITS[2]);
+  });
+});
+
+describe('the Approver given to the server (the console)', () => {
+  it('is asked only where the stack trusts it, and is bound to the deploy id it was shown', async () => {
+    const asked: unknown[] = [];
+    const approver = {
+      async approve(request: unknown) {
+        asked.push(request);
+        return { approved: true, by: 'console user', via: 'console' };
+      },
+    };
+    const untrusted = await protectedClient({}, policy(), { approver });
+    expect((await planAndSync(untrusted, COMMITS[1])).sync.text).toMatch(/APPROVAL_REQUIRED/);
+    expect(asked).toEqual([]);
+
+    const trusted = await protectedClient({}, policy({ trustElicitation: true }), { approver });
+    const { target, sync, deployId } = await planAndSync(trusted, COMMITS[1]);
+    expect(sync.structured).toMatchObject({
+      outcome: 'synced',
+      approvedBy: 'console user (via console) (approver)',
+    });
+    expect(asked).toEqual([
+      { action: 'deploy', stack: STACK, summary: target.structured.description, deployId },
+    ]);
+    await trusted.call('invalidate_cdn', { deployId });
+  });
+
+  it('an unprotected stack needs no approval: the client is never asked', async () => {
+    let asked = 0;
+    const c = await connectInfra(f.server(), {
+      elicit: () => {
+        asked++;
+        return { action: 'decline' };
+      },
+    });
+    clients.push(c);
+    const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
+    expect(target.structured.approvalRequired).toBe(false);
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.structured).toMatchObject({ outcome: 'synced', approvedBy: null });
+    expect(asked).toBe(0);
+    expect(APP).toBe('sophia-dashboard');
+  });
+});

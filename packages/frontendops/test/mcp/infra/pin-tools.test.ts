@@ -1,0 +1,138 @@
+/**
+ * pin_release, unpin_release and promote_release through a real MCP client, and what the other
+ * tools say about the pin: a rollback pins; get_deploy_target refuses a build past it (PINNED);
+ * plans carry the files by kind and the CDN refresh in words.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApproverKey } from '../../../src/approval/keys.ts';
+import { readAudit } from '../../../src/state/audit.ts';
+import { STACK } from '../../support/deploy-env.ts';
+import {
+  APP,
+  COMMITS,
+  connectInfra,
+  type InfraClient,
+  type InfraFixture,
+  startInfraFixture,
+} from '../../support/mcp-infra.ts';
+
+let f: InfraFixture;
+let c: InfraClient;
+
+beforeAll(async () => {
+  f = await startInfraFixture();
+  c = await connectInfra(f.server());
+  for (const commit of [COMMITS[0], COMMITS[1]]) {
+    const target = await c.call('get_deploy_target', { commit });
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
+  }
+});
+afterAll(async () => {
+  await c?.close();
+  await f?.t.stop();
+});
+
+describe('the pin through the infra MCP server', () => {
+  it('plan_deploy says what is in the release: files by kind and the CDN refresh in words', async () => {
+    const plan = await c.call('plan_deploy', { commit: COMMITS[2] });
+    expect(plan.structured.contents).toMatchObject({
+      files: {
+        html: { added: 0, changed: 1, removed: 0, paths: { changed: ['/index.html'] } },
+        asset: { added: 2, changed: 0, removed: 2 },
+        other: { added: 0, changed: 0, removed: 0 },
+      },
+      invalidation: expect.stringMatching(/^The CDN refreshes 2 paths \(\/, \/index\.html\)/),
+    });
+  });
+
+  it('rollback pins; get_status shows the pin; get_deploy_target of another build is refused as PINNED', async () => {
+    const back = await c.call('rollback', { request: 'roll back', requestedBy: 'alice' });
+    expect(back.structured).toMatchObject({ commit: COMMITS[0], pinned: true });
+    expect(back.text).toMatch(/now pinned to it/);
+    const status = await c.call('get_status');
+    expect(status.structured.pin).toMatchObject({ commit: COMMITS[0], cause: 'rollback' });
+    expect(status.text).toMatch(/pinned to 1111111/);
+    const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
+    expect(target.isError).toBe(true);
+    expect(target.text).toMatch(
+      /^PINNED: dashboard-hosting-prod is pinned to sophia-dashboard@1111111.*promote.*unpin/s,
+    );
+    // The dry run still answers: what a promote would do.
+    expect((await c.call('plan_deploy', { commit: COMMITS[2] })).isError).toBe(false);
+  });
+
+  it('unpin_release lifts it and says what it was; unpinning again is a no-op; pin_release pins the live release', async () => {
+    const unpinned = await c.call('unpin_release', { reason: 'fixed forward' });
+    expect(unpinned.structured).toMatchObject({ stack: STACK, unpinned: { commit: COMMITS[0] } });
+    expect((await c.call('unpin_release')).structured).toMatchObject({ unpinned: null });
+    const pinned = await c.call('pin_release', { to: COMMITS[0].slice(0, 7), reason: 'release freeze' });
+    expect(pinned.structured).toMatchObject({
+      created: true,
+      pin: { commit: COMMITS[0], cause: 'pin', reason: 'release freeze' },
+    });
+    const wrong = await c.call('pin_release', { to: COMMITS[2] });
+    expect(wrong.isError).toBe(true);
+    expect(wrong.text).toMatch(/^CONFLICT: .* is not the live release/);
+  });
+
+  it('promote_release deploys a release for everyone and clears the pin; the audit says who and why', async () => {
+    const promoted = await c.call('promote_release', {
+      to: COMMITS[2].slice(0, 7),
+      reason: 'v3 fixes the totals',
+      requestedBy: 'bob',
+    });
+    expect(promoted.isError).toBe(false);
+    expect(promoted.structured).toMatchObject({
+      app: APP,
+      commit: COMMITS[2],
+      outcome: 'succeeded',
+      unpinned: { commit: COMMITS[0], cause: 'pin' },
+      approvedBy: null,
+    });
+    expect(promoted.text).toMatch(/^Promoted sophia-dashboard@3333333.*The pin is cleared\./s);
+    expect((await c.call('get_status')).structured).toMatchObject({
+      pin: null,
+      live: { commit: COMMITS[2] },
+    });
+    const audit = await readAudit(f.t.site.state, f.t.site.target.statePrefix);
+    expect(audit.at(-1)).toMatchObject({
+      type: 'unpin',
+      data: { via: 'promote', reason: 'v3 fixes the totals' },
+    });
+  });
+
+  it('on a protected stack promote_release needs a human approval, like run_sync', async () => {
+    const keyDir = await mkdtemp(join(tmpdir(), 'frontendops-pin-key-'));
+    const approvers = { Ada: await createApproverKey(join(keyDir, 'ada.pem'), undefined) };
+    await rm(keyDir, { recursive: true, force: true });
+    const guarded = await connectInfra(f.server({ config: f.config([STACK], { approvers }) }));
+    try {
+      const refused = await guarded.call('promote_release', { to: COMMITS[1] });
+      expect(refused.isError).toBe(true);
+      expect(refused.text).toMatch(/^APPROVAL_REQUIRED: .*frontendops approve [0-9a-f]{7}-[0-9a-f]{10}/s);
+      expect((await guarded.call('get_status')).structured).toMatchObject({ live: { commit: COMMITS[2] } });
+    } finally {
+      await guarded.close();
+    }
+    // Where the stack trusts its MCP clients, their user's confirmation counts, labelled as a claim.
+    const asking = await connectInfra(
+      f.server({ config: f.config([STACK], { approvers, trustElicitation: true }) }),
+      {
+        elicit: () => ({ action: 'accept', content: { confirm: true, approver: 'carol' } }),
+      },
+    );
+    try {
+      const promoted = await asking.call('promote_release', { to: COMMITS[1] });
+      expect(promoted.structured).toMatchObject({
+        commit: COMMITS[1],
+        approvedBy: 'carol (as claimed by infra-test) (elicitation)',
+      });
+    } finally {
+      await asking.close();
+    }
+  });
+});

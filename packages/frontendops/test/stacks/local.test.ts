@@ -1,0 +1,105 @@
+/**
+ * The embedded environment as a stack source: the StackSource contract
+ * (test/support/contracts/stack-source.ts) while it runs, and what only it does — it says how to
+ * reach its target (its own key, the edge's endpoint), and it is there only while `frontendops dev`
+ * runs in this directory.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type LocalEnv, localEnvFile } from '../../src/local/env-file.ts';
+import { createLocalStackSource } from '../../src/stacks/local.ts';
+import { stackSourceContract } from '../support/contracts/stack-source.ts';
+import { digestTree } from '../support/digest-tree.ts';
+
+const credentials = { accessKeyId: 'FOLOCALCONTRACT', secretAccessKey: 'local-secret-key-0123456789abcdef' };
+
+/** What `frontendops dev` writes when it starts, for a process that is `pid`. */
+async function announce(cwd: string, pid: number): Promise<LocalEnv> {
+  const env: LocalEnv = {
+    pid,
+    startedAt: new Date().toISOString(),
+    s3Endpoint: 'http://127.0.0.1:4569',
+    credentials,
+    buckets: { artifacts: 'local-artifacts', hosting: 'local-hosting' },
+    distributionId: 'E1LOCALEDGE',
+    edgeUrl: 'http://127.0.0.1:8080',
+    cdnEndpoint: 'http://127.0.0.1:8081',
+    dataDir: join(cwd, '.frontendops'),
+  };
+  await mkdir(join(cwd, '.frontendops'), { recursive: true });
+  await writeFile(localEnvFile(cwd), JSON.stringify(env), { mode: 0o600 });
+  return env;
+}
+
+stackSourceContract(
+  'the local environment',
+  async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'frontendops-local-contract-'));
+    await announce(cwd, process.pid);
+    return {
+      source: createLocalStackSource(cwd),
+      stack: 'local',
+      expected: {
+        outputs: {
+          artifactsBucket: 'local-artifacts',
+          hostingBucket: 'local-hosting',
+          distributionId: 'E1LOCALEDGE',
+          region: 'us-east-1',
+          endpoint: 'http://127.0.0.1:4569',
+          siteUrl: 'http://127.0.0.1:8080',
+        },
+        secretNames: [],
+        access: { credentials, cdnEndpoint: 'http://127.0.0.1:8081' },
+      },
+      secretValues: [],
+      credentials: [credentials.secretAccessKey],
+      unknownStack: 'staging',
+      backendState: () => digestTree(cwd),
+      malformed: [],
+      cleanup: () => rm(cwd, { recursive: true, force: true }),
+    };
+  },
+  { checksStackNames: false, canBeMalformed: false, takesCredential: false },
+);
+
+describe('the local environment as a stack source', () => {
+  let cwd: string;
+  beforeEach(async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'frontendops-local-source-'));
+  });
+  afterEach(() => rm(cwd, { recursive: true, force: true }));
+
+  const refusal = (read: Promise<unknown>) =>
+    read.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+  it('is NOT_FOUND when none runs here, saying how to start one', async () => {
+    expect(await refusal(createLocalStackSource(cwd).readOutputs('local'))).toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/No local environment is running here.*npm start/),
+    });
+  });
+
+  it('ignores the file of an environment whose process died, and a damaged file', async () => {
+    await announce(cwd, 2 ** 22 + 12345); // above Linux's pid_max default: no such process
+    expect(await refusal(createLocalStackSource(cwd).readOutputs('local'))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await writeFile(localEnvFile(cwd), '{"pid": ');
+    expect(await refusal(createLocalStackSource(cwd).readOutputs('local'))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('names only its own stack: another name is NOT_FOUND even while it runs', async () => {
+    await announce(cwd, process.pid);
+    expect(await refusal(createLocalStackSource(cwd).readOutputs('prod'))).toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/one stack, local, not "prod"/),
+    });
+  });
+});

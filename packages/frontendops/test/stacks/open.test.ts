@@ -1,0 +1,115 @@
+/**
+ * The lock a site takes (connectSite in stacks/open.ts) is chosen at its first use: the S3 lock when
+ * the state bucket's endpoint honours conditional writes, else — for an endpoint on this machine — the
+ * file lock. Whichever it chose, it keeps the Locker contract (test/support/contracts/locker.ts), with
+ * holders in other processes that open the chosen lock directly.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../src/adapters/s3.ts';
+import type { DeployTarget } from '../../src/engine/types.ts';
+import type { Site } from '../../src/site.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { lockerContract } from '../support/contracts/locker.ts';
+import { startTestS3, type TestS3 } from '../support/local-s3.ts';
+import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
+
+const STATE = 'site-state';
+
+let s3: TestS3;
+let proxy: S3Proxy;
+let upstream: ReturnType<typeof createS3Client>;
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'frontendops-open-'));
+  s3 = await startTestS3([STATE]);
+  upstream = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials });
+  proxy = await startS3Proxy(s3.endpoint, upstream, { conditional: true });
+});
+afterAll(async () => {
+  await proxy?.close();
+  upstream?.destroy();
+  await s3?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const target = (stack: string, endpoint: string): DeployTarget => ({
+  stack,
+  artifactsBucket: STATE,
+  hostingBucket: STATE,
+  stateBucket: STATE,
+  statePrefix: `.frontendops/state/${stack}/`,
+  region: 'us-east-1',
+  endpoint,
+  prune: true,
+});
+
+/** A site on the embedded S3 server, directly (no conditional writes) or through the proxy (with them). */
+async function openSite(stack: string, conditional: boolean) {
+  const notices: string[] = [];
+  const lockDir = join(tmp, `locks-${stack}`);
+  const site = await connectSite(target(stack, conditional ? proxy.endpoint : s3.endpoint), {
+    access: { credentials: s3.credentials },
+    lockDir,
+    onNotice: (notice) => notices.push(notice),
+  });
+  return { site, lockDir, notices };
+}
+
+lockerContract('a site whose endpoint honours conditional writes (the S3 lock)', async () => {
+  const { site } = await openSite('with-conditions', true);
+  return {
+    locker: site.locker,
+    holderSpec: {
+      kind: 's3',
+      endpoint: proxy.endpoint,
+      credentials: s3.credentials,
+      bucket: STATE,
+      prefix: site.target.statePrefix,
+    },
+    cleanup: async () => site.close(),
+  };
+});
+
+lockerContract('a site on this machine without conditional writes (the file lock)', async () => {
+  const { site, lockDir } = await openSite('without-conditions', false);
+  return {
+    locker: site.locker,
+    holderSpec: { kind: 'file', dir: lockDir },
+    cleanup: async () => site.close(),
+  };
+});
+
+describe('the lock a site chooses', () => {
+  let opened: Site[] = [];
+  afterAll(() => {
+    for (const site of opened) site.close();
+    opened = [];
+  });
+
+  it('is the S3 lock, under the state prefix, when the endpoint honours conditional writes', async () => {
+    const { site, lockDir, notices } = await openSite('chooses-s3', true);
+    opened.push(site);
+    const held = await site.locker.acquire('deploy-x', { owner: 'alice', ttlMs: 60_000, waitMs: 0 });
+    expect((await site.state.list(`${site.target.statePrefix}locks/`)).map((o) => o.key)).toEqual([
+      `${site.target.statePrefix}locks/deploy-x.json`,
+    ]);
+    await expect(readdir(lockDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(notices).toEqual([]);
+    await held.release();
+  });
+
+  it('is the file lock in its lock directory, said once, when the endpoint on loopback ignores them', async () => {
+    const { site, lockDir, notices } = await openSite('chooses-file', false);
+    opened.push(site);
+    const held = await site.locker.acquire('deploy-x', { owner: 'alice', ttlMs: 60_000, waitMs: 0 });
+    expect(await readdir(lockDir)).toContain('deploy-x.json');
+    expect(await site.state.list(`${site.target.statePrefix}locks/`)).toEqual([]);
+    await held.release();
+    await (await site.locker.acquire('deploy-y', { owner: 'alice', ttlMs: 60_000, waitMs: 0 })).release();
+    expect(notices).toEqual([expect.stringMatching(/ignores conditional writes.*file lock on this machine/)]);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * The pulumi CLI source: the StackSource contract (test/support/contracts/stack-source.ts), and what
+ * only this source does — the command line it runs. The real CLI cannot be installed on this machine
+ * (no downloads), so a FAKE `pulumi` executable — a small Node script — is placed first on PATH in a
+ * temp dir. It behaves as `pulumi stack output --json` documents: without --show-secrets, secret values
+ * print as "[secret]"; an unknown stack exits 255 with "error: no stack named '<name>' found"; a token
+ * Pulumi Cloud refuses exits 255 with its 401. It records its argv, so the test proves no
+ * --show-secrets and no shell.
+ */
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveDeployTarget } from '../../src/engine/target.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
+import { createPulumiCliSource } from '../../src/stacks/pulumi-cli.ts';
+import { stackSourceContract } from '../support/contracts/stack-source.ts';
+
+const FIXTURE = join(import.meta.dirname, '../fixtures/pulumi/stack-output.json');
+const TOKEN = 'pul-cli-0123456789abcdef0123456789abcdef';
+
+const FAKE_PULUMI = `#!/usr/bin/env node
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+fs.appendFileSync(process.env.FAKE_PULUMI_LOG, JSON.stringify(args) + '\\n');
+const stack = args[args.indexOf('--stack') + 1];
+if (args[0] !== 'stack' || args[1] !== 'output') { process.stderr.write('error: unexpected command\\n'); process.exit(1); }
+if (process.env.PULUMI_ACCESS_TOKEN !== process.env.FAKE_PULUMI_TOKEN) {
+  process.stderr.write('error: [401] Unauthorized: No credentials provided or are invalid.\\n'); process.exit(255);
+}
+if (stack === 'broken') { process.stderr.write('error: failed to decrypt: passphrase must be set\\n'); process.exit(255); }
+if (stack !== 'dashboard-hosting-prod' && stack !== 'organization/dashboard-hosting/dashboard-hosting-prod') {
+  process.stderr.write("error: no stack named '" + stack + "' found\\n"); process.exit(255);
+}
+process.stdout.write(fs.readFileSync(process.env.FAKE_PULUMI_OUTPUT, 'utf8'));
+`;
+
+interface FakePulumi {
+  bin: string;
+  env: NodeJS.ProcessEnv;
+  /** Every argv the fake was run with, oldest first. */
+  calls(): Promise<string[][]>;
+  cleanup(): Promise<void>;
+}
+
+async function installFakePulumi(): Promise<FakePulumi> {
+  const bin = await mkdtemp(join(tmpdir(), 'frontendops-fake-pulumi-'));
+  const log = join(bin, 'argv.log');
+  await writeFile(join(bin, 'pulumi'), FAKE_PULUMI);
+  await chmod(join(bin, 'pulumi'), 0o755);
+  await writeFile(log, '');
+  return {
+    bin,
+    env: {
+      ...process.env,
+      PATH: `${bin}${delimiter}${process.env.PATH}`,
+      PULUMI_ACCESS_TOKEN: TOKEN,
+      FAKE_PULUMI_TOKEN: TOKEN,
+      FAKE_PULUMI_LOG: log,
+      FAKE_PULUMI_OUTPUT: FIXTURE,
+    },
+    calls: async () =>
+      (await readFile(log, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as string[]),
+    cleanup: () => rm(bin, { recursive: true, force: true }),
+  };
+}
+
+stackSourceContract(
+  'pulumi CLI (a fake pulumi on PATH)',
+  async () => {
+    const fake = await installFakePulumi();
+    return {
+      source: createPulumiCliSource({ env: fake.env }),
+      stack: 'dashboard-hosting-prod',
+      expected: {
+        outputs: {
+          artifactsBucket: 'sophia-dashboard-build-artifacts',
+          hostingBucket: 'sophia-dashboard-hosting-prod',
+          distributionId: 'E2QWRUHAPOMQZL',
+          region: 'us-east-1',
+          siteUrl: 'https://dashboard.sophia.example.com',
+          cdnDomain: 'd111111abcdef8.cloudfront.net',
+          tags: { team: 'platform', env: 'prod' },
+        },
+        secretNames: ['deployRoleSecret'],
+      },
+      secretValues: ['[secret]'],
+      credentials: [TOKEN],
+      unknownStack: 'dashboard-hosting-dev',
+      // `stack output` only reads: any other command (init, select, rm, up) could change a stack.
+      backendState: async () =>
+        (await fake.calls()).filter(
+          (argv) => argv[0] !== 'stack' || argv[1] !== 'output' || argv.includes('--show-secrets'),
+        ),
+      malformed: [
+        {
+          what: 'an organization that is not a Pulumi name',
+          open: () =>
+            createPulumiCliSource({ env: fake.env, organization: 'a/b', project: 'dashboard-hosting' }),
+        },
+        {
+          what: 'no pulumi on PATH',
+          open: () => createPulumiCliSource({ env: { PATH: join(fake.bin, 'empty') } }),
+        },
+      ],
+      wrongCredential: {
+        credential: 'pul-cli-wrong-token',
+        open: () =>
+          createPulumiCliSource({ env: { ...fake.env, PULUMI_ACCESS_TOKEN: 'pul-cli-wrong-token' } }),
+      },
+      cleanup: fake.cleanup,
+    };
+  },
+  { checksStackNames: true, canBeMalformed: true, takesCredential: true },
+);
+
+let fake: FakePulumi;
+beforeAll(async () => {
+  fake = await installFakePulumi();
+});
+afterAll(() => fake?.cleanup());
+
+async function codeOf(promise: Promise<unknown>): Promise<FrontendOpsError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(FrontendOpsError);
+  return error as FrontendOpsError;
+}
+
+describe('pulumi CLI source (fake pulumi on PATH)', () => {
+  it('runs `pulumi stack output --json --stack <name>` without --show-secrets; its outputs make a target', async () => {
+    const outputs = await createPulumiCliSource({ env: fake.env }).readOutputs('dashboard-hosting-prod');
+    expect(outputs.source).toBe('pulumi cli');
+    expect(resolveDeployTarget(outputs).distributionId).toBe('E2QWRUHAPOMQZL');
+    const last = (await fake.calls()).at(-1);
+    expect(last).toEqual([
+      'stack',
+      'output',
+      '--json',
+      '--non-interactive',
+      '--stack',
+      'dashboard-hosting-prod',
+    ]);
+    expect(last).not.toContain('--show-secrets');
+  });
+
+  it('qualifies the stack with organization and project', async () => {
+    const source = createPulumiCliSource({
+      env: fake.env,
+      organization: 'organization',
+      project: 'dashboard-hosting',
+    });
+    await source.readOutputs('dashboard-hosting-prod');
+    expect((await fake.calls()).at(-1)).toContain('organization/dashboard-hosting/dashboard-hosting-prod');
+  });
+
+  it('another CLI failure is UPSTREAM', async () => {
+    expect((await codeOf(createPulumiCliSource({ env: fake.env }).readOutputs('broken'))).code).toBe(
+      'UPSTREAM',
+    );
+  });
+
+  it('a stack name carrying shell syntax is refused before anything runs', async () => {
+    const before = (await fake.calls()).length;
+    expect(
+      (await codeOf(createPulumiCliSource({ env: fake.env }).readOutputs('prod;touch /tmp/pwned'))).code,
+    ).toBe('BAD_INPUT');
+    expect((await fake.calls()).length).toBe(before);
+  });
+
+  it('no pulumi on PATH is BAD_INPUT saying how to fix it', async () => {
+    const error = await codeOf(
+      createPulumiCliSource({ env: { PATH: join(fake.bin, 'empty') } }).readOutputs('prod'),
+    );
+    expect(error.message).toContain('not on PATH');
+  });
+});

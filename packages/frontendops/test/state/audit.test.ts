@@ -1,0 +1,261 @@
+/**
+ * The audit chain as someone with write access to the state bucket would attack it: edit a
+ * deployment record, edit the live pointer, add a record around the chain, cut an entry in half,
+ * delete the newest entry and move the head back, rewrite and re-hash the whole chain. Each must
+ * fail `audit verify` with a verdict that names what changed — the last two only with the anchors
+ * the deploy tags carry, which is what the CLI test at the end exercises through real git.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import type { ObjectStore } from '../../src/ports.ts';
+import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const request: RequestInfo = { text: 'deploy', actor: 'ada', planner: 'cli', at: new Date().toISOString() };
+
+let t: TestDeployEnv;
+let repo: TestRepo;
+let commits: string[];
+
+beforeAll(async () => {
+  repo = await createTestRepo();
+  commits = [repo.commits.dashboard1, repo.commits.dashboard2, repo.commits.docs];
+  t = await startDeployEnv({ stack: 'dashboard-audit' });
+  for (const [i, commit] of commits.entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+});
+afterAll(async () => {
+  await t.stop();
+  await repo.cleanup();
+});
+
+const prefix = () => t.target.statePrefix;
+const state = (): ObjectStore => t.site.state;
+
+/** Empties the stack's state (chain, records, pointer) so each attack starts from a clean history. */
+async function resetState() {
+  const keys = (await state().list(prefix())).map((o) => o.key);
+  if (keys.length > 0) await state().delete(keys);
+}
+
+async function readJson<T>(name: string): Promise<T> {
+  const object = await state().get(`${prefix()}${name}`);
+  if (!object) throw new Error(`${name} is missing`);
+  return JSON.parse(object.body.toString('utf8')) as T;
+}
+const writeJson = (name: string, value: unknown) =>
+  state().put(`${prefix()}${name}`, JSON.stringify(value, null, 2), { contentType: 'application/json' });
+
+/** What an attacker does after editing entries: recompute every hash and the head, so the chain links. */
+async function rehashChain(edit: (entries: AuditEntry[]) => AuditEntry[]) {
+  const entries = edit(await readAudit(state(), prefix()));
+  const old = (await state().list(`${prefix()}audit/`)).map((o) => o.key);
+  await state().delete(old);
+  let prevHash = 'sha256:genesis';
+  for (const [i, entry] of entries.entries()) {
+    const { hash: _old, ...rest } = { ...entry, seq: i + 1, prevHash };
+    const hash = stateDigest(rest);
+    await writeJson(`audit/${String(i + 1).padStart(10, '0')}.json`, { ...rest, hash });
+    prevHash = hash;
+  }
+  await writeJson('audit/head.json', { seq: entries.length, hash: prevHash });
+}
+
+describe('audit verify: every state object is under the chain', () => {
+  beforeEach(async () => {
+    await resetState();
+    for (const commit of commits.slice(0, 2)) await deployArtifact(t.site, { app: APP, commit, request });
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('finds an edited deployment record (actor changed, copied list cut)', async () => {
+    const live = await readJson<{ deployId: string }>('live.json');
+    const name = `deployments/${live.deployId}.json`;
+    const record = await readJson<{ request: RequestInfo; copied: string[] }>(name);
+    await writeJson(name, {
+      ...record,
+      request: { ...record.request, actor: 'mallory' },
+      copied: record.copied.slice(0, 1),
+    });
+    const result = await verifyAudit(state(), prefix());
+    expect(result.ok).toBe(false);
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        object: name,
+        reason: expect.stringMatching(/changed after entry \d+/),
+      }),
+    );
+  });
+
+  it('finds an edited live pointer', async () => {
+    const pointer = await readJson<{ commit: string }>('live.json');
+    await writeJson('live.json', { ...pointer, commit: commits[2] });
+    const result = await verifyAudit(state(), prefix());
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: 'live.json',
+        reason: expect.stringMatching(/changed after entry/),
+      }),
+    ]);
+  });
+
+  it('finds a deployment record added around the chain, and a deleted one', async () => {
+    const live = await readJson<{ deployId: string }>('live.json');
+    const record = await readJson<Record<string, unknown>>(`deployments/${live.deployId}.json`);
+    await writeJson('deployments/0000000-0000000000.json', { ...record, deployId: '0000000-0000000000' });
+    await state().delete([`${prefix()}deployments/${live.deployId}.json`]);
+    const result = await verifyAudit(state(), prefix());
+    expect(result.problems.map((p) => [p.kind, p.object])).toEqual([
+      ['tampered', `deployments/${live.deployId}.json`],
+      ['tampered', 'deployments/0000000-0000000000.json'],
+    ]);
+    expect(result.problems[0]?.reason).toMatch(/missing \(it was deleted\)/);
+  });
+
+  it('calls an entry cut in half damaged, naming it — for verify and for the next deploy', async () => {
+    const key = `${prefix()}audit/0000000002.json`;
+    const body = (await state().get(key))?.body.toString('utf8') ?? '';
+    await state().put(key, body.slice(0, body.length / 2), { contentType: 'application/json' });
+    const result = await verifyAudit(state(), prefix());
+    expect(result.problem).toMatchObject({ kind: 'damaged', seq: 2, object: 'audit/0000000002.json' });
+    expect(result.problem?.reason).toMatch(/damaged \(it is not valid JSON/);
+
+    // A damaged head stops the next write with a verdict, never "this looks like a bug".
+    await state().put(`${prefix()}audit/head.json`, '{"seq": 4, "ha', { contentType: 'application/json' });
+    const error = await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request }).catch(
+      (e) => e,
+    );
+    expect(isFrontendOpsError(error, 'TAMPERED')).toBe(true);
+    expect(error.message).toMatch(/audit head .*audit\/head\.json is damaged/);
+  });
+
+  it('tells an interrupted deploy (pointer moved, nothing recorded yet) from tampering, and the re-run settles it', async () => {
+    const summary = await deployArtifact(t.site, {
+      app: APP,
+      commit: commits[2] as string,
+      request,
+      stopBeforeInvalidation: true,
+    });
+    expect(summary.outcome).toBe('synced');
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true });
+    // Pointer written, its entry lost (the process died in between): verify says "unfinished", not ok.
+    const entries = await readAudit(state(), prefix());
+    const last = entries.at(-1) as AuditEntry;
+    expect(last.type).toBe('release');
+    await state().delete([`${prefix()}audit/${String(last.seq).padStart(10, '0')}.json`]);
+    const before = entries.at(-2) as AuditEntry;
+    await writeJson('audit/head.json', { seq: before.seq, hash: before.hash });
+    const result = await verifyAudit(state(), prefix());
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        kind: 'unfinished',
+        object: 'live.json',
+        reason: expect.stringMatching(/run the deploy again/),
+      }),
+    ]);
+    await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request });
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('cannot see a removed newest entry, or a re-hashed chain, without an anchor (why the deploy tags carry one)', async () => {
+    const entries = await readAudit(state(), prefix());
+    const head = entries.at(-1) as AuditEntry;
+    await rehashChain((all) =>
+      all.map((e) => (e.seq === 1 ? { ...e, data: { ...e.data, actor: 'mallory' } } : e)),
+    );
+    // The chain links again and binds the same objects: from inside the bucket it looks whole…
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true });
+    // …but not against the head git holds.
+    const anchored = await verifyAudit(state(), prefix(), {
+      anchors: [{ seq: head.seq, hash: head.hash, source: 'deploy tag dashboard-deploy-20261201-1' }],
+    });
+    expect(anchored.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: head.seq,
+        reason: `entry ${head.seq} is not the one deploy tag dashboard-deploy-20261201-1 anchors (the chain was rewritten)`,
+      }),
+    ]);
+  });
+});
+
+describe('frontendops audit verify with the deploy tags as anchors (real git)', () => {
+  let outputs: string;
+  const run = (argv: string[]) =>
+    cli(argv, { env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'ada' }, cwd: repo.dir });
+
+  beforeAll(async () => {
+    await resetState();
+    outputs = await t.writeOutputs({ stack: 'dashboard-audit', cdn: true });
+    for (const commit of commits.slice(0, 2)) {
+      const deployed = await run(['deploy', '--stack', outputs, '--commit', commit, '--json']);
+      expect(deployed.code, deployed.stderr).toBe(0);
+      expect(JSON.parse(deployed.stdout).tag).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
+    }
+  });
+
+  it('passes, checked against both tags, each carrying the stack and the head it left', async () => {
+    const tags = await repo.git(['tag', '-l', 'dashboard-deploy-*', '--format=%(contents)']);
+    expect(tags.match(/^Stack: dashboard-audit$/gm)).toHaveLength(2);
+    expect(tags.match(/^Audit-Head: \d+:sha256:[0-9a-f]{64}$/gm)).toHaveLength(2);
+    const result = await run(['audit', 'verify', '--stack', outputs]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/verifies: 4 entries, 3 state objects/);
+    expect(result.stdout).toMatch(/checked against 2 deploy tag\(s\) in git/);
+  });
+
+  it('fails when the newest entry is deleted and the head moved back', async () => {
+    const entries = await readAudit(state(), prefix());
+    const last = entries.at(-1) as AuditEntry;
+    const before = entries.at(-2) as AuditEntry;
+    const lastKey = `${prefix()}audit/${String(last.seq).padStart(10, '0')}.json`;
+    const removed = await state().get(lastKey);
+    const head = await state().get(`${prefix()}audit/head.json`);
+    await state().delete([lastKey]);
+    await writeJson('audit/head.json', { seq: before.seq, hash: before.hash });
+    try {
+      const result = await run(['audit', 'verify', '--stack', outputs, '--json']);
+      expect(result.code).toBe(1);
+      const verdict = JSON.parse(result.stdout);
+      expect(verdict.ok).toBe(false);
+      expect(verdict.problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          reason: expect.stringMatching(
+            new RegExp(
+              `anchors entry ${last.seq}, but the chain ends at ${before.seq} \\(entries were removed`,
+            ),
+          ),
+        }),
+      );
+    } finally {
+      await state().put(lastKey, removed?.body ?? '');
+      await state().put(`${prefix()}audit/head.json`, head?.body ?? '');
+    }
+    expect((await run(['audit', 'verify', '--stack', outputs])).code).toBe(0);
+  });
+
+  it('fails for a rewritten, re-hashed chain, and says so in words', async () => {
+    await rehashChain((all) =>
+      all.map((e) => (e.seq === 2 ? { ...e, data: { ...e.data, actor: 'mallory' } } : e)),
+    );
+    const result = await run(['audit', 'verify', '--stack', outputs]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /does NOT verify:\n {2}tampered: entry \d+ is not the one deploy tag dashboard-deploy-\d{8}-\d+ anchors \(the chain was rewritten\)/,
+    );
+    expect(result.stderr).not.toMatch(/bug|at .*\.ts:\d+/);
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * A test environment for atomic releases: the embedded S3 server (real protocol, every request
+ * recorded), the local edge in atomic mode in front of the hosting bucket (the viewer-request
+ * function in its sandbox, the KeyValueStore API verifying SigV4A, a propagation delay), and a Site
+ * on it opened by connectSite as any stack is: the release store through the production adapter.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createCloudFrontReleaseStore } from '../../src/adapters/cloudfront-kvs.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { DeployTarget } from '../../src/engine/types.ts';
+import { type LocalEdge, startLocalEdge } from '../../src/local/edge.ts';
+import type { S3RequestRecord } from '../../src/local/s3-server.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
+import type { Site } from '../../src/site.ts';
+import { type ConnectSiteOptions, connectSite } from '../../src/stacks/open.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { startTestS3, type TestS3 } from './local-s3.ts';
+
+export const APP = 'sophia-dashboard';
+export const ARTIFACTS = 'atomic-artifacts';
+export const HOSTING = 'atomic-hosting';
+const DISTRIBUTION = 'EATOMICTEST01';
+
+export const request = (text = 'test'): RequestInfo => ({
+  text,
+  actor: 'test',
+  planner: 'cli',
+  at: new Date().toISOString(),
+});
+
+export interface AtomicEnv {
+  s3: TestS3;
+  edge: LocalEdge;
+  site: Site;
+  target: DeployTarget;
+  tmp: string;
+  /** Another Site on the same stack (e.g. in-place, or with a wrapped release store). */
+  open(options?: ConnectSiteOptions & { inPlace?: boolean; releases?: ReleaseStore }): Promise<Site>;
+  /** The release store as an operator outside FrontendOps would reach it (the production adapter). */
+  store(): ReleaseStore;
+  /** Writes a release build for `version` and publishes it as app@commit. */
+  publish(commit: string, version: string, options?: ReleaseBuildOptions): Promise<ReleaseBuild>;
+  /** Every request the S3 server finished since the mark. */
+  requestsSince(mark: number): Promise<S3RequestRecord[]>;
+  mark(): Promise<number>;
+  /** Environment for a CLI reading `writeOutputs()`: credentials and both endpoints, the SDK's way. */
+  cliEnv(): Record<string, string>;
+  writeOutputs(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startAtomicEnv(
+  options: { propagationMs?: number; retain?: number; spa?: boolean; stack?: string } = {},
+): Promise<AtomicEnv> {
+  const s3 = await startTestS3([ARTIFACTS, HOSTING]);
+  const tmp = await mkdtemp(join(tmpdir(), 'frontendops-atomic-'));
+  const edge = await startLocalEdge({
+    origin: s3.store(HOSTING),
+    distributionId: DISTRIBUTION,
+    atomic: { credentials: [s3.credentials], propagationMs: options.propagationMs ?? 0 },
+  });
+  const stack = options.stack ?? 'dashboard-atomic';
+  const target: DeployTarget = {
+    stack,
+    artifactsBucket: ARTIFACTS,
+    hostingBucket: HOSTING,
+    stateBucket: ARTIFACTS,
+    statePrefix: `.frontendops/state/${stack}/`,
+    distributionId: DISTRIBUTION,
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    siteUrl: `${edge.url}/`,
+    prune: true,
+    releaseStoreArn: edge.atomic?.kvsArn as string,
+  };
+  const sites: Site[] = [];
+  const open: AtomicEnv['open'] = async (extra = {}) => {
+    const { inPlace, releases, ...rest } = extra;
+    const { releaseStoreArn: _arn, ...inPlaceTarget } = target;
+    const site = await connectSite(inPlace ? inPlaceTarget : target, {
+      access: {
+        credentials: s3.credentials,
+        cdnEndpoint: edge.cdnEndpoint,
+        kvsEndpoint: edge.atomic?.kvsEndpoint as string,
+        propagationMs: options.propagationMs ?? 0,
+      },
+      lockDir: join(tmp, 'locks'),
+      onNotice: () => undefined,
+      retain: options.retain ?? 3,
+      spa: options.spa ?? false,
+      ...rest,
+    });
+    sites.push(site);
+    return releases ? { ...site, releases } : site;
+  };
+  const site = await open();
+  return {
+    s3,
+    edge,
+    site,
+    target,
+    tmp,
+    open,
+    store: () =>
+      createCloudFrontReleaseStore({
+        kvsArn: target.releaseStoreArn as string,
+        endpoint: edge.atomic?.kvsEndpoint as string,
+        credentials: s3.credentials,
+        maxAttempts: 1,
+      }),
+    async publish(commit, version, buildOptions = {}) {
+      const build = await writeReleaseBuild(join(tmp, `build-${commit}`), version, buildOptions);
+      await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
+      return build;
+    },
+    async mark() {
+      await s3.settle();
+      return s3.requests.length;
+    },
+    async requestsSince(mark) {
+      await s3.settle();
+      return s3.requests.slice(mark);
+    },
+    cliEnv: () => ({
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_CLOUDFRONT: edge.cdnEndpoint,
+      AWS_ENDPOINT_URL_CLOUDFRONT_KEYVALUESTORE: edge.atomic?.kvsEndpoint as string,
+      FRONTENDOPS_ACTOR: 'cli-test',
+    }),
+    async writeOutputs() {
+      const file = join(tmp, `${stack}.json`);
+      await writeFile(
+        file,
+        JSON.stringify({
+          stack,
+          artifactsBucket: ARTIFACTS,
+          hostingBucket: HOSTING,
+          distributionId: DISTRIBUTION,
+          region: 'us-east-1',
+          endpoint: s3.endpoint,
+          siteUrl: `${edge.url}/`,
+          releaseStoreArn: target.releaseStoreArn,
+        }),
+      );
+      return file;
+    },
+    async stop() {
+      for (const s of sites) s.close();
+      await edge.close();
+      await s3.stop();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ReleaseBuildOptions {
+  /** More content-hashed assets (to compare sizes); they do not depend on the version. */
+  extraAssets?: number;
+}
+
+export interface ReleaseBuild {
+  dir: string;
+  version: string;
+  files: Record<string, string>;
+}
+
+/**
+ * A Vite-like build whose page says which release it is (`<meta name="release">`, read by the
+ * prober) and whose own assets (app-*.js, style-*.css) carry that name too, beside a vendor chunk
+ * shared by every version, favicon, robots.txt and a web manifest.
+ */
+export async function writeReleaseBuild(
+  dir: string,
+  version: string,
+  options: ReleaseBuildOptions = {},
+): Promise<ReleaseBuild> {
+  const files: Record<string, string> = {};
+  const asset = (name: string, ext: string, content: string) => {
+    const path = `/assets/${name}-${hashName(content)}.${ext}`;
+    files[path] = content;
+    return path;
+  };
+  const app = asset('app', 'js', `console.log(${JSON.stringify(version)});\n`);
+  const style = asset('style', 'css', `body { --release: "${version}"; }\n`);
+  const vendor = asset('vendor', 'js', 'export const shared = true;\n');
+  for (let i = 0; i < (options.extraAssets ?? 0); i++) asset(`chunk${i}`, 'js', `export const c = ${i};\n`);
+  files['/index.html'] =
+    `<!doctype html><html><head><meta name="release" content="${version}"><title>Sophia ${version}</title>` +
+    `<link rel="stylesheet" href="${style}"><link rel="icon" href="/favicon.ico">` +
+    `<link rel="manifest" href="/manifest.webmanifest"><script type="module" src="${app}"></script>` +
+    `<script type="module" src="${vendor}"></script></head><body><div id="root"></div></body></html>\n`;
+  files['/favicon.ico'] = `icon ${version}`;
+  files['/robots.txt'] = 'User-agent: *\n';
+  files['/manifest.webmanifest'] = `{"name":"Sophia ${version}"}`;
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(dir, path);
+    await mkdir(dirname(full), { recursive: true });
+    await writeFile(full, content);
+  }
+  return { dir, version, files };
+}
+
+function hashName(content: string): string {
+  return `${createHash('sha256').update(content).digest('base64url').slice(0, 7)}Z`;
+}
+
+/** S3 requests that changed the hosting bucket (copies, puts, deletes). */
+export const hostingWrites = (requests: readonly S3RequestRecord[]) =>
+  requests.filter((r) => r.bucket === HOSTING && r.method !== 'GET' && r.method !== 'HEAD');
+
+export const hostingCopies = (requests: readonly S3RequestRecord[]) =>
+  requests.filter((r) => r.bucket === HOSTING && r.copySource);

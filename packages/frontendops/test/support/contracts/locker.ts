@@ -1,0 +1,182 @@
+/**
+ * The Locker contract: what every lock (a file lock on this machine, a lock object in the state
+ * bucket through S3 conditional writes, and the lock a site chooses between them) must do, as
+ * ports.ts promises it and as deploys, publishes and the audit log rely on it: one holder at a time
+ * per name, LOCKED naming the holder after waitMs, the next one in on release, a holder that died or
+ * hung taken over — and a holder taken over never frees its successor's lock. One suite, run by each
+ * locker's test file, with holders in other processes (lock-holder.ts), so the lockers cannot drift
+ * apart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ErrorCode, FrontendOpsError } from '../../../src/errors.ts';
+import type { Locker, LockOptions } from '../../../src/ports.ts';
+import { type LockerSpec, type LockHolderProcess, startLockHolder } from './lock-holder.ts';
+
+export interface LockerFixture {
+  locker: Locker;
+  /** The same backend, as another process of this machine opens it. */
+  holderSpec: LockerSpec;
+  cleanup(): Promise<void>;
+}
+
+/** Long enough that no lock in these tests goes stale by itself, unless a test means it to. */
+const TTL = 60_000;
+/** Short, for the holder a test lets go stale: the takeover waits this long. */
+const SHORT_TTL = 3_000;
+
+export function lockerContract(name: string, setup: () => Promise<LockerFixture>): void {
+  describe(`Locker contract: ${name}`, () => {
+    let fixture: LockerFixture;
+    let locker: Locker;
+    const holders: LockHolderProcess[] = [];
+    beforeAll(async () => {
+      fixture = await setup();
+      locker = fixture.locker;
+    });
+    afterAll(async () => {
+      await Promise.all(holders.map((h) => h.kill()));
+      await fixture?.cleanup();
+    });
+
+    // Every test locks names of its own, so a failing test cannot hold up the next.
+    let tests = 0;
+    const lockName = () => `contract-${++tests}-${process.pid}`;
+    const options = (owner: string, extra: Partial<LockOptions> = {}): LockOptions => ({
+      owner,
+      ttlMs: TTL,
+      waitMs: 0,
+      ...extra,
+    });
+    const holder = async () => {
+      const started = await startLockHolder(fixture.holderSpec);
+      holders.push(started);
+      return started;
+    };
+
+    it('takes a free lock at once; the held lock names its owner', async () => {
+      const held = await locker.acquire(lockName(), options('alice'));
+      expect(held.owner).toBe('alice');
+      await held.release();
+    });
+
+    it('has one holder at a time: another acquire is LOCKED, naming the holder and what is locked', async () => {
+      const name = lockName();
+      const held = await locker.acquire(
+        name,
+        options('alice on laptop (pid 1)', { label: 'Deploying to prod' }),
+      );
+      const refused = await refusal(
+        locker.acquire(name, options('bob', { label: 'Deploying to prod' })),
+        'LOCKED',
+      );
+      expect(refused.message).toContain('Deploying to prod');
+      expect(refused.message).toContain('alice on laptop (pid 1)');
+      // Without a label, the lock's name says what is locked.
+      const unlabelled = await refusal(locker.acquire(name, options('bob')), 'LOCKED');
+      expect(unlabelled.message).toContain(name);
+      await held.release();
+    });
+
+    it('lets different names be held at once, even names a file name or key cannot spell', async () => {
+      const name = lockName();
+      const long = `${name}-${'x'.repeat(150)}`;
+      const names = [`${name}-a`, `${name}-b`, `${name}/c`, `${name}_c`, `${name} c`, `${long}1`, `${long}2`];
+      const held = [];
+      for (const each of names) held.push(await locker.acquire(each, options(`owner of ${each}`)));
+      for (const each of names) await refusal(locker.acquire(each, options('bob')), 'LOCKED');
+      await Promise.all(held.map((h) => h.release()));
+    });
+
+    it('lets the next one in on release; releasing again changes nothing', async () => {
+      const name = lockName();
+      const first = await locker.acquire(name, options('alice'));
+      await first.release();
+      const second = await locker.acquire(name, options('bob'));
+      await first.release(); // late, and a second time: bob keeps the lock
+      const refused = await refusal(locker.acquire(name, options('carol')), 'LOCKED');
+      expect(refused.message).toContain('bob');
+      await second.release();
+      await second.release();
+      await (await locker.acquire(name, options('carol'))).release();
+    });
+
+    it('gives the lock to a waiting acquire when the holder releases within waitMs', async () => {
+      const name = lockName();
+      const alice = await locker.acquire(name, options('alice'));
+      let released = false;
+      const waiting = locker.acquire(name, options('bob', { waitMs: 30_000 })).then((held) => {
+        expect(released).toBe(true);
+        return held;
+      });
+      // Still alice's while bob waits.
+      expect((await refusal(locker.acquire(name, options('carol')), 'LOCKED')).message).toContain('alice');
+      released = true;
+      await alice.release();
+      const bob = await waiting;
+      expect(bob.owner).toBe('bob');
+      expect((await refusal(locker.acquire(name, options('carol')), 'LOCKED')).message).toContain('bob');
+      await bob.release();
+    });
+
+    it('waits waitMs for a lock that stays held, then is LOCKED', async () => {
+      const name = lockName();
+      const alice = await locker.acquire(name, options('alice'));
+      const started = Date.now();
+      const refused = await refusal(locker.acquire(name, options('bob', { waitMs: 700 })), 'LOCKED');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+      expect(refused.message).toContain('alice');
+      await alice.release();
+    });
+
+    it('knows a holder in another process, and takes over at once when that process is killed', async () => {
+      const name = lockName();
+      const other = await holder();
+      await other.acquire(name, options('another deploy'));
+      expect((await refusal(locker.acquire(name, options('bob')), 'LOCKED')).message).toContain(
+        'another deploy',
+      );
+      await other.kill();
+      const bob = await locker.acquire(name, options('bob'));
+      expect(bob.owner).toBe('bob');
+      await bob.release();
+    });
+
+    it('takes over from a holder that stopped renewing once its ttl passed; its late release frees nothing', async () => {
+      const name = lockName();
+      const other = await holder();
+      await other.acquire(name, options('a hung deploy', { ttlMs: SHORT_TTL }));
+      other.pause();
+      try {
+        // Alive, so nothing but time frees it: not yet.
+        expect(
+          (await refusal(locker.acquire(name, options('bob', { ttlMs: SHORT_TTL })), 'LOCKED')).message,
+        ).toContain('a hung deploy');
+        const bob = await locker.acquire(name, options('bob', { ttlMs: SHORT_TTL, waitMs: 30_000 }));
+        expect(bob.owner).toBe('bob');
+        // The hung deploy wakes up and finishes: its process carries on, and bob keeps the lock.
+        other.resume();
+        const late = await other.release();
+        expect(late.message ?? '').not.toMatch(/^EXITED/);
+        const refused = await refusal(locker.acquire(name, options('carol', { ttlMs: SHORT_TTL })), 'LOCKED');
+        expect(refused.message).toContain('bob');
+        await bob.release();
+      } finally {
+        other.resume();
+        await other.kill();
+      }
+    });
+  });
+}
+
+async function refusal(promise: Promise<unknown>, code: ErrorCode): Promise<FrontendOpsError> {
+  const error = await promise.then(
+    async (held) => {
+      await (held as { release?: () => Promise<void> })?.release?.();
+      return held;
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(FrontendOpsError);
+  expect((error as FrontendOpsError).code).toBe(code);
+  return error as FrontendOpsError;
+}

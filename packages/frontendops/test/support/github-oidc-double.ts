@@ -1,0 +1,123 @@
+/**
+ * A test double of GitHub Actions' OIDC provider, which this machine cannot reach. It answers as
+ * GitHub documents ("About security hardening with OpenID Connect"):
+ * - `GET /.well-known/openid-configuration` → the discovery document naming `jwks_uri`;
+ * - `GET /.well-known/jwks` → the RS256 public keys;
+ * - the job's token request (`ACTIONS_ID_TOKEN_REQUEST_URL` + `&audience=…`, with
+ *   `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN`) → `{ "count": …, "value": "<jwt>" }`,
+ *   a JWT whose claims are those of a job: sub, repository, environment, run_id, run_attempt, actor, …
+ * `job(claims)` gives the environment variables a job with `permissions: id-token: write` has.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+
+export interface JobClaims {
+  repository: string;
+  environment?: string;
+  run_id?: string;
+  run_attempt?: string;
+  actor?: string;
+}
+
+export interface OidcDouble {
+  issuer: string;
+  /** The variables of a job whose token carries these claims. */
+  job(claims: JobClaims): Record<string, string>;
+  /** Tokens signed by a key the issuer does not publish (a forgery). */
+  forgeWithOtherKey(): void;
+  close(): Promise<void>;
+}
+
+export async function startOidcDouble(): Promise<OidcDouble> {
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const other = await generateKeyPair('RS256');
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'double-1', alg: 'RS256', use: 'sig' };
+  const jobs = new Map<string, JobClaims>();
+  let forge = false;
+  let issuer = '';
+
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', issuer);
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return json(200, {
+        issuer,
+        jwks_uri: `${issuer}/.well-known/jwks`,
+        subject_types_supported: ['public', 'pairwise'],
+        response_types_supported: ['id_token'],
+        claims_supported: [
+          'sub',
+          'aud',
+          'exp',
+          'iat',
+          'iss',
+          'jti',
+          'nbf',
+          'ref',
+          'repository',
+          'environment',
+        ],
+        id_token_signing_alg_values_supported: ['RS256'],
+        scopes_supported: ['openid'],
+      });
+    }
+    if (url.pathname === '/.well-known/jwks') return json(200, { keys: [jwk] });
+    if (url.pathname === '/token') {
+      const bearer = /^bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const claims = jobs.get(bearer);
+      if (!claims) return json(401, { message: 'Unauthorized' });
+      const audience = url.searchParams.get('audience') ?? 'https://github.com/octo';
+      const sub = claims.environment
+        ? `repo:${claims.repository}:environment:${claims.environment}`
+        : `repo:${claims.repository}:ref:refs/heads/main`;
+      const value = await new SignJWT({
+        ...claims,
+        run_id: claims.run_id ?? '1001',
+        run_attempt: claims.run_attempt ?? '1',
+        actor: claims.actor ?? 'octocat',
+        ref: 'refs/heads/main',
+        event_name: 'push',
+        workflow_ref: `${claims.repository}/.github/workflows/deploy.yml@refs/heads/main`,
+        runner_environment: 'github-hosted',
+      })
+        .setProtectedHeader({ alg: 'RS256', kid: 'double-1', typ: 'JWT' })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject(sub)
+        .setJti(randomBytes(8).toString('hex'))
+        .setIssuedAt()
+        .setNotBefore('0s')
+        .setExpirationTime('5m')
+        .sign(forge ? other.privateKey : privateKey);
+      return json(200, { count: 1, value });
+    }
+    json(404, { message: 'Not Found' });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    issuer,
+    job(claims) {
+      const bearer = randomBytes(16).toString('hex');
+      jobs.set(bearer, claims);
+      return {
+        ACTIONS_ID_TOKEN_REQUEST_URL: `${issuer}/token?api-version=2.0`,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: bearer,
+      };
+    },
+    forgeWithOtherKey: () => {
+      forge = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Runs the CLI in this process, as `runCli(argv, io)`: the same router, commands and errors as the
+ * binary, without a process start per command. Output is collected; environment variables given are
+ * also set on process.env for the run (the AWS SDK's standard credential chain reads them there).
+ */
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/main.ts';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliRunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Text on stdin (not a terminal). */
+  stdin?: string;
+  /** Resolves when a long-running command should stop (dev, console, mcp over HTTP). */
+  stopped?: Promise<void>;
+  /** Called with each chunk written to stderr (to wait for a server's address). */
+  onStderr?: (text: string) => void;
+  onStdout?: (text: string) => void;
+  opened?: string[];
+}
+
+export async function cli(argv: string[], options: CliRunOptions = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const stdin = new PassThrough();
+  stdin.end(options.stdin ?? '');
+  const env = { ...process.env, FRONTENDOPS_DEBUG: '', ...options.env };
+  setEnv(options.env ?? {});
+  try {
+    const code = await runCli(argv, {
+      stdout: {
+        write: (chunk: string) => {
+          stdout += chunk;
+          options.onStdout?.(chunk);
+        },
+      },
+      stderr: {
+        write: (chunk: string) => {
+          stderr += chunk;
+          options.onStderr?.(chunk);
+        },
+      },
+      stdin,
+      env,
+      cwd: options.cwd ?? process.cwd(),
+      untilStopped: () => options.stopped ?? new Promise<void>(() => {}),
+      openUrl: async (url) => {
+        options.opened?.push(url);
+      },
+    });
+    return { code, stdout, stderr };
+  } finally {
+    restoreEnv();
+  }
+}
+
+// Runs may overlap (two deploys started together): the variables stay set until the last one ends.
+let active = 0;
+const saved = new Map<string, string | undefined>();
+
+function setEnv(values: Record<string, string>): void {
+  active += 1;
+  for (const [key, value] of Object.entries(values)) {
+    if (!saved.has(key)) saved.set(key, process.env[key]);
+    process.env[key] = value;
+  }
+}
+
+function restoreEnv(): void {
+  active -= 1;
+  if (active > 0) return;
+  for (const [key, value] of saved) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  saved.clear();
+}
