@@ -7,7 +7,13 @@
 import { parseResult, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
-import type { HistoryItem, PlanView, ReleaseCommits, ReleaseView } from '../read/views.ts';
+import {
+  describeCanary,
+  type HistoryItem,
+  type PlanView,
+  type ReleaseCommits,
+  type ReleaseView,
+} from '../read/views.ts';
 import type { GateCall, ToolGate } from './gate.ts';
 import type { Intent } from './intents.ts';
 import type { PlannerOutcome } from './types.ts';
@@ -287,7 +293,8 @@ async function status(ctx: RunbookContext): Promise<PlannerOutcome> {
         `${result.pending ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}` +
         (result.pin
           ? `\nPinned to ${shortSha(result.pin.commit)} by ${result.pin.by} since ${result.pin.at}${result.pin.reason ? ` ("${result.pin.reason}")` : ''}: deploys wait until someone promotes a release or unpins.`
-          : '')
+          : '') +
+        (result.canary ? `\nMeanwhile ${describeCanary(result.canary)}.` : '')
       : `Nothing is live on ${result.stack} yet.`,
   };
 }

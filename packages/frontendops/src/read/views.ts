@@ -37,6 +37,29 @@ export const pinView = z.object({
 });
 export type PinView = z.infer<typeof pinView>;
 
+export const canaryView = z.object({
+  deployId: z.string().describe('The deploy id the canary gets when promoted'),
+  app: z.string(),
+  commit: z.string(),
+  percent: z.number().int().describe('Share of visitors, %'),
+  startedAt: z.string(),
+  by: z.string().describe('Who started it'),
+});
+export type CanaryView = z.infer<typeof canaryView>;
+
+/** The canary in words, the same in the CLI, the MCP result and the agent's answer. */
+export const describeCanary = (canary: CanaryView): string =>
+  `a canary of ${canary.app}@${canary.commit.slice(0, 7)} gets ${canary.percent}% of visitors ` +
+  `(since ${canary.startedAt}, by ${canary.by}; it becomes ${canary.deployId} when promoted)`;
+
+export const previewView = z.object({
+  app: z.string(),
+  commit: z.string(),
+  expiresAt: z.string(),
+  by: z.string().describe('Who asked for the link'),
+});
+export type PreviewView = z.infer<typeof previewView>;
+
 export const statusView = z.object({
   stack: z.string(),
   protected: z.boolean().describe('true: deploys and rollbacks need a human approval'),
@@ -60,6 +83,22 @@ export const statusView = z.object({
     .default(null)
     .describe(
       'The pin: the live release stays until someone promotes a release or unpins; deploys are refused meanwhile',
+    ),
+  mode: z
+    .enum(['atomic', 'in-place'])
+    .default('in-place')
+    .describe(
+      'atomic: releases switch by one key write at the edge; in-place: files are synced into the bucket',
+    ),
+  canary: canaryView
+    .nullable()
+    .default(null)
+    .describe('Atomic stacks: the release a sticky share of visitors gets before it is promoted or aborted'),
+  previews: z
+    .array(previewView)
+    .default([])
+    .describe(
+      'Atomic stacks: preview links still open (the links themselves go only to whoever asked for them)',
     ),
 });
 export type StatusView = z.infer<typeof statusView>;

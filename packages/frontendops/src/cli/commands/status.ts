@@ -13,6 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExamples:\n  $ frontendops status\n  $ frontendops status --stack prod --json')
     .action(async (flags: { stack?: string; json?: boolean }) => {
       const { readStatus } = await import('../../read/status.ts');
+      const { describeCanary } = await import('../../read/views.ts');
       await withSite(ctx, flags.stack, async (site) => {
         const status = await readStatus(site, await tagsHere(ctx));
         if (flags.json) return printJson(ctx, status);
@@ -45,6 +46,17 @@ export function register(program: Command, ctx: CliContext): void {
           );
           say(out, '  deploys wait: `frontendops promote [<commit>]` or `frontendops unpin`');
         }
+        if (status.canary) {
+          say(out, `  canary: ${describeCanary(status.canary)}`);
+          say(out, '  end it: `frontendops canary promote` or `frontendops canary abort`');
+        }
+        for (const preview of status.previews) {
+          say(
+            out,
+            `  preview open: ${preview.app}@${preview.commit.slice(0, 7)} until ${preview.expiresAt} (asked by ${preview.by})`,
+          );
+        }
+        say(out, `  releases: ${status.mode}`);
       });
     });
 

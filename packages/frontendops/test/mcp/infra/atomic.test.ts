@@ -86,11 +86,18 @@ describe('infra tools on an atomic stack', () => {
       approvedBy: null,
     });
     expect((await t.store().read()).value).toMatchObject({ canary: start.structured.releaseId, weight: 25 });
+    const status = await c.call('get_status', {});
+    expect(status.structured).toMatchObject({
+      mode: 'atomic',
+      canary: { commit: C[1], percent: 25, deployId: start.structured.deployId },
+    });
+    expect(status.text).toMatch(/a canary of sophia-dashboard@[0-9a-f]{7} gets 25% of visitors/);
     const promoted = await c.call('promote_canary', {});
     expect(promoted.isError, promoted.text).toBe(false);
     expect(promoted.structured).toMatchObject({ commit: C[1], outcome: 'succeeded' });
     expect((await t.store().read()).value).toEqual({ live: promoted.structured.releaseId });
     expect(await served()).toBe('v2');
+    expect((await c.call('get_status', {})).structured).toMatchObject({ canary: null });
     const none = await c.call('abort_canary', {});
     expect(none.isError).toBe(true);
     expect(none.text).toMatch(/no canary/i);
@@ -107,6 +114,12 @@ describe('infra tools on an atomic stack', () => {
     const browser = new Browser(link.origin);
     expect(releaseOf((await browser.navigate(`${link.pathname}${link.search}`)).body)).toBe('v1');
     expect(await served()).toBe('v2');
+    // Status says a link is open, and for what — never the link itself (it grants access).
+    const status = await c.call('get_status', {});
+    expect(status.structured.previews).toEqual([
+      expect.objectContaining({ commit: C[0], expiresAt: preview.structured.expiresAt }),
+    ]);
+    expect(JSON.stringify(status.structured)).not.toContain(link.search.slice(1));
   });
 
   it('on a protected stack a canary waits for its own approval (action canary), and nothing changes meanwhile', async () => {
