@@ -1,19 +1,17 @@
 /**
- * `npm run bench -- atomic [--sizes 800,20000]`: atomic releases against in-place deploys and the
- * seed's `aws s3 sync s3://<artifacts>/<app>/<commit>/files s3://<hosting> --delete`, on one embedded
- * S3 server (three hosting buckets) and a Vite-like build of each size with a rebuild where 5% of
- * the assets changed. Per size: full deploy, incremental deploy and rollback by each tool — wall
- * time, S3 requests (counted by the server), copies, invalidation paths — then how rollback time
- * grows from the smallest size to the largest. The atomic KeyValueStore is the local edge's (its
- * API over HTTP, signed with SigV4A); the in-place invalidations go to the CloudFront double.
- * Neither FrontendOps mode verifies through a CDN here (no site URL): the same work for both.
- * Results in bench/atomic-results.json.
+ * Section `atomic` of `npm run bench` (`-- --only atomic [--atomic-sizes 800,20000]`; the older
+ * `npm run bench -- atomic [--sizes 800,20000]` still works): atomic releases against in-place
+ * deploys and the seed's `aws s3 sync s3://<artifacts>/<app>/<commit>/files s3://<hosting> --delete`,
+ * on one embedded S3 server (three hosting buckets) and a Vite-like build of each size with a
+ * rebuild where 5% of the assets changed. Per size: full deploy, incremental deploy and rollback by
+ * each tool — wall time, S3 requests (counted by the server), copies, invalidation paths — then how
+ * rollback time grows from the smallest size to the largest. The atomic KeyValueStore is the local
+ * edge's (its API over HTTP, signed with SigV4A); the in-place invalidations go to the CloudFront
+ * double. Neither FrontendOps mode verifies through a CDN here (no site URL): the same work for both.
+ * Both FrontendOps modes run in process. Results go into bench/results.json under "atomic".
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createS3Client, createS3Store } from '../src/adapters/s3.ts';
 import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/deploy/deploy.ts';
 import { publishArtifact, readManifest } from '../src/deploy/publish.ts';
@@ -31,7 +29,6 @@ import { checkHosting } from './check.ts';
 import { DEFAULT_SHAPE, type GeneratedPair, generateBuilds } from './generate.ts';
 import { prepareAwsCli } from './peer.ts';
 
-const RESULTS_FILE = fileURLToPath(new URL('./atomic-results.json', import.meta.url));
 const APP = 'sophia-dashboard';
 const COMMIT_A = 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1';
 const COMMIT_B = 'b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2';
@@ -46,7 +43,7 @@ type Tool = (typeof TOOLS)[number];
 const SCENARIOS = ['full', 'incremental', 'rollback'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-interface Measured {
+export interface AtomicMeasured {
   tool: Tool;
   scenario: Scenario;
   ms: number;
@@ -59,11 +56,11 @@ interface Measured {
   problems: string[];
 }
 
-interface SizeResult {
+export interface AtomicSize {
   files: number;
   bytes: number;
   changedAssets: number;
-  runs: Measured[];
+  runs: AtomicMeasured[];
 }
 
 const request = (text: string): RequestInfo => ({
@@ -73,39 +70,27 @@ const request = (text: string): RequestInfo => ({
   at: new Date().toISOString(),
 });
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: process.argv.slice(3),
-    options: { sizes: { type: 'string', default: '800,20000' } },
-    strict: true,
-  });
-  const sizes = (values.sizes ?? '').split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 50 || n > 50_000)) {
-    throw new Error(
-      `--sizes takes file counts from 50 to 50000, e.g. --sizes 800,20000; got "${values.sizes}".`,
+/** One embedded server per size; the builds are generated under `dir` and removed after their size. */
+export async function runAtomic(dir: string, sizes: readonly number[]): Promise<AtomicSize[]> {
+  const results: AtomicSize[] = [];
+  for (const files of sizes) {
+    // About 50 KB a file on average (the 800-file build is the main bench's 40 MiB).
+    const shape = { ...DEFAULT_SHAPE, files, bytes: Math.round(files * 52_000) };
+    log(
+      `  atomic: generating ${files} files (${mb(shape.bytes)}) and a rebuild with 5% of the assets changed…`,
     );
-  }
-  const tmp = await mkdtemp(join(tmpdir(), 'frontendops-bench-atomic-'));
-  const results: SizeResult[] = [];
-  try {
-    for (const files of sizes) {
-      // About 50 KB a file on average (the 800-file build is the main bench's 40 MiB).
-      const shape = { ...DEFAULT_SHAPE, files, bytes: Math.round(files * 52_000) };
-      log(`generating ${files} files (${mb(shape.bytes)}) and a rebuild with 5% of the assets changed…`);
-      const builds = await generateBuilds(join(tmp, `builds-${files}`), shape);
-      results.push(await runSize(builds, join(tmp, `run-${files}`)));
-      await rm(join(tmp, `builds-${files}`), { recursive: true, force: true });
+    const builds = await generateBuilds(join(dir, `builds-${files}`), shape);
+    try {
+      results.push(await runSize(builds, join(dir, `run-${files}`)));
+    } finally {
+      await rm(join(dir, `builds-${files}`), { recursive: true, force: true });
+      await rm(join(dir, `run-${files}`), { recursive: true, force: true });
     }
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
   }
-  console.log('');
-  console.log(report(results));
-  await writeFile(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), results }, null, 2)}\n`);
-  console.log(`\nresults written to ${RESULTS_FILE}`);
+  return results;
 }
 
-async function runSize(builds: GeneratedPair, dir: string): Promise<SizeResult> {
+async function runSize(builds: GeneratedPair, dir: string): Promise<AtomicSize> {
   const cleanups: Array<() => unknown> = [];
   try {
     const records: S3RequestRecord[] = [];
@@ -161,7 +146,9 @@ async function runSize(builds: GeneratedPair, dir: string): Promise<SizeResult> 
     const measure = async (
       tool: Tool,
       scenario: Scenario,
-      work: () => Promise<Omit<Measured, 'ms' | 'requests' | 'tool' | 'scenario' | 'correct' | 'problems'>>,
+      work: () => Promise<
+        Omit<AtomicMeasured, 'ms' | 'requests' | 'tool' | 'scenario' | 'correct' | 'problems'>
+      >,
       commit: string,
     ) => {
       await s3.flush();
@@ -221,14 +208,16 @@ async function runSize(builds: GeneratedPair, dir: string): Promise<SizeResult> 
       return { copies: done.copied, deletes: done.deleted, invalidationPaths: 0 };
     };
 
-    const runs: Measured[] = [];
+    const runs: AtomicMeasured[] = [];
     const plan: Array<
       [
         Scenario,
         string,
         Record<
           Tool,
-          () => Promise<Omit<Measured, 'ms' | 'requests' | 'tool' | 'scenario' | 'correct' | 'problems'>>
+          () => Promise<
+            Omit<AtomicMeasured, 'ms' | 'requests' | 'tool' | 'scenario' | 'correct' | 'problems'>
+          >
         >,
       ]
     > = [
@@ -292,15 +281,17 @@ async function runSize(builds: GeneratedPair, dir: string): Promise<SizeResult> 
   }
 }
 
-function report(results: readonly SizeResult[]): string {
+export function formatAtomic(results: readonly AtomicSize[]): string {
   const lines: string[] = [];
   for (const size of results) {
     lines.push(`${size.files} files, ${mb(size.bytes)} (rebuild: ${size.changedAssets} assets changed)`, '');
     const rows = SCENARIOS.flatMap((scenario) =>
       TOOLS.map((tool) => {
-        const r = size.runs.find((m) => m.tool === tool && m.scenario === scenario) as Measured;
-        const inPlace = size.runs.find((m) => m.tool === 'in-place' && m.scenario === scenario) as Measured;
-        const aws = size.runs.find((m) => m.tool === 'aws' && m.scenario === scenario) as Measured;
+        const r = size.runs.find((m) => m.tool === tool && m.scenario === scenario) as AtomicMeasured;
+        const inPlace = size.runs.find(
+          (m) => m.tool === 'in-place' && m.scenario === scenario,
+        ) as AtomicMeasured;
+        const aws = size.runs.find((m) => m.tool === 'aws' && m.scenario === scenario) as AtomicMeasured;
         return [
           scenario,
           tool === 'aws' ? 'aws s3 sync' : tool,
@@ -333,10 +324,10 @@ function report(results: readonly SizeResult[]): string {
     );
   }
   if (results.length > 1) {
-    const small = results[0] as SizeResult;
-    const large = results.at(-1) as SizeResult;
-    const rollback = (size: SizeResult, tool: Tool) =>
-      size.runs.find((m) => m.tool === tool && m.scenario === 'rollback') as Measured;
+    const small = results[0] as AtomicSize;
+    const large = results.at(-1) as AtomicSize;
+    const rollback = (size: AtomicSize, tool: Tool) =>
+      size.runs.find((m) => m.tool === tool && m.scenario === 'rollback') as AtomicMeasured;
     lines.push(`rollback, ${small.files} → ${large.files} files:`, '');
     lines.push(
       table(
@@ -375,5 +366,3 @@ function table(header: string[], rows: string[][]): string {
 const ratio = (a: number, b: number) => `${a / b < 0.1 ? (a / b).toPrecision(2) : (a / b).toFixed(2)}x`;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const log = (line: string) => console.error(line);
-
-await main();

@@ -1,18 +1,32 @@
 /**
- * `npm run bench [-- options]`: FrontendOps measured as users run it (the CLI as spawned processes,
- * start-up included) and in process, against the peer `aws s3 sync … --delete` in the same run, on
- * the embedded S3 server. Sections (all by default, about 8 minutes on 2 cores; --only picks some):
+ * `npm run bench [-- options]` (from the repository root or packages/frontendops): FrontendOps
+ * measured as users run it (the CLI as spawned processes, start-up included) and in process, against
+ * the peer `aws s3 sync … --delete` in the same run, on the embedded S3 server. Needs a built CLI
+ * (`npm run build -w frontendops`: the spawned CLI runs dist/) and the AWS CLI v2 on PATH.
  *
- * - startup: `--help`, `status`, `mcp infra` answering `initialize` — wall time and peak RSS;
+ * Sections (all by default; `--only a,b` picks some), what each measures, and how to run it alone:
+ *
+ * - startup: `--help`, `status`, `mcp infra` answering `initialize` — wall time and peak RSS, median
+ *            of --samples (5). `npm run bench -- --only startup --samples 9`
  * - sync:    full deploy, incremental deploy (5% of the assets changed) and rollback of an 800-file /
- *            40 MB build: CLI process vs in process vs `aws s3 sync` — time, S3 requests,
- *            invalidation paths, ratios against the targets;
- * - faults:  the CLI with ~10% of S3 attempts failing (500, 503 SlowDown, connection resets) against
- *            fault-free runs, and with every attempt failing;
- * - scale:   publish, deploy, incremental deploy, rollback of 800 / 5,000 / 20,000-file sites;
- * - state:   status and history with 20 / 100 / 500 deployment records.
+ *            40 MiB build: CLI process vs in process vs `aws s3 sync` — time, S3 requests,
+ *            invalidation paths, ratios against the targets; --runs (3) fresh servers, tool order
+ *            rotated. `npm run bench -- --only sync --runs 5`
+ * - faults:  the CLI with --fault-rate (10%) of S3 attempts failing (500, 503 SlowDown, connection
+ *            resets) against fault-free runs, --fault-pairs (3) pairs; then every attempt failing.
+ *            `npm run bench -- --only faults --fault-pairs 5`
+ * - state:   status and history with --records (20,100,500) deployment records.
+ *            `npm run bench -- --only state --records 20,500,2000`
+ * - scale:   publish, deploy, incremental deploy, rollback of --scale-sizes (800,5000,20000) files of
+ *            --scale-kib (8) KiB on average. `npm run bench -- --only scale --scale-sizes 800,20000`
+ * - atomic:  atomic releases vs in-place vs `aws s3 sync`, in process, at --atomic-sizes (800,20000)
+ *            files of ~50 KB (1 GB at 20,000: the longest section).
+ *            `npm run bench -- --only atomic --atomic-sizes 800` (also `npm run bench -- atomic --sizes 800`)
+ * - chat:    --turns (6) read-only console chat turns ("what's live?"), no model.
+ *            `npm run bench -- --only chat --turns 10`
  *
- * Prints a table per section and writes bench/results.json. Not part of `npm test`.
+ * The five first take about 10 minutes on 2 cores; atomic at 20,000 files as long again. Prints a
+ * table per section and a table of the targets, and writes bench/results.json. Not part of `npm test`.
  */
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +35,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { type AtomicSize, formatAtomic, runAtomic } from './atomic.ts';
+import { type ChatTurnResult, formatChatTurns, runChatTurns } from './chat-turn.ts';
 import { FAULT_KINDS } from './fault-proxy.ts';
 import { type FaultsResult, formatFaults, runFaults } from './faults.ts';
 import { type GeneratedPair, generateBuilds } from './generate.ts';
@@ -35,7 +51,7 @@ import { formatVerdicts } from './summary.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
-const SECTIONS = ['startup', 'sync', 'faults', 'scale', 'state'] as const;
+const SECTIONS = ['startup', 'sync', 'faults', 'scale', 'state', 'atomic', 'chat'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** "800,5000,20000" → [800, 5000, 20000], each checked by `item`. */
@@ -65,17 +81,26 @@ const argsSchema = z.object({
   'scale-sizes': list(z.number().int().min(10).max(100_000)).default([800, 5000, 20_000]),
   'scale-kib': z.coerce.number().min(1).max(256).default(8),
   records: list(z.number().int().min(1).max(5000)).default([20, 100, 500]),
+  'atomic-sizes': list(z.number().int().min(50).max(50_000)).default([800, 20_000]),
+  turns: z.coerce.number().int().min(1).max(50).default(6),
 });
 type Args = z.infer<typeof argsSchema>;
 
 const USAGE =
-  'npm run bench -- [--only startup,sync,faults,scale,state] [--runs 3] [--samples 5] [--concurrency <n>] ' +
+  'npm run bench -- [--only startup,sync,faults,scale,state,atomic,chat] [--runs 3] [--samples 5] [--concurrency <n>] ' +
   '[--fault-rate 0.1] [--fault-seed 2026] [--fault-pairs 3] [--fault-kinds InternalError,SlowDown,reset] [--scale-sizes 800,5000,20000] [--scale-kib 8] ' +
-  '[--records 20,100,500]';
+  '[--records 20,100,500] [--atomic-sizes 800,20000] [--turns 6]';
+
+/** `atomic [--sizes …]`, the form of main's atomic bench, is `--only atomic [--atomic-sizes …]`. */
+function normalise(argv: string[]): string[] {
+  if (argv[0] !== 'atomic') return argv;
+  return ['--only', 'atomic', ...argv.slice(1).map((arg) => (arg === '--sizes' ? '--atomic-sizes' : arg))];
+}
 
 function readArgs(): Args {
   const names = Object.keys(argsSchema.shape);
   const { values } = parseArgs({
+    args: normalise(process.argv.slice(2)),
     options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
     strict: true,
   });
@@ -102,6 +127,8 @@ interface Results {
   faults?: FaultsResult;
   scale?: ScaleResult;
   state?: StateReadsResult;
+  atomic?: AtomicSize[];
+  chat?: ChatTurnResult;
   failed?: { section: Section; error: string };
 }
 
@@ -203,6 +230,16 @@ async function main(): Promise<void> {
         formatScale(results.scale),
       );
     }
+    if (want('atomic')) {
+      current = 'atomic';
+      results.atomic = await runAtomic(join(tmp, 'atomic'), args['atomic-sizes']);
+      print('Atomic releases vs in-place vs aws s3 sync (in process)', formatAtomic(results.atomic));
+    }
+    if (want('chat')) {
+      current = 'chat';
+      results.chat = await runChatTurns(args.turns);
+      print('Console chat turn ("what\'s live?", no model)', formatChatTurns(results.chat));
+    }
     print('Targets', formatVerdicts(results));
   } catch (error) {
     results.failed = { section: current, error: error instanceof Error ? error.message : String(error) };
@@ -225,6 +262,4 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const fmtLoad = (load: number[]) => load.map((x) => x.toFixed(2)).join(' ');
 const log = (line: string) => console.error(line);
 
-// `npm run bench -- atomic`: atomic releases vs in-place vs aws s3 sync (bench/atomic.ts).
-if (process.argv[2] === 'atomic') await import('./atomic.ts');
-else await main();
+await main();
