@@ -2,14 +2,14 @@
  * State reads as the history grows: `frontendops status` and `frontendops history --limit 20` (CLI
  * processes) after 20, 100 and 500 deployment records are in the stack's state prefix. The first
  * record is a real deploy's; the others are copies of it under other ids and older dates, written
- * straight into the state prefix. S3 requests per command show the shape: a read that touches
+ * with the engine's own writeRecord (the record and its history index entry). S3 requests per command show the shape: a read that touches
  * every record grows with the count, one that reads a page does not.
  */
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { publishArtifact } from '../src/deploy/publish.ts';
 import { defaultStatePrefix } from '../src/engine/target.ts';
-import type { DeploymentRecord } from '../src/state/records.ts';
+import { createStateRecords, type DeploymentRecord } from '../src/state/records.ts';
 import { deployArgs, mustSucceed, prepareCli } from './cli.ts';
 import { generateBuilds } from './generate.ts';
 import { markdownTable, median, seconds } from './report.ts';
@@ -56,8 +56,8 @@ export async function runStateReads(
       { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
     );
     const { summary } = await mustSucceed(cli, deployArgs(cli, COMMIT_A), 'deploy (state set-up)');
-    const prefix = `${defaultStatePrefix(STACK)}deployments/`;
-    const real = await state.get(`${prefix}${summary.deployId}.json`);
+    const records = createStateRecords(state, defaultStatePrefix(STACK));
+    const real = await state.get(`${defaultStatePrefix(STACK)}deployments/${summary.deployId}.json`);
     if (!real) throw new Error('the deploy wrote no deployment record');
     const template = JSON.parse(real.body.toString('utf8')) as DeploymentRecord;
 
@@ -70,15 +70,9 @@ export async function runStateReads(
         ids.map((n) =>
           limit(() => {
             const at = new Date(Date.parse(template.startedAt) - n * 3_600_000).toISOString();
-            const record = {
-              ...template,
-              deployId: `old${String(n).padStart(4, '0')}-0000000000`,
-              startedAt: at,
-              finishedAt: at,
-            };
-            return state.put(`${prefix}${record.deployId}.json`, JSON.stringify(record, null, 2), {
-              contentType: 'application/json',
-            });
+            // An id of the engine's form (7 hex, "-", 10 hex), never one a real deploy takes here.
+            const deployId = `0000000-${n.toString(16).padStart(10, '0')}`;
+            return records.writeRecord({ ...template, deployId, startedAt: at, finishedAt: at });
           }),
         ),
       );
