@@ -14,6 +14,8 @@ import { markdownTable, seconds, verdict } from './report.ts';
 import { APP, ARTIFACTS, COMMIT_A, COMMIT_B, startServers } from './servers.ts';
 
 export const RSS_TARGET_MB = 256;
+/** Linear growth: the time per extra file between the two largest sizes, against the two smallest. */
+export const LINEAR_TARGET = 1.5;
 
 export type ScaleOp = 'publish' | 'publish rebuild' | 'full' | 'incremental' | 'rollback';
 const OPS: ScaleOp[] = ['publish', 'publish rebuild', 'full', 'incremental', 'rollback'];

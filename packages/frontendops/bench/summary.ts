@@ -1,14 +1,16 @@
 /** Every target of the sections that ran, in one table at the end of the output. */
 import { FAULT_TIME_TARGET, type FaultsResult } from './faults.ts';
 import { CLI_TIME_TARGETS, markdownTable, type ScenarioResult, seconds, verdict } from './report.ts';
-import { RSS_TARGET_MB, type ScaleResult } from './scale.ts';
+import { LINEAR_TARGET, RSS_TARGET_MB, type ScaleResult } from './scale.ts';
 import { STARTUP_TARGETS, type StartupResult } from './startup.ts';
+import type { StateReadsResult } from './state-reads.ts';
 
 export interface Sections {
   startup?: StartupResult;
   sync?: { results: ScenarioResult[] };
   faults?: FaultsResult;
   scale?: ScaleResult;
+  state?: StateReadsResult;
 }
 
 export function formatVerdicts(r: Sections): string {
@@ -74,6 +76,41 @@ export function formatVerdicts(r: Sections): string {
       `${worst?.peakRssMb?.toFixed(0) ?? '?'} MB (${worst?.op}, ${worst?.files} files)`,
       (worst?.peakRssMb ?? Infinity) <= RSS_TARGET_MB,
     );
+  }
+  if (r.scale && r.scale.sizes.length >= 3) {
+    const sizes = r.scale.sizes;
+    const [a, b] = [sizes[0], sizes[1]];
+    const c = sizes.at(-1);
+    for (const op of ['full', 'incremental', 'rollback', 'publish'] as const) {
+      const ms = (size: (typeof sizes)[number] | undefined) =>
+        size?.steps.find((step) => step.op === op && step.code === 0)?.ms;
+      const [ta, tb, tc] = [ms(a), ms(b), ms(c)];
+      if (!a || !b || !c || ta === undefined || tb === undefined || tc === undefined) continue;
+      // Marginal time per file of the last interval against the first: 1x is linear, more is worse.
+      const first = (tb - ta) / (b.files - a.files);
+      const last = (tc - tb) / (c.files - b.files);
+      const growth = first > 0 ? last / first : Infinity;
+      add(
+        `scale ${op}: time per extra file, ${b.files}→${c.files} vs ${a.files}→${b.files}`,
+        `<= ${LINEAR_TARGET}x (linear)`,
+        `${growth.toFixed(2)}x`,
+        growth <= LINEAR_TARGET,
+      );
+    }
+  }
+  if (r.state && r.state.rows.length > 1) {
+    const first = r.state.rows[0];
+    const last = r.state.rows.at(-1);
+    if (first && last) {
+      for (const read of ['status', 'history'] as const) {
+        add(
+          `${read}: S3 requests, ${first.records} → ${last.records} records`,
+          'unchanged (O(page))',
+          `${first[read].requests} → ${last[read].requests}; ${seconds(first[read].ms)} → ${seconds(last[read].ms)}`,
+          last[read].requests <= first[read].requests,
+        );
+      }
+    }
   }
   return markdownTable(['target', 'goal', 'measured', 'verdict'], rows);
 }
