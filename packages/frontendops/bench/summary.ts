@@ -77,24 +77,29 @@ export function formatVerdicts(r: Sections): string {
       (worst?.peakRssMb ?? Infinity) <= RSS_TARGET_MB,
     );
   }
-  if (r.scale && r.scale.sizes.length >= 3) {
-    const sizes = r.scale.sizes;
-    const [a, b] = [sizes[0], sizes[1]];
-    const c = sizes.at(-1);
-    for (const op of ['full', 'incremental', 'rollback', 'publish'] as const) {
-      const ms = (size: (typeof sizes)[number] | undefined) =>
-        size?.steps.find((step) => step.op === op && step.code === 0)?.ms;
-      const [ta, tb, tc] = [ms(a), ms(b), ms(c)];
-      if (!a || !b || !c || ta === undefined || tb === undefined || tc === undefined) continue;
-      // Marginal time per file of the last interval against the first: 1x is linear, more is worse.
+  const [a, b, c] = [r.scale?.sizes[0], r.scale?.sizes[1], r.scale?.sizes.at(-1)];
+  if (a && b && c && (r.scale?.sizes.length ?? 0) >= 3) {
+    type Size = typeof a;
+    // Time per extra file of the last interval against the first: 1x is linear, more is worse.
+    const growth = (pick: (size: Size) => number | undefined) => {
+      const [ta, tb, tc] = [pick(a), pick(b), pick(c)];
+      if (ta === undefined || tb === undefined || tc === undefined) return undefined;
       const first = (tb - ta) / (b.files - a.files);
       const last = (tc - tb) / (c.files - b.files);
-      const growth = first > 0 ? last / first : Infinity;
+      return first > 0 ? last / first : Infinity;
+    };
+    // The embedded server's own listing of the hosting bucket, which every deploy and rollback reads.
+    const listing = growth((size) => size.listing.ms);
+    for (const op of ['full', 'incremental', 'rollback', 'publish'] as const) {
+      const step = (size: Size) => size.steps.find((x) => x.op === op && x.code === 0);
+      const wall = growth((size) => step(size)?.ms);
+      const cpu = growth((size) => step(size)?.cpuMs ?? undefined);
+      if (wall === undefined) continue;
       add(
         `scale ${op}: time per extra file, ${b.files}→${c.files} vs ${a.files}→${b.files}`,
         `<= ${LINEAR_TARGET}x (linear)`,
-        `${growth.toFixed(2)}x`,
-        growth <= LINEAR_TARGET,
+        `${wall.toFixed(2)}x (CLI CPU ${cpu?.toFixed(2) ?? '?'}x${op === 'publish' ? '' : `; server listing ${listing?.toFixed(2) ?? '?'}x`})`,
+        wall <= LINEAR_TARGET,
       );
     }
   }
