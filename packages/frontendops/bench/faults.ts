@@ -217,6 +217,9 @@ async function runOps(servers: BenchServers, proxy: FaultProxy, cli: FrontendOps
   return ops;
 }
 
+const succeededThrough = (ops: FaultOp[], i: number) =>
+  ops.slice(0, i + 1).every((op) => op.code === 0 && op.outcome === 'succeeded');
+
 function summarize(
   options: { rate: number; seed: number; kinds: readonly FaultKind[] },
   pairs: FaultsResult['pairs'],
@@ -224,10 +227,15 @@ function summarize(
   recovery: FaultsResult['recovery'],
 ): FaultsResult {
   const comparison = SCENARIOS.map(({ scenario }, i) => {
-    const clean = pairs.map((p) => p.clean[i]?.ms ?? 0);
-    const faulty = pairs.map((p) => p.faulty[i]?.ms ?? 0);
-    const ratios = pairs.map((_, k) => (faulty[k] ?? 0) / (clean[k] ?? 1));
-    const ratio = median(ratios);
+    // Only pairs where both runs, and every run before them on their stack, succeeded: a run that
+    // failed ended early, and one after a failed deploy started from another site (more to copy,
+    // or nothing to roll back to); neither time says how long a deploy with faults takes. The
+    // failures count against the success rate instead.
+    const done = pairs.filter((p) => succeededThrough(p.clean, i) && succeededThrough(p.faulty, i));
+    const clean = done.map((p) => p.clean[i]?.ms ?? 0);
+    const faulty = done.map((p) => p.faulty[i]?.ms ?? 0);
+    const ratios = done.map((_, k) => (faulty[k] ?? 0) / (clean[k] ?? 1));
+    const ratio = ratios.length ? median(ratios) : Infinity;
     return {
       scenario,
       cleanMs: median(clean),
@@ -319,7 +327,7 @@ export function formatFaults(r: FaultsResult): string {
   );
   return [
     table,
-    `seed ${r.seed}; kinds ${r.kinds.join(', ')}; ${r.pairs.length} pair(s), fault-free and faulty run alternately first; ratio = median of the per-pair ratios.`,
+    `seed ${r.seed}; kinds ${r.kinds.join(', ')}; ${r.pairs.length} pair(s), fault-free and faulty run alternately first; ratio = median of the per-pair ratios of the pairs where both stacks succeeded up to that run (${r.comparison.map((c) => `${c.scenario} ${c.ratios.length}`).join(', ')} of ${r.pairs.length}).`,
     `success rate with faults: ${(r.successRate * 100).toFixed(0)}% (${faultyOps.filter((op) => op.code === 0).length} of ${faultyOps.length} CLI runs); every site read back in full and right (bytes, headers, HTML references): ${r.allCorrect ? 'yes' : 'NO'}`,
     `injected: ${injected.InternalError} × 500 InternalError, ${injected.SlowDown} × 503 SlowDown, ${injected.reset} × connection reset after the server acted`,
     `retries: ${r.retries.attempts} attempts for ${r.retries.requests} requests = ${r.retries.perRequest.toFixed(3)} retries per request; attempts per request: ${Object.entries(
