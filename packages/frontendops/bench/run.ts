@@ -2,7 +2,7 @@
  * `npm run bench [-- options]` (from the repository root or packages/frontendops): FrontendOps
  * measured as users run it (the CLI as spawned processes, start-up included) and in process, against
  * the peer `aws s3 sync … --delete` in the same run, on the embedded S3 server. Needs a built CLI
- * (`npm run build -w frontendops`: the spawned CLI runs dist/) and the AWS CLI v2 on PATH.
+ * (`npm run build -w frontendops`: the spawned CLI runs dist/) and the AWS CLI (`aws`, v1 or v2) on PATH.
  *
  * Sections (all by default; `--only a,b` picks some), what each measures, and how to run it alone:
  *
