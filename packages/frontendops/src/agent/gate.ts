@@ -249,7 +249,7 @@ export function createToolGate(options: GateOptions): ToolGate {
         return refuse(
           name,
           args,
-          'a deploy tag is only created for a sync or rollback made in this request.',
+          'a deploy tag is only created for a deployment made live in this request (a sync, rollback or promote).',
         );
       }
       if (
@@ -373,10 +373,7 @@ export function createToolGate(options: GateOptions): ToolGate {
       if (!target.protected) unprotected.add(target.stack);
     }
     if (name === 'get_status' && data.protected === false) unprotected.add(String(data.stack ?? stack));
-    if (
-      (name === 'run_sync' || name === 'rollback' || name === 'promote_release') &&
-      typeof data.deployId === 'string'
-    ) {
+    if (TAGGED_CHANGES.has(name) && typeof data.deployId === 'string') {
       changes.push({
         deployId: data.deployId,
         stack: String(data.stack ?? stack),
@@ -429,6 +426,9 @@ export function wrapUntrusted(call: GateCall, redactor: Redactor): string {
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** The changes that put a deployment live for everyone: each gets its deploy tag. */
+const TAGGED_CHANGES = new Set<string>(['run_sync', 'rollback', 'promote_release', 'promote_canary']);
 
 /** The kind of change a destructive tool makes: what an approval must name. */
 const ACTION_OF: Record<string, ApprovalAction> = {
