@@ -13,6 +13,8 @@ import type { CliIo } from './io.ts';
 export interface CliContext {
   io: CliIo;
   exitCode: number;
+  /** The CLI itself, for a command that runs others (the GitHub Action), without importing main. */
+  runCli: (argv: readonly string[], io: CliIo) => Promise<number>;
 }
 
 /** Who is asking: FRONTENDOPS_ACTOR, GITHUB_ACTOR (CI), else user@host. */

@@ -8,8 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
+import type { CliContext } from '../cli/context.ts';
 import type { CliIo } from '../cli/io.ts';
-import { runCli } from '../cli/main.ts';
 import { escapeControlCharacters } from '../engine/text.ts';
 import { type DeploymentReporter, startDeployment } from './deployment.ts';
 import { type ActionInputs, readActionInputs } from './inputs.ts';
@@ -19,7 +19,8 @@ export interface ActionOutcome {
   outputs: Record<string, string>;
 }
 
-export async function runAction(io: CliIo): Promise<ActionOutcome> {
+/** `runCli`: the CLI that runs the step's command (passed in: the CLI is what calls this). */
+export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promise<ActionOutcome> {
   const inputs = readActionInputs(io.env);
   const argv = commandLine(inputs);
   io.stderr.write(`frontendops ${argv.map(quote).join(' ')}\n`);
