@@ -109,14 +109,7 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
   }
   const sync = await step(ctx, 'run_sync', { handle: target.handle });
   const cdn = await step(ctx, 'invalidate_cdn', { deployId: sync.deployId, ...stackArg(ctx) });
-  const tag = await step(ctx, 'create_deploy_tag', {
-    deployId: sync.deployId,
-    commit: commit.sha,
-    artifactDigest: sync.artifactDigest,
-    request: ctx.text,
-    stack: sync.stack,
-    ...(cdn.auditHead ? { auditHead: `${cdn.auditHead.seq}:${cdn.auditHead.hash}` } : {}),
-  });
+  const tag = await tagRelease(ctx, { ...sync, commit: commit.sha, auditHead: cdn.auditHead });
   const siteUrl = await readSiteUrl(ctx);
   return {
     outcome: 'succeeded',
@@ -251,17 +244,7 @@ async function rollback(
     approvalSummary,
     ...(planned ? { deployId: planned.deployId } : {}),
   });
-  const tag =
-    result.outcome === 'noop'
-      ? null
-      : await step(ctx, 'create_deploy_tag', {
-          deployId: result.deployId,
-          commit: result.commit,
-          artifactDigest: result.artifactDigest,
-          request: ctx.text,
-          stack: result.stack,
-          ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
-        });
+  const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   return {
     outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
@@ -387,16 +370,7 @@ async function promote(ctx: RunbookContext, ref: string | null): Promise<Planner
     };
   }
   const result = await step(ctx, 'promote_release', args, { approvalSummary, deployId: plan.deployId });
-  const tag =
-    result.outcome === 'noop'
-      ? null
-      : await step(ctx, 'create_deploy_tag', {
-          deployId: result.deployId,
-          commit: result.commit,
-          artifactDigest: result.artifactDigest,
-          request: ctx.text,
-          ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
-        });
+  const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   const unpinned = result.unpinned
     ? `The pin (${shortSha(result.unpinned.commit)}, by ${result.unpinned.by}) is cleared: deploys go through again.`
@@ -475,14 +449,7 @@ async function promoteCanary(
     { ...stackArg(ctx) },
     { approvalSummary, deployId: running.deployId },
   );
-  const tag = await step(ctx, 'create_deploy_tag', {
-    deployId: result.deployId,
-    commit: result.commit,
-    artifactDigest: result.artifactDigest,
-    request: ctx.text,
-    stack: result.stack,
-    ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
-  });
+  const tag = await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   return {
     outcome: 'succeeded',
@@ -588,6 +555,30 @@ async function step<N extends ToolName>(
 
 const stackArg = (ctx: RunbookContext) => (ctx.stack ? { stack: ctx.stack } : {});
 const where = (ctx: RunbookContext) => ctx.stack ?? "the server's stack";
+
+/**
+ * The deploy tag of a deployment this request made live: it names the commit, the artifact, the
+ * stack and the audit head the infra server reported (the tag anchors the audit chain).
+ */
+function tagRelease(
+  ctx: RunbookContext,
+  made: {
+    deployId: string;
+    commit: string;
+    artifactDigest: string;
+    stack: string;
+    auditHead?: { seq: number; hash: string } | null;
+  },
+) {
+  return step(ctx, 'create_deploy_tag', {
+    deployId: made.deployId,
+    commit: made.commit,
+    artifactDigest: made.artifactDigest,
+    request: ctx.text,
+    stack: made.stack,
+    ...(made.auditHead ? { auditHead: `${made.auditHead.seq}:${made.auditHead.hash}` } : {}),
+  });
+}
 
 async function resolveCommit(
   ctx: RunbookContext,
