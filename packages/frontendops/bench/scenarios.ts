@@ -13,8 +13,8 @@ import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/depl
 import { publishArtifact } from '../src/deploy/publish.ts';
 import { artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
-import { createLocalCredentials } from '../src/local/env-file.ts';
 import { type S3RequestRecord, startLocalS3 } from '../src/local/s3-server.ts';
+import { createLocalCredentials } from '../src/stacks/local-env-file.ts';
 import { connectSite } from '../src/stacks/open.ts';
 import type { RequestInfo } from '../src/state/records.ts';
 import { startCloudFrontDouble } from '../test/support/cloudfront-double.ts';

@@ -63,7 +63,7 @@ export async function chooseStack(
   const given = flag ?? ctx.io.env.FRONTENDOPS_STACK ?? undefined;
   if (given) return given;
   const [{ findLocalEnv }, { LOCAL_STACK }] = await Promise.all([
-    import('../local/env-file.ts'),
+    import('../stacks/local-env-file.ts'),
     import('../stacks/local.ts'),
   ]);
   if (await findLocalEnv(ctx.io.cwd)) return LOCAL_STACK;

@@ -24,11 +24,6 @@ import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { LOCAL_DISTRIBUTION_ID, LOCAL_STACK } from '../stacks/local.ts';
-import { openSite } from '../stacks/open.ts';
-import { createAtomicRecords } from '../state/atomic.ts';
-import type { RequestInfo } from '../state/records.ts';
-import { createStateRecords } from '../state/records.ts';
-import { startLocalEdge } from './edge.ts';
 import {
   createLocalCredentials,
   findLocalEnv,
@@ -36,7 +31,12 @@ import {
   type LocalEnv,
   localEnvFile,
   writeLocalEnv,
-} from './env-file.ts';
+} from '../stacks/local-env-file.ts';
+import { openSite } from '../stacks/open.ts';
+import { createAtomicRecords } from '../state/atomic.ts';
+import type { RequestInfo } from '../state/records.ts';
+import { createStateRecords } from '../state/records.ts';
+import { startLocalEdge } from './edge.ts';
 import { startLocalS3 } from './s3-server.ts';
 
 export { LOCAL_DISTRIBUTION_ID };
