@@ -328,9 +328,10 @@ async function postPreview(req: IncomingMessage, res: ServerResponse, context: R
         else if (event.type === 'step') publish({ ...event, headline: previewHeadline(event) });
       },
     });
+    const hours = body.hours ?? 24;
     publish({
       type: 'done',
-      outcome: `preview link of ${link.app}@${shortSha(link.commit)} made, open until ${link.expiresAt}`,
+      outcome: `preview link of ${link.app}@${shortSha(link.commit)} made, open for ${hours} hour${hours === 1 ? '' : 's'}`,
     });
     const result: PreviewResult = {
       stack,
@@ -352,7 +353,7 @@ async function postPreview(req: IncomingMessage, res: ServerResponse, context: R
 
 function previewHeadline(event: Extract<DeployEvent, { type: 'step' }>): string {
   if (event.step === 'record') {
-    return `Preview ${event.detail.replace(/^preview of /, 'of ')}: recorded in the audit log.`;
+    return `Preview ${event.detail.replace(/^preview of (\S+) until .*$/, 'of $1')}: recorded in the audit log.`;
   }
   if (event.step === 'verify') {
     return /serves the new/.test(event.detail)

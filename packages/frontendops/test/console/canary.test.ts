@@ -371,6 +371,13 @@ describe('preview links through the API', () => {
       ]);
       await stream.waitFor((e) => e.runId === runId && e.event.type === 'done');
       expect(JSON.stringify(stream.events)).not.toContain(token);
+      expect(stream.events.filter((e) => e.runId === runId).map((e) => e.event)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ headline: `Preview of ${APP}@${short(C1)}: recorded in the audit log.` }),
+          expect.objectContaining({ headline: 'Checked: the link shows the release.' }),
+          { type: 'done', outcome: `preview link of ${APP}@${short(C1)} made, open for 24 hours` },
+        ]),
+      );
       const audit = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
       expect(audit).toMatchObject({
         type: 'preview',
