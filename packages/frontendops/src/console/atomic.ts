@@ -61,7 +61,6 @@ export async function runCanaryAction(
   context: { config: Config; latest: (site: Site) => Promise<{ app: string; commit: string }> },
 ): Promise<{ summary: AtomicSummary; request: RequestInfo }> {
   requireAtomic(site, stack, 'canaries');
-  const { canary } = await createAtomicRecords(site.state, site.target.statePrefix).readState();
   let run: (options: Parameters<typeof promoteCanary>[1]) => Promise<AtomicSummary>;
   let words: string;
   if (action === 'canary-start') {
@@ -81,6 +80,7 @@ export async function runCanaryAction(
     words = `Deploy ${app}@${shortSha(commit)} to ${percent}% of visitors first`;
     run = (options) => startCanary(site, { ...options, app, commit, weightPercent: percent });
   } else {
+    const { canary } = await createAtomicRecords(site.state, site.target.statePrefix).readState();
     if (!canary) throw noCanary(stack, action);
     const what = `${canary.app}@${shortSha(canary.commit)}`;
     words =

@@ -133,8 +133,9 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
       .filter({ hasText: `Canary promote succeeded: everyone gets ${APP}@${short(C2)}.` });
     await status.waitFor();
     expect(await textOf(status)).toMatch(/tagged dashboard-deploy-\d{8}-1/);
-    await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(short(C2));
-    expect(await page.getByTestId(`canary-${STACK}`).count()).toBe(0);
+    // The card's canary line named C2 too: wait for it to go, then read the live line.
+    await expect.poll(() => page.getByTestId(`canary-${STACK}`).count()).toBe(0);
+    expect(await textOf(page.getByTestId(`live-${STACK}`))).toMatch(new RegExp(`Live:\\s*${short(C2)}`));
     expect((await t.store().read()).value).toEqual({ live: expect.any(String) });
     expect(await visitorGets()).toBe('v2');
     const progress = page.getByRole('region', { name: 'Progress' });
