@@ -31,8 +31,11 @@ interface StackData {
   planError: string | null;
 }
 
-/** What the person asked to do; the dialog plans it, shows it and asks to confirm. */
-export type Asked = { action: PlanAction; to?: string } | { action: 'pin' | 'unpin' };
+/** What the person asked to do; the dialog plans it (or, for the canary, reads it), shows it and asks to confirm. */
+export type Asked =
+  | { action: PlanAction; to?: string }
+  | { action: 'pin' | 'unpin' }
+  | { action: 'canary-promote' | 'canary-abort' };
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
@@ -144,6 +147,8 @@ export function App() {
               />
               <Progress events={events} />
               <History
+                // A preview link belongs to the stack it was made for: another stack starts afresh.
+                key={stack}
                 stack={stack}
                 status={status ?? null}
                 items={data?.history ?? []}
@@ -176,6 +181,7 @@ export function App() {
       {asked && (
         <ConfirmAction
           stack={stack}
+          status={reachable ? status : null}
           asked={asked}
           onClose={() => setAsked(null)}
           onDone={(result) => {
