@@ -45,7 +45,7 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
   let json = '';
   const code = await runCli(argv, {
     ...io,
-    // The deploy tag goes to the run's repository with the action's token (git/host.ts).
+    // The deploy tag goes to the run's repository with the action's token (adapters/git-host.ts).
     env: { ...io.env, ...(inputs.github.token ? { GITHUB_TOKEN: inputs.github.token } : {}) },
     stdout: { write: (chunk: string) => (json += chunk) },
   });

@@ -1,17 +1,11 @@
 /** The console page: environments, the selected one's release actions, its history, and the chat. */
 import { useCallback, useEffect, useState } from 'react';
-import type {
-  AuditStatusView,
-  HistoryItem,
-  PlanAction,
-  PlanView,
-  SessionView,
-  StatusView,
-} from '../types.ts';
+import type { AuditStatusView, HistoryItem, PlanView, SessionView, StatusView } from '../types.ts';
+import type { Asked, Outcome } from './actions.ts';
 import { ApiFailure, getJson, stackPath } from './api.ts';
 import { AuditBadge, type AuditState } from './components/AuditBadge.tsx';
 import { Chat } from './components/Chat.tsx';
-import { ConfirmAction, type Outcome } from './components/ConfirmAction.tsx';
+import { ConfirmAction } from './components/ConfirmAction.tsx';
 import { DetailsDrawer } from './components/DetailsDrawer.tsx';
 import { Environments } from './components/Environments.tsx';
 import { History } from './components/History.tsx';
@@ -30,12 +24,6 @@ interface StackData {
   plan: PlanView | null;
   planError: string | null;
 }
-
-/** What the person asked to do; the dialog plans it (or, for the canary, reads it), shows it and asks to confirm. */
-export type Asked =
-  | { action: PlanAction; to?: string }
-  | { action: 'pin' | 'unpin' }
-  | { action: 'canary-promote' | 'canary-abort' };
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);

@@ -1,23 +1,10 @@
 import { useEffect, useState } from 'react';
-import type {
-  ActionResult,
-  CanaryAction,
-  CanaryResult,
-  PinResult,
-  PlanAction,
-  PlanView,
-  StatusView,
-} from '../../types.ts';
-import type { Asked } from '../App.tsx';
+import type { ActionResult, CanaryResult, PinResult, PlanAction, PlanView, StatusView } from '../../types.ts';
+import type { Asked, Outcome } from '../actions.ts';
 import { ApiFailure, getJson, newRunId, postJson, stackPath } from '../api.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
-import { PlanSummary } from './ReleaseActions.tsx';
+import { PlanSummary } from './PlanSummary.tsx';
 import { ReleaseContents } from './ReleaseContents.tsx';
-
-export type Outcome =
-  | { kind: 'release'; action: PlanAction; result: ActionResult }
-  | { kind: 'pin'; action: 'pin' | 'unpin'; result: PinResult }
-  | { kind: 'canary'; action: CanaryAction; result: CanaryResult };
 
 /** What the canary dialog is for; every other ask is planned first. */
 type CanaryAsked = Extract<Asked, { action: 'canary-promote' | 'canary-abort' }>;

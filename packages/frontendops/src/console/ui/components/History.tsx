@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { HistoryItem, PreviewResult, StatusView } from '../../types.ts';
-import type { Asked } from '../App.tsx';
+import type { Asked } from '../actions.ts';
 import { newRunId, postJson } from '../api.ts';
 import { duration, shortSha, timeAgo, untilWhen } from '../format.ts';
 

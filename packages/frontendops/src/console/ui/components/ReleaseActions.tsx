@@ -1,7 +1,7 @@
 import type { PlanView, StatusView } from '../../types.ts';
-import type { Asked } from '../App.tsx';
+import type { Asked, Outcome } from '../actions.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
-import type { Outcome } from './ConfirmAction.tsx';
+import { PlanSummary } from './PlanSummary.tsx';
 
 /**
  * What can be done now. Normally: the plan for the latest build, Deploy latest, Roll back, Pin. When
@@ -207,30 +207,5 @@ function OutcomeLine({ outcome }: { outcome: Outcome }) {
       {result.unpinned && ' · the pin is cleared'}
       {result.error && ` — ${result.error.message}`}
     </p>
-  );
-}
-
-export function PlanSummary({ plan }: { plan: PlanView }) {
-  return (
-    <div className="plan">
-      <p className="plan-description">{plan.description}</p>
-      <ul className="plan-facts">
-        <li>
-          commit <code>{shortSha(plan.commit)}</code>
-          {plan.fromCommit && (
-            <>
-              {' '}
-              (live <code>{shortSha(plan.fromCommit)}</code>)
-            </>
-          )}
-        </li>
-        {plan.commits && plan.commits.direction === 'forward' && (
-          <li>{plural(plan.commits.commits.length, 'new commit')}</li>
-        )}
-        <li>{plural(plan.filesToCopy, 'file')} to copy</li>
-        <li>{plural(plan.unchanged, 'file')} unchanged</li>
-        <li>{plural(plan.invalidationPaths.length, 'path')} to refresh on the CDN</li>
-      </ul>
-    </div>
   );
 }
