@@ -1,5 +1,5 @@
 /**
- * applyDeploy: carries out a DeployPlan, in the order that keeps the site whole (DESIGN §1.3):
+ * applyDeploy: carries out a DeployPlan, in the order that keeps the site whole (the README's "Safe for users" promise):
  * hashed assets → other files → HTML → live pointer → prune → invalidate → verify → record + audit.
  * Before the first write the plan is saved as pending, so an interrupted deploy is finished or
  * repaired by running it again.

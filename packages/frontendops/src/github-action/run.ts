@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import type { CliContext } from '../cli/context.ts';
 import type { CliIo } from '../cli/io.ts';
+import { FULL_COMMIT } from '../engine/ids.ts';
 import { escapeControlCharacters } from '../engine/text.ts';
 import { type DeploymentReporter, startDeployment } from './deployment.ts';
 import { type ActionInputs, readActionInputs } from './inputs.ts';
@@ -32,8 +33,7 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
       token: inputs.github.token as string,
       repository: inputs.github.repository as string,
       apiUrl: inputs.github.apiUrl,
-      ref:
-        inputs.commit && /^[0-9a-f]{40}$/.test(inputs.commit) ? inputs.commit : (inputs.github.sha ?? 'HEAD'),
+      ref: inputs.commit && FULL_COMMIT.test(inputs.commit) ? inputs.commit : (inputs.github.sha ?? 'HEAD'),
       environment: inputs.environment,
       description: `FrontendOps ${inputs.command} to ${inputs.stack}`,
       logUrl: inputs.github.runUrl,
