@@ -5,7 +5,7 @@ import type { HostingConfig } from './config.ts';
 import { createPrivateBucket } from './storage.ts';
 
 /**
- * The stack outputs the FrontendOps infra server reads (DESIGN §5). All plain, none secret: the
+ * The stack outputs the FrontendOps infra server reads (see the FrontendOps README's Stacks section). All plain, none secret: the
  * agent sees only opaque handles derived from them, and the servers hold the credentials.
  */
 export type HostingOutputs = {

@@ -7,9 +7,9 @@
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, createS3Store } from '../src/adapters/s3.ts';
-import { createLocalCredentials, type LocalEnv } from '../src/local/env-file.ts';
 import { type LocalS3, type S3RequestRecord, startLocalS3 } from '../src/local/s3-server.ts';
 import type { ObjectStore } from '../src/ports.ts';
+import { createLocalCredentials, type LocalEnv } from '../src/stacks/local-env-file.ts';
 import { type CloudFrontDouble, startCloudFrontDouble } from '../test/support/cloudfront-double.ts';
 import { countOperations } from './report.ts';
 

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
 import { badInput } from './errors.ts';
+import { APPROVAL_ACTIONS } from './ports.ts';
 
 export const CONFIG_FILE = 'frontendops.config.json';
 export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
@@ -42,10 +43,7 @@ const approvalConfigSchema = z.strictObject({
       repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/repo'),
       environment: z.string().min(1).max(255),
       /** What the environment's approval covers; a rollback is its own decision unless listed. */
-      actions: z
-        .array(z.enum(['deploy', 'rollback', 'canary', 'promote', 'abort']))
-        .min(1)
-        .default(['deploy']),
+      actions: z.array(z.enum(APPROVAL_ACTIONS)).min(1).default(['deploy']),
       issuer: z.url({ protocol: /^https?$/ }).default('https://token.actions.githubusercontent.com'),
       audience: z.string().min(1).max(200).default('frontendops'),
     })

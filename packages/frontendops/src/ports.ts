@@ -208,8 +208,16 @@ export interface LockOptions {
   label?: string;
 }
 
-/** A change a person approves: each kind its own decision (see state/approvals.ts). */
-export type ApprovalAction = 'deploy' | 'rollback' | 'canary' | 'promote' | 'abort';
+/** The changes a person approves: each is its own decision (approving a deploy never approves a rollback). */
+export const APPROVAL_ACTIONS = ['deploy', 'rollback', 'canary', 'promote', 'abort'] as const;
+export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
+
+/** An approval as authenticated, by whichever channel the stack trusts. */
+export interface Approval {
+  /** Who, as authenticated: "alice (key ed25519:…)", "GitHub environment production …". */
+  by: string;
+  via: 'signed' | 'github-environment' | 'elicitation' | 'approver';
+}
 
 export interface ApprovalRequest {
   action: ApprovalAction;

@@ -234,7 +234,7 @@ async function probeConditionalWrites(store: ObjectStore): Promise<boolean> {
 /**
  * The last guard: S3 refuses a key over 1,024 bytes of UTF-8, an S3-compatible server may not (the
  * embedded one stores it), so every write is checked here too, whatever formed the key. The key is
- * not quoted whole: it may hold a state prefix, which must not reach an agent (DESIGN §1.1).
+ * not quoted whole: it may hold a state prefix, which must not reach an agent (the README's "Secure" promise).
  */
 function refuseLongKey(key: string): void {
   const problem = keyBytesProblem(key);

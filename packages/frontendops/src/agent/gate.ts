@@ -10,6 +10,7 @@
 import type { CallToolResult, Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
 import { REQUEST_ARG_NAMES } from '../contract/fields.ts';
 import { isToolName, TOOLS, type ToolName } from '../contract/tools.ts';
+import { DEPLOY_ID } from '../engine/ids.ts';
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
 import { type ApproveFn, answerElicitation, handleElicitations } from './approval.ts';
 import type { Redactor } from './redact.ts';
@@ -118,7 +119,7 @@ export function createToolGate(options: GateOptions): ToolGate {
     if (!attached) return { action: 'decline' };
     if (inFlight?.decision) {
       // An approval names one plan: the server's question must be about that deploy id.
-      const asked = /\(deploy id ([0-9a-f]{7}-[0-9a-f]{10})\)/.exec(params.message)?.[1];
+      const asked = ASKED_DEPLOY_ID.exec(params.message)?.[1];
       if (inFlight.deployId && asked && asked !== inFlight.deployId) return { action: 'decline' };
       return answerElicitation(params, inFlight.decision);
     }
@@ -249,7 +250,7 @@ export function createToolGate(options: GateOptions): ToolGate {
         return refuse(
           name,
           args,
-          'a deploy tag is only created for a sync or rollback made in this request.',
+          'a deploy tag is only created for a deployment made live in this request (a sync, rollback or promote).',
         );
       }
       if (
@@ -373,10 +374,7 @@ export function createToolGate(options: GateOptions): ToolGate {
       if (!target.protected) unprotected.add(target.stack);
     }
     if (name === 'get_status' && data.protected === false) unprotected.add(String(data.stack ?? stack));
-    if (
-      (name === 'run_sync' || name === 'rollback' || name === 'promote_release') &&
-      typeof data.deployId === 'string'
-    ) {
+    if (TAGGED_CHANGES.has(name) && typeof data.deployId === 'string') {
       changes.push({
         deployId: data.deployId,
         stack: String(data.stack ?? stack),
@@ -429,6 +427,12 @@ export function wrapUntrusted(call: GateCall, redactor: Redactor): string {
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** The deploy id in an infra server's approval question: "… (deploy id <id>) …". */
+const ASKED_DEPLOY_ID = new RegExp(`\\(deploy id (${DEPLOY_ID.source.slice(1, -1)})\\)`);
+
+/** The changes that put a deployment live for everyone: each gets its deploy tag. */
+const TAGGED_CHANGES = new Set<string>(['run_sync', 'rollback', 'promote_release', 'promote_canary']);
 
 /** The kind of change a destructive tool makes: what an approval must name. */
 const ACTION_OF: Record<string, ApprovalAction> = {

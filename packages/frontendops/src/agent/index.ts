@@ -7,6 +7,7 @@
 
 import type { Client } from '@modelcontextprotocol/client';
 import type { LanguageModel } from 'ai';
+import { PREVIEW_PARAM } from '../atomic/preview-token.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { parseResult, type ToolInput } from '../contract/tools.ts';
 import { hasControlCharacters, withoutControlCharacters } from '../engine/text.ts';
@@ -187,6 +188,13 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
 /** The request's audit entry, written by the infra server; a failure to write never hides the answer. */
+/**
+ * A preview link grants a look at an unreleased build to whoever holds it: it goes to the person who
+ * asked, never into the audit log (which every deployer can read). Its token is cut from the record.
+ */
+const withoutPreviewTokens = (text: string): string =>
+  text.replace(new RegExp(`([?&]${PREVIEW_PARAM}=)[^\\s&#]+`, 'g'), '$1[withheld]');
+
 async function recordRequest(
   infra: Client,
   result: AgentResult,
@@ -199,11 +207,13 @@ async function recordRequest(
     planner: result.planner,
     intent: result.intent,
     outcome: result.outcome,
-    message: result.message.slice(0, 2000),
+    message: withoutPreviewTokens(result.message).slice(0, 2000),
     dryRun: result.dryRun,
-    calls: result.calls
-      .slice(0, 64)
-      .map((c) => ({ tool: c.tool.slice(0, 100), status: c.status, summary: c.summary.slice(0, 500) })),
+    calls: result.calls.slice(0, 64).map((c) => ({
+      tool: c.tool.slice(0, 100),
+      status: c.status,
+      summary: withoutPreviewTokens(c.summary).slice(0, 500),
+    })),
     ...(result.deployId ? { deployId: result.deployId } : {}),
     ...(result.commit ? { commit: result.commit } : {}),
     ...(result.tag ? { tag: result.tag } : {}),

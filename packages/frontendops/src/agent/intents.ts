@@ -4,7 +4,7 @@ import type { ApprovalAction } from '../ports.ts';
 
 /**
  * The runbook planner's reading of a request: a small, pure table from the ways people say things to
- * one of seven intents, or a refusal that lists what the agent can do. No model, no I/O: the same words
+ * one of its intents, or a refusal that lists what the agent can do. No model, no I/O: the same words
  * always give the same intent, so it can be tested exhaustively and trusted with production.
  */
 
@@ -21,8 +21,17 @@ export type Intent =
   | { kind: 'history'; limit: number }
   | { kind: 'plan'; ref: string | null }
   | { kind: 'invalidate'; deployId: string | null }
-  /** Make a release (default: the latest) live for everyone and clear any pin. */
+  /**
+   * Make a release (default: the latest) live for everyone and clear any pin; where a canary runs
+   * and no other release is named, that canary is what is promoted.
+   */
   | { kind: 'promote'; ref: string | null }
+  /** Atomic stacks: send a sticky share of visitors to a release (default: the latest) first. */
+  | { kind: 'canary'; ref: string | null; percent: number }
+  /** Atomic stacks: end the canary; everyone back on the live release. */
+  | { kind: 'abort-canary' }
+  /** Atomic stacks: a signed, expiring link to look at a release (default: the latest) before it is live. */
+  | { kind: 'preview'; ref: string | null }
   /** Keep the live release: deploys wait until a promote or unpin. */
   | { kind: 'pin' }
   | { kind: 'unpin' }
@@ -52,7 +61,10 @@ export function toolsFor(intent: Intent): Set<ToolName> {
     deploy: ['get_deploy_target', 'run_sync', 'invalidate_cdn', 'create_deploy_tag'],
     rollback: ['rollback', 'create_deploy_tag'],
     invalidate: ['invalidate_cdn'],
-    promote: ['promote_release', 'create_deploy_tag'],
+    promote: ['promote_release', 'promote_canary', 'create_deploy_tag'],
+    canary: ['start_canary'],
+    'abort-canary': ['abort_canary'],
+    preview: ['preview_release'],
     pin: ['pin_release'],
     unpin: ['unpin_release'],
   };
@@ -61,9 +73,13 @@ export function toolsFor(intent: Intent): Set<ToolName> {
 
 /** The one kind of change `--yes` approves for this request: the one its words name. */
 export function approvableActions(intent: Intent): ApprovalAction[] {
-  // A promote is a deploy (of a release, for everyone, lifting the pin): the same approval.
-  if (intent.kind === 'deploy' || intent.kind === 'promote') return ['deploy'];
+  // A promote is a deploy (of a release, for everyone, lifting the pin): the same approval; a
+  // canary's promote is its own approval action.
+  if (intent.kind === 'deploy') return ['deploy'];
+  if (intent.kind === 'promote') return ['deploy', 'promote'];
   if (intent.kind === 'rollback') return ['rollback'];
+  if (intent.kind === 'canary') return ['canary'];
+  if (intent.kind === 'abort-canary') return ['abort'];
   return [];
 }
 
@@ -76,6 +92,8 @@ export const CAPABILITIES = [
   'invalidate the CDN for the live release',
   'promote a release (the latest, or a named commit): live for everyone, pin cleared',
   'pin the live release, or unpin',
+  'on atomic stacks: deploy to a share of visitors first ("deploy to 10% first"), then promote or abort the canary',
+  'on atomic stacks: a preview link of a build before it is live ("give me a preview of the latest build")',
 ];
 
 export const helpText = () => `I can: ${CAPABILITIES.join('; ')}.`;
@@ -113,6 +131,18 @@ interface Rule {
 // Order matters: the first matching rule wins ("undo the last deploy" is a rollback, not a deploy;
 // "what would change if I deploy" is a plan).
 const RULES: Rule[] = [
+  // Before everything that says "deploy" or "promote": ending a canary is its own change.
+  {
+    match:
+      /\b(abort|cancel|stop|end|kill|drop|call\s+off)\b[^.]*\bcanary\b|\bcanary\b[^.]*\b(abort(ed)?|cancel(led)?|stop(ped)?)\b/i,
+    build: () => ({ kind: 'abort-canary' }),
+  },
+  // Before the plan ("preview" alone is a plan: "preview the deploy"); not when asking what would change.
+  {
+    match:
+      /^(?![\s\S]*\b(would|will)\b)[\s\S]*(\b(give|get|send|show|make|open|create|share)\s+(me\s+|us\s+)?(a\s+)?preview\b|\bpreview\s+(link|url)s?\b)/i,
+    build: (text) => ({ kind: 'preview', ref: namedRef(text) }),
+  },
   {
     match:
       /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run)\b/i,
@@ -128,6 +158,12 @@ const RULES: Rule[] = [
   {
     match: /\bpromote\b/i,
     build: (text) => ({ kind: 'promote', ref: namedRef(text) }),
+  },
+  // After the plan ("what would change if I deploy to 10%"); before rollback and deploy.
+  {
+    match:
+      /\b\d{1,2}\s*(%|percent)|\b(start|begin|open|run|launch|try)\s+(a\s+|the\s+)?canary\b|\bcanary\s+(deploy|release|rollout|of)\b|\b(deploy|ship|release|roll\s*out)\b[^.]*\b(canary|to\s+(a|some)\s+(share|fraction|few))\b/i,
+    build: (text) => ({ kind: 'canary', ref: namedRef(text), percent: canaryPercent(text) }),
   },
   {
     match:
@@ -202,6 +238,16 @@ export function describeIntent(intent: Intent): string {
       return intent.ref
         ? `promote ${intent.ref}: live for everyone, pin cleared`
         : 'promote the latest dashboard commit: live for everyone, pin cleared';
+    case 'canary':
+      return intent.ref
+        ? `send ${intent.percent}% of visitors to ${intent.ref} first (canary)`
+        : `send ${intent.percent}% of visitors to the latest commit of the app first (canary)`;
+    case 'abort-canary':
+      return 'abort the canary: everyone back on the live release';
+    case 'preview':
+      return intent.ref
+        ? `a preview link of ${intent.ref}`
+        : 'a preview link of the latest commit of the app';
     case 'pin':
       return 'pin the live release (deploys wait for a promote or unpin)';
     case 'unpin':
@@ -232,6 +278,12 @@ function rollbackTarget(text: string): RollbackTarget {
   const ref = namedRef(text);
   if (ref) return { type: 'commit', ref };
   return { type: 'previous' };
+}
+
+/** "10%", "10 percent"; 10 when the words give no share. */
+function canaryPercent(text: string): number {
+  const n = Number(text.match(/\b(\d{1,2})\s*(?:%|percent)/i)?.[1] ?? 10);
+  return Math.min(Math.max(n, 1), 99);
 }
 
 function historyLimit(text: string): number {

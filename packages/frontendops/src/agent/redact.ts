@@ -1,5 +1,5 @@
 /**
- * Defence in depth for the model's context (DESIGN §1.1): the servers already keep bucket names,
+ * Defence in depth for the model's context (the README's "Secure" promise): the servers already keep bucket names,
  * endpoints and credentials to themselves, but anything that still looks like one — a URL, an S3 or
  * ARN address, an AWS key, a secret-looking token, or a value we know is sensitive — is replaced before
  * text reaches a model. Over-redaction is the safe failure: a model never needs a URL to deploy.

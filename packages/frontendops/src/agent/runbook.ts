@@ -54,6 +54,12 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
         return await invalidate(ctx, intent.deployId);
       case 'promote':
         return await promote(ctx, intent.ref);
+      case 'canary':
+        return await canary(ctx, intent.ref, intent.percent);
+      case 'abort-canary':
+        return await abortCanary(ctx);
+      case 'preview':
+        return await preview(ctx, intent.ref);
       case 'pin':
         return await pin(ctx);
       case 'unpin':
@@ -103,14 +109,7 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
   }
   const sync = await step(ctx, 'run_sync', { handle: target.handle });
   const cdn = await step(ctx, 'invalidate_cdn', { deployId: sync.deployId, ...stackArg(ctx) });
-  const tag = await step(ctx, 'create_deploy_tag', {
-    deployId: sync.deployId,
-    commit: commit.sha,
-    artifactDigest: sync.artifactDigest,
-    request: ctx.text,
-    stack: sync.stack,
-    ...(cdn.auditHead ? { auditHead: `${cdn.auditHead.seq}:${cdn.auditHead.hash}` } : {}),
-  });
+  const tag = await tagRelease(ctx, { ...sync, commit: commit.sha, auditHead: cdn.auditHead });
   const siteUrl = await readSiteUrl(ctx);
   return {
     outcome: 'succeeded',
@@ -245,17 +244,7 @@ async function rollback(
     approvalSummary,
     ...(planned ? { deployId: planned.deployId } : {}),
   });
-  const tag =
-    result.outcome === 'noop'
-      ? null
-      : await step(ctx, 'create_deploy_tag', {
-          deployId: result.deployId,
-          commit: result.commit,
-          artifactDigest: result.artifactDigest,
-          request: ctx.text,
-          stack: result.stack,
-          ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
-        });
+  const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   return {
     outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
@@ -348,6 +337,9 @@ async function invalidate(ctx: RunbookContext, deployId: string | null): Promise
 
 /** "promote the latest": deploy it for everyone and clear the pin, after showing what is in it. */
 async function promote(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
+  // A running canary is what "promote" means, unless the words name another release.
+  const running = (await step(ctx, 'get_status', stackArg(ctx))).canary;
+  if (running && (!ref || running.commit.startsWith(ref.toLowerCase()))) return promoteCanary(ctx, running);
   const commit = await resolveCommit(ctx, ref);
   const [plan, status] = [
     await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: ctx.app, commit: commit.sha }),
@@ -378,16 +370,7 @@ async function promote(ctx: RunbookContext, ref: string | null): Promise<Planner
     };
   }
   const result = await step(ctx, 'promote_release', args, { approvalSummary, deployId: plan.deployId });
-  const tag =
-    result.outcome === 'noop'
-      ? null
-      : await step(ctx, 'create_deploy_tag', {
-          deployId: result.deployId,
-          commit: result.commit,
-          artifactDigest: result.artifactDigest,
-          request: ctx.text,
-          ...(result.auditHead ? { auditHead: `${result.auditHead.seq}:${result.auditHead.hash}` } : {}),
-        });
+  const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   const unpinned = result.unpinned
     ? `The pin (${shortSha(result.unpinned.commit)}, by ${result.unpinned.by}) is cleared: deploys go through again.`
@@ -413,6 +396,114 @@ async function promote(ctx: RunbookContext, ref: string | null): Promise<Planner
     ]
       .filter(Boolean)
       .join('\n'),
+  };
+}
+
+/** "deploy to 10% first": a sticky share of visitors gets the release; the rest keep the live one. */
+async function canary(ctx: RunbookContext, ref: string | null, percent: number): Promise<PlannerOutcome> {
+  const commit = await resolveCommit(ctx, ref);
+  const plan = await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: ctx.app, commit: commit.sha });
+  const what = `${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}")`;
+  const approvalSummary = `send ${percent}% of visitors on ${plan.stack} to ${ctx.app}@${shortSha(commit.sha)} (canary): ${plan.description}`;
+  const args = { ...stackArg(ctx), app: ctx.app, commit: commit.sha, percent };
+  const commits = plan.noop ? null : await releaseCommitsOf(ctx, plan);
+  const contents = releaseContentsLines({ commits, contents: plan.contents ?? null });
+  if (ctx.dryRun) {
+    ctx.gate.skip('start_canary', args, `Dry run: would ${approvalSummary}.`);
+    return {
+      outcome: 'planned',
+      commit: commit.sha,
+      message: [`Would ${approvalSummary}.`, ...contents].join('\n'),
+    };
+  }
+  const result = await step(ctx, 'start_canary', args, { approvalSummary });
+  const siteUrl = await readSiteUrl(ctx);
+  return {
+    outcome: 'succeeded',
+    deployId: result.deployId,
+    commit: result.commit,
+    filesChanged: result.copied,
+    ...(siteUrl ? { siteUrl } : {}),
+    message: [
+      `${result.percent}% of visitors on ${result.stack} now get ${what}; everyone else keeps the live release.`,
+      `Files: ${result.copied} copied; nothing invalidated${verificationNote(result.verification)}.`,
+      'Next: "promote" makes it live for everyone; "abort the canary" ends it.',
+      ...contents,
+    ].join('\n'),
+  };
+}
+
+/** Promote the running canary: its release becomes live for everyone, by one key write. */
+async function promoteCanary(
+  ctx: RunbookContext,
+  running: NonNullable<ToolOutput<'get_status'>['canary']>,
+): Promise<PlannerOutcome> {
+  const approvalSummary = `promote the canary on ${ctx.stack ?? "the server's stack"}: ${running.app}@${shortSha(running.commit)} live for everyone (it gets ${running.percent}% now)`;
+  if (ctx.dryRun) {
+    ctx.gate.skip('promote_canary', stackArg(ctx), `Dry run: would ${approvalSummary}.`);
+    return { outcome: 'planned', commit: running.commit, message: `Would ${approvalSummary}.` };
+  }
+  const result = await step(
+    ctx,
+    'promote_canary',
+    { ...stackArg(ctx) },
+    { approvalSummary, deployId: running.deployId },
+  );
+  const tag = await tagRelease(ctx, result);
+  const siteUrl = await readSiteUrl(ctx);
+  return {
+    outcome: 'succeeded',
+    deployId: result.deployId,
+    commit: result.commit,
+    tag: tag.name,
+    ...(siteUrl ? { siteUrl } : {}),
+    message: [
+      `Promoted the canary on ${result.stack}: ${running.app} ${shortSha(result.commit)} is live for everyone as ${result.deployId} (one key write, nothing invalidated${verificationNote(result.verification)}).`,
+      `Tag: ${tag.name}.`,
+      siteUrl ? `Live at ${siteUrl}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  };
+}
+
+/** "abort the canary": everyone back on the live release. */
+async function abortCanary(ctx: RunbookContext): Promise<PlannerOutcome> {
+  const running = (await step(ctx, 'get_status', stackArg(ctx))).canary;
+  if (!running) {
+    return { outcome: 'noop', message: `No canary runs on ${where(ctx)}; nothing to abort.` };
+  }
+  const approvalSummary = `abort the canary on ${ctx.stack ?? "the server's stack"}: the ${running.percent}% on ${running.app}@${shortSha(running.commit)} go back to the live release`;
+  if (ctx.dryRun) {
+    ctx.gate.skip('abort_canary', stackArg(ctx), `Dry run: would ${approvalSummary}.`);
+    return { outcome: 'planned', commit: running.commit, message: `Would ${approvalSummary}.` };
+  }
+  const result = await step(ctx, 'abort_canary', { ...stackArg(ctx) }, { approvalSummary });
+  return {
+    outcome: 'succeeded',
+    commit: running.commit,
+    message: `Aborted the canary on ${result.stack}: everyone gets the live release again (one key write${verificationNote(result.verification)}). Its files are pruned after a grace.`,
+  };
+}
+
+/** "give me a preview of the latest build": a signed, expiring link; visitors see no change. */
+async function preview(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
+  const commit = await resolveCommit(ctx, ref);
+  const args = { ...stackArg(ctx), app: ctx.app, commit: commit.sha };
+  if (ctx.dryRun) {
+    ctx.gate.skip('preview_release', args, 'Dry run: would make a preview link.');
+    return {
+      outcome: 'planned',
+      commit: commit.sha,
+      message: `Would make a preview link of ${ctx.app} ${shortSha(commit.sha)}.`,
+    };
+  }
+  const link = await step(ctx, 'preview_release', args);
+  return {
+    outcome: 'answered',
+    commit: link.commit,
+    data: link,
+    message: `Preview of ${link.app} ${shortSha(link.commit)} ("${commit.subject}"), until ${link.expiresAt}: ${link.url}\nVisitors still get the live release; the link works for whoever has it until it expires.`,
   };
 }
 
@@ -464,6 +555,30 @@ async function step<N extends ToolName>(
 
 const stackArg = (ctx: RunbookContext) => (ctx.stack ? { stack: ctx.stack } : {});
 const where = (ctx: RunbookContext) => ctx.stack ?? "the server's stack";
+
+/**
+ * The deploy tag of a deployment this request made live: it names the commit, the artifact, the
+ * stack and the audit head the infra server reported (the tag anchors the audit chain).
+ */
+function tagRelease(
+  ctx: RunbookContext,
+  made: {
+    deployId: string;
+    commit: string;
+    artifactDigest: string;
+    stack: string;
+    auditHead?: { seq: number; hash: string } | null;
+  },
+) {
+  return step(ctx, 'create_deploy_tag', {
+    deployId: made.deployId,
+    commit: made.commit,
+    artifactDigest: made.artifactDigest,
+    request: ctx.text,
+    stack: made.stack,
+    ...(made.auditHead ? { auditHead: `${made.auditHead.seq}:${made.auditHead.hash}` } : {}),
+  });
+}
 
 async function resolveCommit(
   ctx: RunbookContext,

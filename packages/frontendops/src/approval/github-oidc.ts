@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, type JWTPayload, jwtVerify } from 'jose';
 import type { ApprovalPolicy } from '../config.ts';
-import type { Approval, ApprovalAction } from '../state/approvals.ts';
+import type { Approval, ApprovalAction } from '../ports.ts';
 
 type GitHubPolicy = NonNullable<ApprovalPolicy['github']>;
 

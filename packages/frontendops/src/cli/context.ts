@@ -13,6 +13,8 @@ import type { CliIo } from './io.ts';
 export interface CliContext {
   io: CliIo;
   exitCode: number;
+  /** The CLI itself, for a command that runs others (the GitHub Action), without importing main. */
+  runCli: (argv: readonly string[], io: CliIo) => Promise<number>;
 }
 
 /** Who is asking: FRONTENDOPS_ACTOR, GITHUB_ACTOR (CI), else user@host. */
@@ -61,7 +63,7 @@ export async function chooseStack(
   const given = flag ?? ctx.io.env.FRONTENDOPS_STACK ?? undefined;
   if (given) return given;
   const [{ findLocalEnv }, { LOCAL_STACK }] = await Promise.all([
-    import('../local/env-file.ts'),
+    import('../stacks/local-env-file.ts'),
     import('../stacks/local.ts'),
   ]);
   if (await findLocalEnv(ctx.io.cwd)) return LOCAL_STACK;

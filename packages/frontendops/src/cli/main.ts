@@ -28,7 +28,7 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 
 /** Runs one command line (without `node` and the script) and returns its exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const context: CliContext = { io, exitCode: 0 };
+  const context: CliContext = { io, exitCode: 0, runCli };
   const program = new Command('frontendops')
     .description('Deploy a static web app to S3 + CloudFront, safely, fast and traceably, with an AI agent')
     .version(version, '-V, --version', 'print the version')

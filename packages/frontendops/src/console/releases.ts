@@ -110,6 +110,8 @@ export async function tagChange(
       artifactDigest: summary.artifactDigest,
       request: request.message ? `${request.text}: ${request.message}` : request.text,
       app: summary.app,
+      // The stack and audit head make the tag an anchor `audit verify` checks the chain against.
+      stack: summary.stack,
       ...(summary.auditHead ? { auditHead: `${summary.auditHead.seq}:${summary.auditHead.hash}` } : {}),
     });
     return tag.name;

@@ -1,22 +1,37 @@
 /**
  * The console's API routes, behind the access checks in server.ts: reads (session, events, status,
  * history, one deployment, audit, plan) and the POSTs: the release actions (deploy-latest, rollback,
- * redeploy, promote — each a confirmed plan), pin, unpin, and chat.
+ * redeploy, promote — each a confirmed plan), pin, unpin, chat, and on atomic stacks the canary
+ * (/api/canary/start|promote|abort) and preview links (/api/preview).
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
+import { shortSha } from '../engine/ids.ts';
+import type { DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
+import { CanaryChangedError } from './atomic.ts';
 import type { Sessions } from './auth.ts';
 import { type ConsoleAgent, runChat } from './chat.ts';
 import type { EventHub } from './events.ts';
 import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
 import { requestWords, tagChange } from './releases.ts';
 import { type ConsoleService, consoleRequest, PlanChangedError } from './service.ts';
-import type { ActionResult, PinResult, PlanAction, ProgressEvent, SessionView } from './types.ts';
+import type {
+  ActionResult,
+  CanaryAction,
+  CanaryResult,
+  PinResult,
+  PlanAction,
+  PlanView,
+  PreviewResult,
+  ProgressEvent,
+  SessionView,
+} from './types.ts';
 import { toConsolePlan } from './views.ts';
 
 const STACK_PATH = /^\/api\/stacks\/([^/]+)\/([a-z-]+)(?:\/([^/]+))?$/;
@@ -42,6 +57,37 @@ const chatBody = z.strictObject({
   runId: RUN_ID.optional(),
 });
 const ACTIONS: readonly PlanAction[] = ['deploy-latest', 'rollback', 'redeploy', 'promote'];
+const STACK_NAME = z.string().min(1, 'name the stack').max(300);
+const COMMIT = z.string().regex(/^[0-9a-f]{7,40}$/, 'expected a commit sha (7 to 40 hex digits)');
+const canaryBody = z.strictObject({
+  stack: STACK_NAME,
+  /** The canary's deploy id as the page showed it: anything else running now is refused. */
+  deployId: DEPLOY_ID.optional(),
+  message: MESSAGE,
+  runId: RUN_ID.optional(),
+});
+const canaryStartBody = canaryBody.extend({
+  /** The deploy plan's id (the canary gets the same one): a plan changed meanwhile is refused. */
+  deployId: DEPLOY_ID.optional(),
+  /** A published commit; default the latest build. */
+  commit: COMMIT.optional(),
+  percent: z
+    .number()
+    .int('a whole percentage')
+    .min(1, 'the share of visitors is from 1 to 99 %')
+    .max(99, 'the share of visitors is from 1 to 99 % (100 % is a deploy)'),
+});
+const previewBody = z.strictObject({
+  stack: STACK_NAME,
+  /** A deployment of the history… */
+  deployId: DEPLOY_ID.optional(),
+  /** …or a published commit of the app. */
+  commit: COMMIT.optional(),
+  /** How long the link works: 1–168 hours, default 24. */
+  hours: z.number().int('whole hours').min(1, 'at least 1 hour').max(168, 'at most 168 hours').optional(),
+  runId: RUN_ID.optional(),
+});
+const CANARY_PATH = /^\/api\/canary\/(start|promote|abort)$/;
 
 export interface RouteContext {
   service: ConsoleService;
@@ -103,6 +149,9 @@ export async function routePost(
   context: RouteContext,
 ): Promise<void> {
   if (url.pathname === '/api/chat') return postChat(req, res, context);
+  if (url.pathname === '/api/preview') return postPreview(req, res, context);
+  const canary = CANARY_PATH.exec(url.pathname);
+  if (canary) return postCanary(req, res, context, `canary-${canary[1]}` as CanaryAction);
   const match = STACK_PATH.exec(url.pathname);
   const stack = match?.[1] && decodePathPart(match[1]);
   const resource = match?.[2] ?? '';
@@ -127,20 +176,13 @@ export async function routePost(
       deployId: body.deployId,
       ...(body.to ? { to: body.to } : {}),
       request,
-      onEvent: (event) => {
-        const words = describeDeployEvent(event);
-        if (event.type === 'plan') {
-          publish({
-            type: 'plan',
-            plan: { ...toConsolePlan(event.plan, action, isProtected), ...(body.to ? { to: body.to } : {}) },
-            headline: words.headline,
-          });
-        } else if (event.type === 'copy') {
-          publish({ ...event, headline: words.headline });
-        } else {
-          publish({ ...event, headline: words.headline });
-        }
-      },
+      onEvent: (event) =>
+        publish(
+          progressOf(event, (plan) => ({
+            ...toConsolePlan(plan, action, isProtected),
+            ...(body.to ? { to: body.to } : {}),
+          })),
+        ),
     });
     const tag = await tagChange(context.service.git, summary, summary.request);
     publish({ type: 'done', outcome: summary.outcome });
@@ -172,6 +214,153 @@ export async function routePost(
     publish({ type: 'error', code: apiError.error, message: apiError.message });
     return sendError(res, status, apiError);
   }
+}
+
+/** An engine event as the page shows it: people's words beside the engine's. */
+function progressOf(event: DeployEvent, planView: (plan: DeployPlan) => PlanView): ProgressEvent {
+  const words = describeDeployEvent(event);
+  if (event.type === 'plan') return { type: 'plan', plan: planView(event.plan), headline: words.headline };
+  if (event.type === 'copy') return { ...event, headline: words.headline };
+  return { ...event, headline: words.headline };
+}
+
+/**
+ * POST /api/canary/start|promote|abort {stack, deployId?, message?} (start: percent, commit?): the
+ * page showed the canary (or the deploy plan) and the person confirmed; the engine's run takes the
+ * stack's lock, verifies through the edge and writes the audit log; a promote gets its deploy tag.
+ */
+async function postCanary(
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: RouteContext,
+  action: CanaryAction,
+): Promise<void> {
+  const body: z.infer<typeof canaryBody> & { percent?: number; commit?: string | undefined } =
+    action === 'canary-start'
+      ? await readJsonBody(
+          req,
+          canaryStartBody,
+          '{"stack": "<stack>", "percent": 10, "deployId": "<the planned deploy id>", "message": "why (optional)"}',
+        )
+      : await readJsonBody(
+          req,
+          canaryBody,
+          '{"stack": "<stack>", "deployId": "<the canary\'s deploy id>", "message": "why (optional)"}',
+        );
+  const { stack } = body;
+  // An unknown stack is refused here, before anything is said on the event stream.
+  const isProtected = await context.service.isProtected(stack);
+  const runId = body.runId ?? crypto.randomUUID();
+  const publish = (event: ProgressEvent) => context.hub.publish({ source: 'deploy', runId, stack, event });
+  const person = personOf(context.actor);
+  try {
+    const { summary, request } = await context.service.canary(stack, action, {
+      ...(body.deployId ? { deployId: body.deployId } : {}),
+      ...(body.percent !== undefined ? { percent: body.percent } : {}),
+      ...(body.commit ? { commit: body.commit } : {}),
+      request: (words) => ({
+        ...consoleRequest(`${words} (confirmed in the console by ${person})`, context.actor),
+        ...(body.message ? { message: body.message } : {}),
+      }),
+      onEvent: (event) => publish(progressOf(event, (plan) => toConsolePlan(plan, action, isProtected))),
+    });
+    // Only a promote makes a release live for everyone: it is the one with a deploy tag (as the CLI's).
+    const tag = action === 'canary-promote' ? await tagChange(context.service.git, summary, request) : null;
+    publish({ type: 'done', outcome: summary.outcome });
+    const result: CanaryResult = {
+      runId,
+      stack,
+      action,
+      deployId: summary.deployId,
+      app: summary.app,
+      commit: summary.commit,
+      outcome: summary.outcome,
+      percent: summary.canary?.weight ?? null,
+      copied: summary.copied,
+      pruned: summary.pruned,
+      verification: summary.verification && {
+        ok: summary.verification.ok,
+        detail: summary.verification.detail,
+      },
+      durationMs: summary.durationMs,
+      error: summary.error ?? null,
+      tag,
+    };
+    return sendJson(res, 200, result);
+  } catch (error) {
+    if (error instanceof CanaryChangedError) {
+      publish({ type: 'error', code: 'PLAN_CHANGED', message: error.message });
+      return sendError(res, 409, { error: 'PLAN_CHANGED', message: error.message });
+    }
+    const { status, body: apiError } = toApiError(pinnedForThePage(error));
+    publish({ type: 'error', code: apiError.error, message: apiError.message });
+    return sendError(res, status, apiError);
+  }
+}
+
+/**
+ * POST /api/preview {stack, deployId | commit, hours?}: a signed, expiring link to that release,
+ * answered to this request only. The event stream, which every session of the console reads, says
+ * what was done but never carries the link; status lists open previews without it.
+ */
+async function postPreview(req: IncomingMessage, res: ServerResponse, context: RouteContext): Promise<void> {
+  const body = await readJsonBody(
+    req,
+    previewBody,
+    '{"stack": "<stack>", "deployId": "<a deploy id from the history>"} or {"stack": "<stack>", "commit": "<a published commit>"}',
+  );
+  const { stack } = body;
+  await context.service.isProtected(stack);
+  const runId = body.runId ?? crypto.randomUUID();
+  const publish = (event: ProgressEvent) => context.hub.publish({ source: 'deploy', runId, stack, event });
+  const named = body.deployId ?? (body.commit ? shortSha(body.commit) : 'a release');
+  try {
+    const link = await context.service.preview(stack, {
+      ...(body.deployId ? { deployId: body.deployId } : {}),
+      ...(body.commit ? { commit: body.commit } : {}),
+      ...(body.hours ? { hours: body.hours } : {}),
+      request: consoleRequest(
+        `Preview ${named} (asked in the console by ${personOf(context.actor)})`,
+        context.actor,
+      ),
+      onEvent: (event) => {
+        if (event.type === 'copy') publish({ ...event, headline: describeDeployEvent(event).headline });
+        else if (event.type === 'step') publish({ ...event, headline: previewHeadline(event) });
+      },
+    });
+    const hours = body.hours ?? 24;
+    publish({
+      type: 'done',
+      outcome: `preview link of ${link.app}@${shortSha(link.commit)} made, open for ${hours} hour${hours === 1 ? '' : 's'}`,
+    });
+    const result: PreviewResult = {
+      stack,
+      app: link.app,
+      commit: link.commit,
+      deployId: link.deployId,
+      url: link.url,
+      expiresAt: link.expiresAt,
+      copied: link.copied,
+      verification: link.verification && { ok: link.verification.ok, detail: link.verification.detail },
+    };
+    return sendJson(res, 200, result);
+  } catch (error) {
+    const { status, body: apiError } = toApiError(error);
+    publish({ type: 'error', code: apiError.error, message: apiError.message });
+    return sendError(res, status, apiError);
+  }
+}
+
+function previewHeadline(event: Extract<DeployEvent, { type: 'step' }>): string {
+  if (event.step === 'record') {
+    return `Preview ${event.detail.replace(/^preview of (\S+) until .*$/, 'of $1')}: recorded in the audit log.`;
+  }
+  if (event.step === 'verify') {
+    return /serves the new/.test(event.detail)
+      ? 'Checked: the link shows the release.'
+      : `The link does not show the release yet: ${event.detail}.`;
+  }
+  return describeDeployEvent(event).headline;
 }
 
 /** POST pin / unpin: the page asked the person to confirm first; who and why are recorded. */

@@ -6,12 +6,12 @@
  * listens on 127.0.0.1 unless a host is given explicitly.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.ts';
 import { badInput } from '../errors.ts';
+import { listen } from '../http-listen.ts';
 import type { GitHost } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { openSite as openConfiguredStack } from '../stacks/open.ts';
@@ -109,23 +109,15 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       else res.end();
     });
   });
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolveListen();
-    });
-  });
-  context.port = (server.address() as AddressInfo).port;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  const listening = await listen(server, { port: options.port ?? 0, host });
+  context.port = listening.port;
 
   return {
-    url: `http://${hostInUrl}:${context.port}/`,
+    url: `${listening.origin}/`,
     token,
     async close() {
       hub.close();
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
+      await listening.close();
       // Environments handed in by the caller stay the caller's to close.
       if (!options.openSite) await service.close();
     },

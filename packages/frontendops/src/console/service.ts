@@ -20,8 +20,16 @@ import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
 import { readAudit, verifyAudit } from '../state/audit.ts';
 import type { RequestInfo } from '../state/records.ts';
+import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
 import { describeAction, type ReleaseContext, runAction } from './releases.ts';
-import type { AuditStatusView, DeploymentDetails, PlanAction, PlanView, StatusView } from './types.ts';
+import type {
+  AuditStatusView,
+  CanaryAction,
+  DeploymentDetails,
+  PlanAction,
+  PlanView,
+  StatusView,
+} from './types.ts';
 import { toAuditStatus, toDeploymentDetails } from './views.ts';
 
 export interface ConsoleServiceOptions {
@@ -173,6 +181,19 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         }
         throw error;
       }
+    },
+
+    /**
+     * Atomic stacks: starts, promotes or aborts the canary (console/atomic.ts), bound to the deploy
+     * id the page showed when one is given.
+     */
+    async canary(stack: string, action: CanaryAction, input: CanaryInput) {
+      return runCanaryAction(await open(stack), stack, action, input, releases);
+    },
+
+    /** Atomic stacks: a signed, expiring link to a release, for the one who asked. */
+    async preview(stack: string, input: PreviewInput) {
+      return runPreview(await open(stack), stack, input, options.config);
     },
 
     /** Pins the live release (pinned: false when it already was). */

@@ -75,9 +75,16 @@ export interface AuditStatusView {
  */
 export type PlanAction = 'deploy-latest' | 'rollback' | 'redeploy' | 'promote';
 
+/**
+ * Atomic stacks only: canary-start sends a share of visitors (1–99 %) to a build first;
+ * canary-promote makes the canary live for everyone; canary-abort sends everyone back to the live
+ * release. Each is one key write at the edge, nothing to invalidate.
+ */
+export type CanaryAction = 'canary-start' | 'canary-promote' | 'canary-abort';
+
 /** The plan read model, which of the console's actions it is for, and what a person decides on. */
 export interface PlanView extends EnginePlanView {
-  action: PlanAction;
+  action: PlanAction | CanaryAction;
   /** The release named (a deploy id or commit), for rollback / redeploy / promote to a chosen one. */
   to?: string;
   /** The commits since the live release (or leaving with a rollback), from the git host. */
@@ -104,6 +111,43 @@ export interface ActionResult {
   pinned: boolean;
   /** A promote lifted the pin. */
   unpinned: boolean;
+}
+
+/** What POST /api/canary/start, /promote and /abort answer. */
+export interface CanaryResult {
+  runId: string;
+  stack: string;
+  action: CanaryAction;
+  /** The canary's deploy id: the deployment it becomes when promoted. */
+  deployId: string;
+  app: string;
+  commit: string;
+  /** succeeded, failed, noop (already so: nothing changed). */
+  outcome: string;
+  /** The share of visitors on the canary afterwards; null: no canary runs any more. */
+  percent: number | null;
+  copied: number;
+  pruned: number;
+  verification: { ok: boolean; detail: string } | null;
+  durationMs: number;
+  error: { code: string; message: string } | null;
+  /** The deploy tag (a promote, which makes a release live for everyone); null otherwise. */
+  tag: string | null;
+}
+
+/** What POST /api/preview answers, to the one who asked (status lists open previews without the link). */
+export interface PreviewResult {
+  stack: string;
+  app: string;
+  commit: string;
+  /** The deployment the release was chosen by, when one was named. */
+  deployId: string | null;
+  /** The signed link: the site's address with a token that shows this release until expiresAt. */
+  url: string;
+  expiresAt: string;
+  /** Files uploaded to make the release servable again (0 when it was in place). */
+  copied: number;
+  verification: { ok: boolean; detail: string } | null;
 }
 
 /** What pin / unpin answer. */

@@ -8,7 +8,14 @@ import type { DeployPlan } from '../engine/plan.ts';
 import { toHistoryItem, toPlanView } from '../read/views.ts';
 import type { AuditEntry, AuditVerification } from '../state/audit.ts';
 import type { DeploymentRecord } from '../state/records.ts';
-import type { AuditEntryView, AuditStatusView, DeploymentDetails, PlanAction, PlanView } from './types.ts';
+import type {
+  AuditEntryView,
+  AuditStatusView,
+  CanaryAction,
+  DeploymentDetails,
+  PlanAction,
+  PlanView,
+} from './types.ts';
 
 export function toDeploymentDetails(
   record: DeploymentRecord,
@@ -53,7 +60,11 @@ export function toAuditStatus(result: AuditVerification): AuditStatusView {
   };
 }
 
-export const toConsolePlan = (plan: DeployPlan, action: PlanAction, isProtected: boolean): PlanView => ({
+export const toConsolePlan = (
+  plan: DeployPlan,
+  action: PlanAction | CanaryAction,
+  isProtected: boolean,
+): PlanView => ({
   ...toPlanView(plan, isProtected),
   action,
 });

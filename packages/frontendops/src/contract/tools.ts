@@ -89,6 +89,20 @@ const changeResult = {
   approvedBy: z.string().nullable().describe('Who approved (protected stacks), and how; else null'),
 };
 
+/** A change that ran to the end: what it did, how the check through the CDN went, the audit head after. */
+const finishedChange = { ...changeResult, outcome: z.string(), verification, auditHead };
+
+/** A deploy-like change of an in-place or atomic stack (rollback, promote_release). */
+const releaseChange = {
+  ...finishedChange,
+  fromCommit: z.string().nullable(),
+  invalidationIds: z.array(z.string()),
+  paths: z.array(z.string()),
+};
+
+/** A change of an atomic stack's KeyValueStore pointer (the canary tools). */
+const atomicChange = { ...finishedChange, releaseId: z.string() };
+
 const reasonArg = requestText
   .max(500)
   .optional()
@@ -230,13 +244,7 @@ export const TOOLS = {
       ...requestArgs,
     }),
     output: z.object({
-      ...changeResult,
-      fromCommit: z.string().nullable(),
-      outcome: z.string(),
-      invalidationIds: z.array(z.string()),
-      paths: z.array(z.string()),
-      verification,
-      auditHead,
+      ...releaseChange,
       pinned: z
         .boolean()
         .optional()
@@ -304,13 +312,7 @@ export const TOOLS = {
       ...requestArgs,
     }),
     output: z.object({
-      ...changeResult,
-      fromCommit: z.string().nullable(),
-      outcome: z.string(),
-      invalidationIds: z.array(z.string()),
-      paths: z.array(z.string()),
-      verification,
-      auditHead,
+      ...releaseChange,
       unpinned: pinView.nullable().describe('The pin this promote lifted; null: nothing was pinned'),
     }),
   }),
@@ -333,12 +335,8 @@ export const TOOLS = {
       ...requestArgs,
     }),
     output: z.object({
-      ...changeResult,
-      releaseId: z.string(),
+      ...atomicChange,
       percent: z.number().int(),
-      outcome: z.string(),
-      verification,
-      auditHead,
     }),
   }),
   promote_canary: tool({
@@ -352,11 +350,7 @@ export const TOOLS = {
       'invalidation, recorded as a deployment. On a protected stack a human must approve first.',
     input: z.strictObject({ stack: stackArg, ...requestArgs }),
     output: z.object({
-      ...changeResult,
-      releaseId: z.string(),
-      outcome: z.string(),
-      verification,
-      auditHead,
+      ...atomicChange,
     }),
   }),
   abort_canary: tool({
@@ -370,11 +364,7 @@ export const TOOLS = {
       'On a protected stack a human must approve first.',
     input: z.strictObject({ stack: stackArg, ...requestArgs }),
     output: z.object({
-      ...changeResult,
-      releaseId: z.string(),
-      outcome: z.string(),
-      verification,
-      auditHead,
+      ...atomicChange,
     }),
   }),
   preview_release: tool({

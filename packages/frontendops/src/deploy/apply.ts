@@ -1,5 +1,5 @@
 /**
- * applyDeploy: carries out a DeployPlan, in the order that keeps the site whole (DESIGN §1.3):
+ * applyDeploy: carries out a DeployPlan, in the order that keeps the site whole (the README's "Safe for users" promise):
  * hashed assets → other files → HTML → live pointer → prune → invalidate → verify → record + audit.
  * Before the first write the plan is saved as pending, so an interrupted deploy is finished or
  * repaired by running it again.
@@ -14,45 +14,11 @@ import type { Site } from '../site.ts';
 import { type AuditEntry, appendAudit } from '../state/audit.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy, RequestInfo } from '../state/records.ts';
 import { assertPlannedFromLive, pruneSkipped, switchPointer } from './html-guard.ts';
-import { type Verification, verifyServed } from './verify.ts';
+import type { ApplyOptions, ApplyResult, AuditHead } from './types.ts';
+import type { Verification } from './verify.ts';
+import { verifyServed } from './verify.ts';
 
-export type DeployEvent =
-  | { type: 'plan'; plan: DeployPlan }
-  | { type: 'copy'; group: FileGroup; done: number; total: number }
-  | {
-      type: 'step';
-      step: 'pointer' | 'prune' | 'invalidate' | 'verify' | 'record' | 'rollback' | 'resume';
-      detail: string;
-    };
-
-export interface ApplyOptions {
-  request: RequestInfo;
-  onEvent?: (event: DeployEvent) => void;
-  concurrency?: number;
-  verifyTimeoutMs?: number;
-  fetch?: typeof fetch;
-  now?: () => Date;
-  /** Sync only: copies, pointer, prune; the invalidation, verification and record come later. */
-  stopBeforeInvalidation?: boolean;
-  /**
-   * Called under the lock with the plan about to be applied, before its first write (not for dry
-   * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
-   */
-  authorize?: (plan: { deployId: string }) => Promise<void>;
-}
-
-export interface ApplyResult {
-  /** null when the deploy stopped before invalidation (finishDeploy writes it). */
-  record: DeploymentRecord | null;
-  verification: Verification | null;
-  /** The audit chain's head after the record's entry (for the deploy tag, which anchors it). */
-  auditHead: AuditHead | null;
-}
-
-export interface AuditHead {
-  seq: number;
-  hash: string;
-}
+export type { ApplyOptions, ApplyResult, AuditHead, DeployEvent } from './types.ts';
 
 const GROUPS: FileGroup[] = ['asset', 'other', 'html'];
 

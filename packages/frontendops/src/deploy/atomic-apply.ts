@@ -66,8 +66,8 @@ import {
   requireReleaseStore,
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
-import type { DeploySummary } from './deploy.ts';
 import { takeDeployLock } from './deploy-lock.ts';
+import type { DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
 export interface AtomicOptions extends ApplyOptions {

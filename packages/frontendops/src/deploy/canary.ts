@@ -10,6 +10,7 @@
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import type { Site } from '../site.ts';
 import type { CanaryRecord } from '../state/atomic.ts';
+import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import { type AtomicOptions, type AtomicSummary, canaryTarget, runAtomic } from './atomic-apply.ts';
 import { buildTarget } from './atomic-deploy.ts';
 import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
@@ -21,9 +22,13 @@ export interface StartCanaryOptions extends AtomicOptions {
   weightPercent: number;
 }
 
-/** Sends weightPercent % of visitors to app@commit; the same build again only changes the share. */
-export function startCanary(site: Site, options: StartCanaryOptions): Promise<AtomicSummary> {
+/**
+ * Sends weightPercent % of visitors to app@commit; the same build again only changes the share.
+ * A canary is a deploy to some of the visitors: a pin holds it back as it holds a deploy (PINNED).
+ */
+export async function startCanary(site: Site, options: StartCanaryOptions): Promise<AtomicSummary> {
   const { app, commit, weightPercent, ...rest } = options;
+  if (!rest.dryRun) assertDeployAllowed(await readPin(site), site.target.stack, commit);
   return runAtomic(site, 'canary-start', buildTarget(site, app, commit, weightPercent), rest);
 }
 

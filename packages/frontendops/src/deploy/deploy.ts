@@ -4,67 +4,21 @@
  * verification roll back to the previous release when asked to.
  */
 import { artifactDigest } from '../engine/manifest.ts';
-import { type DeployIdentity, type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
+import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
 import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
-import {
-  type ApplyOptions,
-  type AuditHead,
-  applyDeploy,
-  auditRelease,
-  deploymentRecord,
-  finishDeploy,
-  recordDeployment,
-} from './apply.ts';
+import { applyDeploy, auditRelease, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
 import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
 import { takeDeployLock } from './deploy-lock.ts';
 import { readLiveState, requireManifest } from './live.ts';
+import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary } from './types.ts';
 
-export interface DeployOptions extends ApplyOptions {
-  app: string;
-  commit: string;
-  kind?: 'deploy' | 'rollback';
-  dryRun?: boolean;
-  /** How long to wait for another deploy's lock (ms). */
-  waitMs?: number;
-  /** Roll back to the previous release when verification fails (default true). */
-  rollbackOnFailure?: boolean;
-  /**
-   * The pin (state/pin.ts): 'respect' (default) refuses a deploy past it; 'clear' is a promote — the
-   * release goes live for everyone and the pin is lifted. A rollback always pins what it made live.
-   */
-  pin?: 'respect' | 'clear';
-}
-
-export interface DeploySummary extends DeployIdentity {
-  dryRun: boolean;
-  noop: boolean;
-  /** "synced": copied and live, invalidation and record still to come (finishSyncedDeploy). */
-  outcome: DeploymentRecord['outcome'] | 'planned' | 'noop' | 'synced';
-  copied: number;
-  unchanged: number;
-  pruned: number;
-  retained: string[];
-  invalidation: { paths: string[]; ids: string[] } | null;
-  verification: DeploymentRecord['verification'];
-  durationMs: number;
-  plan: DeployPlan;
-  /** The audit chain's head after this deploy's record (null for dry runs and no-ops). */
-  auditHead?: AuditHead | null;
-  /** Who asked, in what words (as recorded). */
-  request: RequestInfo;
-  rolledBackTo?: string;
-  error?: { code: string; message: string };
-  /** The pin this rollback set (the environment stays on this release until a promote or unpin). */
-  pinned?: PinRecord;
-  /** The pin this promote lifted. */
-  unpinned?: PinRecord;
-}
+export type { DeployOptions, DeploySummary } from './types.ts';
 
 export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
   // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.

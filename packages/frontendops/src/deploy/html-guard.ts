@@ -23,8 +23,8 @@ import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseRef } from '../state/records.ts';
-import type { DeployEvent } from './apply.ts';
 import { readManifest } from './publish.ts';
+import type { DeployEvent } from './types.ts';
 
 type OnEvent = ((event: DeployEvent) => void) | undefined;
 

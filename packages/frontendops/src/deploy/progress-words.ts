@@ -4,6 +4,7 @@
  * engine's own words kept as the detail (deploy ids, pointer, invalidation ids), shown one click
  * away in the console and with --verbose in the CLI.
  */
+import type { AtomicPlan } from '../engine/atomic-plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import type { DeployEvent } from './apply.ts';
 
@@ -26,15 +27,21 @@ export function describeDeployEvent(event: DeployEvent): ProgressWords {
     case 'plan': {
       const p = event.plan;
       if (p.noop) return { headline: 'Already live: nothing to do.', detail: `plan ${p.deployId}` };
+      const atomic = (p as Partial<AtomicPlan>).mode === 'atomic' ? (p as AtomicPlan) : null;
+      const detail = `plan ${p.deployId} (from ${p.fromDeployId ?? 'nothing live'})`;
+      const canary = atomic && canaryHeadline(atomic);
+      if (canary) return { headline: canary, detail };
       const parts = [
         `copy ${plural(p.copies.length, 'file')}`,
         `keep ${p.unchanged} unchanged`,
         ...(p.prune.length ? [`remove ${plural(p.prune.length, 'old file')}`] : []),
-        `refresh ${plural(p.invalidationPaths.length, 'path')} on the CDN`,
+        atomic
+          ? 'switch with one key write, nothing to refresh on the CDN'
+          : `refresh ${plural(p.invalidationPaths.length, 'path')} on the CDN`,
       ];
       return {
         headline: `${p.kind === 'rollback' ? 'Rolling back' : 'Deploying'} ${p.app} ${p.commit.slice(0, 7)}: ${parts.join(', ')}.`,
-        detail: `plan ${p.deployId} (from ${p.fromDeployId ?? 'nothing live'})`,
+        detail,
       };
     }
     case 'copy':
@@ -47,13 +54,35 @@ export function describeDeployEvent(event: DeployEvent): ProgressWords {
   }
 }
 
+/** The canary's plans, in words: who gets what, one key write. */
+function canaryHeadline(plan: AtomicPlan): string | null {
+  const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
+  const live = plan.fromCommit ? plan.fromCommit.slice(0, 7) : 'the live release';
+  switch (plan.op) {
+    case 'canary-start':
+      return `Sending ${plan.canaryAfter?.weight}% of visitors to ${what} first: copy ${plural(plan.copies.length, 'file')}, then one key write; the rest keep ${live}.`;
+    case 'canary-promote':
+      return `Promoting the canary ${what}: everyone gets it with one key write, nothing to refresh on the CDN.`;
+    case 'canary-abort':
+      return `Aborting the canary ${what}: everyone goes back to ${live} with one key write.`;
+    default:
+      return null;
+  }
+}
+
 function stepHeadline(step: Extract<DeployEvent, { type: 'step' }>['step'], detail: string): string {
   const count = Number(/^(\d+)/.exec(detail)?.[1] ?? 0);
   switch (step) {
     case 'resume':
       return 'Finishing a deploy that was interrupted, first.';
-    case 'pointer':
-      return `Visitors now get ${detail.replace(/ is live$/, '')}.`;
+    case 'pointer': {
+      // Atomic switches (deploy/atomic-apply.ts) say what the one key write did.
+      const share = /^(\S+) serves (\d+)% of visitors/.exec(detail);
+      if (share) return `${share[2]}% of visitors now get ${share[1]}; the rest keep the live release.`;
+      const ended = /^canary (\S+) ended/.exec(detail);
+      if (ended) return `The canary ${ended[1]} ended: everyone gets the live release again.`;
+      return `Visitors now get ${detail.replace(/ is live( \(.*\))?$/, '')}.`;
+    }
     case 'prune':
       return `Removed ${plural(count, 'old file')} that no kept release uses.`;
     case 'invalidate':

@@ -1,5 +1,5 @@
 /**
- * Cache policy (DESIGN §4) and write-order groups. Content-hashed assets are immutable and never
+ * Cache policy and write-order groups. Content-hashed assets are immutable and never
  * invalidated; HTML and the few files browsers re-check (web manifest, service worker) are no-cache;
  * everything else gets a short max-age.
  */

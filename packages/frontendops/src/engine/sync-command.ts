@@ -1,7 +1,7 @@
 /**
  * The seed stack describes its deploy as one `syncCommand` output
  * (`aws s3 sync s3://SRC s3://DST --delete`). We read it as DATA: it is tokenised and checked against
- * the one command shape we understand, and never handed to a shell or any process (DESIGN §1.1).
+ * the one command shape we understand, and never handed to a shell or any process (the README's "Secure" promise).
  * Errors name the rule that was broken, never the command text, so no bucket name leaks through them.
  */
 import { badInput } from '../errors.ts';

@@ -1,6 +1,6 @@
 /**
  * Turns a stack's outputs into the deploy target. Pure. Error messages name outputs and rules, never
- * output values: they may reach the agent, which must not learn bucket names or secrets (DESIGN §1.1).
+ * output values: they may reach the agent, which must not learn bucket names or secrets (the README's "Secure" promise).
  */
 import { badInput } from '../errors.ts';
 import type { StackOutputs } from '../ports.ts';

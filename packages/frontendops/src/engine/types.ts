@@ -16,7 +16,7 @@ export interface Manifest {
   files: Record<string, FileEntry>;
 }
 
-/** Where a stack says to deploy. Holds bucket names: never leaves the servers (DESIGN §1.1). */
+/** Where a stack says to deploy. Holds bucket names: never leaves the servers (the README's "Secure" promise). */
 export interface DeployTarget {
   /** The stack (environment) name, e.g. dashboard-hosting-prod. */
   stack: string;

@@ -8,8 +8,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
+import type { CliContext } from '../cli/context.ts';
 import type { CliIo } from '../cli/io.ts';
-import { runCli } from '../cli/main.ts';
+import { FULL_COMMIT } from '../engine/ids.ts';
 import { escapeControlCharacters } from '../engine/text.ts';
 import { type DeploymentReporter, startDeployment } from './deployment.ts';
 import { type ActionInputs, readActionInputs } from './inputs.ts';
@@ -19,7 +20,8 @@ export interface ActionOutcome {
   outputs: Record<string, string>;
 }
 
-export async function runAction(io: CliIo): Promise<ActionOutcome> {
+/** `runCli`: the CLI that runs the step's command (passed in: the CLI is what calls this). */
+export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promise<ActionOutcome> {
   const inputs = readActionInputs(io.env);
   const argv = commandLine(inputs);
   io.stderr.write(`frontendops ${argv.map(quote).join(' ')}\n`);
@@ -31,8 +33,7 @@ export async function runAction(io: CliIo): Promise<ActionOutcome> {
       token: inputs.github.token as string,
       repository: inputs.github.repository as string,
       apiUrl: inputs.github.apiUrl,
-      ref:
-        inputs.commit && /^[0-9a-f]{40}$/.test(inputs.commit) ? inputs.commit : (inputs.github.sha ?? 'HEAD'),
+      ref: inputs.commit && FULL_COMMIT.test(inputs.commit) ? inputs.commit : (inputs.github.sha ?? 'HEAD'),
       environment: inputs.environment,
       description: `FrontendOps ${inputs.command} to ${inputs.stack}`,
       logUrl: inputs.github.runUrl,
@@ -44,7 +45,7 @@ export async function runAction(io: CliIo): Promise<ActionOutcome> {
   let json = '';
   const code = await runCli(argv, {
     ...io,
-    // The deploy tag goes to the run's repository with the action's token (git/host.ts).
+    // The deploy tag goes to the run's repository with the action's token (adapters/git-host.ts).
     env: { ...io.env, ...(inputs.github.token ? { GITHUB_TOKEN: inputs.github.token } : {}) },
     stdout: { write: (chunk: string) => (json += chunk) },
   });

@@ -21,14 +21,10 @@ import { encodeReleasePointer, PREVIEW_SECRET_KEY, RELEASE_KEY } from '../atomic
 import { type Config, defaultConfig } from '../config.ts';
 import { publishBuild, readManifest } from '../deploy/publish.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
+import { FULL_COMMIT } from '../engine/ids.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { LOCAL_DISTRIBUTION_ID, LOCAL_STACK } from '../stacks/local.ts';
-import { openSite } from '../stacks/open.ts';
-import { createAtomicRecords } from '../state/atomic.ts';
-import type { RequestInfo } from '../state/records.ts';
-import { createStateRecords } from '../state/records.ts';
-import { startLocalEdge } from './edge.ts';
 import {
   createLocalCredentials,
   findLocalEnv,
@@ -36,7 +32,12 @@ import {
   type LocalEnv,
   localEnvFile,
   writeLocalEnv,
-} from './env-file.ts';
+} from '../stacks/local-env-file.ts';
+import { openSite } from '../stacks/open.ts';
+import { createAtomicRecords } from '../state/atomic.ts';
+import type { RequestInfo } from '../state/records.ts';
+import { createStateRecords } from '../state/records.ts';
+import { startLocalEdge } from './edge.ts';
 import { startLocalS3 } from './s3-server.ts';
 
 export { LOCAL_DISTRIBUTION_ID };
@@ -233,7 +234,7 @@ async function latestCommitOf(appDir: string, appPath: string): Promise<string> 
       cwd: appDir,
     });
     const sha = stdout.trim();
-    if (/^[0-9a-f]{40}$/.test(sha)) return sha;
+    if (FULL_COMMIT.test(sha)) return sha;
   } catch {
     // fall through
   }

@@ -1,7 +1,7 @@
 /** The small node:http plumbing the local edge and the CloudFront double share. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { debuglog } from 'node:util';
+import { listen } from '../http-listen.ts';
 
 const debug = debuglog('frontendops');
 
@@ -27,24 +27,8 @@ export async function startHttpServer(
       response.end('Internal error.\n');
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Keep-alive sockets of the SDK would otherwise hold close() open.
-        server.closeAllConnections();
-      }),
-  };
+  const listening = await listen(server, { port: options.port, host: options.host });
+  return { url: listening.origin, close: listening.close };
 }
 
 export async function readBody(request: IncomingMessage): Promise<string> {

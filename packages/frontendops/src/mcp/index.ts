@@ -4,7 +4,7 @@
  * API: every export here is a promise; what is not exported may change.
  */
 
-export { type GitHostFlags, selectGitHost } from '../git/host.ts';
+export { type GitHostFlags, selectGitHost } from '../adapters/git-host.ts';
 export { MCP_TOKEN_ENV } from './auth.ts';
 export { createGitServer, type GitServerOptions } from './git-server.ts';
 export { createHandleSecret } from './infra/handles.ts';

@@ -4,10 +4,10 @@
  * and per HTTP request (stateless serving); tools must therefore keep state in their backends.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { localhostHostValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio as serveSdkStdio } from '@modelcontextprotocol/server/stdio';
+import { listen } from '../http-listen.ts';
 import { assertUsableToken, isAuthorized, MCP_TOKEN_ENV } from './auth.ts';
 
 export interface ServeHttpOptions {
@@ -95,22 +95,12 @@ export async function serveHttp(
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
-
+  const listening = await listen(server, { port: options.port, host });
   return {
-    url: `http://${hostInUrl}:${port}${path}`,
+    url: `${listening.origin}${path}`,
     async close() {
       await mcp.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
     },
   };
 }

@@ -5,8 +5,8 @@
  * CloudFront-API endpoint. Everything else about opening a stack is the same as for production.
  */
 import { FrontendOpsError } from '../errors.ts';
-import { findLocalEnv } from '../local/env-file.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
+import { findLocalEnv } from './local-env-file.ts';
 
 /** The reserved stack name of the embedded environment. */
 export const LOCAL_STACK = 'local';

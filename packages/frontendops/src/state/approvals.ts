@@ -21,15 +21,14 @@ import { z } from 'zod';
 import { encodePublicKey, keyFingerprint, signStatement, verifyStatement } from '../approval/keys.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
+import { APPROVAL_ACTIONS, type Approval, type ApprovalAction } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { appendAudit, stateDigest } from './audit.ts';
 
 /** How long a request (and so any approval of it) stays usable. */
 export const APPROVAL_TTL_MS = 60 * 60_000;
 
-/** What a change is: each is its own decision (approving a deploy never approves a rollback). */
-export const APPROVAL_ACTIONS = ['deploy', 'rollback', 'canary', 'promote', 'abort'] as const;
-export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
+export { APPROVAL_ACTIONS, type Approval, type ApprovalAction };
 
 const requestSchema = z.object({
   v: z.literal(1),
@@ -68,11 +67,6 @@ export type ApprovalStatement = z.infer<typeof statementSchema>;
 const signedSchema = z.object({ statement: statementSchema, signature: z.string() });
 
 /** How the server knows a person approved: authenticated, never a client's say-so. */
-export interface Approval {
-  /** Who, as authenticated: "alice (key ed25519:…)", "GitHub environment production …". */
-  by: string;
-  via: 'signed' | 'github-environment' | 'elicitation' | 'approver';
-}
 
 const name = (action: ApprovalAction, deployId: string) => `${action}-${deployId}.json`;
 const requestKey = (site: Site, action: ApprovalAction, deployId: string) =>

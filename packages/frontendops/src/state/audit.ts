@@ -162,6 +162,22 @@ export async function verifyAudit(
   prefix: string,
   options: { anchors?: readonly AuditAnchor[] } = {},
 ): Promise<AuditVerification> {
+  // Verifying reads the chain, then each object it binds: a deploy that appends meanwhile can make a
+  // consistent history look edited (a pointer newer than the entries read). When the head moved
+  // while we read, read again; a problem found with the head unchanged throughout is a real one.
+  const headText = async () => (await store.get(headKey(prefix)))?.body.toString('utf8') ?? null;
+  for (let attempt = 1; ; attempt++) {
+    const before = await headText();
+    const result = await verifyAuditOnce(store, prefix, options);
+    if (result.ok || attempt === 3 || (await headText()) === before) return result;
+  }
+}
+
+async function verifyAuditOnce(
+  store: ObjectStore,
+  prefix: string,
+  options: { anchors?: readonly AuditAnchor[] },
+): Promise<AuditVerification> {
   const problems: AuditProblem[] = [];
   const [read, head] = await Promise.all([readEntries(store, prefix), store.get(headKey(prefix))]);
   let headRecord: AuditHead | null = null;

@@ -3,6 +3,8 @@
  * bucket under the stack's state prefix. The pointer moves by compare-and-swap where the endpoint
  * supports conditional writes; the deploy lock serialises writers everywhere else.
  */
+
+import { DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
@@ -68,7 +70,7 @@ export interface PendingDeploy {
 const MAX_TIME = 9_999_999_999_999;
 const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) =>
   `history/${String(MAX_TIME - Date.parse(record.startedAt)).padStart(13, '0')}-${record.deployId}`;
-const HISTORY_CURSOR = /^\d{13}-[0-9a-f]{7}-[0-9a-f]{10}$/;
+const HISTORY_CURSOR = new RegExp(`^\\d{13}-${DEPLOY_ID.source.slice(1)}`);
 
 export function createStateRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;

@@ -282,7 +282,7 @@ describe('the gate against real MCP servers', () => {
     });
     expect(invented.record).toMatchObject({
       status: 'refused',
-      summary: expect.stringMatching(/only created for a sync or rollback made in this request/),
+      summary: expect.stringMatching(/only created for a deployment made live in this request/),
     });
     expect(e.received.length).toBe(before);
   });

@@ -57,6 +57,20 @@ const TABLE: Array<[string, Intent]> = [
     'flush the cloudfront cache for 3f2c1a9-0123456789',
     { kind: 'invalidate', deployId: '3f2c1a9-0123456789' },
   ],
+  // Atomic stacks: canary, its promote and abort, previews.
+  ['deploy to 10% first', { kind: 'canary', ref: null, percent: 10 }],
+  ['Deploy the latest dashboard to 25% of visitors first', { kind: 'canary', ref: null, percent: 25 }],
+  ['start a canary of abc1234', { kind: 'canary', ref: 'abc1234', percent: 10 }],
+  ['ship it to 5 percent of users', { kind: 'canary', ref: null, percent: 5 }],
+  ['promote', { kind: 'promote', ref: null }],
+  ['promote the canary', { kind: 'promote', ref: null }],
+  ['abort the canary', { kind: 'abort-canary' }],
+  ['stop the canary release', { kind: 'abort-canary' }],
+  ['the canary looks bad, cancel it', { kind: 'abort-canary' }],
+  ['give me a preview of the latest build', { kind: 'preview', ref: null }],
+  ['send me a preview link for abc1234', { kind: 'preview', ref: 'abc1234' }],
+  ['show me a preview of what would change', { kind: 'plan', ref: null }],
+  ['what would change if I deploy to 10%?', { kind: 'plan', ref: null }],
 ];
 
 const REFUSED: Array<[string, RegExp]> = [
@@ -120,9 +134,13 @@ describe('the tools a request may use, decided by its words', () => {
     ['show the history', READ],
     ['what would change?', READ],
     ['tell me a joke', READ],
-    ['promote the latest', [...READ, 'create_deploy_tag', 'promote_release']],
+    ['promote the latest', [...READ, 'create_deploy_tag', 'promote_canary', 'promote_release']],
     ['pin prod', [...READ, 'pin_release']],
     ['unpin', [...READ, 'unpin_release']],
+    ['promote', [...READ, 'create_deploy_tag', 'promote_canary', 'promote_release']],
+    ['deploy to 10% first', [...READ, 'start_canary']],
+    ['abort the canary', [...READ, 'abort_canary']],
+    ['give me a preview of the latest build', [...READ, 'preview_release']],
   ])('%s', (text, expected) => {
     expect(tools(text)).toEqual([...expected].sort());
   });
@@ -132,7 +150,11 @@ describe('the tools a request may use, decided by its words', () => {
     expect(approvableActions(parseRequest('roll back prod'))).toEqual(['rollback']);
     expect(approvableActions(parseRequest("what's live?"))).toEqual([]);
     // A promote is a deploy for everyone: --yes approves it as a deploy; pin and unpin change no file.
-    expect(approvableActions(parseRequest('promote the latest'))).toEqual(['deploy']);
+    expect(approvableActions(parseRequest('promote the latest'))).toEqual(['deploy', 'promote']);
+    expect(approvableActions(parseRequest('deploy to 10% first'))).toEqual(['canary']);
+    expect(approvableActions(parseRequest('abort the canary'))).toEqual(['abort']);
+    // A preview changes nothing visitors get: nothing to approve.
+    expect(approvableActions(parseRequest('give me a preview of the latest build'))).toEqual([]);
     expect(approvableActions(parseRequest('unpin'))).toEqual([]);
   });
 });

@@ -88,6 +88,10 @@ describe('frontendops on an atomic stack', () => {
       join(dir, 'frontendops.config.json'),
       JSON.stringify({ protected: ['dashboard-atomic'] }),
     );
+    // The rollback before pinned the stack: a canary of another build waits for the pin, too.
+    const pinned = await run(['deploy', '--commit', C[2] as string, '--canary', '5', '--yes'], dir);
+    expect([pinned.code, pinned.stderr]).toEqual([2, expect.stringMatching(/is pinned to .*unpin/s)]);
+    expect((await run(['unpin'], dir)).code).toBe(0);
     const start = await run(['deploy', '--commit', C[2] as string, '--canary', '5'], dir);
     expect([start.code, start.stderr]).toEqual([2, expect.stringMatching(/protected environment.*send 5%/)]);
     const approved = await run(

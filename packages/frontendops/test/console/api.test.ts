@@ -277,6 +277,10 @@ describe('deploy and roll back, confirmed by plan', () => {
       expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-1$/);
       const message = await repo.git(['tag', '-l', '--format=%(contents)', result.tag ?? '']);
       expect(message).toContain('Deploy the latest build (confirmed in the console by tester)');
+      // …and the tag anchors the audit chain, as every deploy path's does.
+      const head = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+      expect(message).toMatch(new RegExp(`^Stack: ${STACK}$`, 'm'));
+      expect(message).toContain(`Audit-Head: ${head?.seq}:${head?.hash}`);
       await stream.waitFor((e) => e.runId === runId && e.event.type === 'done');
       const types = stream.events.filter((e) => e.runId === runId).map((e) => e.event.type);
       expect(types[0]).toBe('plan');

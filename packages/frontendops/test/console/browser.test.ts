@@ -141,6 +141,10 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     // The environment marked, the first release going live, its record.
     await page.getByText('audit verified · 3 entries').waitFor();
     await expect.poll(() => textOf(page.getByRole('region', { name: 'Plan' }))).toContain(C2.slice(0, 7));
+    // An in-place stack: no canary, no preview links (those need atomic releases).
+    expect(await textOf(page.getByRole('navigation', { name: 'Environments' }))).toContain('in place');
+    expect(await page.getByTestId(`canary-${STACK}`).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /canary|Preview/ }).count()).toBe(0);
   });
 
   it('the confirm dialog shows what is in the release: commits with subject and author, files by kind, the CDN refresh', async () => {
@@ -148,6 +152,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
     await dialog.getByText(`deploy ${APP}@${C2.slice(0, 7)} to ${STACK}`).waitFor();
     expect(await textOf(dialog)).toMatch(/protected: confirming is your approval/);
+    expect(await dialog.getByRole('checkbox', { name: /share first/ }).count()).toBe(0);
     const commits = dialog.getByRole('region', { name: 'Commits' });
     expect(await textOf(commits)).toMatch(/What this release adds: 1 commit/);
     expect(await textOf(commits)).toContain(`${C2.slice(0, 7)} dashboard: add App — Ada Release, 2026-11-23`);
@@ -270,6 +275,9 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
       .filter({ hasText: `Redeploy succeeded: ${C2.slice(0, 7)}` })
       .waitFor();
     await expect.poll(() => timeline(page).count()).toBe(4);
+    expect(
+      await page.getByRole('region', { name: 'History' }).getByRole('button', { name: 'Preview' }).count(),
+    ).toBe(0);
 
     const first = timeline(page).last();
     expect(await textOf(first)).toContain('first deploy');

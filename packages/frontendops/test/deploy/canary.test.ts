@@ -156,4 +156,18 @@ describe('canary', () => {
     ]);
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
+
+  it('a rollback pins the stack: a canary of another build is refused (PINNED) and nothing is written', async () => {
+    await rollbackRelease(t.site, { request: request('roll back') });
+    const before = await pointer();
+    const error = await startCanary(t.site, {
+      app: APP,
+      commit: C[2] as string,
+      weightPercent: 10,
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(error, 'PINNED')).toBe(true);
+    expect(await pointer()).toEqual(before);
+    expect((await readAudit(t.site.state, t.target.statePrefix)).at(-1)?.type).not.toBe('canary-start');
+  });
 });

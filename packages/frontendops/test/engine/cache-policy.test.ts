@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { contentTypeFor } from '../../src/deploy/scan.ts';
 import { cacheControlFor, groupOf, isContentHashed } from '../../src/engine/cache-policy.ts';
 
-describe('cache policy (DESIGN §4)', () => {
+describe('cache policy', () => {
   it.each([
     ['/assets/index-BxY3kq9Z.js', true],
     ['/assets/index-B2xTq_9c.css', true],

@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalEnv, localEnvFile } from '../../src/local/env-file.ts';
 import { createLocalStackSource } from '../../src/stacks/local.ts';
+import { type LocalEnv, localEnvFile } from '../../src/stacks/local-env-file.ts';
 import { stackSourceContract } from '../support/contracts/stack-source.ts';
 import { digestTree } from '../support/digest-tree.ts';
 

@@ -191,6 +191,35 @@ describe('audit verify: every state object is under the chain', () => {
   });
 });
 
+describe('audit verify while a deploy runs', () => {
+  it('a deploy that appends between reading the chain and reading the pointer is not taken for tampering', async () => {
+    await resetState();
+    await deployArtifact(t.site, { app: APP, commit: commits[0] as string, request });
+    // The state as verify reads it, with a whole deploy landing just before its first read of live.json.
+    let raced = false;
+    const real = state();
+    const racing: ObjectStore = {
+      ...real,
+      async get(key) {
+        if (!raced && key === `${prefix()}live.json`) {
+          raced = true;
+          await deployArtifact(t.site, { app: APP, commit: commits[1] as string, request });
+        }
+        return real.get(key);
+      },
+    };
+    expect(await verifyAudit(racing, prefix())).toMatchObject({ ok: true, problems: [] });
+    expect(raced).toBe(true);
+    // Without moving the head, the same mismatch is a real edit, and verify says so at once.
+    const pointer = await readJson<Record<string, unknown>>('live.json');
+    await writeJson('live.json', { ...pointer, commit: commits[0] });
+    expect(await verifyAudit(state(), prefix())).toMatchObject({
+      ok: false,
+      problems: [expect.objectContaining({ kind: 'tampered', object: 'live.json' })],
+    });
+  });
+});
+
 describe('frontendops audit verify with the deploy tags as anchors (real git)', () => {
   let outputs: string;
   const run = (argv: string[]) =>

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
-import { createLocalCredentials } from '../../src/local/env-file.ts';
 import { type LocalS3, type S3RequestRecord, startLocalS3 } from '../../src/local/s3-server.ts';
 import type { ObjectStore } from '../../src/ports.ts';
+import { createLocalCredentials } from '../../src/stacks/local-env-file.ts';
 import { trackPid } from './processes.ts';
 
 export interface TestS3 {

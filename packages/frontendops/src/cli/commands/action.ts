@@ -23,6 +23,6 @@ GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_API_URL.`,
     )
     .action(async () => {
       const { runAction } = await import('../../github-action/run.ts');
-      ctx.exitCode = (await runAction(ctx.io)).exitCode;
+      ctx.exitCode = (await runAction(ctx.io, ctx.runCli)).exitCode;
     });
 }

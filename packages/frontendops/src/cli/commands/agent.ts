@@ -136,7 +136,7 @@ async function stackRefOf(ctx: CliContext, flag: string | undefined): Promise<{ 
   const given = flag ?? ctx.io.env.FRONTENDOPS_STACK;
   if (given) return { stackRef: given };
   const [{ findLocalEnv }, { LOCAL_STACK }] = await Promise.all([
-    import('../../local/env-file.ts'),
+    import('../../stacks/local-env-file.ts'),
     import('../../stacks/local.ts'),
   ]);
   return (await findLocalEnv(ctx.io.cwd)) ? { stackRef: LOCAL_STACK } : {};

@@ -162,7 +162,7 @@ async function latestPublished(
   app: string,
 ): Promise<string> {
   const [{ selectGitHost }, { requireLatestPublished }] = await Promise.all([
-    import('../../git/host.ts'),
+    import('../../adapters/git-host.ts'),
     import('../../read/latest.ts'),
   ]);
   const git = await selectGitHost({}, ctx.io.env, ctx.io.cwd);

@@ -114,7 +114,7 @@ async function printRunningConsole(ctx: CliContext, flags: ConsoleFlags): Promis
   const wantsLocal = !flags.stack || (flags.stack.length === 1 && flags.stack[0] === 'local');
   if (flags.new || !wantsLocal || flags.port !== '0' || flags.host || ctx.io.env.FRONTENDOPS_STACK)
     return false;
-  const { findLocalEnv } = await import('../../local/env-file.ts');
+  const { findLocalEnv } = await import('../../stacks/local-env-file.ts');
   const running = await findLocalEnv(ctx.io.cwd);
   if (!running?.consoleUrl) return false;
   say(ctx.io.stdout, `FrontendOps console: ${running.consoleUrl}`);

@@ -196,7 +196,7 @@ export async function chooseCommit(
 }
 
 export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | null> {
-  const { selectGitHost } = await import('../../git/host.ts');
+  const { selectGitHost } = await import('../../adapters/git-host.ts');
   const { isFrontendOpsError } = await import('../../errors.ts');
   try {
     return await selectGitHost(flags, ctx.io.env, ctx.io.cwd);

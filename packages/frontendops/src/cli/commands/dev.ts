@@ -73,7 +73,7 @@ export function register(program: Command, ctx: CliContext): void {
           printAddress(io, consoleServer.url, consoleServer.token, undefined);
           served = consoleServer;
           // `frontendops console` in a second terminal opens this one instead of starting another.
-          const { writeLocalEnv } = await import('../../local/env-file.ts');
+          const { writeLocalEnv } = await import('../../stacks/local-env-file.ts');
           await writeLocalEnv(io.cwd, {
             ...local.env,
             consoleUrl: `${consoleServer.url}?token=${consoleServer.token}`,

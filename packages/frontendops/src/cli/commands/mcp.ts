@@ -6,7 +6,7 @@
  */
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
-import type { GitHostFlags } from '../../git/host.ts';
+import type { GitHostFlags } from '../../adapters/git-host.ts';
 import type { CliContext } from '../context.ts';
 import { loadCliConfig } from '../context.ts';
 
@@ -43,7 +43,7 @@ export function register(program: Command, ctx: CliContext): void {
       ),
   ).action(async (flags: GitHostFlags & McpServeFlags) => {
     const [{ selectGitHost }, { createGitServer }, { resolve }] = await Promise.all([
-      import('../../git/host.ts'),
+      import('../../adapters/git-host.ts'),
       import('../../mcp/git-server.ts'),
       import('node:path'),
     ]);
@@ -133,7 +133,7 @@ async function defaultStackRef(
 ): Promise<string | null> {
   const given = flag ?? ctx.io.env.FRONTENDOPS_STACK;
   if (given) return given;
-  const { findLocalEnv } = await import('../../local/env-file.ts');
+  const { findLocalEnv } = await import('../../stacks/local-env-file.ts');
   if (await findLocalEnv(ctx.io.cwd)) return 'local';
   return config.defaultStack ?? null;
 }

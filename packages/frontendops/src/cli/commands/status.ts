@@ -131,7 +131,7 @@ export function register(program: Command, ctx: CliContext): void {
       const [{ verifyAudit }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
         import('../../state/audit.ts'),
         import('../../read/tags.ts'),
-        import('../../git/host.ts'),
+        import('../../adapters/git-host.ts'),
       ]);
       await withSite(ctx, flags.stack, async (site) => {
         // Without git there is nothing outside the bucket to compare with: say so, never pass silently.

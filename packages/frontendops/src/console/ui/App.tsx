@@ -1,17 +1,11 @@
 /** The console page: environments, the selected one's release actions, its history, and the chat. */
 import { useCallback, useEffect, useState } from 'react';
-import type {
-  AuditStatusView,
-  HistoryItem,
-  PlanAction,
-  PlanView,
-  SessionView,
-  StatusView,
-} from '../types.ts';
+import type { AuditStatusView, HistoryItem, PlanView, SessionView, StatusView } from '../types.ts';
+import type { Asked, Outcome } from './actions.ts';
 import { ApiFailure, getJson, stackPath } from './api.ts';
 import { AuditBadge, type AuditState } from './components/AuditBadge.tsx';
 import { Chat } from './components/Chat.tsx';
-import { ConfirmAction, type Outcome } from './components/ConfirmAction.tsx';
+import { ConfirmAction } from './components/ConfirmAction.tsx';
 import { DetailsDrawer } from './components/DetailsDrawer.tsx';
 import { Environments } from './components/Environments.tsx';
 import { History } from './components/History.tsx';
@@ -30,9 +24,6 @@ interface StackData {
   plan: PlanView | null;
   planError: string | null;
 }
-
-/** What the person asked to do; the dialog plans it, shows it and asks to confirm. */
-export type Asked = { action: PlanAction; to?: string } | { action: 'pin' | 'unpin' };
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
@@ -144,6 +135,8 @@ export function App() {
               />
               <Progress events={events} />
               <History
+                // A preview link belongs to the stack it was made for: another stack starts afresh.
+                key={stack}
                 stack={stack}
                 status={status ?? null}
                 items={data?.history ?? []}
@@ -176,6 +169,7 @@ export function App() {
       {asked && (
         <ConfirmAction
           stack={stack}
+          status={reachable ? status : null}
           asked={asked}
           onClose={() => setAsked(null)}
           onDone={(result) => {

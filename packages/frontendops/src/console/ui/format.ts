@@ -13,6 +13,16 @@ export function timeAgo(iso: string, now: number = Date.now()): string {
   return new Date(iso).toLocaleDateString();
 }
 
+/** An expiry for people: "14:32" today, else "Dec 3, 14:32" (the browser's locale and time zone). */
+export function untilWhen(iso: string, now: number = Date.now()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const time = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return at.toDateString() === new Date(now).toDateString()
+    ? time
+    : `${at.toLocaleDateString([], { month: 'short', day: 'numeric' })}, ${time}`;
+}
+
 export function duration(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }

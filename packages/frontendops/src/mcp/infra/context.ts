@@ -5,6 +5,7 @@
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { Config } from '../../config.ts';
 import { deployArtifact } from '../../deploy/deploy.ts';
+import type { DeploySummary } from '../../deploy/types.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError } from '../../errors.ts';
 import type { Approver } from '../../ports.ts';
@@ -120,3 +121,45 @@ export function refuseOtherPlans(deployId: string) {
 }
 
 export const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/**
+ * The fields every change result shares (the contract's changeResult, plus what was verified and
+ * the audit head), read from the engine's summary and the approval that let it run.
+ */
+export function changeResultOf(
+  summary: Pick<
+    DeploySummary,
+    | 'deployId'
+    | 'stack'
+    | 'app'
+    | 'commit'
+    | 'artifactDigest'
+    | 'copied'
+    | 'unchanged'
+    | 'pruned'
+    | 'retained'
+    | 'outcome'
+    | 'verification'
+    | 'auditHead'
+  >,
+  gate: { by: string; via: string },
+) {
+  return {
+    deployId: summary.deployId,
+    stack: summary.stack,
+    app: summary.app,
+    commit: summary.commit,
+    artifactDigest: summary.artifactDigest,
+    copied: summary.copied,
+    unchanged: summary.unchanged,
+    pruned: summary.pruned,
+    retained: summary.retained,
+    outcome: summary.outcome,
+    verification: summary.verification && {
+      ok: summary.verification.ok,
+      detail: summary.verification.detail,
+    },
+    approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
+    auditHead: summary.auditHead ?? null,
+  };
+}

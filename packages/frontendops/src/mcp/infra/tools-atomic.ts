@@ -10,7 +10,7 @@ import { shortSha } from '../../engine/ids.ts';
 import type { ApprovalAction } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, type InfraToolContext, refuseOtherPlans } from './context.ts';
+import { capitalise, changeResultOf, type InfraToolContext, refuseOtherPlans } from './context.ts';
 
 type AtomicRun = (site: Site, options: AtomicOptions) => Promise<AtomicSummary>;
 
@@ -132,23 +132,8 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
     onEvent: refuseOtherPlans(planned.deployId),
   });
   const data = {
-    deployId: summary.deployId,
-    stack: summary.stack,
-    app: summary.app,
-    commit: summary.commit,
-    artifactDigest: summary.artifactDigest,
+    ...changeResultOf(summary, gate),
     releaseId: summary.releaseId,
-    copied: summary.copied,
-    unchanged: summary.unchanged,
-    pruned: summary.pruned,
-    retained: summary.retained,
-    outcome: summary.outcome,
-    verification: summary.verification && {
-      ok: summary.verification.ok,
-      detail: summary.verification.detail,
-    },
-    approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
-    auditHead: summary.auditHead ?? null,
     ...spec.extra(summary),
   };
   return toolSuccess(

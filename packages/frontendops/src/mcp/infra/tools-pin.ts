@@ -10,7 +10,7 @@ import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, type InfraToolContext, refuseOtherPlans } from './context.ts';
+import { capitalise, changeResultOf, type InfraToolContext, refuseOtherPlans } from './context.ts';
 
 export function registerPinTools(t: InfraToolContext): void {
   const { server, config, open, requestFor, lockWaitMs, secrecy, dryRun } = t;
@@ -89,25 +89,10 @@ export function registerPinTools(t: InfraToolContext): void {
         onEvent: refuseOtherPlans(planned.deployId),
       });
       const data = {
-        deployId: summary.deployId,
-        stack: summary.stack,
-        app: summary.app,
-        commit: summary.commit,
-        artifactDigest: summary.artifactDigest,
+        ...changeResultOf(summary, gate),
         fromCommit: summary.plan.fromCommit,
-        outcome: summary.outcome,
-        copied: summary.copied,
-        unchanged: summary.unchanged,
-        pruned: summary.pruned,
-        retained: summary.retained,
         invalidationIds: summary.invalidation?.ids ?? [],
         paths: summary.invalidation?.paths ?? [],
-        verification: summary.verification && {
-          ok: summary.verification.ok,
-          detail: summary.verification.detail,
-        },
-        approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
-        auditHead: summary.auditHead ?? null,
         unpinned: summary.unpinned ? toPinView(summary.unpinned) : null,
       };
       const lifted = summary.unpinned ? ' The pin is cleared.' : '';

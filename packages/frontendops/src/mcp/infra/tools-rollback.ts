@@ -2,7 +2,7 @@
 import { rollbackRelease } from '../../deploy/deploy.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, type InfraToolContext, refuseOtherPlans } from './context.ts';
+import { capitalise, changeResultOf, type InfraToolContext, refuseOtherPlans } from './context.ts';
 
 export function registerRollbackTool(t: InfraToolContext): void {
   const { server, open, requestFor, lockWaitMs, secrecy } = t;
@@ -33,25 +33,10 @@ export function registerRollbackTool(t: InfraToolContext): void {
         onEvent: refuseOtherPlans(planned.deployId),
       });
       const data = {
-        deployId: summary.deployId,
-        stack: summary.stack,
-        app: summary.app,
-        commit: summary.commit,
-        artifactDigest: summary.artifactDigest,
+        ...changeResultOf(summary, gate),
         fromCommit: summary.plan.fromCommit,
-        outcome: summary.outcome,
-        copied: summary.copied,
-        unchanged: summary.unchanged,
-        pruned: summary.pruned,
-        retained: summary.retained,
         invalidationIds: summary.invalidation?.ids ?? [],
         paths: summary.invalidation?.paths ?? [],
-        verification: summary.verification && {
-          ok: summary.verification.ok,
-          detail: summary.verification.detail,
-        },
-        approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
-        auditHead: summary.auditHead ?? null,
         pinned: Boolean(summary.pinned),
       };
       return toolSuccess(

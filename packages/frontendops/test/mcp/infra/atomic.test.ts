@@ -73,6 +73,16 @@ describe('infra tools on an atomic stack', () => {
   });
 
   it('start_canary, then promote_canary: a share first, then everyone; each one key write, nothing invalidated', async () => {
+    // The rollback pinned v1: a canary of another build waits for the pin like a deploy.
+    const held = await c.call('start_canary', {
+      commit: (C[1] as string).slice(0, 7),
+      percent: 25,
+      app: APP,
+    });
+    expect(held.isError).toBe(true);
+    expect(held.text).toMatch(/^PINNED: /);
+    expect((await t.store().read()).value).not.toHaveProperty('canary');
+    expect((await c.call('unpin_release', { reason: 'try v2 on a share first' })).isError).toBe(false);
     const start = await c.call('start_canary', {
       commit: (C[1] as string).slice(0, 7),
       percent: 25,

@@ -1,5 +1,5 @@
 /**
- * The secrecy promise (DESIGN §1.1) end to end: a whole deploy walked through the infra tools, on a
+ * The secrecy promise (the README's "Secure") end to end: a whole deploy walked through the infra tools, on a
  * stack read from an outputs file that also holds secret outputs, served by the local CDN edge (real
  * verification), plus failures — and nothing any client received names a bucket, the S3 endpoint,
  * the credentials or a secret value.

@@ -1,14 +1,16 @@
 import { useEffect, useState } from 'react';
-import type { ActionResult, PinResult, PlanAction, PlanView } from '../../types.ts';
-import type { Asked } from '../App.tsx';
+import type { ActionResult, CanaryResult, PinResult, PlanAction, PlanView, StatusView } from '../../types.ts';
+import type { Asked, Outcome } from '../actions.ts';
 import { ApiFailure, getJson, newRunId, postJson, stackPath } from '../api.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
-import { PlanSummary } from './ReleaseActions.tsx';
+import { PlanSummary } from './PlanSummary.tsx';
 import { ReleaseContents } from './ReleaseContents.tsx';
 
-export type Outcome =
-  | { kind: 'release'; action: PlanAction; result: ActionResult }
-  | { kind: 'pin'; action: 'pin' | 'unpin'; result: PinResult };
+/** What the canary dialog is for; every other ask is planned first. */
+type CanaryAsked = Extract<Asked, { action: 'canary-promote' | 'canary-abort' }>;
+type PlannedAsked = Exclude<Asked, CanaryAsked>;
+const isCanary = (asked: Asked): asked is CanaryAsked =>
+  asked.action === 'canary-promote' || asked.action === 'canary-abort';
 
 type State =
   | { state: 'loading' }
@@ -25,7 +27,7 @@ const CONFIRM: Record<PlanAction | 'pin' | 'unpin', string> = {
   unpin: 'Unpin',
 };
 
-function titleOf(asked: Asked, stack: string): string {
+function titleOf(asked: PlannedAsked, stack: string): string {
   const named = 'to' in asked && asked.to ? shortSha(asked.to) : null;
   switch (asked.action) {
     case 'deploy-latest':
@@ -43,21 +45,35 @@ function titleOf(asked: Asked, stack: string): string {
   }
 }
 
+interface DialogProps {
+  stack: string;
+  /** The stack as the page shows it (mode, canary, protection); null while it cannot be read. */
+  status: StatusView | null;
+  onClose: () => void;
+  onDone: (outcome: Outcome) => void;
+}
+
 /**
  * One confirmation for every change the console makes: it plans the change, shows what is in it (the
  * commits, the files by kind, the CDN refresh), what it does to the pin, and asks. The confirmation
  * carries the planned deploy id: if another deploy landed meanwhile, nothing is applied and the new
- * plan is shown to confirm again.
+ * plan is shown to confirm again. The canary's promote and abort say what the one key write does.
  */
-export function ConfirmAction(props: {
-  stack: string;
-  asked: Asked;
-  onClose: () => void;
-  onDone: (outcome: Outcome) => void;
-}) {
+export function ConfirmAction(props: DialogProps & { asked: Asked }) {
+  const { asked, ...rest } = props;
+  if (isCanary(asked)) return <ConfirmCanary {...rest} action={asked.action} />;
+  return <ConfirmPlanned {...rest} asked={asked} />;
+}
+
+function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
   const { asked, stack } = props;
   const [state, setState] = useState<State>({ state: 'loading' });
   const [message, setMessage] = useState('');
+  // Atomic stacks: a new build may go to a share of the visitors first (a canary).
+  const [share, setShare] = useState(false);
+  const [percent, setPercent] = useState('10');
+  const sharePercent = Number(percent);
+  const shareValid = Number.isInteger(sharePercent) && sharePercent >= 1 && sharePercent <= 99;
   const isPin = asked.action === 'pin' || asked.action === 'unpin';
   const to = 'to' in asked ? asked.to : undefined;
 
@@ -87,6 +103,18 @@ export function ConfirmAction(props: {
         props.onDone({ kind: 'pin', action: asked.action, result });
         return;
       }
+      if (offersShare && share && plan) {
+        const result = await postJson<CanaryResult>('/api/canary/start', {
+          stack,
+          deployId: plan.deployId,
+          commit: plan.commit,
+          percent: sharePercent,
+          runId: newRunId(),
+          ...why,
+        });
+        props.onDone({ kind: 'canary', action: 'canary-start', result });
+        return;
+      }
       const result = await postJson<ActionResult>(stackPath(stack, asked.action), {
         deployId: plan?.deployId,
         runId: newRunId(),
@@ -105,6 +133,12 @@ export function ConfirmAction(props: {
 
   const title = titleOf(asked, stack);
   const plan = state.state === 'loading' ? null : state.plan;
+  const offersShare =
+    asked.action === 'deploy-latest' &&
+    props.status?.mode === 'atomic' &&
+    !props.status.canary &&
+    plan !== null &&
+    !plan.noop;
   return (
     <div className="overlay">
       <div className="dialog" role="dialog" aria-modal="true" aria-label={title}>
@@ -126,6 +160,39 @@ export function ConfirmAction(props: {
             <PinEffect plan={plan} />
             <PlanSummary plan={plan} />
             <ReleaseContents commits={plan.commits} contents={plan.contents} />
+            {offersShare && state.state === 'confirm' && (
+              <fieldset className="share-option" aria-label="Deploy to a share first">
+                <label>
+                  <input type="checkbox" checked={share} onChange={(e) => setShare(e.target.checked)} />{' '}
+                  Deploy to a share first…
+                </label>
+                {share && (
+                  <>
+                    <label className="share-percent">
+                      Share of visitors (%)
+                      <input
+                        type="number"
+                        min={1}
+                        max={99}
+                        step={1}
+                        value={percent}
+                        onChange={(e) => setPercent(e.target.value)}
+                      />
+                    </label>
+                    {shareValid ? (
+                      <p className="note">
+                        A canary: {sharePercent}% of visitors get {shortSha(plan.commit)} (each keeps theirs,
+                        by a cookie); the other {100 - sharePercent}% keep{' '}
+                        {plan.fromCommit ? shortSha(plan.fromCommit) : 'the live release'}. Its files are
+                        uploaded now; then you promote it (everyone gets it) or abort it, each one key write.
+                      </p>
+                    ) : (
+                      <p className="error-text">The share is a whole percentage from 1 to 99.</p>
+                    )}
+                  </>
+                )}
+              </fieldset>
+            )}
             <details className="engine-detail">
               <summary>Plan details</summary>
               <p>
@@ -147,10 +214,14 @@ export function ConfirmAction(props: {
             <button
               type="button"
               className="primary"
-              disabled={plan?.noop === true && asked.action !== 'promote'}
+              disabled={
+                (plan?.noop === true && asked.action !== 'promote') || (offersShare && share && !shareValid)
+              }
               onClick={() => void confirm(plan)}
             >
-              {CONFIRM[asked.action]}
+              {offersShare && share
+                ? `Start canary at ${shareValid ? sharePercent : '…'}%`
+                : CONFIRM[asked.action]}
             </button>
           )}
           {state.state === 'running' && <span className="muted">Working… progress is shown below.</span>}
@@ -203,5 +274,106 @@ function PinExplanation({ action, stack }: { action: 'pin' | 'unpin'; stack: str
     </p>
   ) : (
     <p>Deploys to {stack} go through again. What is live does not change.</p>
+  );
+}
+
+type CanaryState = { state: 'confirm' } | { state: 'running' } | { state: 'failed'; message: string };
+
+/**
+ * Promote or abort the canary: what the one key write does, in words, for the canary the page showed
+ * when the button was pressed (the confirmation names it: if another one runs by then, nothing
+ * changes and the dialog says so).
+ */
+function ConfirmCanary(props: DialogProps & { action: 'canary-promote' | 'canary-abort' }) {
+  const { stack, action } = props;
+  const [shown] = useState(props.status);
+  const canary = shown?.canary ?? null;
+  const live = shown?.live ?? null;
+  const [state, setState] = useState<CanaryState>(
+    canary
+      ? { state: 'confirm' }
+      : { state: 'failed', message: `No canary runs on ${stack} now. Nothing was changed.` },
+  );
+  const [message, setMessage] = useState('');
+  const promote = action === 'canary-promote';
+  const title = promote ? 'Promote the canary?' : 'Abort the canary?';
+
+  const confirm = async () => {
+    if (!canary) return;
+    setState({ state: 'running' });
+    try {
+      const result = await postJson<CanaryResult>(`/api/canary/${promote ? 'promote' : 'abort'}`, {
+        stack,
+        deployId: canary.deployId,
+        runId: newRunId(),
+        ...(message.trim() ? { message: message.trim() } : {}),
+      });
+      props.onDone({ kind: 'canary', action, result });
+    } catch (error) {
+      setState({ state: 'failed', message: (error as Error).message });
+    }
+  };
+
+  const what = canary && `${canary.app}@${shortSha(canary.commit)}`;
+  const liveWhat = live ? `${live.app}@${shortSha(live.commit)}` : 'the live release';
+  return (
+    <div className="overlay">
+      <div className="dialog" role="dialog" aria-modal="true" aria-label={title}>
+        <h2>{title}</h2>
+        {canary &&
+          (promote ? (
+            <div className="plan">
+              <p className="plan-description">
+                Everyone gets <code>{what}</code>: the {canary.percent}% of visitors who have it now, and the
+                other {100 - canary.percent}%, who get <code>{liveWhat}</code> today.
+              </p>
+              <ul className="plan-facts">
+                <li>one key write at the edge</li>
+                <li>no CDN invalidation: nothing to refresh</li>
+                <li>no file to copy: the canary's files are in place</li>
+                <li>
+                  recorded as deployment <code>{canary.deployId}</code>, with a deploy tag
+                </li>
+              </ul>
+            </div>
+          ) : (
+            <div className="plan">
+              <p className="plan-description">
+                Everyone goes back to the live release, <code>{liveWhat}</code>: the {canary.percent}% of
+                visitors on <code>{what}</code> get it on their next page.
+              </p>
+              <ul className="plan-facts">
+                <li>one key write at the edge</li>
+                <li>no CDN invalidation: nothing to refresh</li>
+                <li>the canary's files are removed once no edge can serve them</li>
+                <li>the live release and the history stay as they are</li>
+              </ul>
+            </div>
+          ))}
+        {canary && shown?.protected && (
+          <p className="warn-text">{stack} is protected: confirming is your approval.</p>
+        )}
+        {state.state === 'failed' && <p className="error-text">{state.message}</p>}
+        {state.state === 'confirm' && (
+          <label className="why">
+            Why (recorded in the audit log)
+            <input value={message} maxLength={500} onChange={(e) => setMessage(e.target.value)} />
+          </label>
+        )}
+        <div className="actions">
+          {state.state === 'confirm' && (
+            <button type="button" className="primary" onClick={() => void confirm()}>
+              {promote ? 'Confirm promote canary' : 'Confirm abort canary'}
+            </button>
+          )}
+          {state.state === 'running' && <span className="muted">Working… progress is shown below.</span>}
+          {state.state !== 'running' && (
+            <button type="button" onClick={props.onClose}>
+              Cancel
+            </button>
+          )}
+        </div>
+      </div>
+    </div>
   );
 }

@@ -1,7 +1,11 @@
 import type { StatusView } from '../../types.ts';
-import { shortSha, timeAgo } from '../format.ts';
+import { shortSha, timeAgo, untilWhen } from '../format.ts';
 
-/** Each environment with what is live: commit, tag, when, who, the request that did it, and its pin. */
+/**
+ * Each environment with what is live: commit, tag, when, who, the request that did it, and its pin;
+ * how its releases switch (atomic: one key write; in place: files synced), and on atomic stacks the
+ * canary's share of visitors and the preview links still open (what and until when, never the link).
+ */
 export function Environments(props: {
   stacks: string[];
   statuses: Record<string, StatusView | string>;
@@ -27,6 +31,7 @@ export function Environments(props: {
                 <span className="tag-protected">protected</span>
               )}
               {typeof status === 'object' && status.pin && <span className="chip chip-pin">pinned</span>}
+              {typeof status === 'object' && <ModeChip mode={status.mode} />}
             </span>
             <LiveRelease status={status} />
           </button>
@@ -55,11 +60,72 @@ function LiveRelease({ status }: { status: StatusView | string | undefined }) {
       </span>
       {live.request && <span className="request">“{live.request.text}”</span>}
       {status.pending && <span className="error-text">an interrupted deploy waits to be finished</span>}
+      <Canary status={status} />
+      <Previews status={status} />
       {status.siteUrl && (
         <a href={status.siteUrl} target="_blank" rel="noreferrer" onClick={(e) => e.stopPropagation()}>
           {status.siteUrl}
         </a>
       )}
+    </span>
+  );
+}
+
+function ModeChip({ mode }: { mode: StatusView['mode'] }) {
+  return mode === 'atomic' ? (
+    <span
+      className="chip chip-mode"
+      title="Each release is switched by one key write at the edge; nothing is invalidated"
+    >
+      atomic releases
+    </span>
+  ) : (
+    <span
+      className="chip chip-mode"
+      title="Each deploy syncs the files into the bucket and refreshes the CDN"
+    >
+      in place
+    </span>
+  );
+}
+
+/** "Canary: sophia-dashboard@abc1234 gets 10% of visitors since 5 min ago, by alice", with a bar. */
+function Canary({ status }: { status: StatusView }) {
+  const { canary } = status;
+  if (!canary) return null;
+  return (
+    <span className="canary-line" data-testid={`canary-${status.stack}`}>
+      <span>
+        <span className="dot dot-canary" aria-hidden="true" /> Canary:{' '}
+        <code>
+          {canary.app}@{shortSha(canary.commit)}
+        </code>{' '}
+        gets {canary.percent}% of visitors since {timeAgo(canary.startedAt)}, by {canary.by}
+      </span>
+      <span className="share" aria-hidden="true">
+        <span className="share-canary" style={{ width: `${canary.percent}%` }} />
+      </span>
+      <span className="muted">
+        {canary.percent}% on {shortSha(canary.commit)} · {100 - canary.percent}% on the live release
+      </span>
+    </span>
+  );
+}
+
+/** Preview links still open: what, until when, who asked. The links went only to whoever asked. */
+function Previews({ status }: { status: StatusView }) {
+  if (status.mode !== 'atomic' || status.previews.length === 0) return null;
+  return (
+    <span className="previews" data-testid={`previews-${status.stack}`}>
+      <span className="muted">Open preview links:</span>
+      {status.previews.map((preview) => (
+        <span key={`${preview.commit}-${preview.expiresAt}`} className="preview-item">
+          <code>
+            {preview.app}@{shortSha(preview.commit)}
+          </code>{' '}
+          until {untilWhen(preview.expiresAt)}, by {preview.by}
+        </span>
+      ))}
     </span>
   );
 }

@@ -1,11 +1,20 @@
-import type { HistoryItem, StatusView } from '../../types.ts';
-import type { Asked } from '../App.tsx';
-import { duration, shortSha, timeAgo } from '../format.ts';
+import { useState } from 'react';
+import type { HistoryItem, PreviewResult, StatusView } from '../../types.ts';
+import type { Asked } from '../actions.ts';
+import { newRunId, postJson } from '../api.ts';
+import { duration, shortSha, timeAgo, untilWhen } from '../format.ts';
+
+type PreviewState =
+  | { state: 'loading' }
+  | { state: 'ready'; link: PreviewResult }
+  | { state: 'failed'; message: string };
 
 /**
  * The deploy history as a timeline, newest first; a click opens the details drawer. Every release of
  * it that is not live is one click from coming back: "Roll back to this" (a rollback, which pins) or
- * "Redeploy this" — "Promote this" while the stack is pinned (live for everyone, pin cleared).
+ * "Redeploy this" — "Promote this" while the stack is pinned (live for everyone, pin cleared). On an
+ * atomic stack each release that is not live can be looked at first: "Preview" asks for a signed,
+ * expiring link, shown here to whoever asked (status lists open previews without the link).
  */
 export function History(props: {
   stack: string;
@@ -20,6 +29,24 @@ export function History(props: {
   const { items, status } = props;
   const liveCommit = status?.live?.commit ?? null;
   const pinned = Boolean(status?.pin);
+  const atomic = status?.mode === 'atomic';
+  const [previews, setPreviews] = useState<Record<string, PreviewState>>({});
+
+  const askPreview = async (deployId: string) => {
+    const set = (state: PreviewState) => setPreviews((all) => ({ ...all, [deployId]: state }));
+    set({ state: 'loading' });
+    try {
+      const link = await postJson<PreviewResult>('/api/preview', {
+        stack: props.stack,
+        deployId,
+        runId: newRunId(),
+      });
+      set({ state: 'ready', link });
+    } catch (error) {
+      set({ state: 'failed', message: (error as Error).message });
+    }
+  };
+
   return (
     <section className="card" aria-label="History">
       <h2>History</h2>
@@ -35,6 +62,8 @@ export function History(props: {
         {items.map((item) => {
           const offered =
             !item.live && item.outcome === 'succeeded' && liveCommit !== null && item.commit !== liveCommit;
+          const previewable = atomic && !item.live;
+          const preview = previews[item.deployId];
           return (
             <li key={item.deployId} className={`timeline-item outcome-${item.outcome}`}>
               <button type="button" className="timeline-button" onClick={() => props.onOpen(item.deployId)}>
@@ -54,30 +83,61 @@ export function History(props: {
                   “{item.request.text}”{item.request.message && <> — {item.request.message}</>}
                 </span>
               </button>
-              {offered && (
+              {(offered || previewable) && (
                 <div className="timeline-actions">
-                  <button
-                    type="button"
-                    disabled={props.busy}
-                    onClick={() => props.onAsk({ action: 'rollback', to: item.deployId })}
-                  >
-                    Roll back to this
-                  </button>
-                  <button
-                    type="button"
-                    disabled={props.busy}
-                    onClick={() =>
-                      props.onAsk({ action: pinned ? 'promote' : 'redeploy', to: item.deployId })
-                    }
-                  >
-                    {pinned ? 'Promote this' : 'Redeploy this'}
-                  </button>
+                  {offered && (
+                    <>
+                      <button
+                        type="button"
+                        disabled={props.busy}
+                        onClick={() => props.onAsk({ action: 'rollback', to: item.deployId })}
+                      >
+                        Roll back to this
+                      </button>
+                      <button
+                        type="button"
+                        disabled={props.busy}
+                        onClick={() =>
+                          props.onAsk({ action: pinned ? 'promote' : 'redeploy', to: item.deployId })
+                        }
+                      >
+                        {pinned ? 'Promote this' : 'Redeploy this'}
+                      </button>
+                    </>
+                  )}
+                  {previewable && (
+                    <button
+                      type="button"
+                      disabled={props.busy || preview?.state === 'loading'}
+                      title="A signed link that shows this release at the site's address, for a day; visitors keep the live one"
+                      onClick={() => void askPreview(item.deployId)}
+                    >
+                      Preview
+                    </button>
+                  )}
                 </div>
               )}
+              {preview && <PreviewLine preview={preview} />}
             </li>
           );
         })}
       </ol>
     </section>
+  );
+}
+
+function PreviewLine({ preview }: { preview: PreviewState }) {
+  if (preview.state === 'loading') return <p className="muted">Making a signed preview link…</p>;
+  if (preview.state === 'failed') return <p className="error-text">{preview.message}</p>;
+  const { link } = preview;
+  return (
+    <p className="preview-link" role="status" aria-label="Preview link">
+      <a href={link.url} target="_blank" rel="noreferrer">
+        Open the preview of {link.app}@{shortSha(link.commit)}
+      </a>{' '}
+      <span className="muted">
+        · works until {untilWhen(link.expiresAt)} · only you got this link; visitors keep the live release
+      </span>
+    </p>
   );
 }

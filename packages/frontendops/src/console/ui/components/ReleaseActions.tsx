@@ -1,12 +1,14 @@
 import type { PlanView, StatusView } from '../../types.ts';
-import type { Asked } from '../App.tsx';
+import type { Asked, Outcome } from '../actions.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
-import type { Outcome } from './ConfirmAction.tsx';
+import { PlanSummary } from './PlanSummary.tsx';
 
 /**
  * What can be done now. Normally: the plan for the latest build, Deploy latest, Roll back, Pin. When
  * the stack is pinned (after a rollback), the latest build is not offered: the pin, who set it and why,
- * and the two ways forward — Promote (live for everyone, pin cleared) and Unpin.
+ * and the two ways forward — Promote (live for everyone, pin cleared) and Unpin. While a canary runs
+ * (atomic stacks), deploys and rollbacks wait: the canary and its two ways forward — Promote canary
+ * (everyone gets it) and Abort canary (everyone back on the live release).
  */
 export function ReleaseActions(props: {
   status: StatusView | null;
@@ -19,9 +21,54 @@ export function ReleaseActions(props: {
   const { status, plan } = props;
   const pin = status?.pin ?? null;
   const canRollBack = (status?.releases.length ?? 0) > 1;
+  const canary = status?.mode === 'atomic' ? status.canary : null;
   return (
     <section className="card plan-card" aria-label="Plan">
-      {pin ? (
+      {canary ? (
+        <>
+          <h2>A canary runs: promote it or abort it</h2>
+          <div className="canary-banner" role="note" aria-label="Canary">
+            <p>
+              <strong>
+                <code>
+                  {canary.app}@{shortSha(canary.commit)}
+                </code>{' '}
+                gets {canary.percent}% of visitors
+              </strong>{' '}
+              (since {timeAgo(canary.startedAt)}, by {canary.by}); the other {100 - canary.percent}% get the
+              live release
+              {status?.live ? (
+                <>
+                  {' '}
+                  <code>{shortSha(status.live.commit)}</code>
+                </>
+              ) : null}
+              . Each visitor keeps theirs, by a cookie.
+            </p>
+            <p>
+              Deploys and rollbacks wait until the canary is promoted (everyone gets it) or aborted (everyone
+              goes back to the live release). Either is one key write at the edge.
+            </p>
+          </div>
+          <div className="actions">
+            <button
+              type="button"
+              className="primary"
+              disabled={props.busy}
+              onClick={() => props.onAsk({ action: 'canary-promote' })}
+            >
+              Promote canary
+            </button>
+            <button
+              type="button"
+              disabled={props.busy}
+              onClick={() => props.onAsk({ action: 'canary-abort' })}
+            >
+              Abort canary
+            </button>
+          </div>
+        </>
+      ) : pin ? (
         <>
           <h2>Deploys are held: the stack is pinned</h2>
           <div className="pin-banner" role="note" aria-label="Pinned">
@@ -113,6 +160,26 @@ const VERB = {
 } as const;
 
 function OutcomeLine({ outcome }: { outcome: Outcome }) {
+  if (outcome.kind === 'canary') {
+    const { result } = outcome;
+    const what = `${result.app}@${shortSha(result.commit)}`;
+    const words = {
+      'canary-start': `Canary ${result.outcome}: ${result.percent ?? 0}% of visitors get ${what}; promote or abort it when you have seen enough.`,
+      'canary-promote': `Canary promote ${result.outcome}: everyone gets ${what}.`,
+      'canary-abort': `Canary abort ${result.outcome}: everyone is back on the live release.`,
+    }[outcome.action];
+    return (
+      <p
+        className={result.error ? 'error-text' : 'ok-text'}
+        role="status"
+        title={`deployment ${result.deployId}`}
+      >
+        {words}
+        {result.tag && ` · tagged ${result.tag}`}
+        {result.error && ` — ${result.error.message}`}
+      </p>
+    );
+  }
   if (outcome.kind === 'pin') {
     const { result } = outcome;
     const what = outcome.action === 'pin' ? 'Pinned' : 'Unpinned';
@@ -140,30 +207,5 @@ function OutcomeLine({ outcome }: { outcome: Outcome }) {
       {result.unpinned && ' · the pin is cleared'}
       {result.error && ` — ${result.error.message}`}
     </p>
-  );
-}
-
-export function PlanSummary({ plan }: { plan: PlanView }) {
-  return (
-    <div className="plan">
-      <p className="plan-description">{plan.description}</p>
-      <ul className="plan-facts">
-        <li>
-          commit <code>{shortSha(plan.commit)}</code>
-          {plan.fromCommit && (
-            <>
-              {' '}
-              (live <code>{shortSha(plan.fromCommit)}</code>)
-            </>
-          )}
-        </li>
-        {plan.commits && plan.commits.direction === 'forward' && (
-          <li>{plural(plan.commits.commits.length, 'new commit')}</li>
-        )}
-        <li>{plural(plan.filesToCopy, 'file')} to copy</li>
-        <li>{plural(plan.unchanged, 'file')} unchanged</li>
-        <li>{plural(plan.invalidationPaths.length, 'path')} to refresh on the CDN</li>
-      </ul>
-    </div>
   );
 }

@@ -24,7 +24,7 @@ export async function selectGitHost(
     if (!owner || !repo || extra.length > 0) {
       throw badInput(`Invalid --github "${github}": expected owner/repo, e.g. "acme/dashboard".`);
     }
-    const { createGitHubHost } = await import('../adapters/github.ts');
+    const { createGitHubHost } = await import('./github.ts');
     return createGitHubHost({
       owner,
       repo,
@@ -32,6 +32,6 @@ export async function selectGitHost(
       ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}),
     });
   }
-  const { openLocalGit } = await import('../adapters/git-local.ts');
+  const { openLocalGit } = await import('./git-local.ts');
   return openLocalGit({ repoDir: resolve(cwd, flags.repo ?? '.') });
 }

@@ -1,0 +1,89 @@
+/**
+ * The shapes of a deploy, shared by the in-place engine (apply.ts, html-guard.ts), the atomic one
+ * (atomic-*.ts) and the shell around both (deploy.ts): what is asked (DeployOptions), what happens
+ * meanwhile (DeployEvent) and what comes back (DeploySummary). Types only.
+ */
+import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
+import type { FileGroup } from '../engine/types.ts';
+import type { PinRecord } from '../state/pin.ts';
+import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
+import type { Verification } from './verify.ts';
+
+export type DeployEvent =
+  | { type: 'plan'; plan: DeployPlan }
+  | { type: 'copy'; group: FileGroup; done: number; total: number }
+  | {
+      type: 'step';
+      step: 'pointer' | 'prune' | 'invalidate' | 'verify' | 'record' | 'rollback' | 'resume';
+      detail: string;
+    };
+
+export interface ApplyOptions {
+  request: RequestInfo;
+  onEvent?: (event: DeployEvent) => void;
+  concurrency?: number;
+  verifyTimeoutMs?: number;
+  fetch?: typeof fetch;
+  now?: () => Date;
+  /** Sync only: copies, pointer, prune; the invalidation, verification and record come later. */
+  stopBeforeInvalidation?: boolean;
+  /**
+   * Called under the lock with the plan about to be applied, before its first write (not for dry
+   * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
+   */
+  authorize?: (plan: { deployId: string }) => Promise<void>;
+}
+
+export interface ApplyResult {
+  /** null when the deploy stopped before invalidation (finishDeploy writes it). */
+  record: DeploymentRecord | null;
+  verification: Verification | null;
+  /** The audit chain's head after the record's entry (for the deploy tag, which anchors it). */
+  auditHead: AuditHead | null;
+}
+
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+export interface DeployOptions extends ApplyOptions {
+  app: string;
+  commit: string;
+  kind?: 'deploy' | 'rollback';
+  dryRun?: boolean;
+  /** How long to wait for another deploy's lock (ms). */
+  waitMs?: number;
+  /** Roll back to the previous release when verification fails (default true). */
+  rollbackOnFailure?: boolean;
+  /**
+   * The pin (state/pin.ts): 'respect' (default) refuses a deploy past it; 'clear' is a promote — the
+   * release goes live for everyone and the pin is lifted. A rollback always pins what it made live.
+   */
+  pin?: 'respect' | 'clear';
+}
+
+export interface DeploySummary extends DeployIdentity {
+  dryRun: boolean;
+  noop: boolean;
+  /** "synced": copied and live, invalidation and record still to come (finishSyncedDeploy). */
+  outcome: DeploymentRecord['outcome'] | 'planned' | 'noop' | 'synced';
+  copied: number;
+  unchanged: number;
+  pruned: number;
+  retained: string[];
+  invalidation: { paths: string[]; ids: string[] } | null;
+  verification: DeploymentRecord['verification'];
+  durationMs: number;
+  plan: DeployPlan;
+  /** The audit chain's head after this deploy's record (null for dry runs and no-ops). */
+  auditHead?: AuditHead | null;
+  /** Who asked, in what words (as recorded). */
+  request: RequestInfo;
+  rolledBackTo?: string;
+  error?: { code: string; message: string };
+  /** The pin this rollback set (the environment stays on this release until a promote or unpin). */
+  pinned?: PinRecord;
+  /** The pin this promote lifted. */
+  unpinned?: PinRecord;
+}

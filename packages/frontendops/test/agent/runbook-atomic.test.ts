@@ -1,0 +1,157 @@
+/**
+ * The runbook on an atomic stack, end to end: the agent's words → its MCP tools → the local edge
+ * (the viewer-request function, the KeyValueStore API) in front of the embedded S3 server, with a
+ * real git repository. "deploy to 10% first", "promote", "abort the canary" and "give me a preview
+ * of the latest build" each become the one tool the words name; what visitors get is read back
+ * through the edge.
+ */
+import { InMemoryTransport } from '@modelcontextprotocol/client';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { runAgentRequest } from '../../src/agent/index.ts';
+import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
+import type { AgentClients } from '../../src/agent/types.ts';
+import { defaultConfig } from '../../src/config.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { createGitServer } from '../../src/mcp/git-server.ts';
+import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { Browser, releaseOf } from '../support/edge-probe.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+
+let t: AtomicEnv;
+let repo: TestRepo;
+let clients: AgentClients;
+const called: string[] = [];
+const config = { ...defaultConfig(), appPath: 'apps/sophia-dashboard' };
+
+async function link(server: McpServer): Promise<ReturnType<typeof createAgentMcpClient>> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const deliver = serverSide.onmessage;
+  serverSide.onmessage = (message, extra) => {
+    const m = message as { method?: string; params?: { name?: string } };
+    if (m.method === 'tools/call' && m.params?.name !== 'record_request') called.push(String(m.params?.name));
+    deliver?.call(serverSide, message, extra);
+  };
+  const client = createAgentMcpClient();
+  await client.connect(clientSide);
+  return client;
+}
+
+beforeAll(async () => {
+  t = await startAtomicEnv();
+  repo = await createTestRepo();
+  await t.publish(repo.commits.dashboard1, 'v1');
+  await t.publish(repo.commits.dashboard2, 'v2');
+  await deployArtifact(t.site, {
+    app: 'sophia-dashboard',
+    commit: repo.commits.dashboard1,
+    request: request('first'),
+  });
+  const infra = await link(
+    createInfraServer({ config, defaultStack: t.site.target.stack, openSite: async () => t.site }),
+  );
+  const git = await link(
+    createGitServer({ host: createLocalGit({ repoDir: repo.dir }), defaultPath: 'apps/sophia-dashboard' }),
+  );
+  clients = { infra, git, close: async () => void (await Promise.allSettled([infra.close(), git.close()])) };
+});
+afterAll(async () => {
+  await clients?.close?.();
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+const run = (text: string) => {
+  called.length = 0;
+  return runAgentRequest(text, {
+    actor: 'ada',
+    planner: 'runbook',
+    approve: async () => ({ approved: true, by: 'ada', via: 'test' }),
+    clients,
+    config,
+    cwd: repo.dir,
+    env: {},
+  });
+};
+/** What a visitor gets: a fresh visitor, and the sticky cookie the edge gives it. */
+const visitor = async () => releaseOf((await new Browser(t.edge.url).navigate('/')).body);
+const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
+
+describe('the runbook on an atomic stack', () => {
+  it('"deploy to 10% first": one start_canary of the latest build for 10%; most visitors keep the live one', async () => {
+    const result = await run('deploy the latest dashboard to 10% first');
+    expect(result.outcome, result.message).toBe('succeeded');
+    expect(called).toContain('start_canary');
+    expect(called).not.toContain('run_sync');
+    expect(result.message).toMatch(
+      /^10% of visitors on dashboard-atomic now get sophia-dashboard [0-9a-f]{7}/,
+    );
+    expect((await t.store().read()).value).toMatchObject({ weight: 10 });
+    expect(await served()).toBe('v1');
+  });
+
+  it('"what\'s live?" names the canary and its share', async () => {
+    const result = await run("what's live?");
+    expect(result.message).toMatch(/Meanwhile a canary of sophia-dashboard@[0-9a-f]{7} gets 10% of visitors/);
+  });
+
+  it('"promote" with a canary running promotes that canary (one key write), tagged', async () => {
+    const result = await run('promote');
+    expect(result.outcome, result.message).toBe('succeeded');
+    expect(called).toContain('promote_canary');
+    expect(called).not.toContain('promote_release');
+    expect(result.commit).toBe(repo.commits.dashboard2);
+    expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-1$/);
+    expect(await served()).toBe('v2');
+    expect(await visitor()).toBe('v2');
+    expect((await t.store().read()).value).not.toHaveProperty('canary');
+  });
+
+  it('"abort the canary" ends one (everyone back on the live release); with none running it says so', async () => {
+    // A canary of the older build, then aborted.
+    const started = await run(`deploy ${repo.commits.dashboard1.slice(0, 7)} to 25% first`);
+    expect(started.outcome, started.message).toBe('succeeded');
+    expect((await t.store().read()).value).toMatchObject({ weight: 25 });
+    const aborted = await run('abort the canary');
+    expect(aborted.outcome, aborted.message).toBe('succeeded');
+    expect(called).toEqual(['get_status', 'abort_canary']);
+    expect((await t.store().read()).value).not.toHaveProperty('canary');
+    expect(await served()).toBe('v2');
+    const none = await run('stop the canary');
+    expect(none).toMatchObject({ outcome: 'noop', message: expect.stringMatching(/No canary runs/) });
+    expect(called).toEqual(['get_status']);
+  });
+
+  it('"give me a preview of the latest build": a link the edge serves as that build; the link stays out of the audit', async () => {
+    const v3 = await (async () => {
+      const { writeFile, mkdir } = await import('node:fs/promises');
+      const { join } = await import('node:path');
+      await mkdir(join(repo.dir, 'apps', 'sophia-dashboard'), { recursive: true });
+      await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'v3.txt'), 'v3\n');
+      await repo.git(['add', '--', 'apps/sophia-dashboard/v3.txt']);
+      await repo.git(['commit', '-q', '-m', 'dashboard: v3']);
+      const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
+      await t.publish(sha, 'v3');
+      return sha;
+    })();
+    const result = await run('give me a preview of the latest build');
+    expect(result.outcome, result.message).toBe('answered');
+    expect(called).toContain('preview_release');
+    expect(result.commit).toBe(v3);
+    const url = new URL(/https?:\/\/\S+/.exec(result.message)?.[0] as string);
+    const token = url.searchParams.get('fo_preview') as string;
+    expect(token.length).toBeGreaterThan(20);
+    expect(releaseOf((await new Browser(url.origin).navigate(`${url.pathname}${url.search}`)).body)).toBe(
+      'v3',
+    );
+    expect(await served()).toBe('v2');
+    const audit = await readAudit(t.site.state, t.target.statePrefix);
+    expect(JSON.stringify(audit)).not.toContain(token);
+    expect(audit.at(-1)).toMatchObject({ type: 'agent-request', data: { intent: 'preview' } });
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});
