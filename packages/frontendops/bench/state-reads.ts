@@ -27,6 +27,8 @@ export interface StateReadsResult {
 }
 
 const STACK = 'bench-state';
+/** `history --limit`: the page the history reads. */
+export const HISTORY_PAGE = 20;
 
 export async function runStateReads(
   dir: string,
@@ -84,7 +86,7 @@ export async function runStateReads(
         status.push(await servers.counted(() => cli.run(['status', '--stack', cli.stackFile])));
         history.push(
           await servers.counted(() =>
-            cli.run(['history', '--stack', cli.stackFile, '--limit', '20', '--json']),
+            cli.run(['history', '--stack', cli.stackFile, '--limit', String(HISTORY_PAGE), '--json']),
           ),
         );
       }
@@ -92,7 +94,8 @@ export async function runStateReads(
         if (run.value.code !== 0) throw new Error(`a state read failed: ${run.value.stderr}`);
       }
       const shown = (JSON.parse(history[0]?.value.stdout ?? '{}') as { deployments?: unknown[] }).deployments;
-      if (shown?.length !== Math.min(20, written)) throw new Error(`history listed ${shown?.length} records`);
+      if (shown?.length !== Math.min(HISTORY_PAGE, written))
+        throw new Error(`history listed ${shown?.length} records`);
       rows.push({
         records: written,
         status: {
@@ -117,7 +120,14 @@ export async function runStateReads(
 export function formatStateReads(r: StateReadsResult): string {
   const first = r.rows[0];
   const table = markdownTable(
-    ['deployment records', 'status', 'S3 requests', 'history --limit 20', 'S3 requests', 'history peak RSS'],
+    [
+      'deployment records',
+      'status',
+      'S3 requests',
+      `history --limit ${HISTORY_PAGE}`,
+      'S3 requests',
+      'history peak RSS',
+    ],
     r.rows.map((row) => [
       String(row.records),
       seconds(row.status.ms),
