@@ -1,4 +1,9 @@
 #!/usr/bin/env node
+import module from 'node:module';
+
+// Node 22.1+ keeps the compiled code of the modules it loads (the AWS SDK's are most of the start-up)
+// in a cache on disk, so every run after the first starts faster. Older Node lacks it: no change.
+module.enableCompileCache?.();
 // The SDK's notice about its future Node 22 requirement is for us (the maintainers), not for operators.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 let cli;
