@@ -11,10 +11,6 @@ export default defineConfig({
     setupFiles: ['test/support/cleanup.ts'],
     // The SDK's notice about its future Node 22 requirement is noise in test output (see bin/frontendops.js).
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    // A worker keeps the modules it loaded (the AWS SDK, the MCP SDK…) from one test file to the
-    // next instead of loading them again per file: 38 s less of a 213 s run on two cores. Each file
-    // stops what it started, and test/support/cleanup.ts puts process.env back after it.
-    isolate: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // A polled condition (a page updating, a server coming up) waits longer than the 1 s default: the
