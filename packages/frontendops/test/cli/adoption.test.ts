@@ -307,11 +307,12 @@ describe('the packed tool installed into another repository', () => {
       expect(siteUrl, out).toBeDefined();
       const served = (path: string) => fetchText(new URL(path, siteUrl).href);
 
-      // The local edge serves the plain site, with the hashed asset cached for good.
+      // The local edge serves the plain site, with the hashed asset cached for good. A switch reaches
+      // the edge after its propagation delay (as on CloudFront): what visitors get next is polled.
       const home = await served('/');
       expect(home.status).toBe(200);
       expect(home.body).toContain('<h1>Brochure</h1>');
-      expect((await served('/styles.css')).body).toContain('navy');
+      await expect.poll(async () => (await served('/styles.css')).body).toContain('navy');
       const asset = await served(`/${HASHED_ASSET}`);
       expect(asset.status).toBe(200);
       expect(asset.cacheControl).toMatch(/immutable/);
@@ -331,7 +332,7 @@ describe('the packed tool installed into another repository', () => {
 
       const deployed = await frontendops(['deploy', '--latest']);
       expect(deployed.stdout).toMatch(new RegExp(`deploy brochure@${teal.slice(0, 7)} → local: succeeded`));
-      expect((await served('/styles.css')).body).toContain('teal');
+      await expect.poll(async () => (await served('/styles.css')).body).toContain('teal');
 
       const status = JSON.parse((await frontendops(['status', '--json'])).stdout);
       expect(status).toMatchObject({ stack: 'local', live: { app: 'brochure', commit: teal } });
@@ -341,14 +342,14 @@ describe('the packed tool installed into another repository', () => {
       expect(rolledBack.stdout).toMatch(
         new RegExp(`rollback brochure@${firstCommit.slice(0, 7)} → local: succeeded`),
       );
-      expect((await served('/styles.css')).body).toContain('navy');
+      await expect.poll(async () => (await served('/styles.css')).body).toContain('navy');
 
       // The rollback pinned the site: the agent promotes the latest build, which lifts the pin.
       const agent = await timed('agent', () => frontendops(['agent', 'Promote the latest brochure']));
       expect(agent.stderr).toMatch(/planner: runbook/);
       expect(agent.stdout).toMatch(/SUCCEEDED/);
       expect(agent.stdout).toMatch(new RegExp(`Promoted brochure.${teal.slice(0, 7)}`));
-      expect((await served('/styles.css')).body).toContain('teal');
+      await expect.poll(async () => (await served('/styles.css')).body).toContain('teal');
 
       // One deploy tag per change, in this repository: dev's, the deploy's, the rollback's, the agent's promote.
       const tags = (await git(['tag', '-l'])).split('\n').filter(Boolean);
