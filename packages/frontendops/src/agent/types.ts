@@ -1,4 +1,4 @@
-/** Shapes shared by the agent's planners, its policy gate, the CLI and the console. */
+/** Shapes shared by the agent's planners, its gate, the CLI and the console. */
 import type { Client } from '@modelcontextprotocol/client';
 import type { ApprovalDecision, ApprovalRequest } from '../ports.ts';
 
