@@ -17,7 +17,6 @@ import type {
   ApiError,
   AuditStatusView,
   ChatReply,
-  ConsoleEvent,
   DeploymentDetails,
   HistoryItem,
   PinResult,
@@ -28,6 +27,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { openEventStream } from '../support/console-events.ts';
 import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -265,7 +265,7 @@ describe('deploy and roll back, confirmed by plan', () => {
   });
 
   it('deploys the confirmed plan, streaming progress, and records it with its audit entry', async () => {
-    const stream = await openEventStream();
+    const stream = await openEventStream(origin(), server.token);
     try {
       const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
       const runId = 'run-deploy-0001';
@@ -523,49 +523,5 @@ function agentResult(request: string, outcome: AgentResult['outcome'], message: 
     message,
     calls: [],
     dryRun: false,
-  };
-}
-
-/** Reads `/api/events` as a browser's EventSource would, collecting the parsed messages. */
-async function openEventStream() {
-  const controller = new AbortController();
-  const res = await fetch(`${origin()}/api/events`, { headers: bearer(), signal: controller.signal });
-  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-  const events: ConsoleEvent[] = [];
-  const waiters: (() => void)[] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end = buffer.indexOf('\n\n');
-        while (end >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          for (const line of block.split('\n'))
-            if (line.startsWith('data: ')) events.push(JSON.parse(line.slice(6)) as ConsoleEvent);
-          for (const wake of waiters.splice(0)) wake();
-          end = buffer.indexOf('\n\n');
-        }
-      }
-    } catch {
-      // aborted by close()
-    }
-  })();
-  return {
-    events,
-    async waitFor(match: (event: ConsoleEvent) => boolean, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!events.some(match)) {
-        if (Date.now() > deadline)
-          throw new Error(`no matching event in ${timeoutMs} ms: ${JSON.stringify(events)}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 200).unref();
-        });
-      }
-    },
-    close: () => controller.abort(),
   };
 }
