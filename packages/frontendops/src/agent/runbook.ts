@@ -247,13 +247,7 @@ async function rollback(
   const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   return {
-    outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
-    deployId: result.deployId,
-    commit: result.commit,
-    ...(tag ? { tag: tag.name } : {}),
-    filesChanged: result.copied + result.pruned,
-    invalidationIds: result.invalidationIds,
-    ...(siteUrl ? { siteUrl } : {}),
+    ...madeLive(result, tag, siteUrl),
     message: [
       `Rolled back ${result.stack} from ${describeRelease(live)} to ${shortSha(result.commit)} as ${result.deployId}.`,
       `Files: ${result.copied} copied, ${result.pruned} pruned. Invalidation: ${result.invalidationIds.join(', ') || 'none needed'}.`,
@@ -376,13 +370,7 @@ async function promote(ctx: RunbookContext, ref: string | null): Promise<Planner
     ? `The pin (${shortSha(result.unpinned.commit)}, by ${result.unpinned.by}) is cleared: deploys go through again.`
     : 'Nothing was pinned.';
   return {
-    outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
-    deployId: result.deployId,
-    commit: result.commit,
-    ...(tag ? { tag: tag.name } : {}),
-    filesChanged: result.copied + result.pruned,
-    invalidationIds: result.invalidationIds,
-    ...(siteUrl ? { siteUrl } : {}),
+    ...madeLive(result, tag, siteUrl),
     message: [
       result.outcome === 'noop'
         ? `${what} was already live on ${result.stack}.`
@@ -555,6 +543,30 @@ async function step<N extends ToolName>(
 
 const stackArg = (ctx: RunbookContext) => (ctx.stack ? { stack: ctx.stack } : {});
 const where = (ctx: RunbookContext) => ctx.stack ?? "the server's stack";
+
+/** What every answer about a release made live (a rollback, a promote) reports beside its words. */
+function madeLive(
+  result: {
+    outcome: string;
+    deployId: string;
+    commit: string;
+    copied: number;
+    pruned: number;
+    invalidationIds: string[];
+  },
+  tag: { name: string } | null,
+  siteUrl: string | undefined,
+): Omit<PlannerOutcome, 'message'> {
+  return {
+    outcome: result.outcome === 'noop' ? 'noop' : 'succeeded',
+    deployId: result.deployId,
+    commit: result.commit,
+    ...(tag ? { tag: tag.name } : {}),
+    filesChanged: result.copied + result.pruned,
+    invalidationIds: result.invalidationIds,
+    ...(siteUrl ? { siteUrl } : {}),
+  };
+}
 
 /**
  * The deploy tag of a deployment this request made live: it names the commit, the artifact, the
