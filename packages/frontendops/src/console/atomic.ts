@@ -20,7 +20,6 @@ import type { DeployPlan } from '../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { createAtomicRecords } from '../state/atomic.ts';
-import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import type { CanaryAction } from './types.ts';
 
@@ -75,8 +74,7 @@ export async function runCanaryAction(
     const commit = input.commit
       ? await resolvePublishedCommit(site.artifacts, app, input.commit)
       : (await context.latest(site)).commit;
-    // A canary is a deploy to some of the visitors: the pin holds it back as it holds a deploy.
-    assertDeployAllowed(await readPin(site), stack, commit);
+    // The pin holds a canary back as it holds a deploy: startCanary refuses it (PINNED → 409).
     words = `Deploy ${app}@${shortSha(commit)} to ${percent}% of visitors first`;
     run = (options) => startCanary(site, { ...options, app, commit, weightPercent: percent });
   } else {
