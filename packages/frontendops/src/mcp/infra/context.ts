@@ -6,6 +6,7 @@ import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { Config } from '../../config.ts';
 import { deployArtifact } from '../../deploy/deploy.ts';
 import type { DeploySummary } from '../../deploy/types.ts';
+import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError } from '../../errors.ts';
 import type { Approver } from '../../ports.ts';
@@ -121,6 +122,64 @@ export function refuseOtherPlans(deployId: string) {
 }
 
 export const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/** The options an approved change is run with: a dry run first, then the real one under the gate. */
+export interface ApprovedRunOptions {
+  dryRun?: boolean;
+  waitMs?: number;
+  authorize?: (plan: { deployId: string }) => Promise<void>;
+  onEvent?: (event: { type: string; plan?: DeployPlan }) => void;
+}
+
+type Approved = Extract<ApprovalOutcome, { approved: true }>;
+/** A no-op changes nothing, so there is nothing to approve. */
+const NOTHING_TO_APPROVE: Approved = {
+  approved: true,
+  by: 'nobody',
+  via: 'unprotected',
+  use: async () => {},
+};
+
+/**
+ * One approved change, the way every changing tool but run_sync (whose plan is its handle) goes:
+ * plan it (a dry run), have exactly that plan approved, then carry it out under the deploy lock,
+ * using the approval there and refusing any other plan. Not approved: the gate's answer to return.
+ */
+export async function runApproved<S extends DeploySummary>(
+  t: Pick<InfraToolContext, 'approve' | 'lockWaitMs'>,
+  ctx: ServerContext,
+  site: Site,
+  spec: {
+    tool: ApprovalGateInput['tool'];
+    action: ApprovalGateInput['action'];
+    run: (options: ApprovedRunOptions) => Promise<S>;
+    /** What the person is asked to approve; default: the plan in one sentence. */
+    summary?: (planned: S) => string;
+    /** What the approval names; default: the planned app@commit. */
+    change?: (planned: S) => ApprovalGateInput['change'];
+  },
+): Promise<
+  | { approved: false; result: Extract<ApprovalOutcome, { approved: false }>['result'] }
+  | { approved: true; summary: S; gate: Approved }
+> {
+  const planned = await spec.run({ dryRun: true });
+  const gate = planned.noop
+    ? NOTHING_TO_APPROVE
+    : await t.approve(ctx, site, {
+        action: spec.action,
+        deployId: planned.deployId,
+        summary: spec.summary?.(planned) ?? describePlan(planned.plan),
+        change: spec.change?.(planned) ?? { app: planned.app, commit: planned.commit },
+        tool: spec.tool,
+      });
+  if (!gate.approved) return { approved: false, result: gate.result };
+  const summary = await spec.run({
+    waitMs: t.lockWaitMs,
+    authorize: gate.use,
+    onEvent: refuseOtherPlans(planned.deployId),
+  });
+  return { approved: true, summary, gate };
+}
 
 /**
  * The fields every change result shares (the contract's changeResult, plus what was verified and

@@ -10,7 +10,7 @@ import { shortSha } from '../../engine/ids.ts';
 import type { ApprovalAction } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, changeResultOf, type InfraToolContext, refuseOtherPlans } from './context.ts';
+import { capitalise, changeResultOf, type InfraToolContext, runApproved } from './context.ts';
 
 type AtomicRun = (site: Site, options: AtomicOptions) => Promise<AtomicSummary>;
 
@@ -114,23 +114,14 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
     extra: (summary: AtomicSummary) => Record<string, unknown>;
   },
 ) {
-  const planned = await spec.run(site, { request: spec.request, dryRun: true });
-  const gate = planned.noop
-    ? ({ approved: true, by: 'nobody', via: 'unprotected', use: async () => {} } as const)
-    : await t.approve(ctx, site, {
-        action: spec.action,
-        deployId: planned.deployId,
-        summary: describePlan(planned.plan),
-        change: spec.change ?? { app: planned.app, commit: planned.commit },
-        tool: spec.tool,
-      });
-  if (!gate.approved) return gate.result;
-  const summary = await spec.run(site, {
-    request: spec.request,
-    waitMs: t.lockWaitMs,
-    authorize: gate.use,
-    onEvent: refuseOtherPlans(planned.deployId),
+  const ran = await runApproved(t, ctx, site, {
+    tool: spec.tool,
+    action: spec.action,
+    run: (options) => spec.run(site, { request: spec.request, ...options }),
+    ...(spec.change ? { change: () => spec.change as NonNullable<typeof spec.change> } : {}),
   });
+  if (!ran.approved) return ran.result;
+  const { summary, gate } = ran;
   const data = {
     ...changeResultOf(summary, gate),
     releaseId: summary.releaseId,

@@ -10,10 +10,10 @@ import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, changeResultOf, type InfraToolContext, refuseOtherPlans } from './context.ts';
+import { capitalise, changeResultOf, type InfraToolContext, runApproved } from './context.ts';
 
 export function registerPinTools(t: InfraToolContext): void {
-  const { server, config, open, requestFor, lockWaitMs, secrecy, dryRun } = t;
+  const { server, config, open, requestFor, lockWaitMs, secrecy } = t;
   const withReason = (request: RequestInfo, reason: string | undefined): RequestInfo =>
     reason ? { ...request, message: reason } : request;
 
@@ -66,28 +66,17 @@ export function registerPinTools(t: InfraToolContext): void {
         requestFor(args, ctx, `promote ${release.app}@${shortSha(release.commit)}`),
         args.reason,
       );
-      const [planned, pin] = await Promise.all([
-        dryRun(site, release.app, release.commit, request),
-        readPin(site),
-      ]);
-      const gate = planned.noop
-        ? ({ approved: true, by: 'nobody', via: 'unprotected', use: async () => {} } as const)
-        : await t.approve(ctx, site, {
-            action: 'deploy',
-            deployId: planned.deployId,
-            summary: `${describePlan(planned)}${pin ? '; the pin is cleared' : ''}`,
-            change: { app: release.app, commit: release.commit },
-            tool: 'promote_release',
-          });
-      if (!gate.approved) return gate.result;
-      const summary = await promoteRelease(site, {
-        app: release.app,
-        commit: release.commit,
-        request,
-        waitMs: lockWaitMs,
-        authorize: gate.use,
-        onEvent: refuseOtherPlans(planned.deployId),
+      const pin = await readPin(site);
+      const ran = await runApproved(t, ctx, site, {
+        tool: 'promote_release',
+        // A promote is a deploy (for everyone, lifting the pin): the same approval.
+        action: 'deploy',
+        run: (options) =>
+          promoteRelease(site, { app: release.app, commit: release.commit, request, ...options }),
+        summary: (planned) => `${describePlan(planned.plan)}${pin ? '; the pin is cleared' : ''}`,
       });
+      if (!ran.approved) return ran.result;
+      const { summary, gate } = ran;
       const data = {
         ...changeResultOf(summary, gate),
         fromCommit: summary.plan.fromCommit,

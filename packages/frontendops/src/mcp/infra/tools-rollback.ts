@@ -2,10 +2,10 @@
 import { rollbackRelease } from '../../deploy/deploy.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, changeResultOf, type InfraToolContext, refuseOtherPlans } from './context.ts';
+import { capitalise, changeResultOf, type InfraToolContext, runApproved } from './context.ts';
 
 export function registerRollbackTool(t: InfraToolContext): void {
-  const { server, open, requestFor, lockWaitMs, secrecy } = t;
+  const { server, open, requestFor, secrecy } = t;
 
   registerContractTool(
     server,
@@ -14,24 +14,14 @@ export function registerRollbackTool(t: InfraToolContext): void {
       const site = await open(args.stack);
       const request = requestFor(args, ctx, `rollback${args.to ? ` to ${args.to}` : ''}`);
       const to = args.to ? { to: args.to } : {};
-      const planned = (await rollbackRelease(site, { ...to, request, dryRun: true })).plan;
-      const gate = planned.noop
-        ? ({ approved: true, by: 'nobody', via: 'unprotected', use: async () => {} } as const)
-        : await t.approve(ctx, site, {
-            action: 'rollback',
-            deployId: planned.deployId,
-            summary: describePlan(planned),
-            change: { app: planned.app, commit: planned.commit, ...(args.to ? { to: args.to } : {}) },
-            tool: 'rollback',
-          });
-      if (!gate.approved) return gate.result;
-      const summary = await rollbackRelease(site, {
-        ...to,
-        request,
-        waitMs: lockWaitMs,
-        authorize: gate.use,
-        onEvent: refuseOtherPlans(planned.deployId),
+      const ran = await runApproved(t, ctx, site, {
+        tool: 'rollback',
+        action: 'rollback',
+        run: (options) => rollbackRelease(site, { ...to, request, ...options }),
+        change: (planned) => ({ app: planned.app, commit: planned.commit, ...to }),
       });
+      if (!ran.approved) return ran.result;
+      const { summary, gate } = ran;
       const data = {
         ...changeResultOf(summary, gate),
         fromCommit: summary.plan.fromCommit,
