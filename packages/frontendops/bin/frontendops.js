@@ -16,9 +16,9 @@ module.enableCompileCache?.(
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 let cli;
 try {
-  cli = await import('../dist/cli/main.js');
+  cli = await import('../dist/bundle/main.js');
 } catch (error) {
-  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('/dist/cli/main.js'))
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('/dist/bundle/main.js'))
     throw error;
   process.stderr.write(
     'error: frontendops is not built. Run `npm run build -w frontendops` (or `npm ci`) first.\n',

@@ -139,7 +139,10 @@ describe('the packed tool installed into another repository', () => {
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((file) => file.endsWith('.tsbuildinfo'))).toEqual([]);
-    expect(files).toContain('dist/cli/main.js');
+    // The CLI runs one bundle (chunks loaded per command), with the licences of the code it holds.
+    expect(files).toContain('dist/bundle/main.js');
+    expect(files).toContain('dist/bundle/s3-server-child.js');
+    expect(files).toContain('dist/bundle/THIRD-PARTY-LICENSES.txt');
     expect(files).toContain('dist/index.d.ts');
     // The console's UI is prebuilt: nothing is compiled where the tool runs.
     expect(files).toContain('dist/console-ui/index.html');
