@@ -34,6 +34,7 @@ import {
 } from '../atomic/release-pointer.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
+import { retryStrategy } from './retry.ts';
 
 export interface CloudFrontReleaseStoreOptions {
   /** The stack output releaseStoreArn: arn:aws:cloudfront::<account>:key-value-store/<id> */
@@ -63,8 +64,7 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     region: 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 5,
-    retryMode: 'standard',
+    retryStrategy: retryStrategy(options.maxAttempts ?? 5),
     requestHandler: {
       httpAgent: new HttpAgent({ keepAlive: true, lookup: loopbackSubdomains }),
       httpsAgent: new HttpsAgent({ keepAlive: true, lookup: loopbackSubdomains }),

@@ -3,7 +3,7 @@
  * batch: plan batches with planInvalidationBatches() first. Works against any endpoint speaking the
  * CloudFront REST API (the local edge, the test double) through `endpoint`.
  *
- * Retries: 5xx and throttling are retried by the SDK's standard retry strategy (maxAttempts).
+ * Retries: 5xx and throttling are retried by the SDK's standard strategy with our backoff (retry.ts).
  * TooManyInvalidationsInProgress is not a transient fault but a queue (3,000 paths / 15 wildcards in
  * progress per distribution, each taking minutes), so it is waited out here with exponential backoff,
  * up to maxWaitMs. Credentials come from the standard SDK chain unless given.
@@ -14,6 +14,7 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { z } from 'zod';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Cdn, InvalidationRequest, InvalidationResult } from '../ports.ts';
+import { retryStrategy } from './retry.ts';
 
 export interface CloudFrontCdnOptions {
   distributionId: string;
@@ -56,8 +57,7 @@ export function createCloudFrontCdn(options: CloudFrontCdnOptions): Cdn {
     region: options.region ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 5,
-    retryMode: 'standard',
+    retryStrategy: retryStrategy(options.maxAttempts ?? 5),
   });
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;

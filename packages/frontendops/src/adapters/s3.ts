@@ -20,12 +20,13 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { keyBytesProblem, shortened } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectHead, ObjectMeta, ObjectStore, ObjectSummary, StoredObject } from '../ports.ts';
+import { retryStrategy } from './retry.ts';
 
 export interface S3ClientOptions {
   endpoint?: string;
   region?: string;
   credentials?: AwsCredentialIdentity;
-  /** Attempts per request, retried with backoff on 5xx and throttling (SDK standard retry mode). */
+  /** Attempts per request, retried with jittered backoff on 5xx, resets and throttling (adapters/retry.ts). */
   maxAttempts?: number;
 }
 
@@ -45,8 +46,7 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 5,
-    retryMode: 'standard',
+    retryStrategy: retryStrategy(options.maxAttempts ?? 5),
     // S3-compatible servers differ in their support for the SDK's default flexible checksums.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

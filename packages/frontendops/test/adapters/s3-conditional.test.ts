@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { THROTTLE_BACKOFF_MS } from '../../src/adapters/retry.ts';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
@@ -49,6 +50,17 @@ describe('S3 adapter retries', () => {
     const attempts = proxy.seen.slice(before).filter((r) => r.path.includes('retry/ok.txt'));
     expect(attempts.map((r) => r.status)).toEqual([503, 503, 200]);
     expect((await store(ARTIFACTS).get('retry/ok.txt'))?.body.toString()).toBe('ok');
+  });
+
+  it('waits out throttles briefly: three SlowDowns in a row cost at most 0.25 + 0.5 + 1 s', async () => {
+    // The SDK's default would wait up to 1 + 2 + 4 s (adapters/retry.ts); ours is bounded by
+    // THROTTLE_BACKOFF_MS × 2ⁿ per retry, whatever the random draw.
+    proxy.failNext(3);
+    const started = performance.now();
+    await store(ARTIFACTS).put('retry/throttled.txt', 'ok');
+    const ms = performance.now() - started;
+    expect(ms).toBeLessThan(THROTTLE_BACKOFF_MS * (1 + 2 + 4) + 500);
+    expect((await store(ARTIFACTS).get('retry/throttled.txt'))?.body.toString()).toBe('ok');
   });
 
   it('gives up after the attempts with an UPSTREAM error naming the operation', async () => {
