@@ -52,7 +52,7 @@ describe('S3 adapter retries', () => {
     expect((await store(ARTIFACTS).get('retry/ok.txt'))?.body.toString()).toBe('ok');
   });
 
-  it('waits out throttles briefly: three SlowDowns in a row cost at most 0.25 + 0.5 + 1 s', async () => {
+  it('waits out throttles briefly: three SlowDowns in a row cost at most 0.1 + 0.2 + 0.4 s', async () => {
     // The SDK's default would wait up to 1 + 2 + 4 s (adapters/retry.ts); ours is bounded by
     // THROTTLE_BACKOFF_MS × 2ⁿ per retry, whatever the random draw.
     proxy.failNext(3);
