@@ -35,6 +35,32 @@ async function expectRefused(dir: string, message: RegExp) {
 }
 
 describe('publish', () => {
+  it('stops at the first failed upload: no further file is sent and no manifest is written', async () => {
+    const dir = join(tmp, 'many');
+    await mkdir(join(dir, 'assets'), { recursive: true });
+    await writeFile(join(dir, 'index.html'), '<!doctype html><title>many</title>');
+    for (let i = 0; i < 200; i++)
+      await writeFile(join(dir, 'assets', `f${i}.js`), `export const n = ${i};\n`);
+    const real = s3.store(ARTIFACTS);
+    let puts = 0;
+    const failing = {
+      ...real,
+      put: async (...args: Parameters<typeof real.put>) => {
+        puts += 1;
+        if (puts === 10) throw new Error('injected upload failure');
+        return real.put(...args);
+      },
+    };
+    const sha = commit();
+    const error = await publishArtifact(failing, { dir, app: APP, commit: sha, concurrency: 4 }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(/injected upload failure/);
+    // The uploads under way when it failed may finish; nothing after them starts.
+    expect(puts).toBeLessThanOrEqual(10 + 4);
+    expect(await readManifest(real, APP, sha)).toBeNull();
+  });
+
   it('uploads files then the manifest with sha256, size, Content-Type and Cache-Control per file', async () => {
     const build = await writeFixtureBuild(join(tmp, 'ok'), { version: 'v1' });
     const sha = commit();
