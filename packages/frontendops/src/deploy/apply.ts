@@ -4,7 +4,7 @@
  * Before the first write the plan is saved as pending, so an interrupted deploy is finished or
  * repaired by running it again.
  */
-import pLimit from 'p-limit';
+import pMap from 'p-map';
 import { invalidationCallerReference, planInvalidationBatches } from '../engine/invalidation.ts';
 import { artifactFileKey } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
@@ -33,18 +33,19 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
   };
   await site.records.writePending(pending);
 
-  const limit = pLimit(options.concurrency ?? 32);
   for (const group of GROUPS) {
     const batch = plan.copies.filter((c) => c.group === group);
     if (group !== 'asset' && batch.length > 0) await assertPlannedFromLive(site, plan);
     let done = 0;
-    await Promise.all(
-      batch.map((copy) =>
-        limit(async () => {
-          await copyOne(site, plan, copy);
-          options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
-        }),
-      ),
+    // Taken as copy slots free up (a 20,000-file deploy never queues 20,000 tasks), keeping no
+    // results; the first failure stops the group.
+    await pMap(
+      batch,
+      async (copy) => {
+        await copyOne(site, plan, copy);
+        options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
+      },
+      { concurrency: options.concurrency ?? 32 },
     );
   }
 

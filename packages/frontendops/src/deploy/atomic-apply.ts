@@ -18,7 +18,7 @@
  * state is left naming nothing this operation did.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import pLimit from 'p-limit';
+import pMap from 'p-map';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import {
   type AtomicCopy,
@@ -325,25 +325,25 @@ export async function copyFiles(
   copies: readonly AtomicCopy[],
   options: Pick<AtomicOptions, 'concurrency' | 'onEvent'>,
 ): Promise<void> {
-  const limit = pLimit(options.concurrency ?? 32);
   for (const group of GROUPS) {
     const batch = copies.filter((c) => c.group === group);
     let done = 0;
-    await Promise.all(
-      batch.map((copy) =>
-        limit(async () => {
-          await site.hosting.copyFrom(
-            { bucket: site.artifacts.bucket, key: artifactFileKey(copy.app, copy.commit, copy.path) },
-            copy.key,
-            {
-              contentType: copy.contentType,
-              cacheControl: copy.cacheControl,
-              metadata: { sha256: copy.sha256 },
-            },
-          );
-          options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
-        }),
-      ),
+    // As copy slots free up, no results kept, the first failure stops the group (as deploy/apply.ts).
+    await pMap(
+      batch,
+      async (copy) => {
+        await site.hosting.copyFrom(
+          { bucket: site.artifacts.bucket, key: artifactFileKey(copy.app, copy.commit, copy.path) },
+          copy.key,
+          {
+            contentType: copy.contentType,
+            cacheControl: copy.cacheControl,
+            metadata: { sha256: copy.sha256 },
+          },
+        );
+        options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
+      },
+      { concurrency: options.concurrency ?? 32 },
     );
   }
 }
