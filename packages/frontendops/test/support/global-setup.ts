@@ -1,14 +1,23 @@
 /**
- * Once per test run: a registry of the processes tests start (test/support/processes.ts), and at the
- * end, a sweep that kills every process group (and lone process) still listed — whatever a timed-out
- * test or a dead worker left behind — and says so, so a leak is seen rather than left running.
+ * Once per test run:
+ * - the tool is built (scripts/build.js, incremental: about 2 s when nothing changed), so what tests
+ *   spawn — the CLI (bin/ runs dist/bundle), the embedded S3 server's child process — is the code
+ *   under test, however the run was started (`npm test`, `npx vitest`, one file);
+ * - a registry of the processes tests start (test/support/processes.ts), and at the end, a sweep
+ *   that kills every process group (and lone process) still listed — whatever a timed-out test or a
+ *   dead worker left behind — and says so, so a leak is seen rather than left running.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { killRegistered, PIDS_ENV } from './processes.ts';
 
+const BUILD = fileURLToPath(new URL('../../scripts/build.js', import.meta.url));
+
 export default function setup() {
+  execFileSync(process.execPath, [BUILD], { stdio: 'inherit' });
   const registry = mkdtempSync(join(tmpdir(), 'frontendops-test-pids-'));
   process.env[PIDS_ENV] = registry;
   return () => {
