@@ -9,9 +9,12 @@ import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
 // @ts-expect-error s3rver ships no types for its account model
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
+// @ts-expect-error nor for its object model
+import S3Object from 's3rver/lib/models/object.js';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
 import { guardS3Server } from './s3-server-guard.ts';
+import { type ListedStore, makeListingIndexed } from './s3-server-listing.ts';
 
 interface StartMessage {
   type: 'start';
@@ -36,7 +39,10 @@ process.once('message', async (message: StartMessage) => {
   // s3rver knows one account with the well-known key S3RVER/S3RVER: replace it with this server's own.
   DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
   DUMMY_ACCOUNT.createKeyPair(message.credentials.accessKeyId, message.credentials.secretAccessKey);
-  makePutObjectAtomic((s3rver as unknown as { store: Parameters<typeof makePutObjectAtomic>[0] }).store);
+  const { store } = s3rver as unknown as { store: Parameters<typeof makePutObjectAtomic>[0] & ListedStore };
+  makePutObjectAtomic(store);
+  // After the atomic putObject: the listing index wraps every write, that one included.
+  makeListingIndexed(store, S3Object);
   // s3rver itself takes anonymous requests and any SigV4 signature: only what the guard lets in reaches it.
   const handle = serializePerKey(guardS3Server({ credentials: message.credentials }, s3rver.callback()));
   let inFlight = 0;
