@@ -14,6 +14,7 @@ import S3Object from 's3rver/lib/models/object.js';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
 import { guardS3Server } from './s3-server-guard.ts';
+import { type LeanApp, makeS3rverLean } from './s3-server-lean.ts';
 import { type ListedStore, makeListingIndexed } from './s3-server-listing.ts';
 
 interface StartMessage {
@@ -36,6 +37,7 @@ process.once('message', async (message: StartMessage) => {
     configureBuckets: message.buckets.map((name) => ({ name, configs: [] })),
   });
   await s3rver.configureBuckets();
+  makeS3rverLean(s3rver as unknown as LeanApp);
   // s3rver knows one account with the well-known key S3RVER/S3RVER: replace it with this server's own.
   DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
   DUMMY_ACCOUNT.createKeyPair(message.credentials.accessKeyId, message.credentials.secretAccessKey);
