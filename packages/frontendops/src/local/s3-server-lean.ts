@@ -28,69 +28,77 @@ export interface LeanApp {
 
 export function makeS3rverLean(app: LeanApp): void {
   const { store } = app;
-  const buckets = new Map<string, Promise<unknown>>();
-  const configs = new Map<string, Promise<unknown>>();
-  const forgetBucket = (bucket: string) => {
-    buckets.delete(bucket);
-    for (const id of configs.keys()) if (id.startsWith(`${bucket}/`)) configs.delete(id);
+  /** "<bucket>" → its lookup, "<bucket>/<type>" → its configuration: the reads under way or done. */
+  const known = new Map<string, Promise<unknown>>();
+  /**
+   * The read is remembered from the moment it starts, so a change that begins later forgets it; it
+   * is dropped when it fails or `keep` refuses its answer (a bucket that does not exist is asked again).
+   */
+  const remember = (
+    id: string,
+    read: () => Promise<unknown>,
+    keep: (value: unknown) => boolean = () => true,
+  ) => {
+    const seen = known.get(id);
+    if (seen) return seen;
+    const reading = read();
+    known.set(id, reading);
+    const drop = () => {
+      if (known.get(id) === reading) known.delete(id);
+    };
+    reading.then((value) => {
+      if (!keep(value)) drop();
+    }, drop);
+    return reading;
   };
+  /** Runs a change, forgetting what it changes both before (reads to come) and after (reads meanwhile). */
+  const changing = async <T>(forget: () => void, change: () => Promise<T>): Promise<T> => {
+    forget();
+    try {
+      return await change();
+    } finally {
+      forget();
+    }
+  };
+  const forgetBucket = (bucket: string) => {
+    for (const id of known.keys()) if (id === bucket || id.startsWith(`${bucket}/`)) known.delete(id);
+  };
+  const forgetConfig = (bucket: string, type: string) => known.delete(`${bucket}/${type}`);
 
   const { getBucket, putBucket, deleteBucket, getSubresource, putSubresource, deleteSubresource } = store;
   store.getBucket = function (bucket) {
-    const known = buckets.get(bucket);
-    if (known) return known;
-    const found = getBucket.call(this, bucket);
-    // Only a bucket that exists is remembered; a failed or empty answer is asked again next time.
-    void found.then(
-      (value) => {
-        if (value && !buckets.has(bucket)) buckets.set(bucket, found);
-      },
-      () => {},
+    return remember(bucket, () => getBucket.call(this, bucket), Boolean);
+  };
+  store.putBucket = function (bucket) {
+    return changing(
+      () => forgetBucket(bucket),
+      () => putBucket.call(this, bucket),
     );
-    return found;
   };
-  store.putBucket = async function (bucket) {
-    forgetBucket(bucket);
-    try {
-      return await putBucket.call(this, bucket);
-    } finally {
-      forgetBucket(bucket);
-    }
-  };
-  store.deleteBucket = async function (bucket) {
-    forgetBucket(bucket);
-    try {
-      return await deleteBucket.call(this, bucket);
-    } finally {
-      forgetBucket(bucket);
-    }
+  store.deleteBucket = function (bucket) {
+    return changing(
+      () => forgetBucket(bucket),
+      () => deleteBucket.call(this, bucket),
+    );
   };
   // Object-level subresources (ACLs and the like) go to s3rver as before: only the bucket's own are kept.
   store.getSubresource = function (bucket, key, type) {
     if (key !== undefined) return getSubresource.call(this, bucket, key, type);
-    const id = `${bucket}/${type}`;
-    const known = configs.get(id);
-    if (known) return known;
-    const read = getSubresource.call(this, bucket, key, type);
-    configs.set(id, read);
-    read.catch(() => configs.delete(id));
-    return read;
+    return remember(`${bucket}/${type}`, () => getSubresource.call(this, bucket, key, type));
   };
-  store.putSubresource = async function (bucket, key, resource) {
-    if (key === undefined) configs.delete(`${bucket}/${resource.type}`);
-    try {
-      return await putSubresource.call(this, bucket, key, resource);
-    } finally {
-      if (key === undefined) configs.delete(`${bucket}/${resource.type}`);
-    }
+  store.putSubresource = function (bucket, key, resource) {
+    if (key !== undefined) return putSubresource.call(this, bucket, key, resource);
+    return changing(
+      () => forgetConfig(bucket, resource.type),
+      () => putSubresource.call(this, bucket, key, resource),
+    );
   };
-  store.deleteSubresource = async function (bucket, key, type) {
-    if (key === undefined) configs.delete(`${bucket}/${type}`);
-    try {
-      return await deleteSubresource.call(this, bucket, key, type);
-    } finally {
-      if (key === undefined) configs.delete(`${bucket}/${type}`);
-    }
+  store.deleteSubresource = function (bucket, key, type) {
+    if (key !== undefined) return deleteSubresource.call(this, bucket, key, type);
+    return changing(
+      () => forgetConfig(bucket, type),
+      () => deleteSubresource.call(this, bucket, key, type),
+    );
   };
 
   // koa-logger's middleware (named "logger") formats every request and response line; s3rver is

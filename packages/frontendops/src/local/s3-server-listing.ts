@@ -46,7 +46,8 @@ type S3ObjectClass = new (bucket: string, key: string, content: null, metadata: 
 export function makeListingIndexed(store: ListedStore, S3Object: S3ObjectClass): void {
   /** Per bucket: writes begun, and writes under way. */
   const writes = new Map<string, { begun: number; running: number }>();
-  const indexes = new Map<string, { begun: number; keys: SortedKeys }>();
+  /** Dropped by every write as it begins; only stored by a read that no write overlapped. */
+  const indexes = new Map<string, SortedKeys>();
   const decode =
     (store.constructor as { decodeKeyPath?: (path: string) => string }).decodeKeyPath ?? ((path) => path);
   const stateOf = (bucket: string) => {
@@ -84,13 +85,13 @@ export function makeListingIndexed(store: ListedStore, S3Object: S3ObjectClass):
   };
 
   const keysOf = async (bucket: string): Promise<SortedKeys> => {
-    const state = stateOf(bucket);
     const cached = indexes.get(bucket);
-    if (cached && cached.begun === state.begun && state.running === 0) return cached.keys;
+    if (cached) return cached;
+    const state = stateOf(bucket);
     const begun = state.begun;
     const quiet = state.running === 0;
     const keys = await readKeys(store.getBucketPath(bucket), decode);
-    if (quiet && state.running === 0 && state.begun === begun) indexes.set(bucket, { begun, keys });
+    if (quiet && state.begun === begun) indexes.set(bucket, keys);
     return keys;
   };
 
