@@ -71,80 +71,159 @@ const CHILD_FROM_TS = FROM_SOURCES && !existsSync(BUILT_CHILD);
 const CHILD = CHILD_FROM_TS ? fileURLToPath(new URL('./s3-server-child.ts', import.meta.url)) : BUILT_CHILD;
 const START_TIMEOUT_MS = 20_000;
 
-export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
-  const host = options.host ?? '127.0.0.1';
+/**
+ * A process that runs embedded S3 servers one after another (see s3-server-child.ts). A server's
+ * close() stops it and leaves the process for the next start(); dispose() ends the process. The
+ * tests keep one per worker; anything else uses startLocalS3, whose close() ends the process too.
+ */
+export interface LocalS3Host {
+  readonly pid: number;
+  /** Starts a server; one at a time (the last one closed first). */
+  start(options: LocalS3Options): Promise<LocalS3>;
+  /** Whether the process still runs, so start() can be called. */
+  readonly alive: boolean;
+  /** Settles when the process has ended. */
+  readonly exited: Promise<void>;
+  dispose(): Promise<void>;
+}
+
+type ChildMessage =
+  | { type: 'ready'; session: number; port: number }
+  | { type: 'failed'; session: number; error: string }
+  | { type: 'request'; session: number; record: S3RequestRecord }
+  | { type: 'paused'; session: number }
+  | { type: 'flushed'; session: number; id: number }
+  | { type: 'stopped'; session: number };
+
+export function startLocalS3Host(): LocalS3Host {
   const child = fork(CHILD, [], {
     execArgv: ['--openssl-legacy-provider', '--no-warnings', ...(CHILD_FROM_TS ? ['--import', 'tsx'] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const exited = once(child, 'exit');
-  const flushes = new Map<number, () => void>();
-  let nextFlush = 0;
-  let onPaused: (() => void) | null = null;
-  const ready = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('the embedded S3 server did not start in time')),
-      START_TIMEOUT_MS,
-    );
-    child.on('message', (message: { type: string; port?: number; record?: S3RequestRecord }) => {
-      if (message.type === 'ready' && message.port) {
-        clearTimeout(timer);
-        resolve(message.port);
-      } else if (message.type === 'request' && message.record) {
-        options.onRequest?.(message.record);
-      } else if (message.type === 'paused') {
-        onPaused?.();
-        onPaused = null;
-      } else if (message.type === 'flushed') {
-        const id = (message as { id?: number }).id ?? -1;
-        flushes.get(id)?.();
-        flushes.delete(id);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the embedded S3 server exited during start-up (code ${code})`));
-    });
-  });
-  child.send({
-    type: 'start',
-    directory: options.directory,
-    host,
-    port: options.port ?? 0,
-    buckets: [...(options.buckets ?? [])],
-    credentials: options.credentials,
-    record: Boolean(options.onRequest),
-  });
-  let port: number;
-  try {
-    port = await ready;
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
+  const exited = once(child, 'exit').then(() => undefined);
+  const listeners = new Map<number, (message: ChildMessage) => void>();
+  child.on('message', (message: ChildMessage) => listeners.get(message.session)?.(message));
+  let nextSession = 0;
+  let running = false;
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const dispose = async () => {
+    if (gone()) return;
+    child.kill('SIGTERM');
+    await exited;
+  };
   return {
-    endpoint: `http://${host}:${port}`,
     pid: child.pid ?? 0,
-    flush() {
-      const id = nextFlush++;
-      return new Promise<void>((resolve) => {
-        flushes.set(id, resolve);
-        child.send({ type: 'flush', id });
+    get alive() {
+      return !gone() && child.connected;
+    },
+    dispose,
+    exited,
+    async start(options) {
+      if (running) throw new Error('this embedded S3 process already runs a server: close it first');
+      if (gone() || !child.connected) throw new Error('the embedded S3 server process has ended');
+      running = true;
+      const session = nextSession++;
+      const host = options.host ?? '127.0.0.1';
+      const flushes = new Map<number, () => void>();
+      let nextFlush = 0;
+      let onPaused: (() => void) | null = null;
+      let onStopped: (() => void) | null = null;
+      const ready = new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error('the embedded S3 server did not start in time')),
+          START_TIMEOUT_MS,
+        );
+        listeners.set(session, (message) => {
+          if (message.type === 'ready') {
+            clearTimeout(timer);
+            resolve(message.port);
+          } else if (message.type === 'failed') {
+            clearTimeout(timer);
+            reject(new Error(`the embedded S3 server did not start: ${message.error}`));
+          } else if (message.type === 'request') {
+            options.onRequest?.(message.record);
+          } else if (message.type === 'paused') {
+            onPaused?.();
+            onPaused = null;
+          } else if (message.type === 'flushed') {
+            flushes.get(message.id)?.();
+            flushes.delete(message.id);
+          } else if (message.type === 'stopped') {
+            onStopped?.();
+          }
+        });
+        exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`the embedded S3 server exited during start-up (code ${child.exitCode})`));
+        });
       });
-    },
-    pauseAfter(rule) {
-      return new Promise<void>((resolvePaused) => {
-        onPaused = resolvePaused;
-        child.send({ type: 'pause-after', rule });
+      child.send({
+        type: 'start',
+        session,
+        directory: options.directory,
+        host,
+        port: options.port ?? 0,
+        buckets: [...(options.buckets ?? [])],
+        credentials: options.credentials,
+        record: Boolean(options.onRequest),
       });
+      let port: number;
+      try {
+        port = await ready;
+      } catch (error) {
+        child.kill('SIGKILL');
+        throw error;
+      }
+      let closing: Promise<void> | null = null;
+      return {
+        endpoint: `http://${host}:${port}`,
+        pid: child.pid ?? 0,
+        flush() {
+          const id = nextFlush++;
+          return new Promise<void>((resolve) => {
+            flushes.set(id, resolve);
+            child.send({ type: 'flush', session, id });
+          });
+        },
+        pauseAfter(rule) {
+          return new Promise<void>((resolvePaused) => {
+            onPaused = resolvePaused;
+            child.send({ type: 'pause-after', session, rule });
+          });
+        },
+        resume() {
+          child.send({ type: 'resume', session });
+        },
+        close() {
+          closing ??= (async () => {
+            if (!gone() && child.connected) {
+              // Every request the server finished has been reported before it says it stopped.
+              await Promise.race([
+                new Promise<void>((resolve) => {
+                  onStopped = resolve;
+                  child.send({ type: 'stop', session });
+                }),
+                exited,
+              ]);
+            }
+            listeners.delete(session);
+            running = false;
+          })();
+          return closing;
+        },
+      };
     },
-    resume() {
-      child.send({ type: 'resume' });
-    },
+  };
+}
+
+/** One embedded S3 server in a process of its own; close() ends the process. */
+export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
+  const host = startLocalS3Host();
+  const server = await host.start(options);
+  return {
+    ...server,
     async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await exited;
+      await host.dispose();
     },
   };
 }

@@ -19,6 +19,8 @@ const leaders = new Set<ChildProcess>();
 const orphaned = new Set<number>();
 /** Processes known by pid only, not group leaders (a server a module under test forked). */
 const singles = new Set<number>();
+/** Processes this worker keeps for its next test files while idle (the embedded S3 hosts). */
+const kept = new Set<number>();
 
 /** spawn(), in a process group of its own (so its children die with it), registered for cleanup. */
 export function spawnTracked(
@@ -86,6 +88,21 @@ export function trackPid(pid: number): () => void {
   };
 }
 
+/**
+ * Keeps an idle process (an embedded S3 host between two servers) for the worker's next test files:
+ * the end of a file does not kill it as a leftover. It ends with the worker (its IPC channel closes)
+ * or at the latest with the global teardown, which kills it without reporting it. Call the returned
+ * function when the process has ended.
+ */
+export function keepForNextFiles(pid: number): () => void {
+  kept.add(pid);
+  register(`kept-${pid}`);
+  return () => {
+    kept.delete(pid);
+    unregister(`kept-${pid}`);
+  };
+}
+
 /** Kills every process this test file started and did not stop itself, and waits for them to be gone. */
 export async function killAllTracked(): Promise<void> {
   await Promise.all([...leaders].map(killTracked));
@@ -108,7 +125,7 @@ export async function killAllTracked(): Promise<void> {
  */
 async function killDescendants(): Promise<void> {
   if (typeof process.send !== 'function') return;
-  const below = descendantsOf(process.pid);
+  const below = descendantsOf(process.pid).filter((pid) => !kept.has(pid));
   for (const pid of below) signal(pid);
   const deadline = Date.now() + 5_000;
   while (below.some(exists) && Date.now() < deadline) await sleep(10);
@@ -148,12 +165,12 @@ function exists(pid: number): boolean {
  * worker could not), and returns what it found.
  */
 export function killRegistered(registry: string): string[] {
-  const left = readdirSync(registry).filter((name) => /^(group|process)-\d+$/.test(name));
-  for (const name of left) {
+  const names = readdirSync(registry).filter((name) => /^(group|process|kept)-\d+$/.test(name));
+  for (const name of names) {
     const pid = Number(name.slice(name.indexOf('-') + 1));
     signal(name.startsWith('group-') ? -pid : pid);
   }
-  return left;
+  return names.filter((name) => !name.startsWith('kept-'));
 }
 
 function signal(target: number): void {
