@@ -15,8 +15,6 @@
  */
 import '@aws-sdk/signature-v4a';
 import { lookup as dnsLookup } from 'node:dns';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import {
   CloudFrontKeyValueStoreClient,
@@ -34,6 +32,7 @@ import {
 } from '../atomic/release-pointer.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
+import { type HttpOptions, requestHandler } from './http.ts';
 import { retryStrategy } from './retry.ts';
 
 export interface CloudFrontReleaseStoreOptions {
@@ -44,6 +43,8 @@ export interface CloudFrontReleaseStoreOptions {
   credentials?: AwsCredentialIdentity;
   /** SDK attempts per request for 5xx and throttling (default 5). */
   maxAttempts?: number;
+  /** Silence after which an attempt ends (adapters/http.ts; default 60 s). */
+  idleTimeoutMs?: HttpOptions['idleTimeoutMs'];
   /** Makes the preview secret when the store has none (default: 256 random bits). */
   newSecret?: () => string;
 }
@@ -65,10 +66,10 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     retryStrategy: retryStrategy(options.maxAttempts ?? 5),
-    requestHandler: {
-      httpAgent: new HttpAgent({ keepAlive: true, lookup: loopbackSubdomains }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, lookup: loopbackSubdomains }),
-    },
+    requestHandler: requestHandler({
+      lookup: loopbackSubdomains,
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    }),
   });
   const KvsARN = options.kvsArn;
   const newSecret = options.newSecret ?? newPreviewSecret;

@@ -14,6 +14,7 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { z } from 'zod';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Cdn, InvalidationRequest, InvalidationResult } from '../ports.ts';
+import { type HttpOptions, requestHandler } from './http.ts';
 import { retryStrategy } from './retry.ts';
 
 export interface CloudFrontCdnOptions {
@@ -29,6 +30,8 @@ export interface CloudFrontCdnOptions {
   maxWaitMs?: number;
   /** SDK attempts per request for 5xx and throttling (default 5). */
   maxAttempts?: number;
+  /** Silence after which an attempt ends (adapters/http.ts; default 60 s). */
+  idleTimeoutMs?: HttpOptions['idleTimeoutMs'];
 }
 
 /** First wait after TooManyInvalidationsInProgress; doubles up to MAX_SINGLE_WAIT_MS. */
@@ -58,6 +61,7 @@ export function createCloudFrontCdn(options: CloudFrontCdnOptions): Cdn {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     retryStrategy: retryStrategy(options.maxAttempts ?? 5),
+    requestHandler: requestHandler(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
   });
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;

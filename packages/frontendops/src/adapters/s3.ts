@@ -4,8 +4,6 @@
  * standard SDK chain (env, profiles, roles) unless the caller passes them (the local environment).
  */
 import { randomUUID } from 'node:crypto';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
@@ -20,6 +18,7 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { keyBytesProblem, shortened } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { ObjectHead, ObjectMeta, ObjectStore, ObjectSummary, StoredObject } from '../ports.ts';
+import { type HttpOptions, requestHandler } from './http.ts';
 import { retryStrategy } from './retry.ts';
 
 export interface S3ClientOptions {
@@ -28,6 +27,8 @@ export interface S3ClientOptions {
   credentials?: AwsCredentialIdentity;
   /** Attempts per request, retried with jittered backoff on 5xx, resets and throttling (adapters/retry.ts). */
   maxAttempts?: number;
+  /** Silence after which an attempt ends (adapters/http.ts; default 60 s). */
+  idleTimeoutMs?: HttpOptions['idleTimeoutMs'];
 }
 
 export interface S3StoreOptions extends S3ClientOptions {
@@ -50,10 +51,10 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     // S3-compatible servers differ in their support for the SDK's default flexible checksums.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: {
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
-    },
+    requestHandler: requestHandler({
+      maxSockets: 64,
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    }),
   });
 }
 
