@@ -194,10 +194,7 @@ export async function routePost(
       copied: summary.copied,
       pruned: summary.pruned,
       invalidation: summary.invalidation,
-      verification: summary.verification && {
-        ok: summary.verification.ok,
-        detail: summary.verification.detail,
-      },
+      verification: verificationOf(summary.verification),
       durationMs: summary.durationMs,
       error: summary.error ?? null,
       tag,
@@ -278,10 +275,7 @@ async function postCanary(
       percent: summary.canary?.weight ?? null,
       copied: summary.copied,
       pruned: summary.pruned,
-      verification: summary.verification && {
-        ok: summary.verification.ok,
-        detail: summary.verification.detail,
-      },
+      verification: verificationOf(summary.verification),
       durationMs: summary.durationMs,
       error: summary.error ?? null,
       tag,
@@ -341,7 +335,7 @@ async function postPreview(req: IncomingMessage, res: ServerResponse, context: R
       url: link.url,
       expiresAt: link.expiresAt,
       copied: link.copied,
-      verification: link.verification && { ok: link.verification.ok, detail: link.verification.detail },
+      verification: verificationOf(link.verification),
     };
     return sendJson(res, 200, result);
   } catch (error) {
@@ -386,6 +380,10 @@ async function postPin(
 }
 
 /** "alice (console)" → "alice": the person who confirmed, for the words of a request. */
+/** What the page shows of a release check: whether the release was served whole, and what was seen. */
+const verificationOf = (verification: { ok: boolean; detail: string } | null) =>
+  verification && { ok: verification.ok, detail: verification.detail };
+
 const personOf = (actor: string) => actor.replace(/ \(console\)$/, '');
 
 /** A PINNED refusal in the page's words: the buttons are the ways forward, not CLI commands. */

@@ -224,15 +224,21 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
                 : CONFIRM[asked.action]}
             </button>
           )}
-          {state.state === 'running' && <span className="muted">Working… progress is shown below.</span>}
-          {state.state !== 'running' && (
-            <button type="button" onClick={props.onClose}>
-              Cancel
-            </button>
-          )}
+          <WhileRunning running={state.state === 'running'} onClose={props.onClose} />
         </div>
       </div>
     </div>
+  );
+}
+
+/** The end of a dialog's action row: Cancel until the change runs, then where its progress is. */
+function WhileRunning({ running, onClose }: { running: boolean; onClose: () => void }) {
+  return running ? (
+    <span className="muted">Working… progress is shown below.</span>
+  ) : (
+    <button type="button" onClick={onClose}>
+      Cancel
+    </button>
   );
 }
 
@@ -366,12 +372,7 @@ function ConfirmCanary(props: DialogProps & { action: 'canary-promote' | 'canary
               {promote ? 'Confirm promote canary' : 'Confirm abort canary'}
             </button>
           )}
-          {state.state === 'running' && <span className="muted">Working… progress is shown below.</span>}
-          {state.state !== 'running' && (
-            <button type="button" onClick={props.onClose}>
-              Cancel
-            </button>
-          )}
+          <WhileRunning running={state.state === 'running'} onClose={props.onClose} />
         </div>
       </div>
     </div>
