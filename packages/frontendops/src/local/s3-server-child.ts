@@ -14,7 +14,12 @@ import S3Object from 's3rver/lib/models/object.js';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
 import { guardS3Server } from './s3-server-guard.ts';
-import { type LeanApp, makeS3rverLean } from './s3-server-lean.ts';
+import {
+  type LeanApp,
+  makeS3rverLean,
+  type ObjectMetadataStore,
+  rememberObjectMetadata,
+} from './s3-server-lean.ts';
 import { type ListedStore, makeListingIndexed } from './s3-server-listing.ts';
 
 interface StartMessage {
@@ -95,6 +100,8 @@ async function startSession(message: StartMessage): Promise<Session> {
   DUMMY_ACCOUNT.createKeyPair(message.credentials.accessKeyId, message.credentials.secretAccessKey);
   const { store } = s3rver as unknown as { store: Parameters<typeof makePutObjectAtomic>[0] & ListedStore };
   makePutObjectAtomic(store);
+  // After the atomic putObject, which replaces s3rver's: the memo forgets on the write that happens.
+  rememberObjectMetadata(store as unknown as ObjectMetadataStore);
   // After the atomic putObject: the listing index wraps every write, that one included.
   makeListingIndexed(store, S3Object);
   // s3rver itself takes anonymous requests and any SigV4 signature: only what the guard lets in reaches it.

@@ -7,6 +7,10 @@
  * - formatting a coloured log line per request and response, which `silent` then discards.
  * Bucket lookups and bucket-level configurations are remembered until a call that changes them;
  * the logging middleware is dropped and the (silent) logger skips below warnings.
+ *
+ * And per object (rememberObjectMetadata): every GET and HEAD read the object's metadata from disk
+ * (a stat and two file reads, a JSON parse); it is remembered until the object is written, copied
+ * onto, deleted, or its bucket goes. This process is the only writer of its directory.
  */
 
 /** The parts of s3rver's FilesystemStore this touches. */
@@ -26,21 +30,16 @@ export interface LeanApp {
   logger: { level: string };
 }
 
-export function makeS3rverLean(app: LeanApp): void {
-  const { store } = app;
-  /** "<bucket>" → its lookup, "<bucket>/<type>" → its configuration: the reads under way or done. */
+/**
+ * Reads remembered until a change: the read is remembered from the moment it starts, so a change that
+ * begins later forgets it; it is dropped when it fails or `keep` refuses its answer. A change forgets
+ * what it changes both before it runs (reads to come) and after (reads that ran meanwhile).
+ */
+function createMemo() {
   const known = new Map<string, Promise<unknown>>();
-  /**
-   * The read is remembered from the moment it starts, so a change that begins later forgets it; it
-   * is dropped when it fails or `keep` refuses its answer (a bucket that does not exist is asked again).
-   */
-  const remember = (
-    id: string,
-    read: () => Promise<unknown>,
-    keep: (value: unknown) => boolean = () => true,
-  ) => {
+  const remember = <T>(id: string, read: () => Promise<T>, keep: (value: T) => boolean = () => true) => {
     const seen = known.get(id);
-    if (seen) return seen;
+    if (seen) return seen as Promise<T>;
     const reading = read();
     known.set(id, reading);
     const drop = () => {
@@ -51,7 +50,6 @@ export function makeS3rverLean(app: LeanApp): void {
     }, drop);
     return reading;
   };
-  /** Runs a change, forgetting what it changes both before (reads to come) and after (reads meanwhile). */
   const changing = async <T>(forget: () => void, change: () => Promise<T>): Promise<T> => {
     forget();
     try {
@@ -60,10 +58,22 @@ export function makeS3rverLean(app: LeanApp): void {
       forget();
     }
   };
-  const forgetBucket = (bucket: string) => {
-    for (const id of known.keys()) if (id === bucket || id.startsWith(`${bucket}/`)) known.delete(id);
+  const forget = (id: string) => known.delete(id);
+  const forgetUnder = (prefix: string) => {
+    for (const id of known.keys()) if (id.startsWith(prefix)) known.delete(id);
   };
-  const forgetConfig = (bucket: string, type: string) => known.delete(`${bucket}/${type}`);
+  return { remember, changing, forget, forgetUnder };
+}
+
+export function makeS3rverLean(app: LeanApp): void {
+  const { store } = app;
+  /** "<bucket>" → its lookup, "<bucket>/<type>" → its configuration: the reads under way or done. */
+  const { remember, changing, forget, forgetUnder } = createMemo();
+  const forgetBucket = (bucket: string) => {
+    forget(bucket);
+    forgetUnder(`${bucket}/`);
+  };
+  const forgetConfig = (bucket: string, type: string) => forget(`${bucket}/${type}`);
 
   const { getBucket, putBucket, deleteBucket, getSubresource, putSubresource, deleteSubresource } = store;
   store.getBucket = function (bucket) {
@@ -106,4 +116,76 @@ export function makeS3rverLean(app: LeanApp): void {
   const at = app.middleware.findIndex((fn) => fn.name === 'logger');
   if (at !== -1) app.middleware.splice(at, 1);
   app.logger.level = 'warn';
+}
+
+/** The object-level calls of s3rver's FilesystemStore this touches. */
+export interface ObjectMetadataStore {
+  getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+  putObject(object: { bucket: string; key: string }): Promise<unknown>;
+  putObjectMultipart(bucket: string, uploadId: string, parts: unknown): Promise<unknown>;
+  copyObject(
+    srcBucket: string,
+    srcKey: string,
+    destBucket: string,
+    destKey: string,
+    ...rest: unknown[]
+  ): Promise<unknown>;
+  deleteObject(bucket: string, key: string): Promise<unknown>;
+  putBucket(bucket: string): Promise<unknown>;
+  deleteBucket(bucket: string): Promise<unknown>;
+}
+
+/**
+ * Remembers each object's metadata (what getMetadata reads from disk for every GET, HEAD and listed
+ * key) until a call changes the object. Apply it after every other wrapper that replaces a write
+ * (makePutObjectAtomic), so that its forgetting wraps what really writes.
+ */
+export function rememberObjectMetadata(store: ObjectMetadataStore): void {
+  const { remember, changing, forget, forgetUnder } = createMemo();
+  const id = (bucket: string, key: string) => `${bucket}/${key}`;
+  const { getMetadata, putObject, putObjectMultipart, copyObject, deleteObject, putBucket, deleteBucket } =
+    store;
+  store.getMetadata = function (bucket, key) {
+    // A copy each time: what a caller does to its answer never reaches the next one.
+    return remember(id(bucket, key), () => getMetadata.call(this, bucket, key)).then((metadata) => ({
+      ...metadata,
+    }));
+  };
+  store.putObject = function (object) {
+    return changing(
+      () => forget(id(object.bucket, object.key)),
+      () => putObject.call(this, object),
+    );
+  };
+  // The key of a multipart upload is read from disk inside: forget the whole bucket's.
+  store.putObjectMultipart = function (bucket, uploadId, parts) {
+    return changing(
+      () => forgetUnder(`${bucket}/`),
+      () => putObjectMultipart.call(this, bucket, uploadId, parts),
+    );
+  };
+  store.copyObject = function (srcBucket, srcKey, destBucket, destKey, ...rest) {
+    return changing(
+      () => forget(id(destBucket, destKey)),
+      () => copyObject.call(this, srcBucket, srcKey, destBucket, destKey, ...rest),
+    );
+  };
+  store.deleteObject = function (bucket, key) {
+    return changing(
+      () => forget(id(bucket, key)),
+      () => deleteObject.call(this, bucket, key),
+    );
+  };
+  store.putBucket = function (bucket) {
+    return changing(
+      () => forgetUnder(`${bucket}/`),
+      () => putBucket.call(this, bucket),
+    );
+  };
+  store.deleteBucket = function (bucket) {
+    return changing(
+      () => forgetUnder(`${bucket}/`),
+      () => deleteBucket.call(this, bucket),
+    );
+  };
 }
