@@ -58,7 +58,7 @@ Examples:
   $ frontendops -C ~/src/site status                  as if started in ~/src/site
   $ frontendops <command> --help                      more about one command`,
   );
-  for (const load of COMMANDS) (await load()).register(program, context);
+  for (const command of await Promise.all(COMMANDS.map((load) => load()))) command.register(program, context);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return context.exitCode;
