@@ -14,6 +14,9 @@ import { createKeyValueStoreApi } from './edge-kvs-api.ts';
 import { createEmulatedKeyValueStore } from './edge-kvs-store.ts';
 import type { SigningCredentials } from './sigv4a-verify.ts';
 
+/** How long the edge's clock may show one instant, in real time, before it is taken for a stopped one. */
+const STUCK_CLOCK_MS = 100;
+
 export const LOCAL_KVS_ARN = 'arn:aws:cloudfront::000000000000:key-value-store/frontendops-local-releases';
 
 export interface LocalEdgeAtomicOptions {
@@ -100,13 +103,23 @@ export async function startEdgeAtomic(
     currentEtag: () => store.current().etag,
     visibleEtag: () => store.visible(edge.now(), propagationMs).etag,
     async whenVisible(etag) {
+      // Real time spent waiting while the edge's clock showed the same instant. A real clock moves
+      // within a few milliseconds (a 1 ms timer can fire before Date.now() ticks); an injected clock
+      // nobody advances never does, and waiting on it would never end.
+      let stuckMs = 0;
       for (;;) {
         const at = edge.now();
         const committedAt = store.committedAt(etag);
         // Unknown: older than the version the edge sees, so long visible.
         if (committedAt === undefined || committedAt + propagationMs <= at) return;
+        const began = performance.now();
         await delay(committedAt + propagationMs - at);
-        if (edge.now() === at) {
+        if (edge.now() !== at) {
+          stuckMs = 0;
+          continue;
+        }
+        stuckMs += performance.now() - began;
+        if (stuckMs >= STUCK_CLOCK_MS) {
           throw new Error(
             'The edge’s clock did not move: with an injected clock, advance it instead of waiting.',
           );

@@ -169,6 +169,32 @@ describe('local edge in atomic mode', () => {
     expect(releaseOf(await (await fetch(`${edge.url}/`)).text())).toBe('rel-b');
   });
 
+  it('waits out the propagation delay on the real clock; an injected clock never advanced is named', async () => {
+    const real = await startEdge({ atomic: { propagationMs: 30 } });
+    const written = await real.store.write({ live: 'rel-a' }, (await real.store.read()).etag);
+    await real.edge.atomic?.whenVisible(written.etag);
+    expect(real.edge.atomic?.visibleEtag()).toBe(written.etag);
+
+    // A clock that moves in 25 ms steps: a short timer can end before its next step. Still a moving clock.
+    const coarse = await startEdge({
+      now: () => Math.floor(Date.now() / 25) * 25,
+      atomic: { propagationMs: 30 },
+    });
+    for (let i = 0; i < 5; i++) {
+      const { etag } = await coarse.store.read();
+      const next = await coarse.store.write({ live: i % 2 ? 'rel-a' : 'rel-b' }, etag);
+      await coarse.edge.atomic?.whenVisible(next.etag);
+      expect(coarse.edge.atomic?.visibleEtag()).toBe(next.etag);
+    }
+
+    const frozen = Date.now();
+    const stopped = await startEdge({ now: () => frozen, atomic: { propagationMs: 50 } });
+    const pending = await stopped.store.write({ live: 'rel-a' }, (await stopped.store.read()).etag);
+    await expect(stopped.edge.atomic?.whenVisible(pending.etag)).rejects.toThrow(
+      /clock did not move: with an injected clock, advance it instead of waiting/,
+    );
+  });
+
   it('runs a sticky canary and signed previews through HTTP', async () => {
     const { edge, store } = await startEdge();
     await switchTo(edge, store, { live: 'rel-a', canary: 'rel-b', weight: 50 });
