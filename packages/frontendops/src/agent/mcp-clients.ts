@@ -79,10 +79,21 @@ export async function loadMcpConfig(path: string, cwd: string = process.cwd()): 
 }
 
 /** A client that can answer the servers' approval questions (elicitation, form mode). */
-export function createAgentMcpClient(): Client {
+/**
+ * The agent's MCP client: it answers the servers' elicitation questions (a protected stack's approval).
+ * Over Streamable HTTP it negotiates the protocol (`auto`): on the 2025 protocol a stateless HTTP
+ * server cannot ask its client anything, so a protected deploy could never be approved that way; on
+ * 2026-07-28 each request carries the client's capabilities and the server asks within it. A server
+ * that only speaks the 2025 protocol still works. Over stdio it keeps the 2025 handshake: the
+ * connection is the session there, and `auto` would spawn a second server to probe.
+ */
+export function createAgentMcpClient(options: { http?: boolean } = {}): Client {
   return new Client(
     { name: 'frontendops-agent', version: '0.1.0' },
-    { capabilities: { elicitation: { form: {} } } },
+    {
+      capabilities: { elicitation: { form: {} } },
+      ...(options.http ? { versionNegotiation: { mode: 'auto' as const } } : {}),
+    },
   );
 }
 
@@ -109,7 +120,7 @@ export async function connectAgentClients(
   const opened: Client[] = [];
   const connect = async (name: 'infra' | 'git') => {
     const entry = config.mcpServers[name];
-    const client = createAgentMcpClient();
+    const client = createAgentMcpClient({ http: 'url' in entry });
     await client.connect(transportFor(entry, options));
     opened.push(client);
     return client;

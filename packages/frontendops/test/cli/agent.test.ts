@@ -1,18 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { BIN } from '../support/cli.ts';
+import { BIN, waitForStderr } from '../support/cli.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { killTracked, spawnTracked } from '../support/processes.ts';
 import { cli } from '../support/run-cli.ts';
 
 let t: TestDeployEnv;
 let repo: TestRepo;
 let outputs: string;
 let mcpConfig: string;
+let infraEnv: Record<string, string>;
 
 beforeAll(async () => {
   t = await startDeployEnv();
@@ -29,6 +33,7 @@ beforeAll(async () => {
   const config = join(t.tmp, 'frontendops.config.json');
   await writeFile(config, JSON.stringify({ approval: { trustElicitation: true } }));
   // The servers are real child processes over stdio; they, not the agent's model, hold the credentials.
+  infraEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config };
   mcpConfig = join(t.tmp, 'mcp.json');
   await writeFile(
     mcpConfig,
@@ -37,7 +42,7 @@ beforeAll(async () => {
         infra: {
           command: process.execPath,
           args: [BIN, 'mcp', 'infra', '--stack', outputs],
-          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config },
+          env: infraEnv,
           cwd: repo.dir,
         },
         git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repo.dir], cwd: repo.dir },
@@ -51,8 +56,8 @@ afterAll(async () => {
 });
 
 /** The agent command in this process (runCli); its MCP servers are real child processes over stdio. */
-function agent(args: string[], command = 'agent', input?: string) {
-  return cli([command, ...args, '--config', mcpConfig, '--stack', outputs], {
+function agent(args: string[], command = 'agent', input?: string, servers = mcpConfig) {
+  return cli([command, ...args, '--config', servers, '--stack', outputs], {
     cwd: repo.dir,
     env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
     ...(input !== undefined ? { stdin: input } : {}),
@@ -124,6 +129,48 @@ describe('frontendops agent (MCP servers spawned over stdio)', () => {
     expect(run.stdout).toMatch(/Last \d+ deployment\(s\)/);
     // The servers' note about the file lock reaches the person once, on a line of its own, not per turn.
     expect(run.stderr.match(/^note: The S3 endpoint ignores conditional writes/gm)).toHaveLength(1);
+  });
+});
+
+describe('frontendops agent with servers already running, over Streamable HTTP', () => {
+  it('a protected deploy is approved by the answer the agent gives the server (elicitation), as over stdio', async () => {
+    const token = randomBytes(24).toString('base64url');
+    const started: Array<ReturnType<typeof spawnTracked>> = [];
+    const serve = async (args: string[], env: Record<string, string>) => {
+      const child = spawnTracked(process.execPath, [BIN, 'mcp', ...args, '--http', '0'], {
+        cwd: repo.dir,
+        env: { ...process.env, ...env, FRONTENDOPS_MCP_TOKEN: token },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      started.push(child);
+      const [, url = ''] = await waitForStderr(child, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/);
+      return { url, headers: { Authorization: `Bearer ${token}` } };
+    };
+    try {
+      const [infra, git] = await Promise.all([
+        serve(['infra', '--stack', outputs], infraEnv),
+        serve(['git', '--repo', repo.dir], {}),
+      ]);
+      const httpConfig = join(t.tmp, 'mcp-http.json');
+      await writeFile(httpConfig, JSON.stringify({ mcpServers: { infra, git } }));
+      // The rollback above pinned the stack; a person lifts the pin, as after any rollback.
+      await unpinRelease(t.site, {
+        request: { text: 'unpin', actor: 'release-manager', planner: 'cli', at: new Date().toISOString() },
+      });
+      const v4 = await addRelease('v4');
+      const run = await agent(
+        ['Deploy the latest dashboard', '--yes', '--json'],
+        'agent',
+        undefined,
+        httpConfig,
+      );
+      const result = JSON.parse(run.stdout);
+      expect(result, run.stderr).toMatchObject({ outcome: 'succeeded', commit: v4 });
+      expect(await hostingIndex()).toContain('Sophia v4');
+      expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
+    } finally {
+      await Promise.all(started.map(killTracked));
+    }
   });
 });
 
