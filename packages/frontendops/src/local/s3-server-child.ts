@@ -21,6 +21,7 @@ import {
   rememberObjectMetadata,
 } from './s3-server-lean.ts';
 import { type ListedStore, makeListingIndexed } from './s3-server-listing.ts';
+import { type WritingStore, watchWrites } from './s3-server-writes.ts';
 
 interface StartMessage {
   type: 'start';
@@ -96,14 +97,17 @@ async function startSession(message: StartMessage): Promise<Session> {
     configureBuckets: message.buckets.map((name) => ({ name, configs: [] })),
   });
   await s3rver.configureBuckets();
-  makeS3rverLean(s3rver as unknown as LeanApp);
   DUMMY_ACCOUNT.createKeyPair(message.credentials.accessKeyId, message.credentials.secretAccessKey);
-  const { store } = s3rver as unknown as { store: Parameters<typeof makePutObjectAtomic>[0] & ListedStore };
+  const { store } = s3rver as unknown as {
+    store: Parameters<typeof makePutObjectAtomic>[0] & ListedStore & ObjectMetadataStore & WritingStore;
+  };
   makePutObjectAtomic(store);
-  // After the atomic putObject, which replaces s3rver's: the memo forgets on the write that happens.
-  rememberObjectMetadata(store as unknown as ObjectMetadataStore);
-  // After the atomic putObject: the listing index wraps every write, that one included.
-  makeListingIndexed(store, S3Object);
+  // After the atomic putObject, which replaces s3rver's: the caches hear of the write that happens.
+  watchWrites(store, [
+    makeS3rverLean(s3rver as unknown as LeanApp),
+    rememberObjectMetadata(store),
+    makeListingIndexed(store, S3Object),
+  ]);
   // s3rver itself takes anonymous requests and any SigV4 signature: only what the guard lets in reaches it.
   const handle = serializePerKey(guardS3Server({ credentials: message.credentials }, s3rver.callback()));
   const session = message.session;

@@ -11,13 +11,14 @@
  * And per object (rememberObjectMetadata): every GET and HEAD read the object's metadata from disk
  * (a stat and two file reads, a JSON parse); it is remembered until the object is written, copied
  * onto, deleted, or its bucket goes. This process is the only writer of its directory.
+ *
+ * What a write changes reaches both memos through s3-server-writes.ts, the one list of writing calls.
  */
+import type { WriteTarget, WriteWatcher } from './s3-server-writes.ts';
 
 /** The parts of s3rver's FilesystemStore this touches. */
 export interface LeanStore {
   getBucket(bucket: string): Promise<unknown>;
-  putBucket(bucket: string): Promise<unknown>;
-  deleteBucket(bucket: string): Promise<unknown>;
   getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
   putSubresource(bucket: string, key: string | undefined, resource: { type: string }): Promise<unknown>;
   deleteSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
@@ -65,7 +66,8 @@ function createMemo() {
   return { remember, changing, forget, forgetUnder };
 }
 
-export function makeS3rverLean(app: LeanApp): void {
+/** Lightens `app`; the returned watcher forgets a bucket's lookup and configurations when it is created or deleted. */
+export function makeS3rverLean(app: LeanApp): WriteWatcher {
   const { store } = app;
   /** "<bucket>" → its lookup, "<bucket>/<type>" → its configuration: the reads under way or done. */
   const { remember, changing, forget, forgetUnder } = createMemo();
@@ -75,21 +77,9 @@ export function makeS3rverLean(app: LeanApp): void {
   };
   const forgetConfig = (bucket: string, type: string) => forget(`${bucket}/${type}`);
 
-  const { getBucket, putBucket, deleteBucket, getSubresource, putSubresource, deleteSubresource } = store;
+  const { getBucket, getSubresource, putSubresource, deleteSubresource } = store;
   store.getBucket = function (bucket) {
     return remember(bucket, () => getBucket.call(this, bucket), Boolean);
-  };
-  store.putBucket = function (bucket) {
-    return changing(
-      () => forgetBucket(bucket),
-      () => putBucket.call(this, bucket),
-    );
-  };
-  store.deleteBucket = function (bucket) {
-    return changing(
-      () => forgetBucket(bucket),
-      () => deleteBucket.call(this, bucket),
-    );
   };
   // Object-level subresources (ACLs and the like) go to s3rver as before: only the bucket's own are kept.
   store.getSubresource = function (bucket, key, type) {
@@ -116,76 +106,36 @@ export function makeS3rverLean(app: LeanApp): void {
   const at = app.middleware.findIndex((fn) => fn.name === 'logger');
   if (at !== -1) app.middleware.splice(at, 1);
   app.logger.level = 'warn';
+
+  // Object writes change neither a bucket's existence nor its configurations.
+  const onBucketWrite = ({ bucket, key }: WriteTarget) => {
+    if (key === undefined) forgetBucket(bucket);
+  };
+  return { begin: onBucketWrite, end: onBucketWrite };
 }
 
-/** The object-level calls of s3rver's FilesystemStore this touches. */
+/** The call of s3rver's FilesystemStore this remembers. */
 export interface ObjectMetadataStore {
   getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
-  putObject(object: { bucket: string; key: string }): Promise<unknown>;
-  putObjectMultipart(bucket: string, uploadId: string, parts: unknown): Promise<unknown>;
-  copyObject(
-    srcBucket: string,
-    srcKey: string,
-    destBucket: string,
-    destKey: string,
-    ...rest: unknown[]
-  ): Promise<unknown>;
-  deleteObject(bucket: string, key: string): Promise<unknown>;
-  putBucket(bucket: string): Promise<unknown>;
-  deleteBucket(bucket: string): Promise<unknown>;
 }
 
 /**
  * Remembers each object's metadata (what getMetadata reads from disk for every GET, HEAD and listed
- * key) until a call changes the object. Apply it after every other wrapper that replaces a write
- * (makePutObjectAtomic), so that its forgetting wraps what really writes.
+ * key); the returned watcher forgets an object's when it is written, and a bucket's when it goes.
  */
-export function rememberObjectMetadata(store: ObjectMetadataStore): void {
-  const { remember, changing, forget, forgetUnder } = createMemo();
+export function rememberObjectMetadata(store: ObjectMetadataStore): WriteWatcher {
+  const { remember, forget, forgetUnder } = createMemo();
   const id = (bucket: string, key: string) => `${bucket}/${key}`;
-  const { getMetadata, putObject, putObjectMultipart, copyObject, deleteObject, putBucket, deleteBucket } =
-    store;
+  const { getMetadata } = store;
   store.getMetadata = function (bucket, key) {
     // A copy each time: what a caller does to its answer never reaches the next one.
     return remember(id(bucket, key), () => getMetadata.call(this, bucket, key)).then((metadata) => ({
       ...metadata,
     }));
   };
-  store.putObject = function (object) {
-    return changing(
-      () => forget(id(object.bucket, object.key)),
-      () => putObject.call(this, object),
-    );
+  const onWrite = ({ bucket, key }: WriteTarget) => {
+    if (key === undefined) forgetUnder(`${bucket}/`);
+    else forget(id(bucket, key));
   };
-  // The key of a multipart upload is read from disk inside: forget the whole bucket's.
-  store.putObjectMultipart = function (bucket, uploadId, parts) {
-    return changing(
-      () => forgetUnder(`${bucket}/`),
-      () => putObjectMultipart.call(this, bucket, uploadId, parts),
-    );
-  };
-  store.copyObject = function (srcBucket, srcKey, destBucket, destKey, ...rest) {
-    return changing(
-      () => forget(id(destBucket, destKey)),
-      () => copyObject.call(this, srcBucket, srcKey, destBucket, destKey, ...rest),
-    );
-  };
-  store.deleteObject = function (bucket, key) {
-    return changing(
-      () => forget(id(bucket, key)),
-      () => deleteObject.call(this, bucket, key),
-    );
-  };
-  store.putBucket = function (bucket) {
-    return changing(
-      () => forgetUnder(`${bucket}/`),
-      () => putBucket.call(this, bucket),
-    );
-  };
-  store.deleteBucket = function (bucket) {
-    return changing(
-      () => forgetUnder(`${bucket}/`),
-      () => deleteBucket.call(this, bucket),
-    );
-  };
+  return { begin: onWrite, end: onWrite };
 }

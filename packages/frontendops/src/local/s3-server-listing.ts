@@ -12,6 +12,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import type { WriteTarget, WriteWatcher } from './s3-server-writes.ts';
 
 const OBJECT_SUFFIX = '._S3rver_object';
 
@@ -33,17 +34,13 @@ export interface ListedStore {
   getBucketPath(bucket: string): string;
   getMetadata(bucket: string, key: string): Promise<unknown>;
   listObjects(bucket: string, options: ListOptions): Promise<ListResult>;
-  putObject(object: { bucket: string }): Promise<unknown>;
-  copyObject(srcBucket: string, srcKey: string, destBucket: string, ...rest: unknown[]): Promise<unknown>;
-  deleteObject(bucket: string, key: string): Promise<unknown>;
-  putBucket(bucket: string): Promise<unknown>;
-  deleteBucket(bucket: string): Promise<unknown>;
 }
 
 /** s3rver's object model: what a listing returns for each key. */
 type S3ObjectClass = new (bucket: string, key: string, content: null, metadata: unknown) => unknown;
 
-export function makeListingIndexed(store: ListedStore, S3Object: S3ObjectClass): void {
+/** Indexes `store`'s listings; the returned watcher tells the index of every write (s3-server-writes.ts). */
+export function makeListingIndexed(store: ListedStore, S3Object: S3ObjectClass): WriteWatcher {
   /** Per bucket: writes begun, and writes under way. */
   const writes = new Map<string, { begun: number; running: number }>();
   /** Dropped by every write as it begins; only stored by a read that no write overlapped. */
@@ -55,34 +52,7 @@ export function makeListingIndexed(store: ListedStore, S3Object: S3ObjectClass):
     writes.set(bucket, state);
     return state;
   };
-  const writing = async <T>(bucket: string, write: () => Promise<T>): Promise<T> => {
-    const state = stateOf(bucket);
-    state.begun++;
-    state.running++;
-    indexes.delete(bucket);
-    try {
-      return await write();
-    } finally {
-      state.running--;
-    }
-  };
-
-  const { putObject, copyObject, deleteObject, putBucket, deleteBucket, listObjects } = store;
-  store.putObject = function (object) {
-    return writing(object.bucket, () => putObject.call(this, object));
-  };
-  store.copyObject = function (srcBucket, srcKey, destBucket, ...rest) {
-    return writing(destBucket, () => copyObject.call(this, srcBucket, srcKey, destBucket, ...rest));
-  };
-  store.deleteObject = function (bucket, key) {
-    return writing(bucket, () => deleteObject.call(this, bucket, key));
-  };
-  store.putBucket = function (bucket) {
-    return writing(bucket, () => putBucket.call(this, bucket));
-  };
-  store.deleteBucket = function (bucket) {
-    return writing(bucket, () => deleteBucket.call(this, bucket));
-  };
+  const { listObjects } = store;
 
   const keysOf = async (bucket: string): Promise<SortedKeys> => {
     const cached = indexes.get(bucket);
@@ -121,6 +91,18 @@ export function makeListingIndexed(store: ListedStore, S3Object: S3ObjectClass):
       metadata[i] === undefined ? [] : [new S3Object(bucket, key, null, metadata[i])],
     );
     return { objects, commonPrefixes: [], isTruncated };
+  };
+
+  return {
+    begin({ bucket }: WriteTarget) {
+      const state = stateOf(bucket);
+      state.begun++;
+      state.running++;
+      indexes.delete(bucket);
+    },
+    end({ bucket }: WriteTarget) {
+      stateOf(bucket).running--;
+    },
   };
 }
 
