@@ -23,13 +23,17 @@ const uiOut = join(root, 'dist/console-ui');
 // whenever it compiles anything; after a run that wrote nothing (a file touched, not changed) the
 // file is touched too, so the same inputs do not run tsc again.
 const tsc = findUp(root, 'node_modules/typescript/bin/tsc');
-const tsInputs = await newest(
-  join(root, 'src'),
-  join(root, 'tsconfig.json'),
-  join(root, 'tsconfig.build.json'),
-  findUp(root, 'tsconfig.base.json'),
-  findUp(root, 'node_modules/.package-lock.json'),
-);
+// npm writes node_modules/.package-lock.json on every install; without it, what is installed is unknown.
+const installed = findUp(root, 'node_modules/.package-lock.json', { optional: true });
+const tsInputs = installed
+  ? await newest(
+      join(root, 'src'),
+      join(root, 'tsconfig.json'),
+      join(root, 'tsconfig.build.json'),
+      findUp(root, 'tsconfig.base.json'),
+      installed,
+    )
+  : Number.POSITIVE_INFINITY;
 const buildInfo = join(root, 'dist/.tsbuildinfo');
 if (tsInputs >= (await modifiedAt(buildInfo))) {
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
@@ -118,9 +122,9 @@ async function bundleCli() {
 }
 
 /**
- * zod exports every locale's messages as z.locales and z.core.locales (40-odd languages, 360 KB of the bundle, parsed
- * by every command). Nothing here or in the bundled packages reads z.locales; zod's English messages
- * come from its own module and stay. The namespace is bundled empty.
+ * zod exports every locale's messages as z.locales and z.core.locales (40-odd languages, 360 KB of
+ * the bundle, parsed by every command). Nothing here or in the bundled packages reads them; zod's
+ * English messages come from its own module and stay. The namespaces are bundled empty.
  */
 function zodWithoutLocales() {
   return {
@@ -183,9 +187,11 @@ async function modifiedAt(file) {
 }
 
 /** typescript/bin/tsc, looked up the way Node resolves packages (its package exports do not list it). */
-function findUp(dir, relative) {
+function findUp(dir, relative, { optional = false } = {}) {
   for (let at = dir; ; at = dirname(at)) {
     if (existsSync(join(at, relative))) return join(at, relative);
-    if (dirname(at) === at) throw new Error(`Cannot find ${relative} above ${dir}: run npm ci first.`);
+    if (dirname(at) !== at) continue;
+    if (optional) return null;
+    throw new Error(`Cannot find ${relative} above ${dir}: run npm ci first.`);
   }
 }

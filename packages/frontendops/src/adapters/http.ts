@@ -24,8 +24,6 @@ export interface HttpOptions {
   lookup?: LookupFunction;
   /** Silence after which an attempt ends (default IDLE_TIMEOUT_MS; tests shorten it). */
   idleTimeoutMs?: number;
-  /** Longest wait for a connection to open (default CONNECT_TIMEOUT_MS). */
-  connectTimeoutMs?: number;
 }
 
 /** The `requestHandler` of an SDK client. */
@@ -38,7 +36,7 @@ export function requestHandler(options: HttpOptions = {}) {
   return {
     httpAgent: new HttpAgent(agent),
     httpsAgent: new HttpsAgent(agent),
-    connectionTimeout: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    connectionTimeout: CONNECT_TIMEOUT_MS,
     socketTimeout: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
   };
 }

@@ -78,7 +78,6 @@ export async function loadMcpConfig(path: string, cwd: string = process.cwd()): 
   return parsed.data;
 }
 
-/** A client that can answer the servers' approval questions (elicitation, form mode). */
 /**
  * The agent's MCP client: it answers the servers' elicitation questions (a protected stack's approval).
  * Over Streamable HTTP it negotiates the protocol (`auto`): on the 2025 protocol a stateless HTTP

@@ -379,11 +379,11 @@ async function postPin(
   return sendJson(res, 200, result);
 }
 
-/** "alice (console)" → "alice": the person who confirmed, for the words of a request. */
 /** What the page shows of a release check: whether the release was served whole, and what was seen. */
 const verificationOf = (verification: { ok: boolean; detail: string } | null) =>
   verification && { ok: verification.ok, detail: verification.detail };
 
+/** "alice (console)" → "alice": the person who confirmed, for the words of a request. */
 const personOf = (actor: string) => actor.replace(/ \(console\)$/, '');
 
 /** A PINNED refusal in the page's words: the buttons are the ways forward, not CLI commands. */

@@ -1,6 +1,6 @@
 /**
  * Once per test run:
- * - the tool is built (scripts/build.js, incremental: about 2 s when nothing changed), so what tests
+ * - the tool is built (scripts/build.js, incremental: under a second when nothing changed), so what tests
  *   spawn — the CLI (bin/ runs dist/bundle), the embedded S3 server's child process — is the code
  *   under test, however the run was started (`npm test`, `npx vitest`, one file);
  * - a registry of the processes tests start (test/support/processes.ts), and at the end, a sweep

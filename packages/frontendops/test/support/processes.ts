@@ -80,12 +80,7 @@ export async function killTracked(child: ChildProcess): Promise<void> {
 
 /** Registers a process known only by its pid (a server a module under test forked) for cleanup. */
 export function trackPid(pid: number): () => void {
-  singles.add(pid);
-  register(`process-${pid}`);
-  return () => {
-    singles.delete(pid);
-    unregister(`process-${pid}`);
-  };
+  return listPid(singles, `process-${pid}`, pid);
 }
 
 /**
@@ -95,11 +90,16 @@ export function trackPid(pid: number): () => void {
  * function when the process has ended.
  */
 export function keepForNextFiles(pid: number): () => void {
-  kept.add(pid);
-  register(`kept-${pid}`);
+  return listPid(kept, `kept-${pid}`, pid);
+}
+
+/** Adds `pid` to `set` and to the registry under `name`; the returned function takes both back. */
+function listPid(set: Set<number>, name: string, pid: number): () => void {
+  set.add(pid);
+  register(name);
   return () => {
-    kept.delete(pid);
-    unregister(`kept-${pid}`);
+    set.delete(pid);
+    unregister(name);
   };
 }
 
