@@ -79,6 +79,10 @@ if (
  * - Entry points sit one directory below dist/, as the tsc modules do, so what they locate from
  *   import.meta.url (../../package.json, ../../dist/console-ui, ./s3-server-child.js,
  *   ./viewer-request.js) is found the same way.
+ * - A package's ES module build (its "module" field) comes before its CommonJS one ("main"). The AWS
+ *   SDK ships both: its CommonJS files hold every command and schema of a client in one module that
+ *   is compiled and run whole, while the ES modules let the bundle keep only what we call (`status`
+ *   starts about a fifth faster).
  * - s3rver (the embedded S3 server, run in a child process) and open (it runs a script shipped in its
  *   own directory) stay ordinary dependencies.
  * - CommonJS dependencies bundled into an ES module still call require() for Node's built-ins: the
@@ -98,6 +102,7 @@ async function bundleCli() {
     splitting: true,
     format: 'esm',
     platform: 'node',
+    mainFields: ['module', 'main'],
     target: 'node20',
     external: ['s3rver', 'open'],
     banner: {
