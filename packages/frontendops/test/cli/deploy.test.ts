@@ -86,6 +86,27 @@ describe('frontendops CLI', () => {
     expect(t.cdn.createRequests().length).toBeGreaterThan(0);
   });
 
+  it('a --repo that is no git repository stops deploy, rollback and promote before anything is written', async () => {
+    // The git host is looked for while the stack opens; a wrong one must still stop the command first.
+    await t.s3.settle();
+    const before = t.s3.requests.length;
+    const cdnBefore = t.cdn.createRequests().length;
+    const notARepo = join(t.tmp, 'b0');
+    for (const argv of [
+      ['deploy', '--stack', outputs, '--commit', COMMITS[1] as string, '--yes', '--repo', notARepo],
+      ['rollback', '--stack', outputs, '--yes', '--repo', notARepo],
+      ['promote', COMMITS[1] as string, '--stack', outputs, '--yes', '--repo', notARepo],
+    ]) {
+      const result = await run(argv);
+      expect(result.code, `${argv[0]}: ${result.stderr}`).toBe(2);
+      expect(result.stderr).toMatch(/not a git repository/i);
+      expect(result.stderr).not.toMatch(/at .*\.ts:\d+/);
+    }
+    await t.s3.settle();
+    expect(t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
+    expect(t.cdn.createRequests()).toHaveLength(cdnBefore);
+  });
+
   it('--dry-run prints the plan and changes nothing', async () => {
     await t.s3.settle();
     const before = t.s3.requests.length;

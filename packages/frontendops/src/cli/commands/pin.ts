@@ -4,6 +4,7 @@
  * pin cleared) or unpins. Promote is a deploy: on a protected stack it needs --yes or the prompt.
  */
 import type { Command } from 'commander';
+import type { GitHost } from '../../ports.ts';
 import {
   type CliContext,
   cliRequest,
@@ -116,38 +117,44 @@ Examples:
         import('../../deploy/pin.ts'),
         import('../../engine/ids.ts'),
       ]);
-      await withSite(ctx, flags.stack, async (site, config) => {
-        const app = flags.app ?? config.app;
-        let release: { app: string; commit: string };
-        let git = await deploy.openGit(ctx, flags);
-        if (ref && DEPLOY_ID.test(ref)) {
-          release = await resolveRelease(site, app, ref);
-        } else {
-          const chosen = await deploy.chooseCommit(ctx, site, config, app, {
-            ...flags,
-            ...(ref ? { commit: ref } : {}),
-          });
-          release = { app, commit: chosen.commit };
-          git = chosen.git;
-        }
-        const request = cliRequest(
-          ctx.io,
-          `promote ${release.app}@${release.commit.slice(0, 7)}`,
-          flags.message,
-        );
-        const common = {
-          ...release,
-          request,
-          waitMs: await parseSeconds(flags.wait, '--wait'),
-          ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
-        };
-        if (!flags.dryRun && site.protected && !flags.yes) {
-          const preview = await promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} });
-          if (!preview.noop)
-            await deploy.confirmOnTerminal(ctx, site, preview, git, 'promote (and clear the pin)');
-        }
-        const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
-        await deploy.finish(ctx, site, summary, flags, git);
-      });
+      await deploy.withGitOpening(ctx, flags, (gitOpening) =>
+        withSite(ctx, flags.stack, async (site, config) => {
+          const app = flags.app ?? config.app;
+          let release: { app: string; commit: string };
+          let git: GitHost | null;
+          if (ref && DEPLOY_ID.test(ref)) {
+            [release, git] = await Promise.all([resolveRelease(site, app, ref), gitOpening]);
+          } else {
+            const chosen = await deploy.chooseCommit(
+              ctx,
+              site,
+              config,
+              app,
+              { ...flags, ...(ref ? { commit: ref } : {}) },
+              gitOpening,
+            );
+            release = { app, commit: chosen.commit };
+            git = chosen.git;
+          }
+          const request = cliRequest(
+            ctx.io,
+            `promote ${release.app}@${release.commit.slice(0, 7)}`,
+            flags.message,
+          );
+          const common = {
+            ...release,
+            request,
+            waitMs: await parseSeconds(flags.wait, '--wait'),
+            ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
+          };
+          if (!flags.dryRun && site.protected && !flags.yes) {
+            const preview = await promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} });
+            if (!preview.noop)
+              await deploy.confirmOnTerminal(ctx, site, preview, git, 'promote (and clear the pin)');
+          }
+          const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          await deploy.finish(ctx, site, summary, flags, git);
+        }),
+      );
     });
 }
