@@ -36,6 +36,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
 
   // A CDN that cannot be reached would fail only after the release is live: refuse before anything.
   if (site.cdn?.unavailable) throw new FrontendOpsError('BAD_INPUT', site.cdn.unavailable);
+  site.cdn?.prepare?.();
   const lock = await takeDeployLock(site, options);
   try {
     // A damaged audit head stops the deploy here, before anything is written.

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, join, win32 } from 'node:path';
-import { createCloudFrontCdn } from '../adapters/cloudfront.ts';
+import type { CloudFrontCdnOptions } from '../adapters/cloudfront.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
@@ -14,7 +14,7 @@ import { type ApprovalPolicy, approvalPolicyFor, type Config, NO_APPROVERS } fro
 import { endpointIdentity } from '../deploy/deploy-lock.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { badInput } from '../errors.ts';
-import type { Locker, SiteAccess } from '../ports.ts';
+import type { Cdn, Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
 import { createStateRecords } from '../state/records.ts';
@@ -124,7 +124,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   const unavailable = cdnEndpoint ? null : unreachableLocalEdge(target, options.env ?? process.env);
   const cdn = target.distributionId
     ? {
-        ...createCloudFrontCdn({
+        ...lazyCloudFrontCdn({
           distributionId: target.distributionId,
           ...(cdnEndpoint ? { endpoint: cdnEndpoint } : {}),
           ...(credentials ? { credentials } : {}),
@@ -213,3 +213,23 @@ export function lockDirFor(target: DeployTarget, env: NodeJS.ProcessEnv = proces
 }
 
 const printNotice = (notice: string) => process.stderr.write(`note: ${notice}\n`);
+
+/**
+ * The CloudFront client is loaded when the first invalidation is sent, or when a change that will
+ * send one begins (`prepare`), not when the stack opens: most commands (status, history, the MCP
+ * servers' reads and their start-up) never invalidate, and its code is about 45 ms of start-up.
+ */
+function lazyCloudFrontCdn(options: CloudFrontCdnOptions): Cdn {
+  let loading: Promise<Cdn> | undefined;
+  const load = () =>
+    (loading ??= import('../adapters/cloudfront.ts').then(({ createCloudFrontCdn }) =>
+      createCloudFrontCdn(options),
+    ));
+  return {
+    invalidate: async (request) => (await load()).invalidate(request),
+    prepare: () => {
+      // Awaited (and its failure reported) by invalidate; here it only gets a head start.
+      load().catch(() => {});
+    },
+  };
+}
