@@ -5,18 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { BIN, waitForStderr } from '../support/cli.ts';
+import { BIN } from '../support/cli.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { killTracked, spawnTracked } from '../support/processes.ts';
-import { cli } from '../support/run-cli.ts';
+import { cli, type ServingInProcess, serveInProcess } from '../support/run-cli.ts';
 
 let t: TestDeployEnv;
 let repo: TestRepo;
 let outputs: string;
 let mcpConfig: string;
 let infraEnv: Record<string, string>;
+let httpConfig: string;
+const servers: ServingInProcess[] = [];
 
 beforeAll(async () => {
   t = await startDeployEnv();
@@ -49,13 +50,34 @@ beforeAll(async () => {
       },
     }),
   );
+  // The same two servers already running, over Streamable HTTP, in this process for the whole file:
+  // what these tests prove is the agent's side, not a process boundary (the stdio tests keep one).
+  const token = randomBytes(24).toString('base64url');
+  const headers = { Authorization: `Bearer ${token}` };
+  const [infra, git] = await Promise.all([
+    serveInProcess(['mcp', 'infra', '--stack', outputs, '--http', '0'], {
+      env: { ...infraEnv, FRONTENDOPS_MCP_TOKEN: token },
+      cwd: repo.dir,
+    }),
+    serveInProcess(['mcp', 'git', '--repo', repo.dir, '--http', '0'], {
+      env: { FRONTENDOPS_MCP_TOKEN: token },
+      cwd: repo.dir,
+    }),
+  ]);
+  servers.push(infra, git);
+  httpConfig = join(t.tmp, 'mcp-http.json');
+  await writeFile(
+    httpConfig,
+    JSON.stringify({ mcpServers: { infra: { url: infra.url, headers }, git: { url: git.url, headers } } }),
+  );
 });
 afterAll(async () => {
+  await Promise.all(servers.map((server) => server.stop()));
   await repo?.cleanup();
   await t?.stop();
 });
 
-/** The agent command in this process (runCli); its MCP servers are real child processes over stdio. */
+/** The agent command in this process (runCli); by default its MCP servers are real child processes over stdio. */
 function agent(args: string[], command = 'agent', input?: string, servers = mcpConfig) {
   return cli([command, ...args, '--config', servers, '--stack', outputs], {
     cwd: repo.dir,
@@ -66,22 +88,22 @@ function agent(args: string[], command = 'agent', input?: string, servers = mcpC
 
 const hostingIndex = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? null;
 
-describe('frontendops agent (MCP servers spawned over stdio)', () => {
-  it('refuses with exit code 2 and one JSON object', async () => {
-    const run = await agent(['delete the hosting bucket', '--json']);
+describe('frontendops agent', () => {
+  it('refuses with exit code 2 and one JSON object (servers over HTTP)', async () => {
+    const run = await agent(['delete the hosting bucket', '--json'], 'agent', undefined, httpConfig);
     expect(run.code).toBe(2);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({ outcome: 'refused', actor: 'release-bot', calls: [] });
   });
 
-  it('without --yes and without a terminal, nothing changes and it says how to approve', async () => {
-    const run = await agent(['Deploy the latest dashboard']);
+  it('without --yes and without a terminal, nothing changes and it says how to approve (servers over HTTP)', async () => {
+    const run = await agent(['Deploy the latest dashboard'], 'agent', undefined, httpConfig);
     expect(run.code).toBe(2);
     expect(run.stdout).toMatch(/DECLINED[\s\S]*--yes/);
     expect(await hostingIndex()).toBeNull();
   });
 
-  it('"Deploy the latest dashboard" --yes: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
+  it('"Deploy the latest dashboard" --yes, servers spawned over stdio: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
     const run = await agent(['Deploy the latest dashboard', '--yes']);
     expect(run.code).toBe(0);
     for (const step of [
@@ -103,13 +125,23 @@ describe('frontendops agent (MCP servers spawned over stdio)', () => {
     expect(audit.ok).toBe(true);
   });
 
-  it('a second release, then "roll back to the previous version" --yes --json', async () => {
+  it('a second release, then "roll back to the previous version" --yes --json (servers over HTTP)', async () => {
     const v3 = await addRelease('v3');
-    const deployed = JSON.parse((await agent(['ship the newest dashboard', '--yes', '--json'])).stdout);
-    expect(deployed).toMatchObject({ outcome: 'succeeded', commit: v3 });
+    const deployed = await agent(
+      ['ship the newest dashboard', '--yes', '--json'],
+      'agent',
+      undefined,
+      httpConfig,
+    );
+    expect(JSON.parse(deployed.stdout), deployed.stderr).toMatchObject({ outcome: 'succeeded', commit: v3 });
     expect(await hostingIndex()).toContain('Sophia v3');
 
-    const run = await agent(['roll back to the previous version', '--yes', '--json']);
+    const run = await agent(
+      ['roll back to the previous version', '--yes', '--json'],
+      'agent',
+      undefined,
+      httpConfig,
+    );
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({
@@ -121,7 +153,7 @@ describe('frontendops agent (MCP servers spawned over stdio)', () => {
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
   });
 
-  it('chat: one request per line on the same servers, until "exit"', async () => {
+  it('chat, servers spawned over stdio: one request per line on the same servers, until "exit"', async () => {
     const run = await agent([], 'chat', "what's live on prod?\nshow the deploy history\nexit\n");
     expect(run.code).toBe(0);
     expect(run.stdout.match(/ANSWERED/g)).toHaveLength(2);
@@ -130,47 +162,23 @@ describe('frontendops agent (MCP servers spawned over stdio)', () => {
     // The servers' note about the file lock reaches the person once, on a line of its own, not per turn.
     expect(run.stderr.match(/^note: The S3 endpoint ignores conditional writes/gm)).toHaveLength(1);
   });
-});
 
-describe('frontendops agent with servers already running, over Streamable HTTP', () => {
-  it('a protected deploy is approved by the answer the agent gives the server (elicitation), as over stdio', async () => {
-    const token = randomBytes(24).toString('base64url');
-    const started: Array<ReturnType<typeof spawnTracked>> = [];
-    const serve = async (args: string[], env: Record<string, string>) => {
-      const child = spawnTracked(process.execPath, [BIN, 'mcp', ...args, '--http', '0'], {
-        cwd: repo.dir,
-        env: { ...process.env, ...env, FRONTENDOPS_MCP_TOKEN: token },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      started.push(child);
-      const [, url = ''] = await waitForStderr(child, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/);
-      return { url, headers: { Authorization: `Bearer ${token}` } };
-    };
-    try {
-      const [infra, git] = await Promise.all([
-        serve(['infra', '--stack', outputs], infraEnv),
-        serve(['git', '--repo', repo.dir], {}),
-      ]);
-      const httpConfig = join(t.tmp, 'mcp-http.json');
-      await writeFile(httpConfig, JSON.stringify({ mcpServers: { infra, git } }));
-      // The rollback above pinned the stack; a person lifts the pin, as after any rollback.
-      await unpinRelease(t.site, {
-        request: { text: 'unpin', actor: 'release-manager', planner: 'cli', at: new Date().toISOString() },
-      });
-      const v4 = await addRelease('v4');
-      const run = await agent(
-        ['Deploy the latest dashboard', '--yes', '--json'],
-        'agent',
-        undefined,
-        httpConfig,
-      );
-      const result = JSON.parse(run.stdout);
-      expect(result, run.stderr).toMatchObject({ outcome: 'succeeded', commit: v4 });
-      expect(await hostingIndex()).toContain('Sophia v4');
-      expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
-    } finally {
-      await Promise.all(started.map(killTracked));
-    }
+  it('a protected deploy is approved by the answer the agent gives the server over HTTP (elicitation), as over stdio', async () => {
+    // The rollback above pinned the stack; a person lifts the pin, as after any rollback.
+    await unpinRelease(t.site, {
+      request: { text: 'unpin', actor: 'release-manager', planner: 'cli', at: new Date().toISOString() },
+    });
+    const v4 = await addRelease('v4');
+    const run = await agent(
+      ['Deploy the latest dashboard', '--yes', '--json'],
+      'agent',
+      undefined,
+      httpConfig,
+    );
+    const result = JSON.parse(run.stdout);
+    expect(result, run.stderr).toMatchObject({ outcome: 'succeeded', commit: v4 });
+    expect(await hostingIndex()).toContain('Sophia v4');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
   });
 });
 

@@ -81,3 +81,47 @@ function restoreEnv(): void {
   }
   saved.clear();
 }
+
+export interface ServingInProcess {
+  /** The address the command printed ("listening on <url>"). */
+  url: string;
+  /** Stops the command and waits for it to end; its whole run. */
+  stop(): Promise<CliRun>;
+}
+
+/**
+ * Starts a serving command in this process (`mcp … --http 0`, `console`) and resolves once it says
+ * where it listens. Fails with its output when it ends first. `stop` ends it as Ctrl-C would.
+ */
+export function serveInProcess(argv: string[], options: CliRunOptions = {}): Promise<ServingInProcess> {
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const running = cli(argv, {
+      ...options,
+      stopped,
+      onStderr: (text) => {
+        options.onStderr?.(text);
+        seen += text;
+        const url = /listening on (http:\/\/127\.0\.0\.1:\d+\S*)/.exec(seen)?.[1];
+        if (url) {
+          resolve({
+            url,
+            stop: () => {
+              stop();
+              return running;
+            },
+          });
+        }
+      },
+    });
+    running.then(
+      (run) =>
+        reject(new Error(`${argv.join(' ')} ended (exit ${run.code}) before it listened: ${run.stderr}`)),
+      reject,
+    );
+  });
+}
