@@ -74,10 +74,10 @@ export interface Cdn {
   /** Idempotent per callerReference; waits and retries while too many invalidations are in progress. */
   invalidate(request: InvalidationRequest): Promise<InvalidationResult>;
   /**
-   * Starts loading what `invalidate` needs, so that overlaps the work before it (a change about to
-   * go live calls it); optional, and nothing is sent.
+   * Loads what `invalidate` needs, so that overlaps the work before it; a change calls it first and
+   * awaits it before its first write. Optional; nothing is sent.
    */
-  prepare?(): void;
+  prepare?(): Promise<void>;
   /**
    * Why no invalidation could be sent, when that is known before anything is written (a CDN whose
    * API endpoint nobody told us): a change is then refused up front, never after the release is live.

@@ -36,7 +36,10 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
 
   // A CDN that cannot be reached would fail only after the release is live: refuse before anything.
   if (site.cdn?.unavailable) throw new FrontendOpsError('BAD_INPUT', site.cdn.unavailable);
-  site.cdn?.prepare?.();
+  // The CDN's client loads while the state is read and the plan made; it must be ready before the
+  // first write, so a CDN that cannot even be set up stops the deploy with nothing changed.
+  const cdnReady = site.cdn?.prepare?.();
+  cdnReady?.catch(() => {}); // awaited below, where its failure is reported
   const lock = await takeDeployLock(site, options);
   try {
     // A damaged audit head stops the deploy here, before anything is written.
@@ -56,6 +59,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
       };
     }
     await options.authorize?.(plan);
+    await cdnReady;
     await markEnvironment(site);
 
     const { record, auditHead } = await applyDeploy(site, plan, options);

@@ -215,9 +215,9 @@ export function lockDirFor(target: DeployTarget, env: NodeJS.ProcessEnv = proces
 const printNotice = (notice: string) => process.stderr.write(`note: ${notice}\n`);
 
 /**
- * The CloudFront client is loaded when the first invalidation is sent, or when a change that will
- * send one begins (`prepare`), not when the stack opens: most commands (status, history, the MCP
- * servers' reads and their start-up) never invalidate, and its code is about 45 ms of start-up.
+ * The CloudFront client is loaded when a change begins (`prepare`) or the first invalidation is
+ * sent, not when the stack opens: most commands (status, history, the MCP servers' reads and their
+ * start-up) never invalidate, and its code is about 45 ms of start-up.
  */
 function lazyCloudFrontCdn(options: CloudFrontCdnOptions): Cdn {
   let loading: Promise<Cdn> | undefined;
@@ -227,9 +227,8 @@ function lazyCloudFrontCdn(options: CloudFrontCdnOptions): Cdn {
     ));
   return {
     invalidate: async (request) => (await load()).invalidate(request),
-    prepare: () => {
-      // Awaited (and its failure reported) by invalidate; here it only gets a head start.
-      load().catch(() => {});
+    prepare: async () => {
+      await load();
     },
   };
 }

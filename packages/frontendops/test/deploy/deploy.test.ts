@@ -156,6 +156,34 @@ describe('deploy against the real S3 protocol', () => {
     }
   });
 
+  it('refuses before any write when the CDN client cannot be set up; it is set up once the change begins', async () => {
+    // The CloudFront client is loaded when a change begins, not when the stack opens. A CDN that
+    // fails there must stop the change with nothing written, not after the release went live.
+    const prepared: string[] = [];
+    const broken = {
+      ...t.site,
+      cdn: {
+        invalidate: () => Promise.reject(new Error('never reached')),
+        prepare: async () => {
+          prepared.push('broken');
+          throw new Error('the CloudFront client could not be loaded');
+        },
+      },
+    };
+    await t.s3.settle();
+    const before = t.s3.requests.length;
+    await expect(deployArtifact(broken, { app: APP, commit: COMMITS[2], request })).rejects.toThrow(
+      /CloudFront client could not be loaded/,
+    );
+    await expect(rollbackRelease(broken, { request })).rejects.toThrow(
+      /CloudFront client could not be loaded/,
+    );
+    expect(prepared).toEqual(['broken', 'broken']);
+    await t.s3.settle();
+    expect(t.s3.requests.slice(before).filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
+  });
+
   it('rolls back to the previous release moving only what differs', async () => {
     await t.s3.settle();
     const from = t.s3.requests.length;
