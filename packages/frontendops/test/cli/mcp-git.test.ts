@@ -8,6 +8,7 @@ import { BIN, waitForStderr } from '../support/cli.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 import { spawnTracked } from '../support/processes.ts';
+import { cli } from '../support/run-cli.ts';
 
 const ARGS = [BIN];
 const DIGEST = `sha256:${'9a'.repeat(32)}`;
@@ -45,26 +46,13 @@ async function stdioClient(args: string[], env: Record<string, string> = baseEnv
   return client;
 }
 
-/** Runs the CLI to completion (for start-up errors), bounded by a timeout. */
-function runToExit(args: string[], env: Record<string, string> = baseEnv()) {
-  return new Promise<{ code: number | null; stderr: string }>((done, fail) => {
-    const child = spawnTracked(process.execPath, [...ARGS, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill();
-      fail(new Error(`CLI did not exit; stderr: ${stderr}`));
-    }, 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      done({ code, stderr });
-    });
-  });
+/**
+ * Runs the CLI in this process to completion, for start-up refusals (no process boundary to show):
+ * a server that started anyway is stopped at once, so the run ends and the exit code tells.
+ */
+async function runToExit(args: string[]) {
+  const run = await cli(args, { env: { FRONTENDOPS_MCP_TOKEN: '' }, stopped: Promise.resolve() });
+  return { code: run.code, stderr: run.stderr };
 }
 
 const structured = async (client: Client, name: string, args: Record<string, unknown> = {}) =>
