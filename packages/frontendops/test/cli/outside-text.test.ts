@@ -4,6 +4,7 @@
  * clipboard (OSC 52), erase lines or retitle the window. Attacks: such text already in the state (a
  * bucket writer, an older client), in a commit subject, and in new requests.
  */
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,12 +12,11 @@ import { defaultConfig } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
-import { BIN } from '../support/cli.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { connectInfra } from '../support/mcp-infra.ts';
-import { cli } from '../support/run-cli.ts';
+import { cli, type ServingInProcess, serveInProcess } from '../support/run-cli.ts';
 
 const CLIPBOARD = '\x1b]52;c;cm0gLXJmIH4=\x07';
 const ERASE = '\x1b[2K\r';
@@ -28,6 +28,7 @@ let repo: TestRepo;
 let outputs: string;
 let mcpConfig: string;
 let hostile: string;
+const servers: ServingInProcess[] = [];
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-text' });
@@ -42,20 +43,25 @@ beforeAll(async () => {
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   }
   outputs = await t.writeOutputs({ cdn: true });
+  // The agent's two servers, served over HTTP in this process for the file (the agent's stdio
+  // spawning is cli/agent.test.ts's): what is shown here is what the agent does with their answers.
+  const token = randomBytes(24).toString('base64url');
+  const headers = { Authorization: `Bearer ${token}` };
+  const [infra, git] = await Promise.all([
+    serveInProcess(['mcp', 'infra', '--stack', outputs, '--http', '0'], {
+      env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_MCP_TOKEN: token },
+      cwd: repo.dir,
+    }),
+    serveInProcess(['mcp', 'git', '--repo', repo.dir, '--http', '0'], {
+      env: { FRONTENDOPS_MCP_TOKEN: token },
+      cwd: repo.dir,
+    }),
+  ]);
+  servers.push(infra, git);
   mcpConfig = join(t.tmp, 'mcp.json');
   await writeFile(
     mcpConfig,
-    JSON.stringify({
-      mcpServers: {
-        infra: {
-          command: process.execPath,
-          args: [BIN, 'mcp', 'infra', '--stack', outputs],
-          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
-          cwd: repo.dir,
-        },
-        git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repo.dir], cwd: repo.dir },
-      },
-    }),
+    JSON.stringify({ mcpServers: { infra: { url: infra.url, headers }, git: { url: git.url, headers } } }),
   );
   // Words with escapes already in the state, as a bucket writer or an older client left them.
   await deployArtifact(t.site, {
@@ -71,6 +77,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  await Promise.all(servers.map((server) => server.stop()));
   await repo?.cleanup();
   await t?.stop();
 });
