@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,15 +8,14 @@ import { BIN } from '../support/cli.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { cli, type ServingInProcess, serveInProcess } from '../support/run-cli.ts';
+import { type AgentServersInProcess, cli, serveAgentServersInProcess } from '../support/run-cli.ts';
 
 let t: TestDeployEnv;
 let repo: TestRepo;
 let outputs: string;
 let mcpConfig: string;
 let infraEnv: Record<string, string>;
-let httpConfig: string;
-const servers: ServingInProcess[] = [];
+let http: AgentServersInProcess | undefined;
 
 beforeAll(async () => {
   t = await startDeployEnv();
@@ -50,60 +48,71 @@ beforeAll(async () => {
       },
     }),
   );
-  // The same two servers already running, over Streamable HTTP, in this process for the whole file:
-  // what these tests prove is the agent's side, not a process boundary (the stdio tests keep one).
-  const token = randomBytes(24).toString('base64url');
-  const headers = { Authorization: `Bearer ${token}` };
-  const [infra, git] = await Promise.all([
-    serveInProcess(['mcp', 'infra', '--stack', outputs, '--http', '0'], {
-      env: { ...infraEnv, FRONTENDOPS_MCP_TOKEN: token },
-      cwd: repo.dir,
-    }),
-    serveInProcess(['mcp', 'git', '--repo', repo.dir, '--http', '0'], {
-      env: { FRONTENDOPS_MCP_TOKEN: token },
-      cwd: repo.dir,
-    }),
-  ]);
-  servers.push(infra, git);
-  httpConfig = join(t.tmp, 'mcp-http.json');
-  await writeFile(
-    httpConfig,
-    JSON.stringify({ mcpServers: { infra: { url: infra.url, headers }, git: { url: git.url, headers } } }),
-  );
 });
 afterAll(async () => {
-  await Promise.all(servers.map((server) => server.stop()));
   await repo?.cleanup();
   await t?.stop();
 });
 
 /** The agent command in this process (runCli); by default its MCP servers are real child processes over stdio. */
-function agent(args: string[], command = 'agent', input?: string, servers = mcpConfig) {
-  return cli([command, ...args, '--config', servers, '--stack', outputs], {
-    cwd: repo.dir,
-    env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
-    ...(input !== undefined ? { stdin: input } : {}),
+function agent(
+  args: string[],
+  options: { command?: 'agent' | 'chat'; input?: string; config?: string } = {},
+) {
+  return cli(
+    [options.command ?? 'agent', ...args, '--config', options.config ?? mcpConfig, '--stack', outputs],
+    {
+      cwd: repo.dir,
+      env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
+      ...(options.input !== undefined ? { stdin: options.input } : {}),
+    },
+  );
+}
+
+/**
+ * The two servers, already running over Streamable HTTP in this process, for the tests of one block:
+ * what those show is the agent's side, not a process boundary. While they run the infra server's AWS
+ * keys are on process.env (serveAgentServersInProcess), so the stdio tests, whose agent must work
+ * without them, run in a block of their own.
+ */
+function servedOverHttp() {
+  beforeAll(async () => {
+    http = await serveAgentServersInProcess({ outputs, repoDir: repo.dir, infraEnv, dir: t.tmp });
   });
+  afterAll(async () => {
+    await http?.stop();
+    http = undefined;
+  });
+}
+function overHttp(args: string[]) {
+  if (!http) throw new Error('no servers are served over HTTP in this block');
+  return agent(args, { config: http.config });
 }
 
 const hostingIndex = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? null;
 
-describe('frontendops agent', () => {
-  it('refuses with exit code 2 and one JSON object (servers over HTTP)', async () => {
-    const run = await agent(['delete the hosting bucket', '--json'], 'agent', undefined, httpConfig);
+describe('frontendops agent, its servers over HTTP in this process', () => {
+  servedOverHttp();
+
+  it('refuses with exit code 2 and one JSON object', async () => {
+    const run = await overHttp(['delete the hosting bucket', '--json']);
     expect(run.code).toBe(2);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({ outcome: 'refused', actor: 'release-bot', calls: [] });
   });
 
-  it('without --yes and without a terminal, nothing changes and it says how to approve (servers over HTTP)', async () => {
-    const run = await agent(['Deploy the latest dashboard'], 'agent', undefined, httpConfig);
+  it('without --yes and without a terminal, nothing changes and it says how to approve', async () => {
+    const run = await overHttp(['Deploy the latest dashboard']);
     expect(run.code).toBe(2);
     expect(run.stdout).toMatch(/DECLINED[\s\S]*--yes/);
     expect(await hostingIndex()).toBeNull();
   });
+});
 
-  it('"Deploy the latest dashboard" --yes, servers spawned over stdio: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
+describe('frontendops agent, its servers spawned over stdio (no AWS keys in its environment)', () => {
+  it('"Deploy the latest dashboard" --yes: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
+    // The agent's own environment holds none of the keys its servers deploy with.
+    expect(process.env.AWS_SECRET_ACCESS_KEY).not.toBe(t.s3.credentials.secretAccessKey);
     const run = await agent(['Deploy the latest dashboard', '--yes']);
     expect(run.code).toBe(0);
     for (const step of [
@@ -125,23 +134,30 @@ describe('frontendops agent', () => {
     expect(audit.ok).toBe(true);
   });
 
-  it('a second release, then "roll back to the previous version" --yes --json (servers over HTTP)', async () => {
+  it('chat: one request per line on the same servers, until "exit"', async () => {
+    const run = await agent([], {
+      command: 'chat',
+      input: "what's live on prod?\nshow the deploy history\nexit\n",
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout.match(/ANSWERED/g)).toHaveLength(2);
+    expect(run.stdout).toContain(repo.commits.dashboard2.slice(0, 7));
+    expect(run.stdout).toMatch(/Last \d+ deployment\(s\)/);
+    // The servers' note about the file lock reaches the person once, on a line of its own, not per turn.
+    expect(run.stderr.match(/^note: The S3 endpoint ignores conditional writes/gm)).toHaveLength(1);
+  });
+});
+
+describe('frontendops agent, its servers over HTTP again', () => {
+  servedOverHttp();
+
+  it('a second release, then "roll back to the previous version" --yes --json', async () => {
     const v3 = await addRelease('v3');
-    const deployed = await agent(
-      ['ship the newest dashboard', '--yes', '--json'],
-      'agent',
-      undefined,
-      httpConfig,
-    );
+    const deployed = await overHttp(['ship the newest dashboard', '--yes', '--json']);
     expect(JSON.parse(deployed.stdout), deployed.stderr).toMatchObject({ outcome: 'succeeded', commit: v3 });
     expect(await hostingIndex()).toContain('Sophia v3');
 
-    const run = await agent(
-      ['roll back to the previous version', '--yes', '--json'],
-      'agent',
-      undefined,
-      httpConfig,
-    );
+    const run = await overHttp(['roll back to the previous version', '--yes', '--json']);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({
@@ -153,28 +169,13 @@ describe('frontendops agent', () => {
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
   });
 
-  it('chat, servers spawned over stdio: one request per line on the same servers, until "exit"', async () => {
-    const run = await agent([], 'chat', "what's live on prod?\nshow the deploy history\nexit\n");
-    expect(run.code).toBe(0);
-    expect(run.stdout.match(/ANSWERED/g)).toHaveLength(2);
-    expect(run.stdout).toContain(repo.commits.dashboard2.slice(0, 7));
-    expect(run.stdout).toMatch(/Last \d+ deployment\(s\)/);
-    // The servers' note about the file lock reaches the person once, on a line of its own, not per turn.
-    expect(run.stderr.match(/^note: The S3 endpoint ignores conditional writes/gm)).toHaveLength(1);
-  });
-
-  it('a protected deploy is approved by the answer the agent gives the server over HTTP (elicitation), as over stdio', async () => {
+  it('a protected deploy is approved by the answer the agent gives the server (elicitation), as over stdio', async () => {
     // The rollback above pinned the stack; a person lifts the pin, as after any rollback.
     await unpinRelease(t.site, {
       request: { text: 'unpin', actor: 'release-manager', planner: 'cli', at: new Date().toISOString() },
     });
     const v4 = await addRelease('v4');
-    const run = await agent(
-      ['Deploy the latest dashboard', '--yes', '--json'],
-      'agent',
-      undefined,
-      httpConfig,
-    );
+    const run = await overHttp(['Deploy the latest dashboard', '--yes', '--json']);
     const result = JSON.parse(run.stdout);
     expect(result, run.stderr).toMatchObject({ outcome: 'succeeded', commit: v4 });
     expect(await hostingIndex()).toContain('Sophia v4');

@@ -4,7 +4,6 @@
  * clipboard (OSC 52), erase lines or retitle the window. Attacks: such text already in the state (a
  * bucket writer, an older client), in a commit subject, and in new requests.
  */
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +15,7 @@ import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { connectInfra } from '../support/mcp-infra.ts';
-import { cli, type ServingInProcess, serveInProcess } from '../support/run-cli.ts';
+import { type AgentServersInProcess, cli, serveAgentServersInProcess } from '../support/run-cli.ts';
 
 const CLIPBOARD = '\x1b]52;c;cm0gLXJmIH4=\x07';
 const ERASE = '\x1b[2K\r';
@@ -28,7 +27,7 @@ let repo: TestRepo;
 let outputs: string;
 let mcpConfig: string;
 let hostile: string;
-const servers: ServingInProcess[] = [];
+let servers: AgentServersInProcess | undefined;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-text' });
@@ -45,24 +44,13 @@ beforeAll(async () => {
   outputs = await t.writeOutputs({ cdn: true });
   // The agent's two servers, served over HTTP in this process for the file (the agent's stdio
   // spawning is cli/agent.test.ts's): what is shown here is what the agent does with their answers.
-  const token = randomBytes(24).toString('base64url');
-  const headers = { Authorization: `Bearer ${token}` };
-  const [infra, git] = await Promise.all([
-    serveInProcess(['mcp', 'infra', '--stack', outputs, '--http', '0'], {
-      env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_MCP_TOKEN: token },
-      cwd: repo.dir,
-    }),
-    serveInProcess(['mcp', 'git', '--repo', repo.dir, '--http', '0'], {
-      env: { FRONTENDOPS_MCP_TOKEN: token },
-      cwd: repo.dir,
-    }),
-  ]);
-  servers.push(infra, git);
-  mcpConfig = join(t.tmp, 'mcp.json');
-  await writeFile(
-    mcpConfig,
-    JSON.stringify({ mcpServers: { infra: { url: infra.url, headers }, git: { url: git.url, headers } } }),
-  );
+  servers = await serveAgentServersInProcess({
+    outputs,
+    repoDir: repo.dir,
+    infraEnv: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
+    dir: t.tmp,
+  });
+  mcpConfig = servers.config;
   // Words with escapes already in the state, as a bucket writer or an older client left them.
   await deployArtifact(t.site, {
     app: APP,
@@ -77,7 +65,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await Promise.all(servers.map((server) => server.stop()));
+  await servers?.stop();
   await repo?.cleanup();
   await t?.stop();
 });

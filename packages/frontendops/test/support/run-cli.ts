@@ -3,6 +3,9 @@
  * binary, without a process start per command. Output is collected; environment variables given are
  * also set on process.env for the run (the AWS SDK's standard credential chain reads them there).
  */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
 
@@ -124,4 +127,54 @@ export function serveInProcess(argv: string[], options: CliRunOptions = {}): Pro
       reject,
     );
   });
+}
+
+export interface AgentServersInProcess {
+  /** An agent `--config` file naming both servers by URL, with their bearer token. */
+  config: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The agent's two MCP servers (`mcp infra --stack <outputs>`, `mcp git --repo <repo>`) served over
+ * Streamable HTTP in this process, and the config that names them. While they run, the infra
+ * server's variables (its AWS keys among them) are set on process.env, as `cli` sets them, so an
+ * agent run meanwhile could read them: a test that shows the agent works without the keys runs
+ * while none are served.
+ */
+export async function serveAgentServersInProcess(options: {
+  outputs: string;
+  repoDir: string;
+  infraEnv: Record<string, string>;
+  /** Where the config file goes. */
+  dir: string;
+}): Promise<AgentServersInProcess> {
+  const token = randomBytes(24).toString('base64url');
+  const headers = { Authorization: `Bearer ${token}` };
+  const started = await Promise.allSettled([
+    serveInProcess(['mcp', 'infra', '--stack', options.outputs, '--http', '0'], {
+      env: { ...options.infraEnv, FRONTENDOPS_MCP_TOKEN: token },
+      cwd: options.repoDir,
+    }),
+    serveInProcess(['mcp', 'git', '--repo', options.repoDir, '--http', '0'], {
+      env: { FRONTENDOPS_MCP_TOKEN: token },
+      cwd: options.repoDir,
+    }),
+  ]);
+  const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+  };
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  const [infra, git] = servers as [ServingInProcess, ServingInProcess];
+  const config = join(options.dir, `mcp-http-${randomBytes(4).toString('hex')}.json`);
+  await writeFile(
+    config,
+    JSON.stringify({ mcpServers: { infra: { url: infra.url, headers }, git: { url: git.url, headers } } }),
+  );
+  return { config, stop };
 }
