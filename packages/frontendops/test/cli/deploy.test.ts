@@ -87,7 +87,7 @@ describe('frontendops CLI', () => {
   });
 
   it('a --repo that is no git repository stops deploy, rollback and promote before anything is written', async () => {
-    // The git host is looked for while the stack opens; a wrong one must still stop the command first.
+    // A wrong git host must stop the command before it changes anything.
     await t.s3.settle();
     const before = t.s3.requests.length;
     const cdnBefore = t.cdn.createRequests().length;

@@ -68,59 +68,52 @@ Examples:
       }
       const { deployArtifact } = await import('../../deploy/deploy.ts');
       const weightPercent = flags.canary === undefined ? undefined : await parsePercent(flags.canary);
-      await withGitOpening(ctx, flags, (gitOpening) =>
-        withSite(ctx, flags.stack, async (site, config) => {
-          const app = flags.app ?? config.app;
-          const { commit, git } = await chooseCommit(ctx, site, config, app, flags, gitOpening);
-          if (weightPercent !== undefined) {
-            const { startCanary } = await import('../../deploy/canary.ts');
-            const request = cliRequest(
-              ctx.io,
-              `deploy ${app}@${commit.slice(0, 7)} to ${weightPercent}% first`,
-              flags.message,
-            );
-            const common = {
-              request,
-              app,
-              commit,
-              weightPercent,
-              waitMs: await parseSeconds(flags.wait, '--wait'),
-              ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
-            };
-            if (!flags.dryRun && site.protected && !flags.yes) {
-              const preview = await startCanary(site, { ...common, dryRun: true, onEvent: () => {} });
-              if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
-            }
-            const summary = await startCanary(site, { ...common, dryRun: Boolean(flags.dryRun) });
-            // Not live for everyone yet: the deploy tag comes with `canary promote`.
-            await finish(ctx, site, summary, { ...flags, tag: false, open: false }, null);
-            return;
-          }
-          const request = cliRequest(ctx.io, `deploy ${app}@${commit.slice(0, 7)}`, flags.message);
+      await withSite(ctx, flags.stack, async (site, config) => {
+        const app = flags.app ?? config.app;
+        const { commit, git } = await chooseCommit(ctx, site, config, app, flags);
+        if (weightPercent !== undefined) {
+          const { startCanary } = await import('../../deploy/canary.ts');
+          const request = cliRequest(
+            ctx.io,
+            `deploy ${app}@${commit.slice(0, 7)} to ${weightPercent}% first`,
+            flags.message,
+          );
           const common = {
             request,
+            app,
+            commit,
+            weightPercent,
             waitMs: await parseSeconds(flags.wait, '--wait'),
-            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
+            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
           };
           if (!flags.dryRun && site.protected && !flags.yes) {
-            const preview = await deployArtifact(site, {
-              ...common,
-              app,
-              commit,
-              dryRun: true,
-              onEvent: () => {},
-            });
-            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
+            const preview = await startCanary(site, { ...common, dryRun: true, onEvent: () => {} });
+            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
           }
-          const summary = await deployArtifact(site, {
+          const summary = await startCanary(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          // Not live for everyone yet: the deploy tag comes with `canary promote`.
+          await finish(ctx, site, summary, { ...flags, tag: false, open: false }, null);
+          return;
+        }
+        const request = cliRequest(ctx.io, `deploy ${app}@${commit.slice(0, 7)}`, flags.message);
+        const common = {
+          request,
+          waitMs: await parseSeconds(flags.wait, '--wait'),
+          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
+        };
+        if (!flags.dryRun && site.protected && !flags.yes) {
+          const preview = await deployArtifact(site, {
             ...common,
             app,
             commit,
-            dryRun: Boolean(flags.dryRun),
+            dryRun: true,
+            onEvent: () => {},
           });
-          await finish(ctx, site, summary, flags, git);
-        }),
-      );
+          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
+        }
+        const summary = await deployArtifact(site, { ...common, app, commit, dryRun: Boolean(flags.dryRun) });
+        await finish(ctx, site, summary, flags, git);
+      });
     });
 
   addCommon(
@@ -140,23 +133,21 @@ Examples:
     )
     .action(async (flags: CommonFlags & { to?: string }) => {
       const { rollbackRelease } = await import('../../deploy/deploy.ts');
-      await withGitOpening(ctx, flags, (gitOpening) =>
-        withSite(ctx, flags.stack, async (site) => {
-          const common = {
-            request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
-            waitMs: await parseSeconds(flags.wait, '--wait'),
-            ...(flags.to ? { to: flags.to } : {}),
-            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
-          };
-          const git = await gitOpening;
-          if (!flags.dryRun && site.protected && !flags.yes) {
-            const preview = await rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} });
-            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
-          }
-          const summary = await rollbackRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
-          await finish(ctx, site, summary, flags, git);
-        }),
-      );
+      await withSite(ctx, flags.stack, async (site) => {
+        const common = {
+          request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
+          waitMs: await parseSeconds(flags.wait, '--wait'),
+          ...(flags.to ? { to: flags.to } : {}),
+          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
+        };
+        const git = await openGit(ctx, flags);
+        if (!flags.dryRun && site.protected && !flags.yes) {
+          const preview = await rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} });
+          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
+        }
+        const summary = await rollbackRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
+        await finish(ctx, site, summary, flags, git);
+      });
     });
 }
 
@@ -175,24 +166,23 @@ export function addCommon(command: Command, verb: string): Command {
     .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30');
 }
 
-/** --commit (a short sha resolves against the published builds), else the latest (see read/latest.ts). */
+/**
+ * --commit (a short sha resolves against the published builds), else the latest (see read/latest.ts).
+ * `opened` is the git host when the caller has looked for it already (null: there is none).
+ */
 export async function chooseCommit(
   ctx: CliContext,
   site: Site,
   config: Config,
   app: string,
   flags: DeployFlags,
-  gitOpening: Promise<GitHost | null> = openGit(ctx, flags),
+  opened?: GitHost | null,
 ): Promise<{ commit: string; git: GitHost | null }> {
+  const git = opened === undefined ? await openGit(ctx, flags) : opened;
   if (flags.commit) {
     const { resolvePublishedCommit } = await import('../../deploy/publish.ts');
-    const [commit, git] = await Promise.all([
-      resolvePublishedCommit(site.artifacts, app, flags.commit),
-      gitOpening,
-    ]);
-    return { commit, git };
+    return { commit: await resolvePublishedCommit(site.artifacts, app, flags.commit), git };
   }
-  const git = await gitOpening;
   if (!git) {
     const { badInput } = await import('../../errors.ts');
     throw badInput(
@@ -207,27 +197,6 @@ export async function chooseCommit(
     appPath: config.appPath,
   });
   return { commit: latest.sha, git };
-}
-
-/**
- * Runs `run` with the git host being found meanwhile (a `git` process, or the GitHub client), so that
- * overlaps loading the engine and opening the stack. `run` awaits it before it changes anything: a
- * wrong --repo or --github still stops the command with nothing changed. Whatever `run` does, the
- * search has ended when this returns (no git process outlives the command).
- */
-export async function withGitOpening<T>(
-  ctx: CliContext,
-  flags: CommonFlags,
-  run: (gitOpening: Promise<GitHost | null>) => Promise<T>,
-): Promise<T> {
-  const gitOpening = openGit(ctx, flags);
-  // Handled where `run` awaits it; this only keeps a failure that `run` never reached from going unhandled.
-  gitOpening.catch(() => {});
-  try {
-    return await run(gitOpening);
-  } finally {
-    await gitOpening.catch(() => null);
-  }
 }
 
 export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | null> {

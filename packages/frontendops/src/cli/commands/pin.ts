@@ -4,7 +4,6 @@
  * pin cleared) or unpins. Promote is a deploy: on a protected stack it needs --yes or the prompt.
  */
 import type { Command } from 'commander';
-import type { GitHost } from '../../ports.ts';
 import {
   type CliContext,
   cliRequest,
@@ -117,44 +116,35 @@ Examples:
         import('../../deploy/pin.ts'),
         import('../../engine/ids.ts'),
       ]);
-      await deploy.withGitOpening(ctx, flags, (gitOpening) =>
-        withSite(ctx, flags.stack, async (site, config) => {
-          const app = flags.app ?? config.app;
-          let release: { app: string; commit: string };
-          let git: GitHost | null;
-          if (ref && DEPLOY_ID.test(ref)) {
-            [release, git] = await Promise.all([resolveRelease(site, app, ref), gitOpening]);
-          } else {
-            const chosen = await deploy.chooseCommit(
-              ctx,
-              site,
-              config,
-              app,
-              { ...flags, ...(ref ? { commit: ref } : {}) },
-              gitOpening,
-            );
-            release = { app, commit: chosen.commit };
-            git = chosen.git;
-          }
-          const request = cliRequest(
-            ctx.io,
-            `promote ${release.app}@${release.commit.slice(0, 7)}`,
-            flags.message,
-          );
-          const common = {
-            ...release,
-            request,
-            waitMs: await parseSeconds(flags.wait, '--wait'),
-            ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
-          };
-          if (!flags.dryRun && site.protected && !flags.yes) {
-            const preview = await promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} });
-            if (!preview.noop)
-              await deploy.confirmOnTerminal(ctx, site, preview, git, 'promote (and clear the pin)');
-          }
-          const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
-          await deploy.finish(ctx, site, summary, flags, git);
-        }),
-      );
+      await withSite(ctx, flags.stack, async (site, config) => {
+        const app = flags.app ?? config.app;
+        let release: { app: string; commit: string };
+        const git = await deploy.openGit(ctx, flags);
+        if (ref && DEPLOY_ID.test(ref)) {
+          release = await resolveRelease(site, app, ref);
+        } else {
+          const flagsWithRef = { ...flags, ...(ref ? { commit: ref } : {}) };
+          const { commit } = await deploy.chooseCommit(ctx, site, config, app, flagsWithRef, git);
+          release = { app, commit };
+        }
+        const request = cliRequest(
+          ctx.io,
+          `promote ${release.app}@${release.commit.slice(0, 7)}`,
+          flags.message,
+        );
+        const common = {
+          ...release,
+          request,
+          waitMs: await parseSeconds(flags.wait, '--wait'),
+          ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
+        };
+        if (!flags.dryRun && site.protected && !flags.yes) {
+          const preview = await promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} });
+          if (!preview.noop)
+            await deploy.confirmOnTerminal(ctx, site, preview, git, 'promote (and clear the pin)');
+        }
+        const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
+        await deploy.finish(ctx, site, summary, flags, git);
+      });
     });
 }
