@@ -9,6 +9,9 @@
  * how many times that request was seen before), not of arrival order: the same seed injects the
  * same faults into the same requests however concurrent requests interleave, so runs compare.
  *
+ * It can also hold every attempt a fixed time before answering (setDelay): the round trip of an S3
+ * endpoint that is not on this machine, which the sync section's --latency-ms uses.
+ *
  * Attempts are grouped into requests by the SDK's `amz-sdk-invocation-id` header (one id per
  * operation, repeated on each retry), so retries per request are counted here, where they happen.
  * Requests are forwarded byte for byte (their SigV4 signature stays valid).
@@ -16,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout } from 'node:timers/promises';
 
 export type FaultKind = 'InternalError' | 'SlowDown' | 'reset';
 export const FAULT_KINDS: readonly FaultKind[] = ['InternalError', 'SlowDown', 'reset'];
@@ -35,6 +39,8 @@ export interface FaultProxy {
   endpoint: string;
   /** Fraction of attempts to fail from now on (0…1). */
   setRate(rate: number): void;
+  /** Hold every attempt this long before answering or forwarding it: a round trip's latency. */
+  setDelay(ms: number): void;
   /** Let the next `count` CopyObject attempts through, then fail every attempt. */
   failAllAfterCopies(count: number): void;
   /** Counters since the last reset. */
@@ -50,6 +56,7 @@ export async function startFaultProxy(
 ): Promise<FaultProxy> {
   const target = new URL(upstream);
   let rate = 0;
+  let delayMs = 0;
   let copiesUntilFailAll: number | null = null;
   let seen = new Map<string, number>();
   let invocations = new Map<string, { attempts: number; succeeded: boolean }>();
@@ -64,6 +71,7 @@ export async function startFaultProxy(
 
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
+    if (delayMs > 0) await setTimeout(delayMs);
     const id = String(req.headers['amz-sdk-invocation-id'] ?? `${req.method} ${req.url} ${Math.random()}`);
     const invocation = invocations.get(id) ?? { attempts: 0, succeeded: false };
     invocation.attempts++;
@@ -111,6 +119,9 @@ export async function startFaultProxy(
     setRate(value) {
       rate = value;
       copiesUntilFailAll = null;
+    },
+    setDelay(ms) {
+      delayMs = ms;
     },
     failAllAfterCopies(count) {
       copiesUntilFailAll = count;

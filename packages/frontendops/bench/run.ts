@@ -11,7 +11,9 @@
  * - sync:    full deploy, incremental deploy (5% of the assets changed) and rollback of an 800-file /
  *            40 MiB build: CLI process vs in process vs `aws s3 sync` — time, S3 requests,
  *            invalidation paths, ratios against the targets; --runs (3) fresh servers, tool order
- *            rotated. `npm run bench -- --only sync --runs 5`
+ *            rotated. `npm run bench -- --only sync --runs 5`. --latency-ms (0) holds every S3
+ *            request of the three tools that long, through a proxy: an endpoint in a region
+ *            rather than on this machine. `npm run bench -- --only sync --latency-ms 20`
  * - faults:  the CLI with --fault-rate (10%) of S3 attempts failing (500, 503 SlowDown, connection
  *            resets) against fault-free runs, --fault-pairs (3) pairs; then every attempt failing.
  *            `npm run bench -- --only faults --fault-pairs 5`
@@ -70,6 +72,7 @@ const argsSchema = z.object({
   runs: z.coerce.number().int().min(1).max(20).default(3),
   samples: z.coerce.number().int().min(1).max(50).default(5),
   concurrency: z.coerce.number().int().min(1).max(256).optional(),
+  'latency-ms': z.coerce.number().int().min(0).max(1000).default(0),
   'fault-rate': z.coerce.number().min(0.01).max(0.5).default(0.1),
   'fault-seed': z.coerce.number().int().default(2026),
   'fault-pairs': z.coerce.number().int().min(1).max(20).default(3),
@@ -87,7 +90,7 @@ const argsSchema = z.object({
 type Args = z.infer<typeof argsSchema>;
 
 const USAGE =
-  'npm run bench -- [--only startup,sync,faults,scale,state,atomic,chat] [--runs 3] [--samples 5] [--concurrency <n>] ' +
+  'npm run bench -- [--only startup,sync,faults,scale,state,atomic,chat] [--runs 3] [--samples 5] [--concurrency <n>] [--latency-ms 0] ' +
   '[--fault-rate 0.1] [--fault-seed 2026] [--fault-pairs 3] [--fault-kinds InternalError,SlowDown,reset] [--scale-sizes 800,5000,20000] [--scale-kib 8] ' +
   '[--records 20,100,500] [--atomic-sizes 800,20000] [--turns 6]';
 
@@ -123,6 +126,8 @@ interface Results {
     peer: { version: string; startupMs: number[] };
     results: ScenarioResult[];
     runs: ScenarioResult[][];
+    /** Held on every S3 request (--latency-ms; 0: the server on this machine, answering at once). */
+    latencyMs: number;
   };
   faults?: FaultsResult;
   scale?: ScaleResult;
@@ -178,6 +183,7 @@ async function main(): Promise<void> {
           await runScenarios(pair, {
             dir,
             rotation: i,
+            latencyMs: args['latency-ms'],
             ...(args.concurrency ? { concurrency: args.concurrency } : {}),
           }),
         );
@@ -190,9 +196,10 @@ async function main(): Promise<void> {
         peer: { version: runs[0]?.peer.version ?? '', startupMs },
         results: combined,
         runs: runs.map((r) => r.results),
+        latencyMs: args['latency-ms'],
       };
       print(
-        `Deploys: FrontendOps CLI process vs in process vs aws s3 sync (${pair.base.files} files, ${mib(pair.base.bytes)}, ${pair.changedAssets} assets changed; ${args.runs === 1 ? 'one run' : `median of ${args.runs} runs, ratios the median of per-run ratios`}; order of the tools rotated: ${runs.map((r) => r.order.join('→')).join(', ')})`,
+        `Deploys: FrontendOps CLI process vs in process vs aws s3 sync (${args['latency-ms'] ? `every S3 request held ${args['latency-ms']} ms; ` : ''}${pair.base.files} files, ${mib(pair.base.bytes)}, ${pair.changedAssets} assets changed; ${args.runs === 1 ? 'one run' : `median of ${args.runs} runs, ratios the median of per-run ratios`}; order of the tools rotated: ${runs.map((r) => r.order.join('→')).join(', ')})`,
         [
           formatSyncTable(combined),
           '',

@@ -7,6 +7,10 @@
  * - FrontendOps in process (the engine alone: deployArtifact / rollbackRelease);
  * - the peer `aws s3 sync s3://<artifacts>/<app>/<commit>/files s3://<hosting> --delete`, spawned.
  *
+ * With `latencyMs`, the three reach S3 through a proxy that holds each request that long
+ * (bench/fault-proxy.ts): what a round trip to a bucket in a region adds, which rewards requests
+ * sent together and punishes requests sent one after another.
+ *
  * The tools run one after the other, never at once, so a tool's requests are exactly the requests
  * the server finished between its start and its end. Their order rotates from run to run.
  */
@@ -20,6 +24,7 @@ import { connectSite } from '../src/stacks/open.ts';
 import type { RequestInfo } from '../src/state/records.ts';
 import { checkHosting } from './check.ts';
 import { deployArgs, mustSucceed, prepareCli, rollbackArgs } from './cli.ts';
+import { startFaultProxy } from './fault-proxy.ts';
 import type { GeneratedPair } from './generate.ts';
 import { prepareAwsCli } from './peer.ts';
 import {
@@ -46,6 +51,11 @@ export interface RunOptions {
   rotation: number;
   /** FrontendOps in-process copy concurrency; the engine's default when absent. */
   concurrency?: number;
+  /**
+   * Milliseconds every S3 request is held before it reaches the server (0: none): all three tools
+   * then reach S3 through a proxy, as a client reaches a bucket in a region over the network.
+   */
+  latencyMs?: number;
 }
 
 export interface RunResult {
@@ -63,9 +73,16 @@ const request = (text: string): RequestInfo => ({
 
 export async function runScenarios(builds: GeneratedPair, options: RunOptions): Promise<RunResult> {
   const servers = await startServers(options.dir, [HOSTING, CLI_HOSTING, PEER_HOSTING]);
-  const closeEnv: Array<() => void> = [];
+  const closeEnv: Array<() => void | Promise<void>> = [];
   try {
-    const { s3, cdn, credentials } = servers;
+    const { cdn, credentials } = servers;
+    let s3Endpoint = servers.s3.endpoint;
+    if (options.latencyMs) {
+      const proxy = await startFaultProxy(s3Endpoint, 0);
+      closeEnv.push(proxy.close);
+      proxy.setDelay(options.latencyMs);
+      s3Endpoint = proxy.endpoint;
+    }
     const target: DeployTarget = {
       stack: 'bench',
       artifactsBucket: ARTIFACTS,
@@ -74,7 +91,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
       statePrefix: '.frontendops/state/bench/',
       distributionId: cdn.distributionId,
       region: 'us-east-1',
-      endpoint: s3.endpoint,
+      endpoint: s3Endpoint,
       prune: true,
     };
     const env = await connectSite(target, {
@@ -89,7 +106,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
         artifactsBucket: ARTIFACTS,
         hostingBucket: CLI_HOSTING,
         region: 'us-east-1',
-        endpoint: s3.endpoint,
+        endpoint: s3Endpoint,
         distributionId: cdn.distributionId,
       },
       { credentials, cdnEndpoint: cdn.endpoint },
@@ -100,7 +117,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
     await publishArtifact(env.artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
     await publishArtifact(env.artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
 
-    const aws = await prepareAwsCli(join(options.dir, 'aws'), s3.endpoint, credentials);
+    const aws = await prepareAwsCli(join(options.dir, 'aws'), s3Endpoint, credentials);
     const startupMs = await aws.measureStartup();
 
     const apply = { ...(options.concurrency ? { concurrency: options.concurrency } : {}) };
@@ -203,7 +220,7 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
     }
     return { results, order, peer: { version: aws.version, startupMs } };
   } finally {
-    for (const close of closeEnv) close();
+    for (const close of closeEnv.reverse()) await close();
     await servers.close();
   }
 }

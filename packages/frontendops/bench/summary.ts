@@ -7,7 +7,7 @@ import { HISTORY_PAGE, type StateReadsResult } from './state-reads.ts';
 
 export interface Sections {
   startup?: StartupResult;
-  sync?: { results: ScenarioResult[] };
+  sync?: { results: ScenarioResult[]; latencyMs?: number };
   faults?: FaultsResult;
   scale?: ScaleResult;
   state?: StateReadsResult;
@@ -19,7 +19,7 @@ export function formatVerdicts(r: Sections): string {
     rows.push([target, goal, measured, verdict(pass)]);
   for (const s of r.sync?.results ?? []) {
     add(
-      `CLI ${s.scenario} vs aws s3 sync`,
+      `CLI ${s.scenario} vs aws s3 sync${r.sync?.latencyMs ? ` (S3 ${r.sync.latencyMs} ms away)` : ''}`,
       `<= ${CLI_TIME_TARGETS[s.scenario]}x`,
       `${s.cliRatio.toFixed(2)}x`,
       s.cliTimePass,
