@@ -42,12 +42,20 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   cdnReady?.catch(() => {}); // awaited below, where its failure is reported
   const lock = await takeDeployLock(site, options);
   try {
+    // Three reads under the lock, sent together (each round trip to a bucket in a region counts);
+    // what they find is judged in a fixed order, so the same state always gives the same answer.
+    const checkPin = kind === 'deploy' && options.pin !== 'clear';
+    const [head, pin, interrupted] = await Promise.allSettled([
+      readAuditHead(site.state, site.target.statePrefix),
+      checkPin ? readPin(site) : Promise.resolve(null),
+      site.records.readPending(),
+    ]);
     // A damaged audit head stops the deploy here, before anything is written.
-    await readAuditHead(site.state, site.target.statePrefix);
-    if (kind === 'deploy' && options.pin !== 'clear') {
-      assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
-    }
-    const pending = await settlePending(site, options);
+    if (head.status === 'rejected') throw head.reason;
+    if (pin.status === 'rejected') throw pin.reason;
+    if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
+    if (interrupted.status === 'rejected') throw interrupted.reason;
+    const pending = await settlePending(site, options, interrupted.value);
     const live = await readLiveState(site, pending);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
@@ -221,10 +229,14 @@ export async function finishSyncedDeploy(
 /**
  * A pending plan means a deploy was interrupted. If its pointer had moved, only the later steps
  * remain: finish them now. Otherwise its copies may have landed: their keys are copied again, and
- * if the new plan is a different deploy the interrupted one is recorded as superseded.
+ * if the new plan is a different deploy the interrupted one is recorded as superseded. `pending` is
+ * the record as read under the lock; the result, what is left of it to supersede.
  */
-async function settlePending(site: Site, options: ApplyOptions): Promise<PendingDeploy | null> {
-  const pending = await site.records.readPending();
+async function settlePending(
+  site: Site,
+  options: ApplyOptions,
+  pending: PendingDeploy | null,
+): Promise<PendingDeploy | null> {
   if (!pending) return null;
   options.onEvent?.({
     type: 'step',

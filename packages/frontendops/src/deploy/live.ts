@@ -12,16 +12,22 @@ export async function readLiveState(
   site: Site,
   pending: PendingDeploy | null,
 ): Promise<LiveState & { etag: string | null }> {
-  const [listing, pointer] = await Promise.all([site.hosting.list(), site.records.readPointer()]);
-  // A release whose artifact is gone (lifecycle rule) no longer protects any file.
-  const releases = (
-    await Promise.all(
-      (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
-        const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
-        return manifest && { ...ref, manifest };
-      }),
-    )
-  ).filter((release) => release !== null);
+  // The retained releases' manifests are read while the hosting bucket is still being listed.
+  const [listing, { pointer, releases }] = await Promise.all([
+    site.hosting.list(),
+    site.records.readPointer().then(async (pointer) => ({
+      pointer,
+      // A release whose artifact is gone (lifecycle rule) no longer protects any file.
+      releases: (
+        await Promise.all(
+          (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
+            const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
+            return manifest && { ...ref, manifest };
+          }),
+        )
+      ).filter((release) => release !== null),
+    })),
+  ]);
   const uncertain = pending && !pending.pointerMoved ? pending.plan.copies.map((c) => c.key) : [];
   return {
     hosting: new Map(listing.map((o) => [o.key, o.size])),

@@ -132,13 +132,21 @@ describe('audit verify: every state object is under the chain', () => {
     expect(result.problem).toMatchObject({ kind: 'damaged', seq: 2, object: 'audit/0000000002.json' });
     expect(result.problem?.reason).toMatch(/damaged \(it is not valid JSON/);
 
-    // A damaged head stops the next write with a verdict, never "this looks like a bug".
+    // A damaged head stops the next write with a verdict, never "this looks like a bug". The deploy
+    // reads the head, the pin and the pending record together: with the pin damaged too, the verdict
+    // is still the head's, every time (the reads are judged in a fixed order, not as they arrive).
     await state().put(`${prefix()}audit/head.json`, '{"seq": 4, "ha', { contentType: 'application/json' });
-    const error = await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request }).catch(
-      (e) => e,
-    );
-    expect(isFrontendOpsError(error, 'TAMPERED')).toBe(true);
-    expect(error.message).toMatch(/audit head .*audit\/head\.json is damaged/);
+    await state().put(`${prefix()}pin.json`, '{"stack": "dashboard-au', { contentType: 'application/json' });
+    const before = (await state().list(prefix())).map((o) => `${o.key} ${o.etag}`);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const error = await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request }).catch(
+        (e) => e,
+      );
+      expect(isFrontendOpsError(error, 'TAMPERED')).toBe(true);
+      expect(error.message).toMatch(/audit head .*audit\/head\.json is damaged/);
+    }
+    expect((await state().list(prefix())).map((o) => `${o.key} ${o.etag}`)).toEqual(before);
+    await state().delete([`${prefix()}pin.json`]);
   });
 
   it('tells an interrupted deploy (pointer moved, nothing recorded yet) from tampering, and the re-run settles it', async () => {
