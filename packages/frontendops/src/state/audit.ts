@@ -13,9 +13,11 @@
  * fails for a rewritten, re-hashed or shortened chain. Entries after the newest anchor are only as
  * safe as the bucket (see the README's threat model).
  *
- * Appends are serialised by a lock; with conditional writes each entry is also created only once.
+ * Appends are serialised by creating each entry only once where the store honours conditional
+ * writes, and by a lock where it does not (see appendAudit).
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import canonicalize from 'canonicalize';
 import { FrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
@@ -87,12 +89,27 @@ export function stateDigest(value: unknown): string {
     .digest('hex')}`;
 }
 
+type AuditEvent = {
+  type: string;
+  data: Record<string, unknown>;
+  objects?: Record<string, string>;
+  at?: Date;
+};
+
+/**
+ * Appends an entry. Where the store honours conditional writes (S3, MinIO, R2), creating entry n+1
+ * only if it does not exist is itself the lock: of two appenders that read the same head, one
+ * creates it, the other's write is refused and it reads the head again. That saves the two round
+ * trips of taking and releasing a lock object on every append (three appends in a rollback).
+ * Elsewhere (the embedded server) appends take the locker's lock.
+ */
 export async function appendAudit(
   store: ObjectStore,
   prefix: string,
   locker: Locker,
-  event: { type: string; data: Record<string, unknown>; objects?: Record<string, string>; at?: Date },
+  event: AuditEvent,
 ): Promise<AuditEntry> {
+  if (await store.supportsConditionalWrites()) return appendClaiming(store, prefix, event);
   // The lock's name is a digest: a "locked" message may reach an MCP client, and names no bucket.
   const where = createHash('sha256').update(`${store.bucket}|${prefix}`).digest('hex').slice(0, 24);
   const lock = await locker.acquire(`audit-${where}`, {
@@ -103,33 +120,80 @@ export async function appendAudit(
   });
   try {
     const head = await store.get(headKey(prefix));
-    const last = head ? parseHead(headKey(prefix), head.body) : null;
-    const unsigned: Omit<AuditEntry, 'hash'> = {
-      seq: (last?.seq ?? 0) + 1,
-      at: (event.at ?? new Date()).toISOString(),
-      type: event.type,
-      data: event.data,
-      ...(event.objects && Object.keys(event.objects).length > 0 ? { objects: event.objects } : {}),
-      prevHash: last?.hash ?? GENESIS,
-    };
-    const entry: AuditEntry = { ...unsigned, hash: hashOf(unsigned) };
-    const conditional = await store.supportsConditionalWrites();
-    await store.put(
-      entryKey(prefix, entry.seq),
-      JSON.stringify(entry),
-      { contentType: 'application/json' },
-      conditional ? { ifNoneMatch: '*' } : {},
-    );
-    await store.put(
-      headKey(prefix),
-      JSON.stringify({ seq: entry.seq, hash: entry.hash }),
-      { contentType: 'application/json' },
-      conditional && head ? { ifMatch: head.etag } : {},
-    );
+    const entry = nextEntry(head ? parseHead(headKey(prefix), head.body) : null, event);
+    await store.put(entryKey(prefix, entry.seq), JSON.stringify(entry), { contentType: 'application/json' });
+    await writeHead(store, prefix, entry, {});
     return entry;
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * How many times in a row an appender finds the next entry taken with the head not moving before
+ * it gives up: another appender is between its two writes for one round trip, so this many waits
+ * (about 4.5 s in all) mean the entry was left by an append that stopped there, or written by hand.
+ */
+const STUCK_ATTEMPTS = 8;
+
+async function appendClaiming(store: ObjectStore, prefix: string, event: AuditEvent): Promise<AuditEntry> {
+  let previous: string | null | undefined; // the head's ETag at the last refusal (null: no head)
+  for (let stuck = 0; ; ) {
+    const head = await store.get(headKey(prefix));
+    const entry = nextEntry(head ? parseHead(headKey(prefix), head.body) : null, event);
+    try {
+      await store.put(
+        entryKey(prefix, entry.seq),
+        JSON.stringify(entry),
+        { contentType: 'application/json' },
+        { ifNoneMatch: '*' },
+      );
+    } catch (error) {
+      if (!(error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED')) throw error;
+      // Taken: by an appender that is about to move the head (wait, read again), or long ago.
+      const now = head?.etag ?? null;
+      stuck = now === previous ? stuck + 1 : 0;
+      previous = now;
+      if (stuck >= STUCK_ATTEMPTS) {
+        throw new FrontendOpsError(
+          'TAMPERED',
+          `The audit log already holds entry ${entry.seq}, after the entry its head names (${entry.seq - 1}): an append stopped between writing an entry and moving the head, or the log was edited. Nothing was written. Run \`frontendops audit verify\` to see what changed.`,
+        );
+      }
+      await sleep(Math.min(1000, 50 * 2 ** stuck));
+      continue;
+    }
+    // Entry n+1 is ours alone, so no other appender moves the head now; If-Match still refuses a
+    // head that someone changed by hand meanwhile.
+    await writeHead(store, prefix, entry, head ? { ifMatch: head.etag } : {});
+    return entry;
+  }
+}
+
+function nextEntry(last: AuditHead | null, event: AuditEvent): AuditEntry {
+  const unsigned: Omit<AuditEntry, 'hash'> = {
+    seq: (last?.seq ?? 0) + 1,
+    at: (event.at ?? new Date()).toISOString(),
+    type: event.type,
+    data: event.data,
+    ...(event.objects && Object.keys(event.objects).length > 0 ? { objects: event.objects } : {}),
+    prevHash: last?.hash ?? GENESIS,
+  };
+  return { ...unsigned, hash: hashOf(unsigned) };
+}
+
+async function writeHead(
+  store: ObjectStore,
+  prefix: string,
+  entry: AuditEntry,
+  condition: { ifMatch?: string },
+): Promise<void> {
+  await store.put(
+    headKey(prefix),
+    JSON.stringify({ seq: entry.seq, hash: entry.hash }),
+    { contentType: 'application/json' },
+    condition,
+  );
 }
 
 /** The chain's head as its head record says (null for an empty chain). */

@@ -1,8 +1,8 @@
 /**
  * What needs S3 semantics the embedded server lacks, through a proxy that adds them as S3 documents
  * (test/support/s3-proxy.ts): SDK retries with backoff on 503 SlowDown, and — with conditional
- * writes — the compare-and-swap live pointer and a whole deploy without a file lock (the S3 lock
- * itself: lock-s3.test.ts).
+ * writes — the compare-and-swap live pointer, audit appends that take no lock, and a whole deploy
+ * without a file lock (the S3 lock itself: lock-s3.test.ts).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,9 @@ import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
+import type { Locker } from '../../src/ports.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -153,5 +154,59 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     } finally {
       env.close();
     }
+  });
+});
+
+describe('the audit log where writes are conditional', () => {
+  // Where entries are created only once, an append takes no lock: one that did would fail here.
+  const noLock: Locker = {
+    acquire: () => Promise.reject(new Error('the append took a lock')),
+  };
+  const keysUnder = async (prefix: string) =>
+    (await store(ARTIFACTS).list(prefix)).map((o) => `${o.key} ${o.etag}`);
+
+  it('appends in three requests, without a lock; concurrent appenders each land once, in one unbroken chain', async () => {
+    const prefix = 'audit-claim/';
+    // Three clients with their own connections, as three processes would be.
+    const writers = [store(ARTIFACTS), store(ARTIFACTS), store(ARTIFACTS)];
+    await Promise.all(writers.map((w) => w.supportsConditionalWrites()));
+    const before = proxy.seen.length;
+    await appendAudit(writers[0] ?? store(ARTIFACTS), prefix, noLock, { type: 'first', data: {} });
+    expect(
+      proxy.seen
+        .slice(before)
+        .map((r) => `${r.method} ${r.path.replace(/^.*\/audit\//, '').replace(/\?.*$/, '')}`),
+    ).toEqual(['GET head.json', 'PUT 0000000001.json', 'PUT head.json']);
+
+    await Promise.all(
+      writers.flatMap((w, writer) =>
+        [1, 2, 3, 4].map((n) => appendAudit(w, prefix, noLock, { type: 'concurrent', data: { writer, n } })),
+      ),
+    );
+    const entries = await readAudit(store(ARTIFACTS), prefix);
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+    expect(new Set(entries.slice(1).map((e) => `${e.data.writer}/${e.data.n}`)).size).toBe(12);
+    expect(await verifyAudit(store(ARTIFACTS), prefix)).toMatchObject({ ok: true, entries: 13 });
+    expect(proxy.seen.slice(before).filter((r) => r.path.includes('/locks/'))).toEqual([]);
+  });
+
+  it('an entry past the head (an append that stopped between its two writes) stops the next append in bounded time, writing nothing', async () => {
+    const prefix = 'audit-stuck/';
+    const w = store(ARTIFACTS);
+    await appendAudit(w, prefix, noLock, { type: 'first', data: {} });
+    const head = await w.get(`${prefix}audit/head.json`);
+    await appendAudit(w, prefix, noLock, { type: 'second', data: {} });
+    // The head back at entry 1, entry 2 kept: what a process killed between the two writes leaves.
+    await w.put(`${prefix}audit/head.json`, head?.body ?? '', { contentType: 'application/json' });
+    const before = await keysUnder(prefix);
+    const started = Date.now();
+    const error = await appendAudit(w, prefix, noLock, { type: 'third', data: {} }).catch((e) => e);
+    expect(error).toMatchObject({ code: 'TAMPERED' });
+    expect(error.message).toMatch(
+      /already holds entry 2, after the entry its head names \(1\).*Nothing was written/,
+    );
+    expect(error.message).not.toContain(prefix);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await keysUnder(prefix)).toEqual(before);
   });
 });
