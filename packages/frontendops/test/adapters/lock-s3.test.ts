@@ -60,6 +60,26 @@ describe('S3 lock', () => {
     expect(await state.list('site/')).toEqual([]);
   });
 
+  it('takes a free lock with one request, and a held one only once it is released', async () => {
+    const state = store();
+    const locker = createS3Locker(state, 'free/');
+    await state.supportsConditionalWrites();
+    const before = proxy.seen.length;
+    const held = await locker.acquire('deploy-prod', { owner: 'alice', ttlMs: 60_000, waitMs: 0 });
+    expect(proxy.seen.slice(before).map((r) => `${r.method} ${r.status}`)).toEqual(['PUT 200']);
+    // Held: refused at once (no wait), the holder named, the lock still Alice's.
+    await expect(
+      locker.acquire('deploy-prod', { owner: 'bob', ttlMs: 60_000, waitMs: 0 }),
+    ).rejects.toMatchObject({ code: 'LOCKED', message: expect.stringContaining('alice') });
+    expect(
+      JSON.parse((await state.get('free/locks/deploy-prod.json'))?.body.toString() ?? '{}'),
+    ).toMatchObject({ owner: 'alice' });
+    await held.release();
+    const bobs = await locker.acquire('deploy-prod', { owner: 'bob', ttlMs: 60_000, waitMs: 0 });
+    await bobs.release();
+    expect(await state.list('free/')).toEqual([]);
+  });
+
   it('expires by its clock: an expired lock is taken over, and the late release frees nothing', async () => {
     let now = Date.parse('2026-11-25T10:00:00Z');
     const locker = createS3Locker(store(), 'locks-test/', () => now);
