@@ -5,13 +5,14 @@
  * directories this locker creates are world-writable with the sticky bit (mode 1777, as /tmp), their
  * lock files readable and writable by all, so the deploys of several users meet. Because such a
  * directory is shared, nothing in it is followed through a symlink. A holder that died (kill -9) on
- * this host is detected by its pid and taken over at once; one on another host goes stale after
- * ttlMs without heartbeats. A holder that was taken over (it hung past ttlMs) is told nothing at the
- * time — its process carries on — and its release then leaves the new holder's lock alone.
+ * this host is detected by its pid and taken over at once, one killed before it wrote its name after
+ * a few seconds (NAMELESS_GRACE_MS); one on another host goes stale after ttlMs without heartbeats.
+ * A holder that was taken over (it hung past ttlMs) is told nothing at the time — its process
+ * carries on — and its release then leaves the new holder's lock alone.
  */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -32,6 +33,7 @@ export function createFileLocker(dir: string): Locker {
       const file = join(dir, `${lockFileName(name)}.json`);
       await writeLockFile(file, '', 'a');
       const deadline = Date.now() + waitMs;
+      let takeovers = 0; // a lock taken over that comes straight back is not taken over forever
       for (let attempt = 0; ; attempt++) {
         try {
           let takenOver = false;
@@ -68,8 +70,16 @@ export function createFileLocker(dir: string): Locker {
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
           const holder = await readHolder(file);
-          if (holder && diedOnThisHost(holder) && attempt < 3) {
+          if (holder && diedOnThisHost(holder) && takeovers++ < 3) {
             // The holder was killed: its lock directory (proper-lockfile's `<file>.lock`) is ours to remove.
+            await rm(`${file}.lock`, { recursive: true, force: true });
+            continue;
+          }
+          if (!holder && (await untouchedFor(`${file}.lock`)) > NAMELESS_GRACE_MS && takeovers++ < 3) {
+            // Nobody named: a process killed between taking the lock and naming itself (or while
+            // releasing it). A live one names itself within milliseconds, and a holder's lock
+            // directory is touched every `update`; this one is neither, so it is not left to block
+            // every deploy for its whole ttl.
             await rm(`${file}.lock`, { recursive: true, force: true });
             continue;
           }
@@ -134,6 +144,21 @@ function unusable(dir: string, error: unknown): FrontendOpsError {
       `Ask its owner to run \`chmod 1777 ${dir}\`, or point FRONTENDOPS_LOCK_DIR at a directory every deployer on this machine can write.`,
     { cause: error },
   );
+}
+
+/**
+ * How long a lock directory may stand with no holder named before it is taken over: far longer than a
+ * live process takes to name itself after taking the lock, far shorter than a deploy lock's ttl.
+ */
+const NAMELESS_GRACE_MS = 5_000;
+
+/** Milliseconds since `path` was last modified; 0 when it is gone (released meanwhile: try again). */
+async function untouchedFor(path: string): Promise<number> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** The holder file: who holds the lock, and a token only the holder knows, to tell its lock from a successor's. */

@@ -4,7 +4,7 @@
  * shared by its users, never followed through a symlink. And the deploy lock is named by the target,
  * not the stack name.
  */
-import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,37 @@ describe('the holder file', () => {
       createFileLocker(dir).acquire('deploy-r', { owner: 'b', ttlMs: 10_000, waitMs: 0 }),
     ).rejects.toMatchObject({ code: 'LOCKED', message: expect.stringContaining('another process') });
     expect((await stat(join(dir, 'deploy-r.json.lock'))).isDirectory()).toBe(true);
+  });
+
+  it('takes over a lock whose holder was killed before naming itself, without waiting out its ttl', async () => {
+    const dir = join(tmp, 'nameless');
+    const first = createFileLocker(dir);
+    const held = await first.acquire('deploy-n', { owner: 'a', ttlMs: 120_000, waitMs: 0 });
+    await held.release();
+    // A process killed right after making the lock directory: no name written, and, dead, it
+    // touches the directory no more. A minute later the next deploy takes the lock at once.
+    const lockDir = join(dir, 'deploy-n.json.lock');
+    await mkdir(lockDir);
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lockDir, aMinuteAgo, aMinuteAgo);
+    const next = await createFileLocker(dir).acquire('deploy-n', { owner: 'b', ttlMs: 120_000, waitMs: 0 });
+    expect(JSON.parse(await readFile(join(dir, 'deploy-n.json'), 'utf8'))).toMatchObject({ owner: 'b' });
+    await next.release();
+
+    // Killed a moment ago: the next deploy waits a few seconds (the holder might still name itself),
+    // then takes the lock, well within its --wait and far before the lock's two-minute ttl.
+    await mkdir(lockDir);
+    const justBefore = new Date(Date.now() - 4_000);
+    await utimes(lockDir, justBefore, justBefore);
+    const started = Date.now();
+    const later = await createFileLocker(dir).acquire('deploy-n', {
+      owner: 'c',
+      ttlMs: 120_000,
+      waitMs: 10_000,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    await later.release();
   });
 });
 
