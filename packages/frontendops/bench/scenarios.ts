@@ -9,7 +9,8 @@
  *
  * With `latencyMs`, the three reach S3 through a proxy that holds each request that long
  * (bench/fault-proxy.ts): what a round trip to a bucket in a region adds, which rewards requests
- * sent together and punishes requests sent one after another.
+ * sent together and punishes requests sent one after another. With `conditionalWrites`, through the
+ * test suite's proxy that honours conditional writes (so FrontendOps locks and appends as on S3).
  *
  * The tools run one after the other, never at once, so a tool's requests are exactly the requests
  * the server finished between its start and its end. Their order rotates from run to run.
@@ -22,6 +23,7 @@ import { artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
 import { connectSite } from '../src/stacks/open.ts';
 import type { RequestInfo } from '../src/state/records.ts';
+import { startS3Proxy } from '../test/support/s3-proxy.ts';
 import { checkHosting } from './check.ts';
 import { deployArgs, mustSucceed, prepareCli, rollbackArgs } from './cli.ts';
 import { startFaultProxy } from './fault-proxy.ts';
@@ -56,6 +58,13 @@ export interface RunOptions {
    * then reach S3 through a proxy, as a client reaches a bucket in a region over the network.
    */
   latencyMs?: number;
+  /**
+   * Put the test suite's S3 proxy, which honours If-None-Match / If-Match as S3 does, in front of
+   * the embedded server (which ignores them): FrontendOps then takes the S3 lock and appends to the
+   * audit log as on AWS, instead of the file lock it uses for the embedded server. The proxy reads
+   * a key's ETag (HEAD) before each conditional write: the server's request counts include those.
+   */
+  conditionalWrites?: boolean;
 }
 
 export interface RunResult {
@@ -77,6 +86,11 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
   try {
     const { cdn, credentials } = servers;
     let s3Endpoint = servers.s3.endpoint;
+    if (options.conditionalWrites) {
+      const conditional = await startS3Proxy(s3Endpoint, servers.client, { conditional: true });
+      closeEnv.push(conditional.close);
+      s3Endpoint = conditional.endpoint;
+    }
     if (options.latencyMs) {
       const proxy = await startFaultProxy(s3Endpoint, 0);
       closeEnv.push(proxy.close);
