@@ -30,16 +30,12 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
         acquiredAt: new Date(now()).toISOString(),
         expiresAt: new Date(now() + ttlMs).toISOString(),
       });
-      // Most of the time the lock is free: create it at once, and read the holder only when refused
-      // (one round trip fewer before every change, and before every approval's use).
-      try {
-        const { etag } = await store.put(key, JSON.stringify(body()), {}, { ifNoneMatch: '*' });
-        return heldLock(store, key, owner, etag, body, ttlMs);
-      } catch (error) {
-        if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
-      }
-      for (let attempt = 0; ; attempt++) {
-        const existing = await store.get(key);
+      // Most of the time the lock is free: it is created at once, and read only once a create was
+      // refused (one round trip fewer before every change, and before every approval's use).
+      let refused = false;
+      let waits = 0;
+      for (;;) {
+        const existing = refused ? await store.get(key) : null;
         try {
           let etag: string;
           if (!existing) {
@@ -50,7 +46,7 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
             const deadHere = diedOnThisHost(holder);
             if (!expired && !deadHere) {
               if (now() >= deadline) throw lockedError(label ?? name, holder, waitMs);
-              await waitBeforeRetry(attempt);
+              await waitBeforeRetry(waits++);
               continue;
             }
             ({ etag } = await store.put(key, JSON.stringify(body()), {}, { ifMatch: existing.etag }));
@@ -58,7 +54,8 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
           return heldLock(store, key, owner, etag, body, ttlMs);
         } catch (error) {
           if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
-          // Lost a race for the lock: look again.
+          // Held, or lost a race for it: look.
+          refused = true;
         }
       }
     },

@@ -13,21 +13,7 @@ export async function readLiveState(
   pending: PendingDeploy | null,
 ): Promise<LiveState & { etag: string | null }> {
   // The retained releases' manifests are read while the hosting bucket is still being listed.
-  const [listing, { pointer, releases }] = await Promise.all([
-    site.hosting.list(),
-    site.records.readPointer().then(async (pointer) => ({
-      pointer,
-      // A release whose artifact is gone (lifecycle rule) no longer protects any file.
-      releases: (
-        await Promise.all(
-          (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
-            const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
-            return manifest && { ...ref, manifest };
-          }),
-        )
-      ).filter((release) => release !== null),
-    })),
-  ]);
+  const [listing, { pointer, releases }] = await Promise.all([site.hosting.list(), readRetained(site)]);
   const uncertain = pending && !pending.pointerMoved ? pending.plan.copies.map((c) => c.key) : [];
   return {
     hosting: new Map(listing.map((o) => [o.key, o.size])),
@@ -35,6 +21,19 @@ export async function readLiveState(
     uncertainKeys: new Set(uncertain),
     etag: pointer?.etag ?? null,
   };
+}
+
+/** The live pointer and the releases it retains, each with its manifest. */
+async function readRetained(site: Site) {
+  const pointer = await site.records.readPointer();
+  const releases = await Promise.all(
+    (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
+      const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
+      return manifest && { ...ref, manifest };
+    }),
+  );
+  // A release whose artifact is gone (lifecycle rule) no longer protects any file.
+  return { pointer, releases: releases.filter((release) => release !== null) };
 }
 
 /** The artifact's manifest; NOT_FOUND (with what to do) when the commit was never published. */

@@ -99,8 +99,8 @@ type AuditEvent = {
 /**
  * Appends an entry. Where the store honours conditional writes (S3, MinIO, R2), creating entry n+1
  * only if it does not exist is itself the lock: of two appenders that read the same head, one
- * creates it, the other's write is refused and it reads the head again. That saves the two round
- * trips of taking and releasing a lock object on every append (three appends in a rollback).
+ * creates it, the other's write is refused and it reads the head again. That saves the requests of
+ * taking and releasing a lock object, one after another, on every append (three in a rollback).
  * Elsewhere (the embedded server) appends take the locker's lock.
  */
 export async function appendAudit(

@@ -168,10 +168,11 @@ describe('the audit log where writes are conditional', () => {
   it('appends in three requests, without a lock; concurrent appenders each land once, in one unbroken chain', async () => {
     const prefix = 'audit-claim/';
     // Three clients with their own connections, as three processes would be.
-    const writers = [store(ARTIFACTS), store(ARTIFACTS), store(ARTIFACTS)];
+    const first = store(ARTIFACTS);
+    const writers = [first, store(ARTIFACTS), store(ARTIFACTS)];
     await Promise.all(writers.map((w) => w.supportsConditionalWrites()));
     const before = proxy.seen.length;
-    await appendAudit(writers[0] ?? store(ARTIFACTS), prefix, noLock, { type: 'first', data: {} });
+    await appendAudit(first, prefix, noLock, { type: 'first', data: {} });
     expect(
       proxy.seen
         .slice(before)
