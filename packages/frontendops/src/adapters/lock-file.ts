@@ -16,15 +16,10 @@ import { chmod, lstat, mkdir, open, readFile, rm, stat } from 'node:fs/promises'
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { waitBeforeRetry } from '../backoff.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker } from '../ports.ts';
-import {
-  diedOnThisHost,
-  type LockHolder,
-  lockedError,
-  lockFileName,
-  waitBeforeRetry,
-} from './lock-holder.ts';
+import { diedOnThisHost, type LockHolder, lockedError, lockFileName } from './lock-holder.ts';
 
 export function createFileLocker(dir: string): Locker {
   return {

@@ -1,7 +1,6 @@
 /** What both lockers share: who holds a lock, whether that process still lives, how to wait, the error. */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FrontendOpsError } from '../errors.ts';
 
 export interface LockHolder {
@@ -23,9 +22,6 @@ export function isAlive(pid: number): boolean {
 
 /** A holder killed on this host (kill -9) gives its lock up at once; elsewhere only expiry frees it. */
 export const diedOnThisHost = (holder: LockHolder) => holder.host === hostname() && !isAlive(holder.pid);
-
-/** Backoff between attempts: 50 ms doubling, at most 1 s. */
-export const waitBeforeRetry = (attempt: number) => sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
 
 /**
  * A lock's name as one file name or key segment: letters, digits, ".", "_", "-". A name that is not

@@ -4,15 +4,10 @@
  * Any number of operators and agents on any machine coordinate through it.
  */
 import { hostname } from 'node:os';
+import { waitBeforeRetry } from '../backoff.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../ports.ts';
-import {
-  diedOnThisHost,
-  type LockHolder,
-  lockedError,
-  lockFileName,
-  waitBeforeRetry,
-} from './lock-holder.ts';
+import { diedOnThisHost, type LockHolder, lockedError, lockFileName } from './lock-holder.ts';
 
 interface LockBody extends LockHolder {
   expiresAt: string;
