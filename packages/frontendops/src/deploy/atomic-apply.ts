@@ -44,7 +44,7 @@ import type {
   ReleaseNameRef,
   RetiringRecord,
 } from '../state/atomic.ts';
-import { type AuditEntry, appendAudit, readAuditHead } from '../state/audit.ts';
+import { type AuditEntry, appendAudit, assertAppendable, readAuditHead } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
 import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
 import {
@@ -168,8 +168,10 @@ async function runLocked(
   options: AtomicOptions,
   started: number,
 ): Promise<AtomicSummary> {
-  // A damaged audit head stops the operation here, before anything is written.
-  await readAuditHead(site.state, site.target.statePrefix);
+  // A damaged audit head stops the operation here, before anything is written, as does an entry past
+  // the head that the operation's own append would refuse.
+  const { state, target } = site;
+  await assertAppendable(state, target.statePrefix, await readAuditHead(state, target.statePrefix));
   const abandoned = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
   const prepared = await prepare(site, op, ctx, await choose(ctx), abandoned);

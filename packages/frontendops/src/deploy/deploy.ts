@@ -7,7 +7,7 @@ import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import { readAuditHead, stateDigest } from '../state/audit.ts';
+import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
 import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
@@ -50,15 +50,20 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
       checkPin ? readPin(site) : Promise.resolve(null),
       site.records.readPending(),
     ]);
-    // A damaged audit head stops the deploy here, before anything is written.
+    // A damaged audit head stops the deploy here, before anything is written; so does an entry past
+    // the head that the deploy's own append would refuse (read while the deploy plans).
     if (head.status === 'rejected') throw head.reason;
+    const appendable = assertAppendable(site.state, site.target.statePrefix, head.value);
+    appendable.catch(() => {}); // awaited before the first write
     if (pin.status === 'rejected') throw pin.reason;
     if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
     if (interrupted.status === 'rejected') throw interrupted.reason;
+    if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const pending = await settlePending(site, options, interrupted.value);
     const live = await readLiveState(site, pending);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
+    await appendable;
     if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
     if (plan.noop) {
       return {

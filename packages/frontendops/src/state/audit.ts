@@ -14,12 +14,13 @@
  * safe as the bucket (see the README's threat model).
  *
  * Appends are serialised by creating each entry only once where the store honours conditional
- * writes, and by a lock where it does not (see appendAudit).
+ * writes, and by a lock where it does not; an append interrupted between its two writes is finished
+ * by the next one (see appendAudit).
  */
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import canonicalize from 'canonicalize';
-import { FrontendOpsError } from '../errors.ts';
+import { waitBeforeRetry } from '../backoff.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
 
 export interface AuditEntry {
@@ -50,7 +51,7 @@ export type AuditProblemKind =
   | 'tampered'
   /** An object cannot be read as what it should be (cut short, not JSON). */
   | 'damaged'
-  /** A deploy stopped after writing state its entry would vouch for; running it again finishes it. */
+  /** A deploy stopped after writing state its entry would vouch for (running it again finishes it), or an append between its two writes (the next one finishes it). */
   | 'unfinished';
 
 export interface AuditProblem {
@@ -97,11 +98,21 @@ type AuditEvent = {
 };
 
 /**
- * Appends an entry. Where the store honours conditional writes (S3, MinIO, R2), creating entry n+1
- * only if it does not exist is itself the lock: of two appenders that read the same head, one
- * creates it, the other's write is refused and it reads the head again. That saves the requests of
- * taking and releasing a lock object, one after another, on every append (three in a rollback).
- * Elsewhere (the embedded server) appends take the locker's lock.
+ * Appends an entry: reads the head (entry n), creates entry n+1 unless it exists, moves the head to it.
+ *
+ * Where the store honours conditional writes (S3, MinIO, R2), creating entry n+1 only if it does not
+ * exist is itself the lock: of two appenders that read the same head, one creates it, the other's
+ * write is refused. That saves the requests of taking and releasing a lock object, one after another,
+ * on every append (three in a rollback). Elsewhere (the embedded server) appends take the locker's
+ * lock, and look for entry n+1 before writing it.
+ *
+ * An appender that finds entry n+1 already there finishes that append before its own: when the entry
+ * follows from the head (its prevHash is the head's hash, its hash is its content's), it moves the
+ * head to it. So a process stopped between writing an entry and moving the head (kill -9, a lost
+ * connection) leaves nothing the next append does not complete, and the entry it wrote stays in the
+ * chain; a concurrent appender that is between its two writes is helped along, not waited for. An
+ * entry that does not follow from the head was written by hand: TAMPERED, and nothing is written.
+ * Adopting an entry gives no one a new power: whoever can write entry n+1 can write the head too.
  */
 export async function appendAudit(
   store: ObjectStore,
@@ -109,7 +120,7 @@ export async function appendAudit(
   locker: Locker,
   event: AuditEvent,
 ): Promise<AuditEntry> {
-  if (await store.supportsConditionalWrites()) return appendClaiming(store, prefix, event);
+  if (await store.supportsConditionalWrites()) return appendUntilLanded(store, prefix, event, true);
   // The lock's name is a digest: a "locked" message may reach an MCP client, and names no bucket.
   const where = createHash('sha256').update(`${store.bucket}|${prefix}`).digest('hex').slice(0, 24);
   const lock = await locker.acquire(`audit-${where}`, {
@@ -119,55 +130,150 @@ export async function appendAudit(
     waitMs: 30_000,
   });
   try {
-    const head = await store.get(headKey(prefix));
-    const entry = nextEntry(head ? parseHead(headKey(prefix), head.body) : null, event);
-    await store.put(entryKey(prefix, entry.seq), JSON.stringify(entry), { contentType: 'application/json' });
-    await writeHead(store, prefix, entry, {});
-    return entry;
+    return await appendUntilLanded(store, prefix, event, false);
   } finally {
     await lock.release();
   }
 }
 
 /**
- * How many times in a row an appender finds the next entry taken with the head not moving before
- * it gives up: another appender is between its two writes for one round trip, so this many waits
- * (about 4.5 s in all) mean the entry was left by an append that stopped there, or written by hand.
+ * How many rounds in a row an appender may find entry n+1 taken and yet gone when it reads it, with
+ * the head not moving, before it gives up: only someone deleting entries by hand does that.
  */
 const STUCK_ATTEMPTS = 8;
 
-async function appendClaiming(store: ObjectStore, prefix: string, event: AuditEvent): Promise<AuditEntry> {
-  let previous: string | null | undefined; // the head's ETag at the last refusal (null: no head)
+async function appendUntilLanded(
+  store: ObjectStore,
+  prefix: string,
+  event: AuditEvent,
+  conditional: boolean,
+): Promise<AuditEntry> {
+  let previous: string | null | undefined; // the head's ETag in the last round (null: no head)
   for (let stuck = 0; ; ) {
     const head = await store.get(headKey(prefix));
-    const entry = nextEntry(head ? parseHead(headKey(prefix), head.body) : null, event);
-    try {
-      await store.put(
-        entryKey(prefix, entry.seq),
-        JSON.stringify(entry),
-        { contentType: 'application/json' },
-        { ifNoneMatch: '*' },
-      );
-    } catch (error) {
-      if (!(error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED')) throw error;
-      // Taken: by an appender that is about to move the head (wait, read again), or long ago.
+    const last = head ? parseHead(headKey(prefix), head.body) : null;
+    const entry = nextEntry(last, event);
+    // Where writes are unconditional (under the lock), an empty ETag makes every condition a no-op.
+    const headCondition = conditional ? (head ? { ifMatch: head.etag } : { ifNoneMatch: '*' as const }) : {};
+    if (await createEntry(store, prefix, entry, conditional)) {
+      await moveHead(store, prefix, entry, headCondition);
+      return entry;
+    }
+    if (await finishInterrupted(store, prefix, last, entry.seq, headCondition)) {
+      stuck = 0;
+    } else {
       const now = head?.etag ?? null;
       stuck = now === previous ? stuck + 1 : 0;
-      previous = now;
       if (stuck >= STUCK_ATTEMPTS) {
         throw new FrontendOpsError(
           'TAMPERED',
-          `The audit log already holds entry ${entry.seq}, after the entry its head names (${entry.seq - 1}): an append stopped between writing an entry and moving the head, or the log was edited. Nothing was written. Run \`frontendops audit verify\` to see what changed.`,
+          `Audit entry ${entry.seq} keeps being refused as existing and then read as missing: the log is being edited by hand. Nothing was written. Run \`frontendops audit verify\` to see what changed.`,
         );
       }
-      await sleep(Math.min(1000, 50 * 2 ** stuck));
-      continue;
+      await waitBeforeRetry(stuck);
     }
-    // Entry n+1 is ours alone, so no other appender moves the head now; If-Match still refuses a
-    // head that someone changed by hand meanwhile.
-    await writeHead(store, prefix, entry, head ? { ifMatch: head.etag } : {});
-    return entry;
+    previous = head?.etag ?? null;
   }
+}
+
+/** Writes entry n+1 unless it exists: false when it does (created by another appender, or left by one). */
+async function createEntry(
+  store: ObjectStore,
+  prefix: string,
+  entry: AuditEntry,
+  conditional: boolean,
+): Promise<boolean> {
+  const key = entryKey(prefix, entry.seq);
+  if (!conditional && (await store.head(key))) return false;
+  try {
+    await store.put(
+      key,
+      JSON.stringify(entry),
+      { contentType: 'application/json' },
+      conditional ? { ifNoneMatch: '*' } : {},
+    );
+    return true;
+  } catch (error) {
+    if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) return false;
+    throw error;
+  }
+}
+
+/**
+ * Moves the head to our entry. Refused (the head changed since we read it): someone finishing our
+ * append moved it to our entry, or past it, and that is success; anything else is a hand edit.
+ */
+async function moveHead(
+  store: ObjectStore,
+  prefix: string,
+  entry: AuditEntry,
+  condition: { ifMatch?: string; ifNoneMatch?: '*' },
+): Promise<void> {
+  try {
+    await writeHead(store, prefix, entry, condition);
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    const now = await readAuditHead(store, prefix);
+    const landed = now && (now.seq > entry.seq || (now.seq === entry.seq && now.hash === entry.hash));
+    if (!landed) throw error;
+  }
+}
+
+/**
+ * Entry `seq` exists though the head names the one before: moves the head to it when it follows from
+ * the head. True when the head moved (by us or meanwhile); false when the entry has gone again.
+ */
+async function finishInterrupted(
+  store: ObjectStore,
+  prefix: string,
+  last: AuditHead | null,
+  seq: number,
+  condition: { ifMatch?: string; ifNoneMatch?: '*' },
+): Promise<boolean> {
+  const found = await store.get(entryKey(prefix, seq));
+  if (!found) return false;
+  const entry = followingEntry(found.body, last, seq);
+  try {
+    await writeHead(store, prefix, entry, condition);
+  } catch (error) {
+    // The appender that wrote it, or another one finishing it, moved the head first.
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+  }
+  return true;
+}
+
+/**
+ * Refuses, before a change writes anything, a log the change's own append would be refused on: an
+ * entry past `head` that does not follow from it (a damaged head is refused by readAuditHead).
+ */
+export async function assertAppendable(
+  store: ObjectStore,
+  prefix: string,
+  head: AuditHead | null,
+): Promise<void> {
+  const seq = (head?.seq ?? 0) + 1;
+  const found = await store.get(entryKey(prefix, seq));
+  if (found) followingEntry(found.body, head, seq);
+}
+
+/** Entry `seq` as read, when it follows from `last`: a well-formed entry whose prevHash is last's hash. */
+function followingEntry(body: Buffer, last: AuditHead | null, seq: number): AuditEntry {
+  const refuse = (why: string) =>
+    new FrontendOpsError(
+      'TAMPERED',
+      `The audit log holds entry ${seq} after the entry its head names (${seq - 1}), but ${why}: the log was edited. Nothing was written. Run \`frontendops audit verify\` to see what changed.`,
+    );
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw refuse('it is not valid JSON');
+  }
+  if (!isEntryShape(value) || value.seq !== seq) throw refuse(`it is not an audit entry numbered ${seq}`);
+  const { hash, ...unsigned } = value;
+  if (value.prevHash !== (last?.hash ?? GENESIS)) throw refuse('it does not follow from that entry');
+  if (hashOf(unsigned) !== hash) throw refuse('its content does not match its hash');
+  return value;
 }
 
 function nextEntry(last: AuditHead | null, event: AuditEvent): AuditEntry {
@@ -186,7 +292,7 @@ async function writeHead(
   store: ObjectStore,
   prefix: string,
   entry: AuditEntry,
-  condition: { ifMatch?: string },
+  condition: { ifMatch?: string; ifNoneMatch?: '*' },
 ): Promise<void> {
   await store.put(
     headKey(prefix),
@@ -290,14 +396,32 @@ async function verifyAuditOnce(
     entries.push(entry);
   }
   const chainWhole = problems.length === 0;
-  if (chainWhole && headRecord && (headRecord.seq !== entries.length || headRecord.hash !== prevHash)) {
+  // One whole entry past the head: an append stopped between its two writes (the next one finishes it).
+  const oneBeyond = entries.at(-2)?.hash ?? GENESIS;
+  const interrupted =
+    chainWhole &&
+    entries.length > 0 &&
+    (headRecord
+      ? headRecord.seq === entries.length - 1 && headRecord.hash === oneBeyond
+      : entries.length === 1);
+  if (interrupted) {
+    problems.push({
+      kind: 'unfinished',
+      seq: entries.length,
+      reason: `entry ${entries.length} was written, but the head still names ${entries.length - 1}: an append stopped between writing its entry and moving the head. The next deploy, rollback or pin of this stack finishes it.`,
+    });
+  } else if (
+    chainWhole &&
+    headRecord &&
+    (headRecord.seq !== entries.length || headRecord.hash !== prevHash)
+  ) {
     problems.push({
       kind: 'tampered',
       seq: headRecord.seq,
       reason: `the head names entry ${headRecord.seq} but the chain ends at ${entries.length} (entries were removed from the end)`,
     });
   }
-  if (chainWhole && !head && entries.length > 0) {
+  if (chainWhole && !interrupted && !head && entries.length > 0) {
     problems.push({ kind: 'tampered', seq: entries.length, reason: 'the head record is missing' });
   }
 

@@ -13,7 +13,7 @@ import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import type { Locker } from '../../src/ports.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { type AuditEntry, appendAudit, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -191,23 +191,104 @@ describe('the audit log where writes are conditional', () => {
     expect(proxy.seen.slice(before).filter((r) => r.path.includes('/locks/'))).toEqual([]);
   });
 
-  it('an entry past the head (an append that stopped between its two writes) stops the next append in bounded time, writing nothing', async () => {
-    const prefix = 'audit-stuck/';
+  /** Appends two entries, then moves the head back to the first: what a process killed between the two writes of the second leaves. */
+  async function interruptedAppend(prefix: string) {
     const w = store(ARTIFACTS);
     await appendAudit(w, prefix, noLock, { type: 'first', data: {} });
     const head = await w.get(`${prefix}audit/head.json`);
-    await appendAudit(w, prefix, noLock, { type: 'second', data: {} });
-    // The head back at entry 1, entry 2 kept: what a process killed between the two writes leaves.
+    const second = await appendAudit(w, prefix, noLock, { type: 'second', data: {} });
     await w.put(`${prefix}audit/head.json`, head?.body ?? '', { contentType: 'application/json' });
-    const before = await keysUnder(prefix);
+    return { w, second };
+  }
+  const entryKey = (prefix: string, seq: number) => `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
+
+  it('an append stopped between writing its entry and moving the head is finished by the next one, keeping its entry', async () => {
+    const prefix = 'audit-interrupted/';
+    const { w, second } = await interruptedAppend(prefix);
+    expect(await verifyAudit(w, prefix)).toMatchObject({
+      ok: false,
+      problems: [
+        {
+          kind: 'unfinished',
+          seq: 2,
+          reason: expect.stringMatching(/entry 2 was written, but the head still names 1/),
+        },
+      ],
+    });
+
+    const before = proxy.seen.length;
     const started = Date.now();
-    const error = await appendAudit(w, prefix, noLock, { type: 'third', data: {} }).catch((e) => e);
-    expect(error).toMatchObject({ code: 'TAMPERED' });
-    expect(error.message).toMatch(
-      /already holds entry 2, after the entry its head names \(1\).*Nothing was written/,
-    );
-    expect(error.message).not.toContain(prefix);
-    expect(Date.now() - started).toBeLessThan(15_000);
-    expect(await keysUnder(prefix)).toEqual(before);
+    const third = await appendAudit(w, prefix, noLock, { type: 'third', data: {} });
+    expect(Date.now() - started).toBeLessThan(2_000); // no waiting for a head that will not move
+    expect(third.seq).toBe(3);
+    expect(
+      proxy.seen
+        .slice(before)
+        .map((r) => `${r.method} ${r.path.replace(/^.*\/audit\//, '').replace(/\?.*$/, '')} ${r.status}`),
+    ).toEqual([
+      'GET head.json 200',
+      'PUT 0000000002.json 412',
+      'GET 0000000002.json 200',
+      'PUT head.json 200',
+      'GET head.json 200',
+      'PUT 0000000003.json 200',
+      'PUT head.json 200',
+    ]);
+    const entries = await readAudit(w, prefix);
+    expect(entries.map((e) => e.type)).toEqual(['first', 'second', 'third']);
+    expect(entries[1]).toEqual(second);
+    expect(await verifyAudit(w, prefix)).toMatchObject({ ok: true, entries: 3, problems: [] });
+  });
+
+  it.each([
+    [
+      're-hashed to follow another chain',
+      (e: AuditEntry) => rehash({ ...e, prevHash: `sha256:${'0'.repeat(64)}` }),
+    ],
+    ['edited without re-hashing', (e: AuditEntry) => ({ ...e, data: { actor: 'mallory' } })],
+    ['numbered as another entry', (e: AuditEntry) => rehash({ ...e, seq: 7 })],
+    ['not JSON', () => '{"seq": 2, "ty'],
+  ])(
+    'an entry past the head that does not follow from it (%s) stops the next append at once, writing nothing',
+    async (name, edit) => {
+      const prefix = `audit-forged-${name.split(' ')[0]}/`;
+      const { w, second } = await interruptedAppend(prefix);
+      const edited = edit(second);
+      await w.put(entryKey(prefix, 2), typeof edited === 'string' ? edited : JSON.stringify(edited));
+      const before = await keysUnder(prefix);
+      const started = Date.now();
+      const error = await appendAudit(w, prefix, noLock, { type: 'third', data: {} }).catch((e) => e);
+      expect(error).toMatchObject({ code: 'TAMPERED' });
+      expect(error.message).toMatch(
+        /holds entry 2 after the entry its head names \(1\), but .*the log was edited\. Nothing was written/,
+      );
+      expect(error.message).not.toContain(prefix);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(await keysUnder(prefix)).toEqual(before);
+    },
+  );
+
+  it('an appender whose head write comes after another appender finished its append for it still lands, once', async () => {
+    const prefix = 'audit-helped/';
+    const [a, b] = [store(ARTIFACTS), store(ARTIFACTS)];
+    await appendAudit(a, prefix, noLock, { type: 'first', data: {} });
+    // A writes entry 2; its head write is held, as if A were slow between its two writes.
+    const held = proxy.hold((r) => r.method === 'PUT' && r.key === `${prefix}audit/head.json`);
+    const slow = appendAudit(a, prefix, noLock, { type: 'slow', data: {} });
+    await held.reached;
+    // B finds entry 2 taken, moves the head to it, and appends after it.
+    const fast = await appendAudit(b, prefix, noLock, { type: 'fast', data: {} });
+    expect(fast.seq).toBe(3);
+    held.release(); // A's head write now meets a head that moved: refused, and A sees its entry landed
+    expect((await slow).seq).toBe(2);
+    const entries = await readAudit(a, prefix);
+    expect(entries.map((e) => e.type)).toEqual(['first', 'slow', 'fast']);
+    expect(await verifyAudit(a, prefix)).toMatchObject({ ok: true, entries: 3, problems: [] });
   });
 });
+
+/** An entry with its hash recomputed, as someone forging one would. */
+function rehash(entry: AuditEntry): AuditEntry {
+  const { hash: _old, ...unsigned } = entry;
+  return { ...unsigned, hash: stateDigest(unsigned) };
+}

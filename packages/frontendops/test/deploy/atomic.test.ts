@@ -12,7 +12,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
-import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import {
   APP,
   type AtomicEnv,
@@ -282,5 +282,37 @@ describe('atomic deploy, racing another switch', () => {
     );
     expect(audit.filter((e) => e.type === 'deploy').every((e) => e.data.mode === 'atomic')).toBe(true);
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});
+
+describe('atomic deploy on an edited audit log', () => {
+  it('an entry past the head that does not follow from it stops the deploy before anything is written', async () => {
+    const { state } = t.site;
+    const prefix = t.target.statePrefix;
+    const entries = await readAudit(state, prefix);
+    const last = entries.at(-1) as AuditEntry;
+    const before = entries.at(-2) as AuditEntry;
+    const put = (name: string, value: unknown) =>
+      state.put(`${prefix}${name}`, JSON.stringify(value), { contentType: 'application/json' });
+    await put('audit/head.json', { seq: before.seq, hash: before.hash });
+    // The newest entry edited and re-hashed: well formed, but chained to nothing in this log.
+    const { hash: _hash, ...unsigned } = { ...last, prevHash: `sha256:${'0'.repeat(64)}` };
+    await put(`audit/${String(last.seq).padStart(10, '0')}.json`, {
+      ...unsigned,
+      hash: stateDigest(unsigned),
+    });
+    const live = await pointer();
+    const mark = await t.mark();
+    const error = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[3] as string,
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/after the entry its head names .*but it does not follow/);
+    expect((await t.requestsSince(mark)).filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual(
+      [],
+    );
+    expect(await pointer()).toEqual(live);
   });
 });

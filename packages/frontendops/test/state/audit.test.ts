@@ -177,6 +177,53 @@ describe('audit verify: every state object is under the chain', () => {
     expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
   });
 
+  it('an append stopped between writing its entry and moving the head: verify calls it unfinished, the next deploy finishes it and keeps the entry', async () => {
+    const entries = await readAudit(state(), prefix());
+    const last = entries.at(-1) as AuditEntry;
+    const before = entries.at(-2) as AuditEntry;
+    await writeJson('audit/head.json', { seq: before.seq, hash: before.hash });
+    expect((await verifyAudit(state(), prefix())).problems).toEqual([
+      expect.objectContaining({
+        kind: 'unfinished',
+        seq: last.seq,
+        reason: expect.stringMatching(
+          new RegExp(`entry ${last.seq} was written, but the head still names ${before.seq}`),
+        ),
+      }),
+    ]);
+    await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request });
+    const after = await readAudit(state(), prefix());
+    expect(after[last.seq - 1]).toEqual(last);
+    expect(after.length).toBeGreaterThan(last.seq);
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('an entry past the head that does not follow from it stops a deploy before anything is written', async () => {
+    const entries = await readAudit(state(), prefix());
+    const last = entries.at(-1) as AuditEntry;
+    const before = entries.at(-2) as AuditEntry;
+    await writeJson('audit/head.json', { seq: before.seq, hash: before.hash });
+    // The newest entry, edited and re-hashed so it is well formed, but chained to nothing here.
+    const { hash: _hash, ...unsigned } = { ...last, prevHash: `sha256:${'0'.repeat(64)}` };
+    await writeJson(`audit/${String(last.seq).padStart(10, '0')}.json`, {
+      ...unsigned,
+      hash: stateDigest(unsigned),
+    });
+    await t.s3.settle();
+    const requests = t.s3.requests.length;
+    const error = await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request }).catch(
+      (e) => e,
+    );
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect(error.message).toMatch(
+      new RegExp(
+        `holds entry ${last.seq} after the entry its head names \\(${before.seq}\\), but it does not follow`,
+      ),
+    );
+    await t.s3.settle();
+    expect(t.s3.requests.slice(requests).filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
+  });
+
   it('cannot see a removed newest entry, or a re-hashed chain, without an anchor (why the deploy tags carry one)', async () => {
     const entries = await readAudit(state(), prefix());
     const head = entries.at(-1) as AuditEntry;

@@ -5,7 +5,8 @@
  *   key exists, If-Match: <etag> fails with 412 when the current ETag differs (checked and written
  *   under a per-key mutex, so the check and the write are atomic as on S3).
  * - a hold: the next request a test names waits until the test releases it (a process stopped at an
- *   exact point of its work, with the other requests still served).
+ *   exact point of its work, with the other requests still served), or drops it unanswered (the
+ *   process was killed before that request reached S3).
  * Requests are forwarded byte for byte (their SigV4 signature stays valid). A proxy listening on
  * another address (`host`, not loopback) signs each request again for the upstream's own loopback
  * Host with the upstream client's key, as the embedded server answers loopback Hosts only.
@@ -30,8 +31,15 @@ export interface S3Proxy {
   truncateNext(count: number): void;
   /** Requests that reached the proxy (method, path, status, copy source). */
   seen: Array<{ method: string; path: string; status: number; copySource?: string }>;
-  /** Holds the next request `match` accepts until release(); `reached` resolves when it arrives. */
-  hold(match: (request: HeldRequest) => boolean): { reached: Promise<void>; release(): void };
+  /**
+   * Holds the next request `match` accepts until release() forwards it or drop() ends its connection
+   * unanswered, never reaching the server; `reached` resolves when it arrives.
+   */
+  hold(match: (request: HeldRequest) => boolean): {
+    reached: Promise<void>;
+    release(): void;
+    drop(): void;
+  };
   close(): Promise<void>;
 }
 
@@ -56,7 +64,8 @@ export async function startS3Proxy(
   const holds: Array<{
     match: (request: HeldRequest) => boolean;
     arrived: () => void;
-    released: Promise<void>;
+    /** true: forward it; false: drop it. */
+    released: Promise<boolean>;
   }> = [];
 
   const server = createServer(async (req, res) => {
@@ -69,7 +78,10 @@ export async function startS3Proxy(
     if (hold) {
       holds.splice(holds.indexOf(hold), 1);
       hold.arrived();
-      await hold.released;
+      if (!(await hold.released)) {
+        req.socket.destroy();
+        return;
+      }
     }
     const answer = (status: number, xml: string) => {
       seen.push({ method: req.method ?? '', path, status });
@@ -181,7 +193,7 @@ export async function startS3Proxy(
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   const { port } = server.address() as AddressInfo;
-  const releases: Array<() => void> = [];
+  const releases: Array<(forward: boolean) => void> = [];
   return {
     endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     failNext: (count) => {
@@ -193,20 +205,20 @@ export async function startS3Proxy(
     seen,
     hold(match) {
       let arrived = () => {};
-      let release = () => {};
+      let settle: (forward: boolean) => void = () => {};
       const reached = new Promise<void>((resolve) => {
         arrived = resolve;
       });
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
+      const released = new Promise<boolean>((resolve) => {
+        settle = resolve;
       });
       holds.push({ match, arrived, released });
-      releases.push(release);
-      return { reached, release };
+      releases.push(settle);
+      return { reached, release: () => settle(true), drop: () => settle(false) };
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const release of releases) release();
+        for (const release of releases) release(true);
         server.close(() => resolve());
         server.closeAllConnections();
       }),
