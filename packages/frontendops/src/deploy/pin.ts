@@ -6,16 +6,15 @@
  *   release that lifts the pin under the same lock; atomic releases extend it to promote a canary.
  * Each takes the deploy lock; every change is in the audit chain (state/pin.ts).
  */
-import { hostname } from 'node:os';
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
+import { assertAppendable, readAuditHead } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
+import { takeDeployLock } from './deploy-lock.ts';
 import { resolvePublishedCommit } from './publish.ts';
-
-const LOCK_TTL_MS = 120_000;
 
 export interface PinOptions {
   /** The release the person means to pin (deploy id or commit): it must be the live one. */
@@ -119,12 +118,11 @@ async function withDeployLock<T>(
   options: { request: RequestInfo; waitMs?: number },
   run: () => Promise<T>,
 ): Promise<T> {
-  const lock = await site.locker.acquire(`deploy-${site.target.stack}`, {
-    owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
-    ttlMs: LOCK_TTL_MS,
-    waitMs: options.waitMs ?? 0,
-  });
+  const lock = await takeDeployLock(site, options);
   try {
+    // A log the pin's own append would be refused on stops it before pin.json is written.
+    const { state, target } = site;
+    await assertAppendable(state, target.statePrefix, await readAuditHead(state, target.statePrefix));
     return await run();
   } finally {
     await lock.release();

@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf } from '../../src/cli/context.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { readStatus } from '../../src/read/status.ts';
+import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -169,5 +171,36 @@ describe('the pin', () => {
     expect(summary.unpinned).toMatchObject({ commit: B });
     expect(await readPin(t.site)).toBeNull();
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});
+
+describe('pin and unpin take the deploy lock', () => {
+  it('while a deploy holds it, under this stack name or another for the same site, both are refused and change nothing', async () => {
+    const alias = await connectSite(
+      { ...t.target, stack: 'same-site-other-name' },
+      { access: { credentials: t.s3.credentials }, onNotice: () => undefined },
+    );
+    const deploying = await takeDeployLock(alias, { request: by('carol', 'deploy C') });
+    try {
+      const pinBefore = await t.site.state.get(`${t.target.statePrefix}pin.json`);
+      const head = await t.site.state.get(`${t.target.statePrefix}audit/head.json`);
+      for (const attempt of [
+        () => pinRelease(t.site, { request: by('dave', 'pin'), waitMs: 0 }),
+        () => unpinRelease(t.site, { request: by('dave', 'unpin'), waitMs: 0 }),
+      ]) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect(isFrontendOpsError(error, 'LOCKED'), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(/locked by carol/);
+      }
+      expect((await t.site.state.get(`${t.target.statePrefix}pin.json`))?.etag).toBe(pinBefore?.etag);
+      expect((await t.site.state.get(`${t.target.statePrefix}audit/head.json`))?.etag).toBe(head?.etag);
+    } finally {
+      await deploying.release();
+      alias.close();
+    }
+    // Once the deploy let go, a pin goes through.
+    const live = (await t.site.records.readPointer())?.value;
+    const after = await pinRelease(t.site, { request: by('dave', 'pin'), waitMs: 0 });
+    expect(after.pin.deployId).toBe(live?.deployId);
   });
 });
