@@ -438,7 +438,7 @@ async function afterSwitch(site: Site, pending: AtomicPending, at: number): Prom
     : plan.op === 'migrate'
       ? state.canary
       : null;
-  await atomic.writeState({
+  const written = await atomic.writeState({
     canary,
     previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at),
     retiring,
@@ -456,7 +456,12 @@ async function afterSwitch(site: Site, pending: AtomicPending, at: number): Prom
     const digest = await site.records.writePointer(pointer, statePointer?.etag ?? null);
     await auditRelease(site, pointer, digest, { kind: plan.op, request: pending.request, at: new Date(at) });
   }
-  const switched: AtomicPending = { ...pending, switched: true, switchedAt: new Date(at).toISOString() };
+  const switched: AtomicPending = {
+    ...pending,
+    switched: true,
+    switchedAt: new Date(at).toISOString(),
+    stateDigest: written,
+  };
   await atomic.writePending(switched);
   return switched;
 }
@@ -522,6 +527,10 @@ async function finishAtomic(
     ...(pending.drift ? { drift: pending.drift } : {}),
   };
 
+  // The entry that ends the operation vouches for the state.json its switch wrote.
+  const stateBound: Record<string, string> = pending.stateDigest
+    ? { 'atomic/state.json': pending.stateDigest }
+    : {};
   let record: DeploymentRecord | null = null;
   let entry: AuditEntry;
   if (plan.liveChanges) {
@@ -552,24 +561,29 @@ async function finishAtomic(
         ...atomicFacts,
         ...(error ? { error } : {}),
       },
-      { [`deployments/${record.deployId}.json`]: digest },
+      { [`deployments/${record.deployId}.json`]: digest, ...stateBound },
     );
   } else {
-    entry = await audit(site, plan.op, {
-      deployId: plan.deployId,
-      stack: plan.stack,
-      app: plan.app,
-      commit: plan.commit,
-      artifactDigest: plan.artifactDigest,
-      request: pending.request,
-      ...(plan.canaryAfter ? { weight: plan.canaryAfter.weight } : {}),
-      copied,
-      deleted,
-      verification: checked?.ok ?? null,
-      outcome,
-      ...atomicFacts,
-      ...(error ? { error } : {}),
-    });
+    entry = await audit(
+      site,
+      plan.op,
+      {
+        deployId: plan.deployId,
+        stack: plan.stack,
+        app: plan.app,
+        commit: plan.commit,
+        artifactDigest: plan.artifactDigest,
+        request: pending.request,
+        ...(plan.canaryAfter ? { weight: plan.canaryAfter.weight } : {}),
+        copied,
+        deleted,
+        verification: checked?.ok ?? null,
+        outcome,
+        ...atomicFacts,
+        ...(error ? { error } : {}),
+      },
+      stateBound,
+    );
   }
   await atomicRecordsOf(site).clearPending();
   options.onEvent?.({

@@ -102,7 +102,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       (p) => p.releaseId === ref.releaseId && Date.parse(p.expiresAt) > ctx.now,
     );
     const until = new Date(Math.max(expiresAt.getTime(), earlier ? Date.parse(earlier.expiresAt) : 0));
-    await ctx.atomic.writeState({
+    const written = await ctx.atomic.writeState({
       ...state,
       previews: [
         ...state.previews.filter((p) => p.releaseId !== ref.releaseId && Date.parse(p.expiresAt) > ctx.now),
@@ -118,18 +118,23 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       ],
     });
     const url = previewUrl(siteUrl, token);
-    await audit(site, 'preview', {
-      stack: site.target.stack,
-      app: ref.app,
-      commit: ref.commit,
-      artifactDigest: ref.artifactDigest,
-      releaseId: ref.releaseId,
-      deployId: options.deployId ?? null,
-      expiresAt: expiresAt.toISOString(),
-      copied,
-      request: options.request,
-      mode: 'atomic',
-    });
+    await audit(
+      site,
+      'preview',
+      {
+        stack: site.target.stack,
+        app: ref.app,
+        commit: ref.commit,
+        artifactDigest: ref.artifactDigest,
+        releaseId: ref.releaseId,
+        deployId: options.deployId ?? null,
+        expiresAt: expiresAt.toISOString(),
+        copied,
+        request: options.request,
+        mode: 'atomic',
+      },
+      { 'atomic/state.json': written },
+    );
     options.onEvent?.({
       type: 'step',
       step: 'record',

@@ -2,7 +2,8 @@
  * The state of atomic releases beside the deployment records, under `<statePrefix>atomic/`:
  *
  * - `state.json`: the running canary, the open preview links and the releases edges may still
- *   serve for a while after a switch (so nothing they reference is pruned too early);
+ *   serve for a while after a switch (so nothing they reference is pruned too early). Bound by the
+ *   audit chain: the entry that ends the operation that wrote it carries its digest;
  * - `releases/<releaseId>.json`: a release whose files are all in the hosting bucket — its non-asset
  *   files and its index.html's sha256 — written after its last copy and removed before its first
  *   deletion, so switching back to it needs no listing and no manifest (the same time at any size);
@@ -15,6 +16,7 @@
  */
 import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
 import type { ObjectStore } from '../ports.ts';
+import { stateDigest } from './audit.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
 
 export interface ReleaseNameRef {
@@ -62,6 +64,8 @@ export interface AtomicPending {
   /** Set once the KeyValueStore names plan.pointerAfter and the state followed: only the finish remains. */
   switched: boolean;
   switchedAt?: string;
+  /** What the switch wrote to state.json (its stateDigest): the operation's last audit entry binds it. */
+  stateDigest?: string;
   /** The store's value before, when the state did not name it (someone switched outside FrontendOps). */
   drift?: unknown;
 }
@@ -94,8 +98,11 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
       ...EMPTY_ATOMIC_STATE,
       ...((await read<AtomicStateRecord>('state.json')) ?? {}),
     }),
-    /** Written only under the deploy lock. */
-    writeState: (state: AtomicStateRecord) => write('state.json', state),
+    /** Written only under the deploy lock. Returns its digest, for the audit entry that binds it. */
+    async writeState(state: AtomicStateRecord): Promise<string> {
+      await write('state.json', state);
+      return stateDigest(state);
+    },
     readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(`releases/${releaseId}.json`),
     writeReleaseIndex: (index: ReleaseIndex) => write(`releases/${index.releaseId}.json`, index),
     deleteReleaseIndexes: (releaseIds: readonly string[]) =>

@@ -82,6 +82,8 @@ export const ABSENT = 'absent';
 const entryKey = (prefix: string, seq: number) => `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
 const headKey = (prefix: string) => `${prefix}audit/head.json`;
 const ENTRY_KEY = /\/(\d{10})\.json$/;
+/** The atomic releases' state object (state/atomic.ts), bound since this version (see hasLegacyAtomic). */
+const ATOMIC_STATE = 'atomic/state.json';
 
 /** The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). */
 export function stateDigest(value: unknown): string {
@@ -455,6 +457,14 @@ async function verifyAuditOnce(
     pendingId
       ? ` Deploy ${pendingId} was interrupted after writing it: run the deploy again to finish it.`
       : what;
+  // An atomic operation writes atomic/state.json when it switches; its last entry binds it.
+  const [atomicPending, atomicState] = await Promise.all([
+    store.head(`${prefix}atomic/pending.json`),
+    store.head(`${prefix}atomic/state.json`),
+  ]);
+  const atomicUnfinished = atomicPending
+    ? ' An atomic operation was interrupted after writing it: the next deploy or rollback of this stack finishes it.'
+    : '';
   let objectsOk = 0;
   for (const [name, { digest, seq }] of bound) {
     const current = await readJsonQuietly(store, `${prefix}${name}`);
@@ -479,11 +489,12 @@ async function verifyAuditOnce(
       problems.push({ kind: 'damaged', seq, object: name, reason: `${name} is damaged (not valid JSON)` });
     } else if (stateDigest(current.value) !== digest) {
       const live = name === 'live.json' && pendingId !== null;
+      const atomic = name === ATOMIC_STATE && atomicPending !== null;
       problems.push({
-        kind: live ? 'unfinished' : 'tampered',
+        kind: live || atomic ? 'unfinished' : 'tampered',
         seq,
         object: name,
-        reason: `${name} was changed after entry ${seq} recorded it.${live ? unfinished('') : ''}`,
+        reason: `${name} was changed after entry ${seq} recorded it.${live ? unfinished('') : atomic ? atomicUnfinished : ''}`,
       });
     } else {
       objectsOk++;
@@ -517,6 +528,13 @@ async function verifyAuditOnce(
       kind: 'tampered',
       object: 'pin.json',
       reason: 'pin.json is not in the audit chain (no entry records a pin): it was written around the chain',
+    });
+  }
+  if (atomicState && !bound.has(ATOMIC_STATE) && !hasLegacyAtomic(entries)) {
+    problems.push({
+      kind: atomicPending ? 'unfinished' : 'tampered',
+      object: ATOMIC_STATE,
+      reason: `${ATOMIC_STATE} is not in the audit chain (no entry records it).${atomicUnfinished || ' It was written around the chain.'}`,
     });
   }
   const pointer = await store.head(`${prefix}live.json`);
@@ -628,6 +646,15 @@ function legacyRecords(entries: readonly AuditEntry[]): Set<string> {
   }
   return names;
 }
+
+/** Chains begun before atomic/state.json was bound: an atomic operation that wrote it ended unbound. */
+const hasLegacyAtomic = (entries: readonly AuditEntry[]) =>
+  entries.some(
+    (e) =>
+      e.data.mode === 'atomic' &&
+      (e.type === 'preview' || e.data.outcome === 'succeeded' || e.data.outcome === 'failed') &&
+      !e.objects?.[ATOMIC_STATE],
+  );
 
 const hasLegacyDeploys = (entries: readonly AuditEntry[]) =>
   !entries.some((e) => e.objects?.['live.json']) &&

@@ -4,7 +4,7 @@
  * propagation delay), with a concurrent prober that never sees a broken page while releases switch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
@@ -281,6 +281,54 @@ describe('atomic deploy, racing another switch', () => {
       expect.arrayContaining(['deploy', 'rollback', 'atomic-switch-lost']),
     );
     expect(audit.filter((e) => e.type === 'deploy').every((e) => e.data.mode === 'atomic')).toBe(true);
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});
+
+describe('atomic/state.json is under the audit chain', () => {
+  const stateKey = () => `${t.target.statePrefix}atomic/state.json`;
+
+  it('between a sync and its finish it is unfinished, not tampered; the finish binds it', async () => {
+    const synced = await deployArtifact(t.site, {
+      app: APP,
+      commit: C[3] as string,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    expect(synced.outcome).toBe('synced');
+    const between = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(between.problems.filter((p) => p.kind !== 'unfinished')).toEqual([]);
+    expect(between.problems).toContainEqual(
+      expect.objectContaining({
+        object: 'atomic/state.json',
+        reason: expect.stringMatching(/interrupted after writing it: the next deploy or rollback/),
+      }),
+    );
+    const finished = await finishSyncedDeploy(t.site, synced.deployId, { request: request() });
+    expect(finished.record.outcome).toBe('succeeded');
+    const entries = await readAudit(t.site.state, t.target.statePrefix);
+    const written = JSON.parse((await t.site.state.get(stateKey()))?.body.toString('utf8') ?? 'null');
+    expect(entries.at(-1)?.objects?.['atomic/state.json']).toBe(stateDigest(written));
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('an edit (a retiring release dropped, so its files could be pruned while edges serve them) fails verify, naming it', async () => {
+    const original = await t.site.state.get(stateKey());
+    const state = JSON.parse(original?.body.toString('utf8') ?? '{}');
+    expect(state.retiring.length).toBeGreaterThan(0);
+    await t.site.state.put(stateKey(), JSON.stringify({ ...state, retiring: [] }, null, 2));
+    try {
+      const result = await verifyAudit(t.site.state, t.target.statePrefix);
+      expect(result.problems).toEqual([
+        expect.objectContaining({
+          kind: 'tampered',
+          object: 'atomic/state.json',
+          reason: expect.stringMatching(/atomic\/state\.json was changed after entry \d+ recorded it\.$/),
+        }),
+      ]);
+    } finally {
+      await t.site.state.put(stateKey(), original?.body ?? '');
+    }
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
 });

@@ -11,7 +11,7 @@ import { previewLink } from '../../src/deploy/preview.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
-import { readAudit } from '../../src/state/audit.ts';
+import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 
@@ -92,6 +92,12 @@ describe('preview links', () => {
     expect(forged.hops).toEqual([403]);
     const audit = (await readAudit(site.state, t.target.statePrefix)).at(-1);
     expect(audit).toMatchObject({ type: 'preview', data: { commit: C[1], releaseId: link.releaseId } });
+    // The entry binds the state the preview wrote (its open links), so an edit to them is found.
+    const state = await site.state.get(`${t.target.statePrefix}atomic/state.json`);
+    expect(audit?.objects?.['atomic/state.json']).toBe(
+      stateDigest(JSON.parse(state?.body.toString('utf8') ?? 'null')),
+    );
+    expect(await verifyAudit(site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
   });
 });
 

@@ -124,6 +124,17 @@ describe('audit verify: every state object is under the chain', () => {
     expect(result.problems[0]?.reason).toMatch(/missing \(it was deleted\)/);
   });
 
+  it('finds atomic release state written to a stack no atomic operation ever ran on', async () => {
+    await writeJson('atomic/state.json', { canary: null, previews: [], retiring: [] });
+    expect((await verifyAudit(state(), prefix())).problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: 'atomic/state.json',
+        reason: expect.stringMatching(/not in the audit chain .*written around the chain/),
+      }),
+    ]);
+  });
+
   it('calls an entry cut in half damaged, naming it — for verify and for the next deploy', async () => {
     const key = `${prefix()}audit/0000000002.json`;
     const body = (await state().get(key))?.body.toString('utf8') ?? '';
