@@ -37,14 +37,22 @@ import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import type {
-  AtomicPending,
-  AtomicStateRecord,
-  ReleaseIndex,
-  ReleaseNameRef,
-  RetiringRecord,
+import {
+  type AtomicPending,
+  type AtomicStateRecord,
+  type ReleaseIndex,
+  type ReleaseNameRef,
+  type RetiringRecord,
+  releaseIndexName,
 } from '../state/atomic.ts';
-import { type AuditEntry, appendAudit, assertAppendable, readAuditHead } from '../state/audit.ts';
+import {
+  ABSENT,
+  type AuditEntry,
+  appendAudit,
+  assertAppendable,
+  readAuditHead,
+  stateDigest,
+} from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
 import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
 import {
@@ -192,6 +200,13 @@ async function runLocked(
     startedAt: new Date(nowOf(options)).toISOString(),
     switched: false,
     ...(drift ? { drift } : {}),
+    ...(prepared.ensured.length > 0
+      ? {
+          indexes: Object.fromEntries(
+            prepared.ensured.map((index) => [releaseIndexName(index.releaseId), stateDigest(index)]),
+          ),
+        }
+      : {}),
   };
   await ctx.atomic.writePending(pending);
   await copyFiles(site, plan.copies, options);
@@ -369,18 +384,24 @@ async function switchPointer(site: Site, ctx: AtomicContext, pending: AtomicPend
       if (samePointer(now.value, plan.pointerAfter)) return;
       if (!samePointer(now.value, plan.pointerBefore)) {
         await ctx.atomic.clearPending();
-        await audit(site, 'atomic-switch-lost', {
-          op: plan.op,
-          deployId: plan.deployId,
-          stack: plan.stack,
-          app: plan.app,
-          commit: plan.commit,
-          releaseId: plan.releaseId,
-          planned: plan.pointerAfter,
-          plannedFrom: plan.pointerBefore,
-          found: now.value,
-          request: pending.request,
-        });
+        // Its release indexes were written (they are reused): the entry vouches for them.
+        await audit(
+          site,
+          'atomic-switch-lost',
+          {
+            op: plan.op,
+            deployId: plan.deployId,
+            stack: plan.stack,
+            app: plan.app,
+            commit: plan.commit,
+            releaseId: plan.releaseId,
+            planned: plan.pointerAfter,
+            plannedFrom: plan.pointerBefore,
+            found: now.value,
+            request: pending.request,
+          },
+          pending.indexes,
+        );
         throw new FrontendOpsError(
           'PRECONDITION_FAILED',
           `Another switch of ${plan.stack} came first: the edge now serves ${describePointer(now.value)}, not what this ${plan.op} planned from (${describePointer(plan.pointerBefore)}). Nothing of this ${plan.op} went live and the state was left as it was; its files are uploaded and will be reused. Run it again to plan from what is live now.`,
@@ -500,7 +521,10 @@ async function finishAtomic(
     options.onEvent?.({ type: 'step', step: 'verify', detail: verification.detail });
   }
   const failed = verification?.ok === false;
-  const pruned = failed || plan.inPlace ? [] : await pruneAfterGrace(site, plan, options, known);
+  const { pruned, goneIndexes } =
+    failed || plan.inPlace
+      ? { pruned: [], goneIndexes: [] }
+      : await pruneAfterGrace(site, plan, options, known);
 
   const finishedAt = new Date(nowOf(options));
   const checked = verification && {
@@ -527,10 +551,13 @@ async function finishAtomic(
     ...(pending.drift ? { drift: pending.drift } : {}),
   };
 
-  // The entry that ends the operation vouches for the state.json its switch wrote.
-  const stateBound: Record<string, string> = pending.stateDigest
-    ? { 'atomic/state.json': pending.stateDigest }
-    : {};
+  // The entry that ends the operation vouches for the state.json its switch wrote, the release
+  // indexes it wrote and the ones its prune removed.
+  const stateBound: Record<string, string> = {
+    ...pending.indexes,
+    ...Object.fromEntries(goneIndexes.map((id) => [releaseIndexName(id), ABSENT])),
+    ...(pending.stateDigest ? { 'atomic/state.json': pending.stateDigest } : {}),
+  };
   let record: DeploymentRecord | null = null;
   let entry: AuditEntry;
   if (plan.liveChanges) {
@@ -609,7 +636,7 @@ async function pruneAfterGrace(
   plan: AtomicPlan,
   options: AtomicOptions,
   known?: PruneKnowledge,
-): Promise<string[]> {
+): Promise<{ pruned: string[]; goneIndexes: string[] }> {
   // The store holds plan.pointerAfter: this operation wrote it, under the lock.
   const pointer = { pointer: plan.pointerAfter };
   let ctx = await readAtomicContext(site, nowOf(options), pointer);
@@ -628,7 +655,7 @@ async function pruneAfterGrace(
     ...(known ? { hosting: known.hosting, manifests: known.manifests } : {}),
   });
   const prune = planAtomicPruneNow({ live, now: ctx.now, ...keepPrefixesOf(site) });
-  if (prune.length === 0) return [];
+  if (prune.length === 0) return { pruned: [], goneIndexes: [] };
   const keys = new Set(prune);
   const staying = new Set([...live.hosting.keys()].filter((k) => !keys.has(k)).map(releaseIdOfKey));
   const gone = [...new Set(prune.map(releaseIdOfKey))].filter(
@@ -641,7 +668,7 @@ async function pruneAfterGrace(
     step: 'prune',
     detail: `${prune.length} object(s) no kept release uses${gone.length ? ` (${gone.length} release(s))` : ''}`,
   });
-  return prune;
+  return { pruned: prune, goneIndexes: gone };
 }
 
 /** A deploy that failed verification goes back to what was live; a canary that failed is ended. */
@@ -696,14 +723,22 @@ export const canaryTarget: ChooseTarget = async (ctx) => {
 // ── helpers ────────────────────────────────────────────────────────────────────────────────────
 
 async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void> {
-  let bound: Record<string, string> | undefined;
+  // It may have stopped before writing its release indexes: the entry vouches for those written.
+  const written = await Promise.all(
+    Object.entries(pending.indexes ?? {}).map(async ([name, digest]) =>
+      (await site.state.head(`${site.target.statePrefix}${name}`)) ? [[name, digest] as const] : [],
+    ),
+  );
+  let bound: Record<string, string> | undefined = written.length
+    ? Object.fromEntries(written.flat())
+    : undefined;
   if (pending.plan.liveChanges) {
     const record = deploymentRecord(
       { plan: pending.plan, request: pending.request, startedAt: pending.startedAt, pointerMoved: false },
       new Date(),
       superseded(),
     );
-    bound = { [`deployments/${record.deployId}.json`]: await site.records.writeRecord(record) };
+    bound = { ...bound, [`deployments/${record.deployId}.json`]: await site.records.writeRecord(record) };
   }
   await audit(
     site,

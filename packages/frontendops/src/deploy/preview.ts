@@ -10,7 +10,7 @@ import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import type { ReleaseNameRef } from '../state/atomic.ts';
+import { type ReleaseNameRef, releaseIndexName } from '../state/atomic.ts';
 import { type AtomicOptions, audit, copyFiles, nowOf, releaseIndexOf } from './atomic-apply.ts';
 import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
@@ -76,6 +76,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     const manifests = manifestCache(site);
     let copied = 0;
     let index = await ctx.atomic.readReleaseIndex(ref.releaseId);
+    const bound: Record<string, string> = {};
     if (!index) {
       const [live, manifest] = await Promise.all([
         loadAtomicLiveState(site, ctx, { full: true, manifests }),
@@ -91,7 +92,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       await copyFiles(site, files.copies, options);
       copied = files.copies.length;
       index = releaseIndexOf(ref, manifest, new Date(ctx.now).toISOString());
-      await ctx.atomic.writeReleaseIndex(index);
+      bound[releaseIndexName(index.releaseId)] = await ctx.atomic.writeReleaseIndex(index);
     }
 
     const secret = await ctx.store.previewSecret();
@@ -133,7 +134,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         request: options.request,
         mode: 'atomic',
       },
-      { 'atomic/state.json': written },
+      { ...bound, 'atomic/state.json': written },
     );
     options.onEvent?.({
       type: 'step',

@@ -6,7 +6,8 @@
  *   audit chain: the entry that ends the operation that wrote it carries its digest;
  * - `releases/<releaseId>.json`: a release whose files are all in the hosting bucket — its non-asset
  *   files and its index.html's sha256 — written after its last copy and removed before its first
- *   deletion, so switching back to it needs no listing and no manifest (the same time at any size);
+ *   deletion, so switching back to it needs no listing and no manifest (the same time at any size).
+ *   Bound by the audit chain as state.json is, and its removal too;
  * - `pending.json`: the operation in flight, written before its first copy. The KeyValueStore
  *   write is the commit point: a re-run under the lock compares the store with the pending
  *   operation's pointer and either finishes it (the write landed) or drops it (it did not).
@@ -66,6 +67,8 @@ export interface AtomicPending {
   switchedAt?: string;
   /** What the switch wrote to state.json (its stateDigest): the operation's last audit entry binds it. */
   stateDigest?: string;
+  /** The release indexes it writes before its switch (name under the state prefix → stateDigest), bound likewise. */
+  indexes?: Record<string, string>;
   /** The store's value before, when the state did not name it (someone switched outside FrontendOps). */
   drift?: unknown;
 }
@@ -79,6 +82,10 @@ export interface ReleaseIndex extends ReleaseNameRef {
   indexSha256: string | null;
   uploadedAt: string;
 }
+
+const indexFile = (releaseId: string) => `releases/${releaseId}.json`;
+/** A release index's name under the state prefix, as audit entries bind it. */
+export const releaseIndexName = (releaseId: string) => `atomic/${indexFile(releaseId)}`;
 
 export const EMPTY_ATOMIC_STATE: AtomicStateRecord = { canary: null, previews: [], retiring: [] };
 
@@ -103,12 +110,14 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
       await write('state.json', state);
       return stateDigest(state);
     },
-    readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(`releases/${releaseId}.json`),
-    writeReleaseIndex: (index: ReleaseIndex) => write(`releases/${index.releaseId}.json`, index),
+    readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(indexFile(releaseId)),
+    /** Returns its digest, for the audit entry that binds it. */
+    async writeReleaseIndex(index: ReleaseIndex): Promise<string> {
+      await write(indexFile(index.releaseId), index);
+      return stateDigest(index);
+    },
     deleteReleaseIndexes: (releaseIds: readonly string[]) =>
-      releaseIds.length
-        ? store.delete(releaseIds.map((id) => key(`releases/${id}.json`)))
-        : Promise.resolve(),
+      releaseIds.length ? store.delete(releaseIds.map((id) => key(indexFile(id)))) : Promise.resolve(),
     readPending: () => read<AtomicPending>('pending.json'),
     writePending: (pending: AtomicPending) => write('pending.json', pending),
     clearPending: () => store.delete([key('pending.json')]),

@@ -457,7 +457,7 @@ async function verifyAuditOnce(
     pendingId
       ? ` Deploy ${pendingId} was interrupted after writing it: run the deploy again to finish it.`
       : what;
-  // An atomic operation writes atomic/state.json when it switches; its last entry binds it.
+  // An atomic operation writes its release indexes and atomic/state.json before its last entry binds them.
   const [atomicPending, atomicState] = await Promise.all([
     store.head(`${prefix}atomic/pending.json`),
     store.head(`${prefix}atomic/state.json`),
@@ -479,17 +479,18 @@ async function verifyAuditOnce(
         });
       }
     } else if (current.missing) {
+      const atomic = name.startsWith('atomic/') && atomicPending !== null;
       problems.push({
-        kind: 'tampered',
+        kind: atomic ? 'unfinished' : 'tampered',
         seq,
         object: name,
-        reason: `${name}, bound by entry ${seq}, is missing (it was deleted)`,
+        reason: `${name}, bound by entry ${seq}, is missing (it was deleted).${atomic ? atomicUnfinished : ''}`,
       });
     } else if (current.damaged) {
       problems.push({ kind: 'damaged', seq, object: name, reason: `${name} is damaged (not valid JSON)` });
     } else if (stateDigest(current.value) !== digest) {
       const live = name === 'live.json' && pendingId !== null;
-      const atomic = name === ATOMIC_STATE && atomicPending !== null;
+      const atomic = name.startsWith('atomic/') && atomicPending !== null;
       problems.push({
         kind: live || atomic ? 'unfinished' : 'tampered',
         seq,
@@ -530,12 +531,16 @@ async function verifyAuditOnce(
       reason: 'pin.json is not in the audit chain (no entry records a pin): it was written around the chain',
     });
   }
-  if (atomicState && !bound.has(ATOMIC_STATE) && !hasLegacyAtomic(entries)) {
-    problems.push({
-      kind: atomicPending ? 'unfinished' : 'tampered',
-      object: ATOMIC_STATE,
-      reason: `${ATOMIC_STATE} is not in the audit chain (no entry records it).${atomicUnfinished || ' It was written around the chain.'}`,
-    });
+  if (!hasLegacyAtomic(entries)) {
+    const indexes = (await store.list(`${prefix}atomic/releases/`)).map((o) => o.key.slice(prefix.length));
+    for (const name of [...(atomicState ? [ATOMIC_STATE] : []), ...indexes]) {
+      if (bound.has(name)) continue;
+      problems.push({
+        kind: atomicPending ? 'unfinished' : 'tampered',
+        object: name,
+        reason: `${name} is not in the audit chain (no entry records it).${atomicUnfinished || ' It was written around the chain.'}`,
+      });
+    }
   }
   const pointer = await store.head(`${prefix}live.json`);
   if (pointer && !bound.has('live.json') && !hasLegacyDeploys(entries)) {
@@ -647,7 +652,7 @@ function legacyRecords(entries: readonly AuditEntry[]): Set<string> {
   return names;
 }
 
-/** Chains begun before atomic/state.json was bound: an atomic operation that wrote it ended unbound. */
+/** Chains begun before the atomic state and release indexes were bound: an atomic operation that wrote them ended unbound. */
 const hasLegacyAtomic = (entries: readonly AuditEntry[]) =>
   entries.some(
     (e) =>

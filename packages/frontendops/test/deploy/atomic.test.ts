@@ -285,7 +285,7 @@ describe('atomic deploy, racing another switch', () => {
   });
 });
 
-describe('atomic/state.json is under the audit chain', () => {
+describe('the atomic state and release indexes are under the audit chain', () => {
   const stateKey = () => `${t.target.statePrefix}atomic/state.json`;
 
   it('between a sync and its finish it is unfinished, not tampered; the finish binds it', async () => {
@@ -330,6 +330,106 @@ describe('atomic/state.json is under the audit chain', () => {
       await t.site.state.put(stateKey(), original?.body ?? '');
     }
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+  it('an edited release index (files dropped), one added around the chain and a deleted one all fail verify, naming them', async () => {
+    const prefix = t.target.statePrefix;
+    const live = await releaseIdOf(C[3] as string);
+    const name = `atomic/releases/${live}.json`;
+    const original = await t.site.state.get(`${prefix}${name}`);
+    const index = JSON.parse(original?.body.toString('utf8') ?? '{}');
+    expect(index.files.length).toBeGreaterThan(1);
+    const check = async (
+      edit: () => Promise<unknown>,
+      expected: { kind: string; object: string; reason: RegExp },
+    ) => {
+      await edit();
+      try {
+        expect((await verifyAudit(t.site.state, prefix)).problems).toEqual([
+          expect.objectContaining({ ...expected, reason: expect.stringMatching(expected.reason) }),
+        ]);
+      } finally {
+        await t.site.state.put(`${prefix}${name}`, original?.body ?? '');
+        await t.site.state.delete([`${prefix}atomic/releases/forged.json`]);
+      }
+    };
+    await check(
+      () => t.site.state.put(`${prefix}${name}`, JSON.stringify({ ...index, files: index.files.slice(1) })),
+      {
+        kind: 'tampered',
+        object: name,
+        reason: /was changed after entry \d+ recorded it\.$/,
+      },
+    );
+    await check(() => t.site.state.put(`${prefix}atomic/releases/forged.json`, JSON.stringify(index)), {
+      kind: 'tampered',
+      object: 'atomic/releases/forged.json',
+      reason: /not in the audit chain .*written around the chain/,
+    });
+    await check(() => t.site.state.delete([`${prefix}${name}`]), {
+      kind: 'tampered',
+      object: name,
+      reason: /is missing \(it was deleted\)/,
+    });
+    expect(await verifyAudit(t.site.state, prefix)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('an operation stopped before its switch and superseded by another leaves its uploaded index vouched for', async () => {
+    const F = 'f6f6f6f6f6f6f6f6';
+    await t.publish(F, 'v6');
+    const real = t.site.releases as ReleaseStore;
+    const crashed = await t.open({
+      releases: {
+        read: () => real.read(),
+        previewSecret: () => real.previewSecret(),
+        write: () => Promise.reject(new Error('killed before the key write')),
+      },
+    });
+    await expect(deployArtifact(crashed, { app: APP, commit: F, request: request() })).rejects.toThrow(
+      'killed before the key write',
+    );
+    const name = `atomic/releases/${await releaseIdOf(F)}.json`;
+    expect(await t.site.state.head(`${t.target.statePrefix}${name}`)).not.toBeNull();
+
+    // Another operation (a deploy of another release) drops it and records it as superseded.
+    const other = await deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() });
+    expect(other.outcome).toBe('succeeded');
+    const superseded = (await readAudit(t.site.state, t.target.statePrefix)).find(
+      (e) => e.type === 'deploy-superseded' && e.data.commit === F,
+    );
+    expect(superseded?.objects?.[name]).toMatch(/^sha256:/);
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('a deploy that loses its switch to another operator leaves its uploaded index vouched for', async () => {
+    const G = 'a7a7a7a7a7a7a7a7';
+    await t.publish(G, 'v7');
+    const real = t.site.releases as ReleaseStore;
+    const before = await real.read();
+    const losing = await t.open({
+      releases: {
+        read: () => real.read(),
+        previewSecret: () => real.previewSecret(),
+        async write(value, etag) {
+          // Another operator switches the site back to what it served a moment ago, first.
+          await t.store().write({ live: await releaseIdOf(C[3] as string) }, (await t.store().read()).etag);
+          return real.write(value, etag);
+        },
+      },
+    });
+    const error = await deployArtifact(losing, { app: APP, commit: G, request: request() }).catch((e) => e);
+    expect((error as Error).message).toMatch(/Another switch .* came first/);
+    expect(before.value).not.toEqual(await real.read());
+    const name = `atomic/releases/${await releaseIdOf(G)}.json`;
+    const written = await t.site.state.get(`${t.target.statePrefix}${name}`);
+    const last = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+    expect(last).toMatchObject({
+      type: 'atomic-switch-lost',
+      objects: { [name]: stateDigest(JSON.parse(written?.body.toString('utf8') ?? 'null')) },
+    });
+    // The operator's switch went around FrontendOps: the next deploy records it as drift and converges.
+    const next = await deployArtifact(t.site, { app: APP, commit: G, request: request() });
+    expect(next.outcome).toBe('succeeded');
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
   });
 });
 
