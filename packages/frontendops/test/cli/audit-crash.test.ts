@@ -4,44 +4,31 @@
  * n+1 dies before moving the head; the next deploy finishes that append, keeps the entry, and lands.
  * Before, every later append of the stack was refused.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../src/adapters/s3.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { startCli } from '../support/cli.ts';
-import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { type DeployProxy, startDeployProxy } from '../support/deploy-proxy.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { cli } from '../support/run-cli.ts';
-import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
+import type { S3Proxy } from '../support/s3-proxy.ts';
 
 const APP = 'sophia-dashboard';
 const COMMITS = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 const STACK = 'dashboard-staging';
 let t: TestDeployEnv;
+let proxied: DeployProxy;
 let proxy: S3Proxy;
-let upstream: ReturnType<typeof createS3Client>;
 let outputs: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: STACK });
-  upstream = createS3Client({ endpoint: t.s3.endpoint, credentials: t.s3.credentials });
-  proxy = await startS3Proxy(t.s3.endpoint, upstream, { conditional: true });
-  outputs = join(t.tmp, 'staging.json');
-  await writeFile(
-    outputs,
-    JSON.stringify({
-      stack: STACK,
-      artifactsBucket: ARTIFACTS,
-      hostingBucket: HOSTING,
-      distributionId: t.target.distributionId,
-      statePrefix: t.target.statePrefix,
-      region: 'us-east-1',
-      endpoint: proxy.endpoint,
-    }),
-  );
+  proxied = await startDeployProxy(t, { conditional: true });
+  proxy = proxied.proxy;
+  outputs = await proxied.writeOutputs('staging', { cdn: true });
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'crash-test' };
   for (const [i, commit] of COMMITS.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
@@ -49,8 +36,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  await proxy.close();
-  upstream.destroy();
+  await proxied.close();
   await t.stop();
 });
 

@@ -5,51 +5,41 @@
  * buckets, state prefix), not by the stack's name. Two real CLI processes, started with different
  * TMPDIR, HOME and working directory, or naming the same target by two stack names, never both run.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../src/adapters/s3.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { LOCK_DIR_ENV, lockDirFor } from '../../src/stacks/open.ts';
 import { startCli } from '../support/cli.ts';
-import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { type DeployProxy, startDeployProxy } from '../support/deploy-proxy.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
-import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
+import type { S3Proxy } from '../support/s3-proxy.ts';
 
 const APP = 'sophia-dashboard';
 const COMMITS = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 const STACK = 'dashboard-staging';
 let t: TestDeployEnv;
+let proxied: DeployProxy;
 let proxy: S3Proxy;
-let upstream: ReturnType<typeof createS3Client>;
 /** Two outputs files naming the same target: by its own name, and by an alias. */
 let outputs: string;
 let alias: string;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: STACK });
-  upstream = createS3Client({ endpoint: t.s3.endpoint, credentials: t.s3.credentials });
   // A proxy that ignores conditional writes as the embedded server does, and can hold a request.
-  proxy = await startS3Proxy(t.s3.endpoint, upstream, { conditional: false });
-  const target = {
-    artifactsBucket: ARTIFACTS,
-    hostingBucket: HOSTING,
-    statePrefix: `.frontendops/state/${STACK}/`,
-    region: 'us-east-1',
-    endpoint: proxy.endpoint,
-  };
-  outputs = join(t.tmp, 'staging.json');
-  alias = join(t.tmp, 'alias.json');
-  await writeFile(outputs, JSON.stringify({ stack: STACK, ...target }));
-  await writeFile(alias, JSON.stringify({ stack: 'staging-by-another-name', ...target }));
+  proxied = await startDeployProxy(t, { conditional: false });
+  proxy = proxied.proxy;
+  outputs = await proxied.writeOutputs('staging');
+  alias = await proxied.writeOutputs('alias', { stack: 'staging-by-another-name' });
   for (const [i, commit] of COMMITS.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   }
 });
 afterAll(async () => {
-  await proxy.close();
-  upstream.destroy();
+  await proxied.close();
   await rm(lockDirFor({ ...t.target, endpoint: proxy.endpoint }), { recursive: true, force: true });
   await t.stop();
 });
