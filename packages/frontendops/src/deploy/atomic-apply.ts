@@ -37,13 +37,12 @@ import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import {
-  type AtomicPending,
-  type AtomicStateRecord,
-  type ReleaseIndex,
-  type ReleaseNameRef,
-  type RetiringRecord,
-  releaseIndexName,
+import type {
+  AtomicPending,
+  AtomicStateRecord,
+  ReleaseIndex,
+  ReleaseNameRef,
+  RetiringRecord,
 } from '../state/atomic.ts';
 import {
   ABSENT,
@@ -54,6 +53,7 @@ import {
   stateDigest,
 } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
+import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
 import {
   type ApplyOptions,
@@ -553,10 +553,10 @@ async function finishAtomic(
 
   // The entry that ends the operation vouches for the state.json its switch wrote, the release
   // indexes it wrote and the ones its prune removed.
-  const stateBound: Record<string, string> = {
+  const atomicBound: Record<string, string> = {
     ...pending.indexes,
     ...Object.fromEntries(goneIndexes.map((id) => [releaseIndexName(id), ABSENT])),
-    ...(pending.stateDigest ? { 'atomic/state.json': pending.stateDigest } : {}),
+    ...(pending.stateDigest ? { [ATOMIC_STATE]: pending.stateDigest } : {}),
   };
   let record: DeploymentRecord | null = null;
   let entry: AuditEntry;
@@ -588,7 +588,7 @@ async function finishAtomic(
         ...atomicFacts,
         ...(error ? { error } : {}),
       },
-      { [`deployments/${record.deployId}.json`]: digest, ...stateBound },
+      { [`deployments/${record.deployId}.json`]: digest, ...atomicBound },
     );
   } else {
     entry = await audit(
@@ -609,7 +609,7 @@ async function finishAtomic(
         ...atomicFacts,
         ...(error ? { error } : {}),
       },
-      stateBound,
+      atomicBound,
     );
   }
   await atomicRecordsOf(site).clearPending();
@@ -724,14 +724,14 @@ export const canaryTarget: ChooseTarget = async (ctx) => {
 
 async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void> {
   // It may have stopped before writing its release indexes: the entry vouches for those written.
-  const written = await Promise.all(
-    Object.entries(pending.indexes ?? {}).map(async ([name, digest]) =>
-      (await site.state.head(`${site.target.statePrefix}${name}`)) ? [[name, digest] as const] : [],
-    ),
-  );
-  let bound: Record<string, string> | undefined = written.length
-    ? Object.fromEntries(written.flat())
-    : undefined;
+  const written = (
+    await Promise.all(
+      Object.entries(pending.indexes ?? {}).map(async ([name, digest]) =>
+        (await site.state.head(`${site.target.statePrefix}${name}`)) ? [[name, digest] as const] : [],
+      ),
+    )
+  ).flat();
+  let bound: Record<string, string> | undefined = written.length ? Object.fromEntries(written) : undefined;
   if (pending.plan.liveChanges) {
     const record = deploymentRecord(
       { plan: pending.plan, request: pending.request, startedAt: pending.startedAt, pointerMoved: false },

@@ -10,7 +10,8 @@ import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import { type ReleaseNameRef, releaseIndexName } from '../state/atomic.ts';
+import type { ReleaseNameRef } from '../state/atomic.ts';
+import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { type AtomicOptions, audit, copyFiles, nowOf, releaseIndexOf } from './atomic-apply.ts';
 import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
@@ -134,7 +135,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         request: options.request,
         mode: 'atomic',
       },
-      { ...bound, 'atomic/state.json': written },
+      { ...bound, [ATOMIC_STATE]: written },
     );
     options.onEvent?.({
       type: 'step',

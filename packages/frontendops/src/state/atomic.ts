@@ -18,6 +18,7 @@
 import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
 import type { ObjectStore } from '../ports.ts';
 import { stateDigest } from './audit.ts';
+import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from './names.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
 
 export interface ReleaseNameRef {
@@ -83,14 +84,10 @@ export interface ReleaseIndex extends ReleaseNameRef {
   uploadedAt: string;
 }
 
-const indexFile = (releaseId: string) => `releases/${releaseId}.json`;
-/** A release index's name under the state prefix, as audit entries bind it. */
-export const releaseIndexName = (releaseId: string) => `atomic/${indexFile(releaseId)}`;
-
 export const EMPTY_ATOMIC_STATE: AtomicStateRecord = { canary: null, previews: [], retiring: [] };
 
 export function createAtomicRecords(store: ObjectStore, prefix: string) {
-  const key = (name: string) => `${prefix}atomic/${name}`;
+  const key = (name: string) => `${prefix}${name}`;
   const write = (name: string, value: unknown) =>
     store.put(key(name), JSON.stringify(value, null, 2), {
       contentType: 'application/json',
@@ -103,24 +100,24 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
   return {
     readState: async (): Promise<AtomicStateRecord> => ({
       ...EMPTY_ATOMIC_STATE,
-      ...((await read<AtomicStateRecord>('state.json')) ?? {}),
+      ...((await read<AtomicStateRecord>(ATOMIC_STATE)) ?? {}),
     }),
     /** Written only under the deploy lock. Returns its digest, for the audit entry that binds it. */
     async writeState(state: AtomicStateRecord): Promise<string> {
-      await write('state.json', state);
+      await write(ATOMIC_STATE, state);
       return stateDigest(state);
     },
-    readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(indexFile(releaseId)),
+    readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(releaseIndexName(releaseId)),
     /** Returns its digest, for the audit entry that binds it. */
     async writeReleaseIndex(index: ReleaseIndex): Promise<string> {
-      await write(indexFile(index.releaseId), index);
+      await write(releaseIndexName(index.releaseId), index);
       return stateDigest(index);
     },
     deleteReleaseIndexes: (releaseIds: readonly string[]) =>
-      releaseIds.length ? store.delete(releaseIds.map((id) => key(indexFile(id)))) : Promise.resolve(),
-    readPending: () => read<AtomicPending>('pending.json'),
-    writePending: (pending: AtomicPending) => write('pending.json', pending),
-    clearPending: () => store.delete([key('pending.json')]),
+      releaseIds.length ? store.delete(releaseIds.map((id) => key(releaseIndexName(id)))) : Promise.resolve(),
+    readPending: () => read<AtomicPending>(ATOMIC_PENDING),
+    writePending: (pending: AtomicPending) => write(ATOMIC_PENDING, pending),
+    clearPending: () => store.delete([key(ATOMIC_PENDING)]),
   };
 }
 

@@ -22,6 +22,7 @@ import canonicalize from 'canonicalize';
 import { waitBeforeRetry } from '../backoff.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
+import { ATOMIC, ATOMIC_PENDING, ATOMIC_STATE, RELEASE_INDEXES } from './names.ts';
 
 export interface AuditEntry {
   seq: number;
@@ -82,8 +83,6 @@ export const ABSENT = 'absent';
 const entryKey = (prefix: string, seq: number) => `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
 const headKey = (prefix: string) => `${prefix}audit/head.json`;
 const ENTRY_KEY = /\/(\d{10})\.json$/;
-/** The atomic releases' state object (state/atomic.ts), bound since this version (see hasLegacyAtomic). */
-const ATOMIC_STATE = 'atomic/state.json';
 
 /** The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). */
 export function stateDigest(value: unknown): string {
@@ -155,7 +154,7 @@ async function appendUntilLanded(
     const head = await store.get(headKey(prefix));
     const last = head ? parseHead(headKey(prefix), head.body) : null;
     const entry = nextEntry(last, event);
-    // Where writes are unconditional (under the lock), an empty ETag makes every condition a no-op.
+    // Under the lock (a store that ignores conditions) no condition is sent.
     const headCondition = conditional ? (head ? { ifMatch: head.etag } : { ifNoneMatch: '*' as const }) : {};
     if (await createEntry(store, prefix, entry, conditional)) {
       await moveHead(store, prefix, entry, headCondition);
@@ -399,12 +398,12 @@ async function verifyAuditOnce(
   }
   const chainWhole = problems.length === 0;
   // One whole entry past the head: an append stopped between its two writes (the next one finishes it).
-  const oneBeyond = entries.at(-2)?.hash ?? GENESIS;
+  const beforeLast = entries.at(-2)?.hash ?? GENESIS;
   const interrupted =
     chainWhole &&
     entries.length > 0 &&
     (headRecord
-      ? headRecord.seq === entries.length - 1 && headRecord.hash === oneBeyond
+      ? headRecord.seq === entries.length - 1 && headRecord.hash === beforeLast
       : entries.length === 1);
   if (interrupted) {
     problems.push({
@@ -459,8 +458,8 @@ async function verifyAuditOnce(
       : what;
   // An atomic operation writes its release indexes and atomic/state.json before its last entry binds them.
   const [atomicPending, atomicState] = await Promise.all([
-    store.head(`${prefix}atomic/pending.json`),
-    store.head(`${prefix}atomic/state.json`),
+    store.head(`${prefix}${ATOMIC_PENDING}`),
+    store.head(`${prefix}${ATOMIC_STATE}`),
   ]);
   const atomicUnfinished = atomicPending
     ? ' An atomic operation was interrupted after writing it: the next deploy or rollback of this stack finishes it.'
@@ -479,7 +478,7 @@ async function verifyAuditOnce(
         });
       }
     } else if (current.missing) {
-      const atomic = name.startsWith('atomic/') && atomicPending !== null;
+      const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
       problems.push({
         kind: atomic ? 'unfinished' : 'tampered',
         seq,
@@ -490,7 +489,7 @@ async function verifyAuditOnce(
       problems.push({ kind: 'damaged', seq, object: name, reason: `${name} is damaged (not valid JSON)` });
     } else if (stateDigest(current.value) !== digest) {
       const live = name === 'live.json' && pendingId !== null;
-      const atomic = name.startsWith('atomic/') && atomicPending !== null;
+      const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
       problems.push({
         kind: live || atomic ? 'unfinished' : 'tampered',
         seq,
@@ -532,7 +531,7 @@ async function verifyAuditOnce(
     });
   }
   if (!hasLegacyAtomic(entries)) {
-    const indexes = (await store.list(`${prefix}atomic/releases/`)).map((o) => o.key.slice(prefix.length));
+    const indexes = (await store.list(`${prefix}${RELEASE_INDEXES}`)).map((o) => o.key.slice(prefix.length));
     for (const name of [...(atomicState ? [ATOMIC_STATE] : []), ...indexes]) {
       if (bound.has(name)) continue;
       problems.push({

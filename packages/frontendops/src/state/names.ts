@@ -1,0 +1,10 @@
+/**
+ * Names of the atomic releases' state objects under a stack's state prefix: where state/atomic.ts
+ * keeps them, and how audit entries bind them and `audit verify` finds them.
+ */
+/** Everything of the atomic releases is under this. */
+export const ATOMIC = 'atomic/';
+export const ATOMIC_STATE = `${ATOMIC}state.json`;
+export const ATOMIC_PENDING = `${ATOMIC}pending.json`;
+export const RELEASE_INDEXES = `${ATOMIC}releases/`;
+export const releaseIndexName = (releaseId: string) => `${RELEASE_INDEXES}${releaseId}.json`;
