@@ -139,9 +139,10 @@ export async function appendAudit(
 
 /**
  * How many rounds in a row an appender may find entry n+1 taken and yet gone when it reads it, with
- * the head not moving, before it gives up: only someone deleting entries by hand does that.
+ * the head not moving, before it gives up (about 1.5 s of waits): only someone deleting entries by
+ * hand does that. An entry that is there is finished at once, without waiting.
  */
-const STUCK_ATTEMPTS = 8;
+const STUCK_ATTEMPTS = 5;
 
 async function appendUntilLanded(
   store: ObjectStore,

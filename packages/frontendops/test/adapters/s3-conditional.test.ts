@@ -11,7 +11,7 @@ import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
-import type { Locker } from '../../src/ports.ts';
+import type { Locker, ObjectStore } from '../../src/ports.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { type AuditEntry, appendAudit, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
@@ -267,6 +267,28 @@ describe('the audit log where writes are conditional', () => {
       expect(await keysUnder(prefix)).toEqual(before);
     },
   );
+
+  it('an entry refused as existing yet read as missing every time (deleted by hand meanwhile) ends the append in bounded time, writing nothing', async () => {
+    const prefix = 'audit-vanishing/';
+    const w = store(ARTIFACTS);
+    await appendAudit(w, prefix, noLock, { type: 'first', data: {} });
+    const planted = entryKey(prefix, 2);
+    await w.put(planted, '{}');
+    // Someone deletes entry 2 after each refused create and puts it back before the next one.
+    const vanishing: ObjectStore = {
+      ...w,
+      get: (key) => (key === planted ? Promise.resolve(null) : w.get(key)),
+    };
+    const before = await keysUnder(prefix);
+    const started = Date.now();
+    const error = await appendAudit(vanishing, prefix, noLock, { type: 'second', data: {} }).catch((e) => e);
+    expect(error).toMatchObject({ code: 'TAMPERED' });
+    expect(error.message).toMatch(
+      /entry 2 keeps being refused as existing and then read as missing.*Nothing was written/,
+    );
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await keysUnder(prefix)).toEqual(before);
+  });
 
   it('an appender whose head write comes after another appender finished its append for it still lands, once', async () => {
     const prefix = 'audit-helped/';
