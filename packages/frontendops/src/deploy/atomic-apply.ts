@@ -48,7 +48,7 @@ import {
   ABSENT,
   type AuditEntry,
   appendAudit,
-  assertAppendable,
+  assertAuditWritable,
   readAuditHead,
   stateDigest,
 } from '../state/audit.ts';
@@ -178,8 +178,7 @@ async function runLocked(
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
   // the head that the operation's own append would refuse.
-  const { state, target } = site;
-  await assertAppendable(state, target.statePrefix, await readAuditHead(state, target.statePrefix));
+  await assertAuditWritable(site.state, site.target.statePrefix);
   const abandoned = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
   const prepared = await prepare(site, op, ctx, await choose(ctx), abandoned);

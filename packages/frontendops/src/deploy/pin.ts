@@ -9,7 +9,7 @@
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import { assertAppendable, readAuditHead } from '../state/audit.ts';
+import { assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
@@ -121,8 +121,7 @@ async function withDeployLock<T>(
   const lock = await takeDeployLock(site, options);
   try {
     // A log the pin's own append would be refused on stops it before pin.json is written.
-    const { state, target } = site;
-    await assertAppendable(state, target.statePrefix, await readAuditHead(state, target.statePrefix));
+    await assertAuditWritable(site.state, site.target.statePrefix);
     return await run();
   } finally {
     await lock.release();

@@ -258,6 +258,15 @@ export async function assertAppendable(
   if (found) followingEntry(found.body, head, seq);
 }
 
+/**
+ * Reads the head and refuses a log the next append would refuse (a damaged head, an entry past it
+ * that does not follow from it): what a change checks under its lock before it writes anything. A
+ * deploy, which sends the head read beside others, calls readAuditHead and assertAppendable itself.
+ */
+export async function assertAuditWritable(store: ObjectStore, prefix: string): Promise<void> {
+  await assertAppendable(store, prefix, await readAuditHead(store, prefix));
+}
+
 /** Entry `seq` as read, when it follows from `last`: a well-formed entry whose prevHash is last's hash. */
 function followingEntry(body: Buffer, last: AuditHead | null, seq: number): AuditEntry {
   const refuse = (why: string) =>
