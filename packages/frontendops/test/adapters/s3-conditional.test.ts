@@ -13,8 +13,9 @@ import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import type { Locker, ObjectStore } from '../../src/ports.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { type AuditEntry, appendAudit, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import { type AuditEntry, appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
+import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
@@ -200,7 +201,6 @@ describe('the audit log where writes are conditional', () => {
     await w.put(`${prefix}audit/head.json`, head?.body ?? '', { contentType: 'application/json' });
     return { w, second };
   }
-  const entryKey = (prefix: string, seq: number) => `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
 
   it('an append stopped between writing its entry and moving the head is finished by the next one, keeping its entry', async () => {
     const prefix = 'audit-interrupted/';
@@ -254,7 +254,7 @@ describe('the audit log where writes are conditional', () => {
       const prefix = `audit-forged-${name.split(' ')[0]}/`;
       const { w, second } = await interruptedAppend(prefix);
       const edited = edit(second);
-      await w.put(entryKey(prefix, 2), typeof edited === 'string' ? edited : JSON.stringify(edited));
+      await w.put(auditEntryKey(prefix, 2), typeof edited === 'string' ? edited : JSON.stringify(edited));
       const before = await keysUnder(prefix);
       const started = Date.now();
       const error = await appendAudit(w, prefix, noLock, { type: 'third', data: {} }).catch((e) => e);
@@ -272,7 +272,7 @@ describe('the audit log where writes are conditional', () => {
     const prefix = 'audit-vanishing/';
     const w = store(ARTIFACTS);
     await appendAudit(w, prefix, noLock, { type: 'first', data: {} });
-    const planted = entryKey(prefix, 2);
+    const planted = auditEntryKey(prefix, 2);
     await w.put(planted, '{}');
     // Someone deletes entry 2 after each refused create and puts it back before the next one.
     const vanishing: ObjectStore = {
@@ -308,9 +308,3 @@ describe('the audit log where writes are conditional', () => {
     expect(await verifyAudit(a, prefix)).toMatchObject({ ok: true, entries: 3, problems: [] });
   });
 });
-
-/** An entry with its hash recomputed, as someone forging one would. */
-function rehash(entry: AuditEntry): AuditEntry {
-  const { hash: _old, ...unsigned } = entry;
-  return { ...unsigned, hash: stateDigest(unsigned) };
-}

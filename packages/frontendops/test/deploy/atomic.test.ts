@@ -12,7 +12,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
-import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import {
   APP,
   type AtomicEnv,
@@ -22,6 +22,7 @@ import {
   request,
   startAtomicEnv,
 } from '../support/atomic-env.ts';
+import { forgeEntryPastHead } from '../support/audit-forgery.ts';
 import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
 
 const C = [
@@ -437,18 +438,8 @@ describe('atomic deploy on an edited audit log', () => {
   it('an entry past the head that does not follow from it stops the deploy before anything is written', async () => {
     const { state } = t.site;
     const prefix = t.target.statePrefix;
-    const entries = await readAudit(state, prefix);
-    const last = entries.at(-1) as AuditEntry;
-    const before = entries.at(-2) as AuditEntry;
-    const put = (name: string, value: unknown) =>
-      state.put(`${prefix}${name}`, JSON.stringify(value), { contentType: 'application/json' });
-    await put('audit/head.json', { seq: before.seq, hash: before.hash });
     // The newest entry edited and re-hashed: well formed, but chained to nothing in this log.
-    const { hash: _hash, ...unsigned } = { ...last, prevHash: `sha256:${'0'.repeat(64)}` };
-    await put(`audit/${String(last.seq).padStart(10, '0')}.json`, {
-      ...unsigned,
-      hash: stateDigest(unsigned),
-    });
+    await forgeEntryPastHead(state, prefix);
     const live = await pointer();
     const mark = await t.mark();
     const error = await deployArtifact(t.site, {

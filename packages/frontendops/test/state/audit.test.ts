@@ -13,6 +13,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { forgeEntryPastHead, moveHeadBackOne } from '../support/audit-forgery.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -189,10 +190,7 @@ describe('audit verify: every state object is under the chain', () => {
   });
 
   it('an append stopped between writing its entry and moving the head: verify calls it unfinished, the next deploy finishes it and keeps the entry', async () => {
-    const entries = await readAudit(state(), prefix());
-    const last = entries.at(-1) as AuditEntry;
-    const before = entries.at(-2) as AuditEntry;
-    await writeJson('audit/head.json', { seq: before.seq, hash: before.hash });
+    const { last, before } = await moveHeadBackOne(state(), prefix());
     expect((await verifyAudit(state(), prefix())).problems).toEqual([
       expect.objectContaining({
         kind: 'unfinished',
@@ -210,16 +208,8 @@ describe('audit verify: every state object is under the chain', () => {
   });
 
   it('an entry past the head that does not follow from it stops a deploy before anything is written', async () => {
-    const entries = await readAudit(state(), prefix());
-    const last = entries.at(-1) as AuditEntry;
-    const before = entries.at(-2) as AuditEntry;
-    await writeJson('audit/head.json', { seq: before.seq, hash: before.hash });
     // The newest entry, edited and re-hashed so it is well formed, but chained to nothing here.
-    const { hash: _hash, ...unsigned } = { ...last, prevHash: `sha256:${'0'.repeat(64)}` };
-    await writeJson(`audit/${String(last.seq).padStart(10, '0')}.json`, {
-      ...unsigned,
-      hash: stateDigest(unsigned),
-    });
+    const { last, before } = await forgeEntryPastHead(state(), prefix());
     await t.s3.settle();
     const requests = t.s3.requests.length;
     const error = await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request }).catch(

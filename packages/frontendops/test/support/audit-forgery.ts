@@ -1,0 +1,49 @@
+/**
+ * What the audit tests do to a chain as a crash or someone with write access to the state bucket
+ * would: move the head back over the newest entry, forge an entry that links to nothing here.
+ */
+import type { ObjectStore } from '../../src/ports.ts';
+import { type AuditEntry, readAudit, stateDigest } from '../../src/state/audit.ts';
+
+/** Where entry `seq` lives under a state prefix. */
+export const auditEntryKey = (prefix: string, seq: number) =>
+  `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
+
+/** An entry with its hash recomputed, as someone forging one would. */
+export function rehash(entry: AuditEntry): AuditEntry {
+  const { hash: _old, ...unsigned } = entry;
+  return { ...unsigned, hash: stateDigest(unsigned) };
+}
+
+const put = (store: ObjectStore, key: string, value: unknown) =>
+  store.put(key, JSON.stringify(value), { contentType: 'application/json' });
+
+/**
+ * The head moved back to the entry before the newest, the newest left in place: what a process
+ * killed between an append's two writes leaves. Returns both entries.
+ */
+export async function moveHeadBackOne(
+  store: ObjectStore,
+  prefix: string,
+): Promise<{ last: AuditEntry; before: AuditEntry }> {
+  const entries = await readAudit(store, prefix);
+  const last = entries.at(-1) as AuditEntry;
+  const before = entries.at(-2) as AuditEntry;
+  await put(store, `${prefix}audit/head.json`, { seq: before.seq, hash: before.hash });
+  return { last, before };
+}
+
+/** The same, with the newest entry re-hashed onto a chain that is not this one: well formed, linked to nothing here. */
+export async function forgeEntryPastHead(
+  store: ObjectStore,
+  prefix: string,
+): Promise<{ last: AuditEntry; before: AuditEntry }> {
+  const moved = await moveHeadBackOne(store, prefix);
+  const { last } = moved;
+  await put(
+    store,
+    auditEntryKey(prefix, last.seq),
+    rehash({ ...last, prevHash: `sha256:${'0'.repeat(64)}` }),
+  );
+  return moved;
+}
