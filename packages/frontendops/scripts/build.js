@@ -109,7 +109,7 @@ async function bundleCli() {
       js: "import { createRequire as __frontendopsRequire } from 'node:module'; const require = __frontendopsRequire(import.meta.url);",
     },
     legalComments: 'none',
-    plugins: [zodWithoutLocales()],
+    plugins: [zodWithoutLocales(), httpThroughRequire()],
     metafile: true,
     write: false,
     logLevel: 'warning',
@@ -141,6 +141,31 @@ function zodWithoutLocales() {
           : undefined,
       );
       build.onLoad({ filter: /.*/, namespace: 'zod-without-locales' }, () => ({ contents: 'export {};' }));
+    },
+  };
+}
+
+/**
+ * node:http reached through require(), never through an ES import. On Node 22 and 24, an ES import of
+ * node:http (ours, or the AWS SDK's) makes Node build the module's ES namespace, which reads every
+ * export, lazy ones included: that loads Node's bundled fetch implementation (undici), about 50 ms of
+ * start-up for every command that talks to S3, for nothing. require() returns the module object and
+ * reads no export it does not use. Node 20 is the same either way.
+ */
+function httpThroughRequire() {
+  return {
+    name: 'http-through-require',
+    setup(build) {
+      // The module's own require('node:http') is left to esbuild: Node's built-in, external.
+      build.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+        args.namespace === 'http-through-require'
+          ? undefined
+          : { path: 'node:http', namespace: 'http-through-require' },
+      );
+      build.onLoad({ filter: /.*/, namespace: 'http-through-require' }, () => ({
+        contents: "module.exports = require('node:http');",
+        loader: 'js',
+      }));
     },
   };
 }

@@ -81,5 +81,9 @@ describe('each command loads only what it uses', () => {
     expect(deploy.packages).toContain('@aws-sdk/client-s3');
     expect(deploy.packages).toContain('@aws-sdk/client-cloudfront');
     expect(t.cdn.createRequests().length).toBeGreaterThan(0);
+    // node:http comes through require() (scripts/build.js, httpThroughRequire): as an ES module, Node
+    // 22 and 24 read every export of it, loading their fetch implementation for nothing.
+    expect(deploy.files).toContain('node:https');
+    expect(deploy.files).not.toContain('node:http');
   });
 });
