@@ -11,6 +11,7 @@ import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseNameRef } from '../state/atomic.ts';
+import { assertAuditWritable } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { type AtomicOptions, audit, copyFiles, nowOf, releaseIndexOf } from './atomic-apply.ts';
 import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
@@ -66,6 +67,8 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
   }
   const lock = await takeDeployLock(site, options);
   try {
+    // A log the preview's own append would refuse stops it here, before its copies and state.
+    await assertAuditWritable(site.state, site.target.statePrefix);
     const ctx = await readAtomicContext(site, nowOf(options));
     if (!ctx.kvs.value) {
       throw new FrontendOpsError(

@@ -13,6 +13,7 @@ import type { Site } from '../../src/site.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { forgeEntryPastHead } from '../support/audit-forgery.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 
 const PROPAGATION_MS = 300;
@@ -135,5 +136,28 @@ describe('retention', () => {
       new URL(link.url).pathname + new URL(link.url).search,
     );
     expect(releaseOf(page.body)).toBe('v1');
+  });
+});
+
+describe('preview on an edited audit log', () => {
+  it('an entry past the head that does not follow from it stops the preview before anything is written', async () => {
+    // The newest entry edited and re-hashed: well formed, but chained to nothing in this log. The
+    // preview's own append would refuse it, so it must refuse before its state and copies, not after.
+    await forgeEntryPastHead(site.state, t.target.statePrefix);
+    const atomic = createAtomicRecords(site.state, t.target.statePrefix);
+    const before = await atomic.readState();
+    const mark = await t.mark();
+    const error = await previewLink(site, {
+      app: APP,
+      commit: C[1] as string,
+      request: request(),
+      verify: false,
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/after the entry its head names .*but it does not follow/);
+    expect((await t.requestsSince(mark)).filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual(
+      [],
+    );
+    expect(await atomic.readState()).toEqual(before);
   });
 });
