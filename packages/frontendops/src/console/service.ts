@@ -145,7 +145,12 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     async audit(stack: string): Promise<AuditStatusView> {
       const site = await open(stack);
       const anchors = options.git ? await readAuditAnchors(options.git, site.target.stack) : [];
-      return toAuditStatus(await verifyAudit(site.state, site.target.statePrefix, { anchors }));
+      return toAuditStatus(
+        await verifyAudit(site.state, site.target.statePrefix, {
+          anchors,
+          hosting: { bucket: site.target.hostingBucket, store: site.hosting },
+        }),
+      );
     },
 
     plan: planFor,

@@ -22,7 +22,7 @@ import canonicalize from 'canonicalize';
 import { waitBeforeRetry } from '../backoff.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
-import { ATOMIC, ATOMIC_PENDING, ATOMIC_STATE, RELEASE_INDEXES } from './names.ts';
+import { ATOMIC, ATOMIC_PENDING, ATOMIC_STATE, ENVIRONMENT_MARKER, RELEASE_INDEXES } from './names.ts';
 
 export interface AuditEntry {
   seq: number;
@@ -338,10 +338,21 @@ export function parseAuditHead(text: string): AuditHead | null {
   return match?.[1] && match[2] ? { seq: Number(match[1]), hash: match[2] } : null;
 }
 
+/** What `verifyAudit` checks beyond the state bucket. */
+export interface VerifyOptions {
+  /** Chain heads outside the bucket (the deploy tags' `Audit-Head:`), which the chain must still hold. */
+  anchors?: readonly AuditAnchor[];
+  /**
+   * The hosting bucket whose environment marker sends its history to this chain: the marker must be
+   * the one the newest entry that wrote it to that bucket bound (state/environment.ts).
+   */
+  hosting?: { bucket: string; store: ObjectStore };
+}
+
 export async function verifyAudit(
   store: ObjectStore,
   prefix: string,
-  options: { anchors?: readonly AuditAnchor[] } = {},
+  options: VerifyOptions = {},
 ): Promise<AuditVerification> {
   // Verifying reads the chain, then each object it binds: a deploy that appends meanwhile can make a
   // consistent history look edited (a pointer newer than the entries read). When the head moved
@@ -357,7 +368,7 @@ export async function verifyAudit(
 async function verifyAuditOnce(
   store: ObjectStore,
   prefix: string,
-  options: { anchors?: readonly AuditAnchor[] },
+  options: VerifyOptions,
 ): Promise<AuditVerification> {
   const problems: AuditProblem[] = [];
   const [read, head] = await Promise.all([readEntries(store, prefix), store.get(headKey(prefix))]);
@@ -559,6 +570,10 @@ async function verifyAuditOnce(
       reason: `live.json is not in the audit chain (no entry records a release going live).${unfinished(' It was written around the chain.')}`,
     });
   }
+  if (options.hosting) {
+    const marker = await checkEnvironmentMarker(options.hosting, entries);
+    if (marker) problems.push(marker);
+  }
 
   return {
     ok: problems.length === 0,
@@ -572,6 +587,68 @@ async function verifyAuditOnce(
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The hosting bucket's environment marker against the entries that wrote it there (type
+ * "environment": its digest and, since they carry it, the bucket). An entry from before entries named
+ * their bucket counts for any bucket. A chain with entries but no marker entry at all is from before
+ * markers were bound: there is nothing to hold the marker against.
+ */
+async function checkEnvironmentMarker(
+  hosting: { bucket: string; store: ObjectStore },
+  entries: readonly AuditEntry[],
+): Promise<AuditProblem | null> {
+  const where = `${hosting.bucket}/${ENVIRONMENT_MARKER}`;
+  const object = await hosting.store.get(ENVIRONMENT_MARKER);
+  let digest: string | null = null;
+  if (object) {
+    try {
+      digest = stateDigest(JSON.parse(object.body.toString('utf8')));
+    } catch {
+      return { kind: 'damaged', object: where, reason: `${where} is damaged (not valid JSON)` };
+    }
+  }
+  const environmentEntries = entries.filter((e) => e.type === 'environment');
+  const marks = environmentEntries.filter(
+    (e) =>
+      typeof e.data.markerDigest === 'string' &&
+      (e.data.hostingBucket === undefined || e.data.hostingBucket === hosting.bucket),
+  );
+  const latest = marks.at(-1);
+  if (!latest) {
+    if (digest === null || (entries.length > 0 && environmentEntries.length === 0)) return null;
+    return {
+      kind: 'tampered',
+      object: where,
+      reason: `the hosting bucket ${hosting.bucket} sends its history to this state location, but no entry of this chain wrote that marker: it was written around the chain, or copied from another environment's bucket`,
+    };
+  }
+  if (digest === latest.data.markerDigest) return null;
+  // The entry comes before the marker write: a process that ended between the two left the marker as
+  // the entry before found it (none, before the first), and no change has run since, as each one
+  // writes a deployment record after marking and a deploy would have written the marker again.
+  const before = (marks.at(-2)?.data.markerDigest as string | undefined) ?? null;
+  const changedSince = entries.some(
+    (e) => e.seq > latest.seq && Object.keys(e.objects ?? {}).some((name) => name.startsWith('deployments/')),
+  );
+  if (digest === before && !changedSince) {
+    return {
+      kind: 'unfinished',
+      seq: latest.seq,
+      object: where,
+      reason: `entry ${latest.seq} records writing ${where}, and the write did not land (the marker is still the one before it). The next deploy of this stack writes it.`,
+    };
+  }
+  return {
+    kind: 'tampered',
+    seq: latest.seq,
+    object: where,
+    reason:
+      digest === null
+        ? `${where}, written by entry ${latest.seq}, is missing (it was deleted)`
+        : `${where} was changed after entry ${latest.seq} recorded it (it was written around the chain)`,
+  };
+}
 
 type ReadEntry =
   | { key: string; seq: number; entry: AuditEntry }

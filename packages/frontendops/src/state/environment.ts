@@ -4,7 +4,8 @@
  * state (history, audit chain) lives, and whether it is protected. Whoever opens that bucket later,
  * under any stack name or through an outputs file that names no stack, gets that name, that one
  * history and at least that protection. Protection is never lowered by a deploy: only someone who
- * can delete the object in the bucket can, and the audit chain records every marker written.
+ * can write the object in the bucket can, and every marker written is bound by an audit entry that
+ * `audit verify` holds the bucket's marker against (an edited, deleted or copied marker is reported).
  *
  * The object is never pruned, and the edge (the release router function, the local edge) never
  * serves anything under `/.frontendops/`.
@@ -15,8 +16,7 @@ import type { DeployTarget } from '../engine/types.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { appendAudit, stateDigest } from './audit.ts';
-
-export const ENVIRONMENT_MARKER = '.frontendops/environment.json';
+import { ENVIRONMENT_MARKER } from './names.ts';
 
 const markerSchema = z.object({
   v: z.literal(1),
@@ -51,7 +51,11 @@ export const sameEnvironment = (target: DeployTarget, marker: EnvironmentMarker)
 
 /**
  * Writes the marker before a change, under the deploy lock, when it is missing, names another
- * state location, or is less protected than this site is; with an audit entry binding what it says.
+ * state location, or is less protected than this site is. The audit entry comes first, binding the
+ * marker's digest and the bucket it goes to (`audit verify` holds the bucket's marker against it):
+ * a process that ends between the two leaves the marker as it was, which the next change finds
+ * still not what it wants, and writes again with a new entry. The other order would leave a marker
+ * no entry binds, which the next change finds as wanted and never binds.
  */
 export async function markEnvironment(site: Site): Promise<void> {
   const current = await readEnvironmentMarker(site.hosting);
@@ -63,18 +67,19 @@ export async function markEnvironment(site: Site): Promise<void> {
     protected: site.protected || (current?.protected ?? false),
   };
   if (current && sameEnvironment(site.target, current) && current.protected === wanted.protected) return;
-  await site.hosting.put(ENVIRONMENT_MARKER, JSON.stringify(wanted, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-store',
-  });
   await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: 'environment',
-    // The marker lives in the hosting bucket, not the state: its digest records what was written.
+    // The marker lives in the hosting bucket, not the state: its digest records what is written there.
     data: {
       stack: wanted.stack,
       protected: wanted.protected,
       previous: current?.stack ?? null,
+      hostingBucket: site.target.hostingBucket,
       markerDigest: stateDigest(wanted),
     },
+  });
+  await site.hosting.put(ENVIRONMENT_MARKER, JSON.stringify(wanted, null, 2), {
+    contentType: 'application/json',
+    cacheControl: 'no-store',
   });
 }

@@ -7,21 +7,25 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
-import { ENVIRONMENT_MARKER } from '../../src/state/environment.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
+const STAGING = 'dashboard-staging';
+const STAGING_HOSTING = 'sophia-dashboard-hosting-staging';
 const COMMITS = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'];
 let t: TestDeployEnv;
 let env: Record<string, string>;
 let named: string;
 
 beforeAll(async () => {
-  t = await startDeployEnv();
+  t = await startDeployEnv({}, { extraBuckets: [STAGING_HOSTING] });
   for (const [i, commit] of COMMITS.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
@@ -128,5 +132,145 @@ describe('the environment a hosting bucket belongs to', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ stack: STACK, protected: true });
     const keys = (await t.s3.store(HOSTING).list()).map((o) => o.key);
     expect(keys).toContain(ENVIRONMENT_MARKER);
+  });
+});
+
+/**
+ * The marker decides where a bucket's history, pin, approvals and audit chain live, and whether it is
+ * protected, so it is under the chain too: each entry that writes it binds its digest and the bucket
+ * it went to, and `audit verify` holds the bucket's marker against the newest of them. The attacks:
+ * someone who can write the hosting bucket lowers its protection, deletes its marker, or points it
+ * at another environment's history (copying that environment's marker), where a chain that never
+ * saw this bucket verifies.
+ */
+describe('the marker under the audit chain', () => {
+  const verifyOf = async (ref: string) => {
+    const result = await run(['audit', 'verify', '--stack', ref, '--json']);
+    return { code: result.code, ...JSON.parse(result.stdout) } as {
+      code: number;
+      ok: boolean;
+      problems: Array<{ kind: string; object?: string; reason: string }>;
+    };
+  };
+  const markerOf = async (bucket: string) => (await t.s3.store(bucket).get(ENVIRONMENT_MARKER))?.body;
+  const putMarker = (bucket: string, body: Buffer | string) =>
+    t.s3.store(bucket).put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+  const where = `${HOSTING}/${ENVIRONMENT_MARKER}`;
+
+  it('each entry that writes a marker binds its digest and its bucket; the chain verifies with it', async () => {
+    const marks = (await readAudit(t.site.state, t.target.statePrefix)).filter(
+      (e) => e.type === 'environment',
+    );
+    expect(marks.at(-1)?.data).toMatchObject({ hostingBucket: HOSTING, stack: STACK, protected: true });
+    expect(await verifyOf(named)).toMatchObject({ code: 0, ok: true, problems: [] });
+  });
+
+  it('a marker edited to lower protection, or deleted, is reported as tampered', async () => {
+    const original = (await markerOf(HOSTING)) as Buffer;
+    await putMarker(HOSTING, JSON.stringify({ ...JSON.parse(original.toString()), protected: false }));
+    const lowered = await verifyOf(named);
+    expect(lowered).toMatchObject({ code: 1, ok: false });
+    expect(lowered.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: where,
+        reason: expect.stringMatching(/was changed after entry \d+ recorded it/),
+      }),
+    ]);
+
+    await t.s3.store(HOSTING).delete([ENVIRONMENT_MARKER]);
+    const deleted = await verifyOf(named);
+    expect(deleted.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: where,
+        reason: expect.stringMatching(/is missing \(it was deleted\)/),
+      }),
+    ]);
+
+    await putMarker(HOSTING, original);
+    expect(await verifyOf(named)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('a first marker write that did not land reads as unfinished, and the next deploy writes it', async () => {
+    const stagingOutputs = await t.writeOutputs({
+      stack: STAGING,
+      cdn: true,
+      hostingBucket: STAGING_HOSTING,
+    });
+    const target = {
+      ...t.target,
+      stack: STAGING,
+      hostingBucket: STAGING_HOSTING,
+      statePrefix: `.frontendops/state/${STAGING}/`,
+    };
+    const opened = await connectSite(target, {
+      access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint },
+      onNotice: () => undefined,
+    });
+    // The process ends between the entry and the marker write (here: the write fails).
+    const site = {
+      ...opened,
+      hosting: {
+        ...opened.hosting,
+        put: async (...args: Parameters<typeof opened.hosting.put>) => {
+          if (args[0] === ENVIRONMENT_MARKER) throw new Error('connection reset while writing the marker');
+          return opened.hosting.put(...args);
+        },
+      },
+    };
+    try {
+      const failed = await deployArtifact(site, {
+        app: APP,
+        commit: COMMITS[0] as string,
+        request: { actor: 'ada', text: 'deploy', planner: 'cli', at: new Date().toISOString() },
+      }).catch((e: unknown) => e);
+      expect(String(failed)).toMatch(/connection reset while writing the marker/);
+    } finally {
+      opened.close();
+    }
+    expect(await t.s3.store(STAGING_HOSTING).list()).toEqual([]);
+    const unfinished = await verifyOf(stagingOutputs);
+    expect(unfinished.problems).toEqual([
+      expect.objectContaining({
+        kind: 'unfinished',
+        object: `${STAGING_HOSTING}/${ENVIRONMENT_MARKER}`,
+        reason: expect.stringMatching(/did not land.*next deploy/),
+      }),
+    ]);
+
+    const redeployed = await run([
+      'deploy',
+      '--stack',
+      stagingOutputs,
+      '--commit',
+      COMMITS[0] as string,
+      '--yes',
+      '--no-tag',
+    ]);
+    expect(redeployed.code, redeployed.stderr).toBe(0);
+    expect(await verifyOf(stagingOutputs)).toMatchObject({ code: 0, ok: true, problems: [] });
+  });
+
+  it("a bucket pointed at another environment's history is caught: no entry of that chain marked it", async () => {
+    const stagingOutputs = join(t.tmp, `${STAGING}.json`);
+    const ownMarker = (await markerOf(HOSTING)) as Buffer;
+    // The staging marker copied into the production bucket: production now opens as staging, with
+    // staging's history and chain, which verify by themselves.
+    await putMarker(HOSTING, (await markerOf(STAGING_HOSTING)) as Buffer);
+    const redirected = await verifyOf(named);
+    expect(redirected).toMatchObject({ code: 1, ok: false });
+    expect(redirected.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: where,
+        reason: expect.stringMatching(/no entry of this chain wrote that marker/),
+      }),
+    ]);
+    // Staging itself still verifies: the check is about the bucket that points here.
+    expect(await verifyOf(stagingOutputs)).toMatchObject({ ok: true });
+
+    await putMarker(HOSTING, ownMarker);
+    expect(await verifyOf(named)).toMatchObject({ ok: true, problems: [] });
   });
 });

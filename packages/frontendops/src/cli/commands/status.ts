@@ -140,7 +140,10 @@ export function register(program: Command, ctx: CliContext): void {
           return null;
         });
         const anchors = git ? await readAuditAnchors(git, site.target.stack) : [];
-        const result = await verifyAudit(site.state, site.target.statePrefix, { anchors });
+        const result = await verifyAudit(site.state, site.target.statePrefix, {
+          anchors,
+          hosting: { bucket: site.target.hostingBucket, store: site.hosting },
+        });
         if (!result.ok) ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, result);
         const stack = site.target.stack;
