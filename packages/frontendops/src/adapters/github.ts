@@ -4,6 +4,7 @@
  * → CONFLICT). The token stays inside this adapter; nothing it returns or throws contains it.
  */
 import { Octokit } from '@octokit/rest';
+import pMap from 'p-map';
 import { FrontendOpsError } from '../errors.ts';
 import {
   assertCommitSha,
@@ -27,6 +28,13 @@ export interface GitHubHostOptions {
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
+/**
+ * Annotated tag objects read at once when listing tags (a project with a deploy a day has hundreds of
+ * deploy tags, and `audit verify --github` and every history view read them all). GitHub allows 100
+ * concurrent requests per user; reads cost one point of its 900 a minute per endpoint.
+ */
+export const TAG_READS_AT_ONCE = 8;
+
 export function createGitHubHost(options: GitHubHostOptions): GitHost {
   const { owner, repo } = options;
   if (!NAME.test(owner) || !NAME.test(repo)) {
@@ -43,6 +51,22 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
   });
   const where = `${owner}/${repo}`;
+  // A tag object never changes (its sha names its content): a long-lived host (the console, the MCP
+  // git server) reads each once. A failed read is forgotten, so the next listing tries it again.
+  const tagObjects = new Map<string, Promise<{ sha: string; message: string; date: string }>>();
+  const readTagObject = (tagSha: string) => {
+    let read = tagObjects.get(tagSha);
+    if (!read) {
+      read = octokit.rest.git.getTag({ owner, repo, tag_sha: tagSha }).then(({ data }) => ({
+        sha: data.object.sha,
+        message: data.message.trimEnd(),
+        date: isoDate(data.tagger.date),
+      }));
+      tagObjects.set(tagSha, read);
+      read.catch(() => tagObjects.delete(tagSha));
+    }
+    return read;
+  };
 
   const host: GitHost = {
     async latestCommit(path, ref) {
@@ -182,27 +206,22 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       } catch (error) {
         throw upstream('list tags', error);
       }
-      const tags: TagInfo[] = [];
-      for (const ref of refs) {
+      const matching = refs.flatMap((ref) => {
         const name = ref.ref.replace(/^refs\/tags\//, '');
-        if (!name.startsWith(prefix)) continue;
-        if (ref.object.type !== 'tag') {
-          tags.push({ name, sha: ref.object.sha, message: '' });
-          continue;
-        }
-        try {
-          const { data } = await octokit.rest.git.getTag({ owner, repo, tag_sha: ref.object.sha });
-          tags.push({
-            name,
-            sha: data.object.sha,
-            message: data.message.trimEnd(),
-            date: isoDate(data.tagger.date),
-          });
-        } catch (error) {
-          throw upstream(`read tag ${name}`, error);
-        }
-      }
-      return tags;
+        return name.startsWith(prefix) ? [{ name, ref }] : [];
+      });
+      return pMap(
+        matching,
+        async ({ name, ref }): Promise<TagInfo> => {
+          if (ref.object.type !== 'tag') return { name, sha: ref.object.sha, message: '' };
+          try {
+            return { name, ...(await readTagObject(ref.object.sha)) };
+          } catch (error) {
+            throw upstream(`read tag ${name}`, error);
+          }
+        },
+        { concurrency: TAG_READS_AT_ONCE },
+      );
     },
   };
   return host;

@@ -4,7 +4,7 @@
  * REST requests it sends, the token, the configured default branch.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGitHubHost } from '../../src/adapters/github.ts';
+import { createGitHubHost, TAG_READS_AT_ONCE } from '../../src/adapters/github.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { createDeployTag, listDeployTags } from '../../src/git/deploy-tag.ts';
 import type { GitHost } from '../../src/ports.ts';
@@ -150,6 +150,38 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     // Octokit sends the ref URL-encoded (tags%2Fghl-); GitHub decodes it.
     expect(github.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)}`)).toEqual([
       'GET /repos/acme/dashboard/git/matching-refs/tags/ghl-',
+      expect.stringMatching(/^GET \/repos\/acme\/dashboard\/git\/tags\/[0-9a-f]{40}$/),
+    ]);
+  });
+
+  it('listTags reads tag objects a few at a time, in order, and each only once per host', async () => {
+    // A project with a deploy a day has hundreds of deploy tags; `audit verify --github` and every
+    // history view read them all. One by one, 300 tags are 300 round trips in a row.
+    const names = Array.from({ length: 12 }, (_, i) => `ghc-${String(i + 1).padStart(2, '0')}`);
+    for (const name of names) {
+      await host.createTag({ name, sha: repo.commits.init, message: `tag ${name}` });
+    }
+    const fresh = createGitHubHost({ owner: 'acme', repo: 'dashboard', token: TOKEN, baseUrl: github.url });
+    const tagReads = github.holdRequests(/\/git\/tags\/[0-9a-f]{40}$/);
+    github.requests.length = 0;
+    const listing = fresh.listTags('ghc-');
+    // Eight reads wait at once, no more: GitHub allows 100 concurrent requests per token.
+    try {
+      await expect.poll(() => tagReads.waiting()).toBe(TAG_READS_AT_ONCE);
+    } finally {
+      tagReads.release();
+    }
+    const tags = await listing;
+    expect(tagReads.peak()).toBe(TAG_READS_AT_ONCE);
+    expect(tags.map((t) => [t.name, t.message])).toEqual(names.map((name) => [name, `tag ${name}`]));
+
+    // Tag objects never change (their sha is their content): listing again reads only the refs, and
+    // a new tag costs one read.
+    await host.createTag({ name: 'ghc-13', sha: repo.commits.init, message: 'tag ghc-13' });
+    github.requests.length = 0;
+    expect((await fresh.listTags('ghc-')).map((t) => t.name)).toEqual([...names, 'ghc-13']);
+    expect(github.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)}`)).toEqual([
+      'GET /repos/acme/dashboard/git/matching-refs/tags/ghc-',
       expect.stringMatching(/^GET \/repos\/acme\/dashboard\/git\/tags\/[0-9a-f]{40}$/),
     ]);
   });

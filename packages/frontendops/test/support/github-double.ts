@@ -40,6 +40,11 @@ export interface GitHubDouble {
   requests: RecordedRequest[];
   /** Deployments created through the API, with their statuses in order. */
   deployments: DeploymentRecord[];
+  /**
+   * Holds the answers to requests whose path matches until release(): how many wait now, and the
+   * most that ever waited at once (what a client sends concurrently).
+   */
+  holdRequests(path: RegExp): { waiting(): number; peak(): number; release(): void };
   close(): Promise<void>;
 }
 
@@ -62,6 +67,7 @@ const TAGGER = { name: 'frontendops-bot', email: 'bot@example.test' };
 
 export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<GitHubDouble> {
   const requests: RecordedRequest[] = [];
+  const holds: Array<{ path: RegExp; waiting: number; peak: number; released: Promise<void> }> = [];
   const deployments: DeploymentRecord[] = [];
   let base = '';
   const git = async (args: string[], input?: string) => {
@@ -91,6 +97,12 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
         body,
         authorization,
       });
+      for (const hold of holds.filter((h) => h.path.test(url.pathname))) {
+        hold.waiting += 1;
+        hold.peak = Math.max(hold.peak, hold.waiting);
+        await hold.released;
+        hold.waiting -= 1;
+      }
       try {
         await route(req.method ?? 'GET', url, body, authorization, res);
       } catch (error) {
@@ -432,6 +444,19 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     url: base,
     requests,
     deployments,
+    holdRequests(path) {
+      let release = () => {};
+      const hold = { path, waiting: 0, peak: 0, released: new Promise<void>((r) => (release = r)) };
+      holds.push(hold);
+      return {
+        waiting: () => hold.waiting,
+        peak: () => hold.peak,
+        release() {
+          holds.splice(holds.indexOf(hold), 1);
+          release();
+        },
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
