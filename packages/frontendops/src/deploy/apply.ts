@@ -164,26 +164,39 @@ export function deploymentRecord(
   };
 }
 
-/** Writes the immutable record and its audit entry, which carries its key facts and binds its digest. */
-export async function recordDeployment(site: Site, record: DeploymentRecord): Promise<AuditEntry> {
+/** A deployment's key facts as its audit entry carries them (readers match an entry to its record by deploy id and kind). */
+function recordFacts(record: DeploymentRecord): Record<string, unknown> {
+  return {
+    deployId: record.deployId,
+    stack: record.stack,
+    app: record.app,
+    commit: record.commit,
+    artifactDigest: record.artifactDigest,
+    request: record.request,
+    copied: record.copied,
+    deleted: record.deleted,
+    invalidationIds: record.invalidation?.ids ?? [],
+    verification: record.verification?.ok ?? null,
+    outcome: record.outcome,
+    ...(record.error ? { error: record.error } : {}),
+  };
+}
+
+/**
+ * Writes the immutable record and its audit entry, which carries its key facts and binds its digest.
+ * An atomic operation adds its own facts and the state objects its entry binds, and names a promoted
+ * canary's entry for what it was.
+ */
+export async function recordDeployment(
+  site: Site,
+  record: DeploymentRecord,
+  more: { type?: string; data?: Record<string, unknown>; objects?: Record<string, string> } = {},
+): Promise<AuditEntry> {
   const digest = await site.records.writeRecord(record);
   return appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: record.kind,
-    objects: { [`deployments/${record.deployId}.json`]: digest },
-    data: {
-      deployId: record.deployId,
-      stack: record.stack,
-      app: record.app,
-      commit: record.commit,
-      artifactDigest: record.artifactDigest,
-      request: record.request,
-      copied: record.copied,
-      deleted: record.deleted,
-      invalidationIds: record.invalidation?.ids ?? [],
-      verification: record.verification?.ok ?? null,
-      outcome: record.outcome,
-      ...(record.error ? { error: record.error } : {}),
-    },
+    type: more.type ?? record.kind,
+    objects: { [`deployments/${record.deployId}.json`]: digest, ...more.objects },
+    data: { ...recordFacts(record), ...more.data },
   });
 }
 

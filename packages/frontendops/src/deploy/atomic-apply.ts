@@ -568,27 +568,11 @@ async function finishAtomic(
       ),
     };
     record.plan.prune = pruned.length;
-    const digest = await site.records.writeRecord(record);
-    entry = await audit(
-      site,
-      plan.op === 'canary-promote' ? 'canary-promote' : record.kind,
-      {
-        deployId: record.deployId,
-        stack: record.stack,
-        app: record.app,
-        commit: record.commit,
-        artifactDigest: record.artifactDigest,
-        request: record.request,
-        copied: record.copied,
-        deleted: record.deleted,
-        invalidationIds: [],
-        verification: record.verification?.ok ?? null,
-        outcome: record.outcome,
-        ...atomicFacts,
-        ...(error ? { error } : {}),
-      },
-      { [`deployments/${record.deployId}.json`]: digest, ...atomicBound },
-    );
+    entry = await recordDeployment(site, record, {
+      type: plan.op === 'canary-promote' ? 'canary-promote' : record.kind,
+      data: atomicFacts,
+      objects: atomicBound,
+    });
   } else {
     entry = await audit(
       site,
