@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { deployerScope, publisherScope, type RoleScope, type S3Bucket } from 'frontendops/access';
 import type { HostingConfig } from './config.ts';
 
 const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
@@ -18,8 +19,11 @@ type AccessArgs = {
  * - the deployer (deploy.yml, in the protected GitHub Environment whose reviewers approve) reads
  *   artifacts, copies them into the hosting bucket, keeps deploy state, invalidates this one
  *   distribution and switches releases in its one KeyValueStore — nothing else;
- * - the publisher (build-and-publish.yml, pushes to the branch) writes this app's artifacts (and
- *   its audit entry in the deploy state) only; it cannot touch the hosting bucket or the CDN.
+ * - the publisher (build-and-publish.yml, pushes to the branch) writes this app's artifacts, appends
+ *   its audit entry and takes a commit's publish lock, and reads which environment the hosting
+ *   bucket is; it cannot write the hosting bucket, the rest of the deploy state or the CDN.
+ * Where each reads and writes in S3 is the tool's to say (frontendops/access): s3Statements below
+ * translates it, so a key the tool starts to use cannot be missing from the policies.
  */
 export function createGithubAccess(args: AccessArgs) {
   const { config } = args;
@@ -43,22 +47,7 @@ export function createGithubAccess(args: AccessArgs) {
       pulumi.interpolate`${args.stateBucket.arn}/${stackFile}*`,
     ],
   };
-  // Lock, live pointer, deployment records and audit chain (publish appends to the audit chain too).
-  const readWriteDeployState = {
-    Sid: 'ReadWriteDeployState',
-    Effect: 'Allow',
-    Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-    Resource: pulumi.interpolate`${args.stateBucket.arn}/${config.statePrefix}*`,
-  };
-  // ListBucket without a prefix condition: S3 answers a GET or HEAD of a missing key with 404 only to
-  // a caller that may list the bucket (else 403), and "absent" is how a free lock or a new artifact
-  // shows. Listing reveals key names, never contents.
-  const listBucket = (sid: string, bucket: aws.s3.Bucket) => ({
-    Sid: sid,
-    Effect: 'Allow',
-    Action: ['s3:ListBucket'],
-    Resource: bucket.arn,
-  });
+  const buckets = { artifacts: args.artifactsBucket, hosting: args.hostingBucket, state: args.stateBucket };
 
   // Inside a job that uses an Environment, GitHub puts the environment (not the branch) in the
   // token's subject; the Environment's deployment-branch rule and required reviewers guard it.
@@ -75,27 +64,7 @@ export function createGithubAccess(args: AccessArgs) {
     policy: pulumi.jsonStringify({
       Version: '2012-10-17',
       Statement: [
-        {
-          Sid: 'ReadArtifacts',
-          Effect: 'Allow',
-          Action: ['s3:GetObject'],
-          Resource: pulumi.interpolate`${args.artifactsBucket.arn}/*`,
-        },
-        {
-          Sid: 'ListArtifacts',
-          Effect: 'Allow',
-          Action: ['s3:ListBucket'],
-          Resource: args.artifactsBucket.arn,
-        },
-        {
-          Sid: 'WriteHosting',
-          Effect: 'Allow',
-          Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-          Resource: pulumi.interpolate`${args.hostingBucket.arn}/*`,
-        },
-        listBucket('ListHosting', args.hostingBucket),
-        readWriteDeployState,
-        listBucket('ListState', args.stateBucket),
+        ...s3Statements('Deployer', deployerScope(config.statePrefix), buckets),
         readStackOutputs,
         {
           Sid: 'InvalidateThisDistribution',
@@ -134,22 +103,37 @@ export function createGithubAccess(args: AccessArgs) {
     policy: pulumi.jsonStringify({
       Version: '2012-10-17',
       Statement: [
-        {
-          Sid: 'WriteThisAppsArtifacts',
-          Effect: 'Allow',
-          // GetObject: publishing an already published commit is checked, not overwritten.
-          Action: ['s3:GetObject', 's3:PutObject'],
-          Resource: pulumi.interpolate`${args.artifactsBucket.arn}/${config.appName}/*`,
-        },
-        listBucket('ListArtifacts', args.artifactsBucket),
-        readWriteDeployState,
-        listBucket('ListState', args.stateBucket),
+        ...s3Statements('Publisher', publisherScope(config.appName, config.statePrefix), buckets),
         readStackOutputs,
       ],
     }),
   });
 
   return { deployer, publisher };
+}
+
+const OBJECT_ACTIONS = { read: 's3:GetObject', write: 's3:PutObject', delete: 's3:DeleteObject' } as const;
+
+/**
+ * A role's S3 scope as IAM statements: the tool says where each role reads and writes
+ * (frontendops/access, which its tests enforce on the S3 protocol); this is its one translation.
+ */
+function s3Statements(role: string, scope: RoleScope, buckets: Record<S3Bucket, aws.s3.Bucket>) {
+  const title = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+  return [
+    ...scope.objects.map((grant, i) => ({
+      Sid: `${role}${title(grant.bucket)}Objects${i}`,
+      Effect: 'Allow',
+      Action: grant.actions.map((action) => OBJECT_ACTIONS[action]),
+      Resource: pulumi.interpolate`${buckets[grant.bucket].arn}/${grant.prefix}*`,
+    })),
+    ...scope.lists.map((bucket) => ({
+      Sid: `${role}List${title(bucket)}`,
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: buckets[bucket].arn,
+    })),
+  ];
 }
 
 function githubTrust(providerArn: pulumi.Input<string>, subject: string) {

@@ -286,31 +286,11 @@ describe('deployer role', () => {
     expect(grants.flatMap((g) => g.resources).some((r) => r === '*')).toBe(false);
     const prefix = stackConfig['dashboard-hosting:statePrefix'];
     expect(grants).toEqual([
-      {
-        actions: ['s3:GetObject'],
-        resources: ['arn:aws:s3:::artifacts-7f3a/*'],
-        condition: undefined,
-        effect: 'Allow',
-      },
-      {
-        actions: ['s3:ListBucket'],
-        resources: ['arn:aws:s3:::artifacts-7f3a'],
-        condition: undefined,
-        effect: 'Allow',
-      },
-      {
-        actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        resources: ['arn:aws:s3:::hosting-7f3a/*'],
-        condition: undefined,
-        effect: 'Allow',
-      },
-      {
-        actions: ['s3:ListBucket'],
-        resources: ['arn:aws:s3:::hosting-7f3a'],
-        condition: undefined,
-        effect: 'Allow',
-      },
-      ...stateGrants(prefix),
+      grant(['s3:GetObject'], 'arn:aws:s3:::artifacts-7f3a/*'),
+      grant(['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], 'arn:aws:s3:::hosting-7f3a/*'),
+      grant(['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}*`),
+      ...listings,
+      readStackOutputs,
       {
         actions: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
         resources: [DISTRIBUTION_ARN],
@@ -355,52 +335,44 @@ describe('publisher role', () => {
       condition: st.Condition,
       effect: st.Effect,
     }));
+    const prefix = stackConfig['dashboard-hosting:statePrefix'];
+    // Nothing of the deploy state it does not write: not the pointer, records, pins, approvals,
+    // crash-recovery records or the deploy lock (test/deploy/role-scope.test.ts tries each).
     expect(grants).toEqual([
-      {
-        actions: ['s3:GetObject', 's3:PutObject'],
-        resources: ['arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'],
-        condition: undefined,
-        effect: 'Allow',
-      },
-      {
-        actions: ['s3:ListBucket'],
-        resources: ['arn:aws:s3:::artifacts-7f3a'],
-        condition: undefined,
-        effect: 'Allow',
-      },
-      ...stateGrants(stackConfig['dashboard-hosting:statePrefix'] as string),
+      grant(['s3:GetObject', 's3:PutObject'], 'arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'),
+      grant(['s3:GetObject'], 'arn:aws:s3:::hosting-7f3a/.frontendops/environment.json*'),
+      grant(['s3:GetObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}audit/*`),
+      grant(
+        ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        `arn:aws:s3:::state-7f3a/${prefix}locks/publish-*`,
+      ),
+      grant(['s3:DeleteObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}probe/*`),
+      ...listings,
+      readStackOutputs,
     ]);
   });
 });
 
 // --- helpers ---------------------------------------------------------------------------------
 
-/** Deploy state read/write under its prefix, listing (404 vs 403), and reading this stack's checkpoint. */
-function stateGrants(prefix: string | undefined) {
-  return [
-    {
-      actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-      resources: [`arn:aws:s3:::state-7f3a/${prefix}*`],
-      condition: undefined,
-      effect: 'Allow',
-    },
-    {
-      actions: ['s3:ListBucket'],
-      resources: ['arn:aws:s3:::state-7f3a'],
-      condition: undefined,
-      effect: 'Allow',
-    },
-    {
-      actions: ['s3:GetObject'],
-      resources: [
-        'arn:aws:s3:::state-7f3a/.pulumi/meta.yaml',
-        'arn:aws:s3:::state-7f3a/.pulumi/stacks/dashboard-hosting/dashboard-hosting-prod.json*',
-      ],
-      condition: undefined,
-      effect: 'Allow',
-    },
-  ];
+/** One Allow statement as the tests compare them (actions sorted). */
+function grant(actions: string[], resource: string | string[]) {
+  return { actions, resources: [resource].flat(), condition: undefined, effect: 'Allow' };
 }
+
+/** Listing each bucket (S3 answers a missing key with 404 only to a caller that may list, else 403). */
+const listings = ['artifacts-7f3a', 'hosting-7f3a', 'state-7f3a'].map((bucket) =>
+  grant(['s3:ListBucket'], `arn:aws:s3:::${bucket}`),
+);
+
+/** Reading this stack's outputs from its Pulumi checkpoint in the state bucket. */
+const readStackOutputs = grant(
+  ['s3:GetObject'],
+  [
+    'arn:aws:s3:::state-7f3a/.pulumi/meta.yaml',
+    'arn:aws:s3:::state-7f3a/.pulumi/stacks/dashboard-hosting/dashboard-hosting-prod.json*',
+  ],
+);
 
 type Statement = {
   Effect: string;

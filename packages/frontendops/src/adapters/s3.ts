@@ -37,6 +37,16 @@ export interface S3StoreOptions extends S3ClientOptions {
   client?: S3Client;
   /** Reads of a body cut off mid-stream (default 4). */
   readAttempts?: number;
+  /**
+   * Where supportsConditionalWrites writes its probe object: a prefix the caller's role may write
+   * (default `.frontendops/probe/`; a site probes under its state prefix, src/access.ts).
+   */
+  probePrefix?: string;
+  /**
+   * Another store on the same endpoint to ask instead of probing: whether a server honours
+   * If-None-Match is a property of the endpoint, not of a bucket.
+   */
+  conditionalWritesOf?: ObjectStore;
 }
 
 const DELETE_BATCH = 1000; // DeleteObjects takes at most 1,000 keys
@@ -193,7 +203,8 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
 
     supportsConditionalWrites() {
-      conditionalProbe ??= probeConditionalWrites(store);
+      if (options.conditionalWritesOf) return options.conditionalWritesOf.supportsConditionalWrites();
+      conditionalProbe ??= probeConditionalWrites(store, options.probePrefix ?? '.frontendops/probe/');
       return conditionalProbe;
     },
   };
@@ -218,8 +229,8 @@ async function readWhole(client: S3Client, bucket: string, key: string, attempts
 }
 
 /** Writes a probe object twice, the second time with If-None-Match: *; a server that honours it refuses. */
-async function probeConditionalWrites(store: ObjectStore): Promise<boolean> {
-  const key = `.frontendops/probe/${randomUUID()}`;
+async function probeConditionalWrites(store: ObjectStore, prefix: string): Promise<boolean> {
+  const key = `${prefix}${randomUUID()}`;
   await store.put(key, 'probe');
   try {
     await store.put(key, 'probe', {}, { ifNoneMatch: '*' });

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, join, win32 } from 'node:path';
+import { CONDITIONAL_WRITE_PROBES } from '../access.ts';
 import type { CloudFrontCdnOptions } from '../adapters/cloudfront.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
@@ -98,8 +99,13 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     ...(target.endpoint ? { endpoint: target.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   });
-  const store = (bucket: string) => createS3Store({ bucket, client });
-  const state = store(target.stateBucket);
+  // The probe for conditional writes goes where the deployer and the publisher may both write (src/access.ts).
+  const state = createS3Store({
+    bucket: target.stateBucket,
+    client,
+    probePrefix: `${target.statePrefix}${CONDITIONAL_WRITE_PROBES}`,
+  });
+  const store = (bucket: string) => createS3Store({ bucket, client, conditionalWritesOf: state });
   const notices: string[] = [];
   // Which lock to use is decided at the first lock, not at open: read-only commands write nothing.
   let chosen: Promise<Locker> | undefined;

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONDITIONAL_WRITE_PROBES } from '../../src/access.ts';
 import { createS3Client } from '../../src/adapters/s3.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { isLoopbackEndpoint } from '../../src/stacks/serialisation.ts';
@@ -67,13 +68,15 @@ afterAll(async () => {
 const env = () => ({ ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'shared-test' });
 const run = (argv: string[], cwd: string) => cli(argv, { env: env(), cwd });
 /**
- * Writes that reached the endpoint, apart from the conditional-write probe: one PUT of a
- * `.frontendops/probe/` key in the state bucket, and the DeleteObjects that removes it.
+ * Writes that reached the endpoint, apart from the conditional-write probe: one PUT of a key under
+ * the state prefix's `probe/` (src/access.ts), and the DeleteObjects that removes it.
  */
 function writes(from: number) {
   const all = proxy.seen.slice(from).filter((r) => !['GET', 'HEAD'].includes(r.method));
   const probes = all.filter(
-    (r) => r.method === 'PUT' && r.path.startsWith(`/${ARTIFACTS}/.frontendops/probe/`),
+    (r) =>
+      r.method === 'PUT' &&
+      r.path.startsWith(`/${ARTIFACTS}/${t.target.statePrefix}${CONDITIONAL_WRITE_PROBES}`),
   );
   const cleanups = all.filter((r) => r.method === 'POST' && r.path === `/${ARTIFACTS}/?delete=`);
   expect(cleanups.length).toBeLessThanOrEqual(probes.length);

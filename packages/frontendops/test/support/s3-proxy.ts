@@ -7,6 +7,8 @@
  * - a hold: the next request a test names waits until the test releases it (a process stopped at an
  *   exact point of its work, with the other requests still served), or drops it unanswered (the
  *   process was killed before that request reached S3).
+ * - a role's scope (test/support/role-scope.ts): a request outside it gets S3's 403 AccessDenied, as
+ *   S3 answers a role whose IAM policy does not grant it, and never reaches the server.
  * Requests are forwarded byte for byte (their SigV4 signature stays valid). A proxy listening on
  * another address (`host`, not loopback) signs each request again for the upstream's own loopback
  * Host with the upstream client's key, as the embedded server answers loopback Hosts only.
@@ -51,10 +53,16 @@ export interface HeldRequest {
   headers: IncomingHttpHeaders;
 }
 
+/** A request as a role's scope sees it: its query ("delete", "uploads", "list-type=2…") and body. */
+export interface ScopedRequest extends HeldRequest {
+  query: URLSearchParams;
+  body: Buffer;
+}
+
 export async function startS3Proxy(
   upstream: string,
   upstreamClient: S3Client,
-  options: { conditional: boolean; host?: string },
+  options: { conditional: boolean; host?: string; scope?: (request: ScopedRequest) => boolean },
 ): Promise<S3Proxy> {
   const target = new URL(upstream);
   const seen: S3Proxy['seen'] = [];
@@ -87,6 +95,9 @@ export async function startS3Proxy(
       seen.push({ method: req.method ?? '', path, status });
       res.writeHead(status, { 'content-type': 'application/xml' }).end(xml);
     };
+    if (options.scope && !options.scope({ ...held, query: new URL(path, 'http://x').searchParams, body })) {
+      return answer(403, s3Error('AccessDenied', 'Access Denied'));
+    }
     if (failures > 0) {
       failures--;
       return answer(503, s3Error('SlowDown', 'Please reduce your request rate.'));

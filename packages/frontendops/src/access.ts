@@ -1,0 +1,64 @@
+/**
+ * Where in S3 each of the two CI roles of a stack reads and writes, by bucket and key prefix:
+ * - the deployer (deploys, rollbacks, atomic switches, pins, approvals) reads the artifacts, owns the
+ *   hosting bucket and the stack's state prefix;
+ * - the publisher (CI publishing a build on every push to the branch) writes this app's artifacts and
+ *   appends its audit entry, nothing more: a build job runs third-party build tooling, and a state
+ *   prefix it could write would let it forge the live pointer, records, pins, crash-recovery records
+ *   (which the next deploy acts on) or delete a "used" approval marker.
+ * infra/ builds the roles' IAM policies from these scopes, and the tests hold the tool to them
+ * through an S3 proxy that refuses everything else with AccessDenied, as S3 does under those
+ * policies: a key outside them is a command that fails on AWS. No I/O (`frontendops/access`).
+ */
+import { ENVIRONMENT_MARKER } from './state/names.ts';
+
+export type S3Bucket = 'artifacts' | 'hosting' | 'state';
+export type S3Action = 'read' | 'write' | 'delete';
+
+export interface S3Grant {
+  bucket: S3Bucket;
+  /** Key prefix; "" is the whole bucket. */
+  prefix: string;
+  actions: readonly S3Action[];
+}
+
+export interface RoleScope {
+  objects: readonly S3Grant[];
+  /**
+   * Buckets the role may list. S3 answers a read of a missing key with 404 only to a caller that may
+   * list the bucket, else 403; "absent" is how a free lock, a new artifact or a first deploy shows.
+   * Listing shows key names, never contents.
+   */
+  lists: readonly S3Bucket[];
+}
+
+/** Under a stack's state prefix: where a process writes the object that tells whether the endpoint honours conditional writes. */
+export const CONDITIONAL_WRITE_PROBES = 'probe/';
+
+export function deployerScope(statePrefix: string): RoleScope {
+  return {
+    objects: [
+      { bucket: 'artifacts', prefix: '', actions: ['read'] },
+      { bucket: 'hosting', prefix: '', actions: ['read', 'write', 'delete'] },
+      { bucket: 'state', prefix: statePrefix, actions: ['read', 'write', 'delete'] },
+    ],
+    lists: ['artifacts', 'hosting', 'state'],
+  };
+}
+
+export function publisherScope(app: string, statePrefix: string): RoleScope {
+  return {
+    objects: [
+      // Read: publishing a commit already published is checked, not overwritten.
+      { bucket: 'artifacts', prefix: `${app}/`, actions: ['read', 'write'] },
+      // Which environment the stack's hosting bucket is, and so where its state lives.
+      { bucket: 'hosting', prefix: ENVIRONMENT_MARKER, actions: ['read'] },
+      // Its audit entry: read the head, write the entry, move the head.
+      { bucket: 'state', prefix: `${statePrefix}audit/`, actions: ['read', 'write'] },
+      // A commit's publish lock (where the endpoint honours conditional writes, the lock is an object).
+      { bucket: 'state', prefix: `${statePrefix}locks/publish-`, actions: ['read', 'write', 'delete'] },
+      { bucket: 'state', prefix: `${statePrefix}${CONDITIONAL_WRITE_PROBES}`, actions: ['write', 'delete'] },
+    ],
+    lists: ['artifacts', 'hosting', 'state'],
+  };
+}
