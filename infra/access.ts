@@ -22,8 +22,9 @@ type AccessArgs = {
  * - the publisher (build-and-publish.yml, pushes to the branch) writes this app's artifacts, appends
  *   its audit entry and takes a commit's publish lock, and reads which environment the hosting
  *   bucket is; it cannot write the hosting bucket, the rest of the deploy state or the CDN.
- * Where each reads and writes in S3 is the tool's to say (frontendops/access): s3Statements below
- * translates it, so a key the tool starts to use cannot be missing from the policies.
+ * Where each reads and writes in S3, and what it may create but never replace or delete (audit
+ * entries, "used" approval markers, published artifacts), is the tool's to say (frontendops/access):
+ * s3Statements below translates it, so a key the tool starts to use cannot be missing from the policies.
  */
 export function createGithubAccess(args: AccessArgs) {
   const { config } = args;
@@ -133,6 +134,22 @@ function s3Statements(role: string, scope: RoleScope, buckets: Record<S3Bucket, 
       Action: ['s3:ListBucket'],
       Resource: buckets[bucket].arn,
     })),
+    // Create, never replace or delete: a Deny outweighs every Allow above. A PutObject (a copy, a
+    // multipart upload's start) without If-None-Match is refused; with it, S3 creates the object
+    // only if the key is absent. Copies into these prefixes are refused too, which the tool never makes.
+    ...scope.createOnly.flatMap((where, i) => {
+      const resource = pulumi.interpolate`${buckets[where.bucket].arn}/${where.prefix}*`;
+      return [
+        {
+          Sid: `${role}CreateOnly${i}`,
+          Effect: 'Deny',
+          Action: ['s3:PutObject'],
+          Resource: resource,
+          Condition: { Null: { 's3:if-none-match': 'true' } },
+        },
+        { Sid: `${role}NeverDelete${i}`, Effect: 'Deny', Action: ['s3:DeleteObject'], Resource: resource },
+      ];
+    }),
   ];
 }
 

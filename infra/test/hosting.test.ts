@@ -281,7 +281,6 @@ describe('deployer role', () => {
       condition: s.Condition,
       effect: s.Effect,
     }));
-    expect(grants.every((g) => g.effect === 'Allow')).toBe(true);
     expect(grants.flatMap((g) => g.actions).some((a) => a.includes('*'))).toBe(false);
     expect(grants.flatMap((g) => g.resources).some((r) => r === '*')).toBe(false);
     const prefix = stackConfig['dashboard-hosting:statePrefix'];
@@ -290,6 +289,9 @@ describe('deployer role', () => {
       grant(['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], 'arn:aws:s3:::hosting-7f3a/*'),
       grant(['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}*`),
       ...listings,
+      // Audit entries and "used" approval markers: created, never replaced or deleted.
+      ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}audit/0*`),
+      ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}approvals/used/*`),
       readStackOutputs,
       {
         actions: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
@@ -348,6 +350,9 @@ describe('publisher role', () => {
       ),
       grant(['s3:DeleteObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}probe/*`),
       ...listings,
+      // A published build and the audit entries: created, never replaced or deleted.
+      ...createOnly('arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'),
+      ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}audit/0*`),
       readStackOutputs,
     ]);
   });
@@ -358,6 +363,19 @@ describe('publisher role', () => {
 /** One Allow statement as the tests compare them (actions sorted). */
 function grant(actions: string[], resource: string | string[]) {
   return { actions, resources: [resource].flat(), condition: undefined, effect: 'Allow' };
+}
+
+/** The two Denies that make a prefix create-only: a PutObject without If-None-Match, any DeleteObject. */
+function createOnly(resource: string) {
+  return [
+    {
+      actions: ['s3:PutObject'],
+      resources: [resource],
+      condition: { Null: { 's3:if-none-match': 'true' } },
+      effect: 'Deny',
+    },
+    { actions: ['s3:DeleteObject'], resources: [resource], condition: undefined, effect: 'Deny' },
+  ];
 }
 
 /** Listing each bucket (S3 answers a missing key with 404 only to a caller that may list, else 403). */

@@ -6,11 +6,15 @@
  *   appends its audit entry, nothing more: a build job runs third-party build tooling, and a state
  *   prefix it could write would let it forge the live pointer, records, pins, crash-recovery records
  *   (which the next deploy acts on) or delete a "used" approval marker.
+ * What either role can never do is rewrite what was recorded: it may create audit entries, "used"
+ * approval markers and (the publisher) published artifacts, but not replace or delete them, so a
+ * leaked CI credential cannot rewrite the chain's history, replay an approval or swap the files of a
+ * build already published (which a later rollback would serve).
  * infra/ builds the roles' IAM policies from these scopes, and the tests hold the tool to them
  * through an S3 proxy that refuses everything else with AccessDenied, as S3 does under those
  * policies: a key outside them is a command that fails on AWS. No I/O (`frontendops/access`).
  */
-import { ENVIRONMENT_MARKER } from './state/names.ts';
+import { APPROVALS_USED, AUDIT_ENTRIES, ENVIRONMENT_MARKER } from './state/names.ts';
 
 export type S3Bucket = 'artifacts' | 'hosting' | 'state';
 export type S3Action = 'read' | 'write' | 'delete';
@@ -30,6 +34,14 @@ export interface RoleScope {
    * Listing shows key names, never contents.
    */
   lists: readonly S3Bucket[];
+  /**
+   * Where objects may be created but never replaced or deleted, whatever `objects` grants: a write
+   * must carry If-None-Match: * (which S3 refuses with 412 when the key exists), a delete is refused.
+   * In IAM: a Deny of s3:PutObject where the s3:if-none-match condition key is absent, and of
+   * s3:DeleteObject. The tool writes these keys only that way where the endpoint honours conditional
+   * writes, as S3 does.
+   */
+  createOnly: readonly { bucket: S3Bucket; prefix: string }[];
 }
 
 /** Under a stack's state prefix: where a process writes the object that tells whether the endpoint honours conditional writes. */
@@ -43,6 +55,10 @@ export function deployerScope(statePrefix: string): RoleScope {
       { bucket: 'state', prefix: statePrefix, actions: ['read', 'write', 'delete'] },
     ],
     lists: ['artifacts', 'hosting', 'state'],
+    createOnly: [
+      { bucket: 'state', prefix: `${statePrefix}${AUDIT_ENTRIES}` },
+      { bucket: 'state', prefix: `${statePrefix}${APPROVALS_USED}` },
+    ],
   };
 }
 
@@ -60,5 +76,10 @@ export function publisherScope(app: string, statePrefix: string): RoleScope {
       { bucket: 'state', prefix: `${statePrefix}${CONDITIONAL_WRITE_PROBES}`, actions: ['write', 'delete'] },
     ],
     lists: ['artifacts', 'hosting', 'state'],
+    // A published build is what a later deploy or rollback copies to the site: never swapped.
+    createOnly: [
+      { bucket: 'artifacts', prefix: `${app}/` },
+      { bucket: 'state', prefix: `${statePrefix}${AUDIT_ENTRIES}` },
+    ],
   };
 }

@@ -3,6 +3,7 @@
  * files first and manifest.json last (the manifest's presence marks a complete artifact).
  * The same build again is a no-op; a different build for a published commit is refused.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import pMap from 'p-map';
@@ -15,7 +16,7 @@ import {
   shortened,
 } from '../engine/manifest.ts';
 import type { Manifest } from '../engine/types.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { appendAudit } from '../state/audit.ts';
@@ -83,28 +84,61 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     );
   }
 
+  // Where the endpoint honours conditional writes, every object is created only if absent: the
+  // publisher role may create under its app's prefix but never replace (src/access.ts), so a
+  // published build cannot be swapped for another. A file already there is the upload of a publish
+  // that stopped before its manifest: kept when its content is this build's, else refused.
+  const conditional = (await artifacts.supportsConditionalWrites()) ? { ifNoneMatch: '*' as const } : {};
+  let uploaded = 0;
   // Files are taken from the map as upload slots free up (not queued all at once), no result is
   // kept, and the first failure stops the queue: at 20,000 files the 20,000 queued uploads and their
   // results were what held publish's memory up (305 MB peak, now under 256 MB).
   await pMap(
     scanned,
     async ([path, file]) => {
-      await artifacts.put(artifactFileKey(input.app, input.commit, path), await readFile(file.source), {
-        contentType: file.contentType,
-        cacheControl: file.cacheControl,
-        metadata: { sha256: file.sha256 },
-      });
+      const key = artifactFileKey(input.app, input.commit, path);
+      try {
+        await artifacts.put(
+          key,
+          await readFile(file.source),
+          {
+            contentType: file.contentType,
+            cacheControl: file.cacheControl,
+            metadata: { sha256: file.sha256 },
+          },
+          conditional,
+        );
+        uploaded++;
+      } catch (error) {
+        if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+        await keepUploaded(artifacts, key, file.sha256, input, path);
+      }
     },
     { concurrency: input.concurrency ?? 16 },
   );
-  const conditional = (await artifacts.supportsConditionalWrites()) ? { ifNoneMatch: '*' as const } : {};
   await artifacts.put(
     artifactManifestKey(input.app, input.commit),
     JSON.stringify(manifest, null, 2),
     { contentType: 'application/json', cacheControl: 'no-cache' },
     conditional,
   );
-  return { ...summary, uploaded: scanned.size, published: true };
+  return { ...summary, uploaded, published: true };
+}
+
+/** A file found already uploaded: its content (not its metadata, which a writer chooses) must be this build's. */
+async function keepUploaded(
+  artifacts: ObjectStore,
+  key: string,
+  sha256: string,
+  input: PublishInput,
+  path: string,
+): Promise<void> {
+  const found = await artifacts.get(key);
+  if (found && createHash('sha256').update(found.body).digest('hex') === sha256) return;
+  throw new FrontendOpsError(
+    'CONFLICT',
+    `The file ${shortened(path)} of ${input.app}@${input.commit.slice(0, 7)} is already in the artifacts bucket with other content, and the commit has no manifest: another build of this commit was partly published. Artifacts are never replaced: make the build reproducible and publish a new commit, or have an administrator of the artifacts bucket remove this commit's partial upload. The manifest was not written.`,
+  );
 }
 
 /**

@@ -24,6 +24,7 @@ import { badInput, FrontendOpsError } from '../errors.ts';
 import { APPROVAL_ACTIONS, type Approval, type ApprovalAction } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { appendAudit, stateDigest } from './audit.ts';
+import { APPROVALS_USED } from './names.ts';
 
 /** How long a request (and so any approval of it) stays usable. */
 export const APPROVAL_TTL_MS = 60 * 60_000;
@@ -73,7 +74,7 @@ const requestKey = (site: Site, action: ApprovalAction, deployId: string) =>
   `${site.target.statePrefix}approvals/requests/${name(action, deployId)}`;
 const signedKey = (site: Site, action: ApprovalAction, deployId: string) =>
   `${site.target.statePrefix}approvals/signed/${name(action, deployId)}`;
-const usedKey = (site: Site, nonce: string) => `${site.target.statePrefix}approvals/used/${nonce}.json`;
+const usedKey = (site: Site, nonce: string) => `${site.target.statePrefix}${APPROVALS_USED}${nonce}.json`;
 const relative = (site: Site, key: string) => key.slice(site.target.statePrefix.length);
 
 export interface RequestInput {

@@ -22,7 +22,16 @@ import canonicalize from 'canonicalize';
 import { waitBeforeRetry } from '../backoff.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
-import { ATOMIC, ATOMIC_PENDING, ATOMIC_STATE, ENVIRONMENT_MARKER, RELEASE_INDEXES } from './names.ts';
+import {
+  ATOMIC,
+  ATOMIC_PENDING,
+  ATOMIC_STATE,
+  AUDIT,
+  AUDIT_HEAD,
+  auditEntryName,
+  ENVIRONMENT_MARKER,
+  RELEASE_INDEXES,
+} from './names.ts';
 
 export interface AuditEntry {
   seq: number;
@@ -80,8 +89,8 @@ export interface AuditVerification {
 const GENESIS = 'sha256:genesis';
 /** A binding's digest for an object the entry removed: it must not exist afterwards. */
 export const ABSENT = 'absent';
-const entryKey = (prefix: string, seq: number) => `${prefix}audit/${String(seq).padStart(10, '0')}.json`;
-const headKey = (prefix: string) => `${prefix}audit/head.json`;
+const entryKey = (prefix: string, seq: number) => `${prefix}${auditEntryName(seq)}`;
+const headKey = (prefix: string) => `${prefix}${AUDIT_HEAD}`;
 const ENTRY_KEY = /\/(\d{10})\.json$/;
 
 /** The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). */
@@ -379,8 +388,8 @@ async function verifyAuditOnce(
     } catch {
       problems.push({
         kind: 'damaged',
-        object: 'audit/head.json',
-        reason: 'the head record audit/head.json is damaged (not a {seq, hash} JSON object)',
+        object: AUDIT_HEAD,
+        reason: `the head record ${AUDIT_HEAD} is damaged (not a {seq, hash} JSON object)`,
       });
     }
   }
@@ -655,7 +664,7 @@ type ReadEntry =
   | { key: string; seq: number; entry: null; reason: string };
 
 async function readEntries(store: ObjectStore, prefix: string): Promise<ReadEntry[]> {
-  const keys = (await store.list(`${prefix}audit/`))
+  const keys = (await store.list(`${prefix}${AUDIT}`))
     .map((o) => o.key)
     .filter((k) => ENTRY_KEY.test(k))
     .sort();

@@ -1,7 +1,8 @@
 /**
- * Names of FrontendOps' own objects: the atomic releases' state objects under a stack's state prefix
- * (where state/atomic.ts keeps them, and how audit entries bind them and `audit verify` finds them),
- * and the environment marker in a hosting bucket.
+ * Names of FrontendOps' own objects: the audit chain's and the approvals' objects and the atomic
+ * releases' state objects under a stack's state prefix (where state/ keeps them, how audit entries
+ * bind them, how `audit verify` finds them and which of them the CI roles may only create, see
+ * src/access.ts), and the environment marker in a hosting bucket.
  */
 /** The hosting bucket's environment marker (state/environment.ts); never pruned, never served. */
 export const ENVIRONMENT_MARKER = '.frontendops/environment.json';
@@ -11,3 +12,16 @@ export const ATOMIC_STATE = `${ATOMIC}state.json`;
 export const ATOMIC_PENDING = `${ATOMIC}pending.json`;
 export const RELEASE_INDEXES = `${ATOMIC}releases/`;
 export const releaseIndexName = (releaseId: string) => `${RELEASE_INDEXES}${releaseId}.json`;
+
+/** The audit chain: its entries and the head record that names the newest. */
+export const AUDIT = 'audit/';
+export const AUDIT_HEAD = `${AUDIT}head.json`;
+/** Entry `seq`: the number zero-padded to ten digits, so names sort in chain order. */
+export const auditEntryName = (seq: number) => `${AUDIT}${String(seq).padStart(10, '0')}.json`;
+/**
+ * What every entry's name starts with below entry 1,000,000,000 (and the head's does not): the
+ * prefix under which objects may be created but never replaced or deleted.
+ */
+export const AUDIT_ENTRIES = `${AUDIT}0`;
+/** The markers of approvals used, one per approval request's nonce. */
+export const APPROVALS_USED = 'approvals/used/';

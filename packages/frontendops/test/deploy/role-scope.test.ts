@@ -9,15 +9,24 @@
  *   AWS with AccessDenied.)
  * - the publisher, as an attacker (a compromised build step holds its credentials), can write none
  *   of the state the deployer acts on.
+ * - neither role can rewrite what was recorded: audit entries, "used" approval markers and (for the
+ *   publisher) published builds are created only if absent, never replaced or deleted. Before, either
+ *   role could overwrite an entry (verify caught it, nothing prevented it), the deployer could delete a
+ *   used marker to use an approval again within its hour, and the publisher could swap the files of a
+ *   build already published, which the next deploy or rollback of that commit copied to the site.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployerScope, publisherScope, type RoleScope } from '../../src/access.ts';
 import { createS3Client } from '../../src/adapters/s3.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
-import { readAudit } from '../../src/state/audit.ts';
+import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { consumeApproval } from '../../src/state/approvals.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { AUDIT_HEAD, auditEntryName } from '../../src/state/names.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { scopeCheck } from '../support/role-scope.ts';
@@ -26,6 +35,9 @@ import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
 
 const APP = 'sophia-dashboard';
 const COMMITS = ['5c0be'.repeat(8), '6d1cf'.repeat(8)];
+/** Published in part by a publish that stopped before its manifest. */
+const RESUMED = '7e2da'.repeat(8);
+const PARTLY_OTHER = '8f3eb'.repeat(8);
 const NAMES = { artifacts: ARTIFACTS, hosting: HOSTING, state: ARTIFACTS };
 let t: TestDeployEnv;
 let upstream: S3Client;
@@ -140,5 +152,167 @@ describe('the publisher as an attacker', () => {
     attacker.destroy();
     expect((await t.site.state.list(prefix)).map((o) => `${o.key} ${o.etag}`)).toEqual(before);
     expect((await t.site.hosting.list()).map((o) => `${o.key} ${o.etag}`)).toEqual(hostingBefore);
+  });
+});
+
+/** An S3 client holding a role's credentials: every request goes through that role's proxy. */
+function actingAs(role: { proxy: S3Proxy }) {
+  return new S3Client({
+    region: 'us-east-1',
+    endpoint: role.proxy.endpoint,
+    forcePathStyle: true,
+    credentials: t.s3.credentials,
+    maxAttempts: 1,
+  });
+}
+
+/** Every key under `prefix` of both buckets with its ETag: what an attempt must leave as it was. */
+async function snapshot() {
+  const state = (await t.site.state.list(t.target.statePrefix)).map((o) => `${o.key} ${o.etag}`);
+  const artifacts = (await t.site.artifacts.list(`${APP}/`)).map((o) => `${o.key} ${o.etag}`);
+  return [...state, ...artifacts].sort();
+}
+
+async function refusedWith(client: S3Client, command: unknown): Promise<string | undefined> {
+  // biome-ignore lint/suspicious/noExplicitAny: one helper over several command types
+  const error = await client.send(command as any).then(
+    () => undefined,
+    (e: { name?: string }) => e,
+  );
+  return error?.name ?? 'accepted';
+}
+
+describe('neither role can rewrite what was recorded', () => {
+  it('every audit entry is under the create-only prefix, the head (moved on each append) is not', () => {
+    const prefix = t.target.statePrefix;
+    for (const scope of [deployerScope(prefix), publisherScope(APP, prefix)]) {
+      const createOnly = (name: string) =>
+        scope.createOnly.some((c) => c.bucket === 'state' && `${prefix}${name}`.startsWith(c.prefix));
+      expect([1, 42, 999_999_999].map((seq) => createOnly(auditEntryName(seq)))).toEqual([true, true, true]);
+      expect(createOnly(AUDIT_HEAD)).toBe(false);
+    }
+  });
+
+  it('the publisher cannot replace or delete a published build or an audit entry', async () => {
+    const attacker = actingAs(publisher);
+    const before = await snapshot();
+    const index = artifactFileKey(APP, COMMITS[0] as string, '/index.html');
+    const manifest = artifactManifestKey(APP, COMMITS[0] as string);
+    const entry = `${t.target.statePrefix}audit/0000000001.json`;
+    for (const key of [index, manifest, entry]) {
+      const put = (extra: object) =>
+        new PutObjectCommand({ Bucket: ARTIFACTS, Key: key, Body: 'swapped', ...extra });
+      expect(await refusedWith(attacker, put({})), `overwrite ${key}`).toBe('AccessDenied');
+      // Allowed to ask to create it, which S3 refuses because it exists.
+      expect(await refusedWith(attacker, put({ IfNoneMatch: '*' })), `create ${key}`).toBe(
+        'PreconditionFailed',
+      );
+      expect(
+        await refusedWith(attacker, new DeleteObjectCommand({ Bucket: ARTIFACTS, Key: key })),
+        `delete ${key}`,
+      ).toBe('AccessDenied');
+    }
+    attacker.destroy();
+    expect(await snapshot()).toEqual(before);
+    // The build a rollback would copy is the one published.
+    const served = await t.site.artifacts.get(index);
+    expect(served?.body.toString('utf8')).toContain('Sophia v0');
+  });
+
+  it('the deployer cannot rewrite or delete audit entries, nor delete a used approval to use it again', async () => {
+    // The deployer's own path: the server uses an approval once, through the deployer's scope.
+    const site = await connectSite(
+      { ...t.target, endpoint: deployer.proxy.endpoint },
+      { access: { credentials: t.s3.credentials }, onNotice: () => undefined, env: {} },
+    );
+    const nonce = 'a1b2c3d4e5f60718';
+    const use = () =>
+      consumeApproval(site, nonce, {
+        action: 'deploy',
+        deployId: '0000000-0000000001',
+        approval: { by: 'Ada', via: 'signed' },
+        now: Date.now(),
+      });
+    try {
+      expect(await use()).toBe(true);
+      expect(refused(deployer.proxy)).toEqual([]);
+
+      const attacker = actingAs(deployer);
+      const before = await snapshot();
+      const marker = `${t.target.statePrefix}approvals/used/${nonce}.json`;
+      const entries = [1, 2].map((seq) => `${t.target.statePrefix}${auditEntryName(seq)}`);
+      for (const key of [marker, ...entries]) {
+        const put = (extra: object) =>
+          new PutObjectCommand({ Bucket: ARTIFACTS, Key: key, Body: '{}', ...extra });
+        expect(await refusedWith(attacker, put({})), `overwrite ${key}`).toBe('AccessDenied');
+        expect(await refusedWith(attacker, put({ IfNoneMatch: '*' })), `create ${key}`).toBe(
+          'PreconditionFailed',
+        );
+        // S3 takes If-None-Match: * only: no other value slips an overwrite past the condition.
+        expect(await refusedWith(attacker, put({ IfNoneMatch: '"x"' })), `create ${key}`).toBe(
+          'NotImplemented',
+        );
+        expect(
+          await refusedWith(attacker, new DeleteObjectCommand({ Bucket: ARTIFACTS, Key: key })),
+          `delete ${key}`,
+        ).toBe('AccessDenied');
+      }
+      const many = new DeleteObjectsCommand({
+        Bucket: ARTIFACTS,
+        Delete: { Objects: [{ Key: marker }, ...entries.map((Key) => ({ Key }))] },
+      });
+      expect(await refusedWith(attacker, many)).toBe('AccessDenied');
+      attacker.destroy();
+      expect(await snapshot()).toEqual(before);
+      // The approval stays used.
+      expect(await use()).toBe(false);
+      expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+    } finally {
+      site.close();
+    }
+  });
+
+  it('a publish that stopped before its manifest finishes; another build’s leftovers are refused, not replaced', async () => {
+    const refusedBefore = refused(publisher.proxy).length;
+    const build = await writeFixtureBuild(join(t.tmp, 'build-resumed'), { version: 'resumed' });
+    // What the stopped publish left: two of the build's files, the same bytes, no manifest.
+    for (const path of ['/index.html', build.assets[0] as string]) {
+      await upstream.send(
+        new PutObjectCommand({
+          Bucket: ARTIFACTS,
+          Key: artifactFileKey(APP, RESUMED, path),
+          Body: await readFile(join(build.dir, path)),
+        }),
+      );
+    }
+    const resumed = await run(['publish', build.dir, '--commit', RESUMED, '--stack', publisher.outputs]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await readManifest(t.site.artifacts, APP, RESUMED)).not.toBeNull();
+
+    // Another build of a commit left a file with other bytes: this build is refused, that file kept.
+    const other = artifactFileKey(APP, PARTLY_OTHER, '/index.html');
+    await upstream.send(new PutObjectCommand({ Bucket: ARTIFACTS, Key: other, Body: '<p>other build</p>' }));
+    const before = await snapshot();
+    const refusedPublish = await run([
+      'publish',
+      build.dir,
+      '--commit',
+      PARTLY_OTHER,
+      '--stack',
+      publisher.outputs,
+    ]);
+    expect(refusedPublish.code).not.toBe(0);
+    expect(refusedPublish.stderr).toMatch(
+      /index\.html .* already in the artifacts bucket with other content/,
+    );
+    expect(refusedPublish.stderr).toMatch(/reproducible/);
+    expect(refusedPublish.stderr).not.toMatch(/\n\s+at /);
+    expect(await readManifest(t.site.artifacts, APP, PARTLY_OTHER)).toBeNull();
+    expect((await t.site.artifacts.get(other))?.body.toString('utf8')).toBe('<p>other build</p>');
+    // The files it did create stay (created only), and no audit entry claims a publish.
+    expect((await snapshot()).filter((k) => !k.startsWith(`${APP}/${PARTLY_OTHER}/`))).toEqual(
+      before.filter((k) => !k.startsWith(`${APP}/${PARTLY_OTHER}/`)),
+    );
+    expect(refused(publisher.proxy).slice(refusedBefore), 'the tool stayed inside the scope').toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
  * An HTTP proxy in front of the embedded S3 server, for what s3rver does not do:
  * - fault injection: answer the next N requests with S3's documented 503 SlowDown error;
  * - conditional writes as S3 documents them for PutObject: If-None-Match: * fails with 412 when the
- *   key exists, If-Match: <etag> fails with 412 when the current ETag differs (checked and written
+ *   key exists (any other If-None-Match value is 501 NotImplemented), If-Match: <etag> fails with 412 when the current ETag differs (checked and written
  *   under a per-key mutex, so the check and the write are atomic as on S3).
  * - a hold: the next request a test names waits until the test releases it (a process stopped at an
  *   exact point of its work, with the other requests still served), or drops it unanswered (the
@@ -115,6 +115,14 @@ export async function startS3Proxy(
       );
       const ifNoneMatch = req.headers['if-none-match'];
       const ifMatch = req.headers['if-match'];
+      if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
+        // PutObject takes If-None-Match: * only ("create if absent").
+        answer(
+          501,
+          s3Error('NotImplemented', 'A header you provided implies functionality that is not implemented'),
+        );
+        return;
+      }
       if ((ifNoneMatch === '*' && current !== null) || (ifMatch !== undefined && ifMatch !== current)) {
         answer(
           412,
