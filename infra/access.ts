@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { deployerScope, publisherScope, type RoleScope, type S3Bucket } from 'frontendops/access';
+import { deployerScope, publisherScope, type RoleScope, s3PolicyStatements } from 'frontendops/access';
 import type { HostingConfig } from './config.ts';
 
 const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
@@ -24,7 +24,8 @@ type AccessArgs = {
  *   bucket is; it cannot write the hosting bucket, the rest of the deploy state or the CDN.
  * Where each reads and writes in S3, and what it may create but never replace or delete (audit
  * entries, "used" approval markers, published artifacts), is the tool's to say (frontendops/access):
- * s3Statements below translates it, so a key the tool starts to use cannot be missing from the policies.
+ * its s3PolicyStatements translates it, the same statements the tool's tests hold it to, so a key the
+ * tool starts to use cannot be missing from the policies.
  */
 export function createGithubAccess(args: AccessArgs) {
   const { config } = args;
@@ -48,7 +49,17 @@ export function createGithubAccess(args: AccessArgs) {
       pulumi.interpolate`${args.stateBucket.arn}/${stackFile}*`,
     ],
   };
-  const buckets = { artifacts: args.artifactsBucket, hosting: args.hostingBucket, state: args.stateBucket };
+  const bucketArns = pulumi
+    .all([args.artifactsBucket.arn, args.hostingBucket.arn, args.stateBucket.arn])
+    .apply(([artifacts, hosting, state]) => ({ artifacts, hosting, state }));
+  // A role's policy: its S3 statements, from the tool's scope for it, then the others.
+  const rolePolicy = (sid: string, scope: RoleScope, others: pulumi.Input<object>[]) =>
+    pulumi.all([bucketArns, pulumi.output(others)]).apply(([arns, rest]) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [...s3PolicyStatements(sid, scope, arns), ...rest],
+      }),
+    );
 
   // Inside a job that uses an Environment, GitHub puts the environment (not the branch) in the
   // token's subject; the Environment's deployment-branch rule and required reviewers guard it.
@@ -62,31 +73,27 @@ export function createGithubAccess(args: AccessArgs) {
   });
   new aws.iam.RolePolicy('deployer-policy', {
     role: deployer.id,
-    policy: pulumi.jsonStringify({
-      Version: '2012-10-17',
-      Statement: [
-        ...s3Statements('Deployer', deployerScope(config.statePrefix), buckets),
-        readStackOutputs,
-        {
-          Sid: 'InvalidateThisDistribution',
-          Effect: 'Allow',
-          Action: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
-          Resource: args.distribution.arn,
-        },
-        {
-          // Read the pointer and the store's ETag, write it conditionally; never delete, never list.
-          Sid: 'SwitchReleases',
-          Effect: 'Allow',
-          Action: [
-            'cloudfront-keyvaluestore:DescribeKeyValueStore',
-            'cloudfront-keyvaluestore:GetKey',
-            'cloudfront-keyvaluestore:PutKey',
-            'cloudfront-keyvaluestore:UpdateKeys',
-          ],
-          Resource: args.releaseStore.arn,
-        },
-      ],
-    }),
+    policy: rolePolicy('Deployer', deployerScope(config.statePrefix), [
+      readStackOutputs,
+      {
+        Sid: 'InvalidateThisDistribution',
+        Effect: 'Allow',
+        Action: ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
+        Resource: args.distribution.arn,
+      },
+      {
+        // Read the pointer and the store's ETag, write it conditionally; never delete, never list.
+        Sid: 'SwitchReleases',
+        Effect: 'Allow',
+        Action: [
+          'cloudfront-keyvaluestore:DescribeKeyValueStore',
+          'cloudfront-keyvaluestore:GetKey',
+          'cloudfront-keyvaluestore:PutKey',
+          'cloudfront-keyvaluestore:UpdateKeys',
+        ],
+        Resource: args.releaseStore.arn,
+      },
+    ]),
   });
 
   const publisher = new aws.iam.Role('publisher', {
@@ -101,56 +108,10 @@ export function createGithubAccess(args: AccessArgs) {
   });
   new aws.iam.RolePolicy('publisher-policy', {
     role: publisher.id,
-    policy: pulumi.jsonStringify({
-      Version: '2012-10-17',
-      Statement: [
-        ...s3Statements('Publisher', publisherScope(config.appName, config.statePrefix), buckets),
-        readStackOutputs,
-      ],
-    }),
+    policy: rolePolicy('Publisher', publisherScope(config.appName, config.statePrefix), [readStackOutputs]),
   });
 
   return { deployer, publisher };
-}
-
-const OBJECT_ACTIONS = { read: 's3:GetObject', write: 's3:PutObject', delete: 's3:DeleteObject' } as const;
-
-/**
- * A role's S3 scope as IAM statements: the tool says where each role reads and writes
- * (frontendops/access, which its tests enforce on the S3 protocol); this is its one translation.
- */
-function s3Statements(role: string, scope: RoleScope, buckets: Record<S3Bucket, aws.s3.Bucket>) {
-  const title = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-  return [
-    ...scope.objects.map((grant, i) => ({
-      Sid: `${role}${title(grant.bucket)}Objects${i}`,
-      Effect: 'Allow',
-      Action: grant.actions.map((action) => OBJECT_ACTIONS[action]),
-      Resource: pulumi.interpolate`${buckets[grant.bucket].arn}/${grant.prefix}*`,
-    })),
-    ...scope.lists.map((bucket) => ({
-      Sid: `${role}List${title(bucket)}`,
-      Effect: 'Allow',
-      Action: ['s3:ListBucket'],
-      Resource: buckets[bucket].arn,
-    })),
-    // Create, never replace or delete: a Deny outweighs every Allow above. A PutObject (a copy, a
-    // multipart upload's start) without If-None-Match is refused; with it, S3 creates the object
-    // only if the key is absent. Copies into these prefixes are refused too, which the tool never makes.
-    ...scope.createOnly.flatMap((where, i) => {
-      const resource = pulumi.interpolate`${buckets[where.bucket].arn}/${where.prefix}*`;
-      return [
-        {
-          Sid: `${role}CreateOnly${i}`,
-          Effect: 'Deny',
-          Action: ['s3:PutObject'],
-          Resource: resource,
-          Condition: { Null: { 's3:if-none-match': 'true' } },
-        },
-        { Sid: `${role}NeverDelete${i}`, Effect: 'Deny', Action: ['s3:DeleteObject'], Resource: resource },
-      ];
-    }),
-  ];
 }
 
 function githubTrust(providerArn: pulumi.Input<string>, subject: string) {

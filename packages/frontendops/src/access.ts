@@ -10,9 +10,10 @@
  * approval markers and (the publisher) published artifacts, but not replace or delete them, so a
  * leaked CI credential cannot rewrite the chain's history, replay an approval or swap the files of a
  * build already published (which a later rollback would serve).
- * infra/ builds the roles' IAM policies from these scopes, and the tests hold the tool to them
- * through an S3 proxy that refuses everything else with AccessDenied, as S3 does under those
- * policies: a key outside them is a command that fails on AWS. No I/O (`frontendops/access`).
+ * s3PolicyStatements turns a scope into IAM statements: infra/ builds the roles' policies with it, and
+ * the tests hold the tool to those same statements through an S3 proxy that evaluates them and
+ * refuses everything else with AccessDenied, as S3 does: a key outside them is a command that fails
+ * on AWS. No I/O (`frontendops/access`).
  */
 import { APPROVALS_USED, AUDIT_ENTRIES, ENVIRONMENT_MARKER } from './state/names.ts';
 
@@ -82,4 +83,70 @@ export function publisherScope(app: string, statePrefix: string): RoleScope {
       { bucket: 'state', prefix: `${statePrefix}${AUDIT_ENTRIES}` },
     ],
   };
+}
+
+/** One statement of an IAM policy, as the JSON document holds it. */
+export interface IamStatement {
+  Sid: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string[];
+  Resource: string;
+  Condition?: Record<string, Record<string, string>>;
+}
+
+const OBJECT_ACTIONS: Record<S3Action, string> = {
+  read: 's3:GetObject',
+  write: 's3:PutObject',
+  delete: 's3:DeleteObject',
+};
+
+/**
+ * A role's S3 scope as IAM policy statements, given each bucket's ARN: the one translation, used by
+ * infra/ for the roles it creates, by anyone writing the roles' policies elsewhere, and by the tests'
+ * S3 proxy, which evaluates these very statements against every request.
+ * - each grant: an Allow of its actions on `<bucket ARN>/<prefix>*`;
+ * - each listable bucket: an Allow of s3:ListBucket on the bucket;
+ * - each create-only prefix: two Denies, which outweigh every Allow: s3:PutObject where the
+ *   s3:if-none-match condition key is absent (with the header, S3 creates the object only if the key
+ *   is absent, else answers 412; a copy or a multipart upload's start cannot carry it), and
+ *   s3:DeleteObject.
+ * `sid` prefixes each statement id (statement ids are letters and digits).
+ */
+export function s3PolicyStatements(
+  sid: string,
+  scope: RoleScope,
+  bucketArns: Readonly<Record<S3Bucket, string>>,
+): IamStatement[] {
+  const title = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+  return [
+    ...scope.objects.map(
+      (grant, i): IamStatement => ({
+        Sid: `${sid}${title(grant.bucket)}Objects${i}`,
+        Effect: 'Allow',
+        Action: grant.actions.map((action) => OBJECT_ACTIONS[action]),
+        Resource: `${bucketArns[grant.bucket]}/${grant.prefix}*`,
+      }),
+    ),
+    ...scope.lists.map(
+      (bucket): IamStatement => ({
+        Sid: `${sid}List${title(bucket)}`,
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: bucketArns[bucket],
+      }),
+    ),
+    ...scope.createOnly.flatMap((where, i): IamStatement[] => {
+      const resource = `${bucketArns[where.bucket]}/${where.prefix}*`;
+      return [
+        {
+          Sid: `${sid}CreateOnly${i}`,
+          Effect: 'Deny',
+          Action: ['s3:PutObject'],
+          Resource: resource,
+          Condition: { Null: { 's3:if-none-match': 'true' } },
+        },
+        { Sid: `${sid}NeverDelete${i}`, Effect: 'Deny', Action: ['s3:DeleteObject'], Resource: resource },
+      ];
+    }),
+  ];
 }

@@ -1,8 +1,8 @@
 /**
- * The two CI roles' S3 scopes (src/access.ts), from which infra/ builds their IAM policies, hold on
- * the S3 protocol. Each role is a proxy that refuses everything outside its scope with S3's 403
- * AccessDenied, as S3 answers a role whose policy does not grant a request, and honours conditional
- * writes as S3 does. Through it:
+ * The two CI roles' S3 policies hold on the S3 protocol: the IAM statements src/access.ts makes of
+ * each role's scope, which infra/ attaches to the roles. Each role is a proxy that evaluates those
+ * statements against every request and answers S3's 403 AccessDenied where IAM would refuse, and
+ * honours conditional writes as S3 does. Through it:
  * - the tool does each role's whole job: the publisher publishes, the deployer deploys, rolls back,
  *   pins and verifies the audit. (Before the scopes were said once, a process probed for conditional
  *   writes under `.frontendops/probe/`, outside both roles' state prefix: every command failed on
@@ -17,7 +17,13 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeleteObjectCommand, DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployerScope, publisherScope, type RoleScope } from '../../src/access.ts';
 import { createS3Client } from '../../src/adapters/s3.ts';
@@ -29,7 +35,7 @@ import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { AUDIT_HEAD, auditEntryName } from '../../src/state/names.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
-import { scopeCheck } from '../support/role-scope.ts';
+import { policyCheck, roleStatements } from '../support/role-scope.ts';
 import { cli } from '../support/run-cli.ts';
 import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
 
@@ -49,7 +55,7 @@ let deployer: { proxy: S3Proxy; outputs: string };
 async function role(name: string, scope: RoleScope) {
   const proxy = await startS3Proxy(t.s3.endpoint, upstream, {
     conditional: true,
-    scope: scopeCheck(scope, NAMES),
+    scope: policyCheck(roleStatements(scope, NAMES)),
   });
   proxies.push(proxy);
   const outputs = join(t.tmp, `${name}.json`);
@@ -183,6 +189,36 @@ async function refusedWith(client: S3Client, command: unknown): Promise<string |
 }
 
 describe('neither role can rewrite what was recorded', () => {
+  it('the IAM double judges only what it knows: another condition operator is an error, not a pass', () => {
+    const check = policyCheck([
+      {
+        Sid: 'A',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: 'arn:aws:s3:::b/k?y*',
+        Condition: { StringEquals: { 'aws:SourceIp': '10.0.0.1' } },
+      },
+    ]);
+    const get = (key: string) => ({
+      method: 'GET',
+      bucket: 'b',
+      key,
+      headers: {},
+      query: new URLSearchParams(),
+      body: Buffer.alloc(0),
+    });
+    expect(() => check(get('key/1'))).toThrow(/condition operator StringEquals/);
+    const wildcard = policyCheck([
+      { Sid: 'A', Effect: 'Allow', Action: ['s3:GetObject'], Resource: 'arn:aws:s3:::b/k?y*' },
+    ]);
+    expect(['key', 'kay/x', 'ky', 'xkey'].map((key) => wildcard(get(key)))).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+
   it('every audit entry is under the create-only prefix, the head (moved on each append) is not', () => {
     const prefix = t.target.statePrefix;
     for (const scope of [deployerScope(prefix), publisherScope(APP, prefix)]) {
@@ -257,6 +293,13 @@ describe('neither role can rewrite what was recorded', () => {
           `delete ${key}`,
         ).toBe('AccessDenied');
       }
+      // A server-side copy over an entry (a copy can carry no If-None-Match S3 accepts).
+      const copy = new CopyObjectCommand({
+        Bucket: ARTIFACTS,
+        Key: entries[0] as string,
+        CopySource: `${ARTIFACTS}/${entries[1]}`,
+      });
+      expect(await refusedWith(attacker, copy), 'copy over an entry').toBe('AccessDenied');
       const many = new DeleteObjectsCommand({
         Bucket: ARTIFACTS,
         Delete: { Objects: [{ Key: marker }, ...entries.map((Key) => ({ Key }))] },

@@ -7,8 +7,8 @@
  * - a hold: the next request a test names waits until the test releases it (a process stopped at an
  *   exact point of its work, with the other requests still served), or drops it unanswered (the
  *   process was killed before that request reached S3).
- * - a role's scope (test/support/role-scope.ts): a request outside it gets S3's 403 AccessDenied, as
- *   S3 answers a role whose IAM policy does not grant it, and never reaches the server.
+ * - a role's policy (test/support/role-scope.ts): a request IAM would refuse gets S3's 403
+ *   AccessDenied and never reaches the server.
  * Requests are forwarded byte for byte (their SigV4 signature stays valid). A proxy listening on
  * another address (`host`, not loopback) signs each request again for the upstream's own loopback
  * Host with the upstream client's key, as the embedded server answers loopback Hosts only.
@@ -101,6 +101,13 @@ export async function startS3Proxy(
     if (failures > 0) {
       failures--;
       return answer(503, s3Error('SlowDown', 'Please reduce your request rate.'));
+    }
+    if (req.headers['x-amz-copy-source'] && (req.headers['if-none-match'] || req.headers['if-match'])) {
+      // S3 takes no write condition on a copy.
+      return answer(
+        501,
+        s3Error('NotImplemented', 'A header you provided implies functionality that is not implemented'),
+      );
     }
     const conditional =
       options.conditional &&
