@@ -3,7 +3,9 @@
  * deployment record, edit the live pointer, add a record around the chain, cut an entry in half,
  * delete the newest entry and move the head back, rewrite and re-hash the whole chain. Each must
  * fail `audit verify` with a verdict that names what changed — the last two only with the anchors
- * the deploy tags carry, which is what the CLI test at the end exercises through real git.
+ * the deploy tags carry, which is what the CLI test at the end exercises through real git. The head
+ * moved alone (the CI roles still may; entries they can only create): moved back, the next deploy
+ * walks it forward over the entries; moved past them, verify fails.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -205,6 +207,29 @@ describe('audit verify: every state object is under the chain', () => {
     expect(after[last.seq - 1]).toEqual(last);
     expect(after.length).toBeGreaterThan(last.seq);
     expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('a head moved back several entries (a CI role may still write the head): the next deploy walks it forward, every entry kept', async () => {
+    const entries = await readAudit(state(), prefix());
+    expect(entries.length).toBeGreaterThanOrEqual(3);
+    const first = entries[0] as AuditEntry;
+    await writeJson('audit/head.json', { seq: first.seq, hash: first.hash });
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: false });
+    await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request });
+    const after = await readAudit(state(), prefix());
+    expect(after.slice(0, entries.length)).toEqual(entries);
+    expect(after.length).toBeGreaterThan(entries.length);
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('a head moved forward past the entries: the next entries chain to nothing, and verify says so', async () => {
+    const entries = await readAudit(state(), prefix());
+    await writeJson('audit/head.json', { seq: entries.length + 5, hash: `sha256:${'0'.repeat(64)}` });
+    await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request });
+    const result = await verifyAudit(state(), prefix());
+    expect(result.ok).toBe(false);
+    expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'tampered' }));
+    expect((await readAudit(state(), prefix())).slice(0, entries.length)).toEqual(entries);
   });
 
   it('an entry past the head that does not follow from it stops a deploy before anything is written', async () => {
