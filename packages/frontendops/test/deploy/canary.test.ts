@@ -123,8 +123,14 @@ describe('canary', () => {
       weightPercent: 30,
       request: request(),
     });
-    await probe.pagesAfterNow(8);
     const canaryBucket = bucketFor(started.releaseId, 'canary');
+    // A prober whose bucket the canary serves: the probe sees the canary while it runs (which of the
+    // other probers' buckets a 30% share takes is chance).
+    const onCanary = new Browser(t.edge.url);
+    onCanary.cookies.set('fo_bucket', String(canaryBucket));
+    probers.push(probe.run(onCanary));
+    await expect.poll(() => probe.releasesSeen.has('v3')).toBe(true);
+    await probe.pagesAfterNow(8);
     expect(await asBucket(canaryBucket)).toBe('v3');
     const summary = await abortCanary(t.site, { request: request('abort the canary') });
     await probe.pagesAfterNow(8);
