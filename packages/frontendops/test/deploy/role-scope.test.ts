@@ -32,7 +32,7 @@ import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.
 import { connectSite } from '../../src/stacks/open.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { AUDIT_HEAD, auditEntryName } from '../../src/state/names.ts';
+import { APPROVALS_USED, AUDIT_HEAD, auditEntryName } from '../../src/state/names.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { policyCheck, roleStatements } from '../support/role-scope.ts';
@@ -123,12 +123,7 @@ describe('each CI role does its whole job inside its scope', () => {
 
 describe('the publisher as an attacker', () => {
   it('can write none of the state the deployer acts on; nothing changes', async () => {
-    const attacker = new S3Client({
-      region: 'us-east-1',
-      endpoint: publisher.proxy.endpoint,
-      forcePathStyle: true,
-      credentials: t.s3.credentials,
-    });
+    const attacker = actingAs(publisher);
     const prefix = t.target.statePrefix;
     const before = (await t.site.state.list(prefix)).map((o) => `${o.key} ${o.etag}`);
     const hostingBefore = (await t.site.hosting.list()).map((o) => `${o.key} ${o.etag}`);
@@ -149,11 +144,7 @@ describe('the publisher as an attacker', () => {
       new PutObjectCommand({ Bucket: HOSTING, Key: '.frontendops/environment.json', Body: '{}' }),
     ];
     for (const command of [...writes, ...deletes, ...hosting]) {
-      // biome-ignore lint/suspicious/noExplicitAny: one loop over several command types
-      const error = await attacker.send(command as any).catch((e: unknown) => e);
-      expect((error as { name?: string }).name, String((command.input as { Key: string }).Key)).toBe(
-        'AccessDenied',
-      );
+      expect(await refusedWith(attacker, command), command.input.Key).toBe('AccessDenied');
     }
     attacker.destroy();
     expect((await t.site.state.list(prefix)).map((o) => `${o.key} ${o.etag}`)).toEqual(before);
@@ -172,14 +163,15 @@ function actingAs(role: { proxy: S3Proxy }) {
   });
 }
 
-/** Every key under `prefix` of both buckets with its ETag: what an attempt must leave as it was. */
+/** The stack's state and this app's artifacts, each key with its ETag: what an attempt must leave as it was. */
 async function snapshot() {
   const state = (await t.site.state.list(t.target.statePrefix)).map((o) => `${o.key} ${o.etag}`);
   const artifacts = (await t.site.artifacts.list(`${APP}/`)).map((o) => `${o.key} ${o.etag}`);
   return [...state, ...artifacts].sort();
 }
 
-async function refusedWith(client: S3Client, command: unknown): Promise<string | undefined> {
+/** The S3 error a request gets ("accepted" when it succeeds). */
+async function refusedWith(client: S3Client, command: unknown): Promise<string> {
   // biome-ignore lint/suspicious/noExplicitAny: one helper over several command types
   const error = await client.send(command as any).then(
     () => undefined,
@@ -187,6 +179,28 @@ async function refusedWith(client: S3Client, command: unknown): Promise<string |
   );
   return error?.name ?? 'accepted';
 }
+
+/**
+ * Every way to rewrite an existing object under a create-only prefix, and what S3 answers each:
+ * overwrite, ask to create it (it exists), slip past the condition with another If-None-Match
+ * value, delete.
+ */
+async function rewriteAttempts(attacker: S3Client, key: string) {
+  const put = (extra: object) =>
+    new PutObjectCommand({ Bucket: ARTIFACTS, Key: key, Body: 'swapped', ...extra });
+  return {
+    overwrite: await refusedWith(attacker, put({})),
+    create: await refusedWith(attacker, put({ IfNoneMatch: '*' })),
+    otherCondition: await refusedWith(attacker, put({ IfNoneMatch: '"x"' })),
+    delete: await refusedWith(attacker, new DeleteObjectCommand({ Bucket: ARTIFACTS, Key: key })),
+  };
+}
+const REFUSED_REWRITES = {
+  overwrite: 'AccessDenied',
+  create: 'PreconditionFailed',
+  otherCondition: 'NotImplemented',
+  delete: 'AccessDenied',
+};
 
 describe('neither role can rewrite what was recorded', () => {
   it('the IAM double judges only what it knows: another condition operator is an error, not a pass', () => {
@@ -234,19 +248,9 @@ describe('neither role can rewrite what was recorded', () => {
     const before = await snapshot();
     const index = artifactFileKey(APP, COMMITS[0] as string, '/index.html');
     const manifest = artifactManifestKey(APP, COMMITS[0] as string);
-    const entry = `${t.target.statePrefix}audit/0000000001.json`;
+    const entry = `${t.target.statePrefix}${auditEntryName(1)}`;
     for (const key of [index, manifest, entry]) {
-      const put = (extra: object) =>
-        new PutObjectCommand({ Bucket: ARTIFACTS, Key: key, Body: 'swapped', ...extra });
-      expect(await refusedWith(attacker, put({})), `overwrite ${key}`).toBe('AccessDenied');
-      // Allowed to ask to create it, which S3 refuses because it exists.
-      expect(await refusedWith(attacker, put({ IfNoneMatch: '*' })), `create ${key}`).toBe(
-        'PreconditionFailed',
-      );
-      expect(
-        await refusedWith(attacker, new DeleteObjectCommand({ Bucket: ARTIFACTS, Key: key })),
-        `delete ${key}`,
-      ).toBe('AccessDenied');
+      expect(await rewriteAttempts(attacker, key), key).toEqual(REFUSED_REWRITES);
     }
     attacker.destroy();
     expect(await snapshot()).toEqual(before);
@@ -275,23 +279,10 @@ describe('neither role can rewrite what was recorded', () => {
 
       const attacker = actingAs(deployer);
       const before = await snapshot();
-      const marker = `${t.target.statePrefix}approvals/used/${nonce}.json`;
+      const marker = `${t.target.statePrefix}${APPROVALS_USED}${nonce}.json`;
       const entries = [1, 2].map((seq) => `${t.target.statePrefix}${auditEntryName(seq)}`);
       for (const key of [marker, ...entries]) {
-        const put = (extra: object) =>
-          new PutObjectCommand({ Bucket: ARTIFACTS, Key: key, Body: '{}', ...extra });
-        expect(await refusedWith(attacker, put({})), `overwrite ${key}`).toBe('AccessDenied');
-        expect(await refusedWith(attacker, put({ IfNoneMatch: '*' })), `create ${key}`).toBe(
-          'PreconditionFailed',
-        );
-        // S3 takes If-None-Match: * only: no other value slips an overwrite past the condition.
-        expect(await refusedWith(attacker, put({ IfNoneMatch: '"x"' })), `create ${key}`).toBe(
-          'NotImplemented',
-        );
-        expect(
-          await refusedWith(attacker, new DeleteObjectCommand({ Bucket: ARTIFACTS, Key: key })),
-          `delete ${key}`,
-        ).toBe('AccessDenied');
+        expect(await rewriteAttempts(attacker, key), key).toEqual(REFUSED_REWRITES);
       }
       // A server-side copy over an entry (a copy can carry no If-None-Match S3 accepts).
       const copy = new CopyObjectCommand({

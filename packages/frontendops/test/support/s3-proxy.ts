@@ -59,6 +59,12 @@ export interface ScopedRequest extends HeldRequest {
   body: Buffer;
 }
 
+/** S3's answer to a write condition it does not take (If-None-Match other than *, any on a copy). */
+const NOT_IMPLEMENTED = s3Error(
+  'NotImplemented',
+  'A header you provided implies functionality that is not implemented',
+);
+
 export async function startS3Proxy(
   upstream: string,
   upstreamClient: S3Client,
@@ -104,10 +110,7 @@ export async function startS3Proxy(
     }
     if (req.headers['x-amz-copy-source'] && (req.headers['if-none-match'] || req.headers['if-match'])) {
       // S3 takes no write condition on a copy.
-      return answer(
-        501,
-        s3Error('NotImplemented', 'A header you provided implies functionality that is not implemented'),
-      );
+      return answer(501, NOT_IMPLEMENTED);
     }
     const conditional =
       options.conditional &&
@@ -124,10 +127,7 @@ export async function startS3Proxy(
       const ifMatch = req.headers['if-match'];
       if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
         // PutObject takes If-None-Match: * only ("create if absent").
-        answer(
-          501,
-          s3Error('NotImplemented', 'A header you provided implies functionality that is not implemented'),
-        );
+        answer(501, NOT_IMPLEMENTED);
         return;
       }
       if ((ifNoneMatch === '*' && current !== null) || (ifMatch !== undefined && ifMatch !== current)) {
