@@ -20,8 +20,9 @@ type AccessArgs = {
  *   artifacts, copies them into the hosting bucket, keeps deploy state, invalidates this one
  *   distribution and switches releases in its one KeyValueStore — nothing else;
  * - the publisher (build-and-publish.yml, pushes to the branch) writes this app's artifacts, appends
- *   its audit entry and takes a commit's publish lock, and reads which environment the hosting
- *   bucket is; it cannot write the hosting bucket, the rest of the deploy state or the CDN.
+ *   to the publish log and takes a commit's publish lock, and reads which environment the hosting
+ *   bucket is; it cannot write the hosting bucket, the deploy chain, the rest of the deploy state or
+ *   the CDN.
  * Where each reads and writes in S3, and what it may create but never replace or delete (audit
  * entries, "used" approval markers, published artifacts), is the tool's to say (frontendops/access):
  * its s3PolicyStatements translates it, the same statements the tool's tests hold it to, so a key the

@@ -289,8 +289,10 @@ describe('deployer role', () => {
       grant(['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], 'arn:aws:s3:::hosting-7f3a/*'),
       grant(['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}*`),
       ...listings,
-      // Audit entries and "used" approval markers: created, never replaced or deleted.
+      // Entries of the deploy chain and the publish log, and "used" approval markers: created,
+      // never replaced or deleted.
       ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}audit/0*`),
+      ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}publishes/audit/0*`),
       ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}approvals/used/*`),
       readStackOutputs,
       {
@@ -319,7 +321,7 @@ describe('deployer role', () => {
 });
 
 describe('publisher role', () => {
-  it('lets pushes to the branch write this app’s artifacts and its audit entry, nothing in hosting or the CDN', async () => {
+  it('lets pushes to the branch write this app’s artifacts and the publish log, nothing in hosting or the CDN', async () => {
     const role = await registered('aws:iam/role:Role', 'publisher');
     const repo = stackConfig['dashboard-hosting:githubRepository'];
     const branch = stackConfig['dashboard-hosting:githubBranch'];
@@ -338,21 +340,21 @@ describe('publisher role', () => {
       effect: st.Effect,
     }));
     const prefix = stackConfig['dashboard-hosting:statePrefix'];
-    // Nothing of the deploy state it does not write: not the pointer, records, pins, approvals,
+    // Nothing of the deploy state: not the deploy chain, the pointer, records, pins, approvals,
     // crash-recovery records or the deploy lock (test/deploy/role-scope.test.ts tries each).
     expect(grants).toEqual([
       grant(['s3:GetObject', 's3:PutObject'], 'arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'),
       grant(['s3:GetObject'], 'arn:aws:s3:::hosting-7f3a/.frontendops/environment.json*'),
-      grant(['s3:GetObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}audit/*`),
+      grant(['s3:GetObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}publishes/audit/*`),
       grant(
         ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
         `arn:aws:s3:::state-7f3a/${prefix}locks/publish-*`,
       ),
       grant(['s3:DeleteObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}probe/*`),
       ...listings,
-      // A published build and the audit entries: created, never replaced or deleted.
+      // A published build and the publish log's entries: created, never replaced or deleted.
       ...createOnly('arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'),
-      ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}audit/0*`),
+      ...createOnly(`arn:aws:s3:::state-7f3a/${prefix}publishes/audit/0*`),
       readStackOutputs,
     ]);
   });

@@ -3,9 +3,11 @@
  * - the deployer (deploys, rollbacks, atomic switches, pins, approvals) reads the artifacts, owns the
  *   hosting bucket and the stack's state prefix;
  * - the publisher (CI publishing a build on every push to the branch) writes this app's artifacts and
- *   appends its audit entry, nothing more: a build job runs third-party build tooling, and a state
- *   prefix it could write would let it forge the live pointer, records, pins, crash-recovery records
- *   (which the next deploy acts on) or delete a "used" approval marker.
+ *   appends its entry to the publish log, a chain of its own, nothing more: a build job runs
+ *   third-party build tooling, and a state prefix it could write would let it forge the live
+ *   pointer, records, pins, crash-recovery records (which the next deploy acts on) or delete a
+ *   "used" approval marker; and a deploy chain it could append to would let it add an entry past the
+ *   head (every later deploy refused as TAMPERED) or move the head.
  * What either role can never do is rewrite what was recorded: it may create audit entries, "used"
  * approval markers and (the publisher) published artifacts, but not replace or delete them, so a
  * leaked CI credential cannot rewrite the chain's history, replay an approval or swap the files of a
@@ -15,7 +17,7 @@
  * refuses everything else with AccessDenied, as S3 does: a key outside them is a command that fails
  * on AWS. No I/O (`frontendops/access`).
  */
-import { APPROVALS_USED, AUDIT_ENTRIES, ENVIRONMENT_MARKER } from './state/names.ts';
+import { APPROVALS_USED, AUDIT, AUDIT_ENTRIES, ENVIRONMENT_MARKER, PUBLISH_LOG } from './state/names.ts';
 
 export type S3Bucket = 'artifacts' | 'hosting' | 'state';
 export type S3Action = 'read' | 'write' | 'delete';
@@ -58,6 +60,7 @@ export function deployerScope(statePrefix: string): RoleScope {
     lists: ['artifacts', 'hosting', 'state'],
     createOnly: [
       { bucket: 'state', prefix: `${statePrefix}${AUDIT_ENTRIES}` },
+      { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT_ENTRIES}` },
       { bucket: 'state', prefix: `${statePrefix}${APPROVALS_USED}` },
     ],
   };
@@ -70,8 +73,8 @@ export function publisherScope(app: string, statePrefix: string): RoleScope {
       { bucket: 'artifacts', prefix: `${app}/`, actions: ['read', 'write'] },
       // Which environment the stack's hosting bucket is, and so where its state lives.
       { bucket: 'hosting', prefix: ENVIRONMENT_MARKER, actions: ['read'] },
-      // Its audit entry: read the head, write the entry, move the head.
-      { bucket: 'state', prefix: `${statePrefix}audit/`, actions: ['read', 'write'] },
+      // Its entry in the publish log: read the head, write the entry, move the head.
+      { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT}`, actions: ['read', 'write'] },
       // A commit's publish lock (where the endpoint honours conditional writes, the lock is an object).
       { bucket: 'state', prefix: `${statePrefix}locks/publish-`, actions: ['read', 'write', 'delete'] },
       { bucket: 'state', prefix: `${statePrefix}${CONDITIONAL_WRITE_PROBES}`, actions: ['write', 'delete'] },
@@ -80,7 +83,7 @@ export function publisherScope(app: string, statePrefix: string): RoleScope {
     // A published build is what a later deploy or rollback copies to the site: never swapped.
     createOnly: [
       { bucket: 'artifacts', prefix: `${app}/` },
-      { bucket: 'state', prefix: `${statePrefix}${AUDIT_ENTRIES}` },
+      { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT_ENTRIES}` },
     ],
   };
 }

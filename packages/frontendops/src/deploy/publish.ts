@@ -19,7 +19,8 @@ import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { appendAudit } from '../state/audit.ts';
+import { appendAudit, assertAuditWritable } from '../state/audit.ts';
+import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { scanBuildDirectory } from './scan.ts';
 
@@ -142,7 +143,8 @@ async function keepUploaded(
 }
 
 /**
- * Publishes a build to the site's artifacts bucket and, when it uploaded anything, audits it. Once
+ * Publishes a build to the site's artifacts bucket and, when it uploaded anything, records it in the
+ * stack's publish log (the publisher's own chain: it never writes the deploy chain). Once
  * the build was read it holds the commit's publish lock: two publishes of one commit never
  * interleave their files (without conditional writes, both would pass the "already published?"
  * check), and where nothing can serialise writers the refusal comes before the first upload.
@@ -152,19 +154,23 @@ export async function publishBuild(
   input: PublishInput,
   request: RequestInfo,
 ): Promise<PublishResult> {
+  const log = `${site.target.statePrefix}${PUBLISH_LOG}`;
   let lock: HeldLock | undefined;
-  const takeLock = async () => {
+  const beforeStore = async () => {
     lock = await site.locker.acquire(`publish-${input.app}-${input.commit}`, {
       label: `Publishing ${input.app}@${input.commit.slice(0, 7)}`,
       owner: `${request.actor} on ${hostname()} (pid ${process.pid})`,
       ttlMs: 120_000,
       waitMs: 120_000,
     });
+    // A build published whose entry is then refused would stay unrecorded: publishing it again
+    // finds it published and appends nothing. So a log its append would refuse stops it here.
+    await assertAuditWritable(site.state, log);
   };
   try {
-    const result = await publishArtifact(site.artifacts, { ...input, beforeStore: takeLock });
+    const result = await publishArtifact(site.artifacts, { ...input, beforeStore });
     if (result.published) {
-      await appendAudit(site.state, site.target.statePrefix, site.locker, {
+      await appendAudit(site.state, log, site.locker, {
         type: 'publish',
         data: { ...result, request },
       });

@@ -13,6 +13,10 @@
  * fails for a rewritten, re-hashed or shortened chain. Entries after the newest anchor are only as
  * safe as the bucket (see the README's threat model).
  *
+ * Publishes are recorded in a chain of their own, the publish log (names.ts PUBLISH_LOG), built and
+ * checked the same way: the build job that appends to it cannot write the deploy chain (access.ts).
+ * verifyAudit checks both; no deploy tag anchors the publish log.
+ *
  * Appends are serialised by creating each entry only once where the store honours conditional
  * writes, and by a lock where it does not; an append interrupted between its two writes is finished
  * by the next one (see appendAudit).
@@ -30,6 +34,7 @@ import {
   AUDIT_HEAD,
   auditEntryName,
   ENVIRONMENT_MARKER,
+  PUBLISH_LOG,
   RELEASE_INDEXES,
 } from './names.ts';
 
@@ -83,7 +88,13 @@ export interface AuditVerification {
   objects: number;
   /** The first problem found (kept for readers that show one line). */
   problem?: AuditProblem;
+  /** The deploy chain's, then the publish log's. */
   problems: AuditProblem[];
+  /**
+   * The publish log (publishes/audit/), a chain of its own that the publisher role appends to:
+   * checked entry by entry like the deploy chain. No deploy tag anchors it.
+   */
+  publishLog: { entries: number; headHash: string | null };
 }
 
 const GENESIS = 'sha256:genesis';
@@ -363,53 +374,108 @@ export async function verifyAudit(
   prefix: string,
   options: VerifyOptions = {},
 ): Promise<AuditVerification> {
-  // Verifying reads the chain, then each object it binds: a deploy that appends meanwhile can make a
-  // consistent history look edited (a pointer newer than the entries read). When the head moved
-  // while we read, read again; a problem found with the head unchanged throughout is a real one.
-  const headText = async () => (await store.get(headKey(prefix)))?.body.toString('utf8') ?? null;
+  const [deploys, publishes] = await Promise.all([
+    untilHeadHolds(store, prefix, () => verifyAuditOnce(store, prefix, options)),
+    untilHeadHolds(store, `${prefix}${PUBLISH_LOG}`, () =>
+      checkChain(store, `${prefix}${PUBLISH_LOG}`, prefix, PUBLISH_LOG_WORDS),
+    ),
+  ]);
+  const problems = [...deploys.problems, ...publishes.problems];
+  const { problem: _first, ...rest } = deploys;
+  return {
+    ...rest,
+    ok: problems.length === 0,
+    ...(problems[0] ? { problem: problems[0] } : {}),
+    problems,
+    publishLog: { entries: publishes.read.length, headHash: publishes.headRecord?.hash ?? null },
+  };
+}
+
+/**
+ * Verifying reads a chain, then each object it binds: an append meanwhile can make a consistent
+ * history look edited (a pointer newer than the entries read). When the head moved while we read,
+ * read again; a problem found with the head unchanged throughout is a real one.
+ */
+async function untilHeadHolds<T extends { problems: AuditProblem[] }>(
+  store: ObjectStore,
+  chainPrefix: string,
+  verifyOnce: () => Promise<T>,
+): Promise<T> {
+  const headText = async () => (await store.get(headKey(chainPrefix)))?.body.toString('utf8') ?? null;
   for (let attempt = 1; ; attempt++) {
     const before = await headText();
-    const result = await verifyAuditOnce(store, prefix, options);
-    if (result.ok || attempt === 3 || (await headText()) === before) return result;
+    const result = await verifyOnce();
+    if (result.problems.length === 0 || attempt === 3 || (await headText()) === before) return result;
   }
 }
 
-async function verifyAuditOnce(
+/** How a chain's problems are told: the deploy chain's as they always were, the publish log's named. */
+interface ChainWords {
+  reason: (text: string) => string;
+  /** What finishes an append stopped between its two writes. */
+  finishedBy: string;
+}
+const DEPLOY_CHAIN_WORDS: ChainWords = {
+  reason: (text) => text,
+  finishedBy: 'The next deploy, rollback or pin of this stack finishes it.',
+};
+const PUBLISH_LOG_WORDS: ChainWords = {
+  reason: (text) => `publish log: ${text}`,
+  finishedBy: 'The next publish to this stack finishes it.',
+};
+
+interface ChainCheck {
+  /** Every entry as read, whole or not. */
+  read: ReadEntry[];
+  /** The entries that verify, in order, up to the first that does not. */
+  entries: AuditEntry[];
+  headRecord: AuditHead | null;
+  problems: AuditProblem[];
+}
+
+/**
+ * One chain by itself: each entry's number, link and hash, and the head record against the last
+ * entry. Object names in problems are under `base` (the stack's state prefix).
+ */
+async function checkChain(
   store: ObjectStore,
-  prefix: string,
-  options: VerifyOptions,
-): Promise<AuditVerification> {
+  chainPrefix: string,
+  base: string,
+  words: ChainWords,
+): Promise<ChainCheck> {
   const problems: AuditProblem[] = [];
-  const [read, head] = await Promise.all([readEntries(store, prefix), store.get(headKey(prefix))]);
+  const headName = `${chainPrefix.slice(base.length)}${AUDIT_HEAD}`;
+  const [read, head] = await Promise.all([readEntries(store, chainPrefix), store.get(headKey(chainPrefix))]);
   let headRecord: AuditHead | null = null;
   if (head) {
     try {
-      headRecord = parseHead(headKey(prefix), head.body);
+      headRecord = parseHead(headKey(chainPrefix), head.body);
     } catch {
       problems.push({
         kind: 'damaged',
-        object: AUDIT_HEAD,
-        reason: `the head record ${AUDIT_HEAD} is damaged (not a {seq, hash} JSON object)`,
+        object: headName,
+        reason: words.reason(`the head record ${headName} is damaged (not a {seq, hash} JSON object)`),
       });
     }
   }
 
-  // 1. The chain itself: order, links, hashes.
   const entries: AuditEntry[] = [];
   let prevHash = GENESIS;
   for (const [index, item] of read.entries()) {
     const seq = index + 1;
     if (item.entry === null) {
+      const name = item.key.slice(base.length);
       problems.push({
         kind: 'damaged',
         seq: item.seq,
-        object: item.key.slice(prefix.length),
-        reason: `the audit entry ${item.key.slice(prefix.length)} is damaged (${item.reason})`,
+        object: name,
+        reason: words.reason(`the audit entry ${name} is damaged (${item.reason})`),
       });
       break;
     }
     const entry = item.entry;
-    const fail = (reason: string) => problems.push({ kind: 'tampered', seq: entry.seq ?? seq, reason });
+    const fail = (reason: string) =>
+      problems.push({ kind: 'tampered', seq: entry.seq ?? seq, reason: words.reason(reason) });
     if (entry.seq !== seq) {
       fail(`expected entry ${seq} here, found ${entry.seq} (an entry was removed or inserted)`);
       break;
@@ -439,7 +505,9 @@ async function verifyAuditOnce(
     problems.push({
       kind: 'unfinished',
       seq: entries.length,
-      reason: `entry ${entries.length} was written, but the head still names ${entries.length - 1}: an append stopped between writing its entry and moving the head. The next deploy, rollback or pin of this stack finishes it.`,
+      reason: words.reason(
+        `entry ${entries.length} was written, but the head still names ${entries.length - 1}: an append stopped between writing its entry and moving the head. ${words.finishedBy}`,
+      ),
     });
   } else if (
     chainWhole &&
@@ -449,12 +517,28 @@ async function verifyAuditOnce(
     problems.push({
       kind: 'tampered',
       seq: headRecord.seq,
-      reason: `the head names entry ${headRecord.seq} but the chain ends at ${entries.length} (entries were removed from the end)`,
+      reason: words.reason(
+        `the head names entry ${headRecord.seq} but the chain ends at ${entries.length} (entries were removed from the end)`,
+      ),
     });
   }
   if (chainWhole && !interrupted && !head && entries.length > 0) {
-    problems.push({ kind: 'tampered', seq: entries.length, reason: 'the head record is missing' });
+    problems.push({
+      kind: 'tampered',
+      seq: entries.length,
+      reason: words.reason('the head record is missing'),
+    });
   }
+  return { read, entries, headRecord, problems };
+}
+
+async function verifyAuditOnce(
+  store: ObjectStore,
+  prefix: string,
+  options: VerifyOptions,
+): Promise<Omit<AuditVerification, 'publishLog'>> {
+  // 1. The chain itself: order, links, hashes.
+  const { read, entries, headRecord, problems } = await checkChain(store, prefix, prefix, DEPLOY_CHAIN_WORDS);
 
   // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged.
   for (const anchor of options.anchors ?? []) {

@@ -23,5 +23,11 @@ export const auditEntryName = (seq: number) => `${AUDIT}${String(seq).padStart(1
  * prefix under which objects may be created but never replaced or deleted.
  */
 export const AUDIT_ENTRIES = `${AUDIT}0`;
+/**
+ * The publish log: a chain of its own (entries and head under `<this>audit/`), where publishes are
+ * recorded. The publisher role may append to it and to nothing else of the state: the deploy chain,
+ * which records every change to the site and which the deploy tags anchor, is the deployer's alone.
+ */
+export const PUBLISH_LOG = 'publishes/';
 /** The markers of approvals used, one per approval request's nonce. */
 export const APPROVALS_USED = 'approvals/used/';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { PUBLISH_LOG } from '../../src/state/names.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -140,7 +141,7 @@ describe('CLI conventions', () => {
     );
     expect(published.code, published.stderr).toBe(0);
     expect(JSON.parse(published.stdout)).toMatchObject({ app: 'kpi-board', commit: sha, published: true });
-    const entry = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+    const entry = (await readAudit(t.site.state, `${t.target.statePrefix}${PUBLISH_LOG}`)).at(-1);
     expect(entry).toMatchObject({ type: 'publish', data: { request: { message: 'KPI board, first cut' } } });
     const short = await cli(['publish', build.dir, '--commit', sha.slice(0, 7), '--stack', outputs], {
       env,

@@ -31,8 +31,8 @@ import { readManifest } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
-import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { APPROVALS_USED, AUDIT_HEAD, auditEntryName } from '../../src/state/names.ts';
+import { readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
+import { APPROVALS_USED, AUDIT_HEAD, auditEntryName, PUBLISH_LOG } from '../../src/state/names.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { policyCheck, roleStatements } from '../support/role-scope.ts';
@@ -93,7 +93,8 @@ const run = (argv: string[]) => cli(argv, { env, cwd: t.tmp });
 const refused = (proxy: S3Proxy) => proxy.seen.filter((r) => r.status === 403);
 
 describe('each CI role does its whole job inside its scope', () => {
-  it('the publisher publishes: this app’s artifacts and its audit entry', async () => {
+  it('the publisher publishes: this app’s artifacts and an entry in the publish log', async () => {
+    const deployChain = await t.site.state.get(`${t.target.statePrefix}${AUDIT_HEAD}`);
     for (const [i, commit] of COMMITS.entries()) {
       const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i}` });
       const published = await run(['publish', build.dir, '--commit', commit, '--stack', publisher.outputs]);
@@ -101,8 +102,11 @@ describe('each CI role does its whole job inside its scope', () => {
       expect(await readManifest(t.site.artifacts, APP, commit)).not.toBeNull();
     }
     expect(refused(publisher.proxy)).toEqual([]);
-    const entries = await readAudit(t.site.state, t.target.statePrefix);
-    expect(entries.filter((e) => e.type === 'publish')).toHaveLength(2);
+    const entries = await readAudit(t.site.state, `${t.target.statePrefix}${PUBLISH_LOG}`);
+    expect(entries.map((e) => [e.type, e.data.commit])).toEqual(COMMITS.map((c) => ['publish', c]));
+    // The deploy chain is the deployer's: publishing leaves it as it was.
+    const after = await t.site.state.get(`${t.target.statePrefix}${AUDIT_HEAD}`);
+    expect(after?.etag).toBe(deployChain?.etag);
   });
 
   it('the deployer deploys, rolls back, pins and verifies the audit', async () => {
@@ -149,6 +153,28 @@ describe('the publisher as an attacker', () => {
     attacker.destroy();
     expect((await t.site.state.list(prefix)).map((o) => `${o.key} ${o.etag}`)).toEqual(before);
     expect((await t.site.hosting.list()).map((o) => `${o.key} ${o.etag}`)).toEqual(hostingBefore);
+  });
+
+  it('cannot add to the deploy chain nor move its head; its own log is all it appends to', async () => {
+    const attacker = actingAs(publisher);
+    const prefix = t.target.statePrefix;
+    const head = await readAuditHead(t.site.state, prefix);
+    expect(head?.seq, 'the deployer has deployed').toBeGreaterThan(0);
+    const before = await snapshot();
+    const forged = (key: string, extra: object = {}) =>
+      new PutObjectCommand({ Bucket: ARTIFACTS, Key: key, Body: '{"seq":1}', ...extra });
+    const attempts = {
+      // An entry past the head: every deploy after it would be refused as TAMPERED.
+      entry: forged(`${prefix}${auditEntryName((head?.seq ?? 0) + 1)}`, { IfNoneMatch: '*' }),
+      // The head moved back or on: verify fails, deploys refuse.
+      head: forged(`${prefix}${AUDIT_HEAD}`),
+    };
+    for (const [what, command] of Object.entries(attempts)) {
+      expect(await refusedWith(attacker, command), what).toBe('AccessDenied');
+    }
+    attacker.destroy();
+    expect(await snapshot()).toEqual(before);
+    expect(await verifyAudit(t.site.state, prefix)).toMatchObject({ ok: true });
   });
 });
 
@@ -233,22 +259,31 @@ describe('neither role can rewrite what was recorded', () => {
     ]);
   });
 
-  it('every audit entry is under the create-only prefix, the head (moved on each append) is not', () => {
+  it('every audit entry of the chains a role writes is create-only, the head (moved on each append) is not', () => {
     const prefix = t.target.statePrefix;
-    for (const scope of [deployerScope(prefix), publisherScope(APP, prefix)]) {
-      const createOnly = (name: string) =>
-        scope.createOnly.some((c) => c.bucket === 'state' && `${prefix}${name}`.startsWith(c.prefix));
-      expect([1, 42, 999_999_999].map((seq) => createOnly(auditEntryName(seq)))).toEqual([true, true, true]);
-      expect(createOnly(AUDIT_HEAD)).toBe(false);
+    const roles = [
+      { scope: deployerScope(prefix), chains: ['', PUBLISH_LOG] },
+      { scope: publisherScope(APP, prefix), chains: [PUBLISH_LOG] },
+    ];
+    for (const { scope, chains } of roles) {
+      for (const chain of chains) {
+        const createOnly = (name: string) =>
+          scope.createOnly.some(
+            (c) => c.bucket === 'state' && `${prefix}${chain}${name}`.startsWith(c.prefix),
+          );
+        const entries = [1, 42, 999_999_999].map((seq) => createOnly(auditEntryName(seq)));
+        expect(entries, chain).toEqual([true, true, true]);
+        expect(createOnly(AUDIT_HEAD), chain).toBe(false);
+      }
     }
   });
 
-  it('the publisher cannot replace or delete a published build or an audit entry', async () => {
+  it('the publisher cannot replace or delete a published build or an entry of its log', async () => {
     const attacker = actingAs(publisher);
     const before = await snapshot();
     const index = artifactFileKey(APP, COMMITS[0] as string, '/index.html');
     const manifest = artifactManifestKey(APP, COMMITS[0] as string);
-    const entry = `${t.target.statePrefix}${auditEntryName(1)}`;
+    const entry = `${t.target.statePrefix}${PUBLISH_LOG}${auditEntryName(1)}`;
     for (const key of [index, manifest, entry]) {
       expect(await rewriteAttempts(attacker, key), key).toEqual(REFUSED_REWRITES);
     }

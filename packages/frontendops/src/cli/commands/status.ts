@@ -117,7 +117,7 @@ export function register(program: Command, ctx: CliContext): void {
   audit
     .command('verify')
     .description(
-      'Check every entry of the audit chain, the state objects it covers, and the chain heads the deploy tags anchor in git; exits 1 if anything was changed',
+      'Check every entry of the audit chain and of the publish log, the state objects the chain covers, and the chain heads the deploy tags anchor in git; exits 1 if anything was changed',
     )
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--repo <dir>', 'the git repository whose deploy tags anchor the chain (default: the one here)')
@@ -152,8 +152,12 @@ export function register(program: Command, ctx: CliContext): void {
             ctx.io.stdout,
             `audit chain of ${stack} verifies: ${result.entries} entries, ${result.objects} state objects, head ${result.headHash ?? '(empty)'}`,
           );
+          say(
+            ctx.io.stdout,
+            `publish log of ${stack} verifies: ${result.publishLog.entries} entries, head ${result.publishLog.headHash ?? '(empty)'}`,
+          );
         } else {
-          say(ctx.io.stdout, `audit chain of ${stack} does NOT verify:`);
+          say(ctx.io.stdout, `audit of ${stack} does NOT verify:`);
           for (const problem of result.problems) say(ctx.io.stdout, `  ${problem.kind}: ${problem.reason}`);
         }
         say(

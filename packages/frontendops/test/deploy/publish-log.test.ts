@@ -1,0 +1,154 @@
+/**
+ * The publish log: publishes are recorded in a chain of their own, which the publisher role appends
+ * to, while the deploy chain (every change to the site, anchored by the deploy tags) is the
+ * deployer's alone (src/access.ts). What is tried here, as the build job's credentials could:
+ * - a publish appends to the publish log and leaves the deploy chain as it was; `audit verify`
+ *   checks both;
+ * - an entry edited, one removed with the head moved back: verify fails, naming the publish log;
+ * - an entry forged past the log's head: the next publish is refused before it uploads anything (a
+ *   build published but unrecorded would stay so), and deploys go on. Before, the forged entry sat in
+ *   the deploy chain and refused every deploy, rollback and pin;
+ * - a publish stopped between its entry and its head: verify says unfinished; the next publish
+ *   finishes it.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishBuild, readManifest } from '../../src/deploy/publish.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import { type AuditEntry, readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
+import { PUBLISH_LOG } from '../../src/state/names.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { auditEntryKey, forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-forgery.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const request: RequestInfo = { text: 'publish', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
+let t: TestDeployEnv;
+let n = 0;
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'dashboard-publish-log' });
+});
+afterAll(() => t?.stop());
+beforeEach(async () => {
+  const keys = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
+  if (keys.length > 0) await t.site.state.delete(keys);
+});
+
+const log = () => `${t.target.statePrefix}${PUBLISH_LOG}`;
+/** A build of a commit not published before. */
+async function publishNew() {
+  const commit = `${String(++n).padStart(4, '0')}${'c0de'.repeat(9)}`;
+  const build = await writeFixtureBuild(join(t.tmp, `build-${n}`), { version: `v${n}` });
+  return { commit, publish: () => publishBuild(t.site, { dir: build.dir, app: APP, commit }, request) };
+}
+async function published(count: number): Promise<string[]> {
+  const commits: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const next = await publishNew();
+    await next.publish();
+    commits.push(next.commit);
+  }
+  return commits;
+}
+const problems = async () =>
+  (await verifyAudit(t.site.state, t.target.statePrefix)).problems.map((p) => `${p.kind}: ${p.reason}`);
+
+describe('the publish log', () => {
+  it('records each publish in a chain of its own; the deploy chain is untouched; verify checks both', async () => {
+    const [first, second] = await published(2);
+    const entries = await readAudit(t.site.state, log());
+    expect(entries.map((e) => [e.seq, e.type, e.data.commit])).toEqual([
+      [1, 'publish', first],
+      [2, 'publish', second],
+    ]);
+    expect(await readAuditHead(t.site.state, t.target.statePrefix)).toBeNull();
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(verified).toMatchObject({
+      ok: true,
+      entries: 0,
+      publishLog: { entries: 2, headHash: entries[1]?.hash },
+    });
+
+    const outputs = await t.writeOutputs();
+    const shown = await cli(['audit', 'verify', '--stack', outputs], { env: t.cliEnv(), cwd: t.tmp });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(
+      `publish log of ${t.target.stack} verifies: 2 entries, head ${entries[1]?.hash}`,
+    );
+  });
+
+  it('an edited entry, or one removed with the head moved back, fails verify naming the log', async () => {
+    await published(3);
+    const [, second] = await readAudit(t.site.state, log());
+    const key = auditEntryKey(log(), 2);
+    // Edited: the commit a publish recorded, re-hashed (the next entry's link breaks).
+    await t.site.state.put(
+      key,
+      JSON.stringify(rehash({ ...(second as AuditEntry), data: { commit: 'f'.repeat(40) } })),
+    );
+    expect(await problems()).toEqual([
+      'tampered: publish log: its prevHash does not match the previous entry (the chain was broken)',
+    ]);
+    await t.site.state.put(key, JSON.stringify(second));
+    expect(await problems()).toEqual([]);
+
+    // The newest removed and the head moved back over it: the head names an entry the log lacks.
+    const { last } = await moveHeadBackOne(t.site.state, log());
+    await t.site.state.delete([auditEntryKey(log(), last.seq)]);
+    await t.site.state.put(`${log()}audit/head.json`, JSON.stringify({ seq: 3, hash: last.hash }));
+    const verified = await cli(['audit', 'verify', '--stack', await t.writeOutputs()], {
+      env: t.cliEnv(),
+      cwd: t.tmp,
+    });
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).toMatch(
+      /does NOT verify:\n {2}tampered: publish log: the head names entry 3 but the chain ends at 2/,
+    );
+  });
+
+  it('an entry forged past its head stops publishes before any upload; deploys go on', async () => {
+    const [deployed] = await published(2);
+    await forgeEntryPastHead(t.site.state, log());
+    const next = await publishNew();
+    await t.s3.settle();
+    const sent = t.s3.requests.length;
+    const error = await next.publish().catch((e: unknown) => e);
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(
+      /holds entry 2 after the entry its head names \(1\).*Nothing was written/,
+    );
+    await t.s3.settle();
+    // Only the commit's publish lock (an object on the embedded server) was written and let go.
+    const writes = t.s3.requests
+      .slice(sent)
+      .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'));
+    expect(
+      writes.map((r) => `${r.method} ${r.bucket}/${r.key}`),
+      'no upload, no manifest',
+    ).toEqual([]);
+    expect(await readManifest(t.site.artifacts, APP, next.commit)).toBeNull();
+
+    // The site's changes are the deploy chain's: the junk in the publish log does not stop them.
+    await deployArtifact(t.site, { app: APP, commit: deployed as string, request });
+    expect(await readAuditHead(t.site.state, t.target.statePrefix)).not.toBeNull();
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(verified.problems.map((p) => p.reason)).toEqual([
+      expect.stringMatching(/^publish log: its prevHash does not match/),
+    ]);
+  });
+
+  it('a publish stopped between its entry and its head is unfinished; the next publish finishes it', async () => {
+    await published(2);
+    await moveHeadBackOne(t.site.state, log());
+    expect(await problems()).toEqual([
+      'unfinished: publish log: entry 2 was written, but the head still names 1: an append stopped between writing its entry and moving the head. The next publish to this stack finishes it.',
+    ]);
+    await published(1);
+    expect(await problems()).toEqual([]);
+    expect((await readAudit(t.site.state, log())).map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+});
