@@ -350,7 +350,7 @@ describe('publisher role', () => {
         ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
         `arn:aws:s3:::state-7f3a/${prefix}locks/publish-*`,
       ),
-      grant(['s3:DeleteObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}probe/*`),
+      grant(['s3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}probe/*`),
       ...listings,
       // A published build and the publish log's entries: created, never replaced or deleted.
       ...createOnly('arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'),

@@ -77,7 +77,8 @@ export function publisherScope(app: string, statePrefix: string): RoleScope {
       { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT}`, actions: ['read', 'write'] },
       // A commit's publish lock (where the endpoint honours conditional writes, the lock is an object).
       { bucket: 'state', prefix: `${statePrefix}locks/publish-`, actions: ['read', 'write', 'delete'] },
-      { bucket: 'state', prefix: `${statePrefix}${CONDITIONAL_WRITE_PROBES}`, actions: ['write', 'delete'] },
+      // The object that tells whether the endpoint honours conditional writes (kept, never deleted).
+      { bucket: 'state', prefix: `${statePrefix}${CONDITIONAL_WRITE_PROBES}`, actions: ['write'] },
     ],
     lists: ['artifacts', 'hosting', 'state'],
     // A published build is what a later deploy or rollback copies to the site: never swapped.

@@ -3,7 +3,6 @@
  * (MinIO, R2, the embedded local server) addressed path-style. Credentials come only from the
  * standard SDK chain (env, profiles, roles) unless the caller passes them (the local environment).
  */
-import { randomUUID } from 'node:crypto';
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
@@ -228,19 +227,27 @@ async function readWhole(client: S3Client, bucket: string, key: string, attempts
   }
 }
 
-/** Writes a probe object twice, the second time with If-None-Match: *; a server that honours it refuses. */
+/** The probe object's name under the probe prefix: one per endpoint and prefix, kept. */
+const CONDITIONAL_WRITE_PROBE = 'conditional-writes';
+
+/**
+ * Whether the endpoint honours If-None-Match: *, asked by creating a probe object that is kept. Once
+ * it exists, a server that honours the condition refuses the create (412, or 409 for a create still
+ * under way): one request per process, every process after the first, and nothing to delete. A
+ * server that ignores the condition accepts the write, and so does the first ask of all (the object
+ * did not exist yet), so an accepted create is asked again. (A probe of a fresh key written twice,
+ * then deleted, took three requests one after another before the first lock of every command.)
+ */
 async function probeConditionalWrites(store: ObjectStore, prefix: string): Promise<boolean> {
-  const key = `${prefix}${randomUUID()}`;
-  await store.put(key, 'probe');
-  try {
-    await store.put(key, 'probe', {}, { ifNoneMatch: '*' });
-    return false;
-  } catch (error) {
-    if (error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED') return true;
-    throw error;
-  } finally {
-    await store.delete([key]);
+  for (let ask = 0; ask < 2; ask++) {
+    try {
+      await store.put(`${prefix}${CONDITIONAL_WRITE_PROBE}`, 'probe', {}, { ifNoneMatch: '*' });
+    } catch (error) {
+      if (error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED') return true;
+      throw error;
+    }
   }
+  return false;
 }
 
 /**

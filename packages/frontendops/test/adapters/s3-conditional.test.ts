@@ -89,6 +89,41 @@ describe('S3 adapter reads', () => {
 });
 
 describe('with conditional writes (as real S3, MinIO and R2 honour them)', () => {
+  it('asks the endpoint in one request once the probe object exists; nothing to delete', async () => {
+    const probes = (from: number) =>
+      proxy.seen
+        .slice(from)
+        .filter((r) => r.path.includes('/probe-once/'))
+        .map((r) => `${r.method} ${r.status}`);
+    // Each store stands for a new process, which asks once.
+    const process = () =>
+      createS3Store({
+        bucket: ARTIFACTS,
+        endpoint: proxy.endpoint,
+        credentials: s3.credentials,
+        probePrefix: 'probe-once/',
+      });
+    const first = proxy.seen.length;
+    expect(await process().supportsConditionalWrites()).toBe(true);
+    // The very first ask creates the probe object, so it asks again.
+    expect(probes(first)).toEqual(['PUT 200', 'PUT 412']);
+    for (let i = 0; i < 3; i++) {
+      const from = proxy.seen.length;
+      expect(await process().supportsConditionalWrites()).toBe(true);
+      expect(probes(from)).toEqual(['PUT 412']);
+    }
+    // Processes that ask at once: each still gets the answer (one 412 or, for a write S3 is still
+    // making, 409 ConditionalRequestConflict, which says the same).
+    const at = proxy.seen.length;
+    expect(
+      await Promise.all([process(), process(), process()].map((p) => p.supportsConditionalWrites())),
+    ).toEqual([true, true, true]);
+    expect(probes(at)).toHaveLength(3);
+    expect((await store(ARTIFACTS).list('probe-once/')).map((o) => o.key)).toEqual([
+      'probe-once/conditional-writes',
+    ]);
+  });
+
   it('detects the support and refuses a second create and a stale compare-and-swap', async () => {
     const s = store(ARTIFACTS);
     expect(await s.supportsConditionalWrites()).toBe(true);

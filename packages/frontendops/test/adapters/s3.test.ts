@@ -61,8 +61,15 @@ describe('S3 object store against the embedded S3 server', () => {
     expect((await store.list('many/')).length).toBe(0);
   });
 
-  it('detects that the embedded server ignores conditional writes', async () => {
-    expect(await s3.store('src-bucket').supportsConditionalWrites()).toBe(false);
+  it('detects that the embedded server ignores conditional writes, in two writes of one probe object', async () => {
+    for (let process = 0; process < 2; process++) {
+      await s3.settle();
+      const from = s3.requests.length;
+      expect(await s3.store('src-bucket').supportsConditionalWrites()).toBe(false);
+      await s3.settle();
+      const probe = s3.requests.slice(from).map((r) => `${r.method} ${r.key}`);
+      expect(probe).toEqual(Array(2).fill('PUT .frontendops/probe/conditional-writes'));
+    }
   });
 });
 
