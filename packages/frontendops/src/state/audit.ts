@@ -581,6 +581,17 @@ async function verifyAuditOnce(
   let objectsOk = 0;
   for (const [name, { digest, seq }] of bound) {
     const current = await readJsonQuietly(store, `${prefix}${name}`);
+    const stopped = name === PIN ? interruptedPinChange(entries, current) : null;
+    if (stopped && stateOf(current) !== digest) {
+      const [what, again] = stopped.type === 'unpin' ? ['lifting the pin', 'Unpin'] : ['a pin', 'Pin'];
+      problems.push({
+        kind: 'unfinished',
+        seq,
+        object: name,
+        reason: `entry ${seq} records ${what}, and its change to ${PIN} did not land (the process stopped between the two). ${again} again to finish it.`,
+      });
+      continue;
+    }
     if (digest === ABSENT) {
       if (current.missing) objectsOk++;
       else {
@@ -680,6 +691,30 @@ async function verifyAuditOnce(
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+const PIN = 'pin.json';
+
+/** An object's state as a binding names it: its digest, ABSENT when missing, null when damaged. */
+const stateOf = (read: { missing: boolean; damaged: boolean; value: unknown }) =>
+  read.missing ? ABSENT : read.damaged ? null : stateDigest(read.value);
+
+/**
+ * The pin or unpin that stopped between its entry and its write of pin.json (state/pin.ts writes the
+ * entry first), or null: pin.json is still what the binding before that entry said, and no change has
+ * run since (each later deploy, rollback, pin or unpin binds the live pointer or the pin).
+ */
+function interruptedPinChange(
+  entries: readonly AuditEntry[],
+  current: { missing: boolean; damaged: boolean; value: unknown },
+): AuditEntry | null {
+  const bindings = entries.filter((e) => e.objects?.[PIN]);
+  const latest = bindings.at(-1);
+  if (!latest || stateOf(current) !== (bindings.at(-2)?.objects?.[PIN] ?? ABSENT)) return null;
+  const changedSince = entries.some(
+    (e) => e.seq > latest.seq && (e.objects?.['live.json'] || e.objects?.[PIN]),
+  );
+  return changedSince ? null : latest;
+}
 
 /**
  * The hosting bucket's environment marker against the entries that wrote it there (type

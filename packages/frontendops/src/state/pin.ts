@@ -45,22 +45,31 @@ export async function readPin(site: Site): Promise<PinRecord | null> {
   return parsed.data;
 }
 
-/** Writes the pin and its audit entry. The caller holds the deploy lock. */
+/**
+ * Writes the pin's audit entry, then the pin. The caller holds the deploy lock.
+ *
+ * The entry comes first, so the pin in effect is never one the chain does not record: a process that
+ * stops between the two leaves the entry and the pin as it was, which `audit verify` calls unfinished,
+ * and pinning again writes both (it finds no pin to keep). In the other order it left a pin in effect
+ * that no entry recorded, and pinning again kept that pin without an entry.
+ */
 export async function writePin(site: Site, pin: PinRecord): Promise<AuditEntry> {
-  await site.state.put(pinKey(site), JSON.stringify(pin, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-cache',
-  });
-  return appendAudit(site.state, site.target.statePrefix, site.locker, {
+  const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: 'pin',
     data: { ...pin },
     objects: { 'pin.json': stateDigest(pin) },
   });
+  await site.state.put(pinKey(site), JSON.stringify(pin, null, 2), {
+    contentType: 'application/json',
+    cacheControl: 'no-cache',
+  });
+  return entry;
 }
 
 /**
- * Removes the pin and audits who lifted it and how ('unpin', or the promote that made another
- * release live). The caller holds the deploy lock. Returns the pin that was there (null: none).
+ * Audits who lifted the pin and how ('unpin', or the promote that made another release live), then
+ * removes it: entry first, as for writePin (unpinning again finishes a stop between the two). The
+ * caller holds the deploy lock. Returns the pin that was there (null: none).
  */
 export async function clearPin(
   site: Site,
@@ -68,7 +77,6 @@ export async function clearPin(
 ): Promise<PinRecord | null> {
   const pin = await readPinLenient(site);
   if (!pin) return null;
-  await site.state.delete([pinKey(site)]);
   await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: 'unpin',
     data: {
@@ -81,6 +89,7 @@ export async function clearPin(
     },
     objects: { 'pin.json': ABSENT },
   });
+  await site.state.delete([pinKey(site)]);
   return pin;
 }
 
