@@ -19,7 +19,7 @@ import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { appendAudit, assertAuditWritable } from '../state/audit.ts';
+import { appendAudit, assertAuditWritable, readAuditEntry, readAuditHead } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { scanBuildDirectory } from './scan.ts';
@@ -32,6 +32,8 @@ export interface PublishInput {
   concurrency?: number;
   /** Called once the build was read and checked, before the bucket is looked at (publishBuild locks here). */
   beforeStore?: () => Promise<void>;
+  /** Called once every file is uploaded, before the manifest that makes the build published (publishBuild records it here). */
+  beforeManifest?: (result: PublishResult) => Promise<void>;
 }
 
 export interface PublishResult {
@@ -117,6 +119,7 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     },
     { concurrency: input.concurrency ?? 16 },
   );
+  await input.beforeManifest?.({ ...summary, uploaded, published: true });
   await artifacts.put(
     artifactManifestKey(input.app, input.commit),
     JSON.stringify(manifest, null, 2),
@@ -143,8 +146,8 @@ async function keepUploaded(
 }
 
 /**
- * Publishes a build to the site's artifacts bucket and, when it uploaded anything, records it in the
- * stack's publish log (the publisher's own chain: it never writes the deploy chain). Once
+ * Publishes a build to the site's artifacts bucket and, when it was not published yet, records it in
+ * the stack's publish log (the publisher's own chain: it never writes the deploy chain). Once
  * the build was read it holds the commit's publish lock: two publishes of one commit never
  * interleave their files (without conditional writes, both would pass the "already published?"
  * check), and where nothing can serialise writers the refusal comes before the first upload.
@@ -163,19 +166,27 @@ export async function publishBuild(
       ttlMs: 120_000,
       waitMs: 120_000,
     });
-    // A build published whose entry is then refused would stay unrecorded: publishing it again
-    // finds it published and appends nothing. So a log its append would refuse stops it here.
+    // A log its append would refuse stops the publish here, before the first upload, rather than
+    // after every file is uploaded (the entry comes before the manifest, below).
     await assertAuditWritable(site.state, log);
   };
+  // The entry comes before the manifest, which is what makes a build published: a publish stopped
+  // between the two is recorded, and publishing it again writes the manifest without recording it a
+  // second time while that entry is still the log's newest. In the other order a stop there left the
+  // build published and unrecorded for good (publishing again finds it published).
+  const beforeManifest = async (result: PublishResult) => {
+    const head = await readAuditHead(site.state, log);
+    const newest = head ? await readAuditEntry(site.state, log, head.seq) : null;
+    const already =
+      newest?.type === 'publish' &&
+      newest.data.app === result.app &&
+      newest.data.commit === result.commit &&
+      newest.data.artifactDigest === result.artifactDigest;
+    if (!already)
+      await appendAudit(site.state, log, site.locker, { type: 'publish', data: { ...result, request } });
+  };
   try {
-    const result = await publishArtifact(site.artifacts, { ...input, beforeStore });
-    if (result.published) {
-      await appendAudit(site.state, log, site.locker, {
-        type: 'publish',
-        data: { ...result, request },
-      });
-    }
-    return result;
+    return await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
   } finally {
     await lock?.release();
   }

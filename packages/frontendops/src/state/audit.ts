@@ -339,6 +339,22 @@ export async function readAuditHead(store: ObjectStore, prefix: string): Promise
   return head ? parseHead(headKey(prefix), head.body) : null;
 }
 
+/** Entry `seq` as stored, or null when it is missing or not an entry (unchecked: verifyAudit checks). */
+export async function readAuditEntry(
+  store: ObjectStore,
+  prefix: string,
+  seq: number,
+): Promise<AuditEntry | null> {
+  const object = await store.get(entryKey(prefix, seq));
+  if (!object) return null;
+  try {
+    const value: unknown = JSON.parse(object.body.toString('utf8'));
+    return isEntryShape(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {
   const read = await readEntries(store, prefix);

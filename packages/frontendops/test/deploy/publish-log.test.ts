@@ -10,12 +10,17 @@
  *   the deploy chain and refused every deploy, rollback and pin;
  * - a publish stopped between its entry and its head: verify says unfinished; the next publish
  *   finishes it.
+ * - a publish stopped at its entry or at its manifest: publishing again records it, once. Before, the
+ *   manifest came first, and a publish stopped after it stayed unrecorded for good (publishing again
+ *   found the build published and appended nothing).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishBuild, readManifest } from '../../src/deploy/publish.ts';
+import { artifactManifestKey } from '../../src/engine/manifest.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
+import type { ObjectStore } from '../../src/ports.ts';
 import { type AuditEntry, readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -43,7 +48,11 @@ const log = () => `${t.target.statePrefix}${PUBLISH_LOG}`;
 async function publishNew() {
   const commit = `${String(++n).padStart(4, '0')}${'c0de'.repeat(9)}`;
   const build = await writeFixtureBuild(join(t.tmp, `build-${n}`), { version: `v${n}` });
-  return { commit, publish: () => publishBuild(t.site, { dir: build.dir, app: APP, commit }, request) };
+  return {
+    commit,
+    dir: build.dir,
+    publish: () => publishBuild(t.site, { dir: build.dir, app: APP, commit }, request),
+  };
 }
 async function published(count: number): Promise<string[]> {
   const commits: string[] = [];
@@ -151,4 +160,37 @@ describe('the publish log', () => {
     expect(await problems()).toEqual([]);
     expect((await readAudit(t.site.state, log())).map((e) => e.seq)).toEqual([1, 2, 3]);
   });
+
+  for (const at of ['entry', 'manifest'] as const) {
+    it(`a publish stopped at its ${at} write is recorded once when published again`, async () => {
+      const next = await publishNew();
+      const manifestKey = artifactManifestKey(APP, next.commit);
+      const isTarget = (key: string) =>
+        at === 'entry' ? key.startsWith(`${log()}audit/0`) : key === manifestKey;
+      // Every write from that one on fails, as for a process that is gone.
+      let stopped = false;
+      const stopping = (store: ObjectStore): ObjectStore => ({
+        ...store,
+        put: async (key, ...rest) => {
+          if (stopped || isTarget(key)) {
+            stopped = true;
+            throw new Error(`the process stopped at its ${at} write`);
+          }
+          return store.put(key, ...rest);
+        },
+      });
+      const site = { ...t.site, state: stopping(t.site.state), artifacts: stopping(t.site.artifacts) };
+      await expect(
+        publishBuild(site, { dir: next.dir, app: APP, commit: next.commit }, request),
+      ).rejects.toThrow(/stopped/);
+      expect((await problems()).filter((p) => !p.startsWith('unfinished'))).toEqual([]);
+
+      const again = await next.publish();
+      expect(again.published).toBe(true);
+      expect(await readManifest(t.site.artifacts, APP, next.commit)).not.toBeNull();
+      const recorded = (await readAudit(t.site.state, log())).filter((e) => e.data.commit === next.commit);
+      expect(recorded.map((e) => e.data.artifactDigest)).toEqual([again.artifactDigest]);
+      expect(await problems()).toEqual([]);
+    });
+  }
 });
