@@ -8,22 +8,35 @@ import { hostname } from 'node:os';
 import type { DeployTarget } from '../engine/types.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
+import { keepAuditHeads } from '../state/audit.ts';
 import type { RequestInfo } from '../state/records.ts';
 
 /** How long a deploy's lock lives without its holder renewing it. */
 export const LOCK_TTL_MS = 120_000;
 
-/** The target's deploy lock (every deploy, rollback, canary step, preview and finish takes it). */
-export const takeDeployLock = (
+/**
+ * The target's deploy lock (every deploy, rollback, canary step, preview and finish takes it). While
+ * it is held, the audit chain's head is kept between the change's appends (state/audit.ts).
+ */
+export async function takeDeployLock(
   site: Site,
   options: { request: RequestInfo; waitMs?: number | undefined },
-): Promise<HeldLock> =>
-  site.locker.acquire(deployLockName(site.target), {
+): Promise<HeldLock> {
+  const lock = await site.locker.acquire(deployLockName(site.target), {
     label: deployLockLabel(site.target),
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
     ttlMs: LOCK_TTL_MS,
     waitMs: options.waitMs ?? 0,
   });
+  const stopKeeping = keepAuditHeads(site.state);
+  return {
+    owner: lock.owner,
+    release: async () => {
+      stopKeeping();
+      await lock.release();
+    },
+  };
+}
 
 /** The lock every deploy, rollback and finish of this target takes. */
 export function deployLockName(target: DeployTarget): string {

@@ -8,7 +8,7 @@ import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts';
-import { markEnvironment } from '../state/environment.ts';
+import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
 import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
 import { applyDeploy, auditRelease, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
@@ -24,27 +24,45 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
   if (site.mode === 'atomic') return deployAtomicPinned(site, options);
   const started = Date.now();
-  const manifest = await requireManifest(site, options.app, options.commit);
   const kind = options.kind ?? 'deploy';
 
   if (options.dryRun) {
+    const manifest = await requireManifest(site, options.app, options.commit);
     const pending = await site.records.readPending();
     const plan = planFor(site, kind, manifest, await readLiveState(site, pending));
     options.onEvent?.({ type: 'plan', plan });
     return summarize(plan, { dryRun: true, started, request: options.request });
   }
 
-  // A CDN that cannot be reached would fail only after the release is live: refuse before anything.
-  if (site.cdn?.unavailable) throw new FrontendOpsError('BAD_INPUT', site.cdn.unavailable);
+  // A CDN that cannot be reached would fail only after the release is live: refuse before anything
+  // (after the manifest, whose absence is the first thing said).
+  if (site.cdn?.unavailable) {
+    await requireManifest(site, options.app, options.commit);
+    throw new FrontendOpsError('BAD_INPUT', site.cdn.unavailable);
+  }
   // The CDN's client loads while the state is read and the plan made; it must be ready before the
   // first write, so a CDN that cannot even be set up stops the deploy with nothing changed.
   const cdnReady = site.cdn?.prepare?.();
   cdnReady?.catch(() => {}); // awaited below, where its failure is reported
-  const lock = await takeDeployLock(site, options);
+  // The manifest is read while the lock is taken (one round trip fewer); a build that is not
+  // published lets the lock go again and is what the deploy says, whatever the lock answered.
+  const [read, taken] = await Promise.allSettled([
+    requireManifest(site, options.app, options.commit),
+    takeDeployLock(site, options),
+  ]);
+  if (read.status === 'rejected') {
+    if (taken.status === 'fulfilled') await taken.value.release();
+    throw read.reason;
+  }
+  if (taken.status === 'rejected') throw taken.reason;
+  const manifest = read.value;
+  const lock = taken.value;
   try {
-    // Three reads under the lock, sent together (each round trip to a bucket in a region counts);
+    // Four reads under the lock, sent together (each round trip to a bucket in a region counts);
     // what they find is judged in a fixed order, so the same state always gives the same answer.
     const checkPin = kind === 'deploy' && options.pin !== 'clear';
+    const marker = readEnvironmentMarker(site.hosting);
+    marker.catch(() => {}); // awaited where the environment is marked
     const [head, pin, interrupted] = await Promise.allSettled([
       readAuditHead(site.state, site.target.statePrefix),
       checkPin ? readPin(site) : Promise.resolve(null),
@@ -73,7 +91,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     }
     await options.authorize?.(plan);
     await cdnReady;
-    await markEnvironment(site);
+    await markEnvironment(site, marker);
 
     const { record, auditHead } = await applyDeploy(site, plan, options);
     const summary = {

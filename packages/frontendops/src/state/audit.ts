@@ -164,12 +164,62 @@ export async function appendAudit(
  */
 const STUCK_ATTEMPTS = 5;
 
+/**
+ * The head as this process last read or moved it, per store and chain, with the head object's ETag,
+ * kept while the process holds the deploy lock (keepAuditHeads). An append then starts from it
+ * instead of reading the head again: one request fewer, one after another, per append (a rollback
+ * reads the head under its lock, then appends three times). A head that is no longer the newest
+ * (another process appended without the deploy lock, as the agent's request entries and approvals
+ * do) costs one refused create of entry n+1, after which the append reads the head as before. Not
+ * kept beyond the lock: a long-lived process (the console, an MCP server) would carry a head past
+ * hand edits of the state, such as a restore from a backup, and start entries at the wrong place.
+ */
+const knownHeads = new WeakMap<ObjectStore, Map<string, { record: AuditHead; etag: string }>>();
+const keeping = new WeakMap<ObjectStore, number>();
+const knownHead = (store: ObjectStore, prefix: string) =>
+  keeping.has(store) ? knownHeads.get(store)?.get(prefix) : undefined;
+function rememberHead(store: ObjectStore, prefix: string, record: AuditHead, etag: string | undefined): void {
+  if (!keeping.has(store)) return;
+  const heads = knownHeads.get(store) ?? new Map<string, { record: AuditHead; etag: string }>();
+  knownHeads.set(store, heads);
+  if (etag) heads.set(prefix, { record, etag });
+  else heads.delete(prefix);
+}
+
+/** Keeps the heads this process reads and moves in `store` until the returned function is called. */
+export function keepAuditHeads(store: ObjectStore): () => void {
+  const holders = keeping.get(store) ?? 0;
+  if (holders === 0) knownHeads.delete(store);
+  keeping.set(store, holders + 1);
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    const left = (keeping.get(store) ?? 1) - 1;
+    if (left > 0) keeping.set(store, left);
+    else {
+      keeping.delete(store);
+      knownHeads.delete(store);
+    }
+  };
+}
+
 async function appendUntilLanded(
   store: ObjectStore,
   prefix: string,
   event: AuditEvent,
   conditional: boolean,
 ): Promise<AuditEntry> {
+  const known = knownHead(store, prefix);
+  if (known) {
+    const entry = nextEntry(known.record, event);
+    if (await createEntry(store, prefix, entry, conditional)) {
+      await moveHead(store, prefix, entry, conditional ? { ifMatch: known.etag } : {});
+      return entry;
+    }
+    // Entry n+1 exists: the head moved on since. Read it, as for a first append.
+    knownHeads.get(store)?.delete(prefix);
+  }
   let previous: string | null | undefined; // the head's ETag in the last round (null: no head)
   for (let stuck = 0; ; ) {
     const head = await store.get(headKey(prefix));
@@ -232,7 +282,8 @@ async function moveHead(
   condition: { ifMatch?: string; ifNoneMatch?: '*' },
 ): Promise<void> {
   try {
-    await writeHead(store, prefix, entry, condition);
+    const { etag } = await writeHead(store, prefix, entry, condition);
+    rememberHead(store, prefix, entry, etag);
   } catch (error) {
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
     const now = await readAuditHead(store, prefix);
@@ -324,8 +375,8 @@ async function writeHead(
   prefix: string,
   entry: AuditEntry,
   condition: { ifMatch?: string; ifNoneMatch?: '*' },
-): Promise<void> {
-  await store.put(
+): Promise<{ etag?: string }> {
+  return store.put(
     headKey(prefix),
     JSON.stringify({ seq: entry.seq, hash: entry.hash }),
     { contentType: 'application/json' },
@@ -336,7 +387,10 @@ async function writeHead(
 /** The chain's head as its head record says (null for an empty chain). */
 export async function readAuditHead(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
   const head = await store.get(headKey(prefix));
-  return head ? parseHead(headKey(prefix), head.body) : null;
+  if (!head) return null;
+  const record = parseHead(headKey(prefix), head.body);
+  rememberHead(store, prefix, record, head.etag);
+  return record;
 }
 
 /** Entry `seq` as stored, or null when it is missing or not an entry (unchecked: verifyAudit checks). */

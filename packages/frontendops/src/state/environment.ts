@@ -55,10 +55,14 @@ export const sameEnvironment = (target: DeployTarget, marker: EnvironmentMarker)
  * marker's digest and the bucket it goes to (`audit verify` holds the bucket's marker against it):
  * a process that ends between the two leaves the marker as it was, which the next change finds
  * still not what it wants, and writes again with a new entry. The other order would leave a marker
- * no entry binds, which the next change finds as wanted and never binds.
+ * no entry binds, which the next change finds as wanted and never binds. `read` is the marker as
+ * read under the lock (a deploy sends that read beside its others).
  */
-export async function markEnvironment(site: Site): Promise<void> {
-  const current = await readEnvironmentMarker(site.hosting);
+export async function markEnvironment(
+  site: Site,
+  read: Promise<EnvironmentMarker | null> = readEnvironmentMarker(site.hosting),
+): Promise<void> {
+  const current = await read;
   const wanted: EnvironmentMarker = {
     v: 1,
     stack: site.target.stack,

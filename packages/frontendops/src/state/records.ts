@@ -6,7 +6,7 @@
 
 import { DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { stateDigest } from './audit.ts';
 
@@ -110,8 +110,21 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      */
     async writeRecord(record: DeploymentRecord): Promise<string> {
       const name = `deployments/${record.deployId}.json`;
-      const existing = (await store.head(key(name))) ? await readJson<DeploymentRecord>(name) : null;
-      if (!existing) await writeJson(name, record);
+      let existing: { value: DeploymentRecord } | null = null;
+      if (await store.supportsConditionalWrites()) {
+        // Created only if absent: S3 says whether it was there, without a request to ask first.
+        try {
+          await writeJson(name, record, { ifNoneMatch: '*' });
+        } catch (error) {
+          if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+          existing = await readJson<DeploymentRecord>(name);
+          if (!existing) await writeJson(name, record);
+        }
+      } else {
+        existing = (await store.head(key(name))) ? await readJson<DeploymentRecord>(name) : null;
+        if (!existing) await writeJson(name, record);
+      }
+      // After the record: an index entry never names a record that is not there.
       await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
       return stateDigest(existing?.value ?? record);
     },

@@ -9,11 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { THROTTLE_BACKOFF_MS } from '../../src/adapters/retry.ts';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import type { Locker, ObjectStore } from '../../src/ports.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { type AuditEntry, appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
+import {
+  type AuditEntry,
+  appendAudit,
+  keepAuditHeads,
+  readAudit,
+  readAuditHead,
+  verifyAudit,
+} from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
@@ -191,6 +199,85 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
       env.close();
     }
   });
+
+  it('a deploy sends what it can together: the manifest while it takes the lock, the marker beside the head; a record without asking first', async () => {
+    const prefix = '.frontendops/state/together/';
+    const env = await connectSite(
+      {
+        stack: 'together',
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: HOSTING,
+        stateBucket: ARTIFACTS,
+        statePrefix: prefix,
+        region: 'us-east-1',
+        endpoint: proxy.endpoint,
+        prune: true,
+      },
+      { access: { credentials: s3.credentials } },
+    );
+    const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+    const commit = 'd0d0d0d0d0';
+    try {
+      const build = await writeFixtureBuild(join(s3.dir, 'build-together'), { version: 'together' });
+      await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+      await env.state.supportsConditionalWrites();
+      // Each held read must not stop the request it is sent beside from going out.
+      const manifest = proxy.hold((r) => r.method === 'GET' && r.key.endsWith(`${commit}/manifest.json`));
+      const lock = proxy.hold((r) => r.method === 'PUT' && r.key.startsWith(`${prefix}locks/deploy-`));
+      const head = proxy.hold((r) => r.method === 'GET' && r.key === `${prefix}audit/head.json`);
+      const marker = proxy.hold((r) => r.method === 'GET' && r.key === '.frontendops/environment.json');
+      const from = proxy.seen.length;
+      const deployed = deployArtifact(env, { app: 'sophia-dashboard', commit, request });
+      await Promise.all([manifest.reached, lock.reached]);
+      manifest.release();
+      lock.release();
+      await Promise.all([head.reached, marker.reached]);
+      head.release();
+      marker.release();
+      expect((await deployed).outcome).toBe('succeeded');
+      const record = proxy.seen
+        .slice(from)
+        .filter((r) => r.path.includes(`${prefix}deployments/`))
+        .map((r) => `${r.method} ${r.status}`);
+      expect(record).toEqual(['PUT 200']);
+    } finally {
+      env.close();
+    }
+  });
+
+  it('a deploy of a build that is not published says so whatever the lock answered, and lets the lock go', async () => {
+    const prefix = '.frontendops/state/unpublished/';
+    const target = {
+      stack: 'unpublished',
+      artifactsBucket: ARTIFACTS,
+      hostingBucket: HOSTING,
+      stateBucket: ARTIFACTS,
+      statePrefix: prefix,
+      region: 'us-east-1',
+      endpoint: proxy.endpoint,
+      prune: true,
+    };
+    const [env, other] = await Promise.all([
+      connectSite(target, { access: { credentials: s3.credentials } }),
+      connectSite(target, { access: { credentials: s3.credentials } }),
+    ]);
+    const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+    const missing = { app: 'sophia-dashboard', commit: 'e0e0e0e0e0', request };
+    try {
+      await expect(deployArtifact(env, missing)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await env.state.list(`${prefix}locks/`)).toEqual([]);
+      // Another deploy holds the lock: still NOT_FOUND, the first thing wrong with this one.
+      const held = await takeDeployLock(other, { request });
+      try {
+        await expect(deployArtifact(env, missing)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      } finally {
+        await held.release();
+      }
+    } finally {
+      env.close();
+      other.close();
+    }
+  });
 });
 
 describe('the audit log where writes are conditional', () => {
@@ -225,6 +312,53 @@ describe('the audit log where writes are conditional', () => {
     expect(new Set(entries.slice(1).map((e) => `${e.data.writer}/${e.data.n}`)).size).toBe(12);
     expect(await verifyAudit(store(ARTIFACTS), prefix)).toMatchObject({ ok: true, entries: 13 });
     expect(proxy.seen.slice(before).filter((r) => r.path.includes('/locks/'))).toEqual([]);
+  });
+
+  it('while it holds the deploy lock, a process appends from the head it last read or moved: two requests; a stale one costs a refused create', async () => {
+    const prefix = 'audit-known-head/';
+    const sent = (from: number) =>
+      proxy.seen
+        .slice(from)
+        .map((r) => `${r.method} ${r.path.replace(/^.*\/audit\//, '').replace(/\?.*$/, '')} ${r.status}`);
+    const mine = store(ARTIFACTS);
+    const other = store(ARTIFACTS);
+    const stopKeeping = keepAuditHeads(mine); // what takeDeployLock does
+    await appendAudit(mine, prefix, noLock, { type: 'first', data: {} });
+    let from = proxy.seen.length;
+    await appendAudit(mine, prefix, noLock, { type: 'second', data: {} });
+    expect(sent(from)).toEqual(['PUT 0000000002.json 200', 'PUT head.json 200']);
+    // Another process appends: this one's head is stale, its create of entry 3 is refused.
+    await appendAudit(other, prefix, noLock, { type: 'other', data: {} });
+    from = proxy.seen.length;
+    await appendAudit(mine, prefix, noLock, { type: 'third', data: {} });
+    expect(sent(from)).toEqual([
+      'PUT 0000000003.json 412',
+      'GET head.json 200',
+      'PUT 0000000004.json 200',
+      'PUT head.json 200',
+    ]);
+    // A head read (as a deploy reads it under its lock) is one the next append starts from.
+    await appendAudit(other, prefix, noLock, { type: 'other again', data: {} });
+    await readAuditHead(mine, prefix);
+    from = proxy.seen.length;
+    await appendAudit(mine, prefix, noLock, { type: 'fourth', data: {} });
+    expect(sent(from)).toEqual(['PUT 0000000006.json 200', 'PUT head.json 200']);
+    // The lock let go, nothing is kept: the next append reads the head.
+    stopKeeping();
+    from = proxy.seen.length;
+    await appendAudit(mine, prefix, noLock, { type: 'fifth', data: {} });
+    expect(sent(from)).toEqual(['GET head.json 200', 'PUT 0000000007.json 200', 'PUT head.json 200']);
+    const entries = await readAudit(store(ARTIFACTS), prefix);
+    expect(entries.map((e) => e.type)).toEqual([
+      'first',
+      'second',
+      'other',
+      'third',
+      'other again',
+      'fourth',
+      'fifth',
+    ]);
+    expect(await verifyAudit(store(ARTIFACTS), prefix)).toMatchObject({ ok: true, entries: 7 });
   });
 
   /** Appends two entries, then moves the head back to the first: what a process killed between the two writes of the second leaves. */
