@@ -45,11 +45,12 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   const cdnReady = site.cdn?.prepare?.();
   cdnReady?.catch(() => {}); // awaited below, where its failure is reported
   // The manifest is read while the lock is taken (one round trip fewer); a build that is not
-  // published lets the lock go again and is what the deploy says, whatever the lock answered.
-  const [read, taken] = await Promise.allSettled([
-    requireManifest(site, options.app, options.commit),
-    takeDeployLock(site, options),
-  ]);
+  // published lets the lock go again and is what the deploy says, whatever the lock answered. A
+  // deploy that would wait for the lock learns first whether there is anything to deploy.
+  const manifestRead = requireManifest(site, options.app, options.commit);
+  manifestRead.catch(() => {}); // judged below
+  if ((options.waitMs ?? 0) > 0) await manifestRead;
+  const [read, taken] = await Promise.allSettled([manifestRead, takeDeployLock(site, options)]);
   if (read.status === 'rejected') {
     if (taken.status === 'fulfilled') await taken.value.release();
     throw read.reason;

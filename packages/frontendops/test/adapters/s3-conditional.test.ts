@@ -270,6 +270,10 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
       const held = await takeDeployLock(other, { request });
       try {
         await expect(deployArtifact(env, missing)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        // One that would wait for that lock says so at once, not when the lock is free.
+        await expect(deployArtifact(env, { ...missing, waitMs: 60_000 })).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+        });
       } finally {
         await held.release();
       }
@@ -302,11 +306,15 @@ describe('the audit log where writes are conditional', () => {
         .map((r) => `${r.method} ${r.path.replace(/^.*\/audit\//, '').replace(/\?.*$/, '')}`),
     ).toEqual(['GET head.json', 'PUT 0000000001.json', 'PUT head.json']);
 
+    // Each writer keeps its heads, as under a deploy lock: most of its appends start from a head
+    // another writer has moved on since, are refused at entry n+1 and read the head again.
+    const stopKeeping = writers.map((w) => keepAuditHeads(w));
     await Promise.all(
       writers.flatMap((w, writer) =>
         [1, 2, 3, 4].map((n) => appendAudit(w, prefix, noLock, { type: 'concurrent', data: { writer, n } })),
       ),
     );
+    for (const stop of stopKeeping) stop();
     const entries = await readAudit(store(ARTIFACTS), prefix);
     expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
     expect(new Set(entries.slice(1).map((e) => `${e.data.writer}/${e.data.n}`)).size).toBe(12);
