@@ -52,6 +52,22 @@ const store = (bucket: string, maxAttempts?: number) =>
     ...(maxAttempts ? { maxAttempts } : {}),
   });
 
+/** A site of stack `stack` (state under `.frontendops/state/<stack>/`) through the conditional proxy, as one process opens it. */
+const siteOf = (stack: string) =>
+  connectSite(
+    {
+      stack,
+      artifactsBucket: ARTIFACTS,
+      hostingBucket: HOSTING,
+      stateBucket: ARTIFACTS,
+      statePrefix: `.frontendops/state/${stack}/`,
+      region: 'us-east-1',
+      endpoint: proxy.endpoint,
+      prune: true,
+    },
+    { access: { credentials: s3.credentials } },
+  );
+
 describe('S3 adapter retries', () => {
   it('retries 503 SlowDown with backoff and succeeds', async () => {
     proxy.failNext(2);
@@ -170,19 +186,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
   });
 
   it('deploys with the S3 lock (no file-lock notice) and a verifying audit chain', async () => {
-    const env = await connectSite(
-      {
-        stack: 'cond',
-        artifactsBucket: ARTIFACTS,
-        hostingBucket: HOSTING,
-        stateBucket: ARTIFACTS,
-        statePrefix: '.frontendops/state/cond/',
-        region: 'us-east-1',
-        endpoint: proxy.endpoint,
-        prune: true,
-      },
-      { access: { credentials: s3.credentials } },
-    );
+    const env = await siteOf('cond');
     try {
       expect(env.notices).toEqual([]);
       const build = await writeFixtureBuild(join(s3.dir, 'build'), { version: 'cond' });
@@ -202,19 +206,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
 
   it('a deploy sends what it can together: the manifest while it takes the lock, the marker beside the head; a record without asking first', async () => {
     const prefix = '.frontendops/state/together/';
-    const env = await connectSite(
-      {
-        stack: 'together',
-        artifactsBucket: ARTIFACTS,
-        hostingBucket: HOSTING,
-        stateBucket: ARTIFACTS,
-        statePrefix: prefix,
-        region: 'us-east-1',
-        endpoint: proxy.endpoint,
-        prune: true,
-      },
-      { access: { credentials: s3.credentials } },
-    );
+    const env = await siteOf('together');
     const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
     const commit = 'd0d0d0d0d0';
     try {
@@ -247,20 +239,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
 
   it('a deploy of a build that is not published says so whatever the lock answered, and lets the lock go', async () => {
     const prefix = '.frontendops/state/unpublished/';
-    const target = {
-      stack: 'unpublished',
-      artifactsBucket: ARTIFACTS,
-      hostingBucket: HOSTING,
-      stateBucket: ARTIFACTS,
-      statePrefix: prefix,
-      region: 'us-east-1',
-      endpoint: proxy.endpoint,
-      prune: true,
-    };
-    const [env, other] = await Promise.all([
-      connectSite(target, { access: { credentials: s3.credentials } }),
-      connectSite(target, { access: { credentials: s3.credentials } }),
-    ]);
+    const [env, other] = await Promise.all([siteOf('unpublished'), siteOf('unpublished')]);
     const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
     const missing = { app: 'sophia-dashboard', commit: 'e0e0e0e0e0', request };
     try {
