@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { keyBytesProblem, shortened } from '../engine/manifest.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ObjectHead, ObjectMeta, ObjectStore, ObjectSummary, StoredObject } from '../ports.ts';
 import { type HttpOptions, requestHandler } from './http.ts';
 import { retryStrategy } from './retry.ts';
@@ -243,7 +243,7 @@ async function probeConditionalWrites(store: ObjectStore, prefix: string): Promi
     try {
       await store.put(`${prefix}${CONDITIONAL_WRITE_PROBE}`, 'probe', {}, { ifNoneMatch: '*' });
     } catch (error) {
-      if (error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED') return true;
+      if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) return true;
       throw error;
     }
   }

@@ -19,7 +19,13 @@ import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { appendAudit, assertAuditWritable, readAuditEntry, readAuditHead } from '../state/audit.ts';
+import {
+  appendAudit,
+  assertAuditWritable,
+  keepAuditHeads,
+  readAuditEntry,
+  readAuditHead,
+} from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { scanBuildDirectory } from './scan.ts';
@@ -159,6 +165,7 @@ export async function publishBuild(
 ): Promise<PublishResult> {
   const log = `${site.target.statePrefix}${PUBLISH_LOG}`;
   let lock: HeldLock | undefined;
+  let stopKeeping: (() => void) | undefined;
   const beforeStore = async () => {
     lock = await site.locker.acquire(`publish-${input.app}-${input.commit}`, {
       label: `Publishing ${input.app}@${input.commit.slice(0, 7)}`,
@@ -166,6 +173,8 @@ export async function publishBuild(
       ttlMs: 120_000,
       waitMs: 120_000,
     });
+    // Under the lock, as a deploy does: the entry is appended from the head read just before it.
+    stopKeeping = keepAuditHeads(site.state);
     // A log its append would refuse stops the publish here, before the first upload, rather than
     // after every file is uploaded (the entry comes before the manifest, below).
     await assertAuditWritable(site.state, log);
@@ -188,6 +197,7 @@ export async function publishBuild(
   try {
     return await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
   } finally {
+    stopKeeping?.();
     await lock?.release();
   }
 }

@@ -166,7 +166,7 @@ const STUCK_ATTEMPTS = 5;
 
 /**
  * The head as this process last read or moved it, per store and chain, with the head object's ETag,
- * kept while the process holds the deploy lock (keepAuditHeads). An append then starts from it
+ * kept while the process holds the lock of a change (keepAuditHeads: the deploy lock, a publish's lock). An append then starts from it
  * instead of reading the head again: one request fewer, one after another, per append (a rollback
  * reads the head under its lock, then appends three times). A head that is no longer the newest
  * (another process appended without the deploy lock, as the agent's request entries and approvals
