@@ -56,6 +56,8 @@ export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
         target.stateBucket,
         target.distributionId,
         target.releaseStoreArn,
+        // Where the state lives within its bucket: a TAMPERED answer names the damaged object's key.
+        target.statePrefix.replace(/\/+$/, ''),
       );
       if (target.endpoint) {
         learn(target.endpoint.replace(/\/+$/, ''));

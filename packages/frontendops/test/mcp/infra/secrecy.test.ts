@@ -18,7 +18,14 @@ import { readDeployTarget } from '../../../src/stacks/resolve.ts';
 import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
 import { writeFixtureBuild } from '../../support/fixture-build.ts';
 import { startTestS3, type TestS3 } from '../../support/local-s3.ts';
-import { APP, COMMITS, connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
+import {
+  APP,
+  COMMITS,
+  connectInfra,
+  type InfraClient,
+  type InfraFixture,
+  startInfraFixture,
+} from '../../support/mcp-infra.ts';
 
 const BROKEN = 'dashboard-hosting-broken';
 const MISSING_BUCKET = 'sophia-dashboard-missing-bucket';
@@ -161,5 +168,52 @@ describe('nothing sensitive reaches an MCP client', () => {
     // The walk itself was real: the public site URL and the deploy ids are there.
     expect(everything).toContain(edge.url);
     expect(everything).toContain(sync.structured.deployId as string);
+  });
+});
+
+describe("a stack's own state prefix reaches no MCP client", () => {
+  // A prefix of the stack's own choosing (a statePrefix output) says where its state lives, as a
+  // bucket name does. Damaged state objects are named in TAMPERED answers, which clients do get.
+  const PREFIX = 'ops-internal/acme-prod-7f3a/';
+  let f: InfraFixture;
+  let client: InfraClient;
+  beforeAll(async () => {
+    f = await startInfraFixture({ statePrefix: PREFIX });
+    client = await connectInfra(f.server());
+  });
+  afterAll(async () => {
+    await client?.close();
+    await f?.t.stop();
+  });
+
+  it('a damaged pin or audit head is reported as TAMPERED without the prefix', async () => {
+    const store = f.t.site.state;
+    await store.put(`${PREFIX}pin.json`, '{ not json');
+    const damaged = await client.call('get_status');
+    expect(damaged.isError).toBe(true);
+    expect(damaged.text).toMatch(/^TAMPERED/);
+    expect(damaged.text).toContain('pin.json');
+    expect(damaged.text).not.toContain('ops-internal');
+    await store.put(`${PREFIX}pin.json`, JSON.stringify({ stack: 'someone-else' }));
+    expect((await client.call('get_deploy_target', { commit: COMMITS[0] })).text).not.toContain(
+      'ops-internal',
+    );
+    await store.delete([`${PREFIX}pin.json`]);
+
+    await store.put(`${PREFIX}audit/head.json`, 'garbage');
+    const recorded = await client.call('record_request', {
+      request: 'what is live?',
+      planner: 'runbook',
+      intent: 'status',
+      outcome: 'answered',
+      message: 'x',
+      dryRun: false,
+      calls: [],
+    });
+    expect(recorded.isError).toBe(true);
+    expect(recorded.text).toMatch(/^TAMPERED/);
+    expect(recorded.text).not.toContain('ops-internal');
+    await store.delete([`${PREFIX}audit/head.json`]);
+    expect((await client.call('get_status')).isError).toBe(false);
   });
 });
