@@ -12,7 +12,9 @@
  *    endpoint honours conditional writes) and an audit entry naming the authenticated approver.
  *
  * A deploy id names exactly one plan (stack, app, commit, artifact, what was live), so an approval of
- * one deploy can never authorise a rollback or another commit.
+ * one deploy can never authorise a rollback or another commit. A canary's share of visitors is not
+ * part of its deploy id (a canary keeps its id from start to promote or abort), so the request and
+ * the signed statement carry it too: an approval of 5% is not one of 99%.
  */
 
 import type { KeyObject } from 'node:crypto';
@@ -60,6 +62,8 @@ const statementSchema = z.object({
   deployId: z.string(),
   nonce: z.string(),
   expiresAt: z.string(),
+  /** A canary's share of visitors, as the approver was shown it. */
+  weight: z.number().optional(),
   approver: z.string(),
   publicKey: z.string(),
   signedAt: z.string(),
@@ -91,12 +95,18 @@ export interface RequestInput {
 
 /**
  * The open request for this change: the one already made (so an approval given for it stays valid
- * while the agent asks again), or a new one with a fresh nonce once the last expired or was used.
+ * while the agent asks again), or a new one with a fresh nonce once the last expired, was used, or
+ * asked for another share of visitors (which also voids any approval of that one).
  */
 export async function openApprovalRequest(site: Site, input: RequestInput): Promise<ApprovalRequest> {
   checkDeployId(input.deployId);
   const existing = await readApprovalRequest(site, input.action, input.deployId);
-  if (existing && Date.parse(existing.expiresAt) > input.now && !(await isUsed(site, existing.nonce))) {
+  if (
+    existing &&
+    existing.weight === input.weight &&
+    Date.parse(existing.expiresAt) > input.now &&
+    !(await isUsed(site, existing.nonce))
+  ) {
     return existing;
   }
   const request: ApprovalRequest = {
@@ -158,6 +168,7 @@ export async function signApproval(
     deployId: request.deployId,
     nonce: request.nonce,
     expiresAt: request.expiresAt,
+    ...(request.weight !== undefined ? { weight: request.weight } : {}),
     approver: signer.name,
     publicKey: encodePublicKey(signer.key),
     signedAt: new Date(now).toISOString(),
@@ -184,7 +195,7 @@ export async function signApproval(
 
 /**
  * The signed approval of this request, checked: signature by a key the stack's policy lists under the
- * name it claims, same stack, action, deploy id and nonce, unexpired, unused. null when there is
+ * name it claims, same stack, action, deploy id, nonce and share of visitors, unexpired, unused. null when there is
  * none; a reason when there is one that does not hold (forged, for another request, expired).
  */
 export async function checkSignedApproval(
@@ -211,6 +222,11 @@ export async function checkSignedApproval(
     statement.nonce === request.nonce &&
     statement.expiresAt === request.expiresAt;
   if (!same) return { rejected: 'it answers another request (stack, action, deploy id or nonce differ)' };
+  if (statement.weight !== request.weight) {
+    const share = (weight?: number) =>
+      weight === undefined ? 'no share of visitors' : `${weight}% of visitors`;
+    return { rejected: `it approves ${share(statement.weight)}, but ${share(request.weight)} was asked for` };
+  }
   if (Date.parse(statement.expiresAt) <= now) return { rejected: `it expired at ${statement.expiresAt}` };
   return {
     approval: { by: `${statement.approver} (approver key ${keyFingerprint(listed)})`, via: 'signed' },

@@ -3,10 +3,22 @@
  * write), invalidate_cdn has nothing to invalidate — it verifies through the edge and records —
  * and rollback is one key write; no result names the release store, a bucket or an endpoint.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
+import { approveRequest } from '../../../src/cli/approve-deploy.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
-import { APP, ARTIFACTS, type AtomicEnv, HOSTING, startAtomicEnv } from '../../support/atomic-env.ts';
+import {
+  APP,
+  ARTIFACTS,
+  type AtomicEnv,
+  HOSTING,
+  request,
+  startAtomicEnv,
+} from '../../support/atomic-env.ts';
 import { Browser, releaseOf } from '../../support/edge-probe.ts';
 import { connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
 
@@ -155,6 +167,66 @@ describe('infra tools on an atomic stack', () => {
       expect(await served()).toBe('v2');
     } finally {
       await guarded.close();
+    }
+  });
+
+  it('attack: an approval of a 5% canary does not start it at 99%, even with the stored request edited', async () => {
+    const keys = await mkdtemp(join(tmpdir(), 'frontendops-canary-keys-'));
+    const keyPath = join(keys, 'ada.pem');
+    const site = {
+      ...t.site,
+      protected: true,
+      approval: { approvers: { Ada: await createApproverKey(keyPath, undefined) }, trustElicitation: false },
+    };
+    const guarded = await connectInfra(
+      createInfraServer({
+        config: { ...defaultConfig(), protected: [t.site.target.stack] },
+        defaultStack: t.site.target.stack,
+        openSite: async () => site,
+      }),
+    );
+    const approve = async (deployId: string) => {
+      let shown = '';
+      await approveRequest(site, {
+        deployId,
+        request: request('approve'),
+        loadKey: () => loadApproverKey(keyPath, undefined),
+        confirm: async (preview) => {
+          shown = preview.description;
+          return true;
+        },
+      });
+      return shown;
+    };
+    try {
+      const before = (await t.store().read()).value;
+      const ask = await guarded.call('start_canary', { commit: C[0], percent: 5, app: APP });
+      const deployId = /frontendops approve (\S+) --stack/.exec(ask.text)?.[1] ?? '';
+      expect(await approve(deployId)).toMatch(/^send 5% of /);
+
+      // The model (or any MCP client) asks for more than the person approved: same deploy id.
+      const wider = await guarded.call('start_canary', { commit: C[0], percent: 99, app: APP });
+      expect(wider.isError).toBe(true);
+      expect(wider.text).toMatch(/APPROVAL_REQUIRED: .*send 99%/);
+      expect((await t.store().read()).value).toEqual(before);
+
+      // Whoever can write the state bucket edits the stored request to the share they want: Ada's
+      // signature names the share she was shown.
+      const { findApprovalRequests } = await import('../../../src/state/approvals.ts');
+      const [open] = await findApprovalRequests(t.site, deployId);
+      const key = `${t.site.target.statePrefix}approvals/requests/canary-${deployId}.json`;
+      expect(open?.weight).toBe(99);
+      expect(await approve(deployId)).toMatch(/^send 99% of /);
+      await t.site.state.put(key, JSON.stringify({ ...open, weight: 40 }));
+      const edited = await guarded.call('start_canary', { commit: C[0], percent: 40, app: APP });
+      expect(edited.isError).toBe(true);
+      expect(edited.text).toMatch(
+        /APPROVAL_REQUIRED: .*it approves 99% of visitors, but 40% of visitors was asked for/,
+      );
+      expect((await t.store().read()).value).toEqual(before);
+    } finally {
+      await guarded.close();
+      await rm(keys, { recursive: true, force: true });
     }
   });
 });
