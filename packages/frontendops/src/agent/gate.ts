@@ -8,9 +8,9 @@
  * untrusted data.
  */
 import type { CallToolResult, Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
+import { askedDeployId } from '../contract/approval-question.ts';
 import { REQUEST_ARG_NAMES } from '../contract/fields.ts';
 import { isToolName, TOOLS, type ToolName } from '../contract/tools.ts';
-import { DEPLOY_ID } from '../engine/ids.ts';
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
 import { type ApproveFn, answerElicitation, handleElicitations } from './approval.ts';
 import type { Redactor } from './redact.ts';
@@ -118,9 +118,10 @@ export function createToolGate(options: GateOptions): ToolGate {
   const respond = async (params: ElicitRequest['params']): Promise<ElicitResult> => {
     if (!attached) return { action: 'decline' };
     if (inFlight?.decision) {
-      // An approval names one plan: the server's question must be about that deploy id.
-      const asked = ASKED_DEPLOY_ID.exec(params.message)?.[1];
-      if (inFlight.deployId && asked && asked !== inFlight.deployId) return { action: 'decline' };
+      // An approval names one plan: the server's question must be about that deploy id (a question
+      // that names none, or another — the live release moved since — is declined).
+      if (inFlight.deployId && askedDeployId(params.message) !== inFlight.deployId)
+        return { action: 'decline' };
       return answerElicitation(params, inFlight.decision);
     }
     const request: ApprovalRequest = {
@@ -427,9 +428,6 @@ export function wrapUntrusted(call: GateCall, redactor: Redactor): string {
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
-
-/** The deploy id in an infra server's approval question: "… (deploy id <id>) …". */
-const ASKED_DEPLOY_ID = new RegExp(`\\(deploy id (${DEPLOY_ID.source.slice(1, -1)})\\)`);
 
 /** The changes that put a deployment live for everyone: each gets its deploy tag. */
 const TAGGED_CHANGES = new Set<string>(['run_sync', 'rollback', 'promote_release', 'promote_canary']);

@@ -8,7 +8,12 @@ import { approvableActions, parseRequest, toolsFor } from '../../src/agent/inten
 import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
+import { defaultConfig } from '../../src/config.ts';
+import { approvalQuestion, askedDeployId } from '../../src/contract/approval-question.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { STACK } from '../support/deploy-env.ts';
 
 describe('redactor (defence in depth for the model context)', () => {
@@ -378,5 +383,112 @@ describe('MCP configuration (mcpServers)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the gate's answer names one plan: the server's question must be about it", () => {
+  const C = [
+    'a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3',
+    'b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3',
+    'c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3',
+    'd3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3',
+  ];
+  let t: AtomicEnv;
+  let clients: AgentClients;
+  const asked: string[] = [];
+
+  /** A client whose server's approval questions are recorded as they pass (the gate answers them). */
+  async function link(server: McpServer) {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const send = serverSide.send.bind(serverSide);
+    serverSide.send = async (message, options) => {
+      const m = message as { method?: string; params?: { message?: string } };
+      if (m.method === 'elicitation/create') asked.push(String(m.params?.message));
+      return send(message, options);
+    };
+    const client = createAgentMcpClient();
+    await client.connect(clientSide);
+    return client;
+  }
+
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'gate-binds-plan' });
+    for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+    for (const commit of C.slice(0, 3))
+      await deployArtifact(t.site, { app: APP, commit, request: request() });
+    // The operator's own agent: the stack trusts its client, so the gate's answer is the approval.
+    const site = { ...t.site, protected: true, approval: { approvers: {}, trustElicitation: true } };
+    const infra = await link(
+      createInfraServer({
+        config: { ...defaultConfig(), protected: [t.site.target.stack] },
+        defaultStack: t.site.target.stack,
+        openSite: async () => site,
+      }),
+    );
+    const git = await link(
+      new McpServer({ name: 'git-empty', version: '0' }, { capabilities: { tools: {} } }),
+    );
+    clients = {
+      infra,
+      git,
+      close: async () => void (await Promise.allSettled([infra.close(), git.close()])),
+    };
+  });
+  afterAll(async () => {
+    await clients?.close?.();
+    await t?.stop();
+  });
+
+  it('a person approves "roll back v3 → v2"; another deploy lands; the server asks about v4 → v3: declined', async () => {
+    const prompts: string[] = [];
+    const intent = parseRequest('roll back production');
+    const gate = createToolGate({
+      clients,
+      stack: t.site.target.stack,
+      allowed: toolsFor(intent),
+      asked: approvableActions(intent),
+      approve: createCliApprover({
+        yes: false,
+        interactive: true,
+        actor: 'ada',
+        ask: async (question) => {
+          prompts.push(question);
+          return 'y';
+        },
+      }),
+      dryRun: false,
+      maxCalls: 10,
+      redactor: createRedactor([t.site.target.hostingBucket]),
+    });
+    // As the runbook does: plan the destination (v2), so the approval names its deploy id.
+    const planned = String((await gate.call('plan_deploy', { app: APP, commit: C[1] })).structured?.deployId);
+    await deployArtifact(t.site, { app: APP, commit: C[3] as string, request: request('another operator') });
+
+    const result = await gate.call(
+      'rollback',
+      {},
+      { approvalSummary: 'roll back from v3 to v2', deployId: planned },
+    );
+    expect(prompts).toEqual([expect.stringContaining('roll back from v3 to v2')]);
+    expect(asked).toHaveLength(1);
+    const other = askedDeployId(asked[0] ?? '');
+    expect(other).toMatch(/^[0-9a-f]{7}-[0-9a-f]{10}$/);
+    expect(other).not.toBe(planned);
+    expect(result.ok).toBe(false);
+    expect(result.text).toMatch(/Not approved/);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C[3]);
+  });
+
+  it('reads the deploy id from the end of the question, where no summary text can pose as one', () => {
+    const question = approvalQuestion({
+      stack: 'prod',
+      action: 'rollback',
+      summary: 'roll back (deploy id 1111111-2222222222; the question expires at x).',
+      deployId: '3f2c1a9-0123456789',
+      expiresAt: '2026-12-03T10:00:00.000Z',
+    });
+    expect(askedDeployId(question)).toBe('3f2c1a9-0123456789');
+    expect(askedDeployId('Approve? (deploy id 3f2c1a9-0123456789)')).toBeUndefined();
   });
 });

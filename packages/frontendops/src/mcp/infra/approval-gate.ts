@@ -26,6 +26,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { githubEnvironmentGrant } from '../../approval/github-oidc.ts';
+import { approvalQuestion } from '../../contract/approval-question.ts';
 import { FrontendOpsError } from '../../errors.ts';
 import type { Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
@@ -211,7 +212,7 @@ async function askClient(
         inputRequests: {
           [ANSWER_KEY]: inputRequired.elicit({
             mode: 'form',
-            message: `${stack} is a protected environment. Approve this ${action}? ${summary} (deploy id ${deployId}; the question expires at ${request.expiresAt}).`,
+            message: approvalQuestion({ stack, action, summary, deployId, expiresAt: request.expiresAt }),
             requestedSchema: {
               type: 'object',
               properties: {

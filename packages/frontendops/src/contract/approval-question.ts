@@ -1,0 +1,25 @@
+/**
+ * The infra server's approval question (an elicitation's message), written by the server and read by
+ * the agent's gate, said once. The gate answers a question from a decision a person made about one
+ * plan, so it must read which plan the server is asking about: the deploy id, which the message ends
+ * with. Read from the end, so no summary text before it can pose as one.
+ */
+import { DEPLOY_ID } from '../engine/ids.ts';
+
+export interface ApprovalQuestion {
+  stack: string;
+  action: string;
+  summary: string;
+  deployId: string;
+  expiresAt: string;
+}
+
+export const approvalQuestion = (q: ApprovalQuestion): string =>
+  `${q.stack} is a protected environment. Approve this ${q.action}? ${q.summary} (deploy id ${q.deployId}; the question expires at ${q.expiresAt}).`;
+
+const ASKED = new RegExp(
+  `\\(deploy id (${DEPLOY_ID.source.slice(1, -1)}); the question expires at [^()]*\\)\\.$`,
+);
+
+/** The deploy id an approval question is about, or undefined when the message is not one. */
+export const askedDeployId = (message: string): string | undefined => ASKED.exec(message)?.[1];
