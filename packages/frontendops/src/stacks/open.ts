@@ -18,6 +18,7 @@ import { badInput } from '../errors.ts';
 import type { Cdn, Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
+import { AUDIT_HEAD } from '../state/names.ts';
 import { createStateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
 import { readStack } from './resolve.ts';
@@ -82,6 +83,18 @@ export async function openSite(
   if (!marker) return site;
   if (sameEnvironment(target, marker)) {
     if (marker.protected && !site.protected) site.protected = true;
+    return site;
+  }
+  // A marker leads an alias, or an outputs file that names no stack, to the environment's one
+  // history. It never leads a stack away from the history its own state location holds: whoever
+  // can write the hosting bucket could otherwise point it at a copy of that chain (under the state
+  // prefix, outside the create-only entries), cut after the newest deploy tag, and every command,
+  // `audit verify` included, would read the copy. The stack's own chain reports the marker instead.
+  if (await site.state.get(`${target.statePrefix}${AUDIT_HEAD}`)) {
+    if (marker.protected && !site.protected) site.protected = true;
+    const notice = `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history elsewhere, but ${target.stack}'s own history is where its outputs say: the marker is not followed. Run \`frontendops audit verify --stack ${ref}\`.`;
+    site.notices.push(notice);
+    (options.onNotice ?? printNotice)(notice);
     return site;
   }
   site.close();

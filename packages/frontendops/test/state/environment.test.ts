@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
+import { readAudit, readAuditHead, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { cli } from '../support/run-cli.ts';
@@ -255,12 +255,23 @@ describe('the marker under the audit chain', () => {
   it("a bucket pointed at another environment's history is caught: no entry of that chain marked it", async () => {
     const stagingOutputs = join(t.tmp, `${STAGING}.json`);
     const ownMarker = (await markerOf(HOSTING)) as Buffer;
-    // The staging marker copied into the production bucket: production now opens as staging, with
-    // staging's history and chain, which verify by themselves.
+    // The staging marker copied into the production bucket. Opened by its own outputs, production
+    // keeps its own history (the marker is not followed away from it), whose chain reports it…
     await putMarker(HOSTING, (await markerOf(STAGING_HOSTING)) as Buffer);
     const redirected = await verifyOf(named);
     expect(redirected).toMatchObject({ code: 1, ok: false });
     expect(redirected.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: where,
+        reason: expect.stringMatching(/was changed after entry \d+ recorded it/),
+      }),
+    ]);
+    // …and opened by outputs that name no stack (only the marker says which environment this is),
+    // it opens as staging, whose chain never marked this bucket.
+    const unnamed = await verifyOf(await outputsWithout('unnamed-redirected.json'));
+    expect(unnamed).toMatchObject({ code: 1, ok: false });
+    expect(unnamed.problems).toEqual([
       expect.objectContaining({
         kind: 'tampered',
         object: where,
@@ -272,5 +283,77 @@ describe('the marker under the audit chain', () => {
 
     await putMarker(HOSTING, ownMarker);
     expect(await verifyOf(named)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("a marker pointed at a copy of the stack's own chain is not followed: its own chain reports it", async () => {
+    // Whoever can write the hosting bucket and the state prefix (the deployer role) copies the chain
+    // and what it binds to a location under the prefix where nothing is create-only, adds an
+    // entry there that marks the bucket, and points the marker at the copy. Followed, the copy
+    // would verify (and match the deploy tags, its entries being the same) while leaving out any
+    // entry after it, and later entries could be rewritten there at will.
+    const prefix = t.target.statePrefix;
+    const fork = `${prefix}fork/`;
+    for (const object of await t.site.state.list(prefix)) {
+      if (/\/(locks|probe)\//.test(object.key)) continue;
+      const body = (await t.site.state.get(object.key))?.body;
+      if (body) await t.site.state.put(`${fork}${object.key.slice(prefix.length)}`, body);
+    }
+    const ownMarker = (await markerOf(HOSTING)) as Buffer;
+    const marker = { ...JSON.parse(ownMarker.toString()), statePrefix: fork };
+    const head = await readAuditHead(t.site.state, fork);
+    if (!head) throw new Error('the copy has no head');
+    const unsigned = {
+      seq: head.seq + 1,
+      at: new Date().toISOString(),
+      type: 'environment',
+      data: {
+        stack: STACK,
+        protected: true,
+        previous: STACK,
+        hostingBucket: HOSTING,
+        markerDigest: stateDigest(marker),
+      },
+      prevHash: head.hash,
+    };
+    const entry = { ...unsigned, hash: stateDigest(unsigned) };
+    await t.site.state.put(`${fork}${auditEntryName(entry.seq)}`, JSON.stringify(entry));
+    await t.site.state.put(`${fork}${AUDIT_HEAD}`, JSON.stringify({ seq: entry.seq, hash: entry.hash }));
+    await putMarker(HOSTING, JSON.stringify(marker));
+    expect(
+      (await verifyAudit(t.site.state, fork, { hosting: { bucket: HOSTING, store: t.site.hosting } })).ok,
+    ).toBe(true);
+
+    const redirected = await verifyOf(named);
+    expect(redirected).toMatchObject({ code: 1, ok: false });
+    expect(redirected.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: where,
+        reason: expect.stringMatching(/was changed after entry/),
+      }),
+    ]);
+    const status = await run(['status', '--stack', named]);
+    expect(status.stderr).toMatch(/the marker is not followed/);
+
+    // The next change goes to the stack's own chain, recording the marker it puts back.
+    const ownHead = await readAuditHead(t.site.state, prefix);
+    const forkHead = await readAuditHead(t.site.state, fork);
+    const deployed = await run([
+      'deploy',
+      '--stack',
+      named,
+      '--commit',
+      COMMITS[0] as string,
+      '--yes',
+      '--no-tag',
+    ]);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect((await readAuditHead(t.site.state, prefix))?.seq).toBeGreaterThan(ownHead?.seq ?? 0);
+    expect(await readAuditHead(t.site.state, fork)).toEqual(forkHead);
+    expect(JSON.parse(((await markerOf(HOSTING)) as Buffer).toString())).toMatchObject({
+      statePrefix: prefix,
+    });
+    expect(await verifyOf(named)).toMatchObject({ ok: true, problems: [] });
+    await t.site.state.delete((await t.site.state.list(fork)).map((o) => o.key));
   });
 });
