@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { UNSERVED_PREFIX } from 'frontendops/access';
 import { VIEWER_REQUEST_CODE } from './spa-rewrite.ts';
 
 /** AWS managed cache policy "Managed-CachingOptimized": honours the objects' Cache-Control headers. */
@@ -121,6 +122,15 @@ export function createCdn(args: CdnArgs) {
             Action: 's3:ListBucket',
             Resource: args.hostingBucket.arn,
             Condition: { StringEquals: { 'AWS:SourceArn': distribution.arn } },
+          },
+          {
+            // FrontendOps' own objects (the environment marker names where the state lives) are
+            // never served, whatever the viewer-request function does.
+            Sid: 'CloudFrontNeverReadsFrontendOpsObjects',
+            Effect: 'Deny',
+            Principal: { Service: 'cloudfront.amazonaws.com' },
+            Action: 's3:GetObject',
+            Resource: pulumi.interpolate`${args.hostingBucket.arn}/${UNSERVED_PREFIX}*`,
           },
           {
             Sid: 'DenyInsecureTransport',

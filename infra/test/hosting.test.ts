@@ -164,8 +164,17 @@ describe('buckets', () => {
       expect([s.Action].flat().every((a) => a === 's3:GetObject' || a === 's3:ListBucket')).toBe(true);
     }
     expect(allows.find((s) => s.Action === 's3:GetObject')?.Resource).toBe('arn:aws:s3:::hosting-7f3a/*');
-    const denyHttp = statements.find((s) => s.Effect === 'Deny');
+    const denyHttp = statements.find((s) => s.Effect === 'Deny' && s.Condition !== undefined);
     expect(denyHttp?.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+    // FrontendOps' own objects (the environment marker names the state bucket) are never served.
+    const denyOwn = statements.filter((s) => s.Effect === 'Deny' && s.Condition === undefined);
+    expect(denyOwn).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'cloudfront.amazonaws.com' },
+        Action: 's3:GetObject',
+        Resource: 'arn:aws:s3:::hosting-7f3a/.frontendops/*',
+      }),
+    ]);
   });
 });
 

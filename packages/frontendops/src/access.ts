@@ -17,7 +17,14 @@
  * refuses everything else with AccessDenied, as S3 does: a key outside them is a command that fails
  * on AWS. No I/O (`frontendops/access`).
  */
-import { APPROVALS_USED, AUDIT, AUDIT_ENTRIES, ENVIRONMENT_MARKER, PUBLISH_LOG } from './state/names.ts';
+import {
+  APPROVALS_USED,
+  AUDIT,
+  AUDIT_ENTRIES,
+  ENVIRONMENT_MARKER,
+  HOSTING_OWN,
+  PUBLISH_LOG,
+} from './state/names.ts';
 
 export type S3Bucket = 'artifacts' | 'hosting' | 'state';
 export type S3Action = 'read' | 'write' | 'delete';
@@ -46,6 +53,12 @@ export interface RoleScope {
    */
   createOnly: readonly { bucket: S3Bucket; prefix: string }[];
 }
+
+/**
+ * Where in the hosting bucket FrontendOps keeps its own objects (the environment marker, which names
+ * where the state lives): no viewer may read them, so the CDN's read of the bucket excludes them.
+ */
+export const UNSERVED_PREFIX = HOSTING_OWN;
 
 /** Under a stack's state prefix: where a process writes the object that tells whether the endpoint honours conditional writes. */
 export const CONDITIONAL_WRITE_PROBES = 'probe/';

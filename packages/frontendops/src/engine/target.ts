@@ -88,6 +88,13 @@ export function resolveDeployTarget(stack: StackOutputs): DeployTarget {
   }
   const stateBucket = read('stateBucket') ?? base.artifactsBucket;
   checkBucket(stack, 'stateBucket', stateBucket);
+  if (stateBucket === base.hostingBucket) {
+    throw badInput(
+      `Stack ${stack.stack}: the state bucket is the hosting bucket; they must differ, or the site could serve its ` +
+        'own history (records, audit entries, approvals) to any visitor. Set the stateBucket output to another bucket, ' +
+        'or leave it out to keep the state in the artifacts bucket.',
+    );
+  }
 
   const region = read('region') ?? base.region ?? DEFAULT_REGION;
   const endpoint = read('endpoint') ?? base.endpoint;

@@ -6,6 +6,7 @@
  * HTML (a browser must not receive index.html for a missing script or stylesheet).
  */
 import type { ObjectStore, StoredObject } from '../ports.ts';
+import { HOSTING_OWN } from '../state/names.ts';
 
 export const INDEX_KEY = 'index.html';
 
@@ -17,6 +18,7 @@ export type OriginAnswer =
 export async function fetchFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
   const decoded = decodePath(pathname);
   if (typeof decoded !== 'string') return decoded;
+  if (isUnserved(decoded)) return { kind: 'not-found' };
   const key = decoded === '/' ? INDEX_KEY : decoded.slice(1);
   const object = key === '' ? null : await origin.get(key);
   if (object) return { kind: 'object', object, key };
@@ -32,6 +34,7 @@ export async function fetchFromOrigin(origin: ObjectStore, pathname: string): Pr
 export async function fetchExactFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
   const decoded = decodePath(pathname);
   if (typeof decoded !== 'string') return decoded;
+  if (isUnserved(decoded)) return { kind: 'not-found' };
   const key = decoded.slice(1);
   const object = key === '' ? null : await origin.get(key);
   return object ? { kind: 'object', object, key } : { kind: 'not-found' };
@@ -73,3 +76,9 @@ function hasExtension(path: string): boolean {
   const name = path.slice(path.lastIndexOf('/') + 1);
   return name.lastIndexOf('.') > 0;
 }
+
+/**
+ * FrontendOps' own objects in the hosting bucket (the environment marker) are never served: on AWS
+ * the bucket policy denies CloudFront reading them (S3 answers it 403); here, a plain 404.
+ */
+const isUnserved = (decodedPath: string) => decodedPath.startsWith(`/${HOSTING_OWN}`);

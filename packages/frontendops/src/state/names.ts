@@ -4,8 +4,13 @@
  * bind them, how `audit verify` finds them and which of them the CI roles may only create, see
  * src/access.ts), and the environment marker in a hosting bucket.
  */
-/** The hosting bucket's environment marker (state/environment.ts); never pruned, never served. */
-export const ENVIRONMENT_MARKER = '.frontendops/environment.json';
+/**
+ * FrontendOps' own objects in a hosting bucket: never pruned, and never served (the edge answers 404
+ * below it; infra's bucket policy denies CloudFront reading it).
+ */
+export const HOSTING_OWN = '.frontendops/';
+/** The hosting bucket's environment marker (state/environment.ts). */
+export const ENVIRONMENT_MARKER = `${HOSTING_OWN}environment.json`;
 /** Everything of the atomic releases is under this. */
 export const ATOMIC = 'atomic/';
 export const ATOMIC_STATE = `${ATOMIC}state.json`;

@@ -145,6 +145,11 @@ describe('resolveDeployTarget — refusals name outputs, never values', () => {
       ['the same bucket'],
     ],
     [
+      'state in the hosting bucket (the site would serve its history)',
+      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', stateBucket: 'h-bucket' },
+      ['the state bucket is the hosting bucket', 'Set the stateBucket output to another bucket'],
+    ],
+    [
       'bad state bucket',
       { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', stateBucket: 'x' },
       ['stateBucket'],

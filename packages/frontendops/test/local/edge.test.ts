@@ -8,6 +8,7 @@ import { type LocalEdge, startLocalEdge } from '../../src/local/edge.ts';
 import { cacheTtlSeconds } from '../../src/local/edge-cache.ts';
 import { startHttpServer } from '../../src/local/edge-http.ts';
 import type { ObjectStore } from '../../src/ports.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 
 const DISTRIBUTION = 'ELOCALEDGE0001';
@@ -169,6 +170,25 @@ describe('local edge serving the hosting bucket over the real S3 protocol', () =
       cacheControl: 'public, max-age=300',
     });
     expect((await read('/favicon.ico')).status).toBe(200);
+  });
+
+  it("never serves FrontendOps' own objects: the environment marker names where the state lives", async () => {
+    await bucket.put(
+      ENVIRONMENT_MARKER,
+      JSON.stringify({
+        v: 1,
+        stack: 'prod',
+        stateBucket: 'state',
+        statePrefix: 'ops/prod/',
+        protected: true,
+      }),
+    );
+    for (const path of [`/${ENVIRONMENT_MARKER}`, '/%2efrontendops/environment.json', '/.frontendops/']) {
+      const answer = await read(path);
+      expect(answer.status, path).toBe(404);
+      expect(answer.body).not.toMatch(/stateBucket|ops\/prod/);
+    }
+    expect((await read('/.frontendops-like/page')).status).toBe(200);
   });
 
   it('answers If-None-Match with 304 from the cache and from the origin', async () => {
