@@ -2,17 +2,22 @@
  * A person's approval, asked by the agent's gate before a change of a protected environment (the
  * infra server then asks for its own, stronger proof; see mcp/infra/approval-gate.ts). The server's
  * elicitation is answered from the same decision, so a person is asked once. `--yes` approves only
- * the kind of change the request's words name (a deploy request never approves a rollback); anything
- * else is asked at the terminal, or refused without one.
+ * the change the request's words name: its kind (a deploy request never approves a rollback), its
+ * commit ("the latest" is what latest_commit answered) and a canary's share; anything else is asked
+ * at the terminal, or refused without one.
  */
 import { createInterface } from 'node:readline/promises';
 import type { Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
 
-/** `asked`: the changes the request's words name (intents.ts approvableActions), decided without a model. */
+/**
+ * `asked`: the changes the request's words name (intents.ts approvableActions), decided without a
+ * model; `departs`: how this change departs from what else they name (another commit, another
+ * canary share), when it does.
+ */
 export type ApproveFn = (
   request: ApprovalRequest,
-  context: { asked: readonly ApprovalAction[] },
+  context: { asked: readonly ApprovalAction[]; departs?: string },
 ) => Promise<ApprovalDecision>;
 
 export interface CliApproverOptions {
@@ -28,8 +33,8 @@ export interface CliApproverOptions {
 export const APPROVE_HINT = 'Run it again with --yes to approve, or from a terminal to be asked.';
 
 export function createCliApprover(options: CliApproverOptions): ApproveFn {
-  return async (request, { asked }) => {
-    if (options.yes && asked.includes(request.action)) {
+  return async (request, { asked, departs }) => {
+    if (options.yes && asked.includes(request.action) && !departs) {
       return {
         approved: true,
         by: options.actor,
@@ -37,12 +42,17 @@ export function createCliApprover(options: CliApproverOptions): ApproveFn {
       };
     }
     if (!options.interactive) {
-      const why = options.yes
-        ? `--yes approves only ${asked.length ? `a ${asked.join(' or ')}` : 'the change the request names, and it names none'}; this ${request.action} was not asked for`
-        : 'no terminal to ask and no --yes';
+      const why = !options.yes
+        ? 'no terminal to ask and no --yes'
+        : !asked.includes(request.action)
+          ? `--yes approves only ${asked.length ? `a ${asked.join(' or ')}` : 'the change the request names, and it names none'}; this ${request.action} was not asked for`
+          : `--yes approves only the change the request names: ${departs}`;
       return { approved: false, by: 'nobody', via: why };
     }
-    const answer = await options.ask(`Approve: ${request.summary}\nProceed on ${request.stack}? [y/N] `);
+    const note = departs ? `Note: ${departs}.\n` : '';
+    const answer = await options.ask(
+      `Approve: ${request.summary}\n${note}Proceed on ${request.stack}? [y/N] `,
+    );
     return { approved: /^y(es)?$/i.test(answer.trim()), by: options.actor, via: 'terminal prompt' };
   };
 }

@@ -13,6 +13,7 @@ import { REQUEST_ARG_NAMES } from '../contract/fields.ts';
 import { isToolName, TOOLS, type ToolName } from '../contract/tools.ts';
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
 import { type ApproveFn, answerElicitation, handleElicitations } from './approval.ts';
+import type { NamedChange } from './intents.ts';
 import type { Redactor } from './redact.ts';
 import type { AgentClients, AgentEvent, ToolCallRecord } from './types.ts';
 
@@ -25,6 +26,12 @@ export interface GateOptions {
   approve: ApproveFn;
   /** The changes the request's words name: what `--yes` may approve. */
   asked: readonly ApprovalAction[];
+  /**
+   * What else the words name (intents.ts namedChange): the commit (`ref`; null: the latest) and a
+   * canary's share. A change of another commit or share departs from them, and `--yes` does not
+   * approve it: the person is asked, or it is refused.
+   */
+  named?: NamedChange | undefined;
   dryRun: boolean;
   /** Hard limit on tool calls per request, refused or not. */
   maxCalls: number;
@@ -101,6 +108,8 @@ export function createToolGate(options: GateOptions): ToolGate {
   const changes: Change[] = [];
   /** Stacks a server said are unprotected (get_status, get_deploy_target): no approval asked there. */
   const unprotected = new Set<string>();
+  /** Full shas the git server answered, in this request, for the commit its words name. */
+  const namedShas = new Set<string>();
   let inFlight: {
     tool: string;
     stack: string;
@@ -287,14 +296,17 @@ export function createToolGate(options: GateOptions): ToolGate {
       const request: ApprovalRequest = {
         action: actionOf(name),
         stack: stack || "the server's stack",
+        // The server's description of a handle's plan, the runbook's words, or the call's own
+        // arguments: never a description a model could make say something else.
         summary: options.redactor.text(
           handle?.description ??
             hints.approvalSummary ??
-            `roll back ${stack} to ${args.to ? String(args.to) : 'the previous release'}`,
+            describeCall(name, args, stack || "the server's stack"),
         ),
         ...(handle ? { deployId: handle.deployId } : hints.deployId ? { deployId: hints.deployId } : {}),
       };
-      decision = await options.approve(request, { asked: options.asked });
+      const departs = departure(name, args, handle);
+      decision = await options.approve(request, { asked: options.asked, ...(departs ? { departs } : {}) });
       approvedDeployId = request.deployId;
       approvals.push({ request, decision });
       emit({ type: 'approval', request, decision });
@@ -344,7 +356,7 @@ export function createToolGate(options: GateOptions): ToolGate {
         );
       }
       structured = checked.data as Record<string, unknown>;
-      learn(name, structured, stack);
+      learn(name, args, structured, stack);
     }
     // The server asked (elicitation) during this call and the person said no.
     const declined = result.isError === true && flight.decision?.approved === false;
@@ -355,8 +367,54 @@ export function createToolGate(options: GateOptions): ToolGate {
     });
   }
 
+  /**
+   * How a change departs from what the request's words name, or undefined: another canary share,
+   * or a commit the words do not name (for "the latest": one no latest_commit answer named).
+   */
+  function departure(name: ToolName, args: Record<string, unknown>, handle?: HandleInfo): string | undefined {
+    const named = options.named;
+    if (!named) return undefined;
+    if (name === 'start_canary' && named.percent !== undefined && args.percent !== named.percent) {
+      return `the request names a ${named.percent}% canary, and this one sends ${String(args.percent)}% of visitors`;
+    }
+    const commit =
+      name === 'run_sync'
+        ? handle?.deployId.slice(0, 7)
+        : name === 'start_canary'
+          ? String(args.commit)
+          : name === 'promote_release'
+            ? String(args.to).split('-')[0]
+            : undefined;
+    if (commit === undefined) return undefined;
+    const ref = named.ref;
+    const isNamed = (sha: string) => sha.startsWith(commit);
+    if (ref !== null && (commit.startsWith(ref) || ref.startsWith(commit))) return undefined;
+    if ([...namedShas].some(isNamed)) return undefined;
+    return ref === null
+      ? `the request asks for the latest commit, and this change is of ${commit}, which no latest_commit answer of this request named`
+      : `the request names ${ref}, and this change is of ${commit}`;
+  }
+
   /** What later calls may rely on: handles issued, what went live, which stacks need no approval. */
-  function learn(name: ToolName, data: Record<string, unknown>, stack: string): void {
+  function learn(
+    name: ToolName,
+    args: Record<string, unknown>,
+    data: Record<string, unknown>,
+    stack: string,
+  ): void {
+    const named = options.named;
+    const answeredSha = (data.commit as { sha?: unknown } | null | undefined)?.sha;
+    if (named && typeof answeredSha === 'string') {
+      // "The latest": the default branch's newest commit of the app's directory, not of a ref or
+      // path a model picked (which could name any older release).
+      const latest =
+        name === 'latest_commit' &&
+        named.ref === null &&
+        args.ref === undefined &&
+        (args.path === undefined || named.path === undefined || args.path === named.path);
+      if (latest) namedShas.add(answeredSha);
+      if (name === 'get_commit' && named.ref !== null && args.ref === named.ref) namedShas.add(answeredSha);
+    }
     if (name === 'get_deploy_target') {
       const target = data as {
         handle: string;
@@ -428,6 +486,25 @@ export function wrapUntrusted(call: GateCall, redactor: Redactor): string {
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** A change without a plan the server described, in the words of its own arguments. */
+function describeCall(name: ToolName, args: Record<string, unknown>, stack: string): string {
+  const release = (ref: unknown) => (ref ? String(ref) : 'the release before the live one');
+  switch (name) {
+    case 'rollback':
+      return `roll back ${stack} to ${release(args.to)}`;
+    case 'start_canary':
+      return `send ${String(args.percent)}% of ${stack}'s visitors to ${args.app ? `${String(args.app)}@` : ''}${String(args.commit)} (canary)`;
+    case 'promote_canary':
+      return `send all of ${stack}'s visitors to its canary release`;
+    case 'abort_canary':
+      return `stop ${stack}'s canary: everyone back on the live release`;
+    case 'promote_release':
+      return `make ${String(args.to)} live for everyone on ${stack}, clearing its pin`;
+    default:
+      return `${name} on ${stack}`;
+  }
+}
 
 /** The changes that put a deployment live for everyone: each gets its deploy tag. */
 const TAGGED_CHANGES = new Set<string>(['run_sync', 'rollback', 'promote_release', 'promote_canary']);

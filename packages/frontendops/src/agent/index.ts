@@ -15,7 +15,14 @@ import { isFrontendOpsError } from '../errors.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ApproveFn } from './approval.ts';
 import { createToolGate, type ToolGate } from './gate.ts';
-import { approvableActions, describeIntent, type Intent, parseRequest, toolsFor } from './intents.ts';
+import {
+  approvableActions,
+  describeIntent,
+  type Intent,
+  namedChange,
+  parseRequest,
+  toolsFor,
+} from './intents.ts';
 import { connectAgentClients, defaultMcpConfig, type McpConfig } from './mcp-clients.ts';
 import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
@@ -126,6 +133,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
         stack,
         allowed: toolsFor(intent),
         asked: approvableActions(intent),
+        named: namedChange(intent, config.appPath),
         approve: options.approve,
         dryRun,
         maxCalls: options.maxCalls ?? 16,

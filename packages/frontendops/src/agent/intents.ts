@@ -71,6 +71,26 @@ export function toolsFor(intent: Intent): Set<ToolName> {
   return new Set([...READ_TOOLS, ...(extra[intent.kind] ?? [])]);
 }
 
+/**
+ * What a request's words name beyond the kind of change, for the changes that take a commit: the
+ * commit (`ref`: a sha or tag; null: the latest of the app's directory) and a canary's share.
+ */
+export interface NamedChange {
+  ref: string | null;
+  percent?: number;
+  /** The app's directory: "the latest" is the newest commit touching it on the default branch. */
+  path?: string;
+}
+
+export function namedChange(intent: Intent, appPath?: string): NamedChange | undefined {
+  if (intent.kind !== 'deploy' && intent.kind !== 'promote' && intent.kind !== 'canary') return undefined;
+  return {
+    ref: intent.ref,
+    ...(intent.kind === 'canary' ? { percent: intent.percent } : {}),
+    ...(appPath ? { path: appPath } : {}),
+  };
+}
+
 /** The one kind of change `--yes` approves for this request: the one its words name. */
 export function approvableActions(intent: Intent): ApprovalAction[] {
   // A promote is a deploy (of a release, for everyone, lifting the pin): the same approval; a

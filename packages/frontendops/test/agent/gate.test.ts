@@ -2,9 +2,9 @@ import { InMemoryTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { answerElicitation, createCliApprover } from '../../src/agent/approval.ts';
+import { type ApproveFn, answerElicitation, createCliApprover } from '../../src/agent/approval.ts';
 import { createToolGate, type GateOptions } from '../../src/agent/gate.ts';
-import { approvableActions, parseRequest, toolsFor } from '../../src/agent/intents.ts';
+import { approvableActions, namedChange, parseRequest, toolsFor } from '../../src/agent/intents.ts';
 import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
@@ -490,5 +490,136 @@ describe("the gate's answer names one plan: the server's question must be about 
     });
     expect(askedDeployId(question)).toBe('3f2c1a9-0123456789');
     expect(askedDeployId('Approve? (deploy id 3f2c1a9-0123456789)')).toBeUndefined();
+  });
+});
+
+describe('--yes approves only the change the words name: its commit and its share', () => {
+  const yes = createCliApprover({ yes: true, interactive: false, actor: 'ada', ask: async () => 'n' });
+
+  it('"deploy the latest": not an older release the model picked, nor a "latest" of a ref it chose', async () => {
+    const e = await startAgentTestEnv();
+    const clients = await e.connect();
+    try {
+      const intent = parseRequest('deploy the latest dashboard');
+      const gate = createToolGate({
+        clients,
+        stack: STACK,
+        allowed: toolsFor(intent),
+        asked: approvableActions(intent),
+        named: namedChange(intent, 'apps/sophia-dashboard'),
+        approve: yes,
+        dryRun: false,
+        maxCalls: 12,
+        redactor: createRedactor([e.t.target.hostingBucket]),
+      });
+      const { dashboard1, dashboard2 } = e.repo.commits;
+      const syncOf = async (commit: string) => {
+        const target = await gate.call('get_deploy_target', { commit });
+        return gate.call('run_sync', { handle: target.structured?.handle });
+      };
+      // The model never asked which commit is the latest, then asked "the latest" from an old ref.
+      for (const before of [null, dashboard1]) {
+        if (before) await gate.call('latest_commit', { ref: before });
+        const old = await syncOf(dashboard1);
+        expect(old.ok).toBe(false);
+        expect(old.declined).toBe(true);
+        expect(gate.approvals.at(-1)?.decision.via).toMatch(
+          /--yes approves only the change the request names: the request asks for the latest commit/,
+        );
+        expect(await e.hostingIndex()).toBeNull();
+      }
+      // The latest, as the git server says: approved.
+      const latest = await gate.call('latest_commit', {});
+      expect(latest.structured?.commit).toMatchObject({ sha: dashboard2 });
+      const deployed = await syncOf(dashboard2);
+      expect(deployed.ok, deployed.text).toBe(true);
+      expect(deployed.structured).toMatchObject({
+        commit: dashboard2,
+        approvedBy: expect.stringMatching(/^ada/),
+      });
+    } finally {
+      await e.stop();
+    }
+  });
+
+  describe('a canary', () => {
+    const C = ['a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', 'b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1'];
+    let t: AtomicEnv;
+    let clients: AgentClients;
+    beforeAll(async () => {
+      t = await startAtomicEnv({ stack: 'gate-canary-share' });
+      for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+      await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
+      const site = { ...t.site, protected: true, approval: { approvers: {}, trustElicitation: true } };
+      const link = async (server: McpServer) => {
+        const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+        await server.connect(serverSide);
+        const client = createAgentMcpClient();
+        await client.connect(clientSide);
+        return client;
+      };
+      const infra = await link(
+        createInfraServer({
+          config: { ...defaultConfig(), protected: [t.site.target.stack] },
+          defaultStack: t.site.target.stack,
+          openSite: async () => site,
+        }),
+      );
+      const git = await link(
+        new McpServer({ name: 'git-empty', version: '0' }, { capabilities: { tools: {} } }),
+      );
+      clients = {
+        infra,
+        git,
+        close: async () => void (await Promise.allSettled([infra.close(), git.close()])),
+      };
+    });
+    afterAll(async () => {
+      await clients?.close?.();
+      await t?.stop();
+    });
+
+    it('of another share is not approved, and a person is shown the share asked, not a rollback', async () => {
+      const intent = parseRequest('deploy b1b1b1b to 5% first');
+      expect(intent).toMatchObject({ kind: 'canary', ref: 'b1b1b1b', percent: 5 });
+      const prompts: string[] = [];
+      const gateWith = (approve: ApproveFn) =>
+        createToolGate({
+          clients,
+          stack: t.site.target.stack,
+          allowed: toolsFor(intent),
+          asked: approvableActions(intent),
+          named: namedChange(intent),
+          approve,
+          dryRun: false,
+          maxCalls: 10,
+          redactor: createRedactor([t.site.target.hostingBucket]),
+        });
+      const before = (await t.store().read()).value;
+
+      const asking = createCliApprover({
+        yes: true,
+        interactive: true,
+        actor: 'ada',
+        ask: async (question) => {
+          prompts.push(question);
+          return 'n';
+        },
+      });
+      const wider = await gateWith(asking).call('start_canary', { commit: C[1], percent: 99, app: APP });
+      expect(wider.declined).toBe(true);
+      expect(prompts).toEqual([
+        expect.stringMatching(
+          /^Approve: send 99% of gate-canary-share's visitors to sophia-dashboard@b1b1.* \(canary\)\nNote: the request names a 5% canary, and this one sends 99% of visitors\./,
+        ),
+      ]);
+      const refused = await gateWith(yes).call('start_canary', { commit: C[1], percent: 99, app: APP });
+      expect(refused.declined).toBe(true);
+      expect((await t.store().read()).value).toEqual(before);
+
+      const named = await gateWith(yes).call('start_canary', { commit: C[1], percent: 5, app: APP });
+      expect(named.ok, named.text).toBe(true);
+      expect((await t.store().read()).value).toMatchObject({ weight: 5 });
+    });
   });
 });
