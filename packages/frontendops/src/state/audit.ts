@@ -1,11 +1,14 @@
 /**
  * The audit chain: append-only JSON entries in the state bucket, each carrying the sha256 of the
- * previous one, so changing, removing or reordering any entry breaks verification.
+ * previous one, so changing, removing or reordering any entry breaks verification. An entry is read
+ * only from its own key (`audit/<its number in ten digits>.json`, under the create-only prefix the CI
+ * roles cannot rewrite); anything else under `audit/` but the head is reported, never read as one.
  *
  * The chain also covers the other state objects. An entry may bind state objects (the live
  * pointer, a deployment record, an approval) by the digest of their content as written; verify
  * re-reads each bound object and compares, so an edit to any of them is found, and a record or
- * pointer that no entry binds is reported as unaccounted for.
+ * pointer that no entry binds is reported as unaccounted for, as is a bound record whose history
+ * index is gone. Content no digest can be made of is reported too, never thrown.
  *
  * A chain kept in one bucket can be rewritten whole by whoever can write that bucket. What anchors
  * it outside is the deploy tag: each carries `Audit-Head: <seq>:<hash>` and the stack's name, so
@@ -102,14 +105,37 @@ const GENESIS = 'sha256:genesis';
 export const ABSENT = 'absent';
 const entryKey = (prefix: string, seq: number) => `${prefix}${auditEntryName(seq)}`;
 const headKey = (prefix: string) => `${prefix}${AUDIT_HEAD}`;
-const ENTRY_KEY = /\/(\d{10})\.json$/;
+/**
+ * An entry's name under its chain's prefix, as auditEntryName makes it: audit/, its number in ten
+ * digits, .json, nothing deeper. Anything else under audit/ but the head is no entry (verify reports
+ * it): a key such as audit/x/0000000005.json is outside the create-only prefix (AUDIT_ENTRIES), so an
+ * "entry" there could be replaced or deleted at will.
+ */
+const ENTRY_NAME = new RegExp(`^${AUDIT}(\\d{10})\\.json$`);
 
-/** The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). */
+/**
+ * The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). Throws
+ * for a value canonical JSON cannot carry (a lone UTF-16 surrogate, a number such as 1e999, which
+ * JSON.parse reads as Infinity): the tool never binds one, and verify reports an object holding one
+ * (digestOrNull) rather than throwing.
+ */
 export function stateDigest(value: unknown): string {
   return `sha256:${createHash('sha256')
     .update(canonicalize(value) ?? '')
     .digest('hex')}`;
 }
+
+/** stateDigest, or null for content no digest can be made of (what was read, never what the tool wrote). */
+function digestOrNull(value: unknown): string | null {
+  try {
+    return stateDigest(value);
+  } catch {
+    return null;
+  }
+}
+
+/** Why digestOrNull found no digest, for the reports. */
+const UNHASHABLE = 'a lone UTF-16 surrogate, or a number JSON cannot carry';
 
 type AuditEvent = {
   type: string;
@@ -354,7 +380,9 @@ function followingEntry(body: Buffer, last: AuditHead | null, seq: number): Audi
   if (!isEntryShape(value) || value.seq !== seq) throw refuse(`it is not an audit entry numbered ${seq}`);
   const { hash, ...unsigned } = value;
   if (value.prevHash !== (last?.hash ?? GENESIS)) throw refuse('it does not follow from that entry');
-  if (hashOf(unsigned) !== hash) throw refuse('its content does not match its hash');
+  const digest = digestOrNull(unsigned);
+  if (digest === null) throw refuse(`its content cannot be hashed (it holds ${UNHASHABLE})`);
+  if (digest !== hash) throw refuse('its content does not match its hash');
   return value;
 }
 
@@ -411,7 +439,7 @@ export async function readAuditEntry(
 
 /** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {
-  const read = await readEntries(store, prefix);
+  const { read } = await readEntries(store, prefix);
   const damaged = read.find((r) => r.entry === null);
   if (damaged) {
     throw new FrontendOpsError(
@@ -504,8 +532,9 @@ interface ChainCheck {
 }
 
 /**
- * One chain by itself: each entry's number, link and hash, and the head record against the last
- * entry. Object names in problems are under `base` (the stack's state prefix).
+ * One chain by itself: each entry's number (its key's and its own), link and hash, the head record
+ * against the last entry, and nothing else under its audit/. Object names in problems are under
+ * `base` (the stack's state prefix).
  */
 async function checkChain(
   store: ObjectStore,
@@ -515,7 +544,10 @@ async function checkChain(
 ): Promise<ChainCheck> {
   const problems: AuditProblem[] = [];
   const headName = `${chainPrefix.slice(base.length)}${AUDIT_HEAD}`;
-  const [read, head] = await Promise.all([readEntries(store, chainPrefix), store.get(headKey(chainPrefix))]);
+  const [{ read, strays }, head] = await Promise.all([
+    readEntries(store, chainPrefix),
+    store.get(headKey(chainPrefix)),
+  ]);
   let headRecord: AuditHead | null = null;
   if (head) {
     try {
@@ -533,8 +565,8 @@ async function checkChain(
   let prevHash = GENESIS;
   for (const [index, item] of read.entries()) {
     const seq = index + 1;
+    const name = item.key.slice(base.length);
     if (item.entry === null) {
-      const name = item.key.slice(base.length);
       problems.push({
         kind: 'damaged',
         seq: item.seq,
@@ -544,8 +576,18 @@ async function checkChain(
       break;
     }
     const entry = item.entry;
-    const fail = (reason: string) =>
-      problems.push({ kind: 'tampered', seq: entry.seq ?? seq, reason: words.reason(reason) });
+    const fail = (reason: string, object?: string) =>
+      problems.push({
+        kind: 'tampered',
+        seq: entry.seq ?? seq,
+        ...(object ? { object } : {}),
+        reason: words.reason(reason),
+      });
+    if (entry.seq !== item.seq) {
+      // Read in key order, it could pass for the entry its number says; entries are kept only under their own.
+      fail(`${name} holds entry ${entry.seq}, not entry ${item.seq} (it was written around the chain)`, name);
+      break;
+    }
     if (entry.seq !== seq) {
       fail(`expected entry ${seq} here, found ${entry.seq} (an entry was removed or inserted)`);
       break;
@@ -555,7 +597,12 @@ async function checkChain(
       break;
     }
     const { hash, ...unsigned } = entry;
-    if (hashOf(unsigned) !== hash) {
+    const digest = digestOrNull(unsigned);
+    if (digest === null) {
+      fail(`its content cannot be hashed (it holds ${UNHASHABLE}): the entry was altered`, name);
+      break;
+    }
+    if (digest !== hash) {
       fail('its content does not match its hash (the entry was altered)');
       break;
     }
@@ -597,6 +644,16 @@ async function checkChain(
       kind: 'tampered',
       seq: entries.length,
       reason: words.reason('the head record is missing'),
+    });
+  }
+  for (const key of strays) {
+    const name = key.slice(base.length);
+    problems.push({
+      kind: 'tampered',
+      object: name,
+      reason: words.reason(
+        `${name} is not an audit entry at its place (${AUDIT} holds only the head and the entries, each under its own number: ${auditEntryName(1)}, …): it was written around the chain`,
+      ),
     });
   }
   return { read, entries, headRecord, problems };
@@ -651,7 +708,7 @@ async function verifyAuditOnce(
   let objectsOk = 0;
   for (const [name, { digest, seq }] of bound) {
     const current = await readJsonQuietly(store, `${prefix}${name}`);
-    const stopped = name === PIN ? interruptedPinChange(entries, current) : null;
+    const stopped = name === PIN ? interruptedPinChange(entries, read.length, current) : null;
     if (stopped && stateOf(current) !== digest) {
       const [what, again] = stopped.type === 'unpin' ? ['lifting the pin', 'Unpin'] : ['a pin', 'Pin'];
       problems.push({
@@ -682,6 +739,14 @@ async function verifyAuditOnce(
       });
     } else if (current.damaged) {
       problems.push({ kind: 'damaged', seq, object: name, reason: `${name} is damaged (not valid JSON)` });
+    } else if (digestOrNull(current.value) === null) {
+      // Valid JSON, but no digest can be made of it: not what entry `seq` bound, which had one.
+      problems.push({
+        kind: 'tampered',
+        seq,
+        object: name,
+        reason: `${name} holds a value no entry can record (${UNHASHABLE}): it was changed after entry ${seq} recorded it`,
+      });
     } else if (stateDigest(current.value) !== digest) {
       const live = name === 'live.json' && pendingId !== null;
       const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
@@ -707,8 +772,12 @@ async function verifyAuditOnce(
       reason: `${name} is not in the audit chain (no entry records it).${interrupted ? unfinished('') : ' It was added around the chain.'}`,
     });
   }
+  // The history index (records.ts) is what `frontendops history` and the console list: each entry
+  // names a record, and each bound record has one (written before the record's entry binds it).
+  const indexed = new Set<string>();
   for (const index of await store.list(`${prefix}history/`)) {
     const deployId = index.key.slice(-'0123456-0123456789'.length);
+    indexed.add(deployId);
     const name = `deployments/${deployId}.json`;
     if (!bound.has(name) && !legacy.has(name) && !records.includes(name)) {
       problems.push({
@@ -717,6 +786,17 @@ async function verifyAuditOnce(
         reason: `the history lists ${deployId}, which has no record and no audit entry`,
       });
     }
+  }
+  for (const [name, { digest, seq }] of bound) {
+    if (!name.startsWith('deployments/') || digest === ABSENT || !records.includes(name)) continue;
+    const deployId = name.slice('deployments/'.length, -'.json'.length);
+    if (indexed.has(deployId)) continue;
+    problems.push({
+      kind: 'tampered',
+      seq,
+      object: name,
+      reason: `${name}, bound by entry ${seq}, has no history index (history/<n>-${deployId}): it was deleted, so \`frontendops history\` and the console no longer list that deploy`,
+    });
   }
   if (!bound.has('pin.json') && (await store.head(`${prefix}pin.json`))) {
     problems.push({
@@ -764,26 +844,32 @@ async function verifyAuditOnce(
 
 const PIN = 'pin.json';
 
-/** An object's state as a binding names it: its digest, ABSENT when missing, null when damaged. */
+/** An object's state as a binding names it: its digest, ABSENT when missing, null when damaged or unhashable. */
 const stateOf = (read: { missing: boolean; damaged: boolean; value: unknown }) =>
-  read.missing ? ABSENT : read.damaged ? null : stateDigest(read.value);
+  read.missing ? ABSENT : read.damaged ? null : digestOrNull(read.value);
 
 /**
  * The pin or unpin that stopped between its entry and its write of pin.json (state/pin.ts writes the
- * entry first), or null: pin.json is still what the binding before that entry said, and no change has
- * run since (each later deploy, rollback, pin or unpin binds the live pointer or the pin).
+ * entry first), or null: pin.json is still what the binding before that entry said, and no entry
+ * since binds any state object (`total`: every entry was read). Every change of the site or its state
+ * binds what it wrote (a deploy the pointer, a canary the atomic state, an approval its request), so
+ * any such entry ran past a pin that was not there, and the pin is then tampered with, not stopped.
+ * (Before, only an entry binding the pointer or the pin ended this: pin.json deleted by hand and a
+ * canary started past the freeze read as "unfinished".) An entry that binds nothing, such as the
+ * agent's record of the request that asked for the pin, which it writes even when the pin failed,
+ * changes nothing and leaves it unfinished.
  */
 function interruptedPinChange(
   entries: readonly AuditEntry[],
+  total: number,
   current: { missing: boolean; damaged: boolean; value: unknown },
 ): AuditEntry | null {
   const bindings = entries.filter((e) => e.objects?.[PIN]);
   const latest = bindings.at(-1);
   if (!latest || stateOf(current) !== (bindings.at(-2)?.objects?.[PIN] ?? ABSENT)) return null;
-  const changedSince = entries.some(
-    (e) => e.seq > latest.seq && (e.objects?.['live.json'] || e.objects?.[PIN]),
-  );
-  return changedSince ? null : latest;
+  if (entries.length !== total) return null;
+  const since = entries.slice(entries.indexOf(latest) + 1);
+  return since.every((e) => Object.keys(e.objects ?? {}).length === 0) ? latest : null;
 }
 
 /**
@@ -852,14 +938,26 @@ type ReadEntry =
   | { key: string; seq: number; entry: AuditEntry }
   | { key: string; seq: number; entry: null; reason: string };
 
-async function readEntries(store: ObjectStore, prefix: string): Promise<ReadEntry[]> {
-  const keys = (await store.list(`${prefix}${AUDIT}`))
-    .map((o) => o.key)
-    .filter((k) => ENTRY_KEY.test(k))
-    .sort();
+/**
+ * A chain's entries, in order, each read from its own key (ENTRY_NAME under `prefix`), and `strays`:
+ * every other key under its audit/ but the head, which no reader takes for an entry.
+ */
+async function readEntries(
+  store: ObjectStore,
+  prefix: string,
+): Promise<{ read: ReadEntry[]; strays: string[] }> {
+  const keys: string[] = [];
+  const strays: string[] = [];
+  for (const { key } of await store.list(`${prefix}${AUDIT}`)) {
+    const name = key.slice(prefix.length);
+    if (ENTRY_NAME.test(name)) keys.push(key);
+    else if (name !== AUDIT_HEAD) strays.push(key);
+  }
+  keys.sort();
+  strays.sort();
   const out: ReadEntry[] = [];
   for (const key of keys) {
-    const seq = Number(ENTRY_KEY.exec(key)?.[1]);
+    const seq = Number(ENTRY_NAME.exec(key.slice(prefix.length))?.[1]);
     const object = await store.get(key);
     if (!object) continue;
     let value: unknown;
@@ -875,7 +973,7 @@ async function readEntries(store: ObjectStore, prefix: string): Promise<ReadEntr
     }
     out.push({ key, seq, entry: value });
   }
-  return out;
+  return { read: out, strays };
 }
 
 function isEntryShape(value: unknown): value is AuditEntry {

@@ -18,7 +18,10 @@ export const ATOMIC_PENDING = `${ATOMIC}pending.json`;
 export const RELEASE_INDEXES = `${ATOMIC}releases/`;
 export const releaseIndexName = (releaseId: string) => `${RELEASE_INDEXES}${releaseId}.json`;
 
-/** The audit chain: its entries and the head record that names the newest. */
+/**
+ * The audit chain: its entries (each at auditEntryName, nothing deeper) and the head record that
+ * names the newest. Nothing else is kept here: `audit verify` reports any other object under it.
+ */
 export const AUDIT = 'audit/';
 export const AUDIT_HEAD = `${AUDIT}head.json`;
 /** Entry `seq`: the number zero-padded to ten digits, so names sort in chain order. */

@@ -49,7 +49,8 @@ export async function readPin(site: Site): Promise<PinRecord | null> {
  * Writes the pin's audit entry, then the pin. The caller holds the deploy lock.
  *
  * The entry comes first, so the pin in effect is never one the chain does not record: a process that
- * stops between the two leaves the entry and the pin as it was, which `audit verify` calls unfinished,
+ * stops between the two leaves the entry and the pin as it was, which `audit verify` calls unfinished
+ * until a change of the site or its state follows it (which ran past the pin: tampered),
  * and pinning again writes both (it finds no pin to keep). In the other order it left a pin in effect
  * that no entry recorded, and pinning again kept that pin without an entry.
  */

@@ -5,18 +5,23 @@
  * command run again finishes it. Before, pin.json was written first: a pin stopped after it left a pin
  * in effect that no entry recorded (deploys refused by it), verify said tampered, and pinning again
  * kept that pin without writing its entry, so verify said tampered for good. An unpin likewise.
- * What a stop cannot leave (an edited pin; a pin lost with a change run since) stays tampered.
+ * What a stop cannot leave (an edited pin; a pin lost with a change appended since, such as a canary
+ * started past a pin deleted by hand, which binds neither the pointer nor the pin and which verify
+ * called only unfinished before) stays tampered; an entry that changes nothing (the agent's record
+ * of the request) leaves it unfinished.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -33,12 +38,12 @@ beforeAll(async () => {
   }
 });
 afterAll(() => t?.stop());
-beforeEach(async () => {
+async function resetState() {
   const state = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
   if (state.length > 0) await t.site.state.delete(state);
   await deployArtifact(t.site, { app: APP, commit: A, request });
   await deployArtifact(t.site, { app: APP, commit: B, request });
-});
+}
 
 type StopAt = 'entry' | 'pin.json';
 /**
@@ -81,6 +86,8 @@ const verdict = async () =>
   );
 
 describe('a pin change that stops between its entry and pin.json', () => {
+  beforeEach(resetState);
+
   for (const at of ['entry', 'pin.json'] as const) {
     it(`pin, stopped at its ${at} write: unfinished at most; pinning again finishes it`, async () => {
       await expect(pinRelease(stoppingAt(at), { request })).rejects.toThrow(/stopped/);
@@ -114,6 +121,18 @@ describe('a pin change that stops between its entry and pin.json', () => {
     });
   }
 
+  it("a stopped pin stays unfinished past the agent's record of the request, which binds nothing", async () => {
+    await expect(pinRelease(stoppingAt('pin.json'), { request })).rejects.toThrow(/stopped/);
+    // The agent records every request it ran (record_request), also one whose pin failed.
+    await appendAudit(t.site.state, t.target.statePrefix, t.site.locker, {
+      type: 'agent-request',
+      data: { request: 'freeze production', outcome: 'failed' },
+    });
+    expect(await verdict()).toEqual(['unfinished: pin.json']);
+    await pinRelease(t.site, { request });
+    expect(await verdict()).toEqual([]);
+  });
+
   it('what a stop cannot leave stays tampered: an edited pin, or a lost one once a change ran since', async () => {
     await pinRelease(t.site, { request });
     const key = `${t.target.statePrefix}pin.json`;
@@ -126,5 +145,39 @@ describe('a pin change that stops between its entry and pin.json', () => {
     expect(await verdict()).toEqual(['unfinished: pin.json']);
     await deployArtifact(t.site, { app: APP, commit: A, request });
     expect(await verdict()).toEqual(['tampered: pin.json']);
+  });
+});
+
+describe('a pin deleted by hand is no stopped pin once anything ran after it', () => {
+  // Atomic releases: a canary start binds only the atomic state, neither the pointer nor the pin.
+  const C = ['1a1a1a1a1a1a1a1a', '2b2b2b2b2b2b2b2b'] as const;
+  let atomic: AtomicEnv;
+  beforeAll(async () => {
+    atomic = await startAtomicEnv({ stack: 'dashboard-pin-canary' });
+    for (const [i, commit] of C.entries()) await atomic.publish(commit, `v${i + 1}`);
+    await deployArtifact(atomic.site, { app: APP, commit: C[0], request });
+  });
+  afterAll(() => atomic?.stop());
+
+  it('pin.json deleted after a pin, then a canary past the freeze: tampered, not "unfinished"', async () => {
+    await pinRelease(atomic.site, { request: { ...request, text: 'release freeze' } });
+    const prefix = atomic.target.statePrefix;
+    expect(await verifyAudit(atomic.site.state, prefix)).toMatchObject({ ok: true });
+    // The deployer (write and delete on the state prefix) deletes pin.json; no entry records an unpin.
+    await atomic.site.state.delete([`${prefix}pin.json`]);
+    // Until anything else is appended, that reads as the pin's own write lost (the same objects).
+    expect((await verifyAudit(atomic.site.state, prefix)).problems.map((p) => p.kind)).toEqual([
+      'unfinished',
+    ]);
+    const canary = await startCanary(atomic.site, { app: APP, commit: C[1], weightPercent: 100, request });
+    expect(canary.outcome).toBe('succeeded');
+    const result = await verifyAudit(atomic.site.state, prefix);
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: 'pin.json',
+        reason: expect.stringMatching(/pin\.json, bound by entry \d+, is missing \(it was deleted\)/),
+      }),
+    ]);
   });
 });

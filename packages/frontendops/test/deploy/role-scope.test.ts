@@ -14,6 +14,9 @@
  *   role could overwrite an entry (verify caught it, nothing prevented it), the deployer could delete a
  *   used marker to use an approval again within its hour, and the publisher could swap the files of a
  *   build already published, which the next deploy or rollback of that commit copied to the site.
+ *   Nor can either pass an entry off from a deeper key (`audit/x/<n>.json`), outside the create-only
+ *   prefix, where it could replace or delete it at will: verify read any key ending in ten digits as
+ *   an entry; now anything under audit/ but the entries and the head is tampered, named.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,8 +34,15 @@ import { readManifest } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
-import { readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
+import {
+  type AuditEntry,
+  readAudit,
+  readAuditHead,
+  stateDigest,
+  verifyAudit,
+} from '../../src/state/audit.ts';
 import { APPROVALS_USED, AUDIT_HEAD, auditEntryName, PUBLISH_LOG } from '../../src/state/names.ts';
+import { rehash } from '../support/audit-forgery.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { policyCheck, roleStatements } from '../support/role-scope.ts';
@@ -383,5 +393,106 @@ describe('neither role can rewrite what was recorded', () => {
       before.filter((k) => !k.startsWith(`${APP}/${PARTLY_OTHER}/`)),
     );
     expect(refused(publisher.proxy).slice(refusedBefore), 'the tool stayed inside the scope').toEqual([]);
+  });
+});
+
+describe('an entry written outside the create-only prefix is no entry', () => {
+  /** Entry `seq` of a chain, linked to `prevHash` and hashed as the tool would: well formed. */
+  const linked = (fields: Pick<AuditEntry, 'seq' | 'type' | 'data' | 'prevHash' | 'objects'>) =>
+    rehash({ ...fields, at: new Date().toISOString(), hash: '' });
+  const put = (key: string, value: unknown, extra: object = {}) =>
+    new PutObjectCommand({ Bucket: ARTIFACTS, Key: key, Body: JSON.stringify(value), ...extra });
+
+  it('the deployer writes entry n+1 deeper under audit/ (replaceable there) and moves the head: tampered, naming it, however often it swaps it', async () => {
+    const prefix = t.target.statePrefix;
+    const head = await readAuditHead(t.site.state, prefix);
+    const pointer = await t.site.state.get(`${prefix}live.json`);
+    if (!head || !pointer) throw new Error('the deployer has deployed');
+    const name = `audit/x/${String(head.seq + 1).padStart(10, '0')}.json`;
+    const evil = { ...JSON.parse(pointer.body.toString('utf8')), commit: COMMITS[1] };
+    const entry = linked({
+      seq: head.seq + 1,
+      type: 'release',
+      data: { note: 'hand-moved pointer to a build nobody approved', by: 'mallory' },
+      objects: { 'live.json': stateDigest(evil) },
+      prevHash: head.hash,
+    });
+    const attacker = actingAs(deployer);
+    try {
+      // Every write is inside the deployer's scope: the key is not under audit/0, the create-only prefix.
+      expect(await refusedWith(attacker, put(`${prefix}live.json`, evil))).toBe('accepted');
+      expect(await refusedWith(attacker, put(`${prefix}${name}`, entry, { IfNoneMatch: '*' }))).toBe(
+        'accepted',
+      );
+      expect(
+        await refusedWith(attacker, put(`${prefix}${AUDIT_HEAD}`, { seq: entry.seq, hash: entry.hash })),
+      ).toBe('accepted');
+      const wrote = await verifyAudit(t.site.state, prefix);
+      expect(wrote.ok).toBe(false);
+      expect(wrote.problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          object: name,
+          reason: expect.stringMatching(/not an audit entry at its place/),
+        }),
+      );
+      // Swapped later for a version that says something else: still named, never read as the chain's.
+      const swapped = rehash({ ...entry, data: { note: 'routine deploy', by: 'ada' } });
+      expect(await refusedWith(attacker, put(`${prefix}${name}`, swapped))).toBe('accepted');
+      expect(
+        await refusedWith(attacker, put(`${prefix}${AUDIT_HEAD}`, { seq: swapped.seq, hash: swapped.hash })),
+      ).toBe('accepted');
+      const swappedVerdict = await verifyAudit(t.site.state, prefix);
+      expect(swappedVerdict.problems).toContainEqual(
+        expect.objectContaining({ kind: 'tampered', object: name }),
+      );
+      expect((await readAudit(t.site.state, prefix)).map((e) => e.seq)).not.toContain(entry.seq);
+    } finally {
+      attacker.destroy();
+      await t.site.state.delete([`${prefix}${name}`]);
+      await t.site.state.put(`${prefix}live.json`, pointer.body);
+      await t.site.state.put(`${prefix}${AUDIT_HEAD}`, JSON.stringify(head));
+    }
+    expect(await verifyAudit(t.site.state, prefix)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('the publisher does the same in the publish log: tampered, naming it', async () => {
+    const prefix = t.target.statePrefix;
+    const log = `${prefix}${PUBLISH_LOG}`;
+    const head = await t.site.state.get(`${log}${AUDIT_HEAD}`);
+    const last = await readAuditHead(t.site.state, log);
+    const seq = (last?.seq ?? 0) + 1;
+    const name = `${PUBLISH_LOG}audit/x/${String(seq).padStart(10, '0')}.json`;
+    const entry = linked({
+      seq,
+      type: 'publish',
+      data: { app: APP, commit: PARTLY_OTHER, artifactDigest: `sha256:${'1'.repeat(64)}` },
+      prevHash: last?.hash ?? 'sha256:genesis',
+    });
+    const attacker = actingAs(publisher);
+    try {
+      expect(await refusedWith(attacker, put(`${prefix}${name}`, entry, { IfNoneMatch: '*' }))).toBe(
+        'accepted',
+      );
+      expect(await refusedWith(attacker, put(`${log}${AUDIT_HEAD}`, { seq, hash: entry.hash }))).toBe(
+        'accepted',
+      );
+      const verdict = await verifyAudit(t.site.state, prefix);
+      expect(verdict.ok).toBe(false);
+      expect(verdict.problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          object: name,
+          reason: expect.stringMatching(/^publish log: .*not an audit entry at its place/),
+        }),
+      );
+      expect((await readAudit(t.site.state, log)).map((e) => e.seq)).not.toContain(seq);
+    } finally {
+      attacker.destroy();
+      await t.site.state.delete([`${prefix}${name}`]);
+      if (head) await t.site.state.put(`${log}${AUDIT_HEAD}`, head.body);
+      else await t.site.state.delete([`${log}${AUDIT_HEAD}`]);
+    }
+    expect(await verifyAudit(t.site.state, prefix)).toMatchObject({ ok: true, problems: [] });
   });
 });

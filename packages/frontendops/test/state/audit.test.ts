@@ -1,7 +1,9 @@
 /**
  * The audit chain as someone with write access to the state bucket would attack it: edit a
  * deployment record, edit the live pointer, add a record around the chain, cut an entry in half,
- * delete the newest entry and move the head back, rewrite and re-hash the whole chain. Each must
+ * delete the newest entry and move the head back, rewrite and re-hash the whole chain, delete a
+ * history index, file an entry under another key, put what no digest can be made of (a lone
+ * surrogate, 1e999) in an object or an entry (verify threw on it). Each must
  * fail `audit verify` with a verdict that names what changed — the last two only with the anchors
  * the deploy tags carry, which is what the CLI test at the end exercises through real git. The head
  * moved alone (the CI roles still may; entries they can only create): moved back, the next deploy
@@ -10,12 +12,19 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
-import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import {
+  type AuditEntry,
+  readAudit,
+  readAuditHead,
+  stateDigest,
+  verifyAudit,
+} from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { forgeEntryPastHead, moveHeadBackOne } from '../support/audit-forgery.ts';
+import { forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-forgery.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -136,6 +145,133 @@ describe('audit verify: every state object is under the chain', () => {
         reason: expect.stringMatching(/not in the audit chain .*written around the chain/),
       }),
     ]);
+  });
+
+  it('finds a deploy’s history index deleted (the deploy vanished from `frontendops history`), naming its record', async () => {
+    const live = await readJson<{ deployId: string; commit: string }>('live.json');
+    const index = (await state().list(`${prefix()}history/`)).find((o) =>
+      o.key.endsWith(`-${live.deployId}`),
+    );
+    if (!index) throw new Error('no history index');
+    await state().delete([index.key]);
+    expect((await t.site.records.listRecords()).records.map((r) => r.deployId)).not.toContain(live.deployId);
+    expect((await verifyAudit(state(), prefix())).problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: `deployments/${live.deployId}.json`,
+        reason: expect.stringMatching(/has no history index .*frontendops history/),
+      }),
+    ]);
+  });
+
+  it('reads entries only at their own keys: an entry under another number’s key is tampered, naming the key', async () => {
+    const head = await readAuditHead(state(), prefix());
+    if (!head) throw new Error('no head');
+    // Entry n+1, well linked, stored at n+3's key: read in order, it would pass for entry n+1.
+    const entry = rehash({
+      seq: head.seq + 1,
+      at: new Date().toISOString(),
+      type: 'release',
+      data: { note: 'filed under another number' },
+      prevHash: head.hash,
+      hash: '',
+    });
+    const key = `audit/${String(head.seq + 3).padStart(10, '0')}.json`;
+    await writeJson(key, entry);
+    await writeJson('audit/head.json', { seq: entry.seq, hash: entry.hash });
+    expect((await verifyAudit(state(), prefix())).problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: entry.seq,
+        object: key,
+        reason: expect.stringMatching(new RegExp(`${key} holds entry ${entry.seq}`)),
+      }),
+    );
+  });
+
+  it('anything under audit/ but the entries and the head is tampered, naming it: a deeper key passing for an entry, a stray copy', async () => {
+    const head = await readAuditHead(state(), prefix());
+    if (!head) throw new Error('no head');
+    const entries = await readAudit(state(), prefix());
+    // Well linked, but outside audit/0… (the create-only prefix): replaceable, deletable at will.
+    const deeper = `audit/x/${String(head.seq + 1).padStart(10, '0')}.json`;
+    const entry = rehash({
+      seq: head.seq + 1,
+      at: new Date().toISOString(),
+      type: 'release',
+      data: { note: 'outside the create-only prefix' },
+      prevHash: head.hash,
+      hash: '',
+    });
+    await writeJson(deeper, entry);
+    await writeJson('audit/head.json', { seq: entry.seq, hash: entry.hash });
+    await writeJson('audit/0000000001.json.bak', entries[0]);
+    const result = await verifyAudit(state(), prefix());
+    for (const name of [deeper, 'audit/0000000001.json.bak']) {
+      expect(result.problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          object: name,
+          reason: expect.stringMatching(/is not an audit entry at its place .*written around the chain/),
+        }),
+      );
+    }
+    // Nor do readers take it for an entry.
+    expect(await readAudit(state(), prefix())).toEqual(entries);
+  });
+
+  it('an object verify cannot digest (a lone surrogate, a number JSON cannot carry) is reported by name, never thrown', async () => {
+    await pinRelease(t.site, { request });
+    const live = await readJson<{ deployId: string }>('live.json');
+    const record = `deployments/${live.deployId}.json`;
+    const edit = async (name: string, from: string, to: string) => {
+      const body = (await state().get(`${prefix()}${name}`))?.body.toString('utf8') ?? '';
+      expect(body).toContain(from);
+      await state().put(`${prefix()}${name}`, body.replace(from, to), { contentType: 'application/json' });
+    };
+    await edit(record, '"deploy"', '"deploy\\ud800"');
+    await edit('live.json', `"commit": "${commits[1]}"`, `"commit": "${commits[1]}", "weight": 1e999`);
+    await edit('pin.json', '"cause": "pin"', '"cause": "pin\\udc00"');
+    const result = await verifyAudit(state(), prefix());
+    expect(result.problems.map((p) => [p.kind, p.object])).toEqual(
+      expect.arrayContaining([
+        ['tampered', record],
+        ['tampered', 'live.json'],
+        ['tampered', 'pin.json'],
+      ]),
+    );
+    expect(result.problems.find((p) => p.object === record)?.reason).toMatch(
+      /holds a value no entry can record .*changed after entry \d+/,
+    );
+    await state().delete([`${prefix()}pin.json`]);
+  });
+
+  it('an entry verify cannot hash is tampered, naming it — for verify and for the next deploy', async () => {
+    const head = await readAuditHead(state(), prefix());
+    if (!head) throw new Error('no head');
+    const key = `audit/${String(head.seq).padStart(10, '0')}.json`;
+    const body = (await state().get(`${prefix()}${key}`))?.body.toString('utf8') ?? '';
+    await state().put(`${prefix()}${key}`, body.replace('"type":"', '"type":"\\ud800'), {
+      contentType: 'application/json',
+    });
+    expect((await verifyAudit(state(), prefix())).problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: head.seq,
+        object: key,
+        reason: expect.stringMatching(/cannot be hashed .*altered/),
+      }),
+    );
+    // Past the head, the next deploy refuses it with a verdict, not an exception from the hashing.
+    const before = await readAudit(state(), prefix()).catch(() => null);
+    expect(before).not.toBeNull();
+    const entries = before as AuditEntry[];
+    await writeJson('audit/head.json', { seq: head.seq - 1, hash: entries.at(-2)?.hash });
+    const error = await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request }).catch(
+      (e) => e,
+    );
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect(error.message).toMatch(new RegExp(`holds entry ${head.seq} after the entry its head names`));
   });
 
   it('calls an entry cut in half damaged, naming it — for verify and for the next deploy', async () => {
