@@ -1,24 +1,29 @@
 /**
  * Access to the console: one random token, presented as `Authorization: Bearer <token>`, or traded
- * once at `/?token=<token>` for a session: a separate random id in an HttpOnly, SameSite=Strict
- * cookie. The cookie never carries the token (cookies are shared by every port of a host, so another
- * local server could read it; a session id dies with this console and cannot be turned into the
- * token), and its name carries the port, so two consoles do not overwrite each other's. Mutations
- * also need proof that the request came from the console's own page (CSRF): the bearer header, or
- * the cookie plus a custom header a cross-site form cannot send, and an Origin that names this server.
+ * once at `/?token=<token>` for a session: a separate random id, kept in memory and expiring, that the
+ * page then presents as `Authorization: Bearer <session id>` on every API call.
+ *
+ * There is no cookie, nor any other credential a browser attaches by itself: a browser sends a host's
+ * cookies to every port of it (and another port is the same site for SameSite), so any other local web
+ * server the signed-in browser visited received a session cookie, and could replay it from outside a
+ * browser, where any header can be set. The sign-in instead hands the id to the page in the fragment
+ * of its redirect (`/#session=<id>`), which a browser never sends to a server; the page moves it into
+ * its sessionStorage (its own origin, port included) and out of the address bar. A request from
+ * another page carries no credential at all, so it cannot be a cross-site request forgery; mutations
+ * still must be JSON POSTs, from no Origin or this server's own, and not marked cross-site by Fetch
+ * Metadata. (No custom "from the console" header is asked for: it guarded the cookie, and with an
+ * Authorization header only the console's own page can send, it would prove nothing more.)
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { badInput } from '../errors.ts';
 
-export const CONSOLE_COOKIE = 'frontendops_console';
 /** How long a browser session lasts without signing in again with the token. */
 export const SESSION_TTL_MS = 12 * 60 * 60_000;
-/** Sent by the console's own scripts on every POST; a cross-site form or <img> cannot set it. */
-export const CONSOLE_HEADER = 'x-frontendops-console';
 const MIN_TOKEN_LENGTH = 16;
 
-export type Access = { ok: true; via: 'bearer' | 'cookie' } | { ok: false };
+/** Who is calling: the holder of the token (a script, the CLI) or a browser session it started. */
+export type Access = { ok: true; via: 'token' | 'session' } | { ok: false };
 
 export function createConsoleToken(): string {
   return randomBytes(24).toString('base64url');
@@ -53,13 +58,12 @@ export function createSessions(now: () => number = Date.now) {
 }
 export type Sessions = ReturnType<typeof createSessions>;
 
-export const cookieName = (port: number) => `${CONSOLE_COOKIE}_${port}`;
-
-export function checkAccess(req: IncomingMessage, token: string, sessions: Sessions, port: number): Access {
+/** `Authorization: Bearer <token | session id>`, nothing else: a cookie, if a browser still has one, counts for nothing. */
+export function checkAccess(req: IncomingMessage, token: string, sessions: Sessions): Access {
   const bearer = /^Bearer (\S+)$/i.exec(header(req, 'authorization') ?? '')?.[1];
-  if (bearer !== undefined) return sameSecret(bearer, token) ? { ok: true, via: 'bearer' } : { ok: false };
-  const cookie = readCookie(req, cookieName(port));
-  if (cookie !== undefined && sessions.valid(cookie)) return { ok: true, via: 'cookie' };
+  if (bearer === undefined) return { ok: false };
+  if (sameSecret(bearer, token)) return { ok: true, via: 'token' };
+  if (sessions.valid(bearer)) return { ok: true, via: 'session' };
   return { ok: false };
 }
 
@@ -69,13 +73,10 @@ export function refuseMutation(req: IncomingMessage, access: Access): string | n
   if (!/^application\/json\b/i.test(header(req, 'content-type') ?? ''))
     return 'a mutation must be a JSON POST (Content-Type: application/json)';
   if (!isSameOrigin(req)) return 'the request came from another origin';
-  if (access.via === 'cookie') {
-    if (header(req, CONSOLE_HEADER) !== '1')
-      return `a cookie-authenticated mutation must carry the ${CONSOLE_HEADER} header`;
-    const site = header(req, 'sec-fetch-site');
-    if (site !== undefined && site !== 'same-origin' && site !== 'none')
-      return 'the request came from another site';
-  }
+  // Belt and braces (another page cannot hold the bearer): a browser's own word that it is not the console's page.
+  const site = header(req, 'sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    return 'the request came from another site';
   return null;
 }
 
@@ -97,10 +98,6 @@ export function isAllowedHost(req: IncomingMessage, bindHost: string, port: numb
   return host === `127.0.0.1:${port}` || host === `localhost:${port}` || host === `[::1]:${port}`;
 }
 
-export function sessionCookie(sessionId: string, port: number): string {
-  return `${cookieName(port)}=${sessionId}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}`;
-}
-
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
@@ -113,14 +110,6 @@ export function sameSecret(presented: string, token: string): boolean {
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
-
-function readCookie(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (header(req, 'cookie') ?? '').split(';')) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key === name) return rest.join('=');
-  }
-  return undefined;
-}
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];

@@ -99,7 +99,7 @@ export interface RouteContext {
   /** Plans shown in the chat and waiting for a confirmation, by deploy id: each can be confirmed once. */
   confirmations: Map<string, { stack: string; text: string }>;
   token: string;
-  /** Browser sessions started with the token (their ids are the cookie, never the token). */
+  /** Browser sessions started with the token (the page sends its id as a bearer; it is never the token). */
   sessions: Sessions;
   uiDir: string;
   port: number;

@@ -2,8 +2,9 @@
  * startConsole: the deploy console's HTTP server (node:http). It serves the built UI and a JSON API
  * over the deploy engine — the live release, the history, each deployment with its audit entry, the
  * audit verification, the plan for the latest artifact — plus confirmed deploy / rollback, a chat
- * with the agent, and progress as server-sent events. Every API call needs the start-up token; it
- * listens on 127.0.0.1 unless a host is given explicitly.
+ * with the agent, and progress as server-sent events. Every API call needs the start-up token, or a
+ * browser session started with it, as a bearer header (auth.ts); it listens on 127.0.0.1 unless a
+ * host is given explicitly.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
@@ -24,7 +25,6 @@ import {
   isSameOrigin,
   refuseMutation,
   sameSecret,
-  sessionCookie,
 } from './auth.ts';
 import type { ConsoleAgent } from './chat.ts';
 import { createEventHub } from './events.ts';
@@ -132,7 +132,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     });
   }
   const url = new URL(req.url ?? '/', 'http://console.invalid');
-  const access = checkAccess(req, context.token, context.sessions, context.port);
+  const access = checkAccess(req, context.token, context.sessions);
 
   if (!url.pathname.startsWith('/api/')) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, methodError('GET'));
@@ -158,14 +158,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
   return routeGet(res, url, context);
 }
 
-/** `/?token=…`: a right token starts a session (its id in the cookie); either way the token leaves the address bar. */
+/**
+ * `/?token=…`: a right token starts a session and hands its id to the page in the redirect's fragment
+ * (`/#session=<id>`), which the browser keeps to itself: no cookie, so no other port of this host ever
+ * sees it (see auth.ts). Either way the token leaves the address bar.
+ */
 function signIn(res: ServerResponse, presented: string, context: RouteContext): void {
   const ok = sameSecret(presented, context.token);
   res.writeHead(303, {
     ...SECURITY_HEADERS,
-    location: ok ? '/' : '/?signin=failed',
+    location: ok ? `/#session=${context.sessions.start()}` : '/?signin=failed',
     'cache-control': 'no-store',
-    ...(ok ? { 'set-cookie': sessionCookie(context.sessions.start(), context.port) } : {}),
   });
   res.end();
 }

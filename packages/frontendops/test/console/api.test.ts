@@ -1,7 +1,8 @@
 /**
- * The console's HTTP API against the embedded S3 server and the CloudFront double: token and CSRF
- * rules, what is shown (and that no bucket name is), plans bound to what is applied, progress on the
- * event stream, and approvals in the chat coming only from the request's explicit flag.
+ * The console's HTTP API against the embedded S3 server and the CloudFront double: token, session and
+ * CSRF rules (session.test.ts has the sign-in in a browser beside another local server), what is shown
+ * (and that no bucket name is), plans bound to what is applied, progress on the event stream, and
+ * approvals in the chat coming only from the request's explicit flag.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -141,31 +142,26 @@ describe('access', () => {
     expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
   });
 
-  it('signs a browser in with /?token=… as an HttpOnly, SameSite=Strict cookie and takes the token out of the address', async () => {
+  it('signs a browser in with /?token=…: a session id in the redirect’s fragment, no cookie, the token out of the address', async () => {
     const res = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe('/');
-    const cookie = res.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
-    const session = await fetch(`${origin()}/api/session`, {
-      headers: { cookie: cookie.split(';')[0] ?? '' },
-    });
+    expect(res.headers.get('set-cookie')).toBeNull();
+    const id = /^\/#session=([A-Za-z0-9_-]+)$/.exec(res.headers.get('location') ?? '')?.[1] ?? '';
+    const session = await fetch(`${origin()}/api/session`, { headers: { authorization: `Bearer ${id}` } });
     expect(session.status).toBe(200);
 
-    // The cookie is a session of this console, named after its port, never the token itself: a
-    // cookie is sent to every port of 127.0.0.1, and another local server must not learn the token.
+    // The session is this console's, never the token itself, and only as a bearer header: a cookie
+    // (sent by a browser to every port of 127.0.0.1) counts for nothing, whatever it holds.
     const port = new URL(server.url).port;
-    const [name, value] = (cookie.split(';')[0] ?? '').split('=');
-    expect(name).toBe(`frontendops_console_${port}`);
-    expect(value).not.toContain(server.token);
-    expect(value?.length).toBeGreaterThanOrEqual(43);
-    for (const forged of [
+    expect(id).not.toContain(server.token);
+    expect(id.length).toBeGreaterThanOrEqual(43);
+    for (const cookie of [
+      `frontendops_console_${port}=${id}`,
       `frontendops_console_${port}=${server.token}`,
       `frontendops_console=${server.token}`,
     ]) {
-      const refused = await fetch(`${origin()}/api/session`, { headers: { cookie: forged } });
-      expect(refused.status, forged).toBe(401);
+      const refused = await fetch(`${origin()}/api/session`, { headers: { cookie } });
+      expect(refused.status, cookie).toBe(401);
     }
     // Another port of the same host is another origin.
     const otherPort = await fetch(`${origin()}/api/session`, {
@@ -175,19 +171,25 @@ describe('access', () => {
 
     const bad = await fetch(`${server.url}?token=not-the-token-at-all`, { redirect: 'manual' });
     expect(bad.status).toBe(303);
+    expect(bad.headers.get('location')).toBe('/?signin=failed');
     expect(bad.headers.get('set-cookie')).toBeNull();
   });
 
-  it('refuses cookie mutations without the console header, and any request from another origin or Host', async () => {
+  it('refuses mutations by an old-style cookie, a session marked cross-site, and any request from another origin or Host', async () => {
     const signedIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
-    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const id = /#session=(.+)$/.exec(signedIn.headers.get('location') ?? '')?.[1] ?? '';
+    const cookie = `frontendops_console_${new URL(server.url).port}=${id}`;
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
-    const noHeader = await post(stackUrl('deploy-latest'), { deployId: plan.deployId }, { cookie });
-    expect(noHeader.status).toBe(403);
+    const byCookie = await post(
+      stackUrl('deploy-latest'),
+      { deployId: plan.deployId },
+      { cookie, 'x-frontendops-console': '1' },
+    );
+    expect(byCookie.status).toBe(401);
     const crossSite = await post(
       stackUrl('deploy-latest'),
       { deployId: plan.deployId },
-      { cookie, 'x-frontendops-console': '1', 'sec-fetch-site': 'cross-site' },
+      { authorization: `Bearer ${id}`, 'sec-fetch-site': 'cross-site' },
     );
     expect(crossSite.status).toBe(403);
     const otherOrigin = await post(
@@ -199,12 +201,14 @@ describe('access', () => {
     // fetch() may not set Host; node:http sends what a rebound DNS name would.
     expect(await statusWithHost('/api/session', 'evil.example')).toBe(403);
     expect(await statusWithHost('/api/session', `localhost:${new URL(server.url).port}`)).toBe(200);
-    const form = await fetch(stackUrl('deploy-latest'), {
-      method: 'POST',
-      headers: { ...bearer(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: `deployId=${plan.deployId}`,
-    });
-    expect(form.status).toBe(403);
+    for (const authorization of [bearer().authorization, `Bearer ${id}`]) {
+      const form = await fetch(stackUrl('deploy-latest'), {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+        body: `deployId=${plan.deployId}`,
+      });
+      expect(form.status).toBe(403);
+    }
     expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
   });
 

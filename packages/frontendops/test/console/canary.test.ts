@@ -187,7 +187,7 @@ describe('a canary through the API', () => {
     });
   });
 
-  it('refuses a promote without the token or session, from another origin, or by a cookie without the console header', async () => {
+  it('refuses a promote without the token or session, from another origin, by an old-style cookie, or marked cross-site', async () => {
     const before = await store();
     const body = { stack: STACK };
     expect((await post('/api/canary/promote', body, {})).status).toBe(401);
@@ -198,13 +198,17 @@ describe('a canary through the API', () => {
       (await post('/api/canary/promote', body, { ...bearer(), origin: 'http://evil.example' })).status,
     ).toBe(403);
     const signedIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
-    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    expect((await post('/api/canary/promote', body, { cookie })).status).toBe(403);
+    const id = /#session=(.+)$/.exec(signedIn.headers.get('location') ?? '')?.[1] ?? '';
+    expect(id).not.toBe('');
+    // A cookie counts for nothing, even holding a live session and with the console's old header.
+    const cookie = `frontendops_console_${new URL(server.url).port}=${id}`;
+    expect((await post('/api/canary/promote', body, { cookie, 'x-frontendops-console': '1' })).status).toBe(
+      401,
+    );
     expect(
       (
         await post('/api/canary/abort', body, {
-          cookie,
-          'x-frontendops-console': '1',
+          authorization: `Bearer ${id}`,
           'sec-fetch-site': 'cross-site',
         })
       ).status,

@@ -1,8 +1,55 @@
 /**
- * The browser side of the console API. The session cookie (set by visiting /?token=…) authenticates;
- * every POST also carries the console's custom header, which the server requires of cookie callers.
+ * The browser side of the console API. Every call sends `Authorization: Bearer <session id>`; there is
+ * no cookie, because a browser sends a host's cookies to every port of it, so any other local web
+ * server this browser visited would receive one and could replay it. The session id arrives once, in
+ * the fragment of the address the sign-in (`/?token=…`) redirects to (`/#session=<id>`), which the
+ * browser never sends to any server; adoptSession moves it into sessionStorage (this origin's only,
+ * port included: another port's pages cannot read it; it survives a reload) and out of the address.
+ * Without a session, calls go out without the header and the server's 401 says what to do.
  */
 import type { ApiError } from '../types.ts';
+
+/** sessionStorage's key; the storage itself is this origin's (scheme, host and port) and this tab's. */
+const STORAGE_KEY = 'frontendops.console.session';
+const SESSION_ID = /^[A-Za-z0-9_-]{16,256}$/;
+
+/** Kept here too, for a browser that refuses sessionStorage (the session then lasts until a reload). */
+let session: string | null = null;
+
+/**
+ * Run once, before anything else on the page: takes `#session=<id>` out of the address (and so out of
+ * the history entry) into sessionStorage; a newer sign-in replaces an older session.
+ */
+export function adoptSession(): void {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const fromAddress = fragment.get('session');
+  if (fromAddress !== null) {
+    fragment.delete('session');
+    const rest = fragment.toString();
+    const { pathname, search } = window.location;
+    window.history.replaceState(window.history.state, '', `${pathname}${search}${rest ? `#${rest}` : ''}`);
+    if (SESSION_ID.test(fromAddress)) {
+      session = fromAddress;
+      try {
+        window.sessionStorage.setItem(STORAGE_KEY, fromAddress);
+      } catch {
+        // Storage refused: the session lives in this page only.
+      }
+      return;
+    }
+  }
+  try {
+    const stored = window.sessionStorage.getItem(STORAGE_KEY);
+    session = stored !== null && SESSION_ID.test(stored) ? stored : null;
+  } catch {
+    session = null;
+  }
+}
+
+/** The headers that authenticate this page's calls: the session as a bearer, or none without one. */
+export function authHeaders(): Record<string, string> {
+  return session ? { authorization: `Bearer ${session}` } : {};
+}
 
 export class ApiFailure extends Error {
   readonly status: number;
@@ -14,16 +61,19 @@ export class ApiFailure extends Error {
   }
 }
 
+// credentials: 'omit': a cookie left by an older console on this host counts for nothing anyway.
 export async function getJson<T>(path: string): Promise<T> {
-  return parse<T>(await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } }));
+  return parse<T>(
+    await fetch(path, { credentials: 'omit', headers: { accept: 'application/json', ...authHeaders() } }),
+  );
 }
 
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
   return parse<T>(
     await fetch(path, {
       method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', 'x-frontendops-console': '1' },
+      credentials: 'omit',
+      headers: { 'content-type': 'application/json', ...authHeaders() },
       body: JSON.stringify(body),
     }),
   );

@@ -1,7 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
+import { adoptSession } from './api.ts';
 import './styles.css';
+
+// Before anything else: the session id out of the address (#session=…) and into sessionStorage.
+adoptSession();
 
 const root = document.getElementById('root');
 if (root)

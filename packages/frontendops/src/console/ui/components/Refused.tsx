@@ -6,7 +6,7 @@ export function Refused({ message }: { message: string }) {
       <p>{message}</p>
       <p>
         The token is printed by <code>frontendops console</code> (and <code>frontendops dev</code>) when it
-        starts. Open the address it prints once; this browser then stays signed in.
+        starts. Open the address it prints; this tab then stays signed in while it is open (12 hours at most).
       </p>
     </main>
   );
