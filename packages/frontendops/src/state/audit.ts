@@ -27,7 +27,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { waitBeforeRetry } from '../backoff.ts';
-import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
 import {
   ATOMIC,
@@ -115,13 +115,21 @@ const ENTRY_NAME = new RegExp(`^${AUDIT}(\\d{10})\\.json$`);
 
 /**
  * The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). Throws
- * for a value canonical JSON cannot carry (a lone UTF-16 surrogate, a number such as 1e999, which
- * JSON.parse reads as Infinity): the tool never binds one, and verify reports an object holding one
- * (digestOrNull) rather than throwing.
+ * BAD_INPUT for a value canonical JSON cannot carry (a lone UTF-16 surrogate, a number such as 1e999,
+ * which JSON.parse reads as Infinity): the tool never binds one (state writes check first, see
+ * records.ts), and verify reports an object holding one (digestOrNull) rather than throwing.
  */
 export function stateDigest(value: unknown): string {
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalize(value);
+  } catch (error) {
+    throw badInput(
+      `This cannot be recorded: ${(error as Error).message.replace(/\.$/, '')} (text with half of a UTF-16 surrogate pair, or a number JSON cannot carry). Nothing was written; send well-formed text.`,
+    );
+  }
   return `sha256:${createHash('sha256')
-    .update(canonicalize(value) ?? '')
+    .update(canonical ?? '')
     .digest('hex')}`;
 }
 

@@ -78,13 +78,17 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     const object = await store.get(key(name));
     return object ? { value: parseStateObject<T>(key(name), object.body), etag: object.etag } : null;
   };
-  const writeJson = (name: string, value: unknown, condition = {}) =>
-    store.put(
+  // Checked before the write: a value the audit cannot bind (stateDigest) is refused with nothing
+  // written, not left behind as a record or pending plan that every later run trips over.
+  const writeJson = (name: string, value: unknown, condition = {}) => {
+    stateDigest(value);
+    return store.put(
       key(name),
       JSON.stringify(value, null, 2),
       { contentType: 'application/json', cacheControl: 'no-cache' },
       condition,
     );
+  };
 
   return {
     readPointer: () => readJson<LivePointer>('live.json'),

@@ -138,6 +138,13 @@ describe('requests with control characters are refused, and change nothing', () 
       });
       expect(sync.isError).toBe(true);
       expect(sync.text).toMatch(/no other control characters/);
+      // Half of a surrogate pair: JSON carries it ("\ud800"), the audit's canonical JSON cannot.
+      const half = await c.call('run_sync', {
+        handle: target.structured.handle,
+        request: 'deploy \ud800 now',
+      });
+      expect(half.isError).toBe(true);
+      expect(half.text).toMatch(/no other control characters/);
     } finally {
       await c.close();
     }

@@ -156,6 +156,24 @@ describe('deploy against the real S3 protocol', () => {
     }
   });
 
+  it('refuses words the audit cannot record (half a surrogate pair) before any write; the next deploy is not stuck', async () => {
+    await t.s3.settle();
+    const before = t.s3.requests.length;
+    const live = (await t.site.records.readPointer())?.value.deployId;
+    const refused = deployArtifact(t.site, {
+      app: APP,
+      commit: COMMITS[2],
+      request: { ...request, text: 'deploy \ud800 now' },
+    });
+    await expect(refused).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(refused).rejects.toThrow(/cannot be recorded.*Nothing was written/);
+    await t.s3.settle();
+    expect(t.s3.requests.slice(before).filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
+    expect(await t.site.records.readPending()).toBeNull();
+    expect((await t.site.records.readPointer())?.value.deployId).toBe(live);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
   it('refuses before any write when the CDN client cannot be set up; it is set up once the change begins', async () => {
     // The CloudFront client is loaded when a change begins, not when the stack opens. A CDN that
     // fails there must stop the change with nothing written, not after the release went live.
