@@ -397,43 +397,12 @@ describe("the gate's answer names one plan: the server's question must be about 
   let clients: AgentClients;
   const asked: string[] = [];
 
-  /** A client whose server's approval questions are recorded as they pass (the gate answers them). */
-  async function link(server: McpServer) {
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    await server.connect(serverSide);
-    const send = serverSide.send.bind(serverSide);
-    serverSide.send = async (message, options) => {
-      const m = message as { method?: string; params?: { message?: string } };
-      if (m.method === 'elicitation/create') asked.push(String(m.params?.message));
-      return send(message, options);
-    };
-    const client = createAgentMcpClient();
-    await client.connect(clientSide);
-    return client;
-  }
-
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'gate-binds-plan' });
     for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
     for (const commit of C.slice(0, 3))
       await deployArtifact(t.site, { app: APP, commit, request: request() });
-    // The operator's own agent: the stack trusts its client, so the gate's answer is the approval.
-    const site = { ...t.site, protected: true, approval: { approvers: {}, trustElicitation: true } };
-    const infra = await link(
-      createInfraServer({
-        config: { ...defaultConfig(), protected: [t.site.target.stack] },
-        defaultStack: t.site.target.stack,
-        openSite: async () => site,
-      }),
-    );
-    const git = await link(
-      new McpServer({ name: 'git-empty', version: '0' }, { capabilities: { tools: {} } }),
-    );
-    clients = {
-      infra,
-      git,
-      close: async () => void (await Promise.allSettled([infra.close(), git.close()])),
-    };
+    clients = await trustingClients(t, asked);
   });
   afterAll(async () => {
     await clients?.close?.();
@@ -550,29 +519,7 @@ describe('--yes approves only the change the words name: its commit and its shar
       t = await startAtomicEnv({ stack: 'gate-canary-share' });
       for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
       await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
-      const site = { ...t.site, protected: true, approval: { approvers: {}, trustElicitation: true } };
-      const link = async (server: McpServer) => {
-        const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-        await server.connect(serverSide);
-        const client = createAgentMcpClient();
-        await client.connect(clientSide);
-        return client;
-      };
-      const infra = await link(
-        createInfraServer({
-          config: { ...defaultConfig(), protected: [t.site.target.stack] },
-          defaultStack: t.site.target.stack,
-          openSite: async () => site,
-        }),
-      );
-      const git = await link(
-        new McpServer({ name: 'git-empty', version: '0' }, { capabilities: { tools: {} } }),
-      );
-      clients = {
-        infra,
-        git,
-        close: async () => void (await Promise.allSettled([infra.close(), git.close()])),
-      };
+      clients = await trustingClients(t);
     });
     afterAll(async () => {
       await clients?.close?.();
@@ -623,3 +570,34 @@ describe('--yes approves only the change the words name: its commit and its shar
     });
   });
 });
+
+/**
+ * The operator's own agent on a protected atomic stack: the stack trusts its client, so the gate's
+ * answer to the server's question is the approval. The git server offers nothing; `asked`, when
+ * given, collects the server's approval questions as they pass (the gate answers them).
+ */
+async function trustingClients(t: AtomicEnv, asked?: string[]): Promise<AgentClients> {
+  const site = { ...t.site, protected: true, approval: { approvers: {}, trustElicitation: true } };
+  const link = async (server: McpServer) => {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const send = serverSide.send.bind(serverSide);
+    serverSide.send = async (message, options) => {
+      const m = message as { method?: string; params?: { message?: string } };
+      if (m.method === 'elicitation/create') asked?.push(String(m.params?.message));
+      return send(message, options);
+    };
+    const client = createAgentMcpClient();
+    await client.connect(clientSide);
+    return client;
+  };
+  const infra = await link(
+    createInfraServer({
+      config: { ...defaultConfig(), protected: [t.site.target.stack] },
+      defaultStack: t.site.target.stack,
+      openSite: async () => site,
+    }),
+  );
+  const git = await link(new McpServer({ name: 'git-empty', version: '0' }, { capabilities: { tools: {} } }));
+  return { infra, git, close: async () => void (await Promise.allSettled([infra.close(), git.close()])) };
+}

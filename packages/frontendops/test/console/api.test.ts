@@ -24,14 +24,14 @@ import type {
   PlanView,
   StatusView,
 } from '../../src/console/types.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { startConsoleEnv } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
-import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { ARTIFACTS, HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import type { TestRepo } from '../support/git-repo.ts';
 
 const APP = 'sophia-dashboard';
 const C3 = '3333333ccccccccccccccccccccccccccccccccc';
@@ -74,19 +74,7 @@ const agent: ConsoleAgent = async (text, options) => {
 };
 
 beforeAll(async () => {
-  t = await startDeployEnv({}, { protected: true });
-  repo = await createTestRepo();
-  C1 = repo.commits.dashboard1;
-  C2 = repo.commits.dashboard2;
-  for (const [i, commit] of [C1, C2].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
-  await deployArtifact(t.site, {
-    app: APP,
-    commit: C1,
-    request: { text: 'first deploy', actor: 'alice', planner: 'cli', at: new Date().toISOString() },
-  });
+  ({ t, repo, C1, C2 } = await startConsoleEnv({ protected: true }));
   // A stand-in page: these tests are about the API; the browser test builds and drives the real UI.
   const uiDir = join(t.tmp, 'ui');
   await mkdir(uiDir, { recursive: true });

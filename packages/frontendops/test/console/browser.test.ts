@@ -19,16 +19,16 @@ import { runAgentRequest } from '../../src/agent/index.ts';
 import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { hasChromium, launchChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
+import { startConsoleEnv } from '../support/console-env.ts';
 import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import type { TestRepo } from '../support/git-repo.ts';
 
 const APP = 'sophia-dashboard';
 
@@ -44,20 +44,8 @@ let C2: string;
 
 describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   beforeAll(async () => {
-    t = await startDeployEnv();
-    repo = await createTestRepo();
-    C1 = repo.commits.dashboard1;
-    C2 = repo.commits.dashboard2; // the latest commit of apps/sophia-dashboard
-
-    for (const [i, commit] of [C1, C2].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
-    await deployArtifact(t.site, {
-      app: APP,
-      commit: C1,
-      request: { text: 'first deploy', actor: 'alice', planner: 'cli', at: new Date().toISOString() },
-    });
+    // C2 is the latest commit of apps/sophia-dashboard.
+    ({ t, repo, C1, C2 } = await startConsoleEnv());
 
     // dashboard-hosting-prod is protected; the chat's approval button counts because this
     // configuration trusts the answers of its clients (the console among them).

@@ -9,22 +9,19 @@
  * sign-in redirect, sessions as bearers, and an old-style cookie refused.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { checkAccess, createSessions, SESSION_TTL_MS } from '../../src/console/auth.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { hasChromium, launchChromium } from '../support/browser.ts';
-import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { startConsoleEnv } from '../support/console-env.ts';
+import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import type { TestRepo } from '../support/git-repo.ts';
 
-const APP = 'sophia-dashboard';
+const _APP = 'sophia-dashboard';
 /** The repository's two dashboard commits; the second is "the latest". */
 let C1: string;
 let C2: string;
@@ -36,19 +33,7 @@ let repo: TestRepo;
 let server: ConsoleServer;
 
 beforeAll(async () => {
-  t = await startDeployEnv({}, { protected: true });
-  repo = await createTestRepo();
-  C1 = repo.commits.dashboard1;
-  C2 = repo.commits.dashboard2;
-  for (const [i, commit] of [C1, C2].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
-  await deployArtifact(t.site, {
-    app: APP,
-    commit: C1,
-    request: { text: 'first deploy', actor: 'alice', planner: 'cli', at: new Date().toISOString() },
-  });
+  ({ t, repo, C1, C2 } = await startConsoleEnv({ protected: true }));
   // The package's prebuilt UI (the test run's global setup builds it).
   server = await startConsole({
     config: await loadConfig(t.tmp),
