@@ -354,7 +354,10 @@ describe('publisher role', () => {
     expect(grants).toEqual([
       grant(['s3:GetObject', 's3:PutObject'], 'arn:aws:s3:::artifacts-7f3a/sophia-dashboard/*'),
       grant(['s3:GetObject'], 'arn:aws:s3:::hosting-7f3a/.frontendops/environment.json*'),
-      grant(['s3:GetObject', 's3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}publishes/audit/*`),
+      // The publish log: read all of it; write its entries and its head, nothing else beside them.
+      grant(['s3:GetObject'], `arn:aws:s3:::state-7f3a/${prefix}publishes/audit/*`),
+      grant(['s3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}publishes/audit/0*`),
+      grant(['s3:PutObject'], `arn:aws:s3:::state-7f3a/${prefix}publishes/audit/head.json*`),
       grant(
         ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
         `arn:aws:s3:::state-7f3a/${prefix}locks/publish-*`,

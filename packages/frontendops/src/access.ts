@@ -21,6 +21,7 @@ import {
   APPROVALS_USED,
   AUDIT,
   AUDIT_ENTRIES,
+  AUDIT_HEAD,
   ENVIRONMENT_MARKER,
   HOSTING_OWN,
   PUBLISH_LOG,
@@ -86,8 +87,11 @@ export function publisherScope(app: string, statePrefix: string): RoleScope {
       { bucket: 'artifacts', prefix: `${app}/`, actions: ['read', 'write'] },
       // Which environment the stack's hosting bucket is, and so where its state lives.
       { bucket: 'hosting', prefix: ENVIRONMENT_MARKER, actions: ['read'] },
-      // Its entry in the publish log: read the head, write the entry, move the head.
-      { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT}`, actions: ['read', 'write'] },
+      // Its entry in the publish log: read the log, write the entry (create-only, below), move the
+      // head; nothing else under the log's audit/ (which verify would report as written around it).
+      { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT}`, actions: ['read'] },
+      { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT_ENTRIES}`, actions: ['write'] },
+      { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT_HEAD}`, actions: ['write'] },
       // A commit's publish lock (where the endpoint honours conditional writes, the lock is an object).
       { bucket: 'state', prefix: `${statePrefix}locks/publish-`, actions: ['read', 'write', 'delete'] },
       // The object that tells whether the endpoint honours conditional writes (kept, never deleted).
