@@ -13,7 +13,7 @@ import { REQUEST_ARG_NAMES } from '../contract/fields.ts';
 import { isToolName, TOOLS, type ToolName } from '../contract/tools.ts';
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
 import { type ApproveFn, answerElicitation, handleElicitations } from './approval.ts';
-import type { NamedChange } from './intents.ts';
+import type { NamedChange, RollbackTarget } from './intents.ts';
 import type { Redactor } from './redact.ts';
 import type { AgentClients, AgentEvent, ToolCallRecord } from './types.ts';
 
@@ -32,6 +32,8 @@ export interface GateOptions {
    * approve it: the person is asked, or it is refused.
    */
   named?: NamedChange | undefined;
+  /** The app this request is about: app arguments are pinned to it, as stack arguments to `stack`. */
+  app?: string;
   dryRun: boolean;
   /** Hard limit on tool calls per request, refused or not. */
   maxCalls: number;
@@ -66,6 +68,7 @@ export interface ToolGate {
   /**
    * `approvalSummary`: what a person is asked to approve, when the caller can say it better than the
    * gate; `deployId`: the plan it approves (from plan_deploy), so the approval is for that plan only.
+   * Hints come from the runbook's own code; the model planner passes none, so a model never gives one.
    */
   call(
     name: string,
@@ -244,6 +247,12 @@ export function createToolGate(options: GateOptions): ToolGate {
       return refuse(name, args, 'this request acts on the server\'s own stack only; leave "stack" out.');
     }
     const accepts = contract.input.shape as Record<string, unknown>;
+    if (options.app !== undefined && 'app' in accepts) {
+      if (args.app !== undefined && args.app !== options.app) {
+        return refuse(name, args, `this request is about ${options.app} only, not "${String(args.app)}".`);
+      }
+      args.app = options.app;
+    }
     for (const key of REQUEST_ARG_NAMES) {
       const value = options.requestInfo?.[key];
       if (value && key in accepts) args[key] = value;
@@ -305,7 +314,7 @@ export function createToolGate(options: GateOptions): ToolGate {
         ),
         ...(handle ? { deployId: handle.deployId } : hints.deployId ? { deployId: hints.deployId } : {}),
       };
-      const departs = departure(name, args, handle);
+      const departs = departure(name, args, handle, hints.approvalSummary !== undefined);
       decision = await options.approve(request, { asked: options.asked, ...(departs ? { departs } : {}) });
       approvedDeployId = request.deployId;
       approvals.push({ request, decision });
@@ -371,9 +380,18 @@ export function createToolGate(options: GateOptions): ToolGate {
    * How a change departs from what the request's words name, or undefined: another canary share,
    * or a commit the words do not name (for "the latest": one no latest_commit answer named).
    */
-  function departure(name: ToolName, args: Record<string, unknown>, handle?: HandleInfo): string | undefined {
+  function departure(
+    name: ToolName,
+    args: Record<string, unknown>,
+    handle: HandleInfo | undefined,
+    fromRunbook: boolean,
+  ): string | undefined {
     const named = options.named;
     if (!named) return undefined;
+    if (name === 'rollback' && named.to) return rollbackDeparture(named.to, args.to, fromRunbook);
+    if (name === 'promote_canary' && !named.canary) {
+      return `the request names ${named.ref ?? 'the latest release'}, not the canary, whose release it would make live`;
+    }
     if (name === 'start_canary' && named.percent !== undefined && args.percent !== named.percent) {
       return `the request names a ${named.percent}% canary, and this one sends ${String(args.percent)}% of visitors`;
     }
@@ -393,6 +411,33 @@ export function createToolGate(options: GateOptions): ToolGate {
     return ref === null
       ? `the request asks for the latest commit, and this change is of ${commit}, which no latest_commit answer of this request named`
       : `the request names ${ref}, and this change is of ${commit}`;
+  }
+
+  /** How a rollback's destination departs from the one the words name, or undefined. */
+  function rollbackDeparture(to: RollbackTarget, given: unknown, fromRunbook: boolean): string | undefined {
+    const asked = given === undefined ? undefined : String(given);
+    switch (to.type) {
+      case 'previous':
+        return asked === undefined
+          ? undefined
+          : `the request asks for the previous release, and this names ${asked}`;
+      case 'deploy':
+        return asked === to.deployId
+          ? undefined
+          : `the request names deploy ${to.deployId}, and this ${asked ?? 'the previous release'}`;
+      case 'commit': {
+        if (
+          asked !== undefined &&
+          (asked.startsWith(to.ref) || [...namedShas].some((sha) => sha.startsWith(asked)))
+        )
+          return undefined;
+        return `the request names ${to.ref}, and this ${asked ?? 'the previous release'}`;
+      }
+      case 'yesterday':
+        // Which release was yesterday's is read from the history: the runbook's code picks it (the
+        // only caller that passes hints); a model's pick is for a person to confirm.
+        return fromRunbook ? undefined : "the request asks for yesterday's release, which a person confirms";
+    }
   }
 
   /** What later calls may rely on: handles issued, what went live, which stacks need no approval. */

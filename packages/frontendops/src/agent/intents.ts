@@ -72,22 +72,32 @@ export function toolsFor(intent: Intent): Set<ToolName> {
 }
 
 /**
- * What a request's words name beyond the kind of change, for the changes that take a commit: the
- * commit (`ref`: a sha or tag; null: the latest of the app's directory) and a canary's share.
+ * What a request's words name beyond the kind of change: the commit or tag (`ref`; null: the latest
+ * of the app's directory), a canary's share, whether they speak of the canary (only then is
+ * promoting the canary the change they name), and a rollback's destination.
  */
 export interface NamedChange {
   ref: string | null;
   percent?: number;
+  /** The words say "canary": promoting the canary is what they ask. */
+  canary?: boolean;
+  /** A rollback's destination as the words name it. */
+  to?: RollbackTarget;
   /** The app's directory: "the latest" is the newest commit touching it on the default branch. */
   path?: string;
 }
 
-export function namedChange(intent: Intent, appPath?: string): NamedChange | undefined {
+export function namedChange(intent: Intent, appPath?: string, text = ''): NamedChange | undefined {
+  const path = appPath ? { path: appPath } : {};
+  if (intent.kind === 'rollback') {
+    return { ref: intent.to.type === 'commit' ? intent.to.ref : null, to: intent.to, ...path };
+  }
   if (intent.kind !== 'deploy' && intent.kind !== 'promote' && intent.kind !== 'canary') return undefined;
   return {
     ref: intent.ref,
     ...(intent.kind === 'canary' ? { percent: intent.percent } : {}),
-    ...(appPath ? { path: appPath } : {}),
+    ...(intent.kind === 'promote' && /\bcanary\b/i.test(text) ? { canary: true } : {}),
+    ...path,
   };
 }
 

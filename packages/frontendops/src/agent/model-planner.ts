@@ -112,7 +112,9 @@ function summarize(
   const synced = last('run_sync');
   const rolledBack = last('rollback');
   const promoted = last('promote_release');
-  const sync = rolledBack ?? promoted ?? synced;
+  // A canary's start, promote or abort is a change too: the outcome and the agent's record name it.
+  const canary = last('promote_canary') ?? last('start_canary') ?? last('abort_canary');
+  const sync = rolledBack ?? promoted ?? canary ?? synced;
   const cdn = last('invalidate_cdn');
   const tag = last('create_deploy_tag');
   const status = last('get_status');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { type ApproveFn, answerElicitation, createCliApprover } from '../../src/agent/approval.ts';
 import { createToolGate, type GateOptions } from '../../src/agent/gate.ts';
+import { runAgentRequest } from '../../src/agent/index.ts';
 import { approvableActions, namedChange, parseRequest, toolsFor } from '../../src/agent/intents.ts';
 import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { createRedactor } from '../../src/agent/redact.ts';
@@ -12,9 +13,11 @@ import { defaultConfig } from '../../src/config.ts';
 import { approvalQuestion, askedDeployId } from '../../src/contract/approval-question.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import { readAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { STACK } from '../support/deploy-env.ts';
+import { startOpenAIDouble } from '../support/openai-double.ts';
 
 describe('redactor (defence in depth for the model context)', () => {
   const redact = createRedactor(['sophia-dashboard-hosting-prod', 'http://127.0.0.1:9000'], {
@@ -462,7 +465,7 @@ describe("the gate's answer names one plan: the server's question must be about 
   });
 });
 
-describe('--yes approves only the change the words name: its commit and its share', () => {
+describe('--yes approves only the change the words name: its commit, app, share and destination', () => {
   const yes = createCliApprover({ yes: true, interactive: false, actor: 'ada', ask: async () => 'n' });
 
   it('"deploy the latest": not an older release the model picked, nor a "latest" of a ref it chose', async () => {
@@ -568,6 +571,143 @@ describe('--yes approves only the change the words name: its commit and its shar
       expect(named.ok, named.text).toBe(true);
       expect((await t.store().read()).value).toMatchObject({ weight: 5 });
     });
+
+    it('"promote <a release>" does not promote the canary; "promote the canary", by a model, is recorded as that change', async () => {
+      const before = (await t.store().read()).value;
+      expect(before).toMatchObject({ weight: 5 });
+      const words = 'promote a1a1a1a';
+      const intent = parseRequest(words);
+      const gate = createToolGate({
+        clients,
+        stack: t.site.target.stack,
+        allowed: toolsFor(intent),
+        asked: approvableActions(intent),
+        named: namedChange(intent, undefined, words),
+        approve: yes,
+        dryRun: false,
+        maxCalls: 10,
+        redactor: createRedactor([t.site.target.hostingBucket]),
+      });
+      const canary = await gate.call('promote_canary', {});
+      expect(canary.declined).toBe(true);
+      expect(gate.approvals.at(-1)?.decision.via).toMatch(/the request names a1a1a1a, not the canary/);
+      expect((await t.store().read()).value).toEqual(before);
+
+      // A model asked to promote the canary does so; the agent's outcome and its audit record name it.
+      const model = await startOpenAIDouble({
+        apiKey: 'k',
+        script: (_request, turn) =>
+          turn === 0
+            ? { toolCalls: [{ name: 'promote_canary', arguments: {} }] }
+            : { text: 'The canary is live.' },
+      });
+      try {
+        const result = await runAgentRequest('promote the canary', {
+          actor: 'ada',
+          approve: yes,
+          clients,
+          config: defaultConfig(),
+          cwd: t.tmp,
+          stack: t.site.target.stack,
+          env: {
+            FRONTENDOPS_MODEL: 'openai-compatible:m',
+            FRONTENDOPS_MODEL_BASE_URL: model.baseURL,
+            FRONTENDOPS_MODEL_API_KEY: 'k',
+          },
+        });
+        expect(result).toMatchObject({ outcome: 'succeeded', commit: C[1], deployId: expect.any(String) });
+        const recorded = (await readAudit(t.site.state, t.site.target.statePrefix))
+          .filter((entry) => entry.type === 'agent-request')
+          .at(-1);
+        expect(recorded?.data).toMatchObject({ outcome: 'succeeded', deployId: result.deployId });
+        expect((await t.store().read()).value).not.toMatchObject({ weight: 5 });
+      } finally {
+        await model.close();
+      }
+    });
+  });
+
+  it('a rollback goes where the words say: the previous release, a named deploy, never yesterday by a model', async () => {
+    const e = await startAgentTestEnv();
+    const clients = await e.connect();
+    try {
+      const ids: string[] = [];
+      for (const commit of [e.repo.commits.dashboard1, e.repo.commits.dashboard2, await e.addRelease('v3')])
+        ids.push((await deployArtifact(e.t.site, { app: APP, commit, request: request() })).deployId);
+      const gateFor = (words: string) => {
+        const intent = parseRequest(words);
+        return createToolGate({
+          clients,
+          stack: STACK,
+          allowed: toolsFor(intent),
+          asked: approvableActions(intent),
+          named: namedChange(intent, 'apps/sophia-dashboard', words),
+          approve: yes,
+          dryRun: false,
+          maxCalls: 10,
+          redactor: createRedactor([e.t.target.hostingBucket]),
+        });
+      };
+      const live = async () => (await e.t.site.records.readPointer())?.value.deployId;
+
+      const previous = gateFor('roll back to the previous release');
+      const further = await previous.call('rollback', { to: ids[0] });
+      expect(further.declined).toBe(true);
+      expect(previous.approvals.at(-1)?.decision.via).toMatch(
+        /asks for the previous release, and this names/,
+      );
+      expect(await live()).toBe(ids[2]);
+      expect((await previous.call('rollback', {})).ok).toBe(true);
+      expect((await e.t.site.records.readPointer())?.value.commit).toBe(e.repo.commits.dashboard2);
+
+      const named = gateFor(`roll back to deploy ${ids[0]}`);
+      const elsewhere = await named.call('rollback', { to: ids[2] });
+      expect(elsewhere.declined).toBe(true);
+      expect((await named.call('rollback', { to: ids[0] })).ok).toBe(true);
+      expect((await e.t.site.records.readPointer())?.value.commit).toBe(e.repo.commits.dashboard1);
+
+      const yesterday = gateFor("roll back to yesterday's version");
+      const picked = await yesterday.call('rollback', { to: ids[1] });
+      expect(picked.declined).toBe(true);
+      expect(yesterday.approvals.at(-1)?.decision.via).toMatch(
+        /yesterday's release, which a person confirms/,
+      );
+      expect((await e.t.site.records.readPointer())?.value.commit).toBe(e.repo.commits.dashboard1);
+    } finally {
+      await e.stop();
+    }
+  });
+
+  it("app arguments are pinned to the request's app, as stacks are", async () => {
+    const e = await startAgentTestEnv();
+    const clients = await e.connect();
+    try {
+      const intent = parseRequest('deploy the latest dashboard');
+      const gate = createToolGate({
+        clients,
+        stack: STACK,
+        app: APP,
+        allowed: toolsFor(intent),
+        asked: approvableActions(intent),
+        named: namedChange(intent, 'apps/sophia-dashboard'),
+        approve: yes,
+        dryRun: false,
+        maxCalls: 10,
+        redactor: createRedactor([e.t.target.hostingBucket]),
+      });
+      const before = e.received.length;
+      const other = await gate.call('get_deploy_target', {
+        commit: e.repo.commits.dashboard2,
+        app: 'admin-panel',
+      });
+      expect(other.record.status).toBe('refused');
+      expect(other.record.summary).toMatch(/this request is about sophia-dashboard only, not "admin-panel"/);
+      expect(e.received.length).toBe(before);
+      await gate.call('get_deploy_target', { commit: e.repo.commits.dashboard2 });
+      expect(e.received.at(-1)).toMatchObject({ name: 'get_deploy_target', args: { app: APP } });
+    } finally {
+      await e.stop();
+    }
   });
 });
 
