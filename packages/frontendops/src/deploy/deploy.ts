@@ -9,11 +9,13 @@ import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
+import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
 import { applyDeploy, auditRelease, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
 import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
+import { atomicRecordsOf } from './atomic-live.ts';
 import { takeDeployLock } from './deploy-lock.ts';
 import { readLiveState, requireManifest } from './live.ts';
 import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary } from './types.ts';
@@ -64,11 +66,21 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     const checkPin = kind === 'deploy' && options.pin !== 'clear';
     const marker = readEnvironmentMarker(site.hosting);
     marker.catch(() => {}); // awaited where the environment is marked
-    const [head, pin, interrupted] = await Promise.allSettled([
+    const [head, pin, interrupted, atomicState] = await Promise.allSettled([
       readAuditHead(site.state, site.target.statePrefix),
       checkPin ? readPin(site) : Promise.resolve(null),
       site.records.readPending(),
+      site.state.head(`${site.target.statePrefix}${ATOMIC_STATE}`),
     ]);
+    // A stack migrated to atomic releases, opened through outputs that still say in place (the
+    // seed's syncCommand, an outputs file from before): an in-place prune would delete the releases
+    // the site serves. Nothing is written.
+    if (atomicState.status === 'fulfilled' && atomicState.value) {
+      throw new FrontendOpsError(
+        'BAD_INPUT',
+        `Stack ${site.target.stack} serves atomic releases (it was migrated), but its outputs describe an in-place stack: an in-place deploy would delete the releases it serves. Nothing was changed. Use the stack's current outputs (after \`pulumi up\`, releaseStoreArn among them).`,
+      );
+    }
     // A damaged audit head stops the deploy here, before anything is written; so does an entry past
     // the head that the deploy's own append would refuse (read while the deploy plans).
     if (head.status === 'rejected') throw head.reason;
@@ -127,6 +139,15 @@ export async function rollbackRelease(
   site: Site,
   options: Omit<DeployOptions, 'app' | 'commit' | 'kind'> & { to?: string },
 ): Promise<DeploySummary> {
+  // A rollback stopped after it made its release live left its plan pending. Run again, it finishes
+  // that one (deployArtifact settles it under the lock; planning the same release again is a no-op
+  // that pins it) instead of reading the live release, which is now its destination, and taking the
+  // release it rolled back from for "the previous release".
+  if (!options.to) {
+    const stopped = await stoppedRollback(site);
+    if (stopped)
+      return deployArtifact(site, { ...options, app: stopped.app, commit: stopped.commit, kind: 'rollback' });
+  }
   const pointer = (await site.records.readPointer())?.value;
   if (!pointer)
     throw new FrontendOpsError(
@@ -158,6 +179,16 @@ export async function rollbackRelease(
     );
   }
   return deployArtifact(site, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+}
+
+/** The plan of a rollback that stopped before it finished (in place or atomic), or null. */
+async function stoppedRollback(site: Site): Promise<{ app: string; commit: string } | null> {
+  if (site.mode === 'atomic') {
+    const pending = await atomicRecordsOf(site).readPending();
+    return pending?.op === 'rollback' ? pending.plan : null;
+  }
+  const pending = await site.records.readPending();
+  return pending?.plan.kind === 'rollback' ? pending.plan : null;
 }
 
 /**

@@ -101,6 +101,26 @@ describe('migrate --to atomic', () => {
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
 
+  it('once atomic, a deploy through outputs that still say in place is refused, and nothing changes', async () => {
+    // The seed's syncCommand outputs, or an outputs file from before the update: its prune would
+    // delete the releases the site serves.
+    const pointer = (await t.store().read()).value;
+    const keys = (await t.site.hosting.list()).map((o) => o.key).sort();
+    const head = await readAudit(t.site.state, t.target.statePrefix);
+    const error = await deployArtifact(inPlace, {
+      app: APP,
+      commit: C[1] as string,
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(isFrontendOpsError(error, 'BAD_INPUT')).toBe(true);
+    expect((error as Error).message).toMatch(/serves atomic releases .* Nothing was changed/);
+    await expect(rollbackRelease(inPlace, { request: request() })).rejects.toThrow(/serves atomic releases/);
+    expect((await t.store().read()).value).toEqual(pointer);
+    expect((await t.site.hosting.list()).map((o) => o.key).sort()).toEqual(keys);
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(head);
+    expect(await served()).toBe('v3');
+  });
+
   it('is a no-op once atomic, and refused when nothing is deployed', async () => {
     expect((await migrateToAtomic(t.site, { request: request() })).outcome).toBe('noop');
     const fresh = await startAtomicEnv();
