@@ -84,6 +84,11 @@ export interface AtomicOptions extends ApplyOptions {
   dryRun?: boolean;
   /** A deploy (or canary start) that fails verification switches back (default true). */
   rollbackOnFailure?: boolean;
+  /**
+   * Run after the operation, still under the deploy lock (what a rollback pins, a promote lifts):
+   * an operation waiting for the lock then sees it. What it returns joins the summary.
+   */
+  settle?: (summary: AtomicSummary) => Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>>;
 }
 
 export interface AtomicSummary extends DeploySummary {
@@ -132,7 +137,8 @@ export async function runAtomic(
   }
   const lock = await takeDeployLock(site, options);
   try {
-    return await runLocked(site, op, choose, options, started);
+    const summary = await runLocked(site, op, choose, options, started);
+    return options.settle ? { ...summary, ...(await options.settle(summary)) } : summary;
   } finally {
     await lock.release();
   }

@@ -6,6 +6,8 @@
  */
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';
+import type { Site } from '../site.ts';
+import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import { type AtomicOptions, type AtomicSummary, type ChooseTarget, runAtomic } from './atomic-apply.ts';
 import { keptRefs } from './atomic-live.ts';
 import { requireManifest } from './live.ts';
@@ -15,23 +17,39 @@ export interface AtomicDeployOptions extends AtomicOptions {
   app: string;
   commit: string;
   kind?: 'deploy' | 'rollback';
+  /** Refused if a pin holds another release (read under the lock: see pinChecked). */
+  checkPin?: boolean;
 }
 
-export function deployAtomic(
-  site: Parameters<typeof runAtomic>[0],
-  options: AtomicDeployOptions,
-): Promise<AtomicSummary> {
-  const { app, commit, kind, ...rest } = options;
-  return runAtomic(site, kind === 'rollback' ? 'rollback' : 'deploy', buildTarget(site, app, commit), rest);
+export function deployAtomic(site: Site, options: AtomicDeployOptions): Promise<AtomicSummary> {
+  const { app, commit, kind, checkPin, ...rest } = options;
+  const target = buildTarget(site, app, commit);
+  return runAtomic(
+    site,
+    kind === 'rollback' ? 'rollback' : 'deploy',
+    checkPin ? pinChecked(site, target, commit) : target,
+    rest,
+  );
+}
+
+/**
+ * The target, chosen under the deploy lock with the pin read there too: a deploy or canary that
+ * waited for the lock behind a rollback sees the pin that rollback set (read before taking the lock,
+ * it went live past it). `commit`, when known, is checked before the target is chosen; otherwise the
+ * chosen release's (the canary being promoted).
+ */
+export function pinChecked(site: Site, choose: ChooseTarget, commit?: string): ChooseTarget {
+  return async (ctx) => {
+    if (commit !== undefined) assertDeployAllowed(await readPin(site), site.target.stack, commit);
+    const target = await choose(ctx);
+    if (commit === undefined)
+      assertDeployAllowed(await readPin(site), site.target.stack, target.release.commit);
+    return target;
+  };
 }
 
 /** The published build app@commit: a kept release by its id, else its manifest (NOT_FOUND when unpublished). */
-export function buildTarget(
-  site: Parameters<typeof runAtomic>[0],
-  app: string,
-  commit: string,
-  weight?: number,
-): ChooseTarget {
+export function buildTarget(site: Site, app: string, commit: string, weight?: number): ChooseTarget {
   return async (ctx) => {
     validateArtifactId(app, commit);
     const extra = weight !== undefined ? { weight } : {};

@@ -10,9 +10,8 @@
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import type { Site } from '../site.ts';
 import type { CanaryRecord } from '../state/atomic.ts';
-import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import { type AtomicOptions, type AtomicSummary, canaryTarget, runAtomic } from './atomic-apply.ts';
-import { buildTarget } from './atomic-deploy.ts';
+import { buildTarget, pinChecked } from './atomic-deploy.ts';
 import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
 
 export interface StartCanaryOptions extends AtomicOptions {
@@ -28,13 +27,19 @@ export interface StartCanaryOptions extends AtomicOptions {
  */
 export async function startCanary(site: Site, options: StartCanaryOptions): Promise<AtomicSummary> {
   const { app, commit, weightPercent, ...rest } = options;
-  if (!rest.dryRun) assertDeployAllowed(await readPin(site), site.target.stack, commit);
-  return runAtomic(site, 'canary-start', buildTarget(site, app, commit, weightPercent), rest);
+  const target = buildTarget(site, app, commit, weightPercent);
+  return runAtomic(site, 'canary-start', rest.dryRun ? target : pinChecked(site, target, commit), rest);
 }
 
 /** The canary becomes the live release for everyone (a deployment record, like a deploy). */
 export function promoteCanary(site: Site, options: AtomicOptions): Promise<AtomicSummary> {
-  return runAtomic(site, 'canary-promote', canaryTarget, options);
+  // Past a pin only to the pinned release: a promote of the canary does not lift a freeze.
+  return runAtomic(
+    site,
+    'canary-promote',
+    options.dryRun ? canaryTarget : pinChecked(site, canaryTarget),
+    options,
+  );
 }
 
 /** Everyone gets the live release again; the canary's files are pruned after the grace. */

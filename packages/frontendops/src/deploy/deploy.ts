@@ -236,12 +236,12 @@ async function settlePin(
  */
 async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<DeploySummary> {
   const kind = options.kind ?? 'deploy';
-  if (!options.dryRun && kind === 'deploy' && options.pin !== 'clear') {
-    assertDeployAllowed(await readPin(site), site.target.stack, options.commit);
-  }
-  const summary = await deployAtomic(site, options);
-  if (summary.dryRun || summary.outcome === 'failed') return summary;
-  return { ...summary, ...(await settlePin(site, summary.plan, options)) };
+  const checkPin = !options.dryRun && kind === 'deploy' && options.pin !== 'clear';
+  return deployAtomic(site, {
+    ...options,
+    checkPin,
+    settle: async (summary) => (summary.outcome === 'failed' ? {} : settlePin(site, summary.plan, options)),
+  });
 }
 
 /** A deploy run while the caller already holds the lock (the automatic rollback). */
