@@ -49,6 +49,7 @@ import {
   type AuditEntry,
   appendAudit,
   assertAuditWritable,
+  readAuditEntry,
   readAuditHead,
   stateDigest,
 } from '../state/audit.ts';
@@ -481,6 +482,20 @@ async function afterSwitch(site: Site, pending: AtomicPending, at: number): Prom
     const pointer = { ...ref, releases: [ref, ...previous].slice(0, Math.max(1, site.retain)) };
     const digest = await site.records.writePointer(pointer, statePointer?.etag ?? null);
     await auditRelease(site, pointer, digest, { kind: plan.op, request: pending.request, at: new Date(at) });
+  } else if (plan.liveChanges && statePointer) {
+    // Run again after a stop between live.json and its entry: the pointer is this operation's, and
+    // the entry that binds it is appended now, unless it is the chain's newest already (the stop came
+    // after it). Otherwise live.json would stay bound by no entry: tampered, for good.
+    const digest = stateDigest(statePointer.value);
+    const head = await readAuditHead(site.state, site.target.statePrefix);
+    const newest = head ? await readAuditEntry(site.state, site.target.statePrefix, head.seq) : null;
+    if (newest?.objects?.['live.json'] !== digest) {
+      await auditRelease(site, statePointer.value, digest, {
+        kind: plan.op,
+        request: pending.request,
+        at: new Date(at),
+      });
+    }
   }
   const switched: AtomicPending = {
     ...pending,

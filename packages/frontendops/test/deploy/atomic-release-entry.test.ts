@@ -1,0 +1,56 @@
+/**
+ * An atomic deploy that stops between its write of live.json and the audit entry that binds it, as a
+ * process killed or cut off there would, and is run again: the re-run appends that entry, and the
+ * chain verifies. Before, the re-run found live.json already naming the deploy, skipped the write and
+ * the entry both, and verify said "tampered: live.json" for good.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import type { ObjectStore } from '../../src/ports.ts';
+import type { Site } from '../../src/site.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { createStateRecords } from '../../src/state/records.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+let t: AtomicEnv;
+
+beforeAll(async () => {
+  t = await startAtomicEnv({ propagationMs: 25, stack: 'atomic-release-entry' });
+  await t.publish(V1, 'v1');
+  await t.publish(V2, 'v2');
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+});
+afterAll(() => t?.stop());
+
+/** The site as a process sees it that stops at its first write of a "release" audit entry: that write and every later one fail. */
+function stoppingAtReleaseEntry(site: Site): Site {
+  let stopped = false;
+  const state: ObjectStore = {
+    ...site.state,
+    put: async (key, body, ...rest) => {
+      if (stopped || (/\/audit\/\d{10}\.json$/.test(key) && /"type":"release"/.test(String(body)))) {
+        stopped = true;
+        throw new Error('the process stopped');
+      }
+      return site.state.put(key, body, ...rest);
+    },
+  };
+  return { ...site, state, records: createStateRecords(state, site.target.statePrefix) };
+}
+
+it('a stop between live.json and its entry: the re-run appends the entry once, and the chain verifies', async () => {
+  await expect(
+    deployArtifact(stoppingAtReleaseEntry(t.site), { app: APP, commit: V2, request: request() }),
+  ).rejects.toThrow(/stopped/);
+  expect((await t.site.records.readPointer())?.value.commit).toBe(V2);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(false);
+
+  const again = await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
+  expect(again.commit).toBe(V2);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  const releases = (await readAudit(t.site.state, t.target.statePrefix)).filter(
+    (e) => e.type === 'release' && e.data.commit === V2,
+  );
+  expect(releases).toHaveLength(1);
+});
