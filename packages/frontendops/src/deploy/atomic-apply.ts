@@ -49,8 +49,8 @@ import {
   type AuditEntry,
   appendAudit,
   assertAuditWritable,
-  readAuditEntry,
   readAuditHead,
+  readNewestEntry,
   stateDigest,
 } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
@@ -487,8 +487,7 @@ async function afterSwitch(site: Site, pending: AtomicPending, at: number): Prom
     // the entry that binds it is appended now, unless it is the chain's newest already (the stop came
     // after it). Otherwise live.json would stay bound by no entry: tampered, for good.
     const digest = stateDigest(statePointer.value);
-    const head = await readAuditHead(site.state, site.target.statePrefix);
-    const newest = head ? await readAuditEntry(site.state, site.target.statePrefix, head.seq) : null;
+    const newest = await readNewestEntry(site.state, site.target.statePrefix);
     if (newest?.objects?.['live.json'] !== digest) {
       await auditRelease(site, statePointer.value, digest, {
         kind: plan.op,

@@ -19,13 +19,7 @@ import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import {
-  appendAudit,
-  assertAuditWritable,
-  keepAuditHeads,
-  readAuditEntry,
-  readAuditHead,
-} from '../state/audit.ts';
+import { appendAudit, assertAuditWritable, keepAuditHeads, readNewestEntry } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { scanBuildDirectory } from './scan.ts';
@@ -184,8 +178,7 @@ export async function publishBuild(
   // second time while that entry is still the log's newest. In the other order a stop there left the
   // build published and unrecorded for good (publishing again finds it published).
   const beforeManifest = async (result: PublishResult) => {
-    const head = await readAuditHead(site.state, log);
-    const newest = head ? await readAuditEntry(site.state, log, head.seq) : null;
+    const newest = await readNewestEntry(site.state, log);
     const already =
       newest?.type === 'publish' &&
       newest.data.app === result.app &&

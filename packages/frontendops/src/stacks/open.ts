@@ -90,7 +90,7 @@ export async function openSite(
   // can write the hosting bucket could otherwise point it at a copy of that chain (under the state
   // prefix, outside the create-only entries), cut after the newest deploy tag, and every command,
   // `audit verify` included, would read the copy. The stack's own chain reports the marker instead.
-  if (await site.state.get(`${target.statePrefix}${AUDIT_HEAD}`)) {
+  if (await site.state.head(`${target.statePrefix}${AUDIT_HEAD}`)) {
     if (marker.protected && !site.protected) site.protected = true;
     const notice = `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history elsewhere, but ${target.stack}'s own history is where its outputs say: the marker is not followed. Run \`frontendops audit verify --stack ${ref}\`.`;
     site.notices.push(notice);

@@ -429,13 +429,14 @@ export async function readAuditHead(store: ObjectStore, prefix: string): Promise
   return record;
 }
 
-/** Entry `seq` as stored, or null when it is missing or not an entry (unchecked: verifyAudit checks). */
-export async function readAuditEntry(
-  store: ObjectStore,
-  prefix: string,
-  seq: number,
-): Promise<AuditEntry | null> {
-  const object = await store.get(entryKey(prefix, seq));
+/**
+ * The entry the head names, as stored; null when there is no head, or the entry is missing or not an
+ * entry (unchecked: verifyAudit checks). What "is this change the chain's newest already?" asks.
+ */
+export async function readNewestEntry(store: ObjectStore, prefix: string): Promise<AuditEntry | null> {
+  const head = await readAuditHead(store, prefix);
+  if (!head) return null;
+  const object = await store.get(entryKey(prefix, head.seq));
   if (!object) return null;
   try {
     const value: unknown = JSON.parse(object.body.toString('utf8'));

@@ -78,16 +78,18 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     const object = await store.get(key(name));
     return object ? { value: parseStateObject<T>(key(name), object.body), etag: object.etag } : null;
   };
-  // Checked before the write: a value the audit cannot bind (stateDigest) is refused with nothing
-  // written, not left behind as a record or pending plan that every later run trips over.
-  const writeJson = (name: string, value: unknown, condition = {}) => {
-    stateDigest(value);
-    return store.put(
+  // Returns the value's digest, for the audit entry that binds it. Made before the write: a value
+  // the audit cannot bind is refused with nothing written, not left behind as a record or pending
+  // plan that every later run trips over.
+  const writeJson = async (name: string, value: unknown, condition = {}): Promise<string> => {
+    const digest = stateDigest(value);
+    await store.put(
       key(name),
       JSON.stringify(value, null, 2),
       { contentType: 'application/json', cacheControl: 'no-cache' },
       condition,
     );
+    return digest;
   };
 
   return {
@@ -96,16 +98,17 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     /** Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry. */
     async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<string> {
       const conditional = await store.supportsConditionalWrites();
-      await writeJson(
+      return writeJson(
         'live.json',
         pointer,
         !conditional ? {} : previousEtag ? { ifMatch: previousEtag } : { ifNoneMatch: '*' },
       );
-      return stateDigest(pointer);
     },
 
     readPending: async () => (await readJson<PendingDeploy>('pending.json'))?.value ?? null,
-    writePending: (pending: PendingDeploy) => writeJson('pending.json', pending),
+    writePending: async (pending: PendingDeploy) => {
+      await writeJson('pending.json', pending);
+    },
     clearPending: () => store.delete([key('pending.json')]),
 
     /**
@@ -115,22 +118,23 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     async writeRecord(record: DeploymentRecord): Promise<string> {
       const name = `deployments/${record.deployId}.json`;
       let existing: { value: DeploymentRecord } | null = null;
+      let digest = '';
       if (await store.supportsConditionalWrites()) {
         // Created only if absent: S3 says whether it was there, without a request to ask first.
         try {
-          await writeJson(name, record, { ifNoneMatch: '*' });
+          digest = await writeJson(name, record, { ifNoneMatch: '*' });
         } catch (error) {
           if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
           existing = await readJson<DeploymentRecord>(name);
-          if (!existing) await writeJson(name, record);
+          if (!existing) digest = await writeJson(name, record);
         }
       } else {
         existing = (await store.head(key(name))) ? await readJson<DeploymentRecord>(name) : null;
-        if (!existing) await writeJson(name, record);
+        if (!existing) digest = await writeJson(name, record);
       }
       // After the record: an index entry never names a record that is not there.
       await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
-      return stateDigest(existing?.value ?? record);
+      return existing ? stateDigest(existing.value) : digest;
     },
 
     readRecord: async (deployId: string) =>
