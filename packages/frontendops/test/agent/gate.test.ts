@@ -467,23 +467,34 @@ describe("the gate's answer names one plan: the server's question must be about 
 
 describe('--yes approves only the change the words name: its commit, app, share and destination', () => {
   const yes = createCliApprover({ yes: true, interactive: false, actor: 'ada', ask: async () => 'n' });
+  /** The gate the agent makes for these words (agent/index.ts): what they allow, ask and name; `--yes`. */
+  const gateForWords = (
+    clients: AgentClients,
+    stack: string,
+    hostingBucket: string,
+    words: string,
+    extra: Partial<GateOptions> = {},
+  ) => {
+    const intent = parseRequest(words);
+    return createToolGate({
+      clients,
+      stack,
+      allowed: toolsFor(intent),
+      asked: approvableActions(intent),
+      named: namedChange(intent, 'apps/sophia-dashboard', words),
+      approve: yes,
+      dryRun: false,
+      maxCalls: 12,
+      redactor: createRedactor([hostingBucket]),
+      ...extra,
+    });
+  };
 
   it('"deploy the latest": not an older release the model picked, nor a "latest" of a ref it chose', async () => {
     const e = await startAgentTestEnv();
     const clients = await e.connect();
     try {
-      const intent = parseRequest('deploy the latest dashboard');
-      const gate = createToolGate({
-        clients,
-        stack: STACK,
-        allowed: toolsFor(intent),
-        asked: approvableActions(intent),
-        named: namedChange(intent, 'apps/sophia-dashboard'),
-        approve: yes,
-        dryRun: false,
-        maxCalls: 12,
-        redactor: createRedactor([e.t.target.hostingBucket]),
-      });
+      const gate = gateForWords(clients, STACK, e.t.target.hostingBucket, 'deploy the latest dashboard');
       const { dashboard1, dashboard2 } = e.repo.commits;
       const syncOf = async (commit: string) => {
         const target = await gate.call('get_deploy_target', { commit });
@@ -534,17 +545,15 @@ describe('--yes approves only the change the words name: its commit, app, share 
       expect(intent).toMatchObject({ kind: 'canary', ref: 'b1b1b1b', percent: 5 });
       const prompts: string[] = [];
       const gateWith = (approve: ApproveFn) =>
-        createToolGate({
+        gateForWords(
           clients,
-          stack: t.site.target.stack,
-          allowed: toolsFor(intent),
-          asked: approvableActions(intent),
-          named: namedChange(intent),
-          approve,
-          dryRun: false,
-          maxCalls: 10,
-          redactor: createRedactor([t.site.target.hostingBucket]),
-        });
+          t.site.target.stack,
+          t.site.target.hostingBucket,
+          'deploy b1b1b1b to 5% first',
+          {
+            approve,
+          },
+        );
       const before = (await t.store().read()).value;
 
       const asking = createCliApprover({
@@ -575,19 +584,7 @@ describe('--yes approves only the change the words name: its commit, app, share 
     it('"promote <a release>" does not promote the canary; "promote the canary", by a model, is recorded as that change', async () => {
       const before = (await t.store().read()).value;
       expect(before).toMatchObject({ weight: 5 });
-      const words = 'promote a1a1a1a';
-      const intent = parseRequest(words);
-      const gate = createToolGate({
-        clients,
-        stack: t.site.target.stack,
-        allowed: toolsFor(intent),
-        asked: approvableActions(intent),
-        named: namedChange(intent, undefined, words),
-        approve: yes,
-        dryRun: false,
-        maxCalls: 10,
-        redactor: createRedactor([t.site.target.hostingBucket]),
-      });
+      const gate = gateForWords(clients, t.site.target.stack, t.site.target.hostingBucket, 'promote a1a1a1a');
       const canary = await gate.call('promote_canary', {});
       expect(canary.declined).toBe(true);
       expect(gate.approvals.at(-1)?.decision.via).toMatch(/the request names a1a1a1a, not the canary/);
@@ -634,20 +631,7 @@ describe('--yes approves only the change the words name: its commit, app, share 
       const ids: string[] = [];
       for (const commit of [e.repo.commits.dashboard1, e.repo.commits.dashboard2, await e.addRelease('v3')])
         ids.push((await deployArtifact(e.t.site, { app: APP, commit, request: request() })).deployId);
-      const gateFor = (words: string) => {
-        const intent = parseRequest(words);
-        return createToolGate({
-          clients,
-          stack: STACK,
-          allowed: toolsFor(intent),
-          asked: approvableActions(intent),
-          named: namedChange(intent, 'apps/sophia-dashboard', words),
-          approve: yes,
-          dryRun: false,
-          maxCalls: 10,
-          redactor: createRedactor([e.t.target.hostingBucket]),
-        });
-      };
+      const gateFor = (words: string) => gateForWords(clients, STACK, e.t.target.hostingBucket, words);
       const live = async () => (await e.t.site.records.readPointer())?.value.deployId;
 
       const previous = gateFor('roll back to the previous release');
@@ -682,18 +666,8 @@ describe('--yes approves only the change the words name: its commit, app, share 
     const e = await startAgentTestEnv();
     const clients = await e.connect();
     try {
-      const intent = parseRequest('deploy the latest dashboard');
-      const gate = createToolGate({
-        clients,
-        stack: STACK,
+      const gate = gateForWords(clients, STACK, e.t.target.hostingBucket, 'deploy the latest dashboard', {
         app: APP,
-        allowed: toolsFor(intent),
-        asked: approvableActions(intent),
-        named: namedChange(intent, 'apps/sophia-dashboard'),
-        approve: yes,
-        dryRun: false,
-        maxCalls: 10,
-        redactor: createRedactor([e.t.target.hostingBucket]),
       });
       const before = e.received.length;
       const other = await gate.call('get_deploy_target', {

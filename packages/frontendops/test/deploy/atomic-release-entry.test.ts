@@ -6,11 +6,10 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { createStateRecords } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 let t: AtomicEnv;
@@ -23,21 +22,12 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 
-/** The site as a process sees it that stops at its first write of a "release" audit entry: that write and every later one fail. */
-function stoppingAtReleaseEntry(site: Site): Site {
-  let stopped = false;
-  const state: ObjectStore = {
-    ...site.state,
-    put: async (key, body, ...rest) => {
-      if (stopped || (/\/audit\/\d{10}\.json$/.test(key) && /"type":"release"/.test(String(body)))) {
-        stopped = true;
-        throw new Error('the process stopped');
-      }
-      return site.state.put(key, body, ...rest);
-    },
-  };
-  return { ...site, state, records: createStateRecords(state, site.target.statePrefix) };
-}
+/** The site as a process sees it that stops at its first write of a "release" audit entry. */
+const stoppingAtReleaseEntry = (site: Site) =>
+  stoppingSite(
+    site,
+    (key, body) => /\/audit\/\d{10}\.json$/.test(key) && /"type":"release"/.test(String(body)),
+  );
 
 it('a stop between live.json and its entry: the re-run appends the entry once, and the chain verifies', async () => {
   await expect(

@@ -16,7 +16,6 @@ import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
@@ -24,6 +23,7 @@ import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [A, B] = ['a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2'] as const;
@@ -52,31 +52,15 @@ type StopAt = 'entry' | 'pin.json';
  * process that is gone. Writes before it (a rollback's own) land.
  */
 function stoppingAt(at: StopAt): Site {
-  const state = t.site.state;
   const pinKey = `${t.target.statePrefix}pin.json`;
-  const isTarget = (key: string, body?: unknown) =>
-    at === 'entry'
-      ? /\/audit\/\d{10}\.json$/.test(key) && /"type":"(un)?pin"/.test(String(body))
-      : key === pinKey;
-  let stopped = false;
-  const guard = (hit: boolean) => {
-    if (stopped || hit) {
-      stopped = true;
-      throw new Error(`the process stopped at its ${at} write`);
-    }
-  };
-  const stopping: ObjectStore = {
-    ...state,
-    put: async (key, body, ...rest) => {
-      guard(isTarget(key, body));
-      return state.put(key, body, ...rest);
-    },
-    delete: async (keys) => {
-      guard(keys.some((key) => isTarget(key)));
-      return state.delete(keys);
-    },
-  };
-  return { ...t.site, state: stopping };
+  return stoppingSite(
+    t.site,
+    (key, body) =>
+      at === 'entry'
+        ? /\/audit\/\d{10}\.json$/.test(key) && /"type":"(un)?pin"/.test(String(body))
+        : key === pinKey,
+    `the process stopped at its ${at} write`,
+  );
 }
 
 /** What `audit verify` says, as "<kind>: <object>" (empty when it verifies). */

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { createStateRecords, type RequestInfo } from '../../src/state/records.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [GOOD, BAD] = ['a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2'] as const;
@@ -28,33 +28,28 @@ const request: RequestInfo = {
   at: new Date().toISOString(),
 };
 
-/** The site as a process sees it that stops at its first write of a deployment record: that write and every later one fail. */
-function stoppingAtRecord(site: Site): Site {
-  let stopped = false;
-  const guard = (hit: boolean) => {
-    if (stopped || hit) {
-      stopped = true;
-      throw new Error('the process stopped');
-    }
-  };
-  const state: ObjectStore = {
-    ...site.state,
-    put: async (key, body, ...rest) => {
-      guard(/\/deployments\/[^/]+\.json$/.test(key));
-      return site.state.put(key, body, ...rest);
-    },
-    delete: async (keys) => {
-      guard(false);
-      return site.state.delete(keys);
-    },
-  };
-  return { ...site, state, records: createStateRecords(state, site.target.statePrefix) };
+/** The site as a process sees it that stops at its first write of a deployment record. */
+const stoppingAtRecord = (site: Site) => stoppingSite(site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+
+/** Two deploys, a rollback stopped after its switch, and the same rollback again: it finishes, GOOD stays. */
+async function stopAndRunAgain(site: Site) {
+  await deployArtifact(site, { app: APP, commit: GOOD, request });
+  await deployArtifact(site, { app: APP, commit: BAD, request });
+  await expect(rollbackRelease(stoppingAtRecord(site), { request })).rejects.toThrow(/stopped/);
+  // The interrupted rollback did switch: GOOD is live.
+  expect((await site.records.readPointer())?.value.commit).toBe(GOOD);
+
+  const again = await rollbackRelease(site, { request });
+  expect(again.commit).toBe(GOOD);
+  expect((await site.records.readPointer())?.value.commit).toBe(GOOD);
+  expect((await readPin(site))?.commit).toBe(GOOD);
+  expect((await verifyAudit(site.state, site.target.statePrefix)).problems).toEqual([]);
 }
 
 describe('rollback stopped after its switch, then run again', () => {
   let t: TestDeployEnv;
   beforeAll(async () => {
-    t = await startDeployEnv({ stack: 'probe-rollback-rerun' });
+    t = await startDeployEnv({ stack: 'rollback-rerun' });
     for (const [i, commit] of [GOOD, BAD].entries()) {
       const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
       await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
@@ -62,40 +57,19 @@ describe('rollback stopped after its switch, then run again', () => {
   });
   afterAll(() => t?.stop());
 
-  it('in place: the re-run finishes it; the release rolled back to stays live and pinned', async () => {
-    await deployArtifact(t.site, { app: APP, commit: GOOD, request });
-    await deployArtifact(t.site, { app: APP, commit: BAD, request });
-    await expect(rollbackRelease(stoppingAtRecord(t.site), { request })).rejects.toThrow(/stopped/);
-    // The interrupted rollback did switch: GOOD is live.
-    expect((await t.site.records.readPointer())?.value.commit).toBe(GOOD);
-
-    const again = await rollbackRelease(t.site, { request });
-    expect(again.commit).toBe(GOOD);
-    expect((await t.site.records.readPointer())?.value.commit).toBe(GOOD);
-    expect((await readPin(t.site))?.commit).toBe(GOOD);
-    expect((await verifyAudit(t.site.state, t.site.target.statePrefix)).problems).toEqual([]);
-  });
+  it('in place: the re-run finishes it; the release rolled back to stays live and pinned', () =>
+    stopAndRunAgain(t.site));
 });
 
 describe('atomic rollback stopped after its switch, then run again', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
-    t = await startAtomicEnv({ propagationMs: 25, stack: 'probe-atomic-rollback-rerun' });
+    t = await startAtomicEnv({ propagationMs: 25, stack: 'atomic-rollback-rerun' });
     await t.publish(GOOD, 'v1');
     await t.publish(BAD, 'v2');
   });
   afterAll(() => t?.stop());
 
-  it('atomic: the re-run finishes it; the release rolled back to stays live and pinned', async () => {
-    await deployArtifact(t.site, { app: APP, commit: GOOD, request });
-    await deployArtifact(t.site, { app: APP, commit: BAD, request });
-    await expect(rollbackRelease(stoppingAtRecord(t.site), { request })).rejects.toThrow(/stopped/);
-    expect((await t.site.records.readPointer())?.value.commit).toBe(GOOD);
-
-    const again = await rollbackRelease(t.site, { request });
-    expect(again.commit).toBe(GOOD);
-    expect((await t.site.records.readPointer())?.value.commit).toBe(GOOD);
-    expect((await readPin(t.site))?.commit).toBe(GOOD);
-    expect((await verifyAudit(t.site.state, t.site.target.statePrefix)).problems).toEqual([]);
-  });
+  it('atomic: the re-run finishes it; the release rolled back to stays live and pinned', () =>
+    stopAndRunAgain(t.site));
 });

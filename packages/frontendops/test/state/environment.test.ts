@@ -12,6 +12,7 @@ import { publishArtifact } from '../../src/deploy/publish.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, readAuditHead, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
+import { rehash } from '../support/audit-forgery.ts';
 import { HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { cli } from '../support/run-cli.ts';
@@ -315,7 +316,7 @@ describe('the marker under the audit chain', () => {
       },
       prevHash: head.hash,
     };
-    const entry = { ...unsigned, hash: stateDigest(unsigned) };
+    const entry = rehash({ ...unsigned, hash: '' });
     await t.site.state.put(`${fork}${auditEntryName(entry.seq)}`, JSON.stringify(entry));
     await t.site.state.put(`${fork}${AUDIT_HEAD}`, JSON.stringify({ seq: entry.seq, hash: entry.hash }));
     await putMarker(HOSTING, JSON.stringify(marker));
