@@ -186,9 +186,27 @@ async function runLocked(
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
   // the head that the operation's own append would refuse.
   await assertAuditWritable(site.state, site.target.statePrefix);
-  const abandoned = await settleAtomic(site, options);
+  const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
-  const prepared = await prepare(site, op, ctx, await choose(ctx), abandoned);
+  const target = await choose(ctx).catch((error: unknown) => {
+    // The same operation, run again after its answer was lost: it was what the settle just finished
+    // (a promote or abort then finds no canary). Say what was done, not that there is nothing to do.
+    if (earlier?.pending.op === op && isFrontendOpsError(error, 'NOT_FOUND')) return null;
+    throw error;
+  });
+  if (!target && earlier) {
+    return summarize(earlier.pending.plan, {
+      dryRun: false,
+      started,
+      request: earlier.pending.request,
+      outcome: earlier.finished.outcome,
+      verification: earlier.finished.verification,
+      pruned: earlier.finished.pruned.length,
+      auditHead: earlier.finished.auditHead,
+      ...(earlier.finished.record ? { record: earlier.finished.record } : {}),
+    });
+  }
+  const prepared = await prepare(site, op, ctx, target as AtomicTarget, abandoned);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
   if (abandoned && abandoned.plan.deployId !== plan.deployId) await recordAbandoned(site, abandoned);
@@ -302,10 +320,17 @@ async function prepare(
 /**
  * What an interrupted operation left. Switched (the state followed): only the finish remains.
  * Not marked switched but the store holds its pointer: the write landed, the state is brought in
- * step and it is finished. Otherwise it never went live: dropped (returned, so the caller records
- * it as superseded when it plans something else).
+ * step and it is finished. Otherwise it never went live: dropped (returned as abandoned, so the
+ * caller records it as superseded when it plans something else). What was finished is returned too:
+ * the same operation run again after its answer was lost reports it.
  */
-async function settleAtomic(site: Site, options: AtomicOptions): Promise<AtomicPending | null> {
+async function settleAtomic(
+  site: Site,
+  options: AtomicOptions,
+): Promise<{
+  abandoned: AtomicPending | null;
+  finished: { pending: AtomicPending; finished: Finished } | null;
+}> {
   const inPlace = await site.records.readPending();
   if (inPlace) {
     options.onEvent?.({
@@ -321,25 +346,23 @@ async function settleAtomic(site: Site, options: AtomicOptions): Promise<AtomicP
   }
   const atomic = atomicRecordsOf(site);
   const pending = await atomic.readPending();
-  if (!pending) return null;
+  if (!pending) return { abandoned: null, finished: null };
   options.onEvent?.({
     type: 'step',
     step: 'resume',
     detail: `found interrupted ${pending.op} ${pending.plan.deployId}`,
   });
   if (pending.switched) {
-    await finishAtomic(site, pending, options);
-    return null;
+    return { abandoned: null, finished: { pending, finished: await finishAtomic(site, pending, options) } };
   }
   const { plan } = pending;
   const now = await requireReleaseStore(site).read();
   if (samePointer(now.value, plan.pointerAfter) && !samePointer(plan.pointerBefore, plan.pointerAfter)) {
     const switched = await afterSwitch(site, pending, nowOf(options));
-    await finishAtomic(site, switched, options);
-    return null;
+    return { abandoned: null, finished: { pending, finished: await finishAtomic(site, switched, options) } };
   }
   await atomic.clearPending();
-  return pending;
+  return { abandoned: pending, finished: null };
 }
 
 /** Server-side copies from the artifacts bucket: hashed assets, then other files, then HTML. */
