@@ -534,7 +534,47 @@ interface Finished {
   verification: DeploymentRecord['verification'];
   pruned: string[];
   record: DeploymentRecord | null;
-  auditHead: AuditHead;
+  auditHead: AuditHead | null;
+}
+
+/**
+ * Where an operation that has switched stands when it is about to prune and record: still its own
+ * to finish; its switch replaced since (the store names another pointer: deleting what that pointer's
+ * releases use would break them); or finished by someone else. The last two only happen when
+ * operators' locks do not meet (two machines on an endpoint without conditional writes, a lock lost
+ * to failed renewals): the other operator took this pending plan for a crashed one, finished it and
+ * cleared it (or replaced it with its own).
+ */
+type Standing = 'ours' | 'replaced' | 'finished';
+
+async function standingOf(site: Site, pending: AtomicPending): Promise<Standing> {
+  const [stored, now] = await Promise.all([
+    atomicRecordsOf(site).readPending(),
+    requireReleaseStore(site).read(),
+  ]);
+  const { plan } = pending;
+  if (stored?.plan.deployId !== plan.deployId || stored.startedAt !== pending.startedAt) return 'finished';
+  return samePointer(now.value, plan.pointerAfter) ? 'ours' : 'replaced';
+}
+
+/** The operation was finished (verified, pruned, recorded) by another: nothing more is written. */
+async function finishedElsewhere(site: Site, plan: AtomicPlan, options: AtomicOptions): Promise<Finished> {
+  const [record, auditHead] = await Promise.all([
+    plan.liveChanges ? site.records.readRecord(plan.deployId) : Promise.resolve(null),
+    readAuditHead(site.state, site.target.statePrefix),
+  ]);
+  options.onEvent?.({
+    type: 'step',
+    step: 'record',
+    detail: `${plan.op} ${plan.deployId} was finished and recorded by another operation meanwhile (its lock did not meet this one's); nothing more was pruned or recorded`,
+  });
+  return {
+    outcome: record?.outcome === 'failed' ? 'failed' : 'succeeded',
+    verification: record?.verification ?? null,
+    pruned: [],
+    record,
+    auditHead,
+  };
 }
 
 /** Verify through the edge, prune once the grace has passed, record and audit, clear the pending plan. */
@@ -563,10 +603,18 @@ async function finishAtomic(
     options.onEvent?.({ type: 'step', step: 'verify', detail: verification.detail });
   }
   const failed = verification?.ok === false;
-  const { pruned, goneIndexes } =
-    failed || plan.inPlace
-      ? { pruned: [], goneIndexes: [] }
-      : await pruneAfterGrace(site, plan, options, known);
+  const prune = failed || plan.inPlace ? null : await pruneAfterGrace(site, pending, options, known);
+  // The prune looked right before deleting; without one, look now (one read of each, together).
+  if ((prune?.standing ?? (await standingOf(site, pending))) === 'finished') {
+    return finishedElsewhere(site, plan, options);
+  }
+  const { pruned } = prune ?? { pruned: [] };
+  // An earlier run of this operation that stopped during or after its prune named the indexes it
+  // deletes; any still there go now (an index means "all files present"), and the entry binds all
+  // of them as gone.
+  const leftover = (pending.pruning ?? []).filter((id) => !prune?.goneIndexes.includes(id));
+  if (leftover.length > 0) await atomicRecordsOf(site).deleteReleaseIndexes(leftover);
+  const goneIndexes = [...leftover, ...(prune?.goneIndexes ?? [])];
 
   const finishedAt = new Date(nowOf(options));
   const checked = verification && {
@@ -659,10 +707,11 @@ interface PruneKnowledge {
 
 async function pruneAfterGrace(
   site: Site,
-  plan: AtomicPlan,
+  pending: AtomicPending,
   options: AtomicOptions,
   known?: PruneKnowledge,
-): Promise<{ pruned: string[]; goneIndexes: string[] }> {
+): Promise<{ pruned: string[]; goneIndexes: string[]; standing?: Standing }> {
+  const { plan } = pending;
   // The store holds plan.pointerAfter: this operation wrote it, under the lock.
   const pointer = { pointer: plan.pointerAfter };
   let ctx = await readAtomicContext(site, nowOf(options), pointer);
@@ -682,11 +731,23 @@ async function pruneAfterGrace(
   });
   const prune = planAtomicPruneNow({ live, now: ctx.now, ...keepPrefixesOf(site) });
   if (prune.length === 0) return { pruned: [], goneIndexes: [] };
+  // Right before deleting, what the prune was planned from is read again (the lock should make this
+  // needless; when locks do not meet, it keeps a replaced switch's stale prune off the live release).
+  const standing = await standingOf(site, pending);
+  if (standing !== 'ours') {
+    options.onEvent?.({
+      type: 'step',
+      step: 'prune',
+      detail: `skipped: ${standing === 'replaced' ? 'another switch' : 'another operation'} changed the site meanwhile; a later operation prunes what no kept release uses`,
+    });
+    return { pruned: [], goneIndexes: [], standing };
+  }
   const keys = new Set(prune);
   const staying = new Set([...live.hosting.keys()].filter((k) => !keys.has(k)).map(releaseIdOfKey));
   const gone = [...new Set(prune.map(releaseIdOfKey))].filter(
     (id): id is string => id !== null && !staying.has(id),
   );
+  if (gone.length > 0) await ctx.atomic.writePending({ ...pending, pruning: gone });
   await ctx.atomic.deleteReleaseIndexes(gone);
   await site.hosting.delete(prune);
   options.onEvent?.({
@@ -694,7 +755,7 @@ async function pruneAfterGrace(
     step: 'prune',
     detail: `${prune.length} object(s) no kept release uses${gone.length ? ` (${gone.length} release(s))` : ''}`,
   });
-  return { pruned: prune, goneIndexes: gone };
+  return { pruned: prune, goneIndexes: gone, standing };
 }
 
 /** A deploy that failed verification goes back to what was live; a canary that failed is ended. */

@@ -72,6 +72,11 @@ export interface AtomicPending {
   indexes?: Record<string, string>;
   /** The store's value before, when the state did not name it (someone switched outside FrontendOps). */
   drift?: unknown;
+  /**
+   * The release indexes its prune deletes, saved before they go: a re-run after a stop past the prune
+   * (which finds nothing left to delete) still binds them as gone in the operation's last entry.
+   */
+  pruning?: string[];
 }
 
 /** A release whose files are all in place (see the module comment). */
