@@ -112,14 +112,19 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     clearPending: () => store.delete([key('pending.json')]),
 
     /**
-     * Writes the immutable record and its history index; returns the digest of the record as stored
-     * (a record already written by a repeated finish stays as it is, and its digest is returned).
+     * Writes the record and its history index; returns the digest of the record as stored. A record is
+     * written once: one already written by a repeated finish stays as it is, and its digest is
+     * returned. Except a record that says "superseded" (the deploy stopped before it went live):
+     * deployment ids come from what a deploy changes, so the same deploy run again later has its id,
+     * and the outcome of the run that finished replaces it (the entry that binds the new record
+     * says so in the chain).
      */
     async writeRecord(record: DeploymentRecord): Promise<string> {
       const name = `deployments/${record.deployId}.json`;
-      let existing: { value: DeploymentRecord } | null = null;
+      let existing: { value: DeploymentRecord; etag: string } | null = null;
       let digest = '';
-      if (await store.supportsConditionalWrites()) {
+      const conditional = await store.supportsConditionalWrites();
+      if (conditional) {
         // Created only if absent: S3 says whether it was there, without a request to ask first.
         try {
           digest = await writeJson(name, record, { ifNoneMatch: '*' });
@@ -132,8 +137,17 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
         existing = (await store.head(key(name))) ? await readJson<DeploymentRecord>(name) : null;
         if (!existing) digest = await writeJson(name, record);
       }
+      const replaced =
+        existing?.value.outcome === 'superseded' && record.outcome !== 'superseded' ? existing : null;
+      if (replaced) {
+        digest = await writeJson(name, record, conditional ? { ifMatch: replaced.etag } : {});
+        existing = null;
+      }
       // After the record: an index entry never names a record that is not there.
       await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
+      if (replaced && historyKeyOf(replaced.value) !== historyKeyOf(record)) {
+        await store.delete([key(historyKeyOf(replaced.value))]);
+      }
       return existing ? stateDigest(existing.value) : digest;
     },
 

@@ -1,0 +1,51 @@
+/**
+ * A deploy that stopped before it went live is recorded "superseded" by the next operation (here a
+ * no-op deploy of what is live). Deployment ids are derived from what a deploy changes, so the same
+ * deploy run again later has the same id: before, it went live while its record (written once,
+ * never replaced) still said "superseded", and `history` and the console said so. Now a record that
+ * says superseded gives way to the outcome of the run that finished, and the chain verifies.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+let t: AtomicEnv;
+
+beforeAll(async () => {
+  t = await startAtomicEnv({ propagationMs: 25, stack: 'superseded-again' });
+  await t.publish(V1, 'v1');
+  await t.publish(V2, 'v2');
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+});
+afterAll(() => t?.stop());
+
+it('the same deploy, stopped, superseded by a no-op, then run again: its record says succeeded', async () => {
+  // The process stops at its one key write: nothing went live.
+  const real = t.store();
+  const stopping: ReleaseStore = {
+    read: () => real.read(),
+    previewSecret: () => real.previewSecret(),
+    write: async () => {
+      throw new Error('the process stopped');
+    },
+  };
+  await expect(
+    deployArtifact(await t.open({ releases: stopping }), { app: APP, commit: V2, request: request() }),
+  ).rejects.toThrow(/stopped/);
+  // The next operation, a no-op deploy of what is live, records the stopped one as superseded.
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  const history = async () => (await t.site.records.listRecords()).records;
+  const stopped = (await history()).find((r) => r.commit === V2);
+  expect(stopped?.outcome).toBe('superseded');
+
+  const again = await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  expect(again.deployId).toBe(stopped?.deployId);
+  expect(again.outcome).toBe('succeeded');
+  const listed = (await history()).filter((r) => r.deployId === again.deployId);
+  expect(listed.map((r) => r.outcome)).toEqual(['succeeded']);
+  expect((await t.site.records.readRecord(again.deployId))?.request.text).toBe('ship v2');
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
