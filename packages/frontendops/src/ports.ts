@@ -192,6 +192,14 @@ export interface HeldLock {
    * its ttl) frees nothing of its successor's.
    */
   release(): Promise<void>;
+  /**
+   * Resolves while the lock is still ours; throws FrontendOpsError('LOCKED', details { lost: true,
+   * reason }) once it is lost: taken over by another holder, or not renewed for most of its ttl, so
+   * another may take it any moment (and once released). A holder calls it right before each change
+   * another holder must not interleave with, and stops there when it throws. Cheap enough for that:
+   * the S3 lock answers from what it knows (no request), the file lock reads its small holder file.
+   */
+  assertHeld(): Promise<void>;
 }
 
 /**

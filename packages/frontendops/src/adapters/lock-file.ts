@@ -7,8 +7,10 @@
  * directory is shared, nothing in it is followed through a symlink. A holder that died (kill -9) on
  * this host is detected by its pid and taken over at once, one killed before it wrote its name after
  * a few seconds (NAMELESS_GRACE_MS); one on another host goes stale after ttlMs without heartbeats.
- * A holder that was taken over (it hung past ttlMs) is told nothing at the time — its process
- * carries on — and its release then leaves the new holder's lock alone.
+ * A holder that was taken over (it hung past ttlMs) is told at its next assertHeld, which it calls
+ * before each change: proper-lockfile found its lock directory changed or could not renew it in
+ * time, or the holder file names another holder. Until then its process carries on, and its release
+ * leaves the new holder's lock alone.
  */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -19,7 +21,7 @@ import lockfile from 'proper-lockfile';
 import { waitBeforeRetry } from '../backoff.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker } from '../ports.ts';
-import { diedOnThisHost, type LockHolder, lockedError, lockFileName } from './lock-holder.ts';
+import { diedOnThisHost, type LockHolder, lockedError, lockFileName, lostLockError } from './lock-holder.ts';
 
 export function createFileLocker(dir: string): Locker {
   return {
@@ -61,7 +63,14 @@ export function createFileLocker(dir: string): Locker {
               if (error.code !== 'ERELEASED' && error.code !== 'ENOTACQUIRED') throw error;
             });
           };
-          return { owner, release: () => (released ??= releaseOnce()) } satisfies HeldLock;
+          const assertHeld = async () => {
+            const lost = (reason: string) => lostLockError(label ?? name, reason);
+            if (released) throw lost('it was released');
+            if (takenOver) throw lost('it was not renewed in time, or another holder took it over');
+            // proper-lockfile notices a takeover only at its next update: the holder file tells at once.
+            if ((await readHolder(file))?.token !== token) throw lost('it was taken over by another holder');
+          };
+          return { owner, assertHeld, release: () => (released ??= releaseOnce()) } satisfies HeldLock;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
           const holder = await readHolder(file);

@@ -1,4 +1,4 @@
-/** What both lockers share: who holds a lock, whether that process still lives, how to wait, the error. */
+/** What both lockers share: who holds a lock, whether that process still lives, the errors they throw. */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { FrontendOpsError } from '../errors.ts';
@@ -48,5 +48,17 @@ export function lockedError(
     'LOCKED',
     `${name} is locked by ${who}; waited ${Math.round(waitMs / 1000)}s. One deploy per environment runs at a time: wait for it to finish and run the command again, or pass --wait <seconds> to wait longer.`,
     { details: { holder } },
+  );
+}
+
+/**
+ * What a holder's assertHeld throws once its lock is lost (`reason`: how, in a few words). The run
+ * stops before its next change, so what it changed so far is all it changed.
+ */
+export function lostLockError(name: string, reason: string) {
+  return new FrontendOpsError(
+    'LOCKED',
+    `${name} lost its lock: ${reason}. Nothing more was changed by this run; check \`frontendops status\` and run the command again.`,
+    { details: { lost: true, reason } },
   );
 }

@@ -2,12 +2,18 @@
  * Locker in the state bucket through S3 conditional writes (If-None-Match: * to take a free lock,
  * If-Match: <etag> to take over an expired one or renew ours), as Terraform's S3 backend does.
  * Any number of operators and agents on any machine coordinate through it.
+ *
+ * The holder renews its lock every ttl/3. A renewal that fails (a 500, a timeout) is tried again
+ * after ttl/12 and renewing goes on: one bad request does not lose the lock. A renewal refused
+ * because the lock object changed means another holder overwrote it: renewing stops. Either way the
+ * holder finds out at its next assertHeld, from what it knows without a request: taken over, or not
+ * renewed for three quarters of its ttl (near enough to expiry that another may take it any moment).
  */
 import { hostname } from 'node:os';
 import { waitBeforeRetry } from '../backoff.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../ports.ts';
-import { diedOnThisHost, type LockHolder, lockedError, lockFileName } from './lock-holder.ts';
+import { diedOnThisHost, type LockHolder, lockedError, lockFileName, lostLockError } from './lock-holder.ts';
 
 interface LockBody extends LockHolder {
   expiresAt: string;
@@ -18,12 +24,13 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
     async acquire(name, { owner, ttlMs, waitMs, label }) {
       const key = `${prefix}locks/${lockFileName(name)}.json`;
       const deadline = now() + waitMs;
-      const body = (): LockBody => ({
+      // The lock body written at `at` by a holder that took it at `since`: it expires ttlMs later.
+      const body = (at: number, since = at): LockBody => ({
         owner,
         host: hostname(),
         pid: process.pid,
-        acquiredAt: new Date(now()).toISOString(),
-        expiresAt: new Date(now() + ttlMs).toISOString(),
+        acquiredAt: new Date(since).toISOString(),
+        expiresAt: new Date(at + ttlMs).toISOString(),
       });
       // Most of the time the lock is free: it is created at once, and read only once a create was
       // refused (one round trip fewer before every change, and before every approval's use).
@@ -31,10 +38,11 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
       let waits = 0;
       for (;;) {
         const existing = refused ? await store.get(key) : null;
+        const at = now();
         try {
           let etag: string;
           if (!existing) {
-            ({ etag } = await store.put(key, JSON.stringify(body()), {}, { ifNoneMatch: '*' }));
+            ({ etag } = await store.put(key, JSON.stringify(body(at)), {}, { ifNoneMatch: '*' }));
           } else {
             const holder = JSON.parse(existing.body.toString('utf8')) as LockBody;
             const expired = Date.parse(holder.expiresAt) <= now();
@@ -44,9 +52,9 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
               await waitBeforeRetry(waits++);
               continue;
             }
-            ({ etag } = await store.put(key, JSON.stringify(body()), {}, { ifMatch: existing.etag }));
+            ({ etag } = await store.put(key, JSON.stringify(body(at)), {}, { ifMatch: existing.etag }));
           }
-          return heldLock(store, key, owner, etag, body, ttlMs);
+          return heldLock({ store, key, label: label ?? name, owner, etag, at, body, ttlMs, now });
         } catch (error) {
           if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
           // Held, or lost a race for it: look.
@@ -57,29 +65,110 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
   };
 }
 
-function heldLock(
-  store: ObjectStore,
-  key: string,
-  owner: string,
-  etag: string,
-  body: () => LockBody,
-  ttlMs: number,
-): HeldLock {
+/**
+ * How much of its ttl may pass without a successful renewal before the holder gives the lock up.
+ * Not all of it: another holder takes the lock once it has expired by its own clock, which may run a
+ * little ahead of ours, and a change begun just before the expiry would still be running after it.
+ */
+const LOST_AFTER = 0.75;
+
+interface Held {
+  store: ObjectStore;
+  key: string;
+  /** What the lock guards, for the message when it is lost. */
+  label: string;
+  owner: string;
+  /** The lock object as the acquire wrote it, at `at` (by `now`). */
+  etag: string;
+  at: number;
+  body: (at: number, since: number) => LockBody;
+  ttlMs: number;
+  now: () => number;
+}
+
+function heldLock({ store, key, label, owner, etag, at, body, ttlMs, now }: Held): HeldLock {
   let current = etag;
-  const heartbeat = setInterval(async () => {
+  // When the lock object last written by us was made: it expires ttlMs after that.
+  let renewedAt = at;
+  let lastError: unknown;
+  let takenOver = false;
+  let released = false;
+  let timer: NodeJS.Timeout | undefined;
+  let renewing: Promise<void> | undefined;
+
+  // A chain of timeouts, not an interval: the next renewal is planned once the last one is answered,
+  // sooner when it failed, and never once the lock was released or taken over.
+  const renewAfter = (delay: number) => {
+    if (released || takenOver) return;
+    timer = setTimeout(() => {
+      renewing = renew().finally(() => {
+        renewing = undefined;
+      });
+    }, delay);
+    timer.unref(); // a lock never keeps a process alive that has nothing else to do
+  };
+  const renew = async () => {
+    const writtenAt = now();
     try {
-      ({ etag: current } = await store.put(key, JSON.stringify(body()), {}, { ifMatch: current }));
-    } catch {
-      clearInterval(heartbeat); // taken over: the owner finds out at its next conditional write
+      ({ etag: current } = await store.put(
+        key,
+        JSON.stringify(body(writtenAt, at)),
+        {},
+        { ifMatch: current },
+      ));
+      renewedAt = writtenAt;
+      lastError = undefined;
+      renewAfter(ttlMs / 3);
+    } catch (error) {
+      if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) {
+        // The object is no longer the one we wrote: another holder took the lock over.
+        takenOver = true;
+        return;
+      }
+      // Most likely passing (a 500, a timeout): try again well before the lock could expire.
+      lastError = error;
+      renewAfter(ttlMs / 12);
     }
-  }, ttlMs / 3);
-  heartbeat.unref();
+  };
+  renewAfter(ttlMs / 3);
+
   return {
     owner,
+    async assertHeld() {
+      if (released) throw lostLockError(label, 'it was released');
+      if (takenOver) throw lostLockError(label, 'it was taken over by another holder');
+      const age = now() - renewedAt;
+      if (age <= ttlMs * LOST_AFTER) return;
+      const seconds = Math.round(age / 1000);
+      throw lostLockError(
+        label,
+        lastError === undefined
+          ? `it was not renewed for ${seconds} s`
+          : `its renewal has failed for ${seconds} s (${inBrief(lastError)})`,
+      );
+    },
     async release() {
-      clearInterval(heartbeat);
+      released = true;
+      clearTimeout(timer);
+      // A renewal under way would change the etag after we looked: let it finish first.
+      await renewing;
       const latest = await store.head(key);
-      if (latest?.etag === current) await store.delete([key]);
+      if (latest?.etag === current) await store.delete([key]); // never another holder's lock
     },
   };
+}
+
+/**
+ * A renewal's error in a few words: what failed and the HTTP status, not the whole message, which
+ * names the bucket and key: a LOCKED message may reach an MCP client, and names no bucket.
+ */
+function inBrief(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof Error) {
+    const status = isFrontendOpsError(error) ? error.details?.status : undefined;
+    const what = (cause as NodeJS.ErrnoException).code ?? cause.name;
+    return typeof status === 'number' ? `${what}, HTTP ${status}` : what;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return message.length > 80 ? `${message.slice(0, 79)}…` : message;
 }

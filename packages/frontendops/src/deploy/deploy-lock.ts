@@ -31,6 +31,7 @@ export async function takeDeployLock(
   const stopKeeping = keepAuditHeads(site.state);
   return {
     owner: lock.owner,
+    assertHeld: () => lock.assertHeld(),
     release: async () => {
       stopKeeping();
       await lock.release();

@@ -1,12 +1,14 @@
 /**
  * The S3 lock, through a proxy that gives the embedded S3 server the conditional writes real S3,
  * MinIO and R2 honour (test/support/s3-proxy.ts): the Locker contract (test/support/contracts/locker.ts),
- * and what only this lock does — it lives under the state prefix, and expires by the clock it is given.
+ * and what only this lock does — it lives under the state prefix, expires by the clock it is given,
+ * renews through a failed request, and tells its holder once it is lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
-import type { FrontendOpsError } from '../../src/errors.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
+import type { ObjectStore } from '../../src/ports.ts';
 import { lockerContract } from '../support/contracts/locker.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
@@ -107,3 +109,116 @@ describe('S3 lock', () => {
     await carol.release();
   });
 });
+
+describe('S3 lock renewal', () => {
+  const lockOptions = { owner: 'alice', ttlMs: 900, waitMs: 0, label: 'Deploying to prod' };
+
+  it('keeps the lock through a failed renewal: it tries again sooner and goes on renewing', async () => {
+    const { store: flaky, renewals } = renewalsFailing(store(), 'flaky/locks/deploy-prod.json', (n) =>
+      n === 1 ? new FrontendOpsError('UPSTREAM', 'S3 500') : undefined,
+    );
+    const held = await createS3Locker(flaky, 'flaky/').acquire('deploy-prod', lockOptions);
+    try {
+      await expect.poll(() => renewals.failed).toBe(1);
+      await expect.poll(() => renewals.succeeded).toBeGreaterThanOrEqual(2);
+      await expect(held.assertHeld()).resolves.toBeUndefined();
+      // Renewed, the lock still says since when alice holds it (what a LOCKED message tells bob).
+      const body = JSON.parse((await store().get('flaky/locks/deploy-prod.json'))?.body.toString() ?? '{}');
+      expect(Date.parse(body.expiresAt) - Date.parse(body.acquiredAt)).toBeGreaterThan(lockOptions.ttlMs);
+      await expect(
+        createS3Locker(store(), 'flaky/').acquire('deploy-prod', { ...lockOptions, owner: 'bob' }),
+      ).rejects.toMatchObject({ code: 'LOCKED', message: expect.stringContaining('alice') });
+    } finally {
+      await held.release();
+    }
+    expect(await store().list('flaky/')).toEqual([]);
+  });
+
+  it('tells its holder the lock is lost once renewals have failed for most of its ttl', async () => {
+    let now = Date.parse('2026-11-25T10:00:00Z');
+    const { store: failing, renewals } = renewalsFailing(
+      store(),
+      'failing/locks/deploy-prod.json',
+      () => new FrontendOpsError('UPSTREAM', 'S3 500'),
+    );
+    const held = await createS3Locker(failing, 'failing/', () => now).acquire('deploy-prod', lockOptions);
+    try {
+      await expect.poll(() => renewals.failed).toBeGreaterThanOrEqual(2);
+      // Failing, but not for long: the lock has not expired, so nobody can have taken it.
+      now += 600;
+      await expect(held.assertHeld()).resolves.toBeUndefined();
+      // Most of its ttl gone (0.75 × 900 ms) with no renewal: another may take it any moment.
+      now += 100;
+      const lost = await held.assertHeld().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(lost).toBeInstanceOf(FrontendOpsError);
+      expect(lost).toMatchObject({
+        code: 'LOCKED',
+        details: { lost: true, reason: expect.stringMatching(/renewal has failed for \d+ s \(S3 500\)/) },
+      });
+      expect((lost as Error).message).toMatch(
+        /^Deploying to prod lost its lock: its renewal has failed .*Nothing more was changed by this run; check `frontendops status` and run the command again\.$/,
+      );
+    } finally {
+      await held.release();
+    }
+  });
+
+  it('tells its holder the lock is lost once another overwrote it, and its release leaves that one alone', async () => {
+    const state = store();
+    const key = 'overwritten/locks/deploy-prod.json';
+    const { store: watched, renewals } = renewalsFailing(state, key, () => undefined);
+    const held = await createS3Locker(watched, 'overwritten/').acquire('deploy-prod', lockOptions);
+    try {
+      await expect(held.assertHeld()).resolves.toBeUndefined();
+      const theirs = JSON.stringify({ owner: 'bob', host: 'elsewhere', pid: 1, acquiredAt: 'now' });
+      await state.put(key, theirs);
+      // The next renewal's If-Match is refused: alice learns at once, without waiting out the ttl.
+      await expect
+        .poll(() =>
+          held.assertHeld().then(
+            () => 'held',
+            (error: FrontendOpsError) => error.details?.reason,
+          ),
+        )
+        .toMatch(/taken over by another holder/);
+      expect(renewals.preconditionFailed).toBe(1);
+      await held.release();
+      expect((await state.get(key))?.body.toString()).toBe(theirs);
+    } finally {
+      await held.release();
+      await state.delete([key]);
+    }
+  });
+});
+
+/**
+ * The store, its puts of `key` after the first (the acquire) counted and failing with whatever
+ * `failure` returns for the nth of them.
+ */
+function renewalsFailing(inner: ObjectStore, key: string, failure: (n: number) => Error | undefined) {
+  const renewals = { succeeded: 0, failed: 0, preconditionFailed: 0 };
+  let puts = 0;
+  const store: ObjectStore = {
+    ...inner,
+    async put(putKey, body, meta, condition) {
+      if (putKey !== key || puts++ === 0) return inner.put(putKey, body, meta, condition);
+      const error = failure(puts - 1);
+      if (error) {
+        renewals.failed++;
+        throw error;
+      }
+      try {
+        const written = await inner.put(putKey, body, meta, condition);
+        renewals.succeeded++;
+        return written;
+      } catch (error) {
+        if ((error as FrontendOpsError).code === 'PRECONDITION_FAILED') renewals.preconditionFailed++;
+        throw error;
+      }
+    },
+  };
+  return { store, renewals };
+}

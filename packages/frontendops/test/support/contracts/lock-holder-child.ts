@@ -24,6 +24,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     try {
       if (order.op === 'acquire') held = await locker.acquire(order.name as string, order.options as never);
       if (order.op === 'release') await held?.release();
+      if (order.op === 'check') {
+        if (!held) throw new Error('the lock holder process holds no lock to check');
+        await held.assertHeld();
+      }
       answer({ ok: true });
     } catch (error) {
       answer(failure(error));

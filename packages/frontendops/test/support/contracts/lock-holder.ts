@@ -43,6 +43,8 @@ export interface LockHolderProcess {
   acquire(name: string, options: LockOptions): Promise<void>;
   /** The child releases what it holds; ok false (with the message) when its release threw. */
   release(): Promise<{ ok: boolean; message?: string }>;
+  /** The child's assertHeld: ok, or the code and message of what it threw. */
+  check(): Promise<Reply>;
   /** SIGSTOP: the process lives on but does nothing, its lock unrenewed. */
   pause(): void;
   /** SIGCONT. */
@@ -54,7 +56,7 @@ export interface LockHolderProcess {
 export const LOCKER_SPEC_ENV = 'FRONTENDOPS_TEST_LOCKER_SPEC';
 const CHILD = fileURLToPath(new URL('./lock-holder-child.ts', import.meta.url));
 
-interface Reply {
+export interface Reply {
   ok: boolean;
   code?: string;
   message?: string;
@@ -92,6 +94,7 @@ export async function startLockHolder(spec: LockerSpec): Promise<LockHolderProce
       const reply = await ask({ op: 'release' });
       return reply.ok ? { ok: true } : { ok: false, message: `${reply.code}: ${reply.message}` };
     },
+    check: () => ask({ op: 'check' }),
     pause: () => signal(pid, 'SIGSTOP'),
     resume: () => signal(pid, 'SIGCONT'),
     kill: () => killTracked(child),

@@ -3,9 +3,9 @@
  * bucket through S3 conditional writes, and the lock a site chooses between them) must do, as
  * ports.ts promises it and as deploys, publishes and the audit log rely on it: one holder at a time
  * per name, LOCKED naming the holder after waitMs, the next one in on release, a holder that died or
- * hung taken over — and a holder taken over never frees its successor's lock. One suite, run by each
- * locker's test file, with holders in other processes (lock-holder.ts), so the lockers cannot drift
- * apart.
+ * hung taken over — and a holder taken over is told so at its next assertHeld, and never frees its
+ * successor's lock. One suite, run by each locker's test file, with holders in other processes
+ * (lock-holder.ts), so the lockers cannot drift apart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ErrorCode, FrontendOpsError } from '../../../src/errors.ts';
@@ -128,6 +128,21 @@ export function lockerContract(name: string, setup: () => Promise<LockerFixture>
       await alice.release();
     });
 
+    it('tells a holder its lock is its own while nobody took it, and no longer once released', async () => {
+      const name = lockName();
+      const held = await locker.acquire(name, options('alice', { label: 'Deploying to prod' }));
+      await expect(held.assertHeld()).resolves.toBeUndefined();
+      // A holder in another process, too, and one holder does not disturb another's lock.
+      const other = await holder();
+      await other.acquire(`${name}-other`, options('another deploy'));
+      expect(await other.check()).toEqual({ ok: true });
+      await expect(held.assertHeld()).resolves.toBeUndefined();
+      await held.release();
+      const released = await refusal(held.assertHeld(), 'LOCKED');
+      expect(released.message).toContain('Deploying to prod lost its lock');
+      expect(await other.release()).toEqual({ ok: true });
+    });
+
     it('knows a holder in another process, and takes over at once when that process is killed', async () => {
       const name = lockName();
       const other = await holder();
@@ -153,8 +168,14 @@ export function lockerContract(name: string, setup: () => Promise<LockerFixture>
         ).toContain('a hung deploy');
         const bob = await locker.acquire(name, options('bob', { ttlMs: SHORT_TTL, waitMs: 30_000 }));
         expect(bob.owner).toBe('bob');
-        // The hung deploy wakes up and finishes: its process carries on, and bob keeps the lock.
+        // The hung deploy wakes up: before its next change it asks whether the lock is still its own,
+        // and is told it is not, so it changes nothing more while bob's deploy runs.
         other.resume();
+        const told = await other.check();
+        expect(told).toMatchObject({ ok: false, code: 'LOCKED' });
+        expect(told.message).toContain(`${name} lost its lock`);
+        expect(told.message).toContain('run the command again');
+        // It finishes: its process carries on, and bob keeps the lock.
         const late = await other.release();
         expect(late.message ?? '').not.toMatch(/^EXITED/);
         const refused = await refusal(locker.acquire(name, options('carol', { ttlMs: SHORT_TTL })), 'LOCKED');
