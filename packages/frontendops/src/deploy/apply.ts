@@ -35,7 +35,11 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
 
   for (const group of GROUPS) {
     const batch = plan.copies.filter((c) => c.group === group);
-    if (group !== 'asset' && batch.length > 0) await assertPlannedFromLive(site, plan);
+    if (group !== 'asset' && batch.length > 0) {
+      // Visitors see these files: only while the lock is still ours, and the plan still fits.
+      await options.lock?.assertHeld();
+      await assertPlannedFromLive(site, plan);
+    }
     let done = 0;
     // Taken as copy slots free up (a 20,000-file deploy never queues 20,000 tasks), keeping no
     // results; the first failure stops the group.
@@ -49,6 +53,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     );
   }
 
+  await options.lock?.assertHeld();
   await switchPointer(site, plan, () => movePointer(site, plan, now(), options.request), options.onEvent);
   const moved = { ...pending, pointerMoved: true };
   await site.records.writePending(moved);
@@ -202,6 +207,7 @@ export async function recordDeployment(
 
 async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
   if (plan.prune.length === 0) return;
+  await options.lock?.assertHeld();
   if (await pruneSkipped(site, plan, options.onEvent)) return;
   await site.hosting.delete(plan.prune);
   options.onEvent?.({

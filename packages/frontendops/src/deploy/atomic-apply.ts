@@ -138,7 +138,7 @@ export async function runAtomic(
   }
   const lock = await takeDeployLock(site, options);
   try {
-    const summary = await runLocked(site, op, choose, options, started);
+    const summary = await runLocked(site, op, choose, { ...options, lock }, started);
     return options.settle ? { ...summary, ...(await options.settle(summary)) } : summary;
   } finally {
     await lock.release();
@@ -160,7 +160,7 @@ export async function finishSyncedAtomic(
     const atomic = atomicRecordsOf(site);
     const pending = await atomic.readPending();
     if (pending?.plan.deployId === deployId && pending.switched) {
-      const finished = await finishAtomic(site, pending, options);
+      const finished = await finishAtomic(site, pending, { ...options, lock });
       if (finished.record) return { record: finished.record, auditHead: finished.auditHead };
     }
     const record = await site.records.readRecord(deployId);
@@ -235,6 +235,7 @@ async function runLocked(
   await ctx.atomic.writePending(pending);
   await copyFiles(site, plan.copies, options);
   await Promise.all(prepared.ensured.map((index) => ctx.atomic.writeReleaseIndex(index)));
+  await options.lock?.assertHeld(); // the commit point: only while the lock is still ours
   await switchPointer(site, ctx, pending);
   pending = await afterSwitch(site, pending, nowOf(options));
   options.onEvent?.({ type: 'step', step: 'pointer', detail: pointerDetail(plan) });
@@ -733,6 +734,7 @@ async function pruneAfterGrace(
   if (prune.length === 0) return { pruned: [], goneIndexes: [] };
   // Right before deleting, what the prune was planned from is read again (the lock should make this
   // needless; when locks do not meet, it keeps a replaced switch's stale prune off the live release).
+  await options.lock?.assertHeld();
   const standing = await standingOf(site, pending);
   if (standing !== 'ours') {
     options.onEvent?.({

@@ -60,6 +60,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   if (taken.status === 'rejected') throw taken.reason;
   const manifest = read.value;
   const lock = taken.value;
+  options = { ...options, lock };
   try {
     // Four reads under the lock, sent together (each round trip to a bucket in a region counts);
     // what they find is judged in a fixed order, so the same state always gives the same answer.
@@ -267,7 +268,7 @@ export async function finishSyncedDeploy(
   try {
     const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
-      const { record, auditHead } = await finishDeploy(site, pending, options);
+      const { record, auditHead } = await finishDeploy(site, pending, { ...options, lock });
       return { record, auditHead };
     }
     const record = await site.records.readRecord(deployId);

@@ -5,6 +5,7 @@
  */
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
+import type { HeldLock } from '../ports.ts';
 import type { PinRecord } from '../state/pin.ts';
 import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
 import type { Verification } from './verify.ts';
@@ -32,6 +33,12 @@ export interface ApplyOptions {
    * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
    */
   authorize?: (plan: { deployId: string }) => Promise<void>;
+  /**
+   * The deploy lock this run holds, set by whoever took it: asked right before each change another
+   * holder must not interleave with (the first visible write, the switch, the prune), so a run whose
+   * lock was lost stops there (LOCKED) rather than racing the one that took it over.
+   */
+  lock?: Pick<HeldLock, 'assertHeld'>;
 }
 
 export interface ApplyResult {

@@ -1,0 +1,116 @@
+/**
+ * A deploy whose lock is taken over while it runs (it hung past the lock's ttl, or its renewals
+ * failed, and another operator took the lock) stops before its next visible change, LOCKED, and the
+ * site serves what it served. Before, nothing told it: it went on and switched the site while the
+ * operator that took the lock over was deploying too. The takeover is the one a file lock sees: the
+ * holder file names another holder (what the other process writes when it takes the lock).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployLockName } from '../../src/deploy/deploy-lock.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { DeployTarget } from '../../src/engine/types.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { get, releaseOf } from '../support/edge-probe.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+
+/** Another process takes the target's deploy lock over: its holder file now names that process. */
+function takeOver(lockDir: string, target: DeployTarget): void {
+  writeFileSync(
+    join(lockDir, `${deployLockName(target)}.json`),
+    JSON.stringify({
+      owner: 'bob on another machine',
+      host: 'elsewhere',
+      pid: 1,
+      acquiredAt: new Date().toISOString(),
+      token: 'bob',
+    }),
+  );
+}
+
+/** Takes the lock over at the deploy's first copy: after its plan, before anything visible. */
+const takenOverAtFirstCopy = (lockDir: string, target: DeployTarget) => {
+  let done = false;
+  return (event: { type: string }) => {
+    if (event.type !== 'copy' || done) return;
+    done = true;
+    takeOver(lockDir, target);
+  };
+};
+
+describe('atomic', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ propagationMs: 25, stack: 'lock-lost-atomic' });
+    await t.publish(V1, 'v1');
+    await t.publish(V2, 'v2');
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  });
+  afterAll(() => t?.stop());
+
+  it('stops before its switch, LOCKED; the store and the edge still name v1', async () => {
+    const before = await t.store().read();
+    await expect(
+      deployArtifact(t.site, {
+        app: APP,
+        commit: V2,
+        request: request(),
+        onEvent: takenOverAtFirstCopy(join(t.tmp, 'locks'), t.target),
+      }),
+    ).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringMatching(/lost its lock: it was taken over by another holder\. Nothing more/),
+    });
+    expect((await t.store().read()).value).toEqual(before.value);
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
+    expect((await t.site.records.readPointer())?.value.commit).toBe(V1);
+    // What it wrote before it stopped is for the next operation to finish: unfinished, not tampered.
+    const { problems } = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(problems.map((p) => p.kind)).toEqual(['unfinished']);
+  });
+});
+
+describe('in place', () => {
+  let t: TestDeployEnv;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'lock-lost-in-place' });
+    for (const [i, commit] of [V1, V2].entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
+      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  });
+  afterAll(() => t?.stop());
+
+  it('stops before its first visible write, LOCKED; the live HTML and pointer are v1', async () => {
+    const lockDir = join(t.tmp, 'locks');
+    const site = await connectSite(t.target, {
+      access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint },
+      lockDir,
+      onNotice: () => undefined,
+    });
+    try {
+      const html = async () => (await t.site.hosting.get('index.html'))?.body.toString();
+      const before = await html();
+      await expect(
+        deployArtifact(site, {
+          app: APP,
+          commit: V2,
+          request: request(),
+          onEvent: takenOverAtFirstCopy(lockDir, t.target),
+        }),
+      ).rejects.toMatchObject({ code: 'LOCKED', message: expect.stringContaining('lost its lock') });
+      expect(await html()).toBe(before);
+      expect((await t.site.records.readPointer())?.value.commit).toBe(V1);
+    } finally {
+      site.close();
+    }
+  });
+});
