@@ -9,11 +9,10 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
-import type { ReleaseStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 
 const [GOOD, BAD, NEXT] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
@@ -32,28 +31,11 @@ afterEach(() => t.stop());
  * operator whose first lock request is announced: once it is, that operator waits for the lock.
  */
 async function rollbackHeldAtSwitch() {
-  const real = t.store();
-  let open = () => {};
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  let reached = () => {};
-  const atWrite = new Promise<void>((resolve) => {
-    reached = resolve;
-  });
-  const gated: ReleaseStore = {
-    read: () => real.read(),
-    previewSecret: () => real.previewSecret(),
-    async write(value, etag) {
-      reached();
-      await opened;
-      return real.write(value, etag);
-    },
-  };
-  const rollback = rollbackRelease(await t.open({ releases: gated }), {
+  const held = heldAtSwitch(t.store());
+  const rollback = rollbackRelease(await t.open({ releases: held.store }), {
     request: request('KPI totals wrong'),
   });
-  await atWrite;
+  await held.reached;
   let queued = () => {};
   const waiting = new Promise<void>((resolve) => {
     queued = resolve;
@@ -67,7 +49,7 @@ async function rollbackHeldAtSwitch() {
       },
     },
   };
-  return { rollback, other, waiting, open };
+  return { rollback, other, waiting, open: held.release };
 }
 
 it('a deploy queued behind a rollback is refused by the pin that rollback set', async () => {

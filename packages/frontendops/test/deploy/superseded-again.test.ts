@@ -5,11 +5,12 @@
  * never replaced) still said "superseded", and `history` and the console said so. Now a record that
  * says superseded gives way to the outcome of the run that finished, and the chain verifies.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 let t: AtomicEnv;
@@ -47,5 +48,28 @@ it('the same deploy, stopped, superseded by a no-op, then run again: its record 
   const listed = (await history()).filter((r) => r.deployId === again.deployId);
   expect(listed.map((r) => r.outcome)).toEqual(['succeeded']);
   expect((await t.site.records.readRecord(again.deployId))?.request.text).toBe('ship v2');
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
+it('an operator whose lock does not meet ours records our deploy superseded; it goes live, and says so', async () => {
+  // Our deploy is held at its one key write; meanwhile operator B (a lock directory of its own) runs
+  // a no-op deploy, takes our pending plan for a crashed one and records it superseded.
+  const held = heldAtSwitch(t.store());
+  const ours = deployArtifact(await t.open({ releases: held.store }), {
+    app: APP,
+    commit: V1,
+    request: request('back to v1'),
+  });
+  await held.reached;
+  const b = await t.open({ lockDir: join(t.tmp, 'other-locks') });
+  await deployArtifact(b, { app: APP, commit: V2, request: request('no-op') });
+  const deployId = (await t.site.records.listRecords()).records.find((r) => r.outcome === 'superseded')
+    ?.deployId as string;
+  expect(deployId).toBeDefined();
+  held.release();
+
+  const done = await ours;
+  expect(done).toMatchObject({ deployId, outcome: 'succeeded' });
+  expect((await t.site.records.readRecord(deployId))?.outcome).toBe('succeeded');
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });

@@ -215,3 +215,33 @@ export const hostingWrites = (requests: readonly S3RequestRecord[]) =>
 
 export const hostingCopies = (requests: readonly S3RequestRecord[]) =>
   requests.filter((r) => r.bucket === HOSTING && r.copySource);
+
+/**
+ * A release store whose key writes wait until `release()` is called: an operation held at its switch
+ * (its commit point), to see what another operator does meanwhile. `reached` resolves at the first
+ * write.
+ */
+export function heldAtSwitch(real: ReleaseStore): {
+  store: ReleaseStore;
+  reached: Promise<void>;
+  release: () => void;
+} {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let arrive = () => {};
+  const reached = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  const store: ReleaseStore = {
+    read: () => real.read(),
+    previewSecret: () => real.previewSecret(),
+    async write(value, etag) {
+      arrive();
+      await released;
+      return real.write(value, etag);
+    },
+  };
+  return { store, reached, release };
+}
