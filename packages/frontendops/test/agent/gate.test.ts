@@ -48,11 +48,27 @@ describe('redactor (defence in depth for the model context)', () => {
     expect(text).toContain('[redacted');
   });
 
+  it('replaces an S3 path-style address without its scheme, a named host:port, and addresses wrapped in base64', () => {
+    const wrapped = (value: string) => Buffer.from(value).toString('base64');
+    const text = redact.text(
+      'GET s3.us-east-1.amazonaws.com/private-bucket/site/index.html failed; ' +
+        'endpoint minio.internal:9000 and s3-proxy:9000 refused; ' +
+        `continue with ${wrapped('https://bucket-two.example/x')} or ${Buffer.from('sophia-dashboard-hosting-prod').toString('base64url')} ` +
+        `or ${wrapped('10.1.2.3:9000')}`,
+    );
+    for (const leaked of ['private-bucket', 'minio.internal', 's3-proxy', ':9000']) {
+      expect(text).not.toContain(leaked);
+    }
+    expect(text.match(/\[redacted-encoded\]/g)).toHaveLength(3);
+  });
+
   it('keeps what a deploy needs: shas, digests, deploy ids and signed handles', () => {
     const sha = '3f2c1a9d4e5b6a7c8d9e0f1a2b3c4d5e6f7a8b9c';
     const digest = `sha256:${'ab'.repeat(32)}`;
     const handle = `fo1.${'eyJzdGFjayI6ImRhc2hib2FyZC1ob3N0aW5nLXByb2QiLCJhcHAiOiJzb3BoaWEtZGFzaGJvYXJkIn0'}.${'Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4MTIz'}`;
-    const text = `${sha} ${digest} 3f2c1a9-0123456789 ${handle}`;
+    const times = 'pinned at 2026-12-03T10:00:00.000Z, 10:00 UTC; HTTP 503; step 2 of 3: copy';
+    const encodedText = Buffer.from('a note in base64, with no address').toString('base64');
+    const text = `${sha} ${digest} 3f2c1a9-0123456789 ${handle} ${times} ${encodedText}`;
     expect(redact.text(text)).toBe(text);
   });
 
