@@ -91,6 +91,18 @@ function overHttp(args: string[]) {
 
 const hostingIndex = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? null;
 
+it('an empty request is refused before any server starts (exit 2, what to say instead)', async () => {
+  for (const words of [[''], ['  ', ' ']]) {
+    // A configuration that does not exist: reading it would be the first thing a start does.
+    const run = await agent(words, { config: join(t.tmp, 'no-such-mcp.json') });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /The request is empty: say what to do in words, e\.g\. frontendops agent "Deploy/,
+    );
+    expect(run.stderr).not.toMatch(/no-such-mcp|\n\s+at /);
+  }
+});
+
 describe('frontendops agent, its servers over HTTP in this process', () => {
   servedOverHttp();
 

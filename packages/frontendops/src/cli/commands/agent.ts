@@ -38,9 +38,16 @@ Examples:
 Exit codes: 0 done or answered, 1 failed, 2 refused or not approved.`,
       ),
   ).action(async (words: string[], flags: AgentFlags) => {
+    const text = words.join(' ');
+    if (text.trim() === '') {
+      // Said before the servers start: there is nothing for them to do.
+      const { badInput } = await import('../../errors.ts');
+      throw badInput(
+        'The request is empty: say what to do in words, e.g. frontendops agent "Deploy the latest dashboard". `frontendops agent --help` shows more.',
+      );
+    }
     const [{ runAgentRequest, createCliApprover, askOnTerminal, loadMcpConfig }, { createRenderer }] =
       await Promise.all([import('../../agent/index.ts'), import('../render.ts')]);
-    const text = words.join(' ');
     const { io } = ctx;
     const mcpConfig = flags.config ? await loadMcpConfig(flags.config, io.cwd) : undefined;
     const renderer = createRenderer(io.stderr);
