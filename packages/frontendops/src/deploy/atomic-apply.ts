@@ -551,11 +551,15 @@ type Standing = 'ours' | 'replaced' | 'finished';
 async function standingOf(site: Site, pending: AtomicPending): Promise<Standing> {
   const [stored, now] = await Promise.all([
     atomicRecordsOf(site).readPending(),
-    requireReleaseStore(site).read(),
+    // A store that cannot be read now is taken as replaced: the prune is left to a later operation
+    // (the safe side), and the switch, which landed, is still recorded.
+    requireReleaseStore(site)
+      .read()
+      .catch(() => null),
   ]);
   const { plan } = pending;
   if (stored?.plan.deployId !== plan.deployId || stored.startedAt !== pending.startedAt) return 'finished';
-  return samePointer(now.value, plan.pointerAfter) ? 'ours' : 'replaced';
+  return now && samePointer(now.value, plan.pointerAfter) ? 'ours' : 'replaced';
 }
 
 /** The operation was finished (verified, pruned, recorded) by another: nothing more is written. */

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import type { ObjectStore } from '../../src/ports.ts';
+import type { ObjectStore, ReleaseStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
@@ -102,4 +102,26 @@ it('a prune whose switch was replaced by hand meanwhile keeps the files of what 
     expect(await t.site.hosting.head(`_releases/${live}/${path}`), path).not.toBeNull();
   }
   expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
+});
+
+it('a store that cannot be read after the switch: the deploy is recorded, and its prune left for later', async () => {
+  const real = t.store();
+  let switched = false;
+  const flaky: ReleaseStore = {
+    read: async () => {
+      if (switched) throw new Error('the KeyValueStore did not answer');
+      return real.read();
+    },
+    previewSecret: () => real.previewSecret(),
+    write: async (value, etag) => {
+      const written = await real.write(value, etag);
+      switched = true;
+      return written;
+    },
+  };
+  const site = await t.open({ releaseGraceMs: 0, releases: flaky });
+  const deployed = await deployArtifact(site, { app: APP, commit: V1, request: request('ship v1') });
+  expect(deployed).toMatchObject({ outcome: 'succeeded', pruned: 0 });
+  expect((await t.site.records.readRecord(deployed.deployId))?.outcome).toBe('succeeded');
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
