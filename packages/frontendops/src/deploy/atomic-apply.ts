@@ -15,7 +15,9 @@
  * it never went live and is dropped (its copies are reused, being content-addressed). A lost ETag
  * race is re-read: when only another key changed (the preview secret) the write is retried; when
  * another switch came first the operation stops, live is what the other switch made it, and the
- * state is left naming nothing this operation did.
+ * state is left naming nothing this operation did. The lock is asked right before the key write and
+ * the prune; the prune also reads the store and the pending plan again right before it deletes, so
+ * an operator whose lock did not meet ours never has what its switch made live deleted by us.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import pMap from 'p-map';
