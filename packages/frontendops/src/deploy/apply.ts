@@ -11,7 +11,8 @@ import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/pla
 import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import { type AuditEntry, appendAudit } from '../state/audit.ts';
+import { type AuditEntry, appendAudit, readAuditHead } from '../state/audit.ts';
+import { PUBLISH_LOG } from '../state/names.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy, RequestInfo } from '../state/records.ts';
 import { assertPlannedFromLive, pruneSkipped, switchPointer } from './html-guard.ts';
 import type { ApplyOptions, ApplyResult, AuditHead } from './types.ts';
@@ -191,17 +192,29 @@ function recordFacts(record: DeploymentRecord): Record<string, unknown> {
  * Writes the immutable record and its audit entry, which carries its key facts and binds its digest.
  * An atomic operation adds its own facts and the state objects its entry binds, and names a promoted
  * canary's entry for what it was.
+ *
+ * The entry also names the publish log's head as it is now (`publishHead`, "<seq>:<hash>", read
+ * beside the record's write): the deploy tags anchor the deploy chain in git, and through these
+ * entries the publish log too, so a publish log rewritten whole after a deploy no longer verifies.
+ * A publish log whose head cannot be read is left unnamed: it never stops a deploy.
  */
 export async function recordDeployment(
   site: Site,
   record: DeploymentRecord,
   more: { type?: string; data?: Record<string, unknown>; objects?: Record<string, string> } = {},
 ): Promise<AuditEntry> {
-  const digest = await site.records.writeRecord(record);
+  const [digest, publishHead] = await Promise.all([
+    site.records.writeRecord(record),
+    readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
+  ]);
   return appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: more.type ?? record.kind,
     objects: { [`deployments/${record.deployId}.json`]: digest, ...more.objects },
-    data: { ...recordFacts(record), ...more.data },
+    data: {
+      ...recordFacts(record),
+      ...more.data,
+      ...(publishHead ? { publishHead: `${publishHead.seq}:${publishHead.hash}` } : {}),
+    },
   });
 }
 

@@ -18,7 +18,8 @@
  *
  * Publishes are recorded in a chain of their own, the publish log (names.ts PUBLISH_LOG), built and
  * checked the same way: the build job that appends to it cannot write the deploy chain (access.ts).
- * verifyAudit checks both; no deploy tag anchors the publish log.
+ * verifyAudit checks both. Each deployment's entry in the deploy chain names the publish log's head
+ * it saw (`publishHead`), which the log must still hold: the deploy tags anchor it through them.
  *
  * Appends are serialised by creating each entry only once where the store honours conditional
  * writes, and by a lock where it does not; an append interrupted between its two writes is finished
@@ -95,9 +96,10 @@ export interface AuditVerification {
   problems: AuditProblem[];
   /**
    * The publish log (publishes/audit/), a chain of its own that the publisher role appends to:
-   * checked entry by entry like the deploy chain. No deploy tag anchors it.
+   * checked entry by entry like the deploy chain, and against the heads the deploy chain's entries
+   * saw (`anchors`: how many entries named one).
    */
-  publishLog: { entries: number; headHash: string | null };
+  publishLog: { entries: number; headHash: string | null; anchors: number };
 }
 
 const GENESIS = 'sha256:genesis';
@@ -487,15 +489,54 @@ export async function verifyAudit(
       checkChain(store, `${prefix}${PUBLISH_LOG}`, prefix, PUBLISH_LOG_WORDS),
     ),
   ]);
-  const problems = [...deploys.problems, ...publishes.problems];
-  const { problem: _first, ...rest } = deploys;
+  const anchored = publishAnchors(deploys.seen, publishes);
+  const problems = [...deploys.problems, ...publishes.problems, ...anchored.problems];
+  const { problem: _first, seen: _seen, ...rest } = deploys;
   return {
     ...rest,
     ok: problems.length === 0,
     ...(problems[0] ? { problem: problems[0] } : {}),
     problems,
-    publishLog: { entries: publishes.read.length, headHash: publishes.headRecord?.hash ?? null },
+    publishLog: {
+      entries: publishes.read.length,
+      headHash: publishes.headRecord?.hash ?? null,
+      anchors: anchored.count,
+    },
   };
+}
+
+/**
+ * The publish log's heads as the deploy chain's entries saw them (`publishHead` in a deployment's
+ * entry): each must still be an entry of the log, unchanged. The deploy chain is anchored in git by
+ * the deploy tags, so whoever rewrites the publish log whole must rewrite the deploy chain as well,
+ * which they show.
+ */
+function publishAnchors(
+  deployEntries: readonly AuditEntry[],
+  log: ChainCheck,
+): { count: number; problems: AuditProblem[] } {
+  const problems: AuditProblem[] = [];
+  let count = 0;
+  for (const entry of deployEntries) {
+    const named = entry.data?.publishHead;
+    if (typeof named !== 'string') continue;
+    const seen = parseAuditHead(named);
+    if (!seen) continue; // written by this tool: never malformed in an entry whose hash holds
+    count += 1;
+    const held = log.entries[seen.seq - 1];
+    if (held?.hash === seen.hash) continue;
+    problems.push({
+      kind: 'tampered',
+      seq: seen.seq,
+      object: `${PUBLISH_LOG}${auditEntryName(seen.seq)}`,
+      reason: PUBLISH_LOG_WORDS.reason(
+        held
+          ? `entry ${seen.seq} is not the one deploy entry ${entry.seq} saw (${seen.hash}): the publish log was rewritten after that deploy`
+          : `it holds no entry ${seen.seq}, which deploy entry ${entry.seq} saw (${seen.hash}): the publish log was cut or rewritten after that deploy`,
+      ),
+    });
+  }
+  return { count, problems };
 }
 
 /**
@@ -672,7 +713,7 @@ async function verifyAuditOnce(
   store: ObjectStore,
   prefix: string,
   options: VerifyOptions,
-): Promise<Omit<AuditVerification, 'publishLog'>> {
+): Promise<Omit<AuditVerification, 'publishLog'> & { seen: AuditEntry[] }> {
   // 1. The chain itself: order, links, hashes.
   const { read, entries, headRecord, problems } = await checkChain(store, prefix, prefix, DEPLOY_CHAIN_WORDS);
 
@@ -846,6 +887,7 @@ async function verifyAuditOnce(
     objects: objectsOk,
     ...(problems[0] ? { problem: problems[0] } : {}),
     problems,
+    seen: entries,
   };
 }
 

@@ -194,3 +194,36 @@ describe('the publish log', () => {
     });
   }
 });
+
+describe('the publish log, anchored through the deploy chain', () => {
+  it('a publish log rewritten whole after a deploy (re-hashed, as an administrator could) fails verify', async () => {
+    const [, second] = await published(2);
+    await deployArtifact(t.site, { app: APP, commit: second as string, request });
+    const deployed = (await readAudit(t.site.state, t.target.statePrefix)).find((e) => e.type === 'deploy');
+    const original = await readAudit(t.site.state, log());
+    expect(deployed?.data.publishHead).toBe(`2:${original[1]?.hash}`);
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(verified).toMatchObject({ ok: true, publishLog: { entries: 2, anchors: 1 } });
+
+    // Who published the first build, rewritten, and the whole log re-hashed and re-linked: a log
+    // consistent in itself, which only what the deploy saw can tell from the original.
+    const first = rehash({
+      ...(original[0] as AuditEntry),
+      data: { ...original[0]?.data, actor: 'someone-else' },
+    });
+    const again = rehash({ ...(original[1] as AuditEntry), prevHash: first.hash });
+    await t.site.state.put(auditEntryKey(log(), 1), JSON.stringify(first));
+    await t.site.state.put(auditEntryKey(log(), 2), JSON.stringify(again));
+    await t.site.state.put(`${log()}audit/head.json`, JSON.stringify({ seq: 2, hash: again.hash }));
+    expect(await problems()).toEqual([
+      `tampered: publish log: entry 2 is not the one deploy entry ${deployed?.seq} saw (${original[1]?.hash}): the publish log was rewritten after that deploy`,
+    ]);
+
+    // Cut back to before that entry instead: the same, said as missing.
+    await t.site.state.delete([auditEntryKey(log(), 2)]);
+    await t.site.state.put(`${log()}audit/head.json`, JSON.stringify({ seq: 1, hash: first.hash }));
+    expect((await problems()).filter((p) => p.includes(`deploy entry ${deployed?.seq} saw`))).toEqual([
+      `tampered: publish log: it holds no entry 2, which deploy entry ${deployed?.seq} saw (${original[1]?.hash}): the publish log was cut or rewritten after that deploy`,
+    ]);
+  });
+});

@@ -154,7 +154,10 @@ export function register(program: Command, ctx: CliContext): void {
           );
           say(
             ctx.io.stdout,
-            `publish log of ${stack} verifies: ${result.publishLog.entries} entries, head ${result.publishLog.headHash ?? '(empty)'}`,
+            `publish log of ${stack} verifies: ${result.publishLog.entries} entries, head ${result.publishLog.headHash ?? '(empty)'}` +
+              (result.publishLog.anchors > 0
+                ? `; it holds the head each of ${result.publishLog.anchors} deployment entr${result.publishLog.anchors === 1 ? 'y' : 'ies'} saw`
+                : ''),
           );
         } else {
           say(ctx.io.stdout, `audit of ${stack} does NOT verify:`);
