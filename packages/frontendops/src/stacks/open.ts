@@ -13,8 +13,9 @@ import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
 import { type ApprovalPolicy, approvalPolicyFor, type Config, NO_APPROVERS } from '../config.ts';
 import { endpointIdentity } from '../deploy/deploy-lock.ts';
+import { defaultStatePrefix } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
-import { badInput } from '../errors.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Cdn, Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
@@ -99,6 +100,19 @@ export async function openSite(
   }
   site.close();
   const adopted = await open(adoptEnvironment(target, marker), marker.protected);
+  // Followed from here (an alias, an outputs file that names no stack), the marker must not lead
+  // away from its own environment's history either: where that environment keeps a chain at its
+  // default location, a marker naming another location (a copy of that chain) is refused. The stack
+  // opened by its name reports the marker. One request, only when the marker names a location other
+  // than the default one.
+  const home = defaultStatePrefix(marker.stack);
+  if (marker.statePrefix !== home && (await adopted.state.head(`${home}${AUDIT_HEAD}`))) {
+    adopted.close();
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The hosting bucket of ${named ? target.stack : 'this outputs file'} is marked as environment ${marker.stack}, but its marker names a state location other than ${marker.stack}'s own, which holds its history: the marker is not followed, and nothing was done. Open the stack by its name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker, and its next deploy puts the marker back.`,
+    );
+  }
   const notice = `${named ? `Stack ${target.stack}` : 'This outputs file'} writes to the hosting bucket of environment ${marker.stack}: using its name, history and protection.`;
   adopted.notices.push(notice);
   (options.onNotice ?? printNotice)(notice);

@@ -336,6 +336,22 @@ describe('the marker under the audit chain', () => {
     const status = await run(['status', '--stack', named]);
     expect(status.stderr).toMatch(/the marker is not followed/);
 
+    // Nor through an outputs file that names no stack (an alias alike), which has no history of its
+    // own to stay with: it is refused, and told where the marker is reported. Nothing is written.
+    const unnamed = await outputsWithout('prod-fork.json');
+    for (const argv of [
+      ['status', '--stack', unnamed],
+      ['deploy', '--stack', unnamed, '--commit', COMMITS[0] as string, '--yes', '--no-tag'],
+    ]) {
+      const refused = await run(argv);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toMatch(
+        /marked as environment dashboard-hosting-prod, but its marker names a state location other than dashboard-hosting-prod's own, which holds its history: the marker is not followed/,
+      );
+      expect(refused.stderr).not.toMatch(/fork\/|\n\s+at /);
+    }
+    expect(await readAuditHead(t.site.state, fork)).toEqual({ seq: entry.seq, hash: entry.hash });
+
     // The next change goes to the stack's own chain, recording the marker it puts back.
     const ownHead = await readAuditHead(t.site.state, prefix);
     const forkHead = await readAuditHead(t.site.state, fork);
