@@ -96,9 +96,13 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       await copyFiles(site, files.copies, options);
       copied = files.copies.length;
       index = releaseIndexOf(ref, manifest, new Date(ctx.now).toISOString());
+      // The copies may have taken a while: state is written only while the lock is still ours.
+      await lock.assertHeld();
       bound[releaseIndexName(index.releaseId)] = await ctx.atomic.writeReleaseIndex(index);
     }
 
+    // A holder that lost its lock would write the state over what the one that took it over wrote.
+    await lock.assertHeld();
     const secret = await ctx.store.previewSecret();
     const expiresAt = new Date(Math.floor((ctx.now + ttl * 1000) / 1000) * 1000);
     const token = signPreviewToken({ releaseId: ref.releaseId, expiresAt, secret }, ctx.now);
