@@ -11,7 +11,7 @@ import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseNameRef } from '../state/atomic.ts';
-import { assertAuditWritable } from '../state/audit.ts';
+import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { type AtomicOptions, audit, copyFiles, nowOf, releaseIndexOf } from './atomic-apply.ts';
 import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
@@ -81,7 +81,16 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     let copied = 0;
     let index = await ctx.atomic.readReleaseIndex(ref.releaseId);
     const bound: Record<string, string> = {};
-    if (!index) {
+    if (index) {
+      // An index found is bound again when it is the one the build's manifest gives: a preview that
+      // stopped before its entry is finished by asking again (bound twice with one digest, nothing
+      // changes), while an index edited since stays unbound, for verify to report.
+      const manifest = await manifests(ref.app, ref.commit);
+      const found = digestOrNull(index); // what was read: it may hold what no digest can be made of
+      if (manifest && found === stateDigest(releaseIndexOf(ref, manifest, index.uploadedAt))) {
+        bound[releaseIndexName(index.releaseId)] = found;
+      }
+    } else {
       const [live, manifest] = await Promise.all([
         loadAtomicLiveState(site, ctx, { full: true, manifests }),
         requireManifest(site, ref.app, ref.commit),

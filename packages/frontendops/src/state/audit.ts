@@ -136,7 +136,7 @@ export function stateDigest(value: unknown): string {
 }
 
 /** stateDigest, or null for content no digest can be made of (what was read, never what the tool wrote). */
-function digestOrNull(value: unknown): string | null {
+export function digestOrNull(value: unknown): string | null {
   try {
     return stateDigest(value);
   } catch {
