@@ -9,6 +9,7 @@
  */
 import type { CallToolResult, Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
 import { askedDeployId } from '../contract/approval-question.ts';
+import { formatAuditHead } from '../contract/audit-head.ts';
 import { REQUEST_ARG_NAMES } from '../contract/fields.ts';
 import { isToolName, TOOLS, type ToolName } from '../contract/tools.ts';
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
@@ -595,6 +596,6 @@ function withoutRequestInfo(schema: Record<string, unknown>): Record<string, unk
 function auditHeadOf(data: Record<string, unknown>): { auditHead?: string } {
   const head = data.auditHead as { seq?: unknown; hash?: unknown } | null | undefined;
   return head && typeof head.seq === 'number' && typeof head.hash === 'string'
-    ? { auditHead: `${head.seq}:${head.hash}` }
+    ? { auditHead: formatAuditHead({ seq: head.seq, hash: head.hash }) }
     : {};
 }

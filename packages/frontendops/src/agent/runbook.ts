@@ -4,6 +4,7 @@
  * siblings. Results are read as the contract types them. A failed step stops the sequence; its
  * words become the answer.
  */
+import { formatAuditHead } from '../contract/audit-head.ts';
 import { parseResult, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
@@ -588,7 +589,7 @@ function tagRelease(
     artifactDigest: made.artifactDigest,
     request: ctx.text,
     stack: made.stack,
-    ...(made.auditHead ? { auditHead: `${made.auditHead.seq}:${made.auditHead.hash}` } : {}),
+    ...(made.auditHead ? { auditHead: formatAuditHead(made.auditHead) } : {}),
   });
 }
 

@@ -6,6 +6,7 @@
  * words, as the CLI's and the agent's do.
  */
 import type { Config } from '../config.ts';
+import { formatAuditHead } from '../contract/audit-head.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
 import type { DeployPlan } from '../engine/plan.ts';
@@ -112,7 +113,7 @@ export async function tagChange(
       app: summary.app,
       // The stack and audit head make the tag an anchor `audit verify` checks the chain against.
       stack: summary.stack,
-      ...(summary.auditHead ? { auditHead: `${summary.auditHead.seq}:${summary.auditHead.hash}` } : {}),
+      ...(summary.auditHead ? { auditHead: formatAuditHead(summary.auditHead) } : {}),
     });
     return tag.name;
   } catch (error) {

@@ -5,6 +5,7 @@
  * repaired by running it again.
  */
 import pMap from 'p-map';
+import { formatAuditHead } from '../contract/audit-head.ts';
 import { invalidationCallerReference, planInvalidationBatches } from '../engine/invalidation.ts';
 import { artifactFileKey } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
@@ -213,7 +214,7 @@ export async function recordDeployment(
     data: {
       ...recordFacts(record),
       ...more.data,
-      ...(publishHead ? { publishHead: `${publishHead.seq}:${publishHead.hash}` } : {}),
+      ...(publishHead ? { publishHead: formatAuditHead(publishHead) } : {}),
     },
   });
 }

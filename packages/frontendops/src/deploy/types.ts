@@ -3,6 +3,7 @@
  * (atomic-*.ts) and the shell around both (deploy.ts): what is asked (DeployOptions), what happens
  * meanwhile (DeployEvent) and what comes back (DeploySummary). Types only.
  */
+import type { AuditHead } from '../contract/audit-head.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import type { HeldLock } from '../ports.ts';
@@ -49,10 +50,7 @@ export interface ApplyResult {
   auditHead: AuditHead | null;
 }
 
-export interface AuditHead {
-  seq: number;
-  hash: string;
-}
+export type { AuditHead };
 
 export interface DeployOptions extends ApplyOptions {
   app: string;

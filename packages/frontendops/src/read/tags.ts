@@ -1,7 +1,9 @@
 /** Deploy tags as readers use them. Deploy id → deploy tag name, from the git host; empty (and a note in the log) when it cannot be read. */
+
+import { parseAuditHead } from '../contract/audit-head.ts';
 import { listDeployTags } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
-import { type AuditAnchor, parseAuditHead } from '../state/audit.ts';
+import type { AuditAnchor } from '../state/audit.ts';
 
 export async function readDeployTags(git: GitHost | null | undefined): Promise<Map<string, string>> {
   if (!git) return new Map();

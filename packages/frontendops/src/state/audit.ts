@@ -28,6 +28,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { waitBeforeRetry } from '../backoff.ts';
+import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore } from '../ports.ts';
 import {
@@ -54,10 +55,7 @@ export interface AuditEntry {
   hash: string;
 }
 
-export interface AuditHead {
-  seq: number;
-  hash: string;
-}
+export type { AuditHead };
 
 /** A copy of the head kept somewhere the state bucket's writers cannot change (a deploy tag). */
 export interface AuditAnchor extends AuditHead {
@@ -459,12 +457,6 @@ export async function readAudit(store: ObjectStore, prefix: string): Promise<Aud
     );
   }
   return read.map((r) => r.entry as AuditEntry);
-}
-
-/** "<seq>:<hash>" as deploy tags carry it, or null when it is not one. */
-export function parseAuditHead(text: string): AuditHead | null {
-  const match = /^(\d{1,12}):(sha256:[0-9a-f]{64})$/.exec(text.trim());
-  return match?.[1] && match[2] ? { seq: Number(match[1]), hash: match[2] } : null;
 }
 
 /** What `verifyAudit` checks beyond the state bucket. */

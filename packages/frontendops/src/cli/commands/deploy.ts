@@ -321,7 +321,10 @@ async function tagIfDeployed(
     );
     return undefined;
   }
-  const { createDeployTag } = await import('../../git/deploy-tag.ts');
+  const [{ createDeployTag }, { formatAuditHead }] = await Promise.all([
+    import('../../git/deploy-tag.ts'),
+    import('../../contract/audit-head.ts'),
+  ]);
   const tag = await createDeployTag(git, {
     deployId: summary.deployId,
     sha: summary.commit,
@@ -329,7 +332,7 @@ async function tagIfDeployed(
     request: summary.request.message ?? summary.request.text,
     app: summary.app,
     stack: summary.stack,
-    ...(summary.auditHead ? { auditHead: `${summary.auditHead.seq}:${summary.auditHead.hash}` } : {}),
+    ...(summary.auditHead ? { auditHead: formatAuditHead(summary.auditHead) } : {}),
   });
   return tag.name;
 }
