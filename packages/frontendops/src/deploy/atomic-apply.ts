@@ -190,25 +190,21 @@ async function runLocked(
   await assertAuditWritable(site.state, site.target.statePrefix);
   const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
-  const target = await choose(ctx).catch((error: unknown) => {
+  let target: AtomicTarget;
+  try {
+    target = await choose(ctx);
+  } catch (error) {
     // The same operation, run again after its answer was lost: it was what the settle just finished
     // (a promote or abort then finds no canary). Say what was done, not that there is nothing to do.
-    if (earlier?.pending.op === op && isFrontendOpsError(error, 'NOT_FOUND')) return null;
-    throw error;
-  });
-  if (!target && earlier) {
+    if (earlier?.pending.op !== op || !isFrontendOpsError(error, 'NOT_FOUND')) throw error;
     return summarize(earlier.pending.plan, {
       dryRun: false,
       started,
       request: earlier.pending.request,
-      outcome: earlier.finished.outcome,
-      verification: earlier.finished.verification,
-      pruned: earlier.finished.pruned.length,
-      auditHead: earlier.finished.auditHead,
-      ...(earlier.finished.record ? { record: earlier.finished.record } : {}),
+      ...finishedFacts(earlier.finished),
     });
   }
-  const prepared = await prepare(site, op, ctx, target as AtomicTarget, abandoned);
+  const prepared = await prepare(site, op, ctx, target, abandoned);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
   if (abandoned && abandoned.plan.deployId !== plan.deployId) await recordAbandoned(site, abandoned);
@@ -255,11 +251,7 @@ async function runLocked(
     dryRun: false,
     started,
     request: options.request,
-    outcome: finished.outcome,
-    verification: finished.verification,
-    pruned: finished.pruned.length,
-    auditHead: finished.auditHead,
-    ...(finished.record ? { record: finished.record } : {}),
+    ...finishedFacts(finished),
     ...(drift ? { drift } : {}),
   });
   if (finished.outcome === 'failed' && options.rollbackOnFailure !== false) {
@@ -539,6 +531,15 @@ interface Finished {
   record: DeploymentRecord | null;
   auditHead: AuditHead | null;
 }
+
+/** What a finished operation's summary says of how it ended. */
+const finishedFacts = (finished: Finished) => ({
+  outcome: finished.outcome,
+  verification: finished.verification,
+  pruned: finished.pruned.length,
+  auditHead: finished.auditHead,
+  ...(finished.record ? { record: finished.record } : {}),
+});
 
 /**
  * Where an operation that has switched stands when it is about to prune and record: still its own
