@@ -121,34 +121,33 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      */
     async writeRecord(record: DeploymentRecord): Promise<string> {
       const name = `deployments/${record.deployId}.json`;
-      let existing: { value: DeploymentRecord; etag: string } | null = null;
-      let digest = '';
       const conditional = await store.supportsConditionalWrites();
-      if (conditional) {
-        // Created only if absent: S3 says whether it was there, without a request to ask first.
+      // Where writes are conditional the record is created only if absent, and S3 says whether it was
+      // there without a request to ask first; elsewhere it is looked for first.
+      let existing: { value: DeploymentRecord; etag: string } | null = null;
+      if (!conditional && (await store.head(key(name)))) existing = await readJson<DeploymentRecord>(name);
+      let digest = '';
+      if (!existing) {
         try {
-          digest = await writeJson(name, record, { ifNoneMatch: '*' });
+          digest = await writeJson(name, record, conditional ? { ifNoneMatch: '*' } : {});
         } catch (error) {
-          if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+          if (!conditional || !isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
           existing = await readJson<DeploymentRecord>(name);
           if (!existing) digest = await writeJson(name, record);
         }
-      } else {
-        existing = (await store.head(key(name))) ? await readJson<DeploymentRecord>(name) : null;
-        if (!existing) digest = await writeJson(name, record);
       }
-      const replaced =
-        existing?.value.outcome === 'superseded' && record.outcome !== 'superseded' ? existing : null;
-      if (replaced) {
-        digest = await writeJson(name, record, conditional ? { ifMatch: replaced.etag } : {});
-        existing = null;
+      const replaces = existing?.value.outcome === 'superseded' && record.outcome !== 'superseded';
+      if (existing && replaces) {
+        digest = await writeJson(name, record, conditional ? { ifMatch: existing.etag } : {});
+      } else if (existing) {
+        digest = stateDigest(existing.value); // written by a repeated finish: it stays as it is
       }
       // After the record: an index entry never names a record that is not there.
       await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
-      if (replaced && historyKeyOf(replaced.value) !== historyKeyOf(record)) {
-        await store.delete([key(historyKeyOf(replaced.value))]);
+      if (existing && replaces && historyKeyOf(existing.value) !== historyKeyOf(record)) {
+        await store.delete([key(historyKeyOf(existing.value))]);
       }
-      return existing ? stateDigest(existing.value) : digest;
+      return digest;
     },
 
     readRecord: async (deployId: string) =>
