@@ -8,6 +8,7 @@
  */
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
+import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
@@ -28,7 +29,7 @@ export async function pinRelease(
   site: Site,
   options: PinOptions,
 ): Promise<{ pin: PinRecord; created: boolean }> {
-  return withDeployLock(site, options, async () => {
+  return withDeployLock(site, options, async (lock) => {
     const live = (await site.records.readPointer())?.value;
     if (!live) {
       throw new FrontendOpsError(
@@ -54,7 +55,7 @@ export async function pinRelease(
       at: new Date().toISOString(),
       cause: 'pin',
     };
-    await writePin(site, pin);
+    await writePin(site, pin, lock);
     return { pin, created: true };
   });
 }
@@ -64,11 +65,12 @@ export async function unpinRelease(
   site: Site,
   options: { request: RequestInfo; waitMs?: number },
 ): Promise<{ cleared: PinRecord | null }> {
-  return withDeployLock(site, options, async () => ({
+  return withDeployLock(site, options, async (lock) => ({
     cleared: await clearPin(site, {
       by: options.request.actor,
       reason: options.request.message ?? null,
       via: 'unpin',
+      lock,
     }),
   }));
 }
@@ -116,13 +118,13 @@ export { readPin };
 async function withDeployLock<T>(
   site: Site,
   options: { request: RequestInfo; waitMs?: number },
-  run: () => Promise<T>,
+  run: (lock: HeldLock) => Promise<T>,
 ): Promise<T> {
   const lock = await takeDeployLock(site, options);
   try {
     // A log the pin's own append would be refused on stops it before pin.json is written.
     await assertAuditWritable(site.state, site.target.statePrefix);
-    return await run();
+    return await run(lock);
   } finally {
     await lock.release();
   }

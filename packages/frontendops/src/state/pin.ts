@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { shortSha } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
+import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
 import { parseStateObject } from './records.ts';
@@ -46,7 +47,10 @@ export async function readPin(site: Site): Promise<PinRecord | null> {
 }
 
 /**
- * Writes the pin's audit entry, then the pin. The caller holds the deploy lock.
+ * Writes the pin's audit entry, then the pin. The caller holds the deploy lock; given it (`pin`
+ * and `unpin`, whose one change this is), it asks it first and stops, LOCKED, once it was lost.
+ * A rollback's or promote's own pin change does not: it completes a switch already made and
+ * recorded, and stopping it would leave a rollback unpinned whose re-run rolls back further.
  *
  * The entry comes first, so the pin in effect is never one the chain does not record: a process that
  * stops between the two leaves the entry and the pin as it was, which `audit verify` calls unfinished
@@ -54,7 +58,8 @@ export async function readPin(site: Site): Promise<PinRecord | null> {
  * and pinning again writes both (it finds no pin to keep). In the other order it left a pin in effect
  * that no entry recorded, and pinning again kept that pin without an entry.
  */
-export async function writePin(site: Site, pin: PinRecord): Promise<AuditEntry> {
+export async function writePin(site: Site, pin: PinRecord, lock?: HeldLock): Promise<AuditEntry> {
+  await lock?.assertHeld();
   const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: 'pin',
     data: { ...pin },
@@ -70,14 +75,16 @@ export async function writePin(site: Site, pin: PinRecord): Promise<AuditEntry> 
 /**
  * Audits who lifted the pin and how ('unpin', or the promote that made another release live), then
  * removes it: entry first, as for writePin (unpinning again finishes a stop between the two). The
- * caller holds the deploy lock. Returns the pin that was there (null: none).
+ * caller holds the deploy lock, and asks it through `lock` as for writePin. Returns the pin that
+ * was there (null: none).
  */
 export async function clearPin(
   site: Site,
-  input: { by: string; reason: string | null; via: 'unpin' | 'promote'; deployId?: string },
+  input: { by: string; reason: string | null; via: 'unpin' | 'promote'; deployId?: string; lock?: HeldLock },
 ): Promise<PinRecord | null> {
   const pin = await readPinLenient(site);
   if (!pin) return null;
+  await input.lock?.assertHeld();
   await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: 'unpin',
     data: {

@@ -3,18 +3,22 @@
  * failed, and another operator took the lock) stops before its next visible change, LOCKED, and the
  * site serves what it served. Before, nothing told it: it went on and switched the site while the
  * operator that took the lock over was deploying too. The takeover is the one a file lock sees: the
- * holder file names another holder (what the other process writes when it takes the lock).
+ * holder file names another holder (what the other process writes when it takes the lock). A pin
+ * or an unpin, whose one change comes right after its reads, asks too.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { deployLockName } from '../../src/deploy/deploy-lock.ts';
+import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
+import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { readAuditHead, verifyAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
@@ -134,5 +138,57 @@ describe('in place', () => {
     } finally {
       site.close();
     }
+  });
+
+  /**
+   * The site as a pin or unpin sees it whose lock is taken over once it has read the pin (under its
+   * lock, before its entry and pin.json): a holder that hung there past its ttl.
+   */
+  async function takenOverAtPinRead(lockDir: string): Promise<Site> {
+    const site = await connectSite(t.target, {
+      access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint },
+      lockDir,
+      onNotice: () => undefined,
+    });
+    const pinKey = `${t.target.statePrefix}pin.json`;
+    const state = site.state;
+    return {
+      ...site,
+      state: {
+        ...state,
+        get: async (key, ...rest) => {
+          if (key === pinKey) takeOver(lockDir, t.target);
+          return state.get(key, ...rest);
+        },
+      } as typeof state,
+    };
+  }
+  const pinState = async () => ({
+    pin: await readPin(t.site),
+    head: await readAuditHead(t.site.state, t.target.statePrefix),
+  });
+
+  it('a pin and an unpin stop before their entry, LOCKED; pin and chain as they were', async () => {
+    const lost = { code: 'LOCKED', message: expect.stringContaining('lost its lock') };
+    const unpinned = await pinState();
+    expect(unpinned.pin).toBeNull();
+    const pinning = await takenOverAtPinRead(join(t.tmp, 'pin-locks'));
+    try {
+      await expect(pinRelease(pinning, { request: request('pin') })).rejects.toMatchObject(lost);
+    } finally {
+      pinning.close();
+    }
+    expect(await pinState()).toEqual(unpinned);
+
+    await pinRelease(t.site, { request: request('pin') });
+    const pinned = await pinState();
+    expect(pinned.pin?.commit).toBe(V1);
+    const unpinning = await takenOverAtPinRead(join(t.tmp, 'unpin-locks'));
+    try {
+      await expect(unpinRelease(unpinning, { request: request('unpin') })).rejects.toMatchObject(lost);
+    } finally {
+      unpinning.close();
+    }
+    expect(await pinState()).toEqual(pinned);
   });
 });
