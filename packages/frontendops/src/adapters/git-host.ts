@@ -11,6 +11,16 @@ export interface GitHostFlags {
   github?: string;
 }
 
+/** The GitHub repository (owner/repo) a command talks to, or undefined: the local repository. */
+export const githubRepository = (flags: GitHostFlags, env: NodeJS.ProcessEnv): string | undefined =>
+  flags.github ?? (!flags.repo && env.GITHUB_TOKEN ? env.GITHUB_REPOSITORY : undefined);
+
+/** Where a command's git host is, for people: "GitHub repository acme/dashboard", "git repository /src/app". */
+export function describeGitHost(flags: GitHostFlags, env: NodeJS.ProcessEnv, cwd: string): string {
+  const github = githubRepository(flags, env);
+  return github ? `GitHub repository ${github}` : `git repository ${resolve(cwd, flags.repo ?? '.')}`;
+}
+
 export async function selectGitHost(
   flags: GitHostFlags,
   env: NodeJS.ProcessEnv,
@@ -18,7 +28,7 @@ export async function selectGitHost(
 ): Promise<GitHost> {
   if (flags.github && flags.repo)
     throw badInput('Pass either --repo <dir> or --github <owner/repo>, not both.');
-  const github = flags.github ?? (!flags.repo && env.GITHUB_TOKEN ? env.GITHUB_REPOSITORY : undefined);
+  const github = githubRepository(flags, env);
   if (github) {
     const [owner, repo, ...extra] = github.split('/');
     if (!owner || !repo || extra.length > 0) {

@@ -9,11 +9,14 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import { startCli } from '../support/cli.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
 /** Production's own hosting bucket: protection follows the bucket, so prod must not share staging's. */
 const PROD_HOSTING = 'sophia-dashboard-hosting-real-prod';
+/** A stack of its own for the deploy tag's repository checks (the staging stack's state is edited above). */
+const TAGGED_HOSTING = 'sophia-dashboard-hosting-tagged';
 const COMMITS = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3', 'd4d4d4d4d4d4d4d4'];
 let t: TestDeployEnv;
 let outputs: string;
@@ -21,7 +24,7 @@ let cliEnv: Record<string, string>;
 const builds = new Map<string, FixtureBuild>();
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'dashboard-staging' }, { extraBuckets: [PROD_HOSTING] });
+  t = await startDeployEnv({ stack: 'dashboard-staging' }, { extraBuckets: [PROD_HOSTING, TAGGED_HOSTING] });
   outputs = await t.writeOutputs({ cdn: true });
   // The embedded server's key and the CloudFront double's endpoint, through the SDK's standard variables.
   cliEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'cli-test' };
@@ -325,6 +328,65 @@ describe('frontendops CLI', () => {
     expect(
       await t.site.artifacts.head(artifactFileKey(APP, 'e5e5e5e5e5'.repeat(4), '/index.html')),
     ).toBeNull();
+  });
+
+  it('a deploy whose tag cannot be made stops before going live; a change made is never exit 2', async () => {
+    const stack = await t.writeOutputs({
+      stack: 'dashboard-tagged',
+      cdn: true,
+      hostingBucket: TAGGED_HOSTING,
+    });
+    const repo = await createTestRepo();
+    try {
+      const live = async () =>
+        JSON.parse((await run(['status', '--stack', stack, '--json'])).stdout).live?.commit ?? null;
+      const first = await run(['deploy', '--stack', stack, '--commit', COMMITS[0] as string, '--no-tag']);
+      expect(first.code, first.stderr).toBe(0);
+      await t.s3.settle();
+      const before = t.s3.requests.length;
+      const cdnBefore = t.cdn.createRequests().length;
+
+      // The published build's commit is not in the repository the tag goes to: the deploy would go
+      // live untagged. Refused before anything is written, saying what to do.
+      const notInRepo = await run([
+        'deploy',
+        '--stack',
+        stack,
+        '--commit',
+        COMMITS[1] as string,
+        '--repo',
+        repo.dir,
+      ]);
+      expect(notInRepo.code, notInRepo.stderr).toBe(2);
+      expect(notInRepo.stderr).toMatch(
+        /b2b2b2b is not in the git repository .* Nothing was changed.*--no-tag/s,
+      );
+      // A tag on GitHub needs a token; without one the deploy would go live and then fail to tag.
+      const noToken = await cli(
+        ['deploy', '--stack', stack, '--commit', COMMITS[1] as string, '--github', 'acme/dashboard'],
+        {
+          env: { ...cliEnv, GITHUB_TOKEN: '' },
+          cwd: t.tmp,
+        },
+      );
+      expect(noToken.code, noToken.stderr).toBe(2);
+      expect(noToken.stderr).toMatch(/GITHUB_TOKEN.*Nothing was changed/s);
+      await t.s3.settle();
+      expect(t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
+      expect(t.cdn.createRequests()).toHaveLength(cdnBefore);
+      expect(await live()).toBe(COMMITS[0]);
+
+      // A rollback learns its destination as it runs: when that commit is not in the repository, the
+      // rollback is live and recorded, and the missing tag is a failure (1), said as such, not a refusal.
+      const second = await run(['deploy', '--stack', stack, '--commit', COMMITS[1] as string, '--no-tag']);
+      expect(second.code, second.stderr).toBe(0);
+      const rollback = await run(['rollback', '--stack', stack, '--repo', repo.dir]);
+      expect(rollback.code, rollback.stderr).toBe(1);
+      expect(rollback.stderr).toMatch(/is live and recorded, but its deploy tag was not made: .*a1a1a1a/s);
+      expect(await live()).toBe(COMMITS[0]);
+    } finally {
+      await repo.cleanup();
+    }
   });
 });
 

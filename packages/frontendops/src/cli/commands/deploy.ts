@@ -95,6 +95,7 @@ Examples:
           await finish(ctx, site, summary, { ...flags, tag: false, open: false }, null);
           return;
         }
+        await assertTaggable(ctx, flags, git, commit);
         const request = cliRequest(ctx.io, `deploy ${app}@${commit.slice(0, 7)}`, flags.message);
         const common = {
           request,
@@ -199,6 +200,37 @@ export async function chooseCommit(
   return { commit: latest.sha, git };
 }
 
+/**
+ * A deploy that will make its tag checks first that it can: a commit the tag's repository lacks, or
+ * a GitHub repository with no token to write to, would leave the release live and untagged, and the
+ * command failing after its change. (A rollback learns its destination as it runs: see finish.)
+ */
+export async function assertTaggable(
+  ctx: CliContext,
+  flags: CommonFlags,
+  git: GitHost | null,
+  commit: string,
+): Promise<void> {
+  if (!flags.tag || flags.dryRun || !git) return;
+  const [{ badInput }, { describeGitHost, githubRepository }] = await Promise.all([
+    import('../../errors.ts'),
+    import('../../adapters/git-host.ts'),
+  ]);
+  const where = describeGitHost(flags, ctx.io.env, ctx.io.cwd);
+  const github = githubRepository(flags, ctx.io.env);
+  if (github && !ctx.io.env.GITHUB_TOKEN) {
+    throw badInput(
+      `The deploy tag goes to the ${where}, and GITHUB_TOKEN is not set: GitHub needs a token to create it. Nothing was changed. Set GITHUB_TOKEN to a token that may write ${github}'s contents, or pass --no-tag.`,
+    );
+  }
+  if (!(await git.getCommit(commit))) {
+    const short = commit.slice(0, 7);
+    throw badInput(
+      `Commit ${short} is not in the ${where}, where its deploy tag goes: the release would go live without its tag. Nothing was changed. Run it in the repository that holds ${short}, name that one with --repo <dir> or --github <owner/repo>, or pass --no-tag.`,
+    );
+  }
+}
+
 export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | null> {
   const { selectGitHost } = await import('../../adapters/git-host.ts');
   const { isFrontendOpsError } = await import('../../errors.ts');
@@ -283,9 +315,23 @@ export async function finish(
   flags: CommonFlags,
   git: GitHost | null,
 ): Promise<void> {
-  const tag = await tagIfDeployed(ctx, summary, flags, git);
+  let tag: string | undefined;
+  let untagged: string | undefined;
+  try {
+    tag = await tagIfDeployed(ctx, summary, flags, git);
+  } catch (error) {
+    // The change is made and recorded: what failed is a step after it, so the run failed (1), never
+    // a refusal (2, "nothing was changed"). The summary still follows.
+    untagged = error instanceof Error ? error.message : String(error);
+  }
   const json = { ...summaryJson(summary), siteUrl: site.target.siteUrl ?? null, tag: tag ?? null };
-  if (summary.outcome === 'failed') ctx.exitCode = 1;
+  if (summary.outcome === 'failed' || untagged) ctx.exitCode = 1;
+  if (untagged) {
+    say(
+      ctx.io.stderr,
+      `error: ${summary.app}@${summary.commit.slice(0, 7)} is live and recorded, but its deploy tag was not made: ${untagged}`,
+    );
+  }
   if (flags.json) printJson(ctx, json);
   else {
     report(ctx, summary, json);
