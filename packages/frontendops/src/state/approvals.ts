@@ -297,13 +297,18 @@ export async function auditDecision(
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
-/** Writes a state object and returns the binding its audit entry carries (name → digest). */
+/**
+ * Writes a state object and returns the binding its audit entry carries (name → digest). The digest
+ * comes first: a value the audit cannot bind is refused with nothing written, not left behind as an
+ * object that no entry records.
+ */
 async function writeBound(site: Site, key: string, value: unknown): Promise<Record<string, string>> {
+  const digest = stateDigest(value);
   await site.state.put(key, JSON.stringify(value, null, 2), {
     contentType: 'application/json',
     cacheControl: 'no-cache',
   });
-  return { [relative(site, key)]: stateDigest(value) };
+  return { [relative(site, key)]: digest };
 }
 
 function checkDeployId(deployId: string): void {

@@ -93,11 +93,16 @@ export const EMPTY_ATOMIC_STATE: AtomicStateRecord = { canary: null, previews: [
 
 export function createAtomicRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;
-  const write = (name: string, value: unknown) =>
-    store.put(key(name), JSON.stringify(value, null, 2), {
+  // Checked before the write, as records.ts does: a value the audit cannot bind (stateDigest) is
+  // refused with nothing written, not left as a pending plan that switches the site and then cannot
+  // be recorded, for every later operation to trip over.
+  const write = (name: string, value: unknown) => {
+    stateDigest(value);
+    return store.put(key(name), JSON.stringify(value, null, 2), {
       contentType: 'application/json',
       cacheControl: 'no-cache',
     });
+  };
   const read = async <T>(name: string): Promise<T | null> => {
     const object = await store.get(key(name));
     return object ? parseStateObject<T>(key(name), object.body) : null;
