@@ -154,7 +154,7 @@ export type ApprovalPolicy = z.infer<typeof approvalConfigSchema>;
 
 /** The approval policy of a stack by its (canonical) name. */
 export const approvalPolicyFor = (config: Config, stack: string): ApprovalPolicy =>
-  config.stacks[stack]?.approval ?? config.approval;
+  (Object.hasOwn(config.stacks, stack) ? config.stacks[stack]?.approval : undefined) ?? config.approval;
 
 /** A policy that trusts no one: what a stack opened without a configuration gets. */
 export const NO_APPROVERS: ApprovalPolicy = { approvers: {}, trustElicitation: false };

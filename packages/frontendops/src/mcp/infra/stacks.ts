@@ -28,7 +28,9 @@ export function createStackOpener(
     open(stack) {
       let site = opened.get(stack);
       if (!site) {
-        const ref = options.aliases?.[stack] ?? stack;
+        // Own names only: "__proto__" or "toString" is an unknown stack, not the object's prototype.
+        const ref =
+          (options.aliases && Object.hasOwn(options.aliases, stack) && options.aliases[stack]) || stack;
         site = openSite(ref, config, options.cwd, options.onNotice ? { onNotice: options.onNotice } : {});
         opened.set(stack, site);
         // A failure (unknown stack, unreadable outputs) is not cached: the next call tries again.
