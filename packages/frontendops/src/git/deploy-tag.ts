@@ -122,6 +122,13 @@ function checkInput(input: DeployTagInput): void {
     );
   }
   assertCommitSha(input.sha);
+  // A deploy id begins with its commit (engine/ids.ts): a tag for it on another commit is a forgery
+  // or a mix-up, and it would take the name that deployment's true tag is looked up by.
+  if (!input.sha.startsWith(input.deployId.slice(0, 7))) {
+    throw badInput(
+      `Deploy ${input.deployId} is of commit ${input.deployId.slice(0, 7)}, not ${input.sha.slice(0, 7)}: a deploy tag goes on the commit its deployment made live. Pass the deploy id and commit the infra server returned for the same deployment.`,
+    );
+  }
   if (!ARTIFACT_DIGEST.test(input.artifactDigest)) {
     throw badInput(
       `Invalid artifact digest "${input.artifactDigest}": expected "sha256:" followed by 64 lower-case hex ` +

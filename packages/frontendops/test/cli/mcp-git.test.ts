@@ -71,7 +71,7 @@ describe('frontendops mcp git (spawned process)', () => {
     const latest = await structured(client, 'latest_commit');
     expect(latest).toMatchObject({ commit: { sha: repo.commits.dashboard2 } });
     const args = {
-      deployId: 'c11d0e1-0000000001',
+      deployId: `${repo.commits.dashboard2.slice(0, 7)}-0000000001`,
       commit: repo.commits.dashboard2,
       artifactDigest: DIGEST,
       request: 'Deploy',

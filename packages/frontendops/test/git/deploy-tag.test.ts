@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { DEPLOY_ID } from '../../src/engine/ids.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import {
   createDeployTag,
@@ -22,8 +23,10 @@ beforeEach(async () => {
 });
 afterEach(() => repo.cleanup());
 
+/** A deploy id begins with its commit, as the engine makes them: `id`'s first seven digits give way to the commit's. */
+const idOf = (id: string, sha: string) => (DEPLOY_ID.test(id) ? `${sha.slice(0, 7)}${id.slice(7)}` : id);
 const input = (deployId: string, sha: string) => ({
-  deployId,
+  deployId: idOf(deployId, sha),
   sha,
   artifactDigest: DIGEST,
   request: 'Deploy the latest dashboard\n(asked by ada in #releases)',
@@ -40,7 +43,7 @@ describe('createDeployTag (real git)', () => {
     });
     const message = await repo.git(['tag', '-l', '--format=%(contents)', tag.name]);
     expect(parseTrailers(message)).toEqual({
-      'Deploy-Id': 'de00001-0000000001',
+      'Deploy-Id': idOf('de00001-0000000001', repo.commits.dashboard2),
       'Artifact-Digest': DIGEST,
       Commit: repo.commits.dashboard2,
       App: 'sophia-dashboard',
@@ -69,11 +72,17 @@ describe('createDeployTag (real git)', () => {
     expect((await repo.git(['tag', '-l', 'dashboard-deploy-*'])).trim().split('\n')).toEqual([first.name]);
   });
 
-  it('refuses to tag another commit under a deploy id that is already tagged', async () => {
-    await createDeployTag(host, input('de00005-0000000005', repo.commits.dashboard2));
-    await expect(createDeployTag(host, input('de00005-0000000005', repo.commits.docs))).rejects.toSatisfy(
-      (e) => isFrontendOpsError(e, 'CONFLICT'),
-    );
+  it('refuses to tag a deploy id on a commit it is not of, before reading the repository', async () => {
+    // A client of the git server could otherwise tag a real deployment on another commit, taking
+    // the name its true tag is looked up by.
+    const forged = { ...input('de00005-0000000005', repo.commits.dashboard2), sha: repo.commits.docs };
+    await expect(createDeployTag(host, forged)).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(
+        /is of commit .*, not .*a deploy tag goes on the commit its deployment made live/,
+      ),
+    });
+    expect((await repo.git(['tag', '-l'])).trim()).toBe('');
   });
 
   it('takes the next number when another deploy wins the race for a name', async () => {
@@ -104,10 +113,9 @@ describe('createDeployTag (real git)', () => {
     expect(dep7.map((r) => r.created).sort()).toEqual([false, true]);
     expect(dep7[0]?.name).toBe(dep7[1]?.name);
     expect((await repo.git(['tag', '-l', 'dashboard-deploy-*'])).trim().split('\n')).toHaveLength(2);
-    expect((await listDeployTags(host)).map((t) => t.deployId).sort()).toEqual([
-      'de00007-0000000007',
-      'de00008-0000000008',
-    ]);
+    expect((await listDeployTags(host)).map((t) => t.deployId).sort()).toEqual(
+      [idOf('de00007-0000000007', repo.commits.docs), idOf('de00008-0000000008', repo.commits.docs)].sort(),
+    );
   });
 
   it('refuses bad input before touching the repository', async () => {
@@ -131,8 +139,18 @@ describe('listDeployTags (real git)', () => {
     await repo.git(['tag', 'v1.0.0', repo.commits.init]);
     const tags = await listDeployTags(host);
     expect(tags.map((t) => [t.name, t.deployId, t.artifactDigest, t.sha])).toEqual([
-      ['dashboard-deploy-20261125-2', 'de0000a-0000000010', DIGEST, repo.commits.dashboard2],
-      ['dashboard-deploy-20261125-1', 'de00009-0000000009', DIGEST, repo.commits.dashboard1],
+      [
+        'dashboard-deploy-20261125-2',
+        idOf('de0000a-0000000010', repo.commits.dashboard2),
+        DIGEST,
+        repo.commits.dashboard2,
+      ],
+      [
+        'dashboard-deploy-20261125-1',
+        idOf('de00009-0000000009', repo.commits.dashboard1),
+        DIGEST,
+        repo.commits.dashboard1,
+      ],
     ]);
   });
 });

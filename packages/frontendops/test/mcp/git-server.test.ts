@@ -105,7 +105,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
 
   it('create_deploy_tag creates the tag once; the same deploy id returns the first tag', async () => {
     const args = {
-      deployId: 'de0e1a2-0000000001',
+      deployId: `${repo.commits.dashboard2.slice(0, 7)}-0000000001`,
       commit: repo.commits.dashboard2,
       artifactDigest: DIGEST,
       request: 'Deploy the latest dashboard',
@@ -116,7 +116,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
       name: expect.stringMatching(/^dashboard-deploy-\d{8}-1$/),
       sha: repo.commits.dashboard2,
       created: true,
-      deployId: 'de0e1a2-0000000001',
+      deployId: args.deployId,
       artifactDigest: DIGEST,
     });
     const second = await call('create_deploy_tag', args);
@@ -128,7 +128,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
 
     const listed = await call('list_deploy_tags');
     expect(listed.structuredContent).toMatchObject({
-      tags: [{ deployId: 'de0e1a2-0000000001', artifactDigest: DIGEST, sha: repo.commits.dashboard2 }],
+      tags: [{ deployId: args.deployId, artifactDigest: DIGEST, sha: repo.commits.dashboard2 }],
     });
   });
 

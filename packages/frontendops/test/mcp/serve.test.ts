@@ -69,7 +69,7 @@ const rawToolCall = (headers: Record<string, string>) =>
       params: {
         name: 'create_deploy_tag',
         arguments: {
-          deployId: 'aa0e1a2-0000000001',
+          deployId: `${repo.commits.docs.slice(0, 7)}-0000000001`,
           commit: repo.commits.docs,
           artifactDigest: DIGEST,
           request: 'raw',
