@@ -3,8 +3,9 @@
  * Kept light (no AWS SDK, no zod): heavy modules are imported by the commands that run.
  */
 import { hostname, userInfo } from 'node:os';
+import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import { hasControlCharacters } from '../engine/text.ts';
+import { problemWithText } from '../engine/text.ts';
 import { badInput, type ErrorCode } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -17,10 +18,23 @@ export interface CliContext {
   runCli: (argv: readonly string[], io: CliIo) => Promise<number>;
 }
 
-/** Who is asking: FRONTENDOPS_ACTOR, GITHUB_ACTOR (CI), else user@host. */
+/**
+ * Who is asking: FRONTENDOPS_ACTOR, GITHUB_ACTOR (CI), else user@host. A name from the environment
+ * is recorded like a --message: control characters and invisible ones that change how it reads are
+ * refused.
+ */
 export function actor(io: CliIo): string {
-  const explicit = io.env.FRONTENDOPS_ACTOR ?? io.env.GITHUB_ACTOR;
-  if (explicit) return explicit;
+  const variable = io.env.FRONTENDOPS_ACTOR !== undefined ? 'FRONTENDOPS_ACTOR' : 'GITHUB_ACTOR';
+  const explicit = io.env[variable];
+  if (explicit) {
+    const problem = problemWithText(explicit);
+    if (problem !== null) {
+      throw badInput(
+        `Invalid ${variable} (who is asking, recorded with every change): ${problem} Expected a plain name such as "ada" or "ada@example.com".`,
+      );
+    }
+    return explicit;
+  }
   try {
     return `${userInfo().username}@${hostname()}`;
   } catch {
@@ -29,13 +43,12 @@ export function actor(io: CliIo): string {
 }
 
 export function cliRequest(io: CliIo, words: string, message?: string): RequestInfo {
-  if (
-    message !== undefined &&
-    (message.trim() === '' || message.length > 2000 || hasControlCharacters(message))
-  ) {
-    throw badInput(
-      'Invalid --message: expected 1–2000 characters of plain words (newlines allowed, no control characters), as people will read it in the history and the audit log.',
-    );
+  const expected =
+    'Expected 1–2000 characters of plain words (newlines allowed, no control characters), as people will read it in the history and the audit log.';
+  if (message !== undefined) {
+    if (message.trim() === '' || message.length > 2000) throw badInput(`Invalid --message: ${expected}`);
+    const problem = problemWithText(message);
+    if (problem !== null) throw badInput(`Invalid --message: ${problem} ${expected}`);
   }
   return {
     text: words,
@@ -43,6 +56,48 @@ export function cliRequest(io: CliIo, words: string, message?: string): RequestI
     planner: 'cli',
     at: new Date().toISOString(),
     ...(message ? { message } : {}),
+  };
+}
+
+/**
+ * An option or argument given with an empty value ("", "  ", or an unset shell variable: `--to "$REF"`)
+ * is a mistake, never "not given": `rollback --to ""` would otherwise do the default rollback. Checked
+ * for every option given on the command line, of the command and of the program (-C), and every
+ * argument, before the command runs. The words of a variadic argument (`agent <request...>`) are
+ * joined, and the command says what it makes of them.
+ */
+export function refuseEmptyValues(command: Command): void {
+  const isEmpty = (value: unknown) => typeof value === 'string' && value.trim() === '';
+  const todo = 'Nothing was done: give it a value (an unset shell variable gives an empty one).';
+  for (let c: Command | null = command; c; c = c.parent) {
+    for (const option of c.options) {
+      const key = option.attributeName();
+      if (c.getOptionValueSource(key) !== 'cli') continue;
+      const value: unknown = c.getOptionValue(key);
+      if ((Array.isArray(value) ? value : [value]).some(isEmpty)) {
+        throw badInput(`${option.flags} is empty: expected a value — ${option.description}. ${todo}`);
+      }
+    }
+  }
+  command.registeredArguments.forEach((argument, i) => {
+    if (argument.variadic || !isEmpty(command.processedArgs[i])) return;
+    const name = argument.required ? `<${argument.name()}>` : `[${argument.name()}]`;
+    throw badInput(`The argument ${name} is empty: expected ${argument.description}. ${todo}`);
+  });
+}
+
+/** An option parser that refuses the option given twice (where the last would silently win). */
+export function refuseRepeated(
+  flag: string,
+  what: string,
+): (value: string, previous: string | undefined) => string {
+  return (value, previous) => {
+    if (previous !== undefined) {
+      throw badInput(
+        `${flag} was given twice (${JSON.stringify(previous)} and ${JSON.stringify(value)}): give it once, with ${what}.`,
+      );
+    }
+    return value;
   };
 }
 
@@ -127,12 +182,38 @@ export function exitCodeOf(error: unknown): number {
   return code !== undefined && refused.has(code) ? 2 : 1;
 }
 
-/** Seconds from a flag, as milliseconds. */
+/**
+ * A whole number from an option, e.g. parseWholeNumber(flags.limit, '--limit', { min: 1, max: 500 }):
+ * plain decimal digits only — no sign, spaces, fraction, exponent or 0x (Number() would take them
+ * all) — from min to max; with `percent`, one trailing "%" may follow ("10%"). Anything else is bad
+ * input saying what was expected.
+ */
+export function parseWholeNumber(
+  value: string,
+  option: string,
+  range: { min: number; max: number; percent?: boolean; unit?: string; example?: string; note?: string },
+): number {
+  const digits = range.percent ? value.replace(/%$/, '') : value;
+  const number = /^[0-9]+$/.test(digits) ? Number(digits) : Number.NaN;
+  if (number >= range.min && number <= range.max) return number;
+  const what = range.percent ? 'percentage' : `number${range.unit ? ` of ${range.unit}` : ''}`;
+  const example = range.example ?? (range.percent ? '10 or 10%' : String(range.max > 20 ? 20 : range.min));
+  throw badInput(
+    `${option} takes a whole ${what} from ${range.min} to ${range.max}, in decimal digits (e.g. ${example})${range.note ? `; ${range.note}` : ''}; got ${JSON.stringify(value.slice(0, 40))}.`,
+  );
+}
+
+/** --canary: "10", "10%" → 10 (a whole percentage from 1 to 100). */
+export function parsePercent(value: string, option = '--canary'): number {
+  return parseWholeNumber(value, option, { min: 1, max: 100, percent: true });
+}
+
+/** A port to listen on, from --port or --http: 0 to 65535 (0 = any free port). */
+export function parsePort(value: string, option: string): number {
+  return parseWholeNumber(value, option, { min: 0, max: 65535, example: '8400', note: '0 = any free port' });
+}
+
+/** Seconds from a flag (a whole number, at most a day), as milliseconds. */
 export async function parseSeconds(value: string, flag: string): Promise<number> {
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    const { badInput } = await import('../errors.ts');
-    throw badInput(`${flag} takes a number of seconds (0 or more), got "${value}".`);
-  }
-  return seconds * 1000;
+  return parseWholeNumber(value, flag, { min: 0, max: 86_400, unit: 'seconds', example: '30' }) * 1000;
 }

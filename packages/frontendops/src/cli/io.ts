@@ -23,6 +23,8 @@ export interface CliIo {
 }
 
 export function processIo(): CliIo {
+  endQuietlyWhenTheReaderGoes(process.stdout);
+  endQuietlyWhenTheReaderGoes(process.stderr);
   return {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -40,6 +42,23 @@ export function processIo(): CliIo {
     },
   };
 }
+
+/**
+ * Output piped into a reader that stops early (`frontendops history | head -1`): the next write fails
+ * with EPIPE, which the stream reports as an 'error' event, and an 'error' event nobody listens to
+ * ends the process with a stack trace. The reader has what it wanted: what the command writes there
+ * from then on is dropped (the stream is closed), and the command ends as it would have, with its own
+ * exit code, quietly. It is not cut short: a deploy whose output nobody reads still finishes rather
+ * than stopping half-way. Any other stream error is thrown as before.
+ */
+function endQuietlyWhenTheReaderGoes(stream: NodeJS.WriteStream): void {
+  if (quiet.has(stream)) return;
+  quiet.add(stream);
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+const quiet = new WeakSet<NodeJS.WriteStream>();
 
 /**
  * Text from outside (request words, commit subjects, tag messages, names) as a terminal may show it:

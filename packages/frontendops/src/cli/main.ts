@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { type CliContext, exitCodeOf } from './context.ts';
+import { type CliContext, exitCodeOf, refuseEmptyValues, refuseRepeated } from './context.ts';
 import { type CliIo, printable } from './io.ts';
 
 const COMMANDS = [
@@ -40,8 +40,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option(
       '-C, --directory <dir>',
       'run as if started in <dir>: its frontendops.config.json, its local environment, its git repository',
+      refuseRepeated('-C', 'the directory to act in'),
     )
+    .helpCommand(false)
     .exitOverride();
+  // Before any command runs: an empty value ("", "  ", an unset variable) is a mistake, never "not given".
+  program.hook('preAction', (_program, command) => refuseEmptyValues(command));
   // Before any command runs, so every one of them (and the MCP servers the agent spawns) sees the directory.
   program.hook('preAction', async () => {
     const directory = program.opts<{ directory?: string }>().directory;
@@ -59,6 +63,7 @@ Examples:
   $ frontendops <command> --help                      more about one command`,
   );
   for (const command of await Promise.all(COMMANDS.map((load) => load()))) command.register(program, context);
+  addHelpCommand(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return context.exitCode;
@@ -66,6 +71,63 @@ Examples:
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     return reportError(error, io);
   }
+}
+
+/**
+ * `help [command...]`: the help of the program or of a (sub)command, e.g. `help canary promote`. Not
+ * commander's own help command, which shows the whole help (exit 1) for a name it does not know: a
+ * name that is no command is an error that says so, with the name meant when it is close to one.
+ */
+function addHelpCommand(program: Command): void {
+  program
+    .command('help')
+    .description('display help for command')
+    .argument('[command...]', 'the command (and subcommand) to explain')
+    .action((names: string[]) => {
+      let command: Command = program;
+      for (const [i, name] of names.entries()) {
+        const found = command.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (!found) {
+          const known = command.commands.map((c) => c.name()).filter((n) => n !== 'help');
+          const suggestion = closest(name, known);
+          command.error(
+            `error: unknown command '${names.slice(0, i + 1).join(' ')}'${suggestion ? `\n(Did you mean ${suggestion}?)` : ''}`,
+            { code: 'commander.unknownCommand' },
+          );
+        }
+        command = found;
+      }
+      command.help();
+    });
+}
+
+/** The known name nearest to a mistyped one (at most a few edits, as commander suggests), if any. */
+function closest(typed: string, known: string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(typed, name);
+    const similar = (name.length - distance) / name.length > 0.4;
+    if (distance <= 3 && similar && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+/** Damerau–Levenshtein distance (adjacent transpositions count as one edit). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number) => d[i]?.[j] ?? Number.POSITIVE_INFINITY;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        value = Math.min(value, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = value;
+    }
+  }
+  return at(a.length, b.length);
 }
 
 /** -C <dir>, resolved against where the command was started; it must be a directory. */

@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { plainText } from '../contract/fields.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { shortSha } from '../engine/ids.ts';
@@ -39,7 +40,12 @@ const RUN_ID = z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'expected 8–64 letters
 const DEPLOY_ID = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a deploy id from the plan');
-const MESSAGE = z.string().trim().max(500, 'at most 500 characters').optional();
+const MESSAGE = z
+  .string()
+  .trim()
+  .max(500, 'at most 500 characters')
+  .superRefine(plainText('the message'))
+  .optional();
 const actionBody = z.strictObject({
   deployId: DEPLOY_ID,
   to: z.string().max(128).optional(),

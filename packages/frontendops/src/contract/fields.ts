@@ -1,7 +1,7 @@
 /** The argument fields tools share, each defined once (patterns from engine/ids.ts). */
 import * as z from 'zod';
 import { APP_NAME, ARTIFACT_DIGEST, COMMIT_REF, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
-import { hasControlCharacters } from '../engine/text.ts';
+import { problemWithText } from '../engine/text.ts';
 
 export const stackName = z
   .string()
@@ -49,19 +49,36 @@ export const repoPath = z
     message: 'expected a relative path inside the repository such as "apps/sophia-dashboard"',
   });
 
+/**
+ * Text a person (or a client speaking for one) wrote, recorded for others to read: newlines and tabs
+ * allowed; no control characters, nor invisible characters that change how it reads (engine/text.ts).
+ * The issue names the character. Use: z.string()….superRefine(plainText('the message')).
+ */
+export const plainText =
+  (what: string) =>
+  (text: string, ctx: z.RefinementCtx): void => {
+    const problem = problemWithText(text);
+    if (problem !== null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${what} may contain newlines and tabs but no other control characters: ${problem}`,
+      });
+    }
+  };
+
 /** Words a person wrote: printable text (newlines allowed), no other control characters. */
-export const requestText = z
-  .string()
-  .min(1)
-  .max(2000)
-  .refine((text) => !hasControlCharacters(text), {
-    message: 'request text may contain newlines and tabs but no other control characters',
-  });
+export const requestText = z.string().min(1).max(2000).superRefine(plainText('request text'));
 
 /** Who asked and in what words: recorded with the deployment, as the client's claim. */
 export const requestArgs = {
   request: requestText.optional().describe('The words of the request that started this (recorded)'),
-  requestedBy: z.string().min(1).max(200).optional().describe('Who asked, as the client claims (recorded)'),
+  requestedBy: z
+    .string()
+    .min(1)
+    .max(200)
+    .superRefine(plainText('the name'))
+    .optional()
+    .describe('Who asked, as the client claims (recorded)'),
   planner: z
     .string()
     .regex(/^[a-z][a-z0-9:._/-]{0,99}$/, { message: 'expected e.g. "runbook" or "model:openai:gpt-4.1"' })

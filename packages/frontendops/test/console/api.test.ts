@@ -323,6 +323,10 @@ describe('deploy and roll back, confirmed by plan', () => {
     const res = await post(stackUrl('deploy-latest'), { deployId: '../../x y' });
     expect(res.status).toBe(400);
     expect(((await res.json()) as ApiError).message).toMatch(/deployId/);
+    // Why, in words that read as they are: a direction override would make the record read otherwise.
+    const pin = await post(stackUrl('pin'), { message: 'approved by \u202eecila' });
+    expect(pin.status).toBe(400);
+    expect(((await pin.json()) as ApiError).message).toMatch(/message.*U\+202E \(RIGHT-TO-LEFT OVERRIDE\)/);
   });
 });
 

@@ -9,6 +9,7 @@ import {
   type CliContext,
   cliRequest,
   parseSeconds,
+  parseWholeNumber,
   printJson,
   STACK_OPTION_HELP,
   withSite,
@@ -123,11 +124,7 @@ export function register(program: Command, ctx: CliContext): void {
         open?: boolean;
         json?: boolean;
       }) => {
-        const hours = Number(flags.hours);
-        if (!Number.isInteger(hours) || hours < 1 || hours > 168) {
-          const { badInput } = await import('../../errors.ts');
-          throw badInput(`--hours takes a whole number from 1 to 168, got "${flags.hours}".`);
-        }
+        const hours = parseWholeNumber(flags.hours, '--hours', { min: 1, max: 168, example: '24' });
         const { previewLink } = await import('../../deploy/preview.ts');
         await withSite(ctx, flags.stack, async (site, config) => {
           const app = flags.app ?? config.app;

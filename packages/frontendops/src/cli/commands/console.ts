@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import type { ConsoleServer } from '../../console/server.ts';
-import { actor, type CliContext, chooseStack, loadCliConfig } from '../context.ts';
+import { actor, type CliContext, chooseStack, loadCliConfig, parsePort } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { say } from '../io.ts';
 
@@ -36,12 +36,8 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops console                 the local environment (or the console `npm start` serves)\n  $ frontendops console --stack prod --stack staging --port 8400',
     )
     .action(async (flags: ConsoleFlags) => {
+      const port = parsePort(flags.port, '--port');
       if (await printRunningConsole(ctx, flags)) return;
-      const port = Number(flags.port);
-      if (!/^\d+$/.test(flags.port) || port > 65535) {
-        const { badInput } = await import('../../errors.ts');
-        throw badInput(`--port "${flags.port}" is not a port: expected 0–65535 (0 = any free port).`);
-      }
       const config = await loadCliConfig(ctx);
       const stacks = flags.stack ?? [await chooseStack(ctx, undefined, config)];
       const served = await startConsoleWithAgent(ctx.io, config, stacks, {
@@ -84,6 +80,10 @@ export async function startConsoleWithAgent(
     ...(sessions ? { agent: sessions.agent } : { chatReason: `The chat is off: ${chatReason}` }),
     ...(git ? { git } : {}),
     actor: `${actor(io)} (console)`,
+  }).catch(async (error: unknown) => {
+    // Not served (e.g. the port is in use): nothing may keep the process up.
+    await sessions?.close();
+    throw error;
   });
   return {
     ...served,

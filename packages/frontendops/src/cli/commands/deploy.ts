@@ -9,6 +9,7 @@ import {
   type CliContext,
   cliRequest,
   loadCliConfig,
+  parsePercent,
   parseSeconds,
   printJson,
   STACK_OPTION_HELP,
@@ -240,16 +241,6 @@ export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitH
     if (!flags.repo && !flags.github && isFrontendOpsError(error, 'BAD_INPUT')) return null;
     throw error;
   }
-}
-
-/** "10", "10%" → 10 (a whole percentage from 1 to 100). */
-async function parsePercent(value: string): Promise<number> {
-  const percent = Number(value.trim().replace(/%$/, ''));
-  if (!Number.isInteger(percent) || percent < 1 || percent > 100) {
-    const { badInput } = await import('../../errors.ts');
-    throw badInput(`--canary takes a whole percentage from 1 to 100 (e.g. 10 or 10%), got "${value}".`);
-  }
-  return percent;
 }
 
 /** A person must say yes to a change of a protected environment, after seeing what it will do. */

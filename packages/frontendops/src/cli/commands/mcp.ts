@@ -8,7 +8,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
 import type { GitHostFlags } from '../../adapters/git-host.ts';
 import type { CliContext } from '../context.ts';
-import { loadCliConfig } from '../context.ts';
+import { loadCliConfig, parsePort } from '../context.ts';
 
 export interface McpServeFlags {
   /** Port for Streamable HTTP; absent = stdio. */
@@ -166,12 +166,7 @@ async function serveFromFlags(
     if (flags.host !== undefined) throw badInput('--host only applies with --http <port>.');
     return serveStdio(createServer, { stdin: io.stdin, stdout: io.stdout, stopped: io.untilStopped() });
   }
-  const port = Number(flags.http);
-  if (!/^\d+$/.test(flags.http) || port > 65535) {
-    throw badInput(
-      `Invalid --http port "${flags.http}": expected a number from 0 to 65535 (0 picks a free port).`,
-    );
-  }
+  const port = parsePort(flags.http, '--http');
   const token = auth.usableToken(io.env[MCP_TOKEN_ENV]);
   const serving = await serveHttp(createServer, { port, token, ...(flags.host ? { host: flags.host } : {}) });
   // stdout stays clean for scripting; the address goes to stderr.

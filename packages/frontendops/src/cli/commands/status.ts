@@ -1,7 +1,7 @@
 /** `frontendops status`, `history` and `audit verify`: the read models, for a person or as JSON. */
 import type { Command } from 'commander';
 import type { GitHost } from '../../ports.ts';
-import { type CliContext, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
+import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -73,11 +73,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .action(async (flags: { stack?: string; limit: string; before?: string; json?: boolean }) => {
       const { readHistory } = await import('../../read/history.ts');
-      const limit = Number(flags.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-        const { badInput } = await import('../../errors.ts');
-        throw badInput(`--limit takes a whole number from 1 to 500, got "${flags.limit}".`);
-      }
+      const limit = parseWholeNumber(flags.limit, '--limit', { min: 1, max: 500, example: '20' });
       await withSite(ctx, flags.stack, async (site) => {
         const page = await readHistory(site, {
           limit,
