@@ -88,17 +88,11 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
   let stack: string | null = null;
   let gate: ToolGate | null = null;
   let outcome: PlannerOutcome;
+  /** Known once the stack is: the audit entry goes to that stack, never to another. */
+  let stackKnown = false;
+  let connecting = false;
 
   try {
-    const config = options.config ?? (await loadConfig(cwd, envVars));
-    stack =
-      options.stack !== undefined
-        ? options.stack
-        : options.stackRef
-          ? (await resolveStackSource(options.stackRef, { config, cwd, env: envVars })).stack
-          : null;
-    const model = selectModel(options, envVars);
-    plannerId = model ? `model:${model.id}` : 'runbook';
     // The words decide what may be done, model or not: refusals stop here, other tools are never offered.
     intent = hasControlCharacters(text)
       ? {
@@ -107,6 +101,16 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
             'The request contains control characters (escape sequences can rewrite a terminal or a log); write it as plain words, newlines allowed.',
         }
       : parseRequest(text);
+    const config = options.config ?? (await loadConfig(cwd, envVars));
+    stack =
+      options.stack !== undefined
+        ? options.stack
+        : options.stackRef
+          ? (await resolveStackSource(options.stackRef, { config, cwd, env: envVars })).stack
+          : null;
+    stackKnown = true;
+    const model = selectModel(options, envVars);
+    plannerId = model ? `model:${model.id}` : 'runbook';
     emit({
       type: 'intent',
       planner: plannerId,
@@ -115,6 +119,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
         model && intent.kind === 'unknown' ? `ask ${model.id}, reading only` : describeIntent(intent),
     });
     if (!clients) {
+      connecting = true;
       clients = await connectAgentClients(
         options.mcpConfig ?? defaultMcpConfig(cwd, options.stackRef, envVars),
         {
@@ -170,7 +175,14 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
       }
     }
   } catch (error) {
-    outcome = { outcome: 'failed', message: redactor.text(describeFailure(error)) };
+    // Bad input before any tool ran (an unknown stack, a configuration to fix): refused with its
+    // reason, as the CLI refuses bad input (exit 2); anything else is a failure.
+    const badInput =
+      (isFrontendOpsError(error, 'BAD_INPUT') || isFrontendOpsError(error, 'NOT_FOUND')) &&
+      !gate?.calls.length;
+    outcome = badInput
+      ? { outcome: 'refused', message: redactor.text((error as Error).message) }
+      : { outcome: 'failed', message: redactor.text(describeFailure(error)) };
   }
 
   const result: AgentResult = {
@@ -182,12 +194,16 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
     ...outcome,
     calls: [...(gate?.calls ?? [])],
   };
-  if (clients) {
+  if (!stackKnown) {
+    result.auditError = 'no audit entry was written: the request stopped before its stack was known';
+  } else if (clients) {
     const written = await recordRequest(clients.infra, result, stack);
     if ('seq' in written) result.auditSeq = written.seq;
     else result.auditError = written.error;
   } else {
-    result.auditError = 'the infra server could not be reached, so no audit entry was written';
+    result.auditError = connecting
+      ? 'the infra server could not be reached, so no audit entry was written'
+      : 'no audit entry was written: the request stopped before the agent reached its servers';
   }
   if (ownClients) await clients?.close?.();
   emit({ type: 'done', result });

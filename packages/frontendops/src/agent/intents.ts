@@ -37,7 +37,11 @@ export type Intent =
   | { kind: 'unpin' }
   /** Words the table does not know: the runbook refuses them; a model may only read. */
   | { kind: 'unknown'; reason: string }
-  /** Things the agent never does (or an empty or overlong request). */
+  /**
+   * Things the agent never does (or an empty or overlong request), and words that cannot be read as
+   * one change (an impossible canary share, two releases, a date for a commit): said why, never
+   * read as another change.
+   */
   | { kind: 'refuse'; reason: string };
 
 const READ_TOOLS: ToolName[] = [
@@ -128,12 +132,17 @@ export const CAPABILITIES = [
 
 export const helpText = () => `I can: ${CAPABILITIES.join('; ')}.`;
 
-/** deployIdFor(): 7 hex of the commit, a dash, 10 hex. */
 /** The anchored patterns of engine/ids.ts, found anywhere in words. */
-const inText = (pattern: RegExp) => new RegExp(`\\b(${pattern.source.replace(/^\^|\$$/g, '')})\\b`, 'i');
+const inText = (pattern: RegExp, flags = 'i') =>
+  new RegExp(`\\b(${pattern.source.replace(/^\^|\$$/g, '')})\\b`, flags);
+/** deployIdFor(): 7 hex of the commit, a dash, 10 hex. */
 const DEPLOY_ID = inText(DEPLOY_ID_PATTERN);
-const COMMIT = inText(COMMIT_REF);
-const TAG = /\b(dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?)\b/i;
+const DEPLOY_IDS = inText(DEPLOY_ID_PATTERN, 'gi');
+/** 7 or more hex digits: a commit's sha or its abbreviation, letters or not. */
+const COMMITS = inText(COMMIT_REF, 'gi');
+const TAGS = /\b(dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?)\b/gi;
+/** A share of visitors as written: "10%", "10 percent", "10 per cent", and "-5%", "12.5%", "200%". */
+const SHARES = /([-−]?\d+(?:[.,]\d+)?)\s*(?:%|per\s*cent\b)/gi;
 
 /** Things the agent never does, whatever else the words say: named so the refusal says why. */
 const FORBIDDEN: Array<[RegExp, string]> = [
@@ -171,12 +180,12 @@ const RULES: Rule[] = [
   {
     match:
       /^(?![\s\S]*\b(would|will)\b)[\s\S]*(\b(give|get|send|show|make|open|create|share)\s+(me\s+|us\s+)?(a\s+)?preview\b|\bpreview\s+(link|url)s?\b)/i,
-    build: (text) => ({ kind: 'preview', ref: namedRef(text) }),
+    build: (text) => withRef(text, (ref) => ({ kind: 'preview', ref })),
   },
   {
     match:
       /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run)\b/i,
-    build: (text) => ({ kind: 'plan', ref: namedRef(text) }),
+    build: (text) => withRef(text, (ref) => ({ kind: 'plan', ref })),
   },
   // Before rollback ("undo the pin") and deploy ("release the pin").
   {
@@ -187,18 +196,25 @@ const RULES: Rule[] = [
   // Before rollback ("promote the previous build") and deploy ("promote the latest release").
   {
     match: /\bpromote\b/i,
-    build: (text) => ({ kind: 'promote', ref: namedRef(text) }),
+    build: (text) => promoteIntent(text),
   },
   // After the plan ("what would change if I deploy to 10%"); before rollback and deploy.
   {
     match:
-      /\b\d{1,2}\s*(%|percent)|\b(start|begin|open|run|launch|try)\s+(a\s+|the\s+)?canary\b|\bcanary\s+(deploy|release|rollout|of)\b|\b(deploy|ship|release|roll\s*out)\b[^.]*\b(canary|to\s+(a|some)\s+(share|fraction|few))\b/i,
-    build: (text) => ({ kind: 'canary', ref: namedRef(text), percent: canaryPercent(text) }),
+      /\d\s*(%|per\s*cent\b)|\b(start|begin|open|run|launch|try)\s+(a\s+|the\s+)?canary\b|\bcanary\s+(deploy|release|rollout|of)\b|\b(deploy|ship|release|roll\s*out)\b[^.]*\b(canary|to\s+(a|some)\s+(share|fraction|few))\b/i,
+    build: (text) => {
+      const share = canaryShare(text);
+      if ('refuse' in share) return { kind: 'refuse', reason: share.refuse };
+      return withRef(text, (ref) => ({ kind: 'canary', ref, percent: share.percent }));
+    },
   },
   {
     match:
       /\b(roll\s*back|rollback|revert|undo|go\s+back|back\s+to|restore|previous\s+(version|release|build)|last\s+good|yesterday['’]?s\s+(version|release|build|dashboard))\b/i,
-    build: (text) => ({ kind: 'rollback', to: rollbackTarget(text) }),
+    build: (text) => {
+      const to = rollbackTarget(text);
+      return 'refuse' in to ? { kind: 'refuse', reason: to.refuse } : { kind: 'rollback', to };
+    },
   },
   // After rollback ("roll back and pin it" is a rollback, which pins); before deploy ("pin the live release").
   {
@@ -218,7 +234,7 @@ const RULES: Rule[] = [
   {
     match:
       /\b(deploy|redeploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
-    build: (text) => ({ kind: 'deploy', ref: namedRef(text) }),
+    build: (text) => withRef(text, (ref) => ({ kind: 'deploy', ref })),
   },
   {
     match:
@@ -291,29 +307,144 @@ export function describeIntent(intent: Intent): string {
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
-/** A named commit or tag; null means "the latest". */
-function namedRef(text: string): string | null {
-  const tag = text.match(TAG)?.[1];
-  if (tag) return tag;
-  const commit = text.match(COMMIT)?.[1];
-  // A 7+ hex word that is all digits is more likely a number than a sha.
-  if (commit && /[a-f]/i.test(commit)) return commit.toLowerCase();
-  return null;
+/** Why the words cannot be read as one change; the request is refused with it. */
+interface Unclear {
+  refuse: string;
 }
 
-function rollbackTarget(text: string): RollbackTarget {
-  const deployId = text.match(DEPLOY_ID)?.[1];
-  if (deployId) return { type: 'deploy', deployId: deployId.toLowerCase() };
-  if (/\byesterday(['’]?s)?\b/i.test(text)) return { type: 'yesterday' };
-  const ref = namedRef(text);
-  if (ref) return { type: 'commit', ref };
+/**
+ * The commit or tag the words name (null: none, "the latest"). A word of 7 or more hex digits is a
+ * commit's sha, all digits or not: about 4% of 7-character shas have no letter, and reading one as a
+ * number would act on another release. Ordinary numbers are shorter ("last 5", "10%", "version 2",
+ * 2026); a date's 8 digits could be either, so the person is asked; so are two releases in one request.
+ * A deploy id names its commit (its first 7 hex), a tag itself.
+ */
+function namedRef(text: string): { ref: string | null } | Unclear {
+  const named: string[] = [];
+  // One commit named twice, once shorter: the longer name.
+  const add = (ref: string, isCommit = true) => {
+    const same = named.findIndex((r) => r === ref || (isCommit && (r.startsWith(ref) || ref.startsWith(r))));
+    if (same === -1) named.push(ref);
+    else if (ref.length > (named[same] as string).length) named[same] = ref;
+  };
+  for (const [, tag] of text.matchAll(TAGS)) add(tag as string, false);
+  const rest = text.replace(TAGS, ' ').replace(DEPLOY_IDS, (id) => id.slice(0, 7));
+  for (const [, word] of rest.matchAll(COMMITS)) {
+    const commit = (word as string).toLowerCase();
+    const date = /^\d+$/.test(commit) ? asDate(commit) : null;
+    if (date) {
+      return {
+        refuse:
+          `"${commit}" reads as a date (${date}) as much as the start of a commit sha, and I don't pick releases by date. ` +
+          'To name a commit, give more of its sha (9 characters or more, or all of it); to name a release, give its deploy id or tag. ' +
+          '"show the deploy history" lists them.',
+      };
+    }
+    add(commit);
+  }
+  if (named.length > 1) {
+    return {
+      refuse:
+        `The request names more than one release (${named.join(', ')}), and a request makes one change. ` +
+        'Say it again and name only the release it should act on.',
+    };
+  }
+  return { ref: named[0] ?? null };
+}
+
+/** The intent the words make with the release they name, or their refusal. */
+function withRef(text: string, make: (ref: string | null) => Intent): Intent {
+  const named = namedRef(text);
+  return 'refuse' in named ? { kind: 'refuse', reason: named.refuse } : make(named.ref);
+}
+
+/** YYYYMMDD (1970–2099) as "YYYY-MM-DD", or null. */
+function asDate(digits: string): string | null {
+  const m = /^(19[7-9]\d|20\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$/.exec(digits);
+  return m ? `${m[1]}-${m[2]}-${m[3]}` : null;
+}
+
+function rollbackTarget(text: string): RollbackTarget | Unclear {
+  const named = namedRef(text);
+  if ('refuse' in named) return named;
+  const deployIds = new Set([...text.matchAll(DEPLOY_IDS)].map(([id]) => id.toLowerCase()));
+  if (deployIds.size > 1) {
+    return {
+      refuse: `The request names more than one deploy (${[...deployIds].join(', ')}), and a rollback goes to one. Say it again and name only the deploy to roll back to.`,
+    };
+  }
+  const [deployId] = deployIds;
+  if (deployId) return { type: 'deploy', deployId };
+  const yesterday = /\byesterday(['’]?s)?\b/i.test(text);
+  if (yesterday && named.ref) {
+    return {
+      refuse: `The request names both yesterday's release and ${named.ref}, and a rollback goes to one. Say "roll back to yesterday's version" or "roll back to ${named.ref}".`,
+    };
+  }
+  if (yesterday) return { type: 'yesterday' };
+  if (named.ref) return { type: 'commit', ref: named.ref };
   return { type: 'previous' };
 }
 
-/** "10%", "10 percent"; 10 when the words give no share. */
-function canaryPercent(text: string): number {
-  const n = Number(text.match(/\b(\d{1,2})\s*(?:%|percent)/i)?.[1] ?? 10);
-  return Math.min(Math.max(n, 1), 99);
+/** Every share of visitors the words write, as written ("200%", "10 percent") and as a number. */
+function sharesIn(text: string): Array<{ written: string; value: number }> {
+  return [...text.matchAll(SHARES)].map(([written, number]) => ({
+    written: written.trim(),
+    // "1,000%" is a thousand; "12,5%" twelve and a half.
+    value: Number(
+      (number as string)
+        .replace('−', '-')
+        .replace(/,(?=\d{3}$)/, '')
+        .replace(',', '.'),
+    ),
+  }));
+}
+
+/**
+ * The canary's share: 10 when the words give none; else the one they give, a whole percentage from 1
+ * to 99 (what start_canary takes). Any other share, or two, is refused: never read as another one.
+ */
+function canaryShare(text: string): { percent: number } | Unclear {
+  const shares = sharesIn(text);
+  const values = [...new Set(shares.map((s) => s.value))];
+  if (values.length > 1) {
+    return {
+      refuse: `The request names more than one share (${shares.map((s) => s.written).join(', ')}) of visitors, and a canary takes one. Say it again with one share, e.g. "deploy to 10% first".`,
+    };
+  }
+  const [share] = shares;
+  if (!share) return { percent: 10 };
+  const { written, value } = share;
+  if (Number.isInteger(value) && value >= 1 && value <= 99) return { percent: value };
+  const takes = 'a canary sends a whole percentage from 1 to 99 of visitors to the build first';
+  const refuse =
+    value === 0
+      ? `"${written}" would send no visitors to the build: ${takes}. Say e.g. "deploy to 10% first"; to end a running canary, say "abort the canary".`
+      : value === 100
+        ? `"${written}" is every visitor, not a canary: ${takes}. To deploy to everyone, say "deploy the latest dashboard" (or "promote" to make a running canary live for everyone); for a share first, say e.g. "deploy to 10% first".`
+        : value > 100
+          ? `"${written}" is more than every visitor: ${takes}. Say e.g. "deploy to 10% first"; to deploy to everyone, say "deploy the latest dashboard".`
+          : `"${written}" is not a share a canary can take: ${takes}. Say e.g. "deploy to 10% first".`;
+  return { refuse };
+}
+
+/**
+ * "promote …": live for everyone. A share of visitors in the words (other than 100%) asks for something
+ * else, a canary's share: refused with what to say, never promoted.
+ */
+function promoteIntent(text: string): Intent {
+  const other = sharesIn(text).find((s) => s.value !== 100);
+  if (other) {
+    const instead =
+      Number.isInteger(other.value) && other.value >= 1 && other.value <= 99
+        ? `"deploy to ${other.value}% first"`
+        : 'e.g. "deploy to 10% first"';
+    return {
+      kind: 'refuse',
+      reason: `The request names a share of visitors ("${other.written}"), but promote makes a release live for everyone. To change the canary's share, say ${instead} (the same build again only changes its share); to make it live for everyone, say "promote the canary".`,
+    };
+  }
+  return withRef(text, (ref) => ({ kind: 'promote', ref }));
 }
 
 function historyLimit(text: string): number {

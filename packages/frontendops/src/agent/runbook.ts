@@ -38,6 +38,16 @@ class StepStopped extends Error {
   }
 }
 
+/**
+ * Thrown when what the words name does not exist (a commit, a deploy): the request is refused with
+ * what to do, as bad input is (exit 2), not reported as a failure. Nothing was changed.
+ */
+class WordsRefused extends Error {}
+
+/** The error code of a tool's answer that the input was wrong: NOT_FOUND or BAD_INPUT; else undefined. */
+const inputErrorOf = (call: GateCall): string | undefined =>
+  call.record.status === 'error' ? /^(NOT_FOUND|BAD_INPUT): /.exec(call.text)?.[1] : undefined;
+
 export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<PlannerOutcome> {
   try {
     switch (intent.kind) {
@@ -70,6 +80,7 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
         return { outcome: 'refused', message: intent.reason };
     }
   } catch (error) {
+    if (error instanceof WordsRefused) return { outcome: 'refused', message: error.message };
     if (!(error instanceof StepStopped)) throw error;
     const { call } = error;
     if (call.declined) {
@@ -244,6 +255,12 @@ async function rollback(
   const result = await step(ctx, 'rollback', args, {
     approvalSummary,
     ...(planned ? { deployId: planned.deployId } : {}),
+  }).catch((error: unknown) => {
+    // The release the words name is not one the stack can go back to: their mistake, said as the server says it.
+    const named = to.type === 'deploy' || to.type === 'commit';
+    const code = named && error instanceof StepStopped ? inputErrorOf(error.call) : undefined;
+    if (!code || !(error instanceof StepStopped)) throw error;
+    throw new WordsRefused(`${error.call.text.slice(code.length + 2)} Nothing was changed.`);
   });
   const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
@@ -598,12 +615,28 @@ async function resolveCommit(
   ref: string | null,
 ): Promise<{ sha: string; subject: string }> {
   const commit = ref
-    ? (await step(ctx, 'get_commit', { ref })).commit
+    ? await namedCommit(ctx, ref)
     : (await step(ctx, 'latest_commit', { path: ctx.appPath })).commit;
   if (!commit) {
     throw new StepStopped(ctx.gate.refuse('latest_commit', {}, `no commit touches ${ctx.appPath}.`));
   }
   return { sha: commit.sha, subject: commit.message.split('\n')[0] ?? '' };
+}
+
+/** The commit the words name; refused (not failed) when the repository has none by that name. */
+async function namedCommit(ctx: RunbookContext, ref: string): Promise<ToolOutput<'get_commit'>['commit']> {
+  const call = await ctx.gate.call('get_commit', { ref });
+  const code = inputErrorOf(call);
+  const found = call.ok ? parseResult('get_commit', call.structured).commit : null;
+  if (found) return found;
+  if (!call.ok && !code) throw new StepStopped(call);
+  const what =
+    code === 'BAD_INPUT'
+      ? `"${ref}" cannot be looked up in the repository (${call.text.slice('BAD_INPUT: '.length)})`
+      : `"${ref}" names no commit, branch or tag in the repository`;
+  throw new WordsRefused(
+    `${what}. Nothing was changed. Check the sha or tag and ask again; "show the deploy history" lists the released ones.`,
+  );
 }
 
 async function readSiteUrl(ctx: RunbookContext): Promise<string | undefined> {

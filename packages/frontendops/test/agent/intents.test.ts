@@ -71,6 +71,28 @@ const TABLE: Array<[string, Intent]> = [
   ['send me a preview link for abc1234', { kind: 'preview', ref: 'abc1234' }],
   ['show me a preview of what would change', { kind: 'plan', ref: null }],
   ['what would change if I deploy to 10%?', { kind: 'plan', ref: null }],
+  // A short sha can be all digits (about 4% of 7-character ones): it still names that commit.
+  ['roll back to 7654321', { kind: 'rollback', to: { type: 'commit', ref: '7654321' } }],
+  ['revert 7654321', { kind: 'rollback', to: { type: 'commit', ref: '7654321' } }],
+  ['deploy 7654321', { kind: 'deploy', ref: '7654321' }],
+  ['promote 7654321', { kind: 'promote', ref: '7654321' }],
+  ['plan a deploy of 7654321', { kind: 'plan', ref: '7654321' }],
+  ['send me a preview link for 7654321', { kind: 'preview', ref: '7654321' }],
+  ['deploy 7654321 to 10% first', { kind: 'canary', ref: '7654321', percent: 10 }],
+  [`deploy commit ${'0123456789'.repeat(4)}`, { kind: 'deploy', ref: '0123456789'.repeat(4) }],
+  // …while ordinary numbers are not commits.
+  ['deploy version 2', { kind: 'deploy', ref: null }],
+  ['deploy the 2026 release', { kind: 'deploy', ref: null }],
+  ['deploy to 10 percent first', { kind: 'canary', ref: null, percent: 10 }],
+  ['show me the last 20 deploys', { kind: 'history', limit: 20 }],
+  ['what was deployed on 20261203?', { kind: 'history', limit: 10 }],
+  // A deploy id names its release, not two commits (its second part is often all digits).
+  ['send me a preview link for 3f2c1a9-0123456789', { kind: 'preview', ref: '3f2c1a9' }],
+  // The canary's share: a whole percentage from 1 to 99, as start_canary takes it.
+  ['deploy to 1% first', { kind: 'canary', ref: null, percent: 1 }],
+  ['deploy to 99 percent first', { kind: 'canary', ref: null, percent: 99 }],
+  ['deploy to 25 per cent of visitors first', { kind: 'canary', ref: null, percent: 25 }],
+  ['promote the canary to 100%', { kind: 'promote', ref: null }],
 ];
 
 const REFUSED: Array<[string, RegExp]> = [
@@ -99,6 +121,34 @@ describe('runbook planner: refusals list what it can do', () => {
     if (intent.kind !== 'refuse') return;
     expect(intent.reason).toMatch(reason);
     for (const capability of CAPABILITIES) expect(intent.reason).toContain(capability);
+  });
+});
+
+// Words that would otherwise be read as another change: refused, saying what was wrong and what to say.
+const UNCLEAR: Array<[string, RegExp]> = [
+  ['deploy to 200% first', /"200%".*whole percentage from 1 to 99.*"deploy to 10% first"/s],
+  ['deploy to 0% first', /"0%".*no visitors.*from 1 to 99.*"abort the canary"/s],
+  ['deploy to 100% first', /"100%".*from 1 to 99.*"deploy the latest dashboard"/s],
+  ['deploy to 12.5% first', /"12\.5%".*whole percentage from 1 to 99/s],
+  ['deploy to -5% first', /"-5%".*whole percentage from 1 to 99/s],
+  ['ship it to 150 percent of users', /"150 percent".*from 1 to 99/s],
+  ['deploy to 1,000% first', /"1,000%" is more than every visitor/],
+  ['deploy to 10% first, then 50%', /more than one share \(10%, 50%\).*one/s],
+  ['promote the canary to 50%', /promote makes a release live for everyone.*"deploy to 50% first"/s],
+  ['deploy 20261203', /"20261203" reads as a date.*more of its sha/s],
+  ['roll back to 20261203', /"20261203" reads as a date.*more of its sha/s],
+  ['roll back from abc1234 to 7654321', /more than one release \(abc1234, 7654321\).*name only/s],
+  ["roll back to yesterday's version, commit abc1234", /both yesterday.*abc1234/s],
+];
+
+describe('words that cannot be read as one change are refused, never read as another', () => {
+  it.each(UNCLEAR)('%s', (text, reason) => {
+    const intent = parseRequest(text);
+    expect(intent.kind).toBe('refuse');
+    if (intent.kind !== 'refuse') return;
+    expect(intent.reason).toMatch(reason);
+    expect(toolsFor(intent)).toEqual(toolsFor({ kind: 'status' }));
+    expect(approvableActions(intent)).toEqual([]);
   });
 });
 

@@ -251,6 +251,36 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(entry?.data).toMatchObject({ outcome: 'failed' });
   });
 
+  it('a commit the words name that does not exist is refused (not a failure), saying what to do, and audited', async () => {
+    for (const text of ['deploy abcdef1', 'roll back to abcdef1', 'promote abcdef1']) {
+      const result = await run(text, { dryRun: text.startsWith('promote') });
+      expect(result.outcome, text).toBe('refused');
+      expect(result.message).toMatch(/^"abcdef1" names no commit, branch or tag in the repository/);
+      expect(result.message).toMatch(/Nothing was changed.*"show the deploy history"/s);
+      expect(result.calls.at(-1)).toMatchObject({ tool: 'get_commit', status: 'error' });
+      expect((await auditOf()).at(-1)?.data).toMatchObject({ outcome: 'refused' });
+    }
+    // A deploy id the stack never had: the rollback tool's NOT_FOUND, said as a refusal.
+    const live = (await run('status')).deployId;
+    const gone = await run('roll back to abcdef0-0123456789');
+    expect(gone.outcome, gone.message).toBe('refused');
+    expect(gone.message).toMatch(/abcdef0-0123456789[\s\S]*Nothing was changed\.$/);
+    expect(gone.message).not.toMatch(/NOT_FOUND|failed/);
+    expect((await run('status')).deployId).toBe(live);
+  });
+
+  it("an unknown stack is refused before any tool runs; no entry goes to another stack's audit", async () => {
+    const before = (await auditOf()).length;
+    const result = await run('status', { stackRef: 'nope' });
+    expect(result).toMatchObject({ outcome: 'refused', intent: 'status', calls: [] });
+    expect(result.message).toMatch(/Unknown stack "nope"/);
+    expect(result.auditError).toMatch(
+      /no audit entry was written: the request stopped before its stack was known/,
+    );
+    expect(result.auditError).not.toMatch(/could not be reached/);
+    expect((await auditOf()).length).toBe(before);
+  });
+
   it('after the rollback the stack is pinned: "Deploy the latest" is refused, naming the pin and the ways forward', async () => {
     const status = await run('is prod pinned?');
     expect(status.message).toMatch(/Pinned to [0-9a-f]{7} by ada/);

@@ -103,8 +103,55 @@ it('an empty request is refused before any server starts (exit 2, what to say in
   }
 });
 
+it('an unknown --stack is bad input: exit 2 and the reason on stderr, before any server starts (agent and chat)', async () => {
+  for (const [argv, stdin] of [
+    [['agent', 'status', '--stack', 'nope'], ''],
+    [['agent', 'status', '--stack', 'nope', '--json'], ''],
+    [['chat', '--stack', 'nope'], 'status\n'],
+  ] as const) {
+    const run = await cli([...argv], {
+      cwd: repo.dir,
+      env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
+      stdin,
+    });
+    expect(run.code, argv.join(' ')).toBe(2);
+    expect(run.stderr).toMatch(
+      /^error: Unknown stack "nope" \(known: [^)]*\)\. Nothing was created\. Pass a path/m,
+    );
+    expect(run.stdout).toBe('');
+    expect(run.stderr).not.toMatch(/could not be reached|audit entry|frontendops> /);
+  }
+});
+
 describe('frontendops agent, its servers over HTTP in this process', () => {
   servedOverHttp();
+
+  it('a commit the words name that does not exist: refused, exit 2, nothing changed, audited', async () => {
+    const run = await overHttp(['roll back to abcdef1', '--json']);
+    expect(run.code).toBe(2);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ outcome: 'refused', intent: 'rollback' });
+    expect(result.message).toMatch(/^"abcdef1" names no commit, branch or tag in the repository/);
+    expect(result.auditSeq).toBeTypeOf('number');
+    expect(result.auditError).toBeUndefined();
+    const dry = await overHttp(['deploy abcdef1', '--dry-run']);
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toMatch(/✗ get_commit .*abcdef1/);
+    expect(dry.stdout).toMatch(/REFUSED[\s\S]*"abcdef1" names no commit/);
+    expect(dry.stdout).not.toMatch(/FAILED|could not be reached/);
+    expect(await hostingIndex()).toBeNull();
+  });
+
+  it('chat ends with the exit code of its worst turn: 2 when one was refused', async () => {
+    if (!http) throw new Error('no servers are served over HTTP in this block');
+    const run = await agent([], {
+      command: 'chat',
+      config: http.config,
+      input: "what's live?\nroll back to abcdef1\nexit\n",
+    });
+    expect(run.stdout).toMatch(/ANSWERED[\s\S]*REFUSED/);
+    expect(run.code).toBe(2);
+  });
 
   it('refuses with exit code 2 and one JSON object', async () => {
     const run = await overHttp(['delete the hosting bucket', '--json']);

@@ -35,7 +35,8 @@ Examples:
   $ frontendops agent "roll back to yesterday's version" --dry-run
   $ frontendops agent "show the deploy history" --json
 
-Exit codes: 0 done or answered, 1 failed, 2 refused or not approved.`,
+Exit codes: 0 done or answered, 1 failed, 2 refused or not approved (also bad input: an unknown
+--stack, a commit or deploy that does not exist).`,
       ),
   ).action(async (words: string[], flags: AgentFlags) => {
     const text = words.join(' ');
@@ -62,6 +63,7 @@ Exit codes: 0 done or answered, 1 failed, 2 refused or not approved.`,
     });
     const planner = await parsePlanner(flags.planner);
     await checkModelUpFront(io.env, planner);
+    const stack = await stackOf(ctx, flags.stack);
     const result = await runAgentRequest(text, {
       actor: actor(io),
       planner,
@@ -69,7 +71,7 @@ Exit codes: 0 done or answered, 1 failed, 2 refused or not approved.`,
       dryRun: Boolean(flags.dryRun),
       cwd: io.cwd,
       env: io.env,
-      ...(await stackRefOf(ctx, flags.stack)),
+      ...stack,
       ...(mcpConfig ? { mcpConfig } : {}),
       // The servers' notes once, between the renderer's lines (never over its spinner).
       onServerStderr: flags.json ? (line) => io.stderr.write(`${line}\n`) : renderer.line,
@@ -84,18 +86,30 @@ Exit codes: 0 done or answered, 1 failed, 2 refused or not approved.`,
     program
       .command('chat')
       .description('Talk to the agent: one request per line; "exit" (or Ctrl-D) to leave')
-      .addHelpText('after', '\nExamples:\n  $ frontendops chat\n  $ frontendops chat --stack prod'),
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ frontendops chat
+  $ frontendops chat --stack prod
+
+Exit codes, for the whole conversation: 0 every request done or answered, 1 one failed, 2 one refused
+or not approved and none failed (an unknown --stack: 2 before the conversation starts).`,
+      ),
   ).action(async (flags: AgentFlags) => {
     await chat(ctx, flags);
   });
 }
 
-/** 0 done (or answered / planned); 1 failed; 2 refused or not approved. */
+/** 0 done (or answered / planned); 1 failed; 2 refused (bad input included) or not approved. */
 export function exitCodeFor(result: AgentResult): number {
   if (result.outcome === 'failed') return 1;
   if (result.outcome === 'refused' || result.outcome === 'declined') return 2;
   return 0;
 }
+
+/** A conversation's exit code: a failure above all, then a refusal, else 0. */
+const worseOf = (a: number, b: number): number => (a === 1 || b === 1 ? 1 : Math.max(a, b));
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
@@ -138,6 +152,25 @@ async function parsePlanner(value: string): Promise<PlannerChoice> {
   throw badInput(`Unknown --planner "${value}": expected auto, runbook or model.`);
 }
 
+/**
+ * The stack the requests act on, resolved before any server starts: a stack nobody knows is bad
+ * input, said once on stderr (exit 2), not a failed request with a warning about an unreachable server.
+ */
+async function stackOf(
+  ctx: CliContext,
+  flag: string | undefined,
+): Promise<{ stackRef?: string; stack: string | null }> {
+  const { stackRef } = await stackRefOf(ctx, flag);
+  if (!stackRef) return { stack: null };
+  const [{ loadConfig }, { resolveStackSource }] = await Promise.all([
+    import('../../config.ts'),
+    import('../../stacks/resolve.ts'),
+  ]);
+  const { cwd, env } = ctx.io;
+  const config = await loadConfig(cwd, env);
+  return { stackRef, stack: (await resolveStackSource(stackRef, { config, cwd, env })).stack };
+}
+
 /** The stack the spawned infra server serves: --stack, FRONTENDOPS_STACK, or `local` when it runs. */
 async function stackRefOf(ctx: CliContext, flag: string | undefined): Promise<{ stackRef?: string }> {
   const given = flag ?? ctx.io.env.FRONTENDOPS_STACK;
@@ -157,7 +190,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
   const { io } = ctx;
   const planner = await parsePlanner(flags.planner);
   await checkModelUpFront(io.env, planner);
-  const stack = await stackRefOf(ctx, flags.stack);
+  const stack = await stackOf(ctx, flags.stack);
   const mcpConfig = flags.config
     ? await agent.loadMcpConfig(flags.config, io.cwd)
     : agent.defaultMcpConfig(io.cwd, stack.stackRef, io.env);
@@ -174,6 +207,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
     },
   });
   let clients: Awaited<ReturnType<typeof agent.connectAgentClients>> | null = null;
+  let exitCode = 0;
   io.stderr.write(
     'FrontendOps agent. Ask e.g. "Deploy the latest dashboard" or "what\'s live?"; "exit" to leave.\n',
   );
@@ -200,7 +234,9 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
         onEvent: renderer.onEvent,
       });
       io.stdout.write(`${renderer.summary(result)}\n`);
+      exitCode = worseOf(exitCode, exitCodeFor(result));
     }
+    ctx.exitCode = exitCode;
   } finally {
     lines.close();
     await clients?.close?.();
