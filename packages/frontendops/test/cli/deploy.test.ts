@@ -371,6 +371,10 @@ describe('frontendops CLI', () => {
       );
       expect(noToken.code, noToken.stderr).toBe(2);
       expect(noToken.stderr).toMatch(/GITHUB_TOKEN.*Nothing was changed/s);
+      // A promote names its release first too.
+      const promote = await run(['promote', COMMITS[1] as string, '--stack', stack, '--repo', repo.dir]);
+      expect(promote.code, promote.stderr).toBe(2);
+      expect(promote.stderr).toMatch(/b2b2b2b is not in the git repository .* Nothing was changed/s);
       await t.s3.settle();
       expect(t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
       expect(t.cdn.createRequests()).toHaveLength(cdnBefore);

@@ -127,6 +127,7 @@ Examples:
           const { commit } = await deploy.chooseCommit(ctx, site, config, app, flagsWithRef, git);
           release = { app, commit };
         }
+        await deploy.assertTaggable(ctx, flags, git, release.commit);
         const request = cliRequest(
           ctx.io,
           `promote ${release.app}@${release.commit.slice(0, 7)}`,
