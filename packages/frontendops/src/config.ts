@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { appName } from './contract/fields.ts';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
 import { badInput } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
@@ -14,6 +15,16 @@ export const CONFIG_FILE = 'frontendops.config.json';
 export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+const STACK_NAME_WORDS = 'expected a stack name: letters, digits, -, _ and . (e.g. "dashboard-hosting-prod")';
+
+/** A relative path that stays inside its base: no absolute path, no ".." step out of it. */
+const pathInside = (base: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((path) => !isAbsolute(path) && !path.split(/[\\/]/).includes('..'), {
+      message: `expected a path inside ${base}`,
+    });
 const BACKEND_HINT =
   'file://<dir>, s3://<bucket>[/prefix], env:<VARIABLE holding one of those>, pulumi-cloud, pulumi-cli or outputs';
 
@@ -106,9 +117,9 @@ const configObject = z.strictObject({
     })
     .default({}),
   /** The stack commands act on when none is named and no local environment runs. */
-  defaultStack: z.string().regex(NAME).optional(),
+  defaultStack: z.string().regex(NAME, STACK_NAME_WORDS).optional(),
   /** Environments whose deploys and rollbacks need a human approval. */
-  protected: z.array(z.string().regex(NAME)).default(['dashboard-hosting-prod']),
+  protected: z.array(z.string().regex(NAME, STACK_NAME_WORDS)).default(['dashboard-hosting-prod']),
   /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
   approval: approvalConfigSchema.default({ approvers: {}, trustElicitation: false }),
   /**
@@ -127,15 +138,17 @@ const configObject = z.strictObject({
    * Default 60.
    */
   releaseGraceSeconds: z.number().int().min(0).max(86_400).optional(),
-  app: z.string().regex(NAME).default('sophia-dashboard'),
+  app: appName.default('sophia-dashboard'),
   /** The app's directory in the git repository: its newest commit is "the latest". */
-  appPath: z.string().min(1).default('apps/sophia-dashboard'),
+  appPath: pathInside(
+    'the repository, relative to its root (e.g. "apps/sophia-dashboard", or "." for the root)',
+  ).default('apps/sophia-dashboard'),
   /** How `frontendops dev` builds the app: an argument vector run in appPath (never a shell), and its output. */
   build: z
     .strictObject({
       command: z.array(z.string().min(1)).min(1).optional(),
       /** The built site, relative to appPath; without a command, the site is published as it is. */
-      output: z.string().min(1).default('.'),
+      output: pathInside('the app\'s directory, relative to it (e.g. "dist")').default('.'),
     })
     .optional(),
 });
@@ -181,7 +194,8 @@ export async function loadConfig(
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // A byte order mark (some editors write one) is no part of the JSON.
+    json = JSON.parse(text.replace(/^\ufeff/, ''));
   } catch (error) {
     throw badInput(`${file} is not valid JSON (${(error as Error).message}). Fix the syntax and try again.`);
   }

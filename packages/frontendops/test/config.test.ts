@@ -159,8 +159,27 @@ describe('loadConfig', () => {
       { stacks: { prod: { backend: 'pulumi-cloud', organization: 'o', project: 'p', apiUrl: 'file:///x' } } },
       'stacks.prod.apiUrl',
     ],
+    // Refused when the file is read, not later by the command that first uses the field.
+    ['an app name with upper case', { app: 'Sweep' }, 'app: expected an app name such as "sophia-dashboard"'],
+    ['an appPath out of the repository', { appPath: '../../etc' }, 'appPath: expected a path inside'],
+    ['an absolute appPath', { appPath: '/etc' }, 'appPath: expected a path inside'],
+    [
+      'a build output out of the app',
+      { build: { output: '../secrets' } },
+      'build.output: expected a path inside',
+    ],
+    // Said in words, not as the pattern it fails.
+    ['a bad defaultStack', { defaultStack: 'prod env' }, 'defaultStack: expected a stack name'],
+    ['a bad protected stack', { protected: ['prod env'] }, 'protected.0: expected a stack name'],
   ])('%s is BAD_INPUT naming the field', async (_name, value, field) => {
     await writeConfig(value);
-    expect((await refusal()).message).toContain(field);
+    const { message } = await refusal();
+    expect(message).toContain(field);
+    expect(message).not.toMatch(/pattern|\/\^/);
+  });
+
+  it('a byte order mark before the JSON (some editors write one) is read past', async () => {
+    await writeConfig(`\ufeff${JSON.stringify({ app: 'brochure', appPath: 'site' })}`);
+    expect(await loadConfig(work)).toMatchObject({ app: 'brochure', appPath: 'site' });
   });
 });
