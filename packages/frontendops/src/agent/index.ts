@@ -10,7 +10,7 @@ import type { LanguageModel } from 'ai';
 import { PREVIEW_PARAM } from '../atomic/preview-token.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { parseResult, type ToolInput } from '../contract/tools.ts';
-import { hasControlCharacters, withoutControlCharacters } from '../engine/text.ts';
+import { clip, hasControlCharacters, withoutControlCharacters } from '../engine/text.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ApproveFn } from './approval.ts';
@@ -227,17 +227,18 @@ async function recordRequest(
 ): Promise<{ seq: number } | { error: string }> {
   const args: ToolInput<'record_request'> = {
     ...(stack ? { stack } : {}),
-    request: withoutControlCharacters(result.request).slice(0, 2000) || '(empty)',
-    requestedBy: result.actor.slice(0, 200),
+    request: clip(withoutControlCharacters(result.request), 2000) || '(empty)',
+    requestedBy: clip(withoutControlCharacters(result.actor), 200),
     planner: result.planner,
     intent: result.intent,
     outcome: result.outcome,
-    message: withoutPreviewTokens(result.message).slice(0, 2000),
+    // Answers may quote outside text (a commit subject): the record takes printable words only.
+    message: clip(withoutControlCharacters(withoutPreviewTokens(result.message)), 2000),
     dryRun: result.dryRun,
     calls: result.calls.slice(0, 64).map((c) => ({
-      tool: c.tool.slice(0, 100),
+      tool: clip(c.tool, 100),
       status: c.status,
-      summary: withoutPreviewTokens(c.summary).slice(0, 500),
+      summary: clip(withoutControlCharacters(withoutPreviewTokens(c.summary)), 500),
     })),
     ...(result.deployId ? { deployId: result.deployId } : {}),
     ...(result.commit ? { commit: result.commit } : {}),

@@ -13,6 +13,7 @@ import {
   deployId,
   gitRef,
   handle,
+  plainText,
   repoPath,
   requestArgs,
   requestText,
@@ -410,22 +411,23 @@ export const TOOLS = {
       request: requestText,
       requestedBy: requestArgs.requestedBy,
       planner: requestArgs.planner.unwrap(),
-      intent: z.string().max(40),
+      // What is recorded is read later, in a terminal or a page: printable words only (plainText).
+      intent: z.string().max(40).superRefine(plainText('intent')),
       outcome: z.enum(['succeeded', 'noop', 'answered', 'planned', 'refused', 'declined', 'failed']),
-      message: z.string().max(2000),
+      message: z.string().max(2000).superRefine(plainText('message')),
       dryRun: z.boolean(),
       calls: z
         .array(
           z.object({
-            tool: z.string().max(100),
+            tool: z.string().max(100).superRefine(plainText('tool')),
             status: z.enum(['ok', 'error', 'refused', 'skipped']),
-            summary: z.string().max(500),
+            summary: z.string().max(500).superRefine(plainText('summary')),
           }),
         )
         .max(64),
       deployId: deployId.optional(),
       commit: commitRef.optional(),
-      tag: z.string().max(200).optional(),
+      tag: z.string().max(200).superRefine(plainText('tag')).optional(),
     }),
     output: z.object({ seq: z.number().int(), hash: z.string() }),
   }),

@@ -83,3 +83,12 @@ export function problemWithText(text: string): string | null {
   }
   return `it contains ${point}, a control character (only newlines and tabs are text: no control characters); write plain words.`;
 }
+
+/**
+ * At most `max` UTF-16 units of `text` (the length JSON schemas count), never ending in half of a
+ * surrogate pair: a cut through an emoji would leave text that cannot be recorded.
+ */
+export const clip = (text: string, max: number): string => {
+  const cut = text.slice(0, max);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+};

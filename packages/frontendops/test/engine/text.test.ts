@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { requestArgs, requestText } from '../../src/contract/fields.ts';
 import {
+  clip,
   escapeControlCharacters,
   hasControlCharacters,
   problemWithText,
@@ -96,5 +97,14 @@ describe('the MCP tools’ text fields', () => {
     expect(requestArgs.requestedBy.safeParse('mallory\u202e').success).toBe(false);
     expect(requestArgs.requestedBy.safeParse('mallory\x1b[2K').success).toBe(false);
     expect(requestArgs.requestedBy.safeParse('Ada Lovelace').success).toBe(true);
+  });
+});
+
+describe('clip', () => {
+  it('cuts at the length schemas count, never through a surrogate pair', () => {
+    expect(clip('abc', 2)).toBe('ab');
+    expect(clip('ab🚀', 3)).toBe('ab'); // the rocket is two units: half of it would be unrecordable
+    expect(clip('ab🚀', 4)).toBe('ab🚀');
+    expect(hasControlCharacters(clip(`${'x'.repeat(1999)}🚀`, 2000))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyAudit } from '../../../src/state/audit.ts';
+import { readAuditHead, verifyAudit } from '../../../src/state/audit.ts';
 import { HOSTING, STACK } from '../../support/deploy-env.ts';
 import {
   APP,
@@ -271,5 +271,31 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     expect(garbage.text).toMatch(/BAD_INPUT: The handle is malformed.*get_deploy_target/);
     for (const r of [badCommit, unpublished, badId, garbage]) expect(r.text).not.toMatch(/\n\s+at /);
     expect(await hostingKeys()).toEqual(before);
+  });
+
+  it('record_request records printable words only: control and format characters are refused, nothing appended', async () => {
+    const head = () => readAuditHead(f.t.site.state, f.t.target.statePrefix);
+    const entry = {
+      request: 'what is live?',
+      planner: 'runbook',
+      intent: 'status',
+      outcome: 'answered',
+      message: 'Live: v3',
+      dryRun: false,
+      calls: [{ tool: 'get_status', status: 'ok', summary: 'v3 is live' }],
+    };
+    const before = await head();
+    for (const [field, bad] of [
+      ['message', { message: 'Live: v3\u001b[2J\u0007' }],
+      ['intent', { intent: 'status\u202e' }],
+      ['calls.0.summary', { calls: [{ tool: 'get_status', status: 'ok', summary: 'v3 \u200b is live' }] }],
+      ['tag', { tag: 'dashboard-deploy-1\u0000' }],
+    ] as const) {
+      const refused = await c.call('record_request', { ...entry, ...bad });
+      expect(refused.isError, field).toBe(true);
+      expect(refused.text).toMatch(new RegExp(`${field.replace(/\./g, '\\.')}.*no other control characters`));
+    }
+    expect(await head()).toEqual(before);
+    expect((await c.call('record_request', entry)).isError).toBe(false);
   });
 });
