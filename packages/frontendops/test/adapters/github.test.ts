@@ -188,7 +188,7 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
 
   it('deploy tags work end to end on the GitHub backend, idempotent per deploy id', async () => {
     const input = {
-      deployId: '6d0e1a2-0000000001',
+      deployId: `${repo.commits.dashboard2.slice(0, 7)}-0000000001`,
       sha: repo.commits.dashboard2,
       artifactDigest: DIGEST,
       request: 'Deploy it',
@@ -198,7 +198,7 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     const again = await createDeployTag(host, input);
     expect(first).toMatchObject({ name: 'dashboard-deploy-20261125-1', created: true });
     expect(again).toMatchObject({ name: first.name, created: false });
-    expect((await listDeployTags(host)).map((t) => t.deployId)).toEqual(['6d0e1a2-0000000001']);
+    expect((await listDeployTags(host)).map((t) => t.deployId)).toEqual([input.deployId]);
     expect(github.requests.filter((r) => r.method === 'POST')).toHaveLength(2); // one tag object + one ref
   });
 
