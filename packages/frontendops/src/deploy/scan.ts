@@ -1,7 +1,8 @@
 /**
  * Reads a build directory into manifest entries. Refuses, before anything is uploaded: a missing or
  * empty directory, no index.html, a symlink leaving the directory, a name that is not valid UTF-8,
- * a key longer than S3 allows.
+ * a key longer than S3 allows, an environment file (.env, .env.*: secrets, by convention). A git
+ * repository's own files (.git) are left out: they are never part of a site.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -92,6 +93,14 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
       );
     }
     const sitePath = `${prefix}/${name}`;
+    // A site kept at the top of its repository (appPath "." and no build) holds the repository's
+    // own files: never part of the site (its config can hold a token, its objects every past version).
+    if (name === '.git') continue;
+    if (name === '.env' || name.startsWith('.env.')) {
+      throw badInput(
+        `The build directory holds ${sitePath}: an environment file (such files hold secrets), which would be served to anyone as part of the site. Pass the build's output directory (e.g. dist/), not the project, or remove it from the build.`,
+      );
+    }
     const problem = sitePathProblem(sitePath);
     if (problem)
       throw badInput(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import { ARTIFACTS } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -118,6 +119,26 @@ describe('publish', () => {
     await mkdir(join(tmp, 'noindex/assets'), { recursive: true });
     await writeFile(join(tmp, 'noindex/assets/app-1a2B3c4D.js'), '1');
     await expectRefused(join(tmp, 'noindex'), /has no index\.html/);
+  });
+
+  it("leaves a git repository's own files out, and refuses an environment file: the site is public", async () => {
+    // A site kept at the top of its repository, or the project passed for its build: its .git and
+    // .env would be served to anyone.
+    const project = await writeFixtureBuild(join(tmp, 'project'), { version: 'v1' });
+    await mkdir(join(project.dir, '.git'));
+    await writeFile(
+      join(project.dir, '.git/config'),
+      '[remote "origin"]\n\turl = https://token@example.test/x\n',
+    );
+    const sha = commit();
+    const published = await publishArtifact(s3.store(ARTIFACTS), { dir: project.dir, app: APP, commit: sha });
+    expect(published.files).toBe(Object.keys(project.files).length);
+    expect(await s3.store(ARTIFACTS).head(artifactFileKey(APP, sha, '/index.html'))).not.toBeNull();
+    expect(await s3.store(ARTIFACTS).head(artifactFileKey(APP, sha, '/.git/config'))).toBeNull();
+    const env = await writeFixtureBuild(join(tmp, 'env'), { version: 'v1' });
+    await mkdir(join(env.dir, 'config'));
+    await writeFile(join(env.dir, 'config/.env.production'), 'API_KEY=secret');
+    await expectRefused(env.dir, /holds \/config\/\.env\.production: an environment file/);
   });
 
   it('refuses a symlink that leaves the directory', async () => {
