@@ -292,7 +292,15 @@ const isMissing = (error: unknown) =>
 const isPreconditionFailure = (error: unknown) => statusOf(error) === 412 || statusOf(error) === 409;
 
 function upstream(action: string, bucket: string, key: string, error: unknown): FrontendOpsError {
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const reason =
+    error instanceof Error && error.name === 'CredentialsProviderError'
+      ? // The SDK's own words list its providers; what a person needs is where to put credentials.
+        'no AWS credentials were found (CredentialsProviderError). Give them the AWS way: AWS_PROFILE ' +
+        'naming a profile (after `aws sso login` for SSO), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; ' +
+        'in CI, the role the job assumes'
+      : error instanceof Error
+        ? `${error.name}: ${error.message}`
+        : String(error);
   return new FrontendOpsError('UPSTREAM', `S3 could not ${action} ${key} in bucket ${bucket} (${reason}).`, {
     cause: error,
     details: { bucket, key, status: statusOf(error) },

@@ -73,6 +73,36 @@ describe('S3 object store against the embedded S3 server', () => {
   });
 });
 
+describe('without AWS credentials', () => {
+  it('says so, and where the SDK looks for them, naming no secret', async () => {
+    // The SDK's standard chain, with nothing to find: no variables, no files, no instance role.
+    const saved = { ...process.env };
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+      delete process.env[name];
+    Object.assign(process.env, {
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+      AWS_CONFIG_FILE: '/nonexistent/config',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    try {
+      const store = createS3Store({
+        bucket: 'src-bucket',
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        maxAttempts: 1,
+      });
+      const error = await store.get('any.json').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UPSTREAM' });
+      expect((error as Error).message).toMatch(
+        /no AWS credentials were found \(CredentialsProviderError\).*AWS_PROFILE.*AWS_ACCESS_KEY_ID/s,
+      );
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+});
+
 describe('the embedded server is atomic per object, as S3 is', () => {
   it('never serves a half-written object to a read racing a write', async () => {
     // One attempt per request: a torn read must show here, not be hidden by the SDK's retries.
