@@ -263,6 +263,10 @@ describe('frontendops CLI', () => {
     const bad = await run(['audit', 'verify', '--stack', outputs, '--json']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, problem: { seq: 2 } });
+    // In words too: which entry.
+    const said = await run(['audit', 'verify', '--stack', outputs]);
+    expect(said.code).toBe(1);
+    expect(said.stdout).toMatch(/^ {2}tampered \(entry 2\): /m);
   });
 
   it('a protected stack needs a human approval: no terminal and no --yes is refused, nothing changes', async () => {

@@ -157,7 +157,7 @@ export function register(program: Command, ctx: CliContext): void {
           );
         } else {
           say(ctx.io.stdout, `audit of ${stack} does NOT verify:`);
-          for (const problem of result.problems) say(ctx.io.stdout, `  ${problem.kind}: ${problem.reason}`);
+          for (const problem of result.problems) say(ctx.io.stdout, `  ${describeProblem(problem)}`);
         }
         say(
           ctx.io.stdout,
@@ -191,4 +191,15 @@ function table(headers: string[], rows: string[][]): string[] {
       .join('  ')
       .trimEnd(),
   );
+}
+
+/** "tampered (entry 2): its content does not match its hash": what, and where when the reason does not say. */
+function describeProblem(problem: { kind: string; seq?: number; object?: string; reason: string }): string {
+  const where =
+    problem.seq !== undefined && !problem.reason.includes(`entry ${problem.seq}`)
+      ? ` (entry ${problem.seq})`
+      : problem.object !== undefined && !problem.reason.includes(problem.object)
+        ? ` (${problem.object})`
+        : '';
+  return `${problem.kind}${where}: ${problem.reason}`;
 }
