@@ -74,6 +74,8 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
     `Unknown stack "${trimmed.slice(0, 100)}" (known: ${known.join(', ') || 'none'}). Nothing was created. ` +
       `Pass a path to a stack outputs JSON file, start the local environment (npx frontendops dev) and use "${LOCAL_STACK}", or add it to ${CONFIG_FILE}: ` +
       `{"stacks": {"${/^[A-Za-z0-9_.-]{1,100}$/.test(trimmed) ? trimmed : 'prod'}": {"backend": "s3://<state-bucket>" | "file://<dir>" | "env:PULUMI_BACKEND_URL" | "pulumi-cloud" | "pulumi-cli" | "outputs", ...}}}.`,
+    // What a caller that may not pass paths (an MCP client) says instead: see mcp/infra/context.ts.
+    { details: { unknownStack: trimmed.slice(0, 100), known } },
   );
 }
 

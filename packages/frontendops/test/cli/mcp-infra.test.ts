@@ -99,6 +99,9 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
     const unknown = await wrapClient(client).call('get_status', { stack: 'prod' });
     expect(unknown.isError).toBe(true);
     expect(unknown.text).toMatch(/NOT_FOUND: Unknown stack "prod".*frontendops\.config\.json/);
+    // A client names stacks; it is not told to pass a file path, which the tool would refuse.
+    expect(unknown.text).toMatch(/Pass one of those names as "stack"/);
+    expect(unknown.text).not.toMatch(/outputs JSON file|npx frontendops dev/);
   });
 
   it('serves Streamable HTTP with --http 0 behind FRONTENDOPS_MCP_TOKEN', async () => {

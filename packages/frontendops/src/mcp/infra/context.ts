@@ -8,7 +8,7 @@ import { deployArtifact } from '../../deploy/deploy.ts';
 import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
-import { FrontendOpsError } from '../../errors.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import type { Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import type { RequestInfo } from '../../state/records.ts';
@@ -79,7 +79,17 @@ export function createInfraToolContext(input: {
             'configured stack, or start the server with --stack <name> (frontendops.config.json lists the stacks).',
         );
       }
-      const site = await input.opener(name);
+      const site = await input.opener(name).catch((error: unknown) => {
+        // The CLI's advice (a path to an outputs file, the local environment) is not a client's to
+        // follow: a client names a stack; the server's operator configures them.
+        const known = isFrontendOpsError(error, 'NOT_FOUND') ? error.details?.known : undefined;
+        if (!Array.isArray(known)) throw error;
+        throw new FrontendOpsError(
+          'NOT_FOUND',
+          `Unknown stack "${name.slice(0, 100)}" (this server knows: ${known.join(', ') || 'none'}). Nothing was changed. ` +
+            `Pass one of those names as "stack"; another stack is added by the server's operator, in frontendops.config.json.`,
+        );
+      });
       secrecy.learnTarget(site.target);
       return site;
     },
