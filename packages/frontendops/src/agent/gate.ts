@@ -103,6 +103,8 @@ interface Change {
   artifactDigest: string;
   /** "<seq>:<hash>" as the infra server returned it after the change was recorded. */
   auditHead?: string;
+  /** The infra server's receipt for the finished change (mcp/receipts.ts). */
+  receipt?: string;
 }
 
 export function createToolGate(options: GateOptions): ToolGate {
@@ -201,6 +203,11 @@ export function createToolGate(options: GateOptions): ToolGate {
     return [...(await listing).values()];
   }
 
+  /** The receipt of the deployment a tag call names, from this request's changes ('none' where none). */
+  function receiptFor(args: Record<string, unknown> | null): string {
+    return changes.find((c) => c.deployId === args?.deployId)?.receipt ?? 'none';
+  }
+
   async function call(
     name: string,
     rawArgs: unknown,
@@ -229,7 +236,14 @@ export function createToolGate(options: GateOptions): ToolGate {
     if (!(await listTools()).some((t) => t.name === name)) {
       return refuse(name, rawArgs, `the ${contract.server} server does not offer "${name}".`);
     }
-    const parsed = contract.input.safeParse(rawArgs ?? {});
+    // The receipt create_deploy_tag needs is the infra server's, never a planner's: the gate fills it
+    // in from the answer that finished the deployment (a placeholder where there is none, which the
+    // check below refuses in words).
+    const given =
+      name === 'create_deploy_tag'
+        ? { ...asObject(rawArgs), receipt: receiptFor(asObject(rawArgs)) }
+        : rawArgs;
+    const parsed = contract.input.safeParse(given ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`);
       return refuse(name, rawArgs, `invalid arguments — ${issues.join('; ')}.`);
@@ -288,6 +302,13 @@ export function createToolGate(options: GateOptions): ToolGate {
       args.stack = change.stack;
       if (change.auditHead) args.auditHead = change.auditHead;
       else delete args.auditHead;
+      if (!change.receipt) {
+        return refuse(
+          name,
+          args,
+          `the infra server gave no receipt for deployment ${change.deployId}, and the git server tags only what one vouches for.`,
+        );
+      }
     }
     if (options.dryRun && contract.impact !== 'read') {
       emit({
@@ -486,11 +507,12 @@ export function createToolGate(options: GateOptions): ToolGate {
         commit: String(data.commit),
         artifactDigest: String(data.artifactDigest),
         ...auditHeadOf(data),
+        ...receiptOf(data),
       });
     }
     if (name === 'invalidate_cdn' && typeof data.deployId === 'string') {
       const change = changes.find((c) => c.deployId === data.deployId);
-      if (change) Object.assign(change, auditHeadOf(data));
+      if (change) Object.assign(change, auditHeadOf(data), receiptOf(data));
     }
   }
 
@@ -582,15 +604,22 @@ function asObject(value: unknown): Record<string, unknown> | null {
 
 const asRecord = (value: unknown): Record<string, unknown> => asObject(value) ?? { value: String(value) };
 
-/** The model does not fill in who asked: the gate does, from the request itself. */
+/** What the gate fills in, never a planner: who asked (from the request), a deploy tag's receipt. */
+const GATE_FILLED: readonly unknown[] = [...REQUEST_ARG_NAMES, 'receipt'];
+
+/** The model does not fill in who asked, nor a receipt: the gate does. */
 function withoutRequestInfo(schema: Record<string, unknown>): Record<string, unknown> {
   const properties = { ...((schema.properties ?? {}) as Record<string, unknown>) };
-  for (const key of REQUEST_ARG_NAMES) delete properties[key];
+  for (const key of GATE_FILLED) delete properties[key as string];
   const required = Array.isArray(schema.required)
-    ? schema.required.filter((r) => !(REQUEST_ARG_NAMES as readonly unknown[]).includes(r))
+    ? schema.required.filter((r) => !GATE_FILLED.includes(r))
     : schema.required;
   return { ...schema, properties, ...(required ? { required } : {}) };
 }
+
+/** The receipt of an infra result, when there is one. */
+const receiptOf = (data: Record<string, unknown>): { receipt?: string } =>
+  typeof data.receipt === 'string' ? { receipt: data.receipt } : {};
 
 /** The auditHead of an infra result as a deploy tag carries it, when there is one. */
 function auditHeadOf(data: Record<string, unknown>): { auditHead?: string } {

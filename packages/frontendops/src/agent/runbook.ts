@@ -121,7 +121,12 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
   }
   const sync = await step(ctx, 'run_sync', { handle: target.handle });
   const cdn = await step(ctx, 'invalidate_cdn', { deployId: sync.deployId, ...stackArg(ctx) });
-  const tag = await tagRelease(ctx, { ...sync, commit: commit.sha, auditHead: cdn.auditHead });
+  const tag = await tagRelease(ctx, {
+    ...sync,
+    commit: commit.sha,
+    auditHead: cdn.auditHead,
+    receipt: cdn.receipt,
+  });
   const siteUrl = await readSiteUrl(ctx);
   return {
     outcome: 'succeeded',
@@ -588,7 +593,8 @@ function madeLive(
 
 /**
  * The deploy tag of a deployment this request made live: it names the commit, the artifact, the
- * stack and the audit head the infra server reported (the tag anchors the audit chain).
+ * stack and the audit head the infra server reported (the tag anchors the audit chain), with the
+ * infra server's receipt for them.
  */
 function tagRelease(
   ctx: RunbookContext,
@@ -598,6 +604,8 @@ function tagRelease(
     artifactDigest: string;
     stack: string;
     auditHead?: { seq: number; hash: string } | null;
+    /** The infra server's receipt for it: the git server tags only what one vouches for. */
+    receipt: string;
   },
 ) {
   return step(ctx, 'create_deploy_tag', {
@@ -607,6 +615,7 @@ function tagRelease(
     request: ctx.text,
     stack: made.stack,
     ...(made.auditHead ? { auditHead: formatAuditHead(made.auditHead) } : {}),
+    receipt: made.receipt,
   });
 }
 

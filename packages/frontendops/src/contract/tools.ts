@@ -90,8 +90,13 @@ const changeResult = {
   approvedBy: z.string().nullable().describe('Who approved (protected stacks), and how; else null'),
 };
 
+/** What create_deploy_tag takes to tag a deployment: the infra server's word that it happened. */
+const receipt = z
+  .string()
+  .describe('The infra server vouching for this deployment: pass it unchanged to create_deploy_tag');
+
 /** A change that ran to the end: what it did, how the check through the CDN went, the audit head after. */
-const finishedChange = { ...changeResult, outcome: z.string(), verification, auditHead };
+const finishedChange = { ...changeResult, outcome: z.string(), verification, auditHead, receipt };
 
 /** A deploy-like change of an in-place or atomic stack (rollback, promote_release). */
 const releaseChange = {
@@ -193,6 +198,7 @@ export const TOOLS = {
       verification,
       outcome: z.string().describe('The recorded outcome: succeeded, failed, rolled-back, superseded'),
       auditHead,
+      receipt,
     }),
   }),
   get_status: tool({
@@ -517,6 +523,13 @@ export const TOOLS = {
       stack: stackName
         .optional()
         .describe('The stack deployed to (whose audit chain the auditHead belongs to)'),
+      receipt: z
+        .string()
+        .min(1)
+        .max(4000)
+        .describe(
+          'The receipt the infra server returned when this deployment finished (invalidate_cdn, rollback, promote_release, promote_canary), unchanged',
+        ),
     }),
     output: tagView.extend({
       created: z.boolean().describe('false when this deploy id was already tagged and that tag is returned'),

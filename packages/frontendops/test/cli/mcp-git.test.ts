@@ -8,6 +8,7 @@ import { BIN, waitForStderr } from '../support/cli.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 import { spawnTracked } from '../support/processes.ts';
+import { receiptFor } from '../support/receipts.ts';
 import { cli } from '../support/run-cli.ts';
 
 const ARGS = [BIN];
@@ -70,9 +71,17 @@ describe('frontendops mcp git (spawned process)', () => {
     ]);
     const latest = await structured(client, 'latest_commit');
     expect(latest).toMatchObject({ commit: { sha: repo.commits.dashboard2 } });
+    const deployId = `${repo.commits.dashboard2.slice(0, 7)}-0000000001`;
     const args = {
-      deployId: `${repo.commits.dashboard2.slice(0, 7)}-0000000001`,
+      deployId,
       commit: repo.commits.dashboard2,
+      // The server process reads the suite's receipt key from its environment, as it would the user's.
+      receipt: await receiptFor({
+        stack: 'prod',
+        deployId,
+        commit: repo.commits.dashboard2,
+        artifactDigest: DIGEST,
+      }),
       artifactDigest: DIGEST,
       request: 'Deploy',
     };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { receiptFor } from '../support/receipts.ts';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
 
@@ -103,12 +104,65 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     expect((await repo.git(['tag', '-l'])).trim()).toBe('');
   });
 
+  it('create_deploy_tag tags only what a receipt of the infra server vouches for', async () => {
+    // A client of the git server alone: it invents a deployment, or takes a true one and changes its
+    // commit or audit head (a head past the chain's end makes audit verify report it rewritten).
+    const deployId = `${repo.commits.docs.slice(0, 7)}-0000000009`;
+    const truth = { stack: 'prod', deployId, commit: repo.commits.docs, artifactDigest: DIGEST };
+    const head = `7:sha256:${'ab'.repeat(32)}`;
+    const args = { deployId, commit: repo.commits.docs, artifactDigest: DIGEST, request: 'Deploy' };
+    const refusals = [
+      [{ ...args }, /receipt: Invalid input/],
+      [{ ...args, receipt: 'fr1.e30.AAAA' }, /receipt is not one the infra server issued/],
+      [
+        { ...args, receipt: `${(await receiptFor({ ...truth, auditHead: head })).slice(0, -2)}AA` },
+        /not one the infra server issued/,
+      ],
+      [
+        {
+          ...args,
+          auditHead: `999:sha256:${'aa'.repeat(32)}`,
+          receipt: await receiptFor({ ...truth, auditHead: head }),
+        },
+        /disagrees on its audit head/,
+      ],
+      [
+        {
+          ...args,
+          deployId: `${repo.commits.docs.slice(0, 7)}-0000000008`,
+          receipt: await receiptFor(truth),
+        },
+        /disagrees on its deploy id/,
+      ],
+    ] as const;
+    for (const [given, message] of refusals) {
+      const refused = await call('create_deploy_tag', given);
+      expect(refused.isError, JSON.stringify(given)).toBe(true);
+      expect(refused.text).toMatch(message);
+    }
+    expect((await repo.git(['tag', '-l'])).trim()).toBe('');
+    // The receipt's own values are what the tag says, the audit head and the stack included.
+    const made = await call('create_deploy_tag', {
+      ...args,
+      receipt: await receiptFor({ ...truth, auditHead: head }),
+    });
+    expect(made.structuredContent).toMatchObject({ created: true, deployId, auditHead: head, stack: 'prod' });
+    await repo.git(['tag', '-d', (made.structuredContent as { name: string }).name]);
+  });
+
   it('create_deploy_tag creates the tag once; the same deploy id returns the first tag', async () => {
+    const deployId = `${repo.commits.dashboard2.slice(0, 7)}-0000000001`;
     const args = {
-      deployId: `${repo.commits.dashboard2.slice(0, 7)}-0000000001`,
+      deployId,
       commit: repo.commits.dashboard2,
       artifactDigest: DIGEST,
       request: 'Deploy the latest dashboard',
+      receipt: await receiptFor({
+        stack: 'prod',
+        deployId,
+        commit: repo.commits.dashboard2,
+        artifactDigest: DIGEST,
+      }),
     };
     const first = await call('create_deploy_tag', args);
     expect(first.isError).toBeFalsy();

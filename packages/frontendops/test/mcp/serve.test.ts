@@ -10,6 +10,7 @@ import { type HttpServing, serveHttp } from '../../src/mcp/serve.ts';
 import { toolFailure, toolSuccess } from '../../src/mcp/tool-result.ts';
 import type { GitHost } from '../../src/ports.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { receiptFor } from '../support/receipts.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const DIGEST = `sha256:${'ef'.repeat(32)}`;
@@ -53,8 +54,15 @@ const connect = async (headers: Record<string, string>) => {
 };
 
 // A raw JSON-RPC tools/call, as any HTTP client could send it.
-const rawToolCall = (headers: Record<string, string>) =>
-  fetch(serving.url, {
+const rawToolCall = async (headers: Record<string, string>) => {
+  const deployId = `${repo.commits.docs.slice(0, 7)}-0000000001`;
+  const receipt = await receiptFor({
+    stack: 'prod',
+    deployId,
+    commit: repo.commits.docs,
+    artifactDigest: DIGEST,
+  });
+  return fetch(serving.url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -69,14 +77,16 @@ const rawToolCall = (headers: Record<string, string>) =>
       params: {
         name: 'create_deploy_tag',
         arguments: {
-          deployId: `${repo.commits.docs.slice(0, 7)}-0000000001`,
+          deployId,
           commit: repo.commits.docs,
           artifactDigest: DIGEST,
           request: 'raw',
+          receipt,
         },
       },
     }),
   });
+};
 
 describe('serveHttp (Streamable HTTP on loopback, bearer token)', () => {
   it('binds 127.0.0.1 on a free port by default', () => {

@@ -4,6 +4,7 @@
  */
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { Config } from '../../config.ts';
+import { formatAuditHead } from '../../contract/audit-head.ts';
 import { deployArtifact } from '../../deploy/deploy.ts';
 import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
@@ -12,6 +13,7 @@ import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import type { Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import type { RequestInfo } from '../../state/records.ts';
+import { issueReceipt, loadReceiptKey } from '../receipts.ts';
 import type { Secrecy } from '../secrecy.ts';
 import {
   type ApprovalGateInput,
@@ -45,8 +47,16 @@ export interface InfraToolContext {
   ): Promise<ApprovalOutcome>;
   /** The plan a deploy of app@commit would carry out now (changes nothing). */
   dryRun(site: Site, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
+  /** The receipt of a finished deployment, for create_deploy_tag (mcp/receipts.ts). */
+  receipt(change: ReceiptFields): Promise<string>;
   now(): number;
 }
+
+/** What a deployment's receipt vouches for. */
+export type ReceiptFields = Pick<
+  DeploySummary,
+  'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead'
+>;
 
 export function createInfraToolContext(input: {
   server: McpServer;
@@ -56,12 +66,21 @@ export function createInfraToolContext(input: {
   secret: Buffer;
   secrecy: Secrecy;
   opener: StackOpener;
+  /** The user's receipt key; default: loaded (or made) once, on the first receipt. */
+  receiptKey?: () => Promise<Buffer>;
   now: () => number;
   approver?: Approver;
   env?: NodeJS.ProcessEnv;
   lockWaitMs: number;
 }): InfraToolContext {
   const { server, secrecy, now } = input;
+  let loadedKey: Promise<Buffer> | undefined;
+  const receiptKey =
+    input.receiptKey ??
+    (() => {
+      loadedKey ??= loadReceiptKey(input.env ?? process.env);
+      return loadedKey;
+    });
   return {
     server,
     config: input.config,
@@ -70,6 +89,16 @@ export function createInfraToolContext(input: {
     secrecy,
     lockWaitMs: input.lockWaitMs,
     now,
+    receipt: (change) =>
+      receiptKey().then((key) =>
+        issueReceipt(key, {
+          stack: change.stack,
+          deployId: change.deployId,
+          commit: change.commit,
+          artifactDigest: change.artifactDigest,
+          auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
+        }),
+      ),
     async open(stack) {
       const name = stack ?? input.defaultStack;
       if (!name) {

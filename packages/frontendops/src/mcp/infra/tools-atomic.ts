@@ -124,6 +124,7 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
   const { summary, gate } = ran;
   const data = {
     ...changeResultOf(summary, gate),
+    receipt: await t.receipt(summary),
     releaseId: summary.releaseId,
     ...spec.extra(summary),
   };

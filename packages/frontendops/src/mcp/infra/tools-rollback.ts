@@ -24,6 +24,7 @@ export function registerRollbackTool(t: InfraToolContext): void {
       const { summary, gate } = ran;
       const data = {
         ...changeResultOf(summary, gate),
+        receipt: await t.receipt(summary),
         fromCommit: summary.plan.fromCommit,
         invalidationIds: summary.invalidation?.ids ?? [],
         paths: summary.invalidation?.paths ?? [],

@@ -15,7 +15,7 @@ import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import { capitalise, type InfraToolContext, refuseOtherPlans, STALE } from './context.ts';
 
 export function registerSyncTools(t: InfraToolContext): void {
-  const { server, config, open, requestFor, dryRun, signer, lockWaitMs, secrecy } = t;
+  const { server, config, open, requestFor, dryRun, signer, lockWaitMs, secrecy, receipt } = t;
   const guard = secrecy.guard;
 
   registerContractTool(
@@ -162,6 +162,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         },
         outcome: record.outcome,
         auditHead,
+        receipt: await receipt({ ...record, auditHead }),
       };
       return toolSuccess(
         'invalidate_cdn',

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import { readAuditHead, verifyAudit } from '../../../src/state/audit.ts';
 import { HOSTING, STACK } from '../../support/deploy-env.ts';
 import {
@@ -163,6 +164,15 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
       verification: null,
     });
     expect(inv.structured.invalidationIds).toHaveLength(1);
+    // Its receipt vouches for exactly this deployment, for the git server's create_deploy_tag.
+    const head = inv.structured.auditHead as { seq: number; hash: string };
+    expect(verifyReceipt(await loadReceiptKey(), String(inv.structured.receipt))).toEqual({
+      stack: inv.structured.stack,
+      deployId: sync.structured.deployId,
+      commit: inv.structured.commit,
+      artifactDigest: inv.structured.artifactDigest,
+      auditHead: `${head.seq}:${head.hash}`,
+    });
     expect(f.t.cdn.createRequests()).toHaveLength(1);
 
     // Both steps are idempotent: nothing moves or is sent again.

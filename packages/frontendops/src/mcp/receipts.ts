@@ -1,0 +1,111 @@
+/**
+ * Deployment receipts: how the git server knows that a deployment it is asked to tag happened.
+ *
+ * The git server has no access to a stack's state, so on its own it would tag whatever a client
+ * sends: a deploy id that never existed, or a true one with a made-up audit head (which makes
+ * `audit verify` report a rewritten chain). The infra server, which made the deployment, returns with
+ * it a receipt: `fr1.<claims>.<mac>`, the claims (stack, deploy id, full commit, artifact digest,
+ * audit head) in base64url JSON and an HMAC-SHA256 over them. `create_deploy_tag` takes the receipt
+ * and tags what its claims say, nothing else.
+ *
+ * The key is the user's, shared by the two servers and never by a client: FRONTENDOPS_RECEIPT_KEY
+ * when set (servers on different machines are given the same value), else a file in the user's
+ * config directory (`frontendops/receipt-key`, mode 0600), made by whichever server needs it first.
+ * A client sees tool answers, not the user's files; a receipt replayed tags the same deployment again,
+ * which returns the tag it already has.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { badInput, FrontendOpsError } from '../errors.ts';
+
+export const RECEIPT_KEY_ENV = 'FRONTENDOPS_RECEIPT_KEY';
+const PREFIX = 'fr1';
+
+const claimsSchema = z.object({
+  stack: z.string(),
+  deployId: z.string(),
+  commit: z.string(),
+  artifactDigest: z.string(),
+  /** "<seq>:<hash>", or null when the change left no head to anchor. */
+  auditHead: z.string().nullable(),
+});
+export type ReceiptClaims = z.infer<typeof claimsSchema>;
+
+/** Where the receipt key is kept when FRONTENDOPS_RECEIPT_KEY is not set. */
+export function receiptKeyPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(base, 'frontendops', 'receipt-key');
+}
+
+/**
+ * The user's receipt key: FRONTENDOPS_RECEIPT_KEY, else the key file, made when missing. Two servers
+ * starting at once make it once: each writes a file of its own and links it into place, and the one
+ * that finds the name taken reads the other's.
+ */
+export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Promise<Buffer> {
+  const given = env[RECEIPT_KEY_ENV];
+  if (given !== undefined) {
+    if (given.length < 32) {
+      throw badInput(
+        `${RECEIPT_KEY_ENV} is too short (${given.length} characters): give both MCP servers the same random value of at least 32 characters, or unset it to use the key file in your config directory.`,
+      );
+    }
+    return Buffer.from(given, 'utf8');
+  }
+  const path = receiptKeyPath(env);
+  const read = async () => Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url');
+  try {
+    return await read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(aside, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(aside, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await rm(aside, { force: true });
+  }
+  return read();
+}
+
+const mac = (key: Buffer, body: string) => createHmac('sha256', key).update(`${PREFIX}.${body}`).digest();
+
+/** The receipt of a finished deployment. */
+export function issueReceipt(key: Buffer, claims: ReceiptClaims): string {
+  const body = Buffer.from(JSON.stringify(claimsSchema.parse(claims))).toString('base64url');
+  return `${PREFIX}.${body}.${mac(key, body).toString('base64url')}`;
+}
+
+/** The claims of a receipt the infra server issued with this key; BAD_INPUT, saying what to do, otherwise. */
+export function verifyReceipt(key: Buffer, receipt: string): ReceiptClaims {
+  const parts = receipt.trim().split('.');
+  const refuse = (why: string) =>
+    badInput(
+      `The receipt ${why}. A deploy tag is made only for a deployment the infra server vouches for: pass the receipt its answer carried when the deployment finished (invalidate_cdn, rollback, promote_release or promote_canary), unchanged. Nothing was created.`,
+    );
+  if (parts.length !== 3 || parts[0] !== PREFIX || !parts[1] || !parts[2]) {
+    throw refuse(`is malformed (expected "${PREFIX}.<claims>.<signature>")`);
+  }
+  const [, body, signature] = parts as [string, string, string];
+  const expected = mac(key, body);
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw refuse(
+      `is not one the infra server issued with this user's key (it was altered, or the servers do not share ${RECEIPT_KEY_ENV} or the key file)`,
+    );
+  }
+  try {
+    return claimsSchema.parse(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));
+  } catch (error) {
+    throw new FrontendOpsError('BAD_INPUT', 'The receipt is malformed: its claims cannot be read.', {
+      cause: error,
+    });
+  }
+}
