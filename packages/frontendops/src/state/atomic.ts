@@ -93,15 +93,17 @@ export const EMPTY_ATOMIC_STATE: AtomicStateRecord = { canary: null, previews: [
 
 export function createAtomicRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;
-  // Checked before the write, as records.ts does: a value the audit cannot bind (stateDigest) is
-  // refused with nothing written, not left as a pending plan that switches the site and then cannot
-  // be recorded, for every later operation to trip over.
-  const write = (name: string, value: unknown) => {
-    stateDigest(value);
-    return store.put(key(name), JSON.stringify(value, null, 2), {
+  // Returns the value's digest, for the audit entry that binds it. Made before the write, as
+  // records.ts does: a value the audit cannot bind is refused with nothing written, not left as a
+  // pending plan that switches the site and then cannot be recorded, for every later operation to
+  // trip over.
+  const write = async (name: string, value: unknown): Promise<string> => {
+    const digest = stateDigest(value);
+    await store.put(key(name), JSON.stringify(value, null, 2), {
       contentType: 'application/json',
       cacheControl: 'no-cache',
     });
+    return digest;
   };
   const read = async <T>(name: string): Promise<T | null> => {
     const object = await store.get(key(name));
@@ -113,20 +115,17 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
       ...((await read<AtomicStateRecord>(ATOMIC_STATE)) ?? {}),
     }),
     /** Written only under the deploy lock. Returns its digest, for the audit entry that binds it. */
-    async writeState(state: AtomicStateRecord): Promise<string> {
-      await write(ATOMIC_STATE, state);
-      return stateDigest(state);
-    },
+    writeState: (state: AtomicStateRecord): Promise<string> => write(ATOMIC_STATE, state),
     readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(releaseIndexName(releaseId)),
     /** Returns its digest, for the audit entry that binds it. */
-    async writeReleaseIndex(index: ReleaseIndex): Promise<string> {
-      await write(releaseIndexName(index.releaseId), index);
-      return stateDigest(index);
-    },
+    writeReleaseIndex: (index: ReleaseIndex): Promise<string> =>
+      write(releaseIndexName(index.releaseId), index),
     deleteReleaseIndexes: (releaseIds: readonly string[]) =>
       releaseIds.length ? store.delete(releaseIds.map((id) => key(releaseIndexName(id)))) : Promise.resolve(),
     readPending: () => read<AtomicPending>(ATOMIC_PENDING),
-    writePending: (pending: AtomicPending) => write(ATOMIC_PENDING, pending),
+    writePending: async (pending: AtomicPending): Promise<void> => {
+      await write(ATOMIC_PENDING, pending);
+    },
     clearPending: () => store.delete([key(ATOMIC_PENDING)]),
   };
 }
