@@ -93,7 +93,10 @@ const changeResult = {
 /** What create_deploy_tag takes to tag a deployment: the infra server's word that it happened. */
 const receipt = z
   .string()
-  .describe('The infra server vouching for this deployment: pass it unchanged to create_deploy_tag');
+  .nullable()
+  .describe(
+    'The infra server vouching for this deployment: pass it unchanged to create_deploy_tag; null when there is nothing to tag (nothing changed, or a canary not yet live for everyone)',
+  );
 
 /** A change that ran to the end: what it did, how the check through the CDN went, the audit head after. */
 const finishedChange = { ...changeResult, outcome: z.string(), verification, auditHead, receipt };

@@ -47,8 +47,11 @@ export interface InfraToolContext {
   ): Promise<ApprovalOutcome>;
   /** The plan a deploy of app@commit would carry out now (changes nothing). */
   dryRun(site: Site, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
-  /** The receipt of a finished deployment, for create_deploy_tag (mcp/receipts.ts). */
-  receipt(change: ReceiptFields): Promise<string>;
+  /**
+   * The receipt of a finished deployment, for create_deploy_tag (mcp/receipts.ts); null for a
+   * no-op, which made no deployment (its planned id was never recorded) and so has none to tag.
+   */
+  receipt(change: ReceiptFields): Promise<string | null>;
   now(): number;
 }
 
@@ -56,7 +59,7 @@ export interface InfraToolContext {
 export type ReceiptFields = Pick<
   DeploySummary,
   'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead'
->;
+> & { noop?: boolean };
 
 export function createInfraToolContext(input: {
   server: McpServer;
@@ -89,16 +92,16 @@ export function createInfraToolContext(input: {
     secrecy,
     lockWaitMs: input.lockWaitMs,
     now,
-    receipt: (change) =>
-      receiptKey().then((key) =>
-        issueReceipt(key, {
-          stack: change.stack,
-          deployId: change.deployId,
-          commit: change.commit,
-          artifactDigest: change.artifactDigest,
-          auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
-        }),
-      ),
+    receipt: async (change) =>
+      change.noop
+        ? null
+        : issueReceipt(await receiptKey(), {
+            stack: change.stack,
+            deployId: change.deployId,
+            commit: change.commit,
+            artifactDigest: change.artifactDigest,
+            auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
+          }),
     async open(stack) {
       const name = stack ?? input.defaultStack;
       if (!name) {

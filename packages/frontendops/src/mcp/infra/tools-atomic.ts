@@ -124,7 +124,8 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
   const { summary, gate } = ran;
   const data = {
     ...changeResultOf(summary, gate),
-    receipt: await t.receipt(summary),
+    // A canary's start or abort makes no release live for everyone: nothing a deploy tag records.
+    receipt: spec.tool === 'promote_canary' ? await t.receipt(summary) : null,
     releaseId: summary.releaseId,
     ...spec.extra(summary),
   };

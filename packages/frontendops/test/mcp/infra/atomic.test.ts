@@ -11,6 +11,7 @@ import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.t
 import { approveRequest } from '../../../src/cli/approve-deploy.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
+import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import {
   APP,
   ARTIFACTS,
@@ -117,6 +118,12 @@ describe('infra tools on an atomic stack', () => {
     const promoted = await c.call('promote_canary', {});
     expect(promoted.isError, promoted.text).toBe(false);
     expect(promoted.structured).toMatchObject({ commit: C[1], outcome: 'succeeded' });
+    // Only the promote made a release live for everyone: only it carries a receipt to tag with.
+    expect(start.structured.receipt).toBeNull();
+    expect(verifyReceipt(await loadReceiptKey(), String(promoted.structured.receipt))).toMatchObject({
+      deployId: promoted.structured.deployId,
+      commit: C[1],
+    });
     expect((await t.store().read()).value).toEqual({ live: promoted.structured.releaseId });
     expect(await served()).toBe('v2');
     expect((await c.call('get_status', {})).structured).toMatchObject({ canary: null });

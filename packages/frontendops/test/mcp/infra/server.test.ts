@@ -255,6 +255,14 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
         request: expect.objectContaining({ text: 'Roll back the dashboard' }),
       }),
     ]);
+    // Its receipt vouches for the rollback; a promote of what is already live moves nothing and
+    // vouches for nothing (a client could otherwise tag a deployment that never happened).
+    expect(verifyReceipt(await loadReceiptKey(), String(back.structured.receipt))).toMatchObject({
+      deployId: back.structured.deployId,
+    });
+    const again = await c.call('promote_release', { to: COMMITS[0] });
+    expect(again.isError, again.text).toBe(false);
+    expect(again.structured).toMatchObject({ outcome: 'noop', receipt: null });
   });
 
   it('bad arguments and unknown things are isError results that say what to do, and change nothing', async () => {
