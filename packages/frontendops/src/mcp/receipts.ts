@@ -4,7 +4,7 @@
  * The git server has no access to a stack's state, so on its own it would tag whatever a client
  * sends: a deploy id that never existed, or a true one with a made-up audit head (which makes
  * `audit verify` report a rewritten chain). The infra server, which made the deployment, returns with
- * it a receipt: `fr1.<claims>.<mac>`, the claims (stack, deploy id, full commit, artifact digest,
+ * it a receipt: `fr1.<claims>.<mac>` (mcp/sealed.ts), the claims (stack, deploy id, full commit, artifact digest,
  * audit head) in base64url JSON and an HMAC-SHA256 over them. `create_deploy_tag` takes the receipt
  * and tags what its claims say, nothing else.
  *
@@ -14,12 +14,13 @@
  * A client sees tool answers, not the user's files; a receipt replayed tags the same deployment again,
  * which returns the tag it already has.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput } from '../errors.ts';
+import { seal, unseal } from './sealed.ts';
 
 export const RECEIPT_KEY_ENV = 'FRONTENDOPS_RECEIPT_KEY';
 const PREFIX = 'fr1';
@@ -75,37 +76,24 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
   return read();
 }
 
-const mac = (key: Buffer, body: string) => createHmac('sha256', key).update(`${PREFIX}.${body}`).digest();
-
 /** The receipt of a finished deployment. */
-export function issueReceipt(key: Buffer, claims: ReceiptClaims): string {
-  const body = Buffer.from(JSON.stringify(claimsSchema.parse(claims))).toString('base64url');
-  return `${PREFIX}.${body}.${mac(key, body).toString('base64url')}`;
-}
+export const issueReceipt = (key: Buffer, claims: ReceiptClaims): string =>
+  seal(key, PREFIX, claimsSchema.parse(claims));
 
 /** The claims of a receipt the infra server issued with this key; BAD_INPUT, saying what to do, otherwise. */
 export function verifyReceipt(key: Buffer, receipt: string): ReceiptClaims {
-  const parts = receipt.trim().split('.');
   const refuse = (why: string) =>
     badInput(
       `The receipt ${why}. A deploy tag is made only for a deployment the infra server vouches for: pass the receipt its answer carried when the deployment finished (invalidate_cdn, rollback, promote_release or promote_canary), unchanged. Nothing was created.`,
     );
-  if (parts.length !== 3 || parts[0] !== PREFIX || !parts[1] || !parts[2]) {
-    throw refuse(`is malformed (expected "${PREFIX}.<claims>.<signature>")`);
-  }
-  const [, body, signature] = parts as [string, string, string];
-  const expected = mac(key, body);
-  const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  const opened = unseal(key, PREFIX, receipt);
+  if (opened === 'malformed') throw refuse(`is malformed (expected "${PREFIX}.<claims>.<signature>")`);
+  if (opened === 'forged') {
     throw refuse(
       `is not one the infra server issued with this user's key (it was altered, or the servers do not share ${RECEIPT_KEY_ENV} or the key file)`,
     );
   }
-  try {
-    return claimsSchema.parse(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));
-  } catch (error) {
-    throw new FrontendOpsError('BAD_INPUT', 'The receipt is malformed: its claims cannot be read.', {
-      cause: error,
-    });
-  }
+  const parsed = claimsSchema.safeParse(opened.claims);
+  if (!parsed.success) throw refuse('is malformed: its claims cannot be read');
+  return parsed.data;
 }

@@ -5,9 +5,10 @@
  * HMAC-SHA256 over them with the server's secret, so a handle cannot be forged, altered (e.g. to
  * another stack or commit) or kept past its expiry.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { badInput, FrontendOpsError } from '../../errors.ts';
+import { peek, seal, unseal } from '../sealed.ts';
 
 export const HANDLE_TTL_MS = 15 * 60_000;
 const PREFIX = 'fo1';
@@ -41,29 +42,26 @@ export function createHandleSigner(options: {
 }): HandleSigner {
   const now = options.now ?? Date.now;
   const ttl = options.ttlMs ?? HANDLE_TTL_MS;
-  const mac = (body: string) => createHmac('sha256', options.secret).update(`${PREFIX}.${body}`).digest();
 
   return {
     issue(partial) {
       const claims: HandleClaims = { ...partial, exp: now() + ttl };
-      const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
       return {
-        handle: `${PREFIX}.${body}.${mac(body).toString('base64url')}`,
+        handle: seal(options.secret, PREFIX, claims),
         expiresAt: new Date(claims.exp).toISOString(),
         claims,
       };
     },
     verify(handle) {
-      const { body, signature } = splitHandle(handle);
-      const expected = mac(body);
-      const given = Buffer.from(signature, 'base64url');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      const opened = unseal(options.secret, PREFIX, handle);
+      if (opened === 'malformed') throw malformed();
+      if (opened === 'forged') {
         throw badInput(
           'The handle is not one this server issued (it was altered, or comes from another server or an ' +
             'earlier run of it). Call get_deploy_target again and pass the handle it returns unchanged.',
         );
       }
-      const claims = decodeClaims(body);
+      const claims = parseClaims(opened.claims);
       if (claims.exp <= now()) {
         throw badInput(
           `The handle expired at ${new Date(claims.exp).toISOString()} (handles are valid for ` +
@@ -80,30 +78,27 @@ export function createHandleSigner(options: {
  * server secret. Safe because an approval names a deploy id, and run_sync verifies the handle itself.
  */
 export function readHandleClaims(handle: string): HandleClaims {
-  return decodeClaims(splitHandle(handle).body);
+  const read = peek(PREFIX, handle);
+  if (read === 'malformed') throw malformed();
+  return parseClaims(read.claims);
 }
 
 export const looksLikeHandle = (value: string): boolean => value.startsWith(`${PREFIX}.`);
 
-function splitHandle(handle: string): { body: string; signature: string } {
-  const parts = handle.trim().split('.');
-  if (parts.length !== 3 || parts[0] !== PREFIX || !parts[1] || !parts[2]) {
-    throw badInput(
-      `The handle is malformed: expected "${PREFIX}.<claims>.<signature>" exactly as get_deploy_target returned it. ` +
-        'Call get_deploy_target and pass its handle unchanged.',
-    );
-  }
-  return { body: parts[1], signature: parts[2] };
-}
+const malformed = () =>
+  badInput(
+    `The handle is malformed: expected "${PREFIX}.<claims>.<signature>" exactly as get_deploy_target returned it. ` +
+      'Call get_deploy_target and pass its handle unchanged.',
+  );
 
-function decodeClaims(body: string): HandleClaims {
-  try {
-    return claimsSchema.parse(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));
-  } catch (error) {
+function parseClaims(value: unknown): HandleClaims {
+  const parsed = claimsSchema.safeParse(value);
+  if (!parsed.success) {
     throw new FrontendOpsError(
       'BAD_INPUT',
       'The handle is malformed: its claims cannot be read. Call get_deploy_target again.',
-      { cause: error },
+      { cause: parsed.error },
     );
   }
+  return parsed.data;
 }
