@@ -7,7 +7,7 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { FrontendOpsError } from '../errors.ts';
 import { createDeployTag, listDeployTags } from '../git/deploy-tag.ts';
 import type { CommitInfo, GitHost } from '../ports.ts';
-import { loadReceiptKey, verifyReceipt } from './receipts.ts';
+import { receiptKeyOnce, verifyReceipt } from './receipts.ts';
 import { createSecrecy } from './secrecy.ts';
 import { registerContractTool, toolSuccess } from './tool-result.ts';
 import { SERVER_VERSION } from './version.ts';
@@ -20,8 +20,6 @@ export interface GitServerOptions {
   app?: string;
   /** Values never to show a client, e.g. the repository's local path. */
   hide?: string[];
-  /** The user's receipt key (mcp/receipts.ts); default: loaded (or made) once, on the first tag. */
-  receiptKey?: () => Promise<Buffer>;
 }
 
 export function createGitServer(options: GitServerOptions): McpServer {
@@ -29,13 +27,8 @@ export function createGitServer(options: GitServerOptions): McpServer {
   const secrecy = createSecrecy();
   secrecy.learn(...(options.hide ?? []));
   const guard = secrecy.guard;
-  let loadedKey: Promise<Buffer> | undefined;
-  const receiptKey =
-    options.receiptKey ??
-    (() => {
-      loadedKey ??= loadReceiptKey();
-      return loadedKey;
-    });
+  // The user's receipt key, loaded (or made) on the first tag.
+  const receiptKey = receiptKeyOnce();
   const server = new McpServer(
     { name: 'frontendops-git', version: SERVER_VERSION },
     {

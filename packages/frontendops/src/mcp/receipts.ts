@@ -76,6 +76,18 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
   return read();
 }
 
+/** loadReceiptKey, once per server: later calls get the first one's key (a failed load is tried again). */
+export function receiptKeyOnce(env: NodeJS.ProcessEnv = process.env): () => Promise<Buffer> {
+  let loaded: Promise<Buffer> | undefined;
+  return () => {
+    loaded ??= loadReceiptKey(env).catch((error: unknown) => {
+      loaded = undefined;
+      throw error;
+    });
+    return loaded;
+  };
+}
+
 /** The receipt of a finished deployment. */
 export const issueReceipt = (key: Buffer, claims: ReceiptClaims): string =>
   seal(key, PREFIX, claimsSchema.parse(claims));

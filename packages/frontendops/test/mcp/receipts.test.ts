@@ -11,6 +11,7 @@ import {
   issueReceipt,
   loadReceiptKey,
   RECEIPT_KEY_ENV,
+  receiptKeyOnce,
   receiptKeyPath,
   verifyReceipt,
 } from '../../src/mcp/receipts.ts';
@@ -52,6 +53,18 @@ describe('the receipt key', () => {
       code: 'BAD_INPUT',
       message: expect.stringMatching(/too short.*same random value of at least 32 characters/),
     });
+  });
+});
+
+describe('receiptKeyOnce', () => {
+  it('loads once for every call, and tries again after a failed load', async () => {
+    const env: NodeJS.ProcessEnv = { XDG_CONFIG_HOME: '/dev/null/nowhere' };
+    const key = receiptKeyOnce(env);
+    await expect(key()).rejects.toThrow();
+    env.XDG_CONFIG_HOME = home;
+    const [a, b] = await Promise.all([key(), key()]);
+    expect(a).toBe(b);
+    expect(a.equals(await loadReceiptKey({ XDG_CONFIG_HOME: home }))).toBe(true);
   });
 });
 

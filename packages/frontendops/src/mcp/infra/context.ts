@@ -13,7 +13,7 @@ import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import type { Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import type { RequestInfo } from '../../state/records.ts';
-import { issueReceipt, loadReceiptKey } from '../receipts.ts';
+import { issueReceipt, receiptKeyOnce } from '../receipts.ts';
 import type { Secrecy } from '../secrecy.ts';
 import {
   type ApprovalGateInput,
@@ -69,21 +69,14 @@ export function createInfraToolContext(input: {
   secret: Buffer;
   secrecy: Secrecy;
   opener: StackOpener;
-  /** The user's receipt key; default: loaded (or made) once, on the first receipt. */
-  receiptKey?: () => Promise<Buffer>;
   now: () => number;
   approver?: Approver;
   env?: NodeJS.ProcessEnv;
   lockWaitMs: number;
 }): InfraToolContext {
   const { server, secrecy, now } = input;
-  let loadedKey: Promise<Buffer> | undefined;
-  const receiptKey =
-    input.receiptKey ??
-    (() => {
-      loadedKey ??= loadReceiptKey(input.env ?? process.env);
-      return loadedKey;
-    });
+  // The user's receipt key, loaded (or made) on the first receipt.
+  const receiptKey = receiptKeyOnce(input.env ?? process.env);
   return {
     server,
     config: input.config,
