@@ -1,4 +1,5 @@
 import type { ToolName } from '../contract/tools.ts';
+import { CANARY_SHARE_RULE, isCanaryShare } from '../engine/canary-share.ts';
 import { COMMIT_REF, DEPLOY_ID as DEPLOY_ID_PATTERN } from '../engine/ids.ts';
 import type { ApprovalAction } from '../ports.ts';
 
@@ -401,8 +402,8 @@ function sharesIn(text: string): Array<{ written: string; value: number }> {
 }
 
 /**
- * The canary's share: 10 when the words give none; else the one they give, a whole percentage from 1
- * to 99 (what start_canary takes). Any other share, or two, is refused: never read as another one.
+ * The canary's share: 10 when the words give none; else the one they give, if it is a canary's share
+ * (engine/canary-share.ts). Any other share, or two, is refused: never read as another one.
  */
 function canaryShare(text: string): { percent: number } | Unclear {
   const shares = sharesIn(text);
@@ -415,8 +416,8 @@ function canaryShare(text: string): { percent: number } | Unclear {
   const [share] = shares;
   if (!share) return { percent: 10 };
   const { written, value } = share;
-  if (Number.isInteger(value) && value >= 1 && value <= 99) return { percent: value };
-  const takes = 'a canary sends a whole percentage from 1 to 99 of visitors to the build first';
+  if (isCanaryShare(value)) return { percent: value };
+  const takes = `a canary sends ${CANARY_SHARE_RULE} of visitors to the build first`;
   const refuse =
     value === 0
       ? `"${written}" would send no visitors to the build: ${takes}. Say e.g. "deploy to 10% first"; to end a running canary, say "abort the canary".`

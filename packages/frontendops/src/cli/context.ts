@@ -5,6 +5,7 @@
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
+import { CANARY_SHARE, CANARY_SHARE_FULL } from '../engine/canary-share.ts';
 import { problemWithText } from '../engine/text.ts';
 import { badInput, type ErrorCode } from '../errors.ts';
 import type { Site } from '../site.ts';
@@ -203,9 +204,9 @@ export function parseWholeNumber(
   );
 }
 
-/** --canary: "10", "10%" → 10 (a whole percentage from 1 to 100). */
+/** --canary: "10", "10%" → 10 (a canary's share: engine/canary-share.ts). */
 export function parsePercent(value: string, option = '--canary'): number {
-  return parseWholeNumber(value, option, { min: 1, max: 100, percent: true });
+  return parseWholeNumber(value, option, { ...CANARY_SHARE, percent: true, note: CANARY_SHARE_FULL });
 }
 
 /** A port to listen on, from --port or --http: 0 to 65535 (0 = any free port). */

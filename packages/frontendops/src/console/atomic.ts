@@ -15,6 +15,7 @@ import type { AtomicSummary } from '../deploy/atomic-apply.ts';
 import { abortCanary, promoteCanary, startCanary } from '../deploy/canary.ts';
 import { type PreviewLink, previewLink } from '../deploy/preview.ts';
 import { resolvePublishedCommit } from '../deploy/publish.ts';
+import { CANARY_SHARE_FULL, CANARY_SHARE_RULE, isCanaryShare } from '../engine/canary-share.ts';
 import { shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
@@ -64,10 +65,10 @@ export async function runCanaryAction(
   let words: string;
   if (action === 'canary-start') {
     const percent = input.percent ?? 0;
-    if (!Number.isInteger(percent) || percent < 1 || percent > 99) {
+    if (!isCanaryShare(percent)) {
       throw new FrontendOpsError(
         'BAD_INPUT',
-        `A canary's share is a whole percentage from 1 to 99 (100 is a deploy), not ${input.percent}. Nothing was changed.`,
+        `A canary's share is ${CANARY_SHARE_RULE} (${CANARY_SHARE_FULL}), not ${input.percent}. Nothing was changed.`,
       );
     }
     const app = context.config.app;

@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { plainText } from '../contract/fields.ts';
+import { canaryPercent, plainText } from '../contract/fields.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { shortSha } from '../engine/ids.ts';
@@ -77,11 +77,7 @@ const canaryStartBody = canaryBody.extend({
   deployId: DEPLOY_ID.optional(),
   /** A published commit; default the latest build. */
   commit: COMMIT.optional(),
-  percent: z
-    .number()
-    .int('a whole percentage')
-    .min(1, 'the share of visitors is from 1 to 99 %')
-    .max(99, 'the share of visitors is from 1 to 99 % (100 % is a deploy)'),
+  percent: canaryPercent,
 });
 const previewBody = z.strictObject({
   stack: STACK_NAME,

@@ -1,5 +1,6 @@
 /** The argument fields tools share, each defined once (patterns from engine/ids.ts). */
 import * as z from 'zod';
+import { CANARY_SHARE, CANARY_SHARE_FULL, CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import { APP_NAME, ARTIFACT_DIGEST, COMMIT_REF, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
 import { problemWithText } from '../engine/text.ts';
 
@@ -21,6 +22,13 @@ export const commitRef = z.string().regex(COMMIT_REF, {
 export const deployId = z.string().regex(DEPLOY_ID, {
   message: 'expected a deploy id as the infra server returns them, e.g. "3f2c1a9-0123456789"',
 });
+
+/** A canary's share of visitors (engine/canary-share.ts). */
+export const canaryPercent = z
+  .number()
+  .int(`expected ${CANARY_SHARE_RULE}`)
+  .min(CANARY_SHARE.min, `expected ${CANARY_SHARE_RULE}`)
+  .max(CANARY_SHARE.max, `expected ${CANARY_SHARE_RULE}: ${CANARY_SHARE_FULL}`);
 
 export const artifactDigest = z
   .string()

@@ -5,10 +5,12 @@
  * results parsed by its output schemas. Adding a field here changes every side at once.
  */
 import * as z from 'zod';
+import { CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import { historyPage, pinView, planView, statusView } from '../read/views.ts';
 import {
   appName,
   artifactDigest,
+  canaryPercent,
   commitRef,
   deployId,
   gitRef,
@@ -341,7 +343,7 @@ export const TOOLS = {
       stack: stackArg,
       app: appName.optional(),
       commit: commitRef.describe('The published commit to try (a short sha is enough)'),
-      percent: z.number().int().min(1).max(99).describe('Share of visitors, 1–99 %'),
+      percent: canaryPercent.describe(`Share of visitors: ${CANARY_SHARE_RULE}`),
       ...requestArgs,
     }),
     output: z.object({

@@ -17,7 +17,7 @@ import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
 export interface StartCanaryOptions extends AtomicOptions {
   app: string;
   commit: string;
-  /** Share of visitors, 1–100 (sticky per browser; raising it keeps the earlier canary visitors). */
+  /** Share of visitors, 1–99 (engine/canary-share.ts; sticky per browser; raising it keeps the earlier canary visitors). */
   weightPercent: number;
 }
 

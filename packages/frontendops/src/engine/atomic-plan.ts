@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import { FrontendOpsError } from '../errors.ts';
 import { groupOf } from './cache-policy.ts';
+import { CANARY_SHARE_RULE, isCanaryShare } from './canary-share.ts';
 import { deployIdFor } from './ids.ts';
 import { keyOf } from './manifest.ts';
 import type { DeployPlan, PlannedCopy } from './plan.ts';
@@ -132,7 +133,7 @@ export interface AtomicPlanInput {
   live: AtomicLiveState;
   /** sha256 of the live release's index.html (canary-abort verifies that everyone gets it). */
   liveIndexSha256?: string | null;
-  /** Canary share (canary-start), 1–100. */
+  /** Canary share (canary-start): engine/canary-share.ts. */
   weight?: number;
   retain: number;
   spa: boolean;
@@ -212,11 +213,8 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
     }
     case 'canary-start': {
       const weight = input.weight ?? 0;
-      if (!Number.isInteger(weight) || weight < 1 || weight > 100) {
-        throw new FrontendOpsError(
-          'BAD_INPUT',
-          `A canary share is a whole percentage from 1 to 100, not ${weight}.`,
-        );
+      if (!isCanaryShare(weight)) {
+        throw new FrontendOpsError('BAD_INPUT', `A canary share is ${CANARY_SHARE_RULE}, not ${weight}.`);
       }
       if (!before || !current) {
         throw new FrontendOpsError(

@@ -21,6 +21,7 @@ import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { encodePublicKey, keyFingerprint, signStatement, verifyStatement } from '../approval/keys.ts';
+import { CANARY_SHARE } from '../engine/canary-share.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import { APPROVAL_ACTIONS, type Approval, type ApprovalAction } from '../ports.ts';
@@ -45,7 +46,7 @@ const requestSchema = z.object({
   /** A rollback's destination as it was asked for (deploy id or commit), to plan it again. */
   to: z.string().optional(),
   /** A canary's share of visitors, in percent. */
-  weight: z.number().int().min(1).max(100).optional(),
+  weight: z.number().int().min(CANARY_SHARE.min).max(CANARY_SHARE.max).optional(),
   nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
   requestedAt: z.string(),
   expiresAt: z.string(),

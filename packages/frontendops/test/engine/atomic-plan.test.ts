@@ -185,9 +185,14 @@ describe('planAtomic', () => {
     expect(() => planAtomic({ ...base, op: 'canary-start', release: A, weight: 5, live: running })).toThrow(
       /already live/,
     );
-    expect(() =>
-      planAtomic({ ...base, op: 'canary-start', release: B, weight: 0, live: liveWith() }),
-    ).toThrow(/1 to 100/);
+    for (const weight of [0, 100]) {
+      expect(() => planAtomic({ ...base, op: 'canary-start', release: B, weight, live: liveWith() })).toThrow(
+        /A canary share is a whole percentage from 1 to 99, not (0|100)\./,
+      );
+    }
+    expect(
+      planAtomic({ ...base, op: 'canary-start', release: B, weight: 99, live: liveWith() }).pointerAfter,
+    ).toEqual({ live: A.releaseId, canary: B.releaseId, weight: 99 });
     const promoted = planAtomic({ ...base, op: 'canary-promote', release: B, live: running });
     expect([promoted.pointerAfter, promoted.deployId, promoted.liveChanges]).toEqual([
       { live: B.releaseId },

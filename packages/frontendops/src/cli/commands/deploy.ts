@@ -48,7 +48,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
       .option(
         '--canary <percent>',
-        'atomic stacks: send this share of visitors (1-100, e.g. 10 or 10%) to the build instead of everyone; then `frontendops canary promote|abort`',
+        'atomic stacks: send this share of visitors (1-99, e.g. 10 or 10%) to the build instead of everyone; then `frontendops canary promote|abort`',
       ),
     'deploy',
   )

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { CANARY_SHARE, CANARY_SHARE_RULE, isCanaryShare } from '../../../engine/canary-share.ts';
 import type { ActionResult, CanaryResult, PinResult, PlanAction, PlanView, StatusView } from '../../types.ts';
 import type { Asked, Outcome } from '../actions.ts';
 import { ApiFailure, getJson, newRunId, postJson, stackPath } from '../api.ts';
@@ -73,7 +74,7 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
   const [share, setShare] = useState(false);
   const [percent, setPercent] = useState('10');
   const sharePercent = Number(percent);
-  const shareValid = Number.isInteger(sharePercent) && sharePercent >= 1 && sharePercent <= 99;
+  const shareValid = isCanaryShare(sharePercent);
   const isPin = asked.action === 'pin' || asked.action === 'unpin';
   const to = 'to' in asked ? asked.to : undefined;
 
@@ -172,8 +173,8 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
                       Share of visitors (%)
                       <input
                         type="number"
-                        min={1}
-                        max={99}
+                        min={CANARY_SHARE.min}
+                        max={CANARY_SHARE.max}
                         step={1}
                         value={percent}
                         onChange={(e) => setPercent(e.target.value)}
@@ -187,7 +188,7 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
                         uploaded now; then you promote it (everyone gets it) or abort it, each one key write.
                       </p>
                     ) : (
-                      <p className="error-text">The share is a whole percentage from 1 to 99.</p>
+                      <p className="error-text">The share is {CANARY_SHARE_RULE}.</p>
                     )}
                   </>
                 )}
