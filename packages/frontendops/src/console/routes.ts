@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { canaryPercent, plainText } from '../contract/fields.ts';
+import { canaryPercent, commitRef, deployId, plainText } from '../contract/fields.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { shortSha } from '../engine/ids.ts';
@@ -37,9 +37,6 @@ import { toConsolePlan } from './views.ts';
 
 const STACK_PATH = /^\/api\/stacks\/([^/]+)\/([a-z-]+)(?:\/([^/]+))?$/;
 const RUN_ID = z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'expected 8–64 letters, digits or "-"');
-const DEPLOY_ID = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a deploy id from the plan');
 const MESSAGE = z
   .string()
   .trim()
@@ -47,7 +44,7 @@ const MESSAGE = z
   .superRefine(plainText('the message'))
   .optional();
 const actionBody = z.strictObject({
-  deployId: DEPLOY_ID,
+  deployId: deployId,
   to: z.string().max(128).optional(),
   runId: RUN_ID.optional(),
   /** Why, in the person's words (recorded; a rollback's becomes the pin's reason). */
@@ -57,34 +54,33 @@ const pinBody = z.strictObject({ message: MESSAGE });
 const chatBody = z.strictObject({
   text: z.string().trim().min(1, 'say what you want').max(2000),
   /** The plan the page showed and the person confirmed: only it is approved. */
-  confirm: z.strictObject({ deployId: DEPLOY_ID }).optional(),
+  confirm: z.strictObject({ deployId: deployId }).optional(),
   /** The stack selected in the page; default the console's first. */
   stack: z.string().max(300).optional(),
   runId: RUN_ID.optional(),
 });
 const ACTIONS: readonly PlanAction[] = ['deploy-latest', 'rollback', 'redeploy', 'promote'];
 const STACK_NAME = z.string().min(1, 'name the stack').max(300);
-const COMMIT = z.string().regex(/^[0-9a-f]{7,40}$/, 'expected a commit sha (7 to 40 hex digits)');
 const canaryBody = z.strictObject({
   stack: STACK_NAME,
   /** The canary's deploy id as the page showed it: anything else running now is refused. */
-  deployId: DEPLOY_ID.optional(),
+  deployId: deployId.optional(),
   message: MESSAGE,
   runId: RUN_ID.optional(),
 });
 const canaryStartBody = canaryBody.extend({
   /** The deploy plan's id (the canary gets the same one): a plan changed meanwhile is refused. */
-  deployId: DEPLOY_ID.optional(),
+  deployId: deployId.optional(),
   /** A published commit; default the latest build. */
-  commit: COMMIT.optional(),
+  commit: commitRef.optional(),
   percent: canaryPercent,
 });
 const previewBody = z.strictObject({
   stack: STACK_NAME,
   /** A deployment of the history… */
-  deployId: DEPLOY_ID.optional(),
+  deployId: deployId.optional(),
   /** …or a published commit of the app. */
-  commit: COMMIT.optional(),
+  commit: commitRef.optional(),
   /** How long the link works: 1–168 hours, default 24. */
   hours: z.number().int('whole hours').min(1, 'at least 1 hour').max(168, 'at most 168 hours').optional(),
   runId: RUN_ID.optional(),

@@ -16,7 +16,7 @@ export const appName = z.string().regex(APP_NAME, {
 });
 
 export const commitRef = z.string().regex(COMMIT_REF, {
-  message: 'expected a commit sha: 7 to 64 lower-case hex digits, e.g. the sha latest_commit returned',
+  message: 'expected a commit sha: 7 to 64 lower-case hex digits, e.g. "3f2c1a9"',
 });
 
 export const deployId = z.string().regex(DEPLOY_ID, {

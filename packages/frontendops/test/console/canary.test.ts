@@ -124,6 +124,23 @@ describe('a canary through the API', () => {
     expect((await store()).etag).toBe(before.etag);
   });
 
+  it('takes commits and deploy ids in the shapes the tools take: a SHA-256 commit is looked up, a made-up id refused', async () => {
+    const before = await store();
+    const sha256 = 'a'.repeat(64);
+    const unknown = await post('/api/canary/start', { stack: STACK, commit: sha256, percent: 10 });
+    expect(unknown.status, JSON.stringify(unknown.body)).toBe(404);
+    expect(unknown.body.message).toContain(sha256.slice(0, 7));
+    const madeUp = await post('/api/canary/start', {
+      stack: STACK,
+      commit: C2,
+      percent: 10,
+      deployId: 'latest',
+    });
+    expect(madeUp.status).toBe(400);
+    expect(madeUp.body.message).toMatch(/deployId: expected a deploy id as the infra server returns them/);
+    expect((await store()).etag).toBe(before.etag);
+  });
+
   it('abort or promote with no canary running is a clear 409; nothing changes', async () => {
     const before = await store();
     for (const verb of ['abort', 'promote']) {
