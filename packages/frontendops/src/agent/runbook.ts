@@ -121,6 +121,11 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
   }
   const sync = await step(ctx, 'run_sync', { handle: target.handle });
   const cdn = await step(ctx, 'invalidate_cdn', { deployId: sync.deployId, ...stackArg(ctx) });
+  const failed = notServed(
+    cdn,
+    `Deployed ${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}") to ${sync.stack}`,
+  );
+  if (failed) return failed;
   const tag = await tagRelease(ctx, {
     ...sync,
     commit: commit.sha,
@@ -267,6 +272,8 @@ async function rollback(
     if (!code || !(error instanceof StepStopped)) throw error;
     throw new WordsRefused(`${error.call.text.slice(code.length + 2)} Nothing was changed.`);
   });
+  const failed = notServed(result, `Rolled back ${result.stack} to ${shortSha(result.commit)}`);
+  if (failed) return failed;
   const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   return {
@@ -344,6 +351,8 @@ async function invalidate(ctx: RunbookContext, deployId: string | null): Promise
     };
   }
   const result = await step(ctx, 'invalidate_cdn', { deployId: id, ...stackArg(ctx) });
+  const failed = notServed(result, `Invalidated the CDN paths of ${id}`);
+  if (failed) return failed;
   return {
     outcome: 'succeeded',
     deployId: id,
@@ -387,6 +396,8 @@ async function promote(ctx: RunbookContext, ref: string | null): Promise<Planner
     };
   }
   const result = await step(ctx, 'promote_release', args, { approvalSummary, deployId: plan.deployId });
+  const failed = notServed(result, `Promoted ${what} on ${result.stack}`);
+  if (failed) return failed;
   const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   const unpinned = result.unpinned
@@ -428,6 +439,8 @@ async function canary(ctx: RunbookContext, ref: string | null, percent: number):
     };
   }
   const result = await step(ctx, 'start_canary', args, { approvalSummary });
+  const failed = notServed(result, `Sent ${result.percent}% of visitors on ${result.stack} to ${what}`);
+  if (failed) return failed;
   const siteUrl = await readSiteUrl(ctx);
   return {
     outcome: 'succeeded',
@@ -460,6 +473,11 @@ async function promoteCanary(
     { ...stackArg(ctx) },
     { approvalSummary, deployId: running.deployId },
   );
+  const failed = notServed(
+    result,
+    `Promoted the canary on ${result.stack} (${running.app} ${shortSha(result.commit)})`,
+  );
+  if (failed) return failed;
   const tag = await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   return {
@@ -490,6 +508,8 @@ async function abortCanary(ctx: RunbookContext): Promise<PlannerOutcome> {
     return { outcome: 'planned', commit: running.commit, message: `Would ${approvalSummary}.` };
   }
   const result = await step(ctx, 'abort_canary', { ...stackArg(ctx) }, { approvalSummary });
+  const failed = notServed(result, `Aborted the canary on ${result.stack}`);
+  if (failed) return failed;
   return {
     outcome: 'succeeded',
     commit: running.commit,
@@ -566,6 +586,37 @@ async function step<N extends ToolName>(
 
 const stackArg = (ctx: RunbookContext) => (ctx.stack ? { stack: ctx.stack } : {});
 const where = (ctx: RunbookContext) => ctx.stack ?? "the server's stack";
+
+/**
+ * A change the CDN did not serve (outcome failed): a failure (exit 1), saying what happened and
+ * where the site is now; never tagged, as the CLI and the console do not tag it either. null when
+ * the change did not fail.
+ */
+function notServed(
+  result: {
+    outcome: string;
+    deployId: string;
+    commit: string;
+    verification: { ok: boolean; detail: string } | null;
+    rolledBackTo: string | null;
+  },
+  what: string,
+): PlannerOutcome | null {
+  if (result.outcome !== 'failed') return null;
+  const why = result.verification?.ok === false ? result.verification.detail : 'it was recorded as failed';
+  return {
+    outcome: 'failed',
+    deployId: result.deployId,
+    commit: result.commit,
+    message: [
+      `${what} as ${result.deployId}, but the CDN did not serve it (${why}).`,
+      result.rolledBackTo
+        ? `The previous release is live again (${result.rolledBackTo}), switched back automatically.`
+        : 'It was not switched back: check the CDN, or say "roll back".',
+      'It is recorded as failed in the audit log, with no deploy tag.',
+    ].join('\n'),
+  };
+}
 
 /** What every answer about a release made live (a rollback, a promote) reports beside its words. */
 function madeLive(

@@ -97,11 +97,26 @@ const receipt = z
   .string()
   .nullable()
   .describe(
-    'The infra server vouching for this deployment: pass it unchanged to create_deploy_tag; null when there is nothing to tag (nothing changed, or a canary not yet live for everyone)',
+    'The infra server vouching for this deployment: pass it unchanged to create_deploy_tag; null when there is nothing to tag (nothing changed, a canary not yet live for everyone, or a change that failed because the CDN did not serve it)',
+  );
+
+/** A change the CDN did not serve is put back at once: the deployment that did it. */
+const rolledBackTo = z
+  .string()
+  .nullable()
+  .describe(
+    'When the CDN did not serve the change (outcome failed): the deployment that put the previous release back, automatically; else null',
   );
 
 /** A change that ran to the end: what it did, how the check through the CDN went, the audit head after. */
-const finishedChange = { ...changeResult, outcome: z.string(), verification, auditHead, receipt };
+const finishedChange = {
+  ...changeResult,
+  outcome: z.string(),
+  verification,
+  auditHead,
+  receipt,
+  rolledBackTo,
+};
 
 /** A deploy-like change of an in-place or atomic stack (rollback, promote_release). */
 const releaseChange = {
@@ -204,6 +219,7 @@ export const TOOLS = {
       outcome: z.string().describe('The recorded outcome: succeeded, failed, rolled-back, superseded'),
       auditHead,
       receipt,
+      rolledBackTo,
     }),
   }),
   get_status: tool({

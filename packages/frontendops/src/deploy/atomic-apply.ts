@@ -149,13 +149,13 @@ export async function runAtomic(
 
 /**
  * Finishes an atomic deploy that was made live with stopBeforeInvalidation (the infra server's
- * run_sync): verify, prune, record. Idempotent: for a deploy already recorded it returns its record.
+ * run_sync): verify, prune, record; switched back when the CDN does not serve it. Idempotent: for a deploy already recorded it returns its record.
  */
 export async function finishSyncedAtomic(
   site: Site,
   deployId: string,
   options: AtomicOptions,
-): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null; rolledBackTo?: string }> {
   requireReleaseStore(site);
   const lock = await takeDeployLock(site, options);
   try {
@@ -163,7 +163,19 @@ export async function finishSyncedAtomic(
     const pending = await atomic.readPending();
     if (pending?.plan.deployId === deployId && pending.switched) {
       const finished = await finishAtomic(site, pending, { ...options, lock });
-      if (finished.record) return { record: finished.record, auditHead: finished.auditHead };
+      if (finished.record) {
+        const { record, auditHead } = finished;
+        // The CDN does not serve it: switch back, as a deploy run in one go does.
+        if (record.outcome === 'failed' && options.rollbackOnFailure !== false) {
+          const back = await switchBackAfterFailure(site, pending.plan, {
+            ...options,
+            lock,
+            rollbackOnFailure: false,
+          });
+          if (back) return { record, auditHead, rolledBackTo: back.deployId };
+        }
+        return { record, auditHead };
+      }
     }
     const record = await site.records.readRecord(deployId);
     if (record) return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };

@@ -254,21 +254,46 @@ async function deployLocked(site: Site, options: DeployOptions): Promise<DeployS
   return summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) });
 }
 
+/** What finishing a synced deploy did: its record, the audit head, and any automatic switch back. */
+export interface FinishedSync {
+  record: DeploymentRecord;
+  auditHead: AuditHead | null;
+  /** The deployment that put the previous release back after this one failed its verification. */
+  rolledBackTo?: string;
+}
+
 /**
- * Finishes a deploy that was synced with stopBeforeInvalidation: invalidate, verify, record.
+ * Finishes a deploy that was synced with stopBeforeInvalidation: invalidate, verify, record; one the
+ * CDN does not serve is rolled back, as deployArtifact does (unless rollbackOnFailure is false).
  * Idempotent: for a deploy already finished it returns its record.
  */
 export async function finishSyncedDeploy(
   site: Site,
   deployId: string,
-  options: ApplyOptions & { waitMs?: number },
-): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+  options: ApplyOptions & { waitMs?: number; rollbackOnFailure?: boolean },
+): Promise<FinishedSync> {
   if (site.mode === 'atomic') return finishSyncedAtomic(site, deployId, options);
   const lock = await takeDeployLock(site, options);
   try {
     const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
       const { record, auditHead } = await finishDeploy(site, pending, { ...options, lock });
+      const { plan } = pending;
+      if (record.outcome === 'failed' && options.rollbackOnFailure !== false && plan.fromCommit) {
+        options.onEvent?.({
+          type: 'step',
+          step: 'rollback',
+          detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
+        });
+        const back = await deployLocked(site, {
+          ...options,
+          lock,
+          commit: plan.fromCommit,
+          app: plan.app,
+          kind: 'rollback',
+        });
+        return { record, auditHead, rolledBackTo: back.deployId };
+      }
       return { record, auditHead };
     }
     const record = await site.records.readRecord(deployId);

@@ -36,8 +36,15 @@ export interface AgentTestEnv {
   stop(): Promise<void>;
 }
 
-export async function startAgentTestEnv(): Promise<AgentTestEnv> {
-  const t = await startDeployEnv();
+export async function startAgentTestEnv(
+  options: {
+    /** The site's address, where deploys are verified (default: none, so nothing is verified). */
+    siteUrl?: string;
+    /** How long the infra server waits for the CDN to serve a change (default: the engine's). */
+    verifyTimeoutMs?: number;
+  } = {},
+): Promise<AgentTestEnv> {
+  const t = await startDeployEnv(options.siteUrl ? { siteUrl: options.siteUrl } : {});
   const repo = await createTestRepo();
   // An operator's own agent at a terminal: the person there answers the server's question, so the
   // stack's configuration trusts that answer (trustElicitation). Stacks that do not are tested in
@@ -103,6 +110,7 @@ export async function startAgentTestEnv(): Promise<AgentTestEnv> {
           config,
           openSite: async () => ({ ...t.site, protected: true, approval: config.approval }),
           defaultStack: STACK,
+          ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
         }),
         'infra',
       );

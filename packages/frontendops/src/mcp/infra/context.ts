@@ -32,6 +32,8 @@ export interface InfraToolContext {
   signer: HandleSigner;
   secrecy: Secrecy;
   lockWaitMs: number;
+  /** How long a change waits for the CDN to serve it (ms); undefined: the engine's default. */
+  verifyTimeoutMs: number | undefined;
   /** Opens a stack by name (default: the server's) and remembers its sensitive values. */
   open(stack: string | undefined): Promise<Site>;
   requestFor(
@@ -49,7 +51,8 @@ export interface InfraToolContext {
   dryRun(site: Site, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
   /**
    * The receipt of a finished deployment, for create_deploy_tag (mcp/receipts.ts); null for a
-   * no-op, which made no deployment (its planned id was never recorded) and so has none to tag.
+   * no-op, which made no deployment (its planned id was never recorded) and so has none to tag, and
+   * for one that failed (the CDN did not serve it): a deploy tag records a release made live.
    */
   receipt(change: ReceiptFields): Promise<string | null>;
   now(): number;
@@ -59,7 +62,7 @@ export interface InfraToolContext {
 export type ReceiptFields = Pick<
   DeploySummary,
   'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead'
-> & { noop?: boolean };
+> & { noop?: boolean; outcome: string };
 
 export function createInfraToolContext(input: {
   server: McpServer;
@@ -73,6 +76,7 @@ export function createInfraToolContext(input: {
   approver?: Approver;
   env?: NodeJS.ProcessEnv;
   lockWaitMs: number;
+  verifyTimeoutMs?: number;
 }): InfraToolContext {
   const { server, secrecy, now } = input;
   // The user's receipt key, loaded (or made) on the first receipt.
@@ -84,9 +88,10 @@ export function createInfraToolContext(input: {
     signer: input.signer,
     secrecy,
     lockWaitMs: input.lockWaitMs,
+    verifyTimeoutMs: input.verifyTimeoutMs,
     now,
     receipt: async (change) =>
-      change.noop
+      change.noop || change.outcome !== 'succeeded'
         ? null
         : issueReceipt(await receiptKey(), {
             stack: change.stack,
@@ -162,6 +167,7 @@ export const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.
 export interface ApprovedRunOptions {
   dryRun?: boolean;
   waitMs?: number;
+  verifyTimeoutMs?: number;
   authorize?: (plan: { deployId: string }) => Promise<void>;
   onEvent?: (event: { type: string; plan?: DeployPlan }) => void;
 }
@@ -181,7 +187,7 @@ const NOTHING_TO_APPROVE: Approved = {
  * using the approval there and refusing any other plan. Not approved: the gate's answer to return.
  */
 export async function runApproved<S extends DeploySummary>(
-  t: Pick<InfraToolContext, 'approve' | 'lockWaitMs'>,
+  t: Pick<InfraToolContext, 'approve' | 'lockWaitMs' | 'verifyTimeoutMs'>,
   ctx: ServerContext,
   site: Site,
   spec: {
@@ -210,6 +216,7 @@ export async function runApproved<S extends DeploySummary>(
   if (!gate.approved) return { approved: false, result: gate.result };
   const summary = await spec.run({
     waitMs: t.lockWaitMs,
+    ...(t.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: t.verifyTimeoutMs } : {}),
     authorize: gate.use,
     onEvent: refuseOtherPlans(planned.deployId),
   });
@@ -235,6 +242,7 @@ export function changeResultOf(
     | 'outcome'
     | 'verification'
     | 'auditHead'
+    | 'rolledBackTo'
   >,
   gate: { by: string; via: string },
 ) {
@@ -255,5 +263,6 @@ export function changeResultOf(
     },
     approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
     auditHead: summary.auditHead ?? null,
+    rolledBackTo: summary.rolledBackTo ?? null,
   };
 }

@@ -36,6 +36,8 @@ export interface InfraServerOptions {
   approver?: Approver;
   /** How long run_sync / invalidate_cdn / rollback wait for another deploy's lock (ms); default 10 s. */
   lockWaitMs?: number;
+  /** How long a change waits for the CDN to serve it before it is failed and switched back (ms); default 30 s. */
+  verifyTimeoutMs?: number;
   /** What the server keeps from clients (shared across instances of one process); default: new. */
   secrecy?: Secrecy;
   /** Where the stack opener reads config-relative paths; default the working directory. */
@@ -72,6 +74,7 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
     ...(options.approver ? { approver: options.approver } : {}),
     ...(options.env ? { env: options.env } : {}),
     lockWaitMs: options.lockWaitMs ?? 10_000,
+    ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
   });
   registerSyncTools(context);
   registerReadTools(context);

@@ -144,9 +144,10 @@ export function registerSyncTools(t: InfraToolContext): void {
     'invalidate_cdn',
     async (args, ctx) => {
       const site = await open(args.stack);
-      const { record, auditHead } = await finishSyncedDeploy(site, args.deployId, {
+      const { record, auditHead, rolledBackTo } = await finishSyncedDeploy(site, args.deployId, {
         request: requestFor(args, ctx, `invalidate ${args.deployId}`),
         waitMs: lockWaitMs,
+        ...(t.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: t.verifyTimeoutMs } : {}),
       });
       const data = {
         deployId: record.deployId,
@@ -163,11 +164,17 @@ export function registerSyncTools(t: InfraToolContext): void {
         outcome: record.outcome,
         auditHead,
         receipt: await receipt({ ...record, auditHead }),
+        rolledBackTo: rolledBackTo ?? null,
       };
+      const back = rolledBackTo
+        ? ` The previous release is live again (${rolledBackTo}, switched back automatically); no deploy tag is due.`
+        : record.outcome === 'failed'
+          ? ' It was not switched back; no deploy tag is due.'
+          : '';
       return toolSuccess(
         'invalidate_cdn',
         data,
-        `Deployment ${record.deployId} of ${record.app}@${record.commit.slice(0, 7)} on ${record.stack}: ${data.paths.length} path(s) invalidated${data.invalidationIds.length ? ` (${data.invalidationIds.join(', ')})` : ''}; ${data.verification ? (data.verification.ok ? 'the CDN serves the new release' : `verification failed: ${data.verification.detail}`) : 'no site URL to verify'}; outcome ${record.outcome}.`,
+        `Deployment ${record.deployId} of ${record.app}@${record.commit.slice(0, 7)} on ${record.stack}: ${data.paths.length} path(s) invalidated${data.invalidationIds.length ? ` (${data.invalidationIds.join(', ')})` : ''}; ${data.verification ? (data.verification.ok ? 'the CDN serves the new release' : `verification failed: ${data.verification.detail}`) : 'no site URL to verify'}; outcome ${record.outcome}.${back}`,
       );
     },
     guard,

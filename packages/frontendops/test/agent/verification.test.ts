@@ -1,0 +1,106 @@
+/**
+ * A deployment the CDN does not serve is a failure, whoever runs it: the CLI (deploy/verify.test.ts)
+ * and the agent alike put the previous release back, record the failure, exit 1 and make no deploy
+ * tag. Here the agent and the infra server: invalidate_cdn switches back, its answer carries no
+ * receipt (so no client can tag the failed deployment), and the runbook says what happened.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentRequest } from '../../src/agent/index.ts';
+import type { AgentClients } from '../../src/agent/types.ts';
+import { exitCodeFor } from '../../src/cli/commands/agent.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+
+let e: AgentTestEnv;
+let clients: AgentClients;
+let cdn: Server;
+/** What the "CDN" serves: the hosting bucket's index.html, or a frozen (stale) copy of it. */
+let frozen: string | null = null;
+
+beforeAll(async () => {
+  cdn = createServer(async (_req, res) => {
+    const body = frozen ?? (await e.hostingIndex()) ?? '';
+    res.writeHead(200, { 'content-type': 'text/html' }).end(body);
+  });
+  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', () => resolve()));
+  e = await startAgentTestEnv({
+    siteUrl: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`,
+    verifyTimeoutMs: 300,
+  });
+  clients = await e.connect();
+});
+afterAll(async () => {
+  await e?.stop();
+  cdn?.closeAllConnections();
+  await new Promise((resolve) => cdn?.close(resolve));
+});
+
+const run = (text: string) =>
+  runAgentRequest(text, {
+    actor: 'ada',
+    planner: 'runbook',
+    approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
+    clients,
+    config: e.config,
+    cwd: e.repo.dir,
+    env: {},
+  });
+const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+
+describe('a deployment the CDN does not serve', () => {
+  it('the agent deploys, the CDN serves it: succeeded and tagged', async () => {
+    const result = await run('Deploy the latest dashboard');
+    expect(result.outcome, result.message).toBe('succeeded');
+    expect(result.message).toContain('the CDN serves the new release');
+    expect(await tags()).toHaveLength(1);
+  });
+
+  it('is switched back, recorded as failed, answered without a receipt, not tagged; the agent fails (exit 1)', async () => {
+    const v1 = await e.hostingIndex();
+    frozen = v1;
+    const sha = await e.addRelease('v3');
+    const before = e.received.length;
+    const result = await run('Deploy the latest dashboard');
+
+    expect(result.outcome, result.message).toBe('failed');
+    expect(exitCodeFor(result)).toBe(1);
+    expect(result.message).toMatch(
+      new RegExp(
+        `${sha.slice(0, 7)}.*the CDN did not serve it \\(the CDN still serves another index\\.html\\)`,
+        's',
+      ),
+    );
+    expect(result.message).toMatch(/The previous release is live again \([0-9a-f]{7}-[0-9a-f]{10}\)/);
+    expect(result.message).toMatch(/no deploy tag/);
+    expect(result.tag).toBeUndefined();
+
+    // The server's answer: failed, switched back, nothing to tag; no tag was asked for or made.
+    const calls = e.received.slice(before).map((c) => c.name);
+    expect(calls).toContain('invalidate_cdn');
+    expect(calls).not.toContain('create_deploy_tag');
+    expect(await tags()).toHaveLength(1);
+    expect(await e.hostingIndex()).toBe(v1);
+    const [failed, back] = (await readAudit(e.t.site.state, e.t.target.statePrefix))
+      .filter((entry) => entry.type === 'deploy' || entry.type === 'rollback')
+      .slice(-2)
+      .map((entry) => [entry.type, entry.data.commit, entry.data.outcome]);
+    expect(failed).toEqual(['deploy', sha, 'failed']);
+    expect(back?.[0]).toBe('rollback');
+    expect(back?.[2]).toBe('succeeded');
+    expect(await verifyAudit(e.t.site.state, e.t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+
+  it('invalidate_cdn of a deployment recorded as failed carries no receipt: nothing to tag', async () => {
+    const records = (await e.t.site.records.listRecords()).records;
+    const failed = records.find((r) => r.outcome === 'failed');
+    expect(failed).toBeDefined();
+    const answer = await clients.infra.callTool({
+      name: 'invalidate_cdn',
+      arguments: { deployId: failed?.deployId },
+    });
+    const data = answer.structuredContent as { outcome: string; receipt: string | null };
+    expect([data.outcome, data.receipt]).toEqual(['failed', null]);
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * An atomic deploy made live by the infra server's run_sync (stopBeforeInvalidation) and finished by
+ * invalidate_cdn (finishSyncedDeploy) is held to the same rule as one run in one go: when the CDN
+ * does not serve it, it is recorded as failed and the previous release is switched back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { releaseOf } from '../support/edge-probe.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'];
+let t: AtomicEnv;
+
+beforeAll(async () => {
+  t = await startAtomicEnv();
+  await t.publish(V1, 'v1');
+  await t.publish(V2, 'v2');
+  await deployArtifact(t.site, { app: 'sophia-dashboard', commit: V1, request: request() });
+});
+afterAll(() => t?.stop());
+
+const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
+
+describe('a synced atomic deploy the CDN does not serve', () => {
+  it('is recorded as failed and switched back to the release before it', async () => {
+    const synced = await deployArtifact(t.site, {
+      app: 'sophia-dashboard',
+      commit: V2,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    expect([synced.outcome, await served()]).toEqual(['synced', 'v2']);
+    // The "CDN" keeps answering with the old page: an edge that never got the switch.
+    const stale = (
+      await (await fetch(`${t.edge.url}/index.html`, { headers: { cookie: 'x=1' } })).text()
+    ).replace('v2', 'v1');
+    const finished = await finishSyncedDeploy(t.site, synced.deployId, {
+      request: request(),
+      verifyTimeoutMs: 200,
+      fetch: async () => new Response(stale, { status: 200, headers: { 'content-type': 'text/html' } }),
+    });
+    expect(finished.record.outcome).toBe('failed');
+    expect(finished.rolledBackTo).toMatch(/^a1a1a1a-[0-9a-f]{10}$/);
+    expect(await served()).toBe('v1');
+    expect((await t.site.records.readPointer())?.value.commit).toBe(V1);
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
+  });
+});
