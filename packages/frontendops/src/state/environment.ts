@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { STACK_NAME } from '../engine/ids.ts';
 import type { DeployTarget } from '../engine/types.ts';
+import { FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { appendAudit, stateDigest } from './audit.ts';
@@ -57,12 +58,25 @@ export const sameEnvironment = (target: DeployTarget, marker: EnvironmentMarker)
  * still not what it wants, and writes again with a new entry. The other order would leave a marker
  * no entry binds, which the next change finds as wanted and never binds. `read` is the marker as
  * read under the lock (a deploy sends that read beside its others).
+ *
+ * Protection is learnt when a stack is opened, and a console or an MCP server keeps its stacks open
+ * while it runs. A marker that says protected, read here under the lock, while this site was opened
+ * as unprotected (another operator's configuration protects the environment since), stops the
+ * change before its first write: it went through no approval. The site is protected from then on,
+ * so the same change asked again goes through the approval every protected change needs.
  */
 export async function markEnvironment(
   site: Site,
   read: Promise<EnvironmentMarker | null> = readEnvironmentMarker(site.hosting),
 ): Promise<void> {
   const current = await read;
+  if (current?.protected && !site.protected) {
+    site.protected = true;
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `${site.target.stack} is protected now: its hosting bucket was marked protected after this process opened the stack (another operator's configuration protects it). Nothing was changed. Ask for the change again: it needs an approval, as every change of a protected environment does.`,
+    );
+  }
   const wanted: EnvironmentMarker = {
     v: 1,
     stack: site.target.stack,

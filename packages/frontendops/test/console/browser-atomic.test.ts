@@ -146,8 +146,12 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
   });
 
   it('Abort canary says everyone goes back to the live release, asks to confirm, and does so', async () => {
-    // Someone starts a canary of the older build from a terminal; the page shows it when it reloads.
-    await startCanary(t.site, { app: APP, commit: C1, weightPercent: 25, request: request('cli canary') });
+    // Someone starts a canary of the older build from a terminal (which reads the stack as the
+    // protected one the console marked it); the page shows it when it reloads.
+    await startCanary(
+      { ...t.site, protected: true },
+      { app: APP, commit: C1, weightPercent: 25, request: request('cli canary') },
+    );
     const before = (await t.store().read()).value;
     await page.reload();
     await expect

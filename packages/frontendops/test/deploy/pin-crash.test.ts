@@ -153,7 +153,7 @@ describe('a pin deleted by hand is no stopped pin once anything ran after it', (
     expect((await verifyAudit(atomic.site.state, prefix)).problems.map((p) => p.kind)).toEqual([
       'unfinished',
     ]);
-    const canary = await startCanary(atomic.site, { app: APP, commit: C[1], weightPercent: 100, request });
+    const canary = await startCanary(atomic.site, { app: APP, commit: C[1], weightPercent: 50, request });
     expect(canary.outcome).toBe('succeeded');
     const result = await verifyAudit(atomic.site.state, prefix);
     expect(result.problems).toEqual([

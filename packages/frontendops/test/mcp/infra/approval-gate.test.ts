@@ -368,8 +368,10 @@ describe('the Approver given to the server (the console)', () => {
   });
 
   it('an unprotected stack needs no approval: the client is never asked', async () => {
+    // An environment of its own: this file's other tests marked theirs protected, which it stays.
+    const g = await startInfraFixture();
     let asked = 0;
-    const c = await connectInfra(f.server(), {
+    const c = await connectInfra(g.server(), {
       elicit: () => {
         asked++;
         return { action: 'decline' };
@@ -382,5 +384,6 @@ describe('the Approver given to the server (the console)', () => {
     expect(sync.structured).toMatchObject({ outcome: 'synced', approvedBy: null });
     expect(asked).toBe(0);
     expect(APP).toBe('sophia-dashboard');
+    await g.t.stop();
   });
 });
