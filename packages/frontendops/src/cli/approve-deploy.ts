@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { encodePublicKey } from '../approval/keys.ts';
 import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { describePlan } from '../engine/describe.ts';
-import { DEPLOY_ID } from '../engine/ids.ts';
+import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
@@ -20,8 +20,10 @@ import {
   auditDecision,
   findApprovalRequests,
   isUsed,
+  requestWindowProblem,
   signApproval,
 } from '../state/approvals.ts';
+import { readPin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 
 export interface ApprovalPreview {
@@ -104,11 +106,19 @@ async function findOpenRequest(
     );
   }
   if (requests.length > 1) {
+    const actions = requests.map((r) => r.action);
     throw badInput(
-      `Both a deploy and a rollback ${deployId} wait for approval; pass --action deploy or --action rollback.`,
+      `Approvals of ${actions.join(' and ')} ${deployId} wait; pass the one you mean: ${actions.map((a) => `--action ${a}`).join(' or ')}.`,
     );
   }
   const request = requests[0] as ApprovalRequest;
+  const stretched = requestWindowProblem(request, now);
+  if (stretched) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The approval request for ${request.action} ${deployId} of ${stack} was changed after the server wrote it: ${stretched}. Nothing was approved. Run \`frontendops audit verify\` to see what else changed, then ask the agent again: it makes a new request.`,
+    );
+  }
   if (Date.parse(request.expiresAt) <= now) {
     throw new FrontendOpsError(
       'CONFLICT',
@@ -133,6 +143,12 @@ async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo
       `The live release of ${site.target.stack} changed since ${request.action} ${request.deployId} was requested, so that plan can no longer happen. Nothing was approved. Ask the agent again for a new plan.`,
     );
   }
+  // A release's promote also lifts the pin: the person approves that too, so it is said.
+  if (request.action === 'promote' && request.to) {
+    const pin = await readPin(site);
+    const lifted = pin ? `; the pin (${shortSha(pin.commit)}, by ${pin.by}) is cleared` : '';
+    return { request, plan, description: `promote: ${describePlan(plan)}${lifted}` };
+  }
   return { request, plan, description: describePlan(plan) };
 }
 
@@ -152,7 +168,14 @@ async function dryRunOf(site: Site, request: ApprovalRequest, info: RequestInfo)
       });
     }
     case 'promote':
-      return (await import('../deploy/canary.ts')).promoteCanary(site, base);
+      // A release's promote names it (`to`); a canary's promotes the running canary.
+      return request.to
+        ? (await import('../deploy/pin.ts')).promoteRelease(site, {
+            app: request.app,
+            commit: request.to,
+            ...base,
+          })
+        : (await import('../deploy/canary.ts')).promoteCanary(site, base);
     case 'abort':
       return (await import('../deploy/canary.ts')).abortCanary(site, base);
     default:

@@ -31,6 +31,8 @@ import { APPROVALS_USED } from './names.ts';
 
 /** How long a request (and so any approval of it) stays usable. */
 export const APPROVAL_TTL_MS = 60 * 60_000;
+/** How far another machine's clock may run ahead of this one's. */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 export { APPROVAL_ACTIONS, type Approval, type ApprovalAction };
 
@@ -43,7 +45,10 @@ const requestSchema = z.object({
   summary: z.string(),
   app: z.string(),
   commit: z.string(),
-  /** A rollback's destination as it was asked for (deploy id or commit), to plan it again. */
+  /**
+   * Where the change goes, as it was asked for, to plan it again: a rollback's deploy id or commit,
+   * a promote's release (a canary's promote has none: it promotes the canary).
+   */
   to: z.string().optional(),
   /** A canary's share of visitors, in percent. */
   weight: z.number().int().min(CANARY_SHARE.min).max(CANARY_SHARE.max).optional(),
@@ -104,6 +109,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
   const existing = await readApprovalRequest(site, input.action, input.deployId);
   if (
     existing &&
+    !requestWindowProblem(existing, input.now) &&
     existing.weight === input.weight &&
     Date.parse(existing.expiresAt) > input.now &&
     !(await isUsed(site, existing.nonce))
@@ -128,6 +134,25 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
   const bound = await writeBound(site, requestKey(site, input.action, input.deployId), request);
   await audit(site, 'approval-requested', request, bound, input.now);
   return request;
+}
+
+/**
+ * Why a request's window is not the one hour the server gives it, or null. The server writes
+ * expiresAt = requestedAt + one hour; whoever can write the state bucket could stretch it, and an
+ * approval signed for a stretched request would outlive its hour. Such a request is never reused
+ * (the server makes a new one), never approved (`frontendops approve` refuses it), and an approval
+ * good for more than an hour after it was signed does not count.
+ */
+export function requestWindowProblem(request: ApprovalRequest, now: number): string | null {
+  const asked = Date.parse(request.requestedAt);
+  const expires = Date.parse(request.expiresAt);
+  if (!Number.isFinite(asked) || !Number.isFinite(expires)) return 'its times are not dates';
+  if (expires - asked !== APPROVAL_TTL_MS) {
+    return `it runs from ${request.requestedAt} to ${request.expiresAt}, not the one hour the server gives a request`;
+  }
+  if (asked > now + CLOCK_SKEW_MS)
+    return `it says it was asked at ${request.requestedAt}, which is still to come`;
+  return null;
 }
 
 /** The request for this change, or null (also for a damaged or foreign one). */
@@ -223,6 +248,12 @@ export async function checkSignedApproval(
     statement.nonce === request.nonce &&
     statement.expiresAt === request.expiresAt;
   if (!same) return { rejected: 'it answers another request (stack, action, deploy id or nonce differ)' };
+  const signedAt = Date.parse(statement.signedAt);
+  if (!(Date.parse(statement.expiresAt) <= signedAt + APPROVAL_TTL_MS + CLOCK_SKEW_MS)) {
+    return {
+      rejected: `it would stay good until ${statement.expiresAt}, more than an hour after it was signed (${statement.signedAt.slice(0, 40)})`,
+    };
+  }
   if (statement.weight !== request.weight) {
     const share = (weight?: number) =>
       weight === undefined ? 'no share of visitors' : `${weight}% of visitors`;

@@ -69,11 +69,14 @@ export function registerPinTools(t: InfraToolContext): void {
       const pin = await readPin(site);
       const ran = await runApproved(t, ctx, site, {
         tool: 'promote_release',
-        // A promote is a deploy (for everyone, lifting the pin): the same approval.
-        action: 'deploy',
+        // Its own approval: a promote also lifts the pin and may make an older release live, which
+        // an approval of a deploy (or a job allowed to deploy) does not cover.
+        action: 'promote',
         run: (options) =>
           promoteRelease(site, { app: release.app, commit: release.commit, request, ...options }),
-        summary: (planned) => `${describePlan(planned.plan)}${pin ? '; the pin is cleared' : ''}`,
+        summary: (planned) =>
+          `promote: ${describePlan(planned.plan)}${pin ? `; the pin (${shortSha(pin.commit)}, by ${pin.by}) is cleared` : ''}`,
+        change: (planned) => ({ app: planned.app, commit: planned.commit, to: release.commit }),
       });
       if (!ran.approved) return ran.result;
       const { summary, gate } = ran;
