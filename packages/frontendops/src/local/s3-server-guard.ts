@@ -9,8 +9,14 @@
  *   it arrived and compared in constant time; its date within 15 minutes of this clock; every
  *   x-amz-* header signed. The payload hash is the one x-amz-content-sha256 states (bodies stream to
  *   s3rver unhashed), so UNSIGNED-PAYLOAD and STREAMING-* payloads pass as S3 takes them;
- * - name no "." or ".." path segment: s3rver keeps objects as files, and such a key names a file
- *   outside its bucket.
+ * - name no "." or ".." path segment, in its path or its copy source (x-amz-copy-source): s3rver
+ *   keeps objects as files, and such a key names a file outside its bucket.
+ * A request let in reaches s3rver with its copy source in the form s3rver reads: S3 takes the header
+ * URL-encoded (encodeURIComponent, as the SDK and our adapter send it), s3rver decodes it with
+ * decodeURI, which leaves %40, %3D, %2B, %26, %2C, %3B, %3A, %24 and %23 encoded — a copy of
+ * logo@2x.png looked for logo%402x.png and failed with NoSuchKey. The header is decoded here and
+ * re-encoded with encodeURI, which decodeURI undoes exactly (after the signature was checked over
+ * the header as sent).
  * Nothing in this repository presigns URLs, so query-string authentication is refused. Refusals are
  * the XML errors S3 answers (AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId, …).
  */
@@ -214,15 +220,68 @@ export function createS3RequestCheck(options: { credentials: S3Credentials; now?
     } catch {
       return { code: 'InvalidURI', message: "Couldn't parse the specified URI." };
     }
-    if (decodedPath.split('/').some((segment) => segment === '.' || segment === '..')) {
+    if (hasDotSegment(decodedPath)) {
       return {
         code: 'InvalidURI',
         message:
           'The embedded S3 server keeps objects as files: a bucket or key with a "." or ".." segment would name a file outside its bucket, so it is refused.',
       };
     }
+    const copySource = header('x-amz-copy-source');
+    if (copySource !== undefined) {
+      const source = decodeCopySource(copySource);
+      if (source === null) {
+        return {
+          code: 'InvalidArgument',
+          message:
+            'Invalid copy source encoding: x-amz-copy-source must be <bucket>/<key>, URL-encoded as UTF-8.',
+          detail: { ArgumentName: 'x-amz-copy-source', ArgumentValue: copySource },
+        };
+      }
+      if (hasDotSegment(source.path)) {
+        return {
+          code: 'InvalidURI',
+          message:
+            'The embedded S3 server keeps objects as files: a copy source with a "." or ".." segment would name a file outside its bucket, so it is refused.',
+        };
+      }
+    }
     return null;
   };
+}
+
+const hasDotSegment = (path: string) =>
+  path.split('/').some((segment) => segment === '.' || segment === '..');
+
+/**
+ * x-amz-copy-source as S3 reads it: "<bucket>/<key>" percent-decoded, then a query of its own
+ * ("?versionId=…") kept as sent. Null when it is not valid percent-encoded UTF-8.
+ */
+function decodeCopySource(header: string): { path: string; query: string } | null {
+  const at = header.indexOf('?');
+  try {
+    return {
+      path: decodeURIComponent(at === -1 ? header : header.slice(0, at)),
+      query: at === -1 ? '' : header.slice(at),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The copy source in the form s3rver reads it (its putObjectCopy calls decodeURI on the header):
+ * decodeURI(encodeURI(key)) is the key, whatever characters it holds. A header the check would
+ * refuse is returned as it is.
+ */
+export function copySourceForS3rver(header: string): string {
+  const source = decodeCopySource(header);
+  if (source === null) return header;
+  try {
+    return encodeURI(source.path) + source.query;
+  } catch {
+    return header;
+  }
 }
 
 /** Wraps s3rver's handler: what the check refuses is answered with S3's XML error and never reaches it. */
@@ -233,7 +292,14 @@ export function guardS3Server(
   const check = createS3RequestCheck(options);
   return (req, res) => {
     check({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }).then(
-      (refusal) => (refusal ? answerError(res, refusal) : serve(req, res)),
+      (refusal) => {
+        if (refusal) return answerError(res, refusal);
+        // Checked (and signed) as sent; s3rver gets the copy source in the form it decodes right.
+        const copySource = req.headers['x-amz-copy-source'];
+        if (typeof copySource === 'string')
+          req.headers['x-amz-copy-source'] = copySourceForS3rver(copySource);
+        return serve(req, res);
+      },
       () =>
         answerError(res, {
           code: 'InternalError',
