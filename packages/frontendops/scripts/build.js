@@ -3,7 +3,8 @@
  * Builds the published tool: TypeScript → dist/ (tsc, incremental: the library's modules and types),
  * the CLI as users run it → dist/bundle (esbuild, see bundleCli), the CloudFront Function source
  * (plain JS, deployed as it is) beside its modules, and the console's React UI → dist/console-ui
- * (Vite), the latter only when its sources are newer than the last build. Run by `npm ci` (the
+ * (Vite, always a production build), the latter only when its sources or this script are newer than
+ * the last build. Run by `npm ci` (the
  * workspace root's prepare), `npm pack` (prepack: a tarball ships the build, never this script),
  * `npm start` and `npm test`, so an edit never runs as yesterday's code.
  */
@@ -49,10 +50,24 @@ await writeIfChanged(join(root, 'dist/bundle/viewer-request.js'), functionSource
 
 await bundleCli();
 
+// Its inputs: its sources, the modules it imports from outside them (types.ts, and engine/text.ts,
+// whose escaping the page uses), and this script: a UI built by an earlier version of it (how it
+// builds changed, e.g. a development build made before the mode was fixed) is built again, not kept
+// for `npm pack`.
 if (
   (await modifiedAt(join(uiOut, 'index.html'))) <
-  (await newest(uiSources, join(root, 'src/console/types.ts')))
+  (await newest(
+    uiSources,
+    join(root, 'src/console/types.ts'),
+    join(root, 'src/engine/text.ts'),
+    fileURLToPath(import.meta.url),
+  ))
 ) {
+  // Always a production build, whoever runs this: Vite takes process.env.NODE_ENV before its mode,
+  // and callers pass theirs on (vitest's NODE_ENV=test in the test run's global setup made a React
+  // development build, three times the size and holding the builder's source paths, which an
+  // incremental `npm pack` afterwards shipped). Set before Vite loads: its plugins read it too.
+  process.env.NODE_ENV = 'production';
   const [{ build }, { default: react }] = await Promise.all([import('vite'), import('@vitejs/plugin-react')]);
   // Built aside and renamed into place: a console being served never sees a half-written directory.
   const aside = `${uiOut}.building-${process.pid}`;
@@ -60,6 +75,8 @@ if (
     root: uiSources,
     configFile: false,
     envDir: false,
+    mode: 'production',
+    define: { 'process.env.NODE_ENV': JSON.stringify('production') },
     base: '/',
     logLevel: 'warn',
     plugins: [react()],
