@@ -12,6 +12,7 @@ import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
+import { clip, escapeControlCharacters } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
@@ -130,7 +131,7 @@ export async function routeGet(res: ServerResponse, url: URL, context: RouteCont
     return sendJson(res, 200, { deployments: await service.history(stack, limit) });
   }
   if (resource === 'deployments' && id)
-    return sendJson(res, 200, await service.deployment(stack, decodePathPart(id)));
+    return sendJson(res, 200, await service.deployment(stack, deployIdOf(decodePathPart(id))));
   if (resource === 'audit' && !id) return sendJson(res, 200, await service.audit(stack));
   if (resource === 'plan' && !id) {
     const action = parseAction(url.searchParams.get('action') ?? 'deploy-latest');
@@ -396,7 +397,11 @@ function pinnedForThePage(error: unknown): unknown {
 }
 
 async function postChat(req: IncomingMessage, res: ServerResponse, context: RouteContext): Promise<void> {
-  const body = await readJsonBody(req, chatBody, '{"text": "what\'s live?", "approve": false}');
+  const body = await readJsonBody(
+    req,
+    chatBody,
+    '{"text": "what\'s live?"} (to confirm a plan the chat showed, send the same text again with "confirm": {"deployId": "<its deploy id>"})',
+  );
   if (!context.agent) {
     return sendError(res, 503, {
       error: 'NO_AGENT',
@@ -447,6 +452,19 @@ async function postChat(req: IncomingMessage, res: ServerResponse, context: Rout
     publish({ type: 'error', code: apiError.error, message: apiError.message });
     return sendError(res, status, apiError);
   }
+}
+
+/**
+ * A deploy id from the address, checked before anything asks the storage for it: anything else
+ * (a path, a NUL, 3,000 characters) is refused here, in words, rather than sent on as an object key.
+ */
+function deployIdOf(value: string): string {
+  if (deployId.safeParse(value).success) return value;
+  const shown = escapeControlCharacters(value.length > 80 ? `${clip(value, 80)}…` : value);
+  throw badInput(
+    `"${shown}" is not a deploy id (7 hex digits, "-" and 10 digits, e.g. "3f2c1a9-0123456789"). ` +
+      'Nothing was read. Pick one from the history (GET /api/stacks/<stack>/history, or the page’s History).',
+  );
 }
 
 function parseAction(value: string): PlanAction {

@@ -128,7 +128,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
   if (!isAllowedHost(req, context.host, context.port) || !isSameOrigin(req)) {
     return sendError(res, 403, {
       error: 'FORBIDDEN_ORIGIN',
-      message: 'This console only answers requests addressed to it from its own page.',
+      message:
+        `This console only answers requests addressed to it from its own page. Open the address the console printed (${consoleOrigin(context)}/?token=…) ` +
+        'in your browser, as it is written: another name for this machine, or a request from another page, is refused.',
     });
   }
   const url = new URL(req.url ?? '/', 'http://console.invalid');
@@ -172,6 +174,10 @@ function signIn(res: ServerResponse, presented: string, context: RouteContext): 
   });
   res.end();
 }
+
+/** The console's own address, as it printed it (http-listen.ts): an IPv6 host in brackets. */
+const consoleOrigin = (context: RouteContext) =>
+  `http://${context.host.includes(':') ? `[${context.host}]` : context.host}:${context.port}`;
 
 const methodError = (allowed: string) => ({
   error: 'METHOD_NOT_ALLOWED',

@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import type { AgentResult } from '../../src/agent/types.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -238,10 +238,33 @@ describe('what the console shows', () => {
     const stack = await fetch(`${origin()}/api/stacks/other-stack/status`, { headers: bearer() });
     expect(stack.status).toBe(404);
     expect(((await stack.json()) as ApiError).message).toMatch(/--stack other-stack/);
-    const missing = await fetch(stackUrl('deployments/nope-123'), { headers: bearer() });
+    const missing = await fetch(stackUrl('deployments/0000000-0000000000'), { headers: bearer() });
     expect(missing.status).toBe(404);
     const malformed = await fetch(stackUrl('deployments/%E0%A4%A'), { headers: bearer() });
     expect(malformed.status).toBe(400);
+  });
+
+  it('refuses what is not a deploy id at once, with 400 and what to do, never asking the storage', async () => {
+    const logged = vi.spyOn(console, 'error');
+    try {
+      for (const id of ['..%2F..%2Fx', '%00', 'x'.repeat(3000), 'nope-123', '3F2C1A9-0123456789']) {
+        const started = Date.now();
+        const res = await fetch(stackUrl(`deployments/${id}`), { headers: bearer() });
+        const body = (await res.json()) as ApiError;
+        expect(res.status, id.slice(0, 20)).toBe(400);
+        expect(body.error).toBe('BAD_INPUT');
+        expect(body.message).toMatch(/is not a deploy id/);
+        expect(body.message).toMatch(/e\.g\. "3f2c1a9-0123456789"/);
+        expect(body.message).toMatch(/history/);
+        // What was sent is shown shortened and with its control characters escaped.
+        expect(body.message.length).toBeLessThan(400);
+        expect(body.message).not.toContain('\0');
+        expect(Date.now() - started).toBeLessThan(2000);
+      }
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
   });
 });
 
@@ -469,6 +492,18 @@ describe('chat', () => {
     });
     expect(late.status).toBe(409);
     expect(late.body.message).toMatch(/already used, or a newer request replaced it/);
+  });
+
+  it('refuses a body it does not take with an example body that it takes', async () => {
+    const refused = await chat({ text: "what's live?", approve: false });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/Unrecognized key: "approve"/);
+    const example = /Send (\{"text": [^}]*\})/.exec(refused.body.message)?.[1];
+    expect(example, refused.body.message).toBeDefined();
+    expect(refused.body.message.replace(/Unrecognized key: "approve"/, '')).not.toMatch(/approve/);
+    const accepted = await chat(JSON.parse(example ?? '{}') as Record<string, unknown>);
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    expect(accepted.body).toMatchObject({ ok: true, confirm: null });
   });
 
   it('says so when no agent is available', async () => {

@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { AuditStatusView, HistoryItem, PlanView, SessionView, StatusView } from '../types.ts';
 import type { Asked, Outcome } from './actions.ts';
-import { ApiFailure, getJson, stackPath } from './api.ts';
+import { ApiFailure, getJson, stackPath, visible } from './api.ts';
 import { AuditBadge, type AuditState } from './components/AuditBadge.tsx';
 import { Chat } from './components/Chat.tsx';
 import { ConfirmAction } from './components/ConfirmAction.tsx';
@@ -48,9 +48,10 @@ export function App() {
   }, [session, refresh]);
 
   useEffect(() => {
-    getJson<SessionView>('/api/session').then(
+    // The stack references go back to the server in addresses and bodies: kept as they were given.
+    getJson<SessionView>('/api/session', { asSent: true }).then(
       (s) => {
-        setSession(s);
+        setSession({ ...visible(s), stacks: s.stacks });
         setStack(s.stacks[0] ?? null);
       },
       (error: unknown) => setRefused(error instanceof ApiFailure ? error.message : String(error)),

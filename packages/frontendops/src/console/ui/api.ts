@@ -7,6 +7,7 @@
  * port included: another port's pages cannot read it; it survives a reload) and out of the address.
  * Without a session, calls go out without the header and the server's 401 says what to do.
  */
+import { escapeControlCharacters } from '../../engine/text.ts';
 import type { ApiError } from '../types.ts';
 
 /** sessionStorage's key; the storage itself is this origin's (scheme, host and port) and this tab's. */
@@ -61,21 +62,46 @@ export class ApiFailure extends Error {
   }
 }
 
-// credentials: 'omit': a cookie left by an older console on this host counts for nothing anyway.
-export async function getJson<T>(path: string): Promise<T> {
-  return parse<T>(
-    await fetch(path, { credentials: 'omit', headers: { accept: 'application/json', ...authHeaders() } }),
-  );
+/**
+ * What the server sent, as the page shows it: every string with its control and format characters
+ * written as \uXXXX, as the CLI shows them (engine/text.ts). Commit subjects and authors come from
+ * git, answers from a model, records from any client: a U+202E RIGHT-TO-LEFT OVERRIDE in a commit
+ * subject would reorder what a confirm dialog says, U+200B hide a difference, ESC ride along unseen.
+ * Newlines and tabs stay text; object keys are kept (the page shows none). Every answer and event
+ * the page reads goes through here, so no component has to remember to.
+ */
+export function visible<T>(value: T): T {
+  if (typeof value === 'string') return escapeControlCharacters(value) as T;
+  if (Array.isArray(value)) return value.map(visible) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, visible(item)])) as T;
+  }
+  return value;
 }
 
+// credentials: 'omit': a cookie left by an older console on this host counts for nothing anyway.
+/**
+ * GET, the answer's strings made visible (see `visible`); `asSent` keeps them as the server sent
+ * them, for names the page sends back (the session's stack references).
+ */
+export async function getJson<T>(path: string, options: { asSent?: boolean } = {}): Promise<T> {
+  const answer = await parse<T>(
+    await fetch(path, { credentials: 'omit', headers: { accept: 'application/json', ...authHeaders() } }),
+  );
+  return options.asSent ? answer : visible(answer);
+}
+
+/** POST, the answer's strings made visible (see `visible`). */
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
-  return parse<T>(
-    await fetch(path, {
-      method: 'POST',
-      credentials: 'omit',
-      headers: { 'content-type': 'application/json', ...authHeaders() },
-      body: JSON.stringify(body),
-    }),
+  return visible(
+    await parse<T>(
+      await fetch(path, {
+        method: 'POST',
+        credentials: 'omit',
+        headers: { 'content-type': 'application/json', ...authHeaders() },
+        body: JSON.stringify(body),
+      }),
+    ),
   );
 }
 
@@ -93,11 +119,12 @@ async function parse<T>(response: Response): Promise<T> {
     json = { error: 'BAD_RESPONSE', message: text.slice(0, 200) };
   }
   if (!response.ok) {
-    const body = (json ?? {}) as Partial<ApiError>;
+    // A refusal's words can quote what was sent (or come from anyone answering on this port).
+    const body = visible(json ?? {}) as Partial<ApiError>;
     throw new ApiFailure(response.status, {
       ...body,
       error: body.error ?? String(response.status),
-      message: body.message ?? response.statusText,
+      message: body.message ?? escapeControlCharacters(response.statusText),
     });
   }
   return json as T;

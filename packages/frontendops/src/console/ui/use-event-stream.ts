@@ -9,7 +9,7 @@
 import { createParser } from 'eventsource-parser';
 import { useEffect, useState } from 'react';
 import type { ConsoleEvent } from '../types.ts';
-import { authHeaders } from './api.ts';
+import { authHeaders, visible } from './api.ts';
 
 const KEEP = 300;
 /** Until the server says otherwise (`retry:`). */
@@ -25,7 +25,8 @@ export function useEventStream(enabled: boolean, onFinished: () => void): Consol
     const onData = (data: string) => {
       let event: ConsoleEvent;
       try {
-        event = JSON.parse(data) as ConsoleEvent;
+        // Its strings as the page shows them: control and format characters visible (api.ts).
+        event = visible(JSON.parse(data) as ConsoleEvent);
       } catch {
         return;
       }
