@@ -10,11 +10,17 @@ import { invalidationCallerReference, planInvalidationBatches } from '../engine/
 import { artifactFileKey } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, appendAudit, readAuditHead } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
-import type { DeploymentRecord, LivePointer, PendingDeploy, RequestInfo } from '../state/records.ts';
+import {
+  type DeploymentRecord,
+  type LivePointer,
+  type PendingDeploy,
+  type RequestInfo,
+  stoppedByOf,
+} from '../state/records.ts';
 import { assertPlannedFromLive, pruneSkipped, switchPointer } from './html-guard.ts';
 import type { ApplyOptions, ApplyResult, AuditHead } from './types.ts';
 import type { Verification } from './verify.ts';
@@ -34,7 +40,48 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     pointerMoved: false,
   };
   await site.records.writePending(pending);
+  try {
+    await copyAll(site, plan, options);
+  } catch (error) {
+    if (await stillOurs(error, options)) {
+      // Kept for the record a later deploy writes when it replaces this one (best effort: the store
+      // that refused a copy may refuse this too, and then the record says "interrupted").
+      await site.records.writePending({ ...pending, stoppedBy: stoppedByOf(error) }).catch(() => {});
+    }
+    throw error;
+  }
 
+  await options.lock?.assertHeld();
+  await switchPointer(site, plan, () => movePointer(site, plan, now(), options.request), options.onEvent);
+  const moved = { ...pending, pointerMoved: true };
+  await site.records.writePending(moved);
+  options.onEvent?.({
+    type: 'step',
+    step: 'pointer',
+    detail: `${plan.app}@${plan.commit.slice(0, 7)} is live`,
+  });
+  await pruneUnreferenced(site, plan, options);
+  if (options.stopBeforeInvalidation) return { record: null, verification: null, auditHead: null };
+  return finishDeploy(site, moved, options);
+}
+
+/**
+ * Whether a run stopped by this error may still write its crash-recovery record: not when it lost
+ * the lock or its plan no longer fits (another operation's record may be there now), nor when the
+ * lock cannot be confirmed as still ours.
+ */
+export async function stillOurs(error: unknown, options: Pick<ApplyOptions, 'lock'>): Promise<boolean> {
+  if (isFrontendOpsError(error, 'LOCKED') || isFrontendOpsError(error, 'CONFLICT')) return false;
+  try {
+    await options.lock?.assertHeld();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The plan's copies, group by group (assets first); visible files only while the plan still fits. */
+async function copyAll(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
   for (const group of GROUPS) {
     const batch = plan.copies.filter((c) => c.group === group);
     if (group !== 'asset' && batch.length > 0) {
@@ -54,19 +101,6 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
       { concurrency: options.concurrency ?? 32 },
     );
   }
-
-  await options.lock?.assertHeld();
-  await switchPointer(site, plan, () => movePointer(site, plan, now(), options.request), options.onEvent);
-  const moved = { ...pending, pointerMoved: true };
-  await site.records.writePending(moved);
-  options.onEvent?.({
-    type: 'step',
-    step: 'pointer',
-    detail: `${plan.app}@${plan.commit.slice(0, 7)} is live`,
-  });
-  await pruneUnreferenced(site, plan, options);
-  if (options.stopBeforeInvalidation) return { record: null, verification: null, auditHead: null };
-  return finishDeploy(site, moved, options);
 }
 
 /**

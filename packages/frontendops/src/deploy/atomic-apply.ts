@@ -57,7 +57,13 @@ import {
 } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
-import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
+import {
+  type DeploymentRecord,
+  type RequestInfo,
+  type StoppedBy,
+  stoppedByOf,
+  supersededError,
+} from '../state/records.ts';
 import {
   type ApplyOptions,
   type AuditHead,
@@ -65,6 +71,7 @@ import {
   deploymentRecord,
   finishDeploy,
   recordDeployment,
+  stillOurs,
 } from './apply.ts';
 import {
   type AtomicContext,
@@ -243,8 +250,16 @@ async function runLocked(
       : {}),
   };
   await ctx.atomic.writePending(pending);
-  await copyFiles(site, plan.copies, options);
-  await Promise.all(prepared.ensured.map((index) => ctx.atomic.writeReleaseIndex(index)));
+  try {
+    await copyFiles(site, plan.copies, options);
+    await Promise.all(prepared.ensured.map((index) => ctx.atomic.writeReleaseIndex(index)));
+  } catch (error) {
+    // Kept for the record written when a later operation replaces this one (best effort).
+    if (await stillOurs(error, options)) {
+      await ctx.atomic.writePending({ ...pending, stoppedBy: stoppedByOf(error) }).catch(() => {});
+    }
+    throw error;
+  }
   await options.lock?.assertHeld(); // the commit point: only while the lock is still ours
   await switchPointer(site, ctx, pending);
   pending = await afterSwitch(site, pending, nowOf(options));
@@ -347,7 +362,7 @@ async function settleAtomic(
     });
     if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options);
     else {
-      await recordDeployment(site, deploymentRecord(inPlace, new Date(), superseded()));
+      await recordDeployment(site, deploymentRecord(inPlace, new Date(), superseded(inPlace.stoppedBy)));
       await site.records.clearPending();
     }
   }
@@ -844,7 +859,7 @@ async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void
     const record = deploymentRecord(
       { plan: pending.plan, request: pending.request, startedAt: pending.startedAt, pointerMoved: false },
       new Date(),
-      superseded(),
+      superseded(pending.stoppedBy),
     );
     bound = { ...bound, [`deployments/${record.deployId}.json`]: await site.records.writeRecord(record) };
   }
@@ -865,16 +880,13 @@ async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void
   );
 }
 
-const superseded = () => ({
+const superseded = (stoppedBy: StoppedBy | undefined) => ({
   copied: [],
   deleted: [],
   invalidation: null,
   verification: null,
   outcome: 'superseded' as const,
-  error: {
-    code: 'INTERRUPTED',
-    message: 'The operation was interrupted before it went live; a later one replaced it.',
-  },
+  error: supersededError(stoppedBy, 'operation'),
 });
 
 export const audit = (

@@ -11,7 +11,12 @@ import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts'
 import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
 import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
-import type { DeploymentRecord, PendingDeploy, RequestInfo } from '../state/records.ts';
+import {
+  type DeploymentRecord,
+  type PendingDeploy,
+  type RequestInfo,
+  supersededError,
+} from '../state/records.ts';
 import { applyDeploy, auditRelease, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
 import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
@@ -350,10 +355,7 @@ async function recordSuperseded(site: Site, pending: PendingDeploy): Promise<voi
       invalidation: null,
       verification: null,
       outcome: 'superseded',
-      error: {
-        code: 'INTERRUPTED',
-        message: 'The deploy was interrupted before it went live; a later deploy replaced it.',
-      },
+      error: supersededError(pending.stoppedBy),
     }),
   );
 }

@@ -19,7 +19,7 @@ import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
 import type { ObjectStore } from '../ports.ts';
 import { stateDigest } from './audit.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from './names.ts';
-import { parseStateObject, type RequestInfo } from './records.ts';
+import { parseStateObject, type RequestInfo, type StoppedBy } from './records.ts';
 
 export interface ReleaseNameRef {
   releaseId: string;
@@ -77,6 +77,8 @@ export interface AtomicPending {
    * (which finds nothing left to delete) still binds them as gone in the operation's last entry.
    */
   pruning?: string[];
+  /** The error that stopped it before it went live, when one was seen (a crash leaves none). */
+  stoppedBy?: StoppedBy;
 }
 
 /** A release whose files are all in place (see the module comment). */

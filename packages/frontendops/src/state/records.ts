@@ -60,6 +60,38 @@ export interface PendingDeploy {
   startedAt: string;
   /** Set once the pointer names this deploy: only the steps after it remain. */
   pointerMoved: boolean;
+  /** The error that stopped it before it went live, when one was seen (a crash leaves none). */
+  stoppedBy?: StoppedBy;
+}
+
+/** What stopped a deploy before it went live, kept in its crash-recovery record. */
+export interface StoppedBy {
+  code: string;
+  message: string;
+}
+
+export function stoppedByOf(error: unknown): StoppedBy {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: isFrontendOpsError(error) ? error.code : 'INTERNAL',
+    message: message.length > 500 ? `${message.slice(0, 500)}…` : message,
+  };
+}
+
+/**
+ * The error of the record written for a deploy (or atomic operation) that never went live and that
+ * a later one replaced: the error that stopped it, or, where none was seen (a crash), "interrupted".
+ */
+export function supersededError(stoppedBy: StoppedBy | undefined, what = 'deploy') {
+  return stoppedBy
+    ? {
+        code: stoppedBy.code,
+        message: `The ${what} stopped before it went live: ${stoppedBy.message} A later ${what} replaced it.`,
+      }
+    : {
+        code: 'INTERRUPTED',
+        message: `The ${what} was interrupted before it went live; a later ${what} replaced it.`,
+      };
 }
 
 /**

@@ -1,0 +1,80 @@
+/**
+ * A deploy stopped by an error before it went live (a copy S3 refused) is recorded, when a later
+ * deploy replaces it, with the error that stopped it — not as "interrupted", which is what a crash
+ * (no error seen) is. In place and atomic.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
+import type { Site } from '../../src/site.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { type AtomicEnv, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2, V3] = ['1111111aaaaaaaaa', '2222222bbbbbbbbb', '3333333ccccccccc'];
+const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+const REFUSED = 'S3 could not copy assets/app.js into the hosting bucket (NoSuchKey)';
+
+/** The same site, but S3 refuses every copy into its hosting bucket. */
+const refusingCopies = (site: Site): Site => ({
+  ...site,
+  hosting: {
+    ...site.hosting,
+    copyFrom: async () => {
+      throw new FrontendOpsError('UPSTREAM', REFUSED);
+    },
+  },
+});
+
+describe('a deploy stopped by an error before it went live', () => {
+  let t: TestDeployEnv;
+  beforeAll(async () => {
+    t = await startDeployEnv();
+    for (const [i, commit] of [V1, V2, V3].entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+  });
+  afterAll(() => t?.stop());
+
+  it('in place: the record the next deploy writes for it carries the error', async () => {
+    await deployArtifact(t.site, { app: APP, commit: V1, request });
+    await expect(deployArtifact(refusingCopies(t.site), { app: APP, commit: V2, request })).rejects.toThrow(
+      REFUSED,
+    );
+    await deployArtifact(t.site, { app: APP, commit: V3, request });
+    const stopped = (await t.site.records.listRecords()).records.find((r) => r.commit === V2);
+    expect(stopped).toMatchObject({
+      outcome: 'superseded',
+      error: { code: 'UPSTREAM', message: expect.stringContaining(REFUSED) },
+    });
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});
+
+describe('an atomic deploy stopped by an error before it went live', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv();
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+  });
+  afterAll(() => t?.stop());
+
+  it('the record the next deploy writes for it carries the error', async () => {
+    await deployArtifact(t.site, { app: APP, commit: V1, request: atomicRequest() });
+    await expect(
+      deployArtifact(refusingCopies(t.site), { app: APP, commit: V2, request: atomicRequest() }),
+    ).rejects.toThrow(REFUSED);
+    await deployArtifact(t.site, { app: APP, commit: V3, request: atomicRequest() });
+    const stopped = (await t.site.records.listRecords()).records.find((r) => r.commit === V2);
+    expect(stopped).toMatchObject({
+      outcome: 'superseded',
+      error: { code: 'UPSTREAM', message: expect.stringContaining(REFUSED) },
+    });
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});
