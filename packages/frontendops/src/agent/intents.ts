@@ -36,12 +36,16 @@ export type Intent =
   /** Keep the live release: deploys wait until a promote or unpin. */
   | { kind: 'pin' }
   | { kind: 'unpin' }
-  /** Words the table does not know: the runbook refuses them; a model may only read. */
+  /**
+   * Words the table does not know (or that only say not to make a change: "don't roll back"): the
+   * runbook refuses them; a model may only read.
+   */
   | { kind: 'unknown'; reason: string }
   /**
    * Things the agent never does (or an empty or overlong request), and words that cannot be read as
-   * one change (an impossible canary share, two releases, a date for a commit): said why, never
-   * read as another change.
+   * one change (an impossible canary share, two releases, two kinds of change, a date for a commit,
+   * a sha or share that does not read, a change negated beside another): said why, never read as
+   * another change.
    */
   | { kind: 'refuse'; reason: string };
 
@@ -163,6 +167,8 @@ const FORBIDDEN: Array<[RegExp, string]> = [
 ];
 
 interface Rule {
+  /** The kind of request the rule reads (its refusals too): how one request is told from two. */
+  names: Intent['kind'];
   /** What the user might say (any match wins). */
   match: RegExp;
   build(text: string): Intent;
@@ -173,34 +179,40 @@ interface Rule {
 const RULES: Rule[] = [
   // Before everything that says "deploy" or "promote": ending a canary is its own change.
   {
+    names: 'abort-canary',
     match:
       /\b(abort|cancel|stop|end|kill|drop|call\s+off)\b[^.]*\bcanary\b|\bcanary\b[^.]*\b(abort(ed)?|cancel(led)?|stop(ped)?)\b/i,
     build: () => ({ kind: 'abort-canary' }),
   },
   // Before the plan ("preview" alone is a plan: "preview the deploy"); not when asking what would change.
   {
+    names: 'preview',
     match:
       /^(?![\s\S]*\b(would|will)\b)[\s\S]*(\b(give|get|send|show|make|open|create|share)\s+(me\s+|us\s+)?(a\s+)?preview\b|\bpreview\s+(link|url)s?\b)/i,
     build: (text) => withRef(text, (ref) => ({ kind: 'preview', ref })),
   },
   {
+    names: 'plan',
     match:
       /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run)\b/i,
     build: (text) => withRef(text, (ref) => ({ kind: 'plan', ref })),
   },
   // Before rollback ("undo the pin") and deploy ("release the pin").
   {
+    names: 'unpin',
     match:
       /\b(un-?pin(ned)?|(lift|remove|drop|clear|release|undo)\s+(the\s+)?pin|unfreeze|unlock\s+deploys?)\b/i,
     build: () => ({ kind: 'unpin' }),
   },
   // Before rollback ("promote the previous build") and deploy ("promote the latest release").
   {
+    names: 'promote',
     match: /\bpromote\b/i,
     build: (text) => promoteIntent(text),
   },
   // After the plan ("what would change if I deploy to 10%"); before rollback and deploy.
   {
+    names: 'canary',
     match:
       /\d\s*(%|per\s*cent\b)|\b(start|begin|open|run|launch|try)\s+(a\s+|the\s+)?canary\b|\bcanary\s+(deploy|release|rollout|of)\b|\b(deploy|ship|release|roll\s*out)\b[^.]*\b(canary|to\s+(a|some)\s+(share|fraction|few))\b/i,
     build: (text) => {
@@ -210,6 +222,7 @@ const RULES: Rule[] = [
     },
   },
   {
+    names: 'rollback',
     match:
       /\b(roll\s*back|rollback|revert|undo|go\s+back|back\s+to|restore|previous\s+(version|release|build)|last\s+good|yesterday['’]?s\s+(version|release|build|dashboard))\b/i,
     build: (text) => {
@@ -219,25 +232,30 @@ const RULES: Rule[] = [
   },
   // After rollback ("roll back and pin it" is a rollback, which pins); before deploy ("pin the live release").
   {
+    names: 'pin',
     match: /\b(pin|freeze(\s+deploys?)?|lock\s+deploys?)\b/i,
     build: () => ({ kind: 'pin' }),
   },
   {
+    names: 'invalidate',
     match:
       /\b(invalidate|invalidation)\b|\b(purge|flush|refresh|clear|bust|reset)\b.*\b(cdn|cache|caches|cloudfront|edge)\b/i,
     build: (text) => ({ kind: 'invalidate', deployId: text.match(DEPLOY_ID)?.[1]?.toLowerCase() ?? null }),
   },
   {
+    names: 'history',
     match:
       /\b(history|logs?|who\s+deployed|when\s+(was|were|did)|what\s+(was|got)\s+deployed|deployments|releases|(recent|past|previous|last\s+\d+)\s+(deploy\w*|releases?))\b/i,
     build: (text) => ({ kind: 'history', limit: historyLimit(text) }),
   },
   {
+    names: 'deploy',
     match:
       /\b(deploy|redeploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
     build: (text) => withRef(text, (ref) => ({ kind: 'deploy', ref })),
   },
   {
+    names: 'status',
     match:
       /\b(status|live|running|deployed|pinned|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date)\b/i,
     build: () => ({ kind: 'status' }),
@@ -252,10 +270,7 @@ export function parseRequest(text: string): Intent {
   for (const [pattern, what] of FORBIDDEN) {
     if (pattern.test(words)) return { kind: 'refuse', reason: `I won't ${what}. ${helpText()}` };
   }
-  for (const rule of RULES) {
-    if (rule.match.test(words)) return rule.build(words);
-  }
-  return { kind: 'unknown', reason: `I don't know how to help with "${clip(words)}". ${helpText()}` };
+  return readNegations(words) ?? readChange(words);
 }
 
 /** One line saying what the intent means, for the step log and the audit entry. */
@@ -308,6 +323,176 @@ export function describeIntent(intent: Intent): string {
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
+/** The kinds of request that change something (or make a link): a request names one of them at most. */
+const CHANGES: Partial<Record<Intent['kind'], { named: string; say: string }>> = {
+  deploy: { named: 'a deploy', say: '"deploy the latest dashboard"' },
+  rollback: { named: 'a rollback', say: '"roll back"' },
+  promote: { named: 'a promote', say: '"promote the latest"' },
+  canary: { named: 'a canary', say: '"deploy to 10% first"' },
+  'abort-canary': { named: 'aborting the canary', say: '"abort the canary"' },
+  preview: { named: 'a preview link', say: '"give me a preview of the latest build"' },
+  pin: { named: 'a pin', say: '"pin prod"' },
+  unpin: { named: 'an unpin', say: '"unpin"' },
+  invalidate: { named: 'a CDN invalidation', say: '"invalidate the CDN"' },
+};
+/** What may be answered beside a negated change: reading only. */
+const READ_ONLY: ReadonlySet<Intent['kind']> = new Set(['status', 'history', 'plan']);
+
+/** The table's reading of words that negate no change: one intent, or why they are not one change. */
+function readChange(words: string): Intent {
+  // "what's the status of the last deploy?" asks about a release made, not for a deploy.
+  const things = asThings(words);
+  const rule = RULES.find((r) => r.match.test(things));
+  if (!rule) {
+    return { kind: 'unknown', reason: `I don't know how to help with "${clip(words)}". ${helpText()}` };
+  }
+  // Two changes are refused as two, whatever either would say of itself; so are words whose parts
+  // name one change and whose whole reads as another ("deploy the latest and tell me about the canary").
+  const parts = changesNamed(words);
+  const kinds =
+    parts.length && CHANGES[rule.names] && !parts.includes(rule.names) ? [...parts, rule.names] : parts;
+  if (kinds.length > 1) {
+    const [first, ...others] = kinds.map((kind) => CHANGES[kind] as { named: string; say: string });
+    return {
+      kind: 'refuse',
+      reason:
+        `The request asks for more than one change (${kinds.map((k) => CHANGES[k]?.named).join(', ')}), and a request makes one change: I won't pick one. ` +
+        `Ask for one change at a time: ${first?.say}, then ${others.map((o) => o.say).join(', then ')} in a request of its own.`,
+    };
+  }
+  const intent = rule.build(words);
+  if (intent.kind === 'refuse') return intent;
+  if (CHANGES[intent.kind]) {
+    const share = unreadableShare(words);
+    if (share) return { kind: 'refuse', reason: share.refuse };
+  }
+  return intent;
+}
+
+/**
+ * Where the words run on to another part ("deploy, then roll back"): punctuation (not the comma
+ * of "1,000%"), "and", "then", "or", "before", "after", "plus", "also".
+ */
+const CLAUSE_BREAK =
+  /[;:!?]+|,(?!\d)|\.(?=\s|$)|\b(?:and|then|or|also|plus|after(?:wards)?|before|followed\s+by|as\s+well\s+as)\b|\s[&+]\s/i;
+/**
+ * A release already made, spoken of as a thing ("the last deploy broke the site", "the canary
+ * release"): it names no change. Read as "build" when telling one change from two.
+ */
+const THINGS_MADE = [
+  /\b(last|latest|previous|prior|current|canary|good|bad|broken|failed|failing|live|next|newest|same)\s+(?:deploy(?:ment)?|release|rollout|push|update)\b/gi,
+  /\b(the|this|that)\s+(?:deploy(?:ment)?|release|rollout)\s+(?=(?:is|was|has|had|broke|failed|looks|went|did|does|seems)\b)/gi,
+];
+/** The words with the releases they speak of as things read as "build" (see THINGS_MADE). */
+const asThings = (words: string) =>
+  THINGS_MADE.reduce((text, made) => text.replace(made, (_, word: string) => `${word} build `), words);
+
+/**
+ * The kinds of change the parts of the words name, in order, each once. "roll back and pin it" is
+ * one change (a rollback pins); phrasings that are one change in one part ("deploy to 10% first",
+ * "undo the last deploy", "promote the canary") are read as the table reads them.
+ */
+function changesNamed(words: string): Array<Intent['kind']> {
+  const clauses = asThings(words)
+    .split(CLAUSE_BREAK)
+    .map((c) => c.trim())
+    .filter(Boolean);
+  if (clauses.length < 2) return [];
+  const kinds: Array<Intent['kind']> = [];
+  for (const clause of clauses) {
+    const kind = RULES.find((r) => r.match.test(clause))?.names;
+    if (kind && CHANGES[kind] && !kinds.includes(kind)) kinds.push(kind);
+  }
+  return kinds.includes('rollback') ? kinds.filter((k) => k !== 'pin') : kinds;
+}
+
+/** Apostrophes as people type them: straight, curly, modifier letter, acute. */
+const APOSTROPHE = "['’‘ʼ´]?";
+/** Words that say not to do what follows: "don't", "dont", "do not", "never", "no", "without", … */
+const NEGATIONS = new RegExp(
+  [
+    '\\b(?:(?:do|does|did|should|must|will|would|can|could|please)\\s+)?(?:not|never)\\b',
+    `\\b(?:do|does|did|should|would|could|must|need|is|are|was|were|has|have|had)n${APOSTROPHE}t\\b`,
+    `\\b(?:won|can)${APOSTROPHE}t\\b`,
+    '\\bcannot\\b|\\bno\\b|\\bnor\\b|\\bneither\\b|\\bwithout\\b|\\binstead\\s+of\\b|\\brather\\s+than\\b',
+  ].join('|'),
+  'gi',
+);
+/** Words that stop what follows ("stop deploying", "cancel the deploy"); of a canary, they abort it. */
+const HALTS =
+  /\b(?:stop(?:ping)?|halt|pause|cancel|abort|hold\s+off(?:\s+on)?|avoid|refrain\s+from|skip)\b/gi;
+/** Where what a negation covers ends: punctuation, or the next part ("…, just tell me what is live"). */
+const NEGATION_END =
+  /[;:!?]|,(?!\d)|\.(?=\s|$)|\b(?:but|and|then|just|only|instead(?!\s+of)|rather(?!\s+than)|also|plus|so|because|since|while|though|although|however|please)\b/i;
+/** A change, as a verb or its noun, in any form a request gives it (not the past: "what was deployed"). */
+const CHANGE_WORD = new RegExp(
+  [
+    '\\b(?:re)?deploy(?:s|ing|ments?)?\\b',
+    '\\bship(?:s|ping)?\\b',
+    '\\breleas(?:e|es|ing)\\b',
+    '\\bpublish(?:es|ing)?\\b',
+    '\\bpush(?:es|ing)?\\b',
+    '\\broll(?:s|ing)?\\s*(?:back|out)\\b',
+    '\\broll(?:back|out)s?\\b',
+    '\\brevert(?:s|ing)?\\b',
+    '\\bundo(?:es|ing)?\\b',
+    '\\brestor(?:e|es|ing)\\b',
+    '\\bgo(?:es|ing)?\\s+(?:back|live)\\b',
+    '\\bpromot(?:e|es|ing|ion)\\b',
+    '\\b(?:un-?)?pin(?:s|ning)?\\b',
+    '\\bfreez(?:e|es|ing)\\b',
+    '\\bcanar(?:y|ies)\\b',
+    '\\babort(?:s|ing)?\\b',
+    '\\binvalidat(?:e|es|ing|ion)\\b',
+    '\\bpurg(?:e|es|ing)\\b',
+    '\\bflush(?:es|ing)?\\b',
+    '\\bupdat(?:e|es|ing)\\b',
+    '\\bchang(?:e|es|ing)\\b',
+  ].join('|'),
+  'i',
+);
+
+/**
+ * Words that say not to make a change ("don't roll back", "never promote", "no rollback", "without
+ * deploying", "stop deploying") are never read as that change, nor as another: the parts that
+ * negate a change are set aside; what is left is answered when it only reads (status, history,
+ * "what would change"), refused when it asks for a change, and otherwise not known (the runbook
+ * refuses it; a model may only read). null: the words negate no change.
+ */
+function readNegations(words: string): Intent | null {
+  const negated: Array<{ start: number; end: number }> = [];
+  const markers = [
+    ...[...words.matchAll(NEGATIONS)].map((m) => ({ start: m.index, said: m[0], halt: false })),
+    ...[...words.matchAll(HALTS)].map((m) => ({ start: m.index, said: m[0], halt: true })),
+  ].sort((a, b) => a.start - b.start);
+  for (const marker of markers) {
+    const { start } = marker;
+    if (negated.some((span) => start < span.end)) continue;
+    const after = start + marker.said.length;
+    const stop = words.slice(after).search(NEGATION_END);
+    const end = stop === -1 ? words.length : after + stop;
+    const covered = words.slice(after, end);
+    if (!CHANGE_WORD.test(covered)) continue;
+    // "stop the canary", "cancel the canary release": ending a canary is a change of its own.
+    if (marker.halt && /\bcanar(?:y|ies)\b/i.test(covered)) continue;
+    negated.push({ start, end });
+  }
+  const [first] = negated;
+  if (!first) return null;
+  const said = words.slice(first.start, first.end).trim();
+  const rest = negated
+    .reduceRight((text, { start, end }) => `${text.slice(0, start)} ; ${text.slice(end)}`, words)
+    .replace(/^[\s,;:.!?]+|[\s,;:.!?]+$/g, '');
+  const left = rest ? readChange(rest) : null;
+  if (left && READ_ONLY.has(left.kind)) return left;
+  const kind = RULES.find((r) => r.match.test(said.slice(said.search(CHANGE_WORD))))?.names;
+  const reason =
+    `The request says not to make a change ("${clip(said)}"), so I make none: I never carry out a change the words say not to make, and I don't guess what else they mean. Nothing was changed. ` +
+    `To look, ask e.g. "what's live?", "show the deploy history" or "what would change if I deploy"; to make a change, ask for that one change without "not", e.g. ${(kind && CHANGES[kind]?.say) ?? '"deploy the latest dashboard"'}.`;
+  // A change beside the negation: refused. Nothing else: words the table does not know.
+  return left && left.kind !== 'unknown' ? { kind: 'refuse', reason } : { kind: 'unknown', reason };
+}
+
 /** Why the words cannot be read as one change; the request is refused with it. */
 interface Unclear {
   refuse: string;
@@ -321,6 +506,8 @@ interface Unclear {
  * A deploy id names its commit (its first 7 hex), a tag itself.
  */
 function namedRef(text: string): { ref: string | null } | Unclear {
+  const unreadable = unreadableRef(text.replace(TAGS, ' ').replace(DEPLOY_IDS, (id) => id.slice(0, 7)));
+  if (unreadable) return unreadable;
   const named: string[] = [];
   // One commit named twice, once shorter: the longer name.
   const add = (ref: string, isCommit = true) => {
@@ -351,6 +538,69 @@ function namedRef(text: string): { ref: string | null } | Unclear {
     };
   }
   return { ref: named[0] ?? null };
+}
+
+/**
+ * A word that looks like a commit or a tag but does not read as one, so that the request would act
+ * on "the latest" (or "the previous") in its place: too few hex digits ("e088ed"), a letter that is
+ * not hex ("e088ed9x"), characters that only look like hex ("ｅ088ed9", full width), too many, what
+ * follows "commit" or "tag", a version without its "v" ("1.4.2"). Refused, saying what is expected.
+ * Ordinary words and numbers ("version 2", "the 2026 release", "sha256", "feedback") are not.
+ */
+function unreadableRef(text: string): Unclear | null {
+  const refuse = (word: string, why: string): Unclear => ({
+    refuse:
+      `"${word}" is not a commit or tag I can read (${why}): a commit is its sha, 7 to 64 hex digits (0-9, a-f); a tag is written like v1.4.2 or dashboard-deploy-20261124-1. ` +
+      'Say it again with the sha as git prints it (7 characters or more), a tag or a deploy id; "show the deploy history" lists them.',
+  });
+  const notHex = (word: string) => {
+    const odd = [...new Set(word.replace(/[0-9a-f]/gi, ''))];
+    return `it has ${odd
+      .slice(0, 3)
+      .map((c) => `"${c}"`)
+      .join(
+        ', ',
+      )}${odd.length > 3 ? '…' : ''} in it, ${odd.length === 1 ? 'which is not a hex digit' : 'which are not hex digits'}`;
+  };
+  const why = (word: string) =>
+    /^[0-9a-f]+$/i.test(word)
+      ? `it is ${word.length < 7 ? 'only ' : ''}${word.length} hex digits`
+      : notHex(word);
+  const version = /(?<![\w.])\d+(?:\.\d+){2,}(?![\w.])/.exec(text)?.[0];
+  if (version) return refuse(version, `a tag is written with its "v", like v${version}`);
+  for (const [, word] of text.matchAll(/\b(?:commit|sha|hash)\b\s*[:#]?\s*([^\s,;!?]+)/gi)) {
+    const ref = (word as string).replace(/[.)"'’]+$/, '');
+    if (COMMIT_REF.test(ref.toLowerCase()) || !ref) continue;
+    if (/\p{N}/u.test(ref) || (/^[0-9a-f]+$/i.test(ref) && ref.length >= 3)) return refuse(ref, why(ref));
+  }
+  for (const [, word] of text.matchAll(/\btags?\b\s*[:#]?\s*([^\s,;!?]+)/gi)) {
+    const tag = (word as string).replace(/[.)"'’]+$/, '');
+    if (/\p{N}/u.test(tag)) return refuse(tag, 'a tag is written like v1.4.2 or dashboard-deploy-20261124-1');
+  }
+  for (const [word] of text.matchAll(/[\p{L}\p{N}_]+/gu)) {
+    if (COMMIT_REF.test(word.toLowerCase()) || /^\d+$/.test(word)) continue;
+    const runs = word.normalize('NFKC').match(/[0-9a-f]+/gi) ?? [];
+    const shaLike = runs.some((r) => /\d/.test(r) && (r.length >= 7 || (r.length >= 5 && /[a-f]/i.test(r))));
+    if (shaLike || (/^[0-9a-f]+$/i.test(word) && word.length > 64)) return refuse(word, why(word));
+  }
+  return null;
+}
+
+/**
+ * A share of visitors written so that it cannot be read ("fifty percent", "１０%", "a small
+ * percentage", "half of the visitors"): refused, never read as no share (everyone) or another one.
+ */
+function unreadableShare(text: string): Unclear | null {
+  const rest = text.replace(SHARES, ' ');
+  const written =
+    /(?:[\p{L}\p{N}.,−-]+\s*)?(?:%|\bper\s*cent(?:age)?\b|\bpercent(?:age)?\b|\bpct\b)/iu.exec(rest)?.[0] ??
+    /\b(?:a\s+)?(?:half|quarter|third|fifth|tenth)\s+(?:of\s+)?(?:the\s+|our\s+|all\s+)?(?:visitors|users|traffic|people|customers|requests)\b/i.exec(
+      rest,
+    )?.[0];
+  if (!written) return null;
+  return {
+    refuse: `"${written.trim()}" is a share of visitors I cannot read: write it in digits with %, e.g. "deploy to 10% first" (a canary sends ${CANARY_SHARE_RULE} of visitors to the build first). To deploy to everyone, say "deploy the latest dashboard".`,
+  };
 }
 
 /** The intent the words make with the release they name, or their refusal. */

@@ -92,6 +92,14 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
     // The pin is a refusal with its reasons, not a failure: say it as the server said it.
     if (call.text.startsWith('PINNED: '))
       return { outcome: 'refused', message: call.text.slice('PINNED: '.length) };
+    // A protected stack whose approval this request does not have (an approver's signature, a
+    // GitHub environment's): not approved (exit 2), not a failure. The server's words say how to get it.
+    if (call.text.startsWith('APPROVAL_REQUIRED: ')) {
+      return {
+        outcome: 'declined',
+        message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text}`,
+      };
+    }
     return { outcome: 'failed', message: `${call.record.tool} failed: ${call.text || call.record.summary}` };
   }
 }

@@ -93,6 +93,34 @@ const TABLE: Array<[string, Intent]> = [
   ['deploy to 99 percent first', { kind: 'canary', ref: null, percent: 99 }],
   ['deploy to 25 per cent of visitors first', { kind: 'canary', ref: null, percent: 25 }],
   ['promote the canary to 100%', { kind: 'promote', ref: null }],
+  // Two change words for one change: kept.
+  ['roll back the last deploy', { kind: 'rollback', to: { type: 'previous' } }],
+  ['roll back and pin it', { kind: 'rollback', to: { type: 'previous' } }],
+  ['redeploy abc1234', { kind: 'deploy', ref: 'abc1234' }],
+  ['the last deploy broke the site, roll back', { kind: 'rollback', to: { type: 'previous' } }],
+  ['deploy abc1234, then show me the status', { kind: 'deploy', ref: 'abc1234' }],
+  // A negated change word is never acted on; a read-only question beside it is answered.
+  ["don't roll back, just tell me what is live", { kind: 'status' }],
+  ['don’t roll back, just tell me what is live', { kind: 'status' }],
+  ['do not deploy anything, just show the status', { kind: 'status' }],
+  ['never promote anything; show me the history', { kind: 'history', limit: 10 }],
+  ['dont deploy yet, what would change?', { kind: 'plan', ref: null }],
+  ['show me what would change without deploying', { kind: 'plan', ref: null }],
+  ["no rollback please, what's live?", { kind: 'status' }],
+  // Words that only look like a sha or a share elsewhere in ordinary requests stay ordinary.
+  ['deploy the latest if it is not pinned', { kind: 'deploy', ref: null }],
+  ['deploy commit 3f2c1a9 to 10% first', { kind: 'canary', ref: '3f2c1a9', percent: 10 }],
+  ['deploy v2.0.0-rc.1', { kind: 'deploy', ref: 'v2.0.0-rc.1' }],
+  ['deploy sha256 build', { kind: 'deploy', ref: null }],
+  ['deploy the feedback fix', { kind: 'deploy', ref: null }],
+  ['deploy commit a colleague made', { kind: 'deploy', ref: null }],
+  // A release spoken of as a thing is not a request to deploy.
+  ["what's the status of the last deploy?", { kind: 'status' }],
+  ['the deploy is stuck, roll back', { kind: 'rollback', to: { type: 'previous' } }],
+  ['deploy the latest release', { kind: 'deploy', ref: null }],
+  ['show the latest releases', { kind: 'history', limit: 10 }],
+  ['promote the canary, it looks good', { kind: 'promote', ref: null }],
+  ['no, deploy the latest', { kind: 'deploy', ref: null }],
 ];
 
 const REFUSED: Array<[string, RegExp]> = [
@@ -139,7 +167,109 @@ const UNCLEAR: Array<[string, RegExp]> = [
   ['roll back to 20261203', /"20261203" reads as a date.*more of its sha/s],
   ['roll back from abc1234 to 7654321', /more than one release \(abc1234, 7654321\).*name only/s],
   ["roll back to yesterday's version, commit abc1234", /both yesterday.*abc1234/s],
+  // A request naming two kinds of change runs neither.
+  [
+    'deploy the latest dashboard and then roll back',
+    /more than one change \(a deploy, a rollback\).*one change at a time/s,
+  ],
+  ['deploy, roll back', /more than one change \(a deploy, a rollback\)/],
+  ['pin it and deploy the latest', /more than one change \(a pin, a deploy\)/],
+  ['unpin and deploy the latest', /more than one change \(an unpin, a deploy\)/],
+  ['promote the canary and roll back', /more than one change \(a promote, a rollback\)/],
+  ['abort the canary and deploy the latest', /more than one change \(aborting the canary, a deploy\)/],
+  ['deploy to 10% first, then promote', /more than one change \(a canary, a promote\)/],
+  ['deploy or roll back?', /more than one change \(a deploy, a rollback\)/],
+  ['roll back, then invalidate the CDN', /more than one change \(a rollback, a CDN invalidation\)/],
+  ['end the canary and roll back', /more than one change \(aborting the canary, a rollback\)/],
+  // Parts that name one change, and a whole that reads as another.
+  ['deploy the latest and tell me about the canary', /more than one change \(a deploy, a canary\)/],
+  ['promote the latest build for everyone and clear the pin', /more than one change \(a promote, an unpin\)/],
+  // A sha, tag or share that does not read is refused, never read as "the latest" or "the previous".
+  ['deploy e088ed', /"e088ed" is not a commit or tag I can read.*6 hex digits.*7 to 64 hex digits/s],
+  ['roll back to e088ed', /"e088ed" is not a commit or tag I can read/],
+  ['promote e088ed', /"e088ed" is not a commit or tag I can read/],
+  ['send me a preview link for e088ed', /"e088ed" is not a commit or tag I can read/],
+  ['deploy commit e088ed9x', /"e088ed9x" is not a commit or tag I can read.*"x"/s],
+  ['deploy ｅ088ed9', /"ｅ088ed9" is not a commit or tag I can read.*"ｅ"/s],
+  ['deploy １２３４５６７', /"１２３４５６７" is not a commit or tag I can read/],
+  ['deploy e088ed9_x', /"e088ed9_x" is not a commit or tag I can read/],
+  [`deploy ${'a'.repeat(65)}`, /is not a commit or tag I can read.*65 hex digits/s],
+  ['deploy commit abc', /"abc" is not a commit or tag I can read/],
+  ['deploy commit 12345', /"12345" is not a commit or tag I can read/],
+  ['deploy 1.4.2', /"1\.4\.2" is not a commit or tag I can read.*v1\.4\.2/s],
+  ['deploy tag 1.4.2', /"1\.4\.2" is not a commit or tag I can read/],
+  [
+    'deploy e088ed9 to fifty percent first',
+    /"fifty percent" is a share of visitors I cannot read.*digits.*"deploy to 10% first"/s,
+  ],
+  ['ship it to twenty-five per cent of users', /"twenty-five per cent" is a share/],
+  ['deploy to １０% first', /"１０%" is a share of visitors I cannot read/],
+  ['deploy to a small percentage of users first', /"small percentage" is a share of visitors I cannot read/],
+  ['deploy to half of the visitors first', /"half of the visitors" is a share of visitors I cannot read/],
+  ['promote the canary to fifty percent', /"fifty percent" is a share of visitors I cannot read/],
 ];
+
+/** Words that say not to make a change: never that change (nor another), whatever else they say. */
+const NEGATED: string[] = [
+  "don't roll back",
+  'don’t deploy the latest dashboard',
+  'dont deploy',
+  'do not promote the canary',
+  'DO NOT deploy to 10% first',
+  'never pin prod',
+  'please do not unpin',
+  'no rollback today',
+  'no deploys until Monday',
+  'without deploying anything',
+  'stop deploying',
+  'cancel the deploy',
+  "don't abort the canary",
+  "I don't want to roll back to abc1234",
+  "we shouldn't ship it yet",
+  "won't you not release it",
+  "why can't I deploy?",
+  "don't undo the last deploy",
+  "don't roll back, deploy instead",
+  'do not deploy; roll back',
+  'roll back, not deploy',
+  "don't invalidate the CDN",
+  'deploy the latest, not the canary',
+  'roll back without pinning',
+  "why didn't the deploy go through?",
+];
+
+describe('a negated change word is never acted on', () => {
+  it.each(NEGATED)('%s', (text) => {
+    const intent = parseRequest(text);
+    expect(['refuse', 'unknown']).toContain(intent.kind);
+    if (intent.kind !== 'refuse' && intent.kind !== 'unknown') return;
+    expect(intent.reason).toMatch(/says not to make a change \(".+"\).*Nothing was changed/s);
+    expect(toolsFor(intent)).toEqual(toolsFor({ kind: 'status' }));
+    expect(approvableActions(intent)).toEqual([]);
+  });
+
+  it('a request that negates one change and asks for another is refused, not read as either', () => {
+    for (const text of [
+      "don't roll back, deploy instead",
+      'do not deploy; roll back',
+      'roll back, not deploy',
+    ]) {
+      expect(parseRequest(text).kind, text).toBe('refuse');
+    }
+  });
+
+  it('only answers read-only questions beside a negation', () => {
+    for (const text of [
+      "don't roll back, just tell me what is live",
+      'do not deploy anything, just show the status',
+      'never promote anything; show me the history',
+    ]) {
+      const intent = parseRequest(text);
+      expect(approvableActions(intent), text).toEqual([]);
+      expect(toolsFor(intent), text).toEqual(toolsFor({ kind: 'status' }));
+    }
+  });
+});
 
 describe('words that cannot be read as one change are refused, never read as another', () => {
   it.each(UNCLEAR)('%s', (text, reason) => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
+import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { STACK } from '../support/deploy-env.ts';
@@ -171,6 +172,36 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(asked).toHaveLength(0);
   });
 
+  it('words that say not to, name two changes, or a sha or share it cannot read change nothing, even with --yes', async () => {
+    // "don't …" is never that change: beside a read-only question, the question is answered.
+    const before = e.received.length;
+    const answered = await run("don't roll back, just tell me what is live");
+    expect(answered).toMatchObject({ outcome: 'answered', intent: 'status' });
+    expect(e.received.slice(before).map((r) => r.name)).toEqual(['get_status']);
+    for (const [text, reason] of [
+      ["don't roll back", /says not to make a change/],
+      ['do not deploy anything', /says not to make a change/],
+      ['deploy the latest dashboard and then roll back', /more than one change/],
+      ['pin it and deploy the latest', /more than one change/],
+      ['deploy e088ed', /"e088ed" is not a commit or tag I can read/],
+      ['roll back to e088ed', /"e088ed" is not a commit or tag I can read/],
+      ['deploy ｅ088ed9', /"ｅ088ed9" is not a commit or tag I can read/],
+      ['deploy e088ed9 to fifty percent first', /"fifty percent" is a share of visitors I cannot read/],
+    ] as const) {
+      for (const dryRun of [true, false]) {
+        const start = e.received.length;
+        asked.length = 0;
+        const result = await run(text, { dryRun });
+        expect(result.outcome, text).toBe('refused');
+        expect(result.message, text).toMatch(reason);
+        expect(result.calls, text).toEqual([]);
+        expect(e.received.slice(start), text).toEqual([]);
+        expect(asked, text).toEqual([]);
+      }
+    }
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+  });
+
   it('status and history answer from the servers', async () => {
     const status = await run("what's live on prod?");
     expect(status).toMatchObject({
@@ -336,5 +367,32 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run(`redeploy ${v3.slice(0, 7)}`)).outcome).toBe('refused');
     await run('unpin');
     expect(await run(`redeploy ${v3.slice(0, 7)}`)).toMatchObject({ outcome: 'succeeded', commit: v3 });
+  });
+
+  it("a protected stack whose approver has not signed: not approved (exit 2), with the server's way to approve", async () => {
+    // The stack stops trusting the agent's own answer: only its approver's signature counts.
+    const trusting = e.config.approval;
+    e.config.approval = { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: false };
+    try {
+      await e.addRelease('v5');
+      const live = await e.hostingIndex();
+      asked.length = 0;
+      const result = await run('Deploy the latest dashboard');
+      expect(result.outcome, result.message).toBe('declined');
+      expect(exitCodeFor(result)).toBe(2);
+      expect(result.message).toMatch(
+        /^Not approved yet: run_sync needs an approval this request does not have/,
+      );
+      // The server's words: what needs approving and how (the approver's command for this plan).
+      expect(result.message).toMatch(/APPROVAL_REQUIRED: dashboard-hosting-prod is a protected environment/);
+      expect(result.message).toMatch(
+        /frontendops approve [0-9a-f]{7}-[0-9a-f]{10} --stack dashboard-hosting-prod/,
+      );
+      expect(result.message).not.toMatch(/failed/);
+      expect(await e.hostingIndex()).toBe(live);
+      expect((await auditOf()).at(-1)?.data).toMatchObject({ outcome: 'declined' });
+    } finally {
+      e.config.approval = trusting;
+    }
   });
 });
