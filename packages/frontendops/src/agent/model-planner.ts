@@ -4,7 +4,8 @@
  * a hard step limit, and the model's words streamed as they come.
  */
 import { dynamicTool, jsonSchema, type LanguageModel, stepCountIs, streamText, type ToolSet } from 'ai';
-import { parseResult, type ToolName, type ToolOutput } from '../contract/tools.ts';
+import { isToolName, parseResult, TOOLS, type ToolName, type ToolOutput } from '../contract/tools.ts';
+import { shortSha } from '../engine/ids.ts';
 import type { GateCall, ToolGate } from './gate.ts';
 import type { Redactor } from './redact.ts';
 import type { AgentEvent, PlannerOutcome } from './types.ts';
@@ -52,7 +53,9 @@ export function systemPrompt(input: Pick<ModelPlannerInput, 'stack' | 'app' | 'a
 export async function runModelPlanner(input: ModelPlannerInput): Promise<PlannerOutcome> {
   const { gate } = input;
   const results: GateCall[] = [];
-  const tools: ToolSet = {};
+  // No prototype: a name the model makes up ("constructor", "__proto__", "toString") is no tool here,
+  // so the SDK reports it as unknown and the gate refuses and records it like any other.
+  const tools: ToolSet = Object.create(null);
   for (const tool of await gate.listTools()) {
     tools[tool.name] = dynamicTool({
       description: tool.description,
@@ -99,6 +102,13 @@ export async function runModelPlanner(input: ModelPlannerInput): Promise<Planner
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
+/**
+ * The outcome and the answer from what the tools reported, never from the model's words alone: a
+ * change that went live is a success (a noop where the tool changed nothing; a failure when
+ * something failed after it: the CDN did not serve it, a later change failed, or the model did),
+ * whatever came before it (a refused or declined first try) and whatever the model writes. The answer starts with the tools' account; the model's
+ * own words follow as its words.
+ */
 function summarize(
   results: GateCall[],
   text: string,
@@ -109,38 +119,152 @@ function summarize(
     const found = results.filter((r) => r.record.tool === tool && r.ok).at(-1)?.structured;
     return found ? parseResult(tool, found) : null;
   };
-  const synced = last('run_sync');
-  const rolledBack = last('rollback');
-  const promoted = last('promote_release');
-  // A canary's start, promote or abort is a change too: the outcome and the agent's record name it.
-  const canary = last('promote_canary') ?? last('start_canary') ?? last('abort_canary');
-  const sync = rolledBack ?? promoted ?? canary ?? synced;
-  const cdn = last('invalidate_cdn');
-  const tag = last('create_deploy_tag');
   const status = last('get_status');
-  const declined = results.some((r) => r.declined);
-  const outcome: PlannerOutcome['outcome'] = failure
-    ? 'failed'
-    : declined
-      ? 'declined'
-      : sync
-        ? 'succeeded'
-        : dryRun && results.some((r) => r.record.status === 'skipped')
-          ? 'planned'
-          : results.some((r) => r.record.status === 'refused')
-            ? 'refused'
-            : 'answered';
-  const invalidationIds = cdn?.invalidationIds ?? rolledBack?.invalidationIds ?? promoted?.invalidationIds;
-  return {
-    outcome,
-    message: failure ? `The model failed: ${failure}` : text || '(the model gave no answer)',
-    ...(sync
-      ? { deployId: sync.deployId, commit: sync.commit, filesChanged: sync.copied + sync.pruned }
-      : {}),
-    ...(invalidationIds ? { invalidationIds } : {}),
-    ...(tag ? { tag: tag.name } : {}),
-    ...(status?.siteUrl ? { siteUrl: status.siteUrl } : {}),
-  };
+  const siteUrl = status?.siteUrl ? { siteUrl: status.siteUrl } : {};
+  const modelSays = text ? [`The model says: ${text}`] : [];
+
+  // The newest change that went live (for everyone, or for a canary's share).
+  const at = results.findLastIndex((r) => r.ok && r.structured !== null && CHANGE_TOOLS.has(r.record.tool));
+  const made = at === -1 ? null : (results[at] as GateCall);
+  if (made) {
+    const change = parseResult(made.record.tool as ChangeTool, made.structured) as ChangeView;
+    const after = results.slice(at + 1);
+    const cdn = after
+      .filter((r) => r.record.tool === 'invalidate_cdn' && r.ok)
+      .map((r) => parseResult('invalidate_cdn', r.structured))
+      .findLast((c) => c.deployId === change.deployId);
+    const tag = after
+      .filter((r) => r.record.tool === 'create_deploy_tag' && r.ok)
+      .map((r) => parseResult('create_deploy_tag', r.structured))
+      .at(-1);
+    const invalidationIds = cdn?.invalidationIds ?? change.invalidationIds;
+    const verification = cdn?.verification ?? change.verification ?? null;
+    const notServed = change.outcome === 'failed' || cdn?.outcome === 'failed';
+    // A change after it (the CDN's invalidation, the tag, another change) that ran and failed, and was
+    // not made good by a later call of the same tool.
+    const failedAfter = after.find(
+      (r, i) =>
+        r.record.status === 'error' &&
+        isToolName(r.record.tool) &&
+        TOOLS[r.record.tool].impact !== 'read' &&
+        !after.slice(i + 1).some((later) => later.record.tool === r.record.tool && later.ok),
+    );
+    const outcome: PlannerOutcome['outcome'] =
+      failure || notServed || failedAfter ? 'failed' : change.outcome === 'noop' ? 'noop' : 'succeeded';
+    const refused = results.filter((r) => r.record.status === 'refused');
+    const lines = [
+      describeChange(made.record.tool as ChangeTool, change),
+      made.record.tool === 'run_sync' && change.outcome !== 'noop' && !cdn
+        ? `The CDN was not invalidated for ${change.deployId}, and the deployment is not recorded as finished: invalidate_cdn was not called for it.`
+        : '',
+      invalidationIds ? `Invalidation: ${invalidationIds.join(', ') || 'none needed'}.` : '',
+      verification && !verification.ok ? `The CDN did not serve it: ${verification.detail}` : '',
+      notServed ? 'It is recorded as failed.' : '',
+      tag ? `Tag: ${tag.name}.` : '',
+      failedAfter ? `Then ${failedAfter.record.tool} failed: ${failedAfter.record.summary}` : '',
+      failure ? `The model failed: ${failure}` : '',
+      refused.length
+        ? `Refused or not approved along the way: ${refused.length} call(s) (${namesOf(refused)}).`
+        : '',
+      ...modelSays,
+    ];
+    return {
+      outcome,
+      message: lines.filter(Boolean).join('\n'),
+      deployId: change.deployId,
+      commit: change.commit,
+      ...(change.copied !== undefined ? { filesChanged: change.copied + (change.pruned ?? 0) } : {}),
+      ...(invalidationIds ? { invalidationIds } : {}),
+      ...(tag ? { tag: tag.name } : {}),
+      ...siteUrl,
+    };
+  }
+
+  // Nothing went live.
+  if (failure) return { outcome: 'failed', message: `The model failed: ${failure}`, ...siteUrl };
+  const declined = results.findLast((r) => r.declined);
+  if (declined) {
+    return {
+      outcome: 'declined',
+      message: [
+        `Nothing was changed: ${declined.record.tool} was not approved (${declined.record.summary})`,
+        ...modelSays,
+      ].join('\n'),
+      ...siteUrl,
+    };
+  }
+  if (dryRun && results.some((r) => r.record.status === 'skipped')) {
+    return { outcome: 'planned', message: text || '(the model gave no answer)', ...siteUrl };
+  }
+  const refused = results.filter((r) => r.record.status === 'refused');
+  if (refused.length) {
+    return {
+      outcome: 'refused',
+      message: [
+        `The gate refused ${refused.length} call(s) (${namesOf(refused)}); nothing was changed.`,
+        ...modelSays,
+      ].join('\n'),
+      ...siteUrl,
+    };
+  }
+  return { outcome: 'answered', message: text || '(the model gave no answer)', ...siteUrl };
+}
+
+/** The tools of some calls, each once, in the order first called. */
+const namesOf = (calls: GateCall[]): string => [...new Set(calls.map((c) => c.record.tool))].join(', ');
+
+/** The tools whose success puts a release live, for everyone or for a canary's share (or takes one off). */
+type ChangeTool =
+  | 'run_sync'
+  | 'rollback'
+  | 'promote_release'
+  | 'promote_canary'
+  | 'start_canary'
+  | 'abort_canary';
+const CHANGE_TOOLS = new Set<string>([
+  'run_sync',
+  'rollback',
+  'promote_release',
+  'promote_canary',
+  'start_canary',
+  'abort_canary',
+] satisfies ChangeTool[]);
+
+/** What every change tool reports (contract/tools.ts), as far as the answer needs it. */
+interface ChangeView {
+  deployId: string;
+  stack: string;
+  app: string;
+  commit: string;
+  outcome: string;
+  copied?: number;
+  pruned?: number;
+  percent?: number;
+  invalidationIds?: string[];
+  verification?: { ok: boolean; detail: string } | null;
+}
+
+/** One sentence for what a change tool reported it did. */
+function describeChange(tool: ChangeTool, c: ChangeView): string {
+  const release = `${c.app} ${shortSha(c.commit)}`;
+  const files = c.copied !== undefined ? ` (${c.copied} copied, ${c.pruned ?? 0} pruned)` : '';
+  if (c.outcome === 'noop') {
+    return `${release} was already live on ${c.stack} (${c.deployId}): ${tool} changed no release.`;
+  }
+  switch (tool) {
+    case 'run_sync':
+      return `Deployed ${release} on ${c.stack} as ${c.deployId}${files}.`;
+    case 'rollback':
+      return `Rolled back ${c.stack} to ${release} as ${c.deployId}${files}.`;
+    case 'promote_release':
+      return `Promoted ${release} on ${c.stack} as ${c.deployId}: live for everyone${files}.`;
+    case 'promote_canary':
+      return `Promoted the canary on ${c.stack}: ${release} is live for everyone as ${c.deployId}.`;
+    case 'start_canary':
+      return `Sent ${c.percent ?? '?'}% of visitors on ${c.stack} to ${release} (canary, ${c.deployId}); everyone else keeps the live release.`;
+    case 'abort_canary':
+      return `Aborted the canary of ${release} on ${c.stack}: everyone gets the live release again.`;
+  }
 }
 
 /** One sentence for a failed model call: the HTTP status and the API's message, and what to check. */

@@ -132,7 +132,13 @@ describe('model planner through the AI SDK against a local OpenAI-compatible dou
     expect(result.outcome).toBe('succeeded');
     expect(result.commit).toBe(e.repo.commits.dashboard2);
     expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-1$/);
-    expect(result.message).toBe(`Deployed and tagged ${result.tag}.`);
+    // The tools' account first, then the model's own words, as its words.
+    expect(result.message.split('\n')).toEqual([
+      `Deployed sophia-dashboard ${e.repo.commits.dashboard2.slice(0, 7)} on ${STACK} as ${result.deployId} (${result.filesChanged} copied, 0 pruned).`,
+      `Invalidation: ${result.invalidationIds?.join(', ')}.`,
+      `Tag: ${result.tag}.`,
+      `The model says: Deployed and tagged ${result.tag}.`,
+    ]);
     expect(await e.hostingIndex()).toContain('Sophia v2');
     expect((await e.repo.git(['tag', '-l'])).trim()).toBe(result.tag);
     expect(asked.map((a) => a.action)).toEqual(['deploy']);
