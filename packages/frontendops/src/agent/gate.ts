@@ -655,6 +655,7 @@ const ACTION_OF: Record<string, ApprovalAction> = {
   run_sync: 'deploy',
   rollback: 'rollback',
   start_canary: 'canary',
+  promote_release: 'promote',
   promote_canary: 'promote',
   abort_canary: 'abort',
 };

@@ -112,10 +112,10 @@ export function namedChange(intent: Intent, appPath?: string, text = ''): NamedC
 
 /** The one kind of change `--yes` approves for this request: the one its words name. */
 export function approvableActions(intent: Intent): ApprovalAction[] {
-  // A promote is a deploy (of a release, for everyone, lifting the pin): the same approval; a
-  // canary's promote is its own approval action.
+  // A promote (a release's or the canary's: live for everyone, the pin lifted) is its own approval
+  // action: an approval of a deploy does not cover it.
   if (intent.kind === 'deploy') return ['deploy'];
-  if (intent.kind === 'promote') return ['deploy', 'promote'];
+  if (intent.kind === 'promote') return ['promote'];
   if (intent.kind === 'rollback') return ['rollback'];
   if (intent.kind === 'canary') return ['canary'];
   if (intent.kind === 'abort-canary') return ['abort'];

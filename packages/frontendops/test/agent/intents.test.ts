@@ -330,7 +330,7 @@ describe('the tools a request may use, decided by its words', () => {
     expect(approvableActions(parseRequest('roll back prod'))).toEqual(['rollback']);
     expect(approvableActions(parseRequest("what's live?"))).toEqual([]);
     // A promote is a deploy for everyone: --yes approves it as a deploy; pin and unpin change no file.
-    expect(approvableActions(parseRequest('promote the latest'))).toEqual(['deploy', 'promote']);
+    expect(approvableActions(parseRequest('promote the latest'))).toEqual(['promote']);
     expect(approvableActions(parseRequest('deploy to 10% first'))).toEqual(['canary']);
     expect(approvableActions(parseRequest('abort the canary'))).toEqual(['abort']);
     // A preview changes nothing visitors get: nothing to approve.

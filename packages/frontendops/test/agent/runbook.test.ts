@@ -335,7 +335,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(await e.hostingIndex()).toContain('Sophia v3');
     expect(asked).toHaveLength(1);
     const plan = e.received.slice(before).find((r) => r.name === 'plan_deploy');
-    expect(asked[0]).toMatchObject({ action: 'deploy', deployId: result.deployId });
+    expect(asked[0]).toMatchObject({ action: 'promote', deployId: result.deployId });
     expect(asked[0]?.summary).toMatch(
       /^promote sophia-dashboard@[0-9a-f]{7} on dashboard-hosting-prod and clear the pin/,
     );
