@@ -3,6 +3,8 @@
  * INPUT_<NAME> environment variables, plus what GitHub Actions sets for every step (GITHUB_SHA,
  * GITHUB_REPOSITORY, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, …). Checked here, once.
  */
+import { COMMIT_REF, DEPLOY_ID, FULL_COMMIT } from '../engine/ids.ts';
+import { clip, escapeControlCharacters } from '../engine/text.ts';
 import { badInput } from '../errors.ts';
 
 export const COMMANDS = ['publish', 'deploy', 'promote', 'agent'] as const;
@@ -54,9 +56,19 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
     const value = env[`INPUT_${name}`]?.trim();
     return value ? value : null;
   };
+  // One-line values: a line break (or any control character) in them is a mistake, and printed in
+  // the job log it would start a line of its own, which the runner could read as a workflow command.
+  for (const name of ['command', 'stack', 'directory', 'commit', 'app', 'environment'] as const) {
+    const value = input(name.toUpperCase());
+    if (value !== null && /[\p{Cc}\u2028\u2029]/u.test(value)) {
+      throw badInput(
+        `The action's "${name}" input is ${shown(value)}: it contains a line break or another control character, and it is one value on one line. Check the workflow's "with: ${name}:" (a YAML block scalar such as "|" adds a line break).`,
+      );
+    }
+  }
   const command = (input('COMMAND') ?? 'deploy') as ActionCommand;
   if (!COMMANDS.includes(command)) {
-    throw badInput(`The action's "command" input is "${command}": expected ${COMMANDS.join(', ')}.`);
+    throw badInput(`The action's "command" input is ${shown(command)}: expected ${COMMANDS.join(', ')}.`);
   }
   const stack = input('STACK');
   if (!stack) {
@@ -70,13 +82,15 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
       'command: publish needs the "directory" input: the build to publish, e.g. apps/sophia-dashboard/dist.',
     );
   }
+  const commit = input('COMMIT');
+  if (commit !== null && command !== 'agent') checkCommit(command, commit);
   const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
   const repository = env.GITHUB_REPOSITORY ?? null;
   return {
     command,
     stack,
     directory,
-    commit: input('COMMIT'),
+    commit,
     message: input('MESSAGE'),
     request: input('REQUEST') ?? 'Deploy the latest dashboard.',
     app: input('APP'),
@@ -93,3 +107,32 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
     summaryFile: env.GITHUB_STEP_SUMMARY ?? null,
   };
 }
+
+/**
+ * The commit input is a commit sha (publish: the full one), or for promote a deploy id: never a
+ * branch, a tag or anything that could be read as an option of the command it is passed to. (The
+ * agent takes no commit: it finds the release from the request's words.)
+ */
+function checkCommit(command: ActionCommand, commit: string): void {
+  const ok =
+    command === 'publish'
+      ? FULL_COMMIT.test(commit)
+      : COMMIT_REF.test(commit) || (command === 'promote' && DEPLOY_ID.test(commit));
+  if (ok) return;
+  const expected =
+    command === 'publish'
+      ? "the full commit sha the build was made from (40 lower-case hex characters, as git rev-parse HEAD prints it); leave it empty for the workflow's commit (GITHUB_SHA)"
+      : `a commit sha (7 to 64 lower-case hex characters, e.g. 3f2c1a9)${command === 'promote' ? ' or a deploy id from the history (e.g. 3f2c1a9-0123456789)' : ''}; leave it empty for the latest published build`;
+  throw badInput(
+    `The action's "commit" input is ${shown(commit)}: expected ${expected}. A branch or tag name is not taken: pass the commit it points at.`,
+  );
+}
+
+/** An input's value in a message: quoted, clipped, every control character (newlines too) escaped. */
+export const shown = (value: string): string =>
+  `"${escapeControlCharacters(
+    (value.length > 80 ? `${clip(value, 80)}…` : value)
+      .replace(/\r/g, '\\r')
+      .replace(/\n/g, '\\n')
+      .replace(/\t/g, '\\t'),
+  )}"`;

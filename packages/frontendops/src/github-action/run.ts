@@ -14,17 +14,44 @@ import { FULL_COMMIT } from '../engine/ids.ts';
 import { escapeControlCharacters } from '../engine/text.ts';
 import { type DeploymentReporter, startDeployment } from './deployment.ts';
 import { type ActionInputs, readActionInputs } from './inputs.ts';
+import {
+  commandLineText,
+  commandSafeOutput,
+  withoutWorkflowCommands,
+  workflowCommandData,
+} from './workflow-commands.ts';
 
 export interface ActionOutcome {
   exitCode: number;
   outputs: Record<string, string>;
 }
 
-/** `runCli`: the CLI that runs the step's command (passed in: the CLI is what calls this). */
+/**
+ * `runCli`: the CLI that runs the step's command (passed in: the CLI is what calls this). Everything
+ * printed on the way, the command's own output included, is log text, never a workflow command
+ * (workflow-commands.ts); the only commands are the action's own ::warning and ::error annotations.
+ */
 export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promise<ActionOutcome> {
+  const stderr = commandSafeOutput(io.stderr);
+  try {
+    return await run({ ...io, stderr }, runCli);
+  } catch (error) {
+    // Reported by the CLI's error handler (on the step's stderr): a message naming an input stays text.
+    if (error instanceof Error) error.message = withoutWorkflowCommands(error.message);
+    throw error;
+  } finally {
+    stderr.flush();
+  }
+}
+
+async function run(io: CliIo & { stderr: { flush(): void } }, runCli: CliContext['runCli']) {
   const inputs = readActionInputs(io.env);
   const argv = commandLine(inputs);
-  io.stderr.write(`frontendops ${argv.map(quote).join(' ')}\n`);
+  io.stderr.write(`frontendops ${commandLineText(argv)}\n`);
+  const annotate = (line: string) => {
+    io.stderr.flush();
+    io.stdout.write(`${line}\n`);
+  };
 
   const reportsDeployment = inputs.command !== 'publish' && inputs.github.token && inputs.github.repository;
   let deployment: DeploymentReporter | null = null;
@@ -37,7 +64,7 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
       environment: inputs.environment,
       description: `FrontendOps ${inputs.command} to ${inputs.stack}`,
       logUrl: inputs.github.runUrl,
-      warn: (message) => io.stdout.write(`::warning title=FrontendOps::${escapeWorkflowCommand(message)}\n`),
+      warn: (message) => annotate(`::warning title=FrontendOps::${workflowCommandData(message)}`),
     });
     await deployment?.status('in_progress', { description: `${inputs.command} to ${inputs.stack}` });
   }
@@ -49,6 +76,7 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
     env: { ...io.env, ...(inputs.github.token ? { GITHUB_TOKEN: inputs.github.token } : {}) },
     stdout: { write: (chunk: string) => (json += chunk) },
   });
+  io.stderr.flush();
   const result = parseResult(json);
   const outputs = outputsOf(inputs, result);
   const failed = code !== 0;
@@ -62,36 +90,40 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
   if (inputs.summaryFile)
     await appendFile(inputs.summaryFile, summaryMarkdown(inputs, outputs, result, code));
   if (failed)
-    io.stdout.write(
-      `::error title=FrontendOps ${inputs.command} failed::${escapeWorkflowCommand(error ?? `exit code ${code}`)}\n`,
+    annotate(
+      `::error title=FrontendOps ${inputs.command} failed::${workflowCommandData(error ?? `exit code ${code}`)}`,
     );
   return { exitCode: code, outputs };
 }
 
-/** The CLI command the inputs ask for; always --json (parsed here), --yes where a person's approval applies. */
+/**
+ * The CLI command the inputs ask for; always --json (parsed here), --yes where a person's approval
+ * applies. Option values are written --name=value and operands (the build directory, the release,
+ * the request) come after "--": no input, whatever it starts with, is read as an option (-C <dir>,
+ * --dry-run, …) by the CLI or by the command.
+ */
 export function commandLine(inputs: ActionInputs): string[] {
   const common = [
-    '--stack',
-    inputs.stack,
+    `--stack=${inputs.stack}`,
     '--json',
-    ...(inputs.app ? ['--app', inputs.app] : []),
-    ...(inputs.message ? ['--message', inputs.message] : []),
+    ...(inputs.app ? [`--app=${inputs.app}`] : []),
+    ...(inputs.message ? [`--message=${inputs.message}`] : []),
   ];
   switch (inputs.command) {
     case 'publish':
       return [
         'publish',
-        inputs.directory as string,
-        '--commit',
-        inputs.commit ?? inputs.github.sha ?? '',
+        `--commit=${inputs.commit ?? inputs.github.sha ?? ''}`,
         ...common,
+        '--',
+        inputs.directory as string,
       ];
     case 'deploy':
-      return ['deploy', ...(inputs.commit ? ['--commit', inputs.commit] : []), '--yes', ...common];
+      return ['deploy', ...(inputs.commit ? [`--commit=${inputs.commit}`] : []), '--yes', ...common];
     case 'promote':
-      return ['promote', ...(inputs.commit ? [inputs.commit] : []), '--yes', ...common];
+      return ['promote', '--yes', ...common, ...(inputs.commit ? ['--', inputs.commit] : [])];
     case 'agent':
-      return ['agent', inputs.request, '--yes', '--stack', inputs.stack, '--json'];
+      return ['agent', '--yes', `--stack=${inputs.stack}`, '--json', '--', inputs.request];
   }
 }
 
@@ -184,9 +216,3 @@ function invalidationOf(result: CliResult): string {
   if (ids.length === 0) return '';
   return `${ids.join(', ')}${paths.length ? ` (${paths.length} path${paths.length === 1 ? '' : 's'})` : ''}`;
 }
-
-/** Workflow commands end at a newline; %, \r and \n are escaped as GitHub documents. */
-const escapeWorkflowCommand = (value: string) =>
-  value.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-
-const quote = (arg: string) => (/^[\w./:@=-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);

@@ -167,7 +167,7 @@ describe('frontendops action', () => {
     const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_MESSAGE: 'release train 7' });
     expect(ran.code, ran.stderr).toBe(0);
     expect(ran.stderr).toMatch(
-      /^frontendops deploy --yes --stack dashboard-hosting-prod --json --message 'release train 7'$/m,
+      /^frontendops deploy --yes --stack=dashboard-hosting-prod --json --message='release train 7'$/m,
     );
     const out = await outputs();
     expect(out).toMatchObject({
@@ -259,6 +259,79 @@ describe('frontendops action', () => {
     expect(ran.stdout).toMatch(
       /^::warning title=FrontendOps::Could not create a GitHub Deployment \(HTTP 403: Resource not accessible by integration\).*deployments: write/m,
     );
+    expect(ran.code, ran.stderr).toBe(0);
+  });
+});
+
+/**
+ * Every line the runner reads from the step (stdout and stderr; it splits at CR, LF and CRLF) that is
+ * a workflow command: `::name …::` after leading whitespace, or the older `##[name …]` anywhere in a
+ * line. Only the action's own annotations may be there.
+ */
+function workflowCommands(ran: { stdout: string; stderr: string }): string[] {
+  const lines = `${ran.stdout}\n${ran.stderr}`.split(/\r\n|\r|\n/);
+  return lines.filter((line) => /^\s*::/.test(line) || line.includes('##['));
+}
+const ours = /^::(?:error title=FrontendOps \w+ failed|warning title=FrontendOps)::/;
+
+describe('frontendops action: text from the inputs never becomes a workflow command', () => {
+  it('a message with newlines and workflow commands is shown escaped, on one line', async () => {
+    const ran = await action({
+      INPUT_COMMAND: 'deploy',
+      INPUT_MESSAGE:
+        'fix\n::set-output name=site-url::https://evil.example\n::stop-commands::x\n  ::error::indented\nsee ##[set-output name=tag]evil',
+    });
+    expect(workflowCommands(ran).filter((line) => !ours.test(line))).toEqual([]);
+    expect(ran.stderr).toContain(
+      "--message=$'fix\\n::set-output name=site-url::https://evil.example\\n::stop-commands::x\\n",
+    );
+    expect((await outputs())['site-url']).not.toContain('evil');
+  });
+
+  it('a stack, command or app input with a line break is refused: exit 2, the value escaped, nothing run', async () => {
+    const before = github.deployments.length;
+    const cases: Array<Record<string, string>> = [
+      { INPUT_STACK: 'prod\n::error::injected' },
+      { INPUT_COMMAND: 'destroy\n::error::injected' },
+      { INPUT_COMMAND: 'deploy', INPUT_APP: 'web\r::error::injected' },
+    ];
+    for (const inputs of cases) {
+      const ran = await action(inputs);
+      expect(ran.code, ran.stderr).toBe(2);
+      expect(workflowCommands(ran), JSON.stringify(inputs)).toEqual([]);
+      expect(ran.stderr).toMatch(/^error: The action's "(stack|command|app)" input /m);
+      expect(ran.stderr).toMatch(/::error::injected/);
+    }
+    expect(github.deployments.length).toBe(before);
+  });
+
+  it('an error the CLI reports about an input cannot start a workflow command', async () => {
+    const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_STACK: 'nope##[error]injected' });
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toMatch(/nope/);
+    expect(workflowCommands(ran).filter((line) => !ours.test(line))).toEqual([]);
+  });
+});
+
+describe('frontendops action: no input is read as an option', () => {
+  it('a commit input that is no commit sha is refused (exit 2), before anything runs', async () => {
+    const before = github.deployments.length;
+    for (const commit of ['-C/tmp/evil', '--dry-run', 'main; rm -rf', 'HEAD']) {
+      const ran = await action({ INPUT_COMMAND: 'promote', INPUT_COMMIT: commit });
+      expect(ran.code, ran.stderr).toBe(2);
+      expect(ran.stderr).toMatch(
+        /^error: The action's "commit" input is ".*": expected a commit sha \(7 to 64 lower-case hex characters/m,
+      );
+      expect(ran.stderr).not.toMatch(/^frontendops promote/m);
+    }
+    expect(github.deployments.length).toBe(before);
+  });
+
+  it('promote takes the commit after "--"; a message or stack that starts with "-" stays a value', async () => {
+    const short = repo.commits.dashboard2.slice(0, 7);
+    const ran = await action({ INPUT_COMMAND: 'promote', INPUT_COMMIT: short, INPUT_MESSAGE: '-C/tmp/evil' });
+    expect(ran.stderr).toMatch(new RegExp(`^frontendops promote .* -- ${short}$`, 'm'));
+    expect(ran.stderr).not.toMatch(/is not a directory/);
     expect(ran.code, ran.stderr).toBe(0);
   });
 });
