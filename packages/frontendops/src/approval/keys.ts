@@ -14,9 +14,10 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import canonicalize from 'canonicalize';
 import { APPROVER_PUBLIC_KEY } from '../engine/ids.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
@@ -33,39 +34,91 @@ export function approverKeyPath(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Creates a key pair at `path` (never overwriting one) and returns the public key for the config. */
 export async function createApproverKey(path: string, passphrase: string | undefined): Promise<string> {
+  const existing = await stat(path).catch(() => null);
+  if (existing?.isDirectory()) {
+    throw badInput(
+      `${path} is a directory: --key names the key file to create, e.g. --key ${join(path, 'approver-key.pem')}. Nothing was created.`,
+    );
+  }
+  if (existing) throw alreadyExists(path);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({
     type: 'pkcs8',
     format: 'pem',
     ...(passphrase ? { cipher: 'aes-256-cbc', passphrase } : {}),
   });
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await makeDirectories(dirname(resolve(path)));
   try {
     await writeFile(path, pem, { flag: 'wx', mode: 0o600 });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw badInput(
-        `An approver key already exists at ${path}; it was left as it is. Print its public key with \`frontendops approver show\`, or pass --key <file> to create another.`,
-      );
-    }
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw alreadyExists(path);
+    throw badInput(
+      `Cannot create the approver key ${path} (${code ?? (error as Error).message}). Pass --key <file> in a directory you can write.`,
+    );
   }
   await chmod(path, 0o600);
   return encodePublicKey(publicKey);
 }
 
-/** Loads the private key; a wrong or missing passphrase is a clear error, not a crypto trace. */
-export async function loadApproverKey(path: string, passphrase: string | undefined): Promise<KeyObject> {
-  let pem: string;
-  try {
-    pem = await readFile(path, 'utf8');
-  } catch {
-    throw badInput(
-      `No approver key at ${path}. Create one with \`frontendops approver init\` and add its public key to the stack's "approval.approvers" in frontendops.config.json.`,
-    );
+const alreadyExists = (path: string) =>
+  badInput(
+    `An approver key already exists at ${path}; it was left as it is. Print its public key with \`frontendops approver show\`, or pass --key <file> to create another.`,
+  );
+
+/**
+ * `mkdir -p` for the key's directory, each new directory owner-only. One level at a time: Node 20's
+ * recursive mkdir loops forever where a directory cannot be made and its parent exists (/proc/x).
+ */
+async function makeDirectories(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    const info = await stat(at).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+      throw badInput(
+        `Cannot use ${at} for the approver key (${error.code ?? error.message}). Pass --key <file> in a directory you can write.`,
+      );
+    });
+    if (info) {
+      if (!info.isDirectory()) {
+        throw badInput(
+          `${at} is not a directory, so the approver key cannot go under it. Pass --key <file> in a directory. Nothing was created.`,
+        );
+      }
+      break;
+    }
+    missing.unshift(at);
+    if (dirname(at) === at) break;
   }
+  for (const at of missing) {
+    await mkdir(at, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return;
+      throw badInput(
+        `Cannot create the directory ${at} for the approver key (${error.code ?? error.message}). Pass --key <file> in a directory you can write.`,
+      );
+    });
+  }
+}
+
+/**
+ * Loads the private key; a wrong or missing passphrase is a clear error, not a crypto trace. As ssh,
+ * a key file that others than its owner may read (group or other permission bits, POSIX) is not
+ * used: whoever can read it can approve as its person. The passphrase, when given as a function, is
+ * asked for only once the file is found to be a private, encrypted key.
+ */
+export async function loadApproverKey(
+  path: string,
+  passphrase: string | undefined | (() => Promise<string | undefined>),
+): Promise<KeyObject> {
+  const pem = await readKeyFile(path);
+  const secret =
+    typeof passphrase === 'function'
+      ? pem.includes('ENCRYPTED')
+        ? await passphrase()
+        : undefined
+      : passphrase;
   try {
-    const key = createPrivateKey({ key: pem, format: 'pem', ...(passphrase ? { passphrase } : {}) });
+    const key = createPrivateKey({ key: pem, format: 'pem', ...(secret ? { passphrase: secret } : {}) });
     if (key.asymmetricKeyType !== 'ed25519') throw new Error('not ed25519');
     return key;
   } catch {
@@ -74,6 +127,36 @@ export async function loadApproverKey(path: string, passphrase: string | undefin
         ? `The approver key at ${path} is protected by a passphrase, and the one given does not open it. Type it again, or set ${PASSPHRASE_ENV}.`
         : `${path} is not an Ed25519 approver key. Create one with \`frontendops approver init --key <file>\`.`,
     );
+  }
+}
+
+/** The key file's text, once it is known to be a file only its owner can read (checked on the open file). */
+async function readKeyFile(path: string): Promise<string> {
+  const missing = () =>
+    badInput(
+      `No approver key at ${path}. Create one with \`frontendops approver init\` and add its public key to the stack's "approval.approvers" in frontendops.config.json.`,
+    );
+  // Not blocking on a FIFO (a pipe would wait for a writer): a key is a regular file.
+  const file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch(() => {
+    throw missing();
+  });
+  try {
+    const info = await file.stat();
+    if (info.isDirectory()) {
+      throw badInput(
+        `${path} is a directory, not an approver key. Pass the key file itself: --key <file> (default: $${KEY_ENV}, else ~/.config/frontendops/approver-key.pem).`,
+      );
+    }
+    if (!info.isFile()) throw missing();
+    if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
+      const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+      throw badInput(
+        `The approver key at ${path} can be read by others than you (mode ${mode}): a private key must be yours alone, since whoever reads it can approve as you. It was not used. Run \`chmod 600 ${path}\` and try again; if others may have read it, create a new key (frontendops approver init) and replace its public key in frontendops.config.json.`,
+      );
+    }
+    return await file.readFile('utf8');
+  } finally {
+    await file.close();
   }
 }
 

@@ -3,18 +3,46 @@
  * made, after seeing its plan, by signing it with their approver key (see ../approve-deploy.ts).
  * `frontendops approver init|show`: creates and shows that key.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { APPROVER_NAME } from '../../engine/ids.ts';
+import type { ApprovalAction } from '../../ports.ts';
 import { type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { type CliIo, printable, say } from '../io.ts';
 
-/** Which tool carries out each kind of change (what the agent calls again once approved). */
-const TOOL_OF = {
-  deploy: 'run_sync',
-  rollback: 'rollback',
-  canary: 'start_canary',
-  promote: 'promote_canary',
-  abort: 'abort_canary',
-} as const;
+/**
+ * The infra server's tool that carries out an approved change (src/mcp/infra/): what the agent calls
+ * again once it is approved. A promote is a release's (promote_release, whose request names the
+ * release, `to`) or the running canary's (promote_canary).
+ */
+export function toolOfApproved(request: { action: ApprovalAction; to?: string | undefined }): string {
+  switch (request.action) {
+    case 'deploy':
+      return 'run_sync';
+    case 'rollback':
+      return 'rollback';
+    case 'canary':
+      return 'start_canary';
+    case 'promote':
+      return request.to ? 'promote_release' : 'promote_canary';
+    case 'abort':
+      return 'abort_canary';
+  }
+}
+
+/** An approver's name as the configuration lists it (its "approval.approvers" keys: APPROVER_NAME). */
+async function checkApproverName(name: string): Promise<void> {
+  if (APPROVER_NAME.test(name)) return;
+  const [{ badInput }, { clip, escapeControlCharacters }] = await Promise.all([
+    import('../../errors.ts'),
+    import('../../engine/text.ts'),
+  ]);
+  const shown = JSON.stringify(name.length > 70 ? `${clip(name, 70)}…` : name);
+  throw badInput(
+    `Invalid --name ${escapeControlCharacters(shown)}: the configuration lists an approver by a name of 1 to 64 letters, digits, spaces and . _ @ ' - that starts with a letter or digit, so it would refuse this one. ` +
+      'Pass your name as people know it, e.g. --name "Ada Lovelace". Nothing was created.',
+  );
+}
 
 interface ApproveFlags {
   stack?: string;
@@ -56,19 +84,18 @@ export function register(program: Command, ctx: CliContext): void {
           `--action must be one of ${APPROVAL_ACTIONS.join(', ')}, not "${flags.action.slice(0, 40)}".`,
         );
       }
-      const keyPath = flags.key ?? keys.approverKeyPath(ctx.io.env);
+      const keyPath = resolve(ctx.io.cwd, flags.key ?? keys.approverKeyPath(ctx.io.env));
       await withSite(ctx, flags.stack, async (site) => {
         const { statement, preview } = await approveRequest(site, {
           deployId,
           ...(action ? { action } : {}),
           request: cliRequest(ctx.io, `approve ${deployId.slice(0, 40)}`),
-          loadKey: async () =>
+          // The passphrase is asked for once the file is known to be a private, encrypted key.
+          loadKey: () =>
             keys.loadApproverKey(
               keyPath,
-              (await keys.isEncryptedKey(keyPath).catch(() => false))
-                ? (ctx.io.env[keys.PASSPHRASE_ENV] ??
-                    (await askHidden(ctx.io, `Passphrase for ${keyPath}: `)))
-                : undefined,
+              async () =>
+                ctx.io.env[keys.PASSPHRASE_ENV] ?? (await askHidden(ctx.io, `Passphrase for ${keyPath}: `)),
             ),
           confirm: async (shown, approver) => {
             const lines = [
@@ -88,7 +115,7 @@ export function register(program: Command, ctx: CliContext): void {
         say(
           ctx.io.stdout,
           `Approved by ${statement.approver}: ${preview.description} (deploy id ${statement.deployId}), once, until ${statement.expiresAt}. ` +
-            `The agent can now call ${TOOL_OF[statement.action]} again.`,
+            `Ask the agent again: its next ${toolOfApproved(preview.request)} call for this change goes through, once.`,
         );
       });
     });
@@ -103,8 +130,9 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--name <name>', 'your name, as the configuration will list you', 'your name')
     .action(async (flags: { key?: string; name: string }) => {
+      await checkApproverName(flags.name);
       const keys = await import('../../approval/keys.ts');
-      const path = flags.key ?? keys.approverKeyPath(ctx.io.env);
+      const path = resolve(ctx.io.cwd, flags.key ?? keys.approverKeyPath(ctx.io.env));
       const passphrase =
         ctx.io.env[keys.PASSPHRASE_ENV] ??
         (ctx.io.stdin.isTTY ? await askHidden(ctx.io, 'Passphrase to protect the key (empty: none): ') : '');
@@ -125,11 +153,12 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .action(async (flags: { key?: string }) => {
       const keys = await import('../../approval/keys.ts');
-      const path = flags.key ?? keys.approverKeyPath(ctx.io.env);
-      const passphrase = (await keys.isEncryptedKey(path).catch(() => false))
-        ? (ctx.io.env[keys.PASSPHRASE_ENV] ?? (await askHidden(ctx.io, `Passphrase for ${path}: `)))
-        : undefined;
-      say(ctx.io.stdout, keys.encodePublicKey(await keys.loadApproverKey(path, passphrase)));
+      const path = resolve(ctx.io.cwd, flags.key ?? keys.approverKeyPath(ctx.io.env));
+      const key = await keys.loadApproverKey(
+        path,
+        async () => ctx.io.env[keys.PASSPHRASE_ENV] ?? (await askHidden(ctx.io, `Passphrase for ${path}: `)),
+      );
+      say(ctx.io.stdout, keys.encodePublicKey(key));
     });
 }
 
