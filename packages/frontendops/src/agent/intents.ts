@@ -34,7 +34,8 @@ export type Intent =
   /** Atomic stacks: a signed, expiring link to look at a release (default: the latest) before it is live. */
   | { kind: 'preview'; ref: string | null }
   /** Keep the live release: deploys wait until a promote or unpin. */
-  | { kind: 'pin' }
+  /** `ref`: the release the words name, which must be the live one (null: whatever is live). */
+  | { kind: 'pin'; ref: string | null }
   | { kind: 'unpin' }
   /**
    * Words the table does not know (or that only say not to make a change: "don't roll back"): the
@@ -234,7 +235,7 @@ const RULES: Rule[] = [
   {
     names: 'pin',
     match: /\b(pin|freeze(\s+deploys?)?|lock\s+deploys?)\b/i,
-    build: () => ({ kind: 'pin' }),
+    build: (text) => withRef(text, (ref) => ({ kind: 'pin', ref })),
   },
   {
     names: 'invalidate',
@@ -311,7 +312,9 @@ export function describeIntent(intent: Intent): string {
         ? `a preview link of ${intent.ref}`
         : 'a preview link of the latest commit of the app';
     case 'pin':
-      return 'pin the live release (deploys wait for a promote or unpin)';
+      return intent.ref
+        ? `pin ${intent.ref}, if it is the live release (deploys wait for a promote or unpin)`
+        : 'pin the live release (deploys wait for a promote or unpin)';
     case 'unpin':
       return 'unpin (deploys go through again)';
     case 'refuse':
@@ -365,9 +368,20 @@ function readChange(words: string): Intent {
   if (CHANGES[intent.kind]) {
     const share = unreadableShare(words);
     if (share) return { kind: 'refuse', reason: share.refuse };
+    const when = intent.kind === 'preview' ? null : LATER.exec(words);
+    if (when) {
+      return {
+        kind: 'refuse',
+        reason: `The request says when ("${when[0]}"), and I make a change at once, when asked: I don't schedule changes, and I won't make this one now. Nothing was changed. Ask again when it is time (a CI schedule can ask for you).`,
+      };
+    }
   }
   return intent;
 }
+
+/** Words that put a change later ("deploy tomorrow", "roll back at 5pm"): a change is made now or not. */
+const LATER =
+  /\b(?:tomorrow|tonight|overnight|later(?:\s+today)?|next\s+(?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this\s+(?:evening|afternoon|weekend)|on\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|in\s+(?:an?|\d+)\s+(?:minutes?|hours?|days?)|at\s+(?:noon|midnight|\d{1,2}:\d{2}|\d{1,2}\s*(?:am|pm))|schedul(?:e|ed|ing))\b/i;
 
 /**
  * Where the words run on to another part ("deploy, then roll back"): punctuation (not the comma

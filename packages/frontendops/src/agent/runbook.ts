@@ -72,7 +72,7 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
       case 'preview':
         return await preview(ctx, intent.ref);
       case 'pin':
-        return await pin(ctx);
+        return await pin(ctx, intent.ref);
       case 'unpin':
         return await unpin(ctx);
       case 'refuse':
@@ -546,12 +546,25 @@ async function preview(ctx: RunbookContext, ref: string | null): Promise<Planner
   };
 }
 
-async function pin(ctx: RunbookContext): Promise<PlannerOutcome> {
+async function pin(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
+  // A release the words name is pinned only if it is the live one: the server checks `to`.
+  const named = ref ? await resolveCommit(ctx, ref) : null;
+  const args = { ...stackArg(ctx), ...(named ? { to: named.sha } : {}) };
+  const what = named ? `${shortSha(named.sha)}, if it is the live release` : 'the live release';
   if (ctx.dryRun) {
-    ctx.gate.skip('pin_release', stackArg(ctx), 'Dry run: would pin the live release.');
-    return { outcome: 'planned', message: `Would pin the live release of ${where(ctx)}.` };
+    ctx.gate.skip('pin_release', args, `Dry run: would pin ${what}.`);
+    return { outcome: 'planned', message: `Would pin ${what} of ${where(ctx)}.` };
   }
-  const result = await step(ctx, 'pin_release', stackArg(ctx));
+  const result = await step(ctx, 'pin_release', args).catch((error: unknown) => {
+    // The words named a release that is not live: their mistake, said in the agent's words.
+    if (named && error instanceof StepStopped && error.call.text.startsWith('CONFLICT: ')) {
+      const short = shortSha(named.sha);
+      throw new WordsRefused(
+        `${short} is not the live release of ${where(ctx)}, and a pin keeps what is live. Nothing was pinned. To go back to ${short} and keep it, say "roll back to ${short}" (a rollback pins).`,
+      );
+    }
+    throw error;
+  });
   const { pin: p } = result;
   return {
     outcome: result.created ? 'succeeded' : 'noop',

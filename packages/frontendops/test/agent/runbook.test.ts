@@ -354,6 +354,20 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('unpin')).outcome).toBe('noop');
   });
 
+  it('"pin <sha>" pins only that release, and only when it is the live one; another is refused, nothing pinned', async () => {
+    const status = await clients.infra.callTool({ name: 'get_status', arguments: {} });
+    const live = (status.structuredContent as { live: { commit: string } }).live.commit;
+    const other = [e.repo.commits.dashboard1, e.repo.commits.dashboard2].find((c) => c !== live) as string;
+    const refused = await run(`pin ${other.slice(0, 7)}`);
+    expect(refused.outcome).not.toBe('succeeded');
+    expect(refused.message).toMatch(/live/);
+    expect(await e.t.site.records.readPointer()).toMatchObject({ value: { commit: live } });
+    expect((await run('unpin')).outcome).toBe('noop');
+    const pinned = await run(`pin ${live.slice(0, 7)}`);
+    expect(pinned).toMatchObject({ outcome: 'succeeded', commit: live });
+    expect((await run('unpin')).outcome).toBe('succeeded');
+  });
+
   it('"roll back to <short sha>" goes back to that retained release; on a protected stack the approval names its plan', async () => {
     asked.length = 0;
     const short = e.repo.commits.dashboard2.slice(0, 7);
