@@ -35,7 +35,7 @@ export async function runChat(
 ): Promise<ChatReply> {
   const approvals: ApprovalAsked[] = [];
   let pending: ChatConfirm | null = null;
-  const approver: ApproveFn = async (request) => {
+  const approver: ApproveFn = async (request, { departs }) => {
     const bound = input.confirm !== null && request.deployId === input.confirm.deployId;
     approvals.push({ ...request, approved: bound });
     if (bound)
@@ -44,7 +44,10 @@ export async function runChat(
       pending = {
         action: request.action,
         stack: request.stack,
-        summary: request.summary,
+        // Where the agent's gate found the change is not the one the words name, the page says so.
+        summary: departs
+          ? `${request.summary}. Note: this is not the change the words name: ${departs}.`
+          : request.summary,
         deployId: request.deployId,
       };
     }
