@@ -118,20 +118,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
       auditHead,
     };
     if (!record) return { ...summary, outcome: 'synced' };
-    if (record.outcome === 'failed' && options.rollbackOnFailure !== false && plan.fromCommit) {
-      options.onEvent?.({
-        type: 'step',
-        step: 'rollback',
-        detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
-      });
-      const back = await deployLocked(site, {
-        ...options,
-        commit: plan.fromCommit,
-        app: plan.app,
-        kind: 'rollback',
-      });
-      return { ...summary, outcome: 'failed', rolledBackTo: back.deployId };
-    }
+    const rolledBackTo = await rollBackIfNotServed(site, plan, record, options);
+    if (rolledBackTo) return { ...summary, outcome: 'failed', rolledBackTo };
     return record.outcome === 'succeeded'
       ? { ...summary, ...(await settlePin(site, plan, options)) }
       : summary;
@@ -250,6 +238,32 @@ async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<D
   });
 }
 
+/**
+ * A deploy the CDN did not serve (recorded as failed) goes back to the release before it, under the
+ * lock the caller holds, unless rollbackOnFailure is false or nothing was live before. Returns the
+ * deploy id of the rollback, or null when there was none.
+ */
+async function rollBackIfNotServed(
+  site: Site,
+  plan: DeployPlan,
+  record: DeploymentRecord,
+  options: DeployOptions,
+): Promise<string | null> {
+  if (record.outcome !== 'failed' || options.rollbackOnFailure === false || !plan.fromCommit) return null;
+  options.onEvent?.({
+    type: 'step',
+    step: 'rollback',
+    detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
+  });
+  const back = await deployLocked(site, {
+    ...options,
+    commit: plan.fromCommit,
+    app: plan.app,
+    kind: 'rollback',
+  });
+  return back.deployId;
+}
+
 /** A deploy run while the caller already holds the lock (the automatic rollback). */
 async function deployLocked(site: Site, options: DeployOptions): Promise<DeploySummary> {
   const started = Date.now();
@@ -283,23 +297,13 @@ export async function finishSyncedDeploy(
     const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
       const { record, auditHead } = await finishDeploy(site, pending, { ...options, lock });
-      const { plan } = pending;
-      if (record.outcome === 'failed' && options.rollbackOnFailure !== false && plan.fromCommit) {
-        options.onEvent?.({
-          type: 'step',
-          step: 'rollback',
-          detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
-        });
-        const back = await deployLocked(site, {
-          ...options,
-          lock,
-          commit: plan.fromCommit,
-          app: plan.app,
-          kind: 'rollback',
-        });
-        return { record, auditHead, rolledBackTo: back.deployId };
-      }
-      return { record, auditHead };
+      const rolledBackTo = await rollBackIfNotServed(site, pending.plan, record, {
+        ...options,
+        lock,
+        app: pending.plan.app,
+        commit: pending.plan.commit,
+      });
+      return { record, auditHead, ...(rolledBackTo ? { rolledBackTo } : {}) };
     }
     const record = await site.records.readRecord(deployId);
     if (record) return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
