@@ -650,16 +650,9 @@ function describeCall(name: ToolName, args: Record<string, unknown>, stack: stri
 /** The changes that put a deployment live for everyone: each gets its deploy tag. */
 const TAGGED_CHANGES = new Set<string>(['run_sync', 'rollback', 'promote_release', 'promote_canary']);
 
-/** The kind of change a destructive tool makes: what an approval must name. */
-const ACTION_OF: Record<string, ApprovalAction> = {
-  run_sync: 'deploy',
-  rollback: 'rollback',
-  start_canary: 'canary',
-  promote_release: 'promote',
-  promote_canary: 'promote',
-  abort_canary: 'abort',
-};
-const actionOf = (tool: string): ApprovalAction => ACTION_OF[tool] ?? 'deploy';
+/** The kind of change a destructive tool makes: what an approval must name (the contract's). */
+const actionOf = (tool: string): ApprovalAction =>
+  (isToolName(tool) ? TOOLS[tool].approval : undefined) ?? 'deploy';
 
 function textOf(result: CallToolResult): string {
   return (result.content ?? [])

@@ -221,14 +221,12 @@ type ChangeTool =
   | 'promote_canary'
   | 'start_canary'
   | 'abort_canary';
-const CHANGE_TOOLS = new Set<string>([
-  'run_sync',
-  'rollback',
-  'promote_release',
-  'promote_canary',
-  'start_canary',
-  'abort_canary',
-] satisfies ChangeTool[]);
+/** The contract's destructive tools: those ChangeTool names (a test holds the two equal). */
+export const CHANGE_TOOLS: ReadonlySet<string> = new Set(
+  Object.values(TOOLS)
+    .filter((tool) => tool.impact === 'destructive')
+    .map((tool) => tool.name),
+);
 
 /** What every change tool reports (contract/tools.ts), as far as the answer needs it. */
 interface ChangeView {

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { CANARY_SHARE_RULE } from '../engine/canary-share.ts';
+import type { ApprovalAction } from '../ports.ts';
 import { historyPage, pinView, planView, statusView } from '../read/views.ts';
 import {
   appName,
@@ -39,6 +40,11 @@ export interface ToolContract<I extends z.ZodObject = z.ZodObject, O extends z.Z
   stackScoped: boolean;
   /** Offered to planners; false for tools only the agent's own code calls (the audit entry). */
   offered: boolean;
+  /**
+   * The approval a change by this tool needs on a protected stack (destructive tools only): what the
+   * infra server asks for and the agent's gate and `--yes` name, read from here by both.
+   */
+  approval?: ApprovalAction;
   title: string;
   description: string;
   input: I;
@@ -171,6 +177,7 @@ export const TOOLS = {
     name: 'run_sync',
     server: 'infra',
     impact: 'destructive',
+    approval: 'deploy',
     idempotent: true,
     title: 'Step 2 of 3: run the sync by handle',
     description:
@@ -256,6 +263,7 @@ export const TOOLS = {
     name: 'rollback',
     server: 'infra',
     impact: 'destructive',
+    approval: 'rollback',
     idempotent: false,
     title: 'Roll back a stack to a retained release',
     description:
@@ -324,6 +332,7 @@ export const TOOLS = {
     name: 'promote_release',
     server: 'infra',
     impact: 'destructive',
+    approval: 'promote',
     idempotent: true,
     title: 'Promote a release: live for everyone, pin cleared',
     description:
@@ -348,6 +357,7 @@ export const TOOLS = {
     name: 'start_canary',
     server: 'infra',
     impact: 'destructive',
+    approval: 'canary',
     idempotent: true,
     title: 'Send a share of visitors to a build first (atomic stacks)',
     description:
@@ -371,6 +381,7 @@ export const TOOLS = {
     name: 'promote_canary',
     server: 'infra',
     impact: 'destructive',
+    approval: 'promote',
     idempotent: false,
     title: 'Make the canary live for everyone (atomic stacks)',
     description:
@@ -385,6 +396,7 @@ export const TOOLS = {
     name: 'abort_canary',
     server: 'infra',
     impact: 'destructive',
+    approval: 'abort',
     idempotent: false,
     title: 'End the canary: everyone back on the live release (atomic stacks)',
     description:
@@ -576,6 +588,13 @@ export type ToolArgs<N extends ToolName> = z.output<(typeof TOOLS)[N]['input']>;
 export type ToolOutput<N extends ToolName> = z.output<(typeof TOOLS)[N]['output']>;
 
 export const isToolName = (name: string): name is ToolName => Object.hasOwn(TOOLS, name);
+
+/** The approval a change by this tool needs on a protected stack; only destructive tools have one. */
+export function approvalOf(name: ToolName): ApprovalAction {
+  const action = TOOLS[name].approval;
+  if (!action) throw new Error(`${name} makes no change that needs an approval`);
+  return action;
+}
 
 export const toolsOf = (server: ServerName) =>
   (Object.values(TOOLS) as ToolContract[]).filter((t) => t.server === server);

@@ -13,7 +13,9 @@ import { type CliIo, printable, say } from '../io.ts';
 /**
  * The infra server's tool that carries out an approved change (src/mcp/infra/): what the agent calls
  * again once it is approved. A promote is a release's (promote_release, whose request names the
- * release, `to`) or the running canary's (promote_canary).
+ * release, `to`) or the running canary's (promote_canary). Each needs the action it answers, as the
+ * tool contract says (test/mcp/approval-actions.test.ts holds the two equal; the contract's schemas
+ * are not loaded here, in a command that starts fast).
  */
 export function toolOfApproved(request: { action: ApprovalAction; to?: string | undefined }): string {
   switch (request.action) {

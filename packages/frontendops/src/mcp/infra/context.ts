@@ -5,6 +5,7 @@
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { Config } from '../../config.ts';
 import { formatAuditHead } from '../../contract/audit-head.ts';
+import { approvalOf, type ToolName } from '../../contract/tools.ts';
 import { deployArtifact } from '../../deploy/deploy.ts';
 import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
@@ -191,8 +192,8 @@ export async function runApproved<S extends DeploySummary>(
   ctx: ServerContext,
   site: Site,
   spec: {
-    tool: ApprovalGateInput['tool'];
-    action: ApprovalGateInput['action'];
+    /** The tool making the change: the contract says which approval it needs. */
+    tool: ToolName;
     run: (options: ApprovedRunOptions) => Promise<S>;
     /** What the person is asked to approve; default: the plan in one sentence. */
     summary?: (planned: S) => string;
@@ -207,7 +208,7 @@ export async function runApproved<S extends DeploySummary>(
   const gate = planned.noop
     ? NOTHING_TO_APPROVE
     : await t.approve(ctx, site, {
-        action: spec.action,
+        action: approvalOf(spec.tool),
         deployId: planned.deployId,
         summary: spec.summary?.(planned) ?? describePlan(planned.plan),
         change: spec.change?.(planned) ?? { app: planned.app, commit: planned.commit },

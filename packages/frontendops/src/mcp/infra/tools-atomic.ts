@@ -7,7 +7,6 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import type { AtomicOptions, AtomicSummary } from '../../deploy/atomic-apply.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
-import type { ApprovalAction } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import { capitalise, changeResultOf, type InfraToolContext, runApproved } from './context.ts';
@@ -31,7 +30,6 @@ export function registerAtomicTools(t: InfraToolContext): void {
       const words = `send ${args.percent}% of visitors to ${app}@${shortSha(commit)}`;
       return change(t, ctx, site, {
         tool: 'start_canary',
-        action: 'canary',
         run,
         request: requestFor(args, ctx, words),
         change: { app, commit, weight: args.percent },
@@ -41,10 +39,8 @@ export function registerAtomicTools(t: InfraToolContext): void {
     secrecy.guard,
   );
 
-  for (const [tool, action] of [
-    ['promote_canary', 'promote'],
-    ['abort_canary', 'abort'],
-  ] as const) {
+  for (const tool of ['promote_canary', 'abort_canary'] as const) {
+    const promote = tool === 'promote_canary';
     registerContractTool(
       server,
       tool,
@@ -53,9 +49,8 @@ export function registerAtomicTools(t: InfraToolContext): void {
         const { promoteCanary, abortCanary } = await import('../../deploy/canary.ts');
         return change(t, ctx, site, {
           tool,
-          action,
-          run: action === 'promote' ? promoteCanary : abortCanary,
-          request: requestFor(args, ctx, action === 'promote' ? 'promote the canary' : 'abort the canary'),
+          run: promote ? promoteCanary : abortCanary,
+          request: requestFor(args, ctx, promote ? 'promote the canary' : 'abort the canary'),
           change: null,
           extra: () => ({}),
         });
@@ -107,7 +102,6 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
   site: Site,
   spec: {
     tool: N;
-    action: ApprovalAction;
     run: AtomicRun;
     request: ReturnType<InfraToolContext['requestFor']>;
     change: { app: string; commit: string; weight?: number } | null;
@@ -116,7 +110,6 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
 ) {
   const ran = await runApproved(t, ctx, site, {
     tool: spec.tool,
-    action: spec.action,
     run: (options) => spec.run(site, { request: spec.request, ...options }),
     ...(spec.change ? { change: () => spec.change as NonNullable<typeof spec.change> } : {}),
   });

@@ -69,9 +69,8 @@ export function registerPinTools(t: InfraToolContext): void {
       const pin = await readPin(site);
       const ran = await runApproved(t, ctx, site, {
         tool: 'promote_release',
-        // Its own approval: a promote also lifts the pin and may make an older release live, which
-        // an approval of a deploy (or a job allowed to deploy) does not cover.
-        action: 'promote',
+        // Its own approval (the contract's): a promote also lifts the pin and may make an older
+        // release live, which an approval of a deploy (or a job allowed to deploy) does not cover.
         run: (options) =>
           promoteRelease(site, { app: release.app, commit: release.commit, request, ...options }),
         summary: (planned) =>

@@ -16,7 +16,6 @@ export function registerRollbackTool(t: InfraToolContext): void {
       const to = args.to ? { to: args.to } : {};
       const ran = await runApproved(t, ctx, site, {
         tool: 'rollback',
-        action: 'rollback',
         run: (options) => rollbackRelease(site, { ...to, request, ...options }),
         change: (planned) => ({ app: planned.app, commit: planned.commit, ...to }),
       });

@@ -3,6 +3,7 @@
  * approval on protected stacks, refused when the plan went stale) → invalidate_cdn (invalidate,
  * verify, record).
  */
+import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
 import { deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
@@ -98,7 +99,7 @@ export function registerSyncTools(t: InfraToolContext): void {
       }
 
       const gate = await t.approve(ctx, site, {
-        action: 'deploy',
+        action: approvalOf('run_sync'),
         deployId: plan.deployId,
         summary: describePlan(plan),
         change: { app: claims.app, commit: claims.commit },
