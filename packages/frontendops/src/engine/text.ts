@@ -28,6 +28,10 @@ export const escapeControlCharacters = (text: string): string =>
     ),
   );
 
+/** The text on one line: CR, LF and tab written as \r, \n and \t, every other control character as \uXXXX. */
+export const escapeOnOneLine = (text: string): string =>
+  escapeControlCharacters(text.replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t'));
+
 /** The text with every control character replaced by a space. */
 export const withoutControlCharacters = (text: string): string =>
   text.replace(new RegExp(CONTROL.source, 'gu'), ' ');

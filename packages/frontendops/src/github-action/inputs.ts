@@ -4,7 +4,7 @@
  * GITHUB_REPOSITORY, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, …). Checked here, once.
  */
 import { COMMIT_REF, DEPLOY_ID, FULL_COMMIT } from '../engine/ids.ts';
-import { clip, escapeControlCharacters } from '../engine/text.ts';
+import { clip, escapeOnOneLine } from '../engine/text.ts';
 import { badInput } from '../errors.ts';
 
 export const COMMANDS = ['publish', 'deploy', 'promote', 'agent'] as const;
@@ -130,9 +130,4 @@ function checkCommit(command: ActionCommand, commit: string): void {
 
 /** An input's value in a message: quoted, clipped, every control character (newlines too) escaped. */
 export const shown = (value: string): string =>
-  `"${escapeControlCharacters(
-    (value.length > 80 ? `${clip(value, 80)}…` : value)
-      .replace(/\r/g, '\\r')
-      .replace(/\n/g, '\\n')
-      .replace(/\t/g, '\\t'),
-  )}"`;
+  `"${escapeOnOneLine(value.length > 80 ? `${clip(value, 80)}…` : value)}"`;

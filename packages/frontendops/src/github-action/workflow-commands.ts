@@ -7,7 +7,7 @@
  * of it may become a command. Only the action's own annotations are commands, written on purpose.
  */
 import type { Output } from '../cli/io.ts';
-import { escapeControlCharacters } from '../engine/text.ts';
+import { escapeControlCharacters, escapeOnOneLine } from '../engine/text.ts';
 
 /**
  * Whitespace the runner trims before looking for "::" (.NET Char.IsWhiteSpace: JavaScript's \s and
@@ -77,13 +77,6 @@ export const commandLineText = (argv: readonly string[]): string =>
 function shellQuote(arg: string): string {
   if (/^[\w./:@=+,-]+$/.test(arg)) return arg;
   if (!/[\p{Cc}\p{Cf}\u2028\u2029\ud800-\udfff]/u.test(arg)) return `'${arg.replace(/'/g, "'\\''")}'`;
-  const escaped = escapeControlCharacters(
-    arg
-      .replace(/\\/g, '\\\\')
-      .replace(/'/g, "\\'")
-      .replace(/\r/g, '\\r')
-      .replace(/\t/g, '\\t')
-      .replace(/\n/g, '\\n'),
-  );
+  const escaped = escapeOnOneLine(arg.replace(/\\/g, '\\\\').replace(/'/g, "\\'"));
   return `$'${escaped}'`;
 }
