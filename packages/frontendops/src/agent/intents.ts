@@ -182,7 +182,9 @@ const RULES: Rule[] = [
   {
     names: 'abort-canary',
     match:
-      /\b(abort|cancel|stop|end|kill|drop|call\s+off)\b[^.]*\bcanary\b|\bcanary\b[^.]*\b(abort(ed)?|cancel(led)?|stop(ped)?)\b/i,
+      // The verb must take the canary as its object ("end the running canary", "the canary looks bad,
+      // cancel it"): "end the session and show the canary" ends no canary.
+      /\b(abort|cancel|stop|end|kill|drop|call\s+off)\s+(?:(?:the|this|that|our|my|current|running|active|live|ongoing|\d+\s*%)\s+)*canary\b|\bcanary\b[^.]*\b(abort|cancel|stop|end|kill|drop|call\s+off)\s+it\b|\bcanary\b(?:\s+(?:is|was|has\s+been|should\s+be|must\s+be|to\s+be))?\s+(aborted|cancell?ed|stopped|ended|killed|dropped|called\s+off)\b/i,
     build: () => ({ kind: 'abort-canary' }),
   },
   // Before the plan ("preview" alone is a plan: "preview the deploy"); not when asking what would change.
@@ -258,7 +260,7 @@ const RULES: Rule[] = [
   {
     names: 'status',
     match:
-      /\b(status|live|running|deployed|pinned|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date)\b/i,
+      /\b(status|live|running|deployed|pinned|current(ly)?|which\s+(version|commit|release)|what\s+version|up\s+to\s+date|(show|how(?:'s|\s+is))\s+(me\s+|us\s+)?(the\s+|our\s+)?canary)\b/i,
     build: () => ({ kind: 'status' }),
   },
 ];
