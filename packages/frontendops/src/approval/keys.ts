@@ -154,6 +154,13 @@ async function readKeyFile(path: string): Promise<string> {
         `The approver key at ${path} can be read by others than you (mode ${mode}): a private key must be yours alone, since whoever reads it can approve as you. It was not used. Run \`chmod 600 ${path}\` and try again; if others may have read it, create a new key (frontendops approver init) and replace its public key in frontendops.config.json.`,
       );
     }
+    // As ssh: a key someone else owns could be replaced by them with one they hold (root may own it).
+    const me = process.getuid?.();
+    if (me !== undefined && info.uid !== me && info.uid !== 0) {
+      throw badInput(
+        `The approver key at ${path} belongs to another user (uid ${info.uid}; you are uid ${me}): whoever owns the file can replace the key. It was not used. Use a key of your own (frontendops approver init), or have the file given to you (chown).`,
+      );
+    }
     return await file.readFile('utf8');
   } finally {
     await file.close();

@@ -3,7 +3,7 @@
  * would reject, a directory or an impossible place for the key, a key file others can read (as ssh
  * refuses one). Each is one clear error, exit 2, and nothing is created or used.
  */
-import { chmod, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,24 @@ describe.skipIf(process.platform === 'win32')('a key file others can read is not
     expect(isFrontendOpsError(error, 'BAD_INPUT')).toBe(true);
     // Made private again, it is used.
     await chmod(key, 0o600);
+    const again = await cli(['approver', 'show', '--key', key], { env, cwd: dir });
+    expect(again.stdout.trim()).toBe(publicKey);
+  });
+
+  // Giving a file to another user takes root: where the suite runs as root (CI does), this runs.
+  it.skipIf(process.getuid?.() !== 0)('a key file another user owns is not used (as ssh)', async () => {
+    const key = join(dir, 'theirs.pem');
+    const publicKey = await createApproverKey(key, undefined);
+    await chown(key, 65534, 65534);
+    const show = await cli(['approver', 'show', '--key', key], { env, cwd: dir });
+    expect(show.code, show.stderr).toBe(2);
+    expect(show.stdout).toBe('');
+    expect(show.stderr).toMatch(
+      /^error: The approver key at .* belongs to another user \(uid 65534; you are uid 0\)/m,
+    );
+    expect(show.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    // Given back, it is used.
+    await chown(key, 0, 0);
     const again = await cli(['approver', 'show', '--key', key], { env, cwd: dir });
     expect(again.stdout.trim()).toBe(publicKey);
   });
