@@ -48,6 +48,17 @@ class WordsRefused extends Error {}
 const inputErrorOf = (call: GateCall): string | undefined =>
   call.record.status === 'error' ? /^(NOT_FOUND|BAD_INPUT): /.exec(call.text)?.[1] : undefined;
 
+/**
+ * A step the server refused for what it was asked (NOT_FOUND, BAD_INPUT: a commit with no published
+ * build, a release the stack never had) is the request's mistake: refused in the server's words (exit
+ * 2), not a failure. Anything else goes on as it was.
+ */
+function refuseInputError(error: unknown): never {
+  const code = error instanceof StepStopped ? inputErrorOf(error.call) : undefined;
+  if (!code || !(error instanceof StepStopped)) throw error;
+  throw new WordsRefused(`${error.call.text.slice(code.length + 2)} Nothing was changed.`);
+}
+
 export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<PlannerOutcome> {
   try {
     switch (intent.kind) {
@@ -119,7 +130,11 @@ export function pickYesterdaysRelease(deployments: readonly HistoryItem[], now: 
 
 async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
   const commit = await resolveCommit(ctx, ref);
-  const target = await step(ctx, 'get_deploy_target', { ...stackArg(ctx), app: ctx.app, commit: commit.sha });
+  const target = await step(ctx, 'get_deploy_target', {
+    ...stackArg(ctx),
+    app: ctx.app,
+    commit: commit.sha,
+  }).catch(refuseInputError);
   if (target.noop) {
     return {
       outcome: 'noop',
@@ -254,9 +269,12 @@ async function rollback(
     target = release.deployId;
   }
   // Name the release a person approves: "the previous release" is the one after the live one.
-  const destination = target
+  let destination: Pick<ReleaseView, 'app' | 'commit' | 'deployId'> | null = target
     ? (before.releases.find((r) => r.deployId === target || r.commit === target) ?? null)
     : (before.releases.find((r) => r.deployId !== live?.deployId && r.commit !== live?.commit) ?? null);
+  // On a protected stack a person is asked before the rollback runs: a release the stack never had
+  // is refused first, not put to them (the server looks in the same history).
+  if (target && !destination && before.protected) destination = await pastRelease(ctx, before.stack, target);
   const args = { ...stackArg(ctx), ...(target ? { to: target } : {}) };
   const approvalSummary = `roll back ${before.stack} from ${describeRelease(live)} to ${
     destination ? describeRelease(destination) : (target ?? 'the previous release')
@@ -275,10 +293,8 @@ async function rollback(
     ...(planned ? { deployId: planned.deployId } : {}),
   }).catch((error: unknown) => {
     // The release the words name is not one the stack can go back to: their mistake, said as the server says it.
-    const named = to.type === 'deploy' || to.type === 'commit';
-    const code = named && error instanceof StepStopped ? inputErrorOf(error.call) : undefined;
-    if (!code || !(error instanceof StepStopped)) throw error;
-    throw new WordsRefused(`${error.call.text.slice(code.length + 2)} Nothing was changed.`);
+    if (to.type === 'deploy' || to.type === 'commit') refuseInputError(error);
+    throw error;
   });
   const failed = notServed(result, `Rolled back ${result.stack} to ${shortSha(result.commit)}`);
   if (failed) return failed;
@@ -729,6 +745,32 @@ async function readSiteUrl(ctx: RunbookContext): Promise<string | undefined> {
 function verificationNote(v: { ok: boolean; detail: string } | null): string {
   if (!v) return '';
   return v.ok ? ' (the CDN serves the new release)' : ` (verification failed: ${v.detail})`;
+}
+
+/**
+ * The release a deploy id or commit names in the stack's recorded history (the newest 200, as the
+ * rollback tool looks); refused, saying what to do, when there is none.
+ */
+async function pastRelease(
+  ctx: RunbookContext,
+  stack: string,
+  target: string,
+): Promise<Pick<ReleaseView, 'app' | 'commit' | 'deployId'>> {
+  let before: string | undefined;
+  for (let page = 0; page < 2; page++) {
+    const found = await step(ctx, 'get_history', {
+      ...stackArg(ctx),
+      limit: 100,
+      ...(before ? { before } : {}),
+    });
+    const hit = found.deployments.find((d) => d.deployId === target || d.commit.startsWith(target));
+    if (hit) return hit;
+    if (!found.next) break;
+    before = found.next;
+  }
+  throw new WordsRefused(
+    `No deployment or commit "${target}" is known for ${stack}, so nobody was asked to approve it. Nothing was changed. "show the deploy history" lists the deploy ids and commits it can go back to.`,
+  );
 }
 
 const describeRelease = (release: Pick<ReleaseView, 'commit' | 'deployId'> | null): string =>

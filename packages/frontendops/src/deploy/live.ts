@@ -43,7 +43,7 @@ export async function requireManifest(site: Site, app: string, commit: string): 
   if (!manifest) {
     throw new FrontendOpsError(
       'NOT_FOUND',
-      `No artifact of ${app} is published for commit ${commit}. Publish the build first (frontendops publish <dir> --app ${app} --commit ${commit}), or pick a published commit.`,
+      `No build of ${app} is published for commit ${commit}. Publish it first (frontendops publish <dir> --app ${app} --commit ${commit}), or pick a published commit.`,
     );
   }
   if (manifest.app !== app || manifest.commit !== commit) {

@@ -273,13 +273,18 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(today.message).toMatch(/No release .* finished before today/);
   });
 
-  it('a deploy of a commit with no published build fails with the server’s reason, and is audited', async () => {
+  it('a deploy of a commit with no published build is refused in the server’s words (not a failure), and is audited', async () => {
+    const live = (await run('status')).deployId;
     const result = await run(`deploy ${e.repo.commits.infra}`);
-    expect(result.outcome).toBe('failed');
-    expect(result.message).toMatch(/get_deploy_target failed/);
+    expect(result.outcome, result.message).toBe('refused');
+    expect(result.message).toMatch(/^No build of sophia-dashboard is published for commit [0-9a-f]{40}\./);
+    expect(result.message).toMatch(/Publish it first .*Nothing was changed\.$/s);
+    expect(result.message).not.toMatch(/NOT_FOUND|failed/);
     expect(result.message).not.toContain(e.t.target.artifactsBucket);
+    expect(result.calls.at(-1)).toMatchObject({ tool: 'get_deploy_target', status: 'error' });
     const entry = (await auditOf()).at(-1);
-    expect(entry?.data).toMatchObject({ outcome: 'failed' });
+    expect(entry?.data).toMatchObject({ outcome: 'refused' });
+    expect((await run('status')).deployId).toBe(live);
   });
 
   it('a commit the words name that does not exist is refused (not a failure), saying what to do, and audited', async () => {
@@ -292,11 +297,16 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
       expect((await auditOf()).at(-1)?.data).toMatchObject({ outcome: 'refused' });
     }
     // A deploy id the stack never had: the rollback tool's NOT_FOUND, said as a refusal.
+    // On this protected stack, refused before anyone is asked to approve it, the rollback never called.
     const live = (await run('status')).deployId;
+    asked.length = 0;
     const gone = await run('roll back to abcdef0-0123456789');
     expect(gone.outcome, gone.message).toBe('refused');
-    expect(gone.message).toMatch(/abcdef0-0123456789[\s\S]*Nothing was changed\.$/);
+    expect(gone.message).toMatch(/abcdef0-0123456789[\s\S]*Nothing was changed\./);
+    expect(gone.message).toMatch(/nobody was asked to approve it.*"show the deploy history"/s);
     expect(gone.message).not.toMatch(/NOT_FOUND|failed/);
+    expect(asked).toEqual([]);
+    expect(gone.calls.map((c) => c.tool)).not.toContain('rollback');
     expect((await run('status')).deployId).toBe(live);
   });
 

@@ -275,9 +275,7 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     expect(pathStack.text).toMatch(/stack name/);
     const unpublished = await c.call('get_deploy_target', { commit: 'f'.repeat(40) });
     expect(unpublished.isError).toBe(true);
-    expect(unpublished.text).toMatch(
-      /NOT_FOUND: No artifact of sophia-dashboard is published for commit f{40}/,
-    );
+    expect(unpublished.text).toMatch(/NOT_FOUND: No build of sophia-dashboard is published for commit f{40}/);
     const badId = await c.call('invalidate_cdn', { deployId: 'x' });
     expect(badId.isError).toBe(true);
     expect(badId.text).toMatch(/deploy id as the infra server returns them/);
