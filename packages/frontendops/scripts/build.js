@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { retireOldChunks } from './retire-chunks.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const uiSources = join(root, 'src/console/ui');
@@ -137,10 +138,7 @@ async function bundleCli() {
     await writeIfChanged(file.path, Buffer.from(file.contents));
   }
   await writeIfChanged(join(outdir, 'THIRD-PARTY-LICENSES.txt'), await thirdPartyLicenses(result.metafile));
-  // Chunks of an older build (no CLI built now imports them); not another build's file being written.
-  for (const name of await readdir(outdir)) {
-    if (!keep.has(name) && !/\.\d+$/.test(name)) await rm(join(outdir, name), { force: true });
-  }
+  await retireOldChunks(outdir, keep);
 }
 
 /**
