@@ -727,6 +727,27 @@ async function verifyAuditOnce(
     }
   }
 
+  // After a broken entry nothing the chain says can be trusted: what the entries after the break
+  // record is not checked (each would only repeat the break as "changed" or "added around the
+  // chain", burying its cause), and said once, after it.
+  const afterBreak = new Set<string>();
+  if (entries.length < read.length) {
+    for (const item of read.slice(entries.length)) {
+      for (const name of Object.keys(item.entry?.objects ?? {})) afterBreak.add(name);
+    }
+  }
+  if (afterBreak.size > 0) {
+    const names = [...afterBreak].sort();
+    const shown = names.length > 6 ? [...names.slice(0, 5), `and ${names.length - 5} more`] : names;
+    const from = entries.length + 1;
+    problems.push({
+      kind: problems.find((p) => p.seq === from)?.kind ?? 'tampered',
+      seq: from,
+      reason: `from entry ${from} on the chain cannot be trusted, so the ${names.length === 1 ? 'state object' : `${names.length} state objects`} that ${from === read.length ? `entry ${from} records` : `entries ${from}–${read.length} record`} could not be checked (${shown.join(', ')}); they are checked again once the chain is whole`,
+    });
+  }
+  const untrusted = (name: string) => afterBreak.has(name);
+
   // 3. The state objects: each bound one must still be what its latest binding says.
   const bound = new Map<string, { digest: string; seq: number }>();
   for (const entry of entries) {
@@ -749,6 +770,7 @@ async function verifyAuditOnce(
     : '';
   let objectsOk = 0;
   for (const [name, { digest, seq }] of bound) {
+    if (untrusted(name)) continue;
     const current = await readJsonQuietly(store, `${prefix}${name}`);
     const stopped = name === PIN ? interruptedPinChange(entries, read.length, current) : null;
     if (stopped && stateOf(current) !== digest) {
@@ -806,7 +828,7 @@ async function verifyAuditOnce(
   const legacy = legacyRecords(entries);
   const records = (await store.list(`${prefix}deployments/`)).map((o) => o.key.slice(prefix.length));
   for (const name of records) {
-    if (bound.has(name) || legacy.has(name)) continue;
+    if (bound.has(name) || legacy.has(name) || untrusted(name)) continue;
     const interrupted = pendingId !== null && name === `deployments/${pendingId}.json`;
     problems.push({
       kind: interrupted ? 'unfinished' : 'tampered',
@@ -821,7 +843,7 @@ async function verifyAuditOnce(
     const deployId = index.key.slice(-'0123456-0123456789'.length);
     indexed.add(deployId);
     const name = `deployments/${deployId}.json`;
-    if (!bound.has(name) && !legacy.has(name) && !records.includes(name)) {
+    if (!bound.has(name) && !legacy.has(name) && !records.includes(name) && !untrusted(name)) {
       problems.push({
         kind: 'tampered',
         object: index.key.slice(prefix.length),
@@ -830,7 +852,8 @@ async function verifyAuditOnce(
     }
   }
   for (const [name, { digest, seq }] of bound) {
-    if (!name.startsWith('deployments/') || digest === ABSENT || !records.includes(name)) continue;
+    if (!name.startsWith('deployments/') || digest === ABSENT || !records.includes(name) || untrusted(name))
+      continue;
     const deployId = name.slice('deployments/'.length, -'.json'.length);
     if (indexed.has(deployId)) continue;
     problems.push({
@@ -840,7 +863,7 @@ async function verifyAuditOnce(
       reason: `${name}, bound by entry ${seq}, has no history index (history/<n>-${deployId}): it was deleted, so \`frontendops history\` and the console no longer list that deploy`,
     });
   }
-  if (!bound.has('pin.json') && (await store.head(`${prefix}pin.json`))) {
+  if (!bound.has('pin.json') && !untrusted('pin.json') && (await store.head(`${prefix}pin.json`))) {
     problems.push({
       kind: 'tampered',
       object: 'pin.json',
@@ -850,7 +873,7 @@ async function verifyAuditOnce(
   if (!hasLegacyAtomic(entries)) {
     const indexes = (await store.list(`${prefix}${RELEASE_INDEXES}`)).map((o) => o.key.slice(prefix.length));
     for (const name of [...(atomicState ? [ATOMIC_STATE] : []), ...indexes]) {
-      if (bound.has(name)) continue;
+      if (bound.has(name) || untrusted(name)) continue;
       problems.push({
         kind: atomicPending ? 'unfinished' : 'tampered',
         object: name,
@@ -859,7 +882,7 @@ async function verifyAuditOnce(
     }
   }
   const pointer = await store.head(`${prefix}live.json`);
-  if (pointer && !bound.has('live.json') && !hasLegacyDeploys(entries)) {
+  if (pointer && !bound.has('live.json') && !untrusted('live.json') && !hasLegacyDeploys(entries)) {
     problems.push({
       kind: pendingId ? 'unfinished' : 'tampered',
       object: 'live.json',

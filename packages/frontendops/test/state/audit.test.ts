@@ -299,6 +299,51 @@ describe('audit verify: every state object is under the chain', () => {
     await state().delete([`${prefix()}pin.json`]);
   });
 
+  it('one hand-edited entry is one finding, said first; what the entries after it record is said once, not as follow-on findings', async () => {
+    // Before, an entry edited by hand came with a line for every object the entries after it record
+    // ("added around the chain", "changed after entry 1"): five lines for one cause.
+    const entries = await readAudit(state(), prefix());
+    const edited = entries.findLast((e) => Object.keys(e.objects ?? {}).length > 0) as AuditEntry;
+    const name = `audit/${String(edited.seq).padStart(10, '0')}.json`;
+    await writeJson(name, { ...edited, at: '2020-01-01T00:00:00.000Z' });
+    const result = await verifyAudit(state(), prefix());
+    expect(result.problems).toHaveLength(2);
+    expect(result.problems[0]).toMatchObject({
+      kind: 'tampered',
+      seq: edited.seq,
+      reason: expect.stringMatching(/does not match its hash \(the entry was altered\)/),
+    });
+    const after = new Set(
+      entries.filter((e) => e.seq >= edited.seq).flatMap((e) => Object.keys(e.objects ?? {})),
+    );
+    expect(result.problems[1]).toMatchObject({ kind: 'tampered', seq: edited.seq });
+    const objects = after.size === 1 ? 'state object' : `${after.size} state objects`;
+    const span =
+      edited.seq === entries.length
+        ? `entry ${edited.seq} records`
+        : `entries ${edited.seq}–${entries.length} record`;
+    expect(result.problems[1]?.reason).toBe(
+      `from entry ${edited.seq} on the chain cannot be trusted, so the ${objects} that ${span} could not be checked (${[...after].sort().join(', ')}); they are checked again once the chain is whole`,
+    );
+
+    // What only the entries before the break record is still checked: a record edited there is found.
+    const before = new Set(
+      entries.filter((e) => e.seq < edited.seq).flatMap((e) => Object.keys(e.objects ?? {})),
+    );
+    const earlier = [...before].find((o) => o.startsWith('deployments/') && !after.has(o)) as string;
+    expect(earlier).toBeDefined();
+    await writeJson(earlier, { ...(await readJson<object>(earlier)), outcome: 'failed' });
+    expect((await verifyAudit(state(), prefix())).problems).toEqual([
+      result.problems[0],
+      result.problems[1],
+      expect.objectContaining({
+        kind: 'tampered',
+        object: earlier,
+        reason: expect.stringMatching(/changed after entry/),
+      }),
+    ]);
+  });
+
   it('tells an interrupted deploy (pointer moved, nothing recorded yet) from tampering, and the re-run settles it', async () => {
     const summary = await deployArtifact(t.site, {
       app: APP,
