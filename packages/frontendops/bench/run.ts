@@ -103,18 +103,34 @@ function normalise(argv: string[]): string[] {
   return ['--only', 'atomic', ...argv.slice(1).map((arg) => (arg === '--sizes' ? '--atomic-sizes' : arg))];
 }
 
-function readArgs(): Args {
+/** The options, or null after printing the usage (--help) or what was wrong with them (exit code 2). */
+function readArgs(): Args | null {
   const names = Object.keys(argsSchema.shape);
-  const { values } = parseArgs({
-    args: normalise(process.argv.slice(2)),
-    options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
-    strict: true,
-  });
+  const argv = normalise(process.argv.slice(2));
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(`Usage: ${USAGE}`);
+    return null;
+  }
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
+      strict: true,
+    }).values;
+  } catch (error) {
+    // Node's own words ("Unknown option '--x'", "Option '--runs <value>' argument missing"), no stack.
+    console.error(`Bad bench arguments: ${(error as Error).message}. Usage: ${USAGE}`);
+    process.exitCode = 2;
+    return null;
+  }
   const parsed = argsSchema.safeParse(values);
   if (!parsed.success) {
-    throw new Error(
+    console.error(
       `Bad bench arguments: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}. Usage: ${USAGE}`,
     );
+    process.exitCode = 2;
+    return null;
   }
   return parsed.data;
 }
@@ -142,6 +158,7 @@ interface Results {
 
 async function main(): Promise<void> {
   const args = readArgs();
+  if (!args) return;
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-bench-'));
   const results: Results = {
     at: new Date().toISOString(),
