@@ -197,7 +197,7 @@ const RULES: Rule[] = [
   {
     names: 'plan',
     match:
-      /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run)\b/i,
+      /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run|release\s+notes|change\s*log|what['’]?s\s+new)\b/i,
     build: (text) => withRef(text, (ref) => ({ kind: 'plan', ref })),
   },
   // Before rollback ("undo the pin") and deploy ("release the pin").
@@ -367,6 +367,8 @@ function readChange(words: string): Intent {
   }
   const intent = rule.build(words);
   if (intent.kind === 'refuse') return intent;
+  if (CHANGES[intent.kind] && intent.kind !== 'preview' && isQuestion(words))
+    return answerOnly(intent, words);
   if (CHANGES[intent.kind]) {
     const share = unreadableShare(words);
     if (share) return { kind: 'refuse', reason: share.refuse };
@@ -379,6 +381,33 @@ function readChange(words: string): Intent {
     }
   }
   return intent;
+}
+
+/**
+ * A request put as a question asks about a change, not for one: "what is in release 715f68a",
+ * "should we deploy 6fd0df7?", "how do I roll back?", "can you check whether we need to roll back".
+ * A polite request asks for one: "can you deploy the latest?", "could you roll back, please?".
+ */
+const QUESTION_START =
+  /^(?:(?:so|ok(?:ay)?|hey|hi|hello|and|but|also|quick\s+question)[\s,:]+)*(?:what(?:['’]s)?|whats|which|how(?:['’]s)?|why|when|where|who(?:se|m)?|should|shall|is|isn['’]t|are|aren['’]t|was|were|do|does|did|has|have|had|tell\s+me|explain|describe|i\s+wonder|wondering|(?:can|could|would|will)\s+(?:you\s+)?(?:check|tell|see|say|find\s+out|confirm|verify|look|explain)|(?:can|could|may|might)\s+(?:we|i))\b/i;
+const POLITE_REQUEST = /^(?:please\s+)?(?:can|could|would|will)\s+you\b/i;
+const isQuestion = (words: string) =>
+  QUESTION_START.test(words.trim()) || (/\?\s*$/.test(words) && !POLITE_REQUEST.test(words.trim()));
+
+/**
+ * What a question about a change is answered with: what a deploy, canary or promote of the release
+ * it names would change (the commits and files in it); how to ask for the change otherwise. Never
+ * the change itself.
+ */
+function answerOnly(intent: Intent, words: string): Intent {
+  const how = /^\s*how\b(?!['’]s)/i.test(words);
+  if (!how && (intent.kind === 'deploy' || intent.kind === 'canary' || intent.kind === 'promote')) {
+    return { kind: 'plan', ref: intent.ref };
+  }
+  return {
+    kind: 'refuse',
+    reason: `"${clip(words)}" reads as a question, so nothing was changed: I make a change only when asked for one. To make it, say ${CHANGES[intent.kind]?.say ?? 'what to do'}; to see what is live first, ask "what is live", and "what would change if I deploy" shows a release's commits and files.`,
+  };
 }
 
 /** Words that put a change later ("deploy tomorrow", "roll back at 5pm"): a change is made now or not. */

@@ -75,6 +75,19 @@ const TABLE: Array<[string, Intent]> = [
   ['end the session and show the canary', { kind: 'status' }],
   ['show me the canary', { kind: 'status' }],
   ["how's the canary doing?", { kind: 'status' }],
+  // A question about a change asks what it would do, never for the change (they used to deploy and roll back).
+  ['what is in release 715f68a', { kind: 'plan', ref: '715f68a' }],
+  ['which commits are in release 6fd0df7', { kind: 'plan', ref: '6fd0df7' }],
+  ['should we deploy 6fd0df7?', { kind: 'plan', ref: '6fd0df7' }],
+  ['is it safe to deploy?', { kind: 'plan', ref: null }],
+  ['can we deploy 6fd0df7?', { kind: 'plan', ref: '6fd0df7' }],
+  ['deploy the latest?', { kind: 'plan', ref: null }],
+  ['show me the release notes', { kind: 'plan', ref: null }],
+  ['tell me about the release process', { kind: 'plan', ref: null }],
+  // A polite request is a request.
+  ['can you deploy the latest?', { kind: 'deploy', ref: null }],
+  ['could you roll back please?', { kind: 'rollback', to: { type: 'previous' } }],
+  ['please roll back', { kind: 'rollback', to: { type: 'previous' } }],
   ['give me a preview of the latest build', { kind: 'preview', ref: null }],
   ['send me a preview link for abc1234', { kind: 'preview', ref: 'abc1234' }],
   ['show me a preview of what would change', { kind: 'plan', ref: null }],
@@ -179,6 +192,16 @@ const UNCLEAR: Array<[string, RegExp]> = [
   ['roll back to 20261203', /"20261203" reads as a date.*more of its sha/s],
   ['roll back from abc1234 to 7654321', /more than one release \(abc1234, 7654321\).*name only/s],
   ["roll back to yesterday's version, commit abc1234", /both yesterday.*abc1234/s],
+  // A question about a change that is not a deploy's: how to ask for it, nothing changed.
+  [
+    'how do I roll back?',
+    /"how do I roll back\?" reads as a question, so nothing was changed.*say "roll back".*"what is live"/s,
+  ],
+  ['how do I deploy?', /reads as a question, so nothing was changed.*"deploy the latest dashboard"/s],
+  ['can you check whether we need to roll back', /reads as a question, so nothing was changed/],
+  ['what would a rollback do?', /reads as a question/],
+  ['should we pin prod?', /reads as a question.*say "pin prod"/s],
+  ['do we need to abort the canary?', /reads as a question.*"abort the canary"/s],
   // A request naming two kinds of change runs neither.
   [
     'deploy the latest dashboard and then roll back',

@@ -310,6 +310,24 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('status')).deployId).toBe(live);
   });
 
+  it('a question about a release is answered with what it holds, never acted on (it used to deploy it)', async () => {
+    const live = (await run('status')).deployId;
+    const tagsBefore = await tags();
+    const before = e.received.length;
+    const asked = await run(`what is in release ${e.repo.commits.dashboard2.slice(0, 7)}`);
+    expect(asked.outcome, asked.message).toBe('planned');
+    expect(asked.commit).toBe(e.repo.commits.dashboard2);
+    const how = await run('how do I roll back?');
+    expect(how.outcome).toBe('refused');
+    expect(how.message).toMatch(/reads as a question, so nothing was changed.*say "roll back"/s);
+    const called = e.received.slice(before).map((r) => r.name);
+    for (const change of ['run_sync', 'rollback', 'promote_release', 'start_canary', 'pin_release']) {
+      expect(called).not.toContain(change);
+    }
+    expect((await run('status')).deployId).toBe(live);
+    expect(await tags()).toEqual(tagsBefore);
+  });
+
   it("an unknown stack is refused before any tool runs; no entry goes to another stack's audit", async () => {
     const before = (await auditOf()).length;
     const result = await run('status', { stackRef: 'nope' });
