@@ -550,7 +550,13 @@ export function createToolGate(options: GateOptions): ToolGate {
       });
       if (!target.protected) unprotected.add(target.stack);
     }
-    if (name === 'get_status' && data.protected === false) unprotected.add(String(data.stack ?? stack));
+    // Every answer that says whether its stack is protected (a canary's plan_deploy too): a change the
+    // words name on an unprotected stack is not put to a person, whichever tool runs it.
+    // A call with no stack argument asks the server's own stack: later calls without one mean it too.
+    if ((name === 'get_status' || name === 'plan_deploy') && data.protected === false) {
+      unprotected.add(String(data.stack ?? stack));
+      unprotected.add(stack);
+    }
     if (name === 'get_status') {
       const canary = (data.canary as { commit?: unknown } | null | undefined)?.commit;
       runningCanary = typeof canary === 'string' ? canary : null;

@@ -65,12 +65,18 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const run = (text: string) => {
+const asked: string[] = [];
+const run = (text: string, answer = true) => {
   called.length = 0;
   return runAgentRequest(text, {
     actor: 'ada',
     planner: 'runbook',
-    approve: async () => ({ approved: true, by: 'ada', via: 'test' }),
+    approve: async (question) => {
+      asked.push(question.summary);
+      return answer
+        ? { approved: true, by: 'ada', via: 'test' }
+        : { approved: false, by: 'nobody', via: 'test' };
+    },
     clients,
     config,
     cwd: repo.dir,
@@ -153,5 +159,15 @@ describe('the runbook on an atomic stack', () => {
     expect(JSON.stringify(audit)).not.toContain(token);
     expect(audit.at(-1)).toMatchObject({ type: 'agent-request', data: { intent: 'preview' } });
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+
+  it('on an unprotected stack a canary, like a deploy, is not put to a person (it was, and declined with no terminal)', async () => {
+    asked.length = 0;
+    const started = await run('deploy to 25% first', false);
+    expect(started.outcome, started.message).toBe('succeeded');
+    const ended = await run('abort the canary', false);
+    expect(ended.outcome, ended.message).toBe('succeeded');
+    expect(asked).toEqual([]);
+    expect(await served()).toBe('v2');
   });
 });
