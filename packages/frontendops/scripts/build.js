@@ -51,6 +51,13 @@ await writeIfChanged(join(root, 'dist/bundle/viewer-request.js'), functionSource
 
 await bundleCli();
 
+// The package's README and LICENSE are the repository's, said once there: copied in for `npm pack`
+// (npm ships both from the package's top), and ignored by git here.
+for (const name of ['README.md', 'LICENSE']) {
+  const source = join(root, '..', '..', name);
+  if (existsSync(source)) await writeIfChanged(join(root, name), await readFile(source));
+}
+
 // Its inputs: its sources, the modules it imports from outside them (types.ts, and engine/text.ts,
 // whose escaping the page uses), and this script: a UI built by an earlier version of it (how it
 // builds changed, e.g. a development build made before the mode was fixed) is built again, not kept

@@ -146,6 +146,9 @@ describe('the packed tool installed into another repository', () => {
     expect(files).toContain('dist/index.d.ts');
     // The console's UI is prebuilt: nothing is compiled where the tool runs.
     expect(files).toContain('dist/console-ui/index.html');
+    // What a user reads on the registry and must keep with a copy: the repository's README and LICENSE.
+    expect(files).toContain('README.md');
+    expect(files).toContain('LICENSE');
 
     const manifest = JSON.parse(
       await readFile(join(site, 'node_modules', 'frontendops', 'package.json'), 'utf8'),
