@@ -281,6 +281,21 @@ describe('pin, promote and unpin at the terminal', () => {
     expect(JSON.parse(back.stdout)).toMatchObject({ commit: C2, pinned: { commit: C2 } });
     const again = await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ commit: C3, unpinned: { commit: C2 } });
+
+    // The deploy tags `history` shows name a release too (it was "No deployment or commit … is known").
+    const tagOfC2 = (await repo.git(['tag', '--points-at', C2, '-l', 'dashboard-deploy-*'])).split(
+      '\n',
+    )[0] as string;
+    expect(tagOfC2).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
+    const byTag = await run(['rollback', '--stack', outputs, '--to', tagOfC2, '--json']);
+    expect(JSON.parse(byTag.stdout)).toMatchObject({ commit: C2, pinned: { commit: C2 } });
+    const unknown = await cli(['rollback', '--stack', outputs, '--to', 'dashboard-deploy-19990101-1'], {
+      cwd: repo.dir,
+      env,
+    });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/No deployment or commit "dashboard-deploy-19990101-1" is known/);
+    await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
   });
 
   it('promote on a protected stack needs --yes or the prompt, as a deploy does', async () => {

@@ -122,7 +122,10 @@ Examples:
     program
       .command('rollback')
       .description('Roll back to a retained release (default: the previous one); moves only what differs')
-      .option('--to <deployId|commit>', 'the deployment or commit to go back to (a short sha is enough)'),
+      .option(
+        '--to <deployId|commit|tag>',
+        'the deployment, commit or tag (a deploy tag, a release tag) to go back to (a short sha is enough)',
+      ),
     'rollback',
   )
     .addHelpText(
@@ -131,18 +134,20 @@ Examples:
 Examples:
   $ frontendops rollback --stack prod                   back to the release before the live one
   $ frontendops rollback --stack prod --to 3f2c1a9      back to that commit's release
-  $ frontendops rollback --stack prod --to 3f2c1a9-0123456789 --yes`,
+  $ frontendops rollback --stack prod --to 3f2c1a9-0123456789 --yes
+  $ frontendops rollback --stack prod --to dashboard-deploy-20261203-4`,
     )
     .action(async (flags: CommonFlags & { to?: string }) => {
       const { rollbackRelease } = await import('../../deploy/deploy.ts');
       await withSite(ctx, flags.stack, async (site) => {
+        const git = await openGit(ctx, flags);
+        const to = flags.to === undefined ? undefined : await releaseNamed(flags.to, git);
         const common = {
           request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
           waitMs: await parseSeconds(flags.wait, '--wait'),
-          ...(flags.to ? { to: flags.to } : {}),
+          ...(to ? { to } : {}),
           ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
-        const git = await openGit(ctx, flags);
         if (!flags.dryRun && site.protected && !flags.yes) {
           const preview = await rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} });
           if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
@@ -151,6 +156,17 @@ Examples:
         await finish(ctx, site, summary, flags, git);
       });
     });
+}
+
+/**
+ * What `rollback --to` names, as the engine reads it: a deploy id or a sha as given; a tag (the deploy
+ * tags `history` shows, a release tag) as the commit it points at in the repository, where there is
+ * one. A name git does not know goes on as given, and the engine says it knows no such release.
+ */
+async function releaseNamed(to: string, git: GitHost | null): Promise<string> {
+  const { COMMIT_REF, DEPLOY_ID } = await import('../../engine/ids.ts');
+  if (DEPLOY_ID.test(to) || COMMIT_REF.test(to) || !git) return to;
+  return (await git.getCommit(to).catch(() => null))?.sha ?? to;
 }
 
 export function addCommon(command: Command, verb: string): Command {
