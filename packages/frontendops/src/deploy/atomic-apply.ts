@@ -8,6 +8,11 @@
  *   read before planning) → the state follows (canary / retiring releases, then the live pointer)
  *   → verify through the edge → prune what nothing needs once the grace has passed → record + audit.
  *
+ * A release with a release index is not copied: its prefix is listed and held against the index
+ * before planning, and a rollback or canary promote to one whose files are gone (deleted from the
+ * hosting bucket outside FrontendOps) is refused with nothing written. A switch the edge then does
+ * not serve (deploy, rollback, canary promote) is switched back to the release live before it.
+ *
  * No invalidation, ever: the function rewrites URIs before the cache, so the cache key names the
  * release. Crash recovery: the KeyValueStore write is the commit point. A re-run (any operation,
  * under the lock) finds the pending operation and reads the store: if it holds the pending
@@ -31,6 +36,7 @@ import {
   planAtomicPruneNow,
   releaseIdFor,
   releaseIdOfKey,
+  releaseKeyOf,
   samePointer,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
@@ -92,7 +98,10 @@ export interface AtomicOptions extends ApplyOptions {
   /** How long to wait for another operation's lock (ms). */
   waitMs?: number;
   dryRun?: boolean;
-  /** A deploy (or canary start) that fails verification switches back (default true). */
+  /**
+   * A deploy, rollback or canary promote that fails verification switches back to the release live
+   * before it; a canary start that fails is ended (default true).
+   */
   rollbackOnFailure?: boolean;
   /**
    * Run after the operation, still under the deploy lock (what a rollback pins, a promote lifts):
@@ -288,7 +297,15 @@ async function runLocked(
   return summary;
 }
 
-/** The target, the live state it needs (a listing only when files may be copied) and the plan. */
+/**
+ * The target, the live state it needs (a listing only when files may be copied) and the plan.
+ *
+ * A kept release with a release index is switched to without copying; before, its prefix is listed
+ * (one LIST request per 1,000 of its non-asset files, sent with the index read) and held against the
+ * files its index names: someone with write access to the hosting bucket may have deleted them. A
+ * rollback or canary promote to a release not whole is refused here, before anything is written; a
+ * deploy or canary start (which copy a build's files anyway) copies the missing ones again.
+ */
 async function prepare(
   site: Site,
   op: AtomicOp,
@@ -297,17 +314,30 @@ async function prepare(
   interrupted?: AtomicPending | null,
 ) {
   const kept = keptRefs(ctx);
-  const index =
-    op !== 'migrate' && kept.has(target.release.releaseId)
-      ? await ctx.atomic.readReleaseIndex(target.release.releaseId)
-      : null;
+  const { releaseId } = target.release;
+  const indexed = op !== 'migrate' && kept.has(releaseId);
+  const checked = indexed && SWITCHES_TO_TARGET.has(op);
+  const [found, present] = await Promise.all([
+    indexed ? ctx.atomic.readReleaseIndex(releaseId) : Promise.resolve(null),
+    checked ? releaseKeysPresent(site, releaseId) : Promise.resolve(null),
+  ]);
   const manifests = manifestCache(site);
+  const missing = found && present ? missingFiles(found, present) : [];
+  if (found && missing.length > 0 && !COPIES_WHEN_MISSING.has(op)) {
+    throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
+  }
+  // Missing files (deploy, canary start): planned from the bucket's listing and the manifest, as a
+  // release that was never uploaded is, so the copies put them back before the switch.
+  const index = missing.length > 0 ? null : found;
   const full = index === null;
   const [live, manifest, liveIndexSha256] = await Promise.all([
     loadAtomicLiveState(site, ctx, { full, manifests }),
     full ? manifests(target.release.app, target.release.commit) : Promise.resolve(null),
     op === 'canary-abort' ? liveIndexSha(ctx, manifests) : Promise.resolve(null),
   ]);
+  if (found && missing.length > 0 && !manifest) {
+    throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
+  }
   const plan = planAtomic({
     stack: site.target.stack,
     op,
@@ -338,6 +368,79 @@ async function prepare(
     : undefined;
   return { plan, ensured, known };
 }
+
+/** Operations that send visitors to their target release: one in place is checked whole first. */
+const SWITCHES_TO_TARGET: ReadonlySet<AtomicOp> = new Set([
+  'deploy',
+  'rollback',
+  'canary-start',
+  'canary-promote',
+]);
+/** Of those, the ones that copy a build's missing files anyway; the others refuse a release not whole. */
+const COPIES_WHEN_MISSING: ReadonlySet<AtomicOp> = new Set(['deploy', 'canary-start']);
+
+/** The keys under a release's prefix: one LIST page per 1,000. */
+async function releaseKeysPresent(site: Site, releaseId: string): Promise<Set<string>> {
+  const listed = await site.hosting.list(releaseKeyOf(releaseId, '/'));
+  return new Set(listed.map((o) => o.key));
+}
+
+/** The files a release index names that are not under the release's prefix. */
+const missingFiles = (index: ReleaseIndex, present: ReadonlySet<string>): string[] =>
+  index.files.filter((path) => !present.has(releaseKeyOf(index.releaseId, path)));
+
+/** Marks the refusal, so that a switch back after a failed verification can tell it apart. */
+const RELEASE_INCOMPLETE = 'release-incomplete';
+
+/**
+ * The refusal of a switch to a release whose files are not all in the hosting bucket: which release,
+ * how many and which files, that the bucket was changed outside FrontendOps, and what puts them back
+ * (a deploy of that commit, while its build is still published).
+ */
+async function releaseIncomplete(
+  site: Site,
+  op: AtomicOp,
+  ctx: AtomicContext,
+  index: ReleaseIndex,
+  missing: readonly string[],
+  manifests: ReturnType<typeof manifestCache>,
+): Promise<FrontendOpsError> {
+  const published = (await manifests(index.app, index.commit).catch(() => null)) !== null;
+  const sha = index.commit.slice(0, 7);
+  const canary = op === 'canary-promote';
+  const share = ctx.state.canary ? `${ctx.state.canary.weight}%` : '<percent>';
+  const shown = `${missing.slice(0, 3).join(', ')}${missing.length > 3 ? `, and ${missing.length - 3} more` : ''}`;
+  const doing =
+    op === 'rollback'
+      ? 'rolling back to it'
+      : op === 'canary-promote'
+        ? 'promoting it'
+        : op === 'canary-start'
+          ? 'sending visitors to it'
+          : 'deploying it';
+  const remedy = published
+    ? canary
+      ? `End the canary (\`frontendops canary abort\`), or start it again (\`frontendops deploy --commit ${sha} --canary ${share}\`): a canary start copies the missing files back from its published build; then promote it.`
+      : `To serve it again, deploy that commit again (\`frontendops deploy --commit ${sha}\`, or \`frontendops promote ${sha}\` while the stack is pinned): a deploy copies the missing files back from its published build before it switches (then \`frontendops pin\` holds it there, as a rollback would). Or roll back to another release.`
+    : `Its build is gone from the artifacts bucket too, so nothing can copy them back: publish that commit's build again and deploy it, or ${canary ? 'end the canary (`frontendops canary abort`)' : 'roll back to another release'}.`;
+  return new FrontendOpsError(
+    'CONFLICT',
+    `${canary ? 'The canary ' : ''}${index.app}@${sha} (release ${index.releaseId}) is not whole in the hosting bucket of ${site.target.stack}: ${missing.length} of its ${index.files.length} files under its release prefix are missing (${shown}). Its release index lists them, so they were deleted or moved outside FrontendOps (by someone with write access to the hosting bucket), and ${doing} would serve errors to every visitor. Nothing was changed: the site still serves ${describePointer(ctx.kvs.value)}. ${remedy}`,
+    {
+      details: {
+        reason: RELEASE_INCOMPLETE,
+        releaseId: index.releaseId,
+        missing: missing.length,
+        files: index.files.length,
+        examples: missing.slice(0, 3),
+        published,
+      },
+    },
+  );
+}
+
+const isReleaseIncomplete = (error: unknown): error is FrontendOpsError =>
+  isFrontendOpsError(error, 'CONFLICT') && error.details?.reason === RELEASE_INCOMPLETE;
 
 /**
  * What an interrupted operation left. Switched (the state followed): only the finish remains.
@@ -794,7 +897,14 @@ async function pruneAfterGrace(
   return { pruned: prune, goneIndexes: gone, standing };
 }
 
-/** A deploy that failed verification goes back to what was live; a canary that failed is ended. */
+/**
+ * An operation that changed what everyone gets (deploy, rollback, canary promote) and failed
+ * verification goes back to the release live before it (a canary that was being promoted is ended,
+ * not restarted: its release is what the CDN did not serve); a canary start that failed is ended.
+ * The switch back is a rollback of its own, recorded; it is not pinned (the caller's settle skips a
+ * failed operation). A previous release that is not whole any more is not switched back to: the
+ * failed operation's release stays live, and the event says why.
+ */
 async function switchBackAfterFailure(
   site: Site,
   plan: AtomicPlan,
@@ -802,27 +912,38 @@ async function switchBackAfterFailure(
 ): Promise<AtomicSummary | null> {
   const before = plan.pointerBefore;
   if (!before) return null;
-  if (plan.op === 'deploy') {
+  if (plan.op === 'deploy' || plan.op === 'rollback' || plan.op === 'canary-promote') {
+    const to = plan.fromCommit?.slice(0, 7) ?? before.live;
     options.onEvent?.({
       type: 'step',
       step: 'rollback',
-      detail: `verification failed: switching back to ${plan.fromCommit?.slice(0, 7) ?? before.live}`,
+      detail: `verification failed: switching back to ${to}`,
     });
-    return runLocked(
-      site,
-      'rollback',
-      async (ctx) => {
-        const previous = keptRefs(ctx).get(before.live);
-        if (!previous)
-          throw new FrontendOpsError(
-            'NOT_FOUND',
-            `The previous release ${before.live} is not known any more.`,
-          );
-        return { release: previous };
-      },
-      options,
-      Date.now(),
-    );
+    try {
+      return await runLocked(
+        site,
+        'rollback',
+        async (ctx) => {
+          const previous = keptRefs(ctx).get(before.live);
+          if (!previous)
+            throw new FrontendOpsError(
+              'NOT_FOUND',
+              `The previous release ${before.live} is not known any more.`,
+            );
+          return { release: previous };
+        },
+        options,
+        Date.now(),
+      );
+    } catch (error) {
+      if (!isReleaseIncomplete(error)) throw error;
+      options.onEvent?.({
+        type: 'step',
+        step: 'rollback',
+        detail: `verification failed, and ${to} cannot be switched back to: ${error.message}`,
+      });
+      return null;
+    }
   }
   if (plan.op === 'canary-start') {
     options.onEvent?.({ type: 'step', step: 'rollback', detail: 'verification failed: ending the canary' });

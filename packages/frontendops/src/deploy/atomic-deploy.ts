@@ -1,8 +1,11 @@
 /**
  * deployArtifact and rollbackRelease on an atomic site: the build's missing files go up under its
  * release prefix, then one conditional KeyValueStore write makes it live. A release that is kept
- * (one of the last K, the canary, an open preview) is switched to without listing, copying or
- * reading its manifest: the same few requests for 20 files or 20,000.
+ * (one of the last K, the canary, an open preview) is switched to without copying, reading its
+ * manifest or listing the bucket — one LIST of its own prefix checks that the files its release
+ * index names are still there: the same few requests for 20 files or 20,000. One whose files were
+ * deleted outside FrontendOps is refused by a rollback (nothing changed) and copied again by a
+ * deploy of that commit (deploy/atomic-apply.ts, prepare).
  */
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';

@@ -2,7 +2,8 @@
  * What the atomic engine reads before it plans: the KeyValueStore's pointer (with the ETag a switch
  * must name), the state's live pointer, the atomic state (canary, previews, retiring releases), and
  * — only for operations that copy or prune — the hosting bucket's keys and the manifests of every
- * release that is kept. A switch to a release whose files are known to be in place reads neither.
+ * release that is kept. A switch to a release whose files are known to be in place (its release
+ * index) reads neither; it lists only that release's prefix (deploy/atomic-apply.ts, prepare).
  */
 import { type AtomicLiveState, type AtomicRelease, releaseIdFor } from '../engine/atomic-plan.ts';
 import type { Manifest } from '../engine/types.ts';

@@ -48,6 +48,13 @@ const releaseIdOf = async (commit: string) => {
 const engineRequests = (requests: readonly S3RequestRecord[]) =>
   requests.filter((r) => r.bucket === HOSTING && !(r.method === 'GET' && r.query === 'x-id=GetObject'));
 const pointer = async () => (await t.store().read()).value;
+/** What a switch to a release in place sends the hosting bucket: one LIST of its own prefix (its files checked present). */
+const onlyPrefixListOf = async (commit: string) => [
+  expect.objectContaining({
+    method: 'GET',
+    query: `list-type=2&prefix=${encodeURIComponent(`_releases/${await releaseIdOf(commit)}/`)}`,
+  }),
+];
 const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
 
 /** Runs `work` while four browsers load pages and their assets; returns the prober's findings. */
@@ -127,7 +134,7 @@ describe('atomic deploy', () => {
     expect(hostingWrites(await t.requestsSince(mark))).toEqual([]);
   });
 
-  it('rolls back with one key write: no S3 request to the hosting bucket at all, nothing invalidated', async () => {
+  it('rolls back with one key write: one LIST of its prefix the only request to the hosting bucket, nothing invalidated', async () => {
     const mark = await t.mark();
     const { value: summary, probe } = await probed(() =>
       rollbackRelease(t.site, { request: request('undo') }),
@@ -140,7 +147,7 @@ describe('atomic deploy', () => {
       copied: 0,
       pruned: 0,
     });
-    expect(engineRequests(requests)).toEqual([]);
+    expect(engineRequests(requests)).toEqual(await onlyPrefixListOf(C[0] as string));
     expect(await pointer()).toEqual({ live: await releaseIdOf(C[0] as string) });
     expect((await t.site.records.readPointer())?.value.commit).toBe(C[0]);
     expect(probe.broken).toEqual([]);
@@ -164,7 +171,7 @@ describe('atomic deploy', () => {
       pin: 'clear',
     });
     expect(summary).toMatchObject({ outcome: 'succeeded', copied: 0, unpinned: { commit: C[0] } });
-    expect(engineRequests(await t.requestsSince(mark))).toEqual([]);
+    expect(engineRequests(await t.requestsSince(mark))).toEqual(await onlyPrefixListOf(C[1] as string));
     expect(await served()).toBe('v2');
   });
 });
