@@ -68,12 +68,12 @@ describe('an empty value is refused, naming the option and what it expects', () 
       const refused = await run(['rollback', '--stack', outputs, '--to', empty, '--yes']);
       expectRefused(
         refused,
-        /--to <deployId\|commit> is empty: expected a value — the deployment or commit to go back to/,
+        /--to <deployId\|commit\|tag> is empty: expected a value — the deployment, commit or tag/,
       );
       expect(refused.stderr).toMatch(/Nothing was done/);
     }
     const inline = await run(['rollback', '--stack', outputs, '--to=', '--yes']);
-    expectRefused(inline, /--to <deployId\|commit> is empty/);
+    expectRefused(inline, /--to <deployId\|commit\|tag> is empty/);
     expect(await live()).toBe(before);
   });
 
