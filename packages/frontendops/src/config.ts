@@ -1,10 +1,11 @@
 /**
- * `frontendops.config.json` (in the working directory, or the path in FRONTENDOPS_CONFIG). Optional: without
- * it every default applies. Relative paths in it are resolved against the file's own directory, so a
- * loaded Config holds only absolute paths and means the same from any working directory.
+ * `frontendops.config.json` (at the project root — see findProjectRoot — or the path in
+ * FRONTENDOPS_CONFIG). Optional: without it every default applies. Relative paths in it are resolved
+ * against the file's own directory, so a loaded Config holds only absolute paths and means the same
+ * from any working directory.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { appName } from './contract/fields.ts';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
@@ -13,6 +14,29 @@ import { APPROVAL_ACTIONS } from './ports.ts';
 
 export const CONFIG_FILE = 'frontendops.config.json';
 export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
+
+/**
+ * The directory a command run in `start` acts for, as git finds its repository: the nearest one from
+ * `start` upwards that holds frontendops.config.json, looking no further up than the git top-level
+ * (a configuration above the repository is not its own) or the filesystem root. Without one: the git
+ * top-level in a git repository, else `start`. Its configuration and its local environment
+ * (`.frontendops/env.json`) are the ones used, wherever in the repository the command was started.
+ */
+export async function findProjectRoot(start: string): Promise<string> {
+  const from = resolve(start);
+  const has = async (path: string, kind: 'file' | 'any') => {
+    const info = await stat(path).catch(() => null);
+    return info !== null && (kind === 'any' || info.isFile());
+  };
+  for (let dir = from; ; ) {
+    if (await has(join(dir, CONFIG_FILE), 'file')) return dir;
+    // A .git directory, or the .git file of a worktree or submodule: the top of this repository.
+    if (await has(join(dir, '.git'), 'any')) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return from;
+    dir = parent;
+  }
+}
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const STACK_NAME_WORDS = 'expected a stack name: letters, digits, -, _ and . (e.g. "dashboard-hosting-prod")';

@@ -102,6 +102,56 @@ export function refuseRepeated(
   };
 }
 
+/**
+ * Where a command acts, decided once, before it runs (main.ts): the project root found from the
+ * directory it was started in, or -C <dir> (config.ts, findProjectRoot) — as git finds its repository
+ * from any directory inside it. `io.cwd` is that root from then on: the configuration, the local
+ * environment (`.frontendops/env.json`), the git repository, and the working directory of the MCP
+ * servers the agent spawns. Paths given on the command line keep meaning what they meant where it was
+ * started: a path argument (`publish <dir>`), the options that take one (--repo <dir>, --key <file>,
+ * --config <mcp.json>, a --stack outputs file) and the variables that may hold one (FRONTENDOPS_CONFIG,
+ * FRONTENDOPS_STACK, FRONTENDOPS_APPROVER_KEY) are made absolute against that directory.
+ */
+export async function actFromProjectRoot(io: CliIo, startedIn: string, command: Command): Promise<CliIo> {
+  const [{ findProjectRoot }, { isAbsolute, resolve }] = await Promise.all([
+    import('../config.ts'),
+    import('node:path'),
+  ]);
+  const root = await findProjectRoot(startedIn);
+  const absolute = (path: string) => (isAbsolute(path) ? path : resolve(startedIn, path));
+  // A --stack reference names a file when it reads as one (as stacks/resolve.ts reads it), else a stack.
+  const stackFile = (ref: string) => /\.json$/i.test(ref.trim()) || /[\\/]/.test(ref);
+  for (let c: Command | null = command; c; c = c.parent) {
+    for (const option of c.options) {
+      const key = option.attributeName();
+      // -C itself is relative to where the process started, and already applied.
+      if (key === 'directory' || c.getOptionValueSource(key) !== 'cli') continue;
+      const isPath = PATH_VALUE.test(option.flags);
+      if (!isPath && key !== 'stack') continue;
+      const value: unknown = c.getOptionValue(key);
+      const fix = (v: unknown) => (typeof v === 'string' && (isPath || stackFile(v)) ? absolute(v) : v);
+      c.setOptionValueWithSource(key, Array.isArray(value) ? value.map(fix) : fix(value), 'cli');
+    }
+  }
+  command.registeredArguments.forEach((argument, i) => {
+    const value = command.processedArgs[i];
+    if (PATH_ARGUMENT.test(argument.name()) && typeof value === 'string')
+      command.processedArgs[i] = absolute(value);
+  });
+  let env = io.env;
+  for (const name of ['FRONTENDOPS_CONFIG', 'FRONTENDOPS_STACK', 'FRONTENDOPS_APPROVER_KEY'] as const) {
+    const value = env[name];
+    if (!value?.trim() || isAbsolute(value) || (name === 'FRONTENDOPS_STACK' && !stackFile(value))) continue;
+    env = { ...env, [name]: absolute(value) };
+  }
+  return { ...io, cwd: root, env };
+}
+
+/** Options whose value is a path: `--repo <dir>`, `--key <file>`, `--config <mcp.json>`. */
+const PATH_VALUE = /<(?:dir|file|[\w.-]*\.json)>/;
+/** Arguments that are a path: `publish <dir>`. */
+const PATH_ARGUMENT = /^(?:dir|file)$/;
+
 export const STACK_OPTION_HELP =
   'stack: a configured name, `local` (the running local environment) or an outputs JSON file; default FRONTENDOPS_STACK, else `local` when it runs';
 
@@ -128,8 +178,8 @@ export async function chooseStack(
   const known = Object.keys(config.stacks);
   throw new FrontendOpsError(
     'BAD_INPUT',
-    `Which stack? No --stack was given, FRONTENDOPS_STACK is not set, no local environment runs here and the configuration names no defaultStack. ` +
-      `Pass --stack <${known.length ? known.join('|') : 'name'}|outputs.json>, or start the local environment with \`npx frontendops dev\` (run from another directory: -C <dir>).`,
+    `Which stack? No --stack was given, FRONTENDOPS_STACK is not set, no local environment runs for ${ctx.io.cwd} and the configuration names no defaultStack. ` +
+      `Pass --stack <${known.length ? known.join('|') : 'name'}|outputs.json>, or start the local environment with \`npx frontendops dev\` in this repository (for another one: -C <dir>).`,
   );
 }
 

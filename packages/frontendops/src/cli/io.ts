@@ -15,6 +15,10 @@ export interface CliIo {
   stderr: Output;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /**
+   * The working directory. Before a command runs, the router (main.ts) sets it to the project root
+   * found from there (or from -C <dir>): what commands read as "here" (cli/context.ts, actFromProjectRoot).
+   */
   cwd: string;
   /** Resolves when a long-running command (dev, console, mcp over HTTP) should stop: Ctrl-C, SIGTERM. */
   untilStopped(): Promise<void>;

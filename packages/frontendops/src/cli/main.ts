@@ -6,7 +6,13 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { type CliContext, exitCodeOf, refuseEmptyValues, refuseRepeated } from './context.ts';
+import {
+  actFromProjectRoot,
+  type CliContext,
+  exitCodeOf,
+  refuseEmptyValues,
+  refuseRepeated,
+} from './context.ts';
 import { type CliIo, printable } from './io.ts';
 
 const COMMANDS = [
@@ -46,10 +52,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .exitOverride();
   // Before any command runs: an empty value ("", "  ", an unset variable) is a mistake, never "not given".
   program.hook('preAction', (_program, command) => refuseEmptyValues(command));
-  // Before any command runs, so every one of them (and the MCP servers the agent spawns) sees the directory.
-  program.hook('preAction', async () => {
+  // Before any command runs, so every one of them (and the MCP servers the agent spawns) acts for the
+  // project root found from where it was started, or from -C <dir>: see actFromProjectRoot.
+  program.hook('preAction', async (_program, command) => {
     const directory = program.opts<{ directory?: string }>().directory;
-    if (directory !== undefined) context.io = { ...io, cwd: await workingDirectory(io.cwd, directory) };
+    const startedIn = directory !== undefined ? await workingDirectory(io.cwd, directory) : io.cwd;
+    context.io = await actFromProjectRoot(io, startedIn, command);
   });
   program.addHelpText(
     'after',

@@ -3,10 +3,14 @@
  * files first and manifest.json last (the manifest's presence marks a complete artifact).
  * The same build again is a no-op; a different build for a published commit is refused.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pMap from 'p-map';
+import type { Config } from '../config.ts';
 import { APP_NAME, COMMIT_REF } from '../engine/ids.ts';
 import {
   artifactDigest,
@@ -245,4 +249,91 @@ export function validateArtifactId(app: string, commit: string): void {
       `The commit "${commit}" is not a commit sha: expected 7 to 64 lower-case hex characters (e.g. the output of git rev-parse HEAD).`,
     );
   }
+}
+
+export interface WorkingTreeInput {
+  /** The project root, which appPath is relative to (a git repository, or in one). */
+  root: string;
+  /** The app's sources, relative to root (the configuration's appPath). */
+  appPath: string;
+  /** The commit the build is published as. */
+  commit: string;
+  /** The configuration's build: with a command, its output is made by it, not a source, and left out. */
+  build?: Config['build'];
+  /**
+   * Compare even when the commit is not HEAD: `dev` publishes the newest commit touching appPath,
+   * whose files under appPath are HEAD's.
+   */
+  anyCommit?: boolean;
+}
+
+/**
+ * The app's files that differ in the working tree from the commit a build of it is published as:
+ * tracked changes and untracked files git does not ignore, under appPath (`git status --porcelain --
+ * <appPath>`); the tool's own `.frontendops/` and a build command's output are left out. Compared only
+ * when the commit is the repository's HEAD (a build of this working tree, stamped with its sha):
+ * null when there is nothing to compare — not in a git repository, or another commit (CI publishing
+ * a checked-out commit, a build made elsewhere).
+ */
+export async function uncommittedAppFiles(input: WorkingTreeInput): Promise<string[] | null> {
+  const git = (args: string[]) =>
+    promisify(execFile)('git', args, { cwd: input.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  let head: string;
+  try {
+    head = (await git(['rev-parse', '--verify', '--quiet', 'HEAD'])).stdout.trim();
+  } catch {
+    return null; // not a git repository (or git is not installed, or nothing is committed yet)
+  }
+  if (!input.anyCommit && head !== input.commit) return null;
+  const output = input.build?.command ? join(input.appPath, input.build.output) : null;
+  // Literal pathspecs: a path is a path, not a glob.
+  const pathspec = [
+    `:(literal)${input.appPath}`,
+    ':(exclude,literal).frontendops',
+    ...(output && output !== input.appPath && output !== '.' ? [`:(exclude,literal)${output}`] : []),
+  ];
+  let listed: string;
+  try {
+    // Reading only: no index refresh written behind the developer's back (--no-optional-locks).
+    const status = ['--no-optional-locks', 'status', '--porcelain=v1', '-z', '--untracked-files=all'];
+    listed = (await git([...status, '--', ...pathspec])).stdout;
+  } catch (error) {
+    throw new FrontendOpsError(
+      'UPSTREAM',
+      `Could not tell whether ${input.appPath} has uncommitted changes (git status failed: ${(error as Error).message.trim().slice(0, 300)}). Nothing was published.`,
+    );
+  }
+  // "XY path\0", and a rename's or copy's original path as the next field.
+  const fields = listed.split('\0');
+  const files: string[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as string;
+    if (field.length < 4) continue;
+    files.push(field.slice(3));
+    if (/^(?:[RC].|.[RC])/.test(field)) i++;
+  }
+  return files;
+}
+
+/** The first few of a list of files, for a message: "a, b, c and 4 more". */
+export function someFiles(files: readonly string[], shown = 5): string {
+  const named = files.slice(0, shown).map((file) => shortened(file));
+  const rest = files.length - named.length;
+  return rest > 0 ? `${named.join(', ')} and ${rest} more` : named.join(', ');
+}
+
+/** BAD_INPUT: a build of a working tree with uncommitted changes, to be published as HEAD. */
+export function uncommittedError(input: {
+  app: string;
+  commit: string;
+  appPath: string;
+  files: readonly string[];
+}) {
+  const short = input.commit.slice(0, 7);
+  return badInput(
+    `${input.appPath} has uncommitted changes (${someFiles(input.files)}), so a build of it is not the build of ${input.app}@${short} (HEAD); ` +
+      `a published build is immutable, and published as ${short} it would keep that commit's own build out for good. Nothing was published. ` +
+      'Commit the changes (then publish the new commit), or stash them (`git stash -u`) and publish again.',
+    { files: input.files.slice(0, 100) },
+  );
 }

@@ -1,7 +1,8 @@
 /**
  * The embedded local environment (`npm start` = `frontendops dev`): an S3-protocol server holding
  * the artifacts and hosting buckets under .frontendops/, a CDN edge serving the hosting bucket, and
- * the stack `local` pointing at them; then the app is built, published and deployed. No cloud
+ * the stack `local` pointing at them; then the app is built, published and deployed — from a clean
+ * working tree only: uncommitted changes of the app are never published as its commit. No cloud
  * account, no model, no network.
  *
  * The edge runs atomic releases, as the Pulumi program's distribution does: the viewer-request
@@ -19,7 +20,7 @@ import { createS3Client, createS3Store } from '../adapters/s3.ts';
 import { newPreviewSecret } from '../atomic/preview-token.ts';
 import { encodeReleasePointer, PREVIEW_SECRET_KEY, RELEASE_KEY } from '../atomic/release-pointer.ts';
 import { type Config, defaultConfig } from '../config.ts';
-import { publishBuild, readManifest } from '../deploy/publish.ts';
+import { publishBuild, readManifest, someFiles, uncommittedAppFiles } from '../deploy/publish.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { FULL_COMMIT } from '../engine/ids.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
@@ -35,6 +36,7 @@ import {
 } from '../stacks/local-env-file.ts';
 import { openSite } from '../stacks/open.ts';
 import { createAtomicRecords } from '../state/atomic.ts';
+import { type PinRecord, readPin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { createStateRecords } from '../state/records.ts';
 import { startLocalEdge } from './edge.ts';
@@ -49,8 +51,19 @@ export interface LocalEnvironment {
   env: LocalEnv;
   /** The stack name to open it by: always `local`. */
   stack: string;
-  /** The build published by start-up: app and commit. */
-  published: { app: string; commit: string; published: boolean };
+  /**
+   * The build start-up publishes: the newest commit touching the app; `published`: uploaded now;
+   * `ready`: a build of that commit is published (false only when the working tree has uncommitted
+   * changes of the app and the commit was never published: nothing was built or published).
+   */
+  published: { app: string; commit: string; published: boolean; ready: boolean };
+  /**
+   * The app's files that are not the commit's (uncommitted changes, untracked files git does not
+   * ignore): a build of them is never published as that commit. Empty when the tree is clean.
+   */
+  uncommitted: string[];
+  /** The stack's pin, when start-up found one (a rollback pins): a deploy of another release is refused. */
+  pin: PinRecord | null;
   close(): Promise<void>;
 }
 
@@ -137,11 +150,41 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     const commit = await latestCommitOf(appDir, config.appPath);
     const site = await openSite(LOCAL_STACK, config, cwd, { onNotice: () => undefined });
     closers.push(async () => site.close());
-    // A published artifact never changes (a different build of its commit is refused): no need to build it again.
-    if (await readManifest(site.artifacts, app, commit)) {
-      log(`${app}@${commit.slice(0, 7)} already published; not building it again`);
-      return { env, stack: LOCAL_STACK, published: { app, commit, published: false }, close };
+    // A damaged pin is for the deploy to report (TAMPERED), not a reason not to start.
+    const pin = await readPin(site).catch(() => null);
+    // Edits not committed are not the commit's build: published as its sha they would keep the
+    // commit's own build out for good (artifacts are immutable). Never built or published here.
+    const uncommitted =
+      (await uncommittedAppFiles({
+        root: cwd,
+        appPath: config.appPath,
+        commit,
+        build: config.build,
+        anyCommit: true,
+      })) ?? [];
+    const short = commit.slice(0, 7);
+    const ready = (await readManifest(site.artifacts, app, commit)) !== null;
+    if (uncommitted.length > 0) {
+      log(
+        `note: ${config.appPath} has uncommitted changes (${someFiles(uncommitted)}): dev does not build or publish them as ${app}@${short}, ` +
+          `since they are not that commit's build and a published build is immutable. ${ready ? `It deploys the build published for ${short}, without them.` : `No build of ${short} is published, so nothing is deployed.`} ` +
+          'To see them here, commit them and start dev again (or stash them, `git stash -u`, to deploy the commit as it is).',
+      );
     }
+    const started = (published: boolean, isReady: boolean): LocalEnvironment => ({
+      env,
+      stack: LOCAL_STACK,
+      published: { app, commit, published, ready: isReady },
+      uncommitted,
+      pin,
+      close,
+    });
+    // A published artifact never changes (a different build of its commit is refused): no need to build it again.
+    if (ready) {
+      log(`${app}@${short} already published; not building it again`);
+      return started(false, true);
+    }
+    if (uncommitted.length > 0) return started(false, false);
     const outDir = await buildApp(appDir, config, commit, log);
     const request: RequestInfo = {
       text: `publish ${app}@${commit.slice(0, 7)} (frontendops dev)`,
@@ -159,10 +202,8 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
         `note: ${app}@${commit.slice(0, 7)} was published earlier with other content (uncommitted changes?); keeping that artifact`,
       );
     }
-    log(
-      published ? `published ${app}@${commit.slice(0, 7)}` : `${app}@${commit.slice(0, 7)} already published`,
-    );
-    return { env, stack: LOCAL_STACK, published: { app, commit, published }, close };
+    log(published ? `published ${app}@${short}` : `${app}@${short} already published`);
+    return started(published, true);
   } catch (error) {
     await close();
     throw error;

@@ -2,10 +2,13 @@
  * `frontendops dev` (= `npm start`): the local environment (stack `local`), then "Deploy the latest
  * build." through the agent — the same path a release manager takes (git server → infra server
  * → sync → invalidate → deploy tag) — and the deploy console beside the site. Starting it approves
- * that one deploy, of the embedded environment only.
+ * that one deploy, of the embedded environment only. A pin on the stack (a rollback pins it), or
+ * uncommitted changes of the app with no build of its commit published, hold that deploy back: dev
+ * says why and what to do, and serves what is live (under --once: exit 2, refused).
  */
 import { execFileSync } from 'node:child_process';
 import type { Command } from 'commander';
+import type { LocalEnvironment } from '../../local/dev.ts';
 import { actor, type CliContext, loadCliConfig } from '../context.ts';
 import { say } from '../io.ts';
 
@@ -39,33 +42,43 @@ export function register(program: Command, ctx: CliContext): void {
       const who = actor(io);
       const local = await startLocalEnvironment({ cwd: io.cwd, config, actor: who, log });
       try {
-        log(`\nagent: "${REQUEST}"`);
-        const renderer = createRenderer(io.stderr);
-        const result = await runAgentRequest(REQUEST, {
-          actor: who,
-          planner: 'runbook',
-          stackRef: local.stack,
-          config,
-          cwd: io.cwd,
-          env,
-          // The embedded environment is not protected, so nothing should be asked; refuse anything else.
-          approve: async (request) =>
-            request.stack === local.stack
-              ? { approved: true, by: who, via: 'frontendops dev (the embedded environment)' }
-              : {
-                  approved: false,
-                  by: 'nobody',
-                  via: `frontendops dev approves changes of ${local.stack} only`,
-                },
-          onEvent: renderer.onEvent,
-        });
-        io.stdout.write(`${renderer.summary(result)}\n`);
-        if (result.outcome === 'failed' || result.outcome === 'refused' || result.outcome === 'declined') {
-          throw new FrontendOpsError('UPSTREAM', `The agent could not deploy the app: ${result.message}`);
+        // What keeps the latest build from going live is said, and the environment serves what is
+        // live; under --once it is a refusal (exit 2): the latest was not deployed, nothing failed.
+        const heldBack = await whyNotDeployed(local, Boolean(flags.once));
+        if (heldBack) {
+          say(io.stdout, heldBack);
+        } else {
+          log(`\nagent: "${REQUEST}"`);
+          const renderer = createRenderer(io.stderr);
+          const result = await runAgentRequest(REQUEST, {
+            actor: who,
+            planner: 'runbook',
+            stackRef: local.stack,
+            config,
+            cwd: io.cwd,
+            env,
+            // The embedded environment is not protected, so nothing should be asked; refuse anything else.
+            approve: async (request) =>
+              request.stack === local.stack
+                ? { approved: true, by: who, via: 'frontendops dev (the embedded environment)' }
+                : {
+                    approved: false,
+                    by: 'nobody',
+                    via: `frontendops dev approves changes of ${local.stack} only`,
+                  },
+            onEvent: renderer.onEvent,
+          });
+          io.stdout.write(`${renderer.summary(result)}\n`);
+          if (result.outcome === 'failed' || result.outcome === 'refused' || result.outcome === 'declined') {
+            throw new FrontendOpsError('UPSTREAM', `The agent could not deploy the app: ${result.message}`);
+          }
         }
         say(io.stdout, `\n${config.app}: ${local.env.edgeUrl}`);
-        say(io.stdout, `stack: ${local.stack} (commands run here use it without --stack)`);
-        if (flags.once) return;
+        say(io.stdout, `stack: ${local.stack} (commands run in this repository use it without --stack)`);
+        if (flags.once) {
+          if (heldBack) ctx.exitCode = 2;
+          return;
+        }
         let served: { close(): Promise<void> } | null = null;
         if (flags.console) {
           const { startConsoleWithAgent, printAddress } = await import('./console.ts');
@@ -86,6 +99,30 @@ export function register(program: Command, ctx: CliContext): void {
         await local.close();
       }
     });
+}
+
+/**
+ * Why the latest build is not deployed at start, or null when it is: the stack is pinned to another
+ * release (a rollback pins it), or the working tree has uncommitted changes of the app and no build of
+ * its commit is published (startLocalEnvironment said which, and published nothing).
+ */
+async function whyNotDeployed(local: LocalEnvironment, once: boolean): Promise<string | null> {
+  const { app, commit, ready } = local.published;
+  const latest = `${app}@${commit.slice(0, 7)}`;
+  const where = once
+    ? ' (they act on the running environment: start `npx frontendops dev` and run them from another terminal)'
+    : ' from another terminal';
+  if (local.pin && local.pin.commit !== commit) {
+    const { describePin } = await import('../../state/pin.ts');
+    return (
+      `${local.stack} is pinned to ${describePin(local.pin)}: the site keeps serving that release, and the latest build, ${latest}, was not deployed. ` +
+      `To deploy it, run \`npx frontendops promote\` (live for everyone, and the pin lifted), or \`npx frontendops unpin\` and then \`npx frontendops deploy --latest\`${where}.`
+    );
+  }
+  if (!ready) {
+    return `${latest} was not deployed: its build is not published, and the app's uncommitted changes are not its build (see the note above). The site keeps serving what was live.`;
+  }
+  return null;
 }
 
 /** Deploy tags are annotated tags: without a git identity (a fresh machine) give them one. */

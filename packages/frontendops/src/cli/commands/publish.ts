@@ -1,6 +1,13 @@
 /** `frontendops publish <dir>`: upload a build as an immutable artifact (what CI runs after the build). */
 import type { Command } from 'commander';
-import { type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
+import {
+  type CliContext,
+  cliRequest,
+  loadCliConfig,
+  printJson,
+  STACK_OPTION_HELP,
+  withSite,
+} from '../context.ts';
 import { say } from '../io.ts';
 
 interface PublishFlags {
@@ -28,7 +35,7 @@ Examples:
   $ frontendops publish dist --commit $GITHUB_SHA --stack prod --json`,
     )
     .action(async (dir: string, flags: PublishFlags) => {
-      const [{ publishBuild }, { FULL_COMMIT }] = await Promise.all([
+      const [{ publishBuild, uncommittedAppFiles, uncommittedError }, { FULL_COMMIT }] = await Promise.all([
         import('../../deploy/publish.ts'),
         import('../../engine/ids.ts'),
       ]);
@@ -38,7 +45,21 @@ Examples:
           `publish needs the full commit sha (40 lower-case hex, e.g. from \`git rev-parse HEAD\`), got "${flags.commit.slice(0, 80)}": an artifact is named by its commit for good, and a short sha may one day name two commits. (deploy, rollback and promote take short shas.)`,
         );
       }
-      await withSite(ctx, flags.stack, async (site, config) => {
+      // HEAD's sha on a build of edits not committed would name that build for good (artifacts are
+      // immutable) and keep the commit's own build out: refused before anything is opened or read.
+      const config = await loadCliConfig(ctx);
+      if ((flags.app ?? config.app) === config.app) {
+        const files = await uncommittedAppFiles({
+          root: ctx.io.cwd,
+          appPath: config.appPath,
+          commit: flags.commit,
+          build: config.build,
+        });
+        if (files?.length) {
+          throw uncommittedError({ app: config.app, commit: flags.commit, appPath: config.appPath, files });
+        }
+      }
+      await withSite(ctx, flags.stack, async (site) => {
         const app = flags.app ?? config.app;
         const result = await publishBuild(
           site,

@@ -1,0 +1,154 @@
+/**
+ * `frontendops dev` restarted while the local stack is pinned (a rollback pins it): it keeps serving
+ * the pinned release and says what to do, instead of exiting; `unpin` then works against it, and the
+ * next start deploys the latest again. Under --once a pin is reported and refused (exit 2), not a
+ * failure.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { type CliRun, cli } from '../support/run-cli.ts';
+
+let repo: TestRepo;
+let v2: string;
+const env = {
+  FRONTENDOPS_ACTOR: 'dev-ada',
+  FRONTENDOPS_STACK: '',
+  FRONTENDOPS_CONFIG: '',
+  FRONTENDOPS_MODEL: '',
+};
+const page = (version: string) => `<!doctype html><title>Brochure</title><h1>Brochure ${version}</h1>\n`;
+const devOnce = () => cli(['dev', '--once', '--no-console'], { cwd: repo.dir, env });
+
+/** `frontendops dev` serving, in this process, until stop(). */
+async function serveDev(): Promise<{ out: string; siteUrl: string; stop(): Promise<CliRun> }> {
+  let stop = () => {};
+  const stopped = new Promise<void>((resolveStop) => {
+    stop = resolveStop;
+  });
+  let out = '';
+  let ready = () => {};
+  const serving = new Promise<void>((resolveReady) => {
+    ready = resolveReady;
+  });
+  const run = cli(['dev', '--no-console'], {
+    cwd: repo.dir,
+    env,
+    stopped,
+    onStdout: (chunk) => {
+      out += chunk;
+      if (out.includes('Serving until Ctrl-C')) ready();
+    },
+  });
+  await Promise.race([serving, run]);
+  if (!out.includes('Serving until Ctrl-C')) {
+    const ended = await run;
+    throw new Error(`frontendops dev exited (${ended.code}):\n${ended.stdout}\n${ended.stderr}`);
+  }
+  const siteUrl = /^brochure: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out)?.[1] as string;
+  return {
+    out,
+    siteUrl,
+    stop: async () => {
+      stop();
+      return run;
+    },
+  };
+}
+
+const served = async (siteUrl: string) => (await fetch(siteUrl)).text();
+
+// Each start of the environment runs the agent with its two MCP servers: seconds, more on a busy machine.
+const DEV_TIMEOUT = 300_000;
+
+beforeAll(async () => {
+  repo = await createTestRepo();
+  await writeFile(join(repo.dir, '.gitignore'), '.frontendops/\n');
+  await writeFile(
+    join(repo.dir, 'frontendops.config.json'),
+    JSON.stringify({ app: 'brochure', appPath: 'public', build: { output: '.' } }),
+  );
+  await mkdir(join(repo.dir, 'public'), { recursive: true });
+  await writeFile(join(repo.dir, 'public', 'index.html'), page('v1'));
+  await repo.git(['add', '-A']);
+  await repo.git(['commit', '-q', '-m', 'brochure v1']);
+});
+afterAll(async () => {
+  await repo?.cleanup();
+});
+
+describe('frontendops dev on a pinned stack', () => {
+  it('a rollback while dev serves pins the stack', { timeout: DEV_TIMEOUT }, async () => {
+    const dev = await serveDev();
+    try {
+      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v1');
+      // A new version, published and deployed from a second terminal, then rolled back.
+      await writeFile(join(repo.dir, 'public', 'index.html'), page('v2'));
+      await repo.git(['commit', '-qam', 'brochure v2']);
+      v2 = (await repo.git(['rev-parse', 'HEAD'])).trim();
+      for (const argv of [
+        ['publish', 'public', '--commit', v2],
+        ['deploy', '--latest', '--yes'],
+      ]) {
+        const step = await cli(argv, { cwd: repo.dir, env });
+        expect(step.code, step.stderr).toBe(0);
+      }
+      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v2');
+      const rollback = await cli(['rollback', '--yes'], { cwd: repo.dir, env });
+      expect(rollback.code, rollback.stderr).toBe(0);
+      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v1');
+    } finally {
+      expect((await dev.stop()).code).toBe(0);
+    }
+  });
+
+  it('dev started again keeps serving the pinned release, says so and how to go on; unpin then works', {
+    timeout: DEV_TIMEOUT,
+  }, async () => {
+    const dev = await serveDev();
+    let ended: CliRun | undefined;
+    try {
+      expect(dev.out).toMatch(/local is pinned to brochure@[0-9a-f]{7}/);
+      expect(dev.out).toMatch(/frontendops unpin/);
+      expect(dev.out).toMatch(/frontendops promote/);
+      expect(dev.out).not.toMatch(/SUCCEEDED/);
+      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v1');
+
+      const unpin = await cli(['unpin'], { cwd: repo.dir, env });
+      expect(unpin.code, unpin.stderr).toBe(0);
+      expect(unpin.stdout).toMatch(/Unpinned local/);
+      // Pinned again, for the --once case below.
+      const pin = await cli(['pin', '--message', 'hold v1'], { cwd: repo.dir, env });
+      expect(pin.code, pin.stderr).toBe(0);
+    } finally {
+      ended = await dev.stop();
+    }
+    expect(ended.code, ended.stderr).toBe(0);
+    expect(ended.stderr).not.toMatch(/^error:/m);
+  });
+
+  it('dev --once on a pinned stack reports the pin and exits 2 (refused), with nothing deployed', {
+    timeout: DEV_TIMEOUT,
+  }, async () => {
+    const once = await devOnce();
+    expect(once.code, once.stdout + once.stderr).toBe(2);
+    expect(once.stdout + once.stderr).toMatch(/local is pinned to brochure@[0-9a-f]{7}/);
+    expect(once.stdout + once.stderr).toMatch(/frontendops unpin/);
+    expect(once.stderr).not.toMatch(/^error:|\n\s+at /m);
+    expect(once.stdout).not.toMatch(/SUCCEEDED/);
+  });
+
+  it('after unpin, dev deploys the latest again', { timeout: DEV_TIMEOUT }, async () => {
+    const dev = await serveDev();
+    try {
+      const unpin = await cli(['unpin'], { cwd: repo.dir, env });
+      expect(unpin.code, unpin.stderr).toBe(0);
+    } finally {
+      expect((await dev.stop()).code).toBe(0);
+    }
+    const once = await devOnce();
+    expect(once.code, once.stdout + once.stderr).toBe(0);
+    expect(once.stdout).toMatch(new RegExp(`Deployed brochure ${v2.slice(0, 7)}`));
+  });
+});
