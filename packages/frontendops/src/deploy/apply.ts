@@ -22,6 +22,7 @@ import {
   stoppedByOf,
 } from '../state/records.ts';
 import { assertPlannedFromLive, pruneSkipped, switchPointer } from './html-guard.ts';
+import { checkPending, type LiveRead } from './live.ts';
 import type { ApplyOptions, ApplyResult, AuditHead } from './types.ts';
 import type { Verification } from './verify.ts';
 import { verifyServed } from './verify.ts';
@@ -62,7 +63,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
   });
   await pruneUnreferenced(site, plan, options);
   if (options.stopBeforeInvalidation) return { record: null, verification: null, auditHead: null };
-  return finishDeploy(site, moved, options);
+  return finishMoved(site, moved, options);
 }
 
 /**
@@ -104,10 +105,28 @@ async function copyAll(site: Site, plan: DeployPlan, options: ApplyOptions): Pro
 }
 
 /**
- * The steps after the pointer moved — prune (idempotent), invalidate, verify, record. Also what
- * finishes a deploy that was interrupted there, or synced without invalidating.
+ * Finishes a deploy from its crash-recovery record (pending.json, read back from the state bucket):
+ * one interrupted after its pointer moved, or synced without invalidating. The record is not bound by
+ * the audit chain, so it is checked first (live.ts checkPending: the live pointer must have its
+ * release live, its prune must spare what a kept release serves); one FrontendOps did not write is
+ * refused (TAMPERED) with nothing written. `known`: what the caller already read of the live state.
  */
 export async function finishDeploy(
+  site: Site,
+  pending: PendingDeploy,
+  options: ApplyOptions,
+  known?: LiveRead,
+): Promise<ApplyResult & { record: DeploymentRecord; auditHead: AuditHead }> {
+  const { prune } = await checkPending(site, pending, known);
+  const plan = prune === pending.plan.prune ? pending.plan : { ...pending.plan, prune };
+  return finishMoved(site, { ...pending, plan }, options);
+}
+
+/**
+ * The steps after the pointer moved — prune (idempotent), invalidate, verify, record: of this run's
+ * deploy, or of one read back from its pending record and checked (finishDeploy).
+ */
+async function finishMoved(
   site: Site,
   pending: PendingDeploy,
   options: ApplyOptions,
@@ -321,6 +340,8 @@ export async function auditRelease(
       artifactDigest: pointer.artifactDigest,
       kind: context.kind,
       actor: context.request.actor,
+      // Finished from a crash-recovery record: the actor is what that record says, not who ran this.
+      ...(context.request.resumedFrom ? { resumedFrom: context.request.resumedFrom } : {}),
       retained: pointer.releases.map((r) => r.deployId),
     },
     objects: { 'live.json': digest },

@@ -91,6 +91,7 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
+import { assertAtomicPendingSound, checkPending } from './live.ts';
 import type { DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
@@ -178,6 +179,7 @@ export async function finishSyncedAtomic(
     const atomic = atomicRecordsOf(site);
     const pending = await atomic.readPending();
     if (pending?.plan.deployId === deployId && pending.switched) {
+      await assertAtomicPendingSound(site, pending);
       const finished = await finishAtomic(site, pending, { ...options, lock });
       if (finished.record) {
         const { record, auditHead } = finished;
@@ -458,12 +460,14 @@ async function settleAtomic(
 }> {
   const inPlace = await site.records.readPending();
   if (inPlace) {
+    // A record FrontendOps did not write (a rollback to a build never live here) is refused first.
+    const known = await checkPending(site, inPlace);
     options.onEvent?.({
       type: 'step',
       step: 'resume',
       detail: `found interrupted deploy ${inPlace.plan.deployId}`,
     });
-    if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options);
+    if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options, known);
     else {
       await recordDeployment(site, deploymentRecord(inPlace, new Date(), superseded(inPlace.stoppedBy)));
       await site.records.clearPending();
@@ -477,6 +481,7 @@ async function settleAtomic(
     step: 'resume',
     detail: `found interrupted ${pending.op} ${pending.plan.deployId}`,
   });
+  await assertAtomicPendingSound(site, pending);
   if (pending.switched) {
     return { abandoned: null, finished: { pending, finished: await finishAtomic(site, pending, options) } };
   }

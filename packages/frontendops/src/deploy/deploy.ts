@@ -22,7 +22,15 @@ import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
 import { atomicRecordsOf } from './atomic-live.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { readLiveState, requireManifest } from './live.ts';
+import {
+  assertAtomicPendingSound,
+  assertPreviousWasLive,
+  checkPending,
+  type LiveRead,
+  ownPrefixes,
+  readLiveState,
+  requireManifest,
+} from './live.ts';
 import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary } from './types.ts';
 
 export type { DeployOptions, DeploySummary } from './types.ts';
@@ -96,8 +104,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
     if (interrupted.status === 'rejected') throw interrupted.reason;
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
-    const pending = await settlePending(site, options, interrupted.value);
-    const live = await readLiveState(site, pending);
+    const { pending, known } = await settlePending(site, options, interrupted.value);
+    const live = await readLiveState(site, pending, known);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     await appendable;
@@ -137,12 +145,17 @@ export async function rollbackRelease(
   // that one (deployArtifact settles it under the lock; planning the same release again is a no-op
   // that pins it) instead of reading the live release, which is now its destination, and taking the
   // release it rolled back from for "the previous release".
-  if (!options.to) {
-    const stopped = await stoppedRollback(site);
-    if (stopped)
-      return deployArtifact(site, { ...options, app: stopped.app, commit: stopped.commit, kind: 'rollback' });
+  // The stopped rollback's record is not bound by the audit chain: it is finished only towards a
+  // release the stack had (checked against the pointer, read with it; see stoppedRollback).
+  const [read, stopped] = await Promise.all([
+    site.records.readPointer(),
+    options.to ? Promise.resolve(null) : stoppedRollback(site),
+  ]);
+  if (stopped) {
+    await stopped.check({ pointer: read });
+    return deployArtifact(site, { ...options, app: stopped.app, commit: stopped.commit, kind: 'rollback' });
   }
-  const pointer = (await site.records.readPointer())?.value;
+  const pointer = read?.value;
   if (!pointer)
     throw new FrontendOpsError(
       'NOT_FOUND',
@@ -152,9 +165,20 @@ export async function rollbackRelease(
     ? pointer.releases.find((r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''))
     : pointer.releases.find((r) => r.artifactDigest !== pointer.artifactDigest);
   if (!target && options.to) {
-    const record = (await site.records.listRecords({ limit: 200 })).records.find(
+    const named = (await site.records.listRecords({ limit: 200 })).records.filter(
       (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
     );
+    // A rollback goes to a release the stack had: a deployment that went live, not one that was
+    // superseded before it did or failed its verification (so a stopped rollback's record always
+    // names a release the stack had, which is how one FrontendOps did not write is told apart).
+    const record = named.find((r) => r.outcome === 'succeeded');
+    const other = named[0];
+    if (!record && other) {
+      throw new FrontendOpsError(
+        'NOT_FOUND',
+        `Deployment ${other.deployId} (${other.app}@${other.commit.slice(0, 7)}) did not go live on ${site.target.stack} (it is recorded ${other.outcome}), so it is no release to roll back to. To make that build live, deploy it: \`frontendops deploy --commit ${other.commit}\`.`,
+      );
+    }
     if (record)
       target = {
         deployId: record.deployId,
@@ -175,14 +199,22 @@ export async function rollbackRelease(
   return deployArtifact(site, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
 }
 
-/** The plan of a rollback that stopped before it finished (in place or atomic), or null. */
-async function stoppedRollback(site: Site): Promise<{ app: string; commit: string } | null> {
+/**
+ * The plan of a rollback that stopped before it finished (in place or atomic), or null; with the
+ * check its record must pass first, given the live pointer: it goes to a release the stack had live
+ * (live.ts), or it was not written by FrontendOps and is refused (TAMPERED) with nothing written.
+ */
+async function stoppedRollback(
+  site: Site,
+): Promise<{ app: string; commit: string; check: (known: LiveRead) => Promise<unknown> } | null> {
   if (site.mode === 'atomic') {
     const pending = await atomicRecordsOf(site).readPending();
-    return pending?.op === 'rollback' ? pending.plan : null;
+    if (pending?.op !== 'rollback') return null;
+    return { ...pending.plan, check: (known) => assertAtomicPendingSound(site, pending, known) };
   }
   const pending = await site.records.readPending();
-  return pending?.plan.kind === 'rollback' ? pending.plan : null;
+  if (pending?.plan.kind !== 'rollback') return null;
+  return { ...pending.plan, check: (known) => checkPending(site, pending, known) };
 }
 
 /**
@@ -297,6 +329,10 @@ export async function finishSyncedDeploy(
     const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
       const { record, auditHead } = await finishDeploy(site, pending, { ...options, lock });
+      // The release to switch back to comes from the same record: one the stack had, or none.
+      if (record.outcome === 'failed' && options.rollbackOnFailure !== false) {
+        await assertPreviousWasLive(site, pending.plan);
+      }
       const rolledBackTo = await rollBackIfNotServed(site, pending.plan, record, {
         ...options,
         lock,
@@ -326,14 +362,18 @@ async function settlePending(
   site: Site,
   options: ApplyOptions,
   pending: PendingDeploy | null,
-): Promise<PendingDeploy | null> {
-  if (!pending) return null;
+): Promise<{ pending: PendingDeploy | null; known?: LiveRead }> {
+  if (!pending) return { pending: null };
   options.onEvent?.({
     type: 'step',
     step: 'resume',
     detail: `found interrupted deploy ${pending.plan.deployId}`,
   });
-  const pointer = await site.records.readPointer();
+  // The record is not bound by the audit chain: checked against the live pointer (and, for a prune
+  // to finish, the retained releases' manifests) before anything of it is written. What the check
+  // read is what the plan is made from next, so it is not read again.
+  const known = await checkPending(site, pending);
+  const pointer = known.pointer;
   const live = pointer?.value.deployId === pending.plan.deployId;
   if (pending.pointerMoved || live) {
     // The process may have died between writing the pointer and its audit entry: vouch for it again.
@@ -344,10 +384,10 @@ async function settlePending(
         at: new Date(),
       });
     }
-    await finishDeploy(site, { ...pending, pointerMoved: true }, options);
-    return null;
+    await finishDeploy(site, { ...pending, pointerMoved: true }, options, known);
+    return { pending: null, known };
   }
-  return pending;
+  return { pending, known };
 }
 
 async function recordSuperseded(site: Site, pending: PendingDeploy): Promise<void> {
@@ -379,10 +419,7 @@ function planFor(
     retain: site.retain,
     prune: site.target.prune,
     // The environment marker (and state, when it shares the bucket) is never pruned.
-    keepPrefixes:
-      site.target.stateBucket === site.target.hostingBucket
-        ? [site.target.statePrefix, '.frontendops/']
-        : ['.frontendops/'],
+    keepPrefixes: ownPrefixes(site),
   });
 }
 

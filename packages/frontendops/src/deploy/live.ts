@@ -1,19 +1,45 @@
-/** readLiveState: gathers what planDeploy needs — the hosting bucket's keys and the retained releases. */
+/**
+ * readLiveState: gathers what planDeploy needs — the hosting bucket's keys and the retained releases.
+ *
+ * Also the checks of the crash-recovery records (pending.json, atomic/pending.json) before anything
+ * of one is finished. Those records are not bound by the audit chain: whoever can write the state
+ * bucket (the deployer role) can write one. So what finishing one would do is held against what the
+ * stack had, read from the live pointer (bound by the chain) and the manifests the run reads anyway:
+ * a rollback goes only to a release the stack had live (one the pointer retains, or a deployment of
+ * this stack that went live); a deploy said to be live is the one the pointer names; its prune
+ * deletes nothing a kept release serves, nor FrontendOps' own objects. Anything else was not written
+ * by FrontendOps: refused (TAMPERED) before anything is written.
+ */
 
-import { artifactKeyProblem, shortened, sitePathProblem } from '../engine/manifest.ts';
+import { RELEASES_KEY_PREFIX, releaseIdFor } from '../engine/atomic-plan.ts';
+import { artifactKeyProblem, keyOf, shortened, sitePathProblem } from '../engine/manifest.ts';
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import type { PendingDeploy } from '../state/records.ts';
+import type { AtomicPending } from '../state/atomic.ts';
+import { ATOMIC_PENDING, HOSTING_OWN } from '../state/names.ts';
+import { type LivePointer, PENDING, type PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
+
+/** What a run read of the live state, handed on so it is read once. */
+export interface LiveRead {
+  /** The live pointer as read (null: nothing deployed). */
+  pointer: { value: LivePointer; etag: string } | null;
+  /** The releases it retains, with their manifests, once read. */
+  releases?: Release[];
+}
 
 export async function readLiveState(
   site: Site,
   pending: PendingDeploy | null,
+  known?: LiveRead,
 ): Promise<LiveState & { etag: string | null }> {
   // The retained releases' manifests are read while the hosting bucket is still being listed.
-  const [listing, { pointer, releases }] = await Promise.all([site.hosting.list(), readRetained(site)]);
+  const [listing, { pointer, releases }] = await Promise.all([
+    site.hosting.list(),
+    readRetained(site, known),
+  ]);
   const uncertain = pending && !pending.pointerMoved ? pending.plan.copies.map((c) => c.key) : [];
   return {
     hosting: new Map(listing.map((o) => [o.key, o.size])),
@@ -23,9 +49,10 @@ export async function readLiveState(
   };
 }
 
-/** The live pointer and the releases it retains, each with its manifest. */
-async function readRetained(site: Site) {
-  const pointer = await site.records.readPointer();
+/** The live pointer and the releases it retains, each with its manifest (what `known` holds is not read again). */
+async function readRetained(site: Site, known?: LiveRead): Promise<Required<LiveRead>> {
+  if (known?.releases) return { pointer: known.pointer, releases: known.releases };
+  const pointer = known ? known.pointer : await site.records.readPointer();
   const releases = await Promise.all(
     (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
       const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
@@ -34,6 +61,206 @@ async function readRetained(site: Site) {
   );
   // A release whose artifact is gone (lifecycle rule) no longer protects any file.
   return { pointer, releases: releases.filter((release) => release !== null) };
+}
+
+/** Key prefixes of the hosting bucket no prune ever deletes: the environment marker, and the state when it shares the bucket. */
+export const ownPrefixes = (site: Site): string[] =>
+  site.target.stateBucket === site.target.hostingBucket
+    ? [site.target.statePrefix, HOSTING_OWN]
+    : [HOSTING_OWN];
+
+// ── the crash-recovery records ─────────────────────────────────────────────────────────────────
+
+/** A build as a pending record names it (read from the bucket: any field may be missing or of another type). */
+interface NamedBuild {
+  deployId?: unknown;
+  app?: unknown;
+  commit?: unknown;
+  artifactDigest?: unknown;
+}
+
+/** The 7 hex a person reads, or a word for what is not a commit (never more of what the record holds). */
+const shortSha = (commit: unknown) =>
+  typeof commit === 'string' && /^[0-9a-f]{7}/.test(commit) ? commit.slice(0, 7) : 'no commit';
+const idOf = (deployId: unknown) =>
+  typeof deployId === 'string' && /^[0-9a-f]{7}-[0-9a-f]{10}$/.test(deployId) ? deployId : '(no deploy id)';
+
+const sameBuild = (release: { app: string; commit: string; artifactDigest: string }, build: NamedBuild) =>
+  release.app === build.app &&
+  release.commit === build.commit &&
+  (typeof build.artifactDigest !== 'string' || release.artifactDigest === build.artifactDigest);
+
+/**
+ * Whether the stack had `build` live: a release the live pointer retains, or past them a deployment
+ * of this stack that went live (the newest 200 records, what `rollback --to` offers). The records are
+ * read only when the pointer does not have it.
+ */
+async function hadLive(site: Site, build: NamedBuild, pointer: LivePointer | null): Promise<boolean> {
+  if (typeof build.app !== 'string' || typeof build.commit !== 'string') return false;
+  if (pointer && (sameBuild(pointer, build) || (pointer.releases ?? []).some((r) => sameBuild(r, build))))
+    return true;
+  const { records } = await site.records.listRecords({ limit: 200 });
+  return records.some((r) => r.outcome === 'succeeded' && sameBuild(r, build));
+}
+
+/** Whether deployment `build.deployId` went live as that build: the pointer retains it, or it is recorded. */
+async function hadDeploy(site: Site, build: NamedBuild, pointer: LivePointer | null): Promise<boolean> {
+  const known = (r: { deployId: string; app: string; commit: string; artifactDigest: string }) =>
+    r.deployId === build.deployId && sameBuild(r, build);
+  if (pointer && (known(pointer) || (pointer.releases ?? []).some(known))) return true;
+  if (typeof build.deployId !== 'string' || idOf(build.deployId) !== build.deployId) return false;
+  const record = await site.records.readRecord(build.deployId);
+  return record !== null && record.outcome !== 'superseded' && known(record);
+}
+
+/** The refusal of a crash-recovery record FrontendOps did not write: what it asks, and what to do. */
+export function forgedPending(object: string, asks: string): FrontendOpsError {
+  return new FrontendOpsError(
+    'TAMPERED',
+    `The crash-recovery record ${object} (under this stack's state prefix) ${asks}, so it was not written by FrontendOps. Nothing was changed: the record was not finished. ` +
+      `Run \`frontendops audit verify\` to see what else was changed in the state bucket; after checking, delete ${object} under this stack's state prefix (no FrontendOps command removes it: it is not bound by the audit chain), then run the command again.`,
+    { details: { object } },
+  );
+}
+
+const rollbackWords = (site: Site, build: NamedBuild) =>
+  `names a rollback to ${shortSha(build.commit)} that was never live on ${site.target.stack}: it is neither a release the live pointer retains nor a deployment of this stack that went live`;
+
+/** Refuses (TAMPERED) a record whose rollback goes to a build the stack never had live. */
+async function assertRollbackWasLive(
+  site: Site,
+  object: string,
+  build: NamedBuild,
+  pointer: LivePointer | null,
+): Promise<void> {
+  if (!(await hadLive(site, build, pointer))) throw forgedPending(object, rollbackWords(site, build));
+}
+
+const isPlan = (plan: unknown): plan is NamedBuild =>
+  typeof plan === 'object' &&
+  plan !== null &&
+  typeof (plan as NamedBuild).deployId === 'string' &&
+  typeof (plan as NamedBuild).app === 'string' &&
+  typeof (plan as NamedBuild).commit === 'string';
+
+/**
+ * Checks the in-place crash-recovery record (pending.json) before anything of it is finished or
+ * recorded (see the module comment); throws TAMPERED when FrontendOps did not write it. Reads the
+ * live pointer (unless `known`), the retained releases' manifests only when its prune is to be
+ * finished, the records only for a rollback to a release the pointer no longer retains. Returns what
+ * it read, for the run to reuse, and the prune the finish may apply: none when the live release's
+ * manifest is gone, so the prune cannot be checked (a later deploy prunes what no release uses).
+ */
+export async function checkPending(
+  site: Site,
+  pending: PendingDeploy,
+  known?: LiveRead,
+): Promise<LiveRead & { prune: string[] }> {
+  const { plan } = pending;
+  if (!isPlan(plan) || !Array.isArray(plan.prune)) throw forgedPending(PENDING, 'holds no deploy plan');
+  const read: LiveRead = known ?? { pointer: await site.records.readPointer() };
+  const pointer = read.pointer?.value ?? null;
+  if (plan.kind === 'rollback') await assertRollbackWasLive(site, PENDING, plan, pointer);
+  const live = pointer?.deployId === plan.deployId;
+  if (!pending.pointerMoved && !live) return { ...read, prune: plan.prune };
+  const what = `deploy ${idOf(plan.deployId)} of ${shortSha(plan.commit)}`;
+  if (pointer && live && !sameBuild(pointer, plan)) {
+    throw forgedPending(
+      PENDING,
+      `names ${what} as live, but the live pointer has that deploy id live with ${shortSha(pointer.commit)}`,
+    );
+  }
+  if (!live && !(await hadDeploy(site, plan, pointer))) {
+    throw forgedPending(PENDING, `says ${what} went live, which ${site.target.stack} never had live`);
+  }
+  // Not live any more: its prune is skipped when it is finished (html-guard's pruneSkipped).
+  if (!live || plan.prune.length === 0) return { ...read, prune: plan.prune };
+  const retained = await readRetained(site, read);
+  if (!retained.releases.some((r) => r.deployId === plan.deployId)) return { ...retained, prune: [] };
+  const served = new Map<string, string>();
+  for (const release of retained.releases) {
+    for (const path of Object.keys(release.manifest.files)) {
+      if (!served.has(keyOf(path))) served.set(keyOf(path), release.commit);
+    }
+  }
+  const own = [...ownPrefixes(site), RELEASES_KEY_PREFIX];
+  const refused = plan.prune.filter(
+    (key) => typeof key !== 'string' || served.has(key) || own.some((prefix) => key.startsWith(prefix)),
+  );
+  if (refused.length > 0) {
+    const named = refused.slice(0, 3).map((key) => {
+      const name = shortened(JSON.stringify(key) ?? String(key));
+      const by = typeof key === 'string' ? served.get(key) : undefined;
+      return by
+        ? `${name} (${by === plan.commit ? 'a file of that release itself' : `served by ${shortSha(by)}, a release the stack keeps`})`
+        : `${name} (FrontendOps' own, or no file name)`;
+    });
+    const more = refused.length > 3 ? ` and ${refused.length - 3} more` : '';
+    throw forgedPending(
+      PENDING,
+      `asks to finish ${what} by deleting ${named.join(', ')}${more}: FrontendOps never prunes what a kept release serves, nor its own objects`,
+    );
+  }
+  return { ...retained, prune: plan.prune };
+}
+
+/**
+ * Checks the atomic crash-recovery record (atomic/pending.json) before anything of it is finished,
+ * switched or recorded (see the module comment); throws TAMPERED when FrontendOps did not write it:
+ * a rollback to a build the stack never had live; a switch that would make live another release than
+ * its plan's build; one said to be switched whose build the live pointer does not have live. Reads
+ * the live pointer (unless `known`: one GET) and, only for a rollback to a release the pointer no
+ * longer retains, the records. Returns what it read.
+ *
+ * Called by deploy.ts before a rollback with no destination finishes a stopped one; the atomic engine
+ * calls it where it settles or finishes a pending operation (deploy/atomic-apply.ts: settleAtomic,
+ * finishSyncedAtomic), before it writes anything of it.
+ */
+export async function assertAtomicPendingSound(
+  site: Site,
+  pending: AtomicPending,
+  known?: LiveRead,
+): Promise<LiveRead> {
+  const { plan } = pending;
+  if (!isPlan(plan)) throw forgedPending(ATOMIC_PENDING, 'holds no release plan');
+  const read: LiveRead = known ?? { pointer: await site.records.readPointer() };
+  const pointer = read.pointer?.value ?? null;
+  if (pending.op === 'rollback') await assertRollbackWasLive(site, ATOMIC_PENDING, plan, pointer);
+  if (plan.liveChanges) {
+    const what = `${pending.op} ${idOf(plan.deployId)} of ${shortSha(plan.commit)}`;
+    if (
+      typeof plan.artifactDigest !== 'string' ||
+      plan.pointerAfter?.live !== releaseIdFor({ commit: plan.commit, artifactDigest: plan.artifactDigest })
+    ) {
+      throw forgedPending(ATOMIC_PENDING, `names ${what}, but its switch makes another release live`);
+    }
+    if (pending.switched && !(await hadDeploy(site, plan, pointer))) {
+      throw forgedPending(
+        ATOMIC_PENDING,
+        `says ${what} switched, but the live pointer does not have it live (nor is it recorded)`,
+      );
+    }
+  }
+  return read;
+}
+
+/**
+ * Before a deploy finished from its pending record (finishSyncedDeploy) is switched back because the
+ * CDN does not serve it: the release it names as the one before must be one the stack had live.
+ */
+export async function assertPreviousWasLive(
+  site: Site,
+  plan: { deployId: string; app: string; fromCommit: string | null },
+): Promise<void> {
+  if (!plan.fromCommit) return;
+  const pointer = (await site.records.readPointer())?.value ?? null;
+  if (await hadLive(site, { app: plan.app, commit: plan.fromCommit }, pointer)) return;
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `The crash-recovery record ${PENDING} (under this stack's state prefix) names ${shortSha(plan.fromCommit)} as the release live before deploy ${idOf(plan.deployId)}, to switch back to now that the CDN does not serve it, but ${site.target.stack} never had it live: the record was not written by FrontendOps, so nothing was switched back (the deploy is recorded as failed). ` +
+      `Run \`frontendops audit verify\` to see what else was changed in the state bucket, then roll back with \`frontendops rollback --to <deployId|commit>\` to a release from \`frontendops history\`.`,
+    { details: { object: PENDING } },
+  );
 }
 
 /** The artifact's manifest; NOT_FOUND (with what to do) when the commit was never published. */

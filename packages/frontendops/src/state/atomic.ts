@@ -19,7 +19,7 @@ import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
 import type { ObjectStore } from '../ports.ts';
 import { stateDigest } from './audit.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from './names.ts';
-import { parseStateObject, type RequestInfo, type StoppedBy } from './records.ts';
+import { parseStateObject, type RequestInfo, readBackFrom, type StoppedBy } from './records.ts';
 
 export interface ReleaseNameRef {
   releaseId: string;
@@ -124,7 +124,11 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
       write(releaseIndexName(index.releaseId), index),
     deleteReleaseIndexes: (releaseIds: readonly string[]) =>
       releaseIds.length ? store.delete(releaseIds.map((id) => key(releaseIndexName(id)))) : Promise.resolve(),
-    readPending: () => read<AtomicPending>(ATOMIC_PENDING),
+    /** The interrupted operation's record; its request marked as read back from it (RequestInfo.resumedFrom). */
+    readPending: async (): Promise<AtomicPending | null> => {
+      const pending = await read<AtomicPending>(ATOMIC_PENDING);
+      return pending && { ...pending, request: readBackFrom(pending.request, ATOMIC_PENDING) };
+    },
     writePending: async (pending: AtomicPending): Promise<void> => {
       await write(ATOMIC_PENDING, pending);
     },

@@ -27,10 +27,11 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { RELEASE_KEY, type ReleasePointer } from '../atomic/release-pointer.ts';
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import type { Locker, ObjectStore } from '../ports.ts';
+import type { Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
 import {
   ATOMIC,
   ATOMIC_PENDING,
@@ -468,6 +469,12 @@ export interface VerifyOptions {
    * the one the newest entry that wrote it to that bucket bound (state/environment.ts).
    */
   hosting?: { bucket: string; store: ObjectStore };
+  /**
+   * Atomic stacks: the reader of the CDN's release store (the site's ReleaseStore), given when the
+   * caller can reach it. The key edges route by must name what the chain's newest atomic operation
+   * recorded (checkReleaseStore).
+   */
+  releaseStore?: { read(): Promise<ReleasePointerRead> };
 }
 
 export async function verifyAudit(
@@ -755,16 +762,33 @@ async function verifyAuditOnce(
       bound.set(name, { digest, seq: entry.seq });
   }
   const pending = await readJsonQuietly(store, `${prefix}pending.json`);
-  const pendingId = (pending.value as { plan?: { deployId?: string } } | null)?.plan?.deployId ?? null;
+  // An atomic operation writes its release indexes and atomic/state.json before its last entry binds them.
+  const [atomicRecord, atomicState] = await Promise.all([
+    store.head(`${prefix}${ATOMIC_PENDING}`),
+    store.head(`${prefix}${ATOMIC_STATE}`),
+  ]);
+  // The crash-recovery records are bound by no entry; one naming a rollback to a release never live
+  // here was not written by FrontendOps: tampered, and it excuses nothing below as unfinished.
+  const forged =
+    entries.length === read.length
+      ? forgedRollbackRecords(entries, [
+          ['pending.json', pending.value],
+          [
+            ATOMIC_PENDING,
+            atomicRecord ? (await readJsonQuietly(store, `${prefix}${ATOMIC_PENDING}`)).value : null,
+          ],
+        ])
+      : [];
+  problems.push(...forged);
+  const isForged = (name: string) => forged.some((p) => p.object === name);
+  const pendingId = isForged('pending.json')
+    ? null
+    : ((pending.value as { plan?: { deployId?: string } } | null)?.plan?.deployId ?? null);
+  const atomicPending = isForged(ATOMIC_PENDING) ? null : atomicRecord;
   const unfinished = (what: string) =>
     pendingId
       ? ` Deploy ${pendingId} was interrupted after writing it: run the deploy again to finish it.`
       : what;
-  // An atomic operation writes its release indexes and atomic/state.json before its last entry binds them.
-  const [atomicPending, atomicState] = await Promise.all([
-    store.head(`${prefix}${ATOMIC_PENDING}`),
-    store.head(`${prefix}${ATOMIC_STATE}`),
-  ]);
   const atomicUnfinished = atomicPending
     ? ' An atomic operation was interrupted after writing it: the next deploy or rollback of this stack finishes it.'
     : '';
@@ -893,6 +917,10 @@ async function verifyAuditOnce(
     const marker = await checkEnvironmentMarker(options.hosting, entries);
     if (marker) problems.push(marker);
   }
+  if (options.releaseStore && entries.length === read.length) {
+    const served = await checkReleaseStore(options.releaseStore, store, prefix, entries);
+    if (served) problems.push(served);
+  }
 
   return {
     ok: problems.length === 0,
@@ -907,6 +935,49 @@ async function verifyAuditOnce(
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The crash-recovery records (pending.json, atomic/pending.json: name → content as read) that name a
+ * rollback to a build no entry of this whole chain records going live here (a `release` entry, or a
+ * deployment that succeeded). FrontendOps writes a rollback's record only for a release the stack had
+ * (deploy/live.ts refuses to finish any other), and each of those an entry records; another was
+ * written around the chain. Before, verify read neither record's content: a forged one verified.
+ */
+function forgedRollbackRecords(
+  entries: readonly AuditEntry[],
+  records: readonly (readonly [string, unknown])[],
+): AuditProblem[] {
+  const wentLive = entries.filter(
+    (e) =>
+      e.type === 'release' ||
+      (['deploy', 'rollback', 'canary-promote'].includes(e.type) && e.data.outcome === 'succeeded'),
+  );
+  const problems: AuditProblem[] = [];
+  for (const [name, value] of records) {
+    const record = value as { op?: unknown; plan?: Record<string, unknown> } | null;
+    const plan = record?.plan;
+    if (typeof plan !== 'object' || plan === null) continue;
+    if (!(name === ATOMIC_PENDING ? record?.op === 'rollback' : plan.kind === 'rollback')) continue;
+    const { app, commit, artifactDigest } = plan;
+    const had = wentLive.some(
+      (e) =>
+        e.data.commit === commit &&
+        (e.data.app === undefined || e.data.app === app) &&
+        (typeof artifactDigest !== 'string' ||
+          typeof e.data.artifactDigest !== 'string' ||
+          e.data.artifactDigest === artifactDigest),
+    );
+    if (had) continue;
+    const short =
+      typeof commit === 'string' && /^[0-9a-f]{7}/.test(commit) ? commit.slice(0, 7) : 'no commit';
+    problems.push({
+      kind: 'tampered',
+      object: name,
+      reason: `${name} names a rollback to ${short} that was never live on this stack (no entry records it going live): it was not written by FrontendOps, and FrontendOps refuses to finish it. After checking what else changed, delete ${name} under the stack's state prefix.`,
+    });
+  }
+  return problems;
+}
 
 const PIN = 'pin.json';
 
@@ -997,6 +1068,88 @@ async function checkEnvironmentMarker(
       digest === null
         ? `${where}, written by entry ${latest.seq}, is missing (it was deleted)`
         : `${where} was changed after entry ${latest.seq} recorded it (it was written around the chain)`,
+  };
+}
+
+/** How verify names the CDN's release store in a problem: its key, never its ARN (the agent must not see it). */
+export const RELEASE_STORE_OBJECT = `KeyValueStore key ${RELEASE_KEY}`;
+
+/**
+ * The release store's reader refuses a value that is no release pointer (adapters/cloudfront-kvs.ts:
+ * UPSTREAM, with the store's ETag in its details, for whoever writes a valid one): edges then serve
+ * the bucket root. Any other failure is the store not answering.
+ */
+export const isInvalidReleasePointer = (error: unknown): boolean =>
+  isFrontendOpsError(error, 'UPSTREAM') && typeof error.details?.etag === 'string';
+
+/** The releases a pointer sends visitors to (the spa flag follows the configuration, as deploys compare). */
+export const sameReleases = (a: ReleasePointer, b: ReleasePointer): boolean =>
+  a.live === b.live && a.canary === b.canary && (a.weight ?? 0) === (b.weight ?? 0);
+
+const pointerWords = (pointer: ReleasePointer): string =>
+  pointer.canary
+    ? `release ${pointer.live} with canary ${pointer.canary} for ${pointer.weight ?? 0}% of visitors`
+    : `release ${pointer.live}, no canary`;
+
+const isRecordedPointer = (value: unknown): value is ReleasePointer =>
+  typeof value === 'object' && value !== null && typeof (value as { live?: unknown }).live === 'string';
+
+/**
+ * What the CDN serves against the chain (atomic stacks): the key edges route by must name the
+ * pointer the newest atomic operation's entry recorded (its `pointer`, written with the
+ * atomic/state.json that entry binds). Written by hand with the deployer role, it makes the site
+ * serve what no entry records: tampered. The pointer an interrupted operation switched to and has
+ * not recorded yet: unfinished. A chain with no atomic operation expects no pointer (edges serve
+ * the bucket root, in place); one whose atomic entries all predate `pointer` is not checked.
+ */
+async function checkReleaseStore(
+  reader: { read(): Promise<ReleasePointerRead> },
+  store: ObjectStore,
+  prefix: string,
+  entries: readonly AuditEntry[],
+): Promise<AuditProblem | null> {
+  let served: ReleasePointer | null;
+  let invalid = false;
+  try {
+    served = (await reader.read()).value;
+  } catch (error) {
+    if (!isInvalidReleasePointer(error)) throw error;
+    served = null;
+    invalid = true;
+  }
+  const atomicEntries = entries.filter((e) => e.data?.mode === 'atomic');
+  let latest: AuditEntry | undefined;
+  for (const entry of atomicEntries) if (isRecordedPointer(entry.data.pointer)) latest = entry;
+  const recorded = latest?.data.pointer as ReleasePointer | undefined;
+  if (!latest && atomicEntries.length > 0) return null;
+  if (!invalid && (served && recorded ? sameReleases(served, recorded) : served === null && !recorded))
+    return null;
+
+  const names = invalid
+    ? 'holds no valid release pointer (edges serve the bucket root)'
+    : served
+      ? `names ${pointerWords(served)}`
+      : 'has no release pointer (edges serve the bucket root)';
+  const expected = latest
+    ? `entry ${latest.seq} records ${recorded ? pointerWords(recorded) : ''}`
+    : 'no entry of the chain records an atomic switch (edges should serve the bucket root)';
+  const pending = served ? await readJsonQuietly(store, `${prefix}${ATOMIC_PENDING}`) : null;
+  const after = (
+    pending?.value as { op?: unknown; plan?: { deployId?: unknown; pointerAfter?: unknown } } | null
+  )?.plan;
+  if (served && isRecordedPointer(after?.pointerAfter) && sameReleases(served, after.pointerAfter)) {
+    return {
+      kind: 'unfinished',
+      ...(latest ? { seq: latest.seq } : {}),
+      object: RELEASE_STORE_OBJECT,
+      reason: `the CDN's release store ${names}, which the interrupted operation ${String(after?.deployId)} switched to; ${expected}. The next deploy or rollback of this stack (or the same operation again) finishes and records it.`,
+    };
+  }
+  return {
+    kind: 'tampered',
+    ...(latest ? { seq: latest.seq } : {}),
+    object: RELEASE_STORE_OBJECT,
+    reason: `the CDN's release store ${names}, but ${expected}: it was changed outside FrontendOps, and visitors get what it names. \`frontendops status\` shows what is served; the next deploy, rollback or canary change switches from the recorded state again.`,
   };
 }
 

@@ -32,7 +32,21 @@ export interface RequestInfo {
   at: string;
   /** What the person said about this change (`--message`), recorded as they wrote it. */
   message?: string;
+  /**
+   * Set when the request was read back from a crash-recovery record (`pending.json`,
+   * `atomic/pending.json`: the object's name under the state prefix) by the run that finished the
+   * operation: it is what that record says was asked, not a request made to the run that wrote the
+   * entry. Those records are not bound by the audit chain (anyone who can write the state bucket can
+   * write one), so the log says where the request came from rather than present it as a fresh one.
+   */
+  resumedFrom?: string;
 }
+
+/** The request as read back from the crash-recovery record `name` (see RequestInfo.resumedFrom). */
+export const readBackFrom = (request: RequestInfo, name: string): RequestInfo => ({
+  ...request,
+  resumedFrom: name,
+});
 
 export type Outcome = 'succeeded' | 'failed' | 'rolled-back' | 'superseded';
 
@@ -104,6 +118,9 @@ const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) 
   `history/${String(MAX_TIME - Date.parse(record.startedAt)).padStart(13, '0')}-${record.deployId}`;
 const HISTORY_CURSOR = new RegExp(`^\\d{13}-${DEPLOY_ID.source.slice(1)}`);
 
+/** The in-place crash-recovery record, under the state prefix (not bound by the audit chain). */
+export const PENDING = 'pending.json';
+
 export function createStateRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;
   const readJson = async <T>(name: string): Promise<{ value: T; etag: string } | null> => {
@@ -137,11 +154,15 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       );
     },
 
-    readPending: async () => (await readJson<PendingDeploy>('pending.json'))?.value ?? null,
-    writePending: async (pending: PendingDeploy) => {
-      await writeJson('pending.json', pending);
+    /** The interrupted deploy's record; its request marked as read back from it (RequestInfo.resumedFrom). */
+    readPending: async (): Promise<PendingDeploy | null> => {
+      const pending = (await readJson<PendingDeploy>(PENDING))?.value ?? null;
+      return pending && { ...pending, request: readBackFrom(pending.request, PENDING) };
     },
-    clearPending: () => store.delete([key('pending.json')]),
+    writePending: async (pending: PendingDeploy) => {
+      await writeJson(PENDING, pending);
+    },
+    clearPending: () => store.delete([key(PENDING)]),
 
     /**
      * Writes the record and its history index; returns the digest of the record as stored. A record is

@@ -1,0 +1,280 @@
+/**
+ * Forged crash-recovery records. pending.json (in place) and atomic/pending.json (atomic) are not
+ * bound by the audit chain: whoever can write the state bucket (the deployer role) can write one.
+ * Before, the tool trusted them:
+ * - a "stopped rollback" naming a build that was published but never live sent `rollback` with no
+ *   destination (the agent's "undo the last deploy") to that build, pinned, and `audit verify`
+ *   passed before and after;
+ * - a "deploy whose pointer moved" naming the live deploy id, with a prune list naming a live asset
+ *   and a request "approved by Ada", was finished by the next deploy: the asset was deleted (and
+ *   copied back in the same run) and the chain recorded the forged request as Ada's.
+ * Now a stopped rollback is finished only towards a release the stack had (retained by the live
+ * pointer, or a deployment of this stack that went live), a finished prune never touches what a kept
+ * release uses, both refuse TAMPERED with nothing written, verify calls such a record tampered, and
+ * what is finished from a pending record says so. A genuine interrupted rollback still finishes.
+ */
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import type { DeployPlan } from '../../src/engine/plan.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import type { Site } from '../../src/site.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
+import type { PendingDeploy, RequestInfo } from '../../src/state/records.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import type { TestS3 } from '../support/local-s3.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2, V3, V4] = [
+  'a1a1a1a1a1a1a1a1a1a1',
+  'b2b2b2b2b2b2b2b2b2b2',
+  'c3c3c3c3c3c3c3c3c3c3',
+  'd4d4d4d4d4d4d4d4d4d4',
+] as const;
+const request: RequestInfo = {
+  text: 'rollback',
+  actor: 'rm-alice',
+  planner: 'cli',
+  at: new Date().toISOString(),
+};
+const forgedRequest: RequestInfo = {
+  text: 'deploy approved by Ada',
+  actor: 'Ada',
+  planner: 'cli',
+  at: '2026-12-03T21:00:00.000Z',
+};
+
+/** Everything the S3 server was asked to change since `mark` (copies, puts, deletes), the deploy lock's own object left out. */
+async function writesSince(s3: TestS3, mark: number) {
+  await s3.settle();
+  return s3.requests
+    .slice(mark)
+    .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'))
+    .map((r) => `${r.method} ${r.bucket}/${r.key}${r.query ? `?${r.query}` : ''}`);
+}
+
+const mark = async (s3: TestS3) => {
+  await s3.settle();
+  return s3.requests.length;
+};
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function refusal(run: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await run;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a refusal, but it went through');
+}
+
+/** The words a TAMPERED refusal of a forged record must carry. */
+function expectTamperedRefusal(error: Error & { code?: string }, object: string) {
+  expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+  expect(error.message).toContain(object);
+  expect(error.message).toMatch(/not written by FrontendOps/);
+  expect(error.message).toMatch(/Nothing was changed/);
+  expect(error.message).toMatch(/frontendops audit verify/);
+  // The object by its name under the state prefix, never the bucket.
+  expect(error.message).not.toMatch(/sophia-dashboard-build-artifacts|atomic-artifacts/);
+}
+
+describe('in place: a forged pending.json', () => {
+  let t: TestDeployEnv;
+  let site: Site;
+  let manifests: Record<string, string[]>;
+
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'forged-pending' });
+    site = t.site;
+    for (const [i, commit] of [V1, V2, V3, V4].entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+      await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+    for (const commit of [V1, V2, V3]) await deployArtifact(site, { app: APP, commit, request });
+    manifests = {};
+    for (const commit of [V1, V2, V3, V4]) {
+      const manifest = await readManifest(site.artifacts, APP, commit);
+      manifests[commit] = Object.keys(manifest?.files ?? {}).map((p) => p.slice(1));
+    }
+  }, 180_000);
+  afterAll(() => t?.stop());
+  afterEach(async () => {
+    await site.records.clearPending();
+  });
+
+  /** A plan FrontendOps would make for `commit` from what is live (a dry run), edited as a forger would. */
+  async function planOf(commit: string, kind: 'deploy' | 'rollback', edit: Partial<DeployPlan> = {}) {
+    const { plan } = await deployArtifact(site, { app: APP, commit, kind, dryRun: true, request });
+    return { ...(plan as DeployPlan), ...edit };
+  }
+  const forge = (plan: DeployPlan, pointerMoved: boolean) =>
+    site.records.writePending({
+      plan,
+      request: forgedRequest,
+      startedAt: '2026-12-03T21:00:00.000Z',
+      pointerMoved,
+    } satisfies PendingDeploy);
+
+  it('a stopped rollback to a build never live: verify says tampered; rollback refuses, nothing written', async () => {
+    expect((await verifyAudit(site.state, t.target.statePrefix)).ok).toBe(true);
+    await forge(await planOf(V4, 'rollback'), false);
+
+    const verdict = await verifyAudit(site.state, t.target.statePrefix);
+    expect(verdict.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        object: 'pending.json',
+        reason: expect.stringContaining(`rollback to ${V4.slice(0, 7)}`),
+      }),
+    );
+    expect(verdict.problems.filter((p) => p.kind === 'unfinished')).toEqual([]);
+
+    const head = (await readAudit(site.state, t.target.statePrefix)).length;
+    const before = await mark(t.s3);
+    const error = await refusal(rollbackRelease(site, { request }));
+    expectTamperedRefusal(error, 'pending.json');
+    expect(error.message).toContain(`rollback to ${V4.slice(0, 7)}`);
+    expect(error.message).toMatch(/never live/);
+    expect(await writesSince(t.s3, before)).toEqual([]);
+    expect((await site.records.readPointer())?.value.commit).toBe(V3);
+    expect(await readPin(site)).toBeNull();
+    expect(await readAudit(site.state, t.target.statePrefix)).toHaveLength(head);
+
+    // Any change under the lock finds it too, and refuses alike, rather than recording it.
+    const deploy = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+    expectTamperedRefusal(deploy, 'pending.json');
+    expect(await writesSince(t.s3, before)).toEqual([]);
+  });
+
+  it('the same with its pointer "moved" and the live deploy id: refused, nothing written', async () => {
+    const live = (await site.records.readPointer())?.value;
+    await forge(await planOf(V4, 'rollback', { deployId: live?.deployId ?? '' }), true);
+    expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toContainEqual(
+      expect.objectContaining({ kind: 'tampered', object: 'pending.json' }),
+    );
+    const before = await mark(t.s3);
+    expectTamperedRefusal(await refusal(rollbackRelease(site, { request })), 'pending.json');
+    expectTamperedRefusal(
+      await refusal(deployArtifact(site, { app: APP, commit: V3, request })),
+      'pending.json',
+    );
+    expect(await writesSince(t.s3, before)).toEqual([]);
+    expect((await site.records.readPointer())?.value.commit).toBe(V3);
+  });
+
+  const pruned = {
+    'a file of the live release (the plan its own target)': () =>
+      manifests[V3]?.find((k) => k.startsWith('assets/index-') && k.endsWith('.js')) ?? '',
+    'a file of a retained release the live one lacks': () =>
+      manifests[V2]?.find((k) => !manifests[V3]?.includes(k)) ?? '',
+    "the environment marker (FrontendOps' own)": () => '.frontendops/environment.json',
+  };
+  for (const [what, key] of Object.entries(pruned)) {
+    it(`a "moved" pending of the live deploy whose prune names ${what}: refused, nothing deleted or recorded`, async () => {
+      const live = (await site.records.readPointer())?.value;
+      const name = key();
+      expect(name).not.toBe('');
+      expect((await site.hosting.head(name)) !== null).toBe(true);
+      await forge(
+        await planOf(V3, 'deploy', { deployId: live?.deployId ?? '', prune: [name], invalidationPaths: [] }),
+        true,
+      );
+      const head = (await readAudit(site.state, t.target.statePrefix)).length;
+      const before = await mark(t.s3);
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expectTamperedRefusal(error, 'pending.json');
+      expect(error.message).toContain(name);
+      expect(await writesSince(t.s3, before)).toEqual([]);
+      expect(await site.hosting.head(name)).not.toBeNull();
+      const entries = await readAudit(site.state, t.target.statePrefix);
+      expect(entries).toHaveLength(head);
+      expect(JSON.stringify(entries)).not.toContain('approved by Ada');
+    });
+  }
+
+  it('once the record is removed (as the refusal says), verify passes and rollback goes to the previous release', async () => {
+    await forge(await planOf(V4, 'rollback'), false);
+    const error = await refusal(rollbackRelease(site, { request }));
+    expect(error.message).toMatch(/delete pending\.json/);
+    await site.state.delete([`${t.target.statePrefix}pending.json`]);
+    expect((await verifyAudit(site.state, t.target.statePrefix)).ok).toBe(true);
+    const back = await rollbackRelease(site, { request });
+    expect(back.commit).toBe(V2);
+    expect((await readPin(site))?.commit).toBe(V2);
+    expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+});
+
+describe('in place: a genuine interrupted rollback or deploy is still finished', () => {
+  let t: TestDeployEnv;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'forged-pending-genuine' });
+    for (const [i, commit] of [V1, V2, V3, V4].entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+    await deployArtifact(t.site, { app: APP, commit: V1, request });
+    await deployArtifact(t.site, { app: APP, commit: V2, request });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('a rollback stopped after its switch: verify says unfinished, the re-run finishes it and says it was finished from pending.json', async () => {
+    const { site } = t;
+    const prefix = t.target.statePrefix;
+    // Stopped at the entry that vouches for the moved pointer: live.json is the rollback's, unbound.
+    const stopping = stoppingSite(
+      site,
+      (key, body) => /\/audit\/\d{10}\.json$/.test(key) && /"type":"release"/.test(String(body)),
+    );
+    await expect(rollbackRelease(stopping, { request })).rejects.toThrow(/stopped/);
+    expect((await site.records.readPointer())?.value.commit).toBe(V1);
+    const stopped = await site.records.readPending();
+    expect(stopped?.plan.kind).toBe('rollback');
+    const verdict = await verifyAudit(site.state, prefix);
+    expect(verdict.problems).toContainEqual(
+      expect.objectContaining({ kind: 'unfinished', object: 'live.json' }),
+    );
+    expect(verdict.problems.map((p) => p.kind)).not.toContain('tampered');
+
+    const again = await rollbackRelease(site, { request: { ...request, actor: 'rm-bob' } });
+    expect(again.commit).toBe(V1);
+    expect((await readPin(site))?.commit).toBe(V1);
+    expect((await verifyAudit(site.state, prefix)).problems).toEqual([]);
+    // What was finished from the crash-recovery record keeps its request, marked as read back from it.
+    const record = await site.records.readRecord(stopped?.plan.deployId ?? '');
+    expect(record?.request).toMatchObject({ actor: 'rm-alice', resumedFrom: 'pending.json' });
+    const entry = (await readAudit(site.state, prefix)).find(
+      (e) => e.type === 'rollback' && e.data.deployId === stopped?.plan.deployId,
+    );
+    expect(entry?.data.request).toMatchObject({ actor: 'rm-alice', resumedFrom: 'pending.json' });
+    const release = (await readAudit(site.state, prefix)).find(
+      (e) => e.type === 'release' && e.data.deployId === stopped?.plan.deployId,
+    );
+    expect(release?.data).toMatchObject({ actor: 'rm-alice', resumedFrom: 'pending.json' });
+  });
+
+  it('a deploy stopped after its prune is finished by the next deploy; a deploy run straight through is not marked', async () => {
+    const { site } = t;
+    const prefix = t.target.statePrefix;
+    // Live: V1 (the rollback), retained V2 and V1's first deploy. V3 keeps all three; V4 drops V2.
+    await deployArtifact(site, { app: APP, commit: V3, request, pin: 'clear' });
+    const stopping = stoppingSite(site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+    await expect(deployArtifact(stopping, { app: APP, commit: V4, request })).rejects.toThrow(/stopped/);
+    const stopped = await site.records.readPending();
+    expect(stopped?.pointerMoved).toBe(true);
+    // A genuine prune (V2's own files) passes the check when it is finished.
+    expect(stopped?.plan.prune.length).toBeGreaterThan(0);
+    const next = await deployArtifact(site, { app: APP, commit: V4, request });
+    expect(next.commit).toBe(V4);
+    const record = await site.records.readRecord(stopped?.plan.deployId ?? '');
+    expect(record).toMatchObject({ outcome: 'succeeded', request: { resumedFrom: 'pending.json' } });
+    const straight = (await site.records.listRecords()).records.find((r) => r.commit === V2);
+    expect(straight?.request).not.toHaveProperty('resumedFrom');
+    expect((await verifyAudit(site.state, prefix)).problems).toEqual([]);
+  });
+});
