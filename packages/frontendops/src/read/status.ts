@@ -1,25 +1,69 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
-import type { Site } from '../site.ts';
-import { createAtomicRecords, EMPTY_ATOMIC_STATE } from '../state/atomic.ts';
-import { readPin } from '../state/pin.ts';
-import { type StatusView, toPinView, toReleaseView, toRequestView } from './views.ts';
 
-/** `tags`: deploy id → deploy tag name, when the reader knows the git host (the console, the CLI). */
+import type { ReleasePointer } from '../atomic/release-pointer.ts';
+import { type AtomicContext, driftOf } from '../deploy/atomic-live.ts';
+import { releaseIdFor } from '../engine/atomic-plan.ts';
+import { isFrontendOpsError } from '../errors.ts';
+import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import {
+  type AtomicPending,
+  type AtomicStateRecord,
+  createAtomicRecords,
+  EMPTY_ATOMIC_STATE,
+} from '../state/atomic.ts';
+import { isInvalidReleasePointer, sameReleases } from '../state/audit.ts';
+import { releaseIndexName } from '../state/names.ts';
+import { readPin } from '../state/pin.ts';
+import type { LivePointer, PendingDeploy } from '../state/records.ts';
+import {
+  type ServedReleaseView,
+  type ServedView,
+  type StatusView,
+  toPinView,
+  toReleaseView,
+  toRequestView,
+} from './views.ts';
+
+/**
+ * `tags`: deploy id → deploy tag name, when the reader knows the git host (the console, the CLI).
+ *
+ * On an atomic stack it also reads the CDN's release store (the key edges route by: one read of the
+ * site's ReleaseStore, the reader a deploy's drift check uses) and holds it against the record the
+ * way that check does (driftOf): `served` says what visitors get when it is not what was recorded.
+ */
 export async function readStatus(
   site: Site,
   tags: ReadonlyMap<string, string> = new Map(),
 ): Promise<StatusView> {
-  const [pointer, pending, pin, atomic] = await Promise.all([
+  const atomicRecords =
+    site.mode === 'atomic' ? createAtomicRecords(site.state, site.target.statePrefix) : null;
+  const [pointer, pending, pin, atomic, atomicPending, store] = await Promise.all([
     site.records.readPointer(),
     site.records.readPending(),
     readPin(site),
-    site.mode === 'atomic'
-      ? createAtomicRecords(site.state, site.target.statePrefix).readState()
-      : EMPTY_ATOMIC_STATE,
+    atomicRecords ? atomicRecords.readState() : EMPTY_ATOMIC_STATE,
+    atomicRecords ? atomicRecords.readPending() : null,
+    site.mode === 'atomic' && site.releases ? readStore(site.releases) : null,
   ]);
   const now = Date.now();
   const live = pointer?.value ?? null;
   const record = live ? await site.records.readRecord(live.deployId) : null;
+  const served =
+    store && atomicRecords && site.releases
+      ? await readServed(site, {
+          store,
+          context: {
+            store: site.releases,
+            atomic: atomicRecords,
+            kvs: 'read' in store ? store.read : { value: null, etag: '' },
+            statePointer: pointer,
+            state: atomic,
+            now,
+          },
+          pending: atomicPending,
+        })
+      : null;
   return {
     stack: site.target.stack,
     protected: site.protected,
@@ -31,12 +75,9 @@ export async function readStatus(
       tag: tags.get(live.deployId) ?? null,
     },
     releases: (live?.releases ?? []).map(toReleaseView),
-    pending: pending && {
-      deployId: pending.plan.deployId,
-      commit: pending.plan.commit,
-      startedAt: pending.startedAt,
-      pointerMoved: pending.pointerMoved,
-    },
+    pending: atomicPending
+      ? atomicPendingView(atomicPending, store && 'read' in store ? store.read.value : null)
+      : pending && inPlacePendingView(pending),
     pin: pin && toPinView(pin),
     mode: site.mode,
     canary: atomic.canary && {
@@ -55,5 +96,192 @@ export async function readStatus(
         expiresAt: preview.expiresAt,
         by: preview.actor,
       })),
+    served,
   };
+}
+
+type StoreRead = { read: ReleasePointerRead } | { error: unknown };
+
+/** One read of the release store; a failure is kept, to be said, not thrown: status still answers. */
+const readStore = (releases: ReleaseStore): Promise<StoreRead> =>
+  releases.read().then(
+    (read) => ({ read }),
+    (error: unknown) => ({ error }),
+  );
+
+function inPlacePendingView(pending: PendingDeploy): NonNullable<StatusView['pending']> {
+  return {
+    deployId: pending.plan.deployId,
+    op: pending.plan.kind,
+    app: pending.plan.app,
+    commit: pending.plan.commit,
+    startedAt: pending.startedAt,
+    pointerMoved: pending.pointerMoved,
+  };
+}
+
+/**
+ * An interrupted atomic operation, in the in-place record's shape. It went live once the store names
+ * what it planned (a re-run then finishes it: deploy/atomic-apply.ts settleAtomic decides the same).
+ */
+function atomicPendingView(
+  pending: AtomicPending,
+  storeValue: ReleasePointer | null,
+): NonNullable<StatusView['pending']> {
+  const { plan } = pending;
+  const landed =
+    storeValue !== null &&
+    sameReleases(storeValue, plan.pointerAfter) &&
+    !(plan.pointerBefore && sameReleases(plan.pointerBefore, plan.pointerAfter));
+  return {
+    deployId: plan.deployId,
+    op: pending.op,
+    app: plan.app,
+    commit: plan.commit,
+    ...(pending.op === 'canary-start' && plan.canaryAfter ? { percent: plan.canaryAfter.weight } : {}),
+    startedAt: pending.startedAt,
+    pointerMoved: pending.switched || landed,
+  };
+}
+
+async function readServed(
+  site: Site,
+  input: { store: StoreRead; context: AtomicContext; pending: AtomicPending | null },
+): Promise<ServedView> {
+  const { store, context, pending } = input;
+  const recorded = recordedWords(context.statePointer?.value ?? null, context.state);
+  if ('error' in store) {
+    if (isInvalidReleasePointer(store.error)) {
+      return {
+        state: 'changed-outside',
+        live: null,
+        canary: null,
+        note:
+          `The CDN serves the bucket root (its release store holds no valid release pointer), but FrontendOps recorded ${recorded}: ${OUTSIDE} ` +
+          `No deploy can read the store until the key holds a valid pointer again: write the recorded one back (${recordedJson(context)}), then run \`frontendops audit verify\`.`,
+      };
+    }
+    return {
+      state: 'unknown',
+      live: null,
+      canary: null,
+      note: `The CDN's release store could not be read${codeOf(store.error)}, so what visitors get was not checked against this record.`,
+    };
+  }
+  const value = store.read.value;
+  const drift = driftOf(context, site.spa);
+  const live = context.statePointer?.value ?? null;
+  // No pointer: edges serve the bucket root, as they should before a stack's migration (and during
+  // one, until its switch); once the live release was uploaded as an atomic release (its release
+  // index), that is a pointer deleted.
+  const deleted =
+    !drift &&
+    value === null &&
+    live !== null &&
+    !(pending && pending.plan.pointerBefore === null) &&
+    (await site.state.head(`${site.target.statePrefix}${releaseIndexName(releaseIdFor(live))}`)) !== null;
+  if (!drift && !deleted) {
+    return {
+      state: 'as-recorded',
+      ...(await servedReleases(context, pending, value, false)),
+      note: null,
+    };
+  }
+  const releases = await servedReleases(context, pending, value, true);
+  const what = servedWords(releases);
+  if (value && pending && sameReleases(value, pending.plan.pointerAfter)) {
+    return {
+      state: 'switching',
+      ...releases,
+      note:
+        `The CDN already serves ${what}, which the interrupted ${pending.op} ${pending.plan.deployId} switched to (unless it is still running); ` +
+        `FrontendOps still records ${recorded}. Run it again, or any deploy, rollback or canary change of this stack, to finish it.`,
+    };
+  }
+  const back =
+    live && !context.state.canary
+      ? `To put the recorded release back now: \`frontendops deploy --commit ${live.commit.slice(0, 7)}\`; any`
+      : 'The';
+  return {
+    state: 'changed-outside',
+    ...releases,
+    note:
+      `The CDN serves ${what}, but FrontendOps recorded ${recorded}: ${OUTSIDE} ` +
+      `${back} next deploy, rollback or canary change switches from the record again (and records what it found). ` +
+      '`frontendops audit verify` checks the store against the audit chain.',
+  };
+}
+
+const OUTSIDE =
+  'its release store (the key frontendops-release, which the deployer role can write) was changed outside FrontendOps.';
+
+/** The releases the store names, with what FrontendOps knows of each (`lookUp`: read unknown ones' release indexes). */
+async function servedReleases(
+  context: AtomicContext,
+  pending: AtomicPending | null,
+  value: ReleasePointer | null,
+  lookUp: boolean,
+): Promise<Pick<ServedView, 'live' | 'canary'>> {
+  const known = new Map<string, Omit<ServedReleaseView, 'releaseId'>>();
+  const add = (releaseId: string, app: string, commit: string, deployId: string | null) => {
+    if (app && commit && !known.has(releaseId)) known.set(releaseId, { app, commit, deployId });
+  };
+  for (const r of context.statePointer?.value.releases ?? [])
+    add(releaseIdFor(r), r.app, r.commit, r.deployId);
+  const { canary, previews, retiring } = context.state;
+  if (canary) add(canary.releaseId, canary.app, canary.commit, null);
+  if (pending) add(pending.plan.releaseId, pending.plan.app, pending.plan.commit, pending.plan.deployId);
+  for (const p of previews) add(p.releaseId, p.app, p.commit, null);
+  for (const r of retiring) for (const ref of r.releases) add(ref.releaseId, ref.app, ref.commit, null);
+  const describe = async (releaseId: string): Promise<ServedReleaseView> => {
+    let found = known.get(releaseId);
+    if (!found && lookUp) {
+      const index = await context.atomic.readReleaseIndex(releaseId).catch(() => null);
+      if (index) found = { app: index.app, commit: index.commit, deployId: null };
+    }
+    return { releaseId, ...(found ?? { app: null, commit: null, deployId: null }) };
+  };
+  if (!value) return { live: null, canary: null };
+  const [live, canaryRelease] = await Promise.all([
+    describe(value.live),
+    value.canary ? describe(value.canary) : Promise.resolve(null),
+  ]);
+  return { live, canary: canaryRelease && { ...canaryRelease, percent: value.weight ?? 0 } };
+}
+
+const releaseWords = (release: ServedReleaseView): string =>
+  release.app && release.commit
+    ? `${release.app}@${release.commit.slice(0, 7)} (release ${release.releaseId})`
+    : `release ${release.releaseId} (no release FrontendOps knows)`;
+
+function servedWords(served: Pick<ServedView, 'live' | 'canary'>): string {
+  if (!served.live) return 'the bucket root (the store holds no release pointer)';
+  return served.canary
+    ? `${releaseWords(served.live)}, with ${served.canary.percent}% of visitors on ${releaseWords(served.canary)}`
+    : `${releaseWords(served.live)} to every visitor`;
+}
+
+function recordedWords(live: LivePointer | null, state: AtomicStateRecord): string {
+  if (!live) return 'nothing deployed';
+  const what = `${live.app}@${live.commit.slice(0, 7)} (release ${releaseIdFor(live)})`;
+  return state.canary
+    ? `${what}, with ${state.canary.weight}% of visitors on ${state.canary.app}@${state.canary.commit.slice(0, 7)} (release ${state.canary.releaseId})`
+    : `${what}, no canary`;
+}
+
+function recordedJson(context: AtomicContext): string {
+  const live = context.statePointer?.value;
+  if (!live) return 'none recorded';
+  const canary = context.state.canary;
+  return JSON.stringify({
+    live: releaseIdFor(live),
+    ...(canary ? { canary: canary.releaseId, weight: canary.weight } : {}),
+  });
+}
+
+/** " (AccessDeniedException)": the backend's error name, which names no resource; never its message. */
+function codeOf(error: unknown): string {
+  const code = isFrontendOpsError(error) ? error.details?.keyValueStoreCode : undefined;
+  if (typeof code === 'string' && /^[A-Za-z]{2,60}$/.test(code)) return ` (${code})`;
+  return isFrontendOpsError(error) ? ` (${error.code})` : '';
 }

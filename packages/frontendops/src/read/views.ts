@@ -60,6 +60,40 @@ export const previewView = z.object({
 });
 export type PreviewView = z.infer<typeof previewView>;
 
+/** A release the CDN serves, as the release store names it; what FrontendOps knows of it. */
+export const servedReleaseView = z.object({
+  releaseId: z.string().describe('The release id the CDN release store names'),
+  app: z.string().nullable(),
+  commit: z
+    .string()
+    .nullable()
+    .describe('null: no release FrontendOps knows of has this id (the edge then finds no files for it)'),
+  deployId: z.string().nullable().describe('The deployment that made it live, when one did'),
+});
+export type ServedReleaseView = z.infer<typeof servedReleaseView>;
+
+export const servedView = z.object({
+  state: z
+    .enum(['as-recorded', 'changed-outside', 'switching', 'unknown'])
+    .describe(
+      'as-recorded: the CDN serves what FrontendOps recorded (live, canary and share); changed-outside: its release ' +
+        'store names something else, written outside FrontendOps: visitors get that, not the recorded release; ' +
+        'switching: an interrupted (or running) operation switched it and has not recorded it yet; unknown: the ' +
+        'store could not be read, so this was not checked',
+    ),
+  live: servedReleaseView
+    .nullable()
+    .describe(
+      'What every visitor outside the canary gets; null: no valid release pointer (edges serve the bucket root), or unknown',
+    ),
+  canary: servedReleaseView.extend({ percent: z.number().int().describe('Share of visitors, %') }).nullable(),
+  note: z
+    .string()
+    .nullable()
+    .describe('Unless as-recorded: what is served against what was recorded, and what to do, in words'),
+});
+export type ServedView = z.infer<typeof servedView>;
+
 export const statusView = z.object({
   stack: z.string(),
   protected: z.boolean().describe('true: deploys and rollbacks need a human approval'),
@@ -75,9 +109,27 @@ export const statusView = z.object({
     .nullable(),
   releases: z.array(releaseView).describe('Retained releases, newest (live) first'),
   pending: z
-    .object({ deployId: z.string(), commit: z.string(), startedAt: z.string(), pointerMoved: z.boolean() })
+    .object({
+      deployId: z.string(),
+      op: z
+        .enum(['deploy', 'rollback', 'canary-start', 'canary-promote', 'canary-abort', 'migrate'])
+        .optional()
+        .describe('What was interrupted (atomic stacks: a canary change or a migration too)'),
+      app: z.string().optional(),
+      commit: z.string(),
+      percent: z.number().int().optional().describe('canary-start: the share of visitors it sends, %'),
+      startedAt: z.string(),
+      pointerMoved: z
+        .boolean()
+        .describe(
+          'true: it went live (the pointer, or on atomic stacks the CDN release store, names it) and is not recorded yet',
+        ),
+    })
     .nullable()
-    .describe('A deploy that was interrupted, or synced and waiting for its invalidation'),
+    .describe(
+      'A deploy (or, on atomic stacks, a rollback, canary change or migration) that was interrupted, or synced and ' +
+        'waiting to be finished; running the same change again finishes it',
+    ),
   pin: pinView
     .nullable()
     .default(null)
@@ -99,6 +151,13 @@ export const statusView = z.object({
     .default([])
     .describe(
       'Atomic stacks: preview links still open (the links themselves go only to whoever asked for them)',
+    ),
+  served: servedView
+    .nullable()
+    .default(null)
+    .describe(
+      "Atomic stacks: what the CDN's release store names, read at each status, against what was recorded; " +
+        'null on in-place stacks',
     ),
 });
 export type StatusView = z.infer<typeof statusView>;

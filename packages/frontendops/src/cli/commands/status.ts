@@ -1,13 +1,15 @@
 /** `frontendops status`, `history` and `audit verify`: the read models, for a person or as JSON. */
 import type { Command } from 'commander';
-import type { GitHost } from '../../ports.ts';
+import type { GitHost, ReleaseStore } from '../../ports.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('status')
-    .description('What is live on the stack, the retained releases, and any interrupted deploy')
+    .description(
+      'What is live on the stack, the retained releases, and any interrupted deploy; on atomic stacks, what the CDN serves (exits 1 if its release store was changed outside FrontendOps)',
+    )
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  $ frontendops status\n  $ frontendops status --stack prod --json')
@@ -16,15 +18,31 @@ export function register(program: Command, ctx: CliContext): void {
       const { describeCanary } = await import('../../read/views.ts');
       await withSite(ctx, flags.stack, async (site) => {
         const status = await readStatus(site, await tagsHere(ctx));
+        // What visitors get is not what is recorded, and no FrontendOps operation explains it: the
+        // answer's main line is not true. Failed, as `audit verify` fails on state changed around the chain.
+        if (status.served?.state === 'changed-outside') ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, status);
         const out = ctx.io.stdout;
-        const { live } = status;
-        if (!live)
-          return say(out, `${status.stack}: nothing deployed yet${status.protected ? ' (protected)' : ''}`);
-        say(
-          out,
-          `${status.stack}${status.protected ? ' (protected)' : ''}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}${live.tag ? `, ${live.tag}` : ''})`,
-        );
+        const { live, served } = status;
+        if (!live) {
+          say(out, `${status.stack}: nothing deployed yet${status.protected ? ' (protected)' : ''}`);
+        } else {
+          say(
+            out,
+            `${status.stack}${status.protected ? ' (protected)' : ''}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}${live.tag ? `, ${live.tag}` : ''})`,
+          );
+        }
+        if (served?.note) {
+          const lead =
+            served.state === 'changed-outside'
+              ? 'WARNING: not what visitors get:'
+              : served.state === 'switching'
+                ? 'switching:'
+                : 'note:';
+          say(out, `  ${lead} ${served.note}`);
+        }
+        if (status.pending) say(out, `  ${describePending(status.pending)}`);
+        if (!live) return;
         if (live.request) {
           say(
             out,
@@ -36,8 +54,6 @@ export function register(program: Command, ctx: CliContext): void {
           out,
           `  retained: ${status.releases.map((r) => `${r.commit.slice(0, 7)} (${r.deployId})`).join(', ')}`,
         );
-        if (status.pending)
-          say(out, `  interrupted deploy ${status.pending.deployId}: run deploy again to finish it`);
         if (status.pin) {
           const p = status.pin;
           say(
@@ -124,11 +140,12 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
     )
     .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
-      const [{ verifyAudit }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
-        import('../../state/audit.ts'),
-        import('../../read/tags.ts'),
-        import('../../adapters/git-host.ts'),
-      ]);
+      const [{ verifyAudit, isInvalidReleasePointer }, { readAuditAnchors }, { selectGitHost }] =
+        await Promise.all([
+          import('../../state/audit.ts'),
+          import('../../read/tags.ts'),
+          import('../../adapters/git-host.ts'),
+        ]);
       await withSite(ctx, flags.stack, async (site) => {
         // Without git there is nothing outside the bucket to compare with: say so, never pass silently.
         const git = await selectGitHost(flags, ctx.io.env, ctx.io.cwd).catch((error: unknown) => {
@@ -136,9 +153,12 @@ export function register(program: Command, ctx: CliContext): void {
           return null;
         });
         const anchors = git ? await readAuditAnchors(git, site.target.stack) : [];
+        // Atomic stacks: what the CDN serves is checked too, when its release store answers.
+        const served = site.releases ? await reachableStore(site.releases, isInvalidReleasePointer) : null;
         const result = await verifyAudit(site.state, site.target.statePrefix, {
           anchors,
           hosting: { bucket: site.target.hostingBucket, store: site.hosting },
+          ...(served?.reader ? { releaseStore: served.reader } : {}),
         });
         if (!result.ok) ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, result);
@@ -155,6 +175,9 @@ export function register(program: Command, ctx: CliContext): void {
                 ? `; it holds the head each of ${result.publishLog.anchors} deployment entr${result.publishLog.anchors === 1 ? 'y' : 'ies'} saw`
                 : ''),
           );
+          if (served?.reader) {
+            say(ctx.io.stdout, `the CDN's release store of ${stack} names what the chain recorded last`);
+          }
         } else {
           say(ctx.io.stdout, `audit of ${stack} does NOT verify:`);
           for (const problem of result.problems) say(ctx.io.stdout, `  ${describeProblem(problem)}`);
@@ -167,8 +190,72 @@ export function register(program: Command, ctx: CliContext): void {
               ? `note: no deploy tag of ${stack} carries an audit head here, so a rewritten chain could not be told apart; run it where the deploy tags are (--repo, --github)`
               : 'note: not in a git repository: the chain was not checked against the deploy tags that anchor it (pass --repo <dir> or --github <owner/repo>)',
         );
+        if (served?.unread) {
+          say(
+            ctx.io.stdout,
+            `note: the CDN's release store could not be read (${served.unread}): what it serves was not checked against the chain`,
+          );
+        }
       });
     });
+}
+
+type PendingView = NonNullable<import('../../read/views.ts').StatusView['pending']>;
+
+/** The same change again, as a command: what finishes an interrupted one. */
+function againCommand(pending: PendingView): string {
+  const commit = pending.commit.slice(0, 7);
+  switch (pending.op) {
+    case 'rollback':
+      return `frontendops rollback --to ${commit}`;
+    case 'canary-start':
+      return `frontendops deploy --commit ${commit} --canary ${pending.percent ?? '<percent>'}`;
+    case 'canary-promote':
+      return 'frontendops canary promote';
+    case 'canary-abort':
+      return 'frontendops canary abort';
+    case 'migrate':
+      return 'frontendops migrate --to atomic';
+    default:
+      return `frontendops deploy --commit ${commit}`;
+  }
+}
+
+/** "interrupted deploy <id> of app@abc1234, started …: …, and what finishes it". */
+function describePending(pending: PendingView): string {
+  const op = pending.op ?? 'deploy';
+  const what = `${pending.app ? `${pending.app}@` : ''}${pending.commit.slice(0, 7)}`;
+  const head = `interrupted ${op} ${pending.deployId} of ${what}, started ${pending.startedAt}`;
+  return pending.pointerMoved
+    ? `${head}: it went live and is not recorded yet; the next deploy, rollback or canary change of this stack finishes it (so does running it again: \`${againCommand(pending)}\`)`
+    : `${head}: it did not go live; run it again to finish it (\`${againCommand(pending)}\`); another change of this stack drops it, recorded as superseded`;
+}
+
+/**
+ * The release store's reader for verify, when the store answers (a value that is no release pointer
+ * is an answer: verify reports it); otherwise why not. Its first read is the one made here.
+ */
+async function reachableStore(
+  releases: ReleaseStore,
+  isInvalidPointer: (error: unknown) => boolean,
+): Promise<{ reader?: Pick<ReleaseStore, 'read'>; unread?: string }> {
+  const first = await releases.read().then(
+    (read) => ({ read }),
+    (error: unknown) => ({ error }),
+  );
+  if ('error' in first && !isInvalidPointer(first.error)) {
+    return { unread: first.error instanceof Error ? first.error.message : String(first.error) };
+  }
+  let used = false;
+  return {
+    reader: {
+      read() {
+        if (used) return releases.read();
+        used = true;
+        return 'read' in first ? Promise.resolve(first.read) : Promise.reject(first.error);
+      },
+    },
+  };
 }
 
 /** Deploy tags of the repository here, to show beside releases (none outside a repository). */

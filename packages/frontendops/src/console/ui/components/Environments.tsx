@@ -59,7 +59,12 @@ function LiveRelease({ status }: { status: StatusView | string | undefined }) {
         {live.request && <> · by {live.request.actor}</>}
       </span>
       {live.request && <span className="request">“{live.request.text}”</span>}
-      {status.pending && <span className="error-text">an interrupted deploy waits to be finished</span>}
+      <Served status={status} />
+      {status.pending && (
+        <span className="error-text">
+          an interrupted {status.pending.op ?? 'deploy'} waits to be finished
+        </span>
+      )}
       <Canary status={status} />
       <Previews status={status} />
       {status.siteUrl && (
@@ -85,6 +90,30 @@ function ModeChip({ mode }: { mode: StatusView['mode'] }) {
       title="Each deploy syncs the files into the bucket and refreshes the CDN"
     >
       in place
+    </span>
+  );
+}
+
+/**
+ * Atomic stacks whose CDN release store names something else than the record (changed outside
+ * FrontendOps): what visitors get instead, the whole story in the title.
+ */
+function Served({ status }: { status: StatusView }) {
+  const { served } = status;
+  if (served?.state !== 'changed-outside') return null;
+  const release = (r: { releaseId: string; commit: string | null }) =>
+    r.commit ? shortSha(r.commit) : `release ${r.releaseId}`;
+  return (
+    <span className="error-text" data-testid={`served-${status.stack}`} title={served.note ?? undefined}>
+      Not what visitors get: the CDN serves{' '}
+      {served.live ? <code>{release(served.live)}</code> : 'the bucket root'}
+      {served.canary && (
+        <>
+          {' '}
+          and <code>{release(served.canary)}</code> to {served.canary.percent}%
+        </>
+      )}{' '}
+      (changed outside FrontendOps)
     </span>
   );
 }
