@@ -46,6 +46,11 @@ export interface GateOptions {
   requestInfo?: { request: string; requestedBy: string; planner: string };
   /** Per-call timeout; reset by server progress. A human approval happens inside run_sync, so it is long. */
   callTimeoutMs?: number;
+  /**
+   * Stops the request (Ctrl-C): the call in flight is cancelled (notifications/cancelled, which stops
+   * a change in the infra server at its next safe point) and no further call is made.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GatedTool {
@@ -86,8 +91,22 @@ export interface ToolGate {
   forModel(call: GateCall): string;
   readonly calls: readonly ToolCallRecord[];
   readonly approvals: ReadonlyArray<{ request: ApprovalRequest; decision: ApprovalDecision }>;
+  /** The newest change (a destructive tool) this request sent to a server, as the gate knew it. */
+  readonly change: ChangeSent | null;
+  /** Whether the request's signal cut a call short or kept one from being made. */
+  readonly interrupted: boolean;
   /** Stops answering the servers' elicitations (the clients may outlive the request). */
   detach(): void;
+}
+
+/** A change sent to the infra server: which tool, on which stack, and the plan it carries out when known. */
+export interface ChangeSent {
+  tool: ToolName;
+  stack: string;
+  /** The deployment it makes (run_sync: its handle's; a change the runbook planned first: that plan's). */
+  deployId?: string;
+  /** What it does, in the words a person approves. */
+  description: string;
 }
 
 interface HandleInfo {
@@ -136,6 +155,8 @@ export function createToolGate(options: GateOptions): ToolGate {
   } | null = null;
   let attached = true;
   let steps = 0;
+  let change: ChangeSent | null = null;
+  let interrupted = false;
 
   const emit = (event: AgentEvent) => options.onEvent?.(event);
   const clientFor = (name: ToolName): Client => options.clients[TOOLS[name].server];
@@ -143,7 +164,7 @@ export function createToolGate(options: GateOptions): ToolGate {
   // The servers ask for approval through elicitation; answer from the gate's decision when it made
   // one for the call in flight, else ask the person now.
   const respond = async (params: ElicitRequest['params']): Promise<ElicitResult> => {
-    if (!attached) return { action: 'decline' };
+    if (!attached || options.signal?.aborted) return { action: 'decline' };
     if (inFlight?.decision) {
       // An approval names one plan: the server's question must be about that deploy id (a question
       // that names none, or another — the live release moved since — is declined).
@@ -227,6 +248,16 @@ export function createToolGate(options: GateOptions): ToolGate {
   ): Promise<GateCall> {
     const started = Date.now();
     steps += 1;
+    if (options.signal?.aborted) {
+      interrupted = true;
+      return finish(
+        String(name).slice(0, 100),
+        asRecord(rawArgs),
+        'refused',
+        'Not called: the request was interrupted.',
+        started,
+      );
+    }
     if (steps > options.maxCalls) {
       return refuse(
         name,
@@ -357,6 +388,10 @@ export function createToolGate(options: GateOptions): ToolGate {
       approvedDeployId = request.deployId;
       approvals.push({ request, decision });
       emit({ type: 'approval', request, decision });
+      if (options.signal?.aborted) {
+        interrupted = true;
+        return finish(name, args, 'refused', 'Not called: the request was interrupted.', started);
+      }
       if (!decision.approved) {
         // Whoever declined, the planner (a model too) is told what the words name, and so is the record.
         const why =
@@ -377,6 +412,19 @@ export function createToolGate(options: GateOptions): ToolGate {
     emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
     const flight = { tool: name, stack, decision, deployId: approvedDeployId };
     inFlight = flight;
+    if (contract.impact === 'destructive') {
+      const deployId = handle?.deployId ?? hints.deployId;
+      change = {
+        tool: name,
+        stack: stack || "the server's stack",
+        ...(deployId ? { deployId } : {}),
+        description: options.redactor.text(
+          handle?.description ??
+            hints.approvalSummary ??
+            describeCall(name, args, stack || "the server's stack"),
+        ),
+      };
+    }
     let result: CallToolResult;
     try {
       result = (await clientFor(name).callTool(
@@ -384,6 +432,7 @@ export function createToolGate(options: GateOptions): ToolGate {
         {
           timeout: options.callTimeoutMs ?? 30 * 60_000,
           resetTimeoutOnProgress: true,
+          ...(options.signal ? { signal: options.signal } : {}),
           onprogress: (p) =>
             emit({
               type: 'progress',
@@ -395,6 +444,18 @@ export function createToolGate(options: GateOptions): ToolGate {
         },
       )) as CallToolResult;
     } catch (error) {
+      if (options.signal?.aborted) {
+        interrupted = true;
+        return finish(
+          name,
+          args,
+          'error',
+          contract.impact === 'read'
+            ? 'Interrupted: the call was cancelled.'
+            : 'Interrupted: the call was cancelled; the server stops it at a safe point.',
+          started,
+        );
+      }
       return finish(name, args, 'error', `The call failed: ${(error as Error).message}`, started);
     } finally {
       inFlight = null;
@@ -593,6 +654,12 @@ export function createToolGate(options: GateOptions): ToolGate {
     forModel: (c) => wrapUntrusted(c, options.redactor),
     calls,
     approvals,
+    get change() {
+      return change;
+    },
+    get interrupted() {
+      return interrupted;
+    },
     detach: () => {
       attached = false;
     },

@@ -70,6 +70,12 @@ export interface AgentRequestOptions {
   /** Model steps per request (default 10). */
   maxSteps?: number;
   now?: () => Date;
+  /**
+   * Stops the request (the CLI: Ctrl-C). The call in flight is cancelled — a change in the infra
+   * server then stops at its next safe point — no further call is made, and the answer says what the
+   * stop left (read from the infra server), before the request's audit entry is written.
+   */
+  signal?: AbortSignal;
 }
 
 export async function runAgentRequest(text: string, options: AgentRequestOptions): Promise<AgentResult> {
@@ -146,6 +152,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
         redactor,
         requestInfo: { request: text, requestedBy: options.actor, planner: plannerId },
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       try {
         outcome = model
@@ -160,6 +167,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
               dryRun,
               maxSteps: options.maxSteps ?? 10,
               ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+              ...(options.signal ? { abortSignal: options.signal } : {}),
             })
           : await runRunbook(intent, {
               gate,
@@ -183,6 +191,10 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
     outcome = badInput
       ? { outcome: 'refused', message: redactor.text((error as Error).message) }
       : { outcome: 'failed', message: redactor.text(describeFailure(error)) };
+  }
+  // Stopped on purpose: what the stop left, said instead of the failed step it made.
+  if (options.signal?.aborted && (gate?.interrupted || outcome.outcome === 'failed')) {
+    outcome = await afterInterrupt(clients, gate, stack, redactor);
   }
 
   const result: AgentResult = {
@@ -253,6 +265,82 @@ async function recordRequest(
     return { seq: parseResult('record_request', answer.structuredContent).seq };
   } catch (error) {
     return { error: `the audit entry could not be written (${(error as Error).name})` };
+  }
+}
+
+/**
+ * What a request stopped on purpose (Ctrl-C) left: nothing, if no change was sent; else what the
+ * infra server says is live once the change has stopped (its get_status waits for that): the change
+ * stopped before its switch (nothing went live), or it went live and awaits the same request again
+ * to be verified, recorded and tagged. When the server cannot be asked (it was stopped too), what
+ * the infra server does with a change in that case, and how to see and finish it.
+ */
+async function afterInterrupt(
+  clients: AgentClients | null,
+  gate: ToolGate | null,
+  stack: string | null,
+  redactor: ReturnType<typeof createRedactor>,
+): Promise<PlannerOutcome> {
+  const change = gate?.change ?? null;
+  if (!change) {
+    return {
+      outcome: 'failed',
+      message: 'Interrupted before anything was changed: nothing was changed. Ask again to do it.',
+    };
+  }
+  const status = clients ? await readStatusAfterStop(clients.infra, stack) : null;
+  const ids = change.deployId ? { deployId: change.deployId } : {};
+  const what = redactor.text(change.description);
+  if (!status) {
+    return {
+      outcome: 'failed',
+      ...ids,
+      message: [
+        `Interrupted during ${change.tool} (${what}), and the infra server could not be asked what it left.`,
+        'It stops a change at a safe point: before its switch nothing goes live; a change past its switch stays live and is finished by the next run (its note above says which).',
+        `Run the same request again to finish it; \`frontendops status\` shows what is live on ${change.stack}.`,
+      ].join('\n'),
+    };
+  }
+  const live = status.live;
+  const now = live ? `${live.app}@${live.commit.slice(0, 7)} (${live.deployId})` : 'nothing';
+  if (change.deployId && live?.deployId === change.deployId) {
+    const recorded = live.kind !== null && status.pending?.deployId !== change.deployId;
+    return {
+      outcome: 'failed',
+      ...ids,
+      commit: live.commit,
+      message: recorded
+        ? `Interrupted after ${what}: deployment ${change.deployId} is live on ${status.stack} and recorded, but no deploy tag was made for it.`
+        : [
+            `Interrupted after ${what} went live on ${status.stack} (deployment ${change.deployId}), before it was verified and recorded: it has no deploy tag yet.`,
+            'Run the same request again to finish it: it is verified, recorded and tagged.',
+          ].join('\n'),
+    };
+  }
+  if (change.deployId) {
+    return {
+      outcome: 'failed',
+      ...ids,
+      message: [
+        `Stopped: nothing went live. ${status.stack} still serves ${now}; ${what} stopped before its switch.`,
+        'Run the same request again to do it (what was copied is reused).',
+      ].join('\n'),
+    };
+  }
+  return {
+    outcome: 'failed',
+    message: `Interrupted during ${change.tool} (${what}). Live on ${status.stack} now: ${now}. If that is not what you asked for, run the same request again.`,
+  };
+}
+
+/** get_status once a stopped change has stopped (the server waits for it); null when it cannot be read. */
+async function readStatusAfterStop(infra: Client, stack: string | null) {
+  try {
+    const answer = await infra.callTool({ name: 'get_status', arguments: stack ? { stack } : {} });
+    return answer.isError ? null : parseResult('get_status', answer.structuredContent);
+  } catch {
+    return null;
   }
 }
 

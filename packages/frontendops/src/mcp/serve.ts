@@ -9,6 +9,7 @@ import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio as serveSdkStdio } from '@modelcontextprotocol/server/stdio';
 import { listen } from '../http-listen.ts';
 import { assertUsableToken, isAuthorized, MCP_TOKEN_ENV } from './auth.ts';
+import { toolCallsSettled } from './tool-result.ts';
 
 export interface ServeHttpOptions {
   /** 0 picks a free port. */
@@ -34,25 +35,39 @@ export interface StdioStreams {
   stopped: Promise<void>;
 }
 
-/** Serves over stdin/stdout until the client closes the connection (stdin ends) or `stopped` resolves. */
+/**
+ * Serves over stdin/stdout until the client closes the connection (stdin ends) or `stopped` resolves.
+ * Either way the calls in flight are told to stop (the SDK aborts their signal when the connection
+ * closes: a change stops at its next safe point) and serving ends once they have: the process never
+ * goes on working for a client that is gone, and never leaves mid-write.
+ */
 export function serveStdio(createServer: () => McpServer, streams: StdioStreams): Promise<void> {
   return new Promise((resolve) => {
     const wire = new StdioServerTransport(
       streams.stdin as ConstructorParameters<typeof StdioServerTransport>[0],
       streams.stdout as ConstructorParameters<typeof StdioServerTransport>[1],
     );
-    const handle = serveSdkStdio(() => createServer(), {
-      transport: wire,
-      // stdout is the protocol channel: diagnostics go to stderr only.
-      onerror: (error) => console.error('[frontendops mcp] stdio error:', error.message),
-    });
+    const servers: McpServer[] = [];
+    const handle = serveSdkStdio(
+      () => {
+        const server = createServer();
+        servers.push(server);
+        return server;
+      },
+      {
+        transport: wire,
+        // stdout is the protocol channel: diagnostics go to stderr only.
+        onerror: (error) => console.error('[frontendops mcp] stdio error:', error.message),
+      },
+    );
+    const settled = () => Promise.all(servers.map(toolCallsSettled)).then(() => resolve());
     // serveStdio installs its own onclose synchronously; chain ours after it.
     const sdkOnClose = wire.onclose;
     wire.onclose = () => {
       sdkOnClose?.();
-      resolve();
+      void settled();
     };
-    void streams.stopped.then(() => handle.close().then(resolve, resolve));
+    void streams.stopped.then(() => handle.close().then(settled, settled));
   });
 }
 

@@ -54,8 +54,37 @@ export function registerContractTool<N extends ToolName>(
       annotations: annotationsOf(contract),
     },
     // The SDK validated the arguments against contract.input before calling.
-    ((args: ToolArgs<N>, ctx: ServerContext) => wrap(() => handler(args, ctx))) as never,
+    ((args: ToolArgs<N>, ctx: ServerContext) =>
+      tracked(
+        server,
+        wrap(() => handler(args, ctx)),
+      )) as never,
   );
+}
+
+/** Tool calls each server instance is still running (registerContractTool counts them). */
+const running = new WeakMap<McpServer, Set<Promise<unknown>>>();
+
+function tracked<T>(server: McpServer, call: Promise<T>): Promise<T> {
+  const calls = running.get(server) ?? new Set<Promise<unknown>>();
+  running.set(server, calls);
+  const settled: Promise<void> = call.then(
+    () => void calls.delete(settled),
+    () => void calls.delete(settled),
+  );
+  calls.add(settled);
+  return call;
+}
+
+/**
+ * Resolves once the server instance runs no tool call: serving ends only then, so a change whose
+ * client went away reaches its safe stop, lets its lock go and keeps its record before the process
+ * goes (the stop itself comes from the call's signal, which the SDK aborts when the connection closes).
+ */
+export async function toolCallsSettled(server: McpServer): Promise<void> {
+  for (let calls = running.get(server); calls?.size; calls = running.get(server)) {
+    await Promise.allSettled([...calls]);
+  }
 }
 
 export function describeToolError(error: unknown): string {

@@ -36,7 +36,8 @@ Examples:
   $ frontendops agent "show the deploy history" --json
 
 Exit codes: 0 done or answered, 1 failed, 2 refused or not approved (also bad input: an unknown
---stack, a commit or deploy that does not exist).`,
+--stack, a commit or deploy that does not exist), 130 stopped by Ctrl-C: a change in progress stops
+at a safe point, the answer says what it left, and the same request again finishes it.`,
       ),
   ).action(async (words: string[], flags: AgentFlags) => {
     const text = words.join(' ');
@@ -64,22 +65,30 @@ Exit codes: 0 done or answered, 1 failed, 2 refused or not approved (also bad in
     const planner = await parsePlanner(flags.planner);
     await checkModelUpFront(io.env, planner);
     const stack = await stackOf(ctx, flags.stack);
-    const result = await runAgentRequest(text, {
-      actor: actor(io),
-      planner,
-      approve,
-      dryRun: Boolean(flags.dryRun),
-      cwd: io.cwd,
-      env: io.env,
-      ...stack,
-      ...(mcpConfig ? { mcpConfig } : {}),
-      // The servers' notes once, between the renderer's lines (never over its spinner).
-      onServerStderr: flags.json ? (line) => io.stderr.write(`${line}\n`) : renderer.line,
-      ...(flags.json ? {} : { onEvent: renderer.onEvent }),
-    });
+    const say = flags.json ? (line: string) => io.stderr.write(`${line}\n`) : renderer.line;
+    const interrupt = interruptOnStop(io, say);
+    let result: AgentResult;
+    try {
+      result = await runAgentRequest(text, {
+        actor: actor(io),
+        planner,
+        approve,
+        dryRun: Boolean(flags.dryRun),
+        cwd: io.cwd,
+        env: io.env,
+        ...stack,
+        ...(mcpConfig ? { mcpConfig } : {}),
+        // The servers' notes once, between the renderer's lines (never over its spinner).
+        onServerStderr: say,
+        ...(flags.json ? {} : { onEvent: renderer.onEvent }),
+        signal: interrupt.signal,
+      });
+    } finally {
+      interrupt.done();
+    }
     if (flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else io.stdout.write(`${renderer.summary(result)}\n`);
-    ctx.exitCode = exitCodeFor(result);
+    ctx.exitCode = interruptedExitCode(interrupt.signal, result) ?? exitCodeFor(result);
   });
 
   addAgentOptions(
@@ -110,6 +119,35 @@ export function exitCodeFor(result: AgentResult): number {
 
 /** A conversation's exit code: a failure above all, then a refusal, else 0. */
 const worseOf = (a: number, b: number): number => (a === 1 || b === 1 ? 1 : Math.max(a, b));
+
+/** 130 (as a shell reports Ctrl-C) for a request the person stopped; null when it ended on its own. */
+function interruptedExitCode(signal: AbortSignal, result: AgentResult): number | null {
+  return signal.aborted && result.outcome === 'failed' ? 130 : null;
+}
+
+/**
+ * Ctrl-C (or SIGTERM) while a request runs stops it instead of the process: the call in flight is
+ * cancelled, so the infra server stops a change at its next safe point (before its switch, or it
+ * leaves one that switched for the next run to finish), and the answer says what that left. A second
+ * Ctrl-C ends the process at once, as before.
+ */
+function interruptOnStop(io: CliContext['io'], say: (line: string) => void) {
+  const controller = new AbortController();
+  let running = true;
+  void io.untilStopped().then(() => {
+    if (!running || controller.signal.aborted) return;
+    say(
+      'Interrupted: stopping the request. A change in progress stops at its next safe point; Ctrl-C again quits at once.',
+    );
+    controller.abort(new Error('interrupted (Ctrl-C)'));
+  });
+  return {
+    signal: controller.signal,
+    done: () => {
+      running = false;
+    },
+  };
+}
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
@@ -208,12 +246,26 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
   });
   let clients: Awaited<ReturnType<typeof agent.connectAgentClients>> | null = null;
   let exitCode = 0;
+  // Ctrl-C stops the request that runs (what it left is said), then the conversation; at the
+  // prompt, the conversation. A second Ctrl-C quits at once.
+  let current: AbortController | null = null;
+  let stopped = false;
+  void io.untilStopped().then(() => {
+    stopped = true;
+    if (current) {
+      renderer.line(
+        'Interrupted: stopping the request. A change in progress stops at its next safe point; Ctrl-C again quits at once.',
+      );
+      current.abort(new Error('interrupted (Ctrl-C)'));
+    }
+    lines.end();
+  });
   io.stderr.write(
     'FrontendOps agent. Ask e.g. "Deploy the latest dashboard" or "what\'s live?"; "exit" to leave.\n',
   );
   try {
     for (;;) {
-      const line = (await lines.next('frontendops> '))?.trim();
+      const line = stopped ? undefined : (await lines.next('frontendops> '))?.trim();
       if (line === undefined || /^(exit|quit|bye)$/i.test(line)) break;
       if (!line) continue;
       // Connect on first use, then keep the servers for the whole conversation.
@@ -223,6 +275,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
         // The servers' notes (e.g. the file-lock note) once, between lines, never over the spinner.
         onStderr: renderer.line,
       });
+      current = new AbortController();
       const result = await agent.runAgentRequest(line, {
         actor: who,
         planner,
@@ -232,11 +285,18 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
         env: io.env,
         ...stack,
         onEvent: renderer.onEvent,
+        signal: current.signal,
       });
       io.stdout.write(`${renderer.summary(result)}\n`);
+      const interrupted = interruptedExitCode(current.signal, result);
+      current = null;
+      if (interrupted !== null) {
+        exitCode = interrupted;
+        break;
+      }
       exitCode = worseOf(exitCode, exitCodeFor(result));
     }
-    ctx.exitCode = exitCode;
+    ctx.exitCode = stopped ? 130 : exitCode;
   } finally {
     lines.close();
     await clients?.close?.();
@@ -271,6 +331,8 @@ function readLines(input: NodeJS.ReadableStream, prompts: { write(text: string):
   input.on('data', onData);
   input.on('end', onEnd);
   return {
+    /** Ends the input now (Ctrl-C at the prompt): what waits for a line gets none. */
+    end: onEnd,
     next(prompt: string): Promise<string | undefined> {
       prompts.write(prompt);
       const line = queued.shift();

@@ -56,6 +56,8 @@ export interface InfraToolContext {
    * for one that failed (the CDN did not serve it): a deploy tag records a release made live.
    */
   receipt(change: ReceiptFields): Promise<string | null>;
+  /** A note for the server's operator (its stderr by default): a change told to stop, and what it left. */
+  notice(text: string): void;
   now(): number;
 }
 
@@ -78,6 +80,7 @@ export function createInfraToolContext(input: {
   env?: NodeJS.ProcessEnv;
   lockWaitMs: number;
   verifyTimeoutMs?: number;
+  notice?: (text: string) => void;
 }): InfraToolContext {
   const { server, secrecy, now } = input;
   // The user's receipt key, loaded (or made) on the first receipt.
@@ -91,6 +94,7 @@ export function createInfraToolContext(input: {
     lockWaitMs: input.lockWaitMs,
     verifyTimeoutMs: input.verifyTimeoutMs,
     now,
+    notice: input.notice ?? ((text) => void process.stderr.write(`note: ${text}\n`)),
     receipt: async (change) =>
       change.noop || change.outcome !== 'succeeded'
         ? null
@@ -164,6 +168,96 @@ export function refuseOtherPlans(deployId: string) {
 
 export const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
+/** Why a change told to stop stopped, as the engine keeps it with its pending plan (stoppedBy). */
+const STOPPED_ON_REQUEST =
+  'The MCP client that asked for it cancelled the call or went away (or the server was stopped) before it went live; nothing was made live.';
+
+/**
+ * Makes a change stop at the engine's next safe point once `signal` aborts — the call's client sent
+ * notifications/cancelled or went away (its transport closed, the server's stdin ended), or the server
+ * is stopping: the same stop the CLI's Ctrl-C gives a deploy, and what the engine's event hook is for
+ * (as refuseOtherPlans): at the plan, before anything is written, or after a copy of a file no visitor
+ * is served yet (every file of an atomic release; an in-place deploy's hashed assets). The engine then
+ * keeps its plan pending with why it stopped and lets its lock go; a later run of the same change
+ * reuses what was copied. Past that point (visible files being replaced, the switch, the prune) it
+ * goes on to its switch, so no site is left half-switched; a change that went live is finished by
+ * the next run (invalidate_cdn, or any deploy).
+ */
+export function stopAtSafePoint<E extends { type: string; group?: string }>(
+  signal: AbortSignal,
+  site: Pick<Site, 'mode'>,
+  onEvent: (event: E) => void,
+): (event: E) => void {
+  return (event) => {
+    onEvent(event);
+    if (!signal.aborted) return;
+    const beforeAnyVisibleWrite =
+      event.type === 'plan' || (event.type === 'copy' && (site.mode === 'atomic' || event.group === 'asset'));
+    if (beforeAnyVisibleWrite) throw new FrontendOpsError('INTERRUPTED', STOPPED_ON_REQUEST);
+  };
+}
+
+/** Changes of this process told to stop, by stack, until they have stopped (see stoppable). */
+const stopping = new Map<string, Set<Promise<void>>>();
+
+/**
+ * Runs one change of a call. Once the call's `signal` aborts, the operator is told, and until the
+ * change has stopped (stopAtSafePoint) a status read of its stack waits for it (changesStopped), so
+ * what the status says is what the stop left; then the operator is told what it left.
+ */
+export async function stoppable<T>(
+  t: Pick<InfraToolContext, 'notice'>,
+  signal: AbortSignal,
+  change: {
+    stack: string;
+    /** e.g. "run_sync of sophia-dashboard@3f2c1a9 on prod" */
+    what: string;
+    left: (outcome: { result: T } | { error: unknown }) => string;
+  },
+  run: () => Promise<T>,
+): Promise<T> {
+  const running = run();
+  const settled = running.then(
+    (result) => ({ result }),
+    (error: unknown) => ({ error }),
+  );
+  const stop = () => {
+    t.notice(
+      `${change.what}: its client cancelled the call or went away (or the server is stopping); it stops at its next safe point (before its switch, if it has not switched yet).`,
+    );
+    const waiting = stopping.get(change.stack) ?? new Set<Promise<void>>();
+    stopping.set(change.stack, waiting);
+    const stopped: Promise<void> = settled
+      .then((outcome) => t.notice(change.left(outcome)))
+      .finally(() => {
+        waiting.delete(stopped);
+        if (waiting.size === 0 && stopping.get(change.stack) === waiting) stopping.delete(change.stack);
+      });
+    waiting.add(stopped);
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  try {
+    return await running;
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}
+
+/** Resolves once every change of this stack that was told to stop has stopped. */
+export async function changesStopped(stack: string): Promise<void> {
+  for (let waiting = stopping.get(stack); waiting?.size; waiting = stopping.get(stack)) {
+    await Promise.allSettled([...waiting]);
+  }
+}
+
+/** What a change that ended with `error` after it was told to stop left, in one sentence. */
+export function leftByError(what: string, error: unknown): string {
+  return isFrontendOpsError(error, 'INTERRUPTED')
+    ? `${what} stopped before the switch: nothing went live. Running the same request again does it (what was copied is reused).`
+    : `${what} stopped: ${isFrontendOpsError(error) ? `${error.code}: ${error.message}` : 'it failed (see the log above)'}`;
+}
+
 /** The options an approved change is run with: a dry run first, then the real one under the gate. */
 export interface ApprovedRunOptions {
   dryRun?: boolean;
@@ -188,7 +282,7 @@ const NOTHING_TO_APPROVE: Approved = {
  * using the approval there and refusing any other plan. Not approved: the gate's answer to return.
  */
 export async function runApproved<S extends DeploySummary>(
-  t: Pick<InfraToolContext, 'approve' | 'lockWaitMs' | 'verifyTimeoutMs'>,
+  t: Pick<InfraToolContext, 'approve' | 'lockWaitMs' | 'verifyTimeoutMs' | 'notice'>,
   ctx: ServerContext,
   site: Site,
   spec: {
@@ -215,12 +309,27 @@ export async function runApproved<S extends DeploySummary>(
         tool: spec.tool,
       });
   if (!gate.approved) return { approved: false, result: gate.result };
-  const summary = await spec.run({
-    waitMs: t.lockWaitMs,
-    ...(t.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: t.verifyTimeoutMs } : {}),
-    authorize: gate.use,
-    onEvent: refuseOtherPlans(planned.deployId),
-  });
+  const { signal } = ctx.mcpReq;
+  const what = `${spec.tool} of ${planned.app}@${planned.commit.slice(0, 7)} on ${planned.stack}`;
+  const summary = await stoppable(
+    t,
+    signal,
+    {
+      stack: site.target.stack,
+      what,
+      left: (outcome) =>
+        'result' in outcome
+          ? `${what} was past its switch when it was asked to stop, and finished: outcome ${outcome.result.outcome}.`
+          : leftByError(what, outcome.error),
+    },
+    () =>
+      spec.run({
+        waitMs: t.lockWaitMs,
+        ...(t.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: t.verifyTimeoutMs } : {}),
+        authorize: gate.use,
+        onEvent: stopAtSafePoint(signal, site, refuseOtherPlans(planned.deployId)),
+      }),
+  );
   return { approved: true, summary, gate };
 }
 

@@ -44,6 +44,11 @@ export interface InfraServerOptions {
   cwd?: string;
   /** Where a GitHub Actions job's OIDC request variables are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Notes for the server's operator, one sentence each: a change whose client cancelled the call or
+   * went away, and what its stop left. Default: `note: …` lines on stderr (which the agent shows).
+   */
+  onNotice?: (text: string) => void;
 }
 
 export function createInfraServer(options: InfraServerOptions): McpServer {
@@ -73,6 +78,7 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
     now,
     ...(options.approver ? { approver: options.approver } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.onNotice ? { notice: options.onNotice } : {}),
     lockWaitMs: options.lockWaitMs ?? 10_000,
     ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
   });

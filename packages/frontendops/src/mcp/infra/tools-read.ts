@@ -5,7 +5,7 @@ import { readHistory } from '../../read/history.ts';
 import { readStatus } from '../../read/status.ts';
 import { describeCanary, toPlanView } from '../../read/views.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import type { InfraToolContext } from './context.ts';
+import { changesStopped, type InfraToolContext } from './context.ts';
 
 export function registerReadTools(t: InfraToolContext): void {
   const { server, config, open, requestFor, dryRun, secrecy } = t;
@@ -27,7 +27,11 @@ export function registerReadTools(t: InfraToolContext): void {
     server,
     'get_status',
     async ({ stack }) => {
-      const status = await readStatus(await open(stack));
+      const site = await open(stack);
+      // A change told to stop (its client cancelled or went away) is waited for: the answer is what
+      // the stop left, not a moment of it.
+      await changesStopped(site.target.stack);
+      const status = await readStatus(site);
       const { live } = status;
       return toolSuccess(
         'get_status',

@@ -5,15 +5,26 @@
  */
 import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
-import { deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
+import { atomicRecordsOf } from '../../deploy/atomic-live.ts';
+import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { describePlan } from '../../engine/describe.ts';
+import type { DeployPlan } from '../../engine/plan.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
+import type { Site } from '../../site.ts';
 import { assertDeployAllowed, readPin } from '../../state/pin.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, type InfraToolContext, refuseOtherPlans, STALE } from './context.ts';
+import {
+  capitalise,
+  type InfraToolContext,
+  leftByError,
+  refuseOtherPlans,
+  STALE,
+  stopAtSafePoint,
+  stoppable,
+} from './context.ts';
 
 export function registerSyncTools(t: InfraToolContext): void {
   const { server, config, open, requestFor, dryRun, signer, lockWaitMs, secrecy, receipt } = t;
@@ -28,14 +39,30 @@ export function registerSyncTools(t: InfraToolContext): void {
       const plan = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
       // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
       assertDeployAllowed(await readPin(site), site.target.stack, full);
+      // This build live is not "nothing to do" while its deploy waits to be verified and recorded
+      // (interrupted after its switch): the handle names that deployment, and run_sync →
+      // invalidate_cdn finish it, as `frontendops deploy` would.
+      const unfinished = plan.noop ? await unfinishedDeploy(site, plan) : null;
+      const deployId = unfinished?.deployId ?? plan.deployId;
       const issued = signer.issue({
         stack: plan.stack,
         app: plan.app,
         commit: plan.commit,
-        deployId: plan.deployId,
+        deployId,
         artifactDigest: plan.artifactDigest,
       });
-      const view = { ...toPlanView(plan, site.protected), contents: await readPlanContents(site, plan) };
+      const view = {
+        ...toPlanView(plan, site.protected),
+        contents: await readPlanContents(site, plan),
+        ...(unfinished
+          ? {
+              deployId,
+              noop: false,
+              description: `finish deployment ${deployId} of ${plan.app}@${plan.commit.slice(0, 7)} on ${plan.stack}: it went live, but it was interrupted before it was verified and recorded`,
+            }
+          : {}),
+      };
+      // Finishing makes nothing live that is not live already: nothing to approve.
       const approvalRequired = site.protected && !plan.noop;
       return toolSuccess(
         'get_deploy_target',
@@ -69,6 +96,22 @@ export function registerSyncTools(t: InfraToolContext): void {
 
       const live = (await site.records.readPointer())?.value ?? null;
       if (live?.deployId === claims.deployId) {
+        // Live already. Still waiting for invalidate_cdn (this call's answer was lost, or its client
+        // went away before the next step): synced, and invalidate_cdn finishes it.
+        const waiting = await unfinishedDeploy(site, claims);
+        if (waiting?.deployId === claims.deployId) {
+          return toolSuccess(
+            'run_sync',
+            {
+              ...base,
+              ...countsOf(waiting.plan),
+              deployId: claims.deployId,
+              outcome: 'synced',
+              next: `invalidate_cdn with deployId ${claims.deployId}`,
+            },
+            `Deployment ${claims.deployId} of ${claims.app}@${claims.commit.slice(0, 7)} is live on ${claims.stack}, synced before, and not yet verified nor recorded (its deploy was interrupted): nothing was copied this time. Call invalidate_cdn with deployId ${claims.deployId} to finish it.`,
+          );
+        }
         return toolSuccess(
           'run_sync',
           {
@@ -107,15 +150,23 @@ export function registerSyncTools(t: InfraToolContext): void {
       });
       if (!gate.approved) return gate.result;
 
-      const summary = await deployArtifact(site, {
-        app: claims.app,
-        commit: claims.commit,
-        request,
-        stopBeforeInvalidation: true,
-        waitMs: lockWaitMs,
-        authorize: gate.use,
-        onEvent: withProgress(refuseOtherPlans(claims.deployId), ctx),
-      });
+      const { signal } = ctx.mcpReq;
+      const what = `run_sync of ${claims.app}@${claims.commit.slice(0, 7)} on ${claims.stack} (deployment ${claims.deployId})`;
+      const summary = await stoppable(
+        t,
+        signal,
+        { stack: site.target.stack, what, left: (outcome) => syncLeft(what, outcome) },
+        () =>
+          deployArtifact(site, {
+            app: claims.app,
+            commit: claims.commit,
+            request,
+            stopBeforeInvalidation: true,
+            waitMs: lockWaitMs,
+            authorize: gate.use,
+            onEvent: withProgress(stopAtSafePoint(signal, site, refuseOtherPlans(claims.deployId)), ctx),
+          }),
+      );
       const data = {
         ...base,
         deployId: summary.deployId,
@@ -183,6 +234,48 @@ export function registerSyncTools(t: InfraToolContext): void {
 }
 
 const noopCounts = (retained: string[]) => ({ copied: 0, unchanged: 0, pruned: 0, retained });
+
+const countsOf = (plan: DeployPlan) => ({
+  copied: plan.copies.length,
+  unchanged: plan.unchanged,
+  pruned: plan.prune.length,
+  retained: plan.retained,
+});
+
+/**
+ * The deploy of this build that went live and then stopped before it was verified and recorded
+ * (its client went away before invalidate_cdn, or its process was stopped after the switch): what
+ * invalidate_cdn finishes (finishSyncedDeploy / finishSyncedAtomic: the in-place pointer moved, the
+ * atomic switch made). null when there is none.
+ */
+async function unfinishedDeploy(
+  site: Site,
+  build: { app: string; commit: string; artifactDigest: string },
+): Promise<{ deployId: string; plan: DeployPlan } | null> {
+  const same = (plan: DeployPlan) =>
+    plan.kind === 'deploy' &&
+    plan.app === build.app &&
+    plan.commit === build.commit &&
+    plan.artifactDigest === build.artifactDigest;
+  if (site.mode === 'atomic') {
+    const pending = await atomicRecordsOf(site).readPending();
+    return pending?.op === 'deploy' && pending.switched && same(pending.plan)
+      ? { deployId: pending.plan.deployId, plan: pending.plan }
+      : null;
+  }
+  const [pending, pointer] = await Promise.all([site.records.readPending(), site.records.readPointer()]);
+  return pending?.pointerMoved && pointer?.value.deployId === pending.plan.deployId && same(pending.plan)
+    ? { deployId: pending.plan.deployId, plan: pending.plan }
+    : null;
+}
+
+/** What a sync told to stop left, for the operator. */
+function syncLeft(what: string, outcome: { result: DeploySummary } | { error: unknown }): string {
+  if ('error' in outcome) return leftByError(what, outcome.error);
+  return outcome.result.outcome === 'noop'
+    ? `${what}: there was nothing to copy; nothing changed.`
+    : `${what} was past its switch when it was asked to stop: it is live, not yet verified nor recorded. Running the same request again (or invalidate_cdn with its deployId) finishes it.`;
+}
 
 /**
  * Forwards the copy progress as MCP progress notifications when the client asked for them (a

@@ -1,0 +1,132 @@
+/**
+ * Ctrl-C at a terminal running `frontendops agent "Deploy the latest dashboard" --yes`: SIGINT to
+ * the whole process group — the agent and the infra and git servers it spawned over stdio — while
+ * run_sync copies (its first copy held by an S3 proxy, so the point is exact). The infra server stops
+ * the sync at its next safe point, before the switch, and says so; no process goes on working; the
+ * agent exits 130 saying it was interrupted; nothing went live. The same request run again deploys
+ * it, tagged, and the audit chain verifies.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { BIN, startCli, waitForStderr } from '../support/cli.ts';
+import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { type DeployProxy, startDeployProxy } from '../support/deploy-proxy.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { cli } from '../support/run-cli.ts';
+
+let t: TestDeployEnv;
+let repo: TestRepo;
+let proxied: DeployProxy;
+let outputs: string;
+let mcpConfig: string;
+const AGENT_ENV = { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' };
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'interrupt-agent-cli' });
+  repo = await createTestRepo();
+  for (const [commit, version] of [
+    [repo.commits.dashboard1, 'v1'],
+    [repo.commits.dashboard2, 'v2'],
+  ] as const) {
+    const build = await writeFixtureBuild(join(t.tmp, version), { version });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+  }
+  await deployArtifact(t.site, {
+    app: 'sophia-dashboard',
+    commit: repo.commits.dashboard1,
+    request: { text: 'first', actor: 'test', planner: 'cli', at: new Date().toISOString() },
+  });
+  // The infra server reaches S3 through the proxy, which can hold one request.
+  proxied = await startDeployProxy(t, { conditional: false });
+  outputs = await proxied.writeOutputs('interrupt-agent-cli');
+  mcpConfig = join(t.tmp, 'mcp.json');
+  await writeFile(
+    mcpConfig,
+    JSON.stringify({
+      mcpServers: {
+        infra: {
+          command: process.execPath,
+          args: [BIN, 'mcp', 'infra', '--stack', outputs],
+          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
+          cwd: repo.dir,
+        },
+        git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repo.dir], cwd: repo.dir },
+      },
+    }),
+  );
+});
+afterAll(async () => {
+  await proxied?.close();
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+/** Is any process of the group `pgid` still there? */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const agentArgs = () => [
+  'agent',
+  'Deploy the latest dashboard',
+  '--yes',
+  '--config',
+  mcpConfig,
+  '--stack',
+  outputs,
+];
+const hostingIndex = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? null;
+
+it('Ctrl-C to the process group while run_sync copies: stopped before the switch, every process ends, nothing went live; the same request deploys it', {
+  timeout: 180_000,
+}, async () => {
+  const held = proxied.proxy.hold(
+    (r) => r.method === 'PUT' && r.bucket === HOSTING && Boolean(r.headers['x-amz-copy-source']),
+  );
+  const { child, done } = startCli(agentArgs(), AGENT_ENV, repo.dir);
+  const pgid = child.pid as number;
+  try {
+    await Promise.race([
+      held.reached,
+      done.then((r) => {
+        throw new Error(`the agent ended before its first copy: ${r.stderr}`);
+      }),
+    ]);
+    const told = waitForStderr(child, /stops at its next safe point/);
+    // As a terminal does: the foreground process group, the servers the agent spawned included.
+    process.kill(-pgid, 'SIGINT');
+    await told;
+  } finally {
+    held.release();
+  }
+  const run = await done;
+  expect(run.code, run.stderr).toBe(130);
+  expect(run.stderr).toMatch(/Interrupted: stopping the request/);
+  expect(run.stderr).toMatch(
+    /run_sync of sophia-dashboard@[0-9a-f]{7} .* stopped before the switch: nothing went live/,
+  );
+  expect(run.stdout).toMatch(/FAILED[\s\S]*Interrupted during run_sync|Stopped: nothing went live/);
+  expect(run.stdout).toMatch(/Run the same request again/);
+  // No server goes on working for the agent that is gone.
+  await expect.poll(() => groupAlive(pgid)).toBe(false);
+  expect((await t.site.records.readPointer())?.value.commit).toBe(repo.commits.dashboard1);
+  expect((await t.site.records.readPending())?.stoppedBy).toMatchObject({ code: 'INTERRUPTED' });
+  expect(await hostingIndex()).toContain('Sophia v1');
+
+  const again = await cli(agentArgs(), { cwd: repo.dir, env: AGENT_ENV });
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout).toMatch(/SUCCEEDED[\s\S]*Tag: dashboard-deploy-\d{8}-1/);
+  expect(await hostingIndex()).toContain('Sophia v2');
+  expect(await t.site.records.readPending()).toBeNull();
+  expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+});
