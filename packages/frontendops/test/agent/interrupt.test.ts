@@ -24,6 +24,7 @@ import { type AgentTestEnv, APP, startAgentTestEnv } from '../support/agent-env.
 import { type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { holdCopies } from '../support/hold-copies.ts';
 
 const config = { ...defaultConfig(), appPath: 'apps/sophia-dashboard' };
 
@@ -63,37 +64,12 @@ const ask = (text: string, clients: AgentClients, cwd: string, signal?: AbortSig
     ...(signal ? { signal } : {}),
   });
 
-/** The site with its first copy into the hosting bucket held until release(). */
-function holdFirstCopy(site: Site) {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let arrive = () => {};
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  let held = false;
-  const hosting = {
-    ...site.hosting,
-    copyFrom: async (...args: Parameters<Site['hosting']['copyFrom']>) => {
-      if (!held) {
-        held = true;
-        arrive();
-        await released;
-      }
-      await site.hosting.copyFrom(...args);
-    },
-  };
-  return { site: { ...site, hosting } as Site, reached, release };
-}
-
 // Each test deploys twice through real servers; a busy machine is slow, not wrong.
 describe('a deploy the person stops (in place)', { timeout: 120_000 }, () => {
   let e: AgentTestEnv;
   let clients: AgentClients;
   const notes: string[] = [];
-  let held: ReturnType<typeof holdFirstCopy>;
+  let held: ReturnType<typeof holdCopies>;
 
   beforeAll(async () => {
     e = await startAgentTestEnv();
@@ -102,7 +78,7 @@ describe('a deploy the person stops (in place)', { timeout: 120_000 }, () => {
       commit: e.repo.commits.dashboard1,
       request: request('first'),
     });
-    held = holdFirstCopy(e.t.site);
+    held = holdCopies(e.t.site);
     clients = await clientsFor(held.site, e.repo.dir, notes);
   });
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { type CliRun, cli } from '../support/run-cli.ts';
+import { type CliRun, cli, DEV_READY, serveInProcess } from '../support/run-cli.ts';
 
 let repo: TestRepo;
 let v2: string;
@@ -22,40 +22,7 @@ const page = (version: string) => `<!doctype html><title>Brochure</title><h1>Bro
 const devOnce = () => cli(['dev', '--once', '--no-console'], { cwd: repo.dir, env });
 
 /** `frontendops dev` serving, in this process, until stop(). */
-async function serveDev(): Promise<{ out: string; siteUrl: string; stop(): Promise<CliRun> }> {
-  let stop = () => {};
-  const stopped = new Promise<void>((resolveStop) => {
-    stop = resolveStop;
-  });
-  let out = '';
-  let ready = () => {};
-  const serving = new Promise<void>((resolveReady) => {
-    ready = resolveReady;
-  });
-  const run = cli(['dev', '--no-console'], {
-    cwd: repo.dir,
-    env,
-    stopped,
-    onStdout: (chunk) => {
-      out += chunk;
-      if (out.includes('Serving until Ctrl-C')) ready();
-    },
-  });
-  await Promise.race([serving, run]);
-  if (!out.includes('Serving until Ctrl-C')) {
-    const ended = await run;
-    throw new Error(`frontendops dev exited (${ended.code}):\n${ended.stdout}\n${ended.stderr}`);
-  }
-  const siteUrl = /^brochure: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out)?.[1] as string;
-  return {
-    out,
-    siteUrl,
-    stop: async () => {
-      stop();
-      return run;
-    },
-  };
-}
+const serveDev = () => serveInProcess(['dev', '--no-console'], { cwd: repo.dir, env, ready: DEV_READY });
 
 const served = async (siteUrl: string) => (await fetch(siteUrl)).text();
 
@@ -82,7 +49,7 @@ describe('frontendops dev on a pinned stack', () => {
   it('a rollback while dev serves pins the stack', { timeout: DEV_TIMEOUT }, async () => {
     const dev = await serveDev();
     try {
-      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v1');
+      await expect.poll(() => served(dev.url)).toContain('Brochure v1');
       // A new version, published and deployed from a second terminal, then rolled back.
       await writeFile(join(repo.dir, 'public', 'index.html'), page('v2'));
       await repo.git(['commit', '-qam', 'brochure v2']);
@@ -94,10 +61,10 @@ describe('frontendops dev on a pinned stack', () => {
         const step = await cli(argv, { cwd: repo.dir, env });
         expect(step.code, step.stderr).toBe(0);
       }
-      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v2');
+      await expect.poll(() => served(dev.url)).toContain('Brochure v2');
       const rollback = await cli(['rollback', '--yes'], { cwd: repo.dir, env });
       expect(rollback.code, rollback.stderr).toBe(0);
-      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v1');
+      await expect.poll(() => served(dev.url)).toContain('Brochure v1');
     } finally {
       expect((await dev.stop()).code).toBe(0);
     }
@@ -109,11 +76,11 @@ describe('frontendops dev on a pinned stack', () => {
     const dev = await serveDev();
     let ended: CliRun | undefined;
     try {
-      expect(dev.out).toMatch(/local is pinned to brochure@[0-9a-f]{7}/);
-      expect(dev.out).toMatch(/frontendops unpin/);
-      expect(dev.out).toMatch(/frontendops promote/);
-      expect(dev.out).not.toMatch(/SUCCEEDED/);
-      await expect.poll(() => served(dev.siteUrl)).toContain('Brochure v1');
+      expect(dev.output).toMatch(/local is pinned to brochure@[0-9a-f]{7}/);
+      expect(dev.output).toMatch(/frontendops unpin/);
+      expect(dev.output).toMatch(/frontendops promote/);
+      expect(dev.output).not.toMatch(/SUCCEEDED/);
+      await expect.poll(() => served(dev.url)).toContain('Brochure v1');
 
       const unpin = await cli(['unpin'], { cwd: repo.dir, env });
       expect(unpin.code, unpin.stderr).toBe(0);

@@ -14,7 +14,7 @@ import { startLocalEnvironment } from '../../src/local/dev.ts';
 import { LOCAL_STACK } from '../../src/stacks/local.ts';
 import { openSite } from '../../src/stacks/open.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { cli } from '../support/run-cli.ts';
+import { type CliRun, cli, DEV_READY, serveInProcess } from '../support/run-cli.ts';
 
 let repo: TestRepo;
 let tmp: string;
@@ -144,35 +144,16 @@ describe('frontendops dev with uncommitted changes of the app', () => {
     const v4 = await commitVersion('v4');
     expect((await cli(['dev', '--once', '--no-console'], { cwd: repo.dir, env })).code).toBe(0);
     await editWithoutCommitting();
-    let stop = () => {};
-    const stopped = new Promise<void>((resolveStop) => {
-      stop = resolveStop;
-    });
-    let out = '';
-    let ready = () => {};
-    const serving = new Promise<void>((resolveReady) => {
-      ready = resolveReady;
-    });
-    const run = cli(['dev', '--no-console'], {
-      cwd: repo.dir,
-      env,
-      stopped,
-      onStdout: (chunk) => {
-        out += chunk;
-        if (out.includes('Serving until Ctrl-C')) ready();
-      },
-    });
+    const dev = await serveInProcess(['dev', '--no-console'], { cwd: repo.dir, env, ready: DEV_READY });
+    let ended: CliRun;
     try {
-      await Promise.race([serving, run]);
-      expect(out).toMatch(/Serving until Ctrl-C/);
-      const siteUrl = /^brochure: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out)?.[1] as string;
-      const body = await (await fetch(siteUrl)).text();
+      expect(dev.output).toMatch(/Serving until Ctrl-C/);
+      const body = await (await fetch(dev.url)).text();
       expect(body).toContain('Brochure v4');
       expect(body).not.toContain('DIRTY');
     } finally {
-      stop();
+      ended = await dev.stop();
     }
-    const ended = await run;
     expect(ended.code, ended.stderr).toBe(0);
     expect(ended.stdout + ended.stderr).toMatch(/public\/index\.html/);
     expect(ended.stdout + ended.stderr).toMatch(/uncommitted/);

@@ -86,44 +86,72 @@ function restoreEnv(): void {
 }
 
 export interface ServingInProcess {
-  /** The address the command printed ("listening on <url>"). */
+  /** The address the command printed ("listening on <url>", or what `ready` captures). */
   url: string;
+  /** What it printed (stdout and stderr) until it was ready. */
+  output: string;
   /** Stops the command and waits for it to end; its whole run. */
   stop(): Promise<CliRun>;
 }
 
 /**
- * Starts a serving command in this process (`mcp … --http 0`, `console`) and resolves once it says
- * where it listens. Fails with its output when it ends first. `stop` ends it as Ctrl-C would.
+ * What `dev` prints once it serves: "Serving until Ctrl-C", and the app's address ("<app>: <url>",
+ * group 1) in whichever order.
  */
-export function serveInProcess(argv: string[], options: CliRunOptions = {}): Promise<ServingInProcess> {
+export const DEV_READY = /^(?=[\s\S]*Serving until Ctrl-C)[\s\S]*?^[\w.-]+: (http:\/\/127\.0\.0\.1:\d+)$/m;
+
+/** What `mcp … --http 0` and `console` print once they serve; group 1 is the address. */
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+\S*)/;
+
+/**
+ * Starts a serving command in this process (`mcp … --http 0`, `console`, `dev`) and resolves once
+ * its output (stdout and stderr) matches `ready` (default: "listening on <url>"; group 1 is the
+ * address). Fails with its output when it ends first. `stop` ends it as Ctrl-C would.
+ */
+export function serveInProcess(
+  argv: string[],
+  options: CliRunOptions & { ready?: RegExp } = {},
+): Promise<ServingInProcess> {
+  const ready = options.ready ?? LISTENING;
   let stop = () => {};
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
   let seen = '';
   return new Promise((resolve, reject) => {
+    const see = (text: string) => {
+      seen += text;
+      const url = ready.exec(seen)?.[1];
+      if (url) {
+        resolve({
+          url,
+          output: seen,
+          stop: () => {
+            stop();
+            return running;
+          },
+        });
+      }
+    };
     const running = cli(argv, {
       ...options,
       stopped,
+      onStdout: (text) => {
+        options.onStdout?.(text);
+        see(text);
+      },
       onStderr: (text) => {
         options.onStderr?.(text);
-        seen += text;
-        const url = /listening on (http:\/\/127\.0\.0\.1:\d+\S*)/.exec(seen)?.[1];
-        if (url) {
-          resolve({
-            url,
-            stop: () => {
-              stop();
-              return running;
-            },
-          });
-        }
+        see(text);
       },
     });
     running.then(
       (run) =>
-        reject(new Error(`${argv.join(' ')} ended (exit ${run.code}) before it listened: ${run.stderr}`)),
+        reject(
+          new Error(
+            `${argv.join(' ')} ended (exit ${run.code}) before it served:\n${run.stdout}\n${run.stderr}`,
+          ),
+        ),
       reject,
     );
   });

@@ -14,6 +14,7 @@ import type { Site } from '../../../src/site.ts';
 import { verifyAudit } from '../../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../../support/atomic-env.ts';
 import { releaseOf } from '../../support/edge-probe.ts';
+import { holdCopies } from '../../support/hold-copies.ts';
 import { connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
 
 const C = [
@@ -46,37 +47,12 @@ async function connect(site: Site, notes: string[]) {
   return c;
 }
 
-/** The site with its first copy into the hosting bucket held until release(). */
-function holdFirstCopy(site: Site) {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let arrive = () => {};
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  let held = false;
-  const hosting = {
-    ...site.hosting,
-    copyFrom: async (...args: Parameters<Site['hosting']['copyFrom']>) => {
-      if (!held) {
-        held = true;
-        arrive();
-        await released;
-      }
-      await site.hosting.copyFrom(...args);
-    },
-  };
-  return { site: { ...site, hosting } as Site, reached, release };
-}
-
 const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
 const audit = () => verifyAudit(t.site.state, t.target.statePrefix);
 
 describe('run_sync stopped by its client, atomic', () => {
   it('cancelled while it copies: no key write, visitors keep the live release; the same steps deploy it', async () => {
-    const held = holdFirstCopy(t.site);
+    const held = holdCopies(t.site);
     const notes: string[] = [];
     const c = await connect(held.site, notes);
     const before = await t.store().read();

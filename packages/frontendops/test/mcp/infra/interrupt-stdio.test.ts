@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../../src/deploy/deploy.ts';
 import { serveStdio } from '../../../src/mcp/serve.ts';
-import type { Site } from '../../../src/site.ts';
+import { holdCopies } from '../../support/hold-copies.ts';
 import { APP, COMMITS, type InfraFixture, startInfraFixture } from '../../support/mcp-infra.ts';
 
 let f: InfraFixture;
@@ -58,35 +58,9 @@ class PipeTransport implements Transport {
   }
 }
 
-/**
- * The site with every copy into the hosting bucket held until release() (`reached`: the first one):
- * the sync can go no step further until then, so serving cannot end before it.
- */
-function holdCopies(site: Site) {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let arrive = () => {};
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  const copied: string[] = [];
-  const hosting = {
-    ...site.hosting,
-    copyFrom: async (...args: Parameters<Site['hosting']['copyFrom']>) => {
-      arrive();
-      await released;
-      await site.hosting.copyFrom(...args);
-      copied.push(args[1]);
-    },
-  };
-  return { site: { ...site, hosting } as Site, reached, release, copied };
-}
-
 /** Serves over a pair of pipes and starts a run_sync of COMMITS[1] through a client on them. */
 async function syncOverStdio() {
-  const held = holdCopies(f.t.site);
+  const held = holdCopies(f.t.site, { only: 'every' });
   const notes: string[] = [];
   const stdin = new PassThrough();
   const stdout = new PassThrough();

@@ -12,6 +12,7 @@ import { deployArtifact } from '../../../src/deploy/deploy.ts';
 import type { Site } from '../../../src/site.ts';
 import { verifyAudit } from '../../../src/state/audit.ts';
 import { HOSTING } from '../../support/deploy-env.ts';
+import { holdCopies } from '../../support/hold-copies.ts';
 import {
   APP,
   COMMITS,
@@ -38,36 +39,6 @@ afterAll(async () => {
   await f?.t.stop();
 });
 
-/**
- * The site as the server sees it, with its first copy into the hosting bucket held until release():
- * a sync stopped at an exact point of its copying. Counts the copies that reached the store.
- */
-function holdFirstCopy(site: Site) {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let arrive = () => {};
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  const copied: string[] = [];
-  let held = false;
-  const hosting = {
-    ...site.hosting,
-    copyFrom: async (...args: Parameters<Site['hosting']['copyFrom']>) => {
-      if (!held) {
-        held = true;
-        arrive();
-        await released;
-      }
-      await site.hosting.copyFrom(...args);
-      copied.push(args[1]);
-    },
-  };
-  return { site: { ...site, hosting } as Site, reached, release, copied };
-}
-
 async function connect(site: Site, notes: string[]) {
   const c = await connectInfra(f.server({ openSite: async () => site, onNotice: (n) => notes.push(n) }));
   opened.push(c);
@@ -79,7 +50,7 @@ const audit = () => verifyAudit(f.t.site.state, f.t.site.target.statePrefix);
 
 describe('run_sync stopped by its client, in place', () => {
   it('notifications/cancelled mid-copy: stops before the switch, nothing goes live; the same steps deploy it', async () => {
-    const held = holdFirstCopy(f.t.site);
+    const held = holdCopies(f.t.site);
     const notes: string[] = [];
     const c = await connect(held.site, notes);
     const target = await c.call('get_deploy_target', { commit: COMMITS[1] });
@@ -126,7 +97,7 @@ describe('run_sync stopped by its client, in place', () => {
   });
 
   it('the client going away (transport closed) mid-copy stops it the same way; no work goes on for it', async () => {
-    const held = holdFirstCopy(f.t.site);
+    const held = holdCopies(f.t.site);
     const notes: string[] = [];
     const c = await connect(held.site, notes);
     const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
