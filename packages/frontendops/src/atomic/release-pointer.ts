@@ -5,7 +5,7 @@
  * invalidation). The function (viewer-request.js) reads the same names; keep them in step.
  */
 import { z } from 'zod';
-import { badInput } from '../errors.ts';
+import { badInput, isFrontendOpsError } from '../errors.ts';
 
 /** The KVS key holding the pointer. */
 export const RELEASE_KEY = 'frontendops-release';
@@ -73,3 +73,15 @@ export function decodeReleasePointer(text: string): ReleasePointer | null {
 
 const issues = (error: z.ZodError) =>
   error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+
+/** The releases a pointer sends visitors to (the spa flag follows the configuration, as deploys compare). */
+export const sameReleases = (a: ReleasePointer, b: ReleasePointer): boolean =>
+  a.live === b.live && a.canary === b.canary && (a.weight ?? 0) === (b.weight ?? 0);
+
+/**
+ * The release store's reader refuses a value that is no release pointer (adapters/cloudfront-kvs.ts:
+ * UPSTREAM, with the store's ETag in its details, for whoever writes a valid one): edges then serve
+ * the bucket root. Any other failure is the store not answering.
+ */
+export const isInvalidReleasePointer = (error: unknown): boolean =>
+  isFrontendOpsError(error, 'UPSTREAM') && typeof error.details?.etag === 'string';

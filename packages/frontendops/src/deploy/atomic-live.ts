@@ -5,6 +5,7 @@
  * release that is kept. A switch to a release whose files are known to be in place (its release
  * index) reads neither; it lists only that release's prefix (deploy/atomic-apply.ts, prepare).
  */
+import { sameReleases } from '../atomic/release-pointer.ts';
 import { type AtomicLiveState, type AtomicRelease, releaseIdFor } from '../engine/atomic-plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
@@ -82,11 +83,7 @@ export function driftOf(ctx: AtomicContext, spa: boolean): ReleasePointer | null
   const expected = expectedPointer(ctx, spa);
   if (!ctx.kvs.value || !expected) return null;
   // The spa flag follows the configuration; only the releases it names are the state's business.
-  const sameReleases =
-    expected.live === ctx.kvs.value.live &&
-    expected.canary === ctx.kvs.value.canary &&
-    (expected.weight ?? 0) === (ctx.kvs.value.weight ?? 0);
-  return sameReleases ? null : ctx.kvs.value;
+  return sameReleases(expected, ctx.kvs.value) ? null : ctx.kvs.value;
 }
 
 /** Every release the context keeps, by id, without manifests (retained first). */

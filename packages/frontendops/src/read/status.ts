@@ -1,6 +1,6 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 
-import type { ReleasePointer } from '../atomic/release-pointer.ts';
+import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
 import { type AtomicContext, driftOf } from '../deploy/atomic-live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { isFrontendOpsError } from '../errors.ts';
@@ -12,7 +12,6 @@ import {
   createAtomicRecords,
   EMPTY_ATOMIC_STATE,
 } from '../state/atomic.ts';
-import { isInvalidReleasePointer, sameReleases } from '../state/audit.ts';
 import { releaseIndexName } from '../state/names.ts';
 import { readPin } from '../state/pin.ts';
 import type { LivePointer, PendingDeploy } from '../state/records.ts';

@@ -27,7 +27,12 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { RELEASE_KEY, type ReleasePointer } from '../atomic/release-pointer.ts';
+import {
+  isInvalidReleasePointer,
+  RELEASE_KEY,
+  type ReleasePointer,
+  sameReleases,
+} from '../atomic/release-pointer.ts';
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
@@ -1073,18 +1078,6 @@ async function checkEnvironmentMarker(
 
 /** How verify names the CDN's release store in a problem: its key, never its ARN (the agent must not see it). */
 export const RELEASE_STORE_OBJECT = `KeyValueStore key ${RELEASE_KEY}`;
-
-/**
- * The release store's reader refuses a value that is no release pointer (adapters/cloudfront-kvs.ts:
- * UPSTREAM, with the store's ETag in its details, for whoever writes a valid one): edges then serve
- * the bucket root. Any other failure is the store not answering.
- */
-export const isInvalidReleasePointer = (error: unknown): boolean =>
-  isFrontendOpsError(error, 'UPSTREAM') && typeof error.details?.etag === 'string';
-
-/** The releases a pointer sends visitors to (the spa flag follows the configuration, as deploys compare). */
-export const sameReleases = (a: ReleasePointer, b: ReleasePointer): boolean =>
-  a.live === b.live && a.canary === b.canary && (a.weight ?? 0) === (b.weight ?? 0);
 
 const pointerWords = (pointer: ReleasePointer): string =>
   pointer.canary

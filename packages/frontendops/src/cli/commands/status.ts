@@ -140,9 +140,10 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
     )
     .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
-      const [{ verifyAudit, isInvalidReleasePointer }, { readAuditAnchors }, { selectGitHost }] =
+      const [{ verifyAudit }, { isInvalidReleasePointer }, { readAuditAnchors }, { selectGitHost }] =
         await Promise.all([
           import('../../state/audit.ts'),
+          import('../../atomic/release-pointer.ts'),
           import('../../read/tags.ts'),
           import('../../adapters/git-host.ts'),
         ]);
