@@ -460,15 +460,16 @@ async function settleAtomic(
 }> {
   const inPlace = await site.records.readPending();
   if (inPlace) {
-    // A record FrontendOps did not write (a rollback to a build never live here) is refused first.
-    const known = await checkPending(site, inPlace);
     options.onEvent?.({
       type: 'step',
       step: 'resume',
       detail: `found interrupted deploy ${inPlace.plan.deployId}`,
     });
-    if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options, known);
+    // A record FrontendOps did not write (a rollback to a build never live here) is refused before
+    // anything of it is finished or recorded: finishDeploy checks it itself.
+    if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options);
     else {
+      await checkPending(site, inPlace);
       await recordDeployment(site, deploymentRecord(inPlace, new Date(), superseded(inPlace.stoppedBy)));
       await site.records.clearPending();
     }
