@@ -14,6 +14,7 @@ import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, appendAudit, readAuditHead } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
+import { pinRolledBack } from '../state/pin.ts';
 import {
   type DeploymentRecord,
   type LivePointer,
@@ -39,6 +40,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     request: options.request,
     startedAt: started.toISOString(),
     pointerMoved: false,
+    ...(options.pinOnSuccess && plan.kind === 'rollback' ? { pinOnSuccess: true as const } : {}),
   };
   await site.records.writePending(pending);
   try {
@@ -186,13 +188,23 @@ async function finishMoved(
       : {}),
   });
   const entry = await recordDeployment(site, record);
+  // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).
+  const pinned =
+    pending.pinOnSuccess && record.outcome === 'succeeded'
+      ? await pinRolledBack(site, plan, pending.request)
+      : undefined;
   await site.records.clearPending();
   options.onEvent?.({
     type: 'step',
     step: 'record',
     detail: `deployment ${plan.deployId} recorded (${record.outcome})`,
   });
-  return { record, verification, auditHead: { seq: entry.seq, hash: entry.hash } };
+  return {
+    record,
+    verification,
+    auditHead: { seq: entry.seq, hash: entry.hash },
+    ...(pinned ? { pinned } : {}),
+  };
 }
 
 /** The deployment record of a pending deploy, with what happened to it. */

@@ -63,6 +63,7 @@ import {
 } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
+import { type PinRecord, pinRolledBack } from '../state/pin.ts';
 import {
   type DeploymentRecord,
   type RequestInfo,
@@ -252,6 +253,7 @@ async function runLocked(
     startedAt: new Date(nowOf(options)).toISOString(),
     switched: false,
     ...(drift ? { drift } : {}),
+    ...(options.pinOnSuccess && op === 'rollback' ? { pinOnSuccess: true as const } : {}),
     ...(prepared.ensured.length > 0
       ? {
           indexes: Object.fromEntries(
@@ -666,6 +668,8 @@ interface Finished {
   pruned: string[];
   record: DeploymentRecord | null;
   auditHead: AuditHead | null;
+  /** The pin a rollback set (pinOnSuccess). */
+  pinned?: PinRecord;
 }
 
 /** What a finished operation's summary says of how it ended. */
@@ -675,6 +679,7 @@ const finishedFacts = (finished: Finished) => ({
   pruned: finished.pruned.length,
   auditHead: finished.auditHead,
   ...(finished.record ? { record: finished.record } : {}),
+  ...(finished.pinned ? { pinned: finished.pinned } : {}),
 });
 
 /**
@@ -830,13 +835,25 @@ async function finishAtomic(
       atomicBound,
     );
   }
+  // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).
+  const pinned =
+    pending.pinOnSuccess && outcome === 'succeeded'
+      ? await pinRolledBack(site, plan, pending.request)
+      : undefined;
   await atomicRecordsOf(site).clearPending();
   options.onEvent?.({
     type: 'step',
     step: 'record',
     detail: `${plan.op} ${plan.deployId} recorded (${outcome})`,
   });
-  return { outcome, verification: checked, pruned, record, auditHead: { seq: entry.seq, hash: entry.hash } };
+  return {
+    outcome,
+    verification: checked,
+    pruned,
+    record,
+    auditHead: { seq: entry.seq, hash: entry.hash },
+    ...(pinned ? { pinned } : {}),
+  };
 }
 
 /**
@@ -918,6 +935,7 @@ async function switchBackAfterFailure(
 ): Promise<AtomicSummary | null> {
   const before = plan.pointerBefore;
   if (!before) return null;
+  options = { ...options, pinOnSuccess: false };
   if (plan.op === 'deploy' || plan.op === 'rollback' || plan.op === 'canary-promote') {
     const to = plan.fromCommit?.slice(0, 7) ?? before.live;
     options.onEvent?.({
@@ -1098,6 +1116,7 @@ function summarize(
     auditHead?: AuditHead | null;
     record?: DeploymentRecord;
     drift?: ReleasePointer;
+    pinned?: PinRecord;
   },
 ): AtomicSummary {
   const outcome = context.dryRun ? 'planned' : plan.noop ? 'noop' : (context.outcome ?? 'succeeded');
@@ -1123,5 +1142,6 @@ function summarize(
     ...(context.auditHead !== undefined ? { auditHead: context.auditHead } : {}),
     ...(context.record?.error ? { error: context.record.error } : {}),
     ...(context.drift ? { drift: context.drift } : {}),
+    ...(context.pinned ? { pinned: context.pinned } : {}),
   };
 }

@@ -10,7 +10,7 @@ import type { Site } from '../site.ts';
 import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
 import { ATOMIC_STATE } from '../state/names.ts';
-import { assertDeployAllowed, clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
+import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
 import {
   type DeploymentRecord,
   type PendingDeploy,
@@ -73,7 +73,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   if (taken.status === 'rejected') throw taken.reason;
   const manifest = read.value;
   const lock = taken.value;
-  options = { ...options, lock };
+  // A rollback someone asked for pins its release as its own last step (pinRolledBack).
+  options = { ...options, lock, pinOnSuccess: kind === 'rollback' };
   try {
     // Four reads under the lock, sent together (each round trip to a bucket in a region counts);
     // what they find is judged in a fixed order, so the same state always gives the same answer.
@@ -120,7 +121,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     await cdnReady;
     await markEnvironment(site, marker);
 
-    const { record, auditHead } = await applyDeploy(site, plan, options);
+    const { record, auditHead, pinned } = await applyDeploy(site, plan, options);
     const summary = {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
       auditHead,
@@ -128,9 +129,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     if (!record) return { ...summary, outcome: 'synced' };
     const rolledBackTo = await rollBackIfNotServed(site, plan, record, options);
     if (rolledBackTo) return { ...summary, outcome: 'failed', rolledBackTo };
-    return record.outcome === 'succeeded'
-      ? { ...summary, ...(await settlePin(site, plan, options)) }
-      : summary;
+    if (record.outcome !== 'succeeded') return summary;
+    return { ...summary, ...(pinned ? { pinned } : await settlePin(site, plan, options)) };
   } finally {
     await lock.release();
   }
@@ -228,20 +228,10 @@ async function settlePin(
 ): Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>> {
   const { request } = options;
   if (plan.kind === 'rollback') {
-    const pinned: PinRecord = {
-      stack: site.target.stack,
-      deployId: plan.noop
-        ? ((await site.records.readPointer())?.value.deployId ?? plan.deployId)
-        : plan.deployId,
-      app: plan.app,
-      commit: plan.commit,
-      by: request.actor,
-      reason: request.message ?? null,
-      at: new Date().toISOString(),
-      cause: 'rollback',
-    };
-    await writePin(site, pinned);
-    return { pinned };
+    const deployId = plan.noop
+      ? ((await site.records.readPointer())?.value.deployId ?? plan.deployId)
+      : plan.deployId;
+    return { pinned: await pinRolledBack(site, { ...plan, deployId }, request) };
   }
   if (options.pin === 'clear') {
     const unpinned = await clearPin(site, {
@@ -266,7 +256,10 @@ async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<D
   return deployAtomic(site, {
     ...options,
     checkPin,
-    settle: async (summary) => (summary.outcome === 'failed' ? {} : settlePin(site, summary.plan, options)),
+    pinOnSuccess: kind === 'rollback',
+    // A rollback that finished pinned itself (pinRolledBack); a no-op one pins here.
+    settle: async (summary) =>
+      summary.outcome === 'failed' || summary.pinned ? {} : settlePin(site, summary.plan, options),
   });
 }
 
@@ -292,6 +285,7 @@ async function rollBackIfNotServed(
     commit: plan.fromCommit,
     app: plan.app,
     kind: 'rollback',
+    pinOnSuccess: false,
   });
   return back.deployId;
 }

@@ -40,6 +40,11 @@ export interface ApplyOptions {
    * lock was lost stops there (LOCKED) rather than racing the one that took it over.
    */
   lock?: Pick<HeldLock, 'assertHeld'>;
+  /**
+   * A rollback someone asked for (not the automatic one after a failed verification): once the CDN
+   * serves it, its release is pinned as part of it, before its crash-recovery record goes.
+   */
+  pinOnSuccess?: boolean;
 }
 
 export interface ApplyResult {
@@ -48,6 +53,8 @@ export interface ApplyResult {
   verification: Verification | null;
   /** The audit chain's head after the record's entry (for the deploy tag, which anchors it). */
   auditHead: AuditHead | null;
+  /** The pin a rollback set (pinOnSuccess). */
+  pinned?: PinRecord;
 }
 
 export type { AuditHead };

@@ -79,6 +79,8 @@ export interface AtomicPending {
   pruning?: string[];
   /** The error that stopped it before it went live, when one was seen (a crash leaves none). */
   stoppedBy?: StoppedBy;
+  /** A rollback someone asked for: pinned before this record goes (as PendingDeploy's). */
+  pinOnSuccess?: true;
 }
 
 /** A release whose files are all in place (see the module comment). */

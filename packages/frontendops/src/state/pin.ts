@@ -12,7 +12,7 @@ import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
-import { parseStateObject } from './records.ts';
+import { parseStateObject, type RequestInfo } from './records.ts';
 
 export const pinSchema = z.object({
   stack: z.string(),
@@ -70,6 +70,33 @@ export async function writePin(site: Site, pin: PinRecord, lock?: HeldLock): Pro
     cacheControl: 'no-cache',
   });
   return entry;
+}
+
+/**
+ * A rollback's pin of the release it made live, written by the rollback itself before its
+ * crash-recovery record is removed: a rollback stopped before its pin keeps that record, and running
+ * it again finishes it (the release it made live is not "the previous release" to roll back from).
+ * A pin already naming this release is kept (the re-run of one stopped after its pin).
+ */
+export async function pinRolledBack(
+  site: Site,
+  release: { deployId: string; app: string; commit: string },
+  request: Pick<RequestInfo, 'actor' | 'message'>,
+): Promise<PinRecord> {
+  const existing = await readPinLenient(site);
+  if (existing?.deployId === release.deployId) return existing;
+  const pin: PinRecord = {
+    stack: site.target.stack,
+    deployId: release.deployId,
+    app: release.app,
+    commit: release.commit,
+    by: request.actor,
+    reason: request.message ?? null,
+    at: new Date().toISOString(),
+    cause: 'rollback',
+  };
+  await writePin(site, pin);
+  return pin;
 }
 
 /**

@@ -76,6 +76,11 @@ export interface PendingDeploy {
   pointerMoved: boolean;
   /** The error that stopped it before it went live, when one was seen (a crash leaves none). */
   stoppedBy?: StoppedBy;
+  /**
+   * A rollback someone asked for: it pins its release once the CDN serves it, before this record
+   * goes (state/pin.ts pinRolledBack), so a stop before the pin is finished by running it again.
+   */
+  pinOnSuccess?: true;
 }
 
 /** What stopped a deploy before it went live, kept in its crash-recovery record. */

@@ -5,6 +5,12 @@
  * live.json, where the stopped rollback had already made the old release live, took the release it
  * rolled back FROM for "the previous release", finished the stopped rollback, then rolled forward to
  * that bad release and pinned it. In place and atomic alike.
+ *
+ * The same for a rollback stopped after its record but before its pin (at the pin's audit entry or
+ * at pin.json): the pin is part of the rollback, written before its crash-recovery record goes, so
+ * the re-run finishes it. Before, the record was the rollback's last trace: the re-run found GOOD
+ * live and unpinned, rolled back "again" to BAD, the release it had just rolled back from, and
+ * pinned that.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,11 +37,21 @@ const request: RequestInfo = {
 /** The site as a process sees it that stops at its first write of a deployment record. */
 const stoppingAtRecord = (site: Site) => stoppingSite(site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
 
+/** The site as a process sees it that stops at its pin's audit entry, or at pin.json. */
+const stoppingAtPin = (site: Site, at: 'entry' | 'pin.json') =>
+  stoppingSite(site, (key, body) =>
+    at === 'entry'
+      ? /\/audit\/\d{10}\.json$/.test(key) && /"type":"pin"/.test(String(body))
+      : key === `${site.target.statePrefix}pin.json`,
+  );
+
 /** Two deploys, a rollback stopped after its switch, and the same rollback again: it finishes, GOOD stays. */
-async function stopAndRunAgain(site: Site) {
+async function stopAndRunAgain(site: Site, stopping: (site: Site) => Site = stoppingAtRecord) {
+  for (const key of (await site.state.list(site.target.statePrefix)).map((o) => o.key))
+    await site.state.delete([key]);
   await deployArtifact(site, { app: APP, commit: GOOD, request });
   await deployArtifact(site, { app: APP, commit: BAD, request });
-  await expect(rollbackRelease(stoppingAtRecord(site), { request })).rejects.toThrow(/stopped/);
+  await expect(rollbackRelease(stopping(site), { request })).rejects.toThrow(/stopped/);
   // The interrupted rollback did switch: GOOD is live.
   expect((await site.records.readPointer())?.value.commit).toBe(GOOD);
 
@@ -44,7 +60,14 @@ async function stopAndRunAgain(site: Site) {
   expect((await site.records.readPointer())?.value.commit).toBe(GOOD);
   expect((await readPin(site))?.commit).toBe(GOOD);
   expect((await verifyAudit(site.state, site.target.statePrefix)).problems).toEqual([]);
+  // One rollback, finished: not a second one back to BAD.
+  const { records } = await site.records.listRecords({ limit: 10 });
+  expect(records.filter((r) => r.kind === 'rollback').map((r) => [r.commit, r.outcome])).toEqual([
+    [GOOD, 'succeeded'],
+  ]);
 }
+
+const PIN_STOPS = ['entry', 'pin.json'] as const;
 
 describe('rollback stopped after its switch, then run again', () => {
   let t: TestDeployEnv;
@@ -59,6 +82,10 @@ describe('rollback stopped after its switch, then run again', () => {
 
   it('in place: the re-run finishes it; the release rolled back to stays live and pinned', () =>
     stopAndRunAgain(t.site));
+
+  for (const at of PIN_STOPS)
+    it(`in place, stopped at its pin's ${at} write: the re-run pins it, no second rollback`, () =>
+      stopAndRunAgain(t.site, (site) => stoppingAtPin(site, at)));
 });
 
 describe('atomic rollback stopped after its switch, then run again', () => {
@@ -72,4 +99,8 @@ describe('atomic rollback stopped after its switch, then run again', () => {
 
   it('atomic: the re-run finishes it; the release rolled back to stays live and pinned', () =>
     stopAndRunAgain(t.site));
+
+  for (const at of PIN_STOPS)
+    it(`atomic, stopped at its pin's ${at} write: the re-run pins it, no second rollback`, () =>
+      stopAndRunAgain(t.site, (site) => stoppingAtPin(site, at)));
 });
