@@ -6,13 +6,17 @@
  *   release that lifts the pin under the same lock; atomic releases extend it to promote a canary.
  * Each takes the deploy lock; every change is in the audit chain (state/pin.ts).
  */
+
+import { samePointer } from '../engine/atomic-plan.ts';
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
+import { againCommand } from '../read/again-command.ts';
 import type { Site } from '../site.ts';
 import { assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
+import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
 import { takeDeployLock } from './deploy-lock.ts';
 import { resolvePublishedCommit } from './publish.ts';
@@ -30,7 +34,9 @@ export async function pinRelease(
   options: PinOptions,
 ): Promise<{ pin: PinRecord; created: boolean }> {
   return withDeployLock(site, options, async (lock) => {
-    const live = (await site.records.readPointer())?.value;
+    const [read, unfinished] = await Promise.all([site.records.readPointer(), unfinishedSwitch(site)]);
+    if (unfinished) throw unfinished;
+    const live = read?.value;
     if (!live) {
       throw new FrontendOpsError(
         'NOT_FOUND',
@@ -58,6 +64,26 @@ export async function pinRelease(
     await writePin(site, pin, lock);
     return { pin, created: true };
   });
+}
+
+/**
+ * On an atomic stack, an operation stopped after its switch (the CDN's store names its release) and
+ * before the state followed (marked switched): what the state calls live is not what is served, so a
+ * pin of it would pin a release visitors no longer get. Returned as the refusal (CONFLICT), naming
+ * the command that finishes it; null otherwise. In place the pointer is the switch itself; once an
+ * atomic operation is marked switched, the pointer names its release.
+ */
+async function unfinishedSwitch(site: Site): Promise<FrontendOpsError | null> {
+  if (site.mode !== 'atomic') return null;
+  const pending = await atomicRecordsOf(site).readPending();
+  if (!pending?.plan.liveChanges || pending.switched) return null;
+  const { plan } = pending;
+  if (!samePointer((await requireReleaseStore(site).read()).value, plan.pointerAfter)) return null;
+  return new FrontendOpsError(
+    'CONFLICT',
+    `An interrupted ${pending.op} of ${plan.app}@${shortSha(plan.commit)} (${plan.deployId}) switched the CDN to it but did not finish: the release ${site.target.stack} records as live is not the one served. Nothing was pinned. Finish it first (\`${againCommand({ op: pending.op, commit: plan.commit, ...(plan.canaryAfter ? { percent: plan.canaryAfter.weight } : {}) })}\`), then pin.`,
+    { details: { deployId: plan.deployId } },
+  );
 }
 
 /** Lifts the pin; `cleared` is the pin that was there (null: the stack was not pinned, nothing changed). */

@@ -772,16 +772,16 @@ async function verifyAuditOnce(
     store.head(`${prefix}${ATOMIC_PENDING}`),
     store.head(`${prefix}${ATOMIC_STATE}`),
   ]);
+  const atomicPendingValue = atomicRecord
+    ? (await readJsonQuietly(store, `${prefix}${ATOMIC_PENDING}`)).value
+    : null;
   // The crash-recovery records are bound by no entry; one naming a rollback to a release never live
   // here was not written by FrontendOps: tampered, and it excuses nothing below as unfinished.
   const forged =
     entries.length === read.length
       ? forgedRollbackRecords(entries, [
           ['pending.json', pending.value],
-          [
-            ATOMIC_PENDING,
-            atomicRecord ? (await readJsonQuietly(store, `${prefix}${ATOMIC_PENDING}`)).value : null,
-          ],
+          [ATOMIC_PENDING, atomicPendingValue],
         ])
       : [];
   problems.push(...forged);
@@ -797,6 +797,12 @@ async function verifyAuditOnce(
   const atomicUnfinished = atomicPending
     ? ' An atomic operation was interrupted after writing it: the next deploy or rollback of this stack finishes it.'
     : '';
+  // The release indexes the interrupted atomic operation writes before its switch, with their
+  // digests: one of them written again after a prune recorded its removal is that operation's.
+  const pendingIndexes: Record<string, unknown> =
+    atomicPending && isRecord(atomicPendingValue) && isRecord(atomicPendingValue.indexes)
+      ? atomicPendingValue.indexes
+      : {};
   let objectsOk = 0;
   for (const [name, { digest, seq }] of bound) {
     if (untrusted(name)) continue;
@@ -814,7 +820,14 @@ async function verifyAuditOnce(
     }
     if (digest === ABSENT) {
       if (current.missing) objectsOk++;
-      else {
+      else if (pendingIndexes[name] !== undefined && pendingIndexes[name] === digestOrNull(current.value)) {
+        problems.push({
+          kind: 'unfinished',
+          seq,
+          object: name,
+          reason: `${name}, whose removal entry ${seq} recorded, was written again by an operation that did not finish.${atomicUnfinished}`,
+        });
+      } else {
         problems.push({
           kind: 'tampered',
           seq,
@@ -1262,3 +1275,6 @@ const hasLegacyDeploys = (entries: readonly AuditEntry[]) =>
 function hashOf(unsigned: Omit<AuditEntry, 'hash'>): string {
   return stateDigest(unsigned);
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,6 +1,7 @@
 /** `frontendops status`, `history` and `audit verify`: the read models, for a person or as JSON. */
 import type { Command } from 'commander';
 import type { GitHost, ReleaseStore } from '../../ports.ts';
+import { againCommand } from '../../read/again-command.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
 
@@ -202,25 +203,6 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 type PendingView = NonNullable<import('../../read/views.ts').StatusView['pending']>;
-
-/** The same change again, as a command: what finishes an interrupted one. */
-function againCommand(pending: PendingView): string {
-  const commit = pending.commit.slice(0, 7);
-  switch (pending.op) {
-    case 'rollback':
-      return `frontendops rollback --to ${commit}`;
-    case 'canary-start':
-      return `frontendops deploy --commit ${commit} --canary ${pending.percent ?? '<percent>'}`;
-    case 'canary-promote':
-      return 'frontendops canary promote';
-    case 'canary-abort':
-      return 'frontendops canary abort';
-    case 'migrate':
-      return 'frontendops migrate --to atomic';
-    default:
-      return `frontendops deploy --commit ${commit}`;
-  }
-}
 
 /** "interrupted deploy <id> of app@abc1234, started …: …, and what finishes it". */
 function describePending(pending: PendingView): string {
