@@ -14,8 +14,9 @@
  *            rotated. `npm run bench -- --only sync --runs 5`. --latency-ms (0) holds every S3
  *            request of the three tools that long, through a proxy: an endpoint in a region
  *            rather than on this machine. `npm run bench -- --only sync --latency-ms 20`.
- *            --conditional-writes yes puts a proxy honouring If-None-Match / If-Match in front of
- *            the embedded server, so FrontendOps takes the S3 lock and appends as on AWS.
+ *            --conditional-writes (yes) whether the embedded server honours If-None-Match /
+ *            If-Match, as the local environment's does (FrontendOps takes the S3 lock and appends
+ *            as on AWS); no: it ignores them, and FrontendOps takes its file lock instead.
  * - faults:  the CLI with --fault-rate (10%) of S3 attempts failing (500, 503 SlowDown, connection
  *            resets) against fault-free runs, --fault-pairs (3) pairs; then every attempt failing.
  *            `npm run bench -- --only faults --fault-pairs 5`
@@ -75,7 +76,7 @@ const argsSchema = z.object({
   samples: z.coerce.number().int().min(1).max(50).default(5),
   concurrency: z.coerce.number().int().min(1).max(256).optional(),
   'latency-ms': z.coerce.number().int().min(0).max(1000).default(0),
-  'conditional-writes': z.enum(['yes', 'no']).default('no'),
+  'conditional-writes': z.enum(['yes', 'no']).default('yes'),
   'fault-rate': z.coerce.number().min(0.01).max(0.5).default(0.1),
   'fault-seed': z.coerce.number().int().default(2026),
   'fault-pairs': z.coerce.number().int().min(1).max(20).default(3),
@@ -93,7 +94,7 @@ const argsSchema = z.object({
 type Args = z.infer<typeof argsSchema>;
 
 const USAGE =
-  'npm run bench -- [--only startup,sync,faults,scale,state,atomic,chat] [--runs 3] [--samples 5] [--concurrency <n>] [--latency-ms 0] [--conditional-writes no] ' +
+  'npm run bench -- [--only startup,sync,faults,scale,state,atomic,chat] [--runs 3] [--samples 5] [--concurrency <n>] [--latency-ms 0] [--conditional-writes yes] ' +
   '[--fault-rate 0.1] [--fault-seed 2026] [--fault-pairs 3] [--fault-kinds InternalError,SlowDown,reset] [--scale-sizes 800,5000,20000] [--scale-kib 8] ' +
   '[--records 20,100,500] [--atomic-sizes 800,20000] [--turns 6]';
 
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
         latencyMs: args['latency-ms'],
       };
       print(
-        `Deploys: FrontendOps CLI process vs in process vs aws s3 sync (${args['latency-ms'] ? `every S3 request held ${args['latency-ms']} ms; ` : ''}${args['conditional-writes'] === 'yes' ? 'conditional writes honoured; ' : ''}${pair.base.files} files, ${mib(pair.base.bytes)}, ${pair.changedAssets} assets changed; ${args.runs === 1 ? 'one run' : `median of ${args.runs} runs, ratios the median of per-run ratios`}; order of the tools rotated: ${runs.map((r) => r.order.join('→')).join(', ')})`,
+        `Deploys: FrontendOps CLI process vs in process vs aws s3 sync (${args['latency-ms'] ? `every S3 request held ${args['latency-ms']} ms; ` : ''}${args['conditional-writes'] === 'yes' ? 'conditional writes honoured; ' : 'conditional writes ignored (file lock); '}${pair.base.files} files, ${mib(pair.base.bytes)}, ${pair.changedAssets} assets changed; ${args.runs === 1 ? 'one run' : `median of ${args.runs} runs, ratios the median of per-run ratios`}; order of the tools rotated: ${runs.map((r) => r.order.join('→')).join(', ')})`,
         [
           formatSyncTable(combined),
           '',

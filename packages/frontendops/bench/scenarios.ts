@@ -23,7 +23,6 @@ import { artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
 import { connectSite } from '../src/stacks/open.ts';
 import type { RequestInfo } from '../src/state/records.ts';
-import { startS3Proxy } from '../test/support/s3-proxy.ts';
 import { checkHosting } from './check.ts';
 import { deployArgs, mustSucceed, prepareCli, rollbackArgs } from './cli.ts';
 import { startFaultProxy } from './fault-proxy.ts';
@@ -59,10 +58,9 @@ export interface RunOptions {
    */
   latencyMs?: number;
   /**
-   * Put the test suite's S3 proxy, which honours If-None-Match / If-Match as S3 does, in front of
-   * the embedded server (which ignores them): FrontendOps then takes the S3 lock and appends to the
-   * audit log as on AWS, instead of the file lock it uses for the embedded server. The proxy reads
-   * a key's ETag (HEAD) before each conditional write: the server's request counts include those.
+   * Whether the embedded server honours If-None-Match / If-Match (default true, as the local
+   * environment runs it): FrontendOps then takes the S3 lock and appends to the audit log as on AWS;
+   * false, it falls back to the file lock it takes where an endpoint ignores them.
    */
   conditionalWrites?: boolean;
 }
@@ -81,16 +79,13 @@ const request = (text: string): RequestInfo => ({
 });
 
 export async function runScenarios(builds: GeneratedPair, options: RunOptions): Promise<RunResult> {
-  const servers = await startServers(options.dir, [HOSTING, CLI_HOSTING, PEER_HOSTING]);
+  const servers = await startServers(options.dir, [HOSTING, CLI_HOSTING, PEER_HOSTING], {
+    conditionalWrites: options.conditionalWrites ?? true,
+  });
   const closeEnv: Array<() => void | Promise<void>> = [];
   try {
     const { cdn, credentials } = servers;
     let s3Endpoint = servers.s3.endpoint;
-    if (options.conditionalWrites) {
-      const conditional = await startS3Proxy(s3Endpoint, servers.client, { conditional: true });
-      closeEnv.push(conditional.close);
-      s3Endpoint = conditional.endpoint;
-    }
     if (options.latencyMs) {
       const proxy = await startFaultProxy(s3Endpoint, 0);
       closeEnv.push(proxy.close);

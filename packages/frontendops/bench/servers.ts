@@ -38,7 +38,16 @@ export interface BenchServers {
   close(): Promise<void>;
 }
 
-export async function startServers(dir: string, buckets: readonly string[]): Promise<BenchServers> {
+/**
+ * `conditionalWrites` (default true, as the local environment runs it): the server honours
+ * If-None-Match / If-Match, so FrontendOps takes the S3 lock and appends as on AWS; false, it ignores
+ * them as some S3-compatible servers do, and FrontendOps falls back to its file lock.
+ */
+export async function startServers(
+  dir: string,
+  buckets: readonly string[],
+  options: { conditionalWrites?: boolean } = {},
+): Promise<BenchServers> {
   const records: S3RequestRecord[] = [];
   const credentials = createLocalCredentials();
   const s3 = await startLocalS3({
@@ -46,6 +55,7 @@ export async function startServers(dir: string, buckets: readonly string[]): Pro
     directory: join(dir, 's3'),
     buckets: [ARTIFACTS, ...buckets],
     onRequest: (record) => records.push(record),
+    conditionalWrites: options.conditionalWrites ?? true,
   });
   const cdn = await startCloudFrontDouble().catch(async (error) => {
     await s3.close();

@@ -13,6 +13,7 @@ import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import S3Object from 's3rver/lib/models/object.js';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
+import { honourConditionalWrites } from './s3-server-conditional.ts';
 import { guardS3Server } from './s3-server-guard.ts';
 import {
   type LeanApp,
@@ -33,6 +34,7 @@ interface StartMessage {
   buckets: string[];
   credentials: { accessKeyId: string; secretAccessKey: string };
   record: boolean;
+  conditionalWrites: boolean;
 }
 
 type ControlMessage =
@@ -109,7 +111,11 @@ async function startSession(message: StartMessage): Promise<Session> {
     makeListingIndexed(store, S3Object),
   ]);
   // s3rver itself takes anonymous requests and any SigV4 signature: only what the guard lets in reaches it.
-  const handle = serializePerKey(guardS3Server({ credentials: message.credentials }, s3rver.callback()));
+  // The write conditions are checked inside the per-key queue: the check and the write are one step.
+  const serveS3 = message.conditionalWrites
+    ? honourConditionalWrites(store, s3rver.callback())
+    : s3rver.callback();
+  const handle = serializePerKey(guardS3Server({ credentials: message.credentials }, serveS3));
   const session = message.session;
   let inFlight = 0;
   let flushWaiters: number[] = [];

@@ -309,7 +309,8 @@ export function guardS3Server(
   };
 }
 
-function answerError(res: ServerResponse, refusal: S3Refusal): void {
+/** Answers with S3's XML error for `refusal.code` (its status as S3 gives it). */
+export function answerError(res: ServerResponse, refusal: S3Refusal): void {
   const error = new S3Error(refusal.code, refusal.message, refusal.detail ?? {}) as {
     status: number;
     toXML(): string;

@@ -43,6 +43,12 @@ export interface LocalS3Options {
   port?: number;
   buckets?: readonly string[];
   onRequest?: (record: S3RequestRecord) => void;
+  /**
+   * Honour If-None-Match / If-Match on PutObject as S3 does (default true: the local environment's
+   * deploy lock and live pointer then work as on S3). false: ignore them, as s3rver and some
+   * S3-compatible servers do (tests of the file lock FrontendOps falls back to there).
+   */
+  conditionalWrites?: boolean;
 }
 
 export interface LocalS3 {
@@ -166,6 +172,7 @@ export function startLocalS3Host(): LocalS3Host {
         buckets: [...(options.buckets ?? [])],
         credentials: options.credentials,
         record: Boolean(options.onRequest),
+        conditionalWrites: options.conditionalWrites ?? true,
       });
       let port: number;
       try {

@@ -46,7 +46,15 @@ function leaseHost(): LocalS3Host {
   return host;
 }
 
-export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
+/**
+ * `conditionalWrites`: honour If-None-Match / If-Match as S3 does, as the local environment's server
+ * does. Off by default: most tests run where FrontendOps falls back to its file lock (an S3-compatible
+ * server that ignores them), and the test proxy adds them where a test needs both (s3-proxy.ts).
+ */
+export async function startTestS3(
+  buckets: readonly string[],
+  options: { conditionalWrites?: boolean } = {},
+): Promise<TestS3> {
   const dir = await mkdtemp(join(tmpdir(), 'frontendops-s3-'));
   const requests: S3RequestRecord[] = [];
   const credentials = createLocalCredentials();
@@ -58,6 +66,7 @@ export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
     buckets,
     credentials,
     onRequest: (record) => requests.push(record),
+    conditionalWrites: options.conditionalWrites ?? false,
   });
   const client = createS3Client({ endpoint: server.endpoint, credentials });
   return {

@@ -1,0 +1,102 @@
+/**
+ * The embedded S3 server honours conditional writes on PutObject as S3 documents them, through the
+ * AWS SDK: If-None-Match: * creates only (412 once the key exists), If-Match: <etag> replaces only
+ * that version (412 for another, 404 NoSuchKey with no object), other If-None-Match values and
+ * conditions on a copy are 501. Of many creates racing for one key exactly one wins, as the deploy
+ * lock needs. With conditionalWrites off it ignores them, as s3rver and some S3-compatible servers do.
+ */
+import { CopyObjectCommand, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../src/adapters/s3.ts';
+import { startTestS3, type TestS3 } from '../support/local-s3.ts';
+
+const BUCKET = 'conditional';
+const servers: TestS3[] = [];
+const clients: S3Client[] = [];
+
+async function server(conditionalWrites: boolean) {
+  const s3 = await startTestS3([BUCKET], { conditionalWrites });
+  servers.push(s3);
+  const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials, maxAttempts: 1 });
+  clients.push(client);
+  const put = (Key: string, Body: string, condition: { IfNoneMatch?: string; IfMatch?: string } = {}) =>
+    client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ...condition }));
+  return { s3, client, put };
+}
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  for (const s3 of servers) await s3.stop();
+});
+
+/** The HTTP status and S3 error code a request failed with. */
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'succeeded',
+    (error: unknown) =>
+      error instanceof S3ServiceException ? `${error.$metadata.httpStatusCode} ${error.name}` : String(error),
+  );
+
+describe('conditional writes honoured', () => {
+  let s: Awaited<ReturnType<typeof server>>;
+  beforeAll(async () => {
+    s = await server(true);
+  });
+
+  it('If-None-Match: * creates once; If-Match replaces only the version named', async () => {
+    const created = await s.put('lock.json', 'a', { IfNoneMatch: '*' });
+    expect(await failure(s.put('lock.json', 'b', { IfNoneMatch: '*' }))).toBe('412 PreconditionFailed');
+    expect(await failure(s.put('lock.json', 'c', { IfMatch: '"0123456789abcdef0123456789abcdef"' }))).toBe(
+      '412 PreconditionFailed',
+    );
+    const replaced = await s.put('lock.json', 'd', { IfMatch: created.ETag as string });
+    expect(replaced.ETag).not.toBe(created.ETag);
+    // The version replaced is gone: its ETag no longer matches.
+    expect(await failure(s.put('lock.json', 'e', { IfMatch: created.ETag as string }))).toBe(
+      '412 PreconditionFailed',
+    );
+    expect((await s.s3.store(BUCKET).get('lock.json'))?.body.toString()).toBe('d');
+    expect(await failure(s.put('absent.json', 'x', { IfMatch: created.ETag as string }))).toBe(
+      '404 NoSuchKey',
+    );
+    expect(await s.s3.store(BUCKET).get('absent.json')).toBeNull();
+  });
+
+  it('takes If-None-Match: * only, and no condition on a copy (501), writing nothing', async () => {
+    expect(await failure(s.put('other.json', 'x', { IfNoneMatch: '"abc"' }))).toBe('501 NotImplemented');
+    await s.put('source.json', 'src');
+    const copy = s.client.send(
+      new CopyObjectCommand({
+        Bucket: BUCKET,
+        Key: 'copy.json',
+        CopySource: `${BUCKET}/source.json`,
+        IfNoneMatch: '*',
+      }),
+    );
+    expect(await failure(copy)).toBe('501 NotImplemented');
+    expect(await s.s3.store(BUCKET).get('other.json')).toBeNull();
+    expect(await s.s3.store(BUCKET).get('copy.json')).toBeNull();
+  });
+
+  it('of twenty creates racing for one key, exactly one wins', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => failure(s.put('race.json', `writer ${i}`, { IfNoneMatch: '*' }))),
+    );
+    expect(results.filter((r) => r === 'succeeded')).toHaveLength(1);
+    expect(results.filter((r) => r === '412 PreconditionFailed')).toHaveLength(19);
+  });
+
+  it('unconditional writes are unchanged', async () => {
+    await s.put('plain.json', 'one');
+    await s.put('plain.json', 'two');
+    expect((await s.s3.store(BUCKET).get('plain.json'))?.body.toString()).toBe('two');
+  });
+});
+
+describe('conditional writes ignored (conditionalWrites: false)', () => {
+  it('both creates land, as on a server that ignores the header', async () => {
+    const s = await server(false);
+    await s.put('lock.json', 'a', { IfNoneMatch: '*' });
+    expect(await failure(s.put('lock.json', 'b', { IfNoneMatch: '*' }))).toBe('succeeded');
+    expect((await s.s3.store(BUCKET).get('lock.json'))?.body.toString()).toBe('b');
+  });
+});
