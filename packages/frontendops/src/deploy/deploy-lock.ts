@@ -39,14 +39,14 @@ export async function takeDeployLock(
   };
 }
 
-/** The lock every deploy, rollback and finish of this target takes. */
+/**
+ * The lock every deploy, rollback and finish of this target takes. Named by the stack's buckets and
+ * state location, not by the endpoint as spelt: two operators who reach one server by two names
+ * (`localhost`, `127.0.0.1`) must take one lock. Where the lock lives already tells servers apart:
+ * an object in the state bucket, or a file lock directory per endpoint (stacks/open.ts lockDirFor).
+ */
 export function deployLockName(target: DeployTarget): string {
-  const identity = [
-    endpointIdentity(target.endpoint),
-    target.hostingBucket,
-    target.stateBucket,
-    target.statePrefix,
-  ].join('|');
+  const identity = [target.hostingBucket, target.stateBucket, target.statePrefix].join('|');
   return `deploy-${createHash('sha256').update(identity).digest('hex').slice(0, 24)}`;
 }
 
@@ -55,14 +55,28 @@ export const deployLockLabel = (target: DeployTarget) => `Deploying to ${target.
 
 /**
  * One spelling per endpoint: scheme, lower-case host, explicit non-default port, path without a
- * trailing slash ("http://LOCALHOST:80/" and "http://localhost" are one endpoint). No endpoint is AWS.
+ * trailing slash ("http://LOCALHOST:80/" and "http://localhost" are one endpoint). Every name of this
+ * machine (localhost, 127.0.0.0/8, ::1) is one host: "loopback". No endpoint is AWS.
  */
 export function endpointIdentity(endpoint: string | undefined): string {
   if (endpoint === undefined) return 'aws';
   try {
     const url = new URL(endpoint);
-    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+    const host = isLoopbackName(url.hostname) ? `loopback${url.port ? `:${url.port}` : ''}` : url.host;
+    return `${url.protocol}//${host}${url.pathname.replace(/\/+$/, '')}`;
   } catch {
     return endpoint;
   }
+}
+
+/** A name of this machine without a lookup: localhost (and *.localhost), 127.0.0.0/8, ::1. */
+function isLoopbackName(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    /^127(\.\d{1,3}){3}$/.test(host) ||
+    host === '::1' ||
+    /^(0{1,4}:){7}0{0,3}1$/.test(host)
+  );
 }

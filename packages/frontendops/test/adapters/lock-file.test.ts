@@ -145,9 +145,19 @@ describe('the deploy lock name', () => {
   it('is the target’s: two stack names for one target share it; another bucket or prefix does not', () => {
     const name = deployLockName(target);
     expect(deployLockName({ ...target, stack: 'production-alias' })).toBe(name);
-    expect(deployLockName({ ...target, endpoint: 'http://127.0.0.1:9000/' })).toBe(name);
     expect(deployLockName({ ...target, hostingBucket: 'hosting-2' })).not.toBe(name);
     expect(deployLockName({ ...target, statePrefix: '.frontendops/state/other/' })).not.toBe(name);
-    expect(deployLockName({ ...target, endpoint: 'http://127.0.0.1:9001' })).not.toBe(name);
+  });
+
+  it('is not the endpoint as spelt: where the lock lives tells servers apart', () => {
+    const name = deployLockName(target);
+    // One server, named two ways: one lock (in its state bucket, or one file lock directory).
+    for (const endpoint of ['http://127.0.0.1:9000/', 'http://localhost:9000', 'http://[::1]:9000']) {
+      expect(deployLockName({ ...target, endpoint })).toBe(name);
+      expect(lockDirFor({ ...target, endpoint })).toBe(lockDirFor(target));
+    }
+    // Another server: its own state bucket, or its own file lock directory.
+    expect(lockDirFor({ ...target, endpoint: 'http://127.0.0.1:9001' })).not.toBe(lockDirFor(target));
+    expect(lockDirFor({ ...target, endpoint: 'http://10.0.0.5:9000' })).not.toBe(lockDirFor(target));
   });
 });
