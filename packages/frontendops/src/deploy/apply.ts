@@ -22,7 +22,7 @@ import {
   type RequestInfo,
   stoppedByOf,
 } from '../state/records.ts';
-import { assertPlannedFromLive, pruneSkipped, switchPointer } from './html-guard.ts';
+import { assertPlannedFromLive, pruneSkipped, putBackVisible, switchPointer } from './html-guard.ts';
 import { checkPending, type LiveRead } from './live.ts';
 import type { ApplyOptions, ApplyResult, AuditHead } from './types.ts';
 import type { Verification } from './verify.ts';
@@ -83,26 +83,47 @@ export async function stillOurs(error: unknown, options: Pick<ApplyOptions, 'loc
   }
 }
 
-/** The plan's copies, group by group (assets first); visible files only while the plan still fits. */
+/**
+ * The plan's copies, group by group (assets first); visible files only while the plan still fits.
+ * Stopped after visible files were replaced, it puts the live release's back before it throws
+ * (html-guard.ts putBackVisible), so a failed deploy leaves the site serving one release whole.
+ */
 async function copyAll(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
-  for (const group of GROUPS) {
-    const batch = plan.copies.filter((c) => c.group === group);
-    if (group !== 'asset' && batch.length > 0) {
-      // Visitors see these files: only while the lock is still ours, and the plan still fits.
-      await options.lock?.assertHeld();
-      await assertPlannedFromLive(site, plan);
+  let replaced = 0;
+  const started: string[] = [];
+  const running = new Set<Promise<void>>();
+  try {
+    for (const group of GROUPS) {
+      const batch = plan.copies.filter((c) => c.group === group);
+      if (group !== 'asset' && batch.length > 0) {
+        // Visitors see these files: only while the lock is still ours, and the plan still fits.
+        await options.lock?.assertHeld();
+        await assertPlannedFromLive(site, plan);
+        started.push(...batch.map((c) => c.path));
+      }
+      let done = 0;
+      // Taken as copy slots free up (a 20,000-file deploy never queues 20,000 tasks), keeping no
+      // results; the first failure stops the group.
+      await pMap(
+        batch,
+        async (copy) => {
+          const copying = copyOne(site, plan, copy);
+          running.add(copying);
+          try {
+            await copying;
+          } finally {
+            running.delete(copying);
+          }
+          if (group !== 'asset') replaced++;
+          options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
+        },
+        { concurrency: options.concurrency ?? 32 },
+      );
     }
-    let done = 0;
-    // Taken as copy slots free up (a 20,000-file deploy never queues 20,000 tasks), keeping no
-    // results; the first failure stops the group.
-    await pMap(
-      batch,
-      async (copy) => {
-        await copyOne(site, plan, copy);
-        options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
-      },
-      { concurrency: options.concurrency ?? 32 },
-    );
+  } catch (error) {
+    // Copies already sent when one failed still land: wait for them before putting anything back.
+    await Promise.allSettled([...running]);
+    throw await putBackVisible(site, plan, error, replaced, started);
   }
 }
 

@@ -3,9 +3,12 @@
  * machine, an S3 lock that expired under its holder). Hashed assets are copied first and harm
  * nothing live; what a race can leave half switched are the files visitors fetch by name (HTML and
  * the other non-hashed files) and the live pointer. So:
- * - before the first visible file is overwritten, the live release must still be the one the plan
- *   started from and no other deploy may have started since (pending.json is still ours); else the
- *   deploy stops, nothing visible touched;
+ * - before each group of visible files is copied (other files, then HTML), the live release must
+ *   still be the one the plan started from and no other deploy may have started since (pending.json
+ *   is still ours); else the deploy stops;
+ * - a deploy that stops after it replaced visible files (the check before its HTML failed, or a copy
+ *   failed) puts the live release's version of them back first, unless another deploy may be
+ *   copying now (its lock lost, another's pending record): that one replaces them when it goes live;
  * - a lost switch — the compare-and-swap refused, or, where conditional writes are ignored, the
  *   pointer read back names another deploy — puts the live release's version of every visible file
  *   this deploy overwrote back before failing;
@@ -38,6 +41,7 @@ export async function assertPlannedFromLive(site: Site, plan: DeployPlan): Promi
       `The live release of ${plan.stack} changed while deploying (now ${live}, planned from ${plan.fromDeployId ?? 'nothing live'}). ` +
         `This deploy stopped before any HTML or other visible file was replaced, so the site still serves ${live} whole. ` +
         'Run the deploy again: it plans from what is live now.',
+      { details: { reason: LIVE_CHANGED, live } },
     );
   }
   if (pending?.plan.deployId !== plan.deployId) {
@@ -46,8 +50,74 @@ export async function assertPlannedFromLive(site: Site, plan: DeployPlan): Promi
       `Another deploy (${pending?.plan.deployId ?? 'one that has finished since'}) of ${plan.stack} started while this one was copying. ` +
         'This deploy stopped before any HTML or other visible file was replaced. One deploy per environment runs at a ' +
         'time: let the other finish, then run this deploy again.',
+      { details: { reason: ANOTHER_DEPLOY } },
     );
   }
+}
+
+const LIVE_CHANGED = 'live-changed';
+const ANOTHER_DEPLOY = 'another-deploy';
+
+/**
+ * A deploy stopped by `error` after it had replaced `replaced` visible files (site paths; `started`:
+ * every visible path of the groups it began, some of which may have landed): the live release's
+ * version of those goes back, so the site serves one release whole, and the error says so. Not when
+ * another deploy may be copying now (this one's lock was lost, or another's pending record is there):
+ * that one replaces them when it goes live, and the error says what is left. Returns the error to
+ * throw: `error` itself when nothing visible was replaced, or when it is not FrontendOps's.
+ */
+export async function putBackVisible(
+  site: Site,
+  plan: DeployPlan,
+  error: unknown,
+  replaced: number,
+  started: string[],
+): Promise<unknown> {
+  if (replaced === 0 || !(error instanceof FrontendOpsError)) return error;
+  const options = { cause: error, ...(error.details ? { details: error.details } : {}) };
+  const files = `${replaced} visible file(s) (HTML or other files fetched by name)`;
+  if (error.code === 'LOCKED' || error.details?.reason === ANOTHER_DEPLOY) {
+    return new FrontendOpsError(
+      error.code,
+      `${error.message.replace(/ This deploy stopped before any HTML or other visible file was replaced\./, '')} ` +
+        `This deploy had replaced ${files} before it stopped; they were left for the deploy running now, which replaces ` +
+        'them when it goes live. If none finishes, run this deploy again (it finishes what it started) or roll back.',
+      options,
+    );
+  }
+  const live = (await site.records.readPointer())?.value ?? null;
+  if (!live || live.deployId === plan.deployId) {
+    return new FrontendOpsError(
+      error.code,
+      `${error.message} This deploy had replaced ${files} before it stopped, and no other release is live to put back: run it again to finish it.`,
+      options,
+    );
+  }
+  const who = `${live.deployId}, ${live.app}@${live.commit.slice(0, 7)}`;
+  try {
+    await serveRelease(site, live, started);
+  } catch (failure) {
+    return new FrontendOpsError(
+      error.code,
+      `${error.message} This deploy had replaced ${files} before it stopped, and putting the live release's back failed ` +
+        `(${(failure as Error).message}): the site may serve a mix of ${who} and this deploy until you run the deploy ` +
+        'again (it finishes what it started) or roll back.',
+      options,
+    );
+  }
+  const whole = `The ${files} this deploy had replaced were put back to the live release's (${who}), so the site serves it whole.`;
+  if (error.details?.reason === LIVE_CHANGED) {
+    return new FrontendOpsError(
+      error.code,
+      `The live release of ${plan.stack} changed while deploying (now ${live.deployId}, planned from ${plan.fromDeployId ?? 'nothing live'}). ${whole} Run the deploy again: it plans from what is live now.`,
+      options,
+    );
+  }
+  return new FrontendOpsError(
+    error.code,
+    `${error.message} ${whole} Run the deploy again to finish it.`,
+    options,
+  );
 }
 
 /**

@@ -51,7 +51,11 @@ async function publishThree(): Promise<[string, string, string]> {
   for (let i = 0; i < 3; i++) {
     const n = ++published;
     const commit = `${String(n).padStart(2, '0')}`.repeat(8);
-    const build = await writeFixtureBuild(join(s3.dir, `build-${n}`), { version: `v${n}` });
+    // robots.txt differs per build: a visible file that is not HTML, copied before the HTML.
+    const build = await writeFixtureBuild(join(s3.dir, `build-${n}`), {
+      version: `v${n}`,
+      robots: `User-agent: *\n# build ${n}\n`,
+    });
     await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app: APP, commit });
     builds.set(commit, build);
     commits.push(commit);
@@ -97,7 +101,7 @@ function gate(): Gate {
   };
 }
 
-type StopAt = 'after-assets' | 'after-index' | 'after-pointer-read';
+type StopAt = 'after-assets' | 'after-other' | 'after-index' | 'after-pointer-read';
 
 /**
  * A site of its own (own S3 client, own lock: nothing serialises it with the other racer) whose
@@ -112,6 +116,7 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
   let assetsToCopy = Number.POSITIVE_INFINITY;
   let assetsCopied = 0;
   let indexCopied = false;
+  let otherCopied = false;
   let pointerRead = false;
   const hosting: ObjectStore = {
     ...site.hosting,
@@ -119,6 +124,10 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
       await site.hosting.copyFrom(source, key, meta);
       if (key.startsWith('assets/') && ++assetsCopied === assetsToCopy && stopAt === 'after-assets')
         await stop.pass();
+      if (!key.startsWith('assets/') && !key.endsWith('.html') && !otherCopied) {
+        otherCopied = true;
+        if (stopAt === 'after-other') await stop.pass();
+      }
       if (key === 'index.html' && !indexCopied) {
         indexCopied = true;
         if (stopAt === 'after-index') await stop.pass();
@@ -206,6 +215,8 @@ async function expectWhole(site: Site, winner: string) {
   const build = builds.get(winner) as FixtureBuild;
   const index = (await s3.store(HOSTING).get('index.html'))?.body.toString('utf8');
   expect(index, 'the served index.html is the live release’s').toBe(build.files['/index.html']);
+  const robots = (await s3.store(HOSTING).get('robots.txt'))?.body.toString('utf8');
+  expect(robots, 'the served robots.txt is the live release’s').toBe(build.files['/robots.txt']);
   for (const path of referencedPaths(index ?? ''))
     expect(await s3.store(HOSTING).head(path.slice(1)), path).not.toBeNull();
 }
@@ -272,6 +283,25 @@ describe.each([
       expect(visible, 'visible files the stopped deploy copied').toEqual([]);
       expect(error?.code).toBe('PRECONDITION_FAILED');
       expect(error?.message).toMatch(/before any HTML or other visible file was replaced/);
+      return r.commits[2];
+    });
+  });
+
+  it('one that copied other visible files, then found the live release moved, puts them back', async () => {
+    // Its check before the visible files passed; the other deploy ran to the end while it copied
+    // them (no lock kept them apart). Before, it stopped at its HTML saying nothing visible was
+    // replaced, and left its robots.txt beside the live release's HTML: the site half switched.
+    await race(endpointOf(), stack('other-files'), ['after-other', 'after-index'], async (r) => {
+      const late = r.first.deploy(r.commits[1]);
+      await r.first.stop.reached; // its first non-HTML visible file is copied
+      r.second.stop.open();
+      expect((await r.second.deploy(r.commits[2])).outcome).toBe('succeeded');
+      r.first.stop.open();
+      const error = await late.then(() => null, lost);
+      expect(error?.code).toBe('PRECONDITION_FAILED');
+      expect(error?.message).toMatch(
+        /changed while deploying.*visible file\(s\).*this deploy had replaced were put back.*serves it whole/s,
+      );
       return r.commits[2];
     });
   });
