@@ -9,6 +9,7 @@ import type { DeployTarget } from '../engine/types.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { keepAuditHeads } from '../state/audit.ts';
+import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
 /** How long a deploy's lock lives without its holder renewing it. */
@@ -16,7 +17,9 @@ export const LOCK_TTL_MS = 120_000;
 
 /**
  * The target's deploy lock (every deploy, rollback, canary step, preview and finish takes it). While
- * it is held, the audit chain's head is kept between the change's appends (state/audit.ts).
+ * it is held, the audit chain's head is kept between the change's appends (state/audit.ts). Once it
+ * is taken, the state objects the change acts on must be what the audit chain binds
+ * (state/recorded-state.ts): TAMPERED otherwise, the lock let go, nothing written.
  */
 export async function takeDeployLock(
   site: Site,
@@ -29,6 +32,13 @@ export async function takeDeployLock(
     waitMs: options.waitMs ?? 0,
   });
   const stopKeeping = keepAuditHeads(site.state);
+  try {
+    await assertStateAsRecorded(site);
+  } catch (error) {
+    stopKeeping();
+    await lock.release();
+    throw error;
+  }
   return {
     owner: lock.owner,
     assertHeld: () => lock.assertHeld(),

@@ -120,7 +120,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       (p) => p.releaseId === ref.releaseId && Date.parse(p.expiresAt) > ctx.now,
     );
     const until = new Date(Math.max(expiresAt.getTime(), earlier ? Date.parse(earlier.expiresAt) : 0));
-    const written = await ctx.atomic.writeState({
+    const next = {
       ...state,
       previews: [
         ...state.previews.filter((p) => p.releaseId !== ref.releaseId && Date.parse(p.expiresAt) > ctx.now),
@@ -134,8 +134,12 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
           actor: options.request.actor,
         },
       ],
-    });
+    };
     const url = previewUrl(siteUrl, token);
+    // The entry first, then the state it binds (as a pin does): a preview stopped between the two
+    // leaves atomic/state.json as the chain bound it before, which `audit verify` calls unfinished
+    // and the next change writes over; in the other order it left a state no entry bound, which every
+    // change must refuse (state/recorded-state.ts).
     await audit(
       site,
       'preview',
@@ -151,8 +155,9 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         request: options.request,
         mode: 'atomic',
       },
-      { ...bound, [ATOMIC_STATE]: written },
+      { ...bound, [ATOMIC_STATE]: stateDigest(next) },
     );
+    await ctx.atomic.writeState(next);
     options.onEvent?.({
       type: 'step',
       step: 'record',

@@ -57,8 +57,69 @@ export interface AuditEntry {
   data: Record<string, unknown>;
   /** State objects this entry vouches for: name under the state prefix → stateDigest of its content (ABSENT: removed). */
   objects?: Record<string, string>;
+  /**
+   * The objects every change acts on (TRACKED), as the chain binds them once this entry is added:
+   * each one's latest binding, carried from entry to entry. A change reads it from the newest entry
+   * and refuses to act on one that differs (state/recorded-state.ts); `audit verify` checks it
+   * against the bindings. Entries written before it existed have none.
+   */
+  state?: Record<string, string>;
   prevHash: string;
   hash: string;
+}
+
+/** The state objects changes read and act on: the live pointer, the pin, the atomic state. */
+export const TRACKED = ['live.json', 'pin.json', ATOMIC_STATE] as const;
+
+/** `state` after an entry binding `objects`, from the state before it. */
+export function nextState(
+  before: Readonly<Record<string, string>>,
+  objects: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
+  const after: Record<string, string> = { ...before };
+  for (const name of TRACKED) {
+    const digest = objects?.[name];
+    if (digest !== undefined) after[name] = digest;
+  }
+  return sortedKeys(after);
+}
+
+const sortedKeys = (map: Record<string, string>) =>
+  Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
+
+/**
+ * The TRACKED state as the chain binds it after its entry `head` names (`{}` for an empty chain):
+ * that entry's `state`, or, for a chain whose newest entry has none (written before it existed, or by
+ * hand), replayed from every entry. Read from the store (the entries are create-only).
+ */
+export async function recordedState(
+  store: ObjectStore,
+  prefix: string,
+  head: AuditHead | null,
+): Promise<{ state: Record<string, string>; seq: number }> {
+  if (!head) return { state: {}, seq: 0 };
+  const known = knownState(store, prefix);
+  if (known && known.seq === head.seq && known.hash === head.hash) return known;
+  const newest = await store.get(entryKey(prefix, head.seq));
+  let entry: AuditEntry | null = null;
+  try {
+    const value: unknown = newest ? JSON.parse(newest.body.toString('utf8')) : null;
+    entry = isEntryShape(value) ? value : null;
+  } catch {
+    entry = null;
+  }
+  let state: Record<string, string>;
+  if (entry && entry.hash === head.hash && isRecord(entry.state)) {
+    state = sortedKeys(entry.state as Record<string, string>);
+  } else {
+    state = {};
+    for (const each of await readAudit(store, prefix)) {
+      if (each.seq > head.seq) break;
+      state = nextState(state, each.objects);
+    }
+  }
+  rememberState(store, prefix, { state, seq: head.seq, hash: head.hash });
+  return { state, seq: head.seq };
 }
 
 export type { AuditHead };
@@ -215,6 +276,23 @@ const STUCK_ATTEMPTS = 5;
  * hand edits of the state, such as a restore from a backup, and start entries at the wrong place.
  */
 const knownHeads = new WeakMap<ObjectStore, Map<string, { record: AuditHead; etag: string }>>();
+/** The TRACKED state after the newest entry this process read or wrote, kept as the heads are. */
+const knownStates = new WeakMap<
+  ObjectStore,
+  Map<string, { state: Record<string, string>; seq: number; hash: string }>
+>();
+const knownState = (store: ObjectStore, prefix: string) =>
+  keeping.has(store) ? knownStates.get(store)?.get(prefix) : undefined;
+function rememberState(
+  store: ObjectStore,
+  prefix: string,
+  known: { state: Record<string, string>; seq: number; hash: string },
+): void {
+  if (!keeping.has(store)) return;
+  const states = knownStates.get(store) ?? new Map();
+  knownStates.set(store, states);
+  states.set(prefix, known);
+}
 const keeping = new WeakMap<ObjectStore, number>();
 const knownHead = (store: ObjectStore, prefix: string) =>
   keeping.has(store) ? knownHeads.get(store)?.get(prefix) : undefined;
@@ -229,7 +307,10 @@ function rememberHead(store: ObjectStore, prefix: string, record: AuditHead, eta
 /** Keeps the heads this process reads and moves in `store` until the returned function is called. */
 export function keepAuditHeads(store: ObjectStore): () => void {
   const holders = keeping.get(store) ?? 0;
-  if (holders === 0) knownHeads.delete(store);
+  if (holders === 0) {
+    knownHeads.delete(store);
+    knownStates.delete(store);
+  }
   keeping.set(store, holders + 1);
   let stopped = false;
   return () => {
@@ -240,6 +321,7 @@ export function keepAuditHeads(store: ObjectStore): () => void {
     else {
       keeping.delete(store);
       knownHeads.delete(store);
+      knownStates.delete(store);
     }
   };
 }
@@ -252,7 +334,7 @@ async function appendUntilLanded(
 ): Promise<AuditEntry> {
   const known = knownHead(store, prefix);
   if (known) {
-    const entry = nextEntry(known.record, event);
+    const entry = nextEntry(known.record, event, await recordedState(store, prefix, known.record));
     if (await createEntry(store, prefix, entry, conditional)) {
       await moveHead(store, prefix, entry, conditional ? { ifMatch: known.etag } : {});
       return entry;
@@ -261,17 +343,24 @@ async function appendUntilLanded(
     knownHeads.get(store)?.delete(prefix);
   }
   let previous: string | null | undefined; // the head's ETag in the last round (null: no head)
+  let finished: AuditEntry | null = null; // the entry this appender last moved the head to
   for (let stuck = 0; ; ) {
     const head = await store.get(headKey(prefix));
     const last = head ? parseHead(headKey(prefix), head.body) : null;
-    const entry = nextEntry(last, event);
+    // The state after the head's entry: read from it, unless it is the entry just finished.
+    const before =
+      finished && last && finished.seq === last.seq && finished.hash === last.hash && isRecord(finished.state)
+        ? { state: finished.state as Record<string, string> }
+        : await recordedState(store, prefix, last);
+    const entry = nextEntry(last, event, before);
     // Under the lock (a store that ignores conditions) no condition is sent.
     const headCondition = conditional ? (head ? { ifMatch: head.etag } : { ifNoneMatch: '*' as const }) : {};
     if (await createEntry(store, prefix, entry, conditional)) {
       await moveHead(store, prefix, entry, headCondition);
       return entry;
     }
-    if (await finishInterrupted(store, prefix, last, entry.seq, headCondition)) {
+    finished = await finishInterrupted(store, prefix, last, entry.seq, headCondition);
+    if (finished) {
       stuck = 0;
     } else {
       const now = head?.etag ?? null;
@@ -324,6 +413,7 @@ async function moveHead(
   try {
     const { etag } = await writeHead(store, prefix, entry, condition);
     rememberHead(store, prefix, entry, etag);
+    if (entry.state) rememberState(store, prefix, { state: entry.state, seq: entry.seq, hash: entry.hash });
   } catch (error) {
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
     const now = await readAuditHead(store, prefix);
@@ -334,7 +424,7 @@ async function moveHead(
 
 /**
  * Entry `seq` exists though the head names the one before: moves the head to it when it follows from
- * the head. True when the head moved (by us or meanwhile); false when the entry has gone again.
+ * the head. The entry when the head moved (by us or meanwhile); null when the entry has gone again.
  */
 async function finishInterrupted(
   store: ObjectStore,
@@ -342,9 +432,9 @@ async function finishInterrupted(
   last: AuditHead | null,
   seq: number,
   condition: { ifMatch?: string; ifNoneMatch?: '*' },
-): Promise<boolean> {
+): Promise<AuditEntry | null> {
   const found = await store.get(entryKey(prefix, seq));
-  if (!found) return false;
+  if (!found) return null;
   const entry = followingEntry(found.body, last, seq);
   try {
     await writeHead(store, prefix, entry, condition);
@@ -352,7 +442,7 @@ async function finishInterrupted(
     // The appender that wrote it, or another one finishing it, moved the head first.
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
   }
-  return true;
+  return entry;
 }
 
 /**
@@ -400,13 +490,18 @@ function followingEntry(body: Buffer, last: AuditHead | null, seq: number): Audi
   return value;
 }
 
-function nextEntry(last: AuditHead | null, event: AuditEvent): AuditEntry {
+function nextEntry(
+  last: AuditHead | null,
+  event: AuditEvent,
+  before: { state: Record<string, string> },
+): AuditEntry {
   const unsigned: Omit<AuditEntry, 'hash'> = {
     seq: (last?.seq ?? 0) + 1,
     at: (event.at ?? new Date()).toISOString(),
     type: event.type,
     data: event.data,
     ...(event.objects && Object.keys(event.objects).length > 0 ? { objects: event.objects } : {}),
+    state: nextState(before.state, event.objects),
     prevHash: last?.hash ?? GENESIS,
   };
   return { ...unsigned, hash: hashOf(unsigned) };
@@ -760,7 +855,19 @@ async function verifyAuditOnce(
   }
   const untrusted = (name: string) => afterBreak.has(name);
 
-  // 3. The state objects: each bound one must still be what its latest binding says.
+  // 3. The state objects: each bound one must still be what its latest binding says. An entry's
+  // record of the TRACKED state must be what the entries up to it bind.
+  let replayed: Record<string, string> = {};
+  for (const entry of entries) {
+    replayed = nextState(replayed, entry.objects);
+    if (entry.state !== undefined && stateDigestOrNull(entry.state) !== stateDigest(replayed)) {
+      problems.push({
+        kind: 'tampered',
+        seq: entry.seq,
+        reason: `entry ${entry.seq} records the state objects (${TRACKED.join(', ')}) otherwise than the entries up to it bind them: it was written by hand`,
+      });
+    }
+  }
   const bound = new Map<string, { digest: string; seq: number }>();
   for (const entry of entries) {
     for (const [name, digest] of Object.entries(entry.objects ?? {}))
@@ -854,13 +961,24 @@ async function verifyAuditOnce(
         reason: `${name} holds a value no entry can record (${UNHASHABLE}): it was changed after entry ${seq} recorded it`,
       });
     } else if (stateDigest(current.value) !== digest) {
-      const live = name === 'live.json' && pendingId !== null;
+      // An interrupted atomic operation writes live.json after its switch, then the entry binding it.
+      const atomicLive =
+        name === 'live.json' &&
+        atomicPending !== null &&
+        isRecord(atomicPendingValue) &&
+        isRecord(atomicPendingValue.plan) &&
+        isRecord(current.value) &&
+        atomicPendingValue.plan.deployId === current.value.deployId;
+      const live = name === 'live.json' && (pendingId !== null || atomicLive);
       const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
+      const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
       problems.push({
-        kind: live || atomic ? 'unfinished' : 'tampered',
+        kind: live || atomic || preview ? 'unfinished' : 'tampered',
         seq,
         object: name,
-        reason: `${name} was changed after entry ${seq} recorded it.${live ? unfinished('') : atomic ? atomicUnfinished : ''}`,
+        reason: preview
+          ? `entry ${seq} records a preview, and its change to ${name} did not land (the process stopped between the two). Ask for the preview again, or make any change, to finish it.`
+          : `${name} was changed after entry ${seq} recorded it.${live ? (atomicLive ? atomicUnfinished : unfinished('')) : atomic ? atomicUnfinished : ''}`,
       });
     } else {
       objectsOk++;
@@ -1278,3 +1396,19 @@ function hashOf(unsigned: Omit<AuditEntry, 'hash'>): string {
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A preview writes its entry, then atomic/state.json. Stopped between the two, the chain's newest
+ * entry is that preview's, whole, and the state is still the one the chain bound before it: nothing
+ * else reads as such a stop.
+ */
+function stoppedPreview(entries: readonly AuditEntry[], read: number, current: unknown): boolean {
+  const newest = entries.at(-1);
+  if (entries.length !== read || newest?.type !== 'preview' || !newest.objects?.[ATOMIC_STATE]) return false;
+  const before = [...entries.slice(0, -1)].reverse().find((e) => e.objects?.[ATOMIC_STATE] !== undefined);
+  return before?.objects?.[ATOMIC_STATE] === digestOrNull(current);
+}
+
+/** The digest of a recorded state as sorted (entries may list its names in any order), or null. */
+const stateDigestOrNull = (value: unknown) =>
+  isRecord(value) ? digestOrNull(sortedKeys(value as Record<string, string>)) : null;

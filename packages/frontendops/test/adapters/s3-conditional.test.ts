@@ -20,6 +20,7 @@ import {
   keepAuditHeads,
   readAudit,
   readAuditHead,
+  recordedState,
   verifyAudit,
 } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
@@ -216,7 +217,11 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
       // Each held read must not stop the request it is sent beside from going out.
       const manifest = proxy.hold((r) => r.method === 'GET' && r.key.endsWith(`${commit}/manifest.json`));
       const lock = proxy.hold((r) => r.method === 'PUT' && r.key.startsWith(`${prefix}locks/deploy-`));
-      const head = proxy.hold((r) => r.method === 'GET' && r.key === `${prefix}audit/head.json`);
+      // The second head read: the first is the lock's check of the state objects (recorded-state.ts).
+      let headReads = 0;
+      const head = proxy.hold(
+        (r) => r.method === 'GET' && r.key === `${prefix}audit/head.json` && ++headReads === 2,
+      );
       const marker = proxy.hold((r) => r.method === 'GET' && r.key === '.frontendops/environment.json');
       const from = proxy.seen.length;
       const deployed = deployArtifact(env, { app: 'sophia-dashboard', commit, request });
@@ -301,7 +306,7 @@ describe('the audit log where writes are conditional', () => {
     expect(proxy.seen.slice(before).filter((r) => r.path.includes('/locks/'))).toEqual([]);
   });
 
-  it('while it holds the deploy lock, a process appends from the head it last read or moved: two requests; a stale one costs a refused create', async () => {
+  it('while it holds the deploy lock, a process appends from the head it last read or moved: two requests; a stale one costs a refused create and a read', async () => {
     const prefix = 'audit-known-head/';
     const sent = (from: number) =>
       proxy.seen
@@ -321,20 +326,28 @@ describe('the audit log where writes are conditional', () => {
     expect(sent(from)).toEqual([
       'PUT 0000000003.json 412',
       'GET head.json 200',
+      // The newest entry's record of the state objects, which entry 4 carries on.
+      'GET 0000000003.json 200',
       'PUT 0000000004.json 200',
       'PUT head.json 200',
     ]);
-    // A head read (as a deploy reads it under its lock) is one the next append starts from.
+    // A head read with its entry's state (as a change's lock reads them, state/recorded-state.ts) is
+    // one the next append starts from.
     await appendAudit(other, prefix, noLock, { type: 'other again', data: {} });
-    await readAuditHead(mine, prefix);
+    await recordedState(mine, prefix, await readAuditHead(mine, prefix));
     from = proxy.seen.length;
     await appendAudit(mine, prefix, noLock, { type: 'fourth', data: {} });
     expect(sent(from)).toEqual(['PUT 0000000006.json 200', 'PUT head.json 200']);
-    // The lock let go, nothing is kept: the next append reads the head.
+    // The lock let go, nothing is kept: the next append reads the head and its entry.
     stopKeeping();
     from = proxy.seen.length;
     await appendAudit(mine, prefix, noLock, { type: 'fifth', data: {} });
-    expect(sent(from)).toEqual(['GET head.json 200', 'PUT 0000000007.json 200', 'PUT head.json 200']);
+    expect(sent(from)).toEqual([
+      'GET head.json 200',
+      'GET 0000000006.json 200',
+      'PUT 0000000007.json 200',
+      'PUT head.json 200',
+    ]);
     const entries = await readAudit(store(ARTIFACTS), prefix);
     expect(entries.map((e) => e.type)).toEqual([
       'first',
@@ -383,9 +396,12 @@ describe('the audit log where writes are conditional', () => {
         .map((r) => `${r.method} ${r.path.replace(/^.*\/audit\//, '').replace(/\?.*$/, '')} ${r.status}`),
     ).toEqual([
       'GET head.json 200',
+      // The newest entry's record of the state objects, which the next entry carries on.
+      'GET 0000000001.json 200',
       'PUT 0000000002.json 412',
       'GET 0000000002.json 200',
       'PUT head.json 200',
+      // Entry 2, just finished, is not read again.
       'GET head.json 200',
       'PUT 0000000003.json 200',
       'PUT head.json 200',

@@ -5,6 +5,10 @@
  * around the chain" (tampered) for good. Now a preview binds an index it finds when it is the one the
  * build's manifest gives, so asking again finishes it; an index edited since is not bound, and verify
  * goes on reporting it.
+ *
+ * A preview writes its entry before atomic/state.json (which every change checks against the chain,
+ * state/recorded-state.ts): stopped between the two, verify says unfinished, and the same preview,
+ * or any change, goes on. In the other order every later change was refused, the stack wedged.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -58,4 +62,32 @@ it('an index edited after a stopped preview is not bound by the next one: verify
   expect(problems).toEqual([
     expect.objectContaining({ kind: 'tampered', object: key.slice(t.target.statePrefix.length) }),
   ]);
+});
+
+it('a preview stopped between its entry and atomic/state.json: unfinished; asking again finishes it', async () => {
+  const stopping = stoppingSite(t.site, (key) => key.endsWith('/atomic/state.json'));
+  await expect(
+    previewLink(stopping, { app: APP, commit: V2, request: request(), verify: false }),
+  ).rejects.toThrow(/stopped/);
+  const { problems } = await verifyAudit(t.site.state, t.target.statePrefix);
+  expect(problems.filter((p) => p.object === 'atomic/state.json')).toEqual([
+    expect.objectContaining({
+      kind: 'unfinished',
+      reason: expect.stringMatching(/Ask for the preview again/),
+    }),
+  ]);
+  await previewLink(t.site, { app: APP, commit: V2, request: request('preview again'), verify: false });
+  expect(
+    (await verifyAudit(t.site.state, t.target.statePrefix)).problems.filter(
+      (p) => p.object === 'atomic/state.json',
+    ),
+  ).toEqual([]);
+  // And a deploy goes on after such a stop.
+  const again = stoppingSite(t.site, (key) => key.endsWith('/atomic/state.json'));
+  await expect(
+    previewLink(again, { app: APP, commit: V3, request: request(), verify: false }),
+  ).rejects.toThrow(/stopped/);
+  expect((await deployArtifact(t.site, { app: APP, commit: V2, request: request() })).outcome).toBe(
+    'succeeded',
+  );
 });

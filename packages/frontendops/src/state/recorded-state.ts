@@ -1,0 +1,57 @@
+/**
+ * Before a change writes anything, the state objects it reads and acts on (the live pointer, the
+ * pin, the atomic state: audit.ts TRACKED) must be what the audit chain binds. Someone who can write
+ * the state prefix could otherwise edit one (a release list naming a build never live, a canary, a
+ * pin deleted), let the next deploy, rollback or pin act on it, and have that change bind the result:
+ * `audit verify` would then pass over the edit, recorded as if FrontendOps had made it.
+ *
+ * The newest entry carries each tracked object's latest binding (`state`), so the check costs the
+ * three objects and that entry, read together. Where one differs, `audit verify` decides: an object
+ * it calls tampered (or damaged) stops the change, TAMPERED, with nothing written; one an interrupted
+ * change left (unfinished) is what that change's re-run, or the next change, finishes.
+ */
+import { FrontendOpsError } from '../errors.ts';
+import type { ObjectStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { ABSENT, digestOrNull, readAuditHead, recordedState, TRACKED, verifyAudit } from './audit.ts';
+
+export async function assertStateAsRecorded(site: Site): Promise<void> {
+  const { state: store, target } = site;
+  const prefix = target.statePrefix;
+  const [head, current] = await Promise.all([
+    readAuditHead(store, prefix),
+    Promise.all(TRACKED.map(async (name) => [name, await digestOf(store, `${prefix}${name}`)] as const)),
+  ]);
+  if (!head) return;
+  const { state } = await recordedState(store, prefix, head);
+  const changed = current
+    .filter(([name, digest]) => state[name] !== undefined && state[name] !== digest)
+    .map(([name]) => name as string);
+  if (changed.length === 0) return;
+  const { problems } = await verifyAudit(store, prefix);
+  const tampered = problems.filter(
+    (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
+  );
+  const first = tampered[0];
+  if (!first) return;
+  const names = [...new Set(tampered.map((p) => p.object))].join(' and ');
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `${names} of ${target.stack} changed outside FrontendOps since the audit log recorded it (${first.reason}). ` +
+      'Nothing was changed: a change made from it would be recorded as if FrontendOps had made it. Run ' +
+      "`frontendops audit verify` to see what changed, put the object back from the state bucket's versions (or " +
+      'ask whoever changed it), then run this again.',
+    { details: { objects: tampered.map((p) => p.object) } },
+  );
+}
+
+/** The object's digest as `audit verify` makes it; ABSENT when missing, null when not JSON. */
+async function digestOf(store: ObjectStore, key: string): Promise<string | null> {
+  const object = await store.get(key);
+  if (!object) return ABSENT;
+  try {
+    return digestOrNull(JSON.parse(object.body.toString('utf8')));
+  } catch {
+    return null;
+  }
+}
