@@ -757,16 +757,26 @@ async function pastRelease(
   target: string,
 ): Promise<Pick<ReleaseView, 'app' | 'commit' | 'deployId'>> {
   let before: string | undefined;
+  // A rollback goes to a release the stack had (the server's rule, deploy/deploy.ts): a deployment
+  // that went live, not one that failed its verification or was superseded before it did.
+  let other: { deployId: string; app: string; commit: string; outcome: string } | undefined;
   for (let page = 0; page < 2; page++) {
     const found = await step(ctx, 'get_history', {
       ...stackArg(ctx),
       limit: 100,
       ...(before ? { before } : {}),
     });
-    const hit = found.deployments.find((d) => d.deployId === target || d.commit.startsWith(target));
+    const hits = found.deployments.filter((d) => d.deployId === target || d.commit.startsWith(target));
+    const hit = hits.find((d) => d.outcome === 'succeeded');
     if (hit) return hit;
+    other ??= hits[0];
     if (!found.next) break;
     before = found.next;
+  }
+  if (other) {
+    throw new WordsRefused(
+      `Deployment ${other.deployId} (${other.app}@${shortSha(other.commit)}) did not go live on ${stack} (it is recorded ${other.outcome}), so it is no release to roll back to, and nobody was asked to approve it. Nothing was changed. To make that build live, ask to deploy it: "deploy ${shortSha(other.commit)}".`,
+    );
   }
   throw new WordsRefused(
     `No deployment or commit "${target}" is known for ${stack}, so nobody was asked to approve it. Nothing was changed. "show the deploy history" lists the deploy ids and commits it can go back to.`,

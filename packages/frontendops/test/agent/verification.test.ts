@@ -92,6 +92,39 @@ describe('a deployment the CDN does not serve', () => {
     expect(await verifyAudit(e.t.site.state, e.t.target.statePrefix)).toMatchObject({ ok: true });
   });
 
+  it('a rollback to the failed deployment, no longer retained, is refused before anyone is asked to approve it', async () => {
+    const failed = (await e.t.site.records.listRecords()).records.find((r) => r.outcome === 'failed');
+    expect(failed).toBeDefined();
+    // Three good releases later it is no longer among the retained ones: only its record is left,
+    // and the server goes back only to a deployment that went live (deploy/deploy.ts).
+    frozen = null;
+    for (const version of ['v4', 'v5', 'v6']) {
+      await e.addRelease(version);
+      expect((await run('Deploy the latest dashboard')).outcome).toBe('succeeded');
+    }
+    const retained = (await e.t.site.records.readPointer())?.value.releases.map((r) => r.commit);
+    expect(retained).not.toContain(failed?.commit);
+    let asked = 0;
+    const before = e.received.length;
+    const result = await runAgentRequest(`roll back to ${failed?.commit.slice(0, 7)}`, {
+      actor: 'ada',
+      planner: 'runbook',
+      approve: async () => {
+        asked++;
+        return { approved: true, by: 'Ada Release', via: 'test' };
+      },
+      clients,
+      config: e.config,
+      cwd: e.repo.dir,
+      env: {},
+    });
+    expect(result.outcome, result.message).toBe('refused');
+    expect(exitCodeFor(result)).toBe(2);
+    expect(result.message).toMatch(/did not go live .*recorded failed.*nobody was asked to approve it/s);
+    expect(asked).toBe(0);
+    expect(e.received.slice(before).map((c) => c.name)).not.toContain('rollback');
+  });
+
   it('invalidate_cdn of a deployment recorded as failed carries no receipt: nothing to tag', async () => {
     const records = (await e.t.site.records.listRecords()).records;
     const failed = records.find((r) => r.outcome === 'failed');
