@@ -77,7 +77,7 @@ Examples:
     return context.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    return reportError(error, io);
+    return reportError(error, io, wantsJson(argv));
   }
 }
 
@@ -155,8 +155,13 @@ async function workingDirectory(from: string, directory: string): Promise<string
   return dir;
 }
 
-function reportError(error: unknown, io: CliIo): number {
-  const code = exitCodeOf(error);
+/**
+ * The error on stderr, with the exit code. With --json, stdout gets it too, as the one object a
+ * script reads: `{"error": {"code", "message", "exitCode"}}` (a script that parses stdout otherwise
+ * found nothing there).
+ */
+function reportError(error: unknown, io: CliIo, json: boolean): number {
+  const exitCode = exitCodeOf(error);
   const known = error instanceof Error && 'code' in error && error.name === 'FrontendOpsError';
   const message = error instanceof Error ? error.message : String(error);
   io.stderr.write(`error: ${printable(message)}\n`);
@@ -164,7 +169,19 @@ function reportError(error: unknown, io: CliIo): number {
     if (io.env.FRONTENDOPS_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
     else io.stderr.write('(this looks like a bug; run with FRONTENDOPS_DEBUG=1 for details)\n');
   }
-  return code;
+  if (json) {
+    const code = known ? String((error as { code: unknown }).code) : 'INTERNAL';
+    io.stdout.write(
+      `${JSON.stringify({ error: { code, message: known ? message : 'It failed unexpectedly: see stderr.', exitCode } }, null, 2)}\n`,
+    );
+  }
+  return exitCode;
 }
+
+/** --json among the options (not among words after `--`). */
+const wantsJson = (argv: readonly string[]) => {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+};
 
 export { processIo } from './io.ts';
