@@ -1,7 +1,7 @@
 /** `frontendops status`, `history` and `audit verify`: the read models, for a person or as JSON. */
 import type { Command } from 'commander';
+import { againCommand } from '../../deploy/again-command.ts';
 import type { GitHost, ReleaseStore } from '../../ports.ts';
-import { againCommand } from '../../read/again-command.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
 

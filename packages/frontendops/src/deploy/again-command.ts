@@ -4,7 +4,7 @@
  * command loads it at start-up.
  */
 
-/** What an interrupted change was, as status shows it (read/views.ts StatusView['pending']). */
+/** What an interrupted change was, as status shows it (../read/views.ts StatusView['pending']). */
 export interface InterruptedChange {
   op?: 'deploy' | 'rollback' | 'canary-start' | 'canary-promote' | 'canary-abort' | 'migrate' | undefined;
   commit: string;
