@@ -10,15 +10,10 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/cli.ts';
+import { GIT_IDENTITY } from '../support/git-repo.ts';
 import { runTracked, spawnTracked } from '../support/processes.ts';
 
 const run = promisify(execFile);
-const GIT_IDENTITY = {
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@localhost',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@localhost',
-};
 let clone: string;
 let tmp: string;
 const cli = () => join(clone, 'packages', 'frontendops', 'bin', 'frontendops.js');

@@ -27,15 +27,10 @@ import { LOCAL_STACK } from '../../src/stacks/local.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readStack } from '../../src/stacks/resolve.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { GIT_IDENTITY as GIT } from '../support/git-repo.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 
 const run = promisify(execFile);
-const GIT = {
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@localhost',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@localhost',
-};
 const request = (actor: string): RequestInfo => ({
   text: 'deploy',
   actor,

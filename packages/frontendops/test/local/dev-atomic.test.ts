@@ -18,14 +18,9 @@ import { LOCAL_STACK } from '../../src/stacks/local.ts';
 import { openSite } from '../../src/stacks/open.ts';
 import { writeReleaseBuild } from '../support/atomic-env.ts';
 import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
+import { GIT_IDENTITY as GIT } from '../support/git-repo.ts';
 
 const run = promisify(execFile);
-const GIT = {
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@localhost',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@localhost',
-};
 let repo: string;
 const config: Config = {
   ...defaultConfig(),

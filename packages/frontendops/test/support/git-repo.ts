@@ -18,7 +18,8 @@ export interface TestRepo {
   cleanup(): Promise<void>;
 }
 
-const IDENTITY = {
+/** Who commits in a test repository: the variables git reads, for tests that run git themselves. */
+export const GIT_IDENTITY = {
   GIT_AUTHOR_NAME: 'Ada Release',
   GIT_AUTHOR_EMAIL: 'ada@example.test',
   GIT_COMMITTER_NAME: 'Ada Release',
@@ -28,14 +29,14 @@ const IDENTITY = {
 export async function createTestRepo(): Promise<TestRepo> {
   const dir = await mkdtemp(join(tmpdir(), 'frontendops-git-'));
   const git = async (args: string[], date?: string) => {
-    const env = { ...process.env, ...IDENTITY, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+    const env = { ...process.env, ...GIT_IDENTITY, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
     if (date) Object.assign(env, { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
     const { stdout } = await run('git', args, { cwd: dir, env });
     return stdout;
   };
   await git(['init', '--quiet', '--initial-branch=main']);
-  await git(['config', 'user.name', IDENTITY.GIT_AUTHOR_NAME]);
-  await git(['config', 'user.email', IDENTITY.GIT_AUTHOR_EMAIL]);
+  await git(['config', 'user.name', GIT_IDENTITY.GIT_AUTHOR_NAME]);
+  await git(['config', 'user.email', GIT_IDENTITY.GIT_AUTHOR_EMAIL]);
   await git(['config', 'tag.gpgSign', 'false']);
   await git(['config', 'commit.gpgSign', 'false']);
 
