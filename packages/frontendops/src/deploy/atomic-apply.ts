@@ -241,7 +241,16 @@ async function runLocked(
   if (abandoned && abandoned.plan.deployId !== plan.deployId) await recordAbandoned(site, abandoned);
   const drift = driftOf(ctx, site.spa);
   if (plan.noop) {
-    return summarize(plan, { dryRun: false, started, request: options.request, ...(drift ? { drift } : {}) });
+    // Run again after a stop past its switch: the settle just finished it, and it is what to tag.
+    const record = earlier?.finished.record;
+    const same =
+      record?.outcome === 'succeeded' && earlier?.pending.op === op && record.commit === plan.commit;
+    return {
+      ...summarize(plan, { dryRun: false, started, request: options.request, ...(drift ? { drift } : {}) }),
+      ...(same && earlier?.finished.auditHead
+        ? { finishedInterrupted: { deployId: record.deployId, auditHead: earlier.finished.auditHead } }
+        : {}),
+    };
   }
 
   await options.authorize?.(plan);

@@ -105,15 +105,19 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
     if (interrupted.status === 'rejected') throw interrupted.reason;
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
-    const { pending, known } = await settlePending(site, options, interrupted.value);
+    const { pending, known, finished } = await settlePending(site, options, interrupted.value);
     const live = await readLiveState(site, pending, known);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     await appendable;
     if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
     if (plan.noop) {
+      const same = finished?.record.outcome === 'succeeded' && finished.record.commit === plan.commit;
       return {
         ...summarize(plan, { dryRun: false, started, request: options.request }),
+        ...(same
+          ? { finishedInterrupted: { deployId: finished.record.deployId, auditHead: finished.auditHead } }
+          : {}),
         ...(await settlePin(site, plan, options)),
       };
     }
@@ -356,7 +360,12 @@ async function settlePending(
   site: Site,
   options: ApplyOptions,
   pending: PendingDeploy | null,
-): Promise<{ pending: PendingDeploy | null; known?: LiveRead }> {
+): Promise<{
+  pending: PendingDeploy | null;
+  known?: LiveRead;
+  /** The interrupted deploy this finished: its record and the audit head after it. */
+  finished?: { record: DeploymentRecord; auditHead: AuditHead };
+}> {
   if (!pending) return { pending: null };
   options.onEvent?.({
     type: 'step',
@@ -378,8 +387,13 @@ async function settlePending(
         at: new Date(),
       });
     }
-    await finishDeploy(site, { ...pending, pointerMoved: true }, options, known);
-    return { pending: null, known };
+    const { record, auditHead } = await finishDeploy(
+      site,
+      { ...pending, pointerMoved: true },
+      options,
+      known,
+    );
+    return { pending: null, known, finished: { record, auditHead } };
   }
   return { pending, known };
 }

@@ -98,4 +98,9 @@ export interface DeploySummary extends DeployIdentity {
   pinned?: PinRecord;
   /** The pin this promote lifted. */
   unpinned?: PinRecord;
+  /**
+   * An interrupted deploy (or atomic operation) of this same release that this run finished and
+   * recorded, its release already live, so this run's plan was a no-op: what to tag.
+   */
+  finishedInterrupted?: { deployId: string; auditHead: AuditHead };
 }

@@ -57,6 +57,9 @@ async function stopAndRunAgain(site: Site, stopping: (site: Site) => Site = stop
 
   const again = await rollbackRelease(site, { request });
   expect(again.commit).toBe(GOOD);
+  // The re-run finished the stopped rollback: that deployment is what a CLI tags.
+  const finished = (await site.records.listRecords({ limit: 10 })).records.find((r) => r.kind === 'rollback');
+  expect(again.finishedInterrupted?.deployId).toBe(finished?.deployId);
   expect((await site.records.readPointer())?.value.commit).toBe(GOOD);
   expect((await readPin(site))?.commit).toBe(GOOD);
   expect((await verifyAudit(site.state, site.target.statePrefix)).problems).toEqual([]);

@@ -366,7 +366,11 @@ async function tagIfDeployed(
   flags: CommonFlags,
   known: GitHost | null,
 ): Promise<string | undefined> {
-  if (!flags.tag || summary.dryRun || summary.noop || summary.outcome === 'failed') return undefined;
+  // A no-op that finished an interrupted deploy of this release tags that deploy, which went live
+  // and was recorded now (the run that made it live stopped before its tag).
+  const done = summary.noop ? summary.finishedInterrupted : undefined;
+  if (!flags.tag || summary.dryRun || (summary.noop && !done) || summary.outcome === 'failed')
+    return undefined;
   const git = known ?? (await openGit(ctx, flags));
   if (!git) {
     ctx.io.stderr.write(
@@ -378,14 +382,15 @@ async function tagIfDeployed(
     import('../../git/deploy-tag.ts'),
     import('../../contract/audit-head.ts'),
   ]);
+  const auditHead = done ? done.auditHead : summary.auditHead;
   const tag = await createDeployTag(git, {
-    deployId: summary.deployId,
+    deployId: done ? done.deployId : summary.deployId,
     sha: summary.commit,
     artifactDigest: summary.artifactDigest,
     request: summary.request.message ?? summary.request.text,
     app: summary.app,
     stack: summary.stack,
-    ...(summary.auditHead ? { auditHead: formatAuditHead(summary.auditHead) } : {}),
+    ...(auditHead ? { auditHead: formatAuditHead(auditHead) } : {}),
   });
   return tag.name;
 }
@@ -415,6 +420,7 @@ export function summaryJson(summary: DeploySummary) {
     ...(summary.rolledBackTo ? { rolledBackTo: summary.rolledBackTo } : {}),
     ...(summary.pinned ? { pinned: summary.pinned } : {}),
     ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
+    ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
     ...(summary.error ? { error: summary.error } : {}),
     ...atomicJson(summary),
   };
@@ -453,7 +459,14 @@ function report(
     return;
   }
   if (summary.noop) {
-    say(out, `${what}: already live, nothing to do (${s.deployId}).`);
+    const done = summary.finishedInterrupted;
+    say(
+      out,
+      done
+        ? `${what}: finished the interrupted deploy ${done.deployId}, which had made it live; recorded now.`
+        : `${what}: already live, nothing to do (${s.deployId}).`,
+    );
+    if (s.tag) say(out, `  tag: ${s.tag}`);
     if (summary.pinned)
       say(
         out,
