@@ -911,6 +911,7 @@ async function verifyAuditOnce(
       ? atomicPendingValue.indexes
       : {};
   let objectsOk = 0;
+  let named: Set<string> | undefined;
   for (const [name, { digest, seq }] of bound) {
     if (untrusted(name)) continue;
     const current = await readJsonQuietly(store, `${prefix}${name}`);
@@ -972,13 +973,29 @@ async function verifyAuditOnce(
       const live = name === 'live.json' && (pendingId !== null || atomicLive);
       const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
+      // A crash-recovery record is bound by no entry: one can excuse a change only of what an
+      // interrupted operation writes, naming releases the chain knows (or the record's own, as the
+      // newest), never a release list or atomic state naming builds the chain never saw.
+      const strangers =
+        live || atomic
+          ? [
+              ...unknownIds(name, current.value, (named ??= namedByChain(entries)), [
+                ...(pendingId ? [pendingId] : []),
+                ...idsOfRecord(atomicPendingValue),
+              ]),
+              ...(name === ATOMIC_STATE ? strangeCanary(current.value, entries, atomicPendingValue) : []),
+            ]
+          : [];
+      const excused = (live || atomic || preview) && strangers.length === 0;
       problems.push({
-        kind: live || atomic || preview ? 'unfinished' : 'tampered',
+        kind: excused ? 'unfinished' : 'tampered',
         seq,
         object: name,
         reason: preview
           ? `entry ${seq} records a preview, and its change to ${name} did not land (the process stopped between the two). Ask for the preview again, or make any change, to finish it.`
-          : `${name} was changed after entry ${seq} recorded it.${live ? (atomicLive ? atomicUnfinished : unfinished('')) : atomic ? atomicUnfinished : ''}`,
+          : strangers.length > 0
+            ? `${name} was changed after entry ${seq} recorded it, and names what no entry records (${strangers.slice(0, 3).join(', ')}): no interrupted operation writes that.`
+            : `${name} was changed after entry ${seq} recorded it.${live ? (atomicLive ? atomicUnfinished : unfinished('')) : atomic ? atomicUnfinished : ''}`,
       });
     } else {
       objectsOk++;
@@ -1407,6 +1424,68 @@ function stoppedPreview(entries: readonly AuditEntry[], read: number, current: u
   if (entries.length !== read || newest?.type !== 'preview' || !newest.objects?.[ATOMIC_STATE]) return false;
   const before = [...entries.slice(0, -1)].reverse().find((e) => e.objects?.[ATOMIC_STATE] !== undefined);
   return before?.objects?.[ATOMIC_STATE] === digestOrNull(current);
+}
+
+/** Every string the entries' data hold, deploy and release ids among them: what the chain has named. */
+function namedByChain(entries: readonly AuditEntry[]): Set<string> {
+  const named = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (typeof value === 'string') named.add(value);
+    else if (Array.isArray(value)) for (const item of value) walk(item);
+    else if (isRecord(value)) for (const item of Object.values(value)) walk(item);
+  };
+  for (const entry of entries) walk(entry.data);
+  return named;
+}
+
+/** The deploy and release ids a crash-recovery record's plan names (its own, the newest it may make live). */
+function idsOfRecord(record: unknown): string[] {
+  const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
+  return [plan?.deployId, plan?.releaseId].filter((id): id is string => typeof id === 'string');
+}
+
+/**
+ * The ids `value` (live.json: its releases' deploy ids; atomic/state.json: every releaseId in it)
+ * names that neither the chain nor `own` (the interrupted operation's, allowed as the newest: the
+ * live release, the canary) names.
+ */
+function unknownIds(name: string, value: unknown, named: Set<string>, own: string[]): string[] {
+  const ids: string[] = [];
+  if (name === 'live.json' && isRecord(value) && Array.isArray(value.releases)) {
+    value.releases.forEach((release, i) => {
+      const id = isRecord(release) ? release.deployId : undefined;
+      if (typeof id === 'string' && !named.has(id) && !(i === 0 && own.includes(id))) ids.push(id);
+    });
+  } else if (name === ATOMIC_STATE) {
+    const walk = (item: unknown): void => {
+      if (Array.isArray(item)) for (const each of item) walk(each);
+      else if (isRecord(item)) {
+        for (const [key, each] of Object.entries(item)) {
+          if (key === 'releaseId' && typeof each === 'string' && !named.has(each) && !own.includes(each))
+            ids.push(each);
+          else walk(each);
+        }
+      }
+    };
+    walk(value);
+  }
+  return ids;
+}
+
+/**
+ * The canary atomic/state.json names, when it is neither the one the chain's entries leave running
+ * (the newest canary start not ended since) nor the one an interrupted canary start is starting.
+ */
+function strangeCanary(value: unknown, entries: readonly AuditEntry[], record: unknown): string[] {
+  const canary = isRecord(value) && isRecord(value.canary) ? value.canary.releaseId : undefined;
+  if (typeof canary !== 'string') return [];
+  let running: unknown = null;
+  for (const entry of entries) {
+    if (entry.type === 'canary-start') running = entry.data.releaseId;
+    else if (entry.type === 'canary-promote' || entry.type === 'canary-abort') running = null;
+  }
+  const starting = isRecord(record) && record.op === 'canary-start' ? idsOfRecord(record) : [];
+  return canary === running || starting.includes(canary) ? [] : [`a canary of ${canary}`];
 }
 
 /** The digest of a recorded state as sorted (entries may list its names in any order), or null. */

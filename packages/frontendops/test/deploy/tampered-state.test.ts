@@ -7,9 +7,15 @@
  * and verify still reports the edit. An interrupted change's leftovers are not refused (the crash
  * tests: rollback-rerun, pin-crash, atomic-switch-crash). An entry whose record of those objects
  * disagrees with the entries before it is itself reported tampered.
+ *
+ * A crash-recovery record beside the edit (planted, or a real one left by a stopped deploy) made
+ * verify call the edit "unfinished", and the change went on: a record excuses only what an
+ * interrupted operation writes, never a release list or atomic state naming what the chain never
+ * recorded (a build never live, a canary never started).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promoteCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
@@ -20,6 +26,7 @@ import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const request: RequestInfo = { text: 'change', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
 const [A, B, NEVER] = ['a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3'] as const;
@@ -72,6 +79,21 @@ describe('in place', () => {
     expect(await verdict(t.site)).toEqual([]);
   });
 
+  it('the same, beside a crash-recovery record a stopped deploy left: still refused', async () => {
+    await expect(
+      deployArtifact(
+        stoppingSite(t.site, (key) => key.endsWith('/live.json')),
+        { app: APP, commit: B, request, pin: 'clear' },
+      ),
+    ).rejects.toThrow(/stopped/);
+    expect(await t.site.records.readPending()).not.toBeNull();
+    const live = await json(t.site, 'live.json');
+    const forged = { ...live.releases[0], deployId: `${NEVER.slice(0, 7)}-1111111111`, commit: NEVER };
+    await put(t.site, 'live.json', { ...live, releases: [live.releases[0], forged] });
+    await refusedUntouched(t.site, 'live.json', () => rollbackRelease(t.site, { request, to: NEVER }));
+    await put(t.site, 'live.json', live);
+  });
+
   it('a pin edited to allow another build: the deploy past the real pin refuses', async () => {
     const pin = await json(t.site, 'pin.json');
     expect(pin.commit).toBe(A); // the rollback above pinned A
@@ -92,6 +114,47 @@ describe('atomic', () => {
     await deployArtifact(t.site, { app: APP, commit: A, request });
   });
   afterAll(() => t?.stop());
+
+  it('a canary never started, beside a planted crash-recovery record: the promote refuses', async () => {
+    await deployArtifact(t.site, { app: APP, commit: B, request });
+    const state = await json(t.site, 'atomic/state.json');
+    const live = await json(t.site, 'live.json');
+    const known = (await t.store().read()).value;
+    // A's release, live before: an id the chain knows, as the canary, which no entry started.
+    const aRelease = (await readAudit(t.site.state, t.target.statePrefix)).find(
+      (e) => e.data.commit === A && typeof e.data.releaseId === 'string',
+    )?.data.releaseId as string;
+    expect(aRelease).toEqual(expect.any(String));
+    await put(t.site, 'atomic/state.json', {
+      ...state,
+      canary: {
+        releaseId: aRelease,
+        app: APP,
+        commit: A,
+        artifactDigest: live.artifactDigest,
+        deployId: `${A.slice(0, 7)}-2222222222`,
+        weight: 50,
+        startedAt: new Date().toISOString(),
+        request,
+      },
+    });
+    await put(t.site, 'atomic/pending.json', {
+      op: 'deploy',
+      plan: {
+        deployId: `${B.slice(0, 7)}-3333333333`,
+        app: APP,
+        commit: B,
+        pointerBefore: known,
+        pointerAfter: known,
+      },
+      request,
+      startedAt: new Date().toISOString(),
+      switched: false,
+    });
+    await refusedUntouched(t.site, 'atomic/state.json', () => promoteCanary(t.site, { request }));
+    await t.site.state.delete([`${t.target.statePrefix}atomic/pending.json`]);
+    await put(t.site, 'atomic/state.json', state);
+  });
 
   it('an atomic state edited (a retiring release forged): the next deploy refuses', async () => {
     const state = await json(t.site, 'atomic/state.json');
