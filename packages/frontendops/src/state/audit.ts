@@ -911,7 +911,8 @@ async function verifyAuditOnce(
       ? atomicPendingValue.indexes
       : {};
   let objectsOk = 0;
-  let named: Set<string> | undefined;
+  // What the chain names (deploy and release ids among it): what a crash-recovery record may excuse.
+  const named = namedByChain(entries);
   for (const [name, { digest, seq }] of bound) {
     if (untrusted(name)) continue;
     const current = await readJsonQuietly(store, `${prefix}${name}`);
@@ -979,7 +980,7 @@ async function verifyAuditOnce(
       const strangers =
         live || atomic
           ? [
-              ...unknownIds(name, current.value, (named ??= namedByChain(entries)), [
+              ...unknownIds(name, current.value, named, [
                 ...(pendingId ? [pendingId] : []),
                 ...idsOfRecord(atomicPendingValue),
               ]),
