@@ -151,15 +151,22 @@ export async function rollbackRelease(
   // release it rolled back from for "the previous release".
   // The stopped rollback's record is not bound by the audit chain: it is finished only towards a
   // release the stack had (checked against the pointer, read with it; see stoppedRollback).
-  const [read, stopped] = await Promise.all([
+  const [read, stopped, pin] = await Promise.all([
     site.records.readPointer(),
     options.to ? Promise.resolve(null) : stoppedRollback(site),
+    options.to ? Promise.resolve(null) : readPin(site),
   ]);
   if (stopped) {
     await stopped.check({ pointer: read });
     return deployArtifact(site, { ...options, app: stopped.app, commit: stopped.commit, kind: 'rollback' });
   }
   const pointer = read?.value;
+  // The live release is there by a rollback that pinned it: `rollback` again is that rollback again,
+  // run by someone who did not see it end (killed after it finished), not a second one back to the
+  // release it left. Going further back names the release (`--to`).
+  if (pointer && pin?.cause === 'rollback' && pin.deployId === pointer.deployId) {
+    return deployArtifact(site, { ...options, app: pointer.app, commit: pointer.commit, kind: 'rollback' });
+  }
   if (!pointer)
     throw new FrontendOpsError(
       'NOT_FOUND',

@@ -11,6 +11,9 @@
  * the re-run finishes it. Before, the record was the rollback's last trace: the re-run found GOOD
  * live and unpinned, rolled back "again" to BAD, the release it had just rolled back from, and
  * pinned that.
+ *
+ * And a rollback that finished (pinned, its record gone) but whose process was killed before it said
+ * so: run again, it is that rollback again, nothing to do, not a second one back to BAD.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +71,12 @@ async function stopAndRunAgain(site: Site, stopping: (site: Site) => Site = stop
   expect(records.filter((r) => r.kind === 'rollback').map((r) => [r.commit, r.outcome])).toEqual([
     [GOOD, 'succeeded'],
   ]);
+  // Run once more, by someone who did not see it end: the same rollback, nothing to do, not a
+  // second one back to BAD.
+  const once = await rollbackRelease(site, { request });
+  expect([once.commit, once.outcome]).toEqual([GOOD, 'noop']);
+  expect((await site.records.readPointer())?.value.commit).toBe(GOOD);
+  expect((await readPin(site))?.commit).toBe(GOOD);
 }
 
 const PIN_STOPS = ['entry', 'pin.json'] as const;

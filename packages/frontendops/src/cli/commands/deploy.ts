@@ -467,6 +467,11 @@ function report(
         : `${what}: already live, nothing to do (${s.deployId}).`,
     );
     if (s.tag) say(out, `  tag: ${s.tag}`);
+    if (summary.kind === 'rollback' && summary.pinned?.cause === 'rollback')
+      say(
+        out,
+        `  it is live by a rollback (${summary.pinned.at}, by ${summary.pinned.by}); to go back further, name the release: \`frontendops rollback --to <deploy id or commit>\``,
+      );
     if (summary.pinned)
       say(
         out,
