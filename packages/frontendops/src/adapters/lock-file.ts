@@ -21,7 +21,14 @@ import lockfile from 'proper-lockfile';
 import { waitBeforeRetry } from '../backoff.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker } from '../ports.ts';
-import { diedOnThisHost, type LockHolder, lockedError, lockFileName, lostLockError } from './lock-holder.ts';
+import {
+  diedOnThisHost,
+  type LockHolder,
+  lockedError,
+  lockFileName,
+  lostLockError,
+  processSpace,
+} from './lock-holder.ts';
 
 export function createFileLocker(dir: string): Locker {
   return {
@@ -48,6 +55,7 @@ export function createFileLocker(dir: string): Locker {
             owner,
             host: hostname(),
             pid: process.pid,
+            space: processSpace(),
             acquiredAt: new Date().toISOString(),
             token,
           };

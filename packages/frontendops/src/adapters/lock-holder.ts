@@ -1,5 +1,6 @@
 /** What both lockers share: who holds a lock, whether that process still lives, the errors they throw. */
 import { createHash } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { FrontendOpsError } from '../errors.ts';
 
@@ -8,6 +9,32 @@ export interface LockHolder {
   host: string;
   pid: number;
   acquiredAt: string;
+  /**
+   * Which process space `pid` belongs to (processSpace): containers that share a host name (host
+   * networking, the same --hostname) have pid spaces of their own. Absent in locks written before it.
+   */
+  space?: string;
+}
+
+let space: string | undefined;
+/**
+ * This process's pid space: the host name, the kernel's boot id and the pid namespace, digested
+ * (Linux; elsewhere the host name alone). Two processes see each other's pids only when it is equal.
+ */
+export function processSpace(): string {
+  if (space === undefined) {
+    const read = (what: () => string) => {
+      try {
+        return what().trim();
+      } catch {
+        return '';
+      }
+    };
+    const boot = read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'));
+    const pids = read(() => readlinkSync('/proc/self/ns/pid'));
+    space = createHash('sha256').update(`${hostname()}|${boot}|${pids}`).digest('hex').slice(0, 16);
+  }
+  return space;
 }
 
 /** Is the process `pid` alive on this machine? (EPERM: it lives, under another user.) */
@@ -20,8 +47,16 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** A holder killed on this host (kill -9) gives its lock up at once; elsewhere only expiry frees it. */
-export const diedOnThisHost = (holder: LockHolder) => holder.host === hostname() && !isAlive(holder.pid);
+/**
+ * A holder killed on this host (kill -9) gives its lock up at once; elsewhere only expiry frees it.
+ * "This host" is this process space: a holder in another container with the same host name is alive
+ * as far as we can tell (its pid means nothing here). A lock from before spaces were written is
+ * judged by the host name, as then.
+ */
+export const diedOnThisHost = (holder: LockHolder) =>
+  holder.host === hostname() &&
+  (holder.space === undefined || holder.space === processSpace()) &&
+  !isAlive(holder.pid);
 
 /**
  * A lock's name as one file name or key segment: letters, digits, ".", "_", "-". A name that is not

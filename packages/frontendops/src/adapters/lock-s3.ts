@@ -13,7 +13,14 @@ import { hostname } from 'node:os';
 import { waitBeforeRetry } from '../backoff.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../ports.ts';
-import { diedOnThisHost, type LockHolder, lockedError, lockFileName, lostLockError } from './lock-holder.ts';
+import {
+  diedOnThisHost,
+  type LockHolder,
+  lockedError,
+  lockFileName,
+  lostLockError,
+  processSpace,
+} from './lock-holder.ts';
 
 interface LockBody extends LockHolder {
   expiresAt: string;
@@ -29,6 +36,7 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
         owner,
         host: hostname(),
         pid: process.pid,
+        space: processSpace(),
         acquiredAt: new Date(since).toISOString(),
         expiresAt: new Date(at + ttlMs).toISOString(),
       });

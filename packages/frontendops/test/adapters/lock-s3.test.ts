@@ -4,7 +4,9 @@
  * and what only this lock does — it lives under the state prefix, expires by the clock it is given,
  * renews through a failed request, and tells its holder once it is lost.
  */
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processSpace } from '../../src/adapters/lock-holder.ts';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
@@ -80,6 +82,31 @@ describe('S3 lock', () => {
     const bobs = await locker.acquire('deploy-prod', { owner: 'bob', ttlMs: 60_000, waitMs: 0 });
     await bobs.release();
     expect(await state.list('free/')).toEqual([]);
+  });
+
+  it('a holder with this host name but another pid space (another container) is not taken for dead', async () => {
+    // Containers with host networking, or the same --hostname, share the host name, not their pids:
+    // a pid that is dead here may be alive there. Before, the lock was taken over at once.
+    const state = store();
+    const locker = createS3Locker(state, 'space/');
+    const dead = 2 ** 22 + 17; // above Linux's pid_max: no process here has it
+    const body = (space?: string) =>
+      JSON.stringify({
+        owner: 'ci-job-b',
+        host: hostname(),
+        pid: dead,
+        ...(space ? { space } : {}),
+        acquiredAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      });
+    await state.put('space/locks/deploy-prod.json', body('another-container'));
+    await expect(
+      locker.acquire('deploy-prod', { owner: 'ci-job-a', ttlMs: 60_000, waitMs: 0 }),
+    ).rejects.toMatchObject({ code: 'LOCKED', message: expect.stringContaining('ci-job-b') });
+    // In this process space its death is known: taken over at once, as before.
+    await state.put('space/locks/deploy-prod.json', body(processSpace()));
+    const held = await locker.acquire('deploy-prod', { owner: 'ci-job-a', ttlMs: 60_000, waitMs: 0 });
+    await held.release();
   });
 
   it('expires by its clock: an expired lock is taken over, and the late release frees nothing', async () => {
