@@ -227,11 +227,15 @@ describe('frontendops action', () => {
   it('a refused deploy (the stack is pinned) fails the step with the reason in the log, the summary and the Deployment', async () => {
     const ran = await action({ INPUT_COMMAND: 'deploy' });
     expect(ran.code).toBe(2);
-    expect(ran.stdout).toMatch(/^::error title=FrontendOps deploy failed::/m);
+    // The reason itself, not "exit code 2": the CLI prints its error as JSON under --json.
+    expect(ran.stdout).toMatch(
+      /^::error title=FrontendOps deploy failed::dashboard-hosting-prod is pinned to /m,
+    );
     expect(ran.stderr).toMatch(/dashboard-hosting-prod is pinned/);
     expect(await readFile(summaryFile, 'utf8')).toMatch(/^### ❌ FrontendOps deploy/);
     const last = github.deployments.at(-1);
     expect(last?.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
+    expect(JSON.stringify(last?.statuses.at(-1))).toMatch(/is pinned/);
     expect((await outputs())['site-url']).toBe('');
   });
 
