@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { DeployTarget } from '../engine/types.ts';
+import { isLoopbackName } from '../loopback.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { keepAuditHeads } from '../state/audit.ts';
@@ -77,16 +78,4 @@ export function endpointIdentity(endpoint: string | undefined): string {
   } catch {
     return endpoint;
   }
-}
-
-/** A name of this machine without a lookup: localhost (and *.localhost), 127.0.0.0/8, ::1. */
-function isLoopbackName(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    /^127(\.\d{1,3}){3}$/.test(host) ||
-    host === '::1' ||
-    /^(0{1,4}:){7}0{0,3}1$/.test(host)
-  );
 }

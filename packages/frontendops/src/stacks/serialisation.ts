@@ -8,6 +8,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { FrontendOpsError } from '../errors.ts';
+import { isLoopbackAddress } from '../loopback.ts';
 
 /** The configuration field that opts in (frontendops.config.json). */
 export const OPT_IN_FIELD = 'allowUnserialisedDeploys';
@@ -31,12 +32,6 @@ export async function isLoopbackEndpoint(endpoint: string | undefined): Promise<
   } catch {
     return false;
   }
-}
-
-function isLoopbackAddress(address: string): boolean {
-  const v4 = address.replace(/^::ffff:/i, '');
-  if (isIP(v4) === 4) return v4.startsWith('127.');
-  return address === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(address);
 }
 
 /** The refusal: what is wrong, why it matters, and both ways out. Names no endpoint (it may reach an agent). */
