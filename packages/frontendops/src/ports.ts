@@ -230,6 +230,8 @@ export interface Approval {
   /** Who, as authenticated: "alice (key ed25519:…)", "GitHub environment production …". */
   by: string;
   via: 'signed' | 'github-environment' | 'elicitation' | 'approver';
+  /** A signed approval's statement and signature, which the audit entry of its use carries. */
+  signed?: { statement: Readonly<Record<string, unknown>>; signature: string };
 }
 
 export interface ApprovalRequest {

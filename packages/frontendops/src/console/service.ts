@@ -149,6 +149,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         await verifyAudit(site.state, site.target.statePrefix, {
           anchors,
           hosting: { bucket: site.target.hostingBucket, store: site.hosting },
+          approvers: site.approval.approvers,
         }),
       );
     },

@@ -26,15 +26,17 @@ import { DEPLOY_ID } from '../engine/ids.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import { APPROVAL_ACTIONS, type Approval, type ApprovalAction } from '../ports.ts';
 import type { Site } from '../site.ts';
+import {
+  APPROVAL_TTL_MS,
+  type ApprovalStatement,
+  CLOCK_SKEW_MS,
+  signedApprover,
+  signedSchema,
+} from './approval-evidence.ts';
 import { appendAudit, stateDigest } from './audit.ts';
 import { APPROVALS_USED } from './names.ts';
 
-/** How long a request (and so any approval of it) stays usable. */
-export const APPROVAL_TTL_MS = 60 * 60_000;
-/** How far another machine's clock may run ahead of this one's. */
-const CLOCK_SKEW_MS = 5 * 60_000;
-
-export { APPROVAL_ACTIONS, type Approval, type ApprovalAction };
+export { APPROVAL_ACTIONS, APPROVAL_TTL_MS, type Approval, type ApprovalAction, type ApprovalStatement };
 
 const requestSchema = z.object({
   v: z.literal(1),
@@ -59,23 +61,6 @@ const requestSchema = z.object({
   requestedBy: z.string(),
 });
 export type ApprovalRequest = z.infer<typeof requestSchema>;
-
-/** What an approver signs: the request it answers, and who they are. */
-const statementSchema = z.object({
-  v: z.literal(1),
-  stack: z.string(),
-  action: z.enum(APPROVAL_ACTIONS),
-  deployId: z.string(),
-  nonce: z.string(),
-  expiresAt: z.string(),
-  /** A canary's share of visitors, as the approver was shown it. */
-  weight: z.number().optional(),
-  approver: z.string(),
-  publicKey: z.string(),
-  signedAt: z.string(),
-});
-export type ApprovalStatement = z.infer<typeof statementSchema>;
-const signedSchema = z.object({ statement: statementSchema, signature: z.string() });
 
 /** How the server knows a person approved: authenticated, never a client's say-so. */
 
@@ -212,6 +197,7 @@ export async function signApproval(
       by: signer.name,
       key: keyFingerprint(statement.publicKey),
       via: 'signed',
+      signed,
     },
     bound,
     now,
@@ -261,7 +247,7 @@ export async function checkSignedApproval(
   }
   if (Date.parse(statement.expiresAt) <= now) return { rejected: `it expired at ${statement.expiresAt}` };
   return {
-    approval: { by: `${statement.approver} (approver key ${keyFingerprint(listed)})`, via: 'signed' },
+    approval: { by: signedApprover(statement), via: 'signed', signed: parsed.data },
   };
 }
 
@@ -299,7 +285,14 @@ export async function consumeApproval(
   await audit(
     site,
     'approval-used',
-    { deployId: use.deployId, action: use.action, by: use.approval.by, via: use.approval.via },
+    {
+      deployId: use.deployId,
+      action: use.action,
+      by: use.approval.by,
+      via: use.approval.via,
+      // The statement its approver signed, so the record of this use cannot be made up (approval-evidence.ts).
+      ...(use.approval.signed ? { signed: use.approval.signed } : {}),
+    },
     { [relative(site, key)]: stateDigest(marker) },
     use.now,
   );

@@ -37,6 +37,7 @@ import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
+import { type ApprovalsChecked, checkApprovalEntries } from './approval-evidence.ts';
 import {
   ATOMIC,
   ATOMIC_PENDING,
@@ -165,6 +166,11 @@ export interface AuditVerification {
    * saw (`anchors`: how many entries named one).
    */
   publishLog: { entries: number; headHash: string | null; anchors: number };
+  /**
+   * The signed approvals the chain records (given and used), each checked against the statement its
+   * approver signed (approval-evidence.ts); a forged or replayed one is among `problems`.
+   */
+  approvals: ApprovalsChecked;
 }
 
 const GENESIS = 'sha256:genesis';
@@ -575,6 +581,11 @@ export interface VerifyOptions {
    * recorded (checkReleaseStore).
    */
   releaseStore?: { read(): Promise<ReleasePointerRead> };
+  /**
+   * The stack's approvers (name → public key, its configuration's `approval.approvers`): a signed
+   * approval the chain records counts as checked only when signed by the key listed under its name.
+   */
+  approvers?: Readonly<Record<string, string>>;
 }
 
 export async function verifyAudit(
@@ -1075,6 +1086,8 @@ async function verifyAuditOnce(
     const served = await checkReleaseStore(options.releaseStore, store, prefix, entries);
     if (served) problems.push(served);
   }
+  const { problems: forgedApprovals, ...approvals } = checkApprovalEntries(entries, options.approvers);
+  problems.push(...forgedApprovals);
 
   return {
     ok: problems.length === 0,
@@ -1084,6 +1097,7 @@ async function verifyAuditOnce(
     objects: objectsOk,
     ...(problems[0] ? { problem: problems[0] } : {}),
     problems,
+    approvals,
     seen: entries,
   };
 }

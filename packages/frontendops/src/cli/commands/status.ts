@@ -161,6 +161,7 @@ export function register(program: Command, ctx: CliContext): void {
           anchors,
           hosting: { bucket: site.target.hostingBucket, store: site.hosting },
           ...(served?.reader ? { releaseStore: served.reader } : {}),
+          approvers: site.approval.approvers,
         });
         if (!result.ok) ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, result);
@@ -183,6 +184,16 @@ export function register(program: Command, ctx: CliContext): void {
         } else {
           say(ctx.io.stdout, `audit of ${stack} does NOT verify:`);
           for (const problem of result.problems) say(ctx.io.stdout, `  ${describeProblem(problem)}`);
+        }
+        const { checked, unchecked } = result.approvals;
+        if (checked > 0) {
+          say(
+            ctx.io.stdout,
+            `${checked} record(s) of a signed approval check out: each carries the statement its approver signed, with a key the configuration lists under that name, used once within its hour`,
+          );
+        }
+        for (const each of unchecked) {
+          say(ctx.io.stdout, `note: entry ${each.seq} was not checked as a signed approval: ${each.reason}`);
         }
         say(
           ctx.io.stdout,

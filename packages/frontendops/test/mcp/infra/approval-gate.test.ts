@@ -82,6 +82,17 @@ async function approveWithCli(deployId: string, key: string, extra: string[] = [
   });
 }
 
+/** `frontendops audit verify` with the stack's configuration (Ada its approver), in process. */
+async function auditVerifyWithCli() {
+  const outputs = await f.t.writeOutputs();
+  const config = join(f.t.tmp, `verify-config-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(config, JSON.stringify({ protected: [STACK], approval: policy() }));
+  return cli(['audit', 'verify', '--stack', outputs], {
+    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
+    cwd: f.t.tmp,
+  });
+}
+
 async function planAndSync(c: InfraClient, commit: string) {
   const target = await c.call('get_deploy_target', { commit });
   expect(target.structured.approvalRequired).toBe(true);
@@ -236,8 +247,18 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
       }),
     ).toBe(false);
     expect((await approveWithCli(deployId, keys.ada.path)).stderr).toMatch(/already approved and used/);
-    const audit = await verifyAudit(f.t.site.state, statePrefix());
+    const audit = await verifyAudit(f.t.site.state, statePrefix(), {
+      approvers: { Ada: keys.ada.publicKey },
+    });
     expect(audit).toMatchObject({ ok: true });
+    // Both records of Ada's approval (given, used) carry her signed statement, and check out.
+    expect(audit.approvals.checked).toBeGreaterThanOrEqual(2);
+    expect((await auditOf('approval-used')).at(-1)?.data.signed).toMatchObject({
+      statement: { approver: 'Ada', deployId, publicKey: keys.ada.publicKey },
+    });
+    const verified = await auditVerifyWithCli();
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(/\d+ record\(s\) of a signed approval check out/);
     expect((await auditOf('approval')).at(-1)?.data).toMatchObject({
       decision: 'approved',
       by: 'Ada',

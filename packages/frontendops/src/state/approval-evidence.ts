@@ -1,0 +1,161 @@
+/**
+ * What a signed approval is, and how the audit chain's record of one is checked.
+ *
+ * An approver signs a statement (stack, action, deploy id, the request's nonce and expiry, who they
+ * are, their public key). The server accepts it only from a key the stack's configuration lists
+ * (approvals.ts checkSignedApproval), and the chain records it twice: when it is given (`approval`)
+ * and when a change uses it (`approval-used`). Both entries carry the signed statement itself, so
+ * that the record cannot be made up by whoever can append to the chain (the deployer role): "Ada
+ * approved" is only as good as Ada's signature under it.
+ *
+ * `audit verify` checks each such entry (checkApprovalEntries):
+ * - the signature verifies under the statement's key, and the entry says what the statement says
+ *   (stack, action, deploy id, approver, key): else TAMPERED;
+ * - it was recorded within the approval's hour, and each approval is used once: else TAMPERED;
+ * - the key is the one the stack's configuration lists under that name now: else it is left
+ *   unchecked, with the reason (a key replaced since, or one that never was an approver's), since
+ *   verify knows only today's configuration;
+ * - an entry without its statement (written before entries carried it, or by hand) is unchecked.
+ */
+import { z } from 'zod';
+import { keyFingerprint, verifyStatement } from '../approval/keys.ts';
+import { APPROVAL_ACTIONS } from '../ports.ts';
+import type { AuditEntry, AuditProblem } from './audit.ts';
+
+/** How long a request (and so any approval of it) stays usable. */
+export const APPROVAL_TTL_MS = 60 * 60_000;
+/** How far another machine's clock may run ahead of this one's. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** What an approver signs: the request it answers, and who they are. */
+export const statementSchema = z.object({
+  v: z.literal(1),
+  stack: z.string(),
+  action: z.enum(APPROVAL_ACTIONS),
+  deployId: z.string(),
+  nonce: z.string(),
+  expiresAt: z.string(),
+  /** A canary's share of visitors, as the approver was shown it. */
+  weight: z.number().optional(),
+  approver: z.string(),
+  publicKey: z.string(),
+  signedAt: z.string(),
+});
+export type ApprovalStatement = z.infer<typeof statementSchema>;
+export const signedSchema = z.object({ statement: statementSchema, signature: z.string() });
+/** A statement with its signature: what `approvals/signed/…` holds, and what the entries carry (`signed`). */
+export type SignedStatement = z.infer<typeof signedSchema>;
+
+/** How a use of a signed approval names its approver (the `by` of its entry and of the change). */
+export const signedApprover = (statement: Pick<ApprovalStatement, 'approver' | 'publicKey'>) =>
+  `${statement.approver} (approver key ${keyFingerprint(statement.publicKey)})`;
+
+export interface ApprovalsChecked {
+  /** Entries recording a signed approval whose statement, signature and key all check out. */
+  checked: number;
+  /** Entries recording a signed approval that could not be checked, and why (not a forgery shown, not one ruled out). */
+  unchecked: { seq: number; reason: string }[];
+}
+
+/**
+ * The chain's records of signed approvals, checked (see the module's comment). `approvers` is the
+ * stack's configuration (name → public key); without it no key can be held against a name, and
+ * every record stays unchecked after its signature and contents were.
+ */
+export function checkApprovalEntries(
+  entries: readonly AuditEntry[],
+  approvers?: Readonly<Record<string, string>>,
+): ApprovalsChecked & { problems: AuditProblem[] } {
+  const problems: AuditProblem[] = [];
+  const unchecked: ApprovalsChecked['unchecked'] = [];
+  const usedBy = new Map<string, number>();
+  let checked = 0;
+  for (const entry of entries) {
+    const use = entry.type === 'approval-used';
+    const given = entry.type === 'approval' && entry.data.decision === 'approved';
+    if (!(use || given) || entry.data.via !== 'signed') continue;
+    const tampered = (reason: string) =>
+      problems.push({ kind: 'tampered', seq: entry.seq, reason: `entry ${entry.seq}: ${reason}` });
+    const by = String(entry.data.by ?? '').slice(0, 80);
+    if (entry.data.signed === undefined) {
+      unchecked.push({
+        seq: entry.seq,
+        reason: `it records ${use ? 'a use of an approval' : 'an approval'} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it, or by hand)`,
+      });
+      continue;
+    }
+    const parsed = signedSchema.safeParse(entry.data.signed);
+    if (!parsed.success) {
+      tampered('what it records as the signed statement of an approval is not one');
+      continue;
+    }
+    const { statement, signature } = parsed.data;
+    if (!verifyStatement(statement.publicKey, statement, signature)) {
+      tampered(
+        `the signature of the approval it records does not verify (the statement was edited after it was signed, or forged)`,
+      );
+      continue;
+    }
+    const differs = differences(entry, statement, use);
+    if (differs.length > 0) {
+      tampered(
+        `${differs.map(([field, said, signed]) => `it says ${field} ${said}, but the statement ${statement.approver.slice(0, 40)} signed says ${signed}`).join('; ')}: it was not written from that approval`,
+      );
+      continue;
+    }
+    const at = Date.parse(entry.at);
+    if (at > Date.parse(statement.expiresAt) + CLOCK_SKEW_MS) {
+      tampered(`it records the approval at ${entry.at}, after it expired at ${statement.expiresAt}`);
+      continue;
+    }
+    if (at < Date.parse(statement.signedAt) - CLOCK_SKEW_MS) {
+      tampered(`it records the approval at ${entry.at}, before it was signed (${statement.signedAt})`);
+      continue;
+    }
+    if (use) {
+      const first = usedBy.get(statement.nonce);
+      if (first !== undefined) {
+        tampered(
+          `it uses an approval already used by entry ${first} (request nonce ${statement.nonce}): an approval is good for one change`,
+        );
+        continue;
+      }
+      usedBy.set(statement.nonce, entry.seq);
+    }
+    const listed = approvers?.[statement.approver];
+    if (listed === statement.publicKey) {
+      checked += 1;
+    } else {
+      unchecked.push({
+        seq: entry.seq,
+        reason: approvers
+          ? `its statement is signed by the key ${keyFingerprint(statement.publicKey)}, which the stack's configuration does not list under "${statement.approver.slice(0, 40)}" now (a key replaced since, or one that never was an approver's): hold it against the configuration of that time`
+          : `its signature and contents check out, but no approver list was given to hold the key ${keyFingerprint(statement.publicKey)} against`,
+      });
+    }
+  }
+  return { checked, unchecked, problems };
+}
+
+/** Where an entry says otherwise than the statement it carries: [field, the entry's, the statement's]. */
+function differences(
+  entry: AuditEntry,
+  statement: ApprovalStatement,
+  use: boolean,
+): [string, string, string][] {
+  const said = (name: string) => String(entry.data[name] ?? '(nothing)').slice(0, 80);
+  const found: [string, string, string][] = [];
+  const compare = (field: string, name: string, signed: string) => {
+    if (entry.data[name] !== signed) found.push([field, said(name), signed]);
+  };
+  compare('deploy id', 'deployId', statement.deployId);
+  compare('action', 'action', statement.action);
+  compare('stack', 'stack', statement.stack);
+  if (use) {
+    compare('approver', 'by', signedApprover(statement));
+  } else {
+    compare('approver', 'by', statement.approver);
+    compare('key', 'key', keyFingerprint(statement.publicKey));
+  }
+  return found;
+}

@@ -1,0 +1,241 @@
+/**
+ * The approvals the audit chain records, tried as the deployer role would forge them. It may append
+ * entries (state/audit.ts appendAudit), so it can write "approved by Ada, signed" for a change Ada
+ * never saw, or record her one approval as used twice. `audit verify` must tell: every signed
+ * approval the chain records carries the statement Ada signed, whose signature, key and contents it
+ * checks against the entry, and each approval is used once, within its hour.
+ */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePublicKey, keyFingerprint, signStatement } from '../../src/approval/keys.ts';
+import type { Site } from '../../src/site.ts';
+import {
+  APPROVAL_TTL_MS,
+  type ApprovalStatement,
+  checkSignedApproval,
+  consumeApproval,
+  openApprovalRequest,
+  signApproval,
+} from '../../src/state/approvals.ts';
+import { type AuditEntry, appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+
+let env: TestDeployEnv;
+const ada = generateKeyPairSync('ed25519').privateKey;
+const mallory = generateKeyPairSync('ed25519').privateKey;
+const approvers = { Ada: encodePublicKey(ada) };
+const DEPLOY_ID = '1111111-0123456789';
+const OTHER_ID = '2222222-0123456789';
+const NOW = Date.parse('2026-12-04T10:00:00Z');
+
+beforeAll(async () => {
+  env = await startDeployEnv();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+let chains = 0;
+/** A stack of its own per test (the forgeries stay in a chain for good), with Ada as its approver. */
+function freshSite(): Site {
+  chains += 1;
+  return {
+    ...env.site,
+    protected: true,
+    approval: { approvers, trustElicitation: false },
+    target: { ...env.site.target, statePrefix: `${env.site.target.statePrefix}approvals-${chains}/` },
+  };
+}
+
+/** Ada really approves the deploy, and the server uses her approval: what a genuine chain holds. */
+async function genuineApproval(site: Site) {
+  const request = await openApprovalRequest(site, {
+    action: 'deploy',
+    deployId: DEPLOY_ID,
+    summary: 'deploy sophia-dashboard@1111111',
+    app: 'sophia-dashboard',
+    commit: '1111111111111111111111111111111111111111',
+    requestedBy: 'infra-test',
+    now: NOW,
+  });
+  await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
+  const checked = await checkSignedApproval(site, request, NOW + 120_000);
+  if (!checked || !('approval' in checked)) throw new Error(`not accepted: ${JSON.stringify(checked)}`);
+  const used = await consumeApproval(site, request.nonce, {
+    action: 'deploy',
+    deployId: DEPLOY_ID,
+    approval: checked.approval,
+    now: NOW + 120_000,
+  });
+  expect(used).toBe(true);
+  const entries = await readAudit(site.state, site.target.statePrefix);
+  return { request, entries, used: entries.find((e) => e.type === 'approval-used') as AuditEntry };
+}
+
+/** What the deployer role can do: append an entry of its choosing, through the tool's own append. */
+const append = (site: Site, type: string, data: Record<string, unknown>, at: number) =>
+  appendAudit(site.state, site.target.statePrefix, site.locker, { type, data, at: new Date(at) });
+
+const verify = (site: Site) => verifyAudit(site.state, site.target.statePrefix, { approvers });
+
+function statementBy(key: KeyObject, name: string, over: Partial<ApprovalStatement>): ApprovalStatement {
+  return {
+    v: 1,
+    stack: env.site.target.stack,
+    action: 'deploy',
+    deployId: OTHER_ID,
+    nonce: 'AAAAAAAAAAAAAAAAAAAAAA',
+    expiresAt: new Date(NOW + APPROVAL_TTL_MS).toISOString(),
+    approver: name,
+    publicKey: encodePublicKey(key),
+    signedAt: new Date(NOW).toISOString(),
+    ...over,
+  };
+}
+
+const usedBy = (statement: ApprovalStatement) =>
+  `${statement.approver} (approver key ${keyFingerprint(statement.publicKey)})`;
+
+describe('signed approvals in the audit chain', () => {
+  it('a genuine approval and its use are checked: signature, key, contents, once', async () => {
+    const site = freshSite();
+    const { used } = await genuineApproval(site);
+    expect(used.data).toMatchObject({ via: 'signed', deployId: DEPLOY_ID });
+    const result = await verify(site);
+    expect(result.problems).toEqual([]);
+    expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
+  });
+
+  it('attack: a use "signed by Ada" appended with no statement is not counted as checked, and says why', async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    const forged = await append(
+      site,
+      'approval-used',
+      {
+        deployId: OTHER_ID,
+        action: 'deploy',
+        by: `Ada (approver key ${keyFingerprint(approvers.Ada)})`,
+        via: 'signed',
+        stack: site.target.stack,
+      },
+      NOW + 200_000,
+    );
+    const result = await verify(site);
+    expect(result.approvals.checked).toBe(2);
+    expect(result.approvals.unchecked).toEqual([
+      { seq: forged.seq, reason: expect.stringMatching(/without the statement its approver signed/) },
+    ]);
+  });
+
+  it("attack: a statement signed by Mallory under Ada's name is not counted as Ada's", async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    const statement = statementBy(mallory, 'Ada', {});
+    const forged = await append(
+      site,
+      'approval-used',
+      {
+        deployId: OTHER_ID,
+        action: 'deploy',
+        by: usedBy(statement),
+        via: 'signed',
+        stack: site.target.stack,
+        signed: { statement, signature: signStatement(mallory, statement) },
+      },
+      NOW + 200_000,
+    );
+    const result = await verify(site);
+    expect(result.approvals.unchecked).toEqual([
+      { seq: forged.seq, reason: expect.stringMatching(/does not list under "Ada"/) },
+    ]);
+  });
+
+  it("attack: Ada's statement with its deploy id edited fails its signature: tampered", async () => {
+    const site = freshSite();
+    const { used } = await genuineApproval(site);
+    const signed = used.data.signed as { statement: ApprovalStatement; signature: string };
+    const forged = await append(
+      site,
+      'approval-used',
+      {
+        ...used.data,
+        deployId: OTHER_ID,
+        signed: {
+          ...signed,
+          statement: { ...signed.statement, deployId: OTHER_ID, nonce: 'BBBBBBBBBBBBBBBBBBBBBB' },
+        },
+      },
+      NOW + 200_000,
+    );
+    const result = await verify(site);
+    expect(result.ok).toBe(false);
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: forged.seq,
+        reason: expect.stringMatching(/signature .* does not verify/),
+      }),
+    );
+  });
+
+  it("attack: Ada's genuine statement under an entry for another change: tampered", async () => {
+    const site = freshSite();
+    const { used } = await genuineApproval(site);
+    const forged = await append(site, 'approval-used', { ...used.data, deployId: OTHER_ID }, NOW + 200_000);
+    const result = await verify(site);
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: forged.seq,
+        reason: expect.stringMatching(
+          /deploy id 2222222-0123456789, but the statement Ada signed says 1111111-0123456789/,
+        ),
+      }),
+    );
+  });
+
+  it('attack: her one approval recorded as used twice (a used marker deleted, the approval replayed): tampered', async () => {
+    const site = freshSite();
+    const { used } = await genuineApproval(site);
+    const again = await append(site, 'approval-used', used.data, NOW + 300_000);
+    const result = await verify(site);
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: again.seq,
+        reason: expect.stringMatching(new RegExp(`already used by entry ${used.seq}`)),
+      }),
+    );
+  });
+
+  it('attack: her approval recorded as used after its hour: tampered', async () => {
+    const site = freshSite();
+    const { used, request } = await genuineApproval(site);
+    // The genuine use is under its marker; a forger recording one more change a day later:
+    const late = await append(
+      site,
+      'approval-used',
+      used.data,
+      Date.parse(request.expiresAt) + 24 * 3600_000,
+    );
+    const result = await verify(site);
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: late.seq,
+        reason: expect.stringMatching(/after it expired/),
+      }),
+    );
+  });
+
+  it('without the approver list, signatures and contents are still checked, and keys are said to be unchecked', async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    const result = await verifyAudit(site.state, site.target.statePrefix);
+    expect(result.approvals.checked).toBe(0);
+    expect(result.approvals.unchecked).toHaveLength(2);
+    expect(result.approvals.unchecked[0]?.reason).toMatch(/no approver list was given/);
+    expect(result.ok).toBe(true);
+  });
+});
