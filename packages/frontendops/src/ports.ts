@@ -37,6 +37,11 @@ export interface WriteCondition {
   ifMatch?: string;
 }
 
+/** What a server-side copy answered. */
+export interface CopiedObject {
+  sha256: string | null;
+}
+
 /** One bucket. A failed condition throws FrontendOpsError('PRECONDITION_FAILED'). */
 export interface ObjectStore {
   readonly bucket: string;
@@ -48,8 +53,12 @@ export interface ObjectStore {
     meta?: ObjectMeta,
     condition?: WriteCondition,
   ): Promise<{ etag: string }>;
-  /** Server-side copy from another bucket of the same endpoint; headers are set explicitly (REPLACE). */
-  copyFrom(source: { bucket: string; key: string }, key: string, meta: ObjectMeta): Promise<void>;
+  /**
+   * Server-side copy from another bucket of the same endpoint; headers are set explicitly (REPLACE).
+   * Resolves to the SHA-256 (hex) the server computed of what it copied, or null when it gave none
+   * (an S3-compatible server without checksums).
+   */
+  copyFrom(source: { bucket: string; key: string }, key: string, meta: ObjectMeta): Promise<CopiedObject>;
   /** Keys under `prefix` in UTF-8 binary order, after `startAfter`, at most `limit` of them. */
   list(prefix?: string, options?: { limit?: number; startAfter?: string }): Promise<ObjectSummary[]>;
   delete(keys: readonly string[]): Promise<void>;

@@ -133,15 +133,18 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     async copyFrom(source, key, meta) {
       refuseLongKey(key);
       try {
-        await client.send(
+        // S3 computes the SHA-256 of what it copied: the caller holds it against what it expects.
+        const out = await client.send(
           new CopyObjectCommand({
             Bucket: bucket,
             Key: key,
             CopySource: `${source.bucket}/${encodeKey(source.key)}`,
             MetadataDirective: 'REPLACE',
+            ChecksumAlgorithm: 'SHA256',
             ...headers(meta),
           }),
         );
+        return { sha256: hexOfChecksum(out.CopyObjectResult?.ChecksumSHA256) };
       } catch (error) {
         throw upstream('copy', bucket, key, error);
       }
@@ -277,6 +280,16 @@ function optionalMeta(contentType: string | undefined, cacheControl: string | un
     ...(contentType ? { contentType } : {}),
     ...(cacheControl ? { cacheControl } : {}),
   };
+}
+
+/**
+ * A full-object SHA-256 checksum (base64, as S3 answers it) in hex; null when there is none, or
+ * when it is a multipart upload's checksum of its parts ("…-3"), which is no digest of the content.
+ */
+function hexOfChecksum(checksum: string | undefined): string | null {
+  if (!checksum || checksum.includes('-')) return null;
+  const bytes = Buffer.from(checksum, 'base64');
+  return bytes.length === 32 ? bytes.toString('hex') : null;
 }
 
 /** CopySource must be URL-encoded, with the key's slashes kept. */

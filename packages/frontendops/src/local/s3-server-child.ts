@@ -13,6 +13,7 @@ import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import S3Object from 's3rver/lib/models/object.js';
 import type { PauseRule, S3RequestRecord } from './s3-server.ts';
 import { makePutObjectAtomic, serializePerKey } from './s3-server-atomic.ts';
+import { answerCopyChecksums } from './s3-server-checksums.ts';
 import { honourConditionalWrites } from './s3-server-conditional.ts';
 import { guardS3Server } from './s3-server-guard.ts';
 import {
@@ -112,9 +113,9 @@ async function startSession(message: StartMessage): Promise<Session> {
   ]);
   // s3rver itself takes anonymous requests and any SigV4 signature: only what the guard lets in reaches it.
   // The write conditions are checked inside the per-key queue: the check and the write are one step.
-  const serveS3 = message.conditionalWrites
-    ? honourConditionalWrites(store, s3rver.callback())
-    : s3rver.callback();
+  // Copies answer the SHA-256 of what they copied when asked, as S3 does (s3-server-checksums.ts).
+  const copies = answerCopyChecksums(store, s3rver.callback());
+  const serveS3 = message.conditionalWrites ? honourConditionalWrites(store, copies) : copies;
   const handle = serializePerKey(guardS3Server({ credentials: message.credentials }, serveS3));
   const session = message.session;
   let inFlight = 0;

@@ -121,7 +121,7 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
   const hosting: ObjectStore = {
     ...site.hosting,
     async copyFrom(source, key, meta) {
-      await site.hosting.copyFrom(source, key, meta);
+      const answer = await site.hosting.copyFrom(source, key, meta);
       if (key.startsWith('assets/') && ++assetsCopied === assetsToCopy && stopAt === 'after-assets')
         await stop.pass();
       if (!key.startsWith('assets/') && !key.endsWith('.html') && !otherCopied) {
@@ -132,6 +132,7 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
         indexCopied = true;
         if (stopAt === 'after-index') await stop.pass();
       }
+      return answer;
     },
   };
   const state: ObjectStore = {

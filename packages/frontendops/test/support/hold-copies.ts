@@ -24,8 +24,9 @@ export function holdCopies(site: Site, options: { only: 'first' | 'every' } = { 
         arrive();
         await released;
       }
-      await site.hosting.copyFrom(...args);
+      const answer = await site.hosting.copyFrom(...args);
       copied.push(args[1]);
+      return answer;
     },
   };
   return { site: { ...site, hosting } as Site, reached, release, copied };
