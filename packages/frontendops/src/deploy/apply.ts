@@ -7,7 +7,6 @@
 import pMap from 'p-map';
 import { formatAuditHead } from '../contract/audit-head.ts';
 import { invalidationCallerReference, planInvalidationBatches } from '../engine/invalidation.ts';
-import { artifactFileKey } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
@@ -22,6 +21,7 @@ import {
   type RequestInfo,
   stoppedByOf,
 } from '../state/records.ts';
+import { copyArtifactFile } from './artifact-copy.ts';
 import { assertPlannedFromLive, pruneSkipped, putBackVisible, switchPointer } from './html-guard.ts';
 import { checkPending, type LiveRead } from './live.ts';
 import type { ApplyOptions, ApplyResult, AuditHead } from './types.ts';
@@ -111,6 +111,10 @@ async function copyAll(site: Site, plan: DeployPlan, options: ApplyOptions): Pro
           running.add(copying);
           try {
             await copying;
+          } catch (error) {
+            // A file found not to be the published one was copied all the same: it is put back too.
+            if (group !== 'asset' && isFrontendOpsError(error, 'TAMPERED')) replaced++;
+            throw error;
           } finally {
             running.delete(copying);
           }
@@ -317,13 +321,8 @@ async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOpt
   });
 }
 
-async function copyOne(site: Site, plan: DeployPlan, copy: PlannedCopy): Promise<void> {
-  await site.hosting.copyFrom(
-    { bucket: site.artifacts.bucket, key: artifactFileKey(plan.app, plan.commit, copy.path) },
-    copy.key,
-    { contentType: copy.contentType, cacheControl: copy.cacheControl, metadata: { sha256: copy.sha256 } },
-  );
-}
+const copyOne = (site: Site, plan: DeployPlan, copy: PlannedCopy) =>
+  copyArtifactFile(site, plan, copy.path, copy.key, copy);
 
 async function movePointer(site: Site, plan: DeployPlan, at: Date, request: RequestInfo): Promise<void> {
   const current = await site.records.readPointer();

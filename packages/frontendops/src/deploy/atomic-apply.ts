@@ -40,7 +40,6 @@ import {
   samePointer,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
-import { artifactFileKey } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
@@ -80,6 +79,7 @@ import {
   recordDeployment,
   stillOurs,
 } from './apply.ts';
+import { copyArtifactFile } from './artifact-copy.ts';
 import {
   type AtomicContext,
   atomicRecordsOf,
@@ -520,15 +520,7 @@ export async function copyFiles(
     await pMap(
       batch,
       async (copy) => {
-        await site.hosting.copyFrom(
-          { bucket: site.artifacts.bucket, key: artifactFileKey(copy.app, copy.commit, copy.path) },
-          copy.key,
-          {
-            contentType: copy.contentType,
-            cacheControl: copy.cacheControl,
-            metadata: { sha256: copy.sha256 },
-          },
-        );
+        await copyArtifactFile(site, copy, copy.path, copy.key, copy);
         options.onEvent?.({ type: 'copy', group, done: ++done, total: batch.length });
       },
       { concurrency: options.concurrency ?? 32 },

@@ -20,12 +20,13 @@
  */
 import pLimit from 'p-limit';
 import { groupOf } from '../engine/cache-policy.ts';
-import { artifactFileKey, keyOf } from '../engine/manifest.ts';
+import { keyOf } from '../engine/manifest.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseRef } from '../state/records.ts';
+import { copyArtifactFile } from './artifact-copy.ts';
 import { readManifest } from './publish.ts';
 import type { DeployEvent } from './types.ts';
 
@@ -224,17 +225,7 @@ async function serveRelease(
   const limit = pLimit(16);
   const copy = (path: string) => {
     const entry = manifest.files[path];
-    if (entry) {
-      return site.hosting.copyFrom(
-        { bucket: site.artifacts.bucket, key: artifactFileKey(release.app, release.commit, path) },
-        keyOf(path),
-        {
-          contentType: entry.contentType,
-          cacheControl: entry.cacheControl,
-          metadata: { sha256: entry.sha256 },
-        },
-      );
-    }
+    if (entry) return copyArtifactFile(site, release, path, keyOf(path), entry);
     return site.target.prune ? site.hosting.delete([keyOf(path)]) : Promise.resolve();
   };
   await Promise.all(assets.map(([path]) => limit(() => copy(path))));

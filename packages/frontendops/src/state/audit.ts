@@ -600,7 +600,12 @@ export async function verifyAudit(
     ),
   ]);
   const anchored = publishAnchors(deploys.seen, publishes);
-  const problems = [...deploys.problems, ...publishes.problems, ...anchored.problems];
+  const problems = [
+    ...deploys.problems,
+    ...publishes.problems,
+    ...anchored.problems,
+    ...unpublishedDigests(deploys.seen, publishes.entries),
+  ];
   const { problem: _first, seen: _seen, ...rest } = deploys;
   return {
     ...rest,
@@ -647,6 +652,43 @@ function publishAnchors(
     });
   }
   return { count, problems };
+}
+
+/**
+ * Each release the deploy chain records (app, commit, artifact digest) against the publish log: where
+ * the log records that commit of that app published, the digest deployed must be one it published.
+ * A deploy copies files only when they are the manifest's (deploy/artifact-copy.ts); a manifest
+ * replaced in the artifacts bucket together with its files passes that, and shows here: the release
+ * went out under a digest its commit was never published with. Commits the log never recorded
+ * (published without it, or to another stack's log) are not judged.
+ */
+function unpublishedDigests(
+  deployEntries: readonly AuditEntry[],
+  log: readonly AuditEntry[],
+): AuditProblem[] {
+  const published = new Map<string, Set<unknown>>();
+  for (const entry of log) {
+    if (entry.type !== 'publish') continue;
+    const name = `${String(entry.data.app)}@${String(entry.data.commit)}`;
+    const digests = published.get(name) ?? new Set<unknown>();
+    digests.add(entry.data.artifactDigest);
+    published.set(name, digests);
+  }
+  const problems: AuditProblem[] = [];
+  const said = new Set<string>(); // one problem per release, however many entries record it
+  for (const entry of deployEntries) {
+    const { app, commit, artifactDigest } = entry.data ?? {};
+    if (typeof app !== 'string' || typeof commit !== 'string' || typeof artifactDigest !== 'string') continue;
+    const digests = published.get(`${app}@${commit}`);
+    if (!digests || digests.has(artifactDigest) || said.has(`${app}@${commit} ${artifactDigest}`)) continue;
+    said.add(`${app}@${commit} ${artifactDigest}`);
+    problems.push({
+      kind: 'tampered',
+      seq: entry.seq,
+      reason: `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`,
+    });
+  }
+  return problems;
 }
 
 /**

@@ -1,0 +1,39 @@
+/**
+ * Every copy of a published file into the hosting bucket (a deploy's, a rollback's, an atomic
+ * release's, and a stopped deploy putting the live release's files back) goes through here.
+ *
+ * A published build is immutable by policy (the publisher role may create under its prefix, never
+ * replace), but whoever administers the artifacts bucket can still replace a file after publishing.
+ * Without a check, the next deploy copied that file, and its record and audit entry named the
+ * published build's digest: the site served what nobody published while the audit said otherwise.
+ * So each copy asks S3 for the SHA-256 of what it copied (answered in the copy's own response, no
+ * extra request) and holds it against the manifest's: another file stops the change, TAMPERED, and
+ * says which. A server that answers no checksum (some S3-compatible ones) leaves the copy unchecked;
+ * S3 and the embedded server always answer one.
+ */
+import { artifactFileKey, shortened } from '../engine/manifest.ts';
+import type { FileEntry } from '../engine/types.ts';
+import { FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+
+export async function copyArtifactFile(
+  site: Site,
+  release: { app: string; commit: string },
+  path: string,
+  key: string,
+  file: Pick<FileEntry, 'sha256' | 'contentType' | 'cacheControl'>,
+): Promise<void> {
+  const copied = await site.hosting.copyFrom(
+    { bucket: site.artifacts.bucket, key: artifactFileKey(release.app, release.commit, path) },
+    key,
+    { contentType: file.contentType, cacheControl: file.cacheControl, metadata: { sha256: file.sha256 } },
+  );
+  if (copied.sha256 === null || copied.sha256 === file.sha256) return;
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `The file ${shortened(path)} of ${release.app}@${release.commit.slice(0, 7)} in the artifacts bucket is not the one published: ` +
+      `its SHA-256 is ${copied.sha256.slice(0, 16)}…, the manifest's ${file.sha256.slice(0, 16)}…. It was replaced after publishing. ` +
+      'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one), and deploy another published commit meanwhile.',
+    { details: { path, expected: file.sha256, found: copied.sha256 } },
+  );
+}
