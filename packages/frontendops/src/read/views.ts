@@ -34,6 +34,17 @@ export const pinView = z.object({
   reason: z.string().nullable().describe('Why, in their words'),
   at: z.string(),
   cause: z.enum(['rollback', 'pin']).describe('A rollback pins by itself; "pin" is on purpose'),
+  replaces: z
+    .object({
+      deployId: z.string(),
+      app: z.string(),
+      commit: z.string(),
+      by: z.string(),
+      reason: z.string().nullable(),
+      at: z.string(),
+    })
+    .optional()
+    .describe("A rollback's pin: the pin someone had set on purpose that it replaced"),
 });
 export type PinView = z.infer<typeof pinView>;
 
@@ -257,6 +268,7 @@ export const toPinView = (pin: PinView): PinView => ({
   reason: pin.reason,
   at: pin.at,
   cause: pin.cause,
+  ...(pin.replaces ? { replaces: { ...pin.replaces } } : {}),
 });
 
 export const toRequestView = (request: RequestInfo): RequestView => ({

@@ -12,6 +12,7 @@ import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
+import { describeReplacedPin } from './pin-words.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
 
 export const pinSchema = z.object({
@@ -26,6 +27,20 @@ export const pinSchema = z.object({
   at: z.string(),
   /** A rollback pins by itself; `pin` pins on purpose. */
   cause: z.enum(['rollback', 'pin']),
+  /**
+   * A rollback's pin: the pin someone set on purpose (`frontendops pin`) that it replaced, so the
+   * replacement is said (by the rollback, in `status`) and recorded, never silent.
+   */
+  replaces: z
+    .object({
+      deployId: z.string(),
+      app: z.string(),
+      commit: z.string(),
+      by: z.string(),
+      reason: z.string().nullable(),
+      at: z.string(),
+    })
+    .optional(),
 });
 
 export type PinRecord = z.infer<typeof pinSchema>;
@@ -94,6 +109,18 @@ export async function pinRolledBack(
     reason: request.message ?? null,
     at: new Date().toISOString(),
     cause: 'rollback',
+    ...(existing?.cause === 'pin'
+      ? {
+          replaces: {
+            deployId: existing.deployId,
+            app: existing.app,
+            commit: existing.commit,
+            by: existing.by,
+            reason: existing.reason,
+            at: existing.at,
+          },
+        }
+      : {}),
   };
   await writePin(site, pin);
   return pin;
@@ -149,7 +176,8 @@ export function pinnedError(stack: string, pin: PinRecord): FrontendOpsError {
 export function describePin(pin: PinRecord): string {
   const why = pin.reason ? `: "${pin.reason}"` : '';
   const how = pin.cause === 'rollback' ? ' when rolling back' : '';
-  return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId}) since ${pin.at}, by ${pin.by}${how}${why}`;
+  const replaced = pin.replaces ? ` (replacing ${describeReplacedPin(pin.replaces)})` : '';
+  return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId}) since ${pin.at}, by ${pin.by}${how}${why}${replaced}`;
 }
 
 /** A damaged pin must still be removable: unpin reads it leniently. */

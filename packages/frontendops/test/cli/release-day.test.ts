@@ -296,6 +296,16 @@ describe('pin, promote and unpin at the terminal', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No deployment or commit "dashboard-deploy-19990101-1" is known/);
     await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
+
+    // A rollback on a stack pinned on purpose replaces that pin, and says whose it was and why.
+    await run(['pin', '--stack', outputs, '--message', 'launch freeze']);
+    const replacing = await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7)]);
+    expect(replacing.code, replacing.stderr).toBe(0);
+    expect(replacing.stdout).toMatch(
+      /this pin replaces the pin \S+ set on sophia-dashboard@[0-9a-f]{7} \(\S+\) at \S+: "launch freeze"/,
+    );
+    expect((await run(['status', '--stack', outputs])).stdout).toMatch(/replacing the pin .*"launch freeze"/);
+    await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
   });
 
   it('promote on a protected stack needs --yes or the prompt, as a deploy does', async () => {

@@ -13,7 +13,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { readPin } from '../../src/state/pin.ts';
+import { describePin, type PinRecord, readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -202,5 +202,32 @@ describe('pin and unpin take the deploy lock', () => {
     const live = (await t.site.records.readPointer())?.value;
     const after = await pinRelease(t.site, { request: by('dave', 'pin'), waitMs: 0 });
     expect(after.pin.deployId).toBe(live?.deployId);
+  });
+});
+
+describe('a rollback on a stack someone pinned on purpose', () => {
+  it('replaces that pin and says so: in its summary, the pin itself (status) and its audit entry', async () => {
+    const deliberate = await readPin(t.site);
+    expect(deliberate).toMatchObject({ cause: 'pin', by: 'dave', commit: B });
+    const summary = await rollbackRelease(t.site, {
+      to: A,
+      request: by('judy', 'rollback', 'A is the last good one'),
+    });
+    expect(summary.pinned).toMatchObject({
+      commit: A,
+      cause: 'rollback',
+      replaces: { by: 'dave', commit: B, deployId: deliberate?.deployId, reason: null },
+    });
+    expect(describePin((await readPin(t.site)) as PinRecord)).toMatch(
+      new RegExp(`\\(replacing the pin dave set on sophia-dashboard@bbbbbbb \\(${deliberate?.deployId}\\)`),
+    );
+    const last = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+    expect(last).toMatchObject({ type: 'pin', data: { by: 'judy', replaces: { by: 'dave', commit: B } } });
+
+    // A rollback's own pin replaced by a further rollback is not a deliberate one: nothing to say.
+    const further = await rollbackRelease(t.site, { to: C, request: by('judy', 'rollback') });
+    expect(further.pinned).toMatchObject({ commit: C, cause: 'rollback' });
+    expect(further.pinned?.replaces).toBeUndefined();
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
 });

@@ -5,6 +5,7 @@ import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
 import type { GitHost } from '../../ports.ts';
 import type { Site } from '../../site.ts';
+import { describeReplacedPin } from '../../state/pin-words.ts';
 import {
   type CliContext,
   cliRequest,
@@ -477,6 +478,8 @@ function report(
         out,
         `  pinned: deploys of other releases wait for \`frontendops promote\` or \`frontendops unpin\``,
       );
+    if (summary.pinned?.replaces)
+      say(out, `  this pin replaces ${describeReplacedPin(summary.pinned.replaces)}`);
     if (summary.unpinned)
       say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
     return;
@@ -501,6 +504,8 @@ function report(
       out,
       `  pinned to ${s.commit.slice(0, 7)}: deploys of other releases wait until someone runs \`frontendops promote\` or \`frontendops unpin\``,
     );
+    if (summary.pinned.replaces)
+      say(out, `  this pin replaces ${describeReplacedPin(summary.pinned.replaces)}`);
   }
   if (summary.unpinned)
     say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);

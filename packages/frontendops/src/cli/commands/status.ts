@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { againCommand } from '../../deploy/again-command.ts';
 import type { GitHost, ReleaseStore } from '../../ports.ts';
+import { describeReplacedPin } from '../../state/pin-words.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
 
@@ -61,6 +62,7 @@ export function register(program: Command, ctx: CliContext): void {
             out,
             `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${p.by}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${p.reason}"` : ''}`,
           );
+          if (p.replaces) say(out, `  replacing ${describeReplacedPin(p.replaces)}`);
           say(out, '  deploys wait: `frontendops promote [<commit>]` or `frontendops unpin`');
         }
         if (status.canary) {
