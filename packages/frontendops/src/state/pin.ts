@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { shortSha } from '../engine/ids.ts';
+import { escapeOnOneLine } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
@@ -174,7 +175,7 @@ export function pinnedError(stack: string, pin: PinRecord): FrontendOpsError {
 
 /** "sophia-dashboard@3f2c1a9 (3f2c1a9-0123456789) since <at>, by alice (rollback): \"KPI totals wrong\"" */
 export function describePin(pin: PinRecord): string {
-  const why = pin.reason ? `: "${pin.reason}"` : '';
+  const why = pin.reason ? `: "${escapeOnOneLine(pin.reason)}"` : '';
   const how = pin.cause === 'rollback' ? ' when rolling back' : '';
   const replaced = pin.replaces ? ` (replacing ${describeReplacedPin(pin.replaces)})` : '';
   return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId}) since ${pin.at}, by ${pin.by}${how}${why}${replaced}`;

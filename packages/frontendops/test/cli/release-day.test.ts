@@ -17,6 +17,8 @@ import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { startOpenAIDouble } from '../support/openai-double.ts';
 import { cli } from '../support/run-cli.ts';
 
+/** A --message whose second line would pass for a row of `history`. */
+const FORGED_ROW = 'C2 broke the totals\n2026-12-04 09:00:00  deploy  sophia-dashboard@0000000  succeeded';
 const APP = 'sophia-dashboard';
 let t: TestDeployEnv;
 let repo: TestRepo;
@@ -191,7 +193,8 @@ describe('CLI conventions', () => {
     expect(plain.stderr).not.toMatch(/pointer|record:|I\d{13}/);
     expect(plain.stdout).toMatch(/tag: dashboard-deploy-\d{8}-2/);
     await run(['unpin', '--stack', outputs]);
-    const verbose = await run(['rollback', '--stack', outputs, '--verbose']);
+    // Its --message carries a line break, and after it what would pass for a row of `history`.
+    const verbose = await run(['rollback', '--stack', outputs, '--verbose', '--message', FORGED_ROW]);
     expect(verbose.stderr).toMatch(/^ {4}pointer: sophia-dashboard@[0-9a-f]{7} is live$/m);
     expect(verbose.stderr).toMatch(/^ {4}invalidate: \d+ path\(s\), I\d+/m);
   });
@@ -207,6 +210,12 @@ describe('CLI conventions', () => {
       /rollback\s+sophia-dashboard@[0-9a-f]{7}\s+succeeded\s+[0-9a-f]{7}-[0-9a-f]{10}\s+dashboard-deploy-\d{8}-3/,
     );
     expect(rows.at(-1)).toMatch(/dashboard-deploy-\d{8}-1 .* rm-alice\s+first release of the day$/);
+    // A message's line break is shown as \n: one row per deployment, none forged by a message.
+    expect(rows).toHaveLength(3);
+    expect(rows[0]?.endsWith(FORGED_ROW.replace('\n', '\\n'))).toBe(true);
+    const status = await run(['status', '--stack', outputs]);
+    expect(status.stdout).toContain(`— ${FORGED_ROW.replace('\n', '\\n')}`);
+    expect(status.stdout).not.toMatch(/^2026-12-04 09:00:00/m);
   });
 
   it('exit codes as documented: 2 for an unknown stack, a refusal or a bad argument; 0 done', async () => {

@@ -1,6 +1,7 @@
 /** `frontendops status`, `history` and `audit verify`: the read models, for a person or as JSON. */
 import type { Command } from 'commander';
 import { againCommand } from '../../deploy/again-command.ts';
+import { escapeOnOneLine as oneLine } from '../../engine/text.ts';
 import type { GitHost, ReleaseStore } from '../../ports.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
@@ -48,7 +49,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (live.request) {
           say(
             out,
-            `  by ${live.request.actor} via ${live.request.planner}: "${live.request.text}"${live.request.message ? ` — ${live.request.message}` : ''}`,
+            `  by ${live.request.actor} via ${live.request.planner}: "${oneLine(live.request.text)}"${live.request.message ? ` — ${oneLine(live.request.message)}` : ''}`,
           );
         }
         if (status.siteUrl) say(out, `  site: ${status.siteUrl}`);
@@ -60,7 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
           const p = status.pin;
           say(
             out,
-            `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${p.by}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${p.reason}"` : ''}`,
+            `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${p.by}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${oneLine(p.reason)}"` : ''}`,
           );
           if (p.replaces) say(out, `  replacing ${describeReplacedPin(p.replaces)}`);
           say(out, '  deploys wait: `frontendops promote [<commit>]` or `frontendops unpin`');
@@ -265,8 +266,9 @@ async function tagsHere(ctx: CliContext): Promise<Map<string, string>> {
 }
 
 /** Left-aligned columns; the last column is not padded. */
+/** A table, one line per row: a cell's line breaks are shown as \\n, so no text passes for a row. */
 function table(headers: string[], rows: string[][]): string[] {
-  const all = [headers, ...rows];
+  const all = [headers, ...rows.map((row) => row.map(oneLine))];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((row) =>
     row
