@@ -16,9 +16,10 @@ import { readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
 import { readStatus } from '../read/status.ts';
 import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
+import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
-import { readAudit, verifyAudit } from '../state/audit.ts';
+import { readAudit } from '../state/audit.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
 import { describeAction, type ReleaseContext, runAction } from './releases.ts';
@@ -145,13 +146,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     async audit(stack: string): Promise<AuditStatusView> {
       const site = await open(stack);
       const anchors = options.git ? await readAuditAnchors(options.git, site.target.stack) : [];
-      return toAuditStatus(
-        await verifyAudit(site.state, site.target.statePrefix, {
-          anchors,
-          hosting: { bucket: site.target.hostingBucket, store: site.hosting },
-          approvers: site.approval.approvers,
-        }),
-      );
+      // As `frontendops audit verify` runs it: on atomic stacks, what the CDN serves too.
+      return toAuditStatus((await verifySite(site, anchors)).result);
     },
 
     plan: planFor,

@@ -2,9 +2,12 @@
  * `frontendops status` and `audit verify` on an atomic stack (an outputs file naming the release
  * store): an interrupted atomic deploy is shown, in words and in `--json`'s `pending`; a release
  * store changed outside FrontendOps is said prominently, status exits 1 as verify does, and verify
- * names the store. The library side is test/read/status-served.test.ts.
+ * names the store, and so does the console's audit badge. The library side is
+ * test/read/status-served.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createConsoleService } from '../../src/console/service.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { cli } from '../support/run-cli.ts';
@@ -75,6 +78,16 @@ describe('frontendops status on an atomic stack', () => {
     );
     const verifyJson = JSON.parse((await run(['audit', 'verify', '--json'])).stdout);
     expect(verifyJson.problems).toEqual([expect.objectContaining({ kind: 'tampered' })]);
+    // The console's audit badge checks what the CDN serves as `audit verify` does.
+    const console = createConsoleService({
+      config: await loadConfig(t.tmp, {}),
+      stacks: [t.site.target.stack],
+      openSite: async () => t.site,
+    });
+    expect(await console.audit(t.site.target.stack)).toMatchObject({
+      ok: false,
+      problem: { kind: 'tampered', object: 'KeyValueStore key frontendops-release' },
+    });
 
     const redeploy = await run(['deploy', '--commit', V2, '--json']);
     expect(redeploy.code, redeploy.stderr).toBe(0);

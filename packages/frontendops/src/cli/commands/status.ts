@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { againCommand } from '../../deploy/again-command.ts';
 import { escapeOnOneLine as oneLine } from '../../engine/text.ts';
-import type { GitHost, ReleaseStore } from '../../ports.ts';
+import type { GitHost } from '../../ports.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
@@ -144,13 +144,11 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
     )
     .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
-      const [{ verifyAudit }, { isInvalidReleasePointer }, { readAuditAnchors }, { selectGitHost }] =
-        await Promise.all([
-          import('../../state/audit.ts'),
-          import('../../atomic/release-pointer.ts'),
-          import('../../read/tags.ts'),
-          import('../../adapters/git-host.ts'),
-        ]);
+      const [{ verifySite }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
+        import('../../read/verify-site.ts'),
+        import('../../read/tags.ts'),
+        import('../../adapters/git-host.ts'),
+      ]);
       await withSite(ctx, flags.stack, async (site) => {
         // Without git there is nothing outside the bucket to compare with: say so, never pass silently.
         const git = await selectGitHost(flags, ctx.io.env, ctx.io.cwd).catch((error: unknown) => {
@@ -159,13 +157,7 @@ export function register(program: Command, ctx: CliContext): void {
         });
         const anchors = git ? await readAuditAnchors(git, site.target.stack) : [];
         // Atomic stacks: what the CDN serves is checked too, when its release store answers.
-        const served = site.releases ? await reachableStore(site.releases, isInvalidReleasePointer) : null;
-        const result = await verifyAudit(site.state, site.target.statePrefix, {
-          anchors,
-          hosting: { bucket: site.target.hostingBucket, store: site.hosting },
-          ...(served?.reader ? { releaseStore: served.reader } : {}),
-          approvers: site.approval.approvers,
-        });
+        const { result, releaseStore } = await verifySite(site, anchors);
         if (!result.ok) ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, result);
         const stack = site.target.stack;
@@ -181,7 +173,7 @@ export function register(program: Command, ctx: CliContext): void {
                 ? `; it holds the head each of ${result.publishLog.anchors} deployment entr${result.publishLog.anchors === 1 ? 'y' : 'ies'} saw`
                 : ''),
           );
-          if (served?.reader) {
+          if (releaseStore?.checked) {
             say(ctx.io.stdout, `the CDN's release store of ${stack} names what the chain recorded last`);
           }
         } else {
@@ -206,10 +198,10 @@ export function register(program: Command, ctx: CliContext): void {
               ? `note: no deploy tag of ${stack} carries an audit head here, so a rewritten chain could not be told apart; run it where the deploy tags are (--repo, --github)`
               : 'note: not in a git repository: the chain was not checked against the deploy tags that anchor it (pass --repo <dir> or --github <owner/repo>)',
         );
-        if (served?.unread) {
+        if (releaseStore && !releaseStore.checked) {
           say(
             ctx.io.stdout,
-            `note: the CDN's release store could not be read (${served.unread}): what it serves was not checked against the chain`,
+            `note: the CDN's release store could not be read (${releaseStore.unread}): what it serves was not checked against the chain`,
           );
         }
       });
@@ -226,33 +218,6 @@ function describePending(pending: PendingView): string {
   return pending.pointerMoved
     ? `${head}: it went live and is not recorded yet; the next deploy, rollback or canary change of this stack finishes it (so does running it again: \`${againCommand(pending)}\`)`
     : `${head}: it did not go live; run it again to finish it (\`${againCommand(pending)}\`); another change of this stack drops it, recorded as superseded`;
-}
-
-/**
- * The release store's reader for verify, when the store answers (a value that is no release pointer
- * is an answer: verify reports it); otherwise why not. Its first read is the one made here.
- */
-async function reachableStore(
-  releases: ReleaseStore,
-  isInvalidPointer: (error: unknown) => boolean,
-): Promise<{ reader?: Pick<ReleaseStore, 'read'>; unread?: string }> {
-  const first = await releases.read().then(
-    (read) => ({ read }),
-    (error: unknown) => ({ error }),
-  );
-  if ('error' in first && !isInvalidPointer(first.error)) {
-    return { unread: first.error instanceof Error ? first.error.message : String(first.error) };
-  }
-  let used = false;
-  return {
-    reader: {
-      read() {
-        if (used) return releases.read();
-        used = true;
-        return 'read' in first ? Promise.resolve(first.read) : Promise.reject(first.error);
-      },
-    },
-  };
 }
 
 /** Deploy tags of the repository here, to show beside releases (none outside a repository). */

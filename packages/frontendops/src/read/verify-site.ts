@@ -1,0 +1,59 @@
+/**
+ * `audit verify` of a site, as the CLI and the console both run it: the chain and the publish log,
+ * against the deploy tags given (anchors), with the hosting bucket's environment marker, the stack's
+ * approvers for its signed approvals and, on atomic stacks, what the CDN's release store serves.
+ */
+import { isInvalidReleasePointer } from '../atomic/release-pointer.ts';
+import type { ReleaseStore } from '../ports.ts';
+import type { Site } from '../site.ts';
+import { type AuditAnchor, type AuditVerification, verifyAudit } from '../state/audit.ts';
+
+export interface SiteVerification {
+  result: AuditVerification;
+  /** Atomic stacks: whether the release store was checked against the chain, or why it could not be read. */
+  releaseStore: { checked: true } | { checked: false; unread: string } | null;
+}
+
+export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): Promise<SiteVerification> {
+  const served = site.releases ? await reachableStore(site.releases) : null;
+  const result = await verifyAudit(site.state, site.target.statePrefix, {
+    anchors,
+    hosting: { bucket: site.target.hostingBucket, store: site.hosting },
+    approvers: site.approval.approvers,
+    ...(served?.reader ? { releaseStore: served.reader } : {}),
+  });
+  return {
+    result,
+    releaseStore: !served
+      ? null
+      : served.reader
+        ? { checked: true }
+        : { checked: false, unread: served.unread ?? 'no answer' },
+  };
+}
+
+/**
+ * The release store's reader for verify, when the store answers (a value that is no release pointer
+ * is an answer: verify reports it); otherwise why not. Its first read is the one made here.
+ */
+async function reachableStore(
+  releases: ReleaseStore,
+): Promise<{ reader?: Pick<ReleaseStore, 'read'>; unread?: string }> {
+  const first = await releases.read().then(
+    (read) => ({ read }),
+    (error: unknown) => ({ error }),
+  );
+  if ('error' in first && !isInvalidReleasePointer(first.error)) {
+    return { unread: first.error instanceof Error ? first.error.message : String(first.error) };
+  }
+  let used = false;
+  return {
+    reader: {
+      read() {
+        if (used) return releases.read();
+        used = true;
+        return 'read' in first ? Promise.resolve(first.read) : Promise.reject(first.error);
+      },
+    },
+  };
+}
