@@ -12,6 +12,7 @@ import { type Config, loadConfig } from '../config.ts';
 import { parseResult, type ToolInput } from '../contract/tools.ts';
 import { clip, hasControlCharacters, withoutControlCharacters } from '../engine/text.ts';
 import { isFrontendOpsError } from '../errors.ts';
+import { LOCAL_STACK } from '../stacks/local.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ApproveFn } from './approval.ts';
 import { createToolGate, type ToolGate } from './gate.ts';
@@ -28,6 +29,7 @@ import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
 import { createRedactor } from './redact.ts';
 import { runRunbook } from './runbook.ts';
+import { otherStackNamed } from './stack-words.ts';
 import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
 export { APPROVE_HINT, askOnTerminal, createCliApprover } from './approval.ts';
@@ -115,6 +117,17 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
           ? (await resolveStackSource(options.stackRef, { config, cwd, env: envVars })).stack
           : null;
     stackKnown = true;
+    const elsewhere = otherStackNamed(
+      text,
+      [
+        ...Object.keys(config.stacks),
+        ...config.protected,
+        ...(config.defaultStack ? [config.defaultStack] : []),
+        LOCAL_STACK,
+      ],
+      stack ?? config.defaultStack ?? null,
+    );
+    if (elsewhere && intent.kind !== 'refuse') intent = { kind: 'refuse', reason: elsewhere };
     const model = selectModel(options, envVars);
     plannerId = model ? `model:${model.id}` : 'runbook';
     emit({

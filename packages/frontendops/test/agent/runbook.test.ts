@@ -58,6 +58,24 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     });
   });
 
+  it('a request naming another stack than the one it acts on is refused before any tool, saying how to reach it', async () => {
+    const before = e.received.length;
+    const result = await run('Deploy the latest dashboard to local', { stack: STACK });
+    expect(result.outcome).toBe('refused');
+    expect(result.message).toBe(
+      `The request names local, but this agent acts on ${STACK}. Nothing was done. To act on local, ask again with that stack chosen (\`frontendops agent --stack local "…"\`); to act on ${STACK}, leave the other stack's name out.`,
+    );
+    expect(e.received.length).toBe(before);
+    expect((await auditOf()).at(-1)).toMatchObject({ type: 'agent-request', data: { outcome: 'refused' } });
+    // Its own name, or none, is fine; so is a word a stack shares without "to", "on"…: "locally built".
+    for (const text of [
+      `Deploy the latest dashboard to ${STACK}`,
+      'Deploy the locally built latest dashboard',
+    ]) {
+      expect((await run(text, { stack: STACK, dryRun: true })).outcome, text).toBe('planned');
+    }
+  });
+
   it('--dry-run lists the deploy and calls only read-only tools; nothing changes', async () => {
     const before = e.received.length;
     const events: AgentEvent[] = [];
