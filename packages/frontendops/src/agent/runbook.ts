@@ -8,6 +8,7 @@ import { formatAuditHead } from '../contract/audit-head.ts';
 import { parseResult, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
+import { describeServed } from '../read/served-words.ts';
 import {
   describeCanary,
   type HistoryItem,
@@ -320,19 +321,23 @@ async function status(ctx: RunbookContext): Promise<PlannerOutcome> {
   const result = await step(ctx, 'get_status', stackArg(ctx));
   const { live, siteUrl } = result;
   const by = live?.request ? ` by ${live.request.actor}` : '';
+  // What the CDN serves, when it is not what was recorded, comes first (as `frontendops status` says it).
+  const served = describeServed(result.served);
   return {
     outcome: 'answered',
     data: result,
     ...(live ? { deployId: live.deployId, commit: live.commit } : {}),
     ...(siteUrl ? { siteUrl } : {}),
-    message: live
-      ? `Live on ${result.stack}: ${describeRelease(live)}, released ${live.releasedAt}${by}` +
-        `${result.pending ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}` +
-        (result.pin
-          ? `\nPinned to ${shortSha(result.pin.commit)} by ${result.pin.by} since ${result.pin.at}${result.pin.reason ? ` ("${result.pin.reason}")` : ''}: deploys wait until someone promotes a release or unpins.`
-          : '') +
-        (result.canary ? `\nMeanwhile ${describeCanary(result.canary)}.` : '')
-      : `Nothing is live on ${result.stack} yet.`,
+    message:
+      (served ? `${served}\n` : '') +
+      (live
+        ? `Live on ${result.stack}: ${describeRelease(live)}, released ${live.releasedAt}${by}` +
+          `${result.pending ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}` +
+          (result.pin
+            ? `\nPinned to ${shortSha(result.pin.commit)} by ${result.pin.by} since ${result.pin.at}${result.pin.reason ? ` ("${result.pin.reason}")` : ''}: deploys wait until someone promotes a release or unpins.`
+            : '') +
+          (result.canary ? `\nMeanwhile ${describeCanary(result.canary)}.` : '')
+        : `Nothing is live on ${result.stack} yet.`),
   };
 }
 

@@ -103,6 +103,18 @@ describe('the runbook on an atomic stack', () => {
   it('"what\'s live?" names the canary and its share', async () => {
     const result = await run("what's live?");
     expect(result.message).toMatch(/Meanwhile a canary of sophia-dashboard@[0-9a-f]{7} gets 10% of visitors/);
+
+    // The release store changed outside FrontendOps (half the visitors on the canary): said first.
+    const store = t.store();
+    const recorded = await store.read();
+    await store.write({ ...recorded.value, weight: 50 } as NonNullable<typeof recorded.value>, recorded.etag);
+    try {
+      const changed = await run("what's live?");
+      expect(changed.message.split('\n')[0]).toMatch(/^WARNING: not what visitors get: .*50%/);
+    } finally {
+      const now = await store.read();
+      await store.write(recorded.value as NonNullable<typeof recorded.value>, now.etag);
+    }
   });
 
   it('"promote" with a canary running promotes that canary (one key write), tagged', async () => {

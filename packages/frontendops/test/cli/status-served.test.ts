@@ -68,6 +68,16 @@ describe('frontendops status on an atomic stack', () => {
       live: { releaseId: v1Release, commit: V1 },
     });
 
+    // `canary status` says it too, and exits 1 as status does.
+    const canary = await run(['canary', 'status']);
+    expect(canary.code).toBe(1);
+    expect(canary.stdout).toMatch(
+      /^ {2}WARNING: not what visitors get: The CDN serves sophia-dashboard@a1a1a1a/m,
+    );
+    expect(JSON.parse((await run(['canary', 'status', '--json'])).stdout).served).toMatchObject({
+      state: 'changed-outside',
+    });
+
     const verify = await run(['audit', 'verify']);
     expect(verify.code).toBe(1);
     expect(verify.stdout).toMatch(/does NOT verify/);

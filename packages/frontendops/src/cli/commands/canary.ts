@@ -42,21 +42,28 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--json', 'print one JSON object')
     .action(async (flags: { stack?: string; json?: boolean }) => {
-      const { readCanaryStatus } = await import('../../deploy/canary.ts');
+      const [{ readCanaryStatus }, { readStatus }, { describeServed }] = await Promise.all([
+        import('../../deploy/canary.ts'),
+        import('../../read/status.ts'),
+        import('../../read/served-words.ts'),
+      ]);
       await withSite(ctx, flags.stack, async (site) => {
-        const status = await readCanaryStatus(site);
-        if (flags.json) return printJson(ctx, status);
+        // What the CDN serves, against what was recorded, as `status` tells it: a store changed
+        // outside FrontendOps is what visitors get, whatever the recorded canary says.
+        const [status, { served }] = await Promise.all([readCanaryStatus(site), readStatus(site)]);
+        if (served?.state === 'changed-outside') ctx.exitCode = 1; // as `status` does
+        if (flags.json) return printJson(ctx, { ...status, served });
         const { canary, pointer } = status;
         if (!canary || !pointer?.canary) {
-          return say(
+          say(ctx.io.stdout, `${status.stack}: no canary${pointer ? ` (everyone on ${pointer.live})` : ''}`);
+        } else {
+          say(
             ctx.io.stdout,
-            `${status.stack}: no canary${pointer ? ` (everyone on ${pointer.live})` : ''}`,
+            `${status.stack}: ${pointer.weight ?? 0}% of visitors on ${canary.app}@${canary.commit.slice(0, 7)} (release ${canary.releaseId}, since ${canary.startedAt}), the rest on ${pointer.live}`,
           );
         }
-        say(
-          ctx.io.stdout,
-          `${status.stack}: ${pointer.weight ?? 0}% of visitors on ${canary.app}@${canary.commit.slice(0, 7)} (release ${canary.releaseId}, since ${canary.startedAt}), the rest on ${pointer.live}`,
-        );
+        const servedWords = describeServed(served);
+        if (servedWords) say(ctx.io.stdout, `  ${servedWords}`);
       });
     });
 

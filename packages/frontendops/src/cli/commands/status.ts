@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { againCommand } from '../../deploy/again-command.ts';
 import { escapeOnOneLine as oneLine } from '../../engine/text.ts';
 import type { GitHost } from '../../ports.ts';
+import { describeServed } from '../../read/served-words.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
@@ -35,15 +36,8 @@ export function register(program: Command, ctx: CliContext): void {
             `${status.stack}${status.protected ? ' (protected)' : ''}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}${live.tag ? `, ${live.tag}` : ''})`,
           );
         }
-        if (served?.note) {
-          const lead =
-            served.state === 'changed-outside'
-              ? 'WARNING: not what visitors get:'
-              : served.state === 'switching'
-                ? 'switching:'
-                : 'note:';
-          say(out, `  ${lead} ${served.note}`);
-        }
+        const servedWords = describeServed(served);
+        if (servedWords) say(out, `  ${servedWords}`);
         if (status.pending) say(out, `  ${describePending(status.pending)}`);
         if (!live) return;
         if (live.request) {
