@@ -315,6 +315,26 @@ export async function uncommittedAppFiles(input: WorkingTreeInput): Promise<stri
   return files;
 }
 
+/**
+ * Whether the git repository at `root` lacks `commit`: true when it is a repository and knows no
+ * such commit (a typo, a sha from another repository, a shallow clone without it); false when it
+ * has it, or `root` is no repository (a build published from elsewhere is not judged).
+ */
+export async function commitUnknownHere(root: string, commit: string): Promise<boolean> {
+  const git = (args: string[]) => promisify(execFile)('git', args, { cwd: root, encoding: 'utf8' });
+  try {
+    await git(['rev-parse', '--verify', '--quiet', 'HEAD']);
+  } catch {
+    return false;
+  }
+  try {
+    await git(['cat-file', '-e', `${commit}^{commit}`]);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** The first few of a list of files, for a message: "a, b, c and 4 more". */
 export function someFiles(files: readonly string[], shown = 5): string {
   const named = files.slice(0, shown).map((file) => shortened(file));

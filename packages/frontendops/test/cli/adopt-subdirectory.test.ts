@@ -118,12 +118,15 @@ describe('commands run in the app directory', () => {
 
   it('a path on the command line is relative to where the command was started', async () => {
     // In public/about, "." is public/about (one file), not the repository's top.
-    const commit = 'ab'.repeat(20);
+    // Commits the repository has beside HEAD (a publish names a commit of the repository).
+    const side = async () =>
+      (await repo.git(['commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-m', `side ${Math.random()}`])).trim();
+    const commit = await side();
     const run = await cli(['publish', '.', '--commit', commit, '--json'], { cwd: aboutDir, env });
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ app: 'brochure', commit, files: 1 });
     // And with -C, relative to that directory, as if started there.
-    const again = await cli(['-C', publicDir, 'publish', 'about', '--commit', 'cd'.repeat(20), '--json'], {
+    const again = await cli(['-C', publicDir, 'publish', 'about', '--commit', await side(), '--json'], {
       cwd: tmp,
       env,
     });

@@ -27,6 +27,9 @@ const env = {
 const page = (version: string) => `<!doctype html><title>Brochure</title><h1>Brochure ${version}</h1>\n`;
 const index = () => join(repo.dir, 'public', 'index.html');
 const head = async () => (await repo.git(['rev-parse', 'HEAD'])).trim();
+/** A commit the repository has beside HEAD (as on another branch), HEAD and the working tree untouched. */
+const sideCommit = async () =>
+  (await repo.git(['commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-m', `side ${Math.random()}`])).trim();
 
 async function commitVersion(version: string): Promise<string> {
   await writeFile(index(), page(version));
@@ -90,8 +93,12 @@ describe('publish --commit HEAD with uncommitted changes of the app', () => {
       expect(refused.stderr).toMatch(/stash/);
       expect(await readManifest(site.artifacts, 'brochure', v2)).toBeNull();
 
-      // Another commit than HEAD (CI publishing a checked-out commit, a build made elsewhere): not checked.
-      const elsewhere = await cli(['publish', 'public', '--commit', 'ab'.repeat(20)], { cwd: repo.dir, env });
+      // Another commit of the repository than HEAD (a build made elsewhere, of a commit on another
+      // branch): the working tree is not compared with it.
+      const elsewhere = await cli(['publish', 'public', '--commit', await sideCommit()], {
+        cwd: repo.dir,
+        env,
+      });
       expect(elsewhere.code, elsewhere.stderr).toBe(0);
 
       // Committed (here: the edits put away), HEAD's build publishes.

@@ -151,6 +151,22 @@ describe('CLI conventions', () => {
     });
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/^error: publish needs the full commit sha \(40 lower-case hex/);
+
+    // In a repository, a sha it does not have (a typo) is refused before anything is uploaded.
+    const typo = `${C1.slice(0, 39)}${C1.endsWith('0') ? '1' : '0'}`;
+    const before = (await t.site.artifacts.list()).length;
+    const unknown = await cli(['publish', build.dir, '--commit', typo, '--stack', outputs], {
+      env,
+      cwd: repo.dir,
+    });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(
+      new RegExp(
+        `^error: publish: this repository has no commit ${typo}\\. .*Nothing was published\\.$`,
+        'm',
+      ),
+    );
+    expect((await t.site.artifacts.list()).length).toBe(before);
   });
 
   it('deploy --commit <short sha> --message --json --open: the JSON has the site URL and the tag; the site opens; --message is recorded', async () => {

@@ -35,14 +35,20 @@ Examples:
   $ frontendops publish dist --commit $GITHUB_SHA --stack prod --json`,
     )
     .action(async (dir: string, flags: PublishFlags) => {
-      const [{ publishBuild, uncommittedAppFiles, uncommittedError }, { FULL_COMMIT }] = await Promise.all([
-        import('../../deploy/publish.ts'),
-        import('../../engine/ids.ts'),
-      ]);
+      const [{ publishBuild, uncommittedAppFiles, uncommittedError, commitUnknownHere }, { FULL_COMMIT }] =
+        await Promise.all([import('../../deploy/publish.ts'), import('../../engine/ids.ts')]);
       if (!FULL_COMMIT.test(flags.commit)) {
         const { badInput } = await import('../../errors.ts');
         throw badInput(
           `publish needs the full commit sha (40 lower-case hex, e.g. from \`git rev-parse HEAD\`), got "${flags.commit.slice(0, 80)}": an artifact is named by its commit for good, and a short sha may one day name two commits. (deploy, rollback and promote take short shas.)`,
+        );
+      }
+      // An artifact is named by its commit for good: a sha this repository does not know (a typo, a
+      // sha of another repository) would publish a build no deploy can ever find the commit of.
+      if (await commitUnknownHere(ctx.io.cwd, flags.commit)) {
+        const { badInput } = await import('../../errors.ts');
+        throw badInput(
+          `publish: this repository has no commit ${flags.commit}. Give the sha the build was made from (\`git rev-parse HEAD\`); in a shallow clone, fetch that commit first. Nothing was published.`,
         );
       }
       // HEAD's sha on a build of edits not committed would name that build for good (artifacts are
