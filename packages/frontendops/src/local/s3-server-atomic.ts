@@ -7,11 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { rememberWrittenDigest } from './s3-server-checksums.ts';
 
 interface FilesystemStore {
   getResourcePath(bucket: string, key: string, resource: string): string;
@@ -32,6 +33,7 @@ export function makePutObjectAtomic(store: FilesystemStore): void {
     await mkdir(dirname(objectPath), { recursive: true });
     const temporary = `${objectPath}.${process.pid}-${temporaries++}.tmp`;
     const md5 = createHash('md5');
+    const sha256 = createHash('sha256');
     let size = 0;
     const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
     await pipeline(
@@ -39,6 +41,7 @@ export function makePutObjectAtomic(store: FilesystemStore): void {
       new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           md5.update(chunk);
+          sha256.update(chunk);
           size += chunk.length;
           callback(null, chunk);
         },
@@ -46,6 +49,8 @@ export function makePutObjectAtomic(store: FilesystemStore): void {
       createWriteStream(temporary),
     );
     await rename(temporary, objectPath);
+    // What a copy of it answers as its checksum, while the file stays this one (s3-server-checksums.ts).
+    rememberWrittenDigest(objectPath, await stat(objectPath), sha256.digest('base64'));
     const digest = md5.digest('hex');
     await this.putMetadata(object.bucket, object.key, object.metadata, digest);
     return { size, md5: digest };

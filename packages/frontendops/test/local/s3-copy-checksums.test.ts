@@ -1,7 +1,9 @@
 /**
  * The embedded S3 server answers a CopyObject sent with `x-amz-checksum-algorithm: SHA256` as S3
  * documents it: CopyObjectResult carries ChecksumSHA256, the base64 SHA-256 of what was copied
- * (through the AWS SDK, with and without conditional writes). Without the header it adds nothing;
+ * (through the AWS SDK), also once its source was replaced, by a PutObject or by a copy onto it (the
+ * server answers from the digest it made when the source was written, while that file is unchanged).
+ * Without the header it adds nothing;
  * another algorithm is 501 NotImplemented rather than a silent answer without it.
  */
 import { createHash } from 'node:crypto';
@@ -50,6 +52,19 @@ describe('copy checksums', () => {
     await store.put('page.html', '<h1>two</h1>');
     const second = await store.copyFrom({ bucket: BUCKET, key: 'page.html' }, 'out.html', {});
     expect(second.sha256).toBe(createHash('sha256').update('<h1>two</h1>').digest('hex'));
+  });
+
+  it('a source overwritten by a copy onto it (in place, not by a PutObject) answers its new digest', async () => {
+    const store = s3.store(BUCKET);
+    await store.put('a.txt', 'first');
+    await store.put('b.txt', 'second, longer');
+    expect((await store.copyFrom({ bucket: BUCKET, key: 'a.txt' }, 'c.txt', {})).sha256).toBe(
+      createHash('sha256').update('first').digest('hex'),
+    );
+    await store.copyFrom({ bucket: BUCKET, key: 'b.txt' }, 'a.txt', {});
+    expect((await store.copyFrom({ bucket: BUCKET, key: 'a.txt' }, 'd.txt', {})).sha256).toBe(
+      createHash('sha256').update('second, longer').digest('hex'),
+    );
   });
 
   it('without the header nothing is added; another algorithm is 501', async () => {
