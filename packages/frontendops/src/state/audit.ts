@@ -338,9 +338,13 @@ async function appendUntilLanded(
   event: AuditEvent,
   conditional: boolean,
 ): Promise<AuditEntry> {
+  // The entries this append tried to create: one found in place afterwards is this append's own,
+  // whose answer was lost (the SDK's retry of a create that landed is refused, 412), not another's.
+  const attempted = new Set<string>();
   const known = knownHead(store, prefix);
   if (known) {
     const entry = nextEntry(known.record, event, await recordedState(store, prefix, known.record));
+    attempted.add(entry.hash);
     if (await createEntry(store, prefix, entry, conditional)) {
       await moveHead(store, prefix, entry, conditional ? { ifMatch: known.etag } : {});
       return entry;
@@ -361,11 +365,16 @@ async function appendUntilLanded(
     const entry = nextEntry(last, event, before);
     // Under the lock (a store that ignores conditions) no condition is sent.
     const headCondition = conditional ? (head ? { ifMatch: head.etag } : { ifNoneMatch: '*' as const }) : {};
+    attempted.add(entry.hash);
     if (await createEntry(store, prefix, entry, conditional)) {
       await moveHead(store, prefix, entry, headCondition);
       return entry;
     }
     finished = await finishInterrupted(store, prefix, last, entry.seq, headCondition);
+    if (finished && attempted.has(finished.hash)) {
+      rememberHead(store, prefix, finished, undefined);
+      return finished;
+    }
     if (finished) {
       stuck = 0;
     } else {
