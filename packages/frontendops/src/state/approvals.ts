@@ -262,6 +262,9 @@ export async function consumeApproval(
 ): Promise<boolean> {
   const key = usedKey(site, nonce);
   const marker = {
+    // This use's own mark: a marker found in place that carries it is this use's, whose answer was
+    // lost (the SDK's retry of a create that landed is refused), not an earlier use.
+    attempt: randomBytes(12).toString('base64url'),
     nonce,
     action: use.action,
     deployId: use.deployId,
@@ -279,8 +282,11 @@ export async function consumeApproval(
       conditional ? { ifNoneMatch: '*' } : {},
     );
   } catch (error) {
-    if (error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED') return false;
-    throw error;
+    if (!(error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED')) throw error;
+    const found = await site.state.get(key);
+    const mine =
+      found && (parseQuietly(found.body) as { attempt?: unknown } | null)?.attempt === marker.attempt;
+    if (!mine) return false;
   }
   await audit(
     site,

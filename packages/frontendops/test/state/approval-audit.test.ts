@@ -8,6 +8,8 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePublicKey, keyFingerprint, signStatement } from '../../src/approval/keys.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
+import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import {
   APPROVAL_TTL_MS,
@@ -227,6 +229,53 @@ describe('signed approvals in the audit chain', () => {
         reason: expect.stringMatching(/after it expired/),
       }),
     );
+  });
+
+  it('a use whose marker landed but whose answer was lost (the retry refused) counts once, not as used before', async () => {
+    const site = freshSite();
+    const request = await openApprovalRequest(site, {
+      action: 'deploy',
+      deployId: DEPLOY_ID,
+      summary: 'deploy sophia-dashboard@1111111',
+      app: 'sophia-dashboard',
+      commit: '1111111111111111111111111111111111111111',
+      requestedBy: 'infra-test',
+      now: NOW,
+    });
+    await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
+    const checked = await checkSignedApproval(site, request, NOW + 120_000);
+    if (!checked || !('approval' in checked)) throw new Error('not accepted');
+    // Where writes are conditional: the marker's create lands, and its answer comes back refused.
+    let lost = false;
+    const state: ObjectStore = {
+      ...site.state,
+      supportsConditionalWrites: async () => true,
+      async put(key, body, meta, condition) {
+        // If-None-Match: * as S3 honours it (this test's server ignores it).
+        if (condition?.ifNoneMatch === '*' && (await site.state.head(key))) {
+          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`);
+        }
+        const answer = await site.state.put(key, body, meta, condition);
+        if (!lost && key.includes('/approvals/used/')) {
+          lost = true;
+          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`);
+        }
+        return answer;
+      },
+    };
+    const use = {
+      action: 'deploy' as const,
+      deployId: DEPLOY_ID,
+      approval: checked.approval,
+      now: NOW + 120_000,
+    };
+    expect(await consumeApproval({ ...site, state }, request.nonce, use)).toBe(true);
+    expect(lost).toBe(true);
+    // A second use (another process, the marker there) is refused as ever.
+    expect(await consumeApproval({ ...site, state }, request.nonce, use)).toBe(false);
+    const result = await verify(site);
+    expect(result.problems).toEqual([]);
+    expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
   });
 
   it('without the approver list, signatures and contents are still checked, and keys are said to be unchecked', async () => {
