@@ -44,13 +44,30 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
       // refused (one round trip fewer before every change, and before every approval's use).
       let refused = false;
       let waits = 0;
+      // What this acquire last wrote, and when: found in place after a refusal, the write landed and
+      // its answer was lost (the SDK's retry refused), so the lock is ours, not another holder's.
+      let written: { text: string; at: number } | null = null;
       for (;;) {
         const existing = refused ? await store.get(key) : null;
+        if (existing && written && existing.body.toString('utf8') === written.text) {
+          return heldLock({
+            store,
+            key,
+            label: label ?? name,
+            owner,
+            etag: existing.etag,
+            at: written.at,
+            body,
+            ttlMs,
+            now,
+          });
+        }
         const at = now();
         try {
           let etag: string;
           if (!existing) {
-            ({ etag } = await store.put(key, JSON.stringify(body(at)), {}, { ifNoneMatch: '*' }));
+            written = { text: JSON.stringify(body(at)), at };
+            ({ etag } = await store.put(key, written.text, {}, { ifNoneMatch: '*' }));
           } else {
             const holder = JSON.parse(existing.body.toString('utf8')) as LockBody;
             const expired = Date.parse(holder.expiresAt) <= now();
@@ -60,7 +77,8 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
               await waitBeforeRetry(waits++);
               continue;
             }
-            ({ etag } = await store.put(key, JSON.stringify(body(at)), {}, { ifMatch: existing.etag }));
+            written = { text: JSON.stringify(body(at)), at };
+            ({ etag } = await store.put(key, written.text, {}, { ifMatch: existing.etag }));
           }
           return heldLock({ store, key, label: label ?? name, owner, etag, at, body, ttlMs, now });
         } catch (error) {

@@ -47,6 +47,35 @@ lockerContract('S3 lock (conditional writes)', async () => ({
 }));
 
 describe('S3 lock', () => {
+  it('an acquire whose create landed but whose answer was lost holds the lock (not LOCKED by itself)', async () => {
+    const state = store();
+    let lost = false;
+    const lossy: ObjectStore = {
+      ...state,
+      async put(key, body, meta, condition) {
+        const answer = await state.put(key, body, meta, condition);
+        if (!lost && key.endsWith('/locks/deploy-lost.json')) {
+          lost = true;
+          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`);
+        }
+        return answer;
+      },
+    };
+    const held = await createS3Locker(lossy, 'lost/').acquire('deploy-lost', {
+      owner: 'alice',
+      ttlMs: 60_000,
+      waitMs: 0,
+    });
+    expect(lost).toBe(true);
+    await held.assertHeld();
+    // Held as any lock is: another acquire is refused, and releasing frees it.
+    await expect(
+      createS3Locker(store(), 'lost/').acquire('deploy-lost', { owner: 'bob', ttlMs: 60_000, waitMs: 0 }),
+    ).rejects.toMatchObject({ code: 'LOCKED' });
+    await held.release();
+    expect(await state.get('lost/locks/deploy-lost.json')).toBeNull();
+  });
+
   it('is one object under the state prefix, gone once released', async () => {
     const state = store();
     const held = await createS3Locker(state, 'site/').acquire('deploy-prod', {
