@@ -8,7 +8,8 @@
  * published build's digest: the site served what nobody published while the audit said otherwise.
  * So each copy asks S3 for the SHA-256 of what it copied (answered in the copy's own response, no
  * extra request) and holds it against the manifest's: another file stops the change, TAMPERED, and
- * says which. A server that answers no checksum (some S3-compatible ones) leaves the copy unchecked;
+ * says which, and the copy that landed is removed (run again, the release would otherwise count it
+ * as copied). A server that answers no checksum (some S3-compatible ones) leaves the copy unchecked;
  * S3 and the embedded server always answer one.
  */
 import { artifactFileKey, shortened } from '../engine/manifest.ts';
@@ -29,6 +30,9 @@ export async function copyArtifactFile(
     { contentType: file.contentType, cacheControl: file.cacheControl, metadata: { sha256: file.sha256 } },
   );
   if (copied.sha256 === null || copied.sha256 === file.sha256) return;
+  // The copy has landed: removed at once, so no run again takes it for this release's file and
+  // nothing serves it (a visible file the live release has is then put back by the caller).
+  await site.hosting.delete([key]).catch(() => undefined);
   throw new FrontendOpsError(
     'TAMPERED',
     `The file ${shortened(path)} of ${release.app}@${release.commit.slice(0, 7)} in the artifacts bucket is not the one published: ` +

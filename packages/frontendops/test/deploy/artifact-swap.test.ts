@@ -66,6 +66,15 @@ describe('in place: a published file replaced afterwards', () => {
     expect(await served('index.html')).toBe(builds.get(commits[0])?.files['/index.html']);
   });
 
+  it('a deploy run again after one is refused the same way (the copy that landed was removed)', async () => {
+    const asset = (builds.get(commits[1]) as FixtureBuild).assets.at(-1) as string;
+    await expect(deployArtifact(t.site, { app: APP, commit: commits[1], request })).rejects.toMatchObject({
+      code: 'TAMPERED',
+    });
+    expect(await t.site.hosting.head(asset.slice(1))).toBeNull();
+    expect(await live()).toBe(commits[0]);
+  });
+
   it('a swapped index.html is put back to the live release’s, and the error says what to do', async () => {
     await swap(commits[2], '/index.html', '<h1>defaced</h1>');
     const deploy = deployArtifact(t.site, { app: APP, commit: commits[2], request });
@@ -139,5 +148,13 @@ describe('atomic: a published file replaced afterwards', () => {
     await expect(deploy).rejects.toMatchObject({ code: 'TAMPERED' });
     expect((await a.store().read()).value).toEqual(before.value);
     expect((await a.site.records.readPointer())?.value.commit).toBe('1111111111111111');
+    // Run again, it is refused again: the copy that landed was removed, not counted as copied.
+    const again = deployArtifact(a.site, {
+      app: ATOMIC_APP,
+      commit: '2222222222222222',
+      request: atomicRequest(),
+    });
+    await expect(again).rejects.toMatchObject({ code: 'TAMPERED' });
+    expect((await a.store().read()).value).toEqual(before.value);
   });
 });
