@@ -11,7 +11,8 @@
  * `audit verify` checks each such entry (checkApprovalEntries):
  * - the signature verifies under the statement's key, and the entry says what the statement says
  *   (stack, action, deploy id, approver, key): else TAMPERED;
- * - it was recorded within the approval's hour, and each approval is used once: else TAMPERED;
+ * - it was recorded before the approval's hour ended, and each approval is used once: else TAMPERED
+ *   (not "after it was signed": the approver's clock may run ahead of the server's);
  * - the key is the one the stack's configuration lists under that name now: else it is left
  *   unchecked, with the reason (a key replaced since, or one that never was an approver's), since
  *   verify knows only today's configuration;
@@ -106,10 +107,6 @@ export function checkApprovalEntries(
     const at = Date.parse(entry.at);
     if (at > Date.parse(statement.expiresAt) + CLOCK_SKEW_MS) {
       tampered(`it records the approval at ${entry.at}, after it expired at ${statement.expiresAt}`);
-      continue;
-    }
-    if (at < Date.parse(statement.signedAt) - CLOCK_SKEW_MS) {
-      tampered(`it records the approval at ${entry.at}, before it was signed (${statement.signedAt})`);
       continue;
     }
     if (use) {

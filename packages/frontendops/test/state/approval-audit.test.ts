@@ -278,6 +278,31 @@ describe('signed approvals in the audit chain', () => {
     expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
   });
 
+  it('an approver whose clock runs ten minutes ahead: the genuine chain still checks out', async () => {
+    const site = freshSite();
+    const request = await openApprovalRequest(site, {
+      action: 'deploy',
+      deployId: DEPLOY_ID,
+      summary: 'deploy sophia-dashboard@1111111',
+      app: 'sophia-dashboard',
+      commit: '1111111111111111111111111111111111111111',
+      requestedBy: 'infra-test',
+      now: NOW,
+    });
+    await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 11 * 60_000);
+    const checked = await checkSignedApproval(site, request, NOW + 60_000);
+    if (!checked || !('approval' in checked)) throw new Error('not accepted');
+    await consumeApproval(site, request.nonce, {
+      action: 'deploy',
+      deployId: DEPLOY_ID,
+      approval: checked.approval,
+      now: NOW + 60_000,
+    });
+    const result = await verify(site);
+    expect(result.problems).toEqual([]);
+    expect(result.approvals.checked).toBe(2);
+  });
+
   it('without the approver list, signatures and contents are still checked, and keys are said to be unchecked', async () => {
     const site = freshSite();
     await genuineApproval(site);
