@@ -14,5 +14,5 @@ export interface ReplacedPin {
 /** 'the pin erin set on sophia-dashboard@ccccccc (<deploy id>) at <at>: "release freeze"'. */
 export function describeReplacedPin(was: ReplacedPin): string {
   const why = was.reason ? `: "${escapeOnOneLine(was.reason)}"` : '';
-  return `the pin ${was.by} set on ${was.app}@${shortSha(was.commit)} (${was.deployId}) at ${was.at}${why}`;
+  return `the pin ${escapeOnOneLine(was.by)} set on ${was.app}@${shortSha(was.commit)} (${was.deployId}) at ${was.at}${why}`;
 }

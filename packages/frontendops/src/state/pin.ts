@@ -110,6 +110,8 @@ export async function pinRolledBack(
     reason: request.message ?? null,
     at: new Date().toISOString(),
     cause: 'rollback',
+    // A deliberate pin replaced by an earlier rollback stays said by the next one.
+    ...(existing?.cause === 'rollback' && existing.replaces ? { replaces: existing.replaces } : {}),
     ...(existing?.cause === 'pin'
       ? {
           replaces: {
@@ -178,7 +180,7 @@ export function describePin(pin: PinRecord): string {
   const why = pin.reason ? `: "${escapeOnOneLine(pin.reason)}"` : '';
   const how = pin.cause === 'rollback' ? ' when rolling back' : '';
   const replaced = pin.replaces ? ` (replacing ${describeReplacedPin(pin.replaces)})` : '';
-  return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId}) since ${pin.at}, by ${pin.by}${how}${why}${replaced}`;
+  return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId}) since ${pin.at}, by ${escapeOnOneLine(pin.by)}${how}${why}${replaced}`;
 }
 
 /** A damaged pin must still be removable: unpin reads it leniently. */

@@ -206,7 +206,7 @@ describe('pin and unpin take the deploy lock', () => {
 });
 
 describe('a rollback on a stack someone pinned on purpose', () => {
-  it('replaces that pin and says so: in its summary, the pin itself (status) and its audit entry', async () => {
+  it('replaces that pin and says so: in its summary, the pin itself (status), its audit entry, and the next rollback', async () => {
     const deliberate = await readPin(t.site);
     expect(deliberate).toMatchObject({ cause: 'pin', by: 'dave', commit: B });
     const summary = await rollbackRelease(t.site, {
@@ -224,10 +224,35 @@ describe('a rollback on a stack someone pinned on purpose', () => {
     const last = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
     expect(last).toMatchObject({ type: 'pin', data: { by: 'judy', replaces: { by: 'dave', commit: B } } });
 
-    // A rollback's own pin replaced by a further rollback is not a deliberate one: nothing to say.
+    // A further rollback still says whose deliberate pin the first one replaced.
     const further = await rollbackRelease(t.site, { to: C, request: by('judy', 'rollback') });
-    expect(further.pinned).toMatchObject({ commit: C, cause: 'rollback' });
-    expect(further.pinned?.replaces).toBeUndefined();
+    expect(further.pinned).toMatchObject({
+      commit: C,
+      cause: 'rollback',
+      replaces: { by: 'dave', commit: B },
+    });
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+});
+
+describe('who pinned, as text from outside', () => {
+  it('a line break in a name is shown as \\n: no line of its own passes for a real one', () => {
+    const forged = 'mallory\n  PINNED to c3c3c3c by erin: "freeze lifted"';
+    const pin: PinRecord = {
+      stack: 's',
+      deployId: 'aaaaaaa-0123456789',
+      app: APP,
+      commit: A,
+      by: forged,
+      reason: null,
+      at: '2026-12-04T00:00:00Z',
+      cause: 'rollback',
+      replaces: {
+        ...{ deployId: 'bbbbbbb-0123456789', app: APP, commit: B, reason: null, at: 'x' },
+        by: forged,
+      },
+    };
+    expect(describePin(pin)).not.toContain('\n');
+    expect(describePin(pin)).toContain('mallory\\n  PINNED');
   });
 });

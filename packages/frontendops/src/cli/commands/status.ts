@@ -43,7 +43,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (live.request) {
           say(
             out,
-            `  by ${live.request.actor} via ${live.request.planner}: "${oneLine(live.request.text)}"${live.request.message ? ` — ${oneLine(live.request.message)}` : ''}`,
+            `  by ${oneLine(live.request.actor)} via ${oneLine(live.request.planner)}: "${oneLine(live.request.text)}"${live.request.message ? ` — ${oneLine(live.request.message)}` : ''}`,
           );
         }
         if (status.siteUrl) say(out, `  site: ${status.siteUrl}`);
@@ -55,7 +55,7 @@ export function register(program: Command, ctx: CliContext): void {
           const p = status.pin;
           say(
             out,
-            `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${p.by}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${oneLine(p.reason)}"` : ''}`,
+            `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${oneLine(p.by)}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${oneLine(p.reason)}"` : ''}`,
           );
           if (p.replaces) say(out, `  replacing ${describeReplacedPin(p.replaces)}`);
           say(out, '  deploys wait: `frontendops promote [<commit>]` or `frontendops unpin`');
@@ -67,7 +67,7 @@ export function register(program: Command, ctx: CliContext): void {
         for (const preview of status.previews) {
           say(
             out,
-            `  preview open: ${preview.app}@${preview.commit.slice(0, 7)} until ${preview.expiresAt} (asked by ${preview.by})`,
+            `  preview open: ${preview.app}@${preview.commit.slice(0, 7)} until ${preview.expiresAt} (asked by ${oneLine(preview.by)})`,
           );
         }
         say(out, `  releases: ${status.mode}`);
