@@ -26,23 +26,19 @@ export const releaseView = z.object({
 });
 export type ReleaseView = z.infer<typeof releaseView>;
 
-export const pinView = z.object({
+/** Which release a pin holds, who set it, why and when: a pin's fields, and those of the one it replaced. */
+const pinnedView = z.object({
   deployId: z.string(),
   app: z.string(),
   commit: z.string(),
   by: z.string().describe('Who pinned'),
   reason: z.string().nullable().describe('Why, in their words'),
   at: z.string(),
+});
+
+export const pinView = pinnedView.extend({
   cause: z.enum(['rollback', 'pin']).describe('A rollback pins by itself; "pin" is on purpose'),
-  replaces: z
-    .object({
-      deployId: z.string(),
-      app: z.string(),
-      commit: z.string(),
-      by: z.string(),
-      reason: z.string().nullable(),
-      at: z.string(),
-    })
+  replaces: pinnedView
     .optional()
     .describe("A rollback's pin: the pin someone had set on purpose that it replaced"),
 });

@@ -16,8 +16,8 @@ import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
 import { describeReplacedPin } from './pin-words.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
 
-export const pinSchema = z.object({
-  stack: z.string(),
+/** Which release a pin holds, who set it, why and when: a pin's fields, and those of the one it replaced. */
+const pinnedSchema = z.object({
   deployId: z.string(),
   app: z.string(),
   commit: z.string(),
@@ -26,22 +26,17 @@ export const pinSchema = z.object({
   /** Why, in the person's words (the rollback's or pin's --message), else what pinned it. */
   reason: z.string().nullable(),
   at: z.string(),
+});
+
+export const pinSchema = pinnedSchema.extend({
+  stack: z.string(),
   /** A rollback pins by itself; `pin` pins on purpose. */
   cause: z.enum(['rollback', 'pin']),
   /**
    * A rollback's pin: the pin someone set on purpose (`frontendops pin`) that it replaced, so the
    * replacement is said (by the rollback, in `status`) and recorded, never silent.
    */
-  replaces: z
-    .object({
-      deployId: z.string(),
-      app: z.string(),
-      commit: z.string(),
-      by: z.string(),
-      reason: z.string().nullable(),
-      at: z.string(),
-    })
-    .optional(),
+  replaces: pinnedSchema.optional(),
 });
 
 export type PinRecord = z.infer<typeof pinSchema>;
@@ -112,18 +107,7 @@ export async function pinRolledBack(
     cause: 'rollback',
     // A deliberate pin replaced by an earlier rollback stays said by the next one.
     ...(existing?.cause === 'rollback' && existing.replaces ? { replaces: existing.replaces } : {}),
-    ...(existing?.cause === 'pin'
-      ? {
-          replaces: {
-            deployId: existing.deployId,
-            app: existing.app,
-            commit: existing.commit,
-            by: existing.by,
-            reason: existing.reason,
-            at: existing.at,
-          },
-        }
-      : {}),
+    ...(existing?.cause === 'pin' ? { replaces: pinnedSchema.parse(existing) } : {}),
   };
   await writePin(site, pin);
   return pin;
