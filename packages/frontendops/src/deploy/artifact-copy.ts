@@ -11,11 +11,17 @@
  * says which, and the copy that landed is removed (run again, the release would otherwise count it
  * as copied). A server that answers no checksum (some S3-compatible ones) leaves the copy unchecked;
  * S3 and the embedded server always answer one.
+ *
+ * A manifest replaced together with its files passes that check: each file is "the manifest's". A
+ * build the stack had live is caught another way (assertAsDeployed): the stack recorded its digest
+ * when it deployed it, and publish never gives a commit other content, so a manifest whose digest
+ * differs now was replaced since.
  */
-import { artifactFileKey, shortened } from '../engine/manifest.ts';
-import type { FileEntry } from '../engine/types.ts';
+import { artifactDigest, artifactFileKey, shortened } from '../engine/manifest.ts';
+import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
+import type { RecordedBuild } from './types.ts';
 
 export async function copyArtifactFile(
   site: Site,
@@ -39,5 +45,33 @@ export async function copyArtifactFile(
       `its SHA-256 is ${copied.sha256.slice(0, 16)}…, the manifest's ${file.sha256.slice(0, 16)}…. It was replaced after publishing. ` +
       'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one), and deploy another published commit meanwhile.',
     { details: { path, expected: file.sha256, found: copied.sha256 } },
+  );
+}
+
+/**
+ * Refuses (TAMPERED), before anything is written, a manifest of a build the stack recorded with
+ * another digest (a retained release, the live one, or the deployment a rollback goes back to).
+ */
+export function assertAsDeployed(site: Site, manifest: Manifest, recorded: readonly RecordedBuild[]): void {
+  const now = artifactDigest(manifest);
+  const then = recorded.find(
+    (r) => r.app === manifest.app && r.commit === manifest.commit && r.artifactDigest !== now,
+  );
+  if (!then) return;
+  const short = (digest: string) => `${digest.slice(0, 19)}…`;
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `The manifest of ${manifest.app}@${manifest.commit.slice(0, 7)} in the artifacts bucket is not the one deployed to ${site.target.stack} as ${then.deployId} ` +
+      `(${short(then.artifactDigest)} then, ${short(now)} now): it was replaced, with its files, after publishing. Nothing was changed. ` +
+      'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one), and deploy or roll back to another release meanwhile.',
+    {
+      details: {
+        app: manifest.app,
+        commit: manifest.commit,
+        deployId: then.deployId,
+        expected: then.artifactDigest,
+        found: now,
+      },
+    },
   );
 }

@@ -11,10 +11,12 @@ import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import type { Site } from '../site.ts';
 import { assertDeployAllowed, readPin } from '../state/pin.ts';
+import { assertAsDeployed } from './artifact-copy.ts';
 import { type AtomicOptions, type AtomicSummary, type ChooseTarget, runAtomic } from './atomic-apply.ts';
 import { keptRefs } from './atomic-live.ts';
 import { requireManifest } from './live.ts';
 import { validateArtifactId } from './publish.ts';
+import type { RecordedBuild } from './types.ts';
 
 export interface AtomicDeployOptions extends AtomicOptions {
   app: string;
@@ -22,11 +24,13 @@ export interface AtomicDeployOptions extends AtomicOptions {
   kind?: 'deploy' | 'rollback';
   /** Refused if a pin holds another release (read under the lock: see pinChecked). */
   checkPin?: boolean;
+  /** The build as the stack recorded it (a rollback's destination): a manifest read must still have its digest. */
+  recorded?: RecordedBuild;
 }
 
 export function deployAtomic(site: Site, options: AtomicDeployOptions): Promise<AtomicSummary> {
-  const { app, commit, kind, checkPin, ...rest } = options;
-  const target = buildTarget(site, app, commit);
+  const { app, commit, kind, checkPin, recorded, ...rest } = options;
+  const target = buildTarget(site, app, commit, undefined, recorded);
   return runAtomic(
     site,
     kind === 'rollback' ? 'rollback' : 'deploy',
@@ -51,14 +55,24 @@ export function pinChecked(site: Site, choose: ChooseTarget, commit?: string): C
   };
 }
 
-/** The published build app@commit: a kept release by its id, else its manifest (NOT_FOUND when unpublished). */
-export function buildTarget(site: Site, app: string, commit: string, weight?: number): ChooseTarget {
+/**
+ * The published build app@commit: a kept release by its id, else its manifest (NOT_FOUND when
+ * unpublished; TAMPERED when it is not the one `recorded` says the stack had live).
+ */
+export function buildTarget(
+  site: Site,
+  app: string,
+  commit: string,
+  weight?: number,
+  recorded?: RecordedBuild,
+): ChooseTarget {
   return async (ctx) => {
     validateArtifactId(app, commit);
     const extra = weight !== undefined ? { weight } : {};
     const kept = [...keptRefs(ctx).values()].find((r) => r.app === app && r.commit === commit);
     if (kept) return { release: kept, ...extra };
     const manifest = await requireManifest(site, app, commit);
+    assertAsDeployed(site, manifest, recorded ? [recorded] : []);
     const digest = artifactDigest(manifest);
     return {
       release: {

@@ -18,6 +18,7 @@ import {
   supersededError,
 } from '../state/records.ts';
 import { applyDeploy, auditRelease, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
+import { assertAsDeployed } from './artifact-copy.ts';
 import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
 import { atomicRecordsOf } from './atomic-live.ts';
@@ -31,7 +32,7 @@ import {
   readLiveState,
   requireManifest,
 } from './live.ts';
-import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary } from './types.ts';
+import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary, RecordedBuild } from './types.ts';
 
 export type { DeployOptions, DeploySummary } from './types.ts';
 
@@ -44,7 +45,9 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   if (options.dryRun) {
     const manifest = await requireManifest(site, options.app, options.commit);
     const pending = await site.records.readPending();
-    const plan = planFor(site, kind, manifest, await readLiveState(site, pending));
+    const live = await readLiveState(site, pending);
+    assertAsDeployed(site, manifest, recordedBuilds(live, options));
+    const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     return summarize(plan, { dryRun: true, started, request: options.request });
   }
@@ -107,6 +110,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
     const live = await readLiveState(site, pending, known);
+    assertAsDeployed(site, manifest, recordedBuilds(live, options));
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     await appendable;
@@ -207,8 +211,20 @@ export async function rollbackRelease(
         : `Only one release of ${site.target.stack} is known, so there is no previous release to roll back to.`,
     );
   }
-  return deployArtifact(site, { ...options, app: target.app, commit: target.commit, kind: 'rollback' });
+  return deployArtifact(site, {
+    ...options,
+    app: target.app,
+    commit: target.commit,
+    kind: 'rollback',
+    recorded: target,
+  });
 }
+
+/** What the stack recorded of the builds it had live: the retained releases (the live one first), and a rollback's destination. */
+const recordedBuilds = (live: { releases: readonly RecordedBuild[] }, options: DeployOptions) => [
+  ...live.releases,
+  ...(options.recorded ? [options.recorded] : []),
+];
 
 /**
  * The plan of a rollback that stopped before it finished (in place or atomic), or null; with the

@@ -73,6 +73,19 @@ export interface DeployOptions extends ApplyOptions {
    * release goes live for everyone and the pin is lifted. A rollback always pins what it made live.
    */
   pin?: 'respect' | 'clear';
+  /**
+   * The build as the stack recorded it when it went live (a rollback's destination): its manifest
+   * must still have that digest (deploy/artifact-copy.ts assertAsDeployed).
+   */
+  recorded?: RecordedBuild;
+}
+
+/** A build as the stack recorded it when it went live: which deployment, and its manifest's digest then. */
+export interface RecordedBuild {
+  deployId: string;
+  app: string;
+  commit: string;
+  artifactDigest: string;
 }
 
 export interface DeploySummary extends DeployIdentity {

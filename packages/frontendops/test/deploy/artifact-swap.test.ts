@@ -158,3 +158,105 @@ describe('atomic: a published file replaced afterwards', () => {
     expect((await a.store().read()).value).toEqual(before.value);
   });
 });
+
+/**
+ * The manifest replaced together with its files, for a build the stack had live. The copy check
+ * passes (each file is "the manifest's"), and `audit verify`'s publish-log check cannot judge a build
+ * published before the stack kept a publish log. But the stack recorded the build's digest when it
+ * deployed it (the live pointer, the deployment records): a rollback or redeploy of that build whose
+ * manifest now has another digest was not published that way, and is refused before anything changes.
+ */
+describe('a manifest replaced with its files, for a build the stack had live', () => {
+  /** Replaces robots.txt of app@commit and writes the manifest to match (no publish log involved). */
+  const swapWithManifest = async (commit: string, robots: string) => {
+    await swap(commit, '/robots.txt', robots);
+    const key = artifactManifestKey(APP, commit);
+    const manifest = JSON.parse((await t.s3.store(ARTIFACTS).get(key))?.body.toString('utf8') ?? '{}');
+    manifest.files['/robots.txt'].sha256 = createHash('sha256').update(robots).digest('hex');
+    manifest.files['/robots.txt'].size = robots.length;
+    await t.s3.store(ARTIFACTS).put(key, JSON.stringify(manifest));
+  };
+  const ids = ['f6f6f6f6f6f6f6', 'a7a7a7a7a7a7a7', 'b8b8b8b8b8b8b8'] as const;
+
+  beforeAll(async () => {
+    for (const [i, commit] of ids.entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `m${i}`), { version: `m${i}`, robots: `# m${i}\n` });
+      builds.set(commit, build);
+      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+    await deployArtifact(t.site, { app: APP, commit: ids[0], request });
+    await deployArtifact(t.site, { app: APP, commit: ids[1], request });
+  });
+
+  it('a rollback to it is refused (TAMPERED), naming both digests; nothing changes', async () => {
+    await swapWithManifest(ids[0], 'User-agent: *\nDisallow: /\n');
+    const pointerBefore = await t.site.records.readPointer();
+    const back = rollbackRelease(t.site, { request });
+    await expect(back).rejects.toMatchObject({ code: 'TAMPERED' });
+    await expect(back).rejects.toThrow(
+      /The manifest of sophia-dashboard@f6f6f6f in the artifacts bucket is not the one deployed to artifact-swap as \S+ \(sha256:[0-9a-f]{12}… then, sha256:[0-9a-f]{12}… now\)/,
+    );
+    const dry = rollbackRelease(t.site, { request, dryRun: true });
+    await expect(dry).rejects.toMatchObject({ code: 'TAMPERED' });
+    expect((await t.site.records.readPointer())?.etag).toBe(pointerBefore?.etag);
+    expect(await served('robots.txt')).toBe(builds.get(ids[1])?.files['/robots.txt']);
+  });
+
+  it('so is deploying that commit again, and the live one replaced under it', async () => {
+    await expect(deployArtifact(t.site, { app: APP, commit: ids[0], request })).rejects.toMatchObject({
+      code: 'TAMPERED',
+    });
+    await swapWithManifest(ids[1], 'User-agent: *\nDisallow: /private\n');
+    await expect(deployArtifact(t.site, { app: APP, commit: ids[1], request })).rejects.toMatchObject({
+      code: 'TAMPERED',
+    });
+    expect(await live()).toBe(ids[1]);
+    expect(await served('robots.txt')).toBe(builds.get(ids[1])?.files['/robots.txt']);
+  });
+
+  it('so is `rollback --to` a deployment the live pointer no longer retains (from its record)', async () => {
+    // Enough newer releases that the stack's pointer no longer retains ids[0].
+    const site = { ...t.site, retain: 1 };
+    await deployArtifact(site, { app: APP, commit: ids[2], request });
+    const pointer = (await site.records.readPointer())?.value;
+    expect(pointer?.releases.map((r) => r.commit)).not.toContain(ids[0]);
+    const back = rollbackRelease(site, { to: ids[0], request });
+    await expect(back).rejects.toMatchObject({ code: 'TAMPERED' });
+    expect(await live()).toBe(ids[2]);
+  });
+});
+
+describe('atomic: a manifest replaced with its files, for a release no longer kept', () => {
+  let a: AtomicEnv;
+  beforeAll(async () => {
+    a = await startAtomicEnv({ stack: 'artifact-swap-atomic-old', retain: 1 });
+  });
+  afterAll(() => a?.stop());
+
+  it('`rollback --to` it is refused before its release is uploaded again; the CDN keeps the live one', async () => {
+    const [old, current] = ['3333333333333333', '4444444444444444'];
+    await a.publish(old, 'three');
+    await deployArtifact(a.site, { app: ATOMIC_APP, commit: old, request: atomicRequest() });
+    await a.publish(current, 'four');
+    await deployArtifact(a.site, { app: ATOMIC_APP, commit: current, request: atomicRequest() });
+    expect((await a.site.records.readPointer())?.value.releases.map((r) => r.commit)).toEqual([current]);
+
+    const artifacts = a.s3.store(a.target.artifactsBucket);
+    const defaced = '<h1>defaced</h1>';
+    await artifacts.put(artifactFileKey(ATOMIC_APP, old, '/index.html'), defaced);
+    const key = artifactManifestKey(ATOMIC_APP, old);
+    const manifest = JSON.parse((await artifacts.get(key))?.body.toString('utf8') ?? '{}');
+    manifest.files['/index.html'].sha256 = createHash('sha256').update(defaced).digest('hex');
+    manifest.files['/index.html'].size = defaced.length;
+    await artifacts.put(key, JSON.stringify(manifest));
+
+    const before = await a.store().read();
+    const back = rollbackRelease(a.site, { to: old, request: atomicRequest() });
+    await expect(back).rejects.toMatchObject({ code: 'TAMPERED' });
+    await expect(back).rejects.toThrow(
+      /The manifest of .*@3333333 in the artifacts bucket is not the one deployed/,
+    );
+    expect((await a.store().read()).value).toEqual(before.value);
+    expect((await a.site.records.readPointer())?.value.commit).toBe(current);
+  });
+});
