@@ -20,6 +20,10 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
     anchors,
     hosting: { bucket: site.target.hostingBucket, store: site.hosting },
     approvers: site.approval.approvers,
+    accepts: {
+      elicitation: site.approval.trustElicitation,
+      githubEnvironment: site.approval.github !== undefined,
+    },
     ...(served?.reader ? { releaseStore: served.reader } : {}),
   });
   return {

@@ -16,7 +16,15 @@
  * - the key is the one the stack's configuration lists under that name now: else it is left
  *   unchecked, with the reason (a key replaced since, or one that never was an approver's), since
  *   verify knows only today's configuration;
- * - an entry without its statement (written before entries carried it, or by hand) is unchecked.
+ * - an entry without its statement is unchecked when it comes before any entry that carries one
+ *   (written before entries carried it); after one, it is TAMPERED: since then FrontendOps writes the
+ *   statement into every such entry, so one without it was written by hand (or by an older FrontendOps
+ *   run against the chain after a newer one, which must not write it either).
+ *
+ * Approvals on someone's word (a client's answer to the server's question, the server's own
+ * approver, a GitHub environment's) carry nothing verify can check. A record of one the stack's
+ * configuration does not accept now (`trustElicitation` off, no `github`) is unchecked, with the
+ * reason: the configuration may have been changed since, or the record written by hand.
  */
 import { z } from 'zod';
 import { keyFingerprint, verifyStatement } from '../approval/keys.ts';
@@ -51,6 +59,25 @@ export type SignedStatement = z.infer<typeof signedSchema>;
 export const signedApprover = (statement: Pick<ApprovalStatement, 'approver' | 'publicKey'>) =>
   `${statement.approver} (approver key ${keyFingerprint(statement.publicKey)})`;
 
+/** Which approvals other than signed ones the stack's configuration accepts now. */
+export interface ApprovalsAccepted {
+  /** A client's answer to the server's question, or the server's approver (`trustElicitation`). */
+  elicitation: boolean;
+  /** A GitHub environment's approval (`approval.github`). */
+  githubEnvironment: boolean;
+}
+
+/** Where an approval on someone's word came from, as the entries record it, and the setting that accepts it. */
+const ON_WORD: Record<string, { from: string; setting: keyof ApprovalsAccepted; unset: string }> = {
+  elicitation: { from: "an MCP client's answer", setting: 'elicitation', unset: 'trustElicitation is off' },
+  approver: { from: "the server's approver", setting: 'elicitation', unset: 'trustElicitation is off' },
+  'github-environment': {
+    from: "a GitHub environment's approval",
+    setting: 'githubEnvironment',
+    unset: 'it has no approval.github',
+  },
+};
+
 export interface ApprovalsChecked {
   /** Entries recording a signed approval whose statement, signature and key all check out. */
   checked: number;
@@ -66,25 +93,46 @@ export interface ApprovalsChecked {
 export function checkApprovalEntries(
   entries: readonly AuditEntry[],
   approvers?: Readonly<Record<string, string>>,
+  accepts?: ApprovalsAccepted,
 ): ApprovalsChecked & { problems: AuditProblem[] } {
   const problems: AuditProblem[] = [];
   const unchecked: ApprovalsChecked['unchecked'] = [];
   const usedBy = new Map<string, number>();
   let checked = 0;
+  /** The first entry that carried a signed statement: from there on, every such entry does. */
+  let firstSigned: number | undefined;
   for (const entry of entries) {
     const use = entry.type === 'approval-used';
     const given = entry.type === 'approval' && entry.data.decision === 'approved';
-    if (!(use || given) || entry.data.via !== 'signed') continue;
-    const tampered = (reason: string) =>
-      problems.push({ kind: 'tampered', seq: entry.seq, reason: `entry ${entry.seq}: ${reason}` });
+    if (!(use || given)) continue;
+    const what = use ? 'a use of an approval' : 'an approval';
     const by = String(entry.data.by ?? '').slice(0, 80);
-    if (entry.data.signed === undefined) {
-      unchecked.push({
-        seq: entry.seq,
-        reason: `it records ${use ? 'a use of an approval' : 'an approval'} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it, or by hand)`,
-      });
+    const onWord = ON_WORD[String(entry.data.via)];
+    if (onWord) {
+      if (accepts && !accepts[onWord.setting])
+        unchecked.push({
+          seq: entry.seq,
+          reason: `it records ${what} by ${by} on ${onWord.from}, which the stack's configuration does not accept now (${onWord.unset}): made under an earlier configuration, or written by hand`,
+        });
       continue;
     }
+    if (entry.data.via !== 'signed') continue;
+    const tampered = (reason: string) =>
+      problems.push({ kind: 'tampered', seq: entry.seq, reason: `entry ${entry.seq}: ${reason}` });
+    if (entry.data.signed === undefined) {
+      if (firstSigned !== undefined) {
+        tampered(
+          `it records ${what} signed by ${by} without the statement its approver signed, after entry ${firstSigned} recorded one with it: since then FrontendOps writes the statement into every such entry, so this one was written by hand (or by an older FrontendOps run against this chain, which must be upgraded)`,
+        );
+      } else {
+        unchecked.push({
+          seq: entry.seq,
+          reason: `it records ${what} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it, or by hand)`,
+        });
+      }
+      continue;
+    }
+    firstSigned ??= entry.seq;
     const parsed = signedSchema.safeParse(entry.data.signed);
     if (!parsed.success) {
       tampered('what it records as the signed statement of an approval is not one');

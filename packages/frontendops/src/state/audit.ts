@@ -37,7 +37,7 @@ import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
-import { type ApprovalsChecked, checkApprovalEntries } from './approval-evidence.ts';
+import { type ApprovalsAccepted, type ApprovalsChecked, checkApprovalEntries } from './approval-evidence.ts';
 import {
   ATOMIC,
   ATOMIC_PENDING,
@@ -595,6 +595,11 @@ export interface VerifyOptions {
    * approval the chain records counts as checked only when signed by the key listed under its name.
    */
   approvers?: Readonly<Record<string, string>>;
+  /**
+   * Which approvals other than signed ones the stack's configuration accepts now: a client's answer
+   * (`trustElicitation`), a GitHub environment's. A record of one it does not accept stays unchecked.
+   */
+  accepts?: ApprovalsAccepted;
 }
 
 export async function verifyAudit(
@@ -1137,7 +1142,11 @@ async function verifyAuditOnce(
     const served = await checkReleaseStore(options.releaseStore, store, prefix, entries);
     if (served) problems.push(served);
   }
-  const { problems: forgedApprovals, ...approvals } = checkApprovalEntries(entries, options.approvers);
+  const { problems: forgedApprovals, ...approvals } = checkApprovalEntries(
+    entries,
+    options.approvers,
+    options.accepts,
+  );
   problems.push(...forgedApprovals);
 
   return {

@@ -108,10 +108,9 @@ describe('signed approvals in the audit chain', () => {
     expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
   });
 
-  it('attack: a use "signed by Ada" appended with no statement is not counted as checked, and says why', async () => {
-    const site = freshSite();
-    await genuineApproval(site);
-    const forged = await append(
+  /** A use "signed by Ada" with no statement, as an entry from before entries carried it looked. */
+  const bareUse = (site: Site, at: number) =>
+    append(
       site,
       'approval-used',
       {
@@ -121,13 +120,98 @@ describe('signed approvals in the audit chain', () => {
         via: 'signed',
         stack: site.target.stack,
       },
+      at,
+    );
+
+  it('attack: a use "signed by Ada" appended with no statement after entries carried one: tampered', async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    const forged = await bareUse(site, NOW + 200_000);
+    const result = await verify(site);
+    expect(result.ok).toBe(false);
+    expect(result.approvals.checked).toBe(2);
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: forged.seq,
+        reason: expect.stringMatching(
+          new RegExp(
+            `entry ${forged.seq}: .*without the statement its approver signed, after entry \\d+ recorded one with it`,
+          ),
+        ),
+      }),
+    ]);
+  });
+
+  it('one from before entries carried the statement (older than any that does) is unchecked, and says why', async () => {
+    const site = freshSite();
+    const legacy = await bareUse(site, NOW - 200_000);
+    await genuineApproval(site);
+    const result = await verify(site);
+    expect(result.problems).toEqual([]);
+    expect(result.approvals).toEqual({
+      checked: 2,
+      unchecked: [
+        {
+          seq: legacy.seq,
+          reason: expect.stringMatching(
+            /without the statement its approver signed \(written by a FrontendOps from before/,
+          ),
+        },
+      ],
+    });
+  });
+
+  it("attack: an approval on a client's word, on a stack that accepts only signed ones, is not taken at its word", async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    const forged = await append(
+      site,
+      'approval-used',
+      {
+        deployId: OTHER_ID,
+        action: 'deploy',
+        by: 'Ada (as claimed by claude-code)',
+        via: 'elicitation',
+        stack: site.target.stack,
+      },
       NOW + 200_000,
     );
-    const result = await verify(site);
-    expect(result.approvals.checked).toBe(2);
+    const github = await append(
+      site,
+      'approval',
+      {
+        decision: 'approved',
+        deployId: OTHER_ID,
+        action: 'deploy',
+        by: 'octocat',
+        via: 'github-environment',
+        stack: site.target.stack,
+      },
+      NOW + 210_000,
+    );
+    const accepts = { elicitation: false, githubEnvironment: false };
+    const result = await verifyAudit(site.state, site.target.statePrefix, { approvers, accepts });
     expect(result.approvals.unchecked).toEqual([
-      { seq: forged.seq, reason: expect.stringMatching(/without the statement its approver signed/) },
+      {
+        seq: forged.seq,
+        reason: expect.stringMatching(
+          /on an MCP client's answer, which the stack's configuration does not accept now \(trustElicitation is off\)/,
+        ),
+      },
+      {
+        seq: github.seq,
+        reason: expect.stringMatching(
+          /on a GitHub environment's approval, .* \(it has no approval\.github\)/,
+        ),
+      },
     ]);
+    // Where the configuration accepts them, they are what it accepts: nothing to say.
+    const trusting = await verifyAudit(site.state, site.target.statePrefix, {
+      approvers,
+      accepts: { elicitation: true, githubEnvironment: true },
+    });
+    expect(trusting.approvals.unchecked).toEqual([]);
   });
 
   it("attack: a statement signed by Mallory under Ada's name is not counted as Ada's", async () => {

@@ -259,6 +259,11 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     const verified = await auditVerifyWithCli();
     expect(verified.code, verified.stdout).toBe(0);
     expect(verified.stdout).toMatch(/\d+ record\(s\) of a signed approval check out/);
+    // The client's answer an earlier test accepted (its stack trusted clients then) is said, not
+    // taken at its word: this configuration does not accept one.
+    expect(verified.stdout).toMatch(
+      /note: .*on an MCP client's answer, which the stack's configuration does not accept now \(trustElicitation is off\)/,
+    );
     expect((await auditOf('approval')).at(-1)?.data).toMatchObject({
       decision: 'approved',
       by: 'Ada',
