@@ -147,7 +147,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       const site = await open(stack);
       const anchors = options.git ? await readAuditAnchors(options.git, site.target.stack) : [];
       // As `frontendops audit verify` runs it: on atomic stacks, what the CDN serves too.
-      return toAuditStatus((await verifySite(site, anchors)).result);
+      return toAuditStatus(await verifySite(site, anchors));
     },
 
     plan: planFor,

@@ -66,6 +66,8 @@ export interface AuditStatusView {
   } | null;
   /** Deploy tags the chain was checked against. */
   anchors: number;
+  /** What verify could not check (approvals it could not hold against a signature or the configuration, an unread release store): none fails it. */
+  notes: string[];
 }
 
 /**

@@ -5,8 +5,9 @@
  * the browser by accident.
  */
 import type { DeployPlan } from '../engine/plan.ts';
+import { type SiteVerification, uncheckedNotes } from '../read/verify-site.ts';
 import { toHistoryItem, toPlanView } from '../read/views.ts';
-import type { AuditEntry, AuditVerification } from '../state/audit.ts';
+import type { AuditEntry } from '../state/audit.ts';
 import type { DeploymentRecord } from '../state/records.ts';
 import type {
   AuditEntryView,
@@ -50,13 +51,15 @@ export function toAuditEntryView(entry: AuditEntry): AuditEntryView {
   return { seq: entry.seq, at: entry.at, type: entry.type, hash: entry.hash, prevHash: entry.prevHash };
 }
 
-export function toAuditStatus(result: AuditVerification): AuditStatusView {
+export function toAuditStatus(verification: SiteVerification): AuditStatusView {
+  const { result } = verification;
   return {
     ok: result.ok,
     entries: result.entries,
     headHash: result.headHash,
     problem: result.problem ? { ...result.problem } : null,
     anchors: result.anchors,
+    notes: uncheckedNotes(verification),
   };
 }
 

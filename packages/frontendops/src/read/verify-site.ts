@@ -37,6 +37,24 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
 }
 
 /**
+ * What verify could not check, one line each, for whoever shows the result (the CLI's `note:` lines,
+ * the console's audit badge): records of approvals it could not hold against a signature or the
+ * configuration, and a release store that did not answer. None of them fails verify.
+ */
+export function uncheckedNotes({ result, releaseStore }: SiteVerification): string[] {
+  return [
+    ...result.approvals.unchecked.map(
+      (each) => `entry ${each.seq}, an approval, was not checked: ${each.reason}`,
+    ),
+    ...(releaseStore && !releaseStore.checked
+      ? [
+          `the CDN's release store could not be read (${releaseStore.unread}): what it serves was not checked against the chain`,
+        ]
+      : []),
+  ];
+}
+
+/**
  * The release store's reader for verify, when the store answers (a value that is no release pointer
  * is an answer: verify reports it); otherwise why not. Its first read is the one made here.
  */

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createConsoleService } from '../../src/console/service.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
+import { appendAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -129,5 +131,41 @@ describe('frontendops status on an atomic stack', () => {
     const again = await run(['deploy', '--commit', V3, '--json']);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse((await run(['status', '--json'])).stdout).pending).toBeNull();
+  });
+
+  it("what verify could not check is said by the console's badge as by the CLI's notes", async () => {
+    // A record of an approval on a client's word, which this stack's configuration does not accept,
+    // and a release store that does not answer: neither fails verify, both are said.
+    await appendAudit(t.site.state, t.site.target.statePrefix, t.site.locker, {
+      type: 'approval-used',
+      data: {
+        deployId: '1234567-0123456789',
+        action: 'deploy',
+        by: 'someone',
+        via: 'elicitation',
+        stack: t.site.target.stack,
+      },
+    });
+    const unreachable = {
+      ...t.site,
+      releases: {
+        ...(t.site.releases as ReleaseStore),
+        read: () => Promise.reject(new Error('connect ECONNREFUSED')),
+      },
+    };
+    const console = createConsoleService({
+      config: await loadConfig(t.tmp, {}),
+      stacks: [t.site.target.stack],
+      openSite: async () => unreachable,
+    });
+    const audit = await console.audit(t.site.target.stack);
+    expect(audit).toMatchObject({ ok: true });
+    expect(audit.notes).toEqual([
+      expect.stringMatching(/^entry \d+, an approval, was not checked: .*on an MCP client's answer/),
+      "the CDN's release store could not be read (connect ECONNREFUSED): what it serves was not checked against the chain",
+    ]);
+    const verified = await run(['audit', 'verify']);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toContain(`note: ${audit.notes[0]}`);
   });
 });

@@ -138,7 +138,7 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
     )
     .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
-      const [{ verifySite }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
+      const [{ verifySite, uncheckedNotes }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
         import('../../read/verify-site.ts'),
         import('../../read/tags.ts'),
         import('../../adapters/git-host.ts'),
@@ -151,7 +151,8 @@ export function register(program: Command, ctx: CliContext): void {
         });
         const anchors = git ? await readAuditAnchors(git, site.target.stack) : [];
         // Atomic stacks: what the CDN serves is checked too, when its release store answers.
-        const { result, releaseStore } = await verifySite(site, anchors);
+        const verification = await verifySite(site, anchors);
+        const { result, releaseStore } = verification;
         if (!result.ok) ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, result);
         const stack = site.target.stack;
@@ -174,15 +175,12 @@ export function register(program: Command, ctx: CliContext): void {
           say(ctx.io.stdout, `audit of ${stack} does NOT verify:`);
           for (const problem of result.problems) say(ctx.io.stdout, `  ${describeProblem(problem)}`);
         }
-        const { checked, unchecked } = result.approvals;
+        const { checked } = result.approvals;
         if (checked > 0) {
           say(
             ctx.io.stdout,
             `${checked} record(s) of a signed approval check out: each carries the statement its approver signed, with a key the configuration lists under that name, used once within its hour`,
           );
-        }
-        for (const each of unchecked) {
-          say(ctx.io.stdout, `note: entry ${each.seq} was not checked as a signed approval: ${each.reason}`);
         }
         say(
           ctx.io.stdout,
@@ -192,12 +190,7 @@ export function register(program: Command, ctx: CliContext): void {
               ? `note: no deploy tag of ${stack} carries an audit head here, so a rewritten chain could not be told apart; run it where the deploy tags are (--repo, --github)`
               : 'note: not in a git repository: the chain was not checked against the deploy tags that anchor it (pass --repo <dir> or --github <owner/repo>)',
         );
-        if (releaseStore && !releaseStore.checked) {
-          say(
-            ctx.io.stdout,
-            `note: the CDN's release store could not be read (${releaseStore.unread}): what it serves was not checked against the chain`,
-          );
-        }
+        for (const note of uncheckedNotes(verification)) say(ctx.io.stdout, `note: ${note}`);
       });
     });
 }

@@ -16,12 +16,19 @@ export function AuditBadge({ state }: { state: AuditState }) {
     );
   }
   const { audit } = state;
-  if (audit.ok)
+  if (audit.ok) {
+    // What verify could not check does not fail it, but is said (as the CLI's note: lines), not hidden.
+    const notes = audit.notes.length;
     return (
-      <span className="badge badge-ok" title={`head ${audit.headHash ?? 'none'}`}>
+      <span
+        className={`badge ${notes > 0 ? 'badge-unknown' : 'badge-ok'}`}
+        title={[`head ${audit.headHash ?? 'none'}`, ...audit.notes].join('\n')}
+      >
         audit verified · {audit.entries} entries
+        {notes > 0 ? ` · ${notes} not checked` : ''}
       </span>
     );
+  }
   return (
     <span className="badge badge-bad" title={audit.problem?.reason}>
       audit {audit.problem?.kind === 'unfinished' ? 'waiting' : 'BROKEN'}: {audit.problem?.reason}
