@@ -52,22 +52,37 @@ export async function copyArtifactFile(
  * Refuses (TAMPERED), before anything is written, a manifest of a build the stack recorded with
  * another digest (a retained release, the live one, or the deployment a rollback goes back to).
  */
-export function assertAsDeployed(site: Site, manifest: Manifest, recorded: readonly RecordedBuild[]): void {
+export function assertAsDeployed(
+  site: Site,
+  manifest: Manifest,
+  recorded: readonly (Omit<RecordedBuild, 'deployId'> & { deployId?: string })[],
+  /** What the refusal left, when not "nothing" (a stopped deploy putting the live release back). */
+  outcome = 'Nothing was changed.',
+): void {
   const now = artifactDigest(manifest);
   const then = recorded.find(
     (r) => r.app === manifest.app && r.commit === manifest.commit && r.artifactDigest !== now,
   );
-  if (!then) return;
+  if (then) throw notAsDeployed(site, then, now, outcome);
+}
+
+/** The refusal of a build whose digest now (`now`) is not the one `then` recorded. */
+export function notAsDeployed(
+  site: Site,
+  then: Omit<RecordedBuild, 'deployId'> & { deployId?: string },
+  now: string,
+  outcome = 'Nothing was changed.',
+): FrontendOpsError {
   const short = (digest: string) => `${digest.slice(0, 19)}…`;
-  throw new FrontendOpsError(
+  return new FrontendOpsError(
     'TAMPERED',
-    `The manifest of ${manifest.app}@${manifest.commit.slice(0, 7)} in the artifacts bucket is not the one deployed to ${site.target.stack} as ${then.deployId} ` +
-      `(${short(then.artifactDigest)} then, ${short(now)} now): it was replaced, with its files, after publishing. Nothing was changed. ` +
-      'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one), and deploy or roll back to another release meanwhile.',
+    `The manifest of ${then.app}@${then.commit.slice(0, 7)} in the artifacts bucket is not the one deployed to ${site.target.stack}${then.deployId ? ` as ${then.deployId}` : ''} ` +
+      `(${short(then.artifactDigest)} then, ${short(now)} now): it was replaced, with its files, after publishing. ${outcome} ` +
+      'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one; a build deleted by a lifecycle rule and published again that does not reproduce byte for byte reads the same), and deploy or roll back to another release meanwhile.',
     {
       details: {
-        app: manifest.app,
-        commit: manifest.commit,
+        app: then.app,
+        commit: then.commit,
         deployId: then.deployId,
         expected: then.artifactDigest,
         found: now,

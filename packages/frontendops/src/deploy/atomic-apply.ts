@@ -79,7 +79,7 @@ import {
   recordDeployment,
   stillOurs,
 } from './apply.ts';
-import { copyArtifactFile } from './artifact-copy.ts';
+import { assertAsDeployed, copyArtifactFile } from './artifact-copy.ts';
 import {
   type AtomicContext,
   atomicRecordsOf,
@@ -345,7 +345,7 @@ async function prepare(
   const full = index === null;
   const [live, manifest, liveIndexSha256] = await Promise.all([
     loadAtomicLiveState(site, ctx, { full, manifests }),
-    full ? manifests(target.release.app, target.release.commit) : Promise.resolve(null),
+    full ? manifests(target.release) : Promise.resolve(null),
     op === 'canary-abort' ? liveIndexSha(ctx, manifests) : Promise.resolve(null),
   ]);
   if (found && missing.length > 0 && !manifest) {
@@ -368,6 +368,9 @@ async function prepare(
     ...keepPrefixesOf(site),
     ...(interrupted ? { written: interrupted.plan.copies } : {}),
   });
+  // A migration copies the releases the in-place pointer retains too: each as it went out.
+  if (op === 'migrate' && !plan.inPlace)
+    for (const r of live.retained) if (r.manifest) assertAsDeployed(site, r.manifest, [r]);
   const sources = plan.inPlace
     ? []
     : op === 'migrate'
@@ -418,7 +421,7 @@ async function releaseIncomplete(
   missing: readonly string[],
   manifests: ReturnType<typeof manifestCache>,
 ): Promise<FrontendOpsError> {
-  const published = (await manifests(index.app, index.commit).catch(() => null)) !== null;
+  const published = (await manifests({ app: index.app, commit: index.commit }).catch(() => null)) !== null;
   const sha = index.commit.slice(0, 7);
   const canary = op === 'canary-promote';
   const share = ctx.state.canary ? `${ctx.state.canary.weight}%` : '<percent>';
@@ -1056,7 +1059,7 @@ async function liveIndexSha(
   const index = await ctx.atomic.readReleaseIndex(live);
   if (index) return index.indexSha256;
   const ref = keptRefs(ctx).get(live);
-  const manifest = ref ? await manifests(ref.app, ref.commit) : null;
+  const manifest = ref ? await manifests({ app: ref.app, commit: ref.commit }) : null;
   return manifest?.files['/index.html']?.sha256 ?? null;
 }
 

@@ -11,7 +11,7 @@ import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import type { Site } from '../site.ts';
 import { assertDeployAllowed, readPin } from '../state/pin.ts';
-import { assertAsDeployed } from './artifact-copy.ts';
+import { assertAsDeployed, notAsDeployed } from './artifact-copy.ts';
 import { type AtomicOptions, type AtomicSummary, type ChooseTarget, runAtomic } from './atomic-apply.ts';
 import { keptRefs } from './atomic-live.ts';
 import { requireManifest } from './live.ts';
@@ -70,9 +70,18 @@ export function buildTarget(
     validateArtifactId(app, commit);
     const extra = weight !== undefined ? { weight } : {};
     const kept = [...keptRefs(ctx).values()].find((r) => r.app === app && r.commit === commit);
+    // Kept under another digest than the deployment it goes back to recorded: a preview or canary of
+    // the build made from a manifest replaced since. Not that release.
+    if (kept && recorded && kept.artifactDigest !== recorded.artifactDigest)
+      throw notAsDeployed(site, recorded, kept.artifactDigest);
     if (kept) return { release: kept, ...extra };
-    const manifest = await requireManifest(site, app, commit);
-    assertAsDeployed(site, manifest, recorded ? [recorded] : []);
+    // A build the stack had live once (the deployment records of that commit): its manifest must be
+    // the one it went out with.
+    const [manifest, earlier] = await Promise.all([
+      requireManifest(site, app, commit),
+      recorded ? Promise.resolve([]) : site.records.recordsOf(app, commit),
+    ]);
+    assertAsDeployed(site, manifest, recorded ? [recorded] : earlier);
     const digest = artifactDigest(manifest);
     return {
       release: {

@@ -18,6 +18,7 @@ import {
   type ReleaseNameRef,
 } from '../state/atomic.ts';
 import type { LivePointer } from '../state/records.ts';
+import { assertAsDeployed } from './artifact-copy.ts';
 import { readManifest } from './publish.ts';
 
 export interface AtomicContext {
@@ -100,17 +101,28 @@ export function keptRefs(ctx: AtomicContext): Map<string, ReleaseNameRef & { dep
   return refs;
 }
 
-/** A manifest reader that reads each artifact's manifest once. */
+/**
+ * A manifest reader that reads each artifact's manifest once. Given the digest a release recorded,
+ * a manifest replaced since is refused (TAMPERED) rather than returned as that release's.
+ */
 export function manifestCache(site: Site) {
   const cache = new Map<string, Promise<Manifest | null>>();
-  return (app: string, commit: string): Promise<Manifest | null> => {
-    const key = `${app}/${commit}`;
+  return async (ref: {
+    app: string;
+    commit: string;
+    artifactDigest?: string;
+    deployId?: string;
+  }): Promise<Manifest | null> => {
+    const key = `${ref.app}/${ref.commit}`;
     let hit = cache.get(key);
     if (!hit) {
-      hit = readManifest(site.artifacts, app, commit);
+      hit = readManifest(site.artifacts, ref.app, ref.commit);
       cache.set(key, hit);
     }
-    return hit;
+    const manifest = await hit;
+    if (manifest && ref.artifactDigest !== undefined)
+      assertAsDeployed(site, manifest, [{ ...ref, artifactDigest: ref.artifactDigest }]);
+    return manifest;
   };
 }
 
@@ -131,7 +143,7 @@ export async function loadAtomicLiveState(
   const manifests = options.manifests ?? manifestCache(site);
   const withManifest = async <R extends ReleaseNameRef>(ref: R): Promise<R & AtomicRelease> => ({
     ...ref,
-    manifest: options.full ? await manifests(ref.app, ref.commit) : null,
+    manifest: options.full ? await manifests({ app: ref.app, commit: ref.commit }) : null,
   });
   const [listing, retained, canary, previews, retiring] = await Promise.all([
     options.full && !options.hosting ? site.hosting.list() : Promise.resolve([]),

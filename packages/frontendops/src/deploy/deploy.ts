@@ -42,11 +42,18 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   const started = Date.now();
   const kind = options.kind ?? 'deploy';
 
+  // The deployments this stack recorded of the build (one LIST, read while the rest is): a manifest
+  // replaced since one of them went out is refused below, however long ago that was.
+  const earlier = options.recorded
+    ? Promise.resolve([])
+    : site.records.recordsOf(options.app, options.commit);
+  earlier.catch(() => {}); // awaited below, where its failure is reported
+
   if (options.dryRun) {
     const manifest = await requireManifest(site, options.app, options.commit);
     const pending = await site.records.readPending();
     const live = await readLiveState(site, pending);
-    assertAsDeployed(site, manifest, recordedBuilds(live, options));
+    assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     return summarize(plan, { dryRun: true, started, request: options.request });
@@ -110,7 +117,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
     const live = await readLiveState(site, pending, known);
-    assertAsDeployed(site, manifest, recordedBuilds(live, options));
+    assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     await appendable;
@@ -321,7 +328,10 @@ async function rollBackIfNotServed(
 async function deployLocked(site: Site, options: DeployOptions): Promise<DeploySummary> {
   const started = Date.now();
   const manifest = await requireManifest(site, options.app, options.commit);
-  const plan = planFor(site, options.kind ?? 'deploy', manifest, await readLiveState(site, null));
+  const live = await readLiveState(site, null);
+  // The release it goes back to is one the pointer retains: its manifest must be the one it had then.
+  assertAsDeployed(site, manifest, live.releases);
+  const plan = planFor(site, options.kind ?? 'deploy', manifest, live);
   const { record } = await applyDeploy(site, plan, { ...options, stopBeforeInvalidation: false });
   return summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) });
 }

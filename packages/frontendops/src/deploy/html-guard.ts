@@ -26,7 +26,7 @@ import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseRef } from '../state/records.ts';
-import { copyArtifactFile } from './artifact-copy.ts';
+import { assertAsDeployed, copyArtifactFile } from './artifact-copy.ts';
 import { readManifest } from './publish.ts';
 import type { DeployEvent } from './types.ts';
 
@@ -201,7 +201,7 @@ async function lostSwitch(site: Site, plan: DeployPlan, cause: unknown): Promise
  */
 async function serveRelease(
   site: Site,
-  release: Pick<ReleaseRef, 'app' | 'commit'>,
+  release: Pick<ReleaseRef, 'app' | 'commit' | 'artifactDigest'>,
   paths: string[] | null,
 ): Promise<number> {
   const manifest = await readManifest(site.artifacts, release.app, release.commit);
@@ -211,6 +211,14 @@ async function serveRelease(
       `the artifact of ${release.app}@${release.commit.slice(0, 7)} is no longer in the artifacts bucket`,
     );
   }
+  // What is put back is the release as it went out: a manifest replaced since (with its files) is
+  // refused, TAMPERED, rather than served as that release.
+  assertAsDeployed(
+    site,
+    manifest,
+    [release],
+    'Its files were not put back: what the stopped change copied stays until a deploy or rollback of another release.',
+  );
   const files = Object.entries(manifest.files);
   const present = new Set((await site.hosting.list()).map((o) => o.key));
   const assets = files.filter(([path]) => groupOf(path) === 'asset' && !present.has(keyOf(path)));

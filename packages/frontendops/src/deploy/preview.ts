@@ -13,6 +13,7 @@ import type { Site } from '../site.ts';
 import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
+import { assertAsDeployed } from './artifact-copy.ts';
 import { type AtomicOptions, audit, copyFiles, nowOf, releaseIndexOf } from './atomic-apply.ts';
 import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
@@ -85,7 +86,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       // An index found is bound again when it is the one the build's manifest gives: a preview that
       // stopped before its entry is finished by asking again (bound twice with one digest, nothing
       // changes), while an index edited since stays unbound, for verify to report.
-      const manifest = await manifests(ref.app, ref.commit);
+      const manifest = await manifests(ref);
       const found = digestOrNull(index); // what was read: it may hold what no digest can be made of
       if (manifest && found === stateDigest(releaseIndexOf(ref, manifest, index.uploadedAt))) {
         bound[releaseIndexName(index.releaseId)] = found;
@@ -95,6 +96,8 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         loadAtomicLiveState(site, ctx, { full: true, manifests }),
         requireManifest(site, ref.app, ref.commit),
       ]);
+      // The release it names went out (or was chosen) with this digest: a manifest replaced since is refused.
+      assertAsDeployed(site, manifest, [ref]);
       const known = [
         ...live.retained,
         ...live.previews,
@@ -226,5 +229,11 @@ async function chooseRelease(
   const commit = await resolvePublishedCommit(site.artifacts, app, options.commit ?? '');
   const kept = [...keptRefs(ctx).values()].find((r) => r.app === app && r.commit === commit);
   if (kept) return pick(kept);
-  return pick({ app, commit, artifactDigest: artifactDigest(await requireManifest(site, app, commit)) });
+  // A build the stack had live once: its manifest must be the one it went out with.
+  const [manifest, earlier] = await Promise.all([
+    requireManifest(site, app, commit),
+    site.records.recordsOf(app, commit),
+  ]);
+  assertAsDeployed(site, manifest, earlier);
+  return pick({ app, commit, artifactDigest: artifactDigest(manifest) });
 }

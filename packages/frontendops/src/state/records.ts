@@ -211,6 +211,22 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     readRecord: async (deployId: string) =>
       (await readJson<DeploymentRecord>(`deployments/${deployId}.json`))?.value ?? null,
 
+    /**
+     * Every deployment of app@commit this stack recorded (a deploy id starts with the commit's 7 hex:
+     * one LIST of that prefix, usually empty for a new commit). Each names the build's digest as its
+     * manifest had it then.
+     */
+    async recordsOf(app: string, commit: string): Promise<DeploymentRecord[]> {
+      if (!/^[0-9a-f]{7}/.test(commit)) return [];
+      const listed = await store.list(key(`deployments/${commit.slice(0, 7)}-`));
+      const records = await Promise.all(
+        listed
+          .filter((o) => o.key.endsWith('.json'))
+          .map(async (o) => (await readJson<DeploymentRecord>(o.key.slice(key('').length)))?.value ?? null),
+      );
+      return records.filter((r): r is DeploymentRecord => r?.app === app && r.commit === commit);
+    },
+
     /** One page of records, newest first; `next` continues with older ones (null at the end). */
     async listRecords(
       options: { limit?: number; before?: string } = {},

@@ -1,0 +1,166 @@
+/**
+ * A manifest replaced together with its files, for a build the stack had live, reached through every
+ * other path that copies a recorded release's files (found by a review that attacked the first fix,
+ * which covered the deploy and rollback of that build only). Each path must refuse (TAMPERED) rather
+ * than serve the replaced files as that release: the put-back of the live release when a deploy stops,
+ * the automatic rollback after a failed verification, a deploy of a build no longer retained, an atomic
+ * preview (by commit or deploy id) and the rollback after one, and a migration to atomic releases.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { migrateToAtomic } from '../../src/deploy/migrate.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
+import type { ObjectStore } from '../../src/ports.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { APP, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
+import { ARTIFACTS, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { Browser, releaseOf } from '../support/edge-probe.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const EVIL =
+  '<!doctype html><html><head><meta name="release" content="EVIL"></head><body>defaced</body></html>\n';
+const request: RequestInfo = { text: 'deploy', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
+const TAMPERED = /The manifest of sophia-dashboard@\w{7} in the artifacts bucket is not the one deployed to/;
+
+/** The artifacts bucket's administrator replaces a file and writes the manifest to match it. */
+async function replaceWithManifest(store: ObjectStore, commit: string, path: string, body: string) {
+  await store.put(artifactFileKey(APP, commit, path), body);
+  const key = artifactManifestKey(APP, commit);
+  const manifest = JSON.parse((await store.get(key))?.body.toString('utf8') ?? '{}');
+  manifest.files[path].sha256 = createHash('sha256').update(body).digest('hex');
+  manifest.files[path].size = Buffer.byteLength(body);
+  await store.put(key, JSON.stringify(manifest));
+}
+
+describe('in place', () => {
+  let t: TestDeployEnv;
+  /** What the CDN answers for the site: the hosting bucket's index.html, or `frozen` while set. */
+  let frozen: string | null = null;
+  let cdn: Server;
+  beforeAll(async () => {
+    cdn = createServer(async (_req, res) => {
+      const body = frozen ?? (await t.site.hosting.get('index.html'))?.body ?? '';
+      res.writeHead(200, { 'content-type': 'text/html' }).end(body);
+    });
+    await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
+    const port = (cdn.address() as AddressInfo).port;
+    t = await startDeployEnv({ stack: 'swap-recorded', siteUrl: `http://127.0.0.1:${port}/` });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    cdn?.closeAllConnections();
+    await new Promise((resolve) => cdn?.close(resolve));
+  });
+  const publish = async (commit: string, version: string) => {
+    const build = await writeFixtureBuild(join(t.tmp, commit), { version, robots: `# ${version}\n` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  };
+  const served = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? null;
+
+  it('a stopped deploy does not put back the live release from its replaced manifest', async () => {
+    const [live, next] = ['5050505050505050', '6060606060606060'];
+    await publish(live, 'live');
+    await publish(next, 'next');
+    await deployArtifact(t.site, { app: APP, commit: live, request });
+    await replaceWithManifest(t.site.artifacts as ObjectStore, live, '/index.html', EVIL);
+    // The next build's index.html replaced alone: its copy check stops the deploy after its copy.
+    await (t.site.artifacts as ObjectStore).put(artifactFileKey(APP, next, '/index.html'), '<h1>other</h1>');
+    const deploy = deployArtifact(t.site, { app: APP, commit: next, request });
+    await expect(deploy).rejects.toMatchObject({ code: 'TAMPERED' });
+    expect(await served()).not.toBe(EVIL);
+  });
+
+  it('the automatic rollback after a failed verification does not go to a replaced release', async () => {
+    const env = await startDeployEnv({ stack: 'swap-recorded-auto', siteUrl: t.target.siteUrl });
+    try {
+      const site = env.site;
+      const [v1, v2] = ['1010101010101010', '2020202020202020'];
+      for (const [commit, version] of [
+        [v1, 'v1'],
+        [v2, 'v2'],
+      ] as const) {
+        const build = await writeFixtureBuild(join(env.tmp, commit), { version });
+        await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
+      }
+      const original = t;
+      t = env; // the CDN double answers this environment's hosting bucket
+      try {
+        await deployArtifact(site, { app: APP, commit: v1, request, verifyTimeoutMs: 5_000 });
+        await replaceWithManifest(site.artifacts as ObjectStore, v1, '/index.html', EVIL);
+        frozen = 'stale'; // the CDN does not serve the new release
+        const deploy = deployArtifact(site, { app: APP, commit: v2, request, verifyTimeoutMs: 300 });
+        await expect(deploy).rejects.toThrow(TAMPERED);
+      } finally {
+        frozen = null;
+        t = original;
+      }
+      expect((await site.hosting.get('index.html'))?.body.toString('utf8')).not.toBe(EVIL);
+    } finally {
+      await env.stop();
+    }
+  });
+
+  it('a deploy of a build the pointer no longer retains is held against its deployment record', async () => {
+    const site = { ...t.site, retain: 1 };
+    const [old, current] = ['3030303030303030', '4040404040404040'];
+    await publish(old, 'old');
+    await publish(current, 'current');
+    await deployArtifact(site, { app: APP, commit: old, request });
+    await deployArtifact(site, { app: APP, commit: current, request });
+    await replaceWithManifest(site.artifacts as ObjectStore, old, '/index.html', EVIL);
+    await expect(deployArtifact(site, { app: APP, commit: old, request })).rejects.toThrow(TAMPERED);
+    await expect(deployArtifact(site, { app: APP, commit: old, request, dryRun: true })).rejects.toThrow(
+      TAMPERED,
+    );
+    expect(await served()).not.toBe(EVIL);
+  });
+});
+
+describe('atomic', () => {
+  it('a preview of a replaced old build (by commit or deploy id) is refused, and so is the rollback after it', async () => {
+    const a = await startAtomicEnv({ stack: 'swap-recorded-preview', retain: 1 });
+    try {
+      const [old, current] = ['3333333333333333', '4444444444444444'];
+      await a.publish(old, 'three');
+      const first = await deployArtifact(a.site, { app: APP, commit: old, request: atomicRequest() });
+      await a.publish(current, 'four');
+      await deployArtifact(a.site, { app: APP, commit: current, request: atomicRequest() });
+      await replaceWithManifest(a.s3.store(a.target.artifactsBucket), old, '/index.html', EVIL);
+
+      const byCommit = previewLink(a.site, {
+        app: APP,
+        commit: old,
+        request: atomicRequest(),
+        verify: false,
+      });
+      await expect(byCommit).rejects.toThrow(TAMPERED);
+      const byId = previewLink(a.site, { deployId: first.deployId, request: atomicRequest(), verify: false });
+      await expect(byId).rejects.toThrow(TAMPERED);
+      await expect(rollbackRelease(a.site, { to: old, request: atomicRequest() })).rejects.toThrow(TAMPERED);
+      expect(releaseOf((await new Browser(a.edge.url).navigate('/')).body)).toBe('four');
+    } finally {
+      await a.stop();
+    }
+  });
+
+  it('a migration does not publish the live build from its replaced manifest', async () => {
+    const a = await startAtomicEnv({ stack: 'swap-recorded-migrate' });
+    try {
+      const inPlace = await a.open({ inPlace: true });
+      const commit = '7777777777777777';
+      await a.publish(commit, 'seven');
+      await deployArtifact(inPlace, { app: APP, commit, request: atomicRequest() });
+      await replaceWithManifest(a.s3.store(a.target.artifactsBucket), commit, '/index.html', EVIL);
+      await expect(migrateToAtomic(a.site, { request: atomicRequest() })).rejects.toThrow(TAMPERED);
+      expect(releaseOf((await new Browser(a.edge.url).navigate('/')).body)).not.toBe('EVIL');
+    } finally {
+      await a.stop();
+    }
+  });
+});
