@@ -78,6 +78,10 @@ const ON_WORD: Record<string, { from: string; setting: keyof ApprovalsAccepted; 
   },
 };
 
+/** The decisions an `approval` entry records, and how an approval that counted came (what FrontendOps writes). */
+const DECISIONS = new Set(['approved', 'declined', 'rejected']);
+const APPROVED_VIA = new Set(['signed', 'elicitation', 'approver', 'github-environment']);
+
 export interface ApprovalsChecked {
   /** Entries recording a signed approval whose statement, signature and key all check out. */
   checked: number;
@@ -101,12 +105,30 @@ export function checkApprovalEntries(
   let checked = 0;
   /** The first entry that carried a signed statement: from there on, every such entry does. */
   let firstSigned: number | undefined;
+  const givenBy = new Map<string, number>();
   for (const entry of entries) {
     const use = entry.type === 'approval-used';
-    const given = entry.type === 'approval' && entry.data.decision === 'approved';
+    const decision = entry.type === 'approval' ? entry.data.decision : undefined;
+    const tampered = (reason: string) =>
+      problems.push({ kind: 'tampered', seq: entry.seq, reason: `entry ${entry.seq}: ${reason}` });
+    const shown = (value: unknown) => JSON.stringify(value ?? null).slice(0, 40);
+    if (entry.type === 'approval' && !DECISIONS.has(String(decision))) {
+      tampered(
+        `it records an approval decided ${shown(decision)}, which FrontendOps never writes (approved, declined or rejected)`,
+      );
+      continue;
+    }
+    const given = decision === 'approved';
     if (!(use || given)) continue;
     const what = use ? 'a use of an approval' : 'an approval';
     const by = String(entry.data.by ?? '').slice(0, 80);
+    if (!APPROVED_VIA.has(String(entry.data.via))) {
+      // A spelling nothing checks ("Signed", none at all) would otherwise pass as an approval nobody vouches for.
+      tampered(
+        `it records ${what} by ${by} via ${shown(entry.data.via)}, which FrontendOps never writes (${[...APPROVED_VIA].join(', ')})`,
+      );
+      continue;
+    }
     const onWord = ON_WORD[String(entry.data.via)];
     if (onWord) {
       if (accepts && !accepts[onWord.setting])
@@ -117,8 +139,6 @@ export function checkApprovalEntries(
       continue;
     }
     if (entry.data.via !== 'signed') continue;
-    const tampered = (reason: string) =>
-      problems.push({ kind: 'tampered', seq: entry.seq, reason: `entry ${entry.seq}: ${reason}` });
     if (entry.data.signed === undefined) {
       if (firstSigned !== undefined) {
         tampered(
@@ -156,6 +176,16 @@ export function checkApprovalEntries(
     if (at > Date.parse(statement.expiresAt) + CLOCK_SKEW_MS) {
       tampered(`it records the approval at ${entry.at}, after it expired at ${statement.expiresAt}`);
       continue;
+    }
+    if (given) {
+      const first = givenBy.get(statement.nonce);
+      if (first !== undefined) {
+        tampered(
+          `it records as given an approval entry ${first} already recorded (request nonce ${statement.nonce}): an approval is given once`,
+        );
+        continue;
+      }
+      givenBy.set(statement.nonce, entry.seq);
     }
     if (use) {
       const first = usedBy.get(statement.nonce);

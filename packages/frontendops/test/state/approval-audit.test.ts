@@ -162,6 +162,52 @@ describe('signed approvals in the audit chain', () => {
     });
   });
 
+  it('attack: a spelling of `via` or `decision` FrontendOps never writes is tampered, not passed over', async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    const base = { deployId: OTHER_ID, action: 'deploy', stack: site.target.stack };
+    const forged = [
+      await append(
+        site,
+        'approval-used',
+        { ...base, by: usedBy(statementBy(ada, 'Ada', {})), via: 'Signed' },
+        NOW + 200_000,
+      ),
+      await append(site, 'approval-used', { ...base, by: 'Ada' }, NOW + 200_000),
+      await append(site, 'approval-used', { ...base, by: 'Ada', via: 'Elicitation' }, NOW + 200_000),
+      await append(
+        site,
+        'approval',
+        { ...base, decision: 'Approved', by: 'Ada', via: 'signed' },
+        NOW + 200_000,
+      ),
+    ];
+    const result = await verify(site);
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((p) => p.seq)).toEqual(forged.map((e) => e.seq));
+    expect(result.problems.map((p) => p.reason)).toEqual([
+      expect.stringMatching(/via "Signed", which FrontendOps never writes/),
+      expect.stringMatching(/via null, which FrontendOps never writes/),
+      expect.stringMatching(/via "Elicitation", which FrontendOps never writes/),
+      expect.stringMatching(/an approval decided "Approved", which FrontendOps never writes/),
+    ]);
+  });
+
+  it('attack: a genuine "given" record appended again is tampered, not counted twice', async () => {
+    const site = freshSite();
+    const { entries } = await genuineApproval(site);
+    const given = entries.find((e) => e.type === 'approval') as AuditEntry;
+    const replayed = await append(site, 'approval', given.data, NOW + 300_000);
+    const result = await verify(site);
+    expect(result.approvals.checked).toBe(2);
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        seq: replayed.seq,
+        reason: expect.stringMatching(/already recorded \(request nonce/),
+      }),
+    ]);
+  });
+
   it("attack: an approval on a client's word, on a stack that accepts only signed ones, is not taken at its word", async () => {
     const site = freshSite();
     await genuineApproval(site);

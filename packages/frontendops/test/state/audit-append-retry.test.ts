@@ -52,7 +52,11 @@ describe('an audit append whose answer was lost', () => {
     const first = name === 'known/' ? store : s3.store(BUCKET);
     await appendAudit(first, prefix, noLocker, { type: 'deploy', data: { n: 1 } });
     const lossy = answerLost(name === 'known/' ? first : s3.store(BUCKET), prefix);
-    const landed = await appendAudit(lossy, prefix, noLocker, { type: 'approval-used', data: { n: 2 } });
+    const landed = await appendAudit(lossy, prefix, noLocker, {
+      type: 'approval-used',
+      // As the gate records a client's answer (verify would call a made-up shape tampered).
+      data: { deployId: '1234567-0123456789', action: 'deploy', by: 'ada', via: 'elicitation' },
+    });
     const entries = await readAudit(store, prefix);
     expect(entries.map((e) => [e.seq, e.type])).toEqual([
       [1, 'deploy'],
