@@ -19,7 +19,7 @@ import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.
 import type { ObjectStore } from '../../src/ports.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { APP, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
-import { ARTIFACTS, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
