@@ -16,10 +16,11 @@
  * - the key is the one the stack's configuration lists under that name now: else it is left
  *   unchecked, with the reason (a key replaced since, or one that never was an approver's), since
  *   verify knows only today's configuration;
- * - an entry without its statement is unchecked when it comes before any entry that carries one
- *   (written before entries carried it); after one, it is TAMPERED: since then FrontendOps writes the
- *   statement into every such entry, so one without it was written by hand (or by an older FrontendOps
- *   run against the chain after a newer one, which must not write it either).
+ * - an entry without its statement (written by a FrontendOps from before entries carried it) is
+ *   checked against the statement the server stored when the approval was given
+ *   (`approvals/signed/<action>-<deploy id>.json`, bound by the chain): every signed approval ever
+ *   accepted has one. None stored: nobody signed it, TAMPERED. Not given the store's statements (a
+ *   caller without the bucket), such an entry is unchecked.
  *
  * Approvals on someone's word (a client's answer to the server's question, the server's own
  * approver, a GitHub environment's) carry nothing verify can check. A record of one the stack's
@@ -28,8 +29,10 @@
  */
 import { z } from 'zod';
 import { keyFingerprint, verifyStatement } from '../approval/keys.ts';
-import { APPROVAL_ACTIONS } from '../ports.ts';
+import { DEPLOY_ID } from '../engine/ids.ts';
+import { APPROVAL_ACTIONS, type ApprovalAction, type ObjectStore } from '../ports.ts';
 import type { AuditEntry, AuditProblem } from './audit.ts';
+import { APPROVALS_SIGNED, approvalName } from './names.ts';
 
 /** How long a request (and so any approval of it) stays usable. */
 export const APPROVAL_TTL_MS = 60 * 60_000;
@@ -98,13 +101,13 @@ export function checkApprovalEntries(
   entries: readonly AuditEntry[],
   approvers?: Readonly<Record<string, string>>,
   accepts?: ApprovalsAccepted,
+  /** For entries that do not carry their statement: what the store holds for them (storedStatements). */
+  stored?: ReadonlyMap<number, unknown>,
 ): ApprovalsChecked & { problems: AuditProblem[] } {
   const problems: AuditProblem[] = [];
   const unchecked: ApprovalsChecked['unchecked'] = [];
   const usedBy = new Map<string, number>();
   let checked = 0;
-  /** The first entry that carried a signed statement: from there on, every such entry does. */
-  let firstSigned: number | undefined;
   const givenBy = new Map<string, number>();
   for (const entry of entries) {
     const use = entry.type === 'approval-used';
@@ -139,21 +142,24 @@ export function checkApprovalEntries(
       continue;
     }
     if (entry.data.via !== 'signed') continue;
-    if (entry.data.signed === undefined) {
-      if (firstSigned !== undefined) {
-        tampered(
-          `it records ${what} signed by ${by} without the statement its approver signed, after entry ${firstSigned} recorded one with it: since then FrontendOps writes the statement into every such entry, so this one was written by hand (or by an older FrontendOps run against this chain, which must be upgraded)`,
-        );
-      } else {
+    let carried = entry.data.signed;
+    if (carried === undefined) {
+      if (!stored) {
         unchecked.push({
           seq: entry.seq,
-          reason: `it records ${what} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it, or by hand)`,
+          reason: `it records ${what} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it), and the statements stored were not read`,
         });
+        continue;
       }
-      continue;
+      carried = stored.get(entry.seq) ?? undefined;
+      if (carried === undefined) {
+        tampered(
+          `it records ${what} signed by ${by} without the statement its approver signed, and no signed statement of that approval is stored (${APPROVALS_SIGNED}${approvalName(String(entry.data.action).slice(0, 20), String(entry.data.deployId).slice(0, 40))}): nobody signed it`,
+        );
+        continue;
+      }
     }
-    firstSigned ??= entry.seq;
-    const parsed = signedSchema.safeParse(entry.data.signed);
+    const parsed = signedSchema.safeParse(carried);
     if (!parsed.success) {
       tampered('what it records as the signed statement of an approval is not one');
       continue;
@@ -232,5 +238,42 @@ function differences(
     compare('approver', 'by', statement.approver);
     compare('key', 'key', keyFingerprint(statement.publicKey));
   }
+  return found;
+}
+
+/**
+ * The statements stored for the chain's records of a signed approval that do not carry theirs (seq →
+ * the stored object's JSON; absent when none is stored or it is not JSON): what checkApprovalEntries
+ * holds such a record against. One read per such record; chains written since records carry their
+ * statement have none.
+ */
+export async function storedStatements(
+  store: Pick<ObjectStore, 'get'>,
+  prefix: string,
+  entries: readonly AuditEntry[],
+): Promise<Map<number, unknown>> {
+  const bare = entries.filter(
+    (e) =>
+      (e.type === 'approval-used' || (e.type === 'approval' && e.data.decision === 'approved')) &&
+      e.data.via === 'signed' &&
+      e.data.signed === undefined &&
+      APPROVAL_ACTIONS.includes(e.data.action as ApprovalAction) &&
+      typeof e.data.deployId === 'string' &&
+      DEPLOY_ID.test(e.data.deployId),
+  );
+  const found = new Map<number, unknown>();
+  await Promise.all(
+    bare.map(async (e) => {
+      const object = await store.get(
+        `${prefix}${APPROVALS_SIGNED}${approvalName(String(e.data.action), String(e.data.deployId))}`,
+      );
+      if (!object) return;
+      try {
+        found.set(e.seq, JSON.parse(object.body.toString('utf8')));
+      } catch {
+        // Not JSON: nothing stored that could be a statement.
+      }
+    }),
+  );
   return found;
 }

@@ -34,7 +34,7 @@ import {
   signedSchema,
 } from './approval-evidence.ts';
 import { appendAudit, stateDigest } from './audit.ts';
-import { APPROVALS_USED } from './names.ts';
+import { APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
 export { APPROVAL_ACTIONS, APPROVAL_TTL_MS, type Approval, type ApprovalAction, type ApprovalStatement };
 
@@ -64,11 +64,10 @@ export type ApprovalRequest = z.infer<typeof requestSchema>;
 
 /** How the server knows a person approved: authenticated, never a client's say-so. */
 
-const name = (action: ApprovalAction, deployId: string) => `${action}-${deployId}.json`;
 const requestKey = (site: Site, action: ApprovalAction, deployId: string) =>
-  `${site.target.statePrefix}approvals/requests/${name(action, deployId)}`;
+  `${site.target.statePrefix}approvals/requests/${approvalName(action, deployId)}`;
 const signedKey = (site: Site, action: ApprovalAction, deployId: string) =>
-  `${site.target.statePrefix}approvals/signed/${name(action, deployId)}`;
+  `${site.target.statePrefix}${APPROVALS_SIGNED}${approvalName(action, deployId)}`;
 const usedKey = (site: Site, nonce: string) => `${site.target.statePrefix}${APPROVALS_USED}${nonce}.json`;
 const relative = (site: Site, key: string) => key.slice(site.target.statePrefix.length);
 

@@ -37,7 +37,12 @@ import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
-import { type ApprovalsAccepted, type ApprovalsChecked, checkApprovalEntries } from './approval-evidence.ts';
+import {
+  type ApprovalsAccepted,
+  type ApprovalsChecked,
+  checkApprovalEntries,
+  storedStatements,
+} from './approval-evidence.ts';
 import {
   ATOMIC,
   ATOMIC_PENDING,
@@ -1146,6 +1151,7 @@ async function verifyAuditOnce(
     entries,
     options.approvers,
     options.accepts,
+    await storedStatements(store, prefix, entries),
   );
   problems.push(...forgedApprovals);
 

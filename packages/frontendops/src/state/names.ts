@@ -39,3 +39,7 @@ export const AUDIT_ENTRIES = `${AUDIT}0`;
 export const PUBLISH_LOG = 'publishes/';
 /** The markers of approvals used, one per approval request's nonce. */
 export const APPROVALS_USED = 'approvals/used/';
+/** The signed statements of approvals, one per request (`<action>-<deploy id>.json`). */
+export const APPROVALS_SIGNED = 'approvals/signed/';
+/** An approval request's object name under `approvals/requests/` and `approvals/signed/`. */
+export const approvalName = (action: string, deployId: string) => `${action}-${deployId}.json`;

@@ -136,30 +136,55 @@ describe('signed approvals in the audit chain', () => {
         seq: forged.seq,
         reason: expect.stringMatching(
           new RegExp(
-            `entry ${forged.seq}: .*without the statement its approver signed, after entry \\d+ recorded one with it`,
+            `entry ${forged.seq}: .*without the statement its approver signed, and no signed statement of that approval is stored \\(approvals/signed/deploy-${OTHER_ID}\\.json\\): nobody signed it`,
           ),
         ),
       }),
     ]);
   });
 
-  it('one from before entries carried the statement (older than any that does) is unchecked, and says why', async () => {
+  it('attack: the same bare use written before any record carried a statement is tampered too', async () => {
     const site = freshSite();
-    const legacy = await bareUse(site, NOW - 200_000);
+    const forged = await bareUse(site, NOW - 200_000);
     await genuineApproval(site);
     const result = await verify(site);
-    expect(result.problems).toEqual([]);
-    expect(result.approvals).toEqual({
-      checked: 2,
-      unchecked: [
-        {
-          seq: legacy.seq,
-          reason: expect.stringMatching(
-            /without the statement its approver signed \(written by a FrontendOps from before/,
-          ),
-        },
-      ],
+    expect(result.problems).toEqual([
+      expect.objectContaining({ seq: forged.seq, reason: expect.stringMatching(/nobody signed it/) }),
+    ]);
+    expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
+  });
+
+  it('a record without its statement, as FrontendOps wrote before records carried it, is checked against the statement stored', async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    // Ada approves another change; the server stores her statement. The use is recorded bare, as a
+    // FrontendOps from before statements were carried wrote it (a CI job still on an older version).
+    const request = await openApprovalRequest(site, {
+      action: 'deploy',
+      deployId: OTHER_ID,
+      summary: 'deploy sophia-dashboard@2222222',
+      app: 'sophia-dashboard',
+      commit: '2222222222222222222222222222222222222222',
+      requestedBy: 'infra-test',
+      now: NOW,
     });
+    const statement = await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
+    const legacy = await bareUse(site, NOW + 200_000);
+    let result = await verify(site);
+    expect(result.problems).toEqual([]);
+    expect(result.approvals).toEqual({ checked: 4, unchecked: [] });
+
+    // Used a second time by a bare record: the stored statement's nonce says it is the same approval.
+    const replay = await bareUse(site, NOW + 300_000);
+    result = await verify(site);
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        seq: replay.seq,
+        reason: expect.stringMatching(
+          new RegExp(`already used by entry ${legacy.seq} \\(request nonce ${statement.nonce}\\)`),
+        ),
+      }),
+    ]);
   });
 
   it('attack: a spelling of `via` or `decision` FrontendOps never writes is tampered, not passed over', async () => {
