@@ -315,7 +315,8 @@ describe('neither role can rewrite what was recorded', () => {
       consumeApproval(site, nonce, {
         action: 'deploy',
         deployId: '0000000-0000000001',
-        approval: { by: 'Ada', via: 'signed' },
+        // A client's answer: what is tried here is the marker and the entries, not a signature.
+        approval: { by: 'Ada (as claimed by infra-test)', via: 'elicitation' },
         now: Date.now(),
       });
     try {
