@@ -12,7 +12,9 @@
  * - the signature verifies under the statement's key, and the entry says what the statement says
  *   (stack, action, deploy id, approver, key): else TAMPERED;
  * - it was recorded before the approval's hour ended, and each approval is used once: else TAMPERED
- *   (not "after it was signed": the approver's clock may run ahead of the server's);
+ *   (not "after it was signed": the approver's clock may run ahead of the server's). "Recorded" is
+ *   not only the entry's own time, which its writer chose: an entry after one of a later time was
+ *   written no earlier than that;
  * - the key is the one the stack's configuration lists under that name now: else it is left
  *   unchecked, with the reason (a key replaced since, or one that never was an approver's), since
  *   verify knows only today's configuration;
@@ -109,7 +111,12 @@ export function checkApprovalEntries(
   const usedBy = new Map<string, number>();
   let checked = 0;
   const givenBy = new Map<string, number>();
+  /** The latest time any earlier entry records, and which: no entry is written before them. */
+  let latest = { at: Number.NEGATIVE_INFINITY, seq: 0, text: '' };
   for (const entry of entries) {
+    const before = latest;
+    const time = Date.parse(entry.at);
+    if (time > latest.at) latest = { at: time, seq: entry.seq, text: entry.at };
     const use = entry.type === 'approval-used';
     const decision = entry.type === 'approval' ? entry.data.decision : undefined;
     const tampered = (reason: string) =>
@@ -178,9 +185,18 @@ export function checkApprovalEntries(
       );
       continue;
     }
-    const at = Date.parse(entry.at);
-    if (at > Date.parse(statement.expiresAt) + CLOCK_SKEW_MS) {
+    // An entry's `at` is its writer's word: one appended after an entry of a later time was written
+    // no earlier than that (less the clocks' skew), whatever it says. So a late use backdated into
+    // the approval's hour is still late.
+    const expires = Date.parse(statement.expiresAt) + CLOCK_SKEW_MS;
+    if (Date.parse(entry.at) > expires) {
       tampered(`it records the approval at ${entry.at}, after it expired at ${statement.expiresAt}`);
+      continue;
+    }
+    if (before.at - CLOCK_SKEW_MS > expires) {
+      tampered(
+        `it records the approval at ${entry.at}, but it comes after entry ${before.seq} of ${before.text}, when the approval had expired (at ${statement.expiresAt}): it was written late and backdated`,
+      );
       continue;
     }
     if (given) {

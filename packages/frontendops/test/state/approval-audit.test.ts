@@ -386,6 +386,52 @@ describe('signed approvals in the audit chain', () => {
     );
   });
 
+  it('attack: an approval given but never used, used a day later with the use backdated into its hour: tampered', async () => {
+    const site = freshSite();
+    const request = await openApprovalRequest(site, {
+      action: 'deploy',
+      deployId: OTHER_ID,
+      summary: 'deploy sophia-dashboard@2222222',
+      app: 'sophia-dashboard',
+      commit: '2222222222222222222222222222222222222222',
+      requestedBy: 'infra-test',
+      now: NOW,
+    });
+    const statement = await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
+    // The change was never made. A day later the chain records other changes...
+    const later = await append(
+      site,
+      'release',
+      { deployId: DEPLOY_ID, stack: site.target.stack },
+      NOW + 24 * 3600_000,
+    );
+    // ...and the deployer role records a use of Ada's approval, its time set inside her hour.
+    const forged = await append(
+      site,
+      'approval-used',
+      {
+        deployId: OTHER_ID,
+        action: 'deploy',
+        by: usedBy(statement),
+        via: 'signed',
+        stack: site.target.stack,
+        signed: { statement, signature: signStatement(ada, statement) },
+      },
+      NOW + 10 * 60_000,
+    );
+    const result = await verify(site);
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({
+        seq: forged.seq,
+        reason: expect.stringMatching(
+          new RegExp(
+            `comes after entry ${later.seq} of .*, when the approval had expired .*: it was written late and backdated`,
+          ),
+        ),
+      }),
+    );
+  });
+
   it('a use whose marker landed but whose answer was lost (the retry refused) counts once, not as used before', async () => {
     const site = freshSite();
     const request = await openApprovalRequest(site, {
