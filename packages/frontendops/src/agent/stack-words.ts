@@ -6,9 +6,10 @@
  * configuration knows is refused, before any tool is called, saying how to reach that stack.
  *
  * Only a name after "to", "on", "in", "onto", "into", "for" or "against" counts: a stack may share a
- * word with the app ("dashboard"), and "deploy the latest dashboard" names no stack.
+ * word with the app ("dashboard"), and "deploy the latest dashboard" names no stack. The name may be
+ * quoted (`to "staging"`, `to \`staging\``, `to “staging”`), as people write names.
  */
-const BEFORE_A_STACK = '(?:to|on|in|onto|into|for|against)\\s+(?:the\\s+)?';
+const BEFORE_A_STACK = '(?:to|on|in|onto|into|for|against)\\s+(?:the\\s+)?[\'"`‘“]?';
 
 export function otherStackNamed(
   text: string,
