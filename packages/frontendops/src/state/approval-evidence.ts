@@ -34,7 +34,7 @@ import { keyFingerprint, verifyStatement } from '../approval/keys.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import { APPROVAL_ACTIONS, type ApprovalAction, type ObjectStore } from '../ports.ts';
 import type { AuditEntry, AuditProblem } from './audit.ts';
-import { APPROVALS_SIGNED, approvalName } from './names.ts';
+import { APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
 /** How long a request (and so any approval of it) stays usable. */
 export const APPROVAL_TTL_MS = 60 * 60_000;
@@ -104,7 +104,7 @@ export function checkApprovalEntries(
   approvers?: Readonly<Record<string, string>>,
   accepts?: ApprovalsAccepted,
   /** For entries that do not carry their statement: what the store holds for them (storedStatements). */
-  stored?: ReadonlyMap<number, unknown>,
+  stored?: ReadonlyMap<number, StoredStatement>,
 ): ApprovalsChecked & { problems: AuditProblem[] } {
   const problems: AuditProblem[] = [];
   const unchecked: ApprovalsChecked['unchecked'] = [];
@@ -158,13 +158,24 @@ export function checkApprovalEntries(
         });
         continue;
       }
-      carried = stored.get(entry.seq) ?? undefined;
-      if (carried === undefined) {
+      const found = stored.get(entry.seq);
+      const object = `${APPROVALS_SIGNED}${approvalName(String(entry.data.action).slice(0, 20), String(entry.data.deployId).slice(0, 40))}`;
+      if (found === undefined) {
         tampered(
-          `it records ${what} signed by ${by} without the statement its approver signed, and no signed statement of that approval is stored (${APPROVALS_SIGNED}${approvalName(String(entry.data.action).slice(0, 20), String(entry.data.deployId).slice(0, 40))}): nobody signed it`,
+          `it records ${what} signed by ${by} without the statement its approver signed, and no signed statement of any approval of that request is stored (${object}): nobody signed it`,
         );
         continue;
       }
+      // The object holds the newest approval of the request (one asked again after its hour, a
+      // canary's new share): it vouches for this record only if it is this record's approval.
+      if (!isTheirs(entry, use, found, object)) {
+        unchecked.push({
+          seq: entry.seq,
+          reason: `it records ${what} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it), and the statement stored for that request (${object}) is of a later approval of it`,
+        });
+        continue;
+      }
+      carried = found.value;
     }
     const parsed = signedSchema.safeParse(carried);
     if (!parsed.success) {
@@ -267,7 +278,9 @@ export async function storedStatements(
   store: Pick<ObjectStore, 'get'>,
   prefix: string,
   entries: readonly AuditEntry[],
-): Promise<Map<number, unknown>> {
+  /** How the chain digests a state object (audit.ts stateDigest). */
+  digestOf: (value: unknown) => string,
+): Promise<Map<number, StoredStatement>> {
   const bare = entries.filter(
     (e) =>
       (e.type === 'approval-used' || (e.type === 'approval' && e.data.decision === 'approved')) &&
@@ -277,7 +290,7 @@ export async function storedStatements(
       typeof e.data.deployId === 'string' &&
       DEPLOY_ID.test(e.data.deployId),
   );
-  const found = new Map<number, unknown>();
+  const found = new Map<number, StoredStatement>();
   await Promise.all(
     bare.map(async (e) => {
       const object = await store.get(
@@ -285,11 +298,30 @@ export async function storedStatements(
       );
       if (!object) return;
       try {
-        found.set(e.seq, JSON.parse(object.body.toString('utf8')));
+        const value: unknown = JSON.parse(object.body.toString('utf8'));
+        found.set(e.seq, { value, digest: digestOf(value) });
       } catch {
         // Not JSON: nothing stored that could be a statement.
       }
     }),
   );
   return found;
+}
+
+/** A statement stored under approvals/signed/, as read, with the digest the chain binds it by. */
+export interface StoredStatement {
+  value: unknown;
+  digest: string;
+}
+
+/**
+ * Whether the statement stored for a request is the one of this bare record's approval: a "given"
+ * record bound that object with this digest when it was written; a use bound the "used" marker of
+ * its approval's nonce, which the statement names.
+ */
+function isTheirs(entry: AuditEntry, use: boolean, stored: StoredStatement, object: string): boolean {
+  const bound = entry.objects ?? {};
+  if (!use) return bound[object] === stored.digest;
+  const nonce = (stored.value as { statement?: { nonce?: unknown } } | null)?.statement?.nonce;
+  return typeof nonce === 'string' && `${APPROVALS_USED}${nonce}.json` in bound;
 }

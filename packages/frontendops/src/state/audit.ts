@@ -1151,7 +1151,7 @@ async function verifyAuditOnce(
     entries,
     options.approvers,
     options.accepts,
-    await storedStatements(store, prefix, entries),
+    await storedStatements(store, prefix, entries, stateDigest),
   );
   problems.push(...forgedApprovals);
 

@@ -136,7 +136,7 @@ describe('signed approvals in the audit chain', () => {
         seq: forged.seq,
         reason: expect.stringMatching(
           new RegExp(
-            `entry ${forged.seq}: .*without the statement its approver signed, and no signed statement of that approval is stored \\(approvals/signed/deploy-${OTHER_ID}\\.json\\): nobody signed it`,
+            `entry ${forged.seq}: .*without the statement its approver signed, and no signed statement of any approval of that request is stored \\(approvals/signed/deploy-${OTHER_ID}\\.json\\): nobody signed it`,
           ),
         ),
       }),
@@ -154,11 +154,8 @@ describe('signed approvals in the audit chain', () => {
     expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
   });
 
-  it('a record without its statement, as FrontendOps wrote before records carried it, is checked against the statement stored', async () => {
-    const site = freshSite();
-    await genuineApproval(site);
-    // Ada approves another change; the server stores her statement. The use is recorded bare, as a
-    // FrontendOps from before statements were carried wrote it (a CI job still on an older version).
+  /** Ada's approval of OTHER_ID, and its use recorded bare, as a FrontendOps from before records carried statements wrote it. */
+  async function legacyApproval(site: Site, at: number) {
     const request = await openApprovalRequest(site, {
       action: 'deploy',
       deployId: OTHER_ID,
@@ -166,25 +163,74 @@ describe('signed approvals in the audit chain', () => {
       app: 'sophia-dashboard',
       commit: '2222222222222222222222222222222222222222',
       requestedBy: 'infra-test',
-      now: NOW,
+      now: at,
     });
-    const statement = await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
-    const legacy = await bareUse(site, NOW + 200_000);
+    const statement = await signApproval(site, request, { key: ada, name: 'Ada' }, at + 60_000);
+    // The older server passed no statement on: the use's entry carries none, only its marker.
+    expect(
+      await consumeApproval(site, request.nonce, {
+        action: 'deploy',
+        deployId: OTHER_ID,
+        approval: { by: usedBy(statement), via: 'signed' },
+        now: at + 120_000,
+      }),
+    ).toBe(true);
+    const entries = await readAudit(site.state, site.target.statePrefix);
+    return { statement, use: entries.at(-1) as AuditEntry };
+  }
+
+  it('a record without its statement, as FrontendOps wrote before records carried it, is checked against the statement stored', async () => {
+    const site = freshSite();
+    await genuineApproval(site);
+    const { statement, use } = await legacyApproval(site, NOW);
+    expect(use.data.signed).toBeUndefined();
     let result = await verify(site);
     expect(result.problems).toEqual([]);
     expect(result.approvals).toEqual({ checked: 4, unchecked: [] });
 
-    // Used a second time by a bare record: the stored statement's nonce says it is the same approval.
-    const replay = await bareUse(site, NOW + 300_000);
+    // Recorded as used a second time, bare, with its marker: the stored statement's nonce says it is
+    // the same approval.
+    const replay = await appendAudit(site.state, site.target.statePrefix, site.locker, {
+      type: 'approval-used',
+      data: use.data,
+      ...(use.objects ? { objects: use.objects } : {}),
+      at: new Date(NOW + 300_000),
+    });
     result = await verify(site);
     expect(result.problems).toEqual([
       expect.objectContaining({
         seq: replay.seq,
         reason: expect.stringMatching(
-          new RegExp(`already used by entry ${legacy.seq} \\(request nonce ${statement.nonce}\\)`),
+          new RegExp(`already used by entry ${use.seq} \\(request nonce ${statement.nonce}\\)`),
         ),
       }),
     ]);
+  });
+
+  it('a request approved again later (asked again after its hour): the older bare records are unchecked, not tampered', async () => {
+    const site = freshSite();
+    // Its first approval, recorded bare by an older FrontendOps; the change stopped and its hour passed.
+    const first = await legacyApproval(site, NOW);
+    const given = (await readAudit(site.state, site.target.statePrefix)).find((e) => e.type === 'approval');
+    // Asked again two hours later, approved again: the stored statement is now the second one's.
+    const again = await openApprovalRequest(site, {
+      action: 'deploy',
+      deployId: OTHER_ID,
+      summary: 'deploy sophia-dashboard@2222222',
+      app: 'sophia-dashboard',
+      commit: '2222222222222222222222222222222222222222',
+      requestedBy: 'infra-test',
+      now: NOW + 2 * 3600_000,
+    });
+    await signApproval(site, again, { key: ada, name: 'Ada' }, NOW + 2 * 3600_000 + 60_000);
+    const result = await verify(site);
+    expect(result.problems).toEqual([]);
+    // The given record of the second approval carries its statement: checked. The first approval's
+    // given record carried it too (this version writes it); its bare use cannot be checked now.
+    expect(result.approvals.unchecked).toEqual([
+      { seq: first.use.seq, reason: expect.stringMatching(/is of a later approval of it/) },
+    ]);
+    expect(given?.data.signed).toBeDefined();
   });
 
   it('attack: a spelling of `via` or `decision` FrontendOps never writes is tampered, not passed over', async () => {
