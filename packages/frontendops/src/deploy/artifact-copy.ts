@@ -78,7 +78,10 @@ export function notAsDeployed(
     'TAMPERED',
     `The manifest of ${then.app}@${then.commit.slice(0, 7)} in the artifacts bucket is not the one deployed to ${site.target.stack}${then.deployId ? ` as ${then.deployId}` : ''} ` +
       `(${short(then.artifactDigest)} then, ${short(now)} now): it was replaced, with its files, after publishing. ${outcome} ` +
-      'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one; a build deleted by a lifecycle rule and published again that does not reproduce byte for byte reads the same), and deploy or roll back to another release meanwhile.',
+      'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one; a build deleted by a lifecycle rule and published again that does not reproduce byte for byte reads the same), and deploy or roll back to another release meanwhile.' +
+      (then.deployId
+        ? ` If \`frontendops audit verify\` reports the record of ${then.deployId} (deployments/${then.deployId}.json under the state prefix) as written around the chain, that record is what was forged, not the build: delete it after checking.`
+        : ''),
     {
       details: {
         app: then.app,

@@ -314,23 +314,24 @@ async function rollBackIfNotServed(
     step: 'rollback',
     detail: `verification failed: rolling back to ${plan.fromCommit.slice(0, 7)}`,
   });
-  const back = await deployLocked(site, {
-    ...options,
-    commit: plan.fromCommit,
-    app: plan.app,
-    kind: 'rollback',
-    pinOnSuccess: false,
-  });
+  const back = await deployLocked(
+    site,
+    { ...options, commit: plan.fromCommit, app: plan.app, kind: 'rollback', pinOnSuccess: false },
+    `${plan.deployId} (${plan.app}@${plan.commit.slice(0, 7)}) stays live, recorded as failed (the CDN did not serve it in time); it was not rolled back to that release.`,
+  );
   return back.deployId;
 }
 
-/** A deploy run while the caller already holds the lock (the automatic rollback). */
-async function deployLocked(site: Site, options: DeployOptions): Promise<DeploySummary> {
+/**
+ * A deploy run while the caller already holds the lock (the automatic rollback). `refused` says what
+ * is live when the release it goes back to is refused as replaced.
+ */
+async function deployLocked(site: Site, options: DeployOptions, refused: string): Promise<DeploySummary> {
   const started = Date.now();
   const manifest = await requireManifest(site, options.app, options.commit);
   const live = await readLiveState(site, null);
   // The release it goes back to is one the pointer retains: its manifest must be the one it had then.
-  assertAsDeployed(site, manifest, live.releases);
+  assertAsDeployed(site, manifest, live.releases, refused);
   const plan = planFor(site, options.kind ?? 'deploy', manifest, live);
   const { record } = await applyDeploy(site, plan, { ...options, stopBeforeInvalidation: false });
   return summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) });

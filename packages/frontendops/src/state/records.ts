@@ -224,7 +224,11 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
           .filter((o) => o.key.endsWith('.json'))
           .map(async (o) => (await readJson<DeploymentRecord>(o.key.slice(key('').length)))?.value ?? null),
       );
-      return records.filter((r): r is DeploymentRecord => r?.app === app && r.commit === commit);
+      // A record without a digest claims nothing about the build's content.
+      return records.filter(
+        (r): r is DeploymentRecord =>
+          r?.app === app && r.commit === commit && typeof r.artifactDigest === 'string',
+      );
     },
 
     /** One page of records, newest first; `next` continues with older ones (null at the end). */

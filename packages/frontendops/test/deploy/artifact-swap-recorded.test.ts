@@ -17,6 +17,7 @@ import { previewLink } from '../../src/deploy/preview.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
 import type { ObjectStore } from '../../src/ports.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { APP, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -96,6 +97,11 @@ describe('in place', () => {
         frozen = 'stale'; // the CDN does not serve the new release
         const deploy = deployArtifact(site, { app: APP, commit: v2, request, verifyTimeoutMs: 300 });
         await expect(deploy).rejects.toThrow(TAMPERED);
+        // It says what is live: the failed deploy, not "nothing was changed".
+        await expect(deploy).rejects.toThrow(
+          /2020202-\w+ \(sophia-dashboard@2020202\) stays live, recorded as failed .*it was not rolled back/,
+        );
+        await expect(deploy).rejects.not.toThrow(/Nothing was changed/);
       } finally {
         frozen = null;
         t = original;
@@ -119,6 +125,34 @@ describe('in place', () => {
       TAMPERED,
     );
     expect(await served()).not.toBe(EVIL);
+  });
+});
+
+describe('a deployment record forged by the deployer role', () => {
+  it('blocks that commit with a refusal that says how to tell the record from the build', async () => {
+    const env = await startDeployEnv({ stack: 'swap-recorded-forged' });
+    try {
+      const commit = '1234567123456712';
+      const build = await writeFixtureBuild(join(env.tmp, 'b'), { version: 'v' });
+      await publishArtifact(env.site.artifacts, { dir: build.dir, app: APP, commit });
+      const forged = '1234567-ffffffffff';
+      await env.site.state.put(
+        `${env.target.statePrefix}deployments/${forged}.json`,
+        JSON.stringify({ deployId: forged, app: APP, commit, artifactDigest: `sha256:${'0'.repeat(64)}` }),
+      );
+      const deploy = deployArtifact(env.site, { app: APP, commit, request });
+      await expect(deploy).rejects.toThrow(
+        new RegExp(
+          `If \`frontendops audit verify\` reports the record of ${forged} \\(deployments/${forged}\\.json under the state prefix\\) as written around the chain, that record is what was forged`,
+        ),
+      );
+      const verified = await verifyAudit(env.site.state, env.target.statePrefix);
+      expect(verified.problems).toContainEqual(
+        expect.objectContaining({ object: `deployments/${forged}.json`, kind: 'tampered' }),
+      );
+    } finally {
+      await env.stop();
+    }
   });
 });
 
