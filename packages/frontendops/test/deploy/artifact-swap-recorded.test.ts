@@ -1,12 +1,3 @@
-/**
- * A manifest replaced together with its files, for a build the stack had live, reached through every
- * other path that copies a recorded release's files (found by a review that attacked the first fix,
- * which covered the deploy and rollback of that build only). Each path must refuse (TAMPERED) rather
- * than serve the replaced files as that release: the put-back of the live release when a deploy stops,
- * the automatic rollback after a failed verification, a deploy of a build no longer retained, an atomic
- * preview (by commit or deploy id) and the rollback after one, and a migration to atomic releases.
- */
-import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +6,7 @@ import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { migrateToAtomic } from '../../src/deploy/migrate.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
+import { artifactFileKey } from '../../src/engine/manifest.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -23,21 +14,16 @@ import { APP, request as atomicRequest, startAtomicEnv } from '../support/atomic
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { replacePublished } from '../support/replace-published.ts';
 
 const EVIL =
   '<!doctype html><html><head><meta name="release" content="EVIL"></head><body>defaced</body></html>\n';
 const request: RequestInfo = { text: 'deploy', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
 const TAMPERED = /The manifest of sophia-dashboard@\w{7} in the artifacts bucket is not the one deployed to/;
 
-/** The artifacts bucket's administrator replaces a file and writes the manifest to match it. */
-async function replaceWithManifest(store: ObjectStore, commit: string, path: string, body: string) {
-  await store.put(artifactFileKey(APP, commit, path), body);
-  const key = artifactManifestKey(APP, commit);
-  const manifest = JSON.parse((await store.get(key))?.body.toString('utf8') ?? '{}');
-  manifest.files[path].sha256 = createHash('sha256').update(body).digest('hex');
-  manifest.files[path].size = Buffer.byteLength(body);
-  await store.put(key, JSON.stringify(manifest));
-}
+/** The artifacts bucket's administrator replaces a file of app@commit and writes the manifest to match it. */
+const replaceWithManifest = (store: ObjectStore, commit: string, path: string, body: string) =>
+  replacePublished(store, APP, commit, path, body);
 
 describe('in place', () => {
   let t: TestDeployEnv;

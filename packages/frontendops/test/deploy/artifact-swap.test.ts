@@ -1,17 +1,8 @@
-/**
- * A published build's files replaced in the artifacts bucket afterwards, by someone who can write it
- * (its administrators; the publisher role may only create). Before, a deploy copied whatever was
- * there, and its record and audit entry still named the published build's digest: the site served
- * files nobody published, and the audit said otherwise. Now each server-side copy asks S3 for the
- * SHA-256 of what it copied and holds it against the manifest: a file that is not the published one
- * stops the change (TAMPERED) before anything of it is live, naming the file.
- */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
-import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
+import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import {
@@ -22,6 +13,7 @@ import {
 } from '../support/atomic-env.ts';
 import { ARTIFACTS, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from '../support/fixture-build.ts';
+import { replacePublished } from '../support/replace-published.ts';
 
 const APP = 'sophia-dashboard';
 const request: RequestInfo = { text: 'deploy', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
@@ -103,12 +95,7 @@ describe('a manifest replaced together with its files', () => {
 
     // The administrator replaces robots.txt and writes the manifest to match it.
     const robots = 'User-agent: *\nDisallow: /\n';
-    await swap(commit, '/robots.txt', robots);
-    const key = artifactManifestKey(APP, commit);
-    const manifest = JSON.parse((await t.s3.store(ARTIFACTS).get(key))?.body.toString('utf8') ?? '{}');
-    manifest.files['/robots.txt'].sha256 = createHash('sha256').update(robots).digest('hex');
-    manifest.files['/robots.txt'].size = robots.length;
-    await t.s3.store(ARTIFACTS).put(key, JSON.stringify(manifest));
+    await replacePublished(t.s3.store(ARTIFACTS), APP, commit, '/robots.txt', robots);
 
     const summary = await deployArtifact(t.site, { app: APP, commit, request });
     expect(summary.outcome).toBe('succeeded');
@@ -168,14 +155,8 @@ describe('atomic: a published file replaced afterwards', () => {
  */
 describe('a manifest replaced with its files, for a build the stack had live', () => {
   /** Replaces robots.txt of app@commit and writes the manifest to match (no publish log involved). */
-  const swapWithManifest = async (commit: string, robots: string) => {
-    await swap(commit, '/robots.txt', robots);
-    const key = artifactManifestKey(APP, commit);
-    const manifest = JSON.parse((await t.s3.store(ARTIFACTS).get(key))?.body.toString('utf8') ?? '{}');
-    manifest.files['/robots.txt'].sha256 = createHash('sha256').update(robots).digest('hex');
-    manifest.files['/robots.txt'].size = robots.length;
-    await t.s3.store(ARTIFACTS).put(key, JSON.stringify(manifest));
-  };
+  const swapWithManifest = (commit: string, robots: string) =>
+    replacePublished(t.s3.store(ARTIFACTS), APP, commit, '/robots.txt', robots);
   const ids = ['f6f6f6f6f6f6f6', 'a7a7a7a7a7a7a7', 'b8b8b8b8b8b8b8'] as const;
 
   beforeAll(async () => {
@@ -241,14 +222,13 @@ describe('atomic: a manifest replaced with its files, for a release no longer ke
     await deployArtifact(a.site, { app: ATOMIC_APP, commit: current, request: atomicRequest() });
     expect((await a.site.records.readPointer())?.value.releases.map((r) => r.commit)).toEqual([current]);
 
-    const artifacts = a.s3.store(a.target.artifactsBucket);
-    const defaced = '<h1>defaced</h1>';
-    await artifacts.put(artifactFileKey(ATOMIC_APP, old, '/index.html'), defaced);
-    const key = artifactManifestKey(ATOMIC_APP, old);
-    const manifest = JSON.parse((await artifacts.get(key))?.body.toString('utf8') ?? '{}');
-    manifest.files['/index.html'].sha256 = createHash('sha256').update(defaced).digest('hex');
-    manifest.files['/index.html'].size = defaced.length;
-    await artifacts.put(key, JSON.stringify(manifest));
+    await replacePublished(
+      a.s3.store(a.target.artifactsBucket),
+      ATOMIC_APP,
+      old,
+      '/index.html',
+      '<h1>defaced</h1>',
+    );
 
     const before = await a.store().read();
     const back = rollbackRelease(a.site, { to: old, request: atomicRequest() });

@@ -49,17 +49,23 @@ function freshSite(): Site {
   };
 }
 
+/** A deploy request for DEPLOY_ID (of 1111111…) or OTHER_ID (of 2222222…), opened at `at`. */
+function openRequest(site: Site, deployId: typeof DEPLOY_ID | typeof OTHER_ID, at = NOW) {
+  const digit = deployId.slice(0, 1);
+  return openApprovalRequest(site, {
+    action: 'deploy',
+    deployId,
+    summary: `deploy sophia-dashboard@${digit.repeat(7)}`,
+    app: 'sophia-dashboard',
+    commit: digit.repeat(40),
+    requestedBy: 'infra-test',
+    now: at,
+  });
+}
+
 /** Ada really approves the deploy, and the server uses her approval: what a genuine chain holds. */
 async function genuineApproval(site: Site) {
-  const request = await openApprovalRequest(site, {
-    action: 'deploy',
-    deployId: DEPLOY_ID,
-    summary: 'deploy sophia-dashboard@1111111',
-    app: 'sophia-dashboard',
-    commit: '1111111111111111111111111111111111111111',
-    requestedBy: 'infra-test',
-    now: NOW,
-  });
+  const request = await openRequest(site, DEPLOY_ID);
   await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
   const checked = await checkSignedApproval(site, request, NOW + 120_000);
   if (!checked || !('approval' in checked)) throw new Error(`not accepted: ${JSON.stringify(checked)}`);
@@ -97,6 +103,16 @@ function statementBy(key: KeyObject, name: string, over: Partial<ApprovalStateme
 
 const usedBy = (statement: ApprovalStatement) =>
   `${statement.approver} (approver key ${keyFingerprint(statement.publicKey)})`;
+
+/** An `approval-used` entry's data for OTHER_ID carrying `statement`, signed with `key`. */
+const signedUseOf = (site: Site, statement: ApprovalStatement, key: KeyObject) => ({
+  deployId: OTHER_ID,
+  action: 'deploy',
+  by: usedBy(statement),
+  via: 'signed',
+  stack: site.target.stack,
+  signed: { statement, signature: signStatement(key, statement) },
+});
 
 describe('signed approvals in the audit chain', () => {
   it('a genuine approval and its use are checked: signature, key, contents, once', async () => {
@@ -156,15 +172,7 @@ describe('signed approvals in the audit chain', () => {
 
   /** Ada's approval of OTHER_ID, and its use recorded bare, as a FrontendOps from before records carried statements wrote it. */
   async function legacyApproval(site: Site, at: number) {
-    const request = await openApprovalRequest(site, {
-      action: 'deploy',
-      deployId: OTHER_ID,
-      summary: 'deploy sophia-dashboard@2222222',
-      app: 'sophia-dashboard',
-      commit: '2222222222222222222222222222222222222222',
-      requestedBy: 'infra-test',
-      now: at,
-    });
+    const request = await openRequest(site, OTHER_ID, at);
     const statement = await signApproval(site, request, { key: ada, name: 'Ada' }, at + 60_000);
     // The older server passed no statement on: the use's entry carries none, only its marker.
     expect(
@@ -213,15 +221,7 @@ describe('signed approvals in the audit chain', () => {
     const first = await legacyApproval(site, NOW);
     const given = (await readAudit(site.state, site.target.statePrefix)).find((e) => e.type === 'approval');
     // Asked again two hours later, approved again: the stored statement is now the second one's.
-    const again = await openApprovalRequest(site, {
-      action: 'deploy',
-      deployId: OTHER_ID,
-      summary: 'deploy sophia-dashboard@2222222',
-      app: 'sophia-dashboard',
-      commit: '2222222222222222222222222222222222222222',
-      requestedBy: 'infra-test',
-      now: NOW + 2 * 3600_000,
-    });
+    const again = await openRequest(site, OTHER_ID, NOW + 2 * 3600_000);
     await signApproval(site, again, { key: ada, name: 'Ada' }, NOW + 2 * 3600_000 + 60_000);
     const result = await verify(site);
     expect(result.problems).toEqual([]);
@@ -335,19 +335,7 @@ describe('signed approvals in the audit chain', () => {
     const site = freshSite();
     await genuineApproval(site);
     const statement = statementBy(mallory, 'Ada', {});
-    const forged = await append(
-      site,
-      'approval-used',
-      {
-        deployId: OTHER_ID,
-        action: 'deploy',
-        by: usedBy(statement),
-        via: 'signed',
-        stack: site.target.stack,
-        signed: { statement, signature: signStatement(mallory, statement) },
-      },
-      NOW + 200_000,
-    );
+    const forged = await append(site, 'approval-used', signedUseOf(site, statement, mallory), NOW + 200_000);
     const result = await verify(site);
     expect(result.approvals.unchecked).toEqual([
       { seq: forged.seq, reason: expect.stringMatching(/does not list under "Ada"/) },
@@ -434,15 +422,7 @@ describe('signed approvals in the audit chain', () => {
 
   it('attack: an approval given but never used, used a day later with the use backdated into its hour: tampered', async () => {
     const site = freshSite();
-    const request = await openApprovalRequest(site, {
-      action: 'deploy',
-      deployId: OTHER_ID,
-      summary: 'deploy sophia-dashboard@2222222',
-      app: 'sophia-dashboard',
-      commit: '2222222222222222222222222222222222222222',
-      requestedBy: 'infra-test',
-      now: NOW,
-    });
+    const request = await openRequest(site, OTHER_ID);
     const statement = await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
     // The change was never made. A day later the chain records other changes...
     const later = await append(
@@ -452,19 +432,7 @@ describe('signed approvals in the audit chain', () => {
       NOW + 24 * 3600_000,
     );
     // ...and the deployer role records a use of Ada's approval, its time set inside her hour.
-    const forged = await append(
-      site,
-      'approval-used',
-      {
-        deployId: OTHER_ID,
-        action: 'deploy',
-        by: usedBy(statement),
-        via: 'signed',
-        stack: site.target.stack,
-        signed: { statement, signature: signStatement(ada, statement) },
-      },
-      NOW + 10 * 60_000,
-    );
+    const forged = await append(site, 'approval-used', signedUseOf(site, statement, ada), NOW + 10 * 60_000);
     const result = await verify(site);
     expect(result.problems).toContainEqual(
       expect.objectContaining({
@@ -480,15 +448,7 @@ describe('signed approvals in the audit chain', () => {
 
   it('a use whose marker landed but whose answer was lost (the retry refused) counts once, not as used before', async () => {
     const site = freshSite();
-    const request = await openApprovalRequest(site, {
-      action: 'deploy',
-      deployId: DEPLOY_ID,
-      summary: 'deploy sophia-dashboard@1111111',
-      app: 'sophia-dashboard',
-      commit: '1111111111111111111111111111111111111111',
-      requestedBy: 'infra-test',
-      now: NOW,
-    });
+    const request = await openRequest(site, DEPLOY_ID);
     await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
     const checked = await checkSignedApproval(site, request, NOW + 120_000);
     if (!checked || !('approval' in checked)) throw new Error('not accepted');
@@ -527,15 +487,7 @@ describe('signed approvals in the audit chain', () => {
 
   it('an approver whose clock runs ten minutes ahead: the genuine chain still checks out', async () => {
     const site = freshSite();
-    const request = await openApprovalRequest(site, {
-      action: 'deploy',
-      deployId: DEPLOY_ID,
-      summary: 'deploy sophia-dashboard@1111111',
-      app: 'sophia-dashboard',
-      commit: '1111111111111111111111111111111111111111',
-      requestedBy: 'infra-test',
-      now: NOW,
-    });
+    const request = await openRequest(site, DEPLOY_ID);
     await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 11 * 60_000);
     const checked = await checkSignedApproval(site, request, NOW + 60_000);
     if (!checked || !('approval' in checked)) throw new Error('not accepted');
