@@ -26,6 +26,8 @@ export interface Site {
   approval: ApprovalPolicy;
   /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
   notices: string[];
+  /** Tells the operator `notice` (once per site: a notice already told is not told again). */
+  notify(notice: string): void;
   // ── atomic releases (deploy/atomic-*.ts) ──
   /**
    * `atomic` when the stack's outputs name a release store (releaseStoreArn): releases live under

@@ -9,8 +9,8 @@
  * So each copy asks S3 for the SHA-256 of what it copied (answered in the copy's own response, no
  * extra request) and holds it against the manifest's: another file stops the change, TAMPERED, and
  * says which, and the copy that landed is removed (run again, the release would otherwise count it
- * as copied). A server that answers no checksum (some S3-compatible ones) leaves the copy unchecked;
- * S3 and the embedded server always answer one.
+ * as copied). A server that answers no checksum (some S3-compatible ones) leaves the copy unchecked,
+ * and the operator is told so once; S3 and the embedded server always answer one.
  *
  * A manifest replaced together with its files passes that check: each file is "the manifest's". A
  * build the stack had live is caught another way (assertAsDeployed): the stack recorded its digest
@@ -22,6 +22,10 @@ import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { RecordedBuild } from './types.ts';
+
+/** Said once per site when the S3 endpoint answers a copy without its SHA-256. */
+export const UNCHECKED_COPIES =
+  'The S3 endpoint answered a copy without its SHA-256, so files copied from the artifacts bucket are not checked against their manifest here (S3 and the embedded environment answer one; some S3-compatible servers do not).';
 
 export async function copyArtifactFile(
   site: Site,
@@ -35,7 +39,11 @@ export async function copyArtifactFile(
     key,
     { contentType: file.contentType, cacheControl: file.cacheControl, metadata: { sha256: file.sha256 } },
   );
-  if (copied.sha256 === null || copied.sha256 === file.sha256) return;
+  if (copied.sha256 === null) {
+    site.notify(UNCHECKED_COPIES);
+    return;
+  }
+  if (copied.sha256 === file.sha256) return;
   // The copy has landed: removed at once, so no run again takes it for this release's file and
   // nothing serves it (a visible file the live release has is then put back by the caller).
   await site.hosting.delete([key]).catch(() => undefined);

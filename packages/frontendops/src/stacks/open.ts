@@ -94,8 +94,7 @@ export async function openSite(
   if (await site.state.head(`${target.statePrefix}${AUDIT_HEAD}`)) {
     if (marker.protected && !site.protected) site.protected = true;
     const notice = `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history elsewhere, but ${target.stack}'s own history is where its outputs say: the marker is not followed. Run \`frontendops audit verify --stack ${ref}\`.`;
-    site.notices.push(notice);
-    (options.onNotice ?? printNotice)(notice);
+    site.notify(notice);
     return site;
   }
   site.close();
@@ -114,8 +113,7 @@ export async function openSite(
     );
   }
   const notice = `${named ? `Stack ${target.stack}` : 'This outputs file'} writes to the hosting bucket of environment ${marker.stack}: using its name, history and protection.`;
-  adopted.notices.push(notice);
-  (options.onNotice ?? printNotice)(notice);
+  adopted.notify(notice);
   return adopted;
 }
 
@@ -134,6 +132,11 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   });
   const store = (bucket: string) => createS3Store({ bucket, client, conditionalWritesOf: state });
   const notices: string[] = [];
+  const notify = (notice: string) => {
+    if (notices.includes(notice)) return;
+    notices.push(notice);
+    (options.onNotice ?? printNotice)(notice);
+  };
   // Which lock to use is decided at the first lock, not at open: read-only commands write nothing.
   let chosen: Promise<Locker> | undefined;
   const chooseLocker = async (): Promise<Locker> => {
@@ -143,8 +146,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     const notice = local
       ? 'The S3 endpoint ignores conditional writes, so deploys are serialised by a file lock on this machine only.'
       : unserialisedNotice(target.stack);
-    notices.push(notice);
-    (options.onNotice ?? printNotice)(notice);
+    notify(notice);
     return createFileLocker(options.lockDir ?? lockDirFor(target));
   };
   const locker: Locker = {
@@ -187,6 +189,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     protected: options.protected ?? false,
     approval: options.approval ?? NO_APPROVERS,
     notices,
+    notify,
     mode: releases ? 'atomic' : 'in-place',
     releases,
     releaseGraceMs: options.releaseGraceMs ?? options.access?.propagationMs ?? 60_000,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UNCHECKED_COPIES } from '../../src/deploy/artifact-copy.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
@@ -83,6 +84,32 @@ describe('in place: a published file replaced afterwards', () => {
     await expect(back).rejects.toMatchObject({ code: 'TAMPERED' });
     expect(await live()).toBe(commits[3]);
     expect(await served('robots.txt')).toBe(builds.get(commits[3])?.files['/robots.txt']);
+  });
+});
+
+describe('an S3-compatible server that answers a copy without its SHA-256', () => {
+  it('deploys unchecked, and the operator is told so once', async () => {
+    const commit = 'c0c0c0c0c0c0c0';
+    const build = await writeFixtureBuild(join(t.tmp, 'b-no-checksum'), { version: 'v-nc' });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    // What such a server answers: the copy, and no checksum of it.
+    const hosting = t.site.hosting;
+    const site = {
+      ...t.site,
+      hosting: {
+        ...hosting,
+        copyFrom: async (...args: Parameters<typeof hosting.copyFrom>) => ({
+          ...(await hosting.copyFrom(...args)),
+          sha256: null,
+        }),
+      },
+    };
+    const before = t.site.notices.length;
+    const summary = await deployArtifact(site, { app: APP, commit, request });
+    expect(summary.outcome).toBe('succeeded');
+    expect(summary.copied).toBeGreaterThan(1);
+    expect(t.site.notices.slice(before)).toEqual([UNCHECKED_COPIES]);
+    expect(UNCHECKED_COPIES).toMatch(/not checked against their manifest/);
   });
 });
 
