@@ -63,7 +63,7 @@ export async function copyArtifactFile(
 export function assertAsDeployed(
   site: Site,
   manifest: Manifest,
-  recorded: readonly (Omit<RecordedBuild, 'deployId'> & { deployId?: string })[],
+  recorded: readonly RecordedBuild[],
   /** What the refusal left, when not "nothing" (a stopped deploy putting the live release back). */
   outcome = 'Nothing was changed.',
 ): void {
@@ -77,7 +77,7 @@ export function assertAsDeployed(
 /** The refusal of a build whose digest now (`now`) is not the one `then` recorded. */
 export function notAsDeployed(
   site: Site,
-  then: Omit<RecordedBuild, 'deployId'> & { deployId?: string },
+  then: RecordedBuild,
   now: string,
   outcome = 'Nothing was changed.',
 ): FrontendOpsError {

@@ -80,9 +80,9 @@ export interface DeployOptions extends ApplyOptions {
   recorded?: RecordedBuild;
 }
 
-/** A build as the stack recorded it when it went live: which deployment, and its manifest's digest then. */
+/** A build as the stack recorded it when it went live: which deployment (when known), and its manifest's digest then. */
 export interface RecordedBuild {
-  deployId: string;
+  deployId?: string;
   app: string;
   commit: string;
   artifactDigest: string;

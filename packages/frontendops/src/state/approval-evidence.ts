@@ -149,35 +149,16 @@ export function checkApprovalEntries(
       continue;
     }
     if (entry.data.via !== 'signed') continue;
-    let carried = entry.data.signed;
-    if (carried === undefined) {
-      if (!stored) {
-        unchecked.push({
-          seq: entry.seq,
-          reason: `it records ${what} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it), and the statements stored were not read`,
-        });
-        continue;
-      }
-      const found = stored.get(entry.seq);
-      const object = `${APPROVALS_SIGNED}${approvalName(String(entry.data.action).slice(0, 20), String(entry.data.deployId).slice(0, 40))}`;
-      if (found === undefined) {
-        tampered(
-          `it records ${what} signed by ${by} without the statement its approver signed, and no signed statement of any approval of that request is stored (${object}): nobody signed it`,
-        );
-        continue;
-      }
-      // The object holds the newest approval of the request (one asked again after its hour, a
-      // canary's new share): it vouches for this record only if it is this record's approval.
-      if (!isTheirs(entry, use, found, object)) {
-        unchecked.push({
-          seq: entry.seq,
-          reason: `it records ${what} signed by ${by} without the statement its approver signed (written by a FrontendOps from before entries carried it), and the statement stored for that request (${object}) is of a later approval of it`,
-        });
-        continue;
-      }
-      carried = found.value;
+    const carried = statementOf(entry, use, stored);
+    if ('tampered' in carried) {
+      tampered(`it records ${what} signed by ${by} ${carried.tampered}`);
+      continue;
     }
-    const parsed = signedSchema.safeParse(carried);
+    if ('unchecked' in carried) {
+      unchecked.push({ seq: entry.seq, reason: `it records ${what} signed by ${by} ${carried.unchecked}` });
+      continue;
+    }
+    const parsed = signedSchema.safeParse(carried.value);
     if (!parsed.success) {
       tampered('what it records as the signed statement of an approval is not one');
       continue;
@@ -210,26 +191,18 @@ export function checkApprovalEntries(
       );
       continue;
     }
-    if (given) {
-      const first = givenBy.get(statement.nonce);
-      if (first !== undefined) {
-        tampered(
-          `it records as given an approval entry ${first} already recorded (request nonce ${statement.nonce}): an approval is given once`,
-        );
-        continue;
-      }
-      givenBy.set(statement.nonce, entry.seq);
+    // Each approval is recorded as given once and as used once.
+    const once = use ? usedBy : givenBy;
+    const first = once.get(statement.nonce);
+    if (first !== undefined) {
+      tampered(
+        use
+          ? `it uses an approval already used by entry ${first} (request nonce ${statement.nonce}): an approval is good for one change`
+          : `it records as given an approval entry ${first} already recorded (request nonce ${statement.nonce}): an approval is given once`,
+      );
+      continue;
     }
-    if (use) {
-      const first = usedBy.get(statement.nonce);
-      if (first !== undefined) {
-        tampered(
-          `it uses an approval already used by entry ${first} (request nonce ${statement.nonce}): an approval is good for one change`,
-        );
-        continue;
-      }
-      usedBy.set(statement.nonce, entry.seq);
-    }
+    once.set(statement.nonce, entry.seq);
     const listed = approvers?.[statement.approver];
     if (listed === statement.publicKey) {
       checked += 1;
@@ -283,9 +256,7 @@ export async function storedStatements(
 ): Promise<Map<number, StoredStatement>> {
   const bare = entries.filter(
     (e) =>
-      (e.type === 'approval-used' || (e.type === 'approval' && e.data.decision === 'approved')) &&
-      e.data.via === 'signed' &&
-      e.data.signed === undefined &&
+      isBareSigned(e) &&
       APPROVAL_ACTIONS.includes(e.data.action as ApprovalAction) &&
       typeof e.data.deployId === 'string' &&
       DEPLOY_ID.test(e.data.deployId),
@@ -313,6 +284,41 @@ export interface StoredStatement {
   value: unknown;
   digest: string;
 }
+
+/**
+ * The signed statement a record of a signed approval stands on: the one it carries, else the one
+ * stored for its request when that is its own approval's; or why there is none to check.
+ */
+function statementOf(
+  entry: AuditEntry,
+  use: boolean,
+  stored: ReadonlyMap<number, StoredStatement> | undefined,
+): { value: unknown } | { tampered: string } | { unchecked: string } {
+  if (!isBareSigned(entry)) return { value: entry.data.signed };
+  const bare = 'without the statement its approver signed';
+  const older = `${bare} (written by a FrontendOps from before entries carried it)`;
+  if (!stored) return { unchecked: `${older}, and the statements stored were not read` };
+  const found = stored.get(entry.seq);
+  const object = `${APPROVALS_SIGNED}${approvalName(String(entry.data.action).slice(0, 20), String(entry.data.deployId).slice(0, 40))}`;
+  if (found === undefined) {
+    return {
+      tampered: `${bare}, and no signed statement of any approval of that request is stored (${object}): nobody signed it`,
+    };
+  }
+  // The object holds the newest approval of the request (one asked again after its hour, a canary's
+  // new share): it vouches for this record only if it is this record's approval.
+  if (!isTheirs(entry, use, found, object))
+    return {
+      unchecked: `${older}, and the statement stored for that request (${object}) is of a later approval of it`,
+    };
+  return { value: found.value };
+}
+
+/** A record of a signed approval given or used that does not carry its statement. */
+const isBareSigned = (e: AuditEntry) =>
+  (e.type === 'approval-used' || (e.type === 'approval' && e.data.decision === 'approved')) &&
+  e.data.via === 'signed' &&
+  e.data.signed === undefined;
 
 /**
  * Whether the statement stored for a request is the one of this bare record's approval: a "given"
