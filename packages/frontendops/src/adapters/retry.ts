@@ -38,11 +38,17 @@ export function fullJitterBackoff(random: () => number = Math.random): Backoff {
   };
 }
 
-/** The retry strategy for an AWS SDK client (its `retryStrategy`), making at most `maxAttempts` attempts. */
-export function retryStrategy(maxAttempts: number): StandardRetryStrategy {
+/**
+ * The retry strategy for an AWS SDK client (its `retryStrategy`), making at most `maxAttempts`
+ * attempts; `random` is the jitter's draw (a test fixes it).
+ */
+export function retryStrategy(
+  maxAttempts: number,
+  random: () => number = Math.random,
+): StandardRetryStrategy {
   return new StandardRetryStrategy({
     maxAttempts,
     baseDelay: FAILURE_BACKOFF_MS,
-    backoff: fullJitterBackoff(),
+    backoff: fullJitterBackoff(random),
   });
 }
