@@ -26,6 +26,20 @@ export async function takeDeployLock(
   site: Site,
   options: { request: RequestInfo; waitMs?: number | undefined },
 ): Promise<HeldLock> {
+  return (await takeDeployLockReading(site, options, async () => undefined)).lock;
+}
+
+/**
+ * takeDeployLock, with the caller's own reads of the state sent while that state is checked against
+ * the audit chain (two round trips) rather than after it: a deploy plans two round trips sooner.
+ * `read` only reads. What it found reaches the caller once the check passed; a failed check lets the
+ * lock go, and what was read is dropped, so nothing acts on state the chain does not bind.
+ */
+export async function takeDeployLockReading<T>(
+  site: Site,
+  options: { request: RequestInfo; waitMs?: number | undefined },
+  read: () => Promise<T>,
+): Promise<{ lock: HeldLock; read: T }> {
   const lock = await site.locker.acquire(deployLockName(site.target), {
     label: deployLockLabel(site.target),
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
@@ -33,14 +47,7 @@ export async function takeDeployLock(
     waitMs: options.waitMs ?? 0,
   });
   const stopKeeping = keepAuditHeads(site.state);
-  try {
-    await assertStateAsRecorded(site);
-  } catch (error) {
-    stopKeeping();
-    await lock.release();
-    throw error;
-  }
-  return {
+  const held: HeldLock = {
     owner: lock.owner,
     assertHeld: () => lock.assertHeld(),
     release: async () => {
@@ -48,6 +55,15 @@ export async function takeDeployLock(
       await lock.release();
     },
   };
+  const reading = read();
+  reading.catch(() => {}); // judged once the state is known to be as recorded
+  try {
+    await assertStateAsRecorded(site);
+    return { lock: held, read: await reading };
+  } catch (error) {
+    await held.release();
+    throw error;
+  }
 }
 
 /**

@@ -22,7 +22,7 @@ import { assertAsDeployed } from './artifact-copy.ts';
 import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
 import { atomicRecordsOf } from './atomic-live.ts';
-import { takeDeployLock } from './deploy-lock.ts';
+import { takeDeployLock, takeDeployLockReading } from './deploy-lock.ts';
 import {
   assertAtomicPendingSound,
   assertPreviousWasLive,
@@ -71,32 +71,53 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   cdnReady?.catch(() => {}); // awaited below, where its failure is reported
   // The manifest is read while the lock is taken (one round trip fewer); a build that is not
   // published lets the lock go again and is what the deploy says, whatever the lock answered. A
-  // deploy that would wait for the lock learns first whether there is anything to deploy.
+  // deploy that would wait for the lock learns first whether there is anything to deploy. Whether
+  // the store honours conditional writes (which lock to take: one request, kept for the process) is
+  // asked meanwhile.
   const manifestRead = requireManifest(site, options.app, options.commit);
   manifestRead.catch(() => {}); // judged below
+  site.state.supportsConditionalWrites().catch(() => {}); // asked again, and judged, by the lock
   if ((options.waitMs ?? 0) > 0) await manifestRead;
-  const [read, taken] = await Promise.allSettled([manifestRead, takeDeployLock(site, options)]);
-  if (read.status === 'rejected') {
-    if (taken.status === 'fulfilled') await taken.value.release();
-    throw read.reason;
-  }
-  if (taken.status === 'rejected') throw taken.reason;
-  const manifest = read.value;
-  const lock = taken.value;
-  // A rollback someone asked for pins its release as its own last step (pinRolledBack).
-  options = { ...options, lock, pinOnSuccess: kind === 'rollback' };
-  try {
-    // Four reads under the lock, sent together (each round trip to a bucket in a region counts);
-    // what they find is judged in a fixed order, so the same state always gives the same answer.
-    const checkPin = kind === 'deploy' && options.pin !== 'clear';
+  // Reads under the lock, sent together and while the lock checks the state against the audit chain
+  // (each round trip to a bucket in a region counts): the head, the pin, an interrupted deploy, an
+  // atomic state, the environment marker, and the live state a deploy plans from when nothing was
+  // interrupted. What they find is judged in a fixed order, so the same state always gives the same
+  // answer.
+  const checkPin = kind === 'deploy' && options.pin !== 'clear';
+  const underLock = async () => {
     const marker = readEnvironmentMarker(site.hosting);
     marker.catch(() => {}); // awaited where the environment is marked
-    const [head, pin, interrupted, atomicState] = await Promise.allSettled([
+    const uninterrupted = readLiveState(site, null);
+    uninterrupted.catch(() => {}); // used only when nothing was interrupted
+    const reads = await Promise.allSettled([
       readAuditHead(site.state, site.target.statePrefix),
       checkPin ? readPin(site) : Promise.resolve(null),
       site.records.readPending(),
       site.state.head(`${site.target.statePrefix}${ATOMIC_STATE}`),
     ]);
+    // An entry past the head that the deploy's own append would refuse (judged before the first write).
+    const [head] = reads;
+    const appendable =
+      head.status === 'fulfilled' ? assertAppendable(site.state, site.target.statePrefix, head.value) : null;
+    appendable?.catch(() => {});
+    return { marker, uninterrupted, reads, appendable };
+  };
+  const [read, taken] = await Promise.allSettled([
+    manifestRead,
+    takeDeployLockReading(site, options, underLock),
+  ]);
+  if (read.status === 'rejected') {
+    if (taken.status === 'fulfilled') await taken.value.lock.release();
+    throw read.reason;
+  }
+  if (taken.status === 'rejected') throw taken.reason;
+  const manifest = read.value;
+  const { lock } = taken.value;
+  // A rollback someone asked for pins its release as its own last step (pinRolledBack).
+  options = { ...options, lock, pinOnSuccess: kind === 'rollback' };
+  try {
+    const { marker, uninterrupted, appendable } = taken.value.read;
+    const [head, pin, interrupted, atomicState] = taken.value.read.reads;
     // A stack migrated to atomic releases, opened through outputs that still say in place (the
     // seed's syncCommand, an outputs file from before): an in-place prune would delete the releases
     // the site serves. Nothing is written.
@@ -107,16 +128,14 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
       );
     }
     // A damaged audit head stops the deploy here, before anything is written; so does an entry past
-    // the head that the deploy's own append would refuse (read while the deploy plans).
+    // the head that the deploy's own append would refuse (read while the lock checked the state).
     if (head.status === 'rejected') throw head.reason;
-    const appendable = assertAppendable(site.state, site.target.statePrefix, head.value);
-    appendable.catch(() => {}); // awaited before the first write
     if (pin.status === 'rejected') throw pin.reason;
     if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
     if (interrupted.status === 'rejected') throw interrupted.reason;
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
-    const live = await readLiveState(site, pending, known);
+    const live = interrupted.value ? await readLiveState(site, pending, known) : await uninterrupted;
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
