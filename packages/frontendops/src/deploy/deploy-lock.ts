@@ -9,7 +9,7 @@ import type { DeployTarget } from '../engine/types.ts';
 import { isLoopbackName } from '../loopback.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { keepAuditHeads } from '../state/audit.ts';
+import { keepAuditHeads, settleAuditHeads } from '../state/audit.ts';
 import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
@@ -51,8 +51,12 @@ export async function takeDeployLockReading<T>(
     owner: lock.owner,
     assertHeld: () => lock.assertHeld(),
     release: async () => {
-      stopKeeping();
-      await lock.release();
+      try {
+        await settleAuditHeads(site.state); // the change's last append is whole before the lock goes
+      } finally {
+        stopKeeping();
+        await lock.release();
+      }
     },
   };
   const reading = read();

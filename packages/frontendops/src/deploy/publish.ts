@@ -23,7 +23,13 @@ import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { appendAudit, assertAuditWritable, keepAuditHeads, readNewestEntry } from '../state/audit.ts';
+import {
+  appendAudit,
+  assertAuditWritable,
+  keepAuditHeads,
+  readNewestEntry,
+  settleAuditHeads,
+} from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { scanBuildDirectory } from './scan.ts';
@@ -194,8 +200,12 @@ export async function publishBuild(
   try {
     return await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
   } finally {
-    stopKeeping?.();
-    await lock?.release();
+    try {
+      await settleAuditHeads(site.state); // the log's entry is whole before the lock goes
+    } finally {
+      stopKeeping?.();
+      await lock?.release();
+    }
   }
 }
 

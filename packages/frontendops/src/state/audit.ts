@@ -315,6 +315,37 @@ function rememberHead(store: ObjectStore, prefix: string, record: AuditHead, eta
   else heads.delete(prefix);
 }
 
+/**
+ * Head moves sent and not yet answered, per store and chain, while heads are kept (under a change's
+ * lock) on a store that honours conditional writes. Such an append returns once its entry is created
+ * and moves the head meanwhile: the change's next step (a state write, the CDN's invalidation) goes
+ * out beside the move, one round trip fewer per append. Whatever needs the head waits for its move
+ * first and is told when it failed: the next append (it starts from the moved head), a read of the
+ * head, and the end of the change (settleAuditHeads, before its lock goes). Meanwhile another
+ * process finds one entry past the head, which it already handles: an append stopped between its two
+ * writes. (Where appends take a lock instead, the move is part of the locked append: not overlapped.)
+ */
+const movingHeads = new WeakMap<ObjectStore, Map<string, Promise<void>>>();
+
+/** Waits for the head move under way in this chain, if any; throws what refused it. */
+async function headMoved(store: ObjectStore, prefix: string): Promise<void> {
+  const moving = movingHeads.get(store)?.get(prefix);
+  if (!moving) return;
+  try {
+    await moving;
+  } finally {
+    if (movingHeads.get(store)?.get(prefix) === moving) movingHeads.get(store)?.delete(prefix);
+  }
+}
+
+/** Waits for every head move under way in `store`; throws the first that failed. */
+export async function settleAuditHeads(store: ObjectStore): Promise<void> {
+  const prefixes = [...(movingHeads.get(store)?.keys() ?? [])];
+  const settled = await Promise.allSettled(prefixes.map((prefix) => headMoved(store, prefix)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Keeps the heads this process reads and moves in `store` until the returned function is called. */
 export function keepAuditHeads(store: ObjectStore): () => void {
   const holders = keeping.get(store) ?? 0;
@@ -346,12 +377,21 @@ async function appendUntilLanded(
   // The entries this append tried to create: one found in place afterwards is this append's own,
   // whose answer was lost (the SDK's retry of a create that landed is refused, 412), not another's.
   const attempted = new Set<string>();
+  await headMoved(store, prefix);
   const known = knownHead(store, prefix);
   if (known) {
     const entry = nextEntry(known.record, event, await recordedState(store, prefix, known.record));
     attempted.add(entry.hash);
     if (await createEntry(store, prefix, entry, conditional)) {
-      await moveHead(store, prefix, entry, conditional ? { ifMatch: known.etag } : {});
+      if (!conditional) {
+        await moveHead(store, prefix, entry, {});
+        return entry;
+      }
+      const moving = moveHead(store, prefix, entry, { ifMatch: known.etag });
+      moving.catch(() => {}); // thrown to whoever waits for it (headMoved)
+      const moves = movingHeads.get(store) ?? new Map<string, Promise<void>>();
+      movingHeads.set(store, moves);
+      moves.set(prefix, moving);
       return entry;
     }
     // Entry n+1 exists: the head moved on since. Read it, as for a first append.
@@ -436,7 +476,7 @@ async function moveHead(
     if (entry.state) rememberState(store, prefix, { state: entry.state, seq: entry.seq, hash: entry.hash });
   } catch (error) {
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
-    const now = await readAuditHead(store, prefix);
+    const now = await readHeadNow(store, prefix);
     const landed = now && (now.seq > entry.seq || (now.seq === entry.seq && now.hash === entry.hash));
     if (!landed) throw error;
   }
@@ -543,6 +583,12 @@ async function writeHead(
 
 /** The chain's head as its head record says (null for an empty chain). */
 export async function readAuditHead(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
+  await headMoved(store, prefix);
+  return readHeadNow(store, prefix);
+}
+
+/** The head as stored now, without waiting for this process's move of it (the move's own check). */
+async function readHeadNow(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
   const head = await store.get(headKey(prefix));
   if (!head) return null;
   const record = parseHead(headKey(prefix), head.body);

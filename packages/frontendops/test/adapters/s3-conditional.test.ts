@@ -21,6 +21,7 @@ import {
   readAudit,
   readAuditHead,
   recordedState,
+  settleAuditHeads,
   verifyAudit,
 } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
@@ -315,14 +316,20 @@ describe('the audit log where writes are conditional', () => {
     const mine = store(ARTIFACTS);
     const other = store(ARTIFACTS);
     const stopKeeping = keepAuditHeads(mine); // what takeDeployLock does
-    await appendAudit(mine, prefix, noLock, { type: 'first', data: {} });
+    // Under the lock an append returns once its entry is created, its head move still under way:
+    // the requests are counted once the moves are answered (settleAuditHeads, as the lock's release).
+    const append = async (type: string) => {
+      await appendAudit(mine, prefix, noLock, { type, data: {} });
+      await settleAuditHeads(mine);
+    };
+    await append('first');
     let from = proxy.seen.length;
-    await appendAudit(mine, prefix, noLock, { type: 'second', data: {} });
+    await append('second');
     expect(sent(from)).toEqual(['PUT 0000000002.json 200', 'PUT head.json 200']);
     // Another process appends: this one's head is stale, its create of entry 3 is refused.
     await appendAudit(other, prefix, noLock, { type: 'other', data: {} });
     from = proxy.seen.length;
-    await appendAudit(mine, prefix, noLock, { type: 'third', data: {} });
+    await append('third');
     expect(sent(from)).toEqual([
       'PUT 0000000003.json 412',
       'GET head.json 200',
@@ -336,7 +343,7 @@ describe('the audit log where writes are conditional', () => {
     await appendAudit(other, prefix, noLock, { type: 'other again', data: {} });
     await recordedState(mine, prefix, await readAuditHead(mine, prefix));
     from = proxy.seen.length;
-    await appendAudit(mine, prefix, noLock, { type: 'fourth', data: {} });
+    await append('fourth');
     expect(sent(from)).toEqual(['PUT 0000000006.json 200', 'PUT head.json 200']);
     // The lock let go, nothing is kept: the next append reads the head and its entry.
     stopKeeping();
@@ -370,6 +377,87 @@ describe('the audit log where writes are conditional', () => {
     await w.put(`${prefix}audit/head.json`, head?.body ?? '', { contentType: 'application/json' });
     return { w, second };
   }
+
+  it('under the lock, the next step goes out while the head moves; whatever needs the head waits for the move', async () => {
+    const prefix = 'audit-overlapped/';
+    const mine = store(ARTIFACTS);
+    const other = store(ARTIFACTS);
+    const stopKeeping = keepAuditHeads(mine);
+    try {
+      await appendAudit(mine, prefix, noLock, { type: 'first', data: {} });
+      await settleAuditHeads(mine);
+      const move = proxy.hold((r) => r.method === 'PUT' && r.key === `${prefix}audit/head.json`);
+      const second = await appendAudit(mine, prefix, noLock, { type: 'second', data: {} });
+      await move.reached;
+      // The change's next write is answered while the head's move is held.
+      await mine.put(`${prefix}next-step.json`, '{}', { contentType: 'application/json' });
+      // Another process meanwhile finds one entry past the head: an append between its two writes.
+      expect(await verifyAudit(other, prefix)).toMatchObject({
+        ok: false,
+        problems: [{ kind: 'unfinished', seq: 2 }],
+      });
+      // This process's readers and its next append wait for the move, and start from it.
+      let read = false;
+      const reading = readAuditHead(mine, prefix).then((head) => {
+        read = true;
+        return head;
+      });
+      const appending = appendAudit(mine, prefix, noLock, { type: 'third', data: {} });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(read).toBe(false);
+      move.release();
+      expect(await reading).toEqual({ seq: second.seq, hash: second.hash });
+      expect((await appending).seq).toBe(3);
+      await settleAuditHeads(mine);
+      expect(await verifyAudit(other, prefix)).toMatchObject({ ok: true, entries: 3, problems: [] });
+    } finally {
+      stopKeeping();
+    }
+  });
+
+  it('a head move refused because the head was rewritten meanwhile stops the next append and the end of the change', async () => {
+    const prefix = 'audit-overlapped-refused/';
+    const mine = store(ARTIFACTS);
+    const other = store(ARTIFACTS);
+    const stopKeeping = keepAuditHeads(mine);
+    try {
+      await appendAudit(mine, prefix, noLock, { type: 'first', data: {} });
+      await settleAuditHeads(mine);
+      const headKey = `${prefix}audit/head.json`;
+      const first = (await other.get(headKey))?.body.toString('utf8') ?? '';
+      const move = proxy.hold((r) => r.method === 'PUT' && r.key === headKey);
+      await appendAudit(mine, prefix, noLock, { type: 'second', data: {} });
+      await move.reached;
+      // Someone with write access puts the head back (a new ETag) before the move lands.
+      await other.put(headKey, `${first} `, { contentType: 'application/json' });
+      move.release();
+      const refused = { code: 'PRECONDITION_FAILED' };
+      await expect(appendAudit(mine, prefix, noLock, { type: 'third', data: {} })).rejects.toMatchObject(
+        refused,
+      );
+      expect((await readAudit(other, prefix)).map((e) => e.type)).toEqual(['first', 'second']);
+    } finally {
+      stopKeeping();
+    }
+    // Where nothing reads the head again, the lock's release says it (deploy-lock.ts).
+    const mine2 = store(ARTIFACTS);
+    const stop2 = keepAuditHeads(mine2);
+    try {
+      const prefix2 = 'audit-overlapped-refused-2/';
+      const headKey2 = `${prefix2}audit/head.json`;
+      await appendAudit(mine2, prefix2, noLock, { type: 'first', data: {} });
+      await settleAuditHeads(mine2);
+      const first = (await other.get(headKey2))?.body.toString('utf8') ?? '';
+      const move = proxy.hold((r) => r.method === 'PUT' && r.key === headKey2);
+      await appendAudit(mine2, prefix2, noLock, { type: 'second', data: {} });
+      await move.reached;
+      await other.put(headKey2, `${first} `, { contentType: 'application/json' });
+      move.release();
+      await expect(settleAuditHeads(mine2)).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
+    } finally {
+      stop2();
+    }
+  });
 
   it('an append stopped between writing its entry and moving the head is finished by the next one, keeping its entry', async () => {
     const prefix = 'audit-interrupted/';
