@@ -11,7 +11,7 @@ import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/pla
 import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
-import { type AuditEntry, appendAudit, readAuditHead } from '../state/audit.ts';
+import { type AuditEntry, appendAudit, readAuditHead, settleAuditHeads } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import { pinRolledBack } from '../state/pin.ts';
 import {
@@ -58,6 +58,8 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
   await switchPointer(site, plan, () => movePointer(site, plan, now(), options.request), options.onEvent);
   const moved = { ...pending, pointerMoved: true };
   await site.records.writePending(moved);
+  // The release's entry is whole (its head moved) before anything is deleted.
+  await settleAuditHeads(site.state, site.target.statePrefix);
   options.onEvent?.({
     type: 'step',
     step: 'pointer',
@@ -160,6 +162,8 @@ async function finishMoved(
 ): Promise<ApplyResult & { record: DeploymentRecord; auditHead: AuditHead }> {
   const { plan } = pending;
   const now = options.now ?? (() => new Date());
+  // The release's entry is whole (its head moved) before anything is deleted or the CDN is told.
+  await settleAuditHeads(site.state, site.target.statePrefix);
   await pruneUnreferenced(site, plan, options);
 
   let invalidation: DeploymentRecord['invalidation'] = null;
@@ -298,15 +302,21 @@ export async function recordDeployment(
     site.records.writeRecord(record),
     readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
   ]);
-  return appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: more.type ?? record.kind,
-    objects: { [`deployments/${record.deployId}.json`]: digest, ...more.objects },
-    data: {
-      ...recordFacts(record),
-      ...more.data,
-      ...(publishHead ? { publishHead: formatAuditHead(publishHead) } : {}),
+  return appendAudit(
+    site.state,
+    site.target.statePrefix,
+    site.locker,
+    {
+      type: more.type ?? record.kind,
+      objects: { [`deployments/${record.deployId}.json`]: digest, ...more.objects },
+      data: {
+        ...recordFacts(record),
+        ...more.data,
+        ...(publishHead ? { publishHead: formatAuditHead(publishHead) } : {}),
+      },
     },
-  });
+    { overlap: true }, // settled before the lock goes (deploy-lock.ts)
+  );
 }
 
 async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
@@ -362,23 +372,30 @@ export async function auditRelease(
   digest: string,
   context: { kind: string; request: RequestInfo; at: Date },
 ): Promise<AuditEntry> {
-  return appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: 'release',
-    data: {
-      deployId: pointer.deployId,
-      stack: site.target.stack,
-      app: pointer.app,
-      commit: pointer.commit,
-      artifactDigest: pointer.artifactDigest,
-      kind: context.kind,
-      actor: context.request.actor,
-      // Finished from a crash-recovery record: the actor is what that record says, not who ran this.
-      ...(context.request.resumedFrom ? { resumedFrom: context.request.resumedFrom } : {}),
-      retained: pointer.releases.map((r) => r.deployId),
+  return appendAudit(
+    site.state,
+    site.target.statePrefix,
+    site.locker,
+    {
+      type: 'release',
+      data: {
+        deployId: pointer.deployId,
+        stack: site.target.stack,
+        app: pointer.app,
+        commit: pointer.commit,
+        artifactDigest: pointer.artifactDigest,
+        kind: context.kind,
+        actor: context.request.actor,
+        // Finished from a crash-recovery record: the actor is what that record says, not who ran this.
+        ...(context.request.resumedFrom ? { resumedFrom: context.request.resumedFrom } : {}),
+        retained: pointer.releases.map((r) => r.deployId),
+      },
+      objects: { 'live.json': digest },
+      at: context.at,
     },
-    objects: { 'live.json': digest },
-    at: context.at,
-  });
+    // The pending record goes out beside the head's move; settled before the prune (finishMoved).
+    { overlap: true },
+  );
 }
 
 async function liveIndexSha(site: Site): Promise<string | undefined> {

@@ -52,7 +52,7 @@ export async function takeDeployLockReading<T>(
     assertHeld: () => lock.assertHeld(),
     release: async () => {
       try {
-        await settleAuditHeads(site.state); // the change's last append is whole before the lock goes
+        await settleAuditHeads(site.state, site.target.statePrefix); // the last append is whole before the lock goes
       } finally {
         stopKeeping();
         await lock.release();

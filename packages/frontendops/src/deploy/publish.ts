@@ -195,13 +195,19 @@ export async function publishBuild(
       newest.data.commit === result.commit &&
       newest.data.artifactDigest === result.artifactDigest;
     if (!already)
-      await appendAudit(site.state, log, site.locker, { type: 'publish', data: { ...result, request } });
+      await appendAudit(
+        site.state,
+        log,
+        site.locker,
+        { type: 'publish', data: { ...result, request } },
+        { overlap: true }, // the manifest goes out beside the head's move; settled before the lock goes
+      );
   };
   try {
     return await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
   } finally {
     try {
-      await settleAuditHeads(site.state); // the log's entry is whole before the lock goes
+      await settleAuditHeads(site.state, log); // the log's entry is whole before the lock goes
     } finally {
       stopKeeping?.();
       await lock?.release();

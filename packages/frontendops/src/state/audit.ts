@@ -252,8 +252,10 @@ export async function appendAudit(
   prefix: string,
   locker: Locker,
   event: AuditEvent,
+  options: { overlap?: boolean } = {},
 ): Promise<AuditEntry> {
-  if (await store.supportsConditionalWrites()) return appendUntilLanded(store, prefix, event, true);
+  if (await store.supportsConditionalWrites())
+    return appendUntilLanded(store, prefix, event, true, options.overlap ?? false);
   // The lock's name is a digest: a "locked" message may reach an MCP client, and names no bucket.
   const where = createHash('sha256').update(`${store.bucket}|${prefix}`).digest('hex').slice(0, 24);
   const lock = await locker.acquire(`audit-${where}`, {
@@ -263,7 +265,7 @@ export async function appendAudit(
     waitMs: 30_000,
   });
   try {
-    return await appendUntilLanded(store, prefix, event, false);
+    return await appendUntilLanded(store, prefix, event, false, false);
   } finally {
     await lock.release();
   }
@@ -316,21 +318,27 @@ function rememberHead(store: ObjectStore, prefix: string, record: AuditHead, eta
 }
 
 /**
- * Head moves sent and not yet answered, per store and chain, while heads are kept (under a change's
- * lock) on a store that honours conditional writes. Such an append returns once its entry is created
- * and moves the head meanwhile: the change's next step (a state write, the CDN's invalidation) goes
- * out beside the move, one round trip fewer per append. Whatever needs the head waits for its move
- * first and is told when it failed: the next append (it starts from the moved head), a read of the
- * head, and the end of the change (settleAuditHeads, before its lock goes). Meanwhile another
- * process finds one entry past the head, which it already handles: an append stopped between its two
- * writes. (Where appends take a lock instead, the move is part of the locked append: not overlapped.)
+ * Head moves sent and not yet answered, per store and chain: those of a change's own appends
+ * (`overlap`) under its lock, on a store that honours conditional writes. Such an append returns
+ * once its entry is created and moves the head meanwhile: the change's next write goes out beside
+ * the move, one round trip fewer per append. The change is told when a move was refused, at its next
+ * own append or when it settles (settleAuditHeads: before it prunes or tells the CDN, and before its
+ * lock goes). Other appends and reads of the head in this process (an agent's request entry, an
+ * approval, a status) wait for the move and never take its refusal: they read the head as stored,
+ * as after any stale head. Another process finds at most one entry past the head, which it already
+ * handles: an append stopped between its two writes. (Where appends take a lock instead, the move is
+ * part of the locked append: never overlapped.)
  */
 const movingHeads = new WeakMap<ObjectStore, Map<string, Promise<void>>>();
 
-/** Waits for the head move under way in this chain, if any; throws what refused it. */
-async function headMoved(store: ObjectStore, prefix: string): Promise<void> {
+/**
+ * Waits for the head move under way in this chain, if any. The owner (the change that sent it) is
+ * told when it was refused, and the move is then forgotten; anyone else only waits.
+ */
+async function headMoved(store: ObjectStore, prefix: string, owner: boolean): Promise<void> {
   const moving = movingHeads.get(store)?.get(prefix);
   if (!moving) return;
+  if (!owner) return moving.catch(() => {});
   try {
     await moving;
   } finally {
@@ -338,12 +346,13 @@ async function headMoved(store: ObjectStore, prefix: string): Promise<void> {
   }
 }
 
-/** Waits for every head move under way in `store`; throws the first that failed. */
-export async function settleAuditHeads(store: ObjectStore): Promise<void> {
-  const prefixes = [...(movingHeads.get(store)?.keys() ?? [])];
-  const settled = await Promise.allSettled(prefixes.map((prefix) => headMoved(store, prefix)));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
+/**
+ * Waits for the head move of the change's last append in this chain; throws what refused it. What a
+ * change calls before a step it must not take on a chain it could not extend (a prune, the CDN's
+ * invalidation) and before its lock goes.
+ */
+export function settleAuditHeads(store: ObjectStore, prefix: string): Promise<void> {
+  return headMoved(store, prefix, true);
 }
 
 /** Keeps the heads this process reads and moves in `store` until the returned function is called. */
@@ -373,22 +382,23 @@ async function appendUntilLanded(
   prefix: string,
   event: AuditEvent,
   conditional: boolean,
+  overlap: boolean,
 ): Promise<AuditEntry> {
   // The entries this append tried to create: one found in place afterwards is this append's own,
   // whose answer was lost (the SDK's retry of a create that landed is refused, 412), not another's.
   const attempted = new Set<string>();
-  await headMoved(store, prefix);
+  await headMoved(store, prefix, overlap);
   const known = knownHead(store, prefix);
   if (known) {
     const entry = nextEntry(known.record, event, await recordedState(store, prefix, known.record));
     attempted.add(entry.hash);
     if (await createEntry(store, prefix, entry, conditional)) {
-      if (!conditional) {
-        await moveHead(store, prefix, entry, {});
+      if (!conditional || !overlap) {
+        await moveHead(store, prefix, entry, conditional ? { ifMatch: known.etag } : {});
         return entry;
       }
       const moving = moveHead(store, prefix, entry, { ifMatch: known.etag });
-      moving.catch(() => {}); // thrown to whoever waits for it (headMoved)
+      moving.catch(() => {}); // thrown to the change that sent it (settleAuditHeads, its next append)
       const moves = movingHeads.get(store) ?? new Map<string, Promise<void>>();
       movingHeads.set(store, moves);
       moves.set(prefix, moving);
@@ -583,7 +593,7 @@ async function writeHead(
 
 /** The chain's head as its head record says (null for an empty chain). */
 export async function readAuditHead(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
-  await headMoved(store, prefix);
+  await headMoved(store, prefix, false);
   return readHeadNow(store, prefix);
 }
 

@@ -71,11 +71,14 @@ export async function readPin(site: Site): Promise<PinRecord | null> {
  */
 export async function writePin(site: Site, pin: PinRecord, lock?: HeldLock): Promise<AuditEntry> {
   await lock?.assertHeld();
-  const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: 'pin',
-    data: { ...pin },
-    objects: { 'pin.json': stateDigest(pin) },
-  });
+  const entry = await appendAudit(
+    site.state,
+    site.target.statePrefix,
+    site.locker,
+    { type: 'pin', data: { ...pin }, objects: { 'pin.json': stateDigest(pin) } },
+    // The pin goes out beside the head's move (the entry is written): settled before the lock goes.
+    { overlap: true },
+  );
   await site.state.put(pinKey(site), JSON.stringify(pin, null, 2), {
     contentType: 'application/json',
     cacheControl: 'no-cache',

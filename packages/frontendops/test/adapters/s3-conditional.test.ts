@@ -26,6 +26,7 @@ import {
 } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
+import { startCloudFrontDouble } from '../support/cloudfront-double.ts';
 import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
@@ -243,6 +244,57 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     }
   });
 
+  it("a deploy whose release entry's head move is refused (the head rewritten meanwhile) stops before the CDN and the record", async () => {
+    const prefix = '.frontendops/state/refused-move/';
+    const cdn = await startCloudFrontDouble();
+    const env = await connectSite(
+      {
+        stack: 'refused-move',
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: HOSTING,
+        stateBucket: ARTIFACTS,
+        statePrefix: prefix,
+        region: 'us-east-1',
+        endpoint: proxy.endpoint,
+        prune: true,
+        distributionId: cdn.distributionId,
+      },
+      { access: { credentials: s3.credentials, cdnEndpoint: cdn.endpoint } },
+    );
+    const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+    try {
+      for (const commit of ['f1f1f1f1f1', 'f2f2f2f2f2']) {
+        const build = await writeFixtureBuild(join(s3.dir, `build-${commit}`), { version: commit });
+        await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+      }
+      await deployArtifact(env, { app: 'sophia-dashboard', commit: 'f1f1f1f1f1', request });
+      const invalidations = cdn.createRequests().length;
+      const headKey = `${prefix}audit/head.json`;
+      let switched = false;
+      const move = proxy.hold((r) => {
+        if (r.method === 'PUT' && r.key === `${prefix}live.json`) switched = true;
+        return switched && r.method === 'PUT' && r.key === headKey;
+      });
+      const deployed = deployArtifact(env, { app: 'sophia-dashboard', commit: 'f2f2f2f2f2', request });
+      deployed.catch(() => {});
+      await move.reached; // the release's entry is written; its head move is held
+      const other = store(ARTIFACTS);
+      const head = (await other.get(headKey))?.body.toString('utf8') ?? '';
+      await other.put(headKey, `${head} `, { contentType: 'application/json' });
+      move.release();
+      await expect(deployed).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
+      // Live, as after a stop right after the switch: its re-run finishes it. Nothing went to the CDN
+      // and no record was written on a chain the change could not extend.
+      expect(cdn.createRequests().length).toBe(invalidations);
+      const records = await other.list(`${prefix}deployments/f2f2f2f-`);
+      expect(records).toEqual([]);
+      expect(await other.list(`${prefix}locks/`)).toEqual([]);
+    } finally {
+      env.close();
+      await cdn.close();
+    }
+  });
+
   it('a deploy of a build that is not published says so whatever the lock answered, and lets the lock go', async () => {
     const prefix = '.frontendops/state/unpublished/';
     const [env, other] = await Promise.all([siteOf('unpublished'), siteOf('unpublished')]);
@@ -319,8 +371,8 @@ describe('the audit log where writes are conditional', () => {
     // Under the lock an append returns once its entry is created, its head move still under way:
     // the requests are counted once the moves are answered (settleAuditHeads, as the lock's release).
     const append = async (type: string) => {
-      await appendAudit(mine, prefix, noLock, { type, data: {} });
-      await settleAuditHeads(mine);
+      await appendAudit(mine, prefix, noLock, { type, data: {} }, { overlap: true });
+      await settleAuditHeads(mine, prefix);
     };
     await append('first');
     let from = proxy.seen.length;
@@ -378,16 +430,17 @@ describe('the audit log where writes are conditional', () => {
     return { w, second };
   }
 
-  it('under the lock, the next step goes out while the head moves; whatever needs the head waits for the move', async () => {
+  it("under the lock, a change's next step goes out while its head moves; whatever needs the head waits for the move", async () => {
     const prefix = 'audit-overlapped/';
     const mine = store(ARTIFACTS);
     const other = store(ARTIFACTS);
+    const own = { overlap: true };
     const stopKeeping = keepAuditHeads(mine);
     try {
-      await appendAudit(mine, prefix, noLock, { type: 'first', data: {} });
-      await settleAuditHeads(mine);
+      await appendAudit(mine, prefix, noLock, { type: 'first', data: {} }, own);
+      await settleAuditHeads(mine, prefix);
       const move = proxy.hold((r) => r.method === 'PUT' && r.key === `${prefix}audit/head.json`);
-      const second = await appendAudit(mine, prefix, noLock, { type: 'second', data: {} });
+      const second = await appendAudit(mine, prefix, noLock, { type: 'second', data: {} }, own);
       await move.reached;
       // The change's next write is answered while the head's move is held.
       await mine.put(`${prefix}next-step.json`, '{}', { contentType: 'application/json' });
@@ -396,66 +449,81 @@ describe('the audit log where writes are conditional', () => {
         ok: false,
         problems: [{ kind: 'unfinished', seq: 2 }],
       });
-      // This process's readers and its next append wait for the move, and start from it.
+      // This process's readers and the change's next append wait for the move, and start from it.
       let read = false;
       const reading = readAuditHead(mine, prefix).then((head) => {
         read = true;
         return head;
       });
-      const appending = appendAudit(mine, prefix, noLock, { type: 'third', data: {} });
+      const appending = appendAudit(mine, prefix, noLock, { type: 'third', data: {} }, own);
       await new Promise((resolve) => setImmediate(resolve));
       expect(read).toBe(false);
       move.release();
       expect(await reading).toEqual({ seq: second.seq, hash: second.hash });
       expect((await appending).seq).toBe(3);
-      await settleAuditHeads(mine);
+      await settleAuditHeads(mine, prefix);
       expect(await verifyAudit(other, prefix)).toMatchObject({ ok: true, entries: 3, problems: [] });
+      // An append that is not the change's own (an agent's request entry, an approval) returns only
+      // once its head moved: it leaves nothing under way for the change, or for a later one.
+      const foreign = proxy.hold((r) => r.method === 'PUT' && r.key === `${prefix}audit/head.json`);
+      let returned = false;
+      const appended = appendAudit(mine, prefix, noLock, { type: 'request', data: {} }).then(() => {
+        returned = true;
+      });
+      await foreign.reached;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(returned).toBe(false);
+      foreign.release();
+      await appended;
     } finally {
       stopKeeping();
     }
   });
 
-  it('a head move refused because the head was rewritten meanwhile stops the next append and the end of the change', async () => {
-    const prefix = 'audit-overlapped-refused/';
-    const mine = store(ARTIFACTS);
+  /** Holds the change's next head move, rewrites the head meanwhile (a new ETag), then lets the move go: refused. */
+  async function refusedMove(prefix: string, append: () => Promise<unknown>) {
+    const headKey = `${prefix}audit/head.json`;
     const other = store(ARTIFACTS);
+    const first = (await other.get(headKey))?.body.toString('utf8') ?? '';
+    const move = proxy.hold((r) => r.method === 'PUT' && r.key === headKey);
+    await append();
+    await move.reached;
+    await other.put(headKey, `${first} `, { contentType: 'application/json' });
+    move.release();
+    await expect
+      .poll(() => proxy.seen.filter((r) => r.path.includes(headKey) && r.status === 412).length)
+      .toBe(1);
+  }
+
+  it("a change's head move refused because the head was rewritten meanwhile is told to that change, whoever else appends", async () => {
+    const mine = store(ARTIFACTS);
+    const own = { overlap: true };
     const stopKeeping = keepAuditHeads(mine);
     try {
-      await appendAudit(mine, prefix, noLock, { type: 'first', data: {} });
-      await settleAuditHeads(mine);
-      const headKey = `${prefix}audit/head.json`;
-      const first = (await other.get(headKey))?.body.toString('utf8') ?? '';
-      const move = proxy.hold((r) => r.method === 'PUT' && r.key === headKey);
-      await appendAudit(mine, prefix, noLock, { type: 'second', data: {} });
-      await move.reached;
-      // Someone with write access puts the head back (a new ETag) before the move lands.
-      await other.put(headKey, `${first} `, { contentType: 'application/json' });
-      move.release();
+      // At the change's next own append.
+      const prefix = 'audit-overlapped-refused/';
+      await appendAudit(mine, prefix, noLock, { type: 'first', data: {} }, own);
+      await settleAuditHeads(mine, prefix);
+      await refusedMove(prefix, () => appendAudit(mine, prefix, noLock, { type: 'second', data: {} }, own));
       const refused = { code: 'PRECONDITION_FAILED' };
-      await expect(appendAudit(mine, prefix, noLock, { type: 'third', data: {} })).rejects.toMatchObject(
+      await expect(appendAudit(mine, prefix, noLock, { type: 'third', data: {} }, own)).rejects.toMatchObject(
         refused,
       );
-      expect((await readAudit(other, prefix)).map((e) => e.type)).toEqual(['first', 'second']);
+      expect((await readAudit(store(ARTIFACTS), prefix)).map((e) => e.type)).toEqual(['first', 'second']);
+
+      // When it settles (its lock's release), though another append of this process came between: that
+      // one (an agent's request entry) lands from the head as stored, and does not take the refusal.
+      const prefix2 = 'audit-overlapped-refused-2/';
+      await appendAudit(mine, prefix2, noLock, { type: 'first', data: {} }, own);
+      await settleAuditHeads(mine, prefix2);
+      await refusedMove(prefix2, () => appendAudit(mine, prefix2, noLock, { type: 'pin', data: {} }, own));
+      const request = await appendAudit(mine, prefix2, noLock, { type: 'request', data: {} });
+      expect(request.seq).toBe(3);
+      await expect(settleAuditHeads(mine, prefix2)).rejects.toMatchObject(refused);
+      // Told once: the next change of this long-lived process does not inherit it.
+      await expect(settleAuditHeads(mine, prefix2)).resolves.toBeUndefined();
     } finally {
       stopKeeping();
-    }
-    // Where nothing reads the head again, the lock's release says it (deploy-lock.ts).
-    const mine2 = store(ARTIFACTS);
-    const stop2 = keepAuditHeads(mine2);
-    try {
-      const prefix2 = 'audit-overlapped-refused-2/';
-      const headKey2 = `${prefix2}audit/head.json`;
-      await appendAudit(mine2, prefix2, noLock, { type: 'first', data: {} });
-      await settleAuditHeads(mine2);
-      const first = (await other.get(headKey2))?.body.toString('utf8') ?? '';
-      const move = proxy.hold((r) => r.method === 'PUT' && r.key === headKey2);
-      await appendAudit(mine2, prefix2, noLock, { type: 'second', data: {} });
-      await move.reached;
-      await other.put(headKey2, `${first} `, { contentType: 'application/json' });
-      move.release();
-      await expect(settleAuditHeads(mine2)).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
-    } finally {
-      stop2();
     }
   });
 
