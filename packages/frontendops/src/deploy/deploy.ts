@@ -76,8 +76,16 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   // asked meanwhile.
   const manifestRead = requireManifest(site, options.app, options.commit);
   manifestRead.catch(() => {}); // judged below
-  site.state.supportsConditionalWrites().catch(() => {}); // asked again, and judged, by the lock
-  if ((options.waitMs ?? 0) > 0) await manifestRead;
+  const probed = site.state.supportsConditionalWrites().then(
+    () => {},
+    () => {}, // asked again, and judged, by the lock
+  );
+  // A deploy refused here returns with nothing of it still under way.
+  const refuse = async (error: unknown) => {
+    await probed;
+    throw error;
+  };
+  if ((options.waitMs ?? 0) > 0) await manifestRead.catch(refuse);
   // Reads under the lock, sent together and while the lock checks the state against the audit chain
   // (each round trip to a bucket in a region counts): the head, the pin, an interrupted deploy, an
   // atomic state, the environment marker, and the live state a deploy plans from when nothing was
@@ -108,7 +116,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   ]);
   if (read.status === 'rejected') {
     if (taken.status === 'fulfilled') await taken.value.lock.release();
-    throw read.reason;
+    return refuse(read.reason);
   }
   if (taken.status === 'rejected') throw taken.reason;
   const manifest = read.value;
