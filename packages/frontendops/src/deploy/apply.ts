@@ -43,8 +43,9 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     ...(options.pinOnSuccess && plan.kind === 'rollback' ? { pinOnSuccess: true as const } : {}),
   };
   await site.records.writePending(pending);
+  let checked: LiveRead['pointer'] | undefined;
   try {
-    await copyAll(site, plan, options);
+    checked = await copyAll(site, plan, options);
   } catch (error) {
     if (await stillOurs(error, options)) {
       // Kept for the record a later deploy writes when it replaces this one (best effort: the store
@@ -55,7 +56,12 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
   }
 
   await options.lock?.assertHeld();
-  await switchPointer(site, plan, () => movePointer(site, plan, now(), options.request), options.onEvent);
+  await switchPointer(
+    site,
+    plan,
+    () => movePointer(site, plan, now(), options.request, checked),
+    options.onEvent,
+  );
   const moved = { ...pending, pointerMoved: true };
   await site.records.writePending(moved);
   // The release's entry is whole (its head moved) before anything is deleted.
@@ -89,8 +95,14 @@ export async function stillOurs(error: unknown, options: Pick<ApplyOptions, 'loc
  * The plan's copies, group by group (assets first); visible files only while the plan still fits.
  * Stopped after visible files were replaced, it puts the live release's back before it throws
  * (html-guard.ts putBackVisible), so a failed deploy leaves the site serving one release whole.
+ * Returns the live pointer as the last check before visible files read it (undefined: none copied).
  */
-async function copyAll(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
+async function copyAll(
+  site: Site,
+  plan: DeployPlan,
+  options: ApplyOptions,
+): Promise<LiveRead['pointer'] | undefined> {
+  let checked: LiveRead['pointer'] | undefined;
   let replaced = 0;
   const started: string[] = [];
   const running = new Set<Promise<void>>();
@@ -100,7 +112,7 @@ async function copyAll(site: Site, plan: DeployPlan, options: ApplyOptions): Pro
       if (group !== 'asset' && batch.length > 0) {
         // Visitors see these files: only while the lock is still ours, and the plan still fits.
         await options.lock?.assertHeld();
-        await assertPlannedFromLive(site, plan);
+        checked = await assertPlannedFromLive(site, plan);
         started.push(...batch.map((c) => c.path));
       }
       let done = 0;
@@ -131,6 +143,7 @@ async function copyAll(site: Site, plan: DeployPlan, options: ApplyOptions): Pro
     await Promise.allSettled([...running]);
     throw await putBackVisible(site, plan, error, replaced, started);
   }
+  return checked;
 }
 
 /**
@@ -334,8 +347,22 @@ async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOpt
 const copyOne = (site: Site, plan: DeployPlan, copy: PlannedCopy) =>
   copyArtifactFile(site, plan, copy.path, copy.key, copy);
 
-async function movePointer(site: Site, plan: DeployPlan, at: Date, request: RequestInfo): Promise<void> {
-  const current = await site.records.readPointer();
+/**
+ * `checked`: the pointer as read by the last check before visible files were copied. Where writes
+ * are conditional the compare-and-swap holds the write to that read (a switch since is refused, as
+ * the check below would refuse it), so it is not read again: one round trip fewer.
+ */
+async function movePointer(
+  site: Site,
+  plan: DeployPlan,
+  at: Date,
+  request: RequestInfo,
+  checked: LiveRead['pointer'] | undefined,
+): Promise<void> {
+  const current =
+    checked !== undefined && (await site.state.supportsConditionalWrites())
+      ? checked
+      : await site.records.readPointer();
   if ((current?.value.deployId ?? null) !== plan.fromDeployId && current?.value.deployId !== plan.deployId) {
     throw new FrontendOpsError(
       'PRECONDITION_FAILED',

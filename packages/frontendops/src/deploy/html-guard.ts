@@ -27,13 +27,14 @@ import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseRef } from '../state/records.ts';
 import { assertAsDeployed, copyArtifactFile } from './artifact-copy.ts';
+import type { LiveRead } from './live.ts';
 import { readManifest } from './publish.ts';
 import type { DeployEvent } from './types.ts';
 
 type OnEvent = ((event: DeployEvent) => void) | undefined;
 
 /** Before a group of visible files is copied: is the plan still the one deploy going on, from what is live? */
-export async function assertPlannedFromLive(site: Site, plan: DeployPlan): Promise<void> {
+export async function assertPlannedFromLive(site: Site, plan: DeployPlan): Promise<LiveRead['pointer']> {
   const [pointer, pending] = await Promise.all([site.records.readPointer(), site.records.readPending()]);
   const live = pointer?.value.deployId ?? null;
   if (live !== plan.fromDeployId && live !== plan.deployId) {
@@ -54,6 +55,7 @@ export async function assertPlannedFromLive(site: Site, plan: DeployPlan): Promi
       { details: { reason: ANOTHER_DEPLOY } },
     );
   }
+  return pointer;
 }
 
 const LIVE_CHANGED = 'live-changed';

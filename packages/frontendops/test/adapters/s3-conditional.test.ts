@@ -295,6 +295,35 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     }
   });
 
+  it('the switch writes the pointer against the read that checked the plan before the HTML: no read between', async () => {
+    const prefix = '.frontendops/state/switch-read/';
+    const env = await siteOf('switch-read');
+    const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+    try {
+      for (const commit of ['e1e1e1e1e1', 'e2e2e2e2e2']) {
+        const build = await writeFixtureBuild(join(s3.dir, `build-${commit}`), { version: commit });
+        await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+        const from = proxy.seen.length;
+        expect((await deployArtifact(env, { app: 'sophia-dashboard', commit, request })).outcome).toBe(
+          'succeeded',
+        );
+        const sent = proxy.seen
+          .slice(from)
+          .map((r) => `${r.method} ${r.path.replace(/\?.*$/, '')}`)
+          .filter((r) => r.endsWith(`${prefix}live.json`) || r.endsWith('/index.html'));
+        const html = sent.indexOf(`PUT /${HOSTING}/index.html`);
+        // The check before the HTML reads it; the switch writes it; nothing reads it between.
+        expect(sent.slice(html - 1, html + 2)).toEqual([
+          `GET /${ARTIFACTS}/${prefix}live.json`,
+          `PUT /${HOSTING}/index.html`,
+          `PUT /${ARTIFACTS}/${prefix}live.json`,
+        ]);
+      }
+    } finally {
+      env.close();
+    }
+  });
+
   it('a deploy of a build that is not published says so whatever the lock answered, and lets the lock go', async () => {
     const prefix = '.frontendops/state/unpublished/';
     const [env, other] = await Promise.all([siteOf('unpublished'), siteOf('unpublished')]);

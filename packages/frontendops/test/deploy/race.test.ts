@@ -101,7 +101,7 @@ function gate(): Gate {
   };
 }
 
-type StopAt = 'after-assets' | 'after-other' | 'after-index' | 'after-pointer-read';
+type StopAt = 'after-assets' | 'after-other' | 'after-index' | 'before-pointer-write';
 
 /**
  * A site of its own (own S3 client, own lock: nothing serialises it with the other racer) whose
@@ -117,7 +117,7 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
   let assetsCopied = 0;
   let indexCopied = false;
   let otherCopied = false;
-  let pointerRead = false;
+  let pointerWritten = false;
   const hosting: ObjectStore = {
     ...site.hosting,
     async copyFrom(source, key, meta) {
@@ -137,14 +137,15 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
   };
   const state: ObjectStore = {
     ...site.state,
-    async get(key) {
-      const object = await site.state.get(key);
-      // The first read of the pointer after the HTML: the one the switch decides on.
-      if (key.endsWith('/live.json') && indexCopied && !pointerRead) {
-        pointerRead = true;
-        if (stopAt === 'after-pointer-read') await stop.pass();
+    // The switch's write of the pointer, held: the deploy has read the pointer it decides on (again
+    // after the HTML without conditional writes; where they are honoured, the read before the HTML
+    // that the compare-and-swap holds the write to).
+    async put(key, body, meta, condition) {
+      if (key.endsWith('/live.json') && indexCopied && !pointerWritten) {
+        pointerWritten = true;
+        if (stopAt === 'before-pointer-write') await stop.pass();
       }
-      return object;
+      return site.state.put(key, body, meta, condition);
     },
   };
   const gated: Site = {
@@ -328,31 +329,36 @@ describe.each([
   });
 
   it('when both read the live pointer before either wrote it, the site ends whole on the one live.json names', async () => {
-    await race(endpointOf(), stack('both-read'), ['after-pointer-read', 'after-pointer-read'], async (r) => {
-      const early = r.first.deploy(r.commits[1]);
-      await r.first.stop.reached;
-      const late = r.second.deploy(r.commits[2]);
-      await r.second.stop.reached; // both read the old pointer; the second one's HTML is served
-      await r.prober.more();
-      if (cas) {
-        // The compare-and-swap lets the first through; the second's write names a stale version,
-        // and its HTML, served until now, is replaced by the winner's.
-        r.first.stop.open();
-        expect((await early).outcome).toBe('succeeded');
+    await race(
+      endpointOf(),
+      stack('both-read'),
+      ['before-pointer-write', 'before-pointer-write'],
+      async (r) => {
+        const early = r.first.deploy(r.commits[1]);
+        await r.first.stop.reached;
+        const late = r.second.deploy(r.commits[2]);
+        await r.second.stop.reached; // both read the old pointer; the second one's HTML is served
         await r.prober.more();
-        r.second.stop.open();
-        const error = await late.then(() => null, lost);
-        expect(error?.code).toBe('PRECONDITION_FAILED');
-      } else {
-        // Without it the last write wins: the second switches and finishes (pruning the first's
-        // assets), then the first's write replaces the pointer, and it puts its own files back.
-        r.second.stop.open();
-        expect((await late).outcome).toBe('succeeded');
-        await r.prober.more();
-        r.first.stop.open();
-        expect((await early).outcome).toBe('succeeded');
-      }
-      return r.commits[1];
-    });
+        if (cas) {
+          // The compare-and-swap lets the first through; the second's write names a stale version,
+          // and its HTML, served until now, is replaced by the winner's.
+          r.first.stop.open();
+          expect((await early).outcome).toBe('succeeded');
+          await r.prober.more();
+          r.second.stop.open();
+          const error = await late.then(() => null, lost);
+          expect(error?.code).toBe('PRECONDITION_FAILED');
+        } else {
+          // Without it the last write wins: the second switches and finishes (pruning the first's
+          // assets), then the first's write replaces the pointer, and it puts its own files back.
+          r.second.stop.open();
+          expect((await late).outcome).toBe('succeeded');
+          await r.prober.more();
+          r.first.stop.open();
+          expect((await early).outcome).toBe('succeeded');
+        }
+        return r.commits[1];
+      },
+    );
   });
 });
