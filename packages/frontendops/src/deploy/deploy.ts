@@ -80,7 +80,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     () => {},
     () => {}, // asked again, and judged, by the lock
   );
-  // A deploy refused here returns with nothing of it still under way.
+  // A deploy refused here returns with no write of it still under way (the probe is one).
   const refuse = async (error: unknown) => {
     await probed;
     throw error;
