@@ -64,16 +64,16 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
   );
   const moved = { ...pending, pointerMoved: true };
   await site.records.writePending(moved);
-  // The release's entry is whole (its head moved) before anything is deleted.
-  await settleAuditHeads(site.state, site.target.statePrefix);
   options.onEvent?.({
     type: 'step',
     step: 'pointer',
     detail: `${plan.app}@${plan.commit.slice(0, 7)} is live`,
   });
+  if (!options.stopBeforeInvalidation) return finishMoved(site, moved, options);
+  // Synced, waiting for its invalidation: pruned now (and again, idempotently, when it is finished).
+  await settleAuditHeads(site.state, site.target.statePrefix);
   await pruneUnreferenced(site, plan, options);
-  if (options.stopBeforeInvalidation) return { record: null, verification: null, auditHead: null };
-  return finishMoved(site, moved, options);
+  return { record: null, verification: null, auditHead: null };
 }
 
 /**

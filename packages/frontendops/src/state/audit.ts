@@ -382,6 +382,7 @@ async function appendUntilLanded(
   prefix: string,
   event: AuditEvent,
   conditional: boolean,
+  /** The change's own append on a conditional store: returns before its head moved (movingHeads). */
   overlap: boolean,
 ): Promise<AuditEntry> {
   // The entries this append tried to create: one found in place afterwards is this append's own,
@@ -393,7 +394,7 @@ async function appendUntilLanded(
     const entry = nextEntry(known.record, event, await recordedState(store, prefix, known.record));
     attempted.add(entry.hash);
     if (await createEntry(store, prefix, entry, conditional)) {
-      if (!conditional || !overlap) {
+      if (!overlap) {
         await moveHead(store, prefix, entry, conditional ? { ifMatch: known.etag } : {});
         return entry;
       }
