@@ -65,7 +65,8 @@ export async function takeDeployLockReading<T>(
     await assertStateAsRecorded(site);
     return { lock: held, read: await reading };
   } catch (error) {
-    await held.release();
+    // Nothing read is left in flight once the refusal is told.
+    await Promise.all([held.release(), reading.catch(() => {})]);
     throw error;
   }
 }

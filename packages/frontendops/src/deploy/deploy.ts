@@ -39,15 +39,35 @@ export type { DeployOptions, DeploySummary } from './types.ts';
 export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
   // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
   if (site.mode === 'atomic') return deployAtomicPinned(site, options);
+  // Reads sent ahead of need (each round trip to a bucket in a region counts) are all answered
+  // before the deploy returns or throws, whatever stopped it: none of its requests outlives the call
+  // and lands in what a long-lived process (an MCP server, the console) does next.
+  const ahead: Promise<unknown>[] = [];
+  const sendAhead = <T>(read: Promise<T>): Promise<T> => {
+    read.catch(() => {}); // judged, or awaited where its failure is reported, by whoever uses it
+    ahead.push(read);
+    return read;
+  };
+  try {
+    return await deployInPlace(site, options, sendAhead);
+  } finally {
+    await Promise.allSettled(ahead);
+  }
+}
+
+async function deployInPlace(
+  site: Site,
+  options: DeployOptions,
+  sendAhead: <T>(read: Promise<T>) => Promise<T>,
+): Promise<DeploySummary> {
   const started = Date.now();
   const kind = options.kind ?? 'deploy';
 
   // The deployments this stack recorded of the build (one LIST, read while the rest is): a manifest
   // replaced since one of them went out is refused below, however long ago that was.
-  const earlier = options.recorded
-    ? Promise.resolve([])
-    : site.records.recordsOf(options.app, options.commit);
-  earlier.catch(() => {}); // awaited below, where its failure is reported
+  const earlier = sendAhead(
+    options.recorded ? Promise.resolve([]) : site.records.recordsOf(options.app, options.commit),
+  );
 
   if (options.dryRun) {
     const manifest = await requireManifest(site, options.app, options.commit);
@@ -67,25 +87,15 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   }
   // The CDN's client loads while the state is read and the plan made; it must be ready before the
   // first write, so a CDN that cannot even be set up stops the deploy with nothing changed.
-  const cdnReady = site.cdn?.prepare?.();
-  cdnReady?.catch(() => {}); // awaited below, where its failure is reported
+  const cdnReady = sendAhead(Promise.resolve(site.cdn?.prepare?.()));
   // The manifest is read while the lock is taken (one round trip fewer); a build that is not
   // published lets the lock go again and is what the deploy says, whatever the lock answered. A
   // deploy that would wait for the lock learns first whether there is anything to deploy. Whether
   // the store honours conditional writes (which lock to take: one request, kept for the process) is
   // asked meanwhile.
-  const manifestRead = requireManifest(site, options.app, options.commit);
-  manifestRead.catch(() => {}); // judged below
-  const probed = site.state.supportsConditionalWrites().then(
-    () => {},
-    () => {}, // asked again, and judged, by the lock
-  );
-  // A deploy refused here returns with no write of it still under way (the probe is one).
-  const refuse = async (error: unknown) => {
-    await probed;
-    throw error;
-  };
-  if ((options.waitMs ?? 0) > 0) await manifestRead.catch(refuse);
+  const manifestRead = sendAhead(requireManifest(site, options.app, options.commit));
+  sendAhead(site.state.supportsConditionalWrites()); // asked again, and judged, by the lock
+  if ((options.waitMs ?? 0) > 0) await manifestRead;
   // Reads under the lock, sent together and while the lock checks the state against the audit chain
   // (each round trip to a bucket in a region counts): the head, the pin, an interrupted deploy, an
   // atomic state, the environment marker, and the live state a deploy plans from when nothing was
@@ -93,10 +103,8 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   // answer.
   const checkPin = kind === 'deploy' && options.pin !== 'clear';
   const underLock = async () => {
-    const marker = readEnvironmentMarker(site.hosting);
-    marker.catch(() => {}); // awaited where the environment is marked
-    const uninterrupted = readLiveState(site, null);
-    uninterrupted.catch(() => {}); // used only when nothing was interrupted
+    const marker = sendAhead(readEnvironmentMarker(site.hosting)); // awaited where the environment is marked
+    const uninterrupted = sendAhead(readLiveState(site, null)); // used only when nothing was interrupted
     const reads = await Promise.allSettled([
       readAuditHead(site.state, site.target.statePrefix),
       checkPin ? readPin(site) : Promise.resolve(null),
@@ -106,8 +114,9 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     // An entry past the head that the deploy's own append would refuse (judged before the first write).
     const [head] = reads;
     const appendable =
-      head.status === 'fulfilled' ? assertAppendable(site.state, site.target.statePrefix, head.value) : null;
-    appendable?.catch(() => {});
+      head.status === 'fulfilled'
+        ? sendAhead(assertAppendable(site.state, site.target.statePrefix, head.value))
+        : null;
     return { marker, uninterrupted, reads, appendable };
   };
   const [read, taken] = await Promise.allSettled([
@@ -116,7 +125,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
   ]);
   if (read.status === 'rejected') {
     if (taken.status === 'fulfilled') await taken.value.lock.release();
-    return refuse(read.reason);
+    throw read.reason;
   }
   if (taken.status === 'rejected') throw taken.reason;
   const manifest = read.value;

@@ -24,13 +24,14 @@ import {
   settleAuditHeads,
   verifyAudit,
 } from '../../src/state/audit.ts';
+import { ATOMIC_STATE } from '../../src/state/names.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { startCloudFrontDouble } from '../support/cloudfront-double.ts';
 import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
-import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
+import { type HeldRequest, type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
 
 let s3: TestS3;
 let proxy: S3Proxy;
@@ -347,6 +348,89 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
       env.close();
       other.close();
     }
+  });
+  it('a refused deploy returns with none of its requests under way: what it read ahead is answered first', async () => {
+    // In a long-lived process (an MCP server, the console) a read left in flight lands after the call
+    // returned, in whatever comes next. Each refusal below holds one read the deploy sent ahead of
+    // need, and looks once the lock is let go and everything that needed no I/O has run.
+    const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
+    const refusedWhileHeld = async (stack: string, commit: string, held: (r: HeldRequest) => boolean) => {
+      const env = await siteOf(stack);
+      try {
+        let released = () => {};
+        const lockGone = new Promise<void>((resolve) => {
+          released = resolve;
+        });
+        const { acquire } = env.locker;
+        env.locker = {
+          acquire: async (...args) => {
+            const lock = await acquire(...args);
+            return { ...lock, release: () => lock.release().finally(released) };
+          },
+        };
+        const read = proxy.hold(held);
+        let settled = false;
+        const deploying = deployArtifact(env, { app: 'sophia-dashboard', commit, request }).then(
+          () => {
+            settled = true;
+            return null;
+          },
+          (error: FrontendOpsError) => {
+            settled = true;
+            return error;
+          },
+        );
+        await read.reached;
+        await lockGone;
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(settled).toBe(false); // it waits for the read
+        read.release();
+        return await deploying;
+      } finally {
+        env.close();
+      }
+    };
+
+    // Not published: the deployments recorded of the build are still being listed.
+    const missing = 'e3e3e3e3e3';
+    expect(
+      await refusedWhileHeld(
+        'ahead-missing',
+        missing,
+        (r) =>
+          r.query.get('prefix') === `.frontendops/state/ahead-missing/deployments/${missing.slice(0, 7)}-`,
+      ),
+    ).toMatchObject({ code: 'NOT_FOUND' });
+
+    // Refused under the lock (the stack serves atomic releases): the live state it would plan from,
+    // read before the check, is still being listed.
+    const commit = 'e4e4e4e4e4';
+    const build = await writeFixtureBuild(join(s3.dir, `build-${commit}`), { version: commit });
+    const env = await siteOf('ahead-atomic');
+    await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+    await env.state.put(`.frontendops/state/ahead-atomic/${ATOMIC_STATE}`, '{}');
+    env.close();
+    expect(
+      await refusedWhileHeld('ahead-atomic', commit, (r) => r.bucket === HOSTING && r.query.has('list-type')),
+    ).toMatchObject({
+      code: 'BAD_INPUT',
+    });
+
+    // Refused by the lock's check (the pointer changed outside FrontendOps): what was read beside the
+    // check (here the record of an interrupted deploy) is still being read.
+    const tampered = await siteOf('ahead-tampered');
+    expect((await deployArtifact(tampered, { app: 'sophia-dashboard', commit, request })).outcome).toBe(
+      'succeeded',
+    );
+    await tampered.state.put('.frontendops/state/ahead-tampered/live.json', '{"by":"hand"}');
+    tampered.close();
+    expect(
+      await refusedWhileHeld(
+        'ahead-tampered',
+        commit,
+        (r) => r.method === 'GET' && r.key === '.frontendops/state/ahead-tampered/pending.json',
+      ),
+    ).toMatchObject({ code: 'TAMPERED' });
   });
 });
 

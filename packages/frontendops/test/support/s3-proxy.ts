@@ -51,11 +51,12 @@ export interface HeldRequest {
   bucket: string;
   key: string;
   headers: IncomingHttpHeaders;
+  /** Its query ("delete", "uploads", "list-type=2&prefix=…"). */
+  query: URLSearchParams;
 }
 
-/** A request as a role's scope sees it: its query ("delete", "uploads", "list-type=2…") and body. */
+/** A request as a role's scope sees it: with its body. */
 export interface ScopedRequest extends HeldRequest {
-  query: URLSearchParams;
   body: Buffer;
 }
 
@@ -87,7 +88,13 @@ export async function startS3Proxy(
     const path = req.url ?? '/';
     const [, bucket = '', ...rest] = new URL(path, 'http://x').pathname.split('/');
     const key = decodeURIComponent(rest.join('/'));
-    const held = { method: req.method ?? '', bucket: decodeURIComponent(bucket), key, headers: req.headers };
+    const held = {
+      method: req.method ?? '',
+      bucket: decodeURIComponent(bucket),
+      key,
+      headers: req.headers,
+      query: new URL(path, 'http://x').searchParams,
+    };
     const hold = holds.find((h) => h.match(held));
     if (hold) {
       holds.splice(holds.indexOf(hold), 1);
@@ -101,7 +108,7 @@ export async function startS3Proxy(
       seen.push({ method: req.method ?? '', path, status });
       res.writeHead(status, { 'content-type': 'application/xml' }).end(xml);
     };
-    if (options.scope && !options.scope({ ...held, query: new URL(path, 'http://x').searchParams, body })) {
+    if (options.scope && !options.scope({ ...held, body })) {
       return answer(403, s3Error('AccessDenied', 'Access Denied'));
     }
     if (failures > 0) {
