@@ -4,6 +4,8 @@
  * was wrong, what was expected and what to do. Thrown inward, caught once at the CLI / MCP / console
  * boundary, where describeForClient keeps backend detail out of what a client sees.
  */
+import type { HeldLock } from './ports.ts';
+
 export type ErrorCode =
   | 'BAD_INPUT' // the caller's arguments or files are wrong; nothing was changed
   | 'NOT_FOUND' // a named thing (stack, artifact, deployment, commit) does not exist
@@ -71,3 +73,49 @@ function upstreamCode(cause: unknown): string | undefined {
   const name = (cause as { name?: unknown } | undefined)?.name;
   return typeof name === 'string' && /^[A-Za-z]{2,60}$/.test(name) && name !== 'Error' ? name : undefined;
 }
+
+/**
+ * Runs `work`, then `cleanup` however the work ended: what every holder of a lock does with its
+ * release. When both fail, the work's error is the one thrown: it came first, and it is what the
+ * caller acts on (an invalidation that failed, say, rather than the lock's release after it). Its
+ * message then says that `cleanupName` failed too, in our own words only: a backend's words stay out
+ * of it, as describeForClient keeps them out of a client's answer. A cleanup that fails alone is
+ * thrown as it is.
+ */
+export async function withCleanup<T>(
+  work: () => Promise<T>,
+  cleanup: () => Promise<void>,
+  cleanupName: string,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    try {
+      await cleanup();
+    } catch (cleanupError) {
+      if (error instanceof Error) error.message = `${error.message} ${alsoFailed(cleanupName, cleanupError)}`;
+    }
+    throw error;
+  }
+  await cleanup();
+  return result;
+}
+
+function alsoFailed(cleanupName: string, error: unknown): string {
+  if (isFrontendOpsError(error) && error.code !== 'UPSTREAM' && error.code !== 'INTERNAL') {
+    return `${cleanupName} failed too: ${error.message}`;
+  }
+  if (isFrontendOpsError(error)) {
+    const backendCode = upstreamCode(error.cause);
+    return `${cleanupName} failed too, on a backend error${backendCode ? ` (${backendCode})` : ''}.`;
+  }
+  return `${cleanupName} failed too, unexpectedly (${error instanceof Error ? error.name : typeof error}).`;
+}
+
+/** What a lock's holder does last, as an error names it. */
+export const LETTING_THE_LOCK_GO = 'Letting the lock go';
+
+/** Runs `work` holding `lock`, then lets it go (withCleanup: the work's error is the one thrown). */
+export const holding = <T>(lock: HeldLock, work: () => Promise<T>): Promise<T> =>
+  withCleanup(work, () => lock.release(), LETTING_THE_LOCK_GO);

@@ -42,7 +42,7 @@ import {
 import { groupOf } from '../engine/cache-policy.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
-import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type {
   AtomicPending,
@@ -157,12 +157,10 @@ export async function runAtomic(
     });
   }
   const lock = await takeDeployLock(site, options);
-  try {
+  return holding(lock, async () => {
     const summary = await runLocked(site, op, choose, { ...options, lock }, started);
     return options.settle ? { ...summary, ...(await options.settle(summary)) } : summary;
-  } finally {
-    await lock.release();
-  }
+  });
 }
 
 /**
@@ -176,7 +174,7 @@ export async function finishSyncedAtomic(
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null; rolledBackTo?: string }> {
   requireReleaseStore(site);
   const lock = await takeDeployLock(site, options);
-  try {
+  return holding(lock, async () => {
     const atomic = atomicRecordsOf(site);
     const pending = await atomic.readPending();
     if (pending?.plan.deployId === deployId && pending.switched) {
@@ -202,9 +200,7 @@ export async function finishSyncedAtomic(
       'NOT_FOUND',
       `Deployment ${deployId} is neither waiting to be verified nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
-  } finally {
-    await lock.release();
-  }
+  });
 }
 
 // ── the run ────────────────────────────────────────────────────────────────────────────────────

@@ -6,10 +6,11 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { DeployTarget } from '../engine/types.ts';
+import { holding } from '../errors.ts';
 import { isLoopbackName } from '../loopback.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { keepAuditHeads, settleAuditHeads } from '../state/audit.ts';
+import { heldForAppends } from '../state/audit.ts';
 import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
@@ -46,28 +47,18 @@ export async function takeDeployLockReading<T>(
     ttlMs: LOCK_TTL_MS,
     waitMs: options.waitMs ?? 0,
   });
-  const stopKeeping = keepAuditHeads(site.state);
-  const held: HeldLock = {
-    owner: lock.owner,
-    assertHeld: () => lock.assertHeld(),
-    release: async () => {
-      try {
-        await settleAuditHeads(site.state, site.target.statePrefix); // the last append is whole before the lock goes
-      } finally {
-        stopKeeping();
-        await lock.release();
-      }
-    },
-  };
+  const held = heldForAppends(lock, site.state, site.target.statePrefix);
   const reading = read();
   reading.catch(() => {}); // judged once the state is known to be as recorded
   try {
     await assertStateAsRecorded(site);
     return { lock: held, read: await reading };
   } catch (error) {
-    // Nothing read is left in flight once the refusal is told.
-    await Promise.all([held.release(), reading.catch(() => {})]);
-    throw error;
+    // The refusal is what is thrown, once nothing read is left in flight and the lock is let go.
+    return holding(held, async () => {
+      await reading.catch(() => {});
+      throw error;
+    });
   }
 }
 

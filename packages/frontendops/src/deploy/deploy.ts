@@ -5,7 +5,7 @@
  */
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
@@ -124,7 +124,7 @@ async function deployInPlace(
     takeDeployLockReading(site, options, underLock),
   ]);
   if (read.status === 'rejected') {
-    if (taken.status === 'fulfilled') await taken.value.lock.release();
+    if (taken.status === 'fulfilled') return holding(taken.value.lock, () => Promise.reject(read.reason));
     throw read.reason;
   }
   if (taken.status === 'rejected') throw taken.reason;
@@ -132,7 +132,7 @@ async function deployInPlace(
   const { lock } = taken.value;
   // A rollback someone asked for pins its release as its own last step (pinRolledBack).
   options = { ...options, lock, pinOnSuccess: kind === 'rollback' };
-  try {
+  return holding(lock, async () => {
     const { marker, uninterrupted, appendable } = taken.value.read;
     const [head, pin, interrupted, atomicState] = taken.value.read.reads;
     // A stack migrated to atomic releases, opened through outputs that still say in place (the
@@ -182,9 +182,7 @@ async function deployInPlace(
     if (rolledBackTo) return { ...summary, outcome: 'failed', rolledBackTo };
     if (record.outcome !== 'succeeded') return summary;
     return { ...summary, ...(pinned ? { pinned } : await settlePin(site, plan, options)) };
-  } finally {
-    await lock.release();
-  }
+  });
 }
 
 /** Rolls back to a retained release (default: the one before the live one), by deploy id or commit. */
@@ -393,7 +391,7 @@ export async function finishSyncedDeploy(
 ): Promise<FinishedSync> {
   if (site.mode === 'atomic') return finishSyncedAtomic(site, deployId, options);
   const lock = await takeDeployLock(site, options);
-  try {
+  return holding(lock, async () => {
     const pending = await site.records.readPending();
     if (pending?.plan.deployId === deployId && pending.pointerMoved) {
       const { record, auditHead } = await finishDeploy(site, pending, { ...options, lock });
@@ -415,9 +413,7 @@ export async function finishSyncedDeploy(
       'NOT_FOUND',
       `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
-  } finally {
-    await lock.release();
-  }
+  });
 }
 
 /**

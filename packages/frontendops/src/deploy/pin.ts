@@ -9,7 +9,7 @@
 
 import { samePointer } from '../engine/atomic-plan.ts';
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, holding } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { assertAuditWritable } from '../state/audit.ts';
@@ -147,11 +147,9 @@ async function withDeployLock<T>(
   run: (lock: HeldLock) => Promise<T>,
 ): Promise<T> {
   const lock = await takeDeployLock(site, options);
-  try {
+  return holding(lock, async () => {
     // A log the pin's own append would be refused on stops it before pin.json is written.
     await assertAuditWritable(site.state, site.target.statePrefix);
     return await run(lock);
-  } finally {
-    await lock.release();
-  }
+  });
 }

@@ -8,7 +8,7 @@
 import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
 import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
@@ -67,7 +67,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     throw badInput('Name the release to preview by its deploy id or by a published commit (one of them).');
   }
   const lock = await takeDeployLock(site, options);
-  try {
+  return holding(lock, async () => {
     // A log the preview's own append would refuse stops it here, before its copies and state.
     await assertAuditWritable(site.state, site.target.statePrefix);
     const ctx = await readAtomicContext(site, nowOf(options));
@@ -189,9 +189,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       copied,
       verification,
     };
-  } finally {
-    await lock.release();
-  }
+  });
 }
 
 async function chooseRelease(

@@ -20,16 +20,16 @@ import {
   shortened,
 } from '../engine/manifest.ts';
 import type { Manifest } from '../engine/types.ts';
-import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import {
+  badInput,
+  FrontendOpsError,
+  isFrontendOpsError,
+  LETTING_THE_LOCK_GO,
+  withCleanup,
+} from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import {
-  appendAudit,
-  assertAuditWritable,
-  keepAuditHeads,
-  readNewestEntry,
-  settleAuditHeads,
-} from '../state/audit.ts';
+import { appendAudit, assertAuditWritable, heldForAppends, readNewestEntry } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { scanBuildDirectory } from './scan.ts';
@@ -169,16 +169,19 @@ export async function publishBuild(
 ): Promise<PublishResult> {
   const log = `${site.target.statePrefix}${PUBLISH_LOG}`;
   let lock: HeldLock | undefined;
-  let stopKeeping: (() => void) | undefined;
   const beforeStore = async () => {
-    lock = await site.locker.acquire(`publish-${input.app}-${input.commit}`, {
-      label: `Publishing ${input.app}@${input.commit.slice(0, 7)}`,
-      owner: `${request.actor} on ${hostname()} (pid ${process.pid})`,
-      ttlMs: 120_000,
-      waitMs: 120_000,
-    });
-    // Under the lock, as a deploy does: the entry is appended from the head read just before it.
-    stopKeeping = keepAuditHeads(site.state);
+    // Held as a deploy holds its lock: the entry is appended from the head read just before it, and
+    // its head move is settled before the lock goes.
+    lock = heldForAppends(
+      await site.locker.acquire(`publish-${input.app}-${input.commit}`, {
+        label: `Publishing ${input.app}@${input.commit.slice(0, 7)}`,
+        owner: `${request.actor} on ${hostname()} (pid ${process.pid})`,
+        ttlMs: 120_000,
+        waitMs: 120_000,
+      }),
+      site.state,
+      log,
+    );
     // A log its append would refuse stops the publish here, before the first upload, rather than
     // after every file is uploaded (the entry comes before the manifest, below).
     await assertAuditWritable(site.state, log);
@@ -203,16 +206,11 @@ export async function publishBuild(
         { overlap: true }, // the manifest goes out beside the head's move; settled before the lock goes
       );
   };
-  try {
-    return await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
-  } finally {
-    try {
-      await settleAuditHeads(site.state, log); // the log's entry is whole before the lock goes
-    } finally {
-      stopKeeping?.();
-      await lock?.release();
-    }
-  }
+  return withCleanup(
+    () => publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest }),
+    async () => lock?.release(),
+    LETTING_THE_LOCK_GO,
+  );
 }
 
 /** The artifact's manifest, or null when the commit was never published. */

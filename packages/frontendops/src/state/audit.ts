@@ -35,8 +35,15 @@ import {
 } from '../atomic/release-pointer.ts';
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
-import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import type { Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
+import {
+  badInput,
+  FrontendOpsError,
+  holding,
+  isFrontendOpsError,
+  LETTING_THE_LOCK_GO,
+  withCleanup,
+} from '../errors.ts';
+import type { HeldLock, Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
 import {
   type ApprovalsAccepted,
   type ApprovalsChecked,
@@ -264,11 +271,7 @@ export async function appendAudit(
     ttlMs: 30_000,
     waitMs: 30_000,
   });
-  try {
-    return await appendUntilLanded(store, prefix, event, false, false);
-  } finally {
-    await lock.release();
-  }
+  return holding(lock, () => appendUntilLanded(store, prefix, event, false, false));
 }
 
 /**
@@ -353,6 +356,29 @@ async function headMoved(store: ObjectStore, prefix: string, owner: boolean): Pr
  */
 export function settleAuditHeads(store: ObjectStore, prefix: string): Promise<void> {
   return headMoved(store, prefix, true);
+}
+
+/**
+ * `lock` as held by a change that appends to the chain at `prefix` (a deploy, a publish). While it is
+ * held, this process appends from the heads it last read or moved (keepAuditHeads). Its release first
+ * waits for the change's last head move (settleAuditHeads), so the change's last entry is whole before
+ * the next holder reads the chain, and throws what refused that move.
+ */
+export function heldForAppends(lock: HeldLock, store: ObjectStore, prefix: string): HeldLock {
+  const stopKeeping = keepAuditHeads(store);
+  return {
+    owner: lock.owner,
+    assertHeld: () => lock.assertHeld(),
+    release: () =>
+      withCleanup(
+        () => settleAuditHeads(store, prefix),
+        () => {
+          stopKeeping();
+          return lock.release();
+        },
+        LETTING_THE_LOCK_GO,
+      ),
+  };
 }
 
 /** Keeps the heads this process reads and moves in `store` until the returned function is called. */

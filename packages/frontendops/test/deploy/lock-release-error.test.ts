@@ -1,0 +1,145 @@
+/**
+ * A change that fails and whose lock's release then fails too (its last audit head move refused, the
+ * lock's store unreachable) says its own failure: the one the operator acts on. Before, the release's
+ * error replaced it: an approver's refusal read as an audit conflict. The release's failure is added
+ * to the message in our own words; a backend's words (buckets, endpoints) stay out.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { FrontendOpsError, withCleanup } from '../../src/errors.ts';
+import type { Locker } from '../../src/ports.ts';
+import type { Site } from '../../src/site.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { APP, request } from '../support/atomic-env.ts';
+import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+const denied = () => Promise.reject(new FrontendOpsError('DENIED', 'Ada declined this deploy.'));
+
+describe('withCleanup', () => {
+  it('returns the work’s value once the cleanup ran, once', async () => {
+    let cleanups = 0;
+    expect(
+      await withCleanup(
+        async () => 7,
+        async () => void cleanups++,
+        'Tidying',
+      ),
+    ).toBe(7);
+    expect(cleanups).toBe(1);
+  });
+
+  it('throws the cleanup’s own error when only the cleanup failed', async () => {
+    const failed = new FrontendOpsError('CONFLICT', 'The head moved.');
+    await expect(
+      withCleanup(
+        async () => 7,
+        () => Promise.reject(failed),
+        'Tidying',
+      ),
+    ).rejects.toBe(failed);
+  });
+
+  it('throws what the work threw, as it was, when a cleanup that is not an Error failed', async () => {
+    await expect(
+      withCleanup(
+        () => Promise.reject('plain'),
+        () => Promise.reject(42),
+        'Tidying',
+      ),
+    ).rejects.toBe('plain');
+  });
+});
+
+describe('a deploy whose lock’s release fails after the deploy failed', () => {
+  let t: TestDeployEnv;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'lock-release-error' });
+    for (const [i, commit] of [V1, V2].entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
+      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  });
+  afterAll(() => t?.stop());
+
+  /** The stack as another process opens it, whose locks' releases let the lock go, then fail with `failure`. */
+  const withFailingRelease = async (failure: Error) => {
+    const site: Site = await connectSite(t.target, {
+      access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint },
+      lockDir: join(t.tmp, 'locks'),
+      onNotice: () => undefined,
+    });
+    const { acquire } = site.locker;
+    const locker: Locker = {
+      acquire: async (...args) => {
+        const lock = await acquire(...args);
+        return {
+          ...lock,
+          release: async () => {
+            await lock.release();
+            throw failure;
+          },
+        };
+      },
+    };
+    site.locker = locker;
+    return site;
+  };
+
+  it('says the refusal, then that letting the lock go failed too, in that error’s words; nothing changed', async () => {
+    const site = await withFailingRelease(
+      new FrontendOpsError('CONFLICT', 'The audit head was rewritten while this change appended.'),
+    );
+    try {
+      await expect(
+        deployArtifact(site, { app: APP, commit: V2, request: request(), authorize: denied }),
+      ).rejects.toMatchObject({
+        code: 'DENIED',
+        message:
+          'Ada declined this deploy. Letting the lock go failed too: The audit head was rewritten while this change appended.',
+      });
+      expect((await t.site.records.readPointer())?.value.commit).toBe(V1);
+    } finally {
+      site.close();
+    }
+  });
+
+  it('names a backend failure of the release by its code only, never its words', async () => {
+    const backend = new Error(`Bucket ${HOSTING} at http://127.0.0.1 is slow`);
+    backend.name = 'SlowDown';
+    const site = await withFailingRelease(
+      new FrontendOpsError('UPSTREAM', backend.message, { cause: backend }),
+    );
+    try {
+      const error = await deployArtifact(site, {
+        app: APP,
+        commit: V2,
+        request: request(),
+        authorize: denied,
+      }).catch((e: FrontendOpsError) => e);
+      expect(error).toMatchObject({
+        code: 'DENIED',
+        message: 'Ada declined this deploy. Letting the lock go failed too, on a backend error (SlowDown).',
+      });
+    } finally {
+      site.close();
+    }
+  });
+
+  it('throws the release’s failure when the deploy itself went through', async () => {
+    const site = await withFailingRelease(new FrontendOpsError('CONFLICT', 'The head moved.'));
+    try {
+      // Deploying the live release again changes nothing; only the release fails.
+      await expect(deployArtifact(site, { app: APP, commit: V1, request: request() })).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: 'The head moved.',
+      });
+    } finally {
+      site.close();
+    }
+  });
+});
