@@ -54,11 +54,11 @@ export async function takeDeployLockReading<T>(
     await assertStateAsRecorded(site);
     return { lock: held, read: await reading };
   } catch (error) {
-    // The refusal is what is thrown, once nothing read is left in flight and the lock is let go.
-    return holding(held, async () => {
-      await reading.catch(() => {});
-      throw error;
-    });
+    // The refusal is what is thrown (a failed release added to it), once the lock is let go and,
+    // meanwhile, nothing read is left in flight.
+    const refused = holding(held, () => Promise.reject(error));
+    await Promise.allSettled([refused, reading]);
+    return refused;
   }
 }
 
