@@ -77,8 +77,8 @@ function upstreamCode(cause: unknown): string | undefined {
 /**
  * Runs `work`, then `cleanup` however the work ended: what every holder of a lock does with its
  * release. When both fail, the work's error is the one thrown: it came first, and it is what the
- * caller acts on (an invalidation that failed, say, rather than the lock's release after it). Its
- * message then says that `cleanupName` failed too, in our own words only: a backend's words stay out
+ * caller acts on (an invalidation that failed, say, rather than the lock's release after it), and
+ * its message then says that `cleanupName` failed too, in our own words only: a backend's words stay out
  * of it, as describeForClient keeps them out of a client's answer. A cleanup that fails alone is
  * thrown as it is.
  */
@@ -94,12 +94,23 @@ export async function withCleanup<T>(
     try {
       await cleanup();
     } catch (cleanupError) {
-      if (error instanceof Error) error.message = `${error.message} ${alsoFailed(cleanupName, cleanupError)}`;
+      if (error instanceof Error) throw withSentence(error, alsoFailed(cleanupName, cleanupError));
     }
     throw error;
   }
   await cleanup();
   return result;
+}
+
+/**
+ * A copy of `error` (its class, code, details and cause) whose message ends with `sentence`. A copy:
+ * the same error object may be thrown again (a load that failed, kept for the process), and must not
+ * gather a sentence each time.
+ */
+function withSentence<E extends Error>(error: E, sentence: string): E {
+  const copy: E = Object.create(Object.getPrototypeOf(error), Object.getOwnPropertyDescriptors(error));
+  copy.message = `${error.message} ${sentence}`;
+  return copy;
 }
 
 function alsoFailed(cleanupName: string, error: unknown): string {

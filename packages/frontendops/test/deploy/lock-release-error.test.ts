@@ -43,6 +43,29 @@ describe('withCleanup', () => {
     ).rejects.toBe(failed);
   });
 
+  it('leaves the work’s error object as it was: one kept and thrown again gathers no sentences', async () => {
+    class Changed extends FrontendOpsError {
+      constructor(readonly plan: string) {
+        super('CONFLICT', 'The plan changed.', { details: { plan } });
+      }
+    }
+    const kept = new Changed('d-2');
+    const failing = () => Promise.reject(new FrontendOpsError('CONFLICT', 'The head moved.'));
+    for (const _ of [1, 2]) {
+      const thrown = await withCleanup(() => Promise.reject(kept), failing, 'Tidying').catch(
+        (e: unknown) => e,
+      );
+      expect(thrown).toBeInstanceOf(Changed);
+      expect(thrown).toMatchObject({
+        code: 'CONFLICT',
+        plan: 'd-2',
+        details: { plan: 'd-2' },
+        message: 'The plan changed. Tidying failed too: The head moved.',
+      });
+    }
+    expect(kept.message).toBe('The plan changed.');
+  });
+
   it('throws what the work threw, as it was, when a cleanup that is not an Error failed', async () => {
     await expect(
       withCleanup(
