@@ -94,7 +94,8 @@ export async function withCleanup<T>(
     try {
       await cleanup();
     } catch (cleanupError) {
-      if (error instanceof Error) throw withSentence(error, alsoFailed(cleanupName, cleanupError));
+      // Our own errors say it; anything else (a bug, an abort) is thrown as it is.
+      if (error instanceof FrontendOpsError) throw alsoFailing(error, cleanupName, cleanupError);
     }
     throw error;
   }
@@ -103,14 +104,30 @@ export async function withCleanup<T>(
 }
 
 /**
- * A copy of `error` (its class, code, details and cause) whose message ends with `sentence`. A copy:
- * the same error object may be thrown again (a load that failed, kept for the process), and must not
- * gather a sentence each time.
+ * A copy of `error` (its class, code, details and cause) whose message, and the first line of its
+ * stack, end with the sentence saying that `cleanupName` failed too; the cleanup's own error is kept
+ * beside it as `suppressed`, for the log. A copy: the same error object may be thrown again (a load
+ * that failed, kept for the process), and must not gather a sentence each time.
  */
-function withSentence<E extends Error>(error: E, sentence: string): E {
-  const copy: E = Object.create(Object.getPrototypeOf(error), Object.getOwnPropertyDescriptors(error));
-  copy.message = `${error.message} ${sentence}`;
-  return copy;
+function alsoFailing(error: FrontendOpsError, cleanupName: string, cleanupError: unknown): FrontendOpsError {
+  const message = `${error.message} ${alsoFailed(cleanupName, cleanupError)}`;
+  const descriptors = Object.getOwnPropertyDescriptors(error);
+  const { stack } = error;
+  return Object.create(Object.getPrototypeOf(error), {
+    ...descriptors,
+    message: { value: message, writable: true, enumerable: false, configurable: true },
+    ...(typeof stack === 'string' && stack.startsWith(`${error.name}: ${error.message}`)
+      ? {
+          stack: {
+            value: `${error.name}: ${message}${stack.slice(error.name.length + 2 + error.message.length)}`,
+            writable: true,
+            enumerable: false,
+            configurable: true,
+          },
+        }
+      : {}),
+    suppressed: { value: cleanupError, writable: true, enumerable: true, configurable: true },
+  });
 }
 
 function alsoFailed(cleanupName: string, error: unknown): string {

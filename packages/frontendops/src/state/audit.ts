@@ -515,7 +515,13 @@ async function moveHead(
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
     const now = await readHeadNow(store, prefix);
     const landed = now && (now.seq > entry.seq || (now.seq === entry.seq && now.hash === entry.hash));
-    if (!landed) throw error;
+    // Said in our words: the store's names its key, which holds the stack's state prefix.
+    if (!landed)
+      throw new FrontendOpsError(
+        'PRECONDITION_FAILED',
+        `The audit log's head was rewritten by someone else while this change moved it to entry ${entry.seq}: that entry is written, and the head names another. Nothing more was changed. Run \`frontendops audit verify\` to see what the log says before running the change again.`,
+        { cause: error },
+      );
   }
 }
 

@@ -66,6 +66,31 @@ describe('withCleanup', () => {
     expect(kept.message).toBe('The plan changed.');
   });
 
+  it('says it in the stack’s first line too, and keeps the cleanup’s error beside it, for the log', async () => {
+    const head = new FrontendOpsError('CONFLICT', 'The head moved.');
+    const thrown = (await withCleanup(
+      () => Promise.reject(new FrontendOpsError('DENIED', 'Ada declined.')),
+      () => Promise.reject(head),
+      'Tidying',
+    ).catch((e: unknown) => e)) as FrontendOpsError & { suppressed: unknown };
+    expect(thrown.stack?.split('\n')[0]).toBe(
+      'FrontendOpsError: Ada declined. Tidying failed too: The head moved.',
+    );
+    expect(thrown.stack?.split('\n')[1]).toMatch(/^ +at /);
+    expect(thrown.suppressed).toBe(head);
+  });
+
+  it('throws an error that is not ours (a bug, an abort) as it is', async () => {
+    const aborted = new DOMException('The operation was aborted.', 'AbortError');
+    const thrown = await withCleanup(
+      () => Promise.reject(aborted),
+      () => Promise.reject(new FrontendOpsError('CONFLICT', 'The head moved.')),
+      'Tidying',
+    ).catch((e: unknown) => e);
+    expect(thrown).toBe(aborted);
+    expect(aborted.message).toBe('The operation was aborted.');
+  });
+
   it('throws what the work threw, as it was, when a cleanup that is not an Error failed', async () => {
     await expect(
       withCleanup(
