@@ -10,6 +10,7 @@ import { invalidationCallerReference, planInvalidationBatches } from '../engine/
 import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, appendAudit, readAuditHead, settleAuditHeads } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
@@ -311,7 +312,7 @@ export async function recordDeployment(
   record: DeploymentRecord,
   more: { type?: string; data?: Record<string, unknown>; objects?: Record<string, string> } = {},
 ): Promise<AuditEntry> {
-  const [digest, publishHead] = await Promise.all([
+  const [digest, publishHead] = await settleAll([
     site.records.writeRecord(record),
     readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
   ]);
@@ -328,7 +329,7 @@ export async function recordDeployment(
         ...(publishHead ? { publishHead: formatAuditHead(publishHead) } : {}),
       },
     },
-    { overlap: true }, // settled before the lock goes (deploy-lock.ts)
+    { overlap: true }, // settled before the lock goes (heldForAppends)
   );
 }
 

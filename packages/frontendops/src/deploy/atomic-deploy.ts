@@ -9,6 +9,7 @@
  */
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { artifactDigest } from '../engine/manifest.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import { assertAsDeployed, notAsDeployed } from './artifact-copy.ts';
@@ -77,7 +78,7 @@ export function buildTarget(
     if (kept) return { release: kept, ...extra };
     // A build the stack had live once (the deployment records of that commit): its manifest must be
     // the one it went out with.
-    const [manifest, earlier] = await Promise.all([
+    const [manifest, earlier] = await settleAll([
       requireManifest(site, app, commit),
       recorded ? Promise.resolve([]) : site.records.recordsOf(app, commit),
     ]);

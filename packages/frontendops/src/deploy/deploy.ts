@@ -6,6 +6,7 @@
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError, holding } from '../errors.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
@@ -196,7 +197,7 @@ export async function rollbackRelease(
   // release it rolled back from for "the previous release".
   // The stopped rollback's record is not bound by the audit chain: it is finished only towards a
   // release the stack had (checked against the pointer, read with it; see stoppedRollback).
-  const [read, stopped, pin] = await Promise.all([
+  const [read, stopped, pin] = await settleAll([
     site.records.readPointer(),
     options.to ? Promise.resolve(null) : stoppedRollback(site),
     options.to ? Promise.resolve(null) : readPin(site),

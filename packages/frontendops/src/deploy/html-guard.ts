@@ -24,6 +24,7 @@ import { keyOf } from '../engine/manifest.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseRef } from '../state/records.ts';
 import { assertAsDeployed, copyArtifactFile } from './artifact-copy.ts';
@@ -35,7 +36,7 @@ type OnEvent = ((event: DeployEvent) => void) | undefined;
 
 /** Before a group of visible files is copied: is the plan still the one deploy going on, from what is live? */
 export async function assertPlannedFromLive(site: Site, plan: DeployPlan): Promise<LiveRead['pointer']> {
-  const [pointer, pending] = await Promise.all([site.records.readPointer(), site.records.readPending()]);
+  const [pointer, pending] = await settleAll([site.records.readPointer(), site.records.readPending()]);
   const live = pointer?.value.deployId ?? null;
   if (live !== plan.fromDeployId && live !== plan.deployId) {
     throw new FrontendOpsError(
@@ -142,7 +143,7 @@ export async function switchPointer(
   }
   // With conditional writes the compare-and-swap decided, and the loser puts the winner's files back.
   if (await site.state.supportsConditionalWrites()) return;
-  const [pointer, pending] = await Promise.all([site.records.readPointer(), site.records.readPending()]);
+  const [pointer, pending] = await settleAll([site.records.readPointer(), site.records.readPending()]);
   if (pointer?.value.deployId !== plan.deployId) throw await lostSwitch(site, plan, null);
   if (pending?.plan.deployId === plan.deployId) return;
   const repaired = await serveRelease(site, plan, null);
@@ -227,7 +228,7 @@ async function serveRelease(
   let visible = paths;
   if (visible === null) {
     const named = files.filter(([path]) => groupOf(path) !== 'asset');
-    const heads = await Promise.all(named.map(([path]) => site.hosting.head(keyOf(path))));
+    const heads = await settleAll(named.map(([path]) => site.hosting.head(keyOf(path))));
     visible = named
       .filter(([, entry], i) => heads[i]?.metadata.sha256 !== entry.sha256)
       .map(([path]) => path);
@@ -238,11 +239,9 @@ async function serveRelease(
     if (entry) return copyArtifactFile(site, release, path, keyOf(path), entry);
     return site.target.prune ? site.hosting.delete([keyOf(path)]) : Promise.resolve();
   };
-  await Promise.all(assets.map(([path]) => limit(() => copy(path))));
+  await settleAll(assets.map(([path]) => limit(() => copy(path))));
   for (const group of ['other', 'html'] as FileGroup[]) {
-    await Promise.all(
-      visible.filter((path) => groupOf(path) === group).map((path) => limit(() => copy(path))),
-    );
+    await settleAll(visible.filter((path) => groupOf(path) === group).map((path) => limit(() => copy(path))));
   }
   return assets.length + visible.length;
 }

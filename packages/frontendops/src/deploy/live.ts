@@ -16,6 +16,7 @@ import { artifactKeyProblem, keyOf, shortened, sitePathProblem } from '../engine
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
 import { ATOMIC_PENDING, HOSTING_OWN } from '../state/names.ts';
@@ -36,10 +37,7 @@ export async function readLiveState(
   known?: LiveRead,
 ): Promise<LiveState & { etag: string | null }> {
   // The retained releases' manifests are read while the hosting bucket is still being listed.
-  const [listing, { pointer, releases }] = await Promise.all([
-    site.hosting.list(),
-    readRetained(site, known),
-  ]);
+  const [listing, { pointer, releases }] = await settleAll([site.hosting.list(), readRetained(site, known)]);
   const uncertain = pending && !pending.pointerMoved ? pending.plan.copies.map((c) => c.key) : [];
   return {
     hosting: new Map(listing.map((o) => [o.key, o.size])),
@@ -53,7 +51,7 @@ export async function readLiveState(
 async function readRetained(site: Site, known?: LiveRead): Promise<Required<LiveRead>> {
   if (known?.releases) return { pointer: known.pointer, releases: known.releases };
   const pointer = known ? known.pointer : await site.records.readPointer();
-  const releases = await Promise.all(
+  const releases = await settleAll(
     (pointer?.value.releases ?? []).map(async (ref): Promise<Release | null> => {
       const manifest = await readManifest(site.artifacts, ref.app, ref.commit);
       return manifest && { ...ref, manifest };

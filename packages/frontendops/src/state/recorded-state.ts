@@ -12,15 +12,16 @@
  */
 import { FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { ABSENT, digestOrNull, readAuditHead, recordedState, TRACKED, verifyAudit } from './audit.ts';
 
 export async function assertStateAsRecorded(site: Site): Promise<void> {
   const { state: store, target } = site;
   const prefix = target.statePrefix;
-  const [head, current] = await Promise.all([
+  const [head, current] = await settleAll([
     readAuditHead(store, prefix),
-    Promise.all(TRACKED.map(async (name) => [name, await digestOf(store, `${prefix}${name}`)] as const)),
+    settleAll(TRACKED.map(async (name) => [name, await digestOf(store, `${prefix}${name}`)] as const)),
   ]);
   if (!head) return;
   const { state } = await recordedState(store, prefix, head);

@@ -8,6 +8,7 @@ import { DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import { settleAll } from '../settle-all.ts';
 import { stateDigest } from './audit.ts';
 
 export interface ReleaseRef {
@@ -219,7 +220,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     async recordsOf(app: string, commit: string): Promise<DeploymentRecord[]> {
       if (!/^[0-9a-f]{7}/.test(commit)) return [];
       const listed = await store.list(key(`deployments/${commit.slice(0, 7)}-`));
-      const records = await Promise.all(
+      const records = await settleAll(
         listed
           .filter((o) => o.key.endsWith('.json'))
           .map(async (o) => (await readJson<DeploymentRecord>(o.key.slice(key('').length)))?.value ?? null),

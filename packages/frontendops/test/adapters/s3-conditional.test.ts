@@ -25,6 +25,7 @@ import {
   verifyAudit,
 } from '../../src/state/audit.ts';
 import { ATOMIC_STATE } from '../../src/state/names.ts';
+import { assertStateAsRecorded } from '../../src/state/recorded-state.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { startCloudFrontDouble } from '../support/cloudfront-double.ts';
@@ -283,7 +284,15 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
       const head = (await other.get(headKey))?.body.toString('utf8') ?? '';
       await other.put(headKey, `${head} `, { contentType: 'application/json' });
       move.release();
-      await expect(deployed).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
+      // Said in our words, without the key (the stack's state prefix reaches no MCP client).
+      const refusal = (await deployed.catch((error: FrontendOpsError) => error)) as FrontendOpsError;
+      expect(refusal).toMatchObject({
+        code: 'PRECONDITION_FAILED',
+        message: expect.stringMatching(
+          /^The audit log's head was rewritten by someone else while this change moved it to entry \d+: .*audit verify/,
+        ),
+      });
+      expect(refusal.message).not.toContain(prefix);
       // Live, as after a stop right after the switch: its re-run finishes it. Nothing went to the CDN
       // and no record was written on a chain the change could not extend.
       expect(cdn.createRequests().length).toBe(invalidations);
@@ -431,6 +440,58 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
         (r) => r.method === 'GET' && r.key === '.frontendops/state/ahead-tampered/pending.json',
       ),
     ).toMatchObject({ code: 'TAMPERED' });
+
+    // The same refusal, with the hosting LIST of the live state held: its pointer, read beside the
+    // LIST and no longer JSON, fails first, and the LIST is still being answered.
+    const reopened = await siteOf('ahead-tampered');
+    await reopened.state.put('.frontendops/state/ahead-tampered/live.json', 'not json');
+    reopened.close();
+    expect(
+      await refusedWhileHeld(
+        'ahead-tampered',
+        commit,
+        (r) => r.bucket === HOSTING && r.query.has('list-type'),
+      ),
+    ).toMatchObject({ code: 'TAMPERED' });
+  });
+
+  it("the lock's check, refused on a damaged head, says so once the rest of what it read is answered", async () => {
+    // What the check reads only itself (a GET of the atomic state; a deploy sends a HEAD) is held
+    // while the damaged head is answered: the check waits for it, rather than leaving it in flight.
+    const prefix = '.frontendops/state/check-damaged/';
+    const env = await siteOf('check-damaged');
+    try {
+      await env.state.put(`${prefix}audit/head.json`, 'not json');
+      const held = proxy.hold((r) => r.method === 'GET' && r.key === `${prefix}${ATOMIC_STATE}`);
+      let answered = () => {};
+      const headAnswered = new Promise<void>((resolve) => {
+        answered = resolve;
+      });
+      const { get } = env.state;
+      env.state.get = async (key) => {
+        try {
+          return await get(key);
+        } finally {
+          if (key === `${prefix}audit/head.json`) answered();
+        }
+      };
+      let settled = false;
+      const checking = assertStateAsRecorded(env).then(
+        () => null,
+        (error: FrontendOpsError) => error,
+      );
+      checking.finally(() => {
+        settled = true;
+      });
+      await held.reached;
+      await headAnswered;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(settled).toBe(false);
+      held.release();
+      expect(await checking).toMatchObject({ code: 'TAMPERED' });
+    } finally {
+      env.close();
+    }
   });
 });
 
