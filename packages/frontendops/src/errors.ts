@@ -76,11 +76,11 @@ function upstreamCode(cause: unknown): string | undefined {
 
 /**
  * Runs `work`, then `cleanup` however the work ended: what every holder of a lock does with its
- * release. When both fail, the work's error is the one thrown: it came first, and it is what the
- * caller acts on (an invalidation that failed, say, rather than the lock's release after it), and
- * its message then says that `cleanupName` failed too, in our own words only: a backend's words stay out
- * of it, as describeForClient keeps them out of a client's answer. A cleanup that fails alone is
- * thrown as it is.
+ * release. When both fail, the work's error is what is thrown: it came first, and it is what the
+ * caller acts on (an invalidation that failed, say, rather than the lock's release after it). When
+ * it is ours, a copy of it is thrown that says `cleanupName` failed too (alsoFailing), in our own
+ * words only: a backend's words stay out, as describeForClient keeps them out of a client's answer.
+ * A cleanup that fails alone is thrown as it is.
  */
 export async function withCleanup<T>(
   work: () => Promise<T>,
