@@ -122,9 +122,13 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
         return { etag: out.ETag ?? '' };
       } catch (error) {
         if (isPreconditionFailure(error)) {
-          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`, {
-            cause: error,
-          });
+          // The key stays out of the message (a state key holds the stack's state prefix, which
+          // reaches no MCP client); it is in the details, for the log.
+          throw new FrontendOpsError(
+            'PRECONDITION_FAILED',
+            'A conditional write lost a race: another writer changed the object first. It was not overwritten.',
+            { cause: error, details: { key } },
+          );
         }
         throw upstream('write', bucket, key, error);
       }

@@ -161,9 +161,10 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
       code: 'PRECONDITION_FAILED',
     });
     const { etag: next } = await s.put('cas/x.json', '2', {}, { ifMatch: etag });
-    await expect(s.put('cas/x.json', '3', {}, { ifMatch: etag })).rejects.toMatchObject({
-      code: 'PRECONDITION_FAILED',
-    });
+    const stale = await s.put('cas/x.json', '3', {}, { ifMatch: etag }).catch((e: FrontendOpsError) => e);
+    // The key is for the log, not the message: a state key holds the stack's state prefix.
+    expect(stale).toMatchObject({ code: 'PRECONDITION_FAILED', details: { key: 'cas/x.json' } });
+    expect((stale as FrontendOpsError).message).not.toContain('cas/');
     expect(next).not.toBe(etag);
   });
 
