@@ -51,6 +51,18 @@ export interface S3StoreOptions extends S3ClientOptions {
 const DELETE_BATCH = 1000; // DeleteObjects takes at most 1,000 keys
 const BODY_ATTEMPTS = 4;
 
+/**
+ * A write whose condition (If-None-Match, If-Match) the store refused: another writer changed the
+ * object first. The key stays out of the message (a state key holds the stack's state prefix, which
+ * reaches no MCP client); it is in the details, for the log.
+ */
+export const lostConditionalWrite = (key: string, cause?: unknown) =>
+  new FrontendOpsError(
+    'PRECONDITION_FAILED',
+    'A conditional write lost a race: another writer changed the object first. It was not overwritten.',
+    { ...(cause === undefined ? {} : { cause }), details: { key } },
+  );
+
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
   return new S3Client({
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
@@ -122,13 +134,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
         return { etag: out.ETag ?? '' };
       } catch (error) {
         if (isPreconditionFailure(error)) {
-          // The key stays out of the message (a state key holds the stack's state prefix, which
-          // reaches no MCP client); it is in the details, for the log.
-          throw new FrontendOpsError(
-            'PRECONDITION_FAILED',
-            'A conditional write lost a race: another writer changed the object first. It was not overwritten.',
-            { cause: error, details: { key } },
-          );
+          throw lostConditionalWrite(key, error);
         }
         throw upstream('write', bucket, key, error);
       }

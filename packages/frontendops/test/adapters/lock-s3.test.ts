@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processSpace } from '../../src/adapters/lock-holder.ts';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
-import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
+import { createS3Client, createS3Store, lostConditionalWrite } from '../../src/adapters/s3.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import { lockerContract } from '../support/contracts/locker.ts';
@@ -56,7 +56,7 @@ describe('S3 lock', () => {
         const answer = await state.put(key, body, meta, condition);
         if (!lost && key.endsWith('/locks/deploy-lost.json')) {
           lost = true;
-          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`);
+          throw lostConditionalWrite(key);
         }
         return answer;
       },

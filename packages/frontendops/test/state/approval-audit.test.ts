@@ -7,8 +7,8 @@
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lostConditionalWrite } from '../../src/adapters/s3.ts';
 import { encodePublicKey, keyFingerprint, signStatement } from '../../src/approval/keys.ts';
-import { FrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import {
@@ -460,12 +460,12 @@ describe('signed approvals in the audit chain', () => {
       async put(key, body, meta, condition) {
         // If-None-Match: * as S3 honours it (this test's server ignores it).
         if (condition?.ifNoneMatch === '*' && (await site.state.head(key))) {
-          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`);
+          throw lostConditionalWrite(key);
         }
         const answer = await site.state.put(key, body, meta, condition);
         if (!lost && key.includes('/approvals/used/')) {
           lost = true;
-          throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`);
+          throw lostConditionalWrite(key);
         }
         return answer;
       },

@@ -6,7 +6,7 @@
  * `audit verify` reports as a replay). Now an entry that is the one this append wrote is its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrontendOpsError } from '../../src/errors.ts';
+import { lostConditionalWrite } from '../../src/adapters/s3.ts';
 import type { Locker, ObjectStore } from '../../src/ports.ts';
 import { appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
@@ -35,7 +35,7 @@ function answerLost(store: ObjectStore, prefix: string): ObjectStore {
       const answer = await store.put(key, body, meta, condition);
       if (!lost && key.startsWith(`${prefix}audit/0`)) {
         lost = true;
-        throw new FrontendOpsError('PRECONDITION_FAILED', `Conditional write of ${key} lost a race.`);
+        throw lostConditionalWrite(key);
       }
       return answer;
     },
