@@ -5,11 +5,16 @@
  * environment than the person asked for, and report success: so a request naming another stack the
  * configuration knows is refused, before any tool is called, saying how to reach that stack.
  *
- * Only a name after "to", "on", "in", "onto", "into", "for" or "against" counts: a stack may share a
- * word with the app ("dashboard"), and "deploy the latest dashboard" names no stack. The name may be
+ * A plain word (`staging`, `prod`, `local`) counts only after "to", "on", "in", "onto", "into", "for"
+ * or "against": such a word is also ordinary English, or shared with the app ("dashboard"), and
+ * "deploy my local build" or "deploy the latest dashboard" names no stack. A name no one writes by
+ * chance (with a hyphen, a dot, an underscore or a digit: `dashboard-hosting-staging`, `prod2`)
+ * counts wherever it stands, in any word order ("deploy dashboard-hosting-staging"). The name may be
  * quoted (`to "staging"`, `to \`staging\``, `to “staging”`), as people write names.
  */
 const BEFORE_A_STACK = '(?:to|on|in|onto|into|for|against)\\s+(?:the\\s+)?[\'"`‘“]?';
+/** A stack's name that is not an ordinary word: named by itself, wherever it stands. */
+const IDENTIFIER = /[-._\d]/;
 
 export function otherStackNamed(
   text: string,
@@ -20,7 +25,8 @@ export function otherStackNamed(
   for (const name of new Set(known)) {
     if (name === acting) continue;
     const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    if (!new RegExp(`(?<![\\w-])${BEFORE_A_STACK}${escaped}(?![\\w.-])`, 'i').test(text)) continue;
+    const before = IDENTIFIER.test(name) ? '' : BEFORE_A_STACK;
+    if (!new RegExp(`(?<![\\w.-])${before}${escaped}(?![\\w.-])`, 'i').test(text)) continue;
     return (
       `The request names ${name}, but this agent acts on ${acting}. Nothing was done. ` +
       `To act on ${name}, ask again with that stack chosen (\`frontendops agent --stack ${name} "…"\`); to act on ${acting}, leave the other stack's name out.`

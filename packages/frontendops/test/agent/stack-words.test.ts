@@ -32,3 +32,29 @@ describe('another stack named in the words', () => {
     expect(named(text)).toBeNull();
   });
 });
+
+describe('a stack name no one writes by chance, named in any word order', () => {
+  const stacks = [...known, 'dashboard-hosting-staging', 'eu2'];
+  const refusal = (text: string) => otherStackNamed(text, stacks, 'dashboard-hosting-prod');
+
+  it.each([
+    ['Deploy dashboard-hosting-staging', 'dashboard-hosting-staging'],
+    ['dashboard-hosting-staging: deploy the latest dashboard', 'dashboard-hosting-staging'],
+    ['Roll back "dashboard-hosting-staging"', 'dashboard-hosting-staging'],
+    ["what's live, eu2?", 'eu2'],
+  ])('%s: refused, naming it', (text, name) => {
+    expect(refusal(text)).toMatch(
+      new RegExp(`^The request names ${name}, but this agent acts on dashboard-hosting-prod\\.`),
+    );
+  });
+
+  it.each([
+    'Deploy dashboard-hosting-prod',
+    'Deploy the dashboard-hosting-staging-tested build',
+    'Deploy my local build',
+    'Deploy the staging build',
+    'Deploy the latest dashboard, build eu21',
+  ])('%s: no other stack', (text) => {
+    expect(refusal(text)).toBeNull();
+  });
+});
