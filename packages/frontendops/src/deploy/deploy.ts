@@ -40,14 +40,15 @@ export type { DeployOptions, DeploySummary } from './types.ts';
 export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
   // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
   if (site.mode === 'atomic') return deployAtomicPinned(site, options);
-  // Reads sent ahead of need (each round trip to a bucket in a region counts) are all answered
+  // Work sent ahead of need (each round trip to a bucket in a region counts): reads, the
+  // conditional-write probe (a create of a kept object), the CDN client's load. All of it is done
   // before the deploy returns or throws, whatever stopped it: none of its requests outlives the call
   // and lands in what a long-lived process (an MCP server, the console) does next.
   const ahead: Promise<unknown>[] = [];
-  const sendAhead = <T>(read: Promise<T>): Promise<T> => {
-    read.catch(() => {}); // judged, or awaited where its failure is reported, by whoever uses it
-    ahead.push(read);
-    return read;
+  const sendAhead = <T>(work: Promise<T>): Promise<T> => {
+    work.catch(() => {}); // judged, or awaited where its failure is reported, by whoever uses it
+    ahead.push(work);
+    return work;
   };
   try {
     return await deployInPlace(site, options, sendAhead);
@@ -59,7 +60,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
 async function deployInPlace(
   site: Site,
   options: DeployOptions,
-  sendAhead: <T>(read: Promise<T>) => Promise<T>,
+  sendAhead: <T>(work: Promise<T>) => Promise<T>,
 ): Promise<DeploySummary> {
   const started = Date.now();
   const kind = options.kind ?? 'deploy';
