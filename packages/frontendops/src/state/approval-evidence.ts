@@ -11,6 +11,8 @@
  * `audit verify` checks each such entry (checkApprovalEntries):
  * - the signature verifies under the statement's key, and the entry says what the statement says
  *   (stack, action, deploy id, approver, key): else TAMPERED;
+ * - a use of a canary's approval led to a canary of the share its approver signed (shareDeparture):
+ *   else the canary-start entry is TAMPERED;
  * - it was recorded before the approval's hour ended, and each approval is used once: else TAMPERED
  *   (not "after it was signed": the approver's clock may run ahead of the server's). "Recorded" is
  *   not only the entry's own time, which its writer chose: an entry after one of a later time was
@@ -113,7 +115,7 @@ export function checkApprovalEntries(
   const givenBy = new Map<string, number>();
   /** The latest time any earlier entry records, and which: no entry is written before them. */
   let latest = { at: Number.NEGATIVE_INFINITY, seq: 0, text: '' };
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     const before = latest;
     const time = Date.parse(entry.at);
     if (time > latest.at) latest = { at: time, seq: entry.seq, text: entry.at };
@@ -177,6 +179,16 @@ export function checkApprovalEntries(
       );
       continue;
     }
+    if (use) {
+      const departs = shareDeparture(entries, index, statement);
+      // The use itself may be genuine: it is the change recorded after it that departs.
+      if (departs)
+        problems.push({
+          kind: 'tampered',
+          seq: departs.seq,
+          reason: `entry ${departs.seq}: ${departs.reason}`,
+        });
+    }
     // An entry's `at` is its writer's word: one appended after an entry of a later time was written
     // no earlier than that (less the clocks' skew), whatever it says. So a late use backdated into
     // the approval's hour is still late.
@@ -216,6 +228,43 @@ export function checkApprovalEntries(
     }
   }
   return { checked, unchecked, problems };
+}
+
+/**
+ * A canary started with a share its approval does not name. An approver signs a canary's share of
+ * visitors (the server refuses a use for another share, approvals.ts checkSignedApproval), so the
+ * canary-start a use of it led to records that share: its `weight`, and the pointer it switched to.
+ * Whoever can append could otherwise record Ada's approval of 5% used, then a canary of 99%, and the
+ * chain would say she approved it. The change a use led to is the first canary-start of its deploy
+ * id after it, before another use of a canary approval of that id (a canary keeps its deploy id
+ * whatever its share). A statement without a share (signed before approvals named it) is not held.
+ */
+function shareDeparture(
+  entries: readonly AuditEntry[],
+  useIndex: number,
+  statement: ApprovalStatement,
+): { seq: number; reason: string } | null {
+  if (statement.action !== 'canary' || statement.weight === undefined) return null;
+  for (const entry of entries.slice(useIndex + 1)) {
+    if (entry.data.deployId !== statement.deployId) continue;
+    if (entry.type === 'approval-used' && entry.data.action === 'canary') return null;
+    if (entry.type !== 'canary-start') continue;
+    const pointer = entry.data.pointer as { canary?: unknown; weight?: unknown } | undefined;
+    const shares = [entry.data.weight, ...(pointer?.canary ? [pointer.weight ?? 0] : [])];
+    const other = shares.findIndex((share) => share !== statement.weight);
+    if (other === -1) return null;
+    const share = shares[other];
+    const said =
+      typeof share === 'number'
+        ? `${share}% of visitors`
+        : `a share of ${JSON.stringify(share ?? null).slice(0, 20)}`;
+    const used = entries[useIndex]?.seq;
+    return {
+      seq: entry.seq,
+      reason: `it starts canary ${statement.deployId.slice(0, 40)} for ${said}, but the approval entry ${used} used for it, signed by ${statement.approver.slice(0, 40)}, is for ${statement.weight}%: it was not written from that approval`,
+    };
+  }
+  return null;
 }
 
 /** Where an entry says otherwise than the statement it carries: [field, the entry's, the statement's]. */

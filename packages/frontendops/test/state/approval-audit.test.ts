@@ -11,6 +11,7 @@ import { lostConditionalWrite } from '../../src/adapters/s3.ts';
 import { encodePublicKey, keyFingerprint, signStatement } from '../../src/approval/keys.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
+import { checkApprovalEntries } from '../../src/state/approval-evidence.ts';
 import {
   APPROVAL_TTL_MS,
   type ApprovalStatement,
@@ -510,5 +511,66 @@ describe('signed approvals in the audit chain', () => {
     expect(result.approvals.unchecked).toHaveLength(2);
     expect(result.approvals.unchecked[0]?.reason).toMatch(/no approver list was given/);
     expect(result.ok).toBe(true);
+  });
+
+  describe("a canary's share against the one its approval names", () => {
+    const CANARY_ID = OTHER_ID;
+    /** Entries as the chain holds them: a use of Ada's approval of a `weight`% canary, then what it led to. */
+    const canaryUse = (seq: number, weight: number | undefined): AuditEntry => {
+      const statement = statementBy(ada, 'Ada', {
+        action: 'canary',
+        deployId: CANARY_ID,
+        nonce: `nonce-${seq}`.padEnd(22, 'A'),
+        ...(weight === undefined ? {} : { weight }),
+      });
+      return entryOf(seq, 'approval-used', { ...signedUseOf(env.site, statement, ada), action: 'canary' });
+    };
+    const started = (seq: number, weight: number, pointerWeight = weight): AuditEntry =>
+      entryOf(seq, 'canary-start', {
+        deployId: CANARY_ID,
+        weight,
+        pointer: { live: 'r-live', canary: 'r-canary', weight: pointerWeight },
+      });
+    const entryOf = (seq: number, type: string, data: Record<string, unknown>): AuditEntry => ({
+      seq,
+      at: new Date(NOW + seq * 1000).toISOString(),
+      type,
+      data: { stack: env.site.target.stack, ...data },
+      prevHash: '',
+      hash: '',
+    });
+    const problemsOf = (entries: AuditEntry[]) =>
+      checkApprovalEntries(entries, approvers).problems.map((p) => [p.seq, p.reason]);
+
+    it('the canary its use led to, at the share she signed: nothing to report', () => {
+      expect(problemsOf([canaryUse(1, 5), started(2, 5)])).toEqual([]);
+    });
+
+    it('attack: the entry says 5%, the pointer it switched to sends 99%: tampered', () => {
+      expect(problemsOf([canaryUse(1, 5), started(2, 5, 99)])).toEqual([
+        [
+          2,
+          expect.stringMatching(
+            /^entry 2: it starts canary .* for 99% of visitors, but the approval entry 1 used for it, signed by Ada, is for 5%/,
+          ),
+        ],
+      ]);
+    });
+
+    it('a later share needs a use of its own: the first change after a use is the one held to it', () => {
+      // 5% started with Ada's 5%, then 20% with her 20%: both hold.
+      expect(problemsOf([canaryUse(1, 5), started(2, 5), canaryUse(3, 20), started(4, 20)])).toEqual([]);
+      // 20% started right after her 5% was used: that change departs, whatever follows.
+      expect(problemsOf([canaryUse(1, 5), started(2, 20), canaryUse(3, 20)]).map(([seq]) => seq)).toEqual([
+        2,
+      ]);
+      // Another canary's start between them is not this use's change.
+      const other = { ...started(2, 99), data: { ...started(2, 99).data, deployId: DEPLOY_ID } };
+      expect(problemsOf([canaryUse(1, 5), other, started(3, 5)])).toEqual([]);
+    });
+
+    it('a statement signed before approvals named a share is not held to one', () => {
+      expect(problemsOf([canaryUse(1, undefined), started(2, 40)])).toEqual([]);
+    });
   });
 });

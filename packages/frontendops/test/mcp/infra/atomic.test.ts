@@ -12,6 +12,9 @@ import { approveRequest } from '../../../src/cli/approve-deploy.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
+import type { ReleasePointer } from '../../../src/ports.ts';
+import { checkSignedApproval, consumeApproval, findApprovalRequests } from '../../../src/state/approvals.ts';
+import { appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import {
   APP,
   ARTIFACTS,
@@ -41,6 +44,40 @@ afterAll(async () => {
   await c.close();
   await t.stop();
 });
+
+/** The stack protected, with Ada (a key of her own) its approver, behind an infra server of its own. */
+async function guardedStack() {
+  const keys = await mkdtemp(join(tmpdir(), 'frontendops-canary-keys-'));
+  const keyPath = join(keys, 'ada.pem');
+  const approvers = { Ada: await createApproverKey(keyPath, undefined) };
+  const site = { ...t.site, protected: true, approval: { approvers, trustElicitation: false } };
+  const guarded = await connectInfra(
+    createInfraServer({
+      config: { ...defaultConfig(), protected: [t.site.target.stack] },
+      defaultStack: t.site.target.stack,
+      openSite: async () => site,
+    }),
+  );
+  /** Ada approves the request open for `deployId`; returns what she was shown. */
+  const approve = async (deployId: string) => {
+    let shown = '';
+    await approveRequest(site, {
+      deployId,
+      request: request('approve'),
+      loadKey: () => loadApproverKey(keyPath, undefined),
+      confirm: async (preview) => {
+        shown = preview.description;
+        return true;
+      },
+    });
+    return shown;
+  };
+  const close = async () => {
+    await guarded.close();
+    await rm(keys, { recursive: true, force: true });
+  };
+  return { site, approvers, guarded, approve, close };
+}
 
 const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
 
@@ -168,7 +205,6 @@ describe('infra tools on an atomic stack', () => {
       expect(start.isError).toBe(true);
       expect(start.text).toMatch(/APPROVAL_REQUIRED: .*send 10%/);
       const deployId = /frontendops approve (\S+) --stack/.exec(start.text)?.[1] ?? '';
-      const { findApprovalRequests } = await import('../../../src/state/approvals.ts');
       expect((await findApprovalRequests(t.site, deployId)).map((r) => r.action)).toEqual(['canary']);
       expect((await t.store().read()).value).toEqual({ live: expect.any(String) });
       expect(await served()).toBe('v2');
@@ -178,33 +214,7 @@ describe('infra tools on an atomic stack', () => {
   });
 
   it('attack: an approval of a 5% canary does not start it at 99%, even with the stored request edited', async () => {
-    const keys = await mkdtemp(join(tmpdir(), 'frontendops-canary-keys-'));
-    const keyPath = join(keys, 'ada.pem');
-    const site = {
-      ...t.site,
-      protected: true,
-      approval: { approvers: { Ada: await createApproverKey(keyPath, undefined) }, trustElicitation: false },
-    };
-    const guarded = await connectInfra(
-      createInfraServer({
-        config: { ...defaultConfig(), protected: [t.site.target.stack] },
-        defaultStack: t.site.target.stack,
-        openSite: async () => site,
-      }),
-    );
-    const approve = async (deployId: string) => {
-      let shown = '';
-      await approveRequest(site, {
-        deployId,
-        request: request('approve'),
-        loadKey: () => loadApproverKey(keyPath, undefined),
-        confirm: async (preview) => {
-          shown = preview.description;
-          return true;
-        },
-      });
-      return shown;
-    };
+    const { guarded, approve, close } = await guardedStack();
     try {
       const before = (await t.store().read()).value;
       const ask = await guarded.call('start_canary', { commit: C[0], percent: 5, app: APP });
@@ -219,7 +229,6 @@ describe('infra tools on an atomic stack', () => {
 
       // Whoever can write the state bucket edits the stored request to the share they want: Ada's
       // signature names the share she was shown.
-      const { findApprovalRequests } = await import('../../../src/state/approvals.ts');
       const [open] = await findApprovalRequests(t.site, deployId);
       const key = `${t.site.target.statePrefix}approvals/requests/canary-${deployId}.json`;
       expect(open?.weight).toBe(99);
@@ -232,8 +241,67 @@ describe('infra tools on an atomic stack', () => {
       );
       expect((await t.store().read()).value).toEqual(before);
     } finally {
-      await guarded.close();
-      await rm(keys, { recursive: true, force: true });
+      await close();
+    }
+  });
+
+  it('attack: whoever can append records an approval of a 10% canary used for 99%: audit verify reports it', async () => {
+    const { site, approvers, guarded, approve, close } = await guardedStack();
+    const verify = () =>
+      verifyAudit(site.state, site.target.statePrefix, { approvers, releaseStore: t.store() });
+    try {
+      // Genuine: Ada approves a 5% canary, and the server starts it.
+      const ask = await guarded.call('start_canary', { commit: C[0], percent: 5, app: APP });
+      const deployId = /frontendops approve (\S+) --stack/.exec(ask.text)?.[1] ?? '';
+      expect(await approve(deployId)).toMatch(/^send 5% of /);
+      const started = await guarded.call('start_canary', { commit: C[0], percent: 5, app: APP });
+      expect(started.isError, started.text).toBe(false);
+      const genuine = (await readAudit(site.state, site.target.statePrefix)).findLast(
+        (e) => e.type === 'canary-start',
+      );
+      expect(genuine?.data).toMatchObject({ deployId, weight: 5, pointer: { weight: 5 } });
+      // (It also wrote the canary's request again: the one the test before edited is no longer bound.)
+      const clean = await verify();
+      expect(clean.problems).toEqual([]);
+
+      // Ada approves 10% for the same canary; before the server uses it, the deployer role does,
+      // with the tool's own functions and its own credentials, then records a canary of 99% after it
+      // and makes the CDN serve what that entry records.
+      const wider = await guarded.call('start_canary', { commit: C[0], percent: 10, app: APP });
+      expect(wider.text).toMatch(/APPROVAL_REQUIRED: .*send 10%/);
+      expect(await approve(deployId)).toMatch(/^send 10% of /);
+      const open = (await findApprovalRequests(site, deployId)).find((r) => r.action === 'canary');
+      const checked = open && (await checkSignedApproval(site, open, Date.now()));
+      if (!checked || !('approval' in checked)) throw new Error(`not accepted: ${JSON.stringify(checked)}`);
+      const use = { action: 'canary' as const, deployId, approval: checked.approval, now: Date.now() };
+      expect(await consumeApproval(site, open.nonce, use)).toBe(true);
+      const pointer = { ...(genuine?.data.pointer as ReleasePointer), weight: 99 };
+      const forged = await appendAudit(site.state, site.target.statePrefix, site.locker, {
+        type: 'canary-start',
+        data: { ...genuine?.data, weight: 99, pointer },
+      });
+      const kvs = t.store();
+      await kvs.write(pointer, (await kvs.read()).etag);
+      expect((await kvs.read()).value).toMatchObject({ weight: 99 });
+
+      const result = await verify();
+      expect(result.problems).toEqual([
+        expect.objectContaining({
+          kind: 'tampered',
+          seq: forged.seq,
+          reason: expect.stringMatching(
+            new RegExp(
+              `^entry ${forged.seq}: it starts canary ${deployId} for 99% of visitors, but the approval entry ${forged.seq - 1} used for it, signed by Ada, is for 10%: it was not written from that approval$`,
+            ),
+          ),
+        }),
+      ]);
+      // Her approval and its use are hers, within its hour, once: both still counted as checked.
+      expect(result.approvals.checked).toBe(clean.approvals.checked + 2);
+    } finally {
+      // What the forgery left is put back for the tests after this one: the canary ended, as recorded.
+      await guarded.call('abort_canary', {});
+      await close();
     }
   });
 });
