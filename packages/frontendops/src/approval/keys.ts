@@ -14,13 +14,13 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import canonicalize from 'canonicalize';
 import { APPROVER_PUBLIC_KEY } from '../engine/ids.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
+import { readPrivateFile } from '../private-file.ts';
 
 export const KEY_ENV = 'FRONTENDOPS_APPROVER_KEY';
 export const PASSPHRASE_ENV = 'FRONTENDOPS_APPROVER_PASSPHRASE';
@@ -130,40 +130,31 @@ export async function loadApproverKey(
   }
 }
 
-/** The key file's text, once it is known to be a file only its owner can read (checked on the open file). */
+/** The key file's text, once it is known to be a file only its owner can read and replace (private-file.ts). */
 async function readKeyFile(path: string): Promise<string> {
   const missing = () =>
     badInput(
       `No approver key at ${path}. Create one with \`frontendops approver init\` and add its public key to the stack's "approval.approvers" in frontendops.config.json.`,
     );
-  // Not blocking on a FIFO (a pipe would wait for a writer): a key is a regular file.
-  const file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch(() => {
+  const read = await readPrivateFile(path).catch(() => {
     throw missing();
   });
-  try {
-    const info = await file.stat();
-    if (info.isDirectory()) {
+  if ('text' in read) return read.text;
+  switch (read.problem) {
+    case 'directory':
       throw badInput(
         `${path} is a directory, not an approver key. Pass the key file itself: --key <file> (default: $${KEY_ENV}, else ~/.config/frontendops/approver-key.pem).`,
       );
-    }
-    if (!info.isFile()) throw missing();
-    if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
-      const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    case 'shared':
       throw badInput(
-        `The approver key at ${path} can be read by others than you (mode ${mode}): a private key must be yours alone, since whoever reads it can approve as you. It was not used. Run \`chmod 600 ${path}\` and try again; if others may have read it, create a new key (frontendops approver init) and replace its public key in frontendops.config.json.`,
+        `The approver key at ${path} can be read by others than you (mode ${read.mode}): a private key must be yours alone, since whoever reads it can approve as you. It was not used. Run \`chmod 600 ${path}\` and try again; if others may have read it, create a new key (frontendops approver init) and replace its public key in frontendops.config.json.`,
       );
-    }
-    // As ssh: a key someone else owns could be replaced by them with one they hold (root may own it).
-    const me = process.getuid?.();
-    if (me !== undefined && info.uid !== me && info.uid !== 0) {
+    case 'foreign':
       throw badInput(
-        `The approver key at ${path} belongs to another user (uid ${info.uid}; you are uid ${me}): whoever owns the file can replace the key. It was not used. Use a key of your own (frontendops approver init), or have the file given to you (chown).`,
+        `The approver key at ${path} belongs to another user (uid ${read.uid}; you are uid ${read.me}): whoever owns the file can replace the key. It was not used. Use a key of your own (frontendops approver init), or have the file given to you (chown).`,
       );
-    }
-    return await file.readFile('utf8');
-  } finally {
-    await file.close();
+    default:
+      throw missing();
   }
 }
 

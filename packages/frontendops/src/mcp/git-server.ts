@@ -20,6 +20,8 @@ export interface GitServerOptions {
   app?: string;
   /** Values never to show a client, e.g. the repository's local path. */
   hide?: string[];
+  /** Where the receipt key is looked for (FRONTENDOPS_RECEIPT_KEY, the config directory); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function createGitServer(options: GitServerOptions): McpServer {
@@ -28,7 +30,7 @@ export function createGitServer(options: GitServerOptions): McpServer {
   secrecy.learn(...(options.hide ?? []));
   const guard = secrecy.guard;
   // The user's receipt key, loaded (or made) on the first tag.
-  const receiptKey = receiptKeyOnce();
+  const receiptKey = receiptKeyOnce(options.env ?? process.env);
   const server = new McpServer(
     { name: 'frontendops-git', version: SERVER_VERSION },
     {

@@ -11,15 +11,20 @@
  * The key is the user's, shared by the two servers and never by a client: FRONTENDOPS_RECEIPT_KEY
  * when set (servers on different machines are given the same value), else a file in the user's
  * config directory (`frontendops/receipt-key`, mode 0600), made by whichever server needs it first.
+ * A key file others can read or another user owns is not used (private-file.ts): whoever reads the key
+ * can make receipts. The infra server loads the key before a change (context.ts receiptKeyUsable), so
+ * such a file refuses the change before it starts rather than leave a release live that no receipt
+ * vouches for. A server keeps the key it loaded for its life.
  * A client sees tool answers, not the user's files; a receipt replayed tags the same deployment again,
  * which returns the tag it already has.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { badInput } from '../errors.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
+import { type PrivateFileRead, readPrivateFile, shownPath } from '../private-file.ts';
 import { seal, unseal } from './sealed.ts';
 
 export const RECEIPT_KEY_ENV = 'FRONTENDOPS_RECEIPT_KEY';
@@ -57,12 +62,14 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
     return Buffer.from(given, 'utf8');
   }
   const path = receiptKeyPath(env);
-  const read = async () => Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url');
-  try {
-    return await read();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const read = async () => {
+    const file = await readPrivateFile(path);
+    if ('text' in file) return Buffer.from(file.text.trim(), 'base64url');
+    if (file.problem === 'missing') return null;
+    throw unusableKeyFile(file, shownPath(path, env.HOME || homedir()));
+  };
+  const found = await read();
+  if (found) return found;
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
   await writeFile(aside, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
@@ -73,7 +80,35 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
   } finally {
     await rm(aside, { force: true });
   }
-  return read();
+  const made = await read();
+  if (!made) throw new FrontendOpsError('INTERNAL', `The receipt key at ${path} was made, then not found.`);
+  return made;
+}
+
+/**
+ * Why a receipt key file is not used (private-file.ts): whoever reads the key can make receipts, so
+ * have the git server tag a deployment that never happened; whoever owns the file can replace it.
+ * Said to an MCP client too (it is why a change was refused), so the path is shown from `~`.
+ */
+function unusableKeyFile(
+  file: Exclude<PrivateFileRead, { text: string } | { problem: 'missing' }>,
+  path: string,
+) {
+  const anew = `delete it (the next deploy makes a new one) and restart both MCP servers, or give both the same value in ${RECEIPT_KEY_ENV}`;
+  switch (file.problem) {
+    case 'shared':
+      return badInput(
+        `The receipt key at ${path} can be read by others than you (mode ${file.mode}): whoever reads it can make receipts, and so have the git server tag a deployment that never happened. It was not used, and nothing was changed. Run \`chmod 600 ${path}\` and try again; if others may have read it, ${anew}.`,
+      );
+    case 'foreign':
+      return badInput(
+        `The receipt key at ${path} belongs to another user (uid ${file.uid}; you are uid ${file.me}): whoever owns the file can replace the key. It was not used, and nothing was changed. ${anew[0]?.toUpperCase()}${anew.slice(1)}.`,
+      );
+    default:
+      return badInput(
+        `The receipt key at ${path} is not a file (${file.problem === 'directory' ? 'a directory' : 'a pipe, socket or device'}). Nothing was changed. Remove it: the next deploy makes a key there, or give both MCP servers the same value in ${RECEIPT_KEY_ENV}.`,
+      );
+  }
 }
 
 /** loadReceiptKey, once per server: later calls get the first one's key (a failed load is tried again). */

@@ -56,6 +56,11 @@ export interface InfraToolContext {
    * for one that failed (the CDN did not serve it): a deploy tag records a release made live.
    */
   receipt(change: ReceiptFields): Promise<string | null>;
+  /**
+   * Loads the receipt key, refusing one others could read or replace (mcp/receipts.ts), before a
+   * change: a change that went live could not be vouched for afterwards, so it is refused first.
+   */
+  receiptKeyUsable(): Promise<void>;
   /** A note for the server's operator (its stderr by default): a change told to stop, and what it left. */
   notice(text: string): void;
   now(): number;
@@ -105,6 +110,9 @@ export function createInfraToolContext(input: {
             artifactDigest: change.artifactDigest,
             auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
           }),
+    async receiptKeyUsable() {
+      await receiptKey();
+    },
     async open(stack) {
       const name = stack ?? input.defaultStack;
       if (!name) {
@@ -282,7 +290,7 @@ const NOTHING_TO_APPROVE: Approved = {
  * using the approval there and refusing any other plan. Not approved: the gate's answer to return.
  */
 export async function runApproved<S extends DeploySummary>(
-  t: Pick<InfraToolContext, 'approve' | 'lockWaitMs' | 'verifyTimeoutMs' | 'notice'>,
+  t: Pick<InfraToolContext, 'approve' | 'lockWaitMs' | 'verifyTimeoutMs' | 'notice' | 'receiptKeyUsable'>,
   ctx: ServerContext,
   site: Site,
   spec: {
@@ -298,6 +306,7 @@ export async function runApproved<S extends DeploySummary>(
   | { approved: false; result: Extract<ApprovalOutcome, { approved: false }>['result'] }
   | { approved: true; summary: S; gate: Approved }
 > {
+  await t.receiptKeyUsable();
   const planned = await spec.run({ dryRun: true });
   const gate = planned.noop
     ? NOTHING_TO_APPROVE

@@ -84,6 +84,7 @@ export function registerSyncTools(t: InfraToolContext): void {
             `Call get_deploy_target with stack "${args.stack}" for a handle of that stack.`,
         );
       }
+      await t.receiptKeyUsable();
       const site = await open(claims.stack);
       const request = requestFor(args, ctx, `sync ${claims.app}@${claims.commit.slice(0, 7)}`);
       const base = {
@@ -195,6 +196,7 @@ export function registerSyncTools(t: InfraToolContext): void {
     server,
     'invalidate_cdn',
     async (args, ctx) => {
+      await t.receiptKeyUsable();
       const site = await open(args.stack);
       const { record, auditHead, rolledBackTo } = await finishSyncedDeploy(site, args.deployId, {
         request: requestFor(args, ctx, `invalidate ${args.deployId}`),

@@ -1,0 +1,154 @@
+/**
+ * The receipt key file, tried as another user of the machine would use it. Whoever reads the key can
+ * make receipts, and the git server tags whatever a receipt vouches for: a deployment that never
+ * happened, or a true one with a made-up audit head. So a key file others can read (a backup
+ * restored as 0644, a config directory copied with its modes) or another user owns is not used, as
+ * ssh refuses such a private key: the git server tags nothing with it, and the infra server changes
+ * nothing it could not vouch for afterwards. Made 0600 again, the same key works.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { createGitServer } from '../../src/mcp/git-server.ts';
+import { issueReceipt, loadReceiptKey, receiptKeyPath } from '../../src/mcp/receipts.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { HOSTING } from '../support/deploy-env.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import {
+  COMMITS,
+  connectInfra,
+  type InfraClient,
+  type InfraFixture,
+  startInfraFixture,
+} from '../support/mcp-infra.ts';
+
+let f: InfraFixture;
+let infra: InfraClient;
+let repo: TestRepo;
+let git: Client;
+let home: string;
+/** The servers' environment: no FRONTENDOPS_RECEIPT_KEY, so the key is the file in the config directory. */
+let env: NodeJS.ProcessEnv;
+let keyPath: string;
+const key = randomBytes(32);
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'frontendops-receipt-home-'));
+  env = { HOME: home };
+  keyPath = receiptKeyPath(env);
+  await mkdir(join(home, '.config', 'frontendops'), { recursive: true, mode: 0o700 });
+  await writeFile(keyPath, `${key.toString('base64url')}\n`, { mode: 0o600 });
+  f = await startInfraFixture({ stack: 'receipt-key-file' });
+  infra = await connectInfra(f.server({ env }));
+  repo = await createTestRepo();
+  const server = createGitServer({ host: createLocalGit({ repoDir: repo.dir }), defaultPath: 'apps', env });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  git = new Client({ name: 'test', version: '0.0.0' });
+  await git.connect(clientSide);
+});
+afterAll(async () => {
+  await git?.close();
+  await repo?.cleanup();
+  await infra?.close();
+  await f?.t.stop();
+  await rm(home, { recursive: true, force: true });
+});
+
+const tag = async (args: Record<string, unknown>) => {
+  const result = await git.callTool({ name: 'create_deploy_tag', arguments: args });
+  const text = (result.content as Array<{ text?: string }>).map((c) => c.text ?? '').join('\n');
+  return { isError: Boolean(result.isError), text, structured: result.structuredContent };
+};
+const tags = async () => (await repo.git(['tag', '-l'])).trim();
+/** What a change could have touched: the hosting bucket, the live pointer, the audit chain. */
+const snapshot = async () => ({
+  hosting: (await f.t.s3.store(HOSTING).list()).map((o) => `${o.key} ${o.etag}`).sort(),
+  pointer: (await f.t.site.records.readPointer())?.value ?? null,
+  entries: (await readAudit(f.t.site.state, f.t.site.target.statePrefix)).length,
+});
+
+/** A tag of a deployment that never happened, with a receipt made with the key file's key (by whoever read it). */
+const tagArgs = () => {
+  const commit = repo.commits.docs;
+  const deployId = `${commit.slice(0, 7)}-0000000009`;
+  const artifactDigest = `sha256:${'cd'.repeat(32)}`;
+  const claims = { stack: 'prod', deployId, commit, artifactDigest, auditHead: null };
+  return { deployId, commit, artifactDigest, request: 'Deploy', receipt: issueReceipt(key, claims) };
+};
+
+describe('a receipt key file others can read', () => {
+  it('is not used: no tag from a receipt made with it, no change the infra server could not vouch for', async () => {
+    await chmod(keyPath, 0o644);
+    try {
+      const refusal =
+        /The receipt key at ~\/\.config\/frontendops\/receipt-key can be read by others than you \(mode 0644\): .*It was not used, and nothing was changed\. Run `chmod 600 ~\/\.config\/frontendops\/receipt-key`/;
+
+      const made = await tag(tagArgs());
+      expect(made.isError).toBe(true);
+      expect(made.text).toMatch(refusal);
+      expect(await tags()).toBe('');
+
+      // The deploy asks first, before anything is written: a release made live now could not be tagged.
+      const before = await snapshot();
+      const target = await infra.call('get_deploy_target', { commit: COMMITS[0] });
+      expect(target.isError, target.text).toBe(false);
+      const sync = await infra.call('run_sync', { handle: target.structured.handle, request: 'Deploy' });
+      expect(sync.isError).toBe(true);
+      expect(sync.text).toMatch(refusal);
+      // The user's home is not named to the client (nor to a model behind it).
+      expect(sync.text).not.toContain(home);
+      const rollback = await infra.call('rollback', {});
+      expect(rollback.isError).toBe(true);
+      expect(rollback.text).toMatch(refusal);
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await chmod(keyPath, 0o600);
+    }
+  });
+
+  it('made 0600 again, the same key works: the deploy goes through and its receipt is tagged', async () => {
+    const target = await infra.call('get_deploy_target', { commit: COMMITS[0] });
+    const sync = await infra.call('run_sync', { handle: target.structured.handle, request: 'Deploy' });
+    expect(sync.isError, sync.text).toBe(false);
+    const done = await infra.call('invalidate_cdn', { deployId: sync.structured.deployId });
+    expect(done.isError, done.text).toBe(false);
+    expect((await loadReceiptKey(env)).equals(key)).toBe(true);
+    expect(done.structured.receipt).toEqual(expect.stringMatching(/^fr1\./));
+    // (The test repository does not hold the fixture's commit: the tag names one it does, with a receipt for it.)
+    const made = await tag(tagArgs());
+    expect(made.isError, made.text).toBe(false);
+    expect(await tags()).toMatch(/^dashboard-deploy-/);
+  });
+});
+
+describe('a receipt key file another user owns', () => {
+  // Giving a file to another user takes root: where the suite runs as root (CI does), this runs.
+  it.skipIf(process.getuid?.() !== 0)('is not used: whoever owns it can replace the key', async () => {
+    await chown(keyPath, 65534, 65534);
+    try {
+      // Read as a server starting now reads it (the two above keep the key they loaded).
+      await expect(loadReceiptKey(env)).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        message: expect.stringMatching(
+          /^The receipt key at ~\/\.config\/frontendops\/receipt-key belongs to another user \(uid 65534; you are uid 0\): whoever owns the file can replace the key\. It was not used, and nothing was changed\. Delete it/,
+        ),
+      });
+    } finally {
+      await chown(keyPath, 0, 0);
+    }
+  });
+
+  it('a directory where the key should be: said, nothing made', async () => {
+    const other = { HOME: join(home, 'elsewhere') };
+    await mkdir(receiptKeyPath(other), { recursive: true });
+    await expect(loadReceiptKey(other)).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/is not a file \(a directory\)\. Nothing was changed\. Remove it/),
+    });
+  });
+});
