@@ -243,6 +243,17 @@ export interface Approval {
   signed?: { statement: Readonly<Record<string, unknown>>; signature: string };
 }
 
+/**
+ * The approval a change used, as the change's own audit entry names it: the request's nonce (the
+ * name of its "used" marker, which the entry recording the use binds) and who gave it, how. A change
+ * that names one is held to it by `audit verify` (state/approval-evidence.ts).
+ */
+export interface ApprovalUsed {
+  nonce: string;
+  by: string;
+  via: Approval['via'];
+}
+
 export interface ApprovalRequest {
   action: ApprovalAction;
   stack: string;

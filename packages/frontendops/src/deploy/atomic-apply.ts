@@ -249,7 +249,7 @@ async function runLocked(
     };
   }
 
-  await options.authorize?.(plan);
+  const approval = await options.authorize?.(plan);
   await markEnvironment(site);
   let pending: AtomicPending = {
     op,
@@ -257,6 +257,7 @@ async function runLocked(
     request: options.request,
     startedAt: new Date(nowOf(options)).toISOString(),
     switched: false,
+    ...(approval ? { approval } : {}),
     ...(drift ? { drift } : {}),
     ...(options.pinOnSuccess && op === 'rollback' ? { pinOnSuccess: true as const } : {}),
     ...(prepared.ensured.length > 0
@@ -788,6 +789,8 @@ async function finishAtomic(
     pointer: plan.pointerAfter,
     pointerBefore: plan.pointerBefore,
     ...(pending.drift ? { drift: pending.drift } : {}),
+    // The approval it used, which audit verify holds it to (a canary to its share).
+    ...(pending.approval ? { approval: pending.approval } : {}),
   };
 
   // The entry that ends the operation vouches for the state.json its switch wrote, the release

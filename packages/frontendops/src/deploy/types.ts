@@ -6,7 +6,7 @@
 import type { AuditHead } from '../contract/audit-head.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
-import type { HeldLock } from '../ports.ts';
+import type { ApprovalUsed, HeldLock } from '../ports.ts';
 import type { PinRecord } from '../state/pin.ts';
 import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
 import type { Verification } from './verify.ts';
@@ -32,8 +32,9 @@ export interface ApplyOptions {
   /**
    * Called under the lock with the plan about to be applied, before its first write (not for dry
    * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
+   * Returns the approval used, if any: an atomic change's entries name it (AtomicPending.approval).
    */
-  authorize?: (plan: { deployId: string }) => Promise<void>;
+  authorize?: (plan: { deployId: string }) => Promise<ApprovalUsed | undefined>;
   /**
    * The deploy lock this run holds, set by whoever took it: asked right before each change another
    * holder must not interleave with (the first visible write, the switch, the prune), so a run whose

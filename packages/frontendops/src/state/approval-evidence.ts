@@ -11,8 +11,9 @@
  * `audit verify` checks each such entry (checkApprovalEntries):
  * - the signature verifies under the statement's key, and the entry says what the statement says
  *   (stack, action, deploy id, approver, key): else TAMPERED;
- * - a use of a canary's approval led to a canary of the share its approver signed (shareDeparture):
- *   else the canary-start entry is TAMPERED;
+ * - a change whose entry names the approval it used follows a use of it, and says what its statement
+ *   says: its deploy id and, for a canary start, its share of visitors (changesHeldToTheirApprovals):
+ *   else the change's entry is TAMPERED;
  * - it was recorded before the approval's hour ended, and each approval is used once: else TAMPERED
  *   (not "after it was signed": the approver's clock may run ahead of the server's). "Recorded" is
  *   not only the entry's own time, which its writer chose: an entry after one of a later time was
@@ -113,9 +114,11 @@ export function checkApprovalEntries(
   const usedBy = new Map<string, number>();
   let checked = 0;
   const givenBy = new Map<string, number>();
+  /** Uses of a signed approval that checked out (seq → the statement): what a change naming one is held to. */
+  const checkedUses = new Map<number, ApprovalStatement>();
   /** The latest time any earlier entry records, and which: no entry is written before them. */
   let latest = { at: Number.NEGATIVE_INFINITY, seq: 0, text: '' };
-  for (const [index, entry] of entries.entries()) {
+  for (const entry of entries) {
     const before = latest;
     const time = Date.parse(entry.at);
     if (time > latest.at) latest = { at: time, seq: entry.seq, text: entry.at };
@@ -179,16 +182,6 @@ export function checkApprovalEntries(
       );
       continue;
     }
-    if (use) {
-      const departs = shareDeparture(entries, index, statement);
-      // The use itself may be genuine: it is the change recorded after it that departs.
-      if (departs)
-        problems.push({
-          kind: 'tampered',
-          seq: departs.seq,
-          reason: `entry ${departs.seq}: ${departs.reason}`,
-        });
-    }
     // An entry's `at` is its writer's word: one appended after an entry of a later time was written
     // no earlier than that (less the clocks' skew), whatever it says. So a late use backdated into
     // the approval's hour is still late.
@@ -215,6 +208,7 @@ export function checkApprovalEntries(
       continue;
     }
     once.set(statement.nonce, entry.seq);
+    if (use) checkedUses.set(entry.seq, statement);
     const listed = approvers?.[statement.approver];
     if (listed === statement.publicKey) {
       checked += 1;
@@ -227,44 +221,91 @@ export function checkApprovalEntries(
       });
     }
   }
+  problems.push(...changesHeldToTheirApprovals(entries, checkedUses));
   return { checked, unchecked, problems };
 }
 
 /**
- * A canary started with a share its approval does not name. An approver signs a canary's share of
- * visitors (the server refuses a use for another share, approvals.ts checkSignedApproval), so the
- * canary-start a use of it led to records that share: its `weight`, and the pointer it switched to.
- * Whoever can append could otherwise record Ada's approval of 5% used, then a canary of 99%, and the
- * chain would say she approved it. The change a use led to is the first canary-start of its deploy
- * id after it, before another use of a canary approval of that id (a canary keeps its deploy id
- * whatever its share). A statement without a share (signed before approvals named it) is not held.
+ * A change that names the approval it used (its entry's `approval`: the request's nonce, who gave it,
+ * how; written by atomic changes since it existed) is held to it: an entry before it records that
+ * approval used (the entry binding its "used" marker), by the same person, and where that use is of a
+ * signed approval that checked out, the change is of the deploy id its approver signed and, for a
+ * canary start, of the share of visitors she signed (a canary keeps its deploy id whatever its share,
+ * so the share is what an approval of 5% used for 99% would differ in). Whoever can append could
+ * otherwise record Ada's approval used, then a change she never approved, claiming it.
+ *
+ * A change naming no approval claims none, and is not held: the operator's own commands and the
+ * console change a protected stack without one (their confirmation is the operator's), and a use
+ * whose change stopped before its entry may be followed by such a change of the same deploy id.
  */
-function shareDeparture(
+function changesHeldToTheirApprovals(
   entries: readonly AuditEntry[],
-  useIndex: number,
-  statement: ApprovalStatement,
-): { seq: number; reason: string } | null {
-  if (statement.action !== 'canary' || statement.weight === undefined) return null;
-  for (const entry of entries.slice(useIndex + 1)) {
-    if (entry.data.deployId !== statement.deployId) continue;
-    if (entry.type === 'approval-used' && entry.data.action === 'canary') return null;
-    if (entry.type !== 'canary-start') continue;
-    const pointer = entry.data.pointer as { canary?: unknown; weight?: unknown } | undefined;
-    const shares = [entry.data.weight, ...(pointer?.canary ? [pointer.weight ?? 0] : [])];
-    const other = shares.findIndex((share) => share !== statement.weight);
-    if (other === -1) return null;
-    const share = shares[other];
-    const said =
-      typeof share === 'number'
-        ? `${share}% of visitors`
-        : `a share of ${JSON.stringify(share ?? null).slice(0, 20)}`;
-    const used = entries[useIndex]?.seq;
-    return {
-      seq: entry.seq,
-      reason: `it starts canary ${statement.deployId.slice(0, 40)} for ${said}, but the approval entry ${used} used for it, signed by ${statement.approver.slice(0, 40)}, is for ${statement.weight}%: it was not written from that approval`,
+  checkedUses: ReadonlyMap<number, ApprovalStatement>,
+): AuditProblem[] {
+  const problems: AuditProblem[] = [];
+  /** nonce → the entry recording that approval used (by the "used" marker it binds). */
+  const usedBy = new Map<string, AuditEntry>();
+  for (const entry of entries) {
+    if (entry.type === 'approval-used') {
+      for (const name of Object.keys(entry.objects ?? {})) {
+        if (name.startsWith(APPROVALS_USED) && name.endsWith('.json'))
+          usedBy.set(name.slice(APPROVALS_USED.length, -'.json'.length), entry);
+      }
+      continue;
+    }
+    const named = entry.data.approval;
+    if (named === undefined) continue;
+    const tampered = (reason: string) =>
+      problems.push({ kind: 'tampered', seq: entry.seq, reason: `entry ${entry.seq}: ${reason}` });
+    const { nonce, by } = (typeof named === 'object' && named !== null ? named : {}) as {
+      nonce?: unknown;
+      by?: unknown;
     };
+    if (typeof nonce !== 'string' || typeof by !== 'string') {
+      tampered(
+        `it names the approval it used as ${JSON.stringify(named).slice(0, 60)}, which FrontendOps never writes`,
+      );
+      continue;
+    }
+    const use = usedBy.get(nonce);
+    if (!use) {
+      tampered(
+        `it names the approval of request nonce ${nonce.slice(0, 40)} (by ${by.slice(0, 80)}) as the one it used, but no entry before it records that approval used: nobody gave it for this change`,
+      );
+      continue;
+    }
+    if (use.data.by !== by) {
+      tampered(
+        `it names the approval entry ${use.seq} records used as given by ${by.slice(0, 80)}, but that entry says ${String(use.data.by).slice(0, 80)}`,
+      );
+      continue;
+    }
+    const statement = checkedUses.get(use.seq);
+    // A use of an approval on someone's word has no statement to hold the change to; a use of a
+    // signed one that did not check out is reported at that use.
+    if (!statement) continue;
+    const departs: string[] = [];
+    if (entry.data.deployId !== statement.deployId)
+      departs.push(
+        `is of deploy id ${String(entry.data.deployId).slice(0, 40)} where the statement says ${statement.deployId.slice(0, 40)}`,
+      );
+    if (entry.type === 'canary-start' && statement.weight !== undefined) {
+      const pointer = entry.data.pointer as { canary?: unknown; weight?: unknown } | undefined;
+      const shares = [entry.data.weight, ...(pointer?.canary ? [pointer.weight ?? 0] : [])];
+      const other = shares.findIndex((share) => share !== statement.weight);
+      if (other !== -1) {
+        const share = shares[other];
+        departs.push(
+          `sends ${typeof share === 'number' ? `${share}%` : `a share of ${JSON.stringify(share ?? null).slice(0, 20)}`} of visitors to the canary where the statement says ${statement.weight}%`,
+        );
+      }
+    }
+    if (departs.length > 0)
+      tampered(
+        `it names the approval entry ${use.seq} records used, signed by ${statement.approver.slice(0, 40)}, but ${departs.join(', and ')}: it was not made with that approval`,
+      );
   }
-  return null;
+  return problems;
 }
 
 /** Where an entry says otherwise than the statement it carries: [field, the entry's, the statement's]. */

@@ -16,7 +16,7 @@
  * operations keep it in step with the KeyValueStore.
  */
 import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { ApprovalUsed, ObjectStore } from '../ports.ts';
 import { stateDigest } from './audit.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from './names.ts';
 import { parseStateObject, type RequestInfo, readBackFrom, type StoppedBy } from './records.ts';
@@ -81,6 +81,8 @@ export interface AtomicPending {
   stoppedBy?: StoppedBy;
   /** A rollback someone asked for: pinned before this record goes (as PendingDeploy's). */
   pinOnSuccess?: true;
+  /** The approval it used (a protected stack's): its last entry names it, and is held to it. */
+  approval?: ApprovalUsed;
 }
 
 /** A release whose files are all in place (see the module comment). */

@@ -513,23 +513,40 @@ describe('signed approvals in the audit chain', () => {
     expect(result.ok).toBe(true);
   });
 
-  describe("a canary's share against the one its approval names", () => {
+  describe('a change held to the approval it names', () => {
     const CANARY_ID = OTHER_ID;
-    /** Entries as the chain holds them: a use of Ada's approval of a `weight`% canary, then what it led to. */
+    const nonceOf = (seq: number) => `nonce-${seq}`.padEnd(22, 'A');
+    const adaBy = () => usedBy(statementBy(ada, 'Ada', {}));
+    /** A use of Ada's approval of a `weight`% canary (request nonce nonceOf(seq)), as consumeApproval records it. */
     const canaryUse = (seq: number, weight: number | undefined): AuditEntry => {
       const statement = statementBy(ada, 'Ada', {
         action: 'canary',
         deployId: CANARY_ID,
-        nonce: `nonce-${seq}`.padEnd(22, 'A'),
+        nonce: nonceOf(seq),
         ...(weight === undefined ? {} : { weight }),
       });
-      return entryOf(seq, 'approval-used', { ...signedUseOf(env.site, statement, ada), action: 'canary' });
+      return {
+        ...entryOf(seq, 'approval-used', {
+          ...signedUseOf(env.site, statement, ada),
+          action: 'canary',
+          deployId: CANARY_ID,
+        }),
+        objects: { [`approvals/used/${nonceOf(seq)}.json`]: `sha256:${'0'.repeat(64)}` },
+      };
     };
-    const started = (seq: number, weight: number, pointerWeight = weight): AuditEntry =>
+    /** A canary start naming the approval used at `use` (or none), as atomic-apply.ts writes it. */
+    const started = (
+      seq: number,
+      weight: number,
+      use: number | null,
+      more: { pointerWeight?: number; deployId?: string; by?: string } = {},
+    ): AuditEntry =>
       entryOf(seq, 'canary-start', {
-        deployId: CANARY_ID,
+        mode: 'atomic',
+        deployId: more.deployId ?? CANARY_ID,
         weight,
-        pointer: { live: 'r-live', canary: 'r-canary', weight: pointerWeight },
+        pointer: { live: 'r-live', canary: 'r-canary', weight: more.pointerWeight ?? weight },
+        ...(use === null ? {} : { approval: { nonce: nonceOf(use), by: more.by ?? adaBy(), via: 'signed' } }),
       });
     const entryOf = (seq: number, type: string, data: Record<string, unknown>): AuditEntry => ({
       seq,
@@ -542,35 +559,62 @@ describe('signed approvals in the audit chain', () => {
     const problemsOf = (entries: AuditEntry[]) =>
       checkApprovalEntries(entries, approvers).problems.map((p) => [p.seq, p.reason]);
 
-    it('the canary its use led to, at the share she signed: nothing to report', () => {
-      expect(problemsOf([canaryUse(1, 5), started(2, 5)])).toEqual([]);
+    it('a canary naming the use of her approval, at the share she signed: nothing to report', () => {
+      expect(problemsOf([canaryUse(1, 5), started(2, 5, 1)])).toEqual([]);
+      // A re-weight with an approval of its own.
+      expect(problemsOf([canaryUse(1, 5), started(2, 5, 1), canaryUse(3, 20), started(4, 20, 3)])).toEqual(
+        [],
+      );
     });
 
-    it('attack: the entry says 5%, the pointer it switched to sends 99%: tampered', () => {
-      expect(problemsOf([canaryUse(1, 5), started(2, 5, 99)])).toEqual([
+    it('attack: a share she did not sign, in the entry or in the pointer it switched to: tampered', () => {
+      expect(problemsOf([canaryUse(1, 5), started(2, 99, 1)])).toEqual([
+        [
+          2,
+          'entry 2: it names the approval entry 1 records used, signed by Ada, but sends 99% of visitors to the canary where the statement says 5%: it was not made with that approval',
+        ],
+      ]);
+      expect(problemsOf([canaryUse(1, 5), started(2, 5, 1, { pointerWeight: 99 })])).toEqual([
+        [2, expect.stringMatching(/but sends 99% of visitors to the canary where the statement says 5%/)],
+      ]);
+    });
+
+    it('attack: another deploy id, another approver, an approval never used or used after: tampered', () => {
+      const other = `${'3'.repeat(7)}-0123456789`;
+      expect(problemsOf([canaryUse(1, 5), started(2, 5, 1, { deployId: other })])).toEqual([
         [
           2,
           expect.stringMatching(
-            /^entry 2: it starts canary .* for 99% of visitors, but the approval entry 1 used for it, signed by Ada, is for 5%/,
+            new RegExp(`but is of deploy id ${other} where the statement says ${CANARY_ID}`),
           ),
         ],
       ]);
-    });
-
-    it('a later share needs a use of its own: the first change after a use is the one held to it', () => {
-      // 5% started with Ada's 5%, then 20% with her 20%: both hold.
-      expect(problemsOf([canaryUse(1, 5), started(2, 5), canaryUse(3, 20), started(4, 20)])).toEqual([]);
-      // 20% started right after her 5% was used: that change departs, whatever follows.
-      expect(problemsOf([canaryUse(1, 5), started(2, 20), canaryUse(3, 20)]).map(([seq]) => seq)).toEqual([
-        2,
+      expect(problemsOf([canaryUse(1, 5), started(2, 5, 1, { by: 'Mallory' })])).toEqual([
+        [2, expect.stringMatching(/as given by Mallory, but that entry says Ada/)],
       ]);
-      // Another canary's start between them is not this use's change.
-      const other = { ...started(2, 99), data: { ...started(2, 99).data, deployId: DEPLOY_ID } };
-      expect(problemsOf([canaryUse(1, 5), other, started(3, 5)])).toEqual([]);
+      expect(problemsOf([started(1, 5, 7)])).toEqual([
+        [
+          1,
+          expect.stringMatching(
+            /names the approval of request nonce nonce-7A+ .* but no entry before it records that approval used/,
+          ),
+        ],
+      ]);
+      expect(problemsOf([started(1, 5, 2), canaryUse(2, 5)]).map(([seq]) => seq)).toEqual([1]);
+      expect(
+        problemsOf([{ ...started(1, 5, null), data: { ...started(1, 5, null).data, approval: 'Ada' } }]),
+      ).toEqual([
+        [1, expect.stringMatching(/names the approval it used as "Ada", which FrontendOps never writes/)],
+      ]);
     });
 
-    it('a statement signed before approvals named a share is not held to one', () => {
-      expect(problemsOf([canaryUse(1, undefined), started(2, 40)])).toEqual([]);
+    it("a change naming no approval claims none: the operator's own command after a use whose change stopped", () => {
+      // Ada's 5% was used, the start stopped before its entry; the operator started 20% from the console.
+      expect(problemsOf([canaryUse(1, 5), started(2, 20, null)])).toEqual([]);
+    });
+
+    it('a statement signed before approvals named a share is held to its deploy id only', () => {
+      expect(problemsOf([canaryUse(1, undefined), started(2, 40, 1)])).toEqual([]);
     });
   });
 });

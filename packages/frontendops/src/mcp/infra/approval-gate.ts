@@ -28,7 +28,7 @@ import {
 import { githubEnvironmentGrant } from '../../approval/github-oidc.ts';
 import { approvalQuestion } from '../../contract/approval-question.ts';
 import { FrontendOpsError } from '../../errors.ts';
-import type { Approver } from '../../ports.ts';
+import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import {
   type Approval,
@@ -66,8 +66,11 @@ export type ApprovalOutcome =
       approved: true;
       by: string;
       via: string;
-      /** Marks the approval used; call under the deploy lock before the first write. Throws DENIED if it was used. */
-      use(): Promise<void>;
+      /**
+       * Marks the approval used; call under the deploy lock before the first write. Throws DENIED if
+       * it was used. Returns what the change's entry names (none where nothing needed approving).
+       */
+      use(): Promise<ApprovalUsed | undefined>;
     }
   | { approved: false; result: CallToolResult | InputRequiredResult };
 
@@ -75,7 +78,8 @@ const ANSWER_KEY = 'approval';
 
 export async function requireApproval(input: ApprovalGateInput): Promise<ApprovalOutcome> {
   const { site, deployId, action, summary, now } = input;
-  if (!site.protected) return { approved: true, by: 'nobody', via: 'unprotected', use: async () => {} };
+  if (!site.protected)
+    return { approved: true, by: 'nobody', via: 'unprotected', use: async () => undefined };
 
   const client = describeClient(input.server, input.ctx);
   const request = await openApprovalRequest(site, {
@@ -154,6 +158,7 @@ function granted(input: ApprovalGateInput, approval: Approval, nonce: string): A
           `The approval of this ${input.action} (${input.deployId}) was already used; an approval is good for one change. Nothing was changed. Ask for a new approval.`,
         );
       }
+      return { nonce, by: approval.by, via: approval.via };
     },
   };
 }

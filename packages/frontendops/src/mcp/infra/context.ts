@@ -11,7 +11,7 @@ import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
-import type { Approver } from '../../ports.ts';
+import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { issueReceipt, receiptKeyOnce } from '../receipts.ts';
@@ -271,7 +271,7 @@ export interface ApprovedRunOptions {
   dryRun?: boolean;
   waitMs?: number;
   verifyTimeoutMs?: number;
-  authorize?: (plan: { deployId: string }) => Promise<void>;
+  authorize?: (plan: { deployId: string }) => Promise<ApprovalUsed | undefined>;
   onEvent?: (event: { type: string; plan?: DeployPlan }) => void;
 }
 
@@ -281,7 +281,7 @@ const NOTHING_TO_APPROVE: Approved = {
   approved: true,
   by: 'nobody',
   via: 'unprotected',
-  use: async () => {},
+  use: async () => undefined,
 };
 
 /**

@@ -245,7 +245,7 @@ describe('infra tools on an atomic stack', () => {
     }
   });
 
-  it('attack: whoever can append records an approval of a 10% canary used for 99%: audit verify reports it', async () => {
+  it('attack: a canary of 99% recorded as made with an approval of 10%, by whoever can append: audit verify reports it', async () => {
     const { site, approvers, guarded, approve, close } = await guardedStack();
     const verify = () =>
       verifyAudit(site.state, site.target.statePrefix, { approvers, releaseStore: t.store() });
@@ -259,14 +259,26 @@ describe('infra tools on an atomic stack', () => {
       const genuine = (await readAudit(site.state, site.target.statePrefix)).findLast(
         (e) => e.type === 'canary-start',
       );
-      expect(genuine?.data).toMatchObject({ deployId, weight: 5, pointer: { weight: 5 } });
+      // It names the approval it used: the request's nonce, and Ada as the use's entry names her.
+      const genuineUse = (await readAudit(site.state, site.target.statePrefix)).findLast(
+        (e) => e.type === 'approval-used',
+      );
+      expect(genuine?.data).toMatchObject({
+        deployId,
+        weight: 5,
+        pointer: { weight: 5 },
+        approval: { nonce: expect.any(String), by: genuineUse?.data.by, via: 'signed' },
+      });
+      expect(genuineUse?.objects).toHaveProperty(
+        `approvals/used/${(genuine?.data.approval as { nonce?: string } | undefined)?.nonce}.json`,
+      );
       // (It also wrote the canary's request again: the one the test before edited is no longer bound.)
       const clean = await verify();
       expect(clean.problems).toEqual([]);
 
       // Ada approves 10% for the same canary; before the server uses it, the deployer role does,
-      // with the tool's own functions and its own credentials, then records a canary of 99% after it
-      // and makes the CDN serve what that entry records.
+      // with the tool's own functions and its own credentials, then records a canary of 99% that
+      // names her approval, and makes the CDN serve what that entry records.
       const wider = await guarded.call('start_canary', { commit: C[0], percent: 10, app: APP });
       expect(wider.text).toMatch(/APPROVAL_REQUIRED: .*send 10%/);
       expect(await approve(deployId)).toMatch(/^send 10% of /);
@@ -278,7 +290,12 @@ describe('infra tools on an atomic stack', () => {
       const pointer = { ...(genuine?.data.pointer as ReleasePointer), weight: 99 };
       const forged = await appendAudit(site.state, site.target.statePrefix, site.locker, {
         type: 'canary-start',
-        data: { ...genuine?.data, weight: 99, pointer },
+        data: {
+          ...genuine?.data,
+          weight: 99,
+          pointer,
+          approval: { nonce: open.nonce, by: checked.approval.by, via: 'signed' },
+        },
       });
       const kvs = t.store();
       await kvs.write(pointer, (await kvs.read()).etag);
@@ -291,13 +308,23 @@ describe('infra tools on an atomic stack', () => {
           seq: forged.seq,
           reason: expect.stringMatching(
             new RegExp(
-              `^entry ${forged.seq}: it starts canary ${deployId} for 99% of visitors, but the approval entry ${forged.seq - 1} used for it, signed by Ada, is for 10%: it was not written from that approval$`,
+              `^entry ${forged.seq}: it names the approval entry ${forged.seq - 1} records used, signed by Ada, but sends 99% of visitors to the canary where the statement says 10%: it was not made with that approval$`,
             ),
           ),
         }),
       ]);
       // Her approval and its use are hers, within its hour, once: both still counted as checked.
       expect(result.approvals.checked).toBe(clean.approvals.checked + 2);
+
+      // The same 99% naming no approval claims none, as the operator's own `canary` command and the
+      // console's button record a canary: nothing in the chain says Ada approved it.
+      const { approval: _named, ...unclaimed } = forged.data;
+      const plain = await appendAudit(site.state, site.target.statePrefix, site.locker, {
+        type: 'canary-start',
+        data: unclaimed,
+      });
+      expect((await verify()).problems.map((p) => p.seq)).toEqual([forged.seq]);
+      expect(plain.data.approval).toBeUndefined();
     } finally {
       // What the forgery left is put back for the tests after this one: the canary ended, as recorded.
       await guarded.call('abort_canary', {});
