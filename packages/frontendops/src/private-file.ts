@@ -7,37 +7,67 @@
  * for its secret, and what to do.
  */
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 
 export type PrivateFileRead =
   | { text: string }
   /** Nothing at the path (or a path through something that is not a directory). */
   | { problem: 'missing' }
+  /** It could not be opened for another reason (no permission, too many open files): the error. */
+  | { problem: 'unopened'; error: NodeJS.ErrnoException }
   | { problem: 'directory' }
   /** A FIFO, a device, a socket: a secret is a regular file. */
   | { problem: 'not-a-file' }
+  /** A symbolic link, where links are not followed (options.noLinks). */
+  | { problem: 'link' }
   /** Others than its owner may read it: `mode` as `chmod` takes it, e.g. "0644". */
   | { problem: 'shared'; mode: string }
-  | { problem: 'foreign'; uid: number; me: number };
+  | { problem: 'foreign'; uid: number; me: number }
+  /** Its directory may be written by others, or is another user's (options.ownDirectory): they can replace the file. */
+  | { problem: 'open-directory'; mode: string; uid: number; me: number | undefined };
 
-export async function readPrivateFile(path: string): Promise<PrivateFileRead> {
+export interface PrivateFileOptions {
+  /**
+   * Refuse a symbolic link rather than read what it points to. For a secret FrontendOps makes itself
+   * and takes any bytes of (the receipt key): a link to a file whose content anyone knows (one under
+   * /proc, say) would otherwise pass every other check.
+   */
+  noLinks?: boolean;
+  /** Refuse a file whose directory others may write or another user owns, as ssh's StrictModes does. */
+  ownDirectory?: boolean;
+}
+
+export async function readPrivateFile(
+  path: string,
+  options: PrivateFileOptions = {},
+): Promise<PrivateFileRead> {
+  const me = process.getuid?.();
+  if (options.ownDirectory && process.platform !== 'win32') {
+    const dir = await stat(dirname(path)).catch(() => null);
+    if (dir && ((dir.mode & 0o022) !== 0 || (me !== undefined && dir.uid !== me && dir.uid !== 0))) {
+      return { problem: 'open-directory', mode: modeOf(dir.mode), uid: dir.uid, me };
+    }
+  }
   // Not blocking on a FIFO (a pipe would wait for a writer).
-  const file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch(
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
-      throw error;
-    },
-  );
-  if (!file) return { problem: 'missing' };
+  const flags =
+    constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (options.noLinks ? (constants.O_NOFOLLOW ?? 0) : 0);
+  let file: FileHandle;
+  try {
+    file = await open(path, flags);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { problem: 'missing' };
+    if (code === 'ELOOP' && options.noLinks) return { problem: 'link' };
+    return { problem: 'unopened', error: error as NodeJS.ErrnoException };
+  }
   try {
     const info = await file.stat();
     if (info.isDirectory()) return { problem: 'directory' };
     if (!info.isFile()) return { problem: 'not-a-file' };
-    if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
-      return { problem: 'shared', mode: (info.mode & 0o777).toString(8).padStart(4, '0') };
-    }
-    const me = process.getuid?.();
+    if (process.platform !== 'win32' && (info.mode & 0o077) !== 0)
+      return { problem: 'shared', mode: modeOf(info.mode) };
     if (me !== undefined && info.uid !== me && info.uid !== 0)
       return { problem: 'foreign', uid: info.uid, me };
     return { text: await file.readFile('utf8') };
@@ -46,7 +76,11 @@ export async function readPrivateFile(path: string): Promise<PrivateFileRead> {
   }
 }
 
+const modeOf = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
+
 /** A path as a message shows it: under the home directory as `~/…`, so no message names the user's home. */
 export function shownPath(path: string, home = homedir()): string {
-  return home && path.startsWith(`${home}/`) ? `~/${path.slice(home.length + 1)}` : path;
+  if (!home) return path;
+  const inside = relative(home, path);
+  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? join('~', inside) : path;
 }

@@ -136,9 +136,7 @@ async function readKeyFile(path: string): Promise<string> {
     badInput(
       `No approver key at ${path}. Create one with \`frontendops approver init\` and add its public key to the stack's "approval.approvers" in frontendops.config.json.`,
     );
-  const read = await readPrivateFile(path).catch(() => {
-    throw missing();
-  });
+  const read = await readPrivateFile(path);
   if ('text' in read) return read.text;
   switch (read.problem) {
     case 'directory':

@@ -28,6 +28,10 @@ import { type PrivateFileRead, readPrivateFile, shownPath } from '../private-fil
 import { seal, unseal } from './sealed.ts';
 
 export const RECEIPT_KEY_ENV = 'FRONTENDOPS_RECEIPT_KEY';
+/** A key file's size: random bytes, written in base64url on one line. */
+const KEY_BYTES = 32;
+/** What to do about a key file that is not used. */
+const ANEW = `delete it (the next deploy makes a new one) and restart both MCP servers, or give both the same value in ${RECEIPT_KEY_ENV}`;
 const PREFIX = 'fr1';
 
 const claimsSchema = z.object({
@@ -62,17 +66,28 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
     return Buffer.from(given, 'utf8');
   }
   const path = receiptKeyPath(env);
+  const shown = shownPath(path, env.HOME || homedir());
   const read = async () => {
-    const file = await readPrivateFile(path);
-    if ('text' in file) return Buffer.from(file.text.trim(), 'base64url');
+    const file = await readPrivateFile(path, { noLinks: true, ownDirectory: true });
+    if ('text' in file) {
+      const key = Buffer.from(file.text.trim(), 'base64url');
+      // What this function writes: anything else (empty, short, a file someone put there) is no key.
+      if (key.length !== KEY_BYTES || key.toString('base64url') !== file.text.trim()) {
+        throw badInput(
+          `The receipt key at ${shown} is not one FrontendOps made (expected ${KEY_BYTES} random bytes in base64url, one line). It was not used, and nothing was changed. ${ANEW[0]?.toUpperCase()}${ANEW.slice(1)}.`,
+        );
+      }
+      return key;
+    }
     if (file.problem === 'missing') return null;
-    throw unusableKeyFile(file, shownPath(path, env.HOME || homedir()));
+    if (file.problem === 'unopened') throw file.error;
+    throw unusableKeyFile(file, shown);
   };
   const found = await read();
   if (found) return found;
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(aside, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(aside, `${randomBytes(KEY_BYTES).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   try {
     await link(aside, path);
   } catch (error) {
@@ -91,11 +106,19 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
  * Said to an MCP client too (it is why a change was refused), so the path is shown from `~`.
  */
 function unusableKeyFile(
-  file: Exclude<PrivateFileRead, { text: string } | { problem: 'missing' }>,
+  file: Exclude<PrivateFileRead, { text: string } | { problem: 'missing' } | { problem: 'unopened' }>,
   path: string,
 ) {
-  const anew = `delete it (the next deploy makes a new one) and restart both MCP servers, or give both the same value in ${RECEIPT_KEY_ENV}`;
+  const anew = ANEW;
   switch (file.problem) {
+    case 'open-directory':
+      return badInput(
+        `The directory of the receipt key at ${path} ${file.me !== undefined && file.uid !== file.me && file.uid !== 0 ? `belongs to another user (uid ${file.uid}; you are uid ${file.me})` : `can be written by others than you (mode ${file.mode})`}: whoever can write it can put a key of theirs in its place. It was not used, and nothing was changed. Make the directory yours alone (\`chmod 700\`, or a directory of your own in XDG_CONFIG_HOME), then ${anew}.`,
+      );
+    case 'link':
+      return badInput(
+        `The receipt key at ${path} is a symbolic link: FrontendOps reads only the key file it made, which a link could point away from. It was not used, and nothing was changed. ${anew[0]?.toUpperCase()}${anew.slice(1)}.`,
+      );
     case 'shared':
       return badInput(
         `The receipt key at ${path} can be read by others than you (mode ${file.mode}): whoever reads it can make receipts, and so have the git server tag a deployment that never happened. It was not used, and nothing was changed. Run \`chmod 600 ${path}\` and try again; if others may have read it, ${anew}.`,

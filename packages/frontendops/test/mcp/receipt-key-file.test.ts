@@ -7,9 +7,9 @@
  * nothing it could not vouch for afterwards. Made 0600 again, the same key works.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
@@ -115,6 +115,22 @@ describe('a receipt key file others can read', () => {
     const target = await infra.call('get_deploy_target', { commit: COMMITS[0] });
     const sync = await infra.call('run_sync', { handle: target.structured.handle, request: 'Deploy' });
     expect(sync.isError, sync.text).toBe(false);
+    // A server started between the two steps loads the key at invalidate_cdn: 0644 there is refused
+    // before the deploy is finished and recorded (its release is not what it vouches for yet).
+    await chmod(keyPath, 0o644);
+    const restarted = await connectInfra(f.server({ env }));
+    try {
+      const before = await snapshot();
+      const refused = await restarted.call('invalidate_cdn', { deployId: sync.structured.deployId });
+      expect(refused.isError).toBe(true);
+      expect(refused.text).toMatch(
+        /The receipt key at ~\/\.config\/frontendops\/receipt-key can be read by others/,
+      );
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await chmod(keyPath, 0o600);
+      await restarted.close();
+    }
     const done = await infra.call('invalidate_cdn', { deployId: sync.structured.deployId });
     expect(done.isError, done.text).toBe(false);
     expect((await loadReceiptKey(env)).equals(key)).toBe(true);
@@ -141,6 +157,43 @@ describe('a receipt key file another user owns', () => {
     } finally {
       await chown(keyPath, 0, 0);
     }
+  });
+
+  it('a symbolic link, a key FrontendOps never makes, a directory others can write: each said, none used', async () => {
+    const other = { HOME: join(home, 'other') };
+    const path = receiptKeyPath(other);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const refused = (pattern: RegExp) =>
+      expect(loadReceiptKey(other)).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        message: expect.stringMatching(pattern),
+      });
+
+    // A link to a file of the user's own, 0600, holding a key anyone can know (as /proc/self/personality
+    // always holds the same line): every check of the file itself would pass.
+    const known = join(home, 'known-key');
+    await writeFile(known, `${Buffer.alloc(32, 7).toString('base64url')}\n`, { mode: 0o600 });
+    await symlink(known, path);
+    await refused(
+      /^The receipt key at ~\/\.config\/frontendops\/receipt-key is a symbolic link: .*It was not used/,
+    );
+    await rm(path);
+
+    for (const text of ['', 'abc\n', `${Buffer.alloc(16, 1).toString('base64url')}\n`]) {
+      await writeFile(path, text, { mode: 0o600 });
+      await refused(
+        /is not one FrontendOps made \(expected 32 random bytes in base64url, one line\)\. It was not used/,
+      );
+      await rm(path);
+    }
+
+    await loadReceiptKey(other);
+    await chmod(dirname(path), 0o777);
+    await refused(
+      /^The directory of the receipt key at ~\/\.config\/frontendops\/receipt-key can be written by others than you \(mode 0777\): whoever can write it can put a key of theirs in its place\./,
+    );
+    await chmod(dirname(path), 0o700);
+    expect((await loadReceiptKey(other)).length).toBe(32);
   });
 
   it('a directory where the key should be: said, nothing made', async () => {

@@ -66,6 +66,19 @@ export interface InfraToolContext {
   now(): number;
 }
 
+/**
+ * The changes whose answer carries a receipt to tag (a release made live for everyone), and which
+ * so load the receipt key before they start (run_sync too: its deploy's receipt comes with
+ * invalidate_cdn). A canary's start or abort makes nothing live for everyone, carries none, and is
+ * not held up by the key (an abort is what ends a bad canary).
+ */
+export const ISSUES_RECEIPT: ReadonlySet<ToolName> = new Set<ToolName>([
+  'invalidate_cdn',
+  'rollback',
+  'promote_release',
+  'promote_canary',
+]);
+
 /** What a deployment's receipt vouches for. */
 export type ReceiptFields = Pick<
   DeploySummary,
@@ -306,7 +319,7 @@ export async function runApproved<S extends DeploySummary>(
   | { approved: false; result: Extract<ApprovalOutcome, { approved: false }>['result'] }
   | { approved: true; summary: S; gate: Approved }
 > {
-  await t.receiptKeyUsable();
+  if (ISSUES_RECEIPT.has(spec.tool)) await t.receiptKeyUsable();
   const planned = await spec.run({ dryRun: true });
   const gate = planned.noop
     ? NOTHING_TO_APPROVE

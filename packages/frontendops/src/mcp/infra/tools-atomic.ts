@@ -9,7 +9,7 @@ import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
 import type { Site } from '../../site.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, changeResultOf, type InfraToolContext, runApproved } from './context.ts';
+import { capitalise, changeResultOf, type InfraToolContext, ISSUES_RECEIPT, runApproved } from './context.ts';
 
 type AtomicRun = (site: Site, options: AtomicOptions) => Promise<AtomicSummary>;
 
@@ -118,7 +118,7 @@ async function change<N extends 'start_canary' | 'promote_canary' | 'abort_canar
   const data = {
     ...changeResultOf(summary, gate),
     // A canary's start or abort makes no release live for everyone: nothing a deploy tag records.
-    receipt: spec.tool === 'promote_canary' ? await t.receipt(summary) : null,
+    receipt: ISSUES_RECEIPT.has(spec.tool) ? await t.receipt(summary) : null,
     releaseId: summary.releaseId,
     ...spec.extra(summary),
   };
