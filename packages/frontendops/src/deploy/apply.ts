@@ -42,6 +42,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     startedAt: started.toISOString(),
     pointerMoved: false,
     ...(options.pinOnSuccess && plan.kind === 'rollback' ? { pinOnSuccess: true as const } : {}),
+    ...(options.approval ? { approval: options.approval } : {}),
   };
   await site.records.writePending(pending);
   let checked: LiveRead['pointer'] | undefined;
@@ -276,6 +277,7 @@ export function deploymentRecord(
     startedAt: pending.startedAt,
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - Date.parse(pending.startedAt),
+    ...(pending.approval ? { approval: pending.approval } : {}),
   };
 }
 
@@ -294,6 +296,8 @@ function recordFacts(record: DeploymentRecord): Record<string, unknown> {
     verification: record.verification?.ok ?? null,
     outcome: record.outcome,
     ...(record.error ? { error: record.error } : {}),
+    // The approval it used, which audit verify holds it to (state/approval-evidence.ts).
+    ...(record.approval ? { approval: record.approval } : {}),
   };
 }
 

@@ -805,7 +805,13 @@ async function finishAtomic(
   if (plan.liveChanges) {
     record = {
       ...deploymentRecord(
-        { plan, request: pending.request, startedAt: pending.startedAt, pointerMoved: true },
+        {
+          plan,
+          request: pending.request,
+          startedAt: pending.startedAt,
+          pointerMoved: true,
+          ...(pending.approval ? { approval: pending.approval } : {}),
+        },
         finishedAt,
         { copied, deleted, invalidation: null, verification: checked, outcome, ...(error ? { error } : {}) },
       ),

@@ -170,11 +170,14 @@ async function deployInPlace(
         ...(await settlePin(site, plan, options)),
       };
     }
-    await options.authorize?.(plan);
+    const approval = await options.authorize?.(plan);
     await cdnReady;
     await markEnvironment(site, marker);
 
-    const { record, auditHead, pinned } = await applyDeploy(site, plan, options);
+    const { record, auditHead, pinned } = await applyDeploy(site, plan, {
+      ...options,
+      ...(approval ? { approval } : {}),
+    });
     const summary = {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
       auditHead,

@@ -32,9 +32,12 @@ export interface ApplyOptions {
   /**
    * Called under the lock with the plan about to be applied, before its first write (not for dry
    * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
-   * Returns the approval used, if any: an atomic change's entries name it (AtomicPending.approval).
+   * Returns the approval used, if any: the change's record and entry name it (DeploymentRecord and
+   * AtomicPending `approval`), and `audit verify` holds the change to it.
    */
   authorize?: (plan: { deployId: string }) => Promise<ApprovalUsed | undefined>;
+  /** The approval authorize returned, for the crash-recovery record (set by deployArtifact). */
+  approval?: ApprovalUsed;
   /**
    * The deploy lock this run holds, set by whoever took it: asked right before each change another
    * holder must not interleave with (the first visible write, the switch, the prune), so a run whose

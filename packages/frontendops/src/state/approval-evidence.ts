@@ -227,7 +227,7 @@ export function checkApprovalEntries(
 
 /**
  * A change that names the approval it used (its entry's `approval`: the request's nonce, who gave it,
- * how; written by atomic changes since it existed) is held to it: an entry before it records that
+ * how; written by every approved change since it existed) is held to it: an entry before it records that
  * approval used (the entry binding its "used" marker), by the same person, and where that use is of a
  * signed approval that checked out, the change is of the deploy id its approver signed and, for a
  * canary start, of the share of visitors she signed (a canary keeps its deploy id whatever its share,

@@ -7,7 +7,7 @@
 import { DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { ApprovalUsed, ObjectStore } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import { stateDigest } from './audit.ts';
 
@@ -67,6 +67,8 @@ export interface DeploymentRecord extends DeployIdentity {
   error?: { code: string; message: string };
   /** Set when a failed deploy was rolled back automatically. */
   rolledBackBy?: string;
+  /** The approval it used (a protected stack's), as its audit entry names it too. */
+  approval?: ApprovalUsed;
 }
 
 export interface PendingDeploy {
@@ -82,6 +84,8 @@ export interface PendingDeploy {
    * goes (state/pin.ts pinRolledBack), so a stop before the pin is finished by running it again.
    */
   pinOnSuccess?: true;
+  /** The approval it used (a protected stack's): its record and entry name it. */
+  approval?: ApprovalUsed;
 }
 
 /** What stopped a deploy before it went live, kept in its crash-recovery record. */

@@ -236,8 +236,18 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     await c.call('invalidate_cdn', { deployId });
     expect((await live())?.commit).toBe(COMMITS[1]);
 
-    // Used once: the marker is there, a second use is refused, and approving again is refused.
+    // The deployment names the approval it used, in its record and its entry (audit verify holds it
+    // to that use), though run_sync used it and invalidate_cdn wrote the record from its pending one.
     const [request] = await findApprovalRequests(f.t.site, deployId);
+    const named = {
+      nonce: request?.nonce,
+      by: sync.structured.approvedBy?.toString().replace(/ \(signed\)$/, ''),
+      via: 'signed',
+    };
+    expect((await f.t.site.records.readRecord(deployId))?.approval).toEqual(named);
+    expect((await auditOf('deploy')).at(-1)?.data).toMatchObject({ deployId, approval: named });
+
+    // Used once: the marker is there, a second use is refused, and approving again is refused.
     expect(
       await consumeApproval(f.t.site, request?.nonce ?? '', {
         action: 'deploy',
