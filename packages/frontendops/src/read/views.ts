@@ -184,6 +184,10 @@ export const historyItem = z.object({
   request: requestView,
   live: z.boolean(),
   tag: z.string().nullable(),
+  approvedBy: z
+    .string()
+    .nullable()
+    .describe('Who approved it (a protected stack), as its record names the approval it used; else null'),
 });
 export type HistoryItem = z.infer<typeof historyItem>;
 
@@ -301,6 +305,7 @@ export function toHistoryItem(
     request: toRequestView(record.request),
     live: record.deployId === context.liveDeployId,
     tag: context.tag,
+    approvedBy: record.approval?.by ?? null,
   };
 }
 

@@ -404,6 +404,7 @@ describe('pickYesterdaysRelease', () => {
     request: { text: 'deploy', actor: 'ada', planner: 'cli', at: finishedAt },
     live: false,
     tag: null,
+    approvedBy: null,
   });
   const history = [
     item('today-2', 'succeeded', at(25, 9)),

@@ -220,12 +220,13 @@ describe('CLI conventions', () => {
     expect(history.code).toBe(0);
     const [header, ...rows] = history.stdout.trimEnd().split('\n');
     expect(header).toMatch(
-      /^FINISHED \(UTC\)\s+KIND\s+RELEASE\s+OUTCOME\s+DEPLOY ID\s+TAG\s+COPIED\/DELETED\s+BY\s+WHY$/,
+      /^FINISHED \(UTC\)\s+KIND\s+RELEASE\s+OUTCOME\s+DEPLOY ID\s+TAG\s+COPIED\/DELETED\s+BY\s+APPROVED BY\s+WHY$/,
     );
     expect(rows[0]).toMatch(
       /rollback\s+sophia-dashboard@[0-9a-f]{7}\s+succeeded\s+[0-9a-f]{7}-[0-9a-f]{10}\s+dashboard-deploy-\d{8}-3/,
     );
-    expect(rows.at(-1)).toMatch(/dashboard-deploy-\d{8}-1 .* rm-alice\s+first release of the day$/);
+    // An unprotected stack: nobody approved, "-".
+    expect(rows.at(-1)).toMatch(/dashboard-deploy-\d{8}-1 .* rm-alice\s+-\s+first release of the day$/);
     // A message's line break is shown as \n: one row per deployment, none forged by a message.
     expect(rows).toHaveLength(3);
     expect(rows[0]?.endsWith(FORGED_ROW.replace('\n', '\\n'))).toBe(true);

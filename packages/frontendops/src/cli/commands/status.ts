@@ -105,10 +105,22 @@ export function register(program: Command, ctx: CliContext): void {
           d.tag ?? '-',
           `${d.copied}/${d.deleted}`,
           d.request.actor,
+          d.approvedBy ?? '-',
           d.request.message ?? d.request.text,
         ]);
         for (const line of table(
-          ['FINISHED (UTC)', 'KIND', 'RELEASE', 'OUTCOME', 'DEPLOY ID', 'TAG', 'COPIED/DELETED', 'BY', 'WHY'],
+          [
+            'FINISHED (UTC)',
+            'KIND',
+            'RELEASE',
+            'OUTCOME',
+            'DEPLOY ID',
+            'TAG',
+            'COPIED/DELETED',
+            'BY',
+            'APPROVED BY',
+            'WHY',
+          ],
           rows,
         )) {
           say(ctx.io.stdout, line);

@@ -246,6 +246,17 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     };
     expect((await f.t.site.records.readRecord(deployId))?.approval).toEqual(named);
     expect((await auditOf('deploy')).at(-1)?.data).toMatchObject({ deployId, approval: named });
+    // History says who approved it: to a client, at the terminal.
+    const history = await c.call('get_history', {});
+    expect(history.structured.deployments).toContainEqual(
+      expect.objectContaining({ deployId, approvedBy: named.by }),
+    );
+    const printed = await cli(['history', '--stack', await f.t.writeOutputs()], {
+      env: f.t.cliEnv(),
+      cwd: f.t.tmp,
+    });
+    expect(printed.stdout).toMatch(/ APPROVED BY /);
+    expect(printed.stdout.split('\n').find((line) => line.includes(deployId))).toContain(String(named.by));
 
     // Used once: the marker is there, a second use is refused, and approving again is refused.
     expect(

@@ -78,6 +78,7 @@ export function History(props: {
                 <span className="muted">
                   {item.copied} copied · {item.deleted} removed · {duration(item.durationMs)} ·{' '}
                   {item.request.actor} via {item.request.planner}
+                  {item.approvedBy && <> · approved by {item.approvedBy}</>}
                 </span>
                 <span className="request">
                   “{item.request.text}”{item.request.message && <> — {item.request.message}</>}
