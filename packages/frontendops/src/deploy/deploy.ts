@@ -37,7 +37,10 @@ import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary, RecordedBui
 
 export type { DeployOptions, DeploySummary } from './types.ts';
 
-export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
+export async function deployArtifact(site: Site, given: DeployOptions): Promise<DeploySummary> {
+  // The approval a deploy names is the one its own authorize used, never one a caller passes in: its
+  // record would name an approval of another change (the automatic rollback's, say).
+  const { approval: _fromCaller, ...options } = given;
   // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
   if (site.mode === 'atomic') return deployAtomicPinned(site, options);
   // Work sent ahead of need (each round trip to a bucket in a region counts): reads, the

@@ -226,6 +226,20 @@ export function checkApprovalEntries(
 }
 
 /**
+ * The entry types of the changes each approval action covers (the tool contract's approval of each
+ * change tool: run_sync → deploy; rollback; promote_release, a deploy, and promote_canary → promote;
+ * start_canary → canary; abort_canary → abort). A change stopped and recorded as superseded keeps
+ * its type in place; an atomic one's (`<op>-superseded`) names no approval.
+ */
+const CHANGES_OF: Readonly<Record<ApprovalAction, readonly string[]>> = {
+  deploy: ['deploy'],
+  rollback: ['rollback'],
+  promote: ['deploy', 'canary-promote'],
+  canary: ['canary-start'],
+  abort: ['canary-abort'],
+};
+
+/**
  * A change that names the approval it used (its entry's `approval`: the request's nonce, who gave it,
  * how; written by every approved change since it existed) is held to it: an entry before it records that
  * approval used (the entry binding its "used" marker), by the same person, and where that use is of a
@@ -274,9 +288,29 @@ function changesHeldToTheirApprovals(
       );
       continue;
     }
-    if (use.data.by !== by) {
+    // What the use's own entry says (its approval's action, deploy id, who and how), whatever kind
+    // of approval it was: a change of another kind or deploy id is not the one it was given for.
+    const differs: string[] = [];
+    const action = String(use.data.action);
+    if (!(CHANGES_OF[action as ApprovalAction] ?? []).includes(entry.type))
+      differs.push(
+        `it is a ${entry.type.slice(0, 30)}, which an approval of a ${action.slice(0, 20)} does not cover`,
+      );
+    if (entry.data.deployId !== use.data.deployId)
+      differs.push(
+        `it is of deploy id ${String(entry.data.deployId).slice(0, 40)}, the use of ${String(use.data.deployId).slice(0, 40)}`,
+      );
+    if (use.data.by !== by)
+      differs.push(
+        `it says it was given by ${by.slice(0, 80)}, the use by ${String(use.data.by).slice(0, 80)}`,
+      );
+    if (use.data.via !== (named as { via?: unknown }).via)
+      differs.push(
+        `it says it came ${JSON.stringify((named as { via?: unknown }).via ?? null).slice(0, 30)}, the use ${JSON.stringify(use.data.via ?? null).slice(0, 30)}`,
+      );
+    if (differs.length > 0) {
       tampered(
-        `it names the approval entry ${use.seq} records used as given by ${by.slice(0, 80)}, but that entry says ${String(use.data.by).slice(0, 80)}`,
+        `it names the approval entry ${use.seq} records used, but ${differs.join('; ')}: it was not made with that approval`,
       );
       continue;
     }
@@ -284,11 +318,8 @@ function changesHeldToTheirApprovals(
     // A use of an approval on someone's word has no statement to hold the change to; a use of a
     // signed one that did not check out is reported at that use.
     if (!statement) continue;
+    // The use's deploy id is its statement's (checkApprovalEntries held it to it): only the share remains.
     const departs: string[] = [];
-    if (entry.data.deployId !== statement.deployId)
-      departs.push(
-        `is of deploy id ${String(entry.data.deployId).slice(0, 40)} where the statement says ${statement.deployId.slice(0, 40)}`,
-      );
     if (entry.type === 'canary-start' && statement.weight !== undefined) {
       const pointer = entry.data.pointer as { canary?: unknown; weight?: unknown } | undefined;
       const shares = [entry.data.weight, ...(pointer?.canary ? [pointer.weight ?? 0] : [])];

@@ -579,18 +579,33 @@ describe('signed approvals in the audit chain', () => {
       ]);
     });
 
-    it('attack: another deploy id, another approver, an approval never used or used after: tampered', () => {
+    it('attack: another kind of change, deploy id, approver or way, an approval never used or used after: tampered', () => {
       const other = `${'3'.repeat(7)}-0123456789`;
       expect(problemsOf([canaryUse(1, 5), started(2, 5, 1, { deployId: other })])).toEqual([
         [
           2,
-          expect.stringMatching(
-            new RegExp(`but is of deploy id ${other} where the statement says ${CANARY_ID}`),
-          ),
+          `entry 2: it names the approval entry 1 records used, but it is of deploy id ${other}, the use of ${CANARY_ID}: it was not made with that approval`,
         ],
       ]);
+      // Her approval of a 5% canary named by a promote of that canary, or its abort (one deploy id).
+      for (const type of ['canary-promote', 'canary-abort', 'deploy']) {
+        const promoted = { ...started(2, 5, 1), type };
+        expect(problemsOf([canaryUse(1, 5), promoted])).toEqual([
+          [
+            2,
+            expect.stringMatching(
+              new RegExp(`but it is a ${type}, which an approval of a canary does not cover`),
+            ),
+          ],
+        ]);
+      }
       expect(problemsOf([canaryUse(1, 5), started(2, 5, 1, { by: 'Mallory' })])).toEqual([
-        [2, expect.stringMatching(/as given by Mallory, but that entry says Ada/)],
+        [2, expect.stringMatching(/it says it was given by Mallory, the use by Ada/)],
+      ]);
+      const elsewise = started(2, 5, 1);
+      (elsewise.data.approval as { via: string }).via = 'elicitation';
+      expect(problemsOf([canaryUse(1, 5), elsewise])).toEqual([
+        [2, expect.stringMatching(/it says it came "elicitation", the use "signed"/)],
       ]);
       expect(problemsOf([started(1, 5, 7)])).toEqual([
         [
@@ -606,6 +621,27 @@ describe('signed approvals in the audit chain', () => {
       ).toEqual([
         [1, expect.stringMatching(/names the approval it used as "Ada", which FrontendOps never writes/)],
       ]);
+    });
+
+    it("an approval on someone's word is held to its use too: kind, deploy id, who", () => {
+      const onWord: AuditEntry = {
+        ...entryOf(1, 'approval-used', {
+          action: 'deploy',
+          deployId: DEPLOY_ID,
+          by: 'The Boss',
+          via: 'elicitation',
+        }),
+        objects: { [`approvals/used/${nonceOf(1)}.json`]: `sha256:${'0'.repeat(64)}` },
+      };
+      const change = (type: string, deployId: string) =>
+        entryOf(2, type, { deployId, approval: { nonce: nonceOf(1), by: 'The Boss', via: 'elicitation' } });
+      expect(problemsOf([onWord, change('deploy', DEPLOY_ID)])).toEqual([]);
+      expect(problemsOf([onWord, change('rollback', DEPLOY_ID)]).map(([seq]) => seq)).toEqual([2]);
+      expect(problemsOf([onWord, change('deploy', OTHER_ID)]).map(([seq]) => seq)).toEqual([2]);
+      // The same change written twice (two finishers whose locks did not meet) is not a forgery.
+      expect(
+        problemsOf([onWord, change('deploy', DEPLOY_ID), { ...change('deploy', DEPLOY_ID), seq: 3 }]),
+      ).toEqual([]);
     });
 
     it("a change naming no approval claims none: the operator's own command after a use whose change stopped", () => {
