@@ -93,7 +93,7 @@ import {
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
 import { assertAtomicPendingSound, checkPending } from './live.ts';
-import type { DeploySummary } from './types.ts';
+import type { DeployEvent, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
 export interface AtomicOptions extends ApplyOptions {
@@ -944,7 +944,16 @@ async function switchBackAfterFailure(
 ): Promise<AtomicSummary | null> {
   const before = plan.pointerBefore;
   if (!before) return null;
-  options = { ...options, pinOnSuccess: false };
+  // A change of its own, which no one asked for: it uses no approval (the failed change used its
+  // own, once; asking again would be refused as used), names none, and its plan is not the one the
+  // caller watched for (an MCP server refuses a plan event of another deploy id as a changed live
+  // release). Its steps are still reported, and the lock is the caller's.
+  const { authorize: _asked, approval: _named, onEvent, ...rest } = options;
+  options = {
+    ...rest,
+    pinOnSuccess: false,
+    ...(onEvent ? { onEvent: (event: DeployEvent) => event.type !== 'plan' && onEvent(event) } : {}),
+  };
   if (plan.op === 'deploy' || plan.op === 'rollback' || plan.op === 'canary-promote') {
     const to = plan.fromCommit?.slice(0, 7) ?? before.live;
     options.onEvent?.({
