@@ -292,7 +292,9 @@ function changesHeldToTheirApprovals(
     // of approval it was: a change of another kind or deploy id is not the one it was given for.
     const differs: string[] = [];
     const action = String(use.data.action);
-    if (!(CHANGES_OF[action as ApprovalAction] ?? []).includes(entry.type))
+    // Own keys only: an action spelt "constructor" names no list (and must not crash verify).
+    const covered = Object.hasOwn(CHANGES_OF, action) ? CHANGES_OF[action as ApprovalAction] : [];
+    if (!covered.includes(entry.type))
       differs.push(
         `it is a ${entry.type.slice(0, 30)}, which an approval of a ${action.slice(0, 20)} does not cover`,
       );

@@ -638,6 +638,13 @@ describe('signed approvals in the audit chain', () => {
       expect(problemsOf([onWord, change('deploy', DEPLOY_ID)])).toEqual([]);
       expect(problemsOf([onWord, change('rollback', DEPLOY_ID)]).map(([seq]) => seq)).toEqual([2]);
       expect(problemsOf([onWord, change('deploy', OTHER_ID)]).map(([seq]) => seq)).toEqual([2]);
+      // A use of an action FrontendOps never writes, spelt as an object's own property: reported, no crash.
+      for (const action of ['constructor', '__proto__', 'toString']) {
+        const odd = { ...onWord, data: { ...onWord.data, action } };
+        expect(problemsOf([odd, change('deploy', DEPLOY_ID)])).toEqual([
+          [2, expect.stringMatching(new RegExp(`which an approval of a ${action} does not cover`))],
+        ]);
+      }
       // The same change written twice (two finishers whose locks did not meet) is not a forgery.
       expect(
         problemsOf([onWord, change('deploy', DEPLOY_ID), { ...change('deploy', DEPLOY_ID), seq: 3 }]),
