@@ -10,6 +10,7 @@ import { invalidationCallerReference, planInvalidationBatches } from '../engine/
 import { type DeployPlan, deployIdentity, type PlannedCopy } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, appendAudit, readAuditHead, settleAuditHeads } from '../state/audit.ts';
@@ -33,7 +34,17 @@ export type { ApplyOptions, ApplyResult, AuditHead, DeployEvent } from './types.
 
 const GROUPS: FileGroup[] = ['asset', 'other', 'html'];
 
-export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<ApplyResult> {
+/**
+ * `approval`: what the deploy's own authorize returned, for its crash-recovery record and so its
+ * record and entry. An argument of its own, never an option a caller passes through (a deploy's
+ * options are handed on to its automatic rollback, which uses no approval).
+ */
+export async function applyDeploy(
+  site: Site,
+  plan: DeployPlan,
+  options: ApplyOptions,
+  approval?: ApprovalUsed,
+): Promise<ApplyResult> {
   const now = options.now ?? (() => new Date());
   const started = now();
   const pending: PendingDeploy = {
@@ -42,7 +53,7 @@ export async function applyDeploy(site: Site, plan: DeployPlan, options: ApplyOp
     startedAt: started.toISOString(),
     pointerMoved: false,
     ...(options.pinOnSuccess && plan.kind === 'rollback' ? { pinOnSuccess: true as const } : {}),
-    ...(options.approval ? { approval: options.approval } : {}),
+    ...(approval ? { approval } : {}),
   };
   await site.records.writePending(pending);
   let checked: LiveRead['pointer'] | undefined;

@@ -948,7 +948,7 @@ async function switchBackAfterFailure(
   // own, once; asking again would be refused as used), names none, and its plan is not the one the
   // caller watched for (an MCP server refuses a plan event of another deploy id as a changed live
   // release). Its steps are still reported, and the lock is the caller's.
-  const { authorize: _asked, approval: _named, onEvent, ...rest } = options;
+  const { authorize: _asked, onEvent, ...rest } = options;
   options = {
     ...rest,
     pinOnSuccess: false,

@@ -37,10 +37,7 @@ import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary, RecordedBui
 
 export type { DeployOptions, DeploySummary } from './types.ts';
 
-export async function deployArtifact(site: Site, given: DeployOptions): Promise<DeploySummary> {
-  // The approval a deploy names is the one its own authorize used, never one a caller passes in: its
-  // record would name an approval of another change (the automatic rollback's, say).
-  const { approval: _fromCaller, ...options } = given;
+export async function deployArtifact(site: Site, options: DeployOptions): Promise<DeploySummary> {
   // Atomic releases (deploy/atomic-*.ts): upload under the release prefix, then one key write.
   if (site.mode === 'atomic') return deployAtomicPinned(site, options);
   // Work sent ahead of need (each round trip to a bucket in a region counts): reads, the
@@ -177,10 +174,7 @@ async function deployInPlace(
     await cdnReady;
     await markEnvironment(site, marker);
 
-    const { record, auditHead, pinned } = await applyDeploy(site, plan, {
-      ...options,
-      ...(approval ? { approval } : {}),
-    });
+    const { record, auditHead, pinned } = await applyDeploy(site, plan, options, approval);
     const summary = {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
       auditHead,

@@ -36,8 +36,6 @@ export interface ApplyOptions {
    * AtomicPending `approval`), and `audit verify` holds the change to it.
    */
   authorize?: (plan: { deployId: string }) => Promise<ApprovalUsed | undefined>;
-  /** The approval authorize returned, for the crash-recovery record (set by deployArtifact). */
-  approval?: ApprovalUsed;
   /**
    * The deploy lock this run holds, set by whoever took it: asked right before each change another
    * holder must not interleave with (the first visible write, the switch, the prune), so a run whose
