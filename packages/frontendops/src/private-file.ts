@@ -25,8 +25,10 @@ export type PrivateFileRead =
   /** Others than its owner may read it: `mode` as `chmod` takes it, e.g. "0644". */
   | { problem: 'shared'; mode: string }
   | { problem: 'foreign'; uid: number; me: number }
-  /** Its directory may be written by others, or is another user's (options.ownDirectory): they can replace the file. */
-  | { problem: 'open-directory'; mode: string; uid: number; me: number | undefined };
+  /** Its directory may be written by others (options.ownDirectory): they can replace the file. */
+  | { problem: 'open-directory'; mode: string }
+  /** Its directory is another user's (options.ownDirectory): they can replace the file. */
+  | { problem: 'foreign-directory'; uid: number; me: number };
 
 export interface PrivateFileOptions {
   /**
@@ -46,9 +48,9 @@ export async function readPrivateFile(
   const me = process.getuid?.();
   if (options.ownDirectory && process.platform !== 'win32') {
     const dir = await stat(dirname(path)).catch(() => null);
-    if (dir && ((dir.mode & 0o022) !== 0 || (me !== undefined && dir.uid !== me && dir.uid !== 0))) {
-      return { problem: 'open-directory', mode: modeOf(dir.mode), uid: dir.uid, me };
-    }
+    if (dir && me !== undefined && isForeign(dir.uid, me))
+      return { problem: 'foreign-directory', uid: dir.uid, me };
+    if (dir && (dir.mode & 0o022) !== 0) return { problem: 'open-directory', mode: modeOf(dir.mode) };
   }
   // Not blocking on a FIFO (a pipe would wait for a writer).
   const flags =
@@ -68,8 +70,7 @@ export async function readPrivateFile(
     if (!info.isFile()) return { problem: 'not-a-file' };
     if (process.platform !== 'win32' && (info.mode & 0o077) !== 0)
       return { problem: 'shared', mode: modeOf(info.mode) };
-    if (me !== undefined && info.uid !== me && info.uid !== 0)
-      return { problem: 'foreign', uid: info.uid, me };
+    if (me !== undefined && isForeign(info.uid, me)) return { problem: 'foreign', uid: info.uid, me };
     return { text: await file.readFile('utf8') };
   } finally {
     await file.close();
@@ -77,6 +78,8 @@ export async function readPrivateFile(
 }
 
 const modeOf = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
+/** Another user's (root could read and replace it anyway). */
+const isForeign = (uid: number, me: number) => uid !== me && uid !== 0;
 
 /** A path as a message shows it: under the home directory as `~/…`, so no message names the user's home. */
 export function shownPath(path: string, home = homedir()): string {

@@ -30,8 +30,9 @@ import { seal, unseal } from './sealed.ts';
 export const RECEIPT_KEY_ENV = 'FRONTENDOPS_RECEIPT_KEY';
 /** A key file's size: random bytes, written in base64url on one line. */
 const KEY_BYTES = 32;
-/** What to do about a key file that is not used. */
+/** What to do about a key file that is not used, within a sentence and as one. */
 const ANEW = `delete it (the next deploy makes a new one) and restart both MCP servers, or give both the same value in ${RECEIPT_KEY_ENV}`;
+const DO_ANEW = `${ANEW.charAt(0).toUpperCase()}${ANEW.slice(1)}.`;
 const PREFIX = 'fr1';
 
 const claimsSchema = z.object({
@@ -74,7 +75,7 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
       // What this function writes: anything else (empty, short, a file someone put there) is no key.
       if (key.length !== KEY_BYTES || key.toString('base64url') !== file.text.trim()) {
         throw badInput(
-          `The receipt key at ${shown} is not one FrontendOps made (expected ${KEY_BYTES} random bytes in base64url, one line). It was not used, and nothing was changed. ${ANEW[0]?.toUpperCase()}${ANEW.slice(1)}.`,
+          `The receipt key at ${shown} is not one FrontendOps made (expected ${KEY_BYTES} random bytes in base64url, one line). It was not used, and nothing was changed. ${DO_ANEW}`,
         );
       }
       return key;
@@ -109,23 +110,26 @@ function unusableKeyFile(
   file: Exclude<PrivateFileRead, { text: string } | { problem: 'missing' } | { problem: 'unopened' }>,
   path: string,
 ) {
-  const anew = ANEW;
+  const directory = (whose: string) =>
+    badInput(
+      `The directory of the receipt key at ${path} ${whose}: whoever can write it can put a key of theirs in its place. It was not used, and nothing was changed. Make the directory yours alone (\`chmod 700\`, or a directory of your own in XDG_CONFIG_HOME), then ${ANEW}.`,
+    );
   switch (file.problem) {
     case 'open-directory':
-      return badInput(
-        `The directory of the receipt key at ${path} ${file.me !== undefined && file.uid !== file.me && file.uid !== 0 ? `belongs to another user (uid ${file.uid}; you are uid ${file.me})` : `can be written by others than you (mode ${file.mode})`}: whoever can write it can put a key of theirs in its place. It was not used, and nothing was changed. Make the directory yours alone (\`chmod 700\`, or a directory of your own in XDG_CONFIG_HOME), then ${anew}.`,
-      );
+      return directory(`can be written by others than you (mode ${file.mode})`);
+    case 'foreign-directory':
+      return directory(`belongs to another user (uid ${file.uid}; you are uid ${file.me})`);
     case 'link':
       return badInput(
-        `The receipt key at ${path} is a symbolic link: FrontendOps reads only the key file it made, which a link could point away from. It was not used, and nothing was changed. ${anew[0]?.toUpperCase()}${anew.slice(1)}.`,
+        `The receipt key at ${path} is a symbolic link: FrontendOps reads only the key file it made, which a link could point away from. It was not used, and nothing was changed. ${DO_ANEW}`,
       );
     case 'shared':
       return badInput(
-        `The receipt key at ${path} can be read by others than you (mode ${file.mode}): whoever reads it can make receipts, and so have the git server tag a deployment that never happened. It was not used, and nothing was changed. Run \`chmod 600 ${path}\` and try again; if others may have read it, ${anew}.`,
+        `The receipt key at ${path} can be read by others than you (mode ${file.mode}): whoever reads it can make receipts, and so have the git server tag a deployment that never happened. It was not used, and nothing was changed. Run \`chmod 600 ${path}\` and try again; if others may have read it, ${ANEW}.`,
       );
     case 'foreign':
       return badInput(
-        `The receipt key at ${path} belongs to another user (uid ${file.uid}; you are uid ${file.me}): whoever owns the file can replace the key. It was not used, and nothing was changed. ${anew[0]?.toUpperCase()}${anew.slice(1)}.`,
+        `The receipt key at ${path} belongs to another user (uid ${file.uid}; you are uid ${file.me}): whoever owns the file can replace the key. It was not used, and nothing was changed. ${DO_ANEW}`,
       );
     default:
       return badInput(

@@ -271,9 +271,10 @@ function changesHeldToTheirApprovals(
     if (named === undefined) continue;
     const tampered = (reason: string) =>
       problems.push({ kind: 'tampered', seq: entry.seq, reason: `entry ${entry.seq}: ${reason}` });
-    const { nonce, by } = (typeof named === 'object' && named !== null ? named : {}) as {
+    const { nonce, by, via } = (typeof named === 'object' && named !== null ? named : {}) as {
       nonce?: unknown;
       by?: unknown;
+      via?: unknown;
     };
     if (typeof nonce !== 'string' || typeof by !== 'string') {
       tampered(
@@ -306,9 +307,9 @@ function changesHeldToTheirApprovals(
       differs.push(
         `it says it was given by ${by.slice(0, 80)}, the use by ${String(use.data.by).slice(0, 80)}`,
       );
-    if (use.data.via !== (named as { via?: unknown }).via)
+    if (use.data.via !== via)
       differs.push(
-        `it says it came ${JSON.stringify((named as { via?: unknown }).via ?? null).slice(0, 30)}, the use ${JSON.stringify(use.data.via ?? null).slice(0, 30)}`,
+        `it says it came ${JSON.stringify(via ?? null).slice(0, 30)}, the use ${JSON.stringify(use.data.via ?? null).slice(0, 30)}`,
       );
     if (differs.length > 0) {
       tampered(
