@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
@@ -29,7 +28,7 @@ import {
 let f: InfraFixture;
 let infra: InfraClient;
 let repo: TestRepo;
-let git: Client;
+let git: InfraClient;
 let home: string;
 /** The servers' environment: no FRONTENDOPS_RECEIPT_KEY, so the key is the file in the config directory. */
 let env: NodeJS.ProcessEnv;
@@ -45,11 +44,10 @@ beforeAll(async () => {
   f = await startInfraFixture({ stack: 'receipt-key-file' });
   infra = await connectInfra(f.server({ env }));
   repo = await createTestRepo();
-  const server = createGitServer({ host: createLocalGit({ repoDir: repo.dir }), defaultPath: 'apps', env });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  git = new Client({ name: 'test', version: '0.0.0' });
-  await git.connect(clientSide);
+  git = await connectInfra(
+    createGitServer({ host: createLocalGit({ repoDir: repo.dir }), defaultPath: 'apps', env }),
+    { name: 'git-test' },
+  );
 });
 afterAll(async () => {
   await git?.close();
@@ -59,11 +57,7 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-const tag = async (args: Record<string, unknown>) => {
-  const result = await git.callTool({ name: 'create_deploy_tag', arguments: args });
-  const text = (result.content as Array<{ text?: string }>).map((c) => c.text ?? '').join('\n');
-  return { isError: Boolean(result.isError), text, structured: result.structuredContent };
-};
+const tag = (args: Record<string, unknown>) => git.call('create_deploy_tag', args);
 const tags = async () => (await repo.git(['tag', '-l'])).trim();
 /** What a change could have touched: the hosting bucket, the live pointer, the audit chain. */
 const snapshot = async () => ({
