@@ -35,14 +35,7 @@ import {
 } from '../atomic/release-pointer.ts';
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
-import {
-  badInput,
-  FrontendOpsError,
-  holding,
-  isFrontendOpsError,
-  LETTING_THE_LOCK_GO,
-  withCleanup,
-} from '../errors.ts';
+import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
 import {
   type ApprovalsAccepted,
@@ -376,7 +369,9 @@ export function heldForAppends(lock: HeldLock, store: ObjectStore, prefix: strin
           stopKeeping();
           return lock.release();
         },
-        LETTING_THE_LOCK_GO,
+        // Not "Letting the lock go" (errors.ts holding) again: when the change failed as well, its
+        // error says that letting the lock go failed, in these words, which would say it twice.
+        "The lock's own release",
       ),
   };
 }

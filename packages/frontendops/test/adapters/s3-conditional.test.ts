@@ -11,12 +11,13 @@ import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import type { FrontendOpsError } from '../../src/errors.ts';
-import type { Locker, ObjectStore } from '../../src/ports.ts';
+import { FrontendOpsError, holding } from '../../src/errors.ts';
+import type { HeldLock, Locker, ObjectStore } from '../../src/ports.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import {
   type AuditEntry,
   appendAudit,
+  heldForAppends,
   keepAuditHeads,
   readAudit,
   readAuditHead,
@@ -700,6 +701,30 @@ describe('the audit log where writes are conditional', () => {
     } finally {
       stopKeeping();
     }
+  });
+
+  it("a failed change whose head move was refused and whose lock's release failed says each once", async () => {
+    const mine = store(ARTIFACTS);
+    const prefix = 'audit-overlapped-refused-3/';
+    const lock: HeldLock = {
+      owner: 'me',
+      assertHeld: async () => {},
+      release: () => Promise.reject(new FrontendOpsError('LOCKED', 'Another deploy took the lock over.')),
+    };
+    const held = heldForAppends(lock, mine, prefix);
+    await appendAudit(mine, prefix, noLock, { type: 'first', data: {} }, { overlap: true });
+    await settleAuditHeads(mine, prefix);
+    await refusedMove(prefix, () =>
+      appendAudit(mine, prefix, noLock, { type: 'second', data: {} }, { overlap: true }),
+    );
+    const error = await holding(held, () =>
+      Promise.reject(new FrontendOpsError('DENIED', 'Ada declined this deploy.')),
+    ).catch((e: FrontendOpsError) => e);
+    expect(error.code).toBe('DENIED');
+    expect(error.message).toMatch(
+      /^Ada declined this deploy\. Letting the lock go failed too: .+\. The lock's own release failed too: Another deploy took the lock over\.$/,
+    );
+    expect(error.message.match(/Letting the lock go/g)).toHaveLength(1);
   });
 
   it('an append stopped between writing its entry and moving the head is finished by the next one, keeping its entry', async () => {
