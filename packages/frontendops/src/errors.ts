@@ -110,7 +110,8 @@ export async function withCleanup<T>(
  * that failed, kept for the process), and must not gather a sentence each time.
  */
 function alsoFailing(error: FrontendOpsError, cleanupName: string, cleanupError: unknown): FrontendOpsError {
-  const message = `${error.message} ${alsoFailed(cleanupName, cleanupError)}`;
+  const sentence = alsoFailed(cleanupName, cleanupError);
+  const message = `${error.message} ${sentence}`;
   const descriptors = Object.getOwnPropertyDescriptors(error);
   const { stack } = error;
   return Object.create(Object.getPrototypeOf(error), {
@@ -127,8 +128,18 @@ function alsoFailing(error: FrontendOpsError, cleanupName: string, cleanupError:
         }
       : {}),
     suppressed: { value: cleanupError, writable: true, enumerable: true, configurable: true },
+    [ALSO_SAID]: { value: [alsoSaid(error), sentence].filter(Boolean).join(' '), configurable: true },
   });
 }
+
+const ALSO_SAID = Symbol('also said');
+
+/**
+ * The sentences withCleanup added to an error's message ("Letting the lock go failed too: …"), or
+ * '': what a message rebuilt in other words from the error's details must still say.
+ */
+export const alsoSaid = (error: FrontendOpsError): string =>
+  ((error as unknown as Record<symbol, unknown>)[ALSO_SAID] as string | undefined) ?? '';
 
 function alsoFailed(cleanupName: string, error: unknown): string {
   if (isFrontendOpsError(error) && error.code !== 'UPSTREAM' && error.code !== 'INTERNAL') {

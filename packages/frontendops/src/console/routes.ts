@@ -13,7 +13,7 @@ import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { clip, escapeControlCharacters } from '../engine/text.ts';
-import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
 import { CanaryChangedError } from './atomic.ts';
@@ -385,14 +385,18 @@ const verificationOf = (verification: { ok: boolean; detail: string } | null) =>
 /** "alice (console)" → "alice": the person who confirmed, for the words of a request. */
 const personOf = (actor: string) => actor.replace(/ \(console\)$/, '');
 
-/** A PINNED refusal in the page's words: the buttons are the ways forward, not CLI commands. */
-function pinnedForThePage(error: unknown): unknown {
+/**
+ * A PINNED refusal in the page's words: the buttons are the ways forward, not CLI commands. What
+ * else the refusal said (letting the lock go failed too) is kept.
+ */
+export function pinnedForThePage(error: unknown): unknown {
   if (!isFrontendOpsError(error, 'PINNED')) return error;
   const pin = error.details?.pin as Parameters<typeof describePin>[0] | undefined;
   if (!pin) return error;
+  const also = alsoSaid(error);
   return new FrontendOpsError(
     'PINNED',
-    `This stack is pinned to ${describePin(pin)}. Nothing was changed. Promote a release (it goes live for everyone and the pin is cleared), or unpin to deploy as usual.`,
+    `This stack is pinned to ${describePin(pin)}. Nothing was changed. Promote a release (it goes live for everyone and the pin is cleared), or unpin to deploy as usual.${also ? ` ${also}` : ''}`,
   );
 }
 

@@ -1,0 +1,57 @@
+/**
+ * The console says a PINNED refusal in the page's words (routes.ts pinnedForThePage). Rebuilt from
+ * the pin, it must still say what else went wrong: a deploy refused by the pin whose lock then could
+ * not be let go says both, as the CLI does.
+ */
+import { describe, expect, it } from 'vitest';
+import { pinnedForThePage } from '../../src/console/routes.ts';
+import { FrontendOpsError, holding } from '../../src/errors.ts';
+import type { HeldLock } from '../../src/ports.ts';
+import { type PinRecord, pinnedError } from '../../src/state/pin.ts';
+
+const pin: PinRecord = {
+  stack: 'dashboard-hosting-prod',
+  deployId: 'a1a1a1a-0123456789',
+  app: 'sophia-dashboard',
+  commit: 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1',
+  by: 'alice',
+  reason: 'totals are wrong',
+  at: '2026-12-04T00:00:00Z',
+  cause: 'rollback',
+};
+
+const lock = (release: () => Promise<void>): HeldLock => ({
+  owner: 'alice',
+  assertHeld: async () => {},
+  release,
+});
+
+describe("a PINNED refusal in the page's words", () => {
+  it('names the pin and the buttons, not CLI commands', async () => {
+    const refused = await holding(
+      lock(async () => {}),
+      () => Promise.reject(pinnedError(pin.stack, pin)),
+    ).catch((e: unknown) => e);
+    const shown = pinnedForThePage(refused) as FrontendOpsError;
+    expect(shown.code).toBe('PINNED');
+    expect(shown.message).toBe(
+      'This stack is pinned to sophia-dashboard@a1a1a1a (a1a1a1a-0123456789) since 2026-12-04T00:00:00Z, by alice when rolling back: "totals are wrong". Nothing was changed. Promote a release (it goes live for everyone and the pin is cleared), or unpin to deploy as usual.',
+    );
+  });
+
+  it('keeps what the refusal added: letting the lock go failed too', async () => {
+    const refused = await holding(
+      lock(() => Promise.reject(new FrontendOpsError('LOCKED', 'Another deploy took the lock over.'))),
+      () => Promise.reject(pinnedError(pin.stack, pin)),
+    ).catch((e: unknown) => e);
+    const shown = pinnedForThePage(refused) as FrontendOpsError;
+    expect(shown.code).toBe('PINNED');
+    expect(shown.message).toMatch(
+      /^This stack is pinned to sophia-dashboard@a1a1a1a .* or unpin to deploy as usual\./,
+    );
+    expect(shown.message).toMatch(
+      /unpin to deploy as usual\. Letting the lock go failed too: Another deploy took the lock over\.$/,
+    );
+    expect(shown.message).not.toMatch(/frontendops /);
+  });
+});
