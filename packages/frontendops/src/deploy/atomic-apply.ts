@@ -1020,7 +1020,13 @@ async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void
   let bound: Record<string, string> | undefined = written.length ? Object.fromEntries(written) : undefined;
   if (pending.plan.liveChanges) {
     const record = deploymentRecord(
-      { plan: pending.plan, request: pending.request, startedAt: pending.startedAt, pointerMoved: false },
+      {
+        plan: pending.plan,
+        request: pending.request,
+        startedAt: pending.startedAt,
+        pointerMoved: false,
+        ...(pending.approval ? { approval: pending.approval } : {}),
+      },
       new Date(),
       superseded(pending.stoppedBy),
     );
@@ -1038,6 +1044,8 @@ async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void
       request: pending.request,
       outcome: 'superseded',
       mode: 'atomic',
+      // The approval it used, as an in-place change's superseded record names it.
+      ...(pending.approval ? { approval: pending.approval } : {}),
     },
     bound,
   );

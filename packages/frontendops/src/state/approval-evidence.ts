@@ -225,18 +225,23 @@ export function checkApprovalEntries(
   return { checked, unchecked, problems };
 }
 
+/** Each type, and the type its change is recorded under when it stopped and was superseded (atomic). */
+function orSuperseded(...types: string[]): string[] {
+  return types.flatMap((type) => [type, `${type}-superseded`]);
+}
+
 /**
  * The entry types of the changes each approval action covers (the tool contract's approval of each
  * change tool: run_sync → deploy; rollback; promote_release, a deploy, and promote_canary → promote;
  * start_canary → canary; abort_canary → abort). A change stopped and recorded as superseded keeps
- * its type in place; an atomic one's (`<op>-superseded`) names no approval.
+ * its type in place, and is `<op>-superseded` on an atomic stack: either names the approval it used.
  */
 const CHANGES_OF: Readonly<Record<ApprovalAction, readonly string[]>> = {
-  deploy: ['deploy'],
-  rollback: ['rollback'],
-  promote: ['deploy', 'canary-promote'],
-  canary: ['canary-start'],
-  abort: ['canary-abort'],
+  deploy: orSuperseded('deploy'),
+  rollback: orSuperseded('rollback'),
+  promote: orSuperseded('deploy', 'canary-promote'),
+  canary: orSuperseded('canary-start'),
+  abort: orSuperseded('canary-abort'),
 };
 
 /**

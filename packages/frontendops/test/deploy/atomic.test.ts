@@ -11,6 +11,7 @@ import { artifactDigest } from '../../src/engine/manifest.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
+import { consumeApproval } from '../../src/state/approvals.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import {
@@ -405,6 +406,45 @@ describe('the atomic state and release indexes are under the audit chain', () =>
       (e) => e.type === 'deploy-superseded' && e.data.commit === F,
     );
     expect(superseded?.objects?.[name]).toMatch(/^sha256:/);
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('an approved operation stopped before its switch and superseded names the approval it used', async () => {
+    const H = 'b8b8b8b8b8b8b8b8';
+    await t.publish(H, 'v8');
+    const real = t.site.releases as ReleaseStore;
+    const crashed = await t.open({
+      releases: {
+        read: () => real.read(),
+        previewSecret: () => real.previewSecret(),
+        write: () => Promise.reject(new Error('killed before the key write')),
+      },
+    });
+    // Ada's approval on her word (as an MCP client's elicitation gives it), used as the infra server uses one.
+    const approval = { nonce: 'nonce-superseded-AAAAAA', by: 'Ada', via: 'elicitation' as const };
+    const authorize = async (plan: { deployId: string }) => {
+      const { nonce, ...given } = approval;
+      await consumeApproval(crashed, nonce, {
+        action: 'deploy',
+        deployId: plan.deployId,
+        approval: given,
+        now: Date.now(),
+      });
+      return approval;
+    };
+    await expect(
+      deployArtifact(crashed, { app: APP, commit: H, request: request(), authorize }),
+    ).rejects.toThrow('killed before the key write');
+
+    // Another deploy supersedes it: its record and entry say who approved the change that stopped,
+    // as an in-place deploy's superseded record does (audit verify holds them to that approval).
+    await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() });
+    const entry = (await readAudit(t.site.state, t.target.statePrefix)).find(
+      (e) => e.type === 'deploy-superseded' && e.data.commit === H,
+    );
+    expect(entry?.data.approval).toEqual(approval);
+    const record = (await t.site.records.listRecords()).records.find((r) => r.commit === H);
+    expect(record).toMatchObject({ outcome: 'superseded', approval });
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
   });
 

@@ -651,6 +651,33 @@ describe('signed approvals in the audit chain', () => {
       ).toEqual([]);
     });
 
+    it('a change stopped before it went live, recorded as superseded, is held to the approval it names', () => {
+      // An atomic canary start stopped before its switch, recorded by the next operation: no share moved.
+      const stopped = (seq: number, type: string, use: number) => ({
+        ...entryOf(seq, type, {
+          mode: 'atomic',
+          deployId: CANARY_ID,
+          outcome: 'superseded',
+          approval: { nonce: nonceOf(use), by: adaBy(), via: 'signed' },
+        }),
+      });
+      expect(problemsOf([canaryUse(1, 5), stopped(2, 'canary-start-superseded', 1)])).toEqual([]);
+      // Her canary approval named by a superseded deploy or rollback: not what she approved.
+      for (const type of ['deploy-superseded', 'rollback-superseded']) {
+        expect(problemsOf([canaryUse(1, 5), stopped(2, type, 1)])).toEqual([
+          [
+            2,
+            expect.stringMatching(
+              new RegExp(`but it is a ${type}, which an approval of a canary does not cover`),
+            ),
+          ],
+        ]);
+      }
+      expect(problemsOf([stopped(1, 'canary-start-superseded', 4)])).toEqual([
+        [1, expect.stringMatching(/but no entry before it records that approval used/)],
+      ]);
+    });
+
     it("a change naming no approval claims none: the operator's own command after a use whose change stopped", () => {
       // Ada's 5% was used, the start stopped before its entry; the operator started 20% from the console.
       expect(problemsOf([canaryUse(1, 5), started(2, 20, null)])).toEqual([]);
