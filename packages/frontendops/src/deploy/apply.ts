@@ -13,7 +13,13 @@ import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
-import { type AuditEntry, appendAudit, readAuditHead, settleAuditHeads } from '../state/audit.ts';
+import {
+  type AuditEntry,
+  appendAudit,
+  readAuditHead,
+  settleAuditHeads,
+  stateDigest,
+} from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import { pinRolledBack } from '../state/pin.ts';
 import {
@@ -331,6 +337,10 @@ export async function recordDeployment(
     site.records.writeRecord(record),
     readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
   ]);
+  // A record already written (a finish run again) stays as it is, and the entry that binds it says
+  // what it says: this run's outcome, read back from a crash-recovery record, may be another.
+  const stored =
+    digest === stateDigest(record) ? record : ((await site.records.readRecord(record.deployId)) ?? record);
   return appendAudit(
     site.state,
     site.target.statePrefix,
@@ -339,7 +349,7 @@ export async function recordDeployment(
       type: more.type ?? record.kind,
       objects: { [`deployments/${record.deployId}.json`]: digest, ...more.objects },
       data: {
-        ...recordFacts(record),
+        ...recordFacts(stored),
         ...more.data,
         ...(publishHead ? { publishHead: formatAuditHead(publishHead) } : {}),
       },

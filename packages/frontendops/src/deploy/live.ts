@@ -6,13 +6,15 @@
  * bucket (the deployer role) can write one. So what finishing one would do is held against what the
  * stack had, read from the live pointer (bound by the chain) and the manifests the run reads anyway:
  * a rollback goes only to a release the stack had live (one the pointer retains, or a deployment of
- * this stack that went live); a deploy said to be live is the one the pointer names; its prune
- * deletes nothing a kept release serves, nor FrontendOps' own objects. Anything else was not written
- * by FrontendOps: refused (TAMPERED) before anything is written.
+ * this stack that went live); a deploy said to be live is the one the pointer names, a build
+ * published with that digest whose index.html is in the hosting bucket; its prune deletes nothing a
+ * kept release serves, nor FrontendOps' own objects; a canary start's switch sends its share to its
+ * release (what an atomic record wrote is held likewise: atomic-apply.ts heldToItsWrites). Anything
+ * else was not written by FrontendOps: refused (TAMPERED) before anything is written.
  */
 
 import { RELEASES_KEY_PREFIX, releaseIdFor } from '../engine/atomic-plan.ts';
-import { artifactKeyProblem, keyOf, shortened, sitePathProblem } from '../engine/manifest.ts';
+import { artifactDigest, artifactKeyProblem, keyOf, shortened, sitePathProblem } from '../engine/manifest.ts';
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
@@ -111,6 +113,46 @@ async function hadDeploy(site: Site, build: NamedBuild, pointer: LivePointer | n
   return record !== null && record.outcome !== 'superseded' && known(record);
 }
 
+/**
+ * A live pointer naming the record's deploy, which the run finishing it then vouches for in the chain
+ * (deploy.ts settlePending: the process may have stopped between the pointer and its entry), must be
+ * one FrontendOps wrote for that deploy: its build is the one published (the same digest), its
+ * release list begins with it, and the hosting bucket's index.html is that build's (a deploy copies
+ * its files, HTML last, before its pointer moves). A record and a pointer written around FrontendOps
+ * for a build that was never copied would otherwise be recorded as a deployment that went live.
+ * Two reads, together; only where a stopped deploy is finished.
+ */
+async function assertMovedBuildInPlace(
+  site: Site,
+  plan: NamedBuild,
+  pointer: LivePointer,
+  what: string,
+): Promise<void> {
+  const [manifest, index] = await settleAll([
+    typeof plan.app === 'string' && typeof plan.commit === 'string'
+      ? readManifest(site.artifacts, plan.app, plan.commit).catch(() => null)
+      : Promise.resolve(null),
+    site.hosting.head('index.html'),
+  ]);
+  if (!manifest || artifactDigest(manifest) !== plan.artifactDigest) {
+    throw forgedPending(PENDING, `names ${what} as live, but that is not a build published for it`);
+  }
+  const first = pointer.releases?.[0];
+  if (!first || first.deployId !== pointer.deployId || !sameBuild(first, pointer)) {
+    throw forgedPending(
+      PENDING,
+      `names ${what} as live, but the live pointer's releases do not begin with it`,
+    );
+  }
+  const sha = manifest.files['/index.html']?.sha256;
+  if (sha !== undefined && index?.metadata.sha256 !== sha) {
+    throw forgedPending(
+      PENDING,
+      `names ${what} as live, but the hosting bucket's index.html is not that build's (its files were never copied)`,
+    );
+  }
+}
+
 /** The refusal of a crash-recovery record FrontendOps did not write: what it asks, and what to do. */
 export function forgedPending(object: string, asks: string): FrontendOpsError {
   return new FrontendOpsError(
@@ -171,6 +213,7 @@ export async function checkPending(
   if (!live && !(await hadDeploy(site, plan, pointer))) {
     throw forgedPending(PENDING, `says ${what} went live, which ${site.target.stack} never had live`);
   }
+  if (pointer && live) await assertMovedBuildInPlace(site, plan, pointer, what);
   // Not live any more: its prune is skipped when it is finished (html-guard's pruneSkipped).
   if (!live || plan.prune.length === 0) return { ...read, prune: plan.prune };
   const retained = await readRetained(site, read);
@@ -238,6 +281,17 @@ export async function assertAtomicPendingSound(
         `says ${what} switched, but the live pointer does not have it live (nor is it recorded)`,
       );
     }
+  }
+  // A canary start's switch sends its share of visitors to its release: nothing else starts one.
+  const after = plan.pointerAfter as { canary?: unknown; weight?: unknown } | undefined;
+  if (
+    pending.op === 'canary-start' &&
+    (after?.canary !== plan.releaseId || after?.weight !== plan.canaryAfter?.weight)
+  ) {
+    throw forgedPending(
+      ATOMIC_PENDING,
+      `names canary ${idOf(plan.deployId)} of ${shortSha(plan.commit)}, but its switch does not send that share of visitors to it`,
+    );
   }
   return read;
 }

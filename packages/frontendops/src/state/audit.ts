@@ -1053,6 +1053,23 @@ async function verifyAuditOnce(
     ? null
     : ((pending.value as { plan?: { deployId?: string } } | null)?.plan?.deployId ?? null);
   const atomicPending = isForged(ATOMIC_PENDING) ? null : atomicRecord;
+  /**
+   * Whether a live pointer is the one the interrupted deploy of pending.json moves it to: that deploy
+   * live, as its plan's build, first of its releases. Only such a pointer is the deploy's, stopped
+   * before its entry; any other (an older retained release put back live, say) was written around
+   * the chain, whatever pending.json says.
+   */
+  const namesPendingLive = (pointer: unknown): boolean => {
+    const plan = (pending.value as { plan?: Record<string, unknown> } | null)?.plan;
+    if (pendingId === null || !isRecord(pointer) || !isRecord(plan)) return false;
+    const first = Array.isArray(pointer.releases) ? pointer.releases[0] : undefined;
+    return (
+      isRecord(first) &&
+      ['deployId', 'app', 'commit', 'artifactDigest'].every(
+        (field) => pointer[field] === plan[field] && first[field] === plan[field],
+      )
+    );
+  };
   const unfinished = (what: string) =>
     pendingId
       ? ` Deploy ${pendingId} was interrupted after writing it: run the deploy again to finish it.`
@@ -1127,7 +1144,7 @@ async function verifyAuditOnce(
         isRecord(atomicPendingValue.plan) &&
         isRecord(current.value) &&
         atomicPendingValue.plan.deployId === current.value.deployId;
-      const live = name === 'live.json' && (pendingId !== null || atomicLive);
+      const live = name === 'live.json' && (namesPendingLive(current.value) || atomicLive);
       const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
       // A crash-recovery record is bound by no entry: one can excuse a change only of what an
@@ -1217,10 +1234,11 @@ async function verifyAuditOnce(
   }
   const pointer = await store.head(`${prefix}live.json`);
   if (pointer && !bound.has('live.json') && !untrusted('live.json') && !hasLegacyDeploys(entries)) {
+    const stopped = namesPendingLive((await readJsonQuietly(store, `${prefix}live.json`)).value);
     problems.push({
-      kind: pendingId ? 'unfinished' : 'tampered',
+      kind: stopped ? 'unfinished' : 'tampered',
       object: 'live.json',
-      reason: `live.json is not in the audit chain (no entry records a release going live).${unfinished(' It was written around the chain.')}`,
+      reason: `live.json is not in the audit chain (no entry records a release going live).${stopped ? unfinished('') : ' It was written around the chain.'}`,
     });
   }
   if (options.hosting) {

@@ -15,6 +15,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deploymentRecord, recordDeployment } from '../../src/deploy/apply.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
 import type { DeployPlan } from '../../src/engine/plan.ts';
@@ -197,6 +198,94 @@ describe('in place: a forged pending.json', () => {
     });
   }
 
+  /** Writes live.json as someone with the state bucket would, and puts the one before back when `run` ends. */
+  async function withLivePointer(pointer: unknown, run: () => Promise<void>) {
+    const key = `${t.target.statePrefix}live.json`;
+    const before = (await site.state.get(key))?.body.toString('utf8') ?? '';
+    await site.state.put(key, JSON.stringify(pointer), { contentType: 'application/json' });
+    try {
+      await run();
+    } finally {
+      await site.state.put(key, before, { contentType: 'application/json' });
+    }
+  }
+
+  it('a "moved" deploy of a build never copied, with a live pointer to match: the re-run refuses to record it', async () => {
+    // The reviewer's forgery: V4 (published, never live) said to have moved the pointer, and live.json
+    // written to name it, its releases V4 then the ones kept; nothing copied to the hosting bucket.
+    const plan = await planOf(V4, 'deploy', { prune: [], copies: [], invalidationPaths: [] });
+    const live = (await site.records.readPointer())?.value;
+    const ref = {
+      deployId: plan.deployId,
+      app: APP,
+      commit: V4,
+      artifactDigest: plan.artifactDigest,
+      releasedAt: '2026-12-03T21:00:01.000Z',
+    };
+    await forge(plan, true);
+    await withLivePointer({ ...ref, releases: [ref, ...(live?.releases ?? [])] }, async () => {
+      expect((await verifyAudit(site.state, t.target.statePrefix)).ok).toBe(false);
+      const head = (await readAudit(site.state, t.target.statePrefix)).length;
+      const before = await mark(t.s3);
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expectTamperedRefusal(error, 'pending.json');
+      expect(error.message).toMatch(/the hosting bucket's index\.html is not that build's/);
+      expect(await writesSince(t.s3, before)).toEqual([]);
+      expect(await readAudit(site.state, t.target.statePrefix)).toHaveLength(head);
+      expect(await site.records.readRecord(plan.deployId)).toBeNull();
+    });
+  });
+
+  it('a "moved" deploy whose build is not the one published, or whose pointer lists other releases first: refused', async () => {
+    const plan = await planOf(V3, 'deploy', { prune: [], invalidationPaths: [] });
+    const live = (await site.records.readPointer())?.value;
+    const zero = `sha256:${'0'.repeat(64)}`;
+    const ref = { deployId: plan.deployId, app: APP, commit: V3, releasedAt: '2026-12-03T21:00:01.000Z' };
+    // Another digest than the build published for V3, in the record and the pointer alike.
+    await forge({ ...plan, artifactDigest: zero }, true);
+    await withLivePointer(
+      { ...ref, artifactDigest: zero, releases: [{ ...ref, artifactDigest: zero }] },
+      async () => {
+        const before = await mark(t.s3);
+        const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+        expectTamperedRefusal(error, 'pending.json');
+        expect(error.message).toMatch(/not a build published for it/);
+        expect(await writesSince(t.s3, before)).toEqual([]);
+      },
+    );
+    // Its release list beginning with another release: verify does not excuse it, so no change starts.
+    await forge(plan, true);
+    const pointer = { ...ref, artifactDigest: plan.artifactDigest, releases: live?.releases.slice(1) ?? [] };
+    await withLivePointer(pointer, async () => {
+      expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toContainEqual(
+        expect.objectContaining({ kind: 'tampered', object: 'live.json' }),
+      );
+      const before = await mark(t.s3);
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(await writesSince(t.s3, before)).toEqual([]);
+    });
+  });
+
+  it('verify: a pending record of one deploy does not excuse a live pointer put back to another release', async () => {
+    // A deploy of V4 said to have stopped before its pointer moved; live.json put back to V2 by hand.
+    await forge(await planOf(V4, 'deploy'), false);
+    const v2 = (await site.records.readPointer())?.value.releases.find((r) => r.commit === V2);
+    expect(v2).toBeDefined();
+    await withLivePointer({ ...v2, releases: [v2] }, async () => {
+      const verdict = await verifyAudit(site.state, t.target.statePrefix);
+      expect(verdict.problems).toContainEqual(
+        expect.objectContaining({ kind: 'tampered', object: 'live.json' }),
+      );
+      expect(verdict.problems.filter((p) => p.kind === 'unfinished')).toEqual([]);
+      const before = await mark(t.s3);
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toContain('live.json');
+      expect(await writesSince(t.s3, before)).toEqual([]);
+    });
+  });
+
   it('once the record is removed (as the refusal says), verify passes and rollback goes to the previous release', async () => {
     await forge(await planOf(V4, 'rollback'), false);
     const error = await refusal(rollbackRelease(site, { request }));
@@ -276,5 +365,41 @@ describe('in place: a genuine interrupted rollback or deploy is still finished',
     const straight = (await site.records.listRecords()).records.find((r) => r.commit === V2);
     expect(straight?.request).not.toHaveProperty('resumedFrom');
     expect((await verifyAudit(site.state, prefix)).problems).toEqual([]);
+  });
+});
+
+describe('in place: a deployment recorded again', () => {
+  let t: TestDeployEnv;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'recorded-again' });
+    const build = await writeFixtureBuild(join(t.tmp, 'b'), { version: 'v1' });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: V1 });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('the record stays as first written, and the entry binding it again says what it says', async () => {
+    // A finish run again from a crash-recovery record (which anyone with the state bucket can write)
+    // made its own outcome: a failed deployment's second entry said "succeeded" beside the failed record.
+    const { plan } = await deployArtifact(t.site, { app: APP, commit: V1, dryRun: true, request });
+    const pending: PendingDeploy = {
+      plan: plan as DeployPlan,
+      request,
+      startedAt: new Date().toISOString(),
+      pointerMoved: true,
+    };
+    const facts = { copied: [], deleted: [], invalidation: null, verification: null };
+    const failed = deploymentRecord(pending, new Date(), {
+      ...facts,
+      outcome: 'failed',
+      error: { code: 'VERIFY_FAILED', message: 'The CDN did not serve it.' },
+    });
+    const first = await recordDeployment(t.site, failed);
+    const again = await recordDeployment(
+      t.site,
+      deploymentRecord(pending, new Date(), { ...facts, outcome: 'succeeded' }),
+    );
+    expect(again.objects).toEqual(first.objects);
+    expect(again.data).toMatchObject({ outcome: 'failed', error: { code: 'VERIFY_FAILED' } });
+    expect((await t.site.records.readRecord(plan.deployId))?.outcome).toBe('failed');
   });
 });
