@@ -40,6 +40,7 @@ import {
   samePointer,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
+import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
@@ -56,12 +57,13 @@ import {
   type AuditEntry,
   appendAudit,
   assertAuditWritable,
+  digestOrNull,
   readAuditHead,
   readNewestEntry,
   stateDigest,
 } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
-import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
+import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
 import {
   type DeploymentRecord,
@@ -92,7 +94,7 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { assertAtomicPendingSound, checkPending } from './live.ts';
+import { assertAtomicPendingSound, checkPending, forgedPending } from './live.ts';
 import type { DeployEvent, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
@@ -179,7 +181,7 @@ export async function finishSyncedAtomic(
     const pending = await atomic.readPending();
     if (pending?.plan.deployId === deployId && pending.switched) {
       await assertAtomicPendingSound(site, pending);
-      const finished = await finishAtomic(site, pending, { ...options, lock });
+      const finished = await finishAtomic(site, await heldToItsWrites(site, pending), { ...options, lock });
       if (finished.record) {
         const { record, auditHead } = finished;
         // The CDN does not serve it: switch back, as a deploy run in one go does.
@@ -494,17 +496,124 @@ async function settleAtomic(
     detail: `found interrupted ${pending.op} ${pending.plan.deployId}`,
   });
   await assertAtomicPendingSound(site, pending);
-  if (pending.switched) {
-    return { abandoned: null, finished: { pending, finished: await finishAtomic(site, pending, options) } };
+  const held = await heldToItsWrites(site, pending);
+  if (held.switched) {
+    return {
+      abandoned: null,
+      finished: { pending: held, finished: await finishAtomic(site, held, options) },
+    };
   }
-  const { plan } = pending;
+  const { plan } = held;
   const now = await requireReleaseStore(site).read();
   if (samePointer(now.value, plan.pointerAfter) && !samePointer(plan.pointerBefore, plan.pointerAfter)) {
-    const switched = await afterSwitch(site, pending, nowOf(options));
-    return { abandoned: null, finished: { pending, finished: await finishAtomic(site, switched, options) } };
+    const switched = await afterSwitch(site, held, nowOf(options));
+    return {
+      abandoned: null,
+      finished: { pending: held, finished: await finishAtomic(site, switched, options) },
+    };
   }
   await atomic.clearPending();
-  return { abandoned: pending, finished: null };
+  return { abandoned: held, finished: null };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * What an operation read back from atomic/pending.json wrote before it stopped, held to what
+ * FrontendOps writes before its finish binds any of it in the chain (the record is bound by no
+ * entry: the digests it names are claims, and whoever can write the state bucket can write them):
+ * - each release index it names is the one its build's published manifest gives, with that digest
+ *   (an index says "every file of this release is in place": one made up would let a later switch
+ *   serve files nobody published);
+ * - its prune names no release its switch serves, live or canary;
+ * - the state its switch wrote names the canary its pointer does. A state changed since by a change
+ *   whose own entry bound it (a preview asked for meanwhile) is not bound again.
+ * Refused TAMPERED with nothing written (live.ts forgedPending); returns the record to finish with.
+ */
+async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<AtomicPending> {
+  const { plan } = pending;
+  const prefix = site.target.statePrefix;
+  const what = `${pending.op} ${plan.deployId} of ${String(plan.commit).slice(0, 7)}`;
+  const readStored = async (name: string): Promise<{ value: unknown } | null> => {
+    const object = await site.state.get(`${prefix}${name}`);
+    if (!object) return null;
+    try {
+      return { value: JSON.parse(object.body.toString('utf8')) as unknown };
+    } catch {
+      return { value: undefined };
+    }
+  };
+  const manifests = manifestCache(site);
+  const indexes = Object.entries(
+    isRecord(pending.indexes) ? (pending.indexes as Record<string, unknown>) : {},
+  );
+  await Promise.all(
+    indexes.map(async ([name, digest]) => {
+      const stored = await readStored(name);
+      if (!stored) return; // not written before it stopped: nothing of it is bound
+      const index = stored.value as Partial<ReleaseIndex> | undefined;
+      const ref =
+        isRecord(index) &&
+        typeof index.app === 'string' &&
+        typeof index.commit === 'string' &&
+        typeof index.artifactDigest === 'string' &&
+        typeof index.uploadedAt === 'string'
+          ? {
+              releaseId: releaseIdFor({ commit: index.commit, artifactDigest: index.artifactDigest }),
+              app: index.app,
+              commit: index.commit,
+              artifactDigest: index.artifactDigest,
+            }
+          : null;
+      const manifest = ref && (await manifests(ref).catch(() => null));
+      const made =
+        ref && manifest && artifactDigest(manifest) === ref.artifactDigest
+          ? stateDigest(releaseIndexOf(ref, manifest, index?.uploadedAt as string))
+          : null;
+      if (
+        made === null ||
+        name !== releaseIndexName(ref?.releaseId ?? '') ||
+        digestOrNull(index) !== made ||
+        digest !== made
+      ) {
+        throw forgedPending(
+          ATOMIC_PENDING,
+          `names ${what}, whose release index ${name.slice(0, 80)} is not the one FrontendOps makes from that build's published manifest`,
+        );
+      }
+    }),
+  );
+  const after = plan.pointerAfter as { live?: unknown; canary?: unknown; weight?: unknown } | undefined;
+  const serves = new Set([after?.live, after?.canary, plan.releaseId]);
+  if (Array.isArray(pending.pruning) && pending.pruning.some((id) => serves.has(id))) {
+    throw forgedPending(
+      ATOMIC_PENDING,
+      `asks to finish ${what} by deleting the index of a release its switch serves`,
+    );
+  }
+  if (!pending.switched || pending.stateDigest === undefined) return pending;
+  const stored = await readStored(ATOMIC_STATE);
+  if (digestOrNull(stored?.value) !== pending.stateDigest) {
+    // Changed since its switch: by a change that bound it itself, or around the chain, which
+    // `audit verify` reports. Either way, this finish does not vouch for it.
+    const { stateDigest: _changedSince, ...rest } = pending;
+    return rest;
+  }
+  const state = isRecord(stored?.value) ? stored.value : {};
+  const canary = (state.canary ?? null) as { releaseId?: unknown; weight?: unknown } | null;
+  const agrees =
+    pending.op === 'migrate' ||
+    (after?.canary === undefined
+      ? canary === null
+      : canary?.releaseId === after.canary && canary.weight === after.weight);
+  if (!agrees) {
+    throw forgedPending(
+      ATOMIC_PENDING,
+      `names ${what}, whose state names another canary than its switch sends visitors to`,
+    );
+  }
+  return pending;
 }
 
 /** Server-side copies from the artifacts bucket: hashed assets, then other files, then HTML. */

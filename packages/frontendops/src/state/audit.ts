@@ -1225,10 +1225,16 @@ async function verifyAuditOnce(
     const indexes = (await store.list(`${prefix}${RELEASE_INDEXES}`)).map((o) => o.key.slice(prefix.length));
     for (const name of [...(atomicState ? [ATOMIC_STATE] : []), ...indexes]) {
       if (bound.has(name) || untrusted(name)) continue;
+      // A release index the interrupted operation wrote is one its record names, with that digest.
+      const ours =
+        atomicPending !== null &&
+        (name === ATOMIC_STATE ||
+          (pendingIndexes[name] !== undefined &&
+            pendingIndexes[name] === digestOrNull((await readJsonQuietly(store, `${prefix}${name}`)).value)));
       problems.push({
-        kind: atomicPending ? 'unfinished' : 'tampered',
+        kind: ours ? 'unfinished' : 'tampered',
         object: name,
-        reason: `${name} is not in the audit chain (no entry records it).${atomicUnfinished || ' It was written around the chain.'}`,
+        reason: `${name} is not in the audit chain (no entry records it).${ours ? atomicUnfinished : ' It was written around the chain.'}`,
       });
     }
   }

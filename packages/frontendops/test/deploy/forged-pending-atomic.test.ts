@@ -6,9 +6,12 @@
  * a genuine stopped atomic rollback still finishes, its record saying it was finished from the
  * pending record.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { createHash } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
+import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
@@ -16,7 +19,7 @@ import type { Manifest } from '../../src/engine/types.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
-import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -187,5 +190,201 @@ describe('atomic: a genuine rollback stopped after its switch', () => {
     expect((await verifyAudit(site.state, prefix)).problems).toEqual([]);
     const record = await site.records.readRecord(stopped?.plan.deployId ?? '');
     expect(record?.request).toMatchObject({ actor: 'rm-alice', resumedFrom: 'atomic/pending.json' });
+  });
+});
+
+/**
+ * A forged "switched" record does not need to name a rollback: a canary start, whose switch changes
+ * nothing live, was finished from whatever the record said, and its entry bound the state and release
+ * index the record named (digests from an object no entry binds). The reviewer's forgery: a state
+ * naming V4 (published, never live) as a 50% canary, a release index for it saying its index.html is
+ * a page nobody published, and a record saying a canary start of V4 switched. `deploy` of the live
+ * build "finished" it (verify passed after), and `canary promote` then served that page to everyone.
+ */
+describe('atomic: a forged "switched" canary start, with the state and release index it would have a finish bind', () => {
+  let t: AtomicEnv;
+  let site: Site;
+  let digest4: string;
+  let R4: string;
+  let stateBefore: string;
+  const D4 = `${V4.slice(0, 7)}-0123456789`;
+  const prefix = () => t.target.statePrefix;
+  const forgedRequest = {
+    text: 'canary approved by Ada',
+    actor: 'Ada',
+    planner: 'cli',
+    at: '2026-12-03T21:00:00.000Z',
+  };
+  const evilPage = '<html><body>EVIL</body></html>';
+
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'forged-switched-canary' });
+    site = t.site;
+    for (const [i, commit] of [V2, V3, V4].entries()) await t.publish(commit, `v${i + 2}`);
+    for (const commit of [V2, V3]) await deployArtifact(site, { app: APP, commit, request: request() });
+    digest4 = artifactDigest((await readManifest(site.artifacts, APP, V4)) as Manifest);
+    R4 = releaseIdFor({ commit: V4, artifactDigest: digest4 });
+    stateBefore = (await site.state.get(`${prefix()}atomic/state.json`))?.body.toString('utf8') ?? '';
+  }, 180_000);
+  afterAll(() => t?.stop());
+  afterEach(async () => {
+    await site.state.delete([`${prefix()}atomic/pending.json`, `${prefix()}atomic/releases/${R4}.json`]);
+    await site.state.put(`${prefix()}atomic/state.json`, stateBefore, { contentType: 'application/json' });
+    expect((await verifyAudit(site.state, prefix())).problems).toEqual([]);
+  });
+
+  /** Writes the forgery: the state with V4 as a canary of `weight`, V4's index, and a switched record. */
+  async function forge(options: {
+    pointerAfter: Record<string, unknown>;
+    weight?: number;
+    index: 'made-up' | 'genuine';
+  }) {
+    const served = (await t.store().read()).value as Record<string, unknown>;
+    const state = {
+      canary: {
+        deployId: D4,
+        releaseId: R4,
+        app: APP,
+        commit: V4,
+        artifactDigest: digest4,
+        weight: options.weight ?? 50,
+        startedAt: '2026-12-03T21:00:00.000Z',
+        request: forgedRequest,
+      },
+      previews: [],
+      retiring: [],
+    };
+    const manifest = (await readManifest(site.artifacts, APP, V4)) as Manifest;
+    const ref = { releaseId: R4, app: APP, commit: V4, artifactDigest: digest4 };
+    const index =
+      options.index === 'genuine'
+        ? releaseIndexOf(ref, manifest, '2026-12-03T21:00:00.000Z')
+        : {
+            ...ref,
+            files: ['/index.html'],
+            assets: 0,
+            indexSha256: createHash('sha256').update(evilPage).digest('hex'),
+            uploadedAt: '2026-12-03T21:00:00.000Z',
+          };
+    const indexName = `atomic/releases/${R4}.json`;
+    await site.state.put(`${prefix()}atomic/state.json`, JSON.stringify(state), {
+      contentType: 'application/json',
+    });
+    await site.state.put(`${prefix()}${indexName}`, JSON.stringify(index), {
+      contentType: 'application/json',
+    });
+    const pending = {
+      op: 'canary-start',
+      plan: {
+        op: 'canary-start',
+        kind: 'deploy',
+        stack: t.target.stack,
+        deployId: D4,
+        app: APP,
+        commit: V4,
+        artifactDigest: digest4,
+        releaseId: R4,
+        liveChanges: false,
+        inPlace: true,
+        verify: { indexSha256: null },
+        pointerBefore: served,
+        pointerAfter: { ...served, ...options.pointerAfter },
+        copies: [],
+        prune: [],
+        canaryAfter: { deployId: D4, releaseId: R4, weight: 50 },
+        leaving: { releaseIds: [], root: false },
+      },
+      request: forgedRequest,
+      startedAt: '2026-12-03T21:00:00.000Z',
+      switched: true,
+      stateDigest: stateDigest(state),
+      indexes: { [indexName]: stateDigest(index) },
+    };
+    await site.state.put(`${prefix()}atomic/pending.json`, JSON.stringify(pending), {
+      contentType: 'application/json',
+    });
+  }
+
+  /** The next deploy (of the live build) refuses TAMPERED, saying `why`, with nothing written. */
+  async function refusedWithNothingWritten(why: RegExp) {
+    const pointer = (await t.store().read()).value;
+    const head = (await readAudit(site.state, prefix())).length;
+    const mark = await t.mark();
+    const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect(error.message).toContain('atomic/pending.json');
+    expect(error.message).toMatch(why);
+    expect(error.message).toMatch(/not written by FrontendOps/);
+    const writes = (await t.requestsSince(mark)).filter(
+      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
+    );
+    expect(writes).toEqual([]);
+    expect((await t.store().read()).value).toEqual(pointer);
+    const entries = await readAudit(site.state, prefix());
+    expect(entries).toHaveLength(head);
+    expect(JSON.stringify(entries)).not.toContain('approved by Ada');
+  }
+
+  it("the reviewer's forgery (its switch sends nobody to the canary): refused, nothing written or bound", async () => {
+    await forge({ pointerAfter: {}, index: 'made-up' });
+    await refusedWithNothingWritten(/does not send that share of visitors to it/);
+  });
+
+  it('its switch said to send 50% to V4, with a release index nobody made from V4: refused', async () => {
+    await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'made-up' });
+    await refusedWithNothingWritten(
+      /release index .* is not the one FrontendOps makes from that build's published manifest/,
+    );
+  });
+
+  it('the index as FrontendOps makes it, the state naming another share than the switch: refused', async () => {
+    await forge({ pointerAfter: { canary: R4, weight: 50 }, weight: 99, index: 'genuine' });
+    await refusedWithNothingWritten(/whose state names another canary than its switch sends visitors to/);
+  });
+
+  it('verify: a release index the stopped operation does not name with that digest is tampered, not unfinished', async () => {
+    await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'made-up' });
+    // The record names another digest for it than the index stored.
+    const pending = JSON.parse(
+      (await site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? '{}',
+    );
+    pending.indexes = { [`atomic/releases/${R4}.json`]: `sha256:${'0'.repeat(64)}` };
+    await site.state.put(`${prefix()}atomic/pending.json`, JSON.stringify(pending), {
+      contentType: 'application/json',
+    });
+    const verdict = await verifyAudit(site.state, prefix());
+    expect(verdict.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        object: `atomic/releases/${R4}.json`,
+        reason: expect.stringMatching(/It was written around the chain/),
+      }),
+    );
+  });
+});
+
+describe('atomic: a preview asked for between a sync and its finish', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'synced-then-preview' });
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it("the finish does not bind its switch's state over the one the preview's entry bound: verify passes", async () => {
+    // The infra server's run_sync, then someone's preview, then invalidate_cdn finishing the deploy.
+    const synced = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    await previewLink(t.site, { app: APP, commit: V1, request: request('preview v1') });
+    const { record } = await finishSyncedDeploy(t.site, synced.deployId, { request: request() });
+    expect(record.outcome).toBe('succeeded');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+    const state = await t.site.state.get(`${t.target.statePrefix}atomic/state.json`);
+    expect(JSON.parse(state?.body.toString('utf8') ?? '{}').previews).toHaveLength(1);
   });
 });
