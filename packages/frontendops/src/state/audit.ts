@@ -1086,6 +1086,7 @@ async function verifyAuditOnce(
   let objectsOk = 0;
   // What the chain names (deploy and release ids among it): what a crash-recovery record may excuse.
   const named = namedByChain(entries);
+  const builds = buildsByChain(entries);
   for (const [name, { digest, seq }] of bound) {
     if (untrusted(name)) continue;
     const current = await readJsonQuietly(store, `${prefix}${name}`);
@@ -1118,7 +1119,15 @@ async function verifyAuditOnce(
         });
       }
     } else if (current.missing) {
-      const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
+      // An interrupted operation deletes a release index only in its prune, which its record names
+      // first; any other bound object under atomic/ it may have left missing.
+      const atomic =
+        name.startsWith(ATOMIC) &&
+        atomicPending !== null &&
+        (!name.startsWith(RELEASE_INDEXES) ||
+          (isRecord(atomicPendingValue) &&
+            Array.isArray(atomicPendingValue.pruning) &&
+            atomicPendingValue.pruning.includes(name.slice(RELEASE_INDEXES.length, -'.json'.length))));
       problems.push({
         kind: atomic ? 'unfinished' : 'tampered',
         seq,
@@ -1153,7 +1162,7 @@ async function verifyAuditOnce(
       const strangers =
         live || atomic
           ? [
-              ...unknownIds(name, current.value, named, [
+              ...unknownIds(name, current.value, named, builds, [
                 ...(pendingId ? [pendingId] : []),
                 ...idsOfRecord(atomicPendingValue),
               ]),
@@ -1634,16 +1643,51 @@ function idsOfRecord(record: unknown): string[] {
 }
 
 /**
- * The ids `value` (live.json: its releases' deploy ids; atomic/state.json: every releaseId in it)
- * names that neither the chain nor `own` (the interrupted operation's, allowed as the newest: the
- * live release, the canary) names.
+ * Each deploy id the chain records going live (a release, a deployment or a promoted canary), with
+ * the builds it records for it ("app commit digest"; a digest left out where an older entry has none).
  */
-function unknownIds(name: string, value: unknown, named: Set<string>, own: string[]): string[] {
+function buildsByChain(entries: readonly AuditEntry[]): Map<string, Set<string>> {
+  const builds = new Map<string, Set<string>>();
+  for (const { type, data } of entries) {
+    if (!['release', 'deploy', 'rollback', 'canary-promote'].includes(type)) continue;
+    if (typeof data.deployId !== 'string') continue;
+    const seen = builds.get(data.deployId) ?? new Set<string>();
+    seen.add(buildKey(data));
+    builds.set(data.deployId, seen);
+  }
+  return builds;
+}
+
+const buildKey = (build: Record<string, unknown>) =>
+  [build.app, build.commit, typeof build.artifactDigest === 'string' ? build.artifactDigest : '']
+    .map(String)
+    .join(' ');
+
+/**
+ * The ids `value` names that the chain does not record as it names them, nor `own` (the interrupted
+ * operation's, allowed as the newest: the live release, the canary). live.json: each release must be
+ * a deploy the chain records going live as that build (app, commit, digest), else a release list can
+ * carry another build under a known deploy id, for a rollback to make live. atomic/state.json: every
+ * releaseId in it must be named by the chain.
+ */
+function unknownIds(
+  name: string,
+  value: unknown,
+  named: Set<string>,
+  builds: Map<string, Set<string>>,
+  own: string[],
+): string[] {
   const ids: string[] = [];
   if (name === 'live.json' && isRecord(value) && Array.isArray(value.releases)) {
     value.releases.forEach((release, i) => {
       const id = isRecord(release) ? release.deployId : undefined;
-      if (typeof id === 'string' && !named.has(id) && !(i === 0 && own.includes(id))) ids.push(id);
+      if (typeof id !== 'string' || (i === 0 && own.includes(id))) return;
+      const recorded = builds.get(id);
+      const build = isRecord(release) ? buildKey(release) : '';
+      // An older entry without a digest records the build by app and commit.
+      const known =
+        recorded?.has(build) || recorded?.has(`${build.slice(0, build.lastIndexOf(' '))} `) || false;
+      if (!known) ids.push(isRecord(release) ? `${id} as ${String(release.commit).slice(0, 7)}` : id);
     });
   } else if (name === ATOMIC_STATE) {
     const walk = (item: unknown): void => {

@@ -267,6 +267,39 @@ describe('in place: a forged pending.json', () => {
     });
   });
 
+  it('a "moved" record of the live build whose pointer keeps another build under a kept release\'s id: refused', async () => {
+    // The second review: V3's index.html is in place, so the finish's own checks pass, and the pointer's
+    // other releases were bound as stored: one saying V2's deploy id was V4 sent `rollback` to V4, pinned.
+    const plan = await planOf(V3, 'deploy', { prune: [], copies: [], invalidationPaths: [] });
+    const live = (await site.records.readPointer())?.value;
+    const v2 = live?.releases.find((r) => r.commit === V2);
+    expect(v2).toBeDefined();
+    const ref = {
+      deployId: plan.deployId,
+      app: APP,
+      commit: V3,
+      artifactDigest: plan.artifactDigest,
+      releasedAt: '2026-12-03T21:00:01.000Z',
+    };
+    const v4 = { ...v2, commit: V4, artifactDigest: (await planOf(V4, 'deploy')).artifactDigest };
+    await forge(plan, true);
+    await withLivePointer({ ...ref, releases: [ref, v4] }, async () => {
+      const verdict = await verifyAudit(site.state, t.target.statePrefix);
+      expect(verdict.problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          object: 'live.json',
+          reason: expect.stringContaining(`${v2?.deployId} as ${V4.slice(0, 7)}`),
+        }),
+      );
+      const before = await mark(t.s3);
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toContain('live.json');
+      expect(await writesSince(t.s3, before)).toEqual([]);
+    });
+  });
+
   it('verify: a pending record of one deploy does not excuse a live pointer put back to another release', async () => {
     // A deploy of V4 said to have stopped before its pointer moved; live.json put back to V2 by hand.
     await forge(await planOf(V4, 'deploy'), false);
