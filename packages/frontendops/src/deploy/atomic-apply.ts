@@ -521,12 +521,17 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /**
  * What an operation read back from atomic/pending.json wrote before it stopped, held to what
- * FrontendOps writes before its finish binds any of it in the chain (the record is bound by no
- * entry: the digests it names are claims, and whoever can write the state bucket can write them):
- * - each release index it names is the one its build's published manifest gives, with that digest
- *   (an index says "every file of this release is in place": one made up would let a later switch
- *   serve files nobody published);
- * - its prune names no release its switch serves, live or canary;
+ * FrontendOps writes before its finish binds any of it in the chain. The record is bound by no entry:
+ * whoever can write the state bucket can write one, with the state and release indexes to match, so
+ * each is held to what that writer cannot make — the artifacts bucket's published manifests, the
+ * CDN's release store, the live pointer the lock's check found as the chain binds it:
+ * - each release index it names is its own release's (a migration's: a release the live pointer
+ *   keeps), as FrontendOps makes it from the build's published manifest, with the digest named; one
+ *   it did not write before it stopped is left out of what the finish binds;
+ * - a canary start's release is its build's, published with that digest;
+ * - a switch that changes nothing live (a canary's start or abort, a migration) is what the release
+ *   store names: nothing else shows it happened;
+ * - its prune names no release the switch serves, the live pointer keeps, or a preview shows;
  * - the state its switch wrote names the canary its pointer does. A state changed since by a change
  *   whose own entry bound it (a preview asked for meanwhile) is not bound again.
  * Refused TAMPERED with nothing written (live.ts forgedPending); returns the record to finish with.
@@ -535,6 +540,7 @@ async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<Atom
   const { plan } = pending;
   const prefix = site.target.statePrefix;
   const what = `${pending.op} ${plan.deployId} of ${String(plan.commit).slice(0, 7)}`;
+  const refuse = (asks: string) => forgedPending(ATOMIC_PENDING, asks);
   const readStored = async (name: string): Promise<{ value: unknown } | null> => {
     const object = await site.state.get(`${prefix}${name}`);
     if (!object) return null;
@@ -545,6 +551,32 @@ async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<Atom
     }
   };
   const manifests = manifestCache(site);
+  const [pointer, stateStored, served] = await Promise.all([
+    site.records.readPointer(),
+    readStored(ATOMIC_STATE),
+    pending.switched && !plan.liveChanges ? requireReleaseStore(site).read() : Promise.resolve(null),
+  ]);
+  const kept = new Set((pointer?.value.releases ?? []).map((r) => releaseIdFor(r)));
+  const after = plan.pointerAfter as { live?: unknown; canary?: unknown; weight?: unknown } | undefined;
+
+  if (served && !samePointer(served.value, plan.pointerAfter)) {
+    throw refuse(`says ${what} switched, but the CDN's release store does not name what its switch wrote`);
+  }
+  if (pending.op === 'canary-start') {
+    const manifest =
+      typeof plan.app === 'string' && typeof plan.commit === 'string'
+        ? await manifests({ app: plan.app, commit: plan.commit }).catch(() => null)
+        : null;
+    if (
+      !manifest ||
+      artifactDigest(manifest) !== plan.artifactDigest ||
+      plan.releaseId !== releaseIdFor({ commit: plan.commit, artifactDigest: plan.artifactDigest })
+    ) {
+      throw refuse(`names ${what}, whose release is not that of a build published with its digest`);
+    }
+  }
+
+  const written: Record<string, string> = {};
   const indexes = Object.entries(
     isRecord(pending.indexes) ? (pending.indexes as Record<string, unknown>) : {},
   );
@@ -566,7 +598,9 @@ async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<Atom
               artifactDigest: index.artifactDigest,
             }
           : null;
-      const manifest = ref && (await manifests(ref).catch(() => null));
+      const its =
+        ref && (ref.releaseId === plan.releaseId || (pending.op === 'migrate' && kept.has(ref.releaseId)));
+      const manifest = its ? await manifests(ref).catch(() => null) : null;
       const made =
         ref && manifest && artifactDigest(manifest) === ref.artifactDigest
           ? stateDigest(releaseIndexOf(ref, manifest, index?.uploadedAt as string))
@@ -577,30 +611,39 @@ async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<Atom
         digestOrNull(index) !== made ||
         digest !== made
       ) {
-        throw forgedPending(
-          ATOMIC_PENDING,
-          `names ${what}, whose release index ${name.slice(0, 80)} is not the one FrontendOps makes from that build's published manifest`,
+        throw refuse(
+          `names ${what}, whose release index ${name.slice(0, 80)} is not one FrontendOps makes for it from that build's published manifest`,
         );
       }
+      written[name] = made;
     }),
   );
-  const after = plan.pointerAfter as { live?: unknown; canary?: unknown; weight?: unknown } | undefined;
-  const serves = new Set([after?.live, after?.canary, plan.releaseId]);
-  if (Array.isArray(pending.pruning) && pending.pruning.some((id) => serves.has(id))) {
-    throw forgedPending(
-      ATOMIC_PENDING,
-      `asks to finish ${what} by deleting the index of a release its switch serves`,
-    );
+
+  const state = isRecord(stateStored?.value) ? stateStored.value : {};
+  const previews = Array.isArray(state.previews) ? state.previews : [];
+  const spared = new Set([
+    after?.live,
+    after?.canary,
+    plan.releaseId,
+    ...kept,
+    ...previews.map((p) =>
+      isRecord(p) && Date.parse(String(p.expiresAt)) > Date.now() ? p.releaseId : undefined,
+    ),
+  ]);
+  if (Array.isArray(pending.pruning) && pending.pruning.some((id) => spared.has(id))) {
+    throw refuse(`asks to finish ${what} by deleting the index of a release the stack still serves or keeps`);
   }
-  if (!pending.switched || pending.stateDigest === undefined) return pending;
-  const stored = await readStored(ATOMIC_STATE);
-  if (digestOrNull(stored?.value) !== pending.stateDigest) {
+  const held: AtomicPending = {
+    ...pending,
+    ...(pending.indexes ? { indexes: written } : {}),
+  };
+  if (!pending.switched || pending.stateDigest === undefined) return held;
+  if (digestOrNull(stateStored?.value) !== pending.stateDigest) {
     // Changed since its switch: by a change that bound it itself, or around the chain, which
     // `audit verify` reports. Either way, this finish does not vouch for it.
-    const { stateDigest: _changedSince, ...rest } = pending;
+    const { stateDigest: _changedSince, ...rest } = held;
     return rest;
   }
-  const state = isRecord(stored?.value) ? stored.value : {};
   const canary = (state.canary ?? null) as { releaseId?: unknown; weight?: unknown } | null;
   const agrees =
     pending.op === 'migrate' ||
@@ -608,12 +651,9 @@ async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<Atom
       ? canary === null
       : canary?.releaseId === after.canary && canary.weight === after.weight);
   if (!agrees) {
-    throw forgedPending(
-      ATOMIC_PENDING,
-      `names ${what}, whose state names another canary than its switch sends visitors to`,
-    );
+    throw refuse(`names ${what}, whose state names another canary than its switch sends visitors to`);
   }
-  return pending;
+  return held;
 }
 
 /** Server-side copies from the artifacts bucket: hashed assets, then other files, then HTML. */

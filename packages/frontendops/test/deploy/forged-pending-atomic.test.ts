@@ -238,6 +238,7 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     pointerAfter: Record<string, unknown>;
     weight?: number;
     index: 'made-up' | 'genuine';
+    switched?: boolean;
   }) {
     const served = (await t.store().read()).value as Record<string, unknown>;
     const state = {
@@ -296,7 +297,7 @@ describe('atomic: a forged "switched" canary start, with the state and release i
       },
       request: forgedRequest,
       startedAt: '2026-12-03T21:00:00.000Z',
-      switched: true,
+      switched: options.switched ?? true,
       stateDigest: stateDigest(state),
       indexes: { [indexName]: stateDigest(index) },
     };
@@ -330,16 +331,144 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     await refusedWithNothingWritten(/does not send that share of visitors to it/);
   });
 
-  it('its switch said to send 50% to V4, with a release index nobody made from V4: refused', async () => {
-    await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'made-up' });
+  it('its switch said to send 50% to V4, which the release store does not name: refused', async () => {
+    await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'genuine' });
+    await refusedWithNothingWritten(/the CDN's release store does not name what its switch wrote/);
+  });
+
+  it('a record stopped before its switch, naming a release index nobody made from V4: refused', async () => {
+    // Dropped as superseded, it bound the indexes it names: this one says index.html is a page nobody published.
+    await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'made-up', switched: false });
     await refusedWithNothingWritten(
-      /release index .* is not the one FrontendOps makes from that build's published manifest/,
+      /release index .* is not one FrontendOps makes for it from that build's published manifest/,
     );
   });
 
-  it('the index as FrontendOps makes it, the state naming another share than the switch: refused', async () => {
-    await forge({ pointerAfter: { canary: R4, weight: 50 }, weight: 99, index: 'genuine' });
-    await refusedWithNothingWritten(/whose state names another canary than its switch sends visitors to/);
+  it('where the release store does name the switch, a state naming another share than it: refused', async () => {
+    const served = await t.store().read();
+    const pointerAfter = { canary: R4, weight: 50 };
+    await forge({ pointerAfter, weight: 99, index: 'genuine' });
+    await t.store().write({ ...(served.value as object), ...pointerAfter } as never, served.etag);
+    try {
+      await refusedWithNothingWritten(/whose state names another canary than its switch sends visitors to/);
+    } finally {
+      const now = await t.store().read();
+      await t.store().write(served.value as NonNullable<typeof served.value>, now.etag);
+    }
+  });
+
+  /** Puts `key` (under the state prefix) back as it was when `run` ends. */
+  async function keeping(name: string, run: () => Promise<void>) {
+    const key = `${prefix()}${name}`;
+    const before = (await site.state.get(key))?.body.toString('utf8');
+    try {
+      await run();
+    } finally {
+      if (before === undefined) await site.state.delete([key]);
+      else await site.state.put(key, before, { contentType: 'application/json' });
+    }
+  }
+
+  /** A record of the live build's deploy, stopped before its switch, whose switch the store already names. */
+  async function stoppedLiveDeploy(more: Record<string, unknown> = {}) {
+    const live = (await site.records.readPointer())?.value;
+    const served = (await t.store().read()).value as Record<string, unknown>;
+    const plan = {
+      op: 'deploy',
+      kind: 'deploy',
+      stack: t.target.stack,
+      deployId: live?.deployId,
+      app: APP,
+      commit: V3,
+      artifactDigest: live?.artifactDigest,
+      releaseId: served.live,
+      liveChanges: true,
+      inPlace: false,
+      verify: { indexSha256: null },
+      pointerBefore: { live: 'zzz' },
+      pointerAfter: served,
+      copies: [],
+      prune: [],
+      leaving: { releaseIds: [], root: false },
+    };
+    const pending = {
+      op: 'deploy',
+      plan,
+      request: forgedRequest,
+      startedAt: '2026-12-03T21:00:00.000Z',
+      switched: false,
+      ...more,
+    };
+    await site.state.put(`${prefix()}atomic/pending.json`, JSON.stringify(pending), {
+      contentType: 'application/json',
+    });
+  }
+
+  it("a pointer keeping another build under a kept release's id, excused by a record of the live deploy: tampered, refused", async () => {
+    await keeping('live.json', async () => {
+      const live = (await site.records.readPointer())?.value;
+      const v2 = live?.releases.find((r) => r.commit === V2);
+      expect(v2).toBeDefined();
+      const edited = {
+        ...live,
+        releases: [live?.releases[0], { ...v2, commit: V4, artifactDigest: digest4 }],
+      };
+      await site.state.put(`${prefix()}live.json`, JSON.stringify(edited), {
+        contentType: 'application/json',
+      });
+      await stoppedLiveDeploy();
+      expect((await verifyAudit(site.state, prefix())).problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          object: 'live.json',
+          reason: expect.stringContaining(`${v2?.deployId} as ${V4.slice(0, 7)}`),
+        }),
+      );
+      const mark = await t.mark();
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      const writes = (await t.requestsSince(mark)).filter(
+        (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
+      );
+      expect(writes).toEqual([]);
+    });
+  });
+
+  it("a record naming another release's index, or a prune of a release the stack keeps: refused", async () => {
+    // V4's index, as FrontendOps would make it, named by a stopped deploy of V3: dropped as superseded,
+    // it was bound, and a later preview of V4 took it for "every file in place" and copied nothing.
+    const manifest = (await readManifest(site.artifacts, APP, V4)) as Manifest;
+    const index = releaseIndexOf(
+      { releaseId: R4, app: APP, commit: V4, artifactDigest: digest4 },
+      manifest,
+      '2026-12-03T21:00:00.000Z',
+    );
+    await site.state.put(`${prefix()}atomic/releases/${R4}.json`, JSON.stringify(index), {
+      contentType: 'application/json',
+    });
+    await stoppedLiveDeploy({ indexes: { [`atomic/releases/${R4}.json`]: stateDigest(index) } });
+    await refusedWithNothingWritten(/is not one FrontendOps makes for it/);
+    // A prune naming the index of V2, which the live pointer keeps.
+    const kept = (await site.records.readPointer())?.value.releases.find((r) => r.commit === V2);
+    await stoppedLiveDeploy({ pruning: [releaseIdFor(kept as { commit: string; artifactDigest: string })] });
+    await refusedWithNothingWritten(/deleting the index of a release the stack still serves or keeps/);
+  });
+
+  it('a kept release index deleted, and named by a record with a made-up digest: verify says tampered, and nothing binds it', async () => {
+    const kept = (await site.records.readPointer())?.value.releases.find((r) => r.commit === V2);
+    const name = `atomic/releases/${releaseIdFor(kept as { commit: string; artifactDigest: string })}.json`;
+    await keeping(name, async () => {
+      await site.state.delete([`${prefix()}${name}`]);
+      await stoppedLiveDeploy({ indexes: { [name]: `sha256:${'1'.repeat(64)}` } });
+      expect((await verifyAudit(site.state, prefix())).problems).toContainEqual(
+        expect.objectContaining({ kind: 'tampered', object: name }),
+      );
+      const head = (await readAudit(site.state, prefix())).length;
+      // The deploy of the live build drops the record; its entry binds nothing the record claims.
+      await deployArtifact(site, { app: APP, commit: V3, request: request() }).catch(() => undefined);
+      const added = (await readAudit(site.state, prefix())).slice(head);
+      expect(added.filter((e) => e.objects?.[name] !== undefined)).toEqual([]);
+    });
   });
 
   it('verify: a release index the stopped operation does not name with that digest is tampered, not unfinished', async () => {
