@@ -1059,17 +1059,8 @@ async function verifyAuditOnce(
    * before its entry; any other (an older retained release put back live, say) was written around
    * the chain, whatever pending.json says.
    */
-  const namesPendingLive = (pointer: unknown): boolean => {
-    const plan = (pending.value as { plan?: Record<string, unknown> } | null)?.plan;
-    if (pendingId === null || !isRecord(pointer) || !isRecord(plan)) return false;
-    const first = Array.isArray(pointer.releases) ? pointer.releases[0] : undefined;
-    return (
-      isRecord(first) &&
-      ['deployId', 'app', 'commit', 'artifactDigest'].every(
-        (field) => pointer[field] === plan[field] && first[field] === plan[field],
-      )
-    );
-  };
+  const namesPendingLive = (pointer: unknown): boolean =>
+    pendingId !== null && namesRecordLive(pointer, pending.value);
   const unfinished = (what: string) =>
     pendingId
       ? ` Deploy ${pendingId} was interrupted after writing it: run the deploy again to finish it.`
@@ -1147,12 +1138,7 @@ async function verifyAuditOnce(
     } else if (stateDigest(current.value) !== digest) {
       // An interrupted atomic operation writes live.json after its switch, then the entry binding it.
       const atomicLive =
-        name === 'live.json' &&
-        atomicPending !== null &&
-        isRecord(atomicPendingValue) &&
-        isRecord(atomicPendingValue.plan) &&
-        isRecord(current.value) &&
-        atomicPendingValue.plan.deployId === current.value.deployId;
+        name === 'live.json' && atomicPending !== null && namesRecordLive(current.value, atomicPendingValue);
       const live = name === 'live.json' && (namesPendingLive(current.value) || atomicLive);
       const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
@@ -1643,13 +1629,37 @@ function idsOfRecord(record: unknown): string[] {
 }
 
 /**
- * Each deploy id the chain records going live (a release, a deployment or a promoted canary), with
- * the builds it records for it ("app commit digest"; a digest left out where an older entry has none).
+ * Whether a live pointer is the one the interrupted change of a crash-recovery record (`record`, as
+ * read) moves it to: that change's deploy live, as its plan's build, first of its releases. Only such
+ * a pointer is the change's, stopped before its entry; any other (an older retained release put back
+ * live, another build under the record's deploy id) was written around the chain.
+ */
+function namesRecordLive(pointer: unknown, record: unknown): boolean {
+  const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
+  if (!plan || !isRecord(pointer)) return false;
+  const first = Array.isArray(pointer.releases) ? pointer.releases[0] : undefined;
+  return (
+    isRecord(first) &&
+    ['deployId', 'app', 'commit', 'artifactDigest'].every(
+      (field) =>
+        typeof plan[field] === 'string' && pointer[field] === plan[field] && first[field] === plan[field],
+    )
+  );
+}
+
+/**
+ * Each deploy id the chain records going live (a release; a deployment or promoted canary that
+ * succeeded, or failed its check once live), with the builds it records for it ("app commit digest";
+ * a digest left out where an older entry has none). A change recorded as superseded never went live.
  */
 function buildsByChain(entries: readonly AuditEntry[]): Map<string, Set<string>> {
   const builds = new Map<string, Set<string>>();
   for (const { type, data } of entries) {
-    if (!['release', 'deploy', 'rollback', 'canary-promote'].includes(type)) continue;
+    const wentLive =
+      type === 'release' ||
+      (['deploy', 'rollback', 'canary-promote'].includes(type) &&
+        (data.outcome === 'succeeded' || data.outcome === 'failed'));
+    if (!wentLive) continue;
     if (typeof data.deployId !== 'string') continue;
     const seen = builds.get(data.deployId) ?? new Set<string>();
     seen.add(buildKey(data));
