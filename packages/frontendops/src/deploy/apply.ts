@@ -178,9 +178,12 @@ export async function finishDeploy(
   options: ApplyOptions,
   known?: LiveRead,
 ): Promise<ApplyResult & { record: DeploymentRecord; auditHead: AuditHead }> {
-  const { prune } = await checkPending(site, pending, known);
+  const { prune, pointer } = await checkPending(site, pending, known);
   const plan = prune === pending.plan.prune ? pending.plan : { ...pending.plan, prune };
-  return finishMoved(site, { ...pending, plan }, options);
+  // Only a rollback that is live pins when it is finished: a record read back may say anything.
+  const { pinOnSuccess, ...unpinned } = pending;
+  const pins = pinOnSuccess && plan.kind === 'rollback' && pointer?.value.deployId === plan.deployId;
+  return finishMoved(site, { ...(pins ? pending : unpinned), plan }, options);
 }
 
 /**
@@ -299,6 +302,13 @@ export function deploymentRecord(
 }
 
 /** A deployment's key facts as its audit entry carries them (readers match an entry to its record by deploy id and kind). */
+/** Whether a record already stored is of the same change as this one: its build and its request. */
+function sameChange(stored: DeploymentRecord, record: DeploymentRecord): boolean {
+  const fields = ['deployId', 'app', 'commit', 'artifactDigest', 'kind'] as const;
+  const asked = (r: DeploymentRecord) => [r.request?.actor, r.request?.text, r.request?.at].join('\n');
+  return fields.every((field) => stored[field] === record[field]) && asked(stored) === asked(record);
+}
+
 function recordFacts(record: DeploymentRecord): Record<string, unknown> {
   return {
     deployId: record.deployId,
@@ -341,6 +351,16 @@ export async function recordDeployment(
   // what it says: this run's outcome, read back from a crash-recovery record, may be another.
   const stored =
     digest === stateDigest(record) ? record : ((await site.records.readRecord(record.deployId)) ?? record);
+  if (stored !== record && !sameChange(stored, record)) {
+    // Written around the chain under this deploy's id (records are not checked before a change
+    // starts): binding it would record as FrontendOps' what someone else wrote.
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The deployment record of ${record.deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build or request. It was not written by FrontendOps, so it was not recorded. ` +
+        'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
+      { details: { object: `deployments/${record.deployId}.json` } },
+    );
+  }
   return appendAudit(
     site.state,
     site.target.statePrefix,

@@ -529,14 +529,16 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  *   keeps), as FrontendOps makes it from the build's published manifest, with the digest named; one
  *   it did not write before it stopped is left out of what the finish binds;
  * - a canary start's release is its build's, published with that digest;
- * - a switch that changes nothing live (a canary's start or abort, a migration) is what the release
- *   store names: nothing else shows it happened;
+ * - a switch it says it made is what the release store names (one another operation replaced since,
+ *   where two operators' locks did not meet, is refused too: the record cannot tell it from a made-up
+ *   one); a record pins only as a rollback;
  * - its prune names no release the switch serves, the live pointer keeps, or a preview shows;
  * - the state its switch wrote names the canary its pointer does. A state changed since by a change
  *   whose own entry bound it (a preview asked for meanwhile) is not bound again.
  * Refused TAMPERED with nothing written (live.ts forgedPending); returns the record to finish with.
  */
-async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<AtomicPending> {
+async function heldToItsWrites(site: Site, record: AtomicPending): Promise<AtomicPending> {
+  let pending = record;
   const { plan } = pending;
   const prefix = site.target.statePrefix;
   const what = `${pending.op} ${plan.deployId} of ${String(plan.commit).slice(0, 7)}`;
@@ -554,7 +556,7 @@ async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<Atom
   const [pointer, stateStored, served] = await Promise.all([
     site.records.readPointer(),
     readStored(ATOMIC_STATE),
-    pending.switched && !plan.liveChanges ? requireReleaseStore(site).read() : Promise.resolve(null),
+    pending.switched ? requireReleaseStore(site).read() : Promise.resolve(null),
   ]);
   const kept = new Set((pointer?.value.releases ?? []).map((r) => releaseIdFor(r)));
   const after = plan.pointerAfter as { live?: unknown; canary?: unknown; weight?: unknown } | undefined;
@@ -562,6 +564,9 @@ async function heldToItsWrites(site: Site, pending: AtomicPending): Promise<Atom
   if (served && !samePointer(served.value, plan.pointerAfter)) {
     throw refuse(`says ${what} switched, but the CDN's release store does not name what its switch wrote`);
   }
+  // Only a rollback pins, once finished (the store naming its switch, checked above).
+  const { pinOnSuccess, ...unpinned } = pending;
+  if (pinOnSuccess && pending.op !== 'rollback') pending = unpinned;
   if (pending.op === 'canary-start') {
     const manifest =
       typeof plan.app === 'string' && typeof plan.commit === 'string'

@@ -103,14 +103,16 @@ async function hadLive(site: Site, build: NamedBuild, pointer: LivePointer | nul
   return records.some((r) => r.outcome === 'succeeded' && sameBuild(r, build));
 }
 
-/** Whether deployment `build.deployId` went live as that build: the pointer retains it, or it is recorded. */
-async function hadDeploy(site: Site, build: NamedBuild, pointer: LivePointer | null): Promise<boolean> {
+/**
+ * Whether deployment `build.deployId` went live as that build: the live pointer (which the lock's
+ * check holds to the chain) retains it. Not its deployment record: a record is bound by the chain
+ * only once its entry is written, and one written around the chain is not checked before a change
+ * starts, so a record alone is no proof (a forged one was finished into the chain as recorded).
+ */
+function hadDeploy(build: NamedBuild, pointer: LivePointer | null): boolean {
   const known = (r: { deployId: string; app: string; commit: string; artifactDigest: string }) =>
     r.deployId === build.deployId && sameBuild(r, build);
-  if (pointer && (known(pointer) || (pointer.releases ?? []).some(known))) return true;
-  if (typeof build.deployId !== 'string' || idOf(build.deployId) !== build.deployId) return false;
-  const record = await site.records.readRecord(build.deployId);
-  return record !== null && record.outcome !== 'superseded' && known(record);
+  return pointer !== null && (known(pointer) || (pointer.releases ?? []).some(known));
 }
 
 /**
@@ -210,7 +212,7 @@ export async function checkPending(
       `names ${what} as live, but the live pointer has that deploy id live with ${shortSha(pointer.commit)}`,
     );
   }
-  if (!live && !(await hadDeploy(site, plan, pointer))) {
+  if (!live && !hadDeploy(plan, pointer)) {
     throw forgedPending(PENDING, `says ${what} went live, which ${site.target.stack} never had live`);
   }
   if (pointer && live) await assertMovedBuildInPlace(site, plan, pointer, what);
@@ -275,10 +277,10 @@ export async function assertAtomicPendingSound(
     ) {
       throw forgedPending(ATOMIC_PENDING, `names ${what}, but its switch makes another release live`);
     }
-    if (pending.switched && !(await hadDeploy(site, plan, pointer))) {
+    if (pending.switched && !hadDeploy(plan, pointer)) {
       throw forgedPending(
         ATOMIC_PENDING,
-        `says ${what} switched, but the live pointer does not have it live (nor is it recorded)`,
+        `says ${what} switched, but the live pointer does not have it live`,
       );
     }
   }

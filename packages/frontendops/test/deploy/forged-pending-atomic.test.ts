@@ -471,6 +471,62 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     });
   });
 
+  it("a pointer naming another build than the stopped deploy's, under that deploy's id: tampered, refused", async () => {
+    // The third review: only the deploy id was compared, so live.json could say V4 went live.
+    await keeping('live.json', async () => {
+      const live = (await site.records.readPointer())?.value;
+      const X = `${V3.slice(0, 7)}-0123456789`;
+      await stoppedLiveDeploy();
+      const pending = JSON.parse(
+        (await site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? '{}',
+      );
+      pending.plan.deployId = X;
+      await site.state.put(`${prefix()}atomic/pending.json`, JSON.stringify(pending), {
+        contentType: 'application/json',
+      });
+      const mine = {
+        deployId: X,
+        app: APP,
+        commit: V3,
+        artifactDigest: live?.artifactDigest,
+        releasedAt: '2026-12-03T21:00:01.000Z',
+      };
+      const edited = { ...mine, commit: V4, artifactDigest: digest4, releases: [mine] };
+      await site.state.put(`${prefix()}live.json`, JSON.stringify(edited), {
+        contentType: 'application/json',
+      });
+      expect((await verifyAudit(site.state, prefix())).problems).toContainEqual(
+        expect.objectContaining({ kind: 'tampered', object: 'live.json' }),
+      );
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    });
+  });
+
+  it('a "switched" rollback to a kept release, asking for a pin, that the release store does not name: refused', async () => {
+    const kept = (await site.records.readPointer())?.value.releases.find((r) => r.commit === V2);
+    const R2 = releaseIdFor(kept as { commit: string; artifactDigest: string });
+    await stoppedLiveDeploy({ op: 'rollback', switched: true, pinOnSuccess: true });
+    const pending = JSON.parse(
+      (await site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? '{}',
+    );
+    pending.plan = {
+      ...pending.plan,
+      op: 'rollback',
+      kind: 'rollback',
+      deployId: kept?.deployId,
+      commit: V2,
+      artifactDigest: kept?.artifactDigest,
+      releaseId: R2,
+      pointerAfter: { live: R2 },
+    };
+    await site.state.put(`${prefix()}atomic/pending.json`, JSON.stringify(pending), {
+      contentType: 'application/json',
+    });
+    await refusedWithNothingWritten(/the CDN's release store does not name what its switch wrote/);
+    expect(await readPin(site)).toBeNull();
+  });
+
   it('verify: a release index the stopped operation does not name with that digest is tampered, not unfinished', async () => {
     await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'made-up' });
     // The record names another digest for it than the index stored.

@@ -300,6 +300,113 @@ describe('in place: a forged pending.json', () => {
     });
   });
 
+  it('a record of the live deploy asking to be pinned, as a rollback is: no pin', async () => {
+    // The third review: "moved", of the live deploy, kind deploy, pinOnSuccess, a request by "Ada": the
+    // next deploy pinned the stack to it by Ada, and every later deploy was refused PINNED.
+    const live = (await site.records.readPointer())?.value;
+    const plan = await planOf(V3, 'deploy', {
+      deployId: live?.deployId ?? '',
+      prune: [],
+      copies: [],
+      invalidationPaths: [],
+    });
+    await site.records.writePending({
+      plan,
+      request: forgedRequest,
+      startedAt: forgedRequest.at,
+      pointerMoved: true,
+      pinOnSuccess: true,
+    });
+    const head = (await readAudit(site.state, t.target.statePrefix)).length;
+    await deployArtifact(site, { app: APP, commit: V3, request }).catch(() => undefined);
+    expect(await readPin(site)).toBeNull();
+    const added = (await readAudit(site.state, t.target.statePrefix)).slice(head);
+    expect(added.map((e) => e.type)).not.toContain('pin');
+    expect(JSON.stringify(added)).not.toContain('approved by Ada');
+  });
+
+  it('a record of a deploy never live, with a deployment record written to vouch for it: refused', async () => {
+    // Records are bound only once their entry is written; one written around the chain was taken as
+    // proof that the deploy went live, then bound with its facts (succeeded, asked by Ada).
+    const plan = await planOf(V4, 'deploy', { prune: [], copies: [], invalidationPaths: [] });
+    const pending: PendingDeploy = {
+      plan,
+      request: forgedRequest,
+      startedAt: forgedRequest.at,
+      pointerMoved: true,
+    };
+    const record = deploymentRecord(pending, new Date('2026-12-03T21:00:05.000Z'), {
+      copied: [],
+      deleted: [],
+      invalidation: null,
+      verification: null,
+      outcome: 'succeeded',
+    });
+    await site.records.writeRecord(record);
+    try {
+      await site.records.writePending(pending);
+      const head = (await readAudit(site.state, t.target.statePrefix)).length;
+      const before = await mark(t.s3);
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expectTamperedRefusal(error, 'pending.json');
+      expect(error.message).toMatch(/never had live/);
+      expect(await writesSince(t.s3, before)).toEqual([]);
+      const entries = await readAudit(site.state, t.target.statePrefix);
+      expect(entries).toHaveLength(head);
+      expect(JSON.stringify(entries)).not.toContain(plan.deployId);
+    } finally {
+      const prefix = t.target.statePrefix;
+      const keys = (await site.state.list(`${prefix}history/`))
+        .map((o) => o.key)
+        .filter((k) => k.endsWith(plan.deployId));
+      await site.state.delete([`${prefix}deployments/${plan.deployId}.json`, ...keys]);
+    }
+  });
+
+  it('a deploy recorded as superseded never went live: a pointer keeping it is tampered', async () => {
+    // A stopped deploy of V4 is recorded superseded by the next deploy; a pointer then keeping V4
+    // under that deploy id was excused, and `rollback` went to V4.
+    const v4 = await planOf(V4, 'deploy');
+    await forge(v4, false);
+    await deployArtifact(site, { app: APP, commit: V3, request });
+    const superseded = (await readAudit(site.state, t.target.statePrefix)).find(
+      (e) => e.data.deployId === v4.deployId,
+    );
+    expect(superseded?.data.outcome).toBe('superseded');
+    const live = (await site.records.readPointer())?.value;
+    const plan = await planOf(V3, 'deploy', {
+      deployId: live?.deployId ?? '',
+      prune: [],
+      copies: [],
+      invalidationPaths: [],
+    });
+    await forge(plan, true);
+    const kept = {
+      deployId: v4.deployId,
+      app: APP,
+      commit: V4,
+      artifactDigest: v4.artifactDigest,
+      releasedAt: '2026-12-03T21:00:01.000Z',
+    };
+    await withLivePointer({ ...live, releases: [live?.releases[0], kept] }, async () => {
+      expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          object: 'live.json',
+          reason: expect.stringContaining(`${v4.deployId} as ${V4.slice(0, 7)}`),
+        }),
+      );
+      const before = await mark(t.s3);
+      expect(
+        isFrontendOpsError(
+          await refusal(deployArtifact(site, { app: APP, commit: V3, request })),
+          'TAMPERED',
+        ),
+      ).toBe(true);
+      expect(await writesSince(t.s3, before)).toEqual([]);
+    });
+  });
+
   it('verify: a pending record of one deploy does not excuse a live pointer put back to another release', async () => {
     // A deploy of V4 said to have stopped before its pointer moved; live.json put back to V2 by hand.
     await forge(await planOf(V4, 'deploy'), false);
