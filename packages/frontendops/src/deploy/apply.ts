@@ -19,6 +19,7 @@ import {
   readAuditHead,
   settleAuditHeads,
   stateDigest,
+  usedApprovalRecorded,
 } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import { pinRolledBack } from '../state/pin.ts';
@@ -302,11 +303,55 @@ export function deploymentRecord(
 }
 
 /** A deployment's key facts as its audit entry carries them (readers match an entry to its record by deploy id and kind). */
-/** Whether a record already stored is of the same change as this one: its build and its request. */
-function sameChange(stored: DeploymentRecord, record: DeploymentRecord): boolean {
+/**
+ * A change read back from a crash-recovery record, with the approval it names kept only where the
+ * chain records that approval used for it (state/audit.ts usedApprovalRecorded): what its superseded
+ * record and entry may name. A record is bound by no entry, and one naming an approval nobody used
+ * would have FrontendOps write an entry `audit verify` calls tampered.
+ */
+export async function withRecordedApproval<T extends { approval?: ApprovalUsed; plan: { deployId: string } }>(
+  site: Site,
+  pending: T,
+): Promise<T> {
+  if (!pending.approval) return pending;
+  if (
+    await usedApprovalRecorded(site.state, site.target.statePrefix, pending.approval, pending.plan.deployId)
+  )
+    return pending;
+  const { approval: _unrecorded, ...rest } = pending;
+  return rest as T;
+}
+
+/**
+ * Writes a deployment record (records.ts writeRecord); returns the digest to bind and the record as
+ * stored. A record already written (a finish run again) stays as it is, and the entry that binds it
+ * says what it says: this run's outcome, read back from a crash-recovery record, may be another. But
+ * one written around the chain under this deploy's id (records are not checked before a change
+ * starts) is not this change's, and binding it would record as FrontendOps' what someone else wrote:
+ * refused (TAMPERED) unless it is of this change's build and either says superseded or is this very
+ * change's (its request), recorded by a run that has it live too.
+ */
+export async function writeOwnRecord(
+  site: Site,
+  record: DeploymentRecord,
+): Promise<{ digest: string; stored: DeploymentRecord }> {
+  const digest = await site.records.writeRecord(record);
+  if (digest === stateDigest(record)) return { digest, stored: record };
+  const stored = (await site.records.readRecord(record.deployId)) ?? record;
   const fields = ['deployId', 'app', 'commit', 'artifactDigest', 'kind'] as const;
   const asked = (r: DeploymentRecord) => [r.request?.actor, r.request?.text, r.request?.at].join('\n');
-  return fields.every((field) => stored[field] === record[field]) && asked(stored) === asked(record);
+  // One saying superseded claims nothing went live (a deploy stopped twice is recorded so twice); one
+  // saying it went live must be this very change's, never kept for a change that did not.
+  const same =
+    fields.every((field) => stored[field] === record[field]) &&
+    (stored.outcome === 'superseded' || (record.outcome !== 'superseded' && asked(stored) === asked(record)));
+  if (same) return { digest, stored };
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `The deployment record of ${record.deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded. ` +
+      'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
+    { details: { object: `deployments/${record.deployId}.json` } },
+  );
 }
 
 function recordFacts(record: DeploymentRecord): Record<string, unknown> {
@@ -343,24 +388,10 @@ export async function recordDeployment(
   record: DeploymentRecord,
   more: { type?: string; data?: Record<string, unknown>; objects?: Record<string, string> } = {},
 ): Promise<AuditEntry> {
-  const [digest, publishHead] = await settleAll([
-    site.records.writeRecord(record),
+  const [{ digest, stored }, publishHead] = await settleAll([
+    writeOwnRecord(site, record),
     readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
   ]);
-  // A record already written (a finish run again) stays as it is, and the entry that binds it says
-  // what it says: this run's outcome, read back from a crash-recovery record, may be another.
-  const stored =
-    digest === stateDigest(record) ? record : ((await site.records.readRecord(record.deployId)) ?? record);
-  if (stored !== record && !sameChange(stored, record)) {
-    // Written around the chain under this deploy's id (records are not checked before a change
-    // starts): binding it would record as FrontendOps' what someone else wrote.
-    throw new FrontendOpsError(
-      'TAMPERED',
-      `The deployment record of ${record.deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build or request. It was not written by FrontendOps, so it was not recorded. ` +
-        'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
-      { details: { object: `deployments/${record.deployId}.json` } },
-    );
-  }
   return appendAudit(
     site.state,
     site.target.statePrefix,

@@ -80,6 +80,8 @@ import {
   finishDeploy,
   recordDeployment,
   stillOurs,
+  withRecordedApproval,
+  writeOwnRecord,
 } from './apply.ts';
 import { assertAsDeployed, copyArtifactFile } from './artifact-copy.ts';
 import {
@@ -483,7 +485,8 @@ async function settleAtomic(
     if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options);
     else {
       await checkPending(site, inPlace);
-      await recordDeployment(site, deploymentRecord(inPlace, new Date(), superseded(inPlace.stoppedBy)));
+      const stopped = await withRecordedApproval(site, inPlace);
+      await recordDeployment(site, deploymentRecord(stopped, new Date(), superseded(stopped.stoppedBy)));
       await site.records.clearPending();
     }
   }
@@ -1162,7 +1165,8 @@ export const canaryTarget: ChooseTarget = async (ctx) => {
 
 // ── helpers ────────────────────────────────────────────────────────────────────────────────────
 
-async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void> {
+async function recordAbandoned(site: Site, record: AtomicPending): Promise<void> {
+  const pending = await withRecordedApproval(site, record);
   // It may have stopped before writing its release indexes: the entry vouches for those written.
   const written = (
     await Promise.all(
@@ -1184,7 +1188,10 @@ async function recordAbandoned(site: Site, pending: AtomicPending): Promise<void
       new Date(),
       superseded(pending.stoppedBy),
     );
-    bound = { ...bound, [`deployments/${record.deployId}.json`]: await site.records.writeRecord(record) };
+    bound = {
+      ...bound,
+      [`deployments/${record.deployId}.json`]: (await writeOwnRecord(site, record)).digest,
+    };
   }
   await audit(
     site,

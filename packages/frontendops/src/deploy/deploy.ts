@@ -8,7 +8,7 @@ import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError, holding } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
-import { assertAppendable, readAuditHead, stateDigest } from '../state/audit.ts';
+import { assertAppendable, boundRecords, readAuditHead, stateDigest } from '../state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
 import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
@@ -18,7 +18,14 @@ import {
   type RequestInfo,
   supersededError,
 } from '../state/records.ts';
-import { applyDeploy, auditRelease, deploymentRecord, finishDeploy, recordDeployment } from './apply.ts';
+import {
+  applyDeploy,
+  auditRelease,
+  deploymentRecord,
+  finishDeploy,
+  recordDeployment,
+  withRecordedApproval,
+} from './apply.ts';
 import { assertAsDeployed } from './artifact-copy.ts';
 import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
@@ -223,9 +230,12 @@ export async function rollbackRelease(
     ? pointer.releases.find((r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''))
     : pointer.releases.find((r) => r.artifactDigest !== pointer.artifactDigest);
   if (!target && options.to) {
-    const named = (await site.records.listRecords({ limit: 200 })).records.filter(
+    const listed = (await site.records.listRecords({ limit: 200 })).records.filter(
       (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
     );
+    // Only records the chain binds: nothing checks records before a change starts, and one written
+    // around the chain would send the rollback to any published build.
+    const named = await boundRecords(site.state, site.target.statePrefix, listed);
     // A rollback goes to a release the stack had: a deployment that went live, not one that was
     // superseded before it did or failed its verification (so a stopped rollback's record always
     // names a release the stack had, which is how one FrontendOps did not write is told apart).
@@ -466,7 +476,8 @@ async function settlePending(
   return { pending, known };
 }
 
-async function recordSuperseded(site: Site, pending: PendingDeploy): Promise<void> {
+async function recordSuperseded(site: Site, record: PendingDeploy): Promise<void> {
+  const pending = await withRecordedApproval(site, record);
   await recordDeployment(
     site,
     deploymentRecord(pending, new Date(), {

@@ -21,6 +21,7 @@ import { badInput, FrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
+import { boundRecords } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN } from '../state/names.ts';
 import { type LivePointer, PENDING, type PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
@@ -100,7 +101,9 @@ async function hadLive(site: Site, build: NamedBuild, pointer: LivePointer | nul
   if (pointer && (sameBuild(pointer, build) || (pointer.releases ?? []).some((r) => sameBuild(r, build))))
     return true;
   const { records } = await site.records.listRecords({ limit: 200 });
-  return records.some((r) => r.outcome === 'succeeded' && sameBuild(r, build));
+  const live = records.filter((r) => r.outcome === 'succeeded' && sameBuild(r, build));
+  // Only records the chain binds: one written around it says whatever its writer wants.
+  return (await boundRecords(site.state, site.target.statePrefix, live)).length > 0;
 }
 
 /**
@@ -199,7 +202,8 @@ export async function checkPending(
   known?: LiveRead,
 ): Promise<LiveRead & { prune: string[] }> {
   const { plan } = pending;
-  if (!isPlan(plan) || !Array.isArray(plan.prune)) throw forgedPending(PENDING, 'holds no deploy plan');
+  if (!isPlan(plan) || !Array.isArray(plan.prune) || !Array.isArray(plan.copies))
+    throw forgedPending(PENDING, 'holds no deploy plan');
   const read: LiveRead = known ?? { pointer: await site.records.readPointer() };
   const pointer = read.pointer?.value ?? null;
   if (plan.kind === 'rollback') await assertRollbackWasLive(site, PENDING, plan, pointer);

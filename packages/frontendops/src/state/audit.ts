@@ -44,6 +44,7 @@ import {
   storedStatements,
 } from './approval-evidence.ts';
 import {
+  APPROVALS_USED,
   ATOMIC,
   ATOMIC_PENDING,
   ATOMIC_STATE,
@@ -652,6 +653,51 @@ export async function readNewestEntry(store: ObjectStore, prefix: string): Promi
 }
 
 /** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
+/**
+ * The deployment records among `records` whose content the chain binds (the newest entry binding
+ * each names its digest). A record is state like any other, but nothing checks records before a
+ * change starts: one written around the chain must not send a rollback anywhere. Reads the chain,
+ * so only where a change takes a record as its proof (a rollback to a release the pointer no longer
+ * keeps).
+ */
+export async function boundRecords<T extends { deployId: string }>(
+  store: ObjectStore,
+  prefix: string,
+  records: readonly T[],
+): Promise<T[]> {
+  if (records.length === 0) return [];
+  const bound = new Map<string, string>();
+  for (const entry of await readAudit(store, prefix)) {
+    for (const [name, digest] of Object.entries(entry.objects ?? {})) bound.set(name, digest);
+  }
+  return records.filter((r) => bound.get(`deployments/${r.deployId}.json`) === digestOrNull(r));
+}
+
+/**
+ * Whether the chain records `approval` used for `deployId` (an `approval-used` entry binding its
+ * "used" marker, by the same person, the same way): what a change read back from a crash-recovery
+ * record may name as its approval. A record naming one the chain does not record would have
+ * FrontendOps write an entry `audit verify` reports as tampered, for good. Reads the chain, so only
+ * where such a record is recorded (a change that stopped and was superseded).
+ */
+export async function usedApprovalRecorded(
+  store: ObjectStore,
+  prefix: string,
+  approval: { nonce?: unknown; by?: unknown; via?: unknown },
+  deployId: string,
+): Promise<boolean> {
+  if (typeof approval.nonce !== 'string') return false;
+  const marker = `${APPROVALS_USED}${approval.nonce}.json`;
+  return (await readAudit(store, prefix)).some(
+    (e) =>
+      e.type === 'approval-used' &&
+      e.objects?.[marker] !== undefined &&
+      e.data.deployId === deployId &&
+      e.data.by === approval.by &&
+      e.data.via === approval.via,
+  );
+}
+
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {
   const { read } = await readEntries(store, prefix);
   const damaged = read.find((r) => r.entry === null);

@@ -107,10 +107,13 @@ export function stoppedByOf(error: unknown): StoppedBy {
  * a later one replaced: the error that stopped it, or, where none was seen (a crash), "interrupted".
  */
 export function supersededError(stoppedBy: StoppedBy | undefined, what = 'deploy') {
-  return stoppedBy
+  // Read back from a crash-recovery record: any field may be of another type, or of any length.
+  const code = typeof stoppedBy?.code === 'string' ? stoppedBy.code.slice(0, 40) : 'INTERRUPTED';
+  const message = typeof stoppedBy?.message === 'string' ? stoppedBy.message.slice(0, 500) : null;
+  return stoppedBy && message !== null
     ? {
-        code: stoppedBy.code,
-        message: `The ${what} stopped before it went live: ${stoppedBy.message} A later ${what} replaced it.`,
+        code,
+        message: `The ${what} stopped before it went live: ${message} A later ${what} replaced it.`,
       }
     : {
         code: 'INTERRUPTED',

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deploymentRecord } from '../../src/deploy/apply.ts';
 import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
@@ -525,6 +526,45 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     });
     await refusedWithNothingWritten(/the CDN's release store does not name what its switch wrote/);
     expect(await readPin(site)).toBeNull();
+  });
+
+  it('a stopped deploy of V4 with a "succeeded" record written for it: the next change refuses to record it', async () => {
+    // The fourth review: the record was kept when the stopped deploy was recorded superseded, and
+    // bound, and `rollback --to` then made V4 live.
+    await stoppedLiveDeploy();
+    const pending = JSON.parse(
+      (await site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? '{}',
+    );
+    const D = `${V4.slice(0, 7)}-0123456789`;
+    pending.plan = {
+      ...pending.plan,
+      deployId: D,
+      commit: V4,
+      artifactDigest: digest4,
+      releaseId: R4,
+      pointerAfter: { live: R4 },
+    };
+    await site.state.put(`${prefix()}atomic/pending.json`, JSON.stringify(pending), {
+      contentType: 'application/json',
+    });
+    const record = deploymentRecord(
+      { plan: pending.plan, request: forgedRequest, startedAt: forgedRequest.at, pointerMoved: true },
+      new Date('2026-12-03T21:00:05.000Z'),
+      { copied: [], deleted: [], invalidation: null, verification: null, outcome: 'succeeded' },
+    );
+    await site.records.writeRecord(record);
+    try {
+      const head = (await readAudit(site.state, prefix())).length;
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toMatch(/was already there, and is not this deploy's/);
+      expect(await readAudit(site.state, prefix())).toHaveLength(head);
+    } finally {
+      const rows = (await site.state.list(`${prefix()}history/`))
+        .map((o) => o.key)
+        .filter((k) => k.endsWith(D));
+      await site.state.delete([`${prefix()}deployments/${D}.json`, ...rows]);
+    }
   });
 
   it('verify: a release index the stopped operation does not name with that digest is tampered, not unfinished', async () => {

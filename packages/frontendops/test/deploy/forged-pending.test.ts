@@ -407,6 +407,89 @@ describe('in place: a forged pending.json', () => {
     });
   });
 
+  /** A "succeeded" deployment record of `pending`'s deploy, written around the chain (with its history row). */
+  async function forgeRecord(pending: PendingDeploy) {
+    const record = deploymentRecord(pending, new Date('2026-12-03T21:00:05.000Z'), {
+      copied: [],
+      deleted: [],
+      invalidation: null,
+      verification: null,
+      outcome: 'succeeded',
+    });
+    await site.records.writeRecord(record);
+    return async () => {
+      const prefix = t.target.statePrefix;
+      const rows = (await site.state.list(`${prefix}history/`))
+        .map((o) => o.key)
+        .filter((k) => k.endsWith(record.deployId));
+      await site.state.delete([`${prefix}deployments/${record.deployId}.json`, ...rows]);
+    };
+  }
+
+  it('a stopped deploy never live, with a "succeeded" record written for it: not bound as recorded, refused', async () => {
+    // The fourth review: the next change recorded it superseded, kept the forged record and bound it.
+    const pending: PendingDeploy = {
+      plan: await planOf(V4, 'deploy'),
+      request: forgedRequest,
+      startedAt: forgedRequest.at,
+      pointerMoved: false,
+    };
+    const remove = await forgeRecord(pending);
+    try {
+      await site.records.writePending(pending);
+      const head = (await readAudit(site.state, t.target.statePrefix)).length;
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toMatch(/was already there, and is not this deploy's/);
+      const entries = await readAudit(site.state, t.target.statePrefix);
+      expect(entries).toHaveLength(head);
+      // Nor does `rollback --to` take a record the chain does not bind as a release the stack had.
+      await site.records.clearPending();
+      const to = await refusal(rollbackRelease(site, { to: pending.plan.deployId, request }));
+      expect(isFrontendOpsError(to, 'NOT_FOUND'), String(to)).toBe(true);
+      expect((await site.records.readPointer())?.value.commit).toBe(V3);
+    } finally {
+      await remove();
+    }
+  });
+
+  it('a stopped rollback to a build never live, vouched for by a record written around the chain: refused', async () => {
+    const plan = await planOf(V4, 'rollback');
+    const remove = await forgeRecord({
+      plan,
+      request: forgedRequest,
+      startedAt: forgedRequest.at,
+      pointerMoved: false,
+    });
+    try {
+      await forge(plan, false);
+      const error = await refusal(rollbackRelease(site, { request }));
+      expectTamperedRefusal(error, 'pending.json');
+      expect(error.message).toMatch(/never live/);
+      expect((await site.records.readPointer())?.value.commit).toBe(V3);
+      expect(await readPin(site)).toBeNull();
+    } finally {
+      await remove();
+    }
+  });
+
+  it('a stopped deploy naming an approval nobody used, or an error that is not text: recorded superseded without them', async () => {
+    const plan = await planOf(V4, 'deploy');
+    await site.records.writePending({
+      plan,
+      request: forgedRequest,
+      startedAt: forgedRequest.at,
+      pointerMoved: false,
+      approval: { nonce: 'n-123456789012345678901', by: 'Ada', via: 'signed' },
+      stoppedBy: { code: 'UPSTREAM', message: { toString: 1 } } as unknown as PendingDeploy['stoppedBy'],
+    });
+    await deployArtifact(site, { app: APP, commit: V3, request });
+    const record = await site.records.readRecord(plan.deployId);
+    expect(record).toMatchObject({ outcome: 'superseded', error: { code: 'INTERRUPTED' } });
+    expect(record?.approval).toBeUndefined();
+    expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
   it('verify: a pending record of one deploy does not excuse a live pointer put back to another release', async () => {
     // A deploy of V4 said to have stopped before its pointer moved; live.json put back to V2 by hand.
     await forge(await planOf(V4, 'deploy'), false);
