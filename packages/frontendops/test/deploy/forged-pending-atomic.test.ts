@@ -32,6 +32,12 @@ const [V1, V2, V3, V4] = [
   'd4d4d4d4d4d4d4d4d4d4',
 ] as const;
 
+/** What the S3 server was asked to change since `mark` (copies, puts, deletes), the deploy lock's own object left out. */
+const writesSince = async (t: AtomicEnv, mark: number) =>
+  (await t.requestsSince(mark)).filter(
+    (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
+  );
+
 async function refusal(run: Promise<unknown>): Promise<Error & { code?: string }> {
   try {
     await run;
@@ -99,10 +105,7 @@ describe('atomic: a forged atomic/pending.json', () => {
     expect(error.message).toMatch(/Nothing was changed/);
     expect(error.message).toMatch(/frontendops audit verify/);
     expect(error.message).not.toContain('atomic-artifacts');
-    const writes = (await t.requestsSince(mark)).filter(
-      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
-    );
-    expect(writes).toEqual([]);
+    expect(await writesSince(t, mark)).toEqual([]);
     expect((await t.store().read()).value).toEqual(pointer);
     expect((await site.records.readPointer())?.value).toEqual(live);
     expect(await readPin(site)).toBeNull();
@@ -144,10 +147,7 @@ describe('atomic: a forged atomic/pending.json', () => {
     const mark = await t.mark();
     const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
     expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
-    const writes = (await t.requestsSince(mark)).filter(
-      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
-    );
-    expect(writes).toEqual([]);
+    expect(await writesSince(t, mark)).toEqual([]);
   });
 
   it('removed, verify passes and rollback goes to the previous release', async () => {
@@ -317,10 +317,7 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     expect(error.message).toContain('atomic/pending.json');
     expect(error.message).toMatch(why);
     expect(error.message).toMatch(/not written by FrontendOps/);
-    const writes = (await t.requestsSince(mark)).filter(
-      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
-    );
-    expect(writes).toEqual([]);
+    expect(await writesSince(t, mark)).toEqual([]);
     expect((await t.store().read()).value).toEqual(pointer);
     const entries = await readAudit(site.state, prefix());
     expect(entries).toHaveLength(head);
@@ -428,10 +425,7 @@ describe('atomic: a forged "switched" canary start, with the state and release i
       const mark = await t.mark();
       const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
       expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
-      const writes = (await t.requestsSince(mark)).filter(
-        (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
-      );
-      expect(writes).toEqual([]);
+      expect(await writesSince(t, mark)).toEqual([]);
     });
   });
 

@@ -113,6 +113,14 @@ describe('in place: a forged pending.json', () => {
     const { plan } = await deployArtifact(site, { app: APP, commit, kind, dryRun: true, request });
     return { ...(plan as DeployPlan), ...edit };
   }
+  /** The next deploy (of the live build) refuses TAMPERED, naming `object`, with nothing written. */
+  async function deployRefusedOver(object: string) {
+    const before = await mark(t.s3);
+    const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect(error.message).toContain(object);
+    expect(await writesSince(t.s3, before)).toEqual([]);
+  }
   const forge = (plan: DeployPlan, pointerMoved: boolean) =>
     site.records.writePending({
       plan,
@@ -292,11 +300,7 @@ describe('in place: a forged pending.json', () => {
           reason: expect.stringContaining(`${v2?.deployId} as ${V4.slice(0, 7)}`),
         }),
       );
-      const before = await mark(t.s3);
-      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
-      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
-      expect(error.message).toContain('live.json');
-      expect(await writesSince(t.s3, before)).toEqual([]);
+      await deployRefusedOver('live.json');
     });
   });
 
@@ -335,14 +339,7 @@ describe('in place: a forged pending.json', () => {
       startedAt: forgedRequest.at,
       pointerMoved: true,
     };
-    const record = deploymentRecord(pending, new Date('2026-12-03T21:00:05.000Z'), {
-      copied: [],
-      deleted: [],
-      invalidation: null,
-      verification: null,
-      outcome: 'succeeded',
-    });
-    await site.records.writeRecord(record);
+    const remove = await forgeRecord(pending);
     try {
       await site.records.writePending(pending);
       const head = (await readAudit(site.state, t.target.statePrefix)).length;
@@ -355,11 +352,7 @@ describe('in place: a forged pending.json', () => {
       expect(entries).toHaveLength(head);
       expect(JSON.stringify(entries)).not.toContain(plan.deployId);
     } finally {
-      const prefix = t.target.statePrefix;
-      const keys = (await site.state.list(`${prefix}history/`))
-        .map((o) => o.key)
-        .filter((k) => k.endsWith(plan.deployId));
-      await site.state.delete([`${prefix}deployments/${plan.deployId}.json`, ...keys]);
+      await remove();
     }
   });
 
@@ -501,11 +494,7 @@ describe('in place: a forged pending.json', () => {
         expect.objectContaining({ kind: 'tampered', object: 'live.json' }),
       );
       expect(verdict.problems.filter((p) => p.kind === 'unfinished')).toEqual([]);
-      const before = await mark(t.s3);
-      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
-      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
-      expect(error.message).toContain('live.json');
-      expect(await writesSince(t.s3, before)).toEqual([]);
+      await deployRefusedOver('live.json');
     });
   });
 
