@@ -397,13 +397,13 @@ const SWITCHES_TO_TARGET: ReadonlySet<AtomicOp> = new Set([
 const COPIES_WHEN_MISSING: ReadonlySet<AtomicOp> = new Set(['deploy', 'canary-start']);
 
 /** The keys under a release's prefix: one LIST page per 1,000. */
-async function releaseKeysPresent(site: Site, releaseId: string): Promise<Set<string>> {
+export async function releaseKeysPresent(site: Site, releaseId: string): Promise<Set<string>> {
   const listed = await site.hosting.list(releaseKeyOf(releaseId, '/'));
   return new Set(listed.map((o) => o.key));
 }
 
 /** The files a release index names that are not under the release's prefix. */
-const missingFiles = (index: ReleaseIndex, present: ReadonlySet<string>): string[] =>
+export const missingFiles = (index: ReleaseIndex, present: ReadonlySet<string>): string[] =>
   index.files.filter((path) => !present.has(releaseKeyOf(index.releaseId, path)));
 
 /** Marks the refusal, so that a switch back after a failed verification can tell it apart. */

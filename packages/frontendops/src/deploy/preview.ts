@@ -14,7 +14,15 @@ import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertAsDeployed } from './artifact-copy.ts';
-import { type AtomicOptions, audit, copyFiles, nowOf, releaseIndexOf } from './atomic-apply.ts';
+import {
+  type AtomicOptions,
+  audit,
+  copyFiles,
+  missingFiles,
+  nowOf,
+  releaseIndexOf,
+  releaseKeysPresent,
+} from './atomic-apply.ts';
 import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
@@ -80,7 +88,14 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     const ref = await chooseRelease(site, ctx, options);
     const manifests = manifestCache(site);
     let copied = 0;
-    let index = await ctx.atomic.readReleaseIndex(ref.releaseId);
+    const [stored, present] = await Promise.all([
+      ctx.atomic.readReleaseIndex(ref.releaseId),
+      releaseKeysPresent(site, ref.releaseId),
+    ]);
+    // An index says every file of the release is in place: one whose files are not all under the
+    // release's prefix (deleted since, or an index written around FrontendOps) is made again, its
+    // files copied first, rather than vouched for.
+    let index = stored && missingFiles(stored, present).length === 0 ? stored : null;
     const bound: Record<string, string> = {};
     if (index) {
       // An index found is bound again when it is the one the build's manifest gives: a preview that

@@ -6,8 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPreviewToken } from '../../src/atomic/preview-token.ts';
+import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
 import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
+import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
+import { artifactDigest } from '../../src/engine/manifest.ts';
+import type { Manifest } from '../../src/engine/types.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
@@ -136,6 +141,30 @@ describe('retention', () => {
       new URL(link.url).pathname + new URL(link.url).search,
     );
     expect(releaseOf(page.body)).toBe('v1');
+  });
+
+  it('a release index whose files were never uploaded is not vouched for: the preview uploads them; the link works', async () => {
+    // Written as FrontendOps makes it, by someone who can write the state bucket: before, the preview
+    // bound it as "every file in place", copied nothing, and the link served nothing.
+    const commit = C[3] as string;
+    const manifest = (await readManifest(site.artifacts, APP, commit)) as Manifest;
+    const digest = artifactDigest(manifest);
+    const ref = {
+      releaseId: releaseIdFor({ commit, artifactDigest: digest }),
+      app: APP,
+      commit,
+      artifactDigest: digest,
+    };
+    const records = createAtomicRecords(site.state, t.target.statePrefix);
+    await records.writeReleaseIndex(releaseIndexOf(ref, manifest, new Date().toISOString()));
+    const link = await previewLink(site, { app: APP, commit, request: request() });
+    expect(link.copied).toBeGreaterThan(0);
+    expect(link.verification?.ok).toBe(true);
+    const page = await new Browser(t.edge.url).navigate(
+      new URL(link.url).pathname + new URL(link.url).search,
+    );
+    expect(releaseOf(page.body)).toBe('v4');
+    expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });
 
