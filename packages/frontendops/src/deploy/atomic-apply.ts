@@ -58,7 +58,9 @@ import {
   appendAudit,
   assertAuditWritable,
   digestOrNull,
+  isRecord,
   readAuditHead,
+  readJsonQuietly,
   readNewestEntry,
   stateDigest,
 } from '../state/audit.ts';
@@ -96,7 +98,7 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { assertAtomicPendingSound, checkPending, forgedPending } from './live.ts';
+import { assertAtomicPendingSound, checkPending, forgedPending, type LiveRead } from './live.ts';
 import type { DeployEvent, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
@@ -182,8 +184,8 @@ export async function finishSyncedAtomic(
     const atomic = atomicRecordsOf(site);
     const pending = await atomic.readPending();
     if (pending?.plan.deployId === deployId && pending.switched) {
-      await assertAtomicPendingSound(site, pending);
-      const finished = await finishAtomic(site, await heldToItsWrites(site, pending), { ...options, lock });
+      const held = await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending));
+      const finished = await finishAtomic(site, held, { ...options, lock });
       if (finished.record) {
         const { record, auditHead } = finished;
         // The CDN does not serve it: switch back, as a deploy run in one go does.
@@ -498,8 +500,7 @@ async function settleAtomic(
     step: 'resume',
     detail: `found interrupted ${pending.op} ${pending.plan.deployId}`,
   });
-  await assertAtomicPendingSound(site, pending);
-  const held = await heldToItsWrites(site, pending);
+  const held = await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending));
   if (held.switched) {
     return {
       abandoned: null,
@@ -519,9 +520,6 @@ async function settleAtomic(
   return { abandoned: held, finished: null };
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /**
  * What an operation read back from atomic/pending.json wrote before it stopped, held to what
  * FrontendOps writes before its finish binds any of it in the chain. The record is bound by no entry:
@@ -538,30 +536,22 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * - its prune names no release the switch serves, the live pointer keeps, or a preview shows;
  * - the state its switch wrote names the canary its pointer does. A state changed since by a change
  *   whose own entry bound it (a preview asked for meanwhile) is not bound again.
- * Refused TAMPERED with nothing written (live.ts forgedPending); returns the record to finish with.
+ * `known`: the live pointer as assertAtomicPendingSound read it (not read again). Refused TAMPERED
+ * with nothing written (live.ts forgedPending); returns the record to finish with.
  */
-async function heldToItsWrites(site: Site, record: AtomicPending): Promise<AtomicPending> {
+async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRead): Promise<AtomicPending> {
   let pending = record;
   const { plan } = pending;
   const prefix = site.target.statePrefix;
   const what = `${pending.op} ${plan.deployId} of ${String(plan.commit).slice(0, 7)}`;
   const refuse = (asks: string) => forgedPending(ATOMIC_PENDING, asks);
-  const readStored = async (name: string): Promise<{ value: unknown } | null> => {
-    const object = await site.state.get(`${prefix}${name}`);
-    if (!object) return null;
-    try {
-      return { value: JSON.parse(object.body.toString('utf8')) as unknown };
-    } catch {
-      return { value: undefined };
-    }
-  };
+  const readStored = (name: string) => readJsonQuietly(site.state, `${prefix}${name}`);
   const manifests = manifestCache(site);
-  const [pointer, stateStored, served] = await Promise.all([
-    site.records.readPointer(),
+  const [stateStored, served] = await Promise.all([
     readStored(ATOMIC_STATE),
     pending.switched ? requireReleaseStore(site).read() : Promise.resolve(null),
   ]);
-  const kept = new Set((pointer?.value.releases ?? []).map((r) => releaseIdFor(r)));
+  const kept = new Set((known.pointer?.value.releases ?? []).map((r) => releaseIdFor(r)));
   const after = plan.pointerAfter as { live?: unknown; canary?: unknown; weight?: unknown } | undefined;
 
   if (served && !samePointer(served.value, plan.pointerAfter)) {
@@ -591,7 +581,7 @@ async function heldToItsWrites(site: Site, record: AtomicPending): Promise<Atomi
   await Promise.all(
     indexes.map(async ([name, digest]) => {
       const stored = await readStored(name);
-      if (!stored) return; // not written before it stopped: nothing of it is bound
+      if (stored.missing) return; // not written before it stopped: nothing of it is bound
       const index = stored.value as Partial<ReleaseIndex> | undefined;
       const ref =
         isRecord(index) &&
@@ -627,7 +617,7 @@ async function heldToItsWrites(site: Site, record: AtomicPending): Promise<Atomi
     }),
   );
 
-  const state = isRecord(stateStored?.value) ? stateStored.value : {};
+  const state = isRecord(stateStored.value) ? stateStored.value : {};
   const previews = Array.isArray(state.previews) ? state.previews : [];
   const spared = new Set([
     after?.live,
@@ -646,7 +636,7 @@ async function heldToItsWrites(site: Site, record: AtomicPending): Promise<Atomi
     ...(pending.indexes ? { indexes: written } : {}),
   };
   if (!pending.switched || pending.stateDigest === undefined) return held;
-  if (digestOrNull(stateStored?.value) !== pending.stateDigest) {
+  if (stateStored.missing || digestOrNull(stateStored.value) !== pending.stateDigest) {
     // Changed since its switch: by a change that bound it itself, or around the chain, which
     // `audit verify` reports. Either way, this finish does not vouch for it.
     const { stateDigest: _changedSince, ...rest } = held;

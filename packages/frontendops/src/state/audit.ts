@@ -1596,7 +1596,7 @@ function parseHead(key: string, body: Buffer): AuditHead {
   return { seq: head.seq, hash: head.hash };
 }
 
-async function readJsonQuietly(
+export async function readJsonQuietly(
   store: ObjectStore,
   key: string,
 ): Promise<{ missing: boolean; damaged: boolean; value: unknown }> {
@@ -1641,7 +1641,7 @@ function hashOf(unsigned: Omit<AuditEntry, 'hash'>): string {
   return stateDigest(unsigned);
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
