@@ -166,8 +166,12 @@ async function deployInPlace(
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     await appendable;
-    if (pending && pending.plan.deployId !== plan.deployId) await recordSuperseded(site, pending);
+    const superseded = pending !== null && pending.plan.deployId !== plan.deployId;
+    if (superseded) await recordSuperseded(site, pending);
     if (plan.noop) {
+      // Nothing of this deploy replaces the stopped one's crash-recovery record: it goes now that it
+      // is recorded, or every later change would record it again.
+      if (superseded) await site.records.clearPending();
       const same = finished?.record.outcome === 'succeeded' && finished.record.commit === plan.commit;
       return {
         ...summarize(plan, { dryRun: false, started, request: options.request }),

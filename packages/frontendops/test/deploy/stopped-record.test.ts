@@ -1,21 +1,25 @@
 /**
  * A deploy stopped by an error before it went live (a copy S3 refused) is recorded, when a later
  * deploy replaces it, with the error that stopped it — not as "interrupted", which is what a crash
- * (no error seen) is. In place and atomic.
+ * (no error seen) is. In place and atomic. Recorded once: the crash-recovery record goes with it,
+ * also when the change that replaces it is a no-op (before, it stayed, and every later change wrote
+ * the same "superseded" entry again).
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { atomicRecordsOf } from '../../src/deploy/atomic-live.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AtomicEnv, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
-const [V1, V2, V3] = ['1111111aaaaaaaaa', '2222222bbbbbbbbb', '3333333ccccccccc'];
+const [V1, V2, V3, V4] = ['1111111aaaaaaaaa', '2222222bbbbbbbbb', '3333333ccccccccc', '4444444ddddddddd'];
 const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
 const REFUSED = 'S3 could not copy assets/app.js into the hosting bucket (NoSuchKey)';
 
@@ -38,6 +42,10 @@ describe('a deploy stopped by an error before it went live', () => {
       const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
       await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
     }
+    // V3's build and one asset more: stopped at that copy, it touched nothing V3 serves.
+    const build = await writeFixtureBuild(join(t.tmp, 'b3'), { version: 'v3' });
+    await writeFile(join(build.dir, 'assets/extra-0123456Z.js'), 'export const extra = 1;\n');
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: V4 });
   });
   afterAll(() => t?.stop());
 
@@ -54,13 +62,34 @@ describe('a deploy stopped by an error before it went live', () => {
     });
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
+
+  it('in place: a no-op deploy after it records it once and lets its crash-recovery record go', async () => {
+    await expect(deployArtifact(refusingCopies(t.site), { app: APP, commit: V4, request })).rejects.toThrow(
+      REFUSED,
+    );
+    expect(await t.site.records.readPending()).not.toBeNull();
+    expect(await supersededEntries(t.site, V4)).toBe(0);
+    for (const _ of [1, 2]) {
+      const noop = await deployArtifact(t.site, { app: APP, commit: V3, request });
+      expect(noop.outcome).toBe('noop');
+    }
+    expect(await supersededEntries(t.site, V4)).toBe(1);
+    expect(await t.site.records.readPending()).toBeNull();
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
 });
+
+/** How many entries of the chain record a change of `commit` as superseded. */
+async function supersededEntries(site: Site, commit: string): Promise<number> {
+  const entries = await readAudit(site.state, site.target.statePrefix);
+  return entries.filter((e) => e.data.commit === commit && e.data.outcome === 'superseded').length;
+}
 
 describe('an atomic deploy stopped by an error before it went live', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv();
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    for (const [i, commit] of [V1, V2, V3, V4].entries()) await t.publish(commit, `v${i + 1}`);
   });
   afterAll(() => t?.stop());
 
@@ -75,6 +104,20 @@ describe('an atomic deploy stopped by an error before it went live', () => {
       outcome: 'superseded',
       error: { code: 'UPSTREAM', message: expect.stringContaining(REFUSED) },
     });
+    expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+
+  it('a no-op deploy after it records it once and lets its crash-recovery record go', async () => {
+    await expect(
+      deployArtifact(refusingCopies(t.site), { app: APP, commit: V4, request: atomicRequest() }),
+    ).rejects.toThrow(REFUSED);
+    expect(await atomicRecordsOf(t.site).readPending()).not.toBeNull();
+    for (const _ of [1, 2]) {
+      const noop = await deployArtifact(t.site, { app: APP, commit: V3, request: atomicRequest() });
+      expect(noop.outcome).toBe('noop');
+    }
+    expect(await supersededEntries(t.site, V4)).toBe(1);
+    expect(await atomicRecordsOf(t.site).readPending()).toBeNull();
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
 });
