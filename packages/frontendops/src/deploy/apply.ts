@@ -16,6 +16,8 @@ import type { Site } from '../site.ts';
 import {
   type AuditEntry,
   appendAudit,
+  boundRecords,
+  digestOrNull,
   readAuditHead,
   settleAuditHeads,
   stateDigest,
@@ -327,9 +329,11 @@ export async function withRecordedApproval<T extends { approval?: ApprovalUsed; 
  * stored. A record already written (a finish run again) stays as it is, and the entry that binds it
  * says what it says: this run's outcome, read back from a crash-recovery record, may be another. But
  * one written around the chain under this deploy's id (records are not checked before a change
- * starts) is not this change's, and binding it would record as FrontendOps' what someone else wrote:
- * refused (TAMPERED) unless it is of this change's build and either says superseded or is this very
- * change's (its request), recorded by a run that has it live too.
+ * starts) is not this change's, and binding it would record as FrontendOps' what someone else wrote
+ * (a request, an approval nobody used, which verify would then call tampered for good): refused
+ * (TAMPERED) unless it is of this change's build and is either this very change's (its request and
+ * approval; one saying it went live, recorded by a run that has it live too) or says superseded and
+ * is bound by the chain already (the same deploy stopped twice is recorded as it was first).
  */
 export async function writeOwnRecord(
   site: Site,
@@ -339,12 +343,16 @@ export async function writeOwnRecord(
   if (digest === stateDigest(record)) return { digest, stored: record };
   const stored = (await site.records.readRecord(record.deployId)) ?? record;
   const fields = ['deployId', 'app', 'commit', 'artifactDigest', 'kind'] as const;
-  const asked = (r: DeploymentRecord) => [r.request?.actor, r.request?.text, r.request?.at].join('\n');
-  // One saying superseded claims nothing went live (a deploy stopped twice is recorded so twice); one
-  // saying it went live must be this very change's, never kept for a change that did not.
+  const asked = (r: DeploymentRecord) =>
+    [r.request?.actor, r.request?.text, r.request?.at, digestOrNull(r.approval ?? null)].join('\n');
+  // One saying it went live must be this very change's, never kept for a change that did not; one
+  // saying superseded (nothing went live) this change's, or the chain's own.
+  const ours = asked(stored) === asked(record);
   const same =
     fields.every((field) => stored[field] === record[field]) &&
-    (stored.outcome === 'superseded' || (record.outcome !== 'superseded' && asked(stored) === asked(record)));
+    (stored.outcome === 'superseded'
+      ? ours || (await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0
+      : record.outcome !== 'superseded' && ours);
   if (same) return { digest, stored };
   throw new FrontendOpsError(
     'TAMPERED',

@@ -400,14 +400,14 @@ describe('in place: a forged pending.json', () => {
     });
   });
 
-  /** A "succeeded" deployment record of `pending`'s deploy, written around the chain (with its history row). */
-  async function forgeRecord(pending: PendingDeploy) {
+  /** A deployment record of `pending`'s deploy ("succeeded" unless said), written around the chain (with its history row). */
+  async function forgeRecord(pending: PendingDeploy, outcome: 'succeeded' | 'superseded' = 'succeeded') {
     const record = deploymentRecord(pending, new Date('2026-12-03T21:00:05.000Z'), {
       copied: [],
       deleted: [],
       invalidation: null,
       verification: null,
-      outcome: 'succeeded',
+      outcome,
     });
     await site.records.writeRecord(record);
     return async () => {
@@ -444,6 +444,54 @@ describe('in place: a forged pending.json', () => {
     } finally {
       await remove();
     }
+  });
+
+  it('a stopped deploy, with a "superseded" record of it written around the chain naming Ada and her approval: refused', async () => {
+    // Kept as "a deploy stopped twice" before: the entry binding it carried the forged request as
+    // FrontendOps' own, and an approval nobody used, which verify then called tampered for good.
+    const plan = await planOf(V4, 'deploy');
+    await site.records.writePending({ plan, request, startedAt: request.at, pointerMoved: false });
+    const remove = await forgeRecord(
+      {
+        plan,
+        request: forgedRequest,
+        startedAt: forgedRequest.at,
+        pointerMoved: false,
+        approval: { nonce: 'n-123456789012345678901', by: 'Ada', via: 'signed' },
+      },
+      'superseded',
+    );
+    try {
+      const head = (await readAudit(site.state, t.target.statePrefix)).length;
+      const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toMatch(/was already there, and is not this deploy's/);
+      const entries = await readAudit(site.state, t.target.statePrefix);
+      expect(entries).toHaveLength(head);
+    } finally {
+      await remove();
+    }
+    // Once it is removed (as the refusal says), the stopped deploy is recorded as it was.
+    await deployArtifact(site, { app: APP, commit: V3, request });
+    expect(await site.records.readRecord(plan.deployId)).toMatchObject({ outcome: 'superseded', request });
+    expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('the same deploy stopped twice, under two requests: recorded superseded twice, as first recorded', async () => {
+    const plan = await planOf(V4, 'deploy');
+    const other: RequestInfo = { ...request, text: 'deploy v4 again', at: new Date().toISOString() };
+    for (const asked of [request, other]) {
+      await site.records.writePending({ plan, request: asked, startedAt: asked.at, pointerMoved: false });
+      await deployArtifact(site, { app: APP, commit: V3, request });
+    }
+    const entries = (await readAudit(site.state, t.target.statePrefix)).filter(
+      (e) => e.data.deployId === plan.deployId,
+    );
+    expect(entries.map((e) => [e.data.outcome, (e.data.request as RequestInfo).text])).toEqual([
+      ['superseded', request.text],
+      ['superseded', request.text],
+    ]);
+    expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 
   it('a stopped rollback to a build never live, vouched for by a record written around the chain: refused', async () => {
