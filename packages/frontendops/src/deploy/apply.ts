@@ -362,6 +362,32 @@ export async function writeOwnRecord(
   );
 }
 
+/**
+ * A deployment finished before, asked for again (invalidate_cdn after its answer was lost): its record
+ * and the audit head, answered only when the chain binds that record. Nothing is pending for it, so
+ * a genuine record is bound; one written around the chain would tell the agent what nobody did.
+ * Reads the chain, on this retry only. `notFound`: what to say when there is no record.
+ */
+export async function finishedBefore(
+  site: Site,
+  deployId: string,
+  notFound: string,
+): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
+  const record = await site.records.readRecord(deployId);
+  if (!record) throw new FrontendOpsError('NOT_FOUND', notFound);
+  const [bound, auditHead] = await settleAll([
+    boundRecords(site.state, site.target.statePrefix, [record]),
+    readAuditHead(site.state, site.target.statePrefix),
+  ]);
+  if (bound.length > 0) return { record, auditHead };
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `The deployment record of ${deployId} (deployments/${deployId}.json under this stack's state prefix) is there, but no audit entry records it: it was not written by FrontendOps, so it is not an answer. Nothing was changed. ` +
+      'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record.',
+    { details: { object: `deployments/${deployId}.json` } },
+  );
+}
+
 function recordFacts(record: DeploymentRecord): Record<string, unknown> {
   return {
     deployId: record.deployId,

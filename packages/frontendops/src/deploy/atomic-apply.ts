@@ -80,6 +80,7 @@ import {
   auditRelease,
   deploymentRecord,
   finishDeploy,
+  finishedBefore,
   recordDeployment,
   stillOurs,
   withRecordedApproval,
@@ -200,10 +201,9 @@ export async function finishSyncedAtomic(
         return { record, auditHead };
       }
     }
-    const record = await site.records.readRecord(deployId);
-    if (record) return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
-    throw new FrontendOpsError(
-      'NOT_FOUND',
+    return finishedBefore(
+      site,
+      deployId,
       `Deployment ${deployId} is neither waiting to be verified nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
   });

@@ -23,6 +23,7 @@ import {
   auditRelease,
   deploymentRecord,
   finishDeploy,
+  finishedBefore,
   recordDeployment,
   withRecordedApproval,
 } from './apply.ts';
@@ -423,10 +424,9 @@ export async function finishSyncedDeploy(
       });
       return { record, auditHead, ...(rolledBackTo ? { rolledBackTo } : {}) };
     }
-    const record = await site.records.readRecord(deployId);
-    if (record) return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
-    throw new FrontendOpsError(
-      'NOT_FOUND',
+    return finishedBefore(
+      site,
+      deployId,
       `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
   });

@@ -16,6 +16,7 @@ import { previewLink } from '../../src/deploy/preview.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
+import type { DeployPlan } from '../../src/engine/plan.ts';
 import type { Manifest } from '../../src/engine/types.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
@@ -559,6 +560,39 @@ describe('atomic: a forged "switched" canary start, with the state and release i
         .filter((k) => k.endsWith(D));
       await site.state.delete([`${prefix()}deployments/${D}.json`, ...rows]);
     }
+  });
+
+  it('invalidate_cdn for a deploy nothing is pending for, whose record was written around the chain: refused', async () => {
+    const D = `${V4.slice(0, 7)}-0123456789`;
+    const live = (await site.records.readPointer())?.value;
+    const record = deploymentRecord(
+      {
+        plan: {
+          ...((await deployArtifact(site, { app: APP, commit: V4, dryRun: true, request: request() }))
+            .plan as DeployPlan),
+          deployId: D,
+        },
+        request: forgedRequest,
+        startedAt: forgedRequest.at,
+        pointerMoved: true,
+      },
+      new Date('2026-12-03T21:00:05.000Z'),
+      { copied: [], deleted: [], invalidation: null, verification: null, outcome: 'succeeded' },
+    );
+    await site.records.writeRecord(record);
+    try {
+      const error = await refusal(finishSyncedDeploy(site, D, { request: request() }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toMatch(/no audit entry records it/);
+    } finally {
+      const rows = (await site.state.list(`${prefix()}history/`))
+        .map((o) => o.key)
+        .filter((k) => k.endsWith(D));
+      await site.state.delete([`${prefix()}deployments/${D}.json`, ...rows]);
+    }
+    // The live deployment, which the chain records, asked again: its record.
+    const { record: again } = await finishSyncedDeploy(site, live?.deployId ?? '', { request: request() });
+    expect(again.deployId).toBe(live?.deployId);
   });
 
   it('verify: a release index the stopped operation does not name with that digest is tampered, not unfinished', async () => {

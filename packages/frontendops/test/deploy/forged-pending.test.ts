@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deploymentRecord, recordDeployment } from '../../src/deploy/apply.ts';
-import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
 import type { DeployPlan } from '../../src/engine/plan.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
@@ -492,6 +492,31 @@ describe('in place: a forged pending.json', () => {
       ['superseded', request.text],
     ]);
     expect((await verifyAudit(site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('invalidate_cdn for a deploy nothing is pending for, whose record was written around the chain: refused', async () => {
+    // Answered as FrontendOps' before: the agent told "succeeded" of a deploy nobody made.
+    const pending: PendingDeploy = {
+      plan: await planOf(V4, 'deploy'),
+      request: forgedRequest,
+      startedAt: forgedRequest.at,
+      pointerMoved: false,
+    };
+    const remove = await forgeRecord(pending);
+    try {
+      const before = await mark(t.s3);
+      const error = await refusal(finishSyncedDeploy(site, pending.plan.deployId, { request }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toContain(`deployments/${pending.plan.deployId}.json`);
+      expect(error.message).toMatch(/no audit entry records it/);
+      expect(await writesSince(t.s3, before)).toEqual([]);
+    } finally {
+      await remove();
+    }
+    // One the chain records, asked again (its answer was lost): its record, as before.
+    const live = (await site.records.readPointer())?.value.deployId ?? '';
+    const { record } = await finishSyncedDeploy(site, live, { request });
+    expect(record).toMatchObject({ deployId: live, commit: V3 });
   });
 
   it('a stopped rollback to a build never live, vouched for by a record written around the chain: refused', async () => {
