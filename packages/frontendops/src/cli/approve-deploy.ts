@@ -11,6 +11,7 @@ import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { describePlan } from '../engine/describe.ts';
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
+import { capitalise } from '../engine/text.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
@@ -18,12 +19,14 @@ import {
   type ApprovalRequest,
   type ApprovalStatement,
   auditDecision,
+  changeDigest,
   findApprovalRequests,
   isUsed,
   requestWindowProblem,
   signApproval,
 } from '../state/approvals.ts';
 import { readPin } from '../state/pin.ts';
+import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
 export interface ApprovalPreview {
@@ -134,13 +137,23 @@ async function findOpenRequest(
   return request;
 }
 
-/** The requested change planned again from what is live now: it must still be the same plan. */
+/**
+ * The requested change planned again from what is live now: it must still be the same change (its
+ * digest, which the person's signature then carries). Planned only from state the audit chain records:
+ * whoever can write the state bucket could otherwise show the person one build and have their
+ * signature used for another (TAMPERED, nothing approved).
+ */
 async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo): Promise<ApprovalPreview> {
+  await assertStateAsRecorded(site);
   const { plan } = await dryRunOf(site, request, info);
-  if (plan.deployId !== request.deployId) {
+  if (plan.deployId !== request.deployId || request.change !== changeDigest(plan)) {
+    const why =
+      request.change === undefined
+        ? `${request.action} ${request.deployId} was requested by a FrontendOps from before requests named their change, so it cannot be approved`
+        : `the live release of ${site.target.stack} changed since ${request.action} ${request.deployId} was requested, so that change can no longer happen`;
     throw new FrontendOpsError(
       'CONFLICT',
-      `The live release of ${site.target.stack} changed since ${request.action} ${request.deployId} was requested, so that plan can no longer happen. Nothing was approved. Ask the agent again for a new plan.`,
+      `${capitalise(why)}. Nothing was approved. Ask the agent again for a new plan.`,
     );
   }
   // A release's promote also lifts the pin: the person approves that too, so it is said.

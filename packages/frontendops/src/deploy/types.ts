@@ -33,9 +33,10 @@ export interface ApplyOptions {
    * Called under the lock with the plan about to be applied, before its first write (not for dry
    * runs or no-ops): where a change's approval is used. Throwing stops the deploy, nothing changed.
    * Returns the approval used, if any: the change's record and entry name it (DeploymentRecord and
-   * AtomicPending `approval`), and `audit verify` holds the change to it.
+   * AtomicPending `approval`), and `audit verify` holds the change to it. On an atomic stack the plan
+   * is an AtomicPlan (its op and release pointers), which an approval binds too.
    */
-  authorize?: (plan: { deployId: string }) => Promise<ApprovalUsed | undefined>;
+  authorize?: (plan: DeployPlan) => Promise<ApprovalUsed | undefined>;
   /**
    * The deploy lock this run holds, set by whoever took it: asked right before each change another
    * holder must not interleave with (the first visible write, the switch, the prune), so a run whose

@@ -96,3 +96,6 @@ export const clip = (text: string, max: number): string => {
   const cut = text.slice(0, max);
   return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
 };
+
+/** The text with its first letter in capitals (a sentence made from a lowercase phrase). */
+export const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);

@@ -1,8 +1,8 @@
 /**
  * What a signed approval is, and how the audit chain's record of one is checked.
  *
- * An approver signs a statement (stack, action, deploy id, the request's nonce and expiry, who they
- * are, their public key). The server accepts it only from a key the stack's configuration lists
+ * An approver signs a statement (stack, action, deploy id, the digest of the change they were shown,
+ * the request's nonce and expiry, who they are, their public key). The server accepts it only from a key the stack's configuration lists
  * (approvals.ts checkSignedApproval), and the chain records it twice: when it is given (`approval`)
  * and when a change uses it (`approval-used`). Both entries carry the signed statement itself, so
  * that the record cannot be made up by whoever can append to the chain (the deployer role): "Ada
@@ -54,6 +54,8 @@ export const statementSchema = z.object({
   expiresAt: z.string(),
   /** A canary's share of visitors, as the approver was shown it. */
   weight: z.number().optional(),
+  /** The digest of the change the approver was shown (approvals.ts changeDigest); absent before it was named. */
+  change: z.string().optional(),
   approver: z.string(),
   publicKey: z.string(),
   signedAt: z.string(),

@@ -4,25 +4,30 @@
  * 1. The server asks: when a change of a protected stack arrives without an approval, it writes an
  *    approval *request* — stack, action, the exact planned deploy id, what would happen, a random
  *    nonce and an expiry — at `approvals/requests/<action>-<deployId>.json` (and an audit entry).
- * 2. A person answers: `frontendops approve` re-plans, shows the plan, and signs a statement naming
- *    the request's stack, action, deploy id, nonce and expiry with their approver key. Whoever can
+ * 2. A person answers: `frontendops approve` re-plans (from state the audit chain records), shows the
+ *    plan, and signs a statement naming the request's stack, action, deploy id, change digest, nonce
+ *    and expiry with their approver key. Whoever can
  *    write the bucket can copy or edit that file, but cannot sign: the server accepts only a
  *    signature by a key the stack's configuration lists.
  * 3. The server uses it once: a `approvals/used/<nonce>.json` marker (created only if absent where the
  *    endpoint honours conditional writes) and an audit entry naming the authenticated approver.
  *
- * A deploy id names exactly one plan (stack, app, commit, artifact, what was live), so an approval of
- * one deploy can never authorise a rollback or another commit. A canary's share of visitors is not
- * part of its deploy id (a canary keeps its id from start to promote or abort), so the request and
- * the signed statement carry it too: an approval of 5% is not one of 99%.
+ * A deploy id is short (40 bits of a hash) and, on an atomic stack, not one change: a canary keeps
+ * its id from start to promote or abort, a canary started again after an abort gets the same one, and
+ * a release's promote has the id of the canary's. So the request and the signed statement carry the
+ * change's digest (changeDigest: its kind, build with its artifact digest, and what it switches from
+ * and to), and the server uses an approval only for a run whose plan, made under the deploy lock, has
+ * that digest. A canary's share of visitors is carried in words too: an approval of 5% is not one of 99%.
  */
 
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { encodePublicKey, keyFingerprint, signStatement, verifyStatement } from '../approval/keys.ts';
+import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import { CANARY_SHARE } from '../engine/canary-share.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
+import type { DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import { APPROVAL_ACTIONS, type Approval, type ApprovalAction } from '../ports.ts';
 import type { Site } from '../site.ts';
@@ -54,6 +59,8 @@ const requestSchema = z.object({
   to: z.string().optional(),
   /** A canary's share of visitors, in percent. */
   weight: z.number().int().min(CANARY_SHARE.min).max(CANARY_SHARE.max).optional(),
+  /** The change's digest (changeDigest): absent from requests of FrontendOps before it, never reused. */
+  change: z.string().optional(),
   nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
   requestedAt: z.string(),
   expiresAt: z.string(),
@@ -79,14 +86,48 @@ export interface RequestInput {
   commit: string;
   to?: string;
   weight?: number;
+  /** The change's digest (changeDigest of its plan). */
+  change: string;
   requestedBy: string;
   now: number;
+}
+
+/** What a plan changes, as an approval binds it (an atomic plan's op and pointers among it). */
+export interface PlannedChange extends DeployPlan {
+  op?: string;
+  pointerBefore?: ReleasePointer | null;
+  pointerAfter?: ReleasePointer;
+}
+
+/**
+ * The digest an approval binds: the change's stack, kind (an atomic operation's too), deploy id,
+ * build (app, commit, artifact digest), what was live, and on an atomic stack the releases its switch
+ * sends visitors to before and after (live, canary, share). Two plans with the same digest make the
+ * same change; what a dry run shows the person and what runs under the lock are held to it.
+ */
+export function changeDigest(plan: PlannedChange): string {
+  const releases = (pointer: ReleasePointer | null | undefined) =>
+    pointer ? { live: pointer.live, canary: pointer.canary ?? null, weight: pointer.weight ?? 0 } : null;
+  return stateDigest({
+    stack: plan.stack,
+    kind: plan.kind,
+    op: plan.op ?? null,
+    deployId: plan.deployId,
+    app: plan.app,
+    commit: plan.commit,
+    artifactDigest: plan.artifactDigest,
+    from: plan.fromDeployId,
+    before: releases(plan.pointerBefore),
+    after: releases(plan.pointerAfter),
+  });
 }
 
 /**
  * The open request for this change: the one already made (so an approval given for it stays valid
  * while the agent asks again), or a new one with a fresh nonce once the last expired, was used, or
- * asked for another share of visitors (which also voids any approval of that one).
+ * was for another change under this deploy id and action (another share of visitors, a canary's
+ * promote where a release's is asked, a plan made from another live release), which also voids any
+ * approval of that one.
  */
 export async function openApprovalRequest(site: Site, input: RequestInput): Promise<ApprovalRequest> {
   checkDeployId(input.deployId);
@@ -95,6 +136,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     existing &&
     !requestWindowProblem(existing, input.now) &&
     existing.weight === input.weight &&
+    existing.change === input.change &&
     Date.parse(existing.expiresAt) > input.now &&
     !(await isUsed(site, existing.nonce))
   ) {
@@ -110,6 +152,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     commit: input.commit,
     ...(input.to ? { to: input.to } : {}),
     ...(input.weight !== undefined ? { weight: input.weight } : {}),
+    change: input.change,
     nonce: randomBytes(16).toString('base64url'),
     requestedAt: new Date(input.now).toISOString(),
     expiresAt: new Date(input.now + APPROVAL_TTL_MS).toISOString(),
@@ -179,6 +222,7 @@ export async function signApproval(
     nonce: request.nonce,
     expiresAt: request.expiresAt,
     ...(request.weight !== undefined ? { weight: request.weight } : {}),
+    ...(request.change !== undefined ? { change: request.change } : {}),
     approver: signer.name,
     publicKey: encodePublicKey(signer.key),
     signedAt: new Date(now).toISOString(),
@@ -243,6 +287,14 @@ export async function checkSignedApproval(
     const share = (weight?: number) =>
       weight === undefined ? 'no share of visitors' : `${weight}% of visitors`;
     return { rejected: `it approves ${share(statement.weight)}, but ${share(request.weight)} was asked for` };
+  }
+  if (statement.change === undefined || statement.change !== request.change) {
+    return {
+      rejected:
+        statement.change === undefined
+          ? 'it names no planned change (signed by a FrontendOps from before approvals named one): approve the request again'
+          : 'it approves another change than the one requested',
+    };
   }
   if (Date.parse(statement.expiresAt) <= now) return { rejected: `it expired at ${statement.expiresAt}` };
   return {

@@ -58,6 +58,7 @@ describe('an atomic operation asked for in words the audit cannot record', () =>
       summary: 'deploy v3',
       app: APP,
       commit: V3,
+      change: `sha256:${'c'.repeat(64)}`,
       requestedBy: 'Eve\ud800',
       now: Date.now(),
     });

@@ -15,6 +15,7 @@ import { checkApprovalEntries } from '../../src/state/approval-evidence.ts';
 import {
   APPROVAL_TTL_MS,
   type ApprovalStatement,
+  changeDigest,
   checkSignedApproval,
   consumeApproval,
   openApprovalRequest,
@@ -59,6 +60,7 @@ function openRequest(site: Site, deployId: typeof DEPLOY_ID | typeof OTHER_ID, a
     summary: `deploy sophia-dashboard@${digit.repeat(7)}`,
     app: 'sophia-dashboard',
     commit: digit.repeat(40),
+    change: `sha256:${digit.repeat(64)}`,
     requestedBy: 'infra-test',
     now: at,
   });
@@ -445,6 +447,62 @@ describe('signed approvals in the audit chain', () => {
         ),
       }),
     );
+  });
+
+  it('attack: a statement approving another change, or naming none, does not count for the request', async () => {
+    const site = freshSite();
+    const request = await openRequest(site, DEPLOY_ID);
+    await signApproval(site, request, { key: ada, name: 'Ada' }, NOW + 60_000);
+    // The request rewritten (its nonce kept) to name the change the server plans now.
+    const other = { ...request, change: `sha256:${'e'.repeat(64)}` };
+    expect(await checkSignedApproval(site, other, NOW + 120_000)).toEqual({
+      rejected: 'it approves another change than the one requested',
+    });
+    // A statement as FrontendOps signed before statements named their change.
+    const { change: _none, ...older } = request;
+    await signApproval(site, older, { key: ada, name: 'Ada' }, NOW + 60_000);
+    expect(await checkSignedApproval(site, request, NOW + 120_000)).toEqual({
+      rejected: expect.stringMatching(/names no planned change/),
+    });
+  });
+
+  it('the change an approval binds: one deploy id, another build, share or live release, is another change', () => {
+    const plan = {
+      stack: 'prod',
+      kind: 'deploy' as const,
+      deployId: DEPLOY_ID,
+      app: 'sophia-dashboard',
+      commit: '1'.repeat(40),
+      artifactDigest: `sha256:${'a'.repeat(64)}`,
+      fromDeployId: null,
+      fromCommit: null,
+      copies: [],
+      unchanged: 0,
+      bytesToCopy: 0,
+      prune: [],
+      retained: [],
+      invalidationPaths: [],
+      noop: false,
+    };
+    const canary = {
+      ...plan,
+      op: 'canary-start',
+      pointerBefore: { live: 'r1' },
+      pointerAfter: { live: 'r1', canary: 'r2', weight: 10 },
+    };
+    const digest = changeDigest(plan);
+    // What a copy of the plan, planned again, has; the files it copies are not the change.
+    expect(changeDigest({ ...plan, copies: [], unchanged: 9, retained: ['x'] })).toBe(digest);
+    // A 40-bit deploy id matched by a build replaced in the artifacts bucket is not the build approved.
+    expect(changeDigest({ ...plan, artifactDigest: `sha256:${'b'.repeat(64)}` })).not.toBe(digest);
+    expect(changeDigest({ ...plan, fromDeployId: OTHER_ID })).not.toBe(digest);
+    expect(changeDigest(canary)).not.toBe(
+      changeDigest({ ...canary, pointerAfter: { ...canary.pointerAfter, weight: 50 } }),
+    );
+    expect(changeDigest(canary)).not.toBe(
+      changeDigest({ ...canary, pointerBefore: { live: 'r1', canary: 'r2', weight: 5 } }),
+    );
+    expect(changeDigest(canary)).not.toBe(changeDigest({ ...canary, op: 'canary-promote' }));
   });
 
   it('a use whose marker landed but whose answer was lost (the retry refused) counts once, not as used before', async () => {

@@ -35,9 +35,11 @@ import {
   type ApprovalAction,
   type ApprovalRequest,
   auditDecision,
+  changeDigest,
   checkSignedApproval,
   consumeApproval,
   openApprovalRequest,
+  type PlannedChange,
 } from '../../state/approvals.ts';
 import { toolFailure } from '../tool-result.ts';
 
@@ -51,6 +53,8 @@ export interface ApprovalGateInput {
   summary: string;
   /** What `frontendops approve` plans again to show the person the same change. */
   change: { app: string; commit: string; to?: string; weight?: number };
+  /** The change as planned (a dry run): what the approval binds, and what the run under the lock must plan. */
+  plan: PlannedChange;
   /** The tool to call again after approving, for the refusal message. */
   tool: string;
   secret: Buffer;
@@ -67,14 +71,20 @@ export type ApprovalOutcome =
       by: string;
       via: string;
       /**
-       * Marks the approval used; call under the deploy lock before the first write. Throws DENIED if
-       * it was used. Returns what the change's entry names (none where nothing needed approving).
+       * Marks the approval used; call under the deploy lock before the first write, with the plan made
+       * there. Throws CONFLICT if that plan is another change than the one approved (the live release
+       * changed meanwhile), DENIED if the approval was used. Returns what the change's entry names
+       * (none where nothing needed approving).
        */
-      use(): Promise<ApprovalUsed | undefined>;
+      use(plan: PlannedChange): Promise<ApprovalUsed | undefined>;
     }
   | { approved: false; result: CallToolResult | InputRequiredResult };
 
 const ANSWER_KEY = 'approval';
+
+/** A run that, under the deploy lock, plans another change than the one its approval (or its dry run) was of. */
+export const CHANGED_SINCE_APPROVED =
+  'What is live changed since this change was planned and approved, so it is no longer the change approved. Nothing was changed. Ask for it again: it is planned from what is live now, and approved again if it needs approval.';
 
 export async function requireApproval(input: ApprovalGateInput): Promise<ApprovalOutcome> {
   const { site, deployId, action, summary, now } = input;
@@ -87,6 +97,7 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     deployId,
     summary,
     ...input.change,
+    change: changeDigest(input.plan),
     requestedBy: client.name,
     now: now(),
   });
@@ -94,7 +105,8 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
   const problems: string[] = [];
 
   const signed = await checkSignedApproval(site, request, now());
-  if (signed && 'approval' in signed) return granted(input, signed.approval, request.nonce);
+  if (signed && 'approval' in signed)
+    return granted(input, signed.approval, request.nonce, request.expiresAt);
   if (signed && 'rejected' in signed) {
     problems.push(`the stored approval was not accepted: ${signed.rejected}`);
     await auditDecision(site, {
@@ -140,12 +152,31 @@ export function describeClient(server: McpServer, ctx: ServerContext): { name: s
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
-function granted(input: ApprovalGateInput, approval: Approval, nonce: string): ApprovalOutcome {
+/**
+ * `expiresAt`: the end of the request's hour, held again when the approval is used (the run may have
+ * waited for the lock, or finished an interrupted change first, after the gate accepted it).
+ */
+function granted(
+  input: ApprovalGateInput,
+  approval: Approval,
+  nonce: string,
+  expiresAt?: string,
+): ApprovalOutcome {
+  const approved = changeDigest(input.plan);
   return {
     approved: true,
     by: approval.by,
     via: approval.via,
-    async use() {
+    async use(plan) {
+      // Planned again under the lock: the same deploy id may be another change by now (a canary
+      // started again after an abort, another share, a release's promote where a canary's was asked).
+      if (changeDigest(plan) !== approved) throw new FrontendOpsError('CONFLICT', CHANGED_SINCE_APPROVED);
+      if (expiresAt !== undefined && !(Date.parse(expiresAt) > input.now())) {
+        throw new FrontendOpsError(
+          'DENIED',
+          `The approval of this ${input.action} (${input.deployId}) expired at ${expiresAt}, before the change could start (it waited for the deploy lock). Nothing was changed. Ask for the change again: the server makes a new request to approve.`,
+        );
+      }
       const first = await consumeApproval(input.site, nonce, {
         action: input.action,
         deployId: input.deployId,
@@ -201,7 +232,7 @@ async function askClient(
     const by = `${claimed ?? 'the user'} (as claimed by ${client.name})`;
     const approved = answer.action === 'accept' && content.confirm === true;
     await record(approved, by, 'elicitation');
-    if (approved) return granted(input, { by, via: 'elicitation' }, request.nonce);
+    if (approved) return granted(input, { by, via: 'elicitation' }, request.nonce, request.expiresAt);
     return refuse(
       new FrontendOpsError(
         'DENIED',
@@ -246,7 +277,7 @@ async function askClient(
     const decision = await input.approver.approve({ action, stack, summary, deployId });
     const by = `${nameOf(decision.by) ?? 'someone'} (via ${nameOf(decision.via) ?? 'the approver'})`;
     await record(decision.approved, by, 'approver');
-    if (decision.approved) return granted(input, { by, via: 'approver' }, request.nonce);
+    if (decision.approved) return granted(input, { by, via: 'approver' }, request.nonce, request.expiresAt);
     return refuse(
       new FrontendOpsError(
         'DENIED',

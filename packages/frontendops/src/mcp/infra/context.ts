@@ -19,6 +19,7 @@ import type { Secrecy } from '../secrecy.ts';
 import {
   type ApprovalGateInput,
   type ApprovalOutcome,
+  CHANGED_SINCE_APPROVED,
   describeClient,
   requireApproval,
 } from './approval-gate.ts';
@@ -46,7 +47,7 @@ export interface InfraToolContext {
   approve(
     ctx: ServerContext,
     site: Site,
-    change: Pick<ApprovalGateInput, 'action' | 'deployId' | 'summary' | 'tool' | 'change'>,
+    change: Pick<ApprovalGateInput, 'action' | 'deployId' | 'summary' | 'tool' | 'change' | 'plan'>,
   ): Promise<ApprovalOutcome>;
   /** The plan a deploy of app@commit would carry out now (changes nothing). */
   dryRun(site: Site, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
@@ -187,8 +188,6 @@ export function refuseOtherPlans(deployId: string) {
   };
 }
 
-export const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
 /** Why a change told to stop stopped, as the engine keeps it with its pending plan (stoppedBy). */
 const STOPPED_ON_REQUEST =
   'The MCP client that asked for it cancelled the call or went away (or the server was stopped) before it went live; nothing was made live.';
@@ -284,17 +283,23 @@ export interface ApprovedRunOptions {
   dryRun?: boolean;
   waitMs?: number;
   verifyTimeoutMs?: number;
-  authorize?: (plan: { deployId: string }) => Promise<ApprovalUsed | undefined>;
+  authorize?: (plan: DeployPlan) => Promise<ApprovalUsed | undefined>;
   onEvent?: (event: { type: string; plan?: DeployPlan }) => void;
 }
 
 type Approved = Extract<ApprovalOutcome, { approved: true }>;
-/** A no-op changes nothing, so there is nothing to approve. */
+/**
+ * A no-op changes nothing, so there is nothing to approve; the run under the lock only asks when it
+ * plans a change after all (what is live changed since the dry run: a canary aborted meanwhile, say),
+ * which nobody was shown, let alone approved: refused, nothing changed.
+ */
 const NOTHING_TO_APPROVE: Approved = {
   approved: true,
   by: 'nobody',
   via: 'unprotected',
-  use: async () => undefined,
+  use: async () => {
+    throw new FrontendOpsError('CONFLICT', CHANGED_SINCE_APPROVED);
+  },
 };
 
 /**
@@ -328,6 +333,7 @@ export async function runApproved<S extends DeploySummary>(
         deployId: planned.deployId,
         summary: spec.summary?.(planned) ?? describePlan(planned.plan),
         change: spec.change?.(planned) ?? { app: planned.app, commit: planned.commit },
+        plan: planned.plan,
         tool: spec.tool,
       });
   if (!gate.approved) return { approved: false, result: gate.result };

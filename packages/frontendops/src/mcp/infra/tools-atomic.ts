@@ -7,9 +7,10 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import type { AtomicOptions, AtomicSummary } from '../../deploy/atomic-apply.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
+import { capitalise } from '../../engine/text.ts';
 import type { Site } from '../../site.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, changeResultOf, type InfraToolContext, ISSUES_RECEIPT, runApproved } from './context.ts';
+import { changeResultOf, type InfraToolContext, ISSUES_RECEIPT, runApproved } from './context.ts';
 
 type AtomicRun = (site: Site, options: AtomicOptions) => Promise<AtomicSummary>;
 

@@ -6,11 +6,12 @@
 import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../deploy/pin.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
+import { capitalise } from '../../engine/text.ts';
 import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, changeResultOf, type InfraToolContext, runApproved } from './context.ts';
+import { changeResultOf, type InfraToolContext, runApproved } from './context.ts';
 
 export function registerPinTools(t: InfraToolContext): void {
   const { server, config, open, requestFor, lockWaitMs, secrecy } = t;

@@ -1,8 +1,9 @@
 /** rollback: a retained release live again, invalidated, in one call (approval on protected stacks). */
 import { rollbackRelease } from '../../deploy/deploy.ts';
 import { describePlan } from '../../engine/describe.ts';
+import { capitalise } from '../../engine/text.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { capitalise, changeResultOf, type InfraToolContext, runApproved } from './context.ts';
+import { changeResultOf, type InfraToolContext, runApproved } from './context.ts';
 
 export function registerRollbackTool(t: InfraToolContext): void {
   const { server, open, requestFor, secrecy } = t;

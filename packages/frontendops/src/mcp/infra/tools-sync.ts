@@ -10,6 +10,7 @@ import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../de
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
+import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
@@ -17,7 +18,6 @@ import type { Site } from '../../site.ts';
 import { assertDeployAllowed, readPin } from '../../state/pin.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import {
-  capitalise,
   type InfraToolContext,
   leftByError,
   refuseOtherPlans,
@@ -147,6 +147,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         deployId: plan.deployId,
         summary: describePlan(plan),
         change: { app: claims.app, commit: claims.commit },
+        plan,
         tool: 'run_sync',
       });
       if (!gate.approved) return gate.result;

@@ -10,10 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
 import { approveRequest } from '../../../src/cli/approve-deploy.ts';
 import { defaultConfig } from '../../../src/config.ts';
+import { startCanary } from '../../../src/deploy/canary.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import type { ReleasePointer } from '../../../src/ports.ts';
-import { checkSignedApproval, consumeApproval, findApprovalRequests } from '../../../src/state/approvals.ts';
+import {
+  changeDigest,
+  checkSignedApproval,
+  consumeApproval,
+  findApprovalRequests,
+} from '../../../src/state/approvals.ts';
 import { appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import {
   APP,
@@ -227,13 +233,20 @@ describe('infra tools on an atomic stack', () => {
       expect(wider.text).toMatch(/APPROVAL_REQUIRED: .*send 99%/);
       expect((await t.store().read()).value).toEqual(before);
 
-      // Whoever can write the state bucket edits the stored request to the share they want: Ada's
-      // signature names the share she was shown.
+      // Whoever can write the state bucket edits the stored request to the share they want, and to
+      // the digest of that change (anyone can make it): Ada's signature names the share she was shown.
       const [open] = await findApprovalRequests(t.site, deployId);
       const key = `${t.site.target.statePrefix}approvals/requests/canary-${deployId}.json`;
       expect(open?.weight).toBe(99);
       expect(await approve(deployId)).toMatch(/^send 99% of /);
-      await t.site.state.put(key, JSON.stringify({ ...open, weight: 40 }));
+      const forty = await startCanary(t.site, {
+        app: APP,
+        commit: C[0] as string,
+        weightPercent: 40,
+        dryRun: true,
+        request: request(),
+      });
+      await t.site.state.put(key, JSON.stringify({ ...open, weight: 40, change: changeDigest(forty.plan) }));
       const edited = await guarded.call('start_canary', { commit: C[0], percent: 40, app: APP });
       expect(edited.isError).toBe(true);
       expect(edited.text).toMatch(
