@@ -20,6 +20,7 @@ import {
   type ApprovalStatement,
   auditDecision,
   changeDigest,
+  checkSignedApproval,
   findApprovalRequests,
   isUsed,
   requestWindowProblem,
@@ -128,10 +129,22 @@ async function findOpenRequest(
       `The approval request for ${request.action} ${deployId} of ${stack} expired at ${request.expiresAt}. Nothing was approved. Ask the agent again: it makes a new request.`,
     );
   }
-  if (await isUsed(site, request.nonce)) {
+  const [used, signed] = await Promise.all([
+    isUsed(site, request.nonce),
+    checkSignedApproval(site, request, now),
+  ]);
+  if (used) {
     throw new FrontendOpsError(
       'CONFLICT',
       `The approval request for ${request.action} ${deployId} of ${stack} was already approved and used. Nothing was approved.`,
+    );
+  }
+  // Approved once already (by this person or another approver): the chain records an approval as
+  // given once, and a second record of it would read as tampered for good.
+  if (signed && 'approval' in signed) {
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The approval request for ${request.action} ${deployId} of ${stack} is already approved, by ${signed.approval.by}. Nothing more to approve: the change uses that approval when it is asked for again (before ${request.expiresAt}).`,
     );
   }
   return request;

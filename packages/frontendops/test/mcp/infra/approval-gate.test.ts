@@ -226,6 +226,12 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     expect(approved.stdout).toMatch(
       `Approved by Ada: ${target.structured.description} (deploy id ${deployId}), once`,
     );
+    // Approved again (Ada, or another approver): refused, so the chain records it given once (a
+    // second record of it read as tampered for good, and every change refused to start).
+    const twice = await approveWithCli(deployId, keys.ada.path);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/is already approved, by Ada .*Nothing more to approve/);
+    expect((await verifyAudit(f.t.site.state, statePrefix())).problems).toEqual([]);
 
     const sync = await c.call('run_sync', { handle: target.structured.handle });
     expect(sync.structured).toMatchObject({
