@@ -57,8 +57,10 @@ import {
   type AuditEntry,
   appendAudit,
   assertAuditWritable,
+  canaryRunningByChain,
   digestOrNull,
   isRecord,
+  readAudit,
   readAuditHead,
   readJsonQuietly,
   readNewestEntry,
@@ -556,6 +558,14 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
 
   if (served && !samePointer(served.value, plan.pointerAfter)) {
     throw refuse(`says ${what} switched, but the CDN's release store does not name what its switch wrote`);
+  }
+  // An abort done changes nothing visitors get (the store names the live release, as before any
+  // canary): only the chain shows there was a canary of its release to abort.
+  if (pending.switched && pending.op === 'canary-abort') {
+    const running = canaryRunningByChain(await readAudit(site.state, prefix));
+    if (running !== plan.releaseId) {
+      throw refuse(`says ${what} switched, but the audit chain records no canary of it running to abort`);
+    }
   }
   // Only a rollback pins, once finished (the store naming its switch, checked above).
   const { pinOnSuccess, ...unpinned } = pending;

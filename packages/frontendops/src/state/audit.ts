@@ -1761,6 +1761,16 @@ function unknownIds(
   return ids;
 }
 
+/** The release id of the canary the entries leave running (the newest canary start not ended since), or null. */
+export function canaryRunningByChain(entries: readonly AuditEntry[]): unknown {
+  let running: unknown = null;
+  for (const entry of entries) {
+    if (entry.type === 'canary-start') running = entry.data.releaseId;
+    else if (entry.type === 'canary-promote' || entry.type === 'canary-abort') running = null;
+  }
+  return running;
+}
+
 /**
  * The canary atomic/state.json names, when it is neither the one the chain's entries leave running
  * (the newest canary start not ended since) nor the one an interrupted canary start is starting.
@@ -1768,11 +1778,7 @@ function unknownIds(
 function strangeCanary(value: unknown, entries: readonly AuditEntry[], record: unknown): string[] {
   const canary = isRecord(value) && isRecord(value.canary) ? value.canary.releaseId : undefined;
   if (typeof canary !== 'string') return [];
-  let running: unknown = null;
-  for (const entry of entries) {
-    if (entry.type === 'canary-start') running = entry.data.releaseId;
-    else if (entry.type === 'canary-promote' || entry.type === 'canary-abort') running = null;
-  }
+  const running = canaryRunningByChain(entries);
   const starting = isRecord(record) && record.op === 'canary-start' ? idsOfRecord(record) : [];
   return canary === running || starting.includes(canary) ? [] : [`a canary of ${canary}`];
 }

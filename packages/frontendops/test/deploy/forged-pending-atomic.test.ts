@@ -356,6 +356,43 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     }
   });
 
+  it('a "switched" canary abort of a canary the chain never had running, whose switch is what the store serves: refused', async () => {
+    // Last stop's second review: an abort changes nothing visitors get once done, so a record of one
+    // matching the store was recorded as an abort, with its request, of a canary nobody started.
+    const served = (await t.store().read()).value as Record<string, unknown>;
+    const state = JSON.parse(stateBefore);
+    const pending = {
+      op: 'canary-abort',
+      plan: {
+        op: 'canary-abort',
+        kind: 'deploy',
+        stack: t.target.stack,
+        deployId: D4,
+        app: APP,
+        commit: V4,
+        artifactDigest: digest4,
+        releaseId: R4,
+        liveChanges: false,
+        inPlace: true,
+        verify: { indexSha256: null },
+        pointerBefore: { ...served, canary: R4, weight: 50 },
+        pointerAfter: served,
+        copies: [],
+        prune: [],
+        canaryAfter: null,
+        leaving: { releaseIds: [R4], root: false },
+      },
+      request: forgedRequest,
+      startedAt: '2026-12-03T21:00:00.000Z',
+      switched: true,
+      stateDigest: stateDigest(state),
+    };
+    await site.state.put(`${prefix()}atomic/pending.json`, JSON.stringify(pending), {
+      contentType: 'application/json',
+    });
+    await refusedWithNothingWritten(/records no canary of it running to abort/);
+  });
+
   /** Puts `key` (under the state prefix) back as it was when `run` ends. */
   async function keeping(name: string, run: () => Promise<void>) {
     const key = `${prefix()}${name}`;
