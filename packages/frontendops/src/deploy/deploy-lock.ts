@@ -21,7 +21,8 @@ export const LOCK_TTL_MS = 120_000;
  * The target's deploy lock (every deploy, rollback, canary step, preview and finish takes it). While
  * it is held, the audit chain's head is kept between the change's appends (state/audit.ts). Once it
  * is taken, the state objects the change acts on must be what the audit chain binds
- * (state/recorded-state.ts): TAMPERED otherwise, the lock let go, nothing written.
+ * (state/recorded-state.ts): TAMPERED otherwise, the lock let go, nothing written; a pin change
+ * that stopped between its entry and pin.json is finished first.
  */
 export async function takeDeployLock(
   site: Site,
@@ -51,7 +52,12 @@ export async function takeDeployLockReading<T>(
   const reading = read();
   reading.catch(() => {}); // judged once the state is known to be as recorded
   try {
-    await assertStateAsRecorded(site);
+    // A stopped pin change finished by the check: what was read of the pin meanwhile is stale, so
+    // the reads are made again (once the first ones are done: nothing is left in flight).
+    if (await assertStateAsRecorded(site, { finish: true })) {
+      await Promise.allSettled([reading]);
+      return { lock: held, read: await read() };
+    }
     return { lock: held, read: await reading };
   } catch (error) {
     // The refusal is what is thrown (a failed release added to it), once the lock is let go and,

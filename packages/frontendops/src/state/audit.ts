@@ -37,6 +37,7 @@ import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
+import { settleAll } from '../settle-all.ts';
 import {
   type ApprovalsAccepted,
   type ApprovalsChecked,
@@ -52,6 +53,7 @@ import {
   AUDIT_HEAD,
   auditEntryName,
   ENVIRONMENT_MARKER,
+  PIN,
   PUBLISH_LOG,
   RELEASE_INDEXES,
 } from './names.ts';
@@ -1362,11 +1364,38 @@ function forgedRollbackRecords(
   return problems;
 }
 
-const PIN = 'pin.json';
-
 /** An object's state as a binding names it: its digest, ABSENT when missing, null when damaged or unhashable. */
 const stateOf = (read: { missing: boolean; damaged: boolean; value: unknown }) =>
   read.missing ? ABSENT : read.damaged ? null : digestOrNull(read.value);
+
+/**
+ * Finishes a pin change (a pin, or an unpin or a promote lifting one) whose entry was written but
+ * whose change to pin.json did not land, as `audit verify` calls it unfinished: pin.json is written
+ * as its entry records it (the digest checked), or removed. The pin the chain records is then the
+ * one in effect for the change that follows, which before ran past it (or held a pin lifted) and
+ * turned the verdict into tampered for good. Also a pin.json deleted by hand right after its pin,
+ * which reads the same: put back, so the freeze holds. The caller holds the deploy lock. Returns
+ * whether it finished one.
+ */
+export async function finishInterruptedPin(store: ObjectStore, prefix: string): Promise<boolean> {
+  const [entries, current] = await settleAll([
+    readAudit(store, prefix),
+    readJsonQuietly(store, `${prefix}${PIN}`),
+  ]);
+  const latest = interruptedPinChange(entries, entries.length, current);
+  const digest = latest?.objects?.[PIN];
+  if (!latest || digest === undefined) return false;
+  if (digest === ABSENT) {
+    await store.delete([`${prefix}${PIN}`]);
+    return true;
+  }
+  if (latest.type !== 'pin' || digestOrNull(latest.data) !== digest) return false;
+  await store.put(`${prefix}${PIN}`, JSON.stringify(latest.data, null, 2), {
+    contentType: 'application/json',
+    cacheControl: 'no-cache',
+  });
+  return true;
+}
 
 /**
  * The pin or unpin that stopped between its entry and its write of pin.json (state/pin.ts writes the

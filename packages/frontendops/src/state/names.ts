@@ -11,6 +11,8 @@
 export const HOSTING_OWN = '.frontendops/';
 /** The hosting bucket's environment marker (state/environment.ts). */
 export const ENVIRONMENT_MARKER = `${HOSTING_OWN}environment.json`;
+/** The stack's pin (state/pin.ts). */
+export const PIN = 'pin.json';
 /** Everything of the atomic releases is under this. */
 export const ATOMIC = 'atomic/';
 export const ATOMIC_STATE = `${ATOMIC}state.json`;

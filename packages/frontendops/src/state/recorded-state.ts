@@ -8,33 +8,54 @@
  * The newest entry carries each tracked object's latest binding (`state`), so the check costs the
  * three objects and that entry, read together. Where one differs, `audit verify` decides: an object
  * it calls tampered (or damaged) stops the change, TAMPERED, with nothing written; one an interrupted
- * change left (unfinished) is what that change's re-run, or the next change, finishes.
+ * change left (unfinished) is what that change's re-run, or the next change, finishes; a pin change
+ * left unfinished is finished here, under the deploy lock, before the change reads the pin.
  */
 import { FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
-import { ABSENT, digestOrNull, readAuditHead, recordedState, TRACKED, verifyAudit } from './audit.ts';
+import {
+  ABSENT,
+  digestOrNull,
+  finishInterruptedPin,
+  readAuditHead,
+  recordedState,
+  TRACKED,
+  verifyAudit,
+} from './audit.ts';
+import { PIN } from './names.ts';
 
-export async function assertStateAsRecorded(site: Site): Promise<void> {
+/**
+ * `finish`: under the deploy lock, a pin change whose entry landed and whose pin.json did not is
+ * finished first (audit.ts finishInterruptedPin), so the change acts on the pin the chain records.
+ * Returns whether it finished one (what the caller read of the pin before is stale).
+ */
+export async function assertStateAsRecorded(
+  site: Site,
+  options: { finish?: boolean } = {},
+): Promise<boolean> {
   const { state: store, target } = site;
   const prefix = target.statePrefix;
   const [head, current] = await settleAll([
     readAuditHead(store, prefix),
     settleAll(TRACKED.map(async (name) => [name, await digestOf(store, `${prefix}${name}`)] as const)),
   ]);
-  if (!head) return;
+  if (!head) return false;
   const { state } = await recordedState(store, prefix, head);
-  const changed = current
+  let changed = current
     .filter(([name, digest]) => state[name] !== undefined && state[name] !== digest)
     .map(([name]) => name as string);
-  if (changed.length === 0) return;
+  const finished =
+    options.finish === true && changed.includes(PIN) && (await finishInterruptedPin(store, prefix));
+  if (finished) changed = changed.filter((name) => name !== PIN);
+  if (changed.length === 0) return finished;
   const { problems } = await verifyAudit(store, prefix);
   const tampered = problems.filter(
     (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
   );
   const first = tampered[0];
-  if (!first) return;
+  if (!first) return finished;
   const names = [...new Set(tampered.map((p) => p.object))].join(' and ');
   throw new FrontendOpsError(
     'TAMPERED',

@@ -5,10 +5,11 @@
  * command run again finishes it. Before, pin.json was written first: a pin stopped after it left a pin
  * in effect that no entry recorded (deploys refused by it), verify said tampered, and pinning again
  * kept that pin without writing its entry, so verify said tampered for good. An unpin likewise.
- * What a stop cannot leave (an edited pin; a pin lost with a change appended since, such as a canary
- * started past a pin deleted by hand, which binds neither the pointer nor the pin and which verify
- * called only unfinished before) stays tampered; an entry that changes nothing (the agent's record
- * of the request) leaves it unfinished.
+ * What a stop cannot leave (an edited pin) stays tampered; an entry that changes nothing (the agent's
+ * record of the request) leaves it unfinished. The next change finishes a stopped pin change under the
+ * deploy lock before it reads the pin: before, a deploy ran past a pin whose pin.json had not landed
+ * (or kept a lifted one), and verify then said tampered for good, refusing every change. A pin.json
+ * deleted by hand right after its pin reads the same, and is put back: the freeze holds.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -76,8 +77,9 @@ describe('a pin change that stops between its entry and pin.json', () => {
     it(`pin, stopped at its ${at} write: unfinished at most; pinning again finishes it`, async () => {
       await expect(pinRelease(stoppingAt(at), { request })).rejects.toThrow(/stopped/);
       expect(await verdict()).toEqual(at === 'entry' ? [] : ['unfinished: pin.json']);
+      // Stopped after its entry, the check under the deploy lock finishes it before this pin reads it.
       const again = await pinRelease(t.site, { request });
-      expect(again.created).toBe(true);
+      expect(again.created).toBe(at === 'entry');
       expect(await verdict()).toEqual([]);
       expect((await readPin(t.site))?.commit).toBe(B);
     });
@@ -89,7 +91,7 @@ describe('a pin change that stops between its entry and pin.json', () => {
       // Until then the stack is still pinned: the chain records the unpin, the pin still holds.
       expect((await readPin(t.site))?.commit).toBe(B);
       const again = await unpinRelease(t.site, { request });
-      expect(again.cleared?.commit).toBe(B);
+      expect(again.cleared?.commit).toBe(at === 'entry' ? B : undefined);
       expect(await verdict()).toEqual([]);
       expect(await readPin(t.site)).toBeNull();
     });
@@ -117,22 +119,48 @@ describe('a pin change that stops between its entry and pin.json', () => {
     expect(await verdict()).toEqual([]);
   });
 
-  it('what a stop cannot leave stays tampered: an edited pin, or a lost one once a change ran since', async () => {
+  it('a pin stopped before pin.json, then a deploy of another build: the pin is finished first, and holds', async () => {
+    await expect(pinRelease(stoppingAt('pin.json'), { request })).rejects.toThrow(/stopped/);
+    expect(await verdict()).toEqual(['unfinished: pin.json']);
+    await expect(deployArtifact(t.site, { app: APP, commit: A, request })).rejects.toMatchObject({
+      code: 'PINNED',
+    });
+    expect((await readPin(t.site))?.commit).toBe(B);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(B);
+    expect(await verdict()).toEqual([]);
+  });
+
+  it('an unpin stopped before removing pin.json, then a deploy: the unpin is finished first, and the deploy goes', async () => {
+    await pinRelease(t.site, { request });
+    await expect(unpinRelease(stoppingAt('pin.json'), { request })).rejects.toThrow(/stopped/);
+    const deployed = await deployArtifact(t.site, { app: APP, commit: A, request });
+    expect(deployed.outcome).toBe('succeeded');
+    expect(await readPin(t.site)).toBeNull();
+    expect(await verdict()).toEqual([]);
+  });
+
+  it('an edited pin stays tampered; one deleted right after its pin reads as its write lost, and is put back', async () => {
     await pinRelease(t.site, { request });
     const key = `${t.target.statePrefix}pin.json`;
     const pinned = await readPin(t.site);
     await t.site.state.put(key, JSON.stringify({ ...pinned, reason: 'edited' }));
     expect(await verdict()).toEqual(['tampered: pin.json']);
-    // Deleted just after the pin, it reads as the pin's own write lost (the same objects), so verify
-    // says unfinished: still not ok. Once a deploy has run past it, that is no longer possible.
+    await expect(deployArtifact(t.site, { app: APP, commit: A, request })).rejects.toMatchObject({
+      code: 'TAMPERED',
+    });
+    // Deleted just after the pin, it reads as the pin's own write lost (the same objects): the next
+    // change writes it back before it reads it, so deleting pin.json does not lift the freeze.
     await t.site.state.delete([key]);
     expect(await verdict()).toEqual(['unfinished: pin.json']);
-    await deployArtifact(t.site, { app: APP, commit: A, request });
-    expect(await verdict()).toEqual(['tampered: pin.json']);
+    await expect(deployArtifact(t.site, { app: APP, commit: A, request })).rejects.toMatchObject({
+      code: 'PINNED',
+    });
+    expect(await readPin(t.site)).toEqual(pinned);
+    expect(await verdict()).toEqual([]);
   });
 });
 
-describe('a pin deleted by hand is no stopped pin once anything ran after it', () => {
+describe('a pin deleted by hand right after it is put back by the next change', () => {
   // Atomic releases: a canary start binds only the atomic state, neither the pointer nor the pin.
   const C = ['1a1a1a1a1a1a1a1a', '2b2b2b2b2b2b2b2b'] as const;
   let atomic: AtomicEnv;
@@ -143,7 +171,7 @@ describe('a pin deleted by hand is no stopped pin once anything ran after it', (
   });
   afterAll(() => atomic?.stop());
 
-  it('pin.json deleted after a pin, then a canary past the freeze: tampered, not "unfinished"', async () => {
+  it('pin.json deleted after a pin, then a canary of another build: the pin is back, and the canary refused', async () => {
     await pinRelease(atomic.site, { request: { ...request, text: 'release freeze' } });
     const prefix = atomic.target.statePrefix;
     expect(await verifyAudit(atomic.site.state, prefix)).toMatchObject({ ok: true });
@@ -153,15 +181,11 @@ describe('a pin deleted by hand is no stopped pin once anything ran after it', (
     expect((await verifyAudit(atomic.site.state, prefix)).problems.map((p) => p.kind)).toEqual([
       'unfinished',
     ]);
-    const canary = await startCanary(atomic.site, { app: APP, commit: C[1], weightPercent: 50, request });
-    expect(canary.outcome).toBe('succeeded');
-    const result = await verifyAudit(atomic.site.state, prefix);
-    expect(result.problems).toEqual([
-      expect.objectContaining({
-        kind: 'tampered',
-        object: 'pin.json',
-        reason: expect.stringMatching(/pin\.json, bound by entry \d+, is missing \(it was deleted\)/),
-      }),
-    ]);
+    // Before, the canary went past the freeze, and verify then said tampered.
+    await expect(
+      startCanary(atomic.site, { app: APP, commit: C[1], weightPercent: 50, request }),
+    ).rejects.toMatchObject({ code: 'PINNED' });
+    expect((await readPin(atomic.site))?.commit).toBe(C[0]);
+    expect((await verifyAudit(atomic.site.state, prefix)).problems).toEqual([]);
   });
 });
