@@ -559,6 +559,28 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
   if (served && !samePointer(served.value, plan.pointerAfter)) {
     throw refuse(`says ${what} switched, but the CDN's release store does not name what its switch wrote`);
   }
+  // What its finish verifies the CDN against, and switches back to when the CDN does not serve it:
+  // an index.html the build does not have would fail verification on purpose, and a release before
+  // it that was not would go live with no one asking (or approving).
+  if (pending.switched && plan.liveChanges) {
+    const verify = isRecord(plan.verify) ? plan.verify.indexSha256 : undefined;
+    if (verify !== null && verify !== undefined) {
+      const manifest = await manifests({ app: plan.app, commit: plan.commit }).catch(() => null);
+      if (!manifest || verify !== manifest.files['/index.html']?.sha256) {
+        throw refuse(`names ${what}, with an index.html to verify that is not that build's`);
+      }
+    }
+    // The live pointer is written after the switch: it may still name the release switched from.
+    const releases = known.pointer?.value.releases ?? [];
+    const moved = releases[0] !== undefined && releaseIdFor(releases[0]) === plan.releaseId;
+    const before = moved ? releases[1] : releases[0];
+    const from = isRecord(plan.pointerBefore) ? plan.pointerBefore.live : undefined;
+    if (before && from !== releaseIdFor(before)) {
+      throw refuse(
+        `names ${what}, switched from a release the live pointer does not keep before it (${String(from).slice(0, 40)})`,
+      );
+    }
+  }
   // An abort done changes nothing visitors get (the store names the live release, as before any
   // canary): only the chain shows there was a canary of its release to abort.
   if (pending.switched && pending.op === 'canary-abort') {

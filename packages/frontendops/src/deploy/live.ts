@@ -21,7 +21,7 @@ import { badInput, FrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
-import { boundRecords } from '../state/audit.ts';
+import { boundRecords, readAudit } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN } from '../state/names.ts';
 import { type LivePointer, PENDING, type PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
@@ -129,7 +129,7 @@ function hadDeploy(build: NamedBuild, pointer: LivePointer | null): boolean {
  */
 async function assertMovedBuildInPlace(
   site: Site,
-  plan: NamedBuild,
+  plan: NamedBuild & { copies?: unknown; fromDeployId?: unknown; fromCommit?: unknown },
   pointer: LivePointer,
   what: string,
 ): Promise<void> {
@@ -156,7 +156,26 @@ async function assertMovedBuildInPlace(
       `names ${what} as live, but the hosting bucket's index.html is not that build's (its files were never copied)`,
     );
   }
+  // What its finish verifies the CDN against, and switches back to when the CDN does not serve it: an
+  // index.html the build does not have would fail verification on purpose, and a release before it
+  // that was not would make that release live with no one asking (or approving).
+  const copied = Array.isArray(plan.copies)
+    ? (plan.copies as unknown[]).find((c) => isObject(c) && c.key === 'index.html')
+    : undefined;
+  if (copied !== undefined && (!isObject(copied) || copied.sha256 !== sha)) {
+    throw forgedPending(PENDING, `names ${what}, with an index.html to verify that is not that build's`);
+  }
+  const before = pointer.releases?.[1];
+  if (before && (plan.fromDeployId !== before.deployId || plan.fromCommit !== before.commit)) {
+    throw forgedPending(
+      PENDING,
+      `names ${shortSha(plan.fromCommit)} as the release live before ${what}, but the live pointer keeps ${shortSha(before.commit)} before it`,
+    );
+  }
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The refusal of a crash-recovery record FrontendOps did not write: what it asks, and what to do. */
 export function forgedPending(object: string, asks: string): FrontendOpsError {
@@ -304,18 +323,25 @@ export async function assertAtomicPendingSound(
 
 /**
  * Before a deploy finished from its pending record (finishSyncedDeploy) is switched back because the
- * CDN does not serve it: the release it names as the one before must be one the stack had live.
+ * CDN does not serve it: the release it names as the one before must be the one the audit chain
+ * records live right before it (the release entry before its own). Any other release the stack once
+ * had would go live with nobody asking for it. Reads the chain, on this failure only.
  */
 export async function assertPreviousWasLive(
   site: Site,
-  plan: { deployId: string; app: string; fromCommit: string | null },
+  plan: { deployId: string; app: string; fromDeployId: string | null; fromCommit: string | null },
 ): Promise<void> {
   if (!plan.fromCommit) return;
-  const pointer = (await site.records.readPointer())?.value ?? null;
-  if (await hadLive(site, { app: plan.app, commit: plan.fromCommit }, pointer)) return;
+  const releases = (await readAudit(site.state, site.target.statePrefix)).filter((e) => e.type === 'release');
+  let own = -1;
+  releases.forEach((entry, i) => {
+    if (entry.data.deployId === plan.deployId) own = i;
+  });
+  const before = own > 0 ? releases[own - 1]?.data : undefined;
+  if (before && before.deployId === plan.fromDeployId && before.commit === plan.fromCommit) return;
   throw new FrontendOpsError(
     'TAMPERED',
-    `The crash-recovery record ${PENDING} (under this stack's state prefix) names ${shortSha(plan.fromCommit)} as the release live before deploy ${idOf(plan.deployId)}, to switch back to now that the CDN does not serve it, but ${site.target.stack} never had it live: the record was not written by FrontendOps, so nothing was switched back (the deploy is recorded as failed). ` +
+    `The crash-recovery record ${PENDING} (under this stack's state prefix) names ${shortSha(plan.fromCommit)} as the release live before deploy ${idOf(plan.deployId)}, to switch back to now that the CDN does not serve it, but the audit chain records ${before ? shortSha(before.commit) : 'no release'} live before it: the record was not written by FrontendOps, so nothing was switched back (the deploy is recorded as failed). ` +
       `Run \`frontendops audit verify\` to see what else was changed in the state bucket, then roll back with \`frontendops rollback --to <deployId|commit>\` to a release from \`frontendops history\`.`,
     { details: { object: PENDING } },
   );

@@ -189,8 +189,16 @@ describe('in place: a forged pending.json', () => {
       const name = key();
       expect(name).not.toBe('');
       expect((await site.hosting.head(name)) !== null).toBe(true);
+      // The live deploy as it was made (from the release the pointer keeps before it), but its prune.
+      const from = live?.releases[1];
       await forge(
-        await planOf(V3, 'deploy', { deployId: live?.deployId ?? '', prune: [name], invalidationPaths: [] }),
+        await planOf(V3, 'deploy', {
+          deployId: live?.deployId ?? '',
+          fromDeployId: from?.deployId ?? null,
+          fromCommit: from?.commit ?? null,
+          prune: [name],
+          invalidationPaths: [],
+        }),
         true,
       );
       const head = (await readAudit(site.state, t.target.statePrefix)).length;

@@ -1,0 +1,185 @@
+/**
+ * A synced deploy (run_sync done, invalidate_cdn not yet) has its crash-recovery record in the state
+ * bucket, bound by no audit entry. A review found that whoever can write it could make the finish
+ * (`invalidate_cdn`, which needs no approval) switch the site to an older release nobody asked for:
+ * name an index.html the CDN will not serve, so verification fails, and an older release as the one
+ * live before, which the automatic switch back then made live. In place and atomic.
+ * Now the finish holds both to what its writer cannot make: the index.html to verify is the build's
+ * (its published manifest), and the release before is the one the live pointer keeps before it (in
+ * place, with one release kept, the one the audit chain records live before it). Refused TAMPERED,
+ * nothing changed.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import type { Site } from '../../src/site.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import type { PendingDeploy } from '../../src/state/records.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const [V1, V2, V3] = ['1111111aaaaaaaaa', '2222222bbbbbbbbb', '3333333ccccccccc'] as const;
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function refusal(run: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await run;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a refusal, but it went through');
+}
+
+describe('in place: a synced deploy whose pending.json was edited before invalidate_cdn', () => {
+  let t: TestDeployEnv;
+  let cdn: Server;
+  /** What the "CDN" serves: the hosting bucket's index.html, or (stale) what it served before. */
+  let frozen: Buffer | null = null;
+
+  beforeAll(async () => {
+    cdn = createServer(async (_req, res) => {
+      const body = frozen ?? (await t.site.hosting.get('index.html'))?.body ?? Buffer.from('');
+      res.writeHead(200, { 'content-type': 'text/html' }).end(body);
+    });
+    await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', () => resolve()));
+    t = await startDeployEnv({
+      stack: 'forged-switch-back',
+      siteUrl: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`,
+    });
+    for (const [i, commit] of [V1, V2, V3].entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+  });
+  afterAll(async () => {
+    cdn?.closeAllConnections();
+    await new Promise((resolve) => cdn?.close(resolve));
+    await t?.stop();
+  });
+
+  /** V1 and V2 live one after the other, then V3 synced on `site`; returns its crash-recovery record. */
+  async function syncedAfterTwo(site: Site): Promise<PendingDeploy> {
+    const state = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
+    if (state.length > 0) await t.site.state.delete(state);
+    for (const commit of [V1, V2]) await deployArtifact(site, { app: APP, commit, request: request() });
+    const synced = await deployArtifact(site, {
+      app: APP,
+      commit: V3,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    expect(synced.outcome).toBe('synced');
+    return (await site.records.readPending()) as PendingDeploy;
+  }
+
+  /** The finish refuses TAMPERED saying `why`: V3 stays live, nothing is recorded. */
+  async function finishRefused(site: Site, pending: PendingDeploy, why: RegExp) {
+    await site.records.writePending(pending);
+    const head = (await readAudit(site.state, t.target.statePrefix)).length;
+    const error = await refusal(
+      finishSyncedDeploy(site, pending.plan.deployId, { request: request(), verifyTimeoutMs: 300 }),
+    );
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect(error.message).toMatch(why);
+    expect((await site.records.readPointer())?.value.commit).toBe(V3);
+    expect(await readAudit(site.state, t.target.statePrefix)).toHaveLength(head);
+  }
+
+  it("an index.html to verify that is not the build's, or a release before it that was not: refused", async () => {
+    const pending = await syncedAfterTwo(t.site);
+    const v1 = (await t.site.records.readPointer())?.value.releases.find((r) => r.commit === V1);
+    const wrongIndex = pending.plan.copies.map((c) =>
+      c.key === 'index.html' ? { ...c, sha256: 'f'.repeat(64) } : c,
+    );
+    await finishRefused(
+      t.site,
+      { ...pending, plan: { ...pending.plan, copies: wrongIndex } },
+      /with an index\.html to verify that is not that build's/,
+    );
+    await finishRefused(
+      t.site,
+      { ...pending, plan: { ...pending.plan, fromDeployId: v1?.deployId ?? '', fromCommit: V1 } },
+      /names 1111111 as the release live before .*but the live pointer keeps 2222222 before it/,
+    );
+    // The record as the deploy wrote it is finished.
+    await t.site.records.writePending(pending);
+    const { record } = await finishSyncedDeploy(t.site, pending.plan.deployId, { request: request() });
+    expect(record.outcome).toBe('succeeded');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('keeping one release, a release before it that the chain does not record: not switched back to', async () => {
+    const one: Site = { ...t.site, retain: 1 };
+    const pending = await syncedAfterTwo(one);
+    expect((await one.records.readPointer())?.value.releases).toHaveLength(1);
+    await one.records.writePending({ ...pending, plan: { ...pending.plan, fromCommit: V1 } });
+    frozen = Buffer.from('<html>the page before</html>'); // the CDN does not serve V3
+    try {
+      const error = await refusal(
+        finishSyncedDeploy(one, pending.plan.deployId, { request: request(), verifyTimeoutMs: 300 }),
+      );
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toMatch(
+        /names 1111111 as the release live before .* the audit chain records 2222222/,
+      );
+    } finally {
+      frozen = null;
+    }
+    // Recorded as failed, and not switched anywhere.
+    expect((await one.records.readPointer())?.value.commit).toBe(V3);
+    expect((await one.records.readRecord(pending.plan.deployId))?.outcome).toBe('failed');
+  });
+});
+
+describe('atomic: a synced deploy whose atomic/pending.json was edited before invalidate_cdn', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'forged-switch-back-atomic' });
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+  });
+  afterAll(() => t?.stop());
+
+  it("an index.html to verify that is not the build's, or a release before it that was not: refused", async () => {
+    const key = `${t.target.statePrefix}atomic/pending.json`;
+    const served = (await t.store().read()).value;
+    const synced = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    const genuine = (await t.site.state.get(key))?.body.toString('utf8') ?? '';
+    const pending = JSON.parse(genuine);
+    const v1 = (await t.site.records.readPointer())?.value.releases.find((r) => r.commit === V1);
+    expect(v1).toBeDefined();
+    const edits = [
+      [{ verify: { ...pending.plan.verify, indexSha256: 'f'.repeat(64) } }, /with an index\.html to verify/],
+      [
+        { pointerBefore: { ...pending.plan.pointerBefore, live: v1 && releaseIdFor(v1) } },
+        /switched from a release the live pointer does not keep before it/,
+      ],
+    ] as const;
+    for (const [edit, why] of edits) {
+      await t.site.state.put(key, JSON.stringify({ ...pending, plan: { ...pending.plan, ...edit } }), {
+        contentType: 'application/json',
+      });
+      const head = (await readAudit(t.site.state, t.target.statePrefix)).length;
+      const error = await refusal(finishSyncedDeploy(t.site, synced.deployId, { request: request() }));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toMatch(why);
+      expect((await t.store().read()).value).not.toEqual(served);
+      expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(head);
+    }
+    await t.site.state.put(key, genuine, { contentType: 'application/json' });
+    const { record } = await finishSyncedDeploy(t.site, synced.deployId, { request: request() });
+    expect(record.outcome).toBe('succeeded');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+});
