@@ -529,8 +529,9 @@ async function settleAtomic(
  * each is held to what that writer cannot make — the artifacts bucket's published manifests, the
  * CDN's release store, the live pointer the lock's check found as the chain binds it:
  * - each release index it names is its own release's (a migration's: a release the live pointer
- *   keeps), as FrontendOps makes it from the build's published manifest, with the digest named; one
- *   it did not write before it stopped is left out of what the finish binds;
+ *   keeps), as FrontendOps makes it from the build's published manifest; one it did not write before
+ *   it stopped (missing, or another genuine index of that build, as a preview writes) is left out of
+ *   what the finish binds;
  * - a canary start's release is its build's, published with that digest;
  * - a switch it says it made is what the release store names (one another operation replaced since,
  *   where two operators' locks did not meet, is refused too: the record cannot tell it from a made-up
@@ -635,16 +636,14 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
         ref && manifest && artifactDigest(manifest) === ref.artifactDigest
           ? stateDigest(releaseIndexOf(ref, manifest, index?.uploadedAt as string))
           : null;
-      if (
-        made === null ||
-        name !== releaseIndexName(ref?.releaseId ?? '') ||
-        digestOrNull(index) !== made ||
-        digest !== made
-      ) {
+      if (made === null || name !== releaseIndexName(ref?.releaseId ?? '') || digestOrNull(index) !== made) {
         throw refuse(
           `names ${what}, whose release index ${name.slice(0, 80)} is not one FrontendOps makes for it from that build's published manifest`,
         );
       }
+      // The build's index as FrontendOps makes it, but not the one this record wrote (it stopped
+      // before, and a preview, say, wrote its own since): that change's entry binds it, not this one.
+      if (digest !== made) return;
       written[name] = made;
     }),
   );

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atomicRecordsOf } from '../../src/deploy/atomic-live.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
@@ -119,5 +120,18 @@ describe('an atomic deploy stopped by an error before it went live', () => {
     expect(await supersededEntries(t.site, V4)).toBe(1);
     expect(await atomicRecordsOf(t.site).readPending()).toBeNull();
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+  });
+
+  it('stopped in its copies, then a preview of that build (its own index): the next change goes on', async () => {
+    // A fuzz of genuine flows: the stopped deploy's record names the index it would have written,
+    // the preview wrote another of the same build, and every change was refused TAMPERED since.
+    await expect(
+      deployArtifact(refusingCopies(t.site), { app: APP, commit: V4, request: atomicRequest() }),
+    ).rejects.toThrow(REFUSED);
+    await previewLink(t.site, { app: APP, commit: V4, request: atomicRequest('preview'), verify: false });
+    const next = await deployArtifact(t.site, { app: APP, commit: V4, request: atomicRequest() });
+    expect(next.outcome).toBe('succeeded');
+    expect((await t.site.records.readRecord(next.deployId))?.outcome).toBe('succeeded');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });
