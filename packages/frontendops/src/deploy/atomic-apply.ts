@@ -242,9 +242,15 @@ async function runLocked(
   const prepared = await prepare(site, op, ctx, target, abandoned);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
-  if (abandoned && abandoned.plan.deployId !== plan.deployId) await recordAbandoned(site, abandoned);
+  const superseded = abandoned !== null && abandoned.plan.deployId !== plan.deployId;
+  if (superseded) {
+    await recordAbandoned(site, abandoned);
+    await ctx.atomic.clearPending();
+  }
   const drift = driftOf(ctx, site.spa);
   if (plan.noop) {
+    // Nothing of this run replaces a stopped one of the same change: its record goes too.
+    if (abandoned && !superseded) await ctx.atomic.clearPending();
     // Run again after a stop past its switch: the settle just finished it, and it is what to tag.
     const record = earlier?.finished.record;
     const same =
@@ -518,7 +524,9 @@ async function settleAtomic(
       finished: { pending: held, finished: await finishAtomic(site, switched, options) },
     };
   }
-  await atomic.clearPending();
+  // Kept until the operation is recorded superseded (runLocked): a run that stops or is refused
+  // before then leaves it to the next one, which records it (before, it was gone, and the release
+  // index it wrote read as written around the chain).
   return { abandoned: held, finished: null };
 }
 

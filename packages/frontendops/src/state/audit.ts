@@ -1224,10 +1224,15 @@ async function verifyAuditOnce(
   for (const name of records) {
     if (bound.has(name) || legacy.has(name) || untrusted(name)) continue;
     const interrupted = pendingId !== null && name === `deployments/${pendingId}.json`;
+    // An atomic operation writes its record, then the entry binding it: stopped between the two, its
+    // crash-recovery record still names it, and its re-run (or the next change) binds it.
+    const atomicInterrupted =
+      atomicPending !== null &&
+      idsOfRecord(atomicPendingValue).some((id) => name === `deployments/${id}.json`);
     problems.push({
-      kind: interrupted ? 'unfinished' : 'tampered',
+      kind: interrupted || atomicInterrupted ? 'unfinished' : 'tampered',
       object: name,
-      reason: `${name} is not in the audit chain (no entry records it).${interrupted ? unfinished('') : ' It was added around the chain.'}`,
+      reason: `${name} is not in the audit chain (no entry records it).${interrupted ? unfinished('') : atomicInterrupted ? atomicUnfinished : ' It was added around the chain.'}`,
     });
   }
   // The history index (records.ts) is what `frontendops history` and the console list: each entry
@@ -1283,11 +1288,18 @@ async function verifyAuditOnce(
   }
   const pointer = await store.head(`${prefix}live.json`);
   if (pointer && !bound.has('live.json') && !untrusted('live.json') && !hasLegacyDeploys(entries)) {
-    const stopped = namesPendingLive((await readJsonQuietly(store, `${prefix}live.json`)).value);
+    const value = (await readJsonQuietly(store, `${prefix}live.json`)).value;
+    // The first change of a stack, stopped between its pointer and the entry vouching for it (an
+    // atomic one's pointer naming only what its record makes live).
+    const atomicStopped =
+      atomicPending !== null &&
+      namesRecordLive(value, atomicPendingValue) &&
+      unknownIds('live.json', value, named, builds, idsOfRecord(atomicPendingValue)).length === 0;
+    const stopped = namesPendingLive(value) || atomicStopped;
     problems.push({
       kind: stopped ? 'unfinished' : 'tampered',
       object: 'live.json',
-      reason: `live.json is not in the audit chain (no entry records a release going live).${stopped ? unfinished('') : ' It was written around the chain.'}`,
+      reason: `live.json is not in the audit chain (no entry records a release going live).${stopped ? (atomicStopped ? atomicUnfinished : unfinished('')) : ' It was written around the chain.'}`,
     });
   }
   if (options.hosting) {
