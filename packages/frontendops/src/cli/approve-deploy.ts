@@ -83,7 +83,7 @@ export async function approveRequest(
       `Not approved: "${preview.description}" was declined. Nothing was changed.`,
     );
   }
-  const statement = await signApproval(site, request, { key, name }, now());
+  const statement = await signApproval(site, request, { key, name }, now(), preview.description);
   return { statement, preview };
 }
 

@@ -207,12 +207,17 @@ export async function findApprovalRequests(site: Site, deployId: string): Promis
   return found.filter((r): r is ApprovalRequest => r !== null);
 }
 
-/** Signs the request with the approver's key and stores the signed statement (with its audit entry). */
+/**
+ * Signs the request with the approver's key and stores the signed statement (with its audit entry).
+ * `shown`: the plan in words as the approver was shown it, which the entry records (the request's own
+ * summary is a file whoever can write the state bucket could edit).
+ */
 export async function signApproval(
   site: Site,
   request: ApprovalRequest,
   signer: { key: KeyObject; name: string },
   now: number,
+  shown?: string,
 ): Promise<ApprovalStatement> {
   const statement: ApprovalStatement = {
     v: 1,
@@ -236,7 +241,7 @@ export async function signApproval(
       decision: 'approved',
       deployId: request.deployId,
       action: request.action,
-      summary: request.summary,
+      summary: shown ?? request.summary,
       by: signer.name,
       key: keyFingerprint(statement.publicKey),
       via: 'signed',

@@ -266,6 +266,21 @@ describe('an approval is of the change as planned', () => {
     expect(await served()).toMatchObject({ weight: 30 });
     expect((await entries()).filter((e) => e.type === 'approval-used')).toHaveLength(uses);
   });
+
+  it("the chain records the plan Ada was shown, not the request file's summary", async () => {
+    // The canary of the test before still runs: another share is asked for, and the request file edited.
+    const c = await client();
+    const canary = deployIdIn((await c.call('start_canary', { app: APP, commit: B, percent: 40 })).text);
+    const key = `${t.target.statePrefix}approvals/requests/canary-${canary}.json`;
+    const stored = JSON.parse((await t.site.state.get(key))?.body.toString('utf8') ?? '{}');
+    await t.site.state.put(key, JSON.stringify({ ...stored, summary: 'tidy up the README' }), {
+      contentType: 'application/json',
+    });
+    const shown = await adaApproves(canary, 'canary');
+    expect(shown).toMatch(/^send 40% of /);
+    const given = (await entries()).filter((e) => e.type === 'approval' && e.data.action === 'canary').at(-1);
+    expect(given?.data.summary).toBe(shown);
+  });
 });
 
 const digestOf = async (commit: string) => artifactDigest(await requireManifest(t.site, APP, commit));
