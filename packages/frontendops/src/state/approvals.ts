@@ -39,7 +39,7 @@ import {
   signedSchema,
 } from './approval-evidence.ts';
 import { appendAudit, stateDigest } from './audit.ts';
-import { APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
+import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
 export { APPROVAL_ACTIONS, APPROVAL_TTL_MS, type Approval, type ApprovalAction, type ApprovalStatement };
 
@@ -72,7 +72,7 @@ export type ApprovalRequest = z.infer<typeof requestSchema>;
 /** How the server knows a person approved: authenticated, never a client's say-so. */
 
 const requestKey = (site: Site, action: ApprovalAction, deployId: string) =>
-  `${site.target.statePrefix}approvals/requests/${approvalName(action, deployId)}`;
+  `${site.target.statePrefix}${APPROVAL_REQUESTS}${approvalName(action, deployId)}`;
 const signedKey = (site: Site, action: ApprovalAction, deployId: string) =>
   `${site.target.statePrefix}${APPROVALS_SIGNED}${approvalName(action, deployId)}`;
 const usedKey = (site: Site, nonce: string) => `${site.target.statePrefix}${APPROVALS_USED}${nonce}.json`;
@@ -158,8 +158,12 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     expiresAt: new Date(input.now + APPROVAL_TTL_MS).toISOString(),
     requestedBy: input.requestedBy,
   };
-  const bound = await writeBound(site, requestKey(site, input.action, input.deployId), request);
-  await audit(site, 'approval-requested', request, bound, input.now);
+  // The entry first, then the object: stopped between the two, the object is the one an earlier entry
+  // recorded (or none), which `audit verify` calls unfinished and asking again replaces. In the other
+  // order the object stayed bound by no entry, and a request asked again reused it without one.
+  const key = requestKey(site, input.action, input.deployId);
+  await audit(site, 'approval-requested', request, bindingOf(site, key, request), input.now);
+  await putJson(site, key, request);
   return request;
 }
 
@@ -390,13 +394,21 @@ export async function auditDecision(
  * object that no entry records.
  */
 async function writeBound(site: Site, key: string, value: unknown): Promise<Record<string, string>> {
-  const digest = stateDigest(value);
-  await site.state.put(key, JSON.stringify(value, null, 2), {
+  const bound = bindingOf(site, key, value);
+  await putJson(site, key, value);
+  return bound;
+}
+
+/** The binding an entry carries for `value` at `key` (name → digest); BAD_INPUT for a value no digest can be made of. */
+const bindingOf = (site: Site, key: string, value: unknown): Record<string, string> => ({
+  [relative(site, key)]: stateDigest(value),
+});
+
+const putJson = (site: Site, key: string, value: unknown) =>
+  site.state.put(key, JSON.stringify(value, null, 2), {
     contentType: 'application/json',
     cacheControl: 'no-cache',
   });
-  return { [relative(site, key)]: digest };
-}
 
 function checkDeployId(deployId: string): void {
   if (!DEPLOY_ID.test(deployId)) {

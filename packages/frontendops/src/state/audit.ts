@@ -45,6 +45,7 @@ import {
   storedStatements,
 } from './approval-evidence.ts';
 import {
+  APPROVAL_REQUESTS,
   APPROVALS_USED,
   ATOMIC,
   ATOMIC_PENDING,
@@ -1123,6 +1124,16 @@ async function verifyAuditOnce(
       ? atomicPendingValue.indexes
       : {};
   let objectsOk = 0;
+  // Every digest each approval request object was bound to, over the whole chain.
+  const requestsBound = new Map<string, Set<string>>();
+  for (const entry of entries) {
+    for (const [name, digest] of Object.entries(entry.objects ?? {})) {
+      if (!name.startsWith(APPROVAL_REQUESTS)) continue;
+      const seen = requestsBound.get(name) ?? new Set<string>();
+      seen.add(digest);
+      requestsBound.set(name, seen);
+    }
+  }
   // What the chain names (deploy and release ids among it): what a crash-recovery record may excuse.
   const named = namedByChain(entries);
   const builds = buildsByChain(entries);
@@ -1137,6 +1148,21 @@ async function verifyAuditOnce(
         seq,
         object: name,
         reason: `entry ${seq} records ${what}, and its change to ${PIN} did not land (the process stopped between the two). ${again} again to finish it.`,
+      });
+      continue;
+    }
+    // A request asked again is recorded, then written: stopped between the two, its object is one an
+    // earlier entry recorded (or none yet). Asking again replaces it; it acts on nothing meanwhile.
+    if (
+      name.startsWith(APPROVAL_REQUESTS) &&
+      stateOf(current) !== digest &&
+      (current.missing || requestsBound.get(name)?.has(stateOf(current) ?? '') === true)
+    ) {
+      problems.push({
+        kind: 'unfinished',
+        seq,
+        object: name,
+        reason: `entry ${seq} records an approval request, and its object was not written (the process stopped between the two). Asking for the change again writes a new one.`,
       });
       continue;
     }

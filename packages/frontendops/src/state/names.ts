@@ -43,5 +43,7 @@ export const PUBLISH_LOG = 'publishes/';
 export const APPROVALS_USED = 'approvals/used/';
 /** The signed statements of approvals, one per request (`<action>-<deploy id>.json`). */
 export const APPROVALS_SIGNED = 'approvals/signed/';
+/** The approval requests the server made, one per action and deploy id. */
+export const APPROVAL_REQUESTS = 'approvals/requests/';
 /** An approval request's object name under `approvals/requests/` and `approvals/signed/`. */
 export const approvalName = (action: string, deployId: string) => `${action}-${deployId}.json`;

@@ -23,6 +23,7 @@ import {
 } from '../../src/state/approvals.ts';
 import { type AuditEntry, appendAudit, readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 let env: TestDeployEnv;
 const ada = generateKeyPairSync('ed25519').privateKey;
@@ -503,6 +504,44 @@ describe('signed approvals in the audit chain', () => {
       changeDigest({ ...canary, pointerBefore: { live: 'r1', canary: 'r2', weight: 5 } }),
     );
     expect(changeDigest(canary)).not.toBe(changeDigest({ ...canary, op: 'canary-promote' }));
+  });
+
+  it('a request asked again, stopped between its entry and its object: unfinished, and asking again writes it', async () => {
+    // A fuzz of genuine flows: the object was written before its entry, so a stop between the two left
+    // it bound by no entry, reused as it was when asked again, and verify said tampered for good.
+    const site = freshSite();
+    await openRequest(site, DEPLOY_ID); // never answered: its hour ends
+    const later = NOW + 2 * 3600_000;
+    const key = `${site.target.statePrefix}approvals/requests/deploy-${DEPLOY_ID}.json`;
+    await expect(
+      openRequest(
+        stoppingSite(site, (k) => k === key),
+        DEPLOY_ID,
+        later,
+      ),
+    ).rejects.toThrow(/stopped/);
+    expect((await verify(site)).problems).toEqual([
+      expect.objectContaining({ kind: 'unfinished', object: `approvals/requests/deploy-${DEPLOY_ID}.json` }),
+    ]);
+    const request = await openRequest(site, DEPLOY_ID, later);
+    await signApproval(site, request, { key: ada, name: 'Ada' }, later + 60_000);
+    const checked = await checkSignedApproval(site, request, later + 120_000);
+    if (!checked || !('approval' in checked)) throw new Error('not accepted');
+    expect(
+      await consumeApproval(site, request.nonce, {
+        action: 'deploy',
+        deployId: DEPLOY_ID,
+        approval: checked.approval,
+        now: later + 120_000,
+      }),
+    ).toBe(true);
+    expect((await verify(site)).problems).toEqual([]);
+    // One edited by hand is no earlier binding: still tampered.
+    const edited = { ...request, summary: 'edited' };
+    await site.state.put(key, JSON.stringify(edited));
+    expect((await verify(site)).problems).toContainEqual(
+      expect.objectContaining({ kind: 'tampered', object: `approvals/requests/deploy-${DEPLOY_ID}.json` }),
+    );
   });
 
   it('a use whose marker landed but whose answer was lost (the retry refused) counts once, not as used before', async () => {
