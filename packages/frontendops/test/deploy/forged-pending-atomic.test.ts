@@ -24,6 +24,7 @@ import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3, V4] = [
@@ -38,15 +39,6 @@ const writesSince = async (t: AtomicEnv, mark: number) =>
   (await t.requestsSince(mark)).filter(
     (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
   );
-
-async function refusal(run: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await run;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a refusal, but it went through');
-}
 
 describe('atomic: a forged atomic/pending.json', () => {
   let t: AtomicEnv;

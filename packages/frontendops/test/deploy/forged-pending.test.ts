@@ -27,6 +27,7 @@ import type { PendingDeploy, RequestInfo } from '../../src/state/records.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestS3 } from '../support/local-s3.ts';
+import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
@@ -62,16 +63,6 @@ const mark = async (s3: TestS3) => {
   await s3.settle();
   return s3.requests.length;
 };
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function refusal(run: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await run;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a refusal, but it went through');
-}
 
 /** The words a TAMPERED refusal of a forged record must carry. */
 function expectTamperedRefusal(error: Error & { code?: string }, object: string) {

@@ -23,18 +23,9 @@ import type { PendingDeploy } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { refusal } from '../support/refusal.ts';
 
 const [V1, V2, V3] = ['1111111aaaaaaaaa', '2222222bbbbbbbbb', '3333333ccccccccc'] as const;
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function refusal(run: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await run;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a refusal, but it went through');
-}
 
 describe('in place: a synced deploy whose pending.json was edited before invalidate_cdn', () => {
   let t: TestDeployEnv;
