@@ -304,7 +304,6 @@ export function deploymentRecord(
   };
 }
 
-/** A deployment's key facts as its audit entry carries them (readers match an entry to its record by deploy id and kind). */
 /**
  * A change read back from a crash-recovery record, with the approval it names kept only where the
  * chain records that approval used for it (state/audit.ts usedApprovalRecorded): what its superseded
@@ -339,9 +338,8 @@ export async function writeOwnRecord(
   site: Site,
   record: DeploymentRecord,
 ): Promise<{ digest: string; stored: DeploymentRecord }> {
-  const digest = await site.records.writeRecord(record);
+  const { digest, stored } = await site.records.writeRecord(record);
   if (digest === stateDigest(record)) return { digest, stored: record };
-  const stored = (await site.records.readRecord(record.deployId)) ?? record;
   const fields = ['deployId', 'app', 'commit', 'artifactDigest', 'kind'] as const;
   const asked = (r: DeploymentRecord) =>
     [r.request?.actor, r.request?.text, r.request?.at, digestOrNull(r.approval ?? null)].join('\n');
@@ -388,6 +386,7 @@ export async function finishedBefore(
   );
 }
 
+/** A deployment's key facts as its audit entry carries them (readers match an entry to its record by deploy id and kind). */
 function recordFacts(record: DeploymentRecord): Record<string, unknown> {
   return {
     deployId: record.deployId,

@@ -1194,16 +1194,13 @@ export const canaryTarget: ChooseTarget = async (ctx) => {
 
 // ── helpers ────────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * `record`: as settleAtomic held it to its writes (heldToItsWrites), so its `indexes` are those it
+ * wrote before it stopped, found and checked: what the entry vouches for.
+ */
 async function recordAbandoned(site: Site, record: AtomicPending): Promise<void> {
   const pending = await withRecordedApproval(site, record);
-  // It may have stopped before writing its release indexes: the entry vouches for those written.
-  const written = (
-    await Promise.all(
-      Object.entries(pending.indexes ?? {}).map(async ([name, digest]) =>
-        (await site.state.head(`${site.target.statePrefix}${name}`)) ? [[name, digest] as const] : [],
-      ),
-    )
-  ).flat();
+  const written = Object.entries(pending.indexes ?? {});
   let bound: Record<string, string> | undefined = written.length ? Object.fromEntries(written) : undefined;
   if (pending.plan.liveChanges) {
     const record = deploymentRecord(

@@ -21,7 +21,7 @@ import { badInput, FrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
-import { boundRecords, readAudit } from '../state/audit.ts';
+import { boundRecords, isRecord, readAudit } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN } from '../state/names.ts';
 import { type LivePointer, PENDING, type PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
@@ -160,9 +160,9 @@ async function assertMovedBuildInPlace(
   // index.html the build does not have would fail verification on purpose, and a release before it
   // that was not would make that release live with no one asking (or approving).
   const copied = Array.isArray(plan.copies)
-    ? (plan.copies as unknown[]).find((c) => isObject(c) && c.key === 'index.html')
+    ? (plan.copies as unknown[]).find((c) => isRecord(c) && c.key === 'index.html')
     : undefined;
-  if (copied !== undefined && (!isObject(copied) || copied.sha256 !== sha)) {
+  if (copied !== undefined && (!isRecord(copied) || copied.sha256 !== sha)) {
     throw forgedPending(PENDING, `names ${what}, with an index.html to verify that is not that build's`);
   }
   const before = pointer.releases?.[1];
@@ -173,9 +173,6 @@ async function assertMovedBuildInPlace(
     );
   }
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The refusal of a crash-recovery record FrontendOps did not write: what it asks, and what to do. */
 export function forgedPending(object: string, asks: string): FrontendOpsError {
@@ -329,14 +326,11 @@ export async function assertAtomicPendingSound(
  */
 export async function assertPreviousWasLive(
   site: Site,
-  plan: { deployId: string; app: string; fromDeployId: string | null; fromCommit: string | null },
+  plan: { deployId: string; fromDeployId: string | null; fromCommit: string | null },
 ): Promise<void> {
   if (!plan.fromCommit) return;
   const releases = (await readAudit(site.state, site.target.statePrefix)).filter((e) => e.type === 'release');
-  let own = -1;
-  releases.forEach((entry, i) => {
-    if (entry.data.deployId === plan.deployId) own = i;
-  });
+  const own = releases.findLastIndex((entry) => entry.data.deployId === plan.deployId);
   const before = own > 0 ? releases[own - 1]?.data : undefined;
   if (before && before.deployId === plan.fromDeployId && before.commit === plan.fromCommit) return;
   throw new FrontendOpsError(

@@ -655,7 +655,6 @@ export async function readNewestEntry(store: ObjectStore, prefix: string): Promi
   }
 }
 
-/** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
 /**
  * The deployment records among `records` whose content the chain binds (the newest entry binding
  * each names its digest). A record is state like any other, but nothing checks records before a
@@ -669,11 +668,18 @@ export async function boundRecords<T extends { deployId: string }>(
   records: readonly T[],
 ): Promise<T[]> {
   if (records.length === 0) return [];
-  const bound = new Map<string, string>();
-  for (const entry of await readAudit(store, prefix)) {
-    for (const [name, digest] of Object.entries(entry.objects ?? {})) bound.set(name, digest);
+  const bound = latestBindings(await readAudit(store, prefix));
+  return records.filter((r) => bound.get(`deployments/${r.deployId}.json`)?.digest === digestOrNull(r));
+}
+
+/** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */
+function latestBindings(entries: readonly AuditEntry[]): Map<string, { digest: string; seq: number }> {
+  const bound = new Map<string, { digest: string; seq: number }>();
+  for (const entry of entries) {
+    for (const [name, digest] of Object.entries(entry.objects ?? {}))
+      bound.set(name, { digest, seq: entry.seq });
   }
-  return records.filter((r) => bound.get(`deployments/${r.deployId}.json`) === digestOrNull(r));
+  return bound;
 }
 
 /**
@@ -701,6 +707,7 @@ export async function usedApprovalRecorded(
   );
 }
 
+/** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {
   const { read } = await readEntries(store, prefix);
   const damaged = read.find((r) => r.entry === null);
@@ -1073,11 +1080,7 @@ async function verifyAuditOnce(
       });
     }
   }
-  const bound = new Map<string, { digest: string; seq: number }>();
-  for (const entry of entries) {
-    for (const [name, digest] of Object.entries(entry.objects ?? {}))
-      bound.set(name, { digest, seq: entry.seq });
-  }
+  const bound = latestBindings(entries);
   const pending = await readJsonQuietly(store, `${prefix}pending.json`);
   // An atomic operation writes its release indexes and atomic/state.json before its last entry binds them.
   const [atomicRecord, atomicState] = await Promise.all([

@@ -178,14 +178,13 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     clearPending: () => store.delete([key(PENDING)]),
 
     /**
-     * Writes the record and its history index; returns the digest of the record as stored. A record is
-     * written once: one already written by a repeated finish stays as it is, and its digest is
-     * returned. Except a record that says "superseded" (the deploy stopped before it went live):
+     * Writes the record and its history index; returns the record as stored, and its digest. A record
+     * is written once: one already written by a repeated finish stays as it is, and is returned. Except a record that says "superseded" (the deploy stopped before it went live):
      * deployment ids come from what a deploy changes, so the same deploy run again later has its id,
      * and the outcome of the run that finished replaces it (the entry that binds the new record
      * says so in the chain).
      */
-    async writeRecord(record: DeploymentRecord): Promise<string> {
+    async writeRecord(record: DeploymentRecord): Promise<{ digest: string; stored: DeploymentRecord }> {
       const name = `deployments/${record.deployId}.json`;
       const conditional = await store.supportsConditionalWrites();
       // Where writes are conditional the record is created only if absent, and S3 says whether it was
@@ -213,7 +212,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       if (existing && replaces && historyKeyOf(existing.value) !== historyKeyOf(record)) {
         await store.delete([key(historyKeyOf(existing.value))]);
       }
-      return digest;
+      return { digest, stored: existing && !replaces ? existing.value : record };
     },
 
     readRecord: async (deployId: string) =>
