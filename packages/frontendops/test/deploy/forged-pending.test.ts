@@ -50,6 +50,19 @@ const forgedRequest: RequestInfo = {
   at: '2026-12-03T21:00:00.000Z',
 };
 
+/** A crash-recovery record of `plan` as a forger writes it, asked by "Ada" (`more`: other fields). */
+const forged = (
+  plan: DeployPlan,
+  pointerMoved: boolean,
+  more: Partial<PendingDeploy> = {},
+): PendingDeploy => ({
+  plan,
+  request: forgedRequest,
+  startedAt: forgedRequest.at,
+  pointerMoved,
+  ...more,
+});
+
 /** Everything the S3 server was asked to change since `mark` (copies, puts, deletes), the deploy lock's own object left out. */
 async function writesSince(s3: TestS3, mark: number) {
   await s3.settle();
@@ -113,12 +126,7 @@ describe('in place: a forged pending.json', () => {
     expect(await writesSince(t.s3, before)).toEqual([]);
   }
   const forge = (plan: DeployPlan, pointerMoved: boolean) =>
-    site.records.writePending({
-      plan,
-      request: forgedRequest,
-      startedAt: '2026-12-03T21:00:00.000Z',
-      pointerMoved,
-    } satisfies PendingDeploy);
+    site.records.writePending(forged(plan, pointerMoved));
 
   it('a stopped rollback to a build never live: verify says tampered; rollback refuses, nothing written', async () => {
     expect((await verifyAudit(site.state, t.target.statePrefix)).ok).toBe(true);
@@ -313,13 +321,7 @@ describe('in place: a forged pending.json', () => {
       copies: [],
       invalidationPaths: [],
     });
-    await site.records.writePending({
-      plan,
-      request: forgedRequest,
-      startedAt: forgedRequest.at,
-      pointerMoved: true,
-      pinOnSuccess: true,
-    });
+    await site.records.writePending(forged(plan, true, { pinOnSuccess: true }));
     const head = (await readAudit(site.state, t.target.statePrefix)).length;
     await deployArtifact(site, { app: APP, commit: V3, request }).catch(() => undefined);
     expect(await readPin(site)).toBeNull();
@@ -332,12 +334,7 @@ describe('in place: a forged pending.json', () => {
     // Records are bound only once their entry is written; one written around the chain was taken as
     // proof that the deploy went live, then bound with its facts (succeeded, asked by Ada).
     const plan = await planOf(V4, 'deploy', { prune: [], copies: [], invalidationPaths: [] });
-    const pending: PendingDeploy = {
-      plan,
-      request: forgedRequest,
-      startedAt: forgedRequest.at,
-      pointerMoved: true,
-    };
+    const pending: PendingDeploy = forged(plan, true);
     const remove = await forgeRecord(pending);
     try {
       await site.records.writePending(pending);
@@ -420,12 +417,7 @@ describe('in place: a forged pending.json', () => {
 
   it('a stopped deploy never live, with a "succeeded" record written for it: not bound as recorded, refused', async () => {
     // The fourth review: the next change recorded it superseded, kept the forged record and bound it.
-    const pending: PendingDeploy = {
-      plan: await planOf(V4, 'deploy'),
-      request: forgedRequest,
-      startedAt: forgedRequest.at,
-      pointerMoved: false,
-    };
+    const pending: PendingDeploy = forged(await planOf(V4, 'deploy'), false);
     const remove = await forgeRecord(pending);
     try {
       await site.records.writePending(pending);
@@ -451,13 +443,7 @@ describe('in place: a forged pending.json', () => {
     const plan = await planOf(V4, 'deploy');
     await site.records.writePending({ plan, request, startedAt: request.at, pointerMoved: false });
     const remove = await forgeRecord(
-      {
-        plan,
-        request: forgedRequest,
-        startedAt: forgedRequest.at,
-        pointerMoved: false,
-        approval: { nonce: 'n-123456789012345678901', by: 'Ada', via: 'signed' },
-      },
+      forged(plan, false, { approval: { nonce: 'n-123456789012345678901', by: 'Ada', via: 'signed' } }),
       'superseded',
     );
     try {
@@ -495,12 +481,7 @@ describe('in place: a forged pending.json', () => {
 
   it('invalidate_cdn for a deploy nothing is pending for, whose record was written around the chain: refused', async () => {
     // Answered as FrontendOps' before: the agent told "succeeded" of a deploy nobody made.
-    const pending: PendingDeploy = {
-      plan: await planOf(V4, 'deploy'),
-      request: forgedRequest,
-      startedAt: forgedRequest.at,
-      pointerMoved: false,
-    };
+    const pending: PendingDeploy = forged(await planOf(V4, 'deploy'), false);
     const remove = await forgeRecord(pending);
     try {
       const before = await mark(t.s3);
@@ -520,12 +501,7 @@ describe('in place: a forged pending.json', () => {
 
   it('a stopped rollback to a build never live, vouched for by a record written around the chain: refused', async () => {
     const plan = await planOf(V4, 'rollback');
-    const remove = await forgeRecord({
-      plan,
-      request: forgedRequest,
-      startedAt: forgedRequest.at,
-      pointerMoved: false,
-    });
+    const remove = await forgeRecord(forged(plan, false));
     try {
       await forge(plan, false);
       const error = await refusal(rollbackRelease(site, { request }));
@@ -540,14 +516,12 @@ describe('in place: a forged pending.json', () => {
 
   it('a stopped deploy naming an approval nobody used, or an error that is not text: recorded superseded without them', async () => {
     const plan = await planOf(V4, 'deploy');
-    await site.records.writePending({
-      plan,
-      request: forgedRequest,
-      startedAt: forgedRequest.at,
-      pointerMoved: false,
-      approval: { nonce: 'n-123456789012345678901', by: 'Ada', via: 'signed' },
-      stoppedBy: { code: 'UPSTREAM', message: { toString: 1 } } as unknown as PendingDeploy['stoppedBy'],
-    });
+    await site.records.writePending(
+      forged(plan, false, {
+        approval: { nonce: 'n-123456789012345678901', by: 'Ada', via: 'signed' },
+        stoppedBy: { code: 'UPSTREAM', message: { toString: 1 } } as unknown as PendingDeploy['stoppedBy'],
+      }),
+    );
     await deployArtifact(site, { app: APP, commit: V3, request });
     const record = await site.records.readRecord(plan.deployId);
     expect(record).toMatchObject({ outcome: 'superseded', error: { code: 'INTERRUPTED' } });

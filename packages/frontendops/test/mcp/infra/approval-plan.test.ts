@@ -18,8 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
-import { approveRequest } from '../../../src/cli/approve-deploy.ts';
+import { createApproverKey } from '../../../src/approval/keys.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { deployArtifact } from '../../../src/deploy/deploy.ts';
@@ -31,6 +30,7 @@ import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import type { Site } from '../../../src/site.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import { ATOMIC_STATE } from '../../../src/state/names.ts';
+import { approveShown } from '../../support/approver.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../../support/atomic-env.ts';
 import { connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
 
@@ -83,20 +83,8 @@ async function client(site: Site = guarded(t.site), now?: () => number): Promise
 }
 
 /** Ada approves the open request of `action` for `deployId`; returns what she was shown. */
-async function adaApproves(deployId: string, action: 'canary' | 'promote' | 'abort') {
-  let shown = '';
-  await approveRequest(guarded(t.site), {
-    deployId,
-    action,
-    request: request('approve'),
-    loadKey: () => loadApproverKey(keyPath, undefined),
-    confirm: async (preview) => {
-      shown = preview.description;
-      return true;
-    },
-  });
-  return shown;
-}
+const adaApproves = (deployId: string, action: 'canary' | 'promote' | 'abort') =>
+  approveShown(guarded(t.site), keyPath, deployId, action);
 
 const deployIdIn = (text: string) => /frontendops approve (\S+) --stack/.exec(text)?.[1] ?? '';
 const served = async () => (await t.store().read()).value;

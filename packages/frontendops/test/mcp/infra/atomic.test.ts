@@ -7,8 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
-import { approveRequest } from '../../../src/cli/approve-deploy.ts';
+import { createApproverKey } from '../../../src/approval/keys.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
@@ -21,6 +20,7 @@ import {
   findApprovalRequests,
 } from '../../../src/state/approvals.ts';
 import { appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import { approveShown } from '../../support/approver.ts';
 import {
   APP,
   ARTIFACTS,
@@ -65,19 +65,7 @@ async function guardedStack() {
     }),
   );
   /** Ada approves the request open for `deployId`; returns what she was shown. */
-  const approve = async (deployId: string) => {
-    let shown = '';
-    await approveRequest(site, {
-      deployId,
-      request: request('approve'),
-      loadKey: () => loadApproverKey(keyPath, undefined),
-      confirm: async (preview) => {
-        shown = preview.description;
-        return true;
-      },
-    });
-    return shown;
-  };
+  const approve = (deployId: string) => approveShown(site, keyPath, deployId);
   const close = async () => {
     await guarded.close();
     await rm(keys, { recursive: true, force: true });
