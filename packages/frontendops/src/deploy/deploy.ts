@@ -81,7 +81,12 @@ async function deployInPlace(
 
   if (options.dryRun) {
     const manifest = await requireManifest(site, options.app, options.commit);
-    const pending = await site.records.readPending();
+    // Said as the real run would say it (under the lock, below), not shown as an in-place plan.
+    const [pending, atomicState] = await Promise.all([
+      site.records.readPending(),
+      site.state.head(`${site.target.statePrefix}${ATOMIC_STATE}`),
+    ]);
+    if (atomicState) throw servesAtomicReleases(site);
     const live = await readLiveState(site, pending);
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);
@@ -148,12 +153,7 @@ async function deployInPlace(
     // A stack migrated to atomic releases, opened through outputs that still say in place (the
     // seed's syncCommand, an outputs file from before): an in-place prune would delete the releases
     // the site serves. Nothing is written.
-    if (atomicState.status === 'fulfilled' && atomicState.value) {
-      throw new FrontendOpsError(
-        'BAD_INPUT',
-        `Stack ${site.target.stack} serves atomic releases (it was migrated), but its outputs describe an in-place stack: an in-place deploy would delete the releases it serves. Nothing was changed. Use the stack's current outputs (after \`pulumi up\`, releaseStoreArn among them).`,
-      );
-    }
+    if (atomicState.status === 'fulfilled' && atomicState.value) throw servesAtomicReleases(site);
     // A damaged audit head stops the deploy here, before anything is written; so does an entry past
     // the head that the deploy's own append would refuse (read while the lock checked the state).
     if (head.status === 'rejected') throw head.reason;
@@ -198,6 +198,13 @@ async function deployInPlace(
     return { ...summary, ...(pinned ? { pinned } : await settlePin(site, plan, options)) };
   });
 }
+
+/** A stack migrated to atomic releases, opened through outputs that still describe it in place. */
+const servesAtomicReleases = (site: Site) =>
+  new FrontendOpsError(
+    'BAD_INPUT',
+    `Stack ${site.target.stack} serves atomic releases (it was migrated), but its outputs describe an in-place stack: an in-place deploy would delete the releases it serves. Nothing was changed. Use the stack's current outputs (after \`pulumi up\`, releaseStoreArn among them).`,
+  );
 
 /** Rolls back to a retained release (default: the one before the live one), by deploy id or commit. */
 export async function rollbackRelease(

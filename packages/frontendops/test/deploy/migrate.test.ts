@@ -115,6 +115,16 @@ describe('migrate --to atomic', () => {
     expect(isFrontendOpsError(error, 'BAD_INPUT')).toBe(true);
     expect((error as Error).message).toMatch(/serves atomic releases .* Nothing was changed/);
     await expect(rollbackRelease(inPlace, { request: request() })).rejects.toThrow(/serves atomic releases/);
+    // A dry run (what `deploy --dry-run` and `approve` show) says so too, rather than planning an
+    // in-place change that the real run would refuse.
+    for (const pin of [undefined, 'clear'] as const) {
+      await expect(
+        deployArtifact(inPlace, { app: APP, commit: C[1] as string, request: request(), dryRun: true, pin }),
+      ).rejects.toThrow(/serves atomic releases .* Nothing was changed/);
+    }
+    await expect(rollbackRelease(inPlace, { request: request(), dryRun: true })).rejects.toThrow(
+      /serves atomic releases/,
+    );
     expect((await t.store().read()).value).toEqual(pointer);
     expect((await t.site.hosting.list()).map((o) => o.key).sort()).toEqual(keys);
     expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(head);

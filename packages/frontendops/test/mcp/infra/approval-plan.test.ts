@@ -204,6 +204,18 @@ describe('an approval is of the change as planned', () => {
     expect((await verified()).problems).toEqual([]);
   });
 
+  it('an approver whose outputs still describe the stack in place is told so, and nothing is approved', async () => {
+    const asked = await (await client()).call('promote_release', { app: APP, to: B, reason: 'ship it' });
+    const deployId = deployIdIn(asked.text);
+    expect(deployId).not.toBe('');
+    const before = await entries();
+    const inPlace = await t.open({ inPlace: true });
+    const error = await approveShown(guarded(inPlace), keyPath, deployId, 'promote').catch((e: unknown) => e);
+    expect(isFrontendOpsError(error, 'BAD_INPUT')).toBe(true);
+    expect((error as Error).message).toMatch(/serves atomic releases .*releaseStoreArn/);
+    expect(await entries()).toEqual(before);
+  });
+
   it('an approval is used only by a run that plans the change approved, whatever the deploy id says', async () => {
     const c = await client();
     const canary = await canaryOfB(c, 10);
