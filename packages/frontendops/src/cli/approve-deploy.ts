@@ -5,14 +5,15 @@
  * refuses when it is no longer the one requested; then it signs the request with the person's
  * approver key. The server accepts the signature only from a key the stack's configuration lists.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { hostname } from 'node:os';
 import { encodePublicKey } from '../approval/keys.ts';
 import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { describePlan } from '../engine/describe.ts';
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { capitalise } from '../engine/text.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
   type ApprovalAction,
@@ -83,9 +84,28 @@ export async function approveRequest(
       `Not approved: "${preview.description}" was declined. Nothing was changed.`,
     );
   }
-  const statement = await signApproval(site, request, { key, name }, now(), preview.description);
+  // Another approver may have answered while this one read the plan (a request posted to a team's
+  // channel): the check holds again under a lock of the request, where the answer is written. A
+  // second record of one approval reads as tampered in `audit verify`, for good (append-only chain).
+  const lock = await site.locker.acquire(approvalLockName(site, request), {
+    label: `Approving ${request.action} ${request.deployId} of ${site.target.stack}`,
+    owner: `${name} on ${hostname()} (pid ${process.pid})`,
+    ttlMs: 60_000,
+    waitMs: 30_000,
+  });
+  const statement = await holding(lock, async () => {
+    await assertNotAnswered(site, request, now());
+    return signApproval(site, request, { key, name }, now(), preview.description);
+  });
   return { statement, preview };
 }
+
+/** The lock one request's answer is written under: named by the stack's state location and the request. */
+const approvalLockName = (site: Site, request: ApprovalRequest) =>
+  `approve-${createHash('sha256')
+    .update([site.target.stateBucket, site.target.statePrefix, request.action, request.deployId].join('|'))
+    .digest('hex')
+    .slice(0, 24)}`;
 
 /** The request this deploy id names, checked to be open; errors say what to do instead. */
 async function findOpenRequest(
@@ -129,6 +149,14 @@ async function findOpenRequest(
       `The approval request for ${request.action} ${deployId} of ${stack} expired at ${request.expiresAt}. Nothing was approved. Ask the agent again: it makes a new request.`,
     );
   }
+  await assertNotAnswered(site, request, now);
+  return request;
+}
+
+/** Refuses a request already approved and used, or approved (by this person or another approver). */
+async function assertNotAnswered(site: Site, request: ApprovalRequest, now: number): Promise<void> {
+  const { deployId } = request;
+  const stack = site.target.stack;
   const [used, signed] = await Promise.all([
     isUsed(site, request.nonce),
     checkSignedApproval(site, request, now),
@@ -147,7 +175,6 @@ async function findOpenRequest(
       `The approval request for ${request.action} ${deployId} of ${stack} is already approved, by ${signed.approval.by}. Nothing more to approve: the change uses that approval when it is asked for again (before ${request.expiresAt}).`,
     );
   }
-  return request;
 }
 
 /**
