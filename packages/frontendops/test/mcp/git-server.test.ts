@@ -1,40 +1,36 @@
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { connectInfra, type InfraClient } from '../support/mcp-infra.ts';
 import { receiptFor } from '../support/receipts.ts';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
 
 let repo: TestRepo;
-let client: Client;
+let c: InfraClient;
 
 beforeAll(async () => {
   repo = await createTestRepo();
-  const server = createGitServer({
-    host: createLocalGit({ repoDir: repo.dir }),
-    defaultPath: 'apps/sophia-dashboard',
-  });
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
-  client = new Client({ name: 'test', version: '0.0.0' });
-  await client.connect(clientTransport);
+  // Served as `frontendops mcp git` serves it, to a real MCP client (the suite's, for any MCP server).
+  c = await connectInfra(
+    createGitServer({
+      host: createLocalGit({ repoDir: repo.dir }),
+      defaultPath: 'apps/sophia-dashboard',
+    }),
+    { name: 'test' },
+  );
 });
 afterAll(async () => {
-  await client?.close();
+  await c?.close();
   await repo?.cleanup();
 });
 
-const call = async (name: string, args: Record<string, unknown> = {}) => {
-  const result = await client.callTool({ name, arguments: args });
-  const text = (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? '').join('\n');
-  return { ...result, text };
-};
+const call = (name: string, args: Record<string, unknown> = {}) => c.call(name, args);
 
 describe('git MCP server through a real MCP client (in-memory transport)', () => {
   it('lists the tools with schemas and annotations true to what they do', async () => {
-    const { tools } = await client.listTools();
+    const { tools } = await c.client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(Object.keys(byName).sort()).toEqual([
       'commits_between',
@@ -63,7 +59,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
   it('latest_commit defaults to the dashboard directory', async () => {
     const result = await call('latest_commit');
     expect(result.isError).toBeFalsy();
-    expect(result.structuredContent).toMatchObject({
+    expect(result.structured).toMatchObject({
       path: 'apps/sophia-dashboard',
       commit: { sha: repo.commits.dashboard2, message: 'dashboard: add App\n\nLonger body line.' },
     });
@@ -72,15 +68,15 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
 
   it('latest_commit takes a path and a ref, and answers commit: null when nothing touched the path', async () => {
     const infra = await call('latest_commit', { path: 'infra', ref: repo.commits.dashboard2 });
-    expect(infra.structuredContent).toMatchObject({ commit: { sha: repo.commits.infra } });
+    expect(infra.structured).toMatchObject({ commit: { sha: repo.commits.infra } });
     const none = await call('latest_commit', { path: 'nowhere' });
     expect(none.isError).toBeFalsy();
-    expect(none.structuredContent).toMatchObject({ commit: null });
+    expect(none.structured).toMatchObject({ commit: null });
   });
 
   it('get_commit returns details, and an isError result naming the problem for an unknown commit', async () => {
     const found = await call('get_commit', { ref: repo.commits.infra.slice(0, 7) });
-    expect(found.structuredContent).toMatchObject({
+    expect(found.structured).toMatchObject({
       commit: { sha: repo.commits.infra, author: 'Ada Release' },
     });
     const missing = await call('get_commit', { ref: 'feedfacefeedface' });
@@ -146,8 +142,8 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
       ...args,
       receipt: await receiptFor({ ...truth, auditHead: head }),
     });
-    expect(made.structuredContent).toMatchObject({ created: true, deployId, auditHead: head, stack: 'prod' });
-    await repo.git(['tag', '-d', (made.structuredContent as { name: string }).name]);
+    expect(made.structured).toMatchObject({ created: true, deployId, auditHead: head, stack: 'prod' });
+    await repo.git(['tag', '-d', (made.structured as { name: string }).name]);
   });
 
   it('create_deploy_tag creates the tag once; the same deploy id returns the first tag', async () => {
@@ -166,7 +162,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     };
     const first = await call('create_deploy_tag', args);
     expect(first.isError).toBeFalsy();
-    expect(first.structuredContent).toMatchObject({
+    expect(first.structured).toMatchObject({
       name: expect.stringMatching(/^dashboard-deploy-\d{8}-1$/),
       sha: repo.commits.dashboard2,
       created: true,
@@ -174,14 +170,14 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
       artifactDigest: DIGEST,
     });
     const second = await call('create_deploy_tag', args);
-    expect(second.structuredContent).toMatchObject({
-      name: (first.structuredContent as { name: string }).name,
+    expect(second.structured).toMatchObject({
+      name: (first.structured as { name: string }).name,
       created: false,
     });
     expect((await repo.git(['tag', '-l', 'dashboard-deploy-*'])).trim().split('\n')).toHaveLength(1);
 
     const listed = await call('list_deploy_tags');
-    expect(listed.structuredContent).toMatchObject({
+    expect(listed.structured).toMatchObject({
       tags: [{ deployId: args.deployId, artifactDigest: DIGEST, sha: repo.commits.dashboard2 }],
     });
   });
@@ -189,7 +185,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
   it('commits_between: what a release adds, touching the app directory, newest first, with subject and author', async () => {
     const result = await call('commits_between', { base: repo.commits.init, head: repo.commits.docs });
     expect(result.isError).toBeFalsy();
-    expect(result.structuredContent).toMatchObject({
+    expect(result.structured).toMatchObject({
       path: 'apps/sophia-dashboard',
       truncated: false,
       commits: [

@@ -86,6 +86,7 @@ export interface ConnectOptions {
   name?: string;
 }
 
+/** A real MCP client of `server` (the infra server, or any other: the git server's tests use it too). */
 export async function connectInfra(server: McpServer, options: ConnectOptions = {}): Promise<InfraClient> {
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   // As `frontendops mcp infra` serves: the SDK's entry picks the era from the client's opening.
