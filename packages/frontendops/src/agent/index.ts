@@ -20,6 +20,7 @@ import {
   approvableActions,
   describeIntent,
   type Intent,
+  isChange,
   namedChange,
   parseRequest,
   toolsFor,
@@ -29,7 +30,7 @@ import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
 import { createRedactor } from './redact.ts';
 import { runRunbook } from './runbook.ts';
-import { otherStackNamed } from './stack-words.ts';
+import { otherStackNamed, unknownNameNamed } from './stack-words.ts';
 import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
 export { APPROVE_HINT, askOnTerminal, createCliApprover } from './approval.ts';
@@ -117,17 +118,20 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
           ? (await resolveStackSource(options.stackRef, { config, cwd, env: envVars })).stack
           : null;
     stackKnown = true;
-    const elsewhere = otherStackNamed(
-      text,
-      [
-        ...Object.keys(config.stacks),
-        ...config.protected,
-        ...(config.defaultStack ? [config.defaultStack] : []),
-        LOCAL_STACK,
-      ],
-      stack ?? config.defaultStack ?? null,
-    );
-    if (elsewhere && intent.kind !== 'refuse') intent = { kind: 'refuse', reason: elsewhere };
+    const knownStacks = [
+      ...Object.keys(config.stacks),
+      ...config.protected,
+      ...(config.defaultStack ? [config.defaultStack] : []),
+      LOCAL_STACK,
+    ];
+    const acting = stack ?? config.defaultStack ?? null;
+    const elsewhere = otherStackNamed(text, knownStacks, acting);
+    const unknownName =
+      !elsewhere && isChange(intent)
+        ? unknownNameNamed(text, knownStacks, acting, [config.app, config.appPath])
+        : null;
+    const refusal = elsewhere ?? unknownName;
+    if (refusal && intent.kind !== 'refuse') intent = { kind: 'refuse', reason: refusal };
     const model = selectModel(options, envVars);
     plannerId = model ? `model:${model.id}` : 'runbook';
     emit({

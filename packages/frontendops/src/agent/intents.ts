@@ -340,6 +340,9 @@ const CHANGES: Partial<Record<Intent['kind'], { named: string; say: string }>> =
   unpin: { named: 'an unpin', say: '"unpin"' },
   invalidate: { named: 'a CDN invalidation', say: '"invalidate the CDN"' },
 };
+/** Whether the intent is a change (a deploy, rollback, pin…), not a reading or a refusal. */
+export const isChange = (intent: Intent): boolean => CHANGES[intent.kind] !== undefined;
+
 /** What may be answered beside a negated change: reading only. */
 const READ_ONLY: ReadonlySet<Intent['kind']> = new Set(['status', 'history', 'plan']);
 
@@ -679,7 +682,37 @@ function rollbackTarget(text: string): RollbackTarget | Unclear {
   }
   if (yesterday) return { type: 'yesterday' };
   if (named.ref) return { type: 'commit', ref: named.ref };
-  return { type: 'previous' };
+  return unreadableDestination(text) ?? { type: 'previous' };
+}
+
+/**
+ * What "roll back to …" (rollback to, revert to, go back to, restore to) names, where no deploy id, commit, tag or
+ * yesterday was read in it: words of "the previous release" ("the last good one", "what was live
+ * before") go to the previous release; anything else ("main", "release-candidate", "the blue build",
+ * "last tuesday") names a release the words do not give, and is refused rather than read as the
+ * previous one, which `--yes` would then make live.
+ */
+const DESTINATION =
+  /\b(?:(?:roll)?back\s+to|revert(?:ed|ing)?\s+to|return\s+to|restored?\s+to)\s+(.+?)(?=$|[;:!?]|,(?!\d)|\.(?:\s|$)|\b(?:and|then|on|in|for|against|please|now|first)\b)/i;
+const PREVIOUS_WORDS = new Set(
+  (
+    'the a an to previous prior last earlier older old former good known working stable release releases ' +
+    'version versions build builds deploy deploys deployment deployments one it that this what was were ' +
+    'live there before just dashboard site app frontend our my we had'
+  ).split(' '),
+);
+function unreadableDestination(text: string): Unclear | null {
+  const phrase = DESTINATION.exec(text)?.[1];
+  if (!phrase) return null;
+  const unread = (phrase.match(/[\p{L}\p{N}][\p{L}\p{N}'’._-]*/gu) ?? []).filter(
+    (word) => !PREVIOUS_WORDS.has(word.toLowerCase().replace(/['’]s$/, '')),
+  );
+  if (unread.length === 0) return null;
+  return {
+    refuse:
+      `"${clip(unread.join(' '))}" is not a release I can read as where to roll back to, so I roll back nowhere. Nothing was changed. ` +
+      'A rollback goes to the previous release ("roll back"), a deploy id, a commit sha (7 hex digits or more), a tag like v1.4.2, or yesterday\'s version; "show the deploy history" lists them.',
+  };
 }
 
 /** Every share of visitors the words write, as written ("200%", "10 percent") and as a number. */

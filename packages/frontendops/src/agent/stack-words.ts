@@ -34,3 +34,39 @@ export function otherStackNamed(
   }
   return null;
 }
+
+/** A name-like word: letters with a hyphen, dot, underscore or digit ("prod-eu-1", "release-candidate"). */
+const NAME_LIKE = /^(?=.*\p{L})(?=.*[-._\d])[\p{L}\d][\p{L}\d._-]*[\p{L}\d]$/u;
+/** What a name-like word may be besides a stack or the app: a commit, a deploy id, a tag, a version. */
+const RELEASE_LIKE =
+  /^(?:[0-9a-f]{7,64}|[0-9a-f]{7}-[0-9a-f]{10}|dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?|e\.g|i\.e)$/i;
+
+/**
+ * A name-like word where a request for a change names what it acts on or where — right after its
+ * verb ("deploy release-candidate") or after "to", "on", "in"… ("deploy the latest to prod-eu-1") —
+ * that is none of what such a word may be: a stack the configuration knows, the app or its directory,
+ * a commit, deploy id or tag. Read past, the change would act on this agent's stack and the latest
+ * (or previous) release instead, which `--yes` would then make live. Refused, saying what is expected.
+ * Plain words ("to everyone", "to prod") are left to otherStackNamed and the intent table.
+ */
+export function unknownNameNamed(
+  text: string,
+  known: readonly string[],
+  acting: string | null,
+  ownNames: readonly string[],
+): string | null {
+  const allowed = new Set([...known, ...ownNames, ...(acting ? [acting] : [])].map((n) => n.toLowerCase()));
+  const where = new RegExp(
+    `(?:\\b(?:deploy|ship|release|promote|push|roll\\s*out|preview|pin|canary)\\s+(?:the\\s+)?|\\b${BEFORE_A_STACK})([^\\s,;:!?'"\`’”)]+)`,
+    'giu',
+  );
+  for (const [, raw] of text.matchAll(where)) {
+    const word = (raw as string).replace(/[.]+$/, '');
+    if (!NAME_LIKE.test(word) || RELEASE_LIKE.test(word) || allowed.has(word.toLowerCase())) continue;
+    return (
+      `"${word.slice(0, 80)}" is neither a stack this agent knows nor a release I can read (a commit sha, a tag like v1.4.2, or a deploy id). Nothing was done. ` +
+      `${acting ? `This agent acts on ${acting}; ` : ''}to act on another stack, ask again with it chosen (\`frontendops agent --stack <stack> "…"\`); to name a release, give its sha, tag or deploy id ("show the deploy history" lists them).`
+    );
+  }
+  return null;
+}

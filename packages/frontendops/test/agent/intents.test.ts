@@ -31,6 +31,11 @@ const TABLE: Array<[string, Intent]> = [
   ['rollback prod', { kind: 'rollback', to: { type: 'previous' } }],
   ['revert the dashboard', { kind: 'rollback', to: { type: 'previous' } }],
   ['go back to the previous version', { kind: 'rollback', to: { type: 'previous' } }],
+  // Words of "the previous release" as a destination go there.
+  ['roll back to the last good one', { kind: 'rollback', to: { type: 'previous' } }],
+  ['revert to what was live before', { kind: 'rollback', to: { type: 'previous' } }],
+  ['rollback to the previous release and pin it', { kind: 'rollback', to: { type: 'previous' } }],
+  ['go back to the dashboard we had before', { kind: 'rollback', to: { type: 'previous' } }],
   ['restore the last good release', { kind: 'rollback', to: { type: 'previous' } }],
   ["roll back to yesterday's version", { kind: 'rollback', to: { type: 'yesterday' } }],
   ['restore yesterday’s dashboard', { kind: 'rollback', to: { type: 'yesterday' } }],
@@ -191,6 +196,19 @@ const UNCLEAR: Array<[string, RegExp]> = [
   ['deploy 20261203', /"20261203" reads as a date.*more of its sha/s],
   ['roll back to 20261203', /"20261203" reads as a date.*more of its sha/s],
   ['roll back from abc1234 to 7654321', /more than one release \(abc1234, 7654321\).*name only/s],
+  // A rollback's destination the words do not give is refused, never read as the previous release
+  // (which --yes would then make live and pin).
+  [
+    'roll back to release-candidate',
+    /"release-candidate" is not a release I can read as where to roll back to.*Nothing was changed.*deploy id/s,
+  ],
+  ['roll back to main', /"main" is not a release I can read/],
+  ['rollback to the blue build', /"blue" is not a release I can read/],
+  ['roll back to last tuesday', /"tuesday" is not a release I can read/],
+  ['roll back to zzzzzzz', /"zzzzzzz" is not a release I can read/],
+  ['roll the site back to the hotfix', /"hotfix" is not a release I can read/],
+  ['revert to staging', /"staging" is not a release I can read/],
+  ['restore to main', /"main" is not a release I can read/],
   ["roll back to yesterday's version, commit abc1234", /both yesterday.*abc1234/s],
   // A question about a change that is not a deploy's: how to ask for it, nothing changed.
   [

@@ -76,6 +76,40 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     }
   });
 
+  it('a stack or release the words name that it cannot read is refused before any tool, never read as its own or the latest', async () => {
+    const before = e.received.length;
+    const tagsBefore = await tags();
+    for (const [text, word] of [
+      ['deploy the latest to prod-eu-1', 'prod-eu-1'],
+      ['deploy release-candidate', 'release-candidate'],
+      ['promote the rc-2 build', 'rc-2'],
+    ] as const) {
+      const result = await run(text, { stack: STACK });
+      expect(result.outcome, text).toBe('refused');
+      expect(result.message).toMatch(
+        new RegExp(
+          `^"${word}" is neither a stack this agent knows nor a release I can read .*Nothing was done\\. This agent acts on ${STACK};`,
+        ),
+      );
+    }
+    const rollback = await run('roll back to release-candidate', { stack: STACK });
+    expect(rollback.outcome).toBe('refused');
+    expect(rollback.message).toMatch(
+      /"release-candidate" is not a release I can read as where to roll back to/,
+    );
+    expect(e.received.length).toBe(before);
+    expect(await tags()).toEqual(tagsBefore);
+    // The app's name, its directory and a tag are read as they are.
+    for (const text of [
+      `deploy the latest ${e.config.app}`,
+      'deploy the latest to the site',
+      'promote v1.4.2',
+    ]) {
+      const result = await run(text, { stack: STACK, dryRun: true });
+      expect(result.message, text).not.toMatch(/is neither a stack/);
+    }
+  });
+
   it('--dry-run lists the deploy and calls only read-only tools; nothing changes', async () => {
     const before = e.received.length;
     const events: AgentEvent[] = [];
