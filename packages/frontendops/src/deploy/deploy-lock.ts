@@ -10,7 +10,7 @@ import { holding } from '../errors.ts';
 import { isLoopbackName } from '../loopback.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { heldForAppends } from '../state/audit.ts';
+import { type AuditEntry, heldForAppends } from '../state/audit.ts';
 import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
@@ -36,12 +36,13 @@ export async function takeDeployLock(
  * the audit chain (two round trips) rather than after it: a deploy plans two round trips sooner.
  * `read` only reads. What it found reaches the caller once the check passed; a failed check lets the
  * lock go, and what was read is dropped, so nothing acts on state the chain does not bind.
+ * `finishedPin`: the entry of a stopped pin change the check finished (its pin is in effect from now).
  */
 export async function takeDeployLockReading<T>(
   site: Site,
   options: { request: RequestInfo; waitMs?: number | undefined },
   read: () => Promise<T>,
-): Promise<{ lock: HeldLock; read: T }> {
+): Promise<{ lock: HeldLock; read: T; finishedPin: AuditEntry | null }> {
   const lock = await site.locker.acquire(deployLockName(site.target), {
     label: deployLockLabel(site.target),
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
@@ -54,11 +55,12 @@ export async function takeDeployLockReading<T>(
   try {
     // A stopped pin change finished by the check: what was read of the pin meanwhile is stale, so
     // the reads are made again (once the first ones are done: nothing is left in flight).
-    if (await assertStateAsRecorded(site, { finish: true })) {
+    const finishedPin = await assertStateAsRecorded(site, { finish: true });
+    if (finishedPin) {
       await Promise.allSettled([reading]);
-      return { lock: held, read: await read() };
+      return { lock: held, read: await read(), finishedPin };
     }
-    return { lock: held, read: await reading };
+    return { lock: held, read: await reading, finishedPin };
   } catch (error) {
     // The refusal is what is thrown (a failed release added to it), once the lock is let go and,
     // meanwhile, nothing read is left in flight.

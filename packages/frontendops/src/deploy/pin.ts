@@ -12,13 +12,13 @@ import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import { FrontendOpsError, holding } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { assertAuditWritable } from '../state/audit.ts';
+import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
 import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
-import { takeDeployLock } from './deploy-lock.ts';
+import { takeDeployLockReading } from './deploy-lock.ts';
 import { resolvePublishedCommit } from './publish.ts';
 
 export interface PinOptions {
@@ -28,12 +28,15 @@ export interface PinOptions {
   waitMs?: number;
 }
 
-/** Pins the live release. Pinning what is already pinned keeps the first pin (created: false). */
+/**
+ * Pins the live release. Pinning what is already pinned keeps the first pin (created: false); a pin
+ * of it that stopped before pin.json was written, finished under the lock, takes effect now (created).
+ */
 export async function pinRelease(
   site: Site,
   options: PinOptions,
 ): Promise<{ pin: PinRecord; created: boolean }> {
-  return withDeployLock(site, options, async (lock) => {
+  return withDeployLock(site, options, async (lock, finished) => {
     const [read, unfinished] = await Promise.all([site.records.readPointer(), unfinishedSwitch(site)]);
     if (unfinished) throw unfinished;
     const live = read?.value;
@@ -50,7 +53,8 @@ export async function pinRelease(
       );
     }
     const existing = await readPin(site);
-    if (existing && existing.deployId === live.deployId) return { pin: existing, created: false };
+    if (existing && existing.deployId === live.deployId)
+      return { pin: existing, created: finished?.type === 'pin' };
     const pin: PinRecord = {
       stack: site.target.stack,
       deployId: live.deployId,
@@ -86,18 +90,22 @@ async function unfinishedSwitch(site: Site): Promise<FrontendOpsError | null> {
   );
 }
 
-/** Lifts the pin; `cleared` is the pin that was there (null: the stack was not pinned, nothing changed). */
+/**
+ * Lifts the pin; `cleared` is the pin that was there (null: the stack was not pinned, nothing changed),
+ * or the one a stopped unpin lifted, finished under the lock (its pin.json removed now).
+ */
 export async function unpinRelease(
   site: Site,
   options: { request: RequestInfo; waitMs?: number },
 ): Promise<{ cleared: PinRecord | null }> {
-  return withDeployLock(site, options, async (lock) => ({
-    cleared: await clearPin(site, {
-      by: options.request.actor,
-      reason: options.request.message ?? null,
-      via: 'unpin',
-      lock,
-    }),
+  return withDeployLock(site, options, async (lock, finished) => ({
+    cleared:
+      (await clearPin(site, {
+        by: options.request.actor,
+        reason: options.request.message ?? null,
+        via: 'unpin',
+        lock,
+      })) ?? (finished?.type === 'unpin' ? (finished.data.was as PinRecord) : null),
   }));
 }
 
@@ -141,15 +149,16 @@ export async function resolveRelease(
 export type { PinRecord };
 export { readPin };
 
+/** `run` under the deploy lock, told of a stopped pin change the lock's check finished (or null). */
 async function withDeployLock<T>(
   site: Site,
   options: { request: RequestInfo; waitMs?: number },
-  run: (lock: HeldLock) => Promise<T>,
+  run: (lock: HeldLock, finished: AuditEntry | null) => Promise<T>,
 ): Promise<T> {
-  const lock = await takeDeployLock(site, options);
+  const { lock, finishedPin } = await takeDeployLockReading(site, options, async () => null);
   return holding(lock, async () => {
     // A log the pin's own append would be refused on stops it before pin.json is written.
     await assertAuditWritable(site.state, site.target.statePrefix);
-    return await run(lock);
+    return await run(lock, finishedPin);
   });
 }

@@ -1416,26 +1416,26 @@ const stateOf = (read: { missing: boolean; damaged: boolean; value: unknown }) =
  * one in effect for the change that follows, which before ran past it (or held a pin lifted) and
  * turned the verdict into tampered for good. Also a pin.json deleted by hand right after its pin,
  * which reads the same: put back, so the freeze holds. The caller holds the deploy lock. Returns
- * whether it finished one.
+ * the entry of the change it finished, or null.
  */
-export async function finishInterruptedPin(store: ObjectStore, prefix: string): Promise<boolean> {
+export async function finishInterruptedPin(store: ObjectStore, prefix: string): Promise<AuditEntry | null> {
   const [entries, current] = await settleAll([
     readAudit(store, prefix),
     readJsonQuietly(store, `${prefix}${PIN}`),
   ]);
   const latest = interruptedPinChange(entries, entries.length, current);
   const digest = latest?.objects?.[PIN];
-  if (!latest || digest === undefined) return false;
+  if (!latest || digest === undefined) return null;
   if (digest === ABSENT) {
     await store.delete([`${prefix}${PIN}`]);
-    return true;
+    return latest;
   }
-  if (latest.type !== 'pin' || digestOrNull(latest.data) !== digest) return false;
+  if (latest.type !== 'pin' || digestOrNull(latest.data) !== digest) return null;
   await store.put(`${prefix}${PIN}`, JSON.stringify(latest.data, null, 2), {
     contentType: 'application/json',
     cacheControl: 'no-cache',
   });
-  return true;
+  return latest;
 }
 
 /**

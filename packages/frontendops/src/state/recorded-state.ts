@@ -17,6 +17,7 @@ import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import {
   ABSENT,
+  type AuditEntry,
   digestOrNull,
   finishInterruptedPin,
   readAuditHead,
@@ -29,25 +30,26 @@ import { PIN } from './names.ts';
 /**
  * `finish`: under the deploy lock, a pin change whose entry landed and whose pin.json did not is
  * finished first (audit.ts finishInterruptedPin), so the change acts on the pin the chain records.
- * Returns whether it finished one (what the caller read of the pin before is stale).
+ * Returns the entry of the pin change it finished, or null (what the caller read of the pin before
+ * is stale when one was finished).
  */
 export async function assertStateAsRecorded(
   site: Site,
   options: { finish?: boolean } = {},
-): Promise<boolean> {
+): Promise<AuditEntry | null> {
   const { state: store, target } = site;
   const prefix = target.statePrefix;
   const [head, current] = await settleAll([
     readAuditHead(store, prefix),
     settleAll(TRACKED.map(async (name) => [name, await digestOf(store, `${prefix}${name}`)] as const)),
   ]);
-  if (!head) return false;
+  if (!head) return null;
   const { state } = await recordedState(store, prefix, head);
   let changed = current
     .filter(([name, digest]) => state[name] !== undefined && state[name] !== digest)
     .map(([name]) => name as string);
   const finished =
-    options.finish === true && changed.includes(PIN) && (await finishInterruptedPin(store, prefix));
+    options.finish === true && changed.includes(PIN) ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
   if (changed.length === 0) return finished;
   const { problems } = await verifyAudit(store, prefix);
