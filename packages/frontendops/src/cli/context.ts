@@ -19,6 +19,9 @@ export interface CliContext {
   runCli: (argv: readonly string[], io: CliIo) => Promise<number>;
 }
 
+/** The longest name an actor may have (as an MCP client's requestedBy). */
+const MAX_ACTOR = 200;
+
 /**
  * Who is asking: FRONTENDOPS_ACTOR, GITHUB_ACTOR (CI), else user@host. A name from the environment
  * is recorded like a --message: control characters and invisible ones that change how it reads are
@@ -28,7 +31,10 @@ export function actor(io: CliIo): string {
   const variable = io.env.FRONTENDOPS_ACTOR !== undefined ? 'FRONTENDOPS_ACTOR' : 'GITHUB_ACTOR';
   const explicit = io.env[variable];
   if (explicit) {
-    const problem = problemWithText(explicit);
+    const problem =
+      explicit.length > MAX_ACTOR
+        ? `it is ${explicit.length} characters long, more than the ${MAX_ACTOR} a name may have.`
+        : problemWithText(explicit);
     if (problem !== null) {
       throw badInput(
         `Invalid ${variable} (who is asking, recorded with every change): ${problem} Expected a plain name such as "ada" or "ada@example.com".`,
@@ -85,6 +91,44 @@ export function refuseEmptyValues(command: Command): void {
     const name = argument.required ? `<${argument.name()}>` : `[${argument.name()}]`;
     throw badInput(`The argument ${name} is empty: expected ${argument.description}. ${todo}`);
   });
+}
+
+/**
+ * Every option of `command` and its subcommands that takes one value refuses being given twice: the
+ * last would silently win ("--stack nosuch --stack prod" acting on prod). Options with a parser of
+ * their own are left to it (refuseRepeated; an option made to repeat collects its values).
+ */
+export function refuseRepeatedOptions(command: Command): void {
+  for (const option of command.options) {
+    if (!(option.required || option.optional) || option.variadic || option.parseArg) continue;
+    let given = 0;
+    command.on(`option:${option.name()}`, () => {
+      given++;
+      if (given > 1) {
+        throw badInput(
+          `${option.flags} was given twice: give it once — ${option.description}. Nothing was done.`,
+        );
+      }
+    });
+  }
+  for (const sub of command.commands) refuseRepeatedOptions(sub);
+}
+
+/**
+ * The stack named by --stack or by FRONTENDOPS_STACK, or undefined when neither is given. A variable
+ * set but empty (an unset shell variable in \`FRONTENDOPS_STACK=$STACK\` gives one) is a mistake,
+ * never "not given", which would act on the local environment or the default stack instead.
+ */
+export function stackGiven(io: CliIo, flag: string | undefined): string | undefined {
+  if (flag !== undefined) return flag;
+  const variable = io.env.FRONTENDOPS_STACK;
+  if (variable === undefined) return undefined;
+  if (variable.trim() === '') {
+    throw badInput(
+      'FRONTENDOPS_STACK is set but empty: expected a stack name, `local` or an outputs JSON file. Nothing was done: set it to the stack, or unset it (`unset FRONTENDOPS_STACK`) for the default.',
+    );
+  }
+  return variable;
 }
 
 /** An option parser that refuses the option given twice (where the last would silently win). */
@@ -166,7 +210,7 @@ export async function chooseStack(
   flag: string | undefined,
   config: Config,
 ): Promise<string> {
-  const given = flag ?? ctx.io.env.FRONTENDOPS_STACK ?? undefined;
+  const given = stackGiven(ctx.io, flag);
   if (given) return given;
   const [{ findLocalEnv }, { LOCAL_STACK }] = await Promise.all([
     import('../stacks/local-env-file.ts'),

@@ -12,6 +12,7 @@ import {
   exitCodeOf,
   refuseEmptyValues,
   refuseRepeated,
+  refuseRepeatedOptions,
 } from './context.ts';
 import { type CliIo, printable } from './io.ts';
 
@@ -72,11 +73,17 @@ Examples:
   );
   for (const command of await Promise.all(COMMANDS.map((load) => load()))) command.register(program, context);
   addHelpCommand(program);
+  refuseRepeatedOptions(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return context.exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      // Commander said what was wrong on stderr; --json promises the one object on stdout too.
+      if (wantsJson(argv)) writeJsonError(io, 'BAD_INPUT', error.message.replace(/^error: /, ''), 2);
+      return 2;
+    }
     return reportError(error, io, wantsJson(argv));
   }
 }
@@ -171,12 +178,14 @@ function reportError(error: unknown, io: CliIo, json: boolean): number {
   }
   if (json) {
     const code = known ? String((error as { code: unknown }).code) : 'INTERNAL';
-    io.stdout.write(
-      `${JSON.stringify({ error: { code, message: known ? message : 'It failed unexpectedly: see stderr.', exitCode } }, null, 2)}\n`,
-    );
+    writeJsonError(io, code, known ? message : 'It failed unexpectedly: see stderr.', exitCode);
   }
   return exitCode;
 }
+
+/** A failure as `--json` prints it: one object on stdout. */
+const writeJsonError = (io: CliIo, code: string, message: string, exitCode: number) =>
+  io.stdout.write(`${JSON.stringify({ error: { code, message, exitCode } }, null, 2)}\n`);
 
 /** --json among the options (not among words after `--`). */
 const wantsJson = (argv: readonly string[]) => {

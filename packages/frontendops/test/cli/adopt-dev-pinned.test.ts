@@ -14,7 +14,7 @@ let repo: TestRepo;
 let v2: string;
 const env = {
   FRONTENDOPS_ACTOR: 'dev-ada',
-  FRONTENDOPS_STACK: '',
+  FRONTENDOPS_STACK: undefined,
   FRONTENDOPS_CONFIG: '',
   FRONTENDOPS_MODEL: '',
 };

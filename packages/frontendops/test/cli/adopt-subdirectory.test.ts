@@ -22,7 +22,7 @@ let publicDir: string;
 let aboutDir: string;
 const env = {
   FRONTENDOPS_ACTOR: 'brochure-team',
-  FRONTENDOPS_STACK: '',
+  FRONTENDOPS_STACK: undefined,
   FRONTENDOPS_CONFIG: '',
   FRONTENDOPS_MODEL: '',
 };

@@ -20,7 +20,7 @@ let repo: TestRepo;
 let tmp: string;
 const env = {
   FRONTENDOPS_ACTOR: 'dev-ada',
-  FRONTENDOPS_STACK: '',
+  FRONTENDOPS_STACK: undefined,
   FRONTENDOPS_CONFIG: '',
   FRONTENDOPS_MODEL: '',
 };

@@ -4,6 +4,8 @@
  * use or a host that does not resolve are user mistakes — exit 2, what was wrong, what was expected
  * and what to do, no stack trace, nothing changed. And output piped into `head` ends quietly.
  */
+
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +96,33 @@ describe('an empty value is refused, naming the option and what it expects', () 
     expectRefused(await run(['console', '--stack', outputs, '--stack', '']), /--stack <ref> is empty/);
     expect(await live()).toBe(before);
   });
+
+  it('FRONTENDOPS_STACK set but empty is refused, never read as "not given" (the default stack)', async () => {
+    // A configuration whose default stack is this one: an empty variable read as "not given" pinned it.
+    const config = join(t.tmp, 'default-stack.config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        defaultStack: 'fallback',
+        stacks: { fallback: { backend: 'outputs', file: outputs } },
+      }),
+    );
+    for (const empty of ['', ' ']) {
+      const refused = await run(['pin', '--message', 'freeze'], {
+        FRONTENDOPS_STACK: empty,
+        FRONTENDOPS_CONFIG: config,
+      });
+      expectRefused(refused, /FRONTENDOPS_STACK is set but empty: expected a stack name.*Nothing was done/s);
+      expectRefused(
+        await run(['agent', 'pin the live release', '--yes'], {
+          FRONTENDOPS_STACK: empty,
+          FRONTENDOPS_CONFIG: config,
+        }),
+        /FRONTENDOPS_STACK is set but empty/,
+      );
+    }
+    expect(await pinned()).toBeNull();
+  });
 });
 
 describe('numbers are plain decimal digits', () => {
@@ -175,6 +204,11 @@ describe('text that reads differently than it is', () => {
   it('an actor name from FRONTENDOPS_ACTOR is checked the same way', async () => {
     const refused = await run(['pin', '--stack', outputs], { FRONTENDOPS_ACTOR: 'ada\u202e' });
     expectRefused(refused, /FRONTENDOPS_ACTOR .*U\+202E/);
+    // Recorded with every change, in pin.json and the audit chain: a name, not a document.
+    expectRefused(
+      await run(['pin', '--stack', outputs], { FRONTENDOPS_ACTOR: 'a'.repeat(100_000) }),
+      /Invalid FRONTENDOPS_ACTOR .*100000 characters long, more than the 200 a name may have/,
+    );
     expect(await pinned()).toBeNull();
   });
 });
@@ -195,6 +229,39 @@ describe('help and -C', () => {
     const all = await run(['help']);
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^Usage: frontendops/);
+  });
+
+  it('an option that takes one value, given twice, is refused: the last does not silently win', async () => {
+    const before = await live();
+    expectRefused(
+      await run(['pin', '--stack', join(t.tmp, 'nosuch.json'), '--stack', outputs, '--message', 'freeze']),
+      /--stack <ref> was given twice: give it once — stack: a configured name.*Nothing was done/,
+    );
+    expect(await pinned()).toBeNull();
+    expectRefused(
+      await run(['rollback', '--stack', outputs, '--to', C1.slice(0, 7), '--to', C2.slice(0, 7), '--yes']),
+      /--to <deployId\|commit\|tag> was given twice/,
+    );
+    expectRefused(
+      await run(['pin', '--stack', outputs, '--message', 'a', '--message=b']),
+      /--message <text> was given twice/,
+    );
+    expect(await live()).toBe(before);
+    expect(await pinned()).toBeNull();
+    // An option made to repeat still does (console --stack collects its stacks): see console tests.
+  });
+
+  it('with --json, a command line commander refuses still prints the one error object on stdout', async () => {
+    for (const [argv, said] of [
+      [['status', '--json', '--bogus'], /unknown option '--bogus'/],
+      [['approve', '--json'], /missing required argument 'deployId'/],
+    ] as const) {
+      const result = await run([...argv]);
+      expect(result.code).toBe(2);
+      expect(JSON.parse(result.stdout)).toEqual({
+        error: { code: 'BAD_INPUT', message: expect.stringMatching(said), exitCode: 2 },
+      });
+    }
   });
 
   it('a repeated -C is refused', async () => {

@@ -16,7 +16,8 @@ export interface CliRun {
 }
 
 export interface CliRunOptions {
-  env?: Record<string, string>;
+  /** Variables for the run; undefined unsets one the test process has (a set but empty one is a value). */
+  env?: Record<string, string | undefined>;
   cwd?: string;
   /** Text on stdin (not a terminal). */
   stdin?: string;
@@ -67,11 +68,12 @@ export async function cli(argv: string[], options: CliRunOptions = {}): Promise<
 let active = 0;
 const saved = new Map<string, string | undefined>();
 
-function setEnv(values: Record<string, string>): void {
+function setEnv(values: Record<string, string | undefined>): void {
   active += 1;
   for (const [key, value] of Object.entries(values)) {
     if (!saved.has(key)) saved.set(key, process.env[key]);
-    process.env[key] = value;
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
   }
 }
 

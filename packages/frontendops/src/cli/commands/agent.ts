@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { AgentResult, PlannerChoice } from '../../agent/index.ts';
-import { actor, type CliContext } from '../context.ts';
+import { actor, type CliContext, stackGiven } from '../context.ts';
 
 interface AgentFlags {
   yes?: boolean;
@@ -211,7 +211,7 @@ async function stackOf(
 
 /** The stack the spawned infra server serves: --stack, FRONTENDOPS_STACK, or `local` when it runs. */
 async function stackRefOf(ctx: CliContext, flag: string | undefined): Promise<{ stackRef?: string }> {
-  const given = flag ?? ctx.io.env.FRONTENDOPS_STACK;
+  const given = stackGiven(ctx.io, flag);
   if (given) return { stackRef: given };
   const [{ findLocalEnv }, { LOCAL_STACK }] = await Promise.all([
     import('../../stacks/local-env-file.ts'),

@@ -8,7 +8,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
 import type { GitHostFlags } from '../../adapters/git-host.ts';
 import type { CliContext } from '../context.ts';
-import { loadCliConfig, parsePort } from '../context.ts';
+import { loadCliConfig, parsePort, stackGiven } from '../context.ts';
 
 export interface McpServeFlags {
   /** Port for Streamable HTTP; absent = stdio. */
@@ -131,7 +131,7 @@ async function defaultStackRef(
   flag: string | undefined,
   config: Awaited<ReturnType<typeof loadCliConfig>>,
 ): Promise<string | null> {
-  const given = flag ?? ctx.io.env.FRONTENDOPS_STACK;
+  const given = stackGiven(ctx.io, flag);
   if (given) return given;
   const { findLocalEnv } = await import('../../stacks/local-env-file.ts');
   if (await findLocalEnv(ctx.io.cwd)) return 'local';
