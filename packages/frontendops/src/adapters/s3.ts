@@ -308,13 +308,27 @@ const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('
 const statusOf = (error: unknown) =>
   error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
 
+/** A bucket that does not exist answers 404 too: that is a wrong bucket name, never a missing object. */
+const isNoSuchBucket = (error: unknown) =>
+  error instanceof S3ServiceException && error.name === 'NoSuchBucket';
+
 const isMissing = (error: unknown) =>
-  statusOf(error) === 404 ||
-  (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound'));
+  !isNoSuchBucket(error) &&
+  (statusOf(error) === 404 ||
+    (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound')));
 
 const isPreconditionFailure = (error: unknown) => statusOf(error) === 412 || statusOf(error) === 409;
 
 function upstream(action: string, bucket: string, key: string, error: unknown): FrontendOpsError {
+  // Read as "nothing deployed yet" or "no build published", it sent people looking in the wrong place.
+  // (UPSTREAM: S3's answer, which an MCP client gets only as its error's name.)
+  if (isNoSuchBucket(error)) {
+    return new FrontendOpsError(
+      'UPSTREAM',
+      `The bucket ${bucket} does not exist (NoSuchBucket), so S3 could not ${action}${key ? ` ${key}` : ''} in it. Nothing was changed. Check the stack's outputs (artifactsBucket, hostingBucket, stateBucket) and its region and endpoint: they name a bucket this account does not have.`,
+      { cause: error, details: { bucket, key, status: statusOf(error) } },
+    );
+  }
   const reason =
     error instanceof Error && error.name === 'CredentialsProviderError'
       ? // The SDK's own words list its providers; what a person needs is where to put credentials.

@@ -5,7 +5,7 @@
  * and what to do, no stack trace, nothing changed. And output piped into `head` ends quietly.
  */
 
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -270,6 +270,28 @@ describe('help and -C', () => {
       ['-C', t.tmp, 'status', '--directory', '/', '--stack', outputs],
     ]) {
       expectRefused(await run(argv), /-C .*given twice/);
+    }
+  });
+});
+
+describe('outputs naming a bucket that does not exist', () => {
+  it('are said to, never read as "nothing deployed yet" or "no build published"', async () => {
+    const written = JSON.parse(await readFile(outputs, 'utf8'));
+    const wrong = join(t.tmp, 'no-such-bucket.json');
+    await writeFile(
+      wrong,
+      JSON.stringify({ ...written, artifactsBucket: 'no-such-artifacts', hostingBucket: 'no-such-hosting' }),
+    );
+    for (const argv of [
+      ['status', '--stack', wrong],
+      ['deploy', '--stack', wrong, '--commit', C1, '--yes'],
+    ]) {
+      const result = await run(argv);
+      expect(result.code, `${argv[0]}: ${result.stdout}`).toBe(1);
+      expect(result.stderr).toMatch(
+        /The bucket no-such-\w+ does not exist \(NoSuchBucket\).*Check the stack's outputs/,
+      );
+      expect(result.stderr).not.toMatch(/nothing deployed|is published|\n\s+at /);
     }
   });
 });
