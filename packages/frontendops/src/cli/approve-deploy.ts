@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { encodePublicKey } from '../approval/keys.ts';
 import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { describePlan } from '../engine/describe.ts';
-import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
+import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { capitalise } from '../engine/text.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
@@ -114,12 +114,7 @@ async function findOpenRequest(
   action: ApprovalAction | undefined,
   now: number,
 ): Promise<ApprovalRequest> {
-  if (!DEPLOY_ID.test(deployId)) {
-    throw badInput(
-      `"${deployId.slice(0, 80)}" is not a deploy id: expected 7 hex digits, "-", 10 hex digits (e.g. 3f2c1a9-0123456789). ` +
-        'Pass the deploy id named in the refusal message.',
-    );
-  }
+  checkDeployId(deployId, 'Pass the deploy id named in the refusal message.');
   const stack = site.target.stack;
   const requests = (await findApprovalRequests(site, deployId)).filter((r) => !action || r.action === action);
   if (requests.length === 0) {

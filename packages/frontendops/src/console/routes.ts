@@ -10,9 +10,8 @@ import { z } from 'zod';
 import { canaryPercent, commitRef, deployId, plainText } from '../contract/fields.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
-import { shortSha } from '../engine/ids.ts';
+import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
-import { clip, escapeControlCharacters } from '../engine/text.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
@@ -463,11 +462,9 @@ async function postChat(req: IncomingMessage, res: ServerResponse, context: Rout
  * (a path, a NUL, 3,000 characters) is refused here, in words, rather than sent on as an object key.
  */
 function deployIdOf(value: string): string {
-  if (deployId.safeParse(value).success) return value;
-  const shown = escapeControlCharacters(value.length > 80 ? `${clip(value, 80)}…` : value);
-  throw badInput(
-    `"${shown}" is not a deploy id (7 hex digits, "-" and 10 digits, e.g. "3f2c1a9-0123456789"). ` +
-      'Nothing was read. Pick one from the history (GET /api/stacks/<stack>/history, or the page’s History).',
+  return checkDeployId(
+    value,
+    'Nothing was read. Pick one from the history (GET /api/stacks/<stack>/history, or the page’s History).',
   );
 }
 

@@ -7,6 +7,7 @@
  */
 import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
 import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
+import { checkDeployId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
@@ -74,6 +75,8 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
   if ((options.deployId === undefined) === (options.commit === undefined)) {
     throw badInput('Name the release to preview by its deploy id or by a published commit (one of them).');
   }
+  if (options.deployId !== undefined)
+    checkDeployId(options.deployId, 'See `frontendops history` for deploy ids. Nothing was changed.');
   const lock = await takeDeployLock(site, options);
   return holding(lock, async () => {
     // A log the preview's own append would refuse stops it here, before its copies and state.

@@ -3,6 +3,8 @@
  * again, gets the same id, so its CloudFront CallerReferences match and nothing is done twice.
  */
 import { createHash } from 'node:crypto';
+import { badInput } from '../errors.ts';
+import { clip, escapeControlCharacters } from './text.ts';
 
 export interface DeployIdInput {
   stack: string;
@@ -24,6 +26,18 @@ export function deployIdFor(input: DeployIdInput): string {
 
 /** `<7 hex of the commit>-<10 hex>`, as deployIdFor makes them. */
 export const DEPLOY_ID = /^[0-9a-f]{7}-[0-9a-f]{10}$/;
+
+/**
+ * `value`, checked to be a deploy id before anything reads or writes by it: anything else (a path, a
+ * NUL, 3,000 characters) is refused in words (BAD_INPUT, then `todo`), never sent on as an object key.
+ */
+export function checkDeployId(value: string, todo: string): string {
+  if (DEPLOY_ID.test(value)) return value;
+  const shown = escapeControlCharacters(value.length > 80 ? `${clip(value, 80)}…` : value);
+  throw badInput(
+    `"${shown}" is not a deploy id: expected 7 hex digits, "-", 10 hex digits (e.g. 3f2c1a9-0123456789). ${todo}`,
+  );
+}
 /** A commit sha (SHA-1 or SHA-256 git) or its abbreviation of at least 7 hex digits, lower-case. */
 export const COMMIT_REF = /^[0-9a-f]{7,64}$/;
 /** A full commit sha, as git prints it. */

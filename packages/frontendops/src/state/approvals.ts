@@ -26,9 +26,9 @@ import { z } from 'zod';
 import { encodePublicKey, keyFingerprint, signStatement, verifyStatement } from '../approval/keys.ts';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
 import { CANARY_SHARE } from '../engine/canary-share.ts';
-import { DEPLOY_ID } from '../engine/ids.ts';
+import { checkDeployId, DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError } from '../errors.ts';
 import { APPROVAL_ACTIONS, type Approval, type ApprovalAction } from '../ports.ts';
 import type { Site } from '../site.ts';
 import {
@@ -130,7 +130,7 @@ export function changeDigest(plan: PlannedChange): string {
  * approval of that one.
  */
 export async function openApprovalRequest(site: Site, input: RequestInput): Promise<ApprovalRequest> {
-  checkDeployId(input.deployId);
+  checkDeployId(input.deployId, 'Use the deploy id the refusal message named.');
   const existing = await readApprovalRequest(site, input.action, input.deployId);
   if (
     existing &&
@@ -192,7 +192,7 @@ export async function readApprovalRequest(
   action: ApprovalAction,
   deployId: string,
 ): Promise<ApprovalRequest | null> {
-  checkDeployId(deployId);
+  checkDeployId(deployId, 'Use the deploy id the refusal message named.');
   const object = await site.state.get(requestKey(site, action, deployId));
   if (!object) return null;
   const parsed = requestSchema.safeParse(parseQuietly(object.body));
@@ -409,15 +409,6 @@ const putJson = (site: Site, key: string, value: unknown) =>
     contentType: 'application/json',
     cacheControl: 'no-cache',
   });
-
-function checkDeployId(deployId: string): void {
-  if (!DEPLOY_ID.test(deployId)) {
-    throw badInput(
-      `"${deployId.slice(0, 80)}" is not a deploy id: expected 7 hex digits, "-", 10 hex digits (e.g. 3f2c1a9-0123456789). ` +
-        'Use the deploy id the refusal message named.',
-    );
-  }
-}
 
 function parseQuietly(body: Buffer): unknown {
   try {

@@ -254,7 +254,9 @@ describe('what the console shows', () => {
         expect(res.status, id.slice(0, 20)).toBe(400);
         expect(body.error).toBe('BAD_INPUT');
         expect(body.message).toMatch(/is not a deploy id/);
-        expect(body.message).toMatch(/e\.g\. "3f2c1a9-0123456789"/);
+        expect(body.message).toMatch(
+          /is not a deploy id: expected 7 hex digits, "-", 10 hex digits \(e\.g\. 3f2c1a9-0123456789\)/,
+        );
         expect(body.message).toMatch(/history/);
         // What was sent is shown shortened and with its control characters escaped.
         expect(body.message.length).toBeLessThan(400);

@@ -69,6 +69,15 @@ describe('preview links', () => {
     await expect(
       previewLink(site, { app: APP, commit: C[1] as string, ttlSeconds: 30 * 24 * 3600, request: request() }),
     ).rejects.toThrow(/from 60 seconds to 168 hours/);
+    // What is not a deploy id is refused in words, never sent on as an object key (S3's own error
+    // about a path or a 1,100-character key named the bucket and state prefix).
+    for (const deployId of ['../x', 'a'.repeat(1100)]) {
+      const refused = await previewLink(site, { deployId, request: request() }).catch((e: unknown) => e);
+      expect(isFrontendOpsError(refused, 'BAD_INPUT'), String(refused)).toBe(true);
+      expect((refused as Error).message).toMatch(
+        /is not a deploy id: expected 7 hex digits.*frontendops history/,
+      );
+    }
   });
 
   it('shows a published build that is not live at a signed, expiring link; everyone else keeps the live one', async () => {
