@@ -23,6 +23,12 @@ export const deployId = z.string().regex(DEPLOY_ID, {
   message: 'expected a deploy id as the infra server returns them, e.g. "3f2c1a9-0123456789"',
 });
 
+/** A release named by its deploy id or its commit; either wrong is said as both expected. */
+export const releaseRef = z.union([deployId, commitRef], {
+  error:
+    'expected a deploy id (e.g. "3f2c1a9-0123456789") or a commit sha (7 to 64 lower-case hex digits, e.g. "3f2c1a9")',
+});
+
 /** A canary's share of visitors (engine/canary-share.ts). */
 export const canaryPercent = z
   .number()

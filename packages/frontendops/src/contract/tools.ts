@@ -17,6 +17,7 @@ import {
   gitRef,
   handle,
   plainText,
+  releaseRef,
   repoPath,
   requestArgs,
   requestText,
@@ -273,8 +274,7 @@ export const TOOLS = {
       'get_status for the retained releases.',
     input: z.strictObject({
       stack: stackArg,
-      to: z
-        .union([deployId, commitRef])
+      to: releaseRef
         .optional()
         .describe('Deploy id or commit to return to; default: the release before the live one'),
       ...requestArgs,
@@ -300,8 +300,7 @@ export const TOOLS = {
       'already pinned returns the existing pin.',
     input: z.strictObject({
       stack: stackArg,
-      to: z
-        .union([deployId, commitRef])
+      to: releaseRef
         .optional()
         .describe('Deploy id or commit you expect to be live; refused if another release is live'),
       reason: reasonArg,
@@ -344,7 +343,7 @@ export const TOOLS = {
     input: z.strictObject({
       stack: stackArg,
       app: appName.optional(),
-      to: z.union([deployId, commitRef]).describe('Commit (full or short sha) or deploy id of the release'),
+      to: releaseRef.describe('Commit (full or short sha) or deploy id of the release'),
       reason: reasonArg,
       ...requestArgs,
     }),

@@ -285,6 +285,18 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     const garbage = await c.call('run_sync', { handle: 'not-a-handle' });
     expect(garbage.isError).toBe(true);
     expect(garbage.text).toMatch(/BAD_INPUT: The handle is malformed.*get_deploy_target/);
+    // A release is a deploy id or a commit: either wrong says both are expected, not "Invalid input".
+    for (const [tool, args] of [
+      ['rollback', { to: 'main' }],
+      ['pin_release', { to: 'x' }],
+      ['promote_release', { to: 'v1.4.2', reason: 'ship it' }],
+    ] as const) {
+      const refused = await c.call(tool, args);
+      expect(refused.isError, tool).toBe(true);
+      expect(refused.text).toMatch(
+        /to: expected a deploy id \(e\.g\. "3f2c1a9-0123456789"\) or a commit sha/,
+      );
+    }
     for (const r of [badCommit, unpublished, badId, garbage]) expect(r.text).not.toMatch(/\n\s+at /);
     expect(await hostingKeys()).toEqual(before);
   });
