@@ -32,7 +32,42 @@ export function readModelSpec(env: NodeJS.ProcessEnv = process.env): ModelSpec |
         `(with ${MODEL_BASE_URL_ENV}). Unset it to use the runbook planner.`,
     );
   }
+  // Recorded with every request as its planner ("model:<provider:model>", at most 100 characters).
+  if (!MODEL_NAME.test(match[2]) || value.length > 94) {
+    throw badInput(
+      `${MODEL_ENV}="${value.slice(0, 120)}" names no model I can record: after "${match[1]}:" expected the provider's model name, ` +
+        'letters, digits and . _ / : - only (no spaces), at most 94 characters in all, e.g. "openai:gpt-4.1". Unset it to use the runbook planner.',
+    );
+  }
   return { provider: match[1] as ModelSpec['provider'], model: match[2], id: value };
+}
+
+/** A provider's model name, as the planner's name in the audit log can hold it. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9:._/-]*$/;
+
+/**
+ * FRONTENDOPS_MODEL_BASE_URL, checked before anything is sent: required for an openai-compatible
+ * server, and when set an http(s) address (undefined: the provider's own).
+ */
+export function modelBaseUrl(spec: ModelSpec, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const baseURL = env[MODEL_BASE_URL_ENV]?.trim();
+  if (!baseURL) {
+    if (spec.provider !== 'openai-compatible') return undefined;
+    throw badInput(
+      `${MODEL_ENV}=${spec.id} needs ${MODEL_BASE_URL_ENV}, the server's OpenAI-compatible API root, e.g. ` +
+        'http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8080/v1 (llama.cpp).',
+    );
+  }
+  let url: URL | null = null;
+  try {
+    url = new URL(baseURL);
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw badInput(
+      `${MODEL_BASE_URL_ENV} is not an http(s) address: expected the API root, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1. Nothing was sent.`,
+    );
+  }
+  return baseURL;
 }
 
 /** The variable each provider's key is read from (openai-compatible servers may need none). */
@@ -57,7 +92,7 @@ export function requireModelKey(spec: ModelSpec, env: NodeJS.ProcessEnv = proces
 }
 
 export function createLanguageModel(spec: ModelSpec, env: NodeJS.ProcessEnv = process.env): LanguageModel {
-  const baseURL = env[MODEL_BASE_URL_ENV];
+  const baseURL = modelBaseUrl(spec, env);
   switch (spec.provider) {
     case 'openai':
       return createOpenAI({
@@ -70,16 +105,10 @@ export function createLanguageModel(spec: ModelSpec, env: NodeJS.ProcessEnv = pr
         ...(baseURL ? { baseURL } : {}),
       })(spec.model);
     case 'openai-compatible': {
-      if (!baseURL) {
-        throw badInput(
-          `${MODEL_ENV}=${spec.id} needs ${MODEL_BASE_URL_ENV}, the server's OpenAI-compatible API root, e.g. ` +
-            'http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8080/v1 (llama.cpp).',
-        );
-      }
       const apiKey = requireModelKey(spec, env);
       return createOpenAICompatible({
         name: 'openai-compatible',
-        baseURL,
+        baseURL: baseURL as string,
         ...(apiKey ? { apiKey } : {}),
       }).chatModel(spec.model);
     }

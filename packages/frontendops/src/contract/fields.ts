@@ -95,7 +95,7 @@ export const requestArgs = {
     .describe('Who asked, as the client claims (recorded)'),
   planner: z
     .string()
-    .regex(/^[a-z][a-z0-9:._/-]{0,99}$/, { message: 'expected e.g. "runbook" or "model:openai:gpt-4.1"' })
+    .regex(/^[a-z][A-Za-z0-9:._/-]{0,99}$/, { message: 'expected e.g. "runbook" or "model:openai:gpt-4.1"' })
     .optional()
     .describe('What planned this call, e.g. "runbook" or "model:<provider:model>" (recorded)'),
 };

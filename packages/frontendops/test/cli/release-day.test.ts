@@ -352,6 +352,18 @@ describe('model configuration errors are one clear line', () => {
     ['openai:gpt-4.1', { OPENAI_API_KEY: '' }, /OPENAI_API_KEY, which is empty/],
     ['anthropic:claude-sonnet-4-5', { ANTHROPIC_API_KEY: ' ' }, /ANTHROPIC_API_KEY, which is empty/],
     ['gpt-4.1', {}, /is not a model: expected provider:model/],
+    // A name the audit log cannot record as the planner: its request went unrecorded.
+    ['openai: gpt 4', { OPENAI_API_KEY: 'sk-x' }, /names no model I can record: .*no spaces/],
+    [
+      'openai-compatible:llama3.1',
+      {},
+      /needs FRONTENDOPS_MODEL_BASE_URL, the server's OpenAI-compatible API root, e\.g\. http:\/\/127\.0\.0\.1:11434/,
+    ],
+    [
+      'openai-compatible:llama3.1',
+      { FRONTENDOPS_MODEL_BASE_URL: 'not a url' },
+      /^error: FRONTENDOPS_MODEL_BASE_URL is not an http\(s\) address/,
+    ],
   ])('FRONTENDOPS_MODEL=%s %o', async (model, keys, message) => {
     const saved = {
       OPENAI_API_KEY: process.env.OPENAI_API_KEY,
@@ -370,6 +382,7 @@ describe('model configuration errors are one clear line', () => {
       expect(ran.stderr.trimEnd().split('\n')).toHaveLength(1);
       expect(ran.stderr).toMatch(message);
       expect(ran.stderr).toMatch(/^error: FRONTENDOPS_MODEL/);
+      expect(ran.stderr).not.toMatch(/redacted/);
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       Object.assign(process.env, saved);

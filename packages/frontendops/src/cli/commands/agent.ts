@@ -175,10 +175,14 @@ function addAgentOptions(command: Command): Command {
  */
 async function checkModelUpFront(env: NodeJS.ProcessEnv, planner: PlannerChoice): Promise<void> {
   if (planner === 'runbook') return;
-  const { readModelSpec, requireModelKey, MODEL_ENV } = await import('../../agent/model-provider.ts');
+  const { readModelSpec, requireModelKey, modelBaseUrl, MODEL_ENV } = await import(
+    '../../agent/model-provider.ts'
+  );
   const spec = readModelSpec(env);
-  if (spec) requireModelKey(spec, env);
-  else if (planner === 'model') {
+  if (spec) {
+    requireModelKey(spec, env);
+    modelBaseUrl(spec, env);
+  } else if (planner === 'model') {
     const { badInput } = await import('../../errors.ts');
     throw badInput(`--planner model needs a model: set ${MODEL_ENV}=provider:model (e.g. openai:gpt-4.1).`);
   }
