@@ -584,7 +584,14 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
     const moved = releases[0] !== undefined && releaseIdFor(releases[0]) === plan.releaseId;
     const before = moved ? releases[1] : releases[0];
     const from = isRecord(plan.pointerBefore) ? plan.pointerBefore.live : undefined;
-    if (before && from !== releaseIdFor(before)) {
+    // The stack's first atomic switch (its migration) switched from nothing: the live pointer keeps
+    // the in-place release before it. Only while the chain records no atomic state before it.
+    const first =
+      plan.pointerBefore == null &&
+      !(await readAudit(site.state, prefix)).some(
+        (e) => e.objects?.[ATOMIC_STATE] !== undefined && e.data.deployId !== plan.deployId,
+      );
+    if (before && from !== releaseIdFor(before) && !first) {
       throw refuse(
         `names ${what}, switched from a release the live pointer does not keep before it (${String(from).slice(0, 40)})`,
       );
@@ -593,7 +600,14 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
   // An abort done changes nothing visitors get (the store names the live release, as before any
   // canary): only the chain shows there was a canary of its release to abort.
   if (pending.switched && pending.op === 'canary-abort') {
-    const running = canaryRunningByChain(await readAudit(site.state, prefix));
+    // Stopped after its own entry (before its record went): the canary ran until that entry.
+    const entries = await readAudit(site.state, prefix);
+    const last = entries.findLast((e) => e.type.startsWith('canary-'));
+    const own =
+      last?.type === 'canary-abort' &&
+      last.data.deployId === plan.deployId &&
+      last.data.releaseId === plan.releaseId;
+    const running = canaryRunningByChain(own ? entries.slice(0, entries.indexOf(last)) : entries);
     if (running !== plan.releaseId) {
       throw refuse(`says ${what} switched, but the audit chain records no canary of it running to abort`);
     }

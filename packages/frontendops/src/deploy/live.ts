@@ -165,8 +165,12 @@ async function assertMovedBuildInPlace(
   if (copied !== undefined && (!isRecord(copied) || copied.sha256 !== sha)) {
     throw forgedPending(PENDING, `names ${what}, with an index.html to verify that is not that build's`);
   }
+  // A deploy of the build that was live (made again over files that drifted) takes that build's place
+  // in the list, so the release before it there is older: a switch back goes to the same build.
+  const again =
+    plan.fromCommit === plan.commit && String(plan.fromDeployId).startsWith(shortSha(plan.commit));
   const before = pointer.releases?.[1];
-  if (before && (plan.fromDeployId !== before.deployId || plan.fromCommit !== before.commit)) {
+  if (before && !again && (plan.fromDeployId !== before.deployId || plan.fromCommit !== before.commit)) {
     throw forgedPending(
       PENDING,
       `names ${shortSha(plan.fromCommit)} as the release live before ${what}, but the live pointer keeps ${shortSha(before.commit)} before it`,

@@ -46,6 +46,7 @@ import {
 } from './approval-evidence.ts';
 import {
   APPROVAL_REQUESTS,
+  APPROVALS_SIGNED,
   APPROVALS_USED,
   ATOMIC,
   ATOMIC_PENDING,
@@ -1442,8 +1443,10 @@ export async function finishInterruptedPin(store: ObjectStore, prefix: string): 
  * The pin or unpin that stopped between its entry and its write of pin.json (state/pin.ts writes the
  * entry first), or null: pin.json is still what the binding before that entry said, and no entry
  * since binds any state object (`total`: every entry was read). Every change of the site or its state
- * binds what it wrote (a deploy the pointer, a canary the atomic state, an approval its request), so
- * any such entry ran past a pin that was not there, and the pin is then tampered with, not stopped.
+ * binds what it wrote (a deploy the pointer, a canary the atomic state, an approval's use its marker),
+ * so any such entry ran past a pin that was not there, and the pin is then tampered with, not stopped.
+ * An approval asked for or given binds its request or statement, written without the deploy lock: it
+ * changes nothing the pin guards, and leaves the pin unfinished.
  * (Before, only an entry binding the pointer or the pin ended this: pin.json deleted by hand and a
  * canary started past the freeze read as "unfinished".) An entry that binds nothing, such as the
  * agent's record of the request that asked for the pin, which it writes even when the pin failed,
@@ -1459,7 +1462,11 @@ function interruptedPinChange(
   if (!latest || stateOf(current) !== (bindings.at(-2)?.objects?.[PIN] ?? ABSENT)) return null;
   if (entries.length !== total) return null;
   const since = entries.slice(entries.indexOf(latest) + 1);
-  return since.every((e) => Object.keys(e.objects ?? {}).length === 0) ? latest : null;
+  // An approval asked for or given meanwhile (written without the deploy lock) changes nothing the
+  // pin guards: only a change of the site or its state ran past the pin.
+  const asideFromThePin = (name: string) =>
+    name.startsWith(APPROVAL_REQUESTS) || name.startsWith(APPROVALS_SIGNED);
+  return since.every((e) => Object.keys(e.objects ?? {}).every(asideFromThePin)) ? latest : null;
 }
 
 /**
@@ -1716,14 +1723,15 @@ export const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /**
  * A preview writes its entry, then atomic/state.json. Stopped between the two, the chain's newest
- * entry is that preview's, whole, and the state is still the one the chain bound before it: nothing
- * else reads as such a stop.
+ * entry binding the state is that preview's, whole, and the state is still the one the chain bound
+ * before it: nothing else reads as such a stop. Entries after it (a pin, an approval asked for) bind
+ * no state; the next change that writes the state writes over it.
  */
 function stoppedPreview(entries: readonly AuditEntry[], read: number, current: unknown): boolean {
-  const newest = entries.at(-1);
-  if (entries.length !== read || newest?.type !== 'preview' || !newest.objects?.[ATOMIC_STATE]) return false;
-  const before = [...entries.slice(0, -1)].reverse().find((e) => e.objects?.[ATOMIC_STATE] !== undefined);
-  return before?.objects?.[ATOMIC_STATE] === digestOrNull(current);
+  const bindings = entries.filter((e) => e.objects?.[ATOMIC_STATE] !== undefined);
+  const newest = bindings.at(-1);
+  if (entries.length !== read || newest?.type !== 'preview') return false;
+  return bindings.at(-2)?.objects?.[ATOMIC_STATE] === digestOrNull(current);
 }
 
 /** Every string the entries' data hold, deploy and release ids among them: what the chain has named. */

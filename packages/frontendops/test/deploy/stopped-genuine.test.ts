@@ -1,0 +1,235 @@
+/**
+ * Genuine operations stopped at one write, as a process killed there, then the operations people run
+ * next: none may leave a stack that every change refuses as TAMPERED (until someone edits the bucket
+ * by hand), and `audit verify` says at most "unfinished". Each sequence is one a fuzz of genuine
+ * operations found, shrunk to what it takes.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodePublicKey } from '../../src/approval/keys.ts';
+import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { pinRelease, promoteRelease, unpinRelease } from '../../src/deploy/pin.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { Site } from '../../src/site.ts';
+import { changeDigest, openApprovalRequest } from '../../src/state/approvals.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+});
+
+/** What `audit verify` says, as "<kind>: <object or entry>". */
+async function verdict(site: Site): Promise<string[]> {
+  const { problems } = await verifyAudit(site.state, site.target.statePrefix, {
+    ...(site.releases ? { releaseStore: site.releases } : {}),
+  });
+  return problems.map((p) => `${p.kind}: ${p.object ?? p.seq}`);
+}
+
+/** Each change run in turn, as "ok" or its refusal's code and words. */
+async function outcomes(changes: Array<() => Promise<unknown>>): Promise<string[]> {
+  const said: string[] = [];
+  for (const change of changes) {
+    said.push(
+      await change().then(
+        () => 'ok',
+        (e: { code?: string; message: string }) => `${e.code ?? 'INTERNAL'}: ${e.message}`,
+      ),
+    );
+  }
+  return said;
+}
+const tampered = (said: string[]) => said.filter((s) => s.startsWith('TAMPERED'));
+
+/**
+ * Stops at the first audit entry of `type` whose text also has `alsoHas` (landing it when `landed`:
+ * the head does not move), and at every write after it.
+ */
+function stoppedAtEntry(site: Site, type: string, landed: boolean, alsoHas = ''): Site {
+  let written = false;
+  return stoppingSite(site, (key, body) => {
+    const entry =
+      /\/audit\/\d{10}\.json$/.test(key) &&
+      String(body).includes(`"type":"${type}"`) &&
+      String(body).includes(alsoHas);
+    if (entry && !written) {
+      written = true;
+      return !landed;
+    }
+    return written;
+  });
+}
+
+async function atomicEnv(stack: string) {
+  const t = await startAtomicEnv({ stack });
+  stops.push(() => t.stop());
+  for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+  return t;
+}
+
+async function inPlaceEnv(stack: string, protectedStack = false): Promise<TestDeployEnv> {
+  const t = await startDeployEnv({ stack }, { protected: protectedStack });
+  stops.push(() => t.stop());
+  for (const [i, commit] of [V1, V2, V3].entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+  return t;
+}
+
+describe('a stopped genuine operation never leaves a stack every change refuses', () => {
+  for (const at of ['head', 'pending'] as const) {
+    it(`a canary abort stopped after its entry (at ${at === 'head' ? 'the head' : 'its crash-recovery record'}): the next changes finish it`, async () => {
+      const t = await atomicEnv(`stopped-abort-${at}`);
+      await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+      await startCanary(t.site, { app: APP, commit: V2, weightPercent: 23, request: request() });
+      const pendingKey = `${t.target.statePrefix}atomic/pending.json`;
+      let written = false;
+      const stopping = stoppingSite(t.site, (key, body) => {
+        if (
+          !written &&
+          /\/audit\/\d{10}\.json$/.test(key) &&
+          String(body).includes('"type":"canary-abort"')
+        ) {
+          written = true;
+          return false;
+        }
+        return written && (at === 'head' || key === pendingKey);
+      });
+      await expect(abortCanary(stopping, { request: request('abort') })).rejects.toThrow(/stopped/);
+      expect(await verdict(t.site)).not.toContain(expect.stringMatching(/^tampered/));
+      // Before, each was refused: "the audit chain records no canary of it running to abort".
+      const said = await outcomes([
+        () => rollbackRelease(t.site, { to: V1.slice(0, 7), request: request() }),
+        () => deployArtifact(t.site, { app: APP, commit: V3, request: request(), pin: 'clear' }),
+      ]);
+      expect(tampered(said)).toEqual([]);
+      expect(await verdict(t.site)).toEqual([]);
+    });
+  }
+
+  for (const landed of [false, true]) {
+    it(`a stack's first atomic deploy (its migration) stopped ${landed ? 'after' : 'at'} its entry: the next deploys finish it`, async () => {
+      const t = await atomicEnv(`stopped-first-atomic-${landed}`);
+      const inPlace = await t.open({ inPlace: true });
+      await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
+      await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+      // The outputs now name the release store: its first switch had nothing atomic before it.
+      await expect(
+        deployArtifact(stoppedAtEntry(t.site, 'deploy', landed), {
+          app: APP,
+          commit: V3,
+          request: request(),
+        }),
+      ).rejects.toThrow(/stopped/);
+      expect(await verdict(t.site)).not.toContain(expect.stringMatching(/^tampered/));
+      // Before, each was refused: "switched from a release the live pointer does not keep before it".
+      const said = await outcomes([
+        () => deployArtifact(t.site, { app: APP, commit: V1, request: request() }),
+        () => deployArtifact(t.site, { app: APP, commit: V3, request: request() }),
+      ]);
+      expect(tampered(said)).toEqual([]);
+      expect(await verdict(t.site)).toEqual([]);
+    });
+  }
+
+  it('a deploy of the live build, made again over files a stopped promote copied, stopped after its entry', async () => {
+    const t = await inPlaceEnv('stopped-redeploy-live');
+    await deployArtifact(t.site, { app: APP, commit: V3, request: request() });
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+    const live = `${t.target.statePrefix}live.json`;
+    await expect(
+      promoteRelease(
+        stoppingSite(t.site, (key) => key === live),
+        { app: APP, commit: V3, request: request('promote') },
+      ),
+    ).rejects.toThrow(/stopped/);
+    await expect(
+      deployArtifact(stoppedAtEntry(t.site, 'deploy', true, '"outcome":"succeeded"'), {
+        app: APP,
+        commit: V1,
+        request: request(),
+      }),
+    ).rejects.toThrow(/stopped/);
+    expect(await verdict(t.site)).not.toContain(expect.stringMatching(/^tampered/));
+    // Before: "names a1a1a1a as the release live before deploy …, but the live pointer keeps c3c3c3c before it".
+    const said = await outcomes([
+      () => deployArtifact(t.site, { app: APP, commit: V2, request: request() }),
+      () => deployArtifact(t.site, { app: APP, commit: V1, request: request() }),
+    ]);
+    expect(tampered(said)).toEqual([]);
+    expect(await verdict(t.site)).toEqual([]);
+  });
+
+  for (const at of ['state', 'head'] as const) {
+    it(`a preview stopped after its entry (at ${at === 'state' ? 'atomic/state.json' : 'the head'}), then a pin: unfinished, and the next changes go`, async () => {
+      const t = await atomicEnv(`stopped-preview-${at}`);
+      await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+      const stateKey = `${t.target.statePrefix}atomic/state.json`;
+      const stopping =
+        at === 'state'
+          ? stoppingSite(t.site, (key) => key === stateKey)
+          : stoppedAtEntry(t.site, 'preview', true);
+      await expect(
+        previewLink(stopping, { app: APP, commit: V2, request: request('preview'), verify: false }),
+      ).rejects.toThrow(/stopped/);
+      expect(await outcomes([() => pinRelease(t.site, { request: request('pin') })])).toEqual(['ok']);
+      // Before: "atomic/state.json was changed after entry 4 recorded it", and every change TAMPERED.
+      expect(await verdict(t.site)).toEqual(['unfinished: atomic/state.json']);
+      const said = await outcomes([
+        () => previewLink(t.site, { app: APP, commit: V2, request: request('preview'), verify: false }),
+        () => unpinRelease(t.site, { request: request('unpin') }),
+        () => deployArtifact(t.site, { app: APP, commit: V3, request: request() }),
+      ]);
+      expect(said).toEqual(['ok', 'ok', 'ok']);
+      expect(await verdict(t.site)).toEqual([]);
+    });
+  }
+
+  it('a pin stopped before pin.json, then an approval request on a protected stack: the pin is still finished', async () => {
+    const t = await inPlaceEnv('stopped-pin-then-request', true);
+    const ada = generateKeyPairSync('ed25519').privateKey;
+    const site: Site = {
+      ...t.site,
+      approval: { approvers: { Ada: encodePublicKey(ada) }, trustElicitation: false },
+    };
+    await deployArtifact(site, { app: APP, commit: V1, request: request() });
+    const pinKey = `${site.target.statePrefix}pin.json`;
+    await expect(
+      pinRelease(
+        stoppingSite(site, (key) => key === pinKey),
+        { request: request('pin') },
+      ),
+    ).rejects.toThrow(/stopped/);
+    // The agent asks to deploy V2: the infra server records an approval request, without the deploy lock.
+    const planned = await deployArtifact(site, { app: APP, commit: V2, request: request(), dryRun: true });
+    await openApprovalRequest(site, {
+      action: 'deploy',
+      deployId: planned.deployId,
+      summary: `deploy ${APP}@${V2.slice(0, 7)}`,
+      app: APP,
+      commit: V2,
+      change: changeDigest(planned.plan),
+      requestedBy: 'claude-code',
+      now: Date.now(),
+    });
+    // Before: "pin.json, bound by entry 4, is missing (it was deleted)", and every change TAMPERED.
+    expect(await verdict(site)).toEqual(['unfinished: pin.json']);
+    const said = await outcomes([
+      () => pinRelease(site, { request: request('pin') }),
+      () => unpinRelease(site, { request: request('unpin') }),
+      () => deployArtifact(site, { app: APP, commit: V2, request: request() }),
+    ]);
+    expect(said).toEqual(['ok', 'ok', 'ok']);
+    expect(await verdict(site)).toEqual([]);
+  });
+});
