@@ -42,9 +42,15 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
     throw badInput('The stack reference is empty; pass a stack name or a path to an outputs JSON file.');
   if (/\.json$/i.test(trimmed) || trimmed.includes('/') || trimmed.includes('\\')) {
     const file = resolve(options.cwd, trimmed);
-    if (await isFile(file)) {
+    const kind = await kindOf(file);
+    if (kind === 'file') {
       const { stack, named } = await readOutputsFileStack(file);
       return { stack, source: createOutputsFileSource(file), backendStack: stack, named };
+    }
+    if (kind === 'directory') {
+      throw badInput(
+        `${file} is a directory, not a stack outputs file. Nothing was done. Pass the outputs JSON file itself (e.g. ${resolve(file, 'outputs.json')}), or a stack name.`,
+      );
     }
     if (/\.json$/i.test(trimmed))
       throw new FrontendOpsError('NOT_FOUND', `The stack outputs file ${file} does not exist.`);
@@ -154,10 +160,11 @@ function backendOf(stack: StackConfig, env: NodeJS.ProcessEnv): string {
   return value;
 }
 
-async function isFile(path: string): Promise<boolean> {
+async function kindOf(path: string): Promise<'file' | 'directory' | null> {
   try {
-    return (await stat(path)).isFile();
+    const found = await stat(path);
+    return found.isFile() ? 'file' : found.isDirectory() ? 'directory' : null;
   } catch {
-    return false;
+    return null;
   }
 }

@@ -76,6 +76,20 @@ describe('resolveStackSource / readDeployTarget', () => {
     await refusal(resolveStackSource('missing.json', { config: defaultConfig(), cwd: work }), 'NOT_FOUND');
   });
 
+  it('a path to a directory is BAD_INPUT, saying to pass the outputs file in it', async () => {
+    const dir = join(work, 'outputs-dir');
+    await mkdir(dir, { recursive: true });
+    for (const ref of [dir, `${dir}/`, './outputs-dir/']) {
+      const error = await refusal(
+        resolveStackSource(ref, { config: defaultConfig(), cwd: work }),
+        'BAD_INPUT',
+      );
+      expect(error.message).toMatch(
+        /outputs-dir is a directory, not a stack outputs file\. Nothing was done\. Pass the outputs JSON file itself/,
+      );
+    }
+  });
+
   it('a configured file:// backend, with the backend stack name differing from the environment name', async () => {
     const config = configWith({
       prod: { backend: `file://${join(FIXTURES, 'file-backend')}`, stack: 'dashboard-hosting-prod' },
