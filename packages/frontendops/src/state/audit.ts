@@ -549,6 +549,32 @@ async function finishInterrupted(
 }
 
 /**
+ * recordedState, counting an append that stopped between its entry and the head's move (entry n+1
+ * there, following from the head): what the chain records once the next append finishes it, as it
+ * will. A change checks the state against this, so a pin recorded there holds before it acts (it ran
+ * past it before, and its own append then finished the pin's entry behind it). Entry n+1 is read
+ * beside the head's entry; one that does not follow is left to the append, which refuses it.
+ */
+export async function recordedStateAfterStopped(
+  store: ObjectStore,
+  prefix: string,
+  head: AuditHead | null,
+): Promise<{ state: Record<string, string>; seq: number }> {
+  const seq = (head?.seq ?? 0) + 1;
+  const [recorded, next] = await Promise.all([
+    recordedState(store, prefix, head),
+    store.get(entryKey(prefix, seq)),
+  ]);
+  if (!next) return recorded;
+  try {
+    const entry = followingEntry(next.body, head, seq);
+    return { state: nextState(recorded.state, entry.objects), seq };
+  } catch {
+    return recorded;
+  }
+}
+
+/**
  * Refuses, before a change writes anything, a log the change's own append would be refused on: an
  * entry past `head` that does not follow from it (a damaged head is refused by readAuditHead).
  */

@@ -22,6 +22,7 @@ import {
   finishInterruptedPin,
   readAuditHead,
   recordedState,
+  recordedStateAfterStopped,
   TRACKED,
   verifyAudit,
 } from './audit.ts';
@@ -44,7 +45,10 @@ export async function assertStateAsRecorded(
     settleAll(TRACKED.map(async (name) => [name, await digestOf(store, `${prefix}${name}`)] as const)),
   ]);
   if (!head) return null;
-  const { state } = await recordedState(store, prefix, head);
+  // Under the lock, an append stopped before its head moved counts (a pin recorded there holds).
+  const { state } = await (options.finish
+    ? recordedStateAfterStopped(store, prefix, head)
+    : recordedState(store, prefix, head));
   let changed = current
     .filter(([name, digest]) => state[name] !== undefined && state[name] !== digest)
     .map(([name]) => name as string);

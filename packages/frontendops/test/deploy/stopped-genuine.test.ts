@@ -195,6 +195,66 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
     });
   }
 
+  /**
+   * A pin change stopped after its entry landed and before the head moved (pin.json goes out beside
+   * the head's move, so both are lost): the next change counts that entry before it acts.
+   */
+  function pinStoppedBeforeHeadMove(site: Site, type: 'pin' | 'unpin'): Site {
+    let written = false;
+    return stoppingSite(site, (key, body) => {
+      if (!written && /\/audit\/\d{10}\.json$/.test(key) && String(body).includes(`"type":"${type}"`)) {
+        written = true;
+        return false;
+      }
+      return written && (key.endsWith('/audit/head.json') || key.endsWith('/pin.json'));
+    });
+  }
+
+  it('a pin stopped before the head moved, then a deploy of another build: refused PINNED, and the stack goes on', async () => {
+    const t = await inPlaceEnv('stopped-pin-head');
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+    await expect(
+      pinRelease(pinStoppedBeforeHeadMove(t.site, 'pin'), { request: request('pin') }),
+    ).rejects.toThrow(/stopped/);
+    // Before, the deploy ran past the pin the chain records, and every change after was TAMPERED.
+    const [deploy] = await outcomes([
+      () => deployArtifact(t.site, { app: APP, commit: V2, request: request() }),
+    ]);
+    expect(deploy).toMatch(/^PINNED: /);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(V1);
+    // pin.json is back as the entry records it; the head moves to that entry at the next append.
+    expect(await verdict(t.site)).toEqual([expect.stringMatching(/^unfinished: \d+$/)]);
+    const said = await outcomes([
+      () => unpinRelease(t.site, { request: request('unpin') }),
+      () => deployArtifact(t.site, { app: APP, commit: V3, request: request() }),
+      () => rollbackRelease(t.site, { request: request() }),
+    ]);
+    expect(said).toEqual(['ok', 'ok', 'ok']);
+    expect(await verdict(t.site)).toEqual([]);
+  });
+
+  it('a promote stopped after its unpin entry, before the head moved, then a preview: the pin is lifted, and the stack goes on', async () => {
+    const t = await atomicEnv('stopped-unpin-head');
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
+    await rollbackRelease(t.site, { request: request() }); // V1 live, pinned
+    await expect(
+      promoteRelease(pinStoppedBeforeHeadMove(t.site, 'unpin'), {
+        app: APP,
+        commit: V2,
+        request: request('promote'),
+      }),
+    ).rejects.toThrow(/stopped/);
+    const said = await outcomes([
+      () => previewLink(t.site, { app: APP, commit: V3, request: request('preview'), verify: false }),
+      () => deployArtifact(t.site, { app: APP, commit: V3, request: request() }),
+      () => promoteRelease(t.site, { app: APP, commit: V2, request: request() }),
+    ]);
+    expect(tampered(said)).toEqual([]);
+    expect(said).toEqual(['ok', 'ok', 'ok']);
+    expect(await verdict(t.site)).toEqual([]);
+  });
+
   it('a pin stopped before pin.json, then an approval request on a protected stack: the pin is still finished', async () => {
     const t = await inPlaceEnv('stopped-pin-then-request', true);
     const ada = generateKeyPairSync('ed25519').privateKey;
