@@ -538,3 +538,51 @@ export async function auditRelease(
 async function liveIndexSha(site: Site): Promise<string | undefined> {
   return (await site.hosting.head('index.html'))?.metadata.sha256;
 }
+
+/**
+ * A pending plan means a deploy was interrupted. If its pointer had moved, only the later steps
+ * remain: finish them now. Otherwise its copies may have landed: their keys are copied again, and
+ * if the new plan is a different deploy the interrupted one is recorded as superseded. `pending` is
+ * the record as read under the lock; the result, what is left of it to supersede.
+ */
+export async function settlePending(
+  site: Site,
+  options: ApplyOptions,
+  pending: PendingDeploy | null,
+): Promise<{
+  pending: PendingDeploy | null;
+  known?: LiveRead;
+  /** The interrupted deploy this finished: its record and the audit head after it. */
+  finished?: { record: DeploymentRecord; auditHead: AuditHead };
+}> {
+  if (!pending) return { pending: null };
+  options.onEvent?.({
+    type: 'step',
+    step: 'resume',
+    detail: `found interrupted deploy ${pending.plan.deployId}`,
+  });
+  // The record is not bound by the audit chain: checked against the live pointer (and, for a prune
+  // to finish, the retained releases' manifests) before anything of it is written. What the check
+  // read is what the plan is made from next, so it is not read again.
+  const known = await checkPending(site, pending);
+  const pointer = known.pointer;
+  const live = pointer?.value.deployId === pending.plan.deployId;
+  if (pending.pointerMoved || live) {
+    // The process may have died between writing the pointer and its audit entry: vouch for it again.
+    if (pointer && live) {
+      await auditRelease(site, pointer.value, stateDigest(pointer.value), {
+        kind: pending.plan.kind,
+        request: pending.request,
+        at: new Date(),
+      });
+    }
+    const { record, auditHead } = await finishDeploy(
+      site,
+      { ...pending, pointerMoved: true },
+      options,
+      known,
+    );
+    return { pending: null, known, finished: { record, auditHead } };
+  }
+  return { pending, known };
+}

@@ -81,9 +81,9 @@ import {
   type AuditHead,
   auditRelease,
   deploymentRecord,
-  finishDeploy,
   finishedBefore,
   recordDeployment,
+  settlePending,
   stillOurs,
   withRecordedApproval,
   writeOwnRecord,
@@ -101,7 +101,7 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { assertAtomicPendingSound, checkPending, forgedPending, type LiveRead } from './live.ts';
+import { assertAtomicPendingSound, forgedPending, type LiveRead } from './live.ts';
 import type { DeployEvent, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
@@ -485,17 +485,13 @@ async function settleAtomic(
 }> {
   const inPlace = await site.records.readPending();
   if (inPlace) {
-    options.onEvent?.({
-      type: 'step',
-      step: 'resume',
-      detail: `found interrupted deploy ${inPlace.plan.deployId}`,
-    });
     // A record FrontendOps did not write (a rollback to a build never live here) is refused before
-    // anything of it is finished or recorded: finishDeploy checks it itself.
-    if (inPlace.pointerMoved) await finishDeploy(site, inPlace, options);
-    else {
-      await checkPending(site, inPlace);
-      const stopped = await withRecordedApproval(site, inPlace);
+    // anything of it is finished or recorded (checkPending). One whose pointer moved, by its flag or
+    // because the live pointer names it (stopped between the two), is finished as an in-place deploy
+    // finishes it; any other is recorded superseded.
+    const settled = await settlePending(site, options, inPlace);
+    if (settled.pending) {
+      const stopped = await withRecordedApproval(site, settled.pending);
       await recordDeployment(site, deploymentRecord(stopped, new Date(), superseded(stopped.stoppedBy)));
       await site.records.clearPending();
     }

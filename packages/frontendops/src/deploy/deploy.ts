@@ -8,7 +8,7 @@ import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError, holding } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
-import { assertAppendable, boundRecords, readAuditHead, stateDigest } from '../state/audit.ts';
+import { assertAppendable, boundRecords, readAuditHead } from '../state/audit.ts';
 import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
 import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
@@ -20,11 +20,11 @@ import {
 } from '../state/records.ts';
 import {
   applyDeploy,
-  auditRelease,
   deploymentRecord,
   finishDeploy,
   finishedBefore,
   recordDeployment,
+  settlePending,
   withRecordedApproval,
 } from './apply.ts';
 import { assertAsDeployed } from './artifact-copy.ts';
@@ -437,54 +437,6 @@ export async function finishSyncedDeploy(
       `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
   });
-}
-
-/**
- * A pending plan means a deploy was interrupted. If its pointer had moved, only the later steps
- * remain: finish them now. Otherwise its copies may have landed: their keys are copied again, and
- * if the new plan is a different deploy the interrupted one is recorded as superseded. `pending` is
- * the record as read under the lock; the result, what is left of it to supersede.
- */
-async function settlePending(
-  site: Site,
-  options: ApplyOptions,
-  pending: PendingDeploy | null,
-): Promise<{
-  pending: PendingDeploy | null;
-  known?: LiveRead;
-  /** The interrupted deploy this finished: its record and the audit head after it. */
-  finished?: { record: DeploymentRecord; auditHead: AuditHead };
-}> {
-  if (!pending) return { pending: null };
-  options.onEvent?.({
-    type: 'step',
-    step: 'resume',
-    detail: `found interrupted deploy ${pending.plan.deployId}`,
-  });
-  // The record is not bound by the audit chain: checked against the live pointer (and, for a prune
-  // to finish, the retained releases' manifests) before anything of it is written. What the check
-  // read is what the plan is made from next, so it is not read again.
-  const known = await checkPending(site, pending);
-  const pointer = known.pointer;
-  const live = pointer?.value.deployId === pending.plan.deployId;
-  if (pending.pointerMoved || live) {
-    // The process may have died between writing the pointer and its audit entry: vouch for it again.
-    if (pointer && live) {
-      await auditRelease(site, pointer.value, stateDigest(pointer.value), {
-        kind: pending.plan.kind,
-        request: pending.request,
-        at: new Date(),
-      });
-    }
-    const { record, auditHead } = await finishDeploy(
-      site,
-      { ...pending, pointerMoved: true },
-      options,
-      known,
-    );
-    return { pending: null, known, finished: { record, auditHead } };
-  }
-  return { pending, known };
 }
 
 async function recordSuperseded(site: Site, record: PendingDeploy): Promise<void> {

@@ -195,6 +195,24 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
     });
   }
 
+  it("a stack's first deploy stopped between its live pointer and its entry, then an atomic command: the deploy is finished", async () => {
+    const t = await atomicEnv('stopped-first-in-place');
+    const inPlace = await t.open({ inPlace: true });
+    await expect(
+      deployArtifact(stoppedAtEntry(inPlace, 'release', false), { app: APP, commit: V2, request: request() }),
+    ).rejects.toThrow(/stopped/);
+    // The outputs now name the release store. Refused, but it settles the stopped deploy first.
+    const [canary] = await outcomes([
+      () => startCanary(t.site, { app: APP, commit: V1, weightPercent: 99, request: request() }),
+    ]);
+    expect(canary).toMatch(/^CONFLICT: Nothing is live on .* as an atomic release yet/);
+    // Before: recorded superseded though the pointer named it: "live.json … written around the chain".
+    expect(await verdict(t.site)).toEqual([]);
+    const said = await outcomes([() => deployArtifact(t.site, { app: APP, commit: V3, request: request() })]);
+    expect(said).toEqual(['ok']);
+    expect(await verdict(t.site)).toEqual([]);
+  });
+
   /**
    * A pin change stopped after its entry landed and before the head moved (pin.json goes out beside
    * the head's move, so both are lost): the next change counts that entry before it acts.
