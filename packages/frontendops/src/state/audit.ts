@@ -772,6 +772,8 @@ export interface VerifyOptions {
    * (`trustElicitation`), a GitHub environment's. A record of one it does not accept stays unchecked.
    */
   accepts?: ApprovalsAccepted;
+  /** The time verify judges by (ms since the epoch; default now): a request's hour, e.g. */
+  now?: number;
 }
 
 export async function verifyAudit(
@@ -1188,6 +1190,13 @@ async function verifyAuditOnce(
       stateOf(current) !== digest &&
       (current.missing || requestsBound.get(name)?.has(stateOf(current) ?? '') === true)
     ) {
+      // Past its hour nobody can approve or use it (the server and `approve` hold the object, and
+      // the hour): it is over, not unfinished, and verify does not fail on it for good.
+      const expiresAt = entries.find((e) => e.seq === seq)?.data.expiresAt;
+      if (typeof expiresAt === 'string' && Date.parse(expiresAt) <= (options.now ?? Date.now())) {
+        objectsOk++;
+        continue;
+      }
       problems.push({
         kind: 'unfinished',
         seq,
@@ -1533,12 +1542,17 @@ async function checkEnvironmentMarker(
   if (digest === latest.data.markerDigest) return null;
   // The entry comes before the marker write: a process that ended between the two left the marker as
   // the entry before found it (none, before the first), and no change has run since, as each one
-  // writes a deployment record after marking and a deploy would have written the marker again.
-  const before = (marks.at(-2)?.data.markerDigest as string | undefined) ?? null;
+  // writes a deployment record after marking and a deploy would have written the marker again. Two
+  // or more may have stopped so in a row: the marker is then the one the last that landed wrote.
+  let landed = marks.length - 2;
+  while (landed >= 0 && marks[landed]?.data.markerDigest !== digest) landed--;
+  const firstStopped = marks[landed + 1] ?? latest;
   const changedSince = entries.some(
-    (e) => e.seq > latest.seq && Object.keys(e.objects ?? {}).some((name) => name.startsWith('deployments/')),
+    (e) =>
+      e.seq > firstStopped.seq &&
+      Object.keys(e.objects ?? {}).some((name) => name.startsWith('deployments/')),
   );
-  if (digest === before && !changedSince) {
+  if ((landed >= 0 || digest === null) && !changedSince) {
     return {
       kind: 'unfinished',
       seq: latest.seq,

@@ -273,6 +273,74 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
     expect(await verdict(t.site)).toEqual([]);
   });
 
+  it('an approval request stopped before its object, never asked again: unfinished for its hour, then over', async () => {
+    const t = await inPlaceEnv('stopped-request', true);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+    const planned = await deployArtifact(t.site, { app: APP, commit: V2, request: request(), dryRun: true });
+    const asked = Date.now();
+    await expect(
+      openApprovalRequest(
+        stoppingSite(t.site, (key) => key.includes('/approvals/requests/')),
+        {
+          action: 'deploy',
+          deployId: planned.deployId,
+          summary: `deploy ${APP}@${V2.slice(0, 7)}`,
+          app: APP,
+          commit: V2,
+          change: changeDigest(planned.plan),
+          requestedBy: 'claude-code',
+          now: asked,
+        },
+      ),
+    ).rejects.toThrow(/stopped/);
+    // The team deploys V3 instead: the request is never asked for again.
+    await deployArtifact(t.site, { app: APP, commit: V3, request: request() });
+    expect(await verdict(t.site)).toEqual([expect.stringMatching(/^unfinished: approvals\/requests\//)]);
+    // Before, verify failed on it for good (exit 1).
+    const later = await verifyAudit(t.site.state, t.target.statePrefix, { now: asked + 2 * 3600_000 });
+    expect(later.problems).toEqual([]);
+  });
+
+  it("two deploys in a row stopped at the hosting bucket's environment marker: unfinished, and the next deploy writes it", async () => {
+    const t = await inPlaceEnv('stopped-marker-twice');
+    /** The site with the marker's write failing, and every write after it. */
+    const stoppedAtMarker = (site: Site): Site => {
+      let stopped = false;
+      const fail = () => {
+        stopped = true;
+        throw new Error('the process stopped at the marker write');
+      };
+      const guard =
+        <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+        async (...a: A) =>
+          stopped ? fail() : fn(...a);
+      const hosting = {
+        ...site.hosting,
+        put: async (...args: Parameters<Site['hosting']['put']>) =>
+          stopped || String(args[0]).endsWith('.frontendops/environment.json')
+            ? fail()
+            : site.hosting.put(...args),
+        delete: guard(site.hosting.delete.bind(site.hosting)),
+        copyFrom: guard(site.hosting.copyFrom.bind(site.hosting)),
+      };
+      return { ...site, hosting };
+    };
+    const hosting = { bucket: t.site.target.hostingBucket, store: t.site.hosting };
+    const markerVerdict = async () =>
+      (await verifyAudit(t.site.state, t.target.statePrefix, { hosting })).problems.map((p) => p.kind);
+    for (const _ of [1, 2]) {
+      await expect(
+        deployArtifact(stoppedAtMarker(t.site), { app: APP, commit: V1, request: request() }),
+      ).rejects.toThrow(/stopped/);
+      // Before, the second read as "…/environment.json, written by entry 2, is missing (it was deleted)".
+      expect(await markerVerdict()).toEqual(['unfinished']);
+    }
+    expect(
+      await outcomes([() => deployArtifact(t.site, { app: APP, commit: V1, request: request() })]),
+    ).toEqual(['ok']);
+    expect(await markerVerdict()).toEqual([]);
+  });
+
   it('a pin stopped before pin.json, then an approval request on a protected stack: the pin is still finished', async () => {
     const t = await inPlaceEnv('stopped-pin-then-request', true);
     const ada = generateKeyPairSync('ed25519').privateKey;

@@ -88,7 +88,9 @@ async function genuineApproval(site: Site) {
 const append = (site: Site, type: string, data: Record<string, unknown>, at: number) =>
   appendAudit(site.state, site.target.statePrefix, site.locker, { type, data, at: new Date(at) });
 
-const verify = (site: Site) => verifyAudit(site.state, site.target.statePrefix, { approvers });
+/** `audit verify` as at `now` (this file's clock, NOW, is in the past: a request's hour is judged by it). */
+const verify = (site: Site, now = NOW) =>
+  verifyAudit(site.state, site.target.statePrefix, { approvers, now });
 
 function statementBy(key: KeyObject, name: string, over: Partial<ApprovalStatement>): ApprovalStatement {
   return {
@@ -520,7 +522,7 @@ describe('signed approvals in the audit chain', () => {
         later,
       ),
     ).rejects.toThrow(/stopped/);
-    expect((await verify(site)).problems).toEqual([
+    expect((await verify(site, later)).problems).toEqual([
       expect.objectContaining({ kind: 'unfinished', object: `approvals/requests/deploy-${DEPLOY_ID}.json` }),
     ]);
     const request = await openRequest(site, DEPLOY_ID, later);
