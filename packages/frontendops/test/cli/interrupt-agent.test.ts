@@ -102,7 +102,13 @@ it('Ctrl-C to the process group while run_sync copies: stopped before the switch
         throw new Error(`the agent ended before its first copy: ${r.stderr}`);
       }),
     ]);
-    const told = waitForStderr(child, /stops at its next safe point/);
+    // The infra server's note that its run was told to stop (the agent's own "Interrupted: … stops at
+    // its next safe point" comes first, before the server knows: releasing the copy on that let the
+    // run reach its switch, about once in a few CI runs).
+    const told = waitForStderr(
+      child,
+      /run_sync of sophia-dashboard@[0-9a-f]{7} .*stops at its next safe point/,
+    );
     // As a terminal does: the foreground process group, the servers the agent spawned included.
     process.kill(-pgid, 'SIGINT');
     await told;
