@@ -116,12 +116,17 @@ async function findOpenRequest(
 ): Promise<ApprovalRequest> {
   checkDeployId(deployId, 'Pass the deploy id named in the refusal message.');
   const stack = site.target.stack;
-  const requests = (await findApprovalRequests(site, deployId)).filter((r) => !action || r.action === action);
+  const waiting = await findApprovalRequests(site, deployId);
+  const requests = waiting.filter((r) => !action || r.action === action);
   if (requests.length === 0) {
+    // Another action of this deploy id waits: said, with how to approve it.
+    const others = waiting.map((r) => `${r.action} (--action ${r.action})`);
     throw new FrontendOpsError(
       'NOT_FOUND',
       `No approval was requested for ${action ?? 'a change'} ${deployId} of ${stack}, so there is nothing to approve. ` +
-        'Approvals answer requests the server made: ask the agent to make the change, then approve the deploy id its refusal names.',
+        (others.length > 0
+          ? `What waits for ${deployId} is: ${others.join(', ')}. Approve that one if it is the change you mean.`
+          : 'Approvals answer requests the server made: ask the agent to make the change, then approve the deploy id its refusal names.'),
     );
   }
   if (requests.length > 1) {

@@ -214,6 +214,14 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
 
     const refused = await c.call('run_sync', { handle: target.structured.handle });
     expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
+    // Another action named than the one waiting: what waits is said, with how to approve it.
+    const otherAction = await approveWithCli(deployId, keys.ada.path, ['--action', 'rollback']);
+    expect(otherAction.code).toBe(2);
+    expect(otherAction.stderr).toMatch(
+      new RegExp(
+        `No approval was requested for rollback ${deployId} .*What waits for ${deployId} is: deploy \\(--action deploy\\)`,
+      ),
+    );
 
     const byMallory = await approveWithCli(deployId, keys.mallory.path);
     expect(byMallory.code).toBe(2);
