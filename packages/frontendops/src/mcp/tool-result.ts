@@ -95,5 +95,8 @@ export function describeToolError(error: unknown): string {
     return `BAD_INPUT: Invalid arguments — ${issues.join('; ')}. Nothing was changed; fix the arguments and call the tool again.`;
   }
   const { code, message } = describeForClient(error, '[frontendops mcp]');
-  return `${code}: ${message}${code === 'BAD_INPUT' ? ' Nothing was changed; fix the arguments and call the tool again.' : ''}`;
+  if (code !== 'BAD_INPUT') return `${code}: ${message}`;
+  // A message that already says what was left as it was is not told "Nothing was changed" twice.
+  const said = /\bNothing (?:was|is) (?:changed|created|written|done)\b/.test(message);
+  return `${code}: ${message} ${said ? 'Fix' : 'Nothing was changed; fix'} the arguments and call the tool again.`;
 }

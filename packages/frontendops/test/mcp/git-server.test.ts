@@ -135,6 +135,8 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
       const refused = await call('create_deploy_tag', given);
       expect(refused.isError, JSON.stringify(given)).toBe(true);
       expect(refused.text).toMatch(message);
+      // What was left as it was is said once ("Nothing was created. Nothing was changed;" before).
+      expect(refused.text.match(/Nothing was (?:changed|created)/g)?.length ?? 0).toBeLessThanOrEqual(1);
     }
     expect((await repo.git(['tag', '-l'])).trim()).toBe('');
     // The receipt's own values are what the tag says, the audit head and the stack included.
