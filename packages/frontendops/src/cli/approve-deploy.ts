@@ -5,10 +5,11 @@
  * refuses when it is no longer the one requested; then it signs the request with the person's
  * approver key. The server accepts the signature only from a key the stack's configuration lists.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { encodePublicKey } from '../approval/keys.ts';
 import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
+import { lockName } from '../deploy/deploy-lock.ts';
 import { describePlan } from '../engine/describe.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
@@ -102,10 +103,7 @@ export async function approveRequest(
 
 /** The lock one request's answer is written under: named by the stack's state location and the request. */
 const approvalLockName = (site: Site, request: ApprovalRequest) =>
-  `approve-${createHash('sha256')
-    .update([site.target.stateBucket, site.target.statePrefix, request.action, request.deployId].join('|'))
-    .digest('hex')
-    .slice(0, 24)}`;
+  lockName('approve', site.target.stateBucket, site.target.statePrefix, request.action, request.deployId);
 
 /** The request this deploy id names, checked to be open; errors say what to do instead. */
 async function findOpenRequest(

@@ -77,9 +77,12 @@ export async function takeDeployLockReading<T>(
  * an object in the state bucket, or a file lock directory per endpoint (stacks/open.ts lockDirFor).
  */
 export function deployLockName(target: DeployTarget): string {
-  const identity = [target.hostingBucket, target.stateBucket, target.statePrefix].join('|');
-  return `deploy-${createHash('sha256').update(identity).digest('hex').slice(0, 24)}`;
+  return lockName('deploy', target.hostingBucket, target.stateBucket, target.statePrefix);
 }
+
+/** A lock's name: its kind and a digest of what it guards (a "locked" message names no bucket). */
+export const lockName = (kind: string, ...identity: string[]): string =>
+  `${kind}-${createHash('sha256').update(identity.join('|')).digest('hex').slice(0, 24)}`;
 
 /** What a person reads when the lock is taken (the name itself is a hash). */
 export const deployLockLabel = (target: DeployTarget) => `Deploying to ${target.stack}`;
