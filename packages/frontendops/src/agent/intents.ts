@@ -146,7 +146,15 @@ const DEPLOY_ID = inText(DEPLOY_ID_PATTERN);
 const DEPLOY_IDS = inText(DEPLOY_ID_PATTERN, 'gi');
 /** 7 or more hex digits: a commit's sha or its abbreviation, letters or not. */
 const COMMITS = inText(COMMIT_REF, 'gi');
-const TAGS = /\b(dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?)\b/gi;
+/** A deploy tag, or a version tag (v1.4.2, v2-rc.1). */
+const TAG = /dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?/;
+const TAGS = new RegExp(`\\b(${TAG.source})\\b`, 'gi');
+
+/** Whether `word` is, whole, a commit sha, a deploy id or a tag: a release named the way the words may. */
+export const isReleaseName = (word: string): boolean =>
+  COMMIT_REF.test(word.toLowerCase()) ||
+  DEPLOY_ID_PATTERN.test(word.toLowerCase()) ||
+  new RegExp(`^(?:${TAG.source})$`, 'i').test(word);
 /** A share of visitors as written: "10%", "10 percent", "10 per cent", and "-5%", "12.5%", "200%". */
 const SHARES = /([-−]?\d+(?:[.,]\d+)?)\s*(?:%|per\s*cent\b)/gi;
 

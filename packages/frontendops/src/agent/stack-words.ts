@@ -1,3 +1,5 @@
+import { isReleaseName } from './intents.ts';
+
 /**
  * A request can name where it should happen ("deploy the latest dashboard to staging", "what's live
  * on prod"), while the agent acts on one stack, chosen before it reads the words (--stack, the local
@@ -37,9 +39,8 @@ export function otherStackNamed(
 
 /** A name-like word: letters with a hyphen, dot, underscore or digit ("prod-eu-1", "release-candidate"). */
 const NAME_LIKE = /^(?=.*\p{L})(?=.*[-._\d])[\p{L}\d][\p{L}\d._-]*[\p{L}\d]$/u;
-/** What a name-like word may be besides a stack or the app: a commit, a deploy id, a tag, a version. */
-const RELEASE_LIKE =
-  /^(?:[0-9a-f]{7,64}|[0-9a-f]{7}-[0-9a-f]{10}|dashboard-deploy-\d{8}-\d+|v\d+(?:\.\d+){0,2}(?:-[\w.]+)?|e\.g|i\.e)$/i;
+/** Abbreviations that read as name-like words. */
+const ABBREVIATIONS = new Set(['e.g', 'i.e']);
 
 /**
  * A name-like word where a request for a change names what it acts on or where — right after its
@@ -62,7 +63,8 @@ export function unknownNameNamed(
   );
   for (const [, raw] of text.matchAll(where)) {
     const word = (raw as string).replace(/[.]+$/, '');
-    if (!NAME_LIKE.test(word) || RELEASE_LIKE.test(word) || allowed.has(word.toLowerCase())) continue;
+    if (!NAME_LIKE.test(word) || isReleaseName(word) || ABBREVIATIONS.has(word.toLowerCase())) continue;
+    if (allowed.has(word.toLowerCase())) continue;
     return (
       `"${word.slice(0, 80)}" is neither a stack this agent knows nor a release I can read (a commit sha, a tag like v1.4.2, or a deploy id). Nothing was done. ` +
       `${acting ? `This agent acts on ${acting}; ` : ''}to act on another stack, ask again with it chosen (\`frontendops agent --stack <stack> "…"\`); to name a release, give its sha, tag or deploy id ("show the deploy history" lists them).`
