@@ -52,9 +52,17 @@ const tampered = (said: string[]) => said.filter((s) => s.startsWith('TAMPERED')
 
 /**
  * Stops at the first audit entry of `type` whose text also has `alsoHas` (landing it when `landed`:
- * the head does not move), and at every write after it.
+ * the head does not move), and at the writes after it that `after` names (default: every one).
  */
-function stoppedAtEntry(site: Site, type: string, landed: boolean, alsoHas = ''): Site {
+function stoppedAtEntry(
+  site: Site,
+  type: string,
+  {
+    landed = false,
+    alsoHas = '',
+    after = () => true,
+  }: { landed?: boolean; alsoHas?: string; after?: (key: string) => boolean } = {},
+): Site {
   let written = false;
   return stoppingSite(site, (key, body) => {
     const entry =
@@ -65,7 +73,7 @@ function stoppedAtEntry(site: Site, type: string, landed: boolean, alsoHas = '')
       written = true;
       return !landed;
     }
-    return written;
+    return written && after(key);
   });
 }
 
@@ -93,17 +101,9 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
       await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
       await startCanary(t.site, { app: APP, commit: V2, weightPercent: 23, request: request() });
       const pendingKey = `${t.target.statePrefix}atomic/pending.json`;
-      let written = false;
-      const stopping = stoppingSite(t.site, (key, body) => {
-        if (
-          !written &&
-          /\/audit\/\d{10}\.json$/.test(key) &&
-          String(body).includes('"type":"canary-abort"')
-        ) {
-          written = true;
-          return false;
-        }
-        return written && (at === 'head' || key === pendingKey);
+      const stopping = stoppedAtEntry(t.site, 'canary-abort', {
+        landed: true,
+        after: (key) => at === 'head' || key === pendingKey,
       });
       await expect(abortCanary(stopping, { request: request('abort') })).rejects.toThrow(/stopped/);
       expect(await verdict(t.site)).not.toContain(expect.stringMatching(/^tampered/));
@@ -125,7 +125,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
       await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
       // The outputs now name the release store: its first switch had nothing atomic before it.
       await expect(
-        deployArtifact(stoppedAtEntry(t.site, 'deploy', landed), {
+        deployArtifact(stoppedAtEntry(t.site, 'deploy', { landed }), {
           app: APP,
           commit: V3,
           request: request(),
@@ -154,7 +154,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
       ),
     ).rejects.toThrow(/stopped/);
     await expect(
-      deployArtifact(stoppedAtEntry(t.site, 'deploy', true, '"outcome":"succeeded"'), {
+      deployArtifact(stoppedAtEntry(t.site, 'deploy', { landed: true, alsoHas: '"outcome":"succeeded"' }), {
         app: APP,
         commit: V1,
         request: request(),
@@ -178,7 +178,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
       const stopping =
         at === 'state'
           ? stoppingSite(t.site, (key) => key === stateKey)
-          : stoppedAtEntry(t.site, 'preview', true);
+          : stoppedAtEntry(t.site, 'preview', { landed: true });
       await expect(
         previewLink(stopping, { app: APP, commit: V2, request: request('preview'), verify: false }),
       ).rejects.toThrow(/stopped/);
@@ -199,7 +199,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
     const t = await atomicEnv('stopped-first-in-place');
     const inPlace = await t.open({ inPlace: true });
     await expect(
-      deployArtifact(stoppedAtEntry(inPlace, 'release', false), { app: APP, commit: V2, request: request() }),
+      deployArtifact(stoppedAtEntry(inPlace, 'release'), { app: APP, commit: V2, request: request() }),
     ).rejects.toThrow(/stopped/);
     // The outputs now name the release store. Refused, but it settles the stopped deploy first.
     const [canary] = await outcomes([
@@ -217,16 +217,11 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
    * A pin change stopped after its entry landed and before the head moved (pin.json goes out beside
    * the head's move, so both are lost): the next change counts that entry before it acts.
    */
-  function pinStoppedBeforeHeadMove(site: Site, type: 'pin' | 'unpin'): Site {
-    let written = false;
-    return stoppingSite(site, (key, body) => {
-      if (!written && /\/audit\/\d{10}\.json$/.test(key) && String(body).includes(`"type":"${type}"`)) {
-        written = true;
-        return false;
-      }
-      return written && (key.endsWith('/audit/head.json') || key.endsWith('/pin.json'));
+  const pinStoppedBeforeHeadMove = (site: Site, type: 'pin' | 'unpin') =>
+    stoppedAtEntry(site, type, {
+      landed: true,
+      after: (key) => key.endsWith('/audit/head.json') || key.endsWith('/pin.json'),
     });
-  }
 
   it('a pin stopped before the head moved, then a deploy of another build: refused PINNED, and the stack goes on', async () => {
     const t = await inPlaceEnv('stopped-pin-head');
