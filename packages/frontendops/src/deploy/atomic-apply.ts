@@ -581,12 +581,14 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
     const before = moved ? releases[1] : releases[0];
     const from = isRecord(plan.pointerBefore) ? plan.pointerBefore.live : undefined;
     // The stack's first atomic switch (its migration) switched from nothing: the live pointer keeps
-    // the in-place release before it. Only while the chain records no atomic state before it.
-    const first =
-      plan.pointerBefore == null &&
-      !(await readAudit(site.state, prefix)).some(
-        (e) => e.objects?.[ATOMIC_STATE] !== undefined && e.data.deployId !== plan.deployId,
-      );
+    // the in-place release before it. Only while no entry binds atomic state but, when it stopped
+    // after its own entry, that one (a record naming another operation's deploy id gains nothing).
+    let first = false;
+    if (plan.pointerBefore == null) {
+      const entries = await readAudit(site.state, prefix);
+      const own = entries.at(-1)?.data.deployId === plan.deployId ? entries.slice(0, -1) : entries;
+      first = !own.some((e) => e.objects?.[ATOMIC_STATE] !== undefined);
+    }
     if (before && from !== releaseIdFor(before) && !first) {
       throw refuse(
         `names ${what}, switched from a release the live pointer does not keep before it (${String(from).slice(0, 40)})`,

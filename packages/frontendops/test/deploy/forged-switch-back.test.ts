@@ -156,6 +156,8 @@ describe('atomic: a synced deploy whose atomic/pending.json was edited before in
         { pointerBefore: { ...pending.plan.pointerBefore, live: v1 && releaseIdFor(v1) } },
         /switched from a release the live pointer does not keep before it/,
       ],
+      // "From nothing", as only a stack's first atomic switch is: a switch back would serve the bucket root.
+      [{ pointerBefore: null }, /switched from a release the live pointer does not keep before it/],
     ] as const;
     for (const [edit, why] of edits) {
       await t.site.state.put(key, JSON.stringify({ ...pending, plan: { ...pending.plan, ...edit } }), {
