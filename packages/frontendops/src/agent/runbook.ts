@@ -5,7 +5,7 @@
  * words become the answer.
  */
 import { formatAuditHead } from '../contract/audit-head.ts';
-import { parseResult, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
+import { parseResult, TOOLS, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
 import { describeServed } from '../read/served-words.ts';
@@ -112,8 +112,21 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
         message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text}`,
       };
     }
+    // A server's "that input is wrong" (BAD_INPUT, NOT_FOUND) before this request changed anything is
+    // a refusal, as the CLI says the same answer (exit 2); after a change, what was done is the news.
+    const code = inputErrorOf(call);
+    if (code && !changedBefore(ctx.gate, call))
+      return { outcome: 'refused', message: `${call.text.slice(code.length + 2)} Nothing was changed.` };
     return { outcome: 'failed', message: `${call.record.tool} failed: ${call.text || call.record.summary}` };
   }
+}
+
+/** Whether a call before `call` in this request changed something (a tool that is not read-only ran). */
+function changedBefore(gate: ToolGate, call: GateCall): boolean {
+  const before = gate.calls.slice(0, Math.max(0, gate.calls.indexOf(call.record)));
+  return before.some(
+    (c) => c.status === 'ok' && (c.tool in TOOLS ? TOOLS[c.tool as ToolName].impact !== 'read' : true),
+  );
 }
 
 /** The release that was live at the end of yesterday: the newest successful one finished before today. */
@@ -257,8 +270,8 @@ async function rollback(
     const release = pickYesterdaysRelease(past.deployments, ctx.now);
     if (!release) {
       return {
-        outcome: 'failed',
-        message: `No release of ${before.stack} finished before today; nothing to roll back to.`,
+        outcome: 'refused',
+        message: `No release of ${before.stack} finished before today, so there is no yesterday's version to roll back to. Nothing was changed. "show the deploy history" lists the releases it can go back to.`,
       };
     }
     if (live && release.deployId === live.deployId) {
@@ -362,8 +375,8 @@ async function invalidate(ctx: RunbookContext, deployId: string | null): Promise
     const current = await step(ctx, 'get_status', stackArg(ctx));
     if (!current.live)
       return {
-        outcome: 'failed',
-        message: `Nothing is live on ${current.stack}; there is nothing to invalidate.`,
+        outcome: 'refused',
+        message: `Nothing is live on ${current.stack}, so there is nothing to invalidate. Nothing was changed.`,
       };
     id = current.live.deployId;
   }
@@ -721,7 +734,10 @@ async function resolveCommit(
     ? await namedCommit(ctx, ref)
     : (await step(ctx, 'latest_commit', { path: ctx.appPath })).commit;
   if (!commit) {
-    throw new StepStopped(ctx.gate.refuse('latest_commit', {}, `no commit touches ${ctx.appPath}.`));
+    ctx.gate.refuse('latest_commit', {}, `no commit touches ${ctx.appPath}.`);
+    throw new WordsRefused(
+      `No commit touches ${ctx.appPath} (the app's path, "appPath" in frontendops.config.json), so there is no build of ${ctx.app} to deploy. Nothing was changed. Check "appPath", or commit the app first.`,
+    );
   }
   return { sha: commit.sha, subject: commit.message.split('\n')[0] ?? '' };
 }

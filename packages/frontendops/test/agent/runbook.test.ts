@@ -321,7 +321,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(result.message).toMatch(/still live/);
     expect(e.received.slice(before).map((r) => r.name)).toEqual(['get_status', 'get_history']);
     const today = await run("roll back to yesterday's version");
-    expect(today.outcome).toBe('failed');
+    expect(today.outcome).toBe('refused');
     expect(today.message).toMatch(/No release .* finished before today/);
   });
 
