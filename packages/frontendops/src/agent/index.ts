@@ -231,7 +231,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
     else result.auditError = written.error;
   } else {
     result.auditError = connecting
-      ? 'the infra server could not be reached, so no audit entry was written'
+      ? 'no audit entry was written: the agent could not start or reach its MCP servers'
       : 'no audit entry was written: the request stopped before the agent reached its servers';
   }
   if (ownClients) await clients?.close?.();

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import * as z from 'zod';
-import { badInput } from '../errors.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
 import type { AgentClients } from './types.ts';
 
 const stdioServer = z.strictObject({
@@ -120,7 +120,19 @@ export async function connectAgentClients(
   const connect = async (name: 'infra' | 'git') => {
     const entry = config.mcpServers[name];
     const client = createAgentMcpClient({ http: 'url' in entry });
-    await client.connect(transportFor(entry, options));
+    if ('url' in entry) {
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } }),
+      );
+    } else {
+      const spawned = spawnServer(entry, options);
+      try {
+        await client.connect(spawned.transport);
+      } catch (error) {
+        throw await spawned.notStarted(name, error, Boolean(options.inheritEnv));
+      }
+      spawned.started();
+    }
     opened.push(client);
     return client;
   };
@@ -132,6 +144,12 @@ export async function connectAgentClients(
   await closeAll(opened);
   const failed =
     infra.status === 'rejected' ? ['infra', infra.reason] : ['git', (git as PromiseRejectedResult).reason];
+  // A server that said why it did not start is answered in its words, not wrapped again.
+  if (
+    failed[1] instanceof FrontendOpsError ||
+    (failed[1] as Error).message.startsWith(`The ${failed[0]} MCP server did not start`)
+  )
+    throw failed[1];
   throw new Error(`Could not connect to the ${failed[0]} MCP server: ${(failed[1] as Error).message}`, {
     cause: failed[1],
   });
@@ -139,28 +157,81 @@ export async function connectAgentClients(
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
-function transportFor(entry: McpServerEntry, options: ConnectOptions & { inheritEnv?: boolean }) {
-  if ('url' in entry) {
-    return new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } });
-  }
+/** How long a server that failed to start gets to finish writing why, once its connection closed. */
+const LAST_WORDS_MS = 2_000;
+
+/**
+ * A server spawned over stdio. Its stderr is read line by line: until it has started, its lines are
+ * held, so that one saying why it could not start (`error: …`, as the CLI says a mistake) becomes the
+ * agent's answer rather than a line printed after "Connection closed"; then they go where the
+ * options say, as they come.
+ */
+function spawnServer(
+  entry: Extract<McpServerEntry, { command: string }>,
+  options: ConnectOptions & { inheritEnv?: boolean },
+) {
   const base = options.inheritEnv ? definedOnly(options.env ?? process.env) : getDefaultEnvironment();
   const transport = new StdioClientTransport({
     command: entry.command,
     args: entry.args,
     env: { ...base, ...entry.env },
-    stderr: options.onStderr ? 'pipe' : (options.stderr ?? 'inherit'),
+    stderr: 'pipe',
     ...(entry.cwd ? { cwd: entry.cwd } : {}),
   });
-  const { onStderr } = options;
-  if (onStderr) {
-    let rest = '';
-    transport.stderr?.on('data', (chunk: Buffer | string) => {
-      const lines = (rest + chunk.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) onStderr(line);
-    });
-  }
-  return transport;
+  const forward =
+    options.onStderr ??
+    ((options.stderr ?? 'inherit') === 'inherit'
+      ? (line: string) => process.stderr.write(`${line}\n`)
+      : () => {});
+  let held: string[] | null = [];
+  const say = (line: string) => (held ? held.push(line) : forward(line));
+  let rest = '';
+  const stderr = transport.stderr;
+  const ended = new Promise<void>((done) => {
+    stderr?.on('end', done);
+    stderr?.on('close', done);
+    stderr?.on('error', () => done());
+  });
+  stderr?.on('data', (chunk: Buffer | string) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) say(line);
+  });
+  void ended.then(() => {
+    if (rest.trim()) say(rest);
+    rest = '';
+  });
+  const release = () => {
+    const lines = held ?? [];
+    held = null;
+    for (const line of lines) forward(line);
+  };
+  return {
+    transport,
+    started: release,
+    /** The error to throw for a server that did not start: its own words when it said why. */
+    async notStarted(name: string, error: unknown, ours: boolean): Promise<Error> {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise<void>((done) => (timer = setTimeout(done, LAST_WORDS_MS)))]);
+      clearTimeout(timer);
+      if (rest.trim()) say(rest);
+      rest = '';
+      const lines = held ?? [];
+      const said = lines.findLast((line) => line.startsWith('error: '));
+      // Our own CLI says a bug with a second line; a mistake (exit 2) with the one line only.
+      const bug = lines.some((line) => line.startsWith('(this looks like a bug'));
+      held = lines.filter((line) => line !== said);
+      release();
+      if (!said) return error instanceof Error ? error : new Error(String(error));
+      const why = said.slice('error: '.length).slice(0, 1_000);
+      // Our own server was started with arguments the person did not type: say them, and the way out.
+      const how = ours
+        ? ` The agent started it as \`frontendops ${entry.args.slice(1).join(' ')}\`: run the agent from where that works, or name its servers with --config <mcp.json>.`
+        : '';
+      const message = `The ${name} MCP server did not start: ${why}${how}`;
+      return ours && !bug ? new FrontendOpsError('BAD_INPUT', message) : new Error(message, { cause: error });
+    },
+  };
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpinRelease } from '../../src/deploy/pin.ts';
@@ -123,6 +124,38 @@ it('an unknown --stack is bad input: exit 2 and the reason on stderr, before any
       expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'NOT_FOUND', exitCode: 2 } });
     } else expect(run.stdout).toBe('');
     expect(run.stderr).not.toMatch(/could not be reached|audit entry|frontendops> /);
+  }
+});
+
+it('outside a git repository, the agent says why its own git server did not start: refused (exit 2), agent and chat', async () => {
+  const elsewhere = await mkdtemp(join(tmpdir(), 'frontendops-no-git-'));
+  try {
+    for (const [argv, stdin] of [
+      [['agent', 'status', '--stack', outputs], ''],
+      [['agent', 'status', '--stack', outputs, '--json'], ''],
+      [['chat', '--stack', outputs], 'status\n'],
+    ] as const) {
+      const run = await cli([...argv], {
+        cwd: elsewhere,
+        env: { ...infraEnv, FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
+        stdin,
+      });
+      const said = `${run.stdout}\n${run.stderr}`;
+      expect(run.code, `${argv.join(' ')}\n${said}`).toBe(2);
+      // The server's own reason, and how the agent started it, in the answer: not "Connection closed".
+      expect(said).toMatch(
+        new RegExp(
+          `The git MCP server did not start: ${elsewhere}[^\n]* is not a git repository..*The agent started it as \`frontendops mcp git --repo ${elsewhere}[^\n]*\`: run the agent from where that works, or name its servers with --config`,
+        ),
+      );
+      expect(said).not.toMatch(/Connection closed|\n\s+at |looks like a bug/);
+      // Said once, as the answer, not again as a server's line.
+      expect(said.match(/is not a git repository/g)).toHaveLength(1);
+      if ((argv as readonly string[]).includes('--json'))
+        expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'refused' });
+    }
+  } finally {
+    await rm(elsewhere, { recursive: true, force: true });
   }
 });
 
