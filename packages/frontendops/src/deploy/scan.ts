@@ -2,7 +2,8 @@
  * Reads a build directory into manifest entries. Refuses, before anything is uploaded: a missing or
  * empty directory, no index.html, a symlink leaving the directory, a name that is not valid UTF-8,
  * a key longer than S3 allows, an environment file (.env, .env.*: secrets, by convention). A git
- * repository's own files (.git) are left out: they are never part of a site.
+ * repository's own files (.git), FrontendOps' local environment (.frontendops) and installed
+ * packages (node_modules) are left out: they are never part of a site.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -27,6 +28,8 @@ interface Found {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Directories never published, at any depth: a repository's, FrontendOps' and npm's own. */
+const LEFT_OUT = new Set(['.git', '.frontendops', 'node_modules']);
 const HASH_CONCURRENCY = 16;
 const STREAM_ABOVE = 1024 * 1024;
 
@@ -94,8 +97,10 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
     }
     const sitePath = `${prefix}/${name}`;
     // A site kept at the top of its repository (appPath "." and no build) holds the repository's
-    // own files: never part of the site (its config can hold a token, its objects every past version).
-    if (name === '.git') continue;
+    // own files: never part of the site. Its .git (a config can hold a token, its objects every past
+    // version), FrontendOps' own .frontendops (the local environment's S3 key and preview secret),
+    // and the installed packages (node_modules, left out as static hosts such as Firebase's do).
+    if (LEFT_OUT.has(name)) continue;
     if (name === '.env' || name.startsWith('.env.')) {
       throw badInput(
         `The build directory holds ${sitePath}: an environment file (such files hold secrets), which would be served to anyone as part of the site. Pass the build's output directory (e.g. dist/), not the project, or remove it from the build.`,

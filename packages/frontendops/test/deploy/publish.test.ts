@@ -141,6 +141,30 @@ describe('publish', () => {
     await expectRefused(env.dir, /holds \/config\/\.env\.production: an environment file/);
   });
 
+  it("a site at the top of its repository leaves out the local environment's secrets and the installed packages", async () => {
+    // appPath "." with no build: the project is the site. Its .frontendops/ holds the local S3
+    // server's key and the preview secret; node_modules/ the packages (thousands of files).
+    const project = await writeFixtureBuild(join(tmp, 'root-site'), { version: 'v1' });
+    await mkdir(join(project.dir, '.frontendops'));
+    await writeFile(join(project.dir, '.frontendops/env.json'), '{"secretAccessKey":"local-secret"}');
+    await writeFile(join(project.dir, '.frontendops/preview-secret'), 'x'.repeat(64));
+    await mkdir(join(project.dir, 'node_modules/frontendops'), { recursive: true });
+    await writeFile(join(project.dir, 'node_modules/frontendops/package.json'), '{"name":"frontendops"}');
+    await mkdir(join(project.dir, 'assets/node_modules'), { recursive: true });
+    await writeFile(join(project.dir, 'assets/node_modules/x.js'), 'x');
+    const sha = commit();
+    const published = await publishArtifact(s3.store(ARTIFACTS), { dir: project.dir, app: APP, commit: sha });
+    expect(published.files).toBe(Object.keys(project.files).length);
+    for (const left of [
+      '/.frontendops/env.json',
+      '/.frontendops/preview-secret',
+      '/node_modules/frontendops/package.json',
+      '/assets/node_modules/x.js',
+    ]) {
+      expect(await s3.store(ARTIFACTS).head(artifactFileKey(APP, sha, left)), left).toBeNull();
+    }
+  });
+
   it('refuses a symlink that leaves the directory', async () => {
     const build = await writeFixtureBuild(join(tmp, 'link'), { version: 'v1' });
     await writeFile(join(tmp, 'secret.txt'), 'top secret');
