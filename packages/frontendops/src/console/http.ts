@@ -1,7 +1,7 @@
 /** Small HTTP helpers for the console server: JSON in and out, and errors as JSON a person can act on. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { badInput, isFrontendOpsError } from '../errors.ts';
+import { badInput, describeForClient, type ErrorCode } from '../errors.ts';
 import type { ApiError } from './types.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -52,38 +52,29 @@ export function decodePathPart(value: string): string {
   }
 }
 
-const STATUS_BY_CODE: Record<string, number> = {
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
   BAD_INPUT: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
   LOCKED: 409,
   PINNED: 409,
   PRECONDITION_FAILED: 409,
+  INTERRUPTED: 409,
   APPROVAL_REQUIRED: 403,
   DENIED: 403,
+  UNAUTHORIZED: 401,
   VERIFY_FAILED: 502,
   TAMPERED: 500,
   UPSTREAM: 502,
+  INTERNAL: 500,
 };
 
 /**
- * An error as the browser may see it. Storage errors can carry bucket names in their message, so
- * UPSTREAM and unexpected errors are described generically and logged in full on the server.
+ * An error as the browser may see it: what an MCP client is told of it (describeForClient), so
+ * backend failures and bugs, whose messages can name buckets, keys or local paths, are described
+ * generically and logged in full on the server.
  */
 export function toApiError(error: unknown): { status: number; body: ApiError } {
-  if (isFrontendOpsError(error) && error.code !== 'UPSTREAM') {
-    return { status: STATUS_BY_CODE[error.code] ?? 500, body: { error: error.code, message: error.message } };
-  }
-  console.error('[frontendops console] request failed:', error);
-  const code = isFrontendOpsError(error) ? 'UPSTREAM' : 'INTERNAL';
-  return {
-    status: code === 'UPSTREAM' ? 502 : 500,
-    body: {
-      error: code,
-      message:
-        code === 'UPSTREAM'
-          ? 'The storage or CDN backend failed; see the console server log for the detail.'
-          : 'The console server failed unexpectedly; see its log for the detail.',
-    },
-  };
+  const { code, message } = describeForClient(error, '[frontendops console] request failed:');
+  return { status: STATUS_BY_CODE[code], body: { error: code, message } };
 }
