@@ -5,6 +5,7 @@
  */
 import { Octokit } from '@octokit/rest';
 import pMap from 'p-map';
+import { FULL_COMMIT } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
 import {
   assertCommitSha,
@@ -158,7 +159,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       assertCommitSha(sha);
       assertTagMessage(message);
       // The git database API wants a full sha; resolve a short one through the commits API first.
-      const target = sha.length === 40 ? sha.toLowerCase() : (await host.getCommit(sha))?.sha;
+      const target = FULL_COMMIT.test(sha) ? sha : (await host.getCommit(sha))?.sha;
       if (!target)
         throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in GitHub ${where}; cannot tag it.`);
       let tagObject: { sha: string; tagger?: { date?: string } };

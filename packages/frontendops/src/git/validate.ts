@@ -3,11 +3,11 @@
  * before doing anything, so a value like "--upload-pack=…" or "../../etc" is refused as BAD_INPUT
  * and nothing runs.
  */
+import { COMMIT_REF } from '../engine/ids.ts';
 import { badInput } from '../errors.ts';
 
 // Letters, digits and the punctuation real refs use (feature/x, v1.2.3, HEAD~2, main^, a@{1}).
 const REF = /^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]*$/;
-const SHA = /^[0-9a-f]{7,40}$/i;
 // git check-ref-format's rules that matter here, for one path component-free tag name.
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -21,9 +21,10 @@ export function assertRef(ref: string): void {
 }
 
 export function assertCommitSha(sha: string): void {
-  if (!SHA.test(sha)) {
+  // The contract's rule (SHA-1 or SHA-256 git, lower-case), so a commit every other tool took is tagged too.
+  if (!COMMIT_REF.test(sha)) {
     throw badInput(
-      `Invalid commit "${sha}": expected a hex commit sha of 7 to 40 characters. ` +
+      `Invalid commit "${sha.slice(0, 80)}": expected a commit sha of 7 to 64 lower-case hex digits. ` +
         'Use the sha returned by latest_commit or get_commit.',
     );
   }

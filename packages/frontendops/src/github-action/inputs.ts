@@ -121,7 +121,7 @@ function checkCommit(command: ActionCommand, commit: string): void {
   if (ok) return;
   const expected =
     command === 'publish'
-      ? "the full commit sha the build was made from (40 lower-case hex characters, as git rev-parse HEAD prints it); leave it empty for the workflow's commit (GITHUB_SHA)"
+      ? "the full commit sha the build was made from (40 lower-case hex characters, or 64 in a SHA-256 repository, as git rev-parse HEAD prints it); leave it empty for the workflow's commit (GITHUB_SHA)"
       : `a commit sha (7 to 64 lower-case hex characters, e.g. 3f2c1a9)${command === 'promote' ? ' or a deploy id from the history (e.g. 3f2c1a9-0123456789)' : ''}; leave it empty for the latest published build`;
   throw badInput(
     `The action's "commit" input is ${shown(commit)}: expected ${expected}. A branch or tag name is not taken: pass the commit it points at.`,
