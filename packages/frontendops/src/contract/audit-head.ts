@@ -11,8 +11,11 @@ export interface AuditHead {
 
 export const formatAuditHead = (head: AuditHead): string => `${head.seq}:${head.hash}`;
 
-/** The head a text names, or null when it is not "<seq>:<hash>". */
+/** "<seq>:<hash>" exactly, nothing around it: what a tool's argument and a trailer must be. */
+export const AUDIT_HEAD_TEXT = /^(\d{1,12}):(sha256:[0-9a-f]{64})$/;
+
+/** The head a text names, or null when it is not "<seq>:<hash>" (space around it is let go). */
 export function parseAuditHead(text: string): AuditHead | null {
-  const match = /^(\d{1,12}):(sha256:[0-9a-f]{64})$/.exec(text.trim());
+  const match = AUDIT_HEAD_TEXT.exec(text.trim());
   return match?.[1] && match[2] ? { seq: Number(match[1]), hash: match[2] } : null;
 }

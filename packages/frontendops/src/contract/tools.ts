@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import type { ApprovalAction } from '../ports.ts';
 import { historyPage, pinView, planView, statusView } from '../read/views.ts';
+import { AUDIT_HEAD_TEXT } from './audit-head.ts';
 import {
   appName,
   artifactDigest,
@@ -546,12 +547,23 @@ export const TOOLS = {
       artifactDigest: artifactDigest.describe("The deployed artifact's digest"),
       request: requestText.describe('The words of the request that started the deploy'),
       auditHead: z
-        .string()
-        .regex(/^\d{1,12}:sha256:[0-9a-f]{64}$/, {
-          message: 'expected "<seq>:sha256:<64 hex>" from the infra server',
-        })
+        .union(
+          [
+            z.string().regex(AUDIT_HEAD_TEXT),
+            z.strictObject({
+              seq: z.number().int().min(0).max(999_999_999_999),
+              hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+            }),
+          ],
+          {
+            error:
+              'expected the auditHead the infra server returned: as it returned it, {"seq": <n>, "hash": "sha256:<64 hex>"}, or as "<seq>:sha256:<64 hex>"',
+          },
+        )
         .optional()
-        .describe('The auditHead the infra server returned, as "<seq>:<hash>"'),
+        .describe(
+          'The auditHead the infra server returned: as it returned it ({seq, hash}), or as "<seq>:<hash>"',
+        ),
       stack: stackName
         .optional()
         .describe('The stack deployed to (whose audit chain the auditHead belongs to)'),

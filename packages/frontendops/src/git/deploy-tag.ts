@@ -3,7 +3,8 @@
  * carries a trailer block (Deploy-Id, Artifact-Digest, Commit, App, Stack, Audit-Head, Request) that
  * `listDeployTags` parses back. Stack and Audit-Head anchor that stack's audit chain in git. The deploy id makes creation idempotent: asking twice returns the first tag.
  */
-import { ARTIFACT_DIGEST, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
+import { AUDIT_HEAD_TEXT } from '../contract/audit-head.ts';
+import { ARTIFACT_DIGEST, checkDeployId, STACK_NAME } from '../engine/ids.ts';
 import { hasControlCharacters } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
@@ -115,12 +116,7 @@ export function parseTrailers(message: string): Record<string, string> {
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
 
 function checkInput(input: DeployTagInput): void {
-  if (!DEPLOY_ID.test(input.deployId)) {
-    throw badInput(
-      `Invalid deploy id "${input.deployId.slice(0, 80)}": expected 7 hex digits, "-", 10 hex digits (e.g. 3f2c1a9-0123456789). ` +
-        'Pass the deploy id the infra server returned for this deployment.',
-    );
-  }
+  checkDeployId(input.deployId, 'Pass the deploy id the infra server returned for this deployment.');
   assertCommitSha(input.sha);
   // A deploy id begins with its commit (engine/ids.ts): a tag for it on another commit is a forgery
   // or a mix-up, and it would take the name that deployment's true tag is looked up by.
@@ -144,7 +140,7 @@ function checkInput(input: DeployTagInput): void {
       'Invalid request: it contains control characters; expected printable words (newlines allowed).',
     );
   }
-  if (input.auditHead !== undefined && !/^\d{1,12}:sha256:[0-9a-f]{64}$/.test(input.auditHead)) {
+  if (input.auditHead !== undefined && !AUDIT_HEAD_TEXT.test(input.auditHead)) {
     throw badInput('Invalid audit head: expected "<seq>:sha256:<64 hex>" as the infra server returned it.');
   }
   if (input.stack !== undefined && !STACK_NAME.test(input.stack)) {

@@ -4,6 +4,7 @@
  * annotations come from the contract (contract/tools.ts).
  */
 import { McpServer } from '@modelcontextprotocol/server';
+import { formatAuditHead } from '../contract/audit-head.ts';
 import { FrontendOpsError } from '../errors.ts';
 import { createDeployTag, listDeployTags } from '../git/deploy-tag.ts';
 import type { CommitInfo, GitHost } from '../ports.ts';
@@ -94,15 +95,9 @@ export function createGitServer(options: GitServerOptions): McpServer {
   registerContractTool(
     server,
     'create_deploy_tag',
-    async ({
-      deployId,
-      commit,
-      artifactDigest,
-      request,
-      auditHead: claimedHead,
-      stack: claimedStack,
-      receipt,
-    }) => {
+    async ({ deployId, commit, artifactDigest, request, auditHead: given, stack: claimedStack, receipt }) => {
+      // The head as the infra server returned it ({seq, hash}) or as its text: one text from here on.
+      const claimedHead = typeof given === 'object' ? formatAuditHead(given) : given;
       // The tag says what the infra server's receipt vouches for, and a call that says otherwise is
       // refused: this server cannot see the stack, so the receipt is its only word on the deployment.
       const vouched = verifyReceipt(await receiptKey(), receipt);

@@ -146,6 +146,27 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     });
     expect(made.structured).toMatchObject({ created: true, deployId, auditHead: head, stack: 'prod' });
     await repo.git(['tag', '-d', (made.structured as { name: string }).name]);
+    // The head as invalidate_cdn returns it ({seq, hash}) is taken as it is, and held to the receipt.
+    const asReturned = { seq: 7, hash: `sha256:${'ab'.repeat(32)}` };
+    const again = await call('create_deploy_tag', {
+      ...args,
+      auditHead: asReturned,
+      receipt: await receiptFor({ ...truth, auditHead: head }),
+    });
+    expect(again.isError, again.text).toBe(false);
+    expect(again.structured).toMatchObject({ created: true, auditHead: head });
+    await repo.git(['tag', '-d', (again.structured as { name: string }).name]);
+    const other = await call('create_deploy_tag', {
+      ...args,
+      auditHead: { ...asReturned, seq: 8 },
+      receipt: await receiptFor({ ...truth, auditHead: head }),
+    });
+    expect(other.text).toMatch(/disagrees on its audit head/);
+    const malformed = await call('create_deploy_tag', { ...args, auditHead: { seq: 7 }, receipt: 'x' });
+    expect(malformed.text).toMatch(
+      /auditHead: expected the auditHead the infra server returned: as it returned it/,
+    );
+    expect((await repo.git(['tag', '-l'])).trim()).toBe('');
   });
 
   it('create_deploy_tag creates the tag once; the same deploy id returns the first tag', async () => {
