@@ -81,7 +81,7 @@ export function lockedError(
   const who = holder ? `${holder.owner} (since ${holder.acquiredAt})` : 'another process';
   return new FrontendOpsError(
     'LOCKED',
-    `${name} is locked by ${who}; waited ${Math.round(waitMs / 1000)}s. One deploy per environment runs at a time: wait for it to finish and run the command again, or pass --wait <seconds> to wait longer.`,
+    `${name} is locked by ${who}; waited ${Math.round(waitMs / 1000)}s. One deploy per environment runs at a time: wait for it to finish and try again.`,
     { details: { holder } },
   );
 }

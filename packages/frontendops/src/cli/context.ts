@@ -17,6 +17,8 @@ export interface CliContext {
   exitCode: number;
   /** The CLI itself, for a command that runs others (the GitHub Action), without importing main. */
   runCli: (argv: readonly string[], io: CliIo) => Promise<number>;
+  /** Set by a command that takes --wait: a LOCKED refusal then says how to wait longer. */
+  waitsForLock?: boolean;
 }
 
 /** The longest name an actor may have (as an MCP client's requestedBy). */
@@ -306,6 +308,19 @@ export function parsePercent(value: string, option = '--canary'): number {
 /** A port to listen on, from --port or --http: 0 to 65535 (0 = any free port). */
 export function parsePort(value: string, option: string): number {
   return parseWholeNumber(value, option, { min: 0, max: 65535, example: '8400', note: '0 = any free port' });
+}
+
+/** --wait of a command that takes the stack's deploy lock (`.option(...WAIT_OPTION)`): said once. */
+export const WAIT_OPTION = [
+  '--wait <seconds>',
+  'how long to wait for another deploy of this stack to finish',
+  '30',
+] as const;
+
+/** --wait, as milliseconds; the command's LOCKED refusal then names it. */
+export async function lockWait(ctx: CliContext, flags: { wait: string }): Promise<number> {
+  ctx.waitsForLock = true;
+  return parseSeconds(flags.wait, '--wait');
 }
 
 /** Seconds from a flag (a whole number, at most a day), as milliseconds. */

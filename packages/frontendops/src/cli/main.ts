@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import {
   actFromProjectRoot,
   type CliContext,
@@ -84,7 +85,7 @@ Examples:
       if (wantsJson(argv)) writeJsonError(io, 'BAD_INPUT', error.message.replace(/^error: /, ''), 2);
       return 2;
     }
-    return reportError(error, io, wantsJson(argv));
+    return reportError(withWaitHint(error, context), io, wantsJson(argv));
   }
 }
 
@@ -181,6 +182,18 @@ function reportError(error: unknown, io: CliIo, json: boolean): number {
     writeJsonError(io, code, known ? message : 'It failed unexpectedly: see stderr.', exitCode);
   }
   return exitCode;
+}
+
+/**
+ * Another deploy held the lock past this command's --wait: the engine's words say to try again; a
+ * command that takes --wait (only the CLI's do) says how to wait longer. A lost lock is no such case.
+ */
+function withWaitHint(error: unknown, context: CliContext): unknown {
+  if (!context.waitsForLock || !isFrontendOpsError(error, 'LOCKED') || error.details?.lost) return error;
+  return new FrontendOpsError('LOCKED', `${error.message} Pass --wait <seconds> to wait longer.`, {
+    cause: error,
+    ...(error.details ? { details: error.details } : {}),
+  });
 }
 
 /** A failure as `--json` prints it: one object on stdout. */

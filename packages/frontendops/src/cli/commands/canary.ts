@@ -8,10 +8,11 @@ import type { Command } from 'commander';
 import {
   type CliContext,
   cliRequest,
-  parseSeconds,
+  lockWait,
   parseWholeNumber,
   printJson,
   STACK_OPTION_HELP,
+  WAIT_OPTION,
   withSite,
 } from '../context.ts';
 import { say } from '../io.ts';
@@ -82,14 +83,14 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--no-tag', 'do not create the git deploy tag (promote)')
       .option('--repo <dir>', 'git repository for the deploy tag (default: the working directory)')
       .option('--github <owner/repo>', 'create the deploy tag on GitHub (token from GITHUB_TOKEN)')
-      .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
+      .option(...WAIT_OPTION)
       .action(async (flags: CanaryFlags) => {
         const { promoteCanary, abortCanary } = await import('../../deploy/canary.ts');
         const run = name === 'promote' ? promoteCanary : abortCanary;
         await withSite(ctx, flags.stack, async (site) => {
           const common = {
             request: cliRequest(ctx.io, `${verb} the canary`, flags.message),
-            waitMs: await parseSeconds(flags.wait, '--wait'),
+            waitMs: await lockWait(ctx, flags),
             ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
           };
           if (!flags.dryRun && site.protected && !flags.yes) {

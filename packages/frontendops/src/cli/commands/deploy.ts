@@ -10,10 +10,11 @@ import {
   type CliContext,
   cliRequest,
   loadCliConfig,
+  lockWait,
   parsePercent,
-  parseSeconds,
   printJson,
   STACK_OPTION_HELP,
+  WAIT_OPTION,
   withSite,
 } from '../context.ts';
 import { say } from '../io.ts';
@@ -85,7 +86,7 @@ Examples:
             app,
             commit,
             weightPercent,
-            waitMs: await parseSeconds(flags.wait, '--wait'),
+            waitMs: await lockWait(ctx, flags),
             ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
           };
           if (!flags.dryRun && site.protected && !flags.yes) {
@@ -101,7 +102,7 @@ Examples:
         const request = cliRequest(ctx.io, `deploy ${app}@${commit.slice(0, 7)}`, flags.message);
         const common = {
           request,
-          waitMs: await parseSeconds(flags.wait, '--wait'),
+          waitMs: await lockWait(ctx, flags),
           ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
         if (!flags.dryRun && site.protected && !flags.yes) {
@@ -145,7 +146,7 @@ Examples:
         const to = flags.to === undefined ? undefined : await releaseNamed(flags.to, git);
         const common = {
           request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
-          waitMs: await parseSeconds(flags.wait, '--wait'),
+          waitMs: await lockWait(ctx, flags),
           ...(to ? { to } : {}),
           ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
@@ -182,7 +183,7 @@ export function addCommon(command: Command, verb: string): Command {
     .option('--no-tag', 'do not create the git deploy tag')
     .option('--repo <dir>', 'git repository for the deploy tag (default: the working directory)')
     .option('--github <owner/repo>', 'create the deploy tag on GitHub (token from GITHUB_TOKEN)')
-    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30');
+    .option(...WAIT_OPTION);
 }
 
 /**

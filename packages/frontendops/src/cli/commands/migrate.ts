@@ -3,7 +3,14 @@
  * moved to atomic releases with no broken-page moment (see deploy/migrate.ts).
  */
 import type { Command } from 'commander';
-import { type CliContext, cliRequest, parseSeconds, STACK_OPTION_HELP, withSite } from '../context.ts';
+import {
+  type CliContext,
+  cliRequest,
+  lockWait,
+  STACK_OPTION_HELP,
+  WAIT_OPTION,
+  withSite,
+} from '../context.ts';
 import { confirmOnTerminal, finish, progressPrinter } from './deploy.ts';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -16,7 +23,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--yes', 'approve the migration of a protected environment without asking')
     .option('--message <text>', 'why (recorded in the audit log)')
     .option('--json', 'print one JSON summary object')
-    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
+    .option(...WAIT_OPTION)
     .addHelpText('after', '\nExamples:\n  $ frontendops migrate --to atomic --stack prod')
     .action(
       async (flags: {
@@ -36,7 +43,7 @@ export function register(program: Command, ctx: CliContext): void {
         await withSite(ctx, flags.stack, async (site) => {
           const common = {
             request: cliRequest(ctx.io, 'migrate to atomic releases', flags.message),
-            waitMs: await parseSeconds(flags.wait, '--wait'),
+            waitMs: await lockWait(ctx, flags),
             ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
           };
           if (!flags.dryRun && site.protected && !flags.yes) {

@@ -7,9 +7,10 @@ import type { Command } from 'commander';
 import {
   type CliContext,
   cliRequest,
-  parseSeconds,
+  lockWait,
   printJson,
   STACK_OPTION_HELP,
+  WAIT_OPTION,
   withSite,
 } from '../context.ts';
 import { say } from '../io.ts';
@@ -31,7 +32,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--message <text>', 'why (recorded with the pin and in the audit log)')
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--json', 'print the pin as JSON')
-    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
+    .option(...WAIT_OPTION)
     .addHelpText(
       'after',
       `
@@ -47,7 +48,7 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
         const { pin, created } = await pinRelease(site, {
           ...(flags.to ? { to: flags.to } : {}),
           request: cliRequest(ctx.io, 'pin the live release', flags.message),
-          waitMs: await parseSeconds(flags.wait, '--wait'),
+          waitMs: await lockWait(ctx, flags),
         });
         if (flags.json) return printJson(ctx, { stack: site.target.stack, pin, created });
         const { describePin } = await import('../../state/pin.ts');
@@ -66,7 +67,7 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
     .option('--message <text>', 'why (recorded in the audit log)')
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--json', 'print the lifted pin (or null) as JSON')
-    .option('--wait <seconds>', 'how long to wait for another deploy of this stack to finish', '30')
+    .option(...WAIT_OPTION)
     .addHelpText(
       'after',
       '\nExamples:\n  $ frontendops unpin --stack prod --message "fixed forward in 9e8d7c6"\n  $ frontendops unpin',
@@ -76,7 +77,7 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
       await withSite(ctx, flags.stack, async (site) => {
         const { cleared } = await unpinRelease(site, {
           request: cliRequest(ctx.io, 'unpin', flags.message),
-          waitMs: await parseSeconds(flags.wait, '--wait'),
+          waitMs: await lockWait(ctx, flags),
         });
         if (flags.json) return printJson(ctx, { stack: site.target.stack, unpinned: cleared });
         const { describePin } = await import('../../state/pin.ts');
@@ -136,7 +137,7 @@ Examples:
         const common = {
           ...release,
           request,
-          waitMs: await parseSeconds(flags.wait, '--wait'),
+          waitMs: await lockWait(ctx, flags),
           ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
         };
         if (!flags.dryRun && site.protected && !flags.yes) {

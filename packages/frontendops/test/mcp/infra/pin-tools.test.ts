@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
+import { takeDeployLock } from '../../../src/deploy/deploy-lock.ts';
 import { readAudit } from '../../../src/state/audit.ts';
+import { request } from '../../support/atomic-env.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import {
   APP,
@@ -133,6 +135,24 @@ describe('the pin through the infra MCP server', () => {
       });
     } finally {
       await asking.close();
+    }
+  });
+});
+
+describe('another deploy holding the lock', () => {
+  it('is said to an MCP client as LOCKED, with no CLI option it cannot pass', async () => {
+    const held = await takeDeployLock(f.t.site, { request: request('holding the lock') });
+    const waiting = await connectInfra(f.server({ lockWaitMs: 50 }));
+    try {
+      const pinned = await waiting.call('pin_release', { reason: 'hold it' });
+      expect(pinned.isError).toBe(true);
+      expect(pinned.text).toMatch(
+        /^LOCKED: Deploying to \S+ is locked by .*wait for it to finish and try again\./,
+      );
+      expect(pinned.text).not.toMatch(/--wait|pass --/);
+    } finally {
+      await waiting.close();
+      await held.release();
     }
   });
 });
