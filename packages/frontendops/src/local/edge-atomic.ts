@@ -8,7 +8,16 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { readViewerRequestFunction } from '../atomic/function-code.ts';
-import { type EdgeFunction, eventFromHttp, type FunctionRun, loadEdgeFunction } from './edge-function.ts';
+import {
+  type EdgeFunction,
+  type EdgeFunctionStats,
+  type FunctionRun,
+  loadEdgeFunction,
+  viewerRequestRunner,
+} from './edge-function.ts';
+
+export type { EdgeFunctionStats };
+
 import { type RunningServer, readBodyBytes, startHttpServer } from './edge-http.ts';
 import { createKeyValueStoreApi } from './edge-kvs-api.ts';
 import { createEmulatedKeyValueStore } from './edge-kvs-store.ts';
@@ -35,14 +44,6 @@ export interface LocalEdgeAtomicOptions {
   kvsPort?: number;
   /** Keys the store starts with (e.g. the preview secret). */
   initialKeys?: Readonly<Record<string, string>>;
-}
-
-export interface EdgeFunctionStats {
-  runs: number;
-  errors: number;
-  /** Wall-clock time of the runs, as measured around the sandbox. */
-  maxMs: number;
-  meanMs: number;
 }
 
 export interface EdgeAtomic {
@@ -93,7 +94,7 @@ export async function startEdgeAtomic(
     },
     { host: edge.host, port: options.kvsPort ?? 0 },
   );
-  const counters = { runs: 0, errors: 0, maxMs: 0, totalMs: 0 };
+  const runner = viewerRequestRunner(fn, edge.distributionId);
   const port = new URL(server.url).port;
 
   return {
@@ -126,30 +127,11 @@ export async function startEdgeAtomic(
         }
       }
     },
-    viewerRequest(request, host) {
+    viewerRequest: (request, host) => {
       const at = edge.now();
-      const event = eventFromHttp(
-        {
-          method: request.method ?? 'GET',
-          url: request.url ?? '/',
-          headers: request.headersDistinct,
-          remoteAddress: request.socket.remoteAddress ?? '127.0.0.1',
-        },
-        { id: edge.distributionId, domainName: host },
-      );
-      const run = fn.run(event, { kvs: store.visible(at, propagationMs), now: at });
-      counters.runs += 1;
-      if (run.kind === 'error') counters.errors += 1;
-      counters.maxMs = Math.max(counters.maxMs, run.durationMs);
-      counters.totalMs += run.durationMs;
-      return run;
+      return runner.run(request, host, store.visible(at, propagationMs), at);
     },
-    stats: () => ({
-      runs: counters.runs,
-      errors: counters.errors,
-      maxMs: counters.maxMs,
-      meanMs: counters.runs === 0 ? 0 : counters.totalMs / counters.runs,
-    }),
+    stats: runner.stats,
     close: () => server.close(),
   };
 }

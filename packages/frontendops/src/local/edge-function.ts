@@ -15,7 +15,7 @@
  */
 import { type BinaryLike, createHash, createHmac, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import * as querystring from 'node:querystring';
 import { type Context, createContext, Script } from 'node:vm';
@@ -164,6 +164,55 @@ export function loadEdgeFunction(code: string, options: EdgeFunctionOptions = {}
         logs,
       };
     },
+  };
+}
+
+// ── the function in front of an edge ───────────────────────────────────────────────────────────
+
+export interface EdgeFunctionStats {
+  runs: number;
+  errors: number;
+  /** Wall-clock time of the runs, as measured around the sandbox. */
+  maxMs: number;
+  meanMs: number;
+}
+
+export interface ViewerRequestRunner {
+  /** Runs the function on a site request, against the store as the edge sees it now. */
+  run(request: IncomingMessage, host: string, kvs: KvsSnapshot, at: number): FunctionRun;
+  stats(): EdgeFunctionStats;
+}
+
+/** The store of a distribution whose function has no releases to read (an in-place stack's). */
+export const EMPTY_KVS: KvsSnapshot = { entries: new Map() };
+
+/** A distribution's viewer-request function: each site request as CloudFront hands it over, counted. */
+export function viewerRequestRunner(fn: EdgeFunction, distributionId: string): ViewerRequestRunner {
+  const counters = { runs: 0, errors: 0, maxMs: 0, totalMs: 0 };
+  return {
+    run(request, host, kvs, at) {
+      const event = eventFromHttp(
+        {
+          method: request.method ?? 'GET',
+          url: request.url ?? '/',
+          headers: request.headersDistinct,
+          remoteAddress: request.socket.remoteAddress ?? '127.0.0.1',
+        },
+        { id: distributionId, domainName: host },
+      );
+      const run = fn.run(event, { kvs, now: at });
+      counters.runs += 1;
+      if (run.kind === 'error') counters.errors += 1;
+      counters.maxMs = Math.max(counters.maxMs, run.durationMs);
+      counters.totalMs += run.durationMs;
+      return run;
+    },
+    stats: () => ({
+      runs: counters.runs,
+      errors: counters.errors,
+      maxMs: counters.maxMs,
+      meanMs: counters.runs === 0 ? 0 : counters.totalMs / counters.runs,
+    }),
   };
 }
 

@@ -1,31 +1,15 @@
 /**
- * How the local edge maps a request path to an object of the hosting bucket, the way the
- * dashboard's CloudFront distribution is set up: "/" is the default root object index.html; a path
- * without a file extension that is no object is a client-side route of the single-page app and gets
- * /index.html (CloudFront's custom error response); a missing file WITH an extension is a 404, never
- * HTML (a browser must not receive index.html for a missing script or stylesheet).
+ * How the local edge's origin answers: the object the path names (after the viewer-request function
+ * mapped "/" and client routes to an index.html, as at CloudFront) and nothing else; a path that
+ * would leave the hosting bucket is refused before it reaches it.
  */
 import type { ObjectStore, StoredObject } from '../ports.ts';
 import { HOSTING_OWN } from '../state/names.ts';
-
-export const INDEX_KEY = 'index.html';
 
 export type OriginAnswer =
   | { kind: 'object'; object: StoredObject; key: string }
   | { kind: 'not-found' }
   | { kind: 'bad-request'; reason: string };
-
-export async function fetchFromOrigin(origin: ObjectStore, pathname: string): Promise<OriginAnswer> {
-  const decoded = decodePath(pathname);
-  if (typeof decoded !== 'string') return decoded;
-  if (isUnserved(decoded)) return { kind: 'not-found' };
-  const key = decoded === '/' ? INDEX_KEY : decoded.slice(1);
-  const object = key === '' ? null : await origin.get(key);
-  if (object) return { kind: 'object', object, key };
-  if (hasExtension(decoded)) return { kind: 'not-found' };
-  const index = key === INDEX_KEY ? null : await origin.get(INDEX_KEY);
-  return index ? { kind: 'object', object: index, key: INDEX_KEY } : { kind: 'not-found' };
-}
 
 /**
  * The object a path names and nothing else: how the origin answers once a viewer-request function
@@ -69,12 +53,6 @@ function decodePath(pathname: string): string | { kind: 'bad-request'; reason: s
   const unsafe = unsafePathReason(pathname);
   if (unsafe) return { kind: 'bad-request', reason: unsafe };
   return decodeURIComponent(pathname);
-}
-
-/** "/assets/app.js" yes; "/dashboard", "/docs/", "/.well-known/x" (a dot-file name) no. */
-function hasExtension(path: string): boolean {
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  return name.lastIndexOf('.') > 0;
 }
 
 /**

@@ -5,15 +5,18 @@
  * REST API on `cdnEndpoint`, so the production CloudFront adapter is what talks to it; they
  * complete at once.
  *
- * With `atomic`, it is the distribution of atomic releases: every site request first goes through
- * the viewer-request function (run in the sandbox against the KeyValueStore as this edge sees it),
- * which answers it or rewrites its URI; the cache key and the origin key are the rewritten URI, as
- * at CloudFront, and the origin serves exactly that object. The KeyValueStore API is served on
+ * Every site request first goes through the viewer-request function the stack's distribution runs
+ * (the same file, in a sandbox), which answers it or rewrites its URI; the cache key and the origin key
+ * are the rewritten URI, as at CloudFront, and the origin serves exactly that object. So "/" and a
+ * client route get /index.html by the production rule, not by one of the edge's own. In place, the
+ * function finds no releases to read (an empty KeyValueStore). With `atomic`, it is the distribution of
+ * atomic releases: the function reads the KeyValueStore as this edge sees it, whose API is served on
  * `atomic.kvsEndpoint` for the production KeyValueStore adapter.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
+import { readViewerRequestFunction } from '../atomic/function-code.ts';
 import type { ObjectStore } from '../ports.ts';
 import {
   type EdgeAtomic,
@@ -23,9 +26,15 @@ import {
 } from './edge-atomic.ts';
 import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy } from './edge-cache.ts';
 import { createCloudFrontApi } from './edge-cloudfront-api.ts';
-import { responseToHttp } from './edge-function.ts';
+import {
+  EMPTY_KVS,
+  loadEdgeFunction,
+  responseToHttp,
+  type ViewerRequestRunner,
+  viewerRequestRunner,
+} from './edge-function.ts';
 import { readBody, startHttpServer } from './edge-http.ts';
-import { fetchExactFromOrigin, fetchFromOrigin, unsafePathReason } from './edge-origin.ts';
+import { fetchExactFromOrigin, unsafePathReason } from './edge-origin.ts';
 
 export interface LocalEdgeOptions {
   origin: ObjectStore;
@@ -64,8 +73,8 @@ export interface LocalEdgeStats {
   invalidations: EdgeInvalidationRecord[];
   /** Paths currently held in the cache (fresh or not yet found expired). */
   cachedPaths: string[];
-  /** Runs of the viewer-request function (atomic mode only). */
-  function?: EdgeFunctionStats;
+  /** Runs of the viewer-request function. */
+  function: EdgeFunctionStats;
 }
 
 export interface LocalEdge {
@@ -131,39 +140,34 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       );
       return;
     }
-    let pathname: string;
-    if (atomic) {
-      const run = atomic.viewerRequest(request, request.headers.host ?? host);
-      if (run.kind === 'error') {
-        // As CloudFront answers a function that throws or runs too long: 503, not cached; what
-        // failed is for the server's log, not for the viewer.
-        const id = requestId();
-        log(`local edge: request ${id}: ${run.error}`);
-        send(
-          request,
-          response,
-          textResponse(503, `The CloudFront Function failed (request id ${id}).\n`, now(), id),
-          'FunctionExecutionError from local-edge',
-          now(),
-        );
-        return;
-      }
-      if (run.kind === 'response') {
-        const generated = responseToHttp(run.response);
-        response.writeHead(generated.status, {
-          ...generated.headers,
-          'x-cache': 'FunctionGeneratedResponse from local-edge',
-          'content-length': String(generated.body.length),
-        });
-        response.end(request.method === 'HEAD' ? undefined : generated.body);
-        return;
-      }
-      // CloudFront looks the cache up by the URI the function left.
-      pathname = run.request.uri;
-    } else {
-      // Like CloudFront's CachingOptimized policy: the cache key is the path; the query is ignored.
-      pathname = new URL(target, 'http://edge.invalid').pathname;
+    const run = viewerRequest(request, request.headers.host ?? host);
+    if (run.kind === 'error') {
+      // As CloudFront answers a function that throws or runs too long: 503, not cached; what
+      // failed is for the server's log, not for the viewer.
+      const id = requestId();
+      log(`local edge: request ${id}: ${run.error}`);
+      send(
+        request,
+        response,
+        textResponse(503, `The CloudFront Function failed (request id ${id}).\n`, now(), id),
+        'FunctionExecutionError from local-edge',
+        now(),
+      );
+      return;
     }
+    if (run.kind === 'response') {
+      const generated = responseToHttp(run.response);
+      response.writeHead(generated.status, {
+        ...generated.headers,
+        'x-cache': 'FunctionGeneratedResponse from local-edge',
+        'content-length': String(generated.body.length),
+      });
+      response.end(request.method === 'HEAD' ? undefined : generated.body);
+      return;
+    }
+    // CloudFront looks the cache up by the URI the function left (CachingOptimized: the query is
+    // not part of the key).
+    const pathname = run.request.uri;
     const cached = cache.get(pathname);
     if (cached) {
       counters.hits += 1;
@@ -187,9 +191,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   }
 
   async function fetchResponse(pathname: string): Promise<CachedResponse> {
-    const answer = atomic
-      ? await fetchExactFromOrigin(options.origin, pathname)
-      : await fetchFromOrigin(options.origin, pathname);
+    const answer = await fetchExactFromOrigin(options.origin, pathname);
     const storedAt = now();
     if (answer.kind !== 'object') {
       const status = answer.kind === 'not-found' ? 404 : 400;
@@ -220,6 +222,17 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const atomic = options.atomic
     ? await startEdgeAtomic(options.atomic, { host, distributionId: options.distributionId, now })
     : undefined;
+  // In place: the same function, with no releases to read.
+  const inPlace = atomic
+    ? undefined
+    : viewerRequestRunner(
+        loadEdgeFunction(await readViewerRequestFunction(), { name: 'the viewer-request function' }),
+        options.distributionId,
+      );
+  const viewerRequest = (request: IncomingMessage, on: string) =>
+    atomic
+      ? atomic.viewerRequest(request, on)
+      : (inPlace as ViewerRequestRunner).run(request, on, EMPTY_KVS, now());
   const site = await startHttpServer(serveSite, { host, port: options.port ?? 0, log }).catch(
     async (error: unknown) => {
       await atomic?.close();
@@ -262,7 +275,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       ...counters,
       invalidations: invalidations.map((i) => ({ ...i })),
       cachedPaths: cache.keys(),
-      ...(atomic ? { function: atomic.stats() } : {}),
+      function: atomic ? atomic.stats() : (inPlace as ViewerRequestRunner).stats(),
     }),
     close: async () => {
       await Promise.all([site.close(), cdn.close(), atomic?.close()]);

@@ -158,6 +158,20 @@ describe('local edge serving the hosting bucket over the real S3 protocol', () =
     }
   });
 
+  it("maps paths by the production viewer-request function's rule, not one of its own", async () => {
+    // At CloudFront the function runs in front of an in-place stack too (no releases to read): an
+    // extension-less path is the app's /index.html even where an object of that name exists, and a
+    // dot-file name is a file, never index.html.
+    await bucket.put('LICENSE', 'MIT', { contentType: 'text/plain', cacheControl: 'no-cache' });
+    const licence = await read('/LICENSE');
+    expect(licence.status).toBe(200);
+    expect(licence.body).toContain('<title>v1</title>');
+    expect((await read('/.env-sample')).status).toBe(404);
+    const runs = edge.stats().function.runs;
+    await read('/');
+    expect(edge.stats().function.runs).toBe(runs + 1);
+  });
+
   it('answers a missing file with an extension 404 in plain text, never HTML', async () => {
     for (const path of ['/assets/app-deadbeef.js', '/styles/missing.css', '/favicon.ico']) {
       const missing = await read(path);
