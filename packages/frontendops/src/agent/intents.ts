@@ -2,6 +2,7 @@ import type { ToolName } from '../contract/tools.ts';
 import { CANARY_SHARE_RULE, isCanaryShare } from '../engine/canary-share.ts';
 import { COMMIT_REF, DEPLOY_ID as DEPLOY_ID_PATTERN } from '../engine/ids.ts';
 import type { ApprovalAction } from '../ports.ts';
+import { PIN_EFFECT } from '../read/pin-words.ts';
 
 /**
  * The runbook planner's reading of a request: a small, pure table from the ways people say things to
@@ -33,7 +34,7 @@ export type Intent =
   | { kind: 'abort-canary' }
   /** Atomic stacks: a signed, expiring link to look at a release (default: the latest) before it is live. */
   | { kind: 'preview'; ref: string | null }
-  /** Keep the live release: deploys wait until a promote or unpin. */
+  /** Keep the live release: deploys of others are refused until a promote or unpin. */
   /** `ref`: the release the words name, which must be the live one (null: whatever is live). */
   | { kind: 'pin'; ref: string | null }
   | { kind: 'unpin' }
@@ -323,8 +324,8 @@ export function describeIntent(intent: Intent): string {
         : 'a preview link of the latest commit of the app';
     case 'pin':
       return intent.ref
-        ? `pin ${intent.ref}, if it is the live release (deploys wait for a promote or unpin)`
-        : 'pin the live release (deploys wait for a promote or unpin)';
+        ? `pin ${intent.ref}, if it is the live release (${PIN_EFFECT})`
+        : `pin the live release (${PIN_EFFECT})`;
     case 'unpin':
       return 'unpin (deploys go through again)';
     case 'refuse':

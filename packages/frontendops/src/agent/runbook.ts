@@ -8,6 +8,7 @@ import { formatAuditHead } from '../contract/audit-head.ts';
 import { parseResult, TOOLS, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
+import { capitalised, PIN_EFFECT } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
 import {
   describeCanary,
@@ -319,9 +320,7 @@ async function rollback(
     message: [
       `Rolled back ${result.stack} from ${describeRelease(live)} to ${shortSha(result.commit)} as ${result.deployId}.`,
       `Files: ${result.copied} copied, ${result.pruned} pruned. Invalidation: ${result.invalidationIds.join(', ') || 'none needed'}.`,
-      result.pinned
-        ? `${result.stack} is now pinned to ${shortSha(result.commit)}: deploys wait until someone promotes a release or unpins.`
-        : '',
+      result.pinned ? `${result.stack} is now pinned to ${shortSha(result.commit)}: ${PIN_EFFECT}.` : '',
       tag ? `Tag: ${tag.name}.` : '',
       siteUrl ? `Live at ${siteUrl}` : '',
     ]
@@ -347,7 +346,7 @@ async function status(ctx: RunbookContext): Promise<PlannerOutcome> {
         ? `Live on ${result.stack}: ${describeRelease(live)}, released ${live.releasedAt}${by}` +
           `${result.pending ? ' (a deploy is in progress)' : ''}.${siteUrl ? ` Site: ${siteUrl}` : ''}` +
           (result.pin
-            ? `\nPinned to ${shortSha(result.pin.commit)} by ${result.pin.by} since ${result.pin.at}${result.pin.reason ? ` ("${result.pin.reason}")` : ''}: deploys wait until someone promotes a release or unpins.`
+            ? `\nPinned to ${shortSha(result.pin.commit)} by ${result.pin.by} since ${result.pin.at}${result.pin.reason ? ` ("${result.pin.reason}")` : ''}: ${PIN_EFFECT}.`
             : '') +
           (result.canary ? `\nMeanwhile ${describeCanary(result.canary)}.` : '')
         : `Nothing is live on ${result.stack} yet.`),
@@ -605,7 +604,7 @@ async function pin(ctx: RunbookContext, ref: string | null): Promise<PlannerOutc
     deployId: p.deployId,
     commit: p.commit,
     message: result.created
-      ? `Pinned ${result.stack} to ${p.app} ${shortSha(p.commit)} (${p.deployId}). Deploys of other releases wait until someone promotes a release or unpins.`
+      ? `Pinned ${result.stack} to ${p.app} ${shortSha(p.commit)} (${p.deployId}). ${capitalised(PIN_EFFECT)}.`
       : `${result.stack} was already pinned to ${p.app} ${shortSha(p.commit)} by ${p.by} since ${p.at}; nothing changed.`,
   };
 }

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import type { ApprovalAction } from '../ports.ts';
+import { PIN_EFFECT } from '../read/pin-words.ts';
 import { historyPage, pinView, planView, statusView } from '../read/views.ts';
 import { AUDIT_HEAD_TEXT } from './audit-head.ts';
 import {
@@ -285,7 +286,7 @@ export const TOOLS = {
       pinned: z
         .boolean()
         .optional()
-        .describe('true: the stack is now pinned to this release (deploys wait for a promote or unpin)'),
+        .describe(`true: the stack is now pinned to this release (${PIN_EFFECT})`),
     }),
   }),
   pin_release: tool({

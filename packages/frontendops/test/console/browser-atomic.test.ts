@@ -106,7 +106,7 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
         ),
       );
     expect((await t.store().read()).value?.weight).toBe(10);
-    // Deploys wait while the canary runs: the plan card offers its two ways forward instead.
+    // Deploys are refused while the canary runs: the plan card offers its two ways forward instead.
     const plan = page.getByRole('region', { name: 'Plan' });
     await plan.getByRole('note', { name: 'Canary' }).waitFor();
     expect(await plan.getByRole('button', { name: 'Deploy latest' }).count()).toBe(0);

@@ -503,7 +503,7 @@ function report(
   if (summary.pinned) {
     say(
       out,
-      `  pinned to ${s.commit.slice(0, 7)}: deploys of other releases wait until someone runs \`frontendops promote\` or \`frontendops unpin\``,
+      `  pinned to ${s.commit.slice(0, 7)}: deploys of other releases are refused until someone runs \`frontendops promote\` or \`frontendops unpin\``,
     );
     if (summary.pinned.replaces)
       say(out, `  this pin replaces ${describeReplacedPin(summary.pinned.replaces)}`);

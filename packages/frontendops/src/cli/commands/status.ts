@@ -58,7 +58,10 @@ export function register(program: Command, ctx: CliContext): void {
             `  PINNED to ${p.commit.slice(0, 7)} (${p.deployId}) by ${oneLine(p.by)}${p.cause === 'rollback' ? ' when rolling back' : ''} since ${p.at}${p.reason ? `: "${oneLine(p.reason)}"` : ''}`,
           );
           if (p.replaces) say(out, `  replacing ${describeReplacedPin(p.replaces)}`);
-          say(out, '  deploys wait: `frontendops promote [<commit>]` or `frontendops unpin`');
+          say(
+            out,
+            '  deploys of other releases are refused until `frontendops promote [<commit>]` or `frontendops unpin`',
+          );
         }
         if (status.canary) {
           say(out, `  canary: ${describeCanary(status.canary)}`);

@@ -2,6 +2,7 @@
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { readHistory } from '../../read/history.ts';
+import { PIN_EFFECT } from '../../read/pin-words.ts';
 import { readStatus } from '../../read/status.ts';
 import { describeCanary, toPlanView } from '../../read/views.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
@@ -37,7 +38,7 @@ export function registerReadTools(t: InfraToolContext): void {
         'get_status',
         status,
         live
-          ? `${status.stack}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}); ${status.releases.length} retained release(s)${status.pending ? `; deploy ${status.pending.deployId} is pending` : ''}${status.pin ? `; pinned to ${status.pin.commit.slice(0, 7)} by ${status.pin.by} (deploys wait for a promote or unpin)` : ''}${status.canary ? `; ${describeCanary(status.canary)}` : ''}; ${status.mode} releases.`
+          ? `${status.stack}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}); ${status.releases.length} retained release(s)${status.pending ? `; deploy ${status.pending.deployId} is pending` : ''}${status.pin ? `; pinned to ${status.pin.commit.slice(0, 7)} by ${status.pin.by} (${PIN_EFFECT})` : ''}${status.canary ? `; ${describeCanary(status.canary)}` : ''}; ${status.mode} releases.`
           : `${status.stack}: nothing deployed yet.`,
       );
     },

@@ -2,6 +2,7 @@
 import { rollbackRelease } from '../../deploy/deploy.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { capitalise } from '../../engine/text.ts';
+import { PIN_EFFECT } from '../../read/pin-words.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import { changeResultOf, type InfraToolContext, runApproved } from './context.ts';
 
@@ -35,7 +36,7 @@ export function registerRollbackTool(t: InfraToolContext): void {
         data,
         summary.noop
           ? `${capitalise(describePlan(summary.plan))}; nothing was changed.`
-          : `Rolled back ${summary.stack} to ${summary.app}@${summary.commit.slice(0, 7)} (deployment ${summary.deployId}): ${data.copied} copied, ${data.pruned} pruned, ${data.paths.length} path(s) invalidated; outcome ${summary.outcome}.${summary.pinned ? ' The stack is now pinned to it: deploys wait until someone promotes a release or unpins.' : ''}`,
+          : `Rolled back ${summary.stack} to ${summary.app}@${summary.commit.slice(0, 7)} (deployment ${summary.deployId}): ${data.copied} copied, ${data.pruned} pruned, ${data.paths.length} path(s) invalidated; outcome ${summary.outcome}.${summary.pinned ? ` The stack is now pinned to it: ${PIN_EFFECT}.` : ''}`,
       );
     },
     secrecy.guard,

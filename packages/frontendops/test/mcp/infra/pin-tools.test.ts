@@ -58,6 +58,13 @@ describe('the pin through the infra MCP server', () => {
     const status = await c.call('get_status');
     expect(status.structured.pin).toMatchObject({ commit: COMMITS[0], cause: 'rollback' });
     expect(status.text).toMatch(/pinned to 1111111/);
+    // What the pin does, in the same words on each surface: a deploy past it is refused, not queued.
+    for (const text of [back.text, status.text]) {
+      expect(text).toMatch(
+        /deploys of other releases are refused until someone promotes a release or unpins/,
+      );
+      expect(text).not.toMatch(/\bwait/);
+    }
     const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
     expect(target.isError).toBe(true);
     expect(target.text).toMatch(

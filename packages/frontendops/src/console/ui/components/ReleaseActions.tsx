@@ -1,3 +1,4 @@
+import { CANARY_EFFECT, capitalised, PIN_EFFECT } from '../../../read/pin-words.ts';
 import type { PlanView, StatusView } from '../../types.ts';
 import type { Asked, Outcome } from '../actions.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
@@ -7,7 +8,7 @@ import { PlanSummary } from './PlanSummary.tsx';
  * What can be done now. Normally: the plan for the latest build, Deploy latest, Roll back, Pin. When
  * the stack is pinned (after a rollback), the latest build is not offered: the pin, who set it and why,
  * and the two ways forward — Promote (live for everyone, pin cleared) and Unpin. While a canary runs
- * (atomic stacks), deploys and rollbacks wait: the canary and its two ways forward — Promote canary
+ * (atomic stacks), deploys and rollbacks are refused: the canary and its two ways forward — Promote canary
  * (everyone gets it) and Abort canary (everyone back on the live release).
  */
 export function ReleaseActions(props: {
@@ -45,10 +46,7 @@ export function ReleaseActions(props: {
               ) : null}
               . Each visitor keeps theirs, by a cookie.
             </p>
-            <p>
-              Deploys and rollbacks wait until the canary is promoted (everyone gets it) or aborted (everyone
-              goes back to the live release). Either is one key write at the edge.
-            </p>
+            <p>{capitalised(CANARY_EFFECT)}. Either is one key write at the edge.</p>
           </div>
           <div className="actions">
             <button
@@ -139,7 +137,7 @@ export function ReleaseActions(props: {
             <button
               type="button"
               disabled={!status?.live || props.busy}
-              title="Keep what is live: deploys wait until someone promotes a release or unpins"
+              title={`Keep what is live: ${PIN_EFFECT}`}
               onClick={() => props.onAsk({ action: 'pin' })}
             >
               Pin

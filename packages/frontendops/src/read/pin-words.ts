@@ -1,0 +1,15 @@
+/**
+ * What a pin (and a running canary) does to other changes, in the words every surface uses: a deploy
+ * past it is refused (PINNED, CONFLICT), never queued, so no answer may say that deploys "wait".
+ * No dependencies: the console's browser bundle reads it too.
+ */
+
+/** After "pinned to <release>: " or as a sentence's end. */
+export const PIN_EFFECT = 'deploys of other releases are refused until someone promotes a release or unpins';
+
+/** What a running canary does to other changes. */
+export const CANARY_EFFECT =
+  'deploys and rollbacks are refused until the canary is promoted (everyone gets it) or aborted (everyone goes back to the live release)';
+
+/** One of the above at the start of a sentence. */
+export const capitalised = (words: string): string => words.charAt(0).toUpperCase() + words.slice(1);
