@@ -64,11 +64,28 @@ export async function verifyReleaseServed(
   }
 }
 
-/** Same-site paths an HTML page references (src= and href= starting with one "/"). */
+/**
+ * Same-site files the site's page ("/") loads: src= of any element and href= of a <link> (stylesheets,
+ * preloads, icons), resolved as a browser resolves them: "/assets/app.js", and relative ones
+ * ("style.css", "./img/logo.svg") against "/". Links to pages (<a href>) are not files the page needs;
+ * another origin ("//cdn…", "https://…"), a fragment and other schemes (mailto:, data:) are not the site's.
+ */
 export function referencedPaths(html: string): string[] {
-  const paths = [...html.matchAll(/(?:src|href)="(\/(?!\/)[^"]*)"/g)].map((m) => m[1] as string);
+  const paths: string[] = [];
+  for (const [, tag = '', attributes = ''] of html.matchAll(/<([a-zA-Z][\w-]*)\b([^>]*)>/g)) {
+    for (const [, name, ref = ''] of attributes.matchAll(/\b(src|href)="([^"]*)"/g)) {
+      if (name === 'href' && tag.toLowerCase() !== 'link') continue;
+      if (ref === '' || ref.startsWith('#') || ref.startsWith('//') || /^[a-z][a-z0-9+.-]*:/i.test(ref))
+        continue;
+      const resolved = new URL(ref, PAGE);
+      if (resolved.origin === PAGE_ORIGIN) paths.push(`${resolved.pathname}${resolved.search}`);
+    }
+  }
   return [...new Set(paths)];
 }
+
+const PAGE = 'http://site.invalid/';
+const PAGE_ORIGIN = new URL(PAGE).origin;
 
 /** A page's entry script and stylesheets come first; a page preloading thousands of chunks is sampled. */
 const MAX_REFERENCES = 64;
