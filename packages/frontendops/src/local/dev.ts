@@ -13,7 +13,7 @@
  * secret is kept in .frontendops/ so that preview links survive a restart.
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
@@ -24,7 +24,7 @@ import { publishBuild, readManifest, someFiles, uncommittedAppFiles } from '../d
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { FULL_COMMIT } from '../engine/ids.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
-import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { LOCAL_DISTRIBUTION_ID, LOCAL_STACK } from '../stacks/local.ts';
 import {
   createLocalCredentials,
@@ -270,18 +270,23 @@ async function releasePointerFromState(
  * server reports it.
  */
 async function latestCommitOf(appDir: string, appPath: string): Promise<string> {
-  try {
-    const { stdout } = await promisify(execFile)('git', ['log', '-1', '--format=%H', '--', '.'], {
-      cwd: appDir,
-    });
-    const sha = stdout.trim();
-    if (FULL_COMMIT.test(sha)) return sha;
-  } catch {
-    // fall through
+  const git = (args: string[]) =>
+    promisify(execFile)('git', args, { cwd: appDir }).then(
+      ({ stdout }) => stdout.trim(),
+      () => null,
+    );
+  const where = `"appPath" (${appPath}) in frontendops.config.json`;
+  if (!(await stat(appDir).catch(() => null))?.isDirectory()) {
+    throw badInput(
+      `The app's directory ${appPath} does not exist in this repository (${appDir}). Set "appPath" in frontendops.config.json to the app's directory, relative to the repository's top.`,
+    );
   }
-  throw new FrontendOpsError(
-    'BAD_INPUT',
-    `The local environment deploys the newest commit touching ${appPath}, but it is not in a git checkout or no commit touches it. Run it in a clone, or set "appPath" in frontendops.config.json.`,
+  const sha = await git(['log', '-1', '--format=%H', '--', '.']);
+  if (sha && FULL_COMMIT.test(sha)) return sha;
+  throw badInput(
+    (await git(['rev-parse', '--is-inside-work-tree'])) === 'true'
+      ? `No commit touches ${appPath} yet: the local environment deploys its newest commit. Commit the app first, or check ${where}.`
+      : `${appDir} is not in a git checkout: the local environment deploys the newest commit touching ${appPath}. Run it in a clone of the repository.`,
   );
 }
 
@@ -294,7 +299,7 @@ async function buildApp(
 ): Promise<string> {
   const output = resolve(appDir, config.build?.output ?? '.');
   const command = config.build?.command;
-  if (!command) return output;
+  if (!command) return builtSite(output, config);
   const [file, ...args] = command as [string, ...string[]];
   log(`building ${config.app} at ${commit.slice(0, 7)}: ${command.join(' ')}`);
   try {
@@ -310,5 +315,16 @@ async function buildApp(
       `The build of ${config.app} (${command.join(' ')} in ${config.appPath}) failed: ${(e.stderr || e.message).trim().slice(-2000)}\nFix the build, or the "build" entry of frontendops.config.json.`,
     );
   }
-  return output;
+  return builtSite(output, config);
+}
+
+/** The site `dev` publishes: "build.output" of the configuration, which must name a directory. */
+async function builtSite(output: string, config: Config): Promise<string> {
+  if ((await stat(output).catch(() => null))?.isDirectory()) return output;
+  const given = `"build.output" (${config.build?.output ?? '.'}, relative to "appPath" ${config.appPath}) in frontendops.config.json`;
+  throw badInput(
+    config.build?.command
+      ? `The build ran, but ${output}, the site ${given} names, is not a directory. Set "build.output" to the directory the build writes.`
+      : `${output}, the site ${given} names, is not a directory. Without "build.command" the site is published as it is: set "build.output" to the directory holding its index.html, or "build.command" to build it.`,
+  );
 }
