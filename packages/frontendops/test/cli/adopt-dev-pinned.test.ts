@@ -4,7 +4,7 @@
  * next start deploys the latest again. Under --once a pin is reported and refused (exit 2), not a
  * failure.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -60,6 +60,8 @@ describe('frontendops dev on a pinned stack', () => {
       ]) {
         const step = await cli(argv, { cwd: repo.dir, env });
         expect(step.code, step.stderr).toBe(0);
+        // A one-page site: "1 file", not "1 files".
+        if (argv[0] === 'publish') expect(step.stdout).toMatch(/: 1 file, \d+ bytes/);
       }
       await expect.poll(() => served(dev.url)).toContain('Brochure v2');
       const rollback = await cli(['rollback', '--yes'], { cwd: repo.dir, env });
@@ -104,6 +106,28 @@ describe('frontendops dev on a pinned stack', () => {
     expect(once.stdout + once.stderr).toMatch(/frontendops unpin/);
     expect(once.stderr).not.toMatch(/^error:|\n\s+at /m);
     expect(once.stdout).not.toMatch(/SUCCEEDED/);
+  });
+
+  it('pinned, with uncommitted edits of a commit never published: says why, never "promote" a build that does not exist', {
+    timeout: DEV_TIMEOUT,
+  }, async () => {
+    const file = join(repo.dir, 'public', 'index.html');
+    const before = await readFile(file, 'utf8');
+    await writeFile(file, before.replace('</h1>', ' v3</h1>'));
+    await repo.git(['commit', '-qam', 'brochure v3']);
+    await writeFile(file, before.replace('</h1>', ' v3, edited</h1>'));
+    try {
+      const once = await devOnce();
+      const said = once.stdout + once.stderr;
+      expect(once.code, said).toBe(2);
+      expect(said).toMatch(/local is pinned to brochure@[0-9a-f]{7}/);
+      expect(said).toMatch(/The latest commit, brochure@[0-9a-f]{7}, has no published build/);
+      expect(said).toMatch(/Commit them \(or stash them/);
+      expect(said).not.toMatch(/the latest build, brochure@[0-9a-f]{7}, was not deployed/);
+    } finally {
+      await repo.git(['checkout', '--', 'public']);
+      await repo.git(['reset', '-q', '--hard', 'HEAD~1']);
+    }
   });
 
   it('after unpin, dev deploys the latest again', { timeout: DEV_TIMEOUT }, async () => {

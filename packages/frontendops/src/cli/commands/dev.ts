@@ -114,6 +114,14 @@ async function whyNotDeployed(local: LocalEnvironment, once: boolean): Promise<s
     : ' from another terminal';
   if (local.pin && local.pin.commit !== commit) {
     const { describePin } = await import('../../state/pin.ts');
+    // No build of the latest: promote has nothing to deploy yet, so the edits come first.
+    if (!ready) {
+      return (
+        `${local.stack} is pinned to ${describePin(local.pin)}: the site keeps serving that release. ` +
+        `The latest commit, ${latest}, has no published build, and the app's uncommitted changes are not its build (see the note above). ` +
+        `Commit them (or stash them, \`git stash -u\`) and start dev again; to deploy past the pin then, run \`npx frontendops promote\`, or \`npx frontendops unpin\` and then \`npx frontendops deploy --latest\`${where}.`
+      );
+    }
     return (
       `${local.stack} is pinned to ${describePin(local.pin)}: the site keeps serving that release, and the latest build, ${latest}, was not deployed. ` +
       `To deploy it, run \`npx frontendops promote\` (live for everyone, and the pin lifted), or \`npx frontendops unpin\` and then \`npx frontendops deploy --latest\`${where}.`

@@ -76,7 +76,7 @@ Examples:
         say(
           ctx.io.stdout,
           result.published
-            ? `published ${result.app}@${result.commit.slice(0, 7)}: ${result.files} files, ${result.bytes} bytes (${result.artifactDigest})`
+            ? `published ${result.app}@${result.commit.slice(0, 7)}: ${result.files} file${result.files === 1 ? '' : 's'}, ${result.bytes} bytes (${result.artifactDigest})`
             : `${result.app}@${result.commit.slice(0, 7)} is already published with this content (${result.artifactDigest}); nothing uploaded`,
         );
       });
