@@ -28,7 +28,9 @@ export function createLocalStackSource(cwd: string): StackSource {
       if (!local) {
         throw new FrontendOpsError(
           'NOT_FOUND',
-          'No local environment is running here. Nothing was created. Start it with `npx frontendops dev` in this directory (`npm start` in the FrontendOps repository), or point at its directory with -C <dir>.',
+          'No local environment is running here (in the project of the working directory, or of -C <dir>). Nothing was created. ' +
+            'Start it with `npx frontendops dev` in that repository (`npm start` in the FrontendOps repository), or point at its directory with -C <dir>: ' +
+            'FRONTENDOPS_CONFIG names a configuration file, not where the environment runs.',
         );
       }
       return {

@@ -80,7 +80,9 @@ describe('the local environment as a stack source', () => {
   it('is NOT_FOUND when none runs here, saying how to start one', async () => {
     expect(await refusal(createLocalStackSource(cwd).readOutputs('local'))).toMatchObject({
       code: 'NOT_FOUND',
-      message: expect.stringMatching(/No local environment is running here.*npm start/),
+      message: expect.stringMatching(
+        /No local environment is running here \(in the project of the working directory, or of -C <dir>\).*npm start.*FRONTENDOPS_CONFIG names a configuration file, not where the environment runs/,
+      ),
     });
   });
 
