@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { appName } from './contract/fields.ts';
+import { closest } from './engine/closest.ts';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
 import { badInput } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
@@ -226,15 +227,41 @@ export async function loadConfig(
   const parsed = configSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
+      (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}${meantFor(issue)}`,
     );
+    // The stacks' rule only where a stack is what is wrong.
+    const stacksWrong = parsed.error.issues.some((issue) => issue.path[0] === 'stacks');
     throw badInput(
-      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: stacks, defaultStack, protected, approval, allowUnserialisedDeploys, retain, spa, ` +
-        `releaseGraceSeconds, app, appPath, build; each stack needs "backend" (${BACKEND_HINT}).`,
+      `${file} is invalid — ${problems.join('; ')}. Allowed top-level fields: ${TOP_LEVEL_FIELDS.join(', ')}` +
+        `${stacksWrong ? `; each stack needs "backend" (${BACKEND_HINT})` : ''}.`,
       { fields: parsed.error.issues.map((issue) => issue.path.join('.')) },
     );
   }
   return absolutePaths(parsed.data, dirname(file));
+}
+
+const TOP_LEVEL_FIELDS = [
+  'stacks',
+  'defaultStack',
+  'protected',
+  'approval',
+  'allowUnserialisedDeploys',
+  'retain',
+  'spa',
+  'releaseGraceSeconds',
+  'app',
+  'appPath',
+  'build',
+];
+
+/** For an unknown top-level field: the one meant, when it is a typo of one ("appPth" → appPath). */
+function meantFor(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'unrecognized_keys' || issue.path.length > 0) return '';
+  const meant = issue.keys.flatMap((key) => {
+    const name = closest(key, TOP_LEVEL_FIELDS);
+    return name ? [`"${name}" for "${key}"`] : [];
+  });
+  return meant.length ? ` (did you mean ${meant.join(', ')}?)` : '';
 }
 
 function absolutePaths(config: Config, base: string): Config {

@@ -178,6 +178,15 @@ describe('loadConfig', () => {
     expect(message).not.toMatch(/pattern|\/\^/);
   });
 
+  it("a misspelt top-level field is named with the field meant; the stacks' rule only where a stack is wrong", async () => {
+    await writeConfig({ app: 'brochure', appPth: 'public' });
+    const typo = (await refusal()).message;
+    expect(typo).toMatch(/Unrecognized key: "appPth" \(did you mean "appPath" for "appPth"\?\)/);
+    expect(typo).not.toMatch(/each stack needs "backend"/);
+    await writeConfig({ stacks: { prod: { backend: 'ftp://x' } } });
+    expect((await refusal()).message).toMatch(/each stack needs "backend"/);
+  });
+
   it('a byte order mark before the JSON (some editors write one) is read past', async () => {
     await writeConfig(`\ufeff${JSON.stringify({ app: 'brochure', appPath: 'site' })}`);
     expect(await loadConfig(work)).toMatchObject({ app: 'brochure', appPath: 'site' });
