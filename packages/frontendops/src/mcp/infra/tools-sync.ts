@@ -67,7 +67,12 @@ export function registerSyncTools(t: InfraToolContext): void {
       return toolSuccess(
         'get_deploy_target',
         { ...view, handle: issued.handle, expiresAt: issued.expiresAt, approvalRequired },
-        `${capitalise(view.description)}.${approvalRequired ? ' The stack is protected: run_sync needs a human approval.' : ''} Next: run_sync with the handle (valid until ${issued.expiresAt}).`,
+        // An app's name is written as it is (lower case), never capitalised as a sentence's first word.
+        `${view.description.startsWith(`${plan.app}@`) ? view.description : capitalise(view.description)}.${approvalRequired ? ' The stack is protected: run_sync needs a human approval.' : ''} ${
+          view.noop
+            ? 'No run_sync is needed (with this handle it would change nothing).'
+            : `Next: run_sync with the handle (valid until ${issued.expiresAt}).`
+        }`,
       );
     },
     guard,

@@ -210,6 +210,11 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
     expect(target.structured).toMatchObject({ noop: true, filesToCopy: 0, approvalRequired: false });
     expect(target.structured.description).toBe(`${APP}@1111111 is already live on ${STACK}: nothing to do`);
+    // Said as it is: the app's name in its own case, and no "Next: run_sync" for nothing to do.
+    expect(target.text).toMatch(
+      new RegExp(`^${APP}@1111111 is already live on ${STACK}: nothing to do\\. No run_sync is needed`),
+    );
+    expect(target.text).not.toMatch(/Next: run_sync/);
     const sync = await c.call('run_sync', { handle: target.structured.handle });
     expect(sync.structured).toMatchObject({ outcome: 'noop', copied: 0 });
   });
