@@ -8,9 +8,9 @@
  */
 import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, type Transport } from '@modelcontextprotocol/client';
@@ -110,15 +110,22 @@ beforeAll(async () => {
   await git(['init', '-q']);
   await commitAll('The brochure site');
 
-  // As `npm install <tarball>` would, resolving the dependencies the package declares; from the npm
-  // cache when it has them (this workspace's `npm ci` filled it), else from the registry.
+  // As the README's Install says: the tarball kept in the repository (vendor/), so another clone's
+  // `npm ci` finds it. npm resolves the dependencies the package declares from its cache when it has
+  // them (this workspace's `npm ci` filled it), else from the registry.
+  await mkdir(join(site, 'vendor'));
+  await copyFile(tarball, join(site, 'vendor', basename(tarball)));
   const installed = await timed('npm install', () =>
-    runTracked('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
-      cwd: site,
-      env: userEnv(),
-    }),
+    runTracked(
+      'npm',
+      ['install', '-D', '--no-audit', '--no-fund', '--prefer-offline', `./vendor/${basename(tarball)}`],
+      { cwd: site, env: userEnv() },
+    ),
   );
   expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+  // What npm records is the path in the repository, not where the tarball was packed.
+  const manifest = JSON.parse(await readFile(join(site, 'package.json'), 'utf8'));
+  expect(manifest.devDependencies.frontendops).toBe(`file:vendor/${basename(tarball)}`);
   bin = join(site, 'node_modules', '.bin', 'frontendops');
 }, 300_000);
 
