@@ -58,6 +58,10 @@ export const diedOnThisHost = (holder: LockHolder) =>
   (holder.space === undefined || holder.space === processSpace()) &&
   !isAlive(holder.pid);
 
+/** A lock's name: its kind and a digest of what it guards (a "locked" message names no bucket). */
+export const lockName = (kind: string, ...identity: string[]): string =>
+  `${kind}-${createHash('sha256').update(identity.join('|')).digest('hex').slice(0, 24)}`;
+
 /**
  * A lock's name as one file name or key segment: letters, digits, ".", "_", "-". A name that is not
  * already one of those, or is long (one that embeds a state prefix), is spelled safely and followed by

@@ -7,9 +7,9 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
+import { lockName } from '../adapters/lock-holder.ts';
 import { encodePublicKey } from '../approval/keys.ts';
 import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
-import { lockName } from '../deploy/deploy-lock.ts';
 import { describePlan } from '../engine/describe.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';

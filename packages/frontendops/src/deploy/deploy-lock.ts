@@ -3,8 +3,8 @@
  * bucket and state (bucket and prefix) are one site however many stack names, outputs files or
  * configurations point at it, so every deploy to them takes the same lock.
  */
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { lockName } from '../adapters/lock-holder.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { holding } from '../errors.ts';
 import { isLoopbackName } from '../loopback.ts';
@@ -79,10 +79,6 @@ export async function takeDeployLockReading<T>(
 export function deployLockName(target: DeployTarget): string {
   return lockName('deploy', target.hostingBucket, target.stateBucket, target.statePrefix);
 }
-
-/** A lock's name: its kind and a digest of what it guards (a "locked" message names no bucket). */
-export const lockName = (kind: string, ...identity: string[]): string =>
-  `${kind}-${createHash('sha256').update(identity.join('|')).digest('hex').slice(0, 24)}`;
 
 /** What a person reads when the lock is taken (the name itself is a hash). */
 export const deployLockLabel = (target: DeployTarget) => `Deploying to ${target.stack}`;

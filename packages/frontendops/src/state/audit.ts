@@ -27,6 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { lockName } from '../adapters/lock-holder.ts';
 import {
   isInvalidReleasePointer,
   RELEASE_KEY,
@@ -262,8 +263,7 @@ export async function appendAudit(
   if (await store.supportsConditionalWrites())
     return appendUntilLanded(store, prefix, event, true, options.overlap ?? false);
   // The lock's name is a digest: a "locked" message may reach an MCP client, and names no bucket.
-  const where = createHash('sha256').update(`${store.bucket}|${prefix}`).digest('hex').slice(0, 24);
-  const lock = await locker.acquire(`audit-${where}`, {
+  const lock = await locker.acquire(lockName('audit', store.bucket, prefix), {
     label: 'Writing the audit log',
     owner: `audit:${process.pid}`,
     ttlMs: 30_000,

@@ -4,11 +4,13 @@
  * shared by its users, never followed through a symlink. And the deploy lock is named by the target,
  * not the stack name.
  */
+import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLocker } from '../../src/adapters/lock-file.ts';
+import { lockName } from '../../src/adapters/lock-holder.ts';
 import { deployLockName } from '../../src/deploy/deploy-lock.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import { lockDirFor, lockRoot } from '../../src/stacks/open.ts';
@@ -159,5 +161,17 @@ describe('the deploy lock name', () => {
     // Another server: its own state bucket, or its own file lock directory.
     expect(lockDirFor({ ...target, endpoint: 'http://127.0.0.1:9001' })).not.toBe(lockDirFor(target));
     expect(lockDirFor({ ...target, endpoint: 'http://10.0.0.5:9000' })).not.toBe(lockDirFor(target));
+  });
+});
+
+describe('lock names are what every version takes', () => {
+  it('the audit, deploy and approval locks are "<kind>-" and 24 hex of sha256 over what they guard, joined by "|"', () => {
+    // Two versions running at once must take the same lock: the spelling is a contract, not a detail.
+    const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
+    expect(lockName('audit', 'state-bucket', '.frontendops/state/prod/')).toBe(
+      `audit-${digest('state-bucket|.frontendops/state/prod/')}`,
+    );
+    const target = { hostingBucket: 'h', stateBucket: 's', statePrefix: 'p/' } as DeployTarget;
+    expect(deployLockName(target)).toBe(`deploy-${digest('h|s|p/')}`);
   });
 });
