@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import { defaultStatePrefix, statePrefixProblem } from 'frontendops/engine';
 import { z } from 'zod';
 
 /** The stack's settings, parsed once; see Pulumi.dashboard-hosting-prod.yaml. */
@@ -13,7 +14,14 @@ const hostingConfigSchema = z.object({
   githubOidcProviderArn: z.string().startsWith('arn:aws:iam::').optional(),
   appName: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
   /** Where FrontendOps keeps lock, pointer, records and audit; its default for a stack without a statePrefix output. */
-  statePrefix: z.string().regex(/^[\w.-]+(\/[\w.-]+)*\/$/, 'a key prefix ending in "/"'),
+  statePrefix: z
+    .string()
+    .endsWith('/', 'a key prefix ending in "/"')
+    .superRefine((prefix, ctx) => {
+      // The tool's own rule for the output this becomes, so a prefix accepted here is one it can use.
+      const problem = statePrefixProblem(prefix);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   artifactsNoncurrentDays: z.coerce.number().int().min(1),
   priceClass: z.enum(['PriceClass_100', 'PriceClass_200', 'PriceClass_All']),
 });
@@ -27,7 +35,7 @@ export function readHostingConfig(): HostingConfig {
     githubEnvironment: config.get('githubEnvironment') ?? pulumi.getStack(),
     githubOidcProviderArn: config.get('githubOidcProviderArn'),
     appName: config.get('appName') ?? 'sophia-dashboard',
-    statePrefix: config.get('statePrefix') ?? `.frontendops/state/${pulumi.getStack()}/`,
+    statePrefix: config.get('statePrefix') ?? defaultStatePrefix(pulumi.getStack()),
     artifactsNoncurrentDays: config.get('artifactsNoncurrentDays') ?? '30',
     priceClass: config.get('priceClass') ?? 'PriceClass_100',
   };

@@ -154,28 +154,34 @@ function checkBucket(stack: StackOutputs, output: string, name: string): void {
     throw badInput(`Stack ${stack.stack}: ${output} is not a valid S3 bucket name: a bucket name ${why}.`);
 }
 
-function normalisePrefix(stack: StackOutputs, prefix: string): string {
+/**
+ * Why a state prefix cannot be used, or null: what the stack's outputs give and what the Pulumi program
+ * accepts as its configuration are held to this one rule.
+ */
+export function statePrefixProblem(prefix: string): string | null {
   const segments = prefix.replace(/\/$/, '').split('/');
   if (
     prefix.startsWith('/') ||
     segments.some((s) => s === '' || s === '.' || s === '..') ||
     !/^[A-Za-z0-9._\-/]+$/.test(prefix)
   ) {
-    throw badInput(
-      `Stack ${stack.stack} output statePrefix must be a relative key prefix of letters, digits, '.', '_', '-' ` +
-        "and '/', without empty, '.' or '..' segments, e.g. .frontendops/state/prod/.",
-    );
+    return "must be a relative key prefix of letters, digits, '.', '_', '-' and '/', without empty, '.' or '..' segments, e.g. .frontendops/state/prod/";
   }
-  const normalised = prefix.endsWith('/') ? prefix : `${prefix}/`;
-  const bytes = Buffer.byteLength(normalised, 'utf8');
+  const bytes = Buffer.byteLength(prefix.endsWith('/') ? prefix : `${prefix}/`, 'utf8');
   if (bytes + MAX_STATE_KEY_SUFFIX_BYTES > MAX_KEY_BYTES) {
-    throw badInput(
-      `Stack ${stack.stack} output statePrefix is ${bytes} bytes; the keys FrontendOps keeps under it add up to ` +
-        `${MAX_STATE_KEY_SUFFIX_BYTES} more, and S3 allows ${MAX_KEY_BYTES.toLocaleString('en')} per key, so it may be at most ` +
-        `${MAX_KEY_BYTES - MAX_STATE_KEY_SUFFIX_BYTES} bytes. Use a shorter prefix, e.g. .frontendops/state/prod/.`,
+    return (
+      `is ${bytes} bytes; the keys FrontendOps keeps under it add up to ${MAX_STATE_KEY_SUFFIX_BYTES} more, and S3 allows ` +
+      `${MAX_KEY_BYTES.toLocaleString('en')} per key, so it may be at most ${MAX_KEY_BYTES - MAX_STATE_KEY_SUFFIX_BYTES} bytes. ` +
+      'Use a shorter prefix, e.g. .frontendops/state/prod/'
     );
   }
-  return normalised;
+  return null;
+}
+
+function normalisePrefix(stack: StackOutputs, prefix: string): string {
+  const problem = statePrefixProblem(prefix);
+  if (problem) throw badInput(`Stack ${stack.stack} output statePrefix ${problem}.`);
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 function checkSiteUrl(stack: StackOutputs, siteUrl: string): string {
