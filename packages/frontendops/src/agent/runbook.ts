@@ -176,12 +176,13 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
     deployId: sync.deployId,
     commit: commit.sha,
     tag: tag.name,
-    filesChanged: sync.copied + sync.pruned,
+    filesChanged: sync.copied + cdn.pruned,
     invalidationIds: cdn.invalidationIds,
     ...(siteUrl ? { siteUrl } : {}),
     message: [
       `Deployed ${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}") to ${sync.stack} as ${sync.deployId}.`,
-      `Files: ${sync.copied} copied, ${sync.unchanged} unchanged, ${sync.pruned} pruned.`,
+      // What was pruned is the record's: an atomic release prunes after its switch, past run_sync.
+      `Files: ${sync.copied} copied, ${sync.unchanged} unchanged, ${cdn.pruned} pruned.`,
       `Invalidation: ${cdn.invalidationIds.length ? cdn.invalidationIds.join(', ') : 'none needed'}${verificationNote(cdn.verification)}.`,
       `Tag: ${tag.name}.`,
       siteUrl ? `Live at ${siteUrl}` : '',

@@ -225,6 +225,12 @@ export const TOOLS = {
       artifactDigest: z.string(),
       invalidationIds: z.array(z.string()),
       paths: z.array(z.string()),
+      pruned: z
+        .number()
+        .int()
+        .describe(
+          "Files the deployment deleted, as recorded: an atomic release's prune comes after its switch, so here",
+        ),
       verification,
       outcome: z.string().describe('The recorded outcome: succeeded, failed, rolled-back, superseded'),
       auditHead,

@@ -217,6 +217,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         artifactDigest: record.artifactDigest,
         invalidationIds: record.invalidation?.ids ?? [],
         paths: record.invalidation?.paths ?? [],
+        pruned: record.deleted.length,
         verification: record.verification && {
           ok: record.verification.ok,
           detail: record.verification.detail,
