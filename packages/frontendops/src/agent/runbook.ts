@@ -314,7 +314,20 @@ async function rollback(
   });
   const failed = notServed(result, `Rolled back ${result.stack} to ${shortSha(result.commit)}`);
   if (failed) return failed;
-  const tag = result.outcome === 'noop' ? null : await tagRelease(ctx, result);
+  // Nothing changed (the release "roll back" goes to is the live one, e.g. a rollback's own): say so,
+  // with the live release's deploy id, never the id of a deployment that did not happen.
+  if (result.outcome === 'noop') {
+    return {
+      outcome: 'noop',
+      commit: result.commit,
+      ...(live ? { deployId: live.deployId } : {}),
+      message: [
+        `${describeRelease(live)} is already live on ${result.stack}, and it is what "roll back" goes to: nothing changed.`,
+        'To go further back, name the release: "roll back to <deploy id or commit>"; "show the deploy history" lists them.',
+      ].join('\n'),
+    };
+  }
+  const tag = await tagRelease(ctx, result);
   const siteUrl = await readSiteUrl(ctx);
   return {
     ...madeLive(result, tag, siteUrl),

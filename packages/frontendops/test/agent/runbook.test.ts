@@ -287,6 +287,16 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     const status = await run('status');
     expect(status.commit).toBe(e.repo.commits.dashboard2);
     expect((await verifyAudit(e.t.site.state, e.t.target.statePrefix)).ok).toBe(true);
+
+    // "roll back" again: the rollback's own release is what it goes to, so nothing changes; said as
+    // such, with the live release's deploy id (one the history has), and how to go further back.
+    const again = await run('roll back');
+    expect(again.outcome, again.message).toBe('noop');
+    expect(again.deployId).toBe(result.deployId);
+    expect(again.message).toMatch(/is already live on .*: nothing changed\./);
+    expect(again.message).toMatch(/To go further back, name the release/);
+    expect(again.message).not.toMatch(/^Rolled back/);
+    expect(again.tag).toBeUndefined();
   });
 
   it('"what would change" plans without a handle; "invalidate the CDN" repeats the live invalidation safely', async () => {

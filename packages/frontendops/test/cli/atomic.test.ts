@@ -43,7 +43,8 @@ describe('frontendops on an atomic stack', () => {
     expect(summary.pointer).toEqual({ live: summary.releaseId });
     expect(summary.verification.ok).toBe(true);
     const text = await run(['deploy', '--commit', C[0] as string]);
-    expect(text.stdout).toMatch(/already live, nothing to do/);
+    // The live deployment's id (one the history has), not an id this run made up and never used.
+    expect(text.stdout).toMatch(new RegExp(`already live \\(as ${summary.deployId}\\), nothing to do`));
     expect(await served()).toBe('v1');
   });
 
@@ -133,7 +134,9 @@ describe('frontendops on an atomic stack', () => {
       expect(JSON.parse(moved.stdout)).toMatchObject({ op: 'migrate', outcome: 'succeeded', mode: 'atomic' });
       expect(releaseOf(await (await fetch(other.edge.url)).text())).toBe('v1');
       expect((await other.store().read()).value).toEqual({ live: JSON.parse(moved.stdout).releaseId });
-      expect((await migrate([])).stdout).toMatch(/already live, nothing to do/);
+      expect((await migrate([])).stdout).toMatch(
+        /already live \(as [0-9a-f]{7}-[0-9a-f]{10}\), nothing to do/,
+      );
       const wrong = await migrate(['--to', 'in-place']);
       expect(wrong.code).toBe(2);
     } finally {

@@ -70,5 +70,5 @@ it('the re-run of a deploy stopped after it went live records and tags it', asyn
 
   // In words too.
   const words = await run(['deploy', '--stack', outputs, '--commit', repo.commits.dashboard2]);
-  expect(words.stdout).toMatch(/already live, nothing to do/);
+  expect(words.stdout).toMatch(new RegExp(`already live \\(as ${record?.deployId}\\), nothing to do`));
 });

@@ -466,7 +466,7 @@ function report(
       out,
       done
         ? `${what}: finished the interrupted deploy ${done.deployId}, which had made it live; recorded now.`
-        : `${what}: already live, nothing to do (${s.deployId}).`,
+        : `${what}: already live${summary.plan.fromDeployId ? ` (as ${summary.plan.fromDeployId})` : ''}, nothing to do.`,
     );
     if (s.tag) say(out, `  tag: ${s.tag}`);
     if (summary.kind === 'rollback' && summary.pinned?.cause === 'rollback')
