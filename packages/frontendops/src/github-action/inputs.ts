@@ -84,6 +84,14 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
   }
   const commit = input('COMMIT');
   if (commit !== null && command !== 'agent') checkCommit(command, commit);
+  const message = input('MESSAGE');
+  // The agent records its request's words as the why; a message it would not record is refused,
+  // never shown in the summary as if it had been.
+  if (message !== null && command === 'agent') {
+    throw badInput(
+      'The action\'s "message" input is not used with command: agent, which records its "request" as the reason. Put the reason in "request", or leave "message" out.',
+    );
+  }
   const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
   const repository = env.GITHUB_REPOSITORY ?? null;
   return {
@@ -91,7 +99,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
     stack,
     directory,
     commit,
-    message: input('MESSAGE'),
+    message,
     request: input('REQUEST') ?? 'Deploy the latest dashboard.',
     app: input('APP'),
     environment: input('ENVIRONMENT') ?? stack,

@@ -12,6 +12,7 @@ import type { CliContext } from '../cli/context.ts';
 import type { CliIo } from '../cli/io.ts';
 import { FULL_COMMIT } from '../engine/ids.ts';
 import { escapeControlCharacters } from '../engine/text.ts';
+import { isFrontendOpsError } from '../errors.ts';
 import { type DeploymentReporter, startDeployment } from './deployment.ts';
 import { type ActionInputs, readActionInputs } from './inputs.ts';
 import {
@@ -38,6 +39,11 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
   } catch (error) {
     // Reported by the CLI's error handler (on the step's stderr): a message naming an input stays text.
     if (error instanceof Error) error.message = withoutWorkflowCommands(error.message);
+    // An input the action refuses is shown on the run's page too, as its other errors are.
+    if (isFrontendOpsError(error, 'BAD_INPUT')) {
+      stderr.flush();
+      io.stdout.write(`::error title=FrontendOps input refused::${workflowCommandData(error.message)}\n`);
+    }
     throw error;
   } finally {
     stderr.flush();
@@ -54,18 +60,24 @@ async function run(io: CliIo & { stderr: { flush(): void } }, runCli: CliContext
   };
 
   const reportsDeployment = inputs.command !== 'publish' && inputs.github.token && inputs.github.repository;
-  let deployment: DeploymentReporter | null = null;
-  if (reportsDeployment) {
-    deployment = await startDeployment({
+  const report = (ref: string) =>
+    startDeployment({
       token: inputs.github.token as string,
       repository: inputs.github.repository as string,
       apiUrl: inputs.github.apiUrl,
-      ref: inputs.commit && FULL_COMMIT.test(inputs.commit) ? inputs.commit : (inputs.github.sha ?? 'HEAD'),
+      ref,
       environment: inputs.environment,
       description: `FrontendOps ${inputs.command} to ${inputs.stack}`,
       logUrl: inputs.github.runUrl,
       warn: (message) => annotate(`::warning title=FrontendOps::${workflowCommandData(message)}`),
     });
+  // A GitHub Deployment names the commit it deploys, for good. Known up front (a full sha given),
+  // it is made before the run and shown in progress; otherwise (the latest build, a short sha, a
+  // deploy id, the agent's words) it is made once the run says which commit went live.
+  const knownRef = inputs.commit && FULL_COMMIT.test(inputs.commit) ? inputs.commit : null;
+  let deployment: DeploymentReporter | null = null;
+  if (reportsDeployment && knownRef) {
+    deployment = await report(knownRef);
     await deployment?.status('in_progress', { description: `${inputs.command} to ${inputs.stack}` });
   }
 
@@ -78,12 +90,20 @@ async function run(io: CliIo & { stderr: { flush(): void } }, runCli: CliContext
   });
   io.stderr.flush();
   const result = parseResult(json);
-  const outputs = outputsOf(inputs, result);
+  const outputs = outputsOf(inputs, result, code);
   const failed = code !== 0;
   const error = failed ? errorOf(result) : null;
+  // Exit 2 is a refusal (nothing changed: pinned, not approved, bad input), not a failure.
+  const ended = code === 2 ? 'refused' : 'failed';
 
+  if (reportsDeployment && !knownRef) {
+    const live = outputs.commit && FULL_COMMIT.test(outputs.commit) ? outputs.commit : null;
+    deployment = await report(live ?? inputs.github.sha ?? 'HEAD');
+  }
   await deployment?.status(failed ? 'failure' : 'success', {
-    description: failed ? (error ?? 'failed').slice(0, 140) : `${describeOutcome(inputs, outputs)}`,
+    description: failed
+      ? `${ended}: ${error ?? `exit code ${code}`}`.slice(0, 140)
+      : `${describeOutcome(inputs, outputs)}`,
     environmentUrl: failed ? null : outputs['site-url'] || null,
   });
   if (inputs.outputFile) await writeOutputs(inputs.outputFile, outputs);
@@ -91,7 +111,7 @@ async function run(io: CliIo & { stderr: { flush(): void } }, runCli: CliContext
     await appendFile(inputs.summaryFile, summaryMarkdown(inputs, outputs, result, code));
   if (failed)
     annotate(
-      `::error title=FrontendOps ${inputs.command} failed::${workflowCommandData(error ?? `exit code ${code}`)}`,
+      `::error title=FrontendOps ${inputs.command} ${ended}::${workflowCommandData(error ?? `exit code ${code}`)}`,
     );
   return { exitCode: code, outputs };
 }
@@ -140,14 +160,16 @@ function parseResult(stdout: string): CliResult {
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
-function outputsOf(inputs: ActionInputs, result: CliResult): Record<string, string> {
+function outputsOf(inputs: ActionInputs, result: CliResult, code: number): Record<string, string> {
   return {
     'site-url': text(result?.siteUrl),
     'deploy-id': text(result?.deployId),
     tag: text(result?.tag),
     commit: text(result?.commit),
+    // A workflow branches on it: "refused" (exit 2: nothing changed) and "failed" are said too.
     outcome:
       text(result?.outcome) ||
+      (code === 2 ? 'refused' : code !== 0 ? 'failed' : '') ||
       (inputs.command === 'publish' && result ? (result.published ? 'published' : 'already published') : ''),
   };
 }

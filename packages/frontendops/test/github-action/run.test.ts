@@ -184,12 +184,13 @@ describe('frontendops action', () => {
     expect(summary).toContain(`| Deploy tag | \`${out.tag}\` |`);
     expect(summary).toContain(`| Site | ${siteUrl} |`);
     expect(summary).toContain('| Why | release train 7 |');
+    // The Deployment names the commit that went live (the latest build), not the workflow's own
+    // (GITHUB_SHA): it is made once the run says which, so it has no in-progress status.
     expect(github.deployments).toEqual([
       expect.objectContaining({
-        ref: repo.commits.docs,
+        ref: repo.commits.dashboard2,
         environment: STACK,
         statuses: [
-          expect.objectContaining({ state: 'in_progress' }),
           expect.objectContaining({
             state: 'success',
             environment_url: siteUrl,
@@ -221,22 +222,26 @@ describe('frontendops action', () => {
     expect(await readFile(summaryFile, 'utf8')).toMatch(
       /```text\nRolled back dashboard-hosting-prod[\s\S]*now pinned/,
     );
-    expect(github.deployments.at(-1)?.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+    expect(github.deployments.at(-1)).toMatchObject({ ref: repo.commits.dashboard1 });
+    expect(github.deployments.at(-1)?.statuses.map((s) => s.state)).toEqual(['success']);
   });
 
   it('a refused deploy (the stack is pinned) fails the step with the reason in the log, the summary and the Deployment', async () => {
     const ran = await action({ INPUT_COMMAND: 'deploy' });
     expect(ran.code).toBe(2);
     // The reason itself, not "exit code 2": the CLI prints its error as JSON under --json.
+    // Exit 2 is a refusal (nothing changed), said as one: a workflow can branch on outcome == 'refused'.
     expect(ran.stdout).toMatch(
-      /^::error title=FrontendOps deploy failed::dashboard-hosting-prod is pinned to /m,
+      /^::error title=FrontendOps deploy refused::dashboard-hosting-prod is pinned to /m,
     );
     expect(ran.stderr).toMatch(/dashboard-hosting-prod is pinned/);
-    expect(await readFile(summaryFile, 'utf8')).toMatch(/^### ❌ FrontendOps deploy/);
+    const summary = await readFile(summaryFile, 'utf8');
+    expect(summary).toMatch(/^### ❌ FrontendOps deploy/);
+    expect(summary).toContain('| Outcome | refused |');
     const last = github.deployments.at(-1);
-    expect(last?.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
-    expect(JSON.stringify(last?.statuses.at(-1))).toMatch(/is pinned/);
-    expect((await outputs())['site-url']).toBe('');
+    expect(last?.statuses.map((s) => s.state)).toEqual(['failure']);
+    expect(JSON.stringify(last?.statuses.at(-1))).toMatch(/refused: .*is pinned/);
+    expect(await outputs()).toMatchObject({ 'site-url': '', outcome: 'refused' });
   });
 
   it('promote: the latest for everyone, the pin cleared', async () => {
@@ -255,6 +260,10 @@ describe('frontendops action', () => {
     const noDir = await action({ INPUT_COMMAND: 'publish' });
     expect(noDir.code).toBe(2);
     expect(noDir.stderr).toMatch(/needs the "directory" input/);
+    // Shown on the run's page as well, as one annotation.
+    expect(noDir.stdout).toMatch(
+      /^::error title=FrontendOps input refused::command: publish needs the "directory" input/m,
+    );
     expect(github.deployments.length).toBe(before);
   });
 
@@ -276,7 +285,7 @@ function workflowCommands(ran: { stdout: string; stderr: string }): string[] {
   const lines = `${ran.stdout}\n${ran.stderr}`.split(/\r\n|\r|\n/);
   return lines.filter((line) => /^\s*::/.test(line) || line.includes('##['));
 }
-const ours = /^::(?:error title=FrontendOps \w+ failed|warning title=FrontendOps)::/;
+const ours = /^::(?:error title=FrontendOps \w+ (?:failed|refused)|warning title=FrontendOps)::/;
 
 describe('frontendops action: text from the inputs never becomes a workflow command', () => {
   it('a message with newlines and workflow commands is shown escaped, on one line', async () => {
@@ -302,7 +311,12 @@ describe('frontendops action: text from the inputs never becomes a workflow comm
     for (const inputs of cases) {
       const ran = await action(inputs);
       expect(ran.code, ran.stderr).toBe(2);
-      expect(workflowCommands(ran), JSON.stringify(inputs)).toEqual([]);
+      // Only the action's own annotation, the value in it escaped onto its one line.
+      expect(
+        workflowCommands(ran).filter((line) => !ours.test(line)),
+        JSON.stringify(inputs),
+      ).toEqual([]);
+      expect(workflowCommands(ran)).toHaveLength(1);
       expect(ran.stderr).toMatch(/^error: The action's "(stack|command|app)" input /m);
       expect(ran.stderr).toMatch(/::error::injected/);
     }
@@ -328,6 +342,25 @@ describe('frontendops action: no input is read as an option', () => {
       );
       expect(ran.stderr).not.toMatch(/^frontendops promote/m);
     }
+    expect(github.deployments.length).toBe(before);
+  });
+
+  it('a full commit sha given: the Deployment names it from the start, in progress while the run goes', async () => {
+    const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_COMMIT: repo.commits.dashboard2 });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(github.deployments.at(-1)).toMatchObject({ ref: repo.commits.dashboard2 });
+    expect(github.deployments.at(-1)?.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+  });
+
+  it('a message with command: agent is refused (exit 2), never shown as recorded', async () => {
+    const before = github.deployments.length;
+    const ran = await action({
+      INPUT_COMMAND: 'agent',
+      INPUT_REQUEST: "what's live?",
+      INPUT_MESSAGE: 'daily check',
+    });
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toMatch(/The action's "message" input is not used with command: agent/);
     expect(github.deployments.length).toBe(before);
   });
 

@@ -50,7 +50,7 @@ describe('frontendops action: what the command prints is log text', () => {
     expect(exitCode).toBe(2);
     // Only the action's own annotation, its data on one line.
     expect(commands(out.stdout)).toEqual([
-      '::error title=FrontendOps deploy failed::refused%0A::error::from the JSON',
+      '::error title=FrontendOps deploy refused::refused%0A::error::from the JSON',
     ]);
     expect(commands(out.stderr)).toEqual([]);
     // Nothing lost: the same text, the command starts escaped.
@@ -102,7 +102,8 @@ describe('frontendops action: the command line', () => {
     ['publish', { INPUT_DIRECTORY: '-C/tmp/evil', INPUT_COMMIT: 'a'.repeat(40) }, ['-C/tmp/evil']],
     ['deploy', {}, []],
     ['promote', { INPUT_COMMIT: '3f2c1a9' }, ['3f2c1a9']],
-    ['agent', { INPUT_REQUEST: '--dry-run' }, ['--dry-run']],
+    // The agent takes no message (it records its request): an empty one, as action.yml's default.
+    ['agent', { INPUT_REQUEST: '--dry-run', INPUT_MESSAGE: '' }, ['--dry-run']],
   ])('%s: inputs that start with "-" stay values', (command, inputs, operands) => {
     const argv = commandLine(
       readActionInputs({
