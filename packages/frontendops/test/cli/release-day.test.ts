@@ -305,6 +305,13 @@ describe('pin, promote and unpin at the terminal', () => {
     expect((await run(['unpin', '--stack', outputs])).stdout).toMatch(/is not pinned; nothing changed/);
     const back = await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--json']);
     expect(JSON.parse(back.stdout)).toMatchObject({ commit: C2, pinned: { commit: C2 } });
+    // The promote's own dry run says it is a promote, going past the pin: not "a deploy would be refused".
+    const planned = await run(['promote', C3.slice(0, 7), '--stack', outputs, '--dry-run']);
+    expect(planned.stdout).toMatch(
+      /^dry run: promote sophia-dashboard@[0-9a-f]{7} → dashboard-staging would copy/m,
+    );
+    expect(planned.stdout).toMatch(/this promote goes past it and lifts the pin/);
+    expect(planned.stdout).not.toMatch(/a deploy would be refused/);
     const again = await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ commit: C3, unpinned: { commit: C2 } });
 

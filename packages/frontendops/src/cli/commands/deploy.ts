@@ -323,6 +323,8 @@ export async function finish(
   summary: DeploySummary,
   flags: CommonFlags,
   git: GitHost | null,
+  /** `promote`: the deploy that goes past the pin and lifts it, said as such (its dry run too). */
+  as?: 'promote',
 ): Promise<void> {
   let tag: string | undefined;
   let untagged: string | undefined;
@@ -343,7 +345,7 @@ export async function finish(
   }
   if (flags.json) printJson(ctx, json);
   else {
-    report(ctx, summary, json);
+    report(ctx, summary, json, as);
     if (summary.dryRun && !summary.noop) {
       for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
       const { readPin, describePin } = await import('../../state/pin.ts');
@@ -351,7 +353,9 @@ export async function finish(
       if (pin && pin.commit !== summary.commit && !summary.unpinned) {
         say(
           ctx.io.stdout,
-          `  note: ${site.target.stack} is pinned to ${describePin(pin)}; a deploy would be refused — \`frontendops promote\` deploys it and clears the pin.`,
+          as === 'promote'
+            ? `  note: ${site.target.stack} is pinned to ${describePin(pin)}; this promote goes past it and lifts the pin.`
+            : `  note: ${site.target.stack} is pinned to ${describePin(pin)}; a deploy would be refused — \`frontendops promote\` deploys it and clears the pin.`,
         );
       }
     }
@@ -448,9 +452,10 @@ function report(
   ctx: CliContext,
   summary: DeploySummary,
   s: ReturnType<typeof summaryJson> & { siteUrl: string | null; tag: string | null },
+  verb?: string,
 ): void {
   const out = ctx.io.stdout;
-  const what = `${s.op ?? s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
+  const what = `${verb ?? s.op ?? s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
   if (summary.dryRun) {
     say(
       out,
@@ -477,7 +482,7 @@ function report(
     if (summary.pinned)
       say(
         out,
-        `  pinned: deploys of other releases wait for \`frontendops promote\` or \`frontendops unpin\``,
+        `  pinned: deploys of other releases are refused until \`frontendops promote\` or \`frontendops unpin\``,
       );
     if (summary.pinned?.replaces)
       say(out, `  this pin replaces ${describeReplacedPin(summary.pinned.replaces)}`);

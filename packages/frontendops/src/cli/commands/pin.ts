@@ -146,7 +146,7 @@ Examples:
             await deploy.confirmOnTerminal(ctx, site, preview, git, 'promote (and clear the pin)');
         }
         const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
-        await deploy.finish(ctx, site, summary, flags, git);
+        await deploy.finish(ctx, site, summary, flags, git, 'promote');
       });
     });
 }
