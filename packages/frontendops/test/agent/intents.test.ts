@@ -56,6 +56,10 @@ const TABLE: Array<[string, Intent]> = [
   ['what would change if I deployed the latest?', { kind: 'plan', ref: null }],
   [`plan a deploy of ${SHA}`, { kind: 'plan', ref: SHA }],
   ['preview the next deploy', { kind: 'plan', ref: null }],
+  // What a release manager asks before a deploy: what the next one holds.
+  ["what's in the next release?", { kind: 'plan', ref: null }],
+  ['what is in the latest build', { kind: 'plan', ref: null }],
+  ['which commits would the next deploy add?', { kind: 'plan', ref: null }],
   ['invalidate the CDN', { kind: 'invalidate', deployId: null }],
   ['purge the cache', { kind: 'invalidate', deployId: null }],
   [
