@@ -109,6 +109,7 @@ async function runSize(builds: GeneratedPair, dir: string): Promise<AtomicSize> 
     const edge = await startLocalEdge({
       origin: createS3Store({ bucket: BUCKETS.atomic, client }),
       distributionId: 'EBENCHATOMIC',
+      apiCredentials: credentials,
       atomic: { credentials: [credentials], propagationMs: 0 },
     });
     cleanups.unshift(() => edge.close());

@@ -116,6 +116,7 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     const edge = await startLocalEdge({
       origin: createS3Store({ bucket: buckets.hosting, client }),
       distributionId: LOCAL_DISTRIBUTION_ID,
+      apiCredentials: credentials,
       log,
       atomic: {
         credentials: [credentials],

@@ -272,7 +272,8 @@ function invalidationResponse(status: number, inv: EmulatedInvalidation, host: s
   return { status, headers: { ...xmlHeaders(), ...(status === 201 ? { location } : {}) }, body: xml };
 }
 
-function errorResponse(error: ApiError): ApiResponse {
+/** CloudFront's XML ErrorResponse for `error` (e.g. a request the endpoint refuses before the API). */
+export function errorResponse(error: ApiError): ApiResponse {
   const requestId = randomUUID();
   const xml = builder.build({
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },

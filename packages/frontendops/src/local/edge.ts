@@ -25,7 +25,7 @@ import {
   startEdgeAtomic,
 } from './edge-atomic.ts';
 import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy } from './edge-cache.ts';
-import { createCloudFrontApi } from './edge-cloudfront-api.ts';
+import { createCloudFrontApi, errorResponse } from './edge-cloudfront-api.ts';
 import {
   EMPTY_KVS,
   loadEdgeFunction,
@@ -33,12 +33,19 @@ import {
   type ViewerRequestRunner,
   viewerRequestRunner,
 } from './edge-function.ts';
-import { readBody, startHttpServer } from './edge-http.ts';
+import { readBodyBytes, startHttpServer } from './edge-http.ts';
 import { fetchExactFromOrigin, unsafePathReason } from './edge-origin.ts';
+import { createSigV4Check, type SigV4Credentials } from './sigv4-check.ts';
 
 export interface LocalEdgeOptions {
   origin: ObjectStore;
   distributionId: string;
+  /**
+   * The key its CloudFront API takes (the local environment's): a request not addressed to loopback
+   * or not signed with it (SigV4, service "cloudfront") is refused, as the embedded S3 server refuses
+   * one. Another user of the machine, or a web page, could otherwise flush the edge's cache.
+   */
+  apiCredentials: SigV4Credentials;
   host?: string;
   /** Port of the site (default 0: one the OS picks). */
   port?: number;
@@ -90,6 +97,14 @@ export interface LocalEdge {
 }
 
 const MAX_TTL_SECONDS = 31_536_000;
+/** The HTTP status AWS answers a refused request with, by its code (403 otherwise). */
+const REFUSAL_STATUS: Record<string, number> = {
+  AuthorizationHeaderMalformed: 400,
+  InvalidRequest: 400,
+  InvalidURI: 400,
+  InvalidArgument: 400,
+  XAmzContentSHA256Mismatch: 400,
+};
 const debug = debuglog('frontendops');
 
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
@@ -239,14 +254,30 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       throw error;
     },
   );
+  const signed = createSigV4Check({
+    credentials: options.apiCredentials,
+    service: 'cloudfront',
+    name: "the local edge's CloudFront API",
+    // Signatures are dated by the clock of whoever signs (the SDK's, a real one), not by the edge's,
+    // which a test may move for its cache.
+  });
   const cdn = await startHttpServer(
     async (request, response) => {
-      const answer = api.handle({
+      const body = await readBodyBytes(request);
+      const refused = await signed({
         method: request.method ?? 'GET',
         url: request.url ?? '/',
-        host: request.headers.host ?? host,
-        body: await readBody(request),
+        headers: request.headers,
+        body,
       });
+      const answer = refused
+        ? errorResponse({ status: REFUSAL_STATUS[refused.code] ?? 403, ...refused })
+        : api.handle({
+            method: request.method ?? 'GET',
+            url: request.url ?? '/',
+            host: request.headers.host ?? host,
+            body: body.toString('utf8'),
+          });
       response.writeHead(answer.status, answer.headers);
       response.end(answer.body);
     },

@@ -66,6 +66,7 @@ async function startEdge(
   const edge = await startLocalEdge({
     origin: bucket,
     distributionId: DISTRIBUTION,
+    apiCredentials: s3.credentials,
     ...options,
     atomic: { credentials: [s3.credentials], ...options.atomic },
   });

@@ -45,7 +45,12 @@ beforeEach(async () => {
   await bucket.put('assets/app-1a2b3c4d.js', 'console.log(1)', ASSET);
   await bucket.put('locales/en.json', '{"v":1}', OTHER);
   await bucket.put('locales/de.json', '{"v":1}', OTHER);
-  edge = await startLocalEdge({ origin: bucket, distributionId: DISTRIBUTION, now: () => clock });
+  edge = await startLocalEdge({
+    origin: bucket,
+    distributionId: DISTRIBUTION,
+    apiCredentials: credentials,
+    now: () => clock,
+  });
 });
 afterAll(() => edge?.close());
 
@@ -287,6 +292,7 @@ describe('local edge refusing paths that would leave the hosting bucket', () => 
     const atomic = await startLocalEdge({
       origin: bucket,
       distributionId: DISTRIBUTION,
+      apiCredentials: credentials,
       atomic: { credentials: [s3.credentials] },
     });
     try {
@@ -332,6 +338,7 @@ describe('local edge with a failing origin', () => {
     const broken = await startLocalEdge({
       origin: unreachable,
       distributionId: DISTRIBUTION,
+      apiCredentials: credentials,
       log: (line) => logged.push(line),
     });
     try {
@@ -377,6 +384,7 @@ describe('local edge with a failing origin', () => {
       const broken = await startLocalEdge({
         origin: store,
         distributionId: DISTRIBUTION,
+        apiCredentials: credentials,
         log: () => undefined,
       });
       try {
@@ -395,6 +403,7 @@ describe('local edge with a failing origin', () => {
     const failing = await startLocalEdge({
       origin: bucket,
       distributionId: DISTRIBUTION,
+      apiCredentials: credentials,
       log: (line) => logged.push(line),
       atomic: {
         credentials: [s3.credentials],

@@ -60,6 +60,7 @@ export async function startAtomicEnv(
   const edge = await startLocalEdge({
     origin: s3.store(HOSTING),
     distributionId: DISTRIBUTION,
+    apiCredentials: s3.credentials,
     atomic: { credentials: [s3.credentials], propagationMs: options.propagationMs ?? 0 },
   });
   const stack = options.stack ?? 'dashboard-atomic';

@@ -48,7 +48,11 @@ async function writeOutputs(name: string, outputs: Record<string, unknown>): Pro
 
 beforeAll(async () => {
   s3 = await startTestS3([ARTIFACTS, HOSTING]);
-  edge = await startLocalEdge({ origin: s3.store(HOSTING), distributionId: DISTRIBUTION });
+  edge = await startLocalEdge({
+    origin: s3.store(HOSTING),
+    distributionId: DISTRIBUTION,
+    apiCredentials: s3.credentials,
+  });
   tmp = await mkdtemp(join(tmpdir(), 'frontendops-leak-'));
   const common = {
     artifactsBucket: ARTIFACTS,
