@@ -20,6 +20,7 @@ import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
 import { readAudit } from '../state/audit.ts';
+import { recordName } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
 import { describeAction, type ReleaseContext, runAction } from './releases.ts';
@@ -135,7 +136,9 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         readAudit(site.state, site.target.statePrefix),
         readDeployTags(options.git),
       ]);
-      const audit = entries.find((e) => e.data.deployId === deployId && e.type === record.kind) ?? null;
+      // The entry that recorded it binds its record (a deploy, a rollback, a canary's promote…):
+      // the newest one, as a superseded record may be recorded again.
+      const audit = entries.findLast((e) => e.objects?.[recordName(deployId)] !== undefined) ?? null;
       return toDeploymentDetails(record, {
         liveDeployId: pointer?.value.deployId ?? null,
         audit,

@@ -23,7 +23,7 @@ import {
   stateDigest,
   usedApprovalRecorded,
 } from '../state/audit.ts';
-import { PUBLISH_LOG } from '../state/names.ts';
+import { PUBLISH_LOG, recordName } from '../state/names.ts';
 import { pinRolledBack } from '../state/pin.ts';
 import {
   type DeploymentRecord,
@@ -431,7 +431,7 @@ export async function recordDeployment(
     site.locker,
     {
       type: more.type ?? record.kind,
-      objects: { [`deployments/${record.deployId}.json`]: digest, ...more.objects },
+      objects: { [recordName(record.deployId)]: digest, ...more.objects },
       data: {
         ...recordFacts(stored),
         ...more.data,

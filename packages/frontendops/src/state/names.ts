@@ -19,6 +19,8 @@ export const ATOMIC_STATE = `${ATOMIC}state.json`;
 export const ATOMIC_PENDING = `${ATOMIC}pending.json`;
 export const RELEASE_INDEXES = `${ATOMIC}releases/`;
 export const releaseIndexName = (releaseId: string) => `${RELEASE_INDEXES}${releaseId}.json`;
+/** A deployment's immutable record; the audit entry that records a deployment binds it under this name. */
+export const recordName = (deployId: string) => `deployments/${deployId}.json`;
 
 /**
  * The audit chain: its entries (each at auditEntryName, nothing deeper) and the head record that

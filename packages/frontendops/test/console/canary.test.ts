@@ -287,6 +287,11 @@ describe('a canary through the API', () => {
         request: { actor: 'tester (console)', planner: 'console', message: 'the numbers hold' },
         invalidationIds: [],
       });
+      // The deployment's page has the entry that recorded it, as every other kind's has.
+      const details = await getJson<{ audit: { seq: number; type: string } | null }>(
+        `/api/stacks/${STACK}/deployments/${canary?.deployId}`,
+      );
+      expect(details.audit).toMatchObject({ seq: entry?.seq, type: 'canary-promote' });
       expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
       expect(t.edge.stats().invalidations).toEqual([]);
       const tagMessage = await repo.git(['tag', '-l', '--format=%(contents)', res.body.tag ?? '']);
