@@ -298,6 +298,11 @@ describe('pin, promote and unpin at the terminal', () => {
     expect(pinned.stdout).toMatch(
       /^Pinned dashboard-staging to sophia-dashboard@[0-9a-f]{7} .*"freeze for the audit"/,
     );
+    // Pinned again with another reason: nothing changes, and it says the reason was not taken.
+    const repinned = await run(['pin', '--stack', outputs, '--message', 'a second reason']);
+    expect(repinned.stdout).toMatch(
+      /is already pinned to .*"freeze for the audit"; nothing changed \(--message was not recorded/,
+    );
     const unpinned = await run(['unpin', '--stack', outputs, '--message', 'audit done']);
     expect(unpinned.stdout).toMatch(
       /^Unpinned dashboard-staging \(it was pinned to .*\)\. Deploys go through again/,

@@ -56,7 +56,11 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
           ctx.io.stdout,
           created
             ? `Pinned ${site.target.stack} to ${describePin(pin)}. Deploys of other releases are refused until \`frontendops promote\` or \`frontendops unpin\`.`
-            : `${site.target.stack} is already pinned to ${describePin(pin)}; nothing changed.`,
+            : `${site.target.stack} is already pinned to ${describePin(pin)}; nothing changed${
+                flags.message
+                  ? ' (--message was not recorded: the pin keeps its own reason; unpin and pin again to give another)'
+                  : ''
+              }.`,
         );
       });
     });
