@@ -6,11 +6,11 @@
  */
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgentRequest } from '../../src/agent/index.ts';
+import type { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
@@ -24,16 +24,7 @@ afterAll(async () => {
 });
 
 const run = (text: string, options: Partial<Parameters<typeof runAgentRequest>[1]> = {}) =>
-  runAgentRequest(text, {
-    actor: 'ada',
-    planner: 'runbook',
-    approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
-    clients,
-    config: e.config,
-    cwd: e.repo.dir,
-    env: {},
-    ...options,
-  });
+  runbookRequests(e, clients)(text, options);
 
 const entries = async () => (await readAudit(e.t.site.state, e.t.target.statePrefix)).length;
 

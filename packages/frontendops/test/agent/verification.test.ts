@@ -11,7 +11,7 @@ import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
@@ -37,16 +37,7 @@ afterAll(async () => {
   await new Promise((resolve) => cdn?.close(resolve));
 });
 
-const run = (text: string) =>
-  runAgentRequest(text, {
-    actor: 'ada',
-    planner: 'runbook',
-    approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
-    clients,
-    config: e.config,
-    cwd: e.repo.dir,
-    env: {},
-  });
+const run = (text: string) => runbookRequests(e, clients)(text);
 const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
 
 describe('a deployment the CDN does not serve', () => {

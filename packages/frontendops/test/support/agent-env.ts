@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { InMemoryTransport } from '@modelcontextprotocol/client';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { runAgentRequest } from '../../src/agent/index.ts';
 import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
@@ -141,4 +142,22 @@ export async function startAgentTestEnv(
       await t.stop();
     },
   };
+}
+
+/**
+ * The runbook agent on this environment as an operator at a terminal runs it (actor ada, in the
+ * repository, every approval given by Ada Release); `options` override any of it.
+ */
+export function runbookRequests(e: AgentTestEnv, clients: AgentClients) {
+  return (text: string, options: Partial<Parameters<typeof runAgentRequest>[1]> = {}) =>
+    runAgentRequest(text, {
+      actor: 'ada',
+      planner: 'runbook',
+      approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
+      clients,
+      config: e.config,
+      cwd: e.repo.dir,
+      env: {},
+      ...options,
+    });
 }
