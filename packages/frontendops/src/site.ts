@@ -22,6 +22,8 @@ export interface Site {
    * was reached through an outputs file that does not say which stack it is.
    */
   protected: boolean;
+  /** Why it is protected, in words a refusal gives (which list names it, or its environment marker). */
+  protectedBy?: string;
   /** Who may approve its changes when protected (the configuration's "approval" for this stack). */
   approval: ApprovalPolicy;
   /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */

@@ -18,7 +18,12 @@ import type { DeployTarget } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { Cdn, Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { adoptEnvironment, readEnvironmentMarker, sameEnvironment } from '../state/environment.ts';
+import {
+  adoptEnvironment,
+  MARKED_PROTECTED,
+  readEnvironmentMarker,
+  sameEnvironment,
+} from '../state/environment.ts';
 import { AUDIT_HEAD } from '../state/names.ts';
 import { createStateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
@@ -37,6 +42,8 @@ export interface ConnectSiteOptions {
   releaseGraceMs?: number;
   /** Whether changes need a person's approval (see Site.protected); default false. */
   protected?: boolean;
+  /** Why (see Site.protectedBy). */
+  protectedBy?: string;
   /** Who may approve them (see Site.approval); default: no one. */
   approval?: ApprovalPolicy;
   /** Told about things an operator should know (default: a "note:" line on stderr, once). */
@@ -48,6 +55,25 @@ export interface ConnectSiteOptions {
   allowUnserialised?: boolean;
   /** Where the SDK's endpoint variables are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+}
+
+/** Why a stack is protected, by the first of these that holds. */
+const PROTECTED_BY = {
+  config: 'the configuration lists it under "protected"',
+  unnamed: 'it was opened from an outputs file that does not say which stack it is',
+  marker: MARKED_PROTECTED,
+} as const;
+
+function protectedWhy(listed: boolean, named: boolean, marked: boolean): { protectedBy?: string } {
+  if (listed) return { protectedBy: PROTECTED_BY.config };
+  if (!named) return { protectedBy: PROTECTED_BY.unnamed };
+  return marked ? { protectedBy: PROTECTED_BY.marker } : {};
+}
+
+/** A site its environment marker protects (opened as unprotected): from now on, and said why. */
+function markedProtected(site: Site): void {
+  site.protected = true;
+  site.protectedBy = PROTECTED_BY.marker;
 }
 
 /**
@@ -76,6 +102,11 @@ export async function openSite(
         config.protected.includes(target.stack) ||
         !named ||
         markedProtected,
+      ...protectedWhy(
+        config.protected.includes(of.stack) || config.protected.includes(target.stack),
+        named,
+        markedProtected,
+      ),
       approval: approvalPolicyFor(config, of.stack),
       ...options,
     });
@@ -83,7 +114,7 @@ export async function openSite(
   const marker = await readEnvironmentMarker(site.hosting);
   if (!marker) return site;
   if (sameEnvironment(target, marker)) {
-    if (marker.protected && !site.protected) site.protected = true;
+    if (marker.protected && !site.protected) markedProtected(site);
     return site;
   }
   // A marker leads an alias, or an outputs file that names no stack, to the environment's one
@@ -92,7 +123,7 @@ export async function openSite(
   // prefix, outside the create-only entries), cut after the newest deploy tag, and every command,
   // `audit verify` included, would read the copy. The stack's own chain reports the marker instead.
   if (await site.state.head(`${target.statePrefix}${AUDIT_HEAD}`)) {
-    if (marker.protected && !site.protected) site.protected = true;
+    if (marker.protected && !site.protected) markedProtected(site);
     const notice = `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history elsewhere, but ${target.stack}'s own history is where its outputs say: the marker is not followed. Run \`frontendops audit verify --stack ${ref}\`.`;
     site.notify(notice);
     return site;
@@ -187,6 +218,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     cdn,
     retain: options.retain ?? 3,
     protected: options.protected ?? false,
+    ...(options.protectedBy ? { protectedBy: options.protectedBy } : {}),
     approval: options.approval ?? NO_APPROVERS,
     notices,
     notify,

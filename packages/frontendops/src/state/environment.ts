@@ -50,6 +50,10 @@ export const sameEnvironment = (target: DeployTarget, marker: EnvironmentMarker)
   target.stateBucket === marker.stateBucket &&
   target.statePrefix === marker.statePrefix;
 
+/** Why a stack its marker protects is protected, in a refusal's words. */
+export const MARKED_PROTECTED =
+  'its hosting bucket is marked protected: once protected, a stack stays protected, whatever a configuration says';
+
 /**
  * Writes the marker before a change, under the deploy lock, when it is missing, names another
  * state location, or is less protected than this site is. The audit entry comes first, binding the
@@ -72,6 +76,7 @@ export async function markEnvironment(
   const current = await read;
   if (current?.protected && !site.protected) {
     site.protected = true;
+    site.protectedBy = MARKED_PROTECTED;
     throw new FrontendOpsError(
       'CONFLICT',
       `${site.target.stack} is protected now: its hosting bucket was marked protected after this process opened the stack (another operator's configuration protects it). Nothing was changed. Ask for the change again: it needs an approval, as every change of a protected environment does.`,

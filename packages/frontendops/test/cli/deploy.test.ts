@@ -280,7 +280,7 @@ describe('frontendops CLI', () => {
     const refused = await run(['deploy', '--stack', prod, '--commit', COMMITS[0] as string]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
-      /dashboard-hosting-prod is a protected environment: "deploy sophia-dashboard@a1a1a1a .*" needs a person's approval.*--yes/,
+      /dashboard-hosting-prod is a protected environment \(the configuration lists it under "protected"\): "deploy sophia-dashboard@a1a1a1a .*" needs a person's approval.*--yes/,
     );
     await t.s3.settle();
     const writes = t.s3.requests.slice(before).filter((r) => !['GET', 'HEAD'].includes(r.method));
@@ -294,7 +294,7 @@ describe('frontendops CLI', () => {
     const rollback = await run(['rollback', '--stack', prod]);
     expect(rollback.code).toBe(2);
     expect(rollback.stderr).toMatch(
-      /protected environment: "roll back dashboard-hosting-prod to .*" needs a person's approval/,
+      /protected environment \(the configuration lists it under "protected"\): "roll back dashboard-hosting-prod to .*" needs a person's approval/,
     );
     const status = JSON.parse((await run(['status', '--stack', prod, '--json'])).stdout);
     expect(status.live.commit).toBe(COMMITS[1]);

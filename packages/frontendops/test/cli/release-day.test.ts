@@ -351,7 +351,7 @@ describe('pin, promote and unpin at the terminal', () => {
     const refused = await run(['promote', C1.slice(0, 7), '--stack', prod]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
-      /protected environment: "promote \(and clear the pin\): deploy sophia-dashboard@/,
+      /protected environment \(the configuration lists it under "protected"\): "promote \(and clear the pin\): deploy sophia-dashboard@/,
     );
     const approved = await run(['promote', C1.slice(0, 7), '--stack', prod, '--yes', '--json']);
     expect(approved.code, approved.stderr).toBe(0);

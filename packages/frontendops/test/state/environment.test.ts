@@ -131,6 +131,16 @@ describe('the environment a hosting bucket belongs to', () => {
       cwd: t.tmp,
     });
     expect(JSON.parse(status.stdout)).toMatchObject({ stack: STACK, protected: true });
+    // A change refused there says why, since no configuration in use lists the stack.
+    // (The older build: the newer one is live.)
+    const refused = await cli(['deploy', '--stack', local, '--commit', COMMITS[0] as string, '--no-tag'], {
+      env: { ...env, FRONTENDOPS_CONFIG: bare },
+      cwd: t.tmp,
+    });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /is a protected environment \(its hosting bucket is marked protected: once protected, a stack stays protected, whatever a configuration says\)/,
+    );
     const keys = (await t.s3.store(HOSTING).list()).map((o) => o.key);
     expect(keys).toContain(ENVIRONMENT_MARKER);
   });

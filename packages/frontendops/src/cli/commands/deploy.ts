@@ -275,7 +275,7 @@ export async function confirmOnTerminal(
   if (!ctx.io.stdin.isTTY) {
     throw new FrontendOpsError(
       'APPROVAL_REQUIRED',
-      `${site.target.stack} is a protected environment: "${what}" needs a person's approval. Run it in a terminal and answer the prompt, or pass --yes to approve. Nothing was changed.`,
+      `${site.target.stack} is a protected environment${site.protectedBy ? ` (${site.protectedBy})` : ''}: "${what}" needs a person's approval. Run it in a terminal and answer the prompt, or pass --yes to approve. Nothing was changed.`,
     );
   }
   // What is in it, before the question: commits, files by kind, the CDN refresh.

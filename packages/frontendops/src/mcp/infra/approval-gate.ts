@@ -318,7 +318,7 @@ function refusal(
     ways.push(`(Answers from MCP clients such as ${client.name} do not count for ${stack}.)`);
   }
   return [
-    `${stack} is a protected environment: "${summary}" needs a person's approval. Nothing was changed.`,
+    `${stack} is a protected environment${site.protectedBy ? ` (${site.protectedBy})` : ''}: "${summary}" needs a person's approval. Nothing was changed.`,
     ...ways,
     `The request is for this plan only and expires at ${request.expiresAt}.`,
     ...(problems.length > 0 ? [`Note: ${problems.join('; ')}.`] : []),
