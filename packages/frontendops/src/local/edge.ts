@@ -26,13 +26,7 @@ import {
 } from './edge-atomic.ts';
 import { type CachedResponse, cacheTtlSeconds, createEdgeCache, type TtlPolicy } from './edge-cache.ts';
 import { createCloudFrontApi, errorResponse } from './edge-cloudfront-api.ts';
-import {
-  EMPTY_KVS,
-  loadEdgeFunction,
-  responseToHttp,
-  type ViewerRequestRunner,
-  viewerRequestRunner,
-} from './edge-function.ts';
+import { EMPTY_KVS, loadEdgeFunction, responseToHttp, viewerRequestRunner } from './edge-function.ts';
 import { readBodyBytes, startHttpServer } from './edge-http.ts';
 import { fetchExactFromOrigin, unsafePathReason } from './edge-origin.ts';
 import { createSigV4Check, type SigV4Credentials } from './sigv4-check.ts';
@@ -155,7 +149,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       );
       return;
     }
-    const run = viewerRequest(request, request.headers.host ?? host);
+    const run = front.viewerRequest(request, request.headers.host ?? host);
     if (run.kind === 'error') {
       // As CloudFront answers a function that throws or runs too long: 503, not cached; what
       // failed is for the server's log, not for the viewer.
@@ -237,17 +231,10 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const atomic = options.atomic
     ? await startEdgeAtomic(options.atomic, { host, distributionId: options.distributionId, now })
     : undefined;
-  // In place: the same function, with no releases to read.
-  const inPlace = atomic
-    ? undefined
-    : viewerRequestRunner(
-        loadEdgeFunction(await readViewerRequestFunction(), { name: 'the viewer-request function' }),
-        options.distributionId,
-      );
-  const viewerRequest = (request: IncomingMessage, on: string) =>
-    atomic
-      ? atomic.viewerRequest(request, on)
-      : (inPlace as ViewerRequestRunner).run(request, on, EMPTY_KVS, now());
+  // The function in front of every request: the atomic store's, or in place the same function
+  // with no releases to read.
+  const front: Pick<EdgeAtomic, 'viewerRequest' | 'stats'> =
+    atomic ?? (await inPlaceFront(options.distributionId, now));
   const site = await startHttpServer(serveSite, { host, port: options.port ?? 0, log }).catch(
     async (error: unknown) => {
       await atomic?.close();
@@ -306,12 +293,24 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       ...counters,
       invalidations: invalidations.map((i) => ({ ...i })),
       cachedPaths: cache.keys(),
-      function: atomic ? atomic.stats() : (inPlace as ViewerRequestRunner).stats(),
+      function: front.stats(),
     }),
     close: async () => {
       await Promise.all([site.close(), cdn.close(), atomic?.close()]);
     },
   };
+}
+
+/** The viewer-request function of an in-place stack's distribution: no KeyValueStore to read. */
+async function inPlaceFront(
+  distributionId: string,
+  now: () => number,
+): Promise<Pick<EdgeAtomic, 'viewerRequest' | 'stats'>> {
+  const runner = viewerRequestRunner(
+    loadEdgeFunction(await readViewerRequestFunction(), { name: 'the viewer-request function' }),
+    distributionId,
+  );
+  return { viewerRequest: (request, on) => runner.run(request, on, EMPTY_KVS, now()), stats: runner.stats };
 }
 
 // ── helpers ─────────────────────────────────────────────────────────────────────────────────────

@@ -21,6 +21,7 @@ import type { Site } from '../site.ts';
 import {
   adoptEnvironment,
   MARKED_PROTECTED,
+  markProtected,
   readEnvironmentMarker,
   sameEnvironment,
 } from '../state/environment.ts';
@@ -57,23 +58,11 @@ export interface ConnectSiteOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Why a stack is protected, by the first of these that holds. */
-const PROTECTED_BY = {
-  config: 'the configuration lists it under "protected"',
-  unnamed: 'it was opened from an outputs file that does not say which stack it is',
-  marker: MARKED_PROTECTED,
-} as const;
-
-function protectedWhy(listed: boolean, named: boolean, marked: boolean): { protectedBy?: string } {
-  if (listed) return { protectedBy: PROTECTED_BY.config };
-  if (!named) return { protectedBy: PROTECTED_BY.unnamed };
-  return marked ? { protectedBy: PROTECTED_BY.marker } : {};
-}
-
-/** A site its environment marker protects (opened as unprotected): from now on, and said why. */
-function markedProtected(site: Site): void {
-  site.protected = true;
-  site.protectedBy = PROTECTED_BY.marker;
+/** Why a stack is protected (the first of these that holds), or undefined when it is not. */
+function protectedBy(listed: boolean, named: boolean, marked: boolean): string | undefined {
+  if (listed) return 'the configuration lists it under "protected"';
+  if (!named) return 'it was opened from an outputs file that does not say which stack it is';
+  return marked ? MARKED_PROTECTED : undefined;
 }
 
 /**
@@ -88,8 +77,10 @@ export async function openSite(
   options: Pick<ConnectSiteOptions, 'onNotice'> = {},
 ): Promise<Site> {
   const { target, access, named } = await readStack(ref, { config, cwd });
-  const open = (of: DeployTarget, markedProtected = false) =>
-    connectSite(of, {
+  const open = (of: DeployTarget, marked = false) => {
+    const listed = config.protected.includes(of.stack) || config.protected.includes(target.stack);
+    const why = protectedBy(listed, named, marked);
+    return connectSite(of, {
       ...(access ? { access } : {}),
       retain: config.retain,
       spa: config.spa ?? false,
@@ -97,24 +88,17 @@ export async function openSite(
         ? { releaseGraceMs: (config.releaseGraceSeconds ?? 60) * 1000 }
         : {}),
       allowUnserialised: config.allowUnserialisedDeploys,
-      protected:
-        config.protected.includes(of.stack) ||
-        config.protected.includes(target.stack) ||
-        !named ||
-        markedProtected,
-      ...protectedWhy(
-        config.protected.includes(of.stack) || config.protected.includes(target.stack),
-        named,
-        markedProtected,
-      ),
+      protected: why !== undefined,
+      ...(why ? { protectedBy: why } : {}),
       approval: approvalPolicyFor(config, of.stack),
       ...options,
     });
+  };
   const site = await open(target);
   const marker = await readEnvironmentMarker(site.hosting);
   if (!marker) return site;
   if (sameEnvironment(target, marker)) {
-    if (marker.protected && !site.protected) markedProtected(site);
+    if (marker.protected && !site.protected) markProtected(site);
     return site;
   }
   // A marker leads an alias, or an outputs file that names no stack, to the environment's one
@@ -123,7 +107,7 @@ export async function openSite(
   // prefix, outside the create-only entries), cut after the newest deploy tag, and every command,
   // `audit verify` included, would read the copy. The stack's own chain reports the marker instead.
   if (await site.state.head(`${target.statePrefix}${AUDIT_HEAD}`)) {
-    if (marker.protected && !site.protected) markedProtected(site);
+    if (marker.protected && !site.protected) markProtected(site);
     const notice = `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history elsewhere, but ${target.stack}'s own history is where its outputs say: the marker is not followed. Run \`frontendops audit verify --stack ${ref}\`.`;
     site.notify(notice);
     return site;

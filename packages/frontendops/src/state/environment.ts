@@ -54,6 +54,12 @@ export const sameEnvironment = (target: DeployTarget, marker: EnvironmentMarker)
 export const MARKED_PROTECTED =
   'its hosting bucket is marked protected: once protected, a stack stays protected, whatever a configuration says';
 
+/** A site its environment marker protects, though it was opened as unprotected: from now on, said why. */
+export function markProtected(site: Site): void {
+  site.protected = true;
+  site.protectedBy = MARKED_PROTECTED;
+}
+
 /**
  * Writes the marker before a change, under the deploy lock, when it is missing, names another
  * state location, or is less protected than this site is. The audit entry comes first, binding the
@@ -75,8 +81,7 @@ export async function markEnvironment(
 ): Promise<void> {
   const current = await read;
   if (current?.protected && !site.protected) {
-    site.protected = true;
-    site.protectedBy = MARKED_PROTECTED;
+    markProtected(site);
     throw new FrontendOpsError(
       'CONFLICT',
       `${site.target.stack} is protected now: its hosting bucket was marked protected after this process opened the stack (another operator's configuration protects it). Nothing was changed. Ask for the change again: it needs an approval, as every change of a protected environment does.`,
