@@ -1,5 +1,5 @@
 /** publish: immutable artifacts, and every bad input refused with nothing uploaded. */
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,10 @@ beforeAll(async () => {
   s3 = await startTestS3([ARTIFACTS]);
   tmp = await mkdtemp(join(tmpdir(), 'frontendops-publish-'));
 });
-afterAll(() => s3.stop());
+afterAll(async () => {
+  await s3.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
 
 const APP = 'sophia-dashboard';
 let n = 0;
