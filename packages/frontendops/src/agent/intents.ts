@@ -1,6 +1,7 @@
 import type { ToolName } from '../contract/tools.ts';
 import { CANARY_SHARE_RULE, isCanaryShare } from '../engine/canary-share.ts';
 import { COMMIT_REF, DEPLOY_ID as DEPLOY_ID_PATTERN } from '../engine/ids.ts';
+import { WORDS_MAX } from '../engine/text.ts';
 import type { ApprovalAction } from '../ports.ts';
 import { PIN_EFFECT } from '../read/pin-words.ts';
 
@@ -277,8 +278,11 @@ const RULES: Rule[] = [
 export function parseRequest(text: string): Intent {
   const words = text.trim();
   if (!words) return { kind: 'refuse', reason: `The request is empty. ${helpText()}` };
-  if (words.length > 500)
-    return { kind: 'refuse', reason: `The request is too long (over 500 characters). ${helpText()}` };
+  if (words.length > WORDS_MAX)
+    return {
+      kind: 'refuse',
+      reason: `The request is too long (over ${WORDS_MAX} characters). ${helpText()}`,
+    };
   for (const [pattern, what] of FORBIDDEN) {
     if (pattern.test(words)) return { kind: 'refuse', reason: `I won't ${what}. ${helpText()}` };
   }

@@ -6,7 +6,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { CANARY_SHARE, CANARY_SHARE_FULL } from '../engine/canary-share.ts';
-import { problemWithText } from '../engine/text.ts';
+import { problemWithText, WORDS_MAX } from '../engine/text.ts';
 import { badInput, type ErrorCode } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -52,10 +52,9 @@ export function actor(io: CliIo): string {
 }
 
 export function cliRequest(io: CliIo, words: string, message?: string): RequestInfo {
-  const expected =
-    'Expected 1–2000 characters of plain words (newlines allowed, no control characters), as people will read it in the history and the audit log.';
+  const expected = `Expected 1–${WORDS_MAX} characters of plain words (newlines allowed, no control characters), as people will read it in the history and the audit log.`;
   if (message !== undefined) {
-    if (message.trim() === '' || message.length > 2000) throw badInput(`Invalid --message: ${expected}`);
+    if (message.trim() === '' || message.length > WORDS_MAX) throw badInput(`Invalid --message: ${expected}`);
     const problem = problemWithText(message);
     if (problem !== null) throw badInput(`Invalid --message: ${problem} ${expected}`);
   }

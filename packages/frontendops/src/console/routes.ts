@@ -12,6 +12,7 @@ import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
+import { WORDS_MAX } from '../engine/text.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
@@ -40,7 +41,7 @@ const RUN_ID = z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'expected 8–64 letters
 const MESSAGE = z
   .string()
   .trim()
-  .max(500, 'at most 500 characters')
+  .max(WORDS_MAX, `at most ${WORDS_MAX} characters`)
   .superRefine(plainText('the message'))
   .optional();
 const actionBody = z.strictObject({

@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { CANARY_SHARE, CANARY_SHARE_FULL, CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import { APP_NAME, ARTIFACT_DIGEST, COMMIT_REF, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
-import { problemWithText } from '../engine/text.ts';
+import { problemWithText, WORDS_MAX } from '../engine/text.ts';
 
 export const stackName = z
   .string()
@@ -81,7 +81,7 @@ export const plainText =
   };
 
 /** Words a person wrote: printable text (newlines allowed), no other control characters. */
-export const requestText = z.string().min(1).max(2000).superRefine(plainText('request text'));
+export const requestText = z.string().min(1).max(WORDS_MAX).superRefine(plainText('request text'));
 
 /** Who asked and in what words: recorded with the deployment, as the client's claim. */
 export const requestArgs = {

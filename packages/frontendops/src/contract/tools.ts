@@ -139,7 +139,6 @@ const releaseChange = {
 const atomicChange = { ...finishedChange, releaseId: z.string() };
 
 const reasonArg = requestText
-  .max(500)
   .optional()
   .describe("Why, in the person's words (recorded with the pin and in the audit log)");
 

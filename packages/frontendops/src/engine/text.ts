@@ -18,6 +18,13 @@ const CONTROL =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   /(?!(?<=\p{Extended_Pictographic}[\u{fe0f}\u{1f3fb}-\u{1f3ff}]?)\u200d(?=\p{Extended_Pictographic}))[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff\p{Cf}]/u;
 
+/**
+ * The most characters a person's words may hold, wherever they come in and are recorded: a request,
+ * or why a change was made (a pin's reason, a change's message), by the CLI, an MCP client, the
+ * console or the agent alike. One limit, so words one door takes another never refuses.
+ */
+export const WORDS_MAX = 2000;
+
 export const hasControlCharacters = (text: string): boolean => CONTROL.test(text);
 
 /** The text with every control character written as \uXXXX (one per UTF-16 unit, as JSON writes it). */

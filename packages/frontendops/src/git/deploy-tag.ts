@@ -5,7 +5,7 @@
  */
 import { AUDIT_HEAD_TEXT } from '../contract/audit-head.ts';
 import { ARTIFACT_DIGEST, checkDeployId, STACK_NAME } from '../engine/ids.ts';
-import { hasControlCharacters } from '../engine/text.ts';
+import { hasControlCharacters, WORDS_MAX } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
 import { assertCommitSha } from './validate.ts';
@@ -131,8 +131,8 @@ function checkInput(input: DeployTagInput): void {
         "digits. Pass the artifact's manifest digest.",
     );
   }
-  if (input.request.trim().length === 0 || input.request.length > 2000) {
-    throw badInput('Invalid request: expected the words of the deploy request, 1–2000 characters.');
+  if (input.request.trim().length === 0 || input.request.length > WORDS_MAX) {
+    throw badInput(`Invalid request: expected the words of the deploy request, 1–${WORDS_MAX} characters.`);
   }
   // The message is the tag's record: text that could steer a terminal or split a listing has no place in it.
   if (hasControlCharacters(input.request)) {

@@ -15,6 +15,7 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { checkAccess, createSessions, SESSION_TTL_MS } from '../../src/console/auth.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import { WORDS_MAX } from '../../src/engine/text.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { hasChromium, launchChromium } from '../support/browser.ts';
 import { startConsoleEnv } from '../support/console-env.ts';
@@ -146,6 +147,22 @@ describe('signing in', () => {
       body: 'message=no',
     });
     expect(form.status).toBe(403);
+    expect(await readPin(t.site)).toBeNull();
+  });
+});
+
+describe("a person's words", () => {
+  it('a pin takes as long a message as the CLI and an MCP client do; one character more is refused, with nothing pinned', async () => {
+    const bearer = { authorization: `Bearer ${await newSession()}` };
+    const words = 'x'.repeat(WORDS_MAX);
+    const pinned = await postPin(bearer, 'pin', words);
+    expect(pinned.status, await pinned.clone().text()).toBe(200);
+    expect((await readPin(t.site))?.reason).toBe(words);
+    expect((await postPin(bearer, 'unpin')).status).toBe(200);
+
+    const refused = await postPin(bearer, 'pin', `${words}!`);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/at most 2000 characters/);
     expect(await readPin(t.site)).toBeNull();
   });
 });

@@ -7,8 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRequest } from '../../../src/agent/intents.ts';
 import { createApproverKey } from '../../../src/approval/keys.ts';
+import { cliRequest } from '../../../src/cli/context.ts';
+import type { CliIo } from '../../../src/cli/io.ts';
 import { takeDeployLock } from '../../../src/deploy/deploy-lock.ts';
+import { WORDS_MAX } from '../../../src/engine/text.ts';
 import { readAudit } from '../../../src/state/audit.ts';
 import { request } from '../../support/atomic-env.ts';
 import { STACK } from '../../support/deploy-env.ts';
@@ -143,6 +147,36 @@ describe('the pin through the infra MCP server', () => {
     } finally {
       await asking.close();
     }
+  });
+});
+
+describe("a person's words", () => {
+  /** What cliRequest reads of a terminal: who is asking. */
+  const ALICE = { env: { FRONTENDOPS_ACTOR: 'alice' } } as Partial<CliIo> as CliIo;
+
+  it('are held to one limit at every door: an MCP reason takes what the CLI and the agent take', async () => {
+    const words = `release freeze: ${'w'.repeat(WORDS_MAX - 16)}`;
+    expect(words).toHaveLength(WORDS_MAX);
+    // The CLI takes these words as --message, and the agent as a request.
+    expect(cliRequest(ALICE, 'pin the live release', words).message).toBe(words);
+    expect(parseRequest(`pin the live release, ${words}`.slice(0, WORDS_MAX)).kind).not.toBe('refuse');
+    // So does an MCP client, as a pin's reason, recorded whole.
+    await c.call('unpin_release');
+    const pinned = await c.call('pin_release', { reason: words });
+    expect(pinned.isError, pinned.text).toBe(false);
+    expect(pinned.structured).toMatchObject({ created: true, pin: { reason: words } });
+    await c.call('unpin_release');
+    // One more character is refused by each, and nothing is pinned.
+    const longer = `${words}!`;
+    expect(() => cliRequest(ALICE, 'pin the live release', longer)).toThrow(/1–2000 characters/);
+    expect(parseRequest(longer)).toMatchObject({
+      kind: 'refuse',
+      reason: expect.stringMatching(/over 2000/),
+    });
+    const refused = await c.call('pin_release', { reason: longer });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toMatch(/reason: Too big: expected string to have <=2000 characters/);
+    expect((await c.call('get_status')).structured.pin).toBeNull();
   });
 });
 
