@@ -11,8 +11,6 @@ import { badInput, isFrontendOpsError } from '../errors.ts';
 export const RELEASE_KEY = 'frontendops-release';
 /** The KVS key holding the HMAC secret of preview links. */
 export const PREVIEW_SECRET_KEY = 'frontendops-preview-secret';
-/** Where a release's non-hashed files live in the hosting bucket: `_releases/<id>/<path>`. */
-export const RELEASES_PREFIX = '_releases/';
 /** KeyValueStore quota on one value. */
 export const MAX_VALUE_BYTES = 1024;
 

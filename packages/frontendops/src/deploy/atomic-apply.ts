@@ -101,7 +101,7 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { assertAtomicPendingSound, forgedPending, type LiveRead } from './live.ts';
+import { assertAtomicPendingSound, forgedPending, type LiveRead, ownPrefixes } from './live.ts';
 import type { DeployEvent, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
@@ -376,7 +376,7 @@ async function prepare(
     spa: site.spa,
     now: ctx.now,
     graceMs: site.releaseGraceMs,
-    ...keepPrefixesOf(site),
+    keepPrefixes: ownPrefixes(site),
     ...(interrupted ? { written: interrupted.plan.copies } : {}),
   });
   // A migration copies the releases the in-place pointer retains too: each as it went out.
@@ -1097,7 +1097,7 @@ async function pruneAfterGrace(
     full: true,
     ...(known ? { hosting: known.hosting, manifests: known.manifests } : {}),
   });
-  const prune = planAtomicPruneNow({ live, now: ctx.now, ...keepPrefixesOf(site) });
+  const prune = planAtomicPruneNow({ live, now: ctx.now, keepPrefixes: ownPrefixes(site) });
   if (prune.length === 0) return { pruned: [], goneIndexes: [] };
   // Right before deleting, what the prune was planned from is read again (the lock should make this
   // needless; when locks do not meet, it keeps a replaced switch's stale prune off the live release).
@@ -1297,14 +1297,6 @@ export function releaseIndexOf(ref: ReleaseNameRef, manifest: Manifest, at: stri
     uploadedAt: at,
   };
 }
-
-/** What pruning never touches: the environment marker, and the state when it shares the bucket. */
-export const keepPrefixesOf = (site: Site) => ({
-  keepPrefixes:
-    site.target.stateBucket === site.target.hostingBucket
-      ? [site.target.statePrefix, '.frontendops/']
-      : ['.frontendops/'],
-});
 
 export const nowOf = (options: { now?: () => Date }) => (options.now ? options.now().getTime() : Date.now());
 

@@ -13,8 +13,15 @@
  * else was not written by FrontendOps: refused (TAMPERED) before anything is written.
  */
 
-import { RELEASES_KEY_PREFIX, releaseIdFor } from '../engine/atomic-plan.ts';
-import { artifactDigest, artifactKeyProblem, keyOf, shortened, sitePathProblem } from '../engine/manifest.ts';
+import { releaseIdFor } from '../engine/atomic-plan.ts';
+import {
+  artifactDigest,
+  artifactKeyProblem,
+  keyOf,
+  RELEASES_KEY_PREFIX,
+  shortened,
+  sitePathProblem,
+} from '../engine/manifest.ts';
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';

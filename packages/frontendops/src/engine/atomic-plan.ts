@@ -17,12 +17,9 @@ import { FrontendOpsError } from '../errors.ts';
 import { groupOf } from './cache-policy.ts';
 import { CANARY_SHARE_RULE, isCanaryShare } from './canary-share.ts';
 import { deployIdFor } from './ids.ts';
-import { keyOf } from './manifest.ts';
+import { keyOf, RELEASES_KEY_PREFIX } from './manifest.ts';
 import type { DeployPlan, PlannedCopy } from './plan.ts';
 import type { FileGroup, Manifest } from './types.ts';
-
-/** Where a release's non-asset files live: `_releases/<id>/<path>` (the function's RELEASES layout). */
-export const RELEASES_KEY_PREFIX = '_releases/';
 
 /** What an atomic operation does to the release pointer. */
 export type AtomicOp = 'deploy' | 'rollback' | 'canary-start' | 'canary-promote' | 'canary-abort' | 'migrate';

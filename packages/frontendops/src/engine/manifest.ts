@@ -33,6 +33,14 @@ export function artifactDigest(manifest: Pick<Manifest, 'app' | 'commit' | 'file
 }
 
 /** Why a site path may not become an object key, or null when it may. */
+/**
+ * FrontendOps' own objects in a hosting bucket: never pruned, and never served (the edge answers 404
+ * below it; infra's bucket policy denies CloudFront reading it).
+ */
+export const HOSTING_OWN = '.frontendops/';
+/** Where an atomic release's non-asset files live: `_releases/<id>/<path>` (the function's RELEASES layout). */
+export const RELEASES_KEY_PREFIX = '_releases/';
+
 export function sitePathProblem(sitePath: string): string | null {
   if (!sitePath.startsWith('/')) return 'it does not start with "/"';
   const segments = sitePath.slice(1).split('/');
@@ -41,7 +49,14 @@ export function sitePathProblem(sitePath: string): string | null {
   if ([...sitePath].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f' || c === '\\')) {
     return 'it contains a control character or a backslash';
   }
-  const tooLong = keyBytesProblem(keyOf(sitePath));
+  // A build's file at these keys would overwrite what FrontendOps keeps there: the environment
+  // marker (a stack's protection), or another atomic release's files.
+  const key = keyOf(sitePath);
+  if (key.startsWith(HOSTING_OWN))
+    return `it is under /${HOSTING_OWN}, where FrontendOps keeps its own objects in the hosting bucket (the environment marker)`;
+  if (key.startsWith(RELEASES_KEY_PREFIX))
+    return `it is under /${RELEASES_KEY_PREFIX}, where an atomic stack keeps its releases' files`;
+  const tooLong = keyBytesProblem(key);
   return tooLong && `its key would be ${tooLong}`;
 }
 

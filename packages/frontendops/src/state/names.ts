@@ -4,11 +4,9 @@
  * bind them, how `audit verify` finds them and which of them the CI roles may only create, see
  * src/access.ts), and the environment marker in a hosting bucket.
  */
-/**
- * FrontendOps' own objects in a hosting bucket: never pruned, and never served (the edge answers 404
- * below it; infra's bucket policy denies CloudFront reading it).
- */
-export const HOSTING_OWN = '.frontendops/';
+import { HOSTING_OWN } from '../engine/manifest.ts';
+
+export { HOSTING_OWN };
 /** The hosting bucket's environment marker (state/environment.ts). */
 export const ENVIRONMENT_MARKER = `${HOSTING_OWN}environment.json`;
 /** The stack's pin (state/pin.ts). */

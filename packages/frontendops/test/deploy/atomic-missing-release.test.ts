@@ -21,7 +21,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { promoteCanary, readCanaryStatus, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { promoteRelease } from '../../src/deploy/pin.ts';
-import { RELEASES_KEY_PREFIX } from '../../src/engine/atomic-plan.ts';
+import { RELEASES_KEY_PREFIX } from '../../src/engine/manifest.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
