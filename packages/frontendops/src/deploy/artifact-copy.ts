@@ -17,6 +17,9 @@
  * when it deployed it, and publish never gives a commit other content, so a manifest whose digest
  * differs now was replaced since.
  */
+import { createHash } from 'node:crypto';
+import pMap from 'p-map';
+import type { AtomicCopy } from '../engine/atomic-plan.ts';
 import { artifactDigest, artifactFileKey, shortened } from '../engine/manifest.ts';
 import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
@@ -53,6 +56,34 @@ export async function copyArtifactFile(
       `its SHA-256 is ${copied.sha256.slice(0, 16)}…, the manifest's ${file.sha256.slice(0, 16)}…. It was replaced after publishing. ` +
       'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one), and deploy another published commit meanwhile.',
     { details: { path, expected: file.sha256, found: copied.sha256 } },
+  );
+}
+
+/**
+ * Atomic releases share their content-hashed assets at one key. One already in the hosting bucket
+ * that no known release's manifest vouches for (its build expired from the artifacts bucket, or a
+ * release FrontendOps no longer knows of wrote it) may be what the live site serves: a copy over it
+ * would change a live release's file, even through a change no visitor should see (a preview). So
+ * it is read back and hashed first; other content than this build's is refused (CONFLICT) before
+ * anything is written. Only asset copies the plan could not vouch for are read: a rare path.
+ */
+export async function assertSharedAssetsSame(site: Site, copies: readonly AtomicCopy[]): Promise<void> {
+  const unverified = copies.filter((c) => c.group === 'asset' && c.reason === 'unverified');
+  await pMap(
+    unverified,
+    async (copy) => {
+      const there = await site.hosting.get(copy.key);
+      if (!there) return; // gone since: the copy is what it needs
+      const sha256 = createHash('sha256').update(there.body).digest('hex');
+      if (sha256 === copy.sha256) return;
+      throw new FrontendOpsError(
+        'CONFLICT',
+        `${shortened(copy.path)} has other content in ${copy.app}@${copy.commit.slice(0, 7)} than the hosting bucket holds (SHA-256 ${sha256.slice(0, 16)}…), though its name says it is content-hashed, and no release FrontendOps knows of says what that file is (its build is no longer in the artifacts bucket), so the site may be serving it. ` +
+          'Atomic releases share such files, so one would replace the other. Nothing was changed. Rename it in the build (a content hash in the name), then publish and deploy again.',
+        { details: { path: copy.path, expected: copy.sha256, found: sha256 } },
+      );
+    },
+    { concurrency: 8 },
   );
 }
 

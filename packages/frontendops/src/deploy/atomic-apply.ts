@@ -88,7 +88,7 @@ import {
   withRecordedApproval,
   writeOwnRecord,
 } from './apply.ts';
-import { assertAsDeployed, copyArtifactFile } from './artifact-copy.ts';
+import { assertAsDeployed, assertSharedAssetsSame, copyArtifactFile } from './artifact-copy.ts';
 import {
   type AtomicContext,
   atomicRecordsOf,
@@ -393,6 +393,7 @@ async function prepare(
   const known = full
     ? { hosting: new Map([...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)]), manifests }
     : undefined;
+  await assertSharedAssetsSame(site, plan.copies);
   return { plan, ensured, known };
 }
 

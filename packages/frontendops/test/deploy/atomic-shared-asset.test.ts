@@ -1,0 +1,94 @@
+/**
+ * Atomic releases share their content-hashed assets at one key. When the live release's build is
+ * gone from the artifacts bucket (a lifecycle rule expires old builds; its administrators may delete
+ * one), no manifest says what its assets hold. A build whose asset of the same name holds other
+ * content (names are the build's to choose) was then copied over it by a preview, which no approval
+ * guards and which should change nothing a visitor sees, and by a canary or a deploy: every edge
+ * without the old bytes cached served the new ones under the live page. Now such an asset is read
+ * back and hashed, and other content is refused before anything is written.
+ */
+import { cp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
+import { startCanary } from '../../src/deploy/canary.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { artifactManifestKey } from '../../src/engine/manifest.ts';
+import {
+  APP,
+  ARTIFACTS,
+  type AtomicEnv,
+  type ReleaseBuild,
+  request,
+  startAtomicEnv,
+} from '../support/atomic-env.ts';
+
+const LIVE = '0101010101010101010101010101010101010101';
+const OTHER = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';
+const SAME = 'dddddddddddddddddddddddddddddddddddddddd';
+let t: AtomicEnv;
+let v1: ReleaseBuild;
+let asset: string;
+let liveBytes: string;
+
+beforeAll(async () => {
+  t = await startAtomicEnv({ retain: 3 });
+  v1 = await t.publish(LIVE, 'v1');
+  await deployAtomic(t.site, { app: APP, commit: LIVE, request: request() });
+  asset = Object.keys(v1.files).find((p) => p.startsWith('/assets/app-')) as string;
+  liveBytes = v1.files[asset] as string;
+  // The live release's build expires from the artifacts bucket.
+  await t.s3.store(ARTIFACTS).delete([artifactManifestKey(APP, LIVE)]);
+  // A build whose asset of that very name holds other content, published the normal way…
+  const other = join(t.tmp, 'other');
+  await cp(v1.dir, other, { recursive: true });
+  await writeFile(join(other, asset), 'alert("not the live release")\n');
+  await publishArtifact(t.site.artifacts, { dir: other, app: APP, commit: OTHER });
+  // …and one that holds the same bytes under its names (a rebuild of the live release's sources).
+  const same = join(t.tmp, 'same');
+  await cp(v1.dir, same, { recursive: true });
+  await writeFile(join(same, 'robots.txt'), 'User-agent: *\nDisallow: /private\n');
+  await publishArtifact(t.site.artifacts, { dir: same, app: APP, commit: SAME });
+});
+afterAll(() => t?.stop());
+
+const served = async () => (await t.site.hosting.get(asset.slice(1)))?.body.toString('utf8');
+
+describe("an asset of the live release whose build is gone, and a build's other content under its name", () => {
+  it.each([
+    [
+      'a preview',
+      () => previewLink(t.site, { app: APP, commit: OTHER, request: request('preview'), verify: false }),
+    ],
+    [
+      'a canary',
+      () => startCanary(t.site, { app: APP, commit: OTHER, weightPercent: 10, request: request('canary') }),
+    ],
+    ['a deploy', () => deployAtomic(t.site, { app: APP, commit: OTHER, request: request('deploy') })],
+  ])('%s is refused (CONFLICT) before anything is written; the live file stays', async (_, change) => {
+    const mark = await t.mark();
+    const attempt = change();
+    await expect(attempt).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(attempt).rejects.toThrow(
+      /has other content in sophia-dashboard@eeeeeee than the hosting bucket holds .*Nothing was changed\./,
+    );
+    expect(await served()).toBe(liveBytes);
+    const writes = (await t.requestsSince(mark)).filter((r) => !['GET', 'HEAD'].includes(r.method));
+    expect(writes.map((r) => `${r.method} ${r.bucket} ${r.key}`)).toEqual(
+      // The deploy lock is taken and let go; nothing else.
+      writes.filter((r) => /lock/.test(r.key ?? '')).map((r) => `${r.method} ${r.bucket} ${r.key}`),
+    );
+  });
+
+  it('a build holding the same bytes under that name is previewed as before', async () => {
+    const link = await previewLink(t.site, {
+      app: APP,
+      commit: SAME,
+      request: request('preview'),
+      verify: false,
+    });
+    expect(link.url).toMatch(/^http/);
+    expect(await served()).toBe(liveBytes);
+  });
+});
