@@ -112,20 +112,32 @@ export async function openSite(
     site.notify(notice);
     return site;
   }
-  site.close();
-  const adopted = await open(adoptEnvironment(target, marker), marker.protected);
   // Followed from here (an alias, an outputs file that names no stack), the marker must not lead
   // away from its own environment's history either: where that environment keeps a chain at its
-  // default location, a marker naming another location (a copy of that chain) is refused. The stack
-  // opened by its name reports the marker. One request, only when the marker names a location other
-  // than the default one.
+  // default location (in the state bucket these outputs name, or in the marker's), a marker naming
+  // another location (a copy of that chain, in another bucket or under another prefix) is refused.
+  // Nor may it name the hosting bucket, where no state is ever kept (the site would serve it, and
+  // whoever writes the site could rewrite it). The stack opened by its name reports the marker.
+  // Requests only when the marker names another bucket or prefix than the default ones.
   const home = defaultStatePrefix(marker.stack);
+  const inHosting = marker.stateBucket === target.hostingBucket;
+  const elsewhere = () =>
+    new FrontendOpsError(
+      'TAMPERED',
+      `The hosting bucket of ${named ? target.stack : 'this outputs file'} is marked as environment ${marker.stack}, but its marker names ${inHosting ? 'the hosting bucket itself as where its history is kept, where FrontendOps never keeps state (visitors could read it, and whoever writes the site rewrite it)' : `a state location other than ${marker.stack}'s own, which holds its history`}: the marker is not followed, and nothing was done. Open the stack by its name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker, and its next deploy puts the marker back.`,
+    );
+  if (
+    inHosting ||
+    (marker.stateBucket !== target.stateBucket && (await site.state.head(`${home}${AUDIT_HEAD}`)))
+  ) {
+    site.close();
+    throw elsewhere();
+  }
+  site.close();
+  const adopted = await open(adoptEnvironment(target, marker), marker.protected);
   if (marker.statePrefix !== home && (await adopted.state.head(`${home}${AUDIT_HEAD}`))) {
     adopted.close();
-    throw new FrontendOpsError(
-      'TAMPERED',
-      `The hosting bucket of ${named ? target.stack : 'this outputs file'} is marked as environment ${marker.stack}, but its marker names a state location other than ${marker.stack}'s own, which holds its history: the marker is not followed, and nothing was done. Open the stack by its name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker, and its next deploy puts the marker back.`,
-    );
+    throw elsewhere();
   }
   const notice = `${named ? `Stack ${target.stack}` : 'This outputs file'} writes to the hosting bucket of environment ${marker.stack}: using its name, history and protection.`;
   adopted.notify(notice);

@@ -383,4 +383,45 @@ describe('the marker under the audit chain', () => {
     expect(await verifyOf(named)).toMatchObject({ ok: true, problems: [] });
     await t.site.state.delete((await t.site.state.list(fork)).map((o) => o.key));
   });
+
+  it.each([
+    ['the hosting bucket itself', HOSTING],
+    ['another bucket', STAGING_HOSTING],
+  ])(
+    'a marker pointed at a copy of the chain in %s, at the default prefix, is not followed either',
+    async (_, bucket) => {
+      // The same copy, in a bucket whoever writes the site may hold, where nothing is create-only.
+      const prefix = t.target.statePrefix;
+      const copy = t.s3.store(bucket);
+      for (const object of await t.site.state.list(prefix)) {
+        if (/\/(locks|probe)\//.test(object.key)) continue;
+        const body = (await t.site.state.get(object.key))?.body;
+        if (body) await copy.put(object.key, body);
+      }
+      const ownMarker = (await markerOf(HOSTING)) as Buffer;
+      await putMarker(HOSTING, JSON.stringify({ ...JSON.parse(ownMarker.toString()), stateBucket: bucket }));
+      const copied = (await copy.list(prefix)).map((o) => o.key).sort();
+      const ownHead = await readAuditHead(t.site.state, prefix);
+      try {
+        const unnamed = await outputsWithout(`prod-${bucket}.json`);
+        for (const argv of [
+          ['audit', 'verify', '--stack', unnamed],
+          ['deploy', '--stack', unnamed, '--commit', COMMITS[1] as string, '--yes', '--no-tag'],
+        ]) {
+          const refused = await run(argv);
+          expect(refused.code, refused.stderr).toBe(1);
+          expect(refused.stderr).toMatch(
+            /is marked as environment dashboard-hosting-prod, but its marker names .*: the marker is not followed, and nothing was done/,
+          );
+          expect(refused.stderr).not.toMatch(/\n\s+at /);
+        }
+        expect((await copy.list(prefix)).map((o) => o.key).sort()).toEqual(copied);
+        expect(await readAuditHead(t.site.state, prefix)).toEqual(ownHead);
+      } finally {
+        await putMarker(HOSTING, ownMarker);
+        await copy.delete((await copy.list(prefix)).map((o) => o.key));
+      }
+      expect(await verifyOf(named)).toMatchObject({ ok: true, problems: [] });
+    },
+  );
 });
