@@ -91,7 +91,13 @@ describe('deploy against the real S3 protocol', () => {
 
   it('keeps the assets of the last 3 releases and prunes older ones only after the pointer moved', async () => {
     await deployAndRecord(COMMITS[2]);
+    // An atomic release's file, as a migration whose lock this deploy's did not meet (another
+    // machine, an older version) leaves it, the site now serving it: never an in-place prune's.
+    await t.site.hosting.put('_releases/9999999-r0123456789ab/index.html', '<p>served by the migration</p>');
     const { summary, writes } = await deployAndRecord(COMMITS[3]);
+    expect(summary.plan.prune.filter((key) => key.startsWith('_releases/'))).toEqual([]);
+    expect(await t.site.hosting.get('_releases/9999999-r0123456789ab/index.html')).not.toBeNull();
+    await t.site.hosting.delete(['_releases/9999999-r0123456789ab/index.html']);
     const v1Only = (builds[0] as FixtureBuild).assets.filter(
       (a) => !(builds[1] as FixtureBuild).assets.includes(a),
     );
