@@ -162,6 +162,10 @@ async function deployInPlace(
     if (interrupted.status === 'rejected') throw interrupted.reason;
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
+    // Finishing a stopped rollback pins its release, as its last step: this deploy is held to that
+    // pin too, as to any (read again only when something was finished).
+    if (checkPin && interrupted.value)
+      assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
     const live = interrupted.value ? await readLiveState(site, pending, known) : await uninterrupted;
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);

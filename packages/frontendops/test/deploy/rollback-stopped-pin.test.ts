@@ -1,0 +1,60 @@
+/**
+ * An in-place rollback stopped right after its pointer moved (before its pin), then a deploy of
+ * another build by someone else: the deploy finishes the rollback first, which pins its release as
+ * its last step. The deploy used to go live past that pin, leaving a pin on a release nobody is
+ * served; it is now held to the pin the finish set (PINNED), as a deploy is to any pin.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
+const request = (text: string): RequestInfo => ({
+  text,
+  actor: 'ops',
+  planner: 'cli',
+  at: new Date().toISOString(),
+});
+let t: TestDeployEnv;
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'rollback-stopped-pin' });
+  for (const [i, commit] of [V1, V2, V3].entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request('v1') });
+  await deployArtifact(t.site, { app: APP, commit: V2, request: request('v2') });
+});
+afterAll(() => t?.stop());
+
+const live = async () => (await t.site.records.readPointer())?.value;
+
+it('a deploy after a rollback stopped past its pointer is refused by the pin the finish sets', async () => {
+  // Stopped at the first state write after the live pointer moved to v1.
+  let moved = false;
+  const stopping = stoppingSite(t.site, (key) => {
+    if (moved) return true;
+    if (key.endsWith('/live.json')) moved = true;
+    return false;
+  });
+  await expect(rollbackRelease(stopping, { request: request('roll back') })).rejects.toThrow();
+  expect((await live())?.commit).toBe(V1);
+  expect(await readPin(t.site)).toBeNull();
+
+  const deploy = deployArtifact(t.site, { app: APP, commit: V3, request: request('deploy v3') });
+  await expect(deploy).rejects.toMatchObject({ code: 'PINNED' });
+  // The rollback was finished: v1 live, pinned to it, and the chain says so.
+  const now = await live();
+  expect(now?.commit).toBe(V1);
+  expect(await readPin(t.site)).toMatchObject({ commit: V1, cause: 'rollback', deployId: now?.deployId });
+  expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true, problems: [] });
+});
