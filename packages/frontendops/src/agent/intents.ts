@@ -26,9 +26,10 @@ export type Intent =
   | { kind: 'invalidate'; deployId: string | null }
   /**
    * Make a release (default: the latest) live for everyone and clear any pin; where a canary runs
-   * and no other release is named, that canary is what is promoted.
+   * and no other release is named, that canary is what is promoted. `canary`: the words say "canary",
+   * so only a running canary is promoted (with none running, the request is refused).
    */
-  | { kind: 'promote'; ref: string | null }
+  | { kind: 'promote'; ref: string | null; canary?: true }
   /** Atomic stacks: send a sticky share of visitors to a release (default: the latest) first. */
   | { kind: 'canary'; ref: string | null; percent: number }
   /** Atomic stacks: end the canary; everyone back on the live release. */
@@ -108,7 +109,7 @@ export function namedChange(intent: Intent, appPath?: string, text = ''): NamedC
   return {
     ref: intent.ref,
     ...(intent.kind === 'canary' ? { percent: intent.percent } : {}),
-    ...(intent.kind === 'promote' && /\bcanary\b/i.test(text) ? { canary: true } : {}),
+    ...(intent.kind === 'promote' && (intent.canary || /\bcanary\b/i.test(text)) ? { canary: true } : {}),
     ...path,
   };
 }
@@ -388,6 +389,11 @@ function readChange(words: string): Intent {
   if (CHANGES[intent.kind]) {
     const share = unreadableShare(words);
     if (share) return { kind: 'refuse', reason: share.refuse };
+    const other =
+      intent.kind === 'deploy' || intent.kind === 'canary' || intent.kind === 'promote'
+        ? otherRelease(words)
+        : null;
+    if (other) return { kind: 'refuse', reason: other };
     const when = intent.kind === 'preview' ? null : LATER.exec(words);
     if (when) {
       return {
@@ -728,6 +734,23 @@ function unreadableDestination(text: string): Unclear | null {
   };
 }
 
+/**
+ * Words that name a release other than the latest without giving it: "the current release", "the
+ * previous build", "the release before last", "the last good one", or a git revision ("HEAD~1",
+ * "main^"). A deploy, canary or promote with no commit, tag or deploy id goes to the latest, which is
+ * not what these words ask for: refused rather than read as the latest, which `--yes` would make live.
+ */
+const OTHER_RELEASE =
+  /\b(?:(?:current(?:ly)?|live|previous|prior|earlier|older|former|old)\s+(?:live\s+)?(?:release|version|build|deploy(?:ment)?|one|commit)s?|(?:release|version|build|deploy(?:ment)?|one|commit)\s+before\s+(?:last|the\s+latest|that|this)|before\s+last|last\s+(?:good|known|working|stable)(?:\s+(?:release|version|build|one))?|\w[\w./-]*[~^]\d*)/i;
+function otherRelease(text: string): string | null {
+  const named = OTHER_RELEASE.exec(text)?.[0];
+  if (!named) return null;
+  return (
+    `"${clip(named)}" names a release other than the latest without giving it, and I act on no guess. Nothing was changed. ` +
+    'To deploy the latest, say "deploy the latest dashboard"; to go back, say "roll back" (or "roll back to <sha>"); to name a release, give its commit sha, tag or deploy id ("show the deploy history" lists them).'
+  );
+}
+
 /** Every share of visitors the words write, as written ("200%", "10 percent") and as a number. */
 function sharesIn(text: string): Array<{ written: string; value: number }> {
   return [...text.matchAll(SHARES)].map(([written, number]) => ({
@@ -786,7 +809,8 @@ function promoteIntent(text: string): Intent {
       reason: `The request names a share of visitors ("${other.written}"), but promote makes a release live for everyone. To change the canary's share, say ${instead} (the same build again only changes its share); to make it live for everyone, say "promote the canary".`,
     };
   }
-  return withRef(text, (ref) => ({ kind: 'promote', ref }));
+  const canary = /\bcanary\b/i.test(text) ? { canary: true as const } : {};
+  return withRef(text, (ref) => ({ kind: 'promote', ref, ...canary }));
 }
 
 function historyLimit(text: string): number {

@@ -46,13 +46,16 @@ class StepStopped extends Error {
  */
 class WordsRefused extends Error {}
 
-/** The error code of a tool's answer that the input was wrong: NOT_FOUND or BAD_INPUT; else undefined. */
+/**
+ * The error code of a tool's answer that the request cannot be done as asked: NOT_FOUND, BAD_INPUT,
+ * or CONFLICT with what exists (a canary runs); else undefined. The CLI refuses the same (exit 2).
+ */
 const inputErrorOf = (call: GateCall): string | undefined =>
-  call.record.status === 'error' ? /^(NOT_FOUND|BAD_INPUT): /.exec(call.text)?.[1] : undefined;
+  call.record.status === 'error' ? /^(NOT_FOUND|BAD_INPUT|CONFLICT): /.exec(call.text)?.[1] : undefined;
 
 /**
- * A step the server refused for what it was asked (NOT_FOUND, BAD_INPUT: a commit with no published
- * build, a release the stack never had) is the request's mistake: refused in the server's words (exit
+ * A step the server refused for what it was asked (NOT_FOUND, BAD_INPUT, CONFLICT: a commit with no
+ * published build, a release the stack never had, a deploy while a canary runs) is the request's mistake: refused in the server's words (exit
  * 2), not a failure. Anything else goes on as it was.
  */
 function refuseInputError(error: unknown): never {
@@ -77,7 +80,7 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
       case 'invalidate':
         return await invalidate(ctx, intent.deployId);
       case 'promote':
-        return await promote(ctx, intent.ref);
+        return await promote(ctx, intent.ref, intent.canary === true);
       case 'canary':
         return await canary(ctx, intent.ref, intent.percent);
       case 'abort-canary':
@@ -113,7 +116,7 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
         message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text}`,
       };
     }
-    // A server's "that input is wrong" (BAD_INPUT, NOT_FOUND) before this request changed anything is
+    // A server's "that input is wrong" (BAD_INPUT, NOT_FOUND, CONFLICT) before this request changed anything is
     // a refusal, as the CLI says the same answer (exit 2); after a change, what was done is the news.
     const code = inputErrorOf(call);
     if (code && !changedBefore(ctx.gate, call))
@@ -417,10 +420,23 @@ async function invalidate(ctx: RunbookContext, deployId: string | null): Promise
 }
 
 /** "promote the latest": deploy it for everyone and clear the pin, after showing what is in it. */
-async function promote(ctx: RunbookContext, ref: string | null): Promise<PlannerOutcome> {
+async function promote(
+  ctx: RunbookContext,
+  ref: string | null,
+  canaryWords: boolean,
+): Promise<PlannerOutcome> {
   // A running canary is what "promote" means, unless the words name another release.
   const running = (await step(ctx, 'get_status', stackArg(ctx))).canary;
   if (running && (!ref || running.commit.startsWith(ref.toLowerCase()))) return promoteCanary(ctx, running);
+  // Words that say "canary" ask for the canary's promote, never a release's (which would make
+  // another release live for everyone and lift any pin).
+  if (canaryWords) {
+    throw new WordsRefused(
+      running
+        ? `The canary on ${where(ctx)} runs ${running.app}@${shortSha(running.commit)}, not ${ref}: nothing was changed. To promote the canary, say "promote the canary"; to make ${ref} live for everyone, say "promote ${ref}".`
+        : `No canary runs on ${where(ctx)}, so there is no canary to promote. Nothing was changed. To make a release live for everyone, say "promote the latest" (or name its commit).`,
+    );
+  }
   const commit = await resolveCommit(ctx, ref);
   const [plan, status] = [
     await step(ctx, 'plan_deploy', { ...stackArg(ctx), app: ctx.app, commit: commit.sha }),

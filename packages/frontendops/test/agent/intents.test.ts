@@ -72,7 +72,7 @@ const TABLE: Array<[string, Intent]> = [
   ['start a canary of abc1234', { kind: 'canary', ref: 'abc1234', percent: 10 }],
   ['ship it to 5 percent of users', { kind: 'canary', ref: null, percent: 5 }],
   ['promote', { kind: 'promote', ref: null }],
-  ['promote the canary', { kind: 'promote', ref: null }],
+  ['promote the canary', { kind: 'promote', ref: null, canary: true }],
   ['abort the canary', { kind: 'abort-canary' }],
   ['stop the canary release', { kind: 'abort-canary' }],
   ['the canary looks bad, cancel it', { kind: 'abort-canary' }],
@@ -122,7 +122,7 @@ const TABLE: Array<[string, Intent]> = [
   ['deploy to 1% first', { kind: 'canary', ref: null, percent: 1 }],
   ['deploy to 99 percent first', { kind: 'canary', ref: null, percent: 99 }],
   ['deploy to 25 per cent of visitors first', { kind: 'canary', ref: null, percent: 25 }],
-  ['promote the canary to 100%', { kind: 'promote', ref: null }],
+  ['promote the canary to 100%', { kind: 'promote', ref: null, canary: true }],
   // Two change words for one change: kept.
   ['roll back the last deploy', { kind: 'rollback', to: { type: 'previous' } }],
   ['roll back and pin it', { kind: 'rollback', to: { type: 'previous' } }],
@@ -153,7 +153,7 @@ const TABLE: Array<[string, Intent]> = [
   ['the deploy is stuck, roll back', { kind: 'rollback', to: { type: 'previous' } }],
   ['deploy the latest release', { kind: 'deploy', ref: null }],
   ['show the latest releases', { kind: 'history', limit: 10 }],
-  ['promote the canary, it looks good', { kind: 'promote', ref: null }],
+  ['promote the canary, it looks good', { kind: 'promote', ref: null, canary: true }],
   ['no, deploy the latest', { kind: 'deploy', ref: null }],
 ];
 
@@ -245,6 +245,13 @@ const UNCLEAR: Array<[string, RegExp]> = [
   // Parts that name one change, and a whole that reads as another.
   ['deploy the latest and tell me about the canary', /more than one change \(a deploy, a canary\)/],
   ['promote the latest build for everyone and clear the pin', /more than one change \(a promote, an unpin\)/],
+  // Words naming a release other than the latest without giving it: never read as "the latest".
+  ['deploy HEAD~1', /"HEAD~1" names a release other than the latest/],
+  ['ship main^ to production', /"main\^" names a release other than the latest/],
+  ['redeploy the current release', /"current release" names a release other than the latest/],
+  ['deploy the release before last', /"release before last" names a release other than the latest/],
+  ['deploy the previous build to 10% first', /"previous build" names a release other than the latest/],
+  ['promote the last good one', /"last good one" names a release other than the latest/],
   // A sha, tag or share that does not read is refused, never read as "the latest" or "the previous".
   ['deploy e088ed', /"e088ed" is not a commit or tag I can read.*6 hex digits.*7 to 64 hex digits/s],
   ['roll back to e088ed', /"e088ed" is not a commit or tag I can read/],

@@ -134,6 +134,14 @@ describe('the runbook on an atomic stack', () => {
     const started = await run(`deploy ${repo.commits.dashboard1.slice(0, 7)} to 25% first`);
     expect(started.outcome, started.message).toBe('succeeded');
     expect((await t.store().read()).value).toMatchObject({ weight: 25 });
+    // While it runs, a deploy is refused by the server before anything changed (CONFLICT): a
+    // refusal in the server's words (exit 2), as the CLI says it, not a failure.
+    const blocked = await run(`deploy ${repo.commits.dashboard2.slice(0, 7)}`);
+    expect(blocked.outcome, blocked.message).toBe('refused');
+    expect(blocked.message).toMatch(
+      /^A canary of sophia-dashboard@[0-9a-f]{7} runs on .*Nothing was changed\.$/s,
+    );
+    expect((await t.store().read()).value).toMatchObject({ weight: 25 });
     const aborted = await run('abort the canary');
     expect(aborted.outcome, aborted.message).toBe('succeeded');
     expect(called).toEqual(['get_status', 'abort_canary']);

@@ -1,6 +1,6 @@
 /**
  * What the agent answers when the servers say the request cannot be done as asked: the same answer
- * the CLI gives it. A server's BAD_INPUT or NOT_FOUND before the request changed anything, and a
+ * the CLI gives it. A server's BAD_INPUT, NOT_FOUND or CONFLICT before the request changed anything, and a
  * request with nothing to act on, are refusals (exit 2, "Nothing was changed"), never failures; after
  * a change, the failure is the news (exit 1).
  */
@@ -10,6 +10,7 @@ import type { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
 import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
 
 let e: AgentTestEnv;
@@ -66,6 +67,18 @@ describe('the agent refuses what the servers refuse, as the CLI does', () => {
     await expectRefused('deploy the latest dashboard', /No commit touches apps\/nowhere .*"appPath"/, {
       config: { ...e.config, appPath: 'apps/nowhere' },
     });
+  });
+
+  it('"promote the canary" with no canary running is refused; no release is promoted and the pin stays', async () => {
+    await e.addRelease('v-unpromoted');
+    const pinned = await run('pin the live release');
+    expect(pinned.outcome, pinned.message).toBe('succeeded');
+    const pin = await e.t.site.records.readPointer();
+    await expectRefused('promote the canary', /No canary runs on .*, so there is no canary to promote/);
+    await expectRefused('promote the canary', /No canary runs on/, { dryRun: true });
+    expect((await e.t.site.records.readPointer())?.value.deployId).toBe(pin?.value.deployId);
+    expect(await readPin(e.t.site)).toMatchObject({ cause: 'pin', deployId: pin?.value.deployId });
+    expect((await run('unpin')).outcome).toBe('succeeded');
   });
 
   it('a BAD_INPUT or NOT_FOUND after the request changed something is a failure (exit 1), not a refusal', async () => {
