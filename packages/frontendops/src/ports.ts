@@ -268,6 +268,8 @@ export interface ApprovalDecision {
   /** Who approved (or declined), and through what: "--yes", "elicitation", "console", … */
   by: string;
   via: string;
+  /** Declined for want of a way to ask: what the person does to approve ("run it again with --yes"). */
+  next?: string;
 }
 
 export interface Approver {

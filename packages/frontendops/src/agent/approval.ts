@@ -47,7 +47,7 @@ export function createCliApprover(options: CliApproverOptions): ApproveFn {
         : !asked.includes(request.action)
           ? `--yes approves only ${asked.length ? `a ${asked.join(' or ')}` : 'the change the request names, and it names none'}; this ${request.action} was not asked for`
           : `--yes approves only the change the request names: ${departs}`;
-      return { approved: false, by: 'nobody', via: why };
+      return { approved: false, by: 'nobody', via: why, ...(options.yes ? {} : { next: APPROVE_HINT }) };
     }
     const note = departs ? `Note: ${departs}.\n` : '';
     const answer = await options.ask(

@@ -402,7 +402,7 @@ export function createToolGate(options: GateOptions): ToolGate {
           name,
           args,
           'refused',
-          `Not approved: ${decision.by} via ${decision.via}.${why}`,
+          `Not approved: ${decision.by} via ${decision.via}.${why}${decision.next ? ` ${decision.next}` : ''}`,
           started,
           { declined: true },
         );

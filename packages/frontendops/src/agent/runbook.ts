@@ -102,7 +102,7 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
     if (call.declined) {
       return {
         outcome: 'declined',
-        message: `Nothing was changed: ${call.record.tool} on ${where(ctx)} was not approved (${call.record.summary}).`,
+        message: `Nothing was changed: ${call.record.tool} on ${where(ctx)} was not approved: ${call.record.summary.replace(/^Not approved: /, '')}`,
       };
     }
     // The pin is a refusal with its reasons, not a failure: say it as the server said it.
@@ -113,7 +113,7 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
     if (call.text.startsWith('APPROVAL_REQUIRED: ')) {
       return {
         outcome: 'declined',
-        message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text}`,
+        message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text.replace(/then call \w+ again with the same arguments/, 'then ask the agent again, in the same words')}`,
       };
     }
     // A server's "that input is wrong" (BAD_INPUT, NOT_FOUND, CONFLICT) before this request changed anything is
@@ -509,7 +509,7 @@ async function canary(ctx: RunbookContext, ref: string | null, percent: number):
       message: [`Would ${approvalSummary}.`, ...contents].join('\n'),
     };
   }
-  const result = await step(ctx, 'start_canary', args, { approvalSummary });
+  const result = await step(ctx, 'start_canary', args, { approvalSummary, deployId: plan.deployId });
   const failed = notServed(result, `Sent ${result.percent}% of visitors on ${result.stack} to ${what}`);
   if (failed) return failed;
   const siteUrl = await readSiteUrl(ctx);
@@ -578,7 +578,12 @@ async function abortCanary(ctx: RunbookContext): Promise<PlannerOutcome> {
     ctx.gate.skip('abort_canary', stackArg(ctx), `Dry run: would ${approvalSummary}.`);
     return { outcome: 'planned', commit: running.commit, message: `Would ${approvalSummary}.` };
   }
-  const result = await step(ctx, 'abort_canary', { ...stackArg(ctx) }, { approvalSummary });
+  const result = await step(
+    ctx,
+    'abort_canary',
+    { ...stackArg(ctx) },
+    { approvalSummary, deployId: running.deployId },
+  );
   const failed = notServed(result, `Aborted the canary on ${result.stack}`);
   if (failed) return failed;
   return {

@@ -190,4 +190,51 @@ describe('the runbook on an atomic stack', () => {
     expect(asked).toEqual([]);
     expect(await served()).toBe('v2');
   });
+
+  it('on a protected stack the canary start and its abort are put to the person with the deploy id a confirmation binds to (the console confirms by it)', async () => {
+    const protectedConfig = {
+      ...config,
+      protected: [t.site.target.stack],
+      approval: { approvers: {}, trustElicitation: true },
+    };
+    const site = await t.open({ protected: true, approval: protectedConfig.approval });
+    const infra = await link(
+      createInfraServer({
+        config: protectedConfig,
+        defaultStack: t.site.target.stack,
+        openSite: async () => site,
+      }),
+    );
+    const questions: Array<{ action: string; deployId?: string }> = [];
+    try {
+      const ask = (text: string) =>
+        runAgentRequest(text, {
+          actor: 'ada',
+          planner: 'runbook',
+          approve: async (question) => {
+            questions.push({
+              action: question.action,
+              ...(question.deployId ? { deployId: question.deployId } : {}),
+            });
+            return { approved: true, by: 'ada', via: 'test' };
+          },
+          clients: { ...clients, infra },
+          config: protectedConfig,
+          cwd: repo.dir,
+          env: {},
+        });
+      const started = await ask('deploy to 20% first');
+      expect(started.outcome, started.message).toBe('succeeded');
+      const canary = (await t.store().read()).value?.canary;
+      expect(canary).toBeDefined();
+      const ended = await ask('abort the canary');
+      expect(ended.outcome, ended.message).toBe('succeeded');
+      expect(questions).toEqual([
+        { action: 'canary', deployId: expect.stringMatching(/^[0-9a-f]{7}-[0-9a-f]{10}$/) },
+        { action: 'abort', deployId: questions[0]?.deployId },
+      ]);
+    } finally {
+      await infra.close();
+    }
+  });
 });

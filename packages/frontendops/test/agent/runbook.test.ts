@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgentRequest } from '../../src/agent/index.ts';
+import { createCliApprover, runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
@@ -137,6 +137,16 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(await tags()).toEqual([]);
   });
 
+  it('declined for want of a terminal or --yes, it says how to approve', async () => {
+    const approve = createCliApprover({ yes: false, interactive: false, actor: 'ada', ask: async () => 'n' });
+    const result = await run('Deploy the latest dashboard', { approve });
+    expect(result.outcome).toBe('declined');
+    expect(result.message).toBe(
+      "Nothing was changed: run_sync on the server's stack was not approved: nobody via no terminal to ask and no --yes. Run it again with --yes to approve, or from a terminal to be asked.",
+    );
+    expect(await e.hostingIndex()).toBeNull();
+  });
+
   it("a declined approval changes nothing and passes on why, in the approver's words", async () => {
     asked.length = 0;
     const result = await run('Deploy the latest dashboard', {
@@ -146,7 +156,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
       },
     });
     expect(result.outcome).toBe('declined');
-    expect(result.message).toMatch(/not approved .*no terminal to ask and no --yes/);
+    expect(result.message).toMatch(/not approved: nobody via no terminal to ask and no --yes\.$/);
     expect(asked).toHaveLength(1);
     expect(e.received.map((r) => r.name)).not.toContain('run_sync');
     expect(await e.hostingIndex()).toBeNull();
@@ -492,6 +502,9 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
       expect(result.message).toMatch(
         /frontendops approve [0-9a-f]{7}-[0-9a-f]{10} --stack dashboard-hosting-prod/,
       );
+      // Said to the person running the agent, not to an MCP client: ask again, no tool arguments.
+      expect(result.message).toMatch(/then ask the agent again, in the same words/);
+      expect(result.message).not.toMatch(/call run_sync again|same arguments/);
       expect(result.message).not.toMatch(/failed/);
       expect(await e.hostingIndex()).toBe(live);
       expect((await auditOf()).at(-1)?.data).toMatchObject({ outcome: 'declined' });
