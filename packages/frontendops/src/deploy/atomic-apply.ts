@@ -477,7 +477,7 @@ const isReleaseIncomplete = (error: unknown): error is FrontendOpsError =>
  * caller records it as superseded when it plans something else). What was finished is returned too:
  * the same operation run again after its answer was lost reports it.
  */
-async function settleAtomic(
+export async function settleAtomic(
   site: Site,
   options: AtomicOptions,
 ): Promise<{

@@ -23,6 +23,7 @@ import {
   nowOf,
   releaseIndexOf,
   releaseKeysPresent,
+  settleAtomic,
 } from './atomic-apply.ts';
 import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
@@ -81,6 +82,11 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
   return holding(lock, async () => {
     // A log the preview's own append would refuse stops it here, before its copies and state.
     await assertAuditWritable(site.state, site.target.statePrefix);
+    // A change stopped past its switch is finished first, as every atomic operation finishes it: its
+    // prune then runs before this preview may hold a release that prune names (which would leave the
+    // finish refusing, and every change with it, until the preview expired). One that never switched
+    // stays for the next change to settle.
+    await settleAtomic(site, { ...options, lock });
     const ctx = await readAtomicContext(site, nowOf(options));
     if (!ctx.kvs.value) {
       throw new FrontendOpsError(
