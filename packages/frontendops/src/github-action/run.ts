@@ -85,7 +85,13 @@ async function run(io: CliIo & { stderr: { flush(): void } }, runCli: CliContext
   const code = await runCli(argv, {
     ...io,
     // The deploy tag goes to the run's repository with the action's token (adapters/git-host.ts).
-    env: { ...io.env, ...(inputs.github.token ? { GITHUB_TOKEN: inputs.github.token } : {}) },
+    // A job's --yes is held to approval.github.actions (cli/commands/deploy.ts, approveIfProtected):
+    // said here too, so the action's run is held to it wherever it runs.
+    env: {
+      ...io.env,
+      GITHUB_ACTIONS: 'true',
+      ...(inputs.github.token ? { GITHUB_TOKEN: inputs.github.token } : {}),
+    },
     stdout: { write: (chunk: string) => (json += chunk) },
   });
   io.stderr.flush();

@@ -16,7 +16,7 @@ import {
   withSite,
 } from '../context.ts';
 import { say } from '../io.ts';
-import { confirmOnTerminal, finish, progressPrinter } from './deploy.ts';
+import { approveIfProtected, finish, progressPrinter } from './deploy.ts';
 
 interface CanaryFlags {
   stack?: string;
@@ -93,10 +93,9 @@ export function register(program: Command, ctx: CliContext): void {
             waitMs: await lockWait(ctx, flags),
             ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
           };
-          if (!flags.dryRun && site.protected && !flags.yes) {
-            const preview = await run(site, { ...common, dryRun: true, onEvent: () => {} });
-            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
-          }
+          await approveIfProtected(ctx, site, flags, name === 'promote' ? 'promote' : 'abort', null, () =>
+            run(site, { ...common, dryRun: true, onEvent: () => {} }),
+          );
           const summary = await run(site, { ...common, dryRun: Boolean(flags.dryRun) });
           await finish(ctx, site, summary, { ...flags, tag: name === 'promote' && flags.tag }, null);
         });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
-import type { GitHost } from '../../ports.ts';
+import type { ApprovalAction, GitHost } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import {
@@ -89,10 +89,9 @@ Examples:
             waitMs: await lockWait(ctx, flags),
             ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
           };
-          if (!flags.dryRun && site.protected && !flags.yes) {
-            const preview = await startCanary(site, { ...common, dryRun: true, onEvent: () => {} });
-            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
-          }
+          await approveIfProtected(ctx, site, flags, 'canary', null, () =>
+            startCanary(site, { ...common, dryRun: true, onEvent: () => {} }),
+          );
           const summary = await startCanary(site, { ...common, dryRun: Boolean(flags.dryRun) });
           // Not live for everyone yet: the deploy tag comes with `canary promote`.
           await finish(ctx, site, summary, { ...flags, tag: false, open: false }, null);
@@ -105,16 +104,9 @@ Examples:
           waitMs: await lockWait(ctx, flags),
           ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
-        if (!flags.dryRun && site.protected && !flags.yes) {
-          const preview = await deployArtifact(site, {
-            ...common,
-            app,
-            commit,
-            dryRun: true,
-            onEvent: () => {},
-          });
-          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
-        }
+        await approveIfProtected(ctx, site, flags, 'deploy', git, () =>
+          deployArtifact(site, { ...common, app, commit, dryRun: true, onEvent: () => {} }),
+        );
         const summary = await deployArtifact(site, { ...common, app, commit, dryRun: Boolean(flags.dryRun) });
         await finish(ctx, site, summary, flags, git);
       });
@@ -150,10 +142,9 @@ Examples:
           ...(to ? { to } : {}),
           ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
-        if (!flags.dryRun && site.protected && !flags.yes) {
-          const preview = await rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} });
-          if (!preview.noop) await confirmOnTerminal(ctx, site, preview, git);
-        }
+        await approveIfProtected(ctx, site, flags, 'rollback', git, () =>
+          rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} }),
+        );
         const summary = await rollbackRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
         await finish(ctx, site, summary, flags, git);
       });
@@ -259,6 +250,39 @@ export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitH
     if (!flags.repo && !flags.github && isFrontendOpsError(error, 'BAD_INPUT')) return null;
     throw error;
   }
+}
+
+/**
+ * A change of a protected environment needs a person's yes: `--yes`, or the answer at a terminal
+ * after seeing the plan (`preview`: the change's dry run). In a GitHub Actions job (GITHUB_ACTIONS,
+ * which GitHub sets for every step, the Action's included), `--yes` on a stack whose configuration
+ * names the environment that approves its jobs (`approval.github`) is that environment's approval,
+ * and covers only the actions its `actions` list, as it does for the agent's changes through the
+ * infra server: a job approved to deploy makes no older release live by a promote or a rollback.
+ */
+export async function approveIfProtected(
+  ctx: CliContext,
+  site: Site,
+  flags: { dryRun?: boolean; yes?: boolean },
+  action: ApprovalAction,
+  git: GitHost | null,
+  preview: () => Promise<DeploySummary>,
+  verb?: string,
+): Promise<void> {
+  if (flags.dryRun || !site.protected) return;
+  if (flags.yes) {
+    const github = site.approval.github;
+    if (ctx.io.env.GITHUB_ACTIONS === 'true' && github && !github.actions.includes(action)) {
+      const { FrontendOpsError } = await import('../../errors.ts');
+      throw new FrontendOpsError(
+        'APPROVAL_REQUIRED',
+        `${site.target.stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${site.target.stack} in frontendops.config.json, or run it from a terminal.`,
+      );
+    }
+    return;
+  }
+  const planned = await preview();
+  if (!planned.noop) await confirmOnTerminal(ctx, site, planned, git, verb);
 }
 
 /** A person must say yes to a change of a protected environment, after seeing what it will do. */

@@ -11,7 +11,7 @@ import {
   WAIT_OPTION,
   withSite,
 } from '../context.ts';
-import { confirmOnTerminal, finish, progressPrinter } from './deploy.ts';
+import { approveIfProtected, finish, progressPrinter } from './deploy.ts';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -46,10 +46,9 @@ export function register(program: Command, ctx: CliContext): void {
             waitMs: await lockWait(ctx, flags),
             ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
           };
-          if (!flags.dryRun && site.protected && !flags.yes) {
-            const preview = await migrateToAtomic(site, { ...common, dryRun: true, onEvent: () => {} });
-            if (!preview.noop) await confirmOnTerminal(ctx, site, preview, null);
-          }
+          await approveIfProtected(ctx, site, flags, 'deploy', null, () =>
+            migrateToAtomic(site, { ...common, dryRun: true, onEvent: () => {} }),
+          );
           const summary = await migrateToAtomic(site, { ...common, dryRun: Boolean(flags.dryRun) });
           await finish(ctx, site, summary, { ...flags, tag: false }, null);
         });

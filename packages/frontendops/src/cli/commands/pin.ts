@@ -144,11 +144,15 @@ Examples:
           waitMs: await lockWait(ctx, flags),
           ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
         };
-        if (!flags.dryRun && site.protected && !flags.yes) {
-          const preview = await promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} });
-          if (!preview.noop)
-            await deploy.confirmOnTerminal(ctx, site, preview, git, 'promote (and clear the pin)');
-        }
+        await deploy.approveIfProtected(
+          ctx,
+          site,
+          flags,
+          'promote',
+          git,
+          () => promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} }),
+          'promote (and clear the pin)',
+        );
         const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
         await deploy.finish(ctx, site, summary, flags, git, 'promote');
       });

@@ -1,0 +1,80 @@
+/**
+ * In a GitHub Actions job, `--yes` on a protected stack whose configuration names the environment
+ * that approves its jobs (`approval.github`) is that environment's approval: it covers only the
+ * actions `approval.github.actions` lists, as it does for the agent's changes through the infra
+ * server. The GitHub Action's `command: promote` (the CLI's `promote --yes`) made an older release
+ * live for everyone and cleared a person's pin where the policy covers deploys only.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { readPin } from '../../src/state/pin.ts';
+import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2] = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'];
+const request = { text: 'deploy', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
+let t: TestDeployEnv;
+let env: Record<string, string>;
+let outputs: string;
+
+beforeAll(async () => {
+  t = await startDeployEnv({}, { protected: true });
+  for (const [i, commit] of [V1, V2].entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+  await deployArtifact(t.site, { app: APP, commit: V1, request });
+  await deployArtifact(t.site, { app: APP, commit: V2, request });
+  outputs = await t.writeOutputs({ cdn: true });
+  const config = join(t.tmp, 'frontendops.config.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      protected: [STACK],
+      approval: { github: { repository: 'acme/dashboard', environment: STACK, actions: ['deploy'] } },
+    }),
+  );
+  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config, FRONTENDOPS_ACTOR: 'octo' };
+});
+afterAll(() => t?.stop());
+
+const live = async () => (await t.site.records.readPointer())?.value.commit;
+const run = (argv: string[], extra: Record<string, string> = {}) =>
+  cli([...argv, '--stack', outputs], { env: { ...env, ...extra }, cwd: t.tmp });
+
+describe('--yes in a GitHub Actions job approved to deploy only', () => {
+  it('promote and rollback are refused (APPROVAL_REQUIRED, exit 2), the pin kept; nothing changes', async () => {
+    const pinned = await run(['pin', '--message', 'freeze: v2 only']);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    for (const argv of [
+      ['promote', V1.slice(0, 7), '--yes'],
+      ['rollback', '--yes'],
+    ]) {
+      const refused = await run(argv, { GITHUB_ACTIONS: 'true' });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(
+        /in a GitHub Actions job, --yes is the approval of the "dashboard-hosting-prod" environment's reviewers, which covers deploy \(approval\.github\.actions\), not (promote|rollback)\. Nothing was changed\. Add "(promote|rollback)" to approval\.github\.actions/,
+      );
+      expect(await live()).toBe(V2);
+      expect(await readPin(t.site)).toMatchObject({ cause: 'pin', commit: V2 });
+    }
+  });
+
+  it('the same --yes from an operator outside a job goes through: the terminal is theirs', async () => {
+    const promoted = await run(['promote', V1.slice(0, 7), '--yes', '--no-tag']);
+    expect(promoted.code, promoted.stderr).toBe(0);
+    expect(await live()).toBe(V1);
+    expect(await readPin(t.site)).toBeNull();
+  });
+
+  it('a deploy, which the policy covers, goes through in the job', async () => {
+    const deployed = await run(['deploy', '--commit', V2, '--yes', '--no-tag'], { GITHUB_ACTIONS: 'true' });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(await live()).toBe(V2);
+  });
+});
