@@ -101,6 +101,7 @@ describe('frontendops approve: what comes next', () => {
 
     const back = await c.call('rollback', {});
     expect(back.text).toMatch(/APPROVAL_REQUIRED/);
+    expect(back.text).toMatch(/`frontendops approve [0-9a-f]{7}-[0-9a-f]{10} --stack \S+ --action rollback`/);
     const rollbackId = deployIdIn(back.text);
     const approvedBack = await approve(rollbackId, ['--action', 'rollback']);
     expect(approvedBack.code, approvedBack.stderr).toBe(0);
@@ -113,6 +114,9 @@ describe('frontendops approve: what comes next', () => {
     // The rollback pinned COMMITS[0]; a promote of COMMITS[1] is its own approval.
     const promote = await c.call('promote_release', { to: COMMITS[1] });
     expect(promote.text).toMatch(/APPROVAL_REQUIRED/);
+    expect(promote.text).toMatch(
+      /`frontendops approve [0-9a-f]{7}-[0-9a-f]{10} --stack \S+ --action promote`/,
+    );
     const promoteId = deployIdIn(promote.text);
     const [request] = (await findApprovalRequests(f.t.site, promoteId)).filter((r) => r.action === 'promote');
     expect(request?.to).toBe(COMMITS[1]);

@@ -300,8 +300,11 @@ function refusal(
   const names = Object.keys(policy.approvers);
   const ways: string[] = [];
   if (names.length > 0) {
+    // A canary's start, promote and abort (and a rollback or promote of one release) can wait under
+    // one deploy id: the command names which, so it works as given.
+    const which = request.action === 'deploy' ? '' : ` --action ${request.action}`;
     ways.push(
-      `An approver of ${stack} (${names.join(', ')}) approves it in a terminal with \`frontendops approve ${deployId} --stack ${stack}\`, which shows this plan first; then call ${tool} again with the same arguments.`,
+      `An approver of ${stack} (${names.join(', ')}) approves it in a terminal with \`frontendops approve ${deployId} --stack ${stack}${which}\`, which shows this plan first; then call ${tool} again with the same arguments.`,
     );
   }
   if (policy.github) {
