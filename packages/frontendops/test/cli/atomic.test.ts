@@ -129,6 +129,10 @@ describe('frontendops on an atomic stack', () => {
         0,
         expect.stringMatching(/dry run: migrate sophia-dashboard@f1f1f1f/),
       ]);
+      // A release's own files go under its prefix: each copy says where, not only its site path.
+      expect(dry.stdout).toMatch(
+        /^ {2}copy \/index\.html as \/_releases\/[0-9a-f]{7}-r[0-9a-f]+\/index\.html \(new\)$/m,
+      );
       const moved = await migrate(['--json']);
       expect(moved.code, moved.stderr).toBe(0);
       expect(JSON.parse(moved.stdout)).toMatchObject({ op: 'migrate', outcome: 'succeeded', mode: 'atomic' });

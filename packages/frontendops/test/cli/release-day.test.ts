@@ -272,6 +272,8 @@ describe('pin, promote and unpin at the terminal', () => {
     );
     expect(dry.stdout).toMatch(/The CDN refreshes 2 paths \(\/, \/index\.html\)/);
     expect(dry.stdout).toMatch(/note: dashboard-staging is pinned to .* a deploy would be refused/);
+    // A dry run says what it would do, never that it is deploying.
+    expect(dry.stderr).not.toMatch(/Deploying|Rolling back/);
   });
 
   it('promote (the latest): live for everyone, the pin cleared, a deploy tag, the audit says who and why', async () => {
@@ -308,6 +310,12 @@ describe('pin, promote and unpin at the terminal', () => {
       /^Unpinned dashboard-staging \(it was pinned to .*\)\. Deploys go through again/,
     );
     expect((await run(['unpin', '--stack', outputs])).stdout).toMatch(/is not pinned; nothing changed/);
+    // A rollback's dry run says it would pin, as the console's dialog does.
+    const wouldBack = await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--dry-run']);
+    expect(wouldBack.stdout).toMatch(
+      /note: a rollback pins dashboard-staging to the release it goes back to: deploys of other releases are refused until someone promotes a release or unpins\./,
+    );
+    expect(wouldBack.stderr).not.toMatch(/Rolling back/);
     const back = await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--json']);
     expect(JSON.parse(back.stdout)).toMatchObject({ commit: C2, pinned: { commit: C2 } });
     // The promote's own dry run says it is a promote, going past the pin: not "a deploy would be refused".

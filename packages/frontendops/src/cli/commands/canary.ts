@@ -91,7 +91,7 @@ export function register(program: Command, ctx: CliContext): void {
           const common = {
             request: cliRequest(ctx.io, `${verb} the canary`, flags.message),
             waitMs: await lockWait(ctx, flags),
-            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+            ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx) }),
           };
           await approveIfProtected(ctx, site, flags, name === 'promote' ? 'promote' : 'abort', null, () =>
             run(site, { ...common, dryRun: true, onEvent: () => {} }),

@@ -4,6 +4,7 @@ import type { Config } from '../../config.ts';
 import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
 import type { ApprovalAction, GitHost } from '../../ports.ts';
+import { PIN_EFFECT } from '../../read/pin-words.ts';
 import type { Site } from '../../site.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import {
@@ -87,7 +88,7 @@ Examples:
             commit,
             weightPercent,
             waitMs: await lockWait(ctx, flags),
-            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+            ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx) }),
           };
           await approveIfProtected(ctx, site, flags, 'canary', null, () =>
             startCanary(site, { ...common, dryRun: true, onEvent: () => {} }),
@@ -102,7 +103,7 @@ Examples:
         const common = {
           request,
           waitMs: await lockWait(ctx, flags),
-          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
+          ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
         await approveIfProtected(ctx, site, flags, 'deploy', git, () =>
           deployArtifact(site, { ...common, app, commit, dryRun: true, onEvent: () => {} }),
@@ -140,7 +141,7 @@ Examples:
           request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
           waitMs: await lockWait(ctx, flags),
           ...(to ? { to } : {}),
-          ...(flags.json ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
+          ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
         await approveIfProtected(ctx, site, flags, 'rollback', git, () =>
           rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} }),
@@ -373,6 +374,11 @@ export async function finish(
     if (summary.dryRun && !summary.noop) {
       for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
       const { readPin, describePin } = await import('../../state/pin.ts');
+      if (summary.kind === 'rollback')
+        say(
+          ctx.io.stdout,
+          `  note: a rollback pins ${site.target.stack} to the release it goes back to: ${PIN_EFFECT}.`,
+        );
       const pin = summary.kind === 'deploy' ? await readPin(site) : null;
       if (pin && pin.commit !== summary.commit && !summary.unpinned) {
         say(
@@ -485,7 +491,12 @@ function report(
       out,
       `dry run: ${what} would copy ${s.copied}, keep ${s.unchanged}, prune ${s.pruned}, invalidate ${s.invalidation.paths.length} path(s). Nothing changed.`,
     );
-    for (const copy of summary.plan.copies) say(out, `  copy ${copy.path} (${copy.reason})`);
+    // An atomic release's files other than its shared assets go under its own prefix: said so.
+    for (const copy of summary.plan.copies)
+      say(
+        out,
+        `  copy ${copy.path}${copy.key === copy.path.slice(1) ? '' : ` as /${copy.key}`} (${copy.reason})`,
+      );
     for (const key of summary.plan.prune) say(out, `  prune /${key}`);
     return;
   }

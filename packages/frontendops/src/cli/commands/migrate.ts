@@ -44,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
           const common = {
             request: cliRequest(ctx.io, 'migrate to atomic releases', flags.message),
             waitMs: await lockWait(ctx, flags),
-            ...(flags.json ? {} : { onEvent: await progressPrinter(ctx) }),
+            ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx) }),
           };
           await approveIfProtected(ctx, site, flags, 'deploy', null, () =>
             migrateToAtomic(site, { ...common, dryRun: true, onEvent: () => {} }),

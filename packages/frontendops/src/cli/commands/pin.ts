@@ -142,7 +142,9 @@ Examples:
           ...release,
           request,
           waitMs: await lockWait(ctx, flags),
-          ...(flags.json ? {} : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
+          ...(flags.json || flags.dryRun
+            ? {}
+            : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
         };
         await deploy.approveIfProtected(
           ctx,
