@@ -208,7 +208,7 @@ const RULES: Rule[] = [
   {
     names: 'plan',
     match:
-      /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run|release\s+notes|change\s*log|what['’]?s\s+new|what(?:['’]s|\s+is|\s+would\s+be|\s+will\s+be)\s+in\s+(?:the\s+)?(?:next|latest|new|upcoming|coming)\s+(?:release|deploy(?:ment)?|build|version)|(?:which|what)\s+commits\s+(?:would|will|does|do)\b)/i,
+      /\b(what\s+would\s+(change|happen|be\s+(copied|changed|deployed))|what\s+will\s+change|plan|preview|diff|dry[\s-]?run|release\s+notes|change\s*log|what['’]?s\s+new|what(?:['’]s|\s+is|\s+would\s+be|\s+will\s+be)\s+in\s+(?:the\s+)?(?:next|latest|new|upcoming|coming)\s+(?:release|deploy(?:ment)?|build|version)|(?:which|what)\s+commits\s+(?:would|will|does|do)\b|what(?:['’]s|\s+has|\s+have|\s+is)?\s+(?:changed|different)\s+(?:between|since|from)\b|differences?\s+between\b)/i,
     build: (text) => withRef(text, (ref) => ({ kind: 'plan', ref })),
   },
   // Before rollback ("undo the pin") and deploy ("release the pin").
