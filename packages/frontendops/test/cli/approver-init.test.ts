@@ -7,7 +7,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey } from '../../src/approval/keys.ts';
+import { createApproverKey, keyFingerprint, loadApproverKey } from '../../src/approval/keys.ts';
 import { configSchema } from '../../src/config.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { cli } from '../support/run-cli.ts';
@@ -50,6 +50,12 @@ describe('approver init: the name', () => {
       expect(line).toBeDefined();
       const config = configSchema.parse({ approval: JSON.parse(line as string) });
       expect(Object.keys(config.approval.approvers)).toEqual([name]);
+      // The fingerprint history and `audit verify` name the key by, so the two can be matched.
+      const publicKey = config.approval.approvers[name] as string;
+      expect(ran.stdout).toContain(`name it by its fingerprint, ${keyFingerprint(publicKey)}.`);
+      const show = await cli(['approver', 'show', '--key', key], { env, cwd: dir });
+      expect(show.stdout).toBe(`${publicKey}\n`);
+      expect(show.stderr).toContain(keyFingerprint(publicKey));
     },
   );
 });

@@ -145,6 +145,10 @@ export function register(program: Command, ctx: CliContext): void {
       );
       say(ctx.io.stdout, 'Keep it away from agents and CI. List its public key for each stack you approve:');
       say(ctx.io.stdout, `  "approval": { "approvers": { ${JSON.stringify(flags.name)}: "${publicKey}" } }`);
+      say(
+        ctx.io.stdout,
+        `History and \`audit verify\` name it by its fingerprint, ${keys.keyFingerprint(publicKey)}.`,
+      );
     });
   approver
     .command('show')
@@ -160,7 +164,13 @@ export function register(program: Command, ctx: CliContext): void {
         path,
         async () => ctx.io.env[keys.PASSPHRASE_ENV] ?? (await askHidden(ctx.io, `Passphrase for ${path}: `)),
       );
-      say(ctx.io.stdout, keys.encodePublicKey(key));
+      const publicKey = keys.encodePublicKey(key);
+      say(ctx.io.stdout, publicKey);
+      // The key alone on stdout, for scripts; how history names it, for people.
+      say(
+        ctx.io.stderr,
+        `fingerprint (as history and \`audit verify\` name it): ${keys.keyFingerprint(publicKey)}`,
+      );
     });
 }
 
