@@ -6,7 +6,10 @@
  * - pass the embedded environment's check of its endpoints (sigv4-check.ts): addressed to a loopback
  *   host, signed for "s3" with the environment's key, no query-string authentication;
  * - name no "." or ".." path segment, in its path or its copy source (x-amz-copy-source): s3rver
- *   keeps objects as files, and such a key names a file outside its bucket.
+ *   keeps objects as files, and such a key names a file outside its bucket;
+ * - name no segment longer than a file name may be here, less the suffixes s3rver and our atomic
+ *   writes add (KeyTooLongError, said so): the file system refused it deep inside s3rver, whose
+ *   answer was an InternalError saying "please try again", after the files before it were written.
  * A request let in reaches s3rver with its copy source in the form s3rver reads: S3 takes the header
  * URL-encoded (encodeURIComponent, as the SDK and our adapter send it), s3rver decodes it with
  * decodeURI, which leaves %40, %3D, %2B, %26, %2C, %3B, %3A, %24 and %23 encoded — a copy of
@@ -51,6 +54,13 @@ export function createS3RequestCheck(options: { credentials: S3Credentials; now?
     } catch {
       return { code: 'InvalidURI', message: "Couldn't parse the specified URI." };
     }
+    const long = longSegment(decodedPath);
+    if (long !== null) {
+      return {
+        code: 'KeyTooLongError',
+        message: `The embedded S3 server keeps each object as a file, and the name "${long.slice(0, 60)}…" is ${Buffer.byteLength(long)} bytes in UTF-8, more than the ${MAX_SEGMENT_BYTES} a file or directory name may have here (S3 itself takes keys up to 1,024 bytes). Shorten that name.`,
+      };
+    }
     if (hasDotSegment(decodedPath)) {
       return {
         code: 'InvalidURI',
@@ -80,6 +90,14 @@ export function createS3RequestCheck(options: { credentials: S3Credentials; now?
     return null;
   };
 }
+
+/**
+ * The longest key segment kept as a file name: 255 bytes (ext4, APFS, NTFS) less s3rver's longest
+ * suffix ("._S3rver_metadata.json") and the atomic writes' temporary one (".<pid>-<n>.tmp").
+ */
+export const MAX_SEGMENT_BYTES = 200;
+const longSegment = (path: string): string | null =>
+  path.split('/').find((segment) => Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) ?? null;
 
 const hasDotSegment = (path: string) =>
   path.split('/').some((segment) => segment === '.' || segment === '..');

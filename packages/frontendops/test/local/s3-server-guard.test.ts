@@ -299,6 +299,25 @@ describe('the embedded S3 server keeps every key inside its bucket', () => {
     expect(write.status).toBe(400);
     expect(await signedRead(STATE, 'planted.json')).toBeNull();
   });
+
+  it('refuses a key with a name longer than a file name may be here, saying so (not "try again")', async () => {
+    const name = `${'日'.repeat(81)}.html`; // 248 bytes: a file system takes 255, less s3rver's suffixes
+    const refused = await client
+      .send(new PutObjectCommand({ Bucket: SITE, Key: `pages/${name}`, Body: 'x' }))
+      .catch(
+        (error: unknown) => error as { name: string; message: string; $metadata: { httpStatusCode: number } },
+      );
+    expect(refused).toMatchObject({ name: 'KeyTooLongError', $metadata: { httpStatusCode: 400 } });
+    expect((refused as Error).message).toMatch(
+      /keeps each object as a file, and the name .* is 248 bytes in UTF-8, more than the 200/,
+    );
+    expect((refused as Error).message).not.toMatch(/try again/i);
+    expect((await s3.store(SITE).list('pages/')).map((o) => o.key)).toEqual([]);
+    // A name that fits is kept as before.
+    const fits = `${'日'.repeat(60)}.html`;
+    await client.send(new PutObjectCommand({ Bucket: SITE, Key: `pages/${fits}`, Body: 'ok' }));
+    expect(await signedRead(SITE, `pages/${fits}`)).toBe('ok');
+  });
 });
 
 describe('the embedded S3 server serves a correctly signed client of the real SDK', () => {
