@@ -194,7 +194,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (checked > 0) {
           say(
             ctx.io.stdout,
-            `${checked} record(s) of a signed approval check out: each carries the statement its approver signed, with a key the configuration lists under that name, used once within its hour`,
+            `${checked} audit record(s) of signed approvals check out (an approval given and its use are a record each): each carries the statement its approver signed, with a key the configuration lists under that name, used once within its hour`,
           );
         }
         say(

@@ -293,7 +293,9 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     });
     const verified = await auditVerifyWithCli();
     expect(verified.code, verified.stdout).toBe(0);
-    expect(verified.stdout).toMatch(/\d+ record\(s\) of a signed approval check out/);
+    expect(verified.stdout).toMatch(
+      /\d+ audit record\(s\) of signed approvals check out \(an approval given and its use are a record each\)/,
+    );
     // The client's answer an earlier test accepted (its stack trusted clients then) is said, not
     // taken at its word: this configuration does not accept one.
     expect(verified.stdout).toMatch(
