@@ -797,9 +797,10 @@ async function readSiteUrl(ctx: RunbookContext): Promise<string | undefined> {
   return call.ok ? (parseResult('get_status', call.structured).siteUrl ?? undefined) : undefined;
 }
 
+/** What the CDN was found serving, as the end of a clause: true of a deploy, a promote and an abort alike. */
 function verificationNote(v: { ok: boolean; detail: string } | null): string {
   if (!v) return '';
-  return v.ok ? ' (the CDN serves the new release)' : ` (verification failed: ${v.detail})`;
+  return v.ok ? '; verified: the CDN serves it' : `; verification failed: ${v.detail}`;
 }
 
 /**

@@ -144,6 +144,11 @@ describe('the runbook on an atomic stack', () => {
     expect((await t.store().read()).value).toMatchObject({ weight: 25 });
     const aborted = await run('abort the canary');
     expect(aborted.outcome, aborted.message).toBe('succeeded');
+    // Everyone goes back to the live release: nothing "new" is served, and no nested brackets.
+    expect(aborted.message).toMatch(
+      /everyone gets the live release again \(one key write(; verified: the CDN serves it)?\)/,
+    );
+    expect(aborted.message).not.toMatch(/new release/);
     expect(called).toEqual(['get_status', 'abort_canary']);
     expect((await t.store().read()).value).not.toHaveProperty('canary');
     expect(await served()).toBe('v2');

@@ -44,7 +44,7 @@ describe('a deployment the CDN does not serve', () => {
   it('the agent deploys, the CDN serves it: succeeded and tagged', async () => {
     const result = await run('Deploy the latest dashboard');
     expect(result.outcome, result.message).toBe('succeeded');
-    expect(result.message).toContain('the CDN serves the new release');
+    expect(result.message).toContain('; verified: the CDN serves it.');
     expect(await tags()).toHaveLength(1);
   });
 

@@ -62,7 +62,7 @@ describe('npm start -- --once in a fresh clone', () => {
       /latest_commit[\s\S]*get_deploy_target[\s\S]*run_sync[\s\S]*invalidate_cdn[\s\S]*create_deploy_tag/,
     );
     expect(first.stdout).toMatch(/SUCCEEDED/);
-    expect(first.stdout).toMatch(/the CDN serves the new release/);
+    expect(first.stdout).toMatch(/verified: the CDN serves it/);
     expect(first.stdout).toMatch(/sophia-dashboard: http:\/\/127\.0\.0\.1:\d+/);
     const tag = /Tag: (dashboard-deploy-\d{8}-\d+)/.exec(first.stdout)?.[1];
     expect(tag).toBeDefined();
