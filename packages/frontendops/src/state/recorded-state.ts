@@ -49,8 +49,11 @@ export async function assertStateAsRecorded(
   const { state } = await (options.finish
     ? recordedStateAfterStopped(store, prefix, head)
     : recordedState(store, prefix, head));
+  // An object the chain never bound is held to "absent": one there anyway (a stale or hand-written
+  // atomic/state.json on an in-place stack, a pin.json nothing pinned) would otherwise be acted on
+  // and bound by the change, as if FrontendOps had written it. Verify decides, as for any other.
   let changed = current
-    .filter(([name, digest]) => state[name] !== undefined && state[name] !== digest)
+    .filter(([name, digest]) => (state[name] ?? ABSENT) !== digest)
     .map(([name]) => name as string);
   const finished =
     options.finish === true && changed.includes(PIN) ? await finishInterruptedPin(store, prefix) : null;
