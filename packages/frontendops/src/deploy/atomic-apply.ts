@@ -295,7 +295,7 @@ async function runLocked(
   }
   await options.lock?.assertHeld(); // the commit point: only while the lock is still ours
   await switchPointer(site, ctx, pending);
-  pending = await afterSwitch(site, pending, nowOf(options));
+  pending = await afterSwitch(site, pending, nowOf(options), options.lock);
   options.onEvent?.({ type: 'step', step: 'pointer', detail: pointerDetail(plan) });
   if (options.stopBeforeInvalidation && plan.liveChanges) {
     return summarize(plan, {
@@ -515,7 +515,7 @@ export async function settleAtomic(
   const { plan } = held;
   const now = await requireReleaseStore(site).read();
   if (samePointer(now.value, plan.pointerAfter) && !samePointer(plan.pointerBefore, plan.pointerAfter)) {
-    const switched = await afterSwitch(site, held, nowOf(options));
+    const switched = await afterSwitch(site, held, nowOf(options), options.lock);
     return {
       abandoned: null,
       finished: { pending: held, finished: await finishAtomic(site, switched, options) },
@@ -784,7 +784,12 @@ async function switchPointer(site: Site, ctx: AtomicContext, pending: AtomicPend
  * through the grace), the canary, then the live pointer. Idempotent, so a re-run after a crash
  * anywhere in here converges.
  */
-async function afterSwitch(site: Site, pending: AtomicPending, at: number): Promise<AtomicPending> {
+async function afterSwitch(
+  site: Site,
+  pending: AtomicPending,
+  at: number,
+  lock?: AtomicOptions['lock'],
+): Promise<AtomicPending> {
   const { plan } = pending;
   const atomic = atomicRecordsOf(site);
   const [state, statePointer] = await Promise.all([atomic.readState(), site.records.readPointer()]);
@@ -821,6 +826,11 @@ async function afterSwitch(site: Site, pending: AtomicPending, at: number): Prom
     : plan.op === 'migrate'
       ? state.canary
       : null;
+  // The state is read, then written whole: a holder that lost its lock while its switch was on its
+  // way (stalled past the lock's lifetime, taken over) would write back what it read over what the
+  // new holder wrote since (a canary it started, a preview). It stops here instead; its switch is
+  // the next operation's to finish, from the state as it is then.
+  await lock?.assertHeld();
   const written = await atomic.writeState({
     canary,
     previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at),

@@ -19,7 +19,7 @@ import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -100,6 +100,33 @@ describe('atomic', () => {
     const { problems } = await verifyAudit(t.site.state, t.target.statePrefix);
     expect(problems.length).toBeGreaterThan(0);
     expect(problems.filter((p) => p.kind !== 'unfinished')).toEqual([]);
+  });
+
+  it('taken over while its switch was on its way: it writes no state after it, and the next operation finishes the switch', async () => {
+    // The state is read and written whole after a switch: written by a holder that lost its lock,
+    // it would put back what it read over what the new holder wrote since (a canary, a preview).
+    const lockDir = join(t.tmp, 'switch-locks');
+    const held = heldAtSwitch(t.store());
+    const site = await t.open({ lockDir, releases: held.store });
+    const state = async () => (await t.site.state.get(`${t.target.statePrefix}atomic/state.json`))?.etag;
+    const before = await state();
+    const deploy = deployArtifact(site, { app: APP, commit: V3, request: request('deploy v3') });
+    await held.reached;
+    takeOver(lockDir, t.target);
+    held.release();
+    await expect(deploy).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringMatching(/lost its lock: it was taken over by another holder/),
+    });
+    // The switch landed; the state is as the lost holder found it.
+    expect((await t.store().read()).value).toMatchObject({ live: expect.stringMatching(/^c3c3c3c-/) });
+    expect(await state()).toBe(before);
+    // The next operation (an operator with a lock of their own) finishes it, and the chain records it.
+    const next = await t.open({ lockDir: join(t.tmp, 'next-locks') });
+    const again = await deployArtifact(next, { app: APP, commit: V3, request: request('deploy v3 again') });
+    expect(again.outcome).toBe('noop');
+    expect((await t.site.records.readPointer())?.value.commit).toBe(V3);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });
 
