@@ -63,7 +63,7 @@ export async function createApproverKey(path: string, passphrase: string | undef
 
 const alreadyExists = (path: string) =>
   badInput(
-    `An approver key already exists at ${path}; it was left as it is. Print its public key with \`frontendops approver show\`, or pass --key <file> to create another.`,
+    `An approver key already exists at ${path}; it was left as it is. Print its public key with \`frontendops approver show --key ${path}\`, or pass --key <file> to create another.`,
   );
 
 /**

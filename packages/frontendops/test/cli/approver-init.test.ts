@@ -61,6 +61,18 @@ describe('approver init: the name', () => {
 });
 
 describe('approver init: where the key goes', () => {
+  it('a key that exists is left as it is, and the command it names to show it works as given', async () => {
+    const key = join(dir, 'exists.pem');
+    expect((await init(['--key', key])).code).toBe(0);
+    const again = await init(['--key', key]);
+    expect(again.code).toBe(2);
+    const named = /`frontendops (approver show --key \S+)`/.exec(again.stderr)?.[1];
+    expect(named, again.stderr).toBe(`approver show --key ${key}`);
+    const shown = await cli((named as string).split(' '), { env, cwd: dir });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^ed25519:/);
+  });
+
   it('a directory is not a key file: it says so, and creates nothing in it', async () => {
     const existing = join(dir, 'keys-dir');
     await mkdir(existing);
