@@ -46,10 +46,16 @@ export async function pinRelease(
         `Nothing is deployed to ${site.target.stack} yet, so there is nothing to pin.`,
       );
     }
-    if (options.to && live.deployId !== options.to && !live.commit.startsWith(options.to)) {
+    const to = options.to;
+    if (to && live.deployId !== to && !live.commit.startsWith(to)) {
+      // A rollback is the way to a release the stack keeps; for any other, the history says what exists.
+      const kept = live.releases.some((r) => r.deployId === to || r.commit.startsWith(to));
       throw new FrontendOpsError(
         'CONFLICT',
-        `${options.to} is not the live release of ${site.target.stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}). Nothing was pinned. A pin keeps what is live; to go back to ${options.to} and pin it, roll back to it (\`frontendops rollback --to ${options.to}\`): a rollback pins.`,
+        `${to} is not the live release of ${site.target.stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}). Nothing was pinned. A pin keeps what is live; ` +
+          (kept
+            ? `to go back to ${to} and pin it, roll back to it (\`frontendops rollback --to ${to}\`): a rollback pins.`
+            : `${to} is no release ${site.target.stack} keeps either: \`frontendops history\` lists its deploy ids and commits.`),
       );
     }
     const existing = await readPin(site);

@@ -90,6 +90,16 @@ describe('the pin through the infra MCP server', () => {
     const wrong = await c.call('pin_release', { to: COMMITS[2] });
     expect(wrong.isError).toBe(true);
     expect(wrong.text).toMatch(/^CONFLICT: .* is not the live release/);
+    // A build the stack never had: the history, not a rollback to it, is the way forward.
+    expect(wrong.text).toMatch(
+      /is no release dashboard-hosting-prod keeps either: `frontendops history` lists/,
+    );
+    expect(wrong.text).not.toMatch(/rollback --to/);
+    // One it keeps: a rollback goes back to it, and pins.
+    const kept = await c.call('pin_release', { to: COMMITS[1] });
+    expect(kept.text).toMatch(
+      /to go back to \S+ and pin it, roll back to it \(`frontendops rollback --to \S+`\)/,
+    );
   });
 
   it('promote_release deploys a release for everyone and clears the pin; the audit says who and why', async () => {
