@@ -10,7 +10,7 @@ import type { LanguageModel } from 'ai';
 import { PREVIEW_PARAM } from '../atomic/preview-token.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { parseResult, type ToolInput } from '../contract/tools.ts';
-import { clip, hasControlCharacters, withoutControlCharacters } from '../engine/text.ts';
+import { clip, hasControlCharacters, WORDS_MAX, withoutControlCharacters } from '../engine/text.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import { LOCAL_STACK } from '../stacks/local.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
@@ -161,7 +161,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
         stack,
         allowed: toolsFor(intent),
         asked: approvableActions(intent),
-        named: namedChange(intent, config.appPath, text),
+        named: namedChange(intent, config.appPath),
         app: config.app,
         approve: options.approve,
         dryRun,
@@ -256,7 +256,7 @@ async function recordRequest(
 ): Promise<{ seq: number } | { error: string }> {
   const args: ToolInput<'record_request'> = {
     ...(stack ? { stack } : {}),
-    request: clip(withoutControlCharacters(result.request), 2000) || '(empty)',
+    request: clip(withoutControlCharacters(result.request), WORDS_MAX) || '(empty)',
     requestedBy: clip(withoutControlCharacters(result.actor), 200),
     planner: result.planner,
     intent: result.intent,

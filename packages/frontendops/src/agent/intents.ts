@@ -100,7 +100,7 @@ export interface NamedChange {
   path?: string;
 }
 
-export function namedChange(intent: Intent, appPath?: string, text = ''): NamedChange | undefined {
+export function namedChange(intent: Intent, appPath?: string): NamedChange | undefined {
   const path = appPath ? { path: appPath } : {};
   if (intent.kind === 'rollback') {
     return { ref: intent.to.type === 'commit' ? intent.to.ref : null, to: intent.to, ...path };
@@ -109,7 +109,7 @@ export function namedChange(intent: Intent, appPath?: string, text = ''): NamedC
   return {
     ref: intent.ref,
     ...(intent.kind === 'canary' ? { percent: intent.percent } : {}),
-    ...(intent.kind === 'promote' && (intent.canary || /\bcanary\b/i.test(text)) ? { canary: true } : {}),
+    ...(intent.kind === 'promote' && intent.canary ? { canary: true } : {}),
     ...path,
   };
 }
@@ -389,10 +389,13 @@ function readChange(words: string): Intent {
   if (CHANGES[intent.kind]) {
     const share = unreadableShare(words);
     if (share) return { kind: 'refuse', reason: share.refuse };
-    const other =
-      intent.kind === 'deploy' || intent.kind === 'canary' || intent.kind === 'promote'
-        ? otherRelease(words)
-        : null;
+    // Only where no release is named (a sha, tag or deploy id is what goes), and never a canary's promote.
+    const latest =
+      (intent.kind === 'deploy' ||
+        intent.kind === 'canary' ||
+        (intent.kind === 'promote' && !intent.canary)) &&
+      intent.ref === null;
+    const other = latest ? otherRelease(words) : null;
     if (other) return { kind: 'refuse', reason: other };
     const when = intent.kind === 'preview' ? null : LATER.exec(words);
     if (when) {
@@ -741,7 +744,7 @@ function unreadableDestination(text: string): Unclear | null {
  * not what these words ask for: refused rather than read as the latest, which `--yes` would make live.
  */
 const OTHER_RELEASE =
-  /\b(?:(?:current(?:ly)?|live|previous|prior|earlier|older|former|old)\s+(?:live\s+)?(?:release|version|build|deploy(?:ment)?|one|commit)s?|(?:release|version|build|deploy(?:ment)?|one|commit)\s+before\s+(?:last|the\s+latest|that|this)|before\s+last|last\s+(?:good|known|working|stable)(?:\s+(?:release|version|build|one))?|\w[\w./-]*[~^]\d*)/i;
+  /\b(?:(?:current(?:ly)?|live|previous|prior|earlier|older|former|old)\s+(?:live\s+)?(?:release|version|build|deploy(?:ment)?|one|commit)s?|(?:release|version|build|deploy(?:ment)?|one|commit)\s+before\s+(?:last|the\s+latest|that|this)|before\s+last|last\s+(?:good|known(?:\s+good)?|working|stable)\s+(?:release|version|build|one|deploy(?:ment)?)|\w[\w./-]*[~^]\d*)/i;
 function otherRelease(text: string): string | null {
   const named = OTHER_RELEASE.exec(text)?.[0];
   if (!named) return null;

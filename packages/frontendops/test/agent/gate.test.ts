@@ -497,7 +497,7 @@ describe('--yes approves only the change the words name: its commit, app, share 
       stack,
       allowed: toolsFor(intent),
       asked: approvableActions(intent),
-      named: namedChange(intent, 'apps/sophia-dashboard', words),
+      named: namedChange(intent, 'apps/sophia-dashboard'),
       approve: yes,
       dryRun: false,
       maxCalls: 12,

@@ -71,6 +71,10 @@ const TABLE: Array<[string, Intent]> = [
   ['Deploy the latest dashboard to 25% of visitors first', { kind: 'canary', ref: null, percent: 25 }],
   ['start a canary of abc1234', { kind: 'canary', ref: 'abc1234', percent: 10 }],
   ['ship it to 5 percent of users', { kind: 'canary', ref: null, percent: 5 }],
+  // Words of another release beside a release named, or in a canary's promote, are not refused.
+  ['deploy abc1234 over the current release', { kind: 'deploy', ref: 'abc1234' }],
+  ['promote the canary to the live version', { kind: 'promote', ref: null, canary: true }],
+  ['deploy the latest, the last known issue is fixed', { kind: 'deploy', ref: null }],
   ['what changed between live and the next release?', { kind: 'plan', ref: null }],
   ["what's changed since the live release?", { kind: 'plan', ref: null }],
   ['what is the difference between live and the latest build?', { kind: 'plan', ref: null }],

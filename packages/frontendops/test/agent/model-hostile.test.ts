@@ -252,7 +252,7 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
       stack: STACK,
       allowed: toolsFor(intent),
       asked: approvableActions(intent),
-      named: namedChange(intent, APP_PATH, 'deploy the latest dashboard'),
+      named: namedChange(intent, APP_PATH),
       approve: async (request, context) => {
         asked.push({ request, departs: context.departs });
         return { approved: false, by: 'ada', via: 'terminal prompt' };
