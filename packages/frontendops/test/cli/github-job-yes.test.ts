@@ -66,10 +66,17 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 
   it('the same --yes from an operator outside a job goes through: the terminal is theirs', async () => {
-    const promoted = await run(['promote', V1.slice(0, 7), '--yes', '--no-tag']);
+    // Not in a job, even where this suite itself runs in GitHub Actions.
+    const promoted = await run(['promote', V1.slice(0, 7), '--yes', '--no-tag'], { GITHUB_ACTIONS: '' });
     expect(promoted.code, promoted.stderr).toBe(0);
     expect(await live()).toBe(V1);
     expect(await readPin(t.site)).toBeNull();
+  });
+
+  it('a promote that would change nothing is no change to approve: it says so in the job too', async () => {
+    const noop = await run(['promote', V1.slice(0, 7), '--yes', '--no-tag'], { GITHUB_ACTIONS: 'true' });
+    expect(noop.code, noop.stderr).toBe(0);
+    expect(noop.stdout).toMatch(/already live/);
   });
 
   it('a deploy, which the policy covers, goes through in the job', async () => {

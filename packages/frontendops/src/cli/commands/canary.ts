@@ -93,7 +93,7 @@ export function register(program: Command, ctx: CliContext): void {
             waitMs: await lockWait(ctx, flags),
             ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx) }),
           };
-          await approveIfProtected(ctx, site, flags, name === 'promote' ? 'promote' : 'abort', null, () =>
+          await approveIfProtected(ctx, site, flags, name, null, () =>
             run(site, { ...common, dryRun: true, onEvent: () => {} }),
           );
           const summary = await run(site, { ...common, dryRun: Boolean(flags.dryRun) });

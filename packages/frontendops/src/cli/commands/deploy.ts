@@ -271,9 +271,14 @@ export async function approveIfProtected(
   verb?: string,
 ): Promise<void> {
   if (flags.dryRun || !site.protected) return;
+  const github = site.approval.github;
+  const ofAJob = ctx.io.env.GITHUB_ACTIONS === 'true' && github !== undefined;
+  if (flags.yes && !ofAJob) return;
+  // A change that would do nothing needs no one's yes (as on a terminal, and at the infra server).
+  const planned = await preview();
+  if (planned.noop) return;
   if (flags.yes) {
-    const github = site.approval.github;
-    if (ctx.io.env.GITHUB_ACTIONS === 'true' && github && !github.actions.includes(action)) {
+    if (github && !github.actions.includes(action)) {
       const { FrontendOpsError } = await import('../../errors.ts');
       throw new FrontendOpsError(
         'APPROVAL_REQUIRED',
@@ -282,8 +287,7 @@ export async function approveIfProtected(
     }
     return;
   }
-  const planned = await preview();
-  if (!planned.noop) await confirmOnTerminal(ctx, site, planned, git, verb);
+  await confirmOnTerminal(ctx, site, planned, git, verb);
 }
 
 /** A person must say yes to a change of a protected environment, after seeing what it will do. */
