@@ -54,7 +54,10 @@ export function actor(io: CliIo): string {
 export function cliRequest(io: CliIo, words: string, message?: string): RequestInfo {
   const expected = `Expected 1–${WORDS_MAX} characters of plain words (newlines allowed, no control characters), as people will read it in the history and the audit log.`;
   if (message !== undefined) {
-    if (message.trim() === '' || message.length > WORDS_MAX) throw badInput(`Invalid --message: ${expected}`);
+    if (message.trim() === '' || message.length > WORDS_MAX) {
+      const was = message.trim() === '' ? 'it is empty.' : `it is ${message.length} characters long.`;
+      throw badInput(`Invalid --message: ${was} ${expected}`);
+    }
     const problem = problemWithText(message);
     if (problem !== null) throw badInput(`Invalid --message: ${problem} ${expected}`);
   }

@@ -48,14 +48,14 @@ export async function pinRelease(
     }
     const to = options.to;
     if (to && live.deployId !== to && !live.commit.startsWith(to)) {
-      // A rollback is the way to a release the stack keeps; for any other, the history says what exists.
+      // A rollback goes back to a release the stack keeps, or to one its history records as live.
       const kept = live.releases.some((r) => r.deployId === to || r.commit.startsWith(to));
       throw new FrontendOpsError(
         'CONFLICT',
         `${to} is not the live release of ${site.target.stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}). Nothing was pinned. A pin keeps what is live; ` +
           (kept
             ? `to go back to ${to} and pin it, roll back to it (\`frontendops rollback --to ${to}\`): a rollback pins.`
-            : `${to} is no release ${site.target.stack} keeps either: \`frontendops history\` lists its deploy ids and commits.`),
+            : `if ${to} went live here (\`frontendops history\` lists what did), \`frontendops rollback --to ${to}\` goes back to it and pins.`),
       );
     }
     const existing = await readPin(site);

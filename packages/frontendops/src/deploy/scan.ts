@@ -109,7 +109,7 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
     const problem = sitePathProblem(sitePath);
     if (problem)
       throw badInput(
-        `The file ${sitePath} cannot be published: ${problem}. Rename it or remove it from the build.`,
+        `The path ${sitePath} cannot be published: ${problem}. Rename it or remove it from the build.`,
       );
     const full = join(dir, name);
     const entry = await lstat(full);

@@ -300,9 +300,9 @@ function refusal(
   const names = Object.keys(policy.approvers);
   const ways: string[] = [];
   if (names.length > 0) {
-    // A canary's start, promote and abort (and a rollback or promote of one release) can wait under
-    // one deploy id: the command names which, so it works as given.
-    const which = request.action === 'deploy' ? '' : ` --action ${request.action}`;
+    // Several changes can wait under one deploy id (a canary's start, promote and abort; a deploy and
+    // a promote of one build from one live release): the command names which, so it works as given.
+    const which = ` --action ${request.action}`;
     ways.push(
       `An approver of ${stack} (${names.join(', ')}) approves it in a terminal with \`frontendops approve ${deployId} --stack ${stack}${which}\`, which shows this plan first; then call ${tool} again with the same arguments.`,
     );

@@ -90,11 +90,10 @@ describe('the pin through the infra MCP server', () => {
     const wrong = await c.call('pin_release', { to: COMMITS[2] });
     expect(wrong.isError).toBe(true);
     expect(wrong.text).toMatch(/^CONFLICT: .* is not the live release/);
-    // A build the stack never had: the history, not a rollback to it, is the way forward.
+    // A build the stack does not keep: a rollback goes to it only if it went live, which the history says.
     expect(wrong.text).toMatch(
-      /is no release dashboard-hosting-prod keeps either: `frontendops history` lists/,
+      /if \S+ went live here \(`frontendops history` lists what did\), `frontendops rollback --to \S+` goes back to it and pins/,
     );
-    expect(wrong.text).not.toMatch(/rollback --to/);
     // One it keeps: a rollback goes back to it, and pins.
     const kept = await c.call('pin_release', { to: COMMITS[1] });
     expect(kept.text).toMatch(
@@ -178,7 +177,10 @@ describe("a person's words", () => {
     await c.call('unpin_release');
     // One more character is refused by each, and nothing is pinned.
     const longer = `${words}!`;
-    expect(() => cliRequest(ALICE, 'pin the live release', longer)).toThrow(/1–2000 characters/);
+    expect(() => cliRequest(ALICE, 'pin the live release', longer)).toThrow(
+      /Invalid --message: it is 2001 characters long\. Expected 1–2000 characters/,
+    );
+    expect(() => cliRequest(ALICE, 'pin', '  ')).toThrow(/Invalid --message: it is empty\. Expected/);
     expect(parseRequest(longer)).toMatchObject({
       kind: 'refuse',
       reason: expect.stringMatching(/over 2000/),
