@@ -44,6 +44,19 @@ const MESSAGE = z
   .max(WORDS_MAX, `at most ${WORDS_MAX} characters`)
   .superRefine(plainText('the message'))
   .optional();
+/** `?limit=`: 1–200 deployments (default 50); anything else is refused, as the CLI's --limit is. */
+function historyLimit(url: URL): number {
+  const given = url.searchParams.get('limit');
+  if (given === null) return 50;
+  const limit = /^\d{1,3}$/.test(given) ? Number(given) : Number.NaN;
+  if (!(limit >= 1 && limit <= 200)) {
+    throw badInput(
+      `Invalid limit "${given.slice(0, 20)}": expected a whole number of deployments from 1 to 200, e.g. ?limit=50.`,
+    );
+  }
+  return limit;
+}
+
 const actionBody = z.strictObject({
   deployId: deployId,
   to: z.string().max(128).optional(),
@@ -53,7 +66,7 @@ const actionBody = z.strictObject({
 });
 const pinBody = z.strictObject({ message: MESSAGE });
 const chatBody = z.strictObject({
-  text: z.string().trim().min(1, 'say what you want').max(2000),
+  text: z.string().trim().min(1, 'say what you want').max(WORDS_MAX),
   /** The plan the page showed and the person confirmed: only it is approved. */
   confirm: z.strictObject({ deployId: deployId }).optional(),
   /** The stack selected in the page; default the console's first. */
@@ -127,8 +140,7 @@ export async function routeGet(res: ServerResponse, url: URL, context: RouteCont
   const [, , resource, id] = match;
   if (resource === 'status' && !id) return sendJson(res, 200, await service.status(stack));
   if (resource === 'history' && !id) {
-    const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 50) || 50, 1), 200);
-    return sendJson(res, 200, { deployments: await service.history(stack, limit) });
+    return sendJson(res, 200, { deployments: await service.history(stack, historyLimit(url)) });
   }
   if (resource === 'deployments' && id)
     return sendJson(res, 200, await service.deployment(stack, deployIdOf(decodePathPart(id))));

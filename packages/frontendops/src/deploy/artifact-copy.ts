@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import pMap from 'p-map';
-import type { AtomicCopy } from '../engine/atomic-plan.ts';
+import { type AtomicCopy, SHARED_ASSET_CLASH } from '../engine/atomic-plan.ts';
 import { artifactDigest, artifactFileKey, shortened } from '../engine/manifest.ts';
 import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
@@ -79,7 +79,7 @@ export async function assertSharedAssetsSame(site: Site, copies: readonly Atomic
       throw new FrontendOpsError(
         'CONFLICT',
         `${shortened(copy.path)} has other content in ${copy.app}@${copy.commit.slice(0, 7)} than the hosting bucket holds (SHA-256 ${sha256.slice(0, 16)}…), though its name says it is content-hashed, and no release FrontendOps knows of says what that file is (its build is no longer in the artifacts bucket), so the site may be serving it. ` +
-          'Atomic releases share such files, so one would replace the other. Nothing was changed. Rename it in the build (a content hash in the name), then publish and deploy again.',
+          SHARED_ASSET_CLASH,
         { details: { path: copy.path, expected: copy.sha256, found: sha256 } },
       );
     },

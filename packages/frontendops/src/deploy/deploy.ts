@@ -3,7 +3,7 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
-import { artifactDigest, RELEASES_KEY_PREFIX } from '../engine/manifest.ts';
+import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError, holding } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
@@ -36,8 +36,8 @@ import {
   assertAtomicPendingSound,
   assertPreviousWasLive,
   checkPending,
+  inPlaceKeptPrefixes,
   type LiveRead,
-  ownPrefixes,
   readLiveState,
   requireManifest,
 } from './live.ts';
@@ -472,10 +472,7 @@ function planFor(
     live,
     retain: site.retain,
     prune: site.target.prune,
-    // The environment marker (and state, when it shares the bucket) is never pruned; nor are atomic
-    // releases' files: an in-place deploy whose locks did not meet a migration's (another machine, an
-    // older version) would otherwise delete the releases the site now serves.
-    keepPrefixes: [...ownPrefixes(site), RELEASES_KEY_PREFIX],
+    keepPrefixes: inPlaceKeptPrefixes(site),
   });
 }
 

@@ -77,6 +77,13 @@ export const ownPrefixes = (site: Site): string[] =>
     ? [site.target.statePrefix, HOSTING_OWN]
     : [HOSTING_OWN];
 
+/**
+ * What an in-place prune never deletes: those, and atomic releases' files. An in-place deploy whose
+ * locks did not meet a migration's (another machine, an older version) would otherwise delete the
+ * releases the site then serves.
+ */
+export const inPlaceKeptPrefixes = (site: Site): string[] => [...ownPrefixes(site), RELEASES_KEY_PREFIX];
+
 // ── the crash-recovery records ─────────────────────────────────────────────────────────────────
 
 /** A build as a pending record names it (read from the bucket: any field may be missing or of another type). */
@@ -257,7 +264,7 @@ export async function checkPending(
       if (!served.has(keyOf(path))) served.set(keyOf(path), release.commit);
     }
   }
-  const own = [...ownPrefixes(site), RELEASES_KEY_PREFIX];
+  const own = inPlaceKeptPrefixes(site);
   const refused = plan.prune.filter(
     (key) => typeof key !== 'string' || served.has(key) || own.some((prefix) => key.startsWith(prefix)),
   );
@@ -373,7 +380,7 @@ export async function requireManifest(site: Site, app: string, commit: string): 
     if (problem) {
       throw badInput(
         `The manifest of ${app}@${commit.slice(0, 7)} names the file ${shortened(path)}, which cannot be deployed: ${problem}. ` +
-          'Nothing was copied. The artifact was published by another version of FrontendOps or changed since: publish the build again under a new commit, with that path shortened.',
+          'Nothing was copied. The artifact was published by another version of FrontendOps or changed since: publish the build again under a new commit, with that path renamed.',
       );
     }
   }

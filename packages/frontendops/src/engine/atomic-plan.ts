@@ -401,6 +401,10 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
   };
 }
 
+/** What two builds with one content-hashed name and other bytes mean, and what to do. */
+export const SHARED_ASSET_CLASH =
+  'Atomic releases share such files, so one would replace the other. Nothing was changed. Rename it in the build (a content hash in the name), then publish and deploy again.';
+
 /**
  * The copies that make a release servable: its content-hashed assets at their usual keys (only
  * those not there yet, by sha256 from the manifests that wrote them) and its other files under its
@@ -435,7 +439,7 @@ export function planReleaseFiles(input: {
     if (known && known.sha256 !== entry.sha256) {
       throw new FrontendOpsError(
         'CONFLICT',
-        `${path} has other content in ${release.app}@${release.commit.slice(0, 7)} than in ${owner?.app}@${owner?.commit.slice(0, 7)}, which the site still serves, though its name says it is content-hashed. Atomic releases share such files, so one would replace the other: rename it in the build (a content hash in the name), then publish and deploy again.`,
+        `${path} has other content in ${release.app}@${release.commit.slice(0, 7)} than in ${owner?.app}@${owner?.commit.slice(0, 7)}, which the site still serves, though its name says it is content-hashed. ${SHARED_ASSET_CLASH}`,
       );
     }
     const same =

@@ -32,7 +32,6 @@ export function artifactDigest(manifest: Pick<Manifest, 'app' | 'commit' | 'file
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }
 
-/** Why a site path may not become an object key, or null when it may. */
 /**
  * FrontendOps' own objects in a hosting bucket: never pruned, and never served (the edge answers 404
  * below it; infra's bucket policy denies CloudFront reading it).
@@ -41,6 +40,7 @@ export const HOSTING_OWN = '.frontendops/';
 /** Where an atomic release's non-asset files live: `_releases/<id>/<path>` (the function's RELEASES layout). */
 export const RELEASES_KEY_PREFIX = '_releases/';
 
+/** Why a site path may not become an object key, or null when it may. */
 export function sitePathProblem(sitePath: string): string | null {
   if (!sitePath.startsWith('/')) return 'it does not start with "/"';
   const segments = sitePath.slice(1).split('/');
