@@ -385,11 +385,11 @@ describe('the marker under the audit chain', () => {
   });
 
   it.each([
-    ['the hosting bucket itself', HOSTING],
-    ['another bucket', STAGING_HOSTING],
+    ['the hosting bucket itself', HOSTING, /names the hosting bucket itself as where its history is kept/],
+    ['another bucket', STAGING_HOSTING, /names a state location other than dashboard-hosting-prod's own/],
   ])(
     'a marker pointed at a copy of the chain in %s, at the default prefix, is not followed either',
-    async (_, bucket) => {
+    async (_, bucket, why) => {
       // The same copy, in a bucket whoever writes the site may hold, where nothing is create-only.
       const prefix = t.target.statePrefix;
       const copy = t.s3.store(bucket);
@@ -414,6 +414,7 @@ describe('the marker under the audit chain', () => {
             /is marked as environment dashboard-hosting-prod, but its marker names .*: the marker is not followed, and nothing was done/,
           );
           expect(refused.stderr).not.toMatch(/\n\s+at /);
+          expect(refused.stderr).toMatch(why);
         }
         expect((await copy.list(prefix)).map((o) => o.key).sort()).toEqual(copied);
         expect(await readAuditHead(t.site.state, prefix)).toEqual(ownHead);
