@@ -100,10 +100,15 @@ export function register(program: Command, ctx: CliContext): void {
                 ctx.io.env[keys.PASSPHRASE_ENV] ?? (await askHidden(ctx.io, `Passphrase for ${keyPath}: `)),
             ),
           confirm: async (shown, approver) => {
+            // What the release carries, as the dry run and the console show it: the commits it adds
+            // (from this repository, when it is one), files by kind, the CDN refresh.
+            const { openGit, planContentsLines } = await import('./deploy.ts');
+            const carries = await planContentsLines(ctx, site, shown.plan, await openGit(ctx, {}));
             const lines = [
               `${site.target.stack} is protected. ${shown.request.requestedBy} asked at ${shown.request.requestedAt} to:`,
               `  ${shown.description}`,
               `  deploy id ${shown.request.deployId}; the request expires at ${shown.request.expiresAt}`,
+              ...carries.map((line) => `  ${line}`),
               ...shown.plan.copies.slice(0, 20).map((c) => `  + ${c.path}`),
               ...(shown.plan.copies.length > 20 ? [`  … and ${shown.plan.copies.length - 20} more`] : []),
               ...shown.plan.prune.slice(0, 20).map((k) => `  - /${k}`),

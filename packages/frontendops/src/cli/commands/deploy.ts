@@ -242,7 +242,10 @@ export async function assertTaggable(
   }
 }
 
-export async function openGit(ctx: CliContext, flags: CommonFlags): Promise<GitHost | null> {
+export async function openGit(
+  ctx: CliContext,
+  flags: Pick<CommonFlags, 'repo' | 'github'>,
+): Promise<GitHost | null> {
   const { selectGitHost } = await import('../../adapters/git-host.ts');
   const { isFrontendOpsError } = await import('../../errors.ts');
   try {
@@ -333,11 +336,20 @@ async function contentsLines(
   summary: DeploySummary,
   git: GitHost | null,
 ): Promise<string[]> {
+  return planContentsLines(ctx, site, summary.plan, git);
+}
+
+/** What a planned change carries, as lines: the commits it adds (git host), files by kind, the CDN refresh. */
+export async function planContentsLines(
+  ctx: CliContext,
+  site: Site,
+  plan: DeploySummary['plan'],
+  git: GitHost | null,
+): Promise<string[]> {
   const [{ readPlanContents, readReleaseCommits }, { releaseContentsLines }] = await Promise.all([
     import('../../read/contents.ts'),
     import('../../read/contents-text.ts'),
   ]);
-  const { plan } = summary;
   const { appPath } = await loadCliConfig(ctx);
   const [contents, commits] = await Promise.all([
     readPlanContents(site, plan),

@@ -231,6 +231,9 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     expect(approved.code, approved.stderr).toBe(0);
     expect(approved.stderr).toContain(`  ${target.structured.description}`);
     expect(approved.stderr).toMatch(/asked at .* to:/);
+    // What the release carries, as the dry run and the console show it: files by kind, the CDN refresh.
+    expect(approved.stderr).toMatch(/^ {2}Files: HTML: /m);
+    expect(approved.stderr).toMatch(/^ {2}The CDN refreshes /m);
     expect(approved.stdout).toMatch(
       `Approved by Ada: ${target.structured.description} (deploy id ${deployId}), once`,
     );
