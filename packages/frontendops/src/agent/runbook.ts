@@ -4,6 +4,7 @@
  * siblings. Results are read as the contract types them. A failed step stops the sequence; its
  * words become the answer.
  */
+import { callAgain } from '../contract/approval-question.ts';
 import { formatAuditHead } from '../contract/audit-head.ts';
 import { parseResult, TOOLS, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
@@ -113,7 +114,7 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
     if (call.text.startsWith('APPROVAL_REQUIRED: ')) {
       return {
         outcome: 'declined',
-        message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text.replace(/then call \w+ again with the same arguments/, 'then ask the agent again, in the same words')}`,
+        message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text.replace(callAgain(call.record.tool), 'then ask the agent again, in the same words')}`,
       };
     }
     // A server's "that input is wrong" (BAD_INPUT, NOT_FOUND, CONFLICT) before this request changed anything is

@@ -23,3 +23,9 @@ const ASKED = new RegExp(
 
 /** The deploy id an approval question is about, or undefined when the message is not one. */
 export const askedDeployId = (message: string): string | undefined => ASKED.exec(message)?.[1];
+
+/**
+ * The last step of an APPROVAL_REQUIRED refusal, in an MCP client's terms: call the tool again. The
+ * agent says it to its person in theirs (agent/runbook.ts), so the words are one piece both read.
+ */
+export const callAgain = (tool: string): string => `then call ${tool} again with the same arguments`;

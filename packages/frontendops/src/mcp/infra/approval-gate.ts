@@ -26,7 +26,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { githubEnvironmentGrant } from '../../approval/github-oidc.ts';
-import { approvalQuestion } from '../../contract/approval-question.ts';
+import { approvalQuestion, callAgain } from '../../contract/approval-question.ts';
 import { FrontendOpsError } from '../../errors.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
@@ -304,7 +304,7 @@ function refusal(
     // a promote of one build from one live release): the command names which, so it works as given.
     const which = ` --action ${request.action}`;
     ways.push(
-      `An approver of ${stack} (${names.join(', ')}) approves it in a terminal with \`frontendops approve ${deployId} --stack ${stack}${which}\`, which shows this plan first; then call ${tool} again with the same arguments.`,
+      `An approver of ${stack} (${names.join(', ')}) approves it in a terminal with \`frontendops approve ${deployId} --stack ${stack}${which}\`, which shows this plan first; ${callAgain(tool)}.`,
     );
   }
   if (policy.github) {
