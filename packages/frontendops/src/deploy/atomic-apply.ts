@@ -98,6 +98,7 @@ import {
   manifestCache,
   readAtomicContext,
   requireReleaseStore,
+  writeAtomicStateOver,
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
@@ -792,7 +793,10 @@ async function afterSwitch(
 ): Promise<AtomicPending> {
   const { plan } = pending;
   const atomic = atomicRecordsOf(site);
-  const [state, statePointer] = await Promise.all([atomic.readState(), site.records.readPointer()]);
+  const [{ state, etag }, statePointer] = await Promise.all([
+    atomic.readStateVersion(),
+    site.records.readPointer(),
+  ]);
   const known = new Map<string, ReleaseNameRef>();
   for (const r of statePointer?.value.releases ?? [])
     known.set(releaseIdFor(r), { ...r, releaseId: releaseIdFor(r) });
@@ -829,13 +833,12 @@ async function afterSwitch(
   // The state is read, then written whole: a holder that lost its lock while its switch was on its
   // way (stalled past the lock's lifetime, taken over) would write back what it read over what the
   // new holder wrote since (a canary it started, a preview). It stops here instead; its switch is
-  // the next operation's to finish, from the state as it is then.
+  // the next operation's to finish, from the state as it is then. The write is conditional on the
+  // version read too, where the store honours that: a takeover its lock has not noticed yet (the S3
+  // lock learns of one at its next renewal), or one after this check, is caught by the write itself.
   await lock?.assertHeld();
-  const written = await atomic.writeState({
-    canary,
-    previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at),
-    retiring,
-  });
+  const next = { canary, previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at), retiring };
+  const written = await writeAtomicStateOver(site, next, { etag });
   if (plan.liveChanges && statePointer?.value.deployId !== plan.deployId) {
     const ref = {
       deployId: plan.deployId,

@@ -5,10 +5,11 @@
  * release that is kept. A switch to a release whose files are known to be in place (its release
  * index) reads neither; it lists only that release's prefix (deploy/atomic-apply.ts, prepare).
  */
+import { lostLockError } from '../adapters/lock-holder.ts';
 import { sameReleases } from '../atomic/release-pointer.ts';
 import { type AtomicLiveState, type AtomicRelease, releaseIdFor } from '../engine/atomic-plan.ts';
 import type { Manifest } from '../engine/types.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import {
@@ -19,6 +20,7 @@ import {
 } from '../state/atomic.ts';
 import type { LivePointer } from '../state/records.ts';
 import { assertAsDeployed } from './artifact-copy.ts';
+import { deployLockLabel } from './deploy-lock.ts';
 import { readManifest } from './publish.ts';
 
 export interface AtomicContext {
@@ -46,6 +48,28 @@ export function requireReleaseStore(site: Site): ReleaseStore {
 }
 
 export const atomicRecordsOf = (site: Site) => createAtomicRecords(site.state, site.target.statePrefix);
+
+/**
+ * Writes the atomic state over the version `read` (AtomicRecords.writeState), under the deploy lock.
+ * Where the store honours conditional writes, a version written since means another holder has the
+ * lock now (this one's was taken over before it noticed, or the locks never met): this one stops as
+ * a holder that lost its lock, and what the other wrote stays.
+ */
+export async function writeAtomicStateOver(
+  site: Site,
+  next: AtomicStateRecord,
+  read: { etag: string | null },
+): Promise<string> {
+  try {
+    return await atomicRecordsOf(site).writeState(next, read);
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    throw lostLockError(
+      deployLockLabel(site.target),
+      'the atomic state changed after this run read it, so another holder has taken it over',
+    );
+  }
+}
 
 /** `pointer`: what this operation just wrote to the store (under the lock), so it is not read again. */
 export async function readAtomicContext(

@@ -25,7 +25,13 @@ import {
   releaseKeysPresent,
   settleAtomic,
 } from './atomic-apply.ts';
-import { keptRefs, loadAtomicLiveState, manifestCache, readAtomicContext } from './atomic-live.ts';
+import {
+  keptRefs,
+  loadAtomicLiveState,
+  manifestCache,
+  readAtomicContext,
+  writeAtomicStateOver,
+} from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
 import { requireManifest } from './live.ts';
@@ -143,7 +149,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     const secret = await ctx.store.previewSecret();
     const expiresAt = new Date(Math.floor((ctx.now + ttl * 1000) / 1000) * 1000);
     const token = signPreviewToken({ releaseId: ref.releaseId, expiresAt, secret }, ctx.now);
-    const state = await ctx.atomic.readState();
+    const { state, etag } = await ctx.atomic.readStateVersion();
     const earlier = state.previews.find(
       (p) => p.releaseId === ref.releaseId && Date.parse(p.expiresAt) > ctx.now,
     );
@@ -185,7 +191,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       },
       { ...bound, [ATOMIC_STATE]: stateDigest(next) },
     );
-    await ctx.atomic.writeState(next);
+    await writeAtomicStateOver(site, next, { etag });
     options.onEvent?.({
       type: 'step',
       step: 'record',

@@ -16,7 +16,7 @@
  * operations keep it in step with the KeyValueStore.
  */
 import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
-import type { ApprovalUsed, ObjectStore } from '../ports.ts';
+import type { ApprovalUsed, ObjectStore, WriteCondition } from '../ports.ts';
 import { stateDigest } from './audit.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from './names.ts';
 import { parseStateObject, type RequestInfo, readBackFrom, type StoppedBy } from './records.ts';
@@ -103,25 +103,39 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
   // records.ts does: a value the audit cannot bind is refused with nothing written, not left as a
   // pending plan that switches the site and then cannot be recorded, for every later operation to
   // trip over.
-  const write = async (name: string, value: unknown): Promise<string> => {
+  const write = async (name: string, value: unknown, condition: WriteCondition = {}): Promise<string> => {
     const digest = stateDigest(value);
-    await store.put(key(name), JSON.stringify(value, null, 2), {
-      contentType: 'application/json',
-      cacheControl: 'no-cache',
-    });
+    await store.put(
+      key(name),
+      JSON.stringify(value, null, 2),
+      { contentType: 'application/json', cacheControl: 'no-cache' },
+      condition,
+    );
     return digest;
   };
   const read = async <T>(name: string): Promise<T | null> => {
     const object = await store.get(key(name));
     return object ? parseStateObject<T>(key(name), object.body) : null;
   };
+  /** The state, and the ETag of what was read (null: there was none), for a write over it. */
+  const readStateVersion = async (): Promise<{ state: AtomicStateRecord; etag: string | null }> => {
+    const object = await store.get(key(ATOMIC_STATE));
+    const stored = object ? parseStateObject<AtomicStateRecord>(key(ATOMIC_STATE), object.body) : {};
+    return { state: { ...EMPTY_ATOMIC_STATE, ...stored }, etag: object?.etag ?? null };
+  };
   return {
-    readState: async (): Promise<AtomicStateRecord> => ({
-      ...EMPTY_ATOMIC_STATE,
-      ...((await read<AtomicStateRecord>(ATOMIC_STATE)) ?? {}),
-    }),
-    /** Written only under the deploy lock. Returns its digest, for the audit entry that binds it. */
-    writeState: (state: AtomicStateRecord): Promise<string> => write(ATOMIC_STATE, state),
+    readState: async (): Promise<AtomicStateRecord> => (await readStateVersion()).state,
+    readStateVersion,
+    /**
+     * Written only under the deploy lock. Returns its digest, for the audit entry that binds it.
+     * `after`: the version it was made from (readStateVersion). Where the store honours conditional
+     * writes it is written only over that version: a holder that lost its lock, whatever its lock
+     * last said, cannot put back what it read over what was written since. PRECONDITION_FAILED then.
+     */
+    writeState: async (state: AtomicStateRecord, after?: { etag: string | null }): Promise<string> => {
+      if (!after || !(await store.supportsConditionalWrites())) return write(ATOMIC_STATE, state);
+      return write(ATOMIC_STATE, state, after.etag ? { ifMatch: after.etag } : { ifNoneMatch: '*' });
+    },
     readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(releaseIndexName(releaseId)),
     /** Returns its digest, for the audit entry that binds it. */
     writeReleaseIndex: (index: ReleaseIndex): Promise<string> =>

@@ -53,9 +53,18 @@ export interface AtomicEnv {
 }
 
 export async function startAtomicEnv(
-  options: { propagationMs?: number; retain?: number; spa?: boolean; stack?: string } = {},
+  options: {
+    propagationMs?: number;
+    retain?: number;
+    spa?: boolean;
+    stack?: string;
+    /** Honour If-Match / If-None-Match, as S3 does (the deploy lock is then S3's, not a file). */
+    conditionalWrites?: boolean;
+  } = {},
 ): Promise<AtomicEnv> {
-  const s3 = await startTestS3([ARTIFACTS, HOSTING]);
+  const s3 = await startTestS3([ARTIFACTS, HOSTING], {
+    conditionalWrites: options.conditionalWrites ?? false,
+  });
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-atomic-'));
   const edge = await startLocalEdge({
     origin: s3.store(HOSTING),
