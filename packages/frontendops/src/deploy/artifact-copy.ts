@@ -78,7 +78,7 @@ export async function assertSharedAssetsSame(site: Site, copies: readonly Atomic
       if (sha256 === copy.sha256) return;
       throw new FrontendOpsError(
         'CONFLICT',
-        `${shortened(copy.path)} has other content in ${copy.app}@${copy.commit.slice(0, 7)} than the hosting bucket holds (SHA-256 ${sha256.slice(0, 16)}…), though its name says it is content-hashed, and no release FrontendOps knows of says what that file is (its build is no longer in the artifacts bucket), so the site may be serving it. ` +
+        `${shortened(copy.path)} has other content in ${copy.app}@${copy.commit.slice(0, 7)} than the hosting bucket holds (SHA-256 ${sha256.slice(0, 16)}…), though its name says it is content-hashed, and no release FrontendOps knows of vouches for what the bucket holds there (its build is no longer in the artifacts bucket, or the file is not what its build says), so the site may be serving it. ` +
           SHARED_ASSET_CLASH,
         { details: { path: copy.path, expected: copy.sha256, found: sha256 } },
       );

@@ -165,9 +165,18 @@ export async function loadAtomicLiveState(
   },
 ): Promise<AtomicLiveState> {
   const manifests = options.manifests ?? manifestCache(site);
+  // Each kept release's manifest is held to the digest it went out with: the plan trusts what a
+  // known release's manifest says its shared assets hold, so one replaced since (by whoever can write
+  // the artifacts bucket) would vouch for other bytes under a live asset's name.
   const withManifest = async <R extends ReleaseNameRef>(ref: R): Promise<R & AtomicRelease> => ({
     ...ref,
-    manifest: options.full ? await manifests({ app: ref.app, commit: ref.commit }) : null,
+    manifest: options.full
+      ? await manifests({
+          app: ref.app,
+          commit: ref.commit,
+          ...(ref.artifactDigest ? { artifactDigest: ref.artifactDigest } : {}),
+        })
+      : null,
   });
   const [listing, retained, canary, previews, retiring] = await Promise.all([
     options.full && !options.hosting ? site.hosting.list() : Promise.resolve([]),

@@ -442,13 +442,13 @@ export function planReleaseFiles(input: {
         `${path} has other content in ${release.app}@${release.commit.slice(0, 7)} than in ${owner?.app}@${owner?.commit.slice(0, 7)}, which the site still serves, though its name says it is content-hashed. ${SHARED_ASSET_CLASH}`,
       );
     }
-    const same =
-      known !== null &&
-      known.size === size &&
-      known.contentType === entry.contentType &&
-      known.cacheControl === entry.cacheControl;
-    if (same) unchanged++;
-    else copies.push({ path, key, group, ...entry, ...source, reason: known ? 'changed' : 'unverified' });
+    // A shared asset a known release vouches for (same content, and the bucket's size agrees) is never
+    // copied again: not even for other headers, which would change what the releases that serve it
+    // get (a preview or canary, which changes nothing for visitors, rewriting the live script's type).
+    // One whose size disagrees with its manifest, or that no release vouches for, is read back and
+    // hashed before anything is written (deploy/artifact-copy.ts, assertSharedAssetsSame).
+    if (known !== null && known.size === size) unchanged++;
+    else copies.push({ path, key, group, ...entry, ...source, reason: 'unverified' });
   }
   return { copies, unchanged };
 }
