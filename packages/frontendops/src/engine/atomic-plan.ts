@@ -455,7 +455,8 @@ export function planReleaseFiles(input: {
 
 /**
  * Keys nothing needs any more: release prefixes of releases not kept, assets no kept release's
- * manifest names, and (once edges no longer serve it) the bucket root of an in-place layout.
+ * manifest names (none while a kept release has no manifest), and (once edges no longer serve it)
+ * the bucket root of an in-place layout.
  */
 export function planAtomicPrune(input: {
   hosting: ReadonlyMap<string, number>;
@@ -464,6 +465,11 @@ export function planAtomicPrune(input: {
   keepPrefixes?: readonly string[];
 }): string[] {
   const ids = new Set(input.keep.map((r) => r.releaseId));
+  // A kept release whose build is gone from the artifacts bucket (a lifecycle rule expired it) names
+  // no assets, yet its pages still load them: while one is kept, no shared asset is pruned. (A release
+  // named by id alone, such as the pointer's, counts as known when another entry has its manifest.)
+  const described = new Set(input.keep.filter((r) => r.manifest !== null).map((r) => r.releaseId));
+  const assetsUnknown = input.keep.some((r) => !described.has(r.releaseId));
   const assets = new Set(
     input.keep.flatMap((r) =>
       Object.keys(r.manifest?.files ?? {})
@@ -478,7 +484,7 @@ export function planAtomicPrune(input: {
       const id = releaseIdOfKey(key);
       if (id !== null) return !ids.has(id);
       if (key.startsWith(RELEASES_KEY_PREFIX)) return false;
-      if (groupOf(`/${key}`) === 'asset') return !assets.has(key);
+      if (groupOf(`/${key}`) === 'asset') return !assetsUnknown && !assets.has(key);
       return !input.keepRoot;
     })
     .sort();
