@@ -3,7 +3,7 @@
  * infra/ and run by the local edge's sandbox. CloudFront caches by the rewritten URI, so one
  * KeyValueStore write switches, rolls back or promotes a release: no copies, no invalidation.
  *
- * Layout: content-hashed assets (isContentHashed in engine/policy.ts, kept equal by a test) live once
+ * Layout: content-hashed assets (groupOf "asset" in engine/cache-policy.ts, kept equal by a test) live once
  * at their keys and pass through; every other file is /_releases/<id>/<path>. "/" and extension-less
  * paths get the release's /index.html ("/dir/" gets /dir/index.html unless the pointer says spa).
  * Without the pointer key the bucket root is served as before atomic releases.
@@ -109,6 +109,8 @@ async function handler(event) {
 }
 
 function isContentHashed(path) {
+  // HTML is each release's own, hashed name or not: the engine keeps it under the release's prefix.
+  if (path.endsWith('.html')) return false;
   const m = HASHED.exec(path.slice(path.lastIndexOf('/') + 1));
   if (!m) return false;
   return path.startsWith('/assets/') || /[0-9A-Z]/.test(m[1]);

@@ -1,14 +1,14 @@
 /**
  * The viewer-request CloudFront Function of atomic releases (src/atomic/viewer-request.js), run in
  * the sandbox that runs it like cloudfront-js-2.0: routing, canary stickiness, preview links,
- * refused paths, dot segments, its size and cost, and its asset rule against isContentHashed.
+ * refused paths, dot segments, its size and cost, and its asset rule against the engine's groupOf.
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VIEWER_REQUEST_FUNCTION_FILE } from '../../src/atomic/function-code.ts';
 import { newPreviewSecret, signPreviewToken, verifyPreviewToken } from '../../src/atomic/preview-token.ts';
 import { PREVIEW_SECRET_KEY, RELEASE_KEY, type ReleasePointer } from '../../src/atomic/release-pointer.ts';
-import { isContentHashed } from '../../src/engine/cache-policy.ts';
+import { groupOf } from '../../src/engine/cache-policy.ts';
 import {
   type CfResponse,
   type EdgeFunction,
@@ -364,8 +364,8 @@ describe('preview links', () => {
   });
 });
 
-describe('the content-hashed rule, kept equal to isContentHashed', () => {
-  it('passes exactly the paths isContentHashed calls hashed, on many generated paths', () => {
+describe("the shared-asset rule, kept equal to the engine's (groupOf: asset)", () => {
+  it('passes exactly the paths the engine keeps at their own key, on many generated paths', () => {
     const kvs = store({ live: 'rel-a' });
     const dirs = ['/', '/assets/', '/assets/chunks/', '/static/js/', '/img/', '/a.b/'];
     const names = ['index', 'app', 'my-component', 'vendor96', 'OverviewPage', 'a'];
@@ -390,7 +390,8 @@ describe('the content-hashed rule, kept equal to isContentHashed', () => {
             for (const extension of extensions) {
               const path = `${dir}${name}${separator}${hash}${extension}`;
               const passedThrough = routed(path, kvs) === path;
-              expect(passedThrough, path).toBe(isContentHashed(path));
+              // A content-hashed name that is HTML (help-AbCdEf12.html) is the release's own page.
+              expect(passedThrough, path).toBe(groupOf(path) === 'asset');
               checked += 1;
             }
     expect(checked).toBeGreaterThan(10_000);
