@@ -99,6 +99,10 @@ export interface PlannedChange extends DeployPlan {
   pointerAfter?: ReleasePointer;
 }
 
+/** A change planned again under the lock that is not the one approved (changeDigest differs). */
+export const CHANGED_SINCE_APPROVED =
+  'What is live changed since this change was planned and approved, so it is no longer the change approved. Nothing was changed. Ask for it again: it is planned from what is live now, and approved again if it needs approval.';
+
 /**
  * The digest an approval binds: the change's stack, kind (an atomic operation's too), deploy id,
  * build (app, commit, artifact digest), what was live, and on an atomic stack the releases its switch

@@ -21,6 +21,8 @@ export interface CliRunOptions {
   cwd?: string;
   /** Text on stdin (not a terminal). */
   stdin?: string;
+  /** A terminal for stdin instead (isTTY): the test writes the person's answers to it. */
+  terminal?: PassThrough;
   /** Resolves when a long-running command should stop (dev, console, mcp over HTTP). */
   stopped?: Promise<void>;
   /** Called with each chunk written to stderr (to wait for a server's address). */
@@ -32,8 +34,9 @@ export interface CliRunOptions {
 export async function cli(argv: string[], options: CliRunOptions = {}): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
-  const stdin = new PassThrough();
-  stdin.end(options.stdin ?? '');
+  const stdin: PassThrough & { isTTY?: boolean } = options.terminal ?? new PassThrough();
+  if (options.terminal) stdin.isTTY = true;
+  else stdin.end(options.stdin ?? '');
   const env = { ...process.env, FRONTENDOPS_DEBUG: '', ...options.env };
   setEnv(options.env ?? {});
   try {

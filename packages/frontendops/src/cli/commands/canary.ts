@@ -93,10 +93,10 @@ export function register(program: Command, ctx: CliContext): void {
             waitMs: await lockWait(ctx, flags),
             ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx) }),
           };
-          await approveIfProtected(ctx, site, flags, name, null, () =>
+          const approved = await approveIfProtected(ctx, site, flags, name, null, () =>
             run(site, { ...common, dryRun: true, onEvent: () => {} }),
           );
-          const summary = await run(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          const summary = await run(site, { ...common, ...approved, dryRun: Boolean(flags.dryRun) });
           await finish(ctx, site, summary, { ...flags, tag: name === 'promote' && flags.tag }, null);
         });
       });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
+import type { DeployOptions } from '../../deploy/types.ts';
 import type { ApprovalAction, GitHost } from '../../ports.ts';
 import { PIN_EFFECT } from '../../read/pin-words.ts';
 import type { Site } from '../../site.ts';
@@ -90,10 +91,10 @@ Examples:
             waitMs: await lockWait(ctx, flags),
             ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx) }),
           };
-          await approveIfProtected(ctx, site, flags, 'canary', null, () =>
+          const approved = await approveIfProtected(ctx, site, flags, 'canary', null, () =>
             startCanary(site, { ...common, dryRun: true, onEvent: () => {} }),
           );
-          const summary = await startCanary(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          const summary = await startCanary(site, { ...common, ...approved, dryRun: Boolean(flags.dryRun) });
           // Not live for everyone yet: the deploy tag comes with `canary promote`.
           await finish(ctx, site, summary, { ...flags, tag: false, open: false }, null);
           return;
@@ -105,10 +106,16 @@ Examples:
           waitMs: await lockWait(ctx, flags),
           ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
-        await approveIfProtected(ctx, site, flags, 'deploy', git, () =>
+        const approved = await approveIfProtected(ctx, site, flags, 'deploy', git, () =>
           deployArtifact(site, { ...common, app, commit, dryRun: true, onEvent: () => {} }),
         );
-        const summary = await deployArtifact(site, { ...common, app, commit, dryRun: Boolean(flags.dryRun) });
+        const summary = await deployArtifact(site, {
+          ...common,
+          ...approved,
+          app,
+          commit,
+          dryRun: Boolean(flags.dryRun),
+        });
         await finish(ctx, site, summary, flags, git);
       });
     });
@@ -143,10 +150,14 @@ Examples:
           ...(to ? { to } : {}),
           ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx, flags.verbose) }),
         };
-        await approveIfProtected(ctx, site, flags, 'rollback', git, () =>
+        const approved = await approveIfProtected(ctx, site, flags, 'rollback', git, () =>
           rollbackRelease(site, { ...common, dryRun: true, onEvent: () => {} }),
         );
-        const summary = await rollbackRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
+        const summary = await rollbackRelease(site, {
+          ...common,
+          ...approved,
+          dryRun: Boolean(flags.dryRun),
+        });
         await finish(ctx, site, summary, flags, git);
       });
     });
@@ -272,14 +283,19 @@ export async function approveIfProtected(
   git: GitHost | null,
   preview: () => Promise<DeploySummary>,
   verb?: string,
-): Promise<void> {
-  if (flags.dryRun || !site.protected) return;
+): Promise<Pick<DeployOptions, 'authorize'>> {
+  if (flags.dryRun || !site.protected) return {};
   const github = site.approval.github;
   const ofAJob = ctx.io.env.GITHUB_ACTIONS === 'true' && github !== undefined;
-  if (flags.yes && !ofAJob) return;
-  // A change that would do nothing needs no one's yes (as on a terminal, and at the infra server).
+  if (flags.yes && !ofAJob) return {};
   const planned = await preview();
-  if (planned.noop) return;
+  // What was judged here (without the lock) is what may run: the run plans again under the lock, and
+  // another change may have landed meanwhile. A no-op judged to need no one's yes, or a deploy a
+  // job's policy covers, must not become a promote of an older release, nor a change a person
+  // approved become another.
+  const bound = await boundTo(planned);
+  // A change that would do nothing needs no one's yes (as on a terminal, and at the infra server).
+  if (planned.noop) return bound;
   if (flags.yes) {
     if (github && !github.actions.includes(action)) {
       const { FrontendOpsError } = await import('../../errors.ts');
@@ -288,9 +304,23 @@ export async function approveIfProtected(
         `${site.target.stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${site.target.stack} in frontendops.config.json, or run it from a terminal.`,
       );
     }
-    return;
+    return bound;
   }
   await confirmOnTerminal(ctx, site, planned, git, verb);
+  return bound;
+}
+
+/** The run's authorize: its plan under the lock must be the change `planned` (changeDigest). */
+async function boundTo(planned: DeploySummary): Promise<Pick<DeployOptions, 'authorize'>> {
+  const { CHANGED_SINCE_APPROVED, changeDigest } = await import('../../state/approvals.ts');
+  const { FrontendOpsError } = await import('../../errors.ts');
+  const approved = changeDigest(planned.plan);
+  return {
+    authorize: async (plan) => {
+      if (changeDigest(plan) !== approved) throw new FrontendOpsError('CONFLICT', CHANGED_SINCE_APPROVED);
+      return undefined;
+    },
+  };
 }
 
 /** A person must say yes to a change of a protected environment, after seeing what it will do. */

@@ -46,10 +46,14 @@ export function register(program: Command, ctx: CliContext): void {
             waitMs: await lockWait(ctx, flags),
             ...(flags.json || flags.dryRun ? {} : { onEvent: await progressPrinter(ctx) }),
           };
-          await approveIfProtected(ctx, site, flags, 'deploy', null, () =>
+          const approved = await approveIfProtected(ctx, site, flags, 'deploy', null, () =>
             migrateToAtomic(site, { ...common, dryRun: true, onEvent: () => {} }),
           );
-          const summary = await migrateToAtomic(site, { ...common, dryRun: Boolean(flags.dryRun) });
+          const summary = await migrateToAtomic(site, {
+            ...common,
+            ...approved,
+            dryRun: Boolean(flags.dryRun),
+          });
           await finish(ctx, site, summary, { ...flags, tag: false }, null);
         });
       },

@@ -146,7 +146,7 @@ Examples:
             ? {}
             : { onEvent: await deploy.progressPrinter(ctx, flags.verbose) }),
         };
-        await deploy.approveIfProtected(
+        const approved = await deploy.approveIfProtected(
           ctx,
           site,
           flags,
@@ -155,7 +155,7 @@ Examples:
           () => promoteRelease(site, { ...common, dryRun: true, onEvent: () => {} }),
           'promote (and clear the pin)',
         );
-        const summary = await promoteRelease(site, { ...common, dryRun: Boolean(flags.dryRun) });
+        const summary = await promoteRelease(site, { ...common, ...approved, dryRun: Boolean(flags.dryRun) });
         await deploy.finish(ctx, site, summary, flags, git, 'promote');
       });
     });

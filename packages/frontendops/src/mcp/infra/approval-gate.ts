@@ -35,6 +35,7 @@ import {
   type ApprovalAction,
   type ApprovalRequest,
   auditDecision,
+  CHANGED_SINCE_APPROVED,
   changeDigest,
   checkSignedApproval,
   consumeApproval,
@@ -83,8 +84,6 @@ export type ApprovalOutcome =
 const ANSWER_KEY = 'approval';
 
 /** A run that, under the deploy lock, plans another change than the one its approval (or its dry run) was of. */
-export const CHANGED_SINCE_APPROVED =
-  'What is live changed since this change was planned and approved, so it is no longer the change approved. Nothing was changed. Ask for it again: it is planned from what is live now, and approved again if it needs approval.';
 
 export async function requireApproval(input: ApprovalGateInput): Promise<ApprovalOutcome> {
   const { site, deployId, action, summary, now } = input;

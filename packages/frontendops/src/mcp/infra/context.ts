@@ -13,13 +13,13 @@ import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
+import { CHANGED_SINCE_APPROVED } from '../../state/approvals.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { issueReceipt, receiptKeyOnce } from '../receipts.ts';
 import type { Secrecy } from '../secrecy.ts';
 import {
   type ApprovalGateInput,
   type ApprovalOutcome,
-  CHANGED_SINCE_APPROVED,
   describeClient,
   requireApproval,
 } from './approval-gate.ts';

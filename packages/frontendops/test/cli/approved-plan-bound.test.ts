@@ -1,0 +1,113 @@
+/**
+ * On a protected stack the CLI judges a change from a dry run made without the deploy lock: a person
+ * answers the prompt about it, a GitHub job's `--yes` is held to `approval.github.actions` by it, and
+ * a no-op needs no one's yes. The run then plans again under the lock, and another operator's change
+ * may have landed in between. It went ahead with whatever it planned then: a person who approved
+ * "deploy v3 (live: v1)" got a deploy from v2, and a job approved to deploy only, whose `promote`
+ * of the live release was a no-op when judged, made an older release live for everyone. Now the run
+ * is bound to the change judged (its changeDigest), and refuses another (CONFLICT), changing nothing.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveIfProtected } from '../../src/cli/commands/deploy.ts';
+import type { CliContext } from '../../src/cli/context.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { promoteRelease } from '../../src/deploy/pin.ts';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import type { Site } from '../../src/site.ts';
+import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2, V3] = [
+  '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+  '3333333ccccccccccccccccccccccccccccccccc',
+];
+const request = (text: string) => ({ text, actor: 'ops', planner: 'cli', at: new Date().toISOString() });
+let t: TestDeployEnv;
+let outputs: string;
+let config: string;
+
+beforeAll(async () => {
+  t = await startDeployEnv({}, { protected: true });
+  for (const [i, commit] of [V1, V2, V3].entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+  outputs = await t.writeOutputs({ cdn: true });
+  config = join(t.tmp, 'frontendops.config.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      protected: [STACK],
+      approval: { github: { repository: 'acme/dashboard', environment: STACK, actions: ['deploy'] } },
+    }),
+  );
+});
+afterAll(() => t?.stop());
+
+const live = async () => (await t.site.records.readPointer())?.value.commit;
+const golive = (commit: string) => deployArtifact(t.site, { app: APP, commit, request: request('other') });
+
+describe('a change judged from a dry run, then planned again under the lock', () => {
+  it('a person approves "deploy v3 (live: v1)" at the prompt; v2 lands meanwhile: refused, CONFLICT, v2 stays', async () => {
+    await golive(V1);
+    const terminal = new PassThrough();
+    let asked = () => {};
+    const prompt = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    const run = cli(['deploy', '--commit', V3, '--no-tag', '--stack', outputs], {
+      env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config, FRONTENDOPS_ACTOR: 'ada' },
+      cwd: t.tmp,
+      terminal,
+      onStderr: (chunk) => {
+        if (/Approve: .*\? \[y\/N\]/.test(chunk)) asked();
+      },
+    });
+    await prompt;
+    await golive(V2);
+    terminal.write('y\n');
+    const result = await run;
+    terminal.end();
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(
+      /What is live changed since this change was planned and approved, so it is no longer the change approved\. Nothing was changed\./,
+    );
+    expect(await live()).toBe(V2);
+  });
+
+  it("a job's --yes (deploy only) on a promote of the live release, a no-op when judged: refused once another release went live", async () => {
+    await golive(V1);
+    // The CLI's own check, as `promote <v1> --yes` runs it in a GitHub Actions job.
+    const site: Site = {
+      ...t.site,
+      protected: true,
+      approval: {
+        ...t.site.approval,
+        github: {
+          repository: 'acme/dashboard',
+          environment: STACK,
+          actions: ['deploy'],
+          issuer: 'https://token.actions.githubusercontent.com',
+          audience: 'frontendops',
+        },
+      },
+    };
+    const ctx = { io: { env: { GITHUB_ACTIONS: 'true' } } } as unknown as CliContext;
+    const promote = { app: APP, commit: V1, request: request('promote v1') };
+    const approved = await approveIfProtected(ctx, site, { yes: true }, 'promote', null, () =>
+      promoteRelease(site, { ...promote, dryRun: true }),
+    );
+    await golive(V2); // another operator, while the job waited for the lock
+    await expect(promoteRelease(site, { ...promote, ...approved })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('no longer the change approved'),
+    });
+    expect(await live()).toBe(V2);
+  });
+});
