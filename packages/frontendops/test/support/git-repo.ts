@@ -1,9 +1,12 @@
 /**
  * A real git repository in a temporary directory, with a small history that touches the dashboard's
  * directory and others, so "latest commit of apps/sophia-dashboard" has a known, non-trivial answer.
+ * The history is made by git once per test run (test/support/global-setup.ts) and each test gets a
+ * copy of it: its commits have fixed authors and dates, so a copy is the repository git would make
+ * again, shas and all, and the 23 git processes that make one run once, not once per repository.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,14 +29,45 @@ export const GIT_IDENTITY = {
   GIT_COMMITTER_EMAIL: 'ada@example.test',
 };
 
+/** A directory holding the repository every test copies (`repo`) and its commits (`commits.json`). */
+export const TEMPLATE_ENV = 'FRONTENDOPS_TEST_GIT_TEMPLATE';
+
+/** Makes the repository that test repositories copy, in `dir` (see TEMPLATE_ENV); for the global setup. */
+export async function makeTestRepoTemplate(dir: string): Promise<void> {
+  const repo = join(dir, 'repo');
+  await mkdir(repo);
+  const commits = await makeHistory(repo);
+  await writeFile(join(dir, 'commits.json'), JSON.stringify(commits));
+}
+
 export async function createTestRepo(): Promise<TestRepo> {
   const dir = await mkdtemp(join(tmpdir(), 'frontendops-git-'));
-  const git = async (args: string[], date?: string) => {
-    const env = { ...process.env, ...GIT_IDENTITY, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
-    if (date) Object.assign(env, { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
-    const { stdout } = await run('git', args, { cwd: dir, env });
-    return stdout;
+  const template = process.env[TEMPLATE_ENV];
+  // Without the global setup (a file run under another config), git makes the history here.
+  const commits = template ? await copyTemplate(template, dir) : await makeHistory(dir);
+  return {
+    dir,
+    commits,
+    git: (args) => gitIn(dir, args),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+async function copyTemplate(template: string, dir: string): Promise<TestRepo['commits']> {
+  await cp(join(template, 'repo'), dir, { recursive: true, preserveTimestamps: true });
+  return JSON.parse(await readFile(join(template, 'commits.json'), 'utf8'));
+}
+
+async function gitIn(dir: string, args: string[], date?: string): Promise<string> {
+  const env = { ...process.env, ...GIT_IDENTITY, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+  if (date) Object.assign(env, { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
+  const { stdout } = await run('git', args, { cwd: dir, env });
+  return stdout;
+}
+
+/** Makes the repository's history in `dir` (an empty directory) with git; returns its commits. */
+async function makeHistory(dir: string): Promise<TestRepo['commits']> {
+  const git = (args: string[], date?: string) => gitIn(dir, args, date);
   await git(['init', '--quiet', '--initial-branch=main']);
   await git(['config', 'user.name', GIT_IDENTITY.GIT_AUTHOR_NAME]);
   await git(['config', 'user.email', GIT_IDENTITY.GIT_AUTHOR_EMAIL]);
@@ -65,11 +99,5 @@ export async function createTestRepo(): Promise<TestRepo> {
     ),
     docs: await commit('docs/notes.md', 'notes\n', 'docs: notes', '2026-11-24T09:00:00Z'),
   };
-
-  return {
-    dir,
-    commits,
-    git: (args) => git(args),
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
+  return commits;
 }
