@@ -85,7 +85,7 @@ describe('an empty value is refused, naming the option and what it expects', () 
     expect(await pinned()).toBeNull();
     expectRefused(
       await run(['promote', '', '--stack', outputs, '--yes']),
-      /The argument \[release\] is empty: expected commit \(a short sha is enough\) or deploy id/,
+      /The argument \[release\] is empty: expected commit \(a short sha is enough\), deploy id or tag/,
     );
     expectRefused(
       await run(['history', '--stack', outputs, '--before', ' ']),
@@ -94,6 +94,18 @@ describe('an empty value is refused, naming the option and what it expects', () 
     expectRefused(await run(['-C', '', 'status', '--stack', outputs]), /-C, --directory <dir> is empty/);
     expectRefused(await run(['status', '--stack', '']), /--stack <ref> is empty: expected a value — stack/);
     expectRefused(await run(['console', '--stack', outputs, '--stack', '']), /--stack <ref> is empty/);
+    expect(await live()).toBe(before);
+  });
+
+  it('promote <not a release> names what promote takes, not "a commit sha"', async () => {
+    const before = await live();
+    // No git repository here: a tag cannot be read, and it says where one can.
+    const refused = await run(['promote', 'v1.4.2', '--stack', outputs, '--yes']);
+    expectRefused(
+      refused,
+      /"v1\.4\.2" is not a release promote can take: expected a deploy id as `frontendops history` shows it.*a commit sha.*or a tag of the git repository.*there is no git repository here to read a tag from\. Nothing was changed\..*pass --repo <dir> or --github <owner\/repo>/,
+    );
+    expect(refused.stderr).not.toMatch(/not a commit sha/);
     expect(await live()).toBe(before);
   });
 

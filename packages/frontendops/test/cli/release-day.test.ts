@@ -341,6 +341,22 @@ describe('pin, promote and unpin at the terminal', () => {
     });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No deployment or commit "dashboard-deploy-19990101-1" is known/);
+    // promote takes the tag too (the commit it points at); a name that is none of them is said to be not a release.
+    const tagOfC3 = (await repo.git(['tag', '--points-at', C3, '-l', 'dashboard-deploy-*'])).split(
+      '\n',
+    )[0] as string;
+    expect(tagOfC3).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
+    const promotedByTag = await run(['promote', tagOfC3, '--stack', outputs, '--json']);
+    expect(promotedByTag.code, promotedByTag.stderr).toBe(0);
+    expect(JSON.parse(promotedByTag.stdout)).toMatchObject({ commit: C3, unpinned: { commit: C2 } });
+    await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--json']);
+    const notRelease = await run(['promote', 'dashboard-deploy-19990101-1', '--stack', outputs]);
+    expect(notRelease.code).toBe(2);
+    expect(notRelease.stderr).toMatch(
+      /^error: "dashboard-deploy-19990101-1" is not a release promote can take: expected a deploy id as `frontendops history` shows it \(e\.g\. 3f2c1a9-0123456789\), a commit sha .* or a tag of the git repository .*, and the repository has no such tag\. Nothing was changed\./m,
+    );
+    expect(notRelease.stderr).not.toMatch(/not a commit sha|\n\s+at /);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(C2);
     await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
 
     // A rollback on a stack pinned on purpose replaces that pin, and says whose it was and why.

@@ -168,7 +168,7 @@ Examples:
  * tags `history` shows, a release tag) as the commit it points at in the repository, where there is
  * one. A name git does not know goes on as given, and the engine says it knows no such release.
  */
-async function releaseNamed(to: string, git: GitHost | null): Promise<string> {
+export async function releaseNamed(to: string, git: GitHost | null): Promise<string> {
   const { COMMIT_REF, DEPLOY_ID } = await import('../../engine/ids.ts');
   if (DEPLOY_ID.test(to) || COMMIT_REF.test(to) || !git) return to;
   return (await git.getCommit(to).catch(() => null))?.sha ?? to;

@@ -102,7 +102,7 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
       )
       .argument(
         '[release]',
-        'commit (a short sha is enough) or deploy id from the history; default: the latest',
+        'commit (a short sha is enough), deploy id or tag (a deploy tag, a release tag) from the history; default: the latest',
       )
       .option('--app <name>', 'app name (default: "app" in frontendops.config.json)'),
     'promote',
@@ -116,7 +116,7 @@ Examples:
   $ frontendops promote 3f2c1a9-0123456789 --yes --json  a release from the history, in CI`,
     )
     .action(async (ref: string | undefined, flags: DeployFlags) => {
-      const [deploy, { promoteRelease, resolveRelease }, { DEPLOY_ID }] = await Promise.all([
+      const [deploy, { promoteRelease, resolveRelease }, { COMMIT_REF, DEPLOY_ID }] = await Promise.all([
         import('./deploy.ts'),
         import('../../deploy/pin.ts'),
         import('../../engine/ids.ts'),
@@ -125,10 +125,15 @@ Examples:
         const app = flags.app ?? config.app;
         let release: { app: string; commit: string };
         const git = await deploy.openGit(ctx, flags);
-        if (ref && DEPLOY_ID.test(ref)) {
-          release = await resolveRelease(site, app, ref);
+        // A tag (a deploy tag `history` shows, a release tag) names the commit it points at, as for rollback --to.
+        const named = ref === undefined ? undefined : await deploy.releaseNamed(ref, git);
+        if (named !== undefined && !DEPLOY_ID.test(named) && !COMMIT_REF.test(named)) {
+          throw await notARelease(named, site.target.stack, git !== null);
+        }
+        if (named && DEPLOY_ID.test(named)) {
+          release = await resolveRelease(site, app, named);
         } else {
-          const flagsWithRef = { ...flags, ...(ref ? { commit: ref } : {}) };
+          const flagsWithRef = { ...flags, ...(named ? { commit: named } : {}) };
           const { commit } = await deploy.chooseCommit(ctx, site, config, app, flagsWithRef, git);
           release = { app, commit };
         }
@@ -159,4 +164,16 @@ Examples:
         await deploy.finish(ctx, site, summary, flags, git, 'promote');
       });
     });
+}
+
+/** What promote says of a name that is no deploy id, no commit sha and no tag the repository knows. */
+async function notARelease(ref: string, stack: string, haveGit: boolean) {
+  const [{ badInput }, { clip, escapeControlCharacters }] = await Promise.all([
+    import('../../errors.ts'),
+    import('../../engine/text.ts'),
+  ]);
+  const shown = escapeControlCharacters(ref.length > 80 ? `${clip(ref, 80)}…` : ref);
+  return badInput(
+    `"${shown}" is not a release promote can take: expected a deploy id as \`frontendops history\` shows it (e.g. 3f2c1a9-0123456789), a commit sha (7 to 64 lower-case hex digits; a short sha is enough), or a tag of the git repository (a deploy tag, a release tag)${haveGit ? ', and the repository has no such tag' : ', and there is no git repository here to read a tag from'}. Nothing was changed. See \`frontendops history --stack ${stack}\` for deploy ids, commits and tags${haveGit ? '' : '; for a tag, run it in the repository or pass --repo <dir> or --github <owner/repo>'}.`,
+  );
 }
