@@ -45,6 +45,16 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
   new FrontendOpsError('BAD_INPUT', message, details ? { details } : undefined);
 
 /**
+ * BAD_INPUT that is the configuration's (a variable, a key file the server reads), not a caller's
+ * arguments: an MCP client is told the server's configuration needs fixing, not its call.
+ */
+export const configurationError = (message: string) =>
+  new FrontendOpsError('BAD_INPUT', message, { details: { configuration: true } });
+
+export const isConfigurationError = (error: unknown): boolean =>
+  isFrontendOpsError(error, 'BAD_INPUT') && error.details?.configuration === true;
+
+/**
  * What a client (an MCP client, a browser) may be told about an error: its code and message for
  * our own errors; for backend failures and bugs a generic sentence, the detail going to the log
  * (backend messages may name buckets, keys, endpoints or local paths).

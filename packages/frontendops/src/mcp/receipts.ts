@@ -23,7 +23,7 @@ import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, configurationError, FrontendOpsError } from '../errors.ts';
 import { type PrivateFileRead, readPrivateFile, shownPath } from '../private-file.ts';
 import { seal, unseal } from './sealed.ts';
 
@@ -60,7 +60,7 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
   const given = env[RECEIPT_KEY_ENV];
   if (given !== undefined) {
     if (given.length < 32) {
-      throw badInput(
+      throw configurationError(
         `${RECEIPT_KEY_ENV} is too short (${given.length} characters): give both MCP servers the same random value of at least 32 characters, or unset it to use the key file in your config directory.`,
       );
     }
@@ -74,7 +74,7 @@ export async function loadReceiptKey(env: NodeJS.ProcessEnv = process.env): Prom
       const key = Buffer.from(file.text.trim(), 'base64url');
       // What this function writes: anything else (empty, short, a file someone put there) is no key.
       if (key.length !== KEY_BYTES || key.toString('base64url') !== file.text.trim()) {
-        throw badInput(
+        throw configurationError(
           `The receipt key at ${shown} is not one FrontendOps made (expected ${KEY_BYTES} random bytes in base64url, one line). It was not used, and nothing was changed. ${DO_ANEW}`,
         );
       }
@@ -111,7 +111,7 @@ function unusableKeyFile(
   path: string,
 ) {
   const directory = (whose: string) =>
-    badInput(
+    configurationError(
       `The directory of the receipt key at ${path} ${whose}: whoever can write it can put a key of theirs in its place. It was not used, and nothing was changed. Make the directory yours alone (\`chmod 700\`, or a directory of your own in XDG_CONFIG_HOME), then ${ANEW}.`,
     );
   switch (file.problem) {
@@ -120,19 +120,19 @@ function unusableKeyFile(
     case 'foreign-directory':
       return directory(`belongs to another user (uid ${file.uid}; you are uid ${file.me})`);
     case 'link':
-      return badInput(
+      return configurationError(
         `The receipt key at ${path} is a symbolic link: FrontendOps reads only the key file it made, which a link could point away from. It was not used, and nothing was changed. ${DO_ANEW}`,
       );
     case 'shared':
-      return badInput(
+      return configurationError(
         `The receipt key at ${path} can be read by others than you (mode ${file.mode}): whoever reads it can make receipts, and so have the git server tag a deployment that never happened. It was not used, and nothing was changed. Run \`chmod 600 ${path}\` and try again; if others may have read it, ${ANEW}.`,
       );
     case 'foreign':
-      return badInput(
+      return configurationError(
         `The receipt key at ${path} belongs to another user (uid ${file.uid}; you are uid ${file.me}): whoever owns the file can replace the key. It was not used, and nothing was changed. ${DO_ANEW}`,
       );
     default:
-      return badInput(
+      return configurationError(
         `The receipt key at ${path} is not a file (${file.problem === 'directory' ? 'a directory' : 'a pipe, socket or device'}). Nothing was changed. Remove it: the next deploy makes a key there, or give both MCP servers the same value in ${RECEIPT_KEY_ENV}.`,
       );
   }

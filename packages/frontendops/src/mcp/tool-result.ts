@@ -12,7 +12,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import { ZodError } from 'zod';
 import { annotationsOf, TOOLS, type ToolArgs, type ToolName, type ToolOutput } from '../contract/tools.ts';
-import { describeForClient } from '../errors.ts';
+import { describeForClient, isConfigurationError } from '../errors.ts';
 
 export type ToolAnswer = CallToolResult | InputRequiredResult;
 
@@ -97,6 +97,10 @@ export function describeToolError(error: unknown): string {
   const { code, message } = describeForClient(error, '[frontendops mcp]');
   if (code !== 'BAD_INPUT') return `${code}: ${message}`;
   // A message that already says what was left as it was is not told "Nothing was changed" twice.
-  const said = /\bNothing (?:was|is) (?:changed|created|written|done)\b/.test(message);
-  return `${code}: ${message} ${said ? 'Fix' : 'Nothing was changed; fix'} the arguments and call the tool again.`;
+  const said = /\bnothing (?:was|is) (?:changed|created|written|done)\b/i.test(message);
+  // The server's configuration (its receipt key, say) is wrong, not the call: the arguments were fine.
+  const what = isConfigurationError(error)
+    ? "the server's configuration (the arguments were fine)"
+    : 'the arguments';
+  return `${code}: ${message} ${said ? 'Fix' : 'Nothing was changed; fix'} ${what} and call the tool again.`;
 }

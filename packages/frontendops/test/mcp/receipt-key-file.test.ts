@@ -99,6 +99,14 @@ describe('a receipt key file others can read', () => {
       const rollback = await infra.call('rollback', {});
       expect(rollback.isError).toBe(true);
       expect(rollback.text).toMatch(refusal);
+      // The server's configuration is wrong, not the call: said once that nothing changed, and what to fix.
+      for (const text of [made.text, sync.text, rollback.text]) {
+        expect(text.match(/nothing was changed/gi)).toHaveLength(1);
+        expect(text).toMatch(
+          /Fix the server's configuration \(the arguments were fine\) and call the tool again\.$/,
+        );
+        expect(text).not.toMatch(/fix the arguments/i);
+      }
       expect(await snapshot()).toEqual(before);
     } finally {
       await chmod(keyPath, 0o600);
@@ -133,6 +141,23 @@ describe('a receipt key file others can read', () => {
     const made = await tag(tagArgs());
     expect(made.isError, made.text).toBe(false);
     expect(await tags()).toMatch(/^dashboard-deploy-/);
+  });
+});
+
+describe("a receipt key too short in the server's environment", () => {
+  it("is the server's configuration to fix, not the call's arguments", async () => {
+    const short = await connectInfra(f.server({ env: { ...env, FRONTENDOPS_RECEIPT_KEY: 'short' } }));
+    try {
+      const before = await snapshot();
+      const refused = await short.call('rollback', {});
+      expect(refused.isError).toBe(true);
+      expect(refused.text).toBe(
+        "BAD_INPUT: FRONTENDOPS_RECEIPT_KEY is too short (5 characters): give both MCP servers the same random value of at least 32 characters, or unset it to use the key file in your config directory. Nothing was changed; fix the server's configuration (the arguments were fine) and call the tool again.",
+      );
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await short.close();
+    }
   });
 });
 
