@@ -32,7 +32,7 @@ import type { Site } from '../site.ts';
 import { appendAudit, assertAuditWritable, heldForAppends, readNewestEntry } from '../state/audit.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
-import { scanBuildDirectory } from './scan.ts';
+import { inBuild, scanBuildDirectory } from './scan.ts';
 
 export interface PublishInput {
   dir: string;
@@ -64,7 +64,7 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     const problem = artifactKeyProblem(input.app, input.commit, path);
     if (problem) {
       throw badInput(
-        `The file ${shortened(path)} cannot be published as ${input.app}@${input.commit.slice(0, 7)}: ${problem}. ` +
+        `The file ${shortened(inBuild(path))} in the build directory cannot be published as ${input.app}@${input.commit.slice(0, 7)}: ${problem}. ` +
           'Shorten its path (or the app name), or remove it from the build. Nothing was uploaded.',
       );
     }
@@ -151,7 +151,7 @@ async function keepUploaded(
   if (found && createHash('sha256').update(found.body).digest('hex') === sha256) return;
   throw new FrontendOpsError(
     'CONFLICT',
-    `The file ${shortened(path)} of ${input.app}@${input.commit.slice(0, 7)} is already in the artifacts bucket with other content, and the commit has no manifest: another build of this commit was partly published. Artifacts are never replaced: make the build reproducible and publish a new commit, or have an administrator of the artifacts bucket remove this commit's partial upload. The manifest was not written.`,
+    `The file ${shortened(inBuild(path))} of ${input.app}@${input.commit.slice(0, 7)} is already in the artifacts bucket with other content, and the commit has no manifest: another build of this commit was partly published. Artifacts are never replaced: make the build reproducible and publish a new commit, or have an administrator of the artifacts bucket remove this commit's partial upload. The manifest was not written.`,
   );
 }
 

@@ -6,6 +6,7 @@
  * packages (node_modules) are left out: they are never part of a site.
  */
 import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
@@ -103,25 +104,27 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
     if (LEFT_OUT.has(name)) continue;
     if (name === '.env' || name.startsWith('.env.')) {
       throw badInput(
-        `The build directory holds ${sitePath}: an environment file (such files hold secrets), which would be served to anyone as part of the site. Pass the build's output directory (e.g. dist/), not the project, or remove it from the build.`,
+        `The build directory holds ${inBuild(sitePath)}: an environment file (such files hold secrets), which would be served to anyone as part of the site. Pass the build's output directory (e.g. dist/), not the project, or remove it from the build.`,
       );
     }
     const problem = sitePathProblem(sitePath);
     if (problem)
       throw badInput(
-        `The path ${sitePath} cannot be published: ${problem}. Rename it or remove it from the build.`,
+        `The path ${inBuild(sitePath)} in the build directory cannot be published: ${problem}. Rename it or remove it from the build.`,
       );
     const full = join(dir, name);
     const entry = await lstat(full);
     let target = full;
     if (entry.isSymbolicLink()) {
       target = await realpath(full).catch(() => {
-        throw badInput(`The symlink ${sitePath} points to nothing. Remove it from the build.`);
+        throw badInput(
+          `The symlink ${inBuild(sitePath)} in the build directory points to nothing. Remove it from the build.`,
+        );
       });
       const rel = relative(realRoot, target);
       if (rel.startsWith('..') || rel.startsWith(sep) || resolve(realRoot, rel) !== target) {
         throw badInput(
-          `The symlink ${sitePath} points outside the build directory (path traversal). Only files inside the build are published: copy the file in instead.`,
+          `The symlink ${inBuild(sitePath)} in the build directory points outside it (path traversal). Only files inside the build are published: copy the file in instead.`,
         );
       }
     }
@@ -130,12 +133,28 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
       const real = await realpath(target);
       if (ancestors.has(real)) {
         throw badInput(
-          `The symlink ${sitePath} loops back to a directory above it. Remove it from the build.`,
+          `The symlink ${inBuild(sitePath)} in the build directory loops back to a directory above it. Remove it from the build.`,
         );
       }
       await walk(realRoot, real, sitePath, found, new Set([...ancestors, real]));
     } else if (kind.isFile()) found.push({ sitePath, source: target, size: kind.size });
+    else {
+      // A named pipe, a socket or a device is no file of a site: reading one blocks or never ends.
+      throw badInput(
+        `The build directory holds ${inBuild(sitePath)}, which is ${specialKind(kind)}, not a file: only files and directories are published. Nothing was uploaded. Remove it from the build, or pass the build's output directory (e.g. dist/).`,
+      );
+    }
   }
+}
+
+/** A path of the site, as the build directory holds it: relative to it ("assets/app.js", not "/assets/app.js"). */
+export const inBuild = (sitePath: string): string => sitePath.replace(/^\//, '');
+
+function specialKind(kind: Stats): string {
+  if (kind.isFIFO()) return 'a named pipe (FIFO)';
+  if (kind.isSocket()) return 'a socket';
+  if (kind.isCharacterDevice() || kind.isBlockDevice()) return 'a device';
+  return 'neither a file nor a directory';
 }
 
 /**

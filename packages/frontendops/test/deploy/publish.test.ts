@@ -1,7 +1,10 @@
 /** publish: immutable artifacts, and every bad input refused with nothing uploaded. */
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
@@ -141,7 +144,8 @@ describe('publish', () => {
     const env = await writeFixtureBuild(join(tmp, 'env'), { version: 'v1' });
     await mkdir(join(env.dir, 'config'));
     await writeFile(join(env.dir, 'config/.env.production'), 'API_KEY=secret');
-    await expectRefused(env.dir, /holds \/config\/\.env\.production: an environment file/);
+    // Named as the build directory holds it: relative to it, not as if at the root of the disk.
+    await expectRefused(env.dir, /^The build directory holds config\/\.env\.production: an environment file/);
   });
 
   it("a site at the top of its repository leaves out the local environment's secrets and the installed packages", async () => {
@@ -172,19 +176,42 @@ describe('publish', () => {
     const build = await writeFixtureBuild(join(tmp, 'link'), { version: 'v1' });
     await writeFile(join(tmp, 'secret.txt'), 'top secret');
     await symlink(join(tmp, 'secret.txt'), join(build.dir, 'leak.txt'));
-    await expectRefused(build.dir, /points outside the build directory/);
+    await expectRefused(build.dir, /^The symlink leak\.txt in the build directory points outside it/);
   });
 
   it('refuses path traversal through a symlinked directory', async () => {
     const build = await writeFixtureBuild(join(tmp, 'trav'), { version: 'v1' });
     await symlink('../..', join(build.dir, 'assets', 'up'));
-    await expectRefused(build.dir, /outside the build directory \(path traversal\)/);
+    await expectRefused(
+      build.dir,
+      /The symlink assets\/up in the build directory points outside it \(path traversal\)/,
+    );
   });
 
   it('refuses a symlink loop', async () => {
     const build = await writeFixtureBuild(join(tmp, 'loop'), { version: 'v1' });
     await symlink('..', join(build.dir, 'assets', 'loop'));
     await expectRefused(build.dir, /loops back to a directory above it/);
+  });
+
+  it('refuses a named pipe or a socket in the build, naming it, rather than leaving it out unsaid', async () => {
+    const fifo = await writeFixtureBuild(join(tmp, 'fifo'), { version: 'v1' });
+    await promisify(execFile)('mkfifo', [join(fifo.dir, 'assets', 'pipe')]);
+    await expectRefused(
+      fifo.dir,
+      /^The build directory holds assets\/pipe, which is a named pipe \(FIFO\), not a file: only files and directories are published\. Nothing was uploaded\. Remove it from the build/,
+    );
+    const socketBuild = await writeFixtureBuild(join(tmp, 'socket'), { version: 'v1' });
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(join(socketBuild.dir, 'app.sock'), done));
+    try {
+      await expectRefused(
+        socketBuild.dir,
+        /^The build directory holds app\.sock, which is a socket, not a file/,
+      );
+    } finally {
+      await new Promise((done) => server.close(done));
+    }
   });
 
   it('follows a symlink that stays inside the directory', async () => {

@@ -96,7 +96,7 @@ describe('a build naming a key FrontendOps keeps for itself', () => {
     const publish = publishArtifact(t.site.artifacts, { dir, app: APP, commit: '3333333'.padEnd(40, 'c') });
     await expect(publish).rejects.toMatchObject({ code: 'BAD_INPUT' });
     await expect(publish).rejects.toThrow(
-      /The path \/_releases\/x cannot be published: it is under \/_releases\//,
+      /The path _releases\/x in the build directory cannot be published: it is under \/_releases\//,
     );
     expect(await readManifest(t.site.artifacts, APP, '3333333'.padEnd(40, 'c'))).toBeNull();
   });
