@@ -9,9 +9,11 @@ import type {
   InputRequiredResult,
   McpServer,
   ServerContext,
+  StandardSchemaWithJSON,
 } from '@modelcontextprotocol/server';
-import { ZodError } from 'zod';
+import { ZodError, type ZodObject } from 'zod';
 import { annotationsOf, TOOLS, type ToolArgs, type ToolName, type ToolOutput } from '../contract/tools.ts';
+import { clip } from '../engine/text.ts';
 import { describeForClient, isConfigurationError } from '../errors.ts';
 
 export type ToolAnswer = CallToolResult | InputRequiredResult;
@@ -28,9 +30,12 @@ export function toolSuccess<N extends ToolName>(
   };
 }
 
-/** An `isError` result for a thrown error: FrontendOpsError and zod failures explain themselves. */
-export function toolFailure(error: unknown): CallToolResult {
-  return { content: [{ type: 'text', text: describeToolError(error) }], isError: true };
+/**
+ * An `isError` result for a thrown error: FrontendOpsError and zod failures explain themselves
+ * (`tool`: the tool whose arguments a zod failure is about, named in the next step).
+ */
+export function toolFailure(error: unknown, tool?: string): CallToolResult {
+  return { content: [{ type: 'text', text: describeToolError(error, tool) }], isError: true };
 }
 
 /**
@@ -49,17 +54,39 @@ export function registerContractTool<N extends ToolName>(
     {
       title: contract.title,
       description: contract.description,
-      inputSchema: contract.input,
+      inputSchema: checkedByTheTool(contract.input),
       outputSchema: contract.output,
       annotations: annotationsOf(contract),
     },
-    // The SDK validated the arguments against contract.input before calling.
-    ((args: ToolArgs<N>, ctx: ServerContext) =>
+    // The arguments are parsed here, against contract.input: a wrong one is answered in our words.
+    ((args: unknown, ctx: ServerContext) =>
       tracked(
         server,
-        wrap(() => handler(args, ctx)),
+        wrap(async () => {
+          const parsed = contract.input.safeParse(args);
+          if (!parsed.success) return toolFailure(parsed.error, name);
+          return handler(parsed.data as ToolArgs<N>, ctx);
+        }),
       )) as never,
   );
+}
+
+/**
+ * `schema` as the SDK takes an input schema (Standard Schema, with its JSON Schema for tools/list),
+ * except that every value passes the SDK's own check: the SDK answers a wrong argument with its
+ * words ("Input validation error: …", no code, no next step), so the tool parses its arguments
+ * itself (registerContractTool) and says which argument, what was expected, and to call again.
+ */
+function checkedByTheTool(schema: ZodObject): StandardSchemaWithJSON {
+  const zod = schema['~standard'];
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'frontendops',
+      validate: (value: unknown) => ({ value }),
+      jsonSchema: zod.jsonSchema,
+    },
+  } as StandardSchemaWithJSON;
 }
 
 /** Tool calls each server instance is still running (registerContractTool counts them). */
@@ -87,13 +114,8 @@ export async function toolCallsSettled(server: McpServer): Promise<void> {
   }
 }
 
-export function describeToolError(error: unknown): string {
-  if (error instanceof ZodError) {
-    const issues = error.issues.map(
-      (i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`,
-    );
-    return `BAD_INPUT: Invalid arguments — ${issues.join('; ')}. Nothing was changed; fix the arguments and call the tool again.`;
-  }
+export function describeToolError(error: unknown, tool?: string): string {
+  if (error instanceof ZodError) return describeArgumentIssues(error, tool);
   const { code, message } = describeForClient(error, '[frontendops mcp]');
   if (code !== 'BAD_INPUT') return `${code}: ${message}`;
   // A message that already says what was left as it was is not told "Nothing was changed" twice.
@@ -103,4 +125,31 @@ export function describeToolError(error: unknown): string {
     ? "the server's configuration (the arguments were fine)"
     : 'the arguments';
   return `${code}: ${message} ${said ? 'Fix' : 'Nothing was changed; fix'} ${what} and call the tool again.`;
+}
+
+/**
+ * Which arguments are wrong and what each expected, then the next step: call the tool again with
+ * them fixed (and without an argument it does not take).
+ */
+function describeArgumentIssues(error: ZodError, name?: string): string {
+  const tool = name ?? 'the tool';
+  const quoted = (name: PropertyKey) => `"${clip(String(name), 40)}"`;
+  const wrong = new Set<string>();
+  const extra = new Set<string>();
+  const issues = error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map(quoted);
+      for (const key of keys) extra.add(key);
+      return `${keys.join(', ')} ${keys.length === 1 ? 'is not an argument' : 'are not arguments'} of ${tool}: expected only the arguments its input schema lists`;
+    }
+    if (issue.path.length === 0) return `the arguments: ${issue.message}`;
+    const argument = quoted(issue.path.map(String).join('.'));
+    wrong.add(argument);
+    return `the argument ${argument}: ${issue.message}`;
+  });
+  const steps = [
+    ...(wrong.size ? [`with ${[...wrong].join(' and ')} fixed`] : []),
+    ...(extra.size ? [`without ${[...extra].join(' and ')}`] : []),
+  ];
+  return `BAD_INPUT: Invalid arguments${name ? ` for ${name}` : ''} — ${issues.join('; ')}. Nothing was changed; call ${tool} again ${steps.join(' and ') || 'with the arguments fixed'}.`;
 }

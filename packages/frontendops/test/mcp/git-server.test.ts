@@ -95,7 +95,9 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
       request: 'Deploy',
     });
     expect(badTag.isError).toBe(true);
-    expect(badTag.text).toMatch(/commit: expected a commit sha: 7 to 64 lower-case hex digits/);
+    expect(badTag.text).toMatch(
+      /the argument "commit": expected a commit sha: 7 to 64 lower-case hex digits/,
+    );
     expect(badTag.text).not.toMatch(/\n\s+at /); // no stack trace
     expect((await repo.git(['tag', '-l'])).trim()).toBe('');
   });
@@ -108,7 +110,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     const head = `7:sha256:${'ab'.repeat(32)}`;
     const args = { deployId, commit: repo.commits.docs, artifactDigest: DIGEST, request: 'Deploy' };
     const refusals = [
-      [{ ...args }, /receipt: Invalid input/],
+      [{ ...args }, /the argument "receipt": Invalid input/],
       [{ ...args, receipt: 'fr1.e30.AAAA' }, /receipt is not one the infra server issued/],
       [
         { ...args, receipt: `${(await receiptFor({ ...truth, auditHead: head })).slice(0, -2)}AA` },
@@ -164,7 +166,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     expect(other.text).toMatch(/disagrees on its audit head/);
     const malformed = await call('create_deploy_tag', { ...args, auditHead: { seq: 7 }, receipt: 'x' });
     expect(malformed.text).toMatch(
-      /auditHead: expected the auditHead the infra server returned: as it returned it/,
+      /the argument "auditHead": expected the auditHead the infra server returned: as it returned it/,
     );
     expect((await repo.git(['tag', '-l'])).trim()).toBe('');
   });

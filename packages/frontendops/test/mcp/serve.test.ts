@@ -208,7 +208,7 @@ describe('tool results (shared by every FrontendOps MCP server)', () => {
       .safeParse({ commit: 'x' });
     const zodText = textOf(toolFailure(parsed.error));
     expect(zodText).toMatch(
-      /^BAD_INPUT: Invalid arguments — commit: expected a hex sha\. Nothing was changed/,
+      /^BAD_INPUT: Invalid arguments — the argument "commit": expected a hex sha\. Nothing was changed; call the tool again with "commit" fixed\.$/,
     );
     expect(zodText).not.toMatch(/\n\s+at /);
   });

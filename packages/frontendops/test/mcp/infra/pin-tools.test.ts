@@ -187,7 +187,7 @@ describe("a person's words", () => {
     });
     const refused = await c.call('pin_release', { reason: longer });
     expect(refused.isError).toBe(true);
-    expect(refused.text).toMatch(/reason: Too big: expected string to have <=2000 characters/);
+    expect(refused.text).toMatch(/the argument "reason": Too big: expected string to have <=2000 characters/);
     expect((await c.call('get_status')).structured.pin).toBeNull();
   });
 });

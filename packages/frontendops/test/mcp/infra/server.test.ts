@@ -85,6 +85,34 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     expect(byName.run_sync?.inputSchema.required).toEqual(['handle']);
   });
 
+  it('the input schemas are listed as the contract declares them', async () => {
+    const { tools } = await c.client.listTools();
+    const { TOOLS } = await import('../../../src/contract/tools.ts');
+    const { toJSONSchema } = await import('zod');
+    for (const tool of tools) {
+      const contract = TOOLS[tool.name as keyof typeof TOOLS];
+      const declared = toJSONSchema(contract.input, { target: 'draft-2020-12', io: 'input' });
+      expect(tool.inputSchema, tool.name).toMatchObject({ ...declared, $schema: expect.anything() });
+    }
+  });
+
+  it('wrong arguments: which argument, what was expected, and to call again with it fixed', async () => {
+    const sha = await c.call('plan_deploy', { commit: 'not-a-sha' });
+    expect(sha.isError).toBe(true);
+    expect(sha.text).toBe(
+      'BAD_INPUT: Invalid arguments for plan_deploy — the argument "commit": expected a commit sha: 7 to 64 lower-case hex digits, e.g. "3f2c1a9". Nothing was changed; call plan_deploy again with "commit" fixed.',
+    );
+    const missing = await c.call('get_deploy_target', {});
+    expect(missing.text).toMatch(
+      /^BAD_INPUT: Invalid arguments for get_deploy_target — the argument "commit": .*expected string.*\. Nothing was changed; call get_deploy_target again with "commit" fixed\.$/,
+    );
+    const extra = await c.call('plan_deploy', { commit: COMMITS[0], force: true });
+    expect(extra.text).toBe(
+      'BAD_INPUT: Invalid arguments for plan_deploy — "force" is not an argument of plan_deploy: expected only the arguments its input schema lists. Nothing was changed; call plan_deploy again without "force".',
+    );
+    expect(await hostingKeys()).toEqual([]);
+  });
+
   it('get_status before the first deploy: nothing live', async () => {
     const status = await c.call('get_status');
     expect(status.isError).toBe(false);
@@ -274,7 +302,9 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     const before = await hostingKeys();
     const badCommit = await c.call('get_deploy_target', { commit: 'main; rm -rf /' });
     expect(badCommit.isError).toBe(true);
-    expect(badCommit.text).toMatch(/commit: expected a commit sha: 7 to 64 lower-case hex digits/);
+    expect(badCommit.text).toMatch(
+      /the argument "commit": expected a commit sha: 7 to 64 lower-case hex digits/,
+    );
     const pathStack = await c.call('get_status', { stack: '../../etc/outputs.json' });
     expect(pathStack.isError).toBe(true);
     expect(pathStack.text).toMatch(/stack name/);
@@ -299,7 +329,7 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
       const refused = await c.call(tool, args);
       expect(refused.isError, tool).toBe(true);
       expect(refused.text).toMatch(
-        /to: expected a deploy id \(e\.g\. "3f2c1a9-0123456789"\) or a commit sha/,
+        /the argument "to": expected a deploy id \(e\.g\. "3f2c1a9-0123456789"\) or a commit sha/,
       );
     }
     for (const r of [badCommit, unpublished, badId, garbage]) expect(r.text).not.toMatch(/\n\s+at /);
