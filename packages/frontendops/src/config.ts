@@ -127,56 +127,88 @@ const stackConfigSchema = z
     }
   });
 
-const configObject = z.strictObject({
-  $schema: z.string().optional(),
-  stacks: z
-    .record(z.string().regex(NAME, 'a stack name uses letters, digits, -, _ and .'), stackConfigSchema)
-    .superRefine((stacks, ctx) => {
-      if (Object.hasOwn(stacks, 'local')) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['local'],
-          message: '"local" is the name of the embedded environment; call this stack something else',
-        });
-      }
-    })
-    .default({}),
-  /** The stack commands act on when none is named and no local environment runs. */
-  defaultStack: z.string().regex(NAME, STACK_NAME_WORDS).optional(),
-  /** Environments whose deploys and rollbacks need a human approval. */
-  protected: z.array(z.string().regex(NAME, STACK_NAME_WORDS)).default(['dashboard-hosting-prod']),
-  /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
-  approval: approvalConfigSchema.default({ approvers: {}, trustElicitation: false }),
-  /**
-   * Deploy even where nothing can serialise two operators: an S3 endpoint that ignores conditional
-   * writes and that other machines can reach (see stacks/serialisation.ts). Set it only when every
-   * deploy to such an endpoint runs on this one machine.
-   */
-  allowUnserialisedDeploys: z.boolean().default(false),
-  /** How many releases' assets are kept when pruning. */
-  retain: z.number().int().min(1).max(100).default(3),
-  /** Atomic releases: "/dir/" is a client route too and gets the app's /index.html (a single-page app). */
-  spa: z.boolean().optional(),
-  /**
-   * Atomic releases: how long after a switch CloudFront edges may still serve the release it
-   * replaced (KeyValueStore updates reach every edge within seconds); its files are pruned after.
-   * Default 60.
-   */
-  releaseGraceSeconds: z.number().int().min(0).max(86_400).optional(),
-  app: appName.default('sophia-dashboard'),
-  /** The app's directory in the git repository: its newest commit is "the latest". */
-  appPath: pathInside(
-    'the repository, relative to its root (e.g. "apps/sophia-dashboard", or "." for the root)',
-  ).default('apps/sophia-dashboard'),
-  /** How `frontendops dev` builds the app: an argument vector run in appPath (never a shell), and its output. */
-  build: z
-    .strictObject({
-      command: z.array(z.string().min(1)).min(1).optional(),
-      /** The built site, relative to appPath; without a command, the site is published as it is. */
-      output: pathInside('the app\'s directory, relative to it (e.g. "dist")').default('.'),
-    })
-    .optional(),
-});
+const configObject = z
+  .strictObject({
+    $schema: z.string().optional(),
+    stacks: z
+      .record(z.string().regex(NAME, 'a stack name uses letters, digits, -, _ and .'), stackConfigSchema)
+      .superRefine((stacks, ctx) => {
+        if (Object.hasOwn(stacks, 'local')) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['local'],
+            message: '"local" is the name of the embedded environment; call this stack something else',
+          });
+        }
+      })
+      .default({}),
+    /** The stack commands act on when none is named and no local environment runs. */
+    defaultStack: z.string().regex(NAME, STACK_NAME_WORDS).optional(),
+    /** Environments whose deploys and rollbacks need a human approval. */
+    protected: z.array(z.string().regex(NAME, STACK_NAME_WORDS)).default(['dashboard-hosting-prod']),
+    /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
+    approval: approvalConfigSchema.default({ approvers: {}, trustElicitation: false }),
+    /**
+     * Deploy even where nothing can serialise two operators: an S3 endpoint that ignores conditional
+     * writes and that other machines can reach (see stacks/serialisation.ts). Set it only when every
+     * deploy to such an endpoint runs on this one machine.
+     */
+    allowUnserialisedDeploys: z.boolean().default(false),
+    /** How many releases' assets are kept when pruning. */
+    retain: z.number().int().min(1).max(100).default(3),
+    /** Atomic releases: "/dir/" is a client route too and gets the app's /index.html (a single-page app). */
+    spa: z.boolean().optional(),
+    /**
+     * Atomic releases: how long after a switch CloudFront edges may still serve the release it
+     * replaced (KeyValueStore updates reach every edge within seconds); its files are pruned after.
+     * Default 60.
+     */
+    releaseGraceSeconds: z.number().int().min(0).max(86_400).optional(),
+    app: appName.default('sophia-dashboard'),
+    /** The app's directory in the git repository: its newest commit is "the latest". */
+    appPath: pathInside(
+      'the repository, relative to its root (e.g. "apps/sophia-dashboard", or "." for the root)',
+    ).default('apps/sophia-dashboard'),
+    /** How `frontendops dev` builds the app: an argument vector run in appPath (never a shell), and its output. */
+    build: z
+      .strictObject({
+        command: z.array(z.string().min(1)).min(1).optional(),
+        /** The built site, relative to appPath; without a command, the site is published as it is. */
+        output: pathInside('the app\'s directory, relative to it (e.g. "dist")').default('.'),
+      })
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    // Checked when the file is read, not first by the command that uses it.
+    const names = Object.keys(config.stacks);
+    const known = `${names.length ? names.map((n) => `"${n}"`).join(', ') : 'none'}`;
+    const stack = config.defaultStack;
+    if (
+      stack !== undefined &&
+      !Object.hasOwn(config.stacks, stack) &&
+      stack !== 'local' &&
+      !/\.json$/i.test(stack)
+    ) {
+      const meant = closest(stack, names);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultStack'],
+        message: `"${stack}" names no stack of "stacks"${meant ? ` (did you mean "${meant}"?)` : ''}: expected a configured stack (${known}), "local" or an outputs JSON file; fix the name, or add the stack to "stacks"`,
+      });
+    }
+    // A stack opened from an outputs file is protected by its name there, which "stacks" need not
+    // list; a name one slip away from a configured stack is a typo that leaves that stack unprotected.
+    for (const [i, name] of config.protected.entries()) {
+      if (Object.hasOwn(config.stacks, name)) continue;
+      const meant = closest(name, names);
+      if (!meant) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['protected', i],
+        message: `"${name}" names no stack of "stacks" (did you mean "${meant}"?): as written, "${meant}" is not protected; fix the name`,
+      });
+    }
+  });
 
 /** `dashboardPath`, the first name of `appPath`, is still read. */
 export const configSchema = z.preprocess((value) => {
@@ -206,6 +238,11 @@ export async function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Config> {
   const explicit = env[CONFIG_ENV];
+  if (explicit !== undefined && explicit.trim() === '') {
+    throw badInput(
+      `${CONFIG_ENV} is set but empty: expected the path of a configuration file. Nothing was done: set it to the file, or unset it (\`unset ${CONFIG_ENV}\`) to use ${CONFIG_FILE} in the project.`,
+    );
+  }
   const file = resolve(cwd, explicit || CONFIG_FILE);
   let text: string;
   try {

@@ -187,6 +187,42 @@ describe('loadConfig', () => {
     expect((await refusal()).message).toMatch(/each stack needs "backend"/);
   });
 
+  it('a defaultStack or a protected name that misses a configured stack is refused when the file is read', async () => {
+    const stacks = {
+      'dashboard-hosting-prod': { backend: 'pulumi-cli' },
+      staging: { backend: 'pulumi-cli' },
+    };
+    await writeConfig({ stacks, defaultStack: 'stagign' });
+    expect((await refusal()).message).toMatch(
+      /defaultStack: "stagign" names no stack of "stacks" \(did you mean "staging"\?\): expected a configured stack \("dashboard-hosting-prod", "staging"\), "local" or an outputs JSON file/,
+    );
+    // A typo of a configured stack would leave it unprotected.
+    await writeConfig({ stacks, protected: ['dashboard-hosting-prd'] });
+    expect((await refusal()).message).toMatch(
+      /protected\.0: "dashboard-hosting-prd" names no stack of "stacks" \(did you mean "dashboard-hosting-prod"\?\): as written, "dashboard-hosting-prod" is not protected/,
+    );
+    // "local", an outputs file, and a protected stack known by its outputs file's name still load.
+    for (const defaultStack of ['local', 'staging', 'prod-outputs.json']) {
+      await writeConfig({ stacks, defaultStack, protected: ['dashboard-hosting-prod', 'marketing-site'] });
+      expect((await loadConfig(work)).defaultStack).toBe(defaultStack);
+    }
+    await writeConfig({ protected: ['dashboard-hosting-prod'] });
+    expect((await loadConfig(work)).protected).toEqual(['dashboard-hosting-prod']);
+  });
+
+  it('FRONTENDOPS_CONFIG set but empty is refused, never read as unset', async () => {
+    await writeConfig({ app: 'brochure' });
+    for (const empty of ['', ' ']) {
+      const error = await loadConfig(work, { FRONTENDOPS_CONFIG: empty }).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'BAD_INPUT',
+        message: expect.stringMatching(
+          /^FRONTENDOPS_CONFIG is set but empty: expected the path of a configuration file\. Nothing was done: set it to the file, or unset it/,
+        ),
+      });
+    }
+  });
+
   it('a byte order mark before the JSON (some editors write one) is read past', async () => {
     await writeConfig(`\ufeff${JSON.stringify({ app: 'brochure', appPath: 'site' })}`);
     expect(await loadConfig(work)).toMatchObject({ app: 'brochure', appPath: 'site' });

@@ -15,7 +15,7 @@ let v2: string;
 const env = {
   FRONTENDOPS_ACTOR: 'dev-ada',
   FRONTENDOPS_STACK: undefined,
-  FRONTENDOPS_CONFIG: '',
+  FRONTENDOPS_CONFIG: undefined,
   FRONTENDOPS_MODEL: '',
 };
 const page = (version: string) => `<!doctype html><title>Brochure</title><h1>Brochure ${version}</h1>\n`;

@@ -23,7 +23,7 @@ let aboutDir: string;
 const env = {
   FRONTENDOPS_ACTOR: 'brochure-team',
   FRONTENDOPS_STACK: undefined,
-  FRONTENDOPS_CONFIG: '',
+  FRONTENDOPS_CONFIG: undefined,
   FRONTENDOPS_MODEL: '',
 };
 
