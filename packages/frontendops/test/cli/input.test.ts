@@ -97,6 +97,20 @@ describe('an empty value is refused, naming the option and what it expects', () 
     expect(await live()).toBe(before);
   });
 
+  it('console --stack <unknown> is refused at start, as the other commands refuse it', async () => {
+    let served = false;
+    const refused = await cli(['console', '--new', '--stack', outputs, '--stack', 'nosuch', '--port', '0'], {
+      env,
+      cwd: t.tmp,
+      stopped: Promise.resolve(),
+      onStdout: (text) => {
+        served ||= /FrontendOps console: http/.test(text);
+      },
+    });
+    expectRefused(refused, /^error: Unknown stack "nosuch" \(known: [^)]*\)\. Nothing was created\./);
+    expect(served).toBe(false);
+  });
+
   it('promote <not a release> names what promote takes, not "a commit sha"', async () => {
     const before = await live();
     // No git repository here: a tag cannot be read, and it says where one can.

@@ -40,6 +40,9 @@ export function register(program: Command, ctx: CliContext): void {
       if (await printRunningConsole(ctx, flags)) return;
       const config = await loadCliConfig(ctx);
       const stacks = flags.stack ?? [await chooseStack(ctx, undefined, config)];
+      // An unknown stack is refused now, as every other command refuses it, not on the first page.
+      const { resolveStackSource } = await import('../../stacks/resolve.ts');
+      for (const ref of stacks) await resolveStackSource(ref, { config, cwd: ctx.io.cwd, env: ctx.io.env });
       const served = await startConsoleWithAgent(ctx.io, config, stacks, {
         port,
         ...(flags.host ? { host: flags.host } : {}),
