@@ -90,4 +90,36 @@ describe('the README', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('the CLI synopsis shows every option of each command (--stack, said once above it, aside)', async () => {
+    const section = README.slice(README.indexOf('\n## CLI\n'));
+    const block = /```\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    // A line that starts with spaces goes on with the one before it; a comment follows two spaces.
+    const uncommented = (text: string) => text.trim().split(/ {2,}/)[0] ?? '';
+    const lines: string[] = [];
+    for (const line of block.split('\n')) {
+      if (/^\s/.test(line) && lines.length) lines[lines.length - 1] += ` ${uncommented(line)}`;
+      else lines.push(...line.split('·').map(uncommented).filter(Boolean));
+    }
+    const synopsis = usages(`\`\`\`\n${lines.join('\n')}\n\`\`\``);
+    expect(synopsis.length).toBeGreaterThan(15);
+    const missing: string[] = [];
+    for (const { command, options, text } of synopsis) {
+      // "canary promote | abort": both take what the line shows.
+      const alternatives = /^frontendops canary promote \| abort/.test(text)
+        ? [
+            ['canary', 'promote'],
+            ['canary', 'abort'],
+          ]
+        : [command];
+      for (const words of alternatives) {
+        const help = (await cli([...words, '--help'])).stdout;
+        for (const [option] of help.matchAll(/(?<=^ {2}(?:-\w, )?)--[a-z][a-z-]*/gm)) {
+          if (option === '--help' || (option === '--stack' && words[0] !== 'console')) continue;
+          if (!options.includes(option)) missing.push(`frontendops ${words.join(' ')}: ${option}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
 });
