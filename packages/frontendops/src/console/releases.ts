@@ -11,7 +11,7 @@ import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { badInput } from '../errors.ts';
-import { createDeployTag } from '../git/deploy-tag.ts';
+import { createDeployTag, rollbackOf, tagRequest } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
 import { toPinView } from '../read/views.ts';
@@ -109,8 +109,11 @@ export async function tagChange(
       deployId: summary.deployId,
       sha: summary.commit,
       artifactDigest: summary.artifactDigest,
-      request: request.message ? `${request.text}: ${request.message}` : request.text,
+      request: tagRequest(request),
       app: summary.app,
+      ...(summary.kind === 'rollback'
+        ? { rollback: rollbackOf({ ...summary, fromCommit: summary.plan.fromCommit }) }
+        : {}),
       // The stack and audit head make the tag an anchor `audit verify` checks the chain against.
       stack: summary.stack,
       ...(summary.auditHead ? { auditHead: formatAuditHead(summary.auditHead) } : {}),

@@ -26,6 +26,11 @@ export interface DeployTagInput {
   /** The stack deployed to: whose audit chain the Audit-Head belongs to. */
   stack?: string;
   app?: string;
+  /**
+   * A rollback: the commit that was live before it (the one it took down), null when none was. Its
+   * tag says so, as `history` does, rather than "Deploy".
+   */
+  rollback?: { from: string | null };
   now?: Date;
 }
 
@@ -86,8 +91,11 @@ export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
 export function formatDeployMessage(input: DeployTagInput): string {
   const app = input.app ?? 'sophia-dashboard';
   const oneLine = input.request.replace(/\s+/g, ' ').trim();
+  const from = input.rollback?.from;
   return [
-    `Deploy ${app} ${input.sha.slice(0, 7)}`,
+    input.rollback
+      ? `Roll back ${app}${from ? ` from ${from.slice(0, 7)}` : ''} to ${input.sha.slice(0, 7)}`
+      : `Deploy ${app} ${input.sha.slice(0, 7)}`,
     '',
     input.request.trim(),
     '',
@@ -95,11 +103,33 @@ export function formatDeployMessage(input: DeployTagInput): string {
     `Artifact-Digest: ${input.artifactDigest}`,
     `Commit: ${input.sha}`,
     `App: ${app}`,
+    ...(input.rollback ? ['Kind: rollback', ...(from ? [`Rolled-Back-From: ${from}`] : [])] : []),
     ...(input.stack ? [`Stack: ${input.stack}`] : []),
     ...(input.auditHead ? [`Audit-Head: ${input.auditHead}`] : []),
     `Request: ${oneLine}`,
   ].join('\n');
 }
+
+/**
+ * The request a tag carries: the words asked ("rollback to 3f2c1a9"), then the person's why
+ * (`--message`), so the tag says what was done and why, not the why alone.
+ */
+export const tagRequest = (request: { text: string; message?: string }): string =>
+  request.message ? `${request.text}: ${request.message}` : request.text;
+
+/**
+ * What a tag says of a rollback: the commit it took down (its plan's or record's fromCommit). A
+ * rollback that finished an interrupted one of the same release (a no-op, its plan from that
+ * release) names none.
+ */
+export const rollbackOf = (change: {
+  kind: 'deploy' | 'rollback';
+  commit: string;
+  fromCommit: string | null;
+}): DeployTagInput['rollback'] =>
+  change.kind !== 'rollback'
+    ? undefined
+    : { from: change.fromCommit === change.commit ? null : change.fromCommit };
 
 /** `Key: value` lines of the message's last paragraph (git's trailer convention). */
 export function parseTrailers(message: string): Record<string, string> {
@@ -140,6 +170,7 @@ function checkInput(input: DeployTagInput): void {
       'Invalid request: it contains control characters; expected printable words (newlines allowed).',
     );
   }
+  if (input.rollback?.from) assertCommitSha(input.rollback.from);
   if (input.auditHead !== undefined && !AUDIT_HEAD_TEXT.test(input.auditHead)) {
     throw badInput('Invalid audit head: expected "<seq>:sha256:<64 hex>" as the infra server returned it.');
   }

@@ -124,6 +124,7 @@ export function createGitServer(options: GitServerOptions): McpServer {
         ...(auditHead ? { auditHead } : {}),
         stack,
         ...(options.app ? { app: options.app } : {}),
+        ...(vouched.rollback ? { rollback: vouched.rollback } : {}),
       });
       const data = {
         ...tag,

@@ -42,6 +42,8 @@ const claimsSchema = z.object({
   artifactDigest: z.string(),
   /** "<seq>:<hash>", or null when the change left no head to anchor. */
   auditHead: z.string().nullable(),
+  /** A rollback: the commit it took down (null: none), so its tag says it is one. Absent for a deploy. */
+  rollback: z.object({ from: z.string().nullable() }).optional(),
 });
 export type ReceiptClaims = z.infer<typeof claimsSchema>;
 

@@ -290,6 +290,11 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(await e.hostingIndex()).toContain('Sophia v2');
     // A rollback is a deployment too: it gets its own deploy tag on the commit now live.
     expect(result.tag).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
+    // Its tag says it is a rollback, of what to what: the infra server's receipt vouches for both.
+    const tagged = await e.repo.git(['tag', '-l', '--format=%(contents)', result.tag ?? '']);
+    expect(tagged.split('\n')[0]).toBe(
+      `Roll back sophia-dashboard from ${v3.slice(0, 7)} to ${e.repo.commits.dashboard2.slice(0, 7)}`,
+    );
     expect(asked.map((a) => a.action)).toEqual(['rollback']);
     expect(asked[0]?.summary).toBe(
       `roll back ${STACK} from ${v3.slice(0, 7)} (${deployed.deployId}) to ${e.repo.commits.dashboard2.slice(0, 7)} (${firstDeployId})`,

@@ -460,7 +460,7 @@ async function tagIfDeployed(
     );
     return undefined;
   }
-  const [{ createDeployTag }, { formatAuditHead }] = await Promise.all([
+  const [{ createDeployTag, rollbackOf, tagRequest }, { formatAuditHead }] = await Promise.all([
     import('../../git/deploy-tag.ts'),
     import('../../contract/audit-head.ts'),
   ]);
@@ -469,9 +469,12 @@ async function tagIfDeployed(
     deployId: done ? done.deployId : summary.deployId,
     sha: summary.commit,
     artifactDigest: summary.artifactDigest,
-    request: summary.request.message ?? summary.request.text,
+    request: tagRequest(summary.request),
     app: summary.app,
     stack: summary.stack,
+    ...(summary.kind === 'rollback'
+      ? { rollback: rollbackOf({ ...summary, fromCommit: summary.plan.fromCommit }) }
+      : {}),
     ...(auditHead ? { auditHead: formatAuditHead(auditHead) } : {}),
   });
   return tag.name;

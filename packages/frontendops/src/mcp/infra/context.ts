@@ -11,6 +11,7 @@ import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
+import { rollbackOf } from '../../git/deploy-tag.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import { CHANGED_SINCE_APPROVED } from '../../state/approvals.ts';
@@ -80,11 +81,17 @@ export const ISSUES_RECEIPT: ReadonlySet<ToolName> = new Set<ToolName>([
   'promote_canary',
 ]);
 
-/** What a deployment's receipt vouches for. */
+/**
+ * What a deployment's receipt vouches for. A rollback's names what was live before it: a summary's
+ * plan says so, a record (run_sync's) says it itself.
+ */
 export type ReceiptFields = Pick<
   DeploySummary,
-  'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead'
-> & { noop?: boolean; outcome: string };
+  'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead' | 'kind'
+> & { noop?: boolean; outcome: string } & (
+    | { plan: Pick<DeploySummary['plan'], 'fromCommit'> }
+    | { fromCommit: string | null }
+  );
 
 export function createInfraToolContext(input: {
   server: McpServer;
@@ -123,6 +130,14 @@ export function createInfraToolContext(input: {
             commit: change.commit,
             artifactDigest: change.artifactDigest,
             auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
+            ...(change.kind === 'rollback'
+              ? {
+                  rollback: rollbackOf({
+                    ...change,
+                    fromCommit: 'fromCommit' in change ? change.fromCommit : change.plan.fromCommit,
+                  }),
+                }
+              : {}),
           }),
     async receiptKeyUsable() {
       await receiptKey();

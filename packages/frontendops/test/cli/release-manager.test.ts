@@ -1,0 +1,96 @@
+/**
+ * A release manager's week through the CLI in process: releases deployed one after another, and a
+ * rollback with its reason (its deploy tag says it is one).
+ */
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishArtifact } from '../../src/deploy/publish.ts';
+import { parseTrailers } from '../../src/git/deploy-tag.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+let t: TestDeployEnv;
+let repo: TestRepo;
+let site: Server;
+let outputs: string;
+let env: Record<string, string>;
+const commits: string[] = [];
+const short = (sha: string) => sha.slice(0, 7);
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'dashboard-staging' });
+  repo = await createTestRepo();
+  site = createServer((req, res) => {
+    const key = (req.url ?? '/').slice(1).split('?')[0] || 'index.html';
+    t.site.hosting.get(key).then((object) => {
+      res.writeHead(object ? 200 : 404, { 'content-type': object?.contentType ?? 'text/plain' });
+      res.end(object?.body ?? 'not found');
+    });
+  });
+  await new Promise<void>((done) => site.listen(0, '127.0.0.1', done));
+  outputs = join(t.tmp, 'staging.json');
+  await writeFile(
+    outputs,
+    JSON.stringify({
+      stack: 'dashboard-staging',
+      artifactsBucket: t.target.artifactsBucket,
+      hostingBucket: t.target.hostingBucket,
+      distributionId: t.target.distributionId,
+      region: 'us-east-1',
+      endpoint: t.s3.endpoint,
+      siteUrl: `http://127.0.0.1:${(site.address() as AddressInfo).port}/`,
+    }),
+  );
+  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice', FRONTENDOPS_MODEL: '' };
+  commits.push(repo.commits.dashboard1, repo.commits.dashboard2);
+  for (const version of ['v3', 'v4']) {
+    await writeFile(join(repo.dir, 'apps', APP, 'index.html'), `<h1>${version}</h1>\n`);
+    await repo.git(['commit', '-qam', `dashboard: ${version}`]);
+    commits.push((await repo.git(['rev-parse', 'HEAD'])).trim());
+  }
+  for (const [i, commit] of commits.entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `v${i + 1}`), { version: `v${i + 1}` });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+  }
+});
+afterAll(async () => {
+  await new Promise((done) => site?.close(done));
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+const run = (argv: string[]) => cli(argv, { env, cwd: repo.dir });
+const deployIds: string[] = [];
+
+describe("a release manager's week", () => {
+  it('four releases go live one after another', async () => {
+    for (const commit of commits) {
+      const deployed = await run(['deploy', '--stack', outputs, '--commit', commit, '--json']);
+      expect(deployed.code, deployed.stderr).toBe(0);
+      deployIds.push(JSON.parse(deployed.stdout).deployId);
+    }
+  });
+
+  it("a rollback's deploy tag says it is a rollback, from what to what, and carries its request with the why", async () => {
+    const [, , C3, C4] = commits as [string, string, string, string];
+    const rolled = await run(['rollback', '--stack', outputs, '--message', 'C4 broke the totals', '--json']);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    const summary = JSON.parse(rolled.stdout);
+    expect(summary).toMatchObject({ kind: 'rollback', commit: C3 });
+    const message = await repo.git(['tag', '-l', '--format=%(contents)', summary.tag]);
+    expect(message.split('\n')[0]).toBe(`Roll back ${APP} from ${short(C4)} to ${short(C3)}`);
+    expect(parseTrailers(message)).toMatchObject({
+      'Deploy-Id': summary.deployId,
+      Commit: C3,
+      Kind: 'rollback',
+      'Rolled-Back-From': C4,
+      Request: 'rollback: C4 broke the totals',
+    });
+  });
+});
