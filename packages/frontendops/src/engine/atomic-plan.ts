@@ -18,7 +18,7 @@ import { groupOf } from './cache-policy.ts';
 import { CANARY_SHARE_RULE, isCanaryShare } from './canary-share.ts';
 import { deployIdFor } from './ids.ts';
 import { keyOf, RELEASES_KEY_PREFIX } from './manifest.ts';
-import type { DeployPlan, PlannedCopy } from './plan.ts';
+import { type DeployPlan, describePrune, type PlannedCopy, unretainedReleases } from './plan.ts';
 import type { FileGroup, Manifest } from './types.ts';
 
 /** What an atomic operation does to the release pointer. */
@@ -352,6 +352,13 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
   }
   copies.sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group] || a.key.localeCompare(b.key));
 
+  const retained = liveChanges
+    ? [
+        deployId,
+        ...live.retained.filter((r) => r.releaseId !== release.releaseId).map((r) => r.deployId),
+      ].slice(0, Math.max(1, input.retain))
+    : live.retained.map((r) => r.deployId);
+  const unretained = unretainedReleases(live.retained, retained, release.artifactDigest);
   const noop =
     op === 'migrate'
       ? before !== null
@@ -374,12 +381,8 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
     unchanged,
     bytesToCopy: copies.reduce((sum, c) => sum + c.size, 0),
     prune,
-    retained: liveChanges
-      ? [
-          deployId,
-          ...live.retained.filter((r) => r.releaseId !== release.releaseId).map((r) => r.deployId),
-        ].slice(0, Math.max(1, input.retain))
-      : live.retained.map((r) => r.deployId),
+    retained,
+    ...(unretained.length ? { unretained } : {}),
     invalidationPaths: [],
     noop,
     pointerBefore: before,
@@ -553,9 +556,7 @@ export function describeAtomicPlan(plan: AtomicPlan): string {
   const live = plan.fromCommit ? ` (live: ${plan.fromCommit.slice(0, 7)})` : '';
   const n = plan.copies.length;
   const files = `${n} file${n === 1 ? '' : 's'} to copy`;
-  const prune = plan.prune.length
-    ? `, ${plan.prune.length} old file${plan.prune.length === 1 ? '' : 's'} to prune`
-    : '';
+  const prune = describePrune(plan) ? `, ${describePrune(plan)}` : '';
   const tail = `${files}${prune}, one key write, nothing to invalidate`;
   if (plan.noop) {
     return plan.op === 'migrate'

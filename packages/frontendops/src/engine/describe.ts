@@ -4,13 +4,22 @@
  * bucket or an endpoint.
  */
 import { type AtomicPlan, describeAtomicPlan } from './atomic-plan.ts';
-import type { DeployPlan } from './plan.ts';
+import { type DeployPlan, describePrune } from './plan.ts';
 
 /** "deploy sophia-dashboard@3f2c1a9 to prod (live: 1a2b3c4): 8 files to copy, 4 paths to invalidate" */
 export function describePlan(
   plan: Pick<
     DeployPlan,
-    'kind' | 'app' | 'commit' | 'stack' | 'fromCommit' | 'noop' | 'copies' | 'prune' | 'invalidationPaths'
+    | 'kind'
+    | 'app'
+    | 'commit'
+    | 'stack'
+    | 'fromCommit'
+    | 'noop'
+    | 'copies'
+    | 'prune'
+    | 'unretained'
+    | 'invalidationPaths'
   >,
 ): string {
   if ((plan as Partial<AtomicPlan>).mode === 'atomic') return describeAtomicPlan(plan as AtomicPlan);
@@ -23,7 +32,7 @@ export function describePlan(
       : `deploy ${what} to ${plan.stack}${live}`;
   const parts = [
     count(plan.copies.length, 'file', 'to copy'),
-    ...(plan.prune.length ? [count(plan.prune.length, 'old file', 'to prune')] : []),
+    ...(describePrune(plan) ? [describePrune(plan)] : []),
     count(plan.invalidationPaths.length, 'path', 'to invalidate'),
   ];
   return `${head}: ${parts.join(', ')}`;

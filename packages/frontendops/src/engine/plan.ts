@@ -67,10 +67,52 @@ export interface DeployPlan {
   prune: string[];
   /** Deploy ids whose files stay, newest first, this one included. */
   retained: string[];
+  /**
+   * The releases retained before that this change leaves out, newest first: the ones whose files the
+   * prune takes (all but those another retained release shares). Absent in plans made before it was.
+   */
+  unretained?: UnretainedRelease[];
   /** Site paths whose cached copy is wrong once this deploy lands. */
   invalidationPaths: string[];
   /** Nothing to do: this artifact is live and every file is in place. */
   noop: boolean;
+}
+
+/** A release a change stops retaining (DeployPlan.unretained). */
+export interface UnretainedRelease {
+  deployId: string;
+  app: string;
+  commit: string;
+}
+
+/**
+ * The releases of `before` (newest first) that `retained` (deploy ids) leaves out; one of the same
+ * build as the release going live is that release again, not one that goes.
+ */
+export function unretainedReleases(
+  before: readonly (UnretainedRelease & { artifactDigest: string })[],
+  retained: readonly string[],
+  artifactDigest: string,
+): UnretainedRelease[] {
+  const kept = new Set(retained);
+  return before
+    .filter((r) => !kept.has(r.deployId) && r.artifactDigest !== artifactDigest)
+    .map((r) => ({ deployId: r.deployId, app: r.app, commit: r.commit }));
+}
+
+/**
+ * The plan's prune in words, naming the releases it stops retaining: "3 old files to prune (1a2b3c4
+ * is no longer retained)"; "" when it prunes nothing and keeps every release.
+ */
+export function describePrune(plan: Pick<DeployPlan, 'prune' | 'unretained'>): string {
+  const n = plan.prune.length;
+  const files = n ? `${n} old file${n === 1 ? '' : 's'} to prune` : '';
+  const gone = plan.unretained ?? [];
+  if (gone.length === 0) return files;
+  const shas = gone.map((r) => r.commit.slice(0, 7));
+  const named = shas.length === 1 ? shas[0] : `${shas.slice(0, -1).join(', ')} and ${shas.at(-1)}`;
+  const words = `${named} ${shas.length === 1 ? 'is' : 'are'} no longer retained`;
+  return files ? `${files} (${words})` : words;
 }
 
 /** The fields that name a deploy, shared by its plan, summary and record. */
@@ -133,6 +175,8 @@ export function planDeploy(input: PlanInput): DeployPlan {
     : [];
 
   const invalidationPaths = invalidationPathsFor(copies, prune, live.hosting);
+  const retained = retainedReleases.map((r) => r.deployId);
+  const unretained = unretainedReleases(live.releases, retained, input.artifactDigest);
   return {
     deployId,
     kind: input.kind,
@@ -146,7 +190,8 @@ export function planDeploy(input: PlanInput): DeployPlan {
     unchanged,
     bytesToCopy: copies.reduce((sum, c) => sum + c.size, 0),
     prune,
-    retained: retainedReleases.map((r) => r.deployId),
+    retained,
+    ...(unretained.length ? { unretained } : {}),
     invalidationPaths,
     noop:
       copies.length === 0 &&

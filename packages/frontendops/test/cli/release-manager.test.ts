@@ -1,6 +1,7 @@
 /**
- * A release manager's week through the CLI in process: releases deployed one after another, and a
- * rollback with its reason (its deploy tag says it is one).
+ * A release manager's week through the CLI in process: releases deployed one after another (the
+ * oldest stops being retained, and the plan says which), a rollback with its reason (its deploy tag
+ * says it is one).
  */
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -69,12 +70,23 @@ const run = (argv: string[]) => cli(argv, { env, cwd: repo.dir });
 const deployIds: string[] = [];
 
 describe("a release manager's week", () => {
-  it('four releases go live one after another', async () => {
-    for (const commit of commits) {
+  it('the plan and the summary name the release a deploy stops retaining', async () => {
+    for (const commit of commits.slice(0, 3)) {
       const deployed = await run(['deploy', '--stack', outputs, '--commit', commit, '--json']);
       expect(deployed.code, deployed.stderr).toBe(0);
       deployIds.push(JSON.parse(deployed.stdout).deployId);
     }
+    const [C1, , , C4] = commits as [string, string, string, string];
+    const gone = `no longer retained: ${APP}@${short(C1)} (${deployIds[0]})`;
+    const dry = await run(['deploy', '--stack', outputs, '--commit', C4, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`  ${gone}\n`);
+    const json = await run(['deploy', '--stack', outputs, '--commit', C4, '--dry-run', '--json']);
+    expect(JSON.parse(json.stdout).unretained).toEqual([{ deployId: deployIds[0], app: APP, commit: C1 }]);
+    const deployed = await run(['deploy', '--stack', outputs, '--commit', C4]);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(deployed.stdout).toMatch(/pruned [1-9]\d*, 3 release\(s\) retained\n/);
+    expect(deployed.stdout).toContain(`  ${gone}\n`);
   });
 
   it("a rollback's deploy tag says it is a rollback, from what to what, and carries its request with the why", async () => {

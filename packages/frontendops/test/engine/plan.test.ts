@@ -1,6 +1,7 @@
 /** planDeploy is pure: these tests need no server. */
 import { describe, expect, it } from 'vitest';
 import { cacheControlFor } from '../../src/engine/cache-policy.ts';
+import { describePlan } from '../../src/engine/describe.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
 import { type LiveState, planDeploy, type Release } from '../../src/engine/plan.ts';
 import type { Manifest } from '../../src/engine/types.ts';
@@ -75,6 +76,11 @@ describe('planDeploy', () => {
     expect(p.retained).toEqual([p.deployId, 'r3', 'r2']);
     expect(p.prune).toEqual(['assets/a-AAAA1111.js', 'old.txt']);
     expect(p.invalidationPaths).toEqual(['/', '/index.html', '/old.txt']);
+    // The release that goes is named, in the plan and in its sentence.
+    expect(p.unretained).toEqual([{ deployId: 'r1', app: v1.app, commit: '1111111' }]);
+    expect(describePlan(p)).toBe(
+      'deploy app@4444444 to s (live: 3333333): 2 files to copy, 2 old files to prune (1111111 is no longer retained), 3 paths to invalidate',
+    );
     expect(
       plan(v4, live([release('r3', v3), release('r2', v2), release('r1', v1)], ['old.txt']), { prune: false })
         .prune,

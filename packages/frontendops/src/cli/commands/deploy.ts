@@ -503,6 +503,7 @@ export function summaryJson(summary: DeploySummary) {
     durationMs: summary.durationMs,
     ...(summary.request.message ? { message: summary.request.message } : {}),
     ...(summary.rolledBackTo ? { rolledBackTo: summary.rolledBackTo } : {}),
+    ...(summary.plan.unretained?.length ? { unretained: summary.plan.unretained } : {}),
     ...(summary.pinned ? { pinned: summary.pinned } : {}),
     ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
     ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
@@ -547,6 +548,7 @@ function report(
         `  copy ${copy.path}${copy.key === copy.path.slice(1) ? '' : ` as /${copy.key}`} (${copy.reason})`,
       );
     for (const key of summary.plan.prune) say(out, `  prune /${key}`);
+    sayUnretained(ctx, summary);
     return;
   }
   if (summary.noop) {
@@ -578,6 +580,7 @@ function report(
     out,
     `${what}: ${s.outcome} (${s.deployId}) in ${(s.durationMs / 1000).toFixed(1)}s — copied ${s.copied}, unchanged ${s.unchanged}, pruned ${s.pruned}, ${s.retained} release(s) retained`,
   );
+  sayUnretained(ctx, summary);
   if (s.invalidation.ids.length)
     say(out, `  invalidated ${s.invalidation.paths.join(' ')} (${s.invalidation.ids.join(', ')})`);
   if (s.mode === 'atomic' && s.pointer) {
@@ -601,4 +604,13 @@ function report(
     say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
   if (s.tag) say(out, `  tag: ${s.tag}`);
   if (s.siteUrl && s.outcome === 'succeeded') say(out, `  live at ${s.siteUrl}`);
+}
+
+/** The releases a change stops retaining (the ones whose files its prune takes), by name. */
+function sayUnretained(ctx: CliContext, summary: DeploySummary): void {
+  for (const release of summary.plan.unretained ?? [])
+    say(
+      ctx.io.stdout,
+      `  no longer retained: ${release.app}@${release.commit.slice(0, 7)} (${release.deployId})`,
+    );
 }
