@@ -1,7 +1,7 @@
 /**
  * A release manager's week through the CLI in process: releases deployed one after another (the
  * oldest stops being retained, and the plan says which), a rollback with its reason (its deploy tag
- * says it is one).
+ * says it is one), and a release someone rolled back away from made live again (said, not refused).
  */
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -104,5 +104,27 @@ describe("a release manager's week", () => {
       'Rolled-Back-From': C4,
       Request: 'rollback: C4 broke the totals',
     });
+  });
+
+  it('making a release live again that was rolled back away from says who took it down, when and why', async () => {
+    const C4 = commits[3] ?? '';
+    const history = JSON.parse((await run(['history', '--stack', outputs, '--json'])).stdout);
+    const when = `${history.deployments[0].finishedAt.replace('T', ' ').slice(0, 16)} UTC`;
+    const note = `note: ${APP}@${short(C4)} was rolled back on ${when} by rm-alice ("C4 broke the totals")`;
+    for (const argv of [
+      ['rollback', '--stack', outputs, '--to', short(C4), '--dry-run'],
+      ['promote', short(C4), '--stack', outputs, '--dry-run'],
+    ]) {
+      const dry = await run(argv);
+      expect(dry.code, `${argv.join(' ')}\n${dry.stderr}`).toBe(0);
+      expect(dry.stdout, argv.join(' ')).toContain(`  ${note}\n`);
+    }
+    // A release the stack was not rolled back away from: no note.
+    const back = await run(['rollback', '--stack', outputs, '--to', short(commits[1] ?? ''), '--dry-run']);
+    expect(back.stdout).not.toContain('was rolled back on');
+    // Said, never refused: the rollback goes through, and its output says it too.
+    const again = await run(['rollback', '--stack', outputs, '--to', short(C4)]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`  ${note}\n`);
   });
 });

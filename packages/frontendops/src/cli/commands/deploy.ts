@@ -407,6 +407,7 @@ export async function finish(
     untagged = error instanceof Error ? error.message : String(error);
   }
   const json = { ...summaryJson(summary), siteUrl: site.target.siteUrl ?? null, tag: tag ?? null };
+  const takenDown = await rolledBackNote(site, summary);
   if (summary.outcome === 'failed' || untagged) ctx.exitCode = 1;
   if (untagged) {
     say(
@@ -414,9 +415,10 @@ export async function finish(
       `error: ${summary.app}@${summary.commit.slice(0, 7)} is live and recorded, but its deploy tag was not made: ${untagged}`,
     );
   }
-  if (flags.json) printJson(ctx, json);
+  if (flags.json) printJson(ctx, { ...json, ...(takenDown ? { rolledBackAway: takenDown } : {}) });
   else {
     report(ctx, summary, json, as);
+    if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
     if (summary.dryRun && !summary.noop) {
       for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
       const { readPin, describePin } = await import('../../state/pin.ts');
@@ -439,6 +441,18 @@ export async function finish(
   if (flags.open && site.target.siteUrl && !summary.dryRun && summary.outcome !== 'failed') {
     await ctx.io.openUrl?.(site.target.siteUrl);
   }
+}
+
+/**
+ * A change that makes live again a release someone rolled back away from (it was taken down on
+ * purpose) says so, from the recent history: a note, never a refusal. Read after the change (or its
+ * dry run), so it adds no request before it.
+ */
+async function rolledBackNote(site: Site, summary: DeploySummary): Promise<string | null> {
+  if (summary.noop || summary.outcome === 'failed') return null;
+  const { rolledBackAway, describeRolledBackAway } = await import('../../read/history.ts');
+  const rollback = await rolledBackAway(site, summary).catch(() => null);
+  return rollback && describeRolledBackAway(rollback);
 }
 
 /** Every deploy path makes the deploy tag; without a repository here it is skipped, saying so. */
