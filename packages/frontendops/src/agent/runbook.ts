@@ -14,6 +14,7 @@ import { describeServed } from '../read/served-words.ts';
 import {
   describeCanary,
   type HistoryItem,
+  historyTime,
   type PlanView,
   type ReleaseCommits,
   type ReleaseView,
@@ -375,13 +376,13 @@ async function history(ctx: RunbookContext, limit: number): Promise<PlannerOutco
   const result = await step(ctx, 'get_history', { ...stackArg(ctx), limit });
   const lines = result.deployments.map(
     (d) =>
-      `${d.startedAt}  ${d.kind}  ${shortSha(d.commit)}  ${d.deployId}  ${d.outcome}  by ${d.request.actor}${d.request.message ? ` — "${d.request.message}"` : ''}`,
+      `${historyTime(d)}  ${d.kind}  ${shortSha(d.commit)}  ${d.deployId}  ${d.outcome}  by ${d.request.actor}${d.request.message ? ` — "${d.request.message}"` : ''}`,
   );
   return {
     outcome: 'answered',
     data: result,
     message: lines.length
-      ? [`Last ${lines.length} deployment(s) of ${result.stack}:`, ...lines].join('\n')
+      ? [`Last ${lines.length} deployment(s) of ${result.stack} (finished, UTC):`, ...lines].join('\n')
       : `No deployments of ${result.stack} yet.`,
   };
 }

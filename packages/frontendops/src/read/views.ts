@@ -191,6 +191,14 @@ export const historyItem = z.object({
 });
 export type HistoryItem = z.infer<typeof historyItem>;
 
+/**
+ * A deployment's time in a history listing: when it finished (went live, or stopped), UTC to the
+ * second. The CLI's table and the agent's answer list the same time, the one `released` and
+ * "yesterday's version" go by.
+ */
+export const historyTime = (item: Pick<HistoryItem, 'finishedAt'>): string =>
+  item.finishedAt.replace('T', ' ').slice(0, 19);
+
 export const historyPage = z.object({
   stack: z.string(),
   deployments: z.array(historyItem).describe('Newest first'),

@@ -275,6 +275,11 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     const history = await run('show the deploy history');
     expect(history.outcome).toBe('answered');
     expect(history.message).toMatch(/1 deployment/);
+    // The time it lists is the one `frontendops history` lists: when the deployment finished.
+    const [listed] = (history.data as { deployments: { startedAt: string; finishedAt: string }[] })
+      .deployments;
+    expect(listed?.finishedAt).not.toBe(listed?.startedAt);
+    expect(history.message).toContain(`\n${listed?.finishedAt.replace('T', ' ').slice(0, 19)}  deploy  `);
   });
 
   it('a new release, then "undo the last deploy" brings the previous content back', async () => {

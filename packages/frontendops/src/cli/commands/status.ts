@@ -89,7 +89,10 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops history\n  $ frontendops history --stack prod --limit 50 --json',
     )
     .action(async (flags: { stack?: string; limit: string; before?: string; json?: boolean }) => {
-      const { readHistory } = await import('../../read/history.ts');
+      const [{ readHistory }, { historyTime }] = await Promise.all([
+        import('../../read/history.ts'),
+        import('../../read/views.ts'),
+      ]);
       const limit = parseWholeNumber(flags.limit, '--limit', { min: 1, max: 500, example: '20' });
       await withSite(ctx, flags.stack, async (site) => {
         const page = await readHistory(site, {
@@ -100,7 +103,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (flags.json) return printJson(ctx, page);
         if (page.deployments.length === 0) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);
         const rows = page.deployments.map((d) => [
-          d.finishedAt.replace('T', ' ').slice(0, 19),
+          historyTime(d),
           d.kind,
           `${d.app}@${d.commit.slice(0, 7)}`,
           d.outcome,
