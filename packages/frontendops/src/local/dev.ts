@@ -10,7 +10,8 @@
  * the `local` stack's outputs), and a propagation delay (FRONTENDOPS_EDGE_PROPAGATION_MS, default
  * 200 ms). The store lives in memory: at start it is set from the state, the source of truth —
  * the live release (and canary) the state names, when its files are in place — and the preview
- * secret is kept in .frontendops/ so that preview links survive a restart.
+ * secret and the site's port are kept in .frontendops/ so that preview links survive a restart
+ * (while no other program has taken the port: then the site moves to a free one, and says so).
  */
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -113,21 +114,32 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     // The edge reaches the hosting bucket with the SDK, signed with the environment's key; what
     // fails there is logged here, in the terminal, not told to the browser.
     const propagationMs = options.propagationMs ?? propagationFromEnv();
-    const edge = await startLocalEdge({
-      origin: createS3Store({ bucket: buckets.hosting, client }),
-      distributionId: LOCAL_DISTRIBUTION_ID,
-      apiCredentials: credentials,
-      log,
-      atomic: {
-        credentials: [credentials],
-        propagationMs,
-        initialKeys: {
-          [PREVIEW_SECRET_KEY]: await previewSecretIn(dataDir),
-          ...(await releasePointerFromState(client, buckets.artifacts, config.spa ?? false)),
-        },
-      },
+    const initialKeys = {
+      [PREVIEW_SECRET_KEY]: await previewSecretIn(dataDir),
+      ...(await releasePointerFromState(client, buckets.artifacts, config.spa ?? false)),
+    };
+    const startEdge = (port: number) =>
+      startLocalEdge({
+        origin: createS3Store({ bucket: buckets.hosting, client }),
+        distributionId: LOCAL_DISTRIBUTION_ID,
+        apiCredentials: credentials,
+        log,
+        port,
+        atomic: { credentials: [credentials], propagationMs, initialKeys },
+      });
+    // The site's port of the last run, so links handed out then (preview links) still open; when
+    // another program holds it now, any free port, said so.
+    const kept = await keptSitePort(dataDir);
+    const edge = await startEdge(kept ?? 0).catch(async (error: unknown) => {
+      if (kept === null || !isFrontendOpsError(error, 'BAD_INPUT')) throw error;
+      const moved = await startEdge(0);
+      log(
+        `the site's port of the last run (${kept}) is in use: the site is on ${moved.url} now, and links to port ${kept} (preview links among them) no longer open`,
+      );
+      return moved;
     });
     closers.push(() => edge.close());
+    await writeFile(join(dataDir, SITE_PORT_FILE), `${new URL(edge.url).port}\n`);
     log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url} (atomic releases)`);
 
     const env: LocalEnv = {
@@ -225,6 +237,16 @@ function propagationFromEnv(): number {
 }
 
 /** The preview links' secret, kept beside the data (owner-only) so links survive a restart. */
+/** Where the site's port is kept between runs, beside the preview secret. */
+const SITE_PORT_FILE = 'site-port';
+
+/** The site's port of the last run, or null (none yet, or not a port). */
+async function keptSitePort(dataDir: string): Promise<number | null> {
+  const kept = (await readFile(join(dataDir, SITE_PORT_FILE), 'utf8').catch(() => '')).trim();
+  const port = /^\d{1,5}$/.test(kept) ? Number(kept) : 0;
+  return port >= 1024 && port <= 65535 ? port : null;
+}
+
 async function previewSecretIn(dataDir: string): Promise<string> {
   const file = join(dataDir, 'preview-secret');
   const kept = await readFile(file, 'utf8').catch(() => '');

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,6 +113,38 @@ describe('the local environment in atomic mode', () => {
     }
     await local.close();
     open.pop();
+  });
+
+  it('a restart serves the site on the port of the last run, so its links still open; another free one when that is taken, said so', async () => {
+    const first = await start(0);
+    const port = new URL(first.env.edgeUrl).port;
+    await first.close();
+    open.pop();
+    const again = await start(0);
+    expect(again.env.edgeUrl).toBe(first.env.edgeUrl);
+    await again.close();
+    open.pop();
+    // Another program took the port meanwhile: a free one, and the log says the old links are gone.
+    const holder = createServer();
+    await new Promise<void>((done) => holder.listen(Number(port), '127.0.0.1', done));
+    try {
+      const said: string[] = [];
+      const moved = await startLocalEnvironment({
+        cwd: repo,
+        config,
+        propagationMs: 0,
+        log: (l) => said.push(l),
+      });
+      open.push(moved);
+      expect(new URL(moved.env.edgeUrl).port).not.toBe(port);
+      expect(said.join('\n')).toContain(
+        `the site's port of the last run (${port}) is in use: the site is on ${moved.env.edgeUrl} now`,
+      );
+      await moved.close();
+      open.pop();
+    } finally {
+      await new Promise((done) => holder.close(done));
+    }
   });
 
   it('the propagation delay comes from FRONTENDOPS_EDGE_PROPAGATION_MS when not given', async () => {
