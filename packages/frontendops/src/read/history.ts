@@ -33,13 +33,22 @@ export const ROLLED_BACK_LOOKBACK = 20;
  */
 export async function rolledBackAway(
   site: Site,
-  release: { app: string; commit: string },
+  release: { app: string; commit: string; deployId?: string },
 ): Promise<DeploymentRecord | null> {
-  const { records } = await site.records.listRecords({ limit: ROLLED_BACK_LOOKBACK });
+  // A rollback away from the release came after the release's own newest record, and a deploy id
+  // starts with its commit's 7 hex: one LIST of ids, then only the records newer than that one are
+  // read (none for a release new to the stack, the usual deploy).
+  // The change's own record (after a real run) is not one the release had before.
+  const ids = (await site.records.listRecentIds(ROLLED_BACK_LOOKBACK + 1))
+    .filter((id) => id !== release.deployId)
+    .slice(0, ROLLED_BACK_LOOKBACK);
+  const own = ids.findIndex((id) => id.startsWith(release.commit.slice(0, 7)));
+  if (own <= 0) return null;
+  const newer = await Promise.all(ids.slice(0, own).map((id) => site.records.readRecord(id)));
   return (
-    records.find(
+    newer.find(
       (r) =>
-        r.kind === 'rollback' &&
+        r?.kind === 'rollback' &&
         r.outcome === 'succeeded' &&
         r.app === release.app &&
         r.fromCommit === release.commit &&

@@ -129,6 +129,8 @@ export function supersededError(stoppedBy: StoppedBy | undefined, what = 'deploy
 const MAX_TIME = 9_999_999_999_999;
 const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) =>
   `history/${String(MAX_TIME - Date.parse(record.startedAt)).padStart(13, '0')}-${record.deployId}`;
+/** A deploy id's length: `<7 hex of the commit>-<10 of its hash>`, the tail of each history key. */
+const DEPLOY_ID_LENGTH = '0123456-0123456789'.length;
 const HISTORY_CURSOR = new RegExp(`^\\d{13}-${DEPLOY_ID.source.slice(1)}`);
 
 /** The in-place crash-recovery record, under the state prefix (not bound by the audit chain). */
@@ -238,6 +240,12 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       );
     },
 
+    /** The deploy ids of the newest `limit` records, newest first: one LIST, no record read. */
+    async listRecentIds(limit: number): Promise<string[]> {
+      const page = await store.list(key('history/'), { limit });
+      return page.map((o) => o.key.slice(-DEPLOY_ID_LENGTH));
+    },
+
     /** One page of records, newest first; `next` continues with older ones (null at the end). */
     async listRecords(
       options: { limit?: number; before?: string } = {},
@@ -255,7 +263,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       const shown = page.slice(0, limit);
       const records = await Promise.all(
         shown.map(async (o) => {
-          const deployId = o.key.slice(-'0123456-0123456789'.length);
+          const deployId = o.key.slice(-DEPLOY_ID_LENGTH);
           const record = await readJson<DeploymentRecord>(`deployments/${deployId}.json`);
           return record?.value ?? null;
         }),
