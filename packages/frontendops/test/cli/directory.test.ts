@@ -37,7 +37,7 @@ describe('frontendops -C <dir>', () => {
     ]) {
       const { code, stderr } = await cli(argv, {
         cwd: elsewhere,
-        env: { FRONTENDOPS_CONFIG: '', FRONTENDOPS_STACK: undefined },
+        env: { FRONTENDOPS_CONFIG: undefined, FRONTENDOPS_STACK: undefined },
       });
       expect(code, stderr).toBe(2);
       // The stacks it names are the ones configured in <dir>: it looked there.
