@@ -264,7 +264,12 @@ async function runLocked(
     };
   }
 
-  const approval = await options.authorize?.(plan);
+  const approval = await options.authorize?.(
+    plan,
+    earlier
+      ? { finishedFirst: { op: earlier.pending.op, deployId: earlier.pending.plan.deployId } }
+      : undefined,
+  );
   await markEnvironment(site);
   let pending: AtomicPending = {
     op,

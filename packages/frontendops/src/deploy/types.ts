@@ -36,7 +36,7 @@ export interface ApplyOptions {
    * AtomicPending `approval`), and `audit verify` holds the change to it. On an atomic stack the plan
    * is an AtomicPlan (its op and release pointers), which an approval binds too.
    */
-  authorize?: (plan: DeployPlan) => Promise<ApprovalUsed | undefined>;
+  authorize?: (plan: DeployPlan, context?: AuthorizeContext) => Promise<ApprovalUsed | undefined>;
   /**
    * The deploy lock this run holds, set by whoever took it: asked right before each change another
    * holder must not interleave with (the first visible write, the switch, the prune), so a run whose
@@ -119,4 +119,12 @@ export interface DeploySummary extends DeployIdentity {
    * recorded, its release already live, so this run's plan was a no-op: what to tag.
    */
   finishedInterrupted?: { deployId: string; auditHead: AuditHead };
+}
+
+/**
+ * What a run did under the lock before it planned: an interrupted change it finished first, which
+ * changed what is live (a dry run made before the lock planned from what was live then).
+ */
+export interface AuthorizeContext {
+  finishedFirst?: { op: string; deployId: string };
 }

@@ -17,9 +17,16 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { promoteRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
+import {
+  APP as ATOMIC_APP,
+  type AtomicEnv,
+  request as atomicRequest,
+  startAtomicEnv,
+} from '../support/atomic-env.ts';
 import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { cli } from '../support/run-cli.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = [
@@ -31,6 +38,14 @@ const request = (text: string) => ({ text, actor: 'ops', planner: 'cli', at: new
 let t: TestDeployEnv;
 let outputs: string;
 let config: string;
+/** A GitHub job's approval policy: deploys only. */
+const GITHUB = {
+  repository: 'acme/dashboard',
+  environment: STACK,
+  actions: ['deploy' as const],
+  issuer: 'https://token.actions.githubusercontent.com',
+  audience: 'frontendops',
+};
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { protected: true });
@@ -89,13 +104,7 @@ describe('a change judged from a dry run, then planned again under the lock', ()
       protected: true,
       approval: {
         ...t.site.approval,
-        github: {
-          repository: 'acme/dashboard',
-          environment: STACK,
-          actions: ['deploy'],
-          issuer: 'https://token.actions.githubusercontent.com',
-          audience: 'frontendops',
-        },
+        github: GITHUB,
       },
     };
     const ctx = { io: { env: { GITHUB_ACTIONS: 'true' } } } as unknown as CliContext;
@@ -109,5 +118,49 @@ describe('a change judged from a dry run, then planned again under the lock', ()
       message: expect.stringContaining('no longer the change approved'),
     });
     expect(await live()).toBe(V2);
+  });
+});
+
+describe('a run that first finishes what an earlier run left, on an atomic stack', () => {
+  const [A1, A2, A3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
+  let a: AtomicEnv;
+  beforeAll(async () => {
+    a = await startAtomicEnv({ stack: 'bound-after-stop' });
+    for (const [i, commit] of [A1, A2, A3].entries()) await a.publish(commit, `v${i + 1}`);
+    await deployArtifact(a.site, { app: ATOMIC_APP, commit: A1, request: atomicRequest() });
+    await deployArtifact(a.site, { app: ATOMIC_APP, commit: A2, request: atomicRequest() });
+  });
+  afterAll(() => a?.stop());
+
+  it('says it finished that change, not that nothing was changed; run again, the change goes through', async () => {
+    // A deploy of v1 stopped right after its switch: the next run under the lock finishes it.
+    const stopping = stoppingSite(a.site, (key) => key.endsWith('/atomic/state.json'));
+    await expect(
+      deployArtifact(stopping, { app: ATOMIC_APP, commit: A1, request: atomicRequest() }),
+    ).rejects.toThrow();
+    const site: Site = { ...a.site, protected: true };
+    const ctx = { io: { env: {} } } as unknown as CliContext;
+    const deploy = { app: ATOMIC_APP, commit: A3, request: atomicRequest('deploy v3') };
+    // Judged (a job's --yes would be, as a prompt's answer is) from the dry run, before the lock.
+    const judge = () =>
+      approveIfProtected(
+        { ...ctx, io: { env: { GITHUB_ACTIONS: 'true' } } } as unknown as CliContext,
+        { ...site, approval: { ...site.approval, github: GITHUB } },
+        { yes: true },
+        'deploy',
+        null,
+        () => deployArtifact(site, { ...deploy, dryRun: true }),
+      );
+    const approved = await judge();
+    await expect(deployArtifact(site, { ...deploy, ...approved })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(
+        /^This run first finished the deploy a1a1a1a-\w+ that an earlier run left unfinished, which changed what is live, .* Nothing more was changed\./,
+      ),
+    });
+    expect((await a.site.records.readPointer())?.value.commit).toBe(A1);
+    const again = await judge();
+    expect((await deployArtifact(site, { ...deploy, ...again })).outcome).toBe('succeeded');
+    expect((await a.site.records.readPointer())?.value.commit).toBe(A3);
   });
 });
