@@ -196,18 +196,6 @@ const configObject = z
         message: `"${stack}" names no stack of "stacks"${meant ? ` (did you mean "${meant}"?)` : ''}: expected a configured stack (${known}), "local" or an outputs JSON file; fix the name, or add the stack to "stacks"`,
       });
     }
-    // A stack opened from an outputs file is protected by its name there, which "stacks" need not
-    // list; a name one slip away from a configured stack is a typo that leaves that stack unprotected.
-    for (const [i, name] of config.protected.entries()) {
-      if (Object.hasOwn(config.stacks, name)) continue;
-      const meant = closest(name, names);
-      if (!meant) continue;
-      ctx.addIssue({
-        code: 'custom',
-        path: ['protected', i],
-        message: `"${name}" names no stack of "stacks" (did you mean "${meant}"?): as written, "${meant}" is not protected; fix the name`,
-      });
-    }
   });
 
 /** `dashboardPath`, the first name of `appPath`, is still read. */
