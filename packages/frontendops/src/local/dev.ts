@@ -236,7 +236,6 @@ function propagationFromEnv(): number {
   return ms;
 }
 
-/** The preview links' secret, kept beside the data (owner-only) so links survive a restart. */
 /** Where the site's port is kept between runs, beside the preview secret. */
 const SITE_PORT_FILE = 'site-port';
 
@@ -247,6 +246,7 @@ async function keptSitePort(dataDir: string): Promise<number | null> {
   return port >= 1024 && port <= 65535 ? port : null;
 }
 
+/** The preview links' secret, kept beside the data (owner-only) so links survive a restart. */
 async function previewSecretIn(dataDir: string): Promise<string> {
   const file = join(dataDir, 'preview-secret');
   const kept = await readFile(file, 'utf8').catch(() => '');

@@ -1,7 +1,7 @@
 /** What happened on a site, newest first, a page at a time: behind `history`, get_history and the console. */
 import type { Site } from '../site.ts';
 import type { DeploymentRecord } from '../state/records.ts';
-import { type HistoryPage, toHistoryItem } from './views.ts';
+import { type HistoryPage, historyTime, toHistoryItem } from './views.ts';
 
 export async function readHistory(
   site: Site,
@@ -59,7 +59,7 @@ export async function rolledBackAway(
 
 /** "sophia-dashboard@3f2c1a9 was rolled back on 2026-12-04 09:12 UTC by ada ("C2 broke the totals")" */
 export function describeRolledBackAway(rollback: DeploymentRecord): string {
-  const when = `${rollback.finishedAt.replace('T', ' ').slice(0, 16)} UTC`;
+  const when = `${historyTime(rollback)} UTC`;
   const why = (rollback.request.message ?? rollback.request.text).replace(/\s+/g, ' ').trim();
   return `${rollback.app}@${rollback.fromCommit?.slice(0, 7)} was rolled back on ${when} by ${rollback.request.actor} ("${why}")`;
 }

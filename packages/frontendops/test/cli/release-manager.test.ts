@@ -109,7 +109,7 @@ describe("a release manager's week", () => {
   it('making a release live again that was rolled back away from says who took it down, when and why', async () => {
     const C4 = commits[3] ?? '';
     const history = JSON.parse((await run(['history', '--stack', outputs, '--json'])).stdout);
-    const when = `${history.deployments[0].finishedAt.replace('T', ' ').slice(0, 16)} UTC`;
+    const when = `${history.deployments[0].finishedAt.replace('T', ' ').slice(0, 19)} UTC`;
     const note = `note: ${APP}@${short(C4)} was rolled back on ${when} by rm-alice ("C4 broke the totals")`;
     for (const argv of [
       ['rollback', '--stack', outputs, '--to', short(C4), '--dry-run'],
