@@ -19,7 +19,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // A polled condition (a page updating, a server coming up) waits longer than the 1 s default: the
-    // suite runs four files at once on two cores, and a busy machine is slow, not wrong.
+    // suite runs two files at once on two cores, and a busy machine is slow, not wrong.
     expect: { poll: { timeout: 10_000 } },
   },
 });
