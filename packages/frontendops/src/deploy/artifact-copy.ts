@@ -65,17 +65,26 @@ export async function copyArtifactFile(
  * release FrontendOps no longer knows of wrote it) may be what the live site serves: a copy over it
  * would change a live release's file, even through a change no visitor should see (a preview). So
  * it is read back and hashed first; other content than this build's is refused (CONFLICT) before
- * anything is written. Only asset copies the plan could not vouch for are read: a rare path.
+ * anything is written. The same content is already in place: it is not copied again, so a build's
+ * manifest cannot rewrite the headers a live release serves it with. Returns the copies to make.
+ * Only asset copies the plan could not vouch for are read: a rare path.
  */
-export async function assertSharedAssetsSame(site: Site, copies: readonly AtomicCopy[]): Promise<void> {
+export async function sharedAssetsToCopy<C extends AtomicCopy>(
+  site: Site,
+  copies: readonly C[],
+): Promise<C[]> {
   const unverified = copies.filter((c) => c.group === 'asset' && c.reason === 'unverified');
+  const inPlace = new Set<string>();
   await pMap(
     unverified,
     async (copy) => {
       const there = await site.hosting.get(copy.key);
       if (!there) return; // gone since: the copy is what it needs
       const sha256 = createHash('sha256').update(there.body).digest('hex');
-      if (sha256 === copy.sha256) return;
+      if (sha256 === copy.sha256) {
+        inPlace.add(copy.key);
+        return;
+      }
       throw new FrontendOpsError(
         'CONFLICT',
         `${shortened(copy.path)} has other content in ${copy.app}@${copy.commit.slice(0, 7)} than the hosting bucket holds (SHA-256 ${sha256.slice(0, 16)}…), though its name says it is content-hashed, and no release FrontendOps knows of vouches for what the bucket holds there (its build is no longer in the artifacts bucket, or the file is not what its build says), so the site may be serving it. ` +
@@ -85,6 +94,7 @@ export async function assertSharedAssetsSame(site: Site, copies: readonly Atomic
     },
     { concurrency: 8 },
   );
+  return inPlace.size ? copies.filter((c) => !inPlace.has(c.key)) : [...copies];
 }
 
 /**

@@ -88,7 +88,7 @@ import {
   withRecordedApproval,
   writeOwnRecord,
 } from './apply.ts';
-import { assertAsDeployed, assertSharedAssetsSame, copyArtifactFile } from './artifact-copy.ts';
+import { assertAsDeployed, copyArtifactFile, sharedAssetsToCopy } from './artifact-copy.ts';
 import {
   type AtomicContext,
   atomicRecordsOf,
@@ -399,8 +399,10 @@ async function prepare(
   const known = full
     ? { hosting: new Map([...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)]), manifests }
     : undefined;
-  await assertSharedAssetsSame(site, plan.copies);
-  return { plan, ensured, known };
+  const copies = await sharedAssetsToCopy(site, plan.copies);
+  if (copies.length === plan.copies.length) return { plan, ensured, known };
+  const bytesToCopy = copies.reduce((sum, c) => sum + c.size, 0);
+  return { plan: { ...plan, copies, bytesToCopy }, ensured, known };
 }
 
 /** Operations that send visitors to their target release: one in place is checked whole first. */

@@ -14,7 +14,7 @@ import type { Site } from '../site.ts';
 import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
-import { assertAsDeployed, assertSharedAssetsSame } from './artifact-copy.ts';
+import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
 import {
   type AtomicOptions,
   audit,
@@ -135,9 +135,9 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         ...live.retiring.flatMap((r) => r.releases),
       ];
       const files = planReleaseFiles({ release: { ...ref, manifest }, hosting: live.hosting, known });
-      await assertSharedAssetsSame(site, files.copies);
-      await copyFiles(site, files.copies, options);
-      copied = files.copies.length;
+      const copies = await sharedAssetsToCopy(site, files.copies);
+      await copyFiles(site, copies, options);
+      copied = copies.length;
       index = releaseIndexOf(ref, manifest, new Date(ctx.now).toISOString());
       // The copies may have taken a while: state is written only while the lock is still ours.
       await lock.assertHeld();

@@ -449,7 +449,8 @@ export function planReleaseFiles(input: {
     // copied again: not even for other headers, which would change what the releases that serve it
     // get (a preview or canary, which changes nothing for visitors, rewriting the live script's type).
     // One whose size disagrees with its manifest, or that no release vouches for, is read back and
-    // hashed before anything is written (deploy/artifact-copy.ts, assertSharedAssetsSame).
+    // hashed before anything is written, and not copied when the same (artifact-copy.ts,
+    // sharedAssetsToCopy).
     if (known !== null && known.size === size) unchanged++;
     else copies.push({ path, key, group, ...entry, ...source, reason: 'unverified' });
   }

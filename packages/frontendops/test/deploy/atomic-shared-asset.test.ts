@@ -14,7 +14,8 @@ import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import { artifactManifestKey } from '../../src/engine/manifest.ts';
+import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
+import type { Manifest } from '../../src/engine/types.ts';
 import {
   APP,
   ARTIFACTS,
@@ -27,6 +28,7 @@ import {
 const LIVE = '0101010101010101010101010101010101010101';
 const OTHER = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';
 const SAME = 'dddddddddddddddddddddddddddddddddddddddd';
+const HEADERS = 'cccccccccccccccccccccccccccccccccccccccc';
 let t: AtomicEnv;
 let v1: ReleaseBuild;
 let asset: string;
@@ -79,6 +81,37 @@ describe("an asset of the live release whose build is gone, and a build's other 
       // The deploy lock is taken and let go; nothing else.
       writes.filter((r) => /lock/.test(r.key ?? '')).map((r) => `${r.method} ${r.bucket} ${r.key}`),
     );
+  });
+
+  it("the same bytes with a manifest asking other headers: not copied again, the live object's headers stay", async () => {
+    // The publisher's hand-written manifest: the live build's bytes, the script as text/plain.
+    const manifest = JSON.parse(
+      (await t.site.artifacts.get(artifactManifestKey(APP, SAME)))?.body.toString('utf8') ?? '{}',
+    ) as Manifest;
+    manifest.commit = HEADERS;
+    manifest.files[asset] = {
+      ...(manifest.files[asset] as Manifest['files'][string]),
+      contentType: 'text/plain',
+      cacheControl: 'no-store',
+    };
+    for (const path of Object.keys(manifest.files)) {
+      const bytes = (await t.site.artifacts.get(artifactFileKey(APP, SAME, path)))?.body as Buffer;
+      await t.site.artifacts.put(artifactFileKey(APP, HEADERS, path), bytes);
+    }
+    await t.site.artifacts.put(artifactManifestKey(APP, HEADERS), JSON.stringify(manifest));
+    const before = await t.site.hosting.head(asset.slice(1));
+    const mark = await t.mark();
+    await previewLink(t.site, { app: APP, commit: HEADERS, request: request('preview'), verify: false });
+    const after = await t.site.hosting.head(asset.slice(1));
+    expect([after?.contentType, after?.cacheControl, after?.etag]).toEqual([
+      before?.contentType,
+      before?.cacheControl,
+      before?.etag,
+    ]);
+    const copies = (await t.requestsSince(mark)).filter(
+      (r) => r.method === 'PUT' && r.key === asset.slice(1),
+    );
+    expect(copies).toEqual([]);
   });
 
   it('a build holding the same bytes under that name is previewed as before', async () => {
