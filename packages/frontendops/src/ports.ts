@@ -37,6 +37,10 @@ export interface WriteCondition {
   ifMatch?: string;
 }
 
+/** A write over the version read (its ETag), or a create when there was none: compare-and-swap. */
+export const overVersion = (etag: string | null): WriteCondition =>
+  etag ? { ifMatch: etag } : { ifNoneMatch: '*' };
+
 /** What a server-side copy answered. */
 export interface CopiedObject {
   sha256: string | null;

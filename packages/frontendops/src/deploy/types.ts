@@ -7,6 +7,7 @@ import type { AuditHead } from '../contract/audit-head.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import type { FileGroup } from '../engine/types.ts';
 import type { ApprovalUsed, HeldLock } from '../ports.ts';
+import type { AuthorizeContext } from '../state/approvals.ts';
 import type { PinRecord } from '../state/pin.ts';
 import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
 import type { Verification } from './verify.ts';
@@ -119,12 +120,4 @@ export interface DeploySummary extends DeployIdentity {
    * recorded, its release already live, so this run's plan was a no-op: what to tag.
    */
   finishedInterrupted?: { deployId: string; auditHead: AuditHead };
-}
-
-/**
- * What a run did under the lock before it planned: an interrupted change it finished first, which
- * changed what is live (a dry run made before the lock planned from what was live then).
- */
-export interface AuthorizeContext {
-  finishedFirst?: { op: string; deployId: string };
 }

@@ -557,7 +557,8 @@ export function describeAtomicPlan(plan: AtomicPlan): string {
   const live = plan.fromCommit ? ` (live: ${plan.fromCommit.slice(0, 7)})` : '';
   const n = plan.copies.length;
   const files = `${n} file${n === 1 ? '' : 's'} to copy`;
-  const prune = describePrune(plan) ? `, ${describePrune(plan)}` : '';
+  const pruned = describePrune(plan);
+  const prune = pruned ? `, ${pruned}` : '';
   const tail = `${files}${prune}, one key write, nothing to invalidate`;
   if (plan.noop) {
     return plan.op === 'migrate'

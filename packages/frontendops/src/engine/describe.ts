@@ -30,9 +30,10 @@ export function describePlan(
     plan.kind === 'rollback'
       ? `roll back ${plan.stack} to ${what}${live}`
       : `deploy ${what} to ${plan.stack}${live}`;
+  const pruned = describePrune(plan);
   const parts = [
     count(plan.copies.length, 'file', 'to copy'),
-    ...(describePrune(plan) ? [describePrune(plan)] : []),
+    ...(pruned ? [pruned] : []),
     count(plan.invalidationPaths.length, 'path', 'to invalidate'),
   ];
   return `${head}: ${parts.join(', ')}`;

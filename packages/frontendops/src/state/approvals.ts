@@ -104,6 +104,34 @@ export const CHANGED_SINCE_APPROVED =
   'What is live changed since this change was planned and approved, so it is no longer the change approved. Nothing was changed. Ask for it again: it is planned from what is live now, and approved again if it needs approval.';
 
 /**
+ * What a run did under the lock before it planned: an interrupted change it finished first, which
+ * changed what is live (a dry run made before the lock planned from what was live then).
+ */
+export interface AuthorizeContext {
+  finishedFirst?: { op: string; deployId: string };
+}
+
+/**
+ * Holds a run's plan, made under the lock, to the change approved (`approved`: its changeDigest):
+ * CONFLICT otherwise, nothing more changed. When the run itself finished an interrupted change first
+ * (`context`), the refusal says so: it was no other operator, and it did change something.
+ */
+export function assertApprovedChange(
+  approved: string,
+  plan: PlannedChange,
+  context?: AuthorizeContext,
+): void {
+  if (changeDigest(plan) === approved) return;
+  const first = context?.finishedFirst;
+  throw new FrontendOpsError(
+    'CONFLICT',
+    first
+      ? `This run first finished the ${first.op} ${first.deployId} that an earlier run left unfinished, which changed what is live, so the change judged before it (planned from what was live then) is not the change it would make now. Nothing more was changed. Run it again: it plans from what is live now, and asks again where it needs a yes.`
+      : CHANGED_SINCE_APPROVED,
+  );
+}
+
+/**
  * The digest an approval binds: the change's stack, kind (an atomic operation's too), deploy id,
  * build (app, commit, artifact digest), what was live, and on an atomic stack the releases its switch
  * sends visitors to before and after (live, canary, share). Two plans with the same digest make the

@@ -16,7 +16,7 @@
  * operations keep it in step with the KeyValueStore.
  */
 import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
-import type { ApprovalUsed, ObjectStore, WriteCondition } from '../ports.ts';
+import { type ApprovalUsed, type ObjectStore, overVersion, type WriteCondition } from '../ports.ts';
 import { stateDigest } from './audit.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from './names.ts';
 import { parseStateObject, type RequestInfo, readBackFrom, type StoppedBy } from './records.ts';
@@ -134,7 +134,7 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
      */
     writeState: async (state: AtomicStateRecord, after?: { etag: string | null }): Promise<string> => {
       if (!after || !(await store.supportsConditionalWrites())) return write(ATOMIC_STATE, state);
-      return write(ATOMIC_STATE, state, after.etag ? { ifMatch: after.etag } : { ifNoneMatch: '*' });
+      return write(ATOMIC_STATE, state, overVersion(after.etag));
     },
     readReleaseIndex: (releaseId: string) => read<ReleaseIndex>(releaseIndexName(releaseId)),
     /** Returns its digest, for the audit entry that binds it. */

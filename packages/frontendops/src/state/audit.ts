@@ -37,7 +37,13 @@ import {
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
-import type { HeldLock, Locker, ObjectStore, ReleasePointerRead } from '../ports.ts';
+import {
+  type HeldLock,
+  type Locker,
+  type ObjectStore,
+  overVersion,
+  type ReleasePointerRead,
+} from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import {
   type ApprovalsAccepted,
@@ -446,7 +452,7 @@ async function appendUntilLanded(
         : await recordedState(store, prefix, last);
     const entry = nextEntry(last, event, before);
     // Under the lock (a store that ignores conditions) no condition is sent.
-    const headCondition = conditional ? (head ? { ifMatch: head.etag } : { ifNoneMatch: '*' as const }) : {};
+    const headCondition = conditional ? overVersion(head?.etag ?? null) : {};
     attempted.add(entry.hash);
     if (await createEntry(store, prefix, entry, conditional)) {
       await moveHead(store, prefix, entry, headCondition);

@@ -7,7 +7,7 @@
 import { DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import type { ApprovalUsed, ObjectStore } from '../ports.ts';
+import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import { stateDigest } from './audit.ts';
 
@@ -162,11 +162,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     /** Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry. */
     async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<string> {
       const conditional = await store.supportsConditionalWrites();
-      return writeJson(
-        'live.json',
-        pointer,
-        !conditional ? {} : previousEtag ? { ifMatch: previousEtag } : { ifNoneMatch: '*' },
-      );
+      return writeJson('live.json', pointer, conditional ? overVersion(previousEtag) : {});
     },
 
     /** The interrupted deploy's record; its request marked as read back from it (RequestInfo.resumedFrom). */

@@ -312,20 +312,12 @@ export async function approveIfProtected(
 
 /** The run's authorize: its plan under the lock must be the change `planned` (changeDigest). */
 async function boundTo(planned: DeploySummary): Promise<Pick<DeployOptions, 'authorize'>> {
-  const { CHANGED_SINCE_APPROVED, changeDigest } = await import('../../state/approvals.ts');
-  const { FrontendOpsError } = await import('../../errors.ts');
+  const { assertApprovedChange, changeDigest } = await import('../../state/approvals.ts');
   const approved = changeDigest(planned.plan);
   return {
     authorize: async (plan, context) => {
-      if (changeDigest(plan) === approved) return undefined;
-      const first = context?.finishedFirst;
-      // The run itself finished what an earlier one left: not "nothing was changed", nor another operator.
-      throw new FrontendOpsError(
-        'CONFLICT',
-        first
-          ? `This run first finished the ${first.op} ${first.deployId} that an earlier run left unfinished, which changed what is live, so the change judged before it (planned from what was live then) is not the change it would make now. Nothing more was changed. Run it again: it plans from what is live now, and asks again where it needs a yes.`
-          : CHANGED_SINCE_APPROVED,
-      );
+      assertApprovedChange(approved, plan, context);
+      return undefined;
     },
   };
 }

@@ -34,8 +34,8 @@ import {
   type Approval,
   type ApprovalAction,
   type ApprovalRequest,
+  assertApprovedChange,
   auditDecision,
-  CHANGED_SINCE_APPROVED,
   changeDigest,
   checkSignedApproval,
   consumeApproval,
@@ -169,7 +169,7 @@ function granted(
     async use(plan) {
       // Planned again under the lock: the same deploy id may be another change by now (a canary
       // started again after an abort, another share, a release's promote where a canary's was asked).
-      if (changeDigest(plan) !== approved) throw new FrontendOpsError('CONFLICT', CHANGED_SINCE_APPROVED);
+      assertApprovedChange(approved, plan);
       if (expiresAt !== undefined && !(Date.parse(expiresAt) > input.now())) {
         throw new FrontendOpsError(
           'DENIED',
