@@ -11,7 +11,7 @@ import { checkDeployId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
-import type { ReleaseNameRef } from '../state/atomic.ts';
+import type { ReleaseIndex, ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
@@ -112,10 +112,12 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     // files copied first, rather than vouched for.
     let index = stored && missingFiles(stored, present).length === 0 ? stored : null;
     const bound: Record<string, string> = {};
+    let made: ReleaseIndex | null = null;
     if (index) {
-      // An index found is bound again when it is the one the build's manifest gives: a preview that
-      // stopped before its entry is finished by asking again (bound twice with one digest, nothing
-      // changes), while an index edited since stays unbound, for verify to report.
+      // An index found is bound again when it is the one the build's manifest gives (bound twice with
+      // one digest, nothing changes; an older version wrote it before its entry, so a preview of that
+      // version stopped there is finished by asking again), while an index edited since stays
+      // unbound, for verify to report.
       const manifest = await manifests(ref);
       const found = digestOrNull(index); // what was read: it may hold what no digest can be made of
       if (manifest && found === stateDigest(releaseIndexOf(ref, manifest, index.uploadedAt))) {
@@ -139,9 +141,9 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       await copyFiles(site, copies, options);
       copied = copies.length;
       index = releaseIndexOf(ref, manifest, new Date(ctx.now).toISOString());
-      // The copies may have taken a while: state is written only while the lock is still ours.
-      await lock.assertHeld();
-      bound[releaseIndexName(index.releaseId)] = await ctx.atomic.writeReleaseIndex(index);
+      // Written after the entry that binds it, as the state is (below).
+      made = index;
+      bound[releaseIndexName(index.releaseId)] = stateDigest(index);
     }
 
     // A holder that lost its lock would write the state over what the one that took it over wrote.
@@ -170,10 +172,11 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       ],
     };
     const url = previewUrl(siteUrl, token);
-    // The entry first, then the state it binds (as a pin does): a preview stopped between the two
-    // leaves atomic/state.json as the chain bound it before, which `audit verify` calls unfinished
-    // and the next change writes over; in the other order it left a state no entry bound, which every
-    // change must refuse (state/recorded-state.ts).
+    // The entry first, then the release index and the state it binds (as a pin does). A preview
+    // stopped after its entry leaves atomic/state.json as the chain bound it before, and its new
+    // index unwritten: `audit verify` calls both unfinished, asking again finishes them, and the next
+    // change writes the state over. In the other order it left a state no entry bound, which every
+    // change must refuse (state/recorded-state.ts), and an index verify called written around the chain.
     await audit(
       site,
       'preview',
@@ -191,6 +194,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       },
       { ...bound, [ATOMIC_STATE]: stateDigest(next) },
     );
+    if (made) await ctx.atomic.writeReleaseIndex(made);
     await writeAtomicStateOver(site, next, { etag });
     options.onEvent?.({
       type: 'step',

@@ -1161,6 +1161,24 @@ async function verifyAuditOnce(
     atomicPending && isRecord(atomicPendingValue) && isRecord(atomicPendingValue.indexes)
       ? atomicPendingValue.indexes
       : {};
+  /**
+   * A preview writes its entry, then the release index it made, then atomic/state.json. Stopped
+   * after its entry, the index it bound is missing and the state names no preview of that release:
+   * nothing acted on the index, and asking again writes it. An index deleted after its preview went
+   * into the state (or whose release a later entry recorded) is not such a stop.
+   */
+  let stateNames: Set<string> | null = null;
+  const previewIndexUnwritten = async (name: string, seq: number): Promise<boolean> => {
+    if (!name.startsWith(RELEASE_INDEXES) || entries.find((e) => e.seq === seq)?.type !== 'preview') {
+      return false;
+    }
+    const releaseId = name.slice(RELEASE_INDEXES.length, -'.json'.length);
+    if (entries.some((e) => e.seq > seq && namedByChain([e]).has(releaseId))) return false;
+    stateNames ??= atomicState
+      ? namedIn((await readJsonQuietly(store, `${prefix}${ATOMIC_STATE}`)).value)
+      : new Set<string>();
+    return !stateNames.has(releaseId);
+  };
   let objectsOk = 0;
   // Every digest each approval request object was bound to, over the whole chain.
   const requestsBound = new Map<string, Set<string>>();
@@ -1228,6 +1246,13 @@ async function verifyAuditOnce(
           reason: `${name} exists, but entry ${seq} recorded its removal (it was written around the chain)`,
         });
       }
+    } else if (current.missing && (await previewIndexUnwritten(name, seq))) {
+      problems.push({
+        kind: 'unfinished',
+        seq,
+        object: name,
+        reason: `entry ${seq} records a preview, and its release index ${name} was not written (the process stopped between the two). Ask for the preview again to finish it.`,
+      });
     } else if (current.missing) {
       // An interrupted operation deletes a release index only in its prune, which its record names
       // first; any other bound object under atomic/ it may have left missing.
@@ -1782,13 +1807,18 @@ function stoppedPreview(entries: readonly AuditEntry[], read: number, current: u
 
 /** Every string the entries' data hold, deploy and release ids among them: what the chain has named. */
 function namedByChain(entries: readonly AuditEntry[]): Set<string> {
+  return namedIn(entries.map((entry) => entry.data));
+}
+
+/** Every string a value holds, at any depth. */
+function namedIn(value: unknown): Set<string> {
   const named = new Set<string>();
-  const walk = (value: unknown): void => {
-    if (typeof value === 'string') named.add(value);
-    else if (Array.isArray(value)) for (const item of value) walk(item);
-    else if (isRecord(value)) for (const item of Object.values(value)) walk(item);
+  const walk = (item: unknown): void => {
+    if (typeof item === 'string') named.add(item);
+    else if (Array.isArray(item)) for (const inner of item) walk(inner);
+    else if (isRecord(item)) for (const inner of Object.values(item)) walk(inner);
   };
-  for (const entry of entries) walk(entry.data);
+  walk(value);
   return named;
 }
 

@@ -1,14 +1,14 @@
 /**
- * A preview that stops after its first state write (the release index of a build not deployed yet)
- * and before its entry, as a process killed or cut off there would, and is asked for again. Before,
- * the second preview found the index, wrote nothing new and bound nothing: the index stayed "written
- * around the chain" (tampered) for good. Now a preview binds an index it finds when it is the one the
- * build's manifest gives, so asking again finishes it; an index edited since is not bound, and verify
- * goes on reporting it.
+ * A preview stopped at each of its state writes, as a process killed or cut off there would be, and
+ * asked for again. A preview writes its entry first, then the release index it made for the build,
+ * then atomic/state.json, as a pin does. Stopped before its entry it has written no state. Stopped
+ * after it, `audit verify` calls what did not land unfinished (not written around the chain), the
+ * same preview asked again finishes it, and any other change goes on.
  *
- * A preview writes its entry before atomic/state.json (which every change checks against the chain,
- * state/recorded-state.ts): stopped between the two, verify says unfinished, and the same preview,
- * or any change, goes on. In the other order every later change was refused, the stack wedged.
+ * Before, the index came before the entry: stopped between the two, verify reported the index as
+ * written around the chain (tampered) until the build was previewed again. And atomic/state.json,
+ * which every change checks against the chain (state/recorded-state.ts), once came before it too:
+ * every later change was refused, the stack wedged.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -36,32 +36,92 @@ const stoppingAtPreviewEntry = () =>
     (key, body) => /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"preview"'),
   );
 
-it('a preview stopped before its entry: verify reports it; the same preview again finishes it', async () => {
-  const stopping = stoppingAtPreviewEntry();
-  await expect(
-    previewLink(stopping, { app: APP, commit: V2, request: request(), verify: false }),
-  ).rejects.toThrow(/stopped/);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(false);
+const indexKeyOf = async (commit: string) =>
+  (await t.site.state.list(`${t.target.statePrefix}atomic/releases/`))
+    .map((o) => o.key)
+    .find((k) => k.includes(commit.slice(0, 7)));
+const problemsOf = async () => (await verifyAudit(t.site.state, t.target.statePrefix)).problems;
 
-  const link = await previewLink(t.site, { app: APP, commit: V2, request: request('preview again') });
-  expect(link.copied).toBe(0);
-  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+it('a preview stopped before its entry has written no state; asking again goes on', async () => {
+  await expect(
+    previewLink(stoppingAtPreviewEntry(), { app: APP, commit: V2, request: request(), verify: false }),
+  ).rejects.toThrow(/stopped/);
+  expect(await indexKeyOf(V2)).toBeUndefined();
+  expect(await problemsOf()).toEqual([]);
+
+  await previewLink(t.site, { app: APP, commit: V2, request: request('preview again') });
+  expect(await indexKeyOf(V2)).toBeDefined();
+  expect(await problemsOf()).toEqual([]);
 });
 
-it('an index edited after a stopped preview is not bound by the next one: verify still reports it', async () => {
+it('a preview stopped between its entry and its release index: unfinished, and asking again finishes it', async () => {
+  const stopping = stoppingSite(t.site, (key) => /\/atomic\/releases\/[^/]+\.json$/.test(key));
   await expect(
-    previewLink(stoppingAtPreviewEntry(), { app: APP, commit: V3, request: request(), verify: false }),
+    previewLink(stopping, { app: APP, commit: V3, request: request(), verify: false }),
   ).rejects.toThrow(/stopped/);
-  const indexes = await t.site.state.list(`${t.target.statePrefix}atomic/releases/`);
-  const key = indexes.map((o) => o.key).find((k) => k.includes(V3.slice(0, 7))) as string;
+  expect(await indexKeyOf(V3)).toBeUndefined();
+  const stopped = await problemsOf();
+  expect(stopped.map((p) => p.kind)).not.toContain('tampered');
+  expect(stopped).toContainEqual(
+    expect.objectContaining({
+      kind: 'unfinished',
+      object: expect.stringMatching(/^atomic\/releases\//),
+      reason: expect.stringMatching(
+        /was not written \(the process stopped between the two\)\. Ask for the preview again/,
+      ),
+    }),
+  );
+
+  await previewLink(t.site, { app: APP, commit: V3, request: request('preview again'), verify: false });
+  expect(await indexKeyOf(V3)).toBeDefined();
+  expect(await problemsOf()).toEqual([]);
+});
+
+it('stopped before its release index, then another change: still unfinished, never tampered', async () => {
+  const stopping = stoppingSite(t.site, (key) => /\/atomic\/releases\/[^/]+\.json$/.test(key));
+  const V4 = 'd4d4d4d4d4d4d4d4';
+  await t.publish(V4, 'v4');
+  await expect(
+    previewLink(stopping, { app: APP, commit: V4, request: request(), verify: false }),
+  ).rejects.toThrow(/stopped/);
+  // A preview of another build writes atomic/state.json over the one the stopped preview left.
+  await previewLink(t.site, { app: APP, commit: V2, request: request('another preview'), verify: false });
+  const after = await problemsOf();
+  expect(after.map((p) => `${p.kind}: ${p.object}`)).toEqual([
+    expect.stringMatching(/^unfinished: atomic\/releases\//),
+  ]);
+  await previewLink(t.site, { app: APP, commit: V4, request: request('preview again'), verify: false });
+  expect(await problemsOf()).toEqual([]);
+});
+
+it('a release index deleted after its preview went into the state is tampered, not unfinished', async () => {
+  const key = (await indexKeyOf(V3)) as string;
+  const body = (await t.site.state.get(key))?.body;
+  await t.site.state.delete([key]);
+  expect(await problemsOf()).toContainEqual(
+    expect.objectContaining({ kind: 'tampered', object: key.slice(t.target.statePrefix.length) }),
+  );
+  await t.site.state.put(key, body as Buffer);
+  expect(await problemsOf()).not.toContainEqual(expect.objectContaining({ kind: 'tampered' }));
+});
+
+it('an index edited after its preview is not bound by the next one: verify still reports it', async () => {
+  const stopping = stoppingSite(t.site, (key) => key.endsWith('/atomic/state.json'));
+  const V5 = 'e5e5e5e5e5e5e5e5';
+  await t.publish(V5, 'v5');
+  await expect(
+    previewLink(stopping, { app: APP, commit: V5, request: request(), verify: false }),
+  ).rejects.toThrow(/stopped/);
+  const key = (await indexKeyOf(V5)) as string;
   const index = JSON.parse((await t.site.state.get(key))?.body.toString() ?? '{}');
   await t.site.state.put(key, JSON.stringify({ ...index, files: ['/index.html'] }, null, 2));
 
-  await previewLink(t.site, { app: APP, commit: V3, request: request('preview again'), verify: false });
-  const { problems } = await verifyAudit(t.site.state, t.target.statePrefix);
-  expect(problems).toEqual([
+  await previewLink(t.site, { app: APP, commit: V5, request: request('preview again'), verify: false });
+  expect(await problemsOf()).toEqual([
     expect.objectContaining({ kind: 'tampered', object: key.slice(t.target.statePrefix.length) }),
   ]);
+  // Put back as the chain bound it, for the tests after this one.
+  await t.site.state.put(key, JSON.stringify(index, null, 2));
 });
 
 it('a preview stopped between its entry and atomic/state.json: unfinished; asking again finishes it', async () => {

@@ -186,7 +186,11 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
       ).rejects.toThrow(/stopped/);
       expect(await outcomes([() => pinRelease(t.site, { request: request('pin') })])).toEqual(['ok']);
       // Before: "atomic/state.json was changed after entry 4 recorded it", and every change TAMPERED.
-      expect(await verdict(t.site)).toEqual(['unfinished: atomic/state.json']);
+      // Stopped at the head, the release index the preview made (written after its entry) is missing too.
+      expect(await verdict(t.site)).toEqual([
+        'unfinished: atomic/state.json',
+        ...(at === 'head' ? [expect.stringMatching(/^unfinished: atomic\/releases\/b2b2b2b-/)] : []),
+      ]);
       const said = await outcomes([
         () => previewLink(t.site, { app: APP, commit: V2, request: request('preview'), verify: false }),
         () => unpinRelease(t.site, { request: request('unpin') }),
