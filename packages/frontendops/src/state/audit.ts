@@ -1155,6 +1155,15 @@ async function verifyAuditOnce(
   const atomicUnfinished = atomicPending
     ? ' An atomic operation was interrupted after writing it: the next deploy or rollback of this stack finishes it.'
     : '';
+  // An atomic operation writes live.json, atomic/state.json and its deployment record only after its
+  // switch, which the CDN's release store then names. Where that store is given, a record whose
+  // switch it does not serve excuses none of them: planted beside an edit (a release never live, a
+  // canary nobody started), it would pass the edit off as that operation's, and the next change
+  // would act on it and bind it. Release indexes are written before the switch, so any record may
+  // excuse its own.
+  const atomicSwitched =
+    atomicPending !== null &&
+    (!options.releaseStore || (await servesSwitchOf(options.releaseStore, atomicPendingValue)));
   // The release indexes the interrupted atomic operation writes before its switch, with their
   // digests: one of them written again after a prune recorded its removal is that operation's.
   const pendingIndexes: Record<string, unknown> =
@@ -1259,6 +1268,7 @@ async function verifyAuditOnce(
       const atomic =
         name.startsWith(ATOMIC) &&
         atomicPending !== null &&
+        (name !== ATOMIC_STATE || atomicSwitched) &&
         (!name.startsWith(RELEASE_INDEXES) ||
           (isRecord(atomicPendingValue) &&
             Array.isArray(atomicPendingValue.pruning) &&
@@ -1282,9 +1292,10 @@ async function verifyAuditOnce(
     } else if (stateDigest(current.value) !== digest) {
       // An interrupted atomic operation writes live.json after its switch, then the entry binding it.
       const atomicLive =
-        name === 'live.json' && atomicPending !== null && namesRecordLive(current.value, atomicPendingValue);
+        name === 'live.json' && atomicSwitched && namesRecordLive(current.value, atomicPendingValue);
       const live = name === 'live.json' && (namesPendingLive(current.value) || atomicLive);
-      const atomic = name.startsWith(ATOMIC) && atomicPending !== null;
+      const atomic =
+        name.startsWith(ATOMIC) && atomicPending !== null && (name !== ATOMIC_STATE || atomicSwitched);
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
       // A crash-recovery record is bound by no entry: one can excuse a change only of what an
       // interrupted operation writes, naming releases the chain knows (or the record's own, as the
@@ -1323,8 +1334,7 @@ async function verifyAuditOnce(
     // An atomic operation writes its record, then the entry binding it: stopped between the two, its
     // crash-recovery record still names it, and its re-run (or the next change) binds it.
     const atomicInterrupted =
-      atomicPending !== null &&
-      idsOfRecord(atomicPendingValue).some((id) => name === `deployments/${id}.json`);
+      atomicSwitched && idsOfRecord(atomicPendingValue).some((id) => name === `deployments/${id}.json`);
     problems.push({
       kind: interrupted || atomicInterrupted ? 'unfinished' : 'tampered',
       object: name,
@@ -1372,7 +1382,7 @@ async function verifyAuditOnce(
       // A release index the interrupted operation wrote is one its record names, with that digest.
       const ours =
         atomicPending !== null &&
-        (name === ATOMIC_STATE ||
+        ((name === ATOMIC_STATE && atomicSwitched) ||
           (pendingIndexes[name] !== undefined &&
             pendingIndexes[name] === digestOrNull((await readJsonQuietly(store, `${prefix}${name}`)).value)));
       problems.push({
@@ -1388,7 +1398,7 @@ async function verifyAuditOnce(
     // The first change of a stack, stopped between its pointer and the entry vouching for it (an
     // atomic one's pointer naming only what its record makes live).
     const atomicStopped =
-      atomicPending !== null &&
+      atomicSwitched &&
       namesRecordLive(value, atomicPendingValue) &&
       unknownIds('live.json', value, named, builds, idsOfRecord(atomicPendingValue)).length === 0;
     const stopped = namesPendingLive(value) || atomicStopped;
@@ -1612,6 +1622,22 @@ const pointerWords = (pointer: ReleasePointer): string =>
 
 const isRecordedPointer = (value: unknown): value is ReleasePointer =>
   typeof value === 'object' && value !== null && typeof (value as { live?: unknown }).live === 'string';
+
+/** Whether the release store serves the pointer a crash-recovery record's plan switches to. */
+async function servesSwitchOf(
+  reader: { read(): Promise<ReleasePointerRead> },
+  record: unknown,
+): Promise<boolean> {
+  const after = isRecord(record) && isRecord(record.plan) ? record.plan.pointerAfter : undefined;
+  if (!isRecordedPointer(after)) return false;
+  try {
+    const served = (await reader.read()).value;
+    return served !== null && sameReleases(served, after);
+  } catch (error) {
+    if (isInvalidReleasePointer(error)) return false;
+    throw error;
+  }
+}
 
 /**
  * What the CDN serves against the chain (atomic stacks): the key edges route by must name the

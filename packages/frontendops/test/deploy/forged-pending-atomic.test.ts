@@ -233,6 +233,8 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     weight?: number;
     index: 'made-up' | 'genuine';
     switched?: boolean;
+    /** Whether atomic/state.json is written with the canary (the record alone, when not). */
+    state?: boolean;
   }) {
     const served = (await t.store().read()).value as Record<string, unknown>;
     const state = {
@@ -262,9 +264,11 @@ describe('atomic: a forged "switched" canary start, with the state and release i
             uploadedAt: '2026-12-03T21:00:00.000Z',
           };
     const indexName = `atomic/releases/${R4}.json`;
-    await site.state.put(`${prefix()}atomic/state.json`, JSON.stringify(state), {
-      contentType: 'application/json',
-    });
+    if (options.state !== false) {
+      await site.state.put(`${prefix()}atomic/state.json`, JSON.stringify(state), {
+        contentType: 'application/json',
+      });
+    }
     await site.state.put(`${prefix()}${indexName}`, JSON.stringify(index), {
       contentType: 'application/json',
     });
@@ -300,16 +304,20 @@ describe('atomic: a forged "switched" canary start, with the state and release i
     });
   }
 
-  /** The next deploy (of the live build) refuses TAMPERED, saying `why`, with nothing written. */
-  async function refusedWithNothingWritten(why: RegExp) {
+  /**
+   * The next deploy (of the live build) refuses TAMPERED, saying `why`, with nothing written. By the
+   * record itself, or (`byState`) by the lock's check, before the record is read: a record whose
+   * switch the release store does not serve excuses no atomic/state.json (state/audit.ts).
+   */
+  async function refusedWithNothingWritten(why: RegExp, byState = false) {
     const pointer = (await t.store().read()).value;
     const head = (await readAudit(site.state, prefix())).length;
     const mark = await t.mark();
     const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
     expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
-    expect(error.message).toContain('atomic/pending.json');
+    expect(error.message).toContain(byState ? 'atomic/state.json' : 'atomic/pending.json');
     expect(error.message).toMatch(why);
-    expect(error.message).toMatch(/not written by FrontendOps/);
+    expect(error.message).toMatch(byState ? /changed outside FrontendOps/ : /not written by FrontendOps/);
     expect(await writesSince(t, mark)).toEqual([]);
     expect((await t.store().read()).value).toEqual(pointer);
     const entries = await readAudit(site.state, prefix());
@@ -324,12 +332,28 @@ describe('atomic: a forged "switched" canary start, with the state and release i
 
   it('its switch said to send 50% to V4, which the release store does not name: refused', async () => {
     await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'genuine' });
-    await refusedWithNothingWritten(/the CDN's release store does not name what its switch wrote/);
+    // Before, the lock's check let the forged state through on the record's word, and the settle refused
+    // the record ("the CDN's release store does not name what its switch wrote"); now the check does.
+    await refusedWithNothingWritten(
+      /its switch is not what the CDN's release store serves|changed outside/,
+      true,
+    );
   });
 
   it('a record stopped before its switch, naming a release index nobody made from V4: refused', async () => {
     // Dropped as superseded, it bound the indexes it names: this one says index.html is a page nobody published.
+    // With the state it would write after its switch, it is refused by the lock's check, before the
+    // record is read: no switch wrote that state (the release store serves none).
     await forge({ pointerAfter: { canary: R4, weight: 50 }, index: 'made-up', switched: false });
+    await refusedWithNothingWritten(/changed outside FrontendOps/, true);
+    // The record and its index alone: the record is refused for the index.
+    await site.state.put(`${prefix()}atomic/state.json`, stateBefore, { contentType: 'application/json' });
+    await forge({
+      pointerAfter: { canary: R4, weight: 50 },
+      index: 'made-up',
+      switched: false,
+      state: false,
+    });
     await refusedWithNothingWritten(
       /release index .* is not one FrontendOps makes for it from that build's published manifest/,
     );

@@ -1,0 +1,147 @@
+/**
+ * Someone who can write the state bucket (the deployer role is enough, no approver key, no access to
+ * the CDN's release store) plants a crash-recovery record of an atomic operation that never switched
+ * (atomic/pending.json, which no entry binds), naming a build that really was published, and edits
+ * what that operation would have written after its switch:
+ * - live.json, naming the record's deploy of a build never live on the stack as the live release;
+ * - atomic/state.json, naming the record's canary of that build, which nobody started.
+ * Before, `audit verify` called the edit "unfinished" on the record's word, the lock's check let the
+ * next change act on it, and the change bound it: verify was then clean, a plain rollback made the
+ * never-live build live (or a preview, which needs no approval, bound the forged canary, and a
+ * promote of "the canary" made that build live for everyone).
+ *
+ * An atomic operation writes live.json and atomic/state.json only after its switch, and its switch is
+ * what the CDN's release store names. Now a record whose switch the store does not serve excuses
+ * neither: verify says tampered, and every change refuses TAMPERED with nothing written.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCanary } from '../../src/deploy/canary.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
+
+describe('an edit excused by a planted record of an atomic operation that never switched', () => {
+  let t: AtomicEnv;
+  const key = (name: string) => `${t.target.statePrefix}${name}`;
+  const read = async (name: string) => (await t.site.state.get(key(name)))?.body as Buffer;
+  const put = (name: string, value: unknown) =>
+    t.site.state.put(
+      key(name),
+      typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value, null, 2),
+      {
+        contentType: 'application/json',
+      },
+    );
+  /** The state bucket's writes since `mark`, the deploy lock's own object left out. */
+  const writesSince = async (mark: number) =>
+    (await t.requestsSince(mark)).filter(
+      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
+    );
+  const verdict = async () =>
+    (await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() })).problems.map(
+      (p) => `${p.kind}: ${p.object}`,
+    );
+
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'forged-unswitched' });
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+  });
+  afterAll(() => t?.stop());
+
+  it('live.json naming the record deploy of a build never live: tampered, and a deploy and a preview refuse it', async () => {
+    const { plan } = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request('x'),
+      dryRun: true,
+    });
+    const original = await read('live.json');
+    const live = JSON.parse(original.toString('utf8'));
+    const v3 = {
+      deployId: plan.deployId,
+      app: APP,
+      commit: V3,
+      artifactDigest: plan.artifactDigest,
+      releasedAt: new Date().toISOString(),
+    };
+    await put('atomic/pending.json', {
+      op: 'deploy',
+      plan,
+      request: request('forged'),
+      startedAt: new Date().toISOString(),
+      switched: false,
+    });
+    await put('live.json', { ...v3, releases: [v3, ...live.releases] });
+
+    expect(await verdict()).toContain('tampered: live.json');
+    const mark = await t.mark();
+    for (const change of [
+      () => deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1 again') }),
+      () => previewLink(t.site, { app: APP, commit: V1, request: request('preview v1'), verify: false }),
+    ]) {
+      await expect(change()).rejects.toMatchObject({
+        code: 'TAMPERED',
+        message: expect.stringMatching(/^live\.json of forged-unswitched changed outside FrontendOps/),
+      });
+    }
+    expect(await writesSince(mark)).toEqual([]);
+
+    // Put back (the record goes too): verify is clean, and the stack deploys again.
+    await put('live.json', original);
+    await t.site.state.delete([key('atomic/pending.json')]);
+    expect(await verdict()).toEqual([]);
+  });
+
+  it('atomic/state.json naming the record canary nobody started: tampered, and a preview refuses it', async () => {
+    const { plan } = await startCanary(t.site, {
+      app: APP,
+      commit: V3,
+      weightPercent: 50,
+      request: request('x'),
+      dryRun: true,
+    });
+    const original = await read('atomic/state.json');
+    await put('atomic/pending.json', {
+      op: 'canary-start',
+      plan,
+      request: request('forged'),
+      startedAt: new Date().toISOString(),
+      switched: false,
+    });
+    await put('atomic/state.json', {
+      ...JSON.parse(original.toString('utf8')),
+      canary: {
+        releaseId: plan.releaseId,
+        app: APP,
+        commit: V3,
+        artifactDigest: plan.artifactDigest,
+        deployId: plan.deployId,
+        weight: 50,
+        startedAt: new Date().toISOString(),
+        request: request('nobody started this'),
+      },
+    });
+
+    expect(await verdict()).toContain('tampered: atomic/state.json');
+    const mark = await t.mark();
+    await expect(
+      previewLink(t.site, { app: APP, commit: V1, request: request('preview v1'), verify: false }),
+    ).rejects.toMatchObject({
+      code: 'TAMPERED',
+      message: expect.stringMatching(/^atomic\/state\.json of forged-unswitched changed outside FrontendOps/),
+    });
+    expect(await writesSince(mark)).toEqual([]);
+
+    await put('atomic/state.json', original);
+    await t.site.state.delete([key('atomic/pending.json')]);
+    expect(await verdict()).toEqual([]);
+    expect(
+      (await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') })).outcome,
+    ).toBe('succeeded');
+  });
+});
