@@ -25,6 +25,7 @@ import {
 } from '../state/audit.ts';
 import { PUBLISH_LOG, recordName } from '../state/names.ts';
 import { pinRolledBack } from '../state/pin.ts';
+import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
   type DeploymentRecord,
   type LivePointer,
@@ -473,6 +474,15 @@ async function movePointer(
     checked !== undefined && (await site.state.supportsConditionalWrites())
       ? checked
       : await site.records.readPointer();
+  // Read again (where the write cannot be made over the version checked): held to the chain as the
+  // lock's check held it, so an edit made while the files synced is not carried into the pointer.
+  if (current !== checked) {
+    await assertReadAsRecorded(
+      site,
+      { 'live.json': current?.value ?? null },
+      `This deploy's files are synced and its pointer was not written; once the object is put back, run the deploy again to finish it`,
+    );
+  }
   if ((current?.value.deployId ?? null) !== plan.fromDeployId && current?.value.deployId !== plan.deployId) {
     throw new FrontendOpsError(
       'PRECONDITION_FAILED',

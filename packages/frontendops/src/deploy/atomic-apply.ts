@@ -69,6 +69,7 @@ import {
 import { markEnvironment } from '../state/environment.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
+import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
   type DeploymentRecord,
   type RequestInfo,
@@ -800,10 +801,17 @@ async function afterSwitch(
 ): Promise<AtomicPending> {
   const { plan } = pending;
   const atomic = atomicRecordsOf(site);
-  const [{ state, etag }, statePointer] = await Promise.all([
+  const [{ state, etag, stored }, statePointer] = await Promise.all([
     atomic.readStateVersion(),
     site.records.readPointer(),
   ]);
+  // Read again after the switch, and written back with this operation's change: held to the chain
+  // as the lock's check held them, so an edit made meanwhile is not carried into what this binds.
+  await assertReadAsRecorded(
+    site,
+    { 'live.json': statePointer?.value ?? null, [ATOMIC_STATE]: stored },
+    `This ${plan.op} stopped after its switch (edges serve it) and before writing that object; once it is put back, the next deploy or rollback of ${site.target.stack} finishes the switch`,
+  );
   const known = new Map<string, ReleaseNameRef>();
   for (const r of statePointer?.value.releases ?? [])
     known.set(releaseIdFor(r), { ...r, releaseId: releaseIdFor(r) });

@@ -12,7 +12,7 @@ import { artifactDigest } from '../engine/manifest.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertDeployAllowed, readPin } from '../state/pin.ts';
-import { assertAsDeployed, notAsDeployed } from './artifact-copy.ts';
+import { assertAsDeployed, keptOrRefused, notAsDeployed } from './artifact-copy.ts';
 import { type AtomicOptions, type AtomicSummary, type ChooseTarget, runAtomic } from './atomic-apply.ts';
 import { keptRefs } from './atomic-live.ts';
 import { requireManifest } from './live.ts';
@@ -70,6 +70,7 @@ export function buildTarget(
   return async (ctx) => {
     validateArtifactId(app, commit);
     const extra = weight !== undefined ? { weight } : {};
+    if (recorded) keptOrRefused(site, recorded, ctx.statePointer?.value.releases ?? []);
     const kept = [...keptRefs(ctx).values()].find((r) => r.app === app && r.commit === commit);
     // Kept under another digest than the deployment it goes back to recorded: a preview or canary of
     // the build made from a manifest replaced since. Not that release.

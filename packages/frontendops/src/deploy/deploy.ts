@@ -27,7 +27,7 @@ import {
   settlePending,
   withRecordedApproval,
 } from './apply.ts';
-import { assertAsDeployed } from './artifact-copy.ts';
+import { assertAsDeployed, keptOrRefused } from './artifact-copy.ts';
 import { finishSyncedAtomic } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
 import { atomicRecordsOf } from './atomic-live.ts';
@@ -167,6 +167,7 @@ async function deployInPlace(
     if (checkPin && interrupted.value)
       assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
     const live = interrupted.value ? await readLiveState(site, pending, known) : await uninterrupted;
+    if (options.recorded) keptOrRefused(site, options.recorded, live.releases);
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
@@ -242,9 +243,11 @@ export async function rollbackRelease(
       'NOT_FOUND',
       `Nothing is deployed to ${site.target.stack} yet, so there is nothing to roll back.`,
     );
-  let target = options.to
+  let target: RecordedBuild | undefined = options.to
     ? pointer.releases.find((r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''))
     : pointer.releases.find((r) => r.artifactDigest !== pointer.artifactDigest);
+  // Read before the lock: held under it to the pointer its check vouched for.
+  if (target) target = { ...target, fromPointer: true };
   if (!target && options.to) {
     const listed = (await site.records.listRecords({ limit: 200 })).records.filter(
       (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
@@ -269,7 +272,6 @@ export async function rollbackRelease(
         app: record.app,
         commit: record.commit,
         artifactDigest: record.artifactDigest,
-        releasedAt: record.finishedAt,
       };
   }
   if (!target) {

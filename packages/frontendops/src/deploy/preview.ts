@@ -14,6 +14,7 @@ import type { Site } from '../site.ts';
 import type { ReleaseIndex, ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
+import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
 import {
   type AtomicOptions,
@@ -151,7 +152,14 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     const secret = await ctx.store.previewSecret();
     const expiresAt = new Date(Math.floor((ctx.now + ttl * 1000) / 1000) * 1000);
     const token = signPreviewToken({ releaseId: ref.releaseId, expiresAt, secret }, ctx.now);
-    const { state, etag } = await ctx.atomic.readStateVersion();
+    const { state, etag, stored: stateRead } = await ctx.atomic.readStateVersion();
+    // Read after the copies, and written back with this preview in it: held to the chain as the
+    // lock's check held it, so an edit made meanwhile is not carried into what the entry binds.
+    await assertReadAsRecorded(
+      site,
+      { [ATOMIC_STATE]: stateRead },
+      'No state was written (the files this preview copied are served by no release)',
+    );
     const earlier = state.previews.find(
       (p) => p.releaseId === ref.releaseId && Date.parse(p.expiresAt) > ctx.now,
     );

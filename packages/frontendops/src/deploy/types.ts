@@ -90,6 +90,11 @@ export interface RecordedBuild {
   app: string;
   commit: string;
   artifactDigest: string;
+  /**
+   * Chosen from live.json read before the deploy lock (a rollback's destination): under the lock it
+   * must still be a release the pointer the lock's check held to the audit chain keeps (keptOrRefused).
+   */
+  fromPointer?: true;
 }
 
 export interface DeploySummary extends DeployIdentity {

@@ -117,11 +117,18 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
     const object = await store.get(key(name));
     return object ? parseStateObject<T>(key(name), object.body) : null;
   };
-  /** The state, and the ETag of what was read (null: there was none), for a write over it. */
-  const readStateVersion = async (): Promise<{ state: AtomicStateRecord; etag: string | null }> => {
+  /**
+   * The state, and the ETag of what was read (null: there was none), for a write over it; `stored`,
+   * the object as read (null: none), for holding it to the audit chain (state/recorded-state.ts).
+   */
+  const readStateVersion = async (): Promise<{
+    state: AtomicStateRecord;
+    etag: string | null;
+    stored: unknown;
+  }> => {
     const object = await store.get(key(ATOMIC_STATE));
-    const stored = object ? parseStateObject<AtomicStateRecord>(key(ATOMIC_STATE), object.body) : {};
-    return { state: { ...EMPTY_ATOMIC_STATE, ...stored }, etag: object?.etag ?? null };
+    const stored = object ? parseStateObject<AtomicStateRecord>(key(ATOMIC_STATE), object.body) : null;
+    return { state: { ...EMPTY_ATOMIC_STATE, ...stored }, etag: object?.etag ?? null, stored };
   };
   return {
     readState: async (): Promise<AtomicStateRecord> => (await readStateVersion()).state,

@@ -140,6 +140,19 @@ export async function recordedState(
   return { state, seq: head.seq };
 }
 
+/**
+ * recordedState at the head this process knows, while it holds a change's lock (keepAuditHeads: the
+ * head it read at the lock's check, or moved since by its own appends), else at the head read now.
+ * No request under the lock, in the usual case.
+ */
+export async function recordedStateKnown(
+  store: ObjectStore,
+  prefix: string,
+): Promise<{ state: Record<string, string>; seq: number }> {
+  const kept = knownHead(store, prefix);
+  return recordedState(store, prefix, kept ? kept.record : await readAuditHead(store, prefix));
+}
+
 export type { AuditHead };
 
 /** A copy of the head kept somewhere the state bucket's writers cannot change (a deploy tag). */

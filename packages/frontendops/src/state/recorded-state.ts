@@ -18,11 +18,13 @@ import type { Site } from '../site.ts';
 import {
   ABSENT,
   type AuditEntry,
+  type AuditProblem,
   digestOrNull,
   finishInterruptedPin,
   readAuditHead,
   recordedState,
   recordedStateAfterStopped,
+  recordedStateKnown,
   TRACKED,
   verifyAudit,
 } from './audit.ts';
@@ -67,11 +69,49 @@ export async function assertStateAsRecorded(
   );
   const first = tampered[0];
   if (!first) return finished;
+  throw tamperedRefusal(site, tampered, 'Nothing was changed');
+}
+
+/**
+ * What a change read again under its lock, after the lock's check, of the objects it writes back
+ * changed (the live pointer's release list, the atomic state): held to the audit chain as the check
+ * held them. Someone who can write the state bucket could otherwise edit one while the change copies
+ * its files (the lock object in the same bucket says when one runs) and have the change carry the
+ * edit into what it writes and binds. Where what was read is not what the chain binds, verify
+ * decides, as at the check: one it calls tampered stops the change before it writes the object.
+ * `read`: each object as read (null: none). No request where it is as the chain binds it (the head
+ * is the one this process knows under its lock). `done`: what the change has done by then, said in
+ * the refusal ("Nothing was changed" before any write).
+ */
+export async function assertReadAsRecorded(
+  site: Site,
+  read: Readonly<Partial<Record<(typeof TRACKED)[number], unknown>>>,
+  done: string,
+): Promise<void> {
+  const { state: store, target } = site;
+  const { state } = await recordedStateKnown(store, target.statePrefix);
+  const changed = Object.entries(read)
+    .filter(([name, value]) => (state[name] ?? ABSENT) !== (value === null ? ABSENT : digestOrNull(value)))
+    .map(([name]) => name);
+  if (changed.length === 0) return;
+  const { problems } = await verifyAudit(
+    store,
+    target.statePrefix,
+    site.releases ? { releaseStore: site.releases } : {},
+  );
+  const tampered = problems.filter(
+    (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
+  );
+  if (tampered.length > 0) throw tamperedRefusal(site, tampered, done);
+}
+
+function tamperedRefusal(site: Site, tampered: readonly AuditProblem[], done: string): FrontendOpsError {
+  const [first] = tampered;
   const names = [...new Set(tampered.map((p) => p.object))].join(' and ');
-  throw new FrontendOpsError(
+  return new FrontendOpsError(
     'TAMPERED',
-    `${names} of ${target.stack} changed outside FrontendOps since the audit log recorded it (${first.reason}). ` +
-      'Nothing was changed: a change made from it would be recorded as if FrontendOps had made it. Run ' +
+    `${names} of ${site.target.stack} changed outside FrontendOps since the audit log recorded it (${first?.reason}). ` +
+      `${done}: a change made from it would be recorded as if FrontendOps had made it. Run ` +
       "`frontendops audit verify` to see what changed, put the object back from the state bucket's versions (or " +
       'ask whoever changed it), then run this again.',
     { details: { objects: tampered.map((p) => p.object) } },
