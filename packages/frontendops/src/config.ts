@@ -12,6 +12,7 @@ import { closest } from './engine/closest.ts';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
 import { badInput } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
+import { isOutputsFileRef } from './stacks/outputs-file.ts';
 
 export const CONFIG_FILE = 'frontendops.config.json';
 export const CONFIG_ENV = 'FRONTENDOPS_CONFIG';
@@ -142,8 +143,16 @@ const configObject = z
         }
       })
       .default({}),
-    /** The stack commands act on when none is named and no local environment runs. */
-    defaultStack: z.string().regex(NAME, STACK_NAME_WORDS).optional(),
+    /**
+     * The stack commands act on when none is named and no local environment runs: a stack's name, or
+     * an outputs file (read as --stack reads one: isOutputsFileRef).
+     */
+    defaultStack: z
+      .string()
+      .refine((stack) => NAME.test(stack) || isOutputsFileRef(stack), {
+        message: `${STACK_NAME_WORDS}, or an outputs JSON file (e.g. "stacks/prod.json")`,
+      })
+      .optional(),
     /** Environments whose deploys and rollbacks need a human approval. */
     protected: z.array(z.string().regex(NAME, STACK_NAME_WORDS)).default(['dashboard-hosting-prod']),
     /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
@@ -187,7 +196,7 @@ const configObject = z
       stack !== undefined &&
       !Object.hasOwn(config.stacks, stack) &&
       stack !== 'local' &&
-      !/\.json$/i.test(stack)
+      !isOutputsFileRef(stack)
     ) {
       const meant = closest(stack, names);
       ctx.addIssue({

@@ -161,14 +161,13 @@ export function refuseRepeated(
  * FRONTENDOPS_STACK, FRONTENDOPS_APPROVER_KEY) are made absolute against that directory.
  */
 export async function actFromProjectRoot(io: CliIo, startedIn: string, command: Command): Promise<CliIo> {
-  const [{ findProjectRoot }, { isAbsolute, resolve }] = await Promise.all([
+  const [{ findProjectRoot }, { isAbsolute, resolve }, { isOutputsFileRef }] = await Promise.all([
     import('../config.ts'),
     import('node:path'),
+    import('../stacks/outputs-file.ts'),
   ]);
   const root = await findProjectRoot(startedIn);
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(startedIn, path));
-  // A --stack reference names a file when it reads as one (as stacks/resolve.ts reads it), else a stack.
-  const stackFile = (ref: string) => /\.json$/i.test(ref.trim()) || /[\\/]/.test(ref);
   for (let c: Command | null = command; c; c = c.parent) {
     for (const option of c.options) {
       const key = option.attributeName();
@@ -177,7 +176,8 @@ export async function actFromProjectRoot(io: CliIo, startedIn: string, command: 
       const isPath = PATH_VALUE.test(option.flags);
       if (!isPath && key !== 'stack') continue;
       const value: unknown = c.getOptionValue(key);
-      const fix = (v: unknown) => (typeof v === 'string' && (isPath || stackFile(v)) ? absolute(v) : v);
+      const fix = (v: unknown) =>
+        typeof v === 'string' && (isPath || isOutputsFileRef(v)) ? absolute(v) : v;
       c.setOptionValueWithSource(key, Array.isArray(value) ? value.map(fix) : fix(value), 'cli');
     }
   }
@@ -189,7 +189,8 @@ export async function actFromProjectRoot(io: CliIo, startedIn: string, command: 
   let env = io.env;
   for (const name of ['FRONTENDOPS_CONFIG', 'FRONTENDOPS_STACK', 'FRONTENDOPS_APPROVER_KEY'] as const) {
     const value = env[name];
-    if (!value?.trim() || isAbsolute(value) || (name === 'FRONTENDOPS_STACK' && !stackFile(value))) continue;
+    if (!value?.trim() || isAbsolute(value) || (name === 'FRONTENDOPS_STACK' && !isOutputsFileRef(value)))
+      continue;
     env = { ...env, [name]: absolute(value) };
   }
   return { ...io, cwd: root, env };

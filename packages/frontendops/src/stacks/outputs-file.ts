@@ -9,6 +9,16 @@ import { FrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
 import { separateSecretOutputs } from './secret-outputs.ts';
 
+/**
+ * Whether a stack reference names an outputs file rather than a stack: it ends in `.json` (in any
+ * case) or holds a path separator. The one rule for --stack, FRONTENDOPS_STACK, the configuration's
+ * defaultStack and `mcp infra`; a stack name (letters, digits, -, _ and .) never reads as a file.
+ */
+export function isOutputsFileRef(ref: string): boolean {
+  const trimmed = ref.trim();
+  return /\.json$/i.test(trimmed) || /[\\/]/.test(trimmed);
+}
+
 export function createOutputsFileSource(file: string): StackSource {
   return {
     async readOutputs(stack: string): Promise<StackOutputs> {

@@ -13,7 +13,7 @@ import { badInput, FrontendOpsError } from '../errors.ts';
 import type { SiteAccess, StackSource } from '../ports.ts';
 import { createLocalStackSource, LOCAL_STACK } from './local.ts';
 import { findLocalEnv } from './local-env-file.ts';
-import { createOutputsFileSource, readOutputsFileStack } from './outputs-file.ts';
+import { createOutputsFileSource, isOutputsFileRef, readOutputsFileStack } from './outputs-file.ts';
 import { createPulumiCliSource } from './pulumi-cli.ts';
 import { createPulumiCloudSource } from './pulumi-cloud.ts';
 import { createPulumiStateSource } from './pulumi-state.ts';
@@ -40,7 +40,7 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
   const trimmed = ref.trim();
   if (trimmed === '')
     throw badInput('The stack reference is empty; pass a stack name or a path to an outputs JSON file.');
-  if (/\.json$/i.test(trimmed) || trimmed.includes('/') || trimmed.includes('\\')) {
+  if (isOutputsFileRef(trimmed)) {
     const file = resolve(options.cwd, trimmed);
     const kind = await kindOf(file);
     if (kind === 'file') {

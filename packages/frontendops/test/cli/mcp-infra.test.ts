@@ -5,7 +5,7 @@
  * every request gets a fresh server instance, so handles must verify across instances.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -102,6 +102,27 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
     // A client names stacks; it is not told to pass a file path, which the tool would refuse.
     expect(unknown.text).toMatch(/Pass one of those names as "stack"/);
     expect(unknown.text).not.toMatch(/outputs JSON file|npx frontendops dev/);
+  });
+
+  it("a default stack that names an outputs file in capitals is a file too: its path stays the server's", async () => {
+    const dir = join(f.t.tmp, 'capitals');
+    await mkdir(dir, { recursive: true });
+    const config = join(dir, 'frontendops.config.json');
+    await writeFile(config, JSON.stringify({ defaultStack: 'Missing.JSON' }));
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', 'infra'],
+      env: cliEnv({ FRONTENDOPS_CONFIG: config }),
+      cwd: dir,
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'path-blind', version: '0.0.0' });
+    await client.connect(transport);
+    cleanups.push(() => client.close());
+    const status = await wrapClient(client).call('get_status');
+    expect(status.isError).toBe(true);
+    expect(status.text).toMatch(/NOT_FOUND/);
+    expect(status.text).not.toContain(f.t.tmp);
   });
 
   it('serves Streamable HTTP with --http 0 behind FRONTENDOPS_MCP_TOKEN', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, defaultConfig, loadConfig } from '../../src/config.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
+import { isOutputsFileRef } from '../../src/stacks/outputs-file.ts';
 import {
   listKnownStacks,
   readDeployTarget,
@@ -226,6 +227,29 @@ describe('resolveStackSource / readDeployTarget', () => {
     expect(error.message).toContain('Nothing was created');
     await refusal(readDeployTarget('prod', { config, cwd: work }), 'NOT_FOUND');
     expect(await digestTree(work)).toBe(before);
+  });
+
+  it('one rule says which references name an outputs file, and the configuration follows it', async () => {
+    // Where --stack, `mcp infra` and the configuration used to disagree: capitals, a backslash, a
+    // path without ".json".
+    for (const ref of [
+      'prod.json',
+      'Prod.JSON',
+      ' prod.json ',
+      'stacks/prod',
+      'stacks\\prod',
+      '/srv/prod.json',
+    ])
+      expect(isOutputsFileRef(ref), ref).toBe(true);
+    for (const ref of ['prod', 'local', 'dashboard-hosting-prod', 'prod.json.bak', 'v1.2'])
+      expect(isOutputsFileRef(ref), ref).toBe(false);
+    // defaultStack takes what --stack reads as a file, in a subdirectory too.
+    for (const defaultStack of ['stacks/prod.json', 'Prod.JSON', 'stacks/prod']) {
+      const config = await loadConfigFrom(work, { defaultStack });
+      expect(config.defaultStack, defaultStack).toBe(defaultStack);
+    }
+    const name = await refusal(loadConfigFrom(work, { defaultStack: 'prod' }), 'BAD_INPUT');
+    expect(name.message).toMatch(/defaultStack: "prod" names no stack of "stacks"/);
   });
 
   it('an empty reference is BAD_INPUT', async () => {

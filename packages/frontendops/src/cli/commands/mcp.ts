@@ -77,12 +77,14 @@ export function register(program: Command, ctx: CliContext): void {
       { createStackOpener },
       { createSecrecy },
       { resolveStackSource },
+      { isOutputsFileRef },
     ] = await Promise.all([
       import('../../mcp/infra/server.ts'),
       import('../../mcp/infra/handles.ts'),
       import('../../mcp/infra/stacks.ts'),
       import('../../mcp/secrecy.ts'),
       import('../../stacks/resolve.ts'),
+      import('../../stacks/outputs-file.ts'),
     ]);
     const { io } = ctx;
     const config = await loadCliConfig(ctx);
@@ -91,9 +93,8 @@ export function register(program: Command, ctx: CliContext): void {
     let defaultStack: string | null = null;
     const aliases: Record<string, string> = {};
     if (ref) {
-      const isFile = ref.includes('/') || ref.endsWith('.json');
       // A file's path is this machine's business: learnt first, it is hidden from every answer.
-      if (isFile) {
+      if (isOutputsFileRef(ref)) {
         const { basename, resolve } = await import('node:path');
         secrecy.learn(resolve(io.cwd, ref), ref, basename(ref));
       }
