@@ -310,5 +310,9 @@ function absolutePaths(config: Config, base: string): Config {
     }
     stacks[name] = copy;
   }
-  return { ...config, stacks };
+  // A default stack that is an outputs file is a path in this file too, read as --stack reads one.
+  const { defaultStack } = config;
+  return defaultStack !== undefined && isOutputsFileRef(defaultStack)
+    ? { ...config, stacks, defaultStack: resolve(base, defaultStack.trim()) }
+    : { ...config, stacks };
 }

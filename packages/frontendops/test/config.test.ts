@@ -204,7 +204,9 @@ describe('loadConfig', () => {
         defaultStack,
         protected: ['dashboard-hosting-prod', 'marketing-site', 'stagin'],
       });
-      expect((await loadConfig(work)).defaultStack).toBe(defaultStack);
+      expect((await loadConfig(work)).defaultStack).toBe(
+        defaultStack.endsWith('.json') ? join(work, defaultStack) : defaultStack,
+      );
     }
     await writeConfig({ protected: ['dashboard-hosting-prod'] });
     expect((await loadConfig(work)).protected).toEqual(['dashboard-hosting-prod']);

@@ -5,7 +5,7 @@
  * and what to do, no stack trace, nothing changed. And output piped into `head` ends quietly.
  */
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,18 @@ describe('an empty value is refused, naming the option and what it expects', () 
     );
     expect(refused.stderr).not.toMatch(/not a commit sha/);
     expect(await live()).toBe(before);
+  });
+
+  it("defaultStack names an outputs file in a subdirectory, from the configuration's directory", async () => {
+    // The configuration lives elsewhere (FRONTENDOPS_CONFIG): its paths are read from where it is.
+    const dir = join(t.tmp, 'elsewhere');
+    await mkdir(join(dir, 'stacks'), { recursive: true });
+    await copyFile(outputs, join(dir, 'stacks', 'prod.json'));
+    const config = join(dir, 'frontendops.config.json');
+    await writeFile(config, JSON.stringify({ defaultStack: 'stacks/prod.json' }));
+    const status = await run(['status', '--json'], { FRONTENDOPS_CONFIG: config });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).live.deployId).toBe(await live());
   });
 
   it('FRONTENDOPS_STACK set but empty is refused, never read as "not given" (the default stack)', async () => {

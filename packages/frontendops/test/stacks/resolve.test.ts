@@ -243,10 +243,10 @@ describe('resolveStackSource / readDeployTarget', () => {
       expect(isOutputsFileRef(ref), ref).toBe(true);
     for (const ref of ['prod', 'local', 'dashboard-hosting-prod', 'prod.json.bak', 'v1.2'])
       expect(isOutputsFileRef(ref), ref).toBe(false);
-    // defaultStack takes what --stack reads as a file, in a subdirectory too.
+    // defaultStack takes what --stack reads as a file, in a subdirectory too, from the file's directory.
     for (const defaultStack of ['stacks/prod.json', 'Prod.JSON', 'stacks/prod']) {
       const config = await loadConfigFrom(work, { defaultStack });
-      expect(config.defaultStack, defaultStack).toBe(defaultStack);
+      expect(config.defaultStack, defaultStack).toBe(join(work, defaultStack));
     }
     const name = await refusal(loadConfigFrom(work, { defaultStack: 'prod' }), 'BAD_INPUT');
     expect(name.message).toMatch(/defaultStack: "prod" names no stack of "stacks"/);
