@@ -20,10 +20,20 @@ export interface ModelSpec {
   id: string;
 }
 
-/** The configured model, or null when FRONTENDOPS_MODEL is unset (the runbook planner then answers). */
+/**
+ * The configured model, or null when FRONTENDOPS_MODEL is unset (the runbook planner then answers).
+ * Set but empty (an unset shell variable in `FRONTENDOPS_MODEL=$MODEL` gives one) is a mistake, as
+ * FRONTENDOPS_STACK and FRONTENDOPS_CONFIG take it: never read as "no model".
+ */
 export function readModelSpec(env: NodeJS.ProcessEnv = process.env): ModelSpec | null {
-  const value = env[MODEL_ENV]?.trim();
-  if (!value) return null;
+  const given = env[MODEL_ENV];
+  if (given === undefined) return null;
+  const value = given.trim();
+  if (value === '') {
+    throw badInput(
+      `${MODEL_ENV} is set but empty: expected provider:model, e.g. "openai:gpt-4.1". Nothing was done: set it to the model, or unset it (\`unset ${MODEL_ENV}\`) to use the runbook planner.`,
+    );
+  }
   const match = value.match(/^(openai|anthropic|openai-compatible):(.+)$/);
   if (!match?.[1] || !match[2]) {
     throw badInput(

@@ -16,7 +16,7 @@ const env = {
   FRONTENDOPS_ACTOR: 'dev-ada',
   FRONTENDOPS_STACK: undefined,
   FRONTENDOPS_CONFIG: undefined,
-  FRONTENDOPS_MODEL: '',
+  FRONTENDOPS_MODEL: undefined,
 };
 const page = (version: string) => `<!doctype html><title>Brochure</title><h1>Brochure ${version}</h1>\n`;
 const devOnce = () => cli(['dev', '--once', '--no-console'], { cwd: repo.dir, env });

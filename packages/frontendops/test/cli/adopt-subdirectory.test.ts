@@ -24,7 +24,7 @@ const env = {
   FRONTENDOPS_ACTOR: 'brochure-team',
   FRONTENDOPS_STACK: undefined,
   FRONTENDOPS_CONFIG: undefined,
-  FRONTENDOPS_MODEL: '',
+  FRONTENDOPS_MODEL: undefined,
 };
 
 // Each start of the environment runs the agent with its two MCP servers: seconds, more on a busy machine.

@@ -22,7 +22,7 @@ const env = {
   FRONTENDOPS_ACTOR: 'dev-ada',
   FRONTENDOPS_STACK: undefined,
   FRONTENDOPS_CONFIG: undefined,
-  FRONTENDOPS_MODEL: '',
+  FRONTENDOPS_MODEL: undefined,
 };
 const page = (version: string) => `<!doctype html><title>Brochure</title><h1>Brochure ${version}</h1>\n`;
 const index = () => join(repo.dir, 'public', 'index.html');

@@ -64,7 +64,7 @@ function agent(
     [options.command ?? 'agent', ...args, '--config', options.config ?? mcpConfig, '--stack', outputs],
     {
       cwd: repo.dir,
-      env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
+      env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: undefined },
       ...(options.input !== undefined ? { stdin: options.input } : {}),
     },
   );
@@ -112,7 +112,7 @@ it('an unknown --stack is bad input: exit 2 and the reason on stderr, before any
   ] as const) {
     const run = await cli([...argv], {
       cwd: repo.dir,
-      env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
+      env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: undefined },
       stdin,
     });
     expect(run.code, argv.join(' ')).toBe(2);
@@ -137,7 +137,7 @@ it('outside a git repository, the agent says why its own git server did not star
     ] as const) {
       const run = await cli([...argv], {
         cwd: elsewhere,
-        env: { ...infraEnv, FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' },
+        env: { ...infraEnv, FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: undefined },
         stdin,
       });
       const said = `${run.stdout}\n${run.stderr}`;

@@ -24,7 +24,7 @@ const TOKEN = 'a-token-of-thirty-two-characters-or-more-0123456789';
 
 let t: TestDeployEnv;
 let outputs: string;
-let env: Record<string, string>;
+let env: Record<string, string | undefined>;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-input' });
@@ -41,7 +41,7 @@ beforeAll(async () => {
     });
   }
   outputs = await t.writeOutputs({ cdn: true });
-  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'ada', FRONTENDOPS_MODEL: '' };
+  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'ada', FRONTENDOPS_MODEL: undefined };
 });
 afterAll(async () => {
   await t?.stop();
@@ -157,6 +157,21 @@ describe('an empty value is refused, naming the option and what it expects', () 
           FRONTENDOPS_CONFIG: config,
         }),
         /FRONTENDOPS_STACK is set but empty/,
+      );
+    }
+    expect(await pinned()).toBeNull();
+  });
+});
+
+describe('FRONTENDOPS_MODEL set but empty', () => {
+  it('is refused as FRONTENDOPS_STACK is, never read as "no model" (the runbook planner)', async () => {
+    for (const empty of ['', ' ']) {
+      const refused = await run(['agent', 'pin the live release', '--stack', outputs, '--yes'], {
+        FRONTENDOPS_MODEL: empty,
+      });
+      expectRefused(
+        refused,
+        /^error: FRONTENDOPS_MODEL is set but empty: expected provider:model, e\.g\. "openai:gpt-4\.1"\. Nothing was done: set it to the model, or unset it \(`unset FRONTENDOPS_MODEL`\) to use the runbook planner\./,
       );
     }
     expect(await pinned()).toBeNull();

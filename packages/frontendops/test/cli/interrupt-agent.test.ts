@@ -24,7 +24,7 @@ let repo: TestRepo;
 let proxied: DeployProxy;
 let outputs: string;
 let mcpConfig: string;
-const AGENT_ENV = { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: '' };
+const AGENT_ENV = { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: undefined };
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'interrupt-agent-cli' });

@@ -72,7 +72,7 @@ afterAll(async () => {
 
 const run = (argv: string[]) =>
   cli(argv, {
-    env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'ada', FRONTENDOPS_MODEL: '' },
+    env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'ada', FRONTENDOPS_MODEL: undefined },
     cwd: repo.dir,
   });
 

@@ -25,7 +25,7 @@ let repo: TestRepo;
 let site: Server;
 let siteUrl: string;
 let outputs: string;
-let env: Record<string, string>;
+let env: Record<string, string | undefined>;
 let C1: string;
 let C2: string;
 let C3: string;
@@ -57,7 +57,12 @@ beforeAll(async () => {
       siteUrl,
     }),
   );
-  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice', FRONTENDOPS_MODEL: '' };
+  env = {
+    ...t.cliEnv(),
+    AWS_REGION: 'us-east-1',
+    FRONTENDOPS_ACTOR: 'rm-alice',
+    FRONTENDOPS_MODEL: undefined,
+  };
   C1 = repo.commits.dashboard1;
   C2 = repo.commits.dashboard2;
   for (const [commit, version] of [

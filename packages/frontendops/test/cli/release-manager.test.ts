@@ -20,7 +20,7 @@ let t: TestDeployEnv;
 let repo: TestRepo;
 let site: Server;
 let outputs: string;
-let env: Record<string, string>;
+let env: Record<string, string | undefined>;
 const commits: string[] = [];
 const short = (sha: string) => sha.slice(0, 7);
 
@@ -48,7 +48,12 @@ beforeAll(async () => {
       siteUrl: `http://127.0.0.1:${(site.address() as AddressInfo).port}/`,
     }),
   );
-  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice', FRONTENDOPS_MODEL: '' };
+  env = {
+    ...t.cliEnv(),
+    AWS_REGION: 'us-east-1',
+    FRONTENDOPS_ACTOR: 'rm-alice',
+    FRONTENDOPS_MODEL: undefined,
+  };
   commits.push(repo.commits.dashboard1, repo.commits.dashboard2);
   for (const version of ['v3', 'v4']) {
     await writeFile(join(repo.dir, 'apps', APP, 'index.html'), `<h1>${version}</h1>\n`);

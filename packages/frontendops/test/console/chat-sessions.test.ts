@@ -33,7 +33,7 @@ const io = (env: Record<string, string> = {}): CliIo => ({
   stdout: { write: () => true },
   stderr: { write: () => true },
   stdin: process.stdin,
-  env: { ...process.env, ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_MODEL: '', ...env },
+  env: { ...process.env, ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_MODEL: undefined, ...env },
   cwd: repo.dir,
   untilStopped: () => new Promise(() => {}),
 });

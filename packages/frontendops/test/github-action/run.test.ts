@@ -116,7 +116,7 @@ function action(inputs: Record<string, string>) {
     env: {
       ...t.cliEnv(),
       AWS_REGION: 'us-east-1',
-      FRONTENDOPS_MODEL: '',
+      FRONTENDOPS_MODEL: undefined,
       GITHUB_ACTOR: 'octo-releaser',
       GITHUB_REPOSITORY: 'acme/dashboard',
       GITHUB_SHA: repo.commits.docs,

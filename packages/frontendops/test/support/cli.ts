@@ -16,9 +16,10 @@ export interface CliResult {
   stderr: string;
 }
 
+/** `env` is added to the test process's variables; undefined unsets one (a set but empty one is a value). */
 export function startCli(
   args: string[],
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   cwd?: string,
 ): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawnTracked(process.execPath, [BIN, ...args], {
@@ -40,7 +41,7 @@ export function startCli(
   return { child, done };
 }
 
-export const runCli = (args: string[], env: Record<string, string> = {}, cwd?: string) =>
+export const runCli = (args: string[], env: Record<string, string | undefined> = {}, cwd?: string) =>
   startCli(args, env, cwd).done;
 
 /** Waits (bounded) until the child prints something matching `pattern` on stderr. */
