@@ -93,7 +93,7 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
       name = utf8.decode(raw);
     } catch {
       throw badInput(
-        `The file name ${JSON.stringify(raw.toString('latin1'))} in ${dir} is not valid UTF-8. S3 keys must be UTF-8: rename the file.`,
+        `The file name ${JSON.stringify(inBuild(`${prefix}/${raw.toString('latin1')}`))} in the build directory is not valid UTF-8. S3 keys must be UTF-8: rename the file.`,
       );
     }
     const sitePath = `${prefix}/${name}`;

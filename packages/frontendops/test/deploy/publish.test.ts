@@ -232,13 +232,18 @@ describe('publish', () => {
     );
   });
 
-  it('refuses a file name that is not valid UTF-8', async () => {
+  it('refuses a file name that is not valid UTF-8, named as the build holds it', async () => {
     const build = await writeFixtureBuild(join(tmp, 'utf8'), { version: 'v1' });
+    await mkdir(join(build.dir, 'media'), { recursive: true });
     await writeFile(
-      Buffer.concat([Buffer.from(`${build.dir}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]),
+      Buffer.concat([Buffer.from(`${build.dir}/media/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]),
       'x',
     );
-    await expectRefused(build.dir, /is not valid UTF-8/);
+    // Relative to the build directory, as its other refusals name a path, not from the root of the disk.
+    await expectRefused(
+      build.dir,
+      /^The file name "media\/bad-\u00ff\u00fe\.txt" in the build directory is not valid UTF-8\. S3 keys must be UTF-8: rename the file\.$/,
+    );
   });
 
   it('refuses a malformed app name or commit before reading anything', async () => {
