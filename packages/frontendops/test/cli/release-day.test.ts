@@ -345,7 +345,9 @@ describe('pin, promote and unpin at the terminal', () => {
       env,
     });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/No deployment or commit "dashboard-deploy-19990101-1" is known/);
+    expect(unknown.stderr).toMatch(
+      /^error: "dashboard-deploy-19990101-1" is not a release rollback --to can take: .*, and the repository has no such tag/m,
+    );
     // promote takes the tag too (the commit it points at); a name that is none of them is said to be not a release.
     const tagOfC3 = (await repo.git(['tag', '--points-at', C3, '-l', 'dashboard-deploy-*'])).split(
       '\n',
@@ -373,6 +375,28 @@ describe('pin, promote and unpin at the terminal', () => {
     );
     expect((await run(['status', '--stack', outputs])).stdout).toMatch(/replacing the pin .*"launch freeze"/);
     await run(['promote', C3.slice(0, 7), '--stack', outputs, '--json']);
+  });
+
+  it('promote and rollback --to refuse HEAD and a branch, which move: a deploy id, a sha or a tag is a release', async () => {
+    const before = (await t.site.records.readPointer())?.value.deployId;
+    const branch = (await repo.git(['branch', '--show-current'])).trim();
+    for (const name of ['HEAD', 'HEAD~1', branch]) {
+      for (const [command, argv] of [
+        ['promote', ['promote', name]],
+        ['rollback --to', ['rollback', '--to', name]],
+      ] as const) {
+        const refused = await run([...argv, '--stack', outputs, '--yes']);
+        expect(refused.code, refused.stderr).toBe(2);
+        expect(refused.stderr).toMatch(
+          new RegExp(
+            `^error: "${name.replace(/[~^]/g, '\\$&')}" is not a release ${command} can take: expected a deploy id as \`frontendops history\` shows it .*, a commit sha .*, or a tag of the git repository \\(a deploy tag, a release tag; not a branch or HEAD, which move\\), and the repository has no such tag\\. Nothing was changed\\.`,
+            'm',
+          ),
+        );
+        expect(refused.stderr).not.toMatch(/\n\s+at /);
+      }
+    }
+    expect((await t.site.records.readPointer())?.value.deployId).toBe(before);
   });
 
   it('promote on a protected stack needs --yes or the prompt, as a deploy does', async () => {

@@ -143,7 +143,10 @@ Examples:
       const { rollbackRelease } = await import('../../deploy/deploy.ts');
       await withSite(ctx, flags.stack, async (site) => {
         const git = await openGit(ctx, flags);
-        const to = flags.to === undefined ? undefined : await releaseNamed(flags.to, git);
+        const to =
+          flags.to === undefined
+            ? undefined
+            : await releaseNamed(flags.to, git, { command: 'rollback', stack: site.target.stack });
         const common = {
           request: cliRequest(ctx.io, `rollback${flags.to ? ` to ${flags.to}` : ''}`, flags.message),
           waitMs: await lockWait(ctx, flags),
@@ -164,14 +167,47 @@ Examples:
 }
 
 /**
- * What `rollback --to` names, as the engine reads it: a deploy id or a sha as given; a tag (the deploy
- * tags `history` shows, a release tag) as the commit it points at in the repository, where there is
- * one. A name git does not know goes on as given, and the engine says it knows no such release.
+ * The release `rollback --to` and `promote` name, as the engine reads it: a deploy id as `history`
+ * shows it, or a commit sha, as given; a tag of the repository (a deploy tag, a release tag) as the
+ * commit it points at. Any other name git would resolve (HEAD, a branch) moves as work goes on, so it
+ * is refused (BAD_INPUT), saying what is taken; so is a tag where there is no repository to read it.
  */
-export async function releaseNamed(to: string, git: GitHost | null): Promise<string> {
-  const { COMMIT_REF, DEPLOY_ID } = await import('../../engine/ids.ts');
-  if (DEPLOY_ID.test(to) || COMMIT_REF.test(to) || !git) return to;
-  return (await git.getCommit(to).catch(() => null))?.sha ?? to;
+export async function releaseNamed(
+  to: string,
+  git: GitHost | null,
+  where: { command: 'promote' | 'rollback'; stack: string },
+): Promise<string> {
+  const [{ COMMIT_REF, DEPLOY_ID }, { isFrontendOpsError }] = await Promise.all([
+    import('../../engine/ids.ts'),
+    import('../../errors.ts'),
+  ]);
+  if (DEPLOY_ID.test(to) || COMMIT_REF.test(to)) return to;
+  // Tags only, by their exact name: a name git cannot hold as a tag is simply none.
+  const tags = git
+    ? await git.listTags(to).catch((error: unknown) => {
+        if (isFrontendOpsError(error, 'BAD_INPUT')) return [];
+        throw error;
+      })
+    : [];
+  const tag = tags.find((t) => t.name === to);
+  if (tag) return tag.sha;
+  throw await notARelease(to, where, git !== null);
+}
+
+/** What promote and rollback --to say of a name that is no deploy id, no commit sha and no tag the repository knows. */
+async function notARelease(
+  ref: string,
+  { command, stack }: { command: 'promote' | 'rollback'; stack: string },
+  haveGit: boolean,
+) {
+  const [{ badInput }, { clip, escapeControlCharacters }] = await Promise.all([
+    import('../../errors.ts'),
+    import('../../engine/text.ts'),
+  ]);
+  const shown = escapeControlCharacters(ref.length > 80 ? `${clip(ref, 80)}…` : ref);
+  return badInput(
+    `"${shown}" is not a release ${command === 'rollback' ? 'rollback --to' : 'promote'} can take: expected a deploy id as \`frontendops history\` shows it (e.g. 3f2c1a9-0123456789), a commit sha (7 to 64 lower-case hex digits; a short sha is enough), or a tag of the git repository (a deploy tag, a release tag; not a branch or HEAD, which move)${haveGit ? ', and the repository has no such tag' : ', and there is no git repository here to read a tag from'}. Nothing was changed. See \`frontendops history --stack ${stack}\` for deploy ids, commits and tags${haveGit ? '' : '; for a tag, run it in the repository or pass --repo <dir> or --github <owner/repo>'}.`,
+  );
 }
 
 export function addCommon(command: Command, verb: string): Command {

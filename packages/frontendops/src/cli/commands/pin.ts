@@ -116,7 +116,7 @@ Examples:
   $ frontendops promote 3f2c1a9-0123456789 --yes --json  a release from the history, in CI`,
     )
     .action(async (ref: string | undefined, flags: DeployFlags) => {
-      const [deploy, { promoteRelease, resolveRelease }, { COMMIT_REF, DEPLOY_ID }] = await Promise.all([
+      const [deploy, { promoteRelease, resolveRelease }, { DEPLOY_ID }] = await Promise.all([
         import('./deploy.ts'),
         import('../../deploy/pin.ts'),
         import('../../engine/ids.ts'),
@@ -126,10 +126,10 @@ Examples:
         let release: { app: string; commit: string };
         const git = await deploy.openGit(ctx, flags);
         // A tag (a deploy tag `history` shows, a release tag) names the commit it points at, as for rollback --to.
-        const named = ref === undefined ? undefined : await deploy.releaseNamed(ref, git);
-        if (named !== undefined && !DEPLOY_ID.test(named) && !COMMIT_REF.test(named)) {
-          throw await notARelease(named, site.target.stack, git !== null);
-        }
+        const named =
+          ref === undefined
+            ? undefined
+            : await deploy.releaseNamed(ref, git, { command: 'promote', stack: site.target.stack });
         if (named && DEPLOY_ID.test(named)) {
           release = await resolveRelease(site, app, named);
         } else {
@@ -164,16 +164,4 @@ Examples:
         await deploy.finish(ctx, site, summary, flags, git, 'promote');
       });
     });
-}
-
-/** What promote says of a name that is no deploy id, no commit sha and no tag the repository knows. */
-async function notARelease(ref: string, stack: string, haveGit: boolean) {
-  const [{ badInput }, { clip, escapeControlCharacters }] = await Promise.all([
-    import('../../errors.ts'),
-    import('../../engine/text.ts'),
-  ]);
-  const shown = escapeControlCharacters(ref.length > 80 ? `${clip(ref, 80)}…` : ref);
-  return badInput(
-    `"${shown}" is not a release promote can take: expected a deploy id as \`frontendops history\` shows it (e.g. 3f2c1a9-0123456789), a commit sha (7 to 64 lower-case hex digits; a short sha is enough), or a tag of the git repository (a deploy tag, a release tag)${haveGit ? ', and the repository has no such tag' : ', and there is no git repository here to read a tag from'}. Nothing was changed. See \`frontendops history --stack ${stack}\` for deploy ids, commits and tags${haveGit ? '' : '; for a tag, run it in the repository or pass --repo <dir> or --github <owner/repo>'}.`,
-  );
 }
