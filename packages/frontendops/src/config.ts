@@ -258,6 +258,14 @@ export async function loadConfig(
   } catch (error) {
     throw badInput(`${file} is not valid JSON (${(error as Error).message}). Fix the syntax and try again.`);
   }
+  const repeated = repeatedKey(text);
+  if (repeated) {
+    const where = repeated.path.length ? `in ${repeated.path.join('.')}` : 'at the top level';
+    throw badInput(
+      `${file} has the key "${repeated.key}" twice ${where}: only one of them could count, and JSON does not say which. Nothing was done: keep one "${repeated.key}" there and remove the other.`,
+      { fields: [[...repeated.path, repeated.key].join('.')] },
+    );
+  }
   const parsed = configSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
@@ -272,6 +280,41 @@ export async function loadConfig(
     );
   }
   return absolutePaths(parsed.data, dirname(file));
+}
+
+/**
+ * The first key that appears twice in one object of `text`, with the path of that object (keys, and
+ * array indexes), or null. JSON.parse keeps the last of them without a word. `text` is known to be
+ * valid JSON: a string right after an object's "{" or "," is a key; anything else is structure or a value.
+ */
+export function repeatedKey(text: string): { key: string; path: string[] } | null {
+  type Open =
+    | { kind: 'object'; path: string[]; keys: Set<string>; key: string | null }
+    | { kind: 'array'; path: string[]; index: number };
+  const open: Open[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const top = open.at(-1);
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (top?.kind === 'object' && top.key === null) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (top.keys.has(key)) return { key, path: top.path };
+        top.keys.add(key);
+        top.key = key;
+      }
+      i = end;
+    } else if (c === '{' || c === '[') {
+      const path = !top ? [] : [...top.path, top.kind === 'object' ? (top.key ?? '') : String(top.index)];
+      open.push(
+        c === '{' ? { kind: 'object', path, keys: new Set(), key: null } : { kind: 'array', path, index: 0 },
+      );
+    } else if (c === '}' || c === ']') open.pop();
+    else if (c === ',' && top?.kind === 'object') top.key = null;
+    else if (c === ',' && top?.kind === 'array') top.index += 1;
+  }
+  return null;
 }
 
 const TOP_LEVEL_FIELDS = [

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONFIG_ENV, defaultConfig, loadConfig } from '../src/config.ts';
+import { CONFIG_ENV, defaultConfig, loadConfig, repeatedKey } from '../src/config.ts';
 import { FrontendOpsError } from '../src/errors.ts';
 
 let work: string;
@@ -210,6 +210,37 @@ describe('loadConfig', () => {
     }
     await writeConfig({ protected: ['dashboard-hosting-prod'] });
     expect((await loadConfig(work)).protected).toEqual(['dashboard-hosting-prod']);
+  });
+
+  it('a key given twice is refused, naming the key and where, not the last one silently kept', async () => {
+    await writeConfig('{"app": "brochure", "retain": 3, "app": "sophia-dashboard"}');
+    expect((await refusal()).message).toMatch(
+      /frontendops\.config\.json has the key "app" twice at the top level: only one of them could count, and JSON does not say which\. Nothing was done: keep one "app" there and remove the other\.$/,
+    );
+    await writeConfig(
+      '{"stacks": {"staging": {"backend": "pulumi-cli"}, "prod": {"backend": "pulumi-cli", "project": "p", "backend": "file://x"}}}',
+    );
+    expect((await refusal()).message).toMatch(/has the key "backend" twice in stacks\.prod:/);
+    // One name in two objects, a key's words inside a string, an escaped quote: no key given twice.
+    await writeConfig(
+      '{"stacks": {"a": {"backend": "pulumi-cli", "project": "p"}, "b": {"backend": "pulumi-cli", "project": "p"}}, "build": {"command": ["sh", "-c", "echo \\"app\\": 1, \\"app\\": 2 \\\\"], "output": "."}, "app": "brochure"}',
+    );
+    const loaded = await loadConfig(work);
+    expect([loaded.stacks.b?.project, loaded.app, loaded.build?.command?.[2]]).toEqual([
+      'p',
+      'brochure',
+      'echo "app": 1, "app": 2 \\',
+    ]);
+  });
+
+  it('repeatedKey: the first key given twice in one object, and the path of that object', () => {
+    expect(repeatedKey('{"a": {"b": 1, "c": [{"d": 1}, {"d": 2, "e": {}, "d": 3}]}}')).toEqual({
+      key: 'd',
+      path: ['a', 'c', '1'],
+    });
+    expect(repeatedKey('{"x\\\\": 1, "x\\\\": 2}')).toEqual({ key: 'x\\', path: [] });
+    expect(repeatedKey('{"x\\u0041": 1, "xA": 2}')).toEqual({ key: 'xA', path: [] });
+    expect(repeatedKey('[{"a": 1}, {"a": 1}] ')).toBeNull();
   });
 
   it('FRONTENDOPS_CONFIG set but empty is refused, never read as unset', async () => {
