@@ -178,15 +178,16 @@ describe('frontendops agent, its servers over HTTP in this process', () => {
     expect(await hostingIndex()).toBeNull();
   });
 
-  it('chat ends with the exit code of its worst turn: 2 when one was refused', async () => {
+  it('chat that ends normally exits 0, though a turn was refused: each answer said how its request went', async () => {
     if (!http) throw new Error('no servers are served over HTTP in this block');
-    const run = await agent([], {
-      command: 'chat',
-      config: http.config,
-      input: "what's live?\nroll back to abcdef1\nexit\n",
-    });
-    expect(run.stdout).toMatch(/ANSWERED[\s\S]*REFUSED/);
-    expect(run.code).toBe(2);
+    for (const input of [
+      "what's live?\nroll back to abcdef1\nwhat's live?\nexit\n",
+      'roll back to abcdef1\n',
+    ]) {
+      const run = await agent([], { command: 'chat', config: http.config, input });
+      expect(run.stdout).toMatch(/REFUSED/);
+      expect(run.code, run.stderr).toBe(0);
+    }
   });
 
   it('refuses with exit code 2 and one JSON object', async () => {
