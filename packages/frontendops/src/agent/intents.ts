@@ -3,6 +3,7 @@ import { CANARY_SHARE_RULE, isCanaryShare } from '../engine/canary-share.ts';
 import { COMMIT_REF, DEPLOY_ID as DEPLOY_ID_PATTERN } from '../engine/ids.ts';
 import { WORDS_MAX } from '../engine/text.ts';
 import type { ApprovalAction } from '../ports.ts';
+import { HISTORY_PAGE_MAX } from '../read/history.ts';
 import { PIN_EFFECT } from '../read/pin-words.ts';
 
 /**
@@ -818,7 +819,8 @@ function promoteIntent(text: string): Intent {
 
 function historyLimit(text: string): number {
   const n = Number(text.match(/\b(?:last|recent|past)\s+(\d{1,3})\b/i)?.[1] ?? 10);
-  return Math.min(Math.max(n, 1), 50);
+  // The page get_history gives, which is what the runbook asks for.
+  return Math.min(Math.max(n, 1), HISTORY_PAGE_MAX.model);
 }
 
 const clip = (text: string) => (text.length > 60 ? `${text.slice(0, 57)}…` : text);

@@ -14,6 +14,7 @@ import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { WORDS_MAX } from '../engine/text.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { HISTORY_PAGE_MAX } from '../read/history.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
 import { CanaryChangedError } from './atomic.ts';
@@ -44,14 +45,14 @@ const MESSAGE = z
   .max(WORDS_MAX, `at most ${WORDS_MAX} characters`)
   .superRefine(plainText('the message'))
   .optional();
-/** `?limit=`: 1–200 deployments (default 50); anything else is refused, as the CLI's --limit is. */
+/** `?limit=`: 1 to HISTORY_PAGE_MAX.reader deployments (default 50); anything else is refused, as the CLI's --limit is. */
 function historyLimit(url: URL): number {
   const given = url.searchParams.get('limit');
   if (given === null) return 50;
   const limit = /^\d{1,3}$/.test(given) ? Number(given) : Number.NaN;
-  if (!(limit >= 1 && limit <= 200)) {
+  if (!(limit >= 1 && limit <= HISTORY_PAGE_MAX.reader)) {
     throw badInput(
-      `Invalid limit "${given.slice(0, 20)}": expected a whole number of deployments from 1 to 200, e.g. ?limit=50.`,
+      `Invalid limit "${given.slice(0, 20)}": expected a whole number of deployments from 1 to ${HISTORY_PAGE_MAX.reader}, e.g. ?limit=50.`,
     );
   }
   return limit;

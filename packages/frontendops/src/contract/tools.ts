@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import type { ApprovalAction } from '../ports.ts';
+import { HISTORY_PAGE_MAX } from '../read/history.ts';
 import { PIN_EFFECT } from '../read/pin-words.ts';
 import { historyPage, pinView, planView, statusView } from '../read/views.ts';
 import { AUDIT_HEAD_TEXT } from './audit-head.ts';
@@ -262,7 +263,13 @@ export const TOOLS = {
       '(words, who, planner). Changes nothing.',
     input: z.strictObject({
       stack: stackArg,
-      limit: z.number().int().min(1).max(100).optional().describe('How many, newest first; default 20'),
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(HISTORY_PAGE_MAX.model)
+        .optional()
+        .describe('How many, newest first; default 20'),
       before: z.string().max(64).optional().describe('The `next` of the previous page, for older entries'),
     }),
     output: historyPage,

@@ -122,6 +122,9 @@ const TABLE: Array<[string, Intent]> = [
   ['deploy the 2026 release', { kind: 'deploy', ref: null }],
   ['deploy to 10 percent first', { kind: 'canary', ref: null, percent: 10 }],
   ['show me the last 20 deploys', { kind: 'history', limit: 20 }],
+  // As many as one get_history page holds (it stopped at 50); more is that page.
+  ['show me the last 80 deploys', { kind: 'history', limit: 80 }],
+  ['show me the last 150 deploys', { kind: 'history', limit: 100 }],
   ['what was deployed on 20261203?', { kind: 'history', limit: 10 }],
   // A deploy id names its release, not two commits (its second part is often all digits).
   ['send me a preview link for 3f2c1a9-0123456789', { kind: 'preview', ref: '3f2c1a9' }],

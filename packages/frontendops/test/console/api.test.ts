@@ -244,17 +244,19 @@ describe('what the console shows', () => {
     expect(malformed.status).toBe(400);
   });
 
-  it('refuses a history limit that is not a whole number from 1 to 200 (it was read as 50, or 1)', async () => {
-    for (const limit of ['abc', '-5', '0', '201', '1e2', ' 5']) {
+  it('refuses a history limit that is not a whole number from 1 to 500, as the CLI (it was read as 50, or 1)', async () => {
+    for (const limit of ['abc', '-5', '0', '501', '1e2', ' 5']) {
       const res = await fetch(stackUrl(`history?limit=${encodeURIComponent(limit)}`), { headers: bearer() });
       expect(res.status, limit).toBe(400);
       expect(((await res.json()) as ApiError).message).toMatch(
-        /expected a whole number of deployments from 1 to 200/,
+        /expected a whole number of deployments from 1 to 500, e\.g\. \?limit=50\./,
       );
     }
     const ok = await fetch(stackUrl('history?limit=2'), { headers: bearer() });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { deployments: unknown[] }).deployments.length).toBeLessThanOrEqual(2);
+    // A person's page, as long as `history --limit` takes (it was 200 here).
+    expect((await fetch(stackUrl('history?limit=500'), { headers: bearer() })).status).toBe(200);
   });
 
   it('refuses what is not a deploy id at once, with 400 and what to do, never asking the storage', async () => {

@@ -89,11 +89,15 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops history\n  $ frontendops history --stack prod --limit 50 --json',
     )
     .action(async (flags: { stack?: string; limit: string; before?: string; json?: boolean }) => {
-      const [{ readHistory }, { historyTime }] = await Promise.all([
+      const [{ readHistory, HISTORY_PAGE_MAX }, { historyTime }] = await Promise.all([
         import('../../read/history.ts'),
         import('../../read/views.ts'),
       ]);
-      const limit = parseWholeNumber(flags.limit, '--limit', { min: 1, max: 500, example: '20' });
+      const limit = parseWholeNumber(flags.limit, '--limit', {
+        min: 1,
+        max: HISTORY_PAGE_MAX.reader,
+        example: '20',
+      });
       await withSite(ctx, flags.stack, async (site) => {
         const page = await readHistory(site, {
           limit,
