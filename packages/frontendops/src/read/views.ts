@@ -258,6 +258,13 @@ export const planView = z.object({
   bytesToCopy: z.number().int(),
   unchanged: z.number().int(),
   toPrune: z.number().int(),
+  unretained: z
+    .array(z.object({ deployId: z.string(), app: z.string(), commit: z.string() }))
+    .default([])
+    .describe(
+      'The releases retained now that this change no longer retains, newest first: the ones whose files its ' +
+        'prune takes (the description names them too)',
+    ),
   invalidationPaths: z.array(z.string()).describe('Site paths whose cached copy the change makes wrong'),
   fromCommit: z.string().nullable().describe('The commit live now, or null before the first deploy'),
   noop: z.boolean().describe('true when this build is already live and every file is in place'),
@@ -330,6 +337,7 @@ export function toPlanView(plan: DeployPlan, isProtected: boolean): PlanView {
     bytesToCopy: plan.bytesToCopy,
     unchanged: plan.unchanged,
     toPrune: plan.prune.length,
+    unretained: (plan.unretained ?? []).map((r) => ({ deployId: r.deployId, app: r.app, commit: r.commit })),
     invalidationPaths: [...plan.invalidationPaths],
     fromCommit: plan.fromCommit,
     noop: plan.noop,
