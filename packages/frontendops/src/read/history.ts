@@ -35,14 +35,24 @@ export async function readHistory(
 /** How far back a change looks for a rollback away from its release: the page `history` shows first. */
 export const ROLLED_BACK_LOOKBACK = 20;
 
+/** A rollback that took a release down: a person's, or the automatic one after a failed verification. */
+export interface RolledBackAway {
+  rollback: DeploymentRecord;
+  /**
+   * true: nobody asked for it. The change that made the release live failed its verification (the
+   * CDN did not serve it in time) and was switched back by itself, under the same request.
+   */
+  automatic: boolean;
+}
+
 /**
  * The newest rollback among the stack's recent deployments that took `release` down (it was live,
- * and someone rolled back away from it), or null: a change that makes it live again says so.
+ * and it was rolled back away from), or null: a change that makes it live again says so.
  */
 export async function rolledBackAway(
   site: Site,
   release: { app: string; commit: string; deployId?: string },
-): Promise<DeploymentRecord | null> {
+): Promise<RolledBackAway | null> {
   // A rollback away from the release came after the release's own newest record, and a deploy id
   // starts with its commit's 7 hex: one LIST of ids, then only the records newer than that one are
   // read (none for a release new to the stack, the usual deploy).
@@ -53,21 +63,40 @@ export async function rolledBackAway(
   const own = ids.findIndex((id) => id.startsWith(release.commit.slice(0, 7)));
   if (own <= 0) return null;
   const newer = await Promise.all(ids.slice(0, own).map((id) => site.records.readRecord(id)));
-  return (
-    newer.find(
-      (r) =>
-        r?.kind === 'rollback' &&
-        r.outcome === 'succeeded' &&
-        r.app === release.app &&
-        r.fromCommit === release.commit &&
-        r.commit !== release.commit,
-    ) ?? null
+  const rollback = newer.find(
+    (r) =>
+      r?.kind === 'rollback' &&
+      r.outcome === 'succeeded' &&
+      r.app === release.app &&
+      r.fromCommit === release.commit &&
+      r.commit !== release.commit,
   );
+  if (!rollback) return null;
+  // The automatic switch back runs under the failed change's own request: the change it went back
+  // from is recorded as failed, asked for at the same moment by the same actor. One more read, only
+  // when such a rollback was found.
+  const from = rollback.fromDeployId
+    ? (newer.find((r) => r?.deployId === rollback.fromDeployId) ??
+      (await site.records.readRecord(rollback.fromDeployId)))
+    : null;
+  const automatic =
+    from?.outcome === 'failed' &&
+    from.request.at === rollback.request.at &&
+    from.request.actor === rollback.request.actor;
+  return { rollback, automatic };
 }
 
-/** "sophia-dashboard@3f2c1a9 was rolled back on 2026-12-04 09:12 UTC by ada ("C2 broke the totals")" */
-export function describeRolledBackAway(rollback: DeploymentRecord): string {
+/**
+ * "sophia-dashboard@3f2c1a9 was rolled back on 2026-12-04 09:12 UTC by ada ("C2 broke the totals")";
+ * an automatic one: "… was switched back automatically on … after the CDN did not serve it in time
+ * (deployed by ada)".
+ */
+export function describeRolledBackAway({ rollback, automatic }: RolledBackAway): string {
   const when = `${historyTime(rollback)} UTC`;
+  const what = `${rollback.app}@${rollback.fromCommit?.slice(0, 7)}`;
+  if (automatic) {
+    return `${what} was switched back automatically on ${when}, after the CDN did not serve it in time (deployed by ${rollback.request.actor}; nobody rolled it back)`;
+  }
   const why = (rollback.request.message ?? rollback.request.text).replace(/\s+/g, ' ').trim();
-  return `${rollback.app}@${rollback.fromCommit?.slice(0, 7)} was rolled back on ${when} by ${rollback.request.actor} ("${why}")`;
+  return `${what} was rolled back on ${when} by ${rollback.request.actor} ("${why}")`;
 }

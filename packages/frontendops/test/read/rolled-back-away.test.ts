@@ -1,0 +1,66 @@
+/**
+ * The note a change makes when it makes live again a release that was rolled back away from: a
+ * person's rollback names who and why; the automatic switch back after a failed verification says
+ * it was automatic, and names no one as having rolled it back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { describeRolledBackAway, rolledBackAway } from '../../src/read/history.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+
+const [V1, V2] = ['d1d1d1d1d1d1d1d1', 'd2d2d2d2d2d2d2d2'];
+let t: AtomicEnv;
+const asked = (text: string, actor: string, message?: string): RequestInfo => ({
+  text,
+  actor,
+  planner: 'cli',
+  at: new Date().toISOString(),
+  ...(message ? { message } : {}),
+});
+
+beforeAll(async () => {
+  t = await startAtomicEnv();
+  await t.publish(V1, 'v1');
+  await t.publish(V2, 'v2');
+  await deployArtifact(t.site, { app: APP, commit: V1, request: asked('deploy v1', 'ada') });
+});
+afterAll(() => t?.stop());
+
+describe('the rolled-back note', () => {
+  it('tells the automatic switch back after a failed verification from a rollback someone asked for', async () => {
+    // The "CDN" keeps serving v1: the deploy of v2 fails its verification and is switched back.
+    const stale = await (await fetch(`${t.edge.url}/index.html`, { headers: { cookie: 'x=1' } })).text();
+    const failed = await deployArtifact(t.site, {
+      app: APP,
+      commit: V2,
+      request: asked('deploy v2', 'bob'),
+      verifyTimeoutMs: 200,
+      fetch: async () => new Response(stale, { status: 200, headers: { 'content-type': 'text/html' } }),
+    });
+    expect([failed.outcome, failed.rolledBackTo]).toEqual(['failed', expect.any(String)]);
+
+    const again = await deployArtifact(t.site, { app: APP, commit: V2, request: asked('deploy v2', 'bob') });
+    expect(again.outcome).toBe('succeeded');
+    const automatic = await rolledBackAway(t.site, again);
+    const words = describeRolledBackAway(automatic as NonNullable<typeof automatic>);
+    expect(words).not.toMatch(/rolled back on .* by bob/);
+    expect(words).toMatch(/^sophia-dashboard@d2d2d2d was switched back automatically on \d{4}-\d\d-\d\d /);
+    expect(words).toContain('nobody rolled it back');
+    expect(automatic?.automatic).toBe(true);
+
+    // Someone rolls back on purpose, then v2 is promoted again: that rollback is the one named.
+    await rollbackRelease(t.site, { to: V1, request: asked('roll back', 'carol', 'v2 broke the totals') });
+    const promoted = await deployArtifact(t.site, {
+      app: APP,
+      commit: V2,
+      request: asked('promote v2', 'bob'),
+      pin: 'clear',
+    });
+    const byPerson = await rolledBackAway(t.site, promoted);
+    expect(byPerson?.automatic).toBe(false);
+    expect(describeRolledBackAway(byPerson as NonNullable<typeof byPerson>)).toMatch(
+      /^sophia-dashboard@d2d2d2d was rolled back on .+ UTC by carol \("v2 broke the totals"\)$/,
+    );
+  });
+});
