@@ -127,19 +127,9 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
         port,
         atomic: { credentials: [credentials], propagationMs, initialKeys },
       });
-    // The site's port of the last run, so links handed out then (preview links) still open; when
-    // another program holds it now, any free port, said so.
-    const kept = await keptSitePort(dataDir);
-    const edge = await startEdge(kept ?? 0).catch(async (error: unknown) => {
-      if (kept === null || !isFrontendOpsError(error, 'BAD_INPUT')) throw error;
-      const moved = await startEdge(0);
-      log(
-        `the site's port of the last run (${kept}) is in use: the site is on ${moved.url} now, and links to port ${kept} (preview links among them) no longer open`,
-      );
-      return moved;
-    });
+    // The site's port of the last run, so links handed out then (preview links) still open.
+    const edge = await onKeptPort(dataDir, SITE_PORT, startEdge, log);
     closers.push(() => edge.close());
-    await writeFile(join(dataDir, SITE_PORT_FILE), `${new URL(edge.url).port}\n`);
     log(`embedded S3 server on ${s3.endpoint}; CDN edge on ${edge.url} (atomic releases)`);
 
     const env: LocalEnv = {
@@ -236,14 +226,45 @@ function propagationFromEnv(): number {
   return ms;
 }
 
-/** Where the site's port is kept between runs, beside the preview secret. */
-const SITE_PORT_FILE = 'site-port';
+/** A server of `dev` whose port is kept between runs: the file it is kept in, and what it is called. */
+export interface KeptPort {
+  file: string;
+  /** "site", "console": in "the site's port of the last run". */
+  name: string;
+  /** The links that stop opening when it moves, said after "links to port N". */
+  links?: string;
+}
 
-/** The site's port of the last run, or null (none yet, or not a port). */
-async function keptSitePort(dataDir: string): Promise<number | null> {
-  const kept = (await readFile(join(dataDir, SITE_PORT_FILE), 'utf8').catch(() => '')).trim();
-  const port = /^\d{1,5}$/.test(kept) ? Number(kept) : 0;
-  return port >= 1024 && port <= 65535 ? port : null;
+/** The site's port, kept beside the preview secret. */
+export const SITE_PORT: KeptPort = { file: 'site-port', name: 'site', links: ' (preview links among them)' };
+/** The console's port, kept the same way: its address stays what the browser has open or bookmarked. */
+export const CONSOLE_PORT: KeptPort = { file: 'console-port', name: 'console' };
+
+/**
+ * Starts a server of `dev` on the port it had in the last run (kept in `dataDir`), so addresses
+ * handed out then still open; when another program holds that port now, on any free one, said so.
+ * The port it got is kept for the next run.
+ */
+export async function onKeptPort<T extends { url: string }>(
+  dataDir: string,
+  kept: KeptPort,
+  start: (port: number) => Promise<T>,
+  log: (line: string) => void,
+): Promise<T> {
+  const file = join(dataDir, kept.file);
+  const text = (await readFile(file, 'utf8').catch(() => '')).trim();
+  const number = /^\d{1,5}$/.test(text) ? Number(text) : 0;
+  const last = number >= 1024 && number <= 65535 ? number : null;
+  const server = await start(last ?? 0).catch(async (error: unknown) => {
+    if (last === null || !isFrontendOpsError(error, 'BAD_INPUT')) throw error;
+    const moved = await start(0);
+    log(
+      `the ${kept.name}'s port of the last run (${last}) is in use: the ${kept.name} is on ${moved.url} now, and links to port ${last}${kept.links ?? ''} no longer open`,
+    );
+    return moved;
+  });
+  await writeFile(file, `${new URL(server.url).port}\n`);
+  return server;
 }
 
 /** The preview links' secret, kept beside the data (owner-only) so links survive a restart. */

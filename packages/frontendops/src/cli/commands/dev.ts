@@ -81,8 +81,18 @@ export function register(program: Command, ctx: CliContext): void {
         }
         let served: { close(): Promise<void> } | null = null;
         if (flags.console) {
-          const { startConsoleWithAgent, printAddress } = await import('./console.ts');
-          const consoleServer = await startConsoleWithAgent({ ...io, env }, config, [local.stack]);
+          const [{ startConsoleWithAgent, printAddress }, { onKeptPort, CONSOLE_PORT }] = await Promise.all([
+            import('./console.ts'),
+            import('../../local/dev.ts'),
+          ]);
+          // The console's port of the last run, as the site's: the page open in the browser, or
+          // bookmarked, is at the same address after a restart.
+          const consoleServer = await onKeptPort(
+            local.env.dataDir,
+            CONSOLE_PORT,
+            (port) => startConsoleWithAgent({ ...io, env }, config, [local.stack], { port }),
+            log,
+          );
           printAddress(io, consoleServer.url, consoleServer.token, undefined);
           served = consoleServer;
           // `frontendops console` in a second terminal opens this one instead of starting another.
