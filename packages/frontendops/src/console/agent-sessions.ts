@@ -20,9 +20,12 @@ import { createStackOpener } from '../mcp/infra/stacks.ts';
 import type { GitHost } from '../ports.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ConsoleAgent } from './chat.ts';
+import type { ConfigReader } from './config-reader.ts';
 
 export interface AgentSessionsOptions {
   config: Config;
+  /** The configuration now (console/config-reader.ts), read at each turn; default: `config` for good. */
+  readConfig?: ConfigReader;
   cwd: string;
   env: NodeJS.ProcessEnv;
   /** The repository the git server reads and tags; null: the console runs outside one. */
@@ -38,6 +41,9 @@ export interface AgentSessions {
 interface Session {
   /** The stack's name (the console knows it by its --stack reference). */
   stack: string;
+  /** The configuration its servers were made with (whether the stack is protected, who approves). */
+  config: Config;
+  close(): Promise<void>;
   clients: AgentClients;
   /** The approval of the turn running now; null between turns. */
   turn: { approve: ApproveFn | null };
@@ -49,22 +55,24 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
   const sessions = new Map<string, Promise<Session>>();
   const closers: Array<() => Promise<void> | void> = [];
 
-  const open = async (ref: string): Promise<Session> => {
+  const readConfig = options.readConfig ?? (async () => options.config);
+
+  /** `after`: the queue of the session it replaces, so turns of one stack still run one at a time. */
+  const open = async (ref: string, config: Config, after?: Promise<unknown>): Promise<Session> => {
     const { stack } = await resolveStackSource(ref, {
-      config: options.config,
+      config,
       cwd: options.cwd,
       env: options.env,
     });
-    const opener = createStackOpener(options.config, {
+    const opener = createStackOpener(config, {
       aliases: { [stack]: ref },
       cwd: options.cwd,
       // The console shows operator notes on the stack's card; the agent's server says nothing twice.
       onNotice: () => undefined,
     });
-    closers.push(() => opener.close());
     const turn: Session['turn'] = { approve: null };
     const infra = createInfraServer({
-      config: options.config,
+      config,
       openSite: opener.open,
       defaultStack: stack,
       cwd: options.cwd,
@@ -77,11 +85,14 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
     });
     const git = createGitServer({
       host: options.git ?? noRepository(),
-      defaultPath: options.config.appPath,
-      app: options.config.app,
+      defaultPath: config.appPath,
+      app: config.app,
       hide: [options.cwd],
     });
-    const [infraClient, gitClient] = await Promise.all([link(infra), link(git)]);
+    const [infraClient, gitClient] = await Promise.all([link(infra), link(git)]).catch(async (error) => {
+      await opener.close();
+      throw error;
+    });
     const clients: AgentClients = {
       infra: infraClient,
       git: gitClient,
@@ -89,14 +100,33 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
         await Promise.allSettled([infraClient.close(), gitClient.close()]);
       },
     };
-    closers.push(() => clients.close?.());
-    return { stack, clients, turn, queue: Promise.resolve() };
+    let closed: Promise<void> | null = null;
+    const close = () => {
+      closed ??= (async () => {
+        await clients.close?.();
+        await opener.close();
+      })();
+      return closed;
+    };
+    closers.push(close);
+    return { stack, config, close, clients, turn, queue: after ?? Promise.resolve() };
   };
 
-  const sessionOf = (ref: string): Promise<Session> => {
+  const sessionOf = async (ref: string): Promise<Session> => {
+    const config = await readConfig();
     let session = sessions.get(ref);
+    const current = await session?.catch(() => null);
+    let after: Promise<unknown> | undefined;
+    if (current && current.config !== config) {
+      // The configuration was edited: this stack's servers are made again with it. The old ones
+      // close once the turn running on them (if any) ends.
+      sessions.delete(ref);
+      session = undefined;
+      after = current.queue;
+      void current.queue.then(() => current.close());
+    }
     if (!session) {
-      session = open(ref);
+      session = open(ref, config, after);
       // A stack that cannot be reached yet is tried again on the next turn.
       session.catch(() => sessions.delete(ref));
       sessions.set(ref, session);
@@ -116,7 +146,7 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
             onEvent: o.onEvent,
             clients: session.clients,
             stack: session.stack,
-            config: options.config,
+            config: session.config,
             cwd: options.cwd,
             env: options.env,
             ...(options.planner ? { planner: options.planner } : {}),

@@ -27,6 +27,7 @@ import {
   sameSecret,
 } from './auth.ts';
 import type { ConsoleAgent } from './chat.ts';
+import { createConfigReader } from './config-reader.ts';
 import { createEventHub } from './events.ts';
 import { sendError, toApiError } from './http.ts';
 import { type RouteContext, routeGet, routePost } from './routes.ts';
@@ -40,6 +41,11 @@ export const CONSOLE_UI_DIR = fileURLToPath(new URL('../../dist/console-ui/', im
 
 export interface ConsoleOptions {
   config: Config;
+  /**
+   * Reads the configuration again (config.ts loadConfig), at each request: protection and approvers
+   * edited in the file apply at once (console/config-reader.ts). Not with `openSite`.
+   */
+  loadConfig?: () => Promise<Config>;
   /** The environments shown, by --stack reference; the first is selected at start. */
   stacks: string[];
   /** Opens one stack; default: openSite(ref, config, cwd) from stacks/open.ts. */
@@ -79,11 +85,16 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   assertConsoleToken(token);
   const host = options.host ?? '127.0.0.1';
   const uiDir = resolve(options.uiDir ?? CONSOLE_UI_DIR);
+  const given = options.openSite;
   const service = createConsoleService({
     config: options.config,
+    ...(given || !options.loadConfig
+      ? {}
+      : { readConfig: createConfigReader(options.config, options.loadConfig) }),
     stacks: options.stacks,
-    openSite:
-      options.openSite ?? ((ref) => openConfiguredStack(ref, options.config, options.cwd ?? process.cwd())),
+    openSite: given
+      ? (ref) => given(ref)
+      : (ref, config) => openConfiguredStack(ref, config, options.cwd ?? process.cwd()),
     ...(options.git ? { git: options.git } : {}),
   });
   const hub = createEventHub();

@@ -23,6 +23,7 @@ import { readAudit } from '../state/audit.ts';
 import { recordName } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
+import type { ConfigReader } from './config-reader.ts';
 import { describeAction, type ReleaseContext, runAction } from './releases.ts';
 import type {
   AuditStatusView,
@@ -36,8 +37,11 @@ import { toAuditStatus, toDeploymentDetails } from './views.ts';
 
 export interface ConsoleServiceOptions {
   config: Config;
+  /** The configuration now (console/config-reader.ts); default: `config` for good. */
+  readConfig?: ConfigReader;
   stacks: string[];
-  openSite: (ref: string) => Promise<Site>;
+  /** Opens one stack under the configuration given (the one read for this request). */
+  openSite: (ref: string, config: Config) => Promise<Site>;
   /** Where deploy tags and "the latest" commit are read from. */
   git?: GitHost;
 }
@@ -57,17 +61,34 @@ export type ConsoleService = ReturnType<typeof createConsoleService>;
 
 export function createConsoleService(options: ConsoleServiceOptions) {
   const opened = new Map<string, Promise<Site>>();
+  const readConfig = options.readConfig ?? (async () => options.config);
+  // The configuration the open stacks were opened with: whether a stack is protected, and who may
+  // approve, are decided when it is opened, so an edited configuration opens them again.
+  let config = options.config;
 
-  const open = (stack: string): Promise<Site> => {
+  const closeSites = async (sites: Iterable<Promise<Site>>) => {
+    for (const site of await Promise.allSettled(sites)) if (site.status === 'fulfilled') site.value.close();
+  };
+
+  const open = async (stack: string): Promise<Site> => {
     if (!options.stacks.includes(stack)) {
       throw new FrontendOpsError(
         'NOT_FOUND',
         `The console serves ${options.stacks.join(', ')}; "${stack}" is not one of them. Start it with --stack ${stack} to see that stack.`,
       );
     }
+    const now = await readConfig();
+    if (now !== config) {
+      config = now;
+      const stale = [...opened.values()];
+      opened.clear();
+      // Requests still running on them finish first: closed a little later, not under them. (A
+      // reader is given only where the service opens its stacks itself: they are its to close.)
+      setTimeout(() => void closeSites(stale), 60_000).unref();
+    }
     let site = opened.get(stack);
     if (!site) {
-      site = options.openSite(stack);
+      site = options.openSite(stack, config);
       // A failed open is not cached: the next request tries again (the stack may come up later).
       site.catch(() => opened.delete(stack));
       opened.set(stack, site);
@@ -79,20 +100,22 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     if (!options.git) {
       throw new FrontendOpsError(
         'NOT_FOUND',
-        `The latest ${options.config.app} is the newest commit touching ${options.config.appPath}, and this console has no git repository to ask. Start it in the repository.`,
+        `The latest ${config.app} is the newest commit touching ${config.appPath}, and this console has no git repository to ask. Start it in the repository.`,
       );
     }
     const commit = await requireLatestPublished({
       git: options.git,
       artifacts: site.artifacts,
-      app: options.config.app,
-      appPath: options.config.appPath,
+      app: config.app,
+      appPath: config.appPath,
     });
-    return { app: options.config.app, commit: commit.sha };
+    return { app: config.app, commit: commit.sha };
   };
 
   const releases: ReleaseContext = {
-    config: options.config,
+    get config() {
+      return config;
+    },
     ...(options.git ? { git: options.git } : {}),
     latest: (site) => latestArtifact(site),
   };
@@ -198,7 +221,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
 
     /** Atomic stacks: a signed, expiring link to a release, for the one who asked. */
     async preview(stack: string, input: PreviewInput) {
-      return runPreview(await open(stack), stack, input, options.config);
+      const site = await open(stack);
+      return runPreview(site, stack, input, config);
     },
 
     /** Pins the live release (pinned: false when it already was). */
@@ -216,8 +240,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     git: options.git,
 
     close: async () => {
-      const sites = await Promise.allSettled(opened.values());
-      for (const site of sites) if (site.status === 'fulfilled') site.value.close();
+      await closeSites(opened.values());
       opened.clear();
     },
   };

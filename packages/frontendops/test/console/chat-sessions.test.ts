@@ -6,7 +6,7 @@
  * showed; a model that cannot work turns the chat off with the reason.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../src/approval/keys.ts';
@@ -152,6 +152,24 @@ describe('the console chat keeps its MCP sessions open', () => {
     expect((await repo.git(['tag', '-l', 'dashboard-deploy-*'])).trim()).toMatch(
       /^dashboard-deploy-\d{8}-1$/,
     );
+  });
+
+  it('reads the configuration file again at each turn: an invalid edit is refused in words, a fix is used', async () => {
+    const { body: session } = await api<SessionView>(served, '/api/session');
+    const stack = session.stacks[0];
+    const kept = await readFile(configFile, 'utf8');
+    await writeFile(configFile, '{ "protected": [');
+    try {
+      const refused = await api<{ message: string }>(served, '/api/chat', { text: "what's live?", stack });
+      expect(refused.status).toBe(400);
+      expect(refused.body.message).toMatch(
+        /^The configuration was edited and cannot be used: .*is not valid JSON/,
+      );
+    } finally {
+      await writeFile(configFile, kept);
+    }
+    const reply = await api<ChatReply>(served, '/api/chat', { text: "what's live?", stack });
+    expect(reply.body.answer).toMatch(/^Live on dashboard-hosting-prod: [0-9a-f]{7}/);
   });
 
   it('a model that cannot work turns the chat off, saying why, in the page', async () => {

@@ -64,19 +64,37 @@ export async function startConsoleWithAgent(
   stacks: string[],
   options: { port?: number; host?: string } = {},
 ): Promise<ConsoleServer> {
-  const [{ createAgentSessions }, { startConsole }, { openLocalGit }] = await Promise.all([
+  const [
+    { createAgentSessions },
+    { startConsole },
+    { openLocalGit },
+    { loadConfig },
+    { createConfigReader },
+  ] = await Promise.all([
     import('../../console/agent-sessions.ts'),
     import('../../console/server.ts'),
     import('../../adapters/git-local.ts'),
+    import('../../config.ts'),
+    import('../../console/config-reader.ts'),
   ]);
+  // The configuration file is read again at each request and each chat turn: a stack made protected
+  // in it is shown, and held to, at once (console/config-reader.ts).
+  const reload = () => loadConfig(io.cwd, io.env);
   const git = await openLocalGit({ repoDir: io.cwd }).catch(() => undefined);
   // A model that cannot work turns the chat off with the reason, instead of failing every turn.
   const chatReason = await modelProblem(io.env);
   const sessions = chatReason
     ? null
-    : createAgentSessions({ config, cwd: io.cwd, env: io.env, git: git ?? null });
+    : createAgentSessions({
+        config,
+        readConfig: createConfigReader(config, reload),
+        cwd: io.cwd,
+        env: io.env,
+        git: git ?? null,
+      });
   const served = await startConsole({
     config,
+    loadConfig: reload,
     stacks,
     cwd: io.cwd,
     ...options,
