@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalPolicyFor, configSchema, loadConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import type { ApiError, AuditStatusView, StatusView } from '../../src/console/types.ts';
@@ -30,7 +30,8 @@ beforeAll(async () => {
   // Not a production name: nothing but the configuration protects it.
   t = await startDeployEnv({ stack: 'dashboard-staging' });
   outputs = await t.writeOutputs();
-  for (const [name, value] of Object.entries(t.cliEnv())) vi.stubEnv(name, value);
+  // The stack's keys, as a console's environment holds them (test/support/cleanup.ts puts process.env back).
+  Object.assign(process.env, t.cliEnv());
   await writeConfig({});
   server = await startConsole({
     config: await loadConfig(t.tmp, {}),
@@ -43,7 +44,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await t?.stop();
-  vi.unstubAllEnvs();
 });
 
 const api = (resource: string) =>
