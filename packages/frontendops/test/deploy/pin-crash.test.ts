@@ -22,6 +22,7 @@ import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -39,11 +40,21 @@ beforeAll(async () => {
   }
 });
 afterAll(() => t?.stop());
+/**
+ * A clean history and two deploys. They run once: what they left in the state prefix and the
+ * hosting bucket is copied, and put back for each later case.
+ */
+let deployed: BucketSnapshot | undefined;
 async function resetState() {
+  if (deployed) return deployed.restore();
   const state = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
   if (state.length > 0) await t.site.state.delete(state);
   await deployArtifact(t.site, { app: APP, commit: A, request });
   await deployArtifact(t.site, { app: APP, commit: B, request });
+  deployed = await snapshotBuckets([
+    { store: t.site.state, prefix: t.target.statePrefix },
+    { store: t.site.hosting },
+  ]);
 }
 
 type StopAt = 'entry' | 'pin.json';

@@ -25,6 +25,7 @@ import {
 } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-forgery.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -84,9 +85,16 @@ async function rehashChain(edit: (entries: AuditEntry[]) => AuditEntry[]) {
 }
 
 describe('audit verify: every state object is under the chain', () => {
+  // Each case starts from a clean history and the same two deploys. They run once: what they left in
+  // the state prefix and the hosting bucket is copied, and put back before each later case.
+  let deployed: BucketSnapshot | undefined;
   beforeEach(async () => {
-    await resetState();
-    for (const commit of commits.slice(0, 2)) await deployArtifact(t.site, { app: APP, commit, request });
+    if (deployed) await deployed.restore();
+    else {
+      await resetState();
+      for (const commit of commits.slice(0, 2)) await deployArtifact(t.site, { app: APP, commit, request });
+      deployed = await snapshotBuckets([{ store: state(), prefix: prefix() }, { store: t.site.hosting }]);
+    }
     expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
   });
 
