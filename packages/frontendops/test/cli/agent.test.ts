@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
@@ -58,7 +59,7 @@ afterAll(async () => {
 /** The agent command in this process (runCli); by default its MCP servers are real child processes over stdio. */
 function agent(
   args: string[],
-  options: { command?: 'agent' | 'chat'; input?: string; config?: string } = {},
+  options: { command?: 'agent' | 'chat'; input?: string; config?: string; terminal?: PassThrough } = {},
 ) {
   return cli(
     [options.command ?? 'agent', ...args, '--config', options.config ?? mcpConfig, '--stack', outputs],
@@ -66,6 +67,7 @@ function agent(
       cwd: repo.dir,
       env: { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: undefined },
       ...(options.input !== undefined ? { stdin: options.input } : {}),
+      ...(options.terminal ? { terminal: options.terminal } : {}),
     },
   );
 }
@@ -178,15 +180,22 @@ describe('frontendops agent, its servers over HTTP in this process', () => {
     expect(await hostingIndex()).toBeNull();
   });
 
-  it('chat that ends normally exits 0, though a turn was refused: each answer said how its request went', async () => {
+  it('chat at a terminal exits 0 when it ends normally, though a turn was refused; piped, the worst turn', async () => {
     if (!http) throw new Error('no servers are served over HTTP in this block');
     for (const input of [
       "what's live?\nroll back to abcdef1\nwhat's live?\nexit\n",
       'roll back to abcdef1\n',
     ]) {
-      const run = await agent([], { command: 'chat', config: http.config, input });
-      expect(run.stdout).toMatch(/REFUSED/);
-      expect(run.code, run.stderr).toBe(0);
+      // A person at a terminal read each answer as it came.
+      const terminal = new PassThrough();
+      terminal.end(input);
+      const typed = await agent([], { command: 'chat', config: http.config, terminal });
+      expect(typed.stdout).toMatch(/REFUSED/);
+      expect(typed.code, typed.stderr).toBe(0);
+      // A script piping requests in is told that one was refused.
+      const piped = await agent([], { command: 'chat', config: http.config, input });
+      expect(piped.stdout).toMatch(/REFUSED/);
+      expect(piped.code, piped.stderr).toBe(2);
     }
   });
 

@@ -102,9 +102,10 @@ Examples:
   $ frontendops chat
   $ frontendops chat --stack prod
 
-Each answer says how its request went (REFUSED, FAILED, …). The exit code says how the conversation
-ended: 0 by "exit" or the end of input (Ctrl-D), 130 by Ctrl-C, 2 when it cannot start (an unknown
---stack). For a request's own exit code, e.g. in a script: frontendops agent "<request>".`,
+Each answer says how its request went (REFUSED, FAILED, …). At a terminal the exit code says how the
+conversation ended: 0 by "exit" or the end of input (Ctrl-D). With requests piped in (a script), it
+is the worst request's: 1 if one failed, 2 if one was refused or not approved and none failed. 130 by
+Ctrl-C; 2 when it cannot start (an unknown --stack). One request's own: frontendops agent "<request>".`,
       ),
   ).action(async (flags: AgentFlags) => {
     await chat(ctx, flags);
@@ -117,6 +118,9 @@ export function exitCodeFor(result: AgentResult): number {
   if (result.outcome === 'refused' || result.outcome === 'declined') return 2;
   return 0;
 }
+
+/** A conversation's exit code with requests piped in: a failure above all, then a refusal, else 0. */
+const worseOf = (a: number, b: number): number => (a === 1 || b === 1 ? 1 : Math.max(a, b));
 
 /** 130 (as a shell reports Ctrl-C) for a request the person stopped; null when it ended on its own. */
 function interruptedExitCode(signal: AbortSignal, result: AgentResult): number | null {
@@ -247,8 +251,10 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
     },
   });
   let clients: Awaited<ReturnType<typeof agent.connectAgentClients>> | null = null;
-  // How the conversation ended, not how its turns went: the person read each answer as it came, and a
-  // refusal they went on from is no failure of the session (`agent` gives one request's code).
+  // At a terminal, how the conversation ended, not how its turns went: the person read each answer as
+  // it came, and a refusal they went on from is no failure of the session. With requests piped in, no
+  // one read them: a script is told the worst request's outcome (a failed deploy must not exit 0).
+  const piped = !io.stdin.isTTY;
   let exitCode = 0;
   // Ctrl-C stops the request that runs (what it left is said), then the conversation; at the
   // prompt, the conversation. A second Ctrl-C quits at once.
@@ -298,6 +304,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
         exitCode = interrupted;
         break;
       }
+      if (piped) exitCode = worseOf(exitCode, exitCodeFor(result));
     }
     ctx.exitCode = stopped ? 130 : exitCode;
   } finally {
