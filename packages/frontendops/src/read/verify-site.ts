@@ -24,7 +24,8 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
       elicitation: site.approval.trustElicitation,
       githubEnvironment: site.approval.github !== undefined,
     },
-    ...(served?.reader ? { releaseStore: served.reader } : {}),
+    // In place: no release store, so no atomic switch. Atomic but unreachable: not checked (said below).
+    ...(served?.reader ? { releaseStore: served.reader } : site.releases ? {} : { releaseStore: null }),
   });
   return {
     result,

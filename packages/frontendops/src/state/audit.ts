@@ -778,9 +778,10 @@ export interface VerifyOptions {
   /**
    * Atomic stacks: the reader of the CDN's release store (the site's ReleaseStore), given when the
    * caller can reach it. The key edges route by must name what the chain's newest atomic operation
-   * recorded (checkReleaseStore).
+   * recorded (checkReleaseStore). `null`: the stack has none (it is in place), so no atomic operation
+   * switched there, and no crash-recovery record of one excuses what a switch would write.
    */
-  releaseStore?: { read(): Promise<ReleasePointerRead> };
+  releaseStore?: { read(): Promise<ReleasePointerRead> } | null;
   /**
    * The stack's approvers (name → public key, its configuration's `approval.approvers`): a signed
    * approval the chain records counts as checked only when signed by the key listed under its name.
@@ -1176,7 +1177,8 @@ async function verifyAuditOnce(
   // excuse its own.
   const atomicSwitched =
     atomicPending !== null &&
-    (!options.releaseStore || (await servesSwitchOf(options.releaseStore, atomicPendingValue)));
+    (options.releaseStore === undefined ||
+      (options.releaseStore !== null && (await servesSwitchOf(options.releaseStore, atomicPendingValue))));
   // The release indexes the interrupted atomic operation writes before its switch, with their
   // digests: one of them written again after a prune recorded its removal is that operation's.
   const pendingIndexes: Record<string, unknown> =
@@ -1636,13 +1638,25 @@ const pointerWords = (pointer: ReleasePointer): string =>
 const isRecordedPointer = (value: unknown): value is ReleasePointer =>
   typeof value === 'object' && value !== null && typeof (value as { live?: unknown }).live === 'string';
 
-/** Whether the release store serves the pointer a crash-recovery record's plan switches to. */
+/**
+ * Whether the release store serves the switch a crash-recovery record's plan makes, and that switch
+ * is the plan's own: a move away from the pointer before it, that makes the plan's release live,
+ * starts it as the canary, or takes it away as the canary. A record naming as its "after" whatever
+ * the store serves now, for a plan of another release, is no switch of its own.
+ */
 async function servesSwitchOf(
   reader: { read(): Promise<ReleasePointerRead> },
   record: unknown,
 ): Promise<boolean> {
-  const after = isRecord(record) && isRecord(record.plan) ? record.plan.pointerAfter : undefined;
-  if (!isRecordedPointer(after)) return false;
+  const plan = isRecord(record) && isRecord(record.plan) ? record.plan : undefined;
+  const [before, after] = [plan?.pointerBefore, plan?.pointerAfter];
+  if (!plan || !isRecordedPointer(after) || typeof plan.releaseId !== 'string') return false;
+  if (isRecordedPointer(before) && sameReleases(before, after)) return false;
+  const own =
+    after.live === plan.releaseId ||
+    after.canary === plan.releaseId ||
+    (isRecordedPointer(before) && before.canary === plan.releaseId && !after.canary);
+  if (!own) return false;
   try {
     const served = (await reader.read()).value;
     return served !== null && sameReleases(served, after);

@@ -61,9 +61,9 @@ export async function assertStateAsRecorded(
     options.finish === true && changed.includes(PIN) ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
   if (changed.length === 0) return finished;
-  // With the CDN's release store, where the stack has one: a crash-recovery record excuses what its
-  // operation writes after its switch only where that switch is served (audit.ts).
-  const { problems } = await verifyAudit(store, prefix, site.releases ? { releaseStore: site.releases } : {});
+  // With the CDN's release store (null in place): a crash-recovery record excuses what its operation
+  // writes after its switch only where that switch is served (audit.ts).
+  const { problems } = await verifyAudit(store, prefix, { releaseStore: site.releases });
   const tampered = problems.filter(
     (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
   );
@@ -94,11 +94,7 @@ export async function assertReadAsRecorded(
     .filter(([name, value]) => (state[name] ?? ABSENT) !== (value === null ? ABSENT : digestOrNull(value)))
     .map(([name]) => name);
   if (changed.length === 0) return;
-  const { problems } = await verifyAudit(
-    store,
-    target.statePrefix,
-    site.releases ? { releaseStore: site.releases } : {},
-  );
+  const { problems } = await verifyAudit(store, target.statePrefix, { releaseStore: site.releases });
   const tampered = problems.filter(
     (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
   );

@@ -14,12 +14,19 @@
  * what the CDN's release store names. Now a record whose switch the store does not serve excuses
  * neither: verify says tampered, and every change refuses TAMPERED with nothing written.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
+import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
+import { artifactDigest } from '../../src/engine/manifest.ts';
+import { verifySite } from '../../src/read/verify-site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
@@ -97,6 +104,37 @@ describe('an edit excused by a planted record of an atomic operation that never 
     expect(await verdict()).toEqual([]);
   });
 
+  it('the same record naming as its switch what the store serves now: no switch of its own, still tampered', async () => {
+    const { plan } = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request('x'),
+      dryRun: true,
+    });
+    const original = await read('live.json');
+    const live = JSON.parse(original.toString('utf8'));
+    const served = (await t.store().read()).value;
+    const v3 = {
+      deployId: plan.deployId,
+      app: APP,
+      commit: V3,
+      artifactDigest: plan.artifactDigest,
+      releasedAt: new Date().toISOString(),
+    };
+    await put('atomic/pending.json', {
+      op: 'deploy',
+      plan: { ...plan, pointerBefore: served, pointerAfter: served },
+      request: request('forged'),
+      startedAt: new Date().toISOString(),
+      switched: true,
+    });
+    await put('live.json', { ...v3, releases: [v3, ...live.releases] });
+    expect(await verdict()).toContain('tampered: live.json');
+    await put('live.json', original);
+    await t.site.state.delete([key('atomic/pending.json')]);
+    expect(await verdict()).toEqual([]);
+  });
+
   it('atomic/state.json naming the record canary nobody started: tampered, and a preview refuses it', async () => {
     const { plan } = await startCanary(t.site, {
       app: APP,
@@ -143,5 +181,54 @@ describe('an edit excused by a planted record of an atomic operation that never 
     expect(
       (await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') })).outcome,
     ).toBe('succeeded');
+  });
+});
+
+describe('in place: a planted record of an atomic operation, where the stack has no release store', () => {
+  let t: TestDeployEnv;
+  const key = (name: string) => `${t.target.statePrefix}${name}`;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'forged-unswitched-in-place' });
+    for (const [i, commit] of [V1, V2, V3].entries()) {
+      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
+      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    }
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+  });
+  afterAll(() => t?.stop());
+
+  it('excuses nothing: verify and the lock check say tampered, and a rollback refuses', async () => {
+    const live = JSON.parse((await t.site.state.get(key('live.json')))?.body.toString('utf8') ?? '{}');
+    const manifest = await readManifest(t.site.artifacts, APP, V3);
+    const never = {
+      deployId: `${V3.slice(0, 7)}-0000000000`,
+      app: APP,
+      commit: V3,
+      artifactDigest: artifactDigest(manifest as NonNullable<typeof manifest>),
+      releasedAt: new Date().toISOString(),
+    };
+    const releaseId = releaseIdFor(never);
+    await t.site.state.put(
+      key('atomic/pending.json'),
+      JSON.stringify({
+        op: 'deploy',
+        plan: { ...never, releaseId, pointerAfter: { live: releaseId } },
+        request: request('forged'),
+        startedAt: new Date().toISOString(),
+        switched: true,
+      }),
+    );
+    await t.site.state.put(
+      key('live.json'),
+      JSON.stringify({ ...never, releases: [never, ...live.releases] }),
+    );
+    const verified = await verifySite(t.site, []);
+    expect(verified.result.problems).toContainEqual(
+      expect.objectContaining({ kind: 'tampered', object: 'live.json' }),
+    );
+    await expect(rollbackRelease(t.site, { request: request('roll back') })).rejects.toMatchObject({
+      code: 'TAMPERED',
+    });
   });
 });
