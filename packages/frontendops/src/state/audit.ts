@@ -1189,13 +1189,16 @@ async function verifyAuditOnce(
    * A preview writes its entry, then the release index it made, then atomic/state.json. Stopped
    * after its entry, the index it bound is missing and the state names no preview of that release:
    * nothing acted on the index, and asking again writes it. An index deleted after its preview went
-   * into the state (or whose release a later entry recorded) is not such a stop.
+   * into the state (or whose release a later entry recorded, or whose preview has ended) is not such
+   * a stop.
    */
   let stateNames: Set<string> | null = null;
   const previewIndexUnwritten = async (name: string, seq: number): Promise<boolean> => {
-    if (!name.startsWith(RELEASE_INDEXES) || entries.find((e) => e.seq === seq)?.type !== 'preview') {
-      return false;
-    }
+    const entry = entries.find((e) => e.seq === seq);
+    if (!name.startsWith(RELEASE_INDEXES) || entry?.type !== 'preview') return false;
+    // Past the preview's end nothing asks for it again: an index missing then was deleted.
+    const until = Date.parse(String(entry.data.expiresAt));
+    if (!(until > (options.now ?? Date.now()))) return false;
     const releaseId = name.slice(RELEASE_INDEXES.length, -'.json'.length);
     if (entries.some((e) => e.seq > seq && namedByChain([e]).has(releaseId))) return false;
     stateNames ??= atomicState

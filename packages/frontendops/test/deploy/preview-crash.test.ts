@@ -151,3 +151,22 @@ it('a preview stopped between its entry and atomic/state.json: unfinished; askin
     'succeeded',
   );
 });
+
+it("a release index missing after its stopped preview's end is tampered: nothing asks for that preview again", async () => {
+  const V6 = 'f6f6f6f6f6f6f6f6';
+  await t.publish(V6, 'v6');
+  const stopping = stoppingSite(t.site, (key) => /\/atomic\/releases\/[^/]+\.json$/.test(key));
+  await expect(
+    previewLink(stopping, { app: APP, commit: V6, request: request(), verify: false }),
+  ).rejects.toThrow(/stopped/);
+  const later = Date.now() + 200 * 3600 * 1000; // past any preview's longest life (168 hours)
+  const { problems } = await verifyAudit(t.site.state, t.target.statePrefix, { now: later });
+  expect(problems).toContainEqual(
+    expect.objectContaining({
+      kind: 'tampered',
+      object: expect.stringMatching(/^atomic\/releases\/f6f6f6f-/),
+    }),
+  );
+  await previewLink(t.site, { app: APP, commit: V6, request: request('preview again'), verify: false });
+  expect(await problemsOf()).toEqual([]);
+});
