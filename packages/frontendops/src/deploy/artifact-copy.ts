@@ -147,18 +147,17 @@ export function notAsDeployed(
  * A rollback's destination chosen from live.json before the lock: the pointer read there was not yet
  * held to the audit chain (the lock's check does that), so someone who can write the state bucket
  * could have put a build there that the stack never had live, and put the pointer back before the
- * check. Under the lock, the destination must be a release the checked pointer keeps (CONFLICT
- * otherwise, nothing written: a genuine change of the pointer meanwhile reads the same).
+ * check. Under the lock, the destination must be a build the checked pointer keeps (the same app,
+ * commit and digest: a rollback keeps a release under its own new deploy id), CONFLICT otherwise,
+ * with nothing of the rollback written; a genuine change of the pointer meanwhile reads the same.
  */
 export function keptOrRefused(site: Site, recorded: RecordedBuild, kept: readonly RecordedBuild[]): void {
   if (!recorded.fromPointer) return;
   const same = (r: RecordedBuild) =>
-    r.deployId === recorded.deployId &&
-    r.commit === recorded.commit &&
-    r.artifactDigest === recorded.artifactDigest;
+    r.app === recorded.app && r.commit === recorded.commit && r.artifactDigest === recorded.artifactDigest;
   if (kept.some(same)) return;
   throw new FrontendOpsError(
     'CONFLICT',
-    `${recorded.app}@${recorded.commit.slice(0, 7)} (${recorded.deployId}), which this rollback chose from the live pointer before it took the lock, is a release the live pointer of ${site.target.stack} no longer keeps: it changed meanwhile. Nothing was changed. Run the rollback again to choose from the releases kept now (\`frontendops status --stack ${site.target.stack}\`).`,
+    `${recorded.app}@${recorded.commit.slice(0, 7)} (${recorded.deployId}), which this rollback chose from the live pointer before it took the lock, is a build the live pointer of ${site.target.stack} no longer keeps: it changed meanwhile. The rollback was not made. Run it again to choose from the releases kept now (\`frontendops status --stack ${site.target.stack}\`).`,
   );
 }

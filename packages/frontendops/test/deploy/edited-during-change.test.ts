@@ -93,7 +93,7 @@ describe('state edited while a change runs', () => {
     const mark = await t.mark();
     await expect(rollbackRelease(site, { request: request('roll back') })).rejects.toMatchObject({
       code: 'CONFLICT',
-      message: expect.stringMatching(/no longer keeps: it changed meanwhile\. Nothing was changed\./),
+      message: expect.stringMatching(/no longer keeps: it changed meanwhile\. The rollback was not made\./),
     });
     expect(restored).toBe(true);
     // Nothing written but the lock's own object, and live.json put back by the test's "attacker".
@@ -194,5 +194,39 @@ describe('state edited while a change runs', () => {
       verify: false,
     });
     expect(await problems()).toEqual([]);
+  });
+});
+
+describe('two operators rolling back at once (genuine)', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'two-rollbacks' });
+    for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+  });
+  afterAll(() => t?.stop());
+
+  it('the second, which chose the same release before the first ran, is not refused: that build is kept (live)', async () => {
+    const first: { commit?: string } = {};
+    const site: Site = {
+      ...t.site,
+      locker: {
+        ...t.site.locker,
+        async acquire(name, options) {
+          // The other operator's rollback runs after this one read the pointer, before it takes the lock.
+          if (!first.commit)
+            first.commit = (await rollbackRelease(t.site, { request: request('the other operator') })).commit;
+          return t.site.locker.acquire(name, options);
+        },
+      },
+    };
+    const second = await rollbackRelease(site, { request: request('roll back') });
+    expect(first.commit).toBe(V1);
+    // The release the first one made live under its own new deploy id: nothing more to do.
+    expect(second.commit).toBe(V1);
+    expect(second.outcome).toBe('noop');
+    expect((await t.site.records.readPointer())?.value.commit).toBe(V1);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });
