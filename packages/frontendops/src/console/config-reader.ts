@@ -15,7 +15,13 @@ export type ConfigReader = () => Promise<Config>;
 export function createConfigReader(initial: Config, load?: () => Promise<Config>): ConfigReader {
   if (!load) return async () => initial;
   let last = { config: initial, text: JSON.stringify(initial) };
+  // Reads overlap (a page asks for several things at once). Only a read that started after the one
+  // whose result is kept may replace it: a slow read of the file as it was before an edit must not
+  // put back the configuration a later read already replaced.
+  let started = 0;
+  let kept = 0;
   return async () => {
+    const mine = ++started;
     let config: Config;
     try {
       config = await load();
@@ -26,6 +32,8 @@ export function createConfigReader(initial: Config, load?: () => Promise<Config>
         `The configuration was edited and cannot be used: ${why} The console shows and changes nothing until it is fixed; it reads the file again at each request.`,
       );
     }
+    if (mine < kept) return last.config;
+    kept = mine;
     const text = JSON.stringify(config);
     if (text !== last.text) last = { config, text };
     return last.config;

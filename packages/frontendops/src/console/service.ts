@@ -61,6 +61,8 @@ export type ConsoleService = ReturnType<typeof createConsoleService>;
 
 export function createConsoleService(options: ConsoleServiceOptions) {
   const opened = new Map<string, Promise<Site>>();
+  /** Stacks opened under a configuration edited since: closed when the console closes. */
+  const retired: Promise<Site>[] = [];
   const readConfig = options.readConfig ?? (async () => options.config);
   // The configuration the open stacks were opened with: whether a stack is protected, and who may
   // approve, are decided when it is opened, so an edited configuration opens them again.
@@ -80,11 +82,11 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     const now = await readConfig();
     if (now !== config) {
       config = now;
-      const stale = [...opened.values()];
+      retired.push(...opened.values());
       opened.clear();
-      // Requests still running on them finish first: closed a little later, not under them. (A
-      // reader is given only where the service opens its stacks itself: they are its to close.)
-      setTimeout(() => void closeSites(stale), 60_000).unref();
+      // Requests still running on them (a deploy may run for minutes) keep them: they are closed with
+      // the console, never under a request. (A reader is given only where the service opens its
+      // stacks itself: they are its to close.) A configuration edit is rare; each keeps one client.
     }
     let site = opened.get(stack);
     if (!site) {
@@ -240,7 +242,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     git: options.git,
 
     close: async () => {
-      await closeSites(opened.values());
+      await closeSites([...opened.values(), ...retired.splice(0)]);
       opened.clear();
     },
   };
