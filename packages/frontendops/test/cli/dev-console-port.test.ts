@@ -15,7 +15,7 @@ const env = {
   FRONTENDOPS_ACTOR: 'dev-ada',
   FRONTENDOPS_STACK: undefined,
   FRONTENDOPS_CONFIG: undefined,
-  FRONTENDOPS_MODEL: '',
+  FRONTENDOPS_MODEL: undefined,
 };
 /** Ready once it serves; group 1: the console's address (without its token). */
 const READY =

@@ -85,8 +85,8 @@ export function register(program: Command, ctx: CliContext): void {
             import('./console.ts'),
             import('../../local/dev.ts'),
           ]);
-          // The console's port of the last run, as the site's: the page open in the browser, or
-          // bookmarked, is at the same address after a restart.
+          // The console's port of the last run, as the site's: the console is at the same address
+          // after a restart (its access token is new: the printed link opens it).
           const consoleServer = await onKeptPort(
             local.env.dataDir,
             CONSOLE_PORT,
