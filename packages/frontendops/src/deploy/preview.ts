@@ -158,7 +158,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     await assertReadAsRecorded(
       site,
       { [ATOMIC_STATE]: stateRead },
-      'No state was written (the files this preview copied are served by no release)',
+      'This preview wrote no state (the files it copied are served by no release)',
     );
     const earlier = state.previews.find(
       (p) => p.releaseId === ref.releaseId && Date.parse(p.expiresAt) > ctx.now,
