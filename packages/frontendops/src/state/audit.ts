@@ -36,6 +36,7 @@ import {
 } from '../atomic/release-pointer.ts';
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
+import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
 import {
   type HeldLock,
@@ -1644,8 +1645,9 @@ const isRecordedPointer = (value: unknown): value is ReleasePointer =>
 /**
  * Whether the release store serves the switch a crash-recovery record's plan makes, and that switch
  * is the plan's own: a move away from the pointer before it, that makes the plan's release live,
- * starts it as the canary, or takes it away as the canary. A record naming as its "after" whatever
- * the store serves now, for a plan of another release, is no switch of its own.
+ * starts it as the canary, or takes it away as the canary, the release being the plan's build's. A
+ * record naming as its "after" whatever the store serves now, for a plan of another release, is no
+ * switch of its own.
  */
 async function servesSwitchOf(
   reader: { read(): Promise<ReleasePointerRead> },
@@ -1654,6 +1656,11 @@ async function servesSwitchOf(
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : undefined;
   const [before, after] = [plan?.pointerBefore, plan?.pointerAfter];
   if (!plan || !isRecordedPointer(after) || typeof plan.releaseId !== 'string') return false;
+  // The release it names is its build's (the record is anyone's to write: a release id of another
+  // build would make the switch to that build's release read as this plan's).
+  if (typeof plan.commit !== 'string' || typeof plan.artifactDigest !== 'string') return false;
+  if (plan.releaseId !== releaseIdFor({ commit: plan.commit, artifactDigest: plan.artifactDigest }))
+    return false;
   if (isRecordedPointer(before) && sameReleases(before, after)) return false;
   const own =
     after.live === plan.releaseId ||

@@ -121,15 +121,27 @@ describe('an edit excused by a planted record of an atomic operation that never 
       artifactDigest: plan.artifactDigest,
       releasedAt: new Date().toISOString(),
     };
-    await put('atomic/pending.json', {
-      op: 'deploy',
-      plan: { ...plan, pointerBefore: served, pointerAfter: served },
-      request: request('forged'),
-      startedAt: new Date().toISOString(),
-      switched: true,
-    });
-    await put('live.json', { ...v3, releases: [v3, ...live.releases] });
-    expect(await verdict()).toContain('tampered: live.json');
+    for (const forged of [
+      // Its "switch" moves nothing.
+      { ...plan, pointerBefore: served, pointerAfter: served },
+      // Its "switch" moves to what is served, under a release id that is not its build's.
+      {
+        ...plan,
+        releaseId: served?.live,
+        pointerBefore: { live: 'a0a0a0a-r000000000000' },
+        pointerAfter: served,
+      },
+    ]) {
+      await put('atomic/pending.json', {
+        op: 'deploy',
+        plan: forged,
+        request: request('forged'),
+        startedAt: new Date().toISOString(),
+        switched: true,
+      });
+      await put('live.json', { ...v3, releases: [v3, ...live.releases] });
+      expect(await verdict()).toContain('tampered: live.json');
+    }
     await put('live.json', original);
     await t.site.state.delete([key('atomic/pending.json')]);
     expect(await verdict()).toEqual([]);
