@@ -1176,10 +1176,11 @@ async function verifyAuditOnce(
   // canary nobody started), it would pass the edit off as that operation's, and the next change
   // would act on it and bind it. Release indexes are written before the switch, so any record may
   // excuse its own.
+  const served = options.releaseStore ? servedOnce(options.releaseStore) : null;
   const atomicSwitched =
     atomicPending !== null &&
     (options.releaseStore === undefined ||
-      (options.releaseStore !== null && (await servesSwitchOf(options.releaseStore, atomicPendingValue))));
+      (served !== null && (await servesSwitchOf(served, atomicPendingValue))));
   // The release indexes the interrupted atomic operation writes before its switch, with their
   // digests: one of them written again after a prune recorded its removal is that operation's.
   const pendingIndexes: Record<string, unknown> =
@@ -1431,9 +1432,9 @@ async function verifyAuditOnce(
     const marker = await checkEnvironmentMarker(options.hosting, entries);
     if (marker) problems.push(marker);
   }
-  if (options.releaseStore && entries.length === read.length) {
-    const served = await checkReleaseStore(options.releaseStore, store, prefix, entries);
-    if (served) problems.push(served);
+  if (served && entries.length === read.length) {
+    const servedProblem = await checkReleaseStore(served, store, prefix, entries);
+    if (servedProblem) problems.push(servedProblem);
   }
   const { problems: forgedApprovals, ...approvals } = checkApprovalEntries(
     entries,
@@ -1649,10 +1650,7 @@ const isRecordedPointer = (value: unknown): value is ReleasePointer =>
  * record naming as its "after" whatever the store serves now, for a plan of another release, is no
  * switch of its own.
  */
-async function servesSwitchOf(
-  reader: { read(): Promise<ReleasePointerRead> },
-  record: unknown,
-): Promise<boolean> {
+async function servesSwitchOf(served: () => Promise<Served>, record: unknown): Promise<boolean> {
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : undefined;
   const [before, after] = [plan?.pointerBefore, plan?.pointerAfter];
   if (!plan || !isRecordedPointer(after) || typeof plan.releaseId !== 'string') return false;
@@ -1667,13 +1665,29 @@ async function servesSwitchOf(
     after.canary === plan.releaseId ||
     (isRecordedPointer(before) && before.canary === plan.releaseId && !after.canary);
   if (!own) return false;
-  try {
-    const served = (await reader.read()).value;
-    return served !== null && sameReleases(served, after);
-  } catch (error) {
-    if (isInvalidReleasePointer(error)) return false;
-    throw error;
-  }
+  const { pointer } = await served();
+  return pointer !== null && sameReleases(pointer, after);
+}
+
+/** What the release store serves: its pointer, or none (`invalid` when the key holds no valid one). */
+interface Served {
+  pointer: ReleasePointer | null;
+  invalid: boolean;
+}
+
+/** The release store's pointer, read once however many checks ask for it. */
+function servedOnce(reader: { read(): Promise<ReleasePointerRead> }): () => Promise<Served> {
+  let read: Promise<Served> | undefined;
+  return () => {
+    read ??= reader.read().then(
+      ({ value }) => ({ pointer: value, invalid: false }),
+      (error: unknown) => {
+        if (!isInvalidReleasePointer(error)) throw error;
+        return { pointer: null, invalid: true };
+      },
+    );
+    return read;
+  };
 }
 
 /**
@@ -1685,20 +1699,12 @@ async function servesSwitchOf(
  * the bucket root, in place); one whose atomic entries all predate `pointer` is not checked.
  */
 async function checkReleaseStore(
-  reader: { read(): Promise<ReleasePointerRead> },
+  read: () => Promise<Served>,
   store: ObjectStore,
   prefix: string,
   entries: readonly AuditEntry[],
 ): Promise<AuditProblem | null> {
-  let served: ReleasePointer | null;
-  let invalid = false;
-  try {
-    served = (await reader.read()).value;
-  } catch (error) {
-    if (!isInvalidReleasePointer(error)) throw error;
-    served = null;
-    invalid = true;
-  }
+  const { pointer: served, invalid } = await read();
   const atomicEntries = entries.filter((e) => e.data?.mode === 'atomic');
   let latest: AuditEntry | undefined;
   for (const entry of atomicEntries) if (isRecordedPointer(entry.data.pointer)) latest = entry;
