@@ -11,7 +11,7 @@ import { checkDeployId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
-import type { ReleaseIndex, ReleaseNameRef } from '../state/atomic.ts';
+import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
@@ -113,7 +113,6 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     // files copied first, rather than vouched for.
     let index = stored && missingFiles(stored, present).length === 0 ? stored : null;
     const bound: Record<string, string> = {};
-    let made: ReleaseIndex | null = null;
     if (index) {
       // An index found is bound again when it is the one the build's manifest gives (bound twice with
       // one digest, nothing changes; an older version wrote it before its entry, so a preview of that
@@ -143,7 +142,6 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       copied = copies.length;
       index = releaseIndexOf(ref, manifest, new Date(ctx.now).toISOString());
       // Written after the entry that binds it, as the state is (below).
-      made = index;
       bound[releaseIndexName(index.releaseId)] = stateDigest(index);
     }
 
@@ -202,7 +200,8 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       },
       { ...bound, [ATOMIC_STATE]: stateDigest(next) },
     );
-    if (made) await ctx.atomic.writeReleaseIndex(made);
+    // The index this preview made (not the one it found).
+    if (index !== stored) await ctx.atomic.writeReleaseIndex(index);
     await writeAtomicStateOver(site, next, { etag });
     options.onEvent?.({
       type: 'step',

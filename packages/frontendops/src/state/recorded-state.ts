@@ -18,7 +18,6 @@ import type { Site } from '../site.ts';
 import {
   ABSENT,
   type AuditEntry,
-  type AuditProblem,
   digestOrNull,
   finishInterruptedPin,
   readAuditHead,
@@ -60,16 +59,8 @@ export async function assertStateAsRecorded(
   const finished =
     options.finish === true && changed.includes(PIN) ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
-  if (changed.length === 0) return finished;
-  // With the CDN's release store (null in place): a crash-recovery record excuses what its operation
-  // writes after its switch only where that switch is served (audit.ts).
-  const { problems } = await verifyAudit(store, prefix, { releaseStore: site.releases });
-  const tampered = problems.filter(
-    (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
-  );
-  const first = tampered[0];
-  if (!first) return finished;
-  throw tamperedRefusal(site, tampered, 'Nothing was changed');
+  await refuseIfTampered(site, changed, 'Nothing was changed');
+  return finished;
 }
 
 /**
@@ -93,20 +84,29 @@ export async function assertReadAsRecorded(
   const changed = Object.entries(read)
     .filter(([name, value]) => (state[name] ?? ABSENT) !== (value === null ? ABSENT : digestOrNull(value)))
     .map(([name]) => name);
+  await refuseIfTampered(site, changed, done);
+}
+
+/**
+ * Where tracked objects are not what the chain binds, `audit verify` decides: one it calls tampered
+ * (or damaged) refuses the change, TAMPERED; one an interrupted change left (unfinished) goes on.
+ * Verify is given the CDN's release store (null in place): a crash-recovery record excuses what its
+ * operation writes after its switch only where that switch is served (audit.ts).
+ */
+async function refuseIfTampered(site: Site, changed: readonly string[], done: string): Promise<void> {
   if (changed.length === 0) return;
-  const { problems } = await verifyAudit(store, target.statePrefix, { releaseStore: site.releases });
+  const { problems } = await verifyAudit(site.state, site.target.statePrefix, {
+    releaseStore: site.releases,
+  });
   const tampered = problems.filter(
     (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
   );
-  if (tampered.length > 0) throw tamperedRefusal(site, tampered, done);
-}
-
-function tamperedRefusal(site: Site, tampered: readonly AuditProblem[], done: string): FrontendOpsError {
   const [first] = tampered;
+  if (!first) return;
   const names = [...new Set(tampered.map((p) => p.object))].join(' and ');
-  return new FrontendOpsError(
+  throw new FrontendOpsError(
     'TAMPERED',
-    `${names} of ${site.target.stack} changed outside FrontendOps since the audit log recorded it (${first?.reason}). ` +
+    `${names} of ${site.target.stack} changed outside FrontendOps since the audit log recorded it (${first.reason}). ` +
       `${done}: a change made from it would be recorded as if FrontendOps had made it. Run ` +
       "`frontendops audit verify` to see what changed, put the object back from the state bucket's versions (or " +
       'ask whoever changed it), then run this again.',
