@@ -92,6 +92,10 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
       `A local environment is already running here (pid ${running.pid}, site ${running.edgeUrl}). Use it, or stop it with Ctrl-C first.`,
     );
   }
+  // The commit to deploy first: a repository it cannot work in is refused before anything is made
+  // here (no .frontendops/, no server started).
+  const appDir = resolve(cwd, config.appPath);
+  const commit = await latestCommitOf(appDir, config.appPath);
   const dataDir = join(cwd, LOCAL_DIR);
   // Owner-only: the buckets' files (state, approvals, audit) are readable here without the S3 key.
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -149,8 +153,6 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     await writeLocalEnv(cwd, env);
     closers.push(() => rm(localEnvFile(cwd), { force: true }));
 
-    const appDir = resolve(cwd, config.appPath);
-    const commit = await latestCommitOf(appDir, config.appPath);
     const site = await openSite(LOCAL_STACK, config, cwd, { onNotice: () => undefined });
     closers.push(async () => site.close());
     // A damaged pin is for the deploy to report (TAMPERED), not a reason not to start.

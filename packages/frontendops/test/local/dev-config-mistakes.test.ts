@@ -1,9 +1,10 @@
 /**
  * `frontendops dev` in another team's repository, with the configuration mistakes adopters make: each
  * is refused (BAD_INPUT) naming the setting to fix, told apart from the others, and leaves no running
- * environment behind.
+ * environment behind; what is refused before the environment starts leaves no `.frontendops/` either.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function refusal(settings: Partial<Config>): Promise<string> {
+/** The refusal's message; `before`: refused before the environment starts, so nothing is made here. */
+async function refusal(settings: Partial<Config>, options: { before?: boolean } = {}): Promise<string> {
   const started = startLocalEnvironment({ cwd: dir, config: config(settings) });
   const error = await started.then(
     async (env) => {
@@ -42,6 +44,7 @@ async function refusal(settings: Partial<Config>): Promise<string> {
   );
   expect(error.code).toBe('BAD_INPUT');
   expect(await findLocalEnv(dir)).toBeNull();
+  if (options.before) expect(existsSync(join(dir, '.frontendops'))).toBe(false);
   return error.message;
 }
 
@@ -54,7 +57,7 @@ async function commitAll() {
 describe('dev refuses a configuration that cannot work, saying which setting', () => {
   it('an appPath that does not exist: names it, not "not a git checkout"', async () => {
     await commitAll();
-    const message = await refusal({ appPath: 'pubic' });
+    const message = await refusal({ appPath: 'pubic' }, { before: true });
     expect(message).toMatch(/The app's directory pubic does not exist in this repository/);
     expect(message).toMatch(/Set "appPath" in frontendops\.config\.json/);
     expect(message).not.toMatch(/git checkout/);
@@ -64,9 +67,13 @@ describe('dev refuses a configuration that cannot work, saying which setting', (
     await commitAll();
     await mkdir(join(dir, 'blog'));
     await writeFile(join(dir, 'blog', 'index.html'), 'draft');
-    expect(await refusal({ appPath: 'blog' })).toMatch(/^No commit touches blog yet: .*Commit the app first/);
+    expect(await refusal({ appPath: 'blog' }, { before: true })).toMatch(
+      /^No commit touches blog yet: .*Commit the app first/,
+    );
     await rm(join(dir, '.git'), { recursive: true, force: true });
-    expect(await refusal({ appPath: 'public' })).toMatch(/is not in a git checkout: .*Run it in a clone/);
+    expect(await refusal({ appPath: 'public' }, { before: true })).toMatch(
+      /is not in a git checkout: .*Run it in a clone/,
+    );
   });
 
   it('a build.output that is not a directory: names "build.output", never a flag to pass', async () => {
