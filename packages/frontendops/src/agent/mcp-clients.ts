@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, SdkError, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import * as z from 'zod';
 import { badInput, FrontendOpsError } from '../errors.ts';
@@ -109,7 +109,15 @@ export interface ConnectOptions {
    * stream: a terminal UI prints them between its own lines, once, and not over a spinner.
    */
   onStderr?: (line: string) => void;
+  /** How long a server gets to answer the MCP handshake (default HANDSHAKE_MS). */
+  handshakeMs?: number;
 }
+
+/**
+ * How long a server gets to answer the MCP handshake: ours answer within a second; a command that
+ * is no MCP server (or one that hangs) is told apart in 20 s rather than at the SDK's 60 s default.
+ */
+export const HANDSHAKE_MS = 20_000;
 
 /** Connects to mcpServers.infra and mcpServers.git; close() ends both (and any child processes). */
 export async function connectAgentClients(
@@ -120,16 +128,29 @@ export async function connectAgentClients(
   const connect = async (name: 'infra' | 'git') => {
     const entry = config.mcpServers[name];
     const client = createAgentMcpClient({ http: 'url' in entry });
+    const handshake = { timeout: options.handshakeMs ?? HANDSHAKE_MS };
     if ('url' in entry) {
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } }),
-      );
+      await client
+        .connect(
+          new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } }),
+          handshake,
+        )
+        .catch((error: unknown) => {
+          throw unanswered(name, entry.url, handshake.timeout, error);
+        });
     } else {
       const spawned = spawnServer(entry, options);
       try {
-        await client.connect(spawned.transport);
+        await client.connect(spawned.transport, handshake);
       } catch (error) {
-        throw await spawned.notStarted(name, error, Boolean(options.inheritEnv));
+        // A server that never answered is still running: it is stopped, not left behind.
+        if (isTimeout(error)) await client.close().catch(() => undefined);
+        throw unanswered(
+          name,
+          `\`${[entry.command, ...(entry.args ?? [])].join(' ')}\``,
+          handshake.timeout,
+          await spawned.notStarted(name, error, Boolean(options.inheritEnv)),
+        );
       }
       spawned.started();
     }
@@ -156,6 +177,18 @@ export async function connectAgentClients(
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+const isTimeout = (error: unknown) =>
+  SdkError.isInstance(error) && error.code === SdkErrorCode.RequestTimeout;
+
+/** A handshake that timed out, said as such (UPSTREAM: the server is not ours to fix); else the error as it is. */
+function unanswered(name: string, what: string, ms: number, error: unknown): unknown {
+  if (!isTimeout(error)) return error;
+  return new FrontendOpsError(
+    'UPSTREAM',
+    `The ${name} MCP server (${what}) did not answer the MCP handshake within ${ms / 1000} s, so it was stopped and nothing was asked of it. Check mcpServers.${name} in the MCP configuration: it must start an MCP server that speaks over stdio, or name a Streamable HTTP server's URL.`,
+  );
+}
 
 /** How long a server that failed to start gets to finish writing why, once its connection closed. */
 const LAST_WORDS_MS = 2_000;
