@@ -64,7 +64,7 @@ export function cliRequest(io: CliIo, words: string, message?: string): RequestI
   return {
     text: words,
     actor: actor(io),
-    planner: 'cli',
+    planner: io.channel ?? 'cli',
     at: new Date().toISOString(),
     ...(message ? { message } : {}),
   };

@@ -24,6 +24,11 @@ export interface CliIo {
   untilStopped(): Promise<void>;
   /** Opens a URL for the person (--open); default: their browser. */
   openUrl?(url: string): Promise<void>;
+  /**
+   * How the request reached the CLI, recorded as the request's planner ("via …" in `status`):
+   * "github-action" when the GitHub Action runs the command (github-action/run.ts); default "cli".
+   */
+  channel?: 'cli' | 'github-action';
 }
 
 export function processIo(): CliIo {

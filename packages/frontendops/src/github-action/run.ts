@@ -84,6 +84,8 @@ async function run(io: CliIo & { stderr: { flush(): void } }, runCli: CliContext
   let json = '';
   const code = await runCli(argv, {
     ...io,
+    // Recorded as the request's channel: `status` and `history` say the Action made the change.
+    channel: 'github-action',
     // The deploy tag goes to the run's repository with the action's token (adapters/git-host.ts).
     // A job's --yes is held to approval.github.actions (cli/commands/deploy.ts, approveIfProtected):
     // said here too, so the action's run is held to it wherever it runs.

@@ -28,7 +28,7 @@ export interface RequestInfo {
   /** The words of the request, e.g. "Deploy the latest dashboard." */
   text: string;
   actor: string;
-  /** "cli", "runbook", "model:<provider:model>", "console" */
+  /** "cli", "github-action", "runbook", "model:<provider:model>", "console" */
   planner: string;
   at: string;
   /** What the person said about this change (`--message`), recorded as they wrote it. */

@@ -248,6 +248,17 @@ describe('frontendops action', () => {
     const ran = await action({ INPUT_COMMAND: 'promote', INPUT_MESSAGE: 'v2 is fine after all' });
     expect(ran.code, ran.stderr).toBe(0);
     expect(await outputs()).toMatchObject({ commit: repo.commits.dashboard2, outcome: 'succeeded' });
+    // Recorded as the Action's change, not as one typed at a terminal: status says who and how.
+    const live = await t.site.records.readPointer();
+    const record = await t.site.records.readRecord(live?.value.deployId ?? '');
+    expect(record?.request).toMatchObject({ actor: 'octo-releaser', planner: 'github-action' });
+    const status = await cli(['status', '--stack', STACK], {
+      cwd: repo.dir,
+      env: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
+    });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/by octo-releaser via github-action: "promote /);
+    expect(status.stdout).not.toMatch(/via cli/);
   });
 
   it('bad inputs are one clear error, exit 2, nothing reported', async () => {
