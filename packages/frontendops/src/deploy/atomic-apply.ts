@@ -40,6 +40,7 @@ import {
   samePointer,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
+import { type CanaryEvent, canaryEventId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
@@ -67,7 +68,7 @@ import {
   stateDigest,
 } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
-import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
+import { ATOMIC_PENDING, ATOMIC_STATE, recordName, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
@@ -1029,19 +1030,23 @@ async function finishAtomic(
   };
   let record: DeploymentRecord | null = null;
   let entry: AuditEntry;
+  const recordOf = () =>
+    deploymentRecord(
+      {
+        plan,
+        request: pending.request,
+        startedAt: pending.startedAt,
+        pointerMoved: true,
+        ...(pending.approval ? { approval: pending.approval } : {}),
+      },
+      finishedAt,
+      { copied, deleted, invalidation: null, verification: checked, outcome, ...(error ? { error } : {}) },
+    );
   if (plan.liveChanges) {
     record = {
-      ...deploymentRecord(
-        {
-          plan,
-          request: pending.request,
-          startedAt: pending.startedAt,
-          pointerMoved: true,
-          ...(pending.approval ? { approval: pending.approval } : {}),
-        },
-        finishedAt,
-        { copied, deleted, invalidation: null, verification: checked, outcome, ...(error ? { error } : {}) },
-      ),
+      ...recordOf(),
+      // A promote of the canary shows as one in the history, not as a plain deploy.
+      ...(plan.op === 'canary-promote' ? { op: plan.op, canary: { deployId: plan.deployId } } : {}),
     };
     record.plan.prune = pruned.length;
     entry = await recordDeployment(site, record, {
@@ -1050,6 +1055,11 @@ async function finishAtomic(
       objects: atomicBound,
     });
   } else {
+    // A canary's start and its abort are rows of the history of their own (one record and its
+    // history index), bound by their entry as a deployment's record is by its entry.
+    const row =
+      plan.op === 'canary-start' || plan.op === 'canary-abort' ? canaryRow(pending, recordOf()) : null;
+    if (row) atomicBound[recordName(row.deployId)] = (await writeOwnRecord(site, row)).digest;
     entry = await audit(
       site,
       plan.op,
@@ -1066,6 +1076,7 @@ async function finishAtomic(
         verification: checked?.ok ?? null,
         outcome,
         ...atomicFacts,
+        ...(row ? { recordId: row.deployId } : {}),
         ...(error ? { error } : {}),
       },
       atomicBound,
@@ -1219,6 +1230,32 @@ async function switchBackAfterFailure(
     return runLocked(site, 'canary-abort', canaryTarget, options, Date.now());
   }
   return null;
+}
+
+/**
+ * The history row of a canary's start or abort: its own id (canaryEventId), the canary's deploy id
+ * and, for a start, the share it sends. Nothing went live for everyone: what is live stays as it was.
+ */
+function canaryRow(pending: AtomicPending, record: DeploymentRecord): DeploymentRecord {
+  const { plan } = pending;
+  const op = plan.op as CanaryEvent;
+  return {
+    ...record,
+    deployId: canaryEventId({
+      op,
+      stack: plan.stack,
+      app: plan.app,
+      commit: plan.commit,
+      artifactDigest: plan.artifactDigest,
+      canaryDeployId: plan.deployId,
+      startedAt: pending.startedAt,
+    }),
+    op,
+    canary: {
+      deployId: plan.deployId,
+      ...(op === 'canary-start' && plan.canaryAfter ? { percent: plan.canaryAfter.weight } : {}),
+    },
+  };
 }
 
 /** The running canary, for promote and abort. */

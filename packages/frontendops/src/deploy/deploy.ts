@@ -14,6 +14,7 @@ import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
 import {
   type DeploymentRecord,
+  isCanaryEvent,
   type PendingDeploy,
   type RequestInfo,
   supersededError,
@@ -249,8 +250,9 @@ export async function rollbackRelease(
   // Read before the lock: held under it to the pointer its check vouched for.
   if (target) target = { ...target, fromPointer: true };
   if (!target && options.to) {
+    // A canary's start or abort is a row of the history, not a release the stack had live.
     const listed = (await site.records.listRecords({ limit: 200 })).records.filter(
-      (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
+      (r) => !isCanaryEvent(r) && (r.deployId === options.to || r.commit.startsWith(options.to ?? '')),
     );
     // Only records the chain binds: nothing checks records before a change starts, and one written
     // around the chain would send the rollback to any published build.

@@ -24,6 +24,43 @@ export function deployIdFor(input: DeployIdInput): string {
   return `${input.commit.slice(0, 7)}-${hash.slice(0, 10)}`;
 }
 
+/** What a canary's start or abort is recorded as in the history (its row), besides its audit entry. */
+export type CanaryEvent = 'canary-start' | 'canary-abort';
+
+/**
+ * The id of a canary start's or abort's history row: deterministic (the operation finished again
+ * after a stop gets its row again, not a second one), of a deploy id's shape so the history index
+ * and `audit verify` read it as they read any record's, and NOT starting with the commit's 7 hex: a
+ * canary row is no deployment of that commit (it never went live for everyone), so the readers that
+ * find a commit's deployments by that prefix (recordsOf, rolledBackAway) never take it for one.
+ * `canaryDeployId`: the id the canary gets when promoted; `startedAt`: when this operation started.
+ */
+export function canaryEventId(input: {
+  op: CanaryEvent;
+  stack: string;
+  app: string;
+  commit: string;
+  artifactDigest: string;
+  canaryDeployId: string;
+  startedAt: string;
+}): string {
+  const hash = createHash('sha256')
+    .update(
+      [
+        'canary-event',
+        input.op,
+        input.stack,
+        input.app,
+        input.commit,
+        input.artifactDigest,
+        input.canaryDeployId,
+        input.startedAt,
+      ].join('\n'),
+    )
+    .digest('hex');
+  return `${hash.slice(0, 7)}-${hash.slice(7, 17)}`;
+}
+
 /** `<7 hex of the commit>-<10 hex>`, as deployIdFor makes them. */
 export const DEPLOY_ID = /^[0-9a-f]{7}-[0-9a-f]{10}$/;
 

@@ -170,8 +170,17 @@ export const statusView = z.object({
 export type StatusView = z.infer<typeof statusView>;
 
 export const historyItem = z.object({
-  deployId: z.string(),
-  kind: z.enum(['deploy', 'rollback']),
+  deployId: z
+    .string()
+    .describe(
+      "The deployment's id; a canary-start or canary-abort row has an id of its own (the canary's is `canary.deployId`)",
+    ),
+  kind: z
+    .enum(['deploy', 'rollback', 'canary-start', 'canary-promote', 'canary-abort'])
+    .describe(
+      'canary-start: a share of visitors got the build (nothing else changed); canary-promote: the canary went live ' +
+        'for everyone; canary-abort: the canary ended, everyone kept the live release',
+    ),
   app: z.string(),
   commit: z.string(),
   outcome: z.string().describe('succeeded, failed, rolled-back or superseded'),
@@ -188,8 +197,19 @@ export const historyItem = z.object({
     .string()
     .nullable()
     .describe('Who approved it (a protected stack), as its record names the approval it used; else null'),
+  canary: z
+    .object({
+      deployId: z.string().describe('The deploy id the canary has, and keeps when promoted'),
+      percent: z.number().int().optional().describe('canary-start: the share of visitors it sent, %'),
+    })
+    .optional()
+    .describe('Canary rows only'),
 });
 export type HistoryItem = z.infer<typeof historyItem>;
+
+/** A row of a change that made its build live for everyone (deploy, rollback, canary promote). */
+export const wentLiveForEveryone = (item: Pick<HistoryItem, 'kind'>): boolean =>
+  item.kind !== 'canary-start' && item.kind !== 'canary-abort';
 
 /**
  * A deployment's time in a history listing: when it finished (went live, or stopped), UTC to the
@@ -305,9 +325,12 @@ export function toHistoryItem(
   record: DeploymentRecord,
   context: { liveDeployId: string | null; tag: string | null },
 ): HistoryItem {
+  // Only the ops a canary row has; a record written before them (or by hand) is what its kind says.
+  const op = record.op;
+  const canaryOp = op === 'canary-start' || op === 'canary-promote' || op === 'canary-abort';
   return {
     deployId: record.deployId,
-    kind: record.kind,
+    kind: canaryOp ? op : record.kind,
     app: record.app,
     commit: record.commit,
     outcome: record.outcome,
@@ -321,6 +344,14 @@ export function toHistoryItem(
     live: record.deployId === context.liveDeployId,
     tag: context.tag,
     approvedBy: record.approval?.by ?? null,
+    ...(canaryOp && typeof record.canary?.deployId === 'string'
+      ? {
+          canary: {
+            deployId: record.canary.deployId,
+            ...(typeof record.canary.percent === 'number' ? { percent: record.canary.percent } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -37,6 +37,7 @@ import {
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
+import { canaryEventId } from '../engine/ids.ts';
 import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
 import {
   type HeldLock,
@@ -1894,7 +1895,28 @@ function namedIn(value: unknown): Set<string> {
 /** The deploy and release ids a crash-recovery record's plan names (its own, the newest it may make live). */
 function idsOfRecord(record: unknown): string[] {
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
-  return [plan?.deployId, plan?.releaseId].filter((id): id is string => typeof id === 'string');
+  const ids = [plan?.deployId, plan?.releaseId].filter((id): id is string => typeof id === 'string');
+  // A canary's start or abort writes its history row before the entry that binds it.
+  const op = isRecord(record) ? record.op : undefined;
+  const { stack, app, commit, artifactDigest, deployId } = plan ?? {};
+  const startedAt = isRecord(record) ? record.startedAt : undefined;
+  if (
+    (op === 'canary-start' || op === 'canary-abort') &&
+    [stack, app, commit, artifactDigest, deployId, startedAt].every((v) => typeof v === 'string')
+  ) {
+    ids.push(
+      canaryEventId({
+        op,
+        stack: stack as string,
+        app: app as string,
+        commit: commit as string,
+        artifactDigest: artifactDigest as string,
+        canaryDeployId: deployId as string,
+        startedAt: startedAt as string,
+      }),
+    );
+  }
+  return ids;
 }
 
 /**

@@ -69,7 +69,23 @@ export interface DeploymentRecord extends DeployIdentity {
   rolledBackBy?: string;
   /** The approval it used (a protected stack's), as its audit entry names it too. */
   approval?: ApprovalUsed;
+  /**
+   * Set on an atomic stack's canary rows: 'canary-start' and 'canary-abort' are rows of their own
+   * (deployId: canaryEventId; nothing went live for everyone), 'canary-promote' is the deployment
+   * that made the canary live for everyone (deployId: the canary's). Absent on every other record,
+   * and on records written before canaries had rows.
+   */
+  op?: 'canary-start' | 'canary-promote' | 'canary-abort';
+  /** A canary row: the deploy id the canary has (or gets when promoted), and the share it started with. */
+  canary?: { deployId: string; percent?: number };
 }
+
+/**
+ * A canary's start or abort: a row of the history, never a release the stack had live for everyone
+ * (a rollback does not go to it, and it is no proof that a build was live).
+ */
+export const isCanaryEvent = (record: Pick<DeploymentRecord, 'op'>): boolean =>
+  record.op === 'canary-start' || record.op === 'canary-abort';
 
 export interface PendingDeploy {
   plan: DeployPlan;

@@ -297,7 +297,17 @@ describe('a canary through the API', () => {
       const tagMessage = await repo.git(['tag', '-l', '--format=%(contents)', res.body.tag ?? '']);
       expect(tagMessage).toContain(`Promote the canary ${APP}@${short(C2)} to everyone`);
       const history = await getJson<{ deployments: HistoryItem[] }>(`/api/stacks/${STACK}/history`);
-      expect(history.deployments[0]).toMatchObject({ deployId: canary?.deployId, live: true });
+      expect(history.deployments[0]).toMatchObject({
+        deployId: canary?.deployId,
+        live: true,
+        kind: 'canary-promote',
+      });
+      // The canary's start has its row too, naming the deploy id it was promoted as.
+      expect(history.deployments.find((d) => d.kind === 'canary-start')).toMatchObject({
+        commit: C2,
+        live: false,
+        canary: { deployId: canary?.deployId, percent: expect.any(Number) },
+      });
 
       await stream.waitFor((e) => e.runId === runId && e.event.type === 'done');
       const run = stream.events.filter((e) => e.runId === runId).map((e) => e.event);

@@ -108,7 +108,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (page.deployments.length === 0) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);
         const rows = page.deployments.map((d) => [
           historyTime(d),
-          d.kind,
+          d.kind === 'canary-start' && d.canary?.percent !== undefined
+            ? `${d.kind} ${d.canary.percent}%`
+            : d.kind,
           `${d.app}@${d.commit.slice(0, 7)}`,
           d.outcome,
           d.deployId,

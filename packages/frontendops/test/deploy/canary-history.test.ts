@@ -1,0 +1,199 @@
+/**
+ * A canary's start and its abort are rows of the history of their own (a record and its history
+ * index, bound by the operation's audit entry), and its promote shows as a promote of that canary:
+ * in the shared reader (CLI history, get_history, the console), with `audit verify` passing, a row
+ * edited or added by hand reported as any record is, and a history page costing what it did.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
+import { readHistory } from '../../src/read/history.ts';
+import { historyPage } from '../../src/read/views.ts';
+import type { AtomicPending } from '../../src/state/atomic.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import type { DeploymentRecord } from '../../src/state/records.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { cli } from '../support/run-cli.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const C = ['4d4d4d4d4d4d4d4d', '5e5e5e5e5e5e5e5e', '6f6f6f6f6f6f6f6f'];
+let t: AtomicEnv;
+let outputs: string;
+const started: { start1?: string; start2?: string; promoted?: string; aborted?: string } = {};
+
+beforeAll(async () => {
+  t = await startAtomicEnv();
+  outputs = await t.writeOutputs();
+  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request('first') });
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const state = (key: string) => `${t.target.statePrefix}${key}`;
+const stateWrites = async (mark: number) =>
+  (await t.requestsSince(mark))
+    .filter((r) => r.method === 'PUT' && r.bucket === t.target.artifactsBucket)
+    .map((r) => r.key.slice(t.target.statePrefix.length))
+    .filter((k) => k.startsWith('deployments/') || k.startsWith('history/'));
+
+describe('canary rows in the history', () => {
+  it('a start and an abort each write one record and its history index, bound by their entry', async () => {
+    let mark = await t.mark();
+    const start = await startCanary(t.site, {
+      app: APP,
+      commit: C[1] as string,
+      weightPercent: 10,
+      request: request('try C1 on 10%'),
+    });
+    expect(start.outcome).toBe('succeeded');
+    const startWrites = await stateWrites(mark);
+    expect(startWrites).toHaveLength(2);
+    const [record, index] = startWrites as [string, string];
+    started.start1 = record.slice('deployments/'.length, -'.json'.length);
+    expect(index).toMatch(new RegExp(`^history/\\d{13}-${started.start1}$`));
+    // Its own id, not the canary's (which its promote gets), nor one of the commit's deployments.
+    expect(started.start1).not.toBe(start.deployId);
+
+    mark = await t.mark();
+    const abort = await abortCanary(t.site, { request: request('C1 is slow') });
+    expect(abort.outcome).toBe('succeeded');
+    const abortWrites = await stateWrites(mark);
+    expect(abortWrites).toHaveLength(2);
+    started.aborted = (abortWrites[0] as string).slice('deployments/'.length, -'.json'.length);
+
+    await startCanary(t.site, {
+      app: APP,
+      commit: C[2] as string,
+      weightPercent: 20,
+      request: request('C2'),
+    });
+    const promote = await promoteCanary(t.site, { request: request('C2 is good') });
+    started.promoted = promote.deployId;
+    expect(await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() })).toMatchObject({
+      ok: true,
+      problems: [],
+    });
+  });
+
+  it('history lists them, newest first, the promote as a promote of that canary; one page costs what it did', async () => {
+    const mark = await t.mark();
+    const page = await readHistory(t.site, { limit: 10 });
+    // One LIST of the index, the live pointer, one read per row: no audit entry is read.
+    const requests = await t.requestsSince(mark);
+    expect(requests).toHaveLength(2 + page.deployments.length);
+    expect(requests.filter((r) => r.key.includes('/audit/'))).toEqual([]);
+
+    const rows = page.deployments.map((d) => [d.kind, d.commit, d.outcome, d.canary?.percent ?? null]);
+    expect(rows).toEqual([
+      ['canary-promote', C[2], 'succeeded', null],
+      ['canary-start', C[2], 'succeeded', 20],
+      ['canary-abort', C[1], 'succeeded', null],
+      ['canary-start', C[1], 'succeeded', 10],
+      ['deploy', C[0], 'succeeded', null],
+    ]);
+    const [promoted, start2, aborted, start1] = page.deployments;
+    expect(promoted).toMatchObject({ deployId: started.promoted, live: true });
+    // The start names the canary's deploy id: the promote's row has it.
+    expect(start2?.canary?.deployId).toBe(started.promoted);
+    expect(start1).toMatchObject({ deployId: started.start1, live: false });
+    expect(aborted).toMatchObject({ deployId: started.aborted, request: { text: 'C1 is slow' } });
+    expect(aborted?.canary?.deployId).toBe(start1?.canary?.deployId);
+    // What get_history answers (its output schema) takes them.
+    expect(() => historyPage.parse(page)).not.toThrow();
+
+    const printed = await cli(['history', '--stack', outputs], { env: t.cliEnv(), cwd: t.tmp });
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/canary-promote\s+sophia-dashboard@6f6f6f6/);
+    expect(printed.stdout).toMatch(/canary-start 20%\s+sophia-dashboard@6f6f6f6/);
+    expect(printed.stdout).toMatch(/canary-abort\s+sophia-dashboard@5e5e5e5/);
+  });
+
+  it('a canary row is no release to roll back to', async () => {
+    const error = await rollbackRelease(t.site, { to: started.start1 as string, request: request() }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'NOT_FOUND' });
+    // C1 was only ever a canary: no rollback goes to it.
+    const toC1 = await rollbackRelease(t.site, {
+      to: (C[1] as string).slice(0, 7),
+      request: request(),
+    }).catch((e: unknown) => e);
+    expect(toC1).toMatchObject({ code: 'NOT_FOUND' });
+    // Nor does a stopped rollback's record naming it pass as one FrontendOps wrote.
+    const forged = {
+      op: 'rollback',
+      plan: {
+        op: 'rollback',
+        stack: t.target.stack,
+        deployId: `${(C[1] as string).slice(0, 7)}-0000000000`,
+        app: APP,
+        commit: C[1],
+        releaseId: `${(C[1] as string).slice(0, 7)}-r000000000000`,
+        liveChanges: false,
+      },
+      request: request('rollback'),
+      startedAt: new Date().toISOString(),
+      switched: false,
+    } as unknown as AtomicPending;
+    await expect(assertAtomicPendingSound(t.site, forged)).rejects.toMatchObject({
+      code: 'TAMPERED',
+      message: expect.stringMatching(/never live/),
+    });
+  });
+
+  it('a row edited, or added, by hand is reported by audit verify as any record is', async () => {
+    const name = `deployments/${started.start1}.json`;
+    const original = (await t.site.state.get(state(name)))?.body.toString('utf8') as string;
+    const edited: DeploymentRecord = { ...JSON.parse(original), request: request('someone else') };
+    await t.site.state.put(state(name), JSON.stringify(edited), { contentType: 'application/json' });
+    const verdict = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
+    expect(verdict.ok).toBe(false);
+    expect(verdict.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: name,
+        reason: expect.stringMatching(/was changed/),
+      }),
+    ]);
+    await t.site.state.put(state(name), original, { contentType: 'application/json' });
+
+    // A row nobody recorded: a "canary start" of a build written around the chain.
+    const forged: DeploymentRecord = { ...edited, deployId: 'abcdef0-0123456789' };
+    await t.site.records.writeRecord(forged);
+    const again = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
+    expect(again.problems).toEqual([
+      expect.objectContaining({
+        kind: 'tampered',
+        object: 'deployments/abcdef0-0123456789.json',
+        reason: expect.stringMatching(/not in the audit chain/),
+      }),
+    ]);
+    await t.site.state.delete(
+      (await t.site.state.list(state('history/')))
+        .map((o) => o.key)
+        .filter((k) => k.endsWith('-abcdef0-0123456789'))
+        .concat(state('deployments/abcdef0-0123456789.json')),
+    );
+  });
+
+  it('a start stopped between its row and its entry is unfinished, not tampered; run again, it has one row', async () => {
+    const stopping = stoppingSite(
+      t.site,
+      (key, body) => /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"canary-start"'),
+    );
+    const ask = { app: APP, commit: C[1] as string, weightPercent: 5, request: request('C1 again') };
+    await expect(startCanary(stopping, ask)).rejects.toThrow(/stopped/);
+    const stopped = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
+    expect(stopped.problems.length).toBeGreaterThan(0);
+    expect(stopped.problems.filter((p) => p.kind !== 'unfinished')).toEqual([]);
+
+    await startCanary(t.site, ask);
+    const verdict = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
+    expect(verdict.problems).toEqual([]);
+    const rows = (await readHistory(t.site, { limit: 20 })).deployments;
+    expect(rows.filter((d) => d.kind === 'canary-start' && d.request.text === 'C1 again')).toHaveLength(1);
+  });
+});
