@@ -18,6 +18,7 @@ import {
   type PlanView,
   type ReleaseCommits,
   type ReleaseView,
+  wentLiveForEveryone,
 } from '../read/views.ts';
 import type { GateCall, ToolGate } from './gate.ts';
 import type { Intent } from './intents.ts';
@@ -141,7 +142,12 @@ export function pickYesterdaysRelease(deployments: readonly HistoryItem[], now: 
   startOfToday.setHours(0, 0, 0, 0);
   return (
     [...deployments]
-      .filter((d) => d.outcome === 'succeeded' && Date.parse(d.finishedAt) < startOfToday.getTime())
+      .filter(
+        (d) =>
+          d.outcome === 'succeeded' &&
+          wentLiveForEveryone(d) &&
+          Date.parse(d.finishedAt) < startOfToday.getTime(),
+      )
       .sort((a, b) => b.finishedAt.localeCompare(a.finishedAt))[0] ?? null
   );
 }
@@ -824,7 +830,10 @@ async function pastRelease(
       limit: 100,
       ...(before ? { before } : {}),
     });
-    const hits = found.deployments.filter((d) => d.deployId === target || d.commit.startsWith(target));
+    // A canary's start or abort row is no release the stack had live for everyone.
+    const hits = found.deployments.filter(
+      (d) => wentLiveForEveryone(d) && (d.deployId === target || d.commit.startsWith(target)),
+    );
     const hit = hits.find((d) => d.outcome === 'succeeded');
     if (hit) return hit;
     other ??= hits[0];

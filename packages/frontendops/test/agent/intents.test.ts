@@ -460,4 +460,23 @@ describe('pickYesterdaysRelease', () => {
   it('answers null when every release is from today', () => {
     expect(pickYesterdaysRelease(history.slice(0, 1), now)).toBeNull();
   });
+
+  it("skips a canary's start and abort: nobody but a share of visitors had that build", () => {
+    const canary = (deployId: string, kind: HistoryItem['kind'], finishedAt: string): HistoryItem => ({
+      ...item(deployId, 'succeeded', finishedAt),
+      kind,
+    });
+    const withCanary = [
+      canary('yday-abort', 'canary-abort', at(24, 21)),
+      canary('yday-canary', 'canary-start', at(24, 20)),
+      ...history,
+    ];
+    expect(pickYesterdaysRelease(withCanary, now)?.deployId).toBe('yday-late');
+    // A promote made the canary live for everyone: that is a release.
+    expect(
+      pickYesterdaysRelease([canary('yday-promote', 'canary-promote', at(24, 22)), ...withCanary], now),
+    ).toMatchObject({
+      deployId: 'yday-promote',
+    });
+  });
 });
