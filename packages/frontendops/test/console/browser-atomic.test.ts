@@ -172,6 +172,16 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
     expect((await t.store().read()).value).toEqual({ live: before?.live });
     await page.getByRole('button', { name: 'Deploy latest' }).waitFor();
     expect(await visitorGets()).toBe('v2');
+    // The history has the canary's start and abort as rows of their own: neither is a release to
+    // go back to, redeploy or preview (C1's own deploy row offers those).
+    await expect.poll(() => textOf(timeline(page).first())).toMatch(/^canary-abort/);
+    const [aborted, started] = [timeline(page).nth(0), timeline(page).nth(1)];
+    expect(await textOf(started)).toMatch(new RegExp(`^canary-start 25%\\s+${short(C1)}`));
+    for (const row of [aborted, started]) {
+      for (const name of ['Roll back to this', 'Redeploy this', 'Preview']) {
+        expect(await row.getByRole('button', { name }).count()).toBe(0);
+      }
+    }
   });
 
   it('Preview in the history opens the release in a new tab until its expiry; visitors keep the live one', async () => {

@@ -60,15 +60,29 @@ export function History(props: {
       )}
       <ol className="timeline">
         {items.map((item) => {
+          // A canary's start or abort row is no release the stack had live for everyone: nothing to
+          // roll back to, redeploy or preview from it (its build has the promote's or a deploy's row).
+          const canaryRow = item.kind === 'canary-start' || item.kind === 'canary-abort';
           const offered =
-            !item.live && item.outcome === 'succeeded' && liveCommit !== null && item.commit !== liveCommit;
-          const previewable = atomic && !item.live;
+            !canaryRow &&
+            !item.live &&
+            item.outcome === 'succeeded' &&
+            liveCommit !== null &&
+            item.commit !== liveCommit;
+          const previewable = atomic && !item.live && !canaryRow;
           const preview = previews[item.deployId];
           return (
             <li key={item.deployId} className={`timeline-item outcome-${item.outcome}`}>
               <button type="button" className="timeline-button" onClick={() => props.onOpen(item.deployId)}>
                 <span className="timeline-head">
-                  <span className={`chip ${item.kind === 'rollback' ? 'chip-warn' : ''}`}>{item.kind}</span>
+                  <span
+                    className={`chip ${item.kind === 'rollback' || item.kind === 'canary-abort' ? 'chip-warn' : ''}`}
+                  >
+                    {item.kind}
+                    {item.kind === 'canary-start' &&
+                      item.canary?.percent !== undefined &&
+                      ` ${item.canary.percent}%`}
+                  </span>
                   <code>{shortSha(item.commit)}</code>
                   <span className={`outcome outcome-text-${item.outcome}`}>{item.outcome}</span>
                   {item.live && <span className="chip chip-live">live</span>}
