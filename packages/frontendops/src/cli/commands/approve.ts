@@ -52,6 +52,8 @@ interface ApproveFlags {
   key?: string;
   yes?: boolean;
   json?: boolean;
+  repo?: string;
+  github?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -69,9 +71,18 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--yes', 'approve the plan shown without asking')
     .option('--json', 'print the signed statement as JSON')
+    .option(
+      '--repo <dir>',
+      'the git repository whose commits the change brings are shown (default: the working directory)',
+    )
+    .option(
+      '--github <owner/repo>',
+      'read the commits the change brings from GitHub (token from GITHUB_TOKEN)',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ frontendops approve 3f2c1a9-0123456789 --stack dashboard-hosting-prod',
+      '\nExamples:\n  $ frontendops approve 3f2c1a9-0123456789 --stack dashboard-hosting-prod\n' +
+        '  $ frontendops approve 3f2c1a9-0123456789 --stack dashboard-hosting-prod --repo ~/src/dashboard',
     )
     .action(async (deployId: string, flags: ApproveFlags) => {
       const [{ approveRequest }, keys, { badInput }] = await Promise.all([
@@ -101,9 +112,14 @@ export function register(program: Command, ctx: CliContext): void {
             ),
           confirm: async (shown, approver) => {
             // What the release carries, as the dry run and the console show it: the commits it adds
-            // (from this repository, when it is one), files by kind, the CDN refresh.
+            // (from this repository when it is one, or the one --repo or --github names), files by
+            // kind, the CDN refresh.
             const { openGit, planContentsLines } = await import('./deploy.ts');
-            const carries = await planContentsLines(ctx, site, shown.plan, await openGit(ctx, {}));
+            const git = await openGit(ctx, {
+              ...(flags.repo !== undefined ? { repo: flags.repo } : {}),
+              ...(flags.github !== undefined ? { github: flags.github } : {}),
+            });
+            const carries = await planContentsLines(ctx, site, shown.plan, git);
             const lines = [
               `${site.target.stack} is protected. ${shown.request.requestedBy} asked at ${shown.request.requestedAt} to:`,
               `  ${shown.description}`,
