@@ -16,6 +16,7 @@ import { defaultConfig } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import { readHistory } from '../../src/read/history.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
@@ -238,6 +239,47 @@ describe('the runbook on an atomic stack', () => {
         { action: 'canary', deployId: expect.stringMatching(/^[0-9a-f]{7}-[0-9a-f]{10}$/) },
         { action: 'abort', deployId: questions[0]?.deployId },
       ]);
+    } finally {
+      await infra.close();
+    }
+  });
+
+  it("on a protected stack a canary's start row is no release to roll back to: refused before anyone is asked", async () => {
+    const rows = (await readHistory(t.site, { limit: 50 })).deployments;
+    const start = rows.find((d) => d.kind === 'canary-start');
+    expect(start).toBeDefined();
+    const protectedConfig = {
+      ...config,
+      protected: [t.site.target.stack],
+      approval: { approvers: {}, trustElicitation: true },
+    };
+    const site = await t.open({ protected: true, approval: protectedConfig.approval });
+    const infra = await link(
+      createInfraServer({
+        config: protectedConfig,
+        defaultStack: t.site.target.stack,
+        openSite: async () => site,
+      }),
+    );
+    const questions: string[] = [];
+    try {
+      called.length = 0;
+      const result = await runAgentRequest(`roll back to ${start?.deployId}`, {
+        actor: 'ada',
+        planner: 'runbook',
+        approve: async (question) => {
+          questions.push(question.summary);
+          return { approved: true, by: 'ada', via: 'test' };
+        },
+        clients: { ...clients, infra },
+        config: protectedConfig,
+        cwd: repo.dir,
+        env: {},
+      });
+      expect(result.outcome, result.message).toBe('refused');
+      expect(result.message).toMatch(new RegExp(`^No deployment or commit "${start?.deployId}" is known`));
+      expect(questions).toEqual([]);
+      expect(called).not.toContain('rollback');
     } finally {
       await infra.close();
     }
