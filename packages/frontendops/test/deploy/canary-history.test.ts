@@ -9,7 +9,7 @@ import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
 import { readHistory } from '../../src/read/history.ts';
-import { historyPage } from '../../src/read/views.ts';
+import { historyPage, toHistoryItem } from '../../src/read/views.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
@@ -109,6 +109,15 @@ describe('canary rows in the history', () => {
     expect(printed.stdout).toMatch(/canary-promote\s+sophia-dashboard@6f6f6f6/);
     expect(printed.stdout).toMatch(/canary-start 20%\s+sophia-dashboard@6f6f6f6/);
     expect(printed.stdout).toMatch(/canary-abort\s+sophia-dashboard@5e5e5e5/);
+  });
+
+  it('a record written before canaries had rows reads as it did: a promote then shows as a deploy', async () => {
+    const promoted = await t.site.records.readRecord(started.promoted as string);
+    expect(promoted).toMatchObject({ op: 'canary-promote', canary: { deployId: started.promoted } });
+    const { op: _op, canary: _canary, ...older } = promoted as DeploymentRecord;
+    const item = toHistoryItem(older, { liveDeployId: null, tag: null });
+    expect(item.kind).toBe('deploy');
+    expect(item).not.toHaveProperty('canary');
   });
 
   it('a canary row is no release to roll back to', async () => {
