@@ -30,7 +30,7 @@ import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
 import { createRedactor } from './redact.ts';
 import { runRunbook } from './runbook.ts';
-import { otherStackNamed, unknownNameNamed } from './stack-words.ts';
+import { otherAppNamed, otherStackNamed, unknownNameNamed } from './stack-words.ts';
 import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
 export { APPROVE_HINT, askOnTerminal, createCliApprover } from './approval.ts';
@@ -126,11 +126,13 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
     ];
     const acting = stack ?? config.defaultStack ?? null;
     const elsewhere = otherStackNamed(text, knownStacks, acting);
+    const own = { app: config.app, appPath: config.appPath };
+    const otherApp = !elsewhere && isChange(intent) ? otherAppNamed(text, own, knownStacks) : null;
     const unknownName =
-      !elsewhere && isChange(intent)
+      !elsewhere && !otherApp && isChange(intent)
         ? unknownNameNamed(text, knownStacks, acting, [config.app, config.appPath])
         : null;
-    const refusal = elsewhere ?? unknownName;
+    const refusal = elsewhere ?? otherApp ?? unknownName;
     if (refusal && intent.kind !== 'refuse') intent = { kind: 'refuse', reason: refusal };
     const model = selectModel(options, envVars);
     plannerId = model ? `model:${model.id}` : 'runbook';

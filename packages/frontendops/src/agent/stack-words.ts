@@ -62,12 +62,58 @@ export function unknownNameNamed(
     'giu',
   );
   for (const [, raw] of text.matchAll(where)) {
-    const word = (raw as string).replace(/[.]+$/, '');
+    const word = (raw as string).replace(/[./]+$/, '');
     if (!NAME_LIKE.test(word) || isReleaseName(word) || ABBREVIATIONS.has(word.toLowerCase())) continue;
     if (allowed.has(word.toLowerCase())) continue;
     return (
       `"${word.slice(0, 80)}" is neither a stack this agent knows nor a release I can read (a commit sha, a tag like v1.4.2, or a deploy id). Nothing was done. ` +
       `${acting ? `This agent acts on ${acting}; ` : ''}to act on another stack, ask again with it chosen (\`frontendops agent --stack <stack> "…"\`); to name a release, give its sha, tag or deploy id ("show the deploy history" lists them).`
+    );
+  }
+  return null;
+}
+
+/**
+ * Words that may follow "the latest" (or "newest") without naming an app: what a release is called,
+ * words of quality, and the small words of a sentence ("deploy the latest to prod", "the latest one").
+ */
+const NOT_AN_APP = new Set(
+  (
+    'build builds version versions release releases commit commits change changes code site website web app ' +
+    'application frontend front-end one ones main master head deploy deployment deploys update updates fix fixes ' +
+    'tag tags sha revision snapshot bundle artifact artifacts work stuff thing things copy good green stable working ' +
+    'passing published merged successful tested approved new canary preview and then please now first again it ' +
+    'that this here there live to on in into onto for of from with at as by is was if when unless but so or ' +
+    'without our my your their we you the a an'
+  ).split(' '),
+);
+
+/**
+ * The app a request for a change names after "the latest" (or "newest"), when it is not this
+ * repository's: "deploy the latest shop" where frontendops.config.json names the app "blog". The agent
+ * deploys only the configured app; read past, the words would make that app's latest live instead of
+ * the one asked for, which `--yes` would then do. Refused before any tool is called, naming the app the
+ * configuration has. The app's name, each of its parts ("dashboard" of "sophia-dashboard"), its
+ * directory's parts, a stack the configuration knows and a release's name (a sha, tag or deploy id)
+ * are not another app; nor are the words of NOT_AN_APP.
+ */
+export function otherAppNamed(
+  text: string,
+  own: { app: string; appPath: string },
+  known: readonly string[] = [],
+): string | null {
+  const mine = new Set(
+    [own.app, ...own.app.split(/[-._]/), own.appPath, ...own.appPath.split('/'), ...known].map((w) =>
+      w.toLowerCase(),
+    ),
+  );
+  for (const [, raw] of text.matchAll(/\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*)/giu)) {
+    const word = (raw as string).replace(/[./]+$/, '');
+    const lower = word.toLowerCase();
+    if (NOT_AN_APP.has(lower) || mine.has(lower) || isReleaseName(word) || /^\d/.test(word)) continue;
+    return (
+      `The request names "${word.slice(0, 80)}", but this repository's configuration (frontendops.config.json) has one app: ${own.app}. Nothing was done. ` +
+      `To deploy ${own.app}, say "deploy the latest ${own.app}"; to deploy ${word.slice(0, 80)}, ask in the repository whose configuration names it.`
     );
   }
   return null;

@@ -3,7 +3,7 @@
  * refusal, end to end, is in runbook.test.ts; here, the words people write.
  */
 import { describe, expect, it } from 'vitest';
-import { otherStackNamed, unknownNameNamed } from '../../src/agent/stack-words.ts';
+import { otherAppNamed, otherStackNamed, unknownNameNamed } from '../../src/agent/stack-words.ts';
 
 const known = ['dashboard-hosting-prod', 'staging', 'local'];
 const named = (text: string) => otherStackNamed(text, known, 'dashboard-hosting-prod');
@@ -94,5 +94,51 @@ describe('a name-like word the agent cannot read, where a change names what or w
     're-deploy the latest',
   ])('%s: not this refusal', (text) => {
     expect(unknown(text)).toBeNull();
+  });
+});
+
+describe('an app the configuration does not have, named after "the latest"', () => {
+  const blog = { app: 'blog', appPath: 'site' };
+  const otherApp = (text: string, own = blog) => otherAppNamed(text, own, ['staging', 'local']);
+  it.each([
+    ['Deploy the latest sophia-dashboard', 'sophia-dashboard'],
+    ['Deploy the latest dashboard', 'dashboard'],
+    ['deploy the newest shop to staging', 'shop'],
+    ['promote the latest "shop".', 'shop'],
+    ["ship the latest shop's build", 'shop'],
+  ])('%s: refused, naming "%s" and the app there is', (text, word) => {
+    expect(otherApp(text)).toBe(
+      `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: blog. Nothing was done. ` +
+        `To deploy blog, say "deploy the latest blog"; to deploy ${word}, ask in the repository whose configuration names it.`,
+    );
+  });
+
+  it.each([
+    'Deploy the latest blog',
+    "deploy the latest blog's build",
+    'deploy the latest Blog to staging',
+    'deploy the latest site',
+    'deploy the latest',
+    'deploy the latest build',
+    'deploy the latest to staging',
+    'deploy the latest staging',
+    'deploy the latest v1.4.2',
+    'deploy the latest 3f2c1a9',
+    'deploy the latest if it is not pinned',
+    'promote the latest good one',
+  ])('%s: not another app', (text) => {
+    expect(otherApp(text)).toBeNull();
+  });
+
+  it("the app's name in parts and its directory are its own: the dashboard here", () => {
+    const dashboard = { app: 'sophia-dashboard', appPath: 'apps/sophia-dashboard' };
+    for (const text of [
+      'Deploy the latest dashboard',
+      'deploy the latest sophia-dashboard',
+      'deploy the latest apps/sophia-dashboard',
+    ]) {
+      expect(otherApp(text, dashboard), text).toBeNull();
+    }
+    expect(otherApp('deploy the latest blog', dashboard)).toMatch(/has one app: sophia-dashboard\./);
   });
 });

@@ -364,6 +364,16 @@ describe('the packed tool installed into another repository', () => {
       expect(agent.stdout).toMatch(new RegExp(`Promoted brochure.${teal.slice(0, 7)}`));
       await expect.poll(async () => (await served('/styles.css')).body).toContain('teal');
 
+      // Another app named in the words: refused (exit 2), naming the one app this repository has.
+      const otherApp = await runTracked(bin, ['agent', 'Deploy the latest sophia-dashboard', '--yes'], {
+        cwd: site,
+        env: userEnv(),
+      });
+      expect(otherApp.code, otherApp.stdout + otherApp.stderr).toBe(2);
+      expect(otherApp.stdout).toMatch(
+        /names "sophia-dashboard", but .* has one app: brochure\. Nothing was done\./,
+      );
+
       // One deploy tag per change, in this repository: dev's, the deploy's, the rollback's, the agent's promote.
       const tags = (await git(['tag', '-l'])).split('\n').filter(Boolean);
       expect(tags).toHaveLength(4);
