@@ -34,7 +34,7 @@ export interface ActionInputs {
   /** publish: the commit built (default GITHUB_SHA); deploy / promote: the release (default: the latest). */
   commit: string | null;
   message: string | null;
-  /** agent: the words (default "Deploy the latest dashboard."). */
+  /** agent: the words (default "Deploy the latest build.", as dev's: no app's name). */
   request: string;
   app: string | null;
   /** The GitHub Deployment's environment name (default: the stack). */
@@ -100,7 +100,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
     directory,
     commit,
     message,
-    request: input('REQUEST') ?? 'Deploy the latest dashboard.',
+    request: input('REQUEST') ?? 'Deploy the latest build.',
     app: input('APP'),
     environment: input('ENVIRONMENT') ?? stack,
     github: {
