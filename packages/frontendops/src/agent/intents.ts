@@ -317,7 +317,7 @@ export function describeIntent(intent: Intent): string {
     case 'promote':
       return intent.ref
         ? `promote ${intent.ref}: live for everyone, pin cleared`
-        : 'promote the latest dashboard commit: live for everyone, pin cleared';
+        : 'promote the latest commit of the app: live for everyone, pin cleared';
     case 'canary':
       return intent.ref
         ? `send ${intent.percent}% of visitors to ${intent.ref} first (canary)`
@@ -345,7 +345,7 @@ export function describeIntent(intent: Intent): string {
 
 /** The kinds of request that change something (or make a link): a request names one of them at most. */
 const CHANGES: Partial<Record<Intent['kind'], { named: string; say: string }>> = {
-  deploy: { named: 'a deploy', say: '"deploy the latest dashboard"' },
+  deploy: { named: 'a deploy', say: '"deploy the latest build"' },
   rollback: { named: 'a rollback', say: '"roll back"' },
   promote: { named: 'a promote', say: '"promote the latest"' },
   canary: { named: 'a canary', say: '"deploy to 10% first"' },
@@ -559,7 +559,7 @@ function readNegations(words: string): Intent | null {
   const kind = RULES.find((r) => r.match.test(said.slice(said.search(CHANGE_WORD))))?.names;
   const reason =
     `The request says not to make a change ("${clip(said)}"), so I make none: I never carry out a change the words say not to make, and I don't guess what else they mean. Nothing was changed. ` +
-    `To look, ask e.g. "what's live?", "show the deploy history" or "what would change if I deploy"; to make a change, ask for that one change without "not", e.g. ${(kind && CHANGES[kind]?.say) ?? '"deploy the latest dashboard"'}.`;
+    `To look, ask e.g. "what's live?", "show the deploy history" or "what would change if I deploy"; to make a change, ask for that one change without "not", e.g. ${(kind && CHANGES[kind]?.say) ?? '"deploy the latest build"'}.`;
   // A change beside the negation: refused. Nothing else: words the table does not know.
   return left && left.kind !== 'unknown' ? { kind: 'refuse', reason } : { kind: 'unknown', reason };
 }
@@ -670,7 +670,7 @@ function unreadableShare(text: string): Unclear | null {
     )?.[0];
   if (!written) return null;
   return {
-    refuse: `"${written.trim()}" is a share of visitors I cannot read: write it in digits with %, e.g. "deploy to 10% first" (a canary sends ${CANARY_SHARE_RULE} of visitors to the build first). To deploy to everyone, say "deploy the latest dashboard".`,
+    refuse: `"${written.trim()}" is a share of visitors I cannot read: write it in digits with %, e.g. "deploy to 10% first" (a canary sends ${CANARY_SHARE_RULE} of visitors to the build first). To deploy to everyone, say "deploy the latest build".`,
   };
 }
 
@@ -751,7 +751,7 @@ function otherRelease(text: string): string | null {
   if (!named) return null;
   return (
     `"${clip(named)}" names a release other than the latest without giving it, and I act on no guess. Nothing was changed. ` +
-    'To deploy the latest, say "deploy the latest dashboard"; to go back, say "roll back" (or "roll back to <sha>"); to name a release, give its commit sha, tag or deploy id ("show the deploy history" lists them).'
+    'To deploy the latest, say "deploy the latest build"; to go back, say "roll back" (or "roll back to <sha>"); to name a release, give its commit sha, tag or deploy id ("show the deploy history" lists them).'
   );
 }
 
@@ -790,9 +790,9 @@ function canaryShare(text: string): { percent: number } | Unclear {
     value === 0
       ? `"${written}" would send no visitors to the build: ${takes}. Say e.g. "deploy to 10% first"; to end a running canary, say "abort the canary".`
       : value === 100
-        ? `"${written}" is every visitor, not a canary: ${takes}. To deploy to everyone, say "deploy the latest dashboard" (or "promote" to make a running canary live for everyone); for a share first, say e.g. "deploy to 10% first".`
+        ? `"${written}" is every visitor, not a canary: ${takes}. To deploy to everyone, say "deploy the latest build" (or "promote" to make a running canary live for everyone); for a share first, say e.g. "deploy to 10% first".`
         : value > 100
-          ? `"${written}" is more than every visitor: ${takes}. Say e.g. "deploy to 10% first"; to deploy to everyone, say "deploy the latest dashboard".`
+          ? `"${written}" is more than every visitor: ${takes}. Say e.g. "deploy to 10% first"; to deploy to everyone, say "deploy the latest build".`
           : `"${written}" is not a share a canary can take: ${takes}. Say e.g. "deploy to 10% first".`;
   return { refuse };
 }

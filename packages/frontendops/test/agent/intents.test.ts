@@ -8,6 +8,7 @@ import {
   toolsFor,
 } from '../../src/agent/intents.ts';
 import { pickYesterdaysRelease } from '../../src/agent/runbook.ts';
+import { otherAppNamed } from '../../src/agent/stack-words.ts';
 import type { HistoryItem } from '../../src/read/views.ts';
 
 const SHA = '3f2c1a9d4e5b6a7c8d9e0f1a2b3c4d5e6f7a8b9c';
@@ -200,7 +201,7 @@ describe('runbook planner: refusals list what it can do', () => {
 const UNCLEAR: Array<[string, RegExp]> = [
   ['deploy to 200% first', /"200%".*whole percentage from 1 to 99.*"deploy to 10% first"/s],
   ['deploy to 0% first', /"0%".*no visitors.*from 1 to 99.*"abort the canary"/s],
-  ['deploy to 100% first', /"100%".*from 1 to 99.*"deploy the latest dashboard"/s],
+  ['deploy to 100% first', /"100%".*from 1 to 99.*"deploy the latest build"/s],
   ['deploy to 12.5% first', /"12\.5%".*whole percentage from 1 to 99/s],
   ['deploy to -5% first', /"-5%".*whole percentage from 1 to 99/s],
   ['ship it to 150 percent of users', /"150 percent".*from 1 to 99/s],
@@ -229,7 +230,7 @@ const UNCLEAR: Array<[string, RegExp]> = [
     'how do I roll back?',
     /"how do I roll back\?" reads as a question, so nothing was changed.*say "roll back".*"what is live"/s,
   ],
-  ['how do I deploy?', /reads as a question, so nothing was changed.*"deploy the latest dashboard"/s],
+  ['how do I deploy?', /reads as a question, so nothing was changed.*"deploy the latest build"/s],
   ['can you check whether we need to roll back', /reads as a question, so nothing was changed/],
   ['what would a rollback do?', /reads as a question/],
   ['should we pin prod?', /reads as a question.*say "pin prod"/s],
@@ -360,6 +361,29 @@ describe('words that cannot be read as one change are refused, never read as ano
   });
 });
 
+describe('what a refusal tells a person to say', () => {
+  it('names no app, so it is not refused in a repository whose app is another (a blog)', () => {
+    const requests = [
+      ...UNCLEAR.map(([text]) => text),
+      "don't roll back, deploy",
+      'deploy the current release',
+      'deploy to fifty percent',
+      'promote the latest. deploy to 100% first',
+    ];
+    const said = new Set<string>();
+    for (const text of requests) {
+      const intent = parseRequest(text);
+      if (intent.kind !== 'refuse' && intent.kind !== 'unknown') continue;
+      for (const [, words] of intent.reason.matchAll(/(?:say|e\.g\.)\s+"([^"]+)"/g))
+        said.add(words as string);
+    }
+    expect(said).toContain('deploy the latest build');
+    for (const words of said) {
+      expect(otherAppNamed(words, { app: 'blog', appPath: 'site' }), words).toBeNull();
+    }
+  });
+});
+
 describe('words the table does not know', () => {
   it.each(["what's the weather?", 'tell me a joke'])('%s: unknown, answered with what it can do', (text) => {
     const intent = parseRequest(text);
@@ -422,6 +446,9 @@ describe('describeIntent', () => {
     expect(describeIntent({ kind: 'deploy', ref: null })).toBe('deploy the latest commit of the app');
     expect(describeIntent({ kind: 'rollback', to: { type: 'yesterday' } })).toMatch(/end of yesterday/);
     expect(describeIntent({ kind: 'history', limit: 5 })).toBe('show the last 5 deployments');
+    expect(describeIntent({ kind: 'promote', ref: null })).toBe(
+      'promote the latest commit of the app: live for everyone, pin cleared',
+    );
   });
 });
 
