@@ -69,7 +69,7 @@ Examples:
   $ frontendops dev                                   the local environment: build, publish, deploy
   $ frontendops status                                what is live (the local environment, or --stack)
   $ frontendops deploy --stack prod --commit 3f2c1a9  deploy a published build
-  $ frontendops agent "Deploy the latest dashboard"   ask the agent
+  $ frontendops agent "Deploy the latest build"   ask the agent
   $ frontendops -C ~/src/site status                  as if started in ~/src/site
   $ frontendops <command> --help                      more about one command`,
   );

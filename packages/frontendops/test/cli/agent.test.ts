@@ -100,7 +100,7 @@ it('an empty request is refused before any server starts (exit 2, what to say in
     const run = await agent(words, { config: join(t.tmp, 'no-such-mcp.json') });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(
-      /The request is empty: say what to do in words, e\.g\. frontendops agent "Deploy/,
+      /The request is empty: say what to do in words, e\.g\. frontendops agent "Deploy the latest build"\./,
     );
     expect(run.stderr).not.toMatch(/no-such-mcp|\n\s+at /);
   }

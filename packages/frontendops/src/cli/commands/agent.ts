@@ -20,7 +20,7 @@ export function register(program: Command, ctx: CliContext): void {
     program
       .command('agent')
       .description(
-        'Ask the agent in words, e.g. "Deploy the latest dashboard", "undo the last deploy", "what\'s live?". ' +
+        'Ask the agent in words, e.g. "Deploy the latest build", "undo the last deploy", "what\'s live?". ' +
           'It acts only through the infra and git MCP servers.',
       )
       .argument('<request...>', 'what to do, in words')
@@ -30,7 +30,7 @@ export function register(program: Command, ctx: CliContext): void {
         'after',
         `
 Examples:
-  $ frontendops agent "Deploy the latest dashboard" --yes
+  $ frontendops agent "Deploy the latest build" --yes
   $ frontendops agent "what's live on prod?" --stack prod
   $ frontendops agent "roll back to yesterday's version" --dry-run
   $ frontendops agent "show the deploy history" --json
@@ -45,7 +45,7 @@ at a safe point, the answer says what it left, and the same request again finish
       // Said before the servers start: there is nothing for them to do.
       const { badInput } = await import('../../errors.ts');
       throw badInput(
-        'The request is empty: say what to do in words, e.g. frontendops agent "Deploy the latest dashboard". `frontendops agent --help` shows more.',
+        'The request is empty: say what to do in words, e.g. frontendops agent "Deploy the latest build". `frontendops agent --help` shows more.',
       );
     }
     const [{ runAgentRequest, createCliApprover, askOnTerminal, loadMcpConfig }, { createRenderer }] =
@@ -271,7 +271,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
     lines.end();
   });
   io.stderr.write(
-    'FrontendOps agent. Ask e.g. "Deploy the latest dashboard" or "what\'s live?"; "exit" to leave.\n',
+    'FrontendOps agent. Ask e.g. "Deploy the latest build" or "what\'s live?"; "exit" to leave.\n',
   );
   try {
     for (;;) {
