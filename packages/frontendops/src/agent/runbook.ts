@@ -8,6 +8,7 @@ import { callAgain } from '../contract/approval-question.ts';
 import { formatAuditHead } from '../contract/audit-head.ts';
 import { parseResult, TOOLS, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
+import { touching } from '../engine/text.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
 import { capitalised, PIN_EFFECT } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
@@ -776,9 +777,9 @@ async function resolveCommit(
     ? await namedCommit(ctx, ref)
     : (await step(ctx, 'latest_commit', { path: ctx.appPath })).commit;
   if (!commit) {
-    ctx.gate.refuse('latest_commit', {}, `no commit touches ${ctx.appPath}.`);
+    ctx.gate.refuse('latest_commit', {}, `no commit${touching(ctx.appPath)} was found.`);
     throw new WordsRefused(
-      `No commit touches ${ctx.appPath} (the app's path, "appPath" in frontendops.config.json), so there is no build of ${ctx.app} to deploy. Nothing was changed. Check "appPath", or commit the app first.`,
+      `No commit${touching(ctx.appPath)} was found (the app's path is ${ctx.appPath}: "appPath" in frontendops.config.json), so there is no build of ${ctx.app} to deploy. Nothing was changed. Check "appPath", or commit the app first.`,
     );
   }
   return { sha: commit.sha, subject: commit.message.split('\n')[0] ?? '' };

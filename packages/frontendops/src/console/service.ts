@@ -10,6 +10,7 @@ import type { DeployEvent } from '../deploy/apply.ts';
 import type { DeployOptions } from '../deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../deploy/pin.ts';
 import type { DeployPlan } from '../engine/plan.ts';
+import { touching } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
 import { readHistory } from '../read/history.ts';
@@ -102,7 +103,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     if (!options.git) {
       throw new FrontendOpsError(
         'NOT_FOUND',
-        `The latest ${config.app} is the newest commit touching ${config.appPath}, and this console has no git repository to ask. Start it in the repository.`,
+        `The latest ${config.app} is the newest commit${touching(config.appPath)}, and this console has no git repository to ask. Start it in the repository.`,
       );
     }
     const commit = await requireLatestPublished({

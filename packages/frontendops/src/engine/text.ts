@@ -106,3 +106,13 @@ export const clip = (text: string, max: number): string => {
 
 /** The text with its first letter in capitals (a sentence made from a lowercase phrase). */
 export const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+
+/** Whether a path in the repository is its top ("." as `appPath` may say, "./", ""): every commit touches it. */
+export const isRepositoryTop = (path: string): boolean =>
+  path.split(/[\\/]+/).every((part) => part === '' || part === '.');
+
+/**
+ * " touching <path>", to follow "commit(s)": nothing where the path is the repository's top, which
+ * every commit touches ("the newest commit", never "the newest commit touching .").
+ */
+export const touching = (path: string): string => (isRepositoryTop(path) ? '' : ` touching ${path}`);

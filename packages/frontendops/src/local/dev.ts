@@ -25,6 +25,7 @@ import { publishBuild, readManifest, someFiles, uncommittedAppFiles } from '../d
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { FULL_COMMIT } from '../engine/ids.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
+import { touching } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { LOCAL_DISTRIBUTION_ID, LOCAL_STACK } from '../stacks/local.ts';
 import {
@@ -331,8 +332,8 @@ async function latestCommitOf(appDir: string, appPath: string): Promise<string> 
   if (sha && FULL_COMMIT.test(sha)) return sha;
   throw badInput(
     (await git(['rev-parse', '--is-inside-work-tree'])) === 'true'
-      ? `No commit touches ${appPath} yet: the local environment deploys its newest commit. Commit the app first, or check ${where}.`
-      : `${appDir} is not in a git checkout: the local environment deploys the newest commit touching ${appPath}. Run it in a clone of the repository.`,
+      ? `No commit${touching(appPath)} is in the repository yet: the local environment deploys its newest commit. Commit the app first, or check ${where}.`
+      : `${appDir} is not in a git checkout: the local environment deploys the newest commit${touching(appPath)}. Run it in a clone of the repository.`,
   );
 }
 

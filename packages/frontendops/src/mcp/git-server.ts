@@ -5,6 +5,7 @@
  */
 import { McpServer } from '@modelcontextprotocol/server';
 import { formatAuditHead } from '../contract/audit-head.ts';
+import { touching } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 import { createDeployTag, listDeployTags } from '../git/deploy-tag.ts';
 import type { CommitInfo, GitHost } from '../ports.ts';
@@ -53,8 +54,8 @@ export function createGitServer(options: GitServerOptions): McpServer {
         'latest_commit',
         { path, ref: where, commit },
         commit
-          ? `Latest commit touching ${path} on ${where}: ${describeCommit(commit)}.`
-          : `No commit on ${where} touches ${path}.`,
+          ? `Latest commit${touching(path)} on ${where}: ${describeCommit(commit)}.`
+          : `No commit${touching(path)} is on ${where}.`,
       );
     },
     guard,
@@ -85,8 +86,8 @@ export function createGitServer(options: GitServerOptions): McpServer {
         'commits_between',
         { base, head, path, commits, truncated },
         commits.length
-          ? `${commits.length}${truncated ? '+' : ''} commit(s) touching ${path} in ${head} but not in ${base}; newest ${describeCommit(commits[0] as CommitInfo)}.`
-          : `No commit touching ${path} is in ${head} but not in ${base}.`,
+          ? `${commits.length}${truncated ? '+' : ''} commit(s)${touching(path)} in ${head} but not in ${base}; newest ${describeCommit(commits[0] as CommitInfo)}.`
+          : `No commit${touching(path)} is in ${head} but not in ${base}.`,
       );
     },
     guard,

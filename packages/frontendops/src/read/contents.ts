@@ -6,6 +6,7 @@
  */
 import { readManifest } from '../deploy/publish.ts';
 import { describeInvalidation, diffManifests, GROUP_ORDER } from '../engine/release-diff.ts';
+import { touching } from '../engine/text.ts';
 import type { FileGroup } from '../engine/types.ts';
 import type { CommitInfo, GitHost } from '../ports.ts';
 import type { Site } from '../site.ts';
@@ -81,7 +82,7 @@ export async function readReleaseCommits(
       direction: 'unknown',
       commits: [],
       truncated: false,
-      note: `no commit touching ${input.path} lies between the two releases`,
+      note: `no commit${touching(input.path)} lies between the two releases`,
     };
   } catch (error) {
     return {

@@ -64,9 +64,13 @@ describe('the agent refuses what the servers refuse, as the CLI does', () => {
   });
 
   it('an app path no commit touches is refused, naming the setting to check', async () => {
-    await expectRefused('deploy the latest dashboard', /No commit touches apps\/nowhere .*"appPath"/, {
-      config: { ...e.config, appPath: 'apps/nowhere' },
-    });
+    await expectRefused(
+      'deploy the latest dashboard',
+      /No commit touching apps\/nowhere was found .*"appPath"/,
+      {
+        config: { ...e.config, appPath: 'apps/nowhere' },
+      },
+    );
   });
 
   it('"promote the canary" with no canary running is refused; no release is promoted and the pin stays', async () => {

@@ -11,7 +11,9 @@ import {
   clip,
   escapeControlCharacters,
   hasControlCharacters,
+  isRepositoryTop,
   problemWithText,
+  touching,
   withoutControlCharacters,
 } from '../../src/engine/text.ts';
 
@@ -106,5 +108,17 @@ describe('clip', () => {
     expect(clip('ab🚀', 3)).toBe('ab'); // the rocket is two units: half of it would be unrecordable
     expect(clip('ab🚀', 4)).toBe('ab🚀');
     expect(hasControlCharacters(clip(`${'x'.repeat(1999)}🚀`, 2000))).toBe(false);
+  });
+});
+
+describe('touching: the commits of a path in the repository', () => {
+  it('names the path, except the repository top, which every commit touches', () => {
+    expect(`the newest commit${touching('apps/blog')}`).toBe('the newest commit touching apps/blog');
+    for (const top of ['.', './', '', './/.']) {
+      expect(isRepositoryTop(top), top).toBe(true);
+      expect(`the newest commit${touching(top)}`).toBe('the newest commit');
+    }
+    expect(isRepositoryTop('.well-known')).toBe(false);
+    expect(isRepositoryTop('./site')).toBe(false);
   });
 });

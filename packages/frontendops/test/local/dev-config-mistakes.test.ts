@@ -68,7 +68,7 @@ describe('dev refuses a configuration that cannot work, saying which setting', (
     await mkdir(join(dir, 'blog'));
     await writeFile(join(dir, 'blog', 'index.html'), 'draft');
     expect(await refusal({ appPath: 'blog' }, { before: true })).toMatch(
-      /^No commit touches blog yet: .*Commit the app first/,
+      /^No commit touching blog is in the repository yet: .*Commit the app first/,
     );
     await rm(join(dir, '.git'), { recursive: true, force: true });
     expect(await refusal({ appPath: 'public' }, { before: true })).toMatch(

@@ -74,6 +74,31 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     expect(none.structured).toMatchObject({ commit: null });
   });
 
+  it('an app at the repository top ("."): its commits are the repository\'s, said without "touching ."', async () => {
+    const latest = await call('latest_commit', { path: '.', ref: repo.commits.docs });
+    expect(latest.structured).toMatchObject({ path: '.', commit: { sha: repo.commits.docs } });
+    expect(latest.text).toMatch(
+      new RegExp(`^Latest commit on ${repo.commits.docs}: ${repo.commits.docs.slice(0, 7)}`),
+    );
+    const between = await call('commits_between', {
+      base: repo.commits.init,
+      head: repo.commits.docs,
+      path: './',
+    });
+    expect(between.text).toMatch(
+      new RegExp(`^\\d+ commit\\(s\\) in ${repo.commits.docs} but not in ${repo.commits.init};`),
+    );
+    const none = await call('commits_between', {
+      base: repo.commits.docs,
+      head: repo.commits.docs,
+      path: '.',
+    });
+    expect(none.text).toMatch(
+      new RegExp(`^No commit is in ${repo.commits.docs} but not in ${repo.commits.docs}\\.`),
+    );
+    for (const result of [latest, between, none]) expect(result.text).not.toMatch(/touch/);
+  });
+
   it('get_commit returns details, and an isError result naming the problem for an unknown commit', async () => {
     const found = await call('get_commit', { ref: repo.commits.infra.slice(0, 7) });
     expect(found.structured).toMatchObject({

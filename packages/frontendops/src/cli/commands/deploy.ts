@@ -243,9 +243,12 @@ export async function chooseCommit(
     return { commit: await resolvePublishedCommit(site.artifacts, app, flags.commit), git };
   }
   if (!git) {
-    const { badInput } = await import('../../errors.ts');
+    const [{ badInput }, { touching }] = await Promise.all([
+      import('../../errors.ts'),
+      import('../../engine/text.ts'),
+    ]);
     throw badInput(
-      `The latest ${app} is the newest commit touching ${config.appPath}, and there is no git repository here to ask. Run it in the repository, pass --repo <dir> or --github <owner/repo>, or name the build with --commit <sha>.`,
+      `The latest ${app} is the newest commit${touching(config.appPath)}, and there is no git repository here to ask. Run it in the repository, pass --repo <dir> or --github <owner/repo>, or name the build with --commit <sha>.`,
     );
   }
   const { requireLatestPublished } = await import('../../read/latest.ts');
