@@ -6,11 +6,12 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { badInput } from '../errors.ts';
+import { PREVIEW_HOURS, previewSeconds } from './preview-hours.ts';
 import { releaseIdSchema } from './release-pointer.ts';
 
 export const PREVIEW_PARAM = 'fo_preview';
-/** Longest a link may live: previews are for reviewing a release, not a second site. */
-export const MAX_PREVIEW_SECONDS = 7 * 24 * 3600;
+/** Longest a link may live (PREVIEW_HOURS.max). */
+export const MAX_PREVIEW_SECONDS = previewSeconds(PREVIEW_HOURS.max);
 
 export interface PreviewTokenInput {
   releaseId: string;
@@ -28,7 +29,7 @@ export function signPreviewToken(input: PreviewTokenInput, now = Date.now()): st
     throw badInput('A preview link must expire in the future.');
   }
   if (expiry * 1000 - now > MAX_PREVIEW_SECONDS * 1000) {
-    throw badInput(`A preview link may live at most ${MAX_PREVIEW_SECONDS / 3600} hours.`);
+    throw badInput(`A preview link may live at most ${PREVIEW_HOURS.max} hours.`);
   }
   if (input.secret.length < 32) throw badInput('The preview secret must have at least 32 characters.');
   return `${id.data}.${expiry}.${signature(input.secret, id.data, String(expiry))}`;

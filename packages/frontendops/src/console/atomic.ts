@@ -9,6 +9,7 @@
  * the canary (or of the deploy plan a canary starts from). If the engine, under the lock, plans
  * anything else, it is stopped before its first write and nothing changes.
  */
+import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
 import type { Config } from '../config.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
 import type { AtomicSummary } from '../deploy/atomic-apply.ts';
@@ -153,7 +154,7 @@ export async function runPreview(
     ...(input.deployId !== undefined ? { deployId: input.deployId } : {}),
     ...(input.commit !== undefined ? { commit: input.commit } : {}),
     app: config.app,
-    ttlSeconds: (input.hours ?? 24) * 3600,
+    ttlSeconds: previewSeconds(input.hours ?? PREVIEW_HOURS.default),
     request: input.request,
     onEvent: input.onEvent,
   });

@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { PREVIEW_HOURS } from '../atomic/preview-hours.ts';
 import { canaryPercent, commitRef, deployId, plainText } from '../contract/fields.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
@@ -96,8 +97,13 @@ const previewBody = z.strictObject({
   deployId: deployId.optional(),
   /** …or a published commit of the app. */
   commit: commitRef.optional(),
-  /** How long the link works: 1–168 hours, default 24. */
-  hours: z.number().int('whole hours').min(1, 'at least 1 hour').max(168, 'at most 168 hours').optional(),
+  /** How long the link works, in hours (PREVIEW_HOURS). */
+  hours: z
+    .number()
+    .int('whole hours')
+    .min(PREVIEW_HOURS.min, `at least ${PREVIEW_HOURS.min} hour`)
+    .max(PREVIEW_HOURS.max, `at most ${PREVIEW_HOURS.max} hours`)
+    .optional(),
   runId: RUN_ID.optional(),
 });
 const CANARY_PATH = /^\/api\/canary\/(start|promote|abort)$/;
@@ -334,7 +340,7 @@ async function postPreview(req: IncomingMessage, res: ServerResponse, context: R
         else if (event.type === 'step') publish({ ...event, headline: previewHeadline(event) });
       },
     });
-    const hours = body.hours ?? 24;
+    const hours = body.hours ?? PREVIEW_HOURS.default;
     publish({
       type: 'done',
       outcome: `preview link of ${link.app}@${shortSha(link.commit)} made, open for ${hours} hour${hours === 1 ? '' : 's'}`,

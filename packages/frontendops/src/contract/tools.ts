@@ -4,7 +4,9 @@
  * servers register from it, the agent's gate validates against it, and planners and the console read
  * results parsed by its output schemas. Adding a field here changes every side at once.
  */
+
 import * as z from 'zod';
+import { PREVIEW_HOURS } from '../atomic/preview-hours.ts';
 import { CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import type { ApprovalAction } from '../ports.ts';
 import { HISTORY_PAGE_MAX } from '../read/history.ts';
@@ -435,7 +437,13 @@ export const TOOLS = {
       app: appName.optional(),
       commit: commitRef.optional().describe('A published commit (a short sha is enough)'),
       deployId: deployId.optional().describe('Or a deployment of this stack, as the history shows it'),
-      hours: z.number().int().min(1).max(168).optional().describe('How long the link works; default 24'),
+      hours: z
+        .number()
+        .int()
+        .min(PREVIEW_HOURS.min)
+        .max(PREVIEW_HOURS.max)
+        .optional()
+        .describe(`How long the link works; default ${PREVIEW_HOURS.default}`),
     }),
     output: z.object({
       url: z.string().describe('The preview link, for a person to open'),

@@ -5,6 +5,7 @@
  * KeyValueStore). The release's missing files are uploaded first, as a deploy would, without
  * touching the pointer; the open preview is recorded so that pruning keeps it until it expires.
  */
+import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
 import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
 import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
 import { checkDeployId } from '../engine/ids.ts';
@@ -65,8 +66,6 @@ export interface PreviewLink {
   verification: Verification | null;
 }
 
-const DEFAULT_TTL_SECONDS = 24 * 3600;
-
 export async function previewLink(site: Site, options: PreviewOptions): Promise<PreviewLink> {
   const siteUrl = site.target.siteUrl;
   if (!siteUrl) {
@@ -74,11 +73,9 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       `${site.target.stack} has no siteUrl output, so there is no address to preview a release at.`,
     );
   }
-  const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  const ttl = options.ttlSeconds ?? previewSeconds(PREVIEW_HOURS.default);
   if (!Number.isFinite(ttl) || ttl < 60 || ttl > MAX_PREVIEW_SECONDS) {
-    throw badInput(
-      `A preview link lives from 60 seconds to ${MAX_PREVIEW_SECONDS / 3600} hours, not ${ttl} seconds.`,
-    );
+    throw badInput(`A preview link lives from 60 seconds to ${PREVIEW_HOURS.max} hours, not ${ttl} seconds.`);
   }
   if ((options.deployId === undefined) === (options.commit === undefined)) {
     throw badInput('Name the release to preview by its deploy id or by a published commit (one of them).');

@@ -4,7 +4,9 @@
  * release. Each change is one key write, approved like a deploy on a protected stack.
  * `frontendops preview`: a signed, expiring link to look at a published build before it is live.
  */
+
 import type { Command } from 'commander';
+import { PREVIEW_HOURS, previewSeconds } from '../../atomic/preview-hours.ts';
 import {
   type CliContext,
   cliRequest,
@@ -113,7 +115,11 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--deploy-id <id>', 'or a deployment of this stack, as history shows it')
     .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
-    .option('--hours <n>', 'how long the link works (1–168)', '24')
+    .option(
+      '--hours <n>',
+      `how long the link works (${PREVIEW_HOURS.min}–${PREVIEW_HOURS.max})`,
+      String(PREVIEW_HOURS.default),
+    )
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--open', 'open the link in your browser')
     .option('--json', 'print one JSON object')
@@ -131,7 +137,11 @@ export function register(program: Command, ctx: CliContext): void {
         open?: boolean;
         json?: boolean;
       }) => {
-        const hours = parseWholeNumber(flags.hours, '--hours', { min: 1, max: 168, example: '24' });
+        const hours = parseWholeNumber(flags.hours, '--hours', {
+          min: PREVIEW_HOURS.min,
+          max: PREVIEW_HOURS.max,
+          example: String(PREVIEW_HOURS.default),
+        });
         const { previewLink } = await import('../../deploy/preview.ts');
         await withSite(ctx, flags.stack, async (site, config) => {
           const app = flags.app ?? config.app;
@@ -141,7 +151,7 @@ export function register(program: Command, ctx: CliContext): void {
             ...(commit ? { commit } : {}),
             ...(flags.deployId ? { deployId: flags.deployId } : {}),
             app,
-            ttlSeconds: hours * 3600,
+            ttlSeconds: previewSeconds(hours),
             request: cliRequest(ctx.io, `preview ${flags.deployId ?? commit ?? app}`),
           });
           if (flags.json) printJson(ctx, link);

@@ -3,7 +3,9 @@
  * its own approval on a protected stack, planned first so the approval names the exact change), and
  * preview_release (a signed, expiring link; it changes what no visitor sees, so it asks no approval).
  */
+
 import type { ServerContext } from '@modelcontextprotocol/server';
+import { PREVIEW_HOURS, previewSeconds } from '../../atomic/preview-hours.ts';
 import type { AtomicOptions, AtomicSummary } from '../../deploy/atomic-apply.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
@@ -70,7 +72,7 @@ export function registerAtomicTools(t: InfraToolContext): void {
         ...(args.deployId ? { deployId: args.deployId } : {}),
         ...(args.commit ? { commit: args.commit } : {}),
         app: args.app ?? t.config.app,
-        ttlSeconds: (args.hours ?? 24) * 3600,
+        ttlSeconds: previewSeconds(args.hours ?? PREVIEW_HOURS.default),
         request: requestFor({}, ctx, 'preview a release'),
         waitMs: t.lockWaitMs,
       });
