@@ -22,8 +22,10 @@ import {
   AUDIT,
   AUDIT_ENTRIES,
   AUDIT_HEAD,
+  CONDITIONAL_WRITE_PROBES,
   ENVIRONMENT_MARKER,
   HOSTING_OWN,
+  LOCKS,
   PUBLISH_LOG,
 } from './state/names.ts';
 
@@ -62,7 +64,7 @@ export interface RoleScope {
 export const UNSERVED_PREFIX = HOSTING_OWN;
 
 /** Under a stack's state prefix: where a process writes the object that tells whether the endpoint honours conditional writes. */
-export const CONDITIONAL_WRITE_PROBES = 'probe/';
+export { CONDITIONAL_WRITE_PROBES };
 
 export function deployerScope(statePrefix: string): RoleScope {
   return {
@@ -93,7 +95,7 @@ export function publisherScope(app: string, statePrefix: string): RoleScope {
       { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT_ENTRIES}`, actions: ['write'] },
       { bucket: 'state', prefix: `${statePrefix}${PUBLISH_LOG}${AUDIT_HEAD}`, actions: ['write'] },
       // A commit's publish lock (where the endpoint honours conditional writes, the lock is an object).
-      { bucket: 'state', prefix: `${statePrefix}locks/publish-`, actions: ['read', 'write', 'delete'] },
+      { bucket: 'state', prefix: `${statePrefix}${LOCKS}publish-`, actions: ['read', 'write', 'delete'] },
       // The object that tells whether the endpoint honours conditional writes (kept, never deleted).
       { bucket: 'state', prefix: `${statePrefix}${CONDITIONAL_WRITE_PROBES}`, actions: ['write'] },
     ],

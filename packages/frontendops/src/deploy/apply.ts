@@ -23,7 +23,7 @@ import {
   stateDigest,
   usedApprovalRecorded,
 } from '../state/audit.ts';
-import { PUBLISH_LOG, recordName } from '../state/names.ts';
+import { LIVE, PUBLISH_LOG, recordName } from '../state/names.ts';
 import { pinRolledBack } from '../state/pin.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
@@ -357,7 +357,7 @@ export async function writeOwnRecord(
     'TAMPERED',
     `The deployment record of ${record.deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded. ` +
       'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
-    { details: { object: `deployments/${record.deployId}.json` } },
+    { details: { object: recordName(record.deployId) } },
   );
 }
 
@@ -381,9 +381,9 @@ export async function finishedBefore(
   if (bound.length > 0) return { record, auditHead };
   throw new FrontendOpsError(
     'TAMPERED',
-    `The deployment record of ${deployId} (deployments/${deployId}.json under this stack's state prefix) is there, but no audit entry records it: it was not written by FrontendOps, so it is not an answer. Nothing was changed. ` +
+    `The deployment record of ${deployId} (${recordName(deployId)} under this stack's state prefix) is there, but no audit entry records it: it was not written by FrontendOps, so it is not an answer. Nothing was changed. ` +
       'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record.',
-    { details: { object: `deployments/${deployId}.json` } },
+    { details: { object: recordName(deployId) } },
   );
 }
 
@@ -479,7 +479,7 @@ async function movePointer(
   if (current !== checked) {
     await assertReadAsRecorded(
       site,
-      { 'live.json': current?.value ?? null },
+      { [LIVE]: current?.value ?? null },
       `The ${plan.kind} ${plan.deployId} has its files synced and its pointer not written; once the object is put back, run the ${plan.kind} again to finish it`,
     );
   }
@@ -537,7 +537,7 @@ export async function auditRelease(
         ...(context.request.resumedFrom ? { resumedFrom: context.request.resumedFrom } : {}),
         retained: pointer.releases.map((r) => r.deployId),
       },
-      objects: { 'live.json': digest },
+      objects: { [LIVE]: digest },
       at: context.at,
     },
     // The pending record goes out beside the head's move; settled before the prune (finishMoved).

@@ -24,6 +24,7 @@ import { artifactDigest, artifactFileKey, shortened } from '../engine/manifest.t
 import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
+import { recordName } from '../state/names.ts';
 import type { RecordedBuild } from './types.ts';
 
 /** Said once per site when the S3 endpoint answers a copy without its SHA-256. */
@@ -129,7 +130,7 @@ export function notAsDeployed(
       `(${short(then.artifactDigest)} then, ${short(now)} now): it was replaced, with its files, after publishing. ${outcome} ` +
       'Ask the artifacts bucket’s administrators who replaced it (its object versions keep the published one; a build deleted by a lifecycle rule and published again that does not reproduce byte for byte reads the same), and deploy or roll back to another release meanwhile.' +
       (then.deployId
-        ? ` If \`frontendops audit verify\` reports the record of ${then.deployId} (deployments/${then.deployId}.json under the state prefix) as written around the chain, that record is what was forged, not the build: delete it after checking.`
+        ? ` If \`frontendops audit verify\` reports the record of ${then.deployId} (${recordName(then.deployId)} under the state prefix) as written around the chain, that record is what was forged, not the build: delete it after checking.`
         : ''),
     {
       details: {

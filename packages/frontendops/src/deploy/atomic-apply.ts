@@ -68,7 +68,7 @@ import {
   stateDigest,
 } from '../state/audit.ts';
 import { markEnvironment } from '../state/environment.ts';
-import { ATOMIC_PENDING, ATOMIC_STATE, recordName, releaseIndexName } from '../state/names.ts';
+import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, recordName, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
@@ -810,7 +810,7 @@ async function afterSwitch(
   // as the lock's check held them, so an edit made meanwhile is not carried into what this binds.
   await assertReadAsRecorded(
     site,
-    { 'live.json': statePointer?.value ?? null, [ATOMIC_STATE]: stored },
+    { [LIVE]: statePointer?.value ?? null, [ATOMIC_STATE]: stored },
     `The ${plan.op} ${plan.deployId} stopped after its switch (edges serve it) and before writing that object; once it is put back, the next deploy or rollback of ${site.target.stack} finishes the switch`,
   );
   const known = new Map<string, ReleaseNameRef>();
@@ -873,7 +873,7 @@ async function afterSwitch(
     // after it). Otherwise live.json would stay bound by no entry: tampered, for good.
     const digest = stateDigest(statePointer.value);
     const newest = await readNewestEntry(site.state, site.target.statePrefix);
-    if (newest?.objects?.['live.json'] !== digest) {
+    if (newest?.objects?.[LIVE] !== digest) {
       await auditRelease(site, statePointer.value, digest, {
         kind: plan.op,
         request: pending.request,
@@ -1294,7 +1294,7 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
     );
     bound = {
       ...bound,
-      [`deployments/${record.deployId}.json`]: (await writeOwnRecord(site, record)).digest,
+      [recordName(record.deployId)]: (await writeOwnRecord(site, record)).digest,
     };
   }
   await audit(

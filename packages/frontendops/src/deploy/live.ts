@@ -29,8 +29,8 @@ import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
 import { boundRecords, isRecord, readAudit } from '../state/audit.ts';
-import { ATOMIC_PENDING, HOSTING_OWN } from '../state/names.ts';
-import { isCanaryEvent, type LivePointer, PENDING, type PendingDeploy } from '../state/records.ts';
+import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
+import { isCanaryEvent, type LivePointer, type PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
 
 /** What a run read of the live state, handed on so it is read once. */

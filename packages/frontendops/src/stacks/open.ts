@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, join, win32 } from 'node:path';
-import { CONDITIONAL_WRITE_PROBES } from '../access.ts';
 import type { CloudFrontCdnOptions } from '../adapters/cloudfront.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
@@ -25,7 +24,7 @@ import {
   readEnvironmentMarker,
   sameEnvironment,
 } from '../state/environment.ts';
-import { AUDIT_HEAD } from '../state/names.ts';
+import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES } from '../state/names.ts';
 import { createStateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
 import { readStack } from './resolve.ts';

@@ -63,10 +63,15 @@ import {
   AUDIT,
   AUDIT_HEAD,
   auditEntryName,
+  DEPLOYMENTS,
   ENVIRONMENT_MARKER,
+  HISTORY,
+  LIVE,
+  PENDING,
   PIN,
   PUBLISH_LOG,
   RELEASE_INDEXES,
+  recordName,
 } from './names.ts';
 
 export interface AuditEntry {
@@ -89,7 +94,7 @@ export interface AuditEntry {
 }
 
 /** The state objects changes read and act on: the live pointer, the pin, the atomic state. */
-export const TRACKED = ['live.json', 'pin.json', ATOMIC_STATE] as const;
+export const TRACKED = [LIVE, PIN, ATOMIC_STATE] as const;
 
 /** `state` after an entry binding `objects`, from the state before it. */
 export function nextState(
@@ -717,7 +722,7 @@ export async function boundRecords<T extends { deployId: string }>(
 ): Promise<T[]> {
   if (records.length === 0) return [];
   const bound = latestBindings(await readAudit(store, prefix));
-  return records.filter((r) => bound.get(`deployments/${r.deployId}.json`)?.digest === digestOrNull(r));
+  return records.filter((r) => bound.get(recordName(r.deployId))?.digest === digestOrNull(r));
 }
 
 /** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */
@@ -1132,7 +1137,7 @@ async function verifyAuditOnce(
     }
   }
   const bound = latestBindings(entries);
-  const pending = await readJsonQuietly(store, `${prefix}pending.json`);
+  const pending = await readJsonQuietly(store, `${prefix}${PENDING}`);
   // An atomic operation writes its release indexes and atomic/state.json before its last entry binds them.
   const [atomicRecord, atomicState] = await Promise.all([
     store.head(`${prefix}${ATOMIC_PENDING}`),
@@ -1146,13 +1151,13 @@ async function verifyAuditOnce(
   const forged =
     entries.length === read.length
       ? forgedRollbackRecords(entries, [
-          ['pending.json', pending.value],
+          [PENDING, pending.value],
           [ATOMIC_PENDING, atomicPendingValue],
         ])
       : [];
   problems.push(...forged);
   const isForged = (name: string) => forged.some((p) => p.object === name);
-  const pendingId = isForged('pending.json')
+  const pendingId = isForged(PENDING)
     ? null
     : ((pending.value as { plan?: { deployId?: string } } | null)?.plan?.deployId ?? null);
   const atomicPending = isForged(ATOMIC_PENDING) ? null : atomicRecord;
@@ -1313,8 +1318,8 @@ async function verifyAuditOnce(
     } else if (stateDigest(current.value) !== digest) {
       // An interrupted atomic operation writes live.json after its switch, then the entry binding it.
       const atomicLive =
-        name === 'live.json' && atomicSwitched && namesRecordLive(current.value, atomicPendingValue);
-      const live = name === 'live.json' && (namesPendingLive(current.value) || atomicLive);
+        name === LIVE && atomicSwitched && namesRecordLive(current.value, atomicPendingValue);
+      const live = name === LIVE && (namesPendingLive(current.value) || atomicLive);
       const atomic =
         name.startsWith(ATOMIC) && atomicPending !== null && (name !== ATOMIC_STATE || atomicSwitched);
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
@@ -1348,14 +1353,14 @@ async function verifyAuditOnce(
   }
   // Records and a pointer that no entry vouches for were written around the chain.
   const legacy = legacyRecords(entries);
-  const records = (await store.list(`${prefix}deployments/`)).map((o) => o.key.slice(prefix.length));
+  const records = (await store.list(`${prefix}${DEPLOYMENTS}`)).map((o) => o.key.slice(prefix.length));
   for (const name of records) {
     if (bound.has(name) || legacy.has(name) || untrusted(name)) continue;
-    const interrupted = pendingId !== null && name === `deployments/${pendingId}.json`;
+    const interrupted = pendingId !== null && name === recordName(pendingId);
     // An atomic operation writes its record, then the entry binding it: stopped between the two, its
     // crash-recovery record still names it, and its re-run (or the next change) binds it.
     const atomicInterrupted =
-      atomicSwitched && idsOfRecord(atomicPendingValue).some((id) => name === `deployments/${id}.json`);
+      atomicSwitched && idsOfRecord(atomicPendingValue).some((id) => name === recordName(id));
     problems.push({
       kind: interrupted || atomicInterrupted ? 'unfinished' : 'tampered',
       object: name,
@@ -1365,10 +1370,10 @@ async function verifyAuditOnce(
   // The history index (records.ts) is what `frontendops history` and the console list: each entry
   // names a record, and each bound record has one (written before the record's entry binds it).
   const indexed = new Set<string>();
-  for (const index of await store.list(`${prefix}history/`)) {
+  for (const index of await store.list(`${prefix}${HISTORY}`)) {
     const deployId = index.key.slice(-'0123456-0123456789'.length);
     indexed.add(deployId);
-    const name = `deployments/${deployId}.json`;
+    const name = recordName(deployId);
     if (!bound.has(name) && !legacy.has(name) && !records.includes(name) && !untrusted(name)) {
       problems.push({
         kind: 'tampered',
@@ -1378,22 +1383,22 @@ async function verifyAuditOnce(
     }
   }
   for (const [name, { digest, seq }] of bound) {
-    if (!name.startsWith('deployments/') || digest === ABSENT || !records.includes(name) || untrusted(name))
+    if (!name.startsWith(DEPLOYMENTS) || digest === ABSENT || !records.includes(name) || untrusted(name))
       continue;
-    const deployId = name.slice('deployments/'.length, -'.json'.length);
+    const deployId = name.slice(DEPLOYMENTS.length, -'.json'.length);
     if (indexed.has(deployId)) continue;
     problems.push({
       kind: 'tampered',
       seq,
       object: name,
-      reason: `${name}, bound by entry ${seq}, has no history index (history/<n>-${deployId}): it was deleted, so \`frontendops history\` and the console no longer list that deploy`,
+      reason: `${name}, bound by entry ${seq}, has no history index (${HISTORY}<n>-${deployId}): it was deleted, so \`frontendops history\` and the console no longer list that deploy`,
     });
   }
-  if (!bound.has('pin.json') && !untrusted('pin.json') && (await store.head(`${prefix}pin.json`))) {
+  if (!bound.has(PIN) && !untrusted(PIN) && (await store.head(`${prefix}${PIN}`))) {
     problems.push({
       kind: 'tampered',
-      object: 'pin.json',
-      reason: 'pin.json is not in the audit chain (no entry records a pin): it was written around the chain',
+      object: PIN,
+      reason: `${PIN} is not in the audit chain (no entry records a pin): it was written around the chain`,
     });
   }
   if (!hasLegacyAtomic(entries)) {
@@ -1413,20 +1418,20 @@ async function verifyAuditOnce(
       });
     }
   }
-  const pointer = await store.head(`${prefix}live.json`);
-  if (pointer && !bound.has('live.json') && !untrusted('live.json') && !hasLegacyDeploys(entries)) {
-    const value = (await readJsonQuietly(store, `${prefix}live.json`)).value;
+  const pointer = await store.head(`${prefix}${LIVE}`);
+  if (pointer && !bound.has(LIVE) && !untrusted(LIVE) && !hasLegacyDeploys(entries)) {
+    const value = (await readJsonQuietly(store, `${prefix}${LIVE}`)).value;
     // The first change of a stack, stopped between its pointer and the entry vouching for it (an
     // atomic one's pointer naming only what its record makes live).
     const atomicStopped =
       atomicSwitched &&
       namesRecordLive(value, atomicPendingValue) &&
-      unknownIds('live.json', value, named, builds, idsOfRecord(atomicPendingValue)).length === 0;
+      unknownIds(LIVE, value, named, builds, idsOfRecord(atomicPendingValue)).length === 0;
     const stopped = namesPendingLive(value) || atomicStopped;
     problems.push({
       kind: stopped ? 'unfinished' : 'tampered',
-      object: 'live.json',
-      reason: `live.json is not in the audit chain (no entry records a release going live).${stopped ? (atomicStopped ? atomicUnfinished : unfinished('')) : ' It was written around the chain.'}`,
+      object: LIVE,
+      reason: `${LIVE} is not in the audit chain (no entry records a release going live).${stopped ? (atomicStopped ? atomicUnfinished : unfinished('')) : ' It was written around the chain.'}`,
     });
   }
   if (options.hosting) {
@@ -1611,8 +1616,7 @@ async function checkEnvironmentMarker(
   const firstStopped = marks[landed + 1] ?? latest;
   const changedSince = entries.some(
     (e) =>
-      e.seq > firstStopped.seq &&
-      Object.keys(e.objects ?? {}).some((name) => name.startsWith('deployments/')),
+      e.seq > firstStopped.seq && Object.keys(e.objects ?? {}).some((name) => name.startsWith(DEPLOYMENTS)),
   );
   if ((landed >= 0 || digest === null) && !changedSince) {
     return {
@@ -1836,7 +1840,7 @@ function legacyRecords(entries: readonly AuditEntry[]): Set<string> {
   for (const entry of entries) {
     if ((entry.type === 'deploy' || entry.type === 'rollback') && !entry.objects) {
       const id = entry.data.deployId;
-      if (typeof id === 'string') names.add(`deployments/${id}.json`);
+      if (typeof id === 'string') names.add(recordName(id));
     }
   }
   return names;
@@ -1852,7 +1856,7 @@ const hasLegacyAtomic = (entries: readonly AuditEntry[]) =>
   );
 
 const hasLegacyDeploys = (entries: readonly AuditEntry[]) =>
-  !entries.some((e) => e.objects?.['live.json']) &&
+  !entries.some((e) => e.objects?.[LIVE]) &&
   entries.some((e) => (e.type === 'deploy' || e.type === 'rollback') && !e.objects);
 
 function hashOf(unsigned: Omit<AuditEntry, 'hash'>): string {
@@ -1979,7 +1983,7 @@ function unknownIds(
   own: string[],
 ): string[] {
   const ids: string[] = [];
-  if (name === 'live.json' && isRecord(value) && Array.isArray(value.releases)) {
+  if (name === LIVE && isRecord(value) && Array.isArray(value.releases)) {
     value.releases.forEach((release, i) => {
       const id = isRecord(release) ? release.deployId : undefined;
       if (typeof id !== 'string' || (i === 0 && own.includes(id))) return;

@@ -17,8 +17,20 @@ export const ATOMIC_STATE = `${ATOMIC}state.json`;
 export const ATOMIC_PENDING = `${ATOMIC}pending.json`;
 export const RELEASE_INDEXES = `${ATOMIC}releases/`;
 export const releaseIndexName = (releaseId: string) => `${RELEASE_INDEXES}${releaseId}.json`;
+/** The live pointer: the in-place release visitors get, and the releases retained (state/records.ts). */
+export const LIVE = 'live.json';
+/** The in-place crash-recovery record (not bound by the audit chain). */
+export const PENDING = 'pending.json';
+/** The deployment records, one per deployment (recordName). */
+export const DEPLOYMENTS = 'deployments/';
 /** A deployment's immutable record; the audit entry that records a deployment binds it under this name. */
-export const recordName = (deployId: string) => `deployments/${deployId}.json`;
+export const recordName = (deployId: string) => `${DEPLOYMENTS}${deployId}.json`;
+/** The history index: one empty object per deployment, named to list newest first (state/records.ts). */
+export const HISTORY = 'history/';
+/** The locks taken in the state bucket (adapters/lock-s3.ts), the publish lock's among them. */
+export const LOCKS = 'locks/';
+/** Where a process writes the object that tells whether the endpoint honours conditional writes. */
+export const CONDITIONAL_WRITE_PROBES = 'probe/';
 
 /**
  * The audit chain: its entries (each at auditEntryName, nothing deeper) and the head record that

@@ -13,6 +13,7 @@ import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
+import { PIN } from './names.ts';
 import { describeReplacedPin } from './pin-words.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
 
@@ -41,7 +42,7 @@ export const pinSchema = pinnedSchema.extend({
 
 export type PinRecord = z.infer<typeof pinSchema>;
 
-const pinKey = (site: Site) => `${site.target.statePrefix}pin.json`;
+const pinKey = (site: Site) => `${site.target.statePrefix}${PIN}`;
 
 /** The pin of this stack, or null. A damaged pin object is TAMPERED (it is state, not a hint). */
 export async function readPin(site: Site): Promise<PinRecord | null> {
@@ -75,7 +76,7 @@ export async function writePin(site: Site, pin: PinRecord, lock?: HeldLock): Pro
     site.state,
     site.target.statePrefix,
     site.locker,
-    { type: 'pin', data: { ...pin }, objects: { 'pin.json': stateDigest(pin) } },
+    { type: 'pin', data: { ...pin }, objects: { [PIN]: stateDigest(pin) } },
     // The pin goes out beside the head's move (the entry is written): settled before the lock goes.
     { overlap: true },
   );
@@ -139,7 +140,7 @@ export async function clearPin(
       via: input.via,
       ...(input.deployId ? { deployId: input.deployId } : {}),
     },
-    objects: { 'pin.json': ABSENT },
+    objects: { [PIN]: ABSENT },
   });
   await site.state.delete([pinKey(site)]);
   return pin;

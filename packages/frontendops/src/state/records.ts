@@ -10,6 +10,7 @@ import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import { stateDigest } from './audit.ts';
+import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
 export interface ReleaseRef {
   deployId: string;
@@ -144,13 +145,10 @@ export function supersededError(stoppedBy: StoppedBy | undefined, what = 'deploy
  */
 const MAX_TIME = 9_999_999_999_999;
 const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) =>
-  `history/${String(MAX_TIME - Date.parse(record.startedAt)).padStart(13, '0')}-${record.deployId}`;
+  `${HISTORY}${String(MAX_TIME - Date.parse(record.startedAt)).padStart(13, '0')}-${record.deployId}`;
 /** A deploy id's length: `<7 hex of the commit>-<10 of its hash>`, the tail of each history key. */
 const DEPLOY_ID_LENGTH = '0123456-0123456789'.length;
 const HISTORY_CURSOR = new RegExp(`^\\d{13}-${DEPLOY_ID.source.slice(1)}`);
-
-/** The in-place crash-recovery record, under the state prefix (not bound by the audit chain). */
-export const PENDING = 'pending.json';
 
 export function createStateRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;
@@ -173,12 +171,12 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
   };
 
   return {
-    readPointer: () => readJson<LivePointer>('live.json'),
+    readPointer: () => readJson<LivePointer>(LIVE),
 
     /** Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry. */
     async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<string> {
       const conditional = await store.supportsConditionalWrites();
-      return writeJson('live.json', pointer, conditional ? overVersion(previousEtag) : {});
+      return writeJson(LIVE, pointer, conditional ? overVersion(previousEtag) : {});
     },
 
     /** The interrupted deploy's record; its request marked as read back from it (RequestInfo.resumedFrom). */
@@ -199,7 +197,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      * says so in the chain).
      */
     async writeRecord(record: DeploymentRecord): Promise<{ digest: string; stored: DeploymentRecord }> {
-      const name = `deployments/${record.deployId}.json`;
+      const name = recordName(record.deployId);
       const conditional = await store.supportsConditionalWrites();
       // Where writes are conditional the record is created only if absent, and S3 says whether it was
       // there without a request to ask first; elsewhere it is looked for first.
@@ -230,7 +228,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     },
 
     readRecord: async (deployId: string) =>
-      (await readJson<DeploymentRecord>(`deployments/${deployId}.json`))?.value ?? null,
+      (await readJson<DeploymentRecord>(recordName(deployId)))?.value ?? null,
 
     /**
      * Every deployment of app@commit this stack recorded (a deploy id starts with the commit's 7 hex:
@@ -239,7 +237,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      */
     async recordsOf(app: string, commit: string): Promise<DeploymentRecord[]> {
       if (!/^[0-9a-f]{7}/.test(commit)) return [];
-      const listed = await store.list(key(`deployments/${commit.slice(0, 7)}-`));
+      const listed = await store.list(key(`${DEPLOYMENTS}${commit.slice(0, 7)}-`));
       const records = await settleAll(
         listed
           .filter((o) => o.key.endsWith('.json'))
@@ -254,7 +252,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
 
     /** The deploy ids of the newest `limit` records, newest first: one LIST, no record read. */
     async listRecentIds(limit: number): Promise<string[]> {
-      const page = await store.list(key('history/'), { limit });
+      const page = await store.list(key(HISTORY), { limit });
       return page.map((o) => o.key.slice(-DEPLOY_ID_LENGTH));
     },
 
@@ -268,22 +266,22 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
           `"${options.before.slice(0, 60)}" is not a history cursor; pass the \`next\` value of the previous page.`,
         );
       }
-      const page = await store.list(key('history/'), {
+      const page = await store.list(key(HISTORY), {
         limit: limit + 1,
-        ...(options.before ? { startAfter: key(`history/${options.before}`) } : {}),
+        ...(options.before ? { startAfter: key(`${HISTORY}${options.before}`) } : {}),
       });
       const shown = page.slice(0, limit);
       const records = await Promise.all(
         shown.map(async (o) => {
           const deployId = o.key.slice(-DEPLOY_ID_LENGTH);
-          const record = await readJson<DeploymentRecord>(`deployments/${deployId}.json`);
+          const record = await readJson<DeploymentRecord>(recordName(deployId));
           return record?.value ?? null;
         }),
       );
       const last = shown.at(-1);
       return {
         records: records.filter((r): r is DeploymentRecord => r !== null),
-        next: page.length > limit && last ? last.key.slice(key('history/').length) : null,
+        next: page.length > limit && last ? last.key.slice(key(HISTORY).length) : null,
       };
     },
   };
