@@ -6,9 +6,11 @@
  * commit ("the latest" is what latest_commit answered) and a canary's share; anything else is asked
  * at the terminal, or refused without one.
  */
-import { createInterface } from 'node:readline/promises';
 import type { Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
+import { isYes, YES_NO } from '../terminal-ask.ts';
+
+export { askOnTerminal } from '../terminal-ask.ts';
 
 /**
  * `asked`: the changes the request's words name (intents.ts approvableActions), decided without a
@@ -51,24 +53,10 @@ export function createCliApprover(options: CliApproverOptions): ApproveFn {
     }
     const note = departs ? `Note: ${departs}.\n` : '';
     const answer = await options.ask(
-      `Approve: ${request.summary}\n${note}Proceed on ${request.stack}? [y/N] `,
+      `Approve: ${request.summary}\n${note}Proceed on ${request.stack}?${YES_NO}`,
     );
-    return { approved: /^y(es)?$/i.test(answer.trim()), by: options.actor, via: 'terminal prompt' };
+    return { approved: isYes(answer), by: options.actor, via: 'terminal prompt' };
   };
-}
-
-/** Asks one question on a terminal. */
-export async function askOnTerminal(
-  question: string,
-  input: NodeJS.ReadableStream,
-  output: NodeJS.WritableStream,
-): Promise<string> {
-  const rl = createInterface({ input, output });
-  try {
-    return await rl.question(question);
-  } finally {
-    rl.close();
-  }
 }
 
 /**

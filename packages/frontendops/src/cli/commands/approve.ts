@@ -131,7 +131,7 @@ export function register(program: Command, ctx: CliContext): void {
             ];
             for (const line of lines) say(ctx.io.stderr, line);
             if (flags.yes) return true;
-            return confirmOnTerminal(ctx.io, `Approve this as ${approver}? [y/N] `);
+            return confirmOnTerminal(ctx.io, `Approve this as ${approver}?`);
           },
         });
         if (flags.json) return printJson(ctx, statement);
@@ -203,11 +203,8 @@ async function confirmOnTerminal(io: CliIo, question: string): Promise<boolean> 
       'Approving needs a terminal to answer the question (or --yes, after reading the plan above). Nothing was approved.',
     );
   }
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream });
-  const answer = await rl.question(printable(question));
-  rl.close();
-  return /^y(es)?$/i.test(answer.trim());
+  const { askYesNo } = await import('../../terminal-ask.ts');
+  return askYesNo(printable(question), io.stdin, io.stderr as NodeJS.WritableStream);
 }
 
 /** Reads a line without echoing it (a passphrase). */

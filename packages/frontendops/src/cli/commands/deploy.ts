@@ -380,11 +380,9 @@ export async function confirmOnTerminal(
   }
   // What is in it, before the question: commits, files by kind, the CDN refresh.
   for (const line of await contentsLines(ctx, site, preview, git)) say(ctx.io.stderr, line);
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr as NodeJS.WritableStream });
-  const answer = await rl.question(`${site.target.stack} is protected. Approve: ${what}? [y/N] `);
-  rl.close();
-  if (!/^y(es)?$/i.test(answer.trim())) {
+  const { askYesNo } = await import('../../terminal-ask.ts');
+  const output = ctx.io.stderr as NodeJS.WritableStream;
+  if (!(await askYesNo(`${site.target.stack} is protected. Approve: ${what}?`, ctx.io.stdin, output))) {
     throw new FrontendOpsError(
       'DENIED',
       `Not approved: "${what}" was declined at the prompt. Nothing was changed.`,
