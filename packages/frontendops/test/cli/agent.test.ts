@@ -7,7 +7,7 @@ import { unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { BIN } from '../support/cli.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type AgentServersInProcess, cli, serveAgentServersInProcess } from '../support/run-cli.ts';
@@ -22,13 +22,7 @@ let http: AgentServersInProcess | undefined;
 beforeAll(async () => {
   t = await startDeployEnv();
   repo = await createTestRepo();
-  for (const [commit, version] of [
-    [repo.commits.dashboard1, 'v1'],
-    [repo.commits.dashboard2, 'v2'],
-  ] as const) {
-    const build = await writeFixtureBuild(join(t.tmp, version), { version });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
-  }
+  await publishFixtureBuilds(t, 'sophia-dashboard', [repo.commits.dashboard1, repo.commits.dashboard2]);
   outputs = await t.writeOutputs();
   // The operator's own terminal agent: the stack trusts the answer its person gives (trustElicitation).
   const config = join(t.tmp, 'frontendops.config.json');

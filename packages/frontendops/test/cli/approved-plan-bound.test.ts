@@ -15,7 +15,6 @@ import { approveIfProtected } from '../../src/cli/commands/deploy.ts';
 import type { CliContext } from '../../src/cli/context.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { promoteRelease } from '../../src/deploy/pin.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
 import {
   APP as ATOMIC_APP,
@@ -23,8 +22,7 @@ import {
   request as atomicRequest,
   startAtomicEnv,
 } from '../support/atomic-env.ts';
-import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -49,10 +47,7 @@ const GITHUB = {
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { protected: true });
-  for (const [i, commit] of [V1, V2, V3].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   outputs = await t.writeOutputs({ cdn: true });
   config = join(t.tmp, 'frontendops.config.json');
   await writeFile(

@@ -4,14 +4,11 @@
  * n+1 dies before moving the head; the next deploy finishes that append, keeps the entry, and lands.
  * Before, every later append of the stack was refused.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { startCli } from '../support/cli.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type DeployProxy, startDeployProxy } from '../support/deploy-proxy.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { cli } from '../support/run-cli.ts';
 import type { S3Proxy } from '../support/s3-proxy.ts';
 
@@ -30,10 +27,7 @@ beforeAll(async () => {
   proxy = proxied.proxy;
   outputs = await proxied.writeOutputs('staging', { cdn: true });
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'crash-test' };
-  for (const [i, commit] of COMMITS.entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, COMMITS, { from: 0 });
 });
 afterAll(async () => {
   await proxied.close();

@@ -8,12 +8,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { LOCK_DIR_ENV, lockDirFor } from '../../src/stacks/open.ts';
 import { startCli } from '../support/cli.ts';
-import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type DeployProxy, startDeployProxy } from '../support/deploy-proxy.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { S3Proxy } from '../support/s3-proxy.ts';
 
 const APP = 'sophia-dashboard';
@@ -33,10 +31,7 @@ beforeAll(async () => {
   proxy = proxied.proxy;
   outputs = await proxied.writeOutputs('staging');
   alias = await proxied.writeOutputs('alias', { stack: 'staging-by-another-name' });
-  for (const [i, commit] of COMMITS.entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, COMMITS, { from: 0 });
 });
 afterAll(async () => {
   await proxied.close();

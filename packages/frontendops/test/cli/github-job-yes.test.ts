@@ -9,10 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
@@ -24,10 +22,7 @@ let outputs: string;
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { protected: true });
-  for (const [i, commit] of [V1, V2].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [V1, V2]);
   await deployArtifact(t.site, { app: APP, commit: V1, request });
   await deployArtifact(t.site, { app: APP, commit: V2, request });
   outputs = await t.writeOutputs({ cdn: true });

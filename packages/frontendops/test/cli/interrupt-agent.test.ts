@@ -10,12 +10,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { BIN, startCli, waitForStderr } from '../support/cli.ts';
-import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type DeployProxy, startDeployProxy } from '../support/deploy-proxy.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -29,13 +27,7 @@ const AGENT_ENV = { FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: undefin
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'interrupt-agent-cli' });
   repo = await createTestRepo();
-  for (const [commit, version] of [
-    [repo.commits.dashboard1, 'v1'],
-    [repo.commits.dashboard2, 'v2'],
-  ] as const) {
-    const build = await writeFixtureBuild(join(t.tmp, version), { version });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
-  }
+  await publishFixtureBuilds(t, 'sophia-dashboard', [repo.commits.dashboard1, repo.commits.dashboard2]);
   await deployArtifact(t.site, {
     app: 'sophia-dashboard',
     commit: repo.commits.dashboard1,

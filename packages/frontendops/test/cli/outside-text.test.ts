@@ -9,10 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { connectInfra } from '../support/mcp-infra.ts';
 import { type AgentServersInProcess, cli, serveAgentServersInProcess } from '../support/run-cli.ts';
@@ -37,10 +35,7 @@ beforeAll(async () => {
   await repo.git(['add', '-A']);
   await repo.git(['commit', '-q', '-m', `dashboard: totals ${CLIPBOARD}${ERASE}fixed`]);
   hostile = (await repo.git(['rev-parse', 'HEAD'])).trim();
-  for (const [i, commit] of [repo.commits.dashboard1, hostile].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [repo.commits.dashboard1, hostile], { from: 0 });
   outputs = await t.writeOutputs({ cdn: true });
   // The agent's two servers, served over HTTP in this process for the file (the agent's stdio
   // spawning is cli/agent.test.ts's): what is shown here is what the agent does with their answers.

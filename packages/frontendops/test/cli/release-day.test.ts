@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { startOpenAIDouble } from '../support/openai-double.ts';
@@ -65,13 +65,7 @@ beforeAll(async () => {
   };
   C1 = repo.commits.dashboard1;
   C2 = repo.commits.dashboard2;
-  for (const [commit, version] of [
-    [C1, 'v1'],
-    [C2, 'v2'],
-  ] as const) {
-    const build = await writeFixtureBuild(join(t.tmp, version), { version });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [C1, C2]);
 });
 afterAll(async () => {
   await new Promise((done) => site?.close(done));

@@ -4,12 +4,9 @@
  * repository. Before, the re-run's own plan was a no-op ("already live, nothing to do"), so the
  * deployment that went live never got its deploy tag, the anchor `audit verify --repo` checks.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -23,10 +20,7 @@ let env: Record<string, string>;
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'rerun-tag' });
   repo = await createTestRepo();
-  for (const [i, commit] of [repo.commits.dashboard1, repo.commits.dashboard2].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [repo.commits.dashboard1, repo.commits.dashboard2], { from: 0 });
   outputs = await t.writeOutputs({ cdn: true });
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
 });

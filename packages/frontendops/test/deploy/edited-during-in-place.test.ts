@@ -7,16 +7,14 @@
  * the deploy stops before it writes the pointer, verify reports the edit, and once it is put back the
  * deploy run again finishes.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
@@ -25,10 +23,7 @@ let t: TestDeployEnv;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'edited-in-place' });
-  for (const [i, commit] of [V1, V2, V3].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
 });
 afterAll(() => t?.stop());

@@ -24,7 +24,7 @@ import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { PendingDeploy, RequestInfo } from '../../src/state/records.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestS3 } from '../support/local-s3.ts';
 import { refusal } from '../support/refusal.ts';
@@ -561,10 +561,7 @@ describe('in place: a genuine interrupted rollback or deploy is still finished',
   let t: TestDeployEnv;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'forged-pending-genuine' });
-    for (const [i, commit] of [V1, V2, V3, V4].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
+    await publishFixtureBuilds(t, APP, [V1, V2, V3, V4]);
     await deployArtifact(t.site, { app: APP, commit: V1, request });
     await deployArtifact(t.site, { app: APP, commit: V2, request });
   }, 180_000);

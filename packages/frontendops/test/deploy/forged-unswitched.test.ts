@@ -14,19 +14,17 @@
  * what the CDN's release store names. Now a record whose switch the store does not serve excuses
  * neither: verify says tampered, and every change refuses TAMPERED with nothing written.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
 import { verifySite } from '../../src/read/verify-site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
@@ -201,10 +199,7 @@ describe('in place: a planted record of an atomic operation, where the stack has
   const key = (name: string) => `${t.target.statePrefix}${name}`;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'forged-unswitched-in-place' });
-    for (const [i, commit] of [V1, V2, V3].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
+    await publishFixtureBuilds(t, APP, [V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
   });

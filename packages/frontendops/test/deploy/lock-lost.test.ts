@@ -13,16 +13,14 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { deployLockName } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
@@ -134,10 +132,7 @@ describe('in place', () => {
   let t: TestDeployEnv;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'lock-lost-in-place' });
-    for (const [i, commit] of [V1, V2].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
+    await publishFixtureBuilds(t, APP, [V1, V2]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
   });
   afterAll(() => t?.stop());

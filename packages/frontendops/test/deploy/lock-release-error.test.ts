@@ -7,14 +7,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { FrontendOpsError, withCleanup } from '../../src/errors.ts';
 import type { Locker } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { APP, request } from '../support/atomic-env.ts';
-import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 const denied = () => Promise.reject(new FrontendOpsError('DENIED', 'Ada declined this deploy.'));
@@ -106,10 +104,7 @@ describe('a deploy whose lock’s release fails after the deploy failed', () => 
   let t: TestDeployEnv;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'lock-release-error' });
-    for (const [i, commit] of [V1, V2].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
+    await publishFixtureBuilds(t, APP, [V1, V2]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
   });
   afterAll(() => t?.stop());

@@ -2,21 +2,18 @@
  * The pin after a rollback, against the real S3 protocol: a rollback pins; a deploy past the pin is
  * refused (PINNED) and changes nothing; pin, unpin and promote move it, each in the audit chain.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf } from '../../src/cli/context.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../src/deploy/pin.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { describePin, type PinRecord, readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const APP = 'sophia-dashboard';
 const [A, B, C] = ['aaaaaaa1111111', 'bbbbbbb2222222', 'ccccccc3333333'] as const;
@@ -32,10 +29,7 @@ let t: TestDeployEnv;
 
 beforeAll(async () => {
   t = await startDeployEnv();
-  for (const [i, commit] of [A, B, C].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [A, B, C]);
   await deployArtifact(t.site, { app: APP, commit: A, request: by('alice', 'deploy A') });
   await deployArtifact(t.site, { app: APP, commit: B, request: by('alice', 'deploy B') });
 });

@@ -15,17 +15,14 @@
  * And a rollback that finished (pinned, its record gone) but whose process was killed before it said
  * so: run again, it is that rollback again, nothing to do, not a second one back to BAD.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
@@ -85,10 +82,7 @@ describe('rollback stopped after its switch, then run again', () => {
   let t: TestDeployEnv;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'rollback-rerun' });
-    for (const [i, commit] of [GOOD, BAD].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
+    await publishFixtureBuilds(t, APP, [GOOD, BAD]);
   });
   afterAll(() => t?.stop());
 

@@ -4,15 +4,12 @@
  * its last step. The deploy used to go live past that pin, leaving a pin on a release nobody is
  * served; it is now held to the pin the finish set (PINNED), as a deploy is to any pin.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
@@ -27,10 +24,7 @@ let t: TestDeployEnv;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'rollback-stopped-pin' });
-  for (const [i, commit] of [V1, V2, V3].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   await deployArtifact(t.site, { app: APP, commit: V1, request: request('v1') });
   await deployArtifact(t.site, { app: APP, commit: V2, request: request('v2') });
 });

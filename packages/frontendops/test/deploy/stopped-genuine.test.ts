@@ -5,20 +5,17 @@
  * operations found, shrunk to what it takes.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodePublicKey } from '../../src/approval/keys.ts';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, promoteRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
 import { changeDigest, openApprovalRequest } from '../../src/state/approvals.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
@@ -95,10 +92,7 @@ async function atomicEnv(stack: string) {
 async function inPlaceEnv(stack: string, protectedStack = false): Promise<TestDeployEnv> {
   const t = await startDeployEnv({ stack }, { protected: protectedStack });
   stops.push(() => t.stop());
-  for (const [i, commit] of [V1, V2, V3].entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   return t;
 }
 

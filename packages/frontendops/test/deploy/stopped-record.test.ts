@@ -16,7 +16,7 @@ import { FrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AtomicEnv, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -39,10 +39,7 @@ describe('a deploy stopped by an error before it went live', () => {
   let t: TestDeployEnv;
   beforeAll(async () => {
     t = await startDeployEnv();
-    for (const [i, commit] of [V1, V2, V3].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
+    await publishFixtureBuilds(t, APP, [V1, V2, V3]);
     // V3's build and one asset more: stopped at that copy, it touched nothing V3 serves.
     const build = await writeFixtureBuild(join(t.tmp, 'b3'), { version: 'v3' });
     await writeFile(join(build.dir, 'assets/extra-0123456Z.js'), 'export const extra = 1;\n');

@@ -24,7 +24,7 @@ import { readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts'
 import type { RequestInfo } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -58,10 +58,7 @@ describe('in place', () => {
   let t: TestDeployEnv;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'tampered-state' });
-    for (const [i, commit] of [A, B, NEVER].entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-    }
+    await publishFixtureBuilds(t, APP, [A, B, NEVER], { from: 0 });
     await deployArtifact(t.site, { app: APP, commit: A, request });
     await deployArtifact(t.site, { app: APP, commit: B, request });
   });

@@ -9,11 +9,9 @@
  * moved alone (the CI roles still may; entries they can only create): moved back, the next deploy
  * walks it forward over the entries; moved past them, verify fails.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import {
@@ -26,8 +24,7 @@ import {
 import type { RequestInfo } from '../../src/state/records.ts';
 import { forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -42,10 +39,7 @@ beforeAll(async () => {
   repo = await createTestRepo();
   commits = [repo.commits.dashboard1, repo.commits.dashboard2, repo.commits.docs];
   t = await startDeployEnv({ stack: 'dashboard-audit' });
-  for (const [i, commit] of commits.entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, commits, { from: 0 });
 });
 afterAll(async () => {
   await t.stop();

@@ -8,13 +8,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, readAuditHead, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { rehash } from '../support/audit-forgery.ts';
-import { HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import {
+  HOSTING,
+  publishFixtureBuilds,
+  STACK,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
@@ -27,10 +31,7 @@ let named: string;
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { extraBuckets: [STAGING_HOSTING] });
-  for (const [i, commit] of COMMITS.entries()) {
-    const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(t, APP, COMMITS, { from: 0 });
   named = await t.writeOutputs({ cdn: true });
   const config = join(t.tmp, 'frontendops.config.json');
   await writeFile(

@@ -2,10 +2,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { type CloudFrontDouble, DOUBLE_DISTRIBUTION_ID, startCloudFrontDouble } from './cloudfront-double.ts';
+import { writeFixtureBuild } from './fixture-build.ts';
 import { startTestS3, type TestS3 } from './local-s3.ts';
 
 export const STACK = 'dashboard-hosting-prod';
@@ -29,6 +31,24 @@ export interface TestDeployEnv {
    */
   writeOutputs(options?: { stack?: string; cdn?: boolean; hostingBucket?: string }): Promise<string>;
   stop(): Promise<void>;
+}
+
+/**
+ * Publishes a fixture build (writeFixtureBuild) of each commit as `app`'s, in order: version `v<from>`,
+ * `v<from + 1>`… (from 1 unless said), as a test does before it deploys them.
+ */
+export async function publishFixtureBuilds(
+  t: Pick<TestDeployEnv, 'site' | 'tmp'>,
+  app: string,
+  commits: readonly string[],
+  options: { from?: number } = {},
+): Promise<void> {
+  for (const [i, commit] of commits.entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `build-${commit}`), {
+      version: `v${i + (options.from ?? 1)}`,
+    });
+    await publishArtifact(t.site.artifacts, { dir: build.dir, app, commit });
+  }
 }
 
 export async function startDeployEnv(
