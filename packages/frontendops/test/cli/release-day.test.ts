@@ -4,14 +4,19 @@
  * repository: the conventions users know from Netlify, Vercel and the AWS CLI, and pin → promote.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishFixtureBuilds,
+  serveHostingBucket,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { startOpenAIDouble } from '../support/openai-double.ts';
@@ -22,7 +27,7 @@ const FORGED_ROW = 'C2 broke the totals\n2026-12-04 09:00:00  deploy  sophia-das
 const APP = 'sophia-dashboard';
 let t: TestDeployEnv;
 let repo: TestRepo;
-let site: Server;
+let site: Awaited<ReturnType<typeof serveHostingBucket>> | undefined;
 let siteUrl: string;
 let outputs: string;
 let env: Record<string, string | undefined>;
@@ -35,15 +40,8 @@ beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-staging' });
   repo = await createTestRepo();
   // The site as a visitor sees it: whatever the hosting bucket holds (verification reads index.html here).
-  site = createServer((req, res) => {
-    const key = (req.url ?? '/').slice(1).split('?')[0] || 'index.html';
-    t.site.hosting.get(key).then((object) => {
-      res.writeHead(object ? 200 : 404, { 'content-type': object?.contentType ?? 'text/plain' });
-      res.end(object?.body ?? 'not found');
-    });
-  });
-  await new Promise<void>((done) => site.listen(0, '127.0.0.1', done));
-  siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+  site = await serveHostingBucket(t);
+  siteUrl = site.url;
   outputs = join(t.tmp, 'staging.json');
   await writeFile(
     outputs,
@@ -68,7 +66,7 @@ beforeAll(async () => {
   await publishFixtureBuilds(t, APP, [C1, C2]);
 });
 afterAll(async () => {
-  await new Promise((done) => site?.close(done));
+  await site?.close();
   await repo?.cleanup();
   await t?.stop();
 });

@@ -4,13 +4,11 @@
  * says it is one), and a release someone rolled back away from made live again (said, not refused).
  */
 import { writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { serveHostingBucket, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
@@ -18,7 +16,7 @@ import { cli } from '../support/run-cli.ts';
 const APP = 'sophia-dashboard';
 let t: TestDeployEnv;
 let repo: TestRepo;
-let site: Server;
+let site: Awaited<ReturnType<typeof serveHostingBucket>> | undefined;
 let outputs: string;
 let env: Record<string, string | undefined>;
 const commits: string[] = [];
@@ -27,14 +25,7 @@ const short = (sha: string) => sha.slice(0, 7);
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-staging' });
   repo = await createTestRepo();
-  site = createServer((req, res) => {
-    const key = (req.url ?? '/').slice(1).split('?')[0] || 'index.html';
-    t.site.hosting.get(key).then((object) => {
-      res.writeHead(object ? 200 : 404, { 'content-type': object?.contentType ?? 'text/plain' });
-      res.end(object?.body ?? 'not found');
-    });
-  });
-  await new Promise<void>((done) => site.listen(0, '127.0.0.1', done));
+  site = await serveHostingBucket(t);
   outputs = join(t.tmp, 'staging.json');
   await writeFile(
     outputs,
@@ -45,7 +36,7 @@ beforeAll(async () => {
       distributionId: t.target.distributionId,
       region: 'us-east-1',
       endpoint: t.s3.endpoint,
-      siteUrl: `http://127.0.0.1:${(site.address() as AddressInfo).port}/`,
+      siteUrl: site.url,
     }),
   );
   env = {
@@ -66,7 +57,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  await new Promise((done) => site?.close(done));
+  await site?.close();
   await repo?.cleanup();
   await t?.stop();
 });

@@ -1,5 +1,7 @@
 /** A complete deploy environment for tests: embedded S3 (real protocol), CloudFront double, temp dirs. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publishArtifact } from '../../src/deploy/publish.ts';
@@ -49,6 +51,28 @@ export async function publishFixtureBuilds(
     });
     await publishArtifact(t.site.artifacts, { dir: build.dir, app, commit });
   }
+}
+
+/**
+ * The site as a visitor sees it: an HTTP server on loopback answering each path with what the hosting
+ * bucket holds there (`/` is index.html), where a deploy's verification reads. Close it when done.
+ */
+export async function serveHostingBucket(
+  t: Pick<TestDeployEnv, 'site'>,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const key = (req.url ?? '/').slice(1).split('?')[0] || 'index.html';
+    t.site.hosting.get(key).then((object) => {
+      res.writeHead(object ? 200 : 404, { 'content-type': object?.contentType ?? 'text/plain' });
+      res.end(object?.body ?? 'not found');
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  };
 }
 
 export async function startDeployEnv(
