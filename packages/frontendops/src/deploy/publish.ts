@@ -30,6 +30,7 @@ import {
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { appendAudit, assertAuditWritable, heldForAppends, readNewestEntry } from '../state/audit.ts';
+import { putJsonObject } from '../state/json-object.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { inBuild, scanBuildDirectory } from './scan.ts';
@@ -130,12 +131,7 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
     { concurrency: input.concurrency ?? 16 },
   );
   await input.beforeManifest?.({ ...summary, uploaded, published: true });
-  await artifacts.put(
-    artifactManifestKey(input.app, input.commit),
-    JSON.stringify(manifest, null, 2),
-    { contentType: 'application/json', cacheControl: 'no-cache' },
-    conditional,
-  );
+  await putJsonObject(artifacts, artifactManifestKey(input.app, input.commit), manifest, conditional);
   return { ...summary, uploaded, published: true };
 }
 

@@ -39,6 +39,7 @@ import {
   signedSchema,
 } from './approval-evidence.ts';
 import { appendAudit, stateDigest } from './audit.ts';
+import { putJsonObject } from './json-object.ts';
 import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
 export { APPROVAL_ACTIONS, APPROVAL_TTL_MS, type Approval, type ApprovalAction, type ApprovalStatement };
@@ -367,12 +368,7 @@ export async function consumeApproval(
   const conditional = await site.state.supportsConditionalWrites();
   if (!conditional && (await site.state.head(key))) return false;
   try {
-    await site.state.put(
-      key,
-      JSON.stringify(marker, null, 2),
-      { contentType: 'application/json', cacheControl: 'no-cache' },
-      conditional ? { ifNoneMatch: '*' } : {},
-    );
+    await putJsonObject(site.state, key, marker, conditional ? { ifNoneMatch: '*' } : {});
   } catch (error) {
     if (!(error instanceof FrontendOpsError && error.code === 'PRECONDITION_FAILED')) throw error;
     const found = await site.state.get(key);
@@ -436,11 +432,7 @@ const bindingOf = (site: Site, key: string, value: unknown): Record<string, stri
   [relative(site, key)]: stateDigest(value),
 });
 
-const putJson = (site: Site, key: string, value: unknown) =>
-  site.state.put(key, JSON.stringify(value, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-cache',
-  });
+const putJson = (site: Site, key: string, value: unknown) => putJsonObject(site.state, key, value);
 
 function parseQuietly(body: Buffer): unknown {
   try {

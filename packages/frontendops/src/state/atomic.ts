@@ -18,6 +18,7 @@
 import type { AtomicOp, AtomicPlan } from '../engine/atomic-plan.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion, type WriteCondition } from '../ports.ts';
 import { stateDigest } from './audit.ts';
+import { putJsonObject } from './json-object.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, releaseIndexName } from './names.ts';
 import { parseStateObject, type RequestInfo, readBackFrom, type StoppedBy } from './records.ts';
 
@@ -105,12 +106,7 @@ export function createAtomicRecords(store: ObjectStore, prefix: string) {
   // trip over.
   const write = async (name: string, value: unknown, condition: WriteCondition = {}): Promise<string> => {
     const digest = stateDigest(value);
-    await store.put(
-      key(name),
-      JSON.stringify(value, null, 2),
-      { contentType: 'application/json', cacheControl: 'no-cache' },
-      condition,
-    );
+    await putJsonObject(store, key(name), value, condition);
     return digest;
   };
   const read = async <T>(name: string): Promise<T | null> => {

@@ -53,6 +53,7 @@ import {
   checkApprovalEntries,
   storedStatements,
 } from './approval-evidence.ts';
+import { putJsonObject } from './json-object.ts';
 import {
   APPROVAL_REQUESTS,
   APPROVALS_SIGNED,
@@ -1534,10 +1535,7 @@ export async function finishInterruptedPin(store: ObjectStore, prefix: string): 
     return latest;
   }
   if (latest.type !== 'pin' || digestOrNull(latest.data) !== digest) return null;
-  await store.put(`${prefix}${PIN}`, JSON.stringify(latest.data, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-cache',
-  });
+  await putJsonObject(store, `${prefix}${PIN}`, latest.data);
   return latest;
 }
 

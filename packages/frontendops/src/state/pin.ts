@@ -13,6 +13,7 @@ import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
+import { putJsonObject } from './json-object.ts';
 import { PIN } from './names.ts';
 import { describeReplacedPin } from './pin-words.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
@@ -80,10 +81,7 @@ export async function writePin(site: Site, pin: PinRecord, lock?: HeldLock): Pro
     // The pin goes out beside the head's move (the entry is written): settled before the lock goes.
     { overlap: true },
   );
-  await site.state.put(pinKey(site), JSON.stringify(pin, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-cache',
-  });
+  await putJsonObject(site.state, pinKey(site), pin);
   return entry;
 }
 

@@ -10,6 +10,7 @@ import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import { stateDigest } from './audit.ts';
+import { putJsonObject } from './json-object.ts';
 import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
 export interface ReleaseRef {
@@ -161,12 +162,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
   // plan that every later run trips over.
   const writeJson = async (name: string, value: unknown, condition = {}): Promise<string> => {
     const digest = stateDigest(value);
-    await store.put(
-      key(name),
-      JSON.stringify(value, null, 2),
-      { contentType: 'application/json', cacheControl: 'no-cache' },
-      condition,
-    );
+    await putJsonObject(store, key(name), value, condition);
     return digest;
   };
 
