@@ -84,9 +84,17 @@ const NOT_AN_APP = new Set(
     'tag tags sha revision snapshot bundle artifact artifacts work stuff thing things copy good green stable working ' +
     'passing published merged successful tested approved new canary preview and then please now first again it ' +
     'that this here there live to on in into onto for of from with at as by is was if when unless but so or ' +
-    'without our my your their we you the a an'
+    'without our my your their we you the a an production prod staging hotfix hotfixes patch patches nightly ' +
+    'candidate rc beta alpha'
   ).split(' '),
 );
+
+/**
+ * What a release is called, as the noun after a word that describes it: in "the latest production
+ * build" or "the latest shiny version", the word before it is no app's name.
+ */
+const RELEASE_NOUN =
+  /^\s+(?:build|builds|version|versions|release|releases|commit|commits|change|changes|code|bundle|fix|fixes|update|updates|deploy|deployment|revision|snapshot|one)\b/i;
 
 /**
  * The app a request for a change names after "the latest" (or "newest"), when it is not this
@@ -95,7 +103,8 @@ const NOT_AN_APP = new Set(
  * the one asked for, which `--yes` would then do. Refused before any tool is called, naming the app the
  * configuration has. The app's name, each of its parts ("dashboard" of "sophia-dashboard"), its
  * directory's parts, a stack the configuration knows and a release's name (a sha, tag or deploy id)
- * are not another app; nor are the words of NOT_AN_APP.
+ * are not another app; nor are the words of NOT_AN_APP, nor a word that describes the release named
+ * next ("the latest shiny build").
  */
 export function otherAppNamed(
   text: string,
@@ -107,10 +116,11 @@ export function otherAppNamed(
       w.toLowerCase(),
     ),
   );
-  for (const [, raw] of text.matchAll(/\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*)/giu)) {
-    const word = (raw as string).replace(/[./]+$/, '');
+  for (const match of text.matchAll(/\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*)/giu)) {
+    const word = (match[1] as string).replace(/[./]+$/, '');
     const lower = word.toLowerCase();
     if (NOT_AN_APP.has(lower) || mine.has(lower) || isReleaseName(word) || /^\d/.test(word)) continue;
+    if (RELEASE_NOUN.test(text.slice(match.index + match[0].length))) continue;
     return (
       `The request names "${word.slice(0, 80)}", but this repository's configuration (frontendops.config.json) has one app: ${own.app}. Nothing was done. ` +
       `To deploy ${own.app}, say "deploy the latest ${own.app}"; to deploy ${word.slice(0, 80)}, ask in the repository whose configuration names it.`

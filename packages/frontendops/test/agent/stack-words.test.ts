@@ -106,6 +106,7 @@ describe('an app the configuration does not have, named after "the latest"', () 
     ['deploy the newest shop to staging', 'shop'],
     ['promote the latest "shop".', 'shop'],
     ["ship the latest shop's build", 'shop'],
+    ['deploy the latest shop, then the build', 'shop'],
   ])('%s: refused, naming "%s" and the app there is', (text, word) => {
     expect(otherApp(text)).toBe(
       `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: blog. Nothing was done. ` +
@@ -126,6 +127,10 @@ describe('an app the configuration does not have, named after "the latest"', () 
     'deploy the latest 3f2c1a9',
     'deploy the latest if it is not pinned',
     'promote the latest good one',
+    'deploy the latest production build',
+    'deploy the latest shiny version to staging',
+    'ship the latest hotfix',
+    'deploy the newest nightly',
   ])('%s: not another app', (text) => {
     expect(otherApp(text)).toBeNull();
   });
