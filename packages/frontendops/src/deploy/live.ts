@@ -308,13 +308,40 @@ export async function assertAtomicPendingSound(
   const read: LiveRead = known ?? { pointer: await site.records.readPointer() };
   const pointer = read.pointer?.value ?? null;
   if (pending.op === 'rollback') await assertRollbackWasLive(site, ATOMIC_PENDING, plan, pointer);
+  const what = `${pending.op} ${idOf(plan.deployId)} of ${shortSha(plan.commit)}`;
+  // Only a plan that changes what is live switches the live release, but a migration's first switch
+  // (from no pointer): any other record claiming such a switch would be finished as an operation
+  // nobody ran, with its made-up request, where the release store already served that release.
+  const from = (plan.pointerBefore as { live?: unknown } | null | undefined)?.live;
+  if (
+    !plan.liveChanges &&
+    plan.pointerAfter?.live !== from &&
+    (pending.op !== 'migrate' || plan.pointerBefore != null)
+  ) {
+    throw forgedPending(
+      ATOMIC_PENDING,
+      `names ${what}, whose switch makes a release live, which its plan does not`,
+    );
+  }
   if (plan.liveChanges) {
-    const what = `${pending.op} ${idOf(plan.deployId)} of ${shortSha(plan.commit)}`;
     if (
       typeof plan.artifactDigest !== 'string' ||
       plan.pointerAfter?.live !== releaseIdFor({ commit: plan.commit, artifactDigest: plan.artifactDigest })
     ) {
       throw forgedPending(ATOMIC_PENDING, `names ${what}, but its switch makes another release live`);
+    }
+    // The live pointer already has its release live under another deploy: the switch the release
+    // store serves was that deploy's, not this record's (its own run moves the pointer after it).
+    const other =
+      pointer !== null &&
+      from !== plan.pointerAfter.live &&
+      releaseIdFor(pointer) === plan.pointerAfter.live &&
+      pointer.deployId !== plan.deployId;
+    if (other) {
+      throw forgedPending(
+        ATOMIC_PENDING,
+        `names ${what}, but the live pointer has its release live under deploy ${idOf(pointer.deployId)}: the switch the CDN serves was not this record's`,
+      );
     }
     if (pending.switched && !hadDeploy(plan, pointer)) {
       throw forgedPending(
