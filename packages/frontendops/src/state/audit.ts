@@ -1188,6 +1188,14 @@ async function verifyAuditOnce(
     atomicPending !== null &&
     (options.releaseStore === undefined ||
       (served !== null && (await servesSwitchOf(served, atomicPendingValue))));
+  // The atomic/state.json that switch wrote, where its record says (one marked switched does): a
+  // state other than it was edited since, whatever the record excuses of the rest.
+  const switchState =
+    isRecord(atomicPendingValue) && typeof atomicPendingValue.stateDigest === 'string'
+      ? atomicPendingValue.stateDigest
+      : undefined;
+  const switchWroteState = (value: unknown): boolean =>
+    atomicSwitched && (switchState === undefined || digestOrNull(value) === switchState);
   // The release indexes the interrupted atomic operation writes before its switch, with their
   // digests: one of them written again after a prune recorded its removal is that operation's.
   const pendingIndexes: Record<string, unknown> =
@@ -1295,7 +1303,7 @@ async function verifyAuditOnce(
       const atomic =
         name.startsWith(ATOMIC) &&
         atomicPending !== null &&
-        (name !== ATOMIC_STATE || atomicSwitched) &&
+        (name !== ATOMIC_STATE || (atomicSwitched && switchState === undefined)) &&
         (!name.startsWith(RELEASE_INDEXES) ||
           (isRecord(atomicPendingValue) &&
             Array.isArray(atomicPendingValue.pruning) &&
@@ -1322,7 +1330,9 @@ async function verifyAuditOnce(
         name === LIVE && atomicSwitched && namesRecordLive(current.value, atomicPendingValue);
       const live = name === LIVE && (namesPendingLive(current.value) || atomicLive);
       const atomic =
-        name.startsWith(ATOMIC) && atomicPending !== null && (name !== ATOMIC_STATE || atomicSwitched);
+        name.startsWith(ATOMIC) &&
+        atomicPending !== null &&
+        (name !== ATOMIC_STATE || switchWroteState(current.value));
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
       // A crash-recovery record is bound by no entry: one can excuse a change only of what an
       // interrupted operation writes, naming releases the chain knows (or the record's own, as the
@@ -1409,7 +1419,8 @@ async function verifyAuditOnce(
       // A release index the interrupted operation wrote is one its record names, with that digest.
       const ours =
         atomicPending !== null &&
-        ((name === ATOMIC_STATE && atomicSwitched) ||
+        ((name === ATOMIC_STATE &&
+          switchWroteState((await readJsonQuietly(store, `${prefix}${name}`)).value)) ||
           (pendingIndexes[name] !== undefined &&
             pendingIndexes[name] === digestOrNull((await readJsonQuietly(store, `${prefix}${name}`)).value)));
       problems.push({
