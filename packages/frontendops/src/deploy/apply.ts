@@ -480,7 +480,7 @@ async function movePointer(
     await assertReadAsRecorded(
       site,
       { [LIVE]: current?.value ?? null },
-      `The ${plan.kind} ${plan.deployId} has its files synced and its pointer not written; once the object is put back, run the ${plan.kind} again to finish it`,
+      `The ${plan.kind} ${plan.deployId} has its files synced and its pointer not written; once the version named here is put back, run the ${plan.kind} again to finish it`,
     );
   }
   if ((current?.value.deployId ?? null) !== plan.fromDeployId && current?.value.deployId !== plan.deployId) {

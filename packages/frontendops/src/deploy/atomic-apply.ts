@@ -811,7 +811,7 @@ async function afterSwitch(
   await assertReadAsRecorded(
     site,
     { [LIVE]: statePointer?.value ?? null, [ATOMIC_STATE]: stored },
-    `The ${plan.op} ${plan.deployId} stopped after its switch (edges serve it) and before writing that object; once it is put back, the next deploy or rollback of ${site.target.stack} finishes the switch`,
+    `The ${plan.op} ${plan.deployId} stopped after its switch (edges serve it) and before writing that object; once the version named here is put back, the next deploy or rollback of ${site.target.stack} finishes the switch`,
   );
   const known = new Map<string, ReleaseNameRef>();
   for (const r of statePointer?.value.releases ?? [])

@@ -20,14 +20,16 @@ import {
   type AuditEntry,
   digestOrNull,
   finishInterruptedPin,
+  isRecord,
   readAuditHead,
+  readJsonQuietly,
   recordedState,
   recordedStateAfterStopped,
   recordedStateKnown,
   TRACKED,
   verifyAudit,
 } from './audit.ts';
-import { PIN } from './names.ts';
+import { ATOMIC_PENDING, ATOMIC_STATE, PIN } from './names.ts';
 
 /**
  * `finish`: under the deploy lock, a pin change whose entry landed and whose pin.json did not is
@@ -59,7 +61,7 @@ export async function assertStateAsRecorded(
   const finished =
     options.finish === true && changed.includes(PIN) ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
-  await refuseIfTampered(site, changed, 'Nothing was changed');
+  await refuseIfTampered(site, changed, 'Nothing was changed', state);
   return finished;
 }
 
@@ -84,7 +86,7 @@ export async function assertReadAsRecorded(
   const changed = Object.entries(read)
     .filter(([name, value]) => (state[name] ?? ABSENT) !== (value === null ? ABSENT : digestOrNull(value)))
     .map(([name]) => name);
-  await refuseIfTampered(site, changed, done);
+  await refuseIfTampered(site, changed, done, state);
 }
 
 /**
@@ -93,7 +95,12 @@ export async function assertReadAsRecorded(
  * Verify is given the CDN's release store (null in place): a crash-recovery record excuses what its
  * operation writes after its switch only where that switch is served (audit.ts).
  */
-async function refuseIfTampered(site: Site, changed: readonly string[], done: string): Promise<void> {
+async function refuseIfTampered(
+  site: Site,
+  changed: readonly string[],
+  done: string,
+  bound: Readonly<Record<string, string>>,
+): Promise<void> {
   if (changed.length === 0) return;
   const { problems } = await verifyAudit(site.state, site.target.statePrefix, {
     releaseStore: site.releases,
@@ -103,14 +110,32 @@ async function refuseIfTampered(site: Site, changed: readonly string[], done: st
   );
   const [first] = tampered;
   if (!first) return;
-  const names = [...new Set(tampered.map((p) => p.object))].join(' and ');
+  const objects = [...new Set(tampered.map((p) => p.object as string))];
+  // Which version to put back: the state bucket keeps them, and the chain binds each object's
+  // content by its digest (sha256 of its canonical JSON, as `audit verify` computes it).
+  // An operation stopped after its switch wrote the atomic state its record names: that version.
+  const stopped = objects.includes(ATOMIC_STATE)
+    ? (await readJsonQuietly(site.state, `${site.target.statePrefix}${ATOMIC_PENDING}`)).value
+    : null;
+  const switchWrote =
+    isRecord(stopped) && stopped.switched === true && typeof stopped.stateDigest === 'string'
+      ? stopped.stateDigest
+      : undefined;
+  const remedies = objects.map((name) => {
+    const key = `${site.target.statePrefix}${name}`;
+    const wrote = name === ATOMIC_STATE ? switchWrote : undefined;
+    const digest = wrote ?? bound[name] ?? ABSENT;
+    const which = wrote ? 'the stopped switch wrote' : 'the audit log records';
+    return digest === ABSENT
+      ? `delete ${key} (the audit log records none)`
+      : `put back the version of ${key} ${which} (the state bucket keeps its versions; its digest, sha256 over its canonical JSON, is ${digest})`;
+  });
   throw new FrontendOpsError(
     'TAMPERED',
-    `${names} of ${site.target.stack} changed outside FrontendOps since the audit log recorded it (${first.reason}). ` +
+    `${objects.join(' and ')} of ${site.target.stack} changed outside FrontendOps since the audit log recorded it (${first.reason}). ` +
       `${done}: a change made from it would be recorded as if FrontendOps had made it. Run ` +
-      "`frontendops audit verify` to see what changed, put the object back from the state bucket's versions (or " +
-      'ask whoever changed it), then run this again.',
-    { details: { objects: tampered.map((p) => p.object) } },
+      `\`frontendops audit verify\` to see what changed, ${remedies.join(', and ')}, or ask whoever changed it; then run this again.`,
+    { details: { objects, keys: objects.map((name) => `${site.target.statePrefix}${name}`) } },
   );
 }
 

@@ -85,7 +85,10 @@ describe('atomic: atomic/state.json edited after a stopped switch', () => {
       const head = (await readAudit(t.site.state, prefix())).length;
       const error = await refusal(deployArtifact(t.site, { app: APP, commit: V3, request: request() }));
       expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
-      expect(error.message).toContain('atomic/state.json');
+      // It names the object's key and the version to put back: the one the stopped switch wrote.
+      expect(error.message).toContain(`${prefix()}atomic/state.json the stopped switch wrote`);
+      expect(error.message).toContain(`is ${stopped.stateDigest}`);
+      expect(error.message).toMatch(/the state bucket keeps its versions/);
       expect(await readAudit(t.site.state, prefix())).toHaveLength(head);
     });
   }
