@@ -606,6 +606,23 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
       );
     }
   }
+  // A migration switches from no pointer only as the stack's first atomic switch, to the release the
+  // live pointer has live: one claimed on a stack the chain records serving atomic releases was not
+  // this record's (the store served it already), and would be recorded as a migration nobody ran.
+  if (pending.op === 'migrate' && plan.pointerBefore == null) {
+    const entries = await readAudit(site.state, prefix);
+    const last = entries.at(-1);
+    const own =
+      last?.type === 'migrate' && last.data.deployId === plan.deployId ? entries.slice(0, -1) : entries;
+    if (
+      own.some((e) => e.objects?.[ATOMIC_STATE] !== undefined) ||
+      known.pointer?.value.deployId !== plan.deployId
+    ) {
+      throw refuse(
+        `names ${what}, a first switch to atomic releases, which this stack's audit chain already records`,
+      );
+    }
+  }
   // An abort done changes nothing visitors get (the store names the live release, as before any
   // canary): only the chain shows there was a canary of its release to abort.
   if (pending.switched && pending.op === 'canary-abort') {

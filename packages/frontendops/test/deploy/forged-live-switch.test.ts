@@ -49,7 +49,7 @@ describe('atomic: a planted record claiming the live release switch', () => {
   });
 
   /** A record saying `op` of the live build V3, under deploy id D, switched from R2 to R3. */
-  async function plant(op: string, liveChanges: boolean, switched = true) {
+  async function plant(op: string, liveChanges: boolean, switched = true, fromNothing = false) {
     const served = (await t.store().read()).value as Record<string, unknown>;
     expect(served.live).toBe(R3);
     const D = `${V3.slice(0, 7)}-0999999999`;
@@ -67,7 +67,7 @@ describe('atomic: a planted record claiming the live release switch', () => {
         liveChanges,
         inPlace: true,
         verify: { indexSha256: indexSha3 },
-        pointerBefore: { ...served, live: R2 },
+        pointerBefore: fromNothing ? null : { ...served, live: R2 },
         pointerAfter: served,
         copies: [],
         prune: [],
@@ -87,7 +87,8 @@ describe('atomic: a planted record claiming the live release switch', () => {
     return D;
   }
 
-  for (const [op, liveChanges, switched] of [
+  for (const [op, liveChanges, switched, fromNothing = false] of [
+    ['migrate', false, true, true],
     ['deploy', true, true],
     ['deploy', false, true],
     ['migrate', false, true],
@@ -96,8 +97,8 @@ describe('atomic: a planted record claiming the live release switch', () => {
     ['deploy', true, false],
     ['deploy', false, false],
   ] as const) {
-    it(`a preview does not record a "${op}" (liveChanges ${liveChanges}, switched ${switched}) of the live build nobody made`, async () => {
-      const D = await plant(op, liveChanges, switched);
+    it(`a preview does not record a "${op}" (liveChanges ${liveChanges}, switched ${switched}${fromNothing ? ', from no pointer' : ''}) of the live build nobody made`, async () => {
+      const D = await plant(op, liveChanges, switched, fromNothing);
       const head = (await readAudit(site.state, prefix())).length;
       const outcome = await previewLink(site, { app: APP, commit: V2, request: request('preview v2') }).then(
         () => null,

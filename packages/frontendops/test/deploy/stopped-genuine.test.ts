@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodePublicKey } from '../../src/approval/keys.ts';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { migrateToAtomic } from '../../src/deploy/migrate.ts';
 import { pinRelease, promoteRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import type { Site } from '../../src/site.ts';
@@ -133,6 +134,24 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
       ).rejects.toThrow(/stopped/);
       expect(await verdict(t.site)).not.toContain(expect.stringMatching(/^tampered/));
       // Before, each was refused: "switched from a release the live pointer does not keep before it".
+      await goesOn(t.site, [
+        () => deployArtifact(t.site, { app: APP, commit: V1, request: request() }),
+        () => deployArtifact(t.site, { app: APP, commit: V3, request: request() }),
+      ]);
+    });
+  }
+
+  for (const landed of [false, true]) {
+    it(`a migration to atomic stopped ${landed ? 'after' : 'at'} its entry: the next deploys finish it`, async () => {
+      // Its switch is from no pointer: held to the chain as the stack's first (live.ts, atomic-apply.ts).
+      const t = await atomicEnv(`stopped-migrate-${landed}`);
+      const inPlace = await t.open({ inPlace: true });
+      await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
+      await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+      await expect(
+        migrateToAtomic(stoppedAtEntry(t.site, 'migrate', { landed }), { request: request('migrate') }),
+      ).rejects.toThrow(/stopped/);
+      expect(await verdict(t.site)).not.toContain(expect.stringMatching(/^tampered/));
       await goesOn(t.site, [
         () => deployArtifact(t.site, { app: APP, commit: V1, request: request() }),
         () => deployArtifact(t.site, { app: APP, commit: V3, request: request() }),
