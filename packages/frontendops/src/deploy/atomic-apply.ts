@@ -70,7 +70,7 @@ import {
 import { markEnvironment } from '../state/environment.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, recordName, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
-import { assertReadAsRecorded } from '../state/recorded-state.ts';
+import { assertIndexAsRecorded, assertReadAsRecorded } from '../state/recorded-state.ts';
 import {
   type DeploymentRecord,
   type RequestInfo,
@@ -242,7 +242,7 @@ async function runLocked(
       ...finishedFacts(earlier.finished),
     });
   }
-  const prepared = await prepare(site, op, ctx, target, abandoned);
+  const prepared = await prepare(site, op, ctx, target, abandoned, true);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
   const superseded = abandoned !== null && abandoned.plan.deployId !== plan.deployId;
@@ -344,6 +344,8 @@ async function prepare(
   ctx: AtomicContext,
   target: AtomicTarget,
   interrupted?: AtomicPending | null,
+  /** Under the deploy lock (not a dry run): the index used is held to the chain. */
+  locked = false,
 ) {
   const kept = keptRefs(ctx);
   const { releaseId } = target.release;
@@ -353,6 +355,9 @@ async function prepare(
     indexed ? ctx.atomic.readReleaseIndex(releaseId) : Promise.resolve(null),
     checked ? releaseKeysPresent(site, releaseId) : Promise.resolve(null),
   ]);
+  if (found && locked) {
+    await assertIndexAsRecorded(site, releaseIndexName(releaseId), found, 'Nothing was changed');
+  }
   const manifests = manifestCache(site);
   const missing = found && present ? missingFiles(found, present) : [];
   if (found && missing.length > 0 && !COPIES_WHEN_MISSING.has(op)) {

@@ -90,6 +90,13 @@ export interface AuditEntry {
    * against the bindings. Entries written before it existed have none.
    */
   state?: Record<string, string>;
+  /**
+   * The release indexes (atomic/releases/<id>.json) the chain binds once this entry is added, each
+   * one's latest binding (removed ones left out), carried as `state` is: a change that switches to a
+   * kept release holds the index it uses to it with no request (deploy/atomic-apply.ts prepare).
+   * Entries written before it existed have none.
+   */
+  indexes?: Record<string, string>;
   prevHash: string;
   hash: string;
 }
@@ -110,6 +117,27 @@ export function nextState(
   return sortedKeys(after);
 }
 
+/** `indexes` after an entry binding `objects`, from the ones before it. */
+export function nextIndexes(
+  before: Readonly<Record<string, string>>,
+  objects: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
+  const after: Record<string, string> = { ...before };
+  for (const [name, digest] of Object.entries(objects ?? {})) {
+    if (!name.startsWith(RELEASE_INDEXES)) continue;
+    if (digest === ABSENT) delete after[name];
+    else after[name] = digest;
+  }
+  return sortedKeys(after);
+}
+
+/** What a change holds the state objects and release indexes to: the chain's latest bindings. */
+export interface RecordedState {
+  state: Record<string, string>;
+  indexes: Record<string, string>;
+  seq: number;
+}
+
 const sortedKeys = (map: Record<string, string>) =>
   Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
 
@@ -122,8 +150,8 @@ export async function recordedState(
   store: ObjectStore,
   prefix: string,
   head: AuditHead | null,
-): Promise<{ state: Record<string, string>; seq: number }> {
-  if (!head) return { state: {}, seq: 0 };
+): Promise<RecordedState> {
+  if (!head) return { state: {}, indexes: {}, seq: 0 };
   const known = knownState(store, prefix);
   if (known && known.seq === head.seq && known.hash === head.hash) return known;
   const newest = await store.get(entryKey(prefix, head.seq));
@@ -135,17 +163,24 @@ export async function recordedState(
     entry = null;
   }
   let state: Record<string, string>;
-  if (entry && entry.hash === head.hash && isRecord(entry.state)) {
-    state = sortedKeys(entry.state as Record<string, string>);
+  let indexes: Record<string, string>;
+  const own = entry && entry.hash === head.hash ? entry : null;
+  if (own && isRecord(own.state) && isRecord(own.indexes)) {
+    state = sortedKeys(own.state as Record<string, string>);
+    indexes = sortedKeys(own.indexes as Record<string, string>);
   } else {
+    // Replayed (an entry from before `state` or `indexes`): once per chain, the next entry carries both.
     state = {};
+    indexes = {};
     for (const each of await readAudit(store, prefix)) {
       if (each.seq > head.seq) break;
       state = nextState(state, each.objects);
+      indexes = nextIndexes(indexes, each.objects);
     }
+    if (own && isRecord(own.state)) state = sortedKeys(own.state as Record<string, string>);
   }
-  rememberState(store, prefix, { state, seq: head.seq, hash: head.hash });
-  return { state, seq: head.seq };
+  rememberState(store, prefix, { state, indexes, seq: head.seq, hash: head.hash });
+  return { state, indexes, seq: head.seq };
 }
 
 /**
@@ -153,10 +188,7 @@ export async function recordedState(
  * head it read at the lock's check, or moved since by its own appends), else at the head read now.
  * No request under the lock, in the usual case.
  */
-export async function recordedStateKnown(
-  store: ObjectStore,
-  prefix: string,
-): Promise<{ state: Record<string, string>; seq: number }> {
+export async function recordedStateKnown(store: ObjectStore, prefix: string): Promise<RecordedState> {
   const kept = knownHead(store, prefix);
   return recordedState(store, prefix, kept ? kept.record : await readAuditHead(store, prefix));
 }
@@ -318,17 +350,10 @@ const STUCK_ATTEMPTS = 5;
  */
 const knownHeads = new WeakMap<ObjectStore, Map<string, { record: AuditHead; etag: string }>>();
 /** The TRACKED state after the newest entry this process read or wrote, kept as the heads are. */
-const knownStates = new WeakMap<
-  ObjectStore,
-  Map<string, { state: Record<string, string>; seq: number; hash: string }>
->();
+const knownStates = new WeakMap<ObjectStore, Map<string, RecordedState & { hash: string }>>();
 const knownState = (store: ObjectStore, prefix: string) =>
   keeping.has(store) ? knownStates.get(store)?.get(prefix) : undefined;
-function rememberState(
-  store: ObjectStore,
-  prefix: string,
-  known: { state: Record<string, string>; seq: number; hash: string },
-): void {
+function rememberState(store: ObjectStore, prefix: string, known: RecordedState & { hash: string }): void {
   if (!keeping.has(store)) return;
   const states = knownStates.get(store) ?? new Map();
   knownStates.set(store, states);
@@ -468,8 +493,16 @@ async function appendUntilLanded(
     const last = head ? parseHead(headKey(prefix), head.body) : null;
     // The state after the head's entry: read from it, unless it is the entry just finished.
     const before =
-      finished && last && finished.seq === last.seq && finished.hash === last.hash && isRecord(finished.state)
-        ? { state: finished.state as Record<string, string> }
+      finished &&
+      last &&
+      finished.seq === last.seq &&
+      finished.hash === last.hash &&
+      isRecord(finished.state) &&
+      isRecord(finished.indexes)
+        ? {
+            state: finished.state as Record<string, string>,
+            indexes: finished.indexes as Record<string, string>,
+          }
         : await recordedState(store, prefix, last);
     const entry = nextEntry(last, event, before);
     // Under the lock (a store that ignores conditions) no condition is sent.
@@ -537,7 +570,13 @@ async function moveHead(
   try {
     const { etag } = await writeHead(store, prefix, entry, condition);
     rememberHead(store, prefix, entry, etag);
-    if (entry.state) rememberState(store, prefix, { state: entry.state, seq: entry.seq, hash: entry.hash });
+    if (entry.state && entry.indexes)
+      rememberState(store, prefix, {
+        state: entry.state,
+        indexes: entry.indexes,
+        seq: entry.seq,
+        hash: entry.hash,
+      });
   } catch (error) {
     if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
     const now = await readHeadNow(store, prefix);
@@ -586,7 +625,7 @@ export async function recordedStateAfterStopped(
   store: ObjectStore,
   prefix: string,
   head: AuditHead | null,
-): Promise<{ state: Record<string, string>; seq: number }> {
+): Promise<RecordedState> {
   const seq = (head?.seq ?? 0) + 1;
   const [recorded, next] = await Promise.all([
     recordedState(store, prefix, head),
@@ -595,7 +634,11 @@ export async function recordedStateAfterStopped(
   if (!next) return recorded;
   try {
     const entry = followingEntry(next.body, head, seq);
-    return { state: nextState(recorded.state, entry.objects), seq };
+    return {
+      state: nextState(recorded.state, entry.objects),
+      indexes: nextIndexes(recorded.indexes, entry.objects),
+      seq,
+    };
   } catch {
     return recorded;
   }
@@ -649,7 +692,7 @@ function followingEntry(body: Buffer, last: AuditHead | null, seq: number): Audi
 function nextEntry(
   last: AuditHead | null,
   event: AuditEvent,
-  before: { state: Record<string, string> },
+  before: { state: Record<string, string>; indexes: Record<string, string> },
 ): AuditEntry {
   const unsigned: Omit<AuditEntry, 'hash'> = {
     seq: (last?.seq ?? 0) + 1,
@@ -658,6 +701,7 @@ function nextEntry(
     data: event.data,
     ...(event.objects && Object.keys(event.objects).length > 0 ? { objects: event.objects } : {}),
     state: nextState(before.state, event.objects),
+    indexes: nextIndexes(before.indexes, event.objects),
     prevHash: last?.hash ?? GENESIS,
   };
   return { ...unsigned, hash: hashOf(unsigned) };
@@ -1127,8 +1171,17 @@ async function verifyAuditOnce(
   // 3. The state objects: each bound one must still be what its latest binding says. An entry's
   // record of the TRACKED state must be what the entries up to it bind.
   let replayed: Record<string, string> = {};
+  let replayedIndexes: Record<string, string> = {};
   for (const entry of entries) {
     replayed = nextState(replayed, entry.objects);
+    replayedIndexes = nextIndexes(replayedIndexes, entry.objects);
+    if (entry.indexes !== undefined && stateDigestOrNull(entry.indexes) !== stateDigest(replayedIndexes)) {
+      problems.push({
+        kind: 'tampered',
+        seq: entry.seq,
+        reason: `entry ${entry.seq} records the release indexes otherwise than the entries up to it bind them: it was written by hand`,
+      });
+    }
     if (entry.state !== undefined && stateDigestOrNull(entry.state) !== stateDigest(replayed)) {
       problems.push({
         kind: 'tampered',

@@ -90,6 +90,25 @@ export async function assertReadAsRecorded(
 }
 
 /**
+ * A kept release's index a change is about to use (a switch to a release in place trusts its list
+ * of files and its index.html's digest), held to the chain's latest binding of it as the lock's
+ * check holds the tracked objects: an index edited by whoever can write the state bucket (a page
+ * dropped from its list after the page was deleted from the hosting bucket) would otherwise pass the
+ * release off as whole. No request where it is as the chain binds it (the newest entry carries the
+ * bindings, read at the lock's check); otherwise verify decides, as for the tracked objects.
+ */
+export async function assertIndexAsRecorded(
+  site: Site,
+  name: string,
+  value: unknown,
+  done: string,
+): Promise<void> {
+  const { indexes } = await recordedStateKnown(site.state, site.target.statePrefix);
+  if ((indexes[name] ?? ABSENT) === digestOrNull(value)) return;
+  await refuseIfTampered(site, [name], done, indexes);
+}
+
+/**
  * Where tracked objects are not what the chain binds, `audit verify` decides: one it calls tampered
  * (or damaged) refuses the change, TAMPERED; one an interrupted change left (unfinished) goes on.
  * Verify is given the CDN's release store (null in place): a crash-recovery record excuses what its

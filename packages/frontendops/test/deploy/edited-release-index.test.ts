@@ -1,0 +1,109 @@
+/**
+ * Item under review: a kept release's index (atomic/releases/<id>.json), edited by the deployer
+ * role to drop a page that was deleted from the hosting bucket. A rollback to that release reads the
+ * index to check the release is whole; `audit verify` reports the edit. Before, the rollback went
+ * through (the lock's check held live.json, pin.json and atomic/state.json to the chain, not the
+ * index it used) and served the release with the page gone. Now the index it uses is held to the
+ * chain's binding, which the newest entry carries (`indexes`): TAMPERED, nothing written.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
+import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
+import { artifactDigest } from '../../src/engine/manifest.ts';
+import type { Manifest } from '../../src/engine/types.ts';
+import { isFrontendOpsError } from '../../src/errors.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
+import { refusal } from '../support/refusal.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
+
+describe('atomic: a kept release index edited to drop a deleted page', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'edited-release-index' });
+    await t.publish(V1, 'v1');
+    await t.publish(V2, 'v2');
+    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('verify reports the index; the rollback to it refuses rather than serve the release with a page gone', async () => {
+    const prefix = t.target.statePrefix;
+    const R1 = releaseIdFor({
+      commit: V1,
+      artifactDigest: artifactDigest((await readManifest(t.site.artifacts, APP, V1)) as Manifest),
+    });
+    const name = `${prefix}atomic/releases/${R1}.json`;
+    const index = JSON.parse((await t.site.state.get(name))?.body.toString('utf8') ?? '{}');
+    const page = (index.files as string[]).find((f) => f !== '/index.html') as string;
+    expect(page).toBeDefined();
+    await t.site.hosting.delete([`_releases/${R1}${page}`]);
+    await t.site.state.put(
+      name,
+      JSON.stringify({ ...index, files: index.files.filter((f: string) => f !== page) }),
+      { contentType: 'application/json' },
+    );
+    expect((await verifyAudit(t.site.state, prefix)).problems).toContainEqual(
+      expect.objectContaining({ kind: 'tampered', object: `atomic/releases/${R1}.json` }),
+    );
+    const pointer = (await t.store().read()).value;
+    const head = (await readAudit(t.site.state, prefix)).length;
+    const mark = await t.mark();
+    const error = await refusal(rollbackRelease(t.site, { request: request() }));
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect(error.message).toContain(`put back the version of ${name} the audit log records`);
+    expect(error.message).toMatch(/its digest, sha256 over its canonical JSON, is sha256:[0-9a-f]{64}/);
+    expect(error.message).toMatch(/Nothing was changed/);
+    const writes = (await t.requestsSince(mark)).filter(
+      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
+    );
+    expect(writes).toEqual([]);
+    expect((await t.store().read()).value).toEqual(pointer);
+    expect(await readAudit(t.site.state, prefix)).toHaveLength(head);
+
+    // Put back as its deploy wrote it, it lists the deleted page: the rollback is refused, CONFLICT.
+    const manifest = (await readManifest(t.site.artifacts, APP, V1)) as Manifest;
+    const ref = { releaseId: R1, app: APP, commit: V1, artifactDigest: index.artifactDigest };
+    await t.site.state.put(name, JSON.stringify(releaseIndexOf(ref, manifest, index.uploadedAt)), {
+      contentType: 'application/json',
+    });
+    expect((await verifyAudit(t.site.state, prefix)).problems).toEqual([]);
+    const whole = await refusal(rollbackRelease(t.site, { request: request() }));
+    expect(isFrontendOpsError(whole, 'CONFLICT'), String(whole)).toBe(true);
+    expect(whole.message).toMatch(/is not whole in the hosting bucket/);
+  });
+
+  it('every entry carries the bindings of the release indexes; one written otherwise is tampered', async () => {
+    const prefix = t.target.statePrefix;
+    const entries = await readAudit(t.site.state, prefix);
+    const newest = entries.at(-1) as NonNullable<(typeof entries)[number]>;
+    expect(Object.keys(newest.indexes ?? {})).toHaveLength(2);
+    // An entry appended by hand that says an index is what an edit made it.
+    const [name] = Object.keys(newest.indexes ?? {});
+    const forged = rehash({
+      ...newest,
+      seq: newest.seq + 1,
+      type: 'agent-request',
+      data: {},
+      objects: undefined,
+      indexes: { ...newest.indexes, [name as string]: 'sha256:0000' },
+      prevHash: newest.hash,
+    });
+    await t.site.state.put(auditEntryKey(prefix, forged.seq), JSON.stringify(forged));
+    await t.site.state.put(
+      `${prefix}audit/head.json`,
+      JSON.stringify({ seq: forged.seq, hash: forged.hash }),
+    );
+    expect((await verifyAudit(t.site.state, prefix)).problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: forged.seq,
+        reason: expect.stringMatching(/records the release indexes otherwise/),
+      }),
+    );
+  });
+});
