@@ -575,6 +575,15 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
     pending.switched ? requireReleaseStore(site).read() : Promise.resolve(null),
   ]);
   const kept = new Set((known.pointer?.value.releases ?? []).map((r) => releaseIdFor(r)));
+  // Whether an entry other than this operation's own binds atomic state: a switch "from nothing"
+  // is only a stack's first. Its own entry (it stopped after it) may be followed by entries that
+  // bind no atomic state (a pin or an unpin, which do not finish it): those are no other switch.
+  const atomicStateBoundByOthers = async () =>
+    (await readAudit(site.state, prefix)).some(
+      (e) =>
+        e.objects?.[ATOMIC_STATE] !== undefined &&
+        !(e.type === pending.op && e.data.deployId === plan.deployId),
+    );
   const after = plan.pointerAfter as { live?: unknown; canary?: unknown; weight?: unknown } | undefined;
 
   if (served && !samePointer(served.value, plan.pointerAfter)) {
@@ -599,12 +608,7 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
     // The stack's first atomic switch (its migration) switched from nothing: the live pointer keeps
     // the in-place release before it. Only while no entry binds atomic state but, when it stopped
     // after its own entry, that one (a record naming another operation's deploy id gains nothing).
-    let first = false;
-    if (plan.pointerBefore == null) {
-      const entries = await readAudit(site.state, prefix);
-      const own = entries.at(-1)?.data.deployId === plan.deployId ? entries.slice(0, -1) : entries;
-      first = !own.some((e) => e.objects?.[ATOMIC_STATE] !== undefined);
-    }
+    const first = plan.pointerBefore == null && !(await atomicStateBoundByOthers());
     if (before && from !== releaseIdFor(before) && !first) {
       throw refuse(
         `names ${what}, switched from a release the live pointer does not keep before it (${String(from).slice(0, 40)})`,
@@ -615,14 +619,7 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
   // live pointer has live: one claimed on a stack the chain records serving atomic releases was not
   // this record's (the store served it already), and would be recorded as a migration nobody ran.
   if (pending.op === 'migrate' && plan.pointerBefore == null) {
-    const entries = await readAudit(site.state, prefix);
-    const last = entries.at(-1);
-    const own =
-      last?.type === 'migrate' && last.data.deployId === plan.deployId ? entries.slice(0, -1) : entries;
-    if (
-      own.some((e) => e.objects?.[ATOMIC_STATE] !== undefined) ||
-      known.pointer?.value.deployId !== plan.deployId
-    ) {
+    if ((await atomicStateBoundByOthers()) || known.pointer?.value.deployId !== plan.deployId) {
       throw refuse(
         `names ${what}, a first switch to atomic releases, which this stack's audit chain already records`,
       );

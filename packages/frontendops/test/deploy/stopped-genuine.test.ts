@@ -159,6 +159,32 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
     });
   }
 
+  for (const first of ['migration', 'first atomic deploy'] as const) {
+    it(`a ${first} stopped after its entry, then a pin and an unpin (which do not finish it): the next deploy finishes it`, async () => {
+      const t = await atomicEnv(`stopped-${first.replaceAll(' ', '-')}-then-pin`);
+      const inPlace = await t.open({ inPlace: true });
+      await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
+      await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+      const stopping = stoppedAtEntry(t.site, first === 'migration' ? 'migrate' : 'deploy', {
+        landed: true,
+        after: (key) => key === `${t.target.statePrefix}atomic/pending.json`,
+      });
+      await expect(
+        first === 'migration'
+          ? migrateToAtomic(stopping, { request: request('migrate') })
+          : deployArtifact(stopping, { app: APP, commit: V3, request: request() }),
+      ).rejects.toThrow(/stopped/);
+      // Before: "a first switch to atomic releases, which this stack's audit chain already records"
+      // (or "switched from a release the live pointer does not keep"), for good: its own entry was
+      // no longer the chain's newest.
+      await goesOn(t.site, [
+        () => pinRelease(t.site, { request: request('pin') }),
+        () => unpinRelease(t.site, { request: request('unpin') }),
+        () => deployArtifact(t.site, { app: APP, commit: V1, request: request() }),
+      ]);
+    });
+  }
+
   it('a deploy of the live build, made again over files a stopped promote copied, stopped after its entry', async () => {
     const t = await inPlaceEnv('stopped-redeploy-live');
     await deployArtifact(t.site, { app: APP, commit: V3, request: request() });
