@@ -34,6 +34,10 @@ import { otherAppNamed, otherStackNamed, unknownNameNamed } from './stack-words.
 import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
 export { APPROVE_HINT, askOnTerminal, createCliApprover } from './approval.ts';
+
+/** The changes that make (or show) a build of the configured app: "the latest" is its latest. */
+const LATEST_BUILD_KINDS: ReadonlySet<string> = new Set(['deploy', 'promote', 'canary', 'preview']);
+
 export { CAPABILITIES, describeIntent, type Intent, parseRequest } from './intents.ts';
 export {
   connectAgentClients,
@@ -127,7 +131,10 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
     const acting = stack ?? config.defaultStack ?? null;
     const elsewhere = otherStackNamed(text, knownStacks, acting);
     const own = { app: config.app, appPath: config.appPath };
-    const otherApp = !elsewhere && isChange(intent) ? otherAppNamed(text, own, knownStacks) : null;
+    // Only where "the latest" picks the configured app's build: a rollback, a pin or an abort names
+    // no build to make ("roll back, the latest broke checkout").
+    const otherApp =
+      !elsewhere && LATEST_BUILD_KINDS.has(intent.kind) ? otherAppNamed(text, own, knownStacks) : null;
     const unknownName =
       !elsewhere && !otherApp && isChange(intent)
         ? unknownNameNamed(text, knownStacks, acting, [config.app, config.appPath])

@@ -85,7 +85,16 @@ const NOT_AN_APP = new Set(
     'passing published merged successful tested approved new canary preview and then please now first again it ' +
     'that this here there live to on in into onto for of from with at as by is was if when unless but so or ' +
     'without our my your their we you the a an production prod staging hotfix hotfixes patch patches nightly ' +
-    'candidate rc beta alpha'
+    'candidate rc beta alpha i me he she they them someone somebody which who whose what today tonight ' +
+    'tomorrow asap immediately anyway instead already just also too yet right soon'
+  ).split(' '),
+);
+
+/** Words that may follow an app's name in a request: where, when, and what of the app it is. */
+const NAME_ENDS = new Set(
+  (
+    'to on in into onto for of from with at as by and then please now first again here there if when ' +
+    'unless but so or without app application site website web frontend front-end'
   ).split(' '),
 );
 
@@ -104,7 +113,8 @@ const RELEASE_NOUN =
  * configuration has. The app's name, each of its parts ("dashboard" of "sophia-dashboard"), its
  * directory's parts, a stack the configuration knows and a release's name (a sha, tag or deploy id)
  * are not another app; nor are the words of NOT_AN_APP, nor a word that describes the release named
- * next ("the latest shiny build").
+ * next ("the latest shiny build"), nor one the sentence goes on from ("the latest Ada pushed").
+ * Asked only of a change that makes the app's build (agent/index.ts).
  */
 export function otherAppNamed(
   text: string,
@@ -120,7 +130,13 @@ export function otherAppNamed(
     const word = (match[1] as string).replace(/[./]+$/, '');
     const lower = word.toLowerCase();
     if (NOT_AN_APP.has(lower) || mine.has(lower) || isReleaseName(word) || /^\d/.test(word)) continue;
-    if (RELEASE_NOUN.test(text.slice(match.index + match[0].length))) continue;
+    const rest = text.slice(match.index + match[0].length);
+    if (RELEASE_NOUN.test(rest)) continue;
+    // A word the sentence goes on from ("the latest Ada pushed", "the latest passing CI") describes
+    // the release or starts a clause about it: no app's name. A name ends the phrase: punctuation,
+    // 's, the end, or a small word ("to staging", "now", "frontend").
+    const next = /^\s+([\p{L}][\p{L}'’-]*)/u.exec(rest)?.[1]?.toLowerCase();
+    if (next !== undefined && !NAME_ENDS.has(next)) continue;
     return (
       `The request names "${word.slice(0, 80)}", but this repository's configuration (frontendops.config.json) has one app: ${own.app}. Nothing was done. ` +
       `To deploy ${own.app}, say "deploy the latest ${own.app}"; to deploy ${word.slice(0, 80)}, ask in the repository whose configuration names it.`

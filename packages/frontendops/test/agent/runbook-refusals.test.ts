@@ -52,6 +52,11 @@ async function expectRefused(
 describe('the agent refuses what the servers refuse, as the CLI does', () => {
   it('before anything is deployed: "roll back" and "invalidate the CDN" are refused', async () => {
     await expectRefused('roll back', /Nothing is deployed to .* yet, so there is nothing to roll back\./);
+    // The reason given for a rollback names no app: "broke" is read as no other app's name.
+    await expectRefused(
+      'roll back, the latest broke checkout',
+      /Nothing is deployed to .* yet, so there is nothing to roll back\./,
+    );
     await expectRefused('invalidate the CDN', /Nothing is live on .*, so there is nothing to invalidate\./);
   });
 

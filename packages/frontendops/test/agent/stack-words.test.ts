@@ -107,6 +107,8 @@ describe('an app the configuration does not have, named after "the latest"', () 
     ['promote the latest "shop".', 'shop'],
     ["ship the latest shop's build", 'shop'],
     ['deploy the latest shop, then the build', 'shop'],
+    ['deploy the latest shop now', 'shop'],
+    ['deploy the latest shop frontend to staging', 'shop'],
   ])('%s: refused, naming "%s" and the app there is', (text, word) => {
     expect(otherApp(text)).toBe(
       `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: blog. Nothing was done. ` +
@@ -131,6 +133,14 @@ describe('an app the configuration does not have, named after "the latest"', () 
     'deploy the latest shiny version to staging',
     'ship the latest hotfix',
     'deploy the newest nightly',
+    // Who made it, when, or a clause about it: no app's name.
+    'deploy the latest I pushed',
+    'deploy the latest Ada merged',
+    'deploy the latest which passed CI',
+    'deploy the latest just published',
+    'deploy the latest today',
+    'deploy the latest asap',
+    'promote the latest anyway',
   ])('%s: not another app', (text) => {
     expect(otherApp(text)).toBeNull();
   });
