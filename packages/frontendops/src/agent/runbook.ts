@@ -825,25 +825,31 @@ async function pastRelease(
   // A rollback goes to a release the stack had (the server's rule, deploy/deploy.ts): a deployment
   // that went live, not one that failed its verification or was superseded before it did.
   let other: { deployId: string; app: string; commit: string; outcome: string } | undefined;
+  let canary: { deployId: string; app: string; commit: string; kind: string } | undefined;
   for (let page = 0; page < 2; page++) {
     const found = await step(ctx, 'get_history', {
       ...stackArg(ctx),
       limit: 100,
       ...(before ? { before } : {}),
     });
+    const matching = found.deployments.filter((d) => d.deployId === target || d.commit.startsWith(target));
     // A canary's start or abort row is no release the stack had live for everyone.
-    const hits = found.deployments.filter(
-      (d) => wentLiveForEveryone(d) && (d.deployId === target || d.commit.startsWith(target)),
-    );
+    const hits = matching.filter(wentLiveForEveryone);
     const hit = hits.find((d) => d.outcome === 'succeeded');
     if (hit) return hit;
     other ??= hits[0];
+    canary ??= matching.find((d) => !wentLiveForEveryone(d));
     if (!found.next) break;
     before = found.next;
   }
   if (other) {
     throw new WordsRefused(
       `Deployment ${other.deployId} (${other.app}@${shortSha(other.commit)}) did not go live on ${stack} (it is recorded ${other.outcome}), so it is no release to roll back to, and nobody was asked to approve it. Nothing was changed. To make that build live, ask to deploy it: "deploy ${shortSha(other.commit)}".`,
+    );
+  }
+  if (canary) {
+    throw new WordsRefused(
+      `"${target}" names a canary's ${canary.kind === 'canary-start' ? 'start' : 'abort'} of ${canary.app}@${shortSha(canary.commit)} on ${stack}: only a share of visitors got that build, so it is no release to roll back to, and nobody was asked to approve it. Nothing was changed. To make that build live, ask to deploy it: "deploy ${shortSha(canary.commit)}".`,
     );
   }
   throw new WordsRefused(

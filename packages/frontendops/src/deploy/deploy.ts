@@ -250,13 +250,26 @@ export async function rollbackRelease(
   // Read before the lock: held under it to the pointer its check vouched for.
   if (target) target = { ...target, fromPointer: true };
   if (!target && options.to) {
-    // A canary's start or abort is a row of the history, not a release the stack had live.
     const listed = (await site.records.listRecords({ limit: 200 })).records.filter(
-      (r) => !isCanaryEvent(r) && (r.deployId === options.to || r.commit.startsWith(options.to ?? '')),
+      (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
     );
     // Only records the chain binds: nothing checks records before a change starts, and one written
     // around the chain would send the rollback to any published build.
-    const named = await boundRecords(site.state, site.target.statePrefix, listed);
+    const bound = await boundRecords(site.state, site.target.statePrefix, listed);
+    // A canary's start or abort is a row of the history, not a release the stack had live.
+    const named = bound.filter((r) => !isCanaryEvent(r));
+    const canary = bound.find(isCanaryEvent);
+    if (named.length === 0 && canary) {
+      const what = `${canary.app}@${canary.commit.slice(0, 7)}`;
+      throw new FrontendOpsError(
+        'NOT_FOUND',
+        `${
+          options.to === canary.deployId
+            ? `${canary.deployId} is the history's row of a canary's ${canary.op === 'canary-start' ? 'start' : 'abort'} of ${what}`
+            : `${what} was only ever a canary (the history's ${canary.op} rows)`
+        } on ${site.target.stack}: only a share of visitors got that build, so it is no release to roll back to. Nothing was changed. To make that build live, deploy it: \`frontendops deploy --commit ${canary.commit}\`.`,
+      );
+    }
     // A rollback goes to a release the stack had: a deployment that went live, not one that was
     // superseded before it did or failed its verification (so a stopped rollback's record always
     // names a release the stack had, which is how one FrontendOps did not write is told apart).

@@ -277,7 +277,13 @@ describe('the runbook on an atomic stack', () => {
         env: {},
       });
       expect(result.outcome, result.message).toBe('refused');
-      expect(result.message).toMatch(new RegExp(`^No deployment or commit "${start?.deployId}" is known`));
+      // Said as what it is, not as an id nobody knows (the history the person read lists it).
+      expect(result.message).toMatch(
+        new RegExp(
+          `^"${start?.deployId}" names a canary's start of .*: only a share of visitors got that build`,
+        ),
+      );
+      expect(result.message).toMatch(/Nothing was changed\./);
       expect(questions).toEqual([]);
       expect(called).not.toContain('rollback');
     } finally {

@@ -124,13 +124,26 @@ describe('canary rows in the history', () => {
     const error = await rollbackRelease(t.site, { to: started.start1 as string, request: request() }).catch(
       (e: unknown) => e,
     );
-    expect(error).toMatchObject({ code: 'NOT_FOUND' });
+    // Said as what it is: the history the person read lists that id.
+    expect(error).toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(
+        new RegExp(
+          `^${started.start1} is the history's row of a canary's start of sophia-dashboard@5e5e5e5 .*no release to roll back to`,
+        ),
+      ),
+    });
     // C1 was only ever a canary: no rollback goes to it.
     const toC1 = await rollbackRelease(t.site, {
       to: (C[1] as string).slice(0, 7),
       request: request(),
     }).catch((e: unknown) => e);
-    expect(toC1).toMatchObject({ code: 'NOT_FOUND' });
+    expect(toC1).toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(
+        /^sophia-dashboard@5e5e5e5 was only ever a canary .* deploy --commit 5e5e5e5e/,
+      ),
+    });
     // Nor does a stopped rollback's record naming it pass as one FrontendOps wrote.
     const forged = {
       op: 'rollback',
