@@ -8,7 +8,7 @@
 import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
 import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
 import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
-import { checkDeployId } from '../engine/ids.ts';
+import { checkDeployId, shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
@@ -16,6 +16,7 @@ import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
+import { canaryRowRefusal, isCanaryEvent } from '../state/records.ts';
 import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
 import {
   type AtomicOptions,
@@ -255,6 +256,9 @@ async function chooseRelease(
     if (retained) return pick(retained);
     if (ctx.state.canary?.deployId === options.deployId) return pick(ctx.state.canary);
     const record = await site.records.readRecord(options.deployId);
+    if (record && isCanaryEvent(record)) {
+      throw canaryRowRefusal(record, `To preview that build, name its commit (${shortSha(record.commit)}).`);
+    }
     if (record) return pick(record);
     throw new FrontendOpsError(
       'NOT_FOUND',

@@ -89,6 +89,22 @@ export interface DeploymentRecord extends DeployIdentity {
 export const isCanaryEvent = (record: Pick<DeploymentRecord, 'op'>): boolean =>
   record.op === 'canary-start' || record.op === 'canary-abort';
 
+/**
+ * The refusal of a canary's start or abort row named where a release is asked for (promote,
+ * redeploy, preview by deploy id): it is the history's row, not a deployment. `instead`: what to ask.
+ */
+export function canaryRowRefusal(
+  record: Pick<DeploymentRecord, 'deployId' | 'app' | 'commit' | 'op'>,
+  instead: string,
+): FrontendOpsError {
+  const what = record.op === 'canary-start' ? 'start' : 'abort';
+  return new FrontendOpsError(
+    'NOT_FOUND',
+    `${record.deployId} is the history's row of a canary's ${what} of ${record.app}@${record.commit.slice(0, 7)}, not a deployment: only a share of visitors got that build. Nothing was changed. ${instead}`,
+    { details: { deployId: record.deployId, commit: record.commit } },
+  );
+}
+
 export interface PendingDeploy {
   plan: DeployPlan;
   request: RequestInfo;

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
+import { resolveRelease } from '../../src/deploy/pin.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { historyPage, toHistoryItem } from '../../src/read/views.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
@@ -144,6 +146,21 @@ describe('canary rows in the history', () => {
         /^sophia-dashboard@5e5e5e5 was only ever a canary .* deploy --commit 5e5e5e5e/,
       ),
     });
+    // Nor is it a release to promote, redeploy or preview by its id (the console offers none of them).
+    const refusedAs =
+      /is the history's row of a canary's start of sophia-dashboard@5e5e5e5, not a deployment/;
+    await expect(resolveRelease(t.site, APP, started.start1 as string)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(refusedAs),
+    });
+    await expect(
+      previewLink(t.site, {
+        deployId: started.start1 as string,
+        app: APP,
+        request: request(),
+        verify: false,
+      }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(refusedAs) });
     // Nor does a stopped rollback's record naming it pass as one FrontendOps wrote.
     const forged = {
       op: 'rollback',
