@@ -135,7 +135,9 @@ export async function connectAgentClients(
           new StreamableHTTPClientTransport(new URL(entry.url), { requestInit: { headers: entry.headers } }),
           handshake,
         )
-        .catch((error: unknown) => {
+        .catch(async (error: unknown) => {
+          // Its request still open is given up, not left to the server.
+          if (isTimeout(error)) await client.close().catch(() => undefined);
           throw unanswered(name, entry.url, handshake.timeout, error);
         });
     } else {

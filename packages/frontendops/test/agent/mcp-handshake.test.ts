@@ -61,9 +61,13 @@ it('a stdio server that never answers: UPSTREAM naming the entry and its command
   }
 });
 
-it('a Streamable HTTP server that holds the request open: UPSTREAM naming its URL', async () => {
+it('a Streamable HTTP server that holds the request open: UPSTREAM naming its URL, the request given up', async () => {
   const held: Array<() => void> = [];
+  let given = 0;
+  let givenUp = 0;
   const server = createServer((_req, res) => {
+    given++;
+    res.on('close', () => givenUp++);
     held.push(() => res.destroy());
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -82,6 +86,9 @@ it('a Streamable HTTP server that holds the request open: UPSTREAM naming its UR
         `^The (infra|git) MCP server \\(${url.replace(/\./g, '\\.')}\\) did not answer the MCP handshake within 0\\.4 s`,
       ),
     );
+    // The client gave up the requests it had open: none is left to the server.
+    expect(given).toBeGreaterThan(0);
+    await expect.poll(() => givenUp, { timeout: 10_000, interval: 50 }).toBe(given);
   } finally {
     for (const end of held) end();
     server.closeAllConnections();
