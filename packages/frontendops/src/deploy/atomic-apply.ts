@@ -40,7 +40,7 @@ import {
   samePointer,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
-import { type CanaryEvent, canaryEventId } from '../engine/ids.ts';
+import { type CanaryEvent, canaryEventId, isCanaryEvent } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
@@ -1076,8 +1076,7 @@ async function finishAtomic(
   } else {
     // A canary's start and its abort are rows of the history of their own (one record and its
     // history index), bound by their entry as a deployment's record is by its entry.
-    const row =
-      plan.op === 'canary-start' || plan.op === 'canary-abort' ? canaryRow(pending, recordOf()) : null;
+    const row = isCanaryEvent(plan.op) ? canaryRow(pending, recordOf()) : null;
     if (row) atomicBound[recordName(row.deployId)] = (await writeOwnRecord(site, row)).digest;
     entry = await audit(
       site,

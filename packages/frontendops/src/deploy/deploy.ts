@@ -14,7 +14,7 @@ import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
 import {
   type DeploymentRecord,
-  isCanaryEvent,
+  isCanaryRow,
   type PendingDeploy,
   type RequestInfo,
   supersededError,
@@ -257,8 +257,8 @@ export async function rollbackRelease(
     // around the chain would send the rollback to any published build.
     const bound = await boundRecords(site.state, site.target.statePrefix, listed);
     // A canary's start or abort is a row of the history, not a release the stack had live.
-    const named = bound.filter((r) => !isCanaryEvent(r));
-    const canary = bound.find(isCanaryEvent);
+    const named = bound.filter((r) => !isCanaryRow(r));
+    const canary = bound.find(isCanaryRow);
     if (named.length === 0 && canary) {
       const what = `${canary.app}@${canary.commit.slice(0, 7)}`;
       throw new FrontendOpsError(

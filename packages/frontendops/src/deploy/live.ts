@@ -30,7 +30,7 @@ import type { Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
 import { boundRecords, isRecord, readAudit } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
-import { isCanaryEvent, type LivePointer, type PendingDeploy } from '../state/records.ts';
+import { isCanaryRow, type LivePointer, type PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
 
 /** What a run read of the live state, handed on so it is read once. */
@@ -116,7 +116,7 @@ async function hadLive(site: Site, build: NamedBuild, pointer: LivePointer | nul
     return true;
   const { records } = await site.records.listRecords({ limit: 200 });
   // A canary's start or abort row names its build, which did not go live for everyone then.
-  const live = records.filter((r) => r.outcome === 'succeeded' && !isCanaryEvent(r) && sameBuild(r, build));
+  const live = records.filter((r) => r.outcome === 'succeeded' && !isCanaryRow(r) && sameBuild(r, build));
   // Only records the chain binds: one written around it says whatever its writer wants.
   return (await boundRecords(site.state, site.target.statePrefix, live)).length > 0;
 }

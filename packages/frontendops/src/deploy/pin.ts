@@ -14,7 +14,7 @@ import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
-import { canaryRowRefusal, isCanaryEvent, type RequestInfo } from '../state/records.ts';
+import { canaryRowRefusal, isCanaryRow, type RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
 import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
@@ -139,7 +139,7 @@ export async function resolveRelease(
     const record = await site.records.readRecord(ref);
     const live = (await site.records.readPointer())?.value;
     const retained = live?.releases.find((r) => r.deployId === ref);
-    if (record && isCanaryEvent(record)) {
+    if (record && isCanaryRow(record)) {
       throw canaryRowRefusal(
         record,
         `To make that build live for everyone, name its commit (${shortSha(record.commit)}); a running canary is made live with \`frontendops canary promote\`.`,

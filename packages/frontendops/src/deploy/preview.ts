@@ -16,7 +16,7 @@ import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
-import { canaryRowRefusal, isCanaryEvent } from '../state/records.ts';
+import { canaryRowRefusal, isCanaryRow } from '../state/records.ts';
 import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
 import {
   type AtomicOptions,
@@ -256,7 +256,7 @@ async function chooseRelease(
     if (retained) return pick(retained);
     if (ctx.state.canary?.deployId === options.deployId) return pick(ctx.state.canary);
     const record = await site.records.readRecord(options.deployId);
-    if (record && isCanaryEvent(record)) {
+    if (record && isCanaryRow(record)) {
       throw canaryRowRefusal(record, `To preview that build, name its commit (${shortSha(record.commit)}).`);
     }
     if (record) return pick(record);

@@ -24,8 +24,14 @@ export function deployIdFor(input: DeployIdInput): string {
   return `${input.commit.slice(0, 7)}-${hash.slice(0, 10)}`;
 }
 
-/** What a canary's start or abort is recorded as in the history (its row), besides its audit entry. */
-export type CanaryEvent = 'canary-start' | 'canary-abort';
+/**
+ * The operations recorded as a history row of their own besides their audit entry: a canary's start
+ * and abort. Such a row never made its build live for everyone, so it is no release to roll back to,
+ * promote, redeploy or preview; every reader that asks "was this live?" asks isCanaryEvent.
+ */
+export const CANARY_EVENTS = ['canary-start', 'canary-abort'] as const;
+export type CanaryEvent = (typeof CANARY_EVENTS)[number];
+export const isCanaryEvent = (op: unknown): op is CanaryEvent => CANARY_EVENTS.includes(op as CanaryEvent);
 
 /**
  * The id of a canary start's or abort's history row: deterministic (the operation finished again

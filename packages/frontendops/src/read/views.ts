@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { describePlan } from '../engine/describe.ts';
+import { isCanaryEvent } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import type { DeploymentRecord, ReleaseRef, RequestInfo } from '../state/records.ts';
 
@@ -208,8 +209,7 @@ export const historyItem = z.object({
 export type HistoryItem = z.infer<typeof historyItem>;
 
 /** A row of a change that made its build live for everyone (deploy, rollback, canary promote). */
-export const wentLiveForEveryone = (item: Pick<HistoryItem, 'kind'>): boolean =>
-  item.kind !== 'canary-start' && item.kind !== 'canary-abort';
+export const wentLiveForEveryone = (item: Pick<HistoryItem, 'kind'>): boolean => !isCanaryEvent(item.kind);
 
 /**
  * A deployment's time in a history listing: when it finished (went live, or stopped), UTC to the
@@ -327,7 +327,7 @@ export function toHistoryItem(
 ): HistoryItem {
   // Only the ops a canary row has; a record written before them (or by hand) is what its kind says.
   const op = record.op;
-  const canaryOp = op === 'canary-start' || op === 'canary-promote' || op === 'canary-abort';
+  const canaryOp = isCanaryEvent(op) || op === 'canary-promote';
   return {
     deployId: record.deployId,
     kind: canaryOp ? op : record.kind,

@@ -37,7 +37,7 @@ import {
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
-import { canaryEventId } from '../engine/ids.ts';
+import { canaryEventId, isCanaryEvent } from '../engine/ids.ts';
 import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
 import {
   type HeldLock,
@@ -1967,7 +1967,7 @@ function idsOfRecord(record: unknown): string[] {
   const { stack, app, commit, artifactDigest, deployId } = plan ?? {};
   const startedAt = isRecord(record) ? record.startedAt : undefined;
   if (
-    (op === 'canary-start' || op === 'canary-abort') &&
+    isCanaryEvent(op) &&
     [stack, app, commit, artifactDigest, deployId, startedAt].every((v) => typeof v === 'string')
   ) {
     ids.push(

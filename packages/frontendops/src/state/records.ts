@@ -4,7 +4,7 @@
  * supports conditional writes; the deploy lock serialises writers everywhere else.
  */
 
-import { DEPLOY_ID } from '../engine/ids.ts';
+import { DEPLOY_ID, isCanaryEvent } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
@@ -86,8 +86,7 @@ export interface DeploymentRecord extends DeployIdentity {
  * A canary's start or abort: a row of the history, never a release the stack had live for everyone
  * (a rollback does not go to it, and it is no proof that a build was live).
  */
-export const isCanaryEvent = (record: Pick<DeploymentRecord, 'op'>): boolean =>
-  record.op === 'canary-start' || record.op === 'canary-abort';
+export const isCanaryRow = (record: Pick<DeploymentRecord, 'op'>): boolean => isCanaryEvent(record.op);
 
 /**
  * The refusal of a canary's start or abort row named where a release is asked for (promote,
