@@ -245,7 +245,12 @@ async function runLocked(
   const prepared = await prepare(site, op, ctx, target, abandoned, true);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
-  const superseded = abandoned !== null && abandoned.plan.deployId !== plan.deployId;
+  // Another change, or the other end of the same canary (a stopped promote, then its abort, share
+  // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
+  const superseded =
+    abandoned !== null &&
+    (abandoned.plan.deployId !== plan.deployId ||
+      (abandoned.op !== op && CANARY_ENDS.has(abandoned.op) && CANARY_ENDS.has(op)));
   if (superseded) {
     await recordAbandoned(site, abandoned);
     await ctx.atomic.clearPending();
@@ -1064,8 +1069,7 @@ async function finishAtomic(
   if (plan.liveChanges) {
     record = {
       ...recordOf(),
-      // A promote of the canary shows as one in the history, not as a plain deploy.
-      ...(plan.op === 'canary-promote' ? { op: plan.op, canary: { deployId: plan.deployId } } : {}),
+      ...promoteMarks(plan),
     };
     record.plan.prune = pruned.length;
     entry = await recordDeployment(site, record, {
@@ -1299,17 +1303,20 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
   const written = Object.entries(pending.indexes ?? {});
   let bound: Record<string, string> | undefined = written.length ? Object.fromEntries(written) : undefined;
   if (pending.plan.liveChanges) {
-    const record = deploymentRecord(
-      {
-        plan: pending.plan,
-        request: pending.request,
-        startedAt: pending.startedAt,
-        pointerMoved: false,
-        ...(pending.approval ? { approval: pending.approval } : {}),
-      },
-      new Date(),
-      superseded(pending.stoppedBy),
-    );
+    const record = {
+      ...deploymentRecord(
+        {
+          plan: pending.plan,
+          request: pending.request,
+          startedAt: pending.startedAt,
+          pointerMoved: false,
+          ...(pending.approval ? { approval: pending.approval } : {}),
+        },
+        new Date(),
+        superseded(pending.stoppedBy),
+      ),
+      ...promoteMarks(pending.plan),
+    };
     bound = {
       ...bound,
       [recordName(record.deployId)]: (await writeOwnRecord(site, record)).digest,
@@ -1333,6 +1340,13 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
     bound,
   );
 }
+
+/** The two operations that end a canary, each under the canary's deploy id. */
+const CANARY_ENDS: ReadonlySet<AtomicOp> = new Set(['canary-promote', 'canary-abort']);
+
+/** A promote of the canary shows as one in the history, succeeded or superseded, not as a plain deploy. */
+const promoteMarks = (plan: { op?: string; deployId: string }) =>
+  plan.op === 'canary-promote' ? { op: 'canary-promote' as const, canary: { deployId: plan.deployId } } : {};
 
 const superseded = (stoppedBy: StoppedBy | undefined) => ({
   copied: [],

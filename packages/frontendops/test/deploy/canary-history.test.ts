@@ -10,10 +10,11 @@ import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { historyPage, toHistoryItem } from '../../src/read/views.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { cli } from '../support/run-cli.ts';
@@ -234,5 +235,41 @@ describe('canary rows in the history', () => {
     expect(verdict.problems).toEqual([]);
     const rows = (await readHistory(t.site, { limit: 20 })).deployments;
     expect(rows.filter((d) => d.kind === 'canary-start' && d.request.text === 'C1 again')).toHaveLength(1);
+  });
+
+  it('a promote stopped before its switch, then an abort of that canary: the promote is recorded superseded, as a promote', async () => {
+    // The canary of the case before (C1, 5%) runs. A promote whose key write never lands (the process
+    // killed just before it) leaves its crash-recovery record, under the canary's deploy id.
+    const real = t.site.releases as ReleaseStore;
+    const killed = await t.open({
+      releases: {
+        read: () => real.read(),
+        previewSecret: () => real.previewSecret(),
+        write: () => Promise.reject(new Error('killed before the key write')),
+      },
+    });
+    await expect(promoteCanary(killed, { request: request('promote C1 after all') })).rejects.toThrow(
+      'killed before the key write',
+    );
+    // The abort, under the same deploy id, is another operation: the promote someone asked for is
+    // recorded (superseded), not dropped with its request.
+    const abort = await abortCanary(t.site, { request: request('no, end it') });
+    expect(abort.outcome).toBe('succeeded');
+    const entries = await readAudit(t.site.state, t.target.statePrefix);
+    expect(entries.filter((e) => e.type === 'canary-promote-superseded').map((e) => e.data.request)).toEqual([
+      expect.objectContaining({ text: 'promote C1 after all' }),
+    ]);
+    const rows = (await readHistory(t.site, { limit: 3 })).deployments.map((d) => [
+      d.kind,
+      d.outcome,
+      d.request.text,
+    ]);
+    expect(rows).toEqual([
+      ['canary-abort', 'succeeded', 'no, end it'],
+      ['canary-promote', 'superseded', 'promote C1 after all'],
+      ['canary-start', 'succeeded', 'C1 again'],
+    ]);
+    const verdict = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
+    expect(verdict.problems).toEqual([]);
   });
 });
