@@ -106,15 +106,16 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
   let connecting = false;
 
   try {
+    const config = options.config ?? (await loadConfig(cwd, envVars));
     // The words decide what may be done, model or not: refusals stop here, other tools are never offered.
+    // They are read with the configured app's name ("update the blog"), as with the dashboard's.
     intent = hasControlCharacters(text)
       ? {
           kind: 'refuse',
           reason:
             'The request contains control characters (escape sequences can rewrite a terminal or a log); write it as plain words, newlines allowed.',
         }
-      : parseRequest(text);
-    const config = options.config ?? (await loadConfig(cwd, envVars));
+      : parseRequest(text, config.app);
     stack =
       options.stack !== undefined
         ? options.stack

@@ -239,7 +239,7 @@ const RULES: Rule[] = [
   {
     names: 'rollback',
     match:
-      /\b(roll\s*back|rollback|revert|undo|go\s+back|back\s+to|restore|previous\s+(version|release|build)|last\s+good|yesterday['’]?s\s+(version|release|build|dashboard))\b/i,
+      /\b(roll\s*back|rollback|revert|undo|go\s+back|back\s+to|restore|previous\s+(version|release|build)|last\s+good|yesterday['’]?s\s+(version|release|build|dashboard|app|site))\b/i,
     build: (text) => {
       const to = rollbackTarget(text);
       return 'refuse' in to ? { kind: 'refuse', reason: to.refuse } : { kind: 'rollback', to };
@@ -266,7 +266,7 @@ const RULES: Rule[] = [
   {
     names: 'deploy',
     match:
-      /\b(deploy|redeploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|prod))\b/i,
+      /\b(deploy|redeploy|ship|release|publish|push|roll\s*out|rollout|put\s+out|go\s+live|send\s+out|update\s+(the\s+)?(site|dashboard|app|prod))\b/i,
     build: (text) => withRef(text, (ref) => ({ kind: 'deploy', ref })),
   },
   {
@@ -277,8 +277,14 @@ const RULES: Rule[] = [
   },
 ];
 
-export function parseRequest(text: string): Intent {
-  const words = text.trim();
+/**
+ * `app`: the configured app's name. The request is read with it, and the last part of a name in
+ * parts ("blog" of "acme-blog"), said as "app": "update the blog", "yesterday's blog", "roll back
+ * to the previous blog" read as the dashboard's words do. A name that reads as a release (a sha, a
+ * tag like v2) is left as it is, so it still names that release.
+ */
+export function parseRequest(text: string, app?: string): Intent {
+  const words = asAppWords(text.trim(), app);
   if (!words) return { kind: 'refuse', reason: `The request is empty. ${helpText()}` };
   if (words.length > WORDS_MAX)
     return {
@@ -290,6 +296,23 @@ export function parseRequest(text: string): Intent {
   }
   return readNegations(words) ?? readChange(words);
 }
+
+function asAppWords(words: string, app: string | undefined): string {
+  if (!app) return words;
+  const names = new Set([app, app.split(/[-._]/).at(-1) ?? app]);
+  let read = words;
+  for (const name of names) {
+    // Not a release's name, nor a word the table reads by itself ("status", "history", "canary").
+    if (name.length < 3 || isReleaseName(name) || /^v\d/i.test(name)) continue;
+    if (readChange(name).kind !== 'unknown') continue;
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // Only where it is the thing the words act on: after "the", "yesterday's", "previous", "latest"….
+    read = read.replace(new RegExp(`(?<=\\b(?:${APP_BEFORE})\\s+)${escaped}(?![\\w/-])`, 'gi'), 'app');
+  }
+  return read;
+}
+const APP_BEFORE =
+  "the|our|my|this|that|yesterday['’]?s|previous|prior|earlier|older|former|old|latest|newest|current|live|last";
 
 /** One line saying what the intent means, for the step log and the audit entry. */
 export function describeIntent(intent: Intent): string {
@@ -745,7 +768,7 @@ function unreadableDestination(text: string): Unclear | null {
  * not what these words ask for: refused rather than read as the latest, which `--yes` would make live.
  */
 const OTHER_RELEASE =
-  /\b(?:(?:current(?:ly)?|live|previous|prior|earlier|older|former|old)\s+(?:live\s+)?(?:release|version|build|deploy(?:ment)?|one|commit)s?|(?:release|version|build|deploy(?:ment)?|one|commit)\s+before\s+(?:last|the\s+latest|that|this)|before\s+last|last\s+(?:good|known(?:\s+good)?|working|stable)\s+(?:release|version|build|one|deploy(?:ment)?)|\w[\w./-]*[~^]\d*)/i;
+  /\b(?:(?:current(?:ly)?|live|previous|prior|earlier|older|former|old)\s+(?:live\s+)?(?:release|version|build|deploy(?:ment)?|one|commit|app|site|dashboard)s?|(?:release|version|build|deploy(?:ment)?|one|commit)\s+before\s+(?:last|the\s+latest|that|this)|before\s+last|last\s+(?:good|known(?:\s+good)?|working|stable)\s+(?:release|version|build|one|deploy(?:ment)?)|\w[\w./-]*[~^]\d*)/i;
 function otherRelease(text: string): string | null {
   const named = OTHER_RELEASE.exec(text)?.[0];
   if (!named) return null;

@@ -384,6 +384,37 @@ describe('what a refusal tells a person to say', () => {
   });
 });
 
+describe("another repository's app is named in the words the dashboard's name is", () => {
+  const blog = (text: string) => parseRequest(text, 'blog');
+  it.each([
+    ['update the blog', { kind: 'deploy', ref: null }],
+    ["roll back to yesterday's blog", { kind: 'rollback', to: { type: 'yesterday' } }],
+    ['roll back to the previous blog', { kind: 'rollback', to: { type: 'previous' } }],
+  ] as Array<[string, Intent]>)('%s', (text, expected) => {
+    expect(blog(text)).toEqual(expected);
+    // The dashboard's own words read so without an app named.
+    expect(parseRequest(text.replace('blog', 'dashboard'))).toEqual(expected);
+  });
+
+  it('an older release named by the app refuses a deploy, as by the dashboard', () => {
+    expect(blog('deploy the previous blog')).toMatchObject({
+      kind: 'refuse',
+      reason: /"previous app"|names a release other than the latest/,
+    });
+    expect(parseRequest('deploy the previous dashboard')).toMatchObject({ kind: 'refuse' });
+  });
+
+  it('an app named as a word the table reads by itself keeps that word: "status" stays a status question', () => {
+    expect(parseRequest("what's the status", 'status')).toEqual(parseRequest("what's the status"));
+    expect(parseRequest('show the history', 'history')).toEqual(parseRequest('show the history'));
+  });
+
+  it('an app named like a release is never read as the app: its tag stays a tag', () => {
+    expect(parseRequest('deploy v2', 'v2')).toEqual({ kind: 'deploy', ref: 'v2' });
+    expect(parseRequest('update the 3f2c1a9', '3f2c1a9')).not.toMatchObject({ kind: 'deploy', ref: null });
+  });
+});
+
 describe('words the table does not know', () => {
   it.each(["what's the weather?", 'tell me a joke'])('%s: unknown, answered with what it can do', (text) => {
     const intent = parseRequest(text);

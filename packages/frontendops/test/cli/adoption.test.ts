@@ -373,6 +373,13 @@ describe('the packed tool installed into another repository', () => {
       expect(otherApp.stdout).toMatch(
         /names "sophia-dashboard", but .* has one app: brochure\. Nothing was done\./,
       );
+      // Its own app named as the dashboard's words name it: "update the brochure" is a deploy.
+      const update = await runTracked(bin, ['agent', 'update the brochure', '--dry-run'], {
+        cwd: site,
+        env: userEnv(),
+      });
+      expect(update.code, update.stdout + update.stderr).toBe(0);
+      expect(update.stdout + update.stderr).toMatch(/deploy the latest commit of the app/);
 
       // One deploy tag per change, in this repository: dev's, the deploy's, the rollback's, the agent's promote.
       const tags = (await git(['tag', '-l'])).split('\n').filter(Boolean);
