@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../src/approval/keys.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
-import { STACK } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, STACK } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import {
   APP,
@@ -32,10 +30,7 @@ beforeAll(async () => {
   repo = await createTestRepo();
   key = join(f.t.tmp, 'ada.pem');
   approvers = { Ada: await createApproverKey(key, undefined) };
-  for (const [i, commit] of [repo.commits.dashboard1, repo.commits.dashboard2].entries()) {
-    const build = await writeFixtureBuild(join(f.t.tmp, `repo-build-${i}`), { version: `r${i + 1}` });
-    await publishArtifact(f.t.site.artifacts, { dir: build.dir, app: APP, commit });
-  }
+  await publishFixtureBuilds(f.t, APP, [repo.commits.dashboard1, repo.commits.dashboard2]);
   await deployArtifact(f.t.site, {
     app: APP,
     commit: repo.commits.dashboard1,

@@ -14,9 +14,7 @@ import { configSchema } from '../../src/config.ts';
 import type { ConsoleServer } from '../../src/console/server.ts';
 import type { ChatReply, SessionView } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 
 const STACK = 'dashboard-staging';
@@ -30,13 +28,7 @@ beforeAll(async () => {
   // Not a production name: nothing but the configuration protects it.
   t = await startDeployEnv({ stack: STACK });
   repo = await createTestRepo();
-  for (const [commit, version] of [
-    [repo.commits.dashboard1, 'v1'],
-    [repo.commits.dashboard2, 'v2'],
-  ] as const) {
-    const build = await writeFixtureBuild(join(t.tmp, version), { version });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
-  }
+  await publishFixtureBuilds(t, 'sophia-dashboard', [repo.commits.dashboard1, repo.commits.dashboard2]);
   await deployArtifact(t.site, {
     app: 'sophia-dashboard',
     commit: repo.commits.dashboard1,

@@ -11,12 +11,10 @@ import { approvalPolicyFor, configSchema, loadConfig } from '../../src/config.ts
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import type { ApiError, AuditStatusView, StatusView } from '../../src/console/types.ts';
 import { toAuditStatus } from '../../src/console/views.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { verifySite } from '../../src/read/verify-site.ts';
 import { openSite } from '../../src/stacks/open.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { connectInfra } from '../support/mcp-infra.ts';
 
 let t: TestDeployEnv;
@@ -91,8 +89,7 @@ describe('the console and an edited configuration', () => {
     await writeConfig(trusting);
     const config = configSchema.parse(trusting);
     const commit = '4444444ddddddddddddddddddddddddddddddddd';
-    const build = await writeFixtureBuild(join(t.tmp, 'v4'), { version: 'v4' });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+    await publishFixtureBuilds(t, 'sophia-dashboard', [commit], { from: 4 });
     const c = await connectInfra(
       createInfraServer({
         config,

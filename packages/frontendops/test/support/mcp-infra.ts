@@ -106,6 +106,18 @@ export async function connectInfra(server: McpServer, options: ConnectOptions = 
   return wrapClient(client);
 }
 
+/**
+ * A deploy of `commit` as the agent makes one: get_deploy_target, run_sync, invalidate_cdn, each
+ * answered without an error. Its deploy id.
+ */
+export async function deployThroughTools(c: InfraClient, commit: string): Promise<string> {
+  const target = await c.call('get_deploy_target', { commit });
+  const sync = await c.call('run_sync', { handle: target.structured.handle });
+  const done = await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
+  for (const step of [target, sync, done]) if (step.isError) throw new Error(step.text);
+  return String(sync.structured.deployId);
+}
+
 export function wrapClient(client: Client): InfraClient {
   const seen: unknown[] = [];
   return {

@@ -20,6 +20,7 @@ import {
   APP,
   COMMITS,
   connectInfra,
+  deployThroughTools,
   type InfraClient,
   type InfraFixture,
   startInfraFixture,
@@ -31,11 +32,7 @@ let c: InfraClient;
 beforeAll(async () => {
   f = await startInfraFixture();
   c = await connectInfra(f.server());
-  for (const commit of [COMMITS[0], COMMITS[1]]) {
-    const target = await c.call('get_deploy_target', { commit });
-    const sync = await c.call('run_sync', { handle: target.structured.handle });
-    await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
-  }
+  for (const commit of [COMMITS[0], COMMITS[1]]) await deployThroughTools(c, commit);
 });
 afterAll(async () => {
   await c?.close();

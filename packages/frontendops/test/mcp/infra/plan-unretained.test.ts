@@ -7,6 +7,7 @@ import {
   APP,
   COMMITS,
   connectInfra,
+  deployThroughTools,
   type InfraClient,
   type InfraFixture,
   startInfraFixture,
@@ -20,12 +21,7 @@ beforeAll(async () => {
   f = await startInfraFixture();
   // Two releases retained: the third deploy leaves the first out.
   c = await connectInfra(f.server({ openSite: async () => ({ ...f.t.site, retain: 2 }) }));
-  for (const commit of [COMMITS[0], COMMITS[1]]) {
-    const target = await c.call('get_deploy_target', { commit });
-    const sync = await c.call('run_sync', { handle: target.structured.handle });
-    await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
-    deployIds.push(String(sync.structured.deployId));
-  }
+  for (const commit of [COMMITS[0], COMMITS[1]]) deployIds.push(await deployThroughTools(c, commit));
 });
 afterAll(async () => {
   await c?.close();
