@@ -28,6 +28,24 @@ let clients: AgentClients;
 const called: string[] = [];
 const config = { ...defaultConfig(), appPath: 'apps/sophia-dashboard' };
 
+/** The stack made protected (a person's answer trusted), and an infra server on it for the agent. */
+async function protectedInfra() {
+  const protectedConfig = {
+    ...config,
+    protected: [t.site.target.stack],
+    approval: { approvers: {}, trustElicitation: true },
+  };
+  const site = await t.open({ protected: true, approval: protectedConfig.approval });
+  const infra = await link(
+    createInfraServer({
+      config: protectedConfig,
+      defaultStack: t.site.target.stack,
+      openSite: async () => site,
+    }),
+  );
+  return { protectedConfig, infra };
+}
+
 async function link(server: McpServer): Promise<ReturnType<typeof createAgentMcpClient>> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
@@ -198,19 +216,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it('on a protected stack the canary start and its abort are put to the person with the deploy id a confirmation binds to (the console confirms by it)', async () => {
-    const protectedConfig = {
-      ...config,
-      protected: [t.site.target.stack],
-      approval: { approvers: {}, trustElicitation: true },
-    };
-    const site = await t.open({ protected: true, approval: protectedConfig.approval });
-    const infra = await link(
-      createInfraServer({
-        config: protectedConfig,
-        defaultStack: t.site.target.stack,
-        openSite: async () => site,
-      }),
-    );
+    const { protectedConfig, infra } = await protectedInfra();
     const questions: Array<{ action: string; deployId?: string }> = [];
     try {
       const ask = (text: string) =>
@@ -248,19 +254,7 @@ describe('the runbook on an atomic stack', () => {
     const rows = (await readHistory(t.site, { limit: 50 })).deployments;
     const start = rows.find((d) => d.kind === 'canary-start');
     expect(start).toBeDefined();
-    const protectedConfig = {
-      ...config,
-      protected: [t.site.target.stack],
-      approval: { approvers: {}, trustElicitation: true },
-    };
-    const site = await t.open({ protected: true, approval: protectedConfig.approval });
-    const infra = await link(
-      createInfraServer({
-        config: protectedConfig,
-        defaultStack: t.site.target.stack,
-        openSite: async () => site,
-      }),
-    );
+    const { protectedConfig, infra } = await protectedInfra();
     const questions: string[] = [];
     try {
       called.length = 0;
