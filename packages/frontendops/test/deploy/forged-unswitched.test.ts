@@ -50,15 +50,8 @@ describe('an edit excused by a planted record of an atomic operation that never 
       (p) => `${p.kind}: ${p.object}`,
     );
 
-  beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'forged-unswitched' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
-    await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
-  });
-  afterAll(() => t?.stop());
-
-  it('live.json naming the record deploy of a build never live: tampered, and a deploy and a preview refuse it', async () => {
+  /** A dry run's plan of V3 (published, never live here), live.json as it is, and edited to make V3 live. */
+  const v3NamedLive = async () => {
     const { plan } = await deployArtifact(t.site, {
       app: APP,
       commit: V3,
@@ -74,6 +67,26 @@ describe('an edit excused by a planted record of an atomic operation that never 
       artifactDigest: plan.artifactDigest,
       releasedAt: new Date().toISOString(),
     };
+    return { plan, original, edited: { ...v3, releases: [v3, ...live.releases] } };
+  };
+
+  /** live.json as it was, the planted record gone: verify is clean again. */
+  const putBack = async (original: Buffer) => {
+    await put('live.json', original);
+    await t.site.state.delete([key('atomic/pending.json')]);
+    expect(await verdict()).toEqual([]);
+  };
+
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'forged-unswitched' });
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+  });
+  afterAll(() => t?.stop());
+
+  it('live.json naming the record deploy of a build never live: tampered, and a deploy and a preview refuse it', async () => {
+    const { plan, original, edited } = await v3NamedLive();
     await put('atomic/pending.json', {
       op: 'deploy',
       plan,
@@ -81,7 +94,7 @@ describe('an edit excused by a planted record of an atomic operation that never 
       startedAt: new Date().toISOString(),
       switched: false,
     });
-    await put('live.json', { ...v3, releases: [v3, ...live.releases] });
+    await put('live.json', edited);
 
     expect(await verdict()).toContain('tampered: live.json');
     const mark = await t.mark();
@@ -97,28 +110,12 @@ describe('an edit excused by a planted record of an atomic operation that never 
     expect(await writesSince(mark)).toEqual([]);
 
     // Put back (the record goes too): verify is clean, and the stack deploys again.
-    await put('live.json', original);
-    await t.site.state.delete([key('atomic/pending.json')]);
-    expect(await verdict()).toEqual([]);
+    await putBack(original);
   });
 
   it('the same record naming as its switch what the store serves now: no switch of its own, still tampered', async () => {
-    const { plan } = await deployArtifact(t.site, {
-      app: APP,
-      commit: V3,
-      request: request('x'),
-      dryRun: true,
-    });
-    const original = await read('live.json');
-    const live = JSON.parse(original.toString('utf8'));
+    const { plan, original, edited } = await v3NamedLive();
     const served = (await t.store().read()).value;
-    const v3 = {
-      deployId: plan.deployId,
-      app: APP,
-      commit: V3,
-      artifactDigest: plan.artifactDigest,
-      releasedAt: new Date().toISOString(),
-    };
     for (const forged of [
       // Its "switch" moves nothing.
       { ...plan, pointerBefore: served, pointerAfter: served },
@@ -137,12 +134,10 @@ describe('an edit excused by a planted record of an atomic operation that never 
         startedAt: new Date().toISOString(),
         switched: true,
       });
-      await put('live.json', { ...v3, releases: [v3, ...live.releases] });
+      await put('live.json', edited);
       expect(await verdict()).toContain('tampered: live.json');
     }
-    await put('live.json', original);
-    await t.site.state.delete([key('atomic/pending.json')]);
-    expect(await verdict()).toEqual([]);
+    await putBack(original);
   });
 
   it('atomic/state.json naming the record canary nobody started: tampered, and a preview refuses it', async () => {
