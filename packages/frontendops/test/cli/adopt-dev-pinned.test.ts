@@ -4,10 +4,10 @@
  * next start deploys the latest again. Under --once a pin is reported and refused (exit 2), not a
  * failure.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createBrochureRepo, type TestRepo } from '../support/git-repo.ts';
 import { type CliRun, cli, DEV_READY, serveInProcess } from '../support/run-cli.ts';
 
 let repo: TestRepo;
@@ -30,16 +30,7 @@ const served = async (siteUrl: string) => (await fetch(siteUrl)).text();
 const DEV_TIMEOUT = 300_000;
 
 beforeAll(async () => {
-  repo = await createTestRepo();
-  await writeFile(join(repo.dir, '.gitignore'), '.frontendops/\n');
-  await writeFile(
-    join(repo.dir, 'frontendops.config.json'),
-    JSON.stringify({ app: 'brochure', appPath: 'public', build: { output: '.' } }),
-  );
-  await mkdir(join(repo.dir, 'public'), { recursive: true });
-  await writeFile(join(repo.dir, 'public', 'index.html'), page('v1'));
-  await repo.git(['add', '-A']);
-  await repo.git(['commit', '-q', '-m', 'brochure v1']);
+  repo = await createBrochureRepo({ 'index.html': page('v1') }, 'brochure v1');
 });
 afterAll(async () => {
   await repo?.cleanup();

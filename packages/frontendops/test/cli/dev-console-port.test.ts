@@ -3,11 +3,11 @@
  * (kept in .frontendops/console-port), so the console's address open in a browser stays right; when
  * another program holds that port, any free one, said so. Ports come from the OS, never fixed.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createBrochureRepo, type TestRepo } from '../support/git-repo.ts';
 import { serveInProcess } from '../support/run-cli.ts';
 
 let repo: TestRepo;
@@ -24,16 +24,7 @@ const serveDev = () => serveInProcess(['dev'], { cwd: repo.dir, env, ready: READ
 const DEV_TIMEOUT = 300_000;
 
 beforeAll(async () => {
-  repo = await createTestRepo();
-  await writeFile(join(repo.dir, '.gitignore'), '.frontendops/\n');
-  await writeFile(
-    join(repo.dir, 'frontendops.config.json'),
-    JSON.stringify({ app: 'brochure', appPath: 'public', build: { output: '.' } }),
-  );
-  await mkdir(join(repo.dir, 'public'), { recursive: true });
-  await writeFile(join(repo.dir, 'public', 'index.html'), '<!doctype html><h1>Brochure</h1>\n');
-  await repo.git(['add', '-A']);
-  await repo.git(['commit', '-q', '-m', 'brochure']);
+  repo = await createBrochureRepo({ 'index.html': '<!doctype html><h1>Brochure</h1>\n' });
 });
 afterAll(async () => {
   await repo?.cleanup();

@@ -101,3 +101,26 @@ async function makeHistory(dir: string): Promise<TestRepo['commits']> {
   };
   return commits;
 }
+
+/**
+ * Another team's repository as the adopter tests use it: a plain site, app `brochure` in `public/`
+ * published as it is, `.frontendops/` ignored, its files (paths under `public/`) committed.
+ */
+export async function createBrochureRepo(
+  pages: Record<string, string>,
+  message = 'brochure',
+): Promise<TestRepo> {
+  const repo = await createTestRepo();
+  await writeFile(join(repo.dir, '.gitignore'), '.frontendops/\n');
+  await writeFile(
+    join(repo.dir, 'frontendops.config.json'),
+    JSON.stringify({ app: 'brochure', appPath: 'public', build: { output: '.' } }),
+  );
+  for (const [path, text] of Object.entries(pages)) {
+    await mkdir(dirname(join(repo.dir, 'public', path)), { recursive: true });
+    await writeFile(join(repo.dir, 'public', path), text);
+  }
+  await repo.git(['add', '-A']);
+  await repo.git(['commit', '-q', '-m', message]);
+  return repo;
+}
