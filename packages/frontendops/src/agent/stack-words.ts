@@ -99,13 +99,6 @@ const NAME_ENDS = new Set(
 );
 
 /**
- * What a release is called, as the noun after a word that describes it: in "the latest production
- * build" or "the latest shiny version", the word before it is no app's name.
- */
-const RELEASE_NOUN =
-  /^\s+(?:build|builds|version|versions|release|releases|commit|commits|change|changes|code|bundle|fix|fixes|update|updates|deploy|deployment|revision|snapshot|one)\b/i;
-
-/**
  * The app a request for a change names after "the latest" (or "newest"), when it is not this
  * repository's: "deploy the latest shop" where frontendops.config.json names the app "blog". The agent
  * deploys only the configured app; read past, the words would make that app's latest live instead of
@@ -131,8 +124,7 @@ export function otherAppNamed(
     const lower = word.toLowerCase();
     if (NOT_AN_APP.has(lower) || mine.has(lower) || isReleaseName(word) || /^\d/.test(word)) continue;
     const rest = text.slice(match.index + match[0].length);
-    if (RELEASE_NOUN.test(rest)) continue;
-    // A word the sentence goes on from ("the latest Ada pushed", "the latest passing CI") describes
+    // A word the sentence goes on from ("the latest shiny build", "the latest Ada pushed") describes
     // the release or starts a clause about it: no app's name. A name ends the phrase: punctuation,
     // 's, the end, or a small word ("to staging", "now", "frontend").
     const next = /^\s+([\p{L}][\p{L}'’-]*)/u.exec(rest)?.[1]?.toLowerCase();
