@@ -583,8 +583,14 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
   // Whether an entry other than this operation's own binds atomic state: a switch "from nothing"
   // is only a stack's first. Its own entry (it stopped after it) may be followed by entries that
   // bind no atomic state (a pin or an unpin, which do not finish it): those are no other switch.
+  // The chain is read at most once here, however many of the checks below ask for it.
+  let audit: Promise<AuditEntry[]> | undefined;
+  const auditEntries = () => {
+    audit ??= readAudit(site.state, prefix);
+    return audit;
+  };
   const atomicStateBoundByOthers = async () =>
-    (await readAudit(site.state, prefix)).some(
+    (await auditEntries()).some(
       (e) =>
         e.objects?.[ATOMIC_STATE] !== undefined &&
         !(e.type === pending.op && e.data.deployId === plan.deployId),
@@ -634,7 +640,7 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
   // canary): only the chain shows there was a canary of its release to abort.
   if (pending.switched && pending.op === 'canary-abort') {
     // Stopped after its own entry (before its record went): the canary ran until that entry.
-    const entries = await readAudit(site.state, prefix);
+    const entries = await auditEntries();
     const last = entries.findLast((e) => e.type.startsWith('canary-'));
     const own =
       last?.type === 'canary-abort' &&
