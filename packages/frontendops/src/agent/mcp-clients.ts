@@ -117,7 +117,7 @@ export interface ConnectOptions {
  * How long a server gets to answer the MCP handshake: ours answer within a second; a command that
  * is no MCP server (or one that hangs) is told apart in 20 s rather than at the SDK's 60 s default.
  */
-export const HANDSHAKE_MS = 20_000;
+const HANDSHAKE_MS = 20_000;
 
 /** Connects to mcpServers.infra and mcpServers.git; close() ends both (and any child processes). */
 export async function connectAgentClients(

@@ -29,7 +29,7 @@ export function deployIdFor(input: DeployIdInput): string {
  * and abort. Such a row never made its build live for everyone, so it is no release to roll back to,
  * promote, redeploy or preview; every reader that asks "was this live?" asks isCanaryEvent.
  */
-export const CANARY_EVENTS = ['canary-start', 'canary-abort'] as const;
+const CANARY_EVENTS = ['canary-start', 'canary-abort'] as const;
 export type CanaryEvent = (typeof CANARY_EVENTS)[number];
 export const isCanaryEvent = (op: unknown): op is CanaryEvent => CANARY_EVENTS.includes(op as CanaryEvent);
 

@@ -239,7 +239,7 @@ export interface KeptPort {
 }
 
 /** The site's port, kept beside the preview secret. */
-export const SITE_PORT: KeptPort = { file: 'site-port', name: 'site', links: ' (preview links among them)' };
+const SITE_PORT: KeptPort = { file: 'site-port', name: 'site', links: ' (preview links among them)' };
 /** The console's port, kept the same way: its address stays what the browser has open or bookmarked. */
 export const CONSOLE_PORT: KeptPort = { file: 'console-port', name: 'console' };
 
