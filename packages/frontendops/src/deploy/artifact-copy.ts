@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import pMap from 'p-map';
 import { type AtomicCopy, SHARED_ASSET_CLASH } from '../engine/atomic-plan.ts';
+import { shortSha } from '../engine/ids.ts';
 import { artifactDigest, artifactFileKey, shortened } from '../engine/manifest.ts';
 import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
@@ -159,6 +160,6 @@ export function keptOrRefused(site: Site, recorded: RecordedBuild, kept: readonl
   if (kept.some(same)) return;
   throw new FrontendOpsError(
     'CONFLICT',
-    `${recorded.app}@${recorded.commit.slice(0, 7)} (${recorded.deployId}), which this rollback chose from the live pointer before it took the lock, is a build the live pointer of ${site.target.stack} no longer keeps: it changed meanwhile. The rollback was not made. Run it again to choose from the releases kept now (\`frontendops status --stack ${site.target.stack}\`).`,
+    `${recorded.app}@${shortSha(recorded.commit)} (${recorded.deployId}), which this rollback chose from the live pointer before it took the lock, is a build the live pointer of ${site.target.stack} no longer keeps: it changed meanwhile. The rollback was not made. Run it again to choose from the releases kept now (\`frontendops status --stack ${site.target.stack}\`).`,
   );
 }

@@ -3,6 +3,7 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
+import { shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError, holding } from '../errors.ts';
@@ -260,7 +261,7 @@ export async function rollbackRelease(
     const named = bound.filter((r) => !isCanaryRow(r));
     const canary = bound.find(isCanaryRow);
     if (named.length === 0 && canary) {
-      const what = `${canary.app}@${canary.commit.slice(0, 7)}`;
+      const what = `${canary.app}@${shortSha(canary.commit)}`;
       throw new FrontendOpsError(
         'NOT_FOUND',
         `${

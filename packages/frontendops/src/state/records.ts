@@ -4,7 +4,7 @@
  * supports conditional writes; the deploy lock serialises writers everywhere else.
  */
 
-import { DEPLOY_ID, isCanaryEvent } from '../engine/ids.ts';
+import { DEPLOY_ID, isCanaryEvent, shortSha } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
@@ -99,7 +99,7 @@ export function canaryRowRefusal(
   const what = record.op === 'canary-start' ? 'start' : 'abort';
   return new FrontendOpsError(
     'NOT_FOUND',
-    `${record.deployId} is the history's row of a canary's ${what} of ${record.app}@${record.commit.slice(0, 7)}, not a deployment: only a share of visitors got that build. Nothing was changed. ${instead}`,
+    `${record.deployId} is the history's row of a canary's ${what} of ${record.app}@${shortSha(record.commit)}, not a deployment: only a share of visitors got that build. Nothing was changed. ${instead}`,
     { details: { deployId: record.deployId, commit: record.commit } },
   );
 }
