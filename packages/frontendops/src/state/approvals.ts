@@ -196,7 +196,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
   // order the object stayed bound by no entry, and a request asked again reused it without one.
   const key = requestKey(site, input.action, input.deployId);
   await audit(site, 'approval-requested', request, bindingOf(site, key, request), input.now);
-  await putJson(site, key, request);
+  await putJsonObject(site.state, key, request);
   return request;
 }
 
@@ -423,7 +423,7 @@ export async function auditDecision(
  */
 async function writeBound(site: Site, key: string, value: unknown): Promise<Record<string, string>> {
   const bound = bindingOf(site, key, value);
-  await putJson(site, key, value);
+  await putJsonObject(site.state, key, value);
   return bound;
 }
 
@@ -431,8 +431,6 @@ async function writeBound(site: Site, key: string, value: unknown): Promise<Reco
 const bindingOf = (site: Site, key: string, value: unknown): Record<string, string> => ({
   [relative(site, key)]: stateDigest(value),
 });
-
-const putJson = (site: Site, key: string, value: unknown) => putJsonObject(site.state, key, value);
 
 function parseQuietly(body: Buffer): unknown {
   try {
