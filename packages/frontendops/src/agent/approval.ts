@@ -10,8 +10,6 @@ import type { Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/
 import type { ApprovalAction, ApprovalDecision, ApprovalRequest } from '../ports.ts';
 import { isYes, YES_NO } from '../terminal-ask.ts';
 
-export { askOnTerminal } from '../terminal-ask.ts';
-
 /**
  * `asked`: the changes the request's words name (intents.ts approvableActions), decided without a
  * model; `departs`: how this change departs from what else they name (another commit, another

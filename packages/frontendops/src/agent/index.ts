@@ -33,7 +33,8 @@ import { runRunbook } from './runbook.ts';
 import { otherAppNamed, otherStackNamed, unknownNameNamed } from './stack-words.ts';
 import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
-export { APPROVE_HINT, askOnTerminal, createCliApprover } from './approval.ts';
+export { askOnTerminal } from '../terminal-ask.ts';
+export { APPROVE_HINT, createCliApprover } from './approval.ts';
 
 /** The changes that make (or show) a build of the configured app: "the latest" is its latest. */
 const LATEST_BUILD_KINDS: ReadonlySet<string> = new Set(['deploy', 'promote', 'canary', 'preview']);
