@@ -115,11 +115,7 @@ export function register(program: Command, ctx: CliContext): void {
             // (from this repository when it is one, or the one --repo or --github names), files by
             // kind, the CDN refresh.
             const { openGit, planContentsLines } = await import('./deploy.ts');
-            const git = await openGit(ctx, {
-              ...(flags.repo !== undefined ? { repo: flags.repo } : {}),
-              ...(flags.github !== undefined ? { github: flags.github } : {}),
-            });
-            const carries = await planContentsLines(ctx, site, shown.plan, git);
+            const carries = await planContentsLines(ctx, site, shown.plan, await openGit(ctx, flags));
             const lines = [
               `${site.target.stack} is protected. ${shown.request.requestedBy} asked at ${shown.request.requestedAt} to:`,
               `  ${shown.description}`,
