@@ -361,7 +361,7 @@ async function prepare(
     checked ? releaseKeysPresent(site, releaseId) : Promise.resolve(null),
   ]);
   if (found && locked) {
-    await assertIndexAsRecorded(site, releaseIndexName(releaseId), found, 'Nothing was changed');
+    await assertIndexAsRecorded(site, releaseIndexName(releaseId), found);
   }
   const manifests = manifestCache(site);
   const missing = found && present ? missingFiles(found, present) : [];

@@ -97,15 +97,10 @@ export async function assertReadAsRecorded(
  * release off as whole. No request where it is as the chain binds it (the newest entry carries the
  * bindings, read at the lock's check); otherwise verify decides, as for the tracked objects.
  */
-export async function assertIndexAsRecorded(
-  site: Site,
-  name: string,
-  value: unknown,
-  done: string,
-): Promise<void> {
+export async function assertIndexAsRecorded(site: Site, name: string, value: unknown): Promise<void> {
   const { indexes } = await recordedStateKnown(site.state, site.target.statePrefix);
   if ((indexes[name] ?? ABSENT) === digestOrNull(value)) return;
-  await refuseIfTampered(site, [name], done, indexes);
+  await refuseIfTampered(site, [name], 'Nothing was changed', indexes);
 }
 
 /**
