@@ -584,10 +584,10 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
   // is only a stack's first. Its own entry (it stopped after it) may be followed by entries that
   // bind no atomic state (a pin or an unpin, which do not finish it): those are no other switch.
   // The chain is read at most once here, however many of the checks below ask for it.
-  let audit: Promise<AuditEntry[]> | undefined;
+  let chain: Promise<AuditEntry[]> | undefined;
   const auditEntries = () => {
-    audit ??= readAudit(site.state, prefix);
-    return audit;
+    chain ??= readAudit(site.state, prefix);
+    return chain;
   };
   const atomicStateBoundByOthers = async () =>
     (await auditEntries()).some(
