@@ -56,7 +56,7 @@ const BACKEND_HINT =
 
 /**
  * Who may approve changes of a protected stack — principals the agent, its model and its MCP
- * clients cannot impersonate (see the README's threat model):
+ * clients cannot impersonate (see docs/security.md):
  * - approvers: people, by the Ed25519 public key of their approver key (`frontendops approver init`);
  * - github: a GitHub Actions job of this repository running in this deployment environment, whose
  *   required reviewers approved it (proved by the job's OIDC token, one use per run);

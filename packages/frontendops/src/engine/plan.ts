@@ -1,5 +1,5 @@
 /**
- * planDeploy: what a deploy must do, computed from data alone (the plan/apply split the README's Architecture describes).
+ * planDeploy: what a deploy must do, computed from data alone (the plan/apply split docs/architecture.md describes).
  * Change detection is by sha256 from the manifests of known releases — never mtime or ETag.
  */
 

@@ -14,7 +14,7 @@
  * it outside is the deploy tag: each carries `Audit-Head: <seq>:<hash>` and the stack's name, so
  * git (and GitHub) holds a copy of the head after every deploy. `verifyAudit` given those anchors
  * fails for a rewritten, re-hashed or shortened chain. Entries after the newest anchor are only as
- * safe as the bucket (see the README's threat model).
+ * safe as the bucket (see docs/security.md).
  *
  * Publishes are recorded in a chain of their own, the publish log (names.ts PUBLISH_LOG), built and
  * checked the same way: the build job that appends to it cannot write the deploy chain (access.ts).

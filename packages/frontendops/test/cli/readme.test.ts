@@ -1,15 +1,24 @@
 /**
- * The README's commands are the CLI's: every `frontendops <command> … --option` the README shows
- * (its CLI synopsis, its examples, commands quoted in its text) names a command that exists, with
- * options that command takes. The README had drifted: it showed `pin --reason`, which the CLI never
- * took (`--message` says why), so a reader's first try failed.
+ * The README's commands are the CLI's: every `frontendops <command> … --option` the README and the
+ * documents it links to (docs/) show (the CLI synopsis, examples, commands quoted in the text) names a
+ * command that exists, with options that command takes. The README had drifted: it showed
+ * `pin --reason`, which the CLI never took (`--message` says why), so a reader's first try failed.
+ * And every link between them leads somewhere: a file that exists, a heading it has.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/cli.ts';
 import { cli } from '../support/run-cli.ts';
 
 const README = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
+/** The README and the documents beside it, by their path from the repository's top. */
+const DOCUMENTS = new Map<string, string>([
+  ['README.md', README],
+  ...readdirSync(`${REPO_ROOT}docs`)
+    .filter((name) => name.endsWith('.md'))
+    .map((name): [string, string] => [`docs/${name}`, readFileSync(`${REPO_ROOT}docs/${name}`, 'utf8')]),
+]);
 
 interface Usage {
   /** The command's words: ["audit", "verify"]. */
@@ -56,8 +65,37 @@ function usages(markdown: string): Usage[] {
   return found;
 }
 
-describe('the README', () => {
-  const shown = usages(README);
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchorOf = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\- _]/gu, '')
+    .replace(/ /g, '-');
+
+describe('the README and docs/', () => {
+  const shown = [...DOCUMENTS.values()].flatMap(usages);
+
+  it('link only to files and headings that exist', () => {
+    const broken: string[] = [];
+    for (const [path, text] of DOCUMENTS) {
+      for (const [, target = ''] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue; // another site
+        const [file = '', anchor] = target.split('#');
+        const linked = file ? join(dirname(path), file) : path;
+        if (!existsSync(join(REPO_ROOT, linked))) {
+          broken.push(`${path}: ${target} (no ${linked})`);
+          continue;
+        }
+        if (anchor === undefined) continue;
+        const headings = (DOCUMENTS.get(linked) ?? '').match(/^#{1,6} .*$/gm) ?? [];
+        if (!headings.some((h) => anchorOf(h.replace(/^#+ /, '')) === anchor))
+          broken.push(`${path}: ${target} (${linked} has no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+    expect([...DOCUMENTS.keys()]).toContain('docs/security.md');
+  });
 
   it('shows commands (the check reads what it means to check)', () => {
     expect(shown.length).toBeGreaterThan(40);

@@ -10,7 +10,7 @@
  *   is refused (LOCKED) until the first is done, whatever its endpoint or lock directory.
  * - On a loopback endpoint that ignores conditional writes the file lock is all there is: the two
  *   spellings of this machine share one lock directory. (Two lock directories there cannot meet:
- *   the README says to leave FRONTENDOPS_LOCK_DIR alone.)
+ *   docs/architecture.md says to leave FRONTENDOPS_LOCK_DIR alone.)
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
