@@ -51,11 +51,21 @@ await writeIfChanged(join(root, 'dist/bundle/viewer-request.js'), functionSource
 
 await bundleCli();
 
-// The package's README and LICENSE are the repository's, said once there: copied in for `npm pack`
-// (npm ships both from the package's top), and ignored by git here.
+// The package's README, LICENSE and the documents the README links to (docs/) are the repository's,
+// said once there: copied in for `npm pack` (npm ships them from the package's top, so the README's
+// links work in an installed copy too), and ignored by git here.
 for (const name of ['README.md', 'LICENSE']) {
   const source = join(root, '..', '..', name);
   if (existsSync(source)) await writeIfChanged(join(root, name), await readFile(source));
+}
+const docs = join(root, '..', '..', 'docs');
+if (existsSync(docs)) {
+  const names = (await readdir(docs)).filter((n) => n.endsWith('.md'));
+  await mkdir(join(root, 'docs'), { recursive: true });
+  for (const name of names) await writeIfChanged(join(root, 'docs', name), await readFile(join(docs, name)));
+  // A document the repository no longer has is not shipped from an earlier build.
+  for (const name of await readdir(join(root, 'docs')))
+    if (!names.includes(name)) await rm(join(root, 'docs', name), { force: true });
 }
 
 // Its inputs: its sources, the modules it imports from outside them (types.ts, and engine/text.ts,

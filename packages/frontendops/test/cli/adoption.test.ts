@@ -135,14 +135,15 @@ afterAll(async () => {
 });
 
 describe('the packed tool installed into another repository', () => {
-  it('ships the built tool and nothing else: bin, dist and package.json', async () => {
+  it('ships the built tool and nothing else: bin, dist, package.json and the docs', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout
       .split('\n')
       .filter(Boolean)
       .map((entry) => entry.replace(/^package\//, ''));
     const unexpected = files.filter(
-      (file) => !/^(package\.json|README\.md|LICENSE|bin\/frontendops\.js|dist\/.+)$/.test(file),
+      (file) =>
+        !/^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|bin\/frontendops\.js|dist\/.+)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((file) => file.endsWith('.tsbuildinfo'))).toEqual([]);
@@ -153,9 +154,11 @@ describe('the packed tool installed into another repository', () => {
     expect(files).toContain('dist/index.d.ts');
     // The console's UI is prebuilt: nothing is compiled where the tool runs.
     expect(files).toContain('dist/console-ui/index.html');
-    // What a user reads on the registry and must keep with a copy: the repository's README and LICENSE.
+    // What a user reads on the registry and must keep with a copy: the repository's README and LICENSE,
+    // and the documents the README links to.
     expect(files).toContain('README.md');
     expect(files).toContain('LICENSE');
+    expect(files).toContain('docs/security.md');
 
     const manifest = JSON.parse(
       await readFile(join(site, 'node_modules', 'frontendops', 'package.json'), 'utf8'),
