@@ -883,8 +883,16 @@ async function afterSwitch(
   // version read too, where the store honours that: a takeover its lock has not noticed yet (the S3
   // lock learns of one at its next renewal), or one after this check, is caught by the write itself.
   await lock?.assertHeld();
-  const next = { canary, previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at), retiring };
-  const written = await writeAtomicStateOver(site, next, { etag });
+  // The record names the state this switch writes before it is written: stopped between the two
+  // writes and its switched mark, an edit of the state is then not passed off as the switch's own
+  // (audit.ts). Run again after that stop, the state it wrote stays as it is.
+  let written = pending.stateDigest;
+  if (written === undefined || digestOrNull(stored) !== written) {
+    const next = { canary, previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at), retiring };
+    written = stateDigest(next);
+    await atomic.writePending({ ...pending, stateDigest: written });
+    await writeAtomicStateOver(site, next, { etag });
+  }
   if (plan.liveChanges && statePointer?.value.deployId !== plan.deployId) {
     const ref = {
       deployId: plan.deployId,
