@@ -375,7 +375,7 @@ async function prepare(
   const [live, manifest, liveIndexSha256] = await Promise.all([
     loadAtomicLiveState(site, ctx, { full, manifests }),
     full ? manifests(target.release) : Promise.resolve(null),
-    op === 'canary-abort' ? liveIndexSha(ctx, manifests) : Promise.resolve(null),
+    op === 'canary-abort' ? liveIndexSha(site, ctx, manifests, locked) : Promise.resolve(null),
   ]);
   if (found && missing.length > 0 && !manifest) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
@@ -1383,13 +1383,21 @@ export const audit = (
     ...(objects ? { objects } : {}),
   });
 
+/**
+ * The live release's index.html digest, which an abort verifies the edge against. `locked`: the index
+ * it is read from is held to the chain as a switch's is (an edited digest would decide whether the
+ * abort verifies, and against which page).
+ */
 async function liveIndexSha(
+  site: Site,
   ctx: AtomicContext,
   manifests: ReturnType<typeof manifestCache>,
+  locked: boolean,
 ): Promise<string | null> {
   const live = ctx.kvs.value?.live;
   if (!live) return null;
   const index = await ctx.atomic.readReleaseIndex(live);
+  if (index && locked) await assertIndexAsRecorded(site, releaseIndexName(live), index);
   if (index) return index.indexSha256;
   const ref = keptRefs(ctx).get(live);
   const manifest = ref ? await manifests({ app: ref.app, commit: ref.commit }) : null;
