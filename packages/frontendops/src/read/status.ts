@@ -12,6 +12,7 @@ import {
   createAtomicRecords,
   EMPTY_ATOMIC_STATE,
 } from '../state/atomic.ts';
+import { digestOrNull, recordedStateKnown } from '../state/audit.ts';
 import { releaseIndexName } from '../state/names.ts';
 import { readPin } from '../state/pin.ts';
 import type { LivePointer, PendingDeploy } from '../state/records.ts';
@@ -182,19 +183,24 @@ async function readServed(
   if (!drift && !deleted) {
     return {
       state: 'as-recorded',
-      ...(await servedReleases(context, pending, value, false)),
+      ...(await servedReleases(context, pending, value, null)).served,
       note: null,
     };
   }
-  const releases = await servedReleases(context, pending, value, true);
+  const { served: releases, unmatched } = await servedReleases(context, pending, value, site);
   const what = servedWords(releases);
+  // An index read for this (below) that the chain does not bind as it is: not believed, and said.
+  const unbound = unmatched.map(
+    (id) =>
+      ` The release index of ${id} does not match the audit log (it was written or changed around it), so what it says of the release was not believed.`,
+  );
   if (value && pending && sameReleases(value, pending.plan.pointerAfter)) {
     return {
       state: 'switching',
       ...releases,
       note:
         `The CDN already serves ${what}, which the interrupted ${pending.op} ${pending.plan.deployId} switched to (unless it is still running); ` +
-        `FrontendOps still records ${recorded}. Run it again, or any deploy, rollback or canary change of this stack, to finish it.`,
+        `FrontendOps still records ${recorded}. Run it again, or any deploy, rollback or canary change of this stack, to finish it.${unbound.join('')}`,
     };
   }
   const back =
@@ -207,20 +213,24 @@ async function readServed(
     note:
       `The CDN serves ${what}, but FrontendOps recorded ${recorded}: ${OUTSIDE} ` +
       `${back} next deploy, rollback or canary change switches from the record again (and records what it found). ` +
-      '`frontendops audit verify` checks the store against the audit chain.',
+      `\`frontendops audit verify\` checks the store against the audit chain.${unbound.join('')}`,
   };
 }
 
 const OUTSIDE =
   'its release store (the key frontendops-release, which the deployer role can write) was changed outside FrontendOps.';
 
-/** The releases the store names, with what FrontendOps knows of each (`lookUp`: read unknown ones' release indexes). */
+/**
+ * The releases the store names, with what FrontendOps knows of each. `lookUp`: read unknown ones'
+ * release indexes, each held to the binding the audit chain's newest entry carries (read only then);
+ * one not as bound is not believed, and named in `unmatched`.
+ */
 async function servedReleases(
   context: AtomicContext,
   pending: AtomicPending | null,
   value: ReleasePointer | null,
-  lookUp: boolean,
-): Promise<Pick<ServedView, 'live' | 'canary'>> {
+  lookUp: Site | null,
+): Promise<{ served: Pick<ServedView, 'live' | 'canary'>; unmatched: string[] }> {
   const known = new Map<string, Omit<ServedReleaseView, 'releaseId'>>();
   const add = (releaseId: string, app: string, commit: string, deployId: string | null) => {
     if (app && commit && !known.has(releaseId)) known.set(releaseId, { app, commit, deployId });
@@ -232,20 +242,33 @@ async function servedReleases(
   if (pending) add(pending.plan.releaseId, pending.plan.app, pending.plan.commit, pending.plan.deployId);
   for (const p of previews) add(p.releaseId, p.app, p.commit, null);
   for (const r of retiring) for (const ref of r.releases) add(ref.releaseId, ref.app, ref.commit, null);
+  const unmatched: string[] = [];
+  let bound: Promise<Readonly<Record<string, string>>> | undefined;
   const describe = async (releaseId: string): Promise<ServedReleaseView> => {
     let found = known.get(releaseId);
     if (!found && lookUp) {
       const index = await context.atomic.readReleaseIndex(releaseId).catch(() => null);
-      if (index) found = { app: index.app, commit: index.commit, deployId: null };
+      bound ??= index
+        ? recordedStateKnown(lookUp.state, lookUp.target.statePrefix).then(
+            (recorded) => recorded.indexes,
+            () => ({}),
+          )
+        : undefined;
+      const asBound = index && (await bound)?.[releaseIndexName(releaseId)] === digestOrNull(index);
+      if (index && !asBound) unmatched.push(releaseId);
+      else if (index) found = { app: index.app, commit: index.commit, deployId: null };
     }
     return { releaseId, ...(found ?? { app: null, commit: null, deployId: null }) };
   };
-  if (!value) return { live: null, canary: null };
+  if (!value) return { served: { live: null, canary: null }, unmatched };
   const [live, canaryRelease] = await Promise.all([
     describe(value.live),
     value.canary ? describe(value.canary) : Promise.resolve(null),
   ]);
-  return { live, canary: canaryRelease && { ...canaryRelease, percent: value.weight ?? 0 } };
+  return {
+    served: { live, canary: canaryRelease && { ...canaryRelease, percent: value.weight ?? 0 } },
+    unmatched,
+  };
 }
 
 const releaseWords = (release: ServedReleaseView): string =>
