@@ -1424,7 +1424,10 @@ async function verifyAuditOnce(
     // An atomic operation writes its record, then the entry binding it: stopped between the two, its
     // crash-recovery record still names it, and its re-run (or the next change) binds it.
     const atomicInterrupted =
-      atomicSwitched && idsOfRecord(atomicPendingValue).some((id) => name === recordName(id));
+      atomicSwitched &&
+      [...idsOfRecord(atomicPendingValue), ...rowIdOfRecord(atomicPendingValue)].some(
+        (id) => name === recordName(id),
+      );
     problems.push({
       kind: interrupted || atomicInterrupted ? 'unfinished' : 'tampered',
       object: name,
@@ -1961,8 +1964,17 @@ function namedIn(value: unknown): Set<string> {
 /** The deploy and release ids a crash-recovery record's plan names (its own, the newest it may make live). */
 function idsOfRecord(record: unknown): string[] {
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
-  const ids = [plan?.deployId, plan?.releaseId].filter((id): id is string => typeof id === 'string');
-  // A canary's start or abort writes its history row before the entry that binds it.
+  return [plan?.deployId, plan?.releaseId].filter((id): id is string => typeof id === 'string');
+}
+
+/**
+ * The id of the history row a canary's start or abort writes before the entry that binds it (none
+ * for other operations): the record excuses that row under it, and nothing else (no release the
+ * state names, no pointer).
+ */
+function rowIdOfRecord(record: unknown): string[] {
+  const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
+  const ids: string[] = [];
   const op = isRecord(record) ? record.op : undefined;
   const { stack, app, commit, artifactDigest, deployId } = plan ?? {};
   const startedAt = isRecord(record) ? record.startedAt : undefined;
