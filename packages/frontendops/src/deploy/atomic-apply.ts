@@ -1316,24 +1316,28 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
   const pending = await withRecordedApproval(site, record);
   const written = Object.entries(pending.indexes ?? {});
   let bound: Record<string, string> | undefined = written.length ? Object.fromEntries(written) : undefined;
-  if (pending.plan.liveChanges) {
-    const record = {
-      ...deploymentRecord(
-        {
-          plan: pending.plan,
-          request: pending.request,
-          startedAt: pending.startedAt,
-          pointerMoved: false,
-          ...(pending.approval ? { approval: pending.approval } : {}),
-        },
-        new Date(),
-        superseded(pending.stoppedBy),
-      ),
-      ...promoteMarks(pending.plan),
-    };
+  const recordOf = () =>
+    deploymentRecord(
+      {
+        plan: pending.plan,
+        request: pending.request,
+        startedAt: pending.startedAt,
+        pointerMoved: false,
+        ...(pending.approval ? { approval: pending.approval } : {}),
+      },
+      new Date(),
+      superseded(pending.stoppedBy),
+    );
+  // A deployment's record; a canary's start or abort, its own row (as its finish writes one).
+  const row = pending.plan.liveChanges
+    ? { ...recordOf(), ...promoteMarks(pending.plan) }
+    : isCanaryEvent(pending.plan.op)
+      ? canaryRow(pending, recordOf())
+      : null;
+  if (row) {
     bound = {
       ...bound,
-      [recordName(record.deployId)]: (await writeOwnRecord(site, record)).digest,
+      [recordName(row.deployId)]: (await writeOwnRecord(site, row)).digest,
     };
   }
   await audit(
@@ -1350,6 +1354,7 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
       mode: 'atomic',
       // The approval it used, as an in-place change's superseded record names it.
       ...(pending.approval ? { approval: pending.approval } : {}),
+      ...(row && !pending.plan.liveChanges ? { recordId: row.deployId } : {}),
     },
     bound,
   );
