@@ -3,7 +3,7 @@ import { CANARY_SHARE_RULE, isCanaryShare } from '../engine/canary-share.ts';
 import { COMMIT_REF, DEPLOY_ID as DEPLOY_ID_PATTERN } from '../engine/ids.ts';
 import { WORDS_MAX } from '../engine/text.ts';
 import type { ApprovalAction } from '../ports.ts';
-import { HISTORY_PAGE_MAX } from '../read/history.ts';
+import { HISTORY_PAGE_MAX } from '../read/history-page-max.ts';
 import { PIN_EFFECT } from '../read/pin-words.ts';
 
 /**

@@ -15,7 +15,7 @@ import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { WORDS_MAX } from '../engine/text.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import { HISTORY_PAGE_MAX } from '../read/history.ts';
+import { HISTORY_PAGE_MAX } from '../read/history-page-max.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
 import { CanaryChangedError } from './atomic.ts';

@@ -9,7 +9,7 @@ import * as z from 'zod';
 import { PREVIEW_HOURS } from '../atomic/preview-hours.ts';
 import { CANARY_SHARE_RULE } from '../engine/canary-share.ts';
 import type { ApprovalAction } from '../ports.ts';
-import { HISTORY_PAGE_MAX } from '../read/history.ts';
+import { HISTORY_PAGE_MAX } from '../read/history-page-max.ts';
 import { PIN_EFFECT } from '../read/pin-words.ts';
 import { historyPage, pinView, planView, statusView } from '../read/views.ts';
 import { AUDIT_HEAD_TEXT } from './audit-head.ts';

@@ -89,8 +89,9 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops history\n  $ frontendops history --stack prod --limit 50 --json',
     )
     .action(async (flags: { stack?: string; limit: string; before?: string; json?: boolean }) => {
-      const [{ readHistory, HISTORY_PAGE_MAX }, { historyTime }] = await Promise.all([
+      const [{ readHistory }, { HISTORY_PAGE_MAX }, { historyTime }] = await Promise.all([
         import('../../read/history.ts'),
+        import('../../read/history-page-max.ts'),
         import('../../read/views.ts'),
       ]);
       const limit = parseWholeNumber(flags.limit, '--limit', {
