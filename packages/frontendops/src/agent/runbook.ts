@@ -7,6 +7,7 @@
 import { callAgain } from '../contract/approval-question.ts';
 import { formatAuditHead } from '../contract/audit-head.ts';
 import { parseResult, TOOLS, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
+import { wentLiveForEveryone } from '../engine/canary-event.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { touching } from '../engine/text.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
@@ -19,7 +20,6 @@ import {
   type PlanView,
   type ReleaseCommits,
   type ReleaseView,
-  wentLiveForEveryone,
 } from '../read/views.ts';
 import type { GateCall, ToolGate } from './gate.ts';
 import type { Intent } from './intents.ts';

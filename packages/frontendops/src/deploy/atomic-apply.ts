@@ -40,7 +40,8 @@ import {
   samePointer,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
-import { type CanaryEvent, canaryEventId, isCanaryEvent } from '../engine/ids.ts';
+import { type CanaryEvent, isCanaryEvent } from '../engine/canary-event.ts';
+import { canaryEventId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { badInput } from '../errors.ts';
+import type { CanaryEvent } from './canary-event.ts';
 import { clip, escapeControlCharacters } from './text.ts';
 
 export interface DeployIdInput {
@@ -23,15 +24,6 @@ export function deployIdFor(input: DeployIdInput): string {
     .digest('hex');
   return `${input.commit.slice(0, 7)}-${hash.slice(0, 10)}`;
 }
-
-/**
- * The operations recorded as a history row of their own besides their audit entry: a canary's start
- * and abort. Such a row never made its build live for everyone, so it is no release to roll back to,
- * promote, redeploy or preview; every reader that asks "was this live?" asks isCanaryEvent.
- */
-const CANARY_EVENTS = ['canary-start', 'canary-abort'] as const;
-export type CanaryEvent = (typeof CANARY_EVENTS)[number];
-export const isCanaryEvent = (op: unknown): op is CanaryEvent => CANARY_EVENTS.includes(op as CanaryEvent);
 
 /**
  * The id of a canary start's or abort's history row: deterministic (the operation finished again

@@ -5,8 +5,8 @@
  * holding a bucket name) never leaks by accident. Types only for the browser; zod for MCP.
  */
 import * as z from 'zod';
+import { isCanaryEvent } from '../engine/canary-event.ts';
 import { describePlan } from '../engine/describe.ts';
-import { isCanaryEvent } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import type { DeploymentRecord, ReleaseRef, RequestInfo } from '../state/records.ts';
 
@@ -207,9 +207,6 @@ export const historyItem = z.object({
     .describe('Canary rows only'),
 });
 export type HistoryItem = z.infer<typeof historyItem>;
-
-/** A row of a change that made its build live for everyone (deploy, rollback, canary promote). */
-export const wentLiveForEveryone = (item: Pick<HistoryItem, 'kind'>): boolean => !isCanaryEvent(item.kind);
 
 /**
  * A deployment's time in a history listing: when it finished (went live, or stopped), UTC to the

@@ -37,7 +37,8 @@ import {
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
-import { canaryEventId, isCanaryEvent } from '../engine/ids.ts';
+import { isCanaryEvent } from '../engine/canary-event.ts';
+import { canaryEventId } from '../engine/ids.ts';
 import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
 import {
   type HeldLock,

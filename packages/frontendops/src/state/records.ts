@@ -4,7 +4,8 @@
  * supports conditional writes; the deploy lock serialises writers everywhere else.
  */
 
-import { DEPLOY_ID, isCanaryEvent, shortSha } from '../engine/ids.ts';
+import { isCanaryEvent } from '../engine/canary-event.ts';
+import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';

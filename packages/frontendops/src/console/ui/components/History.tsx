@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { wentLiveForEveryone } from '../../../engine/canary-event.ts';
 import type { HistoryItem, PreviewResult, StatusView } from '../../types.ts';
 import type { Asked } from '../actions.ts';
 import { newRunId, postJson } from '../api.ts';
@@ -62,14 +63,14 @@ export function History(props: {
         {items.map((item) => {
           // A canary's start or abort row is no release the stack had live for everyone: nothing to
           // roll back to, redeploy or preview from it (its build has the promote's or a deploy's row).
-          const canaryRow = item.kind === 'canary-start' || item.kind === 'canary-abort';
+          const release = wentLiveForEveryone(item);
           const offered =
-            !canaryRow &&
+            release &&
             !item.live &&
             item.outcome === 'succeeded' &&
             liveCommit !== null &&
             item.commit !== liveCommit;
-          const previewable = atomic && !item.live && !canaryRow;
+          const previewable = atomic && !item.live && release;
           const preview = previews[item.deployId];
           return (
             <li key={item.deployId} className={`timeline-item outcome-${item.outcome}`}>
