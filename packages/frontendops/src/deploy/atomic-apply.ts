@@ -40,8 +40,8 @@ import {
   samePointer,
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
-import { type CanaryEvent, isCanaryEvent } from '../engine/canary-event.ts';
-import { canaryEventId } from '../engine/ids.ts';
+import { isCanaryEvent } from '../engine/canary-event.ts';
+import { canaryRowId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
@@ -1095,7 +1095,7 @@ async function finishAtomic(
   } else {
     // A canary's start and its abort are rows of the history of their own (one record and its
     // history index), bound by their entry as a deployment's record is by its entry.
-    const row = isCanaryEvent(plan.op) ? canaryRow(pending, recordOf()) : null;
+    const row = canaryRow(pending, recordOf());
     if (row) atomicBound[recordName(row.deployId)] = (await writeOwnRecord(site, row)).digest;
     entry = await audit(
       site,
@@ -1270,23 +1270,18 @@ async function switchBackAfterFailure(
 }
 
 /**
- * The history row of a canary's start or abort: its own id (canaryEventId), the canary's deploy id
+ * The history row of a canary's start or abort: its own id (canaryRowId), the canary's deploy id
  * and, for a start, the share it sends. Nothing went live for everyone: what is live stays as it was.
+ * null for any other operation.
  */
-function canaryRow(pending: AtomicPending, record: DeploymentRecord): DeploymentRecord {
+function canaryRow(pending: AtomicPending, record: DeploymentRecord): DeploymentRecord | null {
   const { plan } = pending;
-  const op = plan.op as CanaryEvent;
+  const deployId = canaryRowId(pending);
+  if (deployId === null || !isCanaryEvent(pending.op)) return null;
+  const op = pending.op;
   return {
     ...record,
-    deployId: canaryEventId({
-      op,
-      stack: plan.stack,
-      app: plan.app,
-      commit: plan.commit,
-      artifactDigest: plan.artifactDigest,
-      canaryDeployId: plan.deployId,
-      startedAt: pending.startedAt,
-    }),
+    deployId,
     op,
     canary: {
       deployId: plan.deployId,

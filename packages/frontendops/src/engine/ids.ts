@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { badInput } from '../errors.ts';
-import type { CanaryEvent } from './canary-event.ts';
+import { isCanaryEvent } from './canary-event.ts';
 import { clip, escapeControlCharacters } from './text.ts';
 
 export interface DeployIdInput {
@@ -31,30 +31,28 @@ export function deployIdFor(input: DeployIdInput): string {
  * and `audit verify` read it as they read any record's, and NOT starting with the commit's 7 hex: a
  * canary row is no deployment of that commit (it never went live for everyone), so the readers that
  * find a commit's deployments by that prefix (recordsOf, rolledBackAway) never take it for one.
- * `canaryDeployId`: the id the canary gets when promoted; `startedAt`: when this operation started.
+ *
+ * Made from the operation's crash-recovery record (atomic/pending.json: its op, its start, and its
+ * plan's stack, app, commit, build and deploy id, the one the canary gets when promoted), as the
+ * operation holds it or as read back by `audit verify` (any field may then be missing or of another
+ * type): null when that record is of no canary start or abort.
  */
-export function canaryEventId(input: {
-  op: CanaryEvent;
-  stack: string;
-  app: string;
-  commit: string;
-  artifactDigest: string;
-  canaryDeployId: string;
-  startedAt: string;
-}): string {
+export function canaryRowId(pending: unknown): string | null {
+  const field = (value: unknown, name: string): unknown =>
+    typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined;
+  const op = field(pending, 'op');
+  const plan = field(pending, 'plan');
+  const parts = [
+    field(plan, 'stack'),
+    field(plan, 'app'),
+    field(plan, 'commit'),
+    field(plan, 'artifactDigest'),
+    field(plan, 'deployId'),
+    field(pending, 'startedAt'),
+  ];
+  if (!isCanaryEvent(op) || !parts.every((part) => typeof part === 'string')) return null;
   const hash = createHash('sha256')
-    .update(
-      [
-        'canary-event',
-        input.op,
-        input.stack,
-        input.app,
-        input.commit,
-        input.artifactDigest,
-        input.canaryDeployId,
-        input.startedAt,
-      ].join('\n'),
-    )
+    .update(['canary-event', op, ...parts].join('\n'))
     .digest('hex');
   return `${hash.slice(0, 7)}-${hash.slice(7, 17)}`;
 }

@@ -37,8 +37,7 @@ import {
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
-import { isCanaryEvent } from '../engine/canary-event.ts';
-import { canaryEventId } from '../engine/ids.ts';
+import { canaryRowId } from '../engine/ids.ts';
 import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
 import {
   type HeldLock,
@@ -1974,28 +1973,8 @@ function idsOfRecord(record: unknown): string[] {
  * state names, no pointer).
  */
 function rowIdOfRecord(record: unknown): string[] {
-  const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
-  const ids: string[] = [];
-  const op = isRecord(record) ? record.op : undefined;
-  const { stack, app, commit, artifactDigest, deployId } = plan ?? {};
-  const startedAt = isRecord(record) ? record.startedAt : undefined;
-  if (
-    isCanaryEvent(op) &&
-    [stack, app, commit, artifactDigest, deployId, startedAt].every((v) => typeof v === 'string')
-  ) {
-    ids.push(
-      canaryEventId({
-        op,
-        stack: stack as string,
-        app: app as string,
-        commit: commit as string,
-        artifactDigest: artifactDigest as string,
-        canaryDeployId: deployId as string,
-        startedAt: startedAt as string,
-      }),
-    );
-  }
-  return ids;
+  const row = canaryRowId(record);
+  return row === null ? [] : [row];
 }
 
 /**

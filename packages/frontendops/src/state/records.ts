@@ -74,7 +74,7 @@ export interface DeploymentRecord extends DeployIdentity {
   approval?: ApprovalUsed;
   /**
    * Set on an atomic stack's canary rows: 'canary-start' and 'canary-abort' are rows of their own
-   * (deployId: canaryEventId; nothing went live for everyone), 'canary-promote' is the deployment
+   * (deployId: canaryRowId; nothing went live for everyone), 'canary-promote' is the deployment
    * that made the canary live for everyone (deployId: the canary's). Absent on every other record,
    * and on records written before canaries had rows.
    */
