@@ -15,7 +15,6 @@ import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
 import {
   type DeploymentRecord,
-  isCanaryRow,
   type PendingDeploy,
   type RequestInfo,
   supersededError,
@@ -251,15 +250,16 @@ export async function rollbackRelease(
   // Read before the lock: held under it to the pointer its check vouched for.
   if (target) target = { ...target, fromPointer: true };
   if (!target && options.to) {
-    const listed = (await site.records.listRecords({ limit: 200 })).records.filter(
-      (r) => r.deployId === options.to || r.commit.startsWith(options.to ?? ''),
-    );
+    const { releases, canaryRows } = await site.records.listReleases(200);
+    const names = (r: DeploymentRecord) => r.deployId === options.to || r.commit.startsWith(options.to ?? '');
     // Only records the chain binds: nothing checks records before a change starts, and one written
     // around the chain would send the rollback to any published build.
-    const bound = await boundRecords(site.state, site.target.statePrefix, listed);
+    const bound = new Set(
+      await boundRecords(site.state, site.target.statePrefix, [...releases, ...canaryRows].filter(names)),
+    );
+    const named = releases.filter((r) => bound.has(r));
     // A canary's start or abort is a row of the history, not a release the stack had live.
-    const named = bound.filter((r) => !isCanaryRow(r));
-    const canary = bound.find(isCanaryRow);
+    const canary = canaryRows.find((r) => bound.has(r));
     if (named.length === 0 && canary) {
       const what = `${canary.app}@${shortSha(canary.commit)}`;
       throw new FrontendOpsError(

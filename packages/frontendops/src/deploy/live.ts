@@ -30,7 +30,7 @@ import type { Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
 import { boundRecords, isRecord, readAudit } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
-import { isCanaryRow, type LivePointer, type PendingDeploy } from '../state/records.ts';
+import type { LivePointer, PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
 
 /** What a run read of the live state, handed on so it is read once. */
@@ -114,9 +114,8 @@ async function hadLive(site: Site, build: NamedBuild, pointer: LivePointer | nul
   if (typeof build.app !== 'string' || typeof build.commit !== 'string') return false;
   if (pointer && (sameBuild(pointer, build) || (pointer.releases ?? []).some((r) => sameBuild(r, build))))
     return true;
-  const { records } = await site.records.listRecords({ limit: 200 });
-  // A canary's start or abort row names its build, which did not go live for everyone then.
-  const live = records.filter((r) => r.outcome === 'succeeded' && !isCanaryRow(r) && sameBuild(r, build));
+  const { releases } = await site.records.listReleases(200);
+  const live = releases.filter((r) => r.outcome === 'succeeded' && sameBuild(r, build));
   // Only records the chain binds: one written around it says whatever its writer wants.
   return (await boundRecords(site.state, site.target.statePrefix, live)).length > 0;
 }

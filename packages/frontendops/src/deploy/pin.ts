@@ -14,7 +14,7 @@ import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
-import { canaryRowRefusal, isCanaryRow, type RequestInfo } from '../state/records.ts';
+import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
 import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
@@ -136,15 +136,15 @@ export async function resolveRelease(
   ref: string,
 ): Promise<{ app: string; commit: string; deployId?: string }> {
   if (DEPLOY_ID.test(ref)) {
-    const record = await site.records.readRecord(ref);
-    const live = (await site.records.readPointer())?.value;
-    const retained = live?.releases.find((r) => r.deployId === ref);
-    if (record && isCanaryRow(record)) {
-      throw canaryRowRefusal(
-        record,
-        `To make that build live for everyone, name its commit (${shortSha(record.commit)}); a running canary is made live with \`frontendops canary promote\`.`,
-      );
-    }
+    const [record, pointer] = await Promise.all([
+      site.records.readRelease(
+        ref,
+        (commit) =>
+          `To make that build live for everyone, name its commit (${commit}); a running canary is made live with \`frontendops canary promote\`.`,
+      ),
+      site.records.readPointer(),
+    ]);
+    const retained = pointer?.value.releases.find((r) => r.deployId === ref);
     const found = record ?? retained;
     if (!found) {
       throw new FrontendOpsError(

@@ -8,7 +8,7 @@
 import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
 import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
 import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
-import { checkDeployId, shortSha } from '../engine/ids.ts';
+import { checkDeployId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
@@ -16,7 +16,6 @@ import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
-import { canaryRowRefusal, isCanaryRow } from '../state/records.ts';
 import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
 import {
   type AtomicOptions,
@@ -255,10 +254,10 @@ async function chooseRelease(
     const retained = ctx.statePointer?.value.releases.find((r) => r.deployId === options.deployId);
     if (retained) return pick(retained);
     if (ctx.state.canary?.deployId === options.deployId) return pick(ctx.state.canary);
-    const record = await site.records.readRecord(options.deployId);
-    if (record && isCanaryRow(record)) {
-      throw canaryRowRefusal(record, `To preview that build, name its commit (${shortSha(record.commit)}).`);
-    }
+    const record = await site.records.readRelease(
+      options.deployId,
+      (commit) => `To preview that build, name its commit (${commit}).`,
+    );
     if (record) return pick(record);
     throw new FrontendOpsError(
       'NOT_FOUND',

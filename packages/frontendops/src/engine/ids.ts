@@ -30,7 +30,8 @@ export function deployIdFor(input: DeployIdInput): string {
  * after a stop gets its row again, not a second one), of a deploy id's shape so the history index
  * and `audit verify` read it as they read any record's, and NOT starting with the commit's 7 hex: a
  * canary row is no deployment of that commit (it never went live for everyone), so the readers that
- * find a commit's deployments by that prefix (recordsOf, rolledBackAway) never take it for one.
+ * find a commit's deployments by that prefix (recordsOf, releasesSince) never take it for one (but
+ * by chance: recordsOf leaves canary rows out besides).
  *
  * Made from the operation's crash-recovery record (atomic/pending.json: its op, its start, and its
  * plan's stack, app, commit, build and deploy id, the one the canary gets when promoted), as the

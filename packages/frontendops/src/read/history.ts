@@ -24,7 +24,10 @@ export async function readHistory(
   };
 }
 
-/** How far back a change looks for a rollback away from its release: the page `history` shows first. */
+/**
+ * How far back a change looks for a rollback away from its release: the stack's last releases, as
+ * many as the page `history` shows first (the rows of canaries started or aborted are none).
+ */
 export const ROLLED_BACK_LOOKBACK = 20;
 
 /** A rollback that took a release down: a person's, or the automatic one after a failed verification. */
@@ -45,19 +48,14 @@ export async function rolledBackAway(
   site: Site,
   release: { app: string; commit: string; deployId?: string },
 ): Promise<RolledBackAway | null> {
-  // A rollback away from the release came after the release's own newest record, and a deploy id
-  // starts with its commit's 7 hex: one LIST of ids, then only the records newer than that one are
-  // read (none for a release new to the stack, the usual deploy).
+  // A rollback away from the release came after the release's own newest record: only the records
+  // newer than that one are read (none for a release new to the stack, the usual deploy).
   // The change's own record (after a real run) is not one the release had before.
-  const ids = (await site.records.listRecentIds(ROLLED_BACK_LOOKBACK + 1))
-    .filter((id) => id !== release.deployId)
-    .slice(0, ROLLED_BACK_LOOKBACK);
-  const own = ids.findIndex((id) => id.startsWith(release.commit.slice(0, 7)));
-  if (own <= 0) return null;
-  const newer = await Promise.all(ids.slice(0, own).map((id) => site.records.readRecord(id)));
+  const newer =
+    (await site.records.releasesSince(release.commit, ROLLED_BACK_LOOKBACK, release.deployId)) ?? [];
   const rollback = newer.find(
     (r) =>
-      r?.kind === 'rollback' &&
+      r.kind === 'rollback' &&
       r.outcome === 'succeeded' &&
       r.app === release.app &&
       r.fromCommit === release.commit &&
@@ -68,7 +66,7 @@ export async function rolledBackAway(
   // from is recorded as failed, asked for at the same moment by the same actor. One more read, only
   // when such a rollback was found.
   const from = rollback.fromDeployId
-    ? (newer.find((r) => r?.deployId === rollback.fromDeployId) ??
+    ? (newer.find((r) => r.deployId === rollback.fromDeployId) ??
       (await site.records.readRecord(rollback.fromDeployId)))
     : null;
   const automatic =

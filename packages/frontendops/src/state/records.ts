@@ -85,9 +85,11 @@ export interface DeploymentRecord extends DeployIdentity {
 
 /**
  * A canary's start or abort: a row of the history, never a release the stack had live for everyone
- * (a rollback does not go to it, and it is no proof that a build was live).
+ * (a rollback does not go to it, and it is no proof that a build was live). Asked here only: the
+ * readers below (recordsOf, listReleases, releasesSince, readRelease) leave such rows out, and
+ * listRecords, the history's page, shows them.
  */
-export const isCanaryRow = (record: Pick<DeploymentRecord, 'op'>): boolean => isCanaryEvent(record.op);
+const isCanaryRow = (record: Pick<DeploymentRecord, 'op'>): boolean => isCanaryEvent(record.op);
 
 /**
  * The refusal of a canary's start or abort row named where a release is asked for (promote,
@@ -166,6 +168,11 @@ const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) 
 /** A deploy id's length: `<7 hex of the commit>-<10 of its hash>`, the tail of each history key. */
 const DEPLOY_ID_LENGTH = '0123456-0123456789'.length;
 const HISTORY_CURSOR = new RegExp(`^\\d{13}-${DEPLOY_ID.source.slice(1)}`);
+/**
+ * How many of the newest rows releasesSince lists (one LIST), and looks no further back than: 20
+ * releases never take as many rows, but for 490 canaries started and aborted among them.
+ */
+const RECENT_ROWS = 1000;
 
 export function createStateRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;
@@ -182,7 +189,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     return digest;
   };
 
-  return {
+  const stateRecords = {
     readPointer: () => readJson<LivePointer>(LIVE),
 
     /** Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry. */
@@ -239,13 +246,28 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       return { digest, stored: existing && !replaces ? existing.value : record };
     },
 
+    /** The history's row `deployId`: a deployment's record, or a canary's start or abort row. */
     readRecord: async (deployId: string) =>
       (await readJson<DeploymentRecord>(recordName(deployId)))?.value ?? null,
 
     /**
+     * The record of deployment `deployId`, named where a release is asked for (promote, redeploy,
+     * preview by deploy id), or null when none is recorded. A canary's start or abort row is no
+     * release: refused (canaryRowRefusal, `instead`: what to ask instead, given the row's commit).
+     */
+    async readRelease(
+      deployId: string,
+      instead: (commit: string) => string,
+    ): Promise<DeploymentRecord | null> {
+      const record = await stateRecords.readRecord(deployId);
+      if (record && isCanaryRow(record)) throw canaryRowRefusal(record, instead(shortSha(record.commit)));
+      return record;
+    },
+
+    /**
      * Every deployment of app@commit this stack recorded (a deploy id starts with the commit's 7 hex:
      * one LIST of that prefix, usually empty for a new commit). Each names the build's digest as its
-     * manifest had it then.
+     * manifest had it then. Never a canary row (whose id does not start so but by chance).
      */
     async recordsOf(app: string, commit: string): Promise<DeploymentRecord[]> {
       if (!/^[0-9a-f]{7}/.test(commit)) return [];
@@ -258,7 +280,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       // A record without a digest claims nothing about the build's content.
       return records.filter(
         (r): r is DeploymentRecord =>
-          r?.app === app && r.commit === commit && typeof r.artifactDigest === 'string',
+          r?.app === app && r.commit === commit && typeof r.artifactDigest === 'string' && !isCanaryRow(r),
       );
     },
 
@@ -268,7 +290,55 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       return page.map((o) => o.key.slice(-DEPLOY_ID_LENGTH));
     },
 
-    /** One page of records, newest first; `next` continues with older ones (null at the end). */
+    /**
+     * The newest `limit` releases of the history (the records of deploys, rollbacks and canary
+     * promotes, whatever their outcome), newest first, read a page at a time. The rows of a canary's
+     * start or abort met on the way are no release: they are kept apart, in `canaryRows`, and do not
+     * count toward `limit`.
+     */
+    async listReleases(
+      limit: number,
+    ): Promise<{ releases: DeploymentRecord[]; canaryRows: DeploymentRecord[] }> {
+      const releases: DeploymentRecord[] = [];
+      const canaryRows: DeploymentRecord[] = [];
+      let before: string | undefined;
+      do {
+        const page = await stateRecords.listRecords({
+          limit: limit - releases.length,
+          ...(before ? { before } : {}),
+        });
+        for (const record of page.records) (isCanaryRow(record) ? canaryRows : releases).push(record);
+        before = page.next ?? undefined;
+      } while (before !== undefined && releases.length < limit);
+      return { releases, canaryRows };
+    },
+
+    /**
+     * The releases recorded after the newest record of `commit` (its deploy id starts with the
+     * commit's 7 hex), newest first, but for `except` (the change that asks): null when that record is
+     * not among the history's newest `limit` releases, nor among its newest RECENT_ROWS rows. The rows
+     * of a canary's start or abort are no release: left out, they do not count toward `limit`. One
+     * LIST of ids; then only rows newer than that record are read, and only until `limit` releases.
+     */
+    async releasesSince(commit: string, limit: number, except?: string): Promise<DeploymentRecord[] | null> {
+      const ids = (await stateRecords.listRecentIds(RECENT_ROWS + 1)).filter((id) => id !== except);
+      const own = ids.findIndex((id) => id.startsWith(commit.slice(0, 7)));
+      if (own < 0) return null;
+      const releases: DeploymentRecord[] = [];
+      for (let at = 0; at < own && releases.length < limit; ) {
+        const chunk = ids.slice(at, Math.min(own, at + limit - releases.length));
+        at += chunk.length;
+        const read = await Promise.all(chunk.map((id) => stateRecords.readRecord(id)));
+        releases.push(...read.filter((r): r is DeploymentRecord => r !== null && !isCanaryRow(r)));
+      }
+      return releases.length < limit ? releases : null;
+    },
+
+    /**
+     * One page of the history's rows, newest first; `next` continues with older ones (null at the
+     * end). The history shows a canary's start and abort as rows of their own: a reader that wants
+     * the releases asks listReleases.
+     */
     async listRecords(
       options: { limit?: number; before?: string } = {},
     ): Promise<{ records: DeploymentRecord[]; next: string | null }> {
@@ -297,6 +367,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       };
     },
   };
+  return stateRecords;
 }
 
 /** A state object's JSON; a damaged one is reported as such, naming it, never as a bug. */

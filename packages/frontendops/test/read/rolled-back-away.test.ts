@@ -1,12 +1,13 @@
 /**
  * The note a change makes when it makes live again a release that was rolled back away from: a
  * person's rollback names who and why; the automatic switch back after a failed verification says
- * it was automatic, and names no one as having rolled it back.
+ * it was automatic, and names no one as having rolled it back. It looks back over the stack's last 20
+ * releases: the rows of canaries started and aborted meanwhile are none.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { describeRolledBackAway, rolledBackAway } from '../../src/read/history.ts';
-import type { RequestInfo } from '../../src/state/records.ts';
+import type { DeploymentRecord, RequestInfo } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 
 const [V1, V2] = ['d1d1d1d1d1d1d1d1', 'd2d2d2d2d2d2d2d2'];
@@ -62,5 +63,39 @@ describe('the rolled-back note', () => {
     expect(describeRolledBackAway(byPerson as NonNullable<typeof byPerson>)).toMatch(
       /^sophia-dashboard@d2d2d2d was rolled back on .+ UTC by carol \("v2 broke the totals"\)$/,
     );
+  });
+
+  it('looks back over 20 releases: rows of canaries started and aborted since do not count', async () => {
+    const rollback = await rollbackRelease(t.site, {
+      to: V1,
+      request: asked('roll back', 'dave', 'v2 is slow'),
+    });
+    const record = (await t.site.records.readRecord(rollback.deployId)) as DeploymentRecord;
+    // Twelve canaries of v2 started and aborted since (24 rows, the shape the atomic apply writes
+    // them in): more rows than the look-back, and no release among them.
+    const since = Date.parse(record.finishedAt);
+    const until = Date.now();
+    for (let i = 0; i < 24; i++) {
+      const at = new Date(since + ((until - since) * (i + 1)) / 25).toISOString();
+      await t.site.records.writeRecord({
+        ...record,
+        kind: 'deploy',
+        commit: V2,
+        deployId: `c${i.toString(16).padStart(6, '0')}-0123456789`,
+        op: i % 2 === 0 ? 'canary-start' : 'canary-abort',
+        canary: { deployId: `${V2.slice(0, 7)}-0123456789` },
+        startedAt: at,
+        finishedAt: at,
+      });
+    }
+    const promoted = await deployArtifact(t.site, {
+      app: APP,
+      commit: V2,
+      request: asked('promote v2', 'bob'),
+      pin: 'clear',
+    });
+    const found = await rolledBackAway(t.site, promoted);
+    expect(found?.rollback.deployId).toBe(rollback.deployId);
+    expect(describeRolledBackAway(found as NonNullable<typeof found>)).toMatch(/ by dave \("v2 is slow"\)$/);
   });
 });
