@@ -10,6 +10,7 @@ import { parseResult, TOOLS, type ToolInput, type ToolName, type ToolOutput } fr
 import { wentLiveForEveryone } from '../engine/canary-event.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { touching } from '../engine/text.ts';
+import { canaryRowRefused } from '../read/canary-row-words.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
 import { capitalised, PIN_EFFECT } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
@@ -849,7 +850,14 @@ async function pastRelease(
   }
   if (canary) {
     throw new WordsRefused(
-      `"${target}" names a canary's ${canary.kind === 'canary-start' ? 'start' : 'abort'} of ${canary.app}@${shortSha(canary.commit)} on ${stack}: only a share of visitors got that build, so it is no release to roll back to, and nobody was asked to approve it. Nothing was changed. To make that build live, ask to deploy it: "deploy ${shortSha(canary.commit)}".`,
+      canaryRowRefused({
+        row: { ...canary, event: canary.kind === 'canary-start' ? 'canary-start' : 'canary-abort' },
+        named: target,
+        stack,
+        asked: 'roll back to',
+        unasked: true,
+        instead: (commit) => `To make that build live, ask to deploy it: "deploy ${shortSha(commit)}".`,
+      }),
     );
   }
   throw new WordsRefused(

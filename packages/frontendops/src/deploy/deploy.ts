@@ -3,7 +3,6 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
-import { shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError, holding } from '../errors.ts';
@@ -14,6 +13,7 @@ import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts'
 import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
 import {
+  canaryRowRefusal,
   type DeploymentRecord,
   type PendingDeploy,
   type RequestInfo,
@@ -261,15 +261,12 @@ export async function rollbackRelease(
     // A canary's start or abort is a row of the history, not a release the stack had live.
     const canary = canaryRows.find((r) => bound.has(r));
     if (named.length === 0 && canary) {
-      const what = `${canary.app}@${shortSha(canary.commit)}`;
-      throw new FrontendOpsError(
-        'NOT_FOUND',
-        `${
-          options.to === canary.deployId
-            ? `${canary.deployId} is the history's row of a canary's ${canary.op === 'canary-start' ? 'start' : 'abort'} of ${what}`
-            : `${what} was only ever a canary (the history's ${canary.op} rows)`
-        } on ${site.target.stack}: only a share of visitors got that build, so it is no release to roll back to. Nothing was changed. To make that build live, deploy it: \`frontendops deploy --commit ${canary.commit}\`.`,
-      );
+      throw canaryRowRefusal(canary, {
+        named: options.to,
+        stack: site.target.stack,
+        asked: 'roll back to',
+        instead: (commit) => `To make that build live, deploy it: \`frontendops deploy --commit ${commit}\`.`,
+      });
     }
     // A rollback goes to a release the stack had: a deployment that went live, not one that was
     // superseded before it did or failed its verification (so a stopped rollback's record always

@@ -8,7 +8,7 @@
 import { PREVIEW_HOURS, previewSeconds } from '../atomic/preview-hours.ts';
 import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/preview-token.ts';
 import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
-import { checkDeployId } from '../engine/ids.ts';
+import { checkDeployId, shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
@@ -254,10 +254,11 @@ async function chooseRelease(
     const retained = ctx.statePointer?.value.releases.find((r) => r.deployId === options.deployId);
     if (retained) return pick(retained);
     if (ctx.state.canary?.deployId === options.deployId) return pick(ctx.state.canary);
-    const record = await site.records.readRelease(
-      options.deployId,
-      (commit) => `To preview that build, name its commit (${commit}).`,
-    );
+    const record = await site.records.readRelease(options.deployId, {
+      stack: site.target.stack,
+      asked: 'preview',
+      instead: (commit) => `To preview that build, name its commit (${shortSha(commit)}).`,
+    });
     if (record) return pick(record);
     throw new FrontendOpsError(
       'NOT_FOUND',

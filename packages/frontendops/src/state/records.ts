@@ -5,10 +5,11 @@
  */
 
 import { isCanaryEvent } from '../engine/canary-event.ts';
-import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
+import { DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
+import { type CanaryRowRefused, canaryRowRefused } from '../read/canary-row-words.ts';
 import { settleAll } from '../settle-all.ts';
 import { stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
@@ -92,19 +93,17 @@ export interface DeploymentRecord extends DeployIdentity {
 const isCanaryRow = (record: Pick<DeploymentRecord, 'op'>): boolean => isCanaryEvent(record.op);
 
 /**
- * The refusal of a canary's start or abort row named where a release is asked for (promote,
- * redeploy, preview by deploy id): it is the history's row, not a deployment. `instead`: what to ask.
+ * The refusal of a canary's start or abort row named where a release is asked for (a rollback, a
+ * promote or redeploy, a preview by deploy id), in the words canaryRowRefused says it in.
  */
 export function canaryRowRefusal(
   record: Pick<DeploymentRecord, 'deployId' | 'app' | 'commit' | 'op'>,
-  instead: string,
+  refused: Omit<CanaryRowRefused, 'row'>,
 ): FrontendOpsError {
-  const what = record.op === 'canary-start' ? 'start' : 'abort';
-  return new FrontendOpsError(
-    'NOT_FOUND',
-    `${record.deployId} is the history's row of a canary's ${what} of ${record.app}@${shortSha(record.commit)}, not a deployment: only a share of visitors got that build. Nothing was changed. ${instead}`,
-    { details: { deployId: record.deployId, commit: record.commit } },
-  );
+  const event = record.op === 'canary-start' ? 'canary-start' : 'canary-abort';
+  return new FrontendOpsError('NOT_FOUND', canaryRowRefused({ ...refused, row: { ...record, event } }), {
+    details: { deployId: record.deployId, commit: record.commit },
+  });
 }
 
 export interface PendingDeploy {
@@ -253,14 +252,14 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     /**
      * The record of deployment `deployId`, named where a release is asked for (promote, redeploy,
      * preview by deploy id), or null when none is recorded. A canary's start or abort row is no
-     * release: refused (canaryRowRefusal, `instead`: what to ask instead, given the row's commit).
+     * release: refused (canaryRowRefusal, `refused`: where, what was asked and what to ask instead).
      */
     async readRelease(
       deployId: string,
-      instead: (commit: string) => string,
+      refused: Omit<CanaryRowRefused, 'row' | 'named'>,
     ): Promise<DeploymentRecord | null> {
       const record = await stateRecords.readRecord(deployId);
-      if (record && isCanaryRow(record)) throw canaryRowRefusal(record, instead(shortSha(record.commit)));
+      if (record && isCanaryRow(record)) throw canaryRowRefusal(record, { ...refused, named: deployId });
       return record;
     },
 

@@ -274,7 +274,7 @@ describe('the runbook on an atomic stack', () => {
       // Said as what it is, not as an id nobody knows (the history the person read lists it).
       expect(result.message).toMatch(
         new RegExp(
-          `^"${start?.deployId}" names a canary's start of .*: only a share of visitors got that build`,
+          `^${start?.deployId} is the history's row of a canary's start of .*: only a share of visitors got that build`,
         ),
       );
       expect(result.message).toMatch(/Nothing was changed\./);

@@ -132,7 +132,7 @@ describe('canary rows in the history', () => {
       code: 'NOT_FOUND',
       message: expect.stringMatching(
         new RegExp(
-          `^${started.start1} is the history's row of a canary's start of sophia-dashboard@5e5e5e5 .*no release to roll back to`,
+          `^${started.start1} is the history's row of a canary's start of sophia-dashboard@5e5e5e5, not a deployment .*no release to roll back to`,
         ),
       ),
     });
