@@ -281,8 +281,9 @@ async function rollback(
   if (to.type === 'commit')
     target = FULL_COMMIT.test(to.ref) ? to.ref : (await resolveCommit(ctx, to.ref)).sha;
   if (to.type === 'yesterday') {
-    const past = await step(ctx, 'get_history', { ...stackArg(ctx), limit: 100 });
-    const release = pickYesterdaysRelease(past.deployments, ctx.now);
+    // Read back until yesterday's release is among the rows: today's may be many, canary rows too.
+    const past = await historyUntil(ctx, (rows) => pickYesterdaysRelease(rows, ctx.now) !== null);
+    const release = pickYesterdaysRelease(past, ctx.now);
     if (!release) {
       return {
         outcome: 'refused',
@@ -813,36 +814,68 @@ function verificationNote(v: { ok: boolean; detail: string } | null): string {
   return v.ok ? '; verified: the CDN serves it' : `; verification failed: ${v.detail}`;
 }
 
+/** How many releases back a rollback's destination is looked for: the rollback tool's 200 (deploy/deploy.ts). */
+const ROLLBACK_RELEASES = 200;
+/** The most pages of history (get_history calls, 100 rows each) the runbook reads for one answer. */
+const HISTORY_PAGES = 10;
+
 /**
- * The release a deploy id or commit names in the stack's recorded history (the newest 200, as the
- * rollback tool looks); refused, saying what to do, when there is none.
+ * The stack's history, newest first, read a page at a time until `enough` of it is read, the
+ * history ends, or HISTORY_PAGES pages. Pages are of rows, and a canary's start and abort rows are
+ * no release: a reader counts releases (wentLiveForEveryone), never rows, to know how far it looked.
+ */
+async function historyUntil(
+  ctx: RunbookContext,
+  enough: (rows: readonly HistoryItem[]) => boolean,
+): Promise<HistoryItem[]> {
+  const rows: HistoryItem[] = [];
+  let before: string | undefined;
+  for (let page = 0; page < HISTORY_PAGES; page++) {
+    const found = await step(ctx, 'get_history', {
+      ...stackArg(ctx),
+      limit: 100,
+      ...(before ? { before } : {}),
+    });
+    rows.push(...found.deployments);
+    if (!found.next || enough(rows)) break;
+    before = found.next;
+  }
+  return rows;
+}
+
+/** The rows up to the `count`th release (wentLiveForEveryone) among them, newest first. */
+function upToReleases(rows: readonly HistoryItem[], count: number): HistoryItem[] {
+  let releases = 0;
+  const end = rows.findIndex((d) => wentLiveForEveryone(d) && ++releases === count);
+  return end < 0 ? [...rows] : rows.slice(0, end + 1);
+}
+
+/**
+ * The release a deploy id or commit names in the stack's recorded history (its newest 200 releases,
+ * as the rollback tool looks); refused, saying what to do, when there is none.
  */
 async function pastRelease(
   ctx: RunbookContext,
   stack: string,
   target: string,
 ): Promise<Pick<ReleaseView, 'app' | 'commit' | 'deployId'>> {
-  let before: string | undefined;
+  const names = (d: HistoryItem) => d.deployId === target || d.commit.startsWith(target);
   // A rollback goes to a release the stack had (the server's rule, deploy/deploy.ts): a deployment
   // that went live, not one that failed its verification or was superseded before it did.
-  let other: { deployId: string; app: string; commit: string; outcome: string } | undefined;
-  let canary: { deployId: string; app: string; commit: string; kind: string } | undefined;
-  for (let page = 0; page < 2; page++) {
-    const found = await step(ctx, 'get_history', {
-      ...stackArg(ctx),
-      limit: 100,
-      ...(before ? { before } : {}),
-    });
-    const matching = found.deployments.filter((d) => d.deployId === target || d.commit.startsWith(target));
-    // A canary's start or abort row is no release the stack had live for everyone.
-    const hits = matching.filter(wentLiveForEveryone);
-    const hit = hits.find((d) => d.outcome === 'succeeded');
-    if (hit) return hit;
-    other ??= hits[0];
-    canary ??= matching.find((d) => !wentLiveForEveryone(d));
-    if (!found.next) break;
-    before = found.next;
-  }
+  const went = (d: HistoryItem) => names(d) && wentLiveForEveryone(d) && d.outcome === 'succeeded';
+  const rows = upToReleases(
+    await historyUntil(
+      ctx,
+      (read) => read.some(went) || read.filter(wentLiveForEveryone).length >= ROLLBACK_RELEASES,
+    ),
+    ROLLBACK_RELEASES,
+  );
+  const matching = rows.filter(names);
+  const hit = matching.find(went);
+  if (hit) return hit;
+  // A canary's start or abort row is no release the stack had live for everyone.
+  const other = matching.find(wentLiveForEveryone);
+  const canary = matching.find((d) => !wentLiveForEveryone(d));
   if (other) {
     throw new WordsRefused(
       `Deployment ${other.deployId} (${other.app}@${shortSha(other.commit)}) did not go live on ${stack} (it is recorded ${other.outcome}), so it is no release to roll back to, and nobody was asked to approve it. Nothing was changed. To make that build live, ask to deploy it: "deploy ${shortSha(other.commit)}".`,

@@ -18,6 +18,7 @@ import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import type { DeploymentRecord } from '../../src/state/records.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -283,5 +284,39 @@ describe('the runbook on an atomic stack', () => {
     } finally {
       await infra.close();
     }
+  });
+
+  it("yesterday's version is found past today's canary rows: they are no release, and a page of them hides none", async () => {
+    const live = (await t.site.records.readPointer())?.value;
+    const record = (await t.site.records.readRecord(live?.deployId as string)) as DeploymentRecord;
+    // Tomorrow, a hundred rows of canaries started and aborted (the shape the atomic apply writes
+    // them in): as many rows as the runbook used to read, none of them a release.
+    const tomorrow = Date.now() + 24 * 60 * 60 * 1000;
+    for (let i = 0; i < 100; i++) {
+      const at = new Date(tomorrow + i).toISOString();
+      await t.site.records.writeRecord({
+        ...record,
+        deployId: `c${i.toString(16).padStart(6, '0')}-0123456789`,
+        op: i % 2 === 0 ? 'canary-start' : 'canary-abort',
+        canary: { deployId: record.deployId },
+        startedAt: at,
+        finishedAt: at,
+      });
+    }
+    called.length = 0;
+    const result = await runAgentRequest("roll back to yesterday's version", {
+      actor: 'ada',
+      planner: 'runbook',
+      approve: async () => ({ approved: false, by: 'nobody', via: 'test' }),
+      clients,
+      config,
+      cwd: repo.dir,
+      env: {},
+      now: () => new Date(tomorrow + 1000),
+    });
+    // Yesterday's release is the one live today.
+    expect(result.outcome, result.message).toBe('noop');
+    expect(result.message).toContain(`Yesterday's release ${live?.deployId} is still live`);
+    expect(called).not.toContain('rollback');
   });
 });
