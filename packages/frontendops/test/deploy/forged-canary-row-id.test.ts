@@ -1,7 +1,7 @@
 /**
  * A canary start genuinely stopped after its switch and before it wrote atomic/state.json (the CDN
  * serves it; its crash-recovery record names no state yet). Its record may excuse, as its own, the
- * history row its finish writes under the canary event's id (canaryEventId). Before, that id was
+ * history row its finish writes under the canary event's id (canaryRowId). Before, that id was
  * among the ids the record excused in EVERY object it excuses: the deployer role could put it in
  * atomic/state.json (a retiring or preview release of that id, which no entry records) and verify
  * took the edit for the stopped start's own. Now only its row is excused under it: tampered.
@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { canaryEventId } from '../../src/engine/ids.ts';
+import { canaryRowId } from '../../src/engine/ids.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
@@ -45,16 +45,8 @@ describe('atomic: a stopped canary start, and its row id put in atomic/state.jso
     expect(stopped.switched).toBe(false);
     expect(stopped.stateDigest).toBeUndefined();
     expect((await t.store().read()).value?.canary).toBe(stopped.plan.releaseId);
-    const { plan } = stopped;
-    rowId = canaryEventId({
-      op: 'canary-start',
-      stack: plan.stack,
-      app: plan.app,
-      commit: plan.commit,
-      artifactDigest: plan.artifactDigest,
-      canaryDeployId: plan.deployId,
-      startedAt: stopped.startedAt,
-    });
+    rowId = canaryRowId(stopped) ?? '';
+    expect(rowId).not.toBe('');
     written = (await t.site.state.get(stateKey()))?.body.toString('utf8') ?? '';
     const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
     expect(verdict.problems.map((p) => p.kind)).not.toContain('tampered');
