@@ -167,11 +167,6 @@ const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) 
 /** A deploy id's length: `<7 hex of the commit>-<10 of its hash>`, the tail of each history key. */
 const DEPLOY_ID_LENGTH = '0123456-0123456789'.length;
 const HISTORY_CURSOR = new RegExp(`^\\d{13}-${DEPLOY_ID.source.slice(1)}`);
-/**
- * How many of the newest rows releasesSince lists (one LIST), and looks no further back than: 20
- * releases never take as many rows, but for 490 canaries started and aborted among them.
- */
-const RECENT_ROWS = 1000;
 
 export function createStateRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;
@@ -315,12 +310,14 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     /**
      * The releases recorded after the newest record of `commit` (its deploy id starts with the
      * commit's 7 hex), newest first, but for `except` (the change that asks): null when that record is
-     * not among the history's newest `limit` releases, nor among its newest RECENT_ROWS rows. The rows
-     * of a canary's start or abort are no release: left out, they do not count toward `limit`. One
-     * LIST of ids; then only rows newer than that record are read, and only until `limit` releases.
+     * not among the history's newest `limit` releases, nor among its newest 2 × `limit` rows. The rows
+     * of a canary's start or abort are no release: left out, they do not count toward `limit` (so the
+     * look-back is whole unless more than `limit` such rows, half as many canaries, came among them).
+     * One small LIST of ids, as on every deploy; then only rows newer than that record are read, and
+     * only until `limit` releases.
      */
     async releasesSince(commit: string, limit: number, except?: string): Promise<DeploymentRecord[] | null> {
-      const ids = (await stateRecords.listRecentIds(RECENT_ROWS + 1)).filter((id) => id !== except);
+      const ids = (await stateRecords.listRecentIds(2 * limit + 1)).filter((id) => id !== except);
       const own = ids.findIndex((id) => id.startsWith(commit.slice(0, 7)));
       if (own < 0) return null;
       const releases: DeploymentRecord[] = [];
