@@ -20,7 +20,6 @@ import {
   approvableActions,
   describeIntent,
   type Intent,
-  isChange,
   namedChange,
   parseRequest,
   toolsFor,
@@ -30,14 +29,11 @@ import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
 import { createRedactor } from './redact.ts';
 import { runRunbook } from './runbook.ts';
-import { otherAppNamed, otherStackNamed, unknownNameNamed } from './stack-words.ts';
+import { namedElsewhere } from './stack-words.ts';
 import type { AgentClients, AgentEvent, AgentResult, PlannerChoice, PlannerOutcome } from './types.ts';
 
 export { askOnTerminal } from '../terminal-ask.ts';
 export { APPROVE_HINT, createCliApprover } from './approval.ts';
-
-/** The changes that make (or show) a build of the configured app: "the latest" is its latest. */
-const LATEST_BUILD_KINDS: ReadonlySet<string> = new Set(['deploy', 'promote', 'canary', 'preview']);
 
 export { CAPABILITIES, describeIntent, type Intent, parseRequest } from './intents.ts';
 export {
@@ -131,17 +127,11 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
       LOCAL_STACK,
     ];
     const acting = stack ?? config.defaultStack ?? null;
-    const elsewhere = otherStackNamed(text, knownStacks, acting);
-    const own = { app: config.app, appPath: config.appPath };
-    // Only where "the latest" picks the configured app's build: a rollback, a pin or an abort names
-    // no build to make ("roll back, the latest broke checkout").
-    const otherApp =
-      !elsewhere && LATEST_BUILD_KINDS.has(intent.kind) ? otherAppNamed(text, own, knownStacks) : null;
-    const unknownName =
-      !elsewhere && !otherApp && isChange(intent)
-        ? unknownNameNamed(text, knownStacks, acting, [config.app, config.appPath])
-        : null;
-    const refusal = elsewhere ?? otherApp ?? unknownName;
+    const refusal = namedElsewhere(text, intent, {
+      own: { app: config.app, appPath: config.appPath },
+      known: knownStacks,
+      acting,
+    });
     if (refusal && intent.kind !== 'refuse') intent = { kind: 'refuse', reason: refusal };
     const model = selectModel(options, envVars);
     plannerId = model ? `model:${model.id}` : 'runbook';

@@ -1,4 +1,4 @@
-import { isReleaseName } from './intents.ts';
+import { type Intent, isChange, isReleaseName } from './intents.ts';
 
 /**
  * A request can name where it should happen ("deploy the latest dashboard to staging", "what's live
@@ -135,4 +135,27 @@ export function otherAppNamed(
     );
   }
   return null;
+}
+
+/** The changes that make (or show) a build of the configured app: "the latest" is its latest. */
+const LATEST_BUILD_KINDS: ReadonlySet<Intent['kind']> = new Set(['deploy', 'promote', 'canary', 'preview']);
+
+/**
+ * Why the words name something other than what the agent would act on, read as `intent`: another
+ * stack, another app, or a name that is neither (null: they name nothing else). Asked of every
+ * request before any tool is called (agent/index.ts); a refusal stops it there.
+ */
+export function namedElsewhere(
+  text: string,
+  intent: Intent,
+  where: { own: { app: string; appPath: string }; known: readonly string[]; acting: string | null },
+): string | null {
+  const { own, known, acting } = where;
+  const elsewhere = otherStackNamed(text, known, acting);
+  if (elsewhere) return elsewhere;
+  // Only where "the latest" picks the configured app's build: a rollback, a pin or an abort names
+  // no build to make ("roll back, the latest broke checkout").
+  const otherApp = LATEST_BUILD_KINDS.has(intent.kind) ? otherAppNamed(text, own, known) : null;
+  if (otherApp) return otherApp;
+  return isChange(intent) ? unknownNameNamed(text, known, acting, [own.app, own.appPath]) : null;
 }
