@@ -74,8 +74,9 @@ export function unknownNameNamed(
 }
 
 /**
- * Words that may follow "the latest" (or "newest") without naming an app: what a release is called,
- * words of quality, and the small words of a sentence ("deploy the latest to prod", "the latest one").
+ * Words that may stand where a change names what it acts on ("deploy …", "the latest …") without
+ * naming an app: what a release is called, words of quality and of time, and the small words of a
+ * sentence ("deploy the latest to prod", "the latest one", "deploy everything", "roll back the last deploy").
  */
 const NOT_AN_APP = new Set(
   (
@@ -86,7 +87,12 @@ const NOT_AN_APP = new Set(
     'that this here there live to on in into onto for of from with at as by is was if when unless but so or ' +
     'without our my your their we you the a an production prod staging hotfix hotfixes patch patches nightly ' +
     'candidate rc beta alpha i me he she they them someone somebody which who whose what today tonight ' +
-    'tomorrow asap immediately anyway instead already just also too yet right soon'
+    'tomorrow asap immediately anyway instead already just also too yet right soon latest newest last ' +
+    'previous prior earlier older old former current recent same next whole entire everything all both ' +
+    'everyone everybody these those whatever pin pins cdn cache caches cloudfront edge push rollout rollback ' +
+    'redeploy back out yesterday week month night morning afternoon evening weekend monday tuesday ' +
+    'wednesday thursday friday saturday sunday team users visitors customers traffic people because since pls ' +
+    'id ids freeze branch static public'
   ).split(' '),
 );
 
@@ -94,41 +100,75 @@ const NOT_AN_APP = new Set(
 const NAME_ENDS = new Set(
   (
     'to on in into onto for of from with at as by and then please now first again here there if when ' +
-    'unless but so or without app application site website web frontend front-end'
+    'unless but so or without app application site website web frontend front-end live asap today anyway ' +
+    'already too also right'
   ).split(' '),
 );
 
+/** A word that may be an app's name, quoted or not. */
+const WORD = `['"\`‘“]?([\\p{L}][\\p{L}\\d._/-]*)`;
+/** What stands between a change's verb and what it acts on: "the", "our", "yesterday's", "the latest"…. */
+const DETERMINERS = `(?:(?:the|our|my|this|that|these|those|yesterday['’]?s|today['’]?s|previous|prior|earlier|older|former|old|latest|newest|current|live|last)\\s+)*`;
 /**
- * The app a request for a change names after "the latest" (or "newest"), when it is not this
- * repository's: "deploy the latest shop" where frontendops.config.json names the app "blog". The agent
- * deploys only the configured app; read past, the words would make that app's latest live instead of
- * the one asked for, which `--yes` would then do. Refused before any tool is called, naming the app the
- * configuration has. The app's name, each of its parts ("dashboard" of "sophia-dashboard"), its
- * directory's parts, a stack the configuration knows and a release's name (a sha, tag or deploy id)
- * are not another app; nor are the words of NOT_AN_APP, nor a word that describes the release named
- * next ("the latest shiny build"), nor one the sentence goes on from ("the latest Ada pushed").
- * Asked only of a change that makes the app's build (agent/index.ts).
+ * Where a request for a change names what it acts on: right after its verb ("deploy shop", "roll
+ * back the shop", "roll back to yesterday's shop", "deploy shop's latest build"), and after "build
+ * of", "preview of" ("the latest build of shop").
+ */
+const ACTED_ON = [
+  new RegExp(
+    `\\b(?:(?:re-?)?deploy|ship|release|publish|push|roll\\s*out|promote|update|un-?pin|pin|freeze|invalidate|abort|(?:roll\\s*back|rollback|revert|undo|restore)(?:\\s+to)?)\\s+${DETERMINERS}${WORD}`,
+    'giu',
+  ),
+  new RegExp(`\\b(?:build|version|release|preview|copy)s?\\s+of\\s+${DETERMINERS}${WORD}`, 'giu'),
+];
+/** What follows a person's name and 's: "Ada's fix", "Ada's changes". */
+const WORK = /^['’]s\s+(?:fix|fixes|change|changes|commit|commits|work|pr|patch|patches)\b/i;
+/** After "the latest" (or "newest"), a name-like word too: "deploy the latest sophia-dashboard". */
+const AFTER_LATEST = /\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*)/giu;
+
+/**
+ * The app a request for a change names where it names what the change acts on, when it is not this
+ * repository's: "deploy shop", "roll back the shop", "deploy shop's latest build", "deploy the latest
+ * shop" where frontendops.config.json names the app "blog". The agent acts only on the configured
+ * app; read past, the words would change that app instead of the one asked for, which `--yes` would
+ * then do. Refused before any tool is called, naming the app the configuration has. The app's name,
+ * each of its parts ("dashboard" of "sophia-dashboard"), its directory's parts, a stack the
+ * configuration knows and a release's name (a sha, tag or deploy id) are not another app; nor are the
+ * words of NOT_AN_APP, an adverb ("deploy quickly"), a word that describes what is named next ("the
+ * latest shiny build", "deploy the fixed build"), nor one the sentence goes on from ("the latest Ada
+ * pushed"). After a verb, a name-like word ("deploy release-candidate") is left to unknownNameNamed,
+ * which says what such a word may be. `afterLatest`: "the latest …" anywhere counts, as it does for a
+ * change that makes the app's build; a rollback's reason may speak of another thing ("roll back, the
+ * latest broke checkout").
  */
 export function otherAppNamed(
   text: string,
   own: { app: string; appPath: string },
   known: readonly string[] = [],
+  { afterLatest = true }: { afterLatest?: boolean } = {},
 ): string | null {
   const mine = new Set(
     [own.app, ...own.app.split(/[-._]/), own.appPath, ...own.appPath.split('/'), ...known].map((w) =>
       w.toLowerCase(),
     ),
   );
-  for (const match of text.matchAll(/\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*)/giu)) {
+  const named = [
+    ...ACTED_ON.flatMap((where) => [...text.matchAll(where)].map((match) => ({ match, nameLike: false }))),
+    ...(afterLatest ? [...text.matchAll(AFTER_LATEST)].map((match) => ({ match, nameLike: true })) : []),
+  ];
+  for (const { match, nameLike } of named) {
     const word = (match[1] as string).replace(/[./]+$/, '');
     const lower = word.toLowerCase();
     if (NOT_AN_APP.has(lower) || mine.has(lower) || isReleaseName(word) || /^\d/.test(word)) continue;
+    if (/ly$/.test(lower) || (!nameLike && NAME_LIKE.test(word))) continue;
     const rest = text.slice(match.index + match[0].length);
+    // Someone's work ("deploy Ada's fix", "Ada's changes") is the latest's too: no app's name.
+    if (WORK.test(rest)) continue;
     // A word the sentence goes on from ("the latest shiny build", "the latest Ada pushed") describes
     // the release or starts a clause about it: no app's name. A name ends the phrase: punctuation,
-    // 's, the end, or a small word ("to staging", "now", "frontend").
+    // 's, the end, an adverb, or a small word ("to staging", "now", "live", "frontend").
     const next = /^\s+([\p{L}][\p{L}'’-]*)/u.exec(rest)?.[1]?.toLowerCase();
-    if (next !== undefined && !NAME_ENDS.has(next)) continue;
+    if (next !== undefined && !NAME_ENDS.has(next) && !/ly$/.test(next)) continue;
     return (
       `The request names "${word.slice(0, 80)}", but this repository's configuration (frontendops.config.json) has one app: ${own.app}. Nothing was done. ` +
       `To deploy ${own.app}, say "deploy the latest ${own.app}"; to deploy ${word.slice(0, 80)}, ask in the repository whose configuration names it.`
@@ -153,9 +193,9 @@ export function namedElsewhere(
   const { own, known, acting } = where;
   const elsewhere = otherStackNamed(text, known, acting);
   if (elsewhere) return elsewhere;
-  // Only where "the latest" picks the configured app's build: a rollback, a pin or an abort names
-  // no build to make ("roll back, the latest broke checkout").
-  const otherApp = LATEST_BUILD_KINDS.has(intent.kind) ? otherAppNamed(text, own, known) : null;
+  const otherApp = isChange(intent)
+    ? otherAppNamed(text, own, known, { afterLatest: LATEST_BUILD_KINDS.has(intent.kind) })
+    : null;
   if (otherApp) return otherApp;
   return isChange(intent) ? unknownNameNamed(text, known, acting, [own.app, own.appPath]) : null;
 }

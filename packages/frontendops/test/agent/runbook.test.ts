@@ -76,6 +76,27 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     }
   });
 
+  it('a request naming another app than the configured one is refused before any tool, naming that one', async () => {
+    const before = e.received.length;
+    const tagsBefore = await tags();
+    const brochure = { ...e.config, app: 'brochure' };
+    for (const [text, word] of [
+      ['deploy shop', 'shop'],
+      ["deploy shop's latest build", 'shop'],
+      ['ship blog to production', 'blog'],
+      ['roll back the shop', 'shop'],
+      ['pin the shop', 'shop'],
+    ] as const) {
+      const result = await run(text, { stack: STACK, config: brochure });
+      expect(result.outcome, text).toBe('refused');
+      expect(result.message).toMatch(
+        new RegExp(`^The request names "${word}", but .* has one app: brochure\\. Nothing was done\\.`),
+      );
+    }
+    expect(e.received.length).toBe(before);
+    expect(await tags()).toEqual(tagsBefore);
+  });
+
   it('a stack or release the words name that it cannot read is refused before any tool, never read as its own or the latest', async () => {
     const before = e.received.length;
     const tagsBefore = await tags();

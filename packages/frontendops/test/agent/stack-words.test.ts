@@ -3,7 +3,13 @@
  * refusal, end to end, is in runbook.test.ts; here, the words people write.
  */
 import { describe, expect, it } from 'vitest';
-import { otherAppNamed, otherStackNamed, unknownNameNamed } from '../../src/agent/stack-words.ts';
+import { parseRequest } from '../../src/agent/intents.ts';
+import {
+  namedElsewhere,
+  otherAppNamed,
+  otherStackNamed,
+  unknownNameNamed,
+} from '../../src/agent/stack-words.ts';
 
 const known = ['dashboard-hosting-prod', 'staging', 'local'];
 const named = (text: string) => otherStackNamed(text, known, 'dashboard-hosting-prod');
@@ -155,5 +161,115 @@ describe('an app the configuration does not have, named after "the latest"', () 
       expect(otherApp(text, dashboard), text).toBeNull();
     }
     expect(otherApp('deploy the latest blog', dashboard)).toMatch(/has one app: sophia-dashboard\./);
+  });
+});
+
+describe('another app named where a change names what it acts on, wherever "the latest" is', () => {
+  // A repository whose frontendops.config.json names the app "brochure", the agent acting on prod.
+  const own = { app: 'brochure', appPath: 'apps/brochure' };
+  const refusal = (text: string) =>
+    namedElsewhere(text, parseRequest(text, own.app), {
+      own,
+      known: ['prod', 'staging', 'local'],
+      acting: 'prod',
+    });
+
+  it.each([
+    ['deploy shop', 'shop'],
+    ['Deploy Shop', 'Shop'],
+    ['deploy the shop', 'shop'],
+    ['deploy the shop app', 'shop'],
+    ['deploy the latest shop', 'shop'],
+    ["deploy shop's latest build", 'shop'],
+    ["deploy the shop's build", 'shop'],
+    ['ship blog to production', 'blog'],
+    ['release the shop now', 'shop'],
+    ['redeploy shop, please', 'shop'],
+    ['push shop live', 'shop'],
+    ['promote shop', 'shop'],
+    ['promote the shop to everyone', 'shop'],
+    ['deploy the latest build of shop', 'shop'],
+    ['give me a preview of the shop', 'shop'],
+    ['roll back the shop', 'shop'],
+    ['roll back shop', 'shop'],
+    ["roll back shop to yesterday's version", 'shop'],
+    ["roll back to yesterday's shop", 'shop'],
+    ['revert the shop', 'shop'],
+    ['pin the shop', 'shop'],
+    ['unpin shop', 'shop'],
+    ['deploy the docs', 'docs'],
+  ])('%s: refused before any tool, naming "%s" and brochure', (text, word) => {
+    expect(refusal(text)).toBe(
+      `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: brochure. Nothing was done. ` +
+        `To deploy brochure, say "deploy the latest brochure"; to deploy ${word}, ask in the repository whose configuration names it.`,
+    );
+  });
+
+  it.each([
+    'deploy the latest build',
+    'ship it',
+    'deploy the latest production build',
+    "roll back to yesterday's version",
+    'deploy the newest nightly',
+    'update the brochure',
+    'deploy brochure',
+    'deploy the brochure',
+    "deploy brochure's latest build",
+    'roll back the brochure',
+    'deploy apps/brochure',
+    'deploy commit abc1234',
+    'redeploy abc1234',
+    'deploy v1.4.2',
+    'promote the canary',
+    'promote the latest',
+    'promote it to everyone',
+    'deploy',
+    'deploy now',
+    'deploy quickly',
+    'deploy again, please',
+    'deploy everything',
+    'deploy the latest',
+    'deploy the latest to prod',
+    'deploy it to production',
+    'deploy the fix',
+    'deploy the shiny build',
+    "deploy today's build",
+    'deploy main',
+    'ship the changes',
+    'ship the latest hotfix',
+    'push it live',
+    'roll out the new version',
+    'release the latest build to production',
+    'deploy the latest build of the app',
+    'update the site',
+    'deploy to 10% first',
+    'give me a preview of the latest build',
+    'roll back',
+    'roll back immediately',
+    'roll back the last deploy',
+    'roll back, the latest broke checkout',
+    'undo the last deploy',
+    'revert to the previous release',
+    'roll back to the last good one',
+    'pin the live release',
+    'pin prod',
+    'unpin',
+    'invalidate the CDN',
+    'abort the canary',
+    'deploy the latest I pushed',
+    "deploy Ada's fix",
+    "deploy last night's build",
+    'deploy the whole site',
+    'deploy the static site',
+    'push out the latest',
+    'release the pin',
+    'freeze deploys',
+    "restore yesterday's build",
+    'roll back, checkout is broken on the homepage',
+    'deploy the latest, it fixes the header',
+    'can you deploy the latest?',
+  ])('%s: read as asked, naming no other app', (text) => {
+    expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
+    expect(refusal(text)).toBeNull();
   });
 });
