@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { waitBeforeRetry } from '../backoff.ts';
 import { isFrontendOpsError } from '../errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../ports.ts';
+import { LOCKS } from '../state/names.ts';
 import {
   diedOnThisHost,
   type LockHolder,
@@ -29,7 +30,7 @@ interface LockBody extends LockHolder {
 export function createS3Locker(store: ObjectStore, prefix: string, now: () => number = Date.now): Locker {
   return {
     async acquire(name, { owner, ttlMs, waitMs, label }) {
-      const key = `${prefix}locks/${lockFileName(name)}.json`;
+      const key = `${prefix}${LOCKS}${lockFileName(name)}.json`;
       const deadline = now() + waitMs;
       // The lock body written at `at` by a holder that took it at `since`: it expires ttlMs later.
       const body = (at: number, since = at): LockBody => ({

@@ -17,6 +17,7 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { keyBytesProblem, shortened } from '../engine/manifest.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ObjectHead, ObjectMeta, ObjectStore, ObjectSummary, StoredObject } from '../ports.ts';
+import { CONDITIONAL_WRITE_PROBES, HOSTING_OWN } from '../state/names.ts';
 import { type HttpOptions, requestHandler } from './http.ts';
 import { retryStrategy } from './retry.ts';
 
@@ -38,7 +39,8 @@ export interface S3StoreOptions extends S3ClientOptions {
   readAttempts?: number;
   /**
    * Where supportsConditionalWrites writes its probe object: a prefix the caller's role may write
-   * (default `.frontendops/probe/`; a site probes under its state prefix, src/access.ts).
+   * (default: CONDITIONAL_WRITE_PROBES under HOSTING_OWN, `.frontendops/probe/`; a site probes under
+   * its state prefix, src/access.ts).
    */
   probePrefix?: string;
   /**
@@ -216,7 +218,10 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
     supportsConditionalWrites() {
       if (options.conditionalWritesOf) return options.conditionalWritesOf.supportsConditionalWrites();
-      conditionalProbe ??= probeConditionalWrites(store, options.probePrefix ?? '.frontendops/probe/');
+      conditionalProbe ??= probeConditionalWrites(
+        store,
+        options.probePrefix ?? `${HOSTING_OWN}${CONDITIONAL_WRITE_PROBES}`,
+      );
       return conditionalProbe;
     },
   };
