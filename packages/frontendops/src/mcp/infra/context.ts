@@ -419,3 +419,22 @@ export function changeResultOf(
     rolledBackTo: summary.rolledBackTo ?? null,
   };
 }
+
+/**
+ * What a change that makes a retained or published release live answers (the contract's
+ * releaseChange: rollback, promote_release): the change's fields, its receipt for the deploy tag,
+ * what was live before it and what was invalidated.
+ */
+export async function releaseChangeOf(
+  t: InfraToolContext,
+  summary: DeploySummary,
+  gate: { by: string; via: string },
+) {
+  return {
+    ...changeResultOf(summary, gate),
+    receipt: await t.receipt(summary),
+    fromCommit: summary.plan.fromCommit,
+    invalidationIds: summary.invalidation?.ids ?? [],
+    paths: summary.invalidation?.paths ?? [],
+  };
+}

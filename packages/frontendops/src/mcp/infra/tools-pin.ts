@@ -12,7 +12,7 @@ import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { changeResultOf, type InfraToolContext, runApproved } from './context.ts';
+import { type InfraToolContext, releaseChangeOf, runApproved } from './context.ts';
 
 export function registerPinTools(t: InfraToolContext): void {
   const { server, config, open, requestFor, lockWaitMs, secrecy } = t;
@@ -82,11 +82,7 @@ export function registerPinTools(t: InfraToolContext): void {
       if (!ran.approved) return ran.result;
       const { summary, gate } = ran;
       const data = {
-        ...changeResultOf(summary, gate),
-        receipt: await t.receipt(summary),
-        fromCommit: summary.plan.fromCommit,
-        invalidationIds: summary.invalidation?.ids ?? [],
-        paths: summary.invalidation?.paths ?? [],
+        ...(await releaseChangeOf(t, summary, gate)),
         unpinned: summary.unpinned ? toPinView(summary.unpinned) : null,
       };
       const lifted = summary.unpinned ? ' The pin is cleared.' : '';

@@ -4,7 +4,7 @@ import { describePlan } from '../../engine/describe.ts';
 import { capitalise } from '../../engine/text.ts';
 import { PIN_EFFECT } from '../../read/pin-words.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { changeResultOf, type InfraToolContext, runApproved } from './context.ts';
+import { type InfraToolContext, releaseChangeOf, runApproved } from './context.ts';
 
 export function registerRollbackTool(t: InfraToolContext): void {
   const { server, open, requestFor, secrecy } = t;
@@ -24,11 +24,7 @@ export function registerRollbackTool(t: InfraToolContext): void {
       if (!ran.approved) return ran.result;
       const { summary, gate } = ran;
       const data = {
-        ...changeResultOf(summary, gate),
-        receipt: await t.receipt(summary),
-        fromCommit: summary.plan.fromCommit,
-        invalidationIds: summary.invalidation?.ids ?? [],
-        paths: summary.invalidation?.paths ?? [],
+        ...(await releaseChangeOf(t, summary, gate)),
         pinned: Boolean(summary.pinned),
       };
       return toolSuccess(
