@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { encodePublicKey, keyFingerprint, signStatement, verifyStatement } from '../approval/keys.ts';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
+import type { AtomicPlan } from '../engine/atomic-plan.ts';
 import { CANARY_SHARE } from '../engine/canary-share.ts';
 import { checkDeployId, DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
@@ -94,11 +95,7 @@ export interface RequestInput {
 }
 
 /** What a plan changes, as an approval binds it (an atomic plan's op and pointers among it). */
-export interface PlannedChange extends DeployPlan {
-  op?: string;
-  pointerBefore?: ReleasePointer | null;
-  pointerAfter?: ReleasePointer;
-}
+export type PlannedChange = DeployPlan & Partial<Pick<AtomicPlan, 'op' | 'pointerBefore' | 'pointerAfter'>>;
 
 /** A change planned again under the lock that is not the one approved (changeDigest differs). */
 export const CHANGED_SINCE_APPROVED =

@@ -489,7 +489,7 @@ describe('signed approvals in the audit chain', () => {
     };
     const canary = {
       ...plan,
-      op: 'canary-start',
+      op: 'canary-start' as const,
       pointerBefore: { live: 'r1' },
       pointerAfter: { live: 'r1', canary: 'r2', weight: 10 },
     };
