@@ -5,8 +5,9 @@
  * `content_block_stop`, then `message_delta` with the stop_reason and `message_stop`. It checks the
  * `x-api-key` header and records every request body. Replies are scripted per turn.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import { listen } from '../../src/http-listen.ts';
+import { readBody } from '../../src/local/edge-http.ts';
 
 export type AnthropicTurn = { text: string } | { toolUse: { name: string; input: Record<string, unknown> } };
 
@@ -120,24 +121,8 @@ export async function startAnthropicDouble(options: {
     res.end();
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
-    bodies,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  const listening = await listen(server, { port: 0, host: '127.0.0.1' });
+  return { baseURL: `${listening.origin}/v1`, bodies, requests, close: listening.close };
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {

@@ -6,8 +6,9 @@
  * chunk with empty choices, then `data: [DONE]`). Replies are scripted per turn; every request body
  * is recorded, so a test can read the model's whole transcript.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import { listen } from '../../src/http-listen.ts';
+import { readBody } from '../../src/local/edge-http.ts';
 
 export interface ScriptedToolCall {
   name: string;
@@ -159,18 +160,8 @@ export async function startOpenAIDouble(options: OpenAIDoubleOptions): Promise<O
     res.end();
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
-    bodies,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const listening = await listen(server, { port: 0, host: '127.0.0.1' });
+  return { baseURL: `${listening.origin}/v1`, bodies, requests, close: listening.close };
 }
 
 /** The text of the tool messages in a request (what the model was given as tool results). */
@@ -178,12 +169,6 @@ export function toolMessages(request: ChatRequest): string[] {
   return request.messages
     .filter((m) => m.role === 'tool')
     .map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function sendError(
