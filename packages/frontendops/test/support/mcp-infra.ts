@@ -9,6 +9,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { type ApprovalPolicy, approvalPolicyFor, type Config, defaultConfig } from '../../src/config.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra/server.ts';
+import type { Site } from '../../src/site.ts';
 import { startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from './fixture-build.ts';
 
@@ -62,6 +63,20 @@ export async function startInfraFixture(
       });
     },
   };
+}
+
+/**
+ * An infra server on one site: its stack is the default, and every stack opens to `site`. The
+ * configuration is the default one, which protects that stack too when the site is protected;
+ * `options` override any of it.
+ */
+export function infraServerOn(site: Site, options: Partial<InfraServerOptions> = {}): McpServer {
+  return createInfraServer({
+    config: site.protected ? { ...defaultConfig(), protected: [site.target.stack] } : defaultConfig(),
+    defaultStack: site.target.stack,
+    openSite: async () => site,
+    ...options,
+  });
 }
 
 export interface ToolCall {

@@ -26,13 +26,12 @@ import { requireManifest } from '../../../src/deploy/live.ts';
 import { releaseIdFor } from '../../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../../src/engine/manifest.ts';
 import { isFrontendOpsError } from '../../../src/errors.ts';
-import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import type { Site } from '../../../src/site.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import { ATOMIC_STATE } from '../../../src/state/names.ts';
 import { approveShown } from '../../support/approver.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../../support/atomic-env.ts';
-import { connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
+import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
 
 const [A, B, X] = [
   'a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0',
@@ -70,10 +69,9 @@ const guarded = (site: Site): Site => ({
 /** An infra server of its own on `site` (the stack protected), and a client of it. */
 async function client(site: Site = guarded(t.site), now?: () => number): Promise<InfraClient> {
   const c = await connectInfra(
-    createInfraServer({
+    infraServerOn(site, {
+      // Protected by the configuration whether or not `site` says so.
       config: { ...defaultConfig(), protected: [t.site.target.stack] },
-      defaultStack: t.site.target.stack,
-      openSite: async () => site,
       lockWaitMs: 60_000,
       ...(now ? { now } : {}),
     }),

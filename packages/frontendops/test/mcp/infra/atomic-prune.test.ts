@@ -11,10 +11,9 @@ import { runAgentRequest } from '../../../src/agent/index.ts';
 import { createAgentMcpClient } from '../../../src/agent/mcp-clients.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { createGitServer } from '../../../src/mcp/git-server.ts';
-import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import { type AtomicEnv, startAtomicEnv } from '../../support/atomic-env.ts';
 import { createTestRepo } from '../../support/git-repo.ts';
-import { connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
+import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
 
 const C = [
   'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1',
@@ -28,13 +27,7 @@ beforeAll(async () => {
   // One release retained: each deploy after the first prunes the one it replaced.
   t = await startAtomicEnv({ retain: 1 });
   for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
-  c = await connectInfra(
-    createInfraServer({
-      config: defaultConfig(),
-      defaultStack: t.site.target.stack,
-      openSite: async () => t.site,
-    }),
-  );
+  c = await connectInfra(infraServerOn(t.site));
 });
 afterAll(async () => {
   await c.close();
@@ -71,13 +64,7 @@ describe('a prune on an atomic stack', () => {
       await client.connect(clientSide);
       return client;
     };
-    const infra = await link(
-      createInfraServer({
-        config: defaultConfig(),
-        defaultStack: t.site.target.stack,
-        openSite: async () => t.site,
-      }),
-    );
+    const infra = await link(infraServerOn(t.site));
     const git = await link(
       createGitServer({ host: createLocalGit({ repoDir: repo.dir }), defaultPath: 'apps/sophia-dashboard' }),
     );

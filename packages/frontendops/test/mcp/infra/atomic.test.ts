@@ -8,9 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
-import { defaultConfig } from '../../../src/config.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
-import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import type { ReleasePointer } from '../../../src/ports.ts';
 import {
@@ -30,7 +28,7 @@ import {
   startAtomicEnv,
 } from '../../support/atomic-env.ts';
 import { Browser, releaseOf } from '../../support/edge-probe.ts';
-import { connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
+import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
 
 const C = ['a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0', 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0'];
 let t: AtomicEnv;
@@ -39,12 +37,7 @@ let c: InfraClient;
 beforeAll(async () => {
   t = await startAtomicEnv();
   for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
-  const server = createInfraServer({
-    config: defaultConfig(),
-    defaultStack: t.site.target.stack,
-    openSite: async () => t.site,
-  });
-  c = await connectInfra(server);
+  c = await connectInfra(infraServerOn(t.site));
 });
 afterAll(async () => {
   await c.close();
@@ -57,13 +50,7 @@ async function guardedStack() {
   const keyPath = join(keys, 'ada.pem');
   const approvers = { Ada: await createApproverKey(keyPath, undefined) };
   const site = { ...t.site, protected: true, approval: { approvers, trustElicitation: false } };
-  const guarded = await connectInfra(
-    createInfraServer({
-      config: { ...defaultConfig(), protected: [t.site.target.stack] },
-      defaultStack: t.site.target.stack,
-      openSite: async () => site,
-    }),
-  );
+  const guarded = await connectInfra(infraServerOn(site));
   /** Ada approves the request open for `deployId`; returns what she was shown. */
   const approve = (deployId: string) => approveShown(site, keyPath, deployId);
   const close = async () => {
@@ -184,14 +171,10 @@ describe('infra tools on an atomic stack', () => {
 
   it('on a protected stack a canary waits for its own approval (action canary), and nothing changes meanwhile', async () => {
     const guarded = await connectInfra(
-      createInfraServer({
-        config: { ...defaultConfig(), protected: [t.site.target.stack] },
-        defaultStack: t.site.target.stack,
-        openSite: async () => ({
-          ...t.site,
-          protected: true,
-          approval: { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: false },
-        }),
+      infraServerOn({
+        ...t.site,
+        protected: true,
+        approval: { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: false },
       }),
     );
     try {

@@ -6,16 +6,14 @@
  * receipt for its deploy tag, and the chain verifies.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../../src/config.ts';
 import { atomicRecordsOf } from '../../../src/deploy/atomic-live.ts';
 import { deployArtifact } from '../../../src/deploy/deploy.ts';
-import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import type { Site } from '../../../src/site.ts';
 import { verifyAudit } from '../../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../../support/atomic-env.ts';
 import { releaseOf } from '../../support/edge-probe.ts';
 import { holdCopies } from '../../support/hold-copies.ts';
-import { connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
+import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
 
 const C = [
   'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1',
@@ -36,13 +34,7 @@ afterAll(async () => {
 });
 
 async function connect(site: Site, notes: string[]) {
-  const server = createInfraServer({
-    config: defaultConfig(),
-    defaultStack: t.site.target.stack,
-    openSite: async () => site,
-    onNotice: (n) => notes.push(n),
-  });
-  const c = await connectInfra(server);
+  const c = await connectInfra(infraServerOn(site, { onNotice: (n) => notes.push(n) }));
   opened.push(c);
   return c;
 }
