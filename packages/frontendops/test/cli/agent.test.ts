@@ -6,11 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpinRelease } from '../../src/deploy/pin.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { BIN } from '../support/cli.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { type AgentServersInProcess, cli, serveAgentServersInProcess } from '../support/run-cli.ts';
+import {
+  type AgentServersInProcess,
+  cli,
+  serveAgentServersInProcess,
+  writeStdioMcpConfig,
+} from '../support/run-cli.ts';
 
 let t: TestDeployEnv;
 let repo: TestRepo;
@@ -29,21 +33,7 @@ beforeAll(async () => {
   await writeFile(config, JSON.stringify({ approval: { trustElicitation: true } }));
   // The servers are real child processes over stdio; they, not the agent's model, hold the credentials.
   infraEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config };
-  mcpConfig = join(t.tmp, 'mcp.json');
-  await writeFile(
-    mcpConfig,
-    JSON.stringify({
-      mcpServers: {
-        infra: {
-          command: process.execPath,
-          args: [BIN, 'mcp', 'infra', '--stack', outputs],
-          env: infraEnv,
-          cwd: repo.dir,
-        },
-        git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repo.dir], cwd: repo.dir },
-      },
-    }),
-  );
+  mcpConfig = await writeStdioMcpConfig({ outputs, repoDir: repo.dir, infraEnv, dir: t.tmp });
 });
 afterAll(async () => {
   await repo?.cleanup();

@@ -6,16 +6,14 @@
  * agent exits 130 saying it was interrupted; nothing went live. The same request run again deploys
  * it, tagged, and the audit chain verifies.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { BIN, startCli, waitForStderr } from '../support/cli.ts';
+import { startCli, waitForStderr } from '../support/cli.ts';
 import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type DeployProxy, startDeployProxy } from '../support/deploy-proxy.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { cli } from '../support/run-cli.ts';
+import { cli, writeStdioMcpConfig } from '../support/run-cli.ts';
 
 let t: TestDeployEnv;
 let repo: TestRepo;
@@ -36,21 +34,12 @@ beforeAll(async () => {
   // The infra server reaches S3 through the proxy, which can hold one request.
   proxied = await startDeployProxy(t, { conditional: false });
   outputs = await proxied.writeOutputs('interrupt-agent-cli');
-  mcpConfig = join(t.tmp, 'mcp.json');
-  await writeFile(
-    mcpConfig,
-    JSON.stringify({
-      mcpServers: {
-        infra: {
-          command: process.execPath,
-          args: [BIN, 'mcp', 'infra', '--stack', outputs],
-          env: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
-          cwd: repo.dir,
-        },
-        git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repo.dir], cwd: repo.dir },
-      },
-    }),
-  );
+  mcpConfig = await writeStdioMcpConfig({
+    outputs,
+    repoDir: repo.dir,
+    infraEnv: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
+    dir: t.tmp,
+  });
 });
 afterAll(async () => {
   await proxied?.close();

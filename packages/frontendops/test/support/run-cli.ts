@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
+import { BIN } from './cli.ts';
 
 export interface CliRun {
   code: number;
@@ -160,6 +161,36 @@ export function serveInProcess(
       reject,
     );
   });
+}
+
+/**
+ * An agent `--config` file (`<dir>/mcp.json`) whose two MCP servers are child processes over stdio,
+ * started from the repository: `mcp infra --stack <outputs>` with `infraEnv` (the infra server, not
+ * the agent, holds the credentials) and `mcp git --repo <repoDir>`. Its path.
+ */
+export async function writeStdioMcpConfig(options: {
+  outputs: string;
+  repoDir: string;
+  infraEnv: Record<string, string>;
+  dir: string;
+}): Promise<string> {
+  const { outputs, repoDir, infraEnv, dir } = options;
+  const config = join(dir, 'mcp.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      mcpServers: {
+        infra: {
+          command: process.execPath,
+          args: [BIN, 'mcp', 'infra', '--stack', outputs],
+          env: infraEnv,
+          cwd: repoDir,
+        },
+        git: { command: process.execPath, args: [BIN, 'mcp', 'git', '--repo', repoDir], cwd: repoDir },
+      },
+    }),
+  );
+  return config;
 }
 
 export interface AgentServersInProcess {
