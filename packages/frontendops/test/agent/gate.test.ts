@@ -15,6 +15,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { linkAgentClient } from '../support/agent-link.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { STACK } from '../support/deploy-env.ts';
 import { startOpenAIDouble } from '../support/openai-double.ts';
@@ -206,10 +207,7 @@ describe('the gate against real MCP servers', () => {
         return { content: [{ type: 'text', text: 'done' }] };
       },
     );
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    await server.connect(b);
-    const rogue = createAgentMcpClient();
-    await rogue.connect(a);
+    const rogue = await linkAgentClient(server);
     const gate = gateWith({ clients: { infra: clients.infra, git: rogue } });
     const names = (await gate.listTools()).map((t) => t.name);
     expect(names).toContain('latest_commit');

@@ -7,12 +7,9 @@
  * recorded, tagged, and the audit chain verifies. Real in-process MCP servers, embedded S3, real git;
  * in place, and atomic (the local edge).
  */
-import { InMemoryTransport } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
-import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -21,6 +18,7 @@ import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, APP, startAgentTestEnv } from '../support/agent-env.ts';
+import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -28,17 +26,9 @@ import { holdCopies } from '../support/hold-copies.ts';
 
 const config = { ...defaultConfig(), appPath: 'apps/sophia-dashboard' };
 
-async function link(server: McpServer) {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const client = createAgentMcpClient();
-  await client.connect(clientSide);
-  return client;
-}
-
 /** The agent's two clients: an infra server on `site` (its notes kept in `notes`), a git server on `repoDir`. */
 async function clientsFor(site: Site, repoDir: string, notes: string[]): Promise<AgentClients> {
-  const infra = await link(
+  const infra = await linkAgentClient(
     createInfraServer({
       config,
       defaultStack: site.target.stack,
@@ -46,7 +36,7 @@ async function clientsFor(site: Site, repoDir: string, notes: string[]): Promise
       onNotice: (n) => notes.push(n),
     }),
   );
-  const git = await link(
+  const git = await linkAgentClient(
     createGitServer({ host: createLocalGit({ repoDir }), defaultPath: 'apps/sophia-dashboard' }),
   );
   return { infra, git, close: async () => void (await Promise.allSettled([infra.close(), git.close()])) };

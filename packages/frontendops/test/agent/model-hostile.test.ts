@@ -4,7 +4,6 @@
  * whatever the model writes; a tool name it makes up is refused and recorded, whatever its spelling;
  * and no tool result can close (or open) the envelope that labels it as untrusted data.
  */
-import { InMemoryTransport } from '@modelcontextprotocol/client';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { LanguageModel } from 'ai';
 import { convertArrayToReadableStream, MockLanguageModelV3 } from 'ai/test';
@@ -14,7 +13,6 @@ import { type ApproveFn, createCliApprover } from '../../src/agent/approval.ts';
 import { createToolGate, wrapUntrusted } from '../../src/agent/gate.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import { approvableActions, namedChange, parseRequest, toolsFor } from '../../src/agent/intents.ts';
-import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients, ApprovalRequest } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
@@ -24,6 +22,7 @@ import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { STACK } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -37,20 +36,10 @@ const short = (sha: string) => sha.slice(0, 7);
 const yes = createCliApprover({ yes: true, interactive: false, actor: 'ada', ask: async () => 'n' });
 
 /** MCP clients over in-memory pairs; `received` collects the tools/call names that reach a server. */
-async function link(server: McpServer, received: string[]) {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const deliver = serverSide.onmessage;
-  serverSide.onmessage = (message, extra) => {
-    const m = message as { method?: string; params?: { name?: string } };
-    if (m.method === 'tools/call' && m.params?.name !== 'record_request')
-      received.push(String(m.params?.name));
-    deliver?.call(serverSide, message, extra);
-  };
-  const client = createAgentMcpClient();
-  await client.connect(clientSide);
-  return client;
-}
+const link = (server: McpServer, received: string[]) =>
+  linkAgentClient(server, (name) => {
+    if (name !== 'record_request') received.push(name);
+  });
 
 /** The infra server on an UNPROTECTED stack (no approval asked of anyone), and the git server. */
 async function unprotectedClients(

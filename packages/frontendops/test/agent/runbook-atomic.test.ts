@@ -5,12 +5,10 @@
  * of the latest build" each become the one tool the words name; what visitors get is read back
  * through the edge.
  */
-import { InMemoryTransport } from '@modelcontextprotocol/client';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
-import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -19,6 +17,7 @@ import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
+import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -47,19 +46,11 @@ async function protectedInfra() {
   return { protectedConfig, infra };
 }
 
-async function link(server: McpServer): Promise<ReturnType<typeof createAgentMcpClient>> {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const deliver = serverSide.onmessage;
-  serverSide.onmessage = (message, extra) => {
-    const m = message as { method?: string; params?: { name?: string } };
-    if (m.method === 'tools/call' && m.params?.name !== 'record_request') called.push(String(m.params?.name));
-    deliver?.call(serverSide, message, extra);
-  };
-  const client = createAgentMcpClient();
-  await client.connect(clientSide);
-  return client;
-}
+/** The agent's client of `server`; the tools the planners call on it go to `called`. */
+const link = (server: McpServer) =>
+  linkAgentClient(server, (name) => {
+    if (name !== 'record_request') called.push(name);
+  });
 
 beforeAll(async () => {
   t = await startAtomicEnv();

@@ -10,19 +10,18 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
+import type { Client } from '@modelcontextprotocol/client';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
-import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { connectSite } from '../../src/stacks/open.ts';
+import { linkAgentClient } from '../support/agent-link.ts';
 import { hasChromium, launchChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
 import { startConsoleEnv } from '../support/console-env.ts';
@@ -53,14 +52,14 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     const approval = config.approval;
     const gitHost = createLocalGit({ repoDir: repo.dir });
     clients = {
-      infra: await connect(
+      infra: await linkAgentClient(
         createInfraServer({
           config,
           openSite: async () => ({ ...t.site, protected: true, approval }),
           defaultStack: STACK,
         }),
       ),
-      git: await connect(createGitServer({ host: gitHost, defaultPath: 'apps/sophia-dashboard' })),
+      git: await linkAgentClient(createGitServer({ host: gitHost, defaultPath: 'apps/sophia-dashboard' })),
     };
     server = await startConsole({
       config,
@@ -419,12 +418,4 @@ async function addRelease(version: string, subject: string): Promise<string> {
   const build = await writeFixtureBuild(join(t.tmp, version), { version });
   await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: sha });
   return sha;
-}
-
-async function connect(mcp: McpServer): Promise<Client> {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await mcp.connect(serverSide);
-  const client = createAgentMcpClient();
-  await client.connect(clientSide);
-  return client;
 }

@@ -5,16 +5,15 @@
  * Every tools/call that reaches a server is recorded at the server's end of the transport.
  */
 import { join } from 'node:path';
-import { InMemoryTransport } from '@modelcontextprotocol/client';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
-import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import { linkAgentClient } from './agent-link.ts';
 import { STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
@@ -66,26 +65,11 @@ export async function startAgentTestEnv(
   await publish(repo.commits.dashboard1, 'v1');
   await publish(repo.commits.dashboard2, 'v2');
 
-  const link = async (server: McpServer, name: 'infra' | 'git') => {
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    await server.connect(serverSide);
-    const deliver = serverSide.onmessage;
-    serverSide.onmessage = (message, extra) => {
-      const m = message as {
-        method?: string;
-        params?: { name?: string; arguments?: Record<string, unknown> };
-      };
+  const link = (server: McpServer, name: 'infra' | 'git') =>
+    linkAgentClient(server, (tool, args) => {
       // The agent's own audit entry (record_request) is kept apart from what the planners called.
-      if (m.method === 'tools/call') {
-        const call = { server: name, name: String(m.params?.name), args: m.params?.arguments ?? {} };
-        (call.name === 'record_request' ? recorded : received).push(call);
-      }
-      deliver?.call(serverSide, message, extra);
-    };
-    const client = createAgentMcpClient();
-    await client.connect(clientSide);
-    return client;
-  };
+      (tool === 'record_request' ? recorded : received).push({ server: name, name: tool, args });
+    });
 
   return {
     t,

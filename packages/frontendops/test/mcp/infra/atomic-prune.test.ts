@@ -3,14 +3,12 @@
  * (and the grace), past run_sync, so invalidate_cdn, which records the deployment, says how many; the
  * agent reports that figure, the one `history` and the record show.
  */
-import { InMemoryTransport } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../../src/agent/index.ts';
-import { createAgentMcpClient } from '../../../src/agent/mcp-clients.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { createGitServer } from '../../../src/mcp/git-server.ts';
+import { linkAgentClient } from '../../support/agent-link.ts';
 import { type AtomicEnv, startAtomicEnv } from '../../support/atomic-env.ts';
 import { createTestRepo } from '../../support/git-repo.ts';
 import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
@@ -57,15 +55,8 @@ describe('a prune on an atomic stack', () => {
   it('is what the agent reports: the figure the record has', async () => {
     const repo = await createTestRepo();
     // The agent's own clients (they declare elicitation), each linked to a server of this stack.
-    const link = async (server: McpServer) => {
-      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-      await server.connect(serverSide);
-      const client = createAgentMcpClient();
-      await client.connect(clientSide);
-      return client;
-    };
-    const infra = await link(infraServerOn(t.site));
-    const git = await link(
+    const infra = await linkAgentClient(infraServerOn(t.site));
+    const git = await linkAgentClient(
       createGitServer({ host: createLocalGit({ repoDir: repo.dir }), defaultPath: 'apps/sophia-dashboard' }),
     );
     try {
