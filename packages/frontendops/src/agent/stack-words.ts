@@ -109,6 +109,8 @@ const NAME_ENDS = new Set(
 const WORD = `['"\`‘“]?([\\p{L}][\\p{L}\\d._/-]*)`;
 /** What stands between a change's verb and what it acts on: "the", "our", "yesterday's", "the latest"…. */
 const DETERMINERS = `(?:(?:the|our|my|this|that|these|those|yesterday['’]?s|today['’]?s|previous|prior|earlier|older|former|old|latest|newest|current|live|last)\\s+)*`;
+/** A verb that is a noun here is no change's verb: "roll back, the deploy failed", "our update broke". */
+const NOT_A_NOUN = `(?<!\\b(?:the|a|an|this|that|my|our|your|their|last|latest|newest|previous|prior|first|next|same|current|canary|yesterday['’]?s|today['’]?s)\\s+)`;
 /**
  * Where a request for a change names what it acts on: right after its verb ("deploy shop", "roll
  * back the shop", "roll back to yesterday's shop", "deploy shop's latest build"), and after "build
@@ -116,7 +118,7 @@ const DETERMINERS = `(?:(?:the|our|my|this|that|these|those|yesterday['’]?s|to
  */
 const ACTED_ON = [
   new RegExp(
-    `\\b(?:(?:re-?)?deploy|ship|release|publish|push|roll\\s*out|promote|update|un-?pin|pin|freeze|invalidate|abort|(?:roll\\s*back|rollback|revert|undo|restore)(?:\\s+to)?)\\s+${DETERMINERS}${WORD}`,
+    `${NOT_A_NOUN}\\b(?:(?:re-?)?deploy|ship|release|publish|push|roll\\s*out|promote|update|un-?pin|pin|freeze|invalidate|abort|(?:roll\\s*back|rollback|revert|undo|restore)(?:\\s+to)?)\\s+${DETERMINERS}${WORD}`,
     'giu',
   ),
   new RegExp(`\\b(?:build|version|release|preview|copy)s?\\s+of\\s+${DETERMINERS}${WORD}`, 'giu'),
@@ -134,9 +136,10 @@ const AFTER_LATEST = /\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*
  * then do. Refused before any tool is called, naming the app the configuration has. The app's name,
  * each of its parts ("dashboard" of "sophia-dashboard"), its directory's parts, a stack the
  * configuration knows and a release's name (a sha, tag or deploy id) are not another app; nor are the
- * words of NOT_AN_APP, an adverb ("deploy quickly"), a word that describes what is named next ("the
- * latest shiny build", "deploy the fixed build"), nor one the sentence goes on from ("the latest Ada
- * pushed"). After a verb, a name-like word ("deploy release-candidate") is left to unknownNameNamed,
+ * words of NOT_AN_APP, an adverb or a past tense ("deploy quickly", "deploy failed"), a word that
+ * describes what is named next ("the latest shiny build", "deploy the fixed build"), nor one the
+ * sentence goes on from ("the latest Ada pushed"); a verb used as a noun ("the deploy failed") is
+ * no change's verb. After a verb, a name-like word ("deploy release-candidate") is left to unknownNameNamed,
  * which says what such a word may be. `afterLatest`: "the latest …" anywhere counts, as it does for a
  * change that makes the app's build; a rollback's reason may speak of another thing ("roll back, the
  * latest broke checkout").
@@ -160,7 +163,8 @@ export function otherAppNamed(
     const word = (match[1] as string).replace(/[./]+$/, '');
     const lower = word.toLowerCase();
     if (NOT_AN_APP.has(lower) || mine.has(lower) || isReleaseName(word) || /^\d/.test(word)) continue;
-    if (/ly$/.test(lower) || (!nameLike && NAME_LIKE.test(word))) continue;
+    // An adverb or a past tense ("deploy quickly", "roll back, deploy failed") names no app.
+    if (/ly$|[^e]ed$/.test(lower) || (!nameLike && NAME_LIKE.test(word))) continue;
     const rest = text.slice(match.index + match[0].length);
     // Someone's work ("deploy Ada's fix", "Ada's changes") is the latest's too: no app's name.
     if (WORK.test(rest)) continue;

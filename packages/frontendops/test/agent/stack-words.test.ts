@@ -268,6 +268,10 @@ describe('another app named where a change names what it acts on, wherever "the 
     'roll back, checkout is broken on the homepage',
     'deploy the latest, it fixes the header',
     'can you deploy the latest?',
+    // A change's verb used as a noun, then what happened to it.
+    'roll back, the deploy failed',
+    'roll back, our update broke',
+    "roll back, yesterday's release crashed",
   ])('%s: read as asked, naming no other app', (text) => {
     expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
     expect(refusal(text)).toBeNull();
