@@ -4,13 +4,17 @@
  * role: a preview dropped (the next prune would delete the release its link shows), or a retiring
  * release the chain knows about added. The record's switch is served, but the edit is not what that
  * switch wrote: verify says tampered, and the next change refuses it rather than act on it and bind it.
+ *
+ * Stopped at two places: after its record was marked switched, and between its state write and that
+ * mark. For the second, the record names the state its switch writes before it writes it; before
+ * that, verify called the edit unfinished and the next change carried it into the state it binds.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
-import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -22,82 +26,114 @@ const [V1, V2, V3, V4] = [
   'd4d4d4d4d4d4d4d4d4d4',
 ] as const;
 
-describe('atomic: atomic/state.json edited after a stopped switch', () => {
-  let t: AtomicEnv;
-  const prefix = () => t.target.statePrefix;
-  const stateKey = () => `${prefix()}atomic/state.json`;
-  let stopped: AtomicPending;
-  let written: string;
+/** Where the deploy stops: at its deployment record (marked switched), or at live.json (not yet). */
+const STOPS = [
+  {
+    at: 'after its record was marked switched',
+    stack: 'edited-after-switch',
+    marked: true,
+    key: /\/deployments\/[^/]+\.json$/,
+  },
+  {
+    at: 'before its record was marked switched',
+    stack: 'edited-before-mark',
+    marked: false,
+    key: /\/live\.json$/,
+  },
+] as const;
 
-  beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'edited-after-switch' });
-    for (const [i, commit] of [V1, V2, V3, V4].entries()) await t.publish(commit, `v${i + 1}`);
-    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
-    await previewLink(t.site, { app: APP, commit: V4, request: request('preview v4') });
-    // A deploy of V3 stopped after its switch, before its record.
-    const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
-    await expect(deployArtifact(stopping, { app: APP, commit: V3, request: request() })).rejects.toThrow(
-      /stopped/,
-    );
-    stopped = JSON.parse(
-      (await t.site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? 'null',
-    ) as AtomicPending;
-    expect(stopped.switched).toBe(true);
-    written = (await t.site.state.get(stateKey()))?.body.toString('utf8') ?? '';
-    expect(JSON.parse(written).previews).toHaveLength(1);
-    const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
-    expect(verdict.problems.map((p) => p.kind)).not.toContain('tampered');
-  }, 180_000);
-  afterAll(() => t?.stop());
-  beforeEach(async () => {
-    await t.site.state.put(stateKey(), written, { contentType: 'application/json' });
-  });
+describe.each(STOPS)(
+  'atomic: atomic/state.json edited after a switch stopped $at',
+  ({ stack, marked, key: stopKey }) => {
+    let t: AtomicEnv;
+    const prefix = () => t.target.statePrefix;
+    const stateKey = () => `${prefix()}atomic/state.json`;
+    let stopped: AtomicPending;
+    let written: string;
 
-  const edits: [string, (state: Record<string, unknown[]>) => Record<string, unknown>][] = [
-    ['its preview dropped', (state) => ({ ...state, previews: [] })],
-    [
-      'a retiring release the chain knows about added',
-      (state) => ({
-        ...state,
-        retiring: [
-          ...(state.retiring ?? []),
-          {
-            releases: [
-              { releaseId: stopped.plan.pointerBefore?.live, app: APP, commit: V2, artifactDigest: '' },
-            ],
-            root: false,
-            until: '2099-01-01T00:00:00.000Z',
-            by: 'deploy:b2b2b2b-0000000000:x:',
-          },
-        ],
-      }),
-    ],
-  ];
-  for (const [what, edit] of edits) {
-    it(`${what}: verify says tampered, the next change refuses TAMPERED`, async () => {
-      await t.site.state.put(stateKey(), JSON.stringify(edit(JSON.parse(written))), {
-        contentType: 'application/json',
-      });
-      const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
-      expect(verdict.problems).toContainEqual(
-        expect.objectContaining({ kind: 'tampered', object: 'atomic/state.json' }),
+    beforeAll(async () => {
+      t = await startAtomicEnv({ stack });
+      for (const [i, commit] of [V1, V2, V3, V4].entries()) await t.publish(commit, `v${i + 1}`);
+      for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+      await previewLink(t.site, { app: APP, commit: V4, request: request('preview v4') });
+      // A deploy of V3 stopped after its switch wrote atomic/state.json.
+      const stopping = stoppingSite(t.site, (key) => stopKey.test(key));
+      await expect(deployArtifact(stopping, { app: APP, commit: V3, request: request() })).rejects.toThrow(
+        /stopped/,
       );
-      const head = (await readAudit(t.site.state, prefix())).length;
-      const error = await refusal(deployArtifact(t.site, { app: APP, commit: V3, request: request() }));
-      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
-      // It names the object's key and the version to put back: the one the stopped switch wrote.
-      expect(error.message).toContain(`${prefix()}atomic/state.json the stopped switch wrote`);
-      expect(error.message).toContain(`is ${stopped.stateDigest}`);
-      expect(error.message).toMatch(/the state bucket keeps its versions/);
-      expect(await readAudit(t.site.state, prefix())).toHaveLength(head);
+      stopped = JSON.parse(
+        (await t.site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? 'null',
+      ) as AtomicPending;
+      expect(stopped.switched).toBe(marked);
+      written = (await t.site.state.get(stateKey()))?.body.toString('utf8') ?? '';
+      expect(JSON.parse(written).previews).toHaveLength(1);
+      const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
+      expect(verdict.problems.map((p) => p.kind)).not.toContain('tampered');
+    }, 180_000);
+    afterAll(() => t?.stop());
+    beforeEach(async () => {
+      await t.site.state.put(stateKey(), written, { contentType: 'application/json' });
     });
-  }
 
-  it('as its switch wrote it, the next change finishes the stopped deploy', async () => {
-    await deployArtifact(t.site, { app: APP, commit: V3, request: request() });
-    expect((await t.site.records.readRecord(stopped.plan.deployId))?.outcome).toBe('succeeded');
-    expect((await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases })).problems).toEqual(
-      [],
-    );
-  });
-});
+    it('the record names the state its switch wrote', () => {
+      expect(stopped.stateDigest).toBe(stateDigest(JSON.parse(written)));
+    });
+
+    const edits: [string, (state: Record<string, unknown[]>) => Record<string, unknown>][] = [
+      ['its preview dropped', (state) => ({ ...state, previews: [] })],
+      [
+        'a retiring release the chain knows about added',
+        (state) => ({
+          ...state,
+          retiring: [
+            ...(state.retiring ?? []),
+            {
+              releases: [
+                { releaseId: stopped.plan.pointerBefore?.live, app: APP, commit: V2, artifactDigest: '' },
+              ],
+              root: false,
+              until: '2099-01-01T00:00:00.000Z',
+              by: 'deploy:b2b2b2b-0000000000:x:',
+            },
+          ],
+        }),
+      ],
+    ];
+    for (const [what, edit] of edits) {
+      it(`${what}: verify says tampered, the next change refuses TAMPERED`, async () => {
+        await t.site.state.put(stateKey(), JSON.stringify(edit(JSON.parse(written))), {
+          contentType: 'application/json',
+        });
+        const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
+        expect(verdict.problems).toContainEqual(
+          expect.objectContaining({ kind: 'tampered', object: 'atomic/state.json' }),
+        );
+        const head = (await readAudit(t.site.state, prefix())).length;
+        const error = await refusal(deployArtifact(t.site, { app: APP, commit: V3, request: request() }));
+        expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+        // It names the object's key and the version to put back: the one the stopped switch wrote, once
+        // its record says it switched; before, the one the audit log records (the next change then
+        // writes the switch's state again).
+        if (marked) {
+          expect(error.message).toContain(`${prefix()}atomic/state.json the stopped switch wrote`);
+          expect(error.message).toContain(`is ${stopped.stateDigest}`);
+        } else {
+          expect(error.message).toContain(`${prefix()}atomic/state.json the audit log records`);
+        }
+        expect(error.message).toMatch(/the state bucket keeps its versions/);
+        expect(await readAudit(t.site.state, prefix())).toHaveLength(head);
+      });
+    }
+
+    it('as its switch wrote it, the next change finishes the stopped deploy with that state', async () => {
+      await deployArtifact(t.site, { app: APP, commit: V3, request: request() });
+      expect((await t.site.records.readRecord(stopped.plan.deployId))?.outcome).toBe('succeeded');
+      expect(JSON.parse((await t.site.state.get(stateKey()))?.body.toString('utf8') ?? 'null')).toEqual(
+        JSON.parse(written),
+      );
+      expect((await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases })).problems).toEqual(
+        [],
+      );
+    });
+  },
+);
