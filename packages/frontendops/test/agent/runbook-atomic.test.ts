@@ -19,6 +19,7 @@ import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
 import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { writeCanaryRows } from '../support/canary-rows.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 
@@ -283,17 +284,7 @@ describe('the runbook on an atomic stack', () => {
     // Tomorrow, a hundred rows of canaries started and aborted (the shape the atomic apply writes
     // them in): as many rows as the runbook used to read, none of them a release.
     const tomorrow = Date.now() + 24 * 60 * 60 * 1000;
-    for (let i = 0; i < 100; i++) {
-      const at = new Date(tomorrow + i).toISOString();
-      await t.site.records.writeRecord({
-        ...record,
-        deployId: `c${i.toString(16).padStart(6, '0')}-0123456789`,
-        op: i % 2 === 0 ? 'canary-start' : 'canary-abort',
-        canary: { deployId: record.deployId },
-        startedAt: at,
-        finishedAt: at,
-      });
-    }
+    await writeCanaryRows(t.site, record, 100, (i) => new Date(tomorrow + i).toISOString());
     called.length = 0;
     const result = await runAgentRequest("roll back to yesterday's version", {
       actor: 'ada',

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeploymentRecord, RequestInfo } from '../../src/state/records.ts';
+import { writeCanaryRows } from '../support/canary-rows.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -34,17 +35,7 @@ describe('rollback --to past the rows of canaries', () => {
     // A hundred canaries started and aborted since (200 rows, the shape the atomic apply writes them
     // in): as many rows as a rollback used to read, none of them a release.
     const from = Date.now();
-    for (let i = 0; i < 200; i++) {
-      const at = new Date(from + i).toISOString();
-      await t.site.records.writeRecord({
-        ...record,
-        deployId: `c${i.toString(16).padStart(6, '0')}-0123456789`,
-        op: i % 2 === 0 ? 'canary-start' : 'canary-abort',
-        canary: { deployId: record.deployId },
-        startedAt: at,
-        finishedAt: at,
-      });
-    }
+    await writeCanaryRows(t.site, record, 200, (i) => new Date(from + i).toISOString());
     const back = await rollbackRelease(t.site, { to: commits[0].slice(0, 7), request });
     expect([back.outcome, back.commit]).toEqual(['succeeded', commits[0]]);
   });

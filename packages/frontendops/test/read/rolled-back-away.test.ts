@@ -9,6 +9,7 @@ import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { describeRolledBackAway, rolledBackAway } from '../../src/read/history.ts';
 import type { DeploymentRecord, RequestInfo } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { writeCanaryRows } from '../support/canary-rows.ts';
 
 const [V1, V2] = ['d1d1d1d1d1d1d1d1', 'd2d2d2d2d2d2d2d2'];
 let t: AtomicEnv;
@@ -75,19 +76,13 @@ describe('the rolled-back note', () => {
     // them in): more rows than the look-back, and no release among them.
     const since = Date.parse(record.finishedAt);
     const until = Date.now();
-    for (let i = 0; i < 24; i++) {
-      const at = new Date(since + ((until - since) * (i + 1)) / 25).toISOString();
-      await t.site.records.writeRecord({
-        ...record,
-        kind: 'deploy',
-        commit: V2,
-        deployId: `c${i.toString(16).padStart(6, '0')}-0123456789`,
-        op: i % 2 === 0 ? 'canary-start' : 'canary-abort',
-        canary: { deployId: `${V2.slice(0, 7)}-0123456789` },
-        startedAt: at,
-        finishedAt: at,
-      });
-    }
+    await writeCanaryRows(
+      t.site,
+      record,
+      24,
+      (i) => new Date(since + ((until - since) * (i + 1)) / 25).toISOString(),
+      { kind: 'deploy', commit: V2, canary: { deployId: `${V2.slice(0, 7)}-0123456789` } },
+    );
     const promoted = await deployArtifact(t.site, {
       app: APP,
       commit: V2,
