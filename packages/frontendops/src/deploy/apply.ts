@@ -372,7 +372,12 @@ export async function finishedBefore(
   deployId: string,
   notFound: string,
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
-  const record = await site.records.readRecord(deployId);
+  // A canary's start or abort row is no deployment: nothing to verify or record, no receipt to give.
+  const record = await site.records.readRelease(deployId, {
+    stack: site.target.stack,
+    asked: 'verify and record',
+    instead: () => 'A canary is started, aborted and promoted with `frontendops canary`.',
+  });
   if (!record) throw new FrontendOpsError('NOT_FOUND', notFound);
   const [bound, auditHead] = await settleAll([
     boundRecords(site.state, site.target.statePrefix, [record]),

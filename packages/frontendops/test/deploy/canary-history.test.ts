@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
@@ -161,6 +161,10 @@ describe('canary rows in the history', () => {
         request: request(),
         verify: false,
       }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(refusedAs) });
+    // Nor a deployment invalidate_cdn answers for as finished before (its receipt would vouch for it).
+    await expect(
+      finishSyncedDeploy(t.site, started.start1 as string, { request: request('invalidate') }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(refusedAs) });
     // Nor does a stopped rollback's record naming it pass as one FrontendOps wrote.
     const forged = {
