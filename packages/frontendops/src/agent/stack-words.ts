@@ -92,7 +92,9 @@ const NOT_AN_APP = new Set(
     'everyone everybody these those whatever pin pins cdn cache caches cloudfront edge push rollout rollback ' +
     'redeploy back out yesterday week month night morning afternoon evening weekend monday tuesday ' +
     'wednesday thursday friday saturday sunday team users visitors customers traffic people because since pls ' +
-    'id ids freeze branch static public'
+    'id ids freeze branch static public redesign redesigns refactor refactors refactoring rewrite rewrites ' +
+    'feature features improvement improvements upgrade upgrades migration migrations experiment experiments ' +
+    'merge merges pr prs bugfix bugfixes'
   ).split(' '),
 );
 

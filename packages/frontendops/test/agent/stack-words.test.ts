@@ -272,6 +272,18 @@ describe('another app named where a change names what it acts on, wherever "the 
     'roll back, the deploy failed',
     'roll back, our update broke',
     "roll back, yesterday's release crashed",
+    // What a change is called: no app's name.
+    'deploy the redesign',
+    'roll back the redesign',
+    'deploy the refactor',
+    'ship the rewrite',
+    'deploy the feature',
+    'ship the improvements',
+    'deploy the upgrade',
+    'deploy the migration',
+    'deploy the experiment',
+    'deploy the merge',
+    'deploy the pr',
   ])('%s: read as asked, naming no other app', (text) => {
     expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
     expect(refusal(text)).toBeNull();
