@@ -115,15 +115,18 @@ const DETERMINERS = `(?:(?:the|our|my|this|that|these|those|yesterday['’]?s|to
 const NOT_A_NOUN = `(?<!\\b(?:the|a|an|this|that|my|our|your|their|last|latest|newest|previous|prior|first|next|same|current|canary|yesterday['’]?s|today['’]?s)\\s+)`;
 /**
  * Where a request for a change names what it acts on: right after its verb ("deploy shop", "roll
- * back the shop", "roll back to yesterday's shop", "deploy shop's latest build"), and after "build
- * of", "preview of" ("the latest build of shop").
+ * back the shop", "roll back to yesterday's shop", "deploy shop's latest build", "canary shop at
+ * 10%"), and after "build of", "preview of", "canary of" ("the latest build of shop").
  */
 const ACTED_ON = [
   new RegExp(
-    `${NOT_A_NOUN}\\b(?:(?:re-?)?deploy|ship|release|publish|push|roll\\s*out|promote|update|un-?pin|pin|freeze|invalidate|abort|(?:roll\\s*back|rollback|revert|undo|restore)(?:\\s+to)?)\\s+${DETERMINERS}${WORD}`,
+    `${NOT_A_NOUN}\\b(?:(?:re-?)?deploy|ship|release|publish|push|roll\\s*out|promote|update|un-?pin|pin|freeze|invalidate|abort|canary|(?:roll\\s*back|rollback|revert|undo|restore)(?:\\s+to)?)\\s+${DETERMINERS}${WORD}`,
     'giu',
   ),
-  new RegExp(`\\b(?:build|version|release|preview|copy)s?\\s+of\\s+${DETERMINERS}${WORD}`, 'giu'),
+  new RegExp(
+    `\\b(?:build|version|release|preview|copy|canar(?:y|ie))s?\\s+of\\s+${DETERMINERS}${WORD}`,
+    'giu',
+  ),
 ];
 /** What follows a person's name and 's: "Ada's fix", "Ada's changes". */
 const WORK = /^['’]s\s+(?:fix|fixes|change|changes|commit|commits|work|pr|patch|patches)\b/i;

@@ -198,6 +198,9 @@ describe('another app named where a change names what it acts on, wherever "the 
     ['pin the shop', 'shop'],
     ['unpin shop', 'shop'],
     ['deploy the docs', 'docs'],
+    ['canary shop at 10%', 'shop'],
+    ['start a canary of shop at 10%', 'shop'],
+    ['send 10% to a canary of the shop', 'shop'],
   ])('%s: refused before any tool, naming "%s" and brochure', (text, word) => {
     expect(refusal(text)).toBe(
       `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: brochure. Nothing was done. ` +
@@ -284,6 +287,11 @@ describe('another app named where a change names what it acts on, wherever "the 
     'deploy the experiment',
     'deploy the merge',
     'deploy the pr',
+    'start a canary at 10%',
+    'canary the latest build at 5%',
+    'canary brochure at 10%',
+    'start a canary of the latest build at 10%',
+    'promote the canary to everyone',
   ])('%s: read as asked, naming no other app', (text) => {
     expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
     expect(refusal(text)).toBeNull();
