@@ -97,6 +97,13 @@ describe('the README and docs/', () => {
     expect([...DOCUMENTS.keys()]).toContain('docs/security.md');
   });
 
+  it("send a reader elsewhere by a link, not by a section's name in quotes (sections moved to docs/)", () => {
+    const unlinked = [...DOCUMENTS].flatMap(([path, text]) =>
+      [...text.matchAll(/\bsee "[^"]+"/gi)].map((m) => `${path}: ${m[0]}`),
+    );
+    expect(unlinked).toEqual([]);
+  });
+
   it('shows commands (the check reads what it means to check)', () => {
     expect(shown.length).toBeGreaterThan(40);
     expect(shown).toContainEqual(expect.objectContaining({ command: ['audit', 'verify'] }));
