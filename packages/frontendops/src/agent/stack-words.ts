@@ -111,8 +111,12 @@ const NAME_ENDS = new Set(
 const WORD = `['"\`‘“]?([\\p{L}][\\p{L}\\d._/-]*)`;
 /** What stands between a change's verb and what it acts on: "the", "our", "yesterday's", "the latest"…. */
 const DETERMINERS = `(?:(?:the|our|my|this|that|these|those|yesterday['’]?s|today['’]?s|previous|prior|earlier|older|former|old|latest|newest|current|live|last)\\s+)*`;
-/** A verb that is a noun here is no change's verb: "roll back, the deploy failed", "our update broke". */
-const NOT_A_NOUN = `(?<!\\b(?:the|a|an|this|that|my|our|your|their|last|latest|newest|previous|prior|first|next|same|current|canary|yesterday['’]?s|today['’]?s)\\s+)`;
+/**
+ * A verb that is a noun here is no change's verb: "roll back, the deploy failed", "our update broke".
+ * Nor is one whose subject is someone else, said as a reason: "pin it until we ship search" (but
+ * "can you deploy shop?" and "we should deploy shop" ask the agent).
+ */
+const NOT_A_NOUN = `(?<!\\b(?:the|a|an|this|that|my|our|your|their|last|latest|newest|previous|prior|first|next|same|current|canary|yesterday['’]?s|today['’]?s|we|i|they|he|she|someone|somebody|who)\\s+)`;
 /**
  * Where a request for a change names what it acts on: right after its verb ("deploy shop", "roll
  * back the shop", "roll back to yesterday's shop", "deploy shop's latest build", "canary shop at

@@ -199,6 +199,9 @@ describe('another app named where a change names what it acts on, wherever "the 
     ['unpin shop', 'shop'],
     ['deploy the docs', 'docs'],
     ['canary shop at 10%', 'shop'],
+    ['can you deploy shop?', 'shop'],
+    ['I want to deploy shop', 'shop'],
+    ['we should deploy shop', 'shop'],
     ['start a canary of shop at 10%', 'shop'],
     ['send 10% to a canary of the shop', 'shop'],
   ])('%s: refused before any tool, naming "%s" and brochure', (text, word) => {
@@ -292,6 +295,10 @@ describe('another app named where a change names what it acts on, wherever "the 
     'canary brochure at 10%',
     'start a canary of the latest build at 10%',
     'promote the canary to everyone',
+    // A change someone else makes, said as the reason: not what is asked of the agent.
+    'pin the release until we ship search',
+    'pin it while we update checkout',
+    'roll back until we update search',
   ])('%s: read as asked, naming no other app', (text) => {
     expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
     expect(refusal(text)).toBeNull();
