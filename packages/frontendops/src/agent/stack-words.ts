@@ -120,7 +120,8 @@ const NOT_A_NOUN = `(?<!\\b(?:the|a|an|this|that|my|our|your|their|last|latest|n
 /**
  * Where a request for a change names what it acts on: right after its verb ("deploy shop", "roll
  * back the shop", "roll back to yesterday's shop", "deploy shop's latest build", "canary shop at
- * 10%"), and after "build of", "preview of", "canary of" ("the latest build of shop").
+ * 10%"), and after "build of", "preview of", "canary of", "deployment of" ("the latest build of shop",
+ * "roll back the deploy of shop").
  */
 const ACTED_ON = [
   new RegExp(
@@ -128,7 +129,7 @@ const ACTED_ON = [
     'giu',
   ),
   new RegExp(
-    `\\b(?:build|version|release|preview|copy|canar(?:y|ie))s?\\s+of\\s+${DETERMINERS}${WORD}`,
+    `\\b(?:build|version|release|preview|copy|canar(?:y|ie)|deploy(?:ment)?|rollout|update)s?\\s+of\\s+${DETERMINERS}${WORD}`,
     'giu',
   ),
 ];

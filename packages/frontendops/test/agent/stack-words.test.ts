@@ -202,6 +202,10 @@ describe('another app named where a change names what it acts on, wherever "the 
     ['can you deploy shop?', 'shop'],
     ['I want to deploy shop', 'shop'],
     ['we should deploy shop', 'shop'],
+    ['roll back the deployment of shop', 'shop'],
+    ['undo the last deploy of shop', 'shop'],
+    ['redeploy the last deployment of shop', 'shop'],
+    ['roll back the last rollout of shop', 'shop'],
     ['start a canary of shop at 10%', 'shop'],
     ['send 10% to a canary of the shop', 'shop'],
   ])('%s: refused before any tool, naming "%s" and brochure', (text, word) => {
@@ -298,6 +302,10 @@ describe('another app named where a change names what it acts on, wherever "the 
     // A change someone else makes, said as the reason: not what is asked of the agent.
     'pin the release until we ship search',
     'pin it while we update checkout',
+    'roll back the deployment of the checkout fix',
+    'undo the deploy of the hotfix',
+    'roll back the deploy of yesterday',
+    'roll back the update of the pricing page',
     'roll back until we update search',
   ])('%s: read as asked, naming no other app', (text) => {
     expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
