@@ -129,7 +129,7 @@ const ACTED_ON = [
     'giu',
   ),
   new RegExp(
-    `\\b(?:build|version|release|preview|copy|canar(?:y|ie)|deploy(?:ment)?|rollout|update)s?\\s+of\\s+${DETERMINERS}${WORD}`,
+    `\\b(?:build|version|release|preview|copy|canar(?:y|ie)|deploy(?:ment)?|rollout)s?\\s+of\\s+${DETERMINERS}${WORD}`,
     'giu',
   ),
 ];

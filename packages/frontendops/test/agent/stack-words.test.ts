@@ -306,6 +306,7 @@ describe('another app named where a change names what it acts on, wherever "the 
     'undo the deploy of the hotfix',
     'roll back the deploy of yesterday',
     'roll back the update of the pricing page',
+    'roll back the update of the footer',
     'roll back until we update search',
   ])('%s: read as asked, naming no other app', (text) => {
     expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
