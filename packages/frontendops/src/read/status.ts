@@ -190,9 +190,10 @@ async function readServed(
   const { served: releases, unmatched } = await servedReleases(context, pending, value, site);
   const what = servedWords(releases);
   // An index read for this (below) that the chain does not bind as it is: not believed, and said.
-  const unbound = unmatched.map(
-    (id) =>
-      ` The release index of ${id} does not match the audit log (it was written or changed around it), so what it says of the release was not believed.`,
+  const unbound = unmatched.map(({ releaseId, unread }) =>
+    unread
+      ? ` The release index of ${releaseId} could not be checked against the audit log (reading the log failed), so what it says of the release was not believed.`
+      : ` The release index of ${releaseId} does not match the audit log (it was written or changed around it), so what it says of the release was not believed.`,
   );
   if (value && pending && sameReleases(value, pending.plan.pointerAfter)) {
     return {
@@ -223,14 +224,18 @@ const OUTSIDE =
 /**
  * The releases the store names, with what FrontendOps knows of each. `lookUp`: read unknown ones'
  * release indexes, each held to the binding the audit chain's newest entry carries (read only then);
- * one not as bound is not believed, and named in `unmatched`.
+ * one not as bound, or not checked because the log could not be read (`unread`), is not believed,
+ * and named in `unmatched`.
  */
 async function servedReleases(
   context: AtomicContext,
   pending: AtomicPending | null,
   value: ReleasePointer | null,
   lookUp: Site | null,
-): Promise<{ served: Pick<ServedView, 'live' | 'canary'>; unmatched: string[] }> {
+): Promise<{
+  served: Pick<ServedView, 'live' | 'canary'>;
+  unmatched: { releaseId: string; unread: boolean }[];
+}> {
   const known = new Map<string, Omit<ServedReleaseView, 'releaseId'>>();
   const add = (releaseId: string, app: string, commit: string, deployId: string | null) => {
     if (app && commit && !known.has(releaseId)) known.set(releaseId, { app, commit, deployId });
@@ -242,8 +247,9 @@ async function servedReleases(
   if (pending) add(pending.plan.releaseId, pending.plan.app, pending.plan.commit, pending.plan.deployId);
   for (const p of previews) add(p.releaseId, p.app, p.commit, null);
   for (const r of retiring) for (const ref of r.releases) add(ref.releaseId, ref.app, ref.commit, null);
-  const unmatched: string[] = [];
-  let bound: Promise<Readonly<Record<string, string>>> | undefined;
+  const unmatched: { releaseId: string; unread: boolean }[] = [];
+  // The bindings of the newest entry; null when the log could not be read.
+  let bound: Promise<Readonly<Record<string, string>> | null> | undefined;
   const describe = async (releaseId: string): Promise<ServedReleaseView> => {
     let found = known.get(releaseId);
     if (!found && lookUp) {
@@ -251,11 +257,12 @@ async function servedReleases(
       bound ??= index
         ? recordedStateKnown(lookUp.state, lookUp.target.statePrefix).then(
             (recorded) => recorded.indexes,
-            () => ({}),
+            () => null,
           )
         : undefined;
-      const asBound = index && (await bound)?.[releaseIndexName(releaseId)] === digestOrNull(index);
-      if (index && !asBound) unmatched.push(releaseId);
+      const indexes = index ? await bound : undefined;
+      if (index && indexes?.[releaseIndexName(releaseId)] !== digestOrNull(index))
+        unmatched.push({ releaseId, unread: indexes === null });
       else if (index) found = { app: index.app, commit: index.commit, deployId: null };
     }
     return { releaseId, ...(found ?? { app: null, commit: null, deployId: null }) };

@@ -44,4 +44,25 @@ describe('status: the index of a served release nothing else names, edited', () 
     expect(status.served?.note).toContain(`The release index of ${served} does not match the audit log`);
     expect(JSON.stringify(status)).not.toContain('other-app');
   });
+
+  it('the audit log unreadable: the index is not believed, and status says it could not be checked', async () => {
+    // The state bucket answers everything but the audit log (a throttled or failing read).
+    const failing = (key: string) => key.includes('/audit/') || key.endsWith('/audit');
+    const state = new Proxy(t.site.state, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (key: string, ...rest: unknown[]) =>
+          typeof key === 'string' && failing(key)
+            ? Promise.reject(new Error('SlowDown: reduce your request rate'))
+            : value.call(target, key, ...rest);
+      },
+    });
+    const status = await readStatus({ ...t.site, state });
+    expect(status.served?.live).toEqual({ releaseId: served, app: null, commit: null, deployId: null });
+    expect(status.served?.note).toContain(
+      `The release index of ${served} could not be checked against the audit log (reading the log failed)`,
+    );
+    expect(status.served?.note).not.toContain('does not match the audit log');
+  });
 });
