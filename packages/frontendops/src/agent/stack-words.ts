@@ -138,6 +138,21 @@ const WORK = /^['’]s\s+(?:fix|fixes|change|changes|commit|commits|work|pr|patc
 /** After "the latest" (or "newest"), a name-like word too: "deploy the latest sophia-dashboard". */
 const AFTER_LATEST = /\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*)/giu;
 
+/** How a refusal naming another app says what to ask instead: the change asked for, for this app. */
+interface Asked {
+  verb: string;
+  say: (app: string) => string;
+}
+const deployAsked: Asked = { verb: 'deploy', say: (app) => `deploy the latest ${app}` };
+/** Changes that make no build of the app: the refusal says their own words, not a deploy's. */
+const ASKED: Partial<Record<Intent['kind'], Asked>> = {
+  rollback: { verb: 'roll back', say: (app) => `roll back the ${app}` },
+  pin: { verb: 'pin', say: () => 'pin the live release' },
+  unpin: { verb: 'unpin', say: () => 'unpin' },
+  'abort-canary': { verb: 'abort a canary of', say: () => 'abort the canary' },
+  invalidate: { verb: 'invalidate the CDN of', say: () => 'invalidate the CDN' },
+};
+
 /**
  * The app a request for a change names where it names what the change acts on, when it is not this
  * repository's: "deploy shop", "roll back the shop", "deploy shop's latest build", "deploy the latest
@@ -152,13 +167,14 @@ const AFTER_LATEST = /\b(?:latest|newest)\s+['"`‘“]?([\p{L}\d][\p{L}\d._/-]*
  * no change's verb. After a verb, a name-like word ("deploy release-candidate") is left to unknownNameNamed,
  * which says what such a word may be. `afterLatest`: "the latest …" anywhere counts, as it does for a
  * change that makes the app's build; a rollback's reason may speak of another thing ("roll back, the
- * latest broke checkout").
+ * latest broke checkout"). `asked`: the change asked for, which the refusal says how to ask of this
+ * app (a deploy unless said).
  */
 export function otherAppNamed(
   text: string,
   own: { app: string; appPath: string },
   known: readonly string[] = [],
-  { afterLatest = true }: { afterLatest?: boolean } = {},
+  { afterLatest = true, asked = deployAsked }: { afterLatest?: boolean; asked?: Asked } = {},
 ): string | null {
   const mine = new Set(
     [own.app, ...own.app.split(/[-._]/), own.appPath, ...own.appPath.split('/'), ...known].map((w) =>
@@ -185,7 +201,7 @@ export function otherAppNamed(
     if (next !== undefined && !NAME_ENDS.has(next) && !/ly$/.test(next)) continue;
     return (
       `The request names "${word.slice(0, 80)}", but this repository's configuration (frontendops.config.json) has one app: ${own.app}. Nothing was done. ` +
-      `To deploy ${own.app}, say "deploy the latest ${own.app}"; to deploy ${word.slice(0, 80)}, ask in the repository whose configuration names it.`
+      `To ${asked.verb} ${own.app}, say "${asked.say(own.app)}"; to ${asked.verb} ${word.slice(0, 80)}, ask in the repository whose configuration names it.`
     );
   }
   return null;
@@ -208,7 +224,10 @@ export function namedElsewhere(
   const elsewhere = otherStackNamed(text, known, acting);
   if (elsewhere) return elsewhere;
   const otherApp = isChange(intent)
-    ? otherAppNamed(text, own, known, { afterLatest: LATEST_BUILD_KINDS.has(intent.kind) })
+    ? otherAppNamed(text, own, known, {
+        afterLatest: LATEST_BUILD_KINDS.has(intent.kind),
+        asked: ASKED[intent.kind] ?? deployAsked,
+      })
     : null;
   if (otherApp) return otherApp;
   return isChange(intent) ? unknownNameNamed(text, known, acting, [own.app, own.appPath]) : null;

@@ -190,22 +190,12 @@ describe('another app named where a change names what it acts on, wherever "the 
     ['promote the shop to everyone', 'shop'],
     ['deploy the latest build of shop', 'shop'],
     ['give me a preview of the shop', 'shop'],
-    ['roll back the shop', 'shop'],
-    ['roll back shop', 'shop'],
-    ["roll back shop to yesterday's version", 'shop'],
-    ["roll back to yesterday's shop", 'shop'],
-    ['revert the shop', 'shop'],
-    ['pin the shop', 'shop'],
-    ['unpin shop', 'shop'],
     ['deploy the docs', 'docs'],
     ['canary shop at 10%', 'shop'],
     ['can you deploy shop?', 'shop'],
     ['I want to deploy shop', 'shop'],
     ['we should deploy shop', 'shop'],
-    ['roll back the deployment of shop', 'shop'],
-    ['undo the last deploy of shop', 'shop'],
     ['redeploy the last deployment of shop', 'shop'],
-    ['roll back the last rollout of shop', 'shop'],
     ['start a canary of shop at 10%', 'shop'],
     ['send 10% to a canary of the shop', 'shop'],
   ])('%s: refused before any tool, naming "%s" and brochure', (text, word) => {
@@ -213,6 +203,27 @@ describe('another app named where a change names what it acts on, wherever "the 
       `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: brochure. Nothing was done. ` +
         `To deploy brochure, say "deploy the latest brochure"; to deploy ${word}, ask in the repository whose configuration names it.`,
     );
+  });
+
+  // A change that makes no build says how to ask for that change of this app, not for a deploy.
+  it.each([
+    ['roll back the shop', 'shop', 'roll back', 'roll back the brochure'],
+    ['roll back shop', 'shop', 'roll back', 'roll back the brochure'],
+    ["roll back shop to yesterday's version", 'shop', 'roll back', 'roll back the brochure'],
+    ["roll back to yesterday's shop", 'shop', 'roll back', 'roll back the brochure'],
+    ['revert the shop', 'shop', 'roll back', 'roll back the brochure'],
+    ['pin the shop', 'shop', 'pin', 'pin the live release'],
+    ['unpin shop', 'shop', 'unpin', 'unpin'],
+    ['roll back the deployment of shop', 'shop', 'roll back', 'roll back the brochure'],
+    ['undo the last deploy of shop', 'shop', 'roll back', 'roll back the brochure'],
+    ['roll back the last rollout of shop', 'shop', 'roll back', 'roll back the brochure'],
+  ])('%s: refused before any tool, naming "%s" and how to %s brochure', (text, word, verb, say) => {
+    expect(refusal(text)).toBe(
+      `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: brochure. Nothing was done. ` +
+        `To ${verb} brochure, say "${say}"; to ${verb} ${word}, ask in the repository whose configuration names it.`,
+    );
+    // What it says to ask is read as asked.
+    expect(refusal(say)).toBeNull();
   });
 
   it.each([
