@@ -382,22 +382,10 @@ describe('the atomic state and release indexes are under the audit chain', () =>
     expect(await verifyAudit(t.site.state, prefix)).toMatchObject({ ok: true, problems: [] });
   });
 
-  /** The stack as a process killed just before its key write sees it: the write never lands. */
-  const killedBeforeTheKeyWrite = () => {
-    const real = t.site.releases as ReleaseStore;
-    return t.open({
-      releases: {
-        read: () => real.read(),
-        previewSecret: () => real.previewSecret(),
-        write: () => Promise.reject(new Error('killed before the key write')),
-      },
-    });
-  };
-
   it('an operation stopped before its switch and superseded by another leaves its uploaded index vouched for', async () => {
     const F = 'f6f6f6f6f6f6f6f6';
     await t.publish(F, 'v6');
-    const crashed = await killedBeforeTheKeyWrite();
+    const crashed = await t.openKilledBeforeKeyWrite();
     await expect(deployArtifact(crashed, { app: APP, commit: F, request: request() })).rejects.toThrow(
       'killed before the key write',
     );
@@ -417,7 +405,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
   it('an approved operation stopped before its switch and superseded names the approval it used', async () => {
     const H = 'b8b8b8b8b8b8b8b8';
     await t.publish(H, 'v8');
-    const crashed = await killedBeforeTheKeyWrite();
+    const crashed = await t.openKilledBeforeKeyWrite();
     // Ada's approval on her word (as an MCP client's elicitation gives it), used as the infra server uses one.
     const approval = { nonce: 'nonce-superseded-AAAAAA', by: 'Ada', via: 'elicitation' as const };
     const authorize = async (plan: { deployId: string }) => {

@@ -10,7 +10,6 @@ import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/d
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import type { ReleaseStore } from '../../src/ports.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { historyPage, toHistoryItem } from '../../src/read/views.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
@@ -244,14 +243,7 @@ describe('canary rows in the history', () => {
   it('a promote stopped before its switch, then an abort of that canary: the promote is recorded superseded, as a promote', async () => {
     // The canary of the case before (C1, 5%) runs. A promote whose key write never lands (the process
     // killed just before it) leaves its crash-recovery record, under the canary's deploy id.
-    const real = t.site.releases as ReleaseStore;
-    const killed = await t.open({
-      releases: {
-        read: () => real.read(),
-        previewSecret: () => real.previewSecret(),
-        write: () => Promise.reject(new Error('killed before the key write')),
-      },
-    });
+    const killed = await t.openKilledBeforeKeyWrite();
     await expect(promoteCanary(killed, { request: request('promote C1 after all') })).rejects.toThrow(
       'killed before the key write',
     );

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import type { ReleaseStore } from '../../src/ports.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
@@ -24,14 +23,7 @@ describe('atomic: a canary start stopped before its switch, then replaced', () =
   afterAll(() => t?.stop());
 
   it('is recorded superseded with a row of its own, as the other operations are', async () => {
-    const real = t.site.releases as ReleaseStore;
-    const killed = await t.open({
-      releases: {
-        read: () => real.read(),
-        previewSecret: () => real.previewSecret(),
-        write: () => Promise.reject(new Error('killed before the key write')),
-      },
-    });
+    const killed = await t.openKilledBeforeKeyWrite();
     await expect(
       startCanary(killed, { app: APP, commit: V2, weightPercent: 15, request: request('try v2 on 15%') }),
     ).rejects.toThrow('killed before the key write');

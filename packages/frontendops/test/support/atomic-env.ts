@@ -39,6 +39,8 @@ export interface AtomicEnv {
   tmp: string;
   /** Another Site on the same stack (e.g. in-place, or with a wrapped release store). */
   open(options?: ConnectSiteOptions & { inPlace?: boolean; releases?: ReleaseStore }): Promise<Site>;
+  /** The stack as a process killed just before its key write sees it: the write never lands. */
+  openKilledBeforeKeyWrite(): Promise<Site>;
   /** The release store as an operator outside FrontendOps would reach it (the production adapter). */
   store(): ReleaseStore;
   /** Writes a release build for `version` and publishes it as app@commit. */
@@ -114,6 +116,16 @@ export async function startAtomicEnv(
     target,
     tmp,
     open,
+    openKilledBeforeKeyWrite: () => {
+      const real = site.releases as ReleaseStore;
+      return open({
+        releases: {
+          read: () => real.read(),
+          previewSecret: () => real.previewSecret(),
+          write: () => Promise.reject(new Error('killed before the key write')),
+        },
+      });
+    },
     store: () =>
       createCloudFrontReleaseStore({
         kvsArn: target.releaseStoreArn as string,
