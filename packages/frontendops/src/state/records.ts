@@ -5,11 +5,11 @@
  */
 
 import { isCanaryEvent } from '../engine/canary-event.ts';
+import { type CanaryRowRefused, canaryRowRefused } from '../engine/canary-row-words.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
-import { type CanaryRowRefused, canaryRowRefused } from '../read/canary-row-words.ts';
 import { settleAll } from '../settle-all.ts';
 import { stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';

@@ -1,9 +1,9 @@
 /**
  * The refusal of a canary's start or abort row named where a release is asked for: a rollback (the
  * CLI's, a server's, the agent's), a promote or redeploy, a preview. Said once, in these words,
- * wherever it is refused. No dependencies: the agent and the state layer both read it.
+ * wherever it is refused. Pure words, in the engine: the state layer and the agent both read it.
  */
-import type { CanaryEvent } from '../engine/canary-event.ts';
+import type { CanaryEvent } from './canary-event.ts';
 
 export interface CanaryRowRefused {
   /** The row: its deploy id, its build, and which it is (a history item's `kind`, a record's `op`). */
