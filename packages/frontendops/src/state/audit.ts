@@ -1382,10 +1382,14 @@ async function verifyAuditOnce(
       const atomicLive =
         name === LIVE && atomicSwitched && namesRecordLive(current.value, atomicPendingValue);
       const live = name === LIVE && (namesPendingLive(current.value) || atomicLive);
+      // A release index it may have written again only as its record names it, with that digest:
+      // any other edit of a kept release's index is not that operation's.
       const atomic =
         name.startsWith(ATOMIC) &&
         atomicPending !== null &&
-        (name !== ATOMIC_STATE || switchWroteState(current.value));
+        (name !== ATOMIC_STATE || switchWroteState(current.value)) &&
+        (!name.startsWith(RELEASE_INDEXES) ||
+          (pendingIndexes[name] !== undefined && pendingIndexes[name] === digestOrNull(current.value)));
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
       // A crash-recovery record is bound by no entry: one can excuse a change only of what an
       // interrupted operation writes, naming releases the chain knows (or the record's own, as the

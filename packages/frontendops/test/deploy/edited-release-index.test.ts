@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
+import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
@@ -19,7 +20,7 @@ import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { refusal } from '../support/refusal.ts';
 
-const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
 describe('atomic: a kept release index edited to drop a deleted page', () => {
   let t: AtomicEnv;
@@ -105,5 +106,49 @@ describe('atomic: a kept release index edited to drop a deleted page', () => {
         reason: expect.stringMatching(/records the release indexes otherwise/),
       }),
     );
+  });
+});
+
+describe('atomic: a kept release index edited while a genuine operation is stopped', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'edited-index-pending' });
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('a crash-recovery record excuses no edit of an index it did not write: the rollback refuses', async () => {
+    // A canary of V3 killed before its key write: a genuine atomic/pending.json, nothing forged.
+    await expect(
+      startCanary(await t.openKilledBeforeKeyWrite(), {
+        app: APP,
+        commit: V3,
+        weightPercent: 10,
+        request: request('try v3'),
+      }),
+    ).rejects.toThrow('killed before the key write');
+    const prefix = t.target.statePrefix;
+    expect(await t.site.state.get(`${prefix}atomic/pending.json`)).not.toBeNull();
+    const R1 = releaseIdFor({
+      commit: V1,
+      artifactDigest: artifactDigest((await readManifest(t.site.artifacts, APP, V1)) as Manifest),
+    });
+    const name = `${prefix}atomic/releases/${R1}.json`;
+    const index = JSON.parse((await t.site.state.get(name))?.body.toString('utf8') ?? '{}');
+    const page = (index.files as string[]).find((f) => f !== '/index.html') as string;
+    await t.site.hosting.delete([`_releases/${R1}${page}`]);
+    await t.site.state.put(
+      name,
+      JSON.stringify({ ...index, files: index.files.filter((f: string) => f !== page) }),
+      { contentType: 'application/json' },
+    );
+    expect((await verifyAudit(t.site.state, prefix)).problems).toContainEqual(
+      expect.objectContaining({ kind: 'tampered', object: `atomic/releases/${R1}.json` }),
+    );
+    const pointer = (await t.store().read()).value;
+    const error = await refusal(rollbackRelease(t.site, { request: request() }));
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect((await t.store().read()).value).toEqual(pointer);
   });
 });
