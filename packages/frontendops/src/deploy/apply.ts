@@ -341,7 +341,9 @@ export async function writeOwnRecord(
 ): Promise<{ digest: string; stored: DeploymentRecord }> {
   const { digest, stored } = await site.records.writeRecord(record);
   if (digest === stateDigest(record)) return { digest, stored: record };
-  const fields = ['deployId', 'app', 'commit', 'artifactDigest', 'kind'] as const;
+  // What the row is, too: a canary's start or abort row rewritten without its `op` would be bound,
+  // and counted from then on, as a release the stack had live.
+  const fields = ['deployId', 'app', 'commit', 'artifactDigest', 'kind', 'op'] as const;
   const asked = (r: DeploymentRecord) =>
     [r.request?.actor, r.request?.text, r.request?.at, digestOrNull(r.approval ?? null)].join('\n');
   // One saying it went live must be this very change's, never kept for a change that did not; one
@@ -349,6 +351,7 @@ export async function writeOwnRecord(
   const ours = asked(stored) === asked(record);
   const same =
     fields.every((field) => stored[field] === record[field]) &&
+    digestOrNull(stored.canary ?? null) === digestOrNull(record.canary ?? null) &&
     (stored.outcome === 'superseded'
       ? ours || (await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0
       : record.outcome !== 'superseded' && ours);
