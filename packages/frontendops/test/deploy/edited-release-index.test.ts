@@ -22,6 +22,31 @@ import { refusal } from '../support/refusal.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
+/**
+ * The attack: a page of V1's kept release deleted from the hosting bucket, and its index edited to
+ * list the release without it. Returns the index's key.
+ */
+async function dropAPageOfV1(
+  t: AtomicEnv,
+): Promise<{ R1: string; name: string; index: { artifactDigest: string; uploadedAt: string } }> {
+  const prefix = t.target.statePrefix;
+  const R1 = releaseIdFor({
+    commit: V1,
+    artifactDigest: artifactDigest((await readManifest(t.site.artifacts, APP, V1)) as Manifest),
+  });
+  const name = `${prefix}atomic/releases/${R1}.json`;
+  const index = JSON.parse((await t.site.state.get(name))?.body.toString('utf8') ?? '{}');
+  const page = (index.files as string[]).find((f) => f !== '/index.html') as string;
+  expect(page).toBeDefined();
+  await t.site.hosting.delete([`_releases/${R1}${page}`]);
+  await t.site.state.put(
+    name,
+    JSON.stringify({ ...index, files: index.files.filter((f: string) => f !== page) }),
+    { contentType: 'application/json' },
+  );
+  return { R1, name, index };
+}
+
 describe('atomic: a kept release index edited to drop a deleted page', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
@@ -34,20 +59,7 @@ describe('atomic: a kept release index edited to drop a deleted page', () => {
 
   it('verify reports the index; the rollback to it refuses rather than serve the release with a page gone', async () => {
     const prefix = t.target.statePrefix;
-    const R1 = releaseIdFor({
-      commit: V1,
-      artifactDigest: artifactDigest((await readManifest(t.site.artifacts, APP, V1)) as Manifest),
-    });
-    const name = `${prefix}atomic/releases/${R1}.json`;
-    const index = JSON.parse((await t.site.state.get(name))?.body.toString('utf8') ?? '{}');
-    const page = (index.files as string[]).find((f) => f !== '/index.html') as string;
-    expect(page).toBeDefined();
-    await t.site.hosting.delete([`_releases/${R1}${page}`]);
-    await t.site.state.put(
-      name,
-      JSON.stringify({ ...index, files: index.files.filter((f: string) => f !== page) }),
-      { contentType: 'application/json' },
-    );
+    const { R1, name, index } = await dropAPageOfV1(t);
     expect((await verifyAudit(t.site.state, prefix)).problems).toContainEqual(
       expect.objectContaining({ kind: 'tampered', object: `atomic/releases/${R1}.json` }),
     );
@@ -130,19 +142,7 @@ describe('atomic: a kept release index edited while a genuine operation is stopp
     ).rejects.toThrow('killed before the key write');
     const prefix = t.target.statePrefix;
     expect(await t.site.state.get(`${prefix}atomic/pending.json`)).not.toBeNull();
-    const R1 = releaseIdFor({
-      commit: V1,
-      artifactDigest: artifactDigest((await readManifest(t.site.artifacts, APP, V1)) as Manifest),
-    });
-    const name = `${prefix}atomic/releases/${R1}.json`;
-    const index = JSON.parse((await t.site.state.get(name))?.body.toString('utf8') ?? '{}');
-    const page = (index.files as string[]).find((f) => f !== '/index.html') as string;
-    await t.site.hosting.delete([`_releases/${R1}${page}`]);
-    await t.site.state.put(
-      name,
-      JSON.stringify({ ...index, files: index.files.filter((f: string) => f !== page) }),
-      { contentType: 'application/json' },
-    );
+    const { R1 } = await dropAPageOfV1(t);
     expect((await verifyAudit(t.site.state, prefix)).problems).toContainEqual(
       expect.objectContaining({ kind: 'tampered', object: `atomic/releases/${R1}.json` }),
     );
