@@ -4,7 +4,6 @@
  * was wrong, what was expected and what to do. Thrown inward, caught once at the CLI / MCP / console
  * boundary, where describeForClient keeps backend detail out of what a client sees.
  */
-import type { HeldLock } from './ports.ts';
 
 export type ErrorCode =
   | 'BAD_INPUT' // the caller's arguments or files are wrong; nothing was changed
@@ -165,6 +164,9 @@ function alsoFailed(cleanupName: string, error: unknown): string {
 /** What a lock's holder does last, as an error names it. */
 export const LETTING_THE_LOCK_GO = 'Letting the lock go';
 
-/** Runs `work` holding `lock`, then lets it go (withCleanup: the work's error is the one thrown). */
-export const holding = <T>(lock: HeldLock, work: () => Promise<T>): Promise<T> =>
+/**
+ * Runs `work` holding `lock` (a HeldLock of ports.ts; only its release is used here, so this leaf
+ * module depends on no port), then lets it go (withCleanup: the work's error is the one thrown).
+ */
+export const holding = <T>(lock: { release(): Promise<void> }, work: () => Promise<T>): Promise<T> =>
   withCleanup(work, () => lock.release(), LETTING_THE_LOCK_GO);
