@@ -1378,9 +1378,14 @@ async function verifyAuditOnce(
         reason: `${name} holds a value no entry can record (${UNHASHABLE}): it was changed after entry ${seq} recorded it`,
       });
     } else if (stateDigest(current.value) !== digest) {
-      // An interrupted atomic operation writes live.json after its switch, then the entry binding it.
+      // An interrupted atomic operation writes live.json after its switch, then the entry binding it:
+      // one that changes the live release (a canary start, an abort or a migration writes no
+      // live.json, so their record excuses none, even naming its own build).
       const atomicLive =
-        name === LIVE && atomicSwitched && namesRecordLive(current.value, atomicPendingValue);
+        name === LIVE &&
+        atomicSwitched &&
+        changesLive(atomicPendingValue) &&
+        namesRecordLive(current.value, atomicPendingValue);
       const live = name === LIVE && (namesPendingLive(current.value) || atomicLive);
       // A release index it may have written again only as its record names it, with that digest:
       // any other edit of a kept release's index is not that operation's.
@@ -1987,6 +1992,10 @@ function rowIdOfRecord(record: unknown): string[] {
  * a pointer is the change's, stopped before its entry; any other (an older retained release put back
  * live, another build under the record's deploy id) was written around the chain.
  */
+/** Whether a crash-recovery record's plan changes the live release, so writes live.json (atomic-apply.ts). */
+const changesLive = (record: unknown): boolean =>
+  isRecord(record) && isRecord(record.plan) && record.plan.liveChanges === true;
+
 function namesRecordLive(pointer: unknown, record: unknown): boolean {
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
   if (!plan || !isRecord(pointer)) return false;
