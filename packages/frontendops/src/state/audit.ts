@@ -1431,12 +1431,15 @@ async function verifyAuditOnce(
     if (bound.has(name) || legacy.has(name) || untrusted(name)) continue;
     const interrupted = pendingId !== null && name === recordName(pendingId);
     // An atomic operation writes its record, then the entry binding it: stopped between the two, its
-    // crash-recovery record still names it, and its re-run (or the next change) binds it.
+    // crash-recovery record still names it, and its re-run (or the next change) binds it. One that
+    // changes the live release writes a deployment record under its deploy id; a canary's start or
+    // abort, only its own history row (a migration, none).
     const atomicInterrupted =
       atomicSwitched &&
-      [...idsOfRecord(atomicPendingValue), ...rowIdOfRecord(atomicPendingValue)].some(
-        (id) => name === recordName(id),
-      );
+      [
+        ...(changesLive(atomicPendingValue) ? idsOfRecord(atomicPendingValue) : []),
+        ...rowIdOfRecord(atomicPendingValue),
+      ].some((id) => name === recordName(id));
     problems.push({
       kind: interrupted || atomicInterrupted ? 'unfinished' : 'tampered',
       object: name,
@@ -1986,16 +1989,16 @@ function rowIdOfRecord(record: unknown): string[] {
   return row === null ? [] : [row];
 }
 
+/** Whether a crash-recovery record's plan changes the live release, so writes live.json (atomic-apply.ts). */
+const changesLive = (record: unknown): boolean =>
+  isRecord(record) && isRecord(record.plan) && record.plan.liveChanges === true;
+
 /**
  * Whether a live pointer is the one the interrupted change of a crash-recovery record (`record`, as
  * read) moves it to: that change's deploy live, as its plan's build, first of its releases. Only such
  * a pointer is the change's, stopped before its entry; any other (an older retained release put back
  * live, another build under the record's deploy id) was written around the chain.
  */
-/** Whether a crash-recovery record's plan changes the live release, so writes live.json (atomic-apply.ts). */
-const changesLive = (record: unknown): boolean =>
-  isRecord(record) && isRecord(record.plan) && record.plan.liveChanges === true;
-
 function namesRecordLive(pointer: unknown, record: unknown): boolean {
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
   if (!plan || !isRecord(pointer)) return false;

@@ -1,10 +1,12 @@
 /**
- * A genuine canary start stopped after its switch, then the deployer role rewrites live.json to name
- * the canary's build live for everyone (what the release store serves to most visitors is still the
- * old release). A canary start never writes live.json: its stopped record must not pass that edit off
- * as its own ("unfinished"), or the next change would act on it and bind it.
+ * A genuine canary start stopped after its switch, then the deployer role writes what only a change
+ * of the live release writes: live.json naming the canary's build live for everyone (what the release
+ * store serves most visitors is still the old release), or a deployment record under the canary's
+ * deploy id saying its build was deployed. A canary start writes neither (only its own history row):
+ * its stopped record must not pass them off as its own ("unfinished"), or the next change would act
+ * on them, and bind them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
@@ -14,18 +16,26 @@ import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
-describe('atomic: live.json naming a stopped canary start live', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'forged-canary-live' });
-    for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
-  }, 180_000);
-  afterAll(() => t?.stop());
+interface StoppedStart {
+  t: AtomicEnv;
+  prefix: string;
+  plan: Record<string, string>;
+  firstDeployId: string;
+}
 
-  it('is tampered, and the next change refuses it', async () => {
+describe('atomic: what only a live change writes, beside a stopped canary start', () => {
+  const envs: AtomicEnv[] = [];
+  afterEach(async () => {
+    for (const t of envs.splice(0)) await t.stop();
+  });
+
+  /** v1 live, then a canary of v2 stopped at its first audit entry after its record was marked switched. */
+  async function stoppedCanaryStart(stack: string): Promise<StoppedStart> {
+    const t = await startAtomicEnv({ stack });
+    envs.push(t);
+    for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
+    const first = await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
     const prefix = t.target.statePrefix;
-    // Stops at the first audit entry after the record is marked switched.
     let switched = false;
     const stopping = stoppingSite(t.site, (key, body) => {
       if (key === `${prefix}atomic/pending.json` && /"switched": ?true/.test(String(body))) {
@@ -41,15 +51,29 @@ describe('atomic: live.json naming a stopped canary start live', () => {
       ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
     ) as { op: string; switched?: boolean; plan: Record<string, string> };
     expect([pending.op, pending.switched]).toEqual(['canary-start', true]);
+    return { t, prefix, plan: pending.plan, firstDeployId: first.deployId };
+  }
 
-    // The deployer role names the canary's build live in live.json, as a deploy of it would.
+  const tamperedIn = async ({ t, prefix }: StoppedStart, object: string) =>
+    (await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems
+      .filter((p) => p.object === object)
+      .map((p) => p.kind);
+  const abort = ({ t }: StoppedStart) =>
+    abortCanary(t.site, { request: request('abort') }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+
+  it("live.json naming the canary's build live is tampered (before: unfinished, and the abort went ahead over it)", async () => {
+    const stopped = await stoppedCanaryStart('forged-canary-live');
+    const { t, prefix, plan } = stopped;
     const live = await t.site.records.readPointer();
     if (!live) throw new Error('v1 is live: live.json exists');
     const ref = {
-      deployId: pending.plan.deployId,
-      app: pending.plan.app,
-      commit: pending.plan.commit,
-      artifactDigest: pending.plan.artifactDigest,
+      deployId: plan.deployId,
+      app: plan.app,
+      commit: plan.commit,
+      artifactDigest: plan.artifactDigest,
       releasedAt: new Date().toISOString(),
     };
     await t.site.state.put(
@@ -57,15 +81,31 @@ describe('atomic: live.json naming a stopped canary start live', () => {
       JSON.stringify({ ...ref, releases: [ref, ...live.value.releases] }),
       { contentType: 'application/json' },
     );
-
-    const { problems } = await verifyAudit(t.site.state, prefix, { releaseStore: t.store() });
-    expect(problems.filter((p) => p.object === 'live.json').map((p) => p.kind)).toEqual(['tampered']);
-    // Before, verify called it unfinished, and the abort went ahead over it (live.json still named v2).
-    const next = await abortCanary(t.site, { request: request('abort') }).then(
-      () => null,
-      (error: unknown) => error,
-    );
+    expect(await tamperedIn(stopped, 'live.json')).toEqual(['tampered']);
+    // The next change acts on live.json: it refuses, the canary still running.
+    const next = await abort(stopped);
     expect(isFrontendOpsError(next, 'TAMPERED'), String(next)).toBe(true);
     expect((await t.store().read()).value).toEqual(expect.objectContaining({ canary: expect.any(String) }));
+  });
+
+  it("a deployment record under the canary's deploy id is tampered (before: unfinished)", async () => {
+    const stopped = await stoppedCanaryStart('forged-canary-record');
+    const { t, prefix, plan, firstDeployId } = stopped;
+    const first = await t.site.records.readRecord(firstDeployId);
+    if (!first) throw new Error("v1's deployment record exists");
+    const forged = {
+      ...first,
+      deployId: plan.deployId,
+      commit: plan.commit,
+      plan: { ...first.plan, deployId: plan.deployId, commit: plan.commit },
+    };
+    await t.site.state.put(`${prefix}deployments/${plan.deployId}.json`, JSON.stringify(forged), {
+      contentType: 'application/json',
+    });
+    const object = `deployments/${plan.deployId}.json`;
+    expect(await tamperedIn(stopped, object)).toEqual(['tampered']);
+    // No change reads an unbound record before acting: the abort goes on, and binds none of it.
+    expect(await abort(stopped)).toBeNull();
+    expect(await tamperedIn(stopped, object)).toEqual(['tampered']);
   });
 });
