@@ -1247,6 +1247,10 @@ async function verifyAuditOnce(
     isRecord(atomicPendingValue) && typeof atomicPendingValue.stateDigest === 'string'
       ? atomicPendingValue.stateDigest
       : undefined;
+  // A live pointer the interrupted atomic operation wrote after its switch: one that changes the live
+  // release (a canary's start or abort, a migration, writes no live.json), naming its build live.
+  const switchNamesLive = (pointer: unknown): boolean =>
+    atomicSwitched && changesLive(atomicPendingValue) && namesRecordLive(pointer, atomicPendingValue);
   const switchWroteState = (value: unknown): boolean =>
     atomicSwitched && (switchState === undefined || digestOrNull(value) === switchState);
   // The release indexes the interrupted atomic operation writes before its switch, with their
@@ -1378,14 +1382,8 @@ async function verifyAuditOnce(
         reason: `${name} holds a value no entry can record (${UNHASHABLE}): it was changed after entry ${seq} recorded it`,
       });
     } else if (stateDigest(current.value) !== digest) {
-      // An interrupted atomic operation writes live.json after its switch, then the entry binding it:
-      // one that changes the live release (a canary start, an abort or a migration writes no
-      // live.json, so their record excuses none, even naming its own build).
-      const atomicLive =
-        name === LIVE &&
-        atomicSwitched &&
-        changesLive(atomicPendingValue) &&
-        namesRecordLive(current.value, atomicPendingValue);
+      // An interrupted atomic operation writes live.json after its switch, then the entry binding it.
+      const atomicLive = name === LIVE && switchNamesLive(current.value);
       const live = name === LIVE && (namesPendingLive(current.value) || atomicLive);
       // A release index it may have written again only as its record names it, with that digest:
       // any other edit of a kept release's index is not that operation's.
@@ -1504,8 +1502,7 @@ async function verifyAuditOnce(
     // The first change of a stack, stopped between its pointer and the entry vouching for it (an
     // atomic one's pointer naming only what its record makes live).
     const atomicStopped =
-      atomicSwitched &&
-      namesRecordLive(value, atomicPendingValue) &&
+      switchNamesLive(value) &&
       unknownIds(LIVE, value, named, builds, idsOfRecord(atomicPendingValue)).length === 0;
     const stopped = namesPendingLive(value) || atomicStopped;
     problems.push({
