@@ -1,5 +1,6 @@
 /** What happened on a site, newest first, a page at a time: behind `history`, get_history and the console. */
 import type { Site } from '../site.ts';
+import { boundRecords } from '../state/audit.ts';
 import type { DeploymentRecord } from '../state/records.ts';
 import { type HistoryPage, historyTime, toHistoryItem } from './views.ts';
 
@@ -53,7 +54,7 @@ export async function rolledBackAway(
   // The change's own record (after a real run) is not one the release had before.
   const newer =
     (await site.records.releasesSince(release.commit, ROLLED_BACK_LOOKBACK, release.deployId)) ?? [];
-  const rollback = newer.find(
+  const rollbacks = newer.filter(
     (r) =>
       r.kind === 'rollback' &&
       r.outcome === 'succeeded' &&
@@ -61,14 +62,20 @@ export async function rolledBackAway(
       r.fromCommit === release.commit &&
       r.commit !== release.commit,
   );
+  if (rollbacks.length === 0) return null;
+  // Only records the chain binds are told as what happened: the deployer role can write a record
+  // and its history row around the chain. Read only when such a rollback was found.
+  const held = (records: DeploymentRecord[]) => boundRecords(site.state, site.target.statePrefix, records);
+  const [rollback] = await held(rollbacks);
   if (!rollback) return null;
   // The automatic switch back runs under the failed change's own request: the change it went back
   // from is recorded as failed, asked for at the same moment by the same actor. One more read, only
-  // when such a rollback was found.
-  const from = rollback.fromDeployId
+  // when such a rollback was found; held to the chain likewise.
+  const read = rollback.fromDeployId
     ? (newer.find((r) => r.deployId === rollback.fromDeployId) ??
       (await site.records.readRecord(rollback.fromDeployId)))
     : null;
+  const [from] = read ? await held([read]) : [];
   const automatic =
     from?.outcome === 'failed' &&
     from.request.at === rollback.request.at &&

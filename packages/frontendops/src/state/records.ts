@@ -11,7 +11,7 @@ import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
-import { stateDigest } from './audit.ts';
+import { boundRecords, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
@@ -104,6 +104,20 @@ export function canaryRowRefusal(
   return new FrontendOpsError('NOT_FOUND', canaryRowRefused({ ...refused, row: { ...record, event } }), {
     details: { deployId: record.deployId, commit: record.commit },
   });
+}
+
+/**
+ * The refusal of a deployment record no audit entry binds, named where a release is asked for: it
+ * was written around the chain (or by a change stopped before its entry, which `audit verify` says),
+ * so it is no proof of what deployment `deployId` was.
+ */
+export function unboundRecordRefusal(deployId: string): FrontendOpsError {
+  return new FrontendOpsError(
+    'TAMPERED',
+    `The deployment record of ${deployId} (${recordName(deployId)} under this stack's state prefix) is there, but no audit entry records it: it was not written by FrontendOps, so it does not say what that deployment was. Nothing was changed. ` +
+      'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record.',
+    { details: { object: recordName(deployId) } },
+  );
 }
 
 export interface PendingDeploy {
@@ -246,15 +260,21 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
 
     /**
      * The record of deployment `deployId`, named where a release is asked for (promote, redeploy,
-     * preview by deploy id), or null when none is recorded. A canary's start or abort row is no
-     * release: refused (canaryRowRefusal, `refused`: where, what was asked and what to ask instead).
+     * preview by deploy id, invalidate_cdn asked again), or null when none is recorded. Only a record
+     * the chain binds: records are the deployer role's to write and nothing holds them to the chain
+     * before a change starts, so one edited or planted under that id would send the change to any
+     * build it names. One the chain does not bind is refused (TAMPERED, unboundRecordRefusal); the
+     * chain is read only when there is a record. A canary's start or abort row is no release: refused
+     * (canaryRowRefusal, `refused`: where, what was asked and what to ask instead).
      */
     async readRelease(
       deployId: string,
       refused: Omit<CanaryRowRefused, 'row' | 'named'>,
     ): Promise<DeploymentRecord | null> {
       const record = await stateRecords.readRecord(deployId);
-      if (record && isCanaryRow(record)) throw canaryRowRefusal(record, { ...refused, named: deployId });
+      if (!record) return null;
+      if ((await boundRecords(store, prefix, [record])).length === 0) throw unboundRecordRefusal(deployId);
+      if (isCanaryRow(record)) throw canaryRowRefusal(record, { ...refused, named: deployId });
       return record;
     },
 
