@@ -104,37 +104,33 @@ export interface AuditEntry {
 /** The state objects changes read and act on: the live pointer, the pin, the atomic state. */
 export const TRACKED = [LIVE, PIN, ATOMIC_STATE] as const;
 
-/** `state` after an entry binding `objects`, from the state before it. */
-export function nextState(
-  before: Readonly<Record<string, string>>,
+/**
+ * The chain's latest bindings after an entry binding `objects`, from those before it: `state` (each
+ * TRACKED object's, ABSENT kept: removed) and `indexes` (each release index's, removed ones left out).
+ */
+function nextBindings(
+  before: Readonly<Bindings>,
   objects: Readonly<Record<string, string>> | undefined,
-): Record<string, string> {
-  const after: Record<string, string> = { ...before };
-  for (const name of TRACKED) {
-    const digest = objects?.[name];
-    if (digest !== undefined) after[name] = digest;
+): Bindings {
+  const state: Record<string, string> = { ...before.state };
+  const indexes: Record<string, string> = { ...before.indexes };
+  for (const [name, digest] of Object.entries(objects ?? {})) {
+    if ((TRACKED as readonly string[]).includes(name)) state[name] = digest;
+    else if (!name.startsWith(RELEASE_INDEXES)) continue;
+    else if (digest === ABSENT) delete indexes[name];
+    else indexes[name] = digest;
   }
-  return sortedKeys(after);
+  return { state: sortedKeys(state), indexes: sortedKeys(indexes) };
 }
 
-/** `indexes` after an entry binding `objects`, from the ones before it. */
-export function nextIndexes(
-  before: Readonly<Record<string, string>>,
-  objects: Readonly<Record<string, string>> | undefined,
-): Record<string, string> {
-  const after: Record<string, string> = { ...before };
-  for (const [name, digest] of Object.entries(objects ?? {})) {
-    if (!name.startsWith(RELEASE_INDEXES)) continue;
-    if (digest === ABSENT) delete after[name];
-    else after[name] = digest;
-  }
-  return sortedKeys(after);
+/** The latest bindings an entry carries (AuditEntry `state`, `indexes`). */
+interface Bindings {
+  state: Record<string, string>;
+  indexes: Record<string, string>;
 }
 
 /** What a change holds the state objects and release indexes to: the chain's latest bindings. */
-export interface RecordedState {
-  state: Record<string, string>;
-  indexes: Record<string, string>;
+export interface RecordedState extends Bindings {
   seq: number;
 }
 
@@ -170,13 +166,12 @@ export async function recordedState(
     indexes = sortedKeys(own.indexes as Record<string, string>);
   } else {
     // Replayed (an entry from before `state` or `indexes`): once per chain, the next entry carries both.
-    state = {};
-    indexes = {};
+    let replayed: Bindings = { state: {}, indexes: {} };
     for (const each of await readAudit(store, prefix)) {
       if (each.seq > head.seq) break;
-      state = nextState(state, each.objects);
-      indexes = nextIndexes(indexes, each.objects);
+      replayed = nextBindings(replayed, each.objects);
     }
+    ({ state, indexes } = replayed);
     if (own && isRecord(own.state)) state = sortedKeys(own.state as Record<string, string>);
   }
   rememberState(store, prefix, { state, indexes, seq: head.seq, hash: head.hash });
@@ -634,11 +629,7 @@ export async function recordedStateAfterStopped(
   if (!next) return recorded;
   try {
     const entry = followingEntry(next.body, head, seq);
-    return {
-      state: nextState(recorded.state, entry.objects),
-      indexes: nextIndexes(recorded.indexes, entry.objects),
-      seq,
-    };
+    return { ...nextBindings(recorded, entry.objects), seq };
   } catch {
     return recorded;
   }
@@ -689,19 +680,14 @@ function followingEntry(body: Buffer, last: AuditHead | null, seq: number): Audi
   return value;
 }
 
-function nextEntry(
-  last: AuditHead | null,
-  event: AuditEvent,
-  before: { state: Record<string, string>; indexes: Record<string, string> },
-): AuditEntry {
+function nextEntry(last: AuditHead | null, event: AuditEvent, before: Bindings): AuditEntry {
   const unsigned: Omit<AuditEntry, 'hash'> = {
     seq: (last?.seq ?? 0) + 1,
     at: (event.at ?? new Date()).toISOString(),
     type: event.type,
     data: event.data,
     ...(event.objects && Object.keys(event.objects).length > 0 ? { objects: event.objects } : {}),
-    state: nextState(before.state, event.objects),
-    indexes: nextIndexes(before.indexes, event.objects),
+    ...nextBindings(before, event.objects),
     prevHash: last?.hash ?? GENESIS,
   };
   return { ...unsigned, hash: hashOf(unsigned) };
@@ -1170,19 +1156,17 @@ async function verifyAuditOnce(
 
   // 3. The state objects: each bound one must still be what its latest binding says. An entry's
   // record of the TRACKED state must be what the entries up to it bind.
-  let replayed: Record<string, string> = {};
-  let replayedIndexes: Record<string, string> = {};
+  let replayed: Bindings = { state: {}, indexes: {} };
   for (const entry of entries) {
-    replayed = nextState(replayed, entry.objects);
-    replayedIndexes = nextIndexes(replayedIndexes, entry.objects);
-    if (entry.indexes !== undefined && stateDigestOrNull(entry.indexes) !== stateDigest(replayedIndexes)) {
+    replayed = nextBindings(replayed, entry.objects);
+    if (entry.indexes !== undefined && stateDigestOrNull(entry.indexes) !== stateDigest(replayed.indexes)) {
       problems.push({
         kind: 'tampered',
         seq: entry.seq,
         reason: `entry ${entry.seq} records the release indexes otherwise than the entries up to it bind them: it was written by hand`,
       });
     }
-    if (entry.state !== undefined && stateDigestOrNull(entry.state) !== stateDigest(replayed)) {
+    if (entry.state !== undefined && stateDigestOrNull(entry.state) !== stateDigest(replayed.state)) {
       problems.push({
         kind: 'tampered',
         seq: entry.seq,
