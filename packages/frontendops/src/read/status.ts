@@ -12,7 +12,7 @@ import {
   createAtomicRecords,
   EMPTY_ATOMIC_STATE,
 } from '../state/atomic.ts';
-import { digestOrNull, recordedStateKnown } from '../state/audit.ts';
+import { isAsBound, recordedStateKnown } from '../state/audit.ts';
 import { releaseIndexName } from '../state/names.ts';
 import { readPin } from '../state/pin.ts';
 import type { LivePointer, PendingDeploy } from '../state/records.ts';
@@ -261,7 +261,7 @@ async function servedReleases(
           )
         : undefined;
       const indexes = index ? await bound : undefined;
-      if (index && indexes?.[releaseIndexName(releaseId)] !== digestOrNull(index))
+      if (index && (!indexes || !isAsBound(indexes, releaseIndexName(releaseId), index)))
         unmatched.push({ releaseId, unread: indexes === null });
       else if (index) found = { app: index.app, commit: index.commit, deployId: null };
     }

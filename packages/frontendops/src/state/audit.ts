@@ -280,6 +280,16 @@ export function digestOrNull(value: unknown): string | null {
   }
 }
 
+/**
+ * Whether `value` (as read; null: there is no object) is what `bound` (the chain's latest bindings:
+ * RecordedState `state` or `indexes`) binds under `name`: said once for every reader that holds what
+ * it read to the chain (state/recorded-state.ts, the status read model). A value no digest can be
+ * made of, or one the chain never bound while it is there, is not.
+ */
+export function isAsBound(bound: Readonly<Record<string, string>>, name: string, value: unknown): boolean {
+  return (bound[name] ?? ABSENT) === (value === null ? ABSENT : digestOrNull(value));
+}
+
 /** Why digestOrNull found no digest, for the reports. */
 const UNHASHABLE = 'a lone UTF-16 surrogate, or a number JSON cannot carry';
 

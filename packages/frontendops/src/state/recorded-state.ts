@@ -20,6 +20,7 @@ import {
   type AuditEntry,
   digestOrNull,
   finishInterruptedPin,
+  isAsBound,
   isRecord,
   readAuditHead,
   readJsonQuietly,
@@ -84,7 +85,7 @@ export async function assertReadAsRecorded(
   const { state: store, target } = site;
   const { state } = await recordedStateKnown(store, target.statePrefix);
   const changed = Object.entries(read)
-    .filter(([name, value]) => (state[name] ?? ABSENT) !== (value === null ? ABSENT : digestOrNull(value)))
+    .filter(([name, value]) => !isAsBound(state, name, value))
     .map(([name]) => name);
   await refuseIfTampered(site, changed, done, state);
 }
@@ -99,7 +100,7 @@ export async function assertReadAsRecorded(
  */
 export async function assertIndexAsRecorded(site: Site, name: string, value: unknown): Promise<void> {
   const { indexes } = await recordedStateKnown(site.state, site.target.statePrefix);
-  if ((indexes[name] ?? ABSENT) === digestOrNull(value)) return;
+  if (isAsBound(indexes, name, value)) return;
   await refuseIfTampered(site, [name], 'Nothing was changed', indexes);
 }
 
