@@ -94,6 +94,10 @@ interface NamedBuild {
   artifactDigest?: unknown;
 }
 
+/** An operation's name as a record holds it, or a word for what is none (never more of the record). */
+const opWord = (op: unknown) =>
+  typeof op === 'string' && /^[a-z-]{1,20}$/.test(op) ? op : 'operation of no known kind';
+
 /** The 7 hex a person reads, or a word for what is not a commit (never more of what the record holds). */
 const shortSha = (commit: unknown) =>
   typeof commit === 'string' && /^[0-9a-f]{7}/.test(commit) ? commit.slice(0, 7) : 'no commit';
@@ -304,6 +308,15 @@ export async function assertAtomicPendingSound(
 ): Promise<LiveRead> {
   const { plan } = pending;
   if (!isPlan(plan)) throw forgedPending(ATOMIC_PENDING, 'holds no release plan');
+  // FrontendOps writes the operation and its plan from one op. The checks below go by the record's
+  // `op`, its finish records partly by the plan's: one naming two would pass the checks of one and
+  // be recorded (superseded or finished) as the other.
+  if ((plan as { op?: unknown }).op !== pending.op) {
+    throw forgedPending(
+      ATOMIC_PENDING,
+      `names a ${opWord(pending.op)} whose plan is a ${opWord((plan as { op?: unknown }).op)}'s`,
+    );
+  }
   const read: LiveRead = known ?? { pointer: await site.records.readPointer() };
   const pointer = read.pointer?.value ?? null;
   if (pending.op === 'rollback') await assertRollbackWasLive(site, ATOMIC_PENDING, plan, pointer);
