@@ -198,6 +198,9 @@ describe('another app named where a change names what it acts on, wherever "the 
     ['redeploy the last deployment of shop', 'shop'],
     ['start a canary of shop at 10%', 'shop'],
     ['send 10% to a canary of the shop', 'shop'],
+    // "for" names what a build is of too.
+    ['deploy the latest build for shop', 'shop'],
+    ['deploy the newest version for the shop', 'shop'],
   ])('%s: refused before any tool, naming "%s" and brochure', (text, word) => {
     expect(refusal(text)).toBe(
       `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: brochure. Nothing was done. ` +
@@ -217,6 +220,10 @@ describe('another app named where a change names what it acts on, wherever "the 
     ['roll back the deployment of shop', 'shop', 'roll back', 'roll back the brochure'],
     ['undo the last deploy of shop', 'shop', 'roll back', 'roll back the brochure'],
     ['roll back the last rollout of shop', 'shop', 'roll back', 'roll back the brochure'],
+    // A preview (the plan of a deploy) answers with what a deploy of the configured app would do.
+    ['preview shop', 'shop', 'preview a deploy of', 'preview the latest brochure'],
+    ['preview the shop', 'shop', 'preview a deploy of', 'preview the latest brochure'],
+    ['can you preview shop?', 'shop', 'preview a deploy of', 'preview the latest brochure'],
   ])('%s: refused before any tool, naming "%s" and how to %s brochure', (text, word, verb, say) => {
     expect(refusal(text)).toBe(
       `The request names "${word}", but this repository's configuration (frontendops.config.json) has one app: brochure. Nothing was done. ` +
@@ -319,6 +326,16 @@ describe('another app named where a change names what it acts on, wherever "the 
     'roll back the update of the pricing page',
     'roll back the update of the footer',
     'roll back until we update search',
+    'deploy the latest build for production',
+    'deploy the latest build for everyone',
+    'deploy the latest build for prod',
+    'deploy the latest build for brochure',
+    'deploy the fix for the header',
+    'preview the latest build',
+    'preview brochure',
+    'preview the brochure',
+    'preview commit abc1234',
+    'preview the redesign',
   ])('%s: read as asked, naming no other app', (text) => {
     expect(parseRequest(text, own.app).kind, text).not.toMatch(/^(refuse|unknown)$/);
     expect(refusal(text)).toBeNull();
