@@ -36,7 +36,7 @@ import { z } from 'zod';
 import { keyFingerprint, verifyStatement } from '../approval/keys.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import { APPROVAL_ACTIONS, type ApprovalAction, type ObjectStore } from '../ports.ts';
-import type { AuditEntry, AuditProblem } from './audit.ts';
+import type { AuditEntry, AuditProblem } from './audit-entry.ts';
 import { APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
 /** How long a request (and so any approval of it) stays usable. */

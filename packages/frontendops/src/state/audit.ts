@@ -53,6 +53,7 @@ import {
   checkApprovalEntries,
   storedStatements,
 } from './approval-evidence.ts';
+import type { AuditEntry, AuditProblem } from './audit-entry.ts';
 import { putJsonObject } from './json-object.ts';
 import {
   APPROVAL_REQUESTS,
@@ -75,31 +76,7 @@ import {
   recordName,
 } from './names.ts';
 
-export interface AuditEntry {
-  seq: number;
-  at: string;
-  /** What happened: "deploy", "rollback", "release", "publish", "agent-request", "approval", … */
-  type: string;
-  data: Record<string, unknown>;
-  /** State objects this entry vouches for: name under the state prefix → stateDigest of its content (ABSENT: removed). */
-  objects?: Record<string, string>;
-  /**
-   * The objects every change acts on (TRACKED), as the chain binds them once this entry is added:
-   * each one's latest binding, carried from entry to entry. A change reads it from the newest entry
-   * and refuses to act on one that differs (state/recorded-state.ts); `audit verify` checks it
-   * against the bindings. Entries written before it existed have none.
-   */
-  state?: Record<string, string>;
-  /**
-   * The release indexes (atomic/releases/<id>.json) the chain binds once this entry is added, each
-   * one's latest binding (removed ones left out), carried as `state` is: a change that switches to a
-   * kept release holds the index it uses to it with no request (deploy/atomic-apply.ts prepare).
-   * Entries written before it existed have none.
-   */
-  indexes?: Record<string, string>;
-  prevHash: string;
-  hash: string;
-}
+export type { AuditEntry, AuditProblem, AuditProblemKind } from './audit-entry.ts';
 
 /** The state objects changes read and act on: the live pointer, the pin, the atomic state. */
 export const TRACKED = [LIVE, PIN, ATOMIC_STATE] as const;
@@ -194,23 +171,6 @@ export type { AuditHead };
 export interface AuditAnchor extends AuditHead {
   /** Where it was found, for the report: "deploy tag dashboard-deploy-20261201-1". */
   source: string;
-}
-
-export type AuditProblemKind =
-  /** An entry or state object was changed, removed or added after the fact. */
-  | 'tampered'
-  /** An object cannot be read as what it should be (cut short, not JSON). */
-  | 'damaged'
-  /** A deploy stopped after writing state its entry would vouch for (running it again finishes it), or an append between its two writes (the next one finishes it). */
-  | 'unfinished';
-
-export interface AuditProblem {
-  kind: AuditProblemKind;
-  /** The entry concerned, when there is one. */
-  seq?: number;
-  /** The state object concerned (its name under the state prefix), when there is one. */
-  object?: string;
-  reason: string;
 }
 
 export interface AuditVerification {
