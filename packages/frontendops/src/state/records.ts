@@ -11,7 +11,7 @@ import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
-import { boundRecords, stateDigest } from './audit.ts';
+import { boundRecords, stateDigest, verifyAudit } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
@@ -107,14 +107,23 @@ export function canaryRowRefusal(
 }
 
 /**
- * The refusal of a deployment record no audit entry binds, named where a release is asked for: it
- * was written around the chain (or by a change stopped before its entry, which `audit verify` says),
- * so it is no proof of what deployment `deployId` was.
+ * The refusal of a deployment record no audit entry binds, named where a release is asked for: no
+ * proof of what deployment `deployId` was. `stopped`: `audit verify`'s reason when it calls the record
+ * unfinished (a change stopped between writing it and recording it, which running a change again
+ * finishes); otherwise it was written around the chain.
  */
-export function unboundRecordRefusal(deployId: string): FrontendOpsError {
+export function unboundRecordRefusal(deployId: string, stopped?: string): FrontendOpsError {
+  const where = `The deployment record of ${deployId} (${recordName(deployId)} under this stack's state prefix) is there, but no audit entry records it`;
+  if (stopped) {
+    return new FrontendOpsError(
+      'CONFLICT',
+      `${where} yet: the change that wrote it stopped before recording it. Nothing was changed. \`frontendops audit verify\` says: ${stopped} Ask again once that change is finished.`,
+      { details: { object: recordName(deployId) } },
+    );
+  }
   return new FrontendOpsError(
     'TAMPERED',
-    `The deployment record of ${deployId} (${recordName(deployId)} under this stack's state prefix) is there, but no audit entry records it: it was not written by FrontendOps, so it does not say what that deployment was. Nothing was changed. ` +
+    `${where}: it was not written by FrontendOps, so it does not say what that deployment was. Nothing was changed. ` +
       'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record.',
     { details: { object: recordName(deployId) } },
   );
@@ -263,9 +272,10 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      * preview by deploy id, invalidate_cdn asked again), or null when none is recorded. Only a record
      * the chain binds: records are the deployer role's to write and nothing holds them to the chain
      * before a change starts, so one edited or planted under that id would send the change to any
-     * build it names. One the chain does not bind is refused (TAMPERED, unboundRecordRefusal); the
-     * chain is read only when there is a record. A canary's start or abort row is no release: refused
-     * (canaryRowRefusal, `refused`: where, what was asked and what to ask instead).
+     * build it names. One the chain does not bind is refused (unboundRecordRefusal: TAMPERED, or
+     * CONFLICT where verify calls it a stopped change's); the chain is read only when there is a
+     * record. A canary's start or abort row is no release: refused (canaryRowRefusal, `refused`:
+     * where, what was asked and what to ask instead).
      */
     async readRelease(
       deployId: string,
@@ -273,7 +283,13 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     ): Promise<DeploymentRecord | null> {
       const record = await stateRecords.readRecord(deployId);
       if (!record) return null;
-      if ((await boundRecords(store, prefix, [record])).length === 0) throw unboundRecordRefusal(deployId);
+      if ((await boundRecords(store, prefix, [record])).length === 0) {
+        // Which of the two, verify says (the whole chain, read on this path only). Without the CDN's
+        // release store it excuses more as unfinished: both refuse, only the words differ.
+        const { problems } = await verifyAudit(store, prefix);
+        const stopped = problems.find((p) => p.object === recordName(deployId) && p.kind === 'unfinished');
+        throw unboundRecordRefusal(deployId, stopped?.reason);
+      }
       if (isCanaryRow(record)) throw canaryRowRefusal(record, { ...refused, named: deployId });
       return record;
     },
