@@ -105,6 +105,28 @@ describe('a deployment record written around the chain, named by its deploy id',
     }
   });
 
+  it('promote of a deploy id only a live.json edited around the chain keeps: refused', async () => {
+    // No record under that id: before, the id resolved to the build the edited pointer's kept release
+    // names, never live here (the promote itself was then refused at its lock's check, but the words
+    // of its request, "promote …@4444444", came from this answer).
+    const key = `${prefix()}live.json`;
+    const before = await site.state.get(key);
+    const live = await site.records.readPointer();
+    if (!before || !live) throw new Error('a release is live');
+    const kept = { ...(await neverLive()), deployId: PLANTED, releasedAt: live.value.releasedAt };
+    await site.state.put(key, JSON.stringify({ ...live.value, releases: [...live.value.releases, kept] }), {
+      contentType: 'application/json',
+    });
+    try {
+      const error = await refusal(resolveRelease(site, APP, PLANTED));
+      expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+      expect(error.message).toContain('live.json');
+      expect(error.message).toMatch(/Nothing was changed/);
+    } finally {
+      await site.state.put(key, before.body, { contentType: 'application/json' });
+    }
+  });
+
   it('a preview by a planted deploy id: refused, nothing uploaded or recorded', async () => {
     const genuine = await site.records.readRecord(ids[0] as string);
     if (!genuine) throw new Error('no record of the first deploy');
