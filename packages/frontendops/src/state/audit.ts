@@ -1386,16 +1386,25 @@ async function verifyAuditOnce(
     // crash-recovery record still names it, and its re-run (or the next change) binds it. One that
     // changes the live release writes a deployment record under its deploy id; a canary's start or
     // abort, only its own history row (a migration, none).
-    const atomicInterrupted =
-      atomicSwitched &&
+    const recordsRow =
+      atomicPending !== null &&
       [
         ...(changesLive(atomicPendingValue) ? idsOfRecord(atomicPendingValue) : []),
         ...rowIdOfRecord(atomicPendingValue),
       ].some((id) => name === recordName(id));
+    const atomicInterrupted = atomicSwitched && recordsRow;
+    // A change that finds an operation stopped before its switch records it superseded: its row, then
+    // the entry binding it (then its own record replaces the stopped one). Stopped between the two,
+    // the row is the stopped operation's, superseded; the next change writes it again, as its own
+    // row, and binds it (writeOwnRecord keeps only one that is).
+    const stoppedBeforeSwitch = isRecord(atomicPendingValue) && atomicPendingValue.switched !== true;
+    const row =
+      recordsRow && stoppedBeforeSwitch ? (await readJsonQuietly(store, `${prefix}${name}`)).value : null;
+    const superseded = isRecord(row) && row.outcome === 'superseded';
     problems.push({
-      kind: interrupted || atomicInterrupted ? 'unfinished' : 'tampered',
+      kind: interrupted || atomicInterrupted || superseded ? 'unfinished' : 'tampered',
       object: name,
-      reason: `${name} is not in the audit chain (no entry records it).${interrupted ? unfinished('') : atomicInterrupted ? atomicUnfinished : ' It was added around the chain.'}`,
+      reason: `${name} is not in the audit chain (no entry records it).${interrupted ? unfinished('') : atomicInterrupted ? atomicUnfinished : superseded ? ' A change recording an operation stopped before its switch as superseded was interrupted after writing it: the next change records it.' : ' It was added around the chain.'}`,
     });
   }
   // The history index (records.ts) is what `frontendops history` and the console list: each entry

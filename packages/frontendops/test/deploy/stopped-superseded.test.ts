@@ -1,0 +1,64 @@
+/**
+ * A change that finds another change stopped before its switch records it superseded first: the
+ * stopped change's history row, then the `…-superseded` entry that binds it. Stopped between the two,
+ * the row is bound by no entry yet, and the stopped change's crash-recovery record is still there:
+ * verify calls the row unfinished (the next change writes the entry), not written around the chain.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+
+describe("a stop between a superseded change's row and its entry", () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'stopped-superseded' });
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('is unfinished, and the next change records it', async () => {
+    const prefix = t.target.statePrefix;
+    const killed = await t.openKilledBeforeKeyWrite();
+    await expect(
+      deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') }),
+    ).rejects.toThrow('killed before the key write');
+    const stopping = stoppingSite(
+      t.site,
+      (key, body) =>
+        /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"deploy-superseded"'),
+    );
+    await expect(
+      deployArtifact(stopping, { app: APP, commit: V3, request: request('ship v3') }),
+    ).rejects.toThrow('the process stopped');
+    const verdict = async () =>
+      (await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems.map(
+        (p) => `${p.kind}: ${p.object ?? p.seq}`,
+      );
+    const row = (await verdict()).filter((p) => p.includes('deployments/'));
+    expect(row).toHaveLength(1);
+    expect(row[0]).toMatch(/^unfinished: deployments\/b2b2b2b-/);
+
+    await deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3 again') });
+    expect(await verdict()).toEqual([]);
+
+    // Beside a stopped operation, a row under its id that is not a superseded one stays tampered: a
+    // deployment it never finished, written around the chain.
+    await expect(
+      deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') }),
+    ).rejects.toThrow('killed before the key write');
+    const pending = JSON.parse(
+      ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
+    ) as { plan: { deployId: string } };
+    const [genuine] = (await t.site.records.listReleases(1)).releases;
+    const planted = { ...genuine, deployId: pending.plan.deployId, commit: V2, outcome: 'succeeded' };
+    await t.site.state.put(`${prefix}deployments/${pending.plan.deployId}.json`, JSON.stringify(planted), {
+      contentType: 'application/json',
+    });
+    expect(await verdict()).toContain(`tampered: deployments/${pending.plan.deployId}.json`);
+  });
+});
