@@ -6,6 +6,7 @@
  * wrote, signed or listened on never reaches another. A file that needs two servers at once gets
  * two processes. This spares the suite a process start (about 0.3 s of CPU) per server.
  */
+import { accessSync, constants, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,27 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
+/**
+ * Where servers keep their objects: a memory file system (/dev/shm) when this machine has one with
+ * room to spare, else the temp directory. The server keeps each object as files (a data file and its
+ * metadata, written to a temporary name and renamed), and on a disk's journaled file system those file
+ * operations were a tenth of its CPU. The file system's rules (names up to 255 bytes, atomic renames)
+ * are the same on both.
+ */
+const DATA_ROOT = memoryFileSystem() ?? tmpdir();
+
+function memoryFileSystem(): string | null {
+  const dir = '/dev/shm';
+  try {
+    accessSync(dir, constants.W_OK);
+    const { bavail, bsize } = statfsSync(dir);
+    // A container's default is 64 MiB: too small to be sure of, and other programs share it.
+    return bavail * bsize >= 2 ** 30 ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Hosts of this worker with no server running. */
 const idle: LocalS3Host[] = [];
 
@@ -55,7 +77,7 @@ export async function startTestS3(
   buckets: readonly string[],
   options: { conditionalWrites?: boolean } = {},
 ): Promise<TestS3> {
-  const dir = await mkdtemp(join(tmpdir(), 'frontendops-s3-'));
+  const dir = await mkdtemp(join(DATA_ROOT, 'frontendops-s3-'));
   const requests: S3RequestRecord[] = [];
   const credentials = createLocalCredentials();
   const host = leaseHost();
