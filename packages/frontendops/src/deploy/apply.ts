@@ -377,11 +377,15 @@ export async function finishedBefore(
   notFound: string,
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null }> {
   // A canary's start or abort row is no deployment: nothing to verify or record, no receipt to give.
-  const record = await site.records.readRelease(deployId, {
-    stack: site.target.stack,
-    asked: 'verify and record',
-    instead: () => 'A canary is started, aborted and promoted with `frontendops canary`.',
-  });
+  const record = await site.records.readRelease(
+    deployId,
+    {
+      stack: site.target.stack,
+      asked: 'verify and record',
+      instead: () => 'A canary is started, aborted and promoted with `frontendops canary`.',
+    },
+    site.releases,
+  );
   if (!record) throw new FrontendOpsError('NOT_FOUND', notFound);
   return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
 }

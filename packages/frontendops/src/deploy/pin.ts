@@ -139,12 +139,16 @@ export async function resolveRelease(
 ): Promise<{ app: string; commit: string; deployId?: string }> {
   if (DEPLOY_ID.test(ref)) {
     const [record, pointer] = await Promise.all([
-      site.records.readRelease(ref, {
-        stack: site.target.stack,
-        asked: 'promote or redeploy',
-        instead: (commit) =>
-          `To make that build live for everyone, name its commit (${shortSha(commit)}); a running canary is made live with \`frontendops canary promote\`.`,
-      }),
+      site.records.readRelease(
+        ref,
+        {
+          stack: site.target.stack,
+          asked: 'promote or redeploy',
+          instead: (commit) =>
+            `To make that build live for everyone, name its commit (${shortSha(commit)}); a running canary is made live with \`frontendops canary promote\`.`,
+        },
+        site.releases,
+      ),
       site.records.readPointer(),
     ]);
     const retained = pointer?.value.releases.find((r) => r.deployId === ref);

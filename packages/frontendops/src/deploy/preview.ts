@@ -254,11 +254,15 @@ async function chooseRelease(
     const retained = ctx.statePointer?.value.releases.find((r) => r.deployId === options.deployId);
     if (retained) return pick(retained);
     if (ctx.state.canary?.deployId === options.deployId) return pick(ctx.state.canary);
-    const record = await site.records.readRelease(options.deployId, {
-      stack: site.target.stack,
-      asked: 'preview',
-      instead: (commit) => `To preview that build, name its commit (${shortSha(commit)}).`,
-    });
+    const record = await site.records.readRelease(
+      options.deployId,
+      {
+        stack: site.target.stack,
+        asked: 'preview',
+        instead: (commit) => `To preview that build, name its commit (${shortSha(commit)}).`,
+      },
+      site.releases,
+    );
     if (record) return pick(record);
     throw new FrontendOpsError(
       'NOT_FOUND',

@@ -1397,10 +1397,14 @@ async function verifyAuditOnce(
     // the entry binding it (then its own record replaces the stopped one). Stopped between the two,
     // the row is the stopped operation's, superseded; the next change writes it again, as its own
     // row, and binds it (writeOwnRecord keeps only one that is).
-    const stoppedBeforeSwitch = isRecord(atomicPendingValue) && atomicPendingValue.switched !== true;
+    // Only on an atomic stack (an in-place one never reads atomic/pending.json, so no change of it
+    // records such a row), and only a row that is the one the next change keeps and binds: the
+    // stopped operation's build and request (deploy/apply.ts writeOwnRecord).
+    const stoppedBeforeSwitch =
+      options.releaseStore !== null && isRecord(atomicPendingValue) && atomicPendingValue.switched !== true;
     const row =
       recordsRow && stoppedBeforeSwitch ? (await readJsonQuietly(store, `${prefix}${name}`)).value : null;
-    const superseded = isRecord(row) && row.outcome === 'superseded';
+    const superseded = isRecord(row) && row.outcome === 'superseded' && isRowOf(row, atomicPendingValue);
     problems.push({
       kind: interrupted || atomicInterrupted || superseded ? 'unfinished' : 'tampered',
       object: name,
@@ -1947,6 +1951,20 @@ function idsOfRecord(record: unknown): string[] {
 function rowIdOfRecord(record: unknown): string[] {
   const row = canaryRowId(record);
   return row === null ? [] : [row];
+}
+
+/** Whether a history row is of a crash-recovery record's operation: its build, asked for by its request. */
+function isRowOf(row: Record<string, unknown>, record: unknown): boolean {
+  const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
+  const asked = isRecord(record) && isRecord(record.request) ? record.request : null;
+  const request = isRecord(row.request) ? row.request : null;
+  return (
+    plan !== null &&
+    asked !== null &&
+    request !== null &&
+    ['app', 'commit', 'artifactDigest'].every((f) => typeof plan[f] === 'string' && row[f] === plan[f]) &&
+    ['actor', 'text', 'at'].every((f) => typeof asked[f] === 'string' && request[f] === asked[f])
+  );
 }
 
 /** Whether a crash-recovery record's plan changes the live release, so writes live.json (atomic-apply.ts). */

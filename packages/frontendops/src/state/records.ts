@@ -11,7 +11,7 @@ import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
-import { boundRecords, stateDigest, verifyAudit } from './audit.ts';
+import { boundRecords, stateDigest, type VerifyOptions, verifyAudit } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
@@ -280,13 +280,16 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     async readRelease(
       deployId: string,
       refused: Omit<CanaryRowRefused, 'row' | 'named'>,
+      /** The stack's release store (Site `releases`; null in place): what verify holds a switch to. */
+      releaseStore: VerifyOptions['releaseStore'],
     ): Promise<DeploymentRecord | null> {
       const record = await stateRecords.readRecord(deployId);
       if (!record) return null;
       if ((await boundRecords(store, prefix, [record])).length === 0) {
-        // Which of the two, verify says (the whole chain, read on this path only). Without the CDN's
-        // release store it excuses more as unfinished: both refuse, only the words differ.
-        const { problems } = await verifyAudit(store, prefix);
+        // Which of the two, verify says (the whole chain, read on this path only), given the CDN's
+        // release store as every other reader gives it: without it, any atomic/pending.json (one
+        // planted on an in-place stack too) would excuse a record under its id as a stopped switch's.
+        const { problems } = await verifyAudit(store, prefix, { releaseStore });
         const stopped = problems.find((p) => p.object === recordName(deployId) && p.kind === 'unfinished');
         throw unboundRecordRefusal(deployId, stopped?.reason);
       }
