@@ -1348,6 +1348,19 @@ async function verifyAuditOnce(
         (!name.startsWith(RELEASE_INDEXES) ||
           (pendingIndexes[name] !== undefined && pendingIndexes[name] === digestOrNull(current.value)));
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
+      // A deploy run again under the id of one recorded superseded replaces that record (records.ts
+      // writeRecord), then writes the entry binding it: stopped between the two, its crash-recovery
+      // record still names it (an atomic one's, where its switch is served), as the record says.
+      const rerun =
+        name.startsWith(DEPLOYMENTS) &&
+        entries.find((e) => e.seq === seq)?.data.outcome === 'superseded' &&
+        isRecord(current.value) &&
+        current.value.outcome !== 'superseded' &&
+        ((pendingId !== null && name === recordName(pendingId) && isRowOf(current.value, pending.value)) ||
+          (atomicSwitched &&
+            changesLive(atomicPendingValue) &&
+            idsOfRecord(atomicPendingValue).some((id) => name === recordName(id)) &&
+            isRowOf(current.value, atomicPendingValue)));
       // A crash-recovery record is bound by no entry: one can excuse a change only of what an
       // interrupted operation writes, naming releases the chain knows (or the record's own, as the
       // newest), never a release list or atomic state naming builds the chain never saw.
@@ -1361,7 +1374,7 @@ async function verifyAuditOnce(
               ...(name === ATOMIC_STATE ? strangeCanary(current.value, entries, atomicPendingValue) : []),
             ]
           : [];
-      const excused = (live || atomic || preview) && strangers.length === 0;
+      const excused = (live || atomic || preview || rerun) && strangers.length === 0;
       problems.push({
         kind: excused ? 'unfinished' : 'tampered',
         seq,
@@ -1370,7 +1383,7 @@ async function verifyAuditOnce(
           ? `entry ${seq} records a preview, and its change to ${name} did not land (the process stopped between the two). Ask for the preview again, or make any change, to finish it.`
           : strangers.length > 0
             ? `${name} was changed after entry ${seq} recorded it, and names what no entry records (${strangers.slice(0, 3).join(', ')}): no interrupted operation writes that.`
-            : `${name} was changed after entry ${seq} recorded it.${live ? (atomicLive ? atomicUnfinished : unfinished('')) : atomic ? atomicUnfinished : ''}`,
+            : `${name} was changed after entry ${seq} recorded it.${live ? (atomicLive ? atomicUnfinished : unfinished('')) : atomic ? atomicUnfinished : rerun ? (pendingId !== null && name === recordName(pendingId) ? unfinished('') : atomicUnfinished) : ''}`,
       });
     } else {
       objectsOk++;

@@ -1,0 +1,70 @@
+/**
+ * Review of 9805212 / 24bd335: a genuine sequence readRelease refuses as written around the chain.
+ * v2's deploy stops before its switch; a canary start supersedes it (v2's record, "superseded", bound);
+ * the canary is aborted; v2 is deployed again, under the same deploy id (same build, same release
+ * before it), and stops between replacing the superseded record (records.ts writeRecord) and its
+ * entry. Asked for by that deploy id, the record is refused TAMPERED, "not written by FrontendOps ...
+ * delete that record" (verify calls it tampered too: the record was changed after its entry bound it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { resolveRelease } from '../../src/deploy/pin.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { refusal } from '../support/refusal.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+
+describe('a superseded record replaced by its deploy run again, stopped before its entry', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'stopped-replaced-record' });
+    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('is refused as a stopped change, not as one written around FrontendOps', async () => {
+    const prefix = t.target.statePrefix;
+    const killed = await t.openKilledBeforeKeyWrite();
+    await expect(
+      deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') }),
+    ).rejects.toThrow('killed before the key write');
+    await startCanary(t.site, { app: APP, commit: V3, weightPercent: 10, request: request('try v3') });
+    await abortCanary(t.site, { request: request('abort') });
+    const [superseded] = (await t.site.records.listReleases(5)).releases.filter(
+      (r) => r.commit === V2 && r.outcome === 'superseded',
+    );
+    if (!superseded) throw new Error("v2's stopped deploy is recorded superseded");
+    const deployId = superseded.deployId;
+
+    let recorded = false;
+    const stopping = stoppingSite(t.site, (key) => {
+      if (key === `${prefix}deployments/${deployId}.json`) {
+        recorded = true;
+        return false;
+      }
+      return recorded && /\/audit\/\d{10}\.json$/.test(key);
+    });
+    await expect(
+      deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2 again') }),
+    ).rejects.toThrow('the process stopped');
+    const record = await t.site.records.readRecord(deployId);
+    expect(record?.outcome).toBe('succeeded');
+
+    const { problems } = await verifyAudit(t.site.state, prefix, { releaseStore: t.store() });
+    const verdict = problems.filter((p) => p.object === `deployments/${deployId}.json`).map((p) => p.kind);
+    const error = await refusal(resolveRelease(t.site, APP, deployId));
+    expect({ verdict, code: error.code, says: /not written by FrontendOps/.test(error.message) }).toEqual({
+      verdict: ['unfinished'],
+      code: 'CONFLICT',
+      says: false,
+    });
+    // The next deploy finishes it: the record is bound, and resolves.
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2, third time') });
+    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+    expect(await resolveRelease(t.site, APP, deployId)).toEqual({ app: APP, commit: V2, deployId });
+  });
+});
