@@ -726,6 +726,29 @@ export async function boundRecords<T extends { deployId: string }>(
   return records.filter((r) => bound.get(recordName(r.deployId))?.digest === digestOrNull(r));
 }
 
+/**
+ * Whether `record` is one a chain begun before entries bound records recorded (a deploy or rollback
+ * entry with no `objects`, which `audit verify` accepts unbound: legacyRecords), as that entry says:
+ * its deploy id, app, commit and digest. No entry binds it since (boundRecords decides then).
+ */
+export async function recordedByLegacyEntry(
+  store: ObjectStore,
+  prefix: string,
+  record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown },
+): Promise<boolean> {
+  const entries = await readAudit(store, prefix);
+  if (latestBindings(entries).has(recordName(record.deployId))) return false;
+  return entries.some(
+    (e) =>
+      (e.type === 'deploy' || e.type === 'rollback') &&
+      !e.objects &&
+      e.data.deployId === record.deployId &&
+      e.data.app === record.app &&
+      e.data.commit === record.commit &&
+      (typeof e.data.artifactDigest !== 'string' || e.data.artifactDigest === record.artifactDigest),
+  );
+}
+
 /** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */
 function latestBindings(entries: readonly AuditEntry[]): Map<string, { digest: string; seq: number }> {
   const bound = new Map<string, { digest: string; seq: number }>();

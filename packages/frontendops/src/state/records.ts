@@ -11,7 +11,13 @@ import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
-import { boundRecords, stateDigest, type VerifyOptions, verifyAudit } from './audit.ts';
+import {
+  boundRecords,
+  recordedByLegacyEntry,
+  stateDigest,
+  type VerifyOptions,
+  verifyAudit,
+} from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
@@ -285,7 +291,11 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     ): Promise<DeploymentRecord | null> {
       const record = await stateRecords.readRecord(deployId);
       if (!record) return null;
-      if ((await boundRecords(store, prefix, [record])).length === 0) {
+      // A record of a chain begun before entries bound records is held to its entry's build instead.
+      if (
+        (await boundRecords(store, prefix, [record])).length === 0 &&
+        !(await recordedByLegacyEntry(store, prefix, record))
+      ) {
         // Which of the two, verify says (the whole chain, read on this path only), given the CDN's
         // release store as every other reader gives it: without it, any atomic/pending.json (one
         // planted on an in-place stack too) would excuse a record under its id as a stopped switch's.
