@@ -120,21 +120,18 @@ const NOT_A_NOUN = `(?<!\\b(?:the|a|an|this|that|my|our|your|their|last|latest|n
 /**
  * Where a request for a change names what it acts on: right after its verb ("deploy shop", "roll
  * back the shop", "roll back to yesterday's shop", "deploy shop's latest build", "canary shop at
- * 10%", "preview shop"), after "build of", "preview of", "canary of", "deployment of" ("the latest
- * build of shop", "roll back the deploy of shop"), and after "build for", "version for" ("the latest
- * build for shop"; not "the fix for the header", nor "deploy for …").
+ * 10%"), and after "build of", "preview of", "canary of", "deployment of" ("the latest build of shop",
+ * "roll back the deploy of shop").
  */
 const ACTED_ON = [
   new RegExp(
-    `${NOT_A_NOUN}\\b(?:(?:re-?)?deploy|ship|release|publish|push|roll\\s*out|promote|update|un-?pin|pin|freeze|invalidate|abort|canary|preview|(?:roll\\s*back|rollback|revert|undo|restore)(?:\\s+to)?)\\s+${DETERMINERS}${WORD}`,
+    `${NOT_A_NOUN}\\b(?:(?:re-?)?deploy|ship|release|publish|push|roll\\s*out|promote|update|un-?pin|pin|freeze|invalidate|abort|canary|(?:roll\\s*back|rollback|revert|undo|restore)(?:\\s+to)?)\\s+${DETERMINERS}${WORD}`,
     'giu',
   ),
   new RegExp(
     `\\b(?:build|version|release|preview|copy|canar(?:y|ie)|deploy(?:ment)?|rollout)s?\\s+of\\s+${DETERMINERS}${WORD}`,
     'giu',
   ),
-  // A build is "for" its app as it is "of" it: "the latest build for shop".
-  new RegExp(`\\b(?:build|version|release|copy)s?\\s+for\\s+${DETERMINERS}${WORD}`, 'giu'),
 ];
 /** What follows a person's name and 's: "Ada's fix", "Ada's changes". */
 const WORK = /^['’]s\s+(?:fix|fixes|change|changes|commit|commits|work|pr|patch|patches)\b/i;
@@ -154,7 +151,6 @@ const ASKED: Partial<Record<Intent['kind'], Asked>> = {
   unpin: { verb: 'unpin', say: () => 'unpin' },
   'abort-canary': { verb: 'abort a canary of', say: () => 'abort the canary' },
   invalidate: { verb: 'invalidate the CDN of', say: () => 'invalidate the CDN' },
-  plan: { verb: 'preview a deploy of', say: (app) => `preview the latest ${app}` },
 };
 
 /**
@@ -212,19 +208,7 @@ export function otherAppNamed(
 }
 
 /** The changes that make (or show) a build of the configured app: "the latest" is its latest. */
-const LATEST_BUILD_KINDS: ReadonlySet<Intent['kind']> = new Set([
-  'deploy',
-  'promote',
-  'canary',
-  'preview',
-  'plan',
-]);
-
-/**
- * What acts on the configured app: every change, and the plan of a deploy ("preview shop", "what
- * would change"), which answers with what a deploy of the configured app's latest build would do.
- */
-const actsOnApp = (intent: Intent) => isChange(intent) || intent.kind === 'plan';
+const LATEST_BUILD_KINDS: ReadonlySet<Intent['kind']> = new Set(['deploy', 'promote', 'canary', 'preview']);
 
 /**
  * Why the words name something other than what the agent would act on, read as `intent`: another
@@ -239,7 +223,7 @@ export function namedElsewhere(
   const { own, known, acting } = where;
   const elsewhere = otherStackNamed(text, known, acting);
   if (elsewhere) return elsewhere;
-  const otherApp = actsOnApp(intent)
+  const otherApp = isChange(intent)
     ? otherAppNamed(text, own, known, {
         afterLatest: LATEST_BUILD_KINDS.has(intent.kind),
         asked: ASKED[intent.kind] ?? deployAsked,
