@@ -12,7 +12,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
+import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
@@ -36,14 +36,10 @@ describe('atomic: what only a live change writes, beside a stopped canary start'
     for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
     const first = await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
     const prefix = t.target.statePrefix;
-    let switched = false;
-    const stopping = stoppingSite(t.site, (key, body) => {
-      if (key === `${prefix}atomic/pending.json` && /"switched": ?true/.test(String(body))) {
-        switched = true;
-        return false;
-      }
-      return switched && /\/audit\/\d{10}\.json$/.test(key);
-    });
+    const stopping = stoppedAtEntryAfter(
+      t.site,
+      (key, body) => key === `${prefix}atomic/pending.json` && /"switched": ?true/.test(String(body)),
+    );
     await expect(
       startCanary(stopping, { app: APP, commit: V2, weightPercent: 10, request: request('try v2') }),
     ).rejects.toThrow('the process stopped');

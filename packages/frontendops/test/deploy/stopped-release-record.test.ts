@@ -12,7 +12,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
+import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
@@ -27,14 +27,7 @@ describe('a deploy id whose deploy stopped before recording its deployment', () 
 
   it('is refused as unfinished, not as written around FrontendOps, and resolves once finished', async () => {
     const prefix = t.target.statePrefix;
-    let recorded = false;
-    const stopping = stoppingSite(t.site, (key) => {
-      if (key.startsWith(`${prefix}deployments/`)) {
-        recorded = true;
-        return false;
-      }
-      return recorded && /\/audit\/\d{10}\.json$/.test(key);
-    });
+    const stopping = stoppedAtEntryAfter(t.site, (key) => key.startsWith(`${prefix}deployments/`));
     await expect(
       deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2') }),
     ).rejects.toThrow('the process stopped');

@@ -13,7 +13,7 @@ import { resolveRelease } from '../../src/deploy/pin.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
+import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
@@ -40,14 +40,7 @@ describe('a superseded record replaced by its deploy run again, stopped before i
     if (!superseded) throw new Error("v2's stopped deploy is recorded superseded");
     const deployId = superseded.deployId;
 
-    let recorded = false;
-    const stopping = stoppingSite(t.site, (key) => {
-      if (key === `${prefix}deployments/${deployId}.json`) {
-        recorded = true;
-        return false;
-      }
-      return recorded && /\/audit\/\d{10}\.json$/.test(key);
-    });
+    const stopping = stoppedAtEntryAfter(t.site, (key) => key === `${prefix}deployments/${deployId}.json`);
     await expect(
       deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2 again') }),
     ).rejects.toThrow('the process stopped');

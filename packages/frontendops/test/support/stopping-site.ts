@@ -31,3 +31,21 @@ export function stoppingSite(
   };
   return { ...site, state, records: createStateRecords(state, site.target.statePrefix) };
 }
+
+/** An audit entry's key (audit/<seq>.json under a state prefix). */
+const AUDIT_ENTRY = /\/audit\/\d{10}\.json$/;
+
+/**
+ * A site that stops at the first audit entry written after a write `wrote` matches (that write lands):
+ * an operation stopped between writing an object and the entry that records it.
+ */
+export function stoppedAtEntryAfter(site: Site, wrote: (key: string, body?: unknown) => boolean): Site {
+  let written = false;
+  return stoppingSite(site, (key, body) => {
+    if (!written && wrote(key, body)) {
+      written = true;
+      return false;
+    }
+    return written && AUDIT_ENTRY.test(key);
+  });
+}
