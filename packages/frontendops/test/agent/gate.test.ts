@@ -416,7 +416,7 @@ describe("the gate's answer names one plan: the server's question must be about 
 
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'gate-binds-plan' });
-    for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions(C);
     for (const commit of C.slice(0, 3))
       await deployArtifact(t.site, { app: APP, commit, request: request() });
     clients = await trustingClients(t, asked);
@@ -545,7 +545,7 @@ describe('--yes approves only the change the words name: its commit, app, share 
     let clients: AgentClients;
     beforeAll(async () => {
       t = await startAtomicEnv({ stack: 'gate-canary-share' });
-      for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+      await t.publishVersions(C);
       await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
       clients = await trustingClients(t);
     });

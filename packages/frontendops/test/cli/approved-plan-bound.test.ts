@@ -121,7 +121,7 @@ describe('a run that first finishes what an earlier run left, on an atomic stack
   let a: AtomicEnv;
   beforeAll(async () => {
     a = await startAtomicEnv({ stack: 'bound-after-stop' });
-    for (const [i, commit] of [A1, A2, A3].entries()) await a.publish(commit, `v${i + 1}`);
+    await a.publishVersions([A1, A2, A3]);
     await deployArtifact(a.site, { app: ATOMIC_APP, commit: A1, request: atomicRequest() });
     await deployArtifact(a.site, { app: ATOMIC_APP, commit: A2, request: atomicRequest() });
   });

@@ -17,7 +17,7 @@ let outputs: string;
 
 beforeAll(async () => {
   t = await startAtomicEnv();
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   outputs = await t.writeOutputs();
 });
 afterAll(() => t.stop());

@@ -46,7 +46,7 @@ let releases: Record<string, string>;
 beforeEach(async () => {
   t = await startAtomicEnv({ stack: 'atomic-missing' });
   releases = {};
-  for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions([V1, V2, V3]);
   for (const commit of [V1, V2]) {
     const summary = await deployArtifact(t.site, { app: APP, commit, request: request() });
     expect(summary.outcome).toBe('succeeded');

@@ -20,7 +20,7 @@ let t: AtomicEnv;
 
 beforeEach(async () => {
   t = await startAtomicEnv({ propagationMs: 25, stack: 'atomic-pin-lock' });
-  for (const [i, commit] of [GOOD, BAD, NEXT].entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions([GOOD, BAD, NEXT]);
   await deployArtifact(t.site, { app: APP, commit: GOOD, request: request() });
   await deployArtifact(t.site, { app: APP, commit: BAD, request: request() });
 });

@@ -30,7 +30,7 @@ describe('the atomic state is written over the version read, where writes are co
   };
   beforeAll(async () => {
     t = await startAtomicEnv({ conditionalWrites: true, stack: 'state-race' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
   });
   afterAll(() => t?.stop());
 

@@ -28,7 +28,7 @@ afterEach(async () => {
 async function atomicEnv(stack: string): Promise<AtomicEnv> {
   const t = await startAtomicEnv({ stack });
   stops.push(() => t.stop());
-  for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions([V1, V2, V3]);
   return t;
 }
 

@@ -37,7 +37,7 @@ let t: AtomicEnv;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 25 });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
 });
 afterAll(() => t.stop());
 

@@ -27,7 +27,7 @@ const started: { start1?: string; start2?: string; promoted?: string; aborted?: 
 beforeAll(async () => {
   t = await startAtomicEnv();
   outputs = await t.writeOutputs();
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request('first') });
 });
 afterAll(async () => {

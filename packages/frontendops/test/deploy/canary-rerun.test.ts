@@ -16,7 +16,7 @@ let t: AtomicEnv;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 25, stack: 'canary-rerun' });
-  for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions([V1, V2, V3]);
   await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
 });
 afterAll(() => t?.stop());

@@ -18,7 +18,7 @@ let probers: Promise<void>[] = [];
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 25 });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
   // Browsers that keep their bucket, one that drops cookies, one that never navigates (a crawler).
   probers = [

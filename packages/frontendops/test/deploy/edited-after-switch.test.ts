@@ -53,7 +53,7 @@ describe.each(STOPS)(
 
     beforeAll(async () => {
       t = await startAtomicEnv({ stack });
-      for (const [i, commit] of [V1, V2, V3, V4].entries()) await t.publish(commit, `v${i + 1}`);
+      await t.publishVersions([V1, V2, V3, V4]);
       for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
       await previewLink(t.site, { app: APP, commit: V4, request: request('preview v4') });
       // A deploy of V3 stopped after its switch wrote atomic/state.json.

@@ -66,7 +66,7 @@ describe('state edited while a change runs', () => {
 
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'edited-during-change', conditionalWrites: true });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
   });
@@ -201,7 +201,7 @@ describe('two operators rolling back at once (genuine)', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'two-rollbacks' });
-    for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
   });

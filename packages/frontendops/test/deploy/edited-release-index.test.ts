@@ -125,7 +125,7 @@ describe('atomic: a kept release index edited while a genuine operation is stopp
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'edited-index-pending' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
   }, 180_000);
   afterAll(() => t?.stop());

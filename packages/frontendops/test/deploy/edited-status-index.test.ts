@@ -18,7 +18,7 @@ describe('status: the index of a served release nothing else names, edited', () 
   let served: string;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'edited-status-index' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
     const liveKey = `${t.target.statePrefix}live.json`;
     const before = (await t.site.state.get(liveKey))?.body.toString('utf8') ?? '';

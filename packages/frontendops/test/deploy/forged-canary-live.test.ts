@@ -33,7 +33,7 @@ describe('atomic: what only a live change writes, beside a stopped canary start'
   async function stoppedCanaryStart(stack: string): Promise<StoppedStart> {
     const t = await startAtomicEnv({ stack });
     envs.push(t);
-    for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2]);
     const first = await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
     const prefix = t.target.statePrefix;
     const stopping = stoppedAtEntryAfter(

@@ -29,7 +29,7 @@ describe('atomic: a stopped canary start, and its row id put in atomic/state.jso
 
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'forged-canary-row-id' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
     // Stopped at its first write after the switch: the record naming the state it writes.
     const stopping = stoppingSite(

@@ -24,7 +24,7 @@ describe('atomic: a stopped canary start whose history row is rewritten as a rel
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'forged-canary-row' });
-    for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
   }, 180_000);
   afterAll(() => t?.stop());

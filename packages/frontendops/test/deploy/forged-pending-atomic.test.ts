@@ -66,7 +66,7 @@ describe('atomic: a forged atomic/pending.json', () => {
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'forged-pending-atomic' });
     site = t.site;
-    for (const [i, commit] of [V2, V3, V4].entries()) await t.publish(commit, `v${i + 2}`);
+    await t.publishVersions([V2, V3, V4], 2);
     for (const commit of [V2, V3]) await deployArtifact(site, { app: APP, commit, request: request() });
   }, 180_000);
   afterAll(() => t?.stop());
@@ -214,7 +214,7 @@ describe('atomic: a forged "switched" canary start, with the state and release i
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'forged-switched-canary' });
     site = t.site;
-    for (const [i, commit] of [V2, V3, V4].entries()) await t.publish(commit, `v${i + 2}`);
+    await t.publishVersions([V2, V3, V4], 2);
     for (const commit of [V2, V3]) await deployArtifact(site, { app: APP, commit, request: request() });
     digest4 = artifactDigest((await readManifest(site.artifacts, APP, V4)) as Manifest);
     R4 = releaseIdFor({ commit: V4, artifactDigest: digest4 });
@@ -676,7 +676,7 @@ describe('atomic: a preview asked for between a sync and its finish', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'synced-then-preview' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
   }, 180_000);
   afterAll(() => t?.stop());

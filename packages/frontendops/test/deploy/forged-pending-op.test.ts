@@ -22,7 +22,7 @@ let site: Site;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ stack: 'forged-pending-op' });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   site = t.site;
   for (const commit of C.slice(0, 2)) await deployAtomic(site, { app: APP, commit, request: request() });
 }, 180_000);

@@ -31,7 +31,7 @@ const ids: string[] = [];
 
 beforeAll(async () => {
   t = await startAtomicEnv({ retain: 1, stack: 'forged-release-record' });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   site = t.site;
   for (const commit of C.slice(0, 3)) {
     ids.push((await deployAtomic(site, { app: APP, commit, request: request() })).deployId);

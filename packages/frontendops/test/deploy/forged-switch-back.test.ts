@@ -126,7 +126,7 @@ describe('atomic: a synced deploy whose atomic/pending.json was edited before in
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'forged-switch-back-atomic' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
   });
   afterAll(() => t?.stop());

@@ -79,7 +79,7 @@ describe('an edit excused by a planted record of an atomic operation that never 
 
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'forged-unswitched' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
   });

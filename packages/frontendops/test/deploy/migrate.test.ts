@@ -21,7 +21,7 @@ let inPlace: Site;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 40 });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   inPlace = await t.open({ inPlace: true });
 });
 afterAll(() => t.stop());

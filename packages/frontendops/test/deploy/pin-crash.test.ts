@@ -172,7 +172,7 @@ describe('a pin deleted by hand right after it is put back by the next change', 
   let atomic: AtomicEnv;
   beforeAll(async () => {
     atomic = await startAtomicEnv({ stack: 'dashboard-pin-canary' });
-    for (const [i, commit] of C.entries()) await atomic.publish(commit, `v${i + 1}`);
+    await atomic.publishVersions(C);
     await deployArtifact(atomic.site, { app: APP, commit: C[0], request });
   });
   afterAll(() => atomic?.stop());

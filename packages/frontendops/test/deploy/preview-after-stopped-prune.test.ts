@@ -20,7 +20,7 @@ let site: Site;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 0, retain: 2, stack: 'prune-preview' });
-  for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions([V1, V2, V3]);
   site = await t.open({ releaseGraceMs: 0 });
   await deployArtifact(site, { app: APP, commit: V1, request: request() });
   await deployArtifact(site, { app: APP, commit: V2, request: request() });

@@ -34,7 +34,7 @@ let site: Site;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: PROPAGATION_MS, retain: 1 });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   const opened = await t.open({ retain: 1 });
   site = {
     ...opened,

@@ -92,7 +92,7 @@ describe('a stack protected after a long-running process opened it (atomic)', ()
   const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'];
   beforeAll(async () => {
     t = await startAtomicEnv();
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
   });
   afterAll(() => t?.stop());
 

@@ -86,7 +86,7 @@ function stoppedAtEntry(
 async function atomicEnv(stack: string) {
   const t = await startAtomicEnv({ stack });
   stops.push(() => t.stop());
-  for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions([V1, V2, V3]);
   return t;
 }
 

@@ -87,7 +87,7 @@ describe('an atomic deploy stopped by an error before it went live', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv();
-    for (const [i, commit] of [V1, V2, V3, V4].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3, V4]);
   });
   afterAll(() => t?.stop());
 

@@ -20,7 +20,7 @@ describe('a deploy id whose deploy stopped before recording its deployment', () 
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'stopped-release-record' });
-    for (const [i, commit] of [V1, V2].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
   }, 180_000);
   afterAll(() => t?.stop());

@@ -21,7 +21,7 @@ describe('a superseded record replaced by its deploy run again, stopped before i
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'stopped-replaced-record' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
   }, 180_000);
   afterAll(() => t?.stop());

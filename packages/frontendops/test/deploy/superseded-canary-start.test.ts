@@ -17,7 +17,7 @@ describe('atomic: a canary start stopped before its switch, then replaced', () =
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'superseded-canary-start' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
   }, 180_000);
   afterAll(() => t?.stop());

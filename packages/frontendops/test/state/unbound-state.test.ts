@@ -16,7 +16,7 @@ let t: AtomicEnv;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 0, stack: 'unbound-state' });
-  for (const [i, commit] of V.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(V);
 });
 afterAll(() => t?.stop());
 

@@ -45,6 +45,8 @@ export interface AtomicEnv {
   store(): ReleaseStore;
   /** Writes a release build for `version` and publishes it as app@commit. */
   publish(commit: string, version: string, options?: ReleaseBuildOptions): Promise<ReleaseBuild>;
+  /** Publishes each commit in turn as version `v<first>`, `v<first + 1>`, … (first: 1). */
+  publishVersions(commits: readonly string[], first?: number): Promise<void>;
   /** Every request the S3 server finished since the mark. */
   requestsSince(mark: number): Promise<S3RequestRecord[]>;
   mark(): Promise<number>;
@@ -109,7 +111,7 @@ export async function startAtomicEnv(
     return releases ? { ...site, releases } : site;
   };
   const site = await open();
-  return {
+  const env: AtomicEnv = {
     s3,
     edge,
     site,
@@ -137,6 +139,9 @@ export async function startAtomicEnv(
       const build = await writeReleaseBuild(join(tmp, `build-${commit}`), version, buildOptions);
       await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
       return build;
+    },
+    async publishVersions(commits, first = 1) {
+      for (const [i, commit] of commits.entries()) await env.publish(commit, `v${first + i}`);
     },
     async mark() {
       await s3.settle();
@@ -178,6 +183,7 @@ export async function startAtomicEnv(
       await rm(tmp, { recursive: true, force: true });
     },
   };
+  return env;
 }
 
 export interface ReleaseBuildOptions {

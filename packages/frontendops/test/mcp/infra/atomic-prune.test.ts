@@ -24,7 +24,7 @@ let c: InfraClient;
 beforeAll(async () => {
   // One release retained: each deploy after the first prunes the one it replaced.
   t = await startAtomicEnv({ retain: 1 });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   c = await connectInfra(infraServerOn(t.site));
 });
 afterAll(async () => {

@@ -36,7 +36,7 @@ let c: InfraClient;
 
 beforeAll(async () => {
   t = await startAtomicEnv();
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   c = await connectInfra(infraServerOn(t.site));
 });
 afterAll(async () => {

@@ -25,7 +25,7 @@ const opened: InfraClient[] = [];
 
 beforeAll(async () => {
   t = await startAtomicEnv({ stack: 'interrupt-atomic' });
-  for (const [i, commit] of C.entries()) await t.publish(commit, `v${i + 1}`);
+  await t.publishVersions(C);
   await deployArtifact(t.site, { app: APP, commit: C[0], request: request('first') });
 });
 afterAll(async () => {
