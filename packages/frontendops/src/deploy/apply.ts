@@ -333,7 +333,8 @@ export async function withRecordedApproval<T extends { approval?: ApprovalUsed; 
  * (a request, an approval nobody used, which verify would then call tampered for good): refused
  * (TAMPERED) unless it is of this change's build and is either this very change's (its request and
  * approval; one saying it went live, recorded by a run that has it live too) or says superseded and
- * is bound by the chain already (the same deploy stopped twice is recorded as it was first).
+ * is bound by the chain already (the same deploy stopped twice is recorded as it was first). A
+ * superseded one of this change's request that no entry binds is replaced by this change's own.
  */
 export async function writeOwnRecord(
   site: Site,
@@ -349,13 +350,23 @@ export async function writeOwnRecord(
   // One saying it went live must be this very change's, never kept for a change that did not; one
   // saying superseded (nothing went live) this change's, or the chain's own.
   const ours = asked(stored) === asked(record);
-  const same =
+  const identity =
     fields.every((field) => stored[field] === record[field]) &&
-    digestOrNull(stored.canary ?? null) === digestOrNull(record.canary ?? null) &&
-    (stored.outcome === 'superseded'
-      ? ours || (await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0
-      : record.outcome !== 'superseded' && ours);
-  if (same) return { digest, stored };
+    digestOrNull(stored.canary ?? null) === digestOrNull(record.canary ?? null);
+  if (identity && stored.outcome === 'superseded') {
+    if ((await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0)
+      return { digest, stored };
+    // One no entry binds (a change stopped before its entry wrote it, or anyone who can write the
+    // bucket did): its other fields (an error, a message) say what nobody recorded. This change's own
+    // is written over it and bound instead.
+    if (ours)
+      return {
+        digest: (await site.records.writeRecord(record, { overSuperseded: true })).digest,
+        stored: record,
+      };
+  } else if (identity && record.outcome !== 'superseded' && ours) {
+    return { digest, stored };
+  }
   throw new FrontendOpsError(
     'TAMPERED',
     `The deployment record of ${record.deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded. ` +

@@ -238,7 +238,14 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      * and the outcome of the run that finished replaces it (the entry that binds the new record
      * says so in the chain).
      */
-    async writeRecord(record: DeploymentRecord): Promise<{ digest: string; stored: DeploymentRecord }> {
+    /**
+     * `overSuperseded`: a stored superseded record is replaced by `record` even when `record` says
+     * superseded too (writeOwnRecord: one no entry binds is replaced by the change's own).
+     */
+    async writeRecord(
+      record: DeploymentRecord,
+      options: { overSuperseded?: boolean } = {},
+    ): Promise<{ digest: string; stored: DeploymentRecord }> {
       const name = recordName(record.deployId);
       const conditional = await store.supportsConditionalWrites();
       // Where writes are conditional the record is created only if absent, and S3 says whether it was
@@ -255,7 +262,9 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
           if (!existing) digest = await writeJson(name, record);
         }
       }
-      const replaces = existing?.value.outcome === 'superseded' && record.outcome !== 'superseded';
+      const replaces =
+        existing?.value.outcome === 'superseded' &&
+        (record.outcome !== 'superseded' || options.overSuperseded === true);
       if (existing && replaces) {
         digest = await writeJson(name, record, conditional ? { ifMatch: existing.etag } : {});
       } else if (existing) {

@@ -16,7 +16,7 @@ describe("a stop between a superseded change's row and its entry", () => {
   let t: AtomicEnv;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'stopped-superseded' });
-    for (const [i, commit] of [V1, V2, V3].entries()) await t.publish(commit, `v${i + 1}`);
+    await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
   }, 180_000);
   afterAll(() => t?.stop());
@@ -60,5 +60,51 @@ describe("a stop between a superseded change's row and its entry", () => {
       contentType: 'application/json',
     });
     expect(await verdict()).toContain(`tampered: deployments/${pending.plan.deployId}.json`);
+  });
+});
+
+describe('a superseded row rewritten around the chain before its entry', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'rewritten-superseded' });
+    await t.publishVersions([V1, V2, V3]);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('is not bound: the next change binds its own row, not the other fields someone wrote', async () => {
+    const prefix = t.target.statePrefix;
+    const killed = await t.openKilledBeforeKeyWrite();
+    await expect(
+      deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') }),
+    ).rejects.toThrow('killed before the key write');
+    const stopping = stoppingSite(
+      t.site,
+      (key, body) =>
+        /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"deploy-superseded"'),
+    );
+    await expect(
+      deployArtifact(stopping, { app: APP, commit: V3, request: request('ship v3') }),
+    ).rejects.toThrow('the process stopped');
+    const pending = JSON.parse(
+      ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
+    ) as { plan: { deployId: string } };
+    const key = `${prefix}deployments/${pending.plan.deployId}.json`;
+    const genuine = JSON.parse(((await t.site.state.get(key))?.body ?? '').toString());
+    // The deployer role keeps the build and the request, and adds words of its own.
+    const forged = {
+      ...genuine,
+      error: { code: 'SECURITY', message: 'stopped by the security team: v2 carried a backdoor' },
+      request: { ...genuine.request, message: 'forged message' },
+    };
+    await t.site.state.put(key, JSON.stringify(forged), { contentType: 'application/json' });
+
+    // Before, the next change kept the row as it found it and bound it: verify was then clean.
+    await deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3 again') });
+    const bound = JSON.parse(((await t.site.state.get(key))?.body ?? '').toString());
+    expect(bound.outcome).toBe('superseded');
+    expect(bound.error?.message ?? '').not.toContain('backdoor');
+    expect(bound.request.message).toBeUndefined();
+    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
   });
 });
