@@ -1379,7 +1379,11 @@ async function verifyAuditOnce(
         entries.find((e) => e.seq === seq)?.data.outcome === 'superseded' &&
         isRecord(current.value) &&
         current.value.outcome !== 'superseded' &&
-        ((pendingId !== null && name === recordName(pendingId) && isRowOf(current.value, pending.value)) ||
+        ((pendingId !== null &&
+          name === recordName(pendingId) &&
+          isRowOf(current.value, pending.value) &&
+          // An in-place deploy writes its record after its pointer: that deploy is live.
+          namesPendingLive((await readJsonQuietly(store, `${prefix}${LIVE}`)).value)) ||
           (atomicSwitched &&
             changesLive(atomicPendingValue) &&
             idsOfRecord(atomicPendingValue).some((id) => name === recordName(id)) &&

@@ -12,8 +12,9 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal } from '../support/refusal.ts';
-import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
+import { stoppedAtEntryAfter, stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
@@ -59,5 +60,40 @@ describe('a superseded record replaced by its deploy run again, stopped before i
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2, third time') });
     expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
     expect(await resolveRelease(t.site, APP, deployId)).toEqual({ app: APP, commit: V2, deployId });
+  });
+});
+
+describe('in place: a record bound superseded, edited beside its crash-recovery record put back', () => {
+  let t: TestDeployEnv;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'edited-superseded-in-place' });
+    await publishFixtureBuilds(t, APP, [V1, V2]);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('is tampered, not unfinished (live.json does not name that deploy)', async () => {
+    const prefix = t.target.statePrefix;
+    const stopping = stoppingSite(t.site, (key) => key === `${prefix}live.json`);
+    await expect(
+      deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2') }),
+    ).rejects.toThrow('the process stopped');
+    const pending = await t.site.records.readPending();
+    if (!pending) throw new Error('the stopped deploy left its crash-recovery record');
+    const D = pending.plan.deployId;
+    // A deploy of the live build supersedes it (nothing goes live): D is bound as superseded.
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('v1 again') });
+    const superseded = await t.site.records.readRecord(D);
+    expect(superseded?.outcome).toBe('superseded');
+    // The deployer role puts the crash-recovery record back, and rewrites D's record as gone live.
+    const put = (name: string, value: unknown) =>
+      t.site.state.put(`${prefix}${name}`, JSON.stringify(value), { contentType: 'application/json' });
+    await put('pending.json', pending);
+    await put(`deployments/${D}.json`, { ...superseded, outcome: 'succeeded', verification: { ok: true } });
+    // Before, verify called it unfinished ("run the deploy again"), for good: every change refuses it.
+    const { problems } = await verifyAudit(t.site.state, prefix, { releaseStore: null });
+    expect(problems.filter((p) => p.object === `deployments/${D}.json`).map((p) => p.kind)).toEqual([
+      'tampered',
+    ]);
   });
 });
