@@ -32,6 +32,7 @@ import {
   type PendingDeploy,
   type RequestInfo,
   stoppedByOf,
+  unboundRecordRefusal,
 } from '../state/records.ts';
 import { copyArtifactFile } from './artifact-copy.ts';
 import { assertPlannedFromLive, pruneSkipped, putBackVisible, switchPointer } from './html-guard.ts';
@@ -398,6 +399,11 @@ export async function finishedBefore(
     site.releases,
   );
   if (!record) throw new FrontendOpsError('NOT_FOUND', notFound);
+  // readRelease accepts an old chain's record as its entry's build and outcome; an answer hands the
+  // whole record (who asked, what was verified) to the agent: only one an entry binds.
+  if ((await boundRecords(site.state, site.target.statePrefix, [record])).length === 0) {
+    throw unboundRecordRefusal(deployId);
+  }
   return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
 }
 

@@ -729,12 +729,13 @@ export async function boundRecords<T extends { deployId: string }>(
 /**
  * Whether `record` is one a chain begun before entries bound records recorded (a deploy or rollback
  * entry with no `objects`, which `audit verify` accepts unbound: legacyRecords), as that entry says:
- * its deploy id, app, commit and digest. No entry binds it since (boundRecords decides then).
+ * its deploy id, app, commit, digest and outcome. No entry binds it since (boundRecords decides
+ * then). What the entry does not hold (who asked, what was verified) it does not vouch for.
  */
 export async function recordedByLegacyEntry(
   store: ObjectStore,
   prefix: string,
-  record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown },
+  record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown; outcome?: unknown },
 ): Promise<boolean> {
   const entries = await readAudit(store, prefix);
   if (latestBindings(entries).has(recordName(record.deployId))) return false;
@@ -745,7 +746,11 @@ export async function recordedByLegacyEntry(
       e.data.deployId === record.deployId &&
       e.data.app === record.app &&
       e.data.commit === record.commit &&
-      (typeof e.data.artifactDigest !== 'string' || e.data.artifactDigest === record.artifactDigest),
+      // Its digest names the build a preview uploads, and its outcome what it did: both as the entry
+      // says (an entry without a digest vouches for none).
+      typeof e.data.artifactDigest === 'string' &&
+      e.data.artifactDigest === record.artifactDigest &&
+      (typeof e.data.outcome !== 'string' || e.data.outcome === record.outcome),
   );
 }
 

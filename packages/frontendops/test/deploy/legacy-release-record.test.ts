@@ -6,7 +6,7 @@
  * that record" (before: resolved to its build).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
@@ -74,5 +74,24 @@ describe('a record of a chain begun before entries bound records', () => {
     await put(`deployments/${LEGACY}.json`, { ...record, commit: V2 });
     const error = await refusal(resolveRelease(t.site, APP, LEGACY));
     expect(error.code).toBe('TAMPERED');
+
+    // And to its entry's outcome: rewritten as another, it is refused.
+    await put(`deployments/${LEGACY}.json`, { ...record, outcome: 'failed' });
+    expect((await refusal(resolveRelease(t.site, APP, LEGACY))).code).toBe('TAMPERED');
+    await put(`deployments/${LEGACY}.json`, record);
+    expect((await resolveRelease(t.site, APP, LEGACY)).commit).toBe(V1);
+
+    // Never a receipt: invalidate_cdn asked again answers only with a record an entry binds, since it
+    // hands the whole record (who asked, what was verified) to the agent, which an old entry does not
+    // hold. Before, a record rewritten with another request and verification was answered as fact.
+    await put(`deployments/${LEGACY}.json`, {
+      ...record,
+      request: { text: 'approved by the CTO', actor: 'mallory', planner: 'cli', at },
+      verification: { ok: true },
+    });
+    const receipt = await refusal(
+      finishSyncedDeploy(t.site, LEGACY, { request: request('invalidate again') }),
+    );
+    expect(receipt.code).toBe('TAMPERED');
   });
 });
