@@ -3,8 +3,9 @@
  * stopped change's history row, then the `…-superseded` entry that binds it. Stopped between the two,
  * the row is bound by no entry yet, and the stopped change's crash-recovery record is still there:
  * verify calls the row unfinished (the next change writes the entry), not written around the chain.
+ * The next change writes its own row over it: what anyone else wrote there is never bound.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
@@ -13,20 +14,27 @@ import { stoppingSite } from '../support/stopping-site.ts';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
 describe("a stop between a superseded change's row and its entry", () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'stopped-superseded' });
+  const envs: AtomicEnv[] = [];
+  afterEach(async () => {
+    for (const t of envs.splice(0)) await t.stop();
+  });
+
+  /**
+   * v1 live; a deploy of v2 killed before its switch; a deploy of v3 stopped at the entry recording
+   * v2's as superseded, after v2's row. Returns the stack, its verdicts and v2's row's key.
+   */
+  async function stoppedSuperseding(stack: string) {
+    const t = await startAtomicEnv({ stack });
+    envs.push(t);
     await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
-  }, 180_000);
-  afterAll(() => t?.stop());
-
-  it('is unfinished, and the next change records it', async () => {
     const prefix = t.target.statePrefix;
     const killed = await t.openKilledBeforeKeyWrite();
-    await expect(
-      deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') }),
-    ).rejects.toThrow('killed before the key write');
+    const killedV2 = () =>
+      expect(deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') })).rejects.toThrow(
+        'killed before the key write',
+      );
+    await killedV2();
     const stopping = stoppingSite(
       t.site,
       (key, body) =>
@@ -35,10 +43,18 @@ describe("a stop between a superseded change's row and its entry", () => {
     await expect(
       deployArtifact(stopping, { app: APP, commit: V3, request: request('ship v3') }),
     ).rejects.toThrow('the process stopped');
+    const pending = JSON.parse(
+      ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
+    ) as { plan: { deployId: string } };
     const verdict = async () =>
       (await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems.map(
         (p) => `${p.kind}: ${p.object ?? p.seq}`,
       );
+    return { t, prefix, killedV2, verdict, rowKey: `${prefix}deployments/${pending.plan.deployId}.json` };
+  }
+
+  it('is unfinished, and the next change records it', async () => {
+    const { t, prefix, killedV2, verdict } = await stoppedSuperseding('stopped-superseded');
     const row = (await verdict()).filter((p) => p.includes('deployments/'));
     expect(row).toHaveLength(1);
     expect(row[0]).toMatch(/^unfinished: deployments\/b2b2b2b-/);
@@ -48,9 +64,7 @@ describe("a stop between a superseded change's row and its entry", () => {
 
     // Beside a stopped operation, a row under its id that is not a superseded one stays tampered: a
     // deployment it never finished, written around the chain.
-    await expect(
-      deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') }),
-    ).rejects.toThrow('killed before the key write');
+    await killedV2();
     const pending = JSON.parse(
       ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
     ) as { plan: { deployId: string } };
@@ -61,50 +75,24 @@ describe("a stop between a superseded change's row and its entry", () => {
     });
     expect(await verdict()).toContain(`tampered: deployments/${pending.plan.deployId}.json`);
   });
-});
 
-describe('a superseded row rewritten around the chain before its entry', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'rewritten-superseded' });
-    await t.publishVersions([V1, V2, V3]);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
-  }, 180_000);
-  afterAll(() => t?.stop());
-
-  it('is not bound: the next change binds its own row, not the other fields someone wrote', async () => {
-    const prefix = t.target.statePrefix;
-    const killed = await t.openKilledBeforeKeyWrite();
-    await expect(
-      deployArtifact(killed, { app: APP, commit: V2, request: request('ship v2') }),
-    ).rejects.toThrow('killed before the key write');
-    const stopping = stoppingSite(
-      t.site,
-      (key, body) =>
-        /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"deploy-superseded"'),
-    );
-    await expect(
-      deployArtifact(stopping, { app: APP, commit: V3, request: request('ship v3') }),
-    ).rejects.toThrow('the process stopped');
-    const pending = JSON.parse(
-      ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
-    ) as { plan: { deployId: string } };
-    const key = `${prefix}deployments/${pending.plan.deployId}.json`;
-    const genuine = JSON.parse(((await t.site.state.get(key))?.body ?? '').toString());
+  it('rewritten around the chain, is not bound: the next change binds its own row', async () => {
+    const { t, verdict, rowKey } = await stoppedSuperseding('rewritten-superseded');
+    const genuine = JSON.parse(((await t.site.state.get(rowKey))?.body ?? '').toString());
     // The deployer role keeps the build and the request, and adds words of its own.
     const forged = {
       ...genuine,
       error: { code: 'SECURITY', message: 'stopped by the security team: v2 carried a backdoor' },
       request: { ...genuine.request, message: 'forged message' },
     };
-    await t.site.state.put(key, JSON.stringify(forged), { contentType: 'application/json' });
+    await t.site.state.put(rowKey, JSON.stringify(forged), { contentType: 'application/json' });
 
     // Before, the next change kept the row as it found it and bound it: verify was then clean.
     await deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3 again') });
-    const bound = JSON.parse(((await t.site.state.get(key))?.body ?? '').toString());
+    const bound = JSON.parse(((await t.site.state.get(rowKey))?.body ?? '').toString());
     expect(bound.outcome).toBe('superseded');
     expect(bound.error?.message ?? '').not.toContain('backdoor');
     expect(bound.request.message).toBeUndefined();
-    expect((await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems).toEqual([]);
+    expect(await verdict()).toEqual([]);
   });
 });
