@@ -32,7 +32,6 @@ import {
   type PendingDeploy,
   type RequestInfo,
   stoppedByOf,
-  unboundRecordRefusal,
 } from '../state/records.ts';
 import { copyArtifactFile } from './artifact-copy.ts';
 import { assertPlannedFromLive, pruneSkipped, putBackVisible, switchPointer } from './html-guard.ts';
@@ -327,15 +326,13 @@ export async function withRecordedApproval<T extends { approval?: ApprovalUsed; 
 
 /**
  * Writes a deployment record (records.ts writeRecord); returns the digest to bind and the record as
- * stored. A record already written (a finish run again) stays as it is, and the entry that binds it
- * says what it says: this run's outcome, read back from a crash-recovery record, may be another. But
- * one written around the chain under this deploy's id (records are not checked before a change
- * starts) is not this change's, and binding it would record as FrontendOps' what someone else wrote
- * (a request, an approval nobody used, which verify would then call tampered for good): refused
- * (TAMPERED) unless it is of this change's build and is either this very change's (its request and
- * approval; one saying it went live, recorded by a run that has it live too) or says superseded and
- * is bound by the chain already (the same deploy stopped twice is recorded as it was first). A
- * superseded one of this change's request that no entry binds is replaced by this change's own.
+ * stored. A record an entry already binds (a finish run again after its entry) stays as it is. One
+ * no entry binds is never bound as found: the deployer role can write it, and binding it would record
+ * as FrontendOps' what someone else wrote (an outcome, a verification, a request, an approval nobody
+ * used). It is replaced by this change's own if it is of this change's build and request and approval
+ * (a run of this change that stopped before its entry wrote it; one saying it went live, recorded by a
+ * run that has it live too), and refused (TAMPERED) otherwise, unless it says superseded and an entry
+ * binds it (the same deploy stopped twice is recorded as it was first).
  */
 export async function writeOwnRecord(
   site: Site,
@@ -354,19 +351,17 @@ export async function writeOwnRecord(
   const identity =
     fields.every((field) => stored[field] === record[field]) &&
     digestOrNull(stored.canary ?? null) === digestOrNull(record.canary ?? null);
-  if (identity && stored.outcome === 'superseded') {
+  // A stored one saying superseded may be this change's or the chain's own; one saying it went live,
+  // only this very change's (never kept for a change that did not go live).
+  if (identity && (stored.outcome === 'superseded' || (record.outcome !== 'superseded' && ours))) {
+    // One an entry binds stays as it is (this change ran before and was recorded).
     if ((await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0)
       return { digest, stored };
-    // One no entry binds (a change stopped before its entry wrote it, or anyone who can write the
-    // bucket did): its other fields (an error, a message) say what nobody recorded. This change's own
-    // is written over it and bound instead.
+    // One no entry binds (written by this change before it stopped, or by anyone who can write the
+    // bucket): its other fields (an outcome, a verification, an error, a message) say what no entry
+    // recorded. This change's own is written over it and bound instead.
     if (ours)
-      return {
-        digest: (await site.records.writeRecord(record, { overSuperseded: true })).digest,
-        stored: record,
-      };
-  } else if (identity && record.outcome !== 'superseded' && ours) {
-    return { digest, stored };
+      return { digest: (await site.records.writeRecord(record, { replace: true })).digest, stored: record };
   }
   throw new FrontendOpsError(
     'TAMPERED',
@@ -379,8 +374,8 @@ export async function writeOwnRecord(
 /**
  * A deployment finished before, asked for again (invalidate_cdn after its answer was lost): its record
  * and the audit head, answered only when the chain binds that record (readRelease refuses one written
- * around the chain, which would tell the agent what nobody did). Nothing is pending for it, so a
- * genuine record is bound. Reads the chain, on this retry only. `notFound`: what to say when there
+ * around the chain, which would tell the agent what nobody did; an old chain's record, which no entry
+ * binds, is refused CONFLICT). Reads the chain, on this retry only. `notFound`: what to say when there
  * is no record.
  */
 export async function finishedBefore(
@@ -399,10 +394,15 @@ export async function finishedBefore(
     site.releases,
   );
   if (!record) throw new FrontendOpsError('NOT_FOUND', notFound);
-  // readRelease accepts an old chain's record as its entry's build and outcome; an answer hands the
-  // whole record (who asked, what was verified) to the agent: only one an entry binds.
+  // readRelease accepts an old chain's record as its entry's build and outcome (any other record no
+  // entry binds it refuses); an answer hands the whole record (who asked, what was verified) to the
+  // agent, which that entry does not vouch for.
   if ((await boundRecords(site.state, site.target.statePrefix, [record])).length === 0) {
-    throw unboundRecordRefusal(deployId);
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `Deployment ${deployId} was recorded by a FrontendOps from before audit entries bound records: its entry holds its build and outcome, not who asked for it or what was verified, so its record is no answer to this request. Nothing was changed. \`frontendops history\` shows it; to make its build live again, deploy or promote it.`,
+      { details: { object: recordName(deployId) } },
+    );
   }
   return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
 }

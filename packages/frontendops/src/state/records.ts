@@ -239,12 +239,12 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      * says so in the chain).
      */
     /**
-     * `overSuperseded`: a stored superseded record is replaced by `record` even when `record` says
-     * superseded too (writeOwnRecord: one no entry binds is replaced by the change's own).
+     * `replace`: a stored record is replaced by `record` whatever it says (writeOwnRecord: one no
+     * entry binds is replaced by the change's own, never bound as found).
      */
     async writeRecord(
       record: DeploymentRecord,
-      options: { overSuperseded?: boolean } = {},
+      options: { replace?: boolean } = {},
     ): Promise<{ digest: string; stored: DeploymentRecord }> {
       const name = recordName(record.deployId);
       const conditional = await store.supportsConditionalWrites();
@@ -263,8 +263,9 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
         }
       }
       const replaces =
-        existing?.value.outcome === 'superseded' &&
-        (record.outcome !== 'superseded' || options.overSuperseded === true);
+        existing !== null &&
+        ((existing.value.outcome === 'superseded' && record.outcome !== 'superseded') ||
+          options.replace === true);
       if (existing && replaces) {
         digest = await writeJson(name, record, conditional ? { ifMatch: existing.etag } : {});
       } else if (existing) {

@@ -81,7 +81,7 @@ describe('a record of a chain begun before entries bound records', () => {
     await put(`deployments/${LEGACY}.json`, record);
     expect((await resolveRelease(t.site, APP, LEGACY)).commit).toBe(V1);
 
-    // Never a receipt: invalidate_cdn asked again answers only with a record an entry binds, since it
+    // Never an answer: invalidate_cdn asked again answers only with a record an entry binds, since it
     // hands the whole record (who asked, what was verified) to the agent, which an old entry does not
     // hold. Before, a record rewritten with another request and verification was answered as fact.
     await put(`deployments/${LEGACY}.json`, {
@@ -92,6 +92,8 @@ describe('a record of a chain begun before entries bound records', () => {
     const receipt = await refusal(
       finishSyncedDeploy(t.site, LEGACY, { request: request('invalidate again') }),
     );
-    expect(receipt.code).toBe('TAMPERED');
+    expect(receipt.code).toBe('CONFLICT');
+    expect(receipt.message).toMatch(/from before audit entries bound records/);
+    expect(receipt.message).not.toMatch(/not written by FrontendOps/);
   });
 });

@@ -7,6 +7,7 @@
  * delete that record" (verify calls it tampered too: the record was changed after its entry bound it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyArtifactFile } from '../../src/deploy/artifact-copy.ts';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
@@ -72,7 +73,7 @@ describe('in place: a record bound superseded, edited beside its crash-recovery 
   }, 180_000);
   afterAll(() => t?.stop());
 
-  it('is tampered, not unfinished (live.json does not name that deploy)', async () => {
+  it('is tampered, not unfinished (live.json does not name that deploy); made to look live, never bound as found', async () => {
     const prefix = t.target.statePrefix;
     const stopping = stoppingSite(t.site, (key) => key === `${prefix}live.json`);
     await expect(
@@ -95,5 +96,33 @@ describe('in place: a record bound superseded, edited beside its crash-recovery 
     expect(problems.filter((p) => p.object === `deployments/${D}.json`).map((p) => p.kind)).toEqual([
       'tampered',
     ]);
+
+    // Made to look like the deploy went live (its pointer, its files, its crash-recovery record saying
+    // so): verify calls it unfinished, and the next deploy finishes it. Before, that deploy kept the
+    // record as it found it and bound it (its forged error and verification), and verify was clean.
+    const plan = pending.plan;
+    const ref = {
+      deployId: plan.deployId,
+      app: plan.app,
+      commit: plan.commit,
+      artifactDigest: plan.artifactDigest,
+      releasedAt: new Date().toISOString(),
+    };
+    const live = await t.site.records.readPointer();
+    const kept = (live?.value.releases ?? []).filter((r) => plan.retained.includes(r.deployId));
+    await put('live.json', { ...ref, releases: [ref, ...kept] });
+    await put('pending.json', { ...pending, request: superseded?.request, pointerMoved: true });
+    for (const c of plan.copies) await copyArtifactFile(t.site, plan, c.path, c.key, c);
+    await put(`deployments/${D}.json`, {
+      ...superseded,
+      outcome: 'succeeded',
+      verification: { ok: true, attempts: 1, detail: 'FORGED' },
+      error: { code: 'UPSTREAM', message: 'v1 carried a backdoor' },
+    });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2 again') });
+    const bound = await t.site.records.readRecord(D);
+    expect(JSON.stringify(bound)).not.toContain('backdoor');
+    expect(JSON.stringify(bound)).not.toContain('FORGED');
+    expect((await verifyAudit(t.site.state, prefix, { releaseStore: null })).problems).toEqual([]);
   });
 });
