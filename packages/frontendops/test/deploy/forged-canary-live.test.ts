@@ -12,6 +12,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { livePointerNaming } from '../support/audit-forgery.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
@@ -19,7 +20,7 @@ const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 interface StoppedStart {
   t: AtomicEnv;
   prefix: string;
-  plan: Record<string, string>;
+  plan: { deployId: string; app: string; commit: string; artifactDigest: string };
   firstDeployId: string;
 }
 
@@ -45,7 +46,7 @@ describe('atomic: what only a live change writes, beside a stopped canary start'
     ).rejects.toThrow('the process stopped');
     const pending = JSON.parse(
       ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
-    ) as { op: string; switched?: boolean; plan: Record<string, string> };
+    ) as { op: string; switched?: boolean; plan: StoppedStart['plan'] };
     expect([pending.op, pending.switched]).toEqual(['canary-start', true]);
     return { t, prefix, plan: pending.plan, firstDeployId: first.deployId };
   }
@@ -65,16 +66,9 @@ describe('atomic: what only a live change writes, beside a stopped canary start'
     const { t, prefix, plan } = stopped;
     const live = await t.site.records.readPointer();
     if (!live) throw new Error('v1 is live: live.json exists');
-    const ref = {
-      deployId: plan.deployId,
-      app: plan.app,
-      commit: plan.commit,
-      artifactDigest: plan.artifactDigest,
-      releasedAt: new Date().toISOString(),
-    };
     await t.site.state.put(
       `${prefix}live.json`,
-      JSON.stringify({ ...ref, releases: [ref, ...live.value.releases] }),
+      JSON.stringify(livePointerNaming(plan, live.value.releases)),
       { contentType: 'application/json' },
     );
     expect(await tamperedIn(stopped, 'live.json')).toEqual(['tampered']);

@@ -13,6 +13,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { livePointerNaming } from '../support/audit-forgery.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppedAtEntryAfter, stoppingSite } from '../support/stopping-site.ts';
@@ -101,16 +102,9 @@ describe('in place: a record bound superseded, edited beside its crash-recovery 
     // so): verify calls it unfinished, and the next deploy finishes it. Before, that deploy kept the
     // record as it found it and bound it (its forged error and verification), and verify was clean.
     const plan = pending.plan;
-    const ref = {
-      deployId: plan.deployId,
-      app: plan.app,
-      commit: plan.commit,
-      artifactDigest: plan.artifactDigest,
-      releasedAt: new Date().toISOString(),
-    };
     const live = await t.site.records.readPointer();
     const kept = (live?.value.releases ?? []).filter((r) => plan.retained.includes(r.deployId));
-    await put('live.json', { ...ref, releases: [ref, ...kept] });
+    await put('live.json', livePointerNaming(plan, kept));
     await put('pending.json', { ...pending, request: superseded?.request, pointerMoved: true });
     for (const c of plan.copies) await copyArtifactFile(t.site, plan, c.path, c.key, c);
     await put(`deployments/${D}.json`, {

@@ -1,9 +1,11 @@
 /**
  * What the audit tests do to a chain as a crash or someone with write access to the state bucket
- * would: move the head back over the newest entry, forge an entry that links to nothing here.
+ * would: move the head back over the newest entry, forge an entry that links to nothing here, write a
+ * live pointer of their own.
  */
 import type { ObjectStore } from '../../src/ports.ts';
 import { type AuditEntry, readAudit, stateDigest } from '../../src/state/audit.ts';
+import type { LivePointer } from '../../src/state/records.ts';
 
 /** Where entry `seq` lives under a state prefix. */
 export const auditEntryKey = (prefix: string, seq: number) =>
@@ -46,4 +48,22 @@ export async function forgeEntryPastHead(
     rehash({ ...last, prevHash: `sha256:${'0'.repeat(64)}` }),
   );
   return moved;
+}
+
+/**
+ * A live pointer (live.json) as the deployer role can write it around the chain: `build` live, first
+ * of its releases, then `kept`.
+ */
+export function livePointerNaming(
+  build: { deployId: string; app: string; commit: string; artifactDigest: string },
+  kept: readonly LivePointer['releases'][number][] = [],
+): LivePointer {
+  const ref = {
+    deployId: build.deployId,
+    app: build.app,
+    commit: build.commit,
+    artifactDigest: build.artifactDigest,
+    releasedAt: new Date().toISOString(),
+  };
+  return { ...ref, releases: [ref, ...kept] };
 }
