@@ -392,18 +392,18 @@ export async function finishedBefore(
       instead: () => 'A canary is started, aborted and promoted with `frontendops canary`.',
     },
     site.releases,
+    {
+      // An old chain's entry holds the build and outcome; an answer hands the whole record (who
+      // asked, what was verified) to the agent, which that entry does not vouch for.
+      legacy: () =>
+        new FrontendOpsError(
+          'CONFLICT',
+          `Deployment ${deployId} was recorded by a FrontendOps from before audit entries bound records: its entry holds its build and outcome, not who asked for it or what was verified, so its record is no answer to this request. Nothing was changed. \`frontendops history\` shows it; to make its build live again, deploy or promote it.`,
+          { details: { object: recordName(deployId) } },
+        ),
+    },
   );
   if (!record) throw new FrontendOpsError('NOT_FOUND', notFound);
-  // readRelease accepts an old chain's record as its entry's build and outcome (any other record no
-  // entry binds it refuses); an answer hands the whole record (who asked, what was verified) to the
-  // agent, which that entry does not vouch for.
-  if ((await boundRecords(site.state, site.target.statePrefix, [record])).length === 0) {
-    throw new FrontendOpsError(
-      'CONFLICT',
-      `Deployment ${deployId} was recorded by a FrontendOps from before audit entries bound records: its entry holds its build and outcome, not who asked for it or what was verified, so its record is no answer to this request. Nothing was changed. \`frontendops history\` shows it; to make its build live again, deploy or promote it.`,
-      { details: { object: recordName(deployId) } },
-    );
-  }
   return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
 }
 

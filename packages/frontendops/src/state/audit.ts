@@ -727,19 +727,22 @@ export async function boundRecords<T extends { deployId: string }>(
 }
 
 /**
- * Whether `record` is one a chain begun before entries bound records recorded (a deploy or rollback
- * entry with no `objects`, which `audit verify` accepts unbound: legacyRecords), as that entry says:
- * its deploy id, app, commit, digest and outcome. No entry binds it since (boundRecords decides
- * then). What the entry does not hold (who asked, what was verified) it does not vouch for.
+ * How the chain holds a deployment record, from one read of it: `bound` (the newest entry binding it
+ * names its digest, as boundRecords says); `legacy`, one a chain begun before entries bound records
+ * recorded (a deploy or rollback entry with no `objects`, which `audit verify` accepts unbound:
+ * legacyRecords) as that entry says: its deploy id, app, commit, digest and outcome, and no entry
+ * binds it since (what the entry does not hold, who asked and what was verified, it does not vouch
+ * for); otherwise `unbound`.
  */
-export async function recordedByLegacyEntry(
+export async function recordStanding(
   store: ObjectStore,
   prefix: string,
   record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown; outcome?: unknown },
-): Promise<boolean> {
+): Promise<'bound' | 'legacy' | 'unbound'> {
   const entries = await readAudit(store, prefix);
-  if (latestBindings(entries).has(recordName(record.deployId))) return false;
-  return entries.some(
+  const binding = latestBindings(entries).get(recordName(record.deployId));
+  if (binding) return binding.digest === digestOrNull(record) ? 'bound' : 'unbound';
+  const legacy = entries.some(
     (e) =>
       (e.type === 'deploy' || e.type === 'rollback') &&
       !e.objects &&
@@ -752,6 +755,7 @@ export async function recordedByLegacyEntry(
       e.data.artifactDigest === record.artifactDigest &&
       (typeof e.data.outcome !== 'string' || e.data.outcome === record.outcome),
   );
+  return legacy ? 'legacy' : 'unbound';
 }
 
 /** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */
@@ -1440,11 +1444,10 @@ async function verifyAuditOnce(
     const atomicInterrupted = atomicSwitched && recordsRow;
     // A change that finds an operation stopped before its switch records it superseded: its row, then
     // the entry binding it (then its own record replaces the stopped one). Stopped between the two,
-    // the row is the stopped operation's, superseded; the next change writes it again, as its own
-    // row, and binds it (writeOwnRecord keeps only one that is).
-    // Only on an atomic stack (an in-place one never reads atomic/pending.json, so no change of it
-    // records such a row), and only a row that is the one the next change keeps and binds: the
-    // stopped operation's build and request (deploy/apply.ts writeOwnRecord).
+    // the row is the stopped operation's, superseded, and the next change writes its own row over it
+    // and binds that (deploy/apply.ts writeOwnRecord). Only on an atomic stack (an in-place one never
+    // reads atomic/pending.json, so no change of it records such a row), and only a row of the stopped
+    // operation's build and request: the one the next change replaces rather than refuses.
     const stoppedBeforeSwitch =
       options.releaseStore !== null && isRecord(atomicPendingValue) && atomicPendingValue.switched !== true;
     const row =

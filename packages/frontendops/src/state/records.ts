@@ -11,13 +11,7 @@ import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
-import {
-  boundRecords,
-  recordedByLegacyEntry,
-  stateDigest,
-  type VerifyOptions,
-  verifyAudit,
-} from './audit.ts';
+import { recordStanding, stateDigest, type VerifyOptions, verifyAudit } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
@@ -233,14 +227,12 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
 
     /**
      * Writes the record and its history index; returns the record as stored, and its digest. A record
-     * is written once: one already written by a repeated finish stays as it is, and is returned. Except a record that says "superseded" (the deploy stopped before it went live):
-     * deployment ids come from what a deploy changes, so the same deploy run again later has its id,
-     * and the outcome of the run that finished replaces it (the entry that binds the new record
-     * says so in the chain).
-     */
-    /**
-     * `replace`: a stored record is replaced by `record` whatever it says (writeOwnRecord: one no
-     * entry binds is replaced by the change's own, never bound as found).
+     * is written once: one already written by a repeated finish stays as it is, and is returned.
+     * Except a record that says "superseded" (the deploy stopped before it went live): deployment ids
+     * come from what a deploy changes, so the same deploy run again later has its id, and the outcome
+     * of the run that finished replaces it (the entry that binds the new record says so in the
+     * chain). `replace`: a stored record is replaced whatever it says (writeOwnRecord: one no entry
+     * binds is replaced by the change's own, never bound as found).
      */
     async writeRecord(
       record: DeploymentRecord,
@@ -289,23 +281,22 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      * the chain binds: records are the deployer role's to write and nothing holds them to the chain
      * before a change starts, so one edited or planted under that id would send the change to any
      * build it names. One the chain does not bind is refused (unboundRecordRefusal: TAMPERED, or
-     * CONFLICT where verify calls it a stopped change's); the chain is read only when there is a
-     * record. A canary's start or abort row is no release: refused (canaryRowRefusal, `refused`:
-     * where, what was asked and what to ask instead).
+     * CONFLICT where verify calls it a stopped change's); one an old chain's entry names is taken as
+     * that entry's build and outcome, or refused by `legacy` where more of it would be believed. The
+     * chain is read only when there is a record. A canary's start or abort row is no release: refused
+     * (canaryRowRefusal, `refused`: where, what was asked and what to ask instead).
      */
     async readRelease(
       deployId: string,
       refused: Omit<CanaryRowRefused, 'row' | 'named'>,
       /** The stack's release store (Site `releases`; null in place): what verify holds a switch to. */
       releaseStore: VerifyOptions['releaseStore'],
+      options: { legacy?: (deployId: string) => FrontendOpsError } = {},
     ): Promise<DeploymentRecord | null> {
       const record = await stateRecords.readRecord(deployId);
       if (!record) return null;
-      // A record of a chain begun before entries bound records is held to its entry's build instead.
-      if (
-        (await boundRecords(store, prefix, [record])).length === 0 &&
-        !(await recordedByLegacyEntry(store, prefix, record))
-      ) {
+      const standing = await recordStanding(store, prefix, record);
+      if (standing === 'unbound') {
         // Which of the two, verify says (the whole chain, read on this path only), given the CDN's
         // release store as every other reader gives it: without it, any atomic/pending.json (one
         // planted on an in-place stack too) would excuse a record under its id as a stopped switch's.
@@ -313,6 +304,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
         const stopped = problems.find((p) => p.object === recordName(deployId) && p.kind === 'unfinished');
         throw unboundRecordRefusal(deployId, stopped?.reason);
       }
+      if (standing === 'legacy' && options.legacy) throw options.legacy(deployId);
       if (isCanaryRow(record)) throw canaryRowRefusal(record, { ...refused, named: deployId });
       return record;
     },
