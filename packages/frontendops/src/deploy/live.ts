@@ -311,11 +311,9 @@ export async function assertAtomicPendingSound(
   // FrontendOps writes the operation and its plan from one op. The checks below go by the record's
   // `op`, its finish records partly by the plan's: one naming two would pass the checks of one and
   // be recorded (superseded or finished) as the other.
-  if ((plan as { op?: unknown }).op !== pending.op) {
-    throw forgedPending(
-      ATOMIC_PENDING,
-      `names a ${opWord(pending.op)} whose plan is a ${opWord((plan as { op?: unknown }).op)}'s`,
-    );
+  const planOp = (plan as { op?: unknown }).op;
+  if (planOp !== pending.op) {
+    throw forgedPending(ATOMIC_PENDING, `names a ${opWord(pending.op)} whose plan is a ${opWord(planOp)}'s`);
   }
   const read: LiveRead = known ?? { pointer: await site.records.readPointer() };
   const pointer = read.pointer?.value ?? null;
