@@ -22,6 +22,9 @@
  *            `npm run bench -- --only faults --fault-pairs 5`
  * - state:   status and history with --records (20,100,500) deployment records.
  *            `npm run bench -- --only state --records 20,500,2000`
+ * - chain:   `audit verify` (CLI) and the whole-chain read a promote by deploy id pays (in process)
+ *            with --entries (100,1000,3000) audit entries; --latency-ms holds each S3 request.
+ *            `npm run bench -- --only chain --latency-ms 20`
  * - scale:   publish, deploy, incremental deploy, rollback of --scale-sizes (800,5000,20000) files of
  *            --scale-kib (8) KiB on average. `npm run bench -- --only scale --scale-sizes 800,20000`
  * - atomic:  atomic releases vs in-place vs `aws s3 sync`, in process, at --atomic-sizes (800,20000)
@@ -41,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { type AtomicSize, formatAtomic, runAtomic } from './atomic.ts';
+import { type ChainReadsResult, formatChainReads, runChainReads } from './chain-reads.ts';
 import { type ChatTurnResult, formatChatTurns, runChatTurns } from './chat-turn.ts';
 import { FAULT_KINDS } from './fault-proxy.ts';
 import { type FaultsResult, formatFaults, runFaults } from './faults.ts';
@@ -56,7 +60,7 @@ import { formatVerdicts } from './summary.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
-const SECTIONS = ['startup', 'sync', 'faults', 'scale', 'state', 'atomic', 'chat'] as const;
+const SECTIONS = ['startup', 'sync', 'faults', 'scale', 'state', 'chain', 'atomic', 'chat'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** "800,5000,20000" → [800, 5000, 20000], each checked by `item`. */
@@ -88,15 +92,16 @@ const argsSchema = z.object({
   'scale-sizes': list(z.number().int().min(10).max(100_000)).default([800, 5000, 20_000]),
   'scale-kib': z.coerce.number().min(1).max(256).default(8),
   records: list(z.number().int().min(1).max(5000)).default([20, 100, 500]),
+  entries: list(z.number().int().min(1).max(20_000)).default([100, 1000, 3000]),
   'atomic-sizes': list(z.number().int().min(50).max(50_000)).default([800, 20_000]),
   turns: z.coerce.number().int().min(1).max(50).default(6),
 });
 type Args = z.infer<typeof argsSchema>;
 
 const USAGE =
-  'npm run bench -- [--only startup,sync,faults,scale,state,atomic,chat] [--runs 3] [--samples 5] [--concurrency <n>] [--latency-ms 0] [--conditional-writes yes] ' +
+  'npm run bench -- [--only startup,sync,faults,scale,state,chain,atomic,chat] [--runs 3] [--samples 5] [--concurrency <n>] [--latency-ms 0] [--conditional-writes yes] ' +
   '[--fault-rate 0.1] [--fault-seed 2026] [--fault-pairs 3] [--fault-kinds InternalError,SlowDown,reset] [--scale-sizes 800,5000,20000] [--scale-kib 8] ' +
-  '[--records 20,100,500] [--atomic-sizes 800,20000] [--turns 6]';
+  '[--records 20,100,500] [--entries 100,1000,3000] [--atomic-sizes 800,20000] [--turns 6]';
 
 /** `atomic [--sizes …]`, the form of main's atomic bench, is `--only atomic [--atomic-sizes …]`. */
 function normalise(argv: string[]): string[] {
@@ -152,6 +157,7 @@ interface Results {
   faults?: FaultsResult;
   scale?: ScaleResult;
   state?: StateReadsResult;
+  chain?: ChainReadsResult;
   atomic?: AtomicSize[];
   chat?: ChatTurnResult;
   failed?: { section: Section; error: string };
@@ -250,6 +256,16 @@ async function main(): Promise<void> {
       current = 'state';
       results.state = await runStateReads(join(tmp, 'state'), args.records, Math.min(args.samples, 3));
       print('State reads with many deployment records (CLI processes)', formatStateReads(results.state));
+    }
+    if (want('chain')) {
+      current = 'chain';
+      results.chain = await runChainReads(
+        join(tmp, 'chain'),
+        args.entries,
+        Math.min(args.samples, 3),
+        args['latency-ms'],
+      );
+      print('Whole-chain reads as the audit chain grows', formatChainReads(results.chain));
     }
     if (want('scale')) {
       current = 'scale';
