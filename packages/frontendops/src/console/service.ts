@@ -20,7 +20,7 @@ import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
 import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
-import { readAudit } from '../state/audit.ts';
+import { newestBindings } from '../state/audit.ts';
 import { recordName } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
@@ -157,14 +157,14 @@ export function createConsoleService(options: ConsoleServiceOptions) {
           `No deployment ${deployId} is recorded for ${stack}. Pick one from the history.`,
         );
       }
-      const [pointer, entries, tags] = await Promise.all([
-        site.records.readPointer(),
-        readAudit(site.state, site.target.statePrefix),
-        readDeployTags(options.git),
-      ]);
       // The entry that recorded it binds its record (a deploy, a rollback, a canary's promote…):
       // the newest one, as a superseded record may be recorded again.
-      const audit = entries.findLast((e) => e.objects?.[recordName(deployId)] !== undefined) ?? null;
+      const [pointer, { bound }, tags] = await Promise.all([
+        site.records.readPointer(),
+        newestBindings(site.state, site.target.statePrefix, [recordName(deployId)]),
+        readDeployTags(options.git),
+      ]);
+      const audit = bound.get(recordName(deployId)) ?? null;
       return toDeploymentDetails(record, {
         liveDeployId: pointer?.value.deployId ?? null,
         audit,

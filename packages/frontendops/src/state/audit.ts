@@ -723,8 +723,14 @@ export async function boundRecords<T extends { deployId: string }>(
   records: readonly T[],
 ): Promise<T[]> {
   if (records.length === 0) return [];
-  const bound = latestBindings(await readAudit(store, prefix));
-  return records.filter((r) => bound.get(recordName(r.deployId))?.digest === digestOrNull(r));
+  const { bound } = await newestBindings(
+    store,
+    prefix,
+    records.map((r) => recordName(r.deployId)),
+  );
+  return records.filter(
+    (r) => bound.get(recordName(r.deployId))?.objects?.[recordName(r.deployId)] === digestOrNull(r),
+  );
 }
 
 /**
@@ -740,9 +746,11 @@ export async function recordStanding(
   prefix: string,
   record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown; outcome?: unknown },
 ): Promise<'bound' | 'legacy' | 'unbound'> {
-  const entries = await readAudit(store, prefix);
-  const binding = latestBindings(entries).get(recordName(record.deployId));
-  if (binding) return binding.digest === digestOrNull(record) ? 'bound' : 'unbound';
+  const name = recordName(record.deployId);
+  // The whole chain is read only when no entry binds the record (a legacy one is in the old entries).
+  const { bound, entries } = await newestBindings(store, prefix, [name]);
+  const binding = bound.get(name);
+  if (binding) return binding.objects?.[name] === digestOrNull(record) ? 'bound' : 'unbound';
   const legacy = entries.some(
     (e) =>
       (e.type === 'deploy' || e.type === 'rollback') &&
@@ -757,6 +765,41 @@ export async function recordStanding(
       (typeof e.data.outcome !== 'string' || e.data.outcome === record.outcome),
   );
   return legacy ? 'legacy' : 'unbound';
+}
+
+/**
+ * The newest entry binding each of `names` (objects under the state prefix), read from the chain's
+ * newest entry back, ENTRY_READS at a time, stopping once each name's is found. A release named by
+ * deploy id is mostly a recent one, bound a few entries from the end: a chain of thousands is then
+ * not read whole for it (a name bound nowhere, as a record planted around the chain, reads it all).
+ * Every listed entry counts, as readAudit takes them (one past the head too); one that is not an
+ * entry among those read is refused as readAudit refuses it. `entries`: those read, in order (the
+ * whole chain when a name is bound nowhere).
+ */
+export async function newestBindings(
+  store: ObjectStore,
+  prefix: string,
+  names: readonly string[],
+): Promise<{ bound: Map<string, AuditEntry>; entries: AuditEntry[] }> {
+  const { keys } = await listChain(store, prefix);
+  const bound = new Map<string, AuditEntry>();
+  const wanted = new Set(names);
+  const batches: AuditEntry[][] = [];
+  // The first batch is one round of reads; each next one twice as long, so that a chain read to its
+  // start waits on few more rounds than one read whole.
+  for (
+    let end = keys.length, size = ENTRY_READS;
+    end > 0 && bound.size < wanted.size;
+    end -= size, size *= 2
+  ) {
+    const batch = readable(await readEntryKeys(store, prefix, keys.slice(Math.max(0, end - size), end)));
+    batches.unshift(batch);
+    for (const entry of [...batch].reverse()) {
+      for (const name of Object.keys(entry.objects ?? {}))
+        if (wanted.has(name) && !bound.has(name)) bound.set(name, entry);
+    }
+  }
+  return { bound, entries: batches.flat() };
 }
 
 /** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */
@@ -796,7 +839,11 @@ export async function usedApprovalRecorded(
 
 /** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {
-  const { read } = await readEntries(store, prefix);
+  return readable((await readEntries(store, prefix)).read);
+}
+
+/** The entries read, or TAMPERED naming the first that is not one (what a change acts on must read whole). */
+function readable(read: readonly ReadEntry[]): AuditEntry[] {
   const damaged = read.find((r) => r.entry === null);
   if (damaged) {
     throw new FrontendOpsError(
@@ -1859,6 +1906,12 @@ async function readEntries(
   store: ObjectStore,
   prefix: string,
 ): Promise<{ read: ReadEntry[]; strays: string[] }> {
+  const { keys, strays } = await listChain(store, prefix);
+  return { read: await readEntryKeys(store, prefix, keys), strays };
+}
+
+/** A chain's entry keys in order, and every other key under its audit/ but the head. */
+async function listChain(store: ObjectStore, prefix: string): Promise<{ keys: string[]; strays: string[] }> {
   const keys: string[] = [];
   const strays: string[] = [];
   for (const { key } of await store.list(`${prefix}${AUDIT}`)) {
@@ -1866,10 +1919,17 @@ async function readEntries(
     if (ENTRY_NAME.test(name)) keys.push(key);
     else if (name !== AUDIT_HEAD) strays.push(key);
   }
-  keys.sort();
-  strays.sort();
+  return { keys: keys.sort(), strays: strays.sort() };
+}
+
+/** The entries under `keys`, in their order, ENTRY_READS at a time; a key gone since the listing is left out. */
+async function readEntryKeys(
+  store: ObjectStore,
+  prefix: string,
+  keys: readonly string[],
+): Promise<ReadEntry[]> {
   const read = await pMap(keys, (key) => readEntry(store, prefix, key), { concurrency: ENTRY_READS });
-  return { read: read.filter((r) => r !== null), strays };
+  return read.filter((r) => r !== null);
 }
 
 /** One entry as stored; null when its key is gone since the listing. */
