@@ -1285,6 +1285,8 @@ async function verifyAuditOnce(
   // release (a canary's start or abort, a migration, writes no live.json), naming its build live.
   const switchNamesLive = (pointer: unknown): boolean =>
     atomicSwitched && changesLive(atomicPendingValue) && namesRecordLive(pointer, atomicPendingValue);
+  // The deployment record the interrupted atomic operation writes after its switch, by name (or null).
+  const atomicOwnRecord = ownRecordName(atomicPendingValue);
   const switchWroteState = (value: unknown): boolean =>
     atomicSwitched && (switchState === undefined || digestOrNull(value) === switchState);
   // The release indexes the interrupted atomic operation writes before its switch, with their
@@ -1430,7 +1432,9 @@ async function verifyAuditOnce(
       const preview = name === ATOMIC_STATE && stoppedPreview(entries, read.length, current.value);
       // A deploy run again under the id of one recorded superseded replaces that record (records.ts
       // writeRecord), then writes the entry binding it: stopped between the two, its crash-recovery
-      // record still names it (an atomic one's, where its switch is served), as the record says.
+      // record still names it (an atomic one's, where its switch is served), as the record says. A
+      // canary's start or abort is never run again onto a row recorded superseded: each run's row id
+      // is made from its own start (canaryRowId), so a later one writes a row of its own.
       const rerun =
         name.startsWith(DEPLOYMENTS) &&
         entries.find((e) => e.seq === seq)?.data.outcome === 'superseded' &&
@@ -1441,10 +1445,7 @@ async function verifyAuditOnce(
           isRowOf(current.value, pending.value) &&
           // An in-place deploy writes its record after its pointer: that deploy is live.
           namesPendingLive((await readJsonQuietly(store, `${prefix}${LIVE}`)).value)) ||
-          (atomicSwitched &&
-            changesLive(atomicPendingValue) &&
-            idsOfRecord(atomicPendingValue).some((id) => name === recordName(id)) &&
-            isRowOf(current.value, atomicPendingValue)));
+          (atomicSwitched && name === atomicOwnRecord && isRowOf(current.value, atomicPendingValue)));
       // A crash-recovery record is bound by no entry: one can excuse a change only of what an
       // interrupted operation writes, naming releases the chain knows (or the record's own, as the
       // newest), never a release list or atomic state naming builds the chain never saw.
@@ -1480,15 +1481,11 @@ async function verifyAuditOnce(
     if (bound.has(name) || legacy.has(name) || untrusted(name)) continue;
     const interrupted = pendingId !== null && name === recordName(pendingId);
     // An atomic operation writes its record, then the entry binding it: stopped between the two, its
-    // crash-recovery record still names it, and its re-run (or the next change) binds it. One that
-    // changes the live release writes a deployment record under its deploy id; a canary's start or
-    // abort, only its own history row (a migration, none).
+    // crash-recovery record still names it, and its re-run (or the next change) binds it: its own
+    // deployment record, or a canary's start or abort its own history row.
     const recordsRow =
       atomicPending !== null &&
-      [
-        ...(changesLive(atomicPendingValue) ? idsOfRecord(atomicPendingValue) : []),
-        ...rowIdOfRecord(atomicPendingValue),
-      ].some((id) => name === recordName(id));
+      (name === atomicOwnRecord || rowIdOfRecord(atomicPendingValue).some((id) => name === recordName(id)));
     const atomicInterrupted = atomicSwitched && recordsRow;
     // A change that finds an operation stopped before its switch records it superseded: its row, then
     // the entry binding it (then its own record replaces the stopped one). Stopped between the two,
@@ -2089,6 +2086,17 @@ function isRowOf(row: Record<string, unknown>, record: unknown): boolean {
 /** Whether a crash-recovery record's plan changes the live release, so writes live.json (atomic-apply.ts). */
 const changesLive = (record: unknown): boolean =>
   isRecord(record) && isRecord(record.plan) && record.plan.liveChanges === true;
+
+/**
+ * The name of the deployment record a crash-recovery record's operation writes, or null: one that
+ * changes the live release writes one under its own deploy id (atomic-apply.ts), never under its
+ * release id; a canary's start or abort writes only its history row (rowIdOfRecord), a migration
+ * none. What verify excuses as that operation's record, stopped before its entry or run again.
+ */
+function ownRecordName(record: unknown): string | null {
+  const deployId = isRecord(record) && isRecord(record.plan) ? record.plan.deployId : undefined;
+  return changesLive(record) && typeof deployId === 'string' ? recordName(deployId) : null;
+}
 
 /**
  * Whether a live pointer is the one the interrupted change of a crash-recovery record (`record`, as

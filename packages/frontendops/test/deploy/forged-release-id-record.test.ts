@@ -1,0 +1,45 @@
+/**
+ * An atomic deploy stopped after its switch, between its deployment record and the entry binding it:
+ * its crash-recovery record excuses that record (under the deploy's own id) as unfinished. A record
+ * planted beside it under the id of the release the deploy makes live is no write of that deploy (an
+ * operation writes its deployment record under its deploy id, never its release id): verify calls it
+ * tampered, as any record written around the chain, not unfinished.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
+
+describe('a record planted under the release id of an atomic deploy stopped after its switch', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'forged-release-id-record' });
+    await t.publishVersions([V1, V2]);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('is tampered, while the deploy’s own record stays unfinished', async () => {
+    const prefix = t.target.statePrefix;
+    const stopping = stoppedAtEntryAfter(t.site, (key) => key.startsWith(`${prefix}deployments/`));
+    await expect(
+      deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2') }),
+    ).rejects.toThrow('the process stopped');
+    const pending = JSON.parse(
+      (await t.site.state.get(`${prefix}atomic/pending.json`))?.body.toString('utf8') ?? 'null',
+    ) as { plan: { deployId: string; releaseId: string } };
+    const { deployId, releaseId } = pending.plan;
+    const own = await t.site.state.get(`${prefix}deployments/${deployId}.json`);
+    if (!own) throw new Error('the stopped deploy wrote its record');
+    await t.site.state.put(`${prefix}deployments/${releaseId}.json`, own.body);
+
+    const { problems } = await verifyAudit(t.site.state, prefix, { releaseStore: t.store() });
+    expect(problems.find((p) => p.object === `deployments/${deployId}.json`)?.kind).toBe('unfinished');
+    const planted = problems.find((p) => p.object === `deployments/${releaseId}.json`);
+    expect(planted?.kind).toBe('tampered');
+    expect(planted?.reason).toMatch(/added around the chain/);
+  });
+});
