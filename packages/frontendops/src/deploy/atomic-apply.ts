@@ -105,7 +105,13 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { assertAtomicPendingSound, forgedPending, type LiveRead, ownPrefixes } from './live.ts';
+import {
+  assertAtomicPendingSound,
+  forgedPending,
+  type LiveRead,
+  migrationSwitch,
+  ownPrefixes,
+} from './live.ts';
 import type { DeployEvent, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 
@@ -627,10 +633,10 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
       );
     }
   }
-  // A migration switches from no pointer only as the stack's first atomic switch, to the release the
+  // A migration's switch (migrationSwitch) is the stack's first atomic switch, to the release the
   // live pointer has live: one claimed on a stack the chain records serving atomic releases was not
   // this record's (the store served it already), and would be recorded as a migration nobody ran.
-  if (pending.op === 'migrate' && plan.pointerBefore == null) {
+  if (migrationSwitch(pending)) {
     if ((await atomicStateBoundByOthers()) || known.pointer?.value.deployId !== plan.deployId) {
       throw refuse(
         `names ${what}, a first switch to atomic releases, which this stack's audit chain already records`,

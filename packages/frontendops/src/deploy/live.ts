@@ -290,6 +290,15 @@ export async function checkPending(
 }
 
 /**
+ * Whether an atomic operation's record is of a migration that switches: a migration switches only
+ * from no pointer (the stack's first atomic switch, to the release its in-place pointer has live),
+ * the one switch of a plan that changes no live release. assertAtomicPendingSound lets only it
+ * switch so; heldToItsWrites (deploy/atomic-apply.ts) holds it to being the stack's first.
+ */
+export const migrationSwitch = (pending: { op: unknown; plan: { pointerBefore?: unknown } }): boolean =>
+  pending.op === 'migrate' && pending.plan.pointerBefore == null;
+
+/**
  * Checks the atomic crash-recovery record (atomic/pending.json) before anything of it is finished,
  * switched or recorded (see the module comment); throws TAMPERED when FrontendOps did not write it:
  * a rollback to a build the stack never had live; a switch that would make live another release than
@@ -319,15 +328,11 @@ export async function assertAtomicPendingSound(
   const pointer = read.pointer?.value ?? null;
   if (pending.op === 'rollback') await assertRollbackWasLive(site, ATOMIC_PENDING, plan, pointer);
   const what = `${pending.op} ${idOf(plan.deployId)} of ${shortSha(plan.commit)}`;
-  // Only a plan that changes what is live switches the live release, but a migration's first switch
-  // (from no pointer): any other record claiming such a switch would be finished as an operation
+  // Only a plan that changes what is live switches the live release, but a migration's switch
+  // (migrationSwitch): any other record claiming such a switch would be finished as an operation
   // nobody ran, with its made-up request, where the release store already served that release.
   const from = (plan.pointerBefore as { live?: unknown } | null | undefined)?.live;
-  if (
-    !plan.liveChanges &&
-    plan.pointerAfter?.live !== from &&
-    (pending.op !== 'migrate' || plan.pointerBefore != null)
-  ) {
+  if (!plan.liveChanges && plan.pointerAfter?.live !== from && !migrationSwitch(pending)) {
     throw forgedPending(
       ATOMIC_PENDING,
       `names ${what}, whose switch makes a release live, which its plan does not`,
