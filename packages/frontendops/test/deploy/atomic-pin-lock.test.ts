@@ -12,16 +12,14 @@ import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, heldAtSwitch, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 
 const [GOOD, BAD, NEXT] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 let t: AtomicEnv;
 
 beforeEach(async () => {
-  t = await startAtomicEnv({ propagationMs: 25, stack: 'atomic-pin-lock' });
-  await t.publishVersions([GOOD, BAD, NEXT]);
-  await deployArtifact(t.site, { app: APP, commit: GOOD, request: request() });
+  t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'atomic-pin-lock' }, [GOOD, BAD, NEXT], 1);
   await deployArtifact(t.site, { app: APP, commit: BAD, request: request() });
 });
 afterEach(() => t.stop());

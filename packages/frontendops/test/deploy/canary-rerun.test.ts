@@ -6,18 +6,15 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { abortCanary, promoteCanary, readCanaryStatus, startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 let t: AtomicEnv;
 
 beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: 25, stack: 'canary-rerun' });
-  await t.publishVersions([V1, V2, V3]);
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'canary-rerun' }, [V1, V2, V3], 1);
 });
 afterAll(() => t?.stop());
 

@@ -15,9 +15,9 @@ import { previewLink } from '../../src/deploy/preview.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
+import { type StoppedAtomic, stoppedAtomic, stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3, V4] = [
   'a1a1a1a1a1a1a1a1a1a1',
@@ -50,30 +50,22 @@ describe.each(STOPS)(
     const stateKey = () => `${prefix()}atomic/state.json`;
     let stopped: AtomicPending;
     let written: string;
+    let putState: StoppedAtomic['putState'];
 
     beforeAll(async () => {
-      t = await startAtomicEnv({ stack });
-      await t.publishVersions([V1, V2, V3, V4]);
-      for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+      t = await startDeployedAtomicEnv({ stack }, [V1, V2, V3, V4], 2);
       await previewLink(t.site, { app: APP, commit: V4, request: request('preview v4') });
       // A deploy of V3 stopped after its switch wrote atomic/state.json.
       const stopping = stoppingSite(t.site, (key) => stopKey.test(key));
-      await expect(deployArtifact(stopping, { app: APP, commit: V3, request: request() })).rejects.toThrow(
-        /stopped/,
-      );
-      stopped = JSON.parse(
-        (await t.site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? 'null',
-      ) as AtomicPending;
+      ({ stopped, written, putState } = await stoppedAtomic(
+        t,
+        deployArtifact(stopping, { app: APP, commit: V3, request: request() }),
+      ));
       expect(stopped.switched).toBe(marked);
-      written = (await t.site.state.get(stateKey()))?.body.toString('utf8') ?? '';
       expect(JSON.parse(written).previews).toHaveLength(1);
-      const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
-      expect(verdict.problems.map((p) => p.kind)).not.toContain('tampered');
     }, 180_000);
     afterAll(() => t?.stop());
-    beforeEach(async () => {
-      await t.site.state.put(stateKey(), written, { contentType: 'application/json' });
-    });
+    beforeEach(() => putState());
 
     it('the record names the state its switch wrote', () => {
       expect(stopped.stateDigest).toBe(stateDigest(JSON.parse(written)));
@@ -101,9 +93,7 @@ describe.each(STOPS)(
     ];
     for (const [what, edit] of edits) {
       it(`${what}: verify says tampered, the next change refuses TAMPERED`, async () => {
-        await t.site.state.put(stateKey(), JSON.stringify(edit(JSON.parse(written))), {
-          contentType: 'application/json',
-        });
+        await putState(edit(JSON.parse(written)));
         const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
         expect(verdict.problems).toContainEqual(
           expect.objectContaining({ kind: 'tampered', object: 'atomic/state.json' }),

@@ -16,7 +16,13 @@ import { artifactDigest } from '../../src/engine/manifest.ts';
 import type { Manifest } from '../../src/engine/types.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import {
+  APP,
+  type AtomicEnv,
+  request,
+  startAtomicEnv,
+  startDeployedAtomicEnv,
+} from '../support/atomic-env.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { refusal } from '../support/refusal.ts';
 
@@ -124,9 +130,7 @@ describe('atomic: a kept release index edited to drop a deleted page', () => {
 describe('atomic: a kept release index edited while a genuine operation is stopped', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'edited-index-pending' });
-    await t.publishVersions([V1, V2, V3]);
-    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+    t = await startDeployedAtomicEnv({ stack: 'edited-index-pending' }, [V1, V2, V3], 2);
   }, 180_000);
   afterAll(() => t?.stop());
 

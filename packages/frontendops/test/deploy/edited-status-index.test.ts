@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readStatus } from '../../src/read/status.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
@@ -17,9 +17,7 @@ describe('status: the index of a served release nothing else names, edited', () 
   let t: AtomicEnv;
   let served: string;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'edited-status-index' });
-    await t.publishVersions([V1, V2, V3]);
-    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+    t = await startDeployedAtomicEnv({ stack: 'edited-status-index' }, [V1, V2, V3], 2);
     const liveKey = `${t.target.statePrefix}live.json`;
     const before = (await t.site.state.get(liveKey))?.body.toString('utf8') ?? '';
     await deployArtifact(t.site, { app: APP, commit: V3, request: request() });

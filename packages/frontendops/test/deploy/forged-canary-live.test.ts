@@ -11,7 +11,7 @@ import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
 import { livePointerNaming } from '../support/audit-forgery.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
@@ -44,9 +44,7 @@ describe('atomic: what only a live change writes, beside a stopped canary start'
     await expect(
       startCanary(stopping, { app: APP, commit: V2, weightPercent: 10, request: request('try v2') }),
     ).rejects.toThrow('the process stopped');
-    const pending = JSON.parse(
-      ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
-    ) as { op: string; switched?: boolean; plan: StoppedStart['plan'] };
+    const pending = await storedAtomicPending(t.site);
     expect([pending.op, pending.switched]).toEqual(['canary-start', true]);
     return { t, prefix, plan: pending.plan, firstDeployId: first.deployId };
   }

@@ -8,53 +8,43 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { canaryRowId } from '../../src/engine/ids.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
+import { type StoppedAtomic, stoppedAtomic, stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
 describe('atomic: a stopped canary start, and its row id put in atomic/state.json', () => {
   let t: AtomicEnv;
   const prefix = () => t.target.statePrefix;
-  const stateKey = () => `${prefix()}atomic/state.json`;
   let stopped: AtomicPending;
   let rowId: string;
   let written: string;
+  let putState: StoppedAtomic['putState'];
 
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'forged-canary-row-id' });
-    await t.publishVersions([V1, V2, V3]);
-    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+    t = await startDeployedAtomicEnv({ stack: 'forged-canary-row-id' }, [V1, V2, V3], 2);
     // Stopped at its first write after the switch: the record naming the state it writes.
     const stopping = stoppingSite(
       t.site,
       (key, body) => key === `${prefix()}atomic/pending.json` && String(body).includes('"stateDigest"'),
     );
-    await expect(
+    ({ stopped, written, putState } = await stoppedAtomic(
+      t,
       startCanary(stopping, { app: APP, commit: V3, weightPercent: 20, request: request() }),
-    ).rejects.toThrow(/stopped/);
-    stopped = JSON.parse(
-      (await t.site.state.get(`${prefix()}atomic/pending.json`))?.body.toString('utf8') ?? 'null',
-    ) as AtomicPending;
+    ));
     expect(stopped.switched).toBe(false);
     expect(stopped.stateDigest).toBeUndefined();
     expect((await t.store().read()).value?.canary).toBe(stopped.plan.releaseId);
     rowId = canaryRowId(stopped) ?? '';
     expect(rowId).not.toBe('');
-    written = (await t.site.state.get(stateKey()))?.body.toString('utf8') ?? '';
-    const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
-    expect(verdict.problems.map((p) => p.kind)).not.toContain('tampered');
   }, 180_000);
   afterAll(() => t?.stop());
-  beforeEach(async () => {
-    await t.site.state.put(stateKey(), written, { contentType: 'application/json' });
-  });
+  beforeEach(() => putState());
 
   it('a retiring release named by its row id: verify says tampered, the next change refuses', async () => {
     const state = JSON.parse(written);
@@ -70,7 +60,7 @@ describe('atomic: a stopped canary start, and its row id put in atomic/state.jso
         },
       ],
     };
-    await t.site.state.put(stateKey(), JSON.stringify(forged), { contentType: 'application/json' });
+    await putState(forged);
     const verdict = await verifyAudit(t.site.state, prefix(), { releaseStore: t.site.releases });
     expect(verdict.problems).toContainEqual(
       expect.objectContaining({

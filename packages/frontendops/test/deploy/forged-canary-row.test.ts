@@ -9,12 +9,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { canaryRowId } from '../../src/engine/ids.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
-import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import {
+  APP,
+  type AtomicEnv,
+  request,
+  startDeployedAtomicEnv,
+  storedAtomicPending,
+} from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -23,9 +27,7 @@ const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 describe('atomic: a stopped canary start whose history row is rewritten as a release', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'forged-canary-row' });
-    await t.publishVersions([V1, V2]);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+    t = await startDeployedAtomicEnv({ stack: 'forged-canary-row' }, [V1, V2], 1);
   }, 180_000);
   afterAll(() => t?.stop());
 
@@ -39,9 +41,7 @@ describe('atomic: a stopped canary start whose history row is rewritten as a rel
     await expect(
       startCanary(stopping, { app: APP, commit: V2, weightPercent: 10, request: request('try v2') }),
     ).rejects.toThrow(/stopped/);
-    const pending = JSON.parse(
-      (await t.site.state.get(`${prefix}atomic/pending.json`))?.body.toString('utf8') ?? 'null',
-    ) as AtomicPending;
+    const pending = await storedAtomicPending(t.site);
     const rowId = canaryRowId(pending) as string;
     const rowKey = `${prefix}deployments/${rowId}.json`;
     const row = JSON.parse((await t.site.state.get(rowKey))?.body.toString('utf8') ?? 'null');

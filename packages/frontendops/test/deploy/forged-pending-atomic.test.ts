@@ -23,7 +23,13 @@ import type { Site } from '../../src/site.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import {
+  APP,
+  type AtomicEnv,
+  request,
+  startAtomicEnv,
+  startDeployedAtomicEnv,
+} from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -675,9 +681,7 @@ describe('atomic: a forged "switched" canary start, with the state and release i
 describe('atomic: a preview asked for between a sync and its finish', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'synced-then-preview' });
-    await t.publishVersions([V1, V2, V3]);
-    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+    t = await startDeployedAtomicEnv({ stack: 'synced-then-preview' }, [V1, V2, V3], 2);
   }, 180_000);
   afterAll(() => t?.stop());
 

@@ -8,7 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import {
+  APP,
+  type AtomicEnv,
+  request,
+  startDeployedAtomicEnv,
+  storedAtomicPending,
+} from '../support/atomic-env.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
@@ -16,9 +22,7 @@ const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 describe('a record planted under the release id of an atomic deploy stopped after its switch', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'forged-release-id-record' });
-    await t.publishVersions([V1, V2]);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+    t = await startDeployedAtomicEnv({ stack: 'forged-release-id-record' }, [V1, V2], 1);
   }, 180_000);
   afterAll(() => t?.stop());
 
@@ -28,9 +32,7 @@ describe('a record planted under the release id of an atomic deploy stopped afte
     await expect(
       deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2') }),
     ).rejects.toThrow('the process stopped');
-    const pending = JSON.parse(
-      (await t.site.state.get(`${prefix}atomic/pending.json`))?.body.toString('utf8') ?? 'null',
-    ) as { plan: { deployId: string; releaseId: string } };
+    const pending = await storedAtomicPending(t.site);
     const { deployId, releaseId } = pending.plan;
     const own = await t.site.state.get(`${prefix}deployments/${deployId}.json`);
     if (!own) throw new Error('the stopped deploy wrote its record');

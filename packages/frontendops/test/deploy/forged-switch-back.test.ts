@@ -18,7 +18,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { PendingDeploy } from '../../src/state/records.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal } from '../support/refusal.ts';
 
@@ -125,9 +125,7 @@ describe('in place: a synced deploy whose pending.json was edited before invalid
 describe('atomic: a synced deploy whose atomic/pending.json was edited before invalidate_cdn', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'forged-switch-back-atomic' });
-    await t.publishVersions([V1, V2, V3]);
-    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+    t = await startDeployedAtomicEnv({ stack: 'forged-switch-back-atomic' }, [V1, V2, V3], 2);
   });
   afterAll(() => t?.stop());
 

@@ -90,6 +90,19 @@ async function atomicEnv(stack: string) {
   return t;
 }
 
+/**
+ * An atomic environment (`stack`) whose stack has had V1 then V2 deployed in place, before its
+ * outputs named a release store: what a first atomic switch (a migration, a first atomic deploy)
+ * starts from.
+ */
+async function deployedInPlace(stack: string) {
+  const t = await atomicEnv(stack);
+  const inPlace = await t.open({ inPlace: true });
+  await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
+  await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+  return t;
+}
+
 async function inPlaceEnv(stack: string, protectedStack = false): Promise<TestDeployEnv> {
   const t = await startDeployEnv({ stack }, { protected: protectedStack });
   stops.push(() => t.stop());
@@ -120,10 +133,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
 
   for (const landed of [false, true]) {
     it(`a stack's first atomic deploy (its migration) stopped ${landed ? 'after' : 'at'} its entry: the next deploys finish it`, async () => {
-      const t = await atomicEnv(`stopped-first-atomic-${landed}`);
-      const inPlace = await t.open({ inPlace: true });
-      await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
-      await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+      const t = await deployedInPlace(`stopped-first-atomic-${landed}`);
       // The outputs now name the release store: its first switch had nothing atomic before it.
       await expect(
         deployArtifact(stoppedAtEntry(t.site, 'deploy', { landed }), {
@@ -144,10 +154,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   for (const landed of [false, true]) {
     it(`a migration to atomic stopped ${landed ? 'after' : 'at'} its entry: the next deploys finish it`, async () => {
       // Its switch is from no pointer: held to the chain as the stack's first (live.ts, atomic-apply.ts).
-      const t = await atomicEnv(`stopped-migrate-${landed}`);
-      const inPlace = await t.open({ inPlace: true });
-      await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
-      await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+      const t = await deployedInPlace(`stopped-migrate-${landed}`);
       await expect(
         migrateToAtomic(stoppedAtEntry(t.site, 'migrate', { landed }), { request: request('migrate') }),
       ).rejects.toThrow(/stopped/);
@@ -161,10 +168,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
 
   for (const first of ['migration', 'first atomic deploy'] as const) {
     it(`a ${first} stopped after its entry, then a pin and an unpin (which do not finish it): the next deploy finishes it`, async () => {
-      const t = await atomicEnv(`stopped-${first.replaceAll(' ', '-')}-then-pin`);
-      const inPlace = await t.open({ inPlace: true });
-      await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
-      await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+      const t = await deployedInPlace(`stopped-${first.replaceAll(' ', '-')}-then-pin`);
       const stopping = stoppedAtEntry(t.site, first === 'migration' ? 'migrate' : 'deploy', {
         landed: true,
         after: (key) => key === `${t.target.statePrefix}atomic/pending.json`,

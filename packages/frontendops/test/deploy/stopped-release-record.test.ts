@@ -10,7 +10,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
@@ -19,9 +19,7 @@ const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 describe('a deploy id whose deploy stopped before recording its deployment', () => {
   let t: AtomicEnv;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'stopped-release-record' });
-    await t.publishVersions([V1, V2]);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+    t = await startDeployedAtomicEnv({ stack: 'stopped-release-record' }, [V1, V2], 1);
   }, 180_000);
   afterAll(() => t?.stop());
 

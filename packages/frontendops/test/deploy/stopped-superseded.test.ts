@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
@@ -43,9 +43,7 @@ describe("a stop between a superseded change's row and its entry", () => {
     await expect(
       deployArtifact(stopping, { app: APP, commit: V3, request: request('ship v3') }),
     ).rejects.toThrow('the process stopped');
-    const pending = JSON.parse(
-      ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
-    ) as { plan: { deployId: string } };
+    const pending = await storedAtomicPending(t.site);
     const verdict = async () =>
       (await verifyAudit(t.site.state, prefix, { releaseStore: t.store() })).problems.map(
         (p) => `${p.kind}: ${p.object ?? p.seq}`,
@@ -65,9 +63,7 @@ describe("a stop between a superseded change's row and its entry", () => {
     // Beside a stopped operation, a row under its id that is not a superseded one stays tampered: a
     // deployment it never finished, written around the chain.
     await killedV2();
-    const pending = JSON.parse(
-      ((await t.site.state.get(`${prefix}atomic/pending.json`))?.body ?? '').toString(),
-    ) as { plan: { deployId: string } };
+    const pending = await storedAtomicPending(t.site);
     const [genuine] = (await t.site.records.listReleases(1)).releases;
     const planted = { ...genuine, deployId: pending.plan.deployId, commit: V2, outcome: 'succeeded' };
     await t.site.state.put(`${prefix}deployments/${pending.plan.deployId}.json`, JSON.stringify(planted), {

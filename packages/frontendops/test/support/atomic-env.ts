@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createCloudFrontReleaseStore } from '../../src/adapters/cloudfront-kvs.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import { type LocalEdge, startLocalEdge } from '../../src/local/edge.ts';
@@ -16,6 +17,7 @@ import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { type ConnectSiteOptions, connectSite } from '../../src/stacks/open.ts';
+import type { AtomicPending } from '../../src/state/atomic.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { startTestS3, type TestS3 } from './local-s3.ts';
 
@@ -184,6 +186,35 @@ export async function startAtomicEnv(
     },
   };
   return env;
+}
+
+/**
+ * startAtomicEnv, then `commits` published (as v1, v2, …) and the first `deployed` of them deployed in
+ * turn, each under request(): the history most attack tests start from. Stopped again if any of that
+ * fails (the caller, holding nothing yet, could not).
+ */
+export async function startDeployedAtomicEnv(
+  options: Parameters<typeof startAtomicEnv>[0],
+  commits: readonly string[],
+  deployed: number,
+): Promise<AtomicEnv> {
+  const t = await startAtomicEnv(options);
+  try {
+    await t.publishVersions(commits);
+    for (const commit of commits.slice(0, deployed))
+      await deployArtifact(t.site, { app: APP, commit, request: request() });
+    return t;
+  } catch (error) {
+    await t.stop();
+    throw error;
+  }
+}
+
+/** atomic/pending.json as stored for `site`: the record an atomic operation stopped part-way left. */
+export async function storedAtomicPending(site: Site): Promise<AtomicPending> {
+  const object = await site.state.get(`${site.target.statePrefix}atomic/pending.json`);
+  if (!object) throw new Error('no atomic/pending.json: no atomic operation stopped part-way');
+  return JSON.parse(object.body.toString('utf8')) as AtomicPending;
 }
 
 export interface ReleaseBuildOptions {

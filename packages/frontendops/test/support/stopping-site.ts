@@ -1,10 +1,15 @@
 /**
  * A site as a process sees it that stops at a given write, as one killed or cut off there would: that
- * write (a put, or a delete of such a key) and every later one fail; the writes before it land.
+ * write (a put, or a delete of such a key) and every later one fail; the writes before it land. And
+ * what an atomic operation stopped so left (stoppedAtomic).
  */
+import { expect } from 'vitest';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
+import type { AtomicPending } from '../../src/state/atomic.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
+import { type AtomicEnv, storedAtomicPending } from './atomic-env.ts';
 
 export function stoppingSite(
   site: Site,
@@ -48,4 +53,35 @@ export function stoppedAtEntryAfter(site: Site, wrote: (key: string, body?: unkn
     }
     return written && AUDIT_ENTRY.test(key);
   });
+}
+
+/** What an atomic operation stopped part-way left under the stack's state prefix, as stored. */
+export interface StoppedAtomic {
+  /** Its crash-recovery record (atomic/pending.json). */
+  stopped: AtomicPending;
+  /** atomic/state.json, the text stored. */
+  written: string;
+  /** Writes atomic/state.json: `state` as JSON, or with none the `written` text back. */
+  putState(state?: unknown): Promise<void>;
+}
+
+/**
+ * Runs `run`, an atomic operation on a stopping site, which must stop; returns what it left (its
+ * record and atomic/state.json) once `audit verify` (with the release store) finds none of it
+ * tampered: an attack test then edits that state, and what verify says next is the edit's doing.
+ */
+export async function stoppedAtomic(t: AtomicEnv, run: Promise<unknown>): Promise<StoppedAtomic> {
+  await expect(run).rejects.toThrow(/stopped/);
+  const prefix = t.target.statePrefix;
+  const stateKey = `${prefix}atomic/state.json`;
+  const stopped = await storedAtomicPending(t.site);
+  const written = (await t.site.state.get(stateKey))?.body.toString('utf8') ?? '';
+  const verdict = await verifyAudit(t.site.state, prefix, { releaseStore: t.site.releases });
+  expect(verdict.problems.map((p) => p.kind)).not.toContain('tampered');
+  const putState = async (state?: unknown) => {
+    await t.site.state.put(stateKey, state === undefined ? written : JSON.stringify(state), {
+      contentType: 'application/json',
+    });
+  };
+  return { stopped, written, putState };
 }
