@@ -1,6 +1,6 @@
 /** What happened on a site, newest first, a page at a time: behind `history`, get_history and the console. */
 import type { Site } from '../site.ts';
-import { boundRecords } from '../state/audit.ts';
+import { chainBindsRecords } from '../state/audit.ts';
 import type { DeploymentRecord } from '../state/records.ts';
 import { type HistoryPage, historyTime, toHistoryItem } from './views.ts';
 
@@ -64,18 +64,22 @@ export async function rolledBackAway(
   );
   if (rollbacks.length === 0) return null;
   // Only records the chain binds are told as what happened: the deployer role can write a record
-  // and its history row around the chain. Read only when such a rollback was found.
-  const held = (records: DeploymentRecord[]) => boundRecords(site.state, site.target.statePrefix, records);
-  const [rollback] = await held(rollbacks);
+  // and its history row around the chain. The chain is read once (from its newest entry back), only
+  // when such a rollback was found: for the rollbacks and the changes they went back from.
+  const held = await chainBindsRecords(site.state, site.target.statePrefix, [
+    ...rollbacks.map((r) => r.deployId),
+    ...rollbacks.flatMap((r) => (r.fromDeployId ? [r.fromDeployId] : [])),
+  ]);
+  const rollback = rollbacks.find(held);
   if (!rollback) return null;
   // The automatic switch back runs under the failed change's own request: the change it went back
-  // from is recorded as failed, asked for at the same moment by the same actor. One more read, only
-  // when such a rollback was found; held to the chain likewise.
+  // from is recorded as failed, asked for at the same moment by the same actor. One more read (of
+  // that record, where the look-back did not hold it), held to the same read of the chain.
   const read = rollback.fromDeployId
     ? (newer.find((r) => r.deployId === rollback.fromDeployId) ??
       (await site.records.readRecord(rollback.fromDeployId)))
     : null;
-  const [from] = read ? await held([read]) : [];
+  const from = read && held(read) ? read : null;
   const automatic =
     from?.outcome === 'failed' &&
     from.request.at === rollback.request.at &&

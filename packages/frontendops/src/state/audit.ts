@@ -723,14 +723,30 @@ export async function boundRecords<T extends { deployId: string }>(
   records: readonly T[],
 ): Promise<T[]> {
   if (records.length === 0) return [];
-  const { bound } = await newestBindings(
-    store,
-    prefix,
-    records.map((r) => recordName(r.deployId)),
-  );
   return records.filter(
-    (r) => bound.get(recordName(r.deployId))?.objects?.[recordName(r.deployId)] === digestOrNull(r),
+    await chainBindsRecords(
+      store,
+      prefix,
+      records.map((r) => r.deployId),
+    ),
   );
+}
+
+/**
+ * What boundRecords asks of each record, from one read of the chain (newestBindings, for the records
+ * under `deployIds`): whether the newest entry binding it names its digest. For a caller that holds
+ * records found one after another (each read only once the one before is held) to the same read.
+ */
+export async function chainBindsRecords(
+  store: ObjectStore,
+  prefix: string,
+  deployIds: readonly string[],
+): Promise<(record: { deployId: string }) => boolean> {
+  const { bound } = await newestBindings(store, prefix, deployIds.map(recordName));
+  return (record) => {
+    const name = recordName(record.deployId);
+    return bound.get(name)?.objects?.[name] === digestOrNull(record);
+  };
 }
 
 /**

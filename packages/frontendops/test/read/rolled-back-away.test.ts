@@ -9,6 +9,7 @@ import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { describeRolledBackAway, rolledBackAway } from '../../src/read/history.ts';
 import type { DeploymentRecord, RequestInfo } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { auditEntryKey } from '../support/audit-forgery.ts';
 import { writeCanaryRows } from '../support/canary-rows.ts';
 
 const [V1, V2] = ['d1d1d1d1d1d1d1d1', 'd2d2d2d2d2d2d2d2'];
@@ -29,8 +30,28 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 
+/**
+ * What `rolledBackAway` returns, with how many times it read the audit chain (each read GETs every
+ * entry, the first among them).
+ */
+async function withChainReads<T>(run: () => Promise<T>): Promise<{ result: T; chainReads: number }> {
+  const first = auditEntryKey(t.target.statePrefix, 1);
+  const mark = await t.mark();
+  const result = await run();
+  const chainReads = (await t.requestsSince(mark)).filter(
+    (r) => r.method === 'GET' && r.key === first,
+  ).length;
+  return { result, chainReads };
+}
+
 describe('the rolled-back note', () => {
   it('tells the automatic switch back after a failed verification from a rollback someone asked for', async () => {
+    // No rollback away from v1: nothing of the chain is read.
+    const first = await t.site.records.readPointer();
+    const none = await withChainReads(() =>
+      rolledBackAway(t.site, { app: APP, commit: V1, deployId: first?.value.deployId as string }),
+    );
+    expect(none).toEqual({ result: null, chainReads: 0 });
     // The "CDN" keeps serving v1: the deploy of v2 fails its verification and is switched back.
     const stale = await (await fetch(`${t.edge.url}/index.html`, { headers: { cookie: 'x=1' } })).text();
     const failed = await deployArtifact(t.site, {
@@ -44,7 +65,9 @@ describe('the rolled-back note', () => {
 
     const again = await deployArtifact(t.site, { app: APP, commit: V2, request: asked('deploy v2', 'bob') });
     expect(again.outcome).toBe('succeeded');
-    const automatic = await rolledBackAway(t.site, again);
+    // Both the rollback and the change it went back from are held to the chain, read once.
+    const { result: automatic, chainReads } = await withChainReads(() => rolledBackAway(t.site, again));
+    expect(chainReads).toBe(1);
     const words = describeRolledBackAway(automatic as NonNullable<typeof automatic>);
     expect(words).not.toMatch(/rolled back on .* by bob/);
     expect(words).toMatch(/^sophia-dashboard@d2d2d2d was switched back automatically on \d{4}-\d\d-\d\d /);
