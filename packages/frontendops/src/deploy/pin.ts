@@ -13,9 +13,8 @@ import { FrontendOpsError, holding } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
-import { LIVE } from '../state/names.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
-import { assertReadAsRecorded } from '../state/recorded-state.ts';
+import { assertKeptAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
 import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
@@ -153,10 +152,10 @@ export async function resolveRelease(
     ]);
     const retained = pointer?.value.releases.find((r) => r.deployId === ref);
     // No record: the live pointer's kept release names the build. The pointer is the deployer role's
-    // to write too: believed only as the chain binds it (one more read, on this path only).
-    if (!record && retained && pointer) {
-      await assertReadAsRecorded(site, { [LIVE]: pointer.value }, 'Nothing was changed');
-    }
+    // to write too, and so is a crash-recovery record that makes verify call it a stopped change's:
+    // believed only as the chain binds the pointer, or records that release going live (one more
+    // read where the pointer is as bound, on this path only).
+    if (!record && retained && pointer) await assertKeptAsRecorded(site, pointer.value, retained);
     const found = record ?? retained;
     if (!found) {
       throw new FrontendOpsError(

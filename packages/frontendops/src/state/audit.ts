@@ -2159,6 +2159,25 @@ const buildKey = (build: Record<string, unknown>) =>
     .map(String)
     .join(' ');
 
+/** Whether `builds` (buildsByChain) has deploy `id` going live as `release`'s build (an older entry without a digest: by app and commit). */
+function recordedAs(builds: Map<string, Set<string>>, id: string, release: unknown): boolean {
+  const recorded = builds.get(id);
+  const build = isRecord(release) ? buildKey(release) : '';
+  return recorded?.has(build) || recorded?.has(`${build.slice(0, build.lastIndexOf(' '))} `) || false;
+}
+
+/**
+ * Whether the chain records deploy `release.deployId` going live as `release`'s build (a release
+ * entry, or a deployment or promoted canary that went live): what a kept release of a live pointer no
+ * entry binds is believed as (state/recorded-state.ts assertKeptAsRecorded).
+ */
+export function recordsGoingLive(
+  entries: readonly AuditEntry[],
+  release: { deployId: string; app: string; commit: string; artifactDigest: string },
+): boolean {
+  return recordedAs(buildsByChain(entries), release.deployId, release);
+}
+
 /**
  * The ids `value` names that the chain does not record as it names them, nor `own` (the interrupted
  * operation's, allowed as the newest: the live release, the canary). live.json: each release must be
@@ -2178,12 +2197,8 @@ function unknownIds(
     value.releases.forEach((release, i) => {
       const id = isRecord(release) ? release.deployId : undefined;
       if (typeof id !== 'string' || (i === 0 && own.includes(id))) return;
-      const recorded = builds.get(id);
-      const build = isRecord(release) ? buildKey(release) : '';
-      // An older entry without a digest records the build by app and commit.
-      const known =
-        recorded?.has(build) || recorded?.has(`${build.slice(0, build.lastIndexOf(' '))} `) || false;
-      if (!known) ids.push(isRecord(release) ? `${id} as ${String(release.commit).slice(0, 7)}` : id);
+      if (!recordedAs(builds, id, release))
+        ids.push(isRecord(release) ? `${id} as ${String(release.commit).slice(0, 7)}` : id);
     });
   } else if (name === ATOMIC_STATE) {
     const walk = (item: unknown): void => {

@@ -18,19 +18,23 @@ import type { Site } from '../site.ts';
 import {
   ABSENT,
   type AuditEntry,
+  type AuditProblem,
   digestOrNull,
   finishInterruptedPin,
   isAsBound,
   isRecord,
+  readAudit,
   readAuditHead,
   readJsonQuietly,
   recordedState,
   recordedStateAfterStopped,
   recordedStateKnown,
+  recordsGoingLive,
   TRACKED,
   verifyAudit,
 } from './audit.ts';
-import { ATOMIC_PENDING, ATOMIC_STATE, PIN } from './names.ts';
+import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, PIN } from './names.ts';
+import type { LivePointer, ReleaseRef } from './records.ts';
 
 /**
  * `finish`: under the deploy lock, a pin change whose entry landed and whose pin.json did not is
@@ -91,6 +95,42 @@ export async function assertReadAsRecorded(
 }
 
 /**
+ * A release the live pointer keeps, named by its deploy id where a release is asked for (a promote, a
+ * redeploy: deploy/pin.ts resolveRelease) and no deployment record is stored under that id: believed
+ * only as the chain binds it. A pointer as the chain binds it vouches for each release it keeps (the
+ * head and the newest entry, which carries its binding, are all that is read). Any other goes to
+ * verify: one it calls tampered is refused TAMPERED, as a change refuses it. One it calls unfinished
+ * is a stopped change's, named live by its crash-recovery record (pending.json, atomic/pending.json),
+ * which no entry binds and anyone who can write the state bucket can write together with such a
+ * pointer: a kept release is then believed only where an entry records that deploy id going live as
+ * that build. The stopped change's own release, which none records yet, is refused CONFLICT, in
+ * verify's words and saying how to finish it, never as forged (nothing its writer cannot make tells a
+ * genuine stop from a planted one here); once finished, the chain binds it. Reads the chain (twice)
+ * on this path only.
+ */
+export async function assertKeptAsRecorded(
+  site: Site,
+  pointer: LivePointer,
+  kept: ReleaseRef,
+): Promise<void> {
+  const { state: store, target } = site;
+  const { state } = await recordedStateKnown(store, target.statePrefix);
+  if (isAsBound(state, LIVE, pointer)) return;
+  const { problems } = await verifyAudit(store, target.statePrefix, { releaseStore: site.releases });
+  await refuseTampered(site, problems, [LIVE], 'Nothing was changed', state);
+  if (recordsGoingLive(await readAudit(store, target.statePrefix), kept)) return;
+  const stopped = problems.find((p) => p.object === LIVE && p.kind === 'unfinished');
+  const where = `Deployment ${kept.deployId} is named by the live pointer (${LIVE} under this stack's state prefix), but no audit entry records it going live`;
+  throw new FrontendOpsError(
+    'CONFLICT',
+    stopped
+      ? `${where} yet: \`frontendops audit verify\` calls ${LIVE} a stopped change's (${stopped.reason}) Nothing was changed. Ask again once that change is finished.`
+      : `${where}, so the pointer is no proof of what that deployment was. Nothing was changed. Run \`frontendops audit verify\` to see why; to make a build live, name its commit.`,
+    { details: { object: LIVE, deployId: kept.deployId } },
+  );
+}
+
+/**
  * A kept release's index a change is about to use (a switch to a release in place trusts its list
  * of files and its index.html's digest), held to the chain's latest binding of it as the lock's
  * check holds the tracked objects: an index edited by whoever can write the state bucket (a page
@@ -120,6 +160,17 @@ async function refuseIfTampered(
   const { problems } = await verifyAudit(site.state, site.target.statePrefix, {
     releaseStore: site.releases,
   });
+  await refuseTampered(site, problems, changed, done, bound);
+}
+
+/** The TAMPERED refusal of refuseIfTampered, given what verify found (`problems`). */
+async function refuseTampered(
+  site: Site,
+  problems: readonly AuditProblem[],
+  changed: readonly string[],
+  done: string,
+  bound: Readonly<Record<string, string>>,
+): Promise<void> {
   const tampered = problems.filter(
     (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
   );
