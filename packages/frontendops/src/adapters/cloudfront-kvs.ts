@@ -201,6 +201,10 @@ function toFrontendOpsError(error: unknown, operation: 'read' | 'write', arn: st
           'credentials need a version-2 session token (a regional STS endpoint).',
       );
     default:
-      return wrap('UPSTREAM', `KeyValueStore ${operation} failed${code ? ` (${code})` : ''}: ${message}`);
+      // A read changes nothing: what to do is to reach the store again (a write's callers say what it left).
+      return wrap(
+        'UPSTREAM',
+        `KeyValueStore ${operation} failed${code ? ` (${code})` : ''}: ${message}${operation === 'read' ? `${/[.!?]$/.test(message) ? '' : '.'} Check that this machine reaches the KeyValueStore API, then try again.` : ''}`,
+      );
   }
 }

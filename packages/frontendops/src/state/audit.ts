@@ -932,6 +932,47 @@ export async function verifyAudit(
   };
 }
 
+/** A read of the CDN's release store that got no answer (not one holding no valid pointer, which is an answer). */
+class ReleaseStoreUnread {
+  constructor(readonly cause: unknown) {}
+}
+
+/**
+ * verifyAudit, given the CDN's release store, where a reader refuses by what verify says of one
+ * object (`subject`: a deployment record no entry binds, the live pointer, as named in words) named
+ * where a release is asked for: whether it is a stopped change's hangs on the switch that store
+ * serves. A store that does not answer (the network, a 5xx, access denied) is neither an answer
+ * (it would make a stopped change's record read as forged) nor left out (verify without a store
+ * excuses any atomic/pending.json's record, one planted on an in-place stack too): refused UPSTREAM,
+ * naming what could not be read and what to do, with nothing changed. Never its ARN or endpoint.
+ */
+export async function verifyAuditAbout(
+  store: ObjectStore,
+  prefix: string,
+  releaseStore: VerifyOptions['releaseStore'],
+  subject: string,
+): Promise<AuditVerification> {
+  const reader = releaseStore && {
+    read: () =>
+      releaseStore.read().catch((error: unknown) => {
+        throw isInvalidReleasePointer(error) ? error : new ReleaseStoreUnread(error);
+      }),
+  };
+  try {
+    return await verifyAudit(store, prefix, reader === undefined ? {} : { releaseStore: reader });
+  } catch (error) {
+    if (!(error instanceof ReleaseStoreUnread)) throw error;
+    const code = isFrontendOpsError(error.cause) ? error.cause.details?.keyValueStoreCode : undefined;
+    const said = typeof code === 'string' && /^[A-Za-z]{2,60}$/.test(code) ? ` (${code})` : '';
+    throw new FrontendOpsError(
+      'UPSTREAM',
+      `The CDN's release store (its ${RELEASE_STORE_OBJECT}) could not be read${said}, so whether ${subject} is a stopped change's could not be checked against the switch the store serves. Nothing was changed. ` +
+        'Check that this machine reaches the KeyValueStore API and that its credentials may read the store (cloudfront-keyvaluestore:DescribeKeyValueStore and GetKey), then ask again.',
+      { cause: error.cause, details: { object: RELEASE_STORE_OBJECT } },
+    );
+  }
+}
+
 /**
  * The publish log's heads as the deploy chain's entries saw them (`publishHead` in a deployment's
  * entry): each must still be an entry of the log, unchanged. The deploy chain is anchored in git by

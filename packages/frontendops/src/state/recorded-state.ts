@@ -32,6 +32,7 @@ import {
   recordsGoingLive,
   TRACKED,
   verifyAudit,
+  verifyAuditAbout,
 } from './audit.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, PIN } from './names.ts';
 import type { LivePointer, ReleaseRef } from './records.ts';
@@ -116,7 +117,12 @@ export async function assertKeptAsRecorded(
   const { state: store, target } = site;
   const { state } = await recordedStateKnown(store, target.statePrefix);
   if (isAsBound(state, LIVE, pointer)) return;
-  const { problems } = await verifyAudit(store, target.statePrefix, { releaseStore: site.releases });
+  const { problems } = await verifyAuditAbout(
+    store,
+    target.statePrefix,
+    site.releases,
+    `the live pointer (${LIVE} under this stack's state prefix), which names deployment ${kept.deployId} and no audit entry binds,`,
+  );
   await refuseTampered(site, problems, [LIVE], 'Nothing was changed', state);
   if (recordsGoingLive(await readAudit(store, target.statePrefix), kept)) return;
   const stopped = problems.find((p) => p.object === LIVE && p.kind === 'unfinished');

@@ -11,7 +11,7 @@ import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { type ApprovalUsed, type ObjectStore, overVersion } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
-import { recordStanding, stateDigest, type VerifyOptions, verifyAudit } from './audit.ts';
+import { recordStanding, stateDigest, type VerifyOptions, verifyAuditAbout } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { DEPLOYMENTS, HISTORY, LIVE, PENDING, recordName } from './names.ts';
 
@@ -300,7 +300,13 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
         // Which of the two, verify says (the whole chain, read on this path only), given the CDN's
         // release store as every other reader gives it: without it, any atomic/pending.json (one
         // planted on an in-place stack too) would excuse a record under its id as a stopped switch's.
-        const { problems } = await verifyAudit(store, prefix, { releaseStore });
+        // A store that does not answer is said so (verifyAuditAbout), never taken as one that does not serve the switch.
+        const { problems } = await verifyAuditAbout(
+          store,
+          prefix,
+          releaseStore,
+          `the deployment record of ${deployId} (${recordName(deployId)} under this stack's state prefix), which no audit entry records,`,
+        );
         const stopped = problems.find((p) => p.object === recordName(deployId) && p.kind === 'unfinished');
         throw unboundRecordRefusal(deployId, stopped?.reason);
       }
