@@ -12,10 +12,10 @@ import {
   createAtomicRecords,
   EMPTY_ATOMIC_STATE,
 } from '../state/atomic.ts';
-import { isAsBound, recordedStateKnown } from '../state/audit.ts';
-import { releaseIndexName } from '../state/names.ts';
+import { isAsBound, type RecordedState, recordedStateKnown, recordStanding } from '../state/audit.ts';
+import { LIVE, releaseIndexName } from '../state/names.ts';
 import { readPin } from '../state/pin.ts';
-import type { LivePointer, PendingDeploy } from '../state/records.ts';
+import type { DeploymentRecord, LivePointer, PendingDeploy } from '../state/records.ts';
 import {
   type ServedReleaseView,
   type ServedView,
@@ -38,17 +38,32 @@ export async function readStatus(
 ): Promise<StatusView> {
   const atomicRecords =
     site.mode === 'atomic' ? createAtomicRecords(site.state, site.target.statePrefix) : null;
-  const [pointer, pending, pin, atomic, atomicPending, store] = await Promise.all([
+  const [pointer, pending, pin, atomic, atomicPending, store, bindings] = await Promise.all([
     site.records.readPointer(),
     site.records.readPending(),
     readPin(site),
     atomicRecords ? atomicRecords.readState() : EMPTY_ATOMIC_STATE,
     atomicRecords ? atomicRecords.readPending() : null,
     site.mode === 'atomic' && site.releases ? readStore(site.releases) : null,
+    // The newest entry's bindings (the head and that entry); null: the log could not be read.
+    recordedStateKnown(site.state, site.target.statePrefix).catch(() => null),
   ]);
   const now = Date.now();
   const live = pointer?.value ?? null;
   const record = live ? await site.records.readRecord(live.deployId) : null;
+  // The live release's record is mostly bound among the newest few entries (or, on a chain begun
+  // before entries bound records, recorded by its old entry: recordStanding).
+  const standing = record
+    ? await recordStanding(site.state, site.target.statePrefix, record, { first: 4 }).catch(() => null)
+    : null;
+  // A record the chain does not bind says nothing of who asked for the release.
+  const { recorded, told } = recordedView({
+    pointer: live,
+    bindings,
+    record,
+    recordHolds: standing === null ? null : standing !== 'unbound',
+    stopped: atomicPending?.plan.deployId ?? pending?.plan.deployId ?? null,
+  });
   const served =
     store && atomicRecords && site.releases
       ? await readServed(site, {
@@ -70,8 +85,8 @@ export async function readStatus(
     siteUrl: site.target.siteUrl ?? null,
     live: live && {
       ...toReleaseView(live),
-      kind: record?.kind ?? null,
-      request: record ? toRequestView(record.request) : null,
+      kind: told?.kind ?? null,
+      request: told ? toRequestView(told.request) : null,
       tag: tags.get(live.deployId) ?? null,
     },
     releases: (live?.releases ?? []).map(toReleaseView),
@@ -96,7 +111,71 @@ export async function readStatus(
         expiresAt: preview.expiresAt,
         by: preview.actor,
       })),
+    recorded,
     served,
+  };
+}
+
+/**
+ * The live pointer, and the live release's record, against the audit log: the pointer as the newest
+ * entry binds it (`bindings`: null, the log could not be read), the record as the newest entry binding
+ * it (`recordHolds`: also a record an old chain's entry records, from before entries bound records;
+ * null, not checked). Both are the deployer role's to write, so status believes neither around the
+ * log: a pointer naming another release live, or a record rewritten (who asked, why), is said, and
+ * the record's words are not told (`told`). A change stopped after writing them (`stopped`: the
+ * deploy id a crash-recovery record names) is unfinished: running it again, or the next change,
+ * records them. A chain that never bound the pointer (begun before entries bound it) cannot say.
+ * `audit verify` tells which objects differ and why.
+ */
+function recordedView(input: {
+  pointer: LivePointer | null;
+  bindings: RecordedState | null;
+  record: DeploymentRecord | null;
+  recordHolds: boolean | null;
+  stopped: string | null;
+}): { recorded: StatusView['recorded']; told: DeploymentRecord | null } {
+  const { pointer, bindings, record, stopped } = input;
+  if (!bindings || (record && input.recordHolds === null)) {
+    return {
+      recorded: {
+        state: 'unknown',
+        note: 'The audit log could not be read, so whether the live pointer and its record are what it records was not checked. `frontendops audit verify` says why.',
+      },
+      told: null,
+    };
+  }
+  const recordHolds = !record || input.recordHolds === true;
+  if (bindings.seq > 0 && bindings.state[LIVE] === undefined && pointer) {
+    return {
+      recorded: {
+        state: 'unknown',
+        note: `No audit entry binds the live pointer (${LIVE}) yet: the chain began before entries bound it, so it was not checked. The next deploy, rollback or pin of this stack binds it.`,
+      },
+      told: recordHolds ? record : null,
+    };
+  }
+  const pointerHolds = isAsBound(bindings.state, LIVE, pointer);
+  if (pointerHolds && recordHolds) return { recorded: { state: 'as-recorded', note: null }, told: record };
+  const what = [
+    ...(pointerHolds ? [] : [`the live pointer (${LIVE})`]),
+    ...(recordHolds || !pointer ? [] : [`the record of deployment ${pointer.deployId}`]),
+  ].join(' and ');
+  if (pointer && stopped === pointer.deployId) {
+    return {
+      recorded: {
+        state: 'unfinished',
+        note: `The audit log does not record ${what} yet: the interrupted change ${stopped} wrote it. Run it again, or any deploy, rollback or pin of this stack, to finish and record it.`,
+      },
+      told: record,
+    };
+  }
+  const many = what.includes(' and ');
+  return {
+    recorded: {
+      state: 'changed-outside',
+      note: `${what.charAt(0).toUpperCase()}${what.slice(1)} ${many ? 'are' : 'is'} not what the audit log records: written or changed outside FrontendOps (the deployer role can write the state prefix), so what ${many ? 'they say' : 'it says'} is not believed. Run \`frontendops audit verify\` to see what changed, and put back the versions it records.`,
+    },
+    told: null,
   };
 }
 

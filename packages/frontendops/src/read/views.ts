@@ -160,6 +160,18 @@ export const statusView = z.object({
     .describe(
       'Atomic stacks: preview links still open (the links themselves go only to whoever asked for them)',
     ),
+  recorded: z
+    .object({
+      state: z
+        .enum(['as-recorded', 'unfinished', 'changed-outside', 'unknown'])
+        .describe(
+          "The live pointer and the live release's record against the audit log. as-recorded; unfinished: an " +
+            'interrupted change names it (running it again, or the next change, records it); changed-outside: ' +
+            'written around the log, not believed; unknown: the log could not be read',
+        ),
+      note: z.string().nullable().describe('Unless as-recorded: what differs and what to do, in words'),
+    })
+    .default({ state: 'as-recorded', note: null }),
   served: servedView
     .nullable()
     .default(null)

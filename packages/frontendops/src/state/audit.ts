@@ -741,8 +741,9 @@ export async function chainBindsRecords(
   store: ObjectStore,
   prefix: string,
   deployIds: readonly string[],
+  options: { first?: number } = {},
 ): Promise<(record: { deployId: string }) => boolean> {
-  const { bound } = await newestBindings(store, prefix, deployIds.map(recordName));
+  const { bound } = await newestBindings(store, prefix, deployIds.map(recordName), options);
   return (record) => {
     const name = recordName(record.deployId);
     return bound.get(name)?.objects?.[name] === digestOrNull(record);
@@ -761,10 +762,11 @@ export async function recordStanding(
   store: ObjectStore,
   prefix: string,
   record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown; outcome?: unknown },
+  options: { first?: number } = {},
 ): Promise<'bound' | 'legacy' | 'unbound'> {
   const name = recordName(record.deployId);
   // The whole chain is read only when no entry binds the record (a legacy one is in the old entries).
-  const { bound, entries } = await newestBindings(store, prefix, [name]);
+  const { bound, entries } = await newestBindings(store, prefix, [name], options);
   const binding = bound.get(name);
   if (binding) return binding.objects?.[name] === digestOrNull(record) ? 'bound' : 'unbound';
   const legacy = entries.some(
@@ -790,12 +792,14 @@ export async function recordStanding(
  * not read whole for it (a name bound nowhere, as a record planted around the chain, reads it all).
  * Every listed entry counts, as readAudit takes them (one past the head too); one that is not an
  * entry among those read is refused as readAudit refuses it. `entries`: those read, in order (the
- * whole chain when a name is bound nowhere).
+ * whole chain when a name is bound nowhere). `first`: how many entries the first round reads (a
+ * reader that expects the binding among the newest few, as `status` the live release's record).
  */
 export async function newestBindings(
   store: ObjectStore,
   prefix: string,
   names: readonly string[],
+  options: { first?: number } = {},
 ): Promise<{ bound: Map<string, AuditEntry>; entries: AuditEntry[] }> {
   const { keys } = await listChain(store, prefix);
   const bound = new Map<string, AuditEntry>();
@@ -804,7 +808,7 @@ export async function newestBindings(
   // The first batch is one round of reads; each next one twice as long, so that a chain read to its
   // start waits on few more rounds than one read whole.
   for (
-    let end = keys.length, size = ENTRY_READS;
+    let end = keys.length, size = options.first ?? ENTRY_READS;
     end > 0 && bound.size < wanted.size;
     end -= size, size *= 2
   ) {

@@ -12,7 +12,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('status')
     .description(
-      'What is live on the stack, the retained releases, and any interrupted deploy; on atomic stacks, what the CDN serves (exits 1 if its release store was changed outside FrontendOps)',
+      'What is live on the stack, the retained releases, and any interrupted deploy; on atomic stacks, what the CDN serves (exits 1 if the live pointer, its record or the release store was changed outside FrontendOps)',
     )
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--json', 'print one JSON object')
@@ -24,7 +24,8 @@ export function register(program: Command, ctx: CliContext): void {
         const status = await readStatus(site, await tagsHere(ctx));
         // What visitors get is not what is recorded, and no FrontendOps operation explains it: the
         // answer's main line is not true. Failed, as `audit verify` fails on state changed around the chain.
-        if (status.served?.state === 'changed-outside') ctx.exitCode = 1;
+        if (status.served?.state === 'changed-outside' || status.recorded.state === 'changed-outside')
+          ctx.exitCode = 1;
         if (flags.json) return printJson(ctx, status);
         const out = ctx.io.stdout;
         const { live, served } = status;
@@ -36,6 +37,11 @@ export function register(program: Command, ctx: CliContext): void {
             `${status.stack}${status.protected ? ' (protected)' : ''}: ${live.app}@${live.commit.slice(0, 7)} live since ${live.releasedAt} (${live.deployId}${live.tag ? `, ${live.tag}` : ''})`,
           );
         }
+        if (status.recorded.note)
+          say(
+            out,
+            `  ${status.recorded.state === 'changed-outside' ? 'NOT AS RECORDED: ' : ''}${status.recorded.note}`,
+          );
         const servedWords = describeServed(served);
         if (servedWords) say(out, `  ${servedWords}`);
         if (status.pending) say(out, `  ${describePending(status.pending)}`);

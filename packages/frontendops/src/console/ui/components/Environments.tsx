@@ -46,7 +46,14 @@ function LiveRelease({ status }: { status: StatusView | string | undefined }) {
   // The reason and what to do are said once, in the main area.
   if (typeof status === 'string') return <span className="error-text">cannot be reached</span>;
   const { live } = status;
-  if (!live) return <span className="muted">nothing deployed yet</span>;
+  if (!live) {
+    return (
+      <span className="live">
+        <span className="muted">nothing deployed yet</span>
+        <Recorded status={status} />
+      </span>
+    );
+  }
   return (
     <span className="live" data-testid={`live-${status.stack}`}>
       <span className="live-line">
@@ -59,6 +66,7 @@ function LiveRelease({ status }: { status: StatusView | string | undefined }) {
         {live.request && <> · by {live.request.actor}</>}
       </span>
       {live.request && <span className="request">“{live.request.text}”</span>}
+      <Recorded status={status} />
       <Served status={status} />
       {status.pending && (
         <span className="error-text">
@@ -90,6 +98,29 @@ function ModeChip({ mode }: { mode: StatusView['mode'] }) {
       title="Each deploy syncs the files into the bucket and refreshes the CDN"
     >
       in place
+    </span>
+  );
+}
+
+/**
+ * A live pointer or live record the audit log does not bind (changed outside FrontendOps, or written
+ * by a change that stopped): said, the whole story in the title.
+ */
+function Recorded({ status }: { status: StatusView }) {
+  const { recorded } = status;
+  if (recorded.state === 'as-recorded') return null;
+  const words = {
+    'changed-outside': 'Not what the audit log records (changed outside FrontendOps)',
+    unfinished: 'Not recorded yet: an interrupted change wrote it',
+    unknown: 'Not checked against the audit log (it could not be read)',
+  }[recorded.state];
+  return (
+    <span
+      className={recorded.state === 'changed-outside' ? 'error-text' : undefined}
+      data-testid={`recorded-${status.stack}`}
+      title={recorded.note ?? undefined}
+    >
+      {words}
     </span>
   );
 }

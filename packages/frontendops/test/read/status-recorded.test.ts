@@ -1,0 +1,173 @@
+/**
+ * `status` (and get_status, the console's card) against the audit log, as the deployer role would
+ * fool it: the live pointer and the live release's record are that role's to write. A pointer naming
+ * another release live, or a record rewritten with another requester, was shown as what is live and
+ * who asked for it. Now status holds both to the log (the newest entry's bindings, the record's
+ * newest binding): what differs is said, the record's words are not shown, and the CLI exits 1. A
+ * change stopped after writing them is unfinished, not accused; an old chain's record (from before
+ * entries bound records) is as recorded; a log that cannot be read is said, not passed.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { readStatus } from '../../src/read/status.ts';
+import { appendAudit } from '../../src/state/audit.ts';
+import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state/records.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { cli } from '../support/run-cli.ts';
+import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+const request = (text: string, actor = 'ada'): RequestInfo => ({
+  text,
+  actor,
+  planner: 'cli',
+  at: new Date().toISOString(),
+});
+
+let t: TestDeployEnv;
+let deployed: BucketSnapshot;
+let stackFile: string;
+const key = (name: string) => `${t.target.statePrefix}${name}`;
+const read = async <T>(name: string): Promise<T> => {
+  const object = await t.site.state.get(key(name));
+  if (!object) throw new Error(`${name} is missing`);
+  return JSON.parse(object.body.toString('utf8')) as T;
+};
+const write = (name: string, value: unknown) =>
+  t.site.state.put(key(name), JSON.stringify(value), { contentType: 'application/json' });
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'status-recorded' });
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
+  await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  stackFile = await t.writeOutputs();
+  deployed = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
+}, 180_000);
+beforeEach(async () => {
+  await deployed.restore();
+});
+afterAll(() => t?.stop());
+
+/** `frontendops status` as a user runs it, on this stack. */
+const statusCli = () => cli(['status', '--stack', stackFile], { env: t.cliEnv(), cwd: t.tmp });
+
+describe('status holds the live pointer and its record to the audit log', () => {
+  it('as recorded: says who asked, no note, exit 0', async () => {
+    const status = await readStatus(t.site);
+    expect(status.recorded).toEqual({ state: 'as-recorded', note: null });
+    expect(status.live?.commit).toBe(V2);
+    expect(status.live?.request?.text).toBe('ship v2');
+    const cli = await statusCli();
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('"ship v2"');
+    expect(cli.stdout).not.toContain('NOT AS RECORDED');
+  });
+
+  it('a record rewritten with another requester: its words are not shown, and it is said (exit 1)', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const record = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
+    await write(`deployments/${pointer.deployId}.json`, {
+      ...record,
+      request: request('approved by the CTO', 'mallory'),
+    });
+    const status = await readStatus(t.site);
+    expect(status.recorded.state).toBe('changed-outside');
+    expect(status.recorded.note).toContain(
+      `The record of deployment ${pointer.deployId} is not what the audit log records`,
+    );
+    expect(status.live?.request).toBeNull();
+    const cli = await statusCli();
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('NOT AS RECORDED');
+    expect(cli.stdout).not.toContain('mallory');
+    expect(cli.stdout).toContain('frontendops audit verify');
+  });
+
+  it('a live pointer naming another release live: said, not believed (exit 1)', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const [, before] = pointer.releases;
+    if (!before) throw new Error('v1 is kept');
+    // The previous release named live, with its own record (as recorded itself).
+    await write('live.json', {
+      ...before,
+      releasedAt: pointer.releasedAt,
+      releases: [before, ...pointer.releases],
+    });
+    const status = await readStatus(t.site);
+    expect(status.live?.commit).toBe(V1);
+    expect(status.recorded.state).toBe('changed-outside');
+    expect(status.recorded.note).toMatch(
+      /^The live pointer \(live\.json\) is not what the audit log records/,
+    );
+    expect(status.live?.request).toBeNull();
+    expect((await statusCli()).code).toBe(1);
+  });
+
+  it('a live pointer deleted: nothing deployed is not believed either', async () => {
+    await t.site.state.delete([key('live.json')]);
+    const status = await readStatus(t.site);
+    expect(status.live).toBeNull();
+    expect(status.recorded.state).toBe('changed-outside');
+  });
+
+  it('a deploy stopped after its pointer, before its entry: unfinished, not accused; the next deploy records it', async () => {
+    const stopped = stoppedAtEntryAfter(t.site, (k) => k.endsWith('/live.json'));
+    await expect(
+      deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
+    ).rejects.toThrow(/stopped/);
+    const status = await readStatus(t.site);
+    expect(status.live?.commit).toBe(V3);
+    expect(status.recorded.state).toBe('unfinished');
+    expect(status.recorded.note).toContain('Run it again');
+    const cli = await statusCli();
+    expect(cli.code).toBe(0);
+    await deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3 again') });
+    expect((await readStatus(t.site)).recorded.state).toBe('as-recorded');
+  });
+
+  it('an audit log that cannot be read: said, not passed', async () => {
+    const head = await read<{ seq: number }>('audit/head.json');
+    const newest = `audit/${String(head.seq).padStart(10, '0')}.json`;
+    await t.site.state.put(key(newest), '{"seq": 1, "cut', { contentType: 'application/json' });
+    const status = await readStatus(t.site);
+    expect(status.recorded.state).toBe('unknown');
+    expect(status.recorded.note).toContain('could not be read');
+    expect(status.live?.request).toBeNull();
+  });
+});
+
+describe('a chain begun before entries bound records', () => {
+  it('the live record its old entry records is told; the pointer no entry bound is said as not checked', async () => {
+    await t.site.state.delete((await t.site.state.list(t.target.statePrefix)).map((o) => o.key));
+    const deployId = `${V1.slice(0, 7)}-0123456789`;
+    const pointerNow = await (async () => {
+      await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
+      return read<LivePointer>('live.json');
+    })();
+    const record = await read<DeploymentRecord>(`deployments/${pointerNow.deployId}.json`);
+    // What an older FrontendOps left: its record, live.json, and an entry that binds none of them.
+    await t.site.state.delete((await t.site.state.list(t.target.statePrefix)).map((o) => o.key));
+    const ref = { deployId, app: APP, commit: V1, artifactDigest: record.artifactDigest };
+    await write(`deployments/${deployId}.json`, { ...record, ...ref });
+    await write('live.json', {
+      ...ref,
+      releasedAt: record.finishedAt,
+      releases: [{ ...ref, releasedAt: record.finishedAt }],
+    });
+    await appendAudit(t.site.state, t.target.statePrefix, t.site.locker, {
+      type: 'deploy',
+      data: { ...ref, outcome: 'succeeded' },
+    });
+    const status = await readStatus(t.site);
+    // Its pointer was never bound either: not checked, and said (the next change binds it).
+    expect(status.live?.request?.text).toBe('ship v1');
+    expect(status.recorded).toMatchObject({
+      state: 'unknown',
+      note: expect.stringContaining('the chain began before'),
+    });
+    expect((await statusCli()).code).toBe(0);
+  });
+});
