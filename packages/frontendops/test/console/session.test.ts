@@ -384,8 +384,9 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
       const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
       const page = await context.newPage();
       const attempts: { url: string; authorization: string | undefined }[] = [];
-      // The first attempt fails (the network), the second gets a stream that ends after one event
-      // (in the format's corners: CRLF, a comment, retry, a two-line event), the rest reach the console.
+      // The first attempt gets a stream that ends after one event (in the format's corners: CRLF, a
+      // comment, retry, a two-line event), the second fails (the network), the rest reach the console.
+      // In this order the page waits the stream's 300 ms before each, not its own 2 s before it heard one.
       const synthetic = {
         source: 'deploy',
         runId: 'a-stream-that-ended',
@@ -396,13 +397,13 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
       const split = json.indexOf('"event"');
       await page.route('**/api/events', async (route) => {
         attempts.push({ url: route.request().url(), authorization: route.request().headers().authorization });
-        if (attempts.length === 1) return route.abort('connectionreset');
-        if (attempts.length === 2)
+        if (attempts.length === 1)
           return route.fulfill({
             status: 200,
             contentType: 'text/event-stream; charset=utf-8',
             body: `retry: 300\r\n: a comment\r\n\r\ndata: ${json.slice(0, split)}\r\ndata:${json.slice(split)}\r\n\r\ndata: {"unfinished`,
           });
+        if (attempts.length === 2) return route.abort('connectionreset');
         return route.continue();
       });
       await page.goto(`${server.url}?token=${server.token}`);
