@@ -38,8 +38,12 @@ import { releaseOf } from '../support/edge-probe.ts';
 import { cli } from '../support/run-cli.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
-/** Verification of a release the edge answers 404 for gives up after this (it succeeds at once otherwise). */
-const VERIFY_MS = 1500;
+/**
+ * Verification of a release the edge answers 404 for gives up after this: four tries, at 0, 50, 150
+ * and 350 ms (atomic-verify.ts doubles the wait from 50 ms). The switch back is verified with it too,
+ * and succeeds at its first try: the edge sees a key write at once (no propagation delay here).
+ */
+const VERIFY_MS = 400;
 let t: AtomicEnv;
 let releases: Record<string, string>;
 
