@@ -122,8 +122,10 @@ export function lockerContract(name: string, setup: () => Promise<LockerFixture>
       const name = lockName();
       const alice = await locker.acquire(name, options('alice'));
       const started = Date.now();
-      const refused = await refusal(locker.acquire(name, options('bob', { waitMs: 700 })), 'LOCKED');
-      expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+      // Long enough for three tries after the first (at 50, 150 and 350 ms: backoff.ts).
+      const waitMs = 300;
+      const refused = await refusal(locker.acquire(name, options('bob', { waitMs })), 'LOCKED');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(waitMs);
       expect(refused.message).toContain('alice');
       await alice.release();
     });
