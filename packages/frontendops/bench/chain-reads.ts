@@ -22,7 +22,7 @@ import type { DeploymentRecord } from '../src/state/records.ts';
 import { deployArgs, mustSucceed, prepareCli } from './cli.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { generateBuilds } from './generate.ts';
-import { markdownTable, median, seconds } from './report.ts';
+import { markdownTable, medianOfRuns, seconds } from './report.ts';
 import { APP, ARTIFACTS, COMMIT_A, COMMIT_B, startServers } from './servers.ts';
 
 export interface ChainReadsRow {
@@ -122,21 +122,9 @@ export async function runChainReads(
       }
       rows.push({
         entries: seq,
-        verify: {
-          ms: median(verify.map((r) => r.ms)),
-          requests: median(verify.map((r) => r.requests)),
-          samplesMs: verify.map((r) => r.ms),
-        },
-        read: {
-          ms: median(read.map((r) => r.ms)),
-          requests: median(read.map((r) => r.requests)),
-          samplesMs: read.map((r) => r.ms),
-        },
-        held: {
-          ms: median(held.map((r) => r.ms)),
-          requests: median(held.map((r) => r.requests)),
-          samplesMs: held.map((r) => r.ms),
-        },
+        verify: medianOfRuns(verify),
+        read: medianOfRuns(read),
+        held: medianOfRuns(held),
       });
     }
     return { latencyMs, rows };

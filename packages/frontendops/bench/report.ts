@@ -120,6 +120,19 @@ export function combineRuns(runs: readonly (readonly ScenarioResult[])[]): Scena
   });
 }
 
+/** Several timed runs of one command (BenchServers.counted) as one figure: medians, and each run's time. */
+export function medianOfRuns(runs: readonly { ms: number; requests: number }[]): {
+  ms: number;
+  requests: number;
+  samplesMs: number[];
+} {
+  return {
+    ms: median(runs.map((r) => r.ms)),
+    requests: median(runs.map((r) => r.requests)),
+    samplesMs: runs.map((r) => r.ms),
+  };
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

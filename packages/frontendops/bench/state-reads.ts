@@ -12,7 +12,7 @@ import { defaultStatePrefix } from '../src/engine/target.ts';
 import { createStateRecords, type DeploymentRecord } from '../src/state/records.ts';
 import { deployArgs, mustSucceed, prepareCli } from './cli.ts';
 import { generateBuilds } from './generate.ts';
-import { markdownTable, median, seconds } from './report.ts';
+import { markdownTable, medianOfRuns, seconds } from './report.ts';
 import { APP, ARTIFACTS, COMMIT_A, startServers } from './servers.ts';
 
 export interface StateReadsRow {
@@ -98,15 +98,9 @@ export async function runStateReads(
         throw new Error(`history listed ${shown?.length} records`);
       rows.push({
         records: written,
-        status: {
-          ms: median(status.map((r) => r.ms)),
-          requests: median(status.map((r) => r.requests)),
-          samplesMs: status.map((r) => r.ms),
-        },
+        status: medianOfRuns(status),
         history: {
-          ms: median(history.map((r) => r.ms)),
-          requests: median(history.map((r) => r.requests)),
-          samplesMs: history.map((r) => r.ms),
+          ...medianOfRuns(history),
           peakRssMb: Math.max(...history.map((r) => r.value.peakRssMb ?? 0)),
         },
       });
