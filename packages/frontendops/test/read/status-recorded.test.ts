@@ -8,10 +8,13 @@
  * entries bound records) is as recorded; a log that cannot be read is said, not passed.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { appendAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state/records.ts';
+import { startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { cli } from '../support/run-cli.ts';
@@ -169,5 +172,36 @@ describe('a chain begun before entries bound records', () => {
       note: expect.stringContaining('the chain began before'),
     });
     expect((await statusCli()).code).toBe(0);
+  });
+});
+
+describe('genuine changes on an atomic stack are as recorded', () => {
+  it('after a deploy, a canary started, promoted and aborted, a rollback, a pin and an unpin', async () => {
+    const a = await startDeployedAtomicEnv({ stack: 'status-recorded-atomic' }, [V1, V2, V3], 1);
+    try {
+      const asRecorded = async (after: string) =>
+        expect({ after, ...(await readStatus(a.site)).recorded }).toEqual({
+          after,
+          state: 'as-recorded',
+          note: null,
+        });
+      await asRecorded('the first deploy');
+      await startCanary(a.site, { app: APP, commit: V2, weightPercent: 10, request: request('10% first') });
+      await asRecorded('a canary start');
+      await promoteCanary(a.site, { request: request('promote it') });
+      await asRecorded('its promote');
+      await startCanary(a.site, { app: APP, commit: V3, weightPercent: 5, request: request('5% first') });
+      await abortCanary(a.site, { request: request('abort it') });
+      await asRecorded('a canary aborted');
+      await rollbackRelease(a.site, { request: request('roll back') });
+      await asRecorded('a rollback');
+      await pinRelease(a.site, { request: request('pin it') });
+      await asRecorded('a pin');
+      await unpinRelease(a.site, { request: request('unpin') });
+      await asRecorded('an unpin');
+      expect((await readStatus(a.site)).live?.request?.text).toBe('roll back');
+    } finally {
+      await a.stop();
+    }
   });
 });
