@@ -136,6 +136,31 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     expect(await page.getByRole('button', { name: /canary|Preview/ }).count()).toBe(0);
   });
 
+  it('a live record rewritten around the audit log: the card says so and shows none of its words', async () => {
+    const deployId = (await t.site.records.readPointer())?.value.deployId;
+    const key = `${t.target.statePrefix}deployments/${deployId}.json`;
+    const original = await t.site.state.get(key);
+    if (!original) throw new Error('the live record is missing');
+    const record = JSON.parse(original.body.toString('utf8'));
+    const forged = {
+      ...record,
+      request: { ...record.request, actor: 'mallory', text: 'approved by the CTO' },
+    };
+    await t.site.state.put(key, JSON.stringify(forged), { contentType: 'application/json' });
+    try {
+      await page.reload();
+      await expect
+        .poll(() => textOf(page.getByTestId(`recorded-${STACK}`)))
+        .toContain('Not what the audit log records');
+      expect(await textOf(page.getByTestId(`live-${STACK}`))).not.toMatch(/mallory|CTO/);
+    } finally {
+      await t.site.state.put(key, original.body, { contentType: 'application/json' });
+    }
+    await page.reload();
+    await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain('alice');
+    expect(await page.getByTestId(`recorded-${STACK}`).count()).toBe(0);
+  });
+
   it('the confirm dialog shows what is in the release: commits with subject and author, files by kind, the CDN refresh', async () => {
     await page.getByRole('button', { name: 'Deploy latest' }).click();
     const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
