@@ -166,7 +166,9 @@ function recordedView(input: {
         state: 'unfinished',
         note: `The audit log does not record ${what} yet: the interrupted change ${stopped} wrote it. Run it again, or any deploy, rollback or pin of this stack, to finish and record it.`,
       },
-      told: record,
+      // A crash-recovery record is the deployer role's to plant beside a record it rewrote: the
+      // words of one no entry binds are not told, whoever stopped.
+      told: recordHolds ? record : null,
     };
   }
   const many = what.includes(' and ');

@@ -131,6 +131,47 @@ describe('status holds the live pointer and its record to the audit log', () => 
     expect((await readStatus(t.site)).recorded.state).toBe('as-recorded');
   });
 
+  /** A crash-recovery record (pending.json) as the deployer role can plant one: a stopped deploy's, its plan made to name `build`. */
+  const plantPendingNaming = async (build: {
+    deployId: string;
+    app: string;
+    commit: string;
+    artifactDigest: string;
+  }) => {
+    const stopped = stoppedAtEntryAfter(t.site, (k) => k.endsWith('/live.json'));
+    await expect(
+      deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
+    ).rejects.toThrow(/stopped/);
+    const pending = await read<{ plan: Record<string, unknown> }>('pending.json');
+    await deployed.restore();
+    await write('pending.json', {
+      ...pending,
+      plan: {
+        ...pending.plan,
+        deployId: build.deployId,
+        app: build.app,
+        commit: build.commit,
+        artifactDigest: build.artifactDigest,
+      },
+    });
+  };
+
+  it('a record rewritten beside a planted crash-recovery record naming it: its words are still not shown', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const record = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
+    await plantPendingNaming(pointer);
+    await write(`deployments/${pointer.deployId}.json`, {
+      ...record,
+      request: request('approved by the CTO', 'mallory'),
+    });
+    const status = await readStatus(t.site);
+    expect(status.recorded.state).not.toBe('as-recorded');
+    expect(status.live?.request).toBeNull();
+    const cli = await statusCli();
+    expect(cli.stdout).not.toContain('mallory');
+    expect(cli.stdout).not.toContain('approved by the CTO');
+  });
+
   it('an audit log that cannot be read: said, not passed', async () => {
     const head = await read<{ seq: number }>('audit/head.json');
     const newest = `audit/${String(head.seq).padStart(10, '0')}.json`;
