@@ -12,7 +12,13 @@ import {
   createAtomicRecords,
   EMPTY_ATOMIC_STATE,
 } from '../state/atomic.ts';
-import { isAsBound, type RecordedState, recordedStateKnown, recordStanding } from '../state/audit.ts';
+import {
+  isAsBound,
+  namesRecordLive,
+  type RecordedState,
+  recordedStateKnown,
+  recordStanding,
+} from '../state/audit.ts';
 import { LIVE, releaseIndexName } from '../state/names.ts';
 import { readPin } from '../state/pin.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy } from '../state/records.ts';
@@ -62,7 +68,7 @@ export async function readStatus(
     bindings,
     record,
     recordHolds: standing === null ? null : standing !== 'unbound',
-    stopped: atomicPending?.plan.deployId ?? pending?.plan.deployId ?? null,
+    stopped: atomicPending ?? pending,
   });
   const served =
     store && atomicRecords && site.releases
@@ -122,9 +128,9 @@ export async function readStatus(
  * it (`recordHolds`: also a record an old chain's entry records, from before entries bound records;
  * null, not checked). Both are the deployer role's to write, so status believes neither around the
  * log: a pointer naming another release live, or a record rewritten (who asked, why), is said, and
- * the record's words are not told (`told`). A change stopped after writing them (`stopped`: the
- * deploy id a crash-recovery record names) is unfinished: running it again, or the next change,
- * records them. A chain that never bound the pointer (begun before entries bound it) cannot say.
+ * the record's words are not told (`told`). A change stopped after writing them (`stopped`: a
+ * crash-recovery record whose plan's build the pointer names live, as `audit verify` excuses one) is
+ * unfinished: running it again, or the next change, records them. A chain that never bound the pointer (begun before entries bound it) cannot say.
  * `audit verify` tells which objects differ and why.
  */
 function recordedView(input: {
@@ -132,7 +138,7 @@ function recordedView(input: {
   bindings: RecordedState | null;
   record: DeploymentRecord | null;
   recordHolds: boolean | null;
-  stopped: string | null;
+  stopped: { plan: { deployId: string } } | null;
 }): { recorded: StatusView['recorded']; told: DeploymentRecord | null } {
   const { pointer, bindings, record, stopped } = input;
   if (!bindings || (record && input.recordHolds === null)) {
@@ -160,11 +166,11 @@ function recordedView(input: {
     ...(pointerHolds ? [] : [`the live pointer (${LIVE})`]),
     ...(recordHolds || !pointer ? [] : [`the record of deployment ${pointer.deployId}`]),
   ].join(' and ');
-  if (pointer && stopped === pointer.deployId) {
+  if (pointer && stopped && namesRecordLive(pointer, stopped)) {
     return {
       recorded: {
         state: 'unfinished',
-        note: `The audit log does not record ${what} yet: the interrupted change ${stopped} wrote it. Run it again, or any deploy, rollback or pin of this stack, to finish and record it.`,
+        note: `The audit log does not record ${what} yet: the interrupted change ${stopped.plan.deployId} wrote it. Run it again, or any deploy, rollback or pin of this stack, to finish and record it.`,
       },
       // A crash-recovery record is the deployer role's to plant beside a record it rewrote: the
       // words of one no entry binds are not told, whoever stopped.

@@ -2163,9 +2163,10 @@ function ownRecordName(record: unknown): string | null {
  * Whether a live pointer is the one the interrupted change of a crash-recovery record (`record`, as
  * read) moves it to: that change's deploy live, as its plan's build, first of its releases. Only such
  * a pointer is the change's, stopped before its entry; any other (an older retained release put back
- * live, another build under the record's deploy id) was written around the chain.
+ * live, another build under the record's deploy id) was written around the chain. What `status`
+ * calls unfinished too (read/status.ts).
  */
-function namesRecordLive(pointer: unknown, record: unknown): boolean {
+export function namesRecordLive(pointer: unknown, record: unknown): boolean {
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : null;
   if (!plan || !isRecord(pointer)) return false;
   const first = Array.isArray(pointer.releases) ? pointer.releases[0] : undefined;

@@ -12,7 +12,7 @@ import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readStatus } from '../../src/read/status.ts';
-import { appendAudit } from '../../src/state/audit.ts';
+import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state/records.ts';
 import { startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
@@ -170,6 +170,28 @@ describe('status holds the live pointer and its record to the audit log', () => 
     const cli = await statusCli();
     expect(cli.stdout).not.toContain('mallory');
     expect(cli.stdout).not.toContain('approved by the CTO');
+  });
+
+  it('a live pointer naming another build than the planted crash-recovery record under its id: accused, as verify does', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const [, before] = pointer.releases;
+    if (!before) throw new Error('v1 is kept');
+    await plantPendingNaming(pointer);
+    // v2's deploy id, made to name v1's build live.
+    const ref = { ...pointer, app: before.app, commit: before.commit, artifactDigest: before.artifactDigest };
+    await write('live.json', {
+      ...ref,
+      releases: [{ ...pointer.releases[0], ...ref, releases: undefined }, before],
+    });
+    const status = await readStatus(t.site);
+    expect(status.live?.commit).toBe(V1);
+    expect(status.recorded.state).toBe('changed-outside');
+    expect((await statusCli()).code).toBe(1);
+    // What audit verify says of the same pointer: not the stopped deploy's.
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(verified.problems).toContainEqual(
+      expect.objectContaining({ kind: 'tampered', object: 'live.json' }),
+    );
   });
 
   it('an audit log that cannot be read: said, not passed', async () => {
