@@ -92,7 +92,9 @@ export async function readStatus(
     live: live && {
       ...toReleaseView(live),
       kind: told?.kind ?? null,
-      request: told ? toRequestView(told.request) : null,
+      // Who asked and why: only a record an entry binds vouches for them (an old chain's entry records
+      // its build and outcome, not its request: recordStanding).
+      request: told && standing === 'bound' ? toRequestView(told.request) : null,
       tag: tags.get(live.deployId) ?? null,
     },
     releases: (live?.releases ?? []).map(toReleaseView),

@@ -5,7 +5,8 @@
  * who asked for it. Now status holds both to the log (the newest entry's bindings, the record's
  * newest binding): what differs is said, the record's words are not shown, and the CLI exits 1. A
  * change stopped after writing them is unfinished, not accused; an old chain's record (from before
- * entries bound records) is as recorded; a log that cannot be read is said, not passed.
+ * entries bound records) is told as its entry records it (its build, not who asked); a log that
+ * cannot be read is said, not passed.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary.ts';
@@ -206,7 +207,7 @@ describe('status holds the live pointer and its record to the audit log', () => 
 });
 
 describe('a chain begun before entries bound records', () => {
-  it('the live record its old entry records is told; the pointer no entry bound is said as not checked', async () => {
+  it('the live record its old entry records is told, but not who asked; the pointer no entry bound is said as not checked', async () => {
     await t.site.state.delete((await t.site.state.list(t.target.statePrefix)).map((o) => o.key));
     const deployId = `${V1.slice(0, 7)}-0123456789`;
     const pointerNow = await (async () => {
@@ -228,13 +229,24 @@ describe('a chain begun before entries bound records', () => {
       data: { ...ref, outcome: 'succeeded' },
     });
     const status = await readStatus(t.site);
+    // Its build is told; who asked, which the old entry does not hold, is not.
+    expect(status.live).toMatchObject({ commit: V1, kind: 'deploy', request: null });
     // Its pointer was never bound either: not checked, and said (the next change binds it).
-    expect(status.live?.request?.text).toBe('ship v1');
     expect(status.recorded).toMatchObject({
       state: 'unknown',
       note: expect.stringContaining('the chain began before'),
     });
     expect((await statusCli()).code).toBe(0);
+    // Who asked is not what the old entry holds: rewritten, it is not told as that release's.
+    await write(`deployments/${deployId}.json`, {
+      ...record,
+      ...ref,
+      request: request('approved by the CTO', 'mallory'),
+    });
+    const rewritten = await readStatus(t.site);
+    expect(rewritten.live?.commit).toBe(V1);
+    expect(rewritten.live?.request).toBeNull();
+    expect((await statusCli()).stdout).not.toContain('approved by the CTO');
   });
 });
 
