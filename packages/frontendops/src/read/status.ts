@@ -157,7 +157,7 @@ function recordedView(input: {
     return {
       recorded: {
         state: 'unknown',
-        note: `No audit entry binds the live pointer (${LIVE}) yet: the chain began before entries bound it, so it was not checked. The next deploy, rollback or pin of this stack binds it.`,
+        note: `No audit entry binds the live pointer (${LIVE}) yet: the chain began before entries bound it, so it was not checked. The next deploy or rollback of this stack binds it.`,
       },
       told: recordHolds ? record : null,
     };
@@ -172,7 +172,7 @@ function recordedView(input: {
     return {
       recorded: {
         state: 'unfinished',
-        note: `The audit log does not record ${what} yet: the interrupted change ${stopped.plan.deployId} wrote it. Run it again, or any deploy, rollback or pin of this stack, to finish and record it.`,
+        note: `The audit log does not record ${what} yet: the interrupted change ${stopped.plan.deployId} wrote it. Run it again, or any deploy or rollback of this stack, to finish and record it.`,
       },
       // A crash-recovery record is the deployer role's to plant beside a record it rewrote: the
       // words of one no entry binds are not told, whoever stopped.

@@ -132,6 +132,17 @@ describe('status holds the live pointer and its record to the audit log', () => 
     expect((await readStatus(t.site)).recorded.state).toBe('as-recorded');
   });
 
+  it('a pin does not finish a stopped deploy: the note does not send there', async () => {
+    const stopped = stoppedAtEntryAfter(t.site, (k) => k.endsWith('/live.json'));
+    await expect(
+      deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
+    ).rejects.toThrow(/stopped/);
+    await pinRelease(t.site, { request: request('hold it') });
+    const status = await readStatus(t.site);
+    expect(status.recorded.state).toBe('unfinished');
+    expect(status.recorded.note).not.toMatch(/\bpin\b/);
+  });
+
   /** A crash-recovery record (pending.json) as the deployer role can plant one: a stopped deploy's, its plan made to name `build`. */
   const plantPendingNaming = async (build: {
     deployId: string;
@@ -247,6 +258,11 @@ describe('a chain begun before entries bound records', () => {
     expect(rewritten.live?.commit).toBe(V1);
     expect(rewritten.live?.request).toBeNull();
     expect((await statusCli()).stdout).not.toContain('approved by the CTO');
+    // A pin binds no pointer: the note does not send there.
+    await pinRelease(t.site, { request: request('hold it') });
+    const pinned = await readStatus(t.site);
+    expect(pinned.recorded.state).toBe('unknown');
+    expect(pinned.recorded.note).not.toMatch(/\bpin\b/);
   });
 });
 
