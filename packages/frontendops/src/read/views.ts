@@ -167,7 +167,8 @@ export const statusView = z.object({
         .describe(
           "The live pointer and the live release's record against the audit log. as-recorded; unfinished: an " +
             'interrupted change names it (running it again, or the next change, records it); changed-outside: ' +
-            'written around the log, not believed; unknown: the log could not be read',
+            'written around the log, not believed; unknown: not checked (the log could not be read, or its chain began ' +
+            'before entries bound the pointer)',
         ),
       note: z.string().nullable().describe('Unless as-recorded: what differs and what to do, in words'),
     })

@@ -112,7 +112,7 @@ function Recorded({ status }: { status: StatusView }) {
   const words = {
     'changed-outside': 'Not what the audit log records (changed outside FrontendOps)',
     unfinished: 'Not recorded yet: an interrupted change wrote it',
-    unknown: 'Not checked against the audit log (it could not be read)',
+    unknown: 'Not checked against the audit log',
   }[recorded.state];
   return (
     <span
