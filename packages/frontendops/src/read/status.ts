@@ -18,8 +18,9 @@ import {
   type RecordedState,
   recordedStateKnown,
   recordStanding,
+  verifyAudit,
 } from '../state/audit.ts';
-import { LIVE, releaseIndexName } from '../state/names.ts';
+import { LIVE, recordName, releaseIndexName } from '../state/names.ts';
 import { readPin } from '../state/pin.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy } from '../state/records.ts';
 import {
@@ -62,13 +63,19 @@ export async function readStatus(
   const standing = record
     ? await recordStanding(site.state, site.target.statePrefix, record, { first: 4 }).catch(() => null)
     : null;
+  const recordHolds = standing === null ? null : standing !== 'unbound';
+  const stopped = await stoppedWriter(
+    site,
+    { pointer: live, bindings, recordHolds },
+    atomicPending ?? pending,
+  );
   // A record the chain does not bind says nothing of who asked for the release.
   const { recorded, told } = recordedView({
     pointer: live,
-    bindings,
+    bindings: stopped === undefined ? null : bindings,
     record,
-    recordHolds: standing === null ? null : standing !== 'unbound',
-    stopped: atomicPending ?? pending,
+    recordHolds,
+    stopped: stopped ?? null,
   });
   const served =
     store && atomicRecords && site.releases
@@ -122,6 +129,38 @@ export async function readStatus(
     recorded,
     served,
   };
+}
+
+/**
+ * The crash-recovery record (`candidate`) whose stopped change wrote the live pointer, or the live
+ * release's record, that the chain does not bind yet; null: none did. The record is the deployer
+ * role's to write, planted beside a pointer or record of its own: one naming that pointer's build is
+ * believed only as `audit verify` excuses what it wrote (a canary start's record excuses no live.json,
+ * an atomic one only where the CDN's release store serves its switch, a kept release only as the
+ * chain records it). Verify reads the whole chain: on this path only. undefined: verify could not
+ * answer (the log, or the release store, could not be read).
+ */
+async function stoppedWriter(
+  site: Site,
+  live: { pointer: LivePointer | null; bindings: RecordedState | null; recordHolds: boolean | null },
+  candidate: { plan: { deployId: string } } | null,
+): Promise<{ plan: { deployId: string } } | null | undefined> {
+  const { pointer, bindings, recordHolds } = live;
+  if (!pointer || !bindings || !candidate || !namesRecordLive(pointer, candidate)) return null;
+  const unbound = [
+    ...(isAsBound(bindings.state, LIVE, pointer) ? [] : [LIVE]),
+    ...(recordHolds === false ? [recordName(pointer.deployId)] : []),
+  ];
+  if (unbound.length === 0) return null;
+  const verified = await verifyAudit(site.state, site.target.statePrefix, {
+    ...(site.releases ? { releaseStore: site.releases } : {}),
+  }).catch(() => undefined);
+  if (!verified) return undefined;
+  const tampered = verified.problems.some(
+    (p) =>
+      (p.kind === 'tampered' || p.kind === 'damaged') && p.object !== undefined && unbound.includes(p.object),
+  );
+  return tampered ? null : candidate;
 }
 
 /**
