@@ -172,7 +172,11 @@ export const statusView = z.object({
         ),
       note: z.string().nullable().describe('Unless as-recorded: what differs and what to do, in words'),
     })
-    .default({ state: 'as-recorded', note: null }),
+    // An answer without it (a server from before status checked the log) checked nothing: not as-recorded.
+    .default({
+      state: 'unknown',
+      note: 'This answer does not say whether the live pointer and its record are what the audit log records. `frontendops audit verify` says.',
+    }),
   served: servedView
     .nullable()
     .default(null)
