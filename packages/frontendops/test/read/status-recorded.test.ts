@@ -90,6 +90,20 @@ describe('status holds the live pointer and its record to the audit log', () => 
     expect(cli.stdout).toContain('frontendops audit verify');
   });
 
+  it("another deployment's bound record copied under the live deploy id: not told as the live release's", async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const [, before] = pointer.releases;
+    if (!before) throw new Error('v1 is kept');
+    // v1's record, as the chain binds it (under v1's id), stored where v2's is read.
+    await write(`deployments/${pointer.deployId}.json`, await read(`deployments/${before.deployId}.json`));
+    const status = await readStatus(t.site);
+    expect(status.recorded.state).toBe('changed-outside');
+    expect(status.live?.request).toBeNull();
+    const cli = await statusCli();
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).not.toContain('ship v1');
+  });
+
   it('a live pointer naming another release live: said, not believed (exit 1)', async () => {
     const pointer = await read<LivePointer>('live.json');
     const [, before] = pointer.releases;
