@@ -249,7 +249,8 @@ export const TOOLS = {
     description:
       'The release live on a stack (deploy id, app, commit, when, by which request), the retained releases that ' +
       'rollback can return to, whether a deploy is pending (interrupted, or synced but not yet invalidated), ' +
-      'whether the stack is protected, and the public site URL. Changes nothing.',
+      'whether the stack is protected, and the public site URL; `recorded` says whether the live pointer and ' +
+      "that release's record are what the audit log records (where they are not, the request is not told). Changes nothing.",
     input: z.strictObject({ stack: stackArg }),
     output: statusView,
   }),
