@@ -20,7 +20,7 @@ import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
 import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
-import { newestBindings } from '../state/audit.ts';
+import { digestOrNull, newestBindings } from '../state/audit.ts';
 import { recordName } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
@@ -164,7 +164,15 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         newestBindings(site.state, site.target.statePrefix, [recordName(deployId)]),
         readDeployTags(options.git),
       ]);
-      const audit = bound.get(recordName(deployId)) ?? null;
+      // Shown only where it binds the record as read: one rewritten around the log (who asked, what
+      // was verified) is not what that entry recorded, and the page says it is not in the log.
+      const entry = bound.get(recordName(deployId));
+      const audit =
+        entry &&
+        record.deployId === deployId &&
+        entry.objects?.[recordName(deployId)] === digestOrNull(record)
+          ? entry
+          : null;
       return toDeploymentDetails(record, {
         liveDeployId: pointer?.value.deployId ?? null,
         audit,

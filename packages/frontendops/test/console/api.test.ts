@@ -342,6 +342,22 @@ describe('deploy and roll back, confirmed by plan', () => {
       expect(details.invalidation?.ids.length).toBeGreaterThan(0);
       expect(details.audit).toMatchObject({ seq: 5, type: 'deploy' }); // after the release entry (4) of this deploy
       expect(details.fromCommit).toBe(C1);
+
+      // The record rewritten around the log (another requester): the page names no entry for it.
+      const key = `${t.target.statePrefix}deployments/${plan.deployId}.json`;
+      const original = await t.site.state.get(key);
+      if (!original) throw new Error('the record is missing');
+      const record = JSON.parse(original.body.toString('utf8'));
+      const forged = { ...record, request: { ...record.request, actor: 'mallory' } };
+      await t.site.state.put(key, JSON.stringify(forged), { contentType: 'application/json' });
+      try {
+        const rewritten = await getJson<DeploymentDetails>(stackUrl(`deployments/${plan.deployId}`));
+        expect(rewritten.audit).toBeNull();
+      } finally {
+        await t.site.state.put(key, original.body, { contentType: 'application/json' });
+      }
+      const restored = await getJson<DeploymentDetails>(stackUrl(`deployments/${plan.deployId}`));
+      expect(restored.audit).toMatchObject({ seq: 5, type: 'deploy' });
     } finally {
       stream.close();
     }

@@ -92,7 +92,7 @@ export function DetailsDrawer(props: { stack: string; deployId: string; onClose:
                 <code className="hash">{details.audit.hash}</code>
               </>
             ) : (
-              <span className="error-text">not found in the audit log</span>
+              <span className="error-text">not in the audit log as shown: written or changed around it</span>
             )}
           </dd>
         </dl>
