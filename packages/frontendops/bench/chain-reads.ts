@@ -108,7 +108,7 @@ export async function runChainReads(
           await servers.counted(() => cli.run(['audit', 'verify', '--stack', cli.stackFile, '--json'])),
         );
         read.push(await servers.counted(() => readAudit(through, prefix)));
-        held.push(await servers.counted(() => recordStanding(through, prefix, record)));
+        held.push(await servers.counted(() => recordStanding(through, prefix, record.deployId, record)));
       }
       for (const run of verify) {
         if (run.value.code !== 0)

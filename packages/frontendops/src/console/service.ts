@@ -167,12 +167,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       // Shown only where it binds the record as read: one rewritten around the log (who asked, what
       // was verified) is not what that entry recorded, and the page says it is not in the log.
       const entry = bound.get(recordName(deployId));
-      const audit =
-        entry &&
-        record.deployId === deployId &&
-        entry.objects?.[recordName(deployId)] === digestOrNull(record)
-          ? entry
-          : null;
+      // (A record copied from another deployment carries that one's id: its digest is no binding here.)
+      const audit = entry && entry.objects?.[recordName(deployId)] === digestOrNull(record) ? entry : null;
       return toDeploymentDetails(record, {
         liveDeployId: pointer?.value.deployId ?? null,
         audit,

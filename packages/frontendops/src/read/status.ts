@@ -59,14 +59,13 @@ export async function readStatus(
   const live = pointer?.value ?? null;
   const record = live ? await site.records.readRecord(live.deployId) : null;
   // The live release's record is mostly bound among the newest few entries (or, on a chain begun
-  // before entries bound records, recorded by its old entry: recordStanding). recordStanding holds a
-  // record under the deploy id it carries: another deployment's bound record, copied where the live
-  // one's is read, is not the live release's.
-  const standing = !record
-    ? null
-    : record.deployId !== live?.deployId
-      ? 'unbound'
-      : await recordStanding(site.state, site.target.statePrefix, record, { first: 4 }).catch(() => null);
+  // before entries bound records, recorded by its old entry: recordStanding).
+  const standing =
+    record && live
+      ? await recordStanding(site.state, site.target.statePrefix, live.deployId, record, { first: 4 }).catch(
+          () => null,
+        )
+      : null;
   const recordHolds = standing === null ? null : standing !== 'unbound';
   const stopped = await stoppedWriter(
     site,

@@ -751,20 +751,24 @@ export async function chainBindsRecords(
 }
 
 /**
- * How the chain holds a deployment record, from one read of it: `bound` (the newest entry binding it
- * names its digest, as boundRecords says); `legacy`, one a chain begun before entries bound records
+ * How the chain holds `record`, read as the deployment record of `deployId` (from its name), from one
+ * read of the chain: `bound` (the newest entry binding it names its digest, as boundRecords says); `legacy`, one a chain begun before entries bound records
  * recorded (a deploy or rollback entry with no `objects`, which `audit verify` accepts unbound:
  * legacyRecords) as that entry says: its deploy id, app, commit, digest and outcome, and no entry
  * binds it since (what the entry does not hold, who asked and what was verified, it does not vouch
- * for); otherwise `unbound`.
+ * for); otherwise `unbound`. A record carrying another deploy id than the one it was read as (that
+ * deployment's bound record, copied under this name by whoever can write the state prefix) is not
+ * this deployment's: `unbound`, with no read.
  */
 export async function recordStanding(
   store: ObjectStore,
   prefix: string,
+  deployId: string,
   record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown; outcome?: unknown },
   options: { first?: number } = {},
 ): Promise<'bound' | 'legacy' | 'unbound'> {
-  const name = recordName(record.deployId);
+  if (record.deployId !== deployId) return 'unbound';
+  const name = recordName(deployId);
   // The whole chain is read only when no entry binds the record (a legacy one is in the old entries).
   const { bound, entries } = await newestBindings(store, prefix, [name], options);
   const binding = bound.get(name);

@@ -295,9 +295,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     ): Promise<DeploymentRecord | null> {
       const record = await stateRecords.readRecord(deployId);
       if (!record) return null;
-      // The chain binds a record under the deploy id it carries: one carrying another (that
-      // deployment's bound record, copied here) is not the record of `deployId`.
-      const standing = record.deployId === deployId ? await recordStanding(store, prefix, record) : 'unbound';
+      const standing = await recordStanding(store, prefix, deployId, record);
       if (standing === 'unbound') {
         // Which of the two, verify says (the whole chain, read on this path only), given the CDN's
         // release store as every other reader gives it: without it, any atomic/pending.json (one

@@ -126,14 +126,19 @@ describe('a record held to the chain, read from the newest entry back', () => {
 
   it('reads back to the chain’s start for a record bound there, and for one bound nowhere', async () => {
     const early = countingEntryReads(t.site.state);
-    expect(await recordStanding(early.counted, prefix(), b)).toBe('bound');
+    expect(await recordStanding(early.counted, prefix(), b.deployId, b)).toBe('bound');
     expect(early.seen.reads).toBe(45);
     const planted = countingEntryReads(t.site.state);
-    expect(await recordStanding(planted.counted, prefix(), record('ccccccc-0000000003', 'succeeded'))).toBe(
-      'unbound',
-    );
+    expect(
+      await recordStanding(
+        planted.counted,
+        prefix(),
+        'ccccccc-0000000003',
+        record('ccccccc-0000000003', 'succeeded'),
+      ),
+    ).toBe('unbound');
     expect(planted.seen.reads).toBe(45);
-    expect(await recordStanding(t.site.state, prefix(), aBefore)).toBe('unbound');
+    expect(await recordStanding(t.site.state, prefix(), aBefore.deployId, aBefore)).toBe('unbound');
   });
 
   it('refuses an entry it reads that is not one, TAMPERED, naming it', async () => {
