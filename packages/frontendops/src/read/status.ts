@@ -173,9 +173,10 @@ async function stoppedWriter(
  * null, not checked). Both are the deployer role's to write, so status believes neither around the
  * log: a pointer naming another release live, or a record rewritten (who asked, why), is said, and
  * the record's words are not told (`told`). A change stopped after writing them (`stopped`: a
- * crash-recovery record whose plan's build the pointer names live, as `audit verify` excuses one) is
- * unfinished: running it again, or the next change, records them. A chain that never bound the pointer (begun before entries bound it) cannot say.
- * `audit verify` tells which objects differ and why.
+ * crash-recovery record whose plan's build the pointer names live, as `audit verify` excuses one:
+ * stoppedWriter) is unfinished: running it again, or the next change, records them. A chain that
+ * never bound the pointer (begun before entries bound it) cannot say. `audit verify` tells which
+ * objects differ and why.
  */
 function recordedView(input: {
   pointer: LivePointer | null;
@@ -210,7 +211,7 @@ function recordedView(input: {
     ...(pointerHolds ? [] : [`the live pointer (${LIVE})`]),
     ...(recordHolds || !pointer ? [] : [`the record of deployment ${pointer.deployId}`]),
   ].join(' and ');
-  if (pointer && stopped && namesRecordLive(pointer, stopped)) {
+  if (pointer && stopped) {
     return {
       recorded: {
         state: 'unfinished',

@@ -741,9 +741,8 @@ export async function chainBindsRecords(
   store: ObjectStore,
   prefix: string,
   deployIds: readonly string[],
-  options: { first?: number } = {},
 ): Promise<(record: { deployId: string }) => boolean> {
-  const { bound } = await newestBindings(store, prefix, deployIds.map(recordName), options);
+  const { bound } = await newestBindings(store, prefix, deployIds.map(recordName));
   return (record) => {
     const name = recordName(record.deployId);
     return bound.get(name)?.objects?.[name] === digestOrNull(record);
