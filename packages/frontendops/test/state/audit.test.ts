@@ -10,7 +10,7 @@
  * walks it forward over the entries; moved past them, verify fails.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
@@ -386,6 +386,25 @@ describe('audit verify: every state object is under the chain', () => {
       }),
     ]);
     await deployArtifact(t.site, { app: APP, commit: commits[2] as string, request });
+    const after = await readAudit(state(), prefix());
+    expect(after[last.seq - 1]).toEqual(last);
+    expect(after.length).toBeGreaterThan(last.seq);
+    expect(await verifyAudit(state(), prefix())).toMatchObject({ ok: true, problems: [] });
+  });
+
+  // Verify's words name what finishes such an append: a deploy (above), a rollback or a pin.
+  it.each([
+    ['rollback', () => rollbackRelease(t.site, { request })],
+    ['pin', () => pinRelease(t.site, { request })],
+  ] as const)('the same stopped append is finished by a %s, which keeps its entry', async (_name, change) => {
+    const { last } = await moveHeadBackOne(state(), prefix());
+    expect((await verifyAudit(state(), prefix())).problems).toEqual([
+      expect.objectContaining({
+        kind: 'unfinished',
+        reason: expect.stringMatching(/deploy, rollback or pin/),
+      }),
+    ]);
+    await change();
     const after = await readAudit(state(), prefix());
     expect(after[last.seq - 1]).toEqual(last);
     expect(after.length).toBeGreaterThan(last.seq);
