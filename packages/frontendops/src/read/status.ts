@@ -297,7 +297,7 @@ async function readServed(
       state: 'unknown',
       live: null,
       canary: null,
-      note: `The CDN's release store could not be read${codeOf(store.error)}, so what visitors get was not checked against this record.`,
+      note: `The CDN's release store could not be read${codeOf(store.error)}, so what visitors get was not checked against this record. Check that this role can reach the store and read it, then ask again.`,
     };
   }
   const value = store.read.value;
@@ -444,5 +444,8 @@ function recordedJson(context: AtomicContext): string {
 function codeOf(error: unknown): string {
   const code = isFrontendOpsError(error) ? error.details?.keyValueStoreCode : undefined;
   if (typeof code === 'string' && /^[A-Za-z]{2,60}$/.test(code)) return ` (${code})`;
-  return isFrontendOpsError(error) ? ` (${error.code})` : '';
+  if (isFrontendOpsError(error)) return ` (${error.code})`;
+  // A network failure's code (ECONNREFUSED, ENOTFOUND…), never its message: that names the endpoint.
+  const system = (error as { code?: unknown } | null)?.code;
+  return typeof system === 'string' && /^E[A-Z]{2,30}$/.test(system) ? ` (${system})` : '';
 }

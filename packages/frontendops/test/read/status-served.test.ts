@@ -211,7 +211,10 @@ describe('status says what the CDN serves', () => {
   it('a store that cannot be read: status still answers, and says what it could not check', async () => {
     const site = await t.open({
       releases: {
-        read: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')),
+        read: () =>
+          Promise.reject(
+            Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+          ),
         write: () => Promise.reject(new Error('unused')),
         previewSecret: () => Promise.reject(new Error('unused')),
       },
@@ -219,7 +222,9 @@ describe('status says what the CDN serves', () => {
     const status = await readStatus(site);
     expect(status.live?.commit).toBe(V2);
     expect(status.served).toMatchObject({ state: 'unknown', live: null, canary: null });
-    expect(status.served?.note).toMatch(/could not be read/);
+    expect(status.served?.note).toMatch(
+      /could not be read \(ECONNREFUSED\).*reach the store and read it, then ask again/,
+    );
     expect(status.served?.note).not.toMatch(/127\.0\.0\.1/);
   });
 });
