@@ -223,6 +223,33 @@ export type ApprovalPolicy = z.infer<typeof approvalConfigSchema>;
 export const approvalPolicyFor = (config: Config, stack: string): ApprovalPolicy =>
   (Object.hasOwn(config.stacks, stack) ? config.stacks[stack]?.approval : undefined) ?? config.approval;
 
+/**
+ * What two policies both accept: the approvers both list under one name with one key, the GitHub
+ * environment both name (for the actions both cover), and clients' answers only where both trust
+ * them. One environment configured under two names is held to it (stacks/open.ts).
+ */
+export function acceptedByBoth(a: ApprovalPolicy, b: ApprovalPolicy): ApprovalPolicy {
+  const approvers = Object.fromEntries(
+    Object.entries(a.approvers).filter(
+      ([name, key]) => Object.hasOwn(b.approvers, name) && b.approvers[name] === key,
+    ),
+  );
+  const [x, y] = [a.github, b.github];
+  const actions = x && y ? x.actions.filter((action) => y.actions.includes(action)) : [];
+  const sameJob =
+    x !== undefined &&
+    y !== undefined &&
+    x.repository.toLowerCase() === y.repository.toLowerCase() &&
+    x.environment === y.environment &&
+    x.issuer === y.issuer &&
+    x.audience === y.audience;
+  return {
+    approvers,
+    ...(x && sameJob && actions.length > 0 ? { github: { ...x, actions } } : {}),
+    trustElicitation: a.trustElicitation && b.trustElicitation,
+  };
+}
+
 /** A policy that trusts no one: what a stack opened without a configuration gets. */
 export const NO_APPROVERS: ApprovalPolicy = { approvers: {}, trustElicitation: false };
 export type Config = z.infer<typeof configSchema>;

@@ -10,7 +10,13 @@ import type { CloudFrontCdnOptions } from '../adapters/cloudfront.ts';
 import { createFileLocker } from '../adapters/lock-file.ts';
 import { createS3Locker } from '../adapters/lock-s3.ts';
 import { createS3Client, createS3Store } from '../adapters/s3.ts';
-import { type ApprovalPolicy, approvalPolicyFor, type Config, NO_APPROVERS } from '../config.ts';
+import {
+  type ApprovalPolicy,
+  acceptedByBoth,
+  approvalPolicyFor,
+  type Config,
+  NO_APPROVERS,
+} from '../config.ts';
 import { endpointIdentity } from '../deploy/deploy-lock.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
@@ -107,6 +113,16 @@ export async function openSite(
   // `audit verify` included, would read the copy. The stack's own chain reports the marker instead.
   if (await site.state.head(`${target.statePrefix}${AUDIT_HEAD}`)) {
     if (marker.protected && !site.protected) markProtected(site);
+    if (marker.stateBucket === target.stateBucket && marker.statePrefix === target.statePrefix) {
+      // One history under two names (its outputs name the environment's state location): a change
+      // under either name needs an approval both names' configurations accept, or whichever name
+      // trusts more (its clients' answers, another approver) would approve the other's changes.
+      site.approval = acceptedByBoth(site.approval, approvalPolicyFor(config, marker.stack));
+      site.notify(
+        `Stack ${target.stack} keeps the history of environment ${marker.stack} (its outputs name the same state location): its changes need an approval that the configuration of both names accepts.`,
+      );
+      return site;
+    }
     const notice = `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history elsewhere, but ${target.stack}'s own history is where its outputs say: the marker is not followed. Run \`frontendops audit verify --stack ${ref}\`.`;
     site.notify(notice);
     return site;
