@@ -85,6 +85,16 @@ export async function openSite(
   const open = (of: DeployTarget, marked = false) => {
     const listed = config.protected.includes(of.stack) || config.protected.includes(target.stack);
     const why = protectedBy(listed, named, marked);
+    // Who approves follows the environment as its protection does: opened under a name of its own
+    // (a configured alias, outputs naming another stack) that is not the environment's, both names'
+    // entries must accept an approval, or the one that trusts more (often the top-level policy of
+    // a name this configuration does not list) would approve for the other. A file that names no
+    // stack has no name of its own: the environment's entry decides.
+    const policy = approvalPolicyFor(config, of.stack);
+    const approval =
+      named && of.stack !== target.stack
+        ? acceptedByBoth(approvalPolicyFor(config, target.stack), policy)
+        : policy;
     return connectSite(of, {
       ...(access ? { access } : {}),
       retain: config.retain,
@@ -95,7 +105,7 @@ export async function openSite(
       allowUnserialised: config.allowUnserialisedDeploys,
       protected: why !== undefined,
       ...(why ? { protectedBy: why } : {}),
-      approval: approvalPolicyFor(config, of.stack),
+      approval,
       ...options,
     });
   };

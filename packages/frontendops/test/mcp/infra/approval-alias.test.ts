@@ -5,9 +5,11 @@
  * carry the same `statePrefix`, so it opens with the environment's own history. An MCP client
  * names that other stack: protection came from the environment's marker, but who may approve came
  * from the other name's entry (here the top-level policy, which trusts clients' answers), and the
- * client approved its own deploy of production.
+ * client approved its own deploy of production. The same from the other side: a configuration that
+ * lists production's approvers under its own name for it, opened while the bucket's marker names the
+ * environment by a name that configuration does not list, took that name's (top-level) policy.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -79,7 +81,7 @@ afterAll(async () => {
 });
 
 /** `frontendops mcp infra` as operators run it, and a client that says yes to every question. */
-async function selfApprovingClient() {
+async function selfApprovingClient(stack = STACK, config = env.FRONTENDOPS_CONFIG ?? '') {
   const client = new Client(
     { name: 'mallory', version: '0.0.0' },
     { capabilities: { elicitation: { form: {} } } },
@@ -91,8 +93,8 @@ async function selfApprovingClient() {
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,
-      args: [BIN, 'mcp', 'infra', '--stack', STACK],
-      env,
+      args: [BIN, 'mcp', 'infra', '--stack', stack],
+      env: { ...env, FRONTENDOPS_CONFIG: config },
       cwd: f.t.tmp,
       stderr: 'pipe',
     }),
@@ -118,6 +120,35 @@ describe('attack: an MCP client names the protected environment by another confi
     expect(other.structured.approvalRequired).toBe(true);
     // …and, before, approved by the client itself.
     const sync = await c.call('run_sync', { handle: other.structured.handle });
+    expect(sync.text).toMatch(/APPROVAL_REQUIRED/);
+    expect(sync.structured.outcome).toBeUndefined();
+    expect((await live())?.commit).toBe(COMMITS[0]);
+  });
+});
+
+describe("attack: the environment's marker names it by a name this configuration does not list", () => {
+  it('the entry the operator wrote for it still decides: the client cannot approve its own deploy', async () => {
+    // This operator's configuration calls production "prod" (its own outputs, its own default state
+    // location) and lists its approver there; the bucket's marker, written by a configuration that
+    // calls it dashboard-hosting-prod, names the environment by that name, which this configuration
+    // does not list: before, its top-level policy (trusting clients) decided who approves.
+    const outputs = join(f.t.tmp, 'prod-named.json');
+    const { statePrefix: _own, ...rest } = JSON.parse(await readFile(prodOutputs, 'utf8'));
+    await writeFile(outputs, JSON.stringify({ ...rest, stack: 'prod' }));
+    const config = join(f.t.tmp, 'operator.config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        protected: ['prod'],
+        approval: { trustElicitation: true },
+        stacks: { prod: { backend: 'outputs', file: outputs, approval: { approvers: { Ada: ADA } } } },
+      }),
+    );
+    const c = await selfApprovingClient('prod', config);
+    const status = await c.call('get_status');
+    expect(status.structured).toMatchObject({ stack: STACK, protected: true });
+    // A promote makes a published build live for everyone, as a deploy does.
+    const sync = await c.call('promote_release', { to: COMMITS[2] });
     expect(sync.text).toMatch(/APPROVAL_REQUIRED/);
     expect(sync.structured.outcome).toBeUndefined();
     expect((await live())?.commit).toBe(COMMITS[0]);
