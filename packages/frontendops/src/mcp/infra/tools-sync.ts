@@ -45,7 +45,9 @@ export function registerSyncTools(t: InfraToolContext): void {
       const unfinished = plan.noop ? await unfinishedDeploy(site, plan) : null;
       const deployId = unfinished?.deployId ?? plan.deployId;
       const issued = signer.issue({
-        stack: plan.stack,
+        // The name this server opened the stack by: an alias that follows the bucket's marker opens
+        // the environment under the marker's name, which this server may not know (run_sync opens it).
+        stack: stack ?? t.defaultStack ?? plan.stack,
         app: plan.app,
         commit: plan.commit,
         deployId,

@@ -151,6 +151,13 @@ describe("attack: the environment's marker names it by a name this configuration
     const sync = await c.call('promote_release', { to: COMMITS[2] });
     expect(sync.text).toMatch(/APPROVAL_REQUIRED/);
     expect(sync.structured.outcome).toBeUndefined();
+    // A handle names the stack as this server knows it ("prod"), not as the marker does: run_sync
+    // reaches the approval, where before it answered "Unknown stack".
+    const target = await c.call('get_deploy_target', { commit: COMMITS[1] });
+    expect(target.isError, target.text).toBe(false);
+    const handled = await c.call('run_sync', { handle: target.structured.handle });
+    expect(handled.text).not.toMatch(/Unknown stack/);
+    expect(handled.text).toMatch(/APPROVAL_REQUIRED/);
     expect((await live())?.commit).toBe(COMMITS[0]);
   });
 });
