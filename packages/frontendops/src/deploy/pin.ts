@@ -14,7 +14,7 @@ import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
-import { assertKeptAsRecorded } from '../state/recorded-state.ts';
+import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
 import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
@@ -47,6 +47,8 @@ export async function pinRelease(
         `Nothing is deployed to ${site.target.stack} yet, so there is nothing to pin.`,
       );
     }
+    // A pin holds the release the chain records live: never a pointer no entry records yet.
+    await assertLiveAsRecorded(site, live, 'Nothing was pinned');
     const to = options.to;
     if (to && live.deployId !== to && !live.commit.startsWith(to)) {
       // A rollback goes back to a release the stack keeps, or to one its history records as live.

@@ -137,6 +137,36 @@ export async function assertKeptAsRecorded(
 }
 
 /**
+ * The live pointer a pin is about to keep (deploy/pin.ts pinRelease): a pin holds the release the
+ * chain records live, and its entry records it as held. A pointer as the chain binds it is that
+ * release (no request: the lock's check read the newest entry). The lock's check refused one verify
+ * calls tampered; one it calls a stopped change's (a deploy stopped between its pointer and the
+ * entry recording it, or that pair planted with a crash-recovery record, which nothing its writer
+ * cannot make tells apart) names a release no entry records going live yet: refused CONFLICT, in
+ * verify's words, which say how to finish it. Any other verify passes (an old chain's pointer, which
+ * no entry binds). Reads the chain on this path only.
+ */
+export async function assertLiveAsRecorded(site: Site, pointer: LivePointer, done: string): Promise<void> {
+  const { state: store, target } = site;
+  const { state } = await recordedStateKnown(store, target.statePrefix);
+  if (isAsBound(state, LIVE, pointer)) return;
+  const { problems } = await verifyAuditAbout(
+    store,
+    target.statePrefix,
+    site.releases,
+    `the live pointer (${LIVE} under this stack's state prefix), which names deployment ${pointer.deployId} and no audit entry binds,`,
+  );
+  await refuseTampered(site, problems, [LIVE], done, state);
+  const stopped = problems.find((p) => p.object === LIVE && p.kind === 'unfinished');
+  if (!stopped) return;
+  throw new FrontendOpsError(
+    'CONFLICT',
+    `Deployment ${pointer.deployId} is named by the live pointer (${LIVE} under this stack's state prefix), but no audit entry records it going live yet: \`frontendops audit verify\` calls ${LIVE} a stopped change's (${stopped.reason}) ${done}. Finish that change first, then ask again.`,
+    { details: { object: LIVE, deployId: pointer.deployId } },
+  );
+}
+
+/**
  * A kept release's index a change is about to use (a switch to a release in place trusts its list
  * of files and its index.html's digest), held to the chain's latest binding of it as the lock's
  * check holds the tracked objects: an index edited by whoever can write the state bucket (a page

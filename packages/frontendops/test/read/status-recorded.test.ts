@@ -151,7 +151,10 @@ describe('status holds the live pointer and its record to the audit log', () => 
     await expect(
       deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
     ).rejects.toThrow(/stopped/);
-    await pinRelease(t.site, { request: request('hold it') });
+    // Nor does it pin the release no entry records live yet (test/deploy/pin-unrecorded-live.test.ts).
+    await expect(pinRelease(t.site, { request: request('hold it') })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
     const status = await readStatus(t.site);
     expect(status.recorded.state).toBe('unfinished');
     expect(status.recorded.note).not.toMatch(/\bpin\b/);
