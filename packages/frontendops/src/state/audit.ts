@@ -1541,9 +1541,30 @@ async function verifyAuditOnce(
   // Records and a pointer that no entry vouches for were written around the chain.
   const legacy = legacyRecords(entries);
   const records = (await store.list(`${prefix}${DEPLOYMENTS}`)).map((o) => o.key.slice(prefix.length));
+  /**
+   * Whether the record under pending.json's deploy id is one an in-place change writes for that
+   * deploy: of its build and request, saying superseded (deploy.ts recordSuperseded, by the deploy
+   * that found it stopped before its pointer moved: the pointer never had it), or that it went live
+   * with the live pointer keeping it as that build (apply.ts finishMoved writes it only after its
+   * pointer moved). Any other, the pointer as it was, was written around the chain.
+   */
+  const pendingOwnRecord = async (name: string): Promise<boolean> => {
+    const row = (await readJsonQuietly(store, `${prefix}${name}`)).value;
+    if (!isRecord(row) || !isRowOf(row, pending.value)) return false;
+    if (row.outcome === 'superseded') return true;
+    const pointer = (await readJsonQuietly(store, `${prefix}${LIVE}`)).value;
+    const kept = isRecord(pointer) && Array.isArray(pointer.releases) ? pointer.releases : [];
+    return kept.some(
+      (r) =>
+        isRecord(r) &&
+        r.deployId === pendingId &&
+        ['app', 'commit', 'artifactDigest'].every((f) => r[f] === row[f]),
+    );
+  };
   for (const name of records) {
     if (bound.has(name) || legacy.has(name) || untrusted(name)) continue;
-    const interrupted = pendingId !== null && name === recordName(pendingId);
+    const interrupted =
+      pendingId !== null && name === recordName(pendingId) && (await pendingOwnRecord(name));
     // An atomic operation writes its record, then the entry binding it: stopped between the two, its
     // crash-recovery record still names it, and its re-run (or the next change) binds it: its own
     // deployment record, or a canary's start or abort its own history row.
