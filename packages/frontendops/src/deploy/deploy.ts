@@ -5,7 +5,7 @@
  */
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
-import { FrontendOpsError, holding } from '../errors.ts';
+import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, boundRecords, readAuditHead } from '../state/audit.ts';
@@ -223,11 +223,16 @@ export async function rollbackRelease(
   // release it rolled back from for "the previous release".
   // The stopped rollback's record is not bound by the audit chain: it is finished only towards a
   // release the stack had (checked against the pointer, read with it; see stoppedRollback).
-  const [read, stopped, pin] = await settleAll([
-    site.records.readPointer(),
-    options.to ? Promise.resolve(null) : stoppedRollback(site),
-    options.to ? Promise.resolve(null) : readPin(site),
-  ]);
+  const [read, stopped, pin] = await readBeforeLock(
+    site,
+    'its live pointer, its pin and any stopped rollback it would finish',
+    () =>
+      settleAll([
+        site.records.readPointer(),
+        options.to ? Promise.resolve(null) : stoppedRollback(site),
+        options.to ? Promise.resolve(null) : readPin(site),
+      ]),
+  );
   if (stopped) {
     await stopped.check({ pointer: read });
     return deployArtifact(site, { ...options, app: stopped.app, commit: stopped.commit, kind: 'rollback' });
@@ -250,12 +255,21 @@ export async function rollbackRelease(
   // Read before the lock: held under it to the pointer its check vouched for.
   if (target) target = { ...target, fromPointer: true };
   if (!target && options.to) {
-    const { releases, canaryRows } = await site.records.listReleases(200);
     const names = (r: DeploymentRecord) => r.deployId === options.to || r.commit.startsWith(options.to ?? '');
     // Only records the chain binds: nothing checks records before a change starts, and one written
     // around the chain would send the rollback to any published build.
-    const bound = new Set(
-      await boundRecords(site.state, site.target.statePrefix, [...releases, ...canaryRows].filter(names)),
+    const { releases, canaryRows, bound } = await readBeforeLock(
+      site,
+      'its deployment records and the audit log that binds them',
+      async () => {
+        const { releases, canaryRows } = await site.records.listReleases(200);
+        const named = [...releases, ...canaryRows].filter(names);
+        return {
+          releases,
+          canaryRows,
+          bound: new Set(await boundRecords(site.state, site.target.statePrefix, named)),
+        };
+      },
     );
     const named = releases.filter((r) => bound.has(r));
     // A canary's start or abort is a row of the history, not a release the stack had live.
@@ -302,6 +316,29 @@ export async function rollbackRelease(
     kind: 'rollback',
     recorded: target,
   });
+}
+
+/**
+ * What a rollback reads of the state before it takes the deploy lock (to choose where it goes, and
+ * refuse early), read by `read`: a state bucket that does not answer there (the network, a 5xx,
+ * access denied: S3's error as the adapter gives it) is said as what could not be read (`what`), that
+ * nothing was changed, and what to do. Never the state prefix (it reaches no MCP client); a bucket
+ * that does not exist is said as the adapter says it, and any other refusal goes through as it is.
+ */
+async function readBeforeLock<T>(site: Site, what: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    const cause = isFrontendOpsError(error, 'UPSTREAM') ? error.cause : undefined;
+    if (!(cause instanceof Error) || cause.name === 'NoSuchBucket') throw error;
+    const said = /^[A-Za-z]{2,60}$/.test(cause.name) ? ` (${cause.name})` : '';
+    throw new FrontendOpsError(
+      'UPSTREAM',
+      `The state of ${site.target.stack} could not be read before the rollback took the deploy lock: ${what}, in the state bucket ${site.target.stateBucket}${said}. Nothing was changed. ` +
+        "Check that this machine reaches the state bucket's S3 endpoint and that its credentials may read the stack's state prefix (s3:GetObject and s3:ListBucket), then run the rollback again.",
+      { cause, details: { bucket: site.target.stateBucket } },
+    );
+  }
 }
 
 /** What the stack recorded of the builds it had live: the retained releases (the live one first), and a rollback's destination. */
