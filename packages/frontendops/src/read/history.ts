@@ -1,26 +1,50 @@
 /** What happened on a site, newest first, a page at a time: behind `history`, get_history and the console. */
 import type { Site } from '../site.ts';
-import { chainBindsRecords } from '../state/audit.ts';
+import { chainBindsRecords, isAsBound, recordedStateKnown, recordsStanding } from '../state/audit.ts';
+import { LIVE } from '../state/names.ts';
 import type { DeploymentRecord } from '../state/records.ts';
 import { type HistoryPage, historyTime, toHistoryItem } from './views.ts';
 
+/**
+ * One page of the history. A deployment record and its history row are the deployer role's to write
+ * around the audit log: a row is listed only when the chain binds its record (or, on a chain begun
+ * before entries bound records, its old entry records it: recordStanding), the rest counted in
+ * `unrecorded`; a release is marked live only by a live pointer the chain binds (boundLiveDeployId).
+ */
 export async function readHistory(
   site: Site,
   options: { limit?: number; before?: string; tags?: ReadonlyMap<string, string> } = {},
 ): Promise<HistoryPage> {
-  const [page, pointer] = await Promise.all([
+  const { state, target } = site;
+  const [page, pointer, bindings] = await Promise.all([
     site.records.listRecords({
       limit: options.limit ?? 20,
       ...(options.before ? { before: options.before } : {}),
     }),
     site.records.readPointer(),
+    recordedStateKnown(state, target.statePrefix),
   ]);
-  const liveDeployId = pointer?.value.deployId ?? null;
+  const standing = await recordsStanding(
+    state,
+    target.statePrefix,
+    page.records.map((record) => ({ deployId: record.deployId, record })),
+  );
+  const seen = new Set<string>();
+  // A row planted beside a record's own (another time, the same deploy id) lists it once.
+  const records = page.records.filter((record, at) => {
+    if (standing[at] === 'unbound' || seen.has(record.deployId)) return false;
+    seen.add(record.deployId);
+    return true;
+  });
+  const value = pointer?.value ?? null;
+  const unchecked = bindings.seq > 0 && bindings.state[LIVE] === undefined;
+  const liveDeployId = value && (unchecked || isAsBound(bindings.state, LIVE, value)) ? value.deployId : null;
   return {
-    stack: site.target.stack,
-    deployments: page.records.map((record) =>
+    stack: target.stack,
+    deployments: records.map((record) =>
       toHistoryItem(record, { liveDeployId, tag: options.tags?.get(record.deployId) ?? null }),
     ),
+    unrecorded: page.rows - records.length,
     next: page.next,
   };
 }

@@ -209,7 +209,11 @@ export const historyItem = z.object({
   deleted: z.number().int(),
   invalidationIds: z.array(z.string()),
   request: requestView,
-  live: z.boolean(),
+  live: z
+    .boolean()
+    .describe(
+      'The release the live pointer names, as the audit log binds it (a log that never bound one cannot say)',
+    ),
   tag: z.string().nullable(),
   approvedBy: z
     .string()
@@ -236,6 +240,13 @@ export const historyTime = (item: Pick<HistoryItem, 'finishedAt'>): string =>
 export const historyPage = z.object({
   stack: z.string(),
   deployments: z.array(historyItem).describe('Newest first'),
+  unrecorded: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      'Rows of this page left out: no audit entry records their deployment record (written or changed outside FrontendOps, or by a change stopped before recording it), so what they say is not believed. `frontendops audit verify` says which',
+    ),
   next: z.string().nullable().describe('Pass as `before` for the next (older) page; null at the end'),
 });
 export type HistoryPage = z.infer<typeof historyPage>;

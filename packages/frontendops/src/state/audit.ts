@@ -763,29 +763,62 @@ export async function recordStanding(
   store: ObjectStore,
   prefix: string,
   deployId: string,
-  record: { deployId: string; app?: unknown; commit?: unknown; artifactDigest?: unknown; outcome?: unknown },
+  record: StandingRecord,
   options: { first?: number } = {},
-): Promise<'bound' | 'legacy' | 'unbound'> {
-  if (record.deployId !== deployId) return 'unbound';
-  const name = recordName(deployId);
-  // The whole chain is read only when no entry binds the record (a legacy one is in the old entries).
-  const { bound, entries } = await newestBindings(store, prefix, [name], options);
-  const binding = bound.get(name);
-  if (binding) return binding.objects?.[name] === digestOrNull(record) ? 'bound' : 'unbound';
-  const legacy = entries.some(
-    (e) =>
-      (e.type === 'deploy' || e.type === 'rollback') &&
-      !e.objects &&
-      e.data.deployId === record.deployId &&
-      e.data.app === record.app &&
-      e.data.commit === record.commit &&
-      // Its digest names the build a preview uploads, and its outcome what it did: both as the entry
-      // says (an entry without a digest vouches for none).
-      typeof e.data.artifactDigest === 'string' &&
-      e.data.artifactDigest === record.artifactDigest &&
-      (typeof e.data.outcome !== 'string' || e.data.outcome === record.outcome),
+): Promise<Standing> {
+  const [standing] = await recordsStanding(store, prefix, [{ deployId, record }], options);
+  return standing ?? 'unbound';
+}
+
+/** What recordStanding reads of a record. */
+type StandingRecord = {
+  deployId: string;
+  app?: unknown;
+  commit?: unknown;
+  artifactDigest?: unknown;
+  outcome?: unknown;
+};
+type Standing = 'bound' | 'legacy' | 'unbound';
+
+/**
+ * recordStanding for each of `read` (a record, and the deploy id it was read as), from one read of
+ * the chain: for a reader that lists many (a page of the history).
+ */
+export async function recordsStanding(
+  store: ObjectStore,
+  prefix: string,
+  read: readonly { deployId: string; record: StandingRecord }[],
+  options: { first?: number } = {},
+): Promise<Standing[]> {
+  const own = read.filter(({ deployId, record }) => record.deployId === deployId);
+  if (own.length === 0) return read.map(() => 'unbound');
+  // The whole chain is read only when no entry binds a record (a legacy one is in the old entries).
+  const { bound, entries } = await newestBindings(
+    store,
+    prefix,
+    own.map(({ deployId }) => recordName(deployId)),
+    options,
   );
-  return legacy ? 'legacy' : 'unbound';
+  return read.map(({ deployId, record }) => {
+    if (record.deployId !== deployId) return 'unbound';
+    const name = recordName(deployId);
+    const binding = bound.get(name);
+    if (binding) return binding.objects?.[name] === digestOrNull(record) ? 'bound' : 'unbound';
+    const legacy = entries.some(
+      (e) =>
+        (e.type === 'deploy' || e.type === 'rollback') &&
+        !e.objects &&
+        e.data.deployId === record.deployId &&
+        e.data.app === record.app &&
+        e.data.commit === record.commit &&
+        // Its digest names the build a preview uploads, and its outcome what it did: both as the entry
+        // says (an entry without a digest vouches for none).
+        typeof e.data.artifactDigest === 'string' &&
+        e.data.artifactDigest === record.artifactDigest &&
+        (typeof e.data.outcome !== 'string' || e.data.outcome === record.outcome),
+    );
+    return legacy ? 'legacy' : 'unbound';
+  });
 }
 
 /**

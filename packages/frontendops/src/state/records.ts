@@ -390,11 +390,12 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
     /**
      * One page of the history's rows, newest first; `next` continues with older ones (null at the
      * end). The history shows a canary's start and abort as rows of their own: a reader that wants
-     * the releases asks listReleases.
+     * the releases asks listReleases. `rows`: how many rows the page read (a row whose record is gone,
+     * or is another deployment's, has none in `records`).
      */
     async listRecords(
       options: { limit?: number; before?: string } = {},
-    ): Promise<{ records: DeploymentRecord[]; next: string | null }> {
+    ): Promise<{ records: DeploymentRecord[]; rows: number; next: string | null }> {
       const limit = options.limit ?? 50;
       if (options.before !== undefined && !HISTORY_CURSOR.test(options.before)) {
         throw badInput(
@@ -410,12 +411,14 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
         shown.map(async (o) => {
           const deployId = o.key.slice(-DEPLOY_ID_LENGTH);
           const record = await readJson<DeploymentRecord>(recordName(deployId));
-          return record?.value ?? null;
+          // Another deployment's record stored under this one's name is not this row's.
+          return record?.value.deployId === deployId ? record.value : null;
         }),
       );
       const last = shown.at(-1);
       return {
         records: records.filter((r): r is DeploymentRecord => r !== null),
+        rows: shown.length,
         next: page.length > limit && last ? last.key.slice(key(HISTORY).length) : null,
       };
     },

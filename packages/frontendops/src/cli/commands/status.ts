@@ -112,6 +112,12 @@ export function register(program: Command, ctx: CliContext): void {
           tags: await tagsHere(ctx),
         });
         if (flags.json) return printJson(ctx, page);
+        if (page.unrecorded) {
+          say(
+            ctx.io.stdout,
+            `${page.stack}: ${page.unrecorded} row(s) of this page left out: no audit entry records their deployment record (written or changed outside FrontendOps, or by a change stopped before recording it). Run \`frontendops audit verify\` to see which.`,
+          );
+        }
         if (page.deployments.length === 0) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);
         const rows = page.deployments.map((d) => [
           historyTime(d),

@@ -1,0 +1,125 @@
+/**
+ * `history` (and get_history, the console's timeline) against the audit log, as the deployer role (or
+ * anyone who can write the state prefix) would fool it: a deployment record and its history row are
+ * that role's to write. A row planted around the chain, naming someone who never asked, or a genuine
+ * record rewritten with another requester, was listed as what happened; a live pointer naming another
+ * release marked that row live. Now a page lists only rows whose record the chain binds (saying how
+ * many it left out), and marks live only the release of a pointer the chain binds.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { readHistory } from '../../src/read/history.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state/records.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+const request = (text: string, actor = 'ada'): RequestInfo => ({
+  text,
+  actor,
+  planner: 'cli',
+  at: new Date().toISOString(),
+});
+
+let t: TestDeployEnv;
+let deployed: BucketSnapshot;
+let stackFile: string;
+const key = (name: string) => `${t.target.statePrefix}${name}`;
+const read = async <T>(name: string): Promise<T> => {
+  const object = await t.site.state.get(key(name));
+  if (!object) throw new Error(`${name} is missing`);
+  return JSON.parse(object.body.toString('utf8')) as T;
+};
+const write = (name: string, value: unknown) =>
+  t.site.state.put(key(name), JSON.stringify(value), { contentType: 'application/json' });
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'history-recorded' });
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
+  await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  stackFile = await t.writeOutputs();
+  deployed = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
+}, 180_000);
+beforeEach(async () => {
+  await deployed.restore();
+});
+afterAll(() => t?.stop());
+
+const historyCli = () => cli(['history', '--stack', stackFile], { env: t.cliEnv(), cwd: t.tmp });
+
+describe('history holds its rows to the audit log', () => {
+  it('as recorded: every deployment, the live one marked, who asked', async () => {
+    const page = await readHistory(t.site);
+    expect(page.deployments.map((d) => [d.commit, d.live, d.request.text])).toEqual([
+      [V2, true, 'ship v2'],
+      [V1, false, 'ship v1'],
+    ]);
+    expect(page.unrecorded ?? 0).toBe(0);
+    const run = await historyCli();
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('ship v2');
+    expect(run.stdout).not.toContain('audit verify');
+  });
+
+  it('a row planted around the chain, naming someone who never asked: not listed, and said', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const genuine = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
+    const at = new Date(Date.now() + 60_000).toISOString();
+    const planted: DeploymentRecord = {
+      ...genuine,
+      deployId: `${V3.slice(0, 7)}-0123456789`,
+      commit: V3,
+      startedAt: at,
+      finishedAt: at,
+      request: request('hotfix approved by the CTO', 'mallory'),
+    };
+    await t.site.records.writeRecord(planted);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(false);
+
+    const page = await readHistory(t.site);
+    expect(page.deployments.map((d) => d.deployId)).not.toContain(planted.deployId);
+    expect(JSON.stringify(page)).not.toContain('mallory');
+    expect(page.unrecorded).toBe(1);
+    const run = await historyCli();
+    expect(run.stdout).not.toContain('mallory');
+    expect(run.stdout).toContain('frontendops audit verify');
+  });
+
+  it('a genuine record rewritten with another requester: its row is not listed', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const [, before] = pointer.releases;
+    if (!before) throw new Error('v1 is kept');
+    const record = await read<DeploymentRecord>(`deployments/${before.deployId}.json`);
+    await write(`deployments/${before.deployId}.json`, {
+      ...record,
+      request: request('all mine', 'mallory'),
+    });
+    const page = await readHistory(t.site);
+    expect(JSON.stringify(page)).not.toContain('mallory');
+    expect(page.deployments.map((d) => d.commit)).toEqual([V2]);
+    expect(page.unrecorded).toBe(1);
+  });
+
+  it("another deployment's bound record copied under a deploy id: not listed as that deployment", async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const [, before] = pointer.releases;
+    if (!before) throw new Error('v1 is kept');
+    await write(`deployments/${before.deployId}.json`, await read(`deployments/${pointer.deployId}.json`));
+    const page = await readHistory(t.site);
+    expect(page.deployments.map((d) => d.deployId)).toEqual([pointer.deployId]);
+    expect(page.unrecorded).toBe(1);
+  });
+
+  it('a live pointer naming another release live: that row is not marked live', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const [, before] = pointer.releases;
+    if (!before) throw new Error('v1 is kept');
+    await write('live.json', { ...pointer, deployId: before.deployId, commit: before.commit });
+    const page = await readHistory(t.site);
+    expect(page.deployments.filter((d) => d.live)).toEqual([]);
+  });
+});
