@@ -20,8 +20,8 @@ import {
   recordStanding,
   verifyAudit,
 } from '../state/audit.ts';
-import { LIVE, recordName, releaseIndexName } from '../state/names.ts';
-import { readPin } from '../state/pin.ts';
+import { ATOMIC_STATE, LIVE, PIN, recordName, releaseIndexName } from '../state/names.ts';
+import { readPinStored } from '../state/pin.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy } from '../state/records.ts';
 import {
   type ServedReleaseView,
@@ -45,17 +45,27 @@ export async function readStatus(
 ): Promise<StatusView> {
   const atomicRecords =
     site.mode === 'atomic' ? createAtomicRecords(site.state, site.target.statePrefix) : null;
-  const [pointer, pending, pin, atomic, atomicPending, store, bindings] = await Promise.all([
+  const [pointer, pending, pinRead, atomicRead, atomicPending, store, bindings] = await Promise.all([
     site.records.readPointer(),
     site.records.readPending(),
-    readPin(site),
-    atomicRecords ? atomicRecords.readState() : EMPTY_ATOMIC_STATE,
+    readPinStored(site),
+    atomicRecords ? atomicRecords.readStateVersion() : { state: EMPTY_ATOMIC_STATE, stored: null },
     atomicRecords ? atomicRecords.readPending() : null,
     site.mode === 'atomic' && site.releases ? readStore(site.releases) : null,
     // The newest entry's bindings (the head and that entry); null: the log could not be read.
     recordedStateKnown(site.state, site.target.statePrefix).catch(() => null),
   ]);
   const now = Date.now();
+  // Who pinned, who started the canary or asked for a preview: the pin and the atomic state are the
+  // deployer role's to write around the chain too, so neither is told unless the chain binds it (or
+  // verify calls the difference an interrupted change's).
+  const outside = await stateOutside(site, bindings, {
+    [PIN]: pinRead.stored,
+    ...(atomicRecords ? { [ATOMIC_STATE]: atomicRead.stored } : {}),
+  });
+  const pin = outside.includes(PIN) ? null : pinRead.pin;
+  const atomic = atomicRead.state;
+  const shown = outside.includes(ATOMIC_STATE) ? EMPTY_ATOMIC_STATE : atomic;
   const live = pointer?.value ?? null;
   const record = live ? await site.records.readRecord(live.deployId) : null;
   // The live release's record is mostly bound among the newest few entries (or, on a chain begun
@@ -113,15 +123,15 @@ export async function readStatus(
       : pending && inPlacePendingView(pending),
     pin: pin && toPinView(pin),
     mode: site.mode,
-    canary: atomic.canary && {
-      deployId: atomic.canary.deployId,
-      app: atomic.canary.app,
-      commit: atomic.canary.commit,
-      percent: atomic.canary.weight,
-      startedAt: atomic.canary.startedAt,
-      by: atomic.canary.request.actor,
+    canary: shown.canary && {
+      deployId: shown.canary.deployId,
+      app: shown.canary.app,
+      commit: shown.canary.commit,
+      percent: shown.canary.weight,
+      startedAt: shown.canary.startedAt,
+      by: shown.canary.request.actor,
     },
-    previews: atomic.previews
+    previews: shown.previews
       .filter((preview) => Date.parse(preview.expiresAt) > now)
       .map((preview) => ({
         app: preview.app,
@@ -129,8 +139,51 @@ export async function readStatus(
         expiresAt: preview.expiresAt,
         by: preview.actor,
       })),
-    recorded,
+    recorded: withStateOutside(recorded, outside),
     served,
+  };
+}
+
+/**
+ * Which of `read` (the pin, the atomic state, as stored; null: none) the chain does not bind and
+ * `audit verify` calls tampered or damaged: written outside FrontendOps. One an interrupted change
+ * left is not (verify excuses it until that change, or the next, finishes). Verify reads the whole
+ * chain: only where one differs. A log that cannot be read checks nothing (`recorded` says so);
+ * verify failing after it was read counts each that differs.
+ */
+async function stateOutside(
+  site: Site,
+  bindings: RecordedState | null,
+  read: Readonly<Record<string, unknown>>,
+): Promise<string[]> {
+  if (!bindings) return [];
+  const changed = Object.entries(read)
+    .filter(([name, value]) => !isAsBound(bindings.state, name, value))
+    .map(([name]) => name);
+  if (changed.length === 0) return [];
+  const verified = await verifyAudit(site.state, site.target.statePrefix, {
+    ...(site.releases ? { releaseStore: site.releases } : {}),
+  }).catch(() => null);
+  if (!verified) return changed;
+  return changed.filter((name) =>
+    verified.problems.some((p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object === name),
+  );
+}
+
+/** `recorded`, saying the pin or atomic state written outside FrontendOps (stateOutside) as well. */
+function withStateOutside(
+  recorded: StatusView['recorded'],
+  outside: readonly string[],
+): StatusView['recorded'] {
+  if (outside.length === 0) return recorded;
+  const what = outside
+    .map((name) => (name === PIN ? `The pin (${PIN})` : `The atomic state (${ATOMIC_STATE})`))
+    .join(' and ');
+  const many = outside.length > 1;
+  const note = `${what} ${many ? 'are' : 'is'} not what the audit log records: written or changed outside FrontendOps (the deployer role can write the state prefix), so who pinned, or started the canary or a preview, is not shown. Run \`frontendops audit verify\` to see what changed, and put back the versions it records.`;
+  return {
+    state: 'changed-outside',
+    note: recorded.state === 'as-recorded' || !recorded.note ? note : `${recorded.note} ${note}`,
   };
 }
 

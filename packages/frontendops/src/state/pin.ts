@@ -47,16 +47,22 @@ const pinKey = (site: Site) => `${site.target.statePrefix}${PIN}`;
 
 /** The pin of this stack, or null. A damaged pin object is TAMPERED (it is state, not a hint). */
 export async function readPin(site: Site): Promise<PinRecord | null> {
+  return (await readPinStored(site)).pin;
+}
+
+/** readPin, with the object as stored (null: none), which the audit chain binds by its digest. */
+export async function readPinStored(site: Site): Promise<{ pin: PinRecord | null; stored: unknown }> {
   const object = await site.state.get(pinKey(site));
-  if (!object) return null;
-  const parsed = pinSchema.safeParse(parseStateObject(pinKey(site), object.body));
+  if (!object) return { pin: null, stored: null };
+  const stored: unknown = parseStateObject(pinKey(site), object.body);
+  const parsed = pinSchema.safeParse(stored);
   if (!parsed.success || parsed.data.stack !== site.target.stack) {
     throw new FrontendOpsError(
       'TAMPERED',
       `The pin of ${site.target.stack} (${pinKey(site)}) is not a pin this tool wrote. Run \`frontendops audit verify\`, then restore it from the bucket's versions or remove it with \`frontendops unpin\`.`,
     );
   }
-  return parsed.data;
+  return { pin: parsed.data, stored };
 }
 
 /**

@@ -1,0 +1,121 @@
+/**
+ * `status` (get_status, the console's card) against the audit log for the pin and, on an atomic
+ * stack, the canary and previews: `pin.json` and `atomic/state.json` are the deployer role's to write
+ * around the chain. A pin rewritten to name another person and reason, a pin planted where nobody
+ * pinned, or a canary rewritten to name another requester, was shown as who pinned or started it.
+ * Now status holds both objects to the newest entry's bindings; one `audit verify` calls tampered is
+ * said (NOT AS RECORDED, exit 1) and its words are not shown.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startCanary } from '../../src/deploy/canary.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
+import { readStatus } from '../../src/read/status.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { APP as ATOMIC_APP, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+const request = (text: string, actor = 'ada'): RequestInfo => ({
+  text,
+  actor,
+  planner: 'cli',
+  at: new Date().toISOString(),
+});
+
+let t: TestDeployEnv;
+let deployed: BucketSnapshot;
+let pinned: BucketSnapshot;
+let genuinePin: Record<string, unknown>;
+let stackFile: string;
+const key = (name: string) => `${t.target.statePrefix}${name}`;
+const read = async <T>(name: string): Promise<T> => {
+  const object = await t.site.state.get(key(name));
+  if (!object) throw new Error(`${name} is missing`);
+  return JSON.parse(object.body.toString('utf8')) as T;
+};
+const write = (name: string, value: unknown) =>
+  t.site.state.put(key(name), JSON.stringify(value), { contentType: 'application/json' });
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'status-pin-canary' });
+  await publishFixtureBuilds(t, APP, [V1, V2]);
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
+  await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  stackFile = await t.writeOutputs();
+  deployed = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
+  await pinRelease(t.site, { request: request('hold it') });
+  genuinePin = await read('pin.json');
+  pinned = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
+}, 180_000);
+beforeEach(async () => {
+  await pinned.restore();
+});
+afterAll(() => t?.stop());
+
+const statusCli = () => cli(['status', '--stack', stackFile], { env: t.cliEnv(), cwd: t.tmp });
+
+describe('status holds the pin and the canary to the audit log', () => {
+  it('as recorded: the pin and who pinned', async () => {
+    const status = await readStatus(t.site);
+    expect(status.recorded).toEqual({ state: 'as-recorded', note: null });
+    expect(status.pin).toMatchObject({ by: 'ada' });
+    const run = await statusCli();
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('PINNED');
+  });
+
+  it('a pin rewritten with another person and reason: not shown, said (exit 1)', async () => {
+    await write('pin.json', { ...genuinePin, by: 'mallory', reason: 'the CTO froze releases' });
+    const status = await readStatus(t.site);
+    expect(JSON.stringify(status.pin)).not.toContain('mallory');
+    expect(status.recorded.state).toBe('changed-outside');
+    expect(status.recorded.note).toContain('pin.json');
+    const run = await statusCli();
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('mallory');
+    expect(run.stdout).toContain('NOT AS RECORDED');
+  });
+
+  it('a pin planted where nobody pinned: not shown as a pin, said (exit 1)', async () => {
+    await deployed.restore();
+    await write('pin.json', { ...genuinePin, by: 'mallory', reason: 'frozen' });
+    const status = await readStatus(t.site);
+    expect(status.pin).toBeNull();
+    expect(status.recorded.state).toBe('changed-outside');
+    const run = await statusCli();
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('PINNED');
+  });
+});
+
+describe('on an atomic stack', () => {
+  it('a canary rewritten with another requester: not shown as theirs, said', async () => {
+    const a = await startDeployedAtomicEnv({ stack: 'status-canary-forged' }, [V1, V2, V3], 1);
+    try {
+      await startCanary(a.site, {
+        app: ATOMIC_APP,
+        commit: V2,
+        weightPercent: 10,
+        request: request('10% first'),
+      });
+      const as = await readStatus(a.site);
+      expect(as.canary?.by).toBe('ada');
+      const name = `${a.target.statePrefix}atomic/state.json`;
+      const object = await a.site.state.get(name);
+      if (!object) throw new Error('no atomic state');
+      const state = JSON.parse(object.body.toString('utf8'));
+      state.canary.request = { ...state.canary.request, actor: 'mallory' };
+      await a.site.state.put(name, JSON.stringify(state), { contentType: 'application/json' });
+      const status = await readStatus(a.site);
+      expect(status.canary?.by).not.toBe('mallory');
+      expect(status.recorded.state).toBe('changed-outside');
+      expect(status.recorded.note).toContain('atomic/state.json');
+    } finally {
+      await a.stop();
+    }
+  });
+});
