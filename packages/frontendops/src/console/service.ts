@@ -13,14 +13,14 @@ import type { DeployPlan } from '../engine/plan.ts';
 import { touching } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
-import { readHistory } from '../read/history.ts';
+import { boundLiveDeployId, readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
 import { readStatus } from '../read/status.ts';
 import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
 import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
-import { digestOrNull, newestBindings } from '../state/audit.ts';
+import { digestOrNull, newestBindings, recordedStateKnown } from '../state/audit.ts';
 import { recordName } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
@@ -159,8 +159,9 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       }
       // The entry that recorded it binds its record (a deploy, a rollback, a canary's promote…):
       // the newest one, as a superseded record may be recorded again.
-      const [pointer, { bound }, tags] = await Promise.all([
+      const [pointer, bindings, { bound }, tags] = await Promise.all([
         site.records.readPointer(),
+        recordedStateKnown(site.state, site.target.statePrefix),
         newestBindings(site.state, site.target.statePrefix, [recordName(deployId)]),
         readDeployTags(options.git),
       ]);
@@ -170,7 +171,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       // (A record copied from another deployment carries that one's id: its digest is no binding here.)
       const audit = entry && entry.objects?.[recordName(deployId)] === digestOrNull(record) ? entry : null;
       return toDeploymentDetails(record, {
-        liveDeployId: pointer?.value.deployId ?? null,
+        // Live only as the chain binds the pointer, as the history says.
+        liveDeployId: boundLiveDeployId(pointer?.value ?? null, bindings),
         audit,
         tag: tags.get(deployId) ?? null,
       });

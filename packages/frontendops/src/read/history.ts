@@ -1,8 +1,14 @@
 /** What happened on a site, newest first, a page at a time: behind `history`, get_history and the console. */
 import type { Site } from '../site.ts';
-import { chainBindsRecords, isAsBound, recordedStateKnown, recordsStanding } from '../state/audit.ts';
+import {
+  chainBindsRecords,
+  isAsBound,
+  type RecordedState,
+  recordedStateKnown,
+  recordsStanding,
+} from '../state/audit.ts';
 import { LIVE } from '../state/names.ts';
-import type { DeploymentRecord } from '../state/records.ts';
+import type { DeploymentRecord, LivePointer } from '../state/records.ts';
 import { type HistoryPage, historyTime, toHistoryItem } from './views.ts';
 
 /**
@@ -36,9 +42,7 @@ export async function readHistory(
     seen.add(record.deployId);
     return true;
   });
-  const value = pointer?.value ?? null;
-  const unchecked = bindings.seq > 0 && bindings.state[LIVE] === undefined;
-  const liveDeployId = value && (unchecked || isAsBound(bindings.state, LIVE, value)) ? value.deployId : null;
+  const liveDeployId = boundLiveDeployId(pointer?.value ?? null, bindings);
   return {
     stack: target.stack,
     deployments: records.map((record) =>
@@ -47,6 +51,16 @@ export async function readHistory(
     unrecorded: page.rows - records.length,
     next: page.next,
   };
+}
+
+/**
+ * The deploy id of the live pointer `value`, where the chain's latest bindings (`bindings`) bind it;
+ * null otherwise. A chain that never bound the pointer (begun before entries bound it) cannot say:
+ * its deploy id, as before.
+ */
+export function boundLiveDeployId(value: LivePointer | null, bindings: RecordedState): string | null {
+  const unchecked = bindings.seq > 0 && bindings.state[LIVE] === undefined;
+  return value && (unchecked || isAsBound(bindings.state, LIVE, value)) ? value.deployId : null;
 }
 
 /**

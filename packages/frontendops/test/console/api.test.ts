@@ -358,6 +358,27 @@ describe('deploy and roll back, confirmed by plan', () => {
       }
       const restored = await getJson<DeploymentDetails>(stackUrl(`deployments/${plan.deployId}`));
       expect(restored.audit).toMatchObject({ seq: 5, type: 'deploy' });
+
+      // A live pointer written around the log naming the release before: neither page calls it live.
+      const [, before] = history.deployments;
+      if (!before) throw new Error('the first deploy is in the history');
+      const pointerKey = `${t.target.statePrefix}live.json`;
+      const pointer = await t.site.state.get(pointerKey);
+      if (!pointer) throw new Error('no live pointer');
+      const live = JSON.parse(pointer.body.toString('utf8'));
+      await t.site.state.put(
+        pointerKey,
+        JSON.stringify({ ...live, deployId: before.deployId, commit: before.commit }),
+        { contentType: 'application/json' },
+      );
+      try {
+        const forged = await getJson<DeploymentDetails>(stackUrl(`deployments/${before.deployId}`));
+        expect(forged.live).toBe(false);
+        const rows = await getJson<{ deployments: HistoryItem[] }>(stackUrl('history'));
+        expect(rows.deployments.filter((d) => d.live)).toEqual([]);
+      } finally {
+        await t.site.state.put(pointerKey, pointer.body, { contentType: 'application/json' });
+      }
     } finally {
       stream.close();
     }
