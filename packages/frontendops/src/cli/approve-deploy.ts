@@ -24,6 +24,7 @@ import {
   changeDigest,
   checkSignedApproval,
   findApprovalRequests,
+  isRequestRecorded,
   isUsed,
   requestWindowProblem,
   signApproval,
@@ -145,6 +146,13 @@ async function findOpenRequest(
     throw new FrontendOpsError(
       'CONFLICT',
       `The approval request for ${request.action} ${deployId} of ${stack} expired at ${request.expiresAt}. Nothing was approved. Ask the agent again: it makes a new request.`,
+    );
+  }
+  // Who asked, and what: only as the entry the server wrote with the request records it.
+  if (!(await isRequestRecorded(site, request.action, deployId))) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The approval request for ${request.action} ${deployId} of ${stack} is not what the audit log records: it was written or changed after the server wrote it, so who asked and what it says are not shown. Nothing was approved. Run \`frontendops audit verify\` to see what else changed, then ask the agent again: it makes a new request.`,
     );
   }
   await assertNotAnswered(site, request, now);

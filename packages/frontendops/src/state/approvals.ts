@@ -4,11 +4,12 @@
  * 1. The server asks: when a change of a protected stack arrives without an approval, it writes an
  *    approval *request* — stack, action, the exact planned deploy id, what would happen, a random
  *    nonce and an expiry — at `approvals/requests/<action>-<deployId>.json` (and an audit entry).
- * 2. A person answers: `frontendops approve` re-plans (from state the audit chain records), shows the
- *    plan, and signs a statement naming the request's stack, action, deploy id, change digest, nonce
- *    and expiry with their approver key. Whoever can
- *    write the bucket can copy or edit that file, but cannot sign: the server accepts only a
- *    signature by a key the stack's configuration lists.
+ * 2. A person answers: `frontendops approve` takes only a request the audit chain binds as stored
+ *    (isRequestRecorded; the server reuses no other either), re-plans (from state the audit chain
+ *    records), shows the plan, and signs a statement naming the request's stack, action, deploy id,
+ *    change digest, nonce and expiry with their approver key. Whoever can write the bucket can copy
+ *    or edit that file, but cannot sign: the server accepts only a signature by a key the stack's
+ *    configuration lists.
  * 3. The server uses it once: a `approvals/used/<nonce>.json` marker (created only if absent where the
  *    endpoint honours conditional writes) and an audit entry naming the authenticated approver.
  *
@@ -39,7 +40,7 @@ import {
   signedApprover,
   signedSchema,
 } from './approval-evidence.ts';
-import { appendAudit, stateDigest } from './audit.ts';
+import { appendAudit, digestOrNull, newestBindings, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
@@ -168,7 +169,8 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     existing.weight === input.weight &&
     existing.change === input.change &&
     Date.parse(existing.expiresAt) > input.now &&
-    !(await isUsed(site, existing.nonce))
+    !(await isUsed(site, existing.nonce)) &&
+    (await isRequestRecorded(site, input.action, input.deployId))
   ) {
     return existing;
   }
@@ -231,6 +233,26 @@ export async function readApprovalRequest(
   return request.stack === site.target.stack && request.deployId === deployId && request.action === action
     ? request
     : null;
+}
+
+/**
+ * Whether the request for this change is, as stored, what the audit chain records: the newest entry
+ * binding it names its digest. Whoever can write the state bucket could otherwise rewrite one (who
+ * asked, what it says) and have an approver shown it, or the server reuse it, as the server's own.
+ */
+export async function isRequestRecorded(
+  site: Site,
+  action: ApprovalAction,
+  deployId: string,
+): Promise<boolean> {
+  const key = requestKey(site, action, deployId);
+  const name = relative(site, key);
+  const [object, { bound }] = await Promise.all([
+    site.state.get(key),
+    newestBindings(site.state, site.target.statePrefix, [name]),
+  ]);
+  const digest = object ? digestOrNull(parseQuietly(object.body)) : null;
+  return digest !== null && bound.get(name)?.objects?.[name] === digest;
 }
 
 /** Every request made for this deploy id (one per action at most). */

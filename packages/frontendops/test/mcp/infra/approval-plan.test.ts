@@ -265,7 +265,7 @@ describe('an approval is of the change as planned', () => {
     expect((await entries()).filter((e) => e.type === 'approval-used')).toHaveLength(uses);
   });
 
-  it("the chain records the plan Ada was shown, not the request file's summary", async () => {
+  it("a request file's summary edited is not approved; asked again, the chain records the plan Ada was shown", async () => {
     // The canary of the test before still runs: another share is asked for, and the request file edited.
     const c = await client();
     const canary = deployIdIn((await c.call('start_canary', { app: APP, commit: B, percent: 40 })).text);
@@ -274,6 +274,11 @@ describe('an approval is of the change as planned', () => {
     await t.site.state.put(key, JSON.stringify({ ...stored, summary: 'tidy up the README' }), {
       contentType: 'application/json',
     });
+    await expect(adaApproves(canary, 'canary')).rejects.toThrow(/not what the audit log records/);
+    // Asked again, the server makes a request of its own rather than reuse the edited one.
+    expect(deployIdIn((await c.call('start_canary', { app: APP, commit: B, percent: 40 })).text)).toBe(
+      canary,
+    );
     const shown = await adaApproves(canary, 'canary');
     expect(shown).toMatch(/^send 40% of /);
     const given = (await entries()).filter((e) => e.type === 'approval' && e.data.action === 'canary').at(-1);
