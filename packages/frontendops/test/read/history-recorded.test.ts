@@ -89,6 +89,30 @@ describe('history holds its rows to the audit log', () => {
     expect(run.stdout).toContain('frontendops audit verify');
   });
 
+  it('a page whose every row is left out still leads to older pages, and is not "no deployments"', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const genuine = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
+    const at = new Date(Date.now() + 60_000).toISOString();
+    await t.site.records.writeRecord({
+      ...genuine,
+      deployId: `${V3.slice(0, 7)}-0123456789`,
+      commit: V3,
+      startedAt: at,
+      finishedAt: at,
+      request: request('planted', 'mallory'),
+    });
+    const run = await cli(['history', '--stack', stackFile, '--limit', '1'], { env: t.cliEnv(), cwd: t.tmp });
+    expect(run.stdout).toContain('1 row(s) of this page left out');
+    expect(run.stdout).not.toContain('no deployments yet');
+    const next = /history --before (\S+)\)/.exec(run.stdout)?.[1];
+    expect(next, run.stdout).toBeDefined();
+    const older = await cli(['history', '--stack', stackFile, '--limit', '1', '--before', next as string], {
+      env: t.cliEnv(),
+      cwd: t.tmp,
+    });
+    expect(older.stdout).toContain('ship v2');
+  });
+
   it('a genuine record rewritten with another requester: its row is not listed', async () => {
     const pointer = await read<LivePointer>('live.json');
     const [, before] = pointer.releases;

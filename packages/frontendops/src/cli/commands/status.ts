@@ -118,7 +118,12 @@ export function register(program: Command, ctx: CliContext): void {
             `${page.stack}: ${page.unrecorded} row(s) of this page left out: no audit entry records their deployment record (written or changed outside FrontendOps, or by a change stopped before recording it). Run \`frontendops audit verify\` to see which.`,
           );
         }
-        if (page.deployments.length === 0) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);
+        if (page.deployments.length === 0) {
+          // Every row of the page left out is not "no deployments": older pages may still hold some.
+          if (!page.unrecorded) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);
+          if (page.next) say(ctx.io.stdout, `(older: frontendops history --before ${page.next})`);
+          return;
+        }
         const rows = page.deployments.map((d) => [
           historyTime(d),
           d.kind === 'canary-start' && d.canary?.percent !== undefined
