@@ -147,7 +147,7 @@ export async function routeGet(res: ServerResponse, url: URL, context: RouteCont
   const [, , resource, id] = match;
   if (resource === 'status' && !id) return sendJson(res, 200, await service.status(stack));
   if (resource === 'history' && !id) {
-    return sendJson(res, 200, { deployments: await service.history(stack, historyLimit(url)) });
+    return sendJson(res, 200, await service.history(stack, historyLimit(url)));
   }
   if (resource === 'deployments' && id)
     return sendJson(res, 200, await service.deployment(stack, deployIdOf(decodePathPart(id))));

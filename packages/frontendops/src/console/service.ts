@@ -143,9 +143,10 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       return { ...status, notices: [...site.notices] };
     },
 
-    async history(stack: string, limit = 50): Promise<HistoryItem[]> {
+    async history(stack: string, limit = 50): Promise<{ deployments: HistoryItem[]; unrecorded: number }> {
       const site = await open(stack);
-      return (await readHistory(site, { limit, tags: await readDeployTags(options.git) })).deployments;
+      const page = await readHistory(site, { limit, tags: await readDeployTags(options.git) });
+      return { deployments: page.deployments, unrecorded: page.unrecorded ?? 0 };
     },
 
     async deployment(stack: string, deployId: string): Promise<DeploymentDetails> {

@@ -153,6 +153,12 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
         .poll(() => textOf(page.getByTestId(`recorded-${STACK}`)))
         .toContain('Not what the audit log records');
       expect(await textOf(page.getByTestId(`live-${STACK}`))).not.toMatch(/mallory|CTO/);
+      // The history leaves its row out, says so, and does not call the stack empty.
+      const history = page.getByRole('region', { name: 'History' });
+      await expect
+        .poll(() => textOf(page.getByTestId('history-unrecorded')))
+        .toContain('1 deployment is left out');
+      expect(await textOf(history)).not.toMatch(/mallory|CTO|Nothing has been deployed/);
     } finally {
       await t.site.state.put(key, original.body, { contentType: 'application/json' });
     }

@@ -19,6 +19,8 @@ const REFRESH_MS = 15_000;
 
 interface StackData {
   history: HistoryItem[];
+  /** Rows of the page left out: their records are not what the audit log records. */
+  historyUnrecorded: number;
   historyError: string | null;
   audit: AuditState;
   plan: PlanView | null;
@@ -83,13 +85,14 @@ export function App() {
         (error: unknown) => ({ value: null, error: (error as Error).message }),
       );
     Promise.all([
-      settle(getJson<{ deployments: HistoryItem[] }>(stackPath(stack, 'history'))),
+      settle(getJson<{ deployments: HistoryItem[]; unrecorded?: number }>(stackPath(stack, 'history'))),
       settle(getJson<AuditStatusView>(stackPath(stack, 'audit'))),
       settle(getJson<PlanView>(`${stackPath(stack, 'plan')}?action=deploy-latest`)),
     ]).then(([history, audit, plan]) => {
       if (!current) return;
       setData({
         history: history.value?.deployments ?? [],
+        historyUnrecorded: history.value?.unrecorded ?? 0,
         historyError: history.error,
         audit: audit.value
           ? { state: 'checked', audit: audit.value }
@@ -141,6 +144,7 @@ export function App() {
                 stack={stack}
                 status={status ?? null}
                 items={data?.history ?? []}
+                unrecorded={data?.historyUnrecorded ?? 0}
                 error={data?.historyError ?? null}
                 loaded={data !== null}
                 busy={asked !== null}

@@ -21,6 +21,8 @@ export function History(props: {
   stack: string;
   status: StatusView | null;
   items: HistoryItem[];
+  /** Rows left out: no audit entry records their deployment record as it reads now. */
+  unrecorded: number;
   error: string | null;
   loaded: boolean;
   busy: boolean;
@@ -52,7 +54,16 @@ export function History(props: {
     <section className="card" aria-label="History">
       <h2>History</h2>
       {props.error && <p className="error-text">The history cannot be read: {props.error}</p>}
-      {props.loaded && !props.error && items.length === 0 && (
+      {props.unrecorded > 0 && (
+        <p className="error-text" data-testid="history-unrecorded">
+          {props.unrecorded === 1 ? '1 deployment is' : `${props.unrecorded} deployments are`} left out: the
+          audit log does not record{' '}
+          {props.unrecorded === 1 ? 'its record as it reads' : 'their records as they read'} now (written or
+          changed outside FrontendOps, or by a change stopped before recording it). Run{' '}
+          <code>frontendops audit verify</code> to see which.
+        </p>
+      )}
+      {props.loaded && !props.error && items.length === 0 && props.unrecorded === 0 && (
         <p className="muted empty">
           Nothing has been deployed to {props.stack} yet. When a build is published (CI publishes every commit
           of the app), deploy it with <strong>Deploy latest</strong> above; every deployment and rollback then
