@@ -32,6 +32,7 @@ import {
   type PendingDeploy,
   type RequestInfo,
   stoppedByOf,
+  writtenOver,
 } from '../state/records.ts';
 import { copyArtifactFile } from './artifact-copy.ts';
 import { assertPlannedFromLive, pruneSkipped, putBackVisible, switchPointer } from './html-guard.ts';
@@ -326,13 +327,10 @@ export async function withRecordedApproval<T extends { approval?: ApprovalUsed; 
 
 /**
  * Writes a deployment record (records.ts writeRecord); returns the digest to bind and the record as
- * stored. A record an entry already binds (a finish run again after its entry) stays as it is. One
- * no entry binds is never bound as found: the deployer role can write it, and binding it would record
- * as FrontendOps' what someone else wrote (an outcome, a verification, a request, an approval nobody
- * used). It is replaced by this change's own if it is of this change's build and request and approval
- * (a run of this change that stopped before its entry wrote it; one saying it went live, recorded by a
- * run that has it live too), and refused (TAMPERED) otherwise, unless it says superseded and an entry
- * binds it (the same deploy stopped twice is recorded as it was first).
+ * stored. A record already under its deploy id is held to judgeStoredRecord: kept when an entry binds
+ * it, written over by this change's own when it is a stopped run's of this change, refused (TAMPERED)
+ * otherwise. A deploy judges the record it found there before it writes anything (deploy.ts); this is
+ * the check at the write, for every change that records.
  */
 export async function writeOwnRecord(
   site: Site,
@@ -340,13 +338,39 @@ export async function writeOwnRecord(
 ): Promise<{ digest: string; stored: DeploymentRecord }> {
   const { digest, stored } = await site.records.writeRecord(record);
   if (digest === stateDigest(record)) return { digest, stored: record };
+  if ((await judgeStoredRecord(site, stored, record)) === 'kept') return { digest, stored };
+  return { digest: (await site.records.writeRecord(record, { replace: true })).digest, stored: record };
+}
+
+/**
+ * What becomes of `stored`, the record found under the deploy id of a change about to record `record`
+ * (writeOwnRecord's rule, said once; a deploy asks it before its first write too): 'written' over by
+ * the store (it says superseded, records.ts writtenOver, or it is this very record); 'kept' as it is
+ * (an entry binds it: this change ran before and was recorded); 'replaced' by this change's own (no
+ * entry binds it, and it is a stopped run's of this change). Anything else is refused (TAMPERED,
+ * recordNotOurs).
+ *
+ * One no entry binds is never bound as found: the deployer role can write it, and binding it would
+ * record as FrontendOps' what someone else wrote (an outcome, a verification, a request, an approval
+ * nobody used). It is replaced by this change's own if it is of this change's build and request and
+ * approval (a run of this change that stopped before its entry wrote it; one saying it went live,
+ * recorded by a run that has it live too), and refused otherwise, unless it says superseded and an
+ * entry binds it (the same deploy stopped twice is recorded as it was first). `bound`: whether an
+ * entry binds `stored`, when the caller already asked (the chain is read only when it is needed).
+ */
+export async function judgeStoredRecord(
+  site: Site,
+  stored: DeploymentRecord,
+  record: DeploymentRecord,
+  bound: () => Promise<boolean> = async () =>
+    (await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0,
+): Promise<'written' | 'kept' | 'replaced'> {
+  if (writtenOver(stored, record) || stateDigest(stored) === stateDigest(record)) return 'written';
   // What the row is, too: a canary's start or abort row rewritten without its `op` would be bound,
   // and counted from then on, as a release the stack had live.
   const fields = ['deployId', 'app', 'commit', 'artifactDigest', 'kind', 'op'] as const;
   const asked = (r: DeploymentRecord) =>
     [r.request?.actor, r.request?.text, r.request?.at, digestOrNull(r.approval ?? null)].join('\n');
-  // One saying it went live must be this very change's, never kept for a change that did not; one
-  // saying superseded (nothing went live) this change's, or the chain's own.
   const ours = asked(stored) === asked(record);
   const identity =
     fields.every((field) => stored[field] === record[field]) &&
@@ -354,22 +378,21 @@ export async function writeOwnRecord(
   // A stored one saying superseded may be this change's or the chain's own; one saying it went live,
   // only this very change's (never kept for a change that did not go live).
   if (identity && (stored.outcome === 'superseded' || (record.outcome !== 'superseded' && ours))) {
-    // One an entry binds stays as it is (this change ran before and was recorded).
-    if ((await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0)
-      return { digest, stored };
-    // One no entry binds (written by this change before it stopped, or by anyone who can write the
-    // bucket): its other fields (an outcome, a verification, an error, a message) say what no entry
-    // recorded. This change's own is written over it and bound instead.
-    if (ours)
-      return { digest: (await site.records.writeRecord(record, { replace: true })).digest, stored: record };
+    if (await bound()) return 'kept';
+    // Its other fields (an outcome, a verification, an error, a message) say what no entry recorded.
+    if (ours) return 'replaced';
   }
-  throw new FrontendOpsError(
-    'TAMPERED',
-    `The deployment record of ${record.deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded. ` +
-      'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
-    { details: { object: recordName(record.deployId) } },
-  );
+  throw recordNotOurs(record.deployId);
 }
+
+/** A record under a change's deploy id that is not the change's (judgeStoredRecord). */
+const recordNotOurs = (deployId: string) =>
+  new FrontendOpsError(
+    'TAMPERED',
+    `The deployment record of ${deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded. ` +
+      'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
+    { details: { object: recordName(deployId) } },
+  );
 
 /**
  * A deployment finished before, asked for again (invalidate_cdn after its answer was lost): its record

@@ -6,6 +6,7 @@
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
+import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, boundRecords, readAuditHead } from '../state/audit.ts';
@@ -17,6 +18,7 @@ import {
   type DeploymentRecord,
   type PendingDeploy,
   type RequestInfo,
+  recordsOfBuild,
   supersededError,
 } from '../state/records.ts';
 import {
@@ -24,6 +26,7 @@ import {
   deploymentRecord,
   finishDeploy,
   finishedBefore,
+  judgeStoredRecord,
   recordDeployment,
   settlePending,
   withRecordedApproval,
@@ -74,11 +77,20 @@ async function deployInPlace(
   const started = Date.now();
   const kind = options.kind ?? 'deploy';
 
-  // The deployments this stack recorded of the build (one LIST, read while the rest is): a manifest
-  // replaced since one of them went out is refused below, however long ago that was.
-  const earlier = sendAhead(
-    options.recorded ? Promise.resolve([]) : site.records.recordsOf(options.app, options.commit),
+  // The records stored under the commit's deploy ids (one LIST, read while the rest is): the
+  // deployments this stack recorded of the build, of which a manifest replaced since one of them went
+  // out is refused below, however long ago that was; and whatever is under the id the plan gives,
+  // judged before the first write (ownRecordAhead). A rollback to a retained release holds the
+  // manifest to the pointer instead: it only lists them, and reads the one under its plan's id if
+  // there is one.
+  const found = sendAhead<ReadonlyMap<string, DeploymentRecord | null>>(
+    options.recorded
+      ? site.records.listedUnder(options.commit).then((ids) => new Map(ids.map((id) => [id, null])))
+      : site.records.storedUnder(options.commit),
   );
+  const earlier = options.recorded
+    ? Promise.resolve([])
+    : found.then((stored) => recordsOfBuild(stored, options.app, options.commit));
 
   if (options.dryRun) {
     const manifest = await requireManifest(site, options.app, options.commit);
@@ -173,6 +185,9 @@ async function deployInPlace(
     const plan = planFor(site, kind, manifest, live);
     options.onEvent?.({ type: 'plan', plan });
     await appendable;
+    // A record already under this plan's deploy id is judged now, as it would be when this change
+    // records (judgeStoredRecord): one planted there is refused before anything is written.
+    const ownRecord = plan.noop ? null : await ownRecordAhead(site, plan, options.request, await found);
     const superseded = pending !== null && pending.plan.deployId !== plan.deployId;
     if (superseded) await recordSuperseded(site, pending);
     if (plan.noop) {
@@ -189,6 +204,7 @@ async function deployInPlace(
       };
     }
     const approval = await options.authorize?.(plan);
+    await ownRecord?.(approval);
     await cdnReady;
     await markEnvironment(site, marker);
 
@@ -493,6 +509,51 @@ export async function finishSyncedDeploy(
       `Deployment ${deployId} is neither waiting for its invalidation nor recorded for ${site.target.stack}. Sync it first, or check the id with \`frontendops history\`.`,
     );
   });
+}
+
+/**
+ * The record stored under the deploy id `plan` gives, if any (`stored`, as read ahead by storedUnder,
+ * or only listed), judged before the deploy writes anything as writeOwnRecord judges it when the
+ * deploy records (judgeStoredRecord): deploy ids are deterministic, so one may have been planted there
+ * by whoever can write the state bucket, and a deploy that went live before refusing it would leave
+ * its release live and unrecorded. Which approval the change uses is known only once authorize answered:
+ * judged first as if it were the one the record names, then again, through the returned function,
+ * with it (before the first write of this change; whether an entry binds the record is read once).
+ */
+async function ownRecordAhead(
+  site: Site,
+  plan: DeployPlan,
+  request: RequestInfo,
+  stored: ReadonlyMap<string, DeploymentRecord | null>,
+): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
+  if (!stored.has(plan.deployId)) return null;
+  // Listed only (a rollback to a retained release): read now, on this rare path only.
+  const found = stored.get(plan.deployId) ?? (await site.records.readRecord(plan.deployId));
+  if (!found) return null;
+  let bound: Promise<boolean> | undefined;
+  const isBound = () => {
+    bound ??= boundRecords(site.state, site.target.statePrefix, [found]).then((b) => b.length > 0);
+    return bound;
+  };
+  const judge = (approval: ApprovalUsed | undefined) => {
+    const pending: PendingDeploy = {
+      plan,
+      request,
+      startedAt: new Date().toISOString(),
+      pointerMoved: false,
+      ...(approval ? { approval } : {}),
+    };
+    const record = deploymentRecord(pending, new Date(), {
+      copied: [],
+      deleted: [],
+      invalidation: null,
+      verification: null,
+      outcome: 'succeeded',
+    });
+    return judgeStoredRecord(site, found, record, isBound);
+  };
+  await judge(found.approval);
+  return judge;
 }
 
 async function recordSuperseded(site: Site, record: PendingDeploy): Promise<void> {

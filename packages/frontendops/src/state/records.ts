@@ -85,6 +85,29 @@ export interface DeploymentRecord extends DeployIdentity {
 }
 
 /**
+ * Whether writeRecord writes `record` over `stored`, the record already under its deploy id, without
+ * being asked to replace it: one saying superseded (that deploy stopped before it went live) gives way
+ * to the outcome of the run that finished.
+ */
+export const writtenOver = (stored: DeploymentRecord, record: DeploymentRecord): boolean =>
+  stored.outcome === 'superseded' && record.outcome !== 'superseded';
+
+/**
+ * A build's deployments among records found by deploy id (recordsOf): each names the build's digest
+ * as its manifest had it then; a record without a digest claims nothing about the build's content;
+ * never a canary row (whose id does not start with the commit's 7 hex but by chance).
+ */
+export const recordsOfBuild = (
+  stored: ReadonlyMap<string, DeploymentRecord | null>,
+  app: string,
+  commit: string,
+): DeploymentRecord[] =>
+  [...stored.values()].filter(
+    (r): r is DeploymentRecord =>
+      r?.app === app && r.commit === commit && typeof r.artifactDigest === 'string' && !isCanaryRow(r),
+  );
+
+/**
  * A canary's start or abort: a row of the history, never a release the stack had live for everyone
  * (a rollback does not go to it, and it is no proof that a build was live). Asked here only: the
  * readers below (recordsOf, listReleases, releasesSince, readRelease) leave such rows out, and
@@ -254,10 +277,7 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
           if (!existing) digest = await writeJson(name, record);
         }
       }
-      const replaces =
-        existing !== null &&
-        ((existing.value.outcome === 'superseded' && record.outcome !== 'superseded') ||
-          options.replace === true);
+      const replaces = existing !== null && (options.replace === true || writtenOver(existing.value, record));
       if (existing && replaces) {
         digest = await writeJson(name, record, conditional ? { ifMatch: existing.etag } : {});
       } else if (existing) {
@@ -321,18 +341,30 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
      * manifest had it then. Never a canary row (whose id does not start so but by chance).
      */
     async recordsOf(app: string, commit: string): Promise<DeploymentRecord[]> {
+      return recordsOfBuild(await stateRecords.storedUnder(commit), app, commit);
+    },
+
+    /**
+     * Every record stored under a deploy id of the commit's 7 hex (listedUnder, then each read), by
+     * deploy id, as found: whatever it says (recordsOf keeps those of a build). A deploy judges one
+     * under its own plan's id before it writes anything (deploy/apply.ts judgeStoredRecord).
+     */
+    async storedUnder(commit: string): Promise<Map<string, DeploymentRecord>> {
+      const read = await settleAll(
+        (await stateRecords.listedUnder(commit)).map(async (deployId) => {
+          const value = await stateRecords.readRecord(deployId);
+          return value ? ([deployId, value] as const) : null;
+        }),
+      );
+      return new Map(read.filter((r) => r !== null));
+    },
+
+    /** The deploy ids records are stored under that start with the commit's 7 hex: one LIST, none read. */
+    async listedUnder(commit: string): Promise<string[]> {
       if (!/^[0-9a-f]{7}/.test(commit)) return [];
       const listed = await store.list(key(`${DEPLOYMENTS}${commit.slice(0, 7)}-`));
-      const records = await settleAll(
-        listed
-          .filter((o) => o.key.endsWith('.json'))
-          .map(async (o) => (await readJson<DeploymentRecord>(o.key.slice(key('').length)))?.value ?? null),
-      );
-      // A record without a digest claims nothing about the build's content.
-      return records.filter(
-        (r): r is DeploymentRecord =>
-          r?.app === app && r.commit === commit && typeof r.artifactDigest === 'string' && !isCanaryRow(r),
-      );
+      const from = key(DEPLOYMENTS).length;
+      return listed.filter((o) => o.key.endsWith('.json')).map((o) => o.key.slice(from, -'.json'.length));
     },
 
     /** The deploy ids of the newest `limit` records, newest first: one LIST, no record read. */
