@@ -385,6 +385,34 @@ export async function judgeStoredRecord(
   throw recordNotOurs(record.deployId);
 }
 
+/**
+ * `stored`, the record found under the deploy id of a change that has not written anything yet,
+ * judged as writeOwnRecord will judge it when the change records (judgeStoredRecord): deploy ids are
+ * deterministic, so one may have been planted there by whoever can write the state bucket, and a
+ * change that made its release live before refusing it would leave that release live and
+ * unrecorded. `recordFor`: the record the change will write, given the approval it uses. Which
+ * approval that is, is known only once authorize answered: judged first as if it were the one the
+ * stored record names, then again, through the returned function, with it (before the change's first
+ * write; whether an entry binds the stored record is read once, and only if needed). null when
+ * nothing is stored.
+ */
+export async function ownRecordAhead(
+  site: Site,
+  stored: DeploymentRecord | null,
+  recordFor: (approval: ApprovalUsed | undefined) => DeploymentRecord,
+): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
+  if (!stored) return null;
+  let bound: Promise<boolean> | undefined;
+  const isBound = () => {
+    bound ??= boundRecords(site.state, site.target.statePrefix, [stored]).then((b) => b.length > 0);
+    return bound;
+  };
+  const judge = (approval: ApprovalUsed | undefined) =>
+    judgeStoredRecord(site, stored, recordFor(approval), isBound);
+  await judge(stored.approval);
+  return judge;
+}
+
 /** A record under a change's deploy id that is not the change's (judgeStoredRecord). */
 const recordNotOurs = (deployId: string) =>
   new FrontendOpsError(

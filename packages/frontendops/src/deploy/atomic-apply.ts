@@ -85,6 +85,7 @@ import {
   auditRelease,
   deploymentRecord,
   finishedBefore,
+  ownRecordAhead,
   recordDeployment,
   settlePending,
   stillOurs,
@@ -252,6 +253,27 @@ async function runLocked(
   const prepared = await prepare(site, op, ctx, target, abandoned, true);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
+  // A record already under the deploy id of an operation that changes what is live is judged now, as
+  // finishAtomic's writeOwnRecord will judge it (apply.ts ownRecordAhead): one planted there is refused
+  // before anything is written. One read (this stack's id is known only from the plan). A canary's
+  // start or abort row is named from its start time too (canaryRowId): nobody computes it ahead.
+  const ownRecord =
+    plan.noop || !plan.liveChanges
+      ? null
+      : await ownRecordAhead(site, await site.records.readRecord(plan.deployId), (approval) => ({
+          ...deploymentRecord(
+            {
+              plan,
+              request: options.request,
+              startedAt: new Date(nowOf(options)).toISOString(),
+              pointerMoved: true,
+              ...(approval ? { approval } : {}),
+            },
+            new Date(nowOf(options)),
+            { copied: [], deleted: [], invalidation: null, verification: null, outcome: 'succeeded' },
+          ),
+          ...promoteMarks(plan),
+        }));
   // Another change, or the other end of the same canary (a stopped promote, then its abort, share
   // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
   const superseded =
@@ -284,6 +306,7 @@ async function runLocked(
       ? { finishedFirst: { op: earlier.pending.op, deployId: earlier.pending.plan.deployId } }
       : undefined,
   );
+  await ownRecord?.(approval);
   await markEnvironment(site);
   let pending: AtomicPending = {
     op,

@@ -26,7 +26,7 @@ import {
   deploymentRecord,
   finishDeploy,
   finishedBefore,
-  judgeStoredRecord,
+  ownRecordAhead,
   recordDeployment,
   settlePending,
   withRecordedApproval,
@@ -80,7 +80,7 @@ async function deployInPlace(
   // The records stored under the commit's deploy ids (one LIST, read while the rest is): the
   // deployments this stack recorded of the build, of which a manifest replaced since one of them went
   // out is refused below, however long ago that was; and whatever is under the id the plan gives,
-  // judged before the first write (ownRecordAhead). A rollback to a retained release holds the
+  // judged before the first write (inPlaceRecordAhead). A rollback to a retained release holds the
   // manifest to the pointer instead: it only lists them, and reads the one under its plan's id if
   // there is one.
   const found = sendAhead<ReadonlyMap<string, DeploymentRecord | null>>(
@@ -187,7 +187,7 @@ async function deployInPlace(
     await appendable;
     // A record already under this plan's deploy id is judged now, as it would be when this change
     // records (judgeStoredRecord): one planted there is refused before anything is written.
-    const ownRecord = plan.noop ? null : await ownRecordAhead(site, plan, options.request, await found);
+    const ownRecord = plan.noop ? null : await inPlaceRecordAhead(site, plan, options.request, await found);
     const superseded = pending !== null && pending.plan.deployId !== plan.deployId;
     if (superseded) await recordSuperseded(site, pending);
     if (plan.noop) {
@@ -513,47 +513,30 @@ export async function finishSyncedDeploy(
 
 /**
  * The record stored under the deploy id `plan` gives, if any (`stored`, as read ahead by storedUnder,
- * or only listed), judged before the deploy writes anything as writeOwnRecord judges it when the
- * deploy records (judgeStoredRecord): deploy ids are deterministic, so one may have been planted there
- * by whoever can write the state bucket, and a deploy that went live before refusing it would leave
- * its release live and unrecorded. Which approval the change uses is known only once authorize answered:
- * judged first as if it were the one the record names, then again, through the returned function,
- * with it (before the first write of this change; whether an entry binds the record is read once).
+ * or only listed: then read now, on this rare path only), judged before the deploy writes anything
+ * (apply.ts ownRecordAhead).
  */
-async function ownRecordAhead(
+async function inPlaceRecordAhead(
   site: Site,
   plan: DeployPlan,
   request: RequestInfo,
   stored: ReadonlyMap<string, DeploymentRecord | null>,
 ): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
   if (!stored.has(plan.deployId)) return null;
-  // Listed only (a rollback to a retained release): read now, on this rare path only.
   const found = stored.get(plan.deployId) ?? (await site.records.readRecord(plan.deployId));
-  if (!found) return null;
-  let bound: Promise<boolean> | undefined;
-  const isBound = () => {
-    bound ??= boundRecords(site.state, site.target.statePrefix, [found]).then((b) => b.length > 0);
-    return bound;
-  };
-  const judge = (approval: ApprovalUsed | undefined) => {
-    const pending: PendingDeploy = {
-      plan,
-      request,
-      startedAt: new Date().toISOString(),
-      pointerMoved: false,
-      ...(approval ? { approval } : {}),
-    };
-    const record = deploymentRecord(pending, new Date(), {
-      copied: [],
-      deleted: [],
-      invalidation: null,
-      verification: null,
-      outcome: 'succeeded',
-    });
-    return judgeStoredRecord(site, found, record, isBound);
-  };
-  await judge(found.approval);
-  return judge;
+  return ownRecordAhead(site, found, (approval) =>
+    deploymentRecord(
+      {
+        plan,
+        request,
+        startedAt: new Date().toISOString(),
+        pointerMoved: false,
+        ...(approval ? { approval } : {}),
+      },
+      new Date(),
+      { copied: [], deleted: [], invalidation: null, verification: null, outcome: 'succeeded' },
+    ),
+  );
 }
 
 async function recordSuperseded(site: Site, record: PendingDeploy): Promise<void> {
