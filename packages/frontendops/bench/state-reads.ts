@@ -2,13 +2,18 @@
  * State reads as the history grows: `frontendops status` and `frontendops history --limit 20` (CLI
  * processes) after 20, 100 and 500 deployment records are in the stack's state prefix. The first
  * record is a real deploy's; the others are copies of it under other ids and older dates, written
- * with the engine's own writeRecord (the record and its history index entry). S3 requests per command show the shape: a read that touches
- * every record grows with the count, one that reads a page does not.
+ * with the engine's own writeRecord (the record and its history index entry), each bound by an audit
+ * entry as a deploy binds its record (history lists only rows whose record the chain binds). S3
+ * requests per command show the shape: a read that touches every record grows with the count, one
+ * that reads a page does not.
  */
 import { join } from 'node:path';
 import pLimit from 'p-limit';
+import { createS3Locker } from '../src/adapters/lock-s3.ts';
 import { publishArtifact } from '../src/deploy/publish.ts';
 import { defaultStatePrefix } from '../src/engine/target.ts';
+import { appendAudit, stateDigest } from '../src/state/audit.ts';
+import { recordName } from '../src/state/names.ts';
 import { createStateRecords, type DeploymentRecord } from '../src/state/records.ts';
 import { deployArgs, mustSucceed, prepareCli } from './cli.ts';
 import { generateBuilds } from './generate.ts';
@@ -27,6 +32,8 @@ export interface StateReadsResult {
 }
 
 const STACK = 'bench-state';
+/** Minutes before the live deployment of the oldest record written (more than any --records). */
+const OLDEST = 1_000_000;
 /** `history --limit`: the page the history reads. */
 export const HISTORY_PAGE = 20;
 
@@ -66,18 +73,42 @@ export async function runStateReads(
     const rows: StateReadsRow[] = [];
     let written = 1;
     const limit = pLimit(16);
+    const prefix = defaultStatePrefix(STACK);
+    const locker = createS3Locker(state, prefix);
     for (const count of counts) {
       const ids = Array.from({ length: Math.max(0, count - written) }, (_, i) => written + i);
-      await Promise.all(
+      const digests = await Promise.all(
         ids.map((n) =>
-          limit(() => {
-            const at = new Date(Date.parse(template.startedAt) - n * 3_600_000).toISOString();
+          limit(async () => {
+            // Each batch newer than the one before, all older than the live deployment: the newest rows
+            // are bound by the newest entries, as a stack's deploys bind theirs.
+            const at = new Date(Date.parse(template.startedAt) - (OLDEST - n) * 60_000).toISOString();
             // An id of the engine's form (7 hex, "-", 10 hex), never one a real deploy takes here.
             const deployId = `0000000-${n.toString(16).padStart(10, '0')}`;
-            return records.writeRecord({ ...template, deployId, startedAt: at, finishedAt: at });
+            const { digest } = await records.writeRecord({
+              ...template,
+              deployId,
+              startedAt: at,
+              finishedAt: at,
+            });
+            return { deployId, digest };
           }),
         ),
       );
+      // One entry per record, oldest first, as the deploys that made them would have appended.
+      for (const { deployId, digest } of digests) {
+        await appendAudit(state, prefix, locker, {
+          type: template.kind,
+          objects: { [recordName(deployId)]: digest },
+          data: { deployId, app: template.app, commit: template.commit },
+        });
+      }
+      // The live deployment is the newest, as on a real stack: its record bound by the newest entry.
+      await appendAudit(state, prefix, locker, {
+        type: template.kind,
+        objects: { [recordName(template.deployId)]: stateDigest(template) },
+        data: { deployId: template.deployId, app: template.app, commit: template.commit },
+      });
       written = Math.max(written, count);
       log(`  state reads: ${written} records`);
       const status = [];
