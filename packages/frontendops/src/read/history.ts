@@ -36,19 +36,22 @@ export async function readHistory(
     page.records.map((record) => ({ deployId: record.deployId, record })),
   );
   const seen = new Set<string>();
-  // A row planted beside a record's own (another time, the same deploy id) lists it once.
+  // Two rows of one deploy id (the same deploy stopped twice and recorded superseded once, or a row
+  // planted beside a record's own) list its record once: the other is no record left out.
   const records = page.records.filter((record, at) => {
     if (standing[at] === 'unbound' || seen.has(record.deployId)) return false;
     seen.add(record.deployId);
     return true;
   });
+  const unbound = standing.filter((s) => s === 'unbound').length;
   const liveDeployId = boundLiveDeployId(pointer?.value ?? null, bindings);
   return {
     stack: target.stack,
     deployments: records.map((record) =>
       toHistoryItem(record, { liveDeployId, tag: options.tags?.get(record.deployId) ?? null }),
     ),
-    unrecorded: page.rows - records.length,
+    // A row whose record is gone, or is another deployment's, or no entry records as it reads.
+    unrecorded: page.rows - page.records.length + unbound,
     next: page.next,
   };
 }

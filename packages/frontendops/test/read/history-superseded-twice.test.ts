@@ -1,0 +1,45 @@
+/**
+ * The same deploy stopped twice before it went live is recorded superseded once (records.ts
+ * writeRecord keeps the first record), while each stop leaves a history row under its deploy id. Both
+ * rows name the one record the chain binds: `history` lists it once and leaves nothing out, never
+ * saying that a row's record was written around the audit log.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
+import { readHistory } from '../../src/read/history.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+let t: AtomicEnv;
+
+beforeAll(async () => {
+  t = await startAtomicEnv({ propagationMs: 25, stack: 'history-superseded-twice' });
+  await t.publish(V1, 'v1');
+  await t.publish(V2, 'v2');
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+});
+afterAll(() => t?.stop());
+
+it('a deploy stopped twice, superseded twice: one row, nothing left out', async () => {
+  const real = t.store();
+  const stopping: ReleaseStore = {
+    read: () => real.read(),
+    previewSecret: () => real.previewSecret(),
+    write: async () => {
+      throw new Error('the process stopped');
+    },
+  };
+  for (const _ of [1, 2]) {
+    await expect(
+      deployArtifact(await t.open({ releases: stopping }), { app: APP, commit: V2, request: request() }),
+    ).rejects.toThrow(/stopped/);
+    // The next operation, a no-op deploy of what is live, records the stopped one as superseded.
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  }
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  const page = await readHistory(t.site);
+  expect(page.deployments.filter((d) => d.commit === V2).map((d) => d.outcome)).toEqual(['superseded']);
+  expect(page.unrecorded ?? 0).toBe(0);
+});
