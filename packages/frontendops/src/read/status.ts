@@ -99,10 +99,12 @@ export async function readStatus(
             atomic: atomicRecords,
             kvs: 'read' in store ? store.read : { value: null, etag: '' },
             statePointer: pointer,
-            state: atomic,
+            // A state written around the chain names nothing served: checked against none.
+            state: shown,
             now,
           },
           pending: atomicPending,
+          stateOutside: outside.includes(ATOMIC_STATE),
         })
       : null;
   return {
@@ -331,7 +333,7 @@ function atomicPendingView(
 
 async function readServed(
   site: Site,
-  input: { store: StoreRead; context: AtomicContext; pending: AtomicPending | null },
+  input: { store: StoreRead; context: AtomicContext; pending: AtomicPending | null; stateOutside: boolean },
 ): Promise<ServedView> {
   const { store, context, pending } = input;
   const recorded = recordedWords(context.statePointer?.value ?? null, context.state);
@@ -354,6 +356,16 @@ async function readServed(
     };
   }
   const value = store.read.value;
+  if (input.stateOutside) {
+    // What the atomic state says of a canary or a preview is not believed (status' `recorded` says
+    // why): each release served is named only by the pointer or a release index the chain binds.
+    const { served: releases, unmatched } = await servedReleases(context, pending, value, site);
+    return {
+      state: 'unknown',
+      ...releases,
+      note: `The atomic state (${ATOMIC_STATE}) is not what the audit log records, so what the CDN serves was not checked against it. Run \`frontendops audit verify\` to see what changed, and put back the version it records.${unmatched.map(({ releaseId }) => ` The release index of ${releaseId} does not match the audit log, so what it says of the release was not believed.`).join('')}`,
+    };
+  }
   const drift = driftOf(context, site.spa);
   const live = context.statePointer?.value ?? null;
   // No pointer: edges serve the bucket root, as they should before a stack's migration (and during

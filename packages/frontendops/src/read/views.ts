@@ -87,7 +87,7 @@ export const servedView = z.object({
       'as-recorded: the CDN serves what FrontendOps recorded (live, canary and share); changed-outside: its release ' +
         'store names something else, written outside FrontendOps: visitors get that, not the recorded release; ' +
         'switching: an interrupted (or running) operation switched it and has not recorded it yet; unknown: the ' +
-        'store could not be read, so this was not checked',
+        'store could not be read, or the atomic state is not what the audit log records, so this was not checked',
     ),
   live: servedReleaseView
     .nullable()

@@ -118,4 +118,32 @@ describe('on an atomic stack', () => {
       await a.stop();
     }
   });
+
+  it("a canary relabelled with another build: what the CDN serves is not named by the forged state's words", async () => {
+    const a = await startDeployedAtomicEnv({ stack: 'status-canary-relabelled' }, [V1, V2, V3], 1);
+    try {
+      await startCanary(a.site, {
+        app: ATOMIC_APP,
+        commit: V2,
+        weightPercent: 10,
+        request: request('10% first'),
+      });
+      expect((await readStatus(a.site)).served?.canary?.commit).toBe(V2);
+      const name = `${a.target.statePrefix}atomic/state.json`;
+      const object = await a.site.state.get(name);
+      if (!object) throw new Error('no atomic state');
+      const state = JSON.parse(object.body.toString('utf8'));
+      // The same release id, said to be another build: the CDN's store still matches it.
+      state.canary.commit = V3;
+      await a.site.state.put(name, JSON.stringify(state), { contentType: 'application/json' });
+      const status = await readStatus(a.site);
+      expect(status.recorded.state).toBe('changed-outside');
+      expect(JSON.stringify(status.served)).not.toContain(V3.slice(0, 7));
+      expect(status.served?.state).not.toBe('as-recorded');
+      // The release the CDN serves is named as its bound release index says.
+      expect(status.served?.canary?.commit).toBe(V2);
+    } finally {
+      await a.stop();
+    }
+  });
 });
