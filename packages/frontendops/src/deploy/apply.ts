@@ -364,6 +364,8 @@ export async function judgeStoredRecord(
   record: DeploymentRecord,
   bound: () => Promise<boolean> = async () =>
     (await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0,
+  /** Judged before the change's first write (ownRecordAhead): a refusal says nothing was changed. */
+  ahead = false,
 ): Promise<'written' | 'kept' | 'replaced'> {
   if (writtenOver(stored, record) || stateDigest(stored) === stateDigest(record)) return 'written';
   // What the row is, too: a canary's start or abort row rewritten without its `op` would be bound,
@@ -382,7 +384,7 @@ export async function judgeStoredRecord(
     // Its other fields (an outcome, a verification, an error, a message) say what no entry recorded.
     if (ours) return 'replaced';
   }
-  throw recordNotOurs(record.deployId);
+  throw recordNotOurs(record.deployId, ahead);
 }
 
 /**
@@ -407,17 +409,19 @@ export async function ownRecordAhead(
     bound ??= boundRecords(site.state, site.target.statePrefix, [stored]).then((b) => b.length > 0);
     return bound;
   };
-  const judge = (approval: ApprovalUsed | undefined) =>
-    judgeStoredRecord(site, stored, recordFor(approval), isBound);
-  await judge(stored.approval);
-  return judge;
+  const judge = (approval: ApprovalUsed | undefined, first = false) =>
+    judgeStoredRecord(site, stored, recordFor(approval), isBound, first);
+  // Nothing is written before this first judgement; the second follows authorize (which may record
+  // an approval used) and a stopped change recorded superseded.
+  await judge(stored.approval, true);
+  return (approval) => judge(approval);
 }
 
 /** A record under a change's deploy id that is not the change's (judgeStoredRecord). */
-const recordNotOurs = (deployId: string) =>
+const recordNotOurs = (deployId: string, ahead: boolean) =>
   new FrontendOpsError(
     'TAMPERED',
-    `The deployment record of ${deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded. ` +
+    `The deployment record of ${deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded.${ahead ? ' Nothing was changed.' : ''} ` +
       'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
     { details: { object: recordName(deployId) } },
   );

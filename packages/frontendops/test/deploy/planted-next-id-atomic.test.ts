@@ -98,6 +98,7 @@ describe('atomic: a record planted under the id the next change gets', () => {
     expect(error.code).toBe('TAMPERED');
     expect(error.message).toContain('audit verify');
     expect(error.message).toContain('delete that record');
+    expect(error.message).toContain('Nothing was changed');
     expect((error as FrontendOpsError).details).toMatchObject({ object: `deployments/${dry.deployId}.json` });
     expect(await everything(t)).toEqual(before);
     expect(await atomicRecordsOf(t.site).readPending()).toBeNull();

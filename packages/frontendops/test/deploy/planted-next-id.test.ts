@@ -118,6 +118,8 @@ describe('a record planted under the id the next change gets', () => {
     expect(error.code).toBe('TAMPERED');
     expect(error.message).toContain('audit verify');
     expect(error.message).toContain('delete that record');
+    // Refused before its first write: it says that nothing was changed.
+    expect(error.message).toContain('Nothing was changed');
     expect((error as FrontendOpsError).details).toMatchObject({ object: `deployments/${next}.json` });
     expect(await everything(t)).toEqual(before);
     expect(await t.site.records.readPending()).toBeNull();
