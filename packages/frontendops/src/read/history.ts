@@ -57,6 +57,15 @@ export async function readHistory(
 }
 
 /**
+ * What a page left out, in words (CLI history, get_history's text); null when it left out nothing.
+ * Said once here: readers of the page say it alike.
+ */
+export const leftOutWords = (page: Pick<HistoryPage, 'unrecorded'>): string | null =>
+  page.unrecorded
+    ? `${page.unrecorded} row(s) of this page left out: no audit entry records their deployment record (written or changed outside FrontendOps, or by a change stopped before recording it). Run \`frontendops audit verify\` to see which.`
+    : null;
+
+/**
  * The deploy id of the live pointer `value`, where the chain's latest bindings (`bindings`) bind it;
  * null otherwise. A chain that never bound the pointer (begun before entries bound it) cannot say:
  * its deploy id, as before.

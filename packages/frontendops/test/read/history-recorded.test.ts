@@ -13,6 +13,7 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state/records.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
@@ -111,6 +112,31 @@ describe('history holds its rows to the audit log', () => {
       cwd: t.tmp,
     });
     expect(older.stdout).toContain('ship v2');
+  });
+
+  it('get_history, for such a page, says rows were left out and that there are more, not "no deployments"', async () => {
+    const pointer = await read<LivePointer>('live.json');
+    const genuine = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
+    const at = new Date(Date.now() + 60_000).toISOString();
+    await t.site.records.writeRecord({
+      ...genuine,
+      deployId: `${V3.slice(0, 7)}-0123456789`,
+      commit: V3,
+      startedAt: at,
+      finishedAt: at,
+      request: request('planted', 'mallory'),
+    });
+    const c = await connectInfra(infraServerOn(t.site));
+    try {
+      const answer = await c.call('get_history', { limit: 1 });
+      expect(answer.structured).toMatchObject({ deployments: [], unrecorded: 1 });
+      expect(answer.text).not.toMatch(/No deployments/);
+      expect(answer.text).toMatch(/1 row\(s\) of this page left out/);
+      expect(answer.text).toMatch(/pass before/);
+      expect(answer.text).not.toContain('mallory');
+    } finally {
+      await c.close();
+    }
   });
 
   it('a genuine record rewritten with another requester: its row is not listed', async () => {

@@ -95,7 +95,7 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops history\n  $ frontendops history --stack prod --limit 50 --json',
     )
     .action(async (flags: { stack?: string; limit: string; before?: string; json?: boolean }) => {
-      const [{ readHistory }, { HISTORY_PAGE_MAX }, { historyTime }] = await Promise.all([
+      const [{ leftOutWords, readHistory }, { HISTORY_PAGE_MAX }, { historyTime }] = await Promise.all([
         import('../../read/history.ts'),
         import('../../read/history-page-max.ts'),
         import('../../read/views.ts'),
@@ -112,12 +112,8 @@ export function register(program: Command, ctx: CliContext): void {
           tags: await tagsHere(ctx),
         });
         if (flags.json) return printJson(ctx, page);
-        if (page.unrecorded) {
-          say(
-            ctx.io.stdout,
-            `${page.stack}: ${page.unrecorded} row(s) of this page left out: no audit entry records their deployment record (written or changed outside FrontendOps, or by a change stopped before recording it). Run \`frontendops audit verify\` to see which.`,
-          );
-        }
+        const leftOut = leftOutWords(page);
+        if (leftOut) say(ctx.io.stdout, `${page.stack}: ${leftOut}`);
         if (page.deployments.length === 0) {
           // Every row of the page left out is not "no deployments": older pages may still hold some.
           if (!page.unrecorded) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);

@@ -1,7 +1,7 @@
 /** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { readPlanContents } from '../../read/contents.ts';
-import { readHistory } from '../../read/history.ts';
+import { leftOutWords, readHistory } from '../../read/history.ts';
 import { PIN_EFFECT } from '../../read/pin-words.ts';
 import { readStatus } from '../../read/status.ts';
 import { describeCanary, toPlanView } from '../../read/views.ts';
@@ -51,12 +51,16 @@ export function registerReadTools(t: InfraToolContext): void {
     async ({ stack, limit = 20, before }) => {
       const page = await readHistory(await open(stack), { limit, ...(before ? { before } : {}) });
       const newest = page.deployments[0];
+      const leftOut = leftOutWords(page);
+      const more = page.next ? ' More: pass before.' : '';
       return toolSuccess(
         'get_history',
         page,
         newest
-          ? `${page.deployments.length} deployment(s) of ${page.stack}; newest ${newest.deployId} (${newest.commit.slice(0, 7)}, ${newest.outcome}).${page.next ? ' More: pass before.' : ''}`
-          : `No deployments of ${page.stack} yet.`,
+          ? `${page.deployments.length} deployment(s) of ${page.stack}; newest ${newest.deployId} (${newest.commit.slice(0, 7)}, ${newest.outcome}).${leftOut ? ` ${leftOut}` : ''}${more}`
+          : leftOut
+            ? `${page.stack}: ${leftOut}${more}`
+            : `No deployments of ${page.stack} yet.`,
       );
     },
     secrecy.guard,
