@@ -29,8 +29,7 @@ import {
   requestWindowProblem,
   signApproval,
 } from '../state/approvals.ts';
-import { readPin } from '../state/pin.ts';
-import { assertStateAsRecorded } from '../state/recorded-state.ts';
+import { assertStateAsRecorded, readPinAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
 export interface ApprovalPreview {
@@ -204,7 +203,7 @@ async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo
   }
   // A release's promote also lifts the pin: the person approves that too, so it is said.
   if (request.action === 'promote' && request.to) {
-    const pin = await readPin(site);
+    const pin = await readPinAsRecorded(site, 'Nothing was approved');
     const lifted = pin ? `; the pin (${shortSha(pin.commit)}, by ${pin.by}) is cleared` : '';
     return { request, plan, description: `promote: ${describePlan(plan)}${lifted}` };
   }

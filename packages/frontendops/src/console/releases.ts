@@ -16,7 +16,7 @@ import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
 import { toPinView } from '../read/views.ts';
 import type { Site } from '../site.ts';
-import { readPin } from '../state/pin.ts';
+import { readPinAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import type { PlanAction, PlanView } from './types.ts';
 import { toConsolePlan } from './views.ts';
@@ -73,7 +73,7 @@ export async function describeAction(
       path: context.config.appPath,
       kind: plan.kind,
     }),
-    readPin(site),
+    readPinAsRecorded(site),
   ]);
   return {
     ...toConsolePlan(plan, action, site.protected),

@@ -35,6 +35,7 @@ import {
   verifyAuditAbout,
 } from './audit.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, PIN } from './names.ts';
+import { type PinRecord, readPinStored } from './pin.ts';
 import type { LivePointer, ReleaseRef } from './records.ts';
 
 /**
@@ -164,6 +165,23 @@ export async function assertLiveAsRecorded(site: Site, pointer: LivePointer, don
     `Deployment ${pointer.deployId} is named by the live pointer (${LIVE} under this stack's state prefix), but no audit entry records it going live yet: \`frontendops audit verify\` calls ${LIVE} a stopped change's (${stopped.reason}) ${done}. Finish that change first, then ask again.`,
     { details: { object: LIVE, deployId: pointer.deployId } },
   );
+}
+
+/**
+ * The pin as a reader before any lock tells it (a plan's note, a dry run, `get_deploy_target`, the
+ * console's confirm dialog, what an approver is shown): who pinned and why are the deployer role's
+ * to write, so a pin the chain does not bind is not told as theirs. As bound: no request beyond the
+ * pin and the newest entry. Otherwise verify decides, as the change's own check under the lock will:
+ * tampered is refused TAMPERED (what the change would answer); a stopped pin change's is told.
+ */
+export async function readPinAsRecorded(site: Site, done = 'Nothing was changed'): Promise<PinRecord | null> {
+  const [{ pin, stored }, { state }] = await Promise.all([
+    readPinStored(site),
+    recordedStateKnown(site.state, site.target.statePrefix),
+  ]);
+  if (isAsBound(state, PIN, stored)) return pin;
+  await refuseIfTampered(site, [PIN], done, state);
+  return pin;
 }
 
 /**

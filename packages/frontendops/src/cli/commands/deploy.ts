@@ -457,13 +457,17 @@ export async function finish(
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
     if (summary.dryRun && !summary.noop) {
       for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
-      const { readPin, describePin } = await import('../../state/pin.ts');
+      const [{ describePin }, { readPinAsRecorded }] = await Promise.all([
+        import('../../state/pin.ts'),
+        import('../../state/recorded-state.ts'),
+      ]);
       if (summary.kind === 'rollback')
         say(
           ctx.io.stdout,
           `  note: a rollback pins ${site.target.stack} to the release it goes back to: ${PIN_EFFECT}.`,
         );
-      const pin = summary.kind === 'deploy' ? await readPin(site) : null;
+      // Who pinned is told only as the audit chain records it (a forged pin is refused, as the run would).
+      const pin = summary.kind === 'deploy' ? await readPinAsRecorded(site) : null;
       if (pin && pin.commit !== summary.commit && !summary.unpinned) {
         say(
           ctx.io.stdout,

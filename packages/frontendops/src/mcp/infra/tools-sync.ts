@@ -15,7 +15,8 @@ import { badInput, FrontendOpsError } from '../../errors.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
 import type { Site } from '../../site.ts';
-import { assertDeployAllowed, readPin } from '../../state/pin.ts';
+import { assertDeployAllowed } from '../../state/pin.ts';
+import { readPinAsRecorded } from '../../state/recorded-state.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import {
   type InfraToolContext,
@@ -38,7 +39,8 @@ export function registerSyncTools(t: InfraToolContext): void {
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
       const plan = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
       // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
-      assertDeployAllowed(await readPin(site), site.target.stack, full);
+      // Held to the chain first: the pin's words are told as the audit log records them, or refused.
+      assertDeployAllowed(await readPinAsRecorded(site), site.target.stack, full);
       // This build live is not "nothing to do" while its deploy waits to be verified and recorded
       // (interrupted after its switch): the handle names that deployment, and run_sync →
       // invalidate_cdn finish it, as `frontendops deploy` would.
