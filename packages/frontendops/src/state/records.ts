@@ -283,12 +283,15 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
       } else if (existing) {
         digest = stateDigest(existing.value); // written by a repeated finish: it stays as it is
       }
-      // After the record: an index entry never names a record that is not there.
-      await store.put(key(historyKeyOf(record)), '', { contentType: 'application/octet-stream' });
+      const stored = existing && !replaces ? existing.value : record;
+      // After the record: an index entry never names a record that is not there. Its row is the
+      // record's as stored: a kept one keeps its row (written again, in case a stop came between the
+      // two), not a second one at this write's time.
+      await store.put(key(historyKeyOf(stored)), '', { contentType: 'application/octet-stream' });
       if (existing && replaces && historyKeyOf(existing.value) !== historyKeyOf(record)) {
         await store.delete([key(historyKeyOf(existing.value))]);
       }
-      return { digest, stored: existing && !replaces ? existing.value : record };
+      return { digest, stored };
     },
 
     /** The history's row `deployId`: a deployment's record, or a canary's start or abort row. */

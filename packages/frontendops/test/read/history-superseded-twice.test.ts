@@ -42,4 +42,9 @@ it('a deploy stopped twice, superseded twice: one row, nothing left out', async 
   const page = await readHistory(t.site);
   expect(page.deployments.filter((d) => d.commit === V2).map((d) => d.outcome)).toEqual(['superseded']);
   expect(page.unrecorded ?? 0).toBe(0);
+  // The index names the record as kept: one row for it, not one per stop.
+  const rows = (await t.site.state.list(`${t.target.statePrefix}history/`)).filter((o) =>
+    o.key.endsWith(page.deployments.find((d) => d.commit === V2)?.deployId ?? '-'),
+  );
+  expect(rows).toHaveLength(1);
 });
