@@ -3,6 +3,7 @@ import type { Site } from '../site.ts';
 import {
   chainBindsRecords,
   isAsBound,
+  pointerNeverBound,
   type RecordedState,
   recordedStateKnown,
   recordsStanding,
@@ -71,8 +72,9 @@ export const leftOutWords = (page: Pick<HistoryPage, 'unrecorded'>): string | nu
  * its deploy id, as before.
  */
 export function boundLiveDeployId(value: LivePointer | null, bindings: RecordedState): string | null {
-  const unchecked = bindings.seq > 0 && bindings.state[LIVE] === undefined;
-  return value && (unchecked || isAsBound(bindings.state, LIVE, value)) ? value.deployId : null;
+  return value && (pointerNeverBound(bindings) || isAsBound(bindings.state, LIVE, value))
+    ? value.deployId
+    : null;
 }
 
 /**

@@ -251,6 +251,27 @@ export function isAsBound(bound: Readonly<Record<string, string>>, name: string,
   return (bound[name] ?? ABSENT) === (value === null ? ABSENT : digestOrNull(value));
 }
 
+/**
+ * Whether the chain never bound the live pointer though it has entries (`bound`: RecordedState): it
+ * began before entries bound it, so a reader cannot hold the pointer to it (status says so; history
+ * and the console mark live as the pointer names). The next deploy or rollback binds it.
+ */
+export const pointerNeverBound = (bound: Pick<RecordedState, 'seq' | 'state'>): boolean =>
+  bound.seq > 0 && bound.state[LIVE] === undefined;
+
+/**
+ * The problems of `problems` (what verify found) that call one of `names` written outside FrontendOps
+ * (tampered, or damaged): said once for every reader that lets verify decide about what it read.
+ */
+export const outsideProblems = (
+  problems: readonly AuditProblem[],
+  names: readonly string[],
+): AuditProblem[] =>
+  problems.filter(
+    (p) =>
+      (p.kind === 'tampered' || p.kind === 'damaged') && p.object !== undefined && names.includes(p.object),
+  );
+
 /** Why digestOrNull found no digest, for the reports. */
 const UNHASHABLE = 'a lone UTF-16 surrogate, or a number JSON cannot carry';
 

@@ -23,6 +23,7 @@ import {
   finishInterruptedPin,
   isAsBound,
   isRecord,
+  outsideProblems,
   readAudit,
   readAuditHead,
   readJsonQuietly,
@@ -225,9 +226,7 @@ async function refuseTampered(
   done: string,
   bound: Readonly<Record<string, string>>,
 ): Promise<void> {
-  const tampered = problems.filter(
-    (p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object && changed.includes(p.object),
-  );
+  const tampered = outsideProblems(problems, changed);
   const [first] = tampered;
   if (!first) return;
   const objects = [...new Set(tampered.map((p) => p.object as string))];
