@@ -13,8 +13,11 @@ import {
   EMPTY_ATOMIC_STATE,
 } from '../state/atomic.ts';
 import {
+  type AuditVerification,
   isAsBound,
   namesRecordLive,
+  outsideProblems,
+  pointerNeverBound,
   type RecordedState,
   recordedStateKnown,
   recordStanding,
@@ -56,10 +59,17 @@ export async function readStatus(
     recordedStateKnown(site.state, site.target.statePrefix).catch(() => null),
   ]);
   const now = Date.now();
+  // Where something read differs from the chain, verify decides: one run for the whole status (it
+  // reads the whole chain), on first need; null, it could not answer.
+  let verifying: Promise<AuditVerification | null> | undefined;
+  const verified = () =>
+    (verifying ??= verifyAudit(site.state, site.target.statePrefix, {
+      ...(site.releases ? { releaseStore: site.releases } : {}),
+    }).catch(() => null));
   // Who pinned, who started the canary or asked for a preview: the pin and the atomic state are the
   // deployer role's to write around the chain too, so neither is told unless the chain binds it (or
   // verify calls the difference an interrupted change's).
-  const outside = await stateOutside(site, bindings, {
+  const outside = await stateOutside(verified, bindings, {
     [PIN]: pinRead.stored,
     ...(atomicRecords ? { [ATOMIC_STATE]: atomicRead.stored } : {}),
   });
@@ -78,7 +88,7 @@ export async function readStatus(
       : null;
   const recordHolds = standing === null ? null : standing !== 'unbound';
   const stopped = await stoppedWriter(
-    site,
+    verified,
     { pointer: live, bindings, recordHolds },
     atomicPending ?? pending,
   );
@@ -149,12 +159,12 @@ export async function readStatus(
 /**
  * Which of `read` (the pin, the atomic state, as stored; null: none) the chain does not bind and
  * `audit verify` calls tampered or damaged: written outside FrontendOps. One an interrupted change
- * left is not (verify excuses it until that change, or the next, finishes). Verify reads the whole
- * chain: only where one differs. A log that cannot be read checks nothing (`recorded` says so);
+ * left is not (verify excuses it until that change, or the next, finishes). `verify` (one run for the
+ * status) reads the whole chain: asked only where one differs. A log that cannot be read checks nothing (`recorded` says so);
  * verify failing after it was read counts each that differs.
  */
 async function stateOutside(
-  site: Site,
+  verify: () => Promise<AuditVerification | null>,
   bindings: RecordedState | null,
   read: Readonly<Record<string, unknown>>,
 ): Promise<string[]> {
@@ -163,13 +173,10 @@ async function stateOutside(
     .filter(([name, value]) => !isAsBound(bindings.state, name, value))
     .map(([name]) => name);
   if (changed.length === 0) return [];
-  const verified = await verifyAudit(site.state, site.target.statePrefix, {
-    ...(site.releases ? { releaseStore: site.releases } : {}),
-  }).catch(() => null);
+  const verified = await verify();
   if (!verified) return changed;
-  return changed.filter((name) =>
-    verified.problems.some((p) => (p.kind === 'tampered' || p.kind === 'damaged') && p.object === name),
-  );
+  const outside = outsideProblems(verified.problems, changed).map((p) => p.object);
+  return changed.filter((name) => outside.includes(name));
 }
 
 /** `recorded`, saying the pin or atomic state written outside FrontendOps (stateOutside) as well. */
@@ -195,11 +202,11 @@ function withStateOutside(
  * role's to write, planted beside a pointer or record of its own: one naming that pointer's build is
  * believed only as `audit verify` excuses what it wrote (a canary start's record excuses no live.json,
  * an atomic one only where the CDN's release store serves its switch, a kept release only as the
- * chain records it). Verify reads the whole chain: on this path only. undefined: verify could not
- * answer (the log, or the release store, could not be read).
+ * chain records it). `verify` (one run for the status) is asked on this path only. undefined: it
+ * could not answer (the log, or the release store, could not be read).
  */
 async function stoppedWriter(
-  site: Site,
+  verify: () => Promise<AuditVerification | null>,
   live: { pointer: LivePointer | null; bindings: RecordedState | null; recordHolds: boolean | null },
   candidate: { plan: { deployId: string } } | null,
 ): Promise<{ plan: { deployId: string } } | null | undefined> {
@@ -210,15 +217,9 @@ async function stoppedWriter(
     ...(recordHolds === false ? [recordName(pointer.deployId)] : []),
   ];
   if (unbound.length === 0) return null;
-  const verified = await verifyAudit(site.state, site.target.statePrefix, {
-    ...(site.releases ? { releaseStore: site.releases } : {}),
-  }).catch(() => undefined);
+  const verified = await verify();
   if (!verified) return undefined;
-  const tampered = verified.problems.some(
-    (p) =>
-      (p.kind === 'tampered' || p.kind === 'damaged') && p.object !== undefined && unbound.includes(p.object),
-  );
-  return tampered ? null : candidate;
+  return outsideProblems(verified.problems, unbound).length > 0 ? null : candidate;
 }
 
 /**
@@ -251,7 +252,7 @@ function recordedView(input: {
     };
   }
   const recordHolds = !record || input.recordHolds === true;
-  if (bindings.seq > 0 && bindings.state[LIVE] === undefined && pointer) {
+  if (pointerNeverBound(bindings) && pointer) {
     return {
       recorded: {
         state: 'unknown',
