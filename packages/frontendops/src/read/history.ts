@@ -10,6 +10,7 @@ import {
 } from '../state/audit.ts';
 import { LIVE } from '../state/names.ts';
 import type { DeploymentRecord, LivePointer } from '../state/records.ts';
+import { LEFT_OUT_CHECK, leftOutSentence } from './history-words.ts';
 import { type HistoryPage, historyTime, toHistoryItem } from './views.ts';
 
 /**
@@ -59,12 +60,10 @@ export async function readHistory(
 
 /**
  * What a page left out, in words (CLI history, get_history's text); null when it left out nothing.
- * Said once here: readers of the page say it alike.
+ * The words are history-words.ts's, which the console's timeline says too.
  */
 export const leftOutWords = (page: Pick<HistoryPage, 'unrecorded'>): string | null =>
-  page.unrecorded
-    ? `${page.unrecorded} row(s) of this page left out: no audit entry records their deployment record (written or changed outside FrontendOps, or by a change stopped before recording it). Run \`frontendops audit verify\` to see which.`
-    : null;
+  page.unrecorded ? `${leftOutSentence(page.unrecorded)} Run \`${LEFT_OUT_CHECK}\` to see which.` : null;
 
 /**
  * The deploy id of the live pointer `value`, where the chain's latest bindings (`bindings`) bind it;

@@ -103,7 +103,7 @@ describe('history holds its rows to the audit log', () => {
       request: request('planted', 'mallory'),
     });
     const run = await cli(['history', '--stack', stackFile, '--limit', '1'], { env: t.cliEnv(), cwd: t.tmp });
-    expect(run.stdout).toContain('1 row(s) of this page left out');
+    expect(run.stdout).toContain('1 deployment of this page is left out');
     expect(run.stdout).not.toContain('no deployments yet');
     const next = /history --before (\S+)\)/.exec(run.stdout)?.[1];
     expect(next, run.stdout).toBeDefined();
@@ -131,7 +131,7 @@ describe('history holds its rows to the audit log', () => {
       const answer = await c.call('get_history', { limit: 1 });
       expect(answer.structured).toMatchObject({ deployments: [], unrecorded: 1 });
       expect(answer.text).not.toMatch(/No deployments/);
-      expect(answer.text).toMatch(/1 row\(s\) of this page left out/);
+      expect(answer.text).toMatch(/1 deployment of this page is left out/);
       expect(answer.text).toMatch(/pass before/);
       expect(answer.text).not.toContain('mallory');
     } finally {

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { wentLiveForEveryone } from '../../../engine/canary-event.ts';
+import { LEFT_OUT_CHECK, leftOutSentence } from '../../../read/history-words.ts';
 import type { HistoryItem, PreviewResult, StatusView } from '../../types.ts';
 import type { Asked } from '../actions.ts';
 import { newRunId, postJson } from '../api.ts';
@@ -56,11 +57,7 @@ export function History(props: {
       {props.error && <p className="error-text">The history cannot be read: {props.error}</p>}
       {props.unrecorded > 0 && (
         <p className="error-text" data-testid="history-unrecorded">
-          {props.unrecorded === 1 ? '1 deployment is' : `${props.unrecorded} deployments are`} left out: the
-          audit log does not record{' '}
-          {props.unrecorded === 1 ? 'its record as it reads' : 'their records as they read'} now (written or
-          changed outside FrontendOps, or by a change stopped before recording it). Run{' '}
-          <code>frontendops audit verify</code> to see which.
+          {leftOutSentence(props.unrecorded)} Run <code>{LEFT_OUT_CHECK}</code> to see which.
         </p>
       )}
       {props.loaded && !props.error && items.length === 0 && props.unrecorded === 0 && (
