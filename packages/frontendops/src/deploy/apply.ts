@@ -387,21 +387,52 @@ export async function judgeStoredRecord(
   throw recordNotOurs(record.deployId, ahead);
 }
 
+/** A change about to go live: what its record will say, but for the approval it uses. */
+export interface IntendedChange {
+  plan: PendingDeploy['plan'];
+  request: RequestInfo;
+  /** An atomic canary promote's marks (its op, the canary it ends). */
+  marks?: Pick<DeploymentRecord, 'op' | 'canary'>;
+}
+
+/**
+ * The record `change` writes when it goes live, using `approval`, as far as judgeStoredRecord reads
+ * it (its build, kind, request, approval and outcome; its times and counts only matter to a stored
+ * record that is this very one).
+ */
+const intendedRecord = (change: IntendedChange, approval: ApprovalUsed | undefined): DeploymentRecord => {
+  const at = new Date();
+  return {
+    ...deploymentRecord(
+      {
+        plan: change.plan,
+        request: change.request,
+        startedAt: at.toISOString(),
+        pointerMoved: true,
+        ...(approval ? { approval } : {}),
+      },
+      at,
+      { copied: [], deleted: [], invalidation: null, verification: null, outcome: 'succeeded' },
+    ),
+    ...change.marks,
+  };
+};
+
 /**
  * `stored`, the record found under the deploy id of a change that has not written anything yet,
  * judged as writeOwnRecord will judge it when the change records (judgeStoredRecord): deploy ids are
  * deterministic, so one may have been planted there by whoever can write the state bucket, and a
  * change that made its release live before refusing it would leave that release live and
- * unrecorded. `recordFor`: the record the change will write, given the approval it uses. Which
- * approval that is, is known only once authorize answered: judged first as if it were the one the
- * stored record names, then again, through the returned function, with it (before the change's first
- * write; whether an entry binds the stored record is read once, and only if needed). null when
+ * unrecorded. `change`: the change, whose record (intendedRecord) depends on the approval it uses.
+ * Which approval that is, is known only once authorize answered: judged first as if it were the one
+ * the stored record names, then again, through the returned function, with it (before the change's
+ * first write; whether an entry binds the stored record is read once, and only if needed). null when
  * nothing is stored.
  */
 export async function ownRecordAhead(
   site: Site,
   stored: DeploymentRecord | null,
-  recordFor: (approval: ApprovalUsed | undefined) => DeploymentRecord,
+  change: IntendedChange,
 ): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
   if (!stored) return null;
   let bound: Promise<boolean> | undefined;
@@ -410,7 +441,7 @@ export async function ownRecordAhead(
     return bound;
   };
   const judge = (approval: ApprovalUsed | undefined, first = false) =>
-    judgeStoredRecord(site, stored, recordFor(approval), isBound, first);
+    judgeStoredRecord(site, stored, intendedRecord(change, approval), isBound, first);
   // Nothing is written before this first judgement; the second follows authorize (which may record
   // an approval used) and a stopped change recorded superseded.
   await judge(stored.approval, true);

@@ -260,20 +260,11 @@ async function runLocked(
   const ownRecord =
     plan.noop || !plan.liveChanges
       ? null
-      : await ownRecordAhead(site, await site.records.readRecord(plan.deployId), (approval) => ({
-          ...deploymentRecord(
-            {
-              plan,
-              request: options.request,
-              startedAt: new Date(nowOf(options)).toISOString(),
-              pointerMoved: true,
-              ...(approval ? { approval } : {}),
-            },
-            new Date(nowOf(options)),
-            { copied: [], deleted: [], invalidation: null, verification: null, outcome: 'succeeded' },
-          ),
-          ...promoteMarks(plan),
-        }));
+      : await ownRecordAhead(site, await site.records.readRecord(plan.deployId), {
+          plan,
+          request: options.request,
+          marks: promoteMarks(plan),
+        });
   // Another change, or the other end of the same canary (a stopped promote, then its abort, share
   // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
   const superseded =

@@ -524,19 +524,7 @@ async function inPlaceRecordAhead(
 ): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
   if (!stored.has(plan.deployId)) return null;
   const found = stored.get(plan.deployId) ?? (await site.records.readRecord(plan.deployId));
-  return ownRecordAhead(site, found, (approval) =>
-    deploymentRecord(
-      {
-        plan,
-        request,
-        startedAt: new Date().toISOString(),
-        pointerMoved: false,
-        ...(approval ? { approval } : {}),
-      },
-      new Date(),
-      { copied: [], deleted: [], invalidation: null, verification: null, outcome: 'succeeded' },
-    ),
-  );
+  return ownRecordAhead(site, found, { plan, request });
 }
 
 async function recordSuperseded(site: Site, record: PendingDeploy): Promise<void> {
