@@ -364,8 +364,8 @@ export async function judgeStoredRecord(
   record: DeploymentRecord,
   bound: () => Promise<boolean> = async () =>
     (await boundRecords(site.state, site.target.statePrefix, [stored])).length > 0,
-  /** Judged before the change's first write (ownRecordAhead): a refusal says nothing was changed. */
-  ahead = false,
+  /** Judged before the change's first write (ownRecordAhead): what a refusal says stands, and to run next. */
+  ahead?: RefusedAhead,
 ): Promise<'written' | 'kept' | 'replaced'> {
   if (writtenOver(stored, record) || stateDigest(stored) === stateDigest(record)) return 'written';
   // What the row is, too: a canary's start or abort row rewritten without its `op` would be bound,
@@ -386,6 +386,18 @@ export async function judgeStoredRecord(
   }
   throw recordNotOurs(record.deployId, ahead);
 }
+
+/**
+ * What a refusal before a change's first write says (judgeStoredRecord `ahead`): what stands, where
+ * that is not "nothing" (the automatic switch back after a deploy that failed its verification
+ * leaves that deploy live), and what to run once the record is deleted.
+ */
+export interface RefusedAhead {
+  outcome: string;
+  next: string;
+}
+
+const NOTHING_CHANGED: RefusedAhead = { outcome: 'Nothing was changed.', next: 'run the command again' };
 
 /** A change about to go live: what its record will say, but for the approval it uses. */
 export interface IntendedChange {
@@ -427,12 +439,13 @@ const intendedRecord = (change: IntendedChange, approval: ApprovalUsed | undefin
  * Which approval that is, is known only once authorize answered: judged first as if it were the one
  * the stored record names, then again, through the returned function, with it (before the change's
  * first write; whether an entry binds the stored record is read once, and only if needed). null when
- * nothing is stored.
+ * nothing is stored. `refused`: what a refusal says stands (default: nothing was changed).
  */
 export async function ownRecordAhead(
   site: Site,
   stored: DeploymentRecord | null,
   change: IntendedChange,
+  refused: RefusedAhead = NOTHING_CHANGED,
 ): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
   if (!stored) return null;
   let bound: Promise<boolean> | undefined;
@@ -440,20 +453,20 @@ export async function ownRecordAhead(
     bound ??= boundRecords(site.state, site.target.statePrefix, [stored]).then((b) => b.length > 0);
     return bound;
   };
-  const judge = (approval: ApprovalUsed | undefined, first = false) =>
-    judgeStoredRecord(site, stored, intendedRecord(change, approval), isBound, first);
+  const judge = (approval: ApprovalUsed | undefined, ahead?: RefusedAhead) =>
+    judgeStoredRecord(site, stored, intendedRecord(change, approval), isBound, ahead);
   // Nothing is written before this first judgement; the second follows authorize (which may record
   // an approval used) and a stopped change recorded superseded.
-  await judge(stored.approval, true);
+  await judge(stored.approval, refused);
   return (approval) => judge(approval);
 }
 
 /** A record under a change's deploy id that is not the change's (judgeStoredRecord). */
-const recordNotOurs = (deployId: string, ahead: boolean) =>
+const recordNotOurs = (deployId: string, ahead: RefusedAhead | undefined) =>
   new FrontendOpsError(
     'TAMPERED',
-    `The deployment record of ${deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded.${ahead ? ' Nothing was changed.' : ''} ` +
-      'Run `frontendops audit verify` to see what else was changed in the state bucket; after checking, delete that record, then run the command again.',
+    `The deployment record of ${deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded.${ahead ? ` ${ahead.outcome}` : ''} ` +
+      `Run \`frontendops audit verify\` to see what else was changed in the state bucket; after checking, delete that record, then ${ahead?.next ?? 'run the command again'}.`,
     { details: { object: recordName(deployId) } },
   );
 

@@ -86,6 +86,7 @@ import {
   deploymentRecord,
   finishedBefore,
   ownRecordAhead,
+  type RefusedAhead,
   recordDeployment,
   settlePending,
   stillOurs,
@@ -230,6 +231,8 @@ async function runLocked(
   choose: ChooseTarget,
   options: AtomicOptions,
   started: number,
+  /** What a record refused before the first write leaves (ownRecordAhead; default: nothing changed). */
+  refusedAhead?: RefusedAhead,
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
   // the head that the operation's own append would refuse.
@@ -260,11 +263,12 @@ async function runLocked(
   const ownRecord =
     plan.noop || !plan.liveChanges
       ? null
-      : await ownRecordAhead(site, await site.records.readRecord(plan.deployId), {
-          plan,
-          request: options.request,
-          marks: promoteMarks(plan),
-        });
+      : await ownRecordAhead(
+          site,
+          await site.records.readRecord(plan.deployId),
+          { plan, request: options.request, marks: promoteMarks(plan) },
+          refusedAhead,
+        );
   // Another change, or the other end of the same canary (a stopped promote, then its abort, share
   // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
   const superseded =
@@ -1271,6 +1275,10 @@ async function switchBackAfterFailure(
         },
         options,
         Date.now(),
+        {
+          outcome: `${plan.deployId} (${plan.app}@${plan.commit.slice(0, 7)}) stays live, recorded as failed (the CDN did not serve it). The automatic switch back to ${to} was refused before it wrote anything.`,
+          next: 'roll back: `frontendops rollback`',
+        },
       );
     } catch (error) {
       if (!isReleaseIncomplete(error)) throw error;

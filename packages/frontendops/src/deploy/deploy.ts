@@ -447,22 +447,38 @@ async function rollBackIfNotServed(
   const back = await deployLocked(
     site,
     { ...options, commit: plan.fromCommit, app: plan.app, kind: 'rollback', pinOnSuccess: false },
-    `${plan.deployId} (${plan.app}@${plan.commit.slice(0, 7)}) stays live, recorded as failed (the CDN did not serve it in time); it was not rolled back to that release.`,
+    `${plan.deployId} (${plan.app}@${plan.commit.slice(0, 7)}) stays live, recorded as failed (the CDN did not serve it in time)`,
   );
   return back.deployId;
 }
 
 /**
- * A deploy run while the caller already holds the lock (the automatic rollback). `refused` says what
- * is live when the release it goes back to is refused as replaced.
+ * A deploy run while the caller already holds the lock (the automatic rollback). `live` says what is
+ * live when it is refused before it writes anything (the release it goes back to replaced, a record
+ * under its deploy id that is not its own).
  */
-async function deployLocked(site: Site, options: DeployOptions, refused: string): Promise<DeploySummary> {
+async function deployLocked(site: Site, options: DeployOptions, live: string): Promise<DeploySummary> {
   const started = Date.now();
   const manifest = await requireManifest(site, options.app, options.commit);
-  const live = await readLiveState(site, null);
+  const state = await readLiveState(site, null);
   // The release it goes back to is one the pointer retains: its manifest must be the one it had then.
-  assertAsDeployed(site, manifest, live.releases, refused);
-  const plan = planFor(site, options.kind ?? 'deploy', manifest, live);
+  assertAsDeployed(site, manifest, state.releases, `${live}; it was not rolled back to that release.`);
+  const plan = planFor(site, options.kind ?? 'deploy', manifest, state);
+  // Its deploy id is as computable as any (the build it goes back to, the failed deploy it goes
+  // from): a record planted under it is refused before the switch back writes anything (one read).
+  if (!plan.noop) {
+    const stored = await site.records.readRecord(plan.deployId);
+    const ownRecord = await ownRecordAhead(
+      site,
+      stored,
+      { plan, request: options.request },
+      {
+        outcome: `${live}. The automatic switch back to ${plan.commit.slice(0, 7)} (deployment ${plan.deployId}) was refused before it wrote anything.`,
+        next: 'roll back: `frontendops rollback`',
+      },
+    );
+    await ownRecord?.(undefined); // it uses no approval
+  }
   const { record } = await applyDeploy(site, plan, { ...options, stopBeforeInvalidation: false });
   return summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) });
 }
