@@ -395,9 +395,21 @@ export async function judgeStoredRecord(
 export interface RefusedAhead {
   outcome: string;
   next: string;
+  /** What became of the record, where not "it was not recorded". */
+  refused?: string;
 }
 
 const NOTHING_CHANGED: RefusedAhead = { outcome: 'Nothing was changed.', next: 'run the command again' };
+
+/**
+ * A dry run's words (deploy.ts, atomic-apply.ts): it plans the deploy id the change gets from the same
+ * state, so a record the change would refuse ahead is said before anyone approves or confirms it.
+ */
+export const DRY_RUN_REFUSED: RefusedAhead = {
+  refused: 'so the change planned here would refuse it before its first write, approved or not',
+  outcome: 'This was a dry run: nothing was changed.',
+  next: 'run the command again',
+};
 
 /** A change about to go live: what its record will say, but for the approval it uses. */
 export interface IntendedChange {
@@ -465,7 +477,7 @@ export async function ownRecordAhead(
 const recordNotOurs = (deployId: string, ahead: RefusedAhead | undefined) =>
   new FrontendOpsError(
     'TAMPERED',
-    `The deployment record of ${deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, so it was not recorded.${ahead ? ` ${ahead.outcome}` : ''} ` +
+    `The deployment record of ${deployId} (under this stack's state prefix) was already there, and is not this deploy's: it names another build, request or outcome. It was not written by FrontendOps, ${ahead?.refused ?? 'so it was not recorded'}.${ahead ? ` ${ahead.outcome}` : ''} ` +
       `Run \`frontendops audit verify\` to see what else was changed in the state bucket; after checking, delete that record, then ${ahead?.next ?? 'run the command again'}.`,
     { details: { object: recordName(deployId) } },
   );

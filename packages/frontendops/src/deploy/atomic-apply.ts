@@ -46,6 +46,7 @@ import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
+import type { ApprovalUsed } from '../ports.ts';
 import type { Site } from '../site.ts';
 import type {
   AtomicPending,
@@ -83,6 +84,7 @@ import {
   type ApplyOptions,
   type AuditHead,
   auditRelease,
+  DRY_RUN_REFUSED,
   deploymentRecord,
   finishedBefore,
   ownRecordAhead,
@@ -168,6 +170,9 @@ export async function runAtomic(
   if (options.dryRun) {
     const ctx = await readAtomicContext(site, nowOf(options));
     const prepared = await prepare(site, op, ctx, await choose(ctx));
+    // A record under the deploy id the operation gets that it would refuse before its first write
+    // (runLocked) is said now, before anyone confirms or approves it (one read).
+    await ownRecordAheadOf(site, prepared.plan, options, DRY_RUN_REFUSED);
     options.onEvent?.({ type: 'plan', plan: prepared.plan });
     const drift = driftOf(ctx, site.spa);
     return summarize(prepared.plan, {
@@ -223,6 +228,23 @@ export async function finishSyncedAtomic(
   });
 }
 
+/**
+ * The record already under the deploy id of an operation that changes what is live, judged before
+ * the operation writes anything (apply.ts ownRecordAhead): one read (this stack's id is known only
+ * from the plan). A canary's start or abort row is named from its start time too (canaryRowId):
+ * nobody computes it ahead.
+ */
+async function ownRecordAheadOf(
+  site: Site,
+  plan: AtomicPlan,
+  options: AtomicOptions,
+  refused?: RefusedAhead,
+): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
+  if (plan.noop || !plan.liveChanges) return null;
+  const stored = await site.records.readRecord(plan.deployId);
+  return ownRecordAhead(site, stored, { plan, request: options.request, marks: promoteMarks(plan) }, refused);
+}
+
 // ── the run ────────────────────────────────────────────────────────────────────────────────────
 
 async function runLocked(
@@ -256,19 +278,9 @@ async function runLocked(
   const prepared = await prepare(site, op, ctx, target, abandoned, true);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
-  // A record already under the deploy id of an operation that changes what is live is judged now, as
-  // finishAtomic's writeOwnRecord will judge it (apply.ts ownRecordAhead): one planted there is refused
-  // before anything is written. One read (this stack's id is known only from the plan). A canary's
-  // start or abort row is named from its start time too (canaryRowId): nobody computes it ahead.
-  const ownRecord =
-    plan.noop || !plan.liveChanges
-      ? null
-      : await ownRecordAhead(
-          site,
-          await site.records.readRecord(plan.deployId),
-          { plan, request: options.request, marks: promoteMarks(plan) },
-          refusedAhead,
-        );
+  // A record already under the deploy id is judged now, as finishAtomic's writeOwnRecord will judge
+  // it (ownRecordAheadOf): one planted there is refused before anything is written.
+  const ownRecord = await ownRecordAheadOf(site, plan, options, refusedAhead);
   // Another change, or the other end of the same canary (a stopped promote, then its abort, share
   // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
   const superseded =

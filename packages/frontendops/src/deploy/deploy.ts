@@ -23,10 +23,12 @@ import {
 } from '../state/records.ts';
 import {
   applyDeploy,
+  DRY_RUN_REFUSED,
   deploymentRecord,
   finishDeploy,
   finishedBefore,
   ownRecordAhead,
+  type RefusedAhead,
   recordDeployment,
   settlePending,
   withRecordedApproval,
@@ -103,6 +105,11 @@ async function deployInPlace(
     const live = await readLiveState(site, pending);
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);
+    // The change gets this deploy id from this state: a record under it that the change would refuse
+    // before its first write (inPlaceRecordAhead) is said now, before anyone confirms or approves it.
+    // Judged with this request, the one the change is run with (the CLI, run_sync) or, made anew as
+    // the change's will be (get_deploy_target, approve), no more its record's than the change's.
+    if (!plan.noop) await inPlaceRecordAhead(site, plan, options.request, await found, DRY_RUN_REFUSED);
     options.onEvent?.({ type: 'plan', plan });
     return summarize(plan, { dryRun: true, started, request: options.request });
   }
@@ -537,10 +544,11 @@ async function inPlaceRecordAhead(
   plan: DeployPlan,
   request: RequestInfo,
   stored: ReadonlyMap<string, DeploymentRecord | null>,
+  refused?: RefusedAhead,
 ): Promise<((approval: ApprovalUsed | undefined) => Promise<unknown>) | null> {
   if (!stored.has(plan.deployId)) return null;
   const found = stored.get(plan.deployId) ?? (await site.records.readRecord(plan.deployId));
-  return ownRecordAhead(site, found, { plan, request });
+  return ownRecordAhead(site, found, { plan, request }, refused);
 }
 
 async function recordSuperseded(site: Site, record: PendingDeploy): Promise<void> {

@@ -1,0 +1,176 @@
+/**
+ * A record planted under the deploy id the next change gets (planted-next-id.test.ts) is refused by
+ * that change before it writes anything. Its dry run (`deploy --dry-run`, `rollback --dry-run`, the
+ * plan the CLI shows before it asks, the infra server's get_deploy_target and run_sync's plan before
+ * the approval) plans the same deploy id from the same state, so it says so, TAMPERED, writing
+ * nothing: an operator, or an approver, is not asked to go ahead with a change that will be refused.
+ * A record the change would write over (a run of this very request that stopped) is no refusal there
+ * either.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { deployIdFor } from '../../src/engine/ids.ts';
+import type { FrontendOpsError } from '../../src/errors.ts';
+import type { ObjectStore } from '../../src/ports.ts';
+import type { DeploymentRecord } from '../../src/state/records.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { refusal } from '../support/refusal.ts';
+
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+
+/** Every object of the hosting bucket and of the stack's state prefix, by key: its bytes' sha256. */
+async function everything(site: { hosting: ObjectStore; state: ObjectStore }, prefix: string) {
+  const out: Record<string, string> = {};
+  for (const [name, store, under] of [
+    ['hosting', site.hosting, ''],
+    ['state', site.state, prefix],
+  ] as const) {
+    for (const { key } of await store.list(under)) {
+      const object = await store.get(key);
+      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
+    }
+  }
+  return out;
+}
+
+/** A record saying anything, as someone who can write the state bucket plants it. */
+function planted(stack: string, deployId: string, commit: string, artifactDigest: string): DeploymentRecord {
+  return {
+    deployId,
+    stack,
+    app: APP,
+    commit,
+    artifactDigest,
+    kind: 'deploy',
+    fromDeployId: null,
+    fromCommit: null,
+    request: { text: 'all fine', actor: 'someone-else', planner: 'cli', at: new Date().toISOString() },
+    plan: { copies: 0, unchanged: 0, prune: 0, bytes: 0, retained: [] },
+    copied: [],
+    deleted: [],
+    invalidation: null,
+    verification: { ok: true, url: 'https://example.test/', attempts: 1, detail: 'PLANTED' },
+    outcome: 'succeeded',
+    startedAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: 1,
+  } as DeploymentRecord;
+}
+
+/** The refusal of a dry run: the record, that it was a dry run and nothing changed, what to do. */
+function expectDryRunRefusal(error: Error, deployId: string) {
+  expect((error as FrontendOpsError).code).toBe('TAMPERED');
+  expect((error as FrontendOpsError).details).toMatchObject({ object: `deployments/${deployId}.json` });
+  expect(error.message).toContain(deployId);
+  expect(error.message).toContain('dry run');
+  expect(error.message).toContain('nothing was changed');
+  expect(error.message).toContain('audit verify');
+  expect(error.message).toContain('delete that record');
+}
+
+describe('in place: a dry run with a record planted under the id it plans', () => {
+  let t: TestDeployEnv;
+  let deployed: BucketSnapshot;
+  const plant = (deployId: string, record: unknown) =>
+    t.site.state.put(`${t.target.statePrefix}deployments/${deployId}.json`, JSON.stringify(record), {
+      contentType: 'application/json',
+    });
+
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'planted-next-id-dry-run' });
+    await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
+    deployed = await snapshotBuckets([
+      { store: t.site.hosting },
+      { store: t.site.state, prefix: t.target.statePrefix },
+    ]);
+  }, 180_000);
+  afterAll(() => t?.stop());
+  beforeEach(() => deployed.restore());
+
+  it('of a deploy says the deploy will refuse it, and writes nothing', async () => {
+    const look = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request('look'),
+      dryRun: true,
+    });
+    await plant(look.deployId, planted(t.target.stack, look.deployId, V3, look.artifactDigest));
+    const before = await everything(t.site, t.target.statePrefix);
+
+    const error = await refusal(
+      deployArtifact(t.site, { app: APP, commit: V3, request: request('look again'), dryRun: true }),
+    );
+    expectDryRunRefusal(error, look.deployId);
+    expect(await everything(t.site, t.target.statePrefix)).toEqual(before);
+  });
+
+  it('of a rollback says the rollback will refuse it, and writes nothing', async () => {
+    const live = await t.site.records.readPointer();
+    const to = live?.value.releases.find((r) => r.artifactDigest !== live.value.artifactDigest);
+    if (!live || !to) throw new Error('a release before the live one is retained');
+    const next = deployIdFor({
+      stack: t.target.stack,
+      app: APP,
+      commit: to.commit,
+      artifactDigest: to.artifactDigest,
+      fromDeployId: live.value.deployId,
+    });
+    await plant(next, { ...planted(t.target.stack, next, to.commit, to.artifactDigest), kind: 'rollback' });
+    const before = await everything(t.site, t.target.statePrefix);
+
+    const error = await refusal(rollbackRelease(t.site, { request: request('look'), dryRun: true }));
+    expectDryRunRefusal(error, next);
+    expect(await everything(t.site, t.target.statePrefix)).toEqual(before);
+  });
+
+  it('is no refusal where the change writes the record over (a stopped run of this very request)', async () => {
+    const asked = request('ship v3');
+    const look = await deployArtifact(t.site, { app: APP, commit: V3, request: asked, dryRun: true });
+    await plant(look.deployId, {
+      ...planted(t.target.stack, look.deployId, V3, look.artifactDigest),
+      request: asked,
+      outcome: 'failed',
+    });
+    const again = await deployArtifact(t.site, { app: APP, commit: V3, request: asked, dryRun: true });
+    expect({ id: again.deployId, outcome: again.outcome }).toEqual({ id: look.deployId, outcome: 'planned' });
+    const done = await deployArtifact(t.site, { app: APP, commit: V3, request: asked });
+    expect(done.outcome).toBe('succeeded');
+  });
+});
+
+describe('atomic: a dry run with a record planted under the id it plans', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'planted-next-id-dry-run-atomic' });
+    await t.publishVersions([V1, V2, V3]);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('of a deploy says the deploy will refuse it, and writes nothing', async () => {
+    const look = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request('look'),
+      dryRun: true,
+    });
+    await t.site.state.put(
+      `${t.target.statePrefix}deployments/${look.deployId}.json`,
+      JSON.stringify(planted(t.target.stack, look.deployId, V3, look.artifactDigest)),
+      { contentType: 'application/json' },
+    );
+    const before = await everything(t.site, t.target.statePrefix);
+
+    const error = await refusal(
+      deployArtifact(t.site, { app: APP, commit: V3, request: request('look again'), dryRun: true }),
+    );
+    expectDryRunRefusal(error, look.deployId);
+    expect(await everything(t.site, t.target.statePrefix)).toEqual(before);
+  });
+});
