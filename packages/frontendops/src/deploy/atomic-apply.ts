@@ -47,6 +47,7 @@ import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type {
   AtomicPending,
@@ -69,7 +70,7 @@ import {
   readNewestEntry,
   stateDigest,
 } from '../state/audit.ts';
-import { markEnvironment } from '../state/environment.ts';
+import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, recordName, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
 import { assertIndexAsRecorded, assertReadAsRecorded } from '../state/recorded-state.ts';
@@ -279,8 +280,13 @@ async function runLocked(
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
   // A record already under the deploy id is judged now, as finishAtomic's writeOwnRecord will judge
-  // it (ownRecordAheadOf): one planted there is refused before anything is written.
-  const ownRecord = await ownRecordAheadOf(site, plan, options, refusedAhead);
+  // it (ownRecordAheadOf): one planted there is refused before anything is written; so is an
+  // environment marker that cannot be read (readEnvironmentMarker: it may say protected, or name
+  // another environment), read meanwhile for the change to mark the environment.
+  const [ownRecord, marker] = await settleAll([
+    ownRecordAheadOf(site, plan, options, refusedAhead),
+    plan.noop ? null : readEnvironmentMarker(site.hosting),
+  ]);
   // Another change, or the other end of the same canary (a stopped promote, then its abort, share
   // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
   const superseded =
@@ -314,7 +320,7 @@ async function runLocked(
       : undefined,
   );
   await ownRecord?.(approval);
-  await markEnvironment(site);
+  await markEnvironment(site, Promise.resolve(marker));
   let pending: AtomicPending = {
     op,
     plan,

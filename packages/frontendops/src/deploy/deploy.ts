@@ -180,6 +180,9 @@ async function deployInPlace(
     if (pin.status === 'rejected') throw pin.reason;
     if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
     if (interrupted.status === 'rejected') throw interrupted.reason;
+    // An environment marker that cannot be read is refused before anything is written
+    // (readEnvironmentMarker): it may say protected, or name another environment.
+    await marker;
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
     // Finishing a stopped rollback pins its release, as its last step: this deploy is held to that

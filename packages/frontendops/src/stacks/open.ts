@@ -20,7 +20,7 @@ import {
 import { endpointIdentity } from '../deploy/deploy-lock.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Cdn, Locker, SiteAccess } from '../ports.ts';
 import type { Site } from '../site.ts';
 import {
@@ -29,8 +29,9 @@ import {
   markProtected,
   readEnvironmentMarker,
   sameEnvironment,
+  UNREADABLE_PROTECTED,
 } from '../state/environment.ts';
-import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES } from '../state/names.ts';
+import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER } from '../state/names.ts';
 import { createStateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
 import { readStack } from './resolve.ts';
@@ -110,8 +111,19 @@ export async function openSite(
     });
   };
   const site = await open(target);
-  const marker = await readEnvironmentMarker(site.hosting);
-  if (!marker) return site;
+  const marker = await readEnvironmentMarker(site.hosting).catch((error: unknown) => {
+    // One that cannot be read may say protected, or name another environment: never taken as none.
+    // The stack is opened as its outputs say, protected, and said why; every change refuses it
+    // before anything is written (readEnvironmentMarker, under the deploy lock).
+    if (!isFrontendOpsError(error, 'TAMPERED') || error.details?.object !== ENVIRONMENT_MARKER) throw error;
+    if (!site.protected) {
+      site.protected = true;
+      site.protectedBy = UNREADABLE_PROTECTED;
+    }
+    site.notify(error.message);
+    return 'unreadable' as const;
+  });
+  if (!marker || marker === 'unreadable') return site;
   if (sameEnvironment(target, marker)) {
     if (marker.protected && !site.protected) markProtected(site);
     return site;

@@ -28,17 +28,46 @@ const markerSchema = z.object({
 });
 export type EnvironmentMarker = z.infer<typeof markerSchema>;
 
-/** The bucket's marker; null when it has none (or one this version cannot read, which is left alone). */
+/**
+ * The bucket's marker; null when it has none. One this version cannot read (not JSON, or not a
+ * version 1 marker: damaged, edited, or written by a newer FrontendOps) is refused (unreadableMarker,
+ * TAMPERED): it may say protected, or name another environment, so it is never taken as no marker,
+ * which would open the bucket unprotected and have the next change write over it.
+ */
 export async function readEnvironmentMarker(hosting: ObjectStore): Promise<EnvironmentMarker | null> {
   const object = await hosting.get(ENVIRONMENT_MARKER);
   if (!object) return null;
+  let value: unknown;
   try {
-    const parsed = markerSchema.safeParse(JSON.parse(object.body.toString('utf8')));
-    return parsed.success ? parsed.data : null;
+    value = JSON.parse(object.body.toString('utf8'));
   } catch {
-    return null;
+    throw unreadableMarker('it is not valid JSON');
   }
+  const parsed = markerSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const version = (value as { v?: unknown } | null)?.v;
+  throw unreadableMarker(
+    version !== 1 && (typeof version === 'number' || typeof version === 'string')
+      ? `it says version ${String(version).slice(0, 20)}, and this FrontendOps reads version 1`
+      : 'it is not a marker FrontendOps writes (version 1: the environment, its state location, its protection)',
+  );
 }
+
+/** Why a stack whose marker cannot be read is protected, in a refusal's words. */
+export const UNREADABLE_PROTECTED =
+  "its hosting bucket's environment marker cannot be read: until it can, the stack is treated as protected";
+
+/**
+ * The refusal of a marker that cannot be read (`why`): what it is, that nothing is done while it
+ * cannot be read (it may say protected, or name another environment), and what to do.
+ */
+export const unreadableMarker = (why: string) =>
+  new FrontendOpsError(
+    'TAMPERED',
+    `The hosting bucket's environment marker (${ENVIRONMENT_MARKER}) cannot be read: ${why}. It says which environment the bucket is, where its history lives and whether it is protected, so no change is made while it cannot be read: the stack is treated as protected, and nothing writes over the marker. Nothing was changed. ` +
+      `If a newer FrontendOps wrote it, run the change with that version. Otherwise someone who can write the hosting bucket changed it: run \`frontendops audit verify\` on the stack by its own name (it reports the marker), and after checking delete it (or put back the one its entry records); the next change writes it again.`,
+    { details: { object: ENVIRONMENT_MARKER } },
+  );
 
 /** The target as the environment knows itself: its own name and state location. */
 export function adoptEnvironment(target: DeployTarget, marker: EnvironmentMarker): DeployTarget {

@@ -1,0 +1,180 @@
+/**
+ * The hosting bucket's environment marker (`.frontendops/environment.json`) says which environment
+ * the bucket is, where its history lives and whether it is protected. Whoever can write the hosting
+ * bucket can rewrite it, or put there one this FrontendOps cannot read (not JSON, or another version's
+ * saying protected). The attacks: a rewritten marker saying "unprotected" lowers no configuration's
+ * protection; an unreadable one was taken as no marker at all, so an alias that the configuration
+ * does not protect opened the protected environment unprotected, its change went through with no
+ * approval, and wrote an unprotected marker over it. Now a marker that cannot be read is protection
+ * (the stack is treated as protected, said why) and no change writes over it: refused TAMPERED before
+ * anything is written or any approval used, saying what is wrong and what to do.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type Config, configSchema } from '../../src/config.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { openSite } from '../../src/stacks/open.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
+import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { refusal } from '../support/refusal.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2] = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'];
+
+let t: TestDeployEnv;
+let named: string;
+let config: Config;
+let deployed: BucketSnapshot;
+const notices: string[] = [];
+
+const marker = async () => (await t.site.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? null;
+const putMarker = (body: string) =>
+  t.site.hosting.put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+const open = (ref: string) => openSite(ref, config, t.tmp, { onNotice: (notice) => notices.push(notice) });
+
+beforeAll(async () => {
+  t = await startDeployEnv();
+  // openSite reaches the embedded S3 server the AWS way, as the CLI does.
+  for (const [name, value] of Object.entries({ ...t.cliEnv(), AWS_REGION: 'us-east-1' }))
+    vi.stubEnv(name, value);
+  await publishFixtureBuilds(t, APP, [V1, V2]);
+  named = await t.writeOutputs();
+  // The environment is protected by the configuration; "alias" names the same outputs under a
+  // name of its own that the configuration does not protect (it follows the bucket's marker).
+  const aliasFile = join(t.tmp, 'alias-outputs.json');
+  await writeFile(
+    aliasFile,
+    JSON.stringify({ ...JSON.parse(await readFile(named, 'utf8')), stack: 'alias' }),
+  );
+  config = configSchema.parse({
+    protected: [STACK],
+    stacks: { alias: { backend: 'outputs', file: aliasFile } },
+  });
+  const site = await open(named);
+  await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
+  site.close();
+  expect(JSON.parse((await marker()) ?? '{}')).toMatchObject({ stack: STACK, protected: true });
+  deployed = await snapshotBuckets([
+    { store: t.site.hosting },
+    { store: t.site.state, prefix: t.target.statePrefix },
+  ]);
+}, 180_000);
+beforeEach(async () => {
+  await deployed.restore();
+  notices.length = 0;
+});
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await t?.stop();
+});
+
+/** Every object of the hosting bucket and of the stack's state prefix, by key: its bytes' sha256. */
+async function everything(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, store, prefix] of [
+    ['hosting', t.site.hosting, ''],
+    ['state', t.site.state, t.target.statePrefix],
+  ] as const) {
+    for (const { key } of await store.list(prefix)) {
+      const object = await store.get(key);
+      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
+    }
+  }
+  return out;
+}
+
+describe('a marker rewritten in the hosting bucket', () => {
+  it('saying unprotected does not unprotect a stack its configuration protects; its next change marks it again', async () => {
+    await putMarker(JSON.stringify({ ...JSON.parse((await marker()) ?? '{}'), protected: false }));
+    for (const ref of [named, 'alias']) {
+      const site = await open(ref);
+      expect({ ref, protected: site.protected }).toEqual({ ref, protected: true });
+      site.close();
+    }
+    const site = await open(named);
+    await deployArtifact(site, { app: APP, commit: V2, request: request('second') });
+    site.close();
+    expect(JSON.parse((await marker()) ?? '{}')).toMatchObject({ stack: STACK, protected: true });
+  });
+
+  for (const [what, body] of [
+    ['not JSON', '{"v":1,"stack":"dashboard-hosting-prod",'],
+    ['of a version this FrontendOps does not read', JSON.stringify({ v: 2, stack: STACK, protected: true })],
+  ] as const) {
+    it(`${what}: an alias the configuration does not protect opens it protected, saying why`, async () => {
+      await putMarker(body);
+      const site = await open('alias');
+      expect(site.protected).toBe(true);
+      expect(site.protectedBy).toMatch(/environment marker .*cannot be read/);
+      expect(notices.join('\n')).toMatch(/\.frontendops\/environment\.json/);
+      site.close();
+    });
+
+    it(`${what}: a change is refused before it writes anything or uses an approval, saying what to do`, async () => {
+      await putMarker(body);
+      const before = await everything();
+      for (const ref of [named, 'alias']) {
+        const site = await open(ref);
+        let asked = 0;
+        const error = await refusal(
+          deployArtifact(site, {
+            app: APP,
+            commit: V2,
+            request: request('ship v2'),
+            authorize: async () => {
+              asked += 1;
+              return undefined;
+            },
+          }),
+        );
+        site.close();
+        expect({ ref, code: error.code, asked }).toEqual({ ref, code: 'TAMPERED', asked: 0 });
+        expect(error.message).toContain('.frontendops/environment.json');
+        expect(error.message).toMatch(/cannot be read/);
+        expect(error.message).toContain('Nothing was changed');
+        expect(error.message).toContain('audit verify');
+        expect(error.message).toMatch(/delete it/);
+        expect(await marker()).toBe(body);
+        expect(await everything()).toEqual(before);
+      }
+    });
+  }
+});
+
+describe('atomic: a marker that cannot be read', () => {
+  let a: AtomicEnv;
+  beforeAll(async () => {
+    a = await startAtomicEnv({ stack: 'marker-planted-atomic' });
+    await a.publishVersions([V1, V2]);
+    await deployArtifact(a.site, { app: APP, commit: V1, request: request('first') });
+  }, 180_000);
+  afterAll(() => a?.stop());
+
+  it('refuses a change before it writes anything or uses an approval', async () => {
+    const body = JSON.stringify({ v: 2, stack: 'marker-planted-atomic', protected: true });
+    await a.site.hosting.put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+    const pointer = await a.store().read();
+    const entries = await a.site.state.list(`${a.target.statePrefix}audit/`);
+    let asked = 0;
+    const error = await refusal(
+      deployArtifact(a.site, {
+        app: APP,
+        commit: V2,
+        request: request('ship v2'),
+        authorize: async () => {
+          asked += 1;
+          return undefined;
+        },
+      }),
+    );
+    expect({ code: error.code, asked }).toEqual({ code: 'TAMPERED', asked: 0 });
+    expect(error.message).toMatch(/environment marker .*cannot be read: it says version 2/);
+    expect((await a.site.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8')).toBe(body);
+    expect((await a.store().read()).value).toEqual(pointer.value);
+    expect(await a.site.state.list(`${a.target.statePrefix}audit/`)).toEqual(entries);
+  });
+});
