@@ -5,7 +5,7 @@ import {
   isAsBound,
   pointerNeverBound,
   type RecordedState,
-  recordedStateKnown,
+  recordedStateRead,
   recordsStanding,
 } from '../state/audit.ts';
 import { LIVE } from '../state/names.ts';
@@ -24,18 +24,22 @@ export async function readHistory(
   options: { limit?: number; before?: string; tags?: ReadonlyMap<string, string> } = {},
 ): Promise<HistoryPage> {
   const { state, target } = site;
-  const [page, pointer, bindings] = await Promise.all([
+  const [page, pointer, chain] = await Promise.all([
     site.records.listRecords({
       limit: options.limit ?? 20,
       ...(options.before ? { before: options.before } : {}),
     }),
     site.records.readPointer(),
-    recordedStateKnown(state, target.statePrefix),
+    recordedStateRead(state, target.statePrefix),
   ]);
+  // The rows' bindings are looked for from the newest entry back, which is the one just read for the
+  // pointer's: taken as read (entries are create-only, and a page changes nothing: one reading of the
+  // chain answers it). An entry appended meanwhile is listed, and read, like any other.
   const standing = await recordsStanding(
     state,
     target.statePrefix,
     page.records.map((record) => ({ deployId: record.deployId, record })),
+    { newest: chain.newest },
   );
   const seen = new Set<string>();
   // Two rows of one deploy id (the same deploy stopped twice and recorded superseded once, or a row
@@ -46,7 +50,7 @@ export async function readHistory(
     return true;
   });
   const unbound = standing.filter((s) => s === 'unbound').length;
-  const liveDeployId = boundLiveDeployId(pointer?.value ?? null, bindings);
+  const liveDeployId = boundLiveDeployId(pointer?.value ?? null, chain.recorded);
   return {
     stack: target.stack,
     deployments: records.map((record) =>

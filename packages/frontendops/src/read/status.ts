@@ -19,7 +19,7 @@ import {
   outsideProblems,
   pointerNeverBound,
   type RecordedState,
-  recordedStateKnown,
+  recordedStateRead,
   recordStanding,
   verifyAudit,
 } from '../state/audit.ts';
@@ -48,7 +48,7 @@ export async function readStatus(
 ): Promise<StatusView> {
   const atomicRecords =
     site.mode === 'atomic' ? createAtomicRecords(site.state, site.target.statePrefix) : null;
-  const [pointer, pending, pinRead, atomicRead, atomicPending, store, bindings] = await Promise.all([
+  const [pointer, pending, pinRead, atomicRead, atomicPending, store, chain] = await Promise.all([
     site.records.readPointer(),
     site.records.readPending(),
     readPinStored(site),
@@ -56,8 +56,9 @@ export async function readStatus(
     atomicRecords ? atomicRecords.readPending() : null,
     site.mode === 'atomic' && site.releases ? readStore(site.releases) : null,
     // The newest entry's bindings (the head and that entry); null: the log could not be read.
-    recordedStateKnown(site.state, site.target.statePrefix).catch(() => null),
+    recordedStateRead(site.state, site.target.statePrefix).catch(() => null),
   ]);
+  const bindings = chain?.recorded ?? null;
   const now = Date.now();
   // Where something read differs from the chain, verify decides: one run for the whole status (it
   // reads the whole chain), on first need; null, it could not answer.
@@ -79,12 +80,16 @@ export async function readStatus(
   const live = pointer?.value ?? null;
   const record = live ? await site.records.readRecord(live.deployId) : null;
   // The live release's record is mostly bound among the newest few entries (or, on a chain begun
-  // before entries bound records, recorded by its old entry: recordStanding).
+  // before entries bound records, recorded by its old entry: recordStanding). The newest entry is the
+  // one read for `bindings`, not read again: entries are create-only, so it is that entry still, and
+  // status changes nothing: it answers from one reading of the chain. An entry appended meanwhile is
+  // listed, and read, like any other.
   const standing =
     record && live
-      ? await recordStanding(site.state, site.target.statePrefix, live.deployId, record, { first: 4 }).catch(
-          () => null,
-        )
+      ? await recordStanding(site.state, site.target.statePrefix, live.deployId, record, {
+          first: 4,
+          newest: chain?.newest,
+        }).catch(() => null)
       : null;
   const recordHolds = standing === null ? null : standing !== 'unbound';
   const stopped = await stoppedWriter(
@@ -115,6 +120,9 @@ export async function readStatus(
           },
           pending: atomicPending,
           stateOutside: outside.includes(ATOMIC_STATE),
+          // An index the store names is held to the same reading of the chain as the pointer, the
+          // state and the store beside it: status changes nothing, and says what one moment showed.
+          indexes: bindings?.indexes ?? null,
         })
       : null;
   return {
@@ -334,9 +342,17 @@ function atomicPendingView(
 
 async function readServed(
   site: Site,
-  input: { store: StoreRead; context: AtomicContext; pending: AtomicPending | null; stateOutside: boolean },
+  input: {
+    store: StoreRead;
+    context: AtomicContext;
+    pending: AtomicPending | null;
+    stateOutside: boolean;
+    /** The release indexes as the newest entry binds them (status' one read of it); null: unread. */
+    indexes: Readonly<Record<string, string>> | null;
+  },
 ): Promise<ServedView> {
   const { store, context, pending } = input;
+  const lookUp = { indexes: input.indexes };
   const recorded = recordedWords(context.statePointer?.value ?? null, context.state);
   if ('error' in store) {
     if (isInvalidReleasePointer(store.error)) {
@@ -360,7 +376,7 @@ async function readServed(
   if (input.stateOutside) {
     // What the atomic state says of a canary or a preview is not believed (status' `recorded` says
     // why): each release served is named only by the pointer or a release index the chain binds.
-    const { served: releases, unmatched } = await servedReleases(context, pending, value, site);
+    const { served: releases, unmatched } = await servedReleases(context, pending, value, lookUp);
     return {
       state: 'unknown',
       ...releases,
@@ -385,7 +401,7 @@ async function readServed(
       note: null,
     };
   }
-  const { served: releases, unmatched } = await servedReleases(context, pending, value, site);
+  const { served: releases, unmatched } = await servedReleases(context, pending, value, lookUp);
   const what = servedWords(releases);
   // An index read for this (below) that the chain does not bind as it is: not believed, and said.
   const unbound = unmatched.map(({ releaseId, unread }) =>
@@ -421,15 +437,16 @@ const OUTSIDE =
 
 /**
  * The releases the store names, with what FrontendOps knows of each. `lookUp`: read unknown ones'
- * release indexes, each held to the binding the audit chain's newest entry carries (read only then);
- * one not as bound, or not checked because the log could not be read (`unread`), is not believed,
+ * release indexes, each held to the bindings the audit chain's newest entry carries (`indexes`: as
+ * status read that entry, beside the store and the state it checks; null, the log could not be read).
+ * One not as bound, or not checked because the log could not be read (`unread`), is not believed,
  * and named in `unmatched`.
  */
 async function servedReleases(
   context: AtomicContext,
   pending: AtomicPending | null,
   value: ReleasePointer | null,
-  lookUp: Site | null,
+  lookUp: { indexes: Readonly<Record<string, string>> | null } | null,
 ): Promise<{
   served: Pick<ServedView, 'live' | 'canary'>;
   unmatched: { releaseId: string; unread: boolean }[];
@@ -446,19 +463,11 @@ async function servedReleases(
   for (const p of previews) add(p.releaseId, p.app, p.commit, null);
   for (const r of retiring) for (const ref of r.releases) add(ref.releaseId, ref.app, ref.commit, null);
   const unmatched: { releaseId: string; unread: boolean }[] = [];
-  // The bindings of the newest entry; null when the log could not be read.
-  let bound: Promise<Readonly<Record<string, string>> | null> | undefined;
   const describe = async (releaseId: string): Promise<ServedReleaseView> => {
     let found = known.get(releaseId);
     if (!found && lookUp) {
       const index = await context.atomic.readReleaseIndex(releaseId).catch(() => null);
-      bound ??= index
-        ? recordedStateKnown(lookUp.state, lookUp.target.statePrefix).then(
-            (recorded) => recorded.indexes,
-            () => null,
-          )
-        : undefined;
-      const indexes = index ? await bound : undefined;
+      const { indexes } = lookUp;
       if (index && (!indexes || !isAsBound(indexes, releaseIndexName(releaseId), index)))
         unmatched.push({ releaseId, unread: indexes === null });
       else if (index) found = { app: index.app, commit: index.commit, deployId: null };

@@ -125,17 +125,30 @@ export async function recordedState(
   prefix: string,
   head: AuditHead | null,
 ): Promise<RecordedState> {
-  if (!head) return { state: {}, indexes: {}, seq: 0 };
+  return (await readRecordedState(store, prefix, head)).recorded;
+}
+
+/**
+ * An entry as one command read it from its key: what a later read of the newest entries in that
+ * command (newestBindings `newest`) takes instead of reading the key again.
+ */
+export type EntryRead = Extract<ReadEntry, { entry: AuditEntry }>;
+
+/**
+ * recordedState, and the entry `head` names as read for it (`newest`; null where none was read: an
+ * empty chain, a state this process knows under a lock, an entry missing or that is none).
+ */
+async function readRecordedState(
+  store: ObjectStore,
+  prefix: string,
+  head: AuditHead | null,
+): Promise<{ recorded: RecordedState; newest: EntryRead | null }> {
+  if (!head) return { recorded: { state: {}, indexes: {}, seq: 0 }, newest: null };
   const known = knownState(store, prefix);
-  if (known && known.seq === head.seq && known.hash === head.hash) return known;
-  const newest = await store.get(entryKey(prefix, head.seq));
-  let entry: AuditEntry | null = null;
-  try {
-    const value: unknown = newest ? JSON.parse(newest.body.toString('utf8')) : null;
-    entry = isEntryShape(value) ? value : null;
-  } catch {
-    entry = null;
-  }
+  if (known && known.seq === head.seq && known.hash === head.hash) return { recorded: known, newest: null };
+  const read = await readEntry(store, prefix, entryKey(prefix, head.seq));
+  const newest = read?.entry ? read : null;
+  const entry = newest?.entry ?? null;
   let state: Record<string, string>;
   let indexes: Record<string, string>;
   const own = entry && entry.hash === head.hash ? entry : null;
@@ -153,7 +166,7 @@ export async function recordedState(
     if (own && isRecord(own.state)) state = sortedKeys(own.state as Record<string, string>);
   }
   rememberState(store, prefix, { state, indexes, seq: head.seq, hash: head.hash });
-  return { state, indexes, seq: head.seq };
+  return { recorded: { state, indexes, seq: head.seq }, newest };
 }
 
 /**
@@ -162,8 +175,19 @@ export async function recordedState(
  * No request under the lock, in the usual case.
  */
 export async function recordedStateKnown(store: ObjectStore, prefix: string): Promise<RecordedState> {
+  return (await recordedStateRead(store, prefix)).recorded;
+}
+
+/**
+ * recordedStateKnown, with the newest entry as it read it (readRecordedState): for a reader that
+ * looks among the newest entries next (recordsStanding `newest`), so that entry is read once.
+ */
+export async function recordedStateRead(
+  store: ObjectStore,
+  prefix: string,
+): Promise<{ recorded: RecordedState; newest: EntryRead | null }> {
   const kept = knownHead(store, prefix);
-  return recordedState(store, prefix, kept ? kept.record : await readAuditHead(store, prefix));
+  return readRecordedState(store, prefix, kept ? kept.record : await readAuditHead(store, prefix));
 }
 
 export type { AuditHead };
@@ -721,14 +745,7 @@ async function readHeadNow(store: ObjectStore, prefix: string): Promise<AuditHea
 export async function readNewestEntry(store: ObjectStore, prefix: string): Promise<AuditEntry | null> {
   const head = await readAuditHead(store, prefix);
   if (!head) return null;
-  const object = await store.get(entryKey(prefix, head.seq));
-  if (!object) return null;
-  try {
-    const value: unknown = JSON.parse(object.body.toString('utf8'));
-    return isEntryShape(value) ? value : null;
-  } catch {
-    return null;
-  }
+  return (await readEntry(store, prefix, entryKey(prefix, head.seq)))?.entry ?? null;
 }
 
 /**
@@ -785,7 +802,7 @@ export async function recordStanding(
   prefix: string,
   deployId: string,
   record: StandingRecord,
-  options: { first?: number } = {},
+  options: NewestOptions = {},
 ): Promise<Standing> {
   const [standing] = await recordsStanding(store, prefix, [{ deployId, record }], options);
   return standing ?? 'unbound';
@@ -809,7 +826,7 @@ export async function recordsStanding(
   store: ObjectStore,
   prefix: string,
   read: readonly { deployId: string; record: StandingRecord }[],
-  options: { first?: number } = {},
+  options: NewestOptions = {},
 ): Promise<Standing[]> {
   const own = read.filter(({ deployId, record }) => record.deployId === deployId);
   if (own.length === 0) return read.map(() => 'unbound');
@@ -842,6 +859,12 @@ export async function recordsStanding(
   });
 }
 
+/** How newestBindings reads (its doc says each). */
+interface NewestOptions {
+  first?: number;
+  newest?: EntryRead | null;
+}
+
 /**
  * The newest entry binding each of `names` (objects under the state prefix), read from the chain's
  * newest entry back, ENTRY_READS at a time, stopping once each name's is found. A release named by
@@ -851,12 +874,14 @@ export async function recordsStanding(
  * entry among those read is refused as readAudit refuses it. `entries`: those read, in order (the
  * whole chain when a name is bound nowhere). `first`: how many entries the first round reads (a
  * reader that expects the binding among the newest few, as `status` the live release's record).
+ * `newest`: the entry the reader already read (recordedStateRead), taken where the listing names its
+ * key instead of read again; an entry appended since is listed, and read, as any other.
  */
 export async function newestBindings(
   store: ObjectStore,
   prefix: string,
   names: readonly string[],
-  options: { first?: number } = {},
+  options: NewestOptions = {},
 ): Promise<{ bound: Map<string, AuditEntry>; entries: AuditEntry[] }> {
   const { keys } = await listChain(store, prefix);
   const bound = new Map<string, AuditEntry>();
@@ -869,7 +894,9 @@ export async function newestBindings(
     end > 0 && bound.size < wanted.size;
     end -= size, size *= 2
   ) {
-    const batch = readable(await readEntryKeys(store, prefix, keys.slice(Math.max(0, end - size), end)));
+    const batch = readable(
+      await readEntryKeys(store, prefix, keys.slice(Math.max(0, end - size), end), options.newest),
+    );
     batches.unshift(batch);
     for (const entry of [...batch].reverse()) {
       for (const name of Object.keys(entry.objects ?? {}))
@@ -2058,13 +2085,19 @@ async function listChain(store: ObjectStore, prefix: string): Promise<{ keys: st
   return { keys: keys.sort(), strays: strays.sort() };
 }
 
-/** The entries under `keys`, in their order, ENTRY_READS at a time; a key gone since the listing is left out. */
+/**
+ * The entries under `keys`, in their order, ENTRY_READS at a time; a key gone since the listing is
+ * left out. `known`: one already read, taken at its key instead of read again.
+ */
 async function readEntryKeys(
   store: ObjectStore,
   prefix: string,
   keys: readonly string[],
+  known?: EntryRead | null,
 ): Promise<ReadEntry[]> {
-  const read = await pMap(keys, (key) => readEntry(store, prefix, key), { concurrency: ENTRY_READS });
+  const read = await pMap(keys, (key) => (key === known?.key ? known : readEntry(store, prefix, key)), {
+    concurrency: ENTRY_READS,
+  });
   return read.filter((r) => r !== null);
 }
 

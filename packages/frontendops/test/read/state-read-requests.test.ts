@@ -1,0 +1,91 @@
+/**
+ * What `status` and `history` send to the state bucket. Each holds what it read to the audit chain's
+ * newest entry (the live pointer's binding) and looks for the records' bindings from that entry back:
+ * before, each read that entry twice, and status on an atomic stack whose release store names a
+ * release only its index tells read the head and that entry a third time. Now one reading of the
+ * chain answers the whole command. The totals are bounds: a reader that reads more fails here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { readHistory } from '../../src/read/history.ts';
+import { readStatus } from '../../src/read/status.ts';
+import { readAuditHead } from '../../src/state/audit.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { auditEntryKey } from '../support/audit-forgery.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+let inPlace: TestDeployEnv;
+let atomic: AtomicEnv;
+
+beforeAll(async () => {
+  [inPlace, atomic] = await Promise.all([
+    startDeployEnv({ stack: 'state-read-requests' }),
+    startDeployedAtomicEnv({ stack: 'state-read-requests-atomic' }, [V1, V2, V3], 2),
+  ]);
+  await publishFixtureBuilds(inPlace, APP, [V1, V2]);
+  for (const commit of [V1, V2]) await deployArtifact(inPlace.site, { app: APP, commit, request: request() });
+}, 180_000);
+afterAll(async () => {
+  await Promise.all([inPlace?.stop(), atomic?.stop()]);
+});
+
+/** What `read` sends: in all, and how many GETs of the audit head and of the chain's newest entry. */
+async function requestsOf(
+  env: Pick<TestDeployEnv, 's3' | 'site'>,
+  read: () => Promise<unknown>,
+): Promise<{ total: number; head: number; newest: number }> {
+  const { state, target } = env.site;
+  const head = await readAuditHead(state, target.statePrefix);
+  const newestKey = auditEntryKey(target.statePrefix, head?.seq ?? 0);
+  await env.s3.settle();
+  const from = env.s3.requests.length;
+  await read();
+  await env.s3.settle();
+  const sent = env.s3.requests.slice(from);
+  const gets = (key: string) => sent.filter((r) => r.method === 'GET' && r.key === key).length;
+  return { total: sent.length, head: gets(`${target.statePrefix}audit/head.json`), newest: gets(newestKey) };
+}
+
+describe('status and history read the audit chain once', () => {
+  it('status, in place: the state objects, the head and newest entry, the record, one LIST, the entries before', async () => {
+    // live, pending, pin; head, entry 5; the live record; LIST; entries 2-4.
+    expect(await requestsOf(inPlace, () => readStatus(inPlace.site))).toEqual({
+      total: 10,
+      head: 1,
+      newest: 1,
+    });
+  });
+
+  it('status, atomic: the atomic state and its pending record as well', async () => {
+    expect(await requestsOf(atomic, () => readStatus(atomic.site))).toEqual({
+      total: 12,
+      head: 1,
+      newest: 1,
+    });
+  });
+
+  it('history: a page of two rows reads the chain from its newest entry back, each entry once', async () => {
+    // live; head, entry 5; the history LIST and both records; LIST of the chain; entries 1-4.
+    expect(await requestsOf(inPlace, () => readHistory(inPlace.site, { limit: 20 }))).toEqual({
+      total: 11,
+      head: 1,
+      newest: 1,
+    });
+  });
+
+  it('status, atomic, the store naming a release only its index tells: held to the same reading', async () => {
+    const liveKey = `${atomic.target.statePrefix}live.json`;
+    const before = (await atomic.site.state.get(liveKey))?.body.toString('utf8') ?? '';
+    await deployArtifact(atomic.site, { app: APP, commit: V3, request: request() });
+    // The live pointer put back as it was before V3's deploy: the store names a release it does not.
+    await atomic.site.state.put(liveKey, before, { contentType: 'application/json' });
+    let status: Awaited<ReturnType<typeof readStatus>> | undefined;
+    const sent = await requestsOf(atomic, async () => {
+      status = await readStatus(atomic.site);
+    });
+    // The index was read, and believed: the chain binds it as it is.
+    expect(status?.served?.live).toMatchObject({ app: APP, commit: V3 });
+    expect(sent).toEqual({ total: 13, head: 1, newest: 1 });
+  });
+});
