@@ -23,10 +23,11 @@ import {
   auditDecision,
   changeDigest,
   checkSignedApproval,
-  findApprovalRequests,
+  findStoredRequests,
   isRequestRecorded,
   isUsed,
   requestWindowProblem,
+  type StoredRequest,
   signApproval,
 } from '../state/approvals.ts';
 import { assertStateAsRecorded, readPinAsRecorded } from '../state/recorded-state.ts';
@@ -114,8 +115,9 @@ async function findOpenRequest(
 ): Promise<ApprovalRequest> {
   checkDeployId(deployId, 'Pass the deploy id named in the refusal message.');
   const stack = site.target.stack;
-  const waiting = await findApprovalRequests(site, deployId);
-  const requests = waiting.filter((r) => !action || r.action === action);
+  const stored = await findStoredRequests(site, deployId);
+  const waiting = stored.map((read) => read.request);
+  const requests = stored.filter((read) => !action || read.request.action === action);
   if (requests.length === 0) {
     // Another action of this deploy id waits: said, with how to approve it.
     const others = waiting.map((r) => `${r.action} (--action ${r.action})`);
@@ -128,12 +130,13 @@ async function findOpenRequest(
     );
   }
   if (requests.length > 1) {
-    const actions = requests.map((r) => r.action);
+    const actions = requests.map((r) => r.request.action);
     throw badInput(
       `Approvals of ${actions.join(' and ')} ${deployId} wait; pass the one you mean: ${actions.map((a) => `--action ${a}`).join(' or ')}.`,
     );
   }
-  const request = requests[0] as ApprovalRequest;
+  const read = requests[0] as StoredRequest;
+  const { request } = read;
   const stretched = requestWindowProblem(request, now);
   if (stretched) {
     throw new FrontendOpsError(
@@ -147,8 +150,9 @@ async function findOpenRequest(
       `The approval request for ${request.action} ${deployId} of ${stack} expired at ${request.expiresAt}. Nothing was approved. Ask the agent again: it makes a new request.`,
     );
   }
-  // Who asked, and what: only as the entry the server wrote with the request records it.
-  if (!(await isRequestRecorded(site, request.action, deployId))) {
+  // Who asked, and what: only as the entry the server wrote with the request records it (the request
+  // as read above, which is what is shown and signed).
+  if (!(await isRequestRecorded(site, read))) {
     throw new FrontendOpsError(
       'TAMPERED',
       `The approval request for ${request.action} ${deployId} of ${stack} is not what the audit log records: it was written or changed after the server wrote it, so who asked and what it says are not shown. Nothing was approved. Run \`frontendops audit verify\` to see what else changed, then ask the agent again: it makes a new request.`,

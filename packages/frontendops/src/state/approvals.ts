@@ -162,7 +162,8 @@ export function changeDigest(plan: PlannedChange): string {
  */
 export async function openApprovalRequest(site: Site, input: RequestInput): Promise<ApprovalRequest> {
   checkDeployId(input.deployId, 'Use the deploy id the refusal message named.');
-  const existing = await readApprovalRequest(site, input.action, input.deployId);
+  const read = await readApprovalRequest(site, input.action, input.deployId);
+  const existing = read?.request;
   if (
     existing &&
     !requestWindowProblem(existing, input.now) &&
@@ -170,7 +171,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     existing.change === input.change &&
     Date.parse(existing.expiresAt) > input.now &&
     !(await isUsed(site, existing.nonce)) &&
-    (await isRequestRecorded(site, input.action, input.deployId))
+    (await isRequestRecorded(site, read))
   ) {
     return existing;
   }
@@ -218,50 +219,57 @@ export function requestWindowProblem(request: ApprovalRequest, now: number): str
   return null;
 }
 
-/** The request for this change, or null (also for a damaged or foreign one). */
+/**
+ * A request as read, with the digest of what is stored (`stored`: what the entry that made it binds;
+ * null, no digest can be made of it): the parsed request leaves out what the schema does not name,
+ * and an object holding more is not the one the server wrote.
+ */
+export interface StoredRequest {
+  request: ApprovalRequest;
+  stored: string | null;
+}
+
+/** The request for this change, as read, or null (also for a damaged or foreign one). */
 export async function readApprovalRequest(
   site: Site,
   action: ApprovalAction,
   deployId: string,
-): Promise<ApprovalRequest | null> {
+): Promise<StoredRequest | null> {
   checkDeployId(deployId, 'Use the deploy id the refusal message named.');
   const object = await site.state.get(requestKey(site, action, deployId));
   if (!object) return null;
-  const parsed = requestSchema.safeParse(parseQuietly(object.body));
+  const value = parseQuietly(object.body);
+  const parsed = requestSchema.safeParse(value);
   if (!parsed.success) return null;
   const request = parsed.data;
   return request.stack === site.target.stack && request.deployId === deployId && request.action === action
-    ? request
+    ? { request, stored: digestOrNull(value) }
     : null;
 }
 
 /**
- * Whether the request for this change is, as stored, what the audit chain records: the newest entry
- * binding it names its digest. Whoever can write the state bucket could otherwise rewrite one (who
- * asked, what it says) and have an approver shown it, or the server reuse it, as the server's own.
+ * Whether a request, as read (`read`: the very object the caller acts on, not read again), is what
+ * the audit chain records: the newest entry binding it names its digest. Whoever can write the state
+ * bucket could otherwise rewrite one (who asked, what it says) and have an approver shown it, or the
+ * server reuse it, as the server's own; or put the recorded one back before a second read.
  */
-export async function isRequestRecorded(
-  site: Site,
-  action: ApprovalAction,
-  deployId: string,
-): Promise<boolean> {
-  const key = requestKey(site, action, deployId);
-  const name = relative(site, key);
-  const [object, { bound }] = await Promise.all([
-    site.state.get(key),
-    newestBindings(site.state, site.target.statePrefix, [name]),
-  ]);
-  const digest = object ? digestOrNull(parseQuietly(object.body)) : null;
-  return digest !== null && bound.get(name)?.objects?.[name] === digest;
+export async function isRequestRecorded(site: Site, read: StoredRequest): Promise<boolean> {
+  const name = relative(site, requestKey(site, read.request.action, read.request.deployId));
+  const { bound } = await newestBindings(site.state, site.target.statePrefix, [name]);
+  return read.stored !== null && bound.get(name)?.objects?.[name] === read.stored;
 }
 
-/** Every request made for this deploy id (one per action at most). */
-export async function findApprovalRequests(site: Site, deployId: string): Promise<ApprovalRequest[]> {
+/** Every request made for this deploy id (one per action at most), as read. */
+export async function findStoredRequests(site: Site, deployId: string): Promise<StoredRequest[]> {
   const found = await Promise.all(
     APPROVAL_ACTIONS.map((action) => readApprovalRequest(site, action, deployId)),
   );
-  return found.filter((r): r is ApprovalRequest => r !== null);
+  return found.filter((r): r is StoredRequest => r !== null);
 }
+
+/** Every request made for this deploy id (one per action at most). */
+export const findApprovalRequests = async (site: Site, deployId: string): Promise<ApprovalRequest[]> =>
+  (await findStoredRequests(site, deployId)).map((read) => read.request);
 
 /**
  * Signs the request with the approver's key and stores the signed statement (with its audit entry).
