@@ -18,7 +18,7 @@ import { groupOf } from './cache-policy.ts';
 import { CANARY_SHARE_RULE, isCanaryShare } from './canary-share.ts';
 import { deployIdFor } from './ids.ts';
 import { keyOf, RELEASES_KEY_PREFIX } from './manifest.ts';
-import { type DeployPlan, describePrune, type PlannedCopy, unretainedReleases } from './plan.ts';
+import { type DeployPlan, describePrune, type PlannedCopy, plannedWork } from './plan.ts';
 import type { FileGroup, Manifest } from './types.ts';
 
 /** What an atomic operation does to the release pointer. */
@@ -358,7 +358,6 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
         ...live.retained.filter((r) => r.releaseId !== release.releaseId).map((r) => r.deployId),
       ].slice(0, Math.max(1, input.retain))
     : live.retained.map((r) => r.deployId);
-  const unretained = unretainedReleases(live.retained, retained, release.artifactDigest);
   const noop =
     op === 'migrate'
       ? before !== null
@@ -375,14 +374,15 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
     commit: release.commit,
     artifactDigest: release.artifactDigest,
     releaseId: release.releaseId,
-    fromDeployId: current?.deployId ?? null,
-    fromCommit: current?.commit ?? null,
-    copies,
-    unchanged,
-    bytesToCopy: copies.reduce((sum, c) => sum + c.size, 0),
-    prune,
-    retained,
-    ...(unretained.length ? { unretained } : {}),
+    ...plannedWork({
+      current,
+      copies,
+      unchanged,
+      prune,
+      retained,
+      before: live.retained,
+      artifactDigest: release.artifactDigest,
+    }),
     invalidationPaths: [],
     noop,
     pointerBefore: before,

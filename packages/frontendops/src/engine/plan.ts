@@ -101,6 +101,39 @@ export function unretainedReleases(
 }
 
 /**
+ * What every plan says alike, in place and atomic (planDeploy, planAtomic), of the work it decided:
+ * the release it replaces (`current`: the one live before, null for none), its copies and the bytes
+ * they move, its prune, and the releases it retains (deploy ids, newest first) with the ones retained
+ * before (`before`) that it leaves out (unretainedReleases, of the build going live: `artifactDigest`),
+ * a field left out when there are none.
+ */
+export function plannedWork<C extends PlannedCopy>(work: {
+  current: { deployId: string; commit: string } | null;
+  copies: C[];
+  unchanged: number;
+  prune: string[];
+  retained: string[];
+  before: readonly (UnretainedRelease & { artifactDigest: string })[];
+  artifactDigest: string;
+}): Pick<
+  DeployPlan,
+  'fromDeployId' | 'fromCommit' | 'unchanged' | 'bytesToCopy' | 'prune' | 'retained' | 'unretained'
+> & { copies: C[] } {
+  const { current, copies, retained } = work;
+  const unretained = unretainedReleases(work.before, retained, work.artifactDigest);
+  return {
+    fromDeployId: current?.deployId ?? null,
+    fromCommit: current?.commit ?? null,
+    copies,
+    unchanged: work.unchanged,
+    bytesToCopy: copies.reduce((sum, c) => sum + c.size, 0),
+    prune: work.prune,
+    retained,
+    ...(unretained.length ? { unretained } : {}),
+  };
+}
+
+/**
  * The plan's prune in words, naming the releases it stops retaining: "3 old files to prune (1a2b3c4
  * is no longer retained)"; "" when it prunes nothing and keeps every release.
  */
@@ -175,8 +208,6 @@ export function planDeploy(input: PlanInput): DeployPlan {
     : [];
 
   const invalidationPaths = invalidationPathsFor(copies, prune, live.hosting);
-  const retained = retainedReleases.map((r) => r.deployId);
-  const unretained = unretainedReleases(live.releases, retained, input.artifactDigest);
   return {
     deployId,
     kind: input.kind,
@@ -184,14 +215,15 @@ export function planDeploy(input: PlanInput): DeployPlan {
     app: manifest.app,
     commit: manifest.commit,
     artifactDigest: input.artifactDigest,
-    fromDeployId: current?.deployId ?? null,
-    fromCommit: current?.commit ?? null,
-    copies,
-    unchanged,
-    bytesToCopy: copies.reduce((sum, c) => sum + c.size, 0),
-    prune,
-    retained,
-    ...(unretained.length ? { unretained } : {}),
+    ...plannedWork({
+      current,
+      copies,
+      unchanged,
+      prune,
+      retained: retainedReleases.map((r) => r.deployId),
+      before: live.releases,
+      artifactDigest: input.artifactDigest,
+    }),
     invalidationPaths,
     noop:
       copies.length === 0 &&
