@@ -116,18 +116,10 @@ export async function assertKeptAsRecorded(
   pointer: LivePointer,
   kept: ReleaseRef,
 ): Promise<void> {
-  const { state: store, target } = site;
-  const { state } = await recordedStateKnown(store, target.statePrefix);
-  if (isAsBound(state, LIVE, pointer)) return;
-  const { problems } = await verifyAuditAbout(
-    store,
-    target.statePrefix,
-    site.releases,
-    `the live pointer (${LIVE} under this stack's state prefix), which names deployment ${kept.deployId} and no audit entry binds,`,
-  );
-  await refuseTampered(site, problems, [LIVE], 'Nothing was changed', state);
-  if (recordsGoingLive(await readAudit(store, target.statePrefix), kept)) return;
-  const stopped = problems.find((p) => p.object === LIVE && p.kind === 'unfinished');
+  const unbound = await liveNotAsBound(site, pointer, kept.deployId, 'Nothing was changed');
+  if (!unbound) return;
+  if (recordsGoingLive(await readAudit(site.state, site.target.statePrefix), kept)) return;
+  const { stopped } = unbound;
   const where = `Deployment ${kept.deployId} is named by the live pointer (${LIVE} under this stack's state prefix), but no audit entry records it going live`;
   throw new FrontendOpsError(
     'CONFLICT',
@@ -149,23 +141,39 @@ export async function assertKeptAsRecorded(
  * no entry binds). Reads the chain on this path only.
  */
 export async function assertLiveAsRecorded(site: Site, pointer: LivePointer, done: string): Promise<void> {
-  const { state: store, target } = site;
-  const { state } = await recordedStateKnown(store, target.statePrefix);
-  if (isAsBound(state, LIVE, pointer)) return;
-  const { problems } = await verifyAuditAbout(
-    store,
-    target.statePrefix,
-    site.releases,
-    `the live pointer (${LIVE} under this stack's state prefix), which names deployment ${pointer.deployId} and no audit entry binds,`,
-  );
-  await refuseTampered(site, problems, [LIVE], done, state);
-  const stopped = problems.find((p) => p.object === LIVE && p.kind === 'unfinished');
+  const stopped = (await liveNotAsBound(site, pointer, pointer.deployId, done))?.stopped;
   if (!stopped) return;
   throw new FrontendOpsError(
     'CONFLICT',
     `Deployment ${pointer.deployId} is named by the live pointer (${LIVE} under this stack's state prefix), but no audit entry records it going live yet: \`frontendops audit verify\` calls ${LIVE} a stopped change's (${stopped.reason}) ${done}. Finish that change first, then ask again.`,
     { details: { object: LIVE, deployId: pointer.deployId } },
   );
+}
+
+/**
+ * The live pointer a change is about to rely on (`pointer`, as read), held to the chain: null where
+ * the chain binds it as read (the newest entry: no request under the lock). Otherwise verify
+ * decides, told the pointer names deployment `naming`: one it calls tampered is refused TAMPERED
+ * (`done`); else `stopped`, what it says where it calls the pointer a stopped change's (unfinished),
+ * or null. Said once for assertKeptAsRecorded and assertLiveAsRecorded.
+ */
+async function liveNotAsBound(
+  site: Site,
+  pointer: LivePointer,
+  naming: string,
+  done: string,
+): Promise<{ stopped: AuditProblem | null } | null> {
+  const { state: store, target } = site;
+  const { state } = await recordedStateKnown(store, target.statePrefix);
+  if (isAsBound(state, LIVE, pointer)) return null;
+  const { problems } = await verifyAuditAbout(
+    store,
+    target.statePrefix,
+    site.releases,
+    `the live pointer (${LIVE} under this stack's state prefix), which names deployment ${naming} and no audit entry binds,`,
+  );
+  await refuseTampered(site, problems, [LIVE], done, state);
+  return { stopped: problems.find((p) => p.object === LIVE && p.kind === 'unfinished') ?? null };
 }
 
 /**
