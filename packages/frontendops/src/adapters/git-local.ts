@@ -8,13 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { FrontendOpsError } from '../errors.ts';
-import {
-  assertCommitSha,
-  assertRef,
-  assertRepoPath,
-  assertTagMessage,
-  assertTagName,
-} from '../git/validate.ts';
+import { assertRef, assertRepoPath, assertTagName, assertTagRequest } from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 const run = promisify(execFile);
@@ -78,9 +72,7 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
     },
 
     async createTag({ name, sha, message }) {
-      assertTagName(name);
-      assertCommitSha(sha);
-      assertTagMessage(message);
+      assertTagRequest({ name, sha, message });
       const target = await resolveCommit(sha);
       if (!target) throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in this repository.`);
       // Verbatim: git's default cleanup would drop lines starting with "#" and collapse blank lines.

@@ -7,13 +7,7 @@ import { Octokit } from '@octokit/rest';
 import pMap from 'p-map';
 import { FULL_COMMIT } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
-import {
-  assertCommitSha,
-  assertRef,
-  assertRepoPath,
-  assertTagMessage,
-  assertTagName,
-} from '../git/validate.ts';
+import { assertRef, assertRepoPath, assertTagName, assertTagRequest } from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 export interface GitHubHostOptions {
@@ -155,9 +149,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     },
 
     async createTag({ name, sha, message }) {
-      assertTagName(name);
-      assertCommitSha(sha);
-      assertTagMessage(message);
+      assertTagRequest({ name, sha, message });
       // The git database API wants a full sha; resolve a short one through the commits API first.
       const target = FULL_COMMIT.test(sha) ? sha : (await host.getCommit(sha))?.sha;
       if (!target)

@@ -45,6 +45,16 @@ export function assertTagMessage(message: string): void {
   }
 }
 
+/**
+ * A tag request (GitHost createTag) as every backend takes it: a tag name, a commit sha and a message
+ * git can store. Said once for the local git and GitHub backends.
+ */
+export function assertTagRequest(tag: { name: string; sha: string; message: string }): void {
+  assertTagName(tag.name);
+  assertCommitSha(tag.sha);
+  assertTagMessage(tag.message);
+}
+
 /** A path inside the repository, relative, without "..", e.g. "apps/sophia-dashboard". "." is the root. */
 export function assertRepoPath(path: string): void {
   const segments = path.split('/');
