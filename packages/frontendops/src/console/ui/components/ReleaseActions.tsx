@@ -22,6 +22,16 @@ export function ReleaseActions(props: {
   const { status, plan } = props;
   const pin = status?.pin ?? null;
   const canRollBack = (status?.releases.length ?? 0) > 1;
+  // The same action pinned or not: back to the release retained before.
+  const rollBack = (
+    <button
+      type="button"
+      disabled={!canRollBack || props.busy}
+      onClick={() => props.onAsk({ action: 'rollback' })}
+    >
+      Roll back
+    </button>
+  );
   const canary = status?.mode === 'atomic' ? status.canary : null;
   return (
     <section className="card plan-card" aria-label="Plan">
@@ -104,13 +114,7 @@ export function ReleaseActions(props: {
             <button type="button" disabled={props.busy} onClick={() => props.onAsk({ action: 'unpin' })}>
               Unpin
             </button>
-            <button
-              type="button"
-              disabled={!canRollBack || props.busy}
-              onClick={() => props.onAsk({ action: 'rollback' })}
-            >
-              Roll back
-            </button>
+            {rollBack}
           </div>
         </>
       ) : (
@@ -127,13 +131,7 @@ export function ReleaseActions(props: {
             >
               Deploy latest
             </button>
-            <button
-              type="button"
-              disabled={!canRollBack || props.busy}
-              onClick={() => props.onAsk({ action: 'rollback' })}
-            >
-              Roll back
-            </button>
+            {rollBack}
             <button
               type="button"
               disabled={!status?.live || props.busy}
