@@ -213,9 +213,10 @@ async function deployInPlace(
         ...(await settlePin(site, plan, options)),
       };
     }
+    // Before authorize: a CDN that cannot be set up stops the change without using its approval.
+    await cdnReady;
     const approval = await options.authorize?.(plan);
     await ownRecord?.(approval);
-    await cdnReady;
     await markEnvironment(site, marker);
 
     const { record, auditHead, pinned } = await applyDeploy(site, plan, options, approval);

@@ -180,7 +180,7 @@ describe('deploy against the real S3 protocol', () => {
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 
-  it('refuses before any write when the CDN client cannot be set up; it is set up once the change begins', async () => {
+  it('refuses before any write or approval when the CDN client cannot be set up; it is set up once the change begins', async () => {
     // The CloudFront client is loaded when a change begins, not when the stack opens. A CDN that
     // fails there must stop the change with nothing written, not after the release went live.
     const prepared: string[] = [];
@@ -196,13 +196,20 @@ describe('deploy against the real S3 protocol', () => {
     };
     await t.s3.settle();
     const before = t.s3.requests.length;
-    await expect(deployArtifact(broken, { app: APP, commit: COMMITS[2], request })).rejects.toThrow(
-      /CloudFront client could not be loaded/,
-    );
-    await expect(rollbackRelease(broken, { request })).rejects.toThrow(
+    // Nor is its approval asked for (and used up) for a change that cannot be made.
+    const asked: string[] = [];
+    const authorize = async (plan: { kind: string }) => {
+      asked.push(plan.kind);
+      return undefined;
+    };
+    await expect(
+      deployArtifact(broken, { app: APP, commit: COMMITS[2], request, authorize }),
+    ).rejects.toThrow(/CloudFront client could not be loaded/);
+    await expect(rollbackRelease(broken, { request, authorize })).rejects.toThrow(
       /CloudFront client could not be loaded/,
     );
     expect(prepared).toEqual(['broken', 'broken']);
+    expect(asked).toEqual([]);
     await t.s3.settle();
     expect(t.s3.requests.slice(before).filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
