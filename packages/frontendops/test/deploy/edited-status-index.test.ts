@@ -3,7 +3,7 @@
  * live pointer put back by the deployer role as it was before the last deploy) reads that release's
  * index to say what visitors get. The deployer role edits that index to name another app and commit:
  * before, status said the CDN served them. Now an index read for status is held to the binding the
- * audit chain's newest entry carries (read only then: not on the ordinary path), and one that does
+ * audit chain's newest entry carries (as status read it, beside the store), and one that does
  * not match it is not believed: status says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
