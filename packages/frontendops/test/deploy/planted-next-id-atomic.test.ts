@@ -5,66 +5,22 @@
  * switch, no entry, no crash-recovery record. A record of this very change's own run that no entry
  * binds is still written over, and the deploy finishes.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { atomicRecordsOf } from '../../src/deploy/atomic-live.ts';
 import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import type { DeploymentRecord } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { plantedRecord, plantRecord, stackObjectDigests } from '../support/planted.ts';
 import { refusal } from '../support/refusal.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
-/** Every object of the hosting bucket and of the stack's state prefix, by key: its bytes' sha256. */
-async function everything(t: AtomicEnv): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [name, store, prefix] of [
-    ['hosting', t.site.hosting, ''],
-    ['state', t.site.state, t.target.statePrefix],
-  ] as const) {
-    for (const { key } of await store.list(prefix)) {
-      const object = await store.get(key);
-      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
-    }
-  }
-  return out;
-}
-
-/** A record saying anything, of the build's own digest (another digest is refused as a replaced build). */
-function planted(t: AtomicEnv, deployId: string, commit: string, artifactDigest: string): DeploymentRecord {
-  return {
-    deployId,
-    stack: t.target.stack,
-    app: APP,
-    commit,
-    artifactDigest,
-    kind: 'deploy',
-    fromDeployId: null,
-    fromCommit: null,
-    request: { text: 'all fine', actor: 'someone-else', planner: 'cli', at: new Date().toISOString() },
-    plan: { copies: 0, unchanged: 0, prune: 0, bytes: 0, retained: [] },
-    copied: [],
-    deleted: [],
-    invalidation: null,
-    verification: { ok: true, url: 'https://example.test/', attempts: 1, detail: 'PLANTED' },
-    outcome: 'succeeded',
-    startedAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    durationMs: 1,
-  } as DeploymentRecord;
-}
-
 describe('atomic: a record planted under the id the next change gets', () => {
   let t: AtomicEnv;
   let deployed: BucketSnapshot;
-  const plant = (deployId: string, record: unknown) =>
-    t.site.state.put(`${t.target.statePrefix}deployments/${deployId}.json`, JSON.stringify(record), {
-      contentType: 'application/json',
-    });
 
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'planted-next-id-atomic' });
@@ -89,8 +45,8 @@ describe('atomic: a record planted under the id the next change gets', () => {
       request: request('look'),
       dryRun: true,
     });
-    await plant(dry.deployId, planted(t, dry.deployId, V3, dry.artifactDigest));
-    const before = await everything(t);
+    await plantRecord(t, dry.deployId, plantedRecord(t, APP, dry.deployId, V3, dry.artifactDigest));
+    const before = await stackObjectDigests(t);
 
     const error = await refusal(
       deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3') }),
@@ -100,22 +56,22 @@ describe('atomic: a record planted under the id the next change gets', () => {
     expect(error.message).toContain('delete that record');
     expect(error.message).toContain('Nothing was changed');
     expect((error as FrontendOpsError).details).toMatchObject({ object: `deployments/${dry.deployId}.json` });
-    expect(await everything(t)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
     expect(await atomicRecordsOf(t.site).readPending()).toBeNull();
   });
 
   it('a rollback refuses it TAMPERED before anything is written', async () => {
     const dry = await rollbackRelease(t.site, { request: request('look'), dryRun: true });
-    await plant(dry.deployId, {
-      ...planted(t, dry.deployId, dry.commit, dry.artifactDigest),
+    await plantRecord(t, dry.deployId, {
+      ...plantedRecord(t, APP, dry.deployId, dry.commit, dry.artifactDigest),
       kind: 'rollback',
     });
-    const before = await everything(t);
+    const before = await stackObjectDigests(t);
 
     const error = await refusal(rollbackRelease(t.site, { request: request('back') }));
     expect(error.code).toBe('TAMPERED');
     expect((error as FrontendOpsError).details).toMatchObject({ object: `deployments/${dry.deployId}.json` });
-    expect(await everything(t)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
     expect(await atomicRecordsOf(t.site).readPending()).toBeNull();
   });
 
@@ -126,23 +82,27 @@ describe('atomic: a record planted under the id the next change gets', () => {
       weightPercent: 10,
       request: request('try v3'),
     });
-    await plant(started.deployId, planted(t, started.deployId, V3, started.artifactDigest));
-    const before = await everything(t);
+    await plantRecord(
+      t,
+      started.deployId,
+      plantedRecord(t, APP, started.deployId, V3, started.artifactDigest),
+    );
+    const before = await stackObjectDigests(t);
 
     const error = await refusal(promoteCanary(t.site, { request: request('promote v3') }));
     expect(error.code).toBe('TAMPERED');
     expect((error as FrontendOpsError).details).toMatchObject({
       object: `deployments/${started.deployId}.json`,
     });
-    expect(await everything(t)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
     expect(await atomicRecordsOf(t.site).readPending()).toBeNull();
   });
 
   it("a record of this very change's own run that no entry binds is written over, and the deploy finishes", async () => {
     const asked = request('ship v3');
     const dry = await deployArtifact(t.site, { app: APP, commit: V3, request: asked, dryRun: true });
-    await plant(dry.deployId, {
-      ...planted(t, dry.deployId, V3, dry.artifactDigest),
+    await plantRecord(t, dry.deployId, {
+      ...plantedRecord(t, APP, dry.deployId, V3, dry.artifactDigest),
       request: asked,
       outcome: 'failed',
       verification: { ok: false, url: 'https://example.test/', attempts: 1, detail: 'STOPPED RUN' },

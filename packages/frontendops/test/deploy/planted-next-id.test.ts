@@ -6,76 +6,22 @@
  * copy, no pointer switch, no entry, no crash-recovery record. A record of this very change's own
  * run that no entry binds is still written over, and the deploy finishes.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { deployIdFor } from '../../src/engine/ids.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import type { DeploymentRecord } from '../../src/state/records.ts';
 import { APP, request } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { plantedRecord, plantRecord, stackObjectDigests, unplantRecord } from '../support/planted.ts';
 import { refusal } from '../support/refusal.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
-/** Every object of the hosting bucket and of the stack's state prefix, by key: its bytes' sha256. */
-async function everything(t: TestDeployEnv): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [name, store, prefix] of [
-    ['hosting', t.site.hosting, ''],
-    ['state', t.site.state, t.target.statePrefix],
-  ] as const) {
-    for (const { key } of await store.list(prefix)) {
-      const object = await store.get(key);
-      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
-    }
-  }
-  return out;
-}
-
-/**
- * A record saying anything, as someone who can write the state bucket plants it (of the build's own
- * digest, read from its manifest: a record of another digest is refused as a replaced build already).
- */
-function planted(
-  t: TestDeployEnv,
-  deployId: string,
-  commit: string,
-  artifactDigest: string,
-): DeploymentRecord {
-  return {
-    deployId,
-    stack: t.target.stack,
-    app: APP,
-    commit,
-    artifactDigest,
-    kind: 'deploy',
-    fromDeployId: null,
-    fromCommit: null,
-    request: { text: 'all fine', actor: 'someone-else', planner: 'cli', at: new Date().toISOString() },
-    plan: { copies: 0, unchanged: 0, prune: 0, bytes: 0, retained: [] },
-    copied: [],
-    deleted: [],
-    invalidation: null,
-    verification: { ok: true, url: 'https://example.test/', attempts: 1, detail: 'PLANTED' },
-    outcome: 'succeeded',
-    startedAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    durationMs: 1,
-  } as DeploymentRecord;
-}
-
 describe('a record planted under the id the next change gets', () => {
   let t: TestDeployEnv;
   let deployed: BucketSnapshot;
-  const plant = (deployId: string, record: unknown) =>
-    t.site.state.put(`${t.target.statePrefix}deployments/${deployId}.json`, JSON.stringify(record), {
-      contentType: 'application/json',
-    });
-  const unplant = (deployId: string) =>
-    t.site.state.delete([`${t.target.statePrefix}deployments/${deployId}.json`]);
 
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'planted-next-id' });
@@ -108,8 +54,8 @@ describe('a record planted under the id the next change gets', () => {
       fromDeployId: live?.value.deployId ?? null,
     });
     expect(next).toBe(dry.deployId);
-    await plant(next, planted(t, next, V3, dry.artifactDigest));
-    const before = await everything(t);
+    await plantRecord(t, next, plantedRecord(t, APP, next, V3, dry.artifactDigest));
+    const before = await stackObjectDigests(t);
     const invalidations = t.cdn.invalidations().length;
 
     const error = await refusal(
@@ -121,12 +67,12 @@ describe('a record planted under the id the next change gets', () => {
     // Refused before its first write: it says that nothing was changed.
     expect(error.message).toContain('Nothing was changed');
     expect((error as FrontendOpsError).details).toMatchObject({ object: `deployments/${next}.json` });
-    expect(await everything(t)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
     expect(await t.site.records.readPending()).toBeNull();
     expect(t.cdn.invalidations().length).toBe(invalidations);
 
     // Deleted after checking, the deploy runs again and goes live.
-    await unplant(next);
+    await unplantRecord(t, next);
     const done = await deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3 again') });
     expect({ id: done.deployId, outcome: done.outcome }).toEqual({ id: next, outcome: 'succeeded' });
     expect((await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: null })).problems).toEqual(
@@ -146,23 +92,26 @@ describe('a record planted under the id the next change gets', () => {
       artifactDigest: to.artifactDigest,
       fromDeployId: live.value.deployId,
     });
-    await plant(next, { ...planted(t, next, to.commit, to.artifactDigest), kind: 'rollback' });
-    const before = await everything(t);
+    await plantRecord(t, next, {
+      ...plantedRecord(t, APP, next, to.commit, to.artifactDigest),
+      kind: 'rollback',
+    });
+    const before = await stackObjectDigests(t);
 
     const error = await refusal(rollbackRelease(t.site, { request: request('back to v2') }));
     expect(error.code).toBe('TAMPERED');
     expect((error as FrontendOpsError).details).toMatchObject({ object: `deployments/${next}.json` });
-    expect(await everything(t)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
     expect(await t.site.records.readPending()).toBeNull();
-    await unplant(next);
+    await unplantRecord(t, next);
   });
 
   it("a record of this very change's own run that no entry binds is written over, and the deploy finishes", async () => {
     const asked = request('ship v3');
     const dry = await deployArtifact(t.site, { app: APP, commit: V3, request: asked, dryRun: true });
     // What a run of this change wrote before it stopped (same build, request, no approval): failed.
-    await plant(dry.deployId, {
-      ...planted(t, dry.deployId, V3, dry.artifactDigest),
+    await plantRecord(t, dry.deployId, {
+      ...plantedRecord(t, APP, dry.deployId, V3, dry.artifactDigest),
       request: asked,
       outcome: 'failed',
       verification: { ok: false, url: 'https://example.test/', attempts: 1, detail: 'STOPPED RUN' },
