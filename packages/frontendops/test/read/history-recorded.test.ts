@@ -14,6 +14,7 @@ import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
+import { stateObjects } from '../support/planted.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
@@ -28,14 +29,7 @@ const request = (text: string, actor = 'ada'): RequestInfo => ({
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
 let stackFile: string;
-const key = (name: string) => `${t.target.statePrefix}${name}`;
-const read = async <T>(name: string): Promise<T> => {
-  const object = await t.site.state.get(key(name));
-  if (!object) throw new Error(`${name} is missing`);
-  return JSON.parse(object.body.toString('utf8')) as T;
-};
-const write = (name: string, value: unknown) =>
-  t.site.state.put(key(name), JSON.stringify(value), { contentType: 'application/json' });
+const { read, write } = stateObjects(() => t);
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'history-recorded' });
@@ -49,6 +43,26 @@ beforeEach(async () => {
   await deployed.restore();
 });
 afterAll(() => t?.stop());
+
+/**
+ * A history row planted around the chain (records.writeRecord, no entry): the live record copied as
+ * v3's, a minute newer, saying mallory asked `text`. Returns it.
+ */
+async function plantRow(text: string): Promise<DeploymentRecord> {
+  const pointer = await read<LivePointer>('live.json');
+  const genuine = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
+  const at = new Date(Date.now() + 60_000).toISOString();
+  const planted: DeploymentRecord = {
+    ...genuine,
+    deployId: `${V3.slice(0, 7)}-0123456789`,
+    commit: V3,
+    startedAt: at,
+    finishedAt: at,
+    request: request(text, 'mallory'),
+  };
+  await t.site.records.writeRecord(planted);
+  return planted;
+}
 
 const historyCli = () => cli(['history', '--stack', stackFile], { env: t.cliEnv(), cwd: t.tmp });
 
@@ -67,18 +81,7 @@ describe('history holds its rows to the audit log', () => {
   });
 
   it('a row planted around the chain, naming someone who never asked: not listed, and said', async () => {
-    const pointer = await read<LivePointer>('live.json');
-    const genuine = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
-    const at = new Date(Date.now() + 60_000).toISOString();
-    const planted: DeploymentRecord = {
-      ...genuine,
-      deployId: `${V3.slice(0, 7)}-0123456789`,
-      commit: V3,
-      startedAt: at,
-      finishedAt: at,
-      request: request('hotfix approved by the CTO', 'mallory'),
-    };
-    await t.site.records.writeRecord(planted);
+    const planted = await plantRow('hotfix approved by the CTO');
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(false);
 
     const page = await readHistory(t.site);
@@ -91,17 +94,7 @@ describe('history holds its rows to the audit log', () => {
   });
 
   it('a page whose every row is left out still leads to older pages, and is not "no deployments"', async () => {
-    const pointer = await read<LivePointer>('live.json');
-    const genuine = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
-    const at = new Date(Date.now() + 60_000).toISOString();
-    await t.site.records.writeRecord({
-      ...genuine,
-      deployId: `${V3.slice(0, 7)}-0123456789`,
-      commit: V3,
-      startedAt: at,
-      finishedAt: at,
-      request: request('planted', 'mallory'),
-    });
+    await plantRow('planted');
     const run = await cli(['history', '--stack', stackFile, '--limit', '1'], { env: t.cliEnv(), cwd: t.tmp });
     expect(run.stdout).toContain('1 deployment of this page is left out');
     expect(run.stdout).not.toContain('no deployments yet');
@@ -115,17 +108,7 @@ describe('history holds its rows to the audit log', () => {
   });
 
   it('get_history, for such a page, says rows were left out and that there are more, not "no deployments"', async () => {
-    const pointer = await read<LivePointer>('live.json');
-    const genuine = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
-    const at = new Date(Date.now() + 60_000).toISOString();
-    await t.site.records.writeRecord({
-      ...genuine,
-      deployId: `${V3.slice(0, 7)}-0123456789`,
-      commit: V3,
-      startedAt: at,
-      finishedAt: at,
-      request: request('planted', 'mallory'),
-    });
+    await plantRow('planted');
     const c = await connectInfra(infraServerOn(t.site));
     try {
       const answer = await c.call('get_history', { limit: 1 });

@@ -12,13 +12,17 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
 import { readStatus } from '../../src/read/status.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { APP as ATOMIC_APP, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { APP as ATOMIC_APP, type AtomicEnv, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { stateObjects } from '../support/planted.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+
+/** The fields of atomic/state.json these cases rewrite. */
+type AtomicStateFile = { canary: { request: RequestInfo; commit: string } };
 const request = (text: string, actor = 'ada'): RequestInfo => ({
   text,
   actor,
@@ -31,14 +35,7 @@ let deployed: BucketSnapshot;
 let pinned: BucketSnapshot;
 let genuinePin: Record<string, unknown>;
 let stackFile: string;
-const key = (name: string) => `${t.target.statePrefix}${name}`;
-const read = async <T>(name: string): Promise<T> => {
-  const object = await t.site.state.get(key(name));
-  if (!object) throw new Error(`${name} is missing`);
-  return JSON.parse(object.body.toString('utf8')) as T;
-};
-const write = (name: string, value: unknown) =>
-  t.site.state.put(key(name), JSON.stringify(value), { contentType: 'application/json' });
+const { read, write } = stateObjects(() => t);
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'status-pin-canary' });
@@ -92,58 +89,56 @@ describe('status holds the pin and the canary to the audit log', () => {
   });
 });
 
+/** An atomic stack with v1 live and v2 on a 10% canary ada started: `run` on it, then it is stopped. */
+async function withCanary(stack: string, run: (a: AtomicEnv) => Promise<void>): Promise<void> {
+  const a = await startDeployedAtomicEnv({ stack }, [V1, V2, V3], 1);
+  try {
+    await startCanary(a.site, {
+      app: ATOMIC_APP,
+      commit: V2,
+      weightPercent: 10,
+      request: request('10% first'),
+    });
+    await run(a);
+  } finally {
+    await a.stop();
+  }
+}
+
+/** atomic/state.json's canary changed by `change`, written back as the deployer role can, around the chain. */
+async function rewriteCanary(a: AtomicEnv, change: (canary: AtomicStateFile['canary']) => void) {
+  const state = stateObjects(() => a);
+  const stored = await state.read<AtomicStateFile>('atomic/state.json');
+  change(stored.canary);
+  await state.write('atomic/state.json', stored);
+}
+
 describe('on an atomic stack', () => {
-  it('a canary rewritten with another requester: not shown as theirs, said', async () => {
-    const a = await startDeployedAtomicEnv({ stack: 'status-canary-forged' }, [V1, V2, V3], 1);
-    try {
-      await startCanary(a.site, {
-        app: ATOMIC_APP,
-        commit: V2,
-        weightPercent: 10,
-        request: request('10% first'),
-      });
+  it('a canary rewritten with another requester: not shown as theirs, said', () =>
+    withCanary('status-canary-forged', async (a) => {
       const as = await readStatus(a.site);
       expect(as.canary?.by).toBe('ada');
-      const name = `${a.target.statePrefix}atomic/state.json`;
-      const object = await a.site.state.get(name);
-      if (!object) throw new Error('no atomic state');
-      const state = JSON.parse(object.body.toString('utf8'));
-      state.canary.request = { ...state.canary.request, actor: 'mallory' };
-      await a.site.state.put(name, JSON.stringify(state), { contentType: 'application/json' });
+      await rewriteCanary(a, (canary) => {
+        canary.request = { ...canary.request, actor: 'mallory' };
+      });
       const status = await readStatus(a.site);
       expect(status.canary?.by).not.toBe('mallory');
       expect(status.recorded.state).toBe('changed-outside');
       expect(status.recorded.note).toContain('atomic/state.json');
-    } finally {
-      await a.stop();
-    }
-  });
+    }));
 
-  it("a canary relabelled with another build: what the CDN serves is not named by the forged state's words", async () => {
-    const a = await startDeployedAtomicEnv({ stack: 'status-canary-relabelled' }, [V1, V2, V3], 1);
-    try {
-      await startCanary(a.site, {
-        app: ATOMIC_APP,
-        commit: V2,
-        weightPercent: 10,
-        request: request('10% first'),
-      });
+  it("a canary relabelled with another build: what the CDN serves is not named by the forged state's words", () =>
+    withCanary('status-canary-relabelled', async (a) => {
       expect((await readStatus(a.site)).served?.canary?.commit).toBe(V2);
-      const name = `${a.target.statePrefix}atomic/state.json`;
-      const object = await a.site.state.get(name);
-      if (!object) throw new Error('no atomic state');
-      const state = JSON.parse(object.body.toString('utf8'));
       // The same release id, said to be another build: the CDN's store still matches it.
-      state.canary.commit = V3;
-      await a.site.state.put(name, JSON.stringify(state), { contentType: 'application/json' });
+      await rewriteCanary(a, (canary) => {
+        canary.commit = V3;
+      });
       const status = await readStatus(a.site);
       expect(status.recorded.state).toBe('changed-outside');
       expect(JSON.stringify(status.served)).not.toContain(V3.slice(0, 7));
       expect(status.served?.state).not.toBe('as-recorded');
       // The release the CDN serves is named as its bound release index says.
       expect(status.served?.canary?.commit).toBe(V2);
-    } finally {
-      await a.stop();
-    }
-  });
+    }));
 });

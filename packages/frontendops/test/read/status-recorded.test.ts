@@ -18,6 +18,7 @@ import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state
 import { startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { stateObjects } from '../support/planted.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
@@ -33,14 +34,7 @@ const request = (text: string, actor = 'ada'): RequestInfo => ({
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
 let stackFile: string;
-const key = (name: string) => `${t.target.statePrefix}${name}`;
-const read = async <T>(name: string): Promise<T> => {
-  const object = await t.site.state.get(key(name));
-  if (!object) throw new Error(`${name} is missing`);
-  return JSON.parse(object.body.toString('utf8')) as T;
-};
-const write = (name: string, value: unknown) =>
-  t.site.state.put(key(name), JSON.stringify(value), { contentType: 'application/json' });
+const { key, read, write } = stateObjects(() => t);
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'status-recorded' });

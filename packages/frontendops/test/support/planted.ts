@@ -1,7 +1,7 @@
 /**
- * Deployment records as someone who can write the state bucket plants them around the audit chain
- * (under a deploy id a change is about to get, or any other), and a fingerprint of every object a
- * refused change must leave as it was.
+ * The state bucket as someone who can write it changes it around the audit chain: its objects read
+ * and written by name, deployment records planted (under a deploy id a change is about to get, or any
+ * other), and a fingerprint of every object a refused change must leave as it was.
  */
 import { createHash } from 'node:crypto';
 import type { DeployTarget } from '../../src/engine/types.ts';
@@ -61,11 +61,28 @@ export function plantedRecord(
   } as DeploymentRecord;
 }
 
+/**
+ * The stack's state objects by name (`live.json`, `pin.json`, `deployments/<id>.json` …): read as
+ * JSON, and written as the deployer role can write them, around the chain. `of` gives the stack once
+ * it is started (a file's tests start it in beforeAll).
+ */
+export function stateObjects(of: () => Stack) {
+  const key = (name: string) => `${of().target.statePrefix}${name}`;
+  return {
+    key,
+    async read<T>(name: string): Promise<T> {
+      const object = await of().site.state.get(key(name));
+      if (!object) throw new Error(`${name} is missing`);
+      return JSON.parse(object.body.toString('utf8')) as T;
+    },
+    write: (name: string, value: unknown) =>
+      of().site.state.put(key(name), JSON.stringify(value), { contentType: 'application/json' }),
+  };
+}
+
 /** Writes `record` as deployments/<deployId>.json straight to the state bucket, around the chain. */
 export const plantRecord = (t: Stack, deployId: string, record: unknown) =>
-  t.site.state.put(`${t.target.statePrefix}deployments/${deployId}.json`, JSON.stringify(record), {
-    contentType: 'application/json',
-  });
+  stateObjects(() => t).write(`deployments/${deployId}.json`, record);
 
 /** Deletes deployments/<deployId>.json again, as an operator does after checking it. */
 export const unplantRecord = (t: Stack, deployId: string) =>
