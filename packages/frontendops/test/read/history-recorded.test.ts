@@ -7,24 +7,17 @@
  * many it left out), and marks live only the release of a pointer the chain binds.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state/records.ts';
+import type { DeploymentRecord, LivePointer } from '../../src/state/records.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
 import { stateObjects } from '../support/planted.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-const request = (text: string, actor = 'ada'): RequestInfo => ({
-  text,
-  actor,
-  planner: 'cli',
-  at: new Date().toISOString(),
-});
 
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
@@ -32,10 +25,7 @@ let stackFile: string;
 const { read, write } = stateObjects(() => t);
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'history-recorded' });
-  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
-  await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  t = await startShippedDeployEnv({ stack: 'history-recorded', app: APP, publish: [V1, V2, V3], ship: 2 });
   stackFile = await t.writeOutputs();
   deployed = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
 }, 180_000);
@@ -58,7 +48,7 @@ async function plantRow(text: string): Promise<DeploymentRecord> {
     commit: V3,
     startedAt: at,
     finishedAt: at,
-    request: request(text, 'mallory'),
+    request: requestBy(text, 'mallory'),
   };
   await t.site.records.writeRecord(planted);
   return planted;
@@ -129,7 +119,7 @@ describe('history holds its rows to the audit log', () => {
     const record = await read<DeploymentRecord>(`deployments/${before.deployId}.json`);
     await write(`deployments/${before.deployId}.json`, {
       ...record,
-      request: request('all mine', 'mallory'),
+      request: requestBy('all mine', 'mallory'),
     });
     const page = await readHistory(t.site);
     expect(JSON.stringify(page)).not.toContain('mallory');

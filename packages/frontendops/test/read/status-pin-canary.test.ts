@@ -8,13 +8,12 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
 import { readStatus } from '../../src/read/status.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { APP as ATOMIC_APP, type AtomicEnv, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stateObjects } from '../support/planted.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -23,12 +22,6 @@ const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c
 
 /** The fields of atomic/state.json these cases rewrite. */
 type AtomicStateFile = { canary: { request: RequestInfo; commit: string } };
-const request = (text: string, actor = 'ada'): RequestInfo => ({
-  text,
-  actor,
-  planner: 'cli',
-  at: new Date().toISOString(),
-});
 
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
@@ -38,13 +31,10 @@ let stackFile: string;
 const { read, write } = stateObjects(() => t);
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'status-pin-canary' });
-  await publishFixtureBuilds(t, APP, [V1, V2]);
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
-  await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  t = await startShippedDeployEnv({ stack: 'status-pin-canary', app: APP, publish: [V1, V2], ship: 2 });
   stackFile = await t.writeOutputs();
   deployed = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
-  await pinRelease(t.site, { request: request('hold it') });
+  await pinRelease(t.site, { request: requestBy('hold it') });
   genuinePin = await read('pin.json');
   pinned = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
 }, 180_000);
@@ -97,7 +87,7 @@ async function withCanary(stack: string, run: (a: AtomicEnv) => Promise<void>): 
       app: ATOMIC_APP,
       commit: V2,
       weightPercent: 10,
-      request: request('10% first'),
+      request: requestBy('10% first'),
     });
     await run(a);
   } finally {

@@ -14,22 +14,16 @@ import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
-import type { DeploymentRecord, LivePointer, RequestInfo } from '../../src/state/records.ts';
+import type { DeploymentRecord, LivePointer } from '../../src/state/records.ts';
 import { startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stateObjects } from '../support/planted.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-const request = (text: string, actor = 'ada'): RequestInfo => ({
-  text,
-  actor,
-  planner: 'cli',
-  at: new Date().toISOString(),
-});
 
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
@@ -37,10 +31,7 @@ let stackFile: string;
 const { key, read, write } = stateObjects(() => t);
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'status-recorded' });
-  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
-  await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  t = await startShippedDeployEnv({ stack: 'status-recorded', app: APP, publish: [V1, V2, V3], ship: 2 });
   stackFile = await t.writeOutputs();
   deployed = await snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }]);
 }, 180_000);
@@ -69,7 +60,7 @@ describe('status holds the live pointer and its record to the audit log', () => 
     const record = await read<DeploymentRecord>(`deployments/${pointer.deployId}.json`);
     await write(`deployments/${pointer.deployId}.json`, {
       ...record,
-      request: request('approved by the CTO', 'mallory'),
+      request: requestBy('approved by the CTO', 'mallory'),
     });
     const status = await readStatus(t.site);
     expect(status.recorded.state).toBe('changed-outside');
@@ -128,7 +119,7 @@ describe('status holds the live pointer and its record to the audit log', () => 
   it('a deploy stopped after its pointer, before its entry: unfinished, not accused; the next deploy records it', async () => {
     const stopped = stoppedAtEntryAfter(t.site, (k) => k.endsWith('/live.json'));
     await expect(
-      deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
+      deployArtifact(stopped, { app: APP, commit: V3, request: requestBy('ship v3') }),
     ).rejects.toThrow(/stopped/);
     const status = await readStatus(t.site);
     expect(status.live?.commit).toBe(V3);
@@ -136,17 +127,17 @@ describe('status holds the live pointer and its record to the audit log', () => 
     expect(status.recorded.note).toContain('Run it again');
     const cli = await statusCli();
     expect(cli.code).toBe(0);
-    await deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3 again') });
+    await deployArtifact(t.site, { app: APP, commit: V3, request: requestBy('ship v3 again') });
     expect((await readStatus(t.site)).recorded.state).toBe('as-recorded');
   });
 
   it('a pin does not finish a stopped deploy: the note does not send there', async () => {
     const stopped = stoppedAtEntryAfter(t.site, (k) => k.endsWith('/live.json'));
     await expect(
-      deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
+      deployArtifact(stopped, { app: APP, commit: V3, request: requestBy('ship v3') }),
     ).rejects.toThrow(/stopped/);
     // Nor does it pin the release no entry records live yet (test/deploy/pin-unrecorded-live.test.ts).
-    await expect(pinRelease(t.site, { request: request('hold it') })).rejects.toMatchObject({
+    await expect(pinRelease(t.site, { request: requestBy('hold it') })).rejects.toMatchObject({
       code: 'CONFLICT',
     });
     const status = await readStatus(t.site);
@@ -163,7 +154,7 @@ describe('status holds the live pointer and its record to the audit log', () => 
   }) => {
     const stopped = stoppedAtEntryAfter(t.site, (k) => k.endsWith('/live.json'));
     await expect(
-      deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
+      deployArtifact(stopped, { app: APP, commit: V3, request: requestBy('ship v3') }),
     ).rejects.toThrow(/stopped/);
     const pending = await read<{ plan: Record<string, unknown> }>('pending.json');
     await deployed.restore();
@@ -185,7 +176,7 @@ describe('status holds the live pointer and its record to the audit log', () => 
     await plantPendingNaming(pointer);
     await write(`deployments/${pointer.deployId}.json`, {
       ...record,
-      request: request('approved by the CTO', 'mallory'),
+      request: requestBy('approved by the CTO', 'mallory'),
     });
     const status = await readStatus(t.site);
     expect(status.recorded.state).not.toBe('as-recorded');
@@ -233,7 +224,7 @@ describe('a chain begun before entries bound records', () => {
     await t.site.state.delete((await t.site.state.list(t.target.statePrefix)).map((o) => o.key));
     const deployId = `${V1.slice(0, 7)}-0123456789`;
     const pointerNow = await (async () => {
-      await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
+      await deployArtifact(t.site, { app: APP, commit: V1, request: requestBy('ship v1') });
       return read<LivePointer>('live.json');
     })();
     const record = await read<DeploymentRecord>(`deployments/${pointerNow.deployId}.json`);
@@ -263,14 +254,14 @@ describe('a chain begun before entries bound records', () => {
     await write(`deployments/${deployId}.json`, {
       ...record,
       ...ref,
-      request: request('approved by the CTO', 'mallory'),
+      request: requestBy('approved by the CTO', 'mallory'),
     });
     const rewritten = await readStatus(t.site);
     expect(rewritten.live?.commit).toBe(V1);
     expect(rewritten.live?.request).toBeNull();
     expect((await statusCli()).stdout).not.toContain('approved by the CTO');
     // A pin binds no pointer: the note does not send there.
-    await pinRelease(t.site, { request: request('hold it') });
+    await pinRelease(t.site, { request: requestBy('hold it') });
     const pinned = await readStatus(t.site);
     expect(pinned.recorded.state).toBe('unknown');
     expect(pinned.recorded.note).not.toMatch(/\bpin\b/);
@@ -288,18 +279,23 @@ describe('genuine changes on an atomic stack are as recorded', () => {
           note: null,
         });
       await asRecorded('the first deploy');
-      await startCanary(a.site, { app: APP, commit: V2, weightPercent: 10, request: request('10% first') });
+      await startCanary(a.site, {
+        app: APP,
+        commit: V2,
+        weightPercent: 10,
+        request: requestBy('10% first'),
+      });
       await asRecorded('a canary start');
-      await promoteCanary(a.site, { request: request('promote it') });
+      await promoteCanary(a.site, { request: requestBy('promote it') });
       await asRecorded('its promote');
-      await startCanary(a.site, { app: APP, commit: V3, weightPercent: 5, request: request('5% first') });
-      await abortCanary(a.site, { request: request('abort it') });
+      await startCanary(a.site, { app: APP, commit: V3, weightPercent: 5, request: requestBy('5% first') });
+      await abortCanary(a.site, { request: requestBy('abort it') });
       await asRecorded('a canary aborted');
-      await rollbackRelease(a.site, { request: request('roll back') });
+      await rollbackRelease(a.site, { request: requestBy('roll back') });
       await asRecorded('a rollback');
-      await pinRelease(a.site, { request: request('pin it') });
+      await pinRelease(a.site, { request: requestBy('pin it') });
       await asRecorded('a pin');
-      await unpinRelease(a.site, { request: request('unpin') });
+      await unpinRelease(a.site, { request: requestBy('unpin') });
       await asRecorded('an unpin');
       expect((await readStatus(a.site)).live?.request?.text).toBe('roll back');
     } finally {

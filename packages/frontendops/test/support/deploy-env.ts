@@ -4,10 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
 import { type CloudFrontDouble, DOUBLE_DISTRIBUTION_ID, startCloudFrontDouble } from './cloudfront-double.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { startTestS3, type TestS3 } from './local-s3.ts';
@@ -50,6 +52,37 @@ export async function publishFixtureBuilds(
       version: `v${i + (options.from ?? 1)}`,
     });
     await publishArtifact(t.site.artifacts, { dir: build.dir, app, commit });
+  }
+}
+
+/** A request as someone asks for a change at the CLI, by ada unless said: forged rows change who asked. */
+export const requestBy = (text: string, actor = 'ada'): RequestInfo => ({
+  text,
+  actor,
+  planner: 'cli',
+  at: new Date().toISOString(),
+});
+
+/**
+ * startDeployEnv, then `publish` published (publishFixtureBuilds) and the first `ship` of them deployed
+ * in turn, the n-th asked as `ship v<n>` (requestBy): the genuine history the read tests hold to the
+ * audit log. Stopped again if any of that fails (the caller, holding nothing yet, could not).
+ */
+export async function startShippedDeployEnv(options: {
+  stack: string;
+  app: string;
+  publish: readonly string[];
+  ship: number;
+}): Promise<TestDeployEnv> {
+  const t = await startDeployEnv({ stack: options.stack });
+  try {
+    await publishFixtureBuilds(t, options.app, options.publish);
+    for (const [i, commit] of options.publish.slice(0, options.ship).entries())
+      await deployArtifact(t.site, { app: options.app, commit, request: requestBy(`ship v${i + 1}`) });
+    return t;
+  } catch (error) {
+    await t.stop();
+    throw error;
   }
 }
 
