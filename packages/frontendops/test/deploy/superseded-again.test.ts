@@ -8,34 +8,22 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import type { ReleaseStore } from '../../src/ports.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, heldAtSwitch, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 let t: AtomicEnv;
 
 beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: 25, stack: 'superseded-again' });
-  await t.publish(V1, 'v1');
-  await t.publish(V2, 'v2');
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'superseded-again' }, [V1, V2], 1);
 });
 afterAll(() => t?.stop());
 
 it('the same deploy, stopped, superseded by a no-op, then run again: its record says succeeded', async () => {
   // The process stops at its one key write: nothing went live.
-  const real = t.store();
-  const stopping: ReleaseStore = {
-    read: () => real.read(),
-    previewSecret: () => real.previewSecret(),
-    write: async () => {
-      throw new Error('the process stopped');
-    },
-  };
   await expect(
-    deployArtifact(await t.open({ releases: stopping }), { app: APP, commit: V2, request: request() }),
-  ).rejects.toThrow(/stopped/);
+    deployArtifact(await t.openKilledBeforeKeyWrite(), { app: APP, commit: V2, request: request() }),
+  ).rejects.toThrow('killed before the key write');
   // The next operation, a no-op deploy of what is live, records the stopped one as superseded.
   await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
   const history = async () => (await t.site.records.listRecords()).records;

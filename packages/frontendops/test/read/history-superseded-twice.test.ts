@@ -6,35 +6,23 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import type { ReleaseStore } from '../../src/ports.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 let t: AtomicEnv;
 
 beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: 25, stack: 'history-superseded-twice' });
-  await t.publish(V1, 'v1');
-  await t.publish(V2, 'v2');
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+  t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'history-superseded-twice' }, [V1, V2], 1);
 });
 afterAll(() => t?.stop());
 
 it('a deploy stopped twice, superseded twice: one row, nothing left out', async () => {
-  const real = t.store();
-  const stopping: ReleaseStore = {
-    read: () => real.read(),
-    previewSecret: () => real.previewSecret(),
-    write: async () => {
-      throw new Error('the process stopped');
-    },
-  };
   for (const _ of [1, 2]) {
     await expect(
-      deployArtifact(await t.open({ releases: stopping }), { app: APP, commit: V2, request: request() }),
-    ).rejects.toThrow(/stopped/);
+      deployArtifact(await t.openKilledBeforeKeyWrite(), { app: APP, commit: V2, request: request() }),
+    ).rejects.toThrow('killed before the key write');
     // The next operation, a no-op deploy of what is live, records the stopped one as superseded.
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
   }
