@@ -13,41 +13,28 @@ import { pinRelease } from '../../src/deploy/pin.ts';
 import type { DeployPlan } from '../../src/engine/plan.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { request as atomicRequest, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { livePointerNaming } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { refusal } from '../support/refusal.ts';
+import { refusal, writesSince } from '../support/refusal.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-const request = (text: string) => ({ text, actor: 'test', planner: 'cli', at: new Date().toISOString() });
 
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
 const key = (name: string) => `${t.target.statePrefix}${name}`;
 
-/** The state bucket's writes since `mark`, the deploy lock's own object left out. */
-const writesSince = async (mark: number) => {
-  await t.s3.settle();
-  return t.s3.requests
-    .slice(mark)
-    .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'))
-    .map((r) => `${r.method} ${r.key}`);
-};
-const mark = async () => {
-  await t.s3.settle();
-  return t.s3.requests.length;
-};
 const verdict = async () =>
   (await verifyAudit(t.site.state, t.target.statePrefix)).problems.map((p) => `${p.kind}: ${p.object}`);
 
 /** A pin refused with nothing written: its error. */
 async function pinRefused(): Promise<Error & { code?: string }> {
-  const before = await mark();
+  const before = await t.mark();
   const error = await refusal(pinRelease(t.site, { request: request('hold it') }));
-  expect(await writesSince(before)).toEqual([]);
+  expect(await writesSince(t, before)).toEqual([]);
   expect(await t.site.state.get(key('pin.json'))).toBeNull();
   return error;
 }
@@ -147,7 +134,7 @@ describe('atomic: pin of a live pointer an operation stopped after its switch wr
       await expect(
         deployArtifact(
           stoppedAtEntryAfter(a.site, (k) => k === live),
-          { app: APP, commit: V2, request: atomicRequest('ship v2') },
+          { app: APP, commit: V2, request: request('ship v2') },
         ),
       ).rejects.toThrow('the process stopped');
       const deployId = (await a.site.records.readPointer())?.value.deployId ?? '';
@@ -155,17 +142,14 @@ describe('atomic: pin of a live pointer an operation stopped after its switch wr
       expect(problems.find((p) => p.object === 'live.json')?.kind).toBe('unfinished');
 
       const mark = await a.mark();
-      const error = await refusal(pinRelease(a.site, { request: atomicRequest('hold it') }));
+      const error = await refusal(pinRelease(a.site, { request: request('hold it') }));
       expect(isFrontendOpsError(error, 'CONFLICT'), String(error)).toBe(true);
       expect(error.message).toContain(deployId);
       expect(error.message).toMatch(
         /`frontendops deploy [^`]*`|the next deploy or rollback of this stack finishes it/,
       );
       expect(error.message).toMatch(/Nothing was pinned/);
-      const writes = (await a.requestsSince(mark)).filter(
-        (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
-      );
-      expect(writes.map((r) => `${r.method} ${r.key}`)).toEqual([]);
+      expect(await writesSince(a, mark)).toEqual([]);
       expect(await a.site.state.get(`${a.target.statePrefix}pin.json`)).toBeNull();
     } finally {
       await a.stop();

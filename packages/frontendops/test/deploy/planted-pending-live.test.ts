@@ -16,14 +16,14 @@ import type { DeployPlan } from '../../src/engine/plan.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
+import { request } from '../support/atomic-env.ts';
 import { livePointerNaming } from '../support/audit-forgery.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { refusal } from '../support/refusal.ts';
+import { refusal, writesSince } from '../support/refusal.ts';
 import { stoppedAtEntryAfter, stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-const request = (text: string) => ({ text, actor: 'test', planner: 'cli', at: new Date().toISOString() });
 
 /** The words a refusal of a deploy id only an unfinished live.json names must carry. */
 function expectNotYetRecorded(error: Error & { code?: string }, deployId: string) {
@@ -40,18 +40,6 @@ describe('in place: a deploy id only a crash-recovery record and the live pointe
   let t: TestDeployEnv;
   let site: Site;
   const key = (name: string) => `${t.target.statePrefix}${name}`;
-  /** The state bucket's writes since `mark`, the deploy lock's own object left out. */
-  const writesSince = async (mark: number) => {
-    await t.s3.settle();
-    return t.s3.requests
-      .slice(mark)
-      .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'))
-      .map((r) => `${r.method} ${r.key}`);
-  };
-  const mark = async () => {
-    await t.s3.settle();
-    return t.s3.requests.length;
-  };
 
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'planted-pending-live' });
@@ -101,10 +89,10 @@ describe('in place: a deploy id only a crash-recovery record and the live pointe
       const { problems } = await verifyAudit(site.state, t.target.statePrefix);
       expect(problems.map((p) => `${p.kind}: ${p.object}`)).toEqual(['unfinished: live.json']);
 
-      const before = await mark();
+      const before = await t.mark();
       const error = await refusal(resolveRelease(site, APP, deployId));
       expectNotYetRecorded(error, deployId);
-      expect(await writesSince(before)).toEqual([]);
+      expect(await writesSince(t, before)).toEqual([]);
       // The releases the chain records still resolve, from their records.
       expect(await resolveRelease(site, APP, live.value.deployId)).toEqual({
         app: APP,
@@ -129,9 +117,9 @@ describe('in place: a deploy id only a crash-recovery record and the live pointe
     const { problems } = await verifyAudit(site.state, t.target.statePrefix);
     expect(problems.map((p) => `${p.kind}: ${p.object}`)).toEqual(['unfinished: live.json']);
 
-    const before = await mark();
+    const before = await t.mark();
     expectNotYetRecorded(await refusal(resolveRelease(site, APP, deployId)), deployId);
-    expect(await writesSince(before)).toEqual([]);
+    expect(await writesSince(t, before)).toEqual([]);
 
     // The next deploy finishes it; then its deploy id resolves to its build.
     await deployArtifact(site, { app: APP, commit: V3, request: request('ship v3 again') });

@@ -19,32 +19,20 @@ import { FrontendOpsError, isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
+import { request } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { refusal } from '../support/refusal.ts';
+import { refusal, writesSince } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-const request = (text: string) => ({ text, actor: 'test', planner: 'cli', at: new Date().toISOString() });
 
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
 const key = (name: string) => `${t.target.statePrefix}${name}`;
 const verdict = async () =>
   (await verifyAudit(t.site.state, t.target.statePrefix)).problems.map((p) => `${p.kind}: ${p.object}`);
-/** The state bucket's writes since `mark`, the deploy lock's own object left out. */
-const writesSince = async (mark: number) => {
-  await t.s3.settle();
-  return t.s3.requests
-    .slice(mark)
-    .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'))
-    .map((r) => `${r.method} ${r.key}`);
-};
-const mark = async () => {
-  await t.s3.settle();
-  return t.s3.requests.length;
-};
 
 /** The same site, but S3 refuses every copy into its hosting bucket: a deploy stops before its pointer. */
 const refusingCopies = (site: Site): Site => ({
@@ -128,12 +116,12 @@ describe("in place: a record under pending.json's deploy id, the live pointer un
     expect(problems.map((p) => `${p.kind}: ${p.object}`)).toEqual([`tampered: deployments/${deployId}.json`]);
     expect(problems[0]?.reason).toMatch(/added around the chain/);
 
-    const before = await mark();
+    const before = await t.mark();
     const promote = await refusal(resolveRelease(t.site, APP, deployId));
     expect(isFrontendOpsError(promote, 'TAMPERED'), String(promote)).toBe(true);
     expect(promote.message).toMatch(/not written by FrontendOps/);
     const rollback = await refusal(rollbackRelease(t.site, { to: deployId, request: request('back') }));
     expect(isFrontendOpsError(rollback, 'NOT_FOUND'), String(rollback)).toBe(true);
-    expect(await writesSince(before)).toEqual([]);
+    expect(await writesSince(t, before)).toEqual([]);
   });
 });

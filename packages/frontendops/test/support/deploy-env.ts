@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
+import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -29,6 +30,9 @@ export interface TestDeployEnv {
    */
   cliEnv(): Record<string, string>;
   tmp: string;
+  /** Every request the S3 server finished since the mark (as AtomicEnv's). */
+  requestsSince(mark: number): Promise<S3RequestRecord[]>;
+  mark(): Promise<number>;
   /**
    * Writes this environment's stack outputs as a `--stack` file (`<tmp>/<stack>.json`), as a CLI or
    * spawned server reads them; `cdn` adds the distribution id (then set AWS_ENDPOINT_URL_CLOUDFRONT).
@@ -144,6 +148,14 @@ export async function startDeployEnv(
     }),
     target,
     tmp,
+    async mark() {
+      await s3.settle();
+      return s3.requests.length;
+    },
+    async requestsSince(mark) {
+      await s3.settle();
+      return s3.requests.slice(mark);
+    },
     async writeOutputs({ stack: name = stack, cdn = false, hostingBucket = HOSTING } = {}) {
       const file = join(tmp, `${name}.json`);
       const outputs = {

@@ -1,3 +1,5 @@
+import type { S3RequestRecord } from '../../src/local/s3-server.ts';
+
 /** The error a promise rejects with: a test of a refusal fails, saying so, when it goes through. */
 export async function refusal(run: Promise<unknown>): Promise<Error & { code?: string }> {
   try {
@@ -6,4 +8,17 @@ export async function refusal(run: Promise<unknown>): Promise<Error & { code?: s
     return error as Error & { code?: string };
   }
   throw new Error('expected a refusal, but it went through');
+}
+
+/**
+ * The writes (`METHOD key`) the stack's S3 server finished since `mark`, the deploy lock's own objects
+ * left out: what a refusal that changes nothing must leave empty.
+ */
+export async function writesSince(
+  t: { requestsSince(mark: number): Promise<S3RequestRecord[]> },
+  mark: number,
+): Promise<string[]> {
+  return (await t.requestsSince(mark))
+    .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'))
+    .map((r) => `${r.method} ${r.key}`);
 }
