@@ -22,8 +22,8 @@ import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
 import { verifySite } from '../../src/read/verify-site.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { auditVerdict } from '../support/audit-forgery.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
@@ -45,10 +45,7 @@ describe('an edit excused by a planted record of an atomic operation that never 
     (await t.requestsSince(mark)).filter(
       (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
     );
-  const verdict = async () =>
-    (await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() })).problems.map(
-      (p) => `${p.kind}: ${p.object}`,
-    );
+  const verdict = () => auditVerdict(t, { releaseStore: t.store() });
 
   /** A dry run's plan of V3 (published, never live here), live.json as it is, and edited to make V3 live. */
   const v3NamedLive = async () => {

@@ -14,7 +14,7 @@ import type { DeployPlan } from '../../src/engine/plan.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
-import { livePointerNaming } from '../support/audit-forgery.ts';
+import { auditVerdict, livePointerNaming } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal, writesSince } from '../support/refusal.ts';
@@ -26,9 +26,6 @@ const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
 const key = (name: string) => `${t.target.statePrefix}${name}`;
-
-const verdict = async () =>
-  (await verifyAudit(t.site.state, t.target.statePrefix)).problems.map((p) => `${p.kind}: ${p.object}`);
 
 /** A pin refused with nothing written: its error. */
 async function pinRefused(): Promise<Error & { code?: string }> {
@@ -68,7 +65,7 @@ describe('pin of a live pointer the audit chain does not bind', () => {
       deployArtifact(stopping, { app: APP, commit: V3, request: request('ship v3') }),
     ).rejects.toThrow('the process stopped');
     const deployId = (await t.site.records.readPointer())?.value.deployId ?? '';
-    expect(await verdict()).toEqual(['unfinished: live.json']);
+    expect(await auditVerdict(t)).toEqual(['unfinished: live.json']);
 
     expectStoppedDeploy(await pinRefused(), deployId);
 
@@ -79,7 +76,7 @@ describe('pin of a live pointer the audit chain does not bind', () => {
       deployId,
       commit: V3,
     });
-    expect(await verdict()).toEqual([]);
+    expect(await auditVerdict(t)).toEqual([]);
   });
 
   it('planted with a crash-recovery record naming it (what verify calls unfinished): CONFLICT, nothing written', async () => {
@@ -103,7 +100,7 @@ describe('pin of a live pointer the audit chain does not bind', () => {
       live.value.releases,
     );
     await t.site.state.put(key('live.json'), JSON.stringify(pointer), { contentType: 'application/json' });
-    expect(await verdict()).toEqual(['unfinished: live.json']);
+    expect(await auditVerdict(t)).toEqual(['unfinished: live.json']);
 
     expectStoppedDeploy(await pinRefused(), deployId);
   });
@@ -115,7 +112,7 @@ describe('pin of a live pointer the audit chain does not bind', () => {
     await t.site.state.put(key('live.json'), JSON.stringify(livePointerNaming(before)), {
       contentType: 'application/json',
     });
-    expect(await verdict()).toEqual(['tampered: live.json']);
+    expect(await auditVerdict(t)).toEqual(['tampered: live.json']);
 
     const error = await pinRefused();
     expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);

@@ -17,7 +17,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { request } from '../support/atomic-env.ts';
-import { livePointerNaming } from '../support/audit-forgery.ts';
+import { auditVerdict, livePointerNaming } from '../support/audit-forgery.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal, writesSince } from '../support/refusal.ts';
 import { stoppedAtEntryAfter, stoppingSite } from '../support/stopping-site.ts';
@@ -86,8 +86,7 @@ describe('in place: a deploy id only a crash-recovery record and the live pointe
     );
     try {
       // Why it matters: verify calls the pair a stopped deploy's, as it would a genuine one.
-      const { problems } = await verifyAudit(site.state, t.target.statePrefix);
-      expect(problems.map((p) => `${p.kind}: ${p.object}`)).toEqual(['unfinished: live.json']);
+      expect(await auditVerdict(t)).toEqual(['unfinished: live.json']);
 
       const before = await t.mark();
       const error = await refusal(resolveRelease(site, APP, deployId));
@@ -114,8 +113,7 @@ describe('in place: a deploy id only a crash-recovery record and the live pointe
     const live = await site.records.readPointer();
     const deployId = live?.value.deployId ?? '';
     expect(live?.value.commit).toBe(V3);
-    const { problems } = await verifyAudit(site.state, t.target.statePrefix);
-    expect(problems.map((p) => `${p.kind}: ${p.object}`)).toEqual(['unfinished: live.json']);
+    expect(await auditVerdict(t)).toEqual(['unfinished: live.json']);
 
     const before = await t.mark();
     expectNotYetRecorded(await refusal(resolveRelease(site, APP, deployId)), deployId);

@@ -20,6 +20,7 @@ import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
 import { request } from '../support/atomic-env.ts';
+import { auditVerdict } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal, writesSince } from '../support/refusal.ts';
@@ -31,8 +32,6 @@ const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c
 let t: TestDeployEnv;
 let deployed: BucketSnapshot;
 const key = (name: string) => `${t.target.statePrefix}${name}`;
-const verdict = async () =>
-  (await verifyAudit(t.site.state, t.target.statePrefix)).problems.map((p) => `${p.kind}: ${p.object}`);
 
 /** The same site, but S3 refuses every copy into its hosting bucket: a deploy stops before its pointer. */
 const refusingCopies = (site: Site): Site => ({
@@ -75,10 +74,10 @@ describe("in place: a record under pending.json's deploy id, the live pointer un
     // The shape: the stopped deploy's pending.json and its row, the pointer as the chain binds it.
     expect((await t.site.records.readPending())?.plan.deployId).toBe(stopped?.plan.deployId);
     expect((await t.site.state.get(key('live.json')))?.body.toString()).toBe(live);
-    expect(await verdict()).toEqual([`unfinished: deployments/${stopped?.plan.deployId}.json`]);
+    expect(await auditVerdict(t)).toEqual([`unfinished: deployments/${stopped?.plan.deployId}.json`]);
 
     await deployArtifact(t.site, { app: APP, commit: V3, request: request('ship v3 again') });
-    expect(await verdict()).toEqual([]);
+    expect(await auditVerdict(t)).toEqual([]);
   });
 
   it('a row saying it went live, planted beside a planted pending.json: tampered, and no change takes it for a deployment', async () => {

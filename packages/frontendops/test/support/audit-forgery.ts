@@ -3,8 +3,11 @@
  * would: move the head back over the newest entry, forge an entry that links to nothing here, write a
  * live pointer of their own.
  */
+
+import type { DeployTarget } from '../../src/engine/types.ts';
 import type { ObjectStore } from '../../src/ports.ts';
-import { type AuditEntry, readAudit, stateDigest } from '../../src/state/audit.ts';
+import type { Site } from '../../src/site.ts';
+import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import type { LivePointer } from '../../src/state/records.ts';
 
 /** Where entry `seq` lives under a state prefix. */
@@ -66,4 +69,14 @@ export function livePointerNaming(
     releasedAt: new Date().toISOString(),
   };
   return { ...ref, releases: [ref, ...kept] };
+}
+
+/** What `audit verify` says of the stack, one `kind: object` a problem: what the attack tests compare. */
+export async function auditVerdict(
+  t: { site: Site; target: DeployTarget },
+  options?: Parameters<typeof verifyAudit>[2],
+): Promise<string[]> {
+  return (await verifyAudit(t.site.state, t.target.statePrefix, options)).problems.map(
+    (p) => `${p.kind}: ${p.object}`,
+  );
 }
