@@ -25,6 +25,7 @@ import { verifySite } from '../../src/read/verify-site.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { auditVerdict } from '../support/audit-forgery.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writesSince } from '../support/refusal.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
@@ -39,11 +40,6 @@ describe('an edit excused by a planted record of an atomic operation that never 
       {
         contentType: 'application/json',
       },
-    );
-  /** The state bucket's writes since `mark`, the deploy lock's own object left out. */
-  const writesSince = async (mark: number) =>
-    (await t.requestsSince(mark)).filter(
-      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key.includes('/locks/'),
     );
   const verdict = () => auditVerdict(t, { releaseStore: t.store() });
 
@@ -104,7 +100,7 @@ describe('an edit excused by a planted record of an atomic operation that never 
         message: expect.stringMatching(/^live\.json of forged-unswitched changed outside FrontendOps/),
       });
     }
-    expect(await writesSince(mark)).toEqual([]);
+    expect(await writesSince(t, mark)).toEqual([]);
 
     // Put back (the record goes too): verify is clean, and the stack deploys again.
     await putBack(original);
@@ -175,7 +171,7 @@ describe('an edit excused by a planted record of an atomic operation that never 
       code: 'TAMPERED',
       message: expect.stringMatching(/^atomic\/state\.json of forged-unswitched changed outside FrontendOps/),
     });
-    expect(await writesSince(mark)).toEqual([]);
+    expect(await writesSince(t, mark)).toEqual([]);
 
     await put('atomic/state.json', original);
     await t.site.state.delete([key('atomic/pending.json')]);
