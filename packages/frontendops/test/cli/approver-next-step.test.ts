@@ -17,6 +17,7 @@ import {
   type InfraClient,
   type InfraFixture,
   startInfraFixture,
+  stopConnectedInfra,
 } from '../support/mcp-infra.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -34,8 +35,7 @@ beforeAll(async () => {
   c = await connectInfra(f.server({ config: f.config([STACK], { approvers }) }));
 });
 afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
+  await stopConnectedInfra(f, c);
   await rm(keysDir, { recursive: true, force: true });
 });
 

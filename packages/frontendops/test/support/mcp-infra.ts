@@ -122,6 +122,28 @@ export async function connectInfra(server: McpServer, options: ConnectOptions = 
 }
 
 /**
+ * startInfraFixture, and a client connected to its server (`serverOptions`, given the fixture): what
+ * most infra tool tests start from. The stack is stopped again if the client cannot connect.
+ */
+export async function startConnectedInfra(
+  serverOptions: (f: InfraFixture) => Partial<InfraServerOptions> = () => ({}),
+): Promise<{ f: InfraFixture; c: InfraClient }> {
+  const f = await startInfraFixture();
+  try {
+    return { f, c: await connectInfra(f.server(serverOptions(f))) };
+  } catch (error) {
+    await f.t.stop();
+    throw error;
+  }
+}
+
+/** The client closed, then the fixture's stack stopped: either may be missing when a start failed. */
+export async function stopConnectedInfra(f: InfraFixture | undefined, c: InfraClient | undefined) {
+  await c?.close();
+  await f?.t.stop();
+}
+
+/**
  * A deploy of `commit` as the agent makes one: get_deploy_target, run_sync, invalidate_cdn, each
  * answered without an error. Its deploy id.
  */

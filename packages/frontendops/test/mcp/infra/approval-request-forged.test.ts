@@ -19,6 +19,7 @@ import {
   type InfraClient,
   type InfraFixture,
   startInfraFixture,
+  stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
 import { cli } from '../../support/run-cli.ts';
 
@@ -39,8 +40,7 @@ beforeAll(async () => {
   c = await connectInfra(f.server({ config: f.config([STACK], policy()) }));
 }, 120_000);
 afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
+  await stopConnectedInfra(f, c);
   await rm(keysDir, { recursive: true, force: true });
 });
 

@@ -25,6 +25,7 @@ import {
   type InfraClient,
   type InfraFixture,
   startInfraFixture,
+  stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
 
 let f: InfraFixture;
@@ -44,8 +45,7 @@ beforeAll(async () => {
   c = await connectInfra(f.server({ config }));
 });
 afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
+  await stopConnectedInfra(f, c);
   await rm(keysDir, { recursive: true, force: true });
 });
 

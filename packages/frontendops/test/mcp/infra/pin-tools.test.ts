@@ -23,21 +23,18 @@ import {
   deployThroughTools,
   type InfraClient,
   type InfraFixture,
-  startInfraFixture,
+  startConnectedInfra,
+  stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
 
 let f: InfraFixture;
 let c: InfraClient;
 
 beforeAll(async () => {
-  f = await startInfraFixture();
-  c = await connectInfra(f.server());
+  ({ f, c } = await startConnectedInfra());
   for (const commit of [COMMITS[0], COMMITS[1]]) await deployThroughTools(c, commit);
 });
-afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
-});
+afterAll(() => stopConnectedInfra(f, c));
 
 describe('the pin through the infra MCP server', () => {
   it('plan_deploy says what is in the release: files by kind and the CDN refresh in words', async () => {

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   APP,
   COMMITS,
-  connectInfra,
   deployThroughTools,
   type InfraClient,
   type InfraFixture,
-  startInfraFixture,
+  startConnectedInfra,
+  stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
 
 let f: InfraFixture;
@@ -18,15 +18,11 @@ let c: InfraClient;
 const deployIds: string[] = [];
 
 beforeAll(async () => {
-  f = await startInfraFixture();
   // Two releases retained: the third deploy leaves the first out.
-  c = await connectInfra(f.server({ openSite: async () => ({ ...f.t.site, retain: 2 }) }));
+  ({ f, c } = await startConnectedInfra((f) => ({ openSite: async () => ({ ...f.t.site, retain: 2 }) })));
   for (const commit of [COMMITS[0], COMMITS[1]]) deployIds.push(await deployThroughTools(c, commit));
 });
-afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
-});
+afterAll(() => stopConnectedInfra(f, c));
 
 describe('plans through the infra MCP server', () => {
   it('plan_deploy and get_deploy_target list the releases no longer retained, said once', async () => {

@@ -2,22 +2,18 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   COMMITS,
-  connectInfra,
   type InfraClient,
   type InfraFixture,
-  startInfraFixture,
+  startConnectedInfra,
+  stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
 
 let f: InfraFixture;
 let c: InfraClient;
 beforeAll(async () => {
-  f = await startInfraFixture();
-  c = await connectInfra(f.server());
+  ({ f, c } = await startConnectedInfra());
 });
-afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
-});
+afterAll(() => stopConnectedInfra(f, c));
 
 it('sends progress notifications up to the number of files copied when the client asks', async () => {
   const target = await c.call('get_deploy_target', { commit: COMMITS[0] });

@@ -5,23 +5,19 @@ import { HOSTING, STACK } from '../../support/deploy-env.ts';
 import {
   APP,
   COMMITS,
-  connectInfra,
   type InfraClient,
   type InfraFixture,
-  startInfraFixture,
+  startConnectedInfra,
+  stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
 
 let f: InfraFixture;
 let c: InfraClient;
 
 beforeAll(async () => {
-  f = await startInfraFixture();
-  c = await connectInfra(f.server());
+  ({ f, c } = await startConnectedInfra());
 });
-afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
-});
+afterAll(() => stopConnectedInfra(f, c));
 
 const hostingKeys = async () => (await f.t.s3.store(HOSTING).list()).map((o) => o.key).sort();
 
