@@ -15,6 +15,7 @@ import { resolveDeployTarget } from '../../src/engine/target.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import { createPulumiCliSource } from '../../src/stacks/pulumi-cli.ts';
 import { stackSourceContract } from '../support/contracts/stack-source.ts';
+import { DASHBOARD_PROD_OUTPUTS } from '../support/pulumi-outputs.ts';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/pulumi/stack-output.json');
 const TOKEN = 'pul-cli-0123456789abcdef0123456789abcdef';
@@ -76,15 +77,7 @@ stackSourceContract(
       source: createPulumiCliSource({ env: fake.env }),
       stack: 'dashboard-hosting-prod',
       expected: {
-        outputs: {
-          artifactsBucket: 'sophia-dashboard-build-artifacts',
-          hostingBucket: 'sophia-dashboard-hosting-prod',
-          distributionId: 'E2QWRUHAPOMQZL',
-          region: 'us-east-1',
-          siteUrl: 'https://dashboard.sophia.example.com',
-          cdnDomain: 'd111111abcdef8.cloudfront.net',
-          tags: { team: 'platform', env: 'prod' },
-        },
+        outputs: DASHBOARD_PROD_OUTPUTS,
         secretNames: ['deployRoleSecret'],
       },
       secretValues: ['[secret]'],

@@ -12,6 +12,7 @@ import { FrontendOpsError } from '../../src/errors.ts';
 import { createPulumiCloudSource } from '../../src/stacks/pulumi-cloud.ts';
 import { stackSourceContract } from '../support/contracts/stack-source.ts';
 import { type PulumiCloudDouble, startPulumiCloudDouble } from '../support/pulumi-cloud-double.ts';
+import { DASHBOARD_PROD_OUTPUTS } from '../support/pulumi-outputs.ts';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/pulumi/cloud-export-dashboard-hosting-prod.json');
 const TOKEN = 'pul-0123456789abcdef0123456789abcdef01234567';
@@ -30,15 +31,7 @@ stackSourceContract(
       source: open(TOKEN),
       stack: 'dashboard-hosting-prod',
       expected: {
-        outputs: {
-          artifactsBucket: 'sophia-dashboard-build-artifacts',
-          hostingBucket: 'sophia-dashboard-hosting-prod',
-          distributionId: 'E2QWRUHAPOMQZL',
-          region: 'us-east-1',
-          siteUrl: 'https://dashboard.sophia.example.com',
-          cdnDomain: 'd111111abcdef8.cloudfront.net',
-          tags: { team: 'platform', env: 'prod' },
-        },
+        outputs: DASHBOARD_PROD_OUTPUTS,
         secretNames: ['deployRoleSecret'],
       },
       secretValues: [...text.matchAll(/"ciphertext": "([^"]+)"/g)].map((m) => m[1] as string),

@@ -15,21 +15,13 @@ import { createPulumiStateSource } from '../../src/stacks/pulumi-state.ts';
 import { type StackSourceFixture, stackSourceContract } from '../support/contracts/stack-source.ts';
 import { digestTree } from '../support/digest-tree.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
+import { DASHBOARD_PROD_OUTPUTS } from '../support/pulumi-outputs.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/pulumi');
 const PROJECT_CHECKPOINT = '.pulumi/stacks/dashboard-hosting/dashboard-hosting-prod.json';
 const LEGACY_CHECKPOINT = '.pulumi/stacks/dashboard-hosting-prod.json';
 
-/** The outputs of the project-scoped fixture, and of the legacy one (the seed's syncCommand). */
-const PROJECT_OUTPUTS = {
-  artifactsBucket: 'sophia-dashboard-build-artifacts',
-  hostingBucket: 'sophia-dashboard-hosting-prod',
-  distributionId: 'E2QWRUHAPOMQZL',
-  region: 'us-east-1',
-  siteUrl: 'https://dashboard.sophia.example.com',
-  cdnDomain: 'd111111abcdef8.cloudfront.net',
-  tags: { team: 'platform', env: 'prod' },
-};
+/** The outputs of the legacy fixture (the seed's syncCommand); the project-scoped one holds DASHBOARD_PROD_OUTPUTS. */
 const LEGACY_OUTPUTS = {
   syncCommand:
     'aws s3 sync s3://sophia-dashboard-build-artifacts/latest s3://sophia-dashboard-hosting-prod --delete',
@@ -80,7 +72,7 @@ stackSourceContract(
   'pulumi state, file:// backend, project-scoped (meta.yaml version 1)',
   async () => ({
     ...(await fileBackend('file-backend')),
-    expected: { outputs: PROJECT_OUTPUTS, secretNames: ['deployRoleSecret'] },
+    expected: { outputs: DASHBOARD_PROD_OUTPUTS, secretNames: ['deployRoleSecret'] },
   }),
   { checksStackNames: true, canBeMalformed: true, takesCredential: false },
 );
@@ -123,7 +115,7 @@ stackSourceContract(
   async () => ({
     source: s3Source('s3://contract-state/team'),
     stack: 'dashboard-hosting-prod',
-    expected: { outputs: PROJECT_OUTPUTS, secretNames: ['deployRoleSecret'] },
+    expected: { outputs: DASHBOARD_PROD_OUTPUTS, secretNames: ['deployRoleSecret'] },
     secretValues: await ciphertextsOf(join('file-backend', PROJECT_CHECKPOINT)),
     credentials: [s3.credentials.secretAccessKey],
     unknownStack: 'dashboard-hosting-dev',
