@@ -63,6 +63,24 @@ async function unprotectedClients(
   return { infra, git, close: async () => void (await Promise.allSettled([infra.close(), git.close()])) };
 }
 
+/** A model turn that calls one tool. */
+const tool = (name: string, args: Record<string, unknown> = {}): Turn => ({
+  toolCalls: [{ name, arguments: args }],
+});
+
+/** The model's turn tagging the release `target` (a get_deploy_target result) as `commit`, for `request`. */
+const tagTurn = (target: Record<string, unknown>, commit: string, request: string): Turn =>
+  tool('create_deploy_tag', {
+    deployId: target.deployId,
+    commit,
+    artifactDigest: target.artifactDigest,
+    request,
+  });
+
+/** The newest agent-request entry of the stack's audit log: what the request recorded of itself. */
+const newestAgentEntry = async (e: AgentTestEnv) =>
+  (await readAudit(e.t.site.state, e.t.target.statePrefix)).filter((a) => a.type === 'agent-request').at(-1);
+
 /** The JSON inside the newest tool result envelope the model was given. */
 function lastResult(request: ChatRequest): Record<string, unknown> {
   const content = toolMessages(request).at(-1) ?? '';
@@ -124,29 +142,17 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
       (request, n) => {
         switch (n) {
           case 0:
-            return { toolCalls: [{ name: 'latest_commit', arguments: { path: APP_PATH } }] };
+            return tool('latest_commit', { path: APP_PATH });
           case 1:
             // The git server said dashboard2; the model picks the older release.
-            return { toolCalls: [{ name: 'get_deploy_target', arguments: { commit: dashboard1 } }] };
+            return tool('get_deploy_target', { commit: dashboard1 });
           case 2:
             target = lastResult(request);
-            return { toolCalls: [{ name: 'run_sync', arguments: { handle: target.handle } }] };
+            return tool('run_sync', { handle: target.handle });
           case 3:
-            return { toolCalls: [{ name: 'invalidate_cdn', arguments: { deployId: target.deployId } }] };
+            return tool('invalidate_cdn', { deployId: target.deployId });
           case 4:
-            return {
-              toolCalls: [
-                {
-                  name: 'create_deploy_tag',
-                  arguments: {
-                    deployId: target.deployId,
-                    commit: dashboard1,
-                    artifactDigest: target.artifactDigest,
-                    request: 'Deploy the latest dashboard',
-                  },
-                },
-              ],
-            };
+            return tagTurn(target, dashboard1, 'Deploy the latest dashboard');
           default:
             return { text: 'Deployed the latest dashboard and tagged it.' };
         }
@@ -178,9 +184,7 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
     );
     expect(result.message).toMatch(/\nThe model says: Deployed the latest dashboard and tagged it\.$/);
     // The audit entry records the refusal.
-    const entry = (await readAudit(e.t.site.state, e.t.target.statePrefix))
-      .filter((a) => a.type === 'agent-request')
-      .at(-1);
+    const entry = await newestAgentEntry(e);
     expect(
       ((entry?.data.calls ?? []) as Array<{ tool: string; status: string }>).find(
         (c) => c.tool === 'run_sync',
@@ -199,25 +203,25 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
         switch (n) {
           case 0:
             // Never asked which commit is the latest: even the right one is not the words' until it is.
-            return { toolCalls: [{ name: 'get_deploy_target', arguments: { commit: dashboard2 } }] };
+            return tool('get_deploy_target', { commit: dashboard2 });
           case 1:
-            return { toolCalls: [{ name: 'run_sync', arguments: { handle: lastResult(request).handle } }] };
+            return tool('run_sync', { handle: lastResult(request).handle });
           case 2:
             // "The latest" of an old ref names an old release.
-            return { toolCalls: [{ name: 'latest_commit', arguments: { ref: dashboard1 } }] };
+            return tool('latest_commit', { ref: dashboard1 });
           case 3:
-            return { toolCalls: [{ name: 'get_deploy_target', arguments: { commit: dashboard1 } }] };
+            return tool('get_deploy_target', { commit: dashboard1 });
           case 4:
-            return { toolCalls: [{ name: 'run_sync', arguments: { handle: lastResult(request).handle } }] };
+            return tool('run_sync', { handle: lastResult(request).handle });
           case 5:
-            return { toolCalls: [{ name: 'latest_commit', arguments: {} }] };
+            return tool('latest_commit');
           case 6:
-            return { toolCalls: [{ name: 'get_deploy_target', arguments: { commit: dashboard2 } }] };
+            return tool('get_deploy_target', { commit: dashboard2 });
           case 7:
             target = lastResult(request);
-            return { toolCalls: [{ name: 'run_sync', arguments: { handle: target.handle } }] };
+            return tool('run_sync', { handle: target.handle });
           case 8:
-            return { toolCalls: [{ name: 'invalidate_cdn', arguments: { deployId: target.deployId } }] };
+            return tool('invalidate_cdn', { deployId: target.deployId });
           default:
             return { text: 'Done.' };
         }
@@ -310,17 +314,17 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
         switch (n) {
           case 0:
             // The server says the stack is unprotected: no approval is asked there.
-            return { toolCalls: [{ name: 'get_status', arguments: {} }] };
+            return tool('get_status');
           case 1:
-            return { toolCalls: [{ name: 'start_canary', arguments: { commit: old, percent: 99 } }] };
+            return tool('start_canary', { commit: old, percent: 99 });
           case 2:
-            return { toolCalls: [{ name: 'latest_commit', arguments: {} }] };
+            return tool('latest_commit');
           case 3:
-            return { toolCalls: [{ name: 'start_canary', arguments: { commit: v3, percent: 99 } }] };
+            return tool('start_canary', { commit: v3, percent: 99 });
           case 4:
-            return { toolCalls: [{ name: 'start_canary', arguments: { commit: old, percent: 10 } }] };
+            return tool('start_canary', { commit: old, percent: 10 });
           case 5:
-            return { toolCalls: [{ name: 'start_canary', arguments: { commit: v3, percent: 10 } }] };
+            return tool('start_canary', { commit: v3, percent: 10 });
           default:
             return { text: 'The canary runs.' };
         }
@@ -350,8 +354,7 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
     expect(before).toMatchObject({ weight: 10 });
     const blind = await runWithModel(
       'promote',
-      (_request, n) =>
-        n === 0 ? { toolCalls: [{ name: 'promote_canary', arguments: {} }] } : { text: 'Promoted.' },
+      (_request, n) => (n === 0 ? tool('promote_canary') : { text: 'Promoted.' }),
       { clients, config, cwd: repo.dir, stack: t.site.target.stack },
     );
     expect(blind.result.calls.map((c) => [c.tool, c.status])).toEqual([['promote_canary', 'refused']]);
@@ -359,11 +362,7 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
     const other = await runWithModel(
       `promote ${short(repo.commits.dashboard1)}`,
       (_request, n) =>
-        n === 0
-          ? { toolCalls: [{ name: 'get_status', arguments: {} }] }
-          : n === 1
-            ? { toolCalls: [{ name: 'promote_canary', arguments: {} }] }
-            : { text: 'Promoted.' },
+        n === 0 ? tool('get_status') : n === 1 ? tool('promote_canary') : { text: 'Promoted.' },
       { clients, config, cwd: repo.dir, stack: t.site.target.stack },
     );
     expect(other.result.calls.map((c) => [c.tool, c.status])).toEqual([
@@ -415,32 +414,20 @@ describe('finding 2: the outcome and the answer say what the tools did, not what
       (request, n) => {
         switch (n) {
           case 0:
-            return { toolCalls: [{ name: 'latest_commit', arguments: {} }] };
+            return tool('latest_commit');
           case 1:
-            return { toolCalls: [{ name: 'get_deploy_target', arguments: { commit: dashboard1 } }] };
+            return tool('get_deploy_target', { commit: dashboard1 });
           case 2:
-            return { toolCalls: [{ name: 'run_sync', arguments: { handle: lastResult(request).handle } }] };
+            return tool('run_sync', { handle: lastResult(request).handle });
           case 3:
-            return { toolCalls: [{ name: 'get_deploy_target', arguments: { commit: dashboard2 } }] };
+            return tool('get_deploy_target', { commit: dashboard2 });
           case 4:
             target = lastResult(request);
-            return { toolCalls: [{ name: 'run_sync', arguments: { handle: target.handle } }] };
+            return tool('run_sync', { handle: target.handle });
           case 5:
-            return { toolCalls: [{ name: 'invalidate_cdn', arguments: { deployId: target.deployId } }] };
+            return tool('invalidate_cdn', { deployId: target.deployId });
           case 6:
-            return {
-              toolCalls: [
-                {
-                  name: 'create_deploy_tag',
-                  arguments: {
-                    deployId: target.deployId,
-                    commit: dashboard2,
-                    artifactDigest: target.artifactDigest,
-                    request: 'Deploy the latest dashboard',
-                  },
-                },
-              ],
-            };
+            return tagTurn(target, dashboard2, 'Deploy the latest dashboard');
           default:
             return { text: 'Nothing was deployed.' };
         }
@@ -464,9 +451,7 @@ describe('finding 2: the outcome and the answer say what the tools did, not what
     expect(result.message).toContain(`Tag: ${tag}.`);
     expect(result.message).toContain('Refused or not approved along the way: 1 call(s) (run_sync).');
     expect(result.message).toMatch(/\nThe model says: Nothing was deployed\.$/);
-    const entry = (await readAudit(e.t.site.state, e.t.target.statePrefix))
-      .filter((a) => a.type === 'agent-request')
-      .at(-1);
+    const entry = await newestAgentEntry(e);
     expect(entry?.data).toMatchObject({ outcome: 'succeeded', tag });
   });
 
@@ -537,8 +522,7 @@ describe('finding 3: tool names that are Object.prototype keys are refused and r
   it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'nosuchtool'])('%s', async (name) => {
     const { result, requests } = await runWithModel(
       "what's live?",
-      (_request, n) =>
-        n === 0 ? { toolCalls: [{ name, arguments: {} }] } : { text: 'I tried a tool that is not there.' },
+      (_request, n) => (n === 0 ? tool(name) : { text: 'I tried a tool that is not there.' }),
       { clients, config: e.config, cwd: e.repo.dir },
     );
     expect(result.calls).toEqual([
