@@ -119,6 +119,8 @@ describe('resolveDeployTarget — the seed syncCommand', () => {
 });
 
 describe('resolveDeployTarget — refusals name outputs, never values', () => {
+  /** Two valid buckets: each case spreading them gets only the output it names wrong. */
+  const VALID_BUCKETS = { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket' };
   it.each([
     ['nothing at all', {}, ['artifactsBucket, hostingBucket', 'syncCommand', 'outputs present: none']],
     ['only unrelated outputs', { cdnDomain: 'd1.cloudfront.net' }, ['outputs present: cdnDomain']],
@@ -146,44 +148,16 @@ describe('resolveDeployTarget — refusals name outputs, never values', () => {
     ],
     [
       'state in the hosting bucket (the site would serve its history)',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', stateBucket: 'h-bucket' },
+      { ...VALID_BUCKETS, stateBucket: 'h-bucket' },
       ['the state bucket is the hosting bucket', 'Set the stateBucket output to another bucket'],
     ],
-    [
-      'bad state bucket',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', stateBucket: 'x' },
-      ['stateBucket'],
-    ],
-    [
-      'bad region',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', region: 'moon' },
-      ['output region'],
-    ],
-    [
-      'bad endpoint',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', endpoint: 'ftp://x' },
-      ['output endpoint'],
-    ],
-    [
-      'bad distribution',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', distributionId: 'E2/../x' },
-      ['distributionId'],
-    ],
-    [
-      'bad site URL',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', siteUrl: 'javascript:alert(1)' },
-      ['siteUrl'],
-    ],
-    [
-      'traversing state prefix',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', statePrefix: '../x/' },
-      ['statePrefix'],
-    ],
-    [
-      'absolute state prefix',
-      { artifactsBucket: 'a-bucket', hostingBucket: 'h-bucket', statePrefix: '/x/' },
-      ['statePrefix'],
-    ],
+    ['bad state bucket', { ...VALID_BUCKETS, stateBucket: 'x' }, ['stateBucket']],
+    ['bad region', { ...VALID_BUCKETS, region: 'moon' }, ['output region']],
+    ['bad endpoint', { ...VALID_BUCKETS, endpoint: 'ftp://x' }, ['output endpoint']],
+    ['bad distribution', { ...VALID_BUCKETS, distributionId: 'E2/../x' }, ['distributionId']],
+    ['bad site URL', { ...VALID_BUCKETS, siteUrl: 'javascript:alert(1)' }, ['siteUrl']],
+    ['traversing state prefix', { ...VALID_BUCKETS, statePrefix: '../x/' }, ['statePrefix']],
+    ['absolute state prefix', { ...VALID_BUCKETS, statePrefix: '/x/' }, ['statePrefix']],
   ])('%s', (_name, outputs, fragments) => {
     const error = refusal(stackOf(outputs));
     for (const fragment of fragments) expect(error.message).toContain(fragment);
