@@ -6,7 +6,6 @@
  * tampered, as any record written around the chain, not unfinished.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import {
   APP,
@@ -15,7 +14,7 @@ import {
   startDeployedAtomicEnv,
   storedAtomicPending,
 } from '../support/atomic-env.ts';
-import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
+import { deployStoppedAfterRecord } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
@@ -28,10 +27,7 @@ describe('a record planted under the release id of an atomic deploy stopped afte
 
   it('is tampered, while the deploy’s own record stays unfinished', async () => {
     const prefix = t.target.statePrefix;
-    const stopping = stoppedAtEntryAfter(t.site, (key) => key.startsWith(`${prefix}deployments/`));
-    await expect(
-      deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2') }),
-    ).rejects.toThrow('the process stopped');
+    await deployStoppedAfterRecord(t.site, { app: APP, commit: V2, request: request('ship v2') });
     const pending = await storedAtomicPending(t.site);
     const { deployId, releaseId } = pending.plan;
     const own = await t.site.state.get(`${prefix}deployments/${deployId}.json`);

@@ -12,7 +12,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
-import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
+import { deployStoppedAfterRecord } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
@@ -25,10 +25,7 @@ describe('a deploy id whose deploy stopped before recording its deployment', () 
 
   it('is refused as unfinished, not as written around FrontendOps, and resolves once finished', async () => {
     const prefix = t.target.statePrefix;
-    const stopping = stoppedAtEntryAfter(t.site, (key) => key.startsWith(`${prefix}deployments/`));
-    await expect(
-      deployArtifact(stopping, { app: APP, commit: V2, request: request('ship v2') }),
-    ).rejects.toThrow('the process stopped');
+    await deployStoppedAfterRecord(t.site, { app: APP, commit: V2, request: request('ship v2') });
     const deployId = (await t.site.state.list(`${prefix}deployments/${V2.slice(0, 7)}-`))[0]?.key.slice(
       `${prefix}deployments/`.length,
       -'.json'.length,

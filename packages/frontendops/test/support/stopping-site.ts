@@ -4,11 +4,12 @@
  * what an atomic operation stopped so left (stoppedAtomic).
  */
 import { expect } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { createStateRecords } from '../../src/state/records.ts';
+import { createStateRecords, type RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, storedAtomicPending } from './atomic-env.ts';
 
 export function stoppingSite(
@@ -53,6 +54,19 @@ export function stoppedAtEntryAfter(site: Site, wrote: (key: string, body?: unkn
     }
     return written && AUDIT_ENTRY.test(key);
   });
+}
+
+/**
+ * A deploy of app@commit that stopped between writing its deployment record and the audit entry
+ * binding it, as a genuine crash there leaves it (it must stop there): the record no entry binds yet.
+ */
+export async function deployStoppedAfterRecord(
+  site: Site,
+  deploy: { app: string; commit: string; request: RequestInfo },
+): Promise<void> {
+  const records = `${site.target.statePrefix}deployments/`;
+  const stopping = stoppedAtEntryAfter(site, (key) => key.startsWith(records));
+  await expect(deployArtifact(stopping, deploy)).rejects.toThrow('the process stopped');
 }
 
 /** What an atomic operation stopped part-way left under the stack's state prefix, as stored. */
