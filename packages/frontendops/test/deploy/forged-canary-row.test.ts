@@ -7,31 +7,22 @@
  * --to` a build that was only ever a canary went through. Now what the row is (`op`, its canary) must
  * be this change's too: TAMPERED, nothing bound (and `audit verify` reports the row).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { canaryRowId } from '../../src/engine/ids.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import {
-  APP,
-  type AtomicEnv,
-  request,
-  startDeployedAtomicEnv,
-  storedAtomicPending,
-} from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request, storedAtomicPending } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
 describe('atomic: a stopped canary start whose history row is rewritten as a release', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startDeployedAtomicEnv({ stack: 'forged-canary-row' }, [V1, V2], 1);
-  }, 180_000);
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor({ stack: 'forged-canary-row' }, [V1, V2], 1);
 
   it('the next change refuses to bind it: TAMPERED, nothing recorded', async () => {
+    const t = env();
     const prefix = t.target.statePrefix;
     // Stopped at the entry that binds its row: the row is written, the entry is not.
     const stopping = stoppingSite(

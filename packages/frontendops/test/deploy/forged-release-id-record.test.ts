@@ -5,27 +5,18 @@
  * operation writes its deployment record under its deploy id, never its release id): verify calls it
  * tampered, as any record written around the chain, not unfinished.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../src/state/audit.ts';
-import {
-  APP,
-  type AtomicEnv,
-  request,
-  startDeployedAtomicEnv,
-  storedAtomicPending,
-} from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request, storedAtomicPending } from '../support/atomic-env.ts';
 import { deployStoppedAfterRecord } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
 describe('a record planted under the release id of an atomic deploy stopped after its switch', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startDeployedAtomicEnv({ stack: 'forged-release-id-record' }, [V1, V2], 1);
-  }, 180_000);
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor({ stack: 'forged-release-id-record' }, [V1, V2], 1);
 
   it('is tampered, while the deploy’s own record stays unfinished', async () => {
+    const t = env();
     const prefix = t.target.statePrefix;
     await deployStoppedAfterRecord(t.site, { app: APP, commit: V2, request: request('ship v2') });
     const pending = await storedAtomicPending(t.site);

@@ -5,25 +5,22 @@
  * (deploy/forged-release-record.test.ts); but nobody wrote it around FrontendOps, and the refusal
  * must not say so: it says the change stopped and how to finish it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { deployStoppedAfterRecord } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
 describe('a deploy id whose deploy stopped before recording its deployment', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startDeployedAtomicEnv({ stack: 'stopped-release-record' }, [V1, V2], 1);
-  }, 180_000);
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor({ stack: 'stopped-release-record' }, [V1, V2], 1);
 
   it('is refused as unfinished, not as written around FrontendOps, and resolves once finished', async () => {
+    const t = env();
     const prefix = t.target.statePrefix;
     await deployStoppedAfterRecord(t.site, { app: APP, commit: V2, request: request('ship v2') });
     const deployId = (await t.site.state.list(`${prefix}deployments/${V2.slice(0, 7)}-`))[0]?.key.slice(

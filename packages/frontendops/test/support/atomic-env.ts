@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { createCloudFrontReleaseStore } from '../../src/adapters/cloudfront-kvs.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
@@ -208,6 +209,27 @@ export async function startDeployedAtomicEnv(
     await t.stop();
     throw error;
   }
+}
+
+/**
+ * startDeployedAtomicEnv for the tests of the calling file or describe: started before them (given up
+ * to three minutes on a loaded machine), stopped after them. The env, from the returned function,
+ * once started.
+ */
+export function deployedAtomicEnvFor(
+  options: Parameters<typeof startAtomicEnv>[0],
+  commits: readonly string[],
+  deployed: number,
+): () => AtomicEnv {
+  let t: AtomicEnv | undefined;
+  beforeAll(async () => {
+    t = await startDeployedAtomicEnv(options, commits, deployed);
+  }, 180_000);
+  afterAll(() => t?.stop());
+  return () => {
+    if (!t) throw new Error('the atomic env starts in beforeAll: ask for it inside a test');
+    return t;
+  };
 }
 
 /** atomic/pending.json as stored for `site`: the record an atomic operation stopped part-way left. */
