@@ -20,7 +20,7 @@ import type { Site } from '../../src/site.ts';
 import { type ConnectSiteOptions, connectSite } from '../../src/stacks/open.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { startTestS3, type TestS3 } from './local-s3.ts';
+import { requestLog, startTestS3, type TestS3 } from './local-s3.ts';
 
 export const APP = 'sophia-dashboard';
 export const ARTIFACTS = 'atomic-artifacts';
@@ -146,14 +146,7 @@ export async function startAtomicEnv(
     async publishVersions(commits, first = 1) {
       for (const [i, commit] of commits.entries()) await env.publish(commit, `v${first + i}`);
     },
-    async mark() {
-      await s3.settle();
-      return s3.requests.length;
-    },
-    async requestsSince(mark) {
-      await s3.settle();
-      return s3.requests.slice(mark);
-    },
+    ...requestLog(s3),
     cliEnv: () => ({
       AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,

@@ -13,7 +13,7 @@ import { connectSite } from '../../src/stacks/open.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type CloudFrontDouble, DOUBLE_DISTRIBUTION_ID, startCloudFrontDouble } from './cloudfront-double.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
-import { startTestS3, type TestS3 } from './local-s3.ts';
+import { requestLog, startTestS3, type TestS3 } from './local-s3.ts';
 
 export const STACK = 'dashboard-hosting-prod';
 export const ARTIFACTS = 'sophia-dashboard-build-artifacts';
@@ -148,14 +148,7 @@ export async function startDeployEnv(
     }),
     target,
     tmp,
-    async mark() {
-      await s3.settle();
-      return s3.requests.length;
-    },
-    async requestsSince(mark) {
-      await s3.settle();
-      return s3.requests.slice(mark);
-    },
+    ...requestLog(s3),
     async writeOutputs({ stack: name = stack, cdn = false, hostingBucket = HOSTING } = {}) {
       const file = join(tmp, `${name}.json`);
       const outputs = {

@@ -37,6 +37,26 @@ export interface TestS3 {
 }
 
 /**
+ * A mark in `s3`'s request log and the requests it finished since one, each once they all are in the
+ * log: how a test env tells what an operation sent (AtomicEnv and TestDeployEnv spread these).
+ */
+export function requestLog(s3: Pick<TestS3, 'requests' | 'settle'>): {
+  mark(): Promise<number>;
+  requestsSince(mark: number): Promise<S3RequestRecord[]>;
+} {
+  return {
+    async mark() {
+      await s3.settle();
+      return s3.requests.length;
+    },
+    async requestsSince(mark) {
+      await s3.settle();
+      return s3.requests.slice(mark);
+    },
+  };
+}
+
+/**
  * Where servers keep their objects: a memory file system (/dev/shm) when this machine has one with
  * room to spare, else the temp directory. The server keeps each object as files (a data file and its
  * metadata, written to a temporary name and renamed), and on a disk's journaled file system those file
