@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveDeployTarget } from '../../src/engine/target.ts';
-import { FrontendOpsError } from '../../src/errors.ts';
 import { createPulumiCliSource } from '../../src/stacks/pulumi-cli.ts';
 import { stackSourceContract } from '../support/contracts/stack-source.ts';
 import { DASHBOARD_PROD_OUTPUTS } from '../support/pulumi-outputs.ts';
+import { opsRefusal } from '../support/refusal.ts';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/pulumi/stack-output.json');
 const TOKEN = 'pul-cli-0123456789abcdef0123456789abcdef';
@@ -116,15 +116,6 @@ beforeAll(async () => {
 });
 afterAll(() => fake?.cleanup());
 
-async function codeOf(promise: Promise<unknown>): Promise<FrontendOpsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(FrontendOpsError);
-  return error as FrontendOpsError;
-}
-
 describe('pulumi CLI source (fake pulumi on PATH)', () => {
   it('runs `pulumi stack output --json --stack <name>` without --show-secrets; its outputs make a target', async () => {
     const outputs = await createPulumiCliSource({ env: fake.env }).readOutputs('dashboard-hosting-prod');
@@ -153,7 +144,7 @@ describe('pulumi CLI source (fake pulumi on PATH)', () => {
   });
 
   it('another CLI failure is UPSTREAM', async () => {
-    expect((await codeOf(createPulumiCliSource({ env: fake.env }).readOutputs('broken'))).code).toBe(
+    expect((await opsRefusal(createPulumiCliSource({ env: fake.env }).readOutputs('broken'))).code).toBe(
       'UPSTREAM',
     );
   });
@@ -161,13 +152,13 @@ describe('pulumi CLI source (fake pulumi on PATH)', () => {
   it('a stack name carrying shell syntax is refused before anything runs', async () => {
     const before = (await fake.calls()).length;
     expect(
-      (await codeOf(createPulumiCliSource({ env: fake.env }).readOutputs('prod;touch /tmp/pwned'))).code,
+      (await opsRefusal(createPulumiCliSource({ env: fake.env }).readOutputs('prod;touch /tmp/pwned'))).code,
     ).toBe('BAD_INPUT');
     expect((await fake.calls()).length).toBe(before);
   });
 
   it('no pulumi on PATH is BAD_INPUT saying how to fix it', async () => {
-    const error = await codeOf(
+    const error = await opsRefusal(
       createPulumiCliSource({ env: { PATH: join(fake.bin, 'empty') } }).readOutputs('prod'),
     );
     expect(error.message).toContain('not on PATH');

@@ -13,6 +13,7 @@ import { createPulumiCloudSource } from '../../src/stacks/pulumi-cloud.ts';
 import { stackSourceContract } from '../support/contracts/stack-source.ts';
 import { type PulumiCloudDouble, startPulumiCloudDouble } from '../support/pulumi-cloud-double.ts';
 import { DASHBOARD_PROD_OUTPUTS } from '../support/pulumi-outputs.ts';
+import { opsRefusal } from '../support/refusal.ts';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/pulumi/cloud-export-dashboard-hosting-prod.json');
 const TOKEN = 'pul-0123456789abcdef0123456789abcdef01234567';
@@ -82,15 +83,6 @@ const source = (token: string | null = TOKEN) =>
     ...(token ? { token } : {}),
   });
 
-async function codeOf(promise: Promise<unknown>): Promise<FrontendOpsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(FrontendOpsError);
-  return error as FrontendOpsError;
-}
-
 describe('Pulumi Cloud stack export', () => {
   it('sends one documented GET with the token; its outputs make a deploy target', async () => {
     const from = cloud.requests.length;
@@ -109,7 +101,7 @@ describe('Pulumi Cloud stack export', () => {
   });
 
   it('a wrong token is UPSTREAM naming the 401 and what to check', async () => {
-    const error = await codeOf(source('pul-wrong-token').readOutputs('dashboard-hosting-prod'));
+    const error = await opsRefusal(source('pul-wrong-token').readOutputs('dashboard-hosting-prod'));
     expect(error.message).toMatch(/HTTP 401.*PULUMI_ACCESS_TOKEN/);
   });
 
@@ -118,7 +110,7 @@ describe('Pulumi Cloud stack export', () => {
     delete process.env.PULUMI_ACCESS_TOKEN;
     try {
       const from = cloud.requests.length;
-      const error = await codeOf(source(null).readOutputs('dashboard-hosting-prod'));
+      const error = await opsRefusal(source(null).readOutputs('dashboard-hosting-prod'));
       expect(error.code).toBe('BAD_INPUT');
       expect(error.message).toContain('PULUMI_ACCESS_TOKEN');
       expect(cloud.requests.length).toBe(from);
@@ -141,7 +133,7 @@ describe('Pulumi Cloud stack export', () => {
   });
 
   it('refuses a deployment newer than version 3', async () => {
-    const error = await codeOf(source().readOutputs('future'));
+    const error = await opsRefusal(source().readOutputs('future'));
     expect(error.code).toBe('UPSTREAM');
     expect(error.message).toContain('newer than');
   });
@@ -152,8 +144,8 @@ describe('Pulumi Cloud stack export', () => {
 
   it('refuses names that would change the URL path before sending anything', async () => {
     const from = cloud.requests.length;
-    expect((await codeOf(source().readOutputs('../../user/stacks'))).code).toBe('BAD_INPUT');
-    expect((await codeOf(source().readOutputs('x%2F..'))).code).toBe('BAD_INPUT');
+    expect((await opsRefusal(source().readOutputs('../../user/stacks'))).code).toBe('BAD_INPUT');
+    expect((await opsRefusal(source().readOutputs('x%2F..'))).code).toBe('BAD_INPUT');
     expect(() => createPulumiCloudSource({ organization: 'a/b', project: 'p', token: TOKEN })).toThrow(
       FrontendOpsError,
     );

@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+import { FrontendOpsError } from '../../src/errors.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 
 /** The error a promise rejects with: a test of a refusal fails, saying so, when it goes through. */
@@ -8,6 +10,16 @@ export async function refusal(run: Promise<unknown>): Promise<Error & { code?: s
     return error as Error & { code?: string };
   }
   throw new Error('expected a refusal, but it went through');
+}
+
+/** The FrontendOpsError a promise rejects with: the test fails if it resolves, or rejects with anything else. */
+export async function opsRefusal(run: Promise<unknown>): Promise<FrontendOpsError> {
+  const error = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(FrontendOpsError);
+  return error as FrontendOpsError;
 }
 
 /**
