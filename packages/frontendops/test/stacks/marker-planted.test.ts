@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { openSite } from '../../src/stacks/open.ts';
@@ -38,9 +38,9 @@ const open = (ref: string) => openSite(ref, config, t.tmp, { onNotice: (notice) 
 
 beforeAll(async () => {
   t = await startDeployEnv();
-  // openSite reaches the embedded S3 server the AWS way, as the CLI does.
-  for (const [name, value] of Object.entries({ ...t.cliEnv(), AWS_REGION: 'us-east-1' }))
-    vi.stubEnv(name, value);
+  // openSite reaches the embedded S3 server the AWS way, as the CLI does (the support's cleanup puts
+  // process.env back as the file found it).
+  Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
   await publishFixtureBuilds(t, APP, [V1, V2]);
   named = await t.writeOutputs();
   // The environment is protected by the configuration; "alias" names the same outputs under a
@@ -68,7 +68,6 @@ beforeEach(async () => {
   notices.length = 0;
 });
 afterAll(async () => {
-  vi.unstubAllEnvs();
   await t?.stop();
 });
 
