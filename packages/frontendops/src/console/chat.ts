@@ -8,6 +8,7 @@
  */
 import type { ApproveFn } from '../agent/approval.ts';
 import type { AgentEvent, AgentResult } from '../agent/types.ts';
+import type { ApprovalAction } from '../ports.ts';
 import type { ApprovalAsked, ChatConfirm, ChatReply, ProgressEvent } from './types.ts';
 
 export interface ConsoleAgentOptions {
@@ -25,8 +26,11 @@ export async function runChat(
   agent: ConsoleAgent,
   input: {
     text: string;
-    /** The plan the person confirmed (the deploy id the page showed), if this is a confirmation. */
-    confirm: { deployId: string } | null;
+    /**
+     * The plan the person confirmed, as the page showed it (its deploy id, kind of change and the
+     * stack the gate named), if this is a confirmation.
+     */
+    confirm: { deployId: string; action: ApprovalAction; stack: string } | null;
     actor: string;
     stack: string;
     runId: string;
@@ -36,7 +40,13 @@ export async function runChat(
   const approvals: ApprovalAsked[] = [];
   let pending: ChatConfirm | null = null;
   const approver: ApproveFn = async (request, { departs }) => {
-    const bound = input.confirm !== null && request.deployId === input.confirm.deployId;
+    // The deploy id alone is not the plan: a deploy of a commit and a rollback or promote to it,
+    // planned from one live release, share it. What was confirmed is that kind of change, there.
+    const bound =
+      input.confirm !== null &&
+      request.deployId === input.confirm.deployId &&
+      request.action === input.confirm.action &&
+      request.stack === input.confirm.stack;
     approvals.push({ ...request, approved: bound });
     if (bound)
       return { approved: true, by: input.actor, via: `the console (confirmed plan ${request.deployId})` };
@@ -67,9 +77,7 @@ export async function runChat(
   const needsSignature = result.calls.find(
     (call) => call.status === 'error' && call.summary.includes('APPROVAL_REQUIRED'),
   );
-  const confirmed = input.confirm
-    ? approvals.find((a) => a.approved && a.deployId === input.confirm?.deployId)
-    : undefined;
+  const confirmed = input.confirm ? approvals.find((a) => a.approved) : undefined;
   if (needsSignature && confirmed?.deployId && !pending) {
     return {
       runId: input.runId,

@@ -29,6 +29,7 @@ import type {
   ActionResult,
   CanaryAction,
   CanaryResult,
+  ChatConfirm,
   PinResult,
   PlanAction,
   PlanView,
@@ -115,8 +116,11 @@ export interface RouteContext {
   agent: ConsoleAgent | undefined;
   /** Why the chat is off, for the page, when there is no agent. */
   chatReason: string | null;
-  /** Plans shown in the chat and waiting for a confirmation, by deploy id: each can be confirmed once. */
-  confirmations: Map<string, { stack: string; text: string }>;
+  /**
+   * Plans shown in the chat and waiting for a confirmation, by deploy id: each can be confirmed once,
+   * and approves only the change shown (`plan`: its kind and the stack the gate named).
+   */
+  confirmations: Map<string, { stack: string; text: string; plan: ChatConfirm }>;
   token: string;
   /** Browser sessions started with the token (the page sends its id as a bearer; it is never the token). */
   sessions: Sessions;
@@ -442,8 +446,8 @@ async function postChat(req: IncomingMessage, res: ServerResponse, context: Rout
   const publish = (event: ProgressEvent) => context.hub.publish({ source: 'chat', runId, event });
   // A confirmation counts once, for the plan the page showed with these words; a newer request to
   // this stack replaces every waiting one (its button stops working).
+  const waiting = body.confirm ? context.confirmations.get(body.confirm.deployId) : undefined;
   if (body.confirm) {
-    const waiting = context.confirmations.get(body.confirm.deployId);
     if (!waiting || waiting.stack !== stack || waiting.text !== body.text) {
       return sendError(res, 409, {
         error: 'CONFIRMATION_USED',
@@ -452,19 +456,22 @@ async function postChat(req: IncomingMessage, res: ServerResponse, context: Rout
       });
     }
   }
-  for (const [deployId, waiting] of context.confirmations) {
-    if (waiting.stack === stack) context.confirmations.delete(deployId);
+  for (const [deployId, shown] of context.confirmations) {
+    if (shown.stack === stack) context.confirmations.delete(deployId);
   }
   try {
     const reply = await runChat(context.agent, {
       text: body.text,
-      confirm: body.confirm ?? null,
+      confirm: waiting
+        ? { deployId: waiting.plan.deployId, action: waiting.plan.action, stack: waiting.plan.stack }
+        : null,
       stack,
       actor: context.actor,
       runId,
       onEvent: publish,
     });
-    if (reply.confirm) context.confirmations.set(reply.confirm.deployId, { stack, text: body.text });
+    if (reply.confirm)
+      context.confirmations.set(reply.confirm.deployId, { stack, text: body.text, plan: reply.confirm });
     publish({
       type: 'done',
       outcome: reply.confirm ? 'waiting for your confirmation' : reply.ok ? 'answered' : 'not done',
