@@ -1,0 +1,105 @@
+/**
+ * Attacks by a GitHub Actions job on the OIDC approval path (approval/github-oidc.ts), with what a
+ * job holds: its token request variables, which it may point anywhere, and any token it got. The
+ * issuer is the test double of GitHub's provider (test/support/github-oidc-double.ts); a job's own
+ * "token service" here is a small server that hands back a token the job got otherwise: one asked
+ * for another audience (as for a cloud's role), or one it kept from an earlier step, now expired.
+ * What the gate does with a grant (one change per run attempt and action, the actions listed, the
+ * repository and environment) is tried end to end in mcp/infra/approval-gate.test.ts.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { githubEnvironmentGrant } from '../../src/approval/github-oidc.ts';
+import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
+
+let oidc: OidcDouble;
+let relay: Server;
+let relayOrigin: string;
+/** What the relay answers a job's token request with. */
+let relayed = '';
+
+beforeAll(async () => {
+  oidc = await startOidcDouble();
+  relay = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ count: 1, value: relayed }));
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  relayOrigin = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+afterAll(async () => {
+  relay?.closeAllConnections();
+  await new Promise<void>((resolve) => (relay ? relay.close(() => resolve()) : resolve()));
+  await oidc?.close();
+});
+
+const policy = () => ({
+  repository: 'sophia/dashboard',
+  environment: 'production',
+  actions: ['deploy' as const],
+  issuer: oidc.issuer,
+  audience: 'frontendops',
+});
+
+/** A token as GitHub hands it to the job, for the audience the job names. */
+async function tokenFor(audience: string): Promise<string> {
+  const job = oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '501' });
+  const url = new URL(job.ACTIONS_ID_TOKEN_REQUEST_URL as string);
+  url.searchParams.set('audience', audience);
+  const res = await fetch(url, {
+    headers: { authorization: `bearer ${job.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+  });
+  return ((await res.json()) as { value: string }).value;
+}
+
+/** The job's variables pointed at its own relay, which answers `token` whatever audience is asked. */
+function relaying(token: string) {
+  relayed = token;
+  return { ACTIONS_ID_TOKEN_REQUEST_URL: `${relayOrigin}/token`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'any' };
+}
+
+describe('attack: a GitHub Actions job approves with a token that is not for this', () => {
+  it('a token of the configured job, fetched as GitHub hands it, is a grant (the relay itself is no hindrance)', async () => {
+    const grant = await githubEnvironmentGrant(policy(), 'deploy', relaying(await tokenFor('frontendops')));
+    expect(grant).toMatchObject({ approval: { via: 'github-environment' } });
+  });
+
+  it('a token for another audience (a cloud role’s, sts.amazonaws.com) is refused', async () => {
+    const grant = await githubEnvironmentGrant(
+      policy(),
+      'deploy',
+      relaying(await tokenFor('sts.amazonaws.com')),
+    );
+    expect(grant).toEqual({ rejected: expect.stringMatching(/could not be verified \(.*"aud"/) });
+  });
+
+  it('a token kept past its expiry (5 minutes) is refused', async () => {
+    const job = relaying(await tokenFor('frontendops'));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 10 * 60_000);
+    const grant = await githubEnvironmentGrant(policy(), 'deploy', job);
+    expect(grant).toEqual({ rejected: expect.stringMatching(/could not be verified \(.*"exp"/) });
+  });
+
+  it('a job in no deployment environment (a pull request’s, a push without one) is refused', async () => {
+    const grant = await githubEnvironmentGrant(
+      policy(),
+      'deploy',
+      oidc.job({ repository: 'sophia/dashboard', run_id: '502' }),
+    );
+    expect(grant).toEqual({ rejected: expect.stringMatching(/runs in no deployment environment/) });
+  });
+
+  it('an environment named in other letters ("Production") is another name, refused', async () => {
+    const grant = await githubEnvironmentGrant(
+      policy(),
+      'deploy',
+      oidc.job({ repository: 'sophia/dashboard', environment: 'Production', run_id: '503' }),
+    );
+    expect(grant).toEqual({ rejected: expect.stringMatching(/runs in environment "Production"/) });
+  });
+});
