@@ -235,9 +235,16 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       return runPreview(site, stack, input, config);
     },
 
-    /** Pins the live release (pinned: false when it already was). */
-    async pin(stack: string, request: RequestInfo) {
-      const { pin, created } = await pinRelease(await open(stack), { request, waitMs: 10_000 });
+    /**
+     * Pins the live release (pinned: false when it already was); `shown`, the live deploy id the page
+     * showed: another live by now is refused, CONFLICT, nothing pinned.
+     */
+    async pin(stack: string, request: RequestInfo, shown?: string) {
+      const { pin, created } = await pinRelease(await open(stack), {
+        request,
+        waitMs: 10_000,
+        ...(shown ? { to: shown } : {}),
+      });
       return { pin, changed: created };
     },
 

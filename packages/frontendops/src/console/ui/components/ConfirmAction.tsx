@@ -77,6 +77,9 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
   const shareValid = isCanaryShare(sharePercent);
   const isPin = asked.action === 'pin' || asked.action === 'unpin';
   const to = 'to' in asked ? asked.to : undefined;
+  // A pin holds the release live when the dialog opened: if another goes live meanwhile, the server
+  // refuses it and nothing is pinned.
+  const [shownLive] = useState(props.status?.live?.deployId ?? null);
 
   useEffect(() => {
     if (isPin) {
@@ -100,7 +103,8 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
     const why = message.trim() ? { message: message.trim() } : {};
     try {
       if (asked.action === 'pin' || asked.action === 'unpin') {
-        const result = await postJson<PinResult>(stackPath(stack, asked.action), why);
+        const shown = asked.action === 'pin' && shownLive ? { deployId: shownLive } : {};
+        const result = await postJson<PinResult>(stackPath(stack, asked.action), { ...shown, ...why });
         props.onDone({ kind: 'pin', action: asked.action, result });
         return;
       }
