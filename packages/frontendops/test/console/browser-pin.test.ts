@@ -1,0 +1,73 @@
+/**
+ * The console's Pin, in Chromium: the dialog pins the release that was live when it opened. Another
+ * deploy landing while it is open (before "Pin" is pressed) is not pinned in its place: the server
+ * refuses, the dialog says so, and nothing is pinned (the API side: pin-bound.test.ts).
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { loadConfig } from '../../src/config.ts';
+import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { readPin } from '../../src/state/pin.ts';
+import { hasChromium, launchChromium } from '../support/browser.ts';
+import { ARTIFACTS_DIR } from '../support/cli.ts';
+import { APP, startConsoleEnv } from '../support/console-env.ts';
+import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import type { TestRepo } from '../support/git-repo.ts';
+
+let t: TestDeployEnv;
+let repo: TestRepo;
+let server: ConsoleServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let C1: string;
+let C2: string;
+
+describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
+  beforeAll(async () => {
+    ({ t, repo, C1, C2 } = await startConsoleEnv());
+    server = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+      git: createLocalGit({ repoDir: repo.dir }),
+      actor: 'release-manager (console)',
+    });
+    browser = await launchChromium();
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
+  });
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await server?.close();
+    await t?.stop();
+    await repo?.cleanup();
+  });
+
+  it('a deploy lands while the Pin dialog is open: nothing is pinned, and the dialog says so', async () => {
+    context = await browser.newContext({ baseURL: new URL(server.url).origin });
+    page = await context.newPage();
+    await page.goto(`/?token=${server.token}`);
+    await expect.poll(() => page.getByTestId(`live-${STACK}`).textContent()).toContain(C1.slice(0, 7));
+
+    await page.getByRole('button', { name: 'Pin', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: `Pin ${STACK}?` });
+    await dialog.waitFor();
+
+    const landed = await deployArtifact(t.site, {
+      app: APP,
+      commit: C2,
+      request: { text: 'deploy', actor: 'bob', planner: 'cli', at: new Date().toISOString() },
+    });
+    expect(landed.outcome).toBe('succeeded');
+
+    const posted = page.waitForResponse((r) => r.url().endsWith(`/api/stacks/${STACK}/pin`));
+    await dialog.getByRole('button', { name: 'Pin', exact: true }).click();
+    expect((await posted).status()).toBe(409);
+    await expect.poll(() => dialog.textContent()).toMatch(/is not the live release/);
+    expect(await readPin(t.site)).toBeNull();
+  });
+});
