@@ -3,7 +3,8 @@
  * job holds: its token request variables, which it may point anywhere, and any token it got. The
  * issuer is the test double of GitHub's provider (test/support/github-oidc-double.ts); a job's own
  * "token service" here is a small server that hands back a token the job got otherwise: one asked
- * for another audience (as for a cloud's role), or one it kept from an earlier step, now expired.
+ * for another audience (as for a cloud's role), or one it kept from an earlier step, now expired,
+ * or replayed while it is valid (it counts as its run's one approval, whichever token carries it).
  * What the gate does with a grant (one change per run attempt and action, the actions listed, the
  * repository and environment) is tried end to end in mcp/infra/approval-gate.test.ts.
  */
@@ -83,6 +84,32 @@ describe('attack: a GitHub Actions job approves with a token that is not for thi
     vi.setSystemTime(Date.now() + 10 * 60_000);
     const grant = await githubEnvironmentGrant(policy(), 'deploy', job);
     expect(grant).toEqual({ rejected: expect.stringMatching(/could not be verified \(.*"exp"/) });
+  });
+
+  it('a token replayed, or a fresh one of the same run attempt, gets the run’s one key: one change per run and action', async () => {
+    const token = await tokenFor('frontendops');
+    const keyOf = async (env: Record<string, string>, action: 'deploy' | 'promote' = 'deploy') => {
+      const grant = await githubEnvironmentGrant(
+        { ...policy(), actions: ['deploy', 'promote'] },
+        action,
+        env,
+      );
+      return grant && 'grantKey' in grant ? grant.grantKey : grant;
+    };
+    const first = await keyOf(relaying(token));
+    expect(first).toMatch(/^github-[0-9a-f]{40}$/);
+    expect(await keyOf(relaying(token))).toBe(first);
+    const fresh = oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '501' });
+    expect(await keyOf(fresh)).toBe(first);
+    // Another action, or another attempt of the run (its reviewers approved it again), is its own.
+    expect(await keyOf(relaying(token), 'promote')).not.toBe(first);
+    const again = oidc.job({
+      repository: 'sophia/dashboard',
+      environment: 'production',
+      run_id: '501',
+      run_attempt: '2',
+    });
+    expect(await keyOf(again)).not.toBe(first);
   });
 
   it('a job in no deployment environment (a pull request’s, a push without one) is refused', async () => {
