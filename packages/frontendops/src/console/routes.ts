@@ -67,9 +67,13 @@ const actionBody = z.strictObject({
   /** Why, in the person's words (recorded; a rollback's becomes the pin's reason). */
   message: MESSAGE,
 });
-const unpinBody = z.strictObject({ message: MESSAGE });
+/** An unpin names the pin the page showed (its release, when it was set): another one is not cleared. */
+const unpinBody = z.strictObject({
+  message: MESSAGE,
+  pin: z.strictObject({ deployId, at: z.string().max(40) }).optional(),
+});
 /** A pin names the live release the page showed: if another went live since, nothing is pinned. */
-const pinBody = unpinBody.extend({ deployId: deployId.optional() });
+const pinBody = z.strictObject({ message: MESSAGE, deployId: deployId.optional() });
 const chatBody = z.strictObject({
   text: z.string().trim().min(1, 'say what you want').max(WORDS_MAX),
   /** The plan the page showed and the person confirmed: only it is approved. */
@@ -389,14 +393,22 @@ async function postPin(
   stack: string,
   resource: 'pin' | 'unpin',
 ): Promise<void> {
-  const body: { message?: string | undefined; deployId?: string | undefined } =
+  const body: {
+    message?: string | undefined;
+    deployId?: string | undefined;
+    pin?: { deployId: string; at: string } | undefined;
+  } =
     resource === 'pin'
       ? await readJsonBody(
           req,
           pinBody,
           '{"deployId": "<the live deploy id the page showed>", "message": "why (optional)"}',
         )
-      : await readJsonBody(req, unpinBody, '{"message": "why (optional)"}');
+      : await readJsonBody(
+          req,
+          unpinBody,
+          '{"pin": {"deployId": "<the pin the page showed>", "at": "<when it was set>"}, "message": "why (optional)"}',
+        );
   const words = `${resource === 'pin' ? 'Pin the live release' : 'Unpin'} (confirmed in the console by ${personOf(context.actor)})`;
   const request = {
     ...consoleRequest(words, context.actor),
@@ -405,7 +417,7 @@ async function postPin(
   const done =
     resource === 'pin'
       ? await context.service.pin(stack, request, body.deployId)
-      : await context.service.unpin(stack, request);
+      : await context.service.unpin(stack, request, body.pin);
   const result: PinResult = { stack, pin: done.pin && toPinView(done.pin), changed: done.changed };
   return sendJson(res, 200, result);
 }

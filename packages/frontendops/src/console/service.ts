@@ -22,6 +22,7 @@ import type { HistoryItem } from '../read/views.ts';
 import type { Site } from '../site.ts';
 import { digestOrNull, newestBindings, recordedStateKnown } from '../state/audit.ts';
 import { recordName } from '../state/names.ts';
+import type { PinShown } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
 import type { ConfigReader } from './config-reader.ts';
@@ -249,8 +250,12 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     },
 
     /** Lifts the pin (changed: false when there was none). */
-    async unpin(stack: string, request: RequestInfo) {
-      const { cleared } = await unpinRelease(await open(stack), { request, waitMs: 10_000 });
+    async unpin(stack: string, request: RequestInfo, shown?: PinShown) {
+      const { cleared } = await unpinRelease(await open(stack), {
+        request,
+        waitMs: 10_000,
+        ...(shown ? { shown } : {}),
+      });
       return { pin: cleared, changed: cleared !== null };
     },
 

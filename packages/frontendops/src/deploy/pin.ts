@@ -13,7 +13,7 @@ import { FrontendOpsError, holding } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
-import { clearPin, type PinRecord, readPin, writePin } from '../state/pin.ts';
+import { clearPin, type PinRecord, type PinShown, readPin, writePin } from '../state/pin.ts';
 import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
@@ -105,7 +105,8 @@ async function unfinishedSwitch(site: Site): Promise<FrontendOpsError | null> {
  */
 export async function unpinRelease(
   site: Site,
-  options: { request: RequestInfo; waitMs?: number },
+  /** `shown`: the pin the person saw; another one set since is refused (CONFLICT), nothing cleared. */
+  options: { request: RequestInfo; waitMs?: number; shown?: PinShown },
 ): Promise<{ cleared: PinRecord | null }> {
   return withDeployLock(site, options, async (lock, finished) => ({
     cleared:
@@ -114,6 +115,7 @@ export async function unpinRelease(
         reason: options.request.message ?? null,
         via: 'unpin',
         lock,
+        ...(options.shown ? { shown: options.shown } : {}),
       })) ?? (finished?.type === 'unpin' ? (finished.data.was as PinRecord) : null),
   }));
 }

@@ -129,10 +129,25 @@ export async function pinRolledBack(
  */
 export async function clearPin(
   site: Site,
-  input: { by: string; reason: string | null; via: 'unpin' | 'promote'; deployId?: string; lock?: HeldLock },
+  input: {
+    by: string;
+    reason: string | null;
+    via: 'unpin' | 'promote';
+    deployId?: string;
+    lock?: HeldLock;
+    /** The pin the person saw (its release and when it was set): another one now is not cleared. */
+    shown?: PinShown;
+  },
 ): Promise<PinRecord | null> {
   const pin = await readPinLenient(site);
   if (!pin) return null;
+  if (input.shown && (pin.deployId !== input.shown.deployId || pin.at !== input.shown.at)) {
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `${site.target.stack} is pinned to ${describePin(pin)}, not the pin that was shown (${input.shown.deployId}, set ${input.shown.at}): someone pinned again since. Nothing was unpinned. Look at the pin now, and unpin again if it should go.`,
+      { details: { pin } },
+    );
+  }
   await input.lock?.assertHeld();
   await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: 'unpin',
@@ -149,6 +164,9 @@ export async function clearPin(
   await site.state.delete([pinKey(site)]);
   return pin;
 }
+
+/** Which pin a person saw, to unpin only that one: its release and when it was set. */
+export type PinShown = Pick<PinRecord, 'deployId' | 'at'>;
 
 /** Refuses a deploy of another release while the stack is pinned. */
 export function assertDeployAllowed(pin: PinRecord | null, stack: string, commit: string): void {

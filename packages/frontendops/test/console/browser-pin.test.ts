@@ -1,7 +1,8 @@
 /**
  * The console's Pin, in Chromium: the dialog pins the release that was live when it opened. Another
  * deploy landing while it is open (before "Pin" is pressed) is not pinned in its place: the server
- * refuses, the dialog says so, and nothing is pinned (the API side: pin-bound.test.ts).
+ * refuses, the dialog says so, and nothing is pinned (the API side: pin-bound.test.ts). Its Unpin
+ * clears the pin shown when it opened: one set again meanwhile stays.
  */
 import { mkdir } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -10,6 +11,7 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { hasChromium, launchChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
@@ -69,5 +71,28 @@ describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
     expect((await posted).status()).toBe(409);
     await expect.poll(() => dialog.textContent()).toMatch(/is not the live release/);
     expect(await readPin(t.site)).toBeNull();
+  });
+
+  it('the pin is set again while the Unpin dialog is open: the new pin stays, and the dialog says so', async () => {
+    const at = () => new Date().toISOString();
+    await pinRelease(t.site, {
+      request: { text: 'pin', actor: 'bob', planner: 'cli', at: at(), message: 'hold it for the demo' },
+    });
+    await page.reload();
+    await page.getByRole('button', { name: 'Unpin', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: `Unpin ${STACK}?` });
+    await dialog.waitFor();
+
+    // Another operator unpins and pins again, for a reason of their own.
+    const carol = { text: 'pin', actor: 'carol', planner: 'cli', at: at() };
+    await unpinRelease(t.site, { request: carol });
+    await pinRelease(t.site, { request: { ...carol, message: 'the CTO froze releases' } });
+    const carols = await readPin(t.site);
+
+    const posted = page.waitForResponse((r) => r.url().endsWith(`/api/stacks/${STACK}/unpin`));
+    await dialog.getByRole('button', { name: 'Unpin', exact: true }).click();
+    expect((await posted).status()).toBe(409);
+    await expect.poll(() => dialog.textContent()).toMatch(/not the pin that was shown/);
+    expect(await readPin(t.site)).toEqual(carols);
   });
 });

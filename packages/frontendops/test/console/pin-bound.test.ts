@@ -2,7 +2,8 @@
  * Attack: a pin swapped between "confirm" and "apply". The page shows the live release and asks the
  * person to pin it; another deploy lands before the POST arrives. The pin must hold the release the
  * person saw, or nothing: the confirmation names it (its deploy id), and a pin of a release that is
- * no longer live is refused, CONFLICT, nothing pinned.
+ * no longer live is refused, CONFLICT, nothing pinned. An unpin likewise names the pin it showed: one
+ * set again since is refused and stays.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { loadConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import type { StatusView } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, startConsoleEnv } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -44,8 +46,8 @@ afterAll(async () => {
 
 const api = (resource: string) => new URL(`/api/stacks/${STACK}/${resource}`, server.url);
 const bearer = () => ({ authorization: `Bearer ${server.token}` });
-const pin = (body: Record<string, unknown>) =>
-  fetch(api('pin'), {
+const post = (resource: 'pin' | 'unpin', body: Record<string, unknown>) =>
+  fetch(api(resource), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...bearer() },
     body: JSON.stringify(body),
@@ -65,15 +67,41 @@ describe('attack: the console pins a release the person did not see', () => {
     });
     expect(landed.outcome).toBe('succeeded');
 
-    const late = await pin({ deployId: seen });
+    const late = await post('pin', { deployId: seen });
     const body = (await late.json()) as { error: string; message: string };
     expect(late.status, JSON.stringify(body)).toBe(409);
     expect(body.error).toBe('CONFLICT');
     expect(body.message).toContain(`${seen} is not the live release`);
     expect(await readPin(t.site)).toBeNull();
 
-    const now = await pin({ deployId: landed.deployId, message: 'hold it' });
+    const now = await post('pin', { deployId: landed.deployId, message: 'hold it' });
     expect(now.status).toBe(200);
     expect((await readPin(t.site))?.deployId).toBe(landed.deployId);
+  });
+
+  it('the pin shown was replaced when the unpin arrives: refused, the new pin stays; the pin shown unpins', async () => {
+    const bob = { text: 'pin', actor: 'bob', planner: 'cli', at: new Date().toISOString() };
+    await pinRelease(t.site, { request: { ...bob, message: 'hold it for the demo' } });
+    const shown = (await (await fetch(api('status'), { headers: bearer() })).json()) as StatusView;
+    const seen = { deployId: shown.pin?.deployId as string, at: shown.pin?.at as string };
+    expect(seen.at).toBeTruthy();
+
+    // Another operator unpins and pins again, for a reason of their own, while the dialog is open.
+    await unpinRelease(t.site, { request: { ...bob, actor: 'carol' } });
+    await pinRelease(t.site, { request: { ...bob, actor: 'carol', message: 'the CTO froze releases' } });
+    const carols = await readPin(t.site);
+    expect(carols?.at).not.toBe(seen.at);
+
+    const late = await post('unpin', { pin: seen });
+    const body = (await late.json()) as { error: string; message: string };
+    expect(late.status, JSON.stringify(body)).toBe(409);
+    expect(body.error).toBe('CONFLICT');
+    expect(body.message).toContain('not the pin that was shown');
+    expect(body.message).toContain('Nothing was unpinned');
+    expect(await readPin(t.site)).toEqual(carols);
+
+    const now = await post('unpin', { pin: { deployId: carols?.deployId, at: carols?.at } });
+    expect(now.status).toBe(200);
+    expect(await readPin(t.site)).toBeNull();
   });
 });

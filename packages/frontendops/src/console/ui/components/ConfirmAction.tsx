@@ -80,6 +80,11 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
   // A pin holds the release live when the dialog opened: if another goes live meanwhile, the server
   // refuses it and nothing is pinned.
   const [shownLive] = useState(props.status?.live?.deployId ?? null);
+  // An unpin clears the pin shown when the dialog opened: if someone pins again meanwhile, the server
+  // refuses it and the new pin stays.
+  const [shownPin] = useState(
+    props.status?.pin ? { deployId: props.status.pin.deployId, at: props.status.pin.at } : null,
+  );
 
   useEffect(() => {
     if (isPin) {
@@ -103,7 +108,14 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
     const why = message.trim() ? { message: message.trim() } : {};
     try {
       if (asked.action === 'pin' || asked.action === 'unpin') {
-        const shown = asked.action === 'pin' && shownLive ? { deployId: shownLive } : {};
+        const shown =
+          asked.action === 'pin'
+            ? shownLive
+              ? { deployId: shownLive }
+              : {}
+            : shownPin
+              ? { pin: shownPin }
+              : {};
         const result = await postJson<PinResult>(stackPath(stack, asked.action), { ...shown, ...why });
         props.onDone({ kind: 'pin', action: asked.action, result });
         return;
