@@ -13,28 +13,47 @@ import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
 
 const C = ['1a1a1a1a1a1a1a1a', '2b2b2b2b2b2b2b2b', '3c3c3c3c3c3c3c3c'];
 let t: AtomicEnv;
-const probe = new Probe();
-let probers: Promise<void>[] = [];
+/** The visitors, kept for the whole file: their cookies (their canary buckets) outlive each change. */
+let browsers: Browser[] = [];
+/** What every probe saw, over the whole file. */
+const broken: string[] = [];
+const releasesSeen = new Set<string>();
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 25 });
   await t.publishVersions(C);
   await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
   // Browsers that keep their bucket, one that drops cookies, one that never navigates (a crawler).
-  probers = [
-    probe.run(new Browser(t.edge.url)),
-    probe.run(new Browser(t.edge.url)),
-    probe.run(new Browser(t.edge.url)),
-    probe.run(new Browser(t.edge.url, { keepsCookies: false })),
-    probe.run(new Browser(t.edge.url, { navigates: false, keepsCookies: false })),
+  browsers = [
+    new Browser(t.edge.url),
+    new Browser(t.edge.url),
+    new Browser(t.edge.url),
+    new Browser(t.edge.url, { keepsCookies: false }),
+    new Browser(t.edge.url, { navigates: false, keepsCookies: false }),
   ];
-  await probe.pagesAfterNow(4);
 });
-afterAll(async () => {
-  probe.stop();
-  await Promise.all(probers);
-  await t.stop();
-});
+afterAll(() => t?.stop());
+
+/**
+ * Runs `change` while every browser loads pages over and over: from 4 pages before it starts until 8
+ * after it ended. Only a change moves what the edge serves, so between changes the browsers rest
+ * (pages there would see what the 8 after the last change saw).
+ */
+async function probed<T>(change: (probe: Probe) => Promise<T>): Promise<T> {
+  const probe = new Probe();
+  const probers = browsers.map((browser) => probe.run(browser));
+  try {
+    await probe.pagesAfterNow(4);
+    const value = await change(probe);
+    await probe.pagesAfterNow(8);
+    return value;
+  } finally {
+    probe.stop();
+    await Promise.all(probers);
+    broken.push(...probe.broken);
+    for (const release of probe.releasesSeen) releasesSeen.add(release);
+  }
+}
 
 const pointer = async () => (await t.store().read()).value;
 /** The release a browser with this fo_bucket cookie gets. */
@@ -43,13 +62,14 @@ const asBucket = async (bucket: number) =>
 
 describe('canary', () => {
   it('deploy --canary 10%: the build goes up like a deploy, one key write sends a sticky 10% to it', async () => {
-    const summary = await startCanary(t.site, {
-      app: APP,
-      commit: C[1] as string,
-      weightPercent: 10,
-      request: request('deploy to 10% first'),
-    });
-    await probe.pagesAfterNow(8);
+    const summary = await probed(() =>
+      startCanary(t.site, {
+        app: APP,
+        commit: C[1] as string,
+        weightPercent: 10,
+        request: request('deploy to 10% first'),
+      }),
+    );
     expect(summary).toMatchObject({ outcome: 'succeeded', op: 'canary-start', canary: { weight: 10 } });
     expect(summary.copied).toBe(6); // its two own assets and four release files
     expect(summary.verification?.ok).toBe(true);
@@ -75,26 +95,25 @@ describe('canary', () => {
   });
 
   it('refuses a deploy, a rollback or another canary while one runs', async () => {
-    for (const attempt of [
-      () => deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() }),
-      () => rollbackRelease(t.site, { to: C[0] as string, request: request() }),
-      () => startCanary(t.site, { app: APP, commit: C[2] as string, weightPercent: 5, request: request() }),
-    ]) {
-      const error = await attempt().catch((e: unknown) => e);
-      expect(isFrontendOpsError(error, 'CONFLICT'), String(error)).toBe(true);
-      expect((error as Error).message).toMatch(/Promote it or abort it first/);
-    }
+    await probed(async () => {
+      for (const attempt of [
+        () => deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() }),
+        () => rollbackRelease(t.site, { to: C[0] as string, request: request() }),
+        () => startCanary(t.site, { app: APP, commit: C[2] as string, weightPercent: 5, request: request() }),
+      ]) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect(isFrontendOpsError(error, 'CONFLICT'), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(/Promote it or abort it first/);
+      }
+    });
   });
 
   it('raises the share with the same build: one key write, nothing copied; earlier canary visitors stay', async () => {
     const id = (await readCanaryStatus(t.site)).canary?.releaseId as string;
     const mark = await t.mark();
-    const summary = await startCanary(t.site, {
-      app: APP,
-      commit: C[1] as string,
-      weightPercent: 50,
-      request: request(),
-    });
+    const summary = await probed(() =>
+      startCanary(t.site, { app: APP, commit: C[1] as string, weightPercent: 50, request: request() }),
+    );
     expect(summary).toMatchObject({ outcome: 'succeeded', copied: 0 });
     expect(hostingWrites(await t.requestsSince(mark))).toEqual([]);
     expect((await pointer())?.weight).toBe(50);
@@ -103,8 +122,7 @@ describe('canary', () => {
 
   it('promote: the canary is live for everyone, with a deployment record, one key write', async () => {
     const mark = await t.mark();
-    const summary = await promoteCanary(t.site, { request: request('promote') });
-    await probe.pagesAfterNow(8);
+    const summary = await probed(() => promoteCanary(t.site, { request: request('promote') }));
     expect(summary).toMatchObject({ outcome: 'succeeded', op: 'canary-promote', copied: 0, commit: C[1] });
     expect(hostingWrites(await t.requestsSince(mark))).toEqual([]);
     expect(await pointer()).toEqual({ live: summary.releaseId });
@@ -117,23 +135,21 @@ describe('canary', () => {
   });
 
   it('abort: everyone back on the live release, one key write', async () => {
-    const started = await startCanary(t.site, {
-      app: APP,
-      commit: C[2] as string,
-      weightPercent: 30,
-      request: request(),
-    });
+    const started = await probed(() =>
+      startCanary(t.site, { app: APP, commit: C[2] as string, weightPercent: 30, request: request() }),
+    );
     const canaryBucket = bucketFor(started.releaseId, 'canary');
     // A prober whose bucket the canary serves: the probe sees the canary while it runs (which of the
     // other probers' buckets a 30% share takes is chance).
     const onCanary = new Browser(t.edge.url);
     onCanary.cookies.set('fo_bucket', String(canaryBucket));
-    probers.push(probe.run(onCanary));
-    await expect.poll(() => probe.releasesSeen.has('v3')).toBe(true);
-    await probe.pagesAfterNow(8);
-    expect(await asBucket(canaryBucket)).toBe('v3');
-    const summary = await abortCanary(t.site, { request: request('abort the canary') });
-    await probe.pagesAfterNow(8);
+    browsers.push(onCanary);
+    const summary = await probed(async (probe) => {
+      await expect.poll(() => probe.releasesSeen.has('v3')).toBe(true);
+      await probe.pagesAfterNow(8);
+      expect(await asBucket(canaryBucket)).toBe('v3');
+      return abortCanary(t.site, { request: request('abort the canary') });
+    });
     expect(summary).toMatchObject({ outcome: 'succeeded', op: 'canary-abort', commit: C[2] });
     expect(summary.verification?.ok).toBe(true);
     expect((await pointer())?.canary).toBeUndefined();
@@ -143,8 +159,8 @@ describe('canary', () => {
   });
 
   it('no visitor ever got a broken page, nothing was invalidated, and every step is audited', async () => {
-    expect(probe.broken).toEqual([]);
-    expect([...probe.releasesSeen].sort()).toEqual(['v1', 'v2', 'v3']);
+    expect(broken).toEqual([]);
+    expect([...releasesSeen].sort()).toEqual(['v1', 'v2', 'v3']);
     expect(t.edge.stats().invalidations).toEqual([]);
     const types = (await readAudit(t.site.state, t.target.statePrefix)).map((e) => e.type);
     // The environment marked, the first release going live and recorded; a release entry whenever
