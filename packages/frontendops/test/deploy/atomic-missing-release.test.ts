@@ -17,7 +17,7 @@
  *   (here: the files go between the check and the switch) is switched back to the release live
  *   before, recorded as failed, not pinned, not tagged.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { promoteCanary, readCanaryStatus, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { promoteRelease } from '../../src/deploy/pin.ts';
@@ -34,6 +34,7 @@ import {
   request,
   startAtomicEnv,
 } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -45,19 +46,22 @@ const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'
  */
 const VERIFY_MS = 400;
 let t: AtomicEnv;
-let releases: Record<string, string>;
+const releases: Record<string, string> = {};
+let deployed: AtomicSnapshot;
 
-beforeEach(async () => {
+// Every case starts from V1 then V2 deployed (all three published): deployed once, then put back.
+beforeAll(async () => {
   t = await startAtomicEnv({ stack: 'atomic-missing' });
-  releases = {};
   await t.publishVersions([V1, V2, V3]);
   for (const commit of [V1, V2]) {
     const summary = await deployArtifact(t.site, { app: APP, commit, request: request() });
     expect(summary.outcome).toBe('succeeded');
     releases[commit] = (await t.store().read()).value?.live as string;
   }
-});
-afterEach(() => t.stop());
+  deployed = await snapshotAtomicEnv(t);
+}, 120_000);
+afterAll(() => t?.stop());
+beforeEach(() => deployed.restore());
 
 const served = async () => {
   const response = await fetch(t.edge.url);
