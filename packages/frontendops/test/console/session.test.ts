@@ -9,7 +9,7 @@
  * sign-in redirect, sessions as bearers, and an old-style cookie refused.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Locator, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -203,8 +203,11 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
   let rogue: Server;
   let rogueUrl = '';
   const rogueSaw: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
+  /** One browser for both cases: each has a context of its own (its own cookies, storage and routes). */
+  let browser: Browser;
 
   beforeAll(async () => {
+    browser = await launchChromium();
     // Some other local web server: a dev server, another tool's UI, a malicious package's helper.
     rogue = createServer((req, res) => {
       rogueSaw.push({ url: req.url ?? '', headers: { ...req.headers } });
@@ -216,13 +219,13 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
     rogueUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
   });
   afterAll(async () => {
+    await browser?.close();
     await new Promise((resolve) => rogue?.close(resolve));
   });
 
   it('receives no console credential, cannot call the API with anything it saw, and the console page keeps working', async () => {
-    const browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     try {
-      const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
       /** Every request a tab makes to the console, with all its headers (none for one cut short). */
       const watch = (tab: Page) => {
         const seen: { url: string; headers: Promise<Record<string, string>> }[] = [];
@@ -372,16 +375,14 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
       ])
         expect(checked).toContain(path);
       for (const r of consoleRequests) expect(r.url).not.toContain(id);
-      await context.close();
     } finally {
-      await browser.close();
+      await context.close();
     }
   }, 120_000);
 
   it('the progress stream sends the session as a header, and opens again after it fails or ends', async () => {
-    const browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     try {
-      const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
       const page = await context.newPage();
       const attempts: { url: string; authorization: string | undefined }[] = [];
       // The first attempt gets a stream that ends after one event (in the format's corners: CRLF, a
@@ -432,9 +433,8 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
         expect(attempt.authorization).toBe(`Bearer ${id}`);
         expect(new URL(attempt.url).search).toBe('');
       }
-      await context.close();
     } finally {
-      await browser.close();
+      await context.close();
     }
   }, 120_000);
 });
