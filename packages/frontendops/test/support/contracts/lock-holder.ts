@@ -51,6 +51,8 @@ export interface LockHolderProcess {
   resume(): void;
   /** SIGKILL, and waits until it is gone. */
   kill(): Promise<void>;
+  /** Whether the process still runs (it has not exited, nor been killed). */
+  alive(): boolean;
 }
 
 export const LOCKER_SPEC_ENV = 'FRONTENDOPS_TEST_LOCKER_SPEC';
@@ -98,6 +100,7 @@ export async function startLockHolder(spec: LockerSpec): Promise<LockHolderProce
     pause: () => signal(pid, 'SIGSTOP'),
     resume: () => signal(pid, 'SIGCONT'),
     kill: () => killTracked(child),
+    alive: () => child.exitCode === null && child.signalCode === null,
   };
 }
 
