@@ -176,10 +176,17 @@ describe('frontendops CLI', () => {
       '30',
       '--json',
     ]);
-    await waitFor(async () => {
-      await t.s3.settle();
-      return t.s3.requests.slice(from).some((r) => r.key.endsWith('manifest.json'));
-    });
+    // Looked at every 50 ms (expect.poll's interval): a loop without a pause asked the S3 process to
+    // settle some 20,000 times while the CLI started, taking the CPU the CLI needed.
+    await expect
+      .poll(
+        async () => {
+          await t.s3.settle();
+          return t.s3.requests.slice(from).some((r) => r.key.endsWith('manifest.json'));
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
     expect(waiting.child.exitCode).toBeNull();
     await held.release();
     const landed = await waiting.done;
@@ -399,11 +406,3 @@ describe('frontendops CLI', () => {
 });
 
 const outputsTarget = () => t.target;
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
