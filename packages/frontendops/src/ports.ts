@@ -232,6 +232,11 @@ export interface LockOptions {
   waitMs: number;
   /** What the lock guards, in words for the LOCKED message (default: its name). */
   label?: string;
+  /**
+   * Told once, in words (waitingNotice), when another holds the lock and this acquire waits for it
+   * (never when waitMs is 0): a wait is said as it begins, not only when it ends.
+   */
+  onWait?: (notice: string) => void;
 }
 
 /** The changes a person approves: each is its own decision (approving a deploy never approves a rollback). */

@@ -28,11 +28,12 @@ import {
   lockFileName,
   lostLockError,
   processSpace,
+  waitingNotice,
 } from './lock-holder.ts';
 
 export function createFileLocker(dir: string): Locker {
   return {
-    async acquire(name, { owner, ttlMs, waitMs, label }) {
+    async acquire(name, { owner, ttlMs, waitMs, label, onWait }) {
       await sharedDirectory(dir);
       const file = join(dir, `${lockFileName(name)}.json`);
       await writeLockFile(file, '', 'a');
@@ -96,6 +97,8 @@ export function createFileLocker(dir: string): Locker {
             continue;
           }
           if (Date.now() >= deadline) throw lockedError(label ?? name, holder && named(holder), waitMs);
+          if (attempt === 0)
+            onWait?.(waitingNotice(label ?? name, holder && named(holder), deadline - Date.now()));
           await waitBeforeRetry(attempt);
         }
       }

@@ -77,6 +77,16 @@ export function lockFileName(name: string): string {
 /** The longest lockFileName (bytes, all ASCII). */
 export const MAX_LOCK_NAME = 100;
 
+/** What a wait for a held lock is, as it begins: who holds it, and how long this one waits. */
+export function waitingNotice(
+  name: string,
+  holder: { owner: string; acquiredAt: string } | null,
+  waitMs: number,
+): string {
+  const who = holder ? `${holder.owner} (since ${holder.acquiredAt})` : 'another process';
+  return `${name} is locked by ${who}; waiting up to ${Math.max(1, Math.round(waitMs / 1000))}s for it.`;
+}
+
 export function lockedError(
   name: string,
   holder: { owner: string; acquiredAt: string } | null,

@@ -21,6 +21,7 @@ import {
   lockFileName,
   lostLockError,
   processSpace,
+  waitingNotice,
 } from './lock-holder.ts';
 
 interface LockBody extends LockHolder {
@@ -29,7 +30,7 @@ interface LockBody extends LockHolder {
 
 export function createS3Locker(store: ObjectStore, prefix: string, now: () => number = Date.now): Locker {
   return {
-    async acquire(name, { owner, ttlMs, waitMs, label }) {
+    async acquire(name, { owner, ttlMs, waitMs, label, onWait }) {
       const key = `${prefix}${LOCKS}${lockFileName(name)}.json`;
       const deadline = now() + waitMs;
       // The lock body written at `at` by a holder that took it at `since`: it expires ttlMs later.
@@ -75,6 +76,7 @@ export function createS3Locker(store: ObjectStore, prefix: string, now: () => nu
             const deadHere = diedOnThisHost(holder);
             if (!expired && !deadHere) {
               if (now() >= deadline) throw lockedError(label ?? name, holder, waitMs);
+              if (waits === 0) onWait?.(waitingNotice(label ?? name, holder, deadline - now()));
               await waitBeforeRetry(waits++);
               continue;
             }

@@ -48,6 +48,7 @@ export async function takeDeployLockReading<T>(
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
     ttlMs: LOCK_TTL_MS,
     waitMs: options.waitMs ?? 0,
+    onWait: (notice) => site.notify(notice),
   });
   const held = heldForAppends(lock, site.state, site.target.statePrefix);
   const reading = read();

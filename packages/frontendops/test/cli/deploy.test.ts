@@ -6,7 +6,7 @@ import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { lockDirFor } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { startCli } from '../support/cli.ts';
+import { startCli, waitForStderr } from '../support/cli.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo } from '../support/git-repo.ts';
@@ -163,9 +163,8 @@ describe('frontendops CLI', () => {
     );
     expect(refused.stderr).toMatch(/--wait <seconds>/);
     expect(refused.stderr).not.toMatch(/at .*\.ts:\d+/);
-    // With --wait the second deploy waits for the lock and then lands.
-    await t.s3.settle();
-    const from = t.s3.requests.length;
+    // With --wait the second deploy waits for the lock, says so as it begins to wait (who holds it,
+    // for how long it waits), and lands once the lock is let go.
     const waiting = spawnCli([
       'deploy',
       '--stack',
@@ -176,17 +175,11 @@ describe('frontendops CLI', () => {
       '30',
       '--json',
     ]);
-    // Looked at every 50 ms (expect.poll's interval): a loop without a pause asked the S3 process to
-    // settle some 20,000 times while the CLI started, taking the CPU the CLI needed.
-    await expect
-      .poll(
-        async () => {
-          await t.s3.settle();
-          return t.s3.requests.slice(from).some((r) => r.key.endsWith('manifest.json'));
-        },
-        { timeout: 30_000 },
-      )
-      .toBe(true);
+    const told = await waitForStderr(
+      waiting.child,
+      /locked by release-bot on ci-7 \(pid 4242\).*; waiting up to (\d+)s/,
+    );
+    expect(Number(told[1])).toBeGreaterThan(20);
     expect(waiting.child.exitCode).toBeNull();
     await held.release();
     const landed = await waiting.done;

@@ -109,18 +109,41 @@ export function lockerContract(name: string, setup: () => Promise<LockerFixture>
 
     it('gives the lock to a waiting acquire when the holder releases within waitMs', async () => {
       const name = lockName();
-      const alice = await locker.acquire(name, options('alice'));
+      const alice = await locker.acquire(name, options('alice', { label: 'Deploying to prod' }));
       let released = false;
-      const waiting = locker.acquire(name, options('bob', { waitMs: 30_000 })).then((held) => {
-        expect(released).toBe(true);
-        return held;
+      // Bob is told once, as his wait begins: who holds the lock, and for how long he waits.
+      const notices: string[] = [];
+      let toldWaiting!: () => void;
+      const told = new Promise<void>((resolve) => {
+        toldWaiting = resolve;
       });
-      // Still alice's while bob waits.
-      expect((await refusal(locker.acquire(name, options('carol')), 'LOCKED')).message).toContain('alice');
+      const onWait = (notice: string) => {
+        notices.push(notice);
+        toldWaiting();
+      };
+      const waiting = locker
+        .acquire(name, options('bob', { waitMs: 30_000, label: 'Deploying to prod', onWait }))
+        .then((held) => {
+          expect(released).toBe(true);
+          return held;
+        });
+      await told;
+      // Still alice's while bob waits; carol, who does not wait, is not told she waits.
+      const carol: string[] = [];
+      const refused = await refusal(
+        locker.acquire(name, options('carol', { onWait: (notice) => carol.push(notice) })),
+        'LOCKED',
+      );
+      expect(refused.message).toContain('alice');
+      expect(carol).toEqual([]);
       released = true;
       await alice.release();
       const bob = await waiting;
       expect(bob.owner).toBe('bob');
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).toMatch(
+        /^Deploying to prod is locked by alice \(since [^)]+\); waiting up to (29|30)s for it\.$/,
+      );
       expect((await refusal(locker.acquire(name, options('carol')), 'LOCKED')).message).toContain('bob');
       await bob.release();
     });
