@@ -20,7 +20,7 @@ import {
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { startOpenAIDouble } from '../support/openai-double.ts';
-import { cli } from '../support/run-cli.ts';
+import { cli, serveAgentServersInProcess } from '../support/run-cli.ts';
 
 /** A --message whose second line would pass for a row of `history`. */
 const FORGED_ROW = 'C2 broke the totals\n2026-12-04 09:00:00  deploy  sophia-dashboard@0000000  succeeded';
@@ -460,13 +460,24 @@ describe('model configuration errors are one clear line', () => {
       );
     });
     await new Promise<void>((done) => counting.listen(0, '127.0.0.1', done));
+    // What is shown is the agent's side of the model API: its MCP servers run in this process (the
+    // servers as child processes over stdio: test/cli/agent.test.ts).
+    const servers = await serveAgentServersInProcess({
+      outputs,
+      repoDir: repo.dir,
+      infraEnv: { ...t.cliEnv(), AWS_REGION: 'us-east-1' },
+      dir: t.tmp,
+    });
     try {
       const base = `http://127.0.0.1:${(counting.address() as AddressInfo).port}/v1`;
-      const ran = await run(['agent', 'tell me a joke', '--stack', outputs, '--json'], {
-        FRONTENDOPS_MODEL: 'openai:gpt-test',
-        OPENAI_API_KEY: 'sk-wrong',
-        FRONTENDOPS_MODEL_BASE_URL: base,
-      });
+      const ran = await run(
+        ['agent', 'tell me a joke', '--stack', outputs, '--json', '--config', servers.config],
+        {
+          FRONTENDOPS_MODEL: 'openai:gpt-test',
+          OPENAI_API_KEY: 'sk-wrong',
+          FRONTENDOPS_MODEL_BASE_URL: base,
+        },
+      );
       const result = JSON.parse(ran.stdout);
       expect(result.outcome).toBe('failed');
       expect(result.message).toMatch(
@@ -476,6 +487,7 @@ describe('model configuration errors are one clear line', () => {
       expect(attempts).toBe(1);
       expect(ran.stderr).not.toMatch(/AI_RetryError|\n\s+at /);
     } finally {
+      await servers.stop();
       await new Promise((done) => counting.close(done));
       await double.close();
     }
