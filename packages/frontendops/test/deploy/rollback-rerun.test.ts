@@ -22,6 +22,7 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -45,12 +46,21 @@ const stoppingAtPin = (site: Site, at: 'entry' | 'pin.json') =>
       : key === `${site.target.statePrefix}pin.json`,
   );
 
-/** Two deploys, a rollback stopped after its switch, and the same rollback again: it finishes, GOOD stays. */
-async function stopAndRunAgain(site: Site, stopping: (site: Site) => Site = stoppingAtRecord) {
-  for (const key of (await site.state.list(site.target.statePrefix)).map((o) => o.key))
-    await site.state.delete([key]);
+/** A clean history and two deploys, GOOD then BAD: BAD is live. */
+async function deployBoth(site: Site) {
+  const state = (await site.state.list(site.target.statePrefix)).map((o) => o.key);
+  if (state.length > 0) await site.state.delete(state);
   await deployArtifact(site, { app: APP, commit: GOOD, request });
   await deployArtifact(site, { app: APP, commit: BAD, request });
+}
+
+/** Two deploys (`start`), a rollback stopped after its switch, and the same rollback again: it finishes, GOOD stays. */
+async function stopAndRunAgain(
+  site: Site,
+  stopping: (site: Site) => Site = stoppingAtRecord,
+  start: (site: Site) => Promise<void> = deployBoth,
+) {
+  await start(site);
   await expect(rollbackRelease(stopping(site), { request })).rejects.toThrow(/stopped/);
   // The interrupted rollback did switch: GOOD is live.
   expect((await site.records.readPointer())?.value.commit).toBe(GOOD);
@@ -85,13 +95,24 @@ describe('rollback stopped after its switch, then run again', () => {
     await publishFixtureBuilds(t, APP, [GOOD, BAD]);
   });
   afterAll(() => t?.stop());
+  // The two deploys run once: what they left in the state prefix and the hosting bucket is copied,
+  // and put back for each later case (an in-place stack's state is all in those two).
+  let deployed: BucketSnapshot | undefined;
+  const fromDeployed = async (site: Site) => {
+    if (deployed) return deployed.restore();
+    await deployBoth(site);
+    deployed = await snapshotBuckets([
+      { store: site.state, prefix: site.target.statePrefix },
+      { store: site.hosting },
+    ]);
+  };
 
   it('in place: the re-run finishes it; the release rolled back to stays live and pinned', () =>
-    stopAndRunAgain(t.site));
+    stopAndRunAgain(t.site, stoppingAtRecord, fromDeployed));
 
   for (const at of PIN_STOPS)
     it(`in place, stopped at its pin's ${at} write: the re-run pins it, no second rollback`, () =>
-      stopAndRunAgain(t.site, (site) => stoppingAtPin(site, at)));
+      stopAndRunAgain(t.site, (site) => stoppingAtPin(site, at), fromDeployed));
 });
 
 describe('atomic rollback stopped after its switch, then run again', () => {
