@@ -10,7 +10,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { githubEnvironmentGrant } from '../../src/approval/github-oidc.ts';
 import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
 
@@ -29,9 +29,6 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   relayOrigin = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
 });
-afterEach(() => {
-  vi.useRealTimers();
-});
 afterAll(async () => {
   relay?.closeAllConnections();
   await new Promise<void>((resolve) => (relay ? relay.close(() => resolve()) : resolve()));
@@ -47,8 +44,11 @@ const policy = () => ({
 });
 
 /** A token as GitHub hands it to the job, for the audience the job names. */
-async function tokenFor(audience: string): Promise<string> {
-  const job = oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '501' });
+async function tokenFor(audience: string, issuedSecondsAgo = 0): Promise<string> {
+  const job = oidc.job(
+    { repository: 'sophia/dashboard', environment: 'production', run_id: '501' },
+    { issuedSecondsAgo },
+  );
   const url = new URL(job.ACTIONS_ID_TOKEN_REQUEST_URL as string);
   url.searchParams.set('audience', audience);
   const res = await fetch(url, {
@@ -79,9 +79,8 @@ describe('attack: a GitHub Actions job approves with a token that is not for thi
   });
 
   it('a token kept past its expiry (5 minutes) is refused', async () => {
-    const job = relaying(await tokenFor('frontendops'));
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 10 * 60_000);
+    // Issued 10 minutes ago: it expired 5 minutes ago.
+    const job = relaying(await tokenFor('frontendops', 10 * 60));
     const grant = await githubEnvironmentGrant(policy(), 'deploy', job);
     expect(grant).toEqual({ rejected: expect.stringMatching(/could not be verified \(.*"exp"/) });
   });

@@ -23,8 +23,11 @@ export interface JobClaims {
 
 export interface OidcDouble {
   issuer: string;
-  /** The variables of a job whose token carries these claims. */
-  job(claims: JobClaims): Record<string, string>;
+  /**
+   * The variables of a job whose token carries these claims; `issuedSecondsAgo`: its tokens are
+   * issued that long ago (valid 5 minutes from then, as GitHub's are), a token kept since.
+   */
+  job(claims: JobClaims, options?: { issuedSecondsAgo?: number }): Record<string, string>;
   /** Tokens signed by a key the issuer does not publish (a forgery). */
   forgeWithOtherKey(): void;
   close(): Promise<void>;
@@ -34,7 +37,7 @@ export async function startOidcDouble(): Promise<OidcDouble> {
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const other = await generateKeyPair('RS256');
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'double-1', alg: 'RS256', use: 'sig' };
-  const jobs = new Map<string, JobClaims>();
+  const jobs = new Map<string, { claims: JobClaims; issuedSecondsAgo: number }>();
   let forge = false;
   let issuer = '';
 
@@ -69,8 +72,10 @@ export async function startOidcDouble(): Promise<OidcDouble> {
     if (url.pathname === '/.well-known/jwks') return json(200, { keys: [jwk] });
     if (url.pathname === '/token') {
       const bearer = /^bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      const claims = jobs.get(bearer);
-      if (!claims) return json(401, { message: 'Unauthorized' });
+      const found = jobs.get(bearer);
+      if (!found) return json(401, { message: 'Unauthorized' });
+      const { claims } = found;
+      const issuedAt = Math.floor(Date.now() / 1000) - found.issuedSecondsAgo;
       const audience = url.searchParams.get('audience') ?? 'https://github.com/octo';
       const sub = claims.environment
         ? `repo:${claims.repository}:environment:${claims.environment}`
@@ -90,9 +95,9 @@ export async function startOidcDouble(): Promise<OidcDouble> {
         .setAudience(audience)
         .setSubject(sub)
         .setJti(randomBytes(8).toString('hex'))
-        .setIssuedAt()
-        .setNotBefore('0s')
-        .setExpirationTime('5m')
+        .setIssuedAt(issuedAt)
+        .setNotBefore(issuedAt)
+        .setExpirationTime(issuedAt + 300)
         .sign(forge ? other.privateKey : privateKey);
       return json(200, { count: 1, value });
     }
@@ -103,9 +108,9 @@ export async function startOidcDouble(): Promise<OidcDouble> {
 
   return {
     issuer,
-    job(claims) {
+    job(claims, options = {}) {
       const bearer = randomBytes(16).toString('hex');
-      jobs.set(bearer, claims);
+      jobs.set(bearer, { claims, issuedSecondsAgo: options.issuedSecondsAgo ?? 0 });
       return {
         ACTIONS_ID_TOKEN_REQUEST_URL: `${issuer}/token?api-version=2.0`,
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: bearer,
