@@ -148,8 +148,15 @@ describe('frontendops dev with uncommitted changes of the app', () => {
   it('with the commit already published, deploys that build, not the edits, and says so', {
     timeout: DEV_TIMEOUT,
   }, async () => {
+    // v4 is published (as CI would), not deployed: the dev below deploys it, from the edited tree.
     const v4 = await commitVersion('v4');
-    expect((await cli(['dev', '--once', '--no-console'], { cwd: repo.dir, env })).code).toBe(0);
+    const local = await startLocalEnvironment({ cwd: repo.dir, config: await loadConfig(repo.dir, {}) });
+    try {
+      const published = await cli(['publish', 'public', '--commit', v4], { cwd: repo.dir, env });
+      expect(published.code, published.stderr).toBe(0);
+    } finally {
+      await local.close();
+    }
     await editWithoutCommitting();
     const dev = await serveInProcess(['dev', '--no-console'], { cwd: repo.dir, env, ready: DEV_READY });
     let ended: CliRun;
@@ -162,6 +169,7 @@ describe('frontendops dev with uncommitted changes of the app', () => {
       ended = await dev.stop();
     }
     expect(ended.code, ended.stderr).toBe(0);
+    expect(ended.stdout + ended.stderr).toMatch(new RegExp(`Deployed brochure ${v4.slice(0, 7)}`));
     expect(ended.stdout + ended.stderr).toMatch(/public\/index\.html/);
     expect(ended.stdout + ended.stderr).toMatch(/uncommitted/);
     expect(ended.stderr).not.toMatch(new RegExp(`published brochure@${v4.slice(0, 7)}`));
