@@ -5,7 +5,7 @@
  * named a release that was not live (a fix-forward refused as PINNED). And promoting a canary went
  * past a pin without lifting it.
  */
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
@@ -13,16 +13,21 @@ import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 
 const [GOOD, BAD, NEXT] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 let t: AtomicEnv;
+let deployed: AtomicSnapshot;
 
-beforeEach(async () => {
+// Every case starts from GOOD then BAD deployed (all three published): deployed once, then put back.
+beforeAll(async () => {
   t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'atomic-pin-lock' }, [GOOD, BAD, NEXT], 1);
   await deployArtifact(t.site, { app: APP, commit: BAD, request: request() });
-});
-afterEach(() => t.stop());
+  deployed = await snapshotAtomicEnv(t);
+}, 120_000);
+afterAll(() => t?.stop());
+beforeEach(() => deployed.restore());
 
 /**
  * A rollback (same lock directory: the locks meet) held at its key write, and the site of a second
