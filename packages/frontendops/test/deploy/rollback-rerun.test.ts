@@ -22,6 +22,7 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -117,17 +118,23 @@ describe('rollback stopped after its switch, then run again', () => {
 
 describe('atomic rollback stopped after its switch, then run again', () => {
   let t: AtomicEnv;
+  // The two deploys run once: the stack (hosting bucket, state prefix, release pointer) is copied,
+  // and put back for each case.
+  let deployed: AtomicSnapshot;
   beforeAll(async () => {
     t = await startAtomicEnv({ propagationMs: 25, stack: 'atomic-rollback-rerun' });
     await t.publish(GOOD, 'v1');
     await t.publish(BAD, 'v2');
-  });
+    await deployBoth(t.site);
+    deployed = await snapshotAtomicEnv(t);
+  }, 120_000);
   afterAll(() => t?.stop());
+  const fromDeployed = () => deployed.restore();
 
   it('atomic: the re-run finishes it; the release rolled back to stays live and pinned', () =>
-    stopAndRunAgain(t.site));
+    stopAndRunAgain(t.site, stoppingAtRecord, fromDeployed));
 
   for (const at of PIN_STOPS)
     it(`atomic, stopped at its pin's ${at} write: the re-run pins it, no second rollback`, () =>
-      stopAndRunAgain(t.site, (site) => stoppingAtPin(site, at)));
+      stopAndRunAgain(t.site, (site) => stoppingAtPin(site, at), fromDeployed));
 });
