@@ -258,8 +258,14 @@ async function runLocked(
   refusedAhead?: RefusedAhead,
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
-  // the head that the operation's own append would refuse.
-  await assertAuditWritable(site.state, site.target.statePrefix);
+  // the head that the operation's own append would refuse; so does an environment marker that
+  // cannot be read (readEnvironmentMarker: it may say protected, or name another environment), read
+  // meanwhile for the change to mark the environment: before a stopped operation is finished, which
+  // writes, so that its refusal's "Nothing was changed" is true.
+  const [, marker] = await settleAll([
+    assertAuditWritable(site.state, site.target.statePrefix),
+    readEnvironmentMarker(site.hosting),
+  ]);
   const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
   let target: AtomicTarget;
@@ -280,13 +286,8 @@ async function runLocked(
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
   // A record already under the deploy id is judged now, as finishAtomic's writeOwnRecord will judge
-  // it (ownRecordAheadOf): one planted there is refused before anything is written; so is an
-  // environment marker that cannot be read (readEnvironmentMarker: it may say protected, or name
-  // another environment), read meanwhile for the change to mark the environment.
-  const [ownRecord, marker] = await settleAll([
-    ownRecordAheadOf(site, plan, options, refusedAhead),
-    plan.noop ? null : readEnvironmentMarker(site.hosting),
-  ]);
+  // it (ownRecordAheadOf): one planted there is refused before anything is written.
+  const ownRecord = await ownRecordAheadOf(site, plan, options, refusedAhead);
   // Another change, or the other end of the same canary (a stopped promote, then its abort, share
   // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
   const superseded =

@@ -21,9 +21,14 @@ import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.t
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal } from '../support/refusal.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
-const [V1, V2] = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'];
+const [V1, V2, V3] = [
+  '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+  '3333333ccccccccccccccccccccccccccccccccc',
+];
 
 let t: TestDeployEnv;
 let named: string;
@@ -175,5 +180,42 @@ describe('atomic: a marker that cannot be read', () => {
     expect((await a.site.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8')).toBe(body);
     expect((await a.store().read()).value).toEqual(pointer.value);
     expect(await a.site.state.list(`${a.target.statePrefix}audit/`)).toEqual(entries);
+  });
+});
+
+describe('atomic: a marker that cannot be read, with an operation stopped past its switch', () => {
+  let a: AtomicEnv;
+  afterAll(() => a?.stop());
+
+  it('is refused before the stopped operation is finished: nothing was changed is true', async () => {
+    a = await startAtomicEnv({ stack: 'marker-planted-stopped' });
+    await a.publishVersions([V1, V2, V3]);
+    await deployArtifact(a.site, { app: APP, commit: V1, request: request('first') });
+    // A deploy of v2 stopped after its switch and record, before its entry: the next change finishes it.
+    const deployEntry = (key: string, body?: unknown) =>
+      /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"deploy"');
+    await expect(
+      deployArtifact(stoppingSite(a.site, deployEntry), { app: APP, commit: V2, request: request('v2') }),
+    ).rejects.toThrow(/stopped/);
+    const body = JSON.stringify({ v: 2, stack: 'marker-planted-stopped', protected: true });
+    await a.site.hosting.put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+    const state = async () => {
+      const out: Record<string, string> = {};
+      for (const { key } of await a.site.state.list(a.target.statePrefix)) {
+        const object = await a.site.state.get(key);
+        out[key] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
+      }
+      return out;
+    };
+    const before = await state();
+
+    const error = await refusal(
+      deployArtifact(a.site, { app: APP, commit: V3, request: request('ship v3') }),
+    );
+    expect(error.code).toBe('TAMPERED');
+    expect(error.message).toMatch(/environment marker .*cannot be read/);
+    expect(error.message).toContain('Nothing was changed');
+    // The stopped deploy is left as it was (its crash-recovery record, no entry for it yet).
+    expect(await state()).toEqual(before);
   });
 });
