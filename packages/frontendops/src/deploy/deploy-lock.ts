@@ -11,6 +11,7 @@ import { isLoopbackName } from '../loopback.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, heldForAppends } from '../state/audit.ts';
+import { readEnvironmentMarker } from '../state/environment.ts';
 import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
@@ -56,7 +57,12 @@ export async function takeDeployLockReading<T>(
   try {
     // A stopped pin change finished by the check: what was read of the pin meanwhile is stale, so
     // the reads are made again (once the first ones are done: nothing is left in flight).
-    const finishedPin = await assertStateAsRecorded(site, { finish: true });
+    // That finish writes: an environment marker that cannot be read is refused first, as every
+    // change refuses it before its first write (readEnvironmentMarker; one GET, only then).
+    const finishedPin = await assertStateAsRecorded(site, {
+      finish: true,
+      beforeFinish: () => readEnvironmentMarker(site.hosting),
+    });
     if (finishedPin) {
       await Promise.allSettled([reading]);
       return { lock: held, read: await read(), finishedPin };

@@ -47,7 +47,11 @@ import type { LivePointer, ReleaseRef } from './records.ts';
  */
 export async function assertStateAsRecorded(
   site: Site,
-  options: { finish?: boolean } = {},
+  /**
+   * `finish`: finish a pin change stopped between its entry and pin.json. `beforeFinish`: what must
+   * hold before that write (a refusal it throws is thrown with nothing written).
+   */
+  options: { finish?: boolean; beforeFinish?: () => Promise<unknown> } = {},
 ): Promise<AuditEntry | null> {
   const { state: store, target } = site;
   const prefix = target.statePrefix;
@@ -66,8 +70,9 @@ export async function assertStateAsRecorded(
   let changed = current
     .filter(([name, digest]) => (state[name] ?? ABSENT) !== digest)
     .map(([name]) => name as string);
-  const finished =
-    options.finish === true && changed.includes(PIN) ? await finishInterruptedPin(store, prefix) : null;
+  const finishing = options.finish === true && changed.includes(PIN);
+  if (finishing) await options.beforeFinish?.();
+  const finished = finishing ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
   await refuseIfTampered(site, changed, 'Nothing was changed', state);
   return finished;

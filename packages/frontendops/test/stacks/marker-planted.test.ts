@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
 import { openSite } from '../../src/stacks/open.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
@@ -147,6 +148,27 @@ describe('a marker rewritten in the hosting bucket', () => {
       }
     });
   }
+});
+
+describe('a marker that cannot be read, with a pin change stopped before its pin.json', () => {
+  it("is refused before the lock's check finishes that pin: nothing was changed is true", async () => {
+    const site = await open(named);
+    await expect(
+      pinRelease(
+        stoppingSite(site, (key) => key === `${t.target.statePrefix}pin.json`),
+        { request: request('pin') },
+      ),
+    ).rejects.toThrow(/stopped/);
+    await putMarker(JSON.stringify({ v: 2, stack: STACK, protected: true }));
+    const before = await everything();
+    const error = await refusal(deployArtifact(site, { app: APP, commit: V1, request: request('ship v1') }));
+    site.close();
+    expect(error.code).toBe('TAMPERED');
+    expect(error.message).toMatch(/environment marker .*cannot be read/);
+    expect(error.message).toContain('Nothing was changed');
+    // The stopped pin is left as it was: its entry written, its pin.json not yet.
+    expect(await everything()).toEqual(before);
+  });
 });
 
 describe('atomic: a marker that cannot be read', () => {
