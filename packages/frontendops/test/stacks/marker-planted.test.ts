@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { pinRelease } from '../../src/deploy/pin.ts';
+import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { openSite } from '../../src/stacks/open.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
@@ -167,6 +167,32 @@ describe('a marker that cannot be read, with a pin change stopped before its pin
     expect(error.message).toMatch(/environment marker .*cannot be read/);
     expect(error.message).toContain('Nothing was changed');
     // The stopped pin is left as it was: its entry written, its pin.json not yet.
+    expect(await everything()).toEqual(before);
+  });
+});
+
+describe('a marker that cannot be read, and a pin or an unpin', () => {
+  it('a pin is refused before it writes anything, as any change is', async () => {
+    await putMarker('{"v":1,"stack":');
+    const before = await everything();
+    const site = await open(named);
+    const error = await refusal(pinRelease(site, { request: request('hold it') }));
+    site.close();
+    expect(error.code).toBe('TAMPERED');
+    expect(error.message).toMatch(/environment marker .*cannot be read/);
+    expect(error.message).toContain('Nothing was changed');
+    expect(await everything()).toEqual(before);
+  });
+
+  it('an unpin is refused before it writes anything: the pin stays', async () => {
+    const site = await open(named);
+    await pinRelease(site, { request: request('hold it') });
+    await putMarker('{"v":1,"stack":');
+    const before = await everything();
+    const error = await refusal(unpinRelease(site, { request: request('let go') }));
+    site.close();
+    expect(error.code).toBe('TAMPERED');
+    expect(error.message).toContain('Nothing was changed');
     expect(await everything()).toEqual(before);
   });
 });
