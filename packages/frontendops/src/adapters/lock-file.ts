@@ -39,6 +39,7 @@ export function createFileLocker(dir: string): Locker {
       await writeLockFile(file, '', 'a');
       const deadline = Date.now() + waitMs;
       let takeovers = 0; // a lock taken over that comes straight back is not taken over forever
+      let told = false; // the wait is said once, as it begins (after a takeover too)
       for (let attempt = 0; ; attempt++) {
         try {
           let takenOver = false;
@@ -97,8 +98,10 @@ export function createFileLocker(dir: string): Locker {
             continue;
           }
           if (Date.now() >= deadline) throw lockedError(label ?? name, holder && named(holder), waitMs);
-          if (attempt === 0)
+          if (!told) {
+            told = true;
             onWait?.(waitingNotice(label ?? name, holder && named(holder), deadline - Date.now()));
+          }
           await waitBeforeRetry(attempt);
         }
       }
