@@ -56,7 +56,7 @@ export async function pinRelease(
       const kept = live.releases.some((r) => r.deployId === to || r.commit.startsWith(to));
       throw new FrontendOpsError(
         'CONFLICT',
-        `${to} is not the live release of ${site.target.stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}). Nothing was pinned. A pin keeps what is live; ` +
+        `${to} is not the live release of ${site.target.stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}; it may have gone live since ${to} was shown). Nothing was pinned. A pin keeps what is live: to pin ${live.deployId}, look at it and pin again; ` +
           (kept
             ? `to go back to ${to} and pin it, roll back to it (\`frontendops rollback --to ${to}\`): a rollback pins.`
             : `if ${to} went live here (\`frontendops history\` lists what did), \`frontendops rollback --to ${to}\` goes back to it and pins.`),

@@ -72,6 +72,9 @@ describe('attack: the console pins a release the person did not see', () => {
     expect(late.status, JSON.stringify(body)).toBe(409);
     expect(body.error).toBe('CONFLICT');
     expect(body.message).toContain(`${seen} is not the live release`);
+    // What happened, and what to do about the release live now, not only how to go back.
+    expect(body.message).toContain(`${landed.deployId}; it may have gone live since ${seen} was shown`);
+    expect(body.message).toContain(`to pin ${landed.deployId}, look at it and pin again`);
     expect(await readPin(t.site)).toBeNull();
 
     const now = await post('pin', { deployId: landed.deployId, message: 'hold it' });
