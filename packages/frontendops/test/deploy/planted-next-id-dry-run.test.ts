@@ -7,58 +7,17 @@
  * A record the change would write over (a run of this very request that stopped) is no refusal there
  * either.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { deployIdFor } from '../../src/engine/ids.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
-import type { ObjectStore } from '../../src/ports.ts';
-import type { DeploymentRecord } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { plantedRecord, stackObjectDigests } from '../support/planted.ts';
 import { refusal } from '../support/refusal.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-
-/** Every object of the hosting bucket and of the stack's state prefix, by key: its bytes' sha256. */
-async function everything(site: { hosting: ObjectStore; state: ObjectStore }, prefix: string) {
-  const out: Record<string, string> = {};
-  for (const [name, store, under] of [
-    ['hosting', site.hosting, ''],
-    ['state', site.state, prefix],
-  ] as const) {
-    for (const { key } of await store.list(under)) {
-      const object = await store.get(key);
-      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
-    }
-  }
-  return out;
-}
-
-/** A record saying anything, as someone who can write the state bucket plants it. */
-function planted(stack: string, deployId: string, commit: string, artifactDigest: string): DeploymentRecord {
-  return {
-    deployId,
-    stack,
-    app: APP,
-    commit,
-    artifactDigest,
-    kind: 'deploy',
-    fromDeployId: null,
-    fromCommit: null,
-    request: { text: 'all fine', actor: 'someone-else', planner: 'cli', at: new Date().toISOString() },
-    plan: { copies: 0, unchanged: 0, prune: 0, bytes: 0, retained: [] },
-    copied: [],
-    deleted: [],
-    invalidation: null,
-    verification: { ok: true, url: 'https://example.test/', attempts: 1, detail: 'PLANTED' },
-    outcome: 'succeeded',
-    startedAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    durationMs: 1,
-  } as DeploymentRecord;
-}
 
 /** The refusal of a dry run: the record, that it was a dry run and nothing changed, what to do. */
 function expectDryRunRefusal(error: Error, deployId: string) {
@@ -99,14 +58,14 @@ describe('in place: a dry run with a record planted under the id it plans', () =
       request: request('look'),
       dryRun: true,
     });
-    await plant(look.deployId, planted(t.target.stack, look.deployId, V3, look.artifactDigest));
-    const before = await everything(t.site, t.target.statePrefix);
+    await plant(look.deployId, plantedRecord(t, APP, look.deployId, V3, look.artifactDigest));
+    const before = await stackObjectDigests(t);
 
     const error = await refusal(
       deployArtifact(t.site, { app: APP, commit: V3, request: request('look again'), dryRun: true }),
     );
     expectDryRunRefusal(error, look.deployId);
-    expect(await everything(t.site, t.target.statePrefix)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
   });
 
   it('of a rollback says the rollback will refuse it, and writes nothing', async () => {
@@ -120,19 +79,19 @@ describe('in place: a dry run with a record planted under the id it plans', () =
       artifactDigest: to.artifactDigest,
       fromDeployId: live.value.deployId,
     });
-    await plant(next, { ...planted(t.target.stack, next, to.commit, to.artifactDigest), kind: 'rollback' });
-    const before = await everything(t.site, t.target.statePrefix);
+    await plant(next, { ...plantedRecord(t, APP, next, to.commit, to.artifactDigest), kind: 'rollback' });
+    const before = await stackObjectDigests(t);
 
     const error = await refusal(rollbackRelease(t.site, { request: request('look'), dryRun: true }));
     expectDryRunRefusal(error, next);
-    expect(await everything(t.site, t.target.statePrefix)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
   });
 
   it('is no refusal where the change writes the record over (a stopped run of this very request)', async () => {
     const asked = request('ship v3');
     const look = await deployArtifact(t.site, { app: APP, commit: V3, request: asked, dryRun: true });
     await plant(look.deployId, {
-      ...planted(t.target.stack, look.deployId, V3, look.artifactDigest),
+      ...plantedRecord(t, APP, look.deployId, V3, look.artifactDigest),
       request: asked,
       outcome: 'failed',
     });
@@ -162,15 +121,15 @@ describe('atomic: a dry run with a record planted under the id it plans', () => 
     });
     await t.site.state.put(
       `${t.target.statePrefix}deployments/${look.deployId}.json`,
-      JSON.stringify(planted(t.target.stack, look.deployId, V3, look.artifactDigest)),
+      JSON.stringify(plantedRecord(t, APP, look.deployId, V3, look.artifactDigest)),
       { contentType: 'application/json' },
     );
-    const before = await everything(t.site, t.target.statePrefix);
+    const before = await stackObjectDigests(t);
 
     const error = await refusal(
       deployArtifact(t.site, { app: APP, commit: V3, request: request('look again'), dryRun: true }),
     );
     expectDryRunRefusal(error, look.deployId);
-    expect(await everything(t.site, t.target.statePrefix)).toEqual(before);
+    expect(await stackObjectDigests(t)).toEqual(before);
   });
 });

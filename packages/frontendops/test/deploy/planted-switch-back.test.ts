@@ -13,37 +13,13 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { deployIdFor } from '../../src/engine/ids.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import type { DeploymentRecord } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { releaseOf } from '../support/edge-probe.ts';
+import { plantedRecord } from '../support/planted.ts';
 import { refusal } from '../support/refusal.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
-
-/** A record saying anything, as someone who can write the state bucket plants it. */
-function planted(stack: string, deployId: string, commit: string, artifactDigest: string): DeploymentRecord {
-  return {
-    deployId,
-    stack,
-    app: APP,
-    commit,
-    artifactDigest,
-    kind: 'rollback',
-    fromDeployId: null,
-    fromCommit: null,
-    request: { text: 'all fine', actor: 'someone-else', planner: 'cli', at: new Date().toISOString() },
-    plan: { copies: 0, unchanged: 0, prune: 0, bytes: 0, retained: [] },
-    copied: [],
-    deleted: [],
-    invalidation: null,
-    verification: { ok: true, url: 'https://example.test/', attempts: 1, detail: 'PLANTED' },
-    outcome: 'succeeded',
-    startedAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    durationMs: 1,
-  } as DeploymentRecord;
-}
 
 /** A CDN that keeps answering with `body` whatever is deployed: the verification fails. */
 const serving = (body: Buffer | string) => async () =>
@@ -96,7 +72,7 @@ describe('in place: a record planted under the id of the automatic switch back',
     });
     await t.site.state.put(
       `${t.target.statePrefix}deployments/${back}.json`,
-      JSON.stringify(planted(t.target.stack, back, V1, live.value.artifactDigest)),
+      JSON.stringify({ ...plantedRecord(t, APP, back, V1, live.value.artifactDigest), kind: 'rollback' }),
       { contentType: 'application/json' },
     );
     const stale = (await t.site.hosting.get('index.html'))?.body ?? Buffer.from('');
@@ -151,7 +127,7 @@ describe('atomic: a record planted under the id of the automatic switch back', (
     });
     await t.site.state.put(
       `${t.target.statePrefix}deployments/${back}.json`,
-      JSON.stringify(planted(t.target.stack, back, V1, live.value.artifactDigest)),
+      JSON.stringify({ ...plantedRecord(t, APP, back, V1, live.value.artifactDigest), kind: 'rollback' }),
       { contentType: 'application/json' },
     );
     // What the CDN answers: the release live before (v1), whatever is switched to.

@@ -6,7 +6,6 @@
  * signed it, all for a change that could only be refused. Each plans the same deploy id from the same
  * state, and now says the refusal instead (TAMPERED), writing nothing and asking no one.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,6 @@ import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.t
 import { approveRequest } from '../../../src/cli/approve-deploy.ts';
 import { approvalPolicyFor } from '../../../src/config.ts';
 import type { Site } from '../../../src/site.ts';
-import type { DeploymentRecord } from '../../../src/state/records.ts';
 import { request } from '../../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
@@ -27,6 +25,7 @@ import {
   type InfraFixture,
   startInfraFixture,
 } from '../../support/mcp-infra.ts';
+import { plantedRecord, stackObjectDigests } from '../../support/planted.ts';
 import { refusal } from '../../support/refusal.ts';
 
 let f: InfraFixture;
@@ -52,38 +51,15 @@ afterAll(async () => {
   await rm(keysDir, { recursive: true, force: true });
 });
 
-/** Every object under the stack's state prefix, by key: its bytes' sha256. */
-async function state(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const { key } of await f.t.site.state.list(f.t.site.target.statePrefix)) {
-    const object = await f.t.site.state.get(key);
-    out[key] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
-  }
-  return out;
-}
+/** Every object of the hosting bucket and the stack's state prefix, by key (a refusal changes none). */
+const state = () => stackObjectDigests({ site: f.t.site, target: f.t.site.target });
 
 /** A record under `deployId` of the build the change deploys, asked by someone else. */
 async function plant(deployId: string, artifactDigest: string) {
   const record = {
-    deployId,
-    stack: STACK,
-    app: APP,
-    commit: COMMITS[0],
-    artifactDigest,
-    kind: 'deploy',
-    fromDeployId: null,
-    fromCommit: null,
-    request: { text: 'all fine', actor: 'someone-else', planner: 'cli', at: new Date().toISOString() },
-    plan: { copies: 0, unchanged: 0, prune: 0, bytes: 0, retained: [] },
-    copied: [],
-    deleted: [],
-    invalidation: null,
+    ...plantedRecord({ site: f.t.site, target: f.t.site.target }, APP, deployId, COMMITS[0], artifactDigest),
     verification: null,
-    outcome: 'succeeded',
-    startedAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    durationMs: 1,
-  } satisfies DeploymentRecord;
+  };
   await f.t.site.state.put(
     `${f.t.site.target.statePrefix}deployments/${deployId}.json`,
     JSON.stringify(record),
