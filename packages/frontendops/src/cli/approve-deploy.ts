@@ -94,6 +94,7 @@ export async function approveRequest(
     owner: `${name} on ${hostname()} (pid ${process.pid})`,
     ttlMs: 60_000,
     waitMs: 30_000,
+    onWait: (notice) => site.notify(notice),
   });
   const statement = await holding(lock, async () => {
     await assertNotAnswered(site, request, now());

@@ -174,6 +174,7 @@ export async function publishBuild(
         owner: `${request.actor} on ${hostname()} (pid ${process.pid})`,
         ttlMs: 120_000,
         waitMs: 120_000,
+        onWait: (notice) => site.notify(notice),
       }),
       site.state,
       log,

@@ -161,6 +161,38 @@ describe('the publish log', () => {
     expect((await readAudit(t.site.state, log())).map((e) => e.seq)).toEqual([1, 2, 3]);
   });
 
+  it('a publish of a commit another publish is publishing waits for it, and says so as it begins', async () => {
+    const next = await publishNew();
+    const held = await t.site.locker.acquire(`publish-${APP}-${next.commit}`, {
+      owner: 'ci-7 (pid 4242)',
+      ttlMs: 60_000,
+      waitMs: 0,
+    });
+    const notices: string[] = [];
+    let toldWaiting!: () => void;
+    const told = new Promise<void>((resolve) => {
+      toldWaiting = resolve;
+    });
+    const site = {
+      ...t.site,
+      notify: (notice: string) => {
+        notices.push(notice);
+        toldWaiting();
+      },
+    };
+    const waiting = publishBuild(site, { dir: next.dir, app: APP, commit: next.commit }, request);
+    await told;
+    await held.release();
+    expect((await waiting).published).toBe(true);
+    expect(notices).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Publishing ${APP}@${next.commit.slice(0, 7)} is locked by ci-7 \\(pid 4242\\) \\(since [^)]+\\); waiting up to 1[12][0-9]s for it\\.$`,
+        ),
+      ),
+    ]);
+  });
+
   for (const at of ['entry', 'manifest'] as const) {
     it(`a publish stopped at its ${at} write is recorded once when published again`, async () => {
       const next = await publishNew();
