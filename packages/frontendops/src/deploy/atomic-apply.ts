@@ -47,7 +47,6 @@ import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
-import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type {
   AtomicPending,
@@ -70,7 +69,7 @@ import {
   readNewestEntry,
   stateDigest,
 } from '../state/audit.ts';
-import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
+import { type EnvironmentMarker, markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, recordName, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
 import { assertIndexAsRecorded, assertReadAsRecorded } from '../state/recorded-state.ts';
@@ -109,7 +108,7 @@ import {
   writeAtomicStateOver,
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
-import { takeDeployLock } from './deploy-lock.ts';
+import { takeDeployLockReading } from './deploy-lock.ts';
 import {
   assertAtomicPendingSound,
   forgedPending,
@@ -123,6 +122,8 @@ import type { Verification } from './verify.ts';
 export interface AtomicOptions extends ApplyOptions {
   /** How long to wait for another operation's lock (ms). */
   waitMs?: number;
+  /** The environment marker as the deploy lock read it (set with `lock`, by whoever took it). */
+  marker?: EnvironmentMarker | null;
   dryRun?: boolean;
   /**
    * A deploy, rollback or canary promote that fails verification switches back to the release live
@@ -183,9 +184,9 @@ export async function runAtomic(
       ...(drift ? { drift } : {}),
     });
   }
-  const lock = await takeDeployLock(site, options);
+  const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);
   return holding(lock, async () => {
-    const summary = await runLocked(site, op, choose, { ...options, lock }, started);
+    const summary = await runLocked(site, op, choose, { ...options, lock, marker }, started);
     return options.settle ? { ...summary, ...(await options.settle(summary)) } : summary;
   });
 }
@@ -200,7 +201,8 @@ export async function finishSyncedAtomic(
   options: AtomicOptions,
 ): Promise<{ record: DeploymentRecord; auditHead: AuditHead | null; rolledBackTo?: string }> {
   requireReleaseStore(site);
-  const lock = await takeDeployLock(site, options);
+  const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);
+  options = { ...options, marker };
   return holding(lock, async () => {
     const atomic = atomicRecordsOf(site);
     const pending = await atomic.readPending();
@@ -258,14 +260,8 @@ async function runLocked(
   refusedAhead?: RefusedAhead,
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
-  // the head that the operation's own append would refuse; so does an environment marker that
-  // cannot be read (readEnvironmentMarker: it may say protected, or name another environment), read
-  // meanwhile for the change to mark the environment: before a stopped operation is finished, which
-  // writes, so that its refusal's "Nothing was changed" is true.
-  const [, marker] = await settleAll([
-    assertAuditWritable(site.state, site.target.statePrefix),
-    readEnvironmentMarker(site.hosting),
-  ]);
+  // the head that the operation's own append would refuse.
+  await assertAuditWritable(site.state, site.target.statePrefix);
   const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
   let target: AtomicTarget;
@@ -321,7 +317,11 @@ async function runLocked(
       : undefined,
   );
   await ownRecord?.(approval);
-  await markEnvironment(site, Promise.resolve(marker));
+  // The marker as the deploy lock read it when it was taken (one that cannot be read was refused there).
+  await markEnvironment(
+    site,
+    options.marker !== undefined ? options.marker : await readEnvironmentMarker(site.hosting),
+  );
   let pending: AtomicPending = {
     op,
     plan,

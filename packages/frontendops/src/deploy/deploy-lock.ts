@@ -11,7 +11,7 @@ import { isLoopbackName } from '../loopback.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, heldForAppends } from '../state/audit.ts';
-import { readEnvironmentMarker } from '../state/environment.ts';
+import { type EnvironmentMarker, readEnvironmentMarker } from '../state/environment.ts';
 import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
@@ -23,7 +23,11 @@ export const LOCK_TTL_MS = 120_000;
  * it is held, the audit chain's head is kept between the change's appends (state/audit.ts). Once it
  * is taken, the state objects the change acts on must be what the audit chain binds
  * (state/recorded-state.ts): TAMPERED otherwise, the lock let go, nothing written; a pin change
- * that stopped between its entry and pin.json is finished first.
+ * that stopped between its entry and pin.json is finished first. The hosting bucket's environment
+ * marker is read meanwhile (takeDeployLockReading's `marker`, which a change marks its environment
+ * from), and one that cannot be read is refused (readEnvironmentMarker: it may say protected, or
+ * name another environment) before that finish: every change that takes the lock refuses it before
+ * its first write.
  */
 export async function takeDeployLock(
   site: Site,
@@ -43,7 +47,7 @@ export async function takeDeployLockReading<T>(
   site: Site,
   options: { request: RequestInfo; waitMs?: number | undefined },
   read: () => Promise<T>,
-): Promise<{ lock: HeldLock; read: T; finishedPin: AuditEntry | null }> {
+): Promise<{ lock: HeldLock; read: T; finishedPin: AuditEntry | null; marker: EnvironmentMarker | null }> {
   const lock = await site.locker.acquire(deployLockName(site.target), {
     label: deployLockLabel(site.target),
     owner: `${options.request.actor} on ${hostname()} (pid ${process.pid})`,
@@ -54,25 +58,25 @@ export async function takeDeployLockReading<T>(
   const held = heldForAppends(lock, site.state, site.target.statePrefix);
   const reading = read();
   reading.catch(() => {}); // judged once the state is known to be as recorded
+  // Sent with the check (one GET, no round trip more); one that cannot be read is refused before
+  // anything is written, the stopped pin change's finish included.
+  const marking = readEnvironmentMarker(site.hosting);
+  marking.catch(() => {});
   try {
     // A stopped pin change finished by the check: what was read of the pin meanwhile is stale, so
     // the reads are made again (once the first ones are done: nothing is left in flight).
-    // That finish writes: an environment marker that cannot be read is refused first, as every
-    // change refuses it before its first write (readEnvironmentMarker; one GET, only then).
-    const finishedPin = await assertStateAsRecorded(site, {
-      finish: true,
-      beforeFinish: () => readEnvironmentMarker(site.hosting),
-    });
+    const finishedPin = await assertStateAsRecorded(site, { finish: true, beforeFinish: () => marking });
+    const marker = await marking;
     if (finishedPin) {
       await Promise.allSettled([reading]);
-      return { lock: held, read: await read(), finishedPin };
+      return { lock: held, read: await read(), finishedPin, marker };
     }
-    return { lock: held, read: await reading, finishedPin };
+    return { lock: held, read: await reading, finishedPin, marker };
   } catch (error) {
     // The refusal is what is thrown (a failed release added to it), once the lock is let go and,
     // meanwhile, nothing read is left in flight.
     const refused = holding(held, () => Promise.reject(error));
-    await Promise.allSettled([refused, reading]);
+    await Promise.allSettled([refused, reading, marking]);
     return refused;
   }
 }

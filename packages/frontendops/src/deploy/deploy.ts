@@ -10,7 +10,7 @@ import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, boundRecords, readAuditHead } from '../state/audit.ts';
-import { markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
+import { markEnvironment } from '../state/environment.ts';
 import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
 import {
@@ -133,12 +133,11 @@ async function deployInPlace(
   if ((options.waitMs ?? 0) > 0) await manifestRead;
   // Reads under the lock, sent together and while the lock checks the state against the audit chain
   // (each round trip to a bucket in a region counts): the head, the pin, an interrupted deploy, an
-  // atomic state, the environment marker, and the live state a deploy plans from when nothing was
+  // atomic state, and the live state a deploy plans from when nothing was
   // interrupted. What they find is judged in a fixed order, so the same state always gives the same
   // answer.
   const checkPin = kind === 'deploy' && options.pin !== 'clear';
   const underLock = async () => {
-    const marker = sendAhead(readEnvironmentMarker(site.hosting)); // awaited where the environment is marked
     const uninterrupted = sendAhead(readLiveState(site, null)); // used only when nothing was interrupted
     const reads = await Promise.allSettled([
       readAuditHead(site.state, site.target.statePrefix),
@@ -152,7 +151,7 @@ async function deployInPlace(
       head.status === 'fulfilled'
         ? sendAhead(assertAppendable(site.state, site.target.statePrefix, head.value))
         : null;
-    return { marker, uninterrupted, reads, appendable };
+    return { uninterrupted, reads, appendable };
   };
   const [read, taken] = await Promise.allSettled([
     manifestRead,
@@ -168,7 +167,7 @@ async function deployInPlace(
   // A rollback someone asked for pins its release as its own last step (pinRolledBack).
   options = { ...options, lock, pinOnSuccess: kind === 'rollback' };
   return holding(lock, async () => {
-    const { marker, uninterrupted, appendable } = taken.value.read;
+    const { uninterrupted, appendable } = taken.value.read;
     const [head, pin, interrupted, atomicState] = taken.value.read.reads;
     // A stack migrated to atomic releases, opened through outputs that still say in place (the
     // seed's syncCommand, an outputs file from before): an in-place prune would delete the releases
@@ -180,9 +179,6 @@ async function deployInPlace(
     if (pin.status === 'rejected') throw pin.reason;
     if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
     if (interrupted.status === 'rejected') throw interrupted.reason;
-    // An environment marker that cannot be read is refused before anything is written
-    // (readEnvironmentMarker): it may say protected, or name another environment.
-    await marker;
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
     // Finishing a stopped rollback pins its release, as its last step: this deploy is held to that
@@ -217,7 +213,8 @@ async function deployInPlace(
     await cdnReady;
     const approval = await options.authorize?.(plan);
     await ownRecord?.(approval);
-    await markEnvironment(site, marker);
+    // The marker as the lock read it (one that cannot be read was refused there).
+    await markEnvironment(site, taken.value.marker);
 
     const { record, auditHead, pinned } = await applyDeploy(site, plan, options, approval);
     const summary = {

@@ -13,7 +13,6 @@ import { FrontendOpsError, holding } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
-import { readEnvironmentMarker } from '../state/environment.ts';
 import { clearPin, type PinRecord, type PinShown, readPin, writePin } from '../state/pin.ts';
 import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -179,18 +178,15 @@ export { readPin };
 
 /**
  * `run` under the deploy lock, told of a stopped pin change the lock's check finished (or null). An
- * environment marker that cannot be read is refused first, as by every change (readEnvironmentMarker:
- * it may name another environment, whose history this pin would not be in); read while the lock's
- * check runs.
+ * environment marker that cannot be read is refused by the lock (takeDeployLockReading), as for every
+ * change: it may name another environment, whose history this pin would not be in.
  */
 async function withDeployLock<T>(
   site: Site,
   options: { request: RequestInfo; waitMs?: number },
   run: (lock: HeldLock, finished: AuditEntry | null) => Promise<T>,
 ): Promise<T> {
-  const { lock, finishedPin } = await takeDeployLockReading(site, options, () =>
-    readEnvironmentMarker(site.hosting),
-  );
+  const { lock, finishedPin } = await takeDeployLockReading(site, options, async () => null);
   return holding(lock, async () => {
     // A log the pin's own append would be refused on stops it before pin.json is written.
     await assertAuditWritable(site.state, site.target.statePrefix);

@@ -95,8 +95,9 @@ export function markProtected(site: Site): void {
  * marker's digest and the bucket it goes to (`audit verify` holds the bucket's marker against it):
  * a process that ends between the two leaves the marker as it was, which the next change finds
  * still not what it wants, and writes again with a new entry. The other order would leave a marker
- * no entry binds, which the next change finds as wanted and never binds. `read` is the marker as
- * read under the lock (a deploy sends that read beside its others).
+ * no entry binds, which the next change finds as wanted and never binds. `current` is the marker as
+ * the deploy lock read it when it was taken (deploy-lock.ts: one that cannot be read is refused
+ * there).
  *
  * Protection is learnt when a stack is opened, and a console or an MCP server keeps its stacks open
  * while it runs. A marker that says protected, read here under the lock, while this site was opened
@@ -104,11 +105,7 @@ export function markProtected(site: Site): void {
  * change before its first write: it went through no approval. The site is protected from then on,
  * so the same change asked again goes through the approval every protected change needs.
  */
-export async function markEnvironment(
-  site: Site,
-  read: Promise<EnvironmentMarker | null> = readEnvironmentMarker(site.hosting),
-): Promise<void> {
-  const current = await read;
+export async function markEnvironment(site: Site, current: EnvironmentMarker | null): Promise<void> {
   if (current?.protected && !site.protected) {
     markProtected(site);
     throw new FrontendOpsError(

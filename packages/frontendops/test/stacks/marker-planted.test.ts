@@ -16,6 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
 import { openSite } from '../../src/stacks/open.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
@@ -228,6 +229,22 @@ describe('atomic: a marker that cannot be read', () => {
     expect((await a.site.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8')).toBe(body);
     expect((await a.store().read()).value).toEqual(pointer.value);
     expect(await a.site.state.list(`${a.target.statePrefix}audit/`)).toEqual(entries);
+  });
+
+  it('refuses a preview before it copies or records anything, as any change that takes the lock', async () => {
+    const body = JSON.stringify({ v: 2, stack: 'marker-planted-atomic', protected: true });
+    await a.site.hosting.put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+    const objects = async () => [
+      ...(await a.site.hosting.list('')).map((o) => o.key),
+      ...(await a.site.state.list(a.target.statePrefix)).map((o) => o.key),
+    ];
+    const before = await objects();
+    const error = await refusal(
+      previewLink(a.site, { app: APP, commit: V2, request: request('preview v2'), verify: false }),
+    );
+    expect(error.code).toBe('TAMPERED');
+    expect(error.message).toMatch(/environment marker .*cannot be read: it says version 2/);
+    expect(await objects()).toEqual(before);
   });
 });
 
