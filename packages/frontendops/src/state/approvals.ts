@@ -254,9 +254,10 @@ export async function readApprovalRequest(
  * server reuse it, as the server's own; or put the recorded one back before a second read.
  */
 export async function isRequestRecorded(site: Site, read: StoredRequest): Promise<boolean> {
+  if (read.stored === null) return false; // no digest: nothing an entry binds is it
   const name = relative(site, requestKey(site, read.request.action, read.request.deployId));
   const { bound } = await newestBindings(site.state, site.target.statePrefix, [name]);
-  return read.stored !== null && bound.get(name)?.objects?.[name] === read.stored;
+  return bound.get(name)?.objects?.[name] === read.stored;
 }
 
 /** Every request made for this deploy id (one per action at most), as read. */
@@ -266,10 +267,6 @@ export async function findStoredRequests(site: Site, deployId: string): Promise<
   );
   return found.filter((r): r is StoredRequest => r !== null);
 }
-
-/** Every request made for this deploy id (one per action at most). */
-export const findApprovalRequests = async (site: Site, deployId: string): Promise<ApprovalRequest[]> =>
-  (await findStoredRequests(site, deployId)).map((read) => read.request);
 
 /**
  * Signs the request with the approver's key and stores the signed statement (with its audit entry).

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../src/approval/keys.ts';
 import { toolOfApproved } from '../../src/cli/commands/approve.ts';
-import { findApprovalRequests } from '../../src/state/approvals.ts';
+import { findApprovalRequests } from '../support/approver.ts';
 import { ARTIFACTS, STACK } from '../support/deploy-env.ts';
 import {
   COMMITS,

@@ -5,7 +5,7 @@
 import { loadApproverKey } from '../../src/approval/keys.ts';
 import { approveRequest } from '../../src/cli/approve-deploy.ts';
 import type { Site } from '../../src/site.ts';
-import type { ApprovalAction } from '../../src/state/approvals.ts';
+import { type ApprovalAction, type ApprovalRequest, findStoredRequests } from '../../src/state/approvals.ts';
 import { request } from './atomic-env.ts';
 
 export async function approveShown(
@@ -27,3 +27,7 @@ export async function approveShown(
   });
   return shown;
 }
+
+/** Every approval request stored for this deploy id, as parsed (one per action at most). */
+export const findApprovalRequests = async (site: Site, deployId: string): Promise<ApprovalRequest[]> =>
+  (await findStoredRequests(site, deployId)).map((read) => read.request);

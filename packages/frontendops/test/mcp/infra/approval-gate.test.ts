@@ -12,8 +12,9 @@ import type { ElicitRequest } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey, loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
-import { consumeApproval, findApprovalRequests } from '../../../src/state/approvals.ts';
+import { consumeApproval } from '../../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import { findApprovalRequests } from '../../support/approver.ts';
 import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
 import { type OidcDouble, startOidcDouble } from '../../support/github-oidc-double.ts';
 import {

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
-import { findApprovalRequests } from '../../../src/state/approvals.ts';
 import { verifyAudit } from '../../../src/state/audit.ts';
+import { findApprovalRequests } from '../../support/approver.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import {
   COMMITS,

@@ -16,7 +16,7 @@ import { approvalPolicyFor } from '../../../src/config.ts';
 import { isFrontendOpsError } from '../../../src/errors.ts';
 import type { ObjectStore } from '../../../src/ports.ts';
 import type { Site } from '../../../src/site.ts';
-import { findApprovalRequests } from '../../../src/state/approvals.ts';
+import { findApprovalRequests } from '../../support/approver.ts';
 import { request } from '../../support/atomic-env.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import {

@@ -14,8 +14,8 @@ import { approveRequest } from '../../../src/cli/approve-deploy.ts';
 import { approvalPolicyFor } from '../../../src/config.ts';
 import { artifactFileKey } from '../../../src/engine/manifest.ts';
 import type { Site } from '../../../src/site.ts';
-import { findApprovalRequests } from '../../../src/state/approvals.ts';
 import { APPROVALS_USED } from '../../../src/state/names.ts';
+import { findApprovalRequests } from '../../support/approver.ts';
 import { request } from '../../support/atomic-env.ts';
 import { ARTIFACTS, STACK } from '../../support/deploy-env.ts';
 import {

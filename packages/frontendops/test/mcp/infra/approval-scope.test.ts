@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey, loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
-import { findApprovalRequests } from '../../../src/state/approvals.ts';
+import { findApprovalRequests } from '../../support/approver.ts';
 import { ARTIFACTS, STACK } from '../../support/deploy-env.ts';
 import { type OidcDouble, startOidcDouble } from '../../support/github-oidc-double.ts';
 import {

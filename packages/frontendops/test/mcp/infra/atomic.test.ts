@@ -11,14 +11,9 @@ import { createApproverKey } from '../../../src/approval/keys.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import type { ReleasePointer } from '../../../src/ports.ts';
-import {
-  changeDigest,
-  checkSignedApproval,
-  consumeApproval,
-  findApprovalRequests,
-} from '../../../src/state/approvals.ts';
+import { changeDigest, checkSignedApproval, consumeApproval } from '../../../src/state/approvals.ts';
 import { appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
-import { approveShown } from '../../support/approver.ts';
+import { approveShown, findApprovalRequests } from '../../support/approver.ts';
 import {
   APP,
   ARTIFACTS,
