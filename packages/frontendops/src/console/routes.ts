@@ -483,9 +483,7 @@ async function postChat(req: IncomingMessage, res: ServerResponse, context: Rout
   try {
     const reply = await runChat(context.agent, {
       text: body.text,
-      confirm: waiting
-        ? { deployId: waiting.plan.deployId, action: waiting.plan.action, stack: waiting.plan.stack }
-        : null,
+      confirm: waiting?.plan ?? null,
       stack,
       actor: context.actor,
       runId,
