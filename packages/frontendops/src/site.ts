@@ -28,8 +28,11 @@ export interface Site {
   approval: ApprovalPolicy;
   /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
   notices: string[];
-  /** Tells the operator `notice` (once per site: a notice already told is not told again). */
-  notify(notice: string): void;
+  /**
+   * Tells the operator `notice`, once: once per site, or, given `told` (what one operation told so
+   * far: forOperation), once per that operation.
+   */
+  notify(notice: string, told?: Set<string>): void;
   // ── atomic releases (deploy/atomic-*.ts) ──
   /**
    * `atomic` when the stack's outputs name a release store (releaseStoreArn): releases live under
@@ -43,4 +46,16 @@ export interface Site {
   /** Atomic releases route "/dir/" to the app's /index.html too (a single-page app). */
   spa: boolean;
   close(): void;
+}
+
+/**
+ * The site as one operation sees it (a tool call, a console request), where a server keeps a site
+ * open for many: what the operation is told (a wait for another's lock, as it begins) is said once
+ * for it, though an earlier operation was told the same. All else is the site's own, read and
+ * written through (a stack found protected stays protected for the operations after).
+ */
+export function forOperation(site: Site): Site {
+  const told = new Set<string>();
+  const notify = (notice: string) => site.notify(notice, told);
+  return new Proxy(site, { get: (target, key) => (key === 'notify' ? notify : Reflect.get(target, key)) });
 }

@@ -19,7 +19,7 @@ import { readStatus } from '../read/status.ts';
 import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
 import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem } from '../read/views.ts';
-import type { Site } from '../site.ts';
+import { forOperation, type Site } from '../site.ts';
 import { digestOrNull, newestBindings, recordedStateKnown } from '../state/audit.ts';
 import { recordName } from '../state/names.ts';
 import type { PinShown } from '../state/pin.ts';
@@ -97,7 +97,8 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       site.catch(() => opened.delete(stack));
       opened.set(stack, site);
     }
-    return site;
+    // Each request is told its own waits, though the console keeps the stack open for every request.
+    return forOperation(await site);
   };
 
   const latestArtifact = async (site: Site): Promise<Pick<DeployOptions, 'app' | 'commit'>> => {

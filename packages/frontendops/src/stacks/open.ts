@@ -196,9 +196,10 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   });
   const store = (bucket: string) => createS3Store({ bucket, client, conditionalWritesOf: state });
   const notices: string[] = [];
-  const notify = (notice: string) => {
-    if (notices.includes(notice)) return;
-    notices.push(notice);
+  const notify = (notice: string, told?: Set<string>) => {
+    if (told ? told.has(notice) : notices.includes(notice)) return;
+    told?.add(notice);
+    if (!notices.includes(notice)) notices.push(notice);
     (options.onNotice ?? printNotice)(notice);
   };
   // Which lock to use is decided at the first lock, not at open: read-only commands write nothing.

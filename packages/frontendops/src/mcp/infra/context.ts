@@ -13,7 +13,7 @@ import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import { rollbackOf } from '../../git/deploy-tag.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
-import type { Site } from '../../site.ts';
+import { forOperation, type Site } from '../../site.ts';
 import { CHANGED_SINCE_APPROVED } from '../../state/approvals.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { issueReceipt, receiptKeyOnce } from '../receipts.ts';
@@ -37,7 +37,7 @@ export interface InfraToolContext {
   lockWaitMs: number;
   /** How long a change waits for the CDN to serve it (ms); undefined: the engine's default. */
   verifyTimeoutMs: number | undefined;
-  /** Opens a stack by name (default: the server's) and remembers its sensitive values. */
+  /** Opens a stack by name (default: the server's) for one call, and remembers its sensitive values. */
   open(stack: string | undefined): Promise<Site>;
   requestFor(
     args: { request?: string | undefined; requestedBy?: string | undefined; planner?: string | undefined },
@@ -163,7 +163,8 @@ export function createInfraToolContext(input: {
         );
       });
       secrecy.learnTarget(site.target);
-      return site;
+      // Each call is told its own waits, though the server keeps the stack open for every call.
+      return forOperation(site);
     },
     requestFor(args, ctx, fallback) {
       const client = describeClient(server, ctx).name;

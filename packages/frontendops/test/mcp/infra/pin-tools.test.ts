@@ -13,6 +13,7 @@ import { cliRequest } from '../../../src/cli/context.ts';
 import type { CliIo } from '../../../src/cli/io.ts';
 import { takeDeployLock } from '../../../src/deploy/deploy-lock.ts';
 import { WORDS_MAX } from '../../../src/engine/text.ts';
+import { connectSite } from '../../../src/stacks/open.ts';
 import { readAudit } from '../../../src/state/audit.ts';
 import { request } from '../../support/atomic-env.ts';
 import { STACK } from '../../support/deploy-env.ts';
@@ -23,6 +24,7 @@ import {
   deployThroughTools,
   type InfraClient,
   type InfraFixture,
+  infraServerOn,
   startConnectedInfra,
   stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
@@ -200,6 +202,31 @@ describe('another deploy holding the lock', () => {
     } finally {
       await waiting.close();
       await held.release();
+    }
+  });
+
+  it('each tool call says its own wait, once, though the server keeps the stack open for many', async () => {
+    // As `frontendops mcp infra` serves: one site for every call, its notes to the operator.
+    const said: string[] = [];
+    const site = await connectSite(f.t.target, {
+      access: { credentials: f.t.s3.credentials, cdnEndpoint: f.t.cdn.endpoint },
+      onNotice: (notice) => said.push(notice),
+    });
+    const held = await takeDeployLock(f.t.site, { request: request('holding the lock') });
+    const waiting = await connectInfra(infraServerOn(site, { lockWaitMs: 1000 }));
+    try {
+      // Two calls, each waiting for the same holder (who holds on): the second is told as the first was.
+      for (const call of [1, 2]) {
+        const pinned = await waiting.call('pin_release', { reason: `hold it (${call})` });
+        expect(pinned.text).toMatch(/^LOCKED: /);
+        expect(
+          said.filter((notice) => / is locked by .*; waiting up to 1s for it\.$/.test(notice)),
+        ).toHaveLength(call);
+      }
+    } finally {
+      await waiting.close();
+      await held.release();
+      site.close();
     }
   });
 });
