@@ -411,6 +411,26 @@ export const DRY_RUN_REFUSED: RefusedAhead = {
   next: 'run the command again',
 };
 
+/**
+ * What the automatic switch back after a failed verification says when it is refused before its
+ * first write, whatever refused it (a record planted under its deploy id, the index of the release
+ * it goes back to edited since): the failed change stays live, recorded as failed, the switch back
+ * (to `back`) wrote nothing, and how to go back by hand. Said once, in place and atomic alike.
+ */
+export function switchBackRefused(failed: FailedChange, back: string): RefusedAhead {
+  return {
+    outcome: `${failedStaysLive(failed)}. The automatic switch back to ${back} was refused before it wrote anything.`,
+    next: 'roll back: `frontendops rollback`',
+  };
+}
+
+/** The change whose verification failed: its deploy id and build. */
+export type FailedChange = { deployId: string; app: string; commit: string };
+
+/** That a change whose verification failed stays live, in the words its refusals use. */
+export const failedStaysLive = (failed: FailedChange) =>
+  `${failed.deployId} (${failed.app}@${failed.commit.slice(0, 7)}) stays live, recorded as failed (the CDN did not serve it)`;
+
 /** A change about to go live: what its record will say, but for the approval it uses. */
 export interface IntendedChange {
   plan: PendingDeploy['plan'];

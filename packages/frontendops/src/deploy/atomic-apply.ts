@@ -92,6 +92,7 @@ import {
   recordDeployment,
   settlePending,
   stillOurs,
+  switchBackRefused,
   withRecordedApproval,
   writeOwnRecord,
 } from './apply.ts';
@@ -256,7 +257,10 @@ async function runLocked(
   choose: ChooseTarget,
   options: AtomicOptions,
   started: number,
-  /** What a record refused before the first write leaves (ownRecordAhead; default: nothing changed). */
+  /**
+   * What a refusal before the first write leaves (a record under its deploy id not its own, the
+   * index of the release it switches to edited: default, nothing changed).
+   */
   refusedAhead?: RefusedAhead,
 ): Promise<AtomicSummary> {
   // A damaged audit head stops the operation here, before anything is written, as does an entry past
@@ -278,7 +282,7 @@ async function runLocked(
       ...finishedFacts(earlier.finished),
     });
   }
-  const prepared = await prepare(site, op, ctx, target, abandoned, true);
+  const prepared = await prepare(site, op, ctx, target, abandoned, true, refusedAhead);
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
   // A record already under the deploy id is judged now, as finishAtomic's writeOwnRecord will judge
@@ -395,6 +399,8 @@ async function prepare(
   interrupted?: AtomicPending | null,
   /** Under the deploy lock (not a dry run): the index used is held to the chain. */
   locked = false,
+  /** What its refusal leaves, when not "nothing" (runLocked's refusedAhead). */
+  refused?: RefusedAhead,
 ) {
   const kept = keptRefs(ctx);
   const { releaseId } = target.release;
@@ -405,7 +411,7 @@ async function prepare(
     checked ? releaseKeysPresent(site, releaseId) : Promise.resolve(null),
   ]);
   if (found && locked) {
-    await assertIndexAsRecorded(site, releaseIndexName(releaseId), found);
+    await assertIndexAsRecorded(site, releaseIndexName(releaseId), found, refused);
   }
   const manifests = manifestCache(site);
   const missing = found && present ? missingFiles(found, present) : [];
@@ -1294,10 +1300,7 @@ async function switchBackAfterFailure(
         },
         options,
         Date.now(),
-        {
-          outcome: `${plan.deployId} (${plan.app}@${plan.commit.slice(0, 7)}) stays live, recorded as failed (the CDN did not serve it). The automatic switch back to ${to} was refused before it wrote anything.`,
-          next: 'roll back: `frontendops rollback`',
-        },
+        switchBackRefused(plan, to),
       );
     } catch (error) {
       if (!isReleaseIncomplete(error)) throw error;

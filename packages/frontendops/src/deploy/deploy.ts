@@ -25,12 +25,15 @@ import {
   applyDeploy,
   DRY_RUN_REFUSED,
   deploymentRecord,
+  type FailedChange,
+  failedStaysLive,
   finishDeploy,
   finishedBefore,
   ownRecordAhead,
   type RefusedAhead,
   recordDeployment,
   settlePending,
+  switchBackRefused,
   withRecordedApproval,
 } from './apply.ts';
 import { assertAsDeployed, keptOrRefused } from './artifact-copy.ts';
@@ -455,22 +458,31 @@ async function rollBackIfNotServed(
   const back = await deployLocked(
     site,
     { ...options, commit: plan.fromCommit, app: plan.app, kind: 'rollback', pinOnSuccess: false },
-    `${plan.deployId} (${plan.app}@${plan.commit.slice(0, 7)}) stays live, recorded as failed (the CDN did not serve it in time)`,
+    plan,
   );
   return back.deployId;
 }
 
 /**
- * A deploy run while the caller already holds the lock (the automatic rollback). `live` says what is
- * live when it is refused before it writes anything (the release it goes back to replaced, a record
- * under its deploy id that is not its own).
+ * A deploy run while the caller already holds the lock (the automatic rollback of `failed`), which
+ * stays live when it is refused before it writes anything (the release it goes back to replaced, a
+ * record under its deploy id that is not its own).
  */
-async function deployLocked(site: Site, options: DeployOptions, live: string): Promise<DeploySummary> {
+async function deployLocked(
+  site: Site,
+  options: DeployOptions,
+  failed: FailedChange,
+): Promise<DeploySummary> {
   const started = Date.now();
   const manifest = await requireManifest(site, options.app, options.commit);
   const state = await readLiveState(site, null);
   // The release it goes back to is one the pointer retains: its manifest must be the one it had then.
-  assertAsDeployed(site, manifest, state.releases, `${live}; it was not rolled back to that release.`);
+  assertAsDeployed(
+    site,
+    manifest,
+    state.releases,
+    `${failedStaysLive(failed)}; it was not rolled back to that release.`,
+  );
   const plan = planFor(site, options.kind ?? 'deploy', manifest, state);
   // Its deploy id is as computable as any (the build it goes back to, the failed deploy it goes
   // from): a record planted under it is refused before the switch back writes anything (one read).
@@ -480,10 +492,7 @@ async function deployLocked(site: Site, options: DeployOptions, live: string): P
       site,
       stored,
       { plan, request: options.request },
-      {
-        outcome: `${live}. The automatic switch back to ${plan.commit.slice(0, 7)} (deployment ${plan.deployId}) was refused before it wrote anything.`,
-        next: 'roll back: `frontendops rollback`',
-      },
+      switchBackRefused(failed, `${plan.commit.slice(0, 7)} (deployment ${plan.deployId})`),
     );
     await ownRecord?.(undefined); // it uses no approval
   }

@@ -74,7 +74,7 @@ export async function assertStateAsRecorded(
   if (finishing) await options.beforeFinish?.();
   const finished = finishing ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
-  await refuseIfTampered(site, changed, 'Nothing was changed', state);
+  await refuseIfTampered(site, changed, NOTHING_CHANGED, state);
   return finished;
 }
 
@@ -99,7 +99,7 @@ export async function assertReadAsRecorded(
   const changed = Object.entries(read)
     .filter(([name, value]) => !isAsBound(state, name, value))
     .map(([name]) => name);
-  await refuseIfTampered(site, changed, done, state);
+  await refuseIfTampered(site, changed, said(done), state);
 }
 
 /**
@@ -177,7 +177,7 @@ async function liveNotAsBound(
     site.releases,
     `the live pointer (${LIVE} under this stack's state prefix), which names deployment ${naming} and no audit entry binds,`,
   );
-  await refuseTampered(site, problems, [LIVE], done, state);
+  await refuseTampered(site, problems, [LIVE], said(done), state);
   return { stopped: problems.find((p) => p.object === LIVE && p.kind === 'unfinished') ?? null };
 }
 
@@ -194,7 +194,7 @@ export async function readPinAsRecorded(site: Site, done = 'Nothing was changed'
     recordedStateKnown(site.state, site.target.statePrefix),
   ]);
   if (isAsBound(state, PIN, stored)) return pin;
-  await refuseIfTampered(site, [PIN], done, state);
+  await refuseIfTampered(site, [PIN], said(done), state);
   return pin;
 }
 
@@ -206,11 +206,30 @@ export async function readPinAsRecorded(site: Site, done = 'Nothing was changed'
  * release off as whole. No request where it is as the chain binds it (the newest entry carries the
  * bindings, read at the lock's check); otherwise verify decides, as for the tracked objects.
  */
-export async function assertIndexAsRecorded(site: Site, name: string, value: unknown): Promise<void> {
+export async function assertIndexAsRecorded(
+  site: Site,
+  name: string,
+  value: unknown,
+  refused: Refused = NOTHING_CHANGED,
+): Promise<void> {
   const { indexes } = await recordedStateKnown(site.state, site.target.statePrefix);
   if (isAsBound(indexes, name, value)) return;
-  await refuseIfTampered(site, [name], 'Nothing was changed', indexes);
+  await refuseIfTampered(site, [name], refused, indexes);
 }
+
+/**
+ * What a refusal says stands (`outcome`, a sentence) and what to do once the object is put back
+ * (`next`): by default nothing was changed, and the command is run again. The automatic switch back
+ * after a failed verification says the failed change stays live (deploy/apply.ts switchBackRefused).
+ */
+export interface Refused {
+  outcome: string;
+  next: string;
+}
+
+const NOTHING_CHANGED: Refused = { outcome: 'Nothing was changed.', next: 'run this again' };
+/** `done`, what the change has done by then (no full stop), as a refusal says it. */
+const said = (done: string): Refused => ({ outcome: `${done}.`, next: 'run this again' });
 
 /**
  * Where tracked objects are not what the chain binds, `audit verify` decides: one it calls tampered
@@ -221,14 +240,14 @@ export async function assertIndexAsRecorded(site: Site, name: string, value: unk
 async function refuseIfTampered(
   site: Site,
   changed: readonly string[],
-  done: string,
+  refused: Refused,
   bound: Readonly<Record<string, string>>,
 ): Promise<void> {
   if (changed.length === 0) return;
   const { problems } = await verifyAudit(site.state, site.target.statePrefix, {
     releaseStore: site.releases,
   });
-  await refuseTampered(site, problems, changed, done, bound);
+  await refuseTampered(site, problems, changed, refused, bound);
 }
 
 /** The TAMPERED refusal of refuseIfTampered, given what verify found (`problems`). */
@@ -236,7 +255,7 @@ async function refuseTampered(
   site: Site,
   problems: readonly AuditProblem[],
   changed: readonly string[],
-  done: string,
+  refused: Refused,
   bound: Readonly<Record<string, string>>,
 ): Promise<void> {
   const tampered = outsideProblems(problems, changed);
@@ -264,9 +283,9 @@ async function refuseTampered(
   });
   throw new FrontendOpsError(
     'TAMPERED',
-    `${objects.join(' and ')} of ${site.target.stack} changed outside FrontendOps since the audit log recorded it (${first.reason}). ` +
-      `${done}: a change made from it would be recorded as if FrontendOps had made it. Run ` +
-      `\`frontendops audit verify\` to see what changed, ${remedies.join(', and ')}, or ask whoever changed it; then run this again.`,
+    `${objects.join(' and ')} of ${site.target.stack} changed outside FrontendOps since the audit log recorded it (${first.reason}): ` +
+      `a change made from it would be recorded as if FrontendOps had made it. ${refused.outcome} Run ` +
+      `\`frontendops audit verify\` to see what changed, ${remedies.join(', and ')}, or ask whoever changed it; then ${refused.next}.`,
     { details: { objects, keys: objects.map((name) => `${site.target.statePrefix}${name}`) } },
   );
 }

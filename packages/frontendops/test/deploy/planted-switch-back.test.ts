@@ -29,15 +29,18 @@ const serving = (body: Buffer | string) => async () =>
   });
 
 /** The refusal, as the operator reads it: what stays live, that the switch back wrote nothing, what to do. */
-function expectSaid(error: Error, failed: string, back: string) {
+function expectSaid(error: Error, failed: string, back: string, remedy = 'delete that record') {
   expect(error.message).toContain(back);
   expect(error.message).toContain(failed);
   expect(error.message).toContain('recorded as failed');
+  expect(error.message).toContain('switch back');
+  expect(error.message).toContain('was refused before it wrote anything');
   expect(error.message).toContain('audit verify');
-  expect(error.message).toContain('delete that record');
+  expect(error.message).toContain(remedy);
   expect(error.message).toContain('frontendops rollback');
   // The failed deploy changed what is live: "Nothing was changed" would not be true.
   expect(error.message).not.toContain('Nothing was changed');
+  expect(error.message).not.toContain('run this again');
 }
 
 describe('in place: a record planted under the id of the automatic switch back', () => {
@@ -151,5 +154,52 @@ describe('atomic: a record planted under the id of the automatic switch back', (
     expect(entries.at(-1)?.data).toMatchObject({ deployId: dry.deployId, outcome: 'failed' });
     expect(entries.some((e) => e.data.deployId === back)).toBe(false);
     expectSaid(error, dry.deployId, back);
+  });
+});
+
+describe('atomic: the index of the release to switch back to, edited while the failed deploy verified', () => {
+  let t: AtomicEnv;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'edited-index-switch-back' });
+    await t.publishVersions([V1, V2]);
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('is refused TAMPERED before the switch back writes anything, saying the failed deploy stays live', async () => {
+    const indexes = `${t.target.statePrefix}atomic/releases/`;
+    const [index] = (await t.site.state.list(indexes)).filter((o) =>
+      o.key.startsWith(`${indexes}${V1.slice(0, 7)}-`),
+    );
+    if (!index) throw new Error('v1 has a release index');
+    const stale = await (await fetch(`${t.edge.url}/index.html`, { headers: { cookie: 'x=1' } })).text();
+    let edited = false;
+    const error = await refusal(
+      deployArtifact(t.site, {
+        app: APP,
+        commit: V2,
+        request: request('ship v2'),
+        verifyTimeoutMs: 200,
+        // Whoever can write the state bucket drops a page from v1's index while v2 is verified.
+        fetch: async () => {
+          if (!edited) {
+            edited = true;
+            const read = JSON.parse((await t.site.state.get(index.key))?.body.toString('utf8') ?? '{}');
+            await t.site.state.put(index.key, JSON.stringify({ ...read, files: read.files.slice(1) }), {
+              contentType: 'application/json',
+            });
+          }
+          return serving(stale)();
+        },
+      }),
+    );
+    expect(error.code).toBe('TAMPERED');
+    const pointer = await t.site.records.readPointer();
+    expect(pointer?.value.commit).toBe(V2);
+    expect(releaseOf(await (await fetch(t.edge.url)).text())).toBe('v2');
+    expect(await atomicRecordsOf(t.site).readPending()).toBeNull();
+    const entries = await readAudit(t.site.state, t.target.statePrefix);
+    expect(entries.at(-1)?.data).toMatchObject({ deployId: pointer?.value.deployId, outcome: 'failed' });
+    expectSaid(error, pointer?.value.deployId as string, V1.slice(0, 7), 'put back the version of');
   });
 });
