@@ -178,12 +178,32 @@ export async function runAtomic(
     await ownRecordAheadOf(site, prepared.plan, options, DRY_RUN_REFUSED);
     options.onEvent?.({ type: 'plan', plan: prepared.plan });
     const drift = driftOf(ctx, site.spa);
-    return summarize(prepared.plan, {
-      dryRun: true,
-      started,
-      request: options.request,
-      ...(drift ? { drift } : {}),
-    });
+    // This release live by an operation stopped past its switch: the run finishes that one
+    // (settleAtomic), and says so. Read only when there is nothing else to do.
+    const stopped = prepared.plan.noop ? await ctx.atomic.readPending() : null;
+    const finishes =
+      stopped &&
+      (stopped.switched ||
+        (samePointer(ctx.kvs.value, stopped.plan.pointerAfter) &&
+          !samePointer(stopped.plan.pointerBefore, stopped.plan.pointerAfter)));
+    return {
+      ...summarize(prepared.plan, {
+        dryRun: true,
+        started,
+        request: options.request,
+        ...(drift ? { drift } : {}),
+      }),
+      ...(stopped && finishes
+        ? {
+            finishes: {
+              deployId: stopped.plan.deployId,
+              kind: stopped.op,
+              app: stopped.plan.app,
+              commit: stopped.plan.commit,
+            },
+          }
+        : {}),
+    };
   }
   const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);
   return holding(lock, async () => {

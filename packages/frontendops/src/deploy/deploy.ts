@@ -114,7 +114,25 @@ async function deployInPlace(
     // the change's will be (get_deploy_target, approve), no more its record's than the change's.
     if (!plan.noop) await inPlaceRecordAhead(site, plan, options.request, await found, DRY_RUN_REFUSED);
     options.onEvent?.({ type: 'plan', plan });
-    return summarize(plan, { dryRun: true, started, request: options.request });
+    // This release live by a change stopped before it was recorded (its pointer moved, by the flag or
+    // as the live pointer names it): the run finishes that one (settlePending), and says so.
+    const stopped =
+      plan.noop && pending && (pending.pointerMoved || plan.fromDeployId === pending.plan.deployId)
+        ? pending.plan
+        : null;
+    return {
+      ...summarize(plan, { dryRun: true, started, request: options.request }),
+      ...(stopped
+        ? {
+            finishes: {
+              deployId: stopped.deployId,
+              kind: stopped.kind,
+              app: stopped.app,
+              commit: stopped.commit,
+            },
+          }
+        : {}),
+    };
   }
 
   // A CDN that cannot be reached would fail only after the release is live: refuse before anything

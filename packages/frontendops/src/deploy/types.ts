@@ -125,4 +125,19 @@ export interface DeploySummary extends DeployIdentity {
    * recorded, its release already live, so this run's plan was a no-op: what to tag.
    */
   finishedInterrupted?: { deployId: string; auditHead: AuditHead };
+  /**
+   * A dry run only: the change of this same release that went live and stopped before it was
+   * verified and recorded (its crash-recovery record names it), which the run finishes, with
+   * nothing else to do (its plan is a no-op): what the run does, said (describeFinish).
+   */
+  finishes?: StoppedChange;
+}
+
+/** A change that went live and stopped before it was verified and recorded: what it was. */
+export interface StoppedChange {
+  deployId: string;
+  /** deploy, rollback, or the atomic operation (canary-promote…). */
+  kind: string;
+  app: string;
+  commit: string;
 }

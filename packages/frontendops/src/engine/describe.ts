@@ -39,4 +39,17 @@ export function describePlan(
   return `${head}: ${parts.join(', ')}`;
 }
 
+/**
+ * What a change's run does when an earlier run of it went live and stopped before it was verified
+ * and recorded: it finishes that one. Said by its dry run (`deploy --dry-run`, `rollback --dry-run`,
+ * plan_deploy, get_deploy_target) as the run will do it.
+ */
+export function describeFinish(
+  stopped: { deployId: string; kind: string; app: string; commit: string },
+  stack: string,
+): string {
+  const what = stopped.kind === 'deploy' ? 'deployment' : stopped.kind.replace('-', ' ');
+  return `finish ${what} ${stopped.deployId} of ${stopped.app}@${stopped.commit.slice(0, 7)} on ${stack}: it went live, but it was interrupted before it was verified and recorded`;
+}
+
 const count = (n: number, noun: string, what: string) => `${n} ${noun}${n === 1 ? '' : 's'} ${what}`;

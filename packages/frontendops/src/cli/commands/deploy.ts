@@ -453,7 +453,11 @@ export async function finish(
   }
   if (flags.json) printJson(ctx, { ...json, ...(takenDown ? { rolledBackAway: takenDown } : {}) });
   else {
-    report(ctx, summary, json, as);
+    // A dry run whose run finishes a stopped change says that, in the words every surface uses.
+    const finishing =
+      summary.finishes &&
+      (await import('../../engine/describe.ts')).describeFinish(summary.finishes, summary.stack);
+    report(ctx, summary, json, as, finishing || undefined);
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
     if (summary.dryRun && !summary.noop) {
       for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
@@ -561,6 +565,7 @@ export function summaryJson(summary: DeploySummary) {
     ...(summary.pinned ? { pinned: summary.pinned } : {}),
     ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
     ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
+    ...(summary.finishes ? { finishes: summary.finishes.deployId } : {}),
     ...(summary.error ? { error: summary.error } : {}),
     ...atomicJson(summary),
   };
@@ -587,9 +592,15 @@ function report(
   summary: DeploySummary,
   s: ReturnType<typeof summaryJson> & { siteUrl: string | null; tag: string | null },
   verb?: string,
+  /** A dry run's: the stopped change its run finishes (describeFinish). */
+  finishing?: string,
 ): void {
   const out = ctx.io.stdout;
   const what = `${verb ?? s.op ?? s.kind} ${s.app}@${s.commit.slice(0, 7)} → ${s.stack}`;
+  if (summary.dryRun && finishing) {
+    say(out, `dry run: ${what} would ${finishing}. Nothing changed.`);
+    return;
+  }
   if (summary.dryRun) {
     say(
       out,

@@ -50,8 +50,16 @@ export interface InfraToolContext {
     site: Site,
     change: Pick<ApprovalGateInput, 'action' | 'deployId' | 'summary' | 'tool' | 'change' | 'plan'>,
   ): Promise<ApprovalOutcome>;
-  /** The plan a deploy of app@commit would carry out now (changes nothing). */
-  dryRun(site: Site, app: string, commit: string, request: RequestInfo): Promise<DeployPlan>;
+  /**
+   * The plan a deploy of app@commit would carry out now (changes nothing), and the stopped change
+   * of that release it would finish instead, if any (DeploySummary finishes).
+   */
+  dryRun(
+    site: Site,
+    app: string,
+    commit: string,
+    request: RequestInfo,
+  ): Promise<Pick<DeploySummary, 'plan' | 'finishes'>>;
   /**
    * The receipt of a finished deployment, for create_deploy_tag (mcp/receipts.ts); null for a
    * no-op, which made no deployment (its planned id was never recorded) and so has none to tag, and
@@ -187,8 +195,10 @@ export function createInfraToolContext(input: {
         ...(input.env ? { env: input.env } : {}),
         ...change,
       }),
-    dryRun: async (site, app, commit, request) =>
-      (await deployArtifact(site, { app, commit, request, dryRun: true })).plan,
+    dryRun: async (site, app, commit, request) => {
+      const { plan, finishes } = await deployArtifact(site, { app, commit, request, dryRun: true });
+      return { plan, ...(finishes ? { finishes } : {}) };
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 /** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
+import { describeFinish } from '../../engine/describe.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { leftOutWords, readHistory } from '../../read/history.ts';
 import { PIN_EFFECT } from '../../read/pin-words.ts';
@@ -17,8 +18,13 @@ export function registerReadTools(t: InfraToolContext): void {
     async ({ stack, app = config.app, commit }, ctx) => {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
-      const plan = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
-      const view = { ...toPlanView(plan, site.protected), contents: await readPlanContents(site, plan) };
+      const { plan, finishes } = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
+      const view = {
+        ...toPlanView(plan, site.protected),
+        contents: await readPlanContents(site, plan),
+        // Its run finishes a stopped deploy of this release: said as get_deploy_target says it.
+        ...(finishes ? { description: describeFinish(finishes, plan.stack) } : {}),
+      };
       return toolSuccess('plan_deploy', view, `Dry run: ${view.description}. Nothing was changed.`);
     },
     secrecy.guard,

@@ -8,7 +8,7 @@ import type { DeployEvent } from '../../deploy/apply.ts';
 import { atomicRecordsOf } from '../../deploy/atomic-live.ts';
 import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
-import { describePlan } from '../../engine/describe.ts';
+import { describeFinish, describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
@@ -37,7 +37,7 @@ export function registerSyncTools(t: InfraToolContext): void {
     async ({ stack, app = config.app, commit }, ctx) => {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
-      const plan = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
+      const { plan } = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
       // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
       // Held to the chain first: the pin's words are told as the audit log records them, or refused.
       assertDeployAllowed(await readPinAsRecorded(site), site.target.stack, full);
@@ -62,7 +62,7 @@ export function registerSyncTools(t: InfraToolContext): void {
           ? {
               deployId,
               noop: false,
-              description: `finish deployment ${deployId} of ${plan.app}@${plan.commit.slice(0, 7)} on ${plan.stack}: it went live, but it was interrupted before it was verified and recorded`,
+              description: describeFinish(unfinished.plan, plan.stack),
             }
           : {}),
       };
@@ -134,7 +134,7 @@ export function registerSyncTools(t: InfraToolContext): void {
           `Already synced: deployment ${claims.deployId} is live on ${claims.stack}; nothing was copied this time.`,
         );
       }
-      const plan = await dryRun(site, claims.app, claims.commit, request);
+      const { plan } = await dryRun(site, claims.app, claims.commit, request);
       if (plan.deployId !== claims.deployId) throw new FrontendOpsError('CONFLICT', STALE);
       if (plan.noop) {
         return toolSuccess(

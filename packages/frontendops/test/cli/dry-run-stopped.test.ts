@@ -1,0 +1,122 @@
+/**
+ * A change whose earlier run went live and stopped before it was verified and recorded (its
+ * crash-recovery record names it): run again, it finishes that one, and its dry run says so, in the
+ * same words on each surface (`deploy --dry-run`, `rollback --dry-run`, plan_deploy,
+ * get_deploy_target). Before, the dry run said the build was already live with nothing to do, while
+ * the run verified and recorded the stopped change.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import type { Site } from '../../src/site.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
+import { cli } from '../support/run-cli.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const APP = 'sophia-dashboard';
+const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
+const request: RequestInfo = {
+  text: 'ship',
+  actor: 'rm-alice',
+  planner: 'cli',
+  at: new Date().toISOString(),
+};
+
+/** Stopped at its deployment record's write: live, not verified nor recorded. Its deploy id. */
+async function stoppedAfterItsSwitch(site: Site, change: () => Promise<unknown>): Promise<string> {
+  await expect(change()).rejects.toThrow(/stopped/);
+  const pointer = await site.records.readPointer();
+  if (!pointer) throw new Error('the stopped change went live');
+  return pointer.value.deployId;
+}
+const stopping = (site: Site) => stoppingSite(site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+
+/** What each dry run says, and what the run then does. */
+async function saidAndDone(
+  site: Site,
+  run: (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
+  stopped: string,
+  what: 'deployment' | 'rollback',
+  commit: string = V2,
+) {
+  const finish = new RegExp(
+    `finish ${what} ${stopped} of ${APP}@${commit.slice(0, 7)} on \\S+: it went live, but it was interrupted before it was verified and recorded`,
+  );
+  const argv = what === 'rollback' ? ['rollback'] : ['deploy', '--commit', V2];
+  const dry = await run([...argv, '--dry-run']);
+  expect(dry.code, dry.stderr).toBe(0);
+  expect(dry.stdout).toMatch(finish);
+  expect(dry.stdout).not.toMatch(/already live|would copy/);
+  const json = await run([...argv, '--dry-run', '--json']);
+  expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, finishes: stopped });
+  if (what === 'deployment') {
+    const c = await connectInfra(infraServerOn(site));
+    try {
+      for (const tool of ['plan_deploy', 'get_deploy_target']) {
+        const said = await c.call(tool, { commit: V2 });
+        expect(said.text, tool).toMatch(new RegExp(finish.source, 'i'));
+        expect(said.text, tool).not.toMatch(/already live/);
+      }
+    } finally {
+      await c.close();
+    }
+  }
+  const real = await run(argv);
+  expect(real.code, real.stderr).toBe(0);
+  expect(real.stdout).toContain(`finished the interrupted deploy ${stopped}`);
+}
+
+describe('in place', () => {
+  let t: TestDeployEnv;
+  let run: (argv: string[]) => ReturnType<typeof cli>;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'dry-run-stopped' });
+    await publishFixtureBuilds(t, APP, [V1, V2]);
+    const outputs = await t.writeOutputs({ cdn: true });
+    const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
+    run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: t.tmp });
+    await deployArtifact(t.site, { app: APP, commit: V1, request });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('a deploy stopped after its switch: its dry run says the run finishes it', async () => {
+    const stopped = await stoppedAfterItsSwitch(t.site, () =>
+      deployArtifact(stopping(t.site), { app: APP, commit: V2, request }),
+    );
+    await saidAndDone(t.site, run, stopped, 'deployment');
+  });
+
+  it('a rollback stopped after its switch: its dry run says the run finishes it', async () => {
+    // v2 is live (the deploy above, finished), v1 kept: the rollback goes back to v1 and stops.
+    const stopped = await stoppedAfterItsSwitch(t.site, () => rollbackRelease(stopping(t.site), { request }));
+    await saidAndDone(t.site, run, stopped, 'rollback', V1);
+  });
+});
+
+describe('atomic', () => {
+  let t: AtomicEnv;
+  let run: (argv: string[]) => ReturnType<typeof cli>;
+  beforeAll(async () => {
+    t = await startAtomicEnv({ stack: 'dry-run-stopped-atomic' });
+    await t.publishVersions([V1, V2]);
+    const outputs = await t.writeOutputs();
+    const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
+    run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: t.tmp });
+    await deployArtifact(t.site, { app: APP, commit: V1, request });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('a deploy stopped after its switch: its dry run says the run finishes it', async () => {
+    await expect(deployArtifact(stopping(t.site), { app: APP, commit: V2, request })).rejects.toThrow(
+      /stopped/,
+    );
+    const pending = (await t.site.state.get(`${t.target.statePrefix}atomic/pending.json`))?.body.toString(
+      'utf8',
+    );
+    const stopped = JSON.parse(pending ?? '{}').plan?.deployId as string;
+    expect(stopped).toMatch(/^b2b2b2b-/);
+    await saidAndDone(t.site, run, stopped, 'deployment');
+  });
+});
