@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { PREVIEW_HOURS } from '../atomic/preview-hours.ts';
 import { canaryPercent, commitRef, deployId, plainText } from '../contract/fields.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
+import { type PinNotLive, pinNotLiveWords } from '../deploy/pin.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
@@ -416,7 +417,9 @@ async function postPin(
   };
   const done =
     resource === 'pin'
-      ? await context.service.pin(stack, request, body.deployId)
+      ? await context.service.pin(stack, request, body.deployId).catch((error: unknown) => {
+          throw pinNotLiveForThePage(error);
+        })
       : await context.service.unpin(stack, request, body.pin);
   const result: PinResult = { stack, pin: done.pin && toPinView(done.pin), changed: done.changed };
   return sendJson(res, 200, result);
@@ -441,6 +444,27 @@ export function pinnedForThePage(error: unknown): unknown {
   return new FrontendOpsError(
     'PINNED',
     `This stack is pinned to ${describePin(pin)}. Nothing was changed. Promote a release (it goes live for everyone and the pin is cleared), or unpin to deploy as usual.${also ? ` ${also}` : ''}`,
+  );
+}
+
+/**
+ * A pin refused because the release the page showed is no longer live, in the page's words: the
+ * history's "Roll back to this" is the way back to it, not a CLI command. What else the refusal said
+ * is kept.
+ */
+export function pinNotLiveForThePage(error: unknown): unknown {
+  if (!isFrontendOpsError(error, 'CONFLICT')) return error;
+  const refused = error.details?.pinNotLive as PinNotLive | undefined;
+  if (!refused) return error;
+  const { shown } = refused;
+  const also = alsoSaid(error);
+  return new FrontendOpsError(
+    'CONFLICT',
+    `${pinNotLiveWords(refused)} ` +
+      (refused.kept
+        ? `to go back to ${shown} and pin it, reload the page and use "Roll back to this" on ${shown} in the history: a rollback pins.`
+        : `if ${shown} went live here (the history lists what did), reload the page and use "Roll back to this" on ${shown} there: a rollback pins.`) +
+      (also ? ` ${also}` : ''),
   );
 }
 

@@ -53,13 +53,7 @@ export async function pinRelease(
     if (to && live.deployId !== to && !live.commit.startsWith(to)) {
       // A rollback goes back to a release the stack keeps, or to one its history records as live.
       const kept = live.releases.some((r) => r.deployId === to || r.commit.startsWith(to));
-      throw new FrontendOpsError(
-        'CONFLICT',
-        `${to} is not the live release of ${site.target.stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}; it may have gone live since ${to} was shown). Nothing was pinned. A pin keeps what is live: to pin ${live.deployId}, look at it and pin again; ` +
-          (kept
-            ? `to go back to ${to} and pin it, roll back to it (\`frontendops rollback --to ${to}\`): a rollback pins.`
-            : `if ${to} went live here (\`frontendops history\` lists what did), \`frontendops rollback --to ${to}\` goes back to it and pins.`),
-      );
+      throw pinNotLiveError({ stack: site.target.stack, shown: to, live, kept });
     }
     const existing = await readPin(site);
     if (existing && existing.deployId === live.deployId)
@@ -77,6 +71,41 @@ export async function pinRelease(
     await writePin(site, pin, lock);
     return { pin, created: true };
   });
+}
+
+/** A pin of the release `shown` that is not the live one any more; `kept`: the live pointer keeps it. */
+export interface PinNotLive {
+  stack: string;
+  shown: string;
+  live: { deployId: string; app: string; commit: string };
+  kept: boolean;
+}
+
+/**
+ * What a pin of a release no longer live says first, on every surface: what is live, that nothing
+ * was pinned, how to pin what is live (the console goes on in its own words: console/routes.ts).
+ */
+export const pinNotLiveWords = ({ stack, shown, live }: PinNotLive): string =>
+  `${shown} is not the live release of ${stack} (live: ${live.app}@${shortSha(live.commit)}, ${live.deployId}; it may have gone live since ${shown} was shown). Nothing was pinned. A pin keeps what is live: to pin ${live.deployId}, look at it and pin again;`;
+
+/** The refusal (CONFLICT) of a pin of a release no longer live: its words, then the CLI's way back to it. */
+export function pinNotLiveError(refused: PinNotLive): FrontendOpsError {
+  const { shown, kept } = refused;
+  return new FrontendOpsError(
+    'CONFLICT',
+    `${pinNotLiveWords(refused)} ` +
+      (kept
+        ? `to go back to ${shown} and pin it, roll back to it (\`frontendops rollback --to ${shown}\`): a rollback pins.`
+        : `if ${shown} went live here (\`frontendops history\` lists what did), \`frontendops rollback --to ${shown}\` goes back to it and pins.`),
+    {
+      details: {
+        pinNotLive: {
+          ...refused,
+          live: { deployId: refused.live.deployId, app: refused.live.app, commit: refused.live.commit },
+        },
+      },
+    },
+  );
 }
 
 /**

@@ -75,6 +75,9 @@ describe('attack: the console pins a release the person did not see', () => {
     // What happened, and what to do about the release live now, not only how to go back.
     expect(body.message).toContain(`${landed.deployId}; it may have gone live since ${seen} was shown`);
     expect(body.message).toContain(`to pin ${landed.deployId}, look at it and pin again`);
+    // In the page's words: the person is in the browser, where the history's button goes back.
+    expect(body.message).toContain(`"Roll back to this" on ${seen}`);
+    expect(body.message).not.toMatch(/frontendops |--to/);
     expect(await readPin(t.site)).toBeNull();
 
     const now = await post('pin', { deployId: landed.deployId, message: 'hold it' });

@@ -4,7 +4,8 @@
  * not be let go says both, as the CLI does.
  */
 import { describe, expect, it } from 'vitest';
-import { pinnedForThePage } from '../../src/console/routes.ts';
+import { pinNotLiveForThePage, pinnedForThePage } from '../../src/console/routes.ts';
+import { pinNotLiveError } from '../../src/deploy/pin.ts';
 import { FrontendOpsError, holding } from '../../src/errors.ts';
 import type { HeldLock } from '../../src/ports.ts';
 import { type PinRecord, pinnedError } from '../../src/state/pin.ts';
@@ -53,5 +54,38 @@ describe("a PINNED refusal in the page's words", () => {
       /unpin to deploy as usual\. Letting the lock go failed too: Another deploy took the lock over\.$/,
     );
     expect(shown.message).not.toMatch(/frontendops /);
+  });
+});
+
+describe("a pin of a release no longer live, in the page's words", () => {
+  const refused = (kept: boolean) =>
+    pinNotLiveError({
+      stack: pin.stack,
+      shown: 'b2b2b2b-0123456789',
+      live: { deployId: pin.deployId, app: pin.app, commit: pin.commit },
+      kept,
+    });
+
+  for (const kept of [true, false]) {
+    it(`${kept ? 'kept' : 'no longer kept'}: the history's button is the way back, not a CLI command (the CLI's says it)`, () => {
+      expect(refused(kept).message).toMatch(/`frontendops rollback --to b2b2b2b-0123456789`/);
+      const shown = pinNotLiveForThePage(refused(kept)) as FrontendOpsError;
+      expect(shown.code).toBe('CONFLICT');
+      expect(shown.message).toMatch(
+        /^b2b2b2b-0123456789 is not the live release of dashboard-hosting-prod \(live: sophia-dashboard@a1a1a1a, a1a1a1a-0123456789; .*\)\. Nothing was pinned\. A pin keeps what is live: to pin a1a1a1a-0123456789, look at it and pin again;/,
+      );
+      expect(shown.message).toContain('reload the page and use "Roll back to this" on b2b2b2b-0123456789');
+      expect(shown.message).not.toMatch(/frontendops |--to/);
+    });
+  }
+
+  it('keeps what the refusal added: letting the lock go failed too', async () => {
+    const failed = await holding(
+      lock(() => Promise.reject(new FrontendOpsError('LOCKED', 'Another deploy took the lock over.'))),
+      () => Promise.reject(refused(true)),
+    ).catch((e: unknown) => e);
+    expect((pinNotLiveForThePage(failed) as FrontendOpsError).message).toMatch(
+      /a rollback pins\. Letting the lock go failed too: Another deploy took the lock over\.$/,
+    );
   });
 });
