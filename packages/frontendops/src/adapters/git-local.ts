@@ -8,7 +8,13 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { FrontendOpsError } from '../errors.ts';
-import { assertRef, assertRepoPath, assertTagName, assertTagRequest } from '../git/validate.ts';
+import {
+  assertNotShadowed,
+  assertRef,
+  assertRepoPath,
+  assertTagName,
+  assertTagRequest,
+} from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 const run = promisify(execFile);
@@ -28,7 +34,10 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
 
   const resolveCommit = async (ref: string): Promise<string | null> => {
     const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
-    return result.code === 0 ? result.stdout.trim() : null;
+    if (result.code !== 0) return null;
+    const sha = result.stdout.trim();
+    assertNotShadowed(ref, sha);
+    return sha;
   };
 
   return {

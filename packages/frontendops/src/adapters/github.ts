@@ -5,9 +5,15 @@
  */
 import { Octokit } from '@octokit/rest';
 import pMap from 'p-map';
-import { FULL_COMMIT } from '../engine/ids.ts';
+import { COMMIT_REF, FULL_COMMIT } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
-import { assertRef, assertRepoPath, assertTagName, assertTagRequest } from '../git/validate.ts';
+import {
+  assertNotShadowed,
+  assertRef,
+  assertRepoPath,
+  assertTagName,
+  assertTagRequest,
+} from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 export interface GitHubHostOptions {
@@ -63,11 +69,18 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     return read;
   };
 
+  // An abbreviated sha given as a ref: getCommit refuses it when a branch or tag of that name shadows
+  // it (validate.ts). A full sha is always the commit; other names cost no request.
+  const notShadowed = async (ref: string | undefined) => {
+    if (ref !== undefined && COMMIT_REF.test(ref) && !FULL_COMMIT.test(ref)) await host.getCommit(ref);
+  };
+
   const host: GitHost = {
     async latestCommit(path, ref) {
       assertRepoPath(path);
       const sha = ref ?? options.defaultBranch;
       if (sha !== undefined) assertRef(sha);
+      await notShadowed(sha);
       try {
         const { data } = await octokit.rest.repos.listCommits({
           owner,
@@ -93,20 +106,24 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
 
     async getCommit(ref) {
       assertRef(ref);
+      let data: GitHubCommit;
       try {
-        const { data } = await octokit.rest.repos.getCommit({ owner, repo, ref });
-        return toCommitInfo(data);
+        ({ data } = await octokit.rest.repos.getCommit({ owner, repo, ref }));
       } catch (error) {
         // GitHub answers an unknown sha with 422 "No commit found for SHA", an unknown name with 404.
         if (statusOf(error) === 404 || statusOf(error) === 422) return null;
         throw upstream('get commit', error);
       }
+      assertNotShadowed(ref, data.sha);
+      return toCommitInfo(data);
     },
 
     async commitsBetween(base, head, path, limit = 20) {
       assertRef(base);
       assertRef(head);
       assertRepoPath(path);
+      await notShadowed(base);
+      await notShadowed(head);
       // The range from the compare API (base...head: what head has that base does not), the path
       // filter from the commits API (the newest 100 commits of the path up to head): their overlap.
       let range: GitHubCommit[];

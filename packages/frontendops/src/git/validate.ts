@@ -20,6 +20,19 @@ export function assertRef(ref: string): void {
   }
 }
 
+/**
+ * A ref that reads as a commit sha ("3f2c1a9") must be answered by a commit that begins with it. git
+ * takes a branch or tag of that name before an abbreviated sha (so does the GitHub API), and anyone
+ * who can push can make one: "deploy 3f2c1a9" would otherwise be answered with whatever commit that
+ * tag points at. Refused (BAD_INPUT), saying what to pass instead.
+ */
+export function assertNotShadowed(ref: string, found: string): void {
+  if (!COMMIT_REF.test(ref) || found.startsWith(ref)) return;
+  throw badInput(
+    `"${ref}" reads as a commit sha, but the repository has a branch or tag of that name, on commit ${found.slice(0, 7)}: it is not taken for commit ${ref}. Nothing was done. Pass the commit's full sha, or name the ref with its kind (tags/${ref} or heads/${ref}).`,
+  );
+}
+
 export function assertCommitSha(sha: string): void {
   // The contract's rule (SHA-1 or SHA-256 git, lower-case), so a commit every other tool took is tagged too.
   if (!COMMIT_REF.test(sha)) {

@@ -299,6 +299,36 @@ export function gitHostContract(
       });
     });
 
+    describe('a branch or tag named like a commit sha (anyone who can push can make one)', () => {
+      it('is never taken for that commit: a short sha it shadows is refused, saying what to pass', async () => {
+        // git (and the double, as git does) reads "3f2c1a9" as a branch or tag of that name first:
+        // "deploy 3f2c1a9" would be answered with whatever commit the pushed tag points at.
+        const short = repo.commits.dashboard1.slice(0, 7);
+        await repo.git(['tag', short, repo.commits.docs]);
+        try {
+          for (const shadowed of [
+            () => host.getCommit(short),
+            () => host.latestCommit('apps/sophia-dashboard', short),
+            () => host.commitsBetween(short, repo.commits.docs, 'apps/sophia-dashboard'),
+            () => host.commitsBetween(repo.commits.init, short, 'apps/sophia-dashboard'),
+          ]) {
+            const error = await shadowed().then(
+              (value) => value,
+              (e: unknown) => e,
+            );
+            expect(isFrontendOpsError(error, 'BAD_INPUT'), JSON.stringify(error)).toBe(true);
+            expect((error as Error).message).toContain(`tags/${short}`);
+            expect((error as Error).message).toContain('full sha');
+          }
+          // The commit by its full sha, and the tag by its kind, are each what they name.
+          expect((await host.getCommit(repo.commits.dashboard1))?.sha).toBe(repo.commits.dashboard1);
+          expect((await host.getCommit(`tags/${short}`))?.sha).toBe(repo.commits.docs);
+        } finally {
+          await repo.git(['tag', '-d', short]);
+        }
+      });
+    });
+
     describe('text that looks like an option is never one', () => {
       it('refuses refs and paths git would read as options, ranges or globs, as BAD_INPUT', async () => {
         for (const ref of ['--output=/tmp/x', '-n', 'a b', 'a..b', '', 'x\ny']) {
