@@ -4,7 +4,7 @@
  * `listDeployTags` parses back. Stack and Audit-Head anchor that stack's audit chain in git. The deploy id makes creation idempotent: asking twice returns the first tag.
  */
 import { AUDIT_HEAD_TEXT } from '../contract/audit-head.ts';
-import { ARTIFACT_DIGEST, checkDeployId, STACK_NAME } from '../engine/ids.ts';
+import { ARTIFACT_DIGEST, COMMIT_REF, checkDeployId, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
 import { hasControlCharacters, WORDS_MAX } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
@@ -76,6 +76,20 @@ export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
     .filter((t) => TAG_NAME.test(t.name))
     .map((t) => {
       const trailers = parseTrailers(t.message);
+      // Anyone who can push can move a tag, or push one with any message. What a tag says of a
+      // deployment counts only where that deployment was: on the commit its Commit trailer names,
+      // which its deploy id begins with (as createDeployTag makes them). Moved, or of another
+      // commit, it is a tag and no more: named beside no deployment, no audit anchor (its name
+      // still counts when the next tag is numbered).
+      const deployId = trailers['Deploy-Id'];
+      const placed =
+        deployId !== undefined &&
+        DEPLOY_ID.test(deployId) &&
+        trailers.Commit !== undefined &&
+        COMMIT_REF.test(trailers.Commit) &&
+        t.sha.startsWith(trailers.Commit) &&
+        t.sha.startsWith(deployId.slice(0, 7));
+      if (!placed) return { ...t };
       return {
         ...t,
         ...(trailers['Deploy-Id'] ? { deployId: trailers['Deploy-Id'] } : {}),

@@ -1,0 +1,78 @@
+/**
+ * Deploy tags against someone who can push to the repository (a developer, a CI token with contents:
+ * write): they can create, move and delete any tag, with any message. A deploy id is no secret (it is
+ * a hash of the stack, app, commit, build and the deployment before it, and a dry run prints it), so
+ * they can push a tag for a deployment before it happens. Real git in a temporary directory; a
+ * `git tag` run here is such a push.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/git/deploy-tag.ts';
+import type { GitHost } from '../../src/ports.ts';
+import { readAuditAnchors, readDeployTags } from '../../src/read/tags.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+
+const NOW = new Date('2026-11-25T10:00:00Z');
+const DAY = 'dashboard-deploy-20261125';
+const STACK = 'prod';
+const head = (seq: number, hex: string) => `${seq}:sha256:${hex.repeat(64)}`;
+
+let repo: TestRepo;
+let host: GitHost;
+
+beforeEach(async () => {
+  repo = await createTestRepo();
+  host = createLocalGit({ repoDir: repo.dir });
+});
+afterEach(() => repo.cleanup());
+
+/** The deployment FrontendOps tags: what the infra server vouched for. */
+const deployment = (sha: string, suffix = '0123456789') => ({
+  deployId: `${sha.slice(0, 7)}-${suffix}`,
+  sha,
+  artifactDigest: `sha256:${'ab'.repeat(32)}`,
+  request: 'Deploy the latest dashboard',
+  stack: STACK,
+  auditHead: head(7, 'c'),
+  now: NOW,
+});
+
+/** A push: an annotated tag with the message given. */
+const push = async (name: string, sha: string, message: string, force = false) => {
+  await repo.git(['tag', ...(force ? ['-f'] : []), '-a', '--cleanup=verbatim', '-m', message, name, sha]);
+};
+
+describe('a deploy tag pushed ahead of its deployment', () => {
+  it('carrying its deploy id on another commit does not stop its tag being made', async () => {
+    const real = deployment(repo.commits.dashboard2);
+    await push(`${DAY}-1`, repo.commits.init, formatDeployMessage({ ...real, sha: repo.commits.init }));
+    expect(await createDeployTag(host, real)).toMatchObject({
+      name: `${DAY}-2`,
+      sha: real.sha,
+      created: true,
+    });
+  });
+});
+
+describe('a deploy tag moved, or pushed for a deployment on another commit', () => {
+  it('is no deployment tag to the readers: not named beside the deployment, not an audit anchor', async () => {
+    const real = deployment(repo.commits.dashboard2);
+    const made = await createDeployTag(host, real);
+    const message = formatDeployMessage(real);
+    // Moved: the same name and message, on another commit.
+    await push(made.name, repo.commits.init, message, true);
+    // Pushed: a tag of another deployment's id on a commit that is not its own.
+    const other = deployment(repo.commits.dashboard1, '0000000099');
+    await push(`${DAY}-5`, repo.commits.docs, formatDeployMessage({ ...other, auditHead: head(9, 'f') }));
+
+    expect(await readDeployTags(host)).toEqual(new Map());
+    expect(await readAuditAnchors(host, STACK)).toEqual([]);
+    const listed = await listDeployTags(host);
+    expect(listed.map((t) => [t.name, t.deployId])).toEqual([
+      [`${DAY}-5`, undefined],
+      [made.name, undefined],
+    ]);
+    // The name is still taken: the next deployment's tag takes the next number.
+    expect((await createDeployTag(host, deployment(repo.commits.docs, '0000000003'))).name).toBe(`${DAY}-6`);
+  });
+});
