@@ -49,11 +49,11 @@ export async function createDeployTag(
   const day = formatDay(input.now ?? new Date());
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const tags = await listDeployTags(host);
-    const existing = tags.find((t) => t.deployId === input.deployId);
-    if (existing) {
-      checkSameCommit(existing, input);
-      return { ...withoutTrailers(existing), created: false };
-    }
+    // This deployment's tag says what it made live: a tag pushed ahead with its deploy id and any
+    // other build, stack or audit head is not it (nor is one moved: listDeployTags), and the true
+    // one is made beside it. Its request words are not compared: they are words, not the record.
+    const existing = tags.find((t) => t.deployId === input.deployId && recordsSame(t, input));
+    if (existing) return { ...withoutTrailers(existing), created: false };
     const name = `${DEPLOY_TAG_PREFIX}${day}-${nextNumber(tags, day)}`;
     try {
       const tag = await host.createTag({ name, sha: input.sha, message: formatDeployMessage(input) });
@@ -195,17 +195,12 @@ function checkInput(input: DeployTagInput): void {
   }
 }
 
-function checkSameCommit(existing: DeployTag, input: DeployTagInput): void {
-  if (
-    !existing.sha.startsWith(input.sha.toLowerCase()) &&
-    !input.sha.toLowerCase().startsWith(existing.sha)
-  ) {
-    throw new FrontendOpsError(
-      'CONFLICT',
-      `Deploy ${input.deployId} is already tagged ${existing.name} on commit ${existing.sha}, not ${input.sha}. ` +
-        'A deploy id belongs to one commit; start a new deployment to tag another commit.',
-    );
-  }
+/** Whether a tag's trailers are the ones this input writes, but for its request words. */
+function recordsSame(tag: DeployTag, input: DeployTagInput): boolean {
+  const { Request: _theirs, ...theirs } = parseTrailers(tag.message);
+  const { Request: _ours, ...ours } = parseTrailers(formatDeployMessage(input));
+  const keys = new Set([...Object.keys(theirs), ...Object.keys(ours)]);
+  return [...keys].every((key) => theirs[key] === ours[key]);
 }
 
 function withoutTrailers(tag: DeployTag): TagInfo {

@@ -43,6 +43,24 @@ const push = async (name: string, sha: string, message: string, force = false) =
 };
 
 describe('a deploy tag pushed ahead of its deployment', () => {
+  it('carrying its deploy id with another build and audit head is not taken as its tag: the true one is made', async () => {
+    const real = deployment(repo.commits.dashboard2);
+    const forged = formatDeployMessage({
+      ...real,
+      artifactDigest: `sha256:${'ee'.repeat(32)}`,
+      auditHead: head(7, 'd'),
+      request: 'Deploy the latest dashboard (approved by the CTO)',
+    });
+    await push(`${DAY}-1`, real.sha, forged);
+
+    const tag = await createDeployTag(host, real);
+    expect(tag).toMatchObject({ name: `${DAY}-2`, sha: real.sha, created: true });
+    const message = await repo.git(['tag', '-l', '--format=%(contents)', tag.name]);
+    expect(message.trimEnd()).toBe(formatDeployMessage(real));
+    // Asked again, the deployment's own tag is the one returned.
+    expect(await createDeployTag(host, real)).toMatchObject({ name: `${DAY}-2`, created: false });
+  });
+
   it('carrying its deploy id on another commit does not stop its tag being made', async () => {
     const real = deployment(repo.commits.dashboard2);
     await push(`${DAY}-1`, repo.commits.init, formatDeployMessage({ ...real, sha: repo.commits.init }));
@@ -51,6 +69,12 @@ describe('a deploy tag pushed ahead of its deployment', () => {
       sha: real.sha,
       created: true,
     });
+  });
+
+  it('saying exactly what the deployment would is its tag: nothing more is made', async () => {
+    const real = deployment(repo.commits.dashboard2);
+    await push(`${DAY}-1`, real.sha, formatDeployMessage(real));
+    expect(await createDeployTag(host, real)).toMatchObject({ name: `${DAY}-1`, created: false });
   });
 });
 
