@@ -14,6 +14,8 @@ export const DEPLOY_TAG_PREFIX = 'dashboard-deploy-';
 const TAG_NAME = /^dashboard-deploy-(\d{8})-(\d+)$/;
 // Losing the race for a name this many times in a row means something else is wrong.
 const MAX_ATTEMPTS = 5;
+// More deploys than any day has: a number past it was pushed by someone, and is not counted from.
+const DAY_NUMBERS_MAX = 99_999;
 
 export interface DeployTagInput {
   deployId: string;
@@ -207,13 +209,25 @@ function withoutTrailers(tag: DeployTag): TagInfo {
   return { name: tag.name, sha: tag.sha, message: tag.message, ...(tag.date ? { date: tag.date } : {}) };
 }
 
+/**
+ * The number after the highest one of the day; past DAY_NUMBERS_MAX, the lowest free one. A tag
+ * anyone pushed numbered 99999999999999999999 would otherwise use up the names: its next number is
+ * itself to a double, and one of hundreds of digits no ref name can hold.
+ */
 function nextNumber(tags: readonly TagInfo[], day: string): number {
-  let highest = 0;
+  const used = new Set<number>();
   for (const tag of tags) {
     const match = TAG_NAME.exec(tag.name);
-    if (match?.[1] === day) highest = Math.max(highest, Number(match[2]));
+    const n = Number(match?.[2]);
+    if (match?.[1] === day && n <= DAY_NUMBERS_MAX) used.add(n);
   }
-  return highest + 1;
+  const highest = Math.max(0, ...used);
+  if (highest < DAY_NUMBERS_MAX) return highest + 1;
+  for (let n = 1; n <= DAY_NUMBERS_MAX; n++) if (!used.has(n)) return n;
+  throw new FrontendOpsError(
+    'CONFLICT',
+    `Every deploy tag name of ${day} up to ${DEPLOY_TAG_PREFIX}${day}-${DAY_NUMBERS_MAX} is taken. Delete the tags of that day no deployment made, and tag again.`,
+  );
 }
 
 function compareNames(a: string, b: string): number {

@@ -78,6 +78,24 @@ describe('a deploy tag pushed ahead of its deployment', () => {
   });
 });
 
+describe('a deploy tag numbered past any day of deploys', () => {
+  it('does not use up the names: every later deployment still gets its tag', async () => {
+    await push(`${DAY}-${'9'.repeat(20)}`, repo.commits.init, 'pushed');
+    const first = await createDeployTag(host, deployment(repo.commits.dashboard1, '0000000001'));
+    const second = await createDeployTag(host, deployment(repo.commits.dashboard2, '0000000002'));
+    expect(first.created && second.created).toBe(true);
+    expect(first.name).not.toBe(second.name);
+    expect(first.name.length).toBeLessThan(40);
+  });
+
+  it('at the highest number a day allows, the next tag takes a free number', async () => {
+    await push(`${DAY}-99999`, repo.commits.init, 'pushed');
+    const first = await createDeployTag(host, deployment(repo.commits.dashboard1, '0000000001'));
+    const second = await createDeployTag(host, deployment(repo.commits.dashboard2, '0000000002'));
+    expect([first.name, second.name]).toEqual([`${DAY}-1`, `${DAY}-2`]);
+  });
+});
+
 describe('a deploy tag moved, or pushed for a deployment on another commit', () => {
   it('is no deployment tag to the readers: not named beside the deployment, not an audit anchor', async () => {
     const real = deployment(repo.commits.dashboard2);
