@@ -1311,19 +1311,27 @@ async function verifyAuditOnce(
   const { read, entries, headRecord, problems } = await checkChain(store, prefix, prefix, DEPLOY_CHAIN_WORDS);
 
   // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged.
-  for (const anchor of options.anchors ?? []) {
+  // A deploy tag is only as true as the repository: whoever can push can push one with any head. One
+  // the chain and another anchor of that entry contradict is named as the false one; otherwise the
+  // verdict says both what the chain and what the tag may have had done to it.
+  const anchors = options.anchors ?? [];
+  for (const anchor of anchors) {
     const entry = read[anchor.seq - 1]?.entry;
+    const pushed = `or ${anchor.source} was pushed by someone who can push to the repository`;
     if (anchor.seq > read.length) {
       problems.push({
         kind: 'tampered',
         seq: anchor.seq,
-        reason: `${anchor.source} anchors entry ${anchor.seq}, but the chain ends at ${read.length} (entries were removed from the end and the head moved back)`,
+        reason: `${anchor.source} anchors entry ${anchor.seq}, but the chain ends at ${read.length} (entries were removed from the end and the head moved back, ${pushed})`,
       });
     } else if (entry && entry.hash !== anchor.hash) {
+      const vouching = anchors.find((a) => a.seq === anchor.seq && a.hash === entry.hash);
       problems.push({
         kind: 'tampered',
         seq: anchor.seq,
-        reason: `entry ${anchor.seq} is not the one ${anchor.source} anchors (the chain was rewritten)`,
+        reason: vouching
+          ? `${anchor.source} anchors entry ${anchor.seq} with a hash the chain never had, and the chain and ${vouching.source.replace(/^deploy tag /, '')} hold another: ${anchor.source} is no record of a deployment (someone who can push to the repository pushed or moved it); delete it`
+          : `entry ${anchor.seq} is not the one ${anchor.source} anchors (the chain was rewritten, ${pushed})`,
       });
     }
   }

@@ -468,7 +468,7 @@ describe('audit verify: every state object is under the chain', () => {
       expect.objectContaining({
         kind: 'tampered',
         seq: head.seq,
-        reason: `entry ${head.seq} is not the one deploy tag dashboard-deploy-20261201-1 anchors (the chain was rewritten)`,
+        reason: `entry ${head.seq} is not the one deploy tag dashboard-deploy-20261201-1 anchors (the chain was rewritten, or deploy tag dashboard-deploy-20261201-1 was pushed by someone who can push to the repository)`,
       }),
     ]);
   });
@@ -528,6 +528,38 @@ describe('frontendops audit verify with the deploy tags as anchors (real git)', 
     expect(result.stdout).toMatch(/checked against 2 deploy tag\(s\) in git/);
   });
 
+  it('a deploy tag pushed with a head the chain never had is reported as that tag, not as a rewritten chain', async () => {
+    // Anyone who can push can push a deploy tag: a copy of a true one with another hash for its
+    // entry, and one anchoring an entry past the chain's end.
+    const names = (await repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+    const genuine = names.at(-1) as string;
+    const message = (await repo.git(['tag', '-l', '--format=%(contents)', genuine])).trimEnd();
+    const commit = (await repo.git(['rev-parse', `${genuine}^{commit}`])).trim();
+    const planted = ['dashboard-deploy-20991231-1', 'dashboard-deploy-20991231-2'];
+    const push = (name: string, text: string) =>
+      repo.git(['tag', '-a', '--cleanup=verbatim', '-m', text, name, commit]);
+    await push(
+      planted[0] as string,
+      message.replace(/^(Audit-Head: \d+):sha256:\w+$/m, `$1:sha256:${'0'.repeat(64)}`),
+    );
+    await push(planted[1] as string, message.replace(/^Audit-Head: \d+:/m, 'Audit-Head: 999:'));
+    try {
+      const result = await run(['audit', 'verify', '--stack', outputs, '--json']);
+      expect(result.code).toBe(1);
+      const reasons: string[] = JSON.parse(result.stdout).problems.map((p: { reason: string }) => p.reason);
+      expect(reasons).toHaveLength(2);
+      const [copied, ahead] = [0, 1].map((i) => reasons.find((r) => r.includes(planted[i] as string)) ?? '');
+      // The true tag and the chain agree: the planted one is named as what is wrong.
+      expect(copied).toMatch(new RegExp(`and ${genuine} hold another`));
+      expect(copied).not.toMatch(/the chain was rewritten/);
+      // Nothing tells this one from a chain cut short: both are said.
+      expect(ahead).toMatch(/entries were removed from the end and the head moved back, or .* pushed/);
+    } finally {
+      await repo.git(['tag', '-d', ...planted]);
+    }
+    expect((await run(['audit', 'verify', '--stack', outputs])).code).toBe(0);
+  });
+
   it('fails when the newest entry is deleted and the head moved back', async () => {
     const entries = await readAudit(state(), prefix());
     const last = entries.at(-1) as AuditEntry;
@@ -566,7 +598,7 @@ describe('frontendops audit verify with the deploy tags as anchors (real git)', 
     const result = await run(['audit', 'verify', '--stack', outputs]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
-      /does NOT verify:\n {2}tampered: entry \d+ is not the one deploy tag dashboard-deploy-\d{8}-\d+ anchors \(the chain was rewritten\)/,
+      /does NOT verify:\n {2}tampered: entry \d+ is not the one deploy tag dashboard-deploy-\d{8}-\d+ anchors \(the chain was rewritten, or deploy tag dashboard-deploy-\d{8}-\d+ was pushed/,
     );
     expect(result.stderr).not.toMatch(/bug|at .*\.ts:\d+/);
   });
