@@ -147,6 +147,17 @@ export const rollbackOf = (change: {
     ? undefined
     : { from: change.fromCommit === change.commit ? null : change.fromCommit };
 
+/**
+ * Whether two deploy tag messages record the same deployment: the same trailers, but for the
+ * request words (words, not the record).
+ */
+export function sameRecord(a: string, b: string): boolean {
+  const { Request: _a, ...ours } = parseTrailers(a);
+  const { Request: _b, ...theirs } = parseTrailers(b);
+  const keys = new Set([...Object.keys(ours), ...Object.keys(theirs)]);
+  return [...keys].every((key) => ours[key] === theirs[key]);
+}
+
 /** `Key: value` lines of the message's last paragraph (git's trailer convention). */
 export function parseTrailers(message: string): Record<string, string> {
   const paragraphs = message.trim().split(/\n\s*\n/);
@@ -199,10 +210,7 @@ function checkInput(input: DeployTagInput): void {
 
 /** Whether a tag's trailers are the ones this input writes, but for its request words. */
 function recordsSame(tag: DeployTag, input: DeployTagInput): boolean {
-  const { Request: _theirs, ...theirs } = parseTrailers(tag.message);
-  const { Request: _ours, ...ours } = parseTrailers(formatDeployMessage(input));
-  const keys = new Set([...Object.keys(theirs), ...Object.keys(ours)]);
-  return [...keys].every((key) => theirs[key] === ours[key]);
+  return sameRecord(tag.message, formatDeployMessage(input));
 }
 
 function withoutTrailers(tag: DeployTag): TagInfo {

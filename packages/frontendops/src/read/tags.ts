@@ -1,15 +1,25 @@
 /** Deploy tags as readers use them. Deploy id → deploy tag name, from the git host; empty (and a note in the log) when it cannot be read. */
 
 import { parseAuditHead } from '../contract/audit-head.ts';
-import { listDeployTags } from '../git/deploy-tag.ts';
+import { type DeployTag, listDeployTags, sameRecord } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import type { AuditAnchor } from '../state/audit.ts';
 
 export async function readDeployTags(git: GitHost | null | undefined): Promise<Map<string, string>> {
   if (!git) return new Map();
   try {
-    const tags = await listDeployTags(git);
-    return new Map(tags.flatMap((t) => (t.deployId ? [[t.deployId, t.name] as const] : [])));
+    // Newest first: the first tag of a deployment is the last. Tags of one deploy id that record
+    // different things (one pushed by someone who can push) name none: whichever is true, the
+    // readers do not vouch for it (`audit verify` tells them apart by the chain).
+    const tags = (await listDeployTags(git)).reverse();
+    const named = new Map<string, DeployTag | null>();
+    for (const tag of tags) {
+      if (!tag.deployId) continue;
+      const first = named.get(tag.deployId);
+      if (first === undefined) named.set(tag.deployId, tag);
+      else if (first && !sameRecord(first.message, tag.message)) named.set(tag.deployId, null);
+    }
+    return new Map([...named].flatMap(([id, tag]) => (tag ? [[id, tag.name] as const] : [])));
   } catch (error) {
     // Tags are a nicety where they are shown: a read still answers when the git host does not.
     console.error('[frontendops] could not list deploy tags:', (error as Error).message);

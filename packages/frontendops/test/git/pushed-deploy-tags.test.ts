@@ -59,6 +59,8 @@ describe('a deploy tag pushed ahead of its deployment', () => {
     expect(message.trimEnd()).toBe(formatDeployMessage(real));
     // Asked again, the deployment's own tag is the one returned.
     expect(await createDeployTag(host, real)).toMatchObject({ name: `${DAY}-2`, created: false });
+    // Beside the deployment, the readers name no tag whose record another contradicts.
+    expect((await readDeployTags(host)).get(real.deployId)).toBeUndefined();
   });
 
   it('carrying its deploy id on another commit does not stop its tag being made', async () => {
@@ -75,6 +77,9 @@ describe('a deploy tag pushed ahead of its deployment', () => {
     const real = deployment(repo.commits.dashboard2);
     await push(`${DAY}-1`, real.sha, formatDeployMessage(real));
     expect(await createDeployTag(host, real)).toMatchObject({ name: `${DAY}-1`, created: false });
+    // Two tags of one deployment saying the same: the first is named.
+    await push(`${DAY}-2`, real.sha, formatDeployMessage({ ...real, request: 'again' }));
+    expect((await readDeployTags(host)).get(real.deployId)).toBe(`${DAY}-1`);
   });
 });
 
