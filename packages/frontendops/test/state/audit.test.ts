@@ -560,6 +560,27 @@ describe('frontendops audit verify with the deploy tags as anchors (real git)', 
     expect((await run(['audit', 'verify', '--stack', outputs])).code).toBe(0);
   });
 
+  it('a deploy tag deleted: its deployment stays recorded, untagged, and verify holds the chain to the tags left', async () => {
+    const names = (await repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+    const gone = names.at(-1) as string;
+    const object = (await repo.git(['rev-parse', gone])).trim();
+    await repo.git(['tag', '-d', gone]);
+    try {
+      const history = await run(['history', '--stack', outputs, '--json']);
+      expect(history.code, history.stderr).toBe(0);
+      const rows = JSON.parse(history.stdout).deployments as Array<{ tag: string | null; outcome: string }>;
+      expect(rows.map((r) => [r.outcome, r.tag])).toEqual([
+        ['succeeded', null],
+        ['succeeded', names.at(-2)],
+      ]);
+      const verified = await run(['audit', 'verify', '--stack', outputs]);
+      expect(verified.code, verified.stdout).toBe(0);
+      expect(verified.stdout).toMatch(/checked against 1 deploy tag\(s\) in git/);
+    } finally {
+      await repo.git(['update-ref', `refs/tags/${gone}`, object]);
+    }
+  });
+
   it('fails when the newest entry is deleted and the head moved back', async () => {
     const entries = await readAudit(state(), prefix());
     const last = entries.at(-1) as AuditEntry;
