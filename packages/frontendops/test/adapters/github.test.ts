@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGitHubHost, TAG_READS_AT_ONCE } from '../../src/adapters/github.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
-import { createDeployTag, listDeployTags } from '../../src/git/deploy-tag.ts';
+import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/git/deploy-tag.ts';
 import type { GitHost } from '../../src/ports.ts';
+import { readAuditAnchors, readDeployTags } from '../../src/read/tags.ts';
 import { gitHostContract } from '../support/contracts/git-host.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
@@ -200,6 +201,43 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     expect(again).toMatchObject({ name: first.name, created: false });
     expect((await listDeployTags(host)).map((t) => t.deployId)).toEqual([input.deployId]);
     expect(github.requests.filter((r) => r.method === 'POST')).toHaveLength(2); // one tag object + one ref
+  });
+
+  it("a deploy tag pushed ahead with the deploy id, or moved, is not taken as the deployment's", async () => {
+    // Pushed by someone with contents: write (here, into the repository behind the double).
+    const input = {
+      deployId: `${repo.commits.dashboard1.slice(0, 7)}-0000000077`,
+      sha: repo.commits.dashboard1,
+      artifactDigest: DIGEST,
+      request: 'Deploy it',
+      stack: 'prod',
+      auditHead: `3:sha256:${'a'.repeat(64)}`,
+      now: new Date('2026-11-27T12:00:00Z'),
+    };
+    const forged = formatDeployMessage({ ...input, auditHead: `3:sha256:${'b'.repeat(64)}` });
+    await repo.git([
+      'tag',
+      '-a',
+      '--cleanup=verbatim',
+      '-m',
+      forged,
+      'dashboard-deploy-20261127-1',
+      input.sha,
+    ]);
+    const made = await createDeployTag(host, input);
+    expect(made).toMatchObject({ name: 'dashboard-deploy-20261127-2', created: true });
+    expect(await readAuditAnchors(host, 'prod')).toContainEqual({
+      seq: 3,
+      hash: `sha256:${'a'.repeat(64)}`,
+      source: 'deploy tag dashboard-deploy-20261127-2',
+    });
+    expect((await readDeployTags(host)).get(input.deployId)).toBeUndefined();
+    // Moved to another commit, the true tag records nothing.
+    const message = formatDeployMessage(input);
+    await repo.git(['tag', '-f', '-a', '--cleanup=verbatim', '-m', message, made.name, repo.commits.init]);
+    expect(await readAuditAnchors(host, 'prod')).not.toContainEqual(
+      expect.objectContaining({ source: `deploy tag ${made.name}` }),
+    );
   });
 
   it('a wrong token is an UPSTREAM error that says what to check and never repeats the token', async () => {
