@@ -23,6 +23,8 @@ import type { TestRepo } from '../support/git-repo.ts';
 
 /** Reads "fix: totals (cod.exe)" when the override is acted on; it is something else. */
 const SUBJECT = 'fix: totals \u202e(exe.doc)\u202c done\u200b \u001b[31mred';
+/** Markup a page would act on if it took a subject as HTML or markdown. */
+const MARKUP = 'docs: <img src=x onerror="document.title=\'owned\'"> **bold** [more](javascript:alert(1))';
 const ANSWER = 'Live: \u202e3333333\u202c. \u0007Nothing\u2066 else.';
 
 let t: TestDeployEnv;
@@ -35,6 +37,10 @@ describe.skipIf(!hasChromium)('text from outside in the console page', () => {
   beforeAll(async () => {
     ({ t, repo } = await startConsoleEnv());
     // A new dashboard commit with such a subject, its build published: the latest build.
+    // Before it, one whose subject is markup (anyone who can push writes subjects).
+    await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'about.html'), '<p>about</p>\n');
+    await repo.git(['add', 'apps/sophia-dashboard/about.html']);
+    await repo.git(['commit', '-qm', MARKUP]);
     await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'index.html'), '<h1>v3</h1>\n');
     await repo.git(['commit', '-qam', SUBJECT]);
     const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
@@ -78,6 +84,10 @@ describe.skipIf(!hasChromium)('text from outside in the console page', () => {
       expect(text).toContain('fix: totals \\u202e(exe.doc)\\u202c done\\u200b \\u001b[31mred');
       expect(hasControlCharacters(text)).toBe(false);
       expect(hasControlCharacters(await textOf(dialog))).toBe(false);
+      // A subject that is markup is shown as its text: no element, no link, nothing run.
+      expect(text).toContain(MARKUP);
+      expect(await dialog.locator('img, a[href^="javascript"], strong').count()).toBe(0);
+      expect(await page.title()).not.toBe('owned');
     } finally {
       await dialog.getByRole('button', { name: 'Cancel' }).click();
     }
