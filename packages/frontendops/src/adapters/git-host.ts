@@ -1,8 +1,10 @@
 /**
  * Which git host a command talks to: GitHub (--github owner/repo, or GITHUB_REPOSITORY with a
- * GITHUB_TOKEN, as in Actions) or the local repository (--repo, else the working directory).
+ * GITHUB_TOKEN, as in Actions) or the local repository (--repo, else the working directory). In an
+ * Actions run, "the latest" is looked for in the run's commit (GITHUB_SHA) on either.
  */
 import { resolve } from 'node:path';
+import { FULL_COMMIT } from '../engine/ids.ts';
 import { badInput } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
 
@@ -35,11 +37,21 @@ export async function selectGitHost(
       throw badInput(`Invalid --github "${github}": expected owner/repo, e.g. "acme/dashboard".`);
     }
     const { createGitHubHost } = await import('./github.ts');
+    // In an Actions run of this repository, "the latest" is the app's newest commit in the run's
+    // commit, as the local backend answers from the run's checkout: the environment's reviewers
+    // approved the run GitHub showed them with that commit, not whatever was pushed since.
+    const runCommit =
+      env.GITHUB_ACTIONS === 'true' &&
+      github === env.GITHUB_REPOSITORY &&
+      FULL_COMMIT.test(env.GITHUB_SHA ?? '')
+        ? env.GITHUB_SHA
+        : undefined;
     return createGitHubHost({
       owner,
       repo,
       ...(env.GITHUB_TOKEN ? { token: env.GITHUB_TOKEN } : {}),
       ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}),
+      ...(runCommit ? { defaultBranch: runCommit } : {}),
     });
   }
   const { openLocalGit } = await import('./git-local.ts');

@@ -1,6 +1,7 @@
 /**
  * "The latest" means one thing everywhere (the agent, `deploy --latest`, the console's button): the
- * newest commit on the default branch that touches the app's directory. Its build must be published
+ * newest commit on the default branch that touches the app's directory (in a GitHub Actions run, in
+ * the run's commit: adapters/git-host.ts). Its build must be published
  * (CI publishes every such commit); if it is not yet, deploying "the latest" is refused, naming the
  * commit, rather than silently deploying an older build.
  */
