@@ -36,6 +36,9 @@ const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
  */
 export const TAG_READS_AT_ONCE = 8;
 
+/** Commits a compare answer holds at most (GitHub's largest page). */
+const COMPARE_PAGE = 250;
+
 export function createGitHubHost(options: GitHubHostOptions): GitHost {
   const { owner, repo } = options;
   if (!NAME.test(owner) || !NAME.test(repo)) {
@@ -127,14 +130,29 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       // The range from the compare API (base...head: what head has that base does not), the path
       // filter from the commits API (the newest 100 commits of the path up to head): their overlap.
       let range: GitHubCommit[];
-      try {
-        const { data } = await octokit.rest.repos.compareCommitsWithBasehead({
+      let cut = false;
+      const compare = (page?: number) =>
+        octokit.rest.repos.compareCommitsWithBasehead({
           owner,
           repo,
           basehead: `${base}...${head}`,
-          per_page: 250,
+          per_page: COMPARE_PAGE,
+          ...(page ? { page } : {}),
         });
+      try {
+        const { data } = await compare();
         range = data.commits;
+        // The API answers a range oldest first, COMPARE_PAGE commits a page. The newest are the ones
+        // that go live, and anyone who can push can pile commits before them: the last two pages
+        // are read too, and a range longer than what was read is said to be cut short.
+        if (data.total_commits > range.length) {
+          const last = Math.ceil(data.total_commits / COMPARE_PAGE);
+          const pages = await Promise.all(
+            [last - 1, last].filter((page) => page > 1).map((page) => compare(page)),
+          );
+          range = [...range, ...pages.flatMap((page) => page.data.commits)];
+          cut = data.total_commits > range.length;
+        }
       } catch (error) {
         if (statusOf(error) === 404) {
           throw new FrontendOpsError(
@@ -162,7 +180,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         .filter((c) => touching.has(c.sha))
         .reverse()
         .map(toCommitInfo);
-      return { commits: found.slice(0, limit), truncated: found.length > limit };
+      return { commits: found.slice(0, limit), truncated: found.length > limit || cut };
     },
 
     async createTag({ name, sha, message }) {

@@ -3,6 +3,8 @@
  * GitHub (real Octokit against the GitHub REST double: the compare API for the range, the commits
  * API for the path), on one real repository.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createGitHubHost } from '../../src/adapters/github.ts';
@@ -12,6 +14,7 @@ import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 
 const APP = 'apps/sophia-dashboard';
+const run = promisify(execFile);
 let repo: TestRepo;
 let github: GitHubDouble;
 const hosts: Record<string, GitHost> = {};
@@ -26,6 +29,35 @@ afterAll(async () => {
   await github?.close();
   await repo?.cleanup();
 });
+
+const piles = new Map<number, Promise<{ benign: string; hidden: string }>>();
+/** On a branch of its own after docs: a commit touching the app, `pads` touching nothing, and one more touching the app. */
+const pile = (pads: number) => {
+  let piled = piles.get(pads);
+  if (!piled) {
+    piled = (async () => {
+      const branch = `refs/heads/pile-${pads}`;
+      const who = 'committer Eve Pusher <eve@example.test> 1764000000 +0000';
+      const file = (name: string, text: string) =>
+        `M 100644 inline ${APP}/${name}\ndata ${text.length}\n${text}\n`;
+      const commit = (subject: string, change = '', from = '') =>
+        `commit ${branch}\n${who}\ndata ${subject.length}\n${subject}\n${from && `from ${from}\n`}${change}\n`;
+      let stream = commit('dashboard: fix a typo', file('typo.txt', 'typo'), repo.commits.docs);
+      for (let n = 1; n <= pads; n++) stream += commit(`chore: ${n}`);
+      stream += commit('dashboard: send the totals elsewhere', file('totals.js', 'elsewhere'));
+      const importing = run('git', ['fast-import', '--quiet'], { cwd: repo.dir });
+      importing.child.stdin?.end(stream);
+      await importing;
+      const hidden = (await repo.git(['rev-parse', branch])).trim();
+      const [benign = ''] = (
+        await repo.git(['rev-list', '--reverse', `${repo.commits.docs}..${branch}`])
+      ).split('\n');
+      return { benign, hidden };
+    })();
+    piles.set(pads, piled);
+  }
+  return piled;
+};
 
 describe.each(['local', 'github'])('commitsBetween through %s', (name) => {
   const host = () => hosts[name] as GitHost;
@@ -48,6 +80,20 @@ describe.each(['local', 'github'])('commitsBetween through %s', (name) => {
     const capped = await host().commitsBetween(repo.commits.init, repo.commits.docs, APP, 1);
     expect(capped).toMatchObject({ truncated: true, commits: [{ sha: repo.commits.dashboard2 }] });
     expect((await host().commitsBetween(repo.commits.docs, repo.commits.init, APP)).commits).toEqual([]);
+  });
+
+  it('lists the newest commit of a release past 250 commits: a pushed pile of them hides none', async () => {
+    // Anyone who can push can land one commit touching the app, then hundreds that touch nothing,
+    // then the one they would rather nobody read: the compare API answers the oldest 250 of a range.
+    const { benign, hidden } = await pile(260);
+    const { commits, truncated } = await host().commitsBetween(repo.commits.docs, hidden, APP);
+    expect(commits.map((c) => c.sha)).toEqual([hidden, benign]);
+    expect(truncated).toBe(false);
+    // Past what is read (GitHub: the first and the last two pages), the newest still, said cut short.
+    const long = await pile(800);
+    const far = await host().commitsBetween(repo.commits.docs, long.hidden, APP);
+    expect(far.commits[0]?.sha).toBe(long.hidden);
+    expect(far.truncated).toBe(name === 'github');
   });
 
   it('accepts short shas, and says NOT_FOUND for an unknown end', async () => {
