@@ -139,7 +139,9 @@ async function runGit(cwd: string, args: string[]): Promise<GitResult> {
     const { stdout, stderr } = await run('git', ['--literal-pathspecs', ...args], {
       cwd,
       maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      // Replace refs (refs/replace/*) would let anyone who can push, once fetched, have another
+      // commit's subject, author and paths answered for a commit: a sha names its own object here.
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', GIT_NO_REPLACE_OBJECTS: '1' },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {

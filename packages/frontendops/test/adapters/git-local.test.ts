@@ -81,3 +81,28 @@ describe('a SHA-256 repository (git init --object-format=sha256)', () => {
     }
   });
 });
+
+describe('replace refs (refs/replace/*, which anyone who can push can push, and a fetch can bring)', () => {
+  it('never stand in for a commit: its own subject, author and touched paths are what is answered', async () => {
+    const repo = await createTestRepo();
+    try {
+      // dashboard2 "replaced" by the docs commit: git would show the docs commit's words for it.
+      await repo.git(['replace', repo.commits.dashboard2, repo.commits.docs]);
+      const host = createLocalGit({ repoDir: repo.dir });
+      const commit = await host.getCommit(repo.commits.dashboard2);
+      expect(commit).toMatchObject({
+        sha: repo.commits.dashboard2,
+        message: expect.stringMatching(/^dashboard: add App/),
+      });
+      expect((await host.latestCommit('apps/sophia-dashboard'))?.sha).toBe(repo.commits.dashboard2);
+      const between = await host.commitsBetween(
+        repo.commits.dashboard1,
+        repo.commits.docs,
+        'apps/sophia-dashboard',
+      );
+      expect(between.commits.map((c) => c.sha)).toEqual([repo.commits.dashboard2]);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
