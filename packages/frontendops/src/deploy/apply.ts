@@ -701,6 +701,15 @@ async function liveIndexSha(site: Site): Promise<string | undefined> {
 }
 
 /**
+ * Whether a stopped in-place change went live: its pointer moved, as its crash-recovery record says
+ * or as the live pointer names it (it stopped between the two). The one rule for what is finished:
+ * by the next run (settlePending), by invalidate_cdn (finishSyncedDeploy), and said so by a dry run
+ * (DeploySummary finishes). Any other never went live.
+ */
+export const wentLive = (pending: PendingDeploy, pointer: LivePointer | null | undefined): boolean =>
+  pending.pointerMoved || pointer?.deployId === pending.plan.deployId;
+
+/**
  * A pending plan means a deploy was interrupted. If its pointer had moved, only the later steps
  * remain: finish them now. Otherwise its copies may have landed: their keys are copied again, and
  * if the new plan is a different deploy the interrupted one is recorded as superseded. `pending` is
@@ -728,7 +737,7 @@ export async function settlePending(
   const known = await checkPending(site, pending);
   const pointer = known.pointer;
   const live = pointer?.value.deployId === pending.plan.deployId;
-  if (pending.pointerMoved || live) {
+  if (wentLive(pending, pointer?.value)) {
     // The process may have died between writing the pointer and its audit entry: vouch for it again.
     if (pointer && live) {
       await auditRelease(site, pointer.value, stateDigest(pointer.value), {

@@ -181,11 +181,7 @@ export async function runAtomic(
     // This release live by an operation stopped past its switch: the run finishes that one
     // (settleAtomic), and says so. Read only when there is nothing else to do.
     const stopped = prepared.plan.noop ? await ctx.atomic.readPending() : null;
-    const finishes =
-      stopped &&
-      (stopped.switched ||
-        (samePointer(ctx.kvs.value, stopped.plan.pointerAfter) &&
-          !samePointer(stopped.plan.pointerBefore, stopped.plan.pointerAfter)));
+    const finishes = stopped && switchedLive(stopped, ctx.kvs.value);
     return {
       ...summarize(prepared.plan, {
         dryRun: true,
@@ -227,8 +223,15 @@ export async function finishSyncedAtomic(
   return holding(lock, async () => {
     const atomic = atomicRecordsOf(site);
     const pending = await atomic.readPending();
-    if (pending?.plan.deployId === deployId && pending.switched) {
-      const held = await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending));
+    // Finished when it went live, by the rule the next run finishes it by (settleAtomic: switched,
+    // or the store serves what its switch wrote); any other is not waiting for this.
+    let held =
+      pending?.plan.deployId === deployId
+        ? await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending))
+        : null;
+    if (held && !held.switched && switchedLive(held, (await requireReleaseStore(site).read()).value))
+      held = await afterSwitch(site, held, nowOf(options), lock);
+    if (pending && held?.switched) {
       const finished = await finishAtomic(site, held, { ...options, lock });
       if (finished.record) {
         const { record, auditHead } = finished;
@@ -561,6 +564,17 @@ const isReleaseIncomplete = (error: unknown): error is FrontendOpsError =>
   isFrontendOpsError(error, 'CONFLICT') && error.details?.reason === RELEASE_INCOMPLETE;
 
 /**
+ * Whether a stopped atomic operation went live: switched, as its crash-recovery record says, or the
+ * release store serves what its switch wrote (a switch that changed something: it stopped before its
+ * record said so). The one rule for what is finished: by the next run (settleAtomic), by
+ * invalidate_cdn (finishSyncedAtomic), and said so by a dry run (DeploySummary finishes).
+ */
+export const switchedLive = (pending: AtomicPending, served: ReleasePointer | null | undefined): boolean =>
+  pending.switched ||
+  (samePointer(served ?? null, pending.plan.pointerAfter) &&
+    !samePointer(pending.plan.pointerBefore, pending.plan.pointerAfter));
+
+/**
  * What an interrupted operation left. Switched (the state followed): only the finish remains.
  * Not marked switched but the store holds its pointer: the write landed, the state is brought in
  * step and it is finished. Otherwise it never went live: dropped (returned as abandoned, so the
@@ -602,9 +616,8 @@ export async function settleAtomic(
       finished: { pending: held, finished: await finishAtomic(site, held, options) },
     };
   }
-  const { plan } = held;
   const now = await requireReleaseStore(site).read();
-  if (samePointer(now.value, plan.pointerAfter) && !samePointer(plan.pointerBefore, plan.pointerAfter)) {
+  if (switchedLive(held, now.value)) {
     const switched = await afterSwitch(site, held, nowOf(options), options.lock);
     return {
       abandoned: null,

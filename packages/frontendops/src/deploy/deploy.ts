@@ -34,6 +34,7 @@ import {
   recordDeployment,
   settlePending,
   switchBackRefused,
+  wentLive,
   withRecordedApproval,
 } from './apply.ts';
 import { assertAsDeployed, keptOrRefused } from './artifact-copy.ts';
@@ -100,12 +101,16 @@ async function deployInPlace(
   if (options.dryRun) {
     const manifest = await requireManifest(site, options.app, options.commit);
     // Said as the real run would say it (under the lock, below), not shown as an in-place plan.
-    const [pending, atomicState] = await Promise.all([
+    const [pending, atomicState, pointer] = await Promise.all([
       site.records.readPending(),
       site.state.head(`${site.target.statePrefix}${ATOMIC_STATE}`),
+      site.records.readPointer(),
     ]);
     if (atomicState) throw servesAtomicReleases(site);
-    const live = await readLiveState(site, pending);
+    // A change stopped after it went live is finished first (settlePending): planned from what it
+    // made live, as the run plans once it finished it; one that never went live left its copies uncertain.
+    const stopped = pending && wentLive(pending, pointer?.value) ? pending.plan : null;
+    const live = await readLiveState(site, stopped ? null : pending, { pointer });
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
     const plan = planFor(site, kind, manifest, live);
     // The change gets this deploy id from this state: a record under it that the change would refuse
@@ -114,15 +119,11 @@ async function deployInPlace(
     // the change's will be (get_deploy_target, approve), no more its record's than the change's.
     if (!plan.noop) await inPlaceRecordAhead(site, plan, options.request, await found, DRY_RUN_REFUSED);
     options.onEvent?.({ type: 'plan', plan });
-    // This release live by a change stopped before it was recorded (its pointer moved, by the flag or
-    // as the live pointer names it): the run finishes that one (settlePending), and says so.
-    const stopped =
-      plan.noop && pending && (pending.pointerMoved || plan.fromDeployId === pending.plan.deployId)
-        ? pending.plan
-        : null;
+    // This release live by a change stopped before it was recorded: the run finishes that one, with
+    // nothing else to do, and says so.
     return {
       ...summarize(plan, { dryRun: true, started, request: options.request }),
-      ...(stopped
+      ...(stopped && plan.noop
         ? {
             finishes: {
               deployId: stopped.deployId,
@@ -540,8 +541,18 @@ export async function finishSyncedDeploy(
   const lock = await takeDeployLock(site, options);
   return holding(lock, async () => {
     const pending = await site.records.readPending();
-    if (pending?.plan.deployId === deployId && pending.pointerMoved) {
-      const { record, auditHead } = await finishDeploy(site, pending, { ...options, lock });
+    // Finished when it went live, by the rule the next run finishes it by (wentLive): its pointer
+    // moved by the flag, or, stopped before its flag, as the live pointer names it, finished as the next
+    // run finishes it (settlePending, which vouches for that pointer again: its entry may not have been
+    // written). Any other is not waiting for this.
+    const ours = pending?.plan.deployId === deployId ? pending : null;
+    const finished = !ours
+      ? undefined
+      : ours.pointerMoved
+        ? await finishDeploy(site, ours, { ...options, lock })
+        : (await settlePending(site, { ...options, lock }, ours)).finished;
+    if (pending && finished) {
+      const { record, auditHead } = finished;
       // The release to switch back to comes from the same record: one the stack had, or none.
       if (record.outcome === 'failed' && options.rollbackOnFailure !== false) {
         await assertPreviousWasLive(site, pending.plan);

@@ -5,7 +5,6 @@
  */
 import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
-import { atomicRecordsOf } from '../../deploy/atomic-live.ts';
 import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { describeFinish, describePlan } from '../../engine/describe.ts';
@@ -14,7 +13,6 @@ import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
-import type { Site } from '../../site.ts';
 import { assertDeployAllowed } from '../../state/pin.ts';
 import { readPinAsRecorded } from '../../state/recorded-state.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
@@ -37,15 +35,15 @@ export function registerSyncTools(t: InfraToolContext): void {
     async ({ stack, app = config.app, commit }, ctx) => {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
-      const { plan } = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
+      const { plan, finishes } = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
       // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
       // Held to the chain first: the pin's words are told as the audit log records them, or refused.
       assertDeployAllowed(await readPinAsRecorded(site), site.target.stack, full);
-      // This build live is not "nothing to do" while its deploy waits to be verified and recorded
-      // (interrupted after its switch): the handle names that deployment, and run_sync →
-      // invalidate_cdn finish it, as `frontendops deploy` would.
-      const unfinished = plan.noop ? await unfinishedDeploy(site, plan) : null;
-      const deployId = unfinished?.deployId ?? plan.deployId;
+      // This build live is not "nothing to do" while the change that made it live (a deploy, a
+      // rollback…) waits to be verified and recorded, stopped after its switch: as the dry run finds it,
+      // by the rule the run finishes it by, the handle names that change, and run_sync → invalidate_cdn
+      // finish it, as `frontendops deploy` would.
+      const deployId = finishes?.deployId ?? plan.deployId;
       const issued = signer.issue({
         // The name this server opened the stack by: an alias that follows the bucket's marker opens
         // the environment under the marker's name, which this server may not know (run_sync opens it).
@@ -58,13 +56,7 @@ export function registerSyncTools(t: InfraToolContext): void {
       const view = {
         ...toPlanView(plan, site.protected),
         contents: await readPlanContents(site, plan),
-        ...(unfinished
-          ? {
-              deployId,
-              noop: false,
-              description: describeFinish(unfinished.plan, plan.stack),
-            }
-          : {}),
+        ...(finishes ? { deployId, noop: false, description: describeFinish(finishes, plan.stack) } : {}),
       };
       // Finishing makes nothing live that is not live already: nothing to approve.
       const approvalRequired = site.protected && !plan.noop;
@@ -106,15 +98,16 @@ export function registerSyncTools(t: InfraToolContext): void {
 
       const live = (await site.records.readPointer())?.value ?? null;
       if (live?.deployId === claims.deployId) {
-        // Live already. Still waiting for invalidate_cdn (this call's answer was lost, or its client
-        // went away before the next step): synced, and invalidate_cdn finishes it.
-        const waiting = await unfinishedDeploy(site, claims);
-        if (waiting?.deployId === claims.deployId) {
+        // Live already. Still waiting for invalidate_cdn (this call's answer was lost, its client
+        // went away before the next step, or the change stopped after its switch), as the dry run
+        // finds it: synced, and invalidate_cdn finishes it.
+        const { plan, finishes } = await dryRun(site, claims.app, claims.commit, request);
+        if (finishes?.deployId === claims.deployId) {
           return toolSuccess(
             'run_sync',
             {
               ...base,
-              ...countsOf(waiting.plan),
+              ...countsOf(plan),
               deployId: claims.deployId,
               outcome: 'synced',
               next: `invalidate_cdn with deployId ${claims.deployId}`,
@@ -254,33 +247,6 @@ const countsOf = (plan: DeployPlan) => ({
   pruned: plan.prune.length,
   retained: plan.retained,
 });
-
-/**
- * The deploy of this build that went live and then stopped before it was verified and recorded
- * (its client went away before invalidate_cdn, or its process was stopped after the switch): what
- * invalidate_cdn finishes (finishSyncedDeploy / finishSyncedAtomic: the in-place pointer moved, the
- * atomic switch made). null when there is none.
- */
-async function unfinishedDeploy(
-  site: Site,
-  build: { app: string; commit: string; artifactDigest: string },
-): Promise<{ deployId: string; plan: DeployPlan } | null> {
-  const same = (plan: DeployPlan) =>
-    plan.kind === 'deploy' &&
-    plan.app === build.app &&
-    plan.commit === build.commit &&
-    plan.artifactDigest === build.artifactDigest;
-  if (site.mode === 'atomic') {
-    const pending = await atomicRecordsOf(site).readPending();
-    return pending?.op === 'deploy' && pending.switched && same(pending.plan)
-      ? { deployId: pending.plan.deployId, plan: pending.plan }
-      : null;
-  }
-  const [pending, pointer] = await Promise.all([site.records.readPending(), site.records.readPointer()]);
-  return pending?.pointerMoved && pointer?.value.deployId === pending.plan.deployId && same(pending.plan)
-    ? { deployId: pending.plan.deployId, plan: pending.plan }
-    : null;
-}
 
 /** What a sync told to stop left, for the operator. */
 function syncLeft(what: string, outcome: { result: DeploySummary } | { error: unknown }): string {
