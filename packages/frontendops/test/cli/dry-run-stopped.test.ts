@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import type { Site } from '../../src/site.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicEnv, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
 import { cli } from '../support/run-cli.ts';
@@ -153,5 +153,13 @@ describe('atomic', () => {
     const stopped = JSON.parse(pending ?? '{}').plan?.deployId as string;
     expect(stopped).toMatch(/^b2b2b2b-/);
     await saidAndDone(t.site, run, stopped, 'deployment');
+  });
+
+  it('a rollback stopped after its switch: its dry run says the run finishes it, and the tools do', async () => {
+    // v2 is live (the deploy above, finished), v1 kept: the rollback goes back to v1 and stops.
+    await expect(rollbackRelease(stopping(t.site), { request })).rejects.toThrow(/stopped/);
+    const pending = await storedAtomicPending(t.site);
+    expect(pending).toMatchObject({ op: 'rollback', switched: true });
+    await saidAndDone(t.site, run, pending.plan.deployId, 'rollback', V1, 'tools');
   });
 });
