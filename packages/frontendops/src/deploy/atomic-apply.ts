@@ -332,7 +332,13 @@ async function runLocked(
     return {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(drift ? { drift } : {}) }),
       ...(same && earlier?.finished.auditHead
-        ? { finishedInterrupted: { deployId: record.deployId, auditHead: earlier.finished.auditHead } }
+        ? {
+            finishedInterrupted: {
+              deployId: record.deployId,
+              kind: earlier.pending.op,
+              auditHead: earlier.finished.auditHead,
+            },
+          }
         : {}),
     };
   }

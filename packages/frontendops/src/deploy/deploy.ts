@@ -226,7 +226,13 @@ async function deployInPlace(
       return {
         ...summarize(plan, { dryRun: false, started, request: options.request }),
         ...(same
-          ? { finishedInterrupted: { deployId: finished.record.deployId, auditHead: finished.auditHead } }
+          ? {
+              finishedInterrupted: {
+                deployId: finished.record.deployId,
+                kind: finished.record.kind,
+                auditHead: finished.auditHead,
+              },
+            }
           : {}),
         ...(await settlePin(site, plan, options)),
       };

@@ -124,7 +124,11 @@ export interface DeploySummary extends DeployIdentity {
    * An interrupted deploy (or atomic operation) of this same release that this run finished and
    * recorded, its release already live, so this run's plan was a no-op: what to tag.
    */
-  finishedInterrupted?: { deployId: string; auditHead: AuditHead };
+  finishedInterrupted?: {
+    deployId: string;
+    auditHead: AuditHead /** its kind or atomic operation (StoppedChange) */;
+    kind: string;
+  };
   /**
    * A dry run only: the change of this same release that went live and stopped before it was
    * verified and recorded (its crash-recovery record names it), which the run finishes, with

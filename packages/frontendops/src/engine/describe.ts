@@ -48,8 +48,18 @@ export function describeFinish(
   stopped: { deployId: string; kind: string; app: string; commit: string },
   stack: string,
 ): string {
-  const what = stopped.kind === 'deploy' ? 'deployment' : stopped.kind.replace('-', ' ');
-  return `finish ${what} ${stopped.deployId} of ${stopped.app}@${stopped.commit.slice(0, 7)} on ${stack}: it went live, but it was interrupted before it was verified and recorded`;
+  return `finish ${changeNoun(stopped.kind)} ${stopped.deployId} of ${stopped.app}@${stopped.commit.slice(0, 7)} on ${stack}: it went live, but it was interrupted before it was verified and recorded`;
 }
+
+/**
+ * What a run says it did when it finished such a stopped change (DeploySummary finishedInterrupted),
+ * with nothing else to do: the change named as what it was (a rollback, a canary promote…).
+ */
+export function describeFinished(stopped: { deployId: string; kind: string }): string {
+  return `finished the interrupted ${changeNoun(stopped.kind)} ${stopped.deployId}, which had made it live; recorded now`;
+}
+
+/** A change's kind (deploy, rollback) or atomic operation (canary-promote…) as a noun. */
+const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : kind.replace('-', ' '));
 
 const count = (n: number, noun: string, what: string) => `${n} ${noun}${n === 1 ? '' : 's'} ${what}`;

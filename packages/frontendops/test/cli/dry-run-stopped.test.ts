@@ -88,7 +88,8 @@ async function saidAndDone(
   }
   const real = await run(argv);
   expect(real.code, real.stderr).toBe(0);
-  expect(real.stdout).toContain(`finished the interrupted deploy ${stopped}`);
+  // Said as what it was: a rollback finished is not called a deploy.
+  expect(real.stdout).toContain(`finished the interrupted ${what} ${stopped}, which had made it live`);
 }
 
 describe('in place', () => {

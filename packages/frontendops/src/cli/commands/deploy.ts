@@ -453,10 +453,15 @@ export async function finish(
   }
   if (flags.json) printJson(ctx, { ...json, ...(takenDown ? { rolledBackAway: takenDown } : {}) });
   else {
-    // A dry run whose run finishes a stopped change says that, in the words every surface uses.
+    // A stopped change this run finished, or a dry run's run finishes, is said in the words every
+    // surface uses (engine/describe.ts), as what it was.
+    const stopped = summary.finishes ?? (summary.noop ? summary.finishedInterrupted : undefined);
+    const words = stopped && (await import('../../engine/describe.ts'));
     const finishing =
-      summary.finishes &&
-      (await import('../../engine/describe.ts')).describeFinish(summary.finishes, summary.stack);
+      words &&
+      (summary.finishes
+        ? words.describeFinish(summary.finishes, summary.stack)
+        : summary.finishedInterrupted && words.describeFinished(summary.finishedInterrupted));
     report(ctx, summary, json, as, finishing || undefined);
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
     if (summary.dryRun && !summary.noop) {
@@ -592,7 +597,10 @@ function report(
   summary: DeploySummary,
   s: ReturnType<typeof summaryJson> & { siteUrl: string | null; tag: string | null },
   verb?: string,
-  /** A dry run's: the stopped change its run finishes (describeFinish). */
+  /**
+   * The stopped change this run finished (describeFinished), or a dry run's run finishes
+   * (describeFinish), said.
+   */
   finishing?: string,
 ): void {
   const out = ctx.io.stdout;
@@ -617,11 +625,10 @@ function report(
     return;
   }
   if (summary.noop) {
-    const done = summary.finishedInterrupted;
     say(
       out,
-      done
-        ? `${what}: finished the interrupted deploy ${done.deployId}, which had made it live; recorded now.`
+      finishing
+        ? `${what}: ${finishing}.`
         : `${what}: already live${summary.plan.fromDeployId ? ` (as ${summary.plan.fromDeployId})` : ''}, nothing to do.`,
     );
     if (s.tag) say(out, `  tag: ${s.tag}`);
