@@ -250,7 +250,7 @@ export async function withSite<T>(
 }
 
 const told = new WeakMap<CliContext, Set<string>>();
-/** Prints each operator notice once per command run (and once per chat session). */
+/** Prints each operator notice once per command run (the chat says its servers' notes: render.ts line). */
 export function noticeOnce(ctx: CliContext): (notice: string) => void {
   return (notice) => {
     const seen = told.get(ctx) ?? new Set<string>();

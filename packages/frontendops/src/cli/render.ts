@@ -12,8 +12,11 @@ export interface Renderer {
   onEvent(event: AgentEvent): void;
   /** Stops the spinner line (before a prompt takes the terminal). */
   pause(): void;
-  /** A line from elsewhere (a server's note), between the renderer's own lines; each note once. */
-  line(text: string): void;
+  /**
+   * A line from elsewhere (a server's note), between the renderer's own lines; each note once: once
+   * per renderer, or, given `told` (what one request was told so far), once per that request.
+   */
+  line(text: string, told?: Set<string>): void;
   /** The closing summary block. */
   summary(result: AgentResult): string;
 }
@@ -103,10 +106,11 @@ export function createRenderer(out: Output): Renderer {
       }
     },
     pause: stopSpinner,
-    line(text) {
+    line(text, told) {
       if (/^note: /.test(text)) {
-        if (notes.has(text)) return;
-        notes.add(text);
+        const seen = told ?? notes;
+        if (seen.has(text)) return;
+        seen.add(text);
       }
       write(text);
     },

@@ -251,6 +251,11 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
     },
   });
   let clients: Awaited<ReturnType<typeof agent.connectAgentClients>> | null = null;
+  // What the request that runs was told so far: the servers stay for the whole conversation, and
+  // say each tool call's own wait for a lock (forOperation); each request is told its own once,
+  // though an earlier request was told the same. A note a server says once (the file lock this
+  // machine uses) is said once.
+  let told = new Set<string>();
   // At a terminal, how the conversation ended, not how its turns went: the person read each answer as
   // it came, and a refusal they went on from is no failure of the session. With requests piped in, no
   // one read them: a script is told the worst request's outcome (a failed deploy must not exit 0).
@@ -282,10 +287,11 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
       clients ??= await agent.connectAgentClients(mcpConfig, {
         inheritEnv: !flags.config,
         env: io.env,
-        // The servers' notes (e.g. the file-lock note) once, between lines, never over the spinner.
-        onStderr: renderer.line,
+        // The servers' notes once for each request, between lines, never over the spinner.
+        onStderr: (line) => renderer.line(line, told),
       });
       current = new AbortController();
+      told = new Set<string>();
       const result = await agent.runAgentRequest(line, {
         actor: who,
         planner,
