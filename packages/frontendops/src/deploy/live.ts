@@ -382,7 +382,8 @@ export async function assertAtomicPendingSound(
 /**
  * Before a deploy finished from its pending record (finishSyncedDeploy) is switched back because the
  * CDN does not serve it: the release it names as the one before must be the one the audit chain
- * records live right before it (the release entry before its own). Any other release the stack once
+ * records live right before it (the release entry before its own, or its first own where it was
+ * vouched for again). Any other release the stack once
  * had would go live with nobody asking for it. Reads the chain, on this failure only.
  */
 export async function assertPreviousWasLive(
@@ -391,7 +392,10 @@ export async function assertPreviousWasLive(
 ): Promise<void> {
   if (!plan.fromCommit) return;
   const releases = (await readAudit(site.state, site.target.statePrefix)).filter((e) => e.type === 'release');
-  const own = releases.findLastIndex((entry) => entry.data.deployId === plan.deployId);
+  let own = releases.findLastIndex((entry) => entry.data.deployId === plan.deployId);
+  // Its pointer vouched for again when it was finished (stopped before its record said the pointer
+  // moved: settlePending) is no release before it: the one before its first entry there is.
+  while (own > 0 && releases[own - 1]?.data.deployId === plan.deployId) own--;
   const before = own > 0 ? releases[own - 1]?.data : undefined;
   if (before && before.deployId === plan.fromDeployId && before.commit === plan.fromCommit) return;
   throw new FrontendOpsError(
