@@ -21,7 +21,14 @@ beforeAll(async () => {
   await publishFixtureBuilds(t, 'sophia-dashboard', [repo.commits.dashboard1, repo.commits.dashboard2]);
   outputs = await t.writeOutputs();
   const infraEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1' };
-  mcpConfig = await writeStdioMcpConfig({ outputs, repoDir: repo.dir, infraEnv, dir: t.tmp });
+  // Each request waits a second for bob's lock (the server's --wait), then is refused.
+  mcpConfig = await writeStdioMcpConfig({
+    outputs,
+    repoDir: repo.dir,
+    infraEnv,
+    dir: t.tmp,
+    infraArgs: ['--wait', '1'],
+  });
 }, 120_000);
 afterAll(async () => {
   await repo?.cleanup();
@@ -44,7 +51,7 @@ it('chat: two requests waiting for one holder of the deploy lock are each told, 
   }
   // Both requests ran, and each waited for bob's lock until the server gave up.
   expect(run.stdout.match(/^\S+ (FAILED|REFUSED)/gm), run.stdout).toHaveLength(2);
-  const waits = run.stderr.match(/^note: .* is locked by bob .*; waiting up to \d+s for it\.$/gm);
+  const waits = run.stderr.match(/^note: .* is locked by bob .*; waiting up to 1s for it\.$/gm);
   expect(waits, run.stderr).toHaveLength(2);
   // Notes that are no request's own (the file lock this machine uses) are still said once.
   expect(run.stderr.match(/^note: The S3 endpoint ignores conditional writes/gm)).toHaveLength(1);

@@ -196,6 +196,11 @@ describe('numbers are plain decimal digits', () => {
         await run(['pin', '--stack', outputs, '--wait', wrong]),
         /--wait takes a whole number of seconds from 0 to 86400, in decimal digits/,
       );
+      // The infra server's --wait, refused before it serves anything.
+      expectRefused(
+        await run(['mcp', 'infra', '--stack', outputs, '--wait', wrong]),
+        /--wait takes a whole number of seconds from 0 to 86400, in decimal digits/,
+      );
     }
     expect(await pinned()).toBeNull();
     const listed = await run(['history', '--stack', outputs, '--limit', '1', '--json']);

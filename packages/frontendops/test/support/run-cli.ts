@@ -173,8 +173,10 @@ export async function writeStdioMcpConfig(options: {
   repoDir: string;
   infraEnv: Record<string, string>;
   dir: string;
+  /** More flags for `frontendops mcp infra` (e.g. --wait). */
+  infraArgs?: string[];
 }): Promise<string> {
-  const { outputs, repoDir, infraEnv, dir } = options;
+  const { outputs, repoDir, infraEnv, dir, infraArgs = [] } = options;
   const config = join(dir, 'mcp.json');
   await writeFile(
     config,
@@ -182,7 +184,7 @@ export async function writeStdioMcpConfig(options: {
       mcpServers: {
         infra: {
           command: process.execPath,
-          args: [BIN, 'mcp', 'infra', '--stack', outputs],
+          args: [BIN, 'mcp', 'infra', '--stack', outputs, ...infraArgs],
           env: infraEnv,
           cwd: repoDir,
         },

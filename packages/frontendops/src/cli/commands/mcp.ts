@@ -8,7 +8,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
 import type { GitHostFlags } from '../../adapters/git-host.ts';
 import type { CliContext } from '../context.ts';
-import { loadCliConfig, parsePort, stackGiven } from '../context.ts';
+import { loadCliConfig, parsePort, parseSeconds, stackGiven } from '../context.ts';
 
 export interface McpServeFlags {
   /** Port for Streamable HTTP; absent = stdio. */
@@ -66,11 +66,17 @@ export function register(program: Command, ctx: CliContext): void {
           'get_history, rollback. Protected stacks need a human approval.',
       )
       .option('--stack <ref>', 'default stack: a configured name, `local` or a stack outputs JSON file')
+      .option(
+        '--wait <seconds>',
+        "how long a tool call that changes a stack waits for another's deploy of it to finish",
+        '10',
+      )
       .addHelpText(
         'after',
         '\nExamples:\n  $ frontendops mcp infra --stack prod\n  $ FRONTENDOPS_MCP_TOKEN=… frontendops mcp infra --stack prod --http 8931',
       ),
-  ).action(async (flags: McpServeFlags & { stack?: string }) => {
+  ).action(async (flags: McpServeFlags & { stack?: string; wait: string }) => {
+    const lockWaitMs = await parseSeconds(flags.wait, '--wait');
     const [
       { createInfraServer },
       { createHandleSecret },
@@ -116,7 +122,7 @@ export function register(program: Command, ctx: CliContext): void {
     try {
       await serveFromFlags(
         ctx,
-        () => createInfraServer({ config, openSite: stacks.open, defaultStack, secret, secrecy }),
+        () => createInfraServer({ config, openSite: stacks.open, defaultStack, secret, secrecy, lockWaitMs }),
         flags,
         'infra',
       );
