@@ -26,6 +26,13 @@ export interface AuditEntry {
    * Entries written before it existed have none.
    */
   indexes?: Record<string, string>;
+  /**
+   * The environment marker each hosting bucket holds as the chain wrote it once this entry is added
+   * (bucket → the digest its newest "environment" entry recorded; `*`: an entry from before entries
+   * named their bucket), carried as `state` is: a change holds the marker its lock reads to it with no
+   * request (state/environment.ts). Entries written before it existed have none.
+   */
+  markers?: Record<string, string>;
   prevHash: string;
   hash: string;
 }

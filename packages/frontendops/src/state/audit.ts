@@ -83,28 +83,74 @@ export type { AuditEntry, AuditProblem, AuditProblemKind } from './audit-entry.t
 export const TRACKED = [LIVE, PIN, ATOMIC_STATE] as const;
 
 /**
- * The chain's latest bindings after an entry binding `objects`, from those before it: `state` (each
- * TRACKED object's, ABSENT kept: removed) and `indexes` (each release index's, removed ones left out).
+ * The chain's latest bindings after `entry` (the objects it binds; an environment entry, the marker
+ * it wrote), from those before it: `state` (each TRACKED object's, ABSENT kept: removed), `indexes`
+ * (each release index's, removed ones left out) and `markers` (each hosting bucket's environment
+ * marker: environmentMarkerEntries; left unknown where it was unknown before).
  */
 function nextBindings(
   before: Readonly<Bindings>,
-  objects: Readonly<Record<string, string>> | undefined,
+  entry: {
+    type?: string;
+    data?: Record<string, unknown>;
+    objects?: Readonly<Record<string, string>> | undefined;
+  },
 ): Bindings {
   const state: Record<string, string> = { ...before.state };
   const indexes: Record<string, string> = { ...before.indexes };
-  for (const [name, digest] of Object.entries(objects ?? {})) {
+  for (const [name, digest] of Object.entries(entry.objects ?? {})) {
     if ((TRACKED as readonly string[]).includes(name)) state[name] = digest;
     else if (!name.startsWith(RELEASE_INDEXES)) continue;
     else if (digest === ABSENT) delete indexes[name];
     else indexes[name] = digest;
   }
-  return { state: sortedKeys(state), indexes: sortedKeys(indexes) };
+  const bindings: Bindings = { state: sortedKeys(state), indexes: sortedKeys(indexes) };
+  if (before.markers === undefined) return bindings;
+  const markers: Record<string, string> = { ...before.markers };
+  const mark = markerWritten(entry);
+  if (mark?.bucket === ANY_BUCKET) for (const bucket of Object.keys(markers)) markers[bucket] = mark.digest;
+  if (mark) markers[mark.bucket] = mark.digest;
+  return { ...bindings, markers: sortedKeys(markers) };
 }
 
-/** The latest bindings an entry carries (AuditEntry `state`, `indexes`). */
+/** The latest bindings an entry carries (AuditEntry `state`, `indexes`, `markers`). */
 interface Bindings {
   state: Record<string, string>;
   indexes: Record<string, string>;
+  /** Undefined: not carried by the newest entry (written before entries carried it), not replayed. */
+  markers?: Record<string, string>;
+}
+
+/**
+ * Where AuditEntry `markers` keeps the marker of an entry from before entries named their bucket,
+ * which counts for any bucket (no bucket name has a `*`).
+ */
+const ANY_BUCKET = '*';
+
+/** The environment marker `entry` records writing, and to which bucket (ANY_BUCKET: any); else null. */
+function markerWritten(entry: {
+  type?: string;
+  data?: Record<string, unknown>;
+}): { bucket: string; digest: string } | null {
+  const data = entry.data;
+  if (entry.type !== 'environment' || !data || typeof data.markerDigest !== 'string') return null;
+  if (data.hostingBucket === undefined) return { bucket: ANY_BUCKET, digest: data.markerDigest };
+  return typeof data.hostingBucket === 'string'
+    ? { bucket: data.hostingBucket, digest: data.markerDigest }
+    : null;
+}
+
+/**
+ * The digest of the environment marker the chain's newest entry writing one to `bucket` recorded, as
+ * the newest entry carries it (RecordedState `markers`): null where no entry wrote one there,
+ * undefined where the newest entry does not carry the markers (the chain must then be read).
+ */
+export function boundMarker(
+  recorded: Pick<RecordedState, 'markers'>,
+  bucket: string,
+): string | null | undefined {
+  if (recorded.markers === undefined) return undefined;
+  return recorded.markers[bucket] ?? recorded.markers[ANY_BUCKET] ?? null;
 }
 
 /** What a change holds the state objects and release indexes to: the chain's latest bindings. */
@@ -143,7 +189,7 @@ async function readRecordedState(
   prefix: string,
   head: AuditHead | null,
 ): Promise<{ recorded: RecordedState; newest: EntryRead | null }> {
-  if (!head) return { recorded: { state: {}, indexes: {}, seq: 0 }, newest: null };
+  if (!head) return { recorded: { state: {}, indexes: {}, markers: {}, seq: 0 }, newest: null };
   const known = knownState(store, prefix);
   if (known && known.seq === head.seq && known.hash === head.hash) return { recorded: known, newest: null };
   const read = await readEntry(store, prefix, entryKey(prefix, head.seq));
@@ -151,22 +197,26 @@ async function readRecordedState(
   const entry = newest?.entry ?? null;
   let state: Record<string, string>;
   let indexes: Record<string, string>;
+  let markers: Record<string, string> | undefined;
   const own = entry && entry.hash === head.hash ? entry : null;
   if (own && isRecord(own.state) && isRecord(own.indexes)) {
     state = sortedKeys(own.state as Record<string, string>);
     indexes = sortedKeys(own.indexes as Record<string, string>);
+    // One from before `markers` leaves them unknown: only a change reads them, and reads the chain.
+    if (isRecord(own.markers)) markers = sortedKeys(own.markers as Record<string, string>);
   } else {
     // Replayed (an entry from before `state` or `indexes`): once per chain, the next entry carries both.
-    let replayed: Bindings = { state: {}, indexes: {} };
+    let replayed: Bindings = { state: {}, indexes: {}, markers: {} };
     for (const each of await readAudit(store, prefix)) {
       if (each.seq > head.seq) break;
-      replayed = nextBindings(replayed, each.objects);
+      replayed = nextBindings(replayed, each);
     }
-    ({ state, indexes } = replayed);
+    ({ state, indexes, markers } = replayed);
     if (own && isRecord(own.state)) state = sortedKeys(own.state as Record<string, string>);
   }
-  rememberState(store, prefix, { state, indexes, seq: head.seq, hash: head.hash });
-  return { recorded: { state, indexes, seq: head.seq }, newest };
+  const recorded = { state, indexes, ...(markers ? { markers } : {}), seq: head.seq };
+  rememberState(store, prefix, { ...recorded, hash: head.hash });
+  return { recorded, newest };
 }
 
 /**
@@ -480,7 +530,11 @@ async function appendUntilLanded(
   await headMoved(store, prefix, overlap);
   const known = knownHead(store, prefix);
   if (known) {
-    const entry = nextEntry(known.record, event, await recordedState(store, prefix, known.record));
+    const entry = nextEntry(
+      known.record,
+      event,
+      await withMarkers(store, prefix, known.record, await recordedState(store, prefix, known.record)),
+    );
     attempted.add(entry.hash);
     if (await createEntry(store, prefix, entry, conditional)) {
       if (!overlap) {
@@ -513,9 +567,10 @@ async function appendUntilLanded(
         ? {
             state: finished.state as Record<string, string>,
             indexes: finished.indexes as Record<string, string>,
+            ...(isRecord(finished.markers) ? { markers: finished.markers as Record<string, string> } : {}),
           }
         : await recordedState(store, prefix, last);
-    const entry = nextEntry(last, event, before);
+    const entry = nextEntry(last, event, await withMarkers(store, prefix, last, before));
     // Under the lock (a store that ignores conditions) no condition is sent.
     const headCondition = conditional ? overVersion(head?.etag ?? null) : {};
     attempted.add(entry.hash);
@@ -585,6 +640,7 @@ async function moveHead(
       rememberState(store, prefix, {
         state: entry.state,
         indexes: entry.indexes,
+        ...(entry.markers ? { markers: entry.markers } : {}),
         seq: entry.seq,
         hash: entry.hash,
       });
@@ -645,7 +701,7 @@ export async function recordedStateAfterStopped(
   if (!next) return recorded;
   try {
     const entry = followingEntry(next.body, head, seq);
-    return { ...nextBindings(recorded, entry.objects), seq };
+    return { ...nextBindings(recorded, entry), seq };
   } catch {
     return recorded;
   }
@@ -703,10 +759,29 @@ function nextEntry(last: AuditHead | null, event: AuditEvent, before: Bindings):
     type: event.type,
     data: event.data,
     ...(event.objects && Object.keys(event.objects).length > 0 ? { objects: event.objects } : {}),
-    ...nextBindings(before, event.objects),
+    ...nextBindings(before, event),
     prevHash: last?.hash ?? GENESIS,
   };
   return { ...unsigned, hash: hashOf(unsigned) };
+}
+
+/**
+ * `before` (the bindings after `head`'s entry) with the markers known: where that entry does not carry
+ * them (written before entries did), replayed from the chain, once: the entry appended carries them.
+ */
+async function withMarkers(
+  store: ObjectStore,
+  prefix: string,
+  head: AuditHead | null,
+  before: Bindings,
+): Promise<Bindings> {
+  if (before.markers !== undefined) return before;
+  let markers: Bindings = { state: {}, indexes: {}, markers: {} };
+  for (const each of await readAudit(store, prefix)) {
+    if (each.seq > (head?.seq ?? 0)) break;
+    markers = nextBindings(markers, each);
+  }
+  return { ...before, ...(markers.markers ? { markers: markers.markers } : {}) };
 }
 
 async function writeHead(
@@ -1359,9 +1434,16 @@ async function verifyAuditOnce(
 
   // 3. The state objects: each bound one must still be what its latest binding says. An entry's
   // record of the TRACKED state must be what the entries up to it bind.
-  let replayed: Bindings = { state: {}, indexes: {} };
+  let replayed: Bindings = { state: {}, indexes: {}, markers: {} };
   for (const entry of entries) {
-    replayed = nextBindings(replayed, entry.objects);
+    replayed = nextBindings(replayed, entry);
+    if (entry.markers !== undefined && stateDigestOrNull(entry.markers) !== stateDigest(replayed.markers)) {
+      problems.push({
+        kind: 'tampered',
+        seq: entry.seq,
+        reason: `entry ${entry.seq} records the environment markers otherwise than the entries up to it wrote them: it was written by hand`,
+      });
+    }
     if (entry.indexes !== undefined && stateDigestOrNull(entry.indexes) !== stateDigest(replayed.indexes)) {
       problems.push({
         kind: 'tampered',
@@ -1899,19 +1981,36 @@ async function checkEnvironmentMarker(
       return { kind: 'damaged', object: where, reason: `${where} is damaged (not valid JSON)` };
     }
   }
+  return environmentMarkerProblem(hosting.bucket, digest, entries);
+}
+
+/** The entries of `entries` that wrote the environment marker to `bucket` (one that names no bucket: any). */
+export function environmentMarkerEntries(entries: readonly AuditEntry[], bucket: string): AuditEntry[] {
+  return entries.filter((e) => {
+    const mark = markerWritten(e);
+    return mark !== null && (mark.bucket === bucket || mark.bucket === ANY_BUCKET);
+  });
+}
+
+/**
+ * checkEnvironmentMarker, given the marker's digest as read (null: there is none): what `audit verify`
+ * says of it, and what a change holds the marker its lock read to (state/environment.ts).
+ */
+export function environmentMarkerProblem(
+  bucket: string,
+  digest: string | null,
+  entries: readonly AuditEntry[],
+): AuditProblem | null {
+  const where = `${bucket}/${ENVIRONMENT_MARKER}`;
   const environmentEntries = entries.filter((e) => e.type === 'environment');
-  const marks = environmentEntries.filter(
-    (e) =>
-      typeof e.data.markerDigest === 'string' &&
-      (e.data.hostingBucket === undefined || e.data.hostingBucket === hosting.bucket),
-  );
+  const marks = environmentMarkerEntries(entries, bucket);
   const latest = marks.at(-1);
   if (!latest) {
     if (digest === null || (entries.length > 0 && environmentEntries.length === 0)) return null;
     return {
       kind: 'tampered',
       object: where,
-      reason: `the hosting bucket ${hosting.bucket} sends its history to this state location, but no entry of this chain wrote that marker: it was written around the chain, or copied from another environment's bucket`,
+      reason: `the hosting bucket ${bucket} sends its history to this state location, but no entry of this chain wrote that marker: it was written around the chain, or copied from another environment's bucket`,
     };
   }
   if (digest === latest.data.markerDigest) return null;

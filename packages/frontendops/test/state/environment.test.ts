@@ -177,6 +177,42 @@ describe('the marker under the audit chain', () => {
     expect(await verifyOf(named)).toMatchObject({ code: 0, ok: true, problems: [] });
   });
 
+  it('every entry carries the marker the chain last wrote to each bucket; one written otherwise is tampered', async () => {
+    // What a change holds the marker its lock reads to, with no request: the newest entry's `markers`.
+    const prefix = t.target.statePrefix;
+    const entries = await readAudit(t.site.state, prefix);
+    const newest = entries.at(-1) as NonNullable<(typeof entries)[number]>;
+    const written = JSON.parse(((await markerOf(HOSTING)) as Buffer).toString());
+    expect(newest.type).not.toBe('environment');
+    expect(newest.markers).toEqual({ [HOSTING]: stateDigest(written) });
+    // An entry appended by hand that says the bucket holds an unprotected marker.
+    const forged = rehash({
+      ...newest,
+      seq: newest.seq + 1,
+      type: 'agent-request',
+      data: {},
+      objects: undefined,
+      markers: { [HOSTING]: stateDigest({ ...written, protected: false }) },
+      prevHash: newest.hash,
+    });
+    const head = (await t.site.state.get(`${prefix}${AUDIT_HEAD}`))?.body as Buffer;
+    await t.site.state.put(`${prefix}${auditEntryName(forged.seq)}`, JSON.stringify(forged));
+    await t.site.state.put(`${prefix}${AUDIT_HEAD}`, JSON.stringify({ seq: forged.seq, hash: forged.hash }));
+    try {
+      expect((await verifyAudit(t.site.state, prefix)).problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          seq: forged.seq,
+          reason: expect.stringMatching(/records the environment markers otherwise/),
+        }),
+      );
+    } finally {
+      await t.site.state.delete([`${prefix}${auditEntryName(forged.seq)}`]);
+      await t.site.state.put(`${prefix}${AUDIT_HEAD}`, head);
+    }
+    expect(await verifyOf(named)).toMatchObject({ code: 0, ok: true, problems: [] });
+  });
+
   it('a marker edited to lower protection, or deleted, is reported as tampered', async () => {
     const original = (await markerOf(HOSTING)) as Buffer;
     await putMarker(HOSTING, JSON.stringify({ ...JSON.parse(original.toString()), protected: false }));
