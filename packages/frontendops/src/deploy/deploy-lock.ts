@@ -11,7 +11,11 @@ import { isLoopbackName } from '../loopback.ts';
 import type { HeldLock } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, heldForAppends } from '../state/audit.ts';
-import { type EnvironmentMarker, readEnvironmentMarker } from '../state/environment.ts';
+import {
+  assertMarkerAsRecorded,
+  type EnvironmentMarker,
+  readEnvironmentMarkerStored,
+} from '../state/environment.ts';
 import { assertStateAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
@@ -26,8 +30,9 @@ export const LOCK_TTL_MS = 120_000;
  * that stopped between its entry and pin.json is finished first. The hosting bucket's environment
  * marker is read meanwhile (takeDeployLockReading's `marker`, which a change marks its environment
  * from), and one that cannot be read is refused (readEnvironmentMarker: it may say protected, or
- * name another environment) before that finish: every change that takes the lock refuses it before
- * its first write.
+ * name another environment), as is one that is not the marker the audit chain last wrote to that
+ * bucket (assertMarkerAsRecorded: deleted, rewritten, an older one put back), before that finish:
+ * every change that takes the lock refuses it before its first write or any approval.
  */
 export async function takeDeployLock(
   site: Site,
@@ -58,15 +63,24 @@ export async function takeDeployLockReading<T>(
   const held = heldForAppends(lock, site.state, site.target.statePrefix);
   const reading = read();
   reading.catch(() => {}); // judged once the state is known to be as recorded
-  // Sent with the check (one GET, no round trip more); one that cannot be read is refused before
-  // anything is written, the stopped pin change's finish included.
-  const marking = readEnvironmentMarker(site.hosting);
+  // Sent with the check (one GET, no round trip more); one that cannot be read, or that is not the
+  // one the chain last wrote there (held to the newest entry the check reads: no request more where
+  // they agree), is refused before anything is written, the stopped pin change's finish included.
+  const marking = readEnvironmentMarkerStored(site.hosting);
   marking.catch(() => {});
+  let checked: Promise<EnvironmentMarker | null> | undefined;
   try {
     // A stopped pin change finished by the check: what was read of the pin meanwhile is stale, so
     // the reads are made again (once the first ones are done: nothing is left in flight).
-    const finishedPin = await assertStateAsRecorded(site, { finish: true, beforeFinish: () => marking });
-    const marker = await marking;
+    const finishedPin = await assertStateAsRecorded(site, {
+      finish: true,
+      check: (recorded) =>
+        (checked ??= marking.then(async (read) => {
+          await assertMarkerAsRecorded(site, read, recorded);
+          return read.marker;
+        })),
+    });
+    const marker = await (checked ?? Promise.reject(new Error('the marker was not checked')));
     if (finishedPin) {
       await Promise.allSettled([reading]);
       return { lock: held, read: await read(), finishedPin, marker };
@@ -76,7 +90,7 @@ export async function takeDeployLockReading<T>(
     // The refusal is what is thrown (a failed release added to it), once the lock is let go and,
     // meanwhile, nothing read is left in flight.
     const refused = holding(held, () => Promise.reject(error));
-    await Promise.allSettled([refused, reading, marking]);
+    await Promise.allSettled([refused, reading, marking, checked]);
     return refused;
   }
 }

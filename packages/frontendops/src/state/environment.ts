@@ -3,9 +3,12 @@
  * first change writes `.frontendops/environment.json` into it — the environment's name, where its
  * state (history, audit chain) lives, and whether it is protected. Whoever opens that bucket later,
  * under any stack name or through an outputs file that names no stack, gets that name, that one
- * history and at least that protection. Protection is never lowered by a deploy: only someone who
- * can write the object in the bucket can, and every marker written is bound by an audit entry that
- * `audit verify` holds the bucket's marker against (an edited, deleted or copied marker is reported).
+ * history and at least that protection. Protection is never lowered by a deploy, and every marker
+ * written is bound by an audit entry that `audit verify` holds the bucket's marker against (an
+ * edited, deleted or copied marker is reported), as every change does before it acts
+ * (assertMarkerAsRecorded, under the deploy lock): whoever can write the bucket lowers nothing there,
+ * but through an alias whose outputs name a state location of its own, which finds no history once
+ * the marker is deleted.
  *
  * The object is never pruned, and the edge (the release router function, the local edge) never
  * serves anything under `/.frontendops/`.
@@ -16,7 +19,16 @@ import type { DeployTarget } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { appendAudit, stateDigest } from './audit.ts';
+import {
+  appendAudit,
+  boundMarker,
+  environmentMarkerEntries,
+  environmentMarkerProblem,
+  type RecordedState,
+  readAudit,
+  stateDigest,
+} from './audit.ts';
+import type { AuditEntry, AuditProblem } from './audit-entry.ts';
 import { ENVIRONMENT_MARKER } from './names.ts';
 
 const markerSchema = z.object({
@@ -35,8 +47,19 @@ export type EnvironmentMarker = z.infer<typeof markerSchema>;
  * which would open the bucket unprotected and have the next change write over it.
  */
 export async function readEnvironmentMarker(hosting: ObjectStore): Promise<EnvironmentMarker | null> {
+  return (await readEnvironmentMarkerStored(hosting)).marker;
+}
+
+/** The marker as read, and the digest `audit verify` makes of it (null: there is none). */
+export interface MarkerRead {
+  marker: EnvironmentMarker | null;
+  digest: string | null;
+}
+
+/** readEnvironmentMarker, with the digest of the object as stored (its JSON, unknown fields kept). */
+export async function readEnvironmentMarkerStored(hosting: ObjectStore): Promise<MarkerRead> {
   const object = await hosting.get(ENVIRONMENT_MARKER);
-  if (!object) return null;
+  if (!object) return { marker: null, digest: null };
   let value: unknown;
   try {
     value = JSON.parse(object.body.toString('utf8'));
@@ -44,7 +67,7 @@ export async function readEnvironmentMarker(hosting: ObjectStore): Promise<Envir
     throw unreadableMarker('it is not valid JSON');
   }
   const parsed = markerSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return { marker: parsed.data, digest: stateDigest(value) };
   const version = (value as { v?: unknown } | null)?.v;
   throw unreadableMarker(
     version !== 1 && (typeof version === 'number' || typeof version === 'string')
@@ -68,6 +91,83 @@ export const unreadableMarker = (why: string) =>
       `If a newer FrontendOps wrote it, run the change with that version. Otherwise someone who can write the hosting bucket changed it: run \`frontendops audit verify\` on the stack by its own name (it reports the marker), and after checking delete it (or put back the one its entry records); the next change writes it again.`,
     { details: { object: ENVIRONMENT_MARKER } },
   );
+
+/** Why a stack whose marker is not the one the audit log records is protected, in a refusal's words. */
+export const NOT_AS_RECORDED_PROTECTED =
+  "its hosting bucket's environment marker is not the one the audit log records: until it is, the stack is treated as protected";
+
+/** Markers a change's lock read that no entry wrote, on a chain from before entries bound them. */
+const unbound = new WeakSet<EnvironmentMarker>();
+
+/**
+ * The marker a change's lock read (`read`), held to what the audit chain last wrote to this hosting
+ * bucket (`recorded`: the chain's latest bindings, whose newest entry carries each bucket's marker
+ * digest, so no request where they agree). Whoever can write the hosting bucket could otherwise take
+ * away a protection that only the marker gives (a configuration that does not list the environment,
+ * an alias, another stack name with the same state location): delete it, rewrite it `protected:
+ * false`, put back an older genuine one, or have it name a stack without history; the next change
+ * would be made with no approval. Where they differ, or the newest entry does not carry the markers
+ * (a chain from before), the chain is read and decides as `audit verify` does (environmentMarkerProblem):
+ * - tampered: refused TAMPERED, before anything is written or any approval used, the stack treated
+ *   as protected from now on, saying which marker the log records and what to do;
+ * - unfinished (the marker's write did not land after its entry): the change goes on and writes it,
+ *   at the protection that entry recorded: a site opened as unprotected is refused CONFLICT first and
+ *   is protected from then on, so the change asked again goes through an approval;
+ * - none (a chain from before entries bound markers): the change goes on, and binds the marker.
+ *
+ * It cannot hold a marker deleted from a bucket opened through an alias whose outputs name a state
+ * location of its own: without the marker, that location (no history there) is all it knows.
+ */
+export async function assertMarkerAsRecorded(
+  site: Site,
+  read: MarkerRead,
+  recorded: Pick<RecordedState, 'markers'>,
+): Promise<void> {
+  const bucket = site.target.hostingBucket;
+  const bound = boundMarker(recorded, bucket);
+  if (bound !== undefined && bound === read.digest) return;
+  const entries = await readAudit(site.state, site.target.statePrefix);
+  const problem = environmentMarkerProblem(bucket, read.digest, entries);
+  const latest = environmentMarkerEntries(entries, bucket).at(-1);
+  if (!problem) {
+    if (read.marker && !latest) unbound.add(read.marker);
+    return;
+  }
+  if (problem.kind === 'unfinished') {
+    if (latest?.data.protected !== true || site.protected) return;
+    markProtected(site);
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `${site.target.stack} is protected: its audit log records its hosting bucket's environment marker as protected (entry ${latest.seq}), and the write of that marker did not land, so this process opened the stack as unprotected. Nothing was changed. Ask for the change again: it needs an approval, as every change of a protected environment does, and it writes the marker.`,
+    );
+  }
+  if (!site.protected) {
+    site.protected = true;
+    site.protectedBy = NOT_AS_RECORDED_PROTECTED;
+  }
+  throw markerNotAsRecorded(site, problem, latest);
+}
+
+/** The TAMPERED refusal of a marker that is not the one the audit log last wrote to the bucket. */
+function markerNotAsRecorded(site: Site, problem: AuditProblem, latest: AuditEntry | undefined) {
+  const { stack, hostingBucket, stateBucket, statePrefix } = site.target;
+  const where = `s3://${hostingBucket}/${ENVIRONMENT_MARKER}`;
+  const written =
+    latest && typeof latest.data.stack === 'string' && typeof latest.data.protected === 'boolean'
+      ? { v: 1, stack: latest.data.stack, stateBucket, statePrefix, protected: latest.data.protected }
+      : null;
+  const expected = !latest
+    ? `The audit log at ${stack}'s state location records no marker written to this bucket, though this one sends the bucket's history there. Open the environment by its own name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker; put back the one its log records, or delete this one if no environment's log records a marker for this bucket`
+    : written && stateDigest(written) === latest.data.markerDigest
+      ? `The log expects the marker its entry ${latest.seq} wrote: ${JSON.stringify(written)}. Run \`frontendops audit verify\` to see what changed, then put that marker back at ${where} (for example with \`aws s3 cp\`)`
+      : `The log expects the marker its entry ${latest.seq} wrote (its digest, sha256 over its canonical JSON, is ${String(latest.data.markerDigest)}). Run \`frontendops audit verify\` to see what changed, then put that marker back at ${where} (the bucket keeps its versions, where versioning is on)`;
+  return new FrontendOpsError(
+    'TAMPERED',
+    `The hosting bucket's environment marker (${ENVIRONMENT_MARKER}) is not the one the audit log last recorded writing there: ${problem.reason}. It says which environment the bucket is, where its history lives and whether it is protected, so no change is made while it differs: the stack is treated as protected, nothing writes over the marker and no approval is used. Nothing was changed. ` +
+      `${expected}; then run the change again.`,
+    { details: { object: ENVIRONMENT_MARKER } },
+  );
+}
 
 /** The target as the environment knows itself: its own name and state location. */
 export function adoptEnvironment(target: DeployTarget, marker: EnvironmentMarker): DeployTarget {
@@ -120,7 +220,14 @@ export async function markEnvironment(site: Site, current: EnvironmentMarker | n
     statePrefix: site.target.statePrefix,
     protected: site.protected || (current?.protected ?? false),
   };
-  if (current && sameEnvironment(site.target, current) && current.protected === wanted.protected) return;
+  // One the lock found on a chain from before entries bound markers is written again, bound.
+  if (
+    current &&
+    sameEnvironment(site.target, current) &&
+    current.protected === wanted.protected &&
+    !unbound.has(current)
+  )
+    return;
   await appendAudit(site.state, site.target.statePrefix, site.locker, {
     type: 'environment',
     // The marker lives in the hosting bucket, not the state: its digest records what is written there.

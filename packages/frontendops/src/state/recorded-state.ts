@@ -24,6 +24,7 @@ import {
   isAsBound,
   isRecord,
   outsideProblems,
+  type RecordedState,
   readAudit,
   readAuditHead,
   readJsonQuietly,
@@ -48,10 +49,11 @@ import type { LivePointer, ReleaseRef } from './records.ts';
 export async function assertStateAsRecorded(
   site: Site,
   /**
-   * `finish`: finish a pin change stopped between its entry and pin.json. `beforeFinish`: what must
-   * hold before that write (a refusal it throws is thrown with nothing written).
+   * `finish`: finish a pin change stopped between its entry and pin.json. `check`: what must hold,
+   * given the chain's latest bindings, before that write and before a tracked object is judged (a
+   * refusal it throws is thrown with nothing written; the deploy lock holds the environment marker).
    */
-  options: { finish?: boolean; beforeFinish?: () => Promise<unknown> } = {},
+  options: { finish?: boolean; check?: (recorded: RecordedState) => Promise<unknown> } = {},
 ): Promise<AuditEntry | null> {
   const { state: store, target } = site;
   const prefix = target.statePrefix;
@@ -59,19 +61,23 @@ export async function assertStateAsRecorded(
     readAuditHead(store, prefix),
     settleAll(TRACKED.map(async (name) => [name, await digestOf(store, `${prefix}${name}`)] as const)),
   ]);
-  if (!head) return null;
+  if (!head) {
+    await options.check?.(await recordedState(store, prefix, null));
+    return null;
+  }
   // Under the lock, an append stopped before its head moved counts (a pin recorded there holds).
-  const { state } = await (options.finish
+  const recorded = await (options.finish
     ? recordedStateAfterStopped(store, prefix, head)
     : recordedState(store, prefix, head));
+  const { state } = recorded;
   // An object the chain never bound is held to "absent": one there anyway (a stale or hand-written
   // atomic/state.json on an in-place stack, a pin.json nothing pinned) would otherwise be acted on
   // and bound by the change, as if FrontendOps had written it. Verify decides, as for any other.
   let changed = current
     .filter(([name, digest]) => (state[name] ?? ABSENT) !== digest)
     .map(([name]) => name as string);
+  await options.check?.(recorded);
   const finishing = options.finish === true && changed.includes(PIN);
-  if (finishing) await options.beforeFinish?.();
   const finished = finishing ? await finishInterruptedPin(store, prefix) : null;
   if (finished) changed = changed.filter((name) => name !== PIN);
   await refuseIfTampered(site, changed, NOTHING_CHANGED, state);

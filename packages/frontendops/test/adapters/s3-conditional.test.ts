@@ -5,7 +5,7 @@
  * without a file lock (the S3 lock itself: lock-s3.test.ts).
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { THROTTLE_BACKOFF_MS } from '../../src/adapters/retry.ts';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -25,7 +25,7 @@ import {
   settleAuditHeads,
   verifyAudit,
 } from '../../src/state/audit.ts';
-import { ATOMIC_STATE } from '../../src/state/names.ts';
+import { ATOMIC_STATE, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { assertStateAsRecorded } from '../../src/state/recorded-state.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
@@ -49,6 +49,9 @@ afterAll(async () => {
   upstream.destroy();
   await s3.stop();
 });
+// Each test deploys a stack of its own to the one hosting bucket: a new environment there, whose
+// first change would refuse the marker the last test's stack left (no entry of its chain wrote it).
+beforeEach(() => s3.store(HOSTING).delete([ENVIRONMENT_MARKER]));
 
 const store = (bucket: string, maxAttempts?: number) =>
   createS3Store({

@@ -17,6 +17,7 @@ import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { PendingDeploy } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -52,6 +53,8 @@ describe('in place: a synced deploy whose pending.json was edited before invalid
   async function syncedAfterTwo(site: Site): Promise<PendingDeploy> {
     const state = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
     if (state.length > 0) await t.site.state.delete(state);
+    // A fresh history, and a fresh environment: a marker no entry wrote is refused by every change.
+    await t.site.hosting.delete([ENVIRONMENT_MARKER]);
     for (const commit of [V1, V2]) await deployArtifact(site, { app: APP, commit, request: request() });
     const synced = await deployArtifact(site, {
       app: APP,

@@ -22,7 +22,7 @@ import { artifactManifestKey } from '../../src/engine/manifest.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import { type AuditEntry, readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
-import { PUBLISH_LOG } from '../../src/state/names.ts';
+import { ENVIRONMENT_MARKER, PUBLISH_LOG } from '../../src/state/names.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { auditEntryKey, forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-forgery.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -41,6 +41,8 @@ afterAll(() => t?.stop());
 beforeEach(async () => {
   const keys = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
   if (keys.length > 0) await t.site.state.delete(keys);
+  // A fresh history, and a fresh environment: a marker no entry wrote is refused by every change.
+  await t.site.hosting.delete([ENVIRONMENT_MARKER]);
 });
 
 const log = () => `${t.target.statePrefix}${PUBLISH_LOG}`;

@@ -18,6 +18,7 @@ import type { FrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { createStateRecords, type RequestInfo } from '../../src/state/records.ts';
 import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
@@ -237,6 +238,9 @@ async function race(
   }) => Promise<string>,
 ) {
   const commits = await publishThree();
+  // Each race is a stack of its own on the one hosting bucket: a new environment there, whose first
+  // change would refuse the marker the last race's stack left (no entry of its chain wrote it).
+  await s3.store(HOSTING).delete([ENVIRONMENT_MARKER]);
   const first = await racer(stack, endpoint, `${stack}-1`, stops[0]);
   const second = await racer(stack, endpoint, `${stack}-2`, stops[1]);
   const prober = startProber(s3.store(HOSTING));

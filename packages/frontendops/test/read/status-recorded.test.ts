@@ -14,6 +14,7 @@ import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { DeploymentRecord, LivePointer } from '../../src/state/records.ts';
 import { startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
@@ -221,7 +222,9 @@ describe('status holds the live pointer and its record to the audit log', () => 
 
 describe('a chain begun before entries bound records', () => {
   it('the live record its old entry records is told, but not who asked; the pointer no entry bound is said as not checked', async () => {
+    // A fresh history, and a fresh environment: a marker no entry wrote is refused by every change.
     await t.site.state.delete((await t.site.state.list(t.target.statePrefix)).map((o) => o.key));
+    await t.site.hosting.delete([ENVIRONMENT_MARKER]);
     const deployId = `${V1.slice(0, 7)}-0123456789`;
     const pointerNow = await (async () => {
       await deployArtifact(t.site, { app: APP, commit: V1, request: requestBy('ship v1') });

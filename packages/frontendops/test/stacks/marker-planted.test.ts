@@ -94,14 +94,23 @@ async function everything(): Promise<Record<string, string>> {
 }
 
 describe('a marker rewritten in the hosting bucket', () => {
-  it('saying unprotected does not unprotect a stack its configuration protects; its next change marks it again', async () => {
-    await putMarker(JSON.stringify({ ...JSON.parse((await marker()) ?? '{}'), protected: false }));
+  it('saying unprotected does not unprotect a stack its configuration protects; its next change is refused until it is put back', async () => {
+    const genuine = (await marker()) as string;
+    const planted = JSON.stringify({ ...JSON.parse(genuine), protected: false });
+    await putMarker(planted);
     for (const ref of [named, 'alias']) {
       const site = await open(ref);
       expect({ ref, protected: site.protected }).toEqual({ ref, protected: true });
       site.close();
     }
-    const site = await open(named);
+    // Not the marker the audit log last wrote there (stacks/marker-chain.test.ts): refused, not written over.
+    let site = await open(named);
+    const error = await refusal(deployArtifact(site, { app: APP, commit: V2, request: request('second') }));
+    site.close();
+    expect(error.code).toBe('TAMPERED');
+    expect(await marker()).toBe(planted);
+    await putMarker(genuine);
+    site = await open(named);
     await deployArtifact(site, { app: APP, commit: V2, request: request('second') });
     site.close();
     expect(JSON.parse((await marker()) ?? '{}')).toMatchObject({ stack: STACK, protected: true });

@@ -21,6 +21,7 @@ import {
   stateDigest,
   verifyAudit,
 } from '../../src/state/audit.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
@@ -49,10 +50,15 @@ afterAll(async () => {
 const prefix = () => t.target.statePrefix;
 const state = (): ObjectStore => t.site.state;
 
-/** Empties the stack's state (chain, records, pointer) so each attack starts from a clean history. */
+/**
+ * Empties the stack's state (chain, records, pointer) so each attack starts from a clean history, and
+ * the hosting bucket's environment marker with it: a marker that no entry of the chain wrote is one
+ * every change refuses (stacks/marker-chain.test.ts).
+ */
 async function resetState() {
   const keys = (await state().list(prefix())).map((o) => o.key);
   if (keys.length > 0) await state().delete(keys);
+  await t.site.hosting.delete([ENVIRONMENT_MARKER]);
 }
 
 async function readJson<T>(name: string): Promise<T> {
@@ -524,7 +530,7 @@ describe('frontendops audit verify with the deploy tags as anchors (real git)', 
     expect(tags.match(/^Audit-Head: \d+:sha256:[0-9a-f]{64}$/gm)).toHaveLength(2);
     const result = await run(['audit', 'verify', '--stack', outputs]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/verifies: 4 entries, 3 state objects/);
+    expect(result.stdout).toMatch(/verifies: 5 entries, 3 state objects/);
     expect(result.stdout).toMatch(/checked against 2 deploy tag\(s\) in git/);
   });
 

@@ -399,9 +399,26 @@ describe('the marker under the audit chain', () => {
     }
     expect(await readAuditHead(t.site.state, fork)).toEqual({ seq: entry.seq, hash: entry.hash });
 
-    // The next change goes to the stack's own chain, recording the marker it puts back.
+    // The next change is refused, nothing written: the marker is not the one the stack's own chain
+    // last wrote there (stacks/marker-chain.test.ts), which the refusal shows, to put back.
     const ownHead = await readAuditHead(t.site.state, prefix);
     const forkHead = await readAuditHead(t.site.state, fork);
+    const refused = await run([
+      'deploy',
+      '--stack',
+      named,
+      '--commit',
+      COMMITS[0] as string,
+      '--yes',
+      '--no-tag',
+    ]);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(/is not the one the audit log last recorded writing there/);
+    expect(refused.stderr).toContain(JSON.stringify(JSON.parse(ownMarker.toString())));
+    expect(await readAuditHead(t.site.state, prefix)).toEqual(ownHead);
+    expect(await readAuditHead(t.site.state, fork)).toEqual(forkHead);
+    // Put back, the next change goes to the stack's own chain.
+    await putMarker(HOSTING, ownMarker);
     const deployed = await run([
       'deploy',
       '--stack',

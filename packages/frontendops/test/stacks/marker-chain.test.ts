@@ -1,0 +1,369 @@
+/**
+ * Protection that comes only from the hosting bucket's environment marker (a configuration that does
+ * not list the environment as protected: another operator's, an alias, another stack name whose
+ * outputs name the same state location). Whoever can write the hosting bucket could remove it:
+ * delete the marker, rewrite it `protected: false` with a valid shape, put back an older genuine
+ * copy from before the environment was protected, or rewrite it to name a stack with no history.
+ * `audit verify` reported it afterwards, but the next change was made with no approval. Now a
+ * change holds the marker, as its lock reads it, to the audit chain's newest entry writing a marker
+ * to that bucket (the entries carry that binding, so no request more): one missing or different is
+ * refused TAMPERED before anything is written or any approval used, saying what is wrong, the marker
+ * the chain records and what to do.
+ *
+ * What stays open: an alias whose outputs name a state location of its own (no history there) finds
+ * no chain once the marker is deleted, and opens as a new stack (docs/security.md says so).
+ */
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Config, configSchema } from '../../src/config.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
+import type { Site } from '../../src/site.ts';
+import { openSite } from '../../src/stacks/open.ts';
+import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
+import { request } from '../support/atomic-env.ts';
+import { rehash } from '../support/audit-forgery.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import {
+  HOSTING,
+  publishFixtureBuilds,
+  STACK,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
+import { refusal } from '../support/refusal.ts';
+
+const APP = 'sophia-dashboard';
+/** A second environment's hosting bucket, in the same S3 server. */
+const FRESH = 'fresh-hosting';
+const [V1, V2, V3] = [
+  '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+  '3333333ccccccccccccccccccccccccccccccccc',
+];
+
+let t: TestDeployEnv;
+let named: string;
+/** This operator's configuration: it protects no stack (the marker is all that protects STACK). */
+let plain: Config;
+/** The marker before the environment was protected: genuine, written by FrontendOps, bound by an entry. */
+let unprotectedMarker: string;
+let deployed: BucketSnapshot;
+
+const marker = async () => (await t.site.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? null;
+const putMarker = (body: string) =>
+  t.site.hosting.put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+const open = (ref: string, config = plain) => openSite(ref, config, t.tmp, { onNotice: () => undefined });
+
+beforeAll(async () => {
+  t = await startDeployEnv({}, { extraBuckets: [FRESH] });
+  Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+  named = await t.writeOutputs();
+  const outputs = JSON.parse(await readFile(named, 'utf8'));
+  // "alias": the same buckets under a name of its own (its own default state location, no history);
+  // "twin": the same buckets and the environment's state location under another name.
+  const aliasFile = join(t.tmp, 'alias-outputs.json');
+  const twinFile = join(t.tmp, 'twin-outputs.json');
+  await writeFile(aliasFile, JSON.stringify({ ...outputs, stack: 'alias' }));
+  await writeFile(twinFile, JSON.stringify({ ...outputs, stack: 'twin', statePrefix: t.target.statePrefix }));
+  const stacks = {
+    alias: { backend: 'outputs', file: aliasFile },
+    twin: { backend: 'outputs', file: twinFile },
+  };
+  plain = configSchema.parse({ protected: [], stacks });
+  // First deployed unprotected; then by an operator whose configuration protects it: the marker is
+  // upgraded, and stays protected whatever a configuration says.
+  let site = await open(named);
+  await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
+  site.close();
+  unprotectedMarker = (await marker()) as string;
+  expect(JSON.parse(unprotectedMarker)).toMatchObject({ stack: STACK, protected: false });
+  site = await open(named, configSchema.parse({ protected: [STACK], stacks }));
+  await deployArtifact(site, { app: APP, commit: V2, request: request('second') });
+  site.close();
+  expect(JSON.parse((await marker()) ?? '{}')).toMatchObject({ stack: STACK, protected: true });
+  deployed = await snapshotBuckets([
+    { store: t.site.hosting },
+    { store: t.site.state, prefix: t.target.statePrefix },
+    { store: t.site.state, prefix: '.frontendops/state/alias/' },
+  ]);
+}, 180_000);
+beforeEach(async () => {
+  await deployed.restore();
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+/** Every object of the hosting bucket and of every stack's state, by key: its bytes' sha256. */
+async function everything(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, store, prefix] of [
+    ['hosting', t.site.hosting, ''],
+    ['state', t.site.state, '.frontendops/state/'],
+  ] as const) {
+    for (const { key } of await store.list(prefix)) {
+      // The lock and the probe for conditional writes are the lock's, not the change's.
+      if (key.includes('/locks/') || key.includes('/probe/')) continue;
+      const object = await store.get(key);
+      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
+    }
+  }
+  return out;
+}
+
+/** A deploy of V3, counting the approvals it asks for: refused, with nothing changed. */
+async function refusedDeploy(site: Site) {
+  let asked = 0;
+  const error = await refusal(
+    deployArtifact(site, {
+      app: APP,
+      commit: V3,
+      request: request('ship v3'),
+      authorize: async () => {
+        asked += 1;
+        return undefined;
+      },
+    }),
+  );
+  return { code: (error as { code?: string }).code, asked, message: error.message };
+}
+
+const attacks: [string, () => Promise<unknown>, string[]][] = [
+  ['deleted', () => t.site.hosting.delete([ENVIRONMENT_MARKER]), [STACK, 'twin']],
+  [
+    'rewritten "protected": false, in a valid shape',
+    async () => putMarker(JSON.stringify({ ...JSON.parse((await marker()) ?? '{}'), protected: false })),
+    [STACK, 'alias', 'twin'],
+  ],
+  [
+    'replaced by the older genuine one, from before it was protected',
+    () => putMarker(unprotectedMarker),
+    [STACK, 'alias', 'twin'],
+  ],
+  [
+    'rewritten to name the alias, unprotected, where no history is',
+    () =>
+      putMarker(
+        JSON.stringify({
+          v: 1,
+          stack: 'alias',
+          stateBucket: t.target.stateBucket,
+          statePrefix: '.frontendops/state/alias/',
+          protected: false,
+        }),
+      ),
+    [STACK, 'alias', 'twin'],
+  ],
+];
+
+describe('a marker that protects the environment alone, removed by whoever writes the hosting bucket', () => {
+  it('protects it while it is as written: every name opens it protected', async () => {
+    for (const ref of [named, 'alias', 'twin']) {
+      const site = await open(ref);
+      expect({ ref, protected: site.protected }).toEqual({ ref, protected: true });
+      site.close();
+    }
+  });
+
+  for (const [what, attack, refs] of attacks) {
+    it(`${what}: a change is refused before it writes anything or asks for an approval`, async () => {
+      await attack();
+      const planted = await marker();
+      const before = await everything();
+      for (const ref of refs) {
+        const site = await open(ref === STACK ? named : ref);
+        const refused = await refusedDeploy(site);
+        site.close();
+        expect({ ref, code: refused.code, asked: refused.asked }).toEqual({
+          ref,
+          code: 'TAMPERED',
+          asked: 0,
+        });
+        expect(refused.message).toContain('.frontendops/environment.json');
+        expect(refused.message).toMatch(/not the one the audit log last recorded/);
+        expect(refused.message).toContain('Nothing was changed');
+        expect(refused.message).toContain('audit verify');
+        if (ref === 'alias' && (await marker())?.includes('"alias"')) {
+          // Followed to a state location with no history: no log there records a marker.
+          expect(refused.message).toMatch(/records no marker written to this bucket/);
+        } else {
+          // What was expected: the marker the chain records, to put back.
+          expect(refused.message).toContain('"protected":true');
+          expect(refused.message).toContain(`"stack":"${STACK}"`);
+        }
+        expect(await marker()).toBe(planted);
+        expect(await everything()).toEqual(before);
+      }
+    });
+  }
+
+  it('a pin is refused as well, before it writes anything', async () => {
+    await putMarker(unprotectedMarker);
+    const before = await everything();
+    const site = await open(named);
+    const error = await refusal(pinRelease(site, { request: request('hold it') }));
+    site.close();
+    expect((error as { code?: string }).code).toBe('TAMPERED');
+    expect(await everything()).toEqual(before);
+  });
+
+  it('put back as the chain records it, the change goes through (and the stack is protected again)', async () => {
+    const genuine = (await marker()) as string;
+    await t.site.hosting.delete([ENVIRONMENT_MARKER]);
+    let site = await open(named);
+    expect((await refusedDeploy(site)).code).toBe('TAMPERED');
+    site.close();
+    await putMarker(genuine);
+    site = await open(named);
+    expect(site.protected).toBe(true);
+    const summary = await deployArtifact(site, { app: APP, commit: V3, request: request('ship v3') });
+    site.close();
+    expect(summary.commit).toBe(V3);
+    expect(await marker()).toBe(genuine);
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
+  });
+});
+
+describe('a chain from before entries carried the markers', () => {
+  /** The chain as an older FrontendOps wrote it: the same entries, none carrying `markers`. */
+  async function withoutMarkers() {
+    const prefix = t.target.statePrefix;
+    let prevHash = 'sha256:genesis';
+    let last: AuditEntry | undefined;
+    for (const entry of await readAudit(t.site.state, prefix)) {
+      const { markers: _markers, ...older } = entry;
+      last = rehash({ ...older, prevHash });
+      prevHash = last.hash;
+      await t.site.state.put(`${prefix}${auditEntryName(last.seq)}`, JSON.stringify(last));
+    }
+    if (!last) throw new Error('no chain');
+    await t.site.state.put(`${prefix}${AUDIT_HEAD}`, JSON.stringify({ seq: last.seq, hash: last.hash }));
+    expect((await verifyAudit(t.site.state, prefix)).ok).toBe(true);
+  }
+
+  it('the marker as written: the change reads the chain, goes through, and its entries carry them', async () => {
+    await withoutMarkers();
+    const site = await open(named);
+    await deployArtifact(site, { app: APP, commit: V3, request: request('ship v3') });
+    site.close();
+    const newest = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
+    expect(newest?.markers).toEqual({ [HOSTING]: stateDigest(JSON.parse((await marker()) ?? '{}')) });
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
+  });
+
+  it('the marker deleted, or an older one put back: refused as well', async () => {
+    await withoutMarkers();
+    for (const attack of [
+      () => t.site.hosting.delete([ENVIRONMENT_MARKER]),
+      () => putMarker(unprotectedMarker),
+    ]) {
+      await attack();
+      const before = await everything();
+      const site = await open(named);
+      const refused = await refusedDeploy(site);
+      site.close();
+      expect({ code: refused.code, asked: refused.asked }).toEqual({ code: 'TAMPERED', asked: 0 });
+      expect(await everything()).toEqual(before);
+    }
+  });
+});
+
+describe('a chain from before entries bound the marker', () => {
+  it('a marker no entry wrote is bound by the next deploy, which goes through', async () => {
+    // What an older FrontendOps left: the marker, and a chain with no "environment" entry.
+    const prefix = t.target.statePrefix;
+    const entries = await readAudit(t.site.state, prefix);
+    await t.site.state.delete(entries.map((e) => `${prefix}${auditEntryName(e.seq)}`));
+    let prevHash = 'sha256:genesis';
+    let seq = 0;
+    for (const entry of entries.filter((e) => e.type !== 'environment')) {
+      const { markers: _markers, ...older } = entry;
+      seq += 1;
+      const rewritten = rehash({ ...older, seq, prevHash });
+      prevHash = rewritten.hash;
+      await t.site.state.put(`${prefix}${auditEntryName(seq)}`, JSON.stringify(rewritten));
+    }
+    await t.site.state.put(`${prefix}${AUDIT_HEAD}`, JSON.stringify({ seq, hash: prevHash }));
+    expect((await verifyAudit(t.site.state, prefix)).ok).toBe(true);
+    const written = await marker();
+    const site = await open(named);
+    await deployArtifact(site, { app: APP, commit: V3, request: request('ship v3') });
+    site.close();
+    const after = await readAudit(t.site.state, prefix);
+    expect(after.filter((e) => e.type === 'environment')).toHaveLength(1);
+    expect(after.at(-1)?.markers).toEqual({ [HOSTING]: stateDigest(JSON.parse(written ?? '{}')) });
+    expect(await marker()).toBe(written);
+    expect((await verifyAudit(t.site.state, prefix)).ok).toBe(true);
+  });
+});
+
+describe('markers FrontendOps writes itself', () => {
+  let fresh: string;
+  /** The site as a process sees it that stops at the marker's write, after its entry. */
+  const stoppingAtMarker = (site: Site): Site => ({
+    ...site,
+    hosting: {
+      ...site.hosting,
+      put: async (key, ...rest) => {
+        if (key === ENVIRONMENT_MARKER) throw new Error('the process stopped');
+        return site.hosting.put(key, ...rest);
+      },
+    },
+  });
+  const freshMarker = async () => {
+    const site = await open(fresh);
+    const object = await site.hosting.get(ENVIRONMENT_MARKER);
+    site.close();
+    return object ? JSON.parse(object.body.toString('utf8')) : null;
+  };
+
+  it('a first deploy, and one whose marker write did not land after its entry, go through', async () => {
+    fresh = await t.writeOutputs({ stack: 'fresh', hostingBucket: FRESH });
+    let site = await open(fresh);
+    await expect(
+      deployArtifact(stoppingAtMarker(site), { app: APP, commit: V1, request: request('first') }),
+    ).rejects.toThrow(/stopped/);
+    site.close();
+    expect(await freshMarker()).toBeNull();
+    site = await open(fresh);
+    await deployArtifact(site, { app: APP, commit: V1, request: request('first, again') });
+    site.close();
+    expect(await freshMarker()).toMatchObject({ stack: 'fresh', protected: false });
+  });
+
+  it('an upgrade to protected whose marker write did not land protects the next change, as its entry says', async () => {
+    let site = await open(fresh, configSchema.parse({ protected: ['fresh'] }));
+    await expect(
+      deployArtifact(stoppingAtMarker(site), { app: APP, commit: V2, request: request('protect') }),
+    ).rejects.toThrow(/stopped/);
+    site.close();
+    expect(await freshMarker()).toMatchObject({ protected: false });
+    // Opened by a configuration that does not protect it, from the marker the write left.
+    site = await open(fresh);
+    expect(site.protected).toBe(false);
+    let asked = 0;
+    const error = await refusal(
+      deployArtifact(site, {
+        app: APP,
+        commit: V2,
+        request: request('ship v2'),
+        authorize: async () => {
+          asked += 1;
+          return undefined;
+        },
+      }),
+    );
+    expect({ code: (error as { code?: string }).code, asked }).toEqual({ code: 'CONFLICT', asked: 0 });
+    expect(error.message).toMatch(/needs an approval/);
+    // Asked again, it is a protected change (its approval is the caller's to ask), and marks it.
+    expect(site.protected).toBe(true);
+    await deployArtifact(site, { app: APP, commit: V2, request: request('ship v2') });
+    site.close();
+    expect(await freshMarker()).toMatchObject({ stack: 'fresh', protected: true });
+  });
+});
