@@ -7,8 +7,8 @@
  * written is bound by an audit entry that `audit verify` holds the bucket's marker against (an
  * edited, deleted or copied marker is reported), as every change does before it acts
  * (assertMarkerAsRecorded, under the deploy lock): whoever can write the bucket lowers nothing there,
- * but through an alias whose outputs name a state location of its own, which finds no history once
- * the marker is deleted.
+ * but through an alias whose outputs name a state location of its own, which has only the marker to
+ * find the environment's history by.
  *
  * The object is never pruned, and the edge (the release router function, the local edge) never
  * serves anything under `/.frontendops/`.
@@ -115,8 +115,10 @@ const unbound = new WeakSet<EnvironmentMarker>();
  *   is protected from then on, so the change asked again goes through an approval;
  * - none (a chain from before entries bound markers): the change goes on, and binds the marker.
  *
- * It cannot hold a marker deleted from a bucket opened through an alias whose outputs name a state
- * location of its own: without the marker, that location (no history there) is all it knows.
+ * It cannot hold the marker of a bucket opened through an alias whose outputs name a state location
+ * of its own (no history there), which only the marker leads to the environment's chain: deleted,
+ * the alias opens as a new stack; replaced by the marker another environment's own chain last wrote
+ * to this bucket, it opens that environment.
  */
 export async function assertMarkerAsRecorded(
   site: Site,

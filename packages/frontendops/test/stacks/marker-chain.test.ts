@@ -10,8 +10,9 @@
  * refused TAMPERED before anything is written or any approval used, saying what is wrong, the marker
  * the chain records and what to do.
  *
- * What stays open: an alias whose outputs name a state location of its own (no history there) finds
- * no chain once the marker is deleted, and opens as a new stack (docs/security.md says so).
+ * What stays open: an alias whose outputs name a state location of its own (no history there) has
+ * only the marker to find the history by: deleted, it opens as a new stack; another environment's
+ * own last marker for this bucket put back, it opens that environment (docs/security.md says so).
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
