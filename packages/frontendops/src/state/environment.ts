@@ -88,7 +88,7 @@ export const unreadableMarker = (why: string) =>
   new FrontendOpsError(
     'TAMPERED',
     `The hosting bucket's environment marker (${ENVIRONMENT_MARKER}) cannot be read: ${why}. It says which environment the bucket is, where its history lives and whether it is protected, so no change is made while it cannot be read: the stack is treated as protected, and nothing writes over the marker. Nothing was changed. ` +
-      `If a newer FrontendOps wrote it, run the change with that version. Otherwise someone who can write the hosting bucket changed it: run \`frontendops audit verify\` on the stack by its own name (it reports the marker), and after checking delete it (or put back the one its entry records); the next change writes it again.`,
+      `If a newer FrontendOps wrote it, run the change with that version. Otherwise someone who can write the hosting bucket changed it: run \`frontendops audit verify\` on the stack by its own name (it reports the marker), and put back the marker the log records (with it missing, a change refuses the bucket while the log records one, and shows the marker to put back); only where no log records a marker for this bucket, delete it: the next change writes it again.`,
     { details: { object: ENVIRONMENT_MARKER } },
   );
 
