@@ -10,16 +10,24 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 let t: AtomicEnv;
+/** The stack each case starts from, whichever ran before: V1 deployed and live; then V2 deployed over it. */
+let v1Live: AtomicSnapshot;
+let v2Live: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'superseded-again' }, [V1, V2], 1);
-});
+  v1Live = await snapshotAtomicEnv(t);
+  await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
+  v2Live = await snapshotAtomicEnv(t);
+}, 180_000);
 afterAll(() => t?.stop());
 
 it('the same deploy, stopped, superseded by a no-op, then run again: its record says succeeded', async () => {
+  await v1Live.restore();
   // The process stops at its one key write: nothing went live.
   await expect(
     deployArtifact(await t.openKilledBeforeKeyWrite(), { app: APP, commit: V2, request: request() }),
@@ -40,8 +48,9 @@ it('the same deploy, stopped, superseded by a no-op, then run again: its record 
 });
 
 it('an operator whose lock does not meet ours records our deploy superseded; it goes live, and says so', async () => {
-  // Our deploy is held at its one key write; meanwhile operator B (a lock directory of its own) runs
-  // a no-op deploy, takes our pending plan for a crashed one and records it superseded.
+  await v2Live.restore();
+  // Our deploy (back to V1) is held at its one key write; meanwhile operator B (a lock directory of
+  // its own) runs a no-op deploy of V2, takes our pending plan for a crashed one and records it superseded.
   const held = heldAtSwitch(t.store());
   const ours = deployArtifact(await t.open({ releases: held.store }), {
     app: APP,
