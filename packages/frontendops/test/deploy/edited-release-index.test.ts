@@ -6,7 +6,7 @@
  * index it used) and served the release with the page gone. Now the index it uses is held to the
  * chain's binding, which the newest entry carries (`indexes`): TAMPERED, nothing written.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
@@ -23,6 +23,7 @@ import {
   startAtomicEnv,
   startDeployedAtomicEnv,
 } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { refusal, writesSince } from '../support/refusal.ts';
 
@@ -55,12 +56,16 @@ async function dropAPageOfV1(
 
 describe('atomic: a kept release index edited to drop a deleted page', () => {
   let t: AtomicEnv;
+  /** V1 then V2 deployed, nothing edited: each case starts from it, whichever ran before. */
+  let deployed: AtomicSnapshot;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'edited-release-index' });
     await t.publish(V1, 'v1');
     await t.publish(V2, 'v2');
     for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
+    deployed = await snapshotAtomicEnv(t);
   }, 180_000);
+  beforeEach(() => deployed.restore());
   afterAll(() => t?.stop());
 
   it('verify reports the index; the rollback to it refuses rather than serve the release with a page gone', async () => {
