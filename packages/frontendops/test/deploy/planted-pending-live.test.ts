@@ -9,7 +9,7 @@
  * a deployment record no entry binds yet is (CONFLICT, saying how to finish it, nothing changed),
  * never as forged, and resolved once the change is finished. A genuine stop is told the same.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
 import type { DeployPlan } from '../../src/engine/plan.ts';
@@ -18,6 +18,7 @@ import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { request } from '../support/atomic-env.ts';
 import { auditVerdict, livePointerNaming } from '../support/audit-forgery.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal, writesSince } from '../support/refusal.ts';
 import { stoppedAtEntryAfter, stoppingSite } from '../support/stopping-site.ts';
@@ -39,6 +40,8 @@ function expectNotYetRecorded(error: Error & { code?: string }, deployId: string
 describe('in place: a deploy id only a crash-recovery record and the live pointer name', () => {
   let t: TestDeployEnv;
   let site: Site;
+  /** V1 then V2 deployed, V2 live: the state prefix and hosting bucket each case starts from. */
+  let deployed: BucketSnapshot;
   const key = (name: string) => `${t.target.statePrefix}${name}`;
 
   beforeAll(async () => {
@@ -46,7 +49,12 @@ describe('in place: a deploy id only a crash-recovery record and the live pointe
     site = t.site;
     await publishFixtureBuilds(t, APP, [V1, V2, V3]);
     for (const commit of [V1, V2]) await deployArtifact(site, { app: APP, commit, request: request('ship') });
+    deployed = await snapshotBuckets([
+      { store: site.state, prefix: t.target.statePrefix },
+      { store: site.hosting },
+    ]);
   }, 180_000);
+  beforeEach(() => deployed.restore());
   afterAll(() => t?.stop());
 
   it('planted by the deployer role: the id resolves to no build, and nothing is written', async () => {
