@@ -4,23 +4,15 @@
  * chain verifies. Before, the re-run found live.json already naming the deploy, skipped the write and
  * the entry both, and verify said "tampered: live.json" for good.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
-let t: AtomicEnv;
-
-beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: 25, stack: 'atomic-release-entry' });
-  await t.publish(V1, 'v1');
-  await t.publish(V2, 'v2');
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
-});
-afterAll(() => t?.stop());
+const env = deployedAtomicEnvFor({ propagationMs: 25, stack: 'atomic-release-entry' }, [V1, V2], 1);
 
 /** The site as a process sees it that stops at its first write of a "release" audit entry. */
 const stoppingAtReleaseEntry = (site: Site) =>
@@ -30,6 +22,7 @@ const stoppingAtReleaseEntry = (site: Site) =>
   );
 
 it('a stop between live.json and its entry: the re-run appends the entry once, and the chain verifies', async () => {
+  const t = env();
   await expect(
     deployArtifact(stoppingAtReleaseEntry(t.site), { app: APP, commit: V2, request: request() }),
   ).rejects.toThrow(/stopped/);

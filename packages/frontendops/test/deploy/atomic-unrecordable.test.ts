@@ -6,29 +6,21 @@
  * every later deploy of the stack failed on that plan until it was deleted by hand. An approval
  * request holding them was written before it was found out, and then recorded by no entry.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { openApprovalRequest } from '../../src/state/approvals.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 const unrecordable = () => ({ ...request('roll back'), actor: 'Eve\ud800' });
 
-let t: AtomicEnv;
-beforeAll(async () => {
-  t = await startAtomicEnv({ stack: 'atomic-unrecordable' });
-  await t.publish(V1, 'v1');
-  await t.publish(V2, 'v2');
-  await t.publish(V3, 'v3');
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
-  await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
-});
-afterAll(() => t?.stop());
+const env = deployedAtomicEnvFor({ stack: 'atomic-unrecordable' }, [V1, V2, V3], 2);
 
 describe('an atomic operation asked for in words the audit cannot record', () => {
   it('is refused before its first write: store, state and chain as they were; the next one runs', async () => {
+    const t = env();
     const pointer = await t.store().read();
     const mark = await t.mark();
     for (const attempt of [
@@ -51,6 +43,7 @@ describe('an atomic operation asked for in words the audit cannot record', () =>
   });
 
   it('nor is an approval request for it written', async () => {
+    const t = env();
     const mark = await t.mark();
     const asked = openApprovalRequest(t.site, {
       action: 'deploy',

@@ -3,28 +3,21 @@
  * invalidate_cdn (finishSyncedDeploy) is held to the same rule as one run in one go: when the CDN
  * does not serve it, it is recorded as failed and the previous release is switched back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'];
-let t: AtomicEnv;
+const env = deployedAtomicEnvFor({}, [V1, V2], 1);
 
-beforeAll(async () => {
-  t = await startAtomicEnv();
-  await t.publish(V1, 'v1');
-  await t.publish(V2, 'v2');
-  await deployArtifact(t.site, { app: 'sophia-dashboard', commit: V1, request: request() });
-});
-afterAll(() => t?.stop());
-
-const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
+const served = async () => releaseOf(await (await fetch(env().edge.url)).text());
 
 describe('a synced atomic deploy the CDN does not serve', () => {
   it('is recorded as failed and switched back to the release before it', async () => {
+    const t = env();
     const synced = await deployArtifact(t.site, {
       app: 'sophia-dashboard',
       commit: V2,
@@ -49,6 +42,7 @@ describe('a synced atomic deploy the CDN does not serve', () => {
   });
 
   it('approved through the infra server: switched back without asking for its approval again, or naming it', async () => {
+    const t = env();
     // What the CDN answers: the release live before (v1), whatever is switched to.
     const stale = await (await fetch(`${t.edge.url}/index.html`, { headers: { cookie: 'x=1' } })).text();
     expect(releaseOf(stale)).toBe('v1');

@@ -4,28 +4,24 @@
  * what was done. Before, it finished it and then said "No canary runs" (NOT_FOUND), exit 1, although
  * the promote or abort had happened.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { abortCanary, promoteCanary, readCanaryStatus, startCanary } from '../../src/deploy/canary.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
-let t: AtomicEnv;
-
-beforeAll(async () => {
-  t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'canary-rerun' }, [V1, V2, V3], 1);
-});
-afterAll(() => t?.stop());
+const env = deployedAtomicEnvFor({ propagationMs: 25, stack: 'canary-rerun' }, [V1, V2, V3], 1);
 
 /** Stops at the first audit entry of this type: after the switch, before the operation's record. */
 const stoppingAtEntry = (type: string) =>
   stoppingSite(
-    t.site,
+    env().site,
     (key, body) => /\/audit\/\d{10}\.json$/.test(key) && String(body).includes(`"type":"${type}"`),
   );
 
 it('promote, stopped after its switch, then run again: it finishes and says it promoted', async () => {
+  const t = env();
   await startCanary(t.site, { app: APP, commit: V2, weightPercent: 10, request: request() });
   await expect(promoteCanary(stoppingAtEntry('canary-promote'), { request: request() })).rejects.toThrow(
     /stopped/,
@@ -39,6 +35,7 @@ it('promote, stopped after its switch, then run again: it finishes and says it p
 });
 
 it('abort, stopped after its switch, then run again: it finishes and says it aborted', async () => {
+  const t = env();
   await startCanary(t.site, { app: APP, commit: V3, weightPercent: 10, request: request() });
   await expect(abortCanary(stoppingAtEntry('canary-abort'), { request: request() })).rejects.toThrow(
     /stopped/,
@@ -50,5 +47,6 @@ it('abort, stopped after its switch, then run again: it finishes and says it abo
 });
 
 it('with nothing left to finish, promote still says no canary runs', async () => {
+  const t = env();
   await expect(promoteCanary(t.site, { request: request() })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 });

@@ -6,23 +6,17 @@
  * index it used) and served the release with the page gone. Now the index it uses is held to the
  * chain's binding, which the newest entry carries (`indexes`): TAMPERED, nothing written.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
-import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
 import type { Manifest } from '../../src/engine/types.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import {
-  APP,
-  type AtomicEnv,
-  request,
-  startAtomicEnv,
-  startDeployedAtomicEnv,
-} from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { refusal, writesSince } from '../support/refusal.ts';
@@ -55,20 +49,16 @@ async function dropAPageOfV1(
 }
 
 describe('atomic: a kept release index edited to drop a deleted page', () => {
-  let t: AtomicEnv;
+  const env = deployedAtomicEnvFor({ stack: 'edited-release-index' }, [V1, V2], 2);
   /** V1 then V2 deployed, nothing edited: each case starts from it, whichever ran before. */
   let deployed: AtomicSnapshot;
   beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'edited-release-index' });
-    await t.publish(V1, 'v1');
-    await t.publish(V2, 'v2');
-    for (const commit of [V1, V2]) await deployArtifact(t.site, { app: APP, commit, request: request() });
-    deployed = await snapshotAtomicEnv(t);
-  }, 180_000);
+    deployed = await snapshotAtomicEnv(env());
+  });
   beforeEach(() => deployed.restore());
-  afterAll(() => t?.stop());
 
   it('verify reports the index; the rollback to it refuses rather than serve the release with a page gone', async () => {
+    const t = env();
     const prefix = t.target.statePrefix;
     const { R1, name, index } = await dropAPageOfV1(t);
     expect((await verifyAudit(t.site.state, prefix)).problems).toContainEqual(
@@ -99,6 +89,7 @@ describe('atomic: a kept release index edited to drop a deleted page', () => {
   });
 
   it('every entry carries the bindings of the release indexes; one written otherwise is tampered', async () => {
+    const t = env();
     const prefix = t.target.statePrefix;
     const entries = await readAudit(t.site.state, prefix);
     const newest = entries.at(-1) as NonNullable<(typeof entries)[number]>;
@@ -130,13 +121,10 @@ describe('atomic: a kept release index edited to drop a deleted page', () => {
 });
 
 describe('atomic: a kept release index edited while a genuine operation is stopped', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startDeployedAtomicEnv({ stack: 'edited-index-pending' }, [V1, V2, V3], 2);
-  }, 180_000);
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor({ stack: 'edited-index-pending' }, [V1, V2, V3], 2);
 
   it('a crash-recovery record excuses no edit of an index it did not write: the rollback refuses', async () => {
+    const t = env();
     // A canary of V3 killed before its key write: a genuine atomic/pending.json, nothing forged.
     await expect(
       startCanary(await t.openKilledBeforeKeyWrite(), {

@@ -23,13 +23,7 @@ import type { Site } from '../../src/site.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import {
-  APP,
-  type AtomicEnv,
-  request,
-  startAtomicEnv,
-  startDeployedAtomicEnv,
-} from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, deployedAtomicEnvFor, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -159,17 +153,14 @@ describe('atomic: a forged atomic/pending.json', () => {
 });
 
 describe('atomic: a genuine rollback stopped after its switch', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startAtomicEnv({ propagationMs: 25, stack: 'forged-pending-atomic-genuine' });
-    await t.publish(V1, 'v1');
-    await t.publish(V2, 'v2');
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
-    await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
-  }, 180_000);
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor(
+    { propagationMs: 25, stack: 'forged-pending-atomic-genuine' },
+    [V1, V2],
+    2,
+  );
 
   it('verify says unfinished (never tampered); the re-run finishes it, marked as finished from the pending record', async () => {
+    const t = env();
     const { site } = t;
     const prefix = t.target.statePrefix;
     const stopping = stoppingSite(site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
@@ -679,13 +670,10 @@ describe('atomic: a forged "switched" canary start, with the state and release i
 });
 
 describe('atomic: a preview asked for between a sync and its finish', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startDeployedAtomicEnv({ stack: 'synced-then-preview' }, [V1, V2, V3], 2);
-  }, 180_000);
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor({ stack: 'synced-then-preview' }, [V1, V2, V3], 2);
 
   it("the finish does not bind its switch's state over the one the preview's entry bound: verify passes", async () => {
+    const t = env();
     // The infra server's run_sync, then someone's preview, then invalidate_cdn finishing the deploy.
     const synced = await deployArtifact(t.site, {
       app: APP,

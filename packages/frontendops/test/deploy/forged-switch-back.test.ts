@@ -19,7 +19,7 @@ import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { PendingDeploy } from '../../src/state/records.ts';
-import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal } from '../support/refusal.ts';
 
@@ -126,13 +126,10 @@ describe('in place: a synced deploy whose pending.json was edited before invalid
 });
 
 describe('atomic: a synced deploy whose atomic/pending.json was edited before invalidate_cdn', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startDeployedAtomicEnv({ stack: 'forged-switch-back-atomic' }, [V1, V2, V3], 2);
-  });
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor({ stack: 'forged-switch-back-atomic' }, [V1, V2, V3], 2);
 
   it("an index.html to verify that is not the build's, or a release before it that was not: refused", async () => {
+    const t = env();
     const key = `${t.target.statePrefix}atomic/pending.json`;
     const served = (await t.store().read()).value;
     const synced = await deployArtifact(t.site, {

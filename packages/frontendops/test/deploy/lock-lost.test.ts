@@ -18,7 +18,7 @@ import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
 
@@ -49,17 +49,10 @@ const takenOverAtFirstCopy = (lockDir: string, target: DeployTarget) => {
 };
 
 describe('atomic', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startAtomicEnv({ propagationMs: 25, stack: 'lock-lost-atomic' });
-    await t.publish(V1, 'v1');
-    await t.publish(V2, 'v2');
-    await t.publish(V3, 'v3');
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
-  });
-  afterAll(() => t?.stop());
+  const env = deployedAtomicEnvFor({ propagationMs: 25, stack: 'lock-lost-atomic' }, [V1, V2, V3], 1);
 
   it('a preview stops before its first state write, LOCKED; the state is as it was', async () => {
+    const t = env();
     // A lock directory of its own: the takeover below leaves its lock to "bob".
     const lockDir = join(t.tmp, 'preview-locks');
     const site = await t.open({ lockDir });
@@ -79,6 +72,7 @@ describe('atomic', () => {
   });
 
   it('stops before its switch, LOCKED; the store and the edge still name v1', async () => {
+    const t = env();
     const before = await t.store().read();
     await expect(
       deployArtifact(t.site, {
@@ -101,6 +95,7 @@ describe('atomic', () => {
   });
 
   it('taken over while its switch was on its way: it writes no state after it, and the next operation finishes the switch', async () => {
+    const t = env();
     // The state is read and written whole after a switch: written by a holder that lost its lock,
     // it would put back what it read over what the new holder wrote since (a canary, a preview).
     const lockDir = join(t.tmp, 'switch-locks');

@@ -10,39 +10,31 @@
  * which every change checks against the chain (state/recorded-state.ts), once came before it too:
  * every later change was refused, the stack wedged.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
-let t: AtomicEnv;
-
-beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: 25, stack: 'preview-crash' });
-  await t.publish(V1, 'v1');
-  await t.publish(V2, 'v2');
-  await t.publish(V3, 'v3');
-  await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
-});
-afterAll(() => t?.stop());
+const env = deployedAtomicEnvFor({ propagationMs: 25, stack: 'preview-crash' }, [V1, V2, V3], 1);
 
 /** The site as a process sees it that stops at its first write of a "preview" audit entry. */
 const stoppingAtPreviewEntry = () =>
   stoppingSite(
-    t.site,
+    env().site,
     (key, body) => /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"preview"'),
   );
 
 const indexKeyOf = async (commit: string) =>
-  (await t.site.state.list(`${t.target.statePrefix}atomic/releases/`))
+  (await env().site.state.list(`${env().target.statePrefix}atomic/releases/`))
     .map((o) => o.key)
     .find((k) => k.includes(commit.slice(0, 7)));
-const problemsOf = async () => (await verifyAudit(t.site.state, t.target.statePrefix)).problems;
+const problemsOf = async () => (await verifyAudit(env().site.state, env().target.statePrefix)).problems;
 
 it('a preview stopped before its entry has written no state; asking again goes on', async () => {
+  const t = env();
   await expect(
     previewLink(stoppingAtPreviewEntry(), { app: APP, commit: V2, request: request(), verify: false }),
   ).rejects.toThrow(/stopped/);
@@ -55,6 +47,7 @@ it('a preview stopped before its entry has written no state; asking again goes o
 });
 
 it('a preview stopped between its entry and its release index: unfinished, and asking again finishes it', async () => {
+  const t = env();
   const stopping = stoppingSite(t.site, (key) => /\/atomic\/releases\/[^/]+\.json$/.test(key));
   await expect(
     previewLink(stopping, { app: APP, commit: V3, request: request(), verify: false }),
@@ -78,6 +71,7 @@ it('a preview stopped between its entry and its release index: unfinished, and a
 });
 
 it('stopped before its release index, then another change: still unfinished, never tampered', async () => {
+  const t = env();
   const stopping = stoppingSite(t.site, (key) => /\/atomic\/releases\/[^/]+\.json$/.test(key));
   const V4 = 'd4d4d4d4d4d4d4d4';
   await t.publish(V4, 'v4');
@@ -95,6 +89,7 @@ it('stopped before its release index, then another change: still unfinished, nev
 });
 
 it('a release index deleted after its preview went into the state is tampered, not unfinished', async () => {
+  const t = env();
   const key = (await indexKeyOf(V3)) as string;
   const body = (await t.site.state.get(key))?.body;
   await t.site.state.delete([key]);
@@ -106,6 +101,7 @@ it('a release index deleted after its preview went into the state is tampered, n
 });
 
 it('an index edited after its preview is not bound by the next one: verify still reports it', async () => {
+  const t = env();
   const stopping = stoppingSite(t.site, (key) => key.endsWith('/atomic/state.json'));
   const V5 = 'e5e5e5e5e5e5e5e5';
   await t.publish(V5, 'v5');
@@ -125,6 +121,7 @@ it('an index edited after its preview is not bound by the next one: verify still
 });
 
 it('a preview stopped between its entry and atomic/state.json: unfinished; asking again finishes it', async () => {
+  const t = env();
   const stopping = stoppingSite(t.site, (key) => key.endsWith('/atomic/state.json'));
   await expect(
     previewLink(stopping, { app: APP, commit: V2, request: request(), verify: false }),
@@ -153,6 +150,7 @@ it('a preview stopped between its entry and atomic/state.json: unfinished; askin
 });
 
 it("a release index missing after its stopped preview's end is tampered: nothing asks for that preview again", async () => {
+  const t = env();
   const V6 = 'f6f6f6f6f6f6f6f6';
   await t.publish(V6, 'v6');
   const stopping = stoppingSite(t.site, (key) => /\/atomic\/releases\/[^/]+\.json$/.test(key));

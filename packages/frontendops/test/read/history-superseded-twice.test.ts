@@ -4,21 +4,17 @@
  * rows name the one record the chain binds: `history` lists it once and leaves nothing out, never
  * saying that a row's record was written around the audit log.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
-let t: AtomicEnv;
-
-beforeAll(async () => {
-  t = await startDeployedAtomicEnv({ propagationMs: 25, stack: 'history-superseded-twice' }, [V1, V2], 1);
-});
-afterAll(() => t?.stop());
+const env = deployedAtomicEnvFor({ propagationMs: 25, stack: 'history-superseded-twice' }, [V1, V2], 1);
 
 it('a deploy stopped twice, superseded twice: one row, nothing left out', async () => {
+  const t = env();
   for (const _ of [1, 2]) {
     await expect(
       deployArtifact(await t.openKilledBeforeKeyWrite(), { app: APP, commit: V2, request: request() }),
