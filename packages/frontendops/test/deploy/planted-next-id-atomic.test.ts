@@ -12,7 +12,7 @@ import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { plantedRecord, plantRecord, stackObjectDigests } from '../support/planted.ts';
 import { refusal } from '../support/refusal.ts';
 
@@ -20,22 +20,18 @@ const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c
 
 describe('atomic: a record planted under the id the next change gets', () => {
   let t: AtomicEnv;
-  let deployed: BucketSnapshot;
+  let deployed: AtomicSnapshot;
 
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'planted-next-id-atomic' });
     await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
-    deployed = await snapshotBuckets([
-      { store: t.site.hosting },
-      { store: t.site.state, prefix: t.target.statePrefix },
-    ]);
+    deployed = await snapshotAtomicEnv(t);
   }, 180_000);
   afterAll(() => t?.stop());
-  // Each case starts from v1 then v2 deployed. The release store is not in the snapshot: the canary
-  // case leaves a canary running there, so it runs after the refused deploy and rollback, and the
-  // last case deploys over it.
+  // Each case starts from v1 then v2 deployed, whatever the case before left: the release store's
+  // pointer too (the canary case leaves a canary running there).
   beforeEach(() => deployed.restore());
 
   it('a deploy refuses it TAMPERED before anything is written', async () => {
