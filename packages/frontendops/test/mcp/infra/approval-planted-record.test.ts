@@ -6,56 +6,31 @@
  * signed it, all for a change that could only be refused. Each plans the same deploy id from the same
  * state, and now says the refusal instead (TAMPERED), writing nothing and asking no one.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadApproverKey } from '../../../src/approval/keys.ts';
 import { approveRequest } from '../../../src/cli/approve-deploy.ts';
-import { approvalPolicyFor } from '../../../src/config.ts';
-import type { Site } from '../../../src/site.ts';
+import { protectedInfraFor } from '../../support/approver.ts';
 import { request } from '../../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
-import { STACK } from '../../support/deploy-env.ts';
-import {
-  APP,
-  COMMITS,
-  connectInfra,
-  type InfraClient,
-  type InfraFixture,
-  startInfraFixture,
-} from '../../support/mcp-infra.ts';
+import { APP, COMMITS } from '../../support/mcp-infra.ts';
 import { plantedRecord, stackObjectDigests } from '../../support/planted.ts';
 import { refusal } from '../../support/refusal.ts';
 
-let f: InfraFixture;
-let keysDir: string;
-let keyPath: string;
-let c: InfraClient;
-let site: Site;
+const infra = protectedInfraFor(['Ada']);
 let deployed: BucketSnapshot;
 
 beforeAll(async () => {
-  f = await startInfraFixture();
-  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-keys-'));
-  keyPath = join(keysDir, 'ada.pem');
-  const config = f.config([STACK], { approvers: { Ada: await createApproverKey(keyPath, undefined) } });
-  site = { ...f.t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
-  c = await connectInfra(f.server({ config }));
+  const { f } = infra();
   deployed = await snapshotBuckets([{ store: f.t.site.state, prefix: f.t.site.target.statePrefix }]);
-}, 180_000);
-beforeEach(() => deployed.restore());
-afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
-  await rm(keysDir, { recursive: true, force: true });
 });
+beforeEach(() => deployed.restore());
 
 /** Every object of the hosting bucket and the stack's state prefix, by key (a refusal changes none). */
-const state = () => stackObjectDigests({ site: f.t.site, target: f.t.site.target });
+const state = () => stackObjectDigests({ site: infra().f.t.site, target: infra().f.t.site.target });
 
 /** A record under `deployId` of the build the change deploys, asked by someone else. */
 async function plant(deployId: string, artifactDigest: string) {
+  const { f } = infra();
   const record = {
     ...plantedRecord({ site: f.t.site, target: f.t.site.target }, APP, deployId, COMMITS[0], artifactDigest),
     verification: null,
@@ -69,6 +44,7 @@ async function plant(deployId: string, artifactDigest: string) {
 
 describe('a protected change whose deploy id has a planted record', () => {
   it('get_deploy_target says it will be refused, and hands no handle', async () => {
+    const { c } = infra();
     const look = await c.call('get_deploy_target', { commit: COMMITS[0] });
     await plant(look.structured.deployId as string, look.structured.artifactDigest as string);
     const before = await state();
@@ -81,6 +57,7 @@ describe('a protected change whose deploy id has a planted record', () => {
   });
 
   it('run_sync refuses it before asking for an approval: no request filed', async () => {
+    const { c } = infra();
     const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
     await plant(target.structured.deployId as string, target.structured.artifactDigest as string);
     const before = await state();
@@ -92,6 +69,7 @@ describe('a protected change whose deploy id has a planted record', () => {
   });
 
   it('`frontendops approve` refuses to sign it: the approver is not asked', async () => {
+    const { c, site, keys } = infra();
     const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
     const deployId = target.structured.deployId as string;
     expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(
@@ -104,7 +82,7 @@ describe('a protected change whose deploy id has a planted record', () => {
       approveRequest(site, {
         deployId,
         request: request('Ada approves'),
-        loadKey: () => loadApproverKey(keyPath, async () => ''),
+        loadKey: () => loadApproverKey(keys.Ada.path, async () => ''),
         confirm: async () => {
           asked += 1;
           return true;

@@ -5,54 +5,23 @@
  * is written. Both answers used to be recorded, and `audit verify` then reported the second record
  * of one approval as tampered, for good: the chain is append-only.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
+import { describe, expect, it } from 'vitest';
+import { loadApproverKey } from '../../../src/approval/keys.ts';
 import { approveRequest } from '../../../src/cli/approve-deploy.ts';
-import { approvalPolicyFor } from '../../../src/config.ts';
 import { isFrontendOpsError } from '../../../src/errors.ts';
-import type { Site } from '../../../src/site.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import { approversOf, protectedInfraFor } from '../../support/approver.ts';
 import { request } from '../../support/atomic-env.ts';
-import { STACK } from '../../support/deploy-env.ts';
-import {
-  COMMITS,
-  connectInfra,
-  type InfraClient,
-  type InfraFixture,
-  startInfraFixture,
-  stopConnectedInfra,
-} from '../../support/mcp-infra.ts';
+import { COMMITS } from '../../support/mcp-infra.ts';
 
-let f: InfraFixture;
-let keysDir: string;
-const keyPaths: Record<string, string> = {};
-const approvers: Record<string, string> = {};
-let c: InfraClient;
-let site: Site;
+const infra = protectedInfraFor(['Ada', 'Bob']);
 
-beforeAll(async () => {
-  f = await startInfraFixture();
-  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-approval-race-'));
-  for (const who of ['Ada', 'Bob']) {
-    keyPaths[who] = join(keysDir, `${who}.pem`);
-    approvers[who] = await createApproverKey(keyPaths[who] as string, undefined);
-  }
-  const config = f.config([STACK], { approvers });
-  site = { ...f.t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
-  c = await connectInfra(f.server({ config }));
-});
-afterAll(async () => {
-  await stopConnectedInfra(f, c);
-  if (keysDir) await rm(keysDir, { recursive: true, force: true });
-});
-
-const entries = () => readAudit(f.t.site.state, f.t.site.target.statePrefix);
+const entries = () => readAudit(infra().f.t.site.state, infra().f.t.site.target.statePrefix);
 
 describe('two approvers answering one request at once', () => {
   it('one approval is recorded and used; the other approver is told who approved it, and nothing else is recorded', async () => {
+    const { f, c, site, keys } = infra();
+    const approvers = approversOf(keys);
     const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
     const deployId = target.structured.deployId as string;
     expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(
@@ -65,11 +34,11 @@ describe('two approvers answering one request at once', () => {
     const together = new Promise<void>((resolve) => {
       bothShown = resolve;
     });
-    const approveAs = (who: string) =>
+    const approveAs = (who: 'Ada' | 'Bob') =>
       approveRequest(site, {
         deployId,
         request: request(`approve as ${who}`),
-        loadKey: () => loadApproverKey(keyPaths[who] as string, undefined),
+        loadKey: () => loadApproverKey(keys[who].path, undefined),
         confirm: async () => {
           if (++shown === 2) bothShown();
           await together;

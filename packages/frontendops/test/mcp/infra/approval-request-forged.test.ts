@@ -5,50 +5,27 @@
  * and the server reused such a request when the change was asked for again. Now approve refuses a
  * request the chain does not bind as read (TAMPERED, nothing signed), and the server makes a new one.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey } from '../../../src/approval/keys.ts';
+import { describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../../src/state/audit.ts';
-import { findApprovalRequests } from '../../support/approver.ts';
+import { approversOf, findApprovalRequests, protectedInfraFor } from '../../support/approver.ts';
 import { STACK } from '../../support/deploy-env.ts';
-import {
-  COMMITS,
-  connectInfra,
-  type InfraClient,
-  type InfraFixture,
-  startInfraFixture,
-  stopConnectedInfra,
-} from '../../support/mcp-infra.ts';
+import { COMMITS } from '../../support/mcp-infra.ts';
 import { cli } from '../../support/run-cli.ts';
 
-let f: InfraFixture;
-let keysDir: string;
-let ada: { path: string; publicKey: string };
-let c: InfraClient;
+const infra = protectedInfraFor(['Ada']);
 
-const policy = () => ({ approvers: { Ada: ada.publicKey } });
+const policy = () => ({ approvers: approversOf(infra().keys) });
 const requestKey = (deployId: string) =>
-  `${f.t.site.target.statePrefix}approvals/requests/deploy-${deployId}.json`;
-
-beforeAll(async () => {
-  f = await startInfraFixture();
-  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-keys-'));
-  ada = { path: join(keysDir, 'ada.pem'), publicKey: '' };
-  ada.publicKey = await createApproverKey(ada.path, undefined);
-  c = await connectInfra(f.server({ config: f.config([STACK], policy()) }));
-}, 120_000);
-afterAll(async () => {
-  await stopConnectedInfra(f, c);
-  await rm(keysDir, { recursive: true, force: true });
-});
+  `${infra().f.t.site.target.statePrefix}approvals/requests/deploy-${deployId}.json`;
 
 async function approve(deployId: string) {
+  const { f, keys } = infra();
   const outputs = await f.t.writeOutputs();
   const config = join(f.t.tmp, `approve-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(config, JSON.stringify({ protected: [STACK], approval: policy() }));
-  return cli(['approve', deployId, '--stack', outputs, '--key', ada.path, '--yes'], {
+  return cli(['approve', deployId, '--stack', outputs, '--key', keys.Ada.path, '--yes'], {
     env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
     cwd: f.t.tmp,
   });
@@ -56,6 +33,7 @@ async function approve(deployId: string) {
 
 describe('attack: an approval request rewritten to name another requester', () => {
   it('is not shown or approved, and the server asks again with a request of its own', async () => {
+    const { f, c } = infra();
     const target = await c.call('get_deploy_target', { commit: COMMITS[1] });
     const deployId = target.structured.deployId as string;
     expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(

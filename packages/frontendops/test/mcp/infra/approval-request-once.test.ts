@@ -6,55 +6,26 @@
  * signed, a request the chain does not record. Now the request read is the one held to the chain,
  * and it is read once (one request fewer for approve, and for the server asking again).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
+import { describe, expect, it } from 'vitest';
+import { loadApproverKey } from '../../../src/approval/keys.ts';
 import { approveRequest } from '../../../src/cli/approve-deploy.ts';
-import { approvalPolicyFor } from '../../../src/config.ts';
 import { isFrontendOpsError } from '../../../src/errors.ts';
 import type { ObjectStore } from '../../../src/ports.ts';
 import type { Site } from '../../../src/site.ts';
-import { findApprovalRequests } from '../../support/approver.ts';
+import { findApprovalRequests, protectedInfraFor } from '../../support/approver.ts';
 import { request } from '../../support/atomic-env.ts';
-import { STACK } from '../../support/deploy-env.ts';
-import {
-  COMMITS,
-  connectInfra,
-  type InfraClient,
-  type InfraFixture,
-  startInfraFixture,
-} from '../../support/mcp-infra.ts';
+import { COMMITS } from '../../support/mcp-infra.ts';
 
-let f: InfraFixture;
-let keysDir: string;
-let keyPath: string;
-let c: InfraClient;
-let site: Site;
-
-beforeAll(async () => {
-  f = await startInfraFixture();
-  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-keys-'));
-  keyPath = join(keysDir, 'ada.pem');
-  const publicKey = await createApproverKey(keyPath, undefined);
-  const config = f.config([STACK], { approvers: { Ada: publicKey } });
-  site = { ...f.t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
-  c = await connectInfra(f.server({ config }));
-}, 120_000);
-afterAll(async () => {
-  await c?.close();
-  await f?.t.stop();
-  await rm(keysDir, { recursive: true, force: true });
-});
+const infra = protectedInfraFor(['Ada']);
 
 const requestKey = (deployId: string) =>
-  `${f.t.site.target.statePrefix}approvals/requests/deploy-${deployId}.json`;
+  `${infra().f.t.site.target.statePrefix}approvals/requests/deploy-${deployId}.json`;
 const signedKey = (deployId: string) =>
-  `${f.t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`;
+  `${infra().f.t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`;
 
 /** A deploy of `commit` asked for through the server, refused for want of an approval: its deploy id. */
 async function asked(commit: string): Promise<{ deployId: string; handle: string }> {
+  const { c } = infra();
   const target = await c.call('get_deploy_target', { commit });
   const handle = target.structured.handle as string;
   expect((await c.call('run_sync', { handle })).text).toMatch(/APPROVAL_REQUIRED/);
@@ -66,6 +37,7 @@ async function requestsOf(
   key: string,
   run: () => Promise<unknown>,
 ): Promise<{ total: number; reads: number }> {
+  const { f } = infra();
   await f.t.s3.settle();
   const from = f.t.s3.requests.length;
   await run();
@@ -80,7 +52,7 @@ async function adaApproves(on: Site, deployId: string): Promise<string> {
   await approveRequest(on, {
     deployId,
     request: request('Ada approves'),
-    loadKey: () => loadApproverKey(keyPath, undefined),
+    loadKey: () => loadApproverKey(infra().keys.Ada.path, undefined),
     confirm: async (preview) => {
       shown = preview.request.requestedBy;
       return true;
@@ -91,6 +63,7 @@ async function adaApproves(on: Site, deployId: string): Promise<string> {
 
 describe('an approval request is read once, and judged as read', () => {
   it('attack: a rewritten request for the first read, the recorded one back for the next: not approved', async () => {
+    const { f, site } = infra();
     const { deployId } = await asked(COMMITS[2]);
     const [genuine] = await findApprovalRequests(f.t.site, deployId);
     if (!genuine) throw new Error('no request was made');
@@ -122,6 +95,7 @@ describe('an approval request is read once, and judged as read', () => {
   });
 
   it('the server asking again reads the open request once, and reuses it', async () => {
+    const { f, c } = infra();
     const { deployId, handle } = await asked(COMMITS[1]);
     const [first] = await findApprovalRequests(f.t.site, deployId);
     const sent = await requestsOf(requestKey(deployId), async () =>
@@ -134,6 +108,7 @@ describe('an approval request is read once, and judged as read', () => {
   });
 
   it('approve reads the request once, and approves it as recorded', async () => {
+    const { f, site } = infra();
     const [open] = await findApprovalRequests(f.t.site, (await asked(COMMITS[1])).deployId);
     if (!open) throw new Error('no request was made');
     let shown = '';

@@ -5,65 +5,36 @@
  * same plan under the same deploy id, so Ada's signature still names it; it must not carry a second
  * run. Asked again, the server makes a new request, which a person approves again.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey } from '../../../src/approval/keys.ts';
+import { describe, expect, it } from 'vitest';
+import { loadApproverKey } from '../../../src/approval/keys.ts';
 import { approveRequest } from '../../../src/cli/approve-deploy.ts';
-import { approvalPolicyFor } from '../../../src/config.ts';
 import { artifactFileKey } from '../../../src/engine/manifest.ts';
-import type { Site } from '../../../src/site.ts';
 import { APPROVALS_USED } from '../../../src/state/names.ts';
-import { findApprovalRequests } from '../../support/approver.ts';
+import { findApprovalRequests, protectedInfraFor } from '../../support/approver.ts';
 import { request } from '../../support/atomic-env.ts';
-import { ARTIFACTS, STACK } from '../../support/deploy-env.ts';
-import {
-  APP,
-  COMMITS,
-  connectInfra,
-  type InfraClient,
-  type InfraFixture,
-  startInfraFixture,
-  stopConnectedInfra,
-} from '../../support/mcp-infra.ts';
+import { ARTIFACTS } from '../../support/deploy-env.ts';
+import { APP, COMMITS } from '../../support/mcp-infra.ts';
 
-let f: InfraFixture;
-let keysDir: string;
-let keyPath: string;
-let publicKey: string;
-let c: InfraClient;
-let site: Site;
-
-beforeAll(async () => {
-  f = await startInfraFixture();
-  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-keys-'));
-  keyPath = join(keysDir, 'ada.pem');
-  publicKey = await createApproverKey(keyPath, undefined);
-  const config = f.config([STACK], { approvers: { Ada: publicKey } });
-  site = { ...f.t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
-  c = await connectInfra(f.server({ config }));
-});
-afterAll(async () => {
-  await stopConnectedInfra(f, c);
-  await rm(keysDir, { recursive: true, force: true });
-});
+const infra = protectedInfraFor(['Ada']);
 
 /** Ada runs `frontendops approve <deployId>` and says yes. */
 const adaApproves = (deployId: string) =>
-  approveRequest(site, {
+  approveRequest(infra().site, {
     deployId,
     request: request('Ada approves'),
-    loadKey: () => loadApproverKey(keyPath, async () => ''),
+    loadKey: () => loadApproverKey(infra().keys.Ada.path, async () => ''),
     confirm: async () => true,
   });
 
-const used = async () =>
-  (await f.t.site.state.list(`${f.t.site.target.statePrefix}${APPROVALS_USED}`)).length;
-const live = async () => (await f.t.site.records.readPointer())?.value ?? null;
+const used = async () => {
+  const { site } = infra().f.t;
+  return (await site.state.list(`${site.target.statePrefix}${APPROVALS_USED}`)).length;
+};
+const live = async () => (await infra().f.t.site.records.readPointer())?.value ?? null;
 
 describe('attack: an approval used by a change that stopped before anything went live', () => {
   it('does not carry the same change again: asked again, it needs a new approval', async () => {
+    const { f, c } = infra();
     const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
     const deployId = target.structured.deployId as string;
     expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(
