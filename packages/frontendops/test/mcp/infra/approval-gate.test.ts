@@ -5,16 +5,15 @@
  * with `frontendops approve` (the CLI, in process), a GitHub deployment environment (OIDC, through
  * a double of GitHub's provider), and a client the stack's configuration trusts.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ElicitRequest } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
+import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { consumeApproval } from '../../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
-import { findApprovalRequests } from '../../support/approver.ts';
+import { approverKeysFor, findApprovalRequests } from '../../support/approver.ts';
 import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
 import { type OidcDouble, startOidcDouble } from '../../support/github-oidc-double.ts';
 import {
@@ -30,29 +29,22 @@ import { cli } from '../../support/run-cli.ts';
 
 let f: InfraFixture;
 let oidc: OidcDouble;
-let keysDir: string;
-const keys: Record<'ada' | 'mallory', { path: string; publicKey: string }> = {} as never;
+const keys = approverKeysFor(['ada', 'mallory']);
 const clients: InfraClient[] = [];
 
 beforeAll(async () => {
   f = await startInfraFixture();
   oidc = await startOidcDouble();
-  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-keys-'));
-  for (const who of ['ada', 'mallory'] as const) {
-    const path = join(keysDir, `${who}.pem`);
-    keys[who] = { path, publicKey: await createApproverKey(path, undefined) };
-  }
 });
 afterAll(async () => {
   for (const c of clients) await c.close();
   await oidc?.close();
   await f?.t.stop();
-  await rm(keysDir, { recursive: true, force: true });
 });
 
 /** Ada is the stack's one approver; Mallory has a key too, but nobody listed it. */
 const policy = (extra: Partial<ApprovalPolicy> = {}): Partial<ApprovalPolicy> => ({
-  approvers: { Ada: keys.ada.publicKey },
+  approvers: { Ada: keys().ada.publicKey },
   ...extra,
 });
 
@@ -161,7 +153,7 @@ describe('attack: an approval forged in the state bucket', () => {
       nonce: request.nonce,
       expiresAt: request.expiresAt,
       approver: 'Ada',
-      publicKey: keys.ada.publicKey,
+      publicKey: keys().ada.publicKey,
       signedAt: new Date().toISOString(),
     };
     const attempts: Array<[string, unknown, RegExp]> = [
@@ -169,10 +161,10 @@ describe('attack: an approval forged in the state bucket', () => {
       [
         "Mallory's key under Ada's name",
         {
-          statement: { ...statement, publicKey: keys.mallory.publicKey },
-          signature: signStatement(await loadApproverKey(keys.mallory.path, undefined), {
+          statement: { ...statement, publicKey: keys().mallory.publicKey },
+          signature: signStatement(await loadApproverKey(keys().mallory.path, undefined), {
             ...statement,
-            publicKey: keys.mallory.publicKey,
+            publicKey: keys().mallory.publicKey,
           }),
         },
         /signed by a key that is not an approver/,
@@ -181,7 +173,7 @@ describe('attack: an approval forged in the state bucket', () => {
         "Ada's real signature over another request, nonce swapped in",
         {
           statement,
-          signature: signStatement(await loadApproverKey(keys.ada.path, undefined), {
+          signature: signStatement(await loadApproverKey(keys().ada.path, undefined), {
             ...statement,
             nonce: 'A'.repeat(22),
           }),
@@ -209,14 +201,14 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     const deployId = target.structured.deployId as string;
 
     // No request for this id yet (none was made for COMMITS[2]'s plan): nothing to approve.
-    const unknown = await approveWithCli('2222222-0000000000', keys.ada.path);
+    const unknown = await approveWithCli('2222222-0000000000', keys().ada.path);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No approval was requested for a change 2222222-0000000000/);
 
     const refused = await c.call('run_sync', { handle: target.structured.handle });
     expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
     // Another action named than the one waiting: what waits is said, with how to approve it.
-    const otherAction = await approveWithCli(deployId, keys.ada.path, ['--action', 'rollback']);
+    const otherAction = await approveWithCli(deployId, keys().ada.path, ['--action', 'rollback']);
     expect(otherAction.code).toBe(2);
     expect(otherAction.stderr).toMatch(
       new RegExp(
@@ -224,11 +216,11 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
       ),
     );
 
-    const byMallory = await approveWithCli(deployId, keys.mallory.path);
+    const byMallory = await approveWithCli(deployId, keys().mallory.path);
     expect(byMallory.code).toBe(2);
     expect(byMallory.stderr).toMatch(/is not an approver of dashboard-hosting-prod, so nothing was approved/);
 
-    const approved = await approveWithCli(deployId, keys.ada.path);
+    const approved = await approveWithCli(deployId, keys().ada.path);
     expect(approved.code, approved.stderr).toBe(0);
     expect(approved.stderr).toContain(`  ${target.structured.description}`);
     expect(approved.stderr).toMatch(/asked at .* to:/);
@@ -240,7 +232,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     );
     // Approved again (Ada, or another approver): refused, so the chain records it given once (a
     // second record of it read as tampered for good, and every change refused to start).
-    const twice = await approveWithCli(deployId, keys.ada.path);
+    const twice = await approveWithCli(deployId, keys().ada.path);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/is already approved, by Ada .*Nothing more to approve/);
     expect((await verifyAudit(f.t.site.state, statePrefix())).problems).toEqual([]);
@@ -285,15 +277,15 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
         now: Date.now(),
       }),
     ).toBe(false);
-    expect((await approveWithCli(deployId, keys.ada.path)).stderr).toMatch(/already approved and used/);
+    expect((await approveWithCli(deployId, keys().ada.path)).stderr).toMatch(/already approved and used/);
     const audit = await verifyAudit(f.t.site.state, statePrefix(), {
-      approvers: { Ada: keys.ada.publicKey },
+      approvers: { Ada: keys().ada.publicKey },
     });
     expect(audit).toMatchObject({ ok: true });
     // Both records of Ada's approval (given, used) carry her signed statement, and check out.
     expect(audit.approvals.checked).toBeGreaterThanOrEqual(2);
     expect((await auditOf('approval-used')).at(-1)?.data.signed).toMatchObject({
-      statement: { approver: 'Ada', deployId, publicKey: keys.ada.publicKey },
+      statement: { approver: 'Ada', deployId, publicKey: keys().ada.publicKey },
     });
     const verified = await auditVerifyWithCli();
     expect(verified.code, verified.stdout).toBe(0);
@@ -315,7 +307,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
   it('an approval of a deploy never authorises a rollback, and `approve` refuses a plan the live release overtook', async () => {
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[2]);
-    expect((await approveWithCli(deployId, keys.ada.path)).code).toBe(0);
+    expect((await approveWithCli(deployId, keys().ada.path)).code).toBe(0);
 
     const back = await c.call('rollback');
     expect(back.isError).toBe(true);
@@ -330,11 +322,11 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     expect((await live())?.commit).toBe(COMMITS[1]);
 
     // The deploy was approved, but another change went live first (a rollback Ada approves now):
-    expect((await approveWithCli(rollbackId, keys.ada.path)).code).toBe(0);
+    expect((await approveWithCli(rollbackId, keys().ada.path)).code).toBe(0);
     expect((await c.call('rollback')).structured).toMatchObject({ outcome: 'succeeded', commit: COMMITS[0] });
     // A rollback pins the stack; the tests below deploy again (unpinning needs no approval).
     expect((await c.call('unpin_release')).isError).toBe(false);
-    const stale = await approveWithCli(deployId, keys.ada.path);
+    const stale = await approveWithCli(deployId, keys().ada.path);
     expect(stale.stderr).toMatch(/already approved|changed since deploy/);
     const overtaken = await c.call('run_sync', {
       handle: (await c.call('get_deploy_target', { commit: COMMITS[2] })).structured.handle,
@@ -347,7 +339,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     const later = () => Date.now() + 2 * 60 * 60_000;
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[2]);
-    expect((await approveWithCli(deployId, keys.ada.path)).code).toBe(0);
+    expect((await approveWithCli(deployId, keys().ada.path)).code).toBe(0);
     const future = await protectedClient({}, policy(), { now: later });
     const target = await future.call('get_deploy_target', { commit: COMMITS[2] });
     const sync = await future.call('run_sync', { handle: target.structured.handle });

@@ -14,11 +14,7 @@
  * dry run had nothing to approve does nothing else, and `approve` plans only from state the audit
  * chain records.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey } from '../../../src/approval/keys.ts';
 import { defaultConfig } from '../../../src/config.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { deployArtifact } from '../../../src/deploy/deploy.ts';
@@ -29,7 +25,7 @@ import { isFrontendOpsError } from '../../../src/errors.ts';
 import type { Site } from '../../../src/site.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import { ATOMIC_STATE } from '../../../src/state/names.ts';
-import { approveShown } from '../../support/approver.ts';
+import { approverKeysFor, approversOf, approveShown } from '../../support/approver.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../../support/atomic-env.ts';
 import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
 
@@ -39,9 +35,7 @@ const [A, B, X] = [
   'c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0',
 ];
 let t: AtomicEnv;
-let keys: string;
-let keyPath: string;
-let approvers: Record<string, string>;
+const keys = approverKeysFor(['Ada']);
 const clients: InfraClient[] = [];
 
 beforeAll(async () => {
@@ -49,21 +43,17 @@ beforeAll(async () => {
   await t.publish(A, 'v1');
   await t.publish(B, 'v2');
   await t.publish(X, 'v3');
-  keys = await mkdtemp(join(tmpdir(), 'frontendops-approval-plan-'));
-  keyPath = join(keys, 'ada.pem');
-  approvers = { Ada: await createApproverKey(keyPath, undefined) };
   await deployArtifact(t.site, { app: APP, commit: A, request: request() });
 });
 afterAll(async () => {
   for (const client of clients) await client.close();
   await t?.stop();
-  if (keys) await rm(keys, { recursive: true, force: true });
 });
 
 const guarded = (site: Site): Site => ({
   ...site,
   protected: true,
-  approval: { approvers, trustElicitation: false },
+  approval: { approvers: approversOf(keys()), trustElicitation: false },
 });
 
 /** An infra server of its own on `site` (the stack protected), and a client of it. */
@@ -82,13 +72,16 @@ async function client(site: Site = guarded(t.site), now?: () => number): Promise
 
 /** Ada approves the open request of `action` for `deployId`; returns what she was shown. */
 const adaApproves = (deployId: string, action: 'canary' | 'promote' | 'abort') =>
-  approveShown(guarded(t.site), keyPath, deployId, action);
+  approveShown(guarded(t.site), keys().Ada.path, deployId, action);
 
 const deployIdIn = (text: string) => /frontendops approve (\S+) --stack/.exec(text)?.[1] ?? '';
 const served = async () => (await t.store().read()).value;
 const entries = () => readAudit(t.site.state, t.target.statePrefix);
 const verified = () =>
-  verifyAudit(t.site.state, t.target.statePrefix, { approvers, releaseStore: t.store() });
+  verifyAudit(t.site.state, t.target.statePrefix, {
+    approvers: approversOf(keys()),
+    releaseStore: t.store(),
+  });
 
 /** A canary of B at `percent`, started with Ada's approval. */
 async function canaryOfB(c: InfraClient, percent: number) {
@@ -208,7 +201,9 @@ describe('an approval is of the change as planned', () => {
     expect(deployId).not.toBe('');
     const before = await entries();
     const inPlace = await t.open({ inPlace: true });
-    const error = await approveShown(guarded(inPlace), keyPath, deployId, 'promote').catch((e: unknown) => e);
+    const error = await approveShown(guarded(inPlace), keys().Ada.path, deployId, 'promote').catch(
+      (e: unknown) => e,
+    );
     expect(isFrontendOpsError(error, 'BAD_INPUT')).toBe(true);
     expect((error as Error).message).toMatch(/serves atomic releases .*releaseStoreArn/);
     expect(await entries()).toEqual(before);

@@ -6,13 +6,12 @@
  *   GitHub job allowed to deploy make an older release live through promote_release;
  * - the approver is shown a release's promote as a promote that clears the pin.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApproverKey, loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
+import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
-import { findApprovalRequests } from '../../support/approver.ts';
+import { approverKeysFor, findApprovalRequests } from '../../support/approver.ts';
 import { ARTIFACTS, STACK } from '../../support/deploy-env.ts';
 import { type OidcDouble, startOidcDouble } from '../../support/github-oidc-double.ts';
 import {
@@ -26,25 +25,23 @@ import { cli } from '../../support/run-cli.ts';
 
 let f: InfraFixture;
 let oidc: OidcDouble;
-let keysDir: string;
-let ada: { path: string; publicKey: string };
+const keys = approverKeysFor(['Ada']);
 const clients: InfraClient[] = [];
 
 beforeAll(async () => {
   f = await startInfraFixture();
   oidc = await startOidcDouble();
-  keysDir = await mkdtemp(join(tmpdir(), 'frontendops-keys-'));
-  ada = { path: join(keysDir, 'ada.pem'), publicKey: '' };
-  ada.publicKey = await createApproverKey(ada.path, undefined);
 });
 afterAll(async () => {
   for (const c of clients) await c.close();
   await oidc?.close();
   await f?.t.stop();
-  await rm(keysDir, { recursive: true, force: true });
 });
 
-const policy = (extra: Partial<ApprovalPolicy> = {}) => ({ approvers: { Ada: ada.publicKey }, ...extra });
+const policy = (extra: Partial<ApprovalPolicy> = {}) => ({
+  approvers: { Ada: keys().Ada.publicKey },
+  ...extra,
+});
 async function client(approval: Partial<ApprovalPolicy> = policy(), env?: Record<string, string>) {
   const c = await connectInfra(f.server({ config: f.config([STACK], approval), ...(env ? { env } : {}) }));
   clients.push(c);
@@ -58,7 +55,7 @@ async function approve(deployId: string, extra: string[] = []) {
   const outputs = await f.t.writeOutputs();
   const config = join(f.t.tmp, `approve-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(config, JSON.stringify({ protected: [STACK], approval: policy() }));
-  return cli(['approve', deployId, '--stack', outputs, '--key', ada.path, '--yes', ...extra], {
+  return cli(['approve', deployId, '--stack', outputs, '--key', keys().Ada.path, '--yes', ...extra], {
     env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
     cwd: f.t.tmp,
   });
@@ -107,10 +104,10 @@ describe('attack: an approval request stretched in the state bucket', () => {
       nonce: request.nonce,
       expiresAt: stretched.expiresAt,
       approver: 'Ada',
-      publicKey: ada.publicKey,
+      publicKey: keys().Ada.publicKey,
       signedAt: new Date().toISOString(),
     };
-    const signature = signStatement(await loadApproverKey(ada.path, undefined), statement);
+    const signature = signStatement(await loadApproverKey(keys().Ada.path, undefined), statement);
     await store.put(
       `${f.t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`,
       JSON.stringify({ statement, signature }),
@@ -131,7 +128,7 @@ describe('attack: an approval request stretched in the state bucket', () => {
       `${f.t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`,
       JSON.stringify({
         statement: statement2,
-        signature: signStatement(await loadApproverKey(ada.path, undefined), statement2),
+        signature: signStatement(await loadApproverKey(keys().Ada.path, undefined), statement2),
       }),
     );
     const again = await c.call('run_sync', { handle: target.structured.handle });
