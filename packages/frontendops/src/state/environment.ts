@@ -138,9 +138,16 @@ export async function assertMarkerAsRecorded(
   if (problem.kind === 'unfinished') {
     if (latest?.data.protected !== true || site.protected) return;
     markProtected(site);
+    const written = recordedMarker(site, latest);
+    const where = `s3://${site.target.hostingBucket}/${ENVIRONMENT_MARKER}`;
+    // A new process (the CLI, the Action, a server started again) opens the stack from the marker
+    // as it is, unprotected: "ask again" there meets this refusal again. The marker put back does not.
+    const putBack = written
+      ? `put back the marker its entry ${latest.seq} wrote, ${JSON.stringify(written)}, at ${where}`
+      : `put back at ${where} the marker its entry ${latest.seq} wrote (its digest, sha256 over its canonical JSON, is ${String(latest.data.markerDigest)})`;
     throw new FrontendOpsError(
       'CONFLICT',
-      `${site.target.stack} is protected: its audit log records its hosting bucket's environment marker as protected (entry ${latest.seq}), and the write of that marker did not land, so this process opened the stack as unprotected. Nothing was changed. Ask for the change again: it needs an approval, as every change of a protected environment does, and it writes the marker.`,
+      `${site.target.stack} is protected: its audit log records its hosting bucket's environment marker as protected (entry ${latest.seq}), and the marker there is not that one (its write did not land, or it was changed since), so this process opened the stack as unprotected. Nothing was changed. The change needs an approval, as every change of a protected environment does: where this stack stays open (the console, an MCP server), ask for it again, and it asks for one and writes the marker; a new run opens the stack from the marker as it is, so first ${putBack} (or list ${site.target.stack} under \`protected\` in the configuration), then run the change again.`,
     );
   }
   if (!site.protected) {
@@ -150,17 +157,26 @@ export async function assertMarkerAsRecorded(
   throw markerNotAsRecorded(site, problem, latest);
 }
 
+/**
+ * The marker `entry` wrote, as markEnvironment writes it for this site's state location, where its
+ * digest is the one the entry recorded; else null (the refusal then names the digest).
+ */
+function recordedMarker(site: Site, entry: AuditEntry): EnvironmentMarker | null {
+  const { stateBucket, statePrefix } = site.target;
+  const { stack, protected: isProtected, markerDigest } = entry.data;
+  if (typeof stack !== 'string' || typeof isProtected !== 'boolean') return null;
+  const marker = { v: 1 as const, stack, stateBucket, statePrefix, protected: isProtected };
+  return stateDigest(marker) === markerDigest ? marker : null;
+}
+
 /** The TAMPERED refusal of a marker that is not the one the audit log last wrote to the bucket. */
 function markerNotAsRecorded(site: Site, problem: AuditProblem, latest: AuditEntry | undefined) {
-  const { stack, hostingBucket, stateBucket, statePrefix } = site.target;
+  const { stack, hostingBucket } = site.target;
   const where = `s3://${hostingBucket}/${ENVIRONMENT_MARKER}`;
-  const written =
-    latest && typeof latest.data.stack === 'string' && typeof latest.data.protected === 'boolean'
-      ? { v: 1, stack: latest.data.stack, stateBucket, statePrefix, protected: latest.data.protected }
-      : null;
+  const written = latest ? recordedMarker(site, latest) : null;
   const expected = !latest
     ? `The audit log at ${stack}'s state location records no marker written to this bucket, though this one sends the bucket's history there. Open the environment by its own name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker; put back the one its log records, or delete this one if no environment's log records a marker for this bucket`
-    : written && stateDigest(written) === latest.data.markerDigest
+    : written
       ? `The log expects the marker its entry ${latest.seq} wrote: ${JSON.stringify(written)}. Run \`frontendops audit verify\` to see what changed, then put that marker back at ${where} (for example with \`aws s3 cp\`)`
       : `The log expects the marker its entry ${latest.seq} wrote (its digest, sha256 over its canonical JSON, is ${String(latest.data.markerDigest)}). Run \`frontendops audit verify\` to see what changed, then put that marker back at ${where} (the bucket keeps its versions, where versioning is on)`;
   return new FrontendOpsError(

@@ -40,6 +40,8 @@ import { refusal } from '../support/refusal.ts';
 const APP = 'sophia-dashboard';
 /** A second environment's hosting bucket, in the same S3 server. */
 const FRESH = 'fresh-hosting';
+/** A third environment's, for a stopped upgrade met by new processes. */
+const STOPPED = 'stopped-hosting';
 const [V1, V2, V3] = [
   '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
@@ -60,7 +62,7 @@ const putMarker = (body: string) =>
 const open = (ref: string, config = plain) => openSite(ref, config, t.tmp, { onNotice: () => undefined });
 
 beforeAll(async () => {
-  t = await startDeployEnv({}, { extraBuckets: [FRESH] });
+  t = await startDeployEnv({}, { extraBuckets: [FRESH, STOPPED] });
   Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
   await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   named = await t.writeOutputs();
@@ -366,5 +368,52 @@ describe('markers FrontendOps writes itself', () => {
     await deployArtifact(site, { app: APP, commit: V2, request: request('ship v2') });
     site.close();
     expect(await freshMarker()).toMatchObject({ stack: 'fresh', protected: true });
+  });
+
+  it('a stopped upgrade met by new processes: the refusal names the marker to put back, which then protects it', async () => {
+    const stopped = await t.writeOutputs({ stack: 'stopped', hostingBucket: STOPPED });
+    let site = await open(stopped);
+    await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
+    site.close();
+    site = await open(stopped, configSchema.parse({ protected: ['stopped'] }));
+    await expect(
+      deployArtifact(stoppingAtMarker(site), { app: APP, commit: V2, request: request('protect') }),
+    ).rejects.toThrow(/stopped/);
+    site.close();
+    // Each run of the CLI, the Action or a new server opens the stack anew, from the marker the
+    // write left (unprotected): "ask again" there is refused again, whatever it is asked with.
+    const refusals: string[] = [];
+    for (let run = 0; run < 2; run += 1) {
+      site = await open(stopped);
+      expect(site.protected).toBe(false);
+      const error = await refusal(
+        deployArtifact(site, { app: APP, commit: V2, request: request('ship v2') }),
+      );
+      site.close();
+      expect((error as { code?: string }).code).toBe('CONFLICT');
+      expect(error.message).toContain('Nothing was changed');
+      refusals.push(error.message);
+    }
+    // What the words say to do works in a new process: the marker they name, put back, protects it.
+    const named = /(\{"v":1,[^}]*\})/.exec(refusals[1] ?? '')?.[1];
+    expect(named, refusals[1]).toBeDefined();
+    expect(refusals[1]).toContain(`s3://${STOPPED}/${ENVIRONMENT_MARKER}`);
+    const hosting = (await open(stopped)).hosting;
+    await hosting.put(ENVIRONMENT_MARKER, named as string, { contentType: 'application/json' });
+    site = await open(stopped);
+    expect(site.protected).toBe(true);
+    let asked = 0;
+    await deployArtifact(site, {
+      app: APP,
+      commit: V2,
+      request: request('ship v2'),
+      authorize: async () => {
+        asked += 1;
+        return undefined;
+      },
+    });
+    site.close();
+    expect(asked).toBe(1);
+    expect((await verifyAudit(site.state, site.target.statePrefix)).ok).toBe(true);
   });
 });
