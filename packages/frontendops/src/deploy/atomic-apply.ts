@@ -47,6 +47,7 @@ import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type {
   AtomicPending,
@@ -69,7 +70,12 @@ import {
   readNewestEntry,
   stateDigest,
 } from '../state/audit.ts';
-import { type EnvironmentMarker, markEnvironment, readEnvironmentMarker } from '../state/environment.ts';
+import {
+  assertMarkerAsRecordedAhead,
+  type EnvironmentMarker,
+  markEnvironment,
+  readEnvironmentMarker,
+} from '../state/environment.ts';
 import { ATOMIC_PENDING, ATOMIC_STATE, LIVE, recordName, releaseIndexName } from '../state/names.ts';
 import { type PinRecord, pinRolledBack } from '../state/pin.ts';
 import { assertIndexAsRecorded, assertReadAsRecorded } from '../state/recorded-state.ts';
@@ -171,7 +177,11 @@ export async function runAtomic(
   requireReleaseStore(site);
   const started = Date.now();
   if (options.dryRun) {
-    const ctx = await readAtomicContext(site, nowOf(options));
+    // What the lock's check refuses first (a marker not as the chain wrote it), said first.
+    const [, ctx] = await settleAll([
+      assertMarkerAsRecordedAhead(site),
+      readAtomicContext(site, nowOf(options)),
+    ] as const);
     const prepared = await prepare(site, op, ctx, await choose(ctx));
     // A record under the deploy id the operation gets that it would refuse before its first write
     // (runLocked) is said now, before anyone confirms or approves it (one read).

@@ -10,7 +10,7 @@ import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import { assertAppendable, boundRecords, readAuditHead } from '../state/audit.ts';
-import { markEnvironment } from '../state/environment.ts';
+import { assertMarkerAsRecordedAhead, markEnvironment } from '../state/environment.ts';
 import { ATOMIC_STATE } from '../state/names.ts';
 import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
 import {
@@ -99,6 +99,8 @@ async function deployInPlace(
     : found.then((stored) => recordsOfBuild(stored, options.app, options.commit));
 
   if (options.dryRun) {
+    // What the lock's check refuses first (a marker not as the chain wrote it), said first.
+    const markerHeld = sendAhead(assertMarkerAsRecordedAhead(site));
     const manifest = await requireManifest(site, options.app, options.commit);
     // Said as the real run would say it (under the lock, below), not shown as an in-place plan.
     const [pending, atomicState, pointer] = await Promise.all([
@@ -106,6 +108,7 @@ async function deployInPlace(
       site.state.head(`${site.target.statePrefix}${ATOMIC_STATE}`),
       site.records.readPointer(),
     ]);
+    await markerHeld;
     if (atomicState) throw servesAtomicReleases(site);
     // A change stopped after it went live is finished first (settlePending): planned from what it
     // made live, as the run plans once it finished it; one that never went live left its copies uncertain.

@@ -18,6 +18,7 @@ import { STACK_NAME } from '../engine/ids.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import {
   appendAudit,
@@ -26,6 +27,7 @@ import {
   environmentMarkerProblem,
   type RecordedState,
   readAudit,
+  recordedStateKnown,
   stateDigest,
 } from './audit.ts';
 import type { AuditEntry, AuditProblem } from './audit-entry.ts';
@@ -167,6 +169,21 @@ function recordedMarker(site: Site, entry: AuditEntry): EnvironmentMarker | null
   if (typeof stack !== 'string' || typeof isProtected !== 'boolean') return null;
   const marker = { v: 1 as const, stack, stateBucket, statePrefix, protected: isProtected };
   return stateDigest(marker) === markerDigest ? marker : null;
+}
+
+/**
+ * assertMarkerAsRecorded for a reader before any lock (a dry run: `deploy --dry-run`,
+ * `get_deploy_target`; status): the marker read now, held to the chain's newest entry as the lock's
+ * check will hold it, so it says what the change will (refused, the stack treated as protected)
+ * rather than planning one that the lock refuses. The marker is one GET, the head and the newest
+ * entry the ones the reader reads anyway (kept once read): the chain is read only where they differ.
+ */
+export async function assertMarkerAsRecordedAhead(site: Site): Promise<void> {
+  const [read, recorded] = await settleAll([
+    readEnvironmentMarkerStored(site.hosting),
+    recordedStateKnown(site.state, site.target.statePrefix),
+  ] as const);
+  await assertMarkerAsRecorded(site, read, recorded);
 }
 
 /** The TAMPERED refusal of a marker that is not the one the audit log last wrote to the bucket. */

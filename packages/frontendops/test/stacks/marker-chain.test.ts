@@ -205,6 +205,26 @@ describe('a marker that protects the environment alone, removed by whoever write
     });
   }
 
+  it('a dry run says what the change will: refused, the stack treated as protected', async () => {
+    for (const [, attack] of attacks) {
+      await deployed.restore();
+      await attack();
+      const before = await everything();
+      const site = await open(named);
+      const dry = await refusal(
+        deployArtifact(site, { app: APP, commit: V3, request: request('plan'), dryRun: true }),
+      );
+      const change = await refusedDeploy(site);
+      expect({ dry: (dry as { code?: string }).code, protected: site.protected }).toEqual({
+        dry: change.code,
+        protected: true,
+      });
+      expect(dry.message).toBe(change.message);
+      site.close();
+      expect(await everything()).toEqual(before);
+    }
+  });
+
   it('a pin is refused as well, before it writes anything', async () => {
     await putMarker(unprotectedMarker);
     const before = await everything();
