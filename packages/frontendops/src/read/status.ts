@@ -3,7 +3,7 @@
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
 import { type AtomicContext, driftOf } from '../deploy/atomic-live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
-import { isFrontendOpsError } from '../errors.ts';
+import { type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import {
@@ -14,6 +14,7 @@ import {
 } from '../state/atomic.ts';
 import {
   type AuditVerification,
+  boundMarker,
   isAsBound,
   namesRecordLive,
   outsideProblems,
@@ -23,6 +24,7 @@ import {
   recordStanding,
   verifyAudit,
 } from '../state/audit.ts';
+import { markerRefusal, readEnvironmentMarkerStored } from '../state/environment.ts';
 import { ATOMIC_STATE, LIVE, PIN, recordName, releaseIndexName } from '../state/names.ts';
 import { readPinStored } from '../state/pin.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy } from '../state/records.ts';
@@ -48,7 +50,7 @@ export async function readStatus(
 ): Promise<StatusView> {
   const atomicRecords =
     site.mode === 'atomic' ? createAtomicRecords(site.state, site.target.statePrefix) : null;
-  const [pointer, pending, pinRead, atomicRead, atomicPending, store, chain] = await Promise.all([
+  const [pointer, pending, pinRead, atomicRead, atomicPending, store, chain, markerRead] = await Promise.all([
     site.records.readPointer(),
     site.records.readPending(),
     readPinStored(site),
@@ -57,8 +59,17 @@ export async function readStatus(
     site.mode === 'atomic' && site.releases ? readStore(site.releases) : null,
     // The newest entry's bindings (the head and that entry); null: the log could not be read.
     recordedStateRead(site.state, site.target.statePrefix).catch(() => null),
+    // Held to the chain as the lock holds it (one that cannot be read was said when it was opened).
+    readEnvironmentMarkerStored(site.hosting).catch(() => null),
   ]);
   const bindings = chain?.recorded ?? null;
+  // What the lock will refuse of the marker, said (the stack shown protected, as the lock treats it).
+  // Where the newest entry carries no `markers` (a chain from before), the next change reads the
+  // chain and binds them: status, which a console asks for again and again, does not read it whole.
+  const markerRefused =
+    markerRead && bindings && boundMarker(bindings, site.target.hostingBucket) !== undefined
+      ? await markerRefusal(site, markerRead, bindings)
+      : null;
   const now = Date.now();
   // Where something read differs from the chain, verify decides: one run for the whole status (it
   // reads the whole chain), on first need; null, it could not answer.
@@ -159,7 +170,7 @@ export async function readStatus(
         expiresAt: preview.expiresAt,
         by: preview.actor,
       })),
-    recorded: withStateOutside(recorded, outside),
+    recorded: withMarkerRefused(withStateOutside(recorded, outside), markerRefused),
     served,
   };
 }
@@ -201,6 +212,23 @@ function withStateOutside(
   return {
     state: 'changed-outside',
     note: recorded.state === 'as-recorded' || !recorded.note ? note : `${recorded.note} ${note}`,
+  };
+}
+
+/**
+ * `recorded`, saying what every change of the stack is refused until the hosting bucket's marker is
+ * the one the audit log records (markerRefusal: TAMPERED, written outside FrontendOps; CONFLICT, a
+ * marker write the log records and that did not land), in the refusal's own words.
+ */
+function withMarkerRefused(
+  recorded: StatusView['recorded'],
+  refused: FrontendOpsError | null,
+): StatusView['recorded'] {
+  if (!refused) return recorded;
+  const note = `Every change of this stack is refused until its environment marker is the one the audit log records: ${refused.message}`;
+  return {
+    state: refused.code === 'TAMPERED' ? 'changed-outside' : recorded.state,
+    note: recorded.note ? `${recorded.note} ${note}` : note,
   };
 }
 

@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { STACK_NAME } from '../engine/ids.ts';
 import type { DeployTarget } from '../engine/types.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
@@ -150,6 +150,7 @@ export async function assertMarkerAsRecorded(
     throw new FrontendOpsError(
       'CONFLICT',
       `${site.target.stack} is protected: its audit log records its hosting bucket's environment marker as protected (entry ${latest.seq}), and the marker there is not that one (its write did not land, or it was changed since), so this process opened the stack as unprotected. Nothing was changed. The change needs an approval, as every change of a protected environment does: where this stack stays open (the console, an MCP server), ask for it again, and it asks for one and writes the marker; a new run opens the stack from the marker as it is, so first ${putBack} (or list ${site.target.stack} under \`protected\` in the configuration), then run the change again.`,
+      { details: { object: ENVIRONMENT_MARKER } },
     );
   }
   if (!site.protected) {
@@ -184,6 +185,26 @@ export async function assertMarkerAsRecordedAhead(site: Site): Promise<void> {
     recordedStateKnown(site.state, site.target.statePrefix),
   ] as const);
   await assertMarkerAsRecorded(site, read, recorded);
+}
+
+/**
+ * What the lock will refuse of the marker `read` (assertMarkerAsRecorded, given the chain's newest
+ * bindings a reader already read: no request more where they agree), in its words; null where it
+ * will not, or where the chain could not be read to say. The site is treated as protected as the
+ * check treats it. For status, which says and refuses nothing.
+ */
+export async function markerRefusal(
+  site: Site,
+  read: MarkerRead,
+  recorded: Pick<RecordedState, 'markers'>,
+): Promise<FrontendOpsError | null> {
+  try {
+    await assertMarkerAsRecorded(site, read, recorded);
+    return null;
+  } catch (error) {
+    const ours = isFrontendOpsError(error, 'TAMPERED') || isFrontendOpsError(error, 'CONFLICT');
+    return ours && error.details?.object === ENVIRONMENT_MARKER ? error : null;
+  }
 }
 
 /** The TAMPERED refusal of a marker that is not the one the audit log last wrote to the bucket. */

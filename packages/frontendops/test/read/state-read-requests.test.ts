@@ -49,9 +49,10 @@ async function requestsOf(
 
 describe('status and history read the audit chain once', () => {
   it('status, in place: the state objects, the head and newest entry, the record, one LIST, the entries before', async () => {
-    // live, pending, pin; head, entry 5; the live record; LIST; entries 2-4.
+    // live, pending, pin; the environment marker (held to entry 5's `markers`); head, entry 5; the
+    // live record; LIST; entries 2-4.
     expect(await requestsOf(inPlace, () => readStatus(inPlace.site))).toEqual({
-      total: 10,
+      total: 11,
       head: 1,
       newest: 1,
     });
@@ -59,7 +60,7 @@ describe('status and history read the audit chain once', () => {
 
   it('status, atomic: the atomic state and its pending record as well', async () => {
     expect(await requestsOf(atomic, () => readStatus(atomic.site))).toEqual({
-      total: 12,
+      total: 13,
       head: 1,
       newest: 1,
     });
@@ -86,6 +87,6 @@ describe('status and history read the audit chain once', () => {
     });
     // The index was read, and believed: the chain binds it as it is.
     expect(status?.served?.live).toMatchObject({ app: APP, commit: V3 });
-    expect(sent).toEqual({ total: 13, head: 1, newest: 1 });
+    expect(sent).toEqual({ total: 14, head: 1, newest: 1 });
   });
 });

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
+import { readStatus } from '../../src/read/status.ts';
 import type { Site } from '../../src/site.ts';
 import { openSite } from '../../src/stacks/open.ts';
 import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
@@ -225,6 +226,23 @@ describe('a marker that protects the environment alone, removed by whoever write
     }
   });
 
+  it('status says what the change will: protected, the marker not as recorded', async () => {
+    for (const [what, attack] of attacks) {
+      await deployed.restore();
+      await attack();
+      const site = await open(named);
+      const status = await readStatus(site);
+      const change = await refusedDeploy(site);
+      site.close();
+      expect({ what, protected: status.protected, state: status.recorded.state }).toEqual({
+        what,
+        protected: true,
+        state: 'changed-outside',
+      });
+      expect(status.recorded.note).toContain(change.message);
+    }
+  });
+
   it('a pin is refused as well, before it writes anything', async () => {
     await putMarker(unprotectedMarker);
     const before = await everything();
@@ -277,6 +295,27 @@ describe('a chain from before entries carried the markers', () => {
     const newest = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
     expect(newest?.markers).toEqual({ [HOSTING]: stateDigest(JSON.parse((await marker()) ?? '{}')) });
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
+  });
+
+  it('status reads no more of the chain for the marker than the entries it reads anyway', async () => {
+    /** The audit entries `read` GETs. */
+    const entryGets = async (read: () => Promise<unknown>) => {
+      const mark = await t.mark();
+      await read();
+      return (await t.requestsSince(mark)).filter(
+        (r) => r.method === 'GET' && /audit\/\d+\.json$/.test(r.key ?? ''),
+      ).length;
+    };
+    const statusOf = async () => {
+      const site = await open(named);
+      await readStatus(site);
+      site.close();
+    };
+    const carried = await entryGets(statusOf);
+    // Where the newest entry carries no `markers` (a chain from before), the next change reads the
+    // chain and binds them; status, which a console asks for again and again, does not.
+    await withoutMarkers();
+    expect(await entryGets(statusOf)).toBeLessThanOrEqual(carried);
   });
 
   it('the marker deleted, or an older one put back: refused as well', async () => {
