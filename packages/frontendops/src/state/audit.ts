@@ -1981,7 +1981,29 @@ async function checkEnvironmentMarker(
       return { kind: 'damaged', object: where, reason: `${where} is damaged (not valid JSON)` };
     }
   }
-  return environmentMarkerProblem(hosting.bucket, digest, entries);
+  return environmentMarkerProblem(hosting.bucket, digest, entries) ?? markerLowered(hosting.bucket, entries);
+}
+
+/**
+ * An entry in effect that records the bucket's marker written unprotected after an earlier one
+ * recorded it protected. A change never lowers a marker's protection (markEnvironment), so the
+ * deployer role, which appends entries and writes the hosting bucket, would otherwise take away a
+ * protection only the marker gives with an entry and a marker that agree. Only the newest such
+ * entry counts: protected again since, nothing is in effect to report.
+ */
+function markerLowered(bucket: string, entries: readonly AuditEntry[]): AuditProblem | null {
+  const marks = environmentMarkerEntries(entries, bucket);
+  const latest = marks.at(-1);
+  if (latest?.data.protected !== false) return null;
+  const raised = marks.findLast((e) => e.data.protected === true);
+  if (!raised) return null;
+  const where = `${bucket}/${ENVIRONMENT_MARKER}`;
+  return {
+    kind: 'tampered',
+    seq: latest.seq,
+    object: where,
+    reason: `entry ${latest.seq} records writing ${where} unprotected after entry ${raised.seq} recorded it protected: no change lowers a marker's protection, so that entry and the marker were written around FrontendOps (the deployer role can append entries). Until a change of the stack run by a configuration that protects it writes the marker again, the environment is not protected by its marker`,
+  };
 }
 
 /** The entries of `entries` that wrote the environment marker to `bucket` (one that names no bucket: any). */

@@ -24,7 +24,7 @@ import { pinRelease } from '../../src/deploy/pin.ts';
 import { readStatus } from '../../src/read/status.ts';
 import type { Site } from '../../src/site.ts';
 import { openSite } from '../../src/stacks/open.ts';
-import { type AuditEntry, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
+import { type AuditEntry, appendAudit, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { request } from '../support/atomic-env.ts';
 import { rehash } from '../support/audit-forgery.ts';
@@ -267,6 +267,37 @@ describe('a marker that protects the environment alone, removed by whoever write
     expect(summary.commit).toBe(V3);
     expect(await marker()).toBe(genuine);
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
+  });
+});
+
+describe('the deployer role, which appends entries and writes the hosting bucket', () => {
+  it('an entry it appends lowering the marker to unprotected is reported by audit verify', async () => {
+    const site = await open(named);
+    const lowered = { ...JSON.parse((await marker()) ?? '{}'), protected: false };
+    // What a change never writes: an "environment" entry taking the protection away, and its marker.
+    const entry = await appendAudit(site.state, site.target.statePrefix, site.locker, {
+      type: 'environment',
+      data: {
+        stack: STACK,
+        protected: false,
+        previous: STACK,
+        hostingBucket: HOSTING,
+        markerDigest: stateDigest(lowered),
+      },
+    });
+    site.close();
+    await putMarker(JSON.stringify(lowered));
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix, {
+      hosting: { bucket: HOSTING, store: t.site.hosting },
+    });
+    expect(verified.ok).toBe(false);
+    expect(verified.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'tampered',
+        seq: entry.seq,
+        object: `${HOSTING}/${ENVIRONMENT_MARKER}`,
+      }),
+    );
   });
 });
 
