@@ -137,6 +137,22 @@ export async function assertMarkerAsRecorded(
     if (read.marker && !latest) unbound.add(read.marker);
     return;
   }
+  // An entry recording a marker no FrontendOps writes for this stack (none has its digest) was
+  // appended around it (the deployer role appends entries): no marker put back matches it, so a
+  // refusal would stand for ever. A change that needs an approval goes on, and writes the marker
+  // again, protected; any other is refused, the stack treated as protected from then on.
+  if (latest && !recordedMarker(site, latest)) {
+    if (site.protected) {
+      if (read.marker) unbound.add(read.marker);
+      return;
+    }
+    markProtected(site);
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The hosting bucket's environment marker (${ENVIRONMENT_MARKER}) is not the one the audit log last recorded writing there: ${problem.reason}, and entry ${latest.seq} records a marker no FrontendOps writes for ${site.target.stack} (its digest is ${String(latest.data.markerDigest)}): that entry was appended around FrontendOps, and no marker put back can match it. The stack is treated as protected. Nothing was changed. Run \`frontendops audit verify\` to see what changed; then ask for the change again with an approval (where this stack stays open, the console or an MCP server, it now asks for one; a new run needs ${site.target.stack} listed under \`protected\` in the configuration): it writes the marker again, protected.`,
+      { details: { object: ENVIRONMENT_MARKER } },
+    );
+  }
   if (problem.kind === 'unfinished') {
     if (latest?.data.protected !== true || site.protected) return;
     markProtected(site);

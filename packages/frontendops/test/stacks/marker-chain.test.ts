@@ -301,6 +301,64 @@ describe('the deployer role, which appends entries and writes the hosting bucket
   });
 });
 
+describe('an entry recording a marker no FrontendOps writes', () => {
+  it('a change with an approval writes the marker again: the stack is not refused for ever', async () => {
+    let site = await open(named);
+    // Appended by the deployer role: a digest that no marker FrontendOps writes for this stack has.
+    await appendAudit(site.state, site.target.statePrefix, site.locker, {
+      type: 'environment',
+      data: {
+        stack: STACK,
+        protected: true,
+        previous: STACK,
+        hostingBucket: HOSTING,
+        markerDigest: `sha256:${'0'.repeat(64)}`,
+      },
+    });
+    site.close();
+    // Opened unprotected (its marker deleted, a configuration that does not list it): refused,
+    // before anything is written or any approval asked, the words saying how to go on.
+    const genuine = (await marker()) as string;
+    await t.site.hosting.delete([ENVIRONMENT_MARKER]);
+    const before = await everything();
+    site = await open(named);
+    const refused = await refusedDeploy(site);
+    expect({ code: refused.code, asked: refused.asked, protected: site.protected }).toEqual({
+      code: 'TAMPERED',
+      asked: 0,
+      protected: true,
+    });
+    expect(refused.message, refused.message).toMatch(/a marker no FrontendOps writes/);
+    expect(refused.message).toMatch(/listed under `protected`/);
+    site.close();
+    expect(await everything()).toEqual(before);
+    await putMarker(genuine);
+    // The marker protects it (a configuration that does not list it opens it protected): a change,
+    // with its approval, writes the marker again, and the next change goes through as well.
+    for (const commit of [V3, V1]) {
+      site = await open(named);
+      expect(site.protected).toBe(true);
+      let asked = 0;
+      await deployArtifact(site, {
+        app: APP,
+        commit,
+        request: request('ship'),
+        authorize: async () => {
+          asked += 1;
+          return undefined;
+        },
+      });
+      site.close();
+      expect({ commit, asked }).toEqual({ commit, asked: 1 });
+    }
+    expect(JSON.parse((await marker()) ?? '{}')).toMatchObject({ stack: STACK, protected: true });
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix, {
+      hosting: { bucket: HOSTING, store: t.site.hosting },
+    });
+    expect(verified.problems.filter((p) => p.object?.endsWith(ENVIRONMENT_MARKER))).toEqual([]);
+  });
+});
+
 describe('a chain from before entries carried the markers', () => {
   /** The chain as an older FrontendOps wrote it: the same entries, none carrying `markers`. */
   async function withoutMarkers() {
