@@ -181,11 +181,28 @@ export async function assertMarkerAsRecorded(
  * digest is the one the entry recorded; else null (the refusal then names the digest).
  */
 function recordedMarker(site: Site, entry: AuditEntry): EnvironmentMarker | null {
-  const { stateBucket, statePrefix } = site.target;
   const { stack, protected: isProtected, markerDigest } = entry.data;
   if (typeof stack !== 'string' || typeof isProtected !== 'boolean') return null;
-  const marker = { v: 1 as const, stack, stateBucket, statePrefix, protected: isProtected };
+  const marker = markerFor(site.target, stack, isProtected);
   return stateDigest(marker) === markerDigest ? marker : null;
+}
+
+/**
+ * The marker FrontendOps writes to a hosting bucket whose history lives at `target`'s state location:
+ * what markEnvironment writes, and what a refusal names to put back (recordedMarker).
+ */
+function markerFor(
+  target: Pick<DeployTarget, 'stateBucket' | 'statePrefix'>,
+  stack: string,
+  isProtected: boolean,
+): EnvironmentMarker {
+  return {
+    v: 1,
+    stack,
+    stateBucket: target.stateBucket,
+    statePrefix: target.statePrefix,
+    protected: isProtected,
+  };
 }
 
 /**
@@ -285,13 +302,7 @@ export async function markEnvironment(site: Site, current: EnvironmentMarker | n
       `${site.target.stack} is protected now: its hosting bucket was marked protected after this process opened the stack (another operator's configuration protects it). Nothing was changed. Ask for the change again: it needs an approval, as every change of a protected environment does.`,
     );
   }
-  const wanted: EnvironmentMarker = {
-    v: 1,
-    stack: site.target.stack,
-    stateBucket: site.target.stateBucket,
-    statePrefix: site.target.statePrefix,
-    protected: site.protected || (current?.protected ?? false),
-  };
+  const wanted = markerFor(site.target, site.target.stack, site.protected || (current?.protected ?? false));
   // One the lock found on a chain from before entries bound markers is written again, bound.
   if (
     current &&
