@@ -10,15 +10,28 @@
  * which every change checks against the chain (state/recorded-state.ts), once came before it too:
  * every later change was refused, the stack wedged.
  */
-import { expect, it } from 'vitest';
+import { beforeAll, beforeEach, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 const env = deployedAtomicEnvFor({ propagationMs: 25, stack: 'preview-crash' }, [V1, V2, V3], 1);
+/**
+ * The stack each case starts from, whichever ran before: V1 deployed and live, nothing previewed;
+ * and the same with V3 previewed (its release index bound by the chain), for the case that deletes it.
+ */
+let deployed: AtomicSnapshot;
+let v3Previewed: AtomicSnapshot;
+beforeAll(async () => {
+  deployed = await snapshotAtomicEnv(env());
+  await previewLink(env().site, { app: APP, commit: V3, request: request('preview v3'), verify: false });
+  v3Previewed = await snapshotAtomicEnv(env());
+}, 180_000);
+beforeEach(() => deployed.restore());
 
 /** The site as a process sees it that stops at its first write of a "preview" audit entry. */
 const stoppingAtPreviewEntry = () =>
@@ -89,6 +102,7 @@ it('stopped before its release index, then another change: still unfinished, nev
 });
 
 it('a release index deleted after its preview went into the state is tampered, not unfinished', async () => {
+  await v3Previewed.restore();
   const t = env();
   const key = (await indexKeyOf(V3)) as string;
   const body = (await t.site.state.get(key))?.body;
@@ -116,8 +130,6 @@ it('an index edited after its preview is not bound by the next one: verify still
   expect(await problemsOf()).toEqual([
     expect.objectContaining({ kind: 'tampered', object: key.slice(t.target.statePrefix.length) }),
   ]);
-  // Put back as the chain bound it, for the tests after this one.
-  await t.site.state.put(key, JSON.stringify(index, null, 2));
 });
 
 it('a preview stopped between its entry and atomic/state.json: unfinished; asking again finishes it', async () => {
