@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { deployLockName } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
@@ -19,6 +19,8 @@ import { connectSite } from '../../src/stacks/open.ts';
 import { readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
 
@@ -50,6 +52,12 @@ const takenOverAtFirstCopy = (lockDir: string, target: DeployTarget) => {
 
 describe('atomic', () => {
   const env = deployedAtomicEnvFor({ propagationMs: 25, stack: 'lock-lost-atomic' }, [V1, V2, V3], 1);
+  /** V1 deployed and live, nothing stopped: each case starts from it, whichever ran before. */
+  let deployed: AtomicSnapshot;
+  beforeAll(async () => {
+    deployed = await snapshotAtomicEnv(env());
+  });
+  beforeEach(() => deployed.restore());
 
   it('a preview stops before its first state write, LOCKED; the state is as it was', async () => {
     const t = env();
@@ -125,11 +133,18 @@ describe('atomic', () => {
 
 describe('in place', () => {
   let t: TestDeployEnv;
+  /** V1 deployed and live, nothing pinned: the state prefix and hosting bucket each case starts from. */
+  let deployed: BucketSnapshot;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'lock-lost-in-place' });
     await publishFixtureBuilds(t, APP, [V1, V2]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
+    deployed = await snapshotBuckets([
+      { store: t.site.state, prefix: t.target.statePrefix },
+      { store: t.site.hosting },
+    ]);
   });
+  beforeEach(() => deployed.restore());
   afterAll(() => t?.stop());
 
   it('stops before its first visible write, LOCKED; the live HTML and pointer are v1', async () => {
