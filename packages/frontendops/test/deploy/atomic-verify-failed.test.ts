@@ -3,15 +3,25 @@
  * invalidate_cdn (finishSyncedDeploy) is held to the same rule as one run in one go: when the CDN
  * does not serve it, it is recorded as failed and the previous release is switched back.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { releaseOf } from '../support/edge-probe.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'];
 const env = deployedAtomicEnvFor({}, [V1, V2], 1);
+/**
+ * V1 deployed and live: each case starts from it, whichever ran before (the approved case leaves an
+ * entry naming an approval no approver signed, which verify reports).
+ */
+let deployed: AtomicSnapshot;
+beforeAll(async () => {
+  deployed = await snapshotAtomicEnv(env());
+});
+beforeEach(() => deployed.restore());
 
 const served = async () => releaseOf(await (await fetch(env().edge.url)).text());
 
