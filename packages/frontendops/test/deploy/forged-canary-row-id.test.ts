@@ -13,6 +13,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { refusal } from '../support/refusal.ts';
 import { type StoppedAtomic, stoppedAtomic, stoppingSite } from '../support/stopping-site.ts';
 
@@ -25,6 +26,8 @@ describe('atomic: a stopped canary start, and its row id put in atomic/state.jso
   let rowId: string;
   let written: string;
   let putState: StoppedAtomic['putState'];
+  /** The stack as the stopped start left it: each case starts from it, whichever ran before. */
+  let stoppedStack: AtomicSnapshot;
 
   beforeAll(async () => {
     t = await startDeployedAtomicEnv({ stack: 'forged-canary-row-id' }, [V1, V2, V3], 2);
@@ -42,9 +45,10 @@ describe('atomic: a stopped canary start, and its row id put in atomic/state.jso
     expect((await t.store().read()).value?.canary).toBe(stopped.plan.releaseId);
     rowId = canaryRowId(stopped) ?? '';
     expect(rowId).not.toBe('');
+    stoppedStack = await snapshotAtomicEnv(t);
   }, 180_000);
   afterAll(() => t?.stop());
-  beforeEach(() => putState());
+  beforeEach(() => stoppedStack.restore());
 
   it('a retiring release named by its row id: verify says tampered, the next change refuses', async () => {
     const state = JSON.parse(written);
