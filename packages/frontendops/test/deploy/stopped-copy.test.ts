@@ -14,6 +14,7 @@ import { FrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -22,6 +23,14 @@ const request: RequestInfo = { text: 'deploy', actor: 'ci', planner: 'cli', at: 
 const commits = ['a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3'] as const;
 const builds = new Map<string, FixtureBuild>();
 let t: TestDeployEnv;
+/**
+ * The state prefix and hosting bucket each case starts from, whichever ran before: the three builds
+ * published and nothing deployed; then the first two deployed, b2b2b2b live.
+ */
+let published: BucketSnapshot;
+let secondLive: BucketSnapshot;
+const snapshot = () =>
+  snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'stopped-copy' });
@@ -33,7 +42,10 @@ beforeAll(async () => {
     builds.set(commit, build);
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   }
-});
+  published = await snapshot();
+  for (const commit of commits.slice(0, 2)) await deployArtifact(t.site, { app: APP, commit, request });
+  secondLive = await snapshot();
+}, 180_000);
 afterAll(() => t?.stop());
 
 /**
@@ -67,6 +79,7 @@ const filesOf = (commit: string) => {
 
 describe('an in-place deploy whose HTML copy fails after its other visible files landed', () => {
   it('puts the live release’s files back and says so; run again, it finishes', async () => {
+    await published.restore();
     await deployArtifact(t.site, { app: APP, commit: commits[0], request });
     const failed = deployArtifact(failingHtml(t.site, commits[1]), { app: APP, commit: commits[1], request });
     await expect(failed).rejects.toThrow(
@@ -81,6 +94,7 @@ describe('an in-place deploy whose HTML copy fails after its other visible files
   });
 
   it('says the site may serve a mix when putting back fails too', async () => {
+    await secondLive.restore();
     const failed = deployArtifact(failingHtml(t.site, commits[2], true), {
       app: APP,
       commit: commits[2],
