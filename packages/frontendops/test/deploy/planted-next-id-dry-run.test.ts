@@ -7,17 +7,14 @@
  * A record the change would write over (a run of this very request that stopped) is no refusal there
  * either.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { deployIdFor } from '../../src/engine/ids.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { plantedRecord, stackObjectDigests } from '../support/planted.ts';
+import { APP, request } from '../support/atomic-env.ts';
+import { plantedRecord, plantRecord, stackObjectDigests } from '../support/planted.ts';
+import { plantedNextIdStackFor, V3 } from '../support/planted-next-id.ts';
 import { refusal } from '../support/refusal.ts';
-
-const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
 /** The refusal of a dry run: the record, that it was a dry run and nothing changed, what to do. */
 function expectDryRunRefusal(error: Error, deployId: string) {
@@ -31,34 +28,17 @@ function expectDryRunRefusal(error: Error, deployId: string) {
 }
 
 describe('in place: a dry run with a record planted under the id it plans', () => {
-  let t: TestDeployEnv;
-  let deployed: BucketSnapshot;
-  const plant = (deployId: string, record: unknown) =>
-    t.site.state.put(`${t.target.statePrefix}deployments/${deployId}.json`, JSON.stringify(record), {
-      contentType: 'application/json',
-    });
-
-  beforeAll(async () => {
-    t = await startDeployEnv({ stack: 'planted-next-id-dry-run' });
-    await publishFixtureBuilds(t, APP, [V1, V2, V3]);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
-    await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
-    deployed = await snapshotBuckets([
-      { store: t.site.hosting },
-      { store: t.site.state, prefix: t.target.statePrefix },
-    ]);
-  }, 180_000);
-  afterAll(() => t?.stop());
-  beforeEach(() => deployed.restore());
+  const stack = plantedNextIdStackFor('in place', 'planted-next-id-dry-run');
 
   it('of a deploy says the deploy will refuse it, and writes nothing', async () => {
+    const { t } = stack();
     const look = await deployArtifact(t.site, {
       app: APP,
       commit: V3,
       request: request('look'),
       dryRun: true,
     });
-    await plant(look.deployId, plantedRecord(t, APP, look.deployId, V3, look.artifactDigest));
+    await plantRecord(t, look.deployId, plantedRecord(t, APP, look.deployId, V3, look.artifactDigest));
     const before = await stackObjectDigests(t);
 
     const error = await refusal(
@@ -69,6 +49,7 @@ describe('in place: a dry run with a record planted under the id it plans', () =
   });
 
   it('of a rollback says the rollback will refuse it, and writes nothing', async () => {
+    const { t } = stack();
     const live = await t.site.records.readPointer();
     const to = live?.value.releases.find((r) => r.artifactDigest !== live.value.artifactDigest);
     if (!live || !to) throw new Error('a release before the live one is retained');
@@ -79,7 +60,10 @@ describe('in place: a dry run with a record planted under the id it plans', () =
       artifactDigest: to.artifactDigest,
       fromDeployId: live.value.deployId,
     });
-    await plant(next, { ...plantedRecord(t, APP, next, to.commit, to.artifactDigest), kind: 'rollback' });
+    await plantRecord(t, next, {
+      ...plantedRecord(t, APP, next, to.commit, to.artifactDigest),
+      kind: 'rollback',
+    });
     const before = await stackObjectDigests(t);
 
     const error = await refusal(rollbackRelease(t.site, { request: request('look'), dryRun: true }));
@@ -88,9 +72,10 @@ describe('in place: a dry run with a record planted under the id it plans', () =
   });
 
   it('is no refusal where the change writes the record over (a stopped run of this very request)', async () => {
+    const { t } = stack();
     const asked = request('ship v3');
     const look = await deployArtifact(t.site, { app: APP, commit: V3, request: asked, dryRun: true });
-    await plant(look.deployId, {
+    await plantRecord(t, look.deployId, {
       ...plantedRecord(t, APP, look.deployId, V3, look.artifactDigest),
       request: asked,
       outcome: 'failed',
@@ -103,27 +88,17 @@ describe('in place: a dry run with a record planted under the id it plans', () =
 });
 
 describe('atomic: a dry run with a record planted under the id it plans', () => {
-  let t: AtomicEnv;
-  beforeAll(async () => {
-    t = await startAtomicEnv({ stack: 'planted-next-id-dry-run-atomic' });
-    await t.publishVersions([V1, V2, V3]);
-    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
-    await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
-  }, 180_000);
-  afterAll(() => t?.stop());
+  const stack = plantedNextIdStackFor('atomic', 'planted-next-id-dry-run-atomic');
 
   it('of a deploy says the deploy will refuse it, and writes nothing', async () => {
+    const { t } = stack();
     const look = await deployArtifact(t.site, {
       app: APP,
       commit: V3,
       request: request('look'),
       dryRun: true,
     });
-    await t.site.state.put(
-      `${t.target.statePrefix}deployments/${look.deployId}.json`,
-      JSON.stringify(plantedRecord(t, APP, look.deployId, V3, look.artifactDigest)),
-      { contentType: 'application/json' },
-    );
+    await plantRecord(t, look.deployId, plantedRecord(t, APP, look.deployId, V3, look.artifactDigest));
     const before = await stackObjectDigests(t);
 
     const error = await refusal(

@@ -6,7 +6,8 @@
  * differ is said where it happens (in place, the CDN double counts invalidations; on an atomic stack,
  * a canary's promote is a change of its own, and the crash-recovery record is atomic/pending.json).
  *
- * Each case starts from v1 then v2 deployed, whatever the case before left (a snapshot, restored).
+ * Each case starts from v1 then v2 deployed, whatever the case before left (a snapshot, restored):
+ * plantedNextIdStackFor, which deploy/planted-next-id-dry-run.test.ts starts its stacks with too.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { atomicRecordsOf } from '../../src/deploy/atomic-live.ts';
@@ -22,41 +23,70 @@ import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from './depl
 import { plantedRecord, plantRecord, stackObjectDigests, unplantRecord } from './planted.ts';
 import { refusal } from './refusal.ts';
 
-const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
+/** The builds each stack has published: V1 then V2 deployed, V3 the next change's. */
+export const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 
 export type PlantedNextIdMode = 'in place' | 'atomic';
+
+/** The stack, and the same stack as its mode's environment (only one of the two is set). */
+export interface PlantedNextIdStack {
+  t: TestDeployEnv | AtomicEnv;
+  inPlace: TestDeployEnv | undefined;
+  atomicEnv: AtomicEnv | undefined;
+}
+
+/**
+ * For the tests of the calling describe: a stack of `mode` named `stack`, V1, V2 and V3 published, V1
+ * then V2 deployed, started before the tests and stopped after them; before each test, put back as
+ * it was then (a snapshot, restored), whatever the test before left. What it holds, from the
+ * returned function, once started.
+ */
+export function plantedNextIdStackFor(mode: PlantedNextIdMode, stack: string): () => PlantedNextIdStack {
+  let started: PlantedNextIdStack | undefined;
+  let deployed: { restore(): Promise<void> };
+  beforeAll(async () => {
+    let t: TestDeployEnv | AtomicEnv;
+    let inPlace: TestDeployEnv | undefined;
+    let atomicEnv: AtomicEnv | undefined;
+    if (mode === 'atomic') {
+      t = atomicEnv = await startAtomicEnv({ stack });
+      await atomicEnv.publishVersions([V1, V2, V3]);
+    } else {
+      t = inPlace = await startDeployEnv({ stack });
+      await publishFixtureBuilds(inPlace, APP, [V1, V2, V3]);
+    }
+    started = { t, inPlace, atomicEnv };
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
+    // On an atomic stack the release store's pointer too (the canary case leaves a canary there).
+    deployed = atomicEnv
+      ? await snapshotAtomicEnv(atomicEnv)
+      : await snapshotBuckets([
+          { store: t.site.hosting },
+          { store: t.site.state, prefix: t.target.statePrefix },
+        ]);
+  }, 180_000);
+  afterAll(() => started?.t.stop());
+  beforeEach(() => deployed.restore());
+  return () => {
+    if (!started) throw new Error('the stack starts in beforeAll: ask for it inside a test');
+    return started;
+  };
+}
 
 export function plantedNextIdCases(mode: PlantedNextIdMode): void {
   const atomic = mode === 'atomic';
   describe(`${atomic ? 'atomic: ' : ''}a record planted under the id the next change gets`, () => {
+    const stack = plantedNextIdStackFor(mode, atomic ? 'planted-next-id-atomic' : 'planted-next-id');
     // The stack, and the same stack as its mode's environment (only one of the two is set).
     let t: TestDeployEnv | AtomicEnv;
     let inPlace: TestDeployEnv | undefined;
     let atomicEnv: AtomicEnv | undefined;
-    let deployed: { restore(): Promise<void> };
+    beforeEach(() => {
+      ({ t, inPlace, atomicEnv } = stack());
+    });
     /** The crash-recovery record a refused change must not have written. */
     const pending = () => (atomic ? atomicRecordsOf(t.site).readPending() : t.site.records.readPending());
-
-    beforeAll(async () => {
-      if (atomic) {
-        t = atomicEnv = await startAtomicEnv({ stack: 'planted-next-id-atomic' });
-        await atomicEnv.publishVersions([V1, V2, V3]);
-      } else {
-        t = inPlace = await startDeployEnv({ stack: 'planted-next-id' });
-        await publishFixtureBuilds(inPlace, APP, [V1, V2, V3]);
-      }
-      await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
-      await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
-      // On an atomic stack the release store's pointer too (the canary case leaves a canary there).
-      deployed = atomicEnv
-        ? await snapshotAtomicEnv(atomicEnv)
-        : await snapshotBuckets([
-            { store: t.site.hosting },
-            { store: t.site.state, prefix: t.target.statePrefix },
-          ]);
-    }, 180_000);
-    afterAll(() => t?.stop());
-    beforeEach(() => deployed.restore());
 
     it('a deploy refuses it TAMPERED before anything is written', async () => {
       const dry = await deployArtifact(t.site, {
