@@ -2,17 +2,18 @@
  * Approvers as the tests of protected stacks need them: their keys made for a file's tests, an infra
  * server of a protected stack they approve for, and a person approving an open request.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { createApproverKey, loadApproverKey } from '../../src/approval/keys.ts';
 import { approveRequest } from '../../src/cli/approve-deploy.ts';
-import { approvalPolicyFor, type Config } from '../../src/config.ts';
+import { type ApprovalPolicy, approvalPolicyFor, type Config } from '../../src/config.ts';
 import type { Site } from '../../src/site.ts';
 import { type ApprovalAction, type ApprovalRequest, findStoredRequests } from '../../src/state/approvals.ts';
 import { request } from './atomic-env.ts';
 import { STACK } from './deploy-env.ts';
+import { type OidcDouble, startOidcDouble } from './github-oidc-double.ts';
 import {
   connectInfra,
   type InfraClient,
@@ -20,6 +21,7 @@ import {
   startInfraFixture,
   stopConnectedInfra,
 } from './mcp-infra.ts';
+import { cli } from './run-cli.ts';
 
 export interface ApproverKey {
   /** The private key's file (no passphrase), as `--key` takes it. */
@@ -91,6 +93,62 @@ export function protectedInfraFor<const N extends string>(approvers: readonly N[
     if (!started) throw new Error('the protected infra starts in beforeAll: ask for it inside a test');
     return started;
   };
+}
+
+export interface InfraWithOidc {
+  /** The fixture, once started. */
+  f: () => InfraFixture;
+  /** A double of GitHub's OIDC provider, for the deployment environments a configuration trusts. */
+  oidc: () => OidcDouble;
+  /** The clients the tests connected: each closed after them. */
+  clients: InfraClient[];
+}
+
+/**
+ * For the tests of the calling file: startInfraFixture (its stack protected by whichever
+ * configuration a test gives the server it starts) and a double of GitHub's OIDC provider, started
+ * before the tests; after them the clients they connected are closed, then both stopped.
+ */
+export function infraWithOidcFor(): InfraWithOidc {
+  let f: InfraFixture | undefined;
+  let oidc: OidcDouble | undefined;
+  const clients: InfraClient[] = [];
+  beforeAll(async () => {
+    f = await startInfraFixture();
+    oidc = await startOidcDouble();
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    await oidc?.close();
+    await f?.t.stop();
+  });
+  const started = <T>(what: T | undefined): T => {
+    if (!what) throw new Error('the infra fixture starts in beforeAll: ask for it inside a test');
+    return what;
+  };
+  return { f: () => started(f), oidc: () => started(oidc), clients };
+}
+
+/**
+ * `frontendops approve <deployId>` as a person runs it: the real CLI, in process, reading the
+ * fixture's outputs file, with the approver key at `keyPath`, answering yes (`--yes`), under a
+ * configuration that protects the fixture's stack with `approval`. `extra` is more of its command
+ * line (`--action rollback`). What it printed, and its exit code.
+ */
+export async function approveWithCli(
+  f: InfraFixture,
+  deployId: string,
+  keyPath: string,
+  approval: Partial<ApprovalPolicy>,
+  extra: readonly string[] = [],
+) {
+  const outputs = await f.t.writeOutputs();
+  const config = join(f.t.tmp, `approve-config-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(config, JSON.stringify({ protected: [STACK], approval }));
+  return cli(['approve', deployId, '--stack', outputs, '--key', keyPath, '--yes', ...extra], {
+    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
+    cwd: f.t.tmp,
+  });
 }
 
 /**

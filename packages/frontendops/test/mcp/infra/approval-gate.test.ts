@@ -8,14 +8,18 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ElicitRequest } from '@modelcontextprotocol/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { consumeApproval } from '../../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
-import { approverKeysFor, findApprovalRequests } from '../../support/approver.ts';
+import {
+  approverKeysFor,
+  approveWithCli,
+  findApprovalRequests,
+  infraWithOidcFor,
+} from '../../support/approver.ts';
 import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
-import { type OidcDouble, startOidcDouble } from '../../support/github-oidc-double.ts';
 import {
   APP,
   COMMITS,
@@ -27,20 +31,8 @@ import {
 } from '../../support/mcp-infra.ts';
 import { cli } from '../../support/run-cli.ts';
 
-let f: InfraFixture;
-let oidc: OidcDouble;
+const { f, oidc, clients } = infraWithOidcFor();
 const keys = approverKeysFor(['ada', 'mallory']);
-const clients: InfraClient[] = [];
-
-beforeAll(async () => {
-  f = await startInfraFixture();
-  oidc = await startOidcDouble();
-});
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await oidc?.close();
-  await f?.t.stop();
-});
 
 /** Ada is the stack's one approver; Mallory has a key too, but nobody listed it. */
 const policy = (extra: Partial<ApprovalPolicy> = {}): Partial<ApprovalPolicy> => ({
@@ -53,36 +45,33 @@ async function protectedClient(
   approval: Partial<ApprovalPolicy> = policy(),
   serverOptions: Parameters<InfraFixture['server']>[0] = {},
 ) {
-  const c = await connectInfra(f.server({ config: f.config([STACK], approval), ...serverOptions }), options);
+  const c = await connectInfra(
+    f().server({ config: f().config([STACK], approval), ...serverOptions }),
+    options,
+  );
   clients.push(c);
   return c;
 }
 
-const live = async () => (await f.t.site.records.readPointer())?.value ?? null;
-const hostingKeys = async () => (await f.t.s3.store(HOSTING).list()).map((o) => `${o.key}:${o.etag}`).sort();
+const live = async () => (await f().t.site.records.readPointer())?.value ?? null;
+const hostingKeys = async () =>
+  (await f().t.s3.store(HOSTING).list()).map((o) => `${o.key}:${o.etag}`).sort();
 const auditOf = async (type: string) =>
-  (await readAudit(f.t.site.state, f.t.site.target.statePrefix)).filter((e) => e.type === type);
-const statePrefix = () => f.t.site.target.statePrefix;
+  (await readAudit(f().t.site.state, f().t.site.target.statePrefix)).filter((e) => e.type === type);
+const statePrefix = () => f().t.site.target.statePrefix;
 
-/** `frontendops approve` as a person runs it: the real CLI, in process, reading the outputs file. */
-async function approveWithCli(deployId: string, key: string, extra: string[] = [], approval = policy()) {
-  const outputs = await f.t.writeOutputs();
-  const config = join(f.t.tmp, `approve-config-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(config, JSON.stringify({ protected: [STACK], approval }));
-  return cli(['approve', deployId, '--stack', outputs, '--key', key, '--yes', ...extra], {
-    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
-    cwd: f.t.tmp,
-  });
-}
+/** `frontendops approve` as a person runs it, with `key`: Ada the stack's one approver. */
+const approve = (deployId: string, key: string, extra: string[] = []) =>
+  approveWithCli(f(), deployId, key, policy(), extra);
 
 /** `frontendops audit verify` with the stack's configuration (Ada its approver), in process. */
 async function auditVerifyWithCli() {
-  const outputs = await f.t.writeOutputs();
-  const config = join(f.t.tmp, `verify-config-${Math.random().toString(36).slice(2)}.json`);
+  const outputs = await f().t.writeOutputs();
+  const config = join(f().t.tmp, `verify-config-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(config, JSON.stringify({ protected: [STACK], approval: policy() }));
   return cli(['audit', 'verify', '--stack', outputs], {
-    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
-    cwd: f.t.tmp,
+    env: { FRONTENDOPS_CONFIG: config, ...f().t.cliEnv() },
+    cwd: f().t.tmp,
   });
 }
 
@@ -142,7 +131,7 @@ describe('attack: an approval forged in the state bucket', () => {
   it('unsigned, signed by an unlisted key, or edited after signing: none counts, and each is named', async () => {
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[1]);
-    const [request] = await findApprovalRequests(f.t.site, deployId);
+    const [request] = await findApprovalRequests(f().t.site, deployId);
     if (!request) throw new Error('the server made no request');
     const key = `${statePrefix()}approvals/signed/deploy-${deployId}.json`;
     const statement = {
@@ -182,7 +171,7 @@ describe('attack: an approval forged in the state bucket', () => {
       ],
     ];
     for (const [what, forged, reason] of attempts) {
-      await f.t.s3.store(ARTIFACTS).put(key, JSON.stringify(forged));
+      await f().t.s3.store(ARTIFACTS).put(key, JSON.stringify(forged));
       const sync = await c.call('run_sync', {
         handle: (await c.call('get_deploy_target', { commit: COMMITS[1] })).structured.handle,
       });
@@ -201,14 +190,14 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     const deployId = target.structured.deployId as string;
 
     // No request for this id yet (none was made for COMMITS[2]'s plan): nothing to approve.
-    const unknown = await approveWithCli('2222222-0000000000', keys().ada.path);
+    const unknown = await approve('2222222-0000000000', keys().ada.path);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No approval was requested for a change 2222222-0000000000/);
 
     const refused = await c.call('run_sync', { handle: target.structured.handle });
     expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
     // Another action named than the one waiting: what waits is said, with how to approve it.
-    const otherAction = await approveWithCli(deployId, keys().ada.path, ['--action', 'rollback']);
+    const otherAction = await approve(deployId, keys().ada.path, ['--action', 'rollback']);
     expect(otherAction.code).toBe(2);
     expect(otherAction.stderr).toMatch(
       new RegExp(
@@ -216,11 +205,11 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
       ),
     );
 
-    const byMallory = await approveWithCli(deployId, keys().mallory.path);
+    const byMallory = await approve(deployId, keys().mallory.path);
     expect(byMallory.code).toBe(2);
     expect(byMallory.stderr).toMatch(/is not an approver of dashboard-hosting-prod, so nothing was approved/);
 
-    const approved = await approveWithCli(deployId, keys().ada.path);
+    const approved = await approve(deployId, keys().ada.path);
     expect(approved.code, approved.stderr).toBe(0);
     expect(approved.stderr).toContain(`  ${target.structured.description}`);
     expect(approved.stderr).toMatch(/asked at .* to:/);
@@ -232,10 +221,10 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     );
     // Approved again (Ada, or another approver): refused, so the chain records it given once (a
     // second record of it read as tampered for good, and every change refused to start).
-    const twice = await approveWithCli(deployId, keys().ada.path);
+    const twice = await approve(deployId, keys().ada.path);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/is already approved, by Ada .*Nothing more to approve/);
-    expect((await verifyAudit(f.t.site.state, statePrefix())).problems).toEqual([]);
+    expect((await verifyAudit(f().t.site.state, statePrefix())).problems).toEqual([]);
 
     const sync = await c.call('run_sync', { handle: target.structured.handle });
     expect(sync.structured).toMatchObject({
@@ -248,37 +237,37 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
 
     // The deployment names the approval it used, in its record and its entry (audit verify holds it
     // to that use), though run_sync used it and invalidate_cdn wrote the record from its pending one.
-    const [request] = await findApprovalRequests(f.t.site, deployId);
+    const [request] = await findApprovalRequests(f().t.site, deployId);
     const named = {
       nonce: request?.nonce,
       by: sync.structured.approvedBy?.toString().replace(/ \(signed\)$/, ''),
       via: 'signed',
     };
-    expect((await f.t.site.records.readRecord(deployId))?.approval).toEqual(named);
+    expect((await f().t.site.records.readRecord(deployId))?.approval).toEqual(named);
     expect((await auditOf('deploy')).at(-1)?.data).toMatchObject({ deployId, approval: named });
     // History says who approved it: to a client, at the terminal.
     const history = await c.call('get_history', {});
     expect(history.structured.deployments).toContainEqual(
       expect.objectContaining({ deployId, approvedBy: named.by }),
     );
-    const printed = await cli(['history', '--stack', await f.t.writeOutputs()], {
-      env: f.t.cliEnv(),
-      cwd: f.t.tmp,
+    const printed = await cli(['history', '--stack', await f().t.writeOutputs()], {
+      env: f().t.cliEnv(),
+      cwd: f().t.tmp,
     });
     expect(printed.stdout).toMatch(/ APPROVED BY /);
     expect(printed.stdout.split('\n').find((line) => line.includes(deployId))).toContain(String(named.by));
 
     // Used once: the marker is there, a second use is refused, and approving again is refused.
     expect(
-      await consumeApproval(f.t.site, request?.nonce ?? '', {
+      await consumeApproval(f().t.site, request?.nonce ?? '', {
         action: 'deploy',
         deployId,
         approval: { by: 'x', via: 'signed' },
         now: Date.now(),
       }),
     ).toBe(false);
-    expect((await approveWithCli(deployId, keys().ada.path)).stderr).toMatch(/already approved and used/);
-    const audit = await verifyAudit(f.t.site.state, statePrefix(), {
+    expect((await approve(deployId, keys().ada.path)).stderr).toMatch(/already approved and used/);
+    const audit = await verifyAudit(f().t.site.state, statePrefix(), {
       approvers: { Ada: keys().ada.publicKey },
     });
     expect(audit).toMatchObject({ ok: true });
@@ -307,14 +296,14 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
   it('an approval of a deploy never authorises a rollback, and `approve` refuses a plan the live release overtook', async () => {
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[2]);
-    expect((await approveWithCli(deployId, keys().ada.path)).code).toBe(0);
+    expect((await approve(deployId, keys().ada.path)).code).toBe(0);
 
     const back = await c.call('rollback');
     expect(back.isError).toBe(true);
     expect(back.text).toMatch(/APPROVAL_REQUIRED: .*"roll back dashboard-hosting-prod/);
     const rollbackId = /frontendops approve (\S+) --stack/.exec(back.text)?.[1] ?? '';
     // Even Ada's real approval of the deploy, put where the rollback's would be, does not count.
-    const store = f.t.s3.store(ARTIFACTS);
+    const store = f().t.s3.store(ARTIFACTS);
     const signed = await store.get(`${statePrefix()}approvals/signed/deploy-${deployId}.json`);
     await store.put(`${statePrefix()}approvals/signed/rollback-${rollbackId}.json`, signed?.body ?? '');
     const again = await c.call('rollback');
@@ -322,11 +311,11 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     expect((await live())?.commit).toBe(COMMITS[1]);
 
     // The deploy was approved, but another change went live first (a rollback Ada approves now):
-    expect((await approveWithCli(rollbackId, keys().ada.path)).code).toBe(0);
+    expect((await approve(rollbackId, keys().ada.path)).code).toBe(0);
     expect((await c.call('rollback')).structured).toMatchObject({ outcome: 'succeeded', commit: COMMITS[0] });
     // A rollback pins the stack; the tests below deploy again (unpinning needs no approval).
     expect((await c.call('unpin_release')).isError).toBe(false);
-    const stale = await approveWithCli(deployId, keys().ada.path);
+    const stale = await approve(deployId, keys().ada.path);
     expect(stale.stderr).toMatch(/already approved|changed since deploy/);
     const overtaken = await c.call('run_sync', {
       handle: (await c.call('get_deploy_target', { commit: COMMITS[2] })).structured.handle,
@@ -339,7 +328,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     const later = () => Date.now() + 2 * 60 * 60_000;
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[2]);
-    expect((await approveWithCli(deployId, keys().ada.path)).code).toBe(0);
+    expect((await approve(deployId, keys().ada.path)).code).toBe(0);
     const future = await protectedClient({}, policy(), { now: later });
     const target = await future.call('get_deploy_target', { commit: COMMITS[2] });
     const sync = await future.call('run_sync', { handle: target.structured.handle });
@@ -353,12 +342,12 @@ describe('a GitHub deployment environment approves (OIDC)', () => {
     repository: 'sophia/dashboard',
     environment: 'production',
     actions: ['deploy' as const],
-    issuer: oidc.issuer,
+    issuer: oidc().issuer,
     audience: 'frontendops',
   });
 
   it("a job in the environment deploys, once per run; a rollback it was not given, another environment or a forged token don't", async () => {
-    const job = oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '77' });
+    const job = oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: '77' });
     const c = await protectedClient({}, { approvers: {}, github: github() }, { env: job });
     const { sync, deployId } = await planAndSync(c, COMMITS[2]);
     expect(sync.structured).toMatchObject({
@@ -377,7 +366,7 @@ describe('a GitHub deployment environment approves (OIDC)', () => {
     const staging = await protectedClient(
       {},
       { approvers: {}, github: github() },
-      { env: oidc.job({ repository: 'sophia/dashboard', environment: 'staging', run_id: '78' }) },
+      { env: oidc().job({ repository: 'sophia/dashboard', environment: 'staging', run_id: '78' }) },
     );
     expect((await planAndSync(staging, COMMITS[1])).sync.text).toMatch(
       /runs in environment "staging", not "production"/,
@@ -385,16 +374,16 @@ describe('a GitHub deployment environment approves (OIDC)', () => {
     const otherRepo = await protectedClient(
       {},
       { approvers: {}, github: github() },
-      { env: oidc.job({ repository: 'mallory/dashboard', environment: 'production', run_id: '79' }) },
+      { env: oidc().job({ repository: 'mallory/dashboard', environment: 'production', run_id: '79' }) },
     );
     expect((await planAndSync(otherRepo, COMMITS[1])).sync.text).toMatch(
       /token is for repository mallory\/dashboard/,
     );
-    oidc.forgeWithOtherKey();
+    oidc().forgeWithOtherKey();
     const forged = await protectedClient(
       {},
       { approvers: {}, github: github() },
-      { env: oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '80' }) },
+      { env: oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: '80' }) },
     );
     expect((await planAndSync(forged, COMMITS[1])).sync.text).toMatch(/OIDC token could not be verified/);
     expect((await live())?.commit).toBe(COMMITS[2]);

@@ -5,14 +5,15 @@
  * and the server reused such a request when the change was asked for again. Now approve refuses a
  * request the chain does not bind as read (TAMPERED, nothing signed), and the server makes a new one.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../../src/state/audit.ts';
-import { approversOf, findApprovalRequests, protectedInfraFor } from '../../support/approver.ts';
-import { STACK } from '../../support/deploy-env.ts';
+import {
+  approversOf,
+  approveWithCli,
+  findApprovalRequests,
+  protectedInfraFor,
+} from '../../support/approver.ts';
 import { COMMITS } from '../../support/mcp-infra.ts';
-import { cli } from '../../support/run-cli.ts';
 
 const infra = protectedInfraFor(['Ada']);
 
@@ -20,16 +21,8 @@ const policy = () => ({ approvers: approversOf(infra().keys) });
 const requestKey = (deployId: string) =>
   `${infra().f.t.site.target.statePrefix}approvals/requests/deploy-${deployId}.json`;
 
-async function approve(deployId: string) {
-  const { f, keys } = infra();
-  const outputs = await f.t.writeOutputs();
-  const config = join(f.t.tmp, `approve-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(config, JSON.stringify({ protected: [STACK], approval: policy() }));
-  return cli(['approve', deployId, '--stack', outputs, '--key', keys.Ada.path, '--yes'], {
-    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
-    cwd: f.t.tmp,
-  });
-}
+/** `frontendops approve` as Ada runs it (approver.ts approveWithCli). */
+const approve = (deployId: string) => approveWithCli(infra().f, deployId, infra().keys.Ada.path, policy());
 
 describe('attack: an approval request rewritten to name another requester', () => {
   it('is not shown or approved, and the server asks again with a request of its own', async () => {

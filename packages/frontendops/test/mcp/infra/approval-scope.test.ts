@@ -6,60 +6,39 @@
  *   GitHub job allowed to deploy make an older release live through promote_release;
  * - the approver is shown a release's promote as a promote that clears the pin.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
-import { approverKeysFor, findApprovalRequests } from '../../support/approver.ts';
-import { ARTIFACTS, STACK } from '../../support/deploy-env.ts';
-import { type OidcDouble, startOidcDouble } from '../../support/github-oidc-double.ts';
 import {
-  COMMITS,
-  connectInfra,
-  type InfraClient,
-  type InfraFixture,
-  startInfraFixture,
-} from '../../support/mcp-infra.ts';
-import { cli } from '../../support/run-cli.ts';
+  approverKeysFor,
+  approveWithCli,
+  findApprovalRequests,
+  infraWithOidcFor,
+} from '../../support/approver.ts';
+import { ARTIFACTS, STACK } from '../../support/deploy-env.ts';
+import { COMMITS, connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
 
-let f: InfraFixture;
-let oidc: OidcDouble;
+const { f, oidc, clients } = infraWithOidcFor();
 const keys = approverKeysFor(['Ada']);
-const clients: InfraClient[] = [];
-
-beforeAll(async () => {
-  f = await startInfraFixture();
-  oidc = await startOidcDouble();
-});
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await oidc?.close();
-  await f?.t.stop();
-});
 
 const policy = (extra: Partial<ApprovalPolicy> = {}) => ({
   approvers: { Ada: keys().Ada.publicKey },
   ...extra,
 });
 async function client(approval: Partial<ApprovalPolicy> = policy(), env?: Record<string, string>) {
-  const c = await connectInfra(f.server({ config: f.config([STACK], approval), ...(env ? { env } : {}) }));
+  const c = await connectInfra(
+    f().server({ config: f().config([STACK], approval), ...(env ? { env } : {}) }),
+  );
   clients.push(c);
   return c;
 }
-const live = async () => (await f.t.site.records.readPointer())?.value ?? null;
+const live = async () => (await f().t.site.records.readPointer())?.value ?? null;
 const requestKey = (action: string, deployId: string) =>
-  `${f.t.site.target.statePrefix}approvals/requests/${action}-${deployId}.json`;
+  `${f().t.site.target.statePrefix}approvals/requests/${action}-${deployId}.json`;
 
-async function approve(deployId: string, extra: string[] = []) {
-  const outputs = await f.t.writeOutputs();
-  const config = join(f.t.tmp, `approve-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(config, JSON.stringify({ protected: [STACK], approval: policy() }));
-  return cli(['approve', deployId, '--stack', outputs, '--key', keys().Ada.path, '--yes', ...extra], {
-    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
-    cwd: f.t.tmp,
-  });
-}
+/** `frontendops approve` as Ada runs it (approver.ts approveWithCli). */
+const approve = (deployId: string, extra: string[] = []) =>
+  approveWithCli(f(), deployId, keys().Ada.path, policy(), extra);
 
 async function deployApproved(c: InfraClient, commit: string) {
   const target = await c.call('get_deploy_target', { commit });
@@ -80,10 +59,10 @@ describe('attack: an approval request stretched in the state bucket', () => {
     expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(
       /APPROVAL_REQUIRED/,
     );
-    const [request] = await findApprovalRequests(f.t.site, deployId);
+    const [request] = await findApprovalRequests(f().t.site, deployId);
     if (!request) throw new Error('no request was made');
     const stretched = { ...request, expiresAt: '2099-01-01T00:00:00.000Z' };
-    const store = f.t.s3.store(ARTIFACTS);
+    const store = f().t.s3.store(ARTIFACTS);
     await store.put(requestKey('deploy', deployId), JSON.stringify(stretched));
 
     const refused = await approve(deployId);
@@ -92,7 +71,7 @@ describe('attack: an approval request stretched in the state bucket', () => {
       /was changed after the server wrote it: it runs from .* to 2099-01-01T00:00:00\.000Z, not the one hour the server gives a request\. Nothing was approved/,
     );
     expect(
-      await store.get(`${f.t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`),
+      await store.get(`${f().t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`),
     ).toBeNull();
 
     // Ada's real key over the stretched request (as a fooled or older tool would sign it).
@@ -109,13 +88,13 @@ describe('attack: an approval request stretched in the state bucket', () => {
     };
     const signature = signStatement(await loadApproverKey(keys().Ada.path, undefined), statement);
     await store.put(
-      `${f.t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`,
+      `${f().t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`,
       JSON.stringify({ statement, signature }),
     );
     const sync = await c.call('run_sync', { handle: target.structured.handle });
     expect(sync.text).toMatch(/APPROVAL_REQUIRED.*it answers another request/s);
     // The server made a new request (a new nonce, its own hour) rather than reuse the stretched one.
-    const [renewed] = await findApprovalRequests(f.t.site, deployId);
+    const [renewed] = await findApprovalRequests(f().t.site, deployId);
     expect(renewed?.nonce).not.toBe(request.nonce);
     expect(Date.parse(renewed?.expiresAt ?? '') - Date.parse(renewed?.requestedAt ?? '')).toBe(3_600_000);
     // The same signature with the renewed request stretched to match it: more than an hour after signing.
@@ -125,7 +104,7 @@ describe('attack: an approval request stretched in the state bucket', () => {
     );
     const statement2 = { ...statement, nonce: renewed?.nonce as string };
     await store.put(
-      `${f.t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`,
+      `${f().t.site.target.statePrefix}approvals/signed/deploy-${deployId}.json`,
       JSON.stringify({
         statement: statement2,
         signature: signStatement(await loadApproverKey(keys().Ada.path, undefined), statement2),
@@ -167,12 +146,12 @@ describe('a release promote is its own approval', () => {
         repository: 'sophia/dashboard',
         environment: 'production',
         actions,
-        issuer: oidc.issuer,
+        issuer: oidc().issuer,
         audience: 'frontendops',
       },
     });
     const job = (run: string) =>
-      oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: run });
+      oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: run });
     const deployOnly = await client(github(['deploy']), job('91'));
     const older = await deployOnly.call('promote_release', { to: COMMITS[0] });
     expect(older.text).toMatch(/APPROVAL_REQUIRED.*covers deploy, not promote/s);
