@@ -8,13 +8,14 @@
  * or its plan finished by someone else, and A deletes nothing and records nothing more.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import type { ObjectStore, ReleaseStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, type ReleaseBuild, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
 
 const [V1, V2, V3, V2_AGAIN] = [
@@ -25,6 +26,12 @@ const [V1, V2, V3, V2_AGAIN] = [
 ] as const;
 let t: AtomicEnv;
 let revert: ReleaseBuild;
+/**
+ * The stack each case starts from, whichever ran before: V1 then V2 deployed, V2 live; and the same
+ * with the revert build deployed over it, for the case that needs it live.
+ */
+let v2Live: AtomicSnapshot;
+let revertLive: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ propagationMs: 25, retain: 1, stack: 'atomic-stale-prune' });
@@ -34,8 +41,12 @@ beforeAll(async () => {
   revert = await t.publish(V2_AGAIN, 'v2'); // the same build as V2: the same hashed assets
   await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
   await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
-});
+  v2Live = await snapshotAtomicEnv(t);
+  await deployArtifact(t.site, { app: APP, commit: V2_AGAIN, request: request('revert to v2') });
+  revertLive = await snapshotAtomicEnv(t);
+}, 180_000);
 afterAll(() => t?.stop());
+beforeEach(() => v2Live.restore());
 
 /**
  * The site as operator A's process sees it: once its deploy has switched (its pending plan says so),
@@ -88,6 +99,7 @@ it('a prune whose switch was replaced meanwhile deletes nothing the live release
 });
 
 it('a prune whose switch was replaced by hand meanwhile keeps the files of what the store names', async () => {
+  await revertLive.restore();
   const store = t.store();
   const before = await store.read(); // the revert build, live
   const a = heldAfterSwitch(await t.open({ releaseGraceMs: 0 }), async () => {
