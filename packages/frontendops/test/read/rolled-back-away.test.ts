@@ -4,16 +4,23 @@
  * it was automatic, and names no one as having rolled it back. It looks back over the stack's last 20
  * releases: the rows of canaries started and aborted meanwhile are none.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { describeRolledBackAway, rolledBackAway } from '../../src/read/history.ts';
 import type { DeploymentRecord, RequestInfo } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey } from '../support/audit-forgery.ts';
 import { writeCanaryRows } from '../support/canary-rows.ts';
 
 const [V1, V2] = ['d1d1d1d1d1d1d1d1', 'd2d2d2d2d2d2d2d2'];
 let t: AtomicEnv;
+/**
+ * The stack each case starts from, whichever ran before: v1 deployed and live, nothing rolled back;
+ * and v2 deployed over it, for the case that rolls back away from v2.
+ */
+let v1Live: AtomicSnapshot;
+let v2Live: AtomicSnapshot;
 const asked = (text: string, actor: string, message?: string): RequestInfo => ({
   text,
   actor,
@@ -27,8 +34,12 @@ beforeAll(async () => {
   await t.publish(V1, 'v1');
   await t.publish(V2, 'v2');
   await deployArtifact(t.site, { app: APP, commit: V1, request: asked('deploy v1', 'ada') });
-});
+  v1Live = await snapshotAtomicEnv(t);
+  await deployArtifact(t.site, { app: APP, commit: V2, request: asked('deploy v2', 'bob') });
+  v2Live = await snapshotAtomicEnv(t);
+}, 180_000);
 afterAll(() => t?.stop());
+beforeEach(() => v1Live.restore());
 
 /**
  * What `rolledBackAway` returns, with how many times it read the audit chain (each read GETs every
@@ -90,6 +101,7 @@ describe('the rolled-back note', () => {
   });
 
   it('looks back over 20 releases: rows of canaries started and aborted since do not count', async () => {
+    await v2Live.restore();
     const rollback = await rollbackRelease(t.site, {
       to: V1,
       request: asked('roll back', 'dave', 'v2 is slow'),
