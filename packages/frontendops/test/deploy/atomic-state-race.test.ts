@@ -9,7 +9,7 @@
  * the other operator's.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFileLocker } from '../../src/adapters/lock-file.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -18,30 +18,51 @@ import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
 describe('the atomic state is written over the version read, where writes are conditional', () => {
   let t: AtomicEnv;
-  const stateKey = () => `${t.target.statePrefix}atomic/state.json`;
-  const state = async () => {
-    const object = await t.site.state.get(stateKey());
+  /**
+   * A stack of the same name, nothing deployed on it: the first write's case runs there, whichever
+   * ran before (a release store cannot be emptied again, so no snapshot of `t` can start it).
+   */
+  let fresh: AtomicEnv;
+  /** V1 then V2 deployed on `t`: each other case starts from it, whichever ran before. */
+  let v2Live: AtomicSnapshot;
+  const stateKey = (env = t) => `${env.target.statePrefix}atomic/state.json`;
+  const state = async (env = t) => {
+    const object = await env.site.state.get(stateKey(env));
     return object && { etag: object.etag, value: JSON.parse(object.body.toString('utf8')) };
   };
+  const started = async () => {
+    const env = await startAtomicEnv({ conditionalWrites: true, stack: 'state-race' });
+    await env.publishVersions([V1, V2, V3]);
+    return env;
+  };
   beforeAll(async () => {
-    t = await startAtomicEnv({ conditionalWrites: true, stack: 'state-race' });
-    await t.publishVersions([V1, V2, V3]);
+    fresh = await started();
+    t = await started();
+    await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
+    v2Live = await snapshotAtomicEnv(t);
+  }, 180_000);
+  afterAll(async () => {
+    await fresh?.stop();
+    await t?.stop();
   });
-  afterAll(() => t?.stop());
+  beforeEach(() => v2Live.restore());
 
   it('a first write creates it, later ones replace the version read: deploys go through', async () => {
-    expect(await state()).toBeNull();
+    const t = fresh;
+    expect(await state(t)).toBeNull();
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
-    const first = await state();
+    const first = await state(t);
     expect(first).not.toBeNull();
     const second = await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
     expect(second.outcome).toBe('succeeded');
-    expect((await state())?.etag).not.toBe(first?.etag);
+    expect((await state(t))?.etag).not.toBe(first?.etag);
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 
