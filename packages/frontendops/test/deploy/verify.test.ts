@@ -5,12 +5,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -23,6 +24,14 @@ let site: Server;
 let env: Site;
 /** What the "CDN" serves: the hosting bucket's index.html, or a frozen (stale) copy. */
 let frozen: Buffer | null = null;
+/**
+ * The state prefix and hosting bucket each case starts from, whichever ran before: both builds
+ * published and nothing deployed; then V1 deployed and live.
+ */
+let published: BucketSnapshot;
+let v1Live: BucketSnapshot;
+const snapshot = () =>
+  snapshotBuckets([{ store: env.state, prefix: t.target.statePrefix }, { store: env.hosting }]);
 
 beforeAll(async () => {
   site = createServer(async (_req, res) => {
@@ -36,6 +45,14 @@ beforeAll(async () => {
     const build = await writeFixtureBuild(join(t.tmp, `v${i}`), { version: `v${i + 1}` });
     await publishArtifact(env.artifacts, { dir: build.dir, app: APP, commit });
   }
+  published = await snapshot();
+  await deployArtifact(env, { app: APP, commit: V1 as string, request, verifyTimeoutMs: 2000 });
+  v1Live = await snapshot();
+}, 180_000);
+// The "CDN" serves what the bucket holds until a case freezes it.
+beforeEach(async () => {
+  frozen = null;
+  await v1Live.restore();
 });
 afterAll(async () => {
   site.closeAllConnections();
@@ -45,6 +62,7 @@ afterAll(async () => {
 
 describe('verification through the CDN', () => {
   it('passes when the CDN serves the new index.html', async () => {
+    await published.restore();
     const summary = await deployArtifact(env, {
       app: APP,
       commit: V1 as string,
@@ -86,6 +104,8 @@ describe('verification through the CDN', () => {
   });
 
   it('leaves a failed deploy live when asked not to roll back', async () => {
+    // The "CDN" keeps serving V1's page.
+    frozen = (await env.hosting.get('index.html'))?.body ?? null;
     const summary = await deployArtifact(env, {
       app: APP,
       commit: V2 as string,
