@@ -5,12 +5,13 @@
  * (`audit verify` says so), not that stopped change's. status called it "unfinished" (the plan names
  * that build) and exited 0; it now holds such a pointer to what verify excuses.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { livePointerNaming } from '../support/audit-forgery.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
@@ -18,6 +19,8 @@ const [V1, V2] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2'] as const;
 
 let t: AtomicEnv;
 let prefix: string;
+/** V1 live and the canary start of V2 stopped after its switch: each case starts from it. */
+let stopped: AtomicSnapshot;
 beforeAll(async () => {
   t = await startAtomicEnv({ stack: 'status-stopped-atomic' });
   prefix = t.target.statePrefix;
@@ -30,10 +33,13 @@ beforeAll(async () => {
   await expect(
     startCanary(stopping, { app: APP, commit: V2, weightPercent: 10, request: request('try v2') }),
   ).rejects.toThrow('the process stopped');
+  stopped = await snapshotAtomicEnv(t);
 }, 180_000);
 afterAll(() => t?.stop());
 
 describe('status beside a stopped canary start', () => {
+  beforeEach(() => stopped.restore());
+
   it('the stopped start itself: the live pointer is as recorded', async () => {
     expect((await readStatus(t.site)).recorded.state).toBe('as-recorded');
   });
