@@ -14,7 +14,7 @@
  * not keep is refused (CONFLICT), and a change that finds live.json or atomic/state.json changed since
  * the check stops before it writes them (TAMPERED where verify says so); verify reports the edit.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { unpinRelease } from '../../src/deploy/pin.ts';
@@ -25,11 +25,14 @@ import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
 describe('state edited while a change runs', () => {
   let t: AtomicEnv;
+  /** V1 then V2 deployed, V2 live, nothing edited: each case starts from it, whichever ran before. */
+  let deployed: AtomicSnapshot;
   const key = (name: string) => `${t.target.statePrefix}${name}`;
   const read = async (name: string) => (await t.site.state.get(key(name)))?.body as Buffer;
   const put = (name: string, value: unknown) =>
@@ -69,8 +72,10 @@ describe('state edited while a change runs', () => {
     await t.publishVersions([V1, V2, V3]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') });
-  });
+    deployed = await snapshotAtomicEnv(t);
+  }, 180_000);
   afterAll(() => t?.stop());
+  beforeEach(() => deployed.restore());
 
   it('a rollback whose destination was edited in before the lock and put back: refused, nothing changed', async () => {
     const original = await read('live.json');
@@ -106,7 +111,7 @@ describe('state edited while a change runs', () => {
     // Run again, it goes to the release the stack keeps.
     expect((await rollbackRelease(t.site, { request: request('roll back') })).commit).toBe(V1);
     expect(await problems()).toEqual([]);
-    // The rollback pinned V1; V2 goes live again for the tests below.
+    // The rollback pinned V1; unpinned, V2 goes live again.
     await unpinRelease(t.site, { request: request('unpin') });
     expect(
       (await deployArtifact(t.site, { app: APP, commit: V2, request: request('deploy v2') })).outcome,
