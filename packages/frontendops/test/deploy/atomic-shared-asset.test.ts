@@ -9,7 +9,7 @@
  */
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
@@ -24,6 +24,7 @@ import {
   request,
   startAtomicEnv,
 } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 
 const LIVE = '0101010101010101010101010101010101010101';
 const OTHER = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';
@@ -33,6 +34,8 @@ let t: AtomicEnv;
 let v1: ReleaseBuild;
 let asset: string;
 let liveBytes: string;
+/** v1 live, the three builds published, nothing previewed: each case starts from it. */
+let published: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ retain: 3 });
@@ -52,8 +55,10 @@ beforeAll(async () => {
   await cp(v1.dir, same, { recursive: true });
   await writeFile(join(same, 'robots.txt'), 'User-agent: *\nDisallow: /private\n');
   await publishArtifact(t.site.artifacts, { dir: same, app: APP, commit: SAME });
-});
+  published = await snapshotAtomicEnv(t);
+}, 180_000);
 afterAll(() => t?.stop());
+beforeEach(() => published.restore());
 
 const served = async () => (await t.site.hosting.get(asset.slice(1)))?.body.toString('utf8');
 
