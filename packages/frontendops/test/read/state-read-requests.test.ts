@@ -5,18 +5,21 @@
  * release only its index tells read the head and that entry a third time. Now one reading of the
  * chain answers the whole command. The totals are bounds: a reader that reads more fails here.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readHistory } from '../../src/read/history.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { readAuditHead } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey } from '../support/audit-forgery.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
 let inPlace: TestDeployEnv;
 let atomic: AtomicEnv;
+/** The atomic stack with V1 then V2 deployed: each case starts from it (one deploys V3). */
+let atomicDeployed: AtomicSnapshot;
 
 beforeAll(async () => {
   [inPlace, atomic] = await Promise.all([
@@ -25,10 +28,12 @@ beforeAll(async () => {
   ]);
   await publishFixtureBuilds(inPlace, APP, [V1, V2]);
   for (const commit of [V1, V2]) await deployArtifact(inPlace.site, { app: APP, commit, request: request() });
+  atomicDeployed = await snapshotAtomicEnv(atomic);
 }, 180_000);
 afterAll(async () => {
   await Promise.all([inPlace?.stop(), atomic?.stop()]);
 });
+beforeEach(() => atomicDeployed.restore());
 
 /** What `read` sends: in all, and how many GETs of the audit head and of the chain's newest entry. */
 async function requestsOf(
