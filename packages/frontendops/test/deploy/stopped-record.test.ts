@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { atomicRecordsOf } from '../../src/deploy/atomic-live.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
@@ -16,6 +16,8 @@ import { FrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AtomicEnv, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -37,6 +39,14 @@ const refusingCopies = (site: Site): Site => ({
 
 describe('a deploy stopped by an error before it went live', () => {
   let t: TestDeployEnv;
+  /**
+   * The state prefix and hosting bucket each case starts from, whichever ran before: the builds
+   * published and nothing deployed; then V1 and V3 deployed, V3 live.
+   */
+  let published: BucketSnapshot;
+  let v3Live: BucketSnapshot;
+  const snapshot = () =>
+    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
   beforeAll(async () => {
     t = await startDeployEnv();
     await publishFixtureBuilds(t, APP, [V1, V2, V3]);
@@ -44,10 +54,15 @@ describe('a deploy stopped by an error before it went live', () => {
     const build = await writeFixtureBuild(join(t.tmp, 'b3'), { version: 'v3' });
     await writeFile(join(build.dir, 'assets/extra-0123456Z.js'), 'export const extra = 1;\n');
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: V4 });
-  });
+    published = await snapshot();
+    for (const commit of [V1, V3]) await deployArtifact(t.site, { app: APP, commit, request });
+    v3Live = await snapshot();
+  }, 180_000);
   afterAll(() => t?.stop());
+  beforeEach(() => v3Live.restore());
 
   it('in place: the record the next deploy writes for it carries the error', async () => {
+    await published.restore();
     await deployArtifact(t.site, { app: APP, commit: V1, request });
     await expect(deployArtifact(refusingCopies(t.site), { app: APP, commit: V2, request })).rejects.toThrow(
       REFUSED,
@@ -85,13 +100,33 @@ async function supersededEntries(site: Site, commit: string): Promise<number> {
 
 describe('an atomic deploy stopped by an error before it went live', () => {
   let t: AtomicEnv;
+  /**
+   * A stack with nothing deployed, for the first case, whichever ran before (a release store cannot
+   * be emptied again, so no snapshot of `t` can start it).
+   */
+  let fresh: AtomicEnv;
+  /** V1 then V3 deployed on `t`, V3 live: each other case starts from it. */
+  let v3Live: AtomicSnapshot;
+  const started = async () => {
+    const env = await startAtomicEnv();
+    await env.publishVersions([V1, V2, V3, V4]);
+    return env;
+  };
   beforeAll(async () => {
-    t = await startAtomicEnv();
-    await t.publishVersions([V1, V2, V3, V4]);
+    fresh = await started();
+    t = await started();
+    for (const commit of [V1, V3])
+      await deployArtifact(t.site, { app: APP, commit, request: atomicRequest() });
+    v3Live = await snapshotAtomicEnv(t);
+  }, 180_000);
+  afterAll(async () => {
+    await fresh?.stop();
+    await t?.stop();
   });
-  afterAll(() => t?.stop());
+  beforeEach(() => v3Live.restore());
 
   it('the record the next deploy writes for it carries the error', async () => {
+    const t = fresh;
     await deployArtifact(t.site, { app: APP, commit: V1, request: atomicRequest() });
     await expect(
       deployArtifact(refusingCopies(t.site), { app: APP, commit: V2, request: atomicRequest() }),
