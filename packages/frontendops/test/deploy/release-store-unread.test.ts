@@ -7,7 +7,7 @@
  * excuses any atomic/pending.json's record), and never TAMPERED for a genuine stopped change's record.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFrontReleaseStore } from '../../src/adapters/cloudfront-kvs.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { resolveRelease } from '../../src/deploy/pin.ts';
@@ -18,6 +18,7 @@ import type { ReleaseStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
 
@@ -44,6 +45,12 @@ describe('the CDN release store unreachable where a deploy id is asked for', () 
   let failing: { url: string; close(): Promise<void> };
   let fail: (response: ServerResponse) => void = () => undefined;
   let stoppedId = '';
+  /**
+   * The stack each case starts from, whichever ran before: V1 live and the deploy of V2 stopped
+   * before its entry; and the same once that deploy was run again and finished, for the planted case.
+   */
+  let stopped: AtomicSnapshot;
+  let finished: AtomicSnapshot;
   const prefix = () => t.target.statePrefix;
 
   beforeAll(async () => {
@@ -64,7 +71,11 @@ describe('the CDN release store unreachable where a deploy id is asked for', () 
     const listed = await t.site.state.list(`${prefix()}deployments/${V2.slice(0, 7)}-`);
     stoppedId = listed[0]?.key.slice(`${prefix()}deployments/`.length, -'.json'.length) ?? '';
     if (!stoppedId) throw new Error('the stopped deploy wrote its record');
+    stopped = await snapshotAtomicEnv(t);
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2 again') });
+    finished = await snapshotAtomicEnv(t);
   }, 180_000);
+  beforeEach(() => stopped.restore());
   afterAll(async () => {
     await failing?.close();
     await t?.stop();
@@ -152,6 +163,7 @@ describe('the CDN release store unreachable where a deploy id is asked for', () 
   });
 
   it('a preview of a planted record, the store failing after its first read: says so, nothing changed', async () => {
+    await finished.restore();
     // A record no entry binds, under an id nothing deployed: verify needs the store to call it forged
     // (an atomic/pending.json could name it), and the preview has read the store once by then.
     const [newest] = (await t.site.records.listReleases(1)).releases;
