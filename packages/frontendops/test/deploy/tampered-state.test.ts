@@ -14,7 +14,7 @@
  * recorded (a build never live, a canary never started).
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { promoteCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
@@ -23,7 +23,9 @@ import type { Site } from '../../src/site.ts';
 import { readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -56,13 +58,25 @@ async function refusedUntouched(site: Site, name: string, change: () => Promise<
 
 describe('in place', () => {
   let t: TestDeployEnv;
+  /**
+   * The state prefix and hosting bucket each case starts from, whichever ran before: A then B
+   * deployed, B live; and the same rolled back to A (which pins A), for the cases that need it.
+   */
+  let bLive: BucketSnapshot;
+  let rolledBackToA: BucketSnapshot;
+  const snapshot = () =>
+    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'tampered-state' });
     await publishFixtureBuilds(t, APP, [A, B, NEVER], { from: 0 });
     await deployArtifact(t.site, { app: APP, commit: A, request });
     await deployArtifact(t.site, { app: APP, commit: B, request });
-  });
+    bLive = await snapshot();
+    await rollbackRelease(t.site, { request });
+    rolledBackToA = await snapshot();
+  }, 180_000);
   afterAll(() => t?.stop());
+  beforeEach(() => bLive.restore());
 
   it('a release list naming a build never live: rollback refuses, verify still reports it', async () => {
     const live = await json(t.site, 'live.json');
@@ -77,6 +91,7 @@ describe('in place', () => {
   });
 
   it('the same, beside a crash-recovery record a stopped deploy left: still refused', async () => {
+    await rolledBackToA.restore();
     await expect(
       deployArtifact(
         stoppingSite(t.site, (key) => key.endsWith('/live.json')),
@@ -92,8 +107,9 @@ describe('in place', () => {
   });
 
   it('a pin edited to allow another build: the deploy past the real pin refuses', async () => {
+    await rolledBackToA.restore();
     const pin = await json(t.site, 'pin.json');
-    expect(pin.commit).toBe(A); // the rollback above pinned A
+    expect(pin.commit).toBe(A); // the rollback to A pinned it
     await put(t.site, 'pin.json', { ...pin, commit: NEVER });
     await refusedUntouched(t.site, 'pin.json', () =>
       deployArtifact(t.site, { app: APP, commit: NEVER, request }),
@@ -104,13 +120,17 @@ describe('in place', () => {
 
 describe('atomic', () => {
   let t: AtomicEnv;
+  /** A deployed and live, nothing edited: each case starts from it, whichever ran before. */
+  let aLive: AtomicSnapshot;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'tampered-atomic-state' });
     await t.publish(A, 'v1');
     await t.publish(B, 'v2');
     await deployArtifact(t.site, { app: APP, commit: A, request });
-  });
+    aLive = await snapshotAtomicEnv(t);
+  }, 180_000);
   afterAll(() => t?.stop());
+  beforeEach(() => aLive.restore());
 
   it('a canary never started, beside a planted crash-recovery record: the promote refuses', async () => {
     await deployArtifact(t.site, { app: APP, commit: B, request });
