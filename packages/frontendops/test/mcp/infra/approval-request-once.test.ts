@@ -101,8 +101,9 @@ describe('an approval request is read once, and judged as read', () => {
     const sent = await requestsOf(requestKey(deployId), async () =>
       expect((await c.call('run_sync', { handle })).text).toMatch(/APPROVAL_REQUIRED/),
     );
-    // The whole ask, planned again and refused (one more before: the request read twice).
-    expect(sent).toEqual({ total: 13, reads: 1 });
+    // The whole ask, planned again and refused (one more before: the request read twice; the plan
+    // holds the environment marker to the chain, as the lock will: the marker, head and newest entry).
+    expect(sent).toEqual({ total: 16, reads: 1 });
     const [again] = await findApprovalRequests(f.t.site, deployId);
     expect(again?.nonce).toBe(first?.nonce);
   });
@@ -117,8 +118,8 @@ describe('an approval request is read once, and judged as read', () => {
     });
     expect(shown).toBe(open.requestedBy);
     // The whole approval: the requests, the chain, the plan made again, the lock, the signed
-    // statement and its entry (one more before: the request read twice).
-    expect(sent).toEqual({ total: 29, reads: 1 });
+    // statement and its entry (one more before: the request read twice; the plan's marker check, three).
+    expect(sent).toEqual({ total: 32, reads: 1 });
     expect(await f.t.site.state.get(signedKey(open.deployId))).not.toBeNull();
   });
 });
