@@ -4,37 +4,30 @@
  * tag. Here the agent and the infra server: invalidate_cdn switches back, its answer carries no
  * receipt (so no client can tag the failed deployment), and the runbook says what happened.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
+import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
-let cdn: Server;
-/** What the "CDN" serves: the hosting bucket's index.html, or a frozen (stale) copy of it. */
-let frozen: string | null = null;
+/** The "CDN": the hosting bucket's index.html, or a frozen (stale) copy of it. */
+let cdn: StaleCdn;
 
 beforeAll(async () => {
-  cdn = createServer(async (_req, res) => {
-    const body = frozen ?? (await e.hostingIndex()) ?? '';
-    res.writeHead(200, { 'content-type': 'text/html' }).end(body);
-  });
-  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', () => resolve()));
+  cdn = await startStaleCdn(() => e.hostingIndex());
   e = await startAgentTestEnv({
-    siteUrl: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`,
+    siteUrl: cdn.url,
     verifyTimeoutMs: 300,
   });
   clients = await e.connect();
 });
 afterAll(async () => {
   await e?.stop();
-  cdn?.closeAllConnections();
-  await new Promise((resolve) => cdn?.close(resolve));
+  await cdn?.stop();
 });
 
 const run = (text: string) => runbookRequests(e, clients)(text);
@@ -50,7 +43,7 @@ describe('a deployment the CDN does not serve', () => {
 
   it('is switched back, recorded as failed, answered without a receipt, not tagged; the agent fails (exit 1)', async () => {
     const v1 = await e.hostingIndex();
-    frozen = v1;
+    cdn.frozen = v1;
     const sha = await e.addRelease('v3');
     const before = e.received.length;
     const result = await run('Deploy the latest dashboard');
@@ -88,7 +81,7 @@ describe('a deployment the CDN does not serve', () => {
     expect(failed).toBeDefined();
     // Three good releases later it is no longer among the retained ones: only its record is left,
     // and the server goes back only to a deployment that went live (deploy/deploy.ts).
-    frozen = null;
+    cdn.frozen = null;
     for (const version of ['v4', 'v5', 'v6']) {
       await e.addRelease(version);
       expect((await run('Deploy the latest dashboard')).outcome).toBe('succeeded');

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
@@ -15,6 +13,7 @@ import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { replacePublished } from '../support/replace-published.ts';
+import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
 const EVIL =
   '<!doctype html><html><head><meta name="release" content="EVIL"></head><body>defaced</body></html>\n';
@@ -28,21 +27,14 @@ const replaceWithManifest = (store: ObjectStore, commit: string, path: string, b
 describe('in place', () => {
   let t: TestDeployEnv;
   /** What the CDN answers for the site: the hosting bucket's index.html, or `frozen` while set. */
-  let frozen: string | null = null;
-  let cdn: Server;
+  let cdn: StaleCdn;
   beforeAll(async () => {
-    cdn = createServer(async (_req, res) => {
-      const body = frozen ?? (await t.site.hosting.get('index.html'))?.body ?? '';
-      res.writeHead(200, { 'content-type': 'text/html' }).end(body);
-    });
-    await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
-    const port = (cdn.address() as AddressInfo).port;
-    t = await startDeployEnv({ stack: 'swap-recorded', siteUrl: `http://127.0.0.1:${port}/` });
+    cdn = await startStaleCdn(async () => (await t.site.hosting.get('index.html'))?.body);
+    t = await startDeployEnv({ stack: 'swap-recorded', siteUrl: `${cdn.url}/` });
   });
   afterAll(async () => {
     await t?.stop();
-    cdn?.closeAllConnections();
-    await new Promise((resolve) => cdn?.close(resolve));
+    await cdn?.stop();
   });
   const publish = async (commit: string, version: string) => {
     const build = await writeFixtureBuild(join(t.tmp, commit), { version, robots: `# ${version}\n` });
@@ -80,7 +72,7 @@ describe('in place', () => {
       try {
         await deployArtifact(site, { app: APP, commit: v1, request, verifyTimeoutMs: 5_000 });
         await replaceWithManifest(site.artifacts as ObjectStore, v1, '/index.html', EVIL);
-        frozen = 'stale'; // the CDN does not serve the new release
+        cdn.frozen = 'stale'; // the CDN does not serve the new release
         const deploy = deployArtifact(site, { app: APP, commit: v2, request, verifyTimeoutMs: 300 });
         await expect(deploy).rejects.toThrow(TAMPERED);
         // It says what is live: the failed deploy, not "nothing was changed".
@@ -89,7 +81,7 @@ describe('in place', () => {
         );
         await expect(deploy).rejects.not.toThrow(/Nothing was changed/);
       } finally {
-        frozen = null;
+        cdn.frozen = null;
         t = original;
       }
       expect((await site.hosting.get('index.html'))?.body.toString('utf8')).not.toBe(EVIL);

@@ -9,8 +9,6 @@
  * place, with one release kept, the one the audit chain records live before it). Refused TAMPERED,
  * nothing changed.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
@@ -22,30 +20,22 @@ import type { PendingDeploy } from '../../src/state/records.ts';
 import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { refusal } from '../support/refusal.ts';
+import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
 const [V1, V2, V3] = ['1111111aaaaaaaaa', '2222222bbbbbbbbb', '3333333ccccccccc'] as const;
 
 describe('in place: a synced deploy whose pending.json was edited before invalidate_cdn', () => {
   let t: TestDeployEnv;
-  let cdn: Server;
-  /** What the "CDN" serves: the hosting bucket's index.html, or (stale) what it served before. */
-  let frozen: Buffer | null = null;
+  /** The "CDN": the hosting bucket's index.html, or (stale) what it served before. */
+  let cdn: StaleCdn;
 
   beforeAll(async () => {
-    cdn = createServer(async (_req, res) => {
-      const body = frozen ?? (await t.site.hosting.get('index.html'))?.body ?? Buffer.from('');
-      res.writeHead(200, { 'content-type': 'text/html' }).end(body);
-    });
-    await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', () => resolve()));
-    t = await startDeployEnv({
-      stack: 'forged-switch-back',
-      siteUrl: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`,
-    });
+    cdn = await startStaleCdn(async () => (await t.site.hosting.get('index.html'))?.body);
+    t = await startDeployEnv({ stack: 'forged-switch-back', siteUrl: cdn.url });
     await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   });
   afterAll(async () => {
-    cdn?.closeAllConnections();
-    await new Promise((resolve) => cdn?.close(resolve));
+    await cdn?.stop();
     await t?.stop();
   });
 
@@ -107,7 +97,7 @@ describe('in place: a synced deploy whose pending.json was edited before invalid
     const pending = await syncedAfterTwo(one);
     expect((await one.records.readPointer())?.value.releases).toHaveLength(1);
     await one.records.writePending({ ...pending, plan: { ...pending.plan, fromCommit: V1 } });
-    frozen = Buffer.from('<html>the page before</html>'); // the CDN does not serve V3
+    cdn.frozen = Buffer.from('<html>the page before</html>'); // the CDN does not serve V3
     try {
       const error = await refusal(
         finishSyncedDeploy(one, pending.plan.deployId, { request: request(), verifyTimeoutMs: 300 }),
@@ -117,7 +107,7 @@ describe('in place: a synced deploy whose pending.json was edited before invalid
         /names 1111111 as the release live before .* the audit chain records 2222222/,
       );
     } finally {
-      frozen = null;
+      cdn.frozen = null;
     }
     // Recorded as failed, and not switched anywhere.
     expect((await one.records.readPointer())?.value.commit).toBe(V3);

@@ -5,43 +5,33 @@
  * written. When the CDN then does not serve it, it is switched back to the release live before it,
  * as any finished sync is: that second entry of its own is no release live before it.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, request } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2] = ['1111111aaaaaaaaa', '2222222bbbbbbbbb'] as const;
 let t: TestDeployEnv;
-let cdn: Server;
-/** What the "CDN" serves: the hosting bucket's index.html, or (stale) what it served before. */
-let frozen: Buffer | null = null;
+/** The "CDN": the hosting bucket's index.html, or (stale) what it served before. */
+let cdn: StaleCdn;
 
 beforeAll(async () => {
-  cdn = createServer(async (_req, res) => {
-    const body = frozen ?? (await t.site.hosting.get('index.html'))?.body ?? Buffer.from('');
-    res.writeHead(200, { 'content-type': 'text/html' }).end(body);
-  });
-  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', () => resolve()));
-  t = await startDeployEnv({
-    stack: 'stopped-before-flag',
-    siteUrl: `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`,
-  });
+  cdn = await startStaleCdn(async () => (await t.site.hosting.get('index.html'))?.body);
+  t = await startDeployEnv({ stack: 'stopped-before-flag', siteUrl: cdn.url });
   await publishFixtureBuilds(t, APP, [V1, V2]);
 });
 afterAll(async () => {
-  cdn?.closeAllConnections();
-  await new Promise((resolve) => cdn?.close(resolve));
+  await cdn?.stop();
   await t?.stop();
 });
 
 it('finished by invalidate_cdn, not served by the CDN: switched back to the release before it', async () => {
   await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
   // The CDN keeps serving v1 from here on.
-  frozen = (await t.site.hosting.get('index.html'))?.body ?? null;
+  cdn.frozen = (await t.site.hosting.get('index.html'))?.body ?? null;
   const stopping = stoppingSite(
     t.site,
     (key, body) => key === `${t.target.statePrefix}pending.json` && /"pointerMoved": true/.test(String(body)),

@@ -2,8 +2,6 @@
  * Verification through the CDN: the served index.html must become the new one within a bounded
  * wait; when it does not, the deploy is recorded as failed and rolled back to the previous release.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -14,16 +12,16 @@ import { readPin } from '../../src/state/pin.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2] = ['1010101010', '2020202020'];
 const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
 
 let t: TestDeployEnv;
-let site: Server;
+/** The "CDN": the hosting bucket's index.html, or a frozen (stale) copy. */
+let cdn: StaleCdn;
 let env: Site;
-/** What the "CDN" serves: the hosting bucket's index.html, or a frozen (stale) copy. */
-let frozen: Buffer | null = null;
 /**
  * The state prefix and hosting bucket each case starts from, whichever ran before: both builds
  * published and nothing deployed; then V1 deployed and live.
@@ -34,12 +32,8 @@ const snapshot = () =>
   snapshotBuckets([{ store: env.state, prefix: t.target.statePrefix }, { store: env.hosting }]);
 
 beforeAll(async () => {
-  site = createServer(async (_req, res) => {
-    const body = frozen ?? (await t.site.hosting.get('index.html'))?.body ?? Buffer.from('');
-    res.writeHead(200, { 'content-type': 'text/html' }).end(body);
-  });
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', () => resolve()));
-  t = await startDeployEnv({ siteUrl: `http://127.0.0.1:${(site.address() as AddressInfo).port}` });
+  cdn = await startStaleCdn(async () => (await t.site.hosting.get('index.html'))?.body);
+  t = await startDeployEnv({ siteUrl: cdn.url });
   env = t.site;
   for (const [i, commit] of [V1, V2].entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `v${i}`), { version: `v${i + 1}` });
@@ -51,12 +45,11 @@ beforeAll(async () => {
 }, 180_000);
 // The "CDN" serves what the bucket holds until a case freezes it.
 beforeEach(async () => {
-  frozen = null;
+  cdn.frozen = null;
   await v1Live.restore();
 });
 afterAll(async () => {
-  site.closeAllConnections();
-  await new Promise((resolve) => site.close(resolve));
+  await cdn.stop();
   await t.stop();
 });
 
@@ -74,7 +67,7 @@ describe('verification through the CDN', () => {
   });
 
   it('fails within the bounded wait when the CDN keeps serving the old page, and rolls back', async () => {
-    frozen = (await env.hosting.get('index.html'))?.body ?? null;
+    cdn.frozen = (await env.hosting.get('index.html'))?.body ?? null;
     const started = Date.now();
     const summary = await deployArtifact(env, {
       app: APP,
@@ -105,7 +98,7 @@ describe('verification through the CDN', () => {
 
   it('leaves a failed deploy live when asked not to roll back', async () => {
     // The "CDN" keeps serving V1's page.
-    frozen = (await env.hosting.get('index.html'))?.body ?? null;
+    cdn.frozen = (await env.hosting.get('index.html'))?.body ?? null;
     const summary = await deployArtifact(env, {
       app: APP,
       commit: V2 as string,
