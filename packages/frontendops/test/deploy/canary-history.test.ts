@@ -5,7 +5,7 @@
  * edited or added by hand reported as any record is, and a history page reading the audit log no
  * further back than its rows' bindings.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { abortCanary, promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { assertAtomicPendingSound } from '../../src/deploy/live.ts';
@@ -17,6 +17,7 @@ import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -24,16 +25,71 @@ const C = ['4d4d4d4d4d4d4d4d', '5e5e5e5e5e5e5e5e', '6f6f6f6f6f6f6f6f'];
 let t: AtomicEnv;
 let outputs: string;
 const started: { start1?: string; start2?: string; promoted?: string; aborted?: string } = {};
+/**
+ * What the canary rows were made with, once, in beforeAll (C0 live): C1 started on 10% and aborted,
+ * then C2 started on 20% and promoted; the state writes of the start and of the abort.
+ */
+let rows: {
+  start: Awaited<ReturnType<typeof startCanary>>;
+  startWrites: string[];
+  abort: Awaited<ReturnType<typeof abortCanary>>;
+  abortWrites: string[];
+};
+/** The stack with those rows: each case starts from it, whichever ran before. */
+let withRows: AtomicSnapshot;
+/** C1 started again on 5%, once stopped between its row and its entry, then run again, over those rows. */
+const again = { app: APP, commit: C[1] as string, weightPercent: 5, request: request('C1 again') };
+let stoppedAgain: { start: Promise<unknown>; verdict: Awaited<ReturnType<typeof verifyAudit>> };
+/** The stack once C1 was started again: the case that promotes and aborts it starts from it. */
+let c1Again: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv();
   outputs = await t.writeOutputs();
   await t.publishVersions(C);
   await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request('first') });
-});
+
+  let mark = await t.mark();
+  const start = await startCanary(t.site, {
+    app: APP,
+    commit: C[1] as string,
+    weightPercent: 10,
+    request: request('try C1 on 10%'),
+  });
+  const startWrites = await stateWrites(mark);
+  started.start1 = startWrites[0]?.slice('deployments/'.length, -'.json'.length);
+  mark = await t.mark();
+  const abort = await abortCanary(t.site, { request: request('C1 is slow') });
+  const abortWrites = await stateWrites(mark);
+  started.aborted = abortWrites[0]?.slice('deployments/'.length, -'.json'.length);
+  await startCanary(t.site, {
+    app: APP,
+    commit: C[2] as string,
+    weightPercent: 20,
+    request: request('C2'),
+  });
+  const promote = await promoteCanary(t.site, { request: request('C2 is good') });
+  started.promoted = promote.deployId;
+  rows = { start, startWrites, abort, abortWrites };
+  withRows = await snapshotAtomicEnv(t);
+
+  const stopping = stoppingSite(
+    t.site,
+    (key, body) => /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"canary-start"'),
+  );
+  const stoppedStart = startCanary(stopping, again);
+  await stoppedStart.catch(() => undefined);
+  stoppedAgain = {
+    start: stoppedStart,
+    verdict: await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() }),
+  };
+  await startCanary(t.site, again);
+  c1Again = await snapshotAtomicEnv(t);
+}, 180_000);
 afterAll(async () => {
   await t?.stop();
 });
+beforeEach(() => withRows.restore());
 
 const state = (key: string) => `${t.target.statePrefix}${key}`;
 const stateWrites = async (mark: number) =>
@@ -44,37 +100,16 @@ const stateWrites = async (mark: number) =>
 
 describe('canary rows in the history', () => {
   it('a start and an abort each write one record and its history index, bound by their entry', async () => {
-    let mark = await t.mark();
-    const start = await startCanary(t.site, {
-      app: APP,
-      commit: C[1] as string,
-      weightPercent: 10,
-      request: request('try C1 on 10%'),
-    });
+    const { start, startWrites, abort, abortWrites } = rows;
     expect(start.outcome).toBe('succeeded');
-    const startWrites = await stateWrites(mark);
     expect(startWrites).toHaveLength(2);
-    const [record, index] = startWrites as [string, string];
-    started.start1 = record.slice('deployments/'.length, -'.json'.length);
+    const [, index] = startWrites as [string, string];
     expect(index).toMatch(new RegExp(`^history/\\d{13}-${started.start1}$`));
     // Its own id, not the canary's (which its promote gets), nor one of the commit's deployments.
     expect(started.start1).not.toBe(start.deployId);
 
-    mark = await t.mark();
-    const abort = await abortCanary(t.site, { request: request('C1 is slow') });
     expect(abort.outcome).toBe('succeeded');
-    const abortWrites = await stateWrites(mark);
     expect(abortWrites).toHaveLength(2);
-    started.aborted = (abortWrites[0] as string).slice('deployments/'.length, -'.json'.length);
-
-    await startCanary(t.site, {
-      app: APP,
-      commit: C[2] as string,
-      weightPercent: 20,
-      request: request('C2'),
-    });
-    const promote = await promoteCanary(t.site, { request: request('C2 is good') });
-    started.promoted = promote.deployId;
     expect(await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() })).toMatchObject({
       ok: true,
       problems: [],
@@ -231,17 +266,12 @@ describe('canary rows in the history', () => {
   });
 
   it('a start stopped between its row and its entry is unfinished, not tampered; run again, it has one row', async () => {
-    const stopping = stoppingSite(
-      t.site,
-      (key, body) => /\/audit\/\d{10}\.json$/.test(key) && String(body).includes('"type":"canary-start"'),
-    );
-    const ask = { app: APP, commit: C[1] as string, weightPercent: 5, request: request('C1 again') };
-    await expect(startCanary(stopping, ask)).rejects.toThrow(/stopped/);
-    const stopped = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
+    await expect(stoppedAgain.start).rejects.toThrow(/stopped/);
+    const stopped = stoppedAgain.verdict;
     expect(stopped.problems.length).toBeGreaterThan(0);
     expect(stopped.problems.filter((p) => p.kind !== 'unfinished')).toEqual([]);
 
-    await startCanary(t.site, ask);
+    await c1Again.restore();
     const verdict = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
     expect(verdict.problems).toEqual([]);
     const rows = (await readHistory(t.site, { limit: 20 })).deployments;
@@ -249,6 +279,7 @@ describe('canary rows in the history', () => {
   });
 
   it('a promote stopped before its switch, then an abort of that canary: the promote is recorded superseded, as a promote', async () => {
+    await c1Again.restore();
     // The canary of the case before (C1, 5%) runs. A promote whose key write never lands (the process
     // killed just before it) leaves its crash-recovery record, under the canary's deploy id.
     const killed = await t.openKilledBeforeKeyWrite();
