@@ -4,7 +4,7 @@
  * canary and open previews, and deletes a replaced release only after the pointer moved and the
  * edge's propagation delay passed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyPreviewToken } from '../../src/atomic/preview-token.ts';
 import { releaseIndexOf } from '../../src/deploy/atomic-apply.ts';
 import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
@@ -18,12 +18,18 @@ import type { Site } from '../../src/site.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { forgeEntryPastHead } from '../support/audit-forgery.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 
 const PROPAGATION_MS = 300;
 const C = ['0101010101010101', '0202020202020202', '0303030303030303', '0404040404040404'];
 let t: AtomicEnv;
+/**
+ * A stack of its own, nothing deployed on it: the first case runs there, whichever ran before (a
+ * release store cannot be emptied again, so no snapshot of `t` can start it).
+ */
+let fresh: AtomicEnv;
 /** Hosting keys at each DeleteObjects, with which release pointer the edge saw at that moment. */
 const deletions: Array<{
   keys: readonly string[];
@@ -31,10 +37,23 @@ const deletions: Array<{
   current: string | undefined;
 }> = [];
 let site: Site;
+/**
+ * The stack each case starts from, whichever ran before, on `t`: C0 (v1) live; then a preview of C1
+ * open beside it; then C2 deployed over them, which pruned v1.
+ */
+let v1Live: AtomicSnapshot;
+let previewOpen: AtomicSnapshot;
+let v1Pruned: AtomicSnapshot;
+/** The release v1 went up as on `t`. */
+let v1Id = '';
 
+const started = async () => {
+  const env = await startAtomicEnv({ propagationMs: PROPAGATION_MS, retain: 1 });
+  await env.publishVersions(C);
+  return env;
+};
 beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: PROPAGATION_MS, retain: 1 });
-  await t.publishVersions(C);
+  [fresh, t] = await Promise.all([started(), started()]);
   const opened = await t.open({ retain: 1 });
   site = {
     ...opened,
@@ -50,19 +69,30 @@ beforeAll(async () => {
       },
     },
   };
+  v1Id = (await deployAtomic(site, { app: APP, commit: C[0] as string, request: request() })).releaseId;
+  v1Live = await snapshotAtomicEnv(t);
+  await previewLink(site, { app: APP, commit: C[1] as string, ttlSeconds: 3600, request: request() });
+  previewOpen = await snapshotAtomicEnv(t);
+  await deployAtomic(site, { app: APP, commit: C[2] as string, request: request() });
+  v1Pruned = await snapshotAtomicEnv(t);
+}, 180_000);
+afterAll(async () => {
+  await fresh?.stop();
+  await t?.stop();
 });
-afterAll(() => t.stop());
 
-let v1Id = '';
 const keys = async () => (await site.hosting.list()).map((o) => o.key);
 
 describe('preview links', () => {
+  beforeEach(() => v1Live.restore());
+
   it('refuses before anything is live atomically, and without a release to name', async () => {
+    const site = fresh.site;
     const early = await previewLink(site, { app: APP, commit: C[1] as string, request: request() }).catch(
       (e: unknown) => e,
     );
     expect(isFrontendOpsError(early, 'CONFLICT')).toBe(true);
-    v1Id = (await deployAtomic(site, { app: APP, commit: C[0] as string, request: request() })).releaseId;
+    await deployAtomic(site, { app: APP, commit: C[0] as string, request: request() });
     await expect(previewLink(site, { request: request() })).rejects.toThrow(
       /deploy id or by a published commit/,
     );
@@ -117,7 +147,10 @@ describe('preview links', () => {
 });
 
 describe('retention', () => {
+  beforeEach(() => v1Pruned.restore());
+
   it('deletes the replaced release only after the pointer moved and the edge saw it; keeps the open preview', async () => {
+    await previewOpen.restore();
     const v1 = `_releases/${v1Id}/`;
     expect((await keys()).some((k) => k.startsWith(v1))).toBe(true);
     const previewed = (await createAtomicRecords(site.state, t.target.statePrefix).readState()).previews[0];
@@ -178,6 +211,8 @@ describe('retention', () => {
 });
 
 describe('preview on an edited audit log', () => {
+  beforeEach(() => v1Pruned.restore());
+
   it('an entry past the head that does not follow from it stops the preview before anything is written', async () => {
     // The newest entry edited and re-hashed: well formed, but chained to nothing in this log. The
     // preview's own append would refuse it, so it must refuse before its state and copies, not after.
