@@ -5,7 +5,7 @@
  * write switches — while a concurrent prober sees no broken page; the old root files go after the
  * grace, and the first rollback afterwards is a pure switch.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { migrateToAtomic } from '../../src/deploy/migrate.ts';
 import { resolveDeployTarget } from '../../src/engine/target.ts';
@@ -13,23 +13,60 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, hostingCopies, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
 
 const C = ['7a7a7a7a7a7a7a7a', '8b8b8b8b8b8b8b8b', '9c9c9c9c9c9c9c9c'];
+/**
+ * Three stacks, each case on the one its start needs, whichever ran before (a release store cannot be
+ * emptied again, so no snapshot taken after a migration can start the cases before it): nothing
+ * deployed, for the first; C0 then C1 deployed in place, for the migration; and the same migrated,
+ * for the cases after it, restored before each (then also C0 rolled back to and C2 deployed).
+ */
+interface Stack {
+  t: AtomicEnv;
+  inPlace: Site;
+}
+let empty: Stack;
+let inPlaceTwo: Stack;
+let atomic: Stack;
+let migrated: AtomicSnapshot;
+let v3Live: AtomicSnapshot;
+/** The stack of the running case. */
 let t: AtomicEnv;
 let inPlace: Site;
 
-beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: 40 });
+async function started(deployedInPlace: number): Promise<Stack> {
+  const t = await startAtomicEnv({ propagationMs: 40 });
   await t.publishVersions(C);
-  inPlace = await t.open({ inPlace: true });
+  const inPlace = await t.open({ inPlace: true });
+  for (const commit of C.slice(0, deployedInPlace))
+    await deployArtifact(inPlace, { app: APP, commit, request: request() });
+  return { t, inPlace };
+}
+const use = (stack: Stack) => {
+  ({ t, inPlace } = stack);
+};
+
+beforeAll(async () => {
+  [empty, inPlaceTwo, atomic] = await Promise.all([started(0), started(2), started(2)]);
+  await migrateToAtomic(atomic.t.site, { request: request('migrate to atomic') });
+  migrated = await snapshotAtomicEnv(atomic.t);
+  await rollbackRelease(atomic.t.site, { request: request() });
+  await deployArtifact(atomic.t.site, { app: APP, commit: C[2] as string, request: request(), pin: 'clear' });
+  v3Live = await snapshotAtomicEnv(atomic.t);
+}, 180_000);
+afterAll(() => Promise.all([empty, inPlaceTwo, atomic].map((stack) => stack?.t.stop())));
+beforeEach(async () => {
+  use(atomic);
+  await migrated.restore();
 });
-afterAll(() => t.stop());
 
 const served = async () => releaseOf((await new Browser(t.edge.url).navigate('/')).body);
 
 describe('migrate --to atomic', () => {
   it('an in-place stack deploys in place; with no pointer the release router serves the bucket root', async () => {
+    use(empty);
     expect([inPlace.mode, t.site.mode]).toEqual(['in-place', 'atomic']);
     for (const commit of C.slice(0, 2)) {
       const summary = await deployArtifact(inPlace, { app: APP, commit, request: request() });
@@ -41,6 +78,7 @@ describe('migrate --to atomic', () => {
   });
 
   it('moves to atomic releases with no broken page: the same release, now from its prefix; old root files pruned after the grace', async () => {
+    use(inPlaceTwo);
     const probe = new Probe();
     const probers = [
       probe.run(new Browser(t.edge.url)),
@@ -102,6 +140,7 @@ describe('migrate --to atomic', () => {
   });
 
   it('once atomic, a deploy through outputs that still say in place is refused, and nothing changes', async () => {
+    await v3Live.restore();
     // The seed's syncCommand outputs, or an outputs file from before the update: its prune would
     // delete the releases the site serves.
     const pointer = (await t.store().read()).value;
