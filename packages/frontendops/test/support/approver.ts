@@ -130,25 +130,37 @@ export function infraWithOidcFor(): InfraWithOidc {
 }
 
 /**
- * `frontendops approve <deployId>` as a person runs it: the real CLI, in process, reading the
- * fixture's outputs file, with the approver key at `keyPath`, answering yes (`--yes`), under a
- * configuration that protects the fixture's stack with `approval`. `extra` is more of its command
- * line (`--action rollback`). What it printed, and its exit code.
+ * The real CLI, in process, as a person runs it on the fixture's stack: `command`, then `--stack` and
+ * the fixture's outputs file, then `extra`, under a configuration that protects the fixture's stack
+ * with `approval`. What it printed, and its exit code.
  */
-export async function approveWithCli(
+export async function cliOnProtected(
+  f: InfraFixture,
+  approval: Partial<ApprovalPolicy>,
+  command: readonly string[],
+  extra: readonly string[] = [],
+) {
+  const outputs = await f.t.writeOutputs();
+  const config = join(f.t.tmp, `config-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(config, JSON.stringify({ protected: [STACK], approval }));
+  return cli([...command, '--stack', outputs, ...extra], {
+    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
+    cwd: f.t.tmp,
+  });
+}
+
+/**
+ * `frontendops approve <deployId>` as a person runs it (cliOnProtected): with the approver key at
+ * `keyPath`, answering yes (`--yes`). `extra` is more of its command line (`--action rollback`).
+ */
+export function approveWithCli(
   f: InfraFixture,
   deployId: string,
   keyPath: string,
   approval: Partial<ApprovalPolicy>,
   extra: readonly string[] = [],
 ) {
-  const outputs = await f.t.writeOutputs();
-  const config = join(f.t.tmp, `approve-config-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(config, JSON.stringify({ protected: [STACK], approval }));
-  return cli(['approve', deployId, '--stack', outputs, '--key', keyPath, '--yes', ...extra], {
-    env: { FRONTENDOPS_CONFIG: config, ...f.t.cliEnv() },
-    cwd: f.t.tmp,
-  });
+  return cliOnProtected(f, approval, ['approve', deployId], ['--key', keyPath, '--yes', ...extra]);
 }
 
 /**

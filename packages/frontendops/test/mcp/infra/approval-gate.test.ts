@@ -5,8 +5,6 @@
  * with `frontendops approve` (the CLI, in process), a GitHub deployment environment (OIDC, through
  * a double of GitHub's provider), and a client the stack's configuration trusts.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ElicitRequest } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
 import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
@@ -16,6 +14,7 @@ import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import {
   approverKeysFor,
   approveWithCli,
+  cliOnProtected,
   findApprovalRequests,
   infraWithOidcFor,
 } from '../../support/approver.ts';
@@ -65,15 +64,7 @@ const approve = (deployId: string, key: string, extra: string[] = []) =>
   approveWithCli(f(), deployId, key, policy(), extra);
 
 /** `frontendops audit verify` with the stack's configuration (Ada its approver), in process. */
-async function auditVerifyWithCli() {
-  const outputs = await f().t.writeOutputs();
-  const config = join(f().t.tmp, `verify-config-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(config, JSON.stringify({ protected: [STACK], approval: policy() }));
-  return cli(['audit', 'verify', '--stack', outputs], {
-    env: { FRONTENDOPS_CONFIG: config, ...f().t.cliEnv() },
-    cwd: f().t.tmp,
-  });
-}
+const auditVerifyWithCli = () => cliOnProtected(f(), policy(), ['audit', 'verify']);
 
 async function planAndSync(c: InfraClient, commit: string) {
   const target = await c.call('get_deploy_target', { commit });
