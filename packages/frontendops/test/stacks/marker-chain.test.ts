@@ -14,8 +14,7 @@
  * only the marker to find the history by: deleted, it opens as a new stack; another environment's
  * own last marker for this bucket put back, it opens that environment (docs/security.md says so).
  */
-import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../../src/config.ts';
@@ -29,16 +28,10 @@ import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/
 import { request } from '../support/atomic-env.ts';
 import { rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import {
-  HOSTING,
-  publishFixtureBuilds,
-  STACK,
-  startDeployEnv,
-  type TestDeployEnv,
-} from '../support/deploy-env.ts';
+import { HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import { MARKER_APP as APP, type MarkerEnv, startMarkerEnv } from '../support/marker-env.ts';
 import { refusal } from '../support/refusal.ts';
 
-const APP = 'sophia-dashboard';
 /** A second environment's hosting bucket, in the same S3 server. */
 const FRESH = 'fresh-hosting';
 /** A third environment's, for a stopped upgrade met by new processes. */
@@ -49,6 +42,7 @@ const [V1, V2, V3] = [
   '3333333ccccccccccccccccccccccccccccccccc',
 ];
 
+let env: MarkerEnv;
 let t: TestDeployEnv;
 let named: string;
 /** This operator's configuration: it protects no stack (the marker is all that protects STACK). */
@@ -57,25 +51,23 @@ let plain: Config;
 let unprotectedMarker: string;
 let deployed: BucketSnapshot;
 
-const marker = async () => (await t.site.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? null;
-const putMarker = (body: string) =>
-  t.site.hosting.put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+const marker = () => env.marker();
+const putMarker = (body: string) => env.putMarker(body);
+const everything = () => env.everything('.frontendops/state/');
 const open = (ref: string, config = plain) => openSite(ref, config, t.tmp, { onNotice: () => undefined });
 
 beforeAll(async () => {
-  t = await startDeployEnv({}, { extraBuckets: [FRESH, STOPPED] });
-  Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
-  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
-  named = await t.writeOutputs();
-  const outputs = JSON.parse(await readFile(named, 'utf8'));
+  env = await startMarkerEnv([V1, V2, V3], { extraBuckets: [FRESH, STOPPED] });
+  ({ t, named } = env);
   // "alias": the same buckets under a name of its own (its own default state location, no history);
   // "twin": the same buckets and the environment's state location under another name.
-  const aliasFile = join(t.tmp, 'alias-outputs.json');
   const twinFile = join(t.tmp, 'twin-outputs.json');
-  await writeFile(aliasFile, JSON.stringify({ ...outputs, stack: 'alias' }));
-  await writeFile(twinFile, JSON.stringify({ ...outputs, stack: 'twin', statePrefix: t.target.statePrefix }));
+  await writeFile(
+    twinFile,
+    JSON.stringify({ ...env.outputs, stack: 'twin', statePrefix: t.target.statePrefix }),
+  );
   const stacks = {
-    alias: { backend: 'outputs', file: aliasFile },
+    alias: { backend: 'outputs', file: env.aliasFile },
     twin: { backend: 'outputs', file: twinFile },
   };
   plain = configSchema.parse({ protected: [], stacks });
@@ -102,23 +94,6 @@ beforeEach(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-/** Every object of the hosting bucket and of every stack's state, by key: its bytes' sha256. */
-async function everything(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [name, store, prefix] of [
-    ['hosting', t.site.hosting, ''],
-    ['state', t.site.state, '.frontendops/state/'],
-  ] as const) {
-    for (const { key } of await store.list(prefix)) {
-      // The lock and the probe for conditional writes are the lock's, not the change's.
-      if (key.includes('/locks/') || key.includes('/probe/')) continue;
-      const object = await store.get(key);
-      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
-    }
-  }
-  return out;
-}
 
 /** A deploy of V3, counting the approvals it asks for: refused, with nothing changed. */
 async function refusedDeploy(site: Site) {

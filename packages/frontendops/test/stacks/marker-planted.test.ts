@@ -10,8 +10,6 @@
  * anything is written or any approval used, saying what is wrong and what to do.
  */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -21,45 +19,37 @@ import { openSite } from '../../src/stacks/open.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import { MARKER_APP as APP, type MarkerEnv, startMarkerEnv } from '../support/marker-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
-const APP = 'sophia-dashboard';
 const [V1, V2, V3] = [
   '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
   '3333333ccccccccccccccccccccccccccccccccc',
 ];
 
+let env: MarkerEnv;
 let t: TestDeployEnv;
 let named: string;
 let config: Config;
 let deployed: BucketSnapshot;
 const notices: string[] = [];
 
-const marker = async () => (await t.site.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? null;
-const putMarker = (body: string) =>
-  t.site.hosting.put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
+const marker = () => env.marker();
+const putMarker = (body: string) => env.putMarker(body);
+const everything = () => env.everything(t.target.statePrefix);
 const open = (ref: string) => openSite(ref, config, t.tmp, { onNotice: (notice) => notices.push(notice) });
 
 beforeAll(async () => {
-  t = await startDeployEnv();
-  // openSite reaches the embedded S3 server the AWS way, as the CLI does (the support's cleanup puts
-  // process.env back as the file found it).
-  Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
-  await publishFixtureBuilds(t, APP, [V1, V2]);
-  named = await t.writeOutputs();
+  env = await startMarkerEnv([V1, V2]);
+  ({ t, named } = env);
   // The environment is protected by the configuration; "alias" names the same outputs under a
   // name of its own that the configuration does not protect (it follows the bucket's marker).
-  const aliasFile = join(t.tmp, 'alias-outputs.json');
-  await writeFile(
-    aliasFile,
-    JSON.stringify({ ...JSON.parse(await readFile(named, 'utf8')), stack: 'alias' }),
-  );
   config = configSchema.parse({
     protected: [STACK],
-    stacks: { alias: { backend: 'outputs', file: aliasFile } },
+    stacks: { alias: { backend: 'outputs', file: env.aliasFile } },
   });
   const site = await open(named);
   await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
@@ -77,21 +67,6 @@ beforeEach(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-/** Every object of the hosting bucket and of the stack's state prefix, by key: its bytes' sha256. */
-async function everything(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [name, store, prefix] of [
-    ['hosting', t.site.hosting, ''],
-    ['state', t.site.state, t.target.statePrefix],
-  ] as const) {
-    for (const { key } of await store.list(prefix)) {
-      const object = await store.get(key);
-      out[`${name}:${key}`] = object ? createHash('sha256').update(object.body).digest('hex') : 'gone';
-    }
-  }
-  return out;
-}
 
 describe('a marker rewritten in the hosting bucket', () => {
   it('saying unprotected does not unprotect a stack its configuration protects; its next change is refused until it is put back', async () => {
