@@ -137,11 +137,12 @@ export async function assertMarkerAsRecorded(
     if (read.marker && !latest) unbound.add(read.marker);
     return;
   }
+  const marker = latest && recordedMarker(site, latest);
   // An entry recording a marker no FrontendOps writes for this stack (none has its digest) was
   // appended around it (the deployer role appends entries): no marker put back matches it, so a
   // refusal would stand for ever. A change that needs an approval goes on, and writes the marker
   // again, protected; any other is refused, the stack treated as protected from then on.
-  if (latest && !recordedMarker(site, latest)) {
+  if (latest && !marker) {
     if (site.protected) {
       if (read.marker) unbound.add(read.marker);
       return;
@@ -153,19 +154,16 @@ export async function assertMarkerAsRecorded(
       { details: { object: ENVIRONMENT_MARKER } },
     );
   }
+  // From here, the newest entry's marker is one FrontendOps writes for this stack (or there is none).
+  const written = latest && marker ? { seq: latest.seq, marker } : null;
   if (problem.kind === 'unfinished') {
-    if (latest?.data.protected !== true || site.protected) return;
+    if (written?.marker.protected !== true || site.protected) return;
     markProtected(site);
-    const written = recordedMarker(site, latest);
-    const where = `s3://${site.target.hostingBucket}/${ENVIRONMENT_MARKER}`;
     // A new process (the CLI, the Action, a server started again) opens the stack from the marker
     // as it is, unprotected: "ask again" there meets this refusal again. The marker put back does not.
-    const putBack = written
-      ? `put back the marker its entry ${latest.seq} wrote, ${JSON.stringify(written)}, at ${where}`
-      : `put back at ${where} the marker its entry ${latest.seq} wrote (its digest, sha256 over its canonical JSON, is ${String(latest.data.markerDigest)})`;
     throw new FrontendOpsError(
       'CONFLICT',
-      `${site.target.stack} is protected: its audit log records its hosting bucket's environment marker as protected (entry ${latest.seq}), and the marker there is not that one (its write did not land, or it was changed since), so this process opened the stack as unprotected. Nothing was changed. The change needs an approval, as every change of a protected environment does: where this stack stays open (the console, an MCP server), ask for it again, and it asks for one and writes the marker; a new run opens the stack from the marker as it is, so first ${putBack} (or list ${site.target.stack} under \`protected\` in the configuration), then run the change again.`,
+      `${site.target.stack} is protected: its audit log records its hosting bucket's environment marker as protected (entry ${written.seq}), and the marker there is not that one (its write did not land, or it was changed since), so this process opened the stack as unprotected. Nothing was changed. The change needs an approval, as every change of a protected environment does: where this stack stays open (the console, an MCP server), ask for it again, and it asks for one and writes the marker; a new run opens the stack from the marker as it is, so first ${putBackMarker(site, written)}, or list ${site.target.stack} under \`protected\` in the configuration; then run the change again.`,
       { details: { object: ENVIRONMENT_MARKER } },
     );
   }
@@ -173,12 +171,25 @@ export async function assertMarkerAsRecorded(
     site.protected = true;
     site.protectedBy = NOT_AS_RECORDED_PROTECTED;
   }
-  throw markerNotAsRecorded(site, problem, latest);
+  throw markerNotAsRecorded(site, problem, written);
+}
+
+/** A marker the audit chain's newest entry for the bucket wrote: that entry's number, and the marker. */
+interface WrittenMarker {
+  seq: number;
+  marker: EnvironmentMarker;
 }
 
 /**
+ * What to do for the hosting bucket to hold the marker the log records again, in the words of each
+ * refusal of a marker that is not that one (assertMarkerAsRecorded): which marker, and where.
+ */
+const putBackMarker = (site: Site, { seq, marker }: WrittenMarker) =>
+  `put back the marker the log records (its entry ${seq} wrote it), ${JSON.stringify(marker)}, at s3://${site.target.hostingBucket}/${ENVIRONMENT_MARKER} (for example with \`aws s3 cp\`)`;
+
+/**
  * The marker `entry` wrote, as markEnvironment writes it for this site's state location, where its
- * digest is the one the entry recorded; else null (the refusal then names the digest).
+ * digest is the one the entry recorded; else null (an entry appended around FrontendOps).
  */
 function recordedMarker(site: Site, entry: AuditEntry): EnvironmentMarker | null {
   const { stack, protected: isProtected, markerDigest } = entry.data;
@@ -241,15 +252,10 @@ export async function markerRefusal(
 }
 
 /** The TAMPERED refusal of a marker that is not the one the audit log last wrote to the bucket. */
-function markerNotAsRecorded(site: Site, problem: AuditProblem, latest: AuditEntry | undefined) {
-  const { stack, hostingBucket } = site.target;
-  const where = `s3://${hostingBucket}/${ENVIRONMENT_MARKER}`;
-  const written = latest ? recordedMarker(site, latest) : null;
-  const expected = !latest
-    ? `The audit log at ${stack}'s state location records no marker written to this bucket, though this one sends the bucket's history there. Open the environment by its own name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker; put back the one its log records, or delete this one if no environment's log records a marker for this bucket`
-    : written
-      ? `The log expects the marker its entry ${latest.seq} wrote: ${JSON.stringify(written)}. Run \`frontendops audit verify\` to see what changed, then put that marker back at ${where} (for example with \`aws s3 cp\`)`
-      : `The log expects the marker its entry ${latest.seq} wrote (its digest, sha256 over its canonical JSON, is ${String(latest.data.markerDigest)}). Run \`frontendops audit verify\` to see what changed, then put that marker back at ${where} (the bucket keeps its versions, where versioning is on)`;
+function markerNotAsRecorded(site: Site, problem: AuditProblem, written: WrittenMarker | null) {
+  const expected = !written
+    ? `The audit log at ${site.target.stack}'s state location records no marker written to this bucket, though this one sends the bucket's history there. Open the environment by its own name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker; put back the one its log records, or delete this one if no environment's log records a marker for this bucket`
+    : `Run \`frontendops audit verify\` to see what changed, then ${putBackMarker(site, written)}`;
   return new FrontendOpsError(
     'TAMPERED',
     `The hosting bucket's environment marker (${ENVIRONMENT_MARKER}) is not the one the audit log last recorded writing there: ${problem.reason}. It says which environment the bucket is, where its history lives and whether it is protected, so no change is made while it differs: the stack is treated as protected, nothing writes over the marker and no approval is used. Nothing was changed. ` +
