@@ -1971,17 +1971,39 @@ async function checkEnvironmentMarker(
   hosting: { bucket: string; store: ObjectStore },
   entries: readonly AuditEntry[],
 ): Promise<AuditProblem | null> {
-  const where = `${hosting.bucket}/${ENVIRONMENT_MARKER}`;
-  const object = await hosting.store.get(ENVIRONMENT_MARKER);
-  let digest: string | null = null;
-  if (object) {
-    try {
-      digest = stateDigest(JSON.parse(object.body.toString('utf8')));
-    } catch {
-      return { kind: 'damaged', object: where, reason: `${where} is damaged (not valid JSON)` };
-    }
+  const stored = await readStoredMarker(hosting.store);
+  if (stored && 'unreadable' in stored) {
+    const where = `${hosting.bucket}/${ENVIRONMENT_MARKER}`;
+    return { kind: 'damaged', object: where, reason: `${where} is damaged (${stored.unreadable})` };
   }
-  return environmentMarkerProblem(hosting.bucket, digest, entries) ?? markerLowered(hosting.bucket, entries);
+  return (
+    environmentMarkerProblem(hosting.bucket, stored?.digest ?? null, entries) ??
+    markerLowered(hosting.bucket, entries)
+  );
+}
+
+/**
+ * The hosting bucket's environment marker as stored (null: there is none): its JSON value and the
+ * digest an entry binds it by (stateDigest: its canonical JSON, unknown fields kept), or why no digest
+ * can be made of it. Read so by both that judge it, each on top: `audit verify` reports one with no
+ * digest damaged (checkEnvironmentMarker); a change refuses it, and one the marker's schema does not
+ * know (readEnvironmentMarkerStored, state/environment.ts).
+ */
+export async function readStoredMarker(
+  hosting: ObjectStore,
+): Promise<{ value: unknown; digest: string } | { unreadable: string } | null> {
+  const object = await hosting.get(ENVIRONMENT_MARKER);
+  if (!object) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(object.body.toString('utf8'));
+  } catch {
+    return { unreadable: 'it is not valid JSON' };
+  }
+  const digest = digestOrNull(value);
+  return digest === null
+    ? { unreadable: `no digest can be made of it (it holds ${UNHASHABLE})` }
+    : { value, digest };
 }
 
 /**

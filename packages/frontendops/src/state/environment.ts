@@ -27,6 +27,7 @@ import {
   environmentMarkerProblem,
   type RecordedState,
   readAudit,
+  readStoredMarker,
   recordedStateKnown,
   stateDigest,
 } from './audit.ts';
@@ -43,8 +44,8 @@ const markerSchema = z.object({
 export type EnvironmentMarker = z.infer<typeof markerSchema>;
 
 /**
- * The bucket's marker; null when it has none. One this version cannot read (not JSON, or not a
- * version 1 marker: damaged, edited, or written by a newer FrontendOps) is refused (unreadableMarker,
+ * The bucket's marker; null when it has none. One this version cannot read (not JSON, no digest
+ * can be made of it, or not a version 1 marker: damaged, edited, or written by a newer FrontendOps) is refused (unreadableMarker,
  * TAMPERED): it may say protected, or name another environment, so it is never taken as no marker,
  * which would open the bucket unprotected and have the next change write over it.
  */
@@ -60,17 +61,12 @@ export interface MarkerRead {
 
 /** readEnvironmentMarker, with the digest of the object as stored (its JSON, unknown fields kept). */
 export async function readEnvironmentMarkerStored(hosting: ObjectStore): Promise<MarkerRead> {
-  const object = await hosting.get(ENVIRONMENT_MARKER);
-  if (!object) return { marker: null, digest: null };
-  let value: unknown;
-  try {
-    value = JSON.parse(object.body.toString('utf8'));
-  } catch {
-    throw unreadableMarker('it is not valid JSON');
-  }
-  const parsed = markerSchema.safeParse(value);
-  if (parsed.success) return { marker: parsed.data, digest: stateDigest(value) };
-  const version = (value as { v?: unknown } | null)?.v;
+  const stored = await readStoredMarker(hosting);
+  if (!stored) return { marker: null, digest: null };
+  if ('unreadable' in stored) throw unreadableMarker(stored.unreadable);
+  const parsed = markerSchema.safeParse(stored.value);
+  if (parsed.success) return { marker: parsed.data, digest: stored.digest };
+  const version = (stored.value as { v?: unknown } | null)?.v;
   throw unreadableMarker(
     version !== 1 && (typeof version === 'number' || typeof version === 'string')
       ? `it says version ${String(version).slice(0, 20)}, and this FrontendOps reads version 1`

@@ -16,10 +16,11 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { openSite } from '../../src/stacks/open.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import { HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { MARKER_APP as APP, type MarkerEnv, startMarkerEnv } from '../support/marker-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -91,9 +92,22 @@ describe('a marker rewritten in the hosting bucket', () => {
     expect(JSON.parse((await marker()) ?? '{}')).toMatchObject({ stack: STACK, protected: true });
   });
 
-  for (const [what, body] of [
-    ['not JSON', '{"v":1,"stack":"dashboard-hosting-prod",'],
-    ['of a version this FrontendOps does not read', JSON.stringify({ v: 2, stack: STACK, protected: true })],
+  // What each is, its body, and why it is damaged where no digest can be made of it (audit verify
+  // then reports it damaged; one of another version it holds to the entry that wrote the marker).
+  for (const [what, body, damaged] of [
+    ['not JSON', '{"v":1,"stack":"dashboard-hosting-prod",', 'it is not valid JSON'],
+    [
+      'of a version this FrontendOps does not read',
+      JSON.stringify({ v: 2, stack: STACK, protected: true }),
+      undefined,
+    ],
+    // A marker's shape, holding a number JSON reads as Infinity: no digest can be made of it, so it
+    // is no marker an entry bound.
+    [
+      'holding a value canonical JSON cannot carry',
+      `{"v":1,"stack":"${STACK}","stateBucket":"dashboard-state","statePrefix":"","protected":false,"n":1e999}`,
+      'no digest can be made of it (it holds a lone UTF-16 surrogate, or a number JSON cannot carry)',
+    ],
   ] as const) {
     it(`${what}: an alias the configuration does not protect opens it protected, saying why`, async () => {
       await putMarker(body);
@@ -132,6 +146,26 @@ describe('a marker rewritten in the hosting bucket', () => {
         expect(await everything()).toEqual(before);
       }
     });
+
+    if (damaged) {
+      it(`${what}: audit verify reports it damaged, in the words a change refuses it with`, async () => {
+        await putMarker(body);
+        const site = await open(named);
+        const error = await refusal(
+          deployArtifact(site, { app: APP, commit: V2, request: request('ship v2') }),
+        );
+        site.close();
+        expect(error.message).toContain(`cannot be read: ${damaged}.`);
+        const verified = await verifyAudit(t.site.state, t.target.statePrefix, {
+          hosting: { bucket: HOSTING, store: t.site.hosting },
+        });
+        expect(verified.problems).toContainEqual({
+          kind: 'damaged',
+          object: `${HOSTING}/${ENVIRONMENT_MARKER}`,
+          reason: `${HOSTING}/${ENVIRONMENT_MARKER} is damaged (${damaged})`,
+        });
+      });
+    }
   }
 });
 
