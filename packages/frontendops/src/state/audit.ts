@@ -1976,10 +1976,8 @@ async function checkEnvironmentMarker(
     const where = `${hosting.bucket}/${ENVIRONMENT_MARKER}`;
     return { kind: 'damaged', object: where, reason: `${where} is damaged (${stored.unreadable})` };
   }
-  return (
-    environmentMarkerProblem(hosting.bucket, stored?.digest ?? null, entries) ??
-    markerLowered(hosting.bucket, entries)
-  );
+  const { problem, marks } = environmentMarkerProblem(hosting.bucket, stored?.digest ?? null, entries);
+  return problem ?? markerLowered(hosting.bucket, marks);
 }
 
 /**
@@ -2013,8 +2011,7 @@ export async function readStoredMarker(
  * protection only the marker gives with an entry and a marker that agree. Only the newest such
  * entry counts: protected again since, nothing is in effect to report.
  */
-function markerLowered(bucket: string, entries: readonly AuditEntry[]): AuditProblem | null {
-  const marks = environmentMarkerEntries(entries, bucket);
+function markerLowered(bucket: string, marks: readonly AuditEntry[]): AuditProblem | null {
   const latest = marks.at(-1);
   if (latest?.data.protected !== false) return null;
   const raised = marks.findLast((e) => e.data.protected === true);
@@ -2029,7 +2026,7 @@ function markerLowered(bucket: string, entries: readonly AuditEntry[]): AuditPro
 }
 
 /** The entries of `entries` that wrote the environment marker to `bucket` (one that names no bucket: any). */
-export function environmentMarkerEntries(entries: readonly AuditEntry[], bucket: string): AuditEntry[] {
+function environmentMarkerEntries(entries: readonly AuditEntry[], bucket: string): AuditEntry[] {
   return entries.filter((e) => {
     const mark = markerWritten(e);
     return mark !== null && (mark.bucket === bucket || mark.bucket === ANY_BUCKET);
@@ -2038,19 +2035,30 @@ export function environmentMarkerEntries(entries: readonly AuditEntry[], bucket:
 
 /**
  * checkEnvironmentMarker, given the marker's digest as read (null: there is none): what `audit verify`
- * says of it, and what a change holds the marker its lock read to (state/environment.ts).
+ * says of it, and what a change holds the marker its lock read to (state/environment.ts); with the
+ * entries it held it against (`marks`: those that wrote the marker to `bucket`, oldest first), for
+ * what each says on top.
  */
 export function environmentMarkerProblem(
   bucket: string,
   digest: string | null,
   entries: readonly AuditEntry[],
+): { problem: AuditProblem | null; marks: AuditEntry[] } {
+  const marks = environmentMarkerEntries(entries, bucket);
+  return { problem: markerProblem(bucket, digest, entries, marks), marks };
+}
+
+function markerProblem(
+  bucket: string,
+  digest: string | null,
+  entries: readonly AuditEntry[],
+  marks: readonly AuditEntry[],
 ): AuditProblem | null {
   const where = `${bucket}/${ENVIRONMENT_MARKER}`;
-  const environmentEntries = entries.filter((e) => e.type === 'environment');
-  const marks = environmentMarkerEntries(entries, bucket);
   const latest = marks.at(-1);
   if (!latest) {
-    if (digest === null || (entries.length > 0 && environmentEntries.length === 0)) return null;
+    if (digest === null || (entries.length > 0 && !entries.some((e) => e.type === 'environment')))
+      return null;
     return {
       kind: 'tampered',
       object: where,

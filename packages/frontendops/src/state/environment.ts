@@ -23,7 +23,6 @@ import type { Site } from '../site.ts';
 import {
   appendAudit,
   boundMarker,
-  environmentMarkerEntries,
   environmentMarkerProblem,
   type RecordedState,
   readAudit,
@@ -127,8 +126,8 @@ export async function assertMarkerAsRecorded(
   const bound = boundMarker(recorded, bucket);
   if (bound !== undefined && bound === read.digest) return;
   const entries = await readAudit(site.state, site.target.statePrefix);
-  const problem = environmentMarkerProblem(bucket, read.digest, entries);
-  const latest = environmentMarkerEntries(entries, bucket).at(-1);
+  const { problem, marks } = environmentMarkerProblem(bucket, read.digest, entries);
+  const latest = marks.at(-1);
   if (!problem) {
     if (read.marker && !latest) unbound.add(read.marker);
     return;
