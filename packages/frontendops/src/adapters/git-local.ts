@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { FrontendOpsError } from '../errors.ts';
+import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
   assertNotShadowed,
   assertRef,
@@ -18,6 +19,8 @@ import {
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
 
 const run = promisify(execFile);
+/** How this backend's refusals name its repository. */
+const HERE = 'this repository';
 
 // Fields are separated by NUL, and each tag record starts with a random boundary chosen per listing:
 // a tag message is anyone's text (it may hold RS, NUL or a copy of a record), and cannot guess it.
@@ -83,7 +86,7 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
     async createTag({ name, sha, message }) {
       assertTagRequest({ name, sha, message });
       const target = await resolveCommit(sha);
-      if (!target) throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in this repository.`);
+      if (!target) throw untaggedCommit(sha, HERE);
       // Verbatim: git's default cleanup would drop lines starting with "#" and collapse blank lines.
       const text = message.endsWith('\n') ? message : `${message}\n`;
       const created = await git([
@@ -98,7 +101,7 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
       if (created.code !== 0) {
         // "cannot lock ref": another process is creating the same tag right now — same outcome.
         if (/already exists|cannot lock ref/.test(created.stderr)) {
-          throw new FrontendOpsError('CONFLICT', `Tag ${name} already exists; choose another name.`);
+          throw tagTaken(name, HERE);
         }
         throw upstream('git tag', created.stderr);
       }

@@ -7,6 +7,7 @@ import { Octokit } from '@octokit/rest';
 import pMap from 'p-map';
 import { COMMIT_REF, FULL_COMMIT } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
+import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
   assertNotShadowed,
   assertRef,
@@ -54,7 +55,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     // Octokit logs 404s as warnings by default; absence is a normal answer here.
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
   });
-  const where = `${owner}/${repo}`;
+  const where = `GitHub ${owner}/${repo}`;
   // A tag object never changes (its sha names its content): a long-lived host (the console, the MCP
   // git server) reads each once. A failed read is forgotten, so the next listing tries it again.
   const tagObjects = new Map<string, Promise<{ sha: string; message: string; date: string }>>();
@@ -98,7 +99,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         if (statusOf(error) === 404) {
           throw new FrontendOpsError(
             'NOT_FOUND',
-            `GitHub ${where} has no ref "${sha ?? '(default branch)'}", or the repository is not visible with the ` +
+            `${where} has no ref "${sha ?? '(default branch)'}", or the repository is not visible with the ` +
               'configured token. Check the ref and GITHUB_TOKEN.',
           );
         }
@@ -157,7 +158,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         if (statusOf(error) === 404) {
           throw new FrontendOpsError(
             'NOT_FOUND',
-            `GitHub ${where} cannot compare ${base} with ${head}: one of them is unknown, or the repository is not visible with the configured token.`,
+            `${where} cannot compare ${base} with ${head}: one of them is unknown, or the repository is not visible with the configured token.`,
           );
         }
         throw upstream('compare commits', error);
@@ -187,8 +188,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       assertTagRequest({ name, sha, message });
       // The git database API wants a full sha; resolve a short one through the commits API first.
       const target = FULL_COMMIT.test(sha) ? sha : (await host.getCommit(sha))?.sha;
-      if (!target)
-        throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in GitHub ${where}; cannot tag it.`);
+      if (!target) throw untaggedCommit(sha, where);
       let tagObject: { sha: string; tagger?: { date?: string } };
       try {
         const { data } = await octokit.rest.git.createTag({
@@ -202,7 +202,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         tagObject = data;
       } catch (error) {
         if (statusOf(error) === 422 || statusOf(error) === 404) {
-          throw new FrontendOpsError('NOT_FOUND', `Commit ${sha} is not in GitHub ${where}; cannot tag it.`);
+          throw untaggedCommit(sha, where);
         }
         throw upstream('create tag object', error);
       }
@@ -210,10 +210,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         await octokit.rest.git.createRef({ owner, repo, ref: `refs/tags/${name}`, sha: tagObject.sha });
       } catch (error) {
         if (statusOf(error) === 422 && /already exists/i.test(messageOf(error))) {
-          throw new FrontendOpsError(
-            'CONFLICT',
-            `Tag ${name} already exists in GitHub ${where}; choose another name.`,
-          );
+          throw tagTaken(name, where);
         }
         throw upstream('create tag ref', error);
       }
