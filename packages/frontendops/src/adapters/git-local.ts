@@ -13,7 +13,7 @@ import {
   assertNotShadowed,
   assertRef,
   assertRepoPath,
-  assertTagName,
+  assertTagPrefix,
   assertTagRequest,
 } from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
@@ -111,7 +111,7 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
     },
 
     async listTags(prefix) {
-      if (prefix !== '') assertTagName(prefix);
+      assertTagPrefix(prefix);
       return (await listTagsIn(git)).filter((t) => t.name.startsWith(prefix));
     },
   };

@@ -12,7 +12,7 @@ import {
   assertNotShadowed,
   assertRef,
   assertRepoPath,
-  assertTagName,
+  assertTagPrefix,
   assertTagRequest,
 } from '../git/validate.ts';
 import type { CommitInfo, GitHost, TagInfo } from '../ports.ts';
@@ -224,7 +224,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     },
 
     async listTags(prefix) {
-      if (prefix !== '') assertTagName(prefix);
+      assertTagPrefix(prefix);
       let refs: Array<{ ref: string; object: { sha: string; type: string } }>;
       try {
         ({ data: refs } = await octokit.rest.git.listMatchingRefs({ owner, repo, ref: `tags/${prefix}` }));

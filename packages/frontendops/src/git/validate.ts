@@ -51,6 +51,11 @@ export function assertTagName(name: string): void {
   }
 }
 
+/** A prefix tags are listed by (GitHost listTags): none (""), or the start of a tag name. */
+export function assertTagPrefix(prefix: string): void {
+  if (prefix !== '') assertTagName(prefix);
+}
+
 /** A tag message: any text but NUL, which git stores as the end of the message and so would cut it short. */
 export function assertTagMessage(message: string): void {
   if (message.includes('\0')) {
