@@ -17,6 +17,13 @@ export interface ApprovalQuestion {
 export const approvalQuestion = (q: ApprovalQuestion): string =>
   `${q.stack} is a protected environment. Approve this ${q.action}? ${q.summary} (deploy id ${q.deployId}; the question expires at ${q.expiresAt}).`;
 
+/**
+ * The first words of an APPROVAL_REQUIRED refusal, the CLI's and the infra server's alike: which
+ * environment, why it is protected (`protectedBy`, where known) and what needs the approval.
+ */
+export const needsApproval = (site: { target: { stack: string }; protectedBy?: string }, what: string) =>
+  `${site.target.stack} is a protected environment${site.protectedBy ? ` (${site.protectedBy})` : ''}: "${what}" needs a person's approval.`;
+
 const ASKED = new RegExp(
   `\\(deploy id (${DEPLOY_ID.source.slice(1, -1)}); the question expires at [^()]*\\)\\.$`,
 );

@@ -1,6 +1,7 @@
 /** `frontendops deploy` and `frontendops rollback`: the engine, driven by a person at a terminal or in CI. */
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
+import { needsApproval } from '../../contract/approval-question.ts';
 import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
 import type { DeployOptions } from '../../deploy/types.ts';
@@ -375,7 +376,7 @@ export async function confirmOnTerminal(
   if (!ctx.io.stdin.isTTY) {
     throw new FrontendOpsError(
       'APPROVAL_REQUIRED',
-      `${site.target.stack} is a protected environment${site.protectedBy ? ` (${site.protectedBy})` : ''}: "${what}" needs a person's approval. Run it in a terminal and answer the prompt, or pass --yes to approve. Nothing was changed.`,
+      `${needsApproval(site, what)} Run it in a terminal and answer the prompt, or pass --yes to approve. Nothing was changed.`,
     );
   }
   // What is in it, before the question: commits, files by kind, the CDN refresh.

@@ -26,7 +26,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { githubEnvironmentGrant } from '../../approval/github-oidc.ts';
-import { approvalQuestion, callAgain } from '../../contract/approval-question.ts';
+import { approvalQuestion, callAgain, needsApproval } from '../../contract/approval-question.ts';
 import { FrontendOpsError } from '../../errors.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
@@ -320,7 +320,7 @@ function refusal(
     ways.push(`(Answers from MCP clients such as ${client.name} do not count for ${stack}.)`);
   }
   return [
-    `${stack} is a protected environment${site.protectedBy ? ` (${site.protectedBy})` : ''}: "${summary}" needs a person's approval. Nothing was changed.`,
+    `${needsApproval(site, summary)} Nothing was changed.`,
     ...ways,
     `The request is for this plan only and expires at ${request.expiresAt}.`,
     ...(problems.length > 0 ? [`Note: ${problems.join('; ')}.`] : []),
