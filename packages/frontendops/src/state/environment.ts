@@ -124,12 +124,19 @@ export async function assertMarkerAsRecorded(
 ): Promise<void> {
   const bucket = site.target.hostingBucket;
   const bound = boundMarker(recorded, bucket);
-  if (bound !== undefined && bound === read.digest) return;
+  if (bound !== undefined && bound === read.digest) {
+    // No marker here and none recorded: read the chain only where it marked other buckets.
+    const elsewhere = Object.keys(recorded.markers ?? {}).some((other) => other !== bucket);
+    if (bound === null && !site.protected && elsewhere)
+      assertNotProtectedElsewhere(site, await readAudit(site.state, site.target.statePrefix));
+    return;
+  }
   const entries = await readAudit(site.state, site.target.statePrefix);
   const { problem, marks } = environmentMarkerProblem(bucket, read.digest, entries);
   const latest = marks.at(-1);
   if (!problem) {
     if (read.marker && !latest) unbound.add(read.marker);
+    if (!read.marker && !latest && !site.protected) assertNotProtectedElsewhere(site, entries);
     return;
   }
   const marker = latest && recordedMarker(site, latest);
@@ -181,6 +188,32 @@ interface WrittenMarker {
  */
 const putBackMarker = (site: Site, { seq, marker }: WrittenMarker) =>
   `put back the marker the log records (its entry ${seq} wrote it), ${JSON.stringify(marker)}, at s3://${site.target.hostingBucket}/${ENVIRONMENT_MARKER} (for example with \`aws s3 cp\`)`;
+
+/**
+ * A hosting bucket that holds no marker, and that this state location's chain never marked, opened
+ * unprotected where the chain's newest marker of another hosting bucket says protected: the
+ * configuration (its stacks, an outputs file) names another bucket for this history than the one it
+ * was protected on, and would have the change made there with no approval, and the environment's
+ * history say it went live. Refused CONFLICT, before anything is written, the stack protected from
+ * then on (a console or an MCP server asked again asks for an approval). No request where the chain
+ * marked no other bucket: the newest entry's `markers` say so.
+ */
+function assertNotProtectedElsewhere(site: Site, entries: readonly AuditEntry[]): void {
+  const newest = new Map<string, AuditEntry>();
+  for (const entry of entries) {
+    const other = entry.type === 'environment' ? entry.data.hostingBucket : undefined;
+    if (typeof other === 'string' && other !== site.target.hostingBucket) newest.set(other, entry);
+  }
+  const marked = [...newest.values()].filter((entry) => entry.data.protected === true).at(-1);
+  if (!marked) return;
+  markProtected(site);
+  const { stack } = site.target;
+  throw new FrontendOpsError(
+    'CONFLICT',
+    `${stack} is protected: its audit log records it protected, on another hosting bucket than the one it is opened with now (entry ${marked.seq}), and that protection stays whatever a configuration says. The configuration in use (its stacks, or the outputs file naming the hosting bucket) points ${stack}'s history at a hosting bucket its log never marked. Nothing was changed. Check where ${stack}'s configuration and outputs send it (\`git log -p frontendops.config.json\`, and the outputs file): if that is not the environment's hosting bucket, put it back; if the environment moved there, list ${stack} under \`protected\` in the configuration and ask for the change again: it needs an approval, as every change of a protected environment does, and writes the marker there, protected.`,
+    { details: { object: ENVIRONMENT_MARKER } },
+  );
+}
 
 /**
  * The marker `entry` wrote, as markEnvironment writes it for this site's state location, where its
