@@ -173,7 +173,7 @@ export async function assertMarkerAsRecorded(
     site.protected = true;
     site.protectedBy = NOT_AS_RECORDED_PROTECTED;
   }
-  throw markerNotAsRecorded(site, problem, written);
+  throw markerNotAsRecorded(site, problem, written, read.marker);
 }
 
 /** A marker the audit chain's newest entry for the bucket wrote: that entry's number, and the marker. */
@@ -280,9 +280,23 @@ export async function markerRefusal(
 }
 
 /** The TAMPERED refusal of a marker that is not the one the audit log last wrote to the bucket. */
-function markerNotAsRecorded(site: Site, problem: AuditProblem, written: WrittenMarker | null) {
+function markerNotAsRecorded(
+  site: Site,
+  problem: AuditProblem,
+  written: WrittenMarker | null,
+  marker: EnvironmentMarker | null,
+) {
+  const { stack } = site.target;
+  // A genuine marker met by a stack sent to another history (its configuration or outputs changed):
+  // the marker is not the one to put back or delete.
+  const location = (of: Pick<DeployTarget, 'stateBucket' | 'statePrefix'>) =>
+    `s3://${of.stateBucket}/${of.statePrefix}`;
+  const moved =
+    !written && marker && location(marker) !== location(site.target)
+      ? `The marker names the state location ${location(marker)}, not ${stack}'s ${location(site.target)}: if its configuration or outputs file was changed to send the stack there, put them back (\`git log -p\`), and leave the marker as it is. Otherwise: `
+      : '';
   const expected = !written
-    ? `The audit log at ${site.target.stack}'s state location records no marker written to this bucket, though this one sends the bucket's history there. Open the environment by its own name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker; put back the one its log records, or delete this one if no environment's log records a marker for this bucket`
+    ? `${moved}The audit log at ${stack}'s state location records no marker written to this bucket, though this one sends the bucket's history there. Open the environment by its own name (its own outputs) and run \`frontendops audit verify\` there: it reports the marker; put back the one its log records, or delete this one if no environment's log records a marker for this bucket`
     : `Run \`frontendops audit verify\` to see what changed, then ${putBackMarker(site, written)}`;
   return new FrontendOpsError(
     'TAMPERED',

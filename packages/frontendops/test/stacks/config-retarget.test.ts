@@ -26,6 +26,7 @@ import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
 const OTHER = 'sophia-dashboard-hosting-other';
+const STAGING_HOSTING = 'sophia-dashboard-hosting-staging';
 const COMMITS = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'];
 const request = { text: 'deploy', actor: 'ada', planner: 'cli', at: new Date().toISOString() };
 let t: TestDeployEnv;
@@ -33,7 +34,7 @@ let t: TestDeployEnv;
 let outputs: string;
 
 beforeAll(async () => {
-  t = await startDeployEnv({}, { protected: true, extraBuckets: [OTHER] });
+  t = await startDeployEnv({}, { protected: true, extraBuckets: [OTHER, STAGING_HOSTING] });
   await publishFixtureBuilds(t, APP, COMMITS);
   await deployArtifact(t.site, { app: APP, commit: COMMITS[0] as string, request });
   outputs = await t.writeOutputs({ cdn: true });
@@ -112,5 +113,27 @@ describe("someone who changes the configuration's stacks", () => {
     expect(moved.code, moved.stderr).toBe(0);
     const marker = JSON.parse((await t.s3.store(OTHER).get(ENVIRONMENT_MARKER))?.body.toString() ?? '{}');
     expect(marker).toMatchObject({ stack: STACK, protected: true });
+  });
+
+  it("production's name sent to staging's history is refused: that chain never marked production's bucket", async () => {
+    const staging = { 'dashboard-staging': { hostingBucket: STAGING_HOSTING } };
+    const first = await run(
+      ['deploy', '--stack', 'dashboard-staging', '--commit', COMMITS[0] as string, '--yes', '--no-tag'],
+      staging,
+    );
+    expect(first.code, first.stderr).toBe(0);
+    const before = (await t.s3.store(HOSTING).list()).map((o) => `${o.key}:${o.etag}`);
+    const elsewhere = { [STACK]: { statePrefix: '.frontendops/state/dashboard-staging/' } };
+    const refused = await run(
+      ['deploy', '--stack', STACK, '--commit', COMMITS[1] as string, '--yes', '--no-tag'],
+      elsewhere,
+    );
+    expect(refused.code, refused.stderr).toBe(1);
+    // The marker is genuine: the refusal says the configuration may have moved the stack, not only the marker.
+    expect(refused.stderr).toMatch(/TAMPERED|not the one the audit log last recorded/);
+    expect(refused.stderr).toMatch(
+      /The marker names the state location s3:\/\/sophia-dashboard-build-artifacts\/\.frontendops\/state\/dashboard-hosting-prod\/, not dashboard-hosting-prod's s3:\/\/sophia-dashboard-build-artifacts\/\.frontendops\/state\/dashboard-staging\/: if its configuration or outputs file was changed to send the stack there, put them back \(`git log -p`\), and leave the marker as it is\. Otherwise: The audit log/,
+    );
+    expect((await t.s3.store(HOSTING).list()).map((o) => `${o.key}:${o.etag}`)).toEqual(before);
   });
 });
