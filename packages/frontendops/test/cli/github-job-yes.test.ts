@@ -80,3 +80,16 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     expect(await live()).toBe(V2);
   });
 });
+
+describe('limit: whoever changes the configuration changes what a job’s --yes covers', () => {
+  it('approval.github removed, --yes in the job rolls back too: only the job’s environment and the deployer role’s trust remain', async () => {
+    const changed = join(t.tmp, 'changed-config.json');
+    await writeFile(changed, JSON.stringify({ protected: [STACK] }));
+    const back = await run(['rollback', '--yes', '--no-tag'], {
+      GITHUB_ACTIONS: 'true',
+      FRONTENDOPS_CONFIG: changed,
+    });
+    expect(back.code, back.stderr).toBe(0);
+    expect(await live()).toBe(V1);
+  });
+});
