@@ -26,6 +26,8 @@ export interface GitHubHostOptions {
   baseUrl?: string;
   /** Branch `latestCommit` searches when no ref is given; default: the repository's default branch. */
   defaultBranch?: string;
+  /** The clock a rate-limit error counts the wait from (tests fix it). */
+  now?: () => Date;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -56,6 +58,8 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
   });
   const where = `GitHub ${owner}/${repo}`;
+  const now = options.now ?? (() => new Date());
+  const upstream = (what: string, error: unknown) => upstreamError(what, error, now());
   // A tag object never changes (its sha names its content): a long-lived host (the console, the MCP
   // git server) reads each once. A failed read is forgotten, so the next listing tries it again.
   const tagObjects = new Map<string, Promise<{ sha: string; message: string; date: string }>>();
@@ -283,15 +287,47 @@ function messageOf(error: unknown): string {
 }
 
 // GitHub's own message (e.g. "Bad credentials") is safe to show; the request URL and headers are not repeated.
-function upstream(what: string, error: unknown): FrontendOpsError {
+function upstreamError(what: string, error: unknown, now: Date): FrontendOpsError {
   const status = statusOf(error);
+  const answer = `GitHub ${what} failed${status ? ` (HTTP ${status}${messageOf(error) ? `: ${messageOf(error)}` : ''})` : ''}`;
+  const limit = rateLimitOf(error, now);
+  if (limit) {
+    const minutes = Math.max(1, Math.ceil((limit.until.getTime() - now.getTime()) / 60_000));
+    return new FrontendOpsError(
+      'UPSTREAM',
+      `${answer}: ${limit.secondary ? "GitHub's secondary rate limit (too many requests at once or too fast) stopped it" : "the token's rate limit is used up"}. Try again after ${limit.until.toISOString().replace('.000Z', 'Z')} (in ${minutes} minute${minutes === 1 ? '' : 's'}).`,
+      { cause: error, details: { retryAt: limit.until.toISOString() } },
+    );
+  }
   const hint =
     status === 401 || status === 403
       ? ' Check that GITHUB_TOKEN is set and may read and write contents.'
       : '';
-  return new FrontendOpsError(
-    'UPSTREAM',
-    `GitHub ${what} failed${status ? ` (HTTP ${status}${messageOf(error) ? `: ${messageOf(error)}` : ''})` : ''}.${hint}`,
-    { cause: error },
-  );
+  return new FrontendOpsError('UPSTREAM', `${answer}.${hint}`, { cause: error });
+}
+
+/**
+ * When GitHub's answer is a rate limit (403 or 429, as its REST docs describe them), and when it
+ * lifts: after `retry-after` seconds when it says so; at `x-ratelimit-reset` when the token's
+ * requests are used up (`x-ratelimit-remaining: 0`); else a minute at least (a secondary limit).
+ */
+function rateLimitOf(error: unknown, now: Date): { until: Date; secondary: boolean } | null {
+  const status = statusOf(error);
+  if (status !== 403 && status !== 429) return null;
+  const headers = (error as { response?: { headers?: Record<string, unknown> } })?.response?.headers ?? {};
+  const header = (name: string) => {
+    const value = headers[name];
+    return typeof value === 'string' || typeof value === 'number' ? Number(value) : Number.NaN;
+  };
+  const retryAfter = header('retry-after');
+  const usedUp = header('x-ratelimit-remaining') === 0;
+  const secondary = /secondary rate limit/i.test(messageOf(error));
+  if (Number.isFinite(retryAfter) && retryAfter >= 0) {
+    return { until: new Date(now.getTime() + retryAfter * 1000), secondary: !usedUp };
+  }
+  if (usedUp && Number.isFinite(header('x-ratelimit-reset'))) {
+    return { until: new Date(header('x-ratelimit-reset') * 1000), secondary: false };
+  }
+  if (secondary || status === 429) return { until: new Date(now.getTime() + 60_000), secondary: true };
+  return null;
 }

@@ -253,6 +253,42 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     expect((error as Error).message).not.toContain('ghs_wrong_token');
   });
 
+  it('a used-up rate limit is an UPSTREAM error saying when to try again, sending nothing more', async () => {
+    // GitHub's primary limit (5,000 requests an hour for a token, 1,000 for a workflow's
+    // GITHUB_TOKEN) answers 403 or 429 with x-ratelimit-remaining 0 until x-ratelimit-reset.
+    const now = new Date('2026-12-06T10:00:00Z');
+    const clocked = createGitHubHost({
+      owner: 'acme',
+      repo: 'dashboard',
+      token: TOKEN,
+      baseUrl: github.url,
+      now: () => now,
+    });
+    try {
+      github.limitRate({ kind: 'primary', reset: new Date('2026-12-06T10:17:00Z') });
+      const error = await clocked.listTags('ghr-').catch((e: unknown) => e);
+      expect(isFrontendOpsError(error, 'UPSTREAM')).toBe(true);
+      expect((error as Error).message).toBe(
+        "GitHub list tags failed (HTTP 403: API rate limit exceeded for installation ID 4242.): the token's rate limit is used up. Try again after 2026-12-06T10:17:00Z (in 17 minutes).",
+      );
+      // Octokit's own retries would only spend more of the limit: one request, one answer.
+      expect(github.requests).toHaveLength(1);
+
+      // The secondary limit (too many requests at once or too fast) says how long in retry-after.
+      github.requests.length = 0;
+      github.limitRate({ kind: 'secondary', retryAfterSeconds: 60, status: 429 });
+      const secondary = await clocked.getCommit('main').catch((e: unknown) => e);
+      expect(isFrontendOpsError(secondary, 'UPSTREAM')).toBe(true);
+      expect((secondary as Error).message).toMatch(
+        /^GitHub get commit failed \(HTTP 429: You have exceeded a secondary rate limit\..*\): GitHub's secondary rate limit \(too many requests at once or too fast\) stopped it\. Try again after 2026-12-06T10:01:00Z \(in 1 minute\)\.$/,
+      );
+      expect((secondary as Error).message).not.toContain(TOKEN);
+      expect(github.requests).toHaveLength(1);
+    } finally {
+      github.limitRate(null);
+    }
+  });
+
   it('refuses bad input before sending anything', async () => {
     await expect(host.getCommit('--upload-pack=x')).rejects.toSatisfy((e) =>
       isFrontendOpsError(e, 'BAD_INPUT'),

@@ -45,8 +45,19 @@ export interface GitHubDouble {
    * most that ever waited at once (what a client sends concurrently).
    */
   holdRequests(path: RegExp): { waiting(): number; peak(): number; release(): void };
+  /**
+   * Answers every request as GitHub does once a token's rate limit is used up, until called with
+   * null: `primary` (403, x-ratelimit-remaining 0, x-ratelimit-reset its epoch second) or
+   * `secondary` (403 with retry-after, its seconds), as docs.github.com documents them under
+   * "Rate limits for the REST API".
+   */
+  limitRate(limit: RateLimit | null): void;
   close(): Promise<void>;
 }
+
+export type RateLimit =
+  | { kind: 'primary'; reset: Date; status?: 403 | 429 }
+  | { kind: 'secondary'; retryAfterSeconds: number; status?: 403 | 429 };
 
 export interface GitHubDoubleOptions {
   owner: string;
@@ -69,6 +80,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   const requests: RecordedRequest[] = [];
   const holds: Array<{ path: RegExp; waiting: number; peak: number; released: Promise<void> }> = [];
   const deployments: DeploymentRecord[] = [];
+  let rateLimit: RateLimit | null = null;
   let base = '';
   const git = async (args: string[], input?: string) => {
     const child = run('git', args, { cwd: options.repoDir });
@@ -103,6 +115,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
         await hold.released;
         hold.waiting -= 1;
       }
+      if (rateLimit) return rateLimited(res, rateLimit);
       try {
         await route(req.method ?? 'GET', url, body, authorization, res);
       } catch (error) {
@@ -457,6 +470,9 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
         },
       };
     },
+    limitRate(limit) {
+      rateLimit = limit;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -479,6 +495,33 @@ function readBody(req: IncomingMessage): Promise<string> {
 function send(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
+}
+
+const RATE_LIMIT_DOCS = 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api';
+
+/** GitHub's answer to a request past a rate limit: its headers and body as the REST docs show them. */
+function rateLimited(res: ServerResponse, limit: RateLimit) {
+  const status = limit.status ?? 403;
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'x-ratelimit-limit': '5000',
+    'x-ratelimit-resource': 'core',
+  };
+  let message: string;
+  if (limit.kind === 'primary') {
+    Object.assign(headers, {
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-used': '5000',
+      'x-ratelimit-reset': String(Math.floor(limit.reset.getTime() / 1000)),
+    });
+    message = 'API rate limit exceeded for installation ID 4242.';
+  } else {
+    headers['retry-after'] = String(limit.retryAfterSeconds);
+    message =
+      'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.';
+  }
+  res.writeHead(status, headers);
+  res.end(JSON.stringify({ message, documentation_url: RATE_LIMIT_DOCS, status: String(status) }));
 }
 
 function fail(res: ServerResponse, status: number, message: string, documentationUrl: string) {
