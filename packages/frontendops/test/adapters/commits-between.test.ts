@@ -3,18 +3,15 @@
  * GitHub (real Octokit against the GitHub REST double: the compare API for the range, the commits
  * API for the path), on one real repository.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createGitHubHost } from '../../src/adapters/github.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { GitHost } from '../../src/ports.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createTestRepo, fastImport, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 
 const APP = 'apps/sophia-dashboard';
-const run = promisify(execFile);
 let repo: TestRepo;
 let github: GitHubDouble;
 const hosts: Record<string, GitHost> = {};
@@ -45,9 +42,7 @@ const pile = (pads: number) => {
       let stream = commit('dashboard: fix a typo', file('typo.txt', 'typo'), repo.commits.docs);
       for (let n = 1; n <= pads; n++) stream += commit(`chore: ${n}`);
       stream += commit('dashboard: send the totals elsewhere', file('totals.js', 'elsewhere'));
-      const importing = run('git', ['fast-import', '--quiet'], { cwd: repo.dir });
-      importing.child.stdin?.end(stream);
-      await importing;
+      await fastImport(repo.dir, stream);
       const hidden = (await repo.git(['rev-parse', branch])).trim();
       const [benign = ''] = (
         await repo.git(['rev-list', '--reverse', `${repo.commits.docs}..${branch}`])

@@ -40,6 +40,16 @@ export async function makeTestRepoTemplate(dir: string): Promise<void> {
   await writeFile(join(dir, 'commits.json'), JSON.stringify(commits));
 }
 
+/**
+ * Writes what a `git fast-import` stream describes into the repository in `dir`, in one process: a
+ * pile of commits or tags pushed at once, as someone who can push may.
+ */
+export async function fastImport(dir: string, stream: string): Promise<void> {
+  const importing = run('git', ['fast-import', '--quiet'], { cwd: dir });
+  importing.child.stdin?.end(stream);
+  await importing;
+}
+
 export async function createTestRepo(): Promise<TestRepo> {
   const dir = await mkdtemp(join(tmpdir(), 'frontendops-git-'));
   const template = process.env[TEMPLATE_ENV];
