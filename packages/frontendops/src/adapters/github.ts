@@ -1,12 +1,14 @@
 /**
  * GitHost backed by the GitHub REST API through Octokit. Reads: list commits with a path filter and
  * get a commit. Tags: create the annotated tag object, then its ref (422 "Reference already exists"
- * → CONFLICT). The token stays inside this adapter; nothing it returns or throws contains it.
+ * → CONFLICT); list the refs, then read the tag objects by oid a hundred to a GraphQL request (with
+ * a token), else one REST request each. The token stays inside this adapter; nothing it returns or
+ * throws contains it.
  */
 import { Octokit } from '@octokit/rest';
 import pMap from 'p-map';
 import { COMMIT_REF, FULL_COMMIT } from '../engine/ids.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
   assertNotShadowed,
@@ -33,11 +35,21 @@ export interface GitHubHostOptions {
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
 /**
- * Annotated tag objects read at once when listing tags (a project with a deploy a day has hundreds of
- * deploy tags, and `audit verify --github` and every history view read them all). GitHub allows 100
- * concurrent requests per user; reads cost one point of its 900 a minute per endpoint.
+ * Annotated tag objects read at once through REST when listing tags without a token (a project with
+ * a deploy a day has hundreds of deploy tags, and `audit verify --github` and every history view read
+ * them all). GitHub allows 100 concurrent requests per user; reads cost one point of its 900 a minute
+ * per endpoint.
  */
 export const TAG_READS_AT_ONCE = 8;
+
+/**
+ * Tag objects one GraphQL request reads (with a token; GitHub's GraphQL API answers no anonymous
+ * call). Each is a `Repository.object(oid:)` lookup, no connection, so a request costs one point of
+ * the 5,000 an hour, as one REST request would for one tag. Two requests at once, at most: GitHub
+ * asks for GraphQL requests in series, and counts their cost against secondary limits too.
+ */
+export const TAG_OBJECTS_PER_QUERY = 100;
+const QUERIES_AT_ONCE = 2;
 
 /** Commits a compare answer holds at most (GitHub's largest page). */
 const COMPARE_PAGE = 250;
@@ -62,19 +74,73 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
   const upstream = (what: string, error: unknown) => upstreamError(what, error, now());
   // A tag object never changes (its sha names its content): a long-lived host (the console, the MCP
   // git server) reads each once. A failed read is forgotten, so the next listing tries it again.
-  const tagObjects = new Map<string, Promise<{ sha: string; message: string; date: string }>>();
-  const readTagObject = (tagSha: string) => {
-    let read = tagObjects.get(tagSha);
-    if (!read) {
-      read = octokit.rest.git.getTag({ owner, repo, tag_sha: tagSha }).then(({ data }) => ({
-        sha: data.object.sha,
-        message: data.message.trimEnd(),
-        date: isoDate(data.tagger.date),
-      }));
-      tagObjects.set(tagSha, read);
-      read.catch(() => tagObjects.delete(tagSha));
-    }
+  const tagObjects = new Map<string, Promise<TagObject>>();
+  const remember = (tagSha: string, read: Promise<TagObject>) => {
+    tagObjects.set(tagSha, read);
+    read.catch(() => tagObjects.delete(tagSha));
     return read;
+  };
+  const getTagObject = (tagSha: string) =>
+    octokit.rest.git.getTag({ owner, repo, tag_sha: tagSha }).then(({ data }) => ({
+      sha: data.object.sha,
+      message: data.message.trimEnd(),
+      date: isoDate(data.tagger.date),
+    }));
+  const readTagObject = (tagSha: string) => tagObjects.get(tagSha) ?? remember(tagSha, getTagObject(tagSha));
+
+  // The tag objects this host has not read yet, a hundred to a GraphQL request, each remembered as
+  // soon as it is asked for (a listing beside this one waits for the same answer). One the answer
+  // does not hold is read through REST, whose 404 names it.
+  const queryTagObjects = async (tagShas: readonly string[]) => {
+    const unread = [...new Set(tagShas)].filter((sha) => !tagObjects.has(sha) && FULL_COMMIT.test(sha));
+    const answers = new Map<
+      string,
+      { resolve(tag: Promise<TagObject>): void; reject(error: unknown): void }
+    >();
+    for (const sha of unread) {
+      remember(sha, new Promise<TagObject>((resolve, reject) => answers.set(sha, { resolve, reject })));
+    }
+    const batches = Array.from({ length: Math.ceil(unread.length / TAG_OBJECTS_PER_QUERY) }, (_, i) =>
+      unread.slice(i * TAG_OBJECTS_PER_QUERY, (i + 1) * TAG_OBJECTS_PER_QUERY),
+    );
+    let failed: FrontendOpsError | null = null;
+    await pMap(
+      batches,
+      async (batch) => {
+        let found: Record<string, GraphqlTagObject | null> | null;
+        try {
+          // Past a failure (a rate limit, most likely), the batches left are not sent.
+          if (failed) throw failed;
+          ({ repository: found } = await octokit.graphql<{
+            repository: Record<string, GraphqlTagObject | null> | null;
+          }>(tagObjectsQuery(batch.length), {
+            owner,
+            name: repo,
+            ...Object.fromEntries(batch.map((sha, i) => [`t${i}`, sha])),
+          }));
+        } catch (error) {
+          failed ??= isFrontendOpsError(error) ? error : upstream('read tag objects', error);
+          for (const sha of batch) answers.get(sha)?.reject(failed);
+          throw failed;
+        }
+        batch.forEach((sha, i) => {
+          const tag = found?.[`t${i}`];
+          answers.get(sha)?.resolve(
+            tag?.target?.oid
+              ? Promise.resolve({
+                  sha: tag.target.oid,
+                  message: (tag.message ?? '').trimEnd(),
+                  ...(tag.tagger?.date ? { date: isoDate(tag.tagger.date) } : {}),
+                })
+              : getTagObject(sha),
+          );
+        });
+      },
+      { concurrency: QUERIES_AT_ONCE, stopOnError: false },
+    ).catch(() => {
+      // Every batch settles its tags (none is left waiting); the first failure is the answer.
+      throw failed;
+    });
   };
 
   // An abbreviated sha given as a ref: getCommit refuses it when a branch or tag of that name shadows
@@ -239,6 +305,11 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         const name = ref.ref.replace(/^refs\/tags\//, '');
         return name.startsWith(prefix) ? [{ name, ref }] : [];
       });
+      if (options.token) {
+        await queryTagObjects(
+          matching.flatMap(({ ref }) => (ref.object.type === 'tag' ? [ref.object.sha] : [])),
+        );
+      }
       return pMap(
         matching,
         async ({ name, ref }): Promise<TagInfo> => {
@@ -246,6 +317,8 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
           try {
             return { name, ...(await readTagObject(ref.object.sha)) };
           } catch (error) {
+            // A GraphQL read that failed has said so already (a rate limit, and when it lifts).
+            if (isFrontendOpsError(error)) throw error;
             throw upstream(`read tag ${name}`, error);
           }
         },
@@ -257,6 +330,31 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+interface TagObject {
+  /** The commit the tag points at. */
+  sha: string;
+  message: string;
+  date?: string;
+}
+
+interface GraphqlTagObject {
+  oid: string;
+  message?: string | null;
+  tagger?: { date?: string | null } | null;
+  target?: { oid: string } | null;
+}
+
+/** `count` tag objects by oid ($t0…), in one query: each a Repository.object lookup. */
+function tagObjectsQuery(count: number): string {
+  const ids = Array.from({ length: count }, (_, i) => `t${i}`);
+  return `query TagObjects($owner: String!, $name: String!, ${ids.map((id) => `$${id}: GitObjectID!`).join(', ')}) {
+  repository(owner: $owner, name: $name) {
+${ids.map((id) => `    ${id}: object(oid: $${id}) { ...tagObject }`).join('\n')}
+  }
+}
+fragment tagObject on GitObject { oid ... on Tag { message tagger { date } target { oid } } }`;
+}
 
 interface GitHubCommit {
   sha: string;
@@ -283,13 +381,23 @@ function statusOf(error: unknown): number | undefined {
 
 function messageOf(error: unknown): string {
   const data = (error as { response?: { data?: { message?: unknown } } })?.response?.data;
-  return typeof data?.message === 'string' ? data.message : '';
+  if (typeof data?.message === 'string') return data.message;
+  // A GraphQL answer's errors (Octokit's GraphqlResponseError).
+  const first = graphqlErrorsOf(error)[0]?.message;
+  return typeof first === 'string' ? first : '';
+}
+
+function graphqlErrorsOf(error: unknown): Array<{ type?: unknown; message?: unknown }> {
+  const errors = (error as { errors?: unknown })?.errors;
+  return Array.isArray(errors) ? errors : [];
 }
 
 // GitHub's own message (e.g. "Bad credentials") is safe to show; the request URL and headers are not repeated.
 function upstreamError(what: string, error: unknown, now: Date): FrontendOpsError {
   const status = statusOf(error);
-  const answer = `GitHub ${what} failed${status ? ` (HTTP ${status}${messageOf(error) ? `: ${messageOf(error)}` : ''})` : ''}`;
+  const said = messageOf(error);
+  const detail = status ? `HTTP ${status}${said ? `: ${said}` : ''}` : said;
+  const answer = `GitHub ${what} failed${detail ? ` (${detail})` : ''}`;
   const limit = rateLimitOf(error, now);
   if (limit) {
     const minutes = Math.max(1, Math.ceil((limit.until.getTime() - now.getTime()) / 60_000));
@@ -313,8 +421,13 @@ function upstreamError(what: string, error: unknown, now: Date): FrontendOpsErro
  */
 function rateLimitOf(error: unknown, now: Date): { until: Date; secondary: boolean } | null {
   const status = statusOf(error);
-  if (status !== 403 && status !== 429) return null;
-  const headers = (error as { response?: { headers?: Record<string, unknown> } })?.response?.headers ?? {};
+  // GitHub's GraphQL API answers a used-up limit with 200 and an error of type RATE_LIMITED.
+  const graphqlLimited = graphqlErrorsOf(error).some((e) => e.type === 'RATE_LIMITED');
+  if (status !== 403 && status !== 429 && !graphqlLimited) return null;
+  const headers =
+    (error as { response?: { headers?: Record<string, unknown> } })?.response?.headers ??
+    (error as { headers?: Record<string, unknown> })?.headers ??
+    {};
   const header = (name: string) => {
     const value = headers[name];
     return typeof value === 'string' || typeof value === 'number' ? Number(value) : Number.NaN;

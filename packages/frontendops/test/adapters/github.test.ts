@@ -10,7 +10,7 @@ import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/
 import type { GitHost } from '../../src/ports.ts';
 import { readAuditAnchors, readDeployTags } from '../../src/read/tags.ts';
 import { gitHostContract } from '../support/contracts/git-host.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createTestRepo, fastImport, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 
 const TOKEN = 'ghs_test0123456789';
@@ -143,26 +143,90 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     ]);
   });
 
-  it('listTags reads matching-refs and each annotated tag object', async () => {
+  it('listTags reads matching-refs, then the annotated tag objects by oid through GraphQL', async () => {
     await repo.git(['tag', 'ghl-light', repo.commits.init]);
-    await host.createTag({ name: 'ghl-annotated', sha: repo.commits.infra, message: 'annotated message' });
+    const annotated = await host.createTag({
+      name: 'ghl-annotated',
+      sha: repo.commits.infra,
+      message: 'annotated message',
+    });
+    const tagObject = (await repo.git(['rev-parse', 'refs/tags/ghl-annotated'])).trim();
+    const fresh = createGitHubHost({ owner: 'acme', repo: 'dashboard', token: TOKEN, baseUrl: github.url });
     github.requests.length = 0;
-    expect((await host.listTags('ghl-')).map((t) => t.name)).toEqual(['ghl-annotated', 'ghl-light']);
+    expect(await fresh.listTags('ghl-')).toEqual([
+      annotated,
+      { name: 'ghl-light', sha: repo.commits.init, message: '' },
+    ]);
     // Octokit sends the ref URL-encoded (tags%2Fghl-); GitHub decodes it.
     expect(github.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)}`)).toEqual([
       'GET /repos/acme/dashboard/git/matching-refs/tags/ghl-',
-      expect.stringMatching(/^GET \/repos\/acme\/dashboard\/git\/tags\/[0-9a-f]{40}$/),
+      'POST /graphql',
     ]);
+    expect(github.requests[1]).toMatchObject({
+      authorization: `token ${TOKEN}`,
+      body: { variables: { owner: 'acme', name: 'dashboard', t0: tagObject } },
+    });
   });
 
-  it('listTags reads tag objects a few at a time, in order, and each only once per host', async () => {
+  it('listTags reads a hundred tag objects a GraphQL request, two at once; its rate limit says when to try again', async () => {
+    const names = Array.from({ length: 301 }, (_, i) => `ghq-${String(i).padStart(3, '0')}`);
+    const tag = (name: string, i: number) =>
+      `tag ${name}\nfrom ${repo.commits.init}\ntagger T <t@example.test> ${1764000000 + i} +0100\ndata 7\nmessage\n`;
+    await fastImport(repo.dir, names.map(tag).join(''));
+    const now = new Date('2026-12-06T10:00:00Z');
+    const fresh = () =>
+      createGitHubHost({
+        owner: 'acme',
+        repo: 'dashboard',
+        token: TOKEN,
+        baseUrl: github.url,
+        now: () => now,
+      });
+    github.requests.length = 0;
+    const tags = await fresh().listTags('ghq-');
+    expect(tags).toHaveLength(301);
+    // The tagger's own offset (+0100) read as the moment it is.
+    expect(tags[0]).toEqual({
+      name: 'ghq-000',
+      sha: repo.commits.init,
+      message: 'message',
+      date: new Date(1764000000 * 1000).toISOString(),
+    });
+    expect(github.requests.map((r) => r.path.split('/')[1])).toEqual([
+      'repos',
+      'graphql',
+      'graphql',
+      'graphql',
+      'graphql',
+    ]);
+
+    // GraphQL has a rate limit of its own; past it, GitHub answers 200 with an error of type RATE_LIMITED.
+    github.limitRate({ kind: 'primary', reset: new Date('2026-12-06T10:45:00Z'), path: /^\/graphql$/ });
+    const limited = fresh();
+    github.requests.length = 0;
+    try {
+      const error = await limited.listTags('ghq-').catch((e: unknown) => e);
+      expect(isFrontendOpsError(error, 'UPSTREAM')).toBe(true);
+      expect((error as Error).message).toBe(
+        "GitHub read tag objects failed (API rate limit exceeded for installation ID 4242.): the token's rate limit is used up. Try again after 2026-12-06T10:45:00Z (in 45 minutes).",
+      );
+      // Two requests go at once; their answer stops the rest: the last two hundred are not asked for.
+      expect(github.requests.filter((r) => r.path === '/graphql')).toHaveLength(2);
+    } finally {
+      github.limitRate(null);
+    }
+    // What failed is forgotten: the same host reads the tags once the limit lifts.
+    expect(await limited.listTags('ghq-')).toEqual(tags);
+  });
+
+  it('listTags without a token (GraphQL answers none) reads tag objects a few at a time, in order, each once per host', async () => {
     // A project with a deploy a day has hundreds of deploy tags; `audit verify --github` and every
     // history view read them all. One by one, 300 tags are 300 round trips in a row.
     const names = Array.from({ length: 12 }, (_, i) => `ghc-${String(i + 1).padStart(2, '0')}`);
     for (const name of names) {
       await host.createTag({ name, sha: repo.commits.init, message: `tag ${name}` });
     }
-    const fresh = createGitHubHost({ owner: 'acme', repo: 'dashboard', token: TOKEN, baseUrl: github.url });
+    const fresh = createGitHubHost({ owner: 'acme', repo: 'dashboard', baseUrl: github.url });
     const tagReads = github.holdRequests(/\/git\/tags\/[0-9a-f]{40}$/);
     github.requests.length = 0;
     const listing = fresh.listTags('ghc-');
@@ -200,7 +264,8 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     expect(first).toMatchObject({ name: 'dashboard-deploy-20261125-1', created: true });
     expect(again).toMatchObject({ name: first.name, created: false });
     expect((await listDeployTags(host)).map((t) => t.deployId)).toEqual([input.deployId]);
-    expect(github.requests.filter((r) => r.method === 'POST')).toHaveLength(2); // one tag object + one ref
+    // One tag object + one ref written (the listings read through GraphQL, a POST too).
+    expect(github.requests.filter((r) => r.method === 'POST' && r.path !== '/graphql')).toHaveLength(2);
   });
 
   it("a deploy tag pushed ahead with the deploy id, or moved, is not taken as the deployment's", async () => {

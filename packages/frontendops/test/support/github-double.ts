@@ -3,11 +3,14 @@
  * reference documents them (status codes, JSON shapes, `{message, documentation_url, status}` error
  * bodies), backed by a real git repository (commits, tag objects via `git mktag`, refs via
  * `git update-ref`). It records every request so tests can assert what Octokit actually sent.
+ * GraphQL (POST /graphql) executes real queries against the part of GitHub's public schema the
+ * adapter reads, its types declared as docs.github.com/graphql/reference declares them.
  */
 import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { buildSchema, GraphQLError, graphql } from 'graphql';
 
 const run = promisify(execFile);
 
@@ -55,9 +58,13 @@ export interface GitHubDouble {
   close(): Promise<void>;
 }
 
-export type RateLimit =
+export type RateLimit = (
   | { kind: 'primary'; reset: Date; status?: 403 | 429 }
-  | { kind: 'secondary'; retryAfterSeconds: number; status?: 403 | 429 };
+  | { kind: 'secondary'; retryAfterSeconds: number; status?: 403 | 429 }
+) & {
+  /** Only requests to these paths (GitHub counts GraphQL and REST against limits of their own). */
+  path?: RegExp;
+};
 
 export interface GitHubDoubleOptions {
   owner: string;
@@ -115,7 +122,8 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
         await hold.released;
         hold.waiting -= 1;
       }
-      if (rateLimit) return rateLimited(res, rateLimit);
+      if (rateLimit && (rateLimit.path?.test(url.pathname) ?? true))
+        return rateLimited(res, rateLimit, url.pathname === '/graphql');
       try {
         await route(req.method ?? 'GET', url, body, authorization, res);
       } catch (error) {
@@ -136,6 +144,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     if (options.token && presented !== undefined && presented !== options.token && !limited) {
       return fail(res, 401, 'Bad credentials', DOCS);
     }
+    if (url.pathname === '/graphql' && method === 'POST') return graphqlAnswer(body, presented, res);
     const prefix = `/repos/${options.owner}/${options.repo}/`;
     if (!url.pathname.startsWith(prefix)) return fail(res, 404, 'Not Found', DOCS);
     const rest = url.pathname.slice(prefix.length);
@@ -360,9 +369,141 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   }
 
   async function matchingRefs(ref: string, res: ServerResponse) {
-    const names = (await git(['for-each-ref', '--format=%(refname)'])).split('\n').filter(Boolean);
-    const matching = names.filter((n) => n.startsWith(`refs/${ref}`));
-    send(res, 200, await Promise.all(matching.map(refJson)));
+    // One git process for every ref (a repository may hold thousands of tags), sorted by name.
+    const refs = (await git(['for-each-ref', '--format=%(refname)%00%(objectname)%00%(objecttype)']))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('\0') as [string, string, string])
+      .filter(([name]) => name.startsWith(`refs/${ref}`));
+    send(
+      res,
+      200,
+      refs.map(([name, sha, type]) => refJsonOf(name, sha, type)),
+    );
+  }
+
+  /**
+   * POST /graphql: 401 without a token (GitHub's GraphQL API answers no anonymous call), else 200
+   * with `data` and any `errors`, as GitHub answers a query it can parse.
+   */
+  async function graphqlAnswer(body: unknown, presented: string | undefined, res: ServerResponse) {
+    if (presented === undefined) {
+      return fail(
+        res,
+        401,
+        'This endpoint requires you to be authenticated.',
+        'https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql',
+      );
+    }
+    const { query, variables } = (body ?? {}) as { query?: unknown; variables?: Record<string, unknown> };
+    if (typeof query !== 'string') {
+      return send(res, 200, {
+        errors: [{ message: 'A query attribute must be specified and must be a string.' }],
+      });
+    }
+    const objects = gitObjectLoader();
+    const repository = ({ owner, name }: { owner: string; name: string }) => {
+      if (owner !== options.owner || name !== options.repo) {
+        throw new GraphQLError(`Could not resolve to a Repository with the name '${owner}/${name}'.`, {
+          extensions: { type: 'NOT_FOUND' },
+        });
+      }
+      return { object: ({ oid }: { oid?: string }) => (oid ? objects(oid) : null) };
+    };
+    const result = await graphql({
+      schema: GITHUB_SCHEMA,
+      source: query,
+      rootValue: { repository },
+      ...(variables ? { variableValues: variables } : {}),
+    });
+    send(res, 200, {
+      ...(result.data !== undefined ? { data: result.data } : {}),
+      ...(result.errors
+        ? {
+            errors: result.errors.map((e) => ({
+              ...(typeof e.extensions?.type === 'string' ? { type: e.extensions.type } : {}),
+              ...(e.path ? { path: e.path } : {}),
+              ...(e.locations ? { locations: e.locations } : {}),
+              message: e.message,
+            })),
+          }
+        : {}),
+    });
+  }
+
+  /**
+   * Git objects by oid as the GraphQL types show them, the lookups of one query read by one
+   * `git cat-file --batch` (a query may name a hundred tags).
+   */
+  function gitObjectLoader() {
+    let pending: Map<string, Array<(value: unknown) => void>> | null = null;
+    return (oid: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        if (!pending) {
+          const batch = new Map<string, Array<(value: unknown) => void>>();
+          pending = batch;
+          setImmediate(() => {
+            pending = null;
+            readObjects([...batch.keys()]).then((found) => {
+              for (const [key, waiting] of batch) for (const done of waiting) done(found.get(key) ?? null);
+            }, reject);
+          });
+        }
+        const waiting = pending.get(oid) ?? [];
+        waiting.push(resolve);
+        pending.set(oid, waiting);
+      });
+  }
+
+  async function readObjects(oids: string[]): Promise<Map<string, unknown>> {
+    const asked = oids.filter((oid) => /^[0-9a-f]{40}$/.test(oid));
+    const child = execFile('git', ['cat-file', '--batch'], {
+      cwd: options.repoDir,
+      encoding: 'buffer',
+      maxBuffer: 1 << 28,
+    });
+    const output = new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      child.stdout?.on('data', (c: Buffer) => chunks.push(c));
+      child.on('error', reject);
+      child.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+    child.stdin?.end(asked.map((oid) => `${oid}\n`).join(''));
+    const out = await output;
+    const found = new Map<string, unknown>();
+    let at = 0;
+    for (const oid of asked) {
+      const eol = out.indexOf(10, at);
+      const [sha = '', type = '', size = ''] = out.subarray(at, eol).toString().split(' ');
+      at = eol + 1;
+      if (type === 'missing' || sha !== oid) continue;
+      const content = out.subarray(at, at + Number(size)).toString('utf8');
+      at += Number(size) + 1;
+      found.set(oid, graphqlObject(oid, type, content));
+    }
+    return found;
+  }
+
+  function graphqlObject(oid: string, type: string, content: string) {
+    const base = { oid, abbreviatedOid: oid.slice(0, 7) };
+    if (type !== 'tag') return { __typename: GRAPHQL_TYPES[type] ?? 'Blob', ...base };
+    const [header = '', ...message] = content.split('\n\n');
+    const field = (name: string) => new RegExp(`^${name} (.*)$`, 'm').exec(header)?.[1] ?? '';
+    const tagger = /^(.*) <(.*)> (\d+) ([+-]\d{4})$/.exec(field('tagger'));
+    return {
+      __typename: 'Tag',
+      ...base,
+      name: field('tag'),
+      message: message.join('\n\n'),
+      tagger: tagger
+        ? { name: tagger[1], email: tagger[2], date: gitTimestamp(Number(tagger[3]), tagger[4] ?? '+0000') }
+        : null,
+      target: {
+        __typename: GRAPHQL_TYPES[field('type')] ?? 'Blob',
+        oid: field('object'),
+        abbreviatedOid: field('object').slice(0, 7),
+      },
+    };
   }
 
   async function getTagObject(sha: string, res: ServerResponse) {
@@ -441,7 +582,10 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
 
   async function refJson(ref: string) {
     const sha = (await git(['rev-parse', ref])).trim();
-    const type = (await git(['cat-file', '-t', sha])).trim();
+    return refJsonOf(ref, sha, (await git(['cat-file', '-t', sha])).trim());
+  }
+
+  function refJsonOf(ref: string, sha: string, type: string) {
     const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
     return {
       ref,
@@ -497,15 +641,74 @@ function send(res: ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
+/**
+ * The part of GitHub's GraphQL schema the adapter reads: a repository's git objects by oid
+ * (`Repository.object`), and of a tag its message, tagger and target. Fields, arguments and
+ * nullability as GitHub declares them; the rest of the schema is left out, so a query for it fails
+ * validation here as a misspelt one fails at GitHub.
+ */
+const GITHUB_SCHEMA = buildSchema(`
+  scalar GitObjectID
+  scalar GitTimestamp
+  type Query {
+    repository(owner: String!, name: String!, followRenames: Boolean = true): Repository
+  }
+  type Repository {
+    object(expression: String, oid: GitObjectID): GitObject
+  }
+  interface GitObject {
+    oid: GitObjectID!
+    abbreviatedOid: String!
+  }
+  type Commit implements GitObject {
+    oid: GitObjectID!
+    abbreviatedOid: String!
+  }
+  type Tree implements GitObject {
+    oid: GitObjectID!
+    abbreviatedOid: String!
+  }
+  type Blob implements GitObject {
+    oid: GitObjectID!
+    abbreviatedOid: String!
+  }
+  type Tag implements GitObject {
+    oid: GitObjectID!
+    abbreviatedOid: String!
+    name: String!
+    message: String
+    tagger: GitActor
+    target: GitObject!
+  }
+  type GitActor {
+    name: String
+    email: String
+    date: GitTimestamp
+  }
+`);
+
+const GRAPHQL_TYPES: Record<string, string> = { commit: 'Commit', tree: 'Tree', blob: 'Blob', tag: 'Tag' };
+
+/** A GitTimestamp: ISO 8601 in the tagger's own offset, not converted to UTC (e.g. 2026-11-25T13:00:00+01:00). */
+function gitTimestamp(epochSeconds: number, offset: string): string {
+  const sign = offset.startsWith('-') ? -1 : 1;
+  const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(3, 5)));
+  const local = new Date((epochSeconds + minutes * 60) * 1000).toISOString().slice(0, 19);
+  return `${local}${offset.slice(0, 3)}:${offset.slice(3, 5)}`;
+}
+
 const RATE_LIMIT_DOCS = 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api';
 
-/** GitHub's answer to a request past a rate limit: its headers and body as the REST docs show them. */
-function rateLimited(res: ServerResponse, limit: RateLimit) {
-  const status = limit.status ?? 403;
+/**
+ * GitHub's answer to a request past a rate limit, headers and body as its docs show them; past its
+ * primary limit, the GraphQL API answers 200 with an error of type RATE_LIMITED.
+ */
+function rateLimited(res: ServerResponse, limit: RateLimit, graphqlCall: boolean) {
+  const status = graphqlCall && limit.kind === 'primary' ? 200 : (limit.status ?? 403);
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'x-ratelimit-limit': '5000',
-    'x-ratelimit-resource': 'core',
+    'x-ratelimit-resource': graphqlCall ? 'graphql' : 'core',
   };
   let message: string;
   if (limit.kind === 'primary') {
@@ -521,7 +724,13 @@ function rateLimited(res: ServerResponse, limit: RateLimit) {
       'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.';
   }
   res.writeHead(status, headers);
-  res.end(JSON.stringify({ message, documentation_url: RATE_LIMIT_DOCS, status: String(status) }));
+  res.end(
+    JSON.stringify(
+      status === 200
+        ? { errors: [{ type: 'RATE_LIMITED', message }] }
+        : { message, documentation_url: RATE_LIMIT_DOCS, status: String(status) },
+    ),
+  );
 }
 
 function fail(res: ServerResponse, status: number, message: string, documentationUrl: string) {
