@@ -114,6 +114,30 @@ describe('frontendops mcp git (spawned process)', () => {
     );
   });
 
+  it("says when GitHub's rate limit lifts, as the tool's error, with no stack", async () => {
+    const github: GitHubDouble = await startGitHubDouble({
+      owner: 'acme',
+      repo: 'dashboard',
+      repoDir: repo.dir,
+      token: 'ghs_cli_token',
+    });
+    cleanups.push(() => github.close());
+    const env = { ...baseEnv(), GITHUB_TOKEN: 'ghs_cli_token', GITHUB_API_URL: github.url };
+    const client = await stdioClient(['mcp', 'git', '--github', 'acme/dashboard'], env);
+    // Whole seconds, as x-ratelimit-reset says it; about half an hour from now.
+    const reset = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 60_000);
+    github.limitRate({ kind: 'primary', reset });
+    const result = await client.callTool({ name: 'list_deploy_tags', arguments: {} });
+    expect(result.isError).toBe(true);
+    const text = JSON.stringify(result.content);
+    // A backend's own words stay in the server's log (describeForClient); when to try again does not.
+    expect(text).toContain(
+      `rate limit stopped it (HttpError): try again after ${reset.toISOString().replace('.000Z', 'Z')}.`,
+    );
+    expect(text).not.toMatch(/ at .*\.(?:ts|js):\d+/);
+    expect(text).not.toContain('ghs_cli_token');
+  });
+
   it('serves Streamable HTTP with --http 0 and the token from FRONTENDOPS_MCP_TOKEN', async () => {
     const child = spawnTracked(process.execPath, [...ARGS, 'mcp', 'git', '--repo', repo.dir, '--http', '0'], {
       env: { ...baseEnv(), FRONTENDOPS_MCP_TOKEN: MCP_TOKEN },
