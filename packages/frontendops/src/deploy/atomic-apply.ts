@@ -191,7 +191,7 @@ export async function runAtomic(
     // This release live by an operation stopped past its switch: the run finishes that one
     // (settleAtomic), and says so. Read only when there is nothing else to do.
     const stopped = prepared.plan.noop ? await ctx.atomic.readPending() : null;
-    const finishes = stopped && switchedLive(stopped, ctx.kvs.value);
+    const finishes = stopped && switchedLive(stopped, ctx.kvs.value) && finishedBy(stopped, prepared.plan);
     return {
       ...summarize(prepared.plan, {
         dryRun: true,
@@ -335,10 +335,11 @@ async function runLocked(
   if (plan.noop) {
     // Nothing of this run replaces a stopped one of the same change: its record goes too.
     if (abandoned && !superseded) await ctx.atomic.clearPending();
-    // Run again after a stop past its switch: the settle just finished it, and it is what to tag.
+    // A change of this release stopped past its switch (this one run again, or one of another kind: a
+    // rollback's release deployed): the settle just finished it, as the dry run said (finishedBy),
+    // and it is what to say and tag, as what it was.
     const record = earlier?.finished.record;
-    const same =
-      record?.outcome === 'succeeded' && earlier?.pending.op === op && record.commit === plan.commit;
+    const same = record?.outcome === 'succeeded' && earlier !== null && finishedBy(earlier.pending, plan);
     return {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(drift ? { drift } : {}) }),
       ...(same && earlier?.finished.auditHead
@@ -346,6 +347,7 @@ async function runLocked(
             finishedInterrupted: {
               deployId: record.deployId,
               kind: earlier.pending.op,
+              fromCommit: record.fromCommit,
               auditHead: earlier.finished.auditHead,
             },
           }
@@ -1454,6 +1456,13 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
     bound,
   );
 }
+
+/**
+ * Whether a no-op run of `plan` finishes `stopped` (settled past its switch) as its own: a change of
+ * the release the plan keeps live, whatever its kind (a rollback's release deployed, a promoted
+ * canary's). Said by the dry run (finishes) and the run (finishedInterrupted) alike.
+ */
+const finishedBy = (stopped: AtomicPending, plan: AtomicPlan): boolean => stopped.plan.commit === plan.commit;
 
 /** The two operations that end a canary, each under the canary's deploy id. */
 const CANARY_ENDS: ReadonlySet<AtomicOp> = new Set(['canary-promote', 'canary-abort']);

@@ -233,6 +233,7 @@ async function deployInPlace(
               finishedInterrupted: {
                 deployId: finished.record.deployId,
                 kind: finished.record.kind,
+                fromCommit: finished.record.fromCommit,
                 auditHead: finished.auditHead,
               },
             }

@@ -121,13 +121,17 @@ export interface DeploySummary extends DeployIdentity {
   /** The pin this promote lifted. */
   unpinned?: PinRecord;
   /**
-   * An interrupted deploy (or atomic operation) of this same release that this run finished and
-   * recorded, its release already live, so this run's plan was a no-op: what to tag.
+   * An interrupted change (deploy, rollback or atomic operation, of whatever kind this run is) of
+   * this same release that this run finished and recorded, its release already live, so this run's
+   * plan was a no-op: what to tag, as that change's own run would have tagged it.
    */
   finishedInterrupted?: {
     deployId: string;
-    auditHead: AuditHead /** its kind or atomic operation (StoppedChange) */;
+    auditHead: AuditHead;
+    /** Its kind or atomic operation (StoppedChange), not this run's. */
     kind: string;
+    /** The commit live before it (its record's): what a rollback's tag says it took down. */
+    fromCommit: string | null;
   };
   /**
    * A dry run only: the change of this same release that went live and stopped before it was

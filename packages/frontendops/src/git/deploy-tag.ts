@@ -134,9 +134,9 @@ export const tagRequest = (request: { text: string; message?: string }): string 
   request.message ? `${request.text}: ${request.message}` : request.text;
 
 /**
- * What a tag says of a rollback: the commit it took down (its plan's or record's fromCommit). A
- * rollback that finished an interrupted one of the same release (a no-op, its plan from that
- * release) names none.
+ * What a tag says of a rollback: the commit it took down (its plan's or record's fromCommit; for an
+ * interrupted rollback another run finished, its record's). A rollback to the release already live
+ * (a no-op, its plan from that release) names none.
  */
 export const rollbackOf = (change: {
   kind: 'deploy' | 'rollback';

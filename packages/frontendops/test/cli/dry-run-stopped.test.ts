@@ -8,11 +8,15 @@
  * finish, a rollback as a deploy, and one stopped before its record said its pointer moved.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import type { Site } from '../../src/site.ts';
+import { readAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -43,19 +47,24 @@ const stoppingBeforeItsFlag = (site: Site) =>
       key.endsWith(`${site.target.statePrefix}pending.json`) && /"pointerMoved": true/.test(String(body)),
   );
 
-/** What each dry run says, and what the run then does: `frontendops` run again, or the infra tools' steps. */
+/**
+ * What each dry run says, and what the run then does: `frontendops` run again, or the infra tools' steps.
+ * `by`: the command that finishes it, when not the same change again (a change of another kind);
+ * `asJson`: its run is read as --json (else its words). The deploy tag the run made, if any.
+ */
 async function saidAndDone(
   site: Site,
   run: (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
   stopped: string,
-  what: 'deployment' | 'rollback',
+  what: 'deployment' | 'rollback' | 'canary promote',
   commit: string = V2,
   finishedBy: 'cli' | 'tools' = 'cli',
-) {
+  { by, asJson = false }: { by?: string[]; asJson?: boolean } = {},
+): Promise<string | undefined> {
   const finish = new RegExp(
     `finish ${what} ${stopped} of ${APP}@${commit.slice(0, 7)} on \\S+: it went live, but it was interrupted before it was verified and recorded`,
   );
-  const argv = what === 'rollback' ? ['rollback'] : ['deploy', '--commit', commit];
+  const argv = by ?? (what === 'rollback' ? ['rollback'] : ['deploy', '--commit', commit]);
   const dry = await run([...argv, '--dry-run']);
   expect(dry.code, dry.stderr).toBe(0);
   expect(dry.stdout).toMatch(finish);
@@ -81,15 +90,25 @@ async function saidAndDone(
       expect(await site.records.readRecord(stopped)).toMatchObject({ outcome: 'succeeded' });
       const again = await run([...argv, '--dry-run', '--json']);
       expect(JSON.parse(again.stdout)).not.toHaveProperty('finishes');
-      return;
+      return undefined;
     }
   } finally {
     await c.close();
+  }
+  // The run does what its dry run said: in --json it names the change the dry run named.
+  if (asJson) {
+    const real = await run([...argv, '--json']);
+    expect(real.code, real.stderr).toBe(0);
+    const summary = JSON.parse(real.stdout);
+    expect(summary).toMatchObject({ dryRun: false, outcome: 'noop', finishedInterrupted: stopped });
+    return summary.tag ?? undefined;
   }
   const real = await run(argv);
   expect(real.code, real.stderr).toBe(0);
   // Said as what it was: a rollback finished is not called a deploy.
   expect(real.stdout).toContain(`finished the interrupted ${what} ${stopped}, which had made it live`);
+  expect(real.stdout).not.toMatch(/already live/);
+  return /^ {2}tag: (\S+)$/m.exec(real.stdout)?.[1];
 }
 
 describe('in place', () => {
@@ -164,3 +183,135 @@ describe('atomic', () => {
     await saidAndDone(t.site, run, pending.plan.deployId, 'rollback', V1, 'tools');
   });
 });
+
+/**
+ * Finished by a change of another kind: a deploy of the release a stopped rollback made live, a
+ * rollback to the one a stopped deploy made live, a deploy of the one a stopped canary promote made
+ * live. The run does and says what its dry run said, records the stopped change as what it was, and
+ * tags it as that change's own run would have: a rollback as a rollback, from the commit it took
+ * down. Before, on an atomic stack such a run said "already live, nothing to do" (it finished the
+ * stopped change only when it was of its own kind), and in place the tag was of the run's kind.
+ */
+function finishedByAnotherKind(mode: 'in place' | 'atomic') {
+  describe(`${mode}: finished by a change of another kind`, () => {
+    let site: Site;
+    let repo: TestRepo;
+    let run: (argv: string[]) => ReturnType<typeof cli>;
+    let stop: () => Promise<void>;
+    /** The build live at the start (deployed last), and the one before it. */
+    let [live, other] = ['', ''];
+    beforeAll(async () => {
+      repo = await createTestRepo();
+      [other, live] = [repo.commits.dashboard1, repo.commits.dashboard2];
+      const stack = `another-kind-${mode === 'atomic' ? 'atomic' : 'in-place'}`;
+      let outputs: string;
+      let env: Record<string, string>;
+      if (mode === 'atomic') {
+        const t = await startAtomicEnv({ stack });
+        stop = () => t.stop();
+        await t.publishVersions([other, live]);
+        [site, outputs, env] = [t.site, await t.writeOutputs(), t.cliEnv()];
+      } else {
+        const t = await startDeployEnv({ stack });
+        stop = () => t.stop();
+        await publishFixtureBuilds(t, APP, [other, live]);
+        [site, outputs, env] = [t.site, await t.writeOutputs({ cdn: true }), t.cliEnv()];
+      }
+      env = { ...env, AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
+      run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: repo.dir });
+      for (const commit of [other, live]) await deployArtifact(site, { app: APP, commit, request });
+    }, 180_000);
+    afterAll(async () => {
+      await stop?.();
+      await repo?.cleanup();
+    });
+
+    /** Each case makes the other build live: the build live before it, and the one it makes live. */
+    const wentLive = () => {
+      [live, other] = [other, live];
+      return [other, live] as const;
+    };
+    /** The change `change` stopped after its switch, by its deploy id. */
+    const stoppedAfterSwitch = async (change: () => Promise<unknown>): Promise<string> => {
+      if (mode === 'in place') return stoppedAfterItsSwitch(site, change);
+      await expect(change()).rejects.toThrow(/stopped/);
+      return (await storedAtomicPending(site)).plan.deployId;
+    };
+    /** The tag's subject and trailers. */
+    const tagged = async (tag: string | undefined) => {
+      expect(tag).toMatch(/^dashboard-deploy-/);
+      const message = await repo.git(['tag', '-l', '--format=%(contents)', String(tag)]);
+      return { subject: message.split('\n')[0], trailers: parseTrailers(message) };
+    };
+    /** The audit entry that recorded deployment `deployId`'s outcome last (a canary's start is its first). */
+    const entryOf = async (deployId: string) =>
+      (await readAudit(site.state, site.target.statePrefix))
+        .filter((e) => e.data.deployId === deployId && e.data.outcome !== undefined)
+        .at(-1);
+
+    if (mode === 'atomic') {
+      it('a canary promote stopped after its switch, finished by a deploy of its release', async () => {
+        const [, to] = wentLive();
+        await startCanary(site, { app: APP, commit: to, weightPercent: 10, request });
+        const stopped = await stoppedAfterSwitch(() => promoteCanary(stopping(site), { request }));
+        const tag = await saidAndDone(site, run, stopped, 'canary promote', to, 'cli', {
+          by: ['deploy', '--commit', to],
+        });
+        expect(await entryOf(stopped)).toMatchObject({
+          type: 'canary-promote',
+          data: { outcome: 'succeeded' },
+        });
+        const { subject, trailers } = await tagged(tag);
+        expect(subject).toBe(`Deploy ${APP} ${to.slice(0, 7)}`);
+        expect(trailers).toMatchObject({ 'Deploy-Id': stopped });
+        expect(trailers).not.toHaveProperty('Kind');
+      });
+    }
+
+    it('a rollback stopped after its switch, finished by a deploy of its release', async () => {
+      const [from, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() => rollbackRelease(stopping(site), { request }));
+      const tag = await saidAndDone(site, run, stopped, 'rollback', to, 'cli', {
+        by: ['deploy', '--commit', to],
+        asJson: mode === 'atomic',
+      });
+      expect(await entryOf(stopped)).toMatchObject({ type: 'rollback', data: { outcome: 'succeeded' } });
+      // Tagged as the rollback's own run tags it: a rollback, from the commit it took down.
+      const { subject, trailers } = await tagged(tag);
+      expect(subject).toBe(`Roll back ${APP} from ${from.slice(0, 7)} to ${to.slice(0, 7)}`);
+      expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Kind: 'rollback', 'Rolled-Back-From': from });
+    });
+
+    it('a deploy stopped after its switch, finished by a rollback to its release', async () => {
+      const [, to] = wentLive();
+      // The rollback above pinned the stack: lifted, so a deploy goes through (and its dry runs too).
+      expect((await run(['unpin'])).code).toBe(0);
+      const stopped = await stoppedAfterSwitch(() =>
+        deployArtifact(stopping(site), { app: APP, commit: to, request }),
+      );
+      const tag = await saidAndDone(site, run, stopped, 'deployment', to, 'cli', {
+        by: ['rollback', '--to', to],
+        asJson: mode === 'in place',
+      });
+      expect(await entryOf(stopped)).toMatchObject({ type: 'deploy', data: { outcome: 'succeeded' } });
+      // A deploy, tagged as one: not as the rollback that finished it.
+      const { subject, trailers } = await tagged(tag);
+      expect(subject).toBe(`Deploy ${APP} ${to.slice(0, 7)}`);
+      expect(trailers).toMatchObject({ 'Deploy-Id': stopped });
+      expect(trailers).not.toHaveProperty('Kind');
+    });
+
+    it('and a rollback run again: its tag names the commit it took down, as its first run would have', async () => {
+      const [from, to] = wentLive();
+      // Unpinned, as the stopped rollback found it (the infra tools' dry runs honour a pin).
+      expect((await run(['unpin'])).code).toBe(0);
+      const stopped = await stoppedAfterSwitch(() => rollbackRelease(stopping(site), { request, to }));
+      const tag = await saidAndDone(site, run, stopped, 'rollback', to);
+      const { subject, trailers } = await tagged(tag);
+      expect(subject).toBe(`Roll back ${APP} from ${from.slice(0, 7)} to ${to.slice(0, 7)}`);
+      expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Kind: 'rollback', 'Rolled-Back-From': from });
+    });
+  });
+}
+finishedByAnotherKind('in place');
+finishedByAnotherKind('atomic');

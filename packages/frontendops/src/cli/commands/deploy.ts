@@ -529,6 +529,9 @@ async function tagIfDeployed(
     import('../../contract/audit-head.ts'),
   ]);
   const auditHead = done ? done.auditHead : summary.auditHead;
+  // What the tag records: the finished change as what it was (a rollback finished by a deploy is a
+  // rollback, from the commit it took down), else this run's own.
+  const change = done ?? { kind: summary.kind, fromCommit: summary.plan.fromCommit };
   const tag = await createDeployTag(git, {
     deployId: done ? done.deployId : summary.deployId,
     sha: summary.commit,
@@ -536,8 +539,8 @@ async function tagIfDeployed(
     request: tagRequest(summary.request),
     app: summary.app,
     stack: summary.stack,
-    ...(summary.kind === 'rollback'
-      ? { rollback: rollbackOf({ ...summary, fromCommit: summary.plan.fromCommit }) }
+    ...(change.kind === 'rollback'
+      ? { rollback: rollbackOf({ ...change, kind: 'rollback', commit: summary.commit }) }
       : {}),
     ...(auditHead ? { auditHead: formatAuditHead(auditHead) } : {}),
   });
