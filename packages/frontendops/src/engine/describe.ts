@@ -60,6 +60,6 @@ export function describeFinished(stopped: { deployId: string; kind: string }): s
 }
 
 /** A change's kind (deploy, rollback) or atomic operation (canary-promote…) as a noun. */
-const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : kind.replace('-', ' '));
+export const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : kind.replace('-', ' '));
 
 const count = (n: number, noun: string, what: string) => `${n} ${noun}${n === 1 ? '' : 's'} ${what}`;

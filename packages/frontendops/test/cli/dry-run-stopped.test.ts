@@ -87,6 +87,9 @@ async function saidAndDone(
       expect(synced.structured, synced.text).toMatchObject({ deployId: stopped, outcome: 'synced' });
       const done = await c.call('invalidate_cdn', { deployId: stopped });
       expect(done.structured, done.text).toMatchObject({ deployId: stopped, outcome: 'succeeded' });
+      // Each step names the change as what it was: a rollback is not called a deployment.
+      for (const said of [synced, done])
+        expect(said.text).toMatch(new RegExp(`^${what} ${stopped} of `, 'i'));
       expect(await site.records.readRecord(stopped)).toMatchObject({ outcome: 'succeeded' });
       const again = await run([...argv, '--dry-run', '--json']);
       expect(JSON.parse(again.stdout)).not.toHaveProperty('finishes');

@@ -7,7 +7,7 @@ import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
 import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
-import { describeFinish, describePlan } from '../../engine/describe.ts';
+import { changeNoun, describeFinish, describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
@@ -112,7 +112,8 @@ export function registerSyncTools(t: InfraToolContext): void {
               outcome: 'synced',
               next: `invalidate_cdn with deployId ${claims.deployId}`,
             },
-            `Deployment ${claims.deployId} of ${claims.app}@${claims.commit.slice(0, 7)} is live on ${claims.stack}, synced before, and not yet verified nor recorded (its deploy was interrupted): nothing was copied this time. Call invalidate_cdn with deployId ${claims.deployId} to finish it.`,
+            // Named as what it was (a rollback, a canary promote…), as describeFinish names it.
+            `${capitalise(changeNoun(finishes.kind))} ${claims.deployId} of ${claims.app}@${claims.commit.slice(0, 7)} is live on ${claims.stack}, synced before, and not yet verified nor recorded (it was interrupted): nothing was copied this time. Call invalidate_cdn with deployId ${claims.deployId} to finish it.`,
           );
         }
         return toolSuccess(
@@ -232,7 +233,7 @@ export function registerSyncTools(t: InfraToolContext): void {
       return toolSuccess(
         'invalidate_cdn',
         data,
-        `Deployment ${record.deployId} of ${record.app}@${record.commit.slice(0, 7)} on ${record.stack}: ${data.paths.length} path(s) invalidated${data.invalidationIds.length ? ` (${data.invalidationIds.join(', ')})` : ''}; ${data.verification ? (data.verification.ok ? 'the CDN serves the new release' : `verification failed: ${data.verification.detail}`) : 'no site URL to verify'}; outcome ${record.outcome}.${back}`,
+        `${capitalise(changeNoun(record.op ?? record.kind))} ${record.deployId} of ${record.app}@${record.commit.slice(0, 7)} on ${record.stack}: ${data.paths.length} path(s) invalidated${data.invalidationIds.length ? ` (${data.invalidationIds.join(', ')})` : ''}; ${data.verification ? (data.verification.ok ? 'the CDN serves the new release' : `verification failed: ${data.verification.detail}`) : 'no site URL to verify'}; outcome ${record.outcome}.${back}`,
       );
     },
     guard,
