@@ -6,12 +6,11 @@
  * words, as the CLI's and the agent's do.
  */
 import type { Config } from '../config.ts';
-import { formatAuditHead } from '../contract/audit-head.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { badInput } from '../errors.ts';
-import { createDeployTag, rollbackOf, tagRequest } from '../git/deploy-tag.ts';
+import { createDeployTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
 import { toPinView } from '../read/views.ts';
@@ -97,26 +96,26 @@ export function requestWords(action: PlanAction, to: string | undefined, person:
   return `${what[action]} (confirmed in the console by ${person})`;
 }
 
-/** The deploy tag of a change the console made; null when nothing went live or there is no git host. */
+/**
+ * The deploy tag of a change the console made, or of the interrupted one a no-op run of it finished
+ * (taggedChange); null when nothing went live or there is no git host.
+ */
 export async function tagChange(
   git: GitHost | undefined,
   summary: DeploySummary,
   request: RequestInfo,
 ): Promise<string | null> {
-  if (!git || summary.dryRun || summary.noop || summary.outcome !== 'succeeded') return null;
+  const tagged = summary.noop ? summary.finishedInterrupted !== undefined : summary.outcome === 'succeeded';
+  if (!git || summary.dryRun || !tagged) return null;
   try {
     const tag = await createDeployTag(git, {
-      deployId: summary.deployId,
       sha: summary.commit,
       artifactDigest: summary.artifactDigest,
       request: tagRequest(request),
       app: summary.app,
-      ...(summary.kind === 'rollback'
-        ? { rollback: rollbackOf({ ...summary, fromCommit: summary.plan.fromCommit }) }
-        : {}),
       // The stack and audit head make the tag an anchor `audit verify` checks the chain against.
       stack: summary.stack,
-      ...(summary.auditHead ? { auditHead: formatAuditHead(summary.auditHead) } : {}),
+      ...taggedChange(summary),
     });
     return tag.name;
   } catch (error) {

@@ -227,6 +227,7 @@ export async function routePost(
       durationMs: summary.durationMs,
       error: summary.error ?? null,
       tag,
+      ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
       pinned: Boolean(summary.pinned),
       unpinned: Boolean(summary.unpinned),
     };

@@ -109,6 +109,11 @@ export interface ActionResult {
   error: { code: string; message: string } | null;
   /** The deploy tag made for this change (null: none, e.g. nothing changed or no git repository). */
   tag: string | null;
+  /**
+   * The interrupted change (of whatever kind) of this release that this run finished, its own plan
+   * a no-op: the one the tag is of (DeploySummary finishedInterrupted).
+   */
+  finishedInterrupted?: string;
   /** A rollback pinned the stack to what it made live. */
   pinned: boolean;
   /** A promote lifted the pin. */

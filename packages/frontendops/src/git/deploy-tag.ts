@@ -3,7 +3,7 @@
  * carries a trailer block (Deploy-Id, Artifact-Digest, Commit, App, Stack, Audit-Head, Request) that
  * `listDeployTags` parses back. Stack and Audit-Head anchor that stack's audit chain in git. The deploy id makes creation idempotent: asking twice returns the first tag.
  */
-import { AUDIT_HEAD_TEXT } from '../contract/audit-head.ts';
+import { AUDIT_HEAD_TEXT, type AuditHead, formatAuditHead } from '../contract/audit-head.ts';
 import { ARTIFACT_DIGEST, COMMIT_REF, checkDeployId, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
 import { hasControlCharacters, WORDS_MAX } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
@@ -146,6 +146,33 @@ export const rollbackOf = (change: {
   change.kind !== 'rollback'
     ? undefined
     : { from: change.fromCommit === change.commit ? null : change.fromCommit };
+
+/**
+ * The change a run's deploy tag records, as that change's own run tags it: the interrupted change
+ * the run finished, when its own plan was a no-op (DeploySummary finishedInterrupted: a rollback
+ * finished by a deploy or a promote is a rollback, from the commit it took down; a deploy finished by
+ * a rollback is a deploy), else the run's own. Whether the run tags at all is its caller's to say.
+ */
+export function taggedChange(summary: {
+  kind: string;
+  deployId: string;
+  commit: string;
+  noop: boolean;
+  auditHead?: AuditHead | null;
+  plan: { fromCommit: string | null };
+  finishedInterrupted?: { deployId: string; kind: string; fromCommit: string | null; auditHead: AuditHead };
+}): Pick<DeployTagInput, 'deployId' | 'rollback' | 'auditHead'> {
+  const done = summary.noop ? summary.finishedInterrupted : undefined;
+  const change = done ?? { ...summary, fromCommit: summary.plan.fromCommit };
+  const auditHead = change.auditHead;
+  return {
+    deployId: change.deployId,
+    ...(change.kind === 'rollback'
+      ? { rollback: rollbackOf({ kind: 'rollback', commit: summary.commit, fromCommit: change.fromCommit }) }
+      : {}),
+    ...(auditHead ? { auditHead: formatAuditHead(auditHead) } : {}),
+  };
+}
 
 /**
  * Whether two deploy tag messages record the same deployment: the same trailers, but for the

@@ -512,8 +512,8 @@ async function tagIfDeployed(
   flags: CommonFlags,
   known: GitHost | null,
 ): Promise<string | undefined> {
-  // A no-op that finished an interrupted deploy of this release tags that deploy, which went live
-  // and was recorded now (the run that made it live stopped before its tag).
+  // A no-op that finished an interrupted change of this release tags that change, which went live
+  // and was recorded now (the run that made it live stopped before its tag): taggedChange.
   const done = summary.noop ? summary.finishedInterrupted : undefined;
   if (!flags.tag || summary.dryRun || (summary.noop && !done) || summary.outcome === 'failed')
     return undefined;
@@ -524,25 +524,14 @@ async function tagIfDeployed(
     );
     return undefined;
   }
-  const [{ createDeployTag, rollbackOf, tagRequest }, { formatAuditHead }] = await Promise.all([
-    import('../../git/deploy-tag.ts'),
-    import('../../contract/audit-head.ts'),
-  ]);
-  const auditHead = done ? done.auditHead : summary.auditHead;
-  // What the tag records: the finished change as what it was (a rollback finished by a deploy is a
-  // rollback, from the commit it took down), else this run's own.
-  const change = done ?? { kind: summary.kind, fromCommit: summary.plan.fromCommit };
+  const { createDeployTag, taggedChange, tagRequest } = await import('../../git/deploy-tag.ts');
   const tag = await createDeployTag(git, {
-    deployId: done ? done.deployId : summary.deployId,
     sha: summary.commit,
     artifactDigest: summary.artifactDigest,
     request: tagRequest(summary.request),
     app: summary.app,
     stack: summary.stack,
-    ...(change.kind === 'rollback'
-      ? { rollback: rollbackOf({ ...change, kind: 'rollback', commit: summary.commit }) }
-      : {}),
-    ...(auditHead ? { auditHead: formatAuditHead(auditHead) } : {}),
+    ...taggedChange(summary),
   });
   return tag.name;
 }
