@@ -2,7 +2,7 @@
  * The pin after a rollback, against the real S3 protocol: a rollback pins; a deploy past the pin is
  * refused (PINNED) and changes nothing; pin, unpin and promote move it, each in the audit chain.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { exitCodeOf } from '../../src/cli/context.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
@@ -13,6 +13,7 @@ import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { describePin, type PinRecord, readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const APP = 'sophia-dashboard';
@@ -27,12 +28,49 @@ const by = (actor: string, text: string, message?: string): RequestInfo => ({
 
 let t: TestDeployEnv;
 
+/** The changes the cases make in turn, each from the stack the ones before it left. */
+const rollbackByBob = () =>
+  rollbackRelease(t.site, { request: by('bob', 'rollback', 'the KPI totals are wrong') });
+const unpinByDave = () => unpinRelease(t.site, { request: by('dave', 'unpin', 'fixed in C') });
+const deployCByDave = () => deployArtifact(t.site, { app: APP, commit: C, request: by('dave', 'deploy C') });
+const freezeByErin = () =>
+  pinRelease(t.site, { to: C.slice(0, 7), request: by('erin', 'pin', 'release freeze') });
+const promoteByGrace = (release: { app: string; commit: string }) =>
+  promoteRelease(t.site, { ...release, request: by('grace', 'promote B', 'B is fixed') });
+const pinByDave = () => pinRelease(t.site, { request: by('dave', 'pin'), waitMs: 0 });
+
+/**
+ * The state prefix and hosting bucket each case starts from, whichever ran before: A then B deployed;
+ * rolled back to A by Bob (pinned); unpinned and C deployed by Dave; C frozen by Erin; B promoted by
+ * Grace (no pin); B pinned by Dave.
+ */
+let bLive: BucketSnapshot;
+let pinnedByBob: BucketSnapshot;
+let cLive: BucketSnapshot;
+let frozen: BucketSnapshot;
+let promoted: BucketSnapshot;
+let pinnedByDave: BucketSnapshot;
+
 beforeAll(async () => {
   t = await startDeployEnv();
   await publishFixtureBuilds(t, APP, [A, B, C]);
   await deployArtifact(t.site, { app: APP, commit: A, request: by('alice', 'deploy A') });
   await deployArtifact(t.site, { app: APP, commit: B, request: by('alice', 'deploy B') });
-});
+  const snapshot = () =>
+    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
+  bLive = await snapshot();
+  await rollbackByBob();
+  pinnedByBob = await snapshot();
+  await unpinByDave();
+  await deployCByDave();
+  cLive = await snapshot();
+  await freezeByErin();
+  frozen = await snapshot();
+  await promoteByGrace(await resolveRelease(t.site, APP, B.slice(0, 7)));
+  promoted = await snapshot();
+  await pinByDave();
+  pinnedByDave = await snapshot();
+}, 180_000);
 afterAll(() => t?.stop());
 
 const hostingWrites = async (run: () => Promise<unknown>) => {
@@ -46,10 +84,11 @@ const hostingWrites = async (run: () => Promise<unknown>) => {
 };
 
 describe('the pin', () => {
+  beforeEach(() => pinnedByBob.restore());
+
   it('a rollback pins the release it made live, says who and why, and audits it', async () => {
-    const summary = await rollbackRelease(t.site, {
-      request: by('bob', 'rollback', 'the KPI totals are wrong'),
-    });
+    await bLive.restore();
+    const summary = await rollbackByBob();
     expect(summary.commit).toBe(A);
     expect(summary.pinned).toMatchObject({
       commit: A,
@@ -102,7 +141,7 @@ describe('the pin', () => {
   });
 
   it('unpin lifts it (audited, who and why); a deploy then goes through; unpinning twice changes nothing', async () => {
-    const { cleared } = await unpinRelease(t.site, { request: by('dave', 'unpin', 'fixed in C') });
+    const { cleared } = await unpinByDave();
     expect(cleared).toMatchObject({ commit: A, by: 'bob' });
     expect(await readPin(t.site)).toBeNull();
     const entries = await readAudit(t.site.state, t.target.statePrefix);
@@ -112,19 +151,17 @@ describe('the pin', () => {
     });
     expect((await unpinRelease(t.site, { request: by('dave', 'unpin') })).cleared).toBeNull();
     expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(entries.length);
-    const deployed = await deployArtifact(t.site, { app: APP, commit: C, request: by('dave', 'deploy C') });
+    const deployed = await deployCByDave();
     expect(deployed.outcome).toBe('succeeded');
   });
 
   it('pin keeps the live release; --to must name it; pinning again keeps the first pin', async () => {
+    await cLive.restore();
     await expect(pinRelease(t.site, { to: A, request: by('erin', 'pin') })).rejects.toMatchObject({
       code: 'CONFLICT',
       message: expect.stringMatching(/not the live release[\s\S]*rollback --to/),
     });
-    const first = await pinRelease(t.site, {
-      to: C.slice(0, 7),
-      request: by('erin', 'pin', 'release freeze'),
-    });
+    const first = await freezeByErin();
     expect(first).toMatchObject({
       created: true,
       pin: { commit: C, cause: 'pin', reason: 'release freeze' },
@@ -137,12 +174,10 @@ describe('the pin', () => {
   });
 
   it('promote makes a release live for everyone and clears the pin, in one audited deploy', async () => {
+    await frozen.restore();
     const release = await resolveRelease(t.site, APP, B.slice(0, 7));
     expect(release.commit).toBe(B);
-    const summary = await promoteRelease(t.site, {
-      ...release,
-      request: by('grace', 'promote B', 'B is fixed'),
-    });
+    const summary = await promoteByGrace(release);
     expect(summary).toMatchObject({ outcome: 'succeeded', kind: 'deploy', commit: B });
     expect(summary.unpinned).toMatchObject({ commit: C, by: 'erin' });
     expect(await readPin(t.site)).toBeNull();
@@ -155,6 +190,7 @@ describe('the pin', () => {
   });
 
   it('promote by deploy id from the history; promoting what is live only lifts the pin', async () => {
+    await promoted.restore();
     const history = (await t.site.records.listRecords()).records;
     const cDeploy = history.find((r) => r.commit === C && r.kind === 'deploy');
     const release = await resolveRelease(t.site, APP, cDeploy?.deployId ?? '');
@@ -169,6 +205,8 @@ describe('the pin', () => {
 });
 
 describe('pin and unpin take the deploy lock', () => {
+  beforeEach(() => promoted.restore());
+
   it('while a deploy holds it, under this stack name or another for the same site, both are refused and change nothing', async () => {
     const alias = await connectSite(
       { ...t.target, stack: 'same-site-other-name' },
@@ -194,12 +232,14 @@ describe('pin and unpin take the deploy lock', () => {
     }
     // Once the deploy let go, a pin goes through.
     const live = (await t.site.records.readPointer())?.value;
-    const after = await pinRelease(t.site, { request: by('dave', 'pin'), waitMs: 0 });
+    const after = await pinByDave();
     expect(after.pin.deployId).toBe(live?.deployId);
   });
 });
 
 describe('a rollback on a stack someone pinned on purpose', () => {
+  beforeEach(() => pinnedByDave.restore());
+
   it('replaces that pin and says so: in its summary, the pin itself (status), its audit entry, and the next rollback', async () => {
     const deliberate = await readPin(t.site);
     expect(deliberate).toMatchObject({ cause: 'pin', by: 'dave', commit: B });
