@@ -7,6 +7,7 @@ import { LOCAL_DISTRIBUTION_ID } from '../../src/stacks/local.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -16,6 +17,35 @@ const request: RequestInfo = { text: 'deploy', actor: 'test', planner: 'cli', at
 
 let t: TestDeployEnv;
 const builds: FixtureBuild[] = [];
+
+/**
+ * The history the cases look at, made once in beforeAll, in turn: the first deploy (with the CDN's
+ * invalidation requests after it), the second, the third and fourth (an atomic release's file put
+ * beside them, read after), then the rollback; what each returned and wrote is kept for its case.
+ */
+const story = {} as {
+  first: Recorded;
+  createRequests: unknown[];
+  second: Recorded;
+  fourth: Recorded;
+  migrationFile: unknown;
+  rollback: Recorded;
+  /** The request log's part the history was made in. */
+  requests: S3RequestRecord[];
+};
+/** The state prefix and hosting bucket after the second deploy, the fourth, and the rollback. */
+let v2Live: BucketSnapshot;
+let v4Live: BucketSnapshot;
+let rolledBack: BucketSnapshot;
+/**
+ * The snapshot the stack is as. No case changes it (those that try assert that nothing was written),
+ * so a case restores its start only when it is another than the stack is as.
+ */
+let current: BucketSnapshot | undefined;
+async function startFrom(snapshot: BucketSnapshot) {
+  if (current !== snapshot) await snapshot.restore();
+  current = snapshot;
+}
 
 beforeAll(async () => {
   t = await startDeployEnv();
@@ -27,26 +57,50 @@ beforeAll(async () => {
     builds.push(build);
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   }
-});
-afterAll(() => t.stop());
-
-async function deployAndRecord(commit: string) {
+  const snapshot = () =>
+    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
   await t.s3.settle();
   const from = t.s3.requests.length;
-  const summary = await deployArtifact(t.site, { app: APP, commit, request });
+  story.first = await deployAndRecord(COMMITS[0]);
+  story.createRequests = [...t.cdn.createRequests()];
+  story.second = await deployAndRecord(COMMITS[1]);
+  v2Live = await snapshot();
+  await deployAndRecord(COMMITS[2]);
+  // An atomic release's file, as a migration whose lock this deploy's did not meet (another
+  // machine, an older version) leaves it, the site now serving it: never an in-place prune's.
+  await t.site.hosting.put('_releases/9999999-r0123456789ab/index.html', '<p>served by the migration</p>');
+  story.fourth = await deployAndRecord(COMMITS[3]);
+  story.migrationFile = await t.site.hosting.get('_releases/9999999-r0123456789ab/index.html');
+  await t.site.hosting.delete(['_releases/9999999-r0123456789ab/index.html']);
+  v4Live = await snapshot();
+  story.rollback = await recorded(() => rollbackRelease(t.site, { request }));
+  rolledBack = await snapshot();
+  current = rolledBack;
+  await t.s3.settle();
+  story.requests = t.s3.requests.slice(from);
+}, 180_000);
+afterAll(() => t.stop());
+
+type Recorded = Awaited<ReturnType<typeof deployAndRecord>>;
+async function recorded(change: () => ReturnType<typeof deployArtifact>) {
+  await t.s3.settle();
+  const from = t.s3.requests.length;
+  const summary = await change();
   await t.s3.settle();
   return {
     summary,
     writes: t.s3.requests.slice(from).filter((r) => r.method !== 'GET' && r.method !== 'HEAD'),
   };
 }
+const deployAndRecord = (commit: string) =>
+  recorded(() => deployArtifact(t.site, { app: APP, commit, request }));
 
 const hostingCopies = (writes: S3RequestRecord[]) =>
   writes.filter((r) => r.bucket === HOSTING && r.copySource);
 
 describe('deploy against the real S3 protocol', () => {
   it('first deploy copies every file server-side, HTML last, then the pointer; invalidates only non-hashed paths', async () => {
-    const { summary, writes } = await deployAndRecord(COMMITS[0]);
+    const { summary, writes } = story.first;
     const build = builds[0] as FixtureBuild;
     expect(summary.outcome).toBe('succeeded');
     expect(summary.copied).toBe(Object.keys(build.files).length);
@@ -72,11 +126,12 @@ describe('deploy against the real S3 protocol', () => {
       writes.findIndex((r) => r.key === 'index.html' && r.bucket === HOSTING),
     );
     expect(summary.invalidation?.paths).toEqual(['/', '/favicon.ico', '/index.html', '/robots.txt']);
-    expect(t.cdn.createRequests()).toHaveLength(1);
+    expect(story.createRequests).toHaveLength(1);
   });
 
   it('redeploys incrementally: only changed files move, old assets are kept, HTML invalidated', async () => {
-    const { summary, writes } = await deployAndRecord(COMMITS[1]);
+    await startFrom(v2Live);
+    const { summary, writes } = story.second;
     const copies = hostingCopies(writes).map((c) => c.key);
     const changed = (builds[1] as FixtureBuild).assets.filter(
       (a) => !(builds[0] as FixtureBuild).assets.includes(a),
@@ -90,14 +145,10 @@ describe('deploy against the real S3 protocol', () => {
   });
 
   it('keeps the assets of the last 3 releases and prunes older ones only after the pointer moved', async () => {
-    await deployAndRecord(COMMITS[2]);
-    // An atomic release's file, as a migration whose lock this deploy's did not meet (another
-    // machine, an older version) leaves it, the site now serving it: never an in-place prune's.
-    await t.site.hosting.put('_releases/9999999-r0123456789ab/index.html', '<p>served by the migration</p>');
-    const { summary, writes } = await deployAndRecord(COMMITS[3]);
+    await startFrom(v4Live);
+    const { summary, writes } = story.fourth;
     expect(summary.plan.prune.filter((key) => key.startsWith('_releases/'))).toEqual([]);
-    expect(await t.site.hosting.get('_releases/9999999-r0123456789ab/index.html')).not.toBeNull();
-    await t.site.hosting.delete(['_releases/9999999-r0123456789ab/index.html']);
+    expect(story.migrationFile).not.toBeNull();
     const v1Only = (builds[0] as FixtureBuild).assets.filter(
       (a) => !(builds[1] as FixtureBuild).assets.includes(a),
     );
@@ -115,6 +166,7 @@ describe('deploy against the real S3 protocol', () => {
   });
 
   it('plans without changing anything on --dry-run, and does nothing when the artifact is live', async () => {
+    await startFrom(v4Live);
     await t.s3.settle();
     const before = t.s3.requests.length;
     const dry = await deployArtifact(t.site, { app: APP, commit: COMMITS[1], request, dryRun: true });
@@ -131,6 +183,7 @@ describe('deploy against the real S3 protocol', () => {
   });
 
   it('refuses before any write when the CDN is the local edge and its API endpoint is unknown', async () => {
+    await startFrom(v4Live);
     // What an outputs file naming the embedded environment's buckets gives: the edge's distribution
     // id, but not the endpoint its CloudFront API listens on (only `--stack local` knows that).
     const blind = await connectSite(
@@ -163,6 +216,7 @@ describe('deploy against the real S3 protocol', () => {
   });
 
   it('refuses words the audit cannot record (half a surrogate pair) before any write; the next deploy is not stuck', async () => {
+    await startFrom(v4Live);
     await t.s3.settle();
     const before = t.s3.requests.length;
     const live = (await t.site.records.readPointer())?.value.deployId;
@@ -181,6 +235,7 @@ describe('deploy against the real S3 protocol', () => {
   });
 
   it('refuses before any write or approval when the CDN client cannot be set up; it is set up once the change begins', async () => {
+    await startFrom(v4Live);
     // The CloudFront client is loaded when a change begins, not when the stack opens. A CDN that
     // fails there must stop the change with nothing written, not after the release went live.
     const prepared: string[] = [];
@@ -216,23 +271,18 @@ describe('deploy against the real S3 protocol', () => {
   });
 
   it('rolls back to the previous release moving only what differs', async () => {
-    await t.s3.settle();
-    const from = t.s3.requests.length;
-    const summary = await rollbackRelease(t.site, { request });
-    await t.s3.settle();
+    await startFrom(rolledBack);
+    const { summary, writes } = story.rollback;
     expect(summary.kind).toBe('rollback');
     expect(summary.commit).toBe(COMMITS[2]);
-    const copies = t.s3.requests
-      .slice(from)
-      .filter((r) => r.bucket === HOSTING && r.copySource)
-      .map((r) => r.key);
+    const copies = writes.filter((r) => r.bucket === HOSTING && r.copySource).map((r) => r.key);
     expect(copies.sort()).toEqual(['index.html', 'robots.txt']);
     const live = await t.site.records.readPointer();
     expect(live?.value.commit).toBe(COMMITS[2]);
   });
 
   it('never left an HTML file referencing a missing object, at any moment', async () => {
-    await t.s3.settle();
+    await startFrom(rolledBack);
     const state = new Map<string, string>();
     const contentOf = (copySource: string) => {
       const [, , commit, , ...rest] = copySource.split('/');
@@ -240,7 +290,7 @@ describe('deploy against the real S3 protocol', () => {
       return build.files[`/${rest.join('/')}`] ?? '';
     };
     let checks = 0;
-    for (const r of t.s3.requests.filter((q) => q.bucket === HOSTING)) {
+    for (const r of story.requests.filter((q) => q.bucket === HOSTING)) {
       if (r.copySource) state.set(r.key, contentOf(r.copySource));
       else if (r.method === 'POST' && r.query.includes('delete')) {
         // DeleteObjects: the keys are in the body; reconstruct from what the bucket holds now.
@@ -259,6 +309,7 @@ describe('deploy against the real S3 protocol', () => {
   });
 
   it('records every deployment and chains an audit entry for each (and one for the pin the rollback set)', async () => {
+    await startFrom(rolledBack);
     const records = (await t.site.records.listRecords()).records;
     expect(records.map((r) => r.commit)).toEqual([
       COMMITS[2],
