@@ -7,6 +7,12 @@
 /** After "pinned to <release>: " or as a sentence's end. */
 export const PIN_EFFECT = 'deploys of other releases are refused until someone promotes a release or unpins';
 
+/** What an unpin does, after "Unpinned <stack> (...)." as a sentence: nothing live changes. */
+export const UNPIN_EFFECT = 'deploys go through again; what is live did not change';
+
+/** An unpin of a stack no pin held. */
+export const notPinned = (stack: string): string => `${stack} was not pinned; nothing changed.`;
+
 /** What a running canary does to other changes. */
 export const CANARY_EFFECT =
   'deploys and rollbacks are refused until the canary is promoted (everyone gets it) or aborted (everyone goes back to the live release)';

@@ -481,8 +481,13 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('Deploy the latest dashboard')).outcome).toMatch(/refused|noop/);
     const unpinned = await run('unpin');
     expect(unpinned).toMatchObject({ outcome: 'succeeded', intent: 'unpin' });
-    expect(unpinned.message).toMatch(/^Unpinned dashboard-hosting-prod/);
-    expect((await run('unpin')).outcome).toBe('noop');
+    expect(unpinned.message).toMatch(
+      /^Unpinned dashboard-hosting-prod .*\. Deploys go through again; what is live did not change\.$/,
+    );
+    expect(await run('unpin')).toMatchObject({
+      outcome: 'noop',
+      message: 'dashboard-hosting-prod was not pinned; nothing changed.',
+    });
   });
 
   it('"pin <sha>" pins only that release, and only when it is the live one; another is refused, nothing pinned', async () => {

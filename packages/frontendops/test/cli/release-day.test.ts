@@ -304,9 +304,11 @@ describe('pin, promote and unpin at the terminal', () => {
     );
     const unpinned = await run(['unpin', '--stack', outputs, '--message', 'audit done']);
     expect(unpinned.stdout).toMatch(
-      /^Unpinned dashboard-staging \(it was pinned to .*\)\. Deploys go through again/,
+      /^Unpinned dashboard-staging \(it was pinned to .*\)\. Deploys go through again; what is live did not change\.$/m,
     );
-    expect((await run(['unpin', '--stack', outputs])).stdout).toMatch(/is not pinned; nothing changed/);
+    expect((await run(['unpin', '--stack', outputs])).stdout).toMatch(
+      /^dashboard-staging was not pinned; nothing changed\.$/m,
+    );
     // A rollback's dry run says it would pin, as the console's dialog does.
     const wouldBack = await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--dry-run']);
     expect(wouldBack.stdout).toMatch(

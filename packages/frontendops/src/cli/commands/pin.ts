@@ -4,6 +4,7 @@
  * pin cleared) or unpins. Promote is a deploy: on a protected stack it needs --yes or the prompt.
  */
 import type { Command } from 'commander';
+import { capitalised, notPinned, UNPIN_EFFECT } from '../../read/pin-words.ts';
 import {
   type CliContext,
   cliRequest,
@@ -88,8 +89,8 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
         say(
           ctx.io.stdout,
           cleared
-            ? `Unpinned ${site.target.stack} (it was pinned to ${describePin(cleared)}). Deploys go through again; what is live did not change.`
-            : `${site.target.stack} is not pinned; nothing changed.`,
+            ? `Unpinned ${site.target.stack} (it was pinned to ${describePin(cleared)}). ${capitalised(UNPIN_EFFECT)}.`
+            : notPinned(site.target.stack),
         );
       });
     });

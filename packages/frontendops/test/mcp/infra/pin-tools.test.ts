@@ -77,7 +77,13 @@ describe('the pin through the infra MCP server', () => {
   it('unpin_release lifts it and says what it was; unpinning again is a no-op; pin_release pins the live release', async () => {
     const unpinned = await c.call('unpin_release', { reason: 'fixed forward' });
     expect(unpinned.structured).toMatchObject({ stack: STACK, unpinned: { commit: COMMITS[0] } });
-    expect((await c.call('unpin_release')).structured).toMatchObject({ unpinned: null });
+    // In the words every surface says an unpin with (the CLI's, the agent's: read/pin-words.ts).
+    expect(unpinned.text).toMatch(
+      /^Unpinned .*\)\. Deploys go through again; what is live did not change\.\n/,
+    );
+    const again = await c.call('unpin_release');
+    expect(again.structured).toMatchObject({ unpinned: null });
+    expect(again.text.split('\n')[0]).toBe(`${STACK} was not pinned; nothing changed.`);
     const pinned = await c.call('pin_release', { to: COMMITS[0].slice(0, 7), reason: 'release freeze' });
     expect(pinned.structured).toMatchObject({
       created: true,
