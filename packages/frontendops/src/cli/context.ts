@@ -201,6 +201,9 @@ const PATH_VALUE = /<(?:dir|file|[\w.-]*\.json)>/;
 /** Arguments that are a path: `publish <dir>`. */
 const PATH_ARGUMENT = /^(?:dir|file)$/;
 
+/** Help of `--app <name>`, for every command that takes it. */
+export const APP_OPTION_HELP = 'app name (default: "app" in frontendops.config.json)';
+
 export const STACK_OPTION_HELP =
   'stack: a configured name, `local` (the running local environment) or an outputs JSON file; default FRONTENDOPS_STACK, else `local` when it runs';
 

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { PREVIEW_HOURS, previewSeconds } from '../../atomic/preview-hours.ts';
 import {
+  APP_OPTION_HELP,
   type CliContext,
   cliRequest,
   lockWait,
@@ -114,7 +115,7 @@ export function register(program: Command, ctx: CliContext): void {
       'a published commit (a short sha is enough; default: the latest build of the app)',
     )
     .option('--deploy-id <id>', 'or a deployment of this stack, as history shows it')
-    .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+    .option('--app <name>', APP_OPTION_HELP)
     .option(
       '--hours <n>',
       `how long the link works (${PREVIEW_HOURS.min}–${PREVIEW_HOURS.max})`,

@@ -10,6 +10,7 @@ import { PIN_EFFECT } from '../../read/pin-words.ts';
 import type { Site } from '../../site.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import {
+  APP_OPTION_HELP,
   type CliContext,
   cliRequest,
   loadCliConfig,
@@ -50,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
       .description('Deploy a published build: plan, then copy, go live, prune, invalidate, verify, tag')
       .option('--commit <sha>', 'the published commit to deploy (a short sha is enough)')
       .option('--latest', 'deploy the newest commit touching the app (the default without --commit)')
-      .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+      .option('--app <name>', APP_OPTION_HELP)
       .option(
         '--canary <percent>',
         'atomic stacks: send this share of visitors (1-99, e.g. 10 or 10%) to the build instead of everyone; then `frontendops canary promote|abort`',

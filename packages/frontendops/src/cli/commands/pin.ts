@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { capitalised, notPinned, UNPIN_EFFECT } from '../../read/pin-words.ts';
 import {
+  APP_OPTION_HELP,
   type CliContext,
   cliRequest,
   lockWait,
@@ -105,7 +106,7 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
         '[release]',
         'commit (a short sha is enough), deploy id or tag (a deploy tag, a release tag) from the history; default: the latest',
       )
-      .option('--app <name>', 'app name (default: "app" in frontendops.config.json)'),
+      .option('--app <name>', APP_OPTION_HELP),
     'promote',
   )
     .addHelpText(

@@ -1,6 +1,7 @@
 /** `frontendops publish <dir>`: upload a build as an immutable artifact (what CI runs after the build). */
 import type { Command } from 'commander';
 import {
+  APP_OPTION_HELP,
   type CliContext,
   cliRequest,
   loadCliConfig,
@@ -23,7 +24,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('publish <dir>')
     .description('Upload a build directory as an immutable artifact (what CI runs after the build)')
     .requiredOption('--commit <sha>', 'the commit the build was made from (full sha)')
-    .option('--app <name>', 'app name (default: "app" in frontendops.config.json)')
+    .option('--app <name>', APP_OPTION_HELP)
     .option('--stack <ref>', STACK_OPTION_HELP)
     .option('--message <text>', 'a note recorded with the publish in the audit log')
     .option('--json', 'print one JSON object')
