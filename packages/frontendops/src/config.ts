@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { appName } from './contract/fields.ts';
 import { closest } from './engine/closest.ts';
-import { APPROVER_NAME, APPROVER_PUBLIC_KEY } from './engine/ids.ts';
+import { APPROVER_NAME, APPROVER_PUBLIC_KEY, STACK_NAME } from './engine/ids.ts';
 import { badInput } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
 import { isOutputsFileRef } from './stacks/outputs-file.ts';
@@ -40,8 +40,10 @@ export async function findProjectRoot(start: string): Promise<string> {
   }
 }
 
+/** Pulumi's own names (project, organization, stack): letters, digits, -, _ and . */
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
-const STACK_NAME_WORDS = 'expected a stack name: letters, digits, -, _ and . (e.g. "dashboard-hosting-prod")';
+const STACK_NAME_WORDS =
+  'expected a stack name: letters, digits, -, _ and ., not starting with . (e.g. "dashboard-hosting-prod")';
 
 /** A relative path that stays inside its base: no absolute path, no ".." step out of it. */
 const pathInside = (base: string) =>
@@ -132,7 +134,7 @@ const configObject = z
   .strictObject({
     $schema: z.string().optional(),
     stacks: z
-      .record(z.string().regex(NAME, 'a stack name uses letters, digits, -, _ and .'), stackConfigSchema)
+      .record(z.string().regex(STACK_NAME, STACK_NAME_WORDS), stackConfigSchema)
       .superRefine((stacks, ctx) => {
         if (Object.hasOwn(stacks, 'local')) {
           ctx.addIssue({
@@ -149,12 +151,12 @@ const configObject = z
      */
     defaultStack: z
       .string()
-      .refine((stack) => NAME.test(stack) || isOutputsFileRef(stack), {
+      .refine((stack) => STACK_NAME.test(stack) || isOutputsFileRef(stack), {
         message: `${STACK_NAME_WORDS}, or an outputs JSON file (e.g. "stacks/prod.json")`,
       })
       .optional(),
     /** Environments whose deploys and rollbacks need a human approval. */
-    protected: z.array(z.string().regex(NAME, STACK_NAME_WORDS)).default(['dashboard-hosting-prod']),
+    protected: z.array(z.string().regex(STACK_NAME, STACK_NAME_WORDS)).default(['dashboard-hosting-prod']),
     /** Who approves changes of protected stacks (a stack's own "approval" replaces it). */
     approval: approvalConfigSchema.default({ approvers: {}, trustElicitation: false }),
     /**

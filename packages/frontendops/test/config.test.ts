@@ -47,6 +47,17 @@ describe('loadConfig', () => {
     expect(defaultConfig()).toEqual(config);
   });
 
+  it('refuses a stack name the rest of the tool does not take (one starting with ".")', async () => {
+    // STACK_NAME, as the environment marker, the tools' arguments and deploy tags have it.
+    for (const config of [
+      { stacks: { '.hidden': { backend: 'outputs', file: 'x.json' } } },
+      { protected: ['.hidden'] },
+    ]) {
+      await writeConfig(config);
+      expect((await refusal()).message).toMatch(/stacks\.\.hidden|protected\.0: expected a stack name/);
+    }
+  });
+
   it('reads approvers, a GitHub environment and client trust, and names a bad key', async () => {
     const key = `ed25519:${'A'.repeat(43)}`;
     await writeConfig({

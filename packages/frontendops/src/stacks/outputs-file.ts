@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { STACK_NAME } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
 import { separateSecretOutputs } from './secret-outputs.ts';
@@ -78,10 +79,10 @@ async function readOutputsFile(file: string) {
     );
   }
   const { stack, ...values } = parsed as Record<string, unknown>;
-  if (stack !== undefined && (typeof stack !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(stack))) {
+  if (stack !== undefined && (typeof stack !== 'string' || !STACK_NAME.test(stack))) {
     throw new FrontendOpsError(
       'BAD_INPUT',
-      `The stack outputs file ${basename(file)} has a "stack" field that is not a stack name (letters, digits, -, _, .).`,
+      `The stack outputs file ${basename(file)} has a "stack" field that is not a stack name (letters, digits, -, _ and ., not starting with .): name the stack so, or leave the field out.`,
     );
   }
   return { declaredStack: stack as string | undefined, values };

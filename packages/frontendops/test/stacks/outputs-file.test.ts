@@ -87,6 +87,19 @@ describe('outputs file source', () => {
     });
   });
 
+  it('a stack field that is no stack name (one starting with "."), as every reader of a name has it, is refused', async () => {
+    // The environment marker, the tools' arguments and deploy tags take a stack name by STACK_NAME:
+    // a name the outputs file took beyond it would be written into a marker no later change reads.
+    for (const stack of ['.hidden', '..', 'a b']) {
+      const file = join(work, 'named.json');
+      await writeFile(file, JSON.stringify({ stack, hostingBucket: 'h', artifactsBucket: 'a' }));
+      await expect(readOutputsFileStack(file), stack).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        message: expect.stringContaining('has a "stack" field that is not a stack name'),
+      });
+    }
+  });
+
   it('without a stack field the file name is the stack, and the file answers to any name', async () => {
     const file = join(work, 'dashboard-hosting-prod.json');
     await writeFile(
