@@ -14,6 +14,7 @@
  */
 
 import { releaseIdFor } from '../engine/atomic-plan.ts';
+import { DEPLOY_ID } from '../engine/ids.ts';
 import {
   artifactDigest,
   artifactKeyProblem,
@@ -102,7 +103,7 @@ const opWord = (op: unknown) =>
 const shortSha = (commit: unknown) =>
   typeof commit === 'string' && /^[0-9a-f]{7}/.test(commit) ? commit.slice(0, 7) : 'no commit';
 const idOf = (deployId: unknown) =>
-  typeof deployId === 'string' && /^[0-9a-f]{7}-[0-9a-f]{10}$/.test(deployId) ? deployId : '(no deploy id)';
+  typeof deployId === 'string' && DEPLOY_ID.test(deployId) ? deployId : '(no deploy id)';
 
 const sameBuild = (release: { app: string; commit: string; artifactDigest: string }, build: NamedBuild) =>
   release.app === build.app &&
