@@ -7,6 +7,7 @@
  * adapter reads, its types declared as docs.github.com/graphql/reference declares them.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -201,7 +202,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     )
       .split('\n')
       .filter(Boolean);
-    send(res, 200, await Promise.all(shas.map(commitJson)));
+    send(res, 200, await commitsJson(shas));
   }
 
   /** GET /repos/{owner}/{repo}/compare/{basehead}: what HEAD has that BASE does not, oldest first, paginated. */
@@ -241,7 +242,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       ahead_by: ahead.length,
       behind_by: behind.length,
       total_commits: ahead.length,
-      commits: await Promise.all(shown.map(commitJson)),
+      commits: await commitsJson(shown),
       files: [],
     });
   }
@@ -514,42 +515,68 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   }
 
   async function commitJson(sha: string) {
-    const [tree = '', parents = '', an = '', ae = '', ad = '', cn = '', ce = '', cd = '', ...msg] = (
-      await git(['show', '-s', '--format=%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B', sha])
-    ).split('\0');
+    const [json] = await commitsJson([sha]);
+    return json;
+  }
+
+  /**
+   * Commits as GitHub's API shows them, in the order given: one `git log` for them all (a page of a
+   * compare holds up to 250; a process per commit made each page seconds long).
+   */
+  async function commitsJson(shas: readonly string[]) {
+    if (shas.length === 0) return [];
+    // Each record starts with a mark no commit message holds (it is made for this call).
+    const mark = `\x01${randomBytes(16).toString('hex')}\x01`;
+    const out = await git([
+      'log',
+      '--no-walk=unsorted',
+      `--format=${mark}%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B`,
+      ...shas,
+      '--',
+    ]);
+    const records = new Map<string, string[]>();
+    for (const record of out.split(mark).slice(1)) {
+      const [sha = '', ...fields] = record.split('\0');
+      records.set(sha, fields);
+    }
     const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
-    return {
-      sha,
-      node_id: `C_${sha.slice(0, 12)}`,
-      commit: {
-        author: { name: an, email: ae, date: toGitHubDate(ad) },
-        committer: { name: cn, email: ce, date: toGitHubDate(cd) },
-        message: msg.join('\0').replace(/\n+$/, ''),
-        tree: { sha: tree, url: `${repoApi}/git/trees/${tree}` },
-        url: `${repoApi}/git/commits/${sha}`,
-        comment_count: 0,
-        verification: {
-          verified: false,
-          reason: 'unsigned',
-          signature: null,
-          payload: null,
-          verified_at: null,
+    return shas.map((sha) => {
+      const fields = records.get(sha);
+      if (!fields) throw new Error(`git log did not show ${sha}`);
+      const [tree = '', parents = '', an = '', ae = '', ad = '', cn = '', ce = '', cd = '', ...msg] = fields;
+      return {
+        sha,
+        node_id: `C_${sha.slice(0, 12)}`,
+        commit: {
+          author: { name: an, email: ae, date: toGitHubDate(ad) },
+          committer: { name: cn, email: ce, date: toGitHubDate(cd) },
+          message: msg.join('\0').replace(/\n+$/, ''),
+          tree: { sha: tree, url: `${repoApi}/git/trees/${tree}` },
+          url: `${repoApi}/git/commits/${sha}`,
+          comment_count: 0,
+          verification: {
+            verified: false,
+            reason: 'unsigned',
+            signature: null,
+            payload: null,
+            verified_at: null,
+          },
         },
-      },
-      url: `${repoApi}/commits/${sha}`,
-      html_url: `https://github.com/${options.owner}/${options.repo}/commit/${sha}`,
-      comments_url: `${repoApi}/commits/${sha}/comments`,
-      author: null,
-      committer: null,
-      parents: parents
-        .split(' ')
-        .filter(Boolean)
-        .map((p) => ({
-          sha: p,
-          url: `${repoApi}/commits/${p}`,
-          html_url: `https://github.com/${options.owner}/${options.repo}/commit/${p}`,
-        })),
-    };
+        url: `${repoApi}/commits/${sha}`,
+        html_url: `https://github.com/${options.owner}/${options.repo}/commit/${sha}`,
+        comments_url: `${repoApi}/commits/${sha}/comments`,
+        author: null,
+        committer: null,
+        parents: parents
+          .split(' ')
+          .filter(Boolean)
+          .map((p) => ({
+            sha: p,
+            url: `${repoApi}/commits/${p}`,
+            html_url: `https://github.com/${options.owner}/${options.repo}/commit/${p}`,
+          })),
+      };
+    });
   }
 
   async function tagJson(sha: string) {
