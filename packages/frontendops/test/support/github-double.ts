@@ -351,7 +351,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     const when = Math.floor(Date.now() / 1000);
     const content = `object ${object}\ntype commit\ntag ${tag}\ntagger ${TAGGER.name} <${TAGGER.email}> ${when} +0000\n\n${message}\n`;
     const sha = (await git(['mktag'], content)).trim();
-    send(res, 201, await tagJson(sha));
+    send(res, 201, tagJson(sha, await git(['cat-file', 'tag', sha])));
   }
 
   async function createRef(input: Record<string, unknown>, res: ServerResponse) {
@@ -369,6 +369,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     send(res, 201, await refJson(ref));
   }
 
+  /** Every ref whose name starts with refs/<ref>, each with its object, from one `git for-each-ref`. */
   async function matchingRefs(ref: string, res: ServerResponse) {
     // One git process for every ref (a repository may hold thousands of tags), sorted by name.
     const refs = (await git(['for-each-ref', '--format=%(refname)%00%(objectname)%00%(objecttype)']))
@@ -508,10 +509,10 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   }
 
   async function getTagObject(sha: string, res: ServerResponse) {
-    if (!/^[0-9a-f]{40}$/.test(sha) || (await tryGit(['cat-file', '-t', sha]))?.trim() !== 'tag') {
-      return fail(res, 404, 'Not Found', `${DOCS}/git/tags#get-a-tag`);
-    }
-    send(res, 200, await tagJson(sha));
+    // `git cat-file tag` fails for any other object, or none.
+    const raw = /^[0-9a-f]{40}$/.test(sha) ? await tryGit(['cat-file', 'tag', sha]) : null;
+    if (raw === null) return fail(res, 404, 'Not Found', `${DOCS}/git/tags#get-a-tag`);
+    send(res, 200, tagJson(sha, raw));
   }
 
   async function commitJson(sha: string) {
@@ -579,8 +580,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     });
   }
 
-  async function tagJson(sha: string) {
-    const raw = await git(['cat-file', 'tag', sha]);
+  function tagJson(sha: string, raw: string) {
     const [header = '', ...message] = raw.split('\n\n');
     const field = (name: string) => new RegExp(`^${name} (.*)$`, 'm').exec(header)?.[1] ?? '';
     const tagger = /^(.*) <(.*)> (\d+) ([+-]\d{4})$/.exec(field('tagger'));
