@@ -9,7 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { defaultConfig } from '../../src/config.ts';
@@ -17,7 +17,7 @@ import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { hasChromium, launchChromium } from '../support/browser.ts';
+import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
 import { releaseOf, Browser as Visitor } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -27,7 +27,7 @@ const STACK = 'dashboard-atomic';
 let t: AtomicEnv;
 let repo: TestRepo;
 let server: ConsoleServer;
-let browser: Browser;
+let browser: FileBrowser;
 let context: BrowserContext;
 let page: Page;
 let C1: string;
@@ -54,7 +54,7 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
       git: createLocalGit({ repoDir: repo.dir }),
       actor: 'release-manager (console)',
     });
-    browser = await launchChromium();
+    browser = await openChromium();
     context = await browser.newContext({
       baseURL: new URL(server.url).origin,
       viewport: { width: 1440, height: 1000 },

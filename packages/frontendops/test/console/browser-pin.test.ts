@@ -5,7 +5,7 @@
  * clears the pin shown when it opened: one set again meanwhile stays.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -13,7 +13,7 @@ import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { hasChromium, launchChromium } from '../support/browser.ts';
+import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
 import { APP, startConsoleEnv } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -22,7 +22,7 @@ import type { TestRepo } from '../support/git-repo.ts';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let server: ConsoleServer;
-let browser: Browser;
+let browser: FileBrowser;
 let context: BrowserContext;
 let page: Page;
 let C1: string;
@@ -38,7 +38,7 @@ describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
       git: createLocalGit({ repoDir: repo.dir }),
       actor: 'release-manager (console)',
     });
-    browser = await launchChromium();
+    browser = await openChromium();
     await mkdir(ARTIFACTS_DIR, { recursive: true });
   });
   afterAll(async () => {

@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import type { AgentResult } from '../../src/agent/types.ts';
@@ -15,7 +15,7 @@ import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { hasControlCharacters } from '../../src/engine/text.ts';
-import { hasChromium, launchChromium } from '../support/browser.ts';
+import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { APP, startConsoleEnv } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -30,7 +30,7 @@ const ANSWER = 'Live: \u202e3333333\u202c. \u0007Nothing\u2066 else.';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let server: ConsoleServer;
-let browser: Browser;
+let browser: FileBrowser;
 let page: Page;
 
 describe.skipIf(!hasChromium)('text from outside in the console page', () => {
@@ -62,7 +62,7 @@ describe.skipIf(!hasChromium)('text from outside in the console page', () => {
         return agentResult(text, ANSWER);
       },
     });
-    browser = await launchChromium();
+    browser = await openChromium();
     const context = await browser.newContext({ baseURL: new URL(server.url).origin });
     page = await context.newPage();
     await page.goto(`/?token=${server.token}`);

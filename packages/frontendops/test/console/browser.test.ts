@@ -11,7 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
@@ -22,7 +22,7 @@ import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { linkAgentClient } from '../support/agent-link.ts';
-import { hasChromium, launchChromium } from '../support/browser.ts';
+import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
 import { startConsoleEnv } from '../support/console-env.ts';
 import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -34,7 +34,7 @@ const APP = 'sophia-dashboard';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let server: ConsoleServer;
-let browser: Browser;
+let browser: FileBrowser;
 let context: BrowserContext;
 let page: Page;
 let clients: { infra: Client; git: Client };
@@ -79,7 +79,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
           cwd: repo.dir,
         }),
     });
-    browser = await launchChromium();
+    browser = await openChromium();
     await mkdir(ARTIFACTS_DIR, { recursive: true });
   });
 
@@ -359,10 +359,10 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
 describe.skipIf(!hasChromium)('the console’s empty and error states', () => {
   let empty: TestDeployEnv;
   let consoles: ConsoleServer[] = [];
-  let states: Browser;
+  let states: FileBrowser;
   beforeAll(async () => {
     empty = await startDeployEnv({ stack: 'dashboard-empty' });
-    states = await launchChromium();
+    states = await openChromium();
   });
   afterAll(async () => {
     for (const c of consoles) await c.close();

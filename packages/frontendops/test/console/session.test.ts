@@ -9,7 +9,7 @@
  * sign-in redirect, sessions as bearers, and an old-style cookie refused.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -17,7 +17,7 @@ import { checkAccess, createSessions, SESSION_TTL_MS } from '../../src/console/a
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { WORDS_MAX } from '../../src/engine/text.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { hasChromium, launchChromium } from '../support/browser.ts';
+import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { startConsoleEnv } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
@@ -204,10 +204,10 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
   let rogueUrl = '';
   const rogueSaw: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
   /** One browser for both cases: each has a context of its own (its own cookies, storage and routes). */
-  let browser: Browser;
+  let browser: FileBrowser;
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await openChromium();
     // Some other local web server: a dev server, another tool's UI, a malicious package's helper.
     rogue = createServer((req, res) => {
       rogueSaw.push({ url: req.url ?? '', headers: { ...req.headers } });
