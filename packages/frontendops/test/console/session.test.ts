@@ -348,9 +348,12 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
         .waitFor();
       await page.getByRole('region', { name: 'Progress' }).getByText('Finished: succeeded.').waitFor();
       expect((await t.site.records.readPointer())?.value.commit).toBe(C2);
-      // …and a pin.
+      // …and a pin of what the page shows live once it shows the deploy's release (the dialog names
+      // the release the pin keeps: the one the page showed live when it opened).
+      await expect.poll(() => textOf(live)).toContain(C2.slice(0, 7));
       await page.getByRole('region', { name: 'Plan' }).getByRole('button', { name: 'Pin' }).click();
       const pinDialog = page.getByRole('dialog', { name: `Pin ${STACK}?` });
+      await expect.poll(() => textOf(pinDialog)).toContain(`@${C2.slice(0, 7)} (${C2.slice(0, 7)}-`);
       await pinDialog.getByRole('textbox', { name: /Why/ }).fill('holding for the demo');
       await pinDialog.getByRole('button', { name: 'Pin' }).click();
       await page.getByRole('status').filter({ hasText: 'Pinned' }).waitFor();

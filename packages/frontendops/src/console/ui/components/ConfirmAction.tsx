@@ -1,6 +1,14 @@
 import { useEffect, useState } from 'react';
 import { CANARY_SHARE, CANARY_SHARE_RULE, isCanaryShare } from '../../../engine/canary-share.ts';
-import type { ActionResult, CanaryResult, PinResult, PlanAction, PlanView, StatusView } from '../../types.ts';
+import type {
+  ActionResult,
+  CanaryResult,
+  LiveView,
+  PinResult,
+  PlanAction,
+  PlanView,
+  StatusView,
+} from '../../types.ts';
 import type { Asked, Outcome } from '../actions.ts';
 import { ApiFailure, getJson, newRunId, postJson, stackPath } from '../api.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
@@ -79,7 +87,7 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
   const to = 'to' in asked ? asked.to : undefined;
   // A pin holds the release live when the dialog opened: if another goes live meanwhile, the server
   // refuses it and nothing is pinned.
-  const [shownLive] = useState(props.status?.live?.deployId ?? null);
+  const [shownLive] = useState(props.status?.live ?? null);
   // An unpin clears the pin shown when the dialog opened: if someone pins again meanwhile, the server
   // refuses it and the new pin stays.
   const [shownPin] = useState(
@@ -111,7 +119,7 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
         const shown =
           asked.action === 'pin'
             ? shownLive
-              ? { deployId: shownLive }
+              ? { deployId: shownLive.deployId }
               : {}
             : shownPin
               ? { pin: shownPin }
@@ -168,7 +176,9 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
             plan.
           </p>
         )}
-        {isPin ? <PinExplanation action={asked.action as 'pin' | 'unpin'} stack={stack} /> : null}
+        {isPin ? (
+          <PinExplanation action={asked.action as 'pin' | 'unpin'} stack={stack} live={shownLive} />
+        ) : null}
         {plan && (
           <>
             {plan.protected && (
@@ -289,11 +299,27 @@ function PinEffect({ plan }: { plan: PlanView }) {
   return null;
 }
 
-function PinExplanation({ action, stack }: { action: 'pin' | 'unpin'; stack: string }) {
+function PinExplanation({
+  action,
+  stack,
+  live,
+}: {
+  action: 'pin' | 'unpin';
+  stack: string;
+  live: LiveView | null;
+}) {
   return action === 'pin' ? (
     <p>
-      The release live now stays live: deploys of other releases are refused until someone promotes a release
-      or unpins. No file changes.
+      {/* The pin keeps the release this page showed live when the dialog opened: it says which. */}
+      {live ? (
+        <>
+          Pins {live.app}@{shortSha(live.commit)} ({live.deployId}), the release live when this opened: it
+          stays live
+        </>
+      ) : (
+        'The release live now stays live'
+      )}
+      : deploys of other releases are refused until someone promotes a release or unpins. No file changes.
     </p>
   ) : (
     <p>Deploys to {stack} go through again. What is live does not change.</p>
