@@ -489,21 +489,23 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   function graphqlObject(oid: string, type: string, content: string) {
     const base = { oid, abbreviatedOid: oid.slice(0, 7) };
     if (type !== 'tag') return { __typename: GRAPHQL_TYPES[type] ?? 'Blob', ...base };
-    const [header = '', ...message] = content.split('\n\n');
-    const field = (name: string) => new RegExp(`^${name} (.*)$`, 'm').exec(header)?.[1] ?? '';
-    const tagger = /^(.*) <(.*)> (\d+) ([+-]\d{4})$/.exec(field('tagger'));
+    const tag = parseTag(content);
     return {
       __typename: 'Tag',
       ...base,
-      name: field('tag'),
-      message: message.join('\n\n'),
-      tagger: tagger
-        ? { name: tagger[1], email: tagger[2], date: gitTimestamp(Number(tagger[3]), tagger[4] ?? '+0000') }
+      name: tag.name,
+      message: tag.message,
+      tagger: tag.tagger
+        ? {
+            name: tag.tagger.name,
+            email: tag.tagger.email,
+            date: gitTimestamp(tag.tagger.seconds, tag.tagger.offset),
+          }
         : null,
       target: {
-        __typename: GRAPHQL_TYPES[field('type')] ?? 'Blob',
-        oid: field('object'),
-        abbreviatedOid: field('object').slice(0, 7),
+        __typename: GRAPHQL_TYPES[tag.type] ?? 'Blob',
+        oid: tag.object,
+        abbreviatedOid: tag.object.slice(0, 7),
       },
     };
   }
@@ -581,22 +583,20 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   }
 
   function tagJson(sha: string, raw: string) {
-    const [header = '', ...message] = raw.split('\n\n');
-    const field = (name: string) => new RegExp(`^${name} (.*)$`, 'm').exec(header)?.[1] ?? '';
-    const tagger = /^(.*) <(.*)> (\d+) ([+-]\d{4})$/.exec(field('tagger'));
+    const tag = parseTag(raw);
     const repoApi = `${base}/repos/${options.owner}/${options.repo}`;
     return {
       node_id: `TAG_${sha.slice(0, 12)}`,
-      tag: field('tag'),
+      tag: tag.name,
       sha,
       url: `${repoApi}/git/tags/${sha}`,
-      message: message.join('\n\n'),
+      message: tag.message,
       tagger: {
-        name: tagger?.[1] ?? '',
-        email: tagger?.[2] ?? '',
-        date: new Date(Number(tagger?.[3] ?? 0) * 1000).toISOString().replace('.000Z', 'Z'),
+        name: tag.tagger?.name ?? '',
+        email: tag.tagger?.email ?? '',
+        date: new Date((tag.tagger?.seconds ?? 0) * 1000).toISOString().replace('.000Z', 'Z'),
       },
-      object: { type: field('type'), sha: field('object'), url: `${repoApi}/git/commits/${field('object')}` },
+      object: { type: tag.type, sha: tag.object, url: `${repoApi}/git/commits/${tag.object}` },
       verification: {
         verified: false,
         reason: 'unsigned',
@@ -717,6 +717,27 @@ const GITHUB_SCHEMA = buildSchema(`
 const GRAPHQL_TYPES: Record<string, string> = { commit: 'Commit', tree: 'Tree', blob: 'Blob', tag: 'Tag' };
 
 /** A GitTimestamp: ISO 8601 in the tagger's own offset, not converted to UTC (e.g. 2026-11-25T13:00:00+01:00). */
+/** An annotated tag object as `git cat-file tag` prints it: its header fields and its message. */
+function parseTag(raw: string) {
+  const [header = '', ...message] = raw.split('\n\n');
+  const field = (name: string) => new RegExp(`^${name} (.*)$`, 'm').exec(header)?.[1] ?? '';
+  const tagger = /^(.*) <(.*)> (\d+) ([+-]\d{4})$/.exec(field('tagger'));
+  return {
+    name: field('tag'),
+    type: field('type'),
+    object: field('object'),
+    message: message.join('\n\n'),
+    tagger: tagger
+      ? {
+          name: tagger[1] ?? '',
+          email: tagger[2] ?? '',
+          seconds: Number(tagger[3]),
+          offset: tagger[4] ?? '+0000',
+        }
+      : null,
+  };
+}
+
 function gitTimestamp(epochSeconds: number, offset: string): string {
   const sign = offset.startsWith('-') ? -1 : 1;
   const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(3, 5)));
