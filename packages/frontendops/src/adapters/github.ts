@@ -421,8 +421,10 @@ function upstreamError(what: string, error: unknown, now: Date): FrontendOpsErro
  */
 function rateLimitOf(error: unknown, now: Date): { until: Date; secondary: boolean } | null {
   const status = statusOf(error);
-  // GitHub's GraphQL API answers a used-up limit with 200 and an error of type RATE_LIMITED.
-  const graphqlLimited = graphqlErrorsOf(error).some((e) => e.type === 'RATE_LIMITED');
+  const secondary = /secondary rate limit/i.test(messageOf(error));
+  // GitHub's GraphQL API answers a used-up limit with 200 and an error of type RATE_LIMITED, and a
+  // secondary one with 200 (or 403) and an error that says so.
+  const graphqlLimited = graphqlErrorsOf(error).some((e) => e.type === 'RATE_LIMITED') || secondary;
   if (status !== 403 && status !== 429 && !graphqlLimited) return null;
   const headers =
     (error as { response?: { headers?: Record<string, unknown> } })?.response?.headers ??
@@ -434,7 +436,6 @@ function rateLimitOf(error: unknown, now: Date): { until: Date; secondary: boole
   };
   const retryAfter = header('retry-after');
   const usedUp = header('x-ratelimit-remaining') === 0;
-  const secondary = /secondary rate limit/i.test(messageOf(error));
   if (Number.isFinite(retryAfter) && retryAfter >= 0) {
     return { until: new Date(now.getTime() + retryAfter * 1000), secondary: !usedUp };
   }

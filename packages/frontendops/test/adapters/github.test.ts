@@ -349,6 +349,22 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       );
       expect((secondary as Error).message).not.toContain(TOKEN);
       expect(github.requests).toHaveLength(1);
+
+      // GraphQL answers a secondary limit with 200 and an error whose message says so (or 403): the
+      // tag objects' read says when to try again, as the REST answer does.
+      github.limitRate(null);
+      await host.createTag({ name: 'ghr-1', sha: repo.commits.init, message: 'one' });
+      github.requests.length = 0;
+      github.limitRate({ kind: 'secondary', retryAfterSeconds: 120, status: 200, path: /^\/graphql$/ });
+      const graphql = await clocked.listTags('ghr-').catch((e: unknown) => e);
+      expect(isFrontendOpsError(graphql, 'UPSTREAM')).toBe(true);
+      expect((graphql as Error).message).toMatch(
+        /^GitHub read tag objects failed \(You have exceeded a secondary rate limit\..*\): GitHub's secondary rate limit \(too many requests at once or too fast\) stopped it\. Try again after 2026-12-06T10:02:00Z \(in 2 minutes\)\.$/,
+      );
+      expect(github.requests.map((r) => r.path)).toEqual([
+        '/repos/acme/dashboard/git/matching-refs/tags%2Fghr-',
+        '/graphql',
+      ]);
     } finally {
       github.limitRate(null);
     }

@@ -53,7 +53,8 @@ export interface GitHubDouble {
    * Answers every request as GitHub does once a token's rate limit is used up, until called with
    * null: `primary` (403, x-ratelimit-remaining 0, x-ratelimit-reset its epoch second) or
    * `secondary` (403 with retry-after, its seconds), as docs.github.com documents them under
-   * "Rate limits for the REST API".
+   * "Rate limits for the REST API". GraphQL answers past its primary limit with 200; past a secondary
+   * limit with 200 or 403 ("Rate limits and query limits for the GraphQL API"): `status: 200` there.
    */
   limitRate(limit: RateLimit | null): void;
   close(): Promise<void>;
@@ -61,7 +62,7 @@ export interface GitHubDouble {
 
 export type RateLimit = (
   | { kind: 'primary'; reset: Date; status?: 403 | 429 }
-  | { kind: 'secondary'; retryAfterSeconds: number; status?: 403 | 429 }
+  | { kind: 'secondary'; retryAfterSeconds: number; status?: 200 | 403 | 429 }
 ) & {
   /** Only requests to these paths (GitHub counts GraphQL and REST against limits of their own). */
   path?: RegExp;
@@ -749,9 +750,11 @@ const RATE_LIMIT_DOCS = 'https://docs.github.com/rest/overview/rate-limits-for-t
 
 /**
  * GitHub's answer to a request past a rate limit, headers and body as its docs show them; past its
- * primary limit, the GraphQL API answers 200 with an error of type RATE_LIMITED.
+ * primary limit, the GraphQL API answers 200 with an error of type RATE_LIMITED; past a secondary
+ * one, 200 (asked with `status: 200`) with an error whose message says so, or 403.
  */
 function rateLimited(res: ServerResponse, limit: RateLimit, graphqlCall: boolean) {
+  if (limit.status === 200 && !graphqlCall) throw new Error('only GraphQL answers a rate limit with 200');
   const status = graphqlCall && limit.kind === 'primary' ? 200 : (limit.status ?? 403);
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
@@ -775,7 +778,7 @@ function rateLimited(res: ServerResponse, limit: RateLimit, graphqlCall: boolean
   res.end(
     JSON.stringify(
       status === 200
-        ? { errors: [{ type: 'RATE_LIMITED', message }] }
+        ? { errors: [limit.kind === 'primary' ? { type: 'RATE_LIMITED', message } : { message }] }
         : { message, documentation_url: RATE_LIMIT_DOCS, status: String(status) },
     ),
   );
