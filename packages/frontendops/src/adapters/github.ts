@@ -401,10 +401,12 @@ function upstreamError(what: string, error: unknown, now: Date): FrontendOpsErro
   const limit = rateLimitOf(error, now);
   if (limit) {
     const minutes = Math.max(1, Math.ceil((limit.until.getTime() - now.getTime()) / 60_000));
+    // Said in whole seconds, as GitHub's own times are: the next one, never a moment too early.
+    const until = new Date(Math.ceil(limit.until.getTime() / 1000) * 1000);
     return new FrontendOpsError(
       'UPSTREAM',
-      `${answer}: ${limit.secondary ? "GitHub's secondary rate limit (too many requests at once or too fast) stopped it" : "the token's rate limit is used up"}. Try again after ${limit.until.toISOString().replace('.000Z', 'Z')} (in ${minutes} minute${minutes === 1 ? '' : 's'}).`,
-      { cause: error, details: { retryAt: limit.until.toISOString() } },
+      `${answer}: ${limit.secondary ? "GitHub's secondary rate limit (too many requests at once or too fast) stopped it" : "the token's rate limit is used up"}. Try again after ${until.toISOString().replace('.000Z', 'Z')} (in ${minutes} minute${minutes === 1 ? '' : 's'}).`,
+      { cause: error, details: { retryAt: until.toISOString() } },
     );
   }
   const hint =

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGitHubHost, TAG_READS_AT_ONCE } from '../../src/adapters/github.ts';
-import { isFrontendOpsError } from '../../src/errors.ts';
+import { type FrontendOpsError, isFrontendOpsError } from '../../src/errors.ts';
 import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/git/deploy-tag.ts';
 import type { GitHost } from '../../src/ports.ts';
 import { readAuditAnchors, readDeployTags } from '../../src/read/tags.ts';
@@ -349,6 +349,18 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       );
       expect((secondary as Error).message).not.toContain(TOKEN);
       expect(github.requests).toHaveLength(1);
+      // A clock between seconds (the real one): the time said is the next whole second, not past it
+      // by a fraction, as GitHub's own times are.
+      const between = createGitHubHost({
+        owner: 'acme',
+        repo: 'dashboard',
+        token: TOKEN,
+        baseUrl: github.url,
+        now: () => new Date('2026-12-06T10:00:00.250Z'),
+      });
+      const rounded = await between.getCommit('main').catch((e: unknown) => e);
+      expect((rounded as Error).message).toContain('Try again after 2026-12-06T10:01:01Z (in 1 minute).');
+      expect((rounded as FrontendOpsError).details).toEqual({ retryAt: '2026-12-06T10:01:01.000Z' });
 
       // GraphQL answers a secondary limit with 200 and an error whose message says so (or 403): the
       // tag objects' read says when to try again, as the REST answer does.
