@@ -36,6 +36,8 @@ import { refusal } from '../support/refusal.ts';
 const FRESH = 'fresh-hosting';
 /** A third environment's, for a stopped upgrade met by new processes. */
 const STOPPED = 'stopped-hosting';
+/** A fourth environment's, for a stopped upgrade met by a process that stays open. */
+const UPGRADED = 'upgraded-hosting';
 const [V1, V2, V3] = [
   '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
@@ -57,7 +59,7 @@ const everything = () => env.everything('.frontendops/state/');
 const open = (ref: string, config = plain) => openSite(ref, config, t.tmp, { onNotice: () => undefined });
 
 beforeAll(async () => {
-  env = await startMarkerEnv([V1, V2, V3], { extraBuckets: [FRESH, STOPPED] });
+  env = await startMarkerEnv([V1, V2, V3], { extraBuckets: [FRESH, STOPPED, UPGRADED] });
   ({ t, named } = env);
   // "alias": the same buckets under a name of its own (its own default state location, no history);
   // "twin": the same buckets and the environment's state location under another name.
@@ -453,12 +455,14 @@ describe('markers FrontendOps writes itself', () => {
       },
     },
   });
-  const freshMarker = async () => {
-    const site = await open(fresh);
+  /** The marker in the hosting bucket of the stack `ref` opens. */
+  const markerOf = async (ref: string) => {
+    const site = await open(ref);
     const object = await site.hosting.get(ENVIRONMENT_MARKER);
     site.close();
     return object ? JSON.parse(object.body.toString('utf8')) : null;
   };
+  const freshMarker = () => markerOf(fresh);
 
   it('a first deploy, and one whose marker write did not land after its entry, go through', async () => {
     fresh = await t.writeOutputs({ stack: 'fresh', hostingBucket: FRESH });
@@ -475,14 +479,19 @@ describe('markers FrontendOps writes itself', () => {
   });
 
   it('an upgrade to protected whose marker write did not land protects the next change, as its entry says', async () => {
-    let site = await open(fresh, configSchema.parse({ protected: ['fresh'] }));
+    // A stack of its own, first deployed unprotected (whichever case ran before).
+    const upgraded = await t.writeOutputs({ stack: 'upgraded', hostingBucket: UPGRADED });
+    let site = await open(upgraded);
+    await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
+    site.close();
+    site = await open(upgraded, configSchema.parse({ protected: ['upgraded'] }));
     await expect(
       deployArtifact(stoppingAtMarker(site), { app: APP, commit: V2, request: request('protect') }),
     ).rejects.toThrow(/stopped/);
     site.close();
-    expect(await freshMarker()).toMatchObject({ protected: false });
+    expect(await markerOf(upgraded)).toMatchObject({ protected: false });
     // Opened by a configuration that does not protect it, from the marker the write left.
-    site = await open(fresh);
+    site = await open(upgraded);
     expect(site.protected).toBe(false);
     let asked = 0;
     const error = await refusal(
@@ -502,7 +511,7 @@ describe('markers FrontendOps writes itself', () => {
     expect(site.protected).toBe(true);
     await deployArtifact(site, { app: APP, commit: V2, request: request('ship v2') });
     site.close();
-    expect(await freshMarker()).toMatchObject({ stack: 'fresh', protected: true });
+    expect(await markerOf(upgraded)).toMatchObject({ stack: 'upgraded', protected: true });
   });
 
   it('a stopped upgrade met by new processes: the refusal names the marker to put back, which then protects it', async () => {
