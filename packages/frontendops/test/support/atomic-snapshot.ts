@@ -6,6 +6,8 @@
  * environment's Site stays: what it keeps between operations is only what it chose at its first use
  * (its lock, its CDN client), as when the case had deployed the stack itself.
  *
+ * Restoring returns once the edge sees the pointer put back (its propagation delay passed).
+ *
  * Not restored: the preview secret in the KeyValueStore (made by the first preview, kept for good);
  * the edge's cache, whose release files are at keys of their own (an entry holds what its key held
  * when fetched, whichever case fetched it, as the snapshot's own deploys left entries for every case
@@ -34,7 +36,12 @@ export async function snapshotAtomicEnv(t: AtomicEnv): Promise<AtomicSnapshot> {
     async restore() {
       await buckets.restore();
       const now = await t.store().read();
-      if (!same(now.value)) await t.store().write(pointer, now.etag);
+      if (same(now.value)) return;
+      await t.store().write(pointer, now.etag);
+      // The edge serves the pointer put back once its propagation delay has passed, as it does a
+      // deploy's: before, a case that opened a page at once was served the release live before it.
+      const edge = t.edge.atomic;
+      if (edge) await edge.whenVisible(edge.currentEtag());
     },
   };
 }
