@@ -12,9 +12,10 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import {
   HOSTING,
   publishFixtureBuilds,
@@ -32,13 +33,23 @@ const request = { text: 'deploy', actor: 'ada', planner: 'cli', at: new Date().t
 let t: TestDeployEnv;
 /** Production's outputs, as its owners wrote them. */
 let outputs: string;
+/** Production with COMMITS[0] live, the other buckets empty: where each case starts, whichever ran before. */
+let deployed: BucketSnapshot;
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { protected: true, extraBuckets: [OTHER, STAGING_HOSTING] });
   await publishFixtureBuilds(t, APP, COMMITS);
   await deployArtifact(t.site, { app: APP, commit: COMMITS[0] as string, request });
   outputs = await t.writeOutputs({ cdn: true });
+  deployed = await snapshotBuckets([
+    { store: t.site.hosting },
+    // Every stack's state location: production's, and the ones the cases send stacks to.
+    { store: t.site.state, prefix: '.frontendops/state/' },
+    { store: t.s3.store(OTHER) },
+    { store: t.s3.store(STAGING_HOSTING) },
+  ]);
 });
+beforeEach(() => deployed.restore());
 afterAll(() => t?.stop());
 
 const env = () => ({ ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'mallory' });
