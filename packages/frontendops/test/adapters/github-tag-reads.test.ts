@@ -114,17 +114,17 @@ describe.each([20, 500, 2000])('%i deploy tags on the GitHub backend', (count) =
     // Three tags a day from FIRST_DAY on: the next number of that day.
     expect(tag).toMatchObject({ name: 'dashboard-deploy-20210101-4', created: true });
     expect(kinds(github)).toEqual([...listing, 'POST git/tags', 'POST git/refs']);
+    // The other cases count the tags pushed, whichever ran before.
+    await repo.git(['tag', '-d', tag.name]);
   });
 
   it.runIf(count === 20)(
     'without a token (GraphQL answers none) it reads a tag object per request',
     async () => {
-      // The refs, then each tag object: the pushed ones and the deploy's own above.
+      // The refs, then each tag object.
       const anonymous = await listDeployTags(host({ anonymous: true }));
-      expect(kinds(github)).toEqual([
-        'GET git/matching-refs',
-        ...Array<string>(count + 1).fill('GET git/tags'),
-      ]);
+      expect(anonymous).toHaveLength(count);
+      expect(kinds(github)).toEqual(['GET git/matching-refs', ...Array<string>(count).fill('GET git/tags')]);
       // The same listing either way.
       github.requests.length = 0;
       expect(await listDeployTags(host())).toEqual(anonymous);
