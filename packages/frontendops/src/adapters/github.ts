@@ -426,7 +426,9 @@ function rateLimitOf(error: unknown, now: Date): { until: Date; secondary: boole
   const secondary = /secondary rate limit/i.test(messageOf(error));
   // GitHub's GraphQL API answers a used-up limit with 200 and an error of type RATE_LIMITED, and a
   // secondary one with 200 (or 403) and an error that says so.
-  const graphqlLimited = graphqlErrorsOf(error).some((e) => e.type === 'RATE_LIMITED') || secondary;
+  const graphqlLimited = graphqlErrorsOf(error).some(
+    (e) => e.type === 'RATE_LIMITED' || /secondary rate limit/i.test(String(e.message)),
+  );
   if (status !== 403 && status !== 429 && !graphqlLimited) return null;
   const headers =
     (error as { response?: { headers?: Record<string, unknown> } })?.response?.headers ??
