@@ -13,16 +13,28 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { readAudit } from '../../../src/state/audit.ts';
 import { approverKeysFor, approveWithCli, infraWithOidcFor } from '../../support/approver.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import { COMMITS, type ConnectOptions, connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
 import { cli } from '../../support/run-cli.ts';
 
 const { f, oidc, clients } = infraWithOidcFor();
 const keys = approverKeysFor(['ada', 'mallory']);
+
+/** The stack as the fixture starts it, put back before each case: each starts there, whichever ran before. */
+let start: BucketSnapshot;
+beforeAll(async () => {
+  const { site } = f().t;
+  start = await snapshotBuckets([
+    { store: site.hosting },
+    { store: site.state, prefix: site.target.statePrefix },
+  ]);
+});
+beforeEach(() => start.restore());
 
 /** The stack's policy as its owners wrote it: Ada approves. */
 const owners = (): Partial<ApprovalPolicy> => ({ approvers: { Ada: keys().ada.publicKey } });
