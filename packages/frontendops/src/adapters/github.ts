@@ -45,11 +45,11 @@ export const TAG_READS_AT_ONCE = 8;
 /**
  * Tag objects one GraphQL request reads (with a token; GitHub's GraphQL API answers no anonymous
  * call). Each is a `Repository.object(oid:)` lookup, no connection, so a request costs one point of
- * the 5,000 an hour, as one REST request would for one tag. Two requests at once, at most: GitHub
- * asks for GraphQL requests in series, and counts their cost against secondary limits too.
+ * the 5,000 an hour, as one REST request would for one tag. One request at a time: GitHub asks for
+ * a client's requests in series, and counts concurrent ones against its secondary limits.
  */
 export const TAG_OBJECTS_PER_QUERY = 100;
-const QUERIES_AT_ONCE = 2;
+const QUERIES_AT_ONCE = 1;
 
 /** Commits a compare answer holds at most (GitHub's largest page). */
 const COMPARE_PAGE = 250;

@@ -168,7 +168,7 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     });
   });
 
-  it('listTags reads a hundred tag objects a GraphQL request, two at once; its rate limit says when to try again', async () => {
+  it('listTags reads a hundred tag objects a GraphQL request, one at a time; its rate limit says when to try again', async () => {
     const names = Array.from({ length: 301 }, (_, i) => `ghq-${String(i).padStart(3, '0')}`);
     const tag = (name: string, i: number) =>
       `tag ${name}\nfrom ${repo.commits.init}\ntagger T <t@example.test> ${1764000000 + i} +0100\ndata 7\nmessage\n`;
@@ -210,8 +210,8 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       expect((error as Error).message).toBe(
         "GitHub read tag objects failed (API rate limit exceeded for installation ID 4242.): the token's rate limit is used up. Try again after 2026-12-06T10:45:00Z (in 45 minutes).",
       );
-      // Two requests go at once; their answer stops the rest: the last two hundred are not asked for.
-      expect(github.requests.filter((r) => r.path === '/graphql')).toHaveLength(2);
+      // One request at a time: its answer stops the rest, and the last three hundred are not asked for.
+      expect(github.requests.filter((r) => r.path === '/graphql')).toHaveLength(1);
     } finally {
       github.limitRate(null);
     }
