@@ -1,14 +1,6 @@
-/**
- * The console's HTTP API against the embedded S3 server and the CloudFront double: token, session and
- * CSRF rules (session.test.ts has the sign-in in a browser beside another local server), what is shown
- * (and that no bucket name is), plans bound to what is applied, progress on the event stream, and
- * approvals in the chat coming only from the request's explicit flag.
- */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLocalGit } from '../../src/adapters/git-local.ts';
 import type { AgentResult } from '../../src/agent/types.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { ConsoleAgent } from '../../src/console/chat.ts';
@@ -27,7 +19,7 @@ import type {
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { startConsoleEnv } from '../support/console-env.ts';
+import { startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
 import { ARTIFACTS, HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -74,20 +66,9 @@ const agent: ConsoleAgent = async (text, options) => {
 };
 
 beforeAll(async () => {
-  ({ t, repo, C1, C2 } = await startConsoleEnv({ protected: true }));
-  // A stand-in page: these tests are about the API; the browser test builds and drives the real UI.
-  const uiDir = join(t.tmp, 'ui');
-  await mkdir(uiDir, { recursive: true });
-  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
-  server = await startConsole({
-    config: await loadConfig(t.tmp),
-    stacks: [STACK],
-    openSite: async () => t.site,
-    agent,
-    git: createLocalGit({ repoDir: repo.dir }),
-    uiDir,
-    actor: 'tester (console)',
-  });
+  const env = await startConsoleEnv({ protected: true });
+  ({ t, repo, C1, C2 } = env);
+  server = await startConsoleOn(env, { agent, actor: 'tester (console)' });
 });
 afterAll(async () => {
   await server?.close();

@@ -1,21 +1,9 @@
-/**
- * A rollback stopped after its switch (killed before it was verified and recorded), then the
- * console's promote of the release it made live: the promote's plan is a no-op, and its run finishes
- * the stopped rollback. The console's answer names the change it finished, and the deploy tag it
- * makes is that rollback's, as the CLI's run makes it (`deploy` after a stopped rollback, test
- * cli/dry-run-stopped.test.ts). Before, the console tagged nothing (a no-op run), so the rollback
- * that went live never got its tag.
- */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLocalGit } from '../../src/adapters/git-local.ts';
-import { loadConfig } from '../../src/config.ts';
-import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import type { ConsoleServer } from '../../src/console/server.ts';
 import type { ActionResult, PlanView } from '../../src/console/types.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
-import { APP, startConsoleEnv } from '../support/console-env.ts';
+import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -27,18 +15,9 @@ let C2: string;
 let server: ConsoleServer;
 
 beforeAll(async () => {
-  ({ t, repo, C1, C2 } = await startConsoleEnv());
-  const uiDir = join(t.tmp, 'ui');
-  await mkdir(uiDir, { recursive: true });
-  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
-  server = await startConsole({
-    config: await loadConfig(t.tmp),
-    stacks: [STACK],
-    openSite: async () => t.site,
-    git: createLocalGit({ repoDir: repo.dir }),
-    uiDir,
-    actor: 'ada (console)',
-  });
+  const env = await startConsoleEnv();
+  ({ t, repo, C1, C2 } = env);
+  server = await startConsoleOn(env);
 });
 afterAll(async () => {
   await server?.close();

@@ -1,21 +1,10 @@
-/**
- * Attack: a pin swapped between "confirm" and "apply". The page shows the live release and asks the
- * person to pin it; another deploy lands before the POST arrives. The pin must hold the release the
- * person saw, or nothing: the confirmation names it (its deploy id), and a pin of a release that is
- * no longer live is refused, CONFLICT, nothing pinned. An unpin likewise names the pin it showed: one
- * set again since is refused and stays.
- */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalGit } from '../../src/adapters/git-local.ts';
-import { loadConfig } from '../../src/config.ts';
-import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import type { ConsoleServer } from '../../src/console/server.ts';
 import type { StatusView } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { APP, startConsoleEnv } from '../support/console-env.ts';
+import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -25,18 +14,9 @@ let C2: string;
 let server: ConsoleServer;
 
 beforeAll(async () => {
-  ({ t, repo, C2 } = await startConsoleEnv());
-  const uiDir = join(t.tmp, 'ui');
-  await mkdir(uiDir, { recursive: true });
-  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
-  server = await startConsole({
-    config: await loadConfig(t.tmp),
-    stacks: [STACK],
-    openSite: async () => t.site,
-    git: createLocalGit({ repoDir: repo.dir }),
-    uiDir,
-    actor: 'ada (console)',
-  });
+  const env = await startConsoleEnv();
+  ({ t, repo, C2 } = env);
+  server = await startConsoleOn(env);
 });
 afterAll(async () => {
   await server?.close();

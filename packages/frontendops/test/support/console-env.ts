@@ -2,10 +2,14 @@
  * What the console's tests start from: a stack, the test repository's two dashboard commits published
  * (builds "v1" and "v2"), and the first of them live.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { loadConfig } from '../../src/config.ts';
+import { type ConsoleOptions, type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
-import { startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
+import { STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
 
@@ -35,4 +39,26 @@ export async function startConsoleEnv(options: { protected?: boolean } = {}): Pr
     request: { text: 'first deploy', actor: 'alice', planner: 'cli', at: new Date().toISOString() },
   });
   return { t, repo, C1, C2 };
+}
+
+/**
+ * The console on that stack, reading the test repository, with a stand-in page (these tests are
+ * about the API; the browser tests build and drive the real UI); `options` adds to or replaces these.
+ */
+export async function startConsoleOn(
+  { t, repo }: ConsoleTestEnv,
+  options: Partial<ConsoleOptions> = {},
+): Promise<ConsoleServer> {
+  const uiDir = join(t.tmp, 'ui');
+  await mkdir(uiDir, { recursive: true });
+  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
+  return startConsole({
+    config: await loadConfig(t.tmp),
+    stacks: [STACK],
+    openSite: async () => t.site,
+    git: createLocalGit({ repoDir: repo.dir }),
+    uiDir,
+    actor: 'ada (console)',
+    ...options,
+  });
 }
