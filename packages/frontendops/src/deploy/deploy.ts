@@ -94,9 +94,11 @@ async function deployInPlace(
       ? site.records.listedUnder(options.commit).then((ids) => new Map(ids.map((id) => [id, null])))
       : site.records.storedUnder(options.commit),
   );
+  // Sent ahead too: a run that stops before it awaits this (a dry run whose manifest is missing) must
+  // not leave its rejection unhandled when the LIST failed.
   const earlier = options.recorded
     ? Promise.resolve([])
-    : found.then((stored) => recordsOfBuild(stored, options.app, options.commit));
+    : sendAhead(found.then((stored) => recordsOfBuild(stored, options.app, options.commit)));
 
   if (options.dryRun) {
     // What the lock's check refuses first (a marker not as the chain wrote it), said first.
