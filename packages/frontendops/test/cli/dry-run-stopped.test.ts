@@ -15,7 +15,7 @@ import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
-import { snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -119,17 +119,26 @@ async function saidAndDone(
 describe('in place', () => {
   let t: TestDeployEnv;
   let run: (argv: string[]) => ReturnType<typeof cli>;
+  /** The stacks the cases start from, made once: v1 live; then v2 live, v1 kept. */
+  let v1Live: { restore(): Promise<void> };
+  let v2Live: { restore(): Promise<void> };
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'dry-run-stopped' });
     await publishFixtureBuilds(t, APP, [V1, V2]);
     const outputs = await t.writeOutputs({ cdn: true });
     const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
     run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: t.tmp });
+    const snapshot = () =>
+      snapshotBuckets([{ store: t.site.hosting }, { store: t.site.state, prefix: t.target.statePrefix }]);
     await deployArtifact(t.site, { app: APP, commit: V1, request });
+    v1Live = await snapshot();
+    await deployArtifact(t.site, { app: APP, commit: V2, request });
+    v2Live = await snapshot();
   }, 180_000);
   afterAll(() => t?.stop());
 
   it('a deploy stopped after its switch: its dry run says the run finishes it', async () => {
+    await v1Live.restore();
     const stopped = await stoppedAfterItsSwitch(t.site, () =>
       deployArtifact(stopping(t.site), { app: APP, commit: V2, request }),
     );
@@ -137,7 +146,8 @@ describe('in place', () => {
   });
 
   it('a deploy stopped after its pointer moved, before its record said so: the tools finish it', async () => {
-    // v2 is live (the deploy above, finished): v1 goes live again and stops there.
+    await v2Live.restore();
+    // v2 is live: v1 goes live again and stops there.
     const stopped = await stoppedAfterItsSwitch(t.site, () =>
       deployArtifact(stoppingBeforeItsFlag(t.site), { app: APP, commit: V1, request }),
     );
@@ -149,15 +159,19 @@ describe('in place', () => {
   });
 
   it('a rollback stopped after its switch: its dry run says the run finishes it', async () => {
-    // v1 is live (the deploy above, finished), v2 kept: the rollback goes back to v2 and stops.
+    await v2Live.restore();
+    // v2 is live, v1 kept: the rollback goes back to v1 and stops.
     const stopped = await stoppedAfterItsSwitch(t.site, () => rollbackRelease(stopping(t.site), { request }));
-    await saidAndDone(t.site, run, stopped, 'rollback', V2);
+    await saidAndDone(t.site, run, stopped, 'rollback', V1);
   });
 });
 
 describe('atomic', () => {
   let t: AtomicEnv;
   let run: (argv: string[]) => ReturnType<typeof cli>;
+  /** The stacks the cases start from, made once: v1 live; then v2 live, v1 kept. */
+  let v1Live: AtomicSnapshot;
+  let v2Live: AtomicSnapshot;
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'dry-run-stopped-atomic' });
     await t.publishVersions([V1, V2]);
@@ -165,10 +179,14 @@ describe('atomic', () => {
     const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
     run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: t.tmp });
     await deployArtifact(t.site, { app: APP, commit: V1, request });
+    v1Live = await snapshotAtomicEnv(t);
+    await deployArtifact(t.site, { app: APP, commit: V2, request });
+    v2Live = await snapshotAtomicEnv(t);
   }, 180_000);
   afterAll(() => t?.stop());
 
   it('a deploy stopped after its switch: its dry run says the run finishes it', async () => {
+    await v1Live.restore();
     await expect(deployArtifact(stopping(t.site), { app: APP, commit: V2, request })).rejects.toThrow(
       /stopped/,
     );
@@ -181,7 +199,8 @@ describe('atomic', () => {
   });
 
   it('a rollback stopped after its switch: its dry run says the run finishes it, and the tools do', async () => {
-    // v2 is live (the deploy above, finished), v1 kept: the rollback goes back to v1 and stops.
+    await v2Live.restore();
+    // v2 is live, v1 kept: the rollback goes back to v1 and stops.
     await expect(rollbackRelease(stopping(t.site), { request })).rejects.toThrow(/stopped/);
     const pending = await storedAtomicPending(t.site);
     expect(pending).toMatchObject({ op: 'rollback', switched: true });
