@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
@@ -21,11 +21,13 @@ import type {
   PreviewResult,
   StatusView,
 } from '../../src/console/types.ts';
+import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { bucketFor } from '../../src/engine/atomic-plan.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { openEventStream } from '../support/console-events.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -40,6 +42,13 @@ let inPlace: Site;
 /** The repository's two dashboard commits, published as v1 and v2; v1 is live at the start. */
 let C1: string;
 let C2: string;
+/**
+ * The stacks the cases start from, made once: v1 live (every case starts there, whichever ran
+ * before); v2 then on 10% as a canary; v2 promoted.
+ */
+let v1Live: AtomicSnapshot;
+let v2OnCanary: AtomicSnapshot;
+let v2Promoted: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv();
@@ -49,6 +58,11 @@ beforeAll(async () => {
   await t.publish(C1, 'v1');
   await t.publish(C2, 'v2');
   await deployArtifact(t.site, { app: APP, commit: C1, request: request('first deploy') });
+  v1Live = await snapshotAtomicEnv(t);
+  await startCanary(t.site, { app: APP, commit: C2, weightPercent: 10, request: request('v2 on 10%') });
+  v2OnCanary = await snapshotAtomicEnv(t);
+  await promoteCanary(t.site, { request: request('promote v2') });
+  v2Promoted = await snapshotAtomicEnv(t);
   // The same buckets opened as a stack without a release store: what an in-place stack is.
   inPlace = await t.open({ inPlace: true });
   const uiDir = join(t.tmp, 'ui');
@@ -62,7 +76,8 @@ beforeAll(async () => {
     uiDir,
     actor: 'tester (console)',
   });
-});
+}, 180_000);
+beforeEach(() => v1Live.restore());
 afterAll(async () => {
   await server?.close();
   await repo?.cleanup();
@@ -205,6 +220,7 @@ describe('a canary through the API', () => {
   });
 
   it('refuses a promote without the token or session, from another origin, by an old-style cookie, or marked cross-site', async () => {
+    await v2OnCanary.restore();
     const before = await store();
     const body = { stack: STACK };
     expect((await post('/api/canary/promote', body, {})).status).toBe(401);
@@ -236,6 +252,7 @@ describe('a canary through the API', () => {
   });
 
   it('refuses a confirmation of another canary than the one running (409), changing nothing', async () => {
+    await v2OnCanary.restore();
     const before = await store();
     const res = await post('/api/canary/promote', { stack: STACK, deployId: '1111111-0000000000' });
     expect(res.status).toBe(409);
@@ -247,6 +264,7 @@ describe('a canary through the API', () => {
   });
 
   it('promote: everyone gets the canary with one key write, recorded, audited and tagged; progress on the event stream', async () => {
+    await v2OnCanary.restore();
     const canary = (await status()).canary;
     const stream = await openEventStream(origin(), server.token);
     try {
@@ -326,6 +344,7 @@ describe('a canary through the API', () => {
   });
 
   it('abort: everyone back on the live release with one key write, audited; no deploy tag', async () => {
+    await v2Promoted.restore();
     // A canary of the older build this time, by commit, without a plan to bind (the API allows it).
     const started = await post<CanaryResult>('/api/canary/start', {
       stack: STACK,
@@ -371,6 +390,7 @@ describe('a canary through the API', () => {
 
 describe('preview links through the API', () => {
   it('answers a signed link to a release of the history; the edge serves it through the link while visitors keep the live one', async () => {
+    await v2Promoted.restore();
     const first = (
       await getJson<{ deployments: HistoryItem[] }>(`/api/stacks/${STACK}/history`)
     ).deployments.find((d) => d.commit === C1 && d.request.text === 'first deploy');
