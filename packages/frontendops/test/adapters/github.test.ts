@@ -51,8 +51,11 @@ afterAll(async () => {
   await github?.close();
   await repo?.cleanup();
 });
-beforeEach(() => {
+beforeEach(async () => {
   github.requests.length = 0;
+  // Each case starts from the repository's commits with no tag: the tags a case makes are its own.
+  const tags = (await repo.git(['tag', '-l'])).split('\n').filter(Boolean);
+  if (tags.length > 0) await repo.git(['tag', '-d', ...tags]);
 });
 
 describe('createGitHubHost through real Octokit against the GitHub double', () => {
