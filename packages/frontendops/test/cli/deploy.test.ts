@@ -1,13 +1,15 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLocker } from '../../src/adapters/lock-file.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { deployLockName } from '../../src/deploy/deploy-lock.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { lockDirFor } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { startCli, waitForStderr } from '../support/cli.ts';
-import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { ARTIFACTS, HOSTING, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
@@ -22,6 +24,13 @@ let t: TestDeployEnv;
 let outputs: string;
 let cliEnv: Record<string, string>;
 const builds = new Map<string, FixtureBuild>();
+/**
+ * The staging stack as the cases start from it, made once: nothing deployed; the first commit live;
+ * the other three deployed over it (the three releases retention keeps, so the next deploy prunes).
+ */
+let nothingLive: BucketSnapshot;
+let firstLive: BucketSnapshot;
+let threeRetained: BucketSnapshot;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-staging' }, { extraBuckets: [PROD_HOSTING, TAGGED_HOSTING] });
@@ -33,18 +42,39 @@ beforeAll(async () => {
     builds.set(commit, build);
     await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
   }
-});
+  const snapshot = () =>
+    snapshotBuckets([{ store: t.site.hosting }, { store: t.site.state, prefix: t.target.statePrefix }]);
+  nothingLive = await snapshot();
+  const deploy = (commit: string) =>
+    deployArtifact(t.site, { app: APP, commit, request: requestBy(`deploy ${commit}`, 'cli-test') });
+  await deploy(COMMITS[0] as string);
+  firstLive = await snapshot();
+  for (const commit of COMMITS.slice(1)) await deploy(commit);
+  threeRetained = await snapshot();
+}, 180_000);
 afterAll(() => t.stop());
 
-/** Replays every hosting write the server saw and checks that no HTML ever referenced a missing key. */
-async function assertNoBrokenHtmlEver() {
+/** Where a case's hosting writes start: the hosting bucket's files then, and the request log's length. */
+async function hostingMark(): Promise<{ files: Map<string, string>; at: number }> {
   await t.s3.settle();
-  const state = new Map<string, string>();
+  const files = new Map<string, string>();
+  for (const { key } of await t.site.hosting.list(''))
+    files.set(key, (await t.site.hosting.get(key))?.body.toString() ?? '');
+  return { files, at: t.s3.requests.length };
+}
+
+/**
+ * Replays every hosting write the server saw since `start` over the files the bucket held then, and
+ * checks that no HTML ever referenced a missing key.
+ */
+async function assertNoBrokenHtmlSince(start: { files: Map<string, string>; at: number }) {
+  await t.s3.settle();
+  const state = new Map(start.files);
   const contentOf = (source: string) => {
     const [, , commit, , ...rest] = source.split('/');
     return builds.get(commit ?? '')?.files[`/${rest.join('/')}`] ?? '';
   };
-  for (const r of t.s3.requests.filter((q) => q.bucket === HOSTING)) {
+  for (const r of t.s3.requests.slice(start.at).filter((q) => q.bucket === HOSTING)) {
     if (r.copySource) state.set(r.key, contentOf(r.copySource));
     else if (r.deletedKeys) for (const key of r.deletedKeys) state.delete(key);
     else continue;
@@ -70,6 +100,8 @@ const spawnCli = (argv: string[]) => startCli(argv, cliEnv, t.tmp);
 
 describe('frontendops CLI', () => {
   it('deploys with --json: one summary object with counts, invalidation and duration', async () => {
+    await nothingLive.restore();
+    const start = await hostingMark();
     const result = await run(['deploy', '--stack', outputs, '--commit', COMMITS[0] as string, '--json']);
     expect(result.stderr).not.toMatch(/at .*\.ts:\d+/);
     expect(result.code).toBe(0);
@@ -87,10 +119,12 @@ describe('frontendops CLI', () => {
     expect(summary.invalidation.ids).toHaveLength(1);
     expect(typeof summary.durationMs).toBe('number');
     expect(t.cdn.createRequests().length).toBeGreaterThan(0);
+    await assertNoBrokenHtmlSince(start);
   });
 
   it('a --repo that is no git repository stops deploy, rollback and promote before anything is written', async () => {
     // A wrong git host must stop the command before it changes anything.
+    await firstLive.restore();
     await t.s3.settle();
     const before = t.s3.requests.length;
     const cdnBefore = t.cdn.createRequests().length;
@@ -111,6 +145,7 @@ describe('frontendops CLI', () => {
   });
 
   it('--dry-run prints the plan and changes nothing', async () => {
+    await firstLive.restore();
     await t.s3.settle();
     const before = t.s3.requests.length;
     const result = await run([
@@ -140,6 +175,8 @@ describe('frontendops CLI', () => {
   });
 
   it('a second deploy fails clearly, naming the holder, while the lock is held; waits when asked', async () => {
+    await firstLive.restore();
+    const start = await hostingMark();
     // Another operator's process holds the stack's deploy lock.
     const holder = createFileLocker(lockDirFor(outputsTarget()));
     const held = await holder.acquire(deployLockName(outputsTarget()), {
@@ -185,9 +222,12 @@ describe('frontendops CLI', () => {
     const landed = await waiting.done;
     expect(landed.code, landed.stderr).toBe(0);
     expect(JSON.parse(landed.stdout)).toMatchObject({ commit: COMMITS[1], outcome: 'succeeded' });
+    await assertNoBrokenHtmlSince(start);
   });
 
   it('two deploys started together both land, one after the other, with no lost update', async () => {
+    await firstLive.restore();
+    const start = await hostingMark();
     const [a, b] = await Promise.all([
       run(['deploy', '--stack', outputs, '--commit', COMMITS[2] as string, '--wait', '60', '--json']),
       run(['deploy', '--stack', outputs, '--commit', COMMITS[3] as string, '--wait', '60', '--json']),
@@ -197,7 +237,7 @@ describe('frontendops CLI', () => {
     const records = (await t.site.records.listRecords()).records;
     const later = records.find((r) => ids.includes(r.deployId) && ids.includes(r.fromDeployId ?? ''));
     expect(later, 'the second deploy was planned from the first one').toBeDefined();
-    await assertNoBrokenHtmlEver();
+    await assertNoBrokenHtmlSince(start);
   });
 
   it.each([
@@ -212,6 +252,11 @@ describe('frontendops CLI', () => {
     ['right after the CDN invalidation', { bucket: ARTIFACTS, method: 'HEAD', keySuffix: '.json', nth: 1 }],
   ])('converges after kill -9 %s', async (_when, rule) => {
     // Deploy the one release that is not retained: every run copies, prunes the oldest and invalidates.
+    await threeRetained.restore();
+    const start = await hostingMark();
+    // The stack is put back as it was, so each case's deploy has the same id: the invalidations it
+    // asked for are those of the CallerReferences sent since (the CDN keeps what earlier cases made).
+    const cdnMark = t.cdn.createRequests().length;
     const retained = new Set((await t.site.records.readPointer())?.value.releases.map((r) => r.commit));
     const target = COMMITS.find((c) => !retained.has(c)) as string;
     const paused = t.s3.pauseAfter(rule);
@@ -233,17 +278,28 @@ describe('frontendops CLI', () => {
     const finished = (await t.site.records.listRecords()).records.find(
       (r) => r.commit === target && r.outcome === 'succeeded',
     );
-    const sent = t.cdn.invalidations().filter((i) => i.callerReference.startsWith(finished?.deployId ?? '?'));
+    const references = new Set(
+      t.cdn
+        .createRequests()
+        .slice(cdnMark)
+        .map((r) => /<CallerReference>([^<]+)</.exec(r.body)?.[1]),
+    );
+    const sent = t.cdn
+      .invalidations()
+      .filter(
+        (i) => references.has(i.callerReference) && i.callerReference.startsWith(finished?.deployId ?? '?'),
+      );
     expect(new Set(sent.map((i) => i.id)).size).toBe(1);
     expect(finished?.invalidation?.ids).toEqual([sent[0]?.id]);
     expect(await t.site.records.readPending()).toBeNull();
     const records = (await t.site.records.listRecords()).records;
     expect(records.find((r) => r.commit === target && r.outcome === 'succeeded')).toBeDefined();
-    await assertNoBrokenHtmlEver();
+    await assertNoBrokenHtmlSince(start);
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
 
   it('rolls back, reports status and history, and verifies the audit chain; tampering is caught', async () => {
+    await threeRetained.restore();
     const rollback = await run(['rollback', '--stack', outputs, '--json']);
     expect(rollback.code, rollback.stderr).toBe(0);
     expect(JSON.parse(rollback.stdout)).toMatchObject({ kind: 'rollback', outcome: 'succeeded' });
