@@ -11,7 +11,7 @@ import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { createS3Client, createS3Store, lostConditionalWrite } from '../../src/adapters/s3.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
-import { lockerContract } from '../support/contracts/locker.ts';
+import { lockerContract, testClock } from '../support/contracts/locker.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
 
@@ -34,17 +34,21 @@ afterAll(async () => {
 
 const store = () => createS3Store({ bucket: STATE, endpoint: proxy.endpoint, credentials: s3.credentials });
 
-lockerContract('S3 lock (conditional writes)', async () => ({
-  locker: createS3Locker(store(), 'contract/'),
-  holderSpec: {
-    kind: 's3',
-    endpoint: proxy.endpoint,
-    credentials: s3.credentials,
-    bucket: STATE,
-    prefix: 'contract/',
-  },
-  cleanup: async () => {},
-}));
+lockerContract('S3 lock (conditional writes)', async () => {
+  const clock = testClock();
+  return {
+    locker: createS3Locker(store(), 'contract/', clock.now),
+    clock,
+    holderSpec: {
+      kind: 's3',
+      endpoint: proxy.endpoint,
+      credentials: s3.credentials,
+      bucket: STATE,
+      prefix: 'contract/',
+    },
+    cleanup: async () => {},
+  };
+});
 
 describe('S3 lock', () => {
   it('an acquire whose create landed but whose answer was lost holds the lock (not LOCKED by itself)', async () => {

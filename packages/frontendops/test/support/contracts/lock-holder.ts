@@ -21,8 +21,11 @@ export type LockerSpec =
       prefix: string;
     };
 
-/** The locker a spec describes (imported on demand: a child with a file lock need not load the AWS SDK). */
-export async function openLocker(spec: LockerSpec): Promise<Locker> {
+/**
+ * The locker a spec describes (imported on demand: a child with a file lock need not load the AWS SDK).
+ * The S3 lock reads its time from `now` (default: the real clock).
+ */
+export async function openLocker(spec: LockerSpec, now: () => number = Date.now): Promise<Locker> {
   if (spec.kind === 'file')
     return (await import('../../../src/adapters/lock-file.ts')).createFileLocker(spec.dir);
   const [{ createS3Store }, { createS3Locker }] = await Promise.all([
@@ -34,7 +37,7 @@ export async function openLocker(spec: LockerSpec): Promise<Locker> {
     endpoint: spec.endpoint,
     credentials: spec.credentials,
   });
-  return createS3Locker(store, spec.prefix);
+  return createS3Locker(store, spec.prefix, now);
 }
 
 export interface LockHolderProcess {
@@ -45,6 +48,8 @@ export interface LockHolderProcess {
   release(): Promise<{ ok: boolean; message?: string }>;
   /** The child's assertHeld: ok, or the code and message of what it threw. */
   check(): Promise<Reply>;
+  /** Moves the clock its S3 lock reads on by `ms` (contract.ts: TestClock). */
+  advance(ms: number): Promise<Reply>;
   /** SIGSTOP: the process lives on but does nothing, its lock unrenewed. */
   pause(): void;
   /** SIGCONT. */
@@ -97,6 +102,7 @@ export async function startLockHolder(spec: LockerSpec): Promise<LockHolderProce
       return reply.ok ? { ok: true } : { ok: false, message: `${reply.code}: ${reply.message}` };
     },
     check: () => ask({ op: 'check' }),
+    advance: (ms) => ask({ op: 'advance', ms }),
     pause: () => signal(pid, 'SIGSTOP'),
     resume: () => signal(pid, 'SIGCONT'),
     kill: () => killTracked(child),

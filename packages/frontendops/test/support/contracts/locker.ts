@@ -16,7 +16,29 @@ export interface LockerFixture {
   locker: Locker;
   /** The same backend, as another process of this machine opens it. */
   holderSpec: LockerSpec;
+  /**
+   * The clock `locker` reads the time from, when it is given one (the S3 lock's `now`): a holder's
+   * ttl then passes when the test moves it on, not in real time. The file lock's staleness is read by
+   * proper-lockfile from the real clock: without one, the test waits the ttl out.
+   */
+  clock?: TestClock;
   cleanup(): Promise<void>;
+}
+
+/** A clock for a locker: the real time plus what the test moved it on by. */
+export interface TestClock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+export function testClock(): TestClock {
+  let ahead = 0;
+  return {
+    now: () => Date.now() + ahead,
+    advance: (ms) => {
+      ahead += ms;
+    },
+  };
 }
 
 /** Long enough that no lock in these tests goes stale by itself, unless a test means it to. */
@@ -188,11 +210,14 @@ export function lockerContract(name: string, setup: () => Promise<LockerFixture>
         expect(
           (await refusal(locker.acquire(name, options('bob', { ttlMs: SHORT_TTL })), 'LOCKED')).message,
         ).toContain('a hung deploy');
+        // Its ttl passes: on the locker's clock when it has one, else in real time while bob waits.
+        fixture.clock?.advance(SHORT_TTL);
         const bob = await locker.acquire(name, options('bob', { ttlMs: SHORT_TTL, waitMs: 30_000 }));
         expect(bob.owner).toBe('bob');
         // The hung deploy wakes up: before its next change it asks whether the lock is still its own,
         // and is told it is not, so it changes nothing more while bob's deploy runs.
         other.resume();
+        if (fixture.clock) await other.advance(SHORT_TTL);
         const told = await other.check();
         expect(told).toMatchObject({ ok: false, code: 'LOCKED' });
         expect(told.message).toContain(`${name} lost its lock`);
