@@ -22,6 +22,8 @@ beforeAll(async () => {
   e = await startAgentTestEnv({
     siteUrl: cdn.url,
     verifyTimeoutMs: 300,
+    // Two releases kept: one good release after the failed one is enough to leave it behind.
+    retain: 2,
   });
   clients = await e.connect();
 });
@@ -79,13 +81,11 @@ describe('a deployment the CDN does not serve', () => {
   it('a rollback to the failed deployment, no longer retained, is refused before anyone is asked to approve it', async () => {
     const failed = (await e.t.site.records.listRecords()).records.find((r) => r.outcome === 'failed');
     expect(failed).toBeDefined();
-    // Three good releases later it is no longer among the retained ones: only its record is left,
+    // A good release later it is no longer among the (two) retained ones: only its record is left,
     // and the server goes back only to a deployment that went live (deploy/deploy.ts).
     cdn.frozen = null;
-    for (const version of ['v4', 'v5', 'v6']) {
-      await e.addRelease(version);
-      expect((await run('Deploy the latest dashboard')).outcome).toBe('succeeded');
-    }
+    await e.addRelease('v4');
+    expect((await run('Deploy the latest dashboard')).outcome).toBe('succeeded');
     const retained = (await e.t.site.records.readPointer())?.value.releases.map((r) => r.commit);
     expect(retained).not.toContain(failed?.commit);
     let asked = 0;

@@ -42,9 +42,14 @@ export async function startAgentTestEnv(
     siteUrl?: string;
     /** How long the infra server waits for the CDN to serve a change (default: the engine's). */
     verifyTimeoutMs?: number;
+    /** How many releases the live pointer keeps (default 3). */
+    retain?: number;
   } = {},
 ): Promise<AgentTestEnv> {
-  const t = await startDeployEnv(options.siteUrl ? { siteUrl: options.siteUrl } : {});
+  const t = await startDeployEnv(
+    options.siteUrl ? { siteUrl: options.siteUrl } : {},
+    options.retain !== undefined ? { retain: options.retain } : {},
+  );
   const repo = await createTestRepo();
   // An operator's own agent at a terminal: the person there answers the server's question, so the
   // stack's configuration trusts that answer (trustElicitation). Stacks that do not are tested in

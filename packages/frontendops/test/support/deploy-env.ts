@@ -114,7 +114,12 @@ export async function serveHostingBucket(
 
 export async function startDeployEnv(
   overrides: Partial<DeployTarget> = {},
-  options: { protected?: boolean; extraBuckets?: string[] } = {},
+  options: {
+    protected?: boolean;
+    extraBuckets?: string[];
+    /** How many releases the live pointer keeps (default: connectSite's, 3). */
+    retain?: number;
+  } = {},
 ): Promise<TestDeployEnv> {
   const s3 = await startTestS3([ARTIFACTS, HOSTING, ...(options.extraBuckets ?? [])]);
   const cdn = await startCloudFrontDouble();
@@ -136,6 +141,7 @@ export async function startDeployEnv(
     access: { credentials: s3.credentials, cdnEndpoint: cdn.endpoint },
     protected: options.protected ?? false,
     onNotice: () => undefined,
+    ...(options.retain !== undefined ? { retain: options.retain } : {}),
   });
   return {
     s3,
