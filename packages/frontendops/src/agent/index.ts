@@ -24,7 +24,7 @@ import {
   parseRequest,
   toolsFor,
 } from './intents.ts';
-import { connectAgentClients, defaultMcpConfig, type McpConfig } from './mcp-clients.ts';
+import { type ConnectMcp, connectAgentClients, defaultMcpConfig, type McpConfig } from './mcp-clients.ts';
 import { runModelPlanner } from './model-planner.ts';
 import { createLanguageModel, readModelSpec } from './model-provider.ts';
 import { createRedactor } from './redact.ts';
@@ -37,6 +37,7 @@ export { APPROVE_HINT, createCliApprover } from './approval.ts';
 
 export { CAPABILITIES, describeIntent, type Intent, parseRequest } from './intents.ts';
 export {
+  type ConnectMcp,
   connectAgentClients,
   createAgentMcpClient,
   defaultMcpConfig,
@@ -57,6 +58,8 @@ export interface AgentRequestOptions {
   /** Already-connected MCP clients; otherwise the servers of `mcpConfig` (default: ours over stdio) are spawned. */
   clients?: AgentClients;
   mcpConfig?: McpConfig;
+  /** How the servers are connected to (default connectAgentClients: spawned, or reached over HTTP). */
+  connectMcp?: ConnectMcp;
   /** Each stderr line of servers spawned for this request (default: inherited). */
   onServerStderr?: (line: string) => void;
   /** The stack name the tools act on; default: named by `stackRef`, else the infra server's own stack. */
@@ -144,7 +147,7 @@ export async function runAgentRequest(text: string, options: AgentRequestOptions
     });
     if (!clients) {
       connecting = true;
-      clients = await connectAgentClients(
+      clients = await (options.connectMcp ?? connectAgentClients)(
         options.mcpConfig ?? defaultMcpConfig(cwd, options.stackRef, envVars),
         {
           inheritEnv: !options.mcpConfig,

@@ -119,6 +119,15 @@ export interface ConnectOptions {
  */
 const HANDSHAKE_MS = 20_000;
 
+/**
+ * How the agent connects to its servers: connectAgentClients, or what a caller puts in its place (the
+ * CLI's io.connectMcp; tests run the same servers in their own process).
+ */
+export type ConnectMcp = (
+  config: McpConfig,
+  options?: ConnectOptions & { inheritEnv?: boolean },
+) => Promise<AgentClients>;
+
 /** Connects to mcpServers.infra and mcpServers.git; close() ends both (and any child processes). */
 export async function connectAgentClients(
   config: McpConfig,

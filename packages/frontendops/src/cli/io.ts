@@ -1,3 +1,4 @@
+import type { ConnectMcp } from '../agent/mcp-clients.ts';
 import { escapeControlCharacters } from '../engine/text.ts';
 
 /**
@@ -29,6 +30,11 @@ export interface CliIo {
    * "github-action" when the GitHub Action runs the command (github-action/run.ts); default "cli".
    */
   channel?: 'cli' | 'github-action';
+  /**
+   * How the agent (agent, chat, dev) connects to its MCP servers; default: connectAgentClients, which
+   * spawns ours over stdio as `frontendops mcp infra|git`.
+   */
+  connectMcp?: ConnectMcp;
 }
 
 export function processIo(): CliIo {

@@ -125,6 +125,8 @@ it('outside a git repository, the agent says why its own git server did not star
         cwd: elsewhere,
         env: { ...infraEnv, FRONTENDOPS_ACTOR: 'release-bot', FRONTENDOPS_MODEL: undefined },
         stdin,
+        // Spawned over stdio as users run them: what a server that did not start said reaches the answer.
+        mcp: 'spawn',
       });
       const said = `${run.stdout}\n${run.stderr}`;
       expect(run.code, `${argv.join(' ')}\n${said}`).toBe(2);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
 import { BIN } from './cli.ts';
+import { connectInProcess } from './mcp-in-process.ts';
 
 export interface CliRun {
   code: number;
@@ -30,6 +31,11 @@ export interface CliRunOptions {
   onStderr?: (text: string) => void;
   onStdout?: (text: string) => void;
   opened?: string[];
+  /**
+   * How the agent (agent, chat, dev) reaches its MCP servers: by default they run in this process
+   * (mcp-in-process.ts); 'spawn' starts them as child processes over stdio, as users run them.
+   */
+  mcp?: 'in-process' | 'spawn';
 }
 
 export async function cli(argv: string[], options: CliRunOptions = {}): Promise<CliRun> {
@@ -61,6 +67,7 @@ export async function cli(argv: string[], options: CliRunOptions = {}): Promise<
       openUrl: async (url) => {
         options.opened?.push(url);
       },
+      ...(options.mcp === 'spawn' ? {} : { connectMcp: connectInProcess }),
     });
     return { code, stdout, stderr };
   } finally {

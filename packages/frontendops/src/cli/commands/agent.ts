@@ -78,6 +78,7 @@ at a safe point, the answer says what it left, and the same request again finish
         env: io.env,
         ...stack,
         ...(mcpConfig ? { mcpConfig } : {}),
+        ...(io.connectMcp ? { connectMcp: io.connectMcp } : {}),
         // The servers' notes once, between the renderer's lines (never over its spinner).
         onServerStderr: say,
         ...(flags.json ? {} : { onEvent: renderer.onEvent }),
@@ -284,7 +285,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
       if (line === undefined || /^(exit|quit|bye)$/i.test(line)) break;
       if (!line) continue;
       // Connect on first use, then keep the servers for the whole conversation.
-      clients ??= await agent.connectAgentClients(mcpConfig, {
+      clients ??= await (io.connectMcp ?? agent.connectAgentClients)(mcpConfig, {
         inheritEnv: !flags.config,
         env: io.env,
         // The servers' notes once for each request, between lines, never over the spinner.

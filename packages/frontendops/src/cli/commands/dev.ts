@@ -57,6 +57,7 @@ export function register(program: Command, ctx: CliContext): void {
             config,
             cwd: io.cwd,
             env,
+            ...(io.connectMcp ? { connectMcp: io.connectMcp } : {}),
             // The embedded environment is not protected, so nothing should be asked; refuse anything else.
             approve: async (request) =>
               request.stack === local.stack
