@@ -18,7 +18,7 @@ import {
   DescribeKeyValueStoreCommand,
   PutKeyCommand,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RELEASE_KEY, type ReleasePointer } from '../../src/atomic/release-pointer.ts';
 import type { DeploySummary } from '../../src/deploy/deploy.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
@@ -27,6 +27,7 @@ import { readStatus } from '../../src/read/status.ts';
 import { statusView } from '../../src/read/views.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -35,6 +36,8 @@ let t: AtomicEnv;
 let d1: DeploySummary & { releaseId?: string };
 let d2: DeploySummary & { releaseId?: string };
 let raw: CloudFrontKeyValueStoreClient;
+/** The stack once v1 then v2 were deployed: every case starts there, whichever ran before. */
+let v2Live: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ stack: 'status-served' });
@@ -43,6 +46,7 @@ beforeAll(async () => {
   await t.publish(V3, 'v3');
   d1 = await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
   d2 = await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
+  v2Live = await snapshotAtomicEnv(t);
   raw = new CloudFrontKeyValueStoreClient({
     region: 'us-east-1',
     endpoint: t.edge.atomic?.kvsEndpoint as string,
@@ -56,6 +60,7 @@ beforeAll(async () => {
     },
   });
 });
+beforeEach(() => v2Live.restore());
 afterAll(async () => {
   raw?.destroy();
   await t?.stop();
@@ -145,6 +150,7 @@ describe('status says what the CDN serves', () => {
   });
 
   it('audit verify, given the store, names it: the chain recorded another pointer', async () => {
+    await putByHand({ live: releaseIdOf(d1) });
     // Without the store's reader, verify is as it was: the state bucket alone is whole.
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
     const result = await verifyWithStore();
@@ -180,6 +186,7 @@ describe('status says what the CDN serves', () => {
   });
 
   it('redeploying the recorded release puts it back: status and verify agree again', async () => {
+    await putByHand({ live: releaseIdOf(d2), canary: 'evil', weight: 100 });
     const again = await deployArtifact(t.site, { app: APP, commit: V2, request: request('put v2 back') });
     expect(again).toMatchObject({ outcome: 'succeeded', drift: { canary: 'evil', weight: 100 } });
     expect(await served()).toBe('v2');
@@ -262,7 +269,7 @@ describe('an interrupted atomic operation is pending', () => {
     expect(await served()).toBe('v1');
 
     const status = await readStatus(t.site);
-    expect(status.live?.commit).toBe(V3); // not recorded yet
+    expect(status.live?.commit).toBe(V2); // not recorded yet
     expect(status.pending).toMatchObject({ op: 'deploy', commit: V1, pointerMoved: true });
     expect(status.served).toMatchObject({
       state: 'switching',
