@@ -113,6 +113,11 @@ const stackConfigSchema = z
     apiUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Who approves this stack's changes, in place of the top-level "approval". */
     approval: approvalConfigSchema.optional(),
+    /**
+     * Other configured stacks whose publish logs this stack deploys builds from, besides its own (a
+     * build published once, to staging's log, deployed to staging and then to prod).
+     */
+    buildsFrom: z.array(z.string().regex(STACK_NAME, STACK_NAME_WORDS)).min(1).optional(),
   })
   .superRefine((stack, ctx) => {
     if (stack.backend === 'outputs' && !stack.file) {
@@ -206,6 +211,20 @@ const configObject = z
         path: ['defaultStack'],
         message: `"${stack}" names no stack of "stacks"${meant ? ` (did you mean "${meant}"?)` : ''}: expected a configured stack (${known}), "local" or an outputs JSON file; fix the name, or add the stack to "stacks"`,
       });
+    }
+    for (const [name, stack] of Object.entries(config.stacks)) {
+      for (const [i, from] of (stack.buildsFrom ?? []).entries()) {
+        if (from !== name && Object.hasOwn(config.stacks, from)) continue;
+        const meant = from === name ? undefined : closest(from, names);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stacks', name, 'buildsFrom', i],
+          message:
+            from === name
+              ? `"${name}" is this stack: its own publish log is always read; list only other stacks whose publishes it deploys`
+              : `"${from}" names no stack of "stacks"${meant ? ` (did you mean "${meant}"?)` : ''}: expected another configured stack (${known}) whose publish log this one deploys builds from; fix the name, or add the stack to "stacks"`,
+        });
+      }
     }
   });
 

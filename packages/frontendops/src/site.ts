@@ -6,6 +6,7 @@
 import type { ApprovalPolicy } from './config.ts';
 import type { DeployTarget } from './engine/types.ts';
 import type { Cdn, Locker, ObjectStore, ReleaseStore } from './ports.ts';
+import { PUBLISH_LOG } from './state/names.ts';
 import type { StateRecords } from './state/records.ts';
 
 export interface Site {
@@ -26,6 +27,12 @@ export interface Site {
   protectedBy?: string;
   /** Who may approve its changes when protected (the configuration's "approval" for this stack). */
   approval: ApprovalPolicy;
+  /**
+   * The publish logs of the other stacks whose builds this one deploys (the configuration's
+   * `buildsFrom`), opened on first use; its own (`<state prefix>publishes/`) is always read beside
+   * them (publishLogsOf). Unset: its own alone.
+   */
+  buildsFrom?: () => Promise<readonly PublishLogRef[]>;
   /** Things the operator was told (e.g. a local file lock is used), once a lock was taken. */
   notices: string[];
   /**
@@ -58,4 +65,21 @@ export function forOperation(site: Site): Site {
   const told = new Set<string>();
   const notify = (notice: string) => site.notify(notice, told);
   return new Proxy(site, { get: (target, key) => (key === 'notify' ? notify : Reflect.get(target, key)) });
+}
+
+/** A stack's publish log: the chain under `log` (`<state prefix>publishes/`) in `state`. */
+export interface PublishLogRef {
+  stack: string;
+  state: ObjectStore;
+  log: string;
+}
+
+/** The publish logs whose builds `site` deploys: its own first, then its `buildsFrom`. */
+export async function publishLogsOf(site: Site): Promise<PublishLogRef[]> {
+  const own = {
+    stack: site.target.stack,
+    state: site.state,
+    log: `${site.target.statePrefix}${PUBLISH_LOG}`,
+  };
+  return [own, ...((await site.buildsFrom?.()) ?? [])];
 }

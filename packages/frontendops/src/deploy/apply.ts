@@ -256,7 +256,7 @@ async function finishMoved(
         }
       : {}),
   });
-  const entry = await recordDeployment(site, record);
+  const entry = await recordDeployment(site, record, {}, options.publishHead);
   // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).
   const pinned =
     pending.pinOnSuccess && record.outcome === 'succeeded'
@@ -566,16 +566,21 @@ function recordFacts(record: DeploymentRecord): Record<string, unknown> {
  * The entry also names the publish log's head as it is now (`publishHead`, "<seq>:<hash>", read
  * beside the record's write): the deploy tags anchor the deploy chain in git, and through these
  * entries the publish log too, so a publish log rewritten whole after a deploy no longer verifies.
- * A publish log whose head cannot be read is left unnamed: it never stops a deploy.
+ * A publish log whose head cannot be read is left unnamed: it never stops a deploy. `seen`: the head
+ * as the deploy's check of its build read it (ApplyOptions publishHead), named instead of reading it
+ * again (one request fewer); a publish landing meanwhile is anchored by the next deploy's entry.
  */
 export async function recordDeployment(
   site: Site,
   record: DeploymentRecord,
   more: { type?: string; data?: Record<string, unknown>; objects?: Record<string, string> } = {},
+  seen?: AuditHead | null,
 ): Promise<AuditEntry> {
   const [{ digest, stored }, publishHead] = await settleAll([
     writeOwnRecord(site, record),
-    readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
+    seen !== undefined
+      ? seen
+      : readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
   ]);
   return appendAudit(
     site.state,

@@ -15,7 +15,7 @@ import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import { assertAsDeployed, keptOrRefused, notAsDeployed } from './artifact-copy.ts';
 import { type AtomicOptions, type AtomicSummary, type ChooseTarget, runAtomic } from './atomic-apply.ts';
 import { keptRefs } from './atomic-live.ts';
-import { requireManifest } from './live.ts';
+import { requireManifest, requirePublishedBuild } from './live.ts';
 import { validateArtifactId } from './publish.ts';
 import type { RecordedBuild } from './types.ts';
 
@@ -80,7 +80,7 @@ export function buildTarget(
     // A build the stack had live once (the deployment records of that commit): its manifest must be
     // the one it went out with.
     const [manifest, earlier] = await settleAll([
-      requireManifest(site, app, commit),
+      recorded ? requireManifest(site, app, commit) : requirePublishedBuild(site, app, commit),
       recorded ? Promise.resolve([]) : site.records.recordsOf(app, commit),
     ]);
     assertAsDeployed(site, manifest, recorded ? [recorded] : earlier);

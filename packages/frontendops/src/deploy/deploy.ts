@@ -5,6 +5,7 @@
  */
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
+import type { Manifest } from '../engine/types.ts';
 import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
@@ -47,7 +48,9 @@ import {
   assertPreviousWasLive,
   checkPending,
   inPlaceKeptPrefixes,
+  isUnrecordedBuild,
   type LiveRead,
+  publishedBuild,
   readLiveState,
   requireManifest,
 } from './live.ts';
@@ -74,6 +77,19 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
     await Promise.allSettled(ahead);
   }
 }
+
+/**
+ * The build's manifest: a rollback's to a release the stack recorded going live is held to that
+ * record (assertAsDeployed); any other build must be one a publish log the stack trusts recorded
+ * (publishedBuild), whose head as read there the deployment's entry names (`publishHead`).
+ */
+const buildToDeploy = async (
+  site: Site,
+  options: DeployOptions,
+): Promise<{ manifest: Manifest; publishHead?: AuditHead | null }> =>
+  options.recorded
+    ? { manifest: await requireManifest(site, options.app, options.commit) }
+    : publishedBuild(site, options.app, options.commit);
 
 async function deployInPlace(
   site: Site,
@@ -103,7 +119,11 @@ async function deployInPlace(
   if (options.dryRun) {
     // What the lock's check refuses first (a marker not as the chain wrote it), said first.
     const markerHeld = sendAhead(assertMarkerAsRecordedAhead(site));
-    const manifest = await requireManifest(site, options.app, options.commit);
+    // A build no trusted log records is said after what the lock's check refuses, as the run says it.
+    const { manifest } = await buildToDeploy(site, options).catch(async (error: unknown) => {
+      if (isUnrecordedBuild(error)) await markerHeld;
+      throw error;
+    });
     // Said as the real run would say it (under the lock, below), not shown as an in-place plan.
     const [pending, atomicState, pointer] = await Promise.all([
       site.records.readPending(),
@@ -144,7 +164,7 @@ async function deployInPlace(
   // A CDN that cannot be reached would fail only after the release is live: refuse before anything
   // (after the manifest, whose absence is the first thing said).
   if (site.cdn?.unavailable) {
-    await requireManifest(site, options.app, options.commit);
+    await buildToDeploy(site, options);
     throw new FrontendOpsError('BAD_INPUT', site.cdn.unavailable);
   }
   // The CDN's client loads while the state is read and the plan made; it must be ready before the
@@ -155,7 +175,7 @@ async function deployInPlace(
   // deploy that would wait for the lock learns first whether there is anything to deploy. Whether
   // the store honours conditional writes (which lock to take: one request, kept for the process) is
   // asked meanwhile.
-  const manifestRead = sendAhead(requireManifest(site, options.app, options.commit));
+  const manifestRead = sendAhead(buildToDeploy(site, options));
   sendAhead(site.state.supportsConditionalWrites()); // asked again, and judged, by the lock
   if ((options.waitMs ?? 0) > 0) await manifestRead;
   // Reads under the lock, sent together and while the lock checks the state against the audit chain
@@ -185,14 +205,22 @@ async function deployInPlace(
     takeDeployLockReading(site, options, underLock),
   ]);
   if (read.status === 'rejected') {
+    // What the lock's check refused (a marker or state not as the chain recorded it) stops every
+    // change: said before a build no trusted publish log records.
+    if (taken.status === 'rejected' && isUnrecordedBuild(read.reason)) throw taken.reason;
     if (taken.status === 'fulfilled') return holding(taken.value.lock, () => Promise.reject(read.reason));
     throw read.reason;
   }
   if (taken.status === 'rejected') throw taken.reason;
-  const manifest = read.value;
+  const { manifest, publishHead } = read.value;
   const { lock } = taken.value;
   // A rollback someone asked for pins its release as its own last step (pinRolledBack).
-  options = { ...options, lock, pinOnSuccess: kind === 'rollback' };
+  options = {
+    ...options,
+    lock,
+    pinOnSuccess: kind === 'rollback',
+    ...(publishHead !== undefined ? { publishHead } : {}),
+  };
   return holding(lock, async () => {
     const { uninterrupted, appendable } = taken.value.read;
     const [head, pin, interrupted, atomicState] = taken.value.read.reads;

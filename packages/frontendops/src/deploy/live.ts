@@ -25,11 +25,11 @@ import {
 } from '../engine/manifest.ts';
 import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
-import type { Site } from '../site.ts';
+import { publishLogsOf, type Site } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
-import { boundRecords, isRecord, readAudit } from '../state/audit.ts';
+import { type AuditHead, boundRecords, isRecord, publishRecorded, readAudit } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
 import type { LivePointer, PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
@@ -434,3 +434,63 @@ export async function requireManifest(site: Site, app: string, commit: string): 
   }
   return manifest;
 }
+
+/**
+ * requireManifest, for a build about to go live that this stack never had live: the build must be one
+ * a publish log the stack deploys builds from records (its own, and its `buildsFrom`: publishLogsOf),
+ * with the digest it has. Whoever can write the artifacts bucket (and not the state) could otherwise
+ * put a build there for a commit before CI publishes it (the newest, which "the latest" names), and
+ * have it deployed. The logs are read beside the manifest, each from its head back (one entry when
+ * the build is the newest it recorded). Refused before anything is written: NOT_FOUND when no log
+ * records the build, TAMPERED when they record it under another digest.
+ */
+export async function requirePublishedBuild(site: Site, app: string, commit: string): Promise<Manifest> {
+  return (await publishedBuild(site, app, commit)).manifest;
+}
+
+/**
+ * requirePublishedBuild, with the stack's own publish log's head as it read it (`publishHead`): what
+ * the deployment's entry names (recordDeployment), rather than reading it again.
+ */
+export async function publishedBuild(
+  site: Site,
+  app: string,
+  commit: string,
+): Promise<{ manifest: Manifest; publishHead: AuditHead | null }> {
+  const logs = publishLogsOf(site);
+  const [manifest, reads] = await settleAll([
+    requireManifest(site, app, commit),
+    logs.then((all) => Promise.all(all.map((l) => publishRecorded(l.state, l.log, app, commit)))),
+  ]);
+  const digest = artifactDigest(manifest);
+  const recorded = reads.map((r) => r.recorded);
+  if (recorded.some((r) => r?.artifactDigest === digest))
+    return { manifest, publishHead: reads[0]?.head ?? null };
+  const read = await logs;
+  const build = `${app}@${commit.slice(0, 7)}`;
+  const named = read.map((l) => `${l.stack}'s (${l.log})`);
+  const which = `the publish log${read.length > 1 ? 's' : ''} ${site.target.stack} deploys builds from: ${named.join(', ')}`;
+  const fix =
+    `Publish it through CI (\`frontendops publish <dir> --app ${app} --commit ${commit} --stack ${site.target.stack}\`; a build already in the bucket with the same content is then recorded), ` +
+    `name the stack whose publish log recorded it in "buildsFrom" of ${site.target.stack} in frontendops.config.json, or, if nobody published it, have an administrator of the artifacts bucket remove it.`;
+  const details = { app, commit, publishLogs: read.map((l) => ({ stack: l.stack, log: l.log })) };
+  const other = recorded.flatMap((r, i) =>
+    r ? [`${r.artifactDigest} (${read[i]?.stack}'s entry ${r.seq})`] : [],
+  );
+  if (other.length > 0) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The build ${build} in the artifacts bucket is ${digest}, but ${which} record it published as ${other.join(', ')}: its manifest and files were replaced since. Nothing was changed. ${fix}`,
+      { details },
+    );
+  }
+  throw new FrontendOpsError(
+    'NOT_FOUND',
+    `The build ${build} in the artifacts bucket is not recorded in ${which}: it was not published there, and whoever can write the artifacts bucket may have put it there. Nothing was changed. ${fix}`,
+    { details },
+  );
+}
+
+/** The refusal of publishedBuild: a build no publish log the stack trusts records as it is. */
+export const isUnrecordedBuild = (error: unknown): boolean =>
+  isFrontendOpsError(error) && Array.isArray(error.details?.publishLogs);

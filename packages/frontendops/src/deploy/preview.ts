@@ -36,7 +36,7 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { requireManifest } from './live.ts';
+import { requireManifest, requirePublishedBuild } from './live.ts';
 import { resolvePublishedCommit } from './publish.ts';
 import type { Verification } from './verify.ts';
 
@@ -276,7 +276,7 @@ async function chooseRelease(
   if (kept) return pick(kept);
   // A build the stack had live once: its manifest must be the one it went out with.
   const [manifest, earlier] = await Promise.all([
-    requireManifest(site, app, commit),
+    requirePublishedBuild(site, app, commit),
     site.records.recordsOf(app, commit),
   ]);
   assertAsDeployed(site, manifest, earlier);

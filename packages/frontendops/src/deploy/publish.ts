@@ -29,7 +29,13 @@ import {
 } from '../errors.ts';
 import type { HeldLock, ObjectStore } from '../ports.ts';
 import type { Site } from '../site.ts';
-import { appendAudit, assertAuditWritable, heldForAppends, readNewestEntry } from '../state/audit.ts';
+import {
+  appendAudit,
+  assertAuditWritable,
+  heldForAppends,
+  publishRecorded,
+  readNewestEntry,
+} from '../state/audit.ts';
 import { putJsonObject } from '../state/json-object.ts';
 import { PUBLISH_LOG } from '../state/names.ts';
 import type { RequestInfo } from '../state/records.ts';
@@ -203,11 +209,22 @@ export async function publishBuild(
         { overlap: true }, // the manifest goes out beside the head's move; settled before the lock goes
       );
   };
-  return withCleanup(
-    () => publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest }),
-    async () => lock?.release(),
-    LETTING_THE_LOCK_GO,
-  );
+  // A build found already published with this content that the log never recorded (published
+  // without it, or put in the artifacts bucket by someone else): recorded now, as the build this
+  // publisher made of the commit, so that a deploy takes it (deploy/live.ts requirePublishedBuild).
+  const publish = async () => {
+    const result = await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
+    if (!result.published && !(await publishRecorded(site.state, log, result.app, result.commit)).recorded)
+      await appendAudit(
+        site.state,
+        log,
+        site.locker,
+        { type: 'publish', data: { ...result, request } },
+        { overlap: true },
+      );
+    return result;
+  };
+  return withCleanup(publish, async () => lock?.release(), LETTING_THE_LOCK_GO);
 }
 
 /** The artifact's manifest, or null when the commit was never published. */

@@ -49,6 +49,11 @@ export interface ApplyOptions {
    * serves it, its release is pinned as part of it, before its crash-recovery record goes.
    */
   pinOnSuccess?: boolean;
+  /**
+   * The stack's publish log's head as the check of the build read it (deploy/live.ts publishedBuild):
+   * the deployment's entry names it (`publishHead`) rather than reading it again.
+   */
+  publishHead?: AuditHead | null;
 }
 
 export interface ApplyResult {

@@ -1,7 +1,8 @@
 /**
  * `audit verify` of a site, as the CLI and the console both run it: the chain and the publish log,
  * against the deploy tags given (anchors), with the hosting bucket's environment marker, the stack's
- * approvers for its signed approvals and, on atomic stacks, what the CDN's release store serves.
+ * approvers for its signed approvals, the publish logs of its `buildsFrom` (releases they recorded
+ * were published) and, on atomic stacks, what the CDN's release store serves.
  */
 import { isInvalidReleasePointer } from '../atomic/release-pointer.ts';
 import type { ReleaseStore } from '../ports.ts';
@@ -15,9 +16,13 @@ export interface SiteVerification {
 }
 
 export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): Promise<SiteVerification> {
-  const served = site.releases ? await reachableStore(site.releases) : null;
+  const [served, publishLogs] = await Promise.all([
+    site.releases ? reachableStore(site.releases) : null,
+    site.buildsFrom?.() ?? [],
+  ]);
   const result = await verifyAudit(site.state, site.target.statePrefix, {
     anchors,
+    publishLogs,
     hosting: { bucket: site.target.hostingBucket, store: site.hosting },
     approvers: site.approval.approvers,
     accepts: {

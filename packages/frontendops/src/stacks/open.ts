@@ -22,7 +22,7 @@ import { defaultStatePrefix } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { Cdn, Locker, SiteAccess } from '../ports.ts';
-import type { Site } from '../site.ts';
+import type { PublishLogRef, Site } from '../site.ts';
 import {
   adoptEnvironment,
   MARKED_PROTECTED,
@@ -31,7 +31,7 @@ import {
   sameEnvironment,
   UNREADABLE_PROTECTED,
 } from '../state/environment.ts';
-import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER } from '../state/names.ts';
+import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER, PUBLISH_LOG } from '../state/names.ts';
 import { createStateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
 import { readStack } from './resolve.ts';
@@ -110,7 +110,7 @@ export async function openSite(
       ...options,
     });
   };
-  const site = await open(target);
+  const site = withBuildsFrom(await open(target), ref, config, cwd);
   const marker = await readEnvironmentMarker(site.hosting).catch((error: unknown) => {
     // One that cannot be read may say protected, or name another environment: never taken as none.
     // The stack is opened as its outputs say, protected, and said why; every change refuses it
@@ -171,7 +171,12 @@ export async function openSite(
     throw elsewhere();
   }
   site.close();
-  const adopted = await open(adoptEnvironment(target, marker), marker.protected);
+  const adopted = withBuildsFrom(
+    await open(adoptEnvironment(target, marker), marker.protected),
+    ref,
+    config,
+    cwd,
+  );
   if (marker.statePrefix !== home && (await adopted.state.head(`${home}${AUDIT_HEAD}`))) {
     adopted.close();
     throw elsewhere();
@@ -179,6 +184,40 @@ export async function openSite(
   const notice = `${named ? `Stack ${target.stack}` : 'This outputs file'} writes to the hosting bucket of environment ${marker.stack}: using its name, history and protection.`;
   adopted.notify(notice);
   return adopted;
+}
+
+/**
+ * `site`, reading the publish logs of the stacks its configuration names in `buildsFrom` (under the
+ * name it was opened by) as well as its own: each stack is opened from its outputs on first use, and
+ * closed with the site.
+ */
+function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): Site {
+  const from = Object.hasOwn(config.stacks, ref) ? config.stacks[ref]?.buildsFrom : undefined;
+  if (!from) return site;
+  const opened: Site[] = [];
+  let logs: Promise<PublishLogRef[]> | undefined;
+  const openLogs = () =>
+    Promise.all(
+      from.map(async (name) => {
+        const { target, access } = await readStack(name, { config, cwd });
+        const other = await connectSite(target, { ...(access ? { access } : {}), onNotice: () => undefined });
+        opened.push(other);
+        return { stack: target.stack, state: other.state, log: `${target.statePrefix}${PUBLISH_LOG}` };
+      }),
+    );
+  site.buildsFrom = () => {
+    logs ??= openLogs();
+    logs.catch(() => {
+      logs = undefined; // asked again next time (a long-lived server outlives a passing failure)
+    });
+    return logs;
+  };
+  const close = site.close;
+  site.close = () => {
+    close();
+    for (const other of opened) other.close();
+  };
+  return site;
 }
 
 export async function connectSite(target: DeployTarget, options: ConnectSiteOptions = {}): Promise<Site> {

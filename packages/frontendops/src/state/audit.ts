@@ -824,6 +824,36 @@ export async function readNewestEntry(store: ObjectStore, prefix: string): Promi
 }
 
 /**
+ * The artifact digest the publish log under `log` (a chain prefix: `<state prefix>publishes/`)
+ * records for app@commit, with the entry that records it (`recorded`, null when the log never
+ * recorded it), and the log's head as read (`head`). Read from the head back, one entry, then twice
+ * as many each round, until an entry of that build is found (the build deployed is mostly the newest
+ * published: one entry read) or the whole log was read. An entry that is not one (damaged) is passed
+ * over: verify reports it.
+ */
+export async function publishRecorded(
+  store: ObjectStore,
+  log: string,
+  app: string,
+  commit: string,
+): Promise<{ head: AuditHead | null; recorded: { artifactDigest: string; seq: number } | null }> {
+  const head = await readAuditHead(store, log);
+  // One entry first, then twice as many each round (up to ENTRY_READS at once).
+  for (let top = head?.seq ?? 0, batch = 1; top > 0; top -= batch, batch = Math.min(batch * 2, ENTRY_READS)) {
+    const seqs = Array.from({ length: Math.min(batch, top) }, (_, i) => top - i);
+    const read = await pMap(seqs, (seq) => readEntry(store, log, entryKey(log, seq)), {
+      concurrency: ENTRY_READS,
+    });
+    for (const found of read) {
+      const data = found?.entry?.type === 'publish' ? found.entry.data : undefined;
+      if (found && data?.app === app && data.commit === commit && typeof data.artifactDigest === 'string')
+        return { head, recorded: { artifactDigest: data.artifactDigest, seq: found.seq } };
+    }
+  }
+  return { head, recorded: null };
+}
+
+/**
  * The deployment records among `records` whose content the chain binds (the newest entry binding
  * each names its digest). A record is state like any other, but nothing checks records before a
  * change starts: one written around the chain must not send a rollback anywhere. Reads the chain,
@@ -1061,6 +1091,11 @@ export interface VerifyOptions {
   accepts?: ApprovalsAccepted;
   /** The time verify judges by (ms since the epoch; default now): a request's hour, e.g. */
   now?: number;
+  /**
+   * The publish logs of other stacks this one deploys builds from (its `buildsFrom`): a release one
+   * of them recorded was published. Their own problems are theirs to report (verify of that stack).
+   */
+  publishLogs?: readonly { state: ObjectStore; log: string }[];
 }
 
 export async function verifyAudit(
@@ -1068,18 +1103,19 @@ export async function verifyAudit(
   prefix: string,
   options: VerifyOptions = {},
 ): Promise<AuditVerification> {
-  const [deploys, publishes] = await Promise.all([
+  const [deploys, publishes, others] = await Promise.all([
     untilHeadHolds(store, prefix, () => verifyAuditOnce(store, prefix, options)),
     untilHeadHolds(store, `${prefix}${PUBLISH_LOG}`, () =>
       checkChain(store, `${prefix}${PUBLISH_LOG}`, prefix, PUBLISH_LOG_WORDS),
     ),
+    Promise.all((options.publishLogs ?? []).map((l) => checkChain(l.state, l.log, l.log, PUBLISH_LOG_WORDS))),
   ]);
   const anchored = publishAnchors(deploys.seen, publishes);
   const problems = [
     ...deploys.problems,
     ...publishes.problems,
     ...anchored.problems,
-    ...unpublishedDigests(deploys.seen, publishes.entries),
+    ...unpublishedDigests(deploys.seen, [...publishes.entries, ...others.flatMap((o) => o.entries)]),
   ];
   const { problem: _first, seen: _seen, ...rest } = deploys;
   return {
@@ -1171,19 +1207,20 @@ function publishAnchors(
 }
 
 /**
- * Each release the deploy chain records (app, commit, artifact digest) against the publish log: where
- * the log records that commit of that app published, the digest deployed must be one it published.
- * A deploy copies files only when they are the manifest's (deploy/artifact-copy.ts); a manifest
- * replaced in the artifacts bucket together with its files passes that, and shows here: the release
- * went out under a digest its commit was never published with. Commits the log never recorded
- * (published without it, or to another stack's log) are not judged.
+ * Each release the deploy chain records (app, commit, artifact digest) against the publish log (and
+ * the publish entries an older version wrote into the deploy chain itself): the digest deployed must
+ * be one the log recorded for that commit. A deploy takes only a build so recorded
+ * (deploy/live.ts requirePublishedBuild); a release the log never recorded went out some other way
+ * (put in the artifacts bucket without publishing, by an older version that did not ask), and one
+ * under another digest was replaced in the artifacts bucket after publishing. The release is named
+ * once, at the first entry that records it.
  */
 function unpublishedDigests(
   deployEntries: readonly AuditEntry[],
   log: readonly AuditEntry[],
 ): AuditProblem[] {
   const published = new Map<string, Set<unknown>>();
-  for (const entry of log) {
+  for (const entry of [...log, ...deployEntries]) {
     if (entry.type !== 'publish') continue;
     const name = `${String(entry.data.app)}@${String(entry.data.commit)}`;
     const digests = published.get(name) ?? new Set<unknown>();
@@ -1193,15 +1230,18 @@ function unpublishedDigests(
   const problems: AuditProblem[] = [];
   const said = new Set<string>(); // one problem per release, however many entries record it
   for (const entry of deployEntries) {
+    if (entry.type === 'publish') continue;
     const { app, commit, artifactDigest } = entry.data ?? {};
     if (typeof app !== 'string' || typeof commit !== 'string' || typeof artifactDigest !== 'string') continue;
     const digests = published.get(`${app}@${commit}`);
-    if (!digests || digests.has(artifactDigest) || said.has(`${app}@${commit} ${artifactDigest}`)) continue;
+    if (digests?.has(artifactDigest) || said.has(`${app}@${commit} ${artifactDigest}`)) continue;
     said.add(`${app}@${commit} ${artifactDigest}`);
     problems.push({
       kind: 'tampered',
       seq: entry.seq,
-      reason: `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`,
+      reason: digests
+        ? `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`
+        : `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, a build no publish log this stack trusts recorded: it was put in the artifacts bucket without publishing it to this stack`,
     });
   }
   return problems;

@@ -10,7 +10,6 @@ import { THROTTLE_BACKOFF_MS } from '../../src/adapters/retry.ts';
 import { createS3Client, createS3Store } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { takeDeployLock } from '../../src/deploy/deploy-lock.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { FrontendOpsError, holding } from '../../src/errors.ts';
 import type { HeldLock, Locker, ObjectStore } from '../../src/ports.ts';
 import { connectSite } from '../../src/stacks/open.ts';
@@ -30,7 +29,7 @@ import { assertStateAsRecorded } from '../../src/state/recorded-state.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { startCloudFrontDouble } from '../support/cloudfront-double.ts';
-import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
+import { ARTIFACTS, HOSTING, publishAsCi } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 import { type HeldRequest, type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
@@ -200,7 +199,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     try {
       expect(env.notices).toEqual([]);
       const build = await writeFixtureBuild(join(s3.dir, 'build'), { version: 'cond' });
-      await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit: 'c0c0c0c0c0' });
+      await publishAsCi(env, { dir: build.dir, app: 'sophia-dashboard', commit: 'c0c0c0c0c0' });
       const request = { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() };
       const summary = await deployArtifact(env, { app: 'sophia-dashboard', commit: 'c0c0c0c0c0', request });
       expect(summary.outcome).toBe('succeeded');
@@ -221,7 +220,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     const commit = 'd0d0d0d0d0';
     try {
       const build = await writeFixtureBuild(join(s3.dir, 'build-together'), { version: 'together' });
-      await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+      await publishAsCi(env, { dir: build.dir, app: 'sophia-dashboard', commit });
       await env.state.supportsConditionalWrites();
       // Each held read must not stop the request it is sent beside from going out.
       const manifest = proxy.hold((r) => r.method === 'GET' && r.key.endsWith(`${commit}/manifest.json`));
@@ -272,7 +271,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     try {
       for (const commit of ['f1f1f1f1f1', 'f2f2f2f2f2']) {
         const build = await writeFixtureBuild(join(s3.dir, `build-${commit}`), { version: commit });
-        await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+        await publishAsCi(env, { dir: build.dir, app: 'sophia-dashboard', commit });
       }
       await deployArtifact(env, { app: 'sophia-dashboard', commit: 'f1f1f1f1f1', request });
       const invalidations = cdn.createRequests().length;
@@ -317,7 +316,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     try {
       for (const commit of ['e1e1e1e1e1', 'e2e2e2e2e2']) {
         const build = await writeFixtureBuild(join(s3.dir, `build-${commit}`), { version: commit });
-        await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+        await publishAsCi(env, { dir: build.dir, app: 'sophia-dashboard', commit });
         const from = proxy.seen.length;
         expect((await deployArtifact(env, { app: 'sophia-dashboard', commit, request })).outcome).toBe(
           'succeeded',
@@ -421,7 +420,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     const commit = 'e4e4e4e4e4';
     const build = await writeFixtureBuild(join(s3.dir, `build-${commit}`), { version: commit });
     const env = await siteOf('ahead-atomic');
-    await publishArtifact(env.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+    await publishAsCi(env, { dir: build.dir, app: 'sophia-dashboard', commit });
     await env.state.put(`.frontendops/state/ahead-atomic/${ATOMIC_STATE}`, '{}');
     env.close();
     expect(
@@ -433,6 +432,7 @@ describe('with conditional writes (as real S3, MinIO and R2 honour them)', () =>
     // Refused by the lock's check (the pointer changed outside FrontendOps): what was read beside the
     // check (here the record of an interrupted deploy) is still being read.
     const tampered = await siteOf('ahead-tampered');
+    await publishAsCi(tampered, { dir: build.dir, app: 'sophia-dashboard', commit });
     expect((await deployArtifact(tampered, { app: 'sophia-dashboard', commit, request })).outcome).toBe(
       'succeeded',
     );

@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpinRelease } from '../../src/deploy/pin.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishAsCi,
+  publishFixtureBuilds,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import {
@@ -279,6 +283,6 @@ async function addRelease(version: string): Promise<string> {
   await repo.git(['commit', '-qam', `dashboard: ${version}`]);
   const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
   const build = await writeFixtureBuild(join(t.tmp, version), { version });
-  await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit: sha });
+  await publishAsCi(t.site, { dir: build.dir, app: 'sophia-dashboard', commit: sha });
   return sha;
 }

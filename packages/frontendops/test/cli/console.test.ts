@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView, StatusView } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { BIN } from '../support/cli.ts';
-import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { spawnTracked } from '../support/processes.ts';
 
@@ -22,7 +21,7 @@ let output = '';
 beforeAll(async () => {
   t = await startDeployEnv();
   const build = await writeFixtureBuild(join(t.tmp, 'build'), { version: 'v1' });
-  await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit: COMMIT });
+  await publishAsCi(t.site, { dir: build.dir, app: 'sophia-dashboard', commit: COMMIT });
   await deployArtifact(t.site, {
     app: 'sophia-dashboard',
     commit: COMMIT,

@@ -3,13 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLocker } from '../../src/adapters/lock-file.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { deployLockName } from '../../src/deploy/deploy-lock.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { lockDirFor } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { startCli, waitForStderr } from '../support/cli.ts';
-import { ARTIFACTS, HOSTING, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  ARTIFACTS,
+  HOSTING,
+  publishAsCi,
+  publishToStack,
+  requestBy,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
@@ -40,7 +47,7 @@ beforeAll(async () => {
   for (const [i, commit] of COMMITS.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}`, shared: 120 + i });
     builds.set(commit, build);
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
   const snapshot = () =>
     snapshotBuckets([{ store: t.site.hosting }, { store: t.site.state, prefix: t.target.statePrefix }]);
@@ -53,6 +60,10 @@ beforeAll(async () => {
   threeRetained = await snapshot();
 }, 180_000);
 afterAll(() => t.stop());
+
+/** The builds published to the staging stack, as CI publishes them to another stack's log too. */
+const ciBuilds = () =>
+  COMMITS.map((commit) => ({ dir: builds.get(commit)?.dir as string, app: APP, commit }));
 
 /** Where a case's hosting writes start: the hosting bucket's files then, and the request log's length. */
 async function hostingMark(): Promise<{ files: Map<string, string>; at: number }> {
@@ -331,6 +342,7 @@ describe('frontendops CLI', () => {
       cdn: true,
       hostingBucket: PROD_HOSTING,
     });
+    await publishToStack(t, { stack: 'dashboard-hosting-prod', hostingBucket: PROD_HOSTING }, ciBuilds());
     await t.s3.settle();
     const before = t.s3.requests.length;
     const refused = await run(['deploy', '--stack', prod, '--commit', COMMITS[0] as string]);
@@ -396,6 +408,7 @@ describe('frontendops CLI', () => {
       cdn: true,
       hostingBucket: TAGGED_HOSTING,
     });
+    await publishToStack(t, { stack: 'dashboard-tagged', hostingBucket: TAGGED_HOSTING }, ciBuilds());
     const repo = await createTestRepo();
     try {
       const live = async () =>

@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { BIN } from '../support/cli.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { spawnTracked } from '../support/processes.ts';
 
@@ -23,7 +22,7 @@ beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-loading' });
   dir = await mkdtemp(join(tmpdir(), 'frontendops-loading-'));
   const build = await writeFixtureBuild(join(dir, 'build'), { version: 'v1' });
-  await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit: COMMIT });
+  await publishAsCi(t.site, { dir: build.dir, app: 'sophia-dashboard', commit: COMMIT });
 });
 afterAll(async () => {
   await t?.stop();

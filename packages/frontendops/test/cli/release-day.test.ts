@@ -8,10 +8,10 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
 import {
+  publishAsCi,
   publishFixtureBuilds,
   serveHostingBucket,
   startDeployEnv,
@@ -81,7 +81,7 @@ async function addRelease(version: string, subject: string): Promise<string> {
   await repo.git(['commit', '-qam', subject]);
   const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
   const build = await writeFixtureBuild(join(t.tmp, version), { version });
-  await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: sha });
+  await publishAsCi(t.site, { dir: build.dir, app: APP, commit: sha });
   return sha;
 }
 

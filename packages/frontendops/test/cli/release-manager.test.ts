@@ -6,9 +6,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
-import { serveHostingBucket, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishAsCi,
+  serveHostingBucket,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
@@ -53,7 +57,7 @@ beforeAll(async () => {
   }
   for (const [i, commit] of commits.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `v${i + 1}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
 });
 afterAll(async () => {

@@ -11,9 +11,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONDITIONAL_WRITE_PROBES } from '../../src/access.ts';
 import { createS3Client } from '../../src/adapters/s3.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { isLoopbackEndpoint } from '../../src/stacks/serialisation.ts';
-import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  ARTIFACTS,
+  HOSTING,
+  publishAsCi,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { cli } from '../support/run-cli.ts';
 import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
@@ -57,7 +62,7 @@ beforeAll(async () => {
     JSON.stringify({ allowUnserialisedDeploys: true }),
   );
   const build = await writeFixtureBuild(join(t.tmp, 'build'), { version: 'v1' });
-  await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: COMMIT });
+  await publishAsCi(t.site, { dir: build.dir, app: APP, commit: COMMIT });
 });
 afterAll(async () => {
   await proxy?.close();

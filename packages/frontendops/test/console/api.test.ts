@@ -16,12 +16,11 @@ import type {
   PlanView,
   StatusView,
 } from '../../src/console/types.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
-import { ARTIFACTS, HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import { ARTIFACTS, HOSTING, publishAsCi, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -466,7 +465,7 @@ describe('chat', () => {
   };
 
   it('shows the plan the agent needs confirmed, with its deploy id, and no terminal advice', async () => {
-    await publishArtifact(t.site.artifacts, {
+    await publishAsCi(t.site, {
       dir: (await writeFixtureBuild(join(t.tmp, 'build-3'), { version: 'v3' })).dir,
       app: APP,
       commit: C3,

@@ -13,11 +13,10 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import type { AgentResult } from '../../src/agent/types.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { hasControlCharacters } from '../../src/engine/text.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { APP, startConsoleEnv } from '../support/console-env.ts';
-import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -45,7 +44,7 @@ describe.skipIf(!hasChromium)('text from outside in the console page', () => {
     await repo.git(['commit', '-qam', SUBJECT]);
     const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
     const build = await writeFixtureBuild(join(t.tmp, 'v3'), { version: 'v3' });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: sha });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit: sha });
     server = await startConsole({
       config: defaultConfig(),
       stacks: [STACK],

@@ -17,7 +17,6 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { connectSite } from '../../src/stacks/open.ts';
@@ -25,7 +24,7 @@ import { linkAgentClient } from '../support/agent-link.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
 import { startConsoleEnv } from '../support/console-env.ts';
-import { STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -447,6 +446,6 @@ async function addRelease(version: string, subject: string): Promise<string> {
   await repo.git(['commit', '-qam', subject]);
   const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
   const build = await writeFixtureBuild(join(t.tmp, version), { version });
-  await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: sha });
+  await publishAsCi(t.site, { dir: build.dir, app: APP, commit: sha });
   return sha;
 }

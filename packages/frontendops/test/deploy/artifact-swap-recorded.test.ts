@@ -3,13 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { migrateToAtomic } from '../../src/deploy/migrate.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { APP, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { replacePublished } from '../support/replace-published.ts';
@@ -18,7 +17,12 @@ import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 const EVIL =
   '<!doctype html><html><head><meta name="release" content="EVIL"></head><body>defaced</body></html>\n';
 const request: RequestInfo = { text: 'deploy', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
-const TAMPERED = /The manifest of sophia-dashboard@\w{7} in the artifacts bucket is not the one deployed to/;
+/**
+ * Held to what was recorded of it: the deployment records, or first, for a deploy of a build the
+ * pointer no longer retains and a preview by commit, the publish log that recorded it published.
+ */
+const TAMPERED =
+  /The manifest of sophia-dashboard@\w{7} in the artifacts bucket is not the one deployed to|The build sophia-dashboard@\w{7} in the artifacts bucket is sha256:\w+, but the publish log .* record it published as sha256:\w+ .*: its manifest and files were replaced since/;
 
 /** The artifacts bucket's administrator replaces a file of app@commit and writes the manifest to match it. */
 const replaceWithManifest = (store: ObjectStore, commit: string, path: string, body: string) =>
@@ -38,7 +42,7 @@ describe('in place', () => {
   });
   const publish = async (commit: string, version: string) => {
     const build = await writeFixtureBuild(join(t.tmp, commit), { version, robots: `# ${version}\n` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   };
   const served = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? null;
 
@@ -65,7 +69,7 @@ describe('in place', () => {
         [v2, 'v2'],
       ] as const) {
         const build = await writeFixtureBuild(join(env.tmp, commit), { version });
-        await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
+        await publishAsCi(site, { dir: build.dir, app: APP, commit });
       }
       const original = t;
       t = env; // the CDN double answers this environment's hosting bucket
@@ -112,7 +116,7 @@ describe('a deployment record forged by the deployer role', () => {
     try {
       const commit = '1234567123456712';
       const build = await writeFixtureBuild(join(env.tmp, 'b'), { version: 'v' });
-      await publishArtifact(env.site.artifacts, { dir: build.dir, app: APP, commit });
+      await publishAsCi(env.site, { dir: build.dir, app: APP, commit });
       const forged = '1234567-ffffffffff';
       await env.site.state.put(
         `${env.target.statePrefix}deployments/${forged}.json`,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNCHECKED_COPIES } from '../../src/deploy/artifact-copy.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
+import { publishBuild } from '../../src/deploy/publish.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -12,7 +12,13 @@ import {
   request as atomicRequest,
   startAtomicEnv,
 } from '../support/atomic-env.ts';
-import { ARTIFACTS, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  ARTIFACTS,
+  deployUnchecked,
+  publishAsCi,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from '../support/fixture-build.ts';
 import { replacePublished } from '../support/replace-published.ts';
 
@@ -30,7 +36,7 @@ beforeAll(async () => {
       robots: `# build ${i}\n`,
     });
     builds.set(commit, build);
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
 });
 afterAll(() => t?.stop());
@@ -91,7 +97,7 @@ describe('an S3-compatible server that answers a copy without its SHA-256', () =
   it('deploys unchecked, and the operator is told so once', async () => {
     const commit = 'c0c0c0c0c0c0c0';
     const build = await writeFixtureBuild(join(t.tmp, 'b-no-checksum'), { version: 'v-nc' });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
     // What such a server answers: the copy, and no checksum of it.
     const hosting = t.site.hosting;
     const site = {
@@ -114,7 +120,7 @@ describe('an S3-compatible server that answers a copy without its SHA-256', () =
 });
 
 describe('a manifest replaced together with its files', () => {
-  it('deploys (each file is the manifest’s), and `audit verify` tells: the publish log never published that digest', async () => {
+  it('is refused before anything is written: the publish log recorded another digest; verify tells one that went out before', async () => {
     const commit = 'e5e5e5e5e5e5e5';
     const build = await writeFixtureBuild(join(t.tmp, 'b-e'), { version: 'v-e' });
     await publishBuild(t.site, { dir: build.dir, app: APP, commit }, request);
@@ -124,8 +130,20 @@ describe('a manifest replaced together with its files', () => {
     const robots = 'User-agent: *\nDisallow: /\n';
     await replacePublished(t.s3.store(ARTIFACTS), APP, commit, '/robots.txt', robots);
 
-    const summary = await deployArtifact(t.site, { app: APP, commit, request });
-    expect(summary.outcome).toBe('succeeded');
+    const state = async () =>
+      (await t.site.state.list(t.target.statePrefix)).map((o) => `${o.key} ${o.etag}`);
+    const before = await state();
+    for (const dryRun of [true, false]) {
+      const refused = deployArtifact(t.site, { app: APP, commit, request, dryRun });
+      await expect(refused).rejects.toMatchObject({ code: 'TAMPERED' });
+      await expect(refused).rejects.toThrow(
+        /The build sophia-dashboard@e5e5e5e in the artifacts bucket is sha256:\S+, but the publish log .* record it published as sha256:\S+ .*: its manifest and files were replaced since\. Nothing was changed\./,
+      );
+    }
+    expect(await state()).toEqual(before);
+
+    // Made live as a deploy did before it checked the publish log: verify tells.
+    await deployUnchecked(t.site, APP, commit, request);
     const verified = await verifyAudit(t.site.state, t.site.target.statePrefix);
     expect(verified.ok).toBe(false);
     expect(verified.problems).toEqual([
@@ -182,7 +200,7 @@ describe('a manifest replaced with its files, for a build the stack had live', (
     for (const [i, commit] of ids.entries()) {
       const build = await writeFixtureBuild(join(t.tmp, `m${i}`), { version: `m${i}`, robots: `# m${i}\n` });
       builds.set(commit, build);
-      await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+      await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
     }
     await deployArtifact(t.site, { app: APP, commit: ids[0], request });
     await deployArtifact(t.site, { app: APP, commit: ids[1], request });

@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { planReleaseFiles } from '../../src/engine/atomic-plan.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
 import type { Manifest } from '../../src/engine/types.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, type ReleaseBuild, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { publishAsCi, recordPublished } from '../support/deploy-env.ts';
 
 const LIVE = '0101010101010101010101010101010101010101';
 const EVIL = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';
@@ -44,7 +44,7 @@ beforeAll(async () => {
   const dir = join(t.tmp, 'evil');
   await cp(v1.dir, dir, { recursive: true });
   await writeFile(join(dir, script), EVIL_JS);
-  await publishArtifact(t.site.artifacts, { dir, app: APP, commit: EVIL });
+  await publishAsCi(t.site, { dir, app: APP, commit: EVIL });
 });
 afterAll(() => t?.stop());
 
@@ -111,6 +111,7 @@ describe("a build with the live script's bytes and a manifest giving it other he
     for (const path of Object.keys(manifest.files))
       await t.site.artifacts.put(artifactFileKey(APP, HEADERS, path), v1.files[path] as string);
     await t.site.artifacts.put(artifactManifestKey(APP, HEADERS), JSON.stringify(manifest));
+    await recordPublished(t.site, manifest);
     const before = await scriptHead();
     expect(before?.contentType).toMatch(/javascript/);
     await previewLink(t.site, { app: APP, commit: HEADERS, request: request('preview'), verify: false });

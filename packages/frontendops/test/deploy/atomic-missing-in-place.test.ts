@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
 import { keyOf } from '../../src/engine/manifest.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -23,7 +23,7 @@ beforeEach(async () => {
   t = await startDeployEnv({ stack: 'in-place-missing' });
   for (const [i, commit] of [V1, V2].entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
     await deployArtifact(t.site, { app: APP, commit, request: request() });
   }
 });

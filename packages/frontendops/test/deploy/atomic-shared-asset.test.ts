@@ -13,7 +13,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployAtomic } from '../../src/deploy/atomic-deploy.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
 import type { Manifest } from '../../src/engine/types.ts';
 import {
@@ -25,6 +24,7 @@ import {
   startAtomicEnv,
 } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { publishAsCi, recordPublished } from '../support/deploy-env.ts';
 
 const LIVE = '0101010101010101010101010101010101010101';
 const OTHER = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';
@@ -49,12 +49,12 @@ beforeAll(async () => {
   const other = join(t.tmp, 'other');
   await cp(v1.dir, other, { recursive: true });
   await writeFile(join(other, asset), 'alert("not the live release")\n');
-  await publishArtifact(t.site.artifacts, { dir: other, app: APP, commit: OTHER });
+  await publishAsCi(t.site, { dir: other, app: APP, commit: OTHER });
   // …and one that holds the same bytes under its names (a rebuild of the live release's sources).
   const same = join(t.tmp, 'same');
   await cp(v1.dir, same, { recursive: true });
   await writeFile(join(same, 'robots.txt'), 'User-agent: *\nDisallow: /private\n');
-  await publishArtifact(t.site.artifacts, { dir: same, app: APP, commit: SAME });
+  await publishAsCi(t.site, { dir: same, app: APP, commit: SAME });
   published = await snapshotAtomicEnv(t);
 }, 180_000);
 afterAll(() => t?.stop());
@@ -104,6 +104,7 @@ describe("an asset of the live release whose build is gone, and a build's other 
       await t.site.artifacts.put(artifactFileKey(APP, HEADERS, path), bytes);
     }
     await t.site.artifacts.put(artifactManifestKey(APP, HEADERS), JSON.stringify(manifest));
+    await recordPublished(t.site, manifest);
     const before = await t.site.hosting.head(asset.slice(1));
     const mark = await t.mark();
     await previewLink(t.site, { app: APP, commit: HEADERS, request: request('preview'), verify: false });

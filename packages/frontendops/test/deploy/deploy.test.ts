@@ -1,14 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import { LOCAL_DISTRIBUTION_ID } from '../../src/stacks/local.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { HOSTING, publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -55,7 +54,7 @@ beforeAll(async () => {
       robots: i === 2 ? 'User-agent: *\nDisallow: /x\n' : 'User-agent: *\n',
     });
     builds.push(build);
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
   const snapshot = () =>
     snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);

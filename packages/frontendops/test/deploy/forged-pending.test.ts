@@ -17,14 +17,19 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deploymentRecord, recordDeployment } from '../../src/deploy/apply.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
 import type { DeployPlan } from '../../src/engine/plan.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { PendingDeploy, RequestInfo } from '../../src/state/records.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishAsCi,
+  publishFixtureBuilds,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestS3 } from '../support/local-s3.ts';
 import { refusal } from '../support/refusal.ts';
@@ -98,7 +103,7 @@ describe('in place: a forged pending.json', () => {
     site = t.site;
     for (const [i, commit] of [V1, V2, V3, V4].entries()) {
       const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i + 1}` });
-      await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
+      await publishAsCi(site, { dir: build.dir, app: APP, commit });
     }
     for (const commit of [V1, V2, V3]) await deployArtifact(site, { app: APP, commit, request });
     manifests = {};
@@ -628,7 +633,7 @@ describe('in place: a deployment recorded again', () => {
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'recorded-again' });
     const build = await writeFixtureBuild(join(t.tmp, 'b'), { version: 'v1' });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: V1 });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit: V1 });
   }, 180_000);
   afterAll(() => t?.stop());
 

@@ -18,7 +18,12 @@ import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { PendingDeploy } from '../../src/state/records.ts';
 import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  clearHistory,
+  publishFixtureBuilds,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { refusal } from '../support/refusal.ts';
 import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
@@ -41,9 +46,8 @@ describe('in place: a synced deploy whose pending.json was edited before invalid
 
   /** V1 and V2 live one after the other, then V3 synced on `site`; returns its crash-recovery record. */
   async function syncedAfterTwo(site: Site): Promise<PendingDeploy> {
-    const state = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
-    if (state.length > 0) await t.site.state.delete(state);
-    // A fresh history, and a fresh environment: a marker no entry wrote is refused by every change.
+    await clearHistory(t.site);
+    // A fresh history (its builds still published), and a fresh environment: a marker no entry wrote is refused by every change.
     await t.site.hosting.delete([ENVIRONMENT_MARKER]);
     for (const commit of [V1, V2]) await deployArtifact(site, { app: APP, commit, request: request() });
     const synced = await deployArtifact(site, {

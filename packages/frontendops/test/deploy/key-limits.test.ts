@@ -9,14 +9,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey, MAX_KEY_BYTES } from '../../src/engine/manifest.ts';
 import { resolveDeployTarget } from '../../src/engine/target.ts';
 import type { Manifest } from '../../src/engine/types.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { ARTIFACTS, HOSTING, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  ARTIFACTS,
+  HOSTING,
+  publishAsCi,
+  STACK,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -50,9 +56,7 @@ describe('keys are measured in UTF-8 bytes, whole', () => {
 
     await t.s3.settle();
     const from = t.s3.requests.length;
-    const error = await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit }).catch(
-      (e: unknown) => e,
-    );
+    const error = await publishAsCi(t.site, { dir: build.dir, app: APP, commit }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'BAD_INPUT' });
     const key = artifactFileKey(APP, commit, sitePath); // 1,052 bytes, 562 characters
     expect((error as Error).message).toMatch(
@@ -72,7 +76,7 @@ describe('keys are measured in UTF-8 bytes, whole', () => {
     expect(path.length).toBeLessThan(MAX_KEY_BYTES);
     expect(bytes(path)).toBeGreaterThan(MAX_KEY_BYTES);
     const build = await writeFixtureBuild(join(t.tmp, 'manifest-key'), { version: 'v2' });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
     const key = artifactManifestKey(APP, commit);
     const manifest = JSON.parse((await t.site.artifacts.get(key))?.body.toString() ?? '{}') as Manifest;
     manifest.files[path] = {
@@ -134,7 +138,7 @@ describe('keys are measured in UTF-8 bytes, whole', () => {
     try {
       const commit = 'c2'.repeat(20);
       const build = await writeFixtureBuild(join(t.tmp, 'long-prefix'), { version: 'v3' });
-      await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
+      await publishAsCi(site, { dir: build.dir, app: APP, commit });
       const summary = await deployArtifact(site, { app: APP, commit, request });
       expect(summary.outcome).toBe('succeeded');
       expect((await site.records.listRecords()).records.map((r) => r.commit)).toEqual([commit]);

@@ -21,7 +21,12 @@ import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  clearHistory,
+  publishFixtureBuilds,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
@@ -41,8 +46,7 @@ afterAll(() => t?.stop());
 let deployed: BucketSnapshot | undefined;
 async function resetState() {
   if (deployed) return deployed.restore();
-  const state = (await t.site.state.list(t.target.statePrefix)).map((o) => o.key);
-  if (state.length > 0) await t.site.state.delete(state);
+  await clearHistory(t.site);
   await deployArtifact(t.site, { app: APP, commit: A, request });
   await deployArtifact(t.site, { app: APP, commit: B, request });
   deployed = await snapshotBuckets([

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLocker } from '../../src/adapters/lock-file.ts';
 import { createS3Client } from '../../src/adapters/s3.ts';
 import { type DeploySummary, deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import type { FrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
@@ -20,7 +19,7 @@ import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { createStateRecords, type RequestInfo } from '../../src/state/records.ts';
-import { ARTIFACTS, HOSTING } from '../support/deploy-env.ts';
+import { ARTIFACTS, HOSTING, publishAsCi } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
@@ -46,8 +45,21 @@ afterAll(async () => {
   await s3.stop();
 });
 
-/** Publishes three builds (the live one, and two racers) and returns their commits. */
-async function publishThree(): Promise<[string, string, string]> {
+/** Publishes three builds (the live one, and two racers) as CI does to `stack` and returns their commits. */
+async function publishThree(stack: string, endpoint: string): Promise<[string, string, string]> {
+  const site = await connectSite(targetFor(stack, endpoint), {
+    access: { credentials: s3.credentials },
+    lockDir: join(s3.dir, 'publish-locks'),
+    onNotice: () => undefined,
+  });
+  try {
+    return await publishThreeTo(site);
+  } finally {
+    site.close();
+  }
+}
+
+async function publishThreeTo(site: Site): Promise<[string, string, string]> {
   const commits: string[] = [];
   for (let i = 0; i < 3; i++) {
     const n = ++published;
@@ -57,7 +69,7 @@ async function publishThree(): Promise<[string, string, string]> {
       version: `v${n}`,
       robots: `User-agent: *\n# build ${n}\n`,
     });
-    await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app: APP, commit });
+    await publishAsCi(site, { dir: build.dir, app: APP, commit });
     builds.set(commit, build);
     commits.push(commit);
   }
@@ -237,7 +249,7 @@ async function race(
     prober: ReturnType<typeof startProber>;
   }) => Promise<string>,
 ) {
-  const commits = await publishThree();
+  const commits = await publishThree(stack, endpoint);
   // Each race is a stack of its own on the one hosting bucket: a new environment there, whose first
   // change would refuse the marker the last race's stack left (no entry of its chain wrote it).
   await s3.store(HOSTING).delete([ENVIRONMENT_MARKER]);

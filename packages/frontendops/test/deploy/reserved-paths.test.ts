@@ -11,12 +11,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact, readManifest } from '../../src/deploy/publish.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
 import type { Manifest } from '../../src/engine/types.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -27,7 +27,7 @@ let t: TestDeployEnv;
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'reserved-paths' }, { protected: true });
   const build = await writeFixtureBuild(join(t.tmp, 'good'), { version: 'v1' });
-  await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: GOOD });
+  await publishAsCi(t.site, { dir: build.dir, app: APP, commit: GOOD });
   await deployArtifact(t.site, { app: APP, commit: GOOD, request });
 });
 afterAll(() => t?.stop());
@@ -93,7 +93,7 @@ describe('a build naming a key FrontendOps keeps for itself', () => {
     await mkdir(join(dir, '_releases', 'x'), { recursive: true });
     await writeFile(join(dir, 'index.html'), '<!doctype html><p>hi</p>');
     await writeFile(join(dir, '_releases', 'x', 'index.html'), '<p>not ours</p>');
-    const publish = publishArtifact(t.site.artifacts, { dir, app: APP, commit: '3333333'.padEnd(40, 'c') });
+    const publish = publishAsCi(t.site, { dir, app: APP, commit: '3333333'.padEnd(40, 'c') });
     await expect(publish).rejects.toMatchObject({ code: 'BAD_INPUT' });
     await expect(publish).rejects.toThrow(
       /The path _releases\/x in the build directory cannot be published: it is under \/_releases\//,

@@ -5,10 +5,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeploymentRecord, RequestInfo } from '../../src/state/records.ts';
 import { writeCanaryRows } from '../support/canary-rows.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -20,7 +19,7 @@ beforeAll(async () => {
   t = await startDeployEnv({ stack: 'rollback-past-canary-rows' });
   for (const [i, commit] of commits.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `b${i}`), { version: `v${i}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
     await deployArtifact(t.site, { app: APP, commit, request });
   }
 });

@@ -24,7 +24,12 @@ import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  clearHistory,
+  publishFixtureBuilds,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
@@ -47,10 +52,9 @@ const stoppingAtPin = (site: Site, at: 'entry' | 'pin.json') =>
       : key === `${site.target.statePrefix}pin.json`,
   );
 
-/** A clean history and two deploys, GOOD then BAD: BAD is live. */
+/** A clean history (its builds still published) and two deploys, GOOD then BAD: BAD is live. */
 async function deployBoth(site: Site) {
-  const state = (await site.state.list(site.target.statePrefix)).map((o) => o.key);
-  if (state.length > 0) await site.state.delete(state);
+  await clearHistory(site);
   await deployArtifact(site, { app: APP, commit: GOOD, request });
   await deployArtifact(site, { app: APP, commit: BAD, request });
 }

@@ -11,14 +11,18 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { atomicRecordsOf } from '../../src/deploy/atomic-live.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { FrontendOpsError } from '../../src/errors.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AtomicEnv, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishAsCi,
+  publishFixtureBuilds,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -53,7 +57,7 @@ describe('a deploy stopped by an error before it went live', () => {
     // V3's build and one asset more: stopped at that copy, it touched nothing V3 serves.
     const build = await writeFixtureBuild(join(t.tmp, 'b3'), { version: 'v3' });
     await writeFile(join(build.dir, 'assets/extra-0123456Z.js'), 'export const extra = 1;\n');
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: V4 });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit: V4 });
     published = await snapshot();
     for (const commit of [V1, V3]) await deployArtifact(t.site, { app: APP, commit, request });
     v3Live = await snapshot();

@@ -18,7 +18,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { promoteCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
@@ -26,7 +25,12 @@ import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishAsCi,
+  publishFixtureBuilds,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -190,7 +194,7 @@ describe("an entry's record of the state objects", () => {
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'tampered-entry-state' });
     const build = await writeFixtureBuild(join(t.tmp, 'b'), { version: 'v' });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit: A });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit: A });
     await deployArtifact(t.site, { app: APP, commit: A, request });
   });
   afterAll(() => t?.stop());

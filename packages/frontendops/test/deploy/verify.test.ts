@@ -5,12 +5,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
@@ -37,7 +36,7 @@ beforeAll(async () => {
   env = t.site;
   for (const [i, commit] of [V1, V2].entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `v${i}`), { version: `v${i + 1}` });
-    await publishArtifact(env.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(env, { dir: build.dir, app: APP, commit });
   }
   published = await snapshot();
   await deployArtifact(env, { app: APP, commit: V1 as string, request, verifyTimeoutMs: 2000 });

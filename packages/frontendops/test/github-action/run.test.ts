@@ -10,8 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
-import { startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
@@ -84,7 +83,7 @@ beforeAll(async () => {
     }),
   );
   const build = await writeFixtureBuild(join(t.tmp, 'v1'), { version: 'v1' });
-  await publishArtifact(t.site.artifacts, {
+  await publishAsCi(t.site, {
     dir: build.dir,
     app: 'sophia-dashboard',
     commit: repo.commits.dashboard1,

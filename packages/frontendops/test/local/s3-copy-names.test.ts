@@ -12,10 +12,9 @@ import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/adapters/s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { copySourceForS3rver } from '../../src/local/s3-server-guard.ts';
 import { APP, type AtomicEnv, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
-import { HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { HOSTING, publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 
 /** Site paths with every character decodeURI leaves encoded, and a few others for good measure. */
@@ -116,7 +115,7 @@ describe('a build whose file names have reserved characters deploys on the embed
   it('in place: every file is copied to the hosting bucket', async () => {
     const dir = await writeNamedBuild(join(tmp, 'in-place'), 'v1');
     const commit = 'a1'.repeat(20);
-    await publishArtifact(inPlace.site.artifacts, { dir, app: APP, commit });
+    await publishAsCi(inPlace.site, { dir, app: APP, commit });
     const deployed = await deployArtifact(inPlace.site, {
       app: APP,
       commit,
@@ -132,7 +131,7 @@ describe('a build whose file names have reserved characters deploys on the embed
   it('atomic: the release is served by the edge, every file at its path', async () => {
     const dir = await writeNamedBuild(join(tmp, 'atomic'), 'v1');
     const commit = 'b2'.repeat(20);
-    await publishArtifact(atomic.site.artifacts, { dir, app: APP, commit });
+    await publishAsCi(atomic.site, { dir, app: APP, commit });
     const deployed = await deployArtifact(atomic.site, {
       app: APP,
       commit,

@@ -18,7 +18,7 @@ import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { DeploymentRecord, LivePointer } from '../../src/state/records.ts';
 import { startDeployedAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { clearHistory, requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stateObjects } from '../support/planted.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppedAtEntryAfter } from '../support/stopping-site.ts';
@@ -222,8 +222,9 @@ describe('status holds the live pointer and its record to the audit log', () => 
 
 describe('a chain begun before entries bound records', () => {
   it('the live record its old entry records is told, but not who asked; the pointer no entry bound is said as not checked', async () => {
-    // A fresh history, and a fresh environment: a marker no entry wrote is refused by every change.
-    await t.site.state.delete((await t.site.state.list(t.target.statePrefix)).map((o) => o.key));
+    // A fresh history (its builds still published), and a fresh environment: a marker no entry wrote
+    // is refused by every change.
+    await clearHistory(t.site);
     await t.site.hosting.delete([ENVIRONMENT_MARKER]);
     const deployId = `${V1.slice(0, 7)}-0123456789`;
     const pointerNow = await (async () => {

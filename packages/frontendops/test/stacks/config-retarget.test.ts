@@ -19,6 +19,7 @@ import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot
 import {
   HOSTING,
   publishFixtureBuilds,
+  publishToStack,
   STACK,
   startDeployEnv,
   type TestDeployEnv,
@@ -38,7 +39,9 @@ let deployed: BucketSnapshot;
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { protected: true, extraBuckets: [OTHER, STAGING_HOSTING] });
-  await publishFixtureBuilds(t, APP, COMMITS);
+  // Published to production's log and to staging's (a stack of its own with its default state location).
+  const published = await publishFixtureBuilds(t, APP, COMMITS);
+  await publishToStack(t, { stack: 'dashboard-staging', hostingBucket: STAGING_HOSTING }, published);
   await deployArtifact(t.site, { app: APP, commit: COMMITS[0] as string, request });
   outputs = await t.writeOutputs({ cdn: true });
   deployed = await snapshotBuckets([

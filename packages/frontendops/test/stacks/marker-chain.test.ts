@@ -28,7 +28,7 @@ import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/
 import { request } from '../support/atomic-env.ts';
 import { rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
+import { HOSTING, publishToStack, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { MARKER_APP as APP, type MarkerEnv, startMarkerEnv } from '../support/marker-env.ts';
 import { refusal } from '../support/refusal.ts';
 
@@ -466,6 +466,7 @@ describe('markers FrontendOps writes itself', () => {
 
   it('a first deploy, and one whose marker write did not land after its entry, go through', async () => {
     fresh = await t.writeOutputs({ stack: 'fresh', hostingBucket: FRESH });
+    await publishToStack(t, { stack: 'fresh', hostingBucket: FRESH }, env.published);
     let site = await open(fresh);
     await expect(
       deployArtifact(stoppingAtMarker(site), { app: APP, commit: V1, request: request('first') }),
@@ -481,6 +482,7 @@ describe('markers FrontendOps writes itself', () => {
   it('an upgrade to protected whose marker write did not land protects the next change, as its entry says', async () => {
     // A stack of its own, first deployed unprotected (whichever case ran before).
     const upgraded = await t.writeOutputs({ stack: 'upgraded', hostingBucket: UPGRADED });
+    await publishToStack(t, { stack: 'upgraded', hostingBucket: UPGRADED }, env.published);
     let site = await open(upgraded);
     await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
     site.close();
@@ -516,6 +518,7 @@ describe('markers FrontendOps writes itself', () => {
 
   it('a stopped upgrade met by new processes: the refusal names the marker to put back, which then protects it', async () => {
     const stopped = await t.writeOutputs({ stack: 'stopped', hostingBucket: STOPPED });
+    await publishToStack(t, { stack: 'stopped', hostingBucket: STOPPED }, env.published);
     let site = await open(stopped);
     await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
     site.close();

@@ -21,7 +21,7 @@ import {
   stateDigest,
   verifyAudit,
 } from '../../src/state/audit.ts';
-import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
+import { ENVIRONMENT_MARKER, PUBLISH_LOG } from '../../src/state/names.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
@@ -51,12 +51,15 @@ const prefix = () => t.target.statePrefix;
 const state = (): ObjectStore => t.site.state;
 
 /**
- * Empties the stack's state (chain, records, pointer) so each attack starts from a clean history, and
+ * Empties the stack's state (chain, records, pointer; not the publish log) so each attack starts from a clean history, and
  * the hosting bucket's environment marker with it: a marker that no entry of the chain wrote is one
  * every change refuses (stacks/marker-chain.test.ts).
  */
 async function resetState() {
-  const keys = (await state().list(prefix())).map((o) => o.key);
+  // The publish log stays: CI published the builds once, and a deploy takes only builds it recorded.
+  const keys = (await state().list(prefix()))
+    .map((o) => o.key)
+    .filter((key) => !key.startsWith(`${prefix()}${PUBLISH_LOG}`));
   if (keys.length > 0) await state().delete(keys);
   await t.site.hosting.delete([ENVIRONMENT_MARKER]);
 }

@@ -15,6 +15,7 @@ import { rehash } from '../support/audit-forgery.ts';
 import {
   HOSTING,
   publishFixtureBuilds,
+  publishToStack,
   STACK,
   startDeployEnv,
   type TestDeployEnv,
@@ -31,7 +32,8 @@ let named: string;
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { extraBuckets: [STAGING_HOSTING] });
-  await publishFixtureBuilds(t, APP, COMMITS, { from: 0 });
+  const published = await publishFixtureBuilds(t, APP, COMMITS, { from: 0 });
+  await publishToStack(t, { stack: STAGING, hostingBucket: STAGING_HOSTING }, published);
   named = await t.writeOutputs({ cdn: true });
   const config = join(t.tmp, 'frontendops.config.json');
   await writeFile(

@@ -10,11 +10,10 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { linkAgentClient } from './agent-link.ts';
-import { STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
+import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
 
@@ -65,7 +64,7 @@ export async function startAgentTestEnv(
 
   const publish = async (commit: string, version: string) => {
     const build = await writeFixtureBuild(join(t.tmp, `build-${version}`), { version });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   };
   await publish(repo.commits.dashboard1, 'v1');
   await publish(repo.commits.dashboard2, 'v2');

@@ -11,7 +11,6 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { createCloudFrontReleaseStore } from '../../src/adapters/cloudfront-kvs.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import type { DeployTarget } from '../../src/engine/types.ts';
 import { type LocalEdge, startLocalEdge } from '../../src/local/edge.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
@@ -20,6 +19,7 @@ import type { Site } from '../../src/site.ts';
 import { type ConnectSiteOptions, connectSite } from '../../src/stacks/open.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { publishAsCi } from './deploy-env.ts';
 import { requestLog, startTestS3, type TestS3 } from './local-s3.ts';
 
 export const APP = 'sophia-dashboard';
@@ -140,7 +140,7 @@ export async function startAtomicEnv(
       }),
     async publish(commit, version, buildOptions = {}) {
       const build = await writeReleaseBuild(join(tmp, `build-${commit}`), version, buildOptions);
-      await publishArtifact(site.artifacts, { dir: build.dir, app: APP, commit });
+      await publishAsCi(site, { dir: build.dir, app: APP, commit });
       return build;
     },
     async publishVersions(commits, first = 1) {

@@ -8,8 +8,7 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type ConsoleOptions, type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
-import { STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
+import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
 
@@ -31,7 +30,7 @@ export async function startConsoleEnv(options: { protected?: boolean } = {}): Pr
   const C2 = repo.commits.dashboard2;
   for (const [i, commit] of [C1, C2].entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
   await deployArtifact(t.site, {
     app: APP,

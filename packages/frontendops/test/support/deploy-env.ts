@@ -4,12 +4,25 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { applyDeploy } from '../../src/deploy/apply.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
-import type { DeployTarget } from '../../src/engine/types.ts';
+import { inPlaceKeptPrefixes, readLiveState } from '../../src/deploy/live.ts';
+import {
+  type PublishInput,
+  type PublishResult,
+  publishBuild,
+  readManifest,
+} from '../../src/deploy/publish.ts';
+import { artifactDigest } from '../../src/engine/manifest.ts';
+import { planDeploy } from '../../src/engine/plan.ts';
+import { defaultStatePrefix } from '../../src/engine/target.ts';
+import type { DeployTarget, Manifest } from '../../src/engine/types.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
+import { appendAudit } from '../../src/state/audit.ts';
+import { markEnvironment, readEnvironmentMarker } from '../../src/state/environment.ts';
+import { PUBLISH_LOG } from '../../src/state/names.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type CloudFrontDouble, DOUBLE_DISTRIBUTION_ID, startCloudFrontDouble } from './cloudfront-double.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
@@ -43,20 +56,107 @@ export interface TestDeployEnv {
 
 /**
  * Publishes a fixture build (writeFixtureBuild) of each commit as `app`'s, in order: version `v<from>`,
- * `v<from + 1>`… (from 1 unless said), as a test does before it deploys them.
+ * `v<from + 1>`… (from 1 unless said), as a test does before it deploys them. What was published, for
+ * publishToStack.
  */
 export async function publishFixtureBuilds(
   t: Pick<TestDeployEnv, 'site' | 'tmp'>,
   app: string,
   commits: readonly string[],
   options: { from?: number } = {},
-): Promise<void> {
+): Promise<Array<Pick<PublishInput, 'dir' | 'app' | 'commit'>>> {
+  const published = [];
   for (const [i, commit] of commits.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `build-${commit}`), {
       version: `v${i + (options.from ?? 1)}`,
     });
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app, commit });
+    await publishAsCi(t.site, { dir: build.dir, app, commit });
+    published.push({ dir: build.dir, app, commit });
   }
+  return published;
+}
+
+/**
+ * Publishes a build as CI does (publishBuild): into the artifacts bucket and the stack's publish log,
+ * the record a deploy takes a build only with.
+ */
+export const publishAsCi = (
+  site: Site,
+  input: Pick<PublishInput, 'dir' | 'app' | 'commit'>,
+): Promise<PublishResult> => publishBuild(site, input, requestBy('publish', 'ci'));
+
+/**
+ * Publishes builds as CI does to another stack of this environment's buckets (its state under its
+ * default prefix, as an outputs file naming it reaches it): `stack`'s publish log records them.
+ */
+export async function publishToStack(
+  t: Pick<TestDeployEnv, 'target' | 's3'>,
+  of: { stack: string; hostingBucket: string },
+  builds: readonly Pick<PublishInput, 'dir' | 'app' | 'commit'>[],
+): Promise<void> {
+  const site = await connectSite(
+    { ...t.target, ...of, statePrefix: defaultStatePrefix(of.stack) },
+    { access: { credentials: t.s3.credentials }, onNotice: () => undefined },
+  );
+  try {
+    for (const build of builds) await publishAsCi(site, build);
+  } finally {
+    site.close();
+  }
+}
+
+/**
+ * A build made live as a deploy before publish records were checked made it: planned from the live
+ * state and applied (its environment marked first, as a deploy does), whatever any publish log
+ * says. What a history written then holds.
+ */
+export async function deployUnchecked(site: Site, app: string, commit: string, request: RequestInfo) {
+  const manifest = await readManifest(site.artifacts, app, commit);
+  if (!manifest) throw new Error(`${app}@${commit} is not in the artifacts bucket`);
+  const plan = planDeploy({
+    stack: site.target.stack,
+    kind: 'deploy',
+    manifest,
+    artifactDigest: artifactDigest(manifest),
+    live: await readLiveState(site, null),
+    retain: site.retain,
+    prune: site.target.prune,
+    keepPrefixes: inPlaceKeptPrefixes(site),
+  });
+  await markEnvironment(site, await readEnvironmentMarker(site.hosting));
+  return applyDeploy(site, plan, { request });
+}
+
+/**
+ * Records in the stack's publish log, as publishBuild records a build it published, a build whose
+ * manifest a test wrote into the artifacts bucket itself (headers no publish would give, say).
+ */
+export async function recordPublished(site: Site, manifest: Manifest): Promise<void> {
+  const files = Object.values(manifest.files);
+  await appendAudit(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`, site.locker, {
+    type: 'publish',
+    data: {
+      app: manifest.app,
+      commit: manifest.commit,
+      artifactDigest: artifactDigest(manifest),
+      files: files.length,
+      bytes: files.reduce((sum, f) => sum + f.size, 0),
+      uploaded: files.length,
+      published: true,
+      request: requestBy('publish', 'ci'),
+    },
+  });
+}
+
+/**
+ * Deletes the stack's history (chain, records, pointer, pin…) but not its publish log: a fresh
+ * history whose builds are still published, as a test starts a case from.
+ */
+export async function clearHistory(site: Site): Promise<void> {
+  const published = `${site.target.statePrefix}${PUBLISH_LOG}`;
+  const keys = (await site.state.list(site.target.statePrefix)).map((o) => o.key);
+  const history = keys.filter((key) => !key.startsWith(published));
+  if (history.length > 0) await site.state.delete(history);
 }
 
 /** A request as someone asks for a change at the CLI, by ada unless said: forged rows change who asked. */

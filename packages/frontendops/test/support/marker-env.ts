@@ -16,6 +16,8 @@ export const MARKER_APP = 'sophia-dashboard';
 
 export interface MarkerEnv {
   t: TestDeployEnv;
+  /** The builds published (to the environment's own publish log), for publishToStack. */
+  published: Awaited<ReturnType<typeof publishFixtureBuilds>>;
   /** The outputs file, under the environment's own name. */
   named: string;
   /** What the outputs file holds. */
@@ -39,13 +41,14 @@ export async function startMarkerEnv(
 ): Promise<MarkerEnv> {
   const t = await startDeployEnv({}, options);
   Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
-  await publishFixtureBuilds(t, MARKER_APP, commits);
+  const published = await publishFixtureBuilds(t, MARKER_APP, commits);
   const named = await t.writeOutputs();
   const outputs = JSON.parse(await readFile(named, 'utf8'));
   const aliasFile = join(t.tmp, 'alias-outputs.json');
   await writeFile(aliasFile, JSON.stringify({ ...outputs, stack: 'alias' }));
   return {
     t,
+    published,
     named,
     outputs,
     aliasFile,

@@ -7,10 +7,9 @@ import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { ElicitRequest, ElicitResult, McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { type ApprovalPolicy, approvalPolicyFor, type Config, defaultConfig } from '../../src/config.ts';
-import { publishArtifact } from '../../src/deploy/publish.ts';
 import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
-import { startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
+import { publishAsCi, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from './fixture-build.ts';
 
 export const APP = 'sophia-dashboard';
@@ -37,7 +36,7 @@ export async function startInfraFixture(
   for (const [i, commit] of COMMITS.entries()) {
     const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i + 1}` });
     builds.push(build);
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
   const config = (protectedStacks: string[] = [], approval: Partial<ApprovalPolicy> = {}) => ({
     ...defaultConfig(),

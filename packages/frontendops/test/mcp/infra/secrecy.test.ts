@@ -9,13 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/config.ts';
-import { publishArtifact } from '../../../src/deploy/publish.ts';
 import { type LocalEdge, startLocalEdge } from '../../../src/local/edge.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import type { Site } from '../../../src/site.ts';
 import { connectSite } from '../../../src/stacks/open.ts';
 import { readDeployTarget } from '../../../src/stacks/resolve.ts';
-import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
+import { ARTIFACTS, HOSTING, publishAsCi, STACK } from '../../support/deploy-env.ts';
 import { writeFixtureBuild } from '../../support/fixture-build.ts';
 import { startTestS3, type TestS3 } from '../../support/local-s3.ts';
 import {
@@ -97,7 +96,7 @@ beforeAll(async () => {
   const prod = await openSite(STACK);
   for (const [i, commit] of COMMITS.slice(0, 2).entries()) {
     const build = await writeFixtureBuild(join(tmp, `build-${i}`), { version: `v${i + 1}` });
-    await publishArtifact(prod.artifacts, { dir: build.dir, app: APP, commit });
+    await publishAsCi(prod, { dir: build.dir, app: APP, commit });
   }
   c = await connectInfra(createInfraServer({ config, openSite, defaultStack: STACK }), {
     elicit: (request) => {

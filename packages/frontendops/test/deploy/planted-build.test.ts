@@ -1,0 +1,173 @@
+/**
+ * A build planted in the artifacts bucket before CI publishes it. Whoever can write the artifacts
+ * bucket (and not the state) puts a build there for the newest commit, with the S3 client and no entry
+ * in the publish log: "the latest" names that commit, and CI's own publish of it is then refused as
+ * "already published with different content". Before, `deploy --latest`, a deploy of that commit and
+ * the agent's tools made the planted build live, and `audit verify` said nothing of it. Now a build
+ * goes live only when the stack's publish log records it with the digest it has, and verify reports a
+ * deployed build the log never recorded.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { deployUnchecked, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const STAGING_HOSTING = 'sophia-dashboard-hosting-staging';
+const PROD_HOSTING = 'sophia-dashboard-hosting-prod2';
+let t: TestDeployEnv;
+let repo: TestRepo;
+let outputs: string;
+
+/** A fixture build of `version` in its own directory. */
+const buildOf = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
+
+/** Every object in the state and hosting buckets, with its ETag: what "nothing was written" compares. */
+async function everything(): Promise<string[]> {
+  const [state, hosting] = await Promise.all([
+    t.site.state.list(t.target.statePrefix),
+    t.site.hosting.list(''),
+  ]);
+  return [...state, ...hosting].map((o) => `${o.key} ${o.etag ?? ''}`).sort();
+}
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'dashboard-planted' }, { extraBuckets: [STAGING_HOSTING, PROD_HOSTING] });
+  repo = await createTestRepo();
+  outputs = await t.writeOutputs({ cdn: true });
+  // CI published the dashboard's first commit, and it is live.
+  await publishBuild(
+    t.site,
+    { dir: await buildOf('v1'), app: APP, commit: repo.commits.dashboard1 },
+    requestBy('publish', 'ci'),
+  );
+  await deployArtifact(t.site, { app: APP, commit: repo.commits.dashboard1, request: requestBy('ship v1') });
+  // The attacker's build of the newest commit touching the dashboard, before CI publishes it.
+  await publishArtifact(t.site.artifacts, {
+    dir: await buildOf('planted'),
+    app: APP,
+    commit: repo.commits.dashboard2,
+  });
+});
+afterAll(async () => {
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+describe('a build no publish log recorded', () => {
+  it('is refused by a deploy naming its commit, and by its dry run, before anything is written', async () => {
+    const before = await everything();
+    for (const dryRun of [true, false]) {
+      const refused = deployArtifact(t.site, {
+        app: APP,
+        commit: repo.commits.dashboard2,
+        request: requestBy('ship the newest'),
+        dryRun,
+      });
+      await expect(refused).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(refused).rejects.toThrow(
+        new RegExp(
+          `${APP}@${repo.commits.dashboard2.slice(0, 7)} in the artifacts bucket is not recorded in the publish log dashboard-planted deploys builds from: dashboard-planted's \\(\\.frontendops/state/dashboard-planted/publishes/\\).*Nothing was changed\\. Publish it through CI`,
+        ),
+      );
+    }
+    expect(await everything()).toEqual(before);
+  });
+
+  it('is not made live by `deploy --latest`', async () => {
+    const before = await everything();
+    const run = await cli(['deploy', '--latest', '--stack', outputs, '--json'], {
+      cwd: repo.dir,
+      env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'cli-test' },
+    });
+    expect(run.code, run.stdout + run.stderr).not.toBe(0);
+    expect(run.stdout + run.stderr).toMatch(
+      /is not recorded in the publish log dashboard-planted deploys builds from/,
+    );
+    expect(await everything()).toEqual(before);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(repo.commits.dashboard1);
+  });
+
+  it('that went live before is reported by `audit verify`', async () => {
+    // As a deploy of the old code made it live: planned and applied, with no publish log consulted.
+    await deployUnchecked(t.site, APP, repo.commits.dashboard2, requestBy('ship the newest'));
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix);
+    expect(verified.ok).toBe(false);
+    expect(verified.problems.map((p) => p.reason).join('\n')).toMatch(
+      new RegExp(`${APP}@${repo.commits.dashboard2.slice(0, 7)}.*no publish log this stack trusts recorded`),
+    );
+  });
+});
+
+describe("a build published under another stack's log", () => {
+  /** A project whose configuration names staging and prod (outputs files), prod with `prod` added. */
+  async function project(name: string, prod: Record<string, unknown>) {
+    const dir = join(t.tmp, name);
+    await mkdir(dir, { recursive: true });
+    const staging = await t.writeOutputs({ stack: 'staging', hostingBucket: STAGING_HOSTING, cdn: true });
+    const prodFile = await t.writeOutputs({ stack: 'prod', hostingBucket: PROD_HOSTING, cdn: true });
+    const stacks = {
+      staging: { backend: 'outputs', file: staging },
+      prod: { backend: 'outputs', file: prodFile, ...prod },
+    };
+    await writeFile(
+      join(dir, 'frontendops.config.json'),
+      JSON.stringify({ app: APP, stacks, protected: [] }),
+    );
+    const env = {
+      ...t.cliEnv(),
+      AWS_REGION: 'us-east-1',
+      FRONTENDOPS_ACTOR: 'cli-test',
+      FRONTENDOPS_CONFIG: undefined,
+    };
+    return (argv: string[]) => cli(argv, { cwd: dir, env });
+  }
+
+  it('deploys to a stack whose configuration names that log in "buildsFrom", and is refused by one that does not', async () => {
+    const commit = 'cafe0001'.repeat(5);
+    const trusting = await project('trusting', { buildsFrom: ['staging'] });
+    const published = await trusting([
+      'publish',
+      await buildOf('staged'),
+      '--commit',
+      commit,
+      '--stack',
+      'staging',
+    ]);
+    expect(published.code, published.stdout + published.stderr).toBe(0);
+
+    const untrusting = await project('untrusting', {});
+    const refused = await untrusting(['deploy', '--commit', commit, '--stack', 'prod', '--yes']);
+    expect(refused.code, refused.stdout + refused.stderr).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(
+      /is not recorded in the publish log prod deploys builds from: prod's \(\.frontendops\/state\/prod\/publishes\/\).*"buildsFrom"/s,
+    );
+
+    const deployed = await trusting(['deploy', '--commit', commit, '--stack', 'prod', '--yes']);
+    expect(deployed.code, deployed.stdout + deployed.stderr).toBe(0);
+    expect(deployed.stdout).toMatch(/→ prod: succeeded/);
+    const verified = await trusting(['audit', 'verify', '--stack', 'prod', '--json']);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    // Without the trust, the same history has a release no log it reads recorded.
+    const unverified = await untrusting(['audit', 'verify', '--stack', 'prod']);
+    expect(unverified.code).not.toBe(0);
+    expect(unverified.stdout + unverified.stderr).toMatch(/no publish log this stack trusts recorded/);
+  });
+
+  it('a "buildsFrom" naming no configured stack, or the stack itself, is refused when the file is read', async () => {
+    for (const [from, said] of [
+      ['stagin', /"stagin" names no stack of "stacks" \(did you mean "staging"\?\)/],
+      ['prod', /"prod" is this stack: its own publish log is always read/],
+    ] as const) {
+      const run = await (await project(`bad-${from}`, { buildsFrom: [from] }))(['status', '--stack', 'prod']);
+      expect(run.code).toBe(2);
+      expect(run.stdout + run.stderr).toMatch(said);
+    }
+  });
+});
