@@ -14,7 +14,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createS3Client, createS3Store } from '../src/adapters/s3.ts';
 import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/deploy/deploy.ts';
-import { publishArtifact, readManifest } from '../src/deploy/publish.ts';
+import { publishBuild, readManifest } from '../src/deploy/publish.ts';
 import { releaseIdFor } from '../src/engine/atomic-plan.ts';
 import { artifactDigest, artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
@@ -140,8 +140,12 @@ async function runSize(builds: GeneratedPair, dir: string): Promise<AtomicSize> 
     };
     for (const site of Object.values(sites)) cleanups.unshift(() => site.close());
     log('  publishing both builds (not timed)…');
-    await publishArtifact(sites.atomic.artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
-    await publishArtifact(sites.atomic.artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
+    // Published as CI publishes them, to each stack's publish log (a deploy takes only builds it records).
+    const ci = { text: 'publish', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
+    for (const site of [sites.atomic, sites['in-place']]) {
+      await publishBuild(site, { dir: builds.base.dir, app: APP, commit: COMMIT_A }, ci);
+      await publishBuild(site, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B }, ci);
+    }
     const aws = await prepareAwsCli(join(dir, 'aws'), s3.endpoint, credentials);
 
     const measure = async (

@@ -15,15 +15,14 @@
 import { join } from 'node:path';
 import { createFileLocker } from '../src/adapters/lock-file.ts';
 import { createS3Client, createS3Store } from '../src/adapters/s3.ts';
-import { publishArtifact } from '../src/deploy/publish.ts';
 import { defaultStatePrefix } from '../src/engine/target.ts';
 import { appendAudit, readAudit, readAuditHead, recordStanding } from '../src/state/audit.ts';
 import type { DeploymentRecord } from '../src/state/records.ts';
-import { deployArgs, mustSucceed, prepareCli } from './cli.ts';
+import { deployArgs, mustSucceed, prepareCli, publishWithCli } from './cli.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { generateBuilds } from './generate.ts';
 import { markdownTable, medianOfRuns, seconds } from './report.ts';
-import { APP, ARTIFACTS, COMMIT_A, COMMIT_B, startServers } from './servers.ts';
+import { ARTIFACTS, COMMIT_A, COMMIT_B, startServers } from './servers.ts';
 
 export interface ChainReadsRow {
   entries: number;
@@ -56,8 +55,6 @@ export async function runChainReads(
       changedFraction: 0.05,
       seed: 13,
     });
-    await publishArtifact(servers.store(ARTIFACTS), { dir: builds.base.dir, app: APP, commit: COMMIT_A });
-    await publishArtifact(servers.store(ARTIFACTS), { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
     const cli = await prepareCli(
       join(dir, 'cli'),
       {
@@ -70,6 +67,10 @@ export async function runChainReads(
       },
       { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
     );
+    await publishWithCli(cli, [
+      [builds.base.dir, COMMIT_A],
+      [builds.rebuild.dir, COMMIT_B],
+    ]);
     const prefix = defaultStatePrefix(STACK);
     // Appends go straight to the server; reads through the proxy when one holds requests.
     const direct = servers.store(ARTIFACTS);

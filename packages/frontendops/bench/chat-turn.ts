@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { startConsoleWithAgent } from '../src/cli/commands/console.ts';
 import { defaultConfig } from '../src/config.ts';
 import { deployArtifact } from '../src/deploy/deploy.ts';
-import { publishArtifact } from '../src/deploy/publish.ts';
-import { startDeployEnv } from '../test/support/deploy-env.ts';
+import { publishAsCi, startDeployEnv } from '../test/support/deploy-env.ts';
 import { writeFixtureBuild } from '../test/support/fixture-build.ts';
 import { createTestRepo } from '../test/support/git-repo.ts';
 import { markdownTable, median } from './report.ts';
@@ -32,7 +31,7 @@ export async function runChatTurns(turns: number): Promise<ChatTurnResult> {
   try {
     const build = await writeFixtureBuild(join(t.tmp, 'v1'), { version: 'v1' });
     const commit = repo.commits.dashboard1;
-    await publishArtifact(t.site.artifacts, { dir: build.dir, app: 'sophia-dashboard', commit });
+    await publishAsCi(t.site, { dir: build.dir, app: 'sophia-dashboard', commit });
     await deployArtifact(t.site, {
       app: 'sophia-dashboard',
       commit,

@@ -14,6 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Measured, measure } from './proc.ts';
+import { APP } from './servers.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/frontendops.js', import.meta.url));
 
@@ -143,6 +144,22 @@ export function parseSummary(run: Measured, what: string): DeploySummaryJson {
 }
 
 /** Runs a deploy or rollback that must succeed; its summary. */
+/**
+ * Publishes builds to the CLI's stack as CI does (`frontendops publish --stack`): into the artifacts
+ * bucket, where a build already there with the same content is kept, and the stack's publish log,
+ * which a deploy takes a build only from. Set-up: not measured.
+ */
+export async function publishWithCli(
+  cli: FrontendOpsCli,
+  builds: ReadonlyArray<readonly [dir: string, commit: string]>,
+): Promise<void> {
+  for (const [dir, commit] of builds) {
+    const run = await cli.run(['publish', dir, '--app', APP, '--commit', commit, '--stack', cli.stackFile]);
+    if (run.code !== 0)
+      throw new Error(`publishing ${commit.slice(0, 7)} to ${cli.outputs.stack} failed: ${run.stderr}`);
+  }
+}
+
 export async function mustSucceed(
   cli: FrontendOpsCli,
   args: string[],

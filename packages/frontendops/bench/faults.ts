@@ -9,7 +9,6 @@
  *   whole; then a fault-free deploy must finish the interrupted one.
  */
 import { join } from 'node:path';
-import { publishArtifact } from '../src/deploy/publish.ts';
 import { checkRelease, type HostingCheck } from './check.ts';
 import {
   deployArgs,
@@ -17,6 +16,7 @@ import {
   mustSucceed,
   parseSummary,
   prepareCli,
+  publishWithCli,
   rollbackArgs,
 } from './cli.ts';
 import { type FaultKind, type FaultProxy, type FaultStats, startFaultProxy } from './fault-proxy.ts';
@@ -102,9 +102,18 @@ export async function runFaults(
   );
   try {
     const artifacts = servers.store(ARTIFACTS);
-    await publishArtifact(artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
-    await publishArtifact(artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
-    const cliFor = (name: string) =>
+    // Each stack's builds published as CI publishes them, with no faults (set-up, not measured): the
+    // fault rate is set after.
+    const cliFor = async (name: string) => {
+      const cli = await prepareCliFor(name);
+      proxy.setRate(0);
+      await publishWithCli(cli, [
+        [builds.base.dir, COMMIT_A],
+        [builds.rebuild.dir, COMMIT_B],
+      ]);
+      return cli;
+    };
+    const prepareCliFor = (name: string) =>
       prepareCli(
         join(dir, name),
         {
@@ -126,8 +135,9 @@ export async function runFaults(
         log(
           `  faults: pair ${i + 1} of ${options.pairs}, ${mode === 'clean' ? 'fault-free' : `${options.rate * 100}% faults`}`,
         );
+        const cli = await cliFor(`bench-faults-${mode}-${i}`);
         proxy.setRate(mode === 'clean' ? 0 : options.rate);
-        pair[mode] = await runOps(servers, proxy, await cliFor(`bench-faults-${mode}-${i}`));
+        pair[mode] = await runOps(servers, proxy, cli);
       }
       pairs.push(pair as FaultsResult['pairs'][number]);
     }

@@ -18,13 +18,13 @@
 import { join } from 'node:path';
 import type { DeployEvent } from '../src/deploy/apply.ts';
 import { type DeploySummary, deployArtifact, rollbackRelease } from '../src/deploy/deploy.ts';
-import { publishArtifact } from '../src/deploy/publish.ts';
+import { publishBuild } from '../src/deploy/publish.ts';
 import { artifactFileKey } from '../src/engine/manifest.ts';
 import type { DeployTarget } from '../src/engine/types.ts';
 import { connectSite } from '../src/stacks/open.ts';
 import type { RequestInfo } from '../src/state/records.ts';
 import { checkHosting } from './check.ts';
-import { deployArgs, mustSucceed, prepareCli, rollbackArgs } from './cli.ts';
+import { deployArgs, mustSucceed, prepareCli, publishWithCli, rollbackArgs } from './cli.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import type { GeneratedPair } from './generate.ts';
 import { prepareAwsCli } from './peer.ts';
@@ -123,8 +123,18 @@ export async function runScenarios(builds: GeneratedPair, options: RunOptions): 
     const cliHosting = servers.store(CLI_HOSTING);
     const peerHosting = servers.store(PEER_HOSTING);
 
-    await publishArtifact(env.artifacts, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
-    await publishArtifact(env.artifacts, { dir: builds.rebuild.dir, app: APP, commit: COMMIT_B });
+    // Published as CI publishes: recorded in each stack's publish log, which a deploy takes a build from.
+    const ci = { text: 'publish', actor: 'ci', planner: 'cli', at: new Date().toISOString() };
+    for (const [dir, commit] of [
+      [builds.base.dir, COMMIT_A],
+      [builds.rebuild.dir, COMMIT_B],
+    ] as const) {
+      await publishBuild(env, { dir, app: APP, commit }, ci);
+    }
+    await publishWithCli(cli, [
+      [builds.base.dir, COMMIT_A],
+      [builds.rebuild.dir, COMMIT_B],
+    ]);
 
     const aws = await prepareAwsCli(join(options.dir, 'aws'), s3Endpoint, credentials);
     const startupMs = await aws.measureStartup();

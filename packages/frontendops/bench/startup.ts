@@ -5,12 +5,11 @@
  * samples, next to a bare `node -e ''` and `aws --version` for scale.
  */
 import { join } from 'node:path';
-import { publishArtifact } from '../src/deploy/publish.ts';
-import { BIN, deployArgs, type FrontendOpsCli, mustSucceed, prepareCli } from './cli.ts';
+import { BIN, deployArgs, type FrontendOpsCli, mustSucceed, prepareCli, publishWithCli } from './cli.ts';
 import { generateBuilds } from './generate.ts';
 import { type Measured, measure } from './proc.ts';
 import { markdownTable, median } from './report.ts';
-import { APP, ARTIFACTS, COMMIT_A, startServers } from './servers.ts';
+import { ARTIFACTS, COMMIT_A, startServers } from './servers.ts';
 
 export const STARTUP_TARGETS = {
   help: { ms: 300, rssMb: 100 },
@@ -49,7 +48,6 @@ export async function runStartup(dir: string, samples: number): Promise<StartupR
       changedFraction: 0.05,
       seed: 7,
     });
-    await publishArtifact(servers.store(ARTIFACTS), { dir: builds.base.dir, app: APP, commit: COMMIT_A });
     const cli = await prepareCli(
       join(dir, 'cli'),
       {
@@ -62,6 +60,7 @@ export async function runStartup(dir: string, samples: number): Promise<StartupR
       },
       { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
     );
+    await publishWithCli(cli, [[builds.base.dir, COMMIT_A]]);
     await mustSucceed(cli, deployArgs(cli, COMMIT_A), 'deploy (start-up set-up)');
 
     const withoutCredentials = await checkCredentialsFromEnv(cli);

@@ -10,15 +10,14 @@
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { createS3Locker } from '../src/adapters/lock-s3.ts';
-import { publishArtifact } from '../src/deploy/publish.ts';
 import { defaultStatePrefix } from '../src/engine/target.ts';
 import { appendAudit, stateDigest } from '../src/state/audit.ts';
 import { recordName } from '../src/state/names.ts';
 import { createStateRecords, type DeploymentRecord } from '../src/state/records.ts';
-import { deployArgs, mustSucceed, prepareCli } from './cli.ts';
+import { deployArgs, mustSucceed, prepareCli, publishWithCli } from './cli.ts';
 import { generateBuilds } from './generate.ts';
 import { markdownTable, medianOfRuns, seconds } from './report.ts';
-import { APP, ARTIFACTS, COMMIT_A, startServers } from './servers.ts';
+import { ARTIFACTS, COMMIT_A, startServers } from './servers.ts';
 
 export interface StateReadsRow {
   records: number;
@@ -51,7 +50,6 @@ export async function runStateReads(
       seed: 11,
     });
     const state = servers.store(ARTIFACTS);
-    await publishArtifact(state, { dir: builds.base.dir, app: APP, commit: COMMIT_A });
     const cli = await prepareCli(
       join(dir, 'cli'),
       {
@@ -64,6 +62,7 @@ export async function runStateReads(
       },
       { credentials: servers.credentials, cdnEndpoint: servers.cdn.endpoint },
     );
+    await publishWithCli(cli, [[builds.base.dir, COMMIT_A]]);
     const { summary } = await mustSucceed(cli, deployArgs(cli, COMMIT_A), 'deploy (state set-up)');
     const records = createStateRecords(state, defaultStatePrefix(STACK));
     const real = await state.get(`${defaultStatePrefix(STACK)}deployments/${summary.deployId}.json`);
