@@ -68,7 +68,7 @@ const BACKEND_HINT =
 const approvalConfigSchema = z.strictObject({
   approvers: z
     .record(
-      z.string().regex(APPROVER_NAME, "a person's name: letters, digits, spaces and . _ @ ' -"),
+      z.string().regex(APPROVER_NAME, "expected a person's name: letters, digits, spaces and . _ @ ' -"),
       z
         .string()
         .regex(
@@ -317,7 +317,7 @@ export async function loadConfig(
   const parsed = configSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}${meantFor(issue)}`,
+      (issue) => `${issue.path.join('.') || '(top level)'}: ${problemOf(issue)}${meantFor(issue)}`,
     );
     // The stacks' rule only where a stack is what is wrong.
     const stacksWrong = parsed.error.issues.some((issue) => issue.path[0] === 'stacks');
@@ -380,6 +380,18 @@ const TOP_LEVEL_FIELDS = [
 ];
 
 /** For an unknown top-level field: the one meant, when it is a typo of one ("appPth" → appPath). */
+/**
+ * An issue's words. A record's key that breaks its rule (a stack's name, an approver's) zod says as
+ * "Invalid key in record", its rule kept in the issue's own issues: said here with the key and what to do.
+ */
+function problemOf(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_key') return issue.message;
+  const key = String(issue.path.at(-1));
+  const record = issue.path.at(-2);
+  const rule = issue.issues.map((inner) => inner.message).join('; ');
+  return `the key ${JSON.stringify(key)} is refused: ${rule}. Rename it${record === undefined ? '' : ` in "${String(record)}"`}`;
+}
+
 function meantFor(issue: z.core.$ZodIssue): string {
   if (issue.code !== 'unrecognized_keys' || issue.path.length > 0) return '';
   const meant = issue.keys.flatMap((key) => {

@@ -54,8 +54,23 @@ describe('loadConfig', () => {
       { protected: ['.hidden'] },
     ]) {
       await writeConfig(config);
-      expect((await refusal()).message).toMatch(/stacks\.\.hidden|protected\.0: expected a stack name/);
+      expect((await refusal()).message).toMatch(/stacks\.\.hidden: |protected\.0: expected a stack name/);
     }
+  });
+
+  it('a stack keyed by no stack name is named, with the rule and what to do (not "Invalid key in record")', async () => {
+    // zod says of a record's bad key only "Invalid key in record": its own rule is in the issue's issues.
+    await writeConfig({ stacks: { 'prod env': { backend: 'outputs', file: 'x.json' } } });
+    const { message } = await refusal();
+    expect(message).not.toMatch(/Invalid key in record/);
+    expect(message).toMatch(
+      /stacks\.prod env: the key "prod env" is refused: expected a stack name: letters, digits, -, _ and \., not starting with \. \(e\.g\. "dashboard-hosting-prod"\)\. Rename it in "stacks"/,
+    );
+    // An approver's name, the other record of the file, says so in its own words.
+    await writeConfig({ approval: { approvers: { '!Ada': `ed25519:${'A'.repeat(43)}` } } });
+    expect((await refusal()).message).toMatch(
+      /approval\.approvers\.!Ada: the key "!Ada" is refused: expected a person's name: letters, digits, spaces and \. _ @ ' -\. Rename it in "approvers"/,
+    );
   });
 
   it('reads approvers, a GitHub environment and client trust, and names a bad key', async () => {
