@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { appName } from './contract/fields.ts';
 import { closest } from './engine/closest.ts';
-import { APPROVER_NAME, APPROVER_PUBLIC_KEY, STACK_NAME } from './engine/ids.ts';
+import { APPROVER_NAME, APPROVER_PUBLIC_KEY, STACK_NAME, STACK_NAME_RULE } from './engine/ids.ts';
 import { badInput } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
 import { isOutputsFileRef } from './stacks/outputs-file.ts';
@@ -42,8 +42,7 @@ export async function findProjectRoot(start: string): Promise<string> {
 
 /** Pulumi's own names (project, organization, stack): letters, digits, -, _ and . */
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
-const STACK_NAME_WORDS =
-  'expected a stack name: letters, digits, -, _ and ., not starting with . (e.g. "dashboard-hosting-prod")';
+const STACK_NAME_WORDS = `expected a stack name: ${STACK_NAME_RULE} (e.g. "dashboard-hosting-prod")`;
 
 /** A relative path that stays inside its base: no absolute path, no ".." step out of it. */
 const pathInside = (base: string) =>

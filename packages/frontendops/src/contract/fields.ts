@@ -1,12 +1,19 @@
 /** The argument fields tools share, each defined once (patterns from engine/ids.ts). */
 import * as z from 'zod';
 import { CANARY_SHARE, CANARY_SHARE_FULL, CANARY_SHARE_RULE } from '../engine/canary-share.ts';
-import { APP_NAME, ARTIFACT_DIGEST, COMMIT_REF, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
+import {
+  APP_NAME,
+  ARTIFACT_DIGEST,
+  COMMIT_REF,
+  DEPLOY_ID,
+  STACK_NAME,
+  STACK_NAME_RULE,
+} from '../engine/ids.ts';
 import { problemWithText, WORDS_MAX } from '../engine/text.ts';
 
 export const stackName = z
   .string()
-  .regex(STACK_NAME, { message: 'expected a stack name such as "prod" (letters, digits, -, _, .)' })
+  .regex(STACK_NAME, { message: `expected a stack name such as "prod" (${STACK_NAME_RULE})` })
   .refine((name) => !/\.json$/i.test(name), {
     message: 'expected a stack name, not a file name; the server operator chooses outputs files',
   });

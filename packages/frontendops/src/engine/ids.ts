@@ -79,6 +79,8 @@ export const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 export const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 /** Stack names: letters, digits, "-", "_", "."; never a path. */
 export const STACK_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
+/** STACK_NAME in words, as every refusal of a stack name says it. */
+export const STACK_NAME_RULE = 'letters, digits, -, _ and ., not starting with .';
 export const ARTIFACT_DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** An approver's public key as the configuration lists it: Ed25519, the 32 raw bytes in base64url. */
 export const APPROVER_PUBLIC_KEY = /^ed25519:[A-Za-z0-9_-]{43}$/;

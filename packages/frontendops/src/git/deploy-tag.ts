@@ -4,7 +4,14 @@
  * `listDeployTags` parses back. Stack and Audit-Head anchor that stack's audit chain in git. The deploy id makes creation idempotent: asking twice returns the first tag.
  */
 import { AUDIT_HEAD_TEXT, type AuditHead, formatAuditHead } from '../contract/audit-head.ts';
-import { ARTIFACT_DIGEST, COMMIT_REF, checkDeployId, DEPLOY_ID, STACK_NAME } from '../engine/ids.ts';
+import {
+  ARTIFACT_DIGEST,
+  COMMIT_REF,
+  checkDeployId,
+  DEPLOY_ID,
+  STACK_NAME,
+  STACK_NAME_RULE,
+} from '../engine/ids.ts';
 import { hasControlCharacters, WORDS_MAX } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
@@ -230,7 +237,7 @@ function checkInput(input: DeployTagInput): void {
   }
   if (input.stack !== undefined && !STACK_NAME.test(input.stack)) {
     throw badInput(
-      `Invalid stack "${input.stack.slice(0, 80)}": expected the stack's name (letters, digits, -, _ and .), as the infra server returned it.`,
+      `Invalid stack "${input.stack.slice(0, 80)}": expected the stack's name (${STACK_NAME_RULE}), as the infra server returned it.`,
     );
   }
 }

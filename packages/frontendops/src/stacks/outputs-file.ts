@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { STACK_NAME } from '../engine/ids.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { STACK_NAME, STACK_NAME_RULE } from '../engine/ids.ts';
+import { badInput, FrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
 import { separateSecretOutputs } from './secret-outputs.ts';
 
@@ -43,9 +43,15 @@ export function createOutputsFileSource(file: string): StackSource {
  */
 export async function readOutputsFileStack(file: string): Promise<{ stack: string; named: boolean }> {
   const { declaredStack } = await readOutputsFile(file);
-  return declaredStack !== undefined
-    ? { stack: declaredStack, named: true }
-    : { stack: basename(file).replace(/\.json$/i, ''), named: false };
+  if (declaredStack !== undefined) return { stack: declaredStack, named: true };
+  // The name goes where any stack's name goes (the environment marker, deploy tags): held to the same rule.
+  const stack = basename(file).replace(/\.json$/i, '');
+  if (!STACK_NAME.test(stack)) {
+    throw badInput(
+      `The stack outputs file ${basename(file)} has no "stack" field, and its name without .json, "${stack}", is not a stack name (${STACK_NAME_RULE}). Nothing was changed: add a "stack" field naming the stack (e.g. "stack": "dashboard-hosting-prod"), or rename the file after it.`,
+    );
+  }
+  return { stack, named: false };
 }
 
 async function readOutputsFile(file: string) {
@@ -82,7 +88,7 @@ async function readOutputsFile(file: string) {
   if (stack !== undefined && (typeof stack !== 'string' || !STACK_NAME.test(stack))) {
     throw new FrontendOpsError(
       'BAD_INPUT',
-      `The stack outputs file ${basename(file)} has a "stack" field that is not a stack name (letters, digits, -, _ and ., not starting with .): name the stack so, or leave the field out.`,
+      `The stack outputs file ${basename(file)} has a "stack" field that is not a stack name (${STACK_NAME_RULE}): name the stack so, or leave the field out.`,
     );
   }
   return { declaredStack: stack as string | undefined, values };

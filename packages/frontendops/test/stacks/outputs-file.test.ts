@@ -118,6 +118,22 @@ describe('outputs file source', () => {
     expect((await createOutputsFileSource(file).readOutputs('staging')).stack).toBe('staging');
   });
 
+  it('without a stack field, a file name that is no stack name is refused as a "stack" field would be', async () => {
+    // The name taken from the file goes where a stack's name goes (the environment marker, deploy
+    // tags, the tools' arguments): held to STACK_NAME, as the "stack" field and the configuration are.
+    for (const name of ['prod env.json', '.hidden.json', 'stage!.json']) {
+      const file = join(work, name);
+      await writeFile(file, JSON.stringify({ hostingBucket: 'h', artifactsBucket: 'a' }));
+      const before = await digestTree(work);
+      const error = await readOutputsFileStack(file).catch((e: unknown) => e);
+      expect(error, name).toMatchObject({
+        code: 'BAD_INPUT',
+        message: `The stack outputs file ${name} has no "stack" field, and its name without .json, "${name.replace(/\.json$/, '')}", is not a stack name (letters, digits, -, _ and ., not starting with .). Nothing was changed: add a "stack" field naming the stack (e.g. "stack": "dashboard-hosting-prod"), or rename the file after it.`,
+      });
+      expect(await digestTree(work)).toEqual(before);
+    }
+  });
+
   it('a missing file is NOT_FOUND', async () => {
     await expect(createOutputsFileSource(join(work, 'none.json')).readOutputs('x')).rejects.toMatchObject({
       code: 'NOT_FOUND',
