@@ -86,10 +86,20 @@ export function describeForClient(error: unknown, logPrefix: string): { code: Er
   };
 }
 
+/**
+ * A backend's error name or code as it may be said (NoSuchBucket, AccessDeniedException): letters
+ * only, so it names no bucket, key, endpoint or path. The one rule for every answer that says one.
+ */
+export const BACKEND_ERROR_NAME = /^[A-Za-z]{2,60}$/;
+
+/** `value` when it is a backend's error name (BACKEND_ERROR_NAME), else undefined. */
+export const backendErrorName = (value: unknown): string | undefined =>
+  typeof value === 'string' && BACKEND_ERROR_NAME.test(value) ? value : undefined;
+
 /** The AWS or HTTP error name (NoSuchBucket, AccessDenied): it names no resource. */
 function upstreamCode(cause: unknown): string | undefined {
-  const name = (cause as { name?: unknown } | undefined)?.name;
-  return typeof name === 'string' && /^[A-Za-z]{2,60}$/.test(name) && name !== 'Error' ? name : undefined;
+  const name = backendErrorName((cause as { name?: unknown } | undefined)?.name);
+  return name !== 'Error' ? name : undefined;
 }
 
 /**

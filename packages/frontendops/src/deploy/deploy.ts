@@ -6,7 +6,7 @@
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
-import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
+import { backendErrorName, FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
@@ -417,7 +417,7 @@ async function readBeforeLock<T>(site: Site, what: string, read: () => Promise<T
   } catch (error) {
     const cause = isFrontendOpsError(error, 'UPSTREAM') ? error.cause : undefined;
     if (!(cause instanceof Error) || cause.name === 'NoSuchBucket') throw error;
-    const said = /^[A-Za-z]{2,60}$/.test(cause.name) ? ` (${cause.name})` : '';
+    const said = backendErrorName(cause.name) ? ` (${cause.name})` : '';
     throw new FrontendOpsError(
       'UPSTREAM',
       `The state of ${site.target.stack} could not be read before the rollback took the deploy lock: ${what}, in the state bucket ${site.target.stateBucket}${said}. Nothing was changed. ` +

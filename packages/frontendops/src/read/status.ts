@@ -3,7 +3,7 @@
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
 import { type AtomicContext, driftOf } from '../deploy/atomic-live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
-import { type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { backendErrorName, type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import {
@@ -546,7 +546,7 @@ function recordedJson(context: AtomicContext): string {
 /** " (AccessDeniedException)": the backend's error name, which names no resource; never its message. */
 function codeOf(error: unknown): string {
   const code = isFrontendOpsError(error) ? error.details?.keyValueStoreCode : undefined;
-  if (typeof code === 'string' && /^[A-Za-z]{2,60}$/.test(code)) return ` (${code})`;
+  if (backendErrorName(code)) return ` (${code})`;
   if (isFrontendOpsError(error)) return ` (${error.code})`;
   // A network failure's code (ECONNREFUSED, ENOTFOUND…), never its message: that names the endpoint.
   const system = (error as { code?: unknown } | null)?.code;

@@ -39,7 +39,14 @@ import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { canaryRowId } from '../engine/ids.ts';
-import { badInput, FrontendOpsError, holding, isFrontendOpsError, withCleanup } from '../errors.ts';
+import {
+  backendErrorName,
+  badInput,
+  FrontendOpsError,
+  holding,
+  isFrontendOpsError,
+  withCleanup,
+} from '../errors.ts';
 import {
   type HeldLock,
   type Locker,
@@ -1162,7 +1169,7 @@ export async function verifyAuditAbout(
   } catch (error) {
     if (!(error instanceof ReleaseStoreUnread)) throw error;
     const code = isFrontendOpsError(error.cause) ? error.cause.details?.keyValueStoreCode : undefined;
-    const said = typeof code === 'string' && /^[A-Za-z]{2,60}$/.test(code) ? ` (${code})` : '';
+    const said = backendErrorName(code) ? ` (${code})` : '';
     throw new FrontendOpsError(
       'UPSTREAM',
       `The CDN's release store (its ${RELEASE_STORE_OBJECT}) could not be read${said}, so whether ${subject} is a stopped change's could not be checked against the switch the store serves. Nothing was changed. ` +
