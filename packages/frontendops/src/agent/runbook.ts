@@ -7,6 +7,7 @@
 import { callAgain } from '../contract/approval-question.ts';
 import { formatAuditHead } from '../contract/audit-head.ts';
 import { parseResult, TOOLS, type ToolInput, type ToolName, type ToolOutput } from '../contract/tools.ts';
+import { NOT_SWITCHED_BACK, switchedBack } from '../deploy/switch-back-words.ts';
 import { wentLiveForEveryone } from '../engine/canary-event.ts';
 import { canaryRowRefused } from '../engine/canary-row-words.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
@@ -711,8 +712,8 @@ function notServed(
     message: [
       `${what} as ${result.deployId}, but the CDN did not serve it (${why}).`,
       result.rolledBackTo
-        ? `The previous release is live again (${result.rolledBackTo}), switched back automatically.`
-        : 'It was not switched back: check the CDN, or say "roll back".',
+        ? `${capitalised(switchedBack(result.rolledBackTo))}.`
+        : `${capitalised(NOT_SWITCHED_BACK)}: check the CDN, or say "roll back".`,
       'It is recorded as failed in the audit log, with no deploy tag.',
     ].join('\n'),
   };

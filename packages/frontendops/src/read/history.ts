@@ -1,4 +1,6 @@
 /** What happened on a site, newest first, a page at a time: behind `history`, get_history and the console. */
+
+import { SWITCHED_BACK } from '../deploy/switch-back-words.ts';
 import type { Site } from '../site.ts';
 import {
   chainBindsRecords,
@@ -151,7 +153,7 @@ export function describeRolledBackAway({ rollback, automatic }: RolledBackAway):
   const when = `${historyTime(rollback)} UTC`;
   const what = `${rollback.app}@${rollback.fromCommit?.slice(0, 7)}`;
   if (automatic) {
-    return `${what} was switched back automatically on ${when}, after the CDN did not serve it in time (deployed by ${rollback.request.actor}; nobody rolled it back)`;
+    return `${what} was ${SWITCHED_BACK} on ${when}, after the CDN did not serve it in time (deployed by ${rollback.request.actor}; nobody rolled it back)`;
   }
   const why = (rollback.request.message ?? rollback.request.text).replace(/\s+/g, ' ').trim();
   return `${what} was rolled back on ${when} by ${rollback.request.actor} ("${why}")`;

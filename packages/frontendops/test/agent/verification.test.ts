@@ -58,7 +58,16 @@ describe('a deployment the CDN does not serve', () => {
         's',
       ),
     );
-    expect(result.message).toMatch(/The previous release is live again \([0-9a-f]{7}-[0-9a-f]{10}\)/);
+    // One phrase for the switch back, the runbook's and the infra server's answer alike (the CLI's:
+    // deploy/verify.test.ts), naming the deployment that did it.
+    const switchBack =
+      /The previous release is live again, switched back automatically \(([0-9a-f]{7}-[0-9a-f]{10})\)\./.exec(
+        result.message,
+      )?.[1];
+    expect(switchBack, result.message).toBeDefined();
+    expect(result.calls.find((c) => c.tool === 'invalidate_cdn')?.summary).toContain(
+      ` The previous release is live again, switched back automatically (${switchBack}); no deploy tag is due.`,
+    );
     expect(result.message).toMatch(/no deploy tag/);
     expect(result.tag).toBeUndefined();
 

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { finish } from '../../src/cli/commands/deploy.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import type { Site } from '../../src/site.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
@@ -82,6 +83,23 @@ describe('verification through the CDN', () => {
     });
     expect(summary.error?.code).toBe('VERIFY_FAILED');
     expect(summary.rolledBackTo).toBeDefined();
+    // The CLI says the switch back in the words the runbook and the infra server use
+    // (agent/verification.test.ts), with the deployment that did it.
+    let printed = '';
+    const io = {
+      stdout: { write: (chunk: string) => (printed += chunk) },
+      stderr: { write: (chunk: string) => (printed += chunk) },
+      stdin: process.stdin,
+      env: {},
+      cwd: t.tmp,
+      untilStopped: () => new Promise<void>(() => {}),
+    };
+    const ctx = { io, exitCode: 0, runCli: () => Promise.resolve(0) };
+    await finish(ctx, env, summary, { wait: '30', tag: false }, null);
+    expect(printed).toContain(
+      `\n  the previous release is live again, switched back automatically (${summary.rolledBackTo})\n`,
+    );
+    expect(ctx.exitCode).toBe(1);
     expect((await env.records.readPointer())?.value.commit).toBe(V1);
     // The automatic rollback of a failed verification does not pin: a retry may go ahead.
     expect(await readPin(env)).toBeNull();

@@ -4,6 +4,7 @@ import type { Config } from '../../config.ts';
 import { needsApproval } from '../../contract/approval-question.ts';
 import type { AtomicSummary } from '../../deploy/atomic-apply.ts';
 import type { DeploySummary } from '../../deploy/deploy.ts';
+import { switchedBack } from '../../deploy/switch-back-words.ts';
 import type { DeployOptions } from '../../deploy/types.ts';
 import type { ApprovalAction, GitHost } from '../../ports.ts';
 import { PIN_EFFECT } from '../../read/pin-words.ts';
@@ -657,7 +658,7 @@ function report(
   }
   if (s.verification)
     say(out, `  verification: ${s.verification.ok ? 'ok' : 'FAILED'} — ${s.verification.detail}`);
-  if (summary.rolledBackTo) say(out, `  rolled back automatically (${summary.rolledBackTo})`);
+  if (summary.rolledBackTo) say(out, `  ${switchedBack(summary.rolledBackTo)}`);
   if (summary.pinned) {
     say(
       out,

@@ -7,6 +7,7 @@ import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
 import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
+import { NOT_SWITCHED_BACK, switchedBack } from '../../deploy/switch-back-words.ts';
 import { changeNoun, describeFinish, describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
@@ -226,9 +227,9 @@ export function registerSyncTools(t: InfraToolContext): void {
         rolledBackTo: rolledBackTo ?? null,
       };
       const back = rolledBackTo
-        ? ` The previous release is live again (${rolledBackTo}, switched back automatically); no deploy tag is due.`
+        ? ` ${capitalise(switchedBack(rolledBackTo))}; no deploy tag is due.`
         : record.outcome === 'failed'
-          ? ' It was not switched back; no deploy tag is due.'
+          ? ` ${capitalise(NOT_SWITCHED_BACK)}; no deploy tag is due.`
           : '';
       return toolSuccess(
         'invalidate_cdn',
