@@ -13,7 +13,7 @@ import { canaryRowRefused } from '../engine/canary-row-words.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { touching } from '../engine/text.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
-import { capitalised, notPinned, PIN_EFFECT, UNPIN_EFFECT } from '../read/pin-words.ts';
+import { capitalised, notPinned, PIN_EFFECT, unpinnedSentence } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
 import {
   describeCanary,
@@ -666,7 +666,7 @@ async function unpin(ctx: RunbookContext): Promise<PlannerOutcome> {
   return {
     outcome: was ? 'succeeded' : 'noop',
     message: was
-      ? `Unpinned ${result.stack} (it was pinned to ${shortSha(was.commit)} by ${was.by} since ${was.at}). ${capitalised(UNPIN_EFFECT)}.`
+      ? unpinnedSentence(result.stack, `${was.app}@${shortSha(was.commit)} by ${was.by} since ${was.at}`)
       : notPinned(result.stack),
   };
 }

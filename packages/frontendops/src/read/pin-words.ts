@@ -10,6 +10,10 @@ export const PIN_EFFECT = 'deploys of other releases are refused until someone p
 /** What an unpin does, after "Unpinned <stack> (...)." as a sentence: nothing live changes. */
 export const UNPIN_EFFECT = 'deploys go through again; what is live did not change';
 
+/** An unpin that lifted a pin, `was` saying which ("sophia-dashboard@3f2c1a9 by ada"). */
+export const unpinnedSentence = (stack: string, was: string): string =>
+  `Unpinned ${stack} (it was pinned to ${was}). ${capitalised(UNPIN_EFFECT)}.`;
+
 /** An unpin of a stack no pin held. */
 export const notPinned = (stack: string): string => `${stack} was not pinned; nothing changed.`;
 

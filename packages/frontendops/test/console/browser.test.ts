@@ -279,7 +279,14 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     await page.getByRole('region', { name: 'Plan' }).getByRole('button', { name: 'Unpin' }).click();
     const dialog = page.getByRole('dialog', { name: `Unpin ${STACK}?` });
     await dialog.getByRole('button', { name: 'Unpin' }).click();
-    await page.getByRole('status').filter({ hasText: 'Unpinned' }).waitFor();
+    const done = page.getByRole('status').filter({ hasText: 'Unpinned' });
+    await done.waitFor();
+    // In the words the CLI and the infra server use: which stack, which pin, what it changes.
+    expect(await textOf(done)).toMatch(
+      new RegExp(
+        `^Unpinned ${STACK} \\(it was pinned to sophia-dashboard@${C1.slice(0, 7)} by .+\\)\\. Deploys go through again; what is live did not change\\.$`,
+      ),
+    );
     await page.getByRole('button', { name: 'Deploy latest' }).waitFor();
     expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
   });

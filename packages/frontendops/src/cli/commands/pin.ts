@@ -4,7 +4,7 @@
  * pin cleared) or unpins. Promote is a deploy: on a protected stack it needs --yes or the prompt.
  */
 import type { Command } from 'commander';
-import { capitalised, notPinned, UNPIN_EFFECT } from '../../read/pin-words.ts';
+import { notPinned, unpinnedSentence } from '../../read/pin-words.ts';
 import {
   APP_OPTION_HELP,
   type CliContext,
@@ -89,9 +89,7 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
         const { describePin } = await import('../../state/pin.ts');
         say(
           ctx.io.stdout,
-          cleared
-            ? `Unpinned ${site.target.stack} (it was pinned to ${describePin(cleared)}). ${capitalised(UNPIN_EFFECT)}.`
-            : notPinned(site.target.stack),
+          cleared ? unpinnedSentence(site.target.stack, describePin(cleared)) : notPinned(site.target.stack),
         );
       });
     });

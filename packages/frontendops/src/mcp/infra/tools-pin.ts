@@ -7,7 +7,7 @@ import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../
 import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
 import { capitalise } from '../../engine/text.ts';
-import { capitalised, notPinned, PIN_EFFECT, UNPIN_EFFECT } from '../../read/pin-words.ts';
+import { capitalised, notPinned, PIN_EFFECT, unpinnedSentence } from '../../read/pin-words.ts';
 import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
 import type { RequestInfo } from '../../state/records.ts';
@@ -51,7 +51,7 @@ export function registerPinTools(t: InfraToolContext): void {
         'unpin_release',
         { stack: site.target.stack, unpinned: cleared && toPinView(cleared) },
         cleared
-          ? `Unpinned ${site.target.stack} (it was pinned to ${cleared.app}@${shortSha(cleared.commit)} by ${cleared.by}). ${capitalised(UNPIN_EFFECT)}.`
+          ? unpinnedSentence(site.target.stack, `${cleared.app}@${shortSha(cleared.commit)} by ${cleared.by}`)
           : notPinned(site.target.stack),
       );
     },

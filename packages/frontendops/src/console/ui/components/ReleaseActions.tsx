@@ -1,4 +1,10 @@
-import { CANARY_EFFECT, capitalised, PIN_EFFECT } from '../../../read/pin-words.ts';
+import {
+  CANARY_EFFECT,
+  capitalised,
+  notPinned,
+  PIN_EFFECT,
+  unpinnedSentence,
+} from '../../../read/pin-words.ts';
 import type { PlanView, StatusView } from '../../types.ts';
 import type { Asked, Outcome } from '../actions.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
@@ -178,14 +184,21 @@ function OutcomeLine({ outcome }: { outcome: Outcome }) {
   }
   if (outcome.kind === 'pin') {
     const { result } = outcome;
-    const what = outcome.action === 'pin' ? 'Pinned' : 'Unpinned';
+    // An unpin in the words the CLI and the infra server use (read/pin-words.ts).
+    const words =
+      outcome.action === 'pin'
+        ? result.changed
+          ? `Pinned${result.pin ? `: ${shortSha(result.pin.commit)}` : ''}.`
+          : 'It was already pinned; nothing changed.'
+        : result.changed && result.pin
+          ? unpinnedSentence(
+              result.stack,
+              `${result.pin.app}@${shortSha(result.pin.commit)} by ${result.pin.by}`,
+            )
+          : notPinned(result.stack);
     return (
       <p className="ok-text" role="status">
-        {result.changed
-          ? `${what}${result.pin ? `: ${shortSha(result.pin.commit)}` : ''}.`
-          : outcome.action === 'pin'
-            ? 'It was already pinned; nothing changed.'
-            : 'It was not pinned; nothing changed.'}
+        {words}
       </p>
     );
   }
