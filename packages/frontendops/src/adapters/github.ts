@@ -30,6 +30,8 @@ export interface GitHubHostOptions {
   defaultBranch?: string;
   /** The clock a rate-limit error counts the wait from (tests fix it). */
   now?: () => Date;
+  /** How many tag objects the host keeps read; default TAG_OBJECTS_KEPT (tests bound it lower). */
+  tagObjectsKept?: number;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -50,6 +52,14 @@ export const TAG_READS_AT_ONCE = 8;
  */
 export const TAG_OBJECTS_PER_QUERY = 100;
 const QUERIES_AT_ONCE = 1;
+
+/**
+ * Tag objects a host keeps read, the least recently used let go first: a long-running one (the
+ * console, the MCP git server) lives for weeks, and anyone who can push can push tags. Well above
+ * what a repository's deploy tags come to (a deploy a day for ten years is 3,650), so listing them
+ * all again reads only the refs; a kept tag is a few hundred bytes, a few MB in all.
+ */
+export const TAG_OBJECTS_KEPT = 10_000;
 
 /** Commits a compare answer holds at most (GitHub's largest page). */
 const COMPARE_PAGE = 250;
@@ -73,11 +83,28 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
   const now = options.now ?? (() => new Date());
   const upstream = (what: string, error: unknown) => upstreamError(what, error, now());
   // A tag object never changes (its sha names its content): a long-lived host (the console, the MCP
-  // git server) reads each once. A failed read is forgotten, so the next listing tries it again.
+  // git server) reads each once, keeping the TAG_OBJECTS_KEPT used last (a Map keeps the order they
+  // were set in: one used is set again, last). A failed read is forgotten, so the next listing tries
+  // it again.
+  const kept = options.tagObjectsKept ?? TAG_OBJECTS_KEPT;
   const tagObjects = new Map<string, Promise<TagObject>>();
+  const recall = (tagSha: string) => {
+    const read = tagObjects.get(tagSha);
+    if (read) {
+      tagObjects.delete(tagSha);
+      tagObjects.set(tagSha, read);
+    }
+    return read;
+  };
   const remember = (tagSha: string, read: Promise<TagObject>) => {
     tagObjects.set(tagSha, read);
-    read.catch(() => tagObjects.delete(tagSha));
+    for (const oldest of tagObjects.keys()) {
+      if (tagObjects.size <= kept) break;
+      tagObjects.delete(oldest);
+    }
+    read.catch(() => {
+      if (tagObjects.get(tagSha) === read) tagObjects.delete(tagSha);
+    });
     return read;
   };
   const getTagObject = (tagSha: string) =>
@@ -86,19 +113,30 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       message: data.message.trimEnd(),
       date: isoDate(data.tagger.date),
     }));
-  const readTagObject = (tagSha: string) => tagObjects.get(tagSha) ?? remember(tagSha, getTagObject(tagSha));
+  const readTagObject = (tagSha: string) => recall(tagSha) ?? remember(tagSha, getTagObject(tagSha));
 
-  // The tag objects this host has not read yet, a hundred to a GraphQL request, each remembered as
-  // soon as it is asked for (a listing beside this one waits for the same answer). One the answer
-  // does not hold is read through REST, whose 404 names it.
+  // Each tag object asked for, as kept or read now: those this host has not kept, a hundred to a
+  // GraphQL request, each remembered as soon as it is asked for (a listing beside this one waits for
+  // the same answer). One the answer does not hold is read through REST, whose 404 names it. The
+  // reads are returned, not looked up again: a listing of more than the host keeps reads each once.
   const queryTagObjects = async (tagShas: readonly string[]) => {
-    const unread = [...new Set(tagShas)].filter((sha) => !tagObjects.has(sha) && FULL_COMMIT.test(sha));
+    const reads = new Map<string, Promise<TagObject>>();
+    const unread: string[] = [];
+    // Those kept are used first, so that those read now let go of others.
+    for (const sha of new Set(tagShas)) {
+      const read = recall(sha);
+      if (read) reads.set(sha, read);
+      else if (FULL_COMMIT.test(sha)) unread.push(sha);
+    }
     const answers = new Map<
       string,
       { resolve(tag: Promise<TagObject>): void; reject(error: unknown): void }
     >();
     for (const sha of unread) {
-      remember(sha, new Promise<TagObject>((resolve, reject) => answers.set(sha, { resolve, reject })));
+      reads.set(
+        sha,
+        remember(sha, new Promise<TagObject>((resolve, reject) => answers.set(sha, { resolve, reject }))),
+      );
     }
     const batches = Array.from({ length: Math.ceil(unread.length / TAG_OBJECTS_PER_QUERY) }, (_, i) =>
       unread.slice(i * TAG_OBJECTS_PER_QUERY, (i + 1) * TAG_OBJECTS_PER_QUERY),
@@ -141,6 +179,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       // Every batch settles its tags (none is left waiting); the first failure is the answer.
       throw failed;
     });
+    return reads;
   };
 
   // An abbreviated sha given as a ref: getCommit refuses it when a branch or tag of that name shadows
@@ -305,17 +344,17 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         const name = ref.ref.replace(/^refs\/tags\//, '');
         return name.startsWith(prefix) ? [{ name, ref }] : [];
       });
-      if (options.token) {
-        await queryTagObjects(
-          matching.flatMap(({ ref }) => (ref.object.type === 'tag' ? [ref.object.sha] : [])),
-        );
-      }
+      const queried = options.token
+        ? await queryTagObjects(
+            matching.flatMap(({ ref }) => (ref.object.type === 'tag' ? [ref.object.sha] : [])),
+          )
+        : null;
       return pMap(
         matching,
         async ({ name, ref }): Promise<TagInfo> => {
           if (ref.object.type !== 'tag') return { name, sha: ref.object.sha, message: '' };
           try {
-            return { name, ...(await readTagObject(ref.object.sha)) };
+            return { name, ...(await (queried?.get(ref.object.sha) ?? readTagObject(ref.object.sha))) };
           } catch (error) {
             // A GraphQL read that failed has said so already (a rate limit, and when it lifts).
             if (isFrontendOpsError(error)) throw error;

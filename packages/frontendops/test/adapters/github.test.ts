@@ -254,6 +254,50 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     ]);
   });
 
+  it('a long-running host keeps the tag objects it read up to a bound, the least recently used let go first', async () => {
+    // The console and the MCP git server live for weeks, and anyone who can push can push tags:
+    // what a host keeps of them is bounded (TAG_OBJECTS_KEPT; three here).
+    const tag = (name: string, i: number) =>
+      `tag ${name}\nfrom ${repo.commits.init}\ntagger T <t@example.test> ${1764000000 + i} +0000\ndata 7\nmessage\n`;
+    await fastImport(
+      repo.dir,
+      ['ghk-a1', 'ghk-a2', 'ghk-b1', 'ghk-b2', 'ghk-c1', 'ghk-c2', 'ghk-c3', 'ghk-c4'].map(tag).join(''),
+    );
+    const kept = createGitHubHost({
+      owner: 'acme',
+      repo: 'dashboard',
+      token: TOKEN,
+      baseUrl: github.url,
+      tagObjectsKept: 3,
+    });
+    /** The listing's names, and the tag objects it read: by GraphQL (their count), by REST (requests). */
+    const list = async (prefix: string) => {
+      github.requests.length = 0;
+      const names = (await kept.listTags(prefix)).map((t) => [t.name, t.message]);
+      const read = github.requests
+        .filter((r) => r.path === '/graphql')
+        .flatMap((r) => Object.keys((r.body as { variables: Record<string, unknown> }).variables))
+        .filter((name) => /^t\d+$/.test(name)).length;
+      const rest = github.requests.filter((r) => r.path.includes('/git/tags/')).length;
+      return { names, read, rest };
+    };
+    expect(await list('ghk-a')).toEqual({
+      names: [
+        ['ghk-a1', 'message'],
+        ['ghk-a2', 'message'],
+      ],
+      read: 2,
+      rest: 0,
+    });
+    expect((await list('ghk-a')).read).toBe(0);
+    // b1, b2 read: a1 (used least recently) is let go; a2 stays.
+    expect((await list('ghk-b')).read).toBe(2);
+    expect((await list('ghk-a')).read).toBe(1);
+    // A listing of more tags than the bound is still read in one pass, none read twice.
+    expect(await list('ghk-c')).toMatchObject({ read: 4, rest: 0 });
+    expect((await list('ghk-c')).read).toBe(1);
+  });
+
   it('deploy tags work end to end on the GitHub backend, idempotent per deploy id', async () => {
     const input = {
       deployId: `${repo.commits.dashboard2.slice(0, 7)}-0000000001`,
