@@ -194,6 +194,11 @@ export interface GitHost {
    * commit it names. No message can make the listing show a tag that does not exist.
    */
   listTags(prefix: string): Promise<TagInfo[]>;
+  /**
+   * The tag of exactly this name, as listTags lists it, or null: never one whose name only starts
+   * with it. BAD_INPUT for a name git could not hold as a tag.
+   */
+  readTag(name: string): Promise<TagInfo | null>;
 }
 
 // ── Coordination and people ───────────────────────────────────────────────────────────────────

@@ -13,6 +13,7 @@ import {
   assertNotShadowed,
   assertRef,
   assertRepoPath,
+  assertTagName,
   assertTagPrefix,
   assertTagRequest,
 } from '../git/validate.ts';
@@ -114,6 +115,11 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
       assertTagPrefix(prefix);
       return (await listTagsIn(git)).filter((t) => t.name.startsWith(prefix));
     },
+
+    async readTag(name) {
+      assertTagName(name);
+      return (await listTagsIn(git, name)).find((t) => t.name === name) ?? null;
+    },
   };
 }
 
@@ -166,9 +172,14 @@ async function gitOk(git: (args: string[]) => Promise<GitResult>, args: string[]
   return result.stdout;
 }
 
-async function listTagsIn(git: (args: string[]) => Promise<GitResult>): Promise<TagInfo[]> {
+/** Every tag, or (`name`) the one of that name: a tag name holds no "/", so its pattern matches it alone. */
+async function listTagsIn(git: (args: string[]) => Promise<GitResult>, name?: string): Promise<TagInfo[]> {
   const boundary = `frontendops-${randomBytes(16).toString('hex')}`;
-  const out = await gitOk(git, ['for-each-ref', `--format=${tagFormat(boundary)}`, 'refs/tags/']);
+  const out = await gitOk(git, [
+    'for-each-ref',
+    `--format=${tagFormat(boundary)}`,
+    `refs/tags/${name ?? ''}`,
+  ]);
   return out
     .split(`${boundary}\0`)
     .slice(1)

@@ -14,6 +14,7 @@ import {
   assertNotShadowed,
   assertRef,
   assertRepoPath,
+  assertTagName,
   assertTagPrefix,
   assertTagRequest,
 } from '../git/validate.ts';
@@ -330,6 +331,28 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         message: message.trimEnd(),
         ...(tagObject.tagger?.date ? { date: isoDate(tagObject.tagger.date) } : {}),
       };
+    },
+
+    async readTag(name) {
+      assertTagName(name);
+      let ref: { ref: string; object: { sha: string; type: string } };
+      try {
+        // "Get a reference": this name only (404 for none), where matching-refs answers every
+        // ref that starts with it.
+        ({ data: ref } = await octokit.rest.git.getRef({ owner, repo, ref: `tags/${name}` }));
+      } catch (error) {
+        if (statusOf(error) === 404) return null;
+        throw upstream(`read tag ${name}`, error);
+      }
+      if (ref.ref !== `refs/tags/${name}`) return null;
+      if (ref.object.type !== 'tag') return { name, sha: ref.object.sha, message: '' };
+      try {
+        const queried = options.token ? await queryTagObjects([ref.object.sha]) : null;
+        return { name, ...(await (queried?.get(ref.object.sha) ?? readTagObject(ref.object.sha))) };
+      } catch (error) {
+        if (isFrontendOpsError(error)) throw error;
+        throw upstream(`read tag ${name}`, error);
+      }
     },
 
     async listTags(prefix) {

@@ -187,5 +187,6 @@ function noRepository(): GitHost {
     commitsBetween: refuse,
     createTag: refuse,
     listTags: refuse,
+    readTag: refuse,
   };
 }

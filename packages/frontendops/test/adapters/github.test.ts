@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGitHubHost, TAG_READS_AT_ONCE } from '../../src/adapters/github.ts';
+import { releaseNamed } from '../../src/cli/commands/deploy.ts';
 import { type FrontendOpsError, isFrontendOpsError } from '../../src/errors.ts';
 import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/git/deploy-tag.ts';
 import type { GitHost } from '../../src/ports.ts';
@@ -296,6 +297,46 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     // A listing of more tags than the bound is still read in one pass, none read twice.
     expect(await list('ghk-c')).toMatchObject({ read: 4, rest: 0 });
     expect((await list('ghk-c')).read).toBe(1);
+  });
+
+  it('rollback --to <tag> reads the tag of that exact name, not every tag whose name starts with it', async () => {
+    // matching-refs answers every ref starting with the name: rollback --to ghx-v1 would read the
+    // tag objects of ghx-v1.1, ghx-v10… (anyone who can push can push thousands) to take one.
+    await host.createTag({ name: 'ghx-v1', sha: repo.commits.dashboard1, message: 'v1' });
+    await host.createTag({ name: 'ghx-v1.1', sha: repo.commits.dashboard2, message: 'v1.1' });
+    await host.createTag({ name: 'ghx-v10', sha: repo.commits.dashboard2, message: 'v10' });
+    await repo.git(['tag', 'ghx-v1-light', repo.commits.dashboard2]);
+    for (const token of [TOKEN, undefined]) {
+      const fresh = createGitHubHost({
+        owner: 'acme',
+        repo: 'dashboard',
+        baseUrl: github.url,
+        ...(token ? { token } : {}),
+      });
+      const where = { command: 'rollback', stack: 'prod' } as const;
+      github.requests.length = 0;
+      expect(await releaseNamed('ghx-v1', fresh, where)).toBe(repo.commits.dashboard1);
+      const tagObject = (await repo.git(['rev-parse', 'refs/tags/ghx-v1'])).trim();
+      // The ref by its exact name, then its one tag object (GraphQL with a token, REST without).
+      expect(github.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)}`)).toEqual([
+        'GET /repos/acme/dashboard/git/ref/tags/ghx-v1',
+        token ? 'POST /graphql' : `GET /repos/acme/dashboard/git/tags/${tagObject}`,
+      ]);
+      // That one object, no other.
+      const asked = (github.requests[1]?.body as { variables?: unknown } | undefined)?.variables;
+      if (token) expect(asked).toEqual({ owner: 'acme', name: 'dashboard', t0: tagObject });
+      // Only longer names exist: no such tag, nothing more read than the ref asked for.
+      github.requests.length = 0;
+      await expect(releaseNamed('ghx-v', fresh, where)).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        message: expect.stringContaining('"ghx-v" is not a release rollback --to can take'),
+      });
+      expect(github.requests.map((r) => `${r.method} ${decodeURIComponent(r.path)}`)).toEqual([
+        'GET /repos/acme/dashboard/git/ref/tags/ghx-v',
+      ]);
+      // A lightweight tag is its commit, with no tag object to read.
+      expect(await releaseNamed('ghx-v1-light', fresh, where)).toBe(repo.commits.dashboard2);
+    }
   });
 
   it('deploy tags work end to end on the GitHub backend, idempotent per deploy id', async () => {

@@ -29,6 +29,7 @@ beforeAll(async () => {
     commitsBetween: counting(real.commitsBetween),
     createTag: counting(real.createTag),
     listTags: counting(real.listTags),
+    readTag: counting(real.readTag),
   };
   serving = await serveHttp(() => createGitServer({ host: counted, defaultPath: 'apps/sophia-dashboard' }), {
     port: 0,

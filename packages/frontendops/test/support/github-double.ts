@@ -162,6 +162,8 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     if (method === 'POST' && rest === 'git/tags')
       return createTagObject(body as Record<string, unknown>, res);
     if (method === 'POST' && rest === 'git/refs') return createRef(body as Record<string, unknown>, res);
+    if (method === 'GET' && rest.startsWith('git/ref/'))
+      return getRef(decodeURIComponent(rest.slice(8)), res);
     if (method === 'GET' && rest.startsWith('git/matching-refs/')) {
       return matchingRefs(decodeURIComponent(rest.slice('git/matching-refs/'.length)), res);
     }
@@ -368,6 +370,21 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     if ((await tryGit(['update-ref', ref, sha, ''])) === null)
       return fail(res, 422, 'Reference already exists', docs);
     send(res, 201, await refJson(ref));
+  }
+
+  /**
+   * GET git/ref/<ref> ("Get a reference"): the one ref named refs/<ref>, exactly; 404 when there is
+   * none, even where longer names start with it (unlike matching-refs).
+   */
+  async function getRef(ref: string, res: ServerResponse) {
+    const line = (
+      await git(['for-each-ref', '--format=%(refname)%00%(objectname)%00%(objecttype)', `refs/${ref}`])
+    )
+      .split('\n')
+      .map((l) => l.split('\0') as [string, string, string])
+      .find(([name]) => name === `refs/${ref}`);
+    if (!line) return fail(res, 404, 'Not Found', `${DOCS}/git/refs#get-a-reference`);
+    send(res, 200, refJsonOf(...line));
   }
 
   /** Every ref whose name starts with refs/<ref>, each with its object, from one `git for-each-ref`. */

@@ -185,14 +185,14 @@ export async function releaseNamed(
     import('../../errors.ts'),
   ]);
   if (DEPLOY_ID.test(to) || COMMIT_REF.test(to)) return to;
-  // Tags only, by their exact name: a name git cannot hold as a tag is simply none.
-  const tags = git
-    ? await git.listTags(to).catch((error: unknown) => {
-        if (isFrontendOpsError(error, 'BAD_INPUT')) return [];
+  // Tags only, by their exact name (never one that only starts with it): a name git cannot hold as a
+  // tag is simply none.
+  const tag = git
+    ? await git.readTag(to).catch((error: unknown) => {
+        if (isFrontendOpsError(error, 'BAD_INPUT')) return null;
         throw error;
       })
-    : [];
-  const tag = tags.find((t) => t.name === to);
+    : null;
   if (tag) return tag.sha;
   throw await notARelease(to, where, git !== null);
 }

@@ -299,6 +299,22 @@ export function gitHostContract(
       });
     });
 
+    describe('readTag', () => {
+      it('answers the tag of exactly that name, as listTags lists it; null where only longer names are', async () => {
+        const p = prefix();
+        const v1 = await host.createTag({ name: `${p}v1`, sha: repo.commits.dashboard1, message: 'v1' });
+        await host.createTag({ name: `${p}v1.1`, sha: repo.commits.dashboard2, message: 'v1.1' });
+        await repo.git(['tag', `${p}v10`, repo.commits.dashboard2]);
+        expect(await host.readTag(`${p}v1`)).toEqual(v1);
+        const [light] = await host.listTags(`${p}v10`);
+        expect(await host.readTag(`${p}v10`)).toEqual(light);
+        expect(await host.readTag(`${p}v`)).toBeNull();
+        for (const bad of ['', '-', '--points-at=HEAD', '../x', 'x\n']) {
+          await expectCode(host.readTag(bad), 'BAD_INPUT');
+        }
+      });
+    });
+
     describe('a branch or tag named like a commit sha (anyone who can push can make one)', () => {
       it('is never taken for that commit: a short sha it shadows is refused, saying what to pass', async () => {
         // git (and the double, as git does) reads "3f2c1a9" as a branch or tag of that name first:
