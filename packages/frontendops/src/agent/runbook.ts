@@ -11,9 +11,9 @@ import { NOT_SWITCHED_BACK, switchedBack } from '../deploy/switch-back-words.ts'
 import { wentLiveForEveryone } from '../engine/canary-event.ts';
 import { canaryRowRefused } from '../engine/canary-row-words.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
-import { touching } from '../engine/text.ts';
+import { capitalise, touching } from '../engine/text.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
-import { capitalised, notPinned, PIN_EFFECT, unpinnedSentence } from '../read/pin-words.ts';
+import { notPinned, PIN_EFFECT, unpinnedSentence } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
 import {
   describeCanary,
@@ -651,7 +651,7 @@ async function pin(ctx: RunbookContext, ref: string | null): Promise<PlannerOutc
     deployId: p.deployId,
     commit: p.commit,
     message: result.created
-      ? `Pinned ${result.stack} to ${p.app} ${shortSha(p.commit)} (${p.deployId}). ${capitalised(PIN_EFFECT)}.`
+      ? `Pinned ${result.stack} to ${p.app} ${shortSha(p.commit)} (${p.deployId}). ${capitalise(PIN_EFFECT)}.`
       : `${result.stack} was already pinned to ${p.app} ${shortSha(p.commit)} by ${p.by} since ${p.at}; nothing changed.`,
   };
 }
@@ -712,8 +712,8 @@ function notServed(
     message: [
       `${what} as ${result.deployId}, but the CDN did not serve it (${why}).`,
       result.rolledBackTo
-        ? `${capitalised(switchedBack(result.rolledBackTo))}.`
-        : `${capitalised(NOT_SWITCHED_BACK)}: check the CDN, or say "roll back".`,
+        ? `${capitalise(switchedBack(result.rolledBackTo))}.`
+        : `${capitalise(NOT_SWITCHED_BACK)}: check the CDN, or say "roll back".`,
       'It is recorded as failed in the audit log, with no deploy tag.',
     ].join('\n'),
   };

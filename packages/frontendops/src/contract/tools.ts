@@ -66,6 +66,10 @@ const tool = <I extends z.ZodObject, O extends z.ZodObject>(
 });
 
 const stackArg = stackName.optional().describe("The stack (environment) name; default: the server's stack");
+/** A path commits are looked for under (latest_commit, commits_between). */
+const appPathArgument = repoPath
+  .optional()
+  .describe("Repository-relative directory or file; default: the app's directory");
 const verification = z
   .object({ ok: z.boolean(), detail: z.string() })
   .nullable()
@@ -503,9 +507,7 @@ export const TOOLS = {
       'answer "what is the latest version?" before deploying. Returns commit: null when no commit on the ref ' +
       'touches the path.',
     input: z.strictObject({
-      path: repoPath
-        .optional()
-        .describe("Repository-relative directory or file; default: the app's directory"),
+      path: appPathArgument,
       ref: gitRef.optional().describe('Branch, tag or sha to search from; default: the default branch'),
     }),
     output: z.object({
@@ -539,9 +541,7 @@ export const TOOLS = {
     input: z.strictObject({
       base: gitRef.describe('The older end, e.g. the commit live now'),
       head: gitRef.describe('The newer end, e.g. the commit to deploy'),
-      path: repoPath
-        .optional()
-        .describe("Repository-relative directory or file; default: the app's directory"),
+      path: appPathArgument,
       limit: z.number().int().min(1).max(100).optional().describe('At most this many; default 20'),
     }),
     output: z.object({

@@ -1,8 +1,9 @@
 /**
  * What a pin (and a running canary) does to other changes, in the words every surface uses: a deploy
  * past it is refused (PINNED, CONFLICT), never queued, so no answer may say that deploys "wait".
- * No dependencies: the console's browser bundle reads it too.
+ * Its one import has none of its own: the console's browser bundle reads it too.
  */
+import { capitalise } from '../engine/text.ts';
 
 /** After "pinned to <release>: " or as a sentence's end. */
 export const PIN_EFFECT = 'deploys of other releases are refused until someone promotes a release or unpins';
@@ -12,7 +13,7 @@ export const UNPIN_EFFECT = 'deploys go through again; what is live did not chan
 
 /** An unpin that lifted a pin, `was` saying which ("sophia-dashboard@3f2c1a9 by ada"). */
 export const unpinnedSentence = (stack: string, was: string): string =>
-  `Unpinned ${stack} (it was pinned to ${was}). ${capitalised(UNPIN_EFFECT)}.`;
+  `Unpinned ${stack} (it was pinned to ${was}). ${capitalise(UNPIN_EFFECT)}.`;
 
 /** An unpin of a stack no pin held. */
 export const notPinned = (stack: string): string => `${stack} was not pinned; nothing changed.`;
@@ -20,6 +21,3 @@ export const notPinned = (stack: string): string => `${stack} was not pinned; no
 /** What a running canary does to other changes. */
 export const CANARY_EFFECT =
   'deploys and rollbacks are refused until the canary is promoted (everyone gets it) or aborted (everyone goes back to the live release)';
-
-/** One of the above at the start of a sentence. */
-export const capitalised = (words: string): string => words.charAt(0).toUpperCase() + words.slice(1);

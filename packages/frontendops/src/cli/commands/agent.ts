@@ -128,6 +128,10 @@ function interruptedExitCode(signal: AbortSignal, result: AgentResult): number |
   return signal.aborted && result.outcome === 'failed' ? 130 : null;
 }
 
+/** What Ctrl-C during a request says, in `agent` and `chat` alike. */
+const INTERRUPTED =
+  'Interrupted: stopping the request. A change in progress stops at its next safe point; Ctrl-C again quits at once.';
+
 /**
  * Ctrl-C (or SIGTERM) while a request runs stops it instead of the process: the call in flight is
  * cancelled, so the infra server stops a change at its next safe point (before its switch, or it
@@ -139,9 +143,7 @@ function interruptOnStop(io: CliContext['io'], say: (line: string) => void) {
   let running = true;
   void io.untilStopped().then(() => {
     if (!running || controller.signal.aborted) return;
-    say(
-      'Interrupted: stopping the request. A change in progress stops at its next safe point; Ctrl-C again quits at once.',
-    );
+    say(INTERRUPTED);
     controller.abort(new Error('interrupted (Ctrl-C)'));
   });
   return {
@@ -269,9 +271,7 @@ async function chat(ctx: CliContext, flags: AgentFlags): Promise<void> {
   void io.untilStopped().then(() => {
     stopped = true;
     if (current) {
-      renderer.line(
-        'Interrupted: stopping the request. A change in progress stops at its next safe point; Ctrl-C again quits at once.',
-      );
+      renderer.line(INTERRUPTED);
       current.abort(new Error('interrupted (Ctrl-C)'));
     }
     lines.end();

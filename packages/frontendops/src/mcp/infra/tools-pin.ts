@@ -7,7 +7,7 @@ import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../
 import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
 import { capitalise } from '../../engine/text.ts';
-import { capitalised, notPinned, PIN_EFFECT, unpinnedSentence } from '../../read/pin-words.ts';
+import { notPinned, PIN_EFFECT, unpinnedSentence } from '../../read/pin-words.ts';
 import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
 import type { RequestInfo } from '../../state/records.ts';
@@ -32,7 +32,7 @@ export function registerPinTools(t: InfraToolContext): void {
       return toolSuccess(
         'pin_release',
         { stack: site.target.stack, pin: toPinView(pin), created },
-        `${created ? 'Pinned' : 'Already pinned:'} ${site.target.stack} to ${pin.app}@${shortSha(pin.commit)} (${pin.deployId}). ${capitalised(PIN_EFFECT)}.`,
+        `${created ? 'Pinned' : 'Already pinned:'} ${site.target.stack} to ${pin.app}@${shortSha(pin.commit)} (${pin.deployId}). ${capitalise(PIN_EFFECT)}.`,
       );
     },
     secrecy.guard,

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { CANARY_SHARE, CANARY_SHARE_RULE, isCanaryShare } from '../../../engine/canary-share.ts';
+import { PIN_EFFECT } from '../../../read/pin-words.ts';
 import type {
   ActionResult,
   CanaryResult,
@@ -275,8 +276,7 @@ function PinEffect({ plan }: { plan: PlanView }) {
   if (plan.action === 'rollback') {
     return (
       <p className="note">
-        A rollback pins {plan.stack} to this release: the latest build is not deployed until someone promotes
-        a release or unpins.
+        A rollback pins {plan.stack} to this release: {PIN_EFFECT}.
       </p>
     );
   }
@@ -319,7 +319,7 @@ function PinExplanation({
       ) : (
         'The release live now stays live'
       )}
-      : deploys of other releases are refused until someone promotes a release or unpins. No file changes.
+      : {PIN_EFFECT}. No file changes.
     </p>
   ) : (
     <p>Deploys to {stack} go through again. What is live does not change.</p>

@@ -1,10 +1,5 @@
-import {
-  CANARY_EFFECT,
-  capitalised,
-  notPinned,
-  PIN_EFFECT,
-  unpinnedSentence,
-} from '../../../read/pin-words.ts';
+import { capitalise } from '../../../engine/text.ts';
+import { CANARY_EFFECT, notPinned, PIN_EFFECT, unpinnedSentence } from '../../../read/pin-words.ts';
 import type { PlanView, StatusView } from '../../types.ts';
 import type { Asked, Outcome } from '../actions.ts';
 import { plural, shortSha, timeAgo } from '../format.ts';
@@ -62,7 +57,7 @@ export function ReleaseActions(props: {
               ) : null}
               . Each visitor keeps theirs, by a cookie.
             </p>
-            <p>{capitalised(CANARY_EFFECT)}. Either is one key write at the edge.</p>
+            <p>{capitalise(CANARY_EFFECT)}. Either is one key write at the edge.</p>
           </div>
           <div className="actions">
             <button
