@@ -183,6 +183,30 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     return reads;
   };
 
+  // Tags as listTags and readTag answer them, from their refs: a lightweight one is its commit; an
+  // annotated one's tag object is read (queryTagObjects with a token, else one REST request each).
+  const tagsOf = async (
+    refs: ReadonlyArray<{ name: string; ref: { object: { sha: string; type: string } } }>,
+  ): Promise<TagInfo[]> => {
+    const queried = options.token
+      ? await queryTagObjects(refs.flatMap(({ ref }) => (ref.object.type === 'tag' ? [ref.object.sha] : [])))
+      : null;
+    return pMap(
+      refs,
+      async ({ name, ref }): Promise<TagInfo> => {
+        if (ref.object.type !== 'tag') return { name, sha: ref.object.sha, message: '' };
+        try {
+          return { name, ...(await (queried?.get(ref.object.sha) ?? readTagObject(ref.object.sha))) };
+        } catch (error) {
+          // A GraphQL read that failed has said so already (a rate limit, and when it lifts).
+          if (isFrontendOpsError(error)) throw error;
+          throw upstream(`read tag ${name}`, error);
+        }
+      },
+      { concurrency: TAG_READS_AT_ONCE },
+    );
+  };
+
   // An abbreviated sha given as a ref: getCommit refuses it when a branch or tag of that name shadows
   // it (validate.ts). A full sha is always the commit; other names cost no request.
   const notShadowed = async (ref: string | undefined) => {
@@ -345,14 +369,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         throw upstream(`read tag ${name}`, error);
       }
       if (ref.ref !== `refs/tags/${name}`) return null;
-      if (ref.object.type !== 'tag') return { name, sha: ref.object.sha, message: '' };
-      try {
-        const queried = options.token ? await queryTagObjects([ref.object.sha]) : null;
-        return { name, ...(await (queried?.get(ref.object.sha) ?? readTagObject(ref.object.sha))) };
-      } catch (error) {
-        if (isFrontendOpsError(error)) throw error;
-        throw upstream(`read tag ${name}`, error);
-      }
+      return (await tagsOf([{ name, ref }]))[0] ?? null;
     },
 
     async listTags(prefix) {
@@ -363,28 +380,11 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       } catch (error) {
         throw upstream('list tags', error);
       }
-      const matching = refs.flatMap((ref) => {
-        const name = ref.ref.replace(/^refs\/tags\//, '');
-        return name.startsWith(prefix) ? [{ name, ref }] : [];
-      });
-      const queried = options.token
-        ? await queryTagObjects(
-            matching.flatMap(({ ref }) => (ref.object.type === 'tag' ? [ref.object.sha] : [])),
-          )
-        : null;
-      return pMap(
-        matching,
-        async ({ name, ref }): Promise<TagInfo> => {
-          if (ref.object.type !== 'tag') return { name, sha: ref.object.sha, message: '' };
-          try {
-            return { name, ...(await (queried?.get(ref.object.sha) ?? readTagObject(ref.object.sha))) };
-          } catch (error) {
-            // A GraphQL read that failed has said so already (a rate limit, and when it lifts).
-            if (isFrontendOpsError(error)) throw error;
-            throw upstream(`read tag ${name}`, error);
-          }
-        },
-        { concurrency: TAG_READS_AT_ONCE },
+      return tagsOf(
+        refs.flatMap((ref) => {
+          const name = ref.ref.replace(/^refs\/tags\//, '');
+          return name.startsWith(prefix) ? [{ name, ref }] : [];
+        }),
       );
     },
   };
