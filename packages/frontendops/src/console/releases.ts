@@ -8,6 +8,7 @@
 import type { Config } from '../config.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
+import type { StoppedChange } from '../deploy/types.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { badInput } from '../errors.ts';
 import { createDeployTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
@@ -63,6 +64,8 @@ export async function describeAction(
   plan: DeployPlan,
   action: PlanAction,
   to: string | undefined,
+  /** The stopped change the run finishes (the dry run's DeploySummary finishes). */
+  finishes?: StoppedChange,
 ): Promise<PlanView> {
   const [contents, commits, pin] = await Promise.all([
     readPlanContents(site, plan),
@@ -75,7 +78,8 @@ export async function describeAction(
     readPinAsRecorded(site),
   ]);
   return {
-    ...toConsolePlan(plan, action, site.protected),
+    ...toConsolePlan(plan, action, site.protected, finishes),
+    ...(finishes ? { finishes } : {}),
     ...(to ? { to } : {}),
     contents,
     commits,

@@ -4,6 +4,7 @@
  * DeployTarget stays on the server; the public site URL is fine to show.
  */
 
+import type { StoppedChange } from '../deploy/types.ts';
 import type { ApprovalAction } from '../ports.ts';
 import type {
   PlanView as EnginePlanView,
@@ -93,6 +94,11 @@ export interface PlanView extends EnginePlanView {
   commits?: ReleaseCommits;
   /** The stack's pin, when there is one. */
   pin?: PinView | null;
+  /**
+   * The stopped change (of this release, live, not yet verified nor recorded) that the run finishes,
+   * with nothing else to do (DeploySummary finishes): what the description then says.
+   */
+  finishes?: StoppedChange;
 }
 
 /** What the POST actions return. */

@@ -4,6 +4,7 @@
  * models of src/read/views.ts. Named fields only, so a field added to a record later never reaches
  * the browser by accident.
  */
+import type { StoppedChange } from '../deploy/types.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { type SiteVerification, uncheckedNotes } from '../read/verify-site.ts';
 import { toHistoryItem, toPlanView } from '../read/views.ts';
@@ -67,7 +68,8 @@ export const toConsolePlan = (
   plan: DeployPlan,
   action: PlanAction | CanaryAction,
   isProtected: boolean,
+  finishes?: StoppedChange,
 ): PlanView => ({
-  ...toPlanView(plan, isProtected),
+  ...toPlanView(plan, isProtected, finishes),
   action,
 });

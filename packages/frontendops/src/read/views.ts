@@ -5,8 +5,9 @@
  * holding a bucket name) never leaks by accident. Types only for the browser; zod for MCP.
  */
 import * as z from 'zod';
+import type { StoppedChange } from '../deploy/types.ts';
 import { isCanaryEvent } from '../engine/canary-event.ts';
-import { describePlan } from '../engine/describe.ts';
+import { describeFinish, describePlan } from '../engine/describe.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import type { DeploymentRecord, ReleaseRef, RequestInfo } from '../state/records.ts';
 
@@ -380,7 +381,12 @@ export function toHistoryItem(
   };
 }
 
-export function toPlanView(plan: DeployPlan, isProtected: boolean): PlanView {
+/**
+ * A dry run's plan as every surface shows it (plan_deploy, get_deploy_target, the console): with
+ * nothing else to do, a run that finishes a stopped change (DeploySummary finishes) says that, not
+ * "already live".
+ */
+export function toPlanView(plan: DeployPlan, isProtected: boolean, finishes?: StoppedChange): PlanView {
   return {
     stack: plan.stack,
     kind: plan.kind,
@@ -388,7 +394,7 @@ export function toPlanView(plan: DeployPlan, isProtected: boolean): PlanView {
     commit: plan.commit,
     deployId: plan.deployId,
     artifactDigest: plan.artifactDigest,
-    description: describePlan(plan),
+    description: finishes ? describeFinish(finishes, plan.stack) : describePlan(plan),
     filesToCopy: plan.copies.length,
     bytesToCopy: plan.bytesToCopy,
     unchanged: plan.unchanged,

@@ -1,8 +1,17 @@
+/**
+ * A change stopped after its switch (live, neither verified nor recorded), finished by the console's
+ * next change of the stack: its plan says so, as the CLI's dry run says it (describeFinish), in the
+ * API and on the page, and the change's result names it. Before, the plan said "already live,
+ * nothing to do" (and the page's Deploy latest was disabled) while a stopped change waited.
+ */
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ConsoleServer } from '../../src/console/server.ts';
+import { CONSOLE_UI_DIR, type ConsoleServer } from '../../src/console/server.ts';
 import type { ActionResult, PlanView } from '../../src/console/types.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { describeFinish } from '../../src/engine/describe.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
+import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
@@ -13,13 +22,16 @@ let repo: TestRepo;
 let C1: string;
 let C2: string;
 let server: ConsoleServer;
+let browser: FileBrowser | undefined;
 
 beforeAll(async () => {
   const env = await startConsoleEnv();
   ({ t, repo, C1, C2 } = env);
-  server = await startConsoleOn(env);
+  // The built page: the plan's words are read where a person reads them too.
+  server = await startConsoleOn(env, { uiDir: CONSOLE_UI_DIR });
 });
 afterAll(async () => {
+  await browser?.close();
   await server?.close();
   await repo?.cleanup();
   await t?.stop();
@@ -56,4 +68,49 @@ it("a promote that finishes a stopped rollback says so and tags it as that rollb
     Kind: 'rollback',
     'Rolled-Back-From': C2,
   });
+});
+
+const stoppingAtRecord = () => stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+const planOf = async (query: string) =>
+  (await (await fetch(api(`plan?${query}`), { headers: bearer() })).json()) as PlanView;
+const post = async (action: string, body: object) => {
+  const res = await fetch(api(action), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer() },
+    body: JSON.stringify(body),
+  });
+  const result = (await res.json()) as ActionResult;
+  expect(res.status, JSON.stringify(result)).toBe(200);
+  return result;
+};
+
+it('the plan of a deploy that finishes a stopped deploy says so, as the dry run does, and the page shows it', async () => {
+  // C1 live (the promote above): a deploy of the latest build, C2, stops at its record.
+  await expect(
+    deployArtifact(stoppingAtRecord(), { app: APP, commit: C2, request: requestBy('deploy') }),
+  ).rejects.toThrow(/stopped/);
+  const stopped = (await t.site.records.readPointer())?.value.deployId as string;
+  expect(stopped).toMatch(new RegExp(`^${C2.slice(0, 7)}-`));
+  const finishes = { deployId: stopped, kind: 'deploy', app: APP, commit: C2 };
+
+  const plan = await planOf('action=deploy-latest');
+  expect(plan).toMatchObject({ noop: true, finishes, description: describeFinish(finishes, STACK) });
+  expect(plan.description).not.toMatch(/already live/);
+
+  if (hasChromium) {
+    browser = await openChromium();
+    const context = await browser.newContext({ baseURL: new URL(server.url).origin });
+    const page: Page = await context.newPage();
+    await page.goto(`/?token=${server.token}`);
+    const card = page.getByRole('region', { name: 'Plan' });
+    await expect.poll(() => card.textContent()).toContain(describeFinish(finishes, STACK));
+    expect(await card.textContent()).not.toMatch(/already live/);
+    // What the plan says is to do can be confirmed: the button is not held as "nothing to do".
+    await expect.poll(() => page.getByRole('button', { name: 'Deploy latest' }).isEnabled()).toBe(true);
+  }
+
+  const result = await post('deploy-latest', { deployId: plan.deployId });
+  expect(result).toMatchObject({ outcome: 'noop', finishedInterrupted: stopped });
+  expect((await t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
+  expect(await planOf('action=deploy-latest')).not.toHaveProperty('finishes');
 });

@@ -1,6 +1,5 @@
 /** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
-import { describeFinish } from '../../engine/describe.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { leftOutWords, readHistory } from '../../read/history.ts';
 import { PIN_EFFECT } from '../../read/pin-words.ts';
@@ -20,10 +19,9 @@ export function registerReadTools(t: InfraToolContext): void {
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
       const { plan, finishes } = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
       const view = {
-        ...toPlanView(plan, site.protected),
+        // Its run finishes a stopped change of this release: said as get_deploy_target says it.
+        ...toPlanView(plan, site.protected, finishes),
         contents: await readPlanContents(site, plan),
-        // Its run finishes a stopped deploy of this release: said as get_deploy_target says it.
-        ...(finishes ? { description: describeFinish(finishes, plan.stack) } : {}),
       };
       return toolSuccess('plan_deploy', view, `Dry run: ${view.description}. Nothing was changed.`);
     },

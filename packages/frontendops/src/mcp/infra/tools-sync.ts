@@ -8,7 +8,7 @@ import type { DeployEvent } from '../../deploy/apply.ts';
 import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { NOT_SWITCHED_BACK, switchedBack } from '../../deploy/switch-back-words.ts';
-import { changeNoun, describeFinish, describePlan } from '../../engine/describe.ts';
+import { changeNoun, describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError } from '../../errors.ts';
@@ -55,9 +55,9 @@ export function registerSyncTools(t: InfraToolContext): void {
         artifactDigest: plan.artifactDigest,
       });
       const view = {
-        ...toPlanView(plan, site.protected),
+        ...toPlanView(plan, site.protected, finishes),
         contents: await readPlanContents(site, plan),
-        ...(finishes ? { deployId, noop: false, description: describeFinish(finishes, plan.stack) } : {}),
+        ...(finishes ? { deployId, noop: false } : {}),
       };
       // Finishing makes nothing live that is not live already: nothing to approve.
       const approvalRequired = site.protected && !plan.noop;

@@ -243,7 +243,8 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
               type="button"
               className="primary"
               disabled={
-                (plan?.noop === true && asked.action !== 'promote') || (offersShare && share && !shareValid)
+                (plan?.noop === true && !plan.finishes && asked.action !== 'promote') ||
+                (offersShare && share && !shareValid)
               }
               onClick={() => void confirm(plan)}
             >

@@ -127,7 +127,8 @@ export function ReleaseActions(props: {
             <button
               type="button"
               className="primary"
-              disabled={!plan || plan.noop || props.busy}
+              // A plan whose run finishes a stopped change has that to do, though its build is live.
+              disabled={!plan || (plan.noop && !plan.finishes) || props.busy}
               onClick={() => props.onAsk({ action: 'deploy-latest' })}
             >
               Deploy latest
