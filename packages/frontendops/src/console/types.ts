@@ -120,7 +120,7 @@ export interface ActionResult {
    * a no-op: the one the tag is of (DeploySummary finishedInterrupted).
    */
   finishedInterrupted?: string;
-  /** A rollback pinned the stack to what it made live. */
+  /** A rollback (this one, or the stopped one this run finished) pinned the stack to what it made live. */
   pinned: boolean;
   /** A promote lifted the pin. */
   unpinned: boolean;

@@ -70,6 +70,6 @@ export const toConsolePlan = (
   isProtected: boolean,
   finishes?: StoppedChange,
 ): PlanView => ({
-  ...toPlanView(plan, isProtected, finishes),
+  ...toPlanView(plan, isProtected, finishes, action === 'promote'),
   action,
 });

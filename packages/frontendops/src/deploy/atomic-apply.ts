@@ -41,6 +41,7 @@ import {
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
 import { isCanaryEvent } from '../engine/canary-event.ts';
+import { describeFinish, describeFinished } from '../engine/describe.ts';
 import { canaryRowId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
@@ -123,7 +124,7 @@ import {
   migrationSwitch,
   ownPrefixes,
 } from './live.ts';
-import type { DeployEvent, DeploySummary } from './types.ts';
+import type { DeployEvent, DeploySummary, StoppedChange } from './types.ts';
 import type { Verification } from './verify.ts';
 
 export interface AtomicOptions extends ApplyOptions {
@@ -182,7 +183,18 @@ export async function runAtomic(
       assertMarkerAsRecordedAhead(site),
       readAtomicContext(site, nowOf(options)),
     ] as const);
-    const prepared = await prepare(site, op, ctx, await choose(ctx));
+    // A refusal of what this operation chose is the run's too, after its settle finished the change
+    // stopped past its switch (settleAtomic): the dry run names that one, in its words.
+    const chosen = async () => prepare(site, op, ctx, await choose(ctx));
+    const prepared = await chosen().catch(async (error: unknown) => {
+      const stopped = await ctx.atomic.readPending();
+      throw stopped && switchedLive(stopped, ctx.kvs.value)
+        ? refusedAfterFinishing(
+            error,
+            `would first ${describeFinish(stoppedChange(stopped), site.target.stack)}`,
+          )
+        : error;
+    });
     // A record under the deploy id the operation gets that it would refuse before its first write
     // (runLocked) is said now, before anyone confirms or approves it (one read).
     await ownRecordAheadOf(site, prepared.plan, options, DRY_RUN_REFUSED);
@@ -199,16 +211,7 @@ export async function runAtomic(
         request: options.request,
         ...(drift ? { drift } : {}),
       }),
-      ...(stopped && finishes
-        ? {
-            finishes: {
-              deployId: stopped.plan.deployId,
-              kind: stopped.op,
-              app: stopped.plan.app,
-              commit: stopped.plan.commit,
-            },
-          }
-        : {}),
+      ...(stopped && finishes ? { finishes: stoppedChange(stopped) } : {}),
     };
   }
   const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);
@@ -301,13 +304,19 @@ async function runLocked(
   await assertAuditWritable(site.state, site.target.statePrefix);
   const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
+  // Refused after the settle finished a stopped change (a deploy of a stopped canary start's build
+  // finds the canary running): the refusal says what was finished and recorded, as the dry run did.
+  const finishedThen = (error: unknown) =>
+    earlier?.finished.outcome === 'succeeded'
+      ? refusedAfterFinishing(error, describeFinished(stoppedChange(earlier.pending)))
+      : error;
   let target: AtomicTarget;
   try {
     target = await choose(ctx);
   } catch (error) {
     // The same operation, run again after its answer was lost: it was what the settle just finished
     // (a promote or abort then finds no canary). Say what was done, not that there is nothing to do.
-    if (earlier?.pending.op !== op || !isFrontendOpsError(error, 'NOT_FOUND')) throw error;
+    if (earlier?.pending.op !== op || !isFrontendOpsError(error, 'NOT_FOUND')) throw finishedThen(error);
     return summarize(earlier.pending.plan, {
       dryRun: false,
       started,
@@ -315,7 +324,9 @@ async function runLocked(
       ...finishedFacts(earlier.finished),
     });
   }
-  const prepared = await prepare(site, op, ctx, target, abandoned, true, refusedAhead);
+  const prepared = await prepare(site, op, ctx, target, abandoned, true, refusedAhead).catch((error) => {
+    throw finishedThen(error);
+  });
   const { plan } = prepared;
   options.onEvent?.({ type: 'plan', plan });
   // A record already under the deploy id is judged now, as finishAtomic's writeOwnRecord will judge
@@ -1463,6 +1474,28 @@ async function recordAbandoned(site: Site, record: AtomicPending): Promise<void>
  * canary's). Said by the dry run (finishes) and the run (finishedInterrupted) alike.
  */
 const finishedBy = (stopped: AtomicPending, plan: AtomicPlan): boolean => stopped.plan.commit === plan.commit;
+
+/** A stopped operation as the dry run (finishes) and the run name it. */
+const stoppedChange = (stopped: AtomicPending): StoppedChange => ({
+  deployId: stopped.plan.deployId,
+  kind: stopped.op,
+  app: stopped.plan.app,
+  commit: stopped.plan.commit,
+  ...(stopped.pinOnSuccess && stopped.op === 'rollback' ? { pins: true as const } : {}),
+});
+
+/**
+ * A refusal of what an operation chose, by a run that finishes a stopped change first (`finishing`:
+ * "would first finish …" for its dry run, "finished the interrupted …" for the run): said with it,
+ * the code and details unchanged. Any other error goes through as it is.
+ */
+const refusedAfterFinishing = (error: unknown, finishing: string): unknown =>
+  error instanceof FrontendOpsError
+    ? new FrontendOpsError(error.code, `${error.message} (This run ${finishing}.)`, {
+        cause: error,
+        ...(error.details ? { details: error.details } : {}),
+      })
+    : error;
 
 /** The two operations that end a canary, each under the canary's deploy id. */
 const CANARY_ENDS: ReadonlySet<AtomicOp> = new Set(['canary-promote', 'canary-abort']);

@@ -155,6 +155,7 @@ async function deployInPlace(
               kind: stopped.kind,
               app: stopped.app,
               commit: stopped.commit,
+              ...(pinsOnFinish(pending)?.pins ? { pins: true as const } : {}),
             },
           }
         : {}),
@@ -232,8 +233,10 @@ async function deployInPlace(
     // the head that the deploy's own append would refuse (read while the lock checked the state).
     if (head.status === 'rejected') throw head.reason;
     if (pin.status === 'rejected') throw pin.reason;
-    if (checkPin) assertDeployAllowed(pin.value, site.target.stack, manifest.commit);
     if (interrupted.status === 'rejected') throw interrupted.reason;
+    // Held to the pin a stopped rollback it finishes leaves (its own); judged again once finished.
+    if (checkPin)
+      assertDeployAllowed(pin.value, site.target.stack, manifest.commit, pinsOnFinish(interrupted.value));
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
     // Finishing a stopped rollback pins its release, as its last step: this deploy is held to that
@@ -268,7 +271,7 @@ async function deployInPlace(
               },
             }
           : {}),
-        ...(await settlePin(site, plan, options)),
+        ...(await settlePin(site, plan, options, same ? finished.record : undefined)),
       };
     }
     // Before authorize: a CDN that cannot be set up stops the change without using its approval.
@@ -290,6 +293,12 @@ async function deployInPlace(
     return { ...summary, ...(pinned ? { pinned } : await settlePin(site, plan, options)) };
   });
 }
+
+/** A stopped rollback someone asked for pins its release when finished (pinRolledBack): its release. */
+const pinsOnFinish = (pending: PendingDeploy | null) =>
+  pending?.pinOnSuccess && pending.plan.kind === 'rollback'
+    ? { commit: pending.plan.commit, pins: true as const }
+    : null;
 
 /** A stack migrated to atomic releases, opened through outputs that still describe it in place. */
 const servesAtomicReleases = (site: Site) =>
@@ -459,6 +468,8 @@ async function settlePin(
   site: Site,
   plan: Pick<DeployPlan, 'kind' | 'noop' | 'deployId' | 'app' | 'commit'>,
   options: DeployOptions,
+  /** The stopped change this no-op run finished (DeploySummary finishedInterrupted), if any. */
+  finished?: { deployId: string; kind: string },
 ): Promise<Pick<DeploySummary, 'pinned' | 'unpinned'>> {
   const { request } = options;
   if (plan.kind === 'rollback') {
@@ -475,6 +486,12 @@ async function settlePin(
       deployId: plan.deployId,
     });
     return unpinned ? { unpinned } : {};
+  }
+  // A deploy that finished a stopped rollback of its release: the pin that rollback set as its last
+  // step (pinRolledBack) stays, and is said (one read, only then).
+  if (finished?.kind === 'rollback') {
+    const pin = await readPin(site);
+    return pin?.deployId === finished.deployId ? { pinned: pin } : {};
   }
   return {};
 }
@@ -493,7 +510,9 @@ async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<D
     pinOnSuccess: kind === 'rollback',
     // A rollback that finished pinned itself (pinRolledBack); a no-op one pins here.
     settle: async (summary) =>
-      summary.outcome === 'failed' || summary.pinned ? {} : settlePin(site, summary.plan, options),
+      summary.outcome === 'failed' || summary.pinned
+        ? {}
+        : settlePin(site, summary.plan, options, summary.finishedInterrupted),
   });
 }
 

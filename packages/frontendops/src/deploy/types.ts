@@ -121,7 +121,11 @@ export interface DeploySummary extends DeployIdentity {
   request: RequestInfo;
   rolledBackTo?: string;
   error?: { code: string; message: string };
-  /** The pin this rollback set (the environment stays on this release until a promote or unpin). */
+  /**
+   * The pin this rollback set (the environment stays on this release until a promote or unpin); for a
+   * deploy that finished a stopped rollback of its release (finishedInterrupted), the pin that
+   * rollback set, which stays.
+   */
   pinned?: PinRecord;
   /** The pin this promote lifted. */
   unpinned?: PinRecord;
@@ -153,4 +157,9 @@ export interface StoppedChange {
   kind: string;
   app: string;
   commit: string;
+  /**
+   * A rollback someone asked for: finishing it pins its release as its own last step (pinRolledBack),
+   * in place of any pin, or keeps the pin it already set.
+   */
+  pins?: true;
 }

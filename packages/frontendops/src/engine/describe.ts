@@ -3,6 +3,7 @@
  * results, approval questions, the console). It names the app, commits, stack and counts: never a
  * bucket or an endpoint.
  */
+import { finishedRollbackPin } from '../read/pin-words.ts';
 import { type AtomicPlan, describeAtomicPlan } from './atomic-plan.ts';
 import { type DeployPlan, describePrune } from './plan.ts';
 
@@ -45,10 +46,14 @@ export function describePlan(
  * plan_deploy, get_deploy_target) as the run will do it.
  */
 export function describeFinish(
-  stopped: { deployId: string; kind: string; app: string; commit: string },
+  stopped: { deployId: string; kind: string; app: string; commit: string; pins?: true },
   stack: string,
+  /** A promote: it lifts the pin a rollback it finishes sets, so that pin is not said to stay. */
+  liftsPin = false,
 ): string {
-  return `finish ${changeNoun(stopped.kind)} ${stopped.deployId} of ${stopped.app}@${stopped.commit.slice(0, 7)} on ${stack}: it went live, but it was interrupted before it was verified and recorded`;
+  const release = `${stopped.app}@${stopped.commit.slice(0, 7)}`;
+  const pin = stopped.pins && !liftsPin ? `; ${finishedRollbackPin(stack, release, false)}` : '';
+  return `finish ${changeNoun(stopped.kind)} ${stopped.deployId} of ${release} on ${stack}: it went live, but it was interrupted before it was verified and recorded${pin}`;
 }
 
 /**

@@ -18,6 +18,14 @@ export const unpinnedSentence = (stack: string, was: string): string =>
 /** An unpin of a stack no pin held. */
 export const notPinned = (stack: string): string => `${stack} was not pinned; nothing changed.`;
 
+/**
+ * A stopped rollback someone asked for, finished by the next change of its release: its last step
+ * pins that release (the rollback's decision), and a deploy of it leaves the pin. Said by the dry
+ * run (`done` false) and the run, after the words that name the finish.
+ */
+export const finishedRollbackPin = (stack: string, release: string, done: boolean): string =>
+  `${done ? 'the rollback it finished pinned' : 'finishing the rollback pins'} ${stack} to ${release}, and the pin stays: ${PIN_EFFECT}`;
+
 /** What a running canary does to other changes. */
 export const CANARY_EFFECT =
   'deploys and rollbacks are refused until the canary is promoted (everyone gets it) or aborted (everyone goes back to the live release)';

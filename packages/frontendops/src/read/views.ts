@@ -386,7 +386,13 @@ export function toHistoryItem(
  * nothing else to do, a run that finishes a stopped change (DeploySummary finishes) says that, not
  * "already live".
  */
-export function toPlanView(plan: DeployPlan, isProtected: boolean, finishes?: StoppedChange): PlanView {
+export function toPlanView(
+  plan: DeployPlan,
+  isProtected: boolean,
+  finishes?: StoppedChange,
+  /** A promote: describeFinish's liftsPin. */
+  liftsPin = false,
+): PlanView {
   return {
     stack: plan.stack,
     kind: plan.kind,
@@ -394,7 +400,7 @@ export function toPlanView(plan: DeployPlan, isProtected: boolean, finishes?: St
     commit: plan.commit,
     deployId: plan.deployId,
     artifactDigest: plan.artifactDigest,
-    description: finishes ? describeFinish(finishes, plan.stack) : describePlan(plan),
+    description: finishes ? describeFinish(finishes, plan.stack, liftsPin) : describePlan(plan),
     filesToCopy: plan.copies.length,
     bytesToCopy: plan.bytesToCopy,
     unchanged: plan.unchanged,

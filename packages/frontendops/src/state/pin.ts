@@ -168,8 +168,19 @@ export async function clearPin(
 /** Which pin a person saw, to unpin only that one: its release and when it was set. */
 export type PinShown = Pick<PinRecord, 'deployId' | 'at'>;
 
-/** Refuses a deploy of another release while the stack is pinned. */
-export function assertDeployAllowed(pin: PinRecord | null, stack: string, commit: string): void {
+/**
+ * Refuses a deploy of another release while the stack is pinned. `finishing`: the stopped change the
+ * run finishes first (DeploySummary finishes). A rollback someone asked for pins its release as its
+ * last step, in place of any pin (pinRolledBack: the rollback's decision): a deploy of that release
+ * is held to that pin, not to the one it replaces. One rule for the run, its dry run and the tools.
+ */
+export function assertDeployAllowed(
+  pin: PinRecord | null,
+  stack: string,
+  commit: string,
+  finishing?: { commit: string; pins?: true } | null,
+): void {
+  if (finishing?.pins && finishing.commit === commit) return;
   if (pin && pin.commit !== commit) throw pinnedError(stack, pin);
 }
 

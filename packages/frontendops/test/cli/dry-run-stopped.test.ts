@@ -10,9 +10,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
@@ -66,11 +68,19 @@ async function saidAndDone(
   const finish = new RegExp(
     `finish ${what} ${stopped} of ${APP}@${commit.slice(0, 7)} on \\S+: it went live, but it was interrupted before it was verified and recorded`,
   );
+  // A rollback someone asked for pins its release as its last step: finishing it, a deploy or the
+  // rollback again says so (a promote lifts the pin).
+  const pins = what === 'rollback';
+  const pinned = (tense: string) =>
+    `${tense} ${site.target.stack} to ${APP}@${commit.slice(0, 7)}, and the pin stays`;
+  const pinSaid = (text: string, tense: string) =>
+    pins ? expect(text).toContain(pinned(tense)) : expect(text).not.toMatch(/the pin stays/);
   const argv = by ?? (what === 'rollback' ? ['rollback'] : ['deploy', '--commit', commit]);
   const dry = await run([...argv, '--dry-run']);
   expect(dry.code, dry.stderr).toBe(0);
   expect(dry.stdout).toMatch(finish);
   expect(dry.stdout).not.toMatch(/already live|would copy/);
+  pinSaid(dry.stdout, 'finishing the rollback pins');
   const json = await run([...argv, '--dry-run', '--json']);
   expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, finishes: stopped });
   // The infra tools plan a deploy of the same build: its run finishes the stopped change, whatever it was.
@@ -80,6 +90,7 @@ async function saidAndDone(
       const said = await c.call(tool, { commit });
       expect(said.text, tool).toMatch(new RegExp(finish.source, 'i'));
       expect(said.text, tool).not.toMatch(/already live|nothing to do/);
+      pinSaid(said.text, 'finishing the rollback pins');
     }
     if (finishedBy === 'tools') {
       // As get_deploy_target said: its handle names the stopped change, and the next steps finish it.
@@ -106,6 +117,8 @@ async function saidAndDone(
     expect(real.code, real.stderr).toBe(0);
     const summary = JSON.parse(real.stdout);
     expect(summary).toMatchObject({ dryRun: false, outcome: 'noop', finishedInterrupted: stopped });
+    if (pins) expect(summary.pinned).toMatchObject({ cause: 'rollback', commit, deployId: stopped });
+    else if (argv[0] === 'deploy') expect(summary).not.toHaveProperty('pinned');
     return summary.tag ?? undefined;
   }
   const real = await run(argv);
@@ -113,6 +126,7 @@ async function saidAndDone(
   // Said as what it was: a rollback finished is not called a deploy.
   expect(real.stdout).toContain(`finished the interrupted ${what} ${stopped}, which had made it live`);
   expect(real.stdout).not.toMatch(/already live/);
+  if (argv[0] === 'deploy') pinSaid(real.stdout, 'the rollback it finished pinned');
   return /^ {2}tag: (\S+)$/m.exec(real.stdout)?.[1];
 }
 
@@ -306,6 +320,45 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       });
     }
 
+    if (mode === 'atomic') {
+      it('a canary start stopped after its switch, then a deploy of its build: each names what it finishes', async () => {
+        // The canary's build is not live: the deploy finishes the canary start, then is refused as
+        // any deploy is while a canary runs. Before, the dry run and the tools named only the
+        // refusal, and the run recorded the canary start without saying so.
+        const stopped = await stoppedAfterSwitch(() =>
+          startCanary(stopping(site), { app: APP, commit: other, weightPercent: 10, request }),
+        );
+        const argv = ['deploy', '--commit', other];
+        const finish = `finish canary start ${stopped} of ${APP}@${other.slice(0, 7)} on ${site.target.stack}: it went live, but it was interrupted before it was verified and recorded`;
+        const refused = /A canary of \S+ runs on \S+ \(10% of visitors\)\. Promote it or abort it first/;
+        const dry = await run([...argv, '--dry-run']);
+        expect(dry.code, dry.stdout).toBe(2);
+        expect(dry.stderr).toContain(finish);
+        expect(dry.stderr).toMatch(refused);
+        const json = JSON.parse((await run([...argv, '--dry-run', '--json'])).stdout);
+        expect(json.error.message).toContain(finish);
+        const c = await connectInfra(infraServerOn(site));
+        try {
+          for (const tool of ['plan_deploy', 'get_deploy_target']) {
+            const said = await c.call(tool, { commit: other });
+            expect(said.isError, tool).toBe(true);
+            expect(said.text, tool).toContain(finish);
+          }
+        } finally {
+          await c.close();
+        }
+        expect(await entryOf(stopped)).toBeUndefined();
+        const real = await run(argv);
+        expect(real.code, real.stdout).toBe(2);
+        expect(real.stderr, real.stderr).toContain(`finished the interrupted canary start ${stopped}`);
+        expect(real.stderr).toMatch(refused);
+        expect(await entryOf(stopped)).toMatchObject({
+          type: 'canary-start',
+          data: { outcome: 'succeeded' },
+        });
+      });
+    }
+
     it('a rollback stopped after its switch, finished by a deploy of its release', async () => {
       const [from, to] = wentLive();
       const stopped = await stoppedAfterSwitch(() => rollbackRelease(stopping(site), { request }));
@@ -318,6 +371,24 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       const { subject, trailers } = await tagged(tag);
       expect(subject).toBe(`Roll back ${APP} from ${from.slice(0, 7)} to ${to.slice(0, 7)}`);
       expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Kind: 'rollback', 'Rolled-Back-From': from });
+    });
+
+    it('a stale pin of another build, a rollback stopped after its switch: a deploy of its release finishes it', async () => {
+      // Pinned on purpose to the live build; then a rollback (past that pin, as rollbacks go) stops
+      // after its switch. Its own pin, its last step, replaces that one: a deploy of its release is
+      // held to the rollback's pin, as the CLI's dry run said. Before, get_deploy_target refused
+      // PINNED (and in place so did the run) naming the pin the rollback replaces.
+      await pinRelease(site, { request });
+      const [, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() => rollbackRelease(stopping(site), { request }));
+      await saidAndDone(site, run, stopped, 'rollback', to, mode === 'atomic' ? 'tools' : 'cli', {
+        by: ['deploy', '--commit', to],
+      });
+      expect(await readPin(site)).toMatchObject({
+        cause: 'rollback',
+        commit: to,
+        replaces: { commit: other },
+      });
     });
 
     it('a deploy stopped after its switch, finished by a rollback to its release', async () => {

@@ -11,6 +11,7 @@ import type { ActionResult, PlanView } from '../../src/console/types.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { describeFinish } from '../../src/engine/describe.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
+import { readPin } from '../../src/state/pin.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -51,7 +52,9 @@ it("a promote that finishes a stopped rollback says so and tags it as that rollb
   const plan = (await (
     await fetch(api(`plan?action=promote&to=${C1}`), { headers: bearer() })
   ).json()) as PlanView;
-  expect(plan).toMatchObject({ noop: true });
+  expect(plan).toMatchObject({ noop: true, finishes: { deployId: stopped, kind: 'rollback', pins: true } });
+  // A promote lifts the pin the rollback sets as it is finished: no "the pin stays".
+  expect(plan.description).not.toMatch(/already live|the pin stays/);
   const res = await fetch(api('promote'), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...bearer() },
@@ -113,4 +116,22 @@ it('the plan of a deploy that finishes a stopped deploy says so, as the dry run 
   expect(result).toMatchObject({ outcome: 'noop', finishedInterrupted: stopped });
   expect((await t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
   expect(await planOf('action=deploy-latest')).not.toHaveProperty('finishes');
+});
+
+it("a redeploy that finishes a stopped rollback of its build says the rollback's pin stays, planned and done", async () => {
+  // C2 live and recorded (the deploy above, finished); a rollback to C1 stops at its record, before its pin.
+  await expect(rollbackRelease(stoppingAtRecord(), { request: requestBy('roll back') })).rejects.toThrow(
+    /stopped/,
+  );
+  const stopped = (await t.site.records.readPointer())?.value.deployId as string;
+  expect(stopped).toMatch(new RegExp(`^${C1.slice(0, 7)}-`));
+  const pinWords = `finishing the rollback pins ${STACK} to ${APP}@${C1.slice(0, 7)}, and the pin stays`;
+
+  const plan = await planOf(`action=redeploy&to=${C1}`);
+  expect(plan).toMatchObject({ noop: true, finishes: { deployId: stopped, kind: 'rollback', pins: true } });
+  expect(plan.description).toContain(pinWords);
+
+  const result = await post('redeploy', { deployId: plan.deployId, to: C1 });
+  expect(result).toMatchObject({ outcome: 'noop', finishedInterrupted: stopped, pinned: true });
+  expect(await readPin(t.site)).toMatchObject({ cause: 'rollback', commit: C1, deployId: stopped });
 });

@@ -7,7 +7,7 @@ import type { DeploySummary } from '../../deploy/deploy.ts';
 import { switchedBack } from '../../deploy/switch-back-words.ts';
 import type { DeployOptions } from '../../deploy/types.ts';
 import type { ApprovalAction, GitHost } from '../../ports.ts';
-import { PIN_EFFECT } from '../../read/pin-words.ts';
+import { finishedRollbackPin, PIN_EFFECT } from '../../read/pin-words.ts';
 import type { Site } from '../../site.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import {
@@ -463,7 +463,7 @@ export async function finish(
     const finishing =
       words &&
       (summary.finishes
-        ? words.describeFinish(summary.finishes, summary.stack)
+        ? words.describeFinish(summary.finishes, summary.stack, as === 'promote')
         : summary.finishedInterrupted && words.describeFinished(summary.finishedInterrupted));
     report(ctx, summary, json, as, finishing || undefined);
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
@@ -632,7 +632,10 @@ function report(
         out,
         `  it is live by a rollback (${summary.pinned.at}, by ${summary.pinned.by}); to go back further, name the release: \`frontendops rollback --to <deploy id or commit>\``,
       );
-    if (summary.pinned)
+    // A deploy that finished a stopped rollback of its release: that rollback's pin stays.
+    if (summary.pinned && summary.kind === 'deploy' && summary.finishedInterrupted)
+      say(out, `  note: ${finishedRollbackPin(s.stack, `${s.app}@${s.commit.slice(0, 7)}`, true)}.`);
+    else if (summary.pinned)
       say(
         out,
         `  pinned: deploys of other releases are refused until \`frontendops promote\` or \`frontendops unpin\``,

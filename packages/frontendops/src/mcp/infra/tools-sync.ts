@@ -39,7 +39,8 @@ export function registerSyncTools(t: InfraToolContext): void {
       const { plan, finishes } = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
       // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
       // Held to the chain first: the pin's words are told as the audit log records them, or refused.
-      assertDeployAllowed(await readPinAsRecorded(site), site.target.stack, full);
+      // A stopped rollback the run finishes replaces the pin with its own, as the run judges it.
+      assertDeployAllowed(await readPinAsRecorded(site), site.target.stack, full, finishes);
       // This build live is not "nothing to do" while the change that made it live (a deploy, a
       // rollback…) waits to be verified and recorded, stopped after its switch: as the dry run finds it,
       // by the rule the run finishes it by, the handle names that change, and run_sync → invalidate_cdn
