@@ -64,7 +64,7 @@ const BACKEND_HINT =
  * - trustElicitation: whether the MCP client's answer to the server's question (and the console's
  *   button) counts. Off unless the stack's owners trust every client that can reach its server.
  */
-const approvalConfigSchema = z.strictObject({
+export const approvalConfigSchema = z.strictObject({
   approvers: z
     .record(
       z.string().regex(APPROVER_NAME, "expected a person's name: letters, digits, spaces and . _ @ ' -"),

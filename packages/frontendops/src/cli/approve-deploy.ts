@@ -17,6 +17,13 @@ import { capitalise } from '../engine/text.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
+  adoptionWords,
+  approvalInForce,
+  howToAdopt,
+  notRecorded,
+  type PolicyInForce,
+} from '../state/approval-policy.ts';
+import {
   type ApprovalAction,
   type ApprovalRequest,
   type ApprovalStatement,
@@ -38,6 +45,8 @@ export interface ApprovalPreview {
   plan: DeployPlan;
   /** The plan in one sentence: "deploy sophia-dashboard@3f2c1a9 to prod (live: 1a2b3c4): 8 files to copy, …" */
   description: string;
+  /** What approving also adopts of the configuration's approval policy (approval-policy.ts adoptionWords). */
+  adopts?: string;
 }
 
 export interface ApproveOptions {
@@ -62,7 +71,19 @@ export async function approveRequest(
 
   const key = await options.loadKey();
   const publicKey = encodePublicKey(key);
-  const name = Object.entries(site.approval.approvers).find(([, listed]) => listed === publicKey)?.[0];
+  // Who approves is what both the configuration and the audit log's record accept (approval-policy.ts).
+  const inForce = await approvalInForce(site);
+  const name = Object.entries(inForce.policy.approvers).find(([, listed]) => listed === publicKey)?.[0];
+  const configured = Object.entries(inForce.configured.approvers).find(([, listed]) => listed === publicKey);
+  if (!name && configured) {
+    const stack = site.target.stack;
+    throw new FrontendOpsError(
+      'DENIED',
+      `Your approver key counts for nothing yet: ${notRecorded(inForce, stack)
+        .filter((part) => part.includes(`"${configured[0]}"`))
+        .join('; ')}. Nothing was approved. ${capitalise(howToAdopt(inForce, stack))}.`,
+    );
+  }
   if (!name) {
     throw new FrontendOpsError(
       'DENIED',
@@ -71,7 +92,8 @@ export async function approveRequest(
     );
   }
 
-  if (!(await options.confirm(preview, name))) {
+  const adopts = adoptionWords(inForce);
+  if (!(await options.confirm({ ...preview, ...(adopts ? { adopts } : {}) }, name))) {
     await auditDecision(site, {
       decision: 'declined',
       action: request.action,
@@ -97,7 +119,7 @@ export async function approveRequest(
     onWait: (notice) => site.notify(notice),
   });
   const statement = await holding(lock, async () => {
-    await assertNotAnswered(site, request, now());
+    await assertNotAnswered(site, request, now(), inForce);
     return signApproval(site, request, { key, name }, now(), preview.description);
   });
   return { statement, preview };
@@ -164,12 +186,17 @@ async function findOpenRequest(
 }
 
 /** Refuses a request already approved and used, or approved (by this person or another approver). */
-async function assertNotAnswered(site: Site, request: ApprovalRequest, now: number): Promise<void> {
+async function assertNotAnswered(
+  site: Site,
+  request: ApprovalRequest,
+  now: number,
+  inForce?: PolicyInForce,
+): Promise<void> {
   const { deployId } = request;
   const stack = site.target.stack;
   const [used, signed] = await Promise.all([
     isUsed(site, request.nonce),
-    checkSignedApproval(site, request, now),
+    checkSignedApproval(site, request, now, inForce),
   ]);
   if (used) {
     throw new FrontendOpsError(

@@ -40,6 +40,13 @@ import {
   signedApprover,
   signedSchema,
 } from './approval-evidence.ts';
+import {
+  approvalInForce,
+  canonicalPolicy,
+  howToAdopt,
+  notRecorded,
+  type PolicyInForce,
+} from './approval-policy.ts';
 import { appendAudit, digestOrNull, newestBindings, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
@@ -323,14 +330,22 @@ export async function checkSignedApproval(
   site: Site,
   request: ApprovalRequest,
   now: number,
+  /** The policy in force, where the caller read it (approval-policy.ts approvalInForce): only its approvers count. */
+  known?: PolicyInForce,
 ): Promise<{ approval: Approval } | { rejected: string } | null> {
   const object = await site.state.get(signedKey(site, request.action, request.deployId));
   if (!object) return null;
+  const inForce = known ?? (await approvalInForce(site));
   const parsed = signedSchema.safeParse(parseQuietly(object.body));
   if (!parsed.success) return { rejected: 'the stored approval is not a signed statement' };
   const { statement, signature } = parsed.data;
-  const listed = site.approval.approvers[statement.approver];
+  const listed = inForce.policy.approvers[statement.approver];
   if (!listed || listed !== statement.publicKey) {
+    if (inForce.configured.approvers[statement.approver] === statement.publicKey) {
+      return {
+        rejected: `it is signed by ${statement.approver.slice(0, 64)}, and ${notRecorded(inForce, site.target.stack).join('; ')}: ${howToAdopt(inForce, site.target.stack)}`,
+      };
+    }
     return {
       rejected: `it is signed by a key that is not an approver of ${site.target.stack} under the name "${statement.approver.slice(0, 64)}"`,
     };
@@ -375,7 +390,12 @@ export async function checkSignedApproval(
 export async function consumeApproval(
   site: Site,
   nonce: string,
-  use: { action: ApprovalAction; deployId: string; approval: Approval; now: number },
+  use: {
+    action: ApprovalAction;
+    deployId: string;
+    approval: Approval;
+    now: number;
+  },
 ): Promise<boolean> {
   const key = usedKey(site, nonce);
   const marker = {
@@ -410,6 +430,9 @@ export async function consumeApproval(
       via: use.approval.via,
       // The statement its approver signed, so the record of this use cannot be made up (approval-evidence.ts).
       ...(use.approval.signed ? { signed: use.approval.signed } : {}),
+      // The configured policy it was judged under (with the recorded one), which it adopts: who
+      // approves from now on (approval-policy.ts).
+      policy: canonicalPolicy(site.approval),
     },
     { [relative(site, key)]: stateDigest(marker) },
     use.now,

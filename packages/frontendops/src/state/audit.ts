@@ -995,27 +995,59 @@ export async function newestBindings(
   names: readonly string[],
   options: NewestOptions = {},
 ): Promise<{ bound: Map<string, AuditEntry>; entries: AuditEntry[] }> {
-  const { keys } = await listChain(store, prefix);
   const bound = new Map<string, AuditEntry>();
   const wanted = new Set(names);
+  if (wanted.size === 0) return { bound, entries: [] };
+  const entries = await readBackwards(store, prefix, options, (entry) => {
+    for (const name of Object.keys(entry.objects ?? {}))
+      if (wanted.has(name) && !bound.has(name)) bound.set(name, entry);
+    return bound.size >= wanted.size;
+  });
+  return { bound, entries };
+}
+
+/** The chain's newest entry that `test` holds for, read as newestBindings reads (null: none does). */
+export async function newestEntryWhere(
+  store: ObjectStore,
+  prefix: string,
+  test: (entry: AuditEntry) => boolean,
+): Promise<AuditEntry | null> {
+  let found: AuditEntry | null = null;
+  await readBackwards(store, prefix, {}, (entry) => {
+    if (test(entry)) found = entry;
+    return found !== null;
+  });
+  return found;
+}
+
+/**
+ * The chain's entries read from the newest back (newestBindings says how), each given to `take`,
+ * newest first, until it says it has what it needs (true); those read, in order.
+ */
+async function readBackwards(
+  store: ObjectStore,
+  prefix: string,
+  options: NewestOptions,
+  take: (entry: AuditEntry) => boolean,
+): Promise<AuditEntry[]> {
+  const { keys } = await listChain(store, prefix);
   const batches: AuditEntry[][] = [];
+  let done = false;
   // The first batch is one round of reads; each next one twice as long, so that a chain read to its
   // start waits on few more rounds than one read whole.
-  for (
-    let end = keys.length, size = options.first ?? ENTRY_READS;
-    end > 0 && bound.size < wanted.size;
-    end -= size, size *= 2
-  ) {
+  for (let end = keys.length, size = options.first ?? ENTRY_READS; end > 0 && !done; end -= size, size *= 2) {
     const batch = readable(
       await readEntryKeys(store, prefix, keys.slice(Math.max(0, end - size), end), options.newest),
     );
     batches.unshift(batch);
     for (const entry of [...batch].reverse()) {
-      for (const name of Object.keys(entry.objects ?? {}))
-        if (wanted.has(name) && !bound.has(name)) bound.set(name, entry);
+      if (take(entry)) {
+        done = true;
+        break;
+      }
     }
   }
-  return { bound, entries: batches.flat() };
+  return batches.flat();
 }
 
 /** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCliApprover, runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
+import { adoptApprovalPolicy } from '../../src/state/approval-policy.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { STACK } from '../support/deploy-env.ts';
@@ -523,6 +524,9 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     // The stack stops trusting the agent's own answer: only its approver's signature counts.
     const trusting = e.config.approval;
     e.config.approval = { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: false };
+    // The approvals before recorded the trusting policy: the deployer adopts this one (an approval
+    // by a client the stack trusted would have adopted it too).
+    await adoptApprovalPolicy({ ...e.t.site, approval: e.config.approval }, 'the tests', Date.now());
     try {
       await e.addRelease('v5');
       const live = await e.hostingIndex();

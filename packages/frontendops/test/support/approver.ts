@@ -10,6 +10,7 @@ import { createApproverKey, loadApproverKey } from '../../src/approval/keys.ts';
 import { approveRequest } from '../../src/cli/approve-deploy.ts';
 import { type ApprovalPolicy, approvalPolicyFor, type Config } from '../../src/config.ts';
 import type { Site } from '../../src/site.ts';
+import { adoptApprovalPolicy } from '../../src/state/approval-policy.ts';
 import { type ApprovalAction, type ApprovalRequest, findStoredRequests } from '../../src/state/approvals.ts';
 import { request } from './atomic-env.ts';
 import { STACK } from './deploy-env.ts';
@@ -191,3 +192,13 @@ export async function approveShown(
 /** Every approval request stored for this deploy id, as parsed (one per action at most). */
 export const findApprovalRequests = async (site: Site, deployId: string): Promise<ApprovalRequest[]> =>
   (await findStoredRequests(site, deployId)).map((read) => read.request);
+
+/**
+ * The fixture's stack with `approval` recorded as its approval policy in the audit log, as the
+ * deployer's `frontendops approvers adopt` records it: for a test that changes who approves a stack
+ * whose earlier approvals recorded another policy.
+ */
+export async function adoptedPolicy(f: InfraFixture, approval: Partial<ApprovalPolicy>): Promise<void> {
+  const site = { ...f.t.site, approval: approvalPolicyFor(f.config([STACK], approval), STACK) };
+  await adoptApprovalPolicy(site, 'the tests', Date.now());
+}

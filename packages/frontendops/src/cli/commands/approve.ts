@@ -124,6 +124,7 @@ export function register(program: Command, ctx: CliContext): void {
               ...shown.plan.copies.slice(0, 20).map((c) => `  + ${c.path}`),
               ...(shown.plan.copies.length > 20 ? [`  … and ${shown.plan.copies.length - 20} more`] : []),
               ...shown.plan.prune.slice(0, 20).map((k) => `  - /${k}`),
+              ...(shown.adopts ? [shown.adopts] : []),
             ];
             for (const line of lines) say(ctx.io.stderr, line);
             if (flags.yes) return true;

@@ -327,8 +327,14 @@ export async function approveIfProtected(
   verb?: string,
 ): Promise<Pick<DeployOptions, 'authorize'>> {
   if (flags.dryRun || !site.protected) return {};
-  const github = site.approval.github;
-  const ofAJob = ctx.io.env.GITHUB_ACTIONS === 'true' && github !== undefined;
+  // In a job, who approves is what both the configuration and the audit log's record accept
+  // (approval-policy.ts): a job whose environment either names is held to it.
+  const inForce =
+    ctx.io.env.GITHUB_ACTIONS === 'true'
+      ? await (await import('../../state/approval-policy.ts')).approvalInForce(site)
+      : null;
+  const github = inForce?.configured.github ?? inForce?.recorded?.github;
+  const ofAJob = github !== undefined;
   if (flags.yes && !ofAJob) return {};
   const planned = await preview();
   // What was judged here (without the lock) is what may run: the run plans again under the lock, and
@@ -339,8 +345,26 @@ export async function approveIfProtected(
   // A change that would do nothing needs no one's yes (as on a terminal, and at the infra server).
   if (planned.noop) return bound;
   if (flags.yes) {
+    const { FrontendOpsError } = await import('../../errors.ts');
+    const configured = inForce?.configured.github;
+    if (inForce && (!configured || configured.actions.includes(action))) {
+      if (!inForce.policy.github?.actions.includes(action)) {
+        const [{ howToAdopt, notRecorded }, { capitalise }] = await Promise.all([
+          import('../../state/approval-policy.ts'),
+          import('../../engine/text.ts'),
+        ]);
+        const stack = site.target.stack;
+        throw new FrontendOpsError(
+          'APPROVAL_REQUIRED',
+          `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the GitHub environment that approves its changes, but ${
+            configured
+              ? notRecorded(inForce, stack).join('; ')
+              : `the audit log records the GitHub environment "${github?.environment}" of ${github?.repository} as the one that approves them, which frontendops.config.json no longer names`
+          }. Nothing was changed. ${capitalise(howToAdopt(inForce, stack))}; or run it from a terminal.`,
+        );
+      }
+    }
     if (github && !github.actions.includes(action)) {
-      const { FrontendOpsError } = await import('../../errors.ts');
       throw new FrontendOpsError(
         'APPROVAL_REQUIRED',
         `${site.target.stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${site.target.stack} in frontendops.config.json, or run it from a terminal.`,

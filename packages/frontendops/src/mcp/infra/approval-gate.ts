@@ -31,6 +31,13 @@ import { FrontendOpsError } from '../../errors.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import {
+  adoptionWords,
+  approvalInForce,
+  howToAdopt,
+  notRecorded,
+  type PolicyInForce,
+} from '../../state/approval-policy.ts';
+import {
   type Approval,
   type ApprovalAction,
   type ApprovalRequest,
@@ -100,10 +107,12 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     requestedBy: client.name,
     now: now(),
   });
-  const policy = site.approval;
+  // Who approves is what both the configuration and the audit log's record accept (approval-policy.ts).
+  const inForce = await approvalInForce(site);
+  const policy = inForce.policy;
   const problems: string[] = [];
 
-  const signed = await checkSignedApproval(site, request, now());
+  const signed = await checkSignedApproval(site, request, now(), inForce);
   if (signed && 'approval' in signed)
     return granted(input, signed.approval, request.nonce, request.expiresAt);
   if (signed && 'rejected' in signed) {
@@ -127,11 +136,13 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
   }
 
   if (policy.trustElicitation) {
-    const answered = await askClient(input, request, client);
+    const answered = await askClient(input, request, client, inForce);
     if (answered) return answered;
   }
 
-  return refuse(new FrontendOpsError('APPROVAL_REQUIRED', refusal(input, request, client, problems)));
+  return refuse(
+    new FrontendOpsError('APPROVAL_REQUIRED', refusal(input, request, client, problems, inForce)),
+  );
 }
 
 /** Which client is calling and whether it can answer elicitation requests (per request on the 2026 era). */
@@ -202,10 +213,12 @@ async function askClient(
   input: ApprovalGateInput,
   request: ApprovalRequest,
   client: { name: string; canElicit: boolean },
+  inForce: PolicyInForce,
 ): Promise<ApprovalOutcome | null> {
   const { site, action, deployId, summary, now } = input;
   const stack = site.target.stack;
   const token = approvalToken(input.secret, request);
+  const adopts = adoptionWords(inForce);
   const record = (approved: boolean, by: string, via: 'elicitation' | 'approver') =>
     auditDecision(site, {
       decision: approved ? 'approved' : 'declined',
@@ -247,7 +260,10 @@ async function askClient(
         inputRequests: {
           [ANSWER_KEY]: inputRequired.elicit({
             mode: 'form',
-            message: approvalQuestion({ stack, action, summary, deployId, expiresAt: request.expiresAt }),
+            message: [
+              approvalQuestion({ stack, action, summary, deployId, expiresAt: request.expiresAt }),
+              ...(adopts ? [adopts] : []),
+            ].join(' '),
             requestedSchema: {
               type: 'object',
               properties: {
@@ -273,7 +289,12 @@ async function askClient(
   }
 
   if (input.approver) {
-    const decision = await input.approver.approve({ action, stack, summary, deployId });
+    const decision = await input.approver.approve({
+      action,
+      stack,
+      summary: adopts ? `${summary}. ${adopts}` : summary,
+      deployId,
+    });
     const by = `${nameOf(decision.by) ?? 'someone'} (via ${nameOf(decision.via) ?? 'the approver'})`;
     await record(decision.approved, by, 'approver');
     if (decision.approved) return granted(input, { by, via: 'approver' }, request.nonce, request.expiresAt);
@@ -292,10 +313,12 @@ function refusal(
   request: ApprovalRequest,
   client: { name: string; canElicit: boolean },
   problems: string[],
+  inForce: PolicyInForce,
 ): string {
   const { site, deployId, summary, tool } = input;
   const stack = site.target.stack;
-  const policy = site.approval;
+  const policy = inForce.policy;
+  const unrecorded = notRecorded(inForce, stack);
   const names = Object.keys(policy.approvers);
   const ways: string[] = [];
   if (names.length > 0) {
@@ -311,6 +334,7 @@ function refusal(
       `A GitHub Actions job of ${policy.github.repository} running in the "${policy.github.environment}" environment is approved by that environment's reviewers.`,
     );
   }
+  if (unrecorded.length > 0) ways.push(`But ${unrecorded.join('; ')}: ${howToAdopt(inForce, stack)}.`);
   if (ways.length === 0) {
     ways.push(
       `No approver is configured for ${stack}: a person creates an approver key with \`frontendops approver init\` and lists its public key under "approval.approvers" in frontendops.config.json.`,

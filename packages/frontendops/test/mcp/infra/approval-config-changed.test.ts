@@ -2,14 +2,14 @@
  * Who approves a protected stack's changes is read from frontendops.config.json each time a server
  * opens the stack. The attacker: whoever can change that file (a contributor whose pull request is
  * merged without care, a branch a workflow runs with its own checkout). Ada approved the stack's
- * last change; the configuration is then changed so that its author approves the next one alone:
+ * last change, and the audit log recorded the approval policy it was judged under; the configuration
+ * is then changed so that its author approves the next one alone:
  * - their own key added under `approval.approvers`;
  * - `approval.github` pointed at an environment without required reviewers, or at their fork;
  * - `trustElicitation` turned on, so an MCP client's own yes counts.
- * Each is a documented limit (docs/security.md, "whoever can change the files the tool reads"): the
- * approval policy is the configuration's, and nothing records the one a protected change was last
- * approved under. How approvers may change over time is for the project to decide; these tests show
- * what such a change does today, and what `audit verify` says of it afterwards.
+ * None counts: an approval counts only under what both the configuration and the policy the audit log
+ * recorded accept. An approval by an approver the log records adopts the configuration's policy, and
+ * what it adds counts from then on.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,34 +82,60 @@ async function verifyWithOwnersConfig() {
   });
 }
 
-describe('limit: whoever changes the configuration chooses who approves a protected change', () => {
-  it('their own key added under approval.approvers approves the next change alone; audit verify under the owners’ configuration lists that approval as unchecked', async () => {
+/** A change the stack's server refuses: APPROVAL_REQUIRED, what is live unchanged. */
+async function refusedUnder(c: InfraClient, commit: string) {
+  const before = await live();
+  const { sync } = await planAndSync(c, commit);
+  expect(sync.text).toMatch(/APPROVAL_REQUIRED/);
+  expect(await live()).toEqual(before);
+  return sync.text;
+}
+
+describe('whoever changes the configuration does not choose who approves a protected change', () => {
+  it('their own key added under approval.approvers does not count until an approver the audit log records adopts it', async () => {
     await approvedByAda(COMMITS[0]);
     const changed = { approvers: { Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey } };
     const c = await server(changed);
     const { target, deployId } = await planAndSync(c, COMMITS[1]);
-    const approved = await approveWithCli(f(), deployId, keys().mallory.path, changed);
-    expect(approved.code, approved.stderr).toBe(0);
-    const sync = await c.call('run_sync', { handle: target.structured.handle });
-    expect(sync.structured).toMatchObject({
+    const mallory = await approveWithCli(f(), deployId, keys().mallory.path, changed);
+    expect(mallory.code, mallory.stderr).not.toBe(0);
+    expect(mallory.stderr).toMatch(
+      /the audit log does not record "Mallory" \(ed25519:[A-Za-z0-9_-]{43}\) as an approver of dashboard-hosting-prod/,
+    );
+    expect(mallory.stderr).toMatch(/frontendops approvers adopt --stack dashboard-hosting-prod/);
+    expect(mallory.stderr).toMatch(/Nothing was approved/);
+    const refused = await c.call('run_sync', { handle: target.structured.handle });
+    expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
+    expect((await live())?.commit).toBe(COMMITS[0]);
+
+    // Ada approves under the changed configuration: shown what it adopts, her approval adopts it.
+    const ada = await approveWithCli(f(), deployId, keys().ada.path, changed);
+    expect(ada.code, ada.stderr).toBe(0);
+    expect(`${ada.stdout}${ada.stderr}`).toMatch(
+      /This approval also adopts the approval policy in frontendops.config.json: adds approver Mallory \(ed25519:/,
+    );
+    const synced = await c.call('run_sync', { handle: target.structured.handle });
+    expect(synced.structured, synced.text).toMatchObject({
       outcome: 'synced',
-      approvedBy: expect.stringMatching(/Mallory/),
+      approvedBy: expect.stringMatching(/^Ada/),
     });
-    expect((await live())?.commit).toBe(COMMITS[1]);
     await c.call('invalidate_cdn', { deployId });
 
-    // Afterwards, only a configuration without Mallory's key tells that approval apart: verify
-    // passes, and lists the record of a key that configuration does not list.
-    const verified = await verifyWithOwnersConfig();
-    expect(verified.code, verified.stderr).toBe(0);
-    expect(`${verified.stdout}${verified.stderr}`).toMatch(
-      /which the stack's configuration does not list under "Mallory" now/,
-    );
+    // From then on, Mallory's approval counts.
+    const next = await planAndSync(c, COMMITS[2]);
+    expect((await approveWithCli(f(), next.deployId, keys().mallory.path, changed)).code).toBe(0);
+    const hers = await c.call('run_sync', { handle: next.target.structured.handle });
+    expect(hers.structured, hers.text).toMatchObject({
+      outcome: 'synced',
+      approvedBy: expect.stringMatching(/^Mallory/),
+    });
+    await c.call('invalidate_cdn', { deployId: next.deployId });
   });
 
-  it('approval.github pointed at an environment without reviewers, or at their fork, approves a job there: only the deployer role’s trust (its OIDC subject) stops it', async () => {
+  it('approval.github pointed at an environment without reviewers, or at their fork: the job’s approval does not count', async () => {
+    await approvedByAda(COMMITS[0]);
     const github = (repository: string, environment: string) => ({
-      approvers: {},
+      ...owners(),
       github: {
         repository,
         environment,
@@ -118,50 +144,70 @@ describe('limit: whoever changes the configuration chooses who approves a protec
         audience: 'frontendops',
       },
     });
-    const preview = await server(
-      github('sophia/dashboard', 'preview'),
-      {},
-      {
-        ...oidc().job({ repository: 'sophia/dashboard', environment: 'preview', run_id: '301' }),
-      },
-    );
-    const one = await planAndSync(preview, COMMITS[2]);
-    expect(one.sync.structured).toMatchObject({
-      outcome: 'synced',
-      approvedBy: expect.stringMatching(/^GitHub environment "preview" of sophia\/dashboard/),
-    });
-    await preview.call('invalidate_cdn', { deployId: one.deployId });
-
-    const fork = await server(
-      github('mallory/dashboard', 'production'),
-      {},
-      {
-        ...oidc().job({ repository: 'mallory/dashboard', environment: 'production', run_id: '302' }),
-      },
-    );
-    const two = await planAndSync(fork, COMMITS[0]);
-    expect(two.sync.structured).toMatchObject({
-      outcome: 'synced',
-      approvedBy: expect.stringMatching(/^GitHub environment "production" of mallory\/dashboard/),
-    });
-    await fork.call('invalidate_cdn', { deployId: two.deployId });
-    expect((await live())?.commit).toBe(COMMITS[0]);
+    for (const [repository, environment, run] of [
+      ['sophia/dashboard', 'preview', '301'],
+      ['mallory/dashboard', 'production', '302'],
+    ] as const) {
+      const c = await server(
+        github(repository, environment),
+        {},
+        {
+          ...oidc().job({ repository, environment, run_id: run }),
+        },
+      );
+      const text = await refusedUnder(c, COMMITS[2]);
+      expect(text).toMatch(
+        new RegExp(`the audit log does not record the GitHub environment "${environment}" of ${repository}`),
+      );
+    }
   });
 
-  it('trustElicitation turned on makes an MCP client’s own yes the approval', async () => {
+  it('trustElicitation turned on does not make an MCP client’s own yes the approval', async () => {
+    await approvedByAda(COMMITS[0]);
+    let asked = 0;
     const c = await server(
       { ...owners(), trustElicitation: true },
-      { elicit: () => ({ action: 'accept', content: { confirm: true, approver: 'Ada' } }) },
+      {
+        elicit: () => {
+          asked += 1;
+          return { action: 'accept', content: { confirm: true, approver: 'Ada' } };
+        },
+      },
     );
-    const { sync, deployId } = await planAndSync(c, COMMITS[1]);
-    expect(sync.structured).toMatchObject({
-      outcome: 'synced',
-      approvedBy: 'Ada (as claimed by infra-test) (elicitation)',
-    });
-    await c.call('invalidate_cdn', { deployId });
+    const text = await refusedUnder(c, COMMITS[1]);
+    expect(asked).toBe(0);
+    expect(text).toMatch(/the audit log does not record trustElicitation/);
     const used = (await readAudit(f().t.site.state, f().t.site.target.statePrefix)).filter(
       (e) => e.type === 'approval-used',
     );
-    expect(used.at(-1)?.data).toMatchObject({ deployId, via: 'elicitation' });
+    expect(used).toHaveLength(1);
+  });
+
+  it('an approval given before the policy changed is not replayed by the one it no longer lists', async () => {
+    // Mallory was an approver; the owners removed her, and an approval by Ada adopted that.
+    const both = { approvers: { Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey } };
+    const c = await server(both);
+    const first = await planAndSync(c, COMMITS[0]);
+    expect((await approveWithCli(f(), first.deployId, keys().ada.path, both)).code).toBe(0);
+    expect((await c.call('run_sync', { handle: first.target.structured.handle })).structured).toMatchObject({
+      outcome: 'synced',
+    });
+    await c.call('invalidate_cdn', { deployId: first.deployId });
+    await approvedByAda(COMMITS[1]);
+    // Mallory signed a request before; a configuration listing her again does not bring her back.
+    const again = await server(both);
+    const { target, deployId } = await planAndSync(again, COMMITS[2]);
+    const hers = await approveWithCli(f(), deployId, keys().mallory.path, both);
+    expect(hers.code).not.toBe(0);
+    const sync = await again.call('run_sync', { handle: target.structured.handle });
+    expect(sync.text).toMatch(/APPROVAL_REQUIRED/);
+    expect((await live())?.commit).toBe(COMMITS[1]);
+  });
+
+  it('audit verify lists an approval by a key the configuration of today does not list only where the log never recorded it', async () => {
+    await approvedByAda(COMMITS[0]);
+    const verified = await verifyWithOwnersConfig();
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(`${verified.stdout}${verified.stderr}`).not.toMatch(/does not list/);
   });
 });

@@ -12,6 +12,7 @@ import type { ApprovalPolicy } from '../../../src/config.ts';
 import { consumeApproval } from '../../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import {
+  adoptedPolicy,
   approverKeysFor,
   approveWithCli,
   cliOnProtected,
@@ -339,6 +340,8 @@ describe('a GitHub deployment environment approves (OIDC)', () => {
 
   it("a job in the environment deploys, once per run; a rollback it was not given, another environment or a forged token don't", async () => {
     const job = oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: '77' });
+    // The stack's earlier approvals recorded another policy: the deployer adopts this one.
+    await adoptedPolicy(f(), { approvers: {}, github: github() });
     const c = await protectedClient({}, { approvers: {}, github: github() }, { env: job });
     const { sync, deployId } = await planAndSync(c, COMMITS[2]);
     expect(sync.structured).toMatchObject({
@@ -394,6 +397,7 @@ describe('the Approver given to the server (the console)', () => {
     expect((await planAndSync(untrusted, COMMITS[1])).sync.text).toMatch(/APPROVAL_REQUIRED/);
     expect(asked).toEqual([]);
 
+    await adoptedPolicy(f(), policy({ trustElicitation: true }));
     const trusted = await protectedClient({}, policy({ trustElicitation: true }), { approver });
     const { target, sync, deployId } = await planAndSync(trusted, COMMITS[1]);
     expect(sync.structured).toMatchObject({

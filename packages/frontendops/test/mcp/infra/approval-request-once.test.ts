@@ -104,8 +104,9 @@ describe('an approval request is read once, and judged as read', () => {
     // The whole ask, planned again and refused (one more before: the request read twice; the plan
     // holds the environment marker to the chain, as the lock will: the marker, head and newest entry;
     // and the build to the publish log: its head, and its entries from the newest back to the build's,
-    // read one, then two: four).
-    expect(sent).toEqual({ total: 20, reads: 1 });
+    // read one, then two: four; the approval policy the chain records: its listing and the entries
+    // back to the newest recording one, three).
+    expect(sent).toEqual({ total: 23, reads: 1 });
     const [again] = await findApprovalRequests(f.t.site, deployId);
     expect(again?.nonce).toBe(first?.nonce);
   });
@@ -121,8 +122,8 @@ describe('an approval request is read once, and judged as read', () => {
     expect(shown).toBe(open.requestedBy);
     // The whole approval: the requests, the chain, the plan made again, the lock, the signed
     // statement and its entry (one more before: the request read twice; the plan's marker check, three;
-    // the build's publish record, four).
-    expect(sent).toEqual({ total: 36, reads: 1 });
+    // the build's publish record, four; the approval policy the chain records, three).
+    expect(sent).toEqual({ total: 39, reads: 1 });
     expect(await f.t.site.state.get(signedKey(open.deployId))).not.toBeNull();
   });
 });

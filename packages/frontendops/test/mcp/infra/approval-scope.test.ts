@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import {
+  adoptedPolicy,
   approverKeysFor,
   approveWithCli,
   findApprovalRequests,
@@ -152,6 +153,8 @@ describe('a release promote is its own approval', () => {
     });
     const job = (run: string) =>
       oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: run });
+    // The stack's earlier approvals recorded another policy: the deployer adopts one whose job may promote.
+    await adoptedPolicy(f(), github(['deploy', 'promote']));
     const deployOnly = await client(github(['deploy']), job('91'));
     const older = await deployOnly.call('promote_release', { to: COMMITS[0] });
     expect(older.text).toMatch(/APPROVAL_REQUIRED.*covers deploy, not promote/s);

@@ -1,0 +1,174 @@
+/**
+ * Who may approve a protected stack's changes, as the audit log records it. The configuration says
+ * who approves, but whoever can change frontendops.config.json (a pull request merged without care,
+ * a branch a workflow runs with its own checkout) could otherwise list their own key, point
+ * `approval.github` at an environment without reviewers, or turn on `trustElicitation`, and approve
+ * the next change themselves. So:
+ * - each change made on an approval records, in its `approval-used` entry, the configured policy it
+ *   was judged under (canonicalPolicy): the chain's newest such record is the stack's recorded policy;
+ * - an approval counts only where both the configuration and the recorded policy accept it
+ *   (acceptedByBoth, as for one environment under two names); with none recorded (a chain from
+ *   before this record, a new environment) the configuration counts, and the first approved change
+ *   records it: trust on first use;
+ * - an approval that counts adopts the configured policy (its entry records it), so adding an
+ *   approver takes one approval by an approver already recorded, who is shown what it adopts
+ *   (policyChanges); removing one takes effect at once;
+ * - when no recorded approver is left, whoever holds the deployer's credentials records the
+ *   configured policy (`frontendops approvers adopt`: an `approval-policy` entry).
+ */
+import { type ApprovalPolicy, acceptedByBoth, approvalConfigSchema } from '../config.ts';
+import { FrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import { type AuditEntry, appendAudit, newestEntryWhere } from './audit.ts';
+
+/** The entry `frontendops approvers adopt` appends: the configured policy, recorded by the deployer. */
+export const POLICY_ADOPTED = 'approval-policy';
+
+/** Whether an entry records an approval policy (`data.policy`): a use of an approval, or an adoption. */
+export const recordsPolicy = (entry: Pick<AuditEntry, 'type' | 'data'>): boolean =>
+  (entry.type === 'approval-used' || entry.type === POLICY_ADOPTED) && entry.data.policy !== undefined;
+
+/** A policy in the one form entries record it: approvers by name, GitHub's job, trustElicitation. */
+export function canonicalPolicy(policy: ApprovalPolicy): ApprovalPolicy {
+  const approvers = Object.fromEntries(
+    Object.entries(policy.approvers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+  const github = policy.github;
+  return {
+    approvers,
+    ...(github
+      ? {
+          github: {
+            repository: github.repository,
+            environment: github.environment,
+            actions: [...new Set(github.actions)].sort(),
+            issuer: github.issuer,
+            audience: github.audience,
+          },
+        }
+      : {}),
+    trustElicitation: policy.trustElicitation,
+  };
+}
+
+/** The policy an entry records, or why it is none FrontendOps writes. */
+export function recordedIn(entry: Pick<AuditEntry, 'seq' | 'data'>): ApprovalPolicy | { problem: string } {
+  const parsed = approvalConfigSchema.safeParse(entry.data.policy);
+  return parsed.success
+    ? canonicalPolicy(parsed.data)
+    : { problem: `entry ${entry.seq} records an approval policy that FrontendOps never writes` };
+}
+
+/** The policy that decides an approval now, and the two it comes from. */
+export interface PolicyInForce {
+  /** What both accept (acceptedByBoth), or the configuration's where none is recorded. */
+  policy: ApprovalPolicy;
+  /** The configuration's: what an approval that counts records (and adopts). */
+  configured: ApprovalPolicy;
+  /** The chain's newest record of one; null where none is recorded. */
+  recorded: ApprovalPolicy | null;
+}
+
+/**
+ * The policy in force for a protected stack's approvals: one read of the chain from its newest
+ * entry back to the newest that records a policy (the whole chain where none does).
+ */
+export async function approvalInForce(site: Site): Promise<PolicyInForce> {
+  const configured = canonicalPolicy(site.approval);
+  const entry = await newestEntryWhere(site.state, site.target.statePrefix, recordsPolicy);
+  if (!entry) return { policy: configured, configured, recorded: null };
+  const recorded = recordedIn(entry);
+  if ('problem' in recorded) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The audit log of ${site.target.stack} says who approves its changes in a way FrontendOps never writes (${recorded.problem}), so no approval can be held to it. Nothing was changed. Run \`frontendops audit verify --stack ${site.target.stack}\` to see what changed.`,
+    );
+  }
+  return { policy: canonicalPolicy(acceptedByBoth(configured, recorded)), configured, recorded };
+}
+
+const approverWords = (name: string, key: string) => `approver ${name} (${key})`;
+const githubWords = (github: NonNullable<ApprovalPolicy['github']>) =>
+  `the GitHub environment "${github.environment}" of ${github.repository} (approving ${github.actions.join(', ')}; issuer ${github.issuer}, audience ${github.audience})`;
+
+/**
+ * What adopting `to` changes of `from` (the recorded policy; null: none recorded), in words, one
+ * part each: what an approver is shown before their approval adopts it. Empty: nothing.
+ */
+export function policyChanges(from: ApprovalPolicy | null, to: ApprovalPolicy): string[] {
+  const was = from ?? { approvers: {}, trustElicitation: false };
+  const changes: string[] = [];
+  for (const [name, key] of Object.entries(to.approvers)) {
+    const before = was.approvers[name];
+    if (before === undefined) changes.push(`adds ${approverWords(name, key)}`);
+    else if (before !== key) changes.push(`replaces the key of approver ${name} with ${key}`);
+  }
+  for (const name of Object.keys(was.approvers))
+    if (!Object.hasOwn(to.approvers, name)) changes.push(`removes approver ${name}`);
+  const [a, b] = [was.github, to.github];
+  if (JSON.stringify(a ?? null) !== JSON.stringify(b ?? null)) {
+    if (a && b) changes.push(`replaces ${githubWords(a)} with ${githubWords(b)}`);
+    else if (b) changes.push(`adds ${githubWords(b)}`);
+    else if (a) changes.push(`removes ${githubWords(a)}`);
+  }
+  if (was.trustElicitation !== to.trustElicitation)
+    changes.push(`turns trustElicitation ${to.trustElicitation ? 'on' : 'off'}`);
+  if (from === null && changes.length > 0) return [`records it for the first time: it ${changes.join(', ')}`];
+  return changes;
+}
+
+/** The sentence an approver is shown when their approval would adopt the configuration's policy; null: it adopts nothing new. */
+export function adoptionWords(inForce: PolicyInForce): string | null {
+  if (inForce.recorded === null) return null;
+  const changes = policyChanges(inForce.recorded, inForce.configured);
+  return changes.length > 0
+    ? `This approval also adopts the approval policy in frontendops.config.json: ${changes.join('; ')}.`
+    : null;
+}
+
+/**
+ * What the configuration accepts that the audit log does not record for `stack` (so it does not
+ * count), in words, one part each; and, where there is any, how it is adopted.
+ */
+export function notRecorded(inForce: PolicyInForce, stack: string): string[] {
+  const { configured, policy } = inForce;
+  const parts: string[] = [];
+  for (const [name, key] of Object.entries(configured.approvers)) {
+    if (policy.approvers[name] !== key)
+      parts.push(`the audit log does not record "${name}" (${key}) as an approver of ${stack}`);
+  }
+  const github = configured.github;
+  const missing = github?.actions.filter((action) => !policy.github?.actions.includes(action)) ?? [];
+  if (github && missing.length > 0) {
+    parts.push(
+      policy.github
+        ? `the audit log does not record that the GitHub environment "${github.environment}" of ${github.repository} approves ${missing.join(', ')} of ${stack}`
+        : `the audit log does not record the GitHub environment "${github.environment}" of ${github.repository} as one that approves ${stack}'s changes`,
+    );
+  }
+  if (configured.trustElicitation && !policy.trustElicitation)
+    parts.push(
+      `the audit log does not record trustElicitation for ${stack} (an MCP client's answer counting as an approval)`,
+    );
+  return parts;
+}
+
+/** How a configured policy the audit log does not record comes to count. */
+export function howToAdopt(inForce: PolicyInForce, stack: string): string {
+  const recorded = Object.keys(inForce.policy.approvers);
+  return `only what the audit log records counts: an approval by an approver it records${recorded.length > 0 ? ` (${recorded.join(', ')})` : ''} adopts the approval policy in frontendops.config.json with the change it approves; if none of them can approve, whoever holds the deployer's credentials records it with \`frontendops approvers adopt --stack ${stack}\``;
+}
+
+/**
+ * Records the configured policy as the one the audit log holds, without an approval: what whoever
+ * holds the deployer's credentials does when no recorded approver can approve any more (lost keys).
+ * They can append entries anyway (docs/security.md); whoever can only change the configuration
+ * cannot. `by`: who ran it, as the entry records it.
+ */
+export async function adoptApprovalPolicy(site: Site, by: string, now: number): Promise<AuditEntry> {
+  return appendAudit(site.state, site.target.statePrefix, site.locker, {
+    type: POLICY_ADOPTED,
+    data: { stack: site.target.stack, by, policy: canonicalPolicy(site.approval) },
+    at: new Date(now),
+  });
+}
