@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { readAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { cli } from '../support/run-cli.ts';
@@ -81,15 +82,33 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 });
 
-describe('limit: whoever changes the configuration changes what a job’s --yes covers', () => {
-  it('approval.github removed, --yes in the job rolls back too: only the job’s environment and the deployer role’s trust remain', async () => {
+describe('whoever changes the configuration does not change what a job’s --yes covers', () => {
+  it('approval.github removed, --yes in the job is refused once the audit log records the environment; the deployer’s adopt needs a terminal or --yes', async () => {
+    // Adopting is the deployer's: refused without a terminal or --yes, nothing appended.
+    const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
+    const before = await entries();
+    const asked = await run(['approvers', 'adopt']);
+    expect(asked.code, asked.stderr).toBe(2);
+    expect(asked.stderr).toMatch(
+      /adopts the approval policy in frontendops.config.json for dashboard-hosting-prod without an approval: it records it for the first time: it adds the GitHub environment "dashboard-hosting-prod" of acme\/dashboard/,
+    );
+    expect(asked.stderr).toMatch(/needs a terminal .*Nothing was changed/);
+    expect(await entries()).toBe(before);
+    const adopted = await run(['approvers', 'adopt', '--yes']);
+    expect(adopted.code, adopted.stderr).toBe(0);
+    expect(await entries()).toBe(before + 1);
+
     const changed = join(t.tmp, 'changed-config.json');
     await writeFile(changed, JSON.stringify({ protected: [STACK] }));
+    const was = await live();
     const back = await run(['rollback', '--yes', '--no-tag'], {
       GITHUB_ACTIONS: 'true',
       FRONTENDOPS_CONFIG: changed,
     });
-    expect(back.code, back.stderr).toBe(0);
-    expect(await live()).toBe(V1);
+    expect(back.code, back.stderr).toBe(2);
+    expect(back.stderr).toMatch(
+      /the audit log records the GitHub environment "dashboard-hosting-prod" of acme\/dashboard as the one that approves them, which frontendops.config.json no longer names\. Nothing was changed\..*frontendops approvers adopt --stack dashboard-hosting-prod/,
+    );
+    expect(await live()).toBe(was);
   });
 });

@@ -190,6 +190,58 @@ export function register(program: Command, ctx: CliContext): void {
         `fingerprint (as history and \`audit verify\` name it): ${keys.keyFingerprint(publicKey)}`,
       );
     });
+  program
+    .command('approvers')
+    .description("Who approves a protected stack's changes, as its audit log records it")
+    .command('adopt')
+    .description(
+      "Record the approval policy in frontendops.config.json as the one the stack's audit log holds, without an approval: for when no approver it records can approve any more (lost keys). Needs the deployer's credentials",
+    )
+    .option('--stack <stack>', STACK_OPTION_HELP)
+    .option('--yes', 'adopt without asking, after reading the difference printed first')
+    .addHelpText(
+      'after',
+      "\nAn approval by an approver the audit log records adopts the configuration's policy too, with the change it approves: use this only when none of them can.\n\nExample:\n  $ frontendops approvers adopt --stack dashboard-hosting-prod",
+    )
+    .action(async (flags: { stack?: string; yes?: boolean }) => {
+      const [policies, { FrontendOpsError }] = await Promise.all([
+        import('../../state/approval-policy.ts'),
+        import('../../errors.ts'),
+      ]);
+      await withSite(ctx, flags.stack, async (site) => {
+        const stack = site.target.stack;
+        const inForce = await policies.approvalInForce(site);
+        const changes = policies.policyChanges(inForce.recorded, inForce.configured);
+        if (changes.length === 0) {
+          say(
+            ctx.io.stdout,
+            `The audit log of ${stack} already records the approval policy in frontendops.config.json. Nothing was changed.`,
+          );
+          return;
+        }
+        say(
+          ctx.io.stderr,
+          `This adopts the approval policy in frontendops.config.json for ${stack} without an approval: it ${changes.join('; ')}.`,
+        );
+        if (!flags.yes) {
+          if (!ctx.io.stdin.isTTY) {
+            throw new FrontendOpsError(
+              'APPROVAL_REQUIRED',
+              'Adopting an approval policy needs a terminal to answer the question (or --yes, after reading the difference above). Nothing was changed.',
+            );
+          }
+          if (!(await confirmOnTerminal(ctx.io, `Adopt it for ${stack}?`))) {
+            throw new FrontendOpsError('DENIED', 'Not adopted: declined at the prompt. Nothing was changed.');
+          }
+        }
+        const who = cliRequest(ctx.io, 'approvers adopt').actor;
+        const entry = await policies.adoptApprovalPolicy(site, who, Date.now());
+        say(
+          ctx.io.stdout,
+          `Adopted by ${who}: entry ${entry.seq} of the audit log of ${stack} records the approval policy in frontendops.config.json; approvals of its changes are held to it from now on.`,
+        );
+      });
+    });
 }
 
 async function confirmOnTerminal(io: CliIo, question: string): Promise<boolean> {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { readAudit } from '../../../src/state/audit.ts';
-import { approverKeysFor, approveWithCli, infraWithOidcFor } from '../../support/approver.ts';
+import { approverKeysFor, approveWithCli, cliOnProtected, infraWithOidcFor } from '../../support/approver.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import { COMMITS, type ConnectOptions, connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
@@ -202,6 +202,33 @@ describe('whoever changes the configuration does not choose who approves a prote
     const sync = await again.call('run_sync', { handle: target.structured.handle });
     expect(sync.text).toMatch(/APPROVAL_REQUIRED/);
     expect((await live())?.commit).toBe(COMMITS[1]);
+  });
+
+  it('every recorded approver gone: the deployer’s `approvers adopt` records the configured policy, shown first; then the new approver counts', async () => {
+    await approvedByAda(COMMITS[0]);
+    // Ada's key is lost: the owners list Mallory alone, and nobody the log records can approve.
+    const only = { approvers: { Mallory: keys().mallory.publicKey } };
+    const c = await server(only);
+    const { target, deployId } = await planAndSync(c, COMMITS[1]);
+    expect((await approveWithCli(f(), deployId, keys().mallory.path, only)).code).not.toBe(0);
+    const adopted = await cliOnProtected(f(), only, ['approvers', 'adopt'], ['--yes']);
+    expect(adopted.code, adopted.stderr).toBe(0);
+    expect(adopted.stderr).toMatch(
+      /This adopts the approval policy in frontendops.config.json for dashboard-hosting-prod without an approval: it adds approver Mallory \(ed25519:[A-Za-z0-9_-]{43}\); removes approver Ada\./,
+    );
+    expect(adopted.stdout).toMatch(/^Adopted by .*: entry \d+ of the audit log of dashboard-hosting-prod/);
+    // Adopted already: nothing more to adopt, nothing appended.
+    const again = await cliOnProtected(f(), only, ['approvers', 'adopt'], ['--yes']);
+    expect(again.stdout).toMatch(
+      /already records the approval policy in frontendops.config.json\. Nothing was changed\./,
+    );
+    expect((await approveWithCli(f(), deployId, keys().mallory.path, only)).code).toBe(0);
+    const synced = await c.call('run_sync', { handle: target.structured.handle });
+    expect(synced.structured, synced.text).toMatchObject({
+      outcome: 'synced',
+      approvedBy: expect.stringMatching(/^Mallory/),
+    });
+    await c.call('invalidate_cdn', { deployId });
   });
 
   it('audit verify lists an approval by a key the configuration of today does not list only where the log never recorded it', async () => {
