@@ -61,6 +61,13 @@ export function uncheckedNotes({ result, releaseStore }: SiteVerification): stri
 }
 
 /**
+ * Where the approval policy the chain records changed, and the approvals that counted only through
+ * such a change, one line each (the CLI's `note:` lines): none of them fails verify.
+ */
+export const adoptionNotes = ({ result }: SiteVerification): string[] =>
+  result.approvals.adopted.map((each) => `entry ${each.seq}: ${each.reason}`);
+
+/**
  * The release store's reader for verify, when the store answers (a value that is no release pointer
  * is an answer: verify reports it); otherwise why not. Its first read is the one made here.
  */

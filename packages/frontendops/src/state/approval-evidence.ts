@@ -18,9 +18,11 @@
  *   (not "after it was signed": the approver's clock may run ahead of the server's). "Recorded" is
  *   not only the entry's own time, which its writer chose: an entry after one of a later time was
  *   written no earlier than that;
- * - the key is the one the stack's configuration lists under that name now: else it is left
- *   unchecked, with the reason (a key replaced since, or one that never was an approver's), since
- *   verify knows only today's configuration;
+ * - the key is the one the approval policy the chain recorded before it lists under that name (a
+ *   first use: the one it records itself; approval-policy.ts); in a chain that records none, the one
+ *   the stack's configuration lists now: else it is left unchecked, with the reason;
+ * - where the recorded policy changed, and each approval by an approver such a change added, is
+ *   named (`adopted`): not a fault, but what a reader of the log should see;
  * - an entry without its statement (written by a FrontendOps from before entries carried it) is
  *   checked against the statement the server stored when the approval was given
  *   (`approvals/signed/<action>-<deploy id>.json`, bound by the chain): every signed approval ever
@@ -34,8 +36,10 @@
  */
 import { z } from 'zod';
 import { keyFingerprint, verifyStatement } from '../approval/keys.ts';
+import { type ApprovalPolicy, acceptedByBoth } from '../config.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import { APPROVAL_ACTIONS, type ApprovalAction, type ObjectStore } from '../ports.ts';
+import { POLICY_ADOPTED, policyChanges, recordedIn, recordsPolicy } from './approval-policy.ts';
 import type { AuditEntry, AuditProblem } from './audit-entry.ts';
 import { APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
@@ -97,6 +101,11 @@ export interface ApprovalsChecked {
   checked: number;
   /** Entries recording a signed approval that could not be checked, and why (not a forgery shown, not one ruled out). */
   unchecked: { seq: number; reason: string }[];
+  /**
+   * Where the recorded approval policy changed (approval-policy.ts), and the approvals that counted
+   * only through such a change (by an approver it added): what a reader of the log should know of.
+   */
+  adopted: { seq: number; reason: string }[];
 }
 
 /**
@@ -113,6 +122,11 @@ export function checkApprovalEntries(
 ): ApprovalsChecked & { problems: AuditProblem[] } {
   const problems: AuditProblem[] = [];
   const unchecked: ApprovalsChecked['unchecked'] = [];
+  const adopted: ApprovalsChecked['adopted'] = [];
+  /** The approval policy the chain recorded up to the entry at hand (null: none yet). */
+  let recorded: ApprovalPolicy | null = null;
+  /** Each approver's key an adoption added after the first policy recorded, and the entry that did. */
+  const addedBy = new Map<string, number>();
   const usedBy = new Map<string, number>();
   let checked = 0;
   const givenBy = new Map<string, number>();
@@ -124,6 +138,29 @@ export function checkApprovalEntries(
     const before = latest;
     const time = Date.parse(entry.at);
     if (time > latest.at) latest = { at: time, seq: entry.seq, text: entry.at };
+    // An approval is judged under the policy recorded before it; a first use, under the one it records.
+    const judgedUnder = recorded;
+    const own = recordsPolicy(entry) ? recordedIn(entry) : null;
+    if (own && 'problem' in own) {
+      problems.push({ kind: 'tampered', seq: entry.seq, reason: own.problem });
+    } else if (own) {
+      const changes = policyChanges(recorded, own);
+      if (changes.length > 0 && (recorded !== null || entry.type === POLICY_ADOPTED)) {
+        adopted.push({
+          seq: entry.seq,
+          reason:
+            entry.type === POLICY_ADOPTED
+              ? `${String(entry.data.by ?? 'someone').slice(0, 80)} adopted the approval policy without an approval (frontendops approvers adopt): it ${changes.join('; ')}`
+              : `the approval it records used also adopted the approval policy of the configuration: it ${changes.join('; ')}`,
+        });
+        for (const [name, key] of Object.entries(own.approvers))
+          if (recorded?.approvers[name] !== key) addedBy.set(`${name}\n${key}`, entry.seq);
+      }
+      recorded = own;
+    }
+    const ownPolicy = own && !('problem' in own) ? own : null;
+    const policy =
+      judgedUnder && ownPolicy ? acceptedByBoth(judgedUnder, ownPolicy) : (judgedUnder ?? ownPolicy);
     const use = entry.type === 'approval-used';
     const decision = entry.type === 'approval' ? entry.data.decision : undefined;
     const tampered = (reason: string) =>
@@ -148,6 +185,16 @@ export function checkApprovalEntries(
     }
     const onWord = ON_WORD[String(entry.data.via)];
     if (onWord) {
+      if (policy) {
+        const accepted =
+          onWord.setting === 'elicitation' ? policy.trustElicitation : policy.github !== undefined;
+        if (!accepted)
+          unchecked.push({
+            seq: entry.seq,
+            reason: `it records ${what} by ${by} on ${onWord.from}, which the approval policy the audit log recorded then does not accept (${onWord.unset} there): written by hand, or by a FrontendOps that does not hold approvals to it`,
+          });
+        continue;
+      }
       if (accepts && !accepts[onWord.setting])
         unchecked.push({
           seq: entry.seq,
@@ -211,9 +258,20 @@ export function checkApprovalEntries(
     }
     once.set(statement.nonce, entry.seq);
     if (use) checkedUses.set(entry.seq, statement);
-    const listed = approvers?.[statement.approver];
+    const listed = (policy?.approvers ?? approvers)?.[statement.approver];
     if (listed === statement.publicKey) {
       checked += 1;
+      const through = addedBy.get(`${statement.approver}\n${statement.publicKey}`);
+      if (through !== undefined)
+        adopted.push({
+          seq: entry.seq,
+          reason: `it records ${what} signed by ${by}, an approver the policy entry ${through} adopted added`,
+        });
+    } else if (policy) {
+      unchecked.push({
+        seq: entry.seq,
+        reason: `its statement is signed by the key ${keyFingerprint(statement.publicKey)}, which the approval policy the audit log recorded then does not list under "${statement.approver.slice(0, 40)}": written by hand, or by a FrontendOps that does not hold approvals to it`,
+      });
     } else {
       unchecked.push({
         seq: entry.seq,
@@ -224,7 +282,7 @@ export function checkApprovalEntries(
     }
   }
   problems.push(...changesHeldToTheirApprovals(entries, checkedUses));
-  return { checked, unchecked, problems };
+  return { checked, unchecked, adopted, problems };
 }
 
 /** Each type, and the type its change is recorded under when it stopped and was superseded (atomic). */

@@ -1013,10 +1013,24 @@ export async function newestEntryWhere(
   test: (entry: AuditEntry) => boolean,
 ): Promise<AuditEntry | null> {
   let found: AuditEntry | null = null;
-  await readBackwards(store, prefix, {}, (entry) => {
+  const read = await readBackwards(store, prefix, {}, (entry) => {
     if (test(entry)) found = entry;
     return found !== null;
   });
+  // What it says stands only as the chain holds it: its content hashed as it says, and each entry
+  // read after it following from the one before (no reads: those are the entries read).
+  const from = found ? read.indexOf(found) : read.length;
+  for (let i = from; i < read.length; i++) {
+    const entry = read[i] as AuditEntry;
+    const { hash, ...unsigned } = entry;
+    const next = read[i + 1];
+    if (digestOrNull(unsigned) !== hash || (next !== undefined && next.prevHash !== hash)) {
+      throw new FrontendOpsError(
+        'TAMPERED',
+        `The audit entry ${entry.seq} was changed after it was written (its content does not match its hash, or the next entry does not follow from it). Nothing was changed. Run \`frontendops audit verify\` to see what changed.`,
+      );
+    }
+  }
   return found;
 }
 

@@ -127,7 +127,7 @@ describe('signed approvals in the audit chain', () => {
     expect(used.data).toMatchObject({ via: 'signed', deployId: DEPLOY_ID });
     const result = await verify(site);
     expect(result.problems).toEqual([]);
-    expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
+    expect(result.approvals).toEqual({ checked: 2, unchecked: [], adopted: [] });
   });
 
   /** A use "signed by Ada" with no statement, as an entry from before entries carried it looked. */
@@ -173,7 +173,7 @@ describe('signed approvals in the audit chain', () => {
     expect(result.problems).toEqual([
       expect.objectContaining({ seq: forged.seq, reason: expect.stringMatching(/nobody signed it/) }),
     ]);
-    expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
+    expect(result.approvals).toEqual({ checked: 2, unchecked: [], adopted: [] });
   });
 
   /** Ada's approval of OTHER_ID, and its use recorded bare, as a FrontendOps from before records carried statements wrote it. */
@@ -200,7 +200,7 @@ describe('signed approvals in the audit chain', () => {
     expect(use.data.signed).toBeUndefined();
     let result = await verify(site);
     expect(result.problems).toEqual([]);
-    expect(result.approvals).toEqual({ checked: 4, unchecked: [] });
+    expect(result.approvals).toEqual({ checked: 4, unchecked: [], adopted: [] });
 
     // Recorded as used a second time, bare, with its marker: the stored statement's nonce says it is
     // the same approval.
@@ -319,22 +319,23 @@ describe('signed approvals in the audit chain', () => {
       {
         seq: forged.seq,
         reason: expect.stringMatching(
-          /on an MCP client's answer, which the stack's configuration does not accept now \(trustElicitation is off\)/,
+          /on an MCP client's answer, which the approval policy the audit log recorded then does not accept \(trustElicitation is off there\)/,
         ),
       },
       {
         seq: github.seq,
         reason: expect.stringMatching(
-          /on a GitHub environment's approval, .* \(it has no approval\.github\)/,
+          /on a GitHub environment's approval, .* \(it has no approval\.github there\)/,
         ),
       },
     ]);
-    // Where the configuration accepts them, they are what it accepts: nothing to say.
+    // A configuration of today that accepts them changes nothing: they are held to the policy the
+    // chain recorded when they were made.
     const trusting = await verifyAudit(site.state, site.target.statePrefix, {
       approvers,
       accepts: { elicitation: true, githubEnvironment: true },
     });
-    expect(trusting.approvals.unchecked).toEqual([]);
+    expect(trusting.approvals.unchecked.map((each) => each.seq)).toEqual([forged.seq, github.seq]);
   });
 
   it("attack: a statement signed by Mallory under Ada's name is not counted as Ada's", async () => {
@@ -582,7 +583,7 @@ describe('signed approvals in the audit chain', () => {
     expect(await consumeApproval({ ...site, state }, request.nonce, use)).toBe(false);
     const result = await verify(site);
     expect(result.problems).toEqual([]);
-    expect(result.approvals).toEqual({ checked: 2, unchecked: [] });
+    expect(result.approvals).toEqual({ checked: 2, unchecked: [], adopted: [] });
   });
 
   it('an approver whose clock runs ten minutes ahead: the genuine chain still checks out', async () => {
@@ -602,12 +603,14 @@ describe('signed approvals in the audit chain', () => {
     expect(result.approvals.checked).toBe(2);
   });
 
-  it('without the approver list, signatures and contents are still checked, and keys are said to be unchecked', async () => {
+  it('without the approver list, signatures and contents are still checked; a key is held to the approval policy the chain records, else said to be unchecked', async () => {
     const site = freshSite();
     await genuineApproval(site);
     const result = await verifyAudit(site.state, site.target.statePrefix);
-    expect(result.approvals.checked).toBe(0);
-    expect(result.approvals.unchecked).toHaveLength(2);
+    // The use records the policy it was judged under (its first: it holds itself to it); the
+    // approval given before it, with none recorded yet, has no list to be held against.
+    expect(result.approvals.checked).toBe(1);
+    expect(result.approvals.unchecked).toHaveLength(1);
     expect(result.approvals.unchecked[0]?.reason).toMatch(/no approver list was given/);
     expect(result.ok).toBe(true);
   });

@@ -176,11 +176,12 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
     )
     .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
-      const [{ verifySite, uncheckedNotes }, { readAuditAnchors }, { selectGitHost }] = await Promise.all([
-        import('../../read/verify-site.ts'),
-        import('../../read/tags.ts'),
-        import('../../adapters/git-host.ts'),
-      ]);
+      const [{ verifySite, uncheckedNotes, adoptionNotes }, { readAuditAnchors }, { selectGitHost }] =
+        await Promise.all([
+          import('../../read/verify-site.ts'),
+          import('../../read/tags.ts'),
+          import('../../adapters/git-host.ts'),
+        ]);
       await withSite(ctx, flags.stack, async (site) => {
         // Without git there is nothing outside the bucket to compare with: say so, never pass silently.
         const git = await selectGitHost(flags, ctx.io.env, ctx.io.cwd).catch((error: unknown) => {
@@ -217,7 +218,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (checked > 0) {
           say(
             ctx.io.stdout,
-            `${checked} audit record(s) of signed approvals check out (an approval given and its use are a record each): each carries the statement its approver signed, with a key the configuration lists under that name, used once within its hour`,
+            `${checked} audit record(s) of signed approvals check out (an approval given and its use are a record each): each carries the statement its approver signed, with a key the approval policy the audit log recorded then lists under that name (the configuration, where it recorded none), used once within its hour`,
           );
         }
         say(
@@ -229,6 +230,7 @@ export function register(program: Command, ctx: CliContext): void {
               : 'note: not in a git repository: the chain was not checked against the deploy tags that anchor it (pass --repo <dir> or --github <owner/repo>)',
         );
         for (const note of uncheckedNotes(verification)) say(ctx.io.stdout, `note: ${note}`);
+        for (const note of adoptionNotes(verification)) say(ctx.io.stdout, `note: ${note}`);
       });
     });
 }

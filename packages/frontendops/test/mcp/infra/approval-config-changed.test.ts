@@ -130,6 +130,19 @@ describe('whoever changes the configuration does not choose who approves a prote
       approvedBy: expect.stringMatching(/^Mallory/),
     });
     await c.call('invalidate_cdn', { deployId: next.deployId });
+
+    // audit verify, under the owners' configuration (without Mallory), judges each approval under
+    // the policy the log recorded then: it names the adoption and Mallory's approval through it.
+    const verified = await verifyWithOwnersConfig();
+    expect(verified.code, verified.stderr).toBe(0);
+    const said = `${verified.stdout}${verified.stderr}`;
+    expect(said).not.toMatch(/does not list/);
+    expect(said).toMatch(
+      /note: entry \d+: the approval it records used also adopted the approval policy of the configuration: it adds approver Mallory \(ed25519:/,
+    );
+    expect(said).toMatch(
+      /note: entry \d+: it records a use of an approval signed by Mallory .*, an approver the policy entry \d+ adopted added/,
+    );
   });
 
   it('approval.github pointed at an environment without reviewers, or at their fork: the job’s approval does not count', async () => {
@@ -231,10 +244,28 @@ describe('whoever changes the configuration does not choose who approves a prote
     await c.call('invalidate_cdn', { deployId });
   });
 
-  it('audit verify lists an approval by a key the configuration of today does not list only where the log never recorded it', async () => {
+  it('an approval policy rewritten in the recorded entry: the next approval is refused (TAMPERED), and audit verify fails', async () => {
     await approvedByAda(COMMITS[0]);
+    const { state, target } = f().t.site;
+    const used = (await readAudit(state, target.statePrefix))
+      .filter((e) => e.type === 'approval-used')
+      .at(-1);
+    if (!used) throw new Error('no approval was used');
+    const key = `${target.statePrefix}audit/${String(used.seq).padStart(10, '0')}.json`;
+    const stored = JSON.parse((await state.get(key))?.body.toString('utf8') ?? 'null');
+    stored.data.policy.approvers.Mallory = keys().mallory.publicKey;
+    await state.put(key, JSON.stringify(stored), { contentType: 'application/json' });
+
+    const changed = { approvers: { Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey } };
+    const c = await server(changed);
+    const { target: planned, deployId } = await planAndSync(c, COMMITS[1]);
+    const hers = await approveWithCli(f(), deployId, keys().mallory.path, changed);
+    expect(hers.code).not.toBe(0);
+    expect(hers.stderr).toMatch(new RegExp(`The audit entry ${used.seq} was changed after it was written`));
+    const sync = await c.call('run_sync', { handle: planned.structured.handle });
+    expect(sync.text).toMatch(/TAMPERED/);
+    expect((await live())?.commit).toBe(COMMITS[0]);
     const verified = await verifyWithOwnersConfig();
-    expect(verified.code, verified.stderr).toBe(0);
-    expect(`${verified.stdout}${verified.stderr}`).not.toMatch(/does not list/);
+    expect(verified.code).not.toBe(0);
   });
 });
