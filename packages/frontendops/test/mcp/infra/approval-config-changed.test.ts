@@ -16,7 +16,13 @@ import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { readAudit } from '../../../src/state/audit.ts';
-import { approverKeysFor, approveWithCli, cliOnProtected, infraWithOidcFor } from '../../support/approver.ts';
+import {
+  adoptedPolicy,
+  approverKeysFor,
+  approveWithCli,
+  cliOnProtected,
+  infraWithOidcFor,
+} from '../../support/approver.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import { COMMITS, type ConnectOptions, connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
@@ -194,6 +200,27 @@ describe('whoever changes the configuration does not choose who approves a prote
       (e) => e.type === 'approval-used',
     );
     expect(used).toHaveLength(1);
+  });
+
+  it('a trusted client is asked with what its yes also adopts: an approver the log does not record yet', async () => {
+    const trusting = { approvers: {}, trustElicitation: true };
+    await adoptedPolicy(f(), trusting);
+    const messages: string[] = [];
+    const c = await server(
+      { approvers: { Mallory: keys().mallory.publicKey }, trustElicitation: true },
+      {
+        elicit: (request) => {
+          messages.push(String(request.params.message));
+          return { action: 'decline' };
+        },
+      },
+    );
+    const { sync } = await planAndSync(c, COMMITS[1]);
+    expect(sync.text).toMatch(/declined/);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(
+      /This approval also adopts the approval policy in frontendops.config.json: adds approver Mallory \(ed25519:[A-Za-z0-9_-]{43}\)\./,
+    );
   });
 
   it('an approval given before the policy changed is not replayed by the one it no longer lists', async () => {
