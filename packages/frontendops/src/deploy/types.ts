@@ -5,12 +5,15 @@
  */
 import type { AuditHead } from '../contract/audit-head.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
+import type { StoppedChange } from '../engine/stopped-change.ts';
 import type { FileGroup } from '../engine/types.ts';
 import type { ApprovalUsed, HeldLock } from '../ports.ts';
 import type { AuthorizeContext } from '../state/approvals.ts';
 import type { PinRecord } from '../state/pin.ts';
 import type { DeploymentRecord, RequestInfo } from '../state/records.ts';
 import type { Verification } from './verify.ts';
+
+export type { StoppedChange };
 
 export type DeployEvent =
   | { type: 'plan'; plan: DeployPlan }
@@ -148,18 +151,4 @@ export interface DeploySummary extends DeployIdentity {
    * nothing else to do (its plan is a no-op): what the run does, said (describeFinish).
    */
   finishes?: StoppedChange;
-}
-
-/** A change that went live and stopped before it was verified and recorded: what it was. */
-export interface StoppedChange {
-  deployId: string;
-  /** deploy, rollback, or the atomic operation (canary-promote…). */
-  kind: string;
-  app: string;
-  commit: string;
-  /**
-   * A rollback someone asked for: finishing it pins its release as its own last step (pinRolledBack),
-   * in place of any pin, or keeps the pin it already set.
-   */
-  pins?: true;
 }

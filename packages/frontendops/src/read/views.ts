@@ -5,10 +5,10 @@
  * holding a bucket name) never leaks by accident. Types only for the browser; zod for MCP.
  */
 import * as z from 'zod';
-import type { StoppedChange } from '../deploy/types.ts';
 import { isCanaryEvent } from '../engine/canary-event.ts';
 import { describeFinish, describePlan } from '../engine/describe.ts';
 import type { DeployPlan } from '../engine/plan.ts';
+import type { StoppedChange } from '../engine/stopped-change.ts';
 import type { DeploymentRecord, ReleaseRef, RequestInfo } from '../state/records.ts';
 
 export const requestView = z.object({
