@@ -76,7 +76,7 @@ export async function githubEnvironmentGrant(
   const run = `${claims.repository}|${claims.run_id}|${claims.run_attempt}|${action}`;
   return {
     approval: {
-      by: `GitHub environment "${policy.environment}" of ${policy.repository} (run ${claims.run_id} attempt ${claims.run_attempt}, started by ${claims.actor ?? 'unknown'})`,
+      by: githubEnvironmentBy(policy, claims),
       via: 'github-environment',
     },
     grantKey: `github-${createHash('sha256').update(run).digest('hex').slice(0, 40)}`,
@@ -114,3 +114,10 @@ async function verifyToken(token: string, policy: GitHubPolicy, fetchImpl: typeo
   });
   return payload;
 }
+
+/** Who approved a job's change, as its audit entry names it: the environment, and the job's run. */
+export const githubEnvironmentBy = (
+  policy: Pick<GitHubPolicy, 'environment' | 'repository'>,
+  run: { run_id?: string; run_attempt?: string; actor?: string },
+): string =>
+  `GitHub environment "${policy.environment}" of ${policy.repository} (run ${run.run_id ?? 'unknown'} attempt ${run.run_attempt ?? 'unknown'}, started by ${run.actor ?? 'unknown'})`;

@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { encodePublicKey, keyFingerprint, signStatement, verifyStatement } from '../approval/keys.ts';
 import type { ReleasePointer } from '../atomic/release-pointer.ts';
+import type { ApprovalPolicy } from '../config.ts';
 import type { AtomicPlan } from '../engine/atomic-plan.ts';
 import { CANARY_SHARE } from '../engine/canary-share.ts';
 import { checkDeployId, DEPLOY_ID } from '../engine/ids.ts';
@@ -395,6 +396,12 @@ export async function consumeApproval(
     deployId: string;
     approval: Approval;
     now: number;
+    /**
+     * The policy this use records: by default the configured one, which an approval shown what it
+     * adopts (adoptionWords) adopts; a GitHub job's, whose reviewers are shown nothing of it, records
+     * the policy in force (approvalInForce), adding nothing the log did not record.
+     */
+    records?: ApprovalPolicy;
   },
 ): Promise<boolean> {
   const key = usedKey(site, nonce);
@@ -432,7 +439,7 @@ export async function consumeApproval(
       ...(use.approval.signed ? { signed: use.approval.signed } : {}),
       // The configured policy it was judged under (with the recorded one), which it adopts: who
       // approves from now on (approval-policy.ts).
-      policy: canonicalPolicy(site.approval),
+      policy: canonicalPolicy(use.records ?? site.approval),
     },
     { [relative(site, key)]: stateDigest(marker) },
     use.now,

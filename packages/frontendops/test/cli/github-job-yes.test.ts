@@ -76,8 +76,48 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 
   it('a deploy, which the policy covers, goes through in the job', async () => {
-    const deployed = await run(['deploy', '--commit', V2, '--yes', '--no-tag'], { GITHUB_ACTIONS: 'true' });
+    const deployed = await run(['deploy', '--commit', V2, '--yes', '--no-tag'], {
+      GITHUB_ACTIONS: 'true',
+      GITHUB_RUN_ID: '7',
+      GITHUB_RUN_ATTEMPT: '1',
+      GITHUB_ACTOR: 'octo',
+    });
     expect(deployed.code, deployed.stderr).toBe(0);
+    expect(await live()).toBe(V2);
+    // The job's yes records the policy it counted under, as every approval's use does: trust on first use.
+    const entries = await readAudit(t.site.state, t.site.target.statePrefix);
+    const used = entries.filter((entry) => entry.type === 'approval-used').at(-1);
+    expect(used?.data).toMatchObject({
+      via: 'github-environment',
+      by: expect.stringMatching(
+        /^GitHub environment "dashboard-hosting-prod" of acme\/dashboard \(run 7 attempt 1, started by octo\)/,
+      ),
+      policy: { github: { repository: 'acme/dashboard', environment: STACK, actions: ['deploy'] } },
+    });
+    const change = entries.filter((entry) => entry.type === 'deploy').at(-1);
+    expect(change?.data.approval).toMatchObject({ via: 'github-environment' });
+    expect(await run(['audit', 'verify'])).toMatchObject({ code: 0 });
+  });
+
+  it('once a job recorded its environment, a configuration naming another one does not approve the next job', async () => {
+    const other = join(t.tmp, 'other-environment.json');
+    await writeFile(
+      other,
+      JSON.stringify({
+        protected: [STACK],
+        approval: {
+          github: { repository: 'mallory/fork', environment: 'no-reviewers', actions: ['deploy'] },
+        },
+      }),
+    );
+    const refused = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], {
+      GITHUB_ACTIONS: 'true',
+      FRONTENDOPS_CONFIG: other,
+    });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /the audit log does not record the GitHub environment "no-reviewers" of mallory\/fork as one that approves dashboard-hosting-prod's changes\. Nothing was changed\./,
+    );
     expect(await live()).toBe(V2);
   });
 });
@@ -87,14 +127,25 @@ describe('whoever changes the configuration does not change what a job’s --yes
     // Adopting is the deployer's: refused without a terminal or --yes, nothing appended.
     const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
     const before = await entries();
-    const asked = await run(['approvers', 'adopt']);
+    // The job's deploy recorded the environment as approving deploys; this configuration adds rollbacks.
+    const wider = join(t.tmp, 'wider-config.json');
+    await writeFile(
+      wider,
+      JSON.stringify({
+        protected: [STACK],
+        approval: {
+          github: { repository: 'acme/dashboard', environment: STACK, actions: ['deploy', 'rollback'] },
+        },
+      }),
+    );
+    const asked = await run(['approvers', 'adopt'], { FRONTENDOPS_CONFIG: wider });
     expect(asked.code, asked.stderr).toBe(2);
     expect(asked.stderr).toMatch(
-      /adopts the approval policy in frontendops.config.json for dashboard-hosting-prod without an approval: it records it for the first time: it adds the GitHub environment "dashboard-hosting-prod" of acme\/dashboard/,
+      /adopts the approval policy in frontendops.config.json for dashboard-hosting-prod without an approval: it replaces the GitHub environment "dashboard-hosting-prod" of acme\/dashboard \(approving deploy;.*\) with the GitHub environment "dashboard-hosting-prod" of acme\/dashboard \(approving deploy, rollback;/,
     );
     expect(asked.stderr).toMatch(/needs a terminal .*Nothing was changed/);
     expect(await entries()).toBe(before);
-    const adopted = await run(['approvers', 'adopt', '--yes']);
+    const adopted = await run(['approvers', 'adopt', '--yes'], { FRONTENDOPS_CONFIG: wider });
     expect(adopted.code, adopted.stderr).toBe(0);
     expect(await entries()).toBe(before + 1);
 

@@ -9,6 +9,7 @@ import type { DeployOptions } from '../../deploy/types.ts';
 import type { ApprovalAction, GitHost } from '../../ports.ts';
 import { finishedRollbackPin, PIN_EFFECT } from '../../read/pin-words.ts';
 import type { Site } from '../../site.ts';
+import type { PolicyInForce } from '../../state/approval-policy.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import {
   APP_OPTION_HELP,
@@ -370,10 +371,56 @@ export async function approveIfProtected(
         `${site.target.stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${site.target.stack} in frontendops.config.json, or run it from a terminal.`,
       );
     }
-    return bound;
+    return inForce?.policy.github ? jobApproval(ctx, site, action, inForce, planned) : bound;
   }
   await confirmOnTerminal(ctx, site, planned, git, verb);
   return bound;
+}
+
+/**
+ * A job's --yes that counted (its environment's approval): the run's authorize holds its plan to
+ * `planned` as boundTo does, then records the approval used as every other is (consumeApproval), with
+ * the policy in force, so the first job's yes records the configured one (trust on first use) and a
+ * later one adopts nothing its reviewers were not shown, as the infra server's OIDC approval does.
+ */
+async function jobApproval(
+  ctx: CliContext,
+  site: Site,
+  action: ApprovalAction,
+  inForce: PolicyInForce,
+  planned: DeploySummary,
+): Promise<Pick<DeployOptions, 'authorize'>> {
+  const github = inForce.policy.github;
+  if (!github) return boundTo(planned);
+  const [{ assertApprovedChange, changeDigest, consumeApproval }, { githubEnvironmentBy }, { randomBytes }] =
+    await Promise.all([
+      import('../../state/approvals.ts'),
+      import('../../approval/github-oidc.ts'),
+      import('node:crypto'),
+    ]);
+  const approved = changeDigest(planned.plan);
+  const { env } = ctx.io;
+  const by = githubEnvironmentBy(github, {
+    run_id: env.GITHUB_RUN_ID,
+    run_attempt: env.GITHUB_RUN_ATTEMPT,
+    actor: env.GITHUB_ACTOR,
+  });
+  return {
+    authorize: async (plan, context) => {
+      assertApprovedChange(approved, plan, context);
+      // A nonce of this run's own: the job's yes is good for this one change.
+      const nonce = `job-${randomBytes(16).toString('hex')}`;
+      const approval = { by, via: 'github-environment' as const };
+      await consumeApproval(site, nonce, {
+        action,
+        deployId: plan.deployId,
+        approval,
+        now: Date.now(),
+        records: inForce.policy,
+      });
+      return { nonce, ...approval };
+    },
+  };
 }
 
 /** The run's authorize: its plan under the lock must be the change `planned` (changeDigest). */

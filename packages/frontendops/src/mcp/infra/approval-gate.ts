@@ -12,6 +12,7 @@
  * 5. otherwise the call is refused, saying who can approve and how.
  * Every approval is used once, under the deploy lock, just before the first write.
  */
+
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
   type CallToolResult,
@@ -26,6 +27,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { githubEnvironmentGrant } from '../../approval/github-oidc.ts';
+import type { ApprovalPolicy } from '../../config.ts';
 import { approvalQuestion, callAgain, needsApproval } from '../../contract/approval-question.ts';
 import { FrontendOpsError } from '../../errors.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
@@ -131,7 +133,9 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
 
   if (policy.github) {
     const grant = await githubEnvironmentGrant(policy.github, action, input.env, input.fetch);
-    if (grant && 'approval' in grant) return granted(input, grant.approval, grant.grantKey);
+    // Its reviewers are not shown what it would adopt: it records the policy in force, adopting nothing.
+    if (grant && 'approval' in grant)
+      return granted(input, grant.approval, grant.grantKey, undefined, inForce.policy);
     if (grant && 'rejected' in grant) problems.push(`no GitHub environment approval: ${grant.rejected}`);
   }
 
@@ -171,6 +175,8 @@ function granted(
   approval: Approval,
   nonce: string,
   expiresAt?: string,
+  /** The policy its use records (consumeApproval): by default the configured one, which it adopts. */
+  records?: ApprovalPolicy,
 ): ApprovalOutcome {
   const approved = changeDigest(input.plan);
   return {
@@ -192,6 +198,7 @@ function granted(
         deployId: input.deployId,
         approval,
         now: input.now(),
+        ...(records ? { records } : {}),
       });
       if (!first) {
         throw new FrontendOpsError(

@@ -181,6 +181,40 @@ describe('whoever changes the configuration does not choose who approves a prote
     }
   });
 
+  it('a GitHub job’s approval, whose reviewers are not shown what it adopts, adopts no approver the log does not record', async () => {
+    const policy = (approvers: Record<string, string>): Partial<ApprovalPolicy> => ({
+      approvers,
+      github: {
+        repository: 'sophia/dashboard',
+        environment: 'production',
+        actions: ['deploy'],
+        issuer: oidc().issuer,
+        audience: 'frontendops',
+      },
+    });
+    const job = (approval: Partial<ApprovalPolicy>, run: string) =>
+      server(
+        approval,
+        {},
+        oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: run }),
+      );
+    const changed = policy({ Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey });
+    for (const [approval, commit, run] of [
+      [policy({ Ada: keys().ada.publicKey }), COMMITS[0], '401'],
+      [changed, COMMITS[1], '402'],
+    ] as const) {
+      const c = await job(approval, run);
+      const { sync, deployId } = await planAndSync(c, commit);
+      expect(sync.structured, sync.text).toMatchObject({ outcome: 'synced' });
+      await c.call('invalidate_cdn', { deployId });
+    }
+    // The job's change went through; Mallory, whom no one who approved was shown, still counts for nothing.
+    const { deployId } = await planAndSync(await server(changed), COMMITS[2]);
+    const mallory = await approveWithCli(f(), deployId, keys().mallory.path, changed);
+    expect(mallory.code, mallory.stderr).not.toBe(0);
+    expect(mallory.stderr).toMatch(/the audit log does not record "Mallory" \(ed25519:/);
+  });
+
   it('trustElicitation turned on does not make an MCP client’s own yes the approval', async () => {
     await approvedByAda(COMMITS[0]);
     let asked = 0;
