@@ -210,6 +210,12 @@ export function register(program: Command, ctx: CliContext): void {
       ]);
       await withSite(ctx, flags.stack, async (site) => {
         const stack = site.target.stack;
+        if (!site.protected) {
+          throw new FrontendOpsError(
+            'BAD_INPUT',
+            `${stack} is not protected: no approval of its changes is asked, so there is no approval policy to adopt. Nothing was changed. To protect it, list it under "protected" in frontendops.config.json.`,
+          );
+        }
         const inForce = await policies.approvalInForce(site);
         const changes = policies.policyChanges(inForce.recorded, inForce.configured);
         if (changes.length === 0) {
