@@ -734,7 +734,7 @@ export async function settlePending(
   options.onEvent?.({
     type: 'step',
     step: 'resume',
-    detail: `found interrupted deploy ${pending.plan.deployId}`,
+    detail: `found interrupted ${pending.plan.kind} ${pending.plan.deployId}`,
   });
   // The record is not bound by the audit chain: checked against the live pointer (and, for a prune
   // to finish, the retained releases' manifests) before anything of it is written. What the check

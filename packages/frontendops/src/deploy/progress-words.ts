@@ -5,6 +5,7 @@
  * away in the console and with --verbose in the CLI.
  */
 import type { AtomicPlan } from '../engine/atomic-plan.ts';
+import { changeNoun } from '../engine/describe.ts';
 import type { FileGroup } from '../engine/types.ts';
 import type { DeployEvent } from './apply.ts';
 
@@ -73,8 +74,11 @@ function canaryHeadline(plan: AtomicPlan): string | null {
 function stepHeadline(step: Extract<DeployEvent, { type: 'step' }>['step'], detail: string): string {
   const count = Number(/^(\d+)/.exec(detail)?.[1] ?? 0);
   switch (step) {
-    case 'resume':
-      return 'Finishing a deploy that was interrupted, first.';
+    case 'resume': {
+      // The engine's detail: "found interrupted <kind> <deploy id>" (deploy/apply.ts, atomic-apply.ts).
+      const kind = /^found interrupted (\S+) /.exec(detail)?.[1] ?? 'deploy';
+      return `Finishing a ${changeNoun(kind)} that was interrupted, first.`;
+    }
     case 'pointer': {
       // Atomic switches (deploy/atomic-apply.ts) say what the one key write did.
       const share = /^(\S+) serves (\d+)% of visitors/.exec(detail);
