@@ -12,9 +12,10 @@ import { canaryPercent, commitRef, deployId, plainText } from '../contract/field
 import type { DeployEvent } from '../deploy/apply.ts';
 import { type PinNotLive, pinNotLiveWords } from '../deploy/pin.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
+import { describeFinished } from '../engine/describe.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
-import { WORDS_MAX } from '../engine/text.ts';
+import { capitalise, WORDS_MAX } from '../engine/text.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { HISTORY_PAGE_MAX } from '../read/history-page-max.ts';
 import { toPinView } from '../read/views.ts';
@@ -49,6 +50,23 @@ const MESSAGE = z
   .superRefine(plainText('the message'))
   .optional();
 /** `?limit=`: 1 to HISTORY_PAGE_MAX.reader deployments (default 50); anything else is refused, as the CLI's --limit is. */
+
+/**
+ * A change's last progress event: a no-op run that finished a stopped change says that it did (the
+ * CLI's words, describeFinished), where the page would otherwise say it was already live.
+ */
+function doneEvent(summary: {
+  outcome: string;
+  noop?: boolean;
+  finishedInterrupted?: { deployId: string; kind: string };
+}): ProgressEvent {
+  const finished = summary.noop ? summary.finishedInterrupted : undefined;
+  return {
+    type: 'done',
+    outcome: summary.outcome,
+    ...(finished ? { headline: `${capitalise(describeFinished(finished))}.` } : {}),
+  };
+}
 function historyLimit(url: URL): number {
   const given = url.searchParams.get('limit');
   if (given === null) return 50;
@@ -214,7 +232,7 @@ export async function routePost(
         ),
     });
     const tag = await tagChange(context.service.git, summary, summary.request);
-    publish({ type: 'done', outcome: summary.outcome });
+    publish(doneEvent(summary));
     const result: ActionResult = {
       runId,
       deployId: summary.deployId,
@@ -293,7 +311,7 @@ async function postCanary(
     });
     // Only a promote makes a release live for everyone: it is the one with a deploy tag (as the CLI's).
     const tag = action === 'canary-promote' ? await tagChange(context.service.git, summary, request) : null;
-    publish({ type: 'done', outcome: summary.outcome });
+    publish(doneEvent(summary));
     const result: CanaryResult = {
       runId,
       stack,

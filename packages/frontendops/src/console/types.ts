@@ -213,7 +213,8 @@ export type ProgressEvent =
   | { type: 'copy'; group: string; done: number; total: number; headline?: string }
   | { type: 'step'; step: string; detail: string; headline?: string }
   | { type: 'agent'; detail: string; headline?: string }
-  | { type: 'done'; outcome: string }
+  /** `headline`: what a run that finished a stopped change, with nothing else to do, did (doneEvent). */
+  | { type: 'done'; outcome: string; headline?: string }
   | { type: 'error'; code: string; message: string };
 
 export interface SessionView {

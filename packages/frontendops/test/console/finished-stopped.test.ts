@@ -7,13 +7,15 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CONSOLE_UI_DIR, type ConsoleServer } from '../../src/console/server.ts';
-import type { ActionResult, PlanView } from '../../src/console/types.ts';
+import type { ActionResult, ConsoleEvent, PlanView } from '../../src/console/types.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { describeFinish } from '../../src/engine/describe.ts';
+import { describeFinish, describeFinished } from '../../src/engine/describe.ts';
+import { capitalise } from '../../src/engine/text.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
+import { openEventStream } from '../support/console-events.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -112,8 +114,21 @@ it('the plan of a deploy that finishes a stopped deploy says so, as the dry run 
     await expect.poll(() => page.getByRole('button', { name: 'Deploy latest' }).isEnabled()).toBe(true);
   }
 
-  const result = await post('deploy-latest', { deployId: plan.deployId });
-  expect(result).toMatchObject({ outcome: 'noop', finishedInterrupted: stopped });
+  const events = await openEventStream(new URL(server.url).origin, server.token);
+  try {
+    const result = await post('deploy-latest', { deployId: plan.deployId });
+    expect(result).toMatchObject({ outcome: 'noop', finishedInterrupted: stopped });
+    // The progress ends saying what the run did, not "it was already live, nothing changed".
+    const done = (event: ConsoleEvent) => event.runId === result.runId && event.event.type === 'done';
+    await events.waitFor(done);
+    expect(events.events.find(done)?.event).toMatchObject({
+      type: 'done',
+      outcome: 'noop',
+      headline: `${capitalise(describeFinished({ deployId: stopped, kind: 'deploy' }))}.`,
+    });
+  } finally {
+    events.close();
+  }
   expect((await t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
   expect(await planOf('action=deploy-latest')).not.toHaveProperty('finishes');
 });

@@ -62,6 +62,7 @@ function headline(e: ProgressEvent): string {
     case 'step':
       return e.headline ?? e.detail;
     case 'done':
+      if (e.headline) return e.headline;
       return e.outcome === 'noop'
         ? 'Finished: it was already live, nothing changed.'
         : `Finished: ${e.outcome}.`;
