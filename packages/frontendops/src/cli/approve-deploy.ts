@@ -16,13 +16,8 @@ import type { DeployPlan } from '../engine/plan.ts';
 import { capitalise } from '../engine/text.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
-import {
-  adoptionWords,
-  approvalInForce,
-  howToAdopt,
-  notRecorded,
-  type PolicyInForce,
-} from '../state/approval-policy.ts';
+import { approvalInForce } from '../state/approval-in-force.ts';
+import { adoptionWords, howToAdopt, notRecorded, type PolicyInForce } from '../state/approval-policy.ts';
 import {
   type ApprovalAction,
   type ApprovalRequest,

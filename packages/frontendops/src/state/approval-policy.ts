@@ -15,11 +15,11 @@
  *   (policyChanges); removing one takes effect at once;
  * - when no recorded approver is left, whoever holds the deployer's credentials records the
  *   configured policy (`frontendops approvers adopt`: an `approval-policy` entry).
+ * The reads and the adoption's entry are approval-in-force.ts's: this module only shapes and words the
+ * policy, so the audit chain's checks (approval-evidence.ts) can use it without importing audit.ts back.
  */
 import { type ApprovalPolicy, acceptedByBoth, approvalConfigSchema } from '../config.ts';
-import { FrontendOpsError } from '../errors.ts';
-import type { Site } from '../site.ts';
-import { type AuditEntry, appendAudit, newestEntryWhere } from './audit.ts';
+import type { AuditEntry } from './audit-entry.ts';
 
 /** The entry `frontendops approvers adopt` appends: the configured policy, recorded by the deployer. */
 export const POLICY_ADOPTED = 'approval-policy';
@@ -67,24 +67,6 @@ export interface PolicyInForce {
   configured: ApprovalPolicy;
   /** The chain's newest record of one; null where none is recorded. */
   recorded: ApprovalPolicy | null;
-}
-
-/**
- * The policy in force for a protected stack's approvals: one read of the chain from its newest
- * entry back to the newest that records a policy (the whole chain where none does).
- */
-export async function approvalInForce(site: Site): Promise<PolicyInForce> {
-  const configured = canonicalPolicy(site.approval);
-  const entry = await newestEntryWhere(site.state, site.target.statePrefix, recordsPolicy);
-  if (!entry) return { policy: configured, configured, recorded: null };
-  const recorded = recordedIn(entry);
-  if ('problem' in recorded) {
-    throw new FrontendOpsError(
-      'TAMPERED',
-      `The audit log of ${site.target.stack} says who approves its changes in a way FrontendOps never writes (${recorded.problem}), so no approval can be held to it. Nothing was changed. Run \`frontendops audit verify --stack ${site.target.stack}\` to see what changed.`,
-    );
-  }
-  return { policy: canonicalPolicy(acceptedByBoth(configured, recorded)), configured, recorded };
 }
 
 const approverWords = (name: string, key: string) => `approver ${name} (${key})`;
@@ -157,18 +139,4 @@ export function notRecorded(inForce: PolicyInForce, stack: string): string[] {
 export function howToAdopt(inForce: PolicyInForce, stack: string): string {
   const recorded = Object.keys(inForce.policy.approvers);
   return `only what the audit log records counts: an approval by an approver it records${recorded.length > 0 ? ` (${recorded.join(', ')})` : ''} adopts the approval policy in frontendops.config.json with the change it approves; if none of them can approve, whoever holds the deployer's credentials records it with \`frontendops approvers adopt --stack ${stack}\``;
-}
-
-/**
- * Records the configured policy as the one the audit log holds, without an approval: what whoever
- * holds the deployer's credentials does when no recorded approver can approve any more (lost keys).
- * They can append entries anyway (docs/security.md); whoever can only change the configuration
- * cannot. `by`: who ran it, as the entry records it.
- */
-export async function adoptApprovalPolicy(site: Site, by: string, now: number): Promise<AuditEntry> {
-  return appendAudit(site.state, site.target.statePrefix, site.locker, {
-    type: POLICY_ADOPTED,
-    data: { stack: site.target.stack, by, policy: canonicalPolicy(site.approval) },
-    at: new Date(now),
-  });
 }

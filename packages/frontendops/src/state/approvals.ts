@@ -41,13 +41,8 @@ import {
   signedApprover,
   signedSchema,
 } from './approval-evidence.ts';
-import {
-  approvalInForce,
-  canonicalPolicy,
-  howToAdopt,
-  notRecorded,
-  type PolicyInForce,
-} from './approval-policy.ts';
+import { approvalInForce } from './approval-in-force.ts';
+import { canonicalPolicy, howToAdopt, notRecorded, type PolicyInForce } from './approval-policy.ts';
 import { appendAudit, digestOrNull, newestBindings, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCliApprover, runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
-import { adoptApprovalPolicy } from '../../src/state/approval-policy.ts';
+import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { STACK } from '../support/deploy-env.ts';

@@ -10,7 +10,7 @@ import { createApproverKey, loadApproverKey } from '../../src/approval/keys.ts';
 import { approveRequest } from '../../src/cli/approve-deploy.ts';
 import { type ApprovalPolicy, approvalPolicyFor, type Config } from '../../src/config.ts';
 import type { Site } from '../../src/site.ts';
-import { adoptApprovalPolicy } from '../../src/state/approval-policy.ts';
+import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
 import { type ApprovalAction, type ApprovalRequest, findStoredRequests } from '../../src/state/approvals.ts';
 import { request } from './atomic-env.ts';
 import { STACK } from './deploy-env.ts';

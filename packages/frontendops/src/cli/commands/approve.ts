@@ -204,8 +204,9 @@ export function register(program: Command, ctx: CliContext): void {
       "\nAn approval by an approver the audit log records adopts the configuration's policy too, with the change it approves: use this only when none of them can.\n\nExample:\n  $ frontendops approvers adopt --stack dashboard-hosting-prod",
     )
     .action(async (flags: { stack?: string; yes?: boolean }) => {
-      const [policies, { FrontendOpsError }] = await Promise.all([
+      const [policies, inForceOf, { FrontendOpsError }] = await Promise.all([
         import('../../state/approval-policy.ts'),
+        import('../../state/approval-in-force.ts'),
         import('../../errors.ts'),
       ]);
       await withSite(ctx, flags.stack, async (site) => {
@@ -216,7 +217,7 @@ export function register(program: Command, ctx: CliContext): void {
             `${stack} is not protected: no approval of its changes is asked, so there is no approval policy to adopt. Nothing was changed. To protect it, list it under "protected" in frontendops.config.json.`,
           );
         }
-        const inForce = await policies.approvalInForce(site);
+        const inForce = await inForceOf.approvalInForce(site);
         const changes = policies.policyChanges(inForce.recorded, inForce.configured);
         if (changes.length === 0) {
           say(
@@ -241,7 +242,7 @@ export function register(program: Command, ctx: CliContext): void {
           }
         }
         const who = cliRequest(ctx.io, 'approvers adopt').actor;
-        const entry = await policies.adoptApprovalPolicy(site, who, Date.now());
+        const entry = await inForceOf.adoptApprovalPolicy(site, who, Date.now());
         say(
           ctx.io.stdout,
           `Adopted by ${who}: entry ${entry.seq} of the audit log of ${stack} records the approval policy in frontendops.config.json; approvals of its changes are held to it from now on.`,

@@ -332,7 +332,7 @@ export async function approveIfProtected(
   // (approval-policy.ts): a job whose environment either names is held to it.
   const inForce =
     ctx.io.env.GITHUB_ACTIONS === 'true'
-      ? await (await import('../../state/approval-policy.ts')).approvalInForce(site)
+      ? await (await import('../../state/approval-in-force.ts')).approvalInForce(site)
       : null;
   const github = inForce?.configured.github ?? inForce?.recorded?.github;
   const ofAJob = github !== undefined;

@@ -32,13 +32,8 @@ import { approvalQuestion, callAgain, needsApproval } from '../../contract/appro
 import { FrontendOpsError } from '../../errors.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
-import {
-  adoptionWords,
-  approvalInForce,
-  howToAdopt,
-  notRecorded,
-  type PolicyInForce,
-} from '../../state/approval-policy.ts';
+import { approvalInForce } from '../../state/approval-in-force.ts';
+import { adoptionWords, howToAdopt, notRecorded, type PolicyInForce } from '../../state/approval-policy.ts';
 import {
   type Approval,
   type ApprovalAction,
