@@ -513,7 +513,11 @@ describe('audit verify while a deploy runs', () => {
 });
 
 describe('frontendops audit verify with the deploy tags as anchors (real git)', () => {
+  // Each case starts from the two tagged deploys: they run once, what they left in the state prefix
+  // and the hosting bucket is copied and put back before each case (a case that edits the chain
+  // leaves it edited). The tags a case moves it puts back itself.
   let outputs: string;
+  let deployed: BucketSnapshot;
   const run = (argv: string[]) =>
     cli(argv, { env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'ada' }, cwd: repo.dir });
 
@@ -525,7 +529,9 @@ describe('frontendops audit verify with the deploy tags as anchors (real git)', 
       expect(deployed.code, deployed.stderr).toBe(0);
       expect(JSON.parse(deployed.stdout).tag).toMatch(/^dashboard-deploy-\d{8}-\d+$/);
     }
+    deployed = await snapshotBuckets([{ store: state(), prefix: prefix() }, { store: t.site.hosting }]);
   });
+  beforeEach(() => deployed.restore());
 
   it('passes, checked against both tags, each carrying the stack and the head it left', async () => {
     const tags = await repo.git(['tag', '-l', 'dashboard-deploy-*', '--format=%(contents)']);
