@@ -6,12 +6,13 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, readAuditHead, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { rehash } from '../support/audit-forgery.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import {
   HOSTING,
   publishFixtureBuilds,
@@ -29,6 +30,14 @@ const COMMITS = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbb
 let t: TestDeployEnv;
 let env: Record<string, string>;
 let named: string;
+/**
+ * Where a case starts from, put back by the case or its beforeEach (bucket-snapshot.ts): the state
+ * prefixes and both hosting buckets as the history built once below leaves them: before any change
+ * (`fresh`), after production's first deploy (`first`) and its second (`second`), and after
+ * staging's first as well (`staged`). A case that changes them leaves them changed: the next case
+ * puts back its own.
+ */
+let at: Record<'fresh' | 'first' | 'second' | 'staged', BucketSnapshot>;
 
 beforeAll(async () => {
   t = await startDeployEnv({}, { extraBuckets: [STAGING_HOSTING] });
@@ -44,6 +53,27 @@ beforeAll(async () => {
     }),
   );
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config, FRONTENDOPS_ACTOR: 'ada' };
+
+  const snapshot = () =>
+    snapshotBuckets([
+      { store: t.site.state, prefix: '.frontendops/state/' },
+      { store: t.site.hosting },
+      { store: t.s3.store(STAGING_HOSTING) },
+    ]);
+  const deploy = async (outputs: string, commit: string) => {
+    const deployed = await run(['deploy', '--stack', outputs, '--commit', commit, '--yes', '--no-tag']);
+    expect(deployed.code, deployed.stderr).toBe(0);
+  };
+  const fresh = await snapshot();
+  await deploy(named, COMMITS[0] as string);
+  const first = await snapshot();
+  await deploy(named, COMMITS[1] as string);
+  const second = await snapshot();
+  await deploy(
+    await t.writeOutputs({ stack: STAGING, cdn: true, hostingBucket: STAGING_HOSTING }),
+    COMMITS[0] as string,
+  );
+  at = { fresh, first, second, staged: await snapshot() };
 });
 afterAll(() => t.stop());
 
@@ -59,6 +89,7 @@ async function outputsWithout(file: string, changes: Record<string, unknown> = {
 
 describe('the environment a hosting bucket belongs to', () => {
   it('is written by the first change: name, state location, protection', async () => {
+    await at.fresh.restore();
     const first = await run([
       'deploy',
       '--stack',
@@ -80,6 +111,7 @@ describe('the environment a hosting bucket belongs to', () => {
   });
 
   it('an outputs file that names no stack is that environment: its name, its one history, protected', async () => {
+    await at.first.restore();
     const prod = await outputsWithout('prod.json');
     const refused = await run(['deploy', '--stack', prod, '--commit', COMMITS[1] as string, '--no-tag']);
     expect(refused.code).toBe(2);
@@ -99,6 +131,7 @@ describe('the environment a hosting bucket belongs to', () => {
   });
 
   it('a renamed stack, or an alias in the configuration that does not list it as protected, is the same protected environment', async () => {
+    await at.first.restore();
     const renamed = await outputsWithout('renamed.json', { stack: 'dashboard-renamed' });
     await outputsWithout('alias-outputs.json', { stack: 'alias' });
     for (const ref of [renamed, 'alias']) {
@@ -125,6 +158,7 @@ describe('the environment a hosting bucket belongs to', () => {
   });
 
   it('is never pruned, and a deploy never lowers its protection', async () => {
+    await at.second.restore();
     const local = await outputsWithout('unprotected.json', { stack: 'dashboard-hosting-prod' });
     // A configuration that protects nothing opens the same bucket: still protected.
     const bare = join(t.tmp, 'bare.json');
@@ -170,6 +204,8 @@ describe('the marker under the audit chain', () => {
   const putMarker = (bucket: string, body: Buffer | string) =>
     t.s3.store(bucket).put(ENVIRONMENT_MARKER, body, { contentType: 'application/json' });
   const where = `${HOSTING}/${ENVIRONMENT_MARKER}`;
+  // Each case starts from both environments deployed, but the one that makes staging's first deploy.
+  beforeEach(() => at.staged.restore());
 
   it('each entry that writes a marker binds its digest and its bucket; the chain verifies with it', async () => {
     const marks = (await readAudit(t.site.state, t.target.statePrefix)).filter(
@@ -243,6 +279,7 @@ describe('the marker under the audit chain', () => {
   });
 
   it('a first marker write that did not land reads as unfinished, and the next deploy writes it', async () => {
+    await at.second.restore();
     const stagingOutputs = await t.writeOutputs({
       stack: STAGING,
       cdn: true,
