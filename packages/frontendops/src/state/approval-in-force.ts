@@ -2,13 +2,13 @@
  * The approval policy in force for a protected stack, read from its audit chain, and the recovery that
  * records the configured one (approval-policy.ts says why approvals are held to what the log records).
  */
-import { acceptedByBoth } from '../config.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
   canonicalPolicy,
   POLICY_ADOPTED,
   type PolicyInForce,
+  policyInForce,
   recordedIn,
   recordsPolicy,
 } from './approval-policy.ts';
@@ -20,9 +20,8 @@ import type { AuditEntry } from './audit-entry.ts';
  * entry back to the newest that records a policy (the whole chain where none does).
  */
 export async function approvalInForce(site: Site): Promise<PolicyInForce> {
-  const configured = canonicalPolicy(site.approval);
   const entry = await newestEntryWhere(site.state, site.target.statePrefix, recordsPolicy);
-  if (!entry) return { policy: configured, configured, recorded: null };
+  if (!entry) return policyInForce(site.approval, null);
   const recorded = recordedIn(entry);
   if ('problem' in recorded) {
     throw new FrontendOpsError(
@@ -30,7 +29,7 @@ export async function approvalInForce(site: Site): Promise<PolicyInForce> {
       `The audit log of ${site.target.stack} says who approves its changes in a way FrontendOps never writes (${recorded.problem}), so no approval can be held to it. Nothing was changed. Run \`frontendops audit verify --stack ${site.target.stack}\` to see what changed.`,
     );
   }
-  return { policy: canonicalPolicy(acceptedByBoth(configured, recorded)), configured, recorded };
+  return policyInForce(site.approval, recorded);
 }
 
 /**

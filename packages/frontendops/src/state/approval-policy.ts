@@ -69,6 +69,14 @@ export interface PolicyInForce {
   recorded: ApprovalPolicy | null;
 }
 
+/** The policy in force where the configuration says `configured` and the chain records `recorded` (null: none). */
+export function policyInForce(configured: ApprovalPolicy, recorded: ApprovalPolicy | null): PolicyInForce {
+  const mine = canonicalPolicy(configured);
+  return recorded
+    ? { policy: canonicalPolicy(acceptedByBoth(mine, recorded)), configured: mine, recorded }
+    : { policy: mine, configured: mine, recorded: null };
+}
+
 const approverWords = (name: string, key: string) => `approver ${name} (${key})`;
 const githubWords = (github: NonNullable<ApprovalPolicy['github']>) =>
   `the GitHub environment "${github.environment}" of ${github.repository} (approving ${github.actions.join(', ')}; issuer ${github.issuer}, audience ${github.audience})`;

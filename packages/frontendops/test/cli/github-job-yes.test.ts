@@ -99,6 +99,19 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     expect(await run(['audit', 'verify'])).toMatchObject({ code: 0 });
   });
 
+  it('once the audit log records what the job approves, the refusal says adding the action to the configuration is not enough', async () => {
+    // The deploy above recorded the environment as approving deploys only.
+    const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
+    const before = await entries();
+    const refused = await run(['rollback', '--yes', '--no-tag'], { GITHUB_ACTIONS: 'true' });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /not rollback\. Nothing was changed\. Add "rollback" to approval\.github\.actions of dashboard-hosting-prod in frontendops\.config\.json, which alone does not make it count: the audit log does not record that the GitHub environment "dashboard-hosting-prod" of acme\/dashboard approves rollback of dashboard-hosting-prod; only what the audit log records counts: an approval by an approver it records adopts the approval policy in frontendops\.config\.json with the change it approves; if none of them can approve, whoever holds the deployer's credentials records it with `frontendops approvers adopt --stack dashboard-hosting-prod`; or run it from a terminal\./,
+    );
+    expect(await live()).toBe(V2);
+    expect(await entries()).toBe(before);
+  });
+
   it('once a job recorded its environment, a configuration naming another one does not approve the next job', async () => {
     const other = join(t.tmp, 'other-environment.json');
     await writeFile(

@@ -366,15 +366,41 @@ export async function approveIfProtected(
       }
     }
     if (github && !github.actions.includes(action)) {
+      const stack = site.target.stack;
+      const notYet = inForce ? await notCountingYet(inForce, action, stack) : '';
       throw new FrontendOpsError(
         'APPROVAL_REQUIRED',
-        `${site.target.stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${site.target.stack} in frontendops.config.json, or run it from a terminal.`,
+        `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${stack} in frontendops.config.json${notYet || ','} or run it from a terminal.`,
       );
     }
     return inForce?.policy.github ? jobApproval(ctx, site, action, inForce, planned) : bound;
   }
   await confirmOnTerminal(ctx, site, planned, git, verb);
   return bound;
+}
+
+/**
+ * Why adding `action` to approval.github.actions would not be enough by itself, where the audit log
+ * records a policy (approval-policy.ts): what it would still not record, and how that is adopted, in
+ * the words every other such refusal uses. Empty where nothing is recorded (the configuration counts
+ * until the first approved change records it). It ends with the separator before the terminal's way.
+ */
+async function notCountingYet(
+  inForce: PolicyInForce,
+  action: ApprovalAction,
+  stack: string,
+): Promise<string> {
+  const github = inForce.configured.github;
+  if (!inForce.recorded || !github) return '';
+  const { howToAdopt, notRecorded, policyInForce } = await import('../../state/approval-policy.ts');
+  const widened = policyInForce(
+    { ...inForce.configured, github: { ...github, actions: [...github.actions, action] } },
+    inForce.recorded,
+  );
+  const missing = notRecorded(widened, stack);
+  return missing.length > 0
+    ? `, which alone does not make it count: ${missing.join('; ')}; ${howToAdopt(widened, stack)};`
+    : '';
 }
 
 /**
