@@ -12,6 +12,7 @@ import { canaryPercent, commitRef, deployId, plainText } from '../contract/field
 import type { DeployEvent } from '../deploy/apply.ts';
 import { type PinNotLive, pinNotLiveWords } from '../deploy/pin.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
+import { switchedBack } from '../deploy/switch-back-words.ts';
 import { describeFinished } from '../engine/describe.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
@@ -53,19 +54,22 @@ const MESSAGE = z
 
 /**
  * A change's last progress event: a no-op run that finished a stopped change says that it did (the
- * CLI's words, describeFinished), where the page would otherwise say it was already live.
+ * CLI's words, describeFinished), where the page would otherwise say it was already live; a change
+ * the CDN did not serve says it was switched back (the words every surface uses, switchedBack).
  */
 function doneEvent(summary: {
   outcome: string;
   noop?: boolean;
   finishedInterrupted?: { deployId: string; kind: string };
+  rolledBackTo?: string;
 }): ProgressEvent {
   const finished = summary.noop ? summary.finishedInterrupted : undefined;
-  return {
-    type: 'done',
-    outcome: summary.outcome,
-    ...(finished ? { headline: `${capitalise(describeFinished(finished))}.` } : {}),
-  };
+  const headline = finished
+    ? `${capitalise(describeFinished(finished))}.`
+    : summary.rolledBackTo
+      ? `Finished: ${summary.outcome}; ${switchedBack(summary.rolledBackTo)}.`
+      : undefined;
+  return { type: 'done', outcome: summary.outcome, ...(headline ? { headline } : {}) };
 }
 function historyLimit(url: URL): number {
   const given = url.searchParams.get('limit');
@@ -248,6 +252,7 @@ export async function routePost(
       ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
       pinned: Boolean(summary.pinned),
       unpinned: Boolean(summary.unpinned),
+      rolledBackTo: summary.rolledBackTo ?? null,
     };
     return sendJson(res, 200, result);
   } catch (error) {

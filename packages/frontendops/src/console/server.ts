@@ -68,6 +68,8 @@ export interface ConsoleOptions {
   actor?: string;
   /** The built UI; default the package's prebuilt dist/console-ui. */
   uiDir?: string;
+  /** How long a change waits for the CDN to serve it (verifyServed); default verifyServed's. */
+  verifyTimeoutMs?: number;
 }
 
 export interface ConsoleServer {
@@ -96,6 +98,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       ? (ref) => given(ref)
       : (ref, config) => openConfiguredStack(ref, config, options.cwd ?? process.cwd()),
     ...(options.git ? { git: options.git } : {}),
+    ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
   });
   const hub = createEventHub();
   const actor = options.actor ?? `${currentUser()} (console)`;

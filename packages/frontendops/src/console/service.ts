@@ -46,6 +46,8 @@ export interface ConsoleServiceOptions {
   openSite: (ref: string, config: Config) => Promise<Site>;
   /** Where deploy tags and "the latest" commit are read from. */
   git?: GitHost;
+  /** How long a change waits for the CDN to serve it (verifyServed); default verifyServed's. */
+  verifyTimeoutMs?: number;
 }
 
 export class PlanChangedError extends FrontendOpsError {
@@ -214,6 +216,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
           request: input.request,
           onEvent,
           ...(input.to ? { to: input.to } : {}),
+          ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
         });
       } catch (error) {
         if (seen.changed) {

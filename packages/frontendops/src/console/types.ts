@@ -124,6 +124,11 @@ export interface ActionResult {
   pinned: boolean;
   /** A promote lifted the pin. */
   unpinned: boolean;
+  /**
+   * The switch back's deploy id where the CDN did not serve this change in time and the release
+   * live before it is live again (DeploySummary rolledBackTo); null: none.
+   */
+  rolledBackTo: string | null;
 }
 
 /** What POST /api/canary/start, /promote and /abort answer. */

@@ -1,3 +1,4 @@
+import { switchedBack } from '../../../deploy/switch-back-words.ts';
 import { capitalise } from '../../../engine/text.ts';
 import { CANARY_EFFECT, notPinned, PIN_EFFECT, unpinnedSentence } from '../../../read/pin-words.ts';
 import type { PlanView, StatusView } from '../../types.ts';
@@ -211,6 +212,7 @@ function OutcomeLine({ outcome }: { outcome: Outcome }) {
       {result.pinned && ' · the stack is now pinned to it'}
       {result.unpinned && ' · the pin is cleared'}
       {result.error && ` — ${result.error.message}`}
+      {result.rolledBackTo && ` ${capitalise(switchedBack(result.rolledBackTo))}.`}
     </p>
   );
 }
