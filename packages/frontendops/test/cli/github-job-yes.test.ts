@@ -21,20 +21,27 @@ let t: TestDeployEnv;
 let env: Record<string, string>;
 let outputs: string;
 
+/** A configuration protecting the stack, approved by the GitHub job `github` names (none: no job). */
+async function writeConfig(
+  name: string,
+  github?: { repository: string; environment: string; actions: string[] },
+) {
+  const file = join(t.tmp, name);
+  await writeFile(file, JSON.stringify({ protected: [STACK], ...(github ? { approval: { github } } : {}) }));
+  return file;
+}
+
 beforeAll(async () => {
   t = await startDeployEnv({}, { protected: true });
   await publishFixtureBuilds(t, APP, [V1, V2]);
   await deployArtifact(t.site, { app: APP, commit: V1, request });
   await deployArtifact(t.site, { app: APP, commit: V2, request });
   outputs = await t.writeOutputs({ cdn: true });
-  const config = join(t.tmp, 'frontendops.config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      protected: [STACK],
-      approval: { github: { repository: 'acme/dashboard', environment: STACK, actions: ['deploy'] } },
-    }),
-  );
+  const config = await writeConfig('frontendops.config.json', {
+    repository: 'acme/dashboard',
+    environment: STACK,
+    actions: ['deploy'],
+  });
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config, FRONTENDOPS_ACTOR: 'octo' };
 });
 afterAll(() => t?.stop());
@@ -113,16 +120,11 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 
   it('once a job recorded its environment, a configuration naming another one does not approve the next job', async () => {
-    const other = join(t.tmp, 'other-environment.json');
-    await writeFile(
-      other,
-      JSON.stringify({
-        protected: [STACK],
-        approval: {
-          github: { repository: 'mallory/fork', environment: 'no-reviewers', actions: ['deploy'] },
-        },
-      }),
-    );
+    const other = await writeConfig('other-environment.json', {
+      repository: 'mallory/fork',
+      environment: 'no-reviewers',
+      actions: ['deploy'],
+    });
     const refused = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], {
       GITHUB_ACTIONS: 'true',
       FRONTENDOPS_CONFIG: other,
@@ -141,16 +143,11 @@ describe('whoever changes the configuration does not change what a job’s --yes
     const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
     const before = await entries();
     // The job's deploy recorded the environment as approving deploys; this configuration adds rollbacks.
-    const wider = join(t.tmp, 'wider-config.json');
-    await writeFile(
-      wider,
-      JSON.stringify({
-        protected: [STACK],
-        approval: {
-          github: { repository: 'acme/dashboard', environment: STACK, actions: ['deploy', 'rollback'] },
-        },
-      }),
-    );
+    const wider = await writeConfig('wider-config.json', {
+      repository: 'acme/dashboard',
+      environment: STACK,
+      actions: ['deploy', 'rollback'],
+    });
     const asked = await run(['approvers', 'adopt'], { FRONTENDOPS_CONFIG: wider });
     expect(asked.code, asked.stderr).toBe(2);
     expect(asked.stderr).toMatch(
@@ -162,8 +159,7 @@ describe('whoever changes the configuration does not change what a job’s --yes
     expect(adopted.code, adopted.stderr).toBe(0);
     expect(await entries()).toBe(before + 1);
 
-    const changed = join(t.tmp, 'changed-config.json');
-    await writeFile(changed, JSON.stringify({ protected: [STACK] }));
+    const changed = await writeConfig('changed-config.json');
     const was = await live();
     const back = await run(['rollback', '--yes', '--no-tag'], {
       GITHUB_ACTIONS: 'true',
