@@ -25,6 +25,7 @@ import type { Cdn, Locker, SiteAccess } from '../ports.ts';
 import type { PublishLogRef, Site } from '../site.ts';
 import {
   adoptEnvironment,
+  type EnvironmentMarker,
   MARKED_PROTECTED,
   markProtected,
   readEnvironmentMarker,
@@ -64,6 +65,17 @@ export interface ConnectSiteOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** How openSite opens a stack beyond what connectSite is told. */
+interface OpenOptions {
+  /**
+   * Only as its hosting bucket's environment marker says: one that cannot be read, or that the
+   * stack does not follow (the state location its outputs name holds a history of its own), is
+   * refused (TAMPERED) rather than told. For a stack read from, never changed: another stack's
+   * publish log (`buildsFrom`), which nothing but its marker ties to the environment.
+   */
+  asMarked?: boolean;
+}
+
 /** Why a stack is protected (the first of these that holds), or undefined when it is not. */
 function protectedBy(listed: boolean, named: boolean, marked: boolean): string | undefined {
   if (listed) return 'the configuration lists it under "protected"';
@@ -80,7 +92,7 @@ export async function openSite(
   ref: string,
   config: Config,
   cwd: string,
-  options: Pick<ConnectSiteOptions, 'onNotice'> = {},
+  { asMarked = false, ...options }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
 ): Promise<Site> {
   const { target, access, named } = await readStack(ref, { config, cwd });
   const open = (of: DeployTarget, marked = false) => {
@@ -116,6 +128,10 @@ export async function openSite(
     // The stack is opened as its outputs say, protected, and said why; every change refuses it
     // before anything is written (readEnvironmentMarker, under the deploy lock).
     if (!isFrontendOpsError(error, 'TAMPERED') || error.details?.object !== ENVIRONMENT_MARKER) throw error;
+    if (asMarked) {
+      site.close();
+      throw error;
+    }
     if (!site.protected) {
       site.protected = true;
       site.protectedBy = UNREADABLE_PROTECTED;
@@ -144,6 +160,15 @@ export async function openSite(
         `Stack ${target.stack} keeps the history of environment ${marker.stack} (its outputs name the same state location): its changes need an approval that the configuration of both names accepts.`,
       );
       return site;
+    }
+    if (asMarked) {
+      site.close();
+      const where = (of: EnvironmentMarker | DeployTarget) => `s3://${of.stateBucket}/${of.statePrefix}`;
+      throw new FrontendOpsError(
+        'TAMPERED',
+        `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history at ${where(marker)}, but ${target.stack}'s outputs name ${where(target)}, which holds a history too: the marker is not followed, and nothing is read there. Nothing was changed. Check where the configuration and the outputs file send ${target.stack} (\`git log -p frontendops.config.json\`, and the outputs file) and put them back; then run \`frontendops audit verify --stack ${ref}\`.`,
+        { details: { object: ENVIRONMENT_MARKER } },
+      );
     }
     const notice = `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history elsewhere, but ${target.stack}'s own history is where its outputs say: the marker is not followed. Run \`frontendops audit verify --stack ${ref}\`.`;
     site.notify(notice);
@@ -188,8 +213,10 @@ export async function openSite(
 
 /**
  * `site`, reading the publish logs of the stacks its configuration names in `buildsFrom` (under the
- * name it was opened by) as well as its own: each stack is opened from its outputs on first use, and
- * closed with the site.
+ * name it was opened by) as well as its own: each stack is opened on first use as any stack is, its
+ * hosting bucket's environment marker followed (openSite, asMarked: whoever can change the files the
+ * tool reads could otherwise point its outputs at a publish log of their own), its notices told
+ * here, and closed with the site. Reading its marker is one GET per stack, once.
  */
 function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): Site {
   const from = Object.hasOwn(config.stacks, ref) ? config.stacks[ref]?.buildsFrom : undefined;
@@ -199,9 +226,19 @@ function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): S
   const openLogs = () =>
     Promise.all(
       from.map(async (name) => {
-        const { target, access } = await readStack(name, { config, cwd });
-        const other = await connectSite(target, { ...(access ? { access } : {}), onNotice: () => undefined });
+        const other = await openSite(name, config, cwd, {
+          asMarked: true,
+          onNotice: (notice) => site.notify(notice),
+        }).catch((error: unknown) => {
+          if (!isFrontendOpsError(error, 'TAMPERED')) throw error;
+          throw new FrontendOpsError(
+            'TAMPERED',
+            `The publish log of ${name}, whose builds ${site.target.stack} deploys ("buildsFrom"), is not read: ${error.message}`,
+            { cause: error, ...(error.details ? { details: error.details } : {}) },
+          );
+        });
         opened.push(other);
+        const { target } = other;
         return { stack: target.stack, state: other.state, log: `${target.statePrefix}${PUBLISH_LOG}` };
       }),
     );

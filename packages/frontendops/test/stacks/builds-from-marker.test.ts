@@ -1,0 +1,141 @@
+/**
+ * A build "recorded" in a forged publish log of a stack named in `buildsFrom`. Whoever can change the
+ * files the tool reads (frontendops.config.json, the outputs files it names) points staging's outputs
+ * at a state location holding a publish log of their own (filled, here with the S3 client, by a party
+ * that may write that prefix), while staging's hosting bucket's environment marker names staging's
+ * real state location. Production trusts staging's log. Before, the `buildsFrom` stack was opened from
+ * its outputs alone: the forged log was read, and the build it "recorded" went live on production.
+ * Now that stack is opened as any stack is (its marker followed), and where the marker is not
+ * followed (the outputs' location holds a history of its own) the log is refused, nothing changed.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { defaultStatePrefix } from '../../src/engine/target.ts';
+import type { Site } from '../../src/site.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES } from '../../src/state/names.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { publishAsCi, requestBy, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { cli } from '../support/run-cli.ts';
+
+const APP = 'sophia-dashboard';
+const STAGING = 'staging';
+const STAGING_HOSTING = 'sophia-dashboard-hosting-staging';
+const FORGED_PREFIX = 'forged/staging/';
+const GOOD = 'a00d0001'.repeat(5);
+const FORGED = 'f0f0f0f0'.repeat(5);
+let t: TestDeployEnv;
+let start: BucketSnapshot;
+
+/** A site of staging (its hosting bucket) with its state at `statePrefix`. */
+const stagingAt = (statePrefix: string): Promise<Site> =>
+  connectSite(
+    { ...t.target, stack: STAGING, hostingBucket: STAGING_HOSTING, statePrefix },
+    { access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint }, onNotice: () => undefined },
+  );
+
+const build = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
+
+beforeAll(async () => {
+  t = await startDeployEnv({}, { extraBuckets: [STAGING_HOSTING] });
+  // Staging as its owners run it: CI publishes to its log, and it was deployed (its bucket is marked).
+  const staging = await stagingAt(defaultStatePrefix(STAGING));
+  await publishAsCi(staging, { dir: await build('good'), app: APP, commit: GOOD });
+  await deployArtifact(staging, { app: APP, commit: GOOD, request: requestBy('ship staging') });
+  staging.close();
+  // The attacker's build, "published" to a log under a prefix of their own.
+  const forged = await stagingAt(FORGED_PREFIX);
+  await publishAsCi(forged, { dir: await build('forged'), app: APP, commit: FORGED });
+  forged.close();
+  start = await snapshotBuckets([
+    { store: t.site.hosting },
+    { store: t.site.state, prefix: t.target.statePrefix },
+    { store: t.site.state, prefix: FORGED_PREFIX },
+  ]);
+});
+beforeEach(() => start.restore());
+afterAll(() => t?.stop());
+
+/** The CLI under a configuration where production builds from staging, whose outputs are changed as given. */
+async function run(argv: string[], stagingChanges: Record<string, unknown>) {
+  const prod = await t.writeOutputs({ cdn: true });
+  const staging = join(t.tmp, 'staging-changed.json');
+  await writeFile(
+    staging,
+    JSON.stringify({
+      stack: STAGING,
+      artifactsBucket: t.target.artifactsBucket,
+      hostingBucket: STAGING_HOSTING,
+      region: 'us-east-1',
+      endpoint: t.target.endpoint,
+      ...stagingChanges,
+    }),
+  );
+  const config = join(t.tmp, 'frontendops.config.json');
+  const stacks = {
+    [STACK]: { backend: 'outputs', file: prod, buildsFrom: [STAGING] },
+    [STAGING]: { backend: 'outputs', file: staging },
+  };
+  await writeFile(config, JSON.stringify({ app: APP, protected: [], stacks }));
+  const env = {
+    ...t.cliEnv(),
+    AWS_REGION: 'us-east-1',
+    FRONTENDOPS_ACTOR: 'mallory',
+    FRONTENDOPS_CONFIG: config,
+  };
+  const ran = await cli(argv, { cwd: t.tmp, env });
+  return { ...ran, said: ran.stdout + ran.stderr };
+}
+
+/**
+ * Production's hosting bucket and state location, each object with its ETag: what "nothing was
+ * changed" compares (but the probe for conditional writes, which a refused deploy may make first).
+ */
+async function production(): Promise<string[]> {
+  const [state, hosting] = await Promise.all([
+    t.site.state.list(t.target.statePrefix),
+    t.site.hosting.list(''),
+  ]);
+  return [...state, ...hosting]
+    .filter((o) => !o.key.startsWith(`${t.target.statePrefix}${CONDITIONAL_WRITE_PROBES}`))
+    .map((o) => `${o.key} ${o.etag ?? ''}`)
+    .sort();
+}
+
+const deployForged = (changes: Record<string, unknown>) =>
+  run(['deploy', '--commit', FORGED, '--stack', STACK, '--yes'], changes);
+
+describe("a `buildsFrom` stack whose outputs name another state location than its hosting bucket's marker", () => {
+  it("is read where its marker says: a build only the outputs' log records is refused on production", async () => {
+    const before = await production();
+    const refused = await deployForged({ statePrefix: FORGED_PREFIX });
+    expect(refused.code, refused.said).not.toBe(0);
+    expect(refused.said).toMatch(
+      /is not recorded in the publish logs dashboard-hosting-prod deploys builds from: .*staging's \(\.frontendops\/state\/staging\/publishes\/\)/,
+    );
+    expect(await production()).toEqual(before);
+  });
+
+  it("is refused, naming both locations, where the outputs' location holds a history of its own", async () => {
+    // The attacker's prefix holds a chain too: the marker would not be followed there.
+    await t.site.state.put(`${FORGED_PREFIX}${AUDIT_HEAD}`, JSON.stringify({ seq: 0, hash: 'x' }));
+    const before = await production();
+    const refused = await deployForged({ statePrefix: FORGED_PREFIX });
+    expect(refused.code, refused.said).not.toBe(0);
+    expect(refused.said).toMatch(/publish log of staging/);
+    expect(refused.said).toMatch(/s3:\/\/[^ ]+\/\.frontendops\/state\/staging\//);
+    expect(refused.said).toMatch(/s3:\/\/[^ ]+\/forged\/staging\//);
+    expect(refused.said).toMatch(/Nothing was changed/);
+    expect(refused.said).not.toMatch(/succeeded/);
+    expect(await production()).toEqual(before);
+  });
+
+  it('as its owners wrote them, its log is read and its build goes live', async () => {
+    const deployed = await run(['deploy', '--commit', GOOD, '--stack', STACK, '--yes'], {});
+    expect(deployed.code, deployed.said).toBe(0);
+    expect(deployed.stdout).toMatch(/→ dashboard-hosting-prod: succeeded/);
+  });
+});
