@@ -1145,10 +1145,15 @@ export interface VerifyOptions {
   /** The time verify judges by (ms since the epoch; default now): a request's hour, e.g. */
   now?: number;
   /**
-   * The publish logs of other stacks this one deploys builds from (its `buildsFrom`): a release one
-   * of them recorded was published. Their own problems are theirs to report (verify of that stack).
+   * The publish logs of other stacks this one deploys builds from (its `buildsFrom`, named by `stack`):
+   * a release one of them recorded was published. Where this stack relies on one (a release its own
+   * log does not record is recorded there, or in no log whole, which a problem there may hide), that
+   * log is checked as its own is, and its problems are reported, named by its stack; one that cannot
+   * be read is reported where any release its own log does not record depends on it. An append
+   * stopped there is that stack's to finish, and the problems of a log it does not rely on are that
+   * stack's to report (its own verify).
    */
-  publishLogs?: readonly { state: ObjectStore; log: string }[];
+  publishLogs?: readonly { stack?: string; state: ObjectStore; log: string }[];
 }
 
 export async function verifyAudit(
@@ -1161,14 +1166,28 @@ export async function verifyAudit(
     untilHeadHolds(store, `${prefix}${PUBLISH_LOG}`, () =>
       checkChain(store, `${prefix}${PUBLISH_LOG}`, prefix, PUBLISH_LOG_WORDS),
     ),
-    Promise.all((options.publishLogs ?? []).map((l) => checkChain(l.state, l.log, l.log, PUBLISH_LOG_WORDS))),
+    Promise.all(
+      (options.publishLogs ?? []).map((l) => {
+        const words = otherLogWords(l);
+        return checkChain(l.state, l.log, l.log, words).then(
+          (check) => ({ ...check, words }),
+          (unread: unknown) => ({ unread, words }),
+        );
+      }),
+    ),
   ]);
   const anchored = publishAnchors(deploys.seen, publishes);
+  const read = others.flatMap((o) => ('unread' in o ? [] : [o]));
+  const unpublished = unpublishedDigests(deploys.seen, [
+    ...publishes.entries,
+    ...read.flatMap((o) => o.entries),
+  ]);
   const problems = [
     ...deploys.problems,
     ...publishes.problems,
     ...anchored.problems,
-    ...unpublishedDigests(deploys.seen, [...publishes.entries, ...others.flatMap((o) => o.entries)]),
+    ...unpublished,
+    ...reliedOnLogProblems(deploys.seen, publishes.entries, others, unpublished.length > 0),
   ];
   const { problem: _first, seen: _seen, ...rest } = deploys;
   return {
@@ -1298,6 +1317,52 @@ function unpublishedDigests(
     });
   }
   return problems;
+}
+
+/** How the problems of another stack's publish log (a `buildsFrom`) are told: named by its stack. */
+const otherLogWords = ({ stack, log }: { stack?: string; log: string }): ChainWords => ({
+  reason: (text) => `${stack ? `${stack}'s ` : ''}publish log (${log}): ${text}`,
+  finishedBy: `The next publish to ${stack ?? 'its stack'} finishes it.`,
+});
+
+/**
+ * The problems of the other stacks' publish logs (VerifyOptions.publishLogs) this stack relies on:
+ * some release its own log (`own`) does not record is recorded in that log's entries as read (whole
+ * or not), or is recorded in no log whole (`unrecorded`: a problem there may hide it). An append
+ * stopped there is left to that stack. A log that could not be read is reported where any release
+ * relies on another log than its own: its releases were not checked against it.
+ */
+function reliedOnLogProblems(
+  deployEntries: readonly AuditEntry[],
+  own: readonly AuditEntry[],
+  others: readonly ((ChainCheck | { unread: unknown }) & { words: ChainWords })[],
+  unrecorded: boolean,
+): AuditProblem[] {
+  const missing = unpublishedDigests(deployEntries, own).length;
+  if (missing === 0) return [];
+  return others.flatMap((other): AuditProblem[] => {
+    if ('unread' in other) {
+      const { unread } = other;
+      const why = isFrontendOpsError(unread)
+        ? unread.message
+        : unread instanceof Error
+          ? `${unread.name}${unread.message && unread.message !== unread.name ? `: ${unread.message}` : ''}`
+          : String(unread);
+      return [
+        {
+          kind: 'damaged',
+          reason: other.words.reason(
+            `it could not be read (${why}), so the releases of this stack its own log does not record were not checked against it. Check that these credentials may read it, then run verify again`,
+          ),
+        },
+      ];
+    }
+    const blocking = other.problems.filter((p) => p.kind !== 'unfinished');
+    if (blocking.length === 0) return [];
+    const asRead = other.read.flatMap((r) => (r.entry ? [r.entry] : []));
+    const records = unpublishedDigests(deployEntries, [...own, ...asRead]).length < missing;
+    return records || unrecorded ? blocking : [];
+  });
 }
 
 /**

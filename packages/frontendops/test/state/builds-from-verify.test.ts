@@ -1,0 +1,114 @@
+/**
+ * `audit verify` of a stack that deployed a build recorded in another stack's publish log (its
+ * `buildsFrom`). Before, that log was read only for its entries: its own problems were left to the
+ * other stack's verify, so a release whose record was altered there was reported as put in the
+ * artifacts bucket without publishing (the wrong cause), a damaged entry past it said nothing, and a
+ * log that could not be read failed the whole verify with no report. Now the problems of a log this
+ * stack relies on (it records, or may have recorded, one of its releases) are reported, named by the
+ * log's stack; an append stopped in that log is the other stack's to finish, and a log this stack
+ * does not rely on stays that stack's to report.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { defaultStatePrefix } from '../../src/engine/target.ts';
+import { verifySite } from '../../src/read/verify-site.ts';
+import type { PublishLogRef } from '../../src/site.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { PUBLISH_LOG } from '../../src/state/names.ts';
+import { auditEntryKey, moveHeadBackOne } from '../support/audit-forgery.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { publishToStack, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writeFixtureBuild } from '../support/fixture-build.ts';
+
+const APP = 'sophia-dashboard';
+const STAGING = 'staging';
+const STAGING_LOG = `${defaultStatePrefix(STAGING)}${PUBLISH_LOG}`;
+const FROM_STAGING = 'a00d0001'.repeat(5);
+const LATER = 'a00d0002'.repeat(5);
+let t: TestDeployEnv;
+let start: BucketSnapshot;
+
+const build = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
+const stagingLog = (): PublishLogRef => ({ stack: STAGING, state: t.site.state, log: STAGING_LOG });
+
+beforeAll(async () => {
+  t = await startDeployEnv();
+  // CI publishes to staging's log (entries 1 and 2); production builds from it and deployed entry 1's.
+  const builds = [
+    { dir: await build('staged'), app: APP, commit: FROM_STAGING },
+    { dir: await build('later'), app: APP, commit: LATER },
+  ];
+  await publishToStack(t, { stack: STAGING, hostingBucket: 'sophia-dashboard-hosting-staging' }, builds);
+  await publishToStack(t, { stack: 'qa', hostingBucket: 'sophia-dashboard-hosting-qa' }, builds.slice(1));
+  t.site.buildsFrom = async () => [stagingLog()];
+  await deployArtifact(t.site, { app: APP, commit: FROM_STAGING, request: requestBy('ship') });
+  start = await snapshotBuckets([{ store: t.site.state, prefix: '.frontendops/state/' }]);
+});
+beforeEach(async () => {
+  await start.restore();
+  t.site.buildsFrom = async () => [stagingLog()];
+});
+afterAll(() => t?.stop());
+
+const reasons = async () => {
+  const { result } = await verifySite(t.site, []);
+  return {
+    ok: result.ok,
+    said: result.problems
+      .map((p) => `${p.seq === undefined ? '' : `entry ${p.seq}: `}${p.reason}`)
+      .join('\n'),
+  };
+};
+
+/** Entry `seq` of the log under `log`, changed as `change` says and written back with its old hash. */
+async function alterEntry(log: string, seq: number, change: (data: Record<string, unknown>) => void) {
+  const entry = (await readAudit(t.site.state, log))[seq - 1];
+  if (!entry) throw new Error(`${log} has no entry ${seq}`);
+  change(entry.data);
+  await t.site.state.put(auditEntryKey(log, seq), JSON.stringify(entry));
+}
+
+describe("verify of a release recorded in a `buildsFrom` stack's publish log", () => {
+  it('is ok while that log holds it whole', async () => {
+    expect(await reasons()).toEqual({ ok: true, said: '' });
+  });
+
+  it('reports the record altered there, naming that log', async () => {
+    await alterEntry(STAGING_LOG, 1, (data) => {
+      data.files = 1;
+    });
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toMatch(/entry 1: staging's publish log.*does not match its hash/);
+  });
+
+  it('reports a damaged entry of that log past the record', async () => {
+    await t.site.state.put(auditEntryKey(STAGING_LOG, 2), '{ not json');
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toMatch(/staging's publish log.*is damaged/);
+  });
+
+  it('reports a log that cannot be read, saying its releases were not checked against it', async () => {
+    t.site.buildsFrom = async () => [{ ...stagingLog(), state: t.s3.store('no-such-state-bucket') }];
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toMatch(/staging's publish log .*could not be read.*NoSuchBucket/s);
+  });
+
+  it("leaves an append stopped in that log to staging's next publish", async () => {
+    await moveHeadBackOne(t.site.state, STAGING_LOG);
+    expect(await reasons()).toEqual({ ok: true, said: '' });
+  });
+
+  it("leaves the problems of a log that records none of its releases to that log's stack", async () => {
+    // QA's log records a build production never deployed; its entry was altered.
+    const qa = { stack: 'qa', state: t.site.state, log: `${defaultStatePrefix('qa')}${PUBLISH_LOG}` };
+    await alterEntry(qa.log, 1, (data) => {
+      data.files = 1;
+    });
+    t.site.buildsFrom = async () => [stagingLog(), qa];
+    expect(await reasons()).toEqual({ ok: true, said: '' });
+  });
+});
