@@ -161,6 +161,8 @@ export interface AtomicSummary extends DeploySummary {
 export interface AtomicTarget {
   release: ReleaseNameRef;
   weight?: number;
+  /** The stack whose publish log recorded the release's build, where not this one's (DeployPlan.publishedIn). */
+  publishedIn?: string;
 }
 
 export type ChooseTarget = (ctx: AtomicContext) => Promise<AtomicTarget>;
@@ -482,7 +484,7 @@ async function prepare(
   if (found && missing.length > 0 && !manifest) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
   }
-  const plan = planAtomic({
+  const planned = planAtomic({
     stack: site.target.stack,
     op,
     release: { ...target.release, manifest },
@@ -499,6 +501,7 @@ async function prepare(
     keepPrefixes: ownPrefixes(site),
     ...(interrupted ? { written: interrupted.plan.copies } : {}),
   });
+  const plan = target.publishedIn ? { ...planned, publishedIn: target.publishedIn } : planned;
   // A migration copies the releases the in-place pointer retains too: each as it went out.
   if (op === 'migrate' && !plan.inPlace)
     for (const r of live.retained) if (r.manifest) assertAsDeployed(site, r.manifest, [r]);

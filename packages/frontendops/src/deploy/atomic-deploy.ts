@@ -15,7 +15,7 @@ import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import { assertAsDeployed, keptOrRefused, notAsDeployed } from './artifact-copy.ts';
 import { type AtomicOptions, type AtomicSummary, type ChooseTarget, runAtomic } from './atomic-apply.ts';
 import { keptRefs } from './atomic-live.ts';
-import { requireManifest, requirePublishedBuild } from './live.ts';
+import { publishedBuild, requireManifest } from './live.ts';
 import { validateArtifactId } from './publish.ts';
 import type { RecordedBuild } from './types.ts';
 
@@ -79,8 +79,12 @@ export function buildTarget(
     if (kept) return { release: kept, ...extra };
     // A build the stack had live once (the deployment records of that commit): its manifest must be
     // the one it went out with.
-    const [manifest, earlier] = await settleAll([
-      recorded ? requireManifest(site, app, commit) : requirePublishedBuild(site, app, commit),
+    const [{ manifest, publishedIn }, earlier] = await settleAll([
+      recorded
+        ? requireManifest(site, app, commit).then((m): { manifest: typeof m; publishedIn?: string } => ({
+            manifest: m,
+          }))
+        : publishedBuild(site, app, commit),
       recorded ? Promise.resolve([]) : site.records.recordsOf(app, commit),
     ]);
     assertAsDeployed(site, manifest, recorded ? [recorded] : earlier);
@@ -93,6 +97,7 @@ export function buildTarget(
         artifactDigest: digest,
       },
       ...extra,
+      ...(publishedIn ? { publishedIn } : {}),
     };
   };
 }

@@ -86,7 +86,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
 const buildToDeploy = async (
   site: Site,
   options: DeployOptions,
-): Promise<{ manifest: Manifest; publishHead?: AuditHead | null }> =>
+): Promise<{ manifest: Manifest; publishHead?: AuditHead | null; publishedIn?: string }> =>
   options.recorded
     ? { manifest: await requireManifest(site, options.app, options.commit) }
     : publishedBuild(site, options.app, options.commit);
@@ -120,7 +120,7 @@ async function deployInPlace(
     // What the lock's check refuses first (a marker not as the chain wrote it), said first.
     const markerHeld = sendAhead(assertMarkerAsRecordedAhead(site));
     // A build no trusted log records is said after what the lock's check refuses, as the run says it.
-    const { manifest } = await buildToDeploy(site, options).catch(async (error: unknown) => {
+    const { manifest, publishedIn } = await buildToDeploy(site, options).catch(async (error: unknown) => {
       if (isUnrecordedBuild(error)) await markerHeld;
       throw error;
     });
@@ -137,7 +137,7 @@ async function deployInPlace(
     const stopped = pending && wentLive(pending, pointer?.value) ? pending.plan : null;
     const live = await readLiveState(site, stopped ? null : pending, { pointer });
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
-    const plan = planFor(site, kind, manifest, live);
+    const plan = planFor(site, kind, manifest, live, publishedIn);
     // The change gets this deploy id from this state: a record under it that the change would refuse
     // before its first write (inPlaceRecordAhead) is said now, before anyone confirms or approves it.
     // Judged with this request, the one the change is run with (the CLI, run_sync) or, made anew as
@@ -213,7 +213,7 @@ async function deployInPlace(
     throw read.reason;
   }
   if (taken.status === 'rejected') throw taken.reason;
-  const { manifest, publishHead } = read.value;
+  const { manifest, publishHead, publishedIn } = read.value;
   const { lock } = taken.value;
   // A rollback someone asked for pins its release as its own last step (pinRolledBack).
   options = {
@@ -246,7 +246,7 @@ async function deployInPlace(
     const live = interrupted.value ? await readLiveState(site, pending, known) : await uninterrupted;
     if (options.recorded) keptOrRefused(site, options.recorded, live.releases);
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
-    const plan = planFor(site, kind, manifest, live);
+    const plan = planFor(site, kind, manifest, live, publishedIn);
     options.onEvent?.({ type: 'plan', plan });
     await appendable;
     // A record already under this plan's deploy id is judged now, as it would be when this change
@@ -669,8 +669,9 @@ function planFor(
   kind: 'deploy' | 'rollback',
   manifest: Parameters<typeof planDeploy>[0]['manifest'],
   live: Awaited<ReturnType<typeof readLiveState>>,
+  publishedIn?: string,
 ) {
-  return planDeploy({
+  const plan = planDeploy({
     stack: site.target.stack,
     kind,
     manifest,
@@ -680,6 +681,7 @@ function planFor(
     prune: site.target.prune,
     keepPrefixes: inPlaceKeptPrefixes(site),
   });
+  return publishedIn ? { ...plan, publishedIn } : plan;
 }
 
 function summarize(

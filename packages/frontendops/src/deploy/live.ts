@@ -450,13 +450,14 @@ export async function requirePublishedBuild(site: Site, app: string, commit: str
 
 /**
  * requirePublishedBuild, with the stack's own publish log's head as it read it (`publishHead`): what
- * the deployment's entry names (recordDeployment), rather than reading it again.
+ * the deployment's entry names (recordDeployment), rather than reading it again; and, where its own
+ * log does not record the build, the stack whose log does (`publishedIn`: said to an approver).
  */
 export async function publishedBuild(
   site: Site,
   app: string,
   commit: string,
-): Promise<{ manifest: Manifest; publishHead: AuditHead | null }> {
+): Promise<{ manifest: Manifest; publishHead: AuditHead | null; publishedIn?: string }> {
   const logs = publishLogsOf(site);
   const [manifest, reads] = await settleAll([
     requireManifest(site, app, commit),
@@ -464,9 +465,13 @@ export async function publishedBuild(
   ]);
   const digest = artifactDigest(manifest);
   const recorded = reads.map((r) => r.recorded);
-  if (recorded.some((r) => r?.artifactDigest === digest))
-    return { manifest, publishHead: reads[0]?.head ?? null };
+  const by = recorded.findIndex((r) => r?.artifactDigest === digest);
   const read = await logs;
+  if (by >= 0) {
+    const publishHead = reads[0]?.head ?? null;
+    const publishedIn = by > 0 ? read[by]?.stack : undefined;
+    return { manifest, publishHead, ...(publishedIn ? { publishedIn } : {}) };
+  }
   const build = `${app}@${commit.slice(0, 7)}`;
   const named = read.map((l) => `${l.stack}'s (${l.log})`);
   const which = `the publish log${read.length > 1 ? 's' : ''} ${site.target.stack} deploys builds from: ${named.join(', ')}`;

@@ -21,9 +21,17 @@ export function describePlan(
     | 'prune'
     | 'unretained'
     | 'invalidationPaths'
+    | 'publishedIn'
   >,
 ): string {
-  if ((plan as Partial<AtomicPlan>).mode === 'atomic') return describeAtomicPlan(plan as AtomicPlan);
+  const described =
+    (plan as Partial<AtomicPlan>).mode === 'atomic'
+      ? describeAtomicPlan(plan as AtomicPlan)
+      : describeInPlacePlan(plan);
+  return plan.publishedIn ? `${described}; published to ${plan.publishedIn}'s log` : described;
+}
+
+function describeInPlacePlan(plan: Parameters<typeof describePlan>[0]): string {
   const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
   if (plan.noop) return `${what} is already live on ${plan.stack}: nothing to do`;
   const live = plan.fromCommit ? ` (live: ${plan.fromCommit.slice(0, 7)})` : '';

@@ -76,6 +76,11 @@ export interface DeployPlan {
   invalidationPaths: string[];
   /** Nothing to do: this artifact is live and every file is in place. */
   noop: boolean;
+  /**
+   * The stack whose publish log recorded the build, where it is not this stack's own (one its
+   * configuration names in `buildsFrom`): said to whoever approves the change (describePlan).
+   */
+  publishedIn?: string;
 }
 
 /** A release a change stops retaining (DeployPlan.unretained). */

@@ -107,7 +107,7 @@ describe('a build no publish log recorded', () => {
 
 describe("a build published under another stack's log", () => {
   /** A project whose configuration names staging and prod (outputs files), prod with `prod` added. */
-  async function project(name: string, prod: Record<string, unknown>) {
+  async function project(name: string, prod: Record<string, unknown>, protectedStacks: string[] = []) {
     const dir = join(t.tmp, name);
     await mkdir(dir, { recursive: true });
     const staging = await t.writeOutputs({ stack: 'staging', hostingBucket: STAGING_HOSTING, cdn: true });
@@ -118,7 +118,7 @@ describe("a build published under another stack's log", () => {
     };
     await writeFile(
       join(dir, 'frontendops.config.json'),
-      JSON.stringify({ app: APP, stacks, protected: [] }),
+      JSON.stringify({ app: APP, stacks, protected: protectedStacks }),
     );
     const env = {
       ...t.cliEnv(),
@@ -158,6 +158,26 @@ describe("a build published under another stack's log", () => {
     const unverified = await untrusting(['audit', 'verify', '--stack', 'prod']);
     expect(unverified.code).not.toBe(0);
     expect(unverified.stdout + unverified.stderr).toMatch(/no publish log this stack trusts recorded/);
+  });
+
+  it('names that log to whoever approves the deploy of a protected stack', async () => {
+    // Whoever can change the configuration can add a stack to "buildsFrom": the approver sees whose log it is.
+    const commit = 'cafe0002'.repeat(5);
+    const trusting = await project('trusting-protected', { buildsFrom: ['staging'] }, ['prod']);
+    const published = await trusting([
+      'publish',
+      await buildOf('staged2'),
+      '--commit',
+      commit,
+      '--stack',
+      'staging',
+    ]);
+    expect(published.code, published.stdout + published.stderr).toBe(0);
+    const asked = await trusting(['deploy', '--commit', commit, '--stack', 'prod']);
+    expect(asked.code, asked.stdout + asked.stderr).not.toBe(0);
+    expect(asked.stdout + asked.stderr).toMatch(
+      new RegExp(`deploy ${APP}@cafe000 to prod[^"]*; published to staging's log`),
+    );
   });
 
   it('a "buildsFrom" naming no configured stack, or the stack itself, is refused when the file is read', async () => {
