@@ -350,16 +350,16 @@ describe('the embedded S3 server serves a correctly signed client of the real SD
   });
 
   it('uploads in parts', async () => {
+    // Under a prefix of its own: the case above lists everything under sdk/.
+    const Key = 'parts/big.bin';
     const first = Buffer.alloc(5 * 1024 * 1024, 'a');
-    const { UploadId } = await client.send(
-      new CreateMultipartUploadCommand({ Bucket: SITE, Key: 'sdk/big.bin' }),
-    );
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: SITE, Key }));
     const parts = [];
     for (const [index, body] of [first, Buffer.from('tail')].entries()) {
       const { ETag } = await client.send(
         new UploadPartCommand({
           Bucket: SITE,
-          Key: 'sdk/big.bin',
+          Key,
           UploadId,
           PartNumber: index + 1,
           Body: body,
@@ -370,12 +370,12 @@ describe('the embedded S3 server serves a correctly signed client of the real SD
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: SITE,
-        Key: 'sdk/big.bin',
+        Key,
         UploadId,
         MultipartUpload: { Parts: parts },
       }),
     );
-    const head = await client.send(new HeadObjectCommand({ Bucket: SITE, Key: 'sdk/big.bin' }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: SITE, Key }));
     expect(head.ContentLength).toBe(first.length + 4);
   });
 
