@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Config, defaultConfig } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishBuild } from '../../src/deploy/publish.ts';
@@ -31,25 +31,44 @@ const config: Config = {
   spa: true,
 };
 const open: LocalEnvironment[] = [];
+const repos: string[] = [];
 
-beforeAll(async () => {
-  repo = await mkdtemp(join(tmpdir(), 'frontendops-dev-atomic-'));
-  await writeReleaseBuild(join(repo, 'site'), 'v1');
-  const git = (args: string[]) => run('git', args, { cwd: repo, env: { ...process.env, ...GIT } });
+/** A repository whose app (site/) is release v1, committed, with no local environment yet. */
+async function makeRepo(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'frontendops-dev-atomic-'));
+  repos.push(dir);
+  await writeReleaseBuild(join(dir, 'site'), 'v1');
+  const git = (args: string[]) => run('git', args, { cwd: dir, env: { ...process.env, ...GIT } });
   await git(['init', '-q']);
   await git(['add', '-A']);
   await git(['commit', '-q', '-m', 'v1']);
+  return dir;
+}
+
+beforeAll(async () => {
+  repo = await makeRepo();
+});
+// A case that failed before closing its environment leaves none running for the next.
+afterEach(async () => {
+  for (const env of open.splice(0)) await env.close();
 });
 afterAll(async () => {
-  for (const env of open) await env.close();
-  await rm(repo, { recursive: true, force: true });
+  for (const dir of repos) await rm(dir, { recursive: true, force: true });
 });
 
-async function start(propagationMs: number) {
-  const env = await startLocalEnvironment({ cwd: repo, config, propagationMs });
+async function start(propagationMs: number, cwd = repo) {
+  const env = await startLocalEnvironment({ cwd, config, propagationMs });
   open.push(env);
   return env;
 }
+
+const request = () => ({
+  text: 'deploy',
+  actor: 'test',
+  planner: 'cli' as const,
+  at: new Date().toISOString(),
+});
+const V2 = 'e2'.repeat(20);
 
 describe('the local environment in atomic mode', () => {
   it('names the release store in env.json and the local stack; deploys are one key write, seen as whole releases', async () => {
@@ -66,7 +85,7 @@ describe('the local environment in atomic mode', () => {
       const first = await deployArtifact(site, {
         app: 'demo-app',
         commit: local.published.commit,
-        request: { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() },
+        request: request(),
       });
       expect(first.outcome).toBe('succeeded');
       expect(releaseOf(await (await fetch(local.env.edgeUrl)).text())).toBe('v1');
@@ -75,13 +94,12 @@ describe('the local environment in atomic mode', () => {
 
       // A second build, deployed while visitors load pages: each gets a whole release.
       const build = await writeReleaseBuild(join(repo, 'build-v2'), 'v2');
-      const commit = 'e2'.repeat(20);
-      await publishBuild(site, { dir: build.dir, app: 'demo-app', commit }, first.request);
+      await publishBuild(site, { dir: build.dir, app: 'demo-app', commit: V2 }, first.request);
       const probe = new Probe();
       const probers = [0, 1, 2].map(() => probe.run(new Browser(local.env.edgeUrl)));
       try {
         await probe.pagesAfterNow(6);
-        const second = await deployArtifact(site, { app: 'demo-app', commit, request: first.request });
+        const second = await deployArtifact(site, { app: 'demo-app', commit: V2, request: first.request });
         expect(second).toMatchObject({ outcome: 'succeeded', invalidation: null });
         await probe.pagesAfterNow(6);
       } finally {
@@ -98,15 +116,26 @@ describe('the local environment in atomic mode', () => {
   });
 
   it('a restart sets the in-memory store from the state: the same release is served, a deploy of it is a no-op', async () => {
-    const local = await start(0);
-    expect(releaseOf(await (await fetch(local.env.edgeUrl)).text())).toBe('v2');
-    const site = await openSite(LOCAL_STACK, config, repo, { onNotice: () => undefined });
+    // A repository of its own: its environment made v2 live (not the v1 it publishes when it starts), then stopped.
+    const dir = await makeRepo();
+    const before = await start(0, dir);
+    let site = await openSite(LOCAL_STACK, config, dir, { onNotice: () => undefined });
     try {
-      const again = await deployArtifact(site, {
-        app: 'demo-app',
-        commit: 'e2'.repeat(20),
-        request: { text: 'deploy', actor: 'test', planner: 'cli', at: new Date().toISOString() },
-      });
+      const build = await writeReleaseBuild(join(dir, 'build-v2'), 'v2');
+      await publishBuild(site, { dir: build.dir, app: 'demo-app', commit: V2 }, request());
+      const deployed = await deployArtifact(site, { app: 'demo-app', commit: V2, request: request() });
+      expect(deployed.outcome).toBe('succeeded');
+    } finally {
+      site.close();
+    }
+    await before.close();
+    open.pop();
+
+    const local = await start(0, dir);
+    expect(releaseOf(await (await fetch(local.env.edgeUrl)).text())).toBe('v2');
+    site = await openSite(LOCAL_STACK, config, dir, { onNotice: () => undefined });
+    try {
+      const again = await deployArtifact(site, { app: 'demo-app', commit: V2, request: request() });
       expect(again.outcome).toBe('noop');
     } finally {
       site.close();
