@@ -82,7 +82,11 @@ async function saidAndDone(
   expect(dry.stdout).not.toMatch(/already live|would copy/);
   pinSaid(dry.stdout, 'finishing the rollback pins');
   const json = await run([...argv, '--dry-run', '--json']);
-  expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, finishes: stopped });
+  const planned = JSON.parse(json.stdout);
+  expect(planned).toMatchObject({ dryRun: true, finishes: stopped });
+  // The pin its words name, as a field: the stopped rollback's release, under its deploy id.
+  if (pins) expect(planned.pins).toEqual({ deployId: stopped, app: APP, commit });
+  else expect(planned).not.toHaveProperty('pins');
   // The infra tools plan a deploy of the same build: its run finishes the stopped change, whatever it was.
   const c = await connectInfra(infraServerOn(site));
   try {

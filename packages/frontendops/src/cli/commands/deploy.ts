@@ -542,7 +542,11 @@ export async function finish(
     // a refusal (2, "nothing was changed"). The summary still follows.
     untagged = error instanceof Error ? error.message : String(error);
   }
-  const json = { ...summaryJson(summary), siteUrl: site.target.siteUrl ?? null, tag: tag ?? null };
+  const json = {
+    ...summaryJson(summary, as === 'promote'),
+    siteUrl: site.target.siteUrl ?? null,
+    tag: tag ?? null,
+  };
   const takenDown = await rolledBackNote(site, summary);
   if (summary.outcome === 'failed' || untagged) ctx.exitCode = 1;
   if (untagged) {
@@ -636,7 +640,11 @@ async function tagIfDeployed(
 }
 
 /** The one summary object of --json: deploy id, commit, counts, invalidation, verification, duration. */
-export function summaryJson(summary: DeploySummary) {
+export function summaryJson(
+  summary: DeploySummary,
+  /** A promote: it lifts the pin a rollback it finishes would set (describeFinish's liftsPin). */
+  liftsPin = false,
+) {
   return {
     deployId: summary.deployId,
     kind: summary.kind,
@@ -663,6 +671,16 @@ export function summaryJson(summary: DeploySummary) {
     ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
     ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
     ...(summary.finishes ? { finishes: summary.finishes.deployId } : {}),
+    // The pin the stopped rollback it finishes sets and leaves, said in words by describeFinish.
+    ...(summary.finishes?.pins && !liftsPin
+      ? {
+          pins: {
+            deployId: summary.finishes.deployId,
+            app: summary.finishes.app,
+            commit: summary.finishes.commit,
+          },
+        }
+      : {}),
     ...(summary.error ? { error: summary.error } : {}),
     ...atomicJson(summary),
   };
