@@ -1488,11 +1488,11 @@ const stoppedChange = (stopped: AtomicPending): StoppedChange => ({
 });
 
 /**
- * A refusal of what an operation chose, by a run that finishes a stopped change first (`finishing`:
+ * A refusal of what a change chose, by a run that finishes a stopped change first (`finishing`:
  * "would first finish …" for its dry run, "finished the interrupted …" for the run): said with it,
  * the code and details unchanged. Any other error goes through as it is.
  */
-const refusedAfterFinishing = (error: unknown, finishing: string): unknown =>
+export const refusedAfterFinishing = (error: unknown, finishing: string): unknown =>
   error instanceof FrontendOpsError
     ? new FrontendOpsError(error.code, `${error.message} (This run ${finishing}.)`, {
         cause: error,

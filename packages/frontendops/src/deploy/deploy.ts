@@ -3,6 +3,7 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
+import { describeFinished } from '../engine/describe.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
@@ -39,7 +40,7 @@ import {
   withRecordedApproval,
 } from './apply.ts';
 import { assertAsDeployed, keptOrRefused } from './artifact-copy.ts';
-import { finishSyncedAtomic } from './atomic-apply.ts';
+import { finishSyncedAtomic, refusedAfterFinishing } from './atomic-apply.ts';
 import { deployAtomic } from './atomic-deploy.ts';
 import { atomicRecordsOf } from './atomic-live.ts';
 import { takeDeployLock, takeDeployLockReading } from './deploy-lock.ts';
@@ -239,19 +240,29 @@ async function deployInPlace(
       assertDeployAllowed(pin.value, site.target.stack, manifest.commit, pinsOnFinish(interrupted.value));
     if (interrupted.value) await appendable; // finishing an interrupted deploy writes at once
     const { pending, known, finished } = await settlePending(site, options, interrupted.value);
-    // Finishing a stopped rollback pins its release, as its last step: this deploy is held to that
-    // pin too, as to any (read again only when something was finished).
-    if (checkPin && interrupted.value)
-      assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
-    const live = interrupted.value ? await readLiveState(site, pending, known) : await uninterrupted;
-    if (options.recorded) keptOrRefused(site, options.recorded, live.releases);
-    assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
-    const plan = planFor(site, kind, manifest, live, publishedIn);
-    options.onEvent?.({ type: 'plan', plan });
-    await appendable;
-    // A record already under this plan's deploy id is judged now, as it would be when this change
-    // records (judgeStoredRecord): one planted there is refused before anything is written.
-    const ownRecord = plan.noop ? null : await inPlaceRecordAhead(site, plan, options.request, await found);
+    // Refused after it finished a stopped change (a deploy of another build than a stopped rollback's
+    // finds that rollback's pin): the refusal says what was finished and recorded, as atomic runs do.
+    const planned = async () => {
+      // Finishing a stopped rollback pins its release, as its last step: this deploy is held to that
+      // pin too, as to any (read again only when something was finished).
+      if (checkPin && interrupted.value)
+        assertDeployAllowed(await readPin(site), site.target.stack, manifest.commit);
+      const live = interrupted.value ? await readLiveState(site, pending, known) : await uninterrupted;
+      if (options.recorded) keptOrRefused(site, options.recorded, live.releases);
+      assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
+      const plan = planFor(site, kind, manifest, live, publishedIn);
+      options.onEvent?.({ type: 'plan', plan });
+      await appendable;
+      // A record already under this plan's deploy id is judged now, as it would be when this change
+      // records (judgeStoredRecord): one planted there is refused before anything is written.
+      const ownRecord = plan.noop ? null : await inPlaceRecordAhead(site, plan, options.request, await found);
+      return { plan, ownRecord };
+    };
+    const { plan, ownRecord } = await planned().catch((error: unknown) => {
+      throw finished?.record.outcome === 'succeeded'
+        ? refusedAfterFinishing(error, describeFinished(finished.record))
+        : error;
+    });
     const superseded = pending !== null && pending.plan.deployId !== plan.deployId;
     if (superseded) await recordSuperseded(site, pending);
     if (plan.noop) {

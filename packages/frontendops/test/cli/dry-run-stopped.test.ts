@@ -377,6 +377,21 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Kind: 'rollback', 'Rolled-Back-From': from });
     });
 
+    it('a rollback stopped after its switch, then a deploy of another build: its refusal names the rollback it finished', async () => {
+      // The deploy finishes the rollback, whose last step pins its release, then is refused as any
+      // deploy past a pin is. Before, in place the refusal said only the pin (as if nothing had
+      // been done), while the atomic path named the rollback it had finished.
+      const [from] = wentLive();
+      const stopped = await stoppedAfterSwitch(() => rollbackRelease(stopping(site), { request }));
+      const real = await run(['deploy', '--commit', from]);
+      expect(real.code, real.stdout).toBe(2);
+      expect(real.stderr).toMatch(/is pinned to \S+ \(\S+\) since .* when rolling back/);
+      expect(real.stderr).toContain(
+        `(This run finished the interrupted rollback ${stopped}, which had made it live`,
+      );
+      expect(await entryOf(stopped)).toMatchObject({ type: 'rollback', data: { outcome: 'succeeded' } });
+    });
+
     it('a stale pin of another build, a rollback stopped after its switch: a deploy of its release finishes it', async () => {
       // Pinned on purpose to the live build; then a rollback (past that pin, as rollbacks go) stops
       // after its switch. Its own pin, its last step, replaces that one: a deploy of its release is
