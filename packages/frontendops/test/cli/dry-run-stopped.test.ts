@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
-import { pinRelease } from '../../src/deploy/pin.ts';
+import { pinRelease, promoteRelease } from '../../src/deploy/pin.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
@@ -408,6 +408,47 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
         commit: to,
         replaces: { commit: other },
       });
+    });
+
+    it('a promote stopped after its switch: the pin it did not lift yet, as each dry run says it and the run leaves it', async () => {
+      // Pinned to the live build; a promote of the other one stops after its switch, before it lifts
+      // the pin. A deploy of its build is refused as any deploy past the pin; the promote again lifts
+      // it; a rollback to it pins it. Each dry run says what its run does with the pin. Before, the
+      // deploy's and the rollback's dry runs said only that they would finish the stopped change.
+      await pinRelease(site, { request });
+      const [from, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() =>
+        promoteRelease(stopping(site), { app: APP, commit: to, request }),
+      );
+      expect(await readPin(site)).toMatchObject({ cause: 'pin', commit: from });
+      const pinnedTo = `is pinned to ${APP}@${from.slice(0, 7)}`;
+      const finish = `would finish deployment ${stopped} of ${APP}@${to.slice(0, 7)}`;
+      const deploy = await run(['deploy', '--commit', to, '--dry-run']);
+      expect(deploy.stdout).toContain(finish);
+      expect(deploy.stdout).toMatch(new RegExp(`${pinnedTo} .*; a deploy would be refused`));
+      const rollback = await run(['rollback', '--to', to, '--dry-run']);
+      expect(rollback.stdout).toContain(finish);
+      expect(rollback.stdout).toContain(
+        `a rollback pins ${site.target.stack} to the release it goes back to`,
+      );
+      const promote = await run(['promote', to, '--dry-run']);
+      expect(promote.stdout).toContain(finish);
+      expect(promote.stdout).toMatch(
+        new RegExp(`${pinnedTo} .*; this promote goes past it and lifts the pin`),
+      );
+      // Refused, the pin kept: in place before it finishes the promote, atomic once it did (and says so).
+      const refused = await run(['deploy', '--commit', to]);
+      expect(refused.code, refused.stdout).toBe(2);
+      expect(refused.stderr).toContain(pinnedTo);
+      const finished = `finished the interrupted deployment ${stopped}`;
+      if (mode === 'atomic') expect(refused.stderr).toContain(finished);
+      else expect(refused.stderr).not.toContain(finished);
+      expect(await readPin(site)).toMatchObject({ cause: 'pin', commit: from });
+      const promoted = await run(['promote', to]);
+      expect(promoted.code, promoted.stderr).toBe(0);
+      if (mode === 'in place') expect(promoted.stdout).toContain(finished);
+      expect(promoted.stdout).toContain('pin cleared');
+      expect(await readPin(site)).toBeNull();
     });
 
     it('a deploy stopped after its switch, finished by a rollback to its release', async () => {

@@ -568,8 +568,11 @@ export async function finish(
         : summary.finishedInterrupted && words.describeFinished(summary.finishedInterrupted));
     report(ctx, summary, json, as, finishing || undefined);
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
-    if (summary.dryRun && !summary.noop) {
+    if (summary.dryRun && !summary.noop)
       for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
+    // A run that only finishes a stopped change does to the pin what its kind does (a stopped
+    // promote had not lifted it yet), unless that change is a rollback, whose pin describeFinish says.
+    if (summary.dryRun && (!summary.noop || (summary.finishes && !summary.finishes.pins))) {
       const [{ describePin }, { readPinAsRecorded }] = await Promise.all([
         import('../../state/pin.ts'),
         import('../../state/recorded-state.ts'),
