@@ -51,6 +51,8 @@ export interface CanaryInput {
   percent?: number;
   request: (words: string) => RequestInfo;
   onEvent: (event: DeployEvent) => void;
+  /** How long the edge is asked before the change counts as not served (the console's option). */
+  verifyTimeoutMs?: number;
 }
 
 /** Runs one canary action; `latest` picks the newest published build when a start names none. */
@@ -94,6 +96,7 @@ export async function runCanaryAction(
   try {
     const summary = await run({
       request,
+      ...(input.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: input.verifyTimeoutMs } : {}),
       onEvent: (event) => {
         if (event.type === 'plan' && input.deployId && event.plan.deployId !== input.deployId) {
           seen.changed = event.plan;

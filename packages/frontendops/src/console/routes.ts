@@ -332,6 +332,7 @@ async function postCanary(
       durationMs: summary.durationMs,
       error: summary.error ?? null,
       tag,
+      rolledBackTo: summary.rolledBackTo ?? null,
     };
     return sendJson(res, 200, result);
   } catch (error) {

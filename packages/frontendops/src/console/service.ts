@@ -231,7 +231,16 @@ export function createConsoleService(options: ConsoleServiceOptions) {
      * id the page showed when one is given.
      */
     async canary(stack: string, action: CanaryAction, input: CanaryInput) {
-      return runCanaryAction(await open(stack), stack, action, input, releases);
+      return runCanaryAction(
+        await open(stack),
+        stack,
+        action,
+        {
+          ...input,
+          ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
+        },
+        releases,
+      );
     },
 
     /** Atomic stacks: a signed, expiring link to a release, for the one who asked. */

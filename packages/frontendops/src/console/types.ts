@@ -151,6 +151,11 @@ export interface CanaryResult {
   error: { code: string; message: string } | null;
   /** The deploy tag (a promote, which makes a release live for everyone); null otherwise. */
   tag: string | null;
+  /**
+   * The switch back's deploy id where the CDN did not serve this step in time: a promote is switched
+   * back to the release live before it, a start ends the canary (DeploySummary rolledBackTo); null: none.
+   */
+  rolledBackTo: string | null;
 }
 
 /** What POST /api/preview answers, to the one who asked (status lists open previews without the link). */
