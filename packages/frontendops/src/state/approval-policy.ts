@@ -118,12 +118,14 @@ export function adoptionWords(inForce: PolicyInForce): string | null {
 
 /**
  * What the configuration accepts that the audit log does not record for `stack` (so it does not
- * count), in words, one part each; and, where there is any, how it is adopted.
+ * count), in words, one part each; and, where there is any, how it is adopted. `job`: only the parts
+ * that decide a GitHub job's approval (its environment and actions), for a job's refusal: the
+ * approvers and trustElicitation are for `approve` and the infra server.
  */
-export function notRecorded(inForce: PolicyInForce, stack: string): string[] {
+export function notRecorded(inForce: PolicyInForce, stack: string, of: 'all' | 'job' = 'all'): string[] {
   const { configured, policy } = inForce;
   const parts: string[] = [];
-  for (const [name, key] of Object.entries(configured.approvers)) {
+  for (const [name, key] of of === 'job' ? [] : Object.entries(configured.approvers)) {
     if (policy.approvers[name] !== key)
       parts.push(`the audit log does not record "${name}" (${key}) as an approver of ${stack}`);
   }
@@ -136,7 +138,7 @@ export function notRecorded(inForce: PolicyInForce, stack: string): string[] {
         : `the audit log does not record the GitHub environment "${github.environment}" of ${github.repository} as one that approves ${stack}'s changes`,
     );
   }
-  if (configured.trustElicitation && !policy.trustElicitation)
+  if (of === 'all' && configured.trustElicitation && !policy.trustElicitation)
     parts.push(
       `the audit log does not record trustElicitation for ${stack} (an MCP client's answer counting as an approval)`,
     );

@@ -25,9 +25,14 @@ let outputs: string;
 async function writeConfig(
   name: string,
   github?: { repository: string; environment: string; actions: string[] },
+  /** The rest of the approval policy: approvers, trustElicitation. */
+  rest: Record<string, unknown> = {},
 ) {
   const file = join(t.tmp, name);
-  await writeFile(file, JSON.stringify({ protected: [STACK], ...(github ? { approval: { github } } : {}) }));
+  await writeFile(
+    file,
+    JSON.stringify({ protected: [STACK], ...(github ? { approval: { github, ...rest } } : {}) }),
+  );
   return file;
 }
 
@@ -117,6 +122,27 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     );
     expect(await live()).toBe(V2);
     expect(await entries()).toBe(before);
+  });
+
+  it('the refusal names only what decides the job’s approval, not the approvers or trustElicitation it does not use', async () => {
+    // The log records the environment as approving deploys only; these configurations also name an
+    // approver and trustElicitation, which the log does not record either: parts for `approve` and
+    // the infra server, which no --yes in a job depends on.
+    const others = { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: true };
+    const environment = { repository: 'acme/dashboard', environment: STACK };
+    const notThat =
+      /the audit log does not record that the GitHub environment "dashboard-hosting-prod" of acme\/dashboard approves rollback of dashboard-hosting-prod(; o|\. Nothing was changed\. O)nly what the audit log records counts/;
+    for (const actions of [['deploy'], ['deploy', 'rollback']]) {
+      const config = await writeConfig(`others-${actions.length}.json`, { ...environment, actions }, others);
+      const refused = await run(['rollback', '--yes', '--no-tag'], {
+        GITHUB_ACTIONS: 'true',
+        FRONTENDOPS_CONFIG: config,
+      });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(notThat);
+      expect(refused.stderr).not.toMatch(/Ada|trustElicitation/);
+      expect(await live()).toBe(V2);
+    }
   });
 
   it('once a job recorded its environment, a configuration naming another one does not approve the next job', async () => {

@@ -359,7 +359,7 @@ export async function approveIfProtected(
           'APPROVAL_REQUIRED',
           `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the GitHub environment that approves its changes, but ${
             configured
-              ? notRecorded(inForce, stack).join('; ')
+              ? notRecorded(inForce, stack, 'job').join('; ')
               : `the audit log records the GitHub environment "${github?.environment}" of ${github?.repository} as the one that approves them, which frontendops.config.json no longer names`
           }. Nothing was changed. ${capitalise(howToAdopt(inForce, stack))}; or run it from a terminal.`,
         );
@@ -397,7 +397,7 @@ async function notCountingYet(
     { ...inForce.configured, github: { ...github, actions: [...github.actions, action] } },
     inForce.recorded,
   );
-  const missing = notRecorded(widened, stack);
+  const missing = notRecorded(widened, stack, 'job');
   return missing.length > 0
     ? `, which alone does not make it count: ${missing.join('; ')}; ${howToAdopt(widened, stack)};`
     : '';
