@@ -1,7 +1,7 @@
 /**
  * Every process a test starts is tracked, in its own process group, and killed with the group when
  * the test file ends — passed, failed or timed out — and, as a last resort, by the global teardown
- * (test/support/global-setup.ts) for anything a dead worker left behind. A group outlives its
+ * (test/support/process-registry-setup.ts) for anything a dead worker left behind. A group outlives its
  * leader: a server a test killed may leave its children running (a helper that ignores its
  * parent's death), so a group stays tracked, and listed in the registry, until none of it is left.
  * test/hygiene.test.ts proves all of it.
