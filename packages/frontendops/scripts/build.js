@@ -10,10 +10,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { retireOldChunks } from './retire-chunks.js';
+import { currentBundle, modifiedAt, newest, writeBundleStamp } from './up-to-date.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const uiSources = join(root, 'src/console/ui');
@@ -127,8 +128,31 @@ if (
  *   test) never changes a file under a CLI that is running.
  */
 async function bundleCli() {
-  const esbuild = await import('esbuild');
   const outdir = join(root, 'dist/bundle');
+  // Not bundled again when nothing the last bundle read changed (scripts/up-to-date.js): its stamp
+  // lists what esbuild read; the sources (a file added), the installed packages and the build
+  // scripts count too. Without npm's record of what is installed, always bundled.
+  const stampFile = join(root, 'dist/.bundle-inputs.json');
+  const built = installed
+    ? await currentBundle(stampFile, {
+        root,
+        outdir,
+        alsoInputs: [
+          join(root, 'src'),
+          join(root, 'package.json'),
+          installed,
+          fileURLToPath(import.meta.url),
+          fileURLToPath(new URL('./retire-chunks.js', import.meta.url)),
+          fileURLToPath(new URL('./up-to-date.js', import.meta.url)),
+        ],
+      })
+    : null;
+  if (built) {
+    await retireOldChunks(outdir, new Set(built));
+    return;
+  }
+  const startedAt = Date.now();
+  const esbuild = await import('esbuild');
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: { main: 'src/cli/main.ts', 's3-server-child': 'src/local/s3-server-child.ts' },
@@ -156,6 +180,7 @@ async function bundleCli() {
   }
   await writeIfChanged(join(outdir, 'THIRD-PARTY-LICENSES.txt'), await thirdPartyLicenses(result.metafile));
   await retireOldChunks(outdir, keep);
+  await writeBundleStamp(stampFile, { metafile: result.metafile, files: [...keep], startedAt });
 }
 
 /**
@@ -231,21 +256,6 @@ async function writeIfChanged(file, content) {
   const aside = `${file}.${process.pid}`;
   await writeFile(aside, content);
   await rename(aside, file);
-}
-
-/** The newest modification time of `dir`, everything under it (directories too) and `extra` files. */
-async function newest(dir, ...extra) {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const paths = [dir, ...entries.map((e) => join(e.parentPath, e.name)), ...extra];
-  return Math.max(0, ...(await Promise.all(paths.map(modifiedAt))));
-}
-
-async function modifiedAt(file) {
-  try {
-    return (await stat(file)).mtimeMs;
-  } catch {
-    return 0;
-  }
 }
 
 /** typescript/bin/tsc, looked up the way Node resolves packages (its package exports do not list it). */
