@@ -845,19 +845,26 @@ export async function publishRecorded(
   commit: string,
 ): Promise<{ head: AuditHead | null; recorded: { artifactDigest: string; seq: number } | null }> {
   const head = await readAuditHead(store, log);
+  let recorded: { artifactDigest: string; seq: number } | null = null;
   // One entry first, then twice as many each round (up to ENTRY_READS at once).
-  for (let top = head?.seq ?? 0, batch = 1; top > 0; top -= batch, batch = Math.min(batch * 2, ENTRY_READS)) {
-    const seqs = Array.from({ length: Math.min(batch, top) }, (_, i) => top - i);
-    const read = await pMap(seqs, (seq) => readEntry(store, log, entryKey(log, seq)), {
-      concurrency: ENTRY_READS,
-    });
-    for (const found of read) {
+  await inRoundsBack(
+    head?.seq ?? 0,
+    { first: 1, most: ENTRY_READS },
+    (from, to) =>
+      pMap(
+        Array.from({ length: to - from }, (_, i) => from + i + 1),
+        (seq) => readEntry(store, log, entryKey(log, seq)),
+        { concurrency: ENTRY_READS },
+      ),
+    (found) => {
       const data = found?.entry?.type === 'publish' ? found.entry.data : undefined;
-      if (found && data?.app === app && data.commit === commit && typeof data.artifactDigest === 'string')
-        return { head, recorded: { artifactDigest: data.artifactDigest, seq: found.seq } };
-    }
-  }
-  return { head, recorded: null };
+      if (!found || data?.app !== app || data.commit !== commit || typeof data.artifactDigest !== 'string')
+        return false;
+      recorded = { artifactDigest: data.artifactDigest, seq: found.seq };
+      return true;
+    },
+  );
+  return { head, recorded };
 }
 
 /**
@@ -1045,23 +1052,41 @@ async function readBackwards(
   take: (entry: AuditEntry) => boolean,
 ): Promise<AuditEntry[]> {
   const { keys } = await listChain(store, prefix);
-  const batches: AuditEntry[][] = [];
-  let done = false;
-  // The first batch is one round of reads; each next one twice as long, so that a chain read to its
+  // The first round is one round of reads; each next one twice as long, so that a chain read to its
   // start waits on few more rounds than one read whole.
-  for (let end = keys.length, size = options.first ?? ENTRY_READS; end > 0 && !done; end -= size, size *= 2) {
-    const batch = readable(
-      await readEntryKeys(store, prefix, keys.slice(Math.max(0, end - size), end), options.newest),
-    );
-    batches.unshift(batch);
-    for (const entry of [...batch].reverse()) {
-      if (take(entry)) {
+  return inRoundsBack(
+    keys.length,
+    { first: options.first ?? ENTRY_READS },
+    async (from, to) => readable(await readEntryKeys(store, prefix, keys.slice(from, to), options.newest)),
+    take,
+  );
+}
+
+/**
+ * The chain's `length` entries read from the newest back, in rounds: `first` entries, then twice as
+ * many each round (at most `most`); `read` reads those at positions [from, to) in chain order, and
+ * each is given to `take`, newest first, until it says it has what it needs (true). Those read, in
+ * chain order. How readBackwards (from a listing) and publishRecorded (from the head) read.
+ */
+async function inRoundsBack<T>(
+  length: number,
+  { first, most = Number.POSITIVE_INFINITY }: { first: number; most?: number },
+  read: (from: number, to: number) => Promise<T[]>,
+  take: (item: T) => boolean,
+): Promise<T[]> {
+  const rounds: T[][] = [];
+  let done = false;
+  for (let end = length, size = first; end > 0 && !done; end -= size, size = Math.min(size * 2, most)) {
+    const round = await read(Math.max(0, end - size), end);
+    rounds.unshift(round);
+    for (const item of [...round].reverse()) {
+      if (take(item)) {
         done = true;
         break;
       }
     }
   }
-  return batches.flat();
+  return rounds.flat();
 }
 
 /** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */
