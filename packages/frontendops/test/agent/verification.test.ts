@@ -10,12 +10,38 @@ import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
 /** The "CDN": the hosting bucket's index.html, or a frozen (stale) copy of it. */
 let cdn: StaleCdn;
+
+const run = (text: string) => runbookRequests(e, clients)(text);
+const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+
+/**
+ * The story, told once in beforeAll: a deploy the CDN serves, then one it does not (switched back).
+ * What each step answered is kept for its case; the stack after the failure is a snapshot the cases
+ * that change it start from.
+ */
+const story = {} as {
+  served: { result: Awaited<ReturnType<typeof run>>; tags: string[] };
+  unserved: {
+    /** The index.html the first deploy made live, which the "CDN" kept serving. */
+    v1: string | null;
+    sha: string;
+    result: Awaited<ReturnType<typeof run>>;
+    /** The tools/call names the servers received for it. */
+    calls: string[];
+    tags: string[];
+    index: string | null;
+    audit: Awaited<ReturnType<typeof readAudit>>;
+    verified: Awaited<ReturnType<typeof verifyAudit>>;
+  };
+  afterFailure: BucketSnapshot;
+};
 
 beforeAll(async () => {
   cdn = await startStaleCdn(() => e.hostingIndex());
@@ -26,29 +52,46 @@ beforeAll(async () => {
     retain: 2,
   });
   clients = await e.connect();
+
+  const result = await run('Deploy the latest dashboard');
+  story.served = { result, tags: await tags() };
+
+  const v1 = await e.hostingIndex();
+  cdn.frozen = v1;
+  const sha = await e.addRelease('v3');
+  const before = e.received.length;
+  const failed = await run('Deploy the latest dashboard');
+  cdn.frozen = null;
+  story.unserved = {
+    v1,
+    sha,
+    result: failed,
+    calls: e.received.slice(before).map((c) => c.name),
+    tags: await tags(),
+    index: await e.hostingIndex(),
+    audit: await readAudit(e.t.site.state, e.t.target.statePrefix),
+    verified: await verifyAudit(e.t.site.state, e.t.target.statePrefix),
+  };
+  story.afterFailure = await snapshotBuckets([
+    { store: e.t.site.hosting },
+    { store: e.t.site.state, prefix: e.t.target.statePrefix },
+  ]);
 });
 afterAll(async () => {
   await e?.stop();
   await cdn?.stop();
 });
 
-const run = (text: string) => runbookRequests(e, clients)(text);
-const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
-
 describe('a deployment the CDN does not serve', () => {
-  it('the agent deploys, the CDN serves it: succeeded and tagged', async () => {
-    const result = await run('Deploy the latest dashboard');
+  it('the agent deploys, the CDN serves it: succeeded and tagged', () => {
+    const { result, tags } = story.served;
     expect(result.outcome, result.message).toBe('succeeded');
     expect(result.message).toContain('; verified: the CDN serves it.');
-    expect(await tags()).toHaveLength(1);
+    expect(tags).toHaveLength(1);
   });
 
-  it('is switched back, recorded as failed, answered without a receipt, not tagged; the agent fails (exit 1)', async () => {
-    const v1 = await e.hostingIndex();
-    cdn.frozen = v1;
-    const sha = await e.addRelease('v3');
-    const before = e.received.length;
-    const result = await run('Deploy the latest dashboard');
+  it('is switched back, recorded as failed, answered without a receipt, not tagged; the agent fails (exit 1)', () => {
+    const { v1, sha, result, calls } = story.unserved;
 
     expect(result.outcome, result.message).toBe('failed');
     expect(exitCodeFor(result)).toBe(1);
@@ -72,27 +115,27 @@ describe('a deployment the CDN does not serve', () => {
     expect(result.tag).toBeUndefined();
 
     // The server's answer: failed, switched back, nothing to tag; no tag was asked for or made.
-    const calls = e.received.slice(before).map((c) => c.name);
     expect(calls).toContain('invalidate_cdn');
     expect(calls).not.toContain('create_deploy_tag');
-    expect(await tags()).toHaveLength(1);
-    expect(await e.hostingIndex()).toBe(v1);
-    const [failed, back] = (await readAudit(e.t.site.state, e.t.target.statePrefix))
+    expect(story.unserved.tags).toHaveLength(1);
+    expect(story.unserved.tags).toEqual(story.served.tags);
+    expect(story.unserved.index).toBe(v1);
+    const [failed, back] = story.unserved.audit
       .filter((entry) => entry.type === 'deploy' || entry.type === 'rollback')
       .slice(-2)
       .map((entry) => [entry.type, entry.data.commit, entry.data.outcome]);
     expect(failed).toEqual(['deploy', sha, 'failed']);
     expect(back?.[0]).toBe('rollback');
     expect(back?.[2]).toBe('succeeded');
-    expect(await verifyAudit(e.t.site.state, e.t.target.statePrefix)).toMatchObject({ ok: true });
+    expect(story.unserved.verified).toMatchObject({ ok: true });
   });
 
   it('a rollback to the failed deployment, no longer retained, is refused before anyone is asked to approve it', async () => {
+    await story.afterFailure.restore();
     const failed = (await e.t.site.records.listRecords()).records.find((r) => r.outcome === 'failed');
     expect(failed).toBeDefined();
     // A good release later it is no longer among the (two) retained ones: only its record is left,
     // and the server goes back only to a deployment that went live (deploy/deploy.ts).
-    cdn.frozen = null;
     await e.addRelease('v4');
     expect((await run('Deploy the latest dashboard')).outcome).toBe('succeeded');
     const retained = (await e.t.site.records.readPointer())?.value.releases.map((r) => r.commit);
@@ -119,6 +162,7 @@ describe('a deployment the CDN does not serve', () => {
   });
 
   it('invalidate_cdn of a deployment recorded as failed carries no receipt: nothing to tag', async () => {
+    await story.afterFailure.restore();
     const records = (await e.t.site.records.listRecords()).records;
     const failed = records.find((r) => r.outcome === 'failed');
     expect(failed).toBeDefined();
