@@ -315,8 +315,8 @@ export const TOOLS = {
     idempotent: true,
     title: 'Pin the live release',
     description:
-      'Keep the live release of a stack live: until someone promotes a release or unpins, deploys of any other ' +
-      'release are refused (PINNED). A rollback pins by itself. "to" (optional) names the release you mean to ' +
+      `Keep the live release of a stack live: ${PIN_EFFECT} (PINNED). A rollback pins by itself.` +
+      ' "to" (optional) names the release you mean to ' +
       'pin, as a check: it must be the live one. Changes no file; recorded in the audit log. Pinning what is ' +
       'already pinned returns the existing pin.',
     input: z.strictObject({

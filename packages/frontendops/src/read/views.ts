@@ -10,6 +10,7 @@ import { describeFinish, describePlan } from '../engine/describe.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import type { StoppedChange } from '../engine/stopped-change.ts';
 import type { DeploymentRecord, ReleaseRef, RequestInfo } from '../state/records.ts';
+import { PIN_EFFECT } from './pin-words.ts';
 
 export const requestView = z.object({
   text: z.string().describe('The words of the request'),
@@ -139,12 +140,7 @@ export const statusView = z.object({
       'A deploy (or, on atomic stacks, a rollback, canary change or migration) that was interrupted, or synced and ' +
         'waiting to be finished; running the same change again finishes it',
     ),
-  pin: pinView
-    .nullable()
-    .default(null)
-    .describe(
-      'The pin: the live release stays until someone promotes a release or unpins; deploys are refused meanwhile',
-    ),
+  pin: pinView.nullable().default(null).describe(`The pin: the live release stays, and ${PIN_EFFECT}`),
   mode: z
     .enum(['atomic', 'in-place'])
     .default('in-place')

@@ -4,7 +4,7 @@
  * pin cleared) or unpins. Promote is a deploy: on a protected stack it needs --yes or the prompt.
  */
 import type { Command } from 'commander';
-import { notPinned, unpinnedSentence } from '../../read/pin-words.ts';
+import { notPinned, PIN_EFFECT, unpinnedSentence } from '../../read/pin-words.ts';
 import {
   APP_OPTION_HELP,
   type CliContext,
@@ -29,7 +29,7 @@ interface PinFlags {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('pin')
-    .description('Keep the live release: deploys of other releases are refused until a promote or unpin')
+    .description(`Keep the live release: ${PIN_EFFECT}`)
     .option('--to <deployId|commit>', 'the release you mean to pin; refused unless it is the live one')
     .option('--message <text>', 'why (recorded with the pin and in the audit log)')
     .option('--stack <ref>', STACK_OPTION_HELP)

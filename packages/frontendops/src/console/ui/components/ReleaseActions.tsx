@@ -90,10 +90,7 @@ export function ReleaseActions(props: {
               {pin.cause === 'rollback' && ', when rolling back'}
               {pin.reason && <>: “{pin.reason}”</>}.
             </p>
-            <p>
-              Nothing is deployed past it until someone promotes a release (it goes live for everyone and the
-              pin is cleared) or unpins.
-            </p>
+            <p>{capitalise(PIN_EFFECT)}: a promote makes a release live for everyone and clears the pin.</p>
           </div>
           {plan && plan.commit !== pin.commit && (
             <p className="muted">
