@@ -18,7 +18,7 @@ import { requireLatestPublished } from '../read/latest.ts';
 import { readStatus } from '../read/status.ts';
 import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
 import { verifySite } from '../read/verify-site.ts';
-import type { HistoryItem } from '../read/views.ts';
+import type { HistoryItem, PolicyChangeItem } from '../read/views.ts';
 import { forOperation, type Site } from '../site.ts';
 import { digestOrNull, newestBindings, recordedStateKnown } from '../state/audit.ts';
 import { recordName } from '../state/names.ts';
@@ -147,10 +147,17 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       return { ...status, notices: [...site.notices] };
     },
 
-    async history(stack: string, limit = 50): Promise<{ deployments: HistoryItem[]; unrecorded: number }> {
+    async history(
+      stack: string,
+      limit = 50,
+    ): Promise<{ deployments: HistoryItem[]; policyChanges: PolicyChangeItem[]; unrecorded: number }> {
       const site = await open(stack);
       const page = await readHistory(site, { limit, tags: await readDeployTags(options.git) });
-      return { deployments: page.deployments, unrecorded: page.unrecorded ?? 0 };
+      return {
+        deployments: page.deployments,
+        policyChanges: page.policyChanges,
+        unrecorded: page.unrecorded ?? 0,
+      };
     },
 
     async deployment(stack: string, deployId: string): Promise<DeploymentDetails> {

@@ -19,6 +19,7 @@ export type {
   HistoryItem,
   PinView,
   PlanContents,
+  PolicyChangeItem,
   ReleaseCommits,
   RequestView,
 } from '../read/views.ts';

@@ -1,19 +1,23 @@
 /** What happened on a site, newest first, a page at a time: behind `history`, get_history and the console. */
 
+import type { ApprovalPolicy } from '../config.ts';
 import { SWITCHED_BACK } from '../deploy/switch-back-words.ts';
 import type { Site } from '../site.ts';
+import { adoptedWords, POLICY_ADOPTED, recordedIn, recordsPolicy } from '../state/approval-policy.ts';
 import {
+  brokenFrom,
   chainBindsRecords,
   isAsBound,
   pointerNeverBound,
   type RecordedState,
   recordedStateRead,
-  recordsStanding,
+  recordsStandingRead,
 } from '../state/audit.ts';
+import type { AuditEntry } from '../state/audit-entry.ts';
 import { LIVE } from '../state/names.ts';
-import type { DeploymentRecord, LivePointer } from '../state/records.ts';
+import { cursorStartedAt, type DeploymentRecord, type LivePointer } from '../state/records.ts';
 import { LEFT_OUT_CHECK, leftOutSentence } from './history-words.ts';
-import { type HistoryPage, historyTime, toHistoryItem } from './views.ts';
+import { type HistoryPage, historyTime, type PolicyChangeItem, toHistoryItem } from './views.ts';
 
 /**
  * One page of the history. A deployment record and its history row are the deployer role's to write
@@ -36,12 +40,17 @@ export async function readHistory(
   ]);
   // The rows' bindings are looked for from the newest entry back, which is the one just read for the
   // pointer's: taken as read (entries are create-only, and a page changes nothing: one reading of the
-  // chain answers it). An entry appended meanwhile is listed, and read, like any other.
-  const standing = await recordsStanding(
+  // chain answers it). An entry appended meanwhile is listed, and read, like any other. The same
+  // reading finds the changes of who approves in the time the page spans.
+  const span = {
+    from: page.next ? cursorStartedAt(page.next) : Number.NEGATIVE_INFINITY,
+    to: options.before ? cursorStartedAt(options.before) : Number.POSITIVE_INFINITY,
+  };
+  const { standing, entries } = await recordsStandingRead(
     state,
     target.statePrefix,
     page.records.map((record) => ({ deployId: record.deployId, record })),
-    { newest: chain.newest },
+    { newest: chain.newest, also: policyReadBack(span) },
   );
   const seen = new Set<string>();
   // Two rows of one deploy id (the same deploy stopped twice and recorded superseded once, or a row
@@ -58,10 +67,73 @@ export async function readHistory(
     deployments: records.map((record) =>
       toHistoryItem(record, { liveDeployId, tag: options.tags?.get(record.deployId) ?? null }),
     ),
+    policyChanges: policyChangesIn(entries, span),
     // A row whose record is gone, or is another deployment's, or no entry records as it reads.
     unrecorded: page.rows - page.records.length + unbound,
     next: page.next,
   };
+}
+
+/** The time a page spans (ms): from its oldest row's start, to the start of the row the page before ended at. */
+interface Span {
+  from: number;
+  to: number;
+}
+
+const inSpan = (entry: AuditEntry, span: Span) => {
+  const at = Date.parse(entry.at);
+  return at >= span.from && at < span.to;
+};
+
+/**
+ * How far back the page's reading of the chain goes for its policy changes (newestBindings `also`),
+ * given its entries newest first: past the span's start, and, where an entry in the span records a
+ * policy, to the one recorded before it (what the oldest of them changed), else to the chain's start.
+ */
+function policyReadBack(span: Span): (entry: AuditEntry) => boolean {
+  let recordedInSpan = false;
+  return (entry) => {
+    if (Date.parse(entry.at) >= span.from) {
+      if (recordsPolicy(entry) && inSpan(entry, span)) recordedInSpan = true;
+      return false;
+    }
+    return !recordedInSpan || recordsPolicy(entry);
+  };
+}
+
+/**
+ * The changes of who approves that entries in the span record, newest first: each entry recording a
+ * policy, against the one recorded before it (adoptedWords), where the chain holds both (brokenFrom).
+ */
+function policyChangesIn(entries: readonly AuditEntry[], span: Span): PolicyChangeItem[] {
+  let held = 0;
+  for (let at = brokenFrom(entries, 0); at !== -1; at = brokenFrom(entries, at + 1)) held = at + 1;
+  const changes: PolicyChangeItem[] = [];
+  // Before the oldest entry read that the chain holds, what was recorded is not known (undefined).
+  let before: ApprovalPolicy | null | undefined = held === 0 ? null : undefined;
+  entries.forEach((entry, at) => {
+    if (at < held || !recordsPolicy(entry)) return;
+    const policy = recordedIn(entry);
+    const now = 'problem' in policy ? undefined : policy;
+    const description =
+      'problem' in policy
+        ? `The approval policy cannot be read: ${policy.problem}.`
+        : before === undefined
+          ? null
+          : adoptedWords(entry, before, policy);
+    if (description && inSpan(entry, span)) {
+      const { by, deployId } = entry.data;
+      changes.push({
+        seq: entry.seq,
+        at: entry.at,
+        by: String(by),
+        deployId: entry.type === POLICY_ADOPTED ? null : String(deployId),
+        description,
+      });
+    }
+    before = now;
+  });
+  return changes.reverse();
 }
 
 /**

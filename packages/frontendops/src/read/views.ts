@@ -234,9 +234,30 @@ export type HistoryItem = z.infer<typeof historyItem>;
 export const historyTime = (item: Pick<HistoryItem, 'finishedAt'>): string =>
   item.finishedAt.replace('T', ' ').slice(0, 19);
 
+export const policyChangeItem = z.object({
+  seq: z.number().int().describe('The audit entry that records it'),
+  at: z.string(),
+  by: z.string().describe('Who ran `frontendops approvers adopt`, or the approver whose approval adopted it'),
+  deployId: z
+    .string()
+    .nullable()
+    .describe('The change whose approval adopted it; null: `frontendops approvers adopt`'),
+  description: z
+    .string()
+    .describe(
+      'Who adopted it, and what it changed: each approver added or removed, GitHub, trustElicitation',
+    ),
+});
+export type PolicyChangeItem = z.infer<typeof policyChangeItem>;
+
 export const historyPage = z.object({
   stack: z.string(),
   deployments: z.array(historyItem).describe('Newest first'),
+  policyChanges: z
+    .array(policyChangeItem)
+    .describe(
+      "Changes of who approves the stack's changes (its approval policy) the audit log records in the time this page spans, newest first: each an entry the chain holds",
+    ),
   unrecorded: z
     .number()
     .int()

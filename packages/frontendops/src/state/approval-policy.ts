@@ -107,13 +107,33 @@ export function policyChanges(from: ApprovalPolicy | null, to: ApprovalPolicy): 
   return changes;
 }
 
+const CONFIGURED = 'the approval policy in frontendops.config.json';
+
 /** The sentence an approver is shown when their approval would adopt the configuration's policy; null: it adopts nothing new. */
 export function adoptionWords(inForce: PolicyInForce): string | null {
   if (inForce.recorded === null) return null;
   const changes = policyChanges(inForce.recorded, inForce.configured);
-  return changes.length > 0
-    ? `This approval also adopts the approval policy in frontendops.config.json: ${changes.join('; ')}.`
-    : null;
+  return changes.length > 0 ? `This approval also adopts ${CONFIGURED}: ${changes.join('; ')}.` : null;
+}
+
+/**
+ * What an entry that records `to` (recordsPolicy) changed of who approves, where `from` was recorded
+ * before it (null: none), in words, as the history lists it: who adopted it (`approvers adopt`, or
+ * an approval), then policyChanges; null where it changed nothing (an approval under the same policy).
+ */
+export function adoptedWords(
+  entry: Pick<AuditEntry, 'type' | 'data'>,
+  from: ApprovalPolicy | null,
+  to: ApprovalPolicy,
+): string | null {
+  const changes = policyChanges(from, to);
+  if (changes.length === 0) return null;
+  const { by, via, action, deployId } = entry.data;
+  const who =
+    entry.type === POLICY_ADOPTED
+      ? `${by} adopted ${CONFIGURED} without an approval (\`frontendops approvers adopt\`)`
+      : `The approval of ${action} ${deployId} by ${by}, ${via}, also adopted ${CONFIGURED}`;
+  return `${who}: ${changes.join('; ')}.`;
 }
 
 /**

@@ -947,8 +947,18 @@ export async function recordsStanding(
   read: readonly { deployId: string; record: StandingRecord }[],
   options: NewestOptions = {},
 ): Promise<Standing[]> {
+  return (await recordsStandingRead(store, prefix, read, options)).standing;
+}
+
+/** recordsStanding, and the entries it read (newestBindings `entries`): for a reader that looks among them too (`also`). */
+export async function recordsStandingRead(
+  store: ObjectStore,
+  prefix: string,
+  read: readonly { deployId: string; record: StandingRecord }[],
+  options: NewestOptions = {},
+): Promise<{ standing: Standing[]; entries: AuditEntry[] }> {
   const own = read.filter(({ deployId, record }) => record.deployId === deployId);
-  if (own.length === 0) return read.map(() => 'unbound');
+  if (own.length === 0 && !options.also) return { standing: read.map(() => 'unbound'), entries: [] };
   // The whole chain is read only when no entry binds a record (a legacy one is in the old entries).
   const { bound, entries } = await newestBindings(
     store,
@@ -956,7 +966,7 @@ export async function recordsStanding(
     own.map(({ deployId }) => recordName(deployId)),
     options,
   );
-  return read.map(({ deployId, record }) => {
+  const standing = read.map(({ deployId, record }): Standing => {
     if (record.deployId !== deployId) return 'unbound';
     const name = recordName(deployId);
     const binding = bound.get(name);
@@ -976,12 +986,14 @@ export async function recordsStanding(
     );
     return legacy ? 'legacy' : 'unbound';
   });
+  return { standing, entries };
 }
 
 /** How newestBindings reads (its doc says each). */
 interface NewestOptions {
   first?: number;
   newest?: EntryRead | null;
+  also?: (entry: AuditEntry) => boolean;
 }
 
 /**
@@ -994,7 +1006,9 @@ interface NewestOptions {
  * whole chain when a name is bound nowhere). `first`: how many entries the first round reads (a
  * reader that expects the binding among the newest few, as `status` the live release's record).
  * `newest`: the entry the reader already read (recordedStateRead), taken where the listing names its
- * key instead of read again; an entry appended since is listed, and read, as any other.
+ * key instead of read again; an entry appended since is listed, and read, as any other. `also`: what
+ * else the reader looks for among the entries, given each, newest first: read on until it says it
+ * has that too (true).
  */
 export async function newestBindings(
   store: ObjectStore,
@@ -1004,11 +1018,12 @@ export async function newestBindings(
 ): Promise<{ bound: Map<string, AuditEntry>; entries: AuditEntry[] }> {
   const bound = new Map<string, AuditEntry>();
   const wanted = new Set(names);
-  if (wanted.size === 0) return { bound, entries: [] };
+  if (wanted.size === 0 && !options.also) return { bound, entries: [] };
   const entries = await readBackwards(store, prefix, options, (entry) => {
     for (const name of Object.keys(entry.objects ?? {}))
       if (wanted.has(name) && !bound.has(name)) bound.set(name, entry);
-    return bound.size >= wanted.size;
+    const also = options.also?.(entry) ?? true;
+    return bound.size >= wanted.size && also;
   });
   return { bound, entries };
 }
@@ -1026,19 +1041,28 @@ export async function newestEntryWhere(
   });
   // What it says stands only as the chain holds it: its content hashed as it says, and each entry
   // read after it following from the one before (no reads: those are the entries read).
-  const from = found ? read.indexOf(found) : read.length;
-  for (let i = from; i < read.length; i++) {
-    const entry = read[i] as AuditEntry;
-    const { hash, ...unsigned } = entry;
-    const next = read[i + 1];
-    if (digestOrNull(unsigned) !== hash || (next !== undefined && next.prevHash !== hash)) {
-      throw new FrontendOpsError(
-        'TAMPERED',
-        `The audit entry ${entry.seq} was changed after it was written (its content does not match its hash, or the next entry does not follow from it). Nothing was changed. Run \`frontendops audit verify\` to see what changed.`,
-      );
-    }
+  const broken = read[brokenFrom(read, found ? read.indexOf(found) : read.length)];
+  if (broken) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The audit entry ${broken.seq} was changed after it was written (its content does not match its hash, or the next entry does not follow from it). Nothing was changed. Run \`frontendops audit verify\` to see what changed.`,
+    );
   }
   return found;
+}
+
+/**
+ * Among entries read in order (readBackwards), the index of the first from `from` on whose content
+ * does not hash as it says, or that the next one read does not follow from; -1: from `from` to the
+ * newest read, each stands as the chain holds it (no reads).
+ */
+export function brokenFrom(read: readonly AuditEntry[], from: number): number {
+  for (let i = Math.max(0, from); i < read.length; i++) {
+    const { hash, ...unsigned } = read[i] as AuditEntry;
+    const next = read[i + 1];
+    if (digestOrNull(unsigned) !== hash || (next !== undefined && next.prevHash !== hash)) return i;
+  }
+  return -1;
 }
 
 /**

@@ -213,6 +213,8 @@ const historyKeyOf = (record: Pick<DeploymentRecord, 'startedAt' | 'deployId'>) 
 /** A deploy id's length: `<7 hex of the commit>-<10 of its hash>`, the tail of each history key. */
 const DEPLOY_ID_LENGTH = '0123456-0123456789'.length;
 const HISTORY_CURSOR = new RegExp(`^\\d{13}-${DEPLOY_ID.source.slice(1)}`);
+/** When the row a history cursor names started (ms): a page spans the time from its `next` row's to its `before` row's. */
+export const cursorStartedAt = (cursor: string): number => MAX_TIME - Number(cursor.slice(0, 13));
 
 export function createStateRecords(store: ObjectStore, prefix: string) {
   const key = (name: string) => `${prefix}${name}`;

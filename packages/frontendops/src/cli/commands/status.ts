@@ -114,6 +114,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (flags.json) return printJson(ctx, page);
         const leftOut = leftOutWords(page);
         if (leftOut) say(ctx.io.stdout, `${page.stack}: ${leftOut}`);
+        for (const change of page.policyChanges) {
+          say(ctx.io.stdout, `${historyTime({ finishedAt: change.at })} UTC  ${change.description}`);
+        }
         if (page.deployments.length === 0) {
           // Every row of the page left out is not "no deployments": older pages may still hold some.
           if (!page.unrecorded) return say(ctx.io.stdout, `${page.stack}: no deployments yet`);

@@ -1,6 +1,13 @@
 /** The console page: environments, the selected one's release actions, its history, and the chat. */
 import { useCallback, useEffect, useState } from 'react';
-import type { AuditStatusView, HistoryItem, PlanView, SessionView, StatusView } from '../types.ts';
+import type {
+  AuditStatusView,
+  HistoryItem,
+  PlanView,
+  PolicyChangeItem,
+  SessionView,
+  StatusView,
+} from '../types.ts';
 import type { Asked, Outcome } from './actions.ts';
 import { ApiFailure, getJson, stackPath, visible } from './api.ts';
 import { AuditBadge, type AuditState } from './components/AuditBadge.tsx';
@@ -19,6 +26,8 @@ const REFRESH_MS = 15_000;
 
 interface StackData {
   history: HistoryItem[];
+  /** Changes of who approves the stack's changes in the time the history spans. */
+  policyChanges: PolicyChangeItem[];
   /** Rows of the page left out: their records are not what the audit log records. */
   historyUnrecorded: number;
   historyError: string | null;
@@ -85,13 +94,18 @@ export function App() {
         (error: unknown) => ({ value: null, error: (error as Error).message }),
       );
     Promise.all([
-      settle(getJson<{ deployments: HistoryItem[]; unrecorded?: number }>(stackPath(stack, 'history'))),
+      settle(
+        getJson<{ deployments: HistoryItem[]; policyChanges?: PolicyChangeItem[]; unrecorded?: number }>(
+          stackPath(stack, 'history'),
+        ),
+      ),
       settle(getJson<AuditStatusView>(stackPath(stack, 'audit'))),
       settle(getJson<PlanView>(`${stackPath(stack, 'plan')}?action=deploy-latest`)),
     ]).then(([history, audit, plan]) => {
       if (!current) return;
       setData({
         history: history.value?.deployments ?? [],
+        policyChanges: history.value?.policyChanges ?? [],
         historyUnrecorded: history.value?.unrecorded ?? 0,
         historyError: history.error,
         audit: audit.value
@@ -144,6 +158,7 @@ export function App() {
                 stack={stack}
                 status={status ?? null}
                 items={data?.history ?? []}
+                policyChanges={data?.policyChanges ?? []}
                 unrecorded={data?.historyUnrecorded ?? 0}
                 error={data?.historyError ?? null}
                 loaded={data !== null}

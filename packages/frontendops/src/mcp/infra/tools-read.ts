@@ -57,14 +57,15 @@ export function registerReadTools(t: InfraToolContext): void {
       const newest = page.deployments[0];
       const leftOut = leftOutWords(page);
       const more = page.next ? ' More: pass before.' : '';
+      const policy = page.policyChanges.map((change) => ` ${change.at}: ${change.description}`).join('');
       return toolSuccess(
         'get_history',
         page,
-        newest
+        (newest
           ? `${page.deployments.length} deployment(s) of ${page.stack}; newest ${newest.deployId} (${newest.commit.slice(0, 7)}, ${newest.outcome}).${leftOut ? ` ${leftOut}` : ''}${more}`
           : leftOut
             ? `${page.stack}: ${leftOut}${more}`
-            : `No deployments of ${page.stack} yet.`,
+            : `No deployments of ${page.stack} yet.`) + policy,
       );
     },
     secrecy.guard,

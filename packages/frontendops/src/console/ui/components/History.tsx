@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { wentLiveForEveryone } from '../../../engine/canary-event.ts';
 import { LEFT_OUT_CHECK, leftOutSentence } from '../../../read/history-words.ts';
-import type { HistoryItem, PreviewResult, StatusView } from '../../types.ts';
+import type { HistoryItem, PolicyChangeItem, PreviewResult, StatusView } from '../../types.ts';
 import type { Asked } from '../actions.ts';
 import { newRunId, postJson } from '../api.ts';
 import { duration, shortSha, timeAgo, untilWhen } from '../format.ts';
@@ -22,6 +22,8 @@ export function History(props: {
   stack: string;
   status: StatusView | null;
   items: HistoryItem[];
+  /** Changes of who approves the stack's changes, newest first: said above the timeline. */
+  policyChanges: PolicyChangeItem[];
   /** Rows left out: no audit entry records their deployment record as it reads now. */
   unrecorded: number;
   error: string | null;
@@ -66,6 +68,15 @@ export function History(props: {
           of the app), deploy it with <strong>Deploy latest</strong> above; every deployment and rollback then
           shows here.
         </p>
+      )}
+      {props.policyChanges.length > 0 && (
+        <div className="policy-changes">
+          {props.policyChanges.map((change) => (
+            <p key={change.seq} className="warn-text" data-testid="history-policy-change">
+              <span className="muted">{timeAgo(change.at)}:</span> {change.description}
+            </p>
+          ))}
+        </div>
       )}
       <ol className="timeline">
         {items.map((item) => {
