@@ -2,9 +2,12 @@
  * The approval policy in force for a protected stack, read from its audit chain, and the recovery that
  * records the configured one (approval-policy.ts says why approvals are held to what the log records).
  */
+
+import type { ApprovalPolicy } from '../config.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
 import {
+  adoptedWords,
   canonicalPolicy,
   POLICY_ADOPTED,
   type PolicyInForce,
@@ -20,16 +23,46 @@ import type { AuditEntry } from './audit-entry.ts';
  * entry back to the newest that records a policy (the whole chain where none does).
  */
 export async function approvalInForce(site: Site): Promise<PolicyInForce> {
+  return policyInForce(site.approval, (await newestRecorded(site))?.policy ?? null);
+}
+
+/** The chain's newest entry recording a policy, and that policy; null: none does. */
+async function newestRecorded(site: Site): Promise<{ entry: AuditEntry; policy: ApprovalPolicy } | null> {
   const entry = await newestEntryWhere(site.state, site.target.statePrefix, recordsPolicy);
-  if (!entry) return policyInForce(site.approval, null);
-  const recorded = recordedIn(entry);
-  if ('problem' in recorded) {
+  if (!entry) return null;
+  const policy = recordedIn(entry);
+  if ('problem' in policy) {
     throw new FrontendOpsError(
       'TAMPERED',
-      `The audit log of ${site.target.stack} says who approves its changes in a way FrontendOps never writes (${recorded.problem}), so no approval can be held to it. Nothing was changed. Run \`frontendops audit verify --stack ${site.target.stack}\` to see what changed.`,
+      `The audit log of ${site.target.stack} says who approves its changes in a way FrontendOps never writes (${policy.problem}), so no approval can be held to it. Nothing was changed. Run \`frontendops audit verify --stack ${site.target.stack}\` to see what changed.`,
     );
   }
-  return policyInForce(site.approval, recorded);
+  return { entry, policy };
+}
+
+/**
+ * Under the deploy lock, before an approval judged without it is used: the chain still records the
+ * policy it was judged under (`judged`), or the one the use records (`records`, canonical: then what
+ * is in force now accepts all the judged one did, and recording it again changes nothing); else
+ * APPROVAL_REQUIRED saying what was recorded since (another operator's `approvers adopt`, another
+ * change's approval that adopted one), with nothing changed. Asked again, the change is judged under
+ * the policy recorded now.
+ */
+export async function assertRecordedAsJudged(
+  site: Site,
+  judged: PolicyInForce,
+  records: ApprovalPolicy,
+): Promise<void> {
+  const now = await newestRecorded(site);
+  const recorded = JSON.stringify(now?.policy ?? null);
+  if (recorded === JSON.stringify(judged.recorded) || recorded === JSON.stringify(records)) return;
+  const since = now
+    ? `entry ${now.entry.seq}: ${adoptedWords(now.entry, judged.recorded, now.policy) ?? 'it records another one.'}`
+    : 'no entry records one any more.';
+  throw new FrontendOpsError(
+    'APPROVAL_REQUIRED',
+    `The approval policy the audit log records for ${site.target.stack} changed after this approval was judged: ${since} The approval was judged under the one recorded before, so it does not count now. Nothing was changed. Ask for the change again: it is judged under the policy recorded now.`,
+  );
 }
 
 /**

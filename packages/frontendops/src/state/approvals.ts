@@ -41,7 +41,7 @@ import {
   signedApprover,
   signedSchema,
 } from './approval-evidence.ts';
-import { approvalInForce } from './approval-in-force.ts';
+import { approvalInForce, assertRecordedAsJudged } from './approval-in-force.ts';
 import { canonicalPolicy, howToAdopt, notRecorded, type PolicyInForce } from './approval-policy.ts';
 import { appendAudit, digestOrNull, newestBindings, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
@@ -392,13 +392,21 @@ export async function consumeApproval(
     approval: Approval;
     now: number;
     /**
-     * The policy this use records: by default the configured one, which an approval shown what it
-     * adopts (adoptionWords) adopts; a GitHub job's, whose reviewers are shown nothing of it, records
-     * the policy in force (approvalInForce), adding nothing the log did not record.
+     * The policy in force the approval was judged under (approvalInForce, read before the lock): the
+     * chain must still record what it read (assertRecordedAsJudged), and nothing is read again of
+     * the configuration.
+     */
+    judged: PolicyInForce;
+    /**
+     * The policy this use records: by default the configured one it was judged under, which an
+     * approval shown what it adopts (adoptionWords) adopts; a GitHub job's, whose reviewers are shown
+     * nothing of it, records the policy in force (judged.policy), adding nothing the log did not record.
      */
     records?: ApprovalPolicy;
   },
 ): Promise<boolean> {
+  const records = canonicalPolicy(use.records ?? use.judged.configured);
+  await assertRecordedAsJudged(site, use.judged, records);
   const key = usedKey(site, nonce);
   const marker = {
     // This use's own mark: a marker found in place that carries it is this use's, whose answer was
@@ -434,7 +442,7 @@ export async function consumeApproval(
       ...(use.approval.signed ? { signed: use.approval.signed } : {}),
       // The configured policy it was judged under (with the recorded one), which it adopts: who
       // approves from now on (approval-policy.ts).
-      policy: canonicalPolicy(use.records ?? site.approval),
+      policy: records,
     },
     { [relative(site, key)]: stateDigest(marker) },
     use.now,

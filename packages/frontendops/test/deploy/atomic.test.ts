@@ -3,6 +3,7 @@
  * the local edge in atomic mode (the viewer-request function, the KeyValueStore API with SigV4A, a
  * propagation delay), with a concurrent prober that never sees a broken page while releases switch.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
@@ -11,6 +12,7 @@ import { artifactDigest } from '../../src/engine/manifest.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
+import { approvalInForce } from '../../src/state/approval-in-force.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
 import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
@@ -415,6 +417,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
         deployId: plan.deployId,
         approval: given,
         now: Date.now(),
+        judged: await approvalInForce(crashed),
       });
       return approval;
     };

@@ -18,6 +18,7 @@
  *   prefix, where it could replace or delete it at will: verify read any key ending in ten digits as
  *   an entry; now anything under audit/ but the entries and the head is tampered, named.
  */
+
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -33,6 +34,7 @@ import { createS3Client } from '../../src/adapters/s3.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
 import { connectSite } from '../../src/stacks/open.ts';
+import { approvalInForce } from '../../src/state/approval-in-force.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
 import {
   type AuditEntry,
@@ -311,13 +313,14 @@ describe('neither role can rewrite what was recorded', () => {
       { access: { credentials: t.s3.credentials }, onNotice: () => undefined, env: {} },
     );
     const nonce = 'a1b2c3d4e5f60718';
-    const use = () =>
+    const use = async () =>
       consumeApproval(site, nonce, {
         action: 'deploy',
         deployId: '0000000-0000000001',
         // A client's answer: what is tried here is the marker and the entries, not a signature.
         approval: { by: 'Ada (as claimed by infra-test)', via: 'elicitation' },
         now: Date.now(),
+        judged: await approvalInForce(site),
       });
     try {
       expect(await use()).toBe(true);

@@ -5,6 +5,7 @@
  * approval the chain records carries the statement Ada signed, whose signature, key and contents it
  * checks against the entry, and each approval is used once, within its hour.
  */
+
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lostConditionalWrite } from '../../src/adapters/s3.ts';
@@ -12,6 +13,7 @@ import { encodePublicKey, keyFingerprint, signStatement } from '../../src/approv
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { checkApprovalEntries } from '../../src/state/approval-evidence.ts';
+import { approvalInForce } from '../../src/state/approval-in-force.ts';
 import {
   APPROVAL_TTL_MS,
   type ApprovalStatement,
@@ -78,6 +80,7 @@ async function genuineApproval(site: Site) {
     deployId: DEPLOY_ID,
     approval: checked.approval,
     now: NOW + 120_000,
+    judged: await approvalInForce(site),
   });
   expect(used).toBe(true);
   const entries = await readAudit(site.state, site.target.statePrefix);
@@ -187,6 +190,7 @@ describe('signed approvals in the audit chain', () => {
         deployId: OTHER_ID,
         approval: { by: usedBy(statement), via: 'signed' },
         now: at + 120_000,
+        judged: await approvalInForce(site),
       }),
     ).toBe(true);
     const entries = await readAudit(site.state, site.target.statePrefix);
@@ -536,6 +540,7 @@ describe('signed approvals in the audit chain', () => {
         deployId: DEPLOY_ID,
         approval: checked.approval,
         now: later + 120_000,
+        judged: await approvalInForce(site),
       }),
     ).toBe(true);
     expect((await verify(site)).problems).toEqual([]);
@@ -576,6 +581,7 @@ describe('signed approvals in the audit chain', () => {
       deployId: DEPLOY_ID,
       approval: checked.approval,
       now: NOW + 120_000,
+      judged: await approvalInForce(site),
     };
     expect(await consumeApproval({ ...site, state }, request.nonce, use)).toBe(true);
     expect(lost).toBe(true);
@@ -597,6 +603,7 @@ describe('signed approvals in the audit chain', () => {
       deployId: DEPLOY_ID,
       approval: checked.approval,
       now: NOW + 60_000,
+      judged: await approvalInForce(site),
     });
     const result = await verify(site);
     expect(result.problems).toEqual([]);

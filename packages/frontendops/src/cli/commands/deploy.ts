@@ -442,6 +442,7 @@ async function jobApproval(
         deployId: plan.deployId,
         approval,
         now: Date.now(),
+        judged: inForce,
         records: inForce.policy,
       });
       return { nonce, ...approval };

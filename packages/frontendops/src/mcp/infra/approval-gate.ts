@@ -111,7 +111,7 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
 
   const signed = await checkSignedApproval(site, request, now(), inForce);
   if (signed && 'approval' in signed)
-    return granted(input, signed.approval, request.nonce, request.expiresAt);
+    return granted(input, inForce, signed.approval, request.nonce, request.expiresAt);
   if (signed && 'rejected' in signed) {
     problems.push(`the stored approval was not accepted: ${signed.rejected}`);
     await auditDecision(site, {
@@ -130,7 +130,7 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     const grant = await githubEnvironmentGrant(policy.github, action, input.env, input.fetch);
     // Its reviewers are not shown what it would adopt: it records the policy in force, adopting nothing.
     if (grant && 'approval' in grant)
-      return granted(input, grant.approval, grant.grantKey, undefined, inForce.policy);
+      return granted(input, inForce, grant.approval, grant.grantKey, undefined, inForce.policy);
     if (grant && 'rejected' in grant) problems.push(`no GitHub environment approval: ${grant.rejected}`);
   }
 
@@ -167,6 +167,8 @@ export function describeClient(server: McpServer, ctx: ServerContext): { name: s
  */
 function granted(
   input: ApprovalGateInput,
+  /** The policy in force it was judged under: what its use holds the chain to, and records by default. */
+  judged: PolicyInForce,
   approval: Approval,
   nonce: string,
   expiresAt?: string,
@@ -193,6 +195,7 @@ function granted(
         deployId: input.deployId,
         approval,
         now: input.now(),
+        judged,
         ...(records ? { records } : {}),
       });
       if (!first) {
@@ -246,7 +249,8 @@ async function askClient(
     const by = `${claimed ?? 'the user'} (as claimed by ${client.name})`;
     const approved = answer.action === 'accept' && content.confirm === true;
     await record(approved, by, 'elicitation');
-    if (approved) return granted(input, { by, via: 'elicitation' }, request.nonce, request.expiresAt);
+    if (approved)
+      return granted(input, inForce, { by, via: 'elicitation' }, request.nonce, request.expiresAt);
     return refuse(
       new FrontendOpsError(
         'DENIED',
@@ -299,7 +303,8 @@ async function askClient(
     });
     const by = `${nameOf(decision.by) ?? 'someone'} (via ${nameOf(decision.via) ?? 'the approver'})`;
     await record(decision.approved, by, 'approver');
-    if (decision.approved) return granted(input, { by, via: 'approver' }, request.nonce, request.expiresAt);
+    if (decision.approved)
+      return granted(input, inForce, { by, via: 'approver' }, request.nonce, request.expiresAt);
     return refuse(
       new FrontendOpsError(
         'DENIED',

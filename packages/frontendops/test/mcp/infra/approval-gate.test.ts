@@ -9,6 +9,7 @@ import type { ElicitRequest } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
 import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
+import { approvalInForce } from '../../../src/state/approval-in-force.ts';
 import { consumeApproval } from '../../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import {
@@ -256,6 +257,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
         deployId,
         approval: { by: 'x', via: 'signed' },
         now: Date.now(),
+        judged: await approvalInForce(f().t.site),
       }),
     ).toBe(false);
     expect((await approve(deployId, keys().ada.path)).stderr).toMatch(/already approved and used/);

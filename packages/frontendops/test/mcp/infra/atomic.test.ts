@@ -3,6 +3,7 @@
  * write), invalidate_cdn has nothing to invalidate — it verifies through the edge and records —
  * and rollback is one key write; no result names the release store, a bucket or an endpoint.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { createApproverKey } from '../../../src/approval/keys.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import type { ReleasePointer } from '../../../src/ports.ts';
+import { approvalInForce } from '../../../src/state/approval-in-force.ts';
 import { changeDigest, checkSignedApproval, consumeApproval } from '../../../src/state/approvals.ts';
 import { appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import { approveShown, findApprovalRequests } from '../../support/approver.ts';
@@ -266,7 +268,13 @@ describe('infra tools on an atomic stack', () => {
       const open = (await findApprovalRequests(site, deployId)).find((r) => r.action === 'canary');
       const checked = open && (await checkSignedApproval(site, open, Date.now()));
       if (!checked || !('approval' in checked)) throw new Error(`not accepted: ${JSON.stringify(checked)}`);
-      const use = { action: 'canary' as const, deployId, approval: checked.approval, now: Date.now() };
+      const use = {
+        action: 'canary' as const,
+        deployId,
+        approval: checked.approval,
+        now: Date.now(),
+        judged: await approvalInForce(site),
+      };
       expect(await consumeApproval(site, open.nonce, use)).toBe(true);
       const pointer = { ...(genuine?.data.pointer as ReleasePointer), weight: 99 };
       const forged = await appendAudit(site.state, site.target.statePrefix, site.locker, {
