@@ -34,7 +34,7 @@ async function newestRecorded(site: Site): Promise<{ entry: AuditEntry; policy: 
   if ('problem' in policy) {
     throw new FrontendOpsError(
       'TAMPERED',
-      `The audit log of ${site.target.stack} says who approves its changes in a way FrontendOps never writes (${policy.problem}), so no approval can be held to it. Nothing was changed. Run \`frontendops audit verify --stack ${site.target.stack}\` to see what changed.`,
+      `The audit log of ${site.target.stack} says who approves its changes in a way FrontendOps never writes (${policy.problem}), so no approval can be held to it. Nothing was changed. Run \`frontendops audit verify --stack ${site.target.stack}\` to see what changed, and restore entry ${entry.seq} from the bucket's versions.`,
     );
   }
   return { entry, policy };

@@ -1035,17 +1035,18 @@ export async function newestEntryWhere(
   test: (entry: AuditEntry) => boolean,
 ): Promise<AuditEntry | null> {
   let found: AuditEntry | null = null;
-  const read = await readBackwards(store, prefix, {}, (entry) => {
+  const take = (entry: AuditEntry) => {
     if (test(entry)) found = entry;
     return found !== null;
-  });
+  };
+  const read = await readBackwards(store, prefix, {}, take, true);
   // What it says stands only as the chain holds it: its content hashed as it says, and each entry
   // read after it following from the one before (no reads: those are the entries read).
   const broken = read[brokenFrom(read, found ? read.indexOf(found) : read.length)];
   if (broken) {
     throw new FrontendOpsError(
       'TAMPERED',
-      `The audit entry ${broken.seq} was changed after it was written (its content does not match its hash, or the next entry does not follow from it). Nothing was changed. Run \`frontendops audit verify\` to see what changed.`,
+      `The audit entry ${broken.seq} was changed after it was written (its content does not match its hash, or the next entry does not follow from it). Nothing was changed. Run \`frontendops audit verify\` to see what changed, and restore it from the bucket's versions.`,
     );
   }
   return found;
@@ -1074,6 +1075,8 @@ async function readBackwards(
   prefix: string,
   options: NewestOptions,
   take: (entry: AuditEntry) => boolean,
+  /** readable's `unchanged`. */
+  unchanged = false,
 ): Promise<AuditEntry[]> {
   const { keys } = await listChain(store, prefix);
   // The first round is one round of reads; each next one twice as long, so that a chain read to its
@@ -1081,7 +1084,8 @@ async function readBackwards(
   return inRoundsBack(
     keys.length,
     { first: options.first ?? ENTRY_READS },
-    async (from, to) => readable(await readEntryKeys(store, prefix, keys.slice(from, to), options.newest)),
+    async (from, to) =>
+      readable(await readEntryKeys(store, prefix, keys.slice(from, to), options.newest), unchanged),
     take,
   );
 }
@@ -1153,13 +1157,16 @@ export async function readAudit(store: ObjectStore, prefix: string): Promise<Aud
   return readable((await readEntries(store, prefix)).read);
 }
 
-/** The entries read, or TAMPERED naming the first that is not one (what a change acts on must read whole). */
-function readable(read: readonly ReadEntry[]): AuditEntry[] {
+/**
+ * The entries read, or TAMPERED naming the first that is not one (what a change acts on must read
+ * whole). `unchanged`: the reader changes nothing, and says so.
+ */
+function readable(read: readonly ReadEntry[], unchanged = false): AuditEntry[] {
   const damaged = read.find((r) => r.entry === null);
   if (damaged) {
     throw new FrontendOpsError(
       'TAMPERED',
-      `The audit entry ${damaged.key} is damaged (${damaged.reason}). Run \`frontendops audit verify\` to see what else changed.`,
+      `The audit entry ${damaged.key} is damaged (${damaged.reason}).${unchanged ? ' Nothing was changed.' : ''} Run \`frontendops audit verify\` to see what else changed, and restore it from the bucket's versions.`,
     );
   }
   return read.map((r) => r.entry as AuditEntry);
