@@ -111,6 +111,7 @@ export interface ChangeSent {
 
 interface HandleInfo {
   stack: string;
+  /** The plan's description, and what approving it would adopt (get_deploy_target `adopts`). */
   description: string;
   deployId: string;
   approvalRequired: boolean;
@@ -602,10 +603,12 @@ export function createToolGate(options: GateOptions): ToolGate {
         deployId: string;
         approvalRequired: boolean;
         protected: boolean;
+        adopts?: string | null;
       };
       handles.set(target.handle, {
         stack: target.stack,
-        description: target.description,
+        // As the infra server puts it to an approver it asks itself (approval-gate.ts).
+        description: target.adopts ? `${target.description}. ${target.adopts}` : target.description,
         deployId: target.deployId,
         approvalRequired: target.approvalRequired,
       });

@@ -167,6 +167,13 @@ export const TOOLS = {
       handle: z.string().describe('Opaque, signed handle for run_sync; expires; valid for this plan only'),
       expiresAt: z.string(),
       approvalRequired: z.boolean().describe('true on a protected stack: run_sync needs a human approval'),
+      adopts: z
+        .string()
+        .nullable()
+        .optional()
+        .describe(
+          'Where approving it would also adopt the approval policy in frontendops.config.json: what it adopts, in the words the approver is shown; else null',
+        ),
     }),
   }),
   plan_deploy: tool({

@@ -224,6 +224,8 @@ async function askClient(
   const stack = site.target.stack;
   const token = approvalToken(input.secret, request);
   const adopts = adoptionWords(inForce);
+  // What the person is asked to approve: the plan, and what approving it adopts.
+  const shown = adopts ? `${summary}. ${adopts}` : summary;
   const record = (approved: boolean, by: string, via: 'elicitation' | 'approver') =>
     auditDecision(site, {
       decision: approved ? 'approved' : 'declined',
@@ -266,10 +268,15 @@ async function askClient(
         inputRequests: {
           [ANSWER_KEY]: inputRequired.elicit({
             mode: 'form',
-            message: [
-              approvalQuestion({ stack, action, summary, deployId, expiresAt: request.expiresAt }),
-              ...(adopts ? [adopts] : []),
-            ].join(' '),
+            // What it adopts is part of the summary: the question ends with the deploy id, which an
+            // agent's gate reads from the end (askedDeployId) to answer only for the plan it approved.
+            message: approvalQuestion({
+              stack,
+              action,
+              summary: shown,
+              deployId,
+              expiresAt: request.expiresAt,
+            }),
             requestedSchema: {
               type: 'object',
               properties: {
@@ -298,7 +305,7 @@ async function askClient(
     const decision = await input.approver.approve({
       action,
       stack,
-      summary: adopts ? `${summary}. ${adopts}` : summary,
+      summary: shown,
       deployId,
     });
     const by = `${nameOf(decision.by) ?? 'someone'} (via ${nameOf(decision.via) ?? 'the approver'})`;

@@ -11,9 +11,11 @@ import { NOT_SWITCHED_BACK, switchedBack } from '../../deploy/switch-back-words.
 import { changeNoun, describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
-import { badInput, FrontendOpsError } from '../../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
+import { approvalInForce } from '../../state/approval-in-force.ts';
+import { adoptionWords } from '../../state/approval-policy.ts';
 import { assertDeployAllowed } from '../../state/pin.ts';
 import { readPinAsRecorded } from '../../state/recorded-state.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
@@ -62,9 +64,17 @@ export function registerSyncTools(t: InfraToolContext): void {
       };
       // Finishing makes nothing live that is not live already: nothing to approve.
       const approvalRequired = site.protected && !plan.noop;
+      // What its approval would adopt, said with the plan: whoever is asked to approve it sees it. A
+      // recorded policy that cannot be read is run_sync's to refuse, saying so; the plan is still told.
+      const adopts = approvalRequired
+        ? await approvalInForce(site).then(adoptionWords, (error: unknown) => {
+            if (isFrontendOpsError(error, 'TAMPERED')) return null;
+            throw error;
+          })
+        : null;
       return toolSuccess(
         'get_deploy_target',
-        { ...view, handle: issued.handle, expiresAt: issued.expiresAt, approvalRequired },
+        { ...view, handle: issued.handle, expiresAt: issued.expiresAt, approvalRequired, adopts },
         // An app's name is written as it is (lower case), never capitalised as a sentence's first word.
         `${view.description.startsWith(`${plan.app}@`) ? view.description : capitalise(view.description)}.${approvalRequired ? ' The stack is protected: run_sync needs a human approval.' : ''} ${
           view.noop
