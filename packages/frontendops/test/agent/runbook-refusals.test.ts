@@ -9,16 +9,36 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
+import { type AgentTestEnv, APP, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { requestBy } from '../support/deploy-env.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
+/**
+ * The stack as the cases start from it, with a newer build (v3) published than the one deployed:
+ * nothing deployed; the dashboard's older build live.
+ */
+let nothingDeployed: BucketSnapshot;
+let oneRelease: BucketSnapshot;
 
 beforeAll(async () => {
   e = await startAgentTestEnv();
   clients = await e.connect();
+  // Published before the snapshots: its publish record is part of the state they put back.
+  await e.addRelease('v3');
+  const snapshot = () =>
+    snapshotBuckets([{ store: e.t.site.hosting }, { store: e.t.site.state, prefix: e.t.target.statePrefix }]);
+  nothingDeployed = await snapshot();
+  await deployArtifact(e.t.site, {
+    app: APP,
+    commit: e.repo.commits.dashboard2,
+    request: requestBy('deploy the latest dashboard'),
+  });
+  oneRelease = await snapshot();
 });
 afterAll(async () => {
   await e?.stop();
@@ -51,6 +71,7 @@ async function expectRefused(
 
 describe('the agent refuses what the servers refuse, as the CLI does', () => {
   it('before anything is deployed: "roll back" and "invalidate the CDN" are refused', async () => {
+    await nothingDeployed.restore();
     await expectRefused('roll back', /Nothing is deployed to .* yet, so there is nothing to roll back\./);
     // The reason given for a rollback names no app: "broke" is read as no other app's name.
     await expectRefused(
@@ -61,6 +82,7 @@ describe('the agent refuses what the servers refuse, as the CLI does', () => {
   });
 
   it('with one release: "roll back" is refused, and so is invalidating a deploy id the stack never had', async () => {
+    await nothingDeployed.restore();
     const deployed = await run('deploy the latest dashboard');
     expect(deployed.outcome, deployed.message).toBe('succeeded');
     await expectRefused('roll back', /Only one release of .* is known, so there is no previous release/);
@@ -79,7 +101,7 @@ describe('the agent refuses what the servers refuse, as the CLI does', () => {
   });
 
   it('"promote the canary" with no canary running is refused; no release is promoted and the pin stays', async () => {
-    await e.addRelease('v-unpromoted');
+    await oneRelease.restore();
     const pinned = await run('pin the live release');
     expect(pinned.outcome, pinned.message).toBe('succeeded');
     const pin = await e.t.site.records.readPointer();
@@ -91,7 +113,7 @@ describe('the agent refuses what the servers refuse, as the CLI does', () => {
   });
 
   it('a BAD_INPUT or NOT_FOUND after the request changed something is a failure (exit 1), not a refusal', async () => {
-    await e.addRelease('v3');
+    await oneRelease.restore();
     // The infra server is asked to invalidate a deploy id it never had, right after the sync made a
     // release live: its answer (NOT_FOUND) is a real one, and comes after a change.
     const infra = new Proxy(clients.infra, {
