@@ -54,34 +54,49 @@ const ask = (text: string, clients: AgentClients, cwd: string, signal?: AbortSig
     ...(signal ? { signal } : {}),
   });
 
-// Each test deploys twice through real servers; a busy machine is slow, not wrong.
-describe('a deploy the person stops (in place)', { timeout: 120_000 }, () => {
-  let e: AgentTestEnv;
-  let clients: AgentClients;
-  const notes: string[] = [];
-  let held: ReturnType<typeof holdCopies>;
-
+/**
+ * An agent environment with dashboard1 deployed, its infra server's copies held at the first one
+ * when `hold` (released by the case), and the agent's clients on it. Each case gets its own: what one
+ * deploys and tags is no other case's start.
+ */
+function inPlaceStack(options: { hold: boolean }) {
+  const s = {} as {
+    e: AgentTestEnv;
+    clients: AgentClients;
+    notes: string[];
+    held: ReturnType<typeof holdCopies> | undefined;
+    tags(): Promise<string[]>;
+    audit(): ReturnType<typeof verifyAudit>;
+  };
   beforeAll(async () => {
-    e = await startAgentTestEnv();
-    await deployArtifact(e.t.site, {
+    s.e = await startAgentTestEnv();
+    await deployArtifact(s.e.t.site, {
       app: APP,
-      commit: e.repo.commits.dashboard1,
+      commit: s.e.repo.commits.dashboard1,
       request: request('first'),
     });
-    held = holdCopies(e.t.site);
-    clients = await clientsFor(held.site, e.repo.dir, notes);
+    s.notes = [];
+    s.held = options.hold ? holdCopies(s.e.t.site) : undefined;
+    s.clients = await clientsFor(s.held?.site ?? s.e.t.site, s.e.repo.dir, s.notes);
+    s.tags = async () =>
+      (await s.e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+    s.audit = () => verifyAudit(s.e.t.site.state, s.e.t.target.statePrefix);
   });
   afterAll(async () => {
-    held?.release();
-    await clients?.close?.();
-    await e?.stop();
+    s.held?.release();
+    await s.clients?.close?.();
+    await s.e?.stop();
   });
+  return s;
+}
 
-  const tags = async () =>
-    (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
-  const audit = () => verifyAudit(e.t.site.state, e.t.target.statePrefix);
+// Each test deploys twice through real servers; a busy machine is slow, not wrong.
+describe('a deploy the person stops (in place)', { timeout: 120_000 }, () => {
+  const s = inPlaceStack({ hold: true });
 
   it('stopped while run_sync copies: nothing went live, and it says so; the same request deploys it', async () => {
+    const { e, clients, notes, tags, audit } = s;
+    const held = s.held as ReturnType<typeof holdCopies>;
     const stop = new AbortController();
     const running = ask('Deploy the latest dashboard', clients, e.repo.dir, stop.signal);
     try {
@@ -122,8 +137,13 @@ describe('a deploy the person stops (in place)', { timeout: 120_000 }, () => {
     expect(await e.hostingIndex()).toContain('Sophia v2');
     expect(await audit()).toMatchObject({ ok: true });
   });
+});
+
+describe('a deploy the person stops (in place), its client gone', { timeout: 120_000 }, () => {
+  const s = inPlaceStack({ hold: false });
 
   it('a deploy that went live and was never recorded (its client gone after run_sync) is finished, not NOOP', async () => {
+    const { e, clients, audit } = s;
     const v3 = await e.addRelease('v3');
     // What the stopped agent left: synced (live), neither verified nor recorded.
     const target = await clients.infra.callTool({
