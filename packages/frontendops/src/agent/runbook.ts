@@ -665,9 +665,7 @@ async function unpin(ctx: RunbookContext): Promise<PlannerOutcome> {
   const was = result.unpinned;
   return {
     outcome: was ? 'succeeded' : 'noop',
-    message: was
-      ? unpinnedSentence(result.stack, `${was.app}@${shortSha(was.commit)} by ${was.by} since ${was.at}`)
-      : notPinned(result.stack),
+    message: was ? unpinnedSentence(result.stack, was) : notPinned(result.stack),
   };
 }
 

@@ -3,7 +3,7 @@
  * past it is refused (PINNED, CONFLICT), never queued, so no answer may say that deploys "wait".
  * Its one import has none of its own: the console's browser bundle reads it too.
  */
-import { capitalise } from '../engine/text.ts';
+import { capitalise, escapeOnOneLine } from '../engine/text.ts';
 
 /** After "pinned to <release>: " or as a sentence's end. */
 export const PIN_EFFECT = 'deploys of other releases are refused until someone promotes a release or unpins';
@@ -11,9 +11,12 @@ export const PIN_EFFECT = 'deploys of other releases are refused until someone p
 /** What an unpin does, after "Unpinned <stack> (...)." as a sentence: nothing live changes. */
 export const UNPIN_EFFECT = 'deploys go through again; what is live did not change';
 
-/** An unpin that lifted a pin, `was` saying which ("sophia-dashboard@3f2c1a9 by ada"). */
-export const unpinnedSentence = (stack: string, was: string): string =>
-  `Unpinned ${stack} (it was pinned to ${was}). ${capitalise(UNPIN_EFFECT)}.`;
+/**
+ * An unpin that lifted the pin `was`, named the same on every surface: its release and who set it
+ * ("sophia-dashboard@3f2c1a9 by ada").
+ */
+export const unpinnedSentence = (stack: string, was: { app: string; commit: string; by: string }): string =>
+  `Unpinned ${stack} (it was pinned to ${was.app}@${was.commit.slice(0, 7)} by ${escapeOnOneLine(was.by)}). ${capitalise(UNPIN_EFFECT)}.`;
 
 /** An unpin of a stack no pin held. */
 export const notPinned = (stack: string): string => `${stack} was not pinned; nothing changed.`;

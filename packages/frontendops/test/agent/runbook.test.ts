@@ -483,8 +483,10 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     const unpinned = await run('unpin');
     expect(unpinned).toMatchObject({ outcome: 'succeeded', intent: 'unpin' });
     expect(unpinned.message).toMatch(
-      /^Unpinned dashboard-hosting-prod .*\. Deploys go through again; what is live did not change\.$/,
+      /^Unpinned dashboard-hosting-prod \(it was pinned to sophia-dashboard@[0-9a-f]{7} by ada.*\)\. Deploys go through again; what is live did not change\.$/,
     );
+    // The pin it lifted, in the detail every surface gives (unpinnedSentence): who, not when.
+    expect(unpinned.message).not.toMatch(/ since /);
     expect(await run('unpin')).toMatchObject({
       outcome: 'noop',
       message: 'dashboard-hosting-prod was not pinned; nothing changed.',

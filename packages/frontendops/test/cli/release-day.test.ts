@@ -304,7 +304,7 @@ describe('pin, promote and unpin at the terminal', () => {
     );
     const unpinned = await run(['unpin', '--stack', outputs, '--message', 'audit done']);
     expect(unpinned.stdout).toMatch(
-      /^Unpinned dashboard-staging \(it was pinned to .*\)\. Deploys go through again; what is live did not change\.$/m,
+      /^Unpinned dashboard-staging \(it was pinned to sophia-dashboard@[0-9a-f]{7} by rm-alice\)\. Deploys go through again; what is live did not change\.$/m,
     );
     expect((await run(['unpin', '--stack', outputs])).stdout).toMatch(
       /^dashboard-staging was not pinned; nothing changed\.$/m,

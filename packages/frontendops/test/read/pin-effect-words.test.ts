@@ -12,7 +12,7 @@ import type { StatusView } from '../../src/console/types.ts';
 import { ReleaseActions } from '../../src/console/ui/components/ReleaseActions.tsx';
 import { TOOLS } from '../../src/contract/tools.ts';
 import { capitalise } from '../../src/engine/text.ts';
-import { PIN_EFFECT } from '../../src/read/pin-words.ts';
+import { PIN_EFFECT, unpinnedSentence } from '../../src/read/pin-words.ts';
 import { statusView } from '../../src/read/views.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -30,17 +30,18 @@ it('the pin_release tool, the status view, the model planner and the CLI say PIN
   expect(oneLine(help.stdout)).toContain(PIN_EFFECT);
 });
 
+const pin = {
+  stack: 'prod',
+  deployId: 'a1a1a1a-0123456789',
+  app: 'sophia-dashboard',
+  commit: 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1',
+  by: 'alice',
+  reason: null,
+  at: new Date().toISOString(),
+  cause: 'rollback',
+};
+
 it("the console's pinned banner says it", () => {
-  const pin = {
-    stack: 'prod',
-    deployId: 'a1a1a1a-0123456789',
-    app: 'sophia-dashboard',
-    commit: 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1',
-    by: 'alice',
-    reason: null,
-    at: new Date().toISOString(),
-    cause: 'rollback',
-  };
   const status = { pin, releases: [], mode: 'in-place', canary: null, live: null } as unknown as StatusView;
   const html = renderToStaticMarkup(
     createElement(ReleaseActions, {
@@ -53,4 +54,19 @@ it("the console's pinned banner says it", () => {
     }),
   );
   expect(oneLine(html)).toContain(`${capitalise(PIN_EFFECT)}`);
+});
+
+it("the console's unpin line says the pin it lifted as unpinnedSentence words it", () => {
+  const html = renderToStaticMarkup(
+    createElement(ReleaseActions, {
+      status: null,
+      plan: null,
+      planError: null,
+      outcome: { kind: 'pin', action: 'unpin', result: { stack: 'prod', changed: true, pin } } as never,
+      busy: false,
+      onAsk: () => undefined,
+    }),
+  );
+  expect(html).toContain('Unpinned prod (it was pinned to sophia-dashboard@a1a1a1a by alice).');
+  expect(html).toContain(unpinnedSentence('prod', pin));
 });

@@ -86,10 +86,9 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
           waitMs: await lockWait(ctx, flags),
         });
         if (flags.json) return printJson(ctx, { stack: site.target.stack, unpinned: cleared });
-        const { describePin } = await import('../../state/pin.ts');
         say(
           ctx.io.stdout,
-          cleared ? unpinnedSentence(site.target.stack, describePin(cleared)) : notPinned(site.target.stack),
+          cleared ? unpinnedSentence(site.target.stack, cleared) : notPinned(site.target.stack),
         );
       });
     });

@@ -50,9 +50,7 @@ export function registerPinTools(t: InfraToolContext): void {
       return toolSuccess(
         'unpin_release',
         { stack: site.target.stack, unpinned: cleared && toPinView(cleared) },
-        cleared
-          ? unpinnedSentence(site.target.stack, `${cleared.app}@${shortSha(cleared.commit)} by ${cleared.by}`)
-          : notPinned(site.target.stack),
+        cleared ? unpinnedSentence(site.target.stack, cleared) : notPinned(site.target.stack),
       );
     },
     secrecy.guard,

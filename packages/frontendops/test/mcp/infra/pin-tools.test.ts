@@ -13,6 +13,7 @@ import { cliRequest } from '../../../src/cli/context.ts';
 import type { CliIo } from '../../../src/cli/io.ts';
 import { takeDeployLock } from '../../../src/deploy/deploy-lock.ts';
 import { WORDS_MAX } from '../../../src/engine/text.ts';
+import { unpinnedSentence } from '../../../src/read/pin-words.ts';
 import { connectSite } from '../../../src/stacks/open.ts';
 import { readAudit } from '../../../src/state/audit.ts';
 import { request } from '../../support/atomic-env.ts';
@@ -78,8 +79,8 @@ describe('the pin through the infra MCP server', () => {
     const unpinned = await c.call('unpin_release', { reason: 'fixed forward' });
     expect(unpinned.structured).toMatchObject({ stack: STACK, unpinned: { commit: COMMITS[0] } });
     // In the words every surface says an unpin with (the CLI's, the agent's: read/pin-words.ts).
-    expect(unpinned.text).toMatch(
-      /^Unpinned .*\)\. Deploys go through again; what is live did not change\.\n/,
+    expect(unpinned.text.split('\n')[0]).toBe(
+      unpinnedSentence(STACK, unpinned.structured.unpinned as { app: string; commit: string; by: string }),
     );
     const again = await c.call('unpin_release');
     expect(again.structured).toMatchObject({ unpinned: null });

@@ -185,10 +185,7 @@ function OutcomeLine({ outcome }: { outcome: Outcome }) {
           ? `Pinned${result.pin ? `: ${shortSha(result.pin.commit)}` : ''}.`
           : 'It was already pinned; nothing changed.'
         : result.changed && result.pin
-          ? unpinnedSentence(
-              result.stack,
-              `${result.pin.app}@${shortSha(result.pin.commit)} by ${result.pin.by}`,
-            )
+          ? unpinnedSentence(result.stack, result.pin)
           : notPinned(result.stack);
     return (
       <p className="ok-text" role="status">
