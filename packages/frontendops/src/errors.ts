@@ -21,6 +21,39 @@ export type ErrorCode =
   | 'UPSTREAM' // a backend (S3, CloudFront, GitHub, Pulumi, a model API) failed
   | 'INTERNAL'; // a bug: details in the log, not in the answer
 
+/** Every code, for reading one back from text (codeOf); the compiler holds it to ErrorCode. */
+const CODES: Record<ErrorCode, true> = {
+  BAD_INPUT: true,
+  NOT_FOUND: true,
+  CONFLICT: true,
+  LOCKED: true,
+  PRECONDITION_FAILED: true,
+  APPROVAL_REQUIRED: true,
+  DENIED: true,
+  UNAUTHORIZED: true,
+  PINNED: true,
+  VERIFY_FAILED: true,
+  TAMPERED: true,
+  INTERRUPTED: true,
+  UPSTREAM: true,
+  INTERNAL: true,
+};
+
+/**
+ * An error as text for a client that reads it back (an MCP tool's error answer: describeToolError
+ * writes it, the agent's runbook reads it with codeOf): its code, then its message.
+ */
+export const codedText = (code: ErrorCode, message: string): string => `${code}: ${message}`;
+
+/** The code and message of codedText's text; null for any other text. */
+export function codeOf(text: string): { code: ErrorCode; message: string } | null {
+  const match = /^([A-Z_]+): /.exec(text);
+  const code = match?.[1];
+  return code && Object.hasOwn(CODES, code)
+    ? { code: code as ErrorCode, message: text.slice(code.length + 2) }
+    : null;
+}
+
 export class FrontendOpsError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;

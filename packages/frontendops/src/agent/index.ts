@@ -11,7 +11,7 @@ import { PREVIEW_PARAM } from '../atomic/preview-token.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { parseResult, type ToolInput } from '../contract/tools.ts';
 import { clip, hasControlCharacters, WORDS_MAX, withoutControlCharacters } from '../engine/text.ts';
-import { isFrontendOpsError } from '../errors.ts';
+import { codedText, isFrontendOpsError } from '../errors.ts';
 import { LOCAL_STACK } from '../stacks/local.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ApproveFn } from './approval.ts';
@@ -385,6 +385,6 @@ function selectModel(
 }
 
 function describeFailure(error: unknown): string {
-  if (isFrontendOpsError(error)) return `${error.code}: ${error.message}`;
+  if (isFrontendOpsError(error)) return codedText(error.code, error.message);
   return error instanceof Error ? error.message : String(error);
 }

@@ -12,6 +12,7 @@ import { wentLiveForEveryone } from '../engine/canary-event.ts';
 import { canaryRowRefused } from '../engine/canary-row-words.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { capitalise, touching } from '../engine/text.ts';
+import { codeOf, type ErrorCode } from '../errors.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
 import { notPinned, PIN_EFFECT, unpinnedSentence } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
@@ -52,12 +53,18 @@ class StepStopped extends Error {
  */
 class WordsRefused extends Error {}
 
+/** A tool's error answer read back: its code and message (errors.ts codeOf); null for any other. */
+const errorOf = (call: GateCall) => (call.record.status === 'error' ? codeOf(call.text) : null);
+
 /**
- * The error code of a tool's answer that the request cannot be done as asked: NOT_FOUND, BAD_INPUT,
- * or CONFLICT with what exists (a canary runs); else undefined. The CLI refuses the same (exit 2).
+ * A tool's answer that the request cannot be done as asked: NOT_FOUND, BAD_INPUT, or CONFLICT with
+ * what exists (a canary runs), its code and message; else null. The CLI refuses the same (exit 2).
  */
-const inputErrorOf = (call: GateCall): string | undefined =>
-  call.record.status === 'error' ? /^(NOT_FOUND|BAD_INPUT|CONFLICT): /.exec(call.text)?.[1] : undefined;
+const inputErrorOf = (call: GateCall) => {
+  const error = errorOf(call);
+  return error && INPUT_ERRORS.has(error.code) ? error : null;
+};
+const INPUT_ERRORS: ReadonlySet<ErrorCode> = new Set(['NOT_FOUND', 'BAD_INPUT', 'CONFLICT']);
 
 /**
  * A step the server refused for what it was asked (NOT_FOUND, BAD_INPUT, CONFLICT: a commit with no
@@ -65,9 +72,9 @@ const inputErrorOf = (call: GateCall): string | undefined =>
  * 2), not a failure. Anything else goes on as it was.
  */
 function refuseInputError(error: unknown): never {
-  const code = error instanceof StepStopped ? inputErrorOf(error.call) : undefined;
-  if (!code || !(error instanceof StepStopped)) throw error;
-  throw new WordsRefused(`${error.call.text.slice(code.length + 2)} Nothing was changed.`);
+  const refused = error instanceof StepStopped ? inputErrorOf(error.call) : null;
+  if (!refused) throw error;
+  throw new WordsRefused(`${refused.message} Nothing was changed.`);
 }
 
 export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<PlannerOutcome> {
@@ -112,11 +119,11 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
       };
     }
     // The pin is a refusal with its reasons, not a failure: say it as the server said it.
-    if (call.text.startsWith('PINNED: '))
-      return { outcome: 'refused', message: call.text.slice('PINNED: '.length) };
+    const answered = errorOf(call);
+    if (answered?.code === 'PINNED') return { outcome: 'refused', message: answered.message };
     // A protected stack whose approval this request does not have (an approver's signature, a
     // GitHub environment's): not approved (exit 2), not a failure. The server's words say how to get it.
-    if (call.text.startsWith('APPROVAL_REQUIRED: ')) {
+    if (answered?.code === 'APPROVAL_REQUIRED') {
       return {
         outcome: 'declined',
         message: `Not approved yet: ${call.record.tool} needs an approval this request does not have, so nothing was changed. The infra server says: ${call.text.replace(callAgain(call.record.tool), 'then ask the agent again, in the same words')}`,
@@ -124,9 +131,9 @@ export async function runRunbook(intent: Intent, ctx: RunbookContext): Promise<P
     }
     // A server's "that input is wrong" (BAD_INPUT, NOT_FOUND, CONFLICT) before this request changed anything is
     // a refusal, as the CLI says the same answer (exit 2); after a change, what was done is the news.
-    const code = inputErrorOf(call);
-    if (code && !changedBefore(ctx.gate, call))
-      return { outcome: 'refused', message: `${call.text.slice(code.length + 2)} Nothing was changed.` };
+    const refused = inputErrorOf(call);
+    if (refused && !changedBefore(ctx.gate, call))
+      return { outcome: 'refused', message: `${refused.message} Nothing was changed.` };
     return { outcome: 'failed', message: `${call.record.tool} failed: ${call.text || call.record.summary}` };
   }
 }
@@ -637,7 +644,7 @@ async function pin(ctx: RunbookContext, ref: string | null): Promise<PlannerOutc
   }
   const result = await step(ctx, 'pin_release', args).catch((error: unknown) => {
     // The words named a release that is not live: their mistake, said in the agent's words.
-    if (named && error instanceof StepStopped && error.call.text.startsWith('CONFLICT: ')) {
+    if (named && error instanceof StepStopped && errorOf(error.call)?.code === 'CONFLICT') {
       const short = shortSha(named.sha);
       throw new WordsRefused(
         `${short} is not the live release of ${where(ctx)}, and a pin keeps what is live. Nothing was pinned. To go back to ${short} and keep it, say "roll back to ${short}" (a rollback pins).`,
@@ -789,13 +796,13 @@ async function resolveCommit(
 /** The commit the words name; refused (not failed) when the repository has none by that name. */
 async function namedCommit(ctx: RunbookContext, ref: string): Promise<ToolOutput<'get_commit'>['commit']> {
   const call = await ctx.gate.call('get_commit', { ref });
-  const code = inputErrorOf(call);
+  const refused = inputErrorOf(call);
   const found = call.ok ? parseResult('get_commit', call.structured).commit : null;
   if (found) return found;
-  if (!call.ok && !code) throw new StepStopped(call);
+  if (!call.ok && !refused) throw new StepStopped(call);
   const what =
-    code === 'BAD_INPUT'
-      ? `"${ref}" cannot be looked up in the repository (${call.text.slice('BAD_INPUT: '.length)})`
+    refused?.code === 'BAD_INPUT'
+      ? `"${ref}" cannot be looked up in the repository (${refused.message})`
       : `"${ref}" names no commit, branch or tag in the repository`;
   throw new WordsRefused(
     `${what}. Nothing was changed. Check the sha or tag and ask again; "show the deploy history" lists the released ones.`,

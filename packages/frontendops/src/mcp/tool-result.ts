@@ -14,7 +14,7 @@ import type {
 import { ZodError, type ZodObject } from 'zod';
 import { annotationsOf, TOOLS, type ToolArgs, type ToolName, type ToolOutput } from '../contract/tools.ts';
 import { clip } from '../engine/text.ts';
-import { describeForClient, isConfigurationError } from '../errors.ts';
+import { codedText, describeForClient, isConfigurationError } from '../errors.ts';
 
 export type ToolAnswer = CallToolResult | InputRequiredResult;
 
@@ -117,14 +117,17 @@ export async function toolCallsSettled(server: McpServer): Promise<void> {
 export function describeToolError(error: unknown, tool?: string): string {
   if (error instanceof ZodError) return describeArgumentIssues(error, tool);
   const { code, message } = describeForClient(error, '[frontendops mcp]');
-  if (code !== 'BAD_INPUT') return `${code}: ${message}`;
+  if (code !== 'BAD_INPUT') return codedText(code, message);
   // A message that already says what was left as it was is not told "Nothing was changed" twice.
   const said = /\bnothing (?:was|is) (?:changed|created|written|done)\b/i.test(message);
   // The server's configuration (its receipt key, say) is wrong, not the call: the arguments were fine.
   const what = isConfigurationError(error)
     ? "the server's configuration (the arguments were fine)"
     : 'the arguments';
-  return `${code}: ${message} ${said ? 'Fix' : 'Nothing was changed; fix'} ${what} and call the tool again.`;
+  return codedText(
+    code,
+    `${message} ${said ? 'Fix' : 'Nothing was changed; fix'} ${what} and call the tool again.`,
+  );
 }
 
 /**
