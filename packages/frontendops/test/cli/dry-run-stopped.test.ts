@@ -12,6 +12,7 @@ import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, promoteRelease } from '../../src/deploy/pin.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
+import { PIN_EFFECT } from '../../src/read/pin-words.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
@@ -131,6 +132,8 @@ async function saidAndDone(
   expect(real.stdout).toContain(`finished the interrupted ${what} ${stopped}, which had made it live`);
   expect(real.stdout).not.toMatch(/already live/);
   if (argv[0] === 'deploy') pinSaid(real.stdout, 'the rollback it finished pinned');
+  // A rollback finished by running it again: its pin, in the words every surface says it with.
+  else if (pins) expect(real.stdout).toContain(`pinned: ${PIN_EFFECT} `);
   return /^ {2}tag: (\S+)$/m.exec(real.stdout)?.[1];
 }
 

@@ -8,6 +8,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIN_EFFECT } from '../../src/read/pin-words.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
 import {
@@ -209,6 +210,8 @@ describe('CLI conventions', () => {
     // Its --message carries a line break, and after it what would pass for a row of `history`.
     const verbose = await run(['rollback', '--stack', outputs, '--verbose', '--message', FORGED_ROW]);
     expect(verbose.stderr).toMatch(/^ {4}pointer: sophia-dashboard@[0-9a-f]{7} is live$/m);
+    // What its pin does, in the words every surface says it with (read/pin-words.ts).
+    expect(verbose.stdout).toMatch(new RegExp(`^ {2}pinned to [0-9a-f]{7}: ${PIN_EFFECT} `, 'm'));
     expect(verbose.stderr).toMatch(/^ {4}invalidate: \d+ path\(s\), I\d+/m);
   });
 

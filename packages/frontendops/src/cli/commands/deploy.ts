@@ -754,15 +754,7 @@ function report(
     // A deploy that finished a stopped rollback of its release: that rollback's pin stays.
     if (summary.pinned && summary.kind === 'deploy' && summary.finishedInterrupted)
       say(out, `  note: ${finishedRollbackPin(s.stack, `${s.app}@${s.commit.slice(0, 7)}`, true)}.`);
-    else if (summary.pinned)
-      say(
-        out,
-        `  pinned: deploys of other releases are refused until \`frontendops promote\` or \`frontendops unpin\``,
-      );
-    if (summary.pinned?.replaces)
-      say(out, `  this pin replaces ${describeReplacedPin(summary.pinned.replaces)}`);
-    if (summary.unpinned)
-      say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
+    sayPinChange(out, summary, summary.kind === 'deploy' && summary.finishedInterrupted ? null : 'pinned');
     return;
   }
   say(
@@ -781,18 +773,22 @@ function report(
   if (s.verification)
     say(out, `  verification: ${s.verification.ok ? 'ok' : 'FAILED'} — ${s.verification.detail}`);
   if (summary.rolledBackTo) say(out, `  ${switchedBack(summary.rolledBackTo)}`);
-  if (summary.pinned) {
-    say(
-      out,
-      `  pinned to ${s.commit.slice(0, 7)}: deploys of other releases are refused until someone runs \`frontendops promote\` or \`frontendops unpin\``,
-    );
-    if (summary.pinned.replaces)
-      say(out, `  this pin replaces ${describeReplacedPin(summary.pinned.replaces)}`);
-  }
-  if (summary.unpinned)
-    say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
+  sayPinChange(out, summary, `pinned to ${s.commit.slice(0, 7)}`);
   if (s.tag) say(out, `  tag: ${s.tag}`);
   if (s.siteUrl && s.outcome === 'succeeded') say(out, `  live at ${s.siteUrl}`);
+}
+
+/**
+ * What the change did to the pin: set it (`pinned`, the line's head; null: said otherwise, as a
+ * finished rollback's), what it replaced, or lifted it.
+ */
+function sayPinChange(out: CliContext['io']['stdout'], summary: DeploySummary, pinned: string | null): void {
+  if (summary.pinned && pinned)
+    say(out, `  ${pinned}: ${PIN_EFFECT} (\`frontendops promote\`, \`frontendops unpin\`)`);
+  if (summary.pinned?.replaces)
+    say(out, `  this pin replaces ${describeReplacedPin(summary.pinned.replaces)}`);
+  if (summary.unpinned)
+    say(out, `  pin cleared (it was set by ${summary.unpinned.by}): deploys go through again`);
 }
 
 /** The releases a change stops retaining (the ones whose files its prune takes), by name. */
