@@ -7,14 +7,18 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import type { CanaryResult, ConsoleEvent } from '../../src/console/types.ts';
+import { ReleaseActions } from '../../src/console/ui/components/ReleaseActions.tsx';
 import { readCanaryStatus, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { switchedBack } from '../../src/deploy/switch-back-words.ts';
 import { RELEASES_KEY_PREFIX } from '../../src/engine/manifest.ts';
+import { capitalise } from '../../src/engine/text.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { openEventStream } from '../support/console-events.ts';
 
@@ -89,4 +93,36 @@ it('a canary promote the CDN does not serve: the answer and the last progress ev
   } finally {
     stream.close();
   }
+});
+
+it("the page's result line says it too, not that everyone gets the canary", () => {
+  const result: CanaryResult = {
+    runId: 'r',
+    stack: 'prod',
+    action: 'canary-promote',
+    deployId: 'b2b2b2b-0123456789',
+    app: APP,
+    commit: V2,
+    outcome: 'failed',
+    percent: null,
+    copied: 0,
+    pruned: 0,
+    verification: { ok: false, detail: 'the edge answered HTTP 404' },
+    durationMs: 1,
+    error: { code: 'VERIFY_FAILED', message: 'The edge did not serve the release in time.' },
+    tag: null,
+    rolledBackTo: 'a1a1a1a-0123456789',
+  };
+  const html = renderToStaticMarkup(
+    createElement(ReleaseActions, {
+      status: null,
+      plan: null,
+      planError: null,
+      outcome: { kind: 'canary', action: 'canary-promote', result },
+      busy: false,
+      onAsk: () => undefined,
+    }),
+  );
+  expect(html).toContain(`${capitalise(switchedBack('a1a1a1a-0123456789'))}.`);
+  expect(html).not.toContain('everyone gets');
 });

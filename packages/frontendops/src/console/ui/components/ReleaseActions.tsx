@@ -159,11 +159,15 @@ function OutcomeLine({ outcome }: { outcome: Outcome }) {
   if (outcome.kind === 'canary') {
     const { result } = outcome;
     const what = `${result.app}@${shortSha(result.commit)}`;
-    const words = {
-      'canary-start': `Canary ${result.outcome}: ${result.percent ?? 0}% of visitors get ${what}; promote or abort it when you have seen enough.`,
-      'canary-promote': `Canary promote ${result.outcome}: everyone gets ${what}.`,
-      'canary-abort': `Canary abort ${result.outcome}: everyone is back on the live release.`,
-    }[outcome.action];
+    // A failed step says nothing of who gets what: the switch back after it does.
+    const words =
+      result.outcome === 'failed'
+        ? `${outcome.action === 'canary-start' ? 'Canary' : `Canary ${outcome.action.slice('canary-'.length)}`} failed: ${what}.`
+        : {
+            'canary-start': `Canary ${result.outcome}: ${result.percent ?? 0}% of visitors get ${what}; promote or abort it when you have seen enough.`,
+            'canary-promote': `Canary promote ${result.outcome}: everyone gets ${what}.`,
+            'canary-abort': `Canary abort ${result.outcome}: everyone is back on the live release.`,
+          }[outcome.action];
     return (
       <p
         className={result.error ? 'error-text' : 'ok-text'}
@@ -173,6 +177,7 @@ function OutcomeLine({ outcome }: { outcome: Outcome }) {
         {words}
         {result.tag && ` · tagged ${result.tag}`}
         {result.error && ` — ${result.error.message}`}
+        {result.rolledBackTo && ` ${capitalise(switchedBack(result.rolledBackTo))}.`}
       </p>
     );
   }
