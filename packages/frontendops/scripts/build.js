@@ -133,20 +133,15 @@ async function bundleCli() {
   // lists what esbuild read; the sources (a file added), the installed packages and the build
   // scripts count too. Without npm's record of what is installed, always bundled.
   const stampFile = join(root, 'dist/.bundle-inputs.json');
-  const built = installed
-    ? await currentBundle(stampFile, {
-        root,
-        outdir,
-        alsoInputs: [
-          join(root, 'src'),
-          join(root, 'package.json'),
-          installed,
-          fileURLToPath(import.meta.url),
-          fileURLToPath(new URL('./retire-chunks.js', import.meta.url)),
-          fileURLToPath(new URL('./up-to-date.js', import.meta.url)),
-        ],
-      })
-    : null;
+  const alsoInputs = [
+    join(root, 'src'),
+    join(root, 'package.json'),
+    installed,
+    fileURLToPath(import.meta.url),
+    fileURLToPath(new URL('./retire-chunks.js', import.meta.url)),
+    fileURLToPath(new URL('./up-to-date.js', import.meta.url)),
+  ];
+  const built = installed ? await currentBundle(stampFile, { root, outdir, alsoInputs }) : null;
   if (built) {
     await retireOldChunks(outdir, new Set(built));
     return;
@@ -180,7 +175,15 @@ async function bundleCli() {
   }
   await writeIfChanged(join(outdir, 'THIRD-PARTY-LICENSES.txt'), await thirdPartyLicenses(result.metafile));
   await retireOldChunks(outdir, keep);
-  await writeBundleStamp(stampFile, { metafile: result.metafile, files: [...keep], startedAt });
+  if (installed) {
+    await writeBundleStamp(stampFile, {
+      root,
+      alsoInputs,
+      metafile: result.metafile,
+      files: [...keep],
+      startedAt,
+    });
+  }
 }
 
 /**

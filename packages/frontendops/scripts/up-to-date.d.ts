@@ -2,7 +2,13 @@ export declare function newest(dir: string, ...extra: string[]): Promise<number>
 export declare function modifiedAt(file: string): Promise<number>;
 export declare function writeBundleStamp(
   stampFile: string,
-  bundle: { metafile: { inputs: Record<string, unknown> }; files: string[]; startedAt: number },
+  bundle: {
+    root: string;
+    alsoInputs: string[];
+    metafile: { inputs: Record<string, unknown> };
+    files: string[];
+    startedAt: number;
+  },
 ): Promise<void>;
 export declare function currentBundle(
   stampFile: string,

@@ -42,7 +42,15 @@ beforeEach(async () => {
     await utimes(join(dir, sub), new Date(T0 - 5000), new Date(T0 - 5000));
   await fileAt(join(outdir, 'main.js'), T0 + 1000);
   await fileAt(join(outdir, 'chunk-A.js'), T0 + 1000);
-  await writeBundleStamp(stamp, {
+  await stampAgain();
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+/** The stamp of a bundle that started reading at T0 (and read what the files are now). */
+const stampAgain = () =>
+  writeBundleStamp(stamp, {
+    root: dir,
+    alsoInputs: [join(dir, 'src'), lock],
     metafile: {
       inputs: {
         'src/cli/main.ts': {},
@@ -54,8 +62,6 @@ beforeEach(async () => {
     files: ['main.js', 'chunk-A.js'],
     startedAt: T0,
   });
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('the CLI bundle', () => {
   it('is current when nothing it read is newer than its stamp, and each file it wrote is there', async () => {
@@ -79,9 +85,25 @@ describe('the CLI bundle', () => {
     await fileAt(join(dir, 'src', 'cli', 'new-command.ts'), T0 - 5000);
     await utimes(join(dir, 'src', 'cli'), new Date(T0 + 10), new Date(T0 + 10));
     expect(await current()).toBeNull();
-    await utimes(join(dir, 'src', 'cli'), new Date(T0 - 5000), new Date(T0 - 5000));
+    await rm(join(dir, 'src', 'cli', 'new-command.ts'));
     expect(await current()).not.toBeNull();
     await utimes(lock, new Date(T0 + 60_000), new Date(T0 + 60_000));
+    expect(await current()).toBeNull();
+  });
+
+  it('is bundled again when a source it read goes back to an older time (cp -p, rsync -a, a clock behind)', async () => {
+    // Another version of the file, with the time of where it was copied from: older than the stamp.
+    await fileAt(join(dir, 'src', 'cli', 'main.ts'), T0 - 60_000, '// main.ts as it was last week\n');
+    expect(await current()).toBeNull();
+  });
+
+  it('is bundled again when a file under src is removed and its directory keeps its time (rsync -a)', async () => {
+    await fileAt(join(dir, 'src', 'cli', 'old-command.ts'), T0 - 5000);
+    await utimes(join(dir, 'src', 'cli'), new Date(T0 - 5000), new Date(T0 - 5000));
+    await stampAgain();
+    expect(await current()).not.toBeNull();
+    await rm(join(dir, 'src', 'cli', 'old-command.ts'));
+    await utimes(join(dir, 'src', 'cli'), new Date(T0 - 5000), new Date(T0 - 5000));
     expect(await current()).toBeNull();
   });
 
