@@ -28,14 +28,11 @@ const uiOut = join(root, 'dist/console-ui');
 const tsc = findUp(root, 'node_modules/typescript/bin/tsc');
 // npm writes node_modules/.package-lock.json on every install; without it, what is installed is unknown.
 const installed = findUp(root, 'node_modules/.package-lock.json', { optional: true });
+// The TypeScript configuration, which esbuild reads too (class fields, imports kept, JSX) without
+// naming it among the inputs of its metafile.
+const tsconfigs = [join(root, 'tsconfig.json'), findUp(root, 'tsconfig.base.json')];
 const tsInputs = installed
-  ? await newest(
-      join(root, 'src'),
-      join(root, 'tsconfig.json'),
-      join(root, 'tsconfig.build.json'),
-      findUp(root, 'tsconfig.base.json'),
-      installed,
-    )
+  ? await newest(join(root, 'src'), ...tsconfigs, join(root, 'tsconfig.build.json'), installed)
   : Number.POSITIVE_INFINITY;
 const buildInfo = join(root, 'dist/.tsbuildinfo');
 if (tsInputs >= (await modifiedAt(buildInfo))) {
@@ -130,12 +127,13 @@ if (
 async function bundleCli() {
   const outdir = join(root, 'dist/bundle');
   // Not bundled again when nothing the last bundle read changed (scripts/up-to-date.js): its stamp
-  // lists what esbuild read; the sources (a file added), the installed packages and the build
-  // scripts count too. Without npm's record of what is installed, always bundled.
+  // lists what esbuild read; the sources (a file added), the TypeScript configuration, the installed
+  // packages and the build scripts count too. Without npm's record of what is installed, always bundled.
   const stampFile = join(root, 'dist/.bundle-inputs.json');
   const alsoInputs = [
     join(root, 'src'),
     join(root, 'package.json'),
+    ...tsconfigs,
     installed,
     fileURLToPath(import.meta.url),
     fileURLToPath(new URL('./retire-chunks.js', import.meta.url)),

@@ -116,12 +116,14 @@ describe('the CLI bundle', () => {
     expect(await current()).toBeNull();
   });
 
-  it('the test run’s build left its stamp: the files it wrote and what it read', async () => {
-    const { inputs, files } = JSON.parse(
+  it('the test run’s build left its stamp: the files it wrote and what it read, its configuration too', async () => {
+    const { inputs, files, seen } = JSON.parse(
       await readFile(join(PACKAGE, 'dist', '.bundle-inputs.json'), 'utf8'),
     );
     expect(files).toEqual(expect.arrayContaining(['main.js', 's3-server-child.js']));
     expect(inputs).toContain('src/cli/main.ts');
+    // esbuild reads the TypeScript configuration (class fields, imports kept) without naming it.
+    expect(Object.keys(seen)).toEqual(expect.arrayContaining(['tsconfig.json', '../../tsconfig.base.json']));
     expect(inputs.some((file: string) => file.includes('node_modules/@aws-sdk/client-s3/'))).toBe(true);
   });
 });
