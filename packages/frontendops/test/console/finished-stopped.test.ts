@@ -14,6 +14,7 @@ import { capitalise } from '../../src/engine/text.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -26,12 +27,20 @@ let C1: string;
 let C2: string;
 let server: ConsoleServer;
 let browser: FileBrowser | undefined;
+/** The stack as the cases start from it: C1 live (as the environment starts); C2 deployed over it. */
+let c1Live: BucketSnapshot;
+let c2Live: BucketSnapshot;
 
 beforeAll(async () => {
   const env = await startConsoleEnv();
   ({ t, repo, C1, C2 } = env);
   // The built page: the plan's words are read where a person reads them too.
   server = await startConsoleOn(env, { uiDir: CONSOLE_UI_DIR });
+  const snapshot = () =>
+    snapshotBuckets([{ store: t.site.hosting }, { store: t.site.state, prefix: t.target.statePrefix }]);
+  c1Live = await snapshot();
+  await deployArtifact(t.site, { app: APP, commit: C2, request: requestBy('deploy') });
+  c2Live = await snapshot();
 });
 afterAll(async () => {
   await browser?.close();
@@ -44,7 +53,7 @@ const api = (resource: string) => new URL(`/api/stacks/${STACK}/${resource}`, se
 const bearer = () => ({ authorization: `Bearer ${server.token}` });
 
 it("a promote that finishes a stopped rollback says so and tags it as that rollback's own run would", async () => {
-  await deployArtifact(t.site, { app: APP, commit: C2, request: requestBy('deploy') });
+  await c2Live.restore();
   // Stopped at its deployment record: C1 live again, neither verified nor recorded.
   const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
   await expect(rollbackRelease(stopping, { request: requestBy('roll back') })).rejects.toThrow(/stopped/);
@@ -90,7 +99,8 @@ const post = async (action: string, body: object) => {
 };
 
 it('the plan of a deploy that finishes a stopped deploy says so, as the dry run does, and the page shows it', async () => {
-  // C1 live (the promote above): a deploy of the latest build, C2, stops at its record.
+  await c1Live.restore();
+  // C1 live: a deploy of the latest build, C2, stops at its record.
   await expect(
     deployArtifact(stoppingAtRecord(), { app: APP, commit: C2, request: requestBy('deploy') }),
   ).rejects.toThrow(/stopped/);
@@ -134,7 +144,8 @@ it('the plan of a deploy that finishes a stopped deploy says so, as the dry run 
 });
 
 it("a redeploy that finishes a stopped rollback of its build says the rollback's pin stays, planned and done", async () => {
-  // C2 live and recorded (the deploy above, finished); a rollback to C1 stops at its record, before its pin.
+  await c2Live.restore();
+  // C2 live and recorded; a rollback to C1 stops at its record, before its pin.
   await expect(rollbackRelease(stoppingAtRecord(), { request: requestBy('roll back') })).rejects.toThrow(
     /stopped/,
   );
