@@ -27,6 +27,8 @@ afterAll(async () => {
 });
 
 const call = (name: string, args: Record<string, unknown> = {}) => c.call(name, args);
+/** The repository's tags: a case that must make none compares them with what it started from. */
+const tagList = async () => (await repo.git(['tag', '-l'])).trim();
 
 describe('git MCP server through a real MCP client (in-memory transport)', () => {
   it('lists the tools with schemas and annotations true to what they do', async () => {
@@ -110,6 +112,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
   });
 
   it('bad arguments come back as isError results that say what was expected, and nothing runs', async () => {
+    const tagsBefore = await tagList();
     const optionLike = await call('get_commit', { ref: '--output=/tmp/pwned' });
     expect(optionLike.isError).toBe(true);
     expect(optionLike.text).toMatch(/ref.*must not start with "-"/);
@@ -124,10 +127,11 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
       /the argument "commit": expected a commit sha: 7 to 64 lower-case hex digits/,
     );
     expect(badTag.text).not.toMatch(/\n\s+at /); // no stack trace
-    expect((await repo.git(['tag', '-l'])).trim()).toBe('');
+    expect(await tagList()).toBe(tagsBefore);
   });
 
   it('create_deploy_tag tags only what a receipt of the infra server vouches for', async () => {
+    const tagsBefore = await tagList();
     // A client of the git server alone: it invents a deployment, or takes a true one and changes its
     // commit or audit head (a head past the chain's end makes audit verify report it rewritten).
     const deployId = `${repo.commits.docs.slice(0, 7)}-0000000009`;
@@ -165,7 +169,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
       // What was left as it was is said once ("Nothing was created. Nothing was changed;" before).
       expect(refused.text.match(/Nothing was (?:changed|created)/g)?.length ?? 0).toBeLessThanOrEqual(1);
     }
-    expect((await repo.git(['tag', '-l'])).trim()).toBe('');
+    expect(await tagList()).toBe(tagsBefore);
     // The receipt's own values are what the tag says, the audit head and the stack included.
     const made = await call('create_deploy_tag', {
       ...args,
@@ -193,7 +197,7 @@ describe('git MCP server through a real MCP client (in-memory transport)', () =>
     expect(malformed.text).toMatch(
       /the argument "auditHead": expected the auditHead the infra server returned: as it returned it/,
     );
-    expect((await repo.git(['tag', '-l'])).trim()).toBe('');
+    expect(await tagList()).toBe(tagsBefore);
   });
 
   it('create_deploy_tag creates the tag once; the same deploy id returns the first tag', async () => {
