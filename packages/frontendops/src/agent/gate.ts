@@ -10,7 +10,7 @@
  * untrusted data.
  */
 import type { CallToolResult, Client, ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
-import { askedDeployId } from '../contract/approval-question.ts';
+import { askedAdoption, askedDeployId } from '../contract/approval-question.ts';
 import { formatAuditHead } from '../contract/audit-head.ts';
 import { REQUEST_ARG_NAMES } from '../contract/fields.ts';
 import { isToolName, TOOLS, type ToolName } from '../contract/tools.ts';
@@ -153,6 +153,8 @@ export function createToolGate(options: GateOptions): ToolGate {
     stack: string;
     decision: ApprovalDecision | null;
     deployId?: string | undefined;
+    /** What the person was shown when they made `decision`. */
+    shown?: string | undefined;
   } | null = null;
   let attached = true;
   let steps = 0;
@@ -171,7 +173,12 @@ export function createToolGate(options: GateOptions): ToolGate {
       // that names none, or another — the live release moved since — is declined).
       if (inFlight.deployId && askedDeployId(params.message) !== inFlight.deployId)
         return { action: 'decline' };
-      return answerElicitation(params, inFlight.decision);
+      // A yes covers what the person was shown. Where the server says approving also adopts an
+      // approval policy the person was not shown (the change was described in the runbook's words,
+      // not by a plan the server described), they are asked again, in the server's words.
+      const adopts = askedAdoption(params.message);
+      if (adopts === undefined || inFlight.shown?.includes(options.redactor.text(adopts)))
+        return answerElicitation(params, inFlight.decision);
     }
     const request: ApprovalRequest = {
       action: actionOf(inFlight?.tool ?? 'run_sync'),
@@ -181,7 +188,7 @@ export function createToolGate(options: GateOptions): ToolGate {
     const decision = await options.approve(request, { asked: options.asked });
     approvals.push({ request, decision });
     emit({ type: 'approval', request, decision });
-    if (inFlight) inFlight.decision = decision;
+    if (inFlight) Object.assign(inFlight, { decision, shown: request.summary });
     return answerElicitation(params, decision);
   };
   handleElicitations(options.clients.infra, respond);
@@ -367,6 +374,7 @@ export function createToolGate(options: GateOptions): ToolGate {
     const stack = handle?.stack ?? String(args.stack ?? options.stack ?? '');
     let decision: ApprovalDecision | null = null;
     let approvedDeployId: string | undefined;
+    let shown: string | undefined;
     // What the words name is checked on every stack: a change of another release or share is never
     // `--yes`'s to approve, and where no approval is needed (an unprotected stack) it needs one now.
     const departs = departure(name, args, handle, hints.approvalSummary !== undefined);
@@ -387,6 +395,7 @@ export function createToolGate(options: GateOptions): ToolGate {
       };
       decision = await options.approve(request, { asked: options.asked, ...(departs ? { departs } : {}) });
       approvedDeployId = request.deployId;
+      shown = request.summary;
       approvals.push({ request, decision });
       emit({ type: 'approval', request, decision });
       if (options.signal?.aborted) {
@@ -411,7 +420,7 @@ export function createToolGate(options: GateOptions): ToolGate {
     }
 
     emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
-    const flight = { tool: name, stack, decision, deployId: approvedDeployId };
+    const flight = { tool: name, stack, decision, deployId: approvedDeployId, shown };
     inFlight = flight;
     if (contract.impact === 'destructive') {
       const deployId = handle?.deployId ?? hints.deployId;

@@ -32,6 +32,24 @@ const ASKED = new RegExp(
 export const askedDeployId = (message: string): string | undefined => ASKED.exec(message)?.[1];
 
 /**
+ * How the sentence starts that tells an approver what approving also adopts of the configuration's
+ * approval policy (state/approval-policy.ts adoptionWords); the server puts it last in its summary.
+ */
+export const ADOPTS = 'This approval also adopts ';
+
+/**
+ * What an approval question says approving also adopts (the sentence starting ADOPTS, up to the
+ * deploy id), or undefined when it adopts nothing. Read from the last such sentence, so words in the
+ * plan's own description can add a question, never hide one.
+ */
+export function askedAdoption(message: string): string | undefined {
+  const end = ASKED.exec(message)?.index;
+  if (end === undefined) return undefined;
+  const start = message.lastIndexOf(ADOPTS, end);
+  return start < 0 ? undefined : message.slice(start, end).trim();
+}
+
+/**
  * The last step of an APPROVAL_REQUIRED refusal, in an MCP client's terms: call the tool again. The
  * agent says it to its person in theirs (agent/runbook.ts), so the words are one piece both read.
  */

@@ -19,6 +19,7 @@
  * policy, so the audit chain's checks (approval-evidence.ts) can use it without importing audit.ts back.
  */
 import { type ApprovalPolicy, acceptedByBoth, approvalConfigSchema } from '../config.ts';
+import { ADOPTS } from '../contract/approval-question.ts';
 import type { AuditEntry } from './audit-entry.ts';
 
 /** The entry `frontendops approvers adopt` appends: the configured policy, recorded by the deployer. */
@@ -113,7 +114,7 @@ const CONFIGURED = 'the approval policy in frontendops.config.json';
 export function adoptionWords(inForce: PolicyInForce): string | null {
   if (inForce.recorded === null) return null;
   const changes = policyChanges(inForce.recorded, inForce.configured);
-  return changes.length > 0 ? `This approval also adopts ${CONFIGURED}: ${changes.join('; ')}.` : null;
+  return changes.length > 0 ? `${ADOPTS}${CONFIGURED}: ${changes.join('; ')}.` : null;
 }
 
 /**
