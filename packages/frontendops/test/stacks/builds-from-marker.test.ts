@@ -15,7 +15,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES } from '../../src/state/names.ts';
+import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishAsCi, requestBy, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -131,6 +131,25 @@ describe("a `buildsFrom` stack whose outputs name another state location than it
     expect(refused.said).toMatch(/Nothing was changed/);
     expect(refused.said).not.toMatch(/succeeded/);
     expect(await production()).toEqual(before);
+  });
+
+  it('is refused where its marker cannot be read, naming that stack, and nothing is changed', async () => {
+    const stagingHosting = t.s3.store(STAGING_HOSTING);
+    const marker = await stagingHosting.get(ENVIRONMENT_MARKER);
+    await stagingHosting.put(ENVIRONMENT_MARKER, '{ not a marker');
+    try {
+      const before = await production();
+      const refused = await run(['deploy', '--commit', GOOD, '--stack', STACK, '--yes'], {});
+      expect(refused.code, refused.said).not.toBe(0);
+      expect(refused.said).toMatch(
+        /The publish log of staging, .* is not read: .*environment marker .*cannot be read/,
+      );
+      expect(refused.said).toMatch(/Nothing was changed/);
+      expect(await production()).toEqual(before);
+    } finally {
+      if (marker)
+        await stagingHosting.put(ENVIRONMENT_MARKER, marker.body, { contentType: 'application/json' });
+    }
   });
 
   it('as its owners wrote them, its log is read and its build goes live', async () => {
