@@ -5,6 +5,7 @@
  */
 import type { ApprovalPolicy } from './config.ts';
 import type { DeployTarget } from './engine/types.ts';
+import { FrontendOpsError, isFrontendOpsError } from './errors.ts';
 import type { Cdn, Locker, ObjectStore, ReleaseStore } from './ports.ts';
 import { PUBLISH_LOG } from './state/names.ts';
 import type { StateRecords } from './state/records.ts';
@@ -67,11 +68,27 @@ export function forOperation(site: Site): Site {
   return new Proxy(site, { get: (target, key) => (key === 'notify' ? notify : Reflect.get(target, key)) });
 }
 
-/** A stack's publish log: the chain under `log` (`<state prefix>publishes/`) in `state`. */
-export interface PublishLogRef {
-  stack: string;
-  state: ObjectStore;
-  log: string;
+/**
+ * A stack's publish log: the chain under `log` (`<state prefix>publishes/`) in `state`. Or, for a
+ * `buildsFrom` stack that could not be opened (its hosting bucket's marker cannot be read or is not
+ * followed, its buckets did not answer), why (`unread`, where its outputs put the log): a build no
+ * other log records is refused with it (unreadPublishLog), and verify reports it where a release
+ * relies on that log. Whoever can write that stack's hosting bucket stops nothing else of this one.
+ */
+export type PublishLogRef = { stack: string; log: string } & (
+  | { state: ObjectStore; unread?: undefined }
+  | { state?: undefined; unread: unknown }
+);
+
+/** The refusal of a build only `ref`'s log could record, which `site` could not open (its `unread`). */
+export function unreadPublishLog(site: Site, ref: PublishLogRef): unknown {
+  const { unread } = ref;
+  if (!isFrontendOpsError(unread)) return unread;
+  return new FrontendOpsError(
+    unread.code,
+    `The publish log of ${ref.stack}, whose builds ${site.target.stack} deploys ("buildsFrom"), is not read: ${unread.message}`,
+    { cause: unread, ...(unread.details ? { details: unread.details } : {}) },
+  );
 }
 
 /** The publish logs whose builds `site` deploys: its own first, then its `buildsFrom`. */

@@ -27,7 +27,7 @@ import type { LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
-import { publishLogsOf, type Site } from '../site.ts';
+import { publishLogsOf, type Site, unreadPublishLog } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
 import { type AuditHead, boundRecords, isRecord, publishRecorded, readAudit } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
@@ -461,7 +461,13 @@ export async function publishedBuild(
   const logs = publishLogsOf(site);
   const [manifest, reads] = await settleAll([
     requireManifest(site, app, commit),
-    logs.then((all) => Promise.all(all.map((l) => publishRecorded(l.state, l.log, app, commit)))),
+    logs.then((all) =>
+      Promise.all(
+        all.map((l) =>
+          l.state ? publishRecorded(l.state, l.log, app, commit) : { head: null, recorded: null },
+        ),
+      ),
+    ),
   ]);
   const digest = artifactDigest(manifest);
   const recorded = reads.map((r) => r.recorded);
@@ -489,6 +495,9 @@ export async function publishedBuild(
       { details },
     );
   }
+  // A log that could not be opened may record it: refused for the reason, not as unpublished.
+  const unread = read.find((l) => l.unread !== undefined);
+  if (unread) throw unreadPublishLog(site, unread);
   throw new FrontendOpsError(
     'NOT_FOUND',
     `The build ${build} in the artifacts bucket is not recorded in ${which}: it was not published there, and whoever can write the artifacts bucket may have put it there. Nothing was changed. ${fix}`,

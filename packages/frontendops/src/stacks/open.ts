@@ -225,18 +225,20 @@ function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): S
   let logs: Promise<PublishLogRef[]> | undefined;
   const openLogs = () =>
     Promise.all(
-      from.map(async (name) => {
-        const other = await openSite(name, config, cwd, {
-          asMarked: true,
-          onNotice: (notice) => site.notify(notice),
-        }).catch((error: unknown) => {
-          if (!isFrontendOpsError(error, 'TAMPERED')) throw error;
-          throw new FrontendOpsError(
-            'TAMPERED',
-            `The publish log of ${name}, whose builds ${site.target.stack} deploys ("buildsFrom"), is not read: ${error.message}`,
-            { cause: error, ...(error.details ? { details: error.details } : {}) },
-          );
-        });
+      from.map(async (name): Promise<PublishLogRef> => {
+        let other: Site;
+        try {
+          other = await openSite(name, config, cwd, {
+            asMarked: true,
+            onNotice: (notice) => site.notify(notice),
+          });
+        } catch (unread) {
+          // Its marker, or its buckets (not this configuration: a stack it cannot find, say): why
+          // its log is not read, told by whatever would rely on it (PublishLogRef).
+          if (isFrontendOpsError(unread) && !isFrontendOpsError(unread, 'TAMPERED')) throw unread;
+          const { target } = await readStack(name, { config, cwd });
+          return { stack: target.stack, log: `${target.statePrefix}${PUBLISH_LOG}`, unread };
+        }
         opened.push(other);
         const { target } = other;
         return { stack: target.stack, state: other.state, log: `${target.statePrefix}${PUBLISH_LOG}` };
@@ -244,10 +246,13 @@ function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): S
     );
   site.buildsFrom = () => {
     logs ??= openLogs();
-    logs.catch(() => {
-      logs = undefined; // asked again next time (a long-lived server outlives a passing failure)
-    });
-    return logs;
+    const these = logs;
+    // Asked again next time where one was not read (a long-lived server outlives a passing failure).
+    const again = () => {
+      if (logs === these) logs = undefined;
+    };
+    these.then((all) => all.some((l) => l.unread !== undefined) && again(), again);
+    return these;
   };
   const close = site.close;
   site.close = () => {

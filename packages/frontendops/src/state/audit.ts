@@ -1207,9 +1207,13 @@ export interface VerifyOptions {
    * log is checked as its own is, and its problems are reported, named by its stack; one that cannot
    * be read is reported where any release its own log does not record depends on it. An append
    * stopped there is that stack's to finish, and the problems of a log it does not rely on are that
-   * stack's to report (its own verify).
+   * stack's to report (its own verify). One its stack could not be opened for (`unread`: its
+   * marker, say) is told as one that could not be read.
    */
-  publishLogs?: readonly { stack?: string; state: ObjectStore; log: string }[];
+  publishLogs?: readonly ({ stack?: string; log: string } & (
+    | { state: ObjectStore }
+    | { state?: undefined; unread: unknown }
+  ))[];
 }
 
 export async function verifyAudit(
@@ -1225,6 +1229,7 @@ export async function verifyAudit(
     Promise.all(
       (options.publishLogs ?? []).map((l) => {
         const words = otherLogWords(l);
+        if (!l.state) return { unread: l.unread, words };
         return checkChain(l.state, l.log, l.log, words).then(
           (check) => ({ ...check, words }),
           (unread: unknown) => ({ unread, words }),

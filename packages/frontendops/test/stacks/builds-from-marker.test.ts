@@ -54,6 +54,7 @@ beforeAll(async () => {
     { store: t.site.hosting },
     { store: t.site.state, prefix: t.target.statePrefix },
     { store: t.site.state, prefix: FORGED_PREFIX },
+    { store: t.s3.store(STAGING_HOSTING) },
   ]);
 });
 beforeEach(() => start.restore());
@@ -156,5 +157,38 @@ describe("a `buildsFrom` stack whose outputs name another state location than it
     const deployed = await run(['deploy', '--commit', GOOD, '--stack', STACK, '--yes'], {});
     expect(deployed.code, deployed.said).toBe(0);
     expect(deployed.stdout).toMatch(/→ dashboard-hosting-prod: succeeded/);
+  });
+});
+
+describe("a `buildsFrom` stack whose hosting bucket's marker cannot be read", () => {
+  // Whoever can write staging's hosting bucket (not production's, nor any state) breaks its marker.
+  const breakStagingMarker = () => t.s3.store(STAGING_HOSTING).put(ENVIRONMENT_MARKER, '{ not json');
+  const OWN = 'a00d0003'.repeat(5);
+
+  it("leaves production's deploys of builds its own log records, and its verify, to production", async () => {
+    await publishAsCi(t.site, { dir: await build('own'), app: APP, commit: OWN });
+    await breakStagingMarker();
+    const deployed = await run(['deploy', '--commit', OWN, '--stack', STACK, '--yes'], {});
+    expect(deployed.code, deployed.said).toBe(0);
+    expect(deployed.stdout).toMatch(/→ dashboard-hosting-prod: succeeded/);
+    const verified = await run(['audit', 'verify', '--stack', STACK], {});
+    expect(verified.code, verified.said).toBe(0);
+  });
+
+  it("refuses a build only staging's log records, and verify of production reports that log unread", async () => {
+    await breakStagingMarker();
+    const before = await production();
+    const refused = await run(['deploy', '--commit', GOOD, '--stack', STACK, '--yes'], {});
+    expect(refused.code, refused.said).not.toBe(0);
+    expect(refused.said).toMatch(/environment marker .* cannot be read/);
+    expect(await production()).toEqual(before);
+    // Deployed while the marker could be read: production relies on staging's log.
+    await start.restore();
+    const shipped = await run(['deploy', '--commit', GOOD, '--stack', STACK, '--yes'], {});
+    expect(shipped.code, shipped.said).toBe(0);
+    await breakStagingMarker();
+    const verified = await run(['audit', 'verify', '--stack', STACK], {});
+    expect(verified.code, verified.said).not.toBe(0);
+    expect(verified.said).toMatch(/staging's publish log .*could not be read .*environment marker/s);
   });
 });

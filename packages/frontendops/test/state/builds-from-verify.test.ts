@@ -13,7 +13,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import { verifySite } from '../../src/read/verify-site.ts';
-import type { PublishLogRef } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
 import { auditEntryKey, moveHeadBackOne } from '../support/audit-forgery.ts';
@@ -30,7 +29,7 @@ let t: TestDeployEnv;
 let start: BucketSnapshot;
 
 const build = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
-const stagingLog = (): PublishLogRef => ({ stack: STAGING, state: t.site.state, log: STAGING_LOG });
+const stagingLog = () => ({ stack: STAGING, state: t.site.state, log: STAGING_LOG });
 
 beforeAll(async () => {
   t = await startDeployEnv();
