@@ -1239,10 +1239,14 @@ export async function verifyAudit(
   ]);
   const anchored = publishAnchors(deploys.seen, publishes);
   const read = others.flatMap((o) => ('unread' in o ? [] : [o]));
-  const unpublished = unpublishedDigests(deploys.seen, [
-    ...publishes.entries,
-    ...read.flatMap((o) => o.entries),
-  ]);
+  const unreadLogs = (options.publishLogs ?? []).flatMap((l, i) =>
+    others[i] && 'unread' in others[i] ? [`${l.stack ?? l.log}'s`] : [],
+  );
+  const unpublished = unpublishedDigests(
+    deploys.seen,
+    [...publishes.entries, ...read.flatMap((o) => o.entries)],
+    unreadLogs,
+  );
   const problems = [
     ...deploys.problems,
     ...publishes.problems,
@@ -1346,11 +1350,13 @@ function publishAnchors(
  * (deploy/live.ts requirePublishedBuild); a release the log never recorded went out some other way
  * (put in the artifacts bucket without publishing, by an older version that did not ask), and one
  * under another digest was replaced in the artifacts bucket after publishing. The release is named
- * once, at the first entry that records it.
+ * once, at the first entry that records it. Where some logs could not be read (`unread`, named as
+ * "staging's"), a release no log read records may be recorded there: no cause is given.
  */
 function unpublishedDigests(
   deployEntries: readonly AuditEntry[],
   log: readonly AuditEntry[],
+  unread: readonly string[] = [],
 ): AuditProblem[] {
   const published = new Map<string, Set<unknown>>();
   for (const entry of [...log, ...deployEntries]) {
@@ -1374,7 +1380,9 @@ function unpublishedDigests(
       seq: entry.seq,
       reason: digests
         ? `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`
-        : `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, a build no publish log this stack trusts recorded: it was put in the artifacts bucket without publishing it to this stack`,
+        : unread.length > 0
+          ? `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, a build none of the publish logs this stack could read recorded (${unread.join(', ')} could not be read): it may be recorded there, or it was put in the artifacts bucket without publishing it`
+          : `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, a build no publish log this stack trusts recorded: it was put in the artifacts bucket without publishing it to this stack`,
     });
   }
   return problems;
