@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { retireOldChunks } from './retire-chunks.js';
 import { currentBundle, modifiedAt, newest, writeBundleStamp } from './up-to-date.js';
@@ -66,28 +66,25 @@ if (existsSync(docs)) {
     if (!names.includes(name)) await rm(join(root, 'docs', name), { force: true });
 }
 
-// Its inputs: its sources, the modules it imports from outside them (types.ts, and engine/text.ts,
-// whose escaping the page uses), and this script: a UI built by an earlier version of it (how it
-// builds changed, e.g. a development build made before the mode was fixed) is built again, not kept
-// for `npm pack`.
-if (
-  (await modifiedAt(join(uiOut, 'index.html'))) <
-  (await newest(
-    uiSources,
-    join(root, 'src/console/types.ts'),
-    join(root, 'src/engine/text.ts'),
-    fileURLToPath(import.meta.url),
-  ))
-) {
-  // Always a production build, whoever runs this: Vite takes process.env.NODE_ENV before its mode,
-  // and callers pass theirs on (vitest's NODE_ENV=test in the test run's global setup made a React
-  // development build, three times the size and holding the builder's source paths, which an
-  // incremental `npm pack` afterwards shipped). Set before Vite loads: its plugins read it too.
+// Built again only when something the last build read changed (scripts/up-to-date.js, as the CLI
+// bundle): its stamp lists the modules Vite read, ours (the words it shares with the CLI, from outside
+// its sources) and React's; its sources (a file added), the installed packages and the build scripts
+// count too: a UI built by an earlier version of this script (how it builds changed, e.g. a
+// development build made before the mode was fixed) is built again, not kept for `npm pack`.
+const uiStamp = join(root, 'dist/.console-ui-inputs.json');
+const uiAlsoInputs = [
+  uiSources,
+  installed,
+  fileURLToPath(import.meta.url),
+  fileURLToPath(new URL('./up-to-date.js', import.meta.url)),
+];
+if (!(installed && (await currentBundle(uiStamp, { root, outdir: uiOut, alsoInputs: uiAlsoInputs })))) {
+  const startedAt = Date.now();
   process.env.NODE_ENV = 'production';
   const [{ build }, { default: react }] = await Promise.all([import('vite'), import('@vitejs/plugin-react')]);
   // Built aside and renamed into place: a console being served never sees a half-written directory.
   const aside = `${uiOut}.building-${process.pid}`;
-  await build({
+  const built = await build({
     root: uiSources,
     configFile: false,
     envDir: false,
@@ -100,6 +97,19 @@ if (
   });
   await rm(uiOut, { recursive: true, force: true });
   await rename(aside, uiOut);
+  if (installed) {
+    const outputs = (Array.isArray(built) ? built : [built]).flatMap((b) => ('output' in b ? b.output : []));
+    // Files Vite read (not its virtual modules, "\0…", nor a file's ids with a query, "…?commonjs-…").
+    const read = outputs.flatMap((o) => (o.type === 'chunk' ? o.moduleIds : []));
+    const inputs = read.filter((id) => isAbsolute(id) && !id.includes('?') && existsSync(id));
+    await writeBundleStamp(uiStamp, {
+      root,
+      alsoInputs: uiAlsoInputs,
+      metafile: { inputs: Object.fromEntries(inputs.map((id) => [relative(root, id), {}])) },
+      files: outputs.map((o) => o.fileName),
+      startedAt,
+    });
+  }
 }
 
 /**

@@ -126,4 +126,13 @@ describe('the CLI bundle', () => {
     expect(Object.keys(seen)).toEqual(expect.arrayContaining(['tsconfig.json', '../../tsconfig.base.json']));
     expect(inputs.some((file: string) => file.includes('node_modules/@aws-sdk/client-s3/'))).toBe(true);
   });
+
+  it('the console UI’s build left its stamp too, with what it imports from outside its sources', async () => {
+    // Its pages say words the CLI says too (read/pin-words.ts, …): a change there is a change of the UI.
+    const { inputs, files } = JSON.parse(
+      await readFile(join(PACKAGE, 'dist', '.console-ui-inputs.json'), 'utf8'),
+    );
+    expect(files).toContain('index.html');
+    expect(inputs).toEqual(expect.arrayContaining(['src/read/pin-words.ts', 'src/engine/text.ts']));
+  });
 });
