@@ -10,35 +10,36 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { retireOldChunks } from './retire-chunks.js';
-import { currentBundle, modifiedAt, newest, writeBundleStamp } from './up-to-date.js';
+import { currentBundle, writeBundleStamp } from './up-to-date.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const uiSources = join(root, 'src/console/ui');
 const uiOut = join(root, 'dist/console-ui');
 
 // tsc's own incremental check costs 0.8 s (it loads the compiler and reads every file): skipped when
-// nothing it reads changed since its last build — no source, directory (a file added, removed or
-// renamed), tsconfig or installed dependency is newer than dist/.tsbuildinfo, which tsc rewrites
-// whenever it compiles anything; after a run that wrote nothing (a file touched, not changed) the
-// file is touched too, so the same inputs do not run tsc again.
+// nothing it reads changed since its last run (scripts/up-to-date.js, as the CLI bundle): each source
+// (none added or removed), tsconfig and npm's record of what is installed is as the stamp recorded it,
+// and none is newer.
 const tsc = findUp(root, 'node_modules/typescript/bin/tsc');
 // npm writes node_modules/.package-lock.json on every install; without it, what is installed is unknown.
 const installed = findUp(root, 'node_modules/.package-lock.json', { optional: true });
 // The TypeScript configuration, which esbuild reads too (class fields, imports kept, JSX) without
 // naming it among the inputs of its metafile.
 const tsconfigs = [join(root, 'tsconfig.json'), findUp(root, 'tsconfig.base.json')];
-const tsInputs = installed
-  ? await newest(join(root, 'src'), ...tsconfigs, join(root, 'tsconfig.build.json'), installed)
-  : Number.POSITIVE_INFINITY;
-const buildInfo = join(root, 'dist/.tsbuildinfo');
-if (tsInputs >= (await modifiedAt(buildInfo))) {
+const tsStamp = join(root, 'dist/.tsc-inputs.json');
+const tsInputs = [join(root, 'src'), ...tsconfigs, join(root, 'tsconfig.build.json'), installed];
+const tsOut = { root, outdir: join(root, 'dist'), alsoInputs: tsInputs };
+if (!(installed && (await currentBundle(tsStamp, tsOut)))) {
+  const startedAt = Date.now();
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-  const now = new Date();
-  await utimes(buildInfo, now, now);
+  if (installed) {
+    const ran = { metafile: { inputs: {} }, files: ['.tsbuildinfo'], startedAt };
+    await writeBundleStamp(tsStamp, { root, alsoInputs: tsInputs, ...ran });
+  }
 }
 
 // tsc compiles TypeScript only; the function is exported as frontendops/cloudfront-function.js, and

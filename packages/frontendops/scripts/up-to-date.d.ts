@@ -1,4 +1,3 @@
-export declare function newest(dir: string, ...extra: string[]): Promise<number>;
 export declare function modifiedAt(file: string): Promise<number>;
 export declare function writeBundleStamp(
   stampFile: string,

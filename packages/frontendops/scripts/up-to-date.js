@@ -1,22 +1,13 @@
 /**
- * What scripts/build.js skips when nothing it reads changed: a step's output is current when it is
- * newer than every input. Inputs are files, or directories taken with everything under them (the
- * directories too: a file added, removed or renamed changes its directory's time).
- *
- * The CLI bundle (esbuild, 1.5 s of CPU) records what it read in a stamp beside dist/: the files
- * esbuild's metafile names (ours and our dependencies'), each with its time and size, and the files it
- * wrote. Its time is when that bundle started reading, so a file saved while it ran is newer than the
- * stamp; a file whose time or size is not the one recorded (copied back with an older time) changed.
+ * What scripts/build.js skips when nothing it reads changed: tsc, the console UI (Vite) and the CLI
+ * bundle (esbuild, 1.5 s of CPU) each record what they read in a stamp in dist/: the files their
+ * tool named (ours and our dependencies') and every file under the directories they depend on, each
+ * with its time and size, and the files they wrote. Its time is when that step started reading, so a
+ * file saved while it ran is newer than the stamp; a file whose time or size is not the one recorded
+ * (copied back with an older time) changed.
  */
 import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-
-/** The newest modification time of `dir`, everything under it (directories too) and `extra` files. */
-export async function newest(dir, ...extra) {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const paths = [dir, ...entries.map((e) => join(e.parentPath, e.name)), ...extra];
-  return Math.max(0, ...(await Promise.all(paths.map(modifiedAt))));
-}
 
 /** A file's modification time; 0 when there is none. */
 export async function modifiedAt(file) {

@@ -135,4 +135,13 @@ describe('the CLI bundle', () => {
     expect(files).toContain('index.html');
     expect(inputs).toEqual(expect.arrayContaining(['src/read/pin-words.ts', 'src/engine/text.ts']));
   });
+
+  it('tsc’s run left its stamp: each source and configuration file, as it was', async () => {
+    // Run again unless each is as recorded (a file copied back with an older time is not).
+    const { files, seen } = JSON.parse(await readFile(join(PACKAGE, 'dist', '.tsc-inputs.json'), 'utf8'));
+    expect(files).toEqual(['.tsbuildinfo']);
+    expect(Object.keys(seen)).toEqual(
+      expect.arrayContaining(['src/cli/main.ts', 'tsconfig.build.json', '../../tsconfig.base.json']),
+    );
+  });
 });
