@@ -140,6 +140,7 @@ export async function openSite(
     return 'unreadable' as const;
   });
   if (!marker || marker === 'unreadable') return site;
+  const where = (of: EnvironmentMarker | DeployTarget) => `s3://${of.stateBucket}/${of.statePrefix}`;
   if (sameEnvironment(target, marker)) {
     if (marker.protected && !site.protected) markProtected(site);
     return site;
@@ -163,7 +164,6 @@ export async function openSite(
     }
     if (asMarked) {
       site.close();
-      const where = (of: EnvironmentMarker | DeployTarget) => `s3://${of.stateBucket}/${of.statePrefix}`;
       throw new FrontendOpsError(
         'TAMPERED',
         `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history at ${where(marker)}, but ${target.stack}'s outputs name ${where(target)}, which holds a history too: the marker is not followed, and nothing is read there. Nothing was changed. Check where the configuration and the outputs file send ${target.stack} (\`git log -p frontendops.config.json\`, and the outputs file) and put them back; then run \`frontendops audit verify --stack ${ref}\`.`,
@@ -181,6 +181,18 @@ export async function openSite(
   // Nor may it name the hosting bucket, where no state is ever kept (the site would serve it, and
   // whoever writes the site could rewrite it). The stack opened by its name reports the marker.
   // Requests only when the marker names another bucket or prefix than the default ones.
+  // Read from, never changed (`buildsFrom`): the marker leads it only within the state bucket its
+  // outputs name. Of a stack with no history yet, whoever can write its hosting bucket could otherwise
+  // mark it with a bucket of theirs, holding a publish log that "records" a build they put in the
+  // artifacts bucket.
+  if (asMarked && marker.stateBucket !== target.stateBucket) {
+    site.close();
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The hosting bucket of ${target.stack} is marked as environment ${marker.stack} with its history at ${where(marker)}, a state bucket ${target.stack}'s outputs do not name (they name ${where(target)}, which holds no history): the marker is not followed, and nothing is read there. Nothing was changed. If ${target.stack} was never deployed, whoever can write its hosting bucket wrote the marker: delete it; if ${target.stack} is another name of environment ${marker.stack}, name ${marker.stack} itself in "buildsFrom".`,
+      { details: { object: ENVIRONMENT_MARKER } },
+    );
+  }
   const home = defaultStatePrefix(marker.stack);
   const inHosting = marker.stateBucket === target.hostingBucket;
   const elsewhere = () =>

@@ -24,6 +24,8 @@ import { cli } from '../support/run-cli.ts';
 const APP = 'sophia-dashboard';
 const STAGING = 'staging';
 const STAGING_HOSTING = 'sophia-dashboard-hosting-staging';
+const QA_HOSTING = 'sophia-dashboard-hosting-qa';
+const THEIR_STATE = 'their-own-state';
 const FORGED_PREFIX = 'forged/staging/';
 const GOOD = 'a00d0001'.repeat(5);
 const FORGED = 'f0f0f0f0'.repeat(5);
@@ -37,10 +39,19 @@ const stagingAt = (statePrefix: string): Promise<Site> =>
     { access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint }, onNotice: () => undefined },
   );
 
+const QA = 'qa';
+/** QA's outputs as its owners wrote them: its own hosting bucket, its state beside production's. */
+async function qaOutputs(): Promise<string> {
+  const file = join(t.tmp, 'qa.json');
+  const outputs = { stack: QA, artifactsBucket: t.target.artifactsBucket, hostingBucket: QA_HOSTING };
+  await writeFile(file, JSON.stringify({ ...outputs, region: 'us-east-1', endpoint: t.target.endpoint }));
+  return file;
+}
+
 const build = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
 
 beforeAll(async () => {
-  t = await startDeployEnv({}, { extraBuckets: [STAGING_HOSTING] });
+  t = await startDeployEnv({}, { extraBuckets: [STAGING_HOSTING, QA_HOSTING, THEIR_STATE] });
   // Staging as its owners run it: CI publishes to its log, and it was deployed (its bucket is marked).
   const staging = await stagingAt(defaultStatePrefix(STAGING));
   await publishAsCi(staging, { dir: await build('good'), app: APP, commit: GOOD });
@@ -55,13 +66,15 @@ beforeAll(async () => {
     { store: t.site.state, prefix: t.target.statePrefix },
     { store: t.site.state, prefix: FORGED_PREFIX },
     { store: t.s3.store(STAGING_HOSTING) },
+    { store: t.s3.store(QA_HOSTING) },
+    { store: t.s3.store(THEIR_STATE) },
   ]);
 });
 beforeEach(() => start.restore());
 afterAll(() => t?.stop());
 
 /** The CLI under a configuration where production builds from staging, whose outputs are changed as given. */
-async function run(argv: string[], stagingChanges: Record<string, unknown>) {
+async function run(argv: string[], stagingChanges: Record<string, unknown>, from = STAGING) {
   const prod = await t.writeOutputs({ cdn: true });
   const staging = join(t.tmp, 'staging-changed.json');
   await writeFile(
@@ -77,8 +90,9 @@ async function run(argv: string[], stagingChanges: Record<string, unknown>) {
   );
   const config = join(t.tmp, 'frontendops.config.json');
   const stacks = {
-    [STACK]: { backend: 'outputs', file: prod, buildsFrom: [STAGING] },
+    [STACK]: { backend: 'outputs', file: prod, buildsFrom: [from] },
     [STAGING]: { backend: 'outputs', file: staging },
+    [QA]: { backend: 'outputs', file: await qaOutputs() },
   };
   await writeFile(config, JSON.stringify({ app: APP, protected: [], stacks }));
   const env = {
@@ -190,5 +204,40 @@ describe("a `buildsFrom` stack whose hosting bucket's marker cannot be read", ()
     const verified = await run(['audit', 'verify', '--stack', STACK], {});
     expect(verified.code, verified.said).not.toBe(0);
     expect(verified.said).toMatch(/staging's publish log .*could not be read .*environment marker/s);
+  });
+});
+
+describe('a `buildsFrom` stack with no history of its own, its hosting bucket marked by someone else', () => {
+  it('is not led by that marker to a publish log in a state bucket its outputs do not name', async () => {
+    // QA was never deployed: nothing of it is in the state bucket its outputs name. Whoever can write
+    // its hosting bucket marks it as QA with its history in a bucket of theirs, where they "publish"
+    // a build they put in the artifacts bucket.
+    const theirs = await connectSite(
+      {
+        ...t.target,
+        stack: QA,
+        hostingBucket: QA_HOSTING,
+        stateBucket: THEIR_STATE,
+        statePrefix: defaultStatePrefix(QA),
+      },
+      { access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint }, onNotice: () => undefined },
+    );
+    const PLANTED = 'b0b0b0b0'.repeat(5);
+    await publishAsCi(theirs, { dir: await build('planted'), app: APP, commit: PLANTED });
+    theirs.close();
+    const marker = {
+      v: 1,
+      stack: QA,
+      stateBucket: THEIR_STATE,
+      statePrefix: defaultStatePrefix(QA),
+      protected: false,
+    };
+    await t.s3.store(QA_HOSTING).put(ENVIRONMENT_MARKER, JSON.stringify(marker));
+    const before = await production();
+    const refused = await run(['deploy', '--commit', PLANTED, '--stack', STACK, '--yes'], {}, QA);
+    expect(refused.code, refused.said).not.toBe(0);
+    expect(refused.said).toMatch(/publish log of qa/);
+    expect(refused.said).toMatch(new RegExp(`s3://${THEIR_STATE}/`));
+    expect(await production()).toEqual(before);
   });
 });
