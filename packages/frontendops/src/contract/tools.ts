@@ -184,8 +184,9 @@ export const TOOLS = {
     title: 'Plan a deploy (dry run)',
     description:
       'Dry run: what deploying a published build of the app to a stack would do — files to copy, unchanged, ' +
-      'to prune, CDN paths to invalidate — without a handle and without changing anything. Use ' +
-      'get_deploy_target instead when you intend to deploy.',
+      'to prune, CDN paths to invalidate — without a handle and without changing anything; on a pinned stack ' +
+      'it also says a deploy of another release is refused (PINNED). Use get_deploy_target instead when you ' +
+      'intend to deploy.',
     input: z.strictObject({ stack: stackArg, app: appName.optional(), commit: commitRef }),
     output: planView,
   }),

@@ -71,8 +71,13 @@ describe('the pin through the infra MCP server', () => {
     expect(target.text).toMatch(
       /^PINNED: dashboard-hosting-prod is pinned to sophia-dashboard@1111111.*promote.*unpin/s,
     );
-    // The dry run still answers: what a promote would do.
-    expect((await c.call('plan_deploy', { commit: COMMITS[2] })).isError).toBe(false);
+    // The dry run still answers (what a promote would do), and says a deploy is refused, in those words.
+    const planned = await c.call('plan_deploy', { commit: COMMITS[2] });
+    expect(planned.isError).toBe(false);
+    expect(planned.text).toMatch(
+      /^Dry run: .*Nothing was changed\. A deploy of it is refused now \(PINNED\): /s,
+    );
+    expect(planned.text).toContain(target.text.replace(/^PINNED: /, ''));
   });
 
   it('unpin_release lifts it and says what it was; unpinning again is a no-op; pin_release pins the live release', async () => {
