@@ -6,10 +6,9 @@
  * more, from that yes; it asks the person again with the server's words.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients, ApprovalRequest } from '../../src/agent/types.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
 import { approverKeysFor } from '../support/approver.ts';
 
 let e: AgentTestEnv;
@@ -21,16 +20,7 @@ const ADOPTS =
 beforeAll(async () => {
   e = await startAgentTestEnv();
   clients = await e.connect();
-  const run = (text: string) =>
-    runAgentRequest(text, {
-      actor: 'ada',
-      planner: 'runbook',
-      approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
-      clients,
-      config: e.config,
-      cwd: e.repo.dir,
-      env: {},
-    });
+  const run = runbookRequests(e, clients);
   // Two releases, each approved under the policy the configuration has (which their entries record).
   expect((await run('Deploy the latest dashboard')).outcome).toBe('succeeded');
   await e.addRelease('v3');
@@ -44,19 +34,11 @@ afterAll(async () => {
 
 const rollBack = (answer: (request: ApprovalRequest, n: number) => boolean) => {
   const asked: ApprovalRequest[] = [];
-  const result = runAgentRequest('roll back the dashboard', {
-    actor: 'ada',
-    planner: 'runbook',
+  const result = runbookRequests(e, clients)('roll back the dashboard', {
     approve: async (request) => {
       asked.push(request);
-      return answer(request, asked.length)
-        ? { approved: true, by: 'Ada Release', via: 'test' }
-        : { approved: false, by: 'Ada Release', via: 'test' };
+      return { approved: answer(request, asked.length), by: 'Ada Release', via: 'test' };
     },
-    clients,
-    config: e.config,
-    cwd: e.repo.dir,
-    env: {},
   });
   return { asked, result };
 };
