@@ -16,6 +16,7 @@ import { approvableActions, namedChange, parseRequest, toolsFor } from '../../sr
 import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients, ApprovalRequest } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
+import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
@@ -24,6 +25,8 @@ import { readAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { STACK } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type ChatRequest, startOpenAIDouble, type Turn, toolMessages } from '../support/openai-double.ts';
@@ -81,6 +84,10 @@ const tagTurn = (target: Record<string, unknown>, commit: string, request: strin
 const newestAgentEntry = async (e: AgentTestEnv) =>
   (await readAudit(e.t.site.state, e.t.target.statePrefix)).filter((a) => a.type === 'agent-request').at(-1);
 
+/** What a case changes on the agent environment's stack: its hosting bucket and its state prefix. */
+const snapshotAgentEnv = (e: AgentTestEnv) =>
+  snapshotBuckets([{ store: e.t.site.hosting }, { store: e.t.site.state, prefix: e.t.target.statePrefix }]);
+
 /** The JSON inside the newest tool result envelope the model was given. */
 function lastResult(request: ChatRequest): Record<string, unknown> {
   const content = toolMessages(request).at(-1) ?? '';
@@ -123,11 +130,14 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
   let clients: AgentClients;
   const received: string[] = [];
   let config: Config;
+  /** The stack with nothing deployed: the two requests below start from it. */
+  let nothingDeployed: BucketSnapshot;
 
   beforeAll(async () => {
     e = await startAgentTestEnv();
     config = { ...e.config, protected: [] };
     clients = await unprotectedClients(e.t.site, config, e.repo.dir, received);
+    nothingDeployed = await snapshotAgentEnv(e);
   });
   afterAll(async () => {
     await clients?.close?.();
@@ -135,6 +145,8 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
   });
 
   it('an OLD commit, synced, invalidated and tagged: the sync is refused, told to the model, recorded; nothing goes live', async () => {
+    await nothingDeployed.restore();
+    received.length = 0;
     const { dashboard1, dashboard2 } = e.repo.commits;
     let target: Record<string, unknown> = {};
     const { result, requests } = await runWithModel(
@@ -194,6 +206,7 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
   });
 
   it('"the latest" is what latest_commit answered in this request — not asked at all, or asked from an old ref: refused; the latest: deployed', async () => {
+    await nothingDeployed.restore();
     const { dashboard1, dashboard2 } = e.repo.commits;
     received.length = 0;
     let target: Record<string, unknown> = {};
@@ -279,6 +292,9 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
   let v3: string;
   const received: string[] = [];
   const config: Config = { ...defaultConfig(), appPath: APP_PATH };
+  /** v2 live, v3 the latest build; then v3 on a 10% canary over it. */
+  let v2Live: AtomicSnapshot;
+  let onCanary10: AtomicSnapshot;
 
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'hostile-canary' });
@@ -298,6 +314,14 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
       request: request(),
     });
     clients = await unprotectedClients(t.site, config, repo.dir, received);
+    v2Live = await snapshotAtomicEnv(t);
+    await startCanary(t.site, {
+      app: 'sophia-dashboard',
+      commit: v3,
+      weightPercent: 10,
+      request: request('deploy to 10% first'),
+    });
+    onCanary10 = await snapshotAtomicEnv(t);
   });
   afterAll(async () => {
     await clients?.close?.();
@@ -306,6 +330,8 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
   });
 
   it('an old build to 99%: refused (both the commit and the share), then the latest to 99%: refused; the latest to 10%: started', async () => {
+    await v2Live.restore();
+    received.length = 0;
     const old = repo.commits.dashboard1;
     const before = (await t.store().read()).value;
     const { result, requests } = await runWithModel(
@@ -350,6 +376,8 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
   });
 
   it('"promote" by a model: the canary only once a get_status answer showed it running; "promote <another commit>": not the canary', async () => {
+    await onCanary10.restore();
+    received.length = 0;
     const before = (await t.store().read()).value;
     expect(before).toMatchObject({ weight: 10 });
     const blind = await runWithModel(
@@ -377,6 +405,7 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
   });
 
   it('"promote" with a canary running: the runbook promotes that canary on an unprotected stack (the words mean it)', async () => {
+    await onCanary10.restore();
     received.length = 0;
     const result = await runAgentRequest('promote', {
       actor: 'ada',
@@ -397,16 +426,24 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
 describe('finding 2: the outcome and the answer say what the tools did, not what the model says', () => {
   let e: AgentTestEnv;
   let clients: AgentClients;
+  /** Nothing deployed, and the repository's head, whose newest release is dashboard2. */
+  let nothingDeployed: BucketSnapshot;
+  let head: string;
 
   beforeAll(async () => {
     e = await startAgentTestEnv();
     clients = await e.connect();
+    nothingDeployed = await snapshotAgentEnv(e);
+    head = (await e.repo.git(['rev-parse', 'HEAD'])).trim();
   });
   afterAll(async () => {
     await e?.stop();
   });
 
   it('protected, --yes: an old handle refused, then the latest synced, invalidated, tagged → succeeded, whatever the model writes', async () => {
+    // A release another case added is not dashboard2's: the repository goes back to its start too.
+    await nothingDeployed.restore();
+    await e.repo.git(['reset', '-q', '--hard', head]);
     const { dashboard1, dashboard2 } = e.repo.commits;
     let target: Record<string, unknown> = {};
     const { result } = await runWithModel(
