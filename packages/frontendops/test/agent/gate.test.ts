@@ -11,12 +11,14 @@ import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { approvalQuestion, askedDeployId } from '../../src/contract/approval-question.ts';
+import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { linkAgentClient } from '../support/agent-link.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { STACK } from '../support/deploy-env.ts';
 import { startOpenAIDouble } from '../support/openai-double.ts';
 
@@ -543,11 +545,22 @@ describe('--yes approves only the change the words name: its commit, app, share 
     const C = ['a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', 'b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1'];
     let t: AtomicEnv;
     let clients: AgentClients;
+    /** C0 live; then C1 on a 5% canary over it, as "deploy b1b1b1b to 5% first" starts it. */
+    let c0Live: AtomicSnapshot;
+    let onCanary5: AtomicSnapshot;
     beforeAll(async () => {
       t = await startAtomicEnv({ stack: 'gate-canary-share' });
       await t.publishVersions(C);
       await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
       clients = await trustingClients(t);
+      c0Live = await snapshotAtomicEnv(t);
+      await startCanary(t.site, {
+        app: APP,
+        commit: C[1] as string,
+        weightPercent: 5,
+        request: request('deploy b1b1b1b to 5% first'),
+      });
+      onCanary5 = await snapshotAtomicEnv(t);
     });
     afterAll(async () => {
       await clients?.close?.();
@@ -555,6 +568,7 @@ describe('--yes approves only the change the words name: its commit, app, share 
     });
 
     it('of another share is not approved, and a person is shown the share asked, not a rollback', async () => {
+      await c0Live.restore();
       const intent = parseRequest('deploy b1b1b1b to 5% first');
       expect(intent).toMatchObject({ kind: 'canary', ref: 'b1b1b1b', percent: 5 });
       const prompts: string[] = [];
@@ -596,6 +610,7 @@ describe('--yes approves only the change the words name: its commit, app, share 
     });
 
     it('"promote <a release>" does not promote the canary; "promote the canary", by a model, is recorded as that change', async () => {
+      await onCanary5.restore();
       const before = (await t.store().read()).value;
       expect(before).toMatchObject({ weight: 5 });
       const gate = gateForWords(clients, t.site.target.stack, t.site.target.hostingBucket, 'promote a1a1a1a');
