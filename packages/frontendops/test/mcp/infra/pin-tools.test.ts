@@ -17,6 +17,7 @@ import { unpinnedSentence } from '../../../src/read/pin-words.ts';
 import { connectSite } from '../../../src/stacks/open.ts';
 import { readAudit } from '../../../src/state/audit.ts';
 import { request } from '../../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import {
   APP,
@@ -32,15 +33,45 @@ import {
 
 let f: InfraFixture;
 let c: InfraClient;
+/**
+ * The stack as each pin case starts from it, made once through the tools: C0 then C1 deployed; rolled
+ * back to C0 (pinned by the rollback); C0 pinned by hand instead; C2 promoted over that pin.
+ */
+let deployed: BucketSnapshot;
+let rolledBack: BucketSnapshot;
+let pinnedByHand: BucketSnapshot;
+let promoted: BucketSnapshot;
 
 beforeAll(async () => {
   ({ f, c } = await startConnectedInfra());
   for (const commit of [COMMITS[0], COMMITS[1]]) await deployThroughTools(c, commit);
+  const snapshot = () =>
+    snapshotBuckets([
+      { store: f.t.site.hosting },
+      { store: f.t.site.state, prefix: f.t.site.target.statePrefix },
+    ]);
+  const ok = async (tool: string, args: Record<string, unknown>) => {
+    const result = await c.call(tool, args);
+    if (result.isError) throw new Error(`${tool}: ${result.text}`);
+  };
+  deployed = await snapshot();
+  await ok('rollback', { request: 'roll back', requestedBy: 'alice' });
+  rolledBack = await snapshot();
+  await ok('unpin_release', { reason: 'fixed forward' });
+  await ok('pin_release', { to: COMMITS[0].slice(0, 7), reason: 'release freeze' });
+  pinnedByHand = await snapshot();
+  await ok('promote_release', {
+    to: COMMITS[2].slice(0, 7),
+    reason: 'v3 fixes the totals',
+    requestedBy: 'bob',
+  });
+  promoted = await snapshot();
 });
 afterAll(() => stopConnectedInfra(f, c));
 
 describe('the pin through the infra MCP server', () => {
   it('plan_deploy says what is in the release: files by kind and the CDN refresh in words', async () => {
+    await deployed.restore();
     const plan = await c.call('plan_deploy', { commit: COMMITS[2] });
     expect(plan.structured.contents).toMatchObject({
       files: {
@@ -53,6 +84,7 @@ describe('the pin through the infra MCP server', () => {
   });
 
   it('rollback pins; get_status shows the pin; get_deploy_target of another build is refused as PINNED', async () => {
+    await deployed.restore();
     const back = await c.call('rollback', { request: 'roll back', requestedBy: 'alice' });
     expect(back.structured).toMatchObject({ commit: COMMITS[0], pinned: true });
     expect(back.text).toMatch(/now pinned to it/);
@@ -81,6 +113,7 @@ describe('the pin through the infra MCP server', () => {
   });
 
   it('unpin_release lifts it and says what it was; unpinning again is a no-op; pin_release pins the live release', async () => {
+    await rolledBack.restore();
     const unpinned = await c.call('unpin_release', { reason: 'fixed forward' });
     expect(unpinned.structured).toMatchObject({ stack: STACK, unpinned: { commit: COMMITS[0] } });
     // In the words every surface says an unpin with (the CLI's, the agent's: read/pin-words.ts).
@@ -110,6 +143,7 @@ describe('the pin through the infra MCP server', () => {
   });
 
   it('promote_release deploys a release for everyone and clears the pin; the audit says who and why', async () => {
+    await pinnedByHand.restore();
     const promoted = await c.call('promote_release', {
       to: COMMITS[2].slice(0, 7),
       reason: 'v3 fixes the totals',
@@ -136,6 +170,7 @@ describe('the pin through the infra MCP server', () => {
   });
 
   it('on a protected stack promote_release needs a human approval, like run_sync', async () => {
+    await promoted.restore();
     const keyDir = await mkdtemp(join(tmpdir(), 'frontendops-pin-key-'));
     const approvers = { Ada: await createApproverKey(join(keyDir, 'ada.pem'), undefined) };
     await rm(keyDir, { recursive: true, force: true });
