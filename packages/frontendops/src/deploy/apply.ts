@@ -256,7 +256,7 @@ async function finishMoved(
         }
       : {}),
   });
-  const entry = await recordDeployment(site, record, {}, options.publishHead);
+  const entry = await recordDeployment(site, record, { data: publishedInFacts(plan) }, options.publishHead);
   // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).
   const pinned =
     pending.pinOnSuccess && record.outcome === 'succeeded'
@@ -557,6 +557,18 @@ function recordFacts(record: DeploymentRecord): Record<string, unknown> {
     ...(record.approval ? { approval: record.approval } : {}),
   };
 }
+
+/**
+ * Where a change's build was found, where not in the stack's own publish log (DeployPlan
+ * publishedIn): that stack, and its log's head as the check read it. Its entry names both, and
+ * `audit verify` holds that log to that head, as the stack's own to `publishHead`: whoever rewrites
+ * it whole after the change must rewrite this chain too, which the deploy tags show.
+ */
+export const publishedInFacts = ({
+  publishedIn,
+  publishedInHead,
+}: Pick<DeployPlan, 'publishedIn' | 'publishedInHead'>): Record<string, string> =>
+  publishedIn && publishedInHead ? { publishedIn, publishedInHead } : {};
 
 /**
  * Writes the immutable record and its audit entry, which carries its key facts and binds its digest.

@@ -95,6 +95,7 @@ import {
   deploymentRecord,
   finishedBefore,
   ownRecordAhead,
+  publishedInFacts,
   type RefusedAhead,
   recordDeployment,
   settlePending,
@@ -161,8 +162,9 @@ export interface AtomicSummary extends DeploySummary {
 export interface AtomicTarget {
   release: ReleaseNameRef;
   weight?: number;
-  /** The stack whose publish log recorded the release's build, where not this one's (DeployPlan.publishedIn). */
+  /** The stack whose publish log recorded the release's build, where not this one's, and that log's head (DeployPlan). */
   publishedIn?: string;
+  publishedInHead?: string;
 }
 
 export type ChooseTarget = (ctx: AtomicContext) => Promise<AtomicTarget>;
@@ -501,7 +503,10 @@ async function prepare(
     keepPrefixes: ownPrefixes(site),
     ...(interrupted ? { written: interrupted.plan.copies } : {}),
   });
-  const plan = target.publishedIn ? { ...planned, publishedIn: target.publishedIn } : planned;
+  const { publishedIn, publishedInHead } = target;
+  const plan = publishedIn
+    ? { ...planned, publishedIn, ...(publishedInHead ? { publishedInHead } : {}) }
+    : planned;
   // A migration copies the releases the in-place pointer retains too: each as it went out.
   if (op === 'migrate' && !plan.inPlace)
     for (const r of live.retained) if (r.manifest) assertAsDeployed(site, r.manifest, [r]);
@@ -629,7 +634,9 @@ export async function settleAtomic(
     const settled = await settlePending(site, options, inPlace);
     if (settled.pending) {
       const stopped = await withRecordedApproval(site, settled.pending);
-      await recordDeployment(site, deploymentRecord(stopped, new Date(), superseded(stopped.stoppedBy)));
+      await recordDeployment(site, deploymentRecord(stopped, new Date(), superseded(stopped.stoppedBy)), {
+        data: publishedInFacts(stopped.plan),
+      });
       await site.records.clearPending();
     }
   }
@@ -1203,7 +1210,7 @@ async function finishAtomic(
     record.plan.prune = pruned.length;
     entry = await recordDeployment(site, record, {
       type: plan.op === 'canary-promote' ? 'canary-promote' : record.kind,
-      data: atomicFacts,
+      data: { ...atomicFacts, ...publishedInFacts(plan) },
       objects: atomicBound,
     });
   } else {
@@ -1227,6 +1234,7 @@ async function finishAtomic(
         verification: checked?.ok ?? null,
         outcome,
         ...atomicFacts,
+        ...publishedInFacts(plan),
         ...(row ? { recordId: row.deployId } : {}),
         ...(error ? { error } : {}),
       },

@@ -15,7 +15,7 @@ import { assertDeployAllowed, readPin } from '../state/pin.ts';
 import { assertAsDeployed, keptOrRefused, notAsDeployed } from './artifact-copy.ts';
 import { type AtomicOptions, type AtomicSummary, type ChooseTarget, runAtomic } from './atomic-apply.ts';
 import { keptRefs } from './atomic-live.ts';
-import { publishedBuild, requireManifest } from './live.ts';
+import { type PublishedBuild, publishedBuild, requireManifest } from './live.ts';
 import { validateArtifactId } from './publish.ts';
 import type { RecordedBuild } from './types.ts';
 
@@ -79,11 +79,11 @@ export function buildTarget(
     if (kept) return { release: kept, ...extra };
     // A build the stack had live once (the deployment records of that commit): its manifest must be
     // the one it went out with.
-    const [{ manifest, publishedIn }, earlier] = await settleAll([
+    const [{ manifest, publishedIn, publishedInHead }, earlier] = await settleAll([
       recorded
-        ? requireManifest(site, app, commit).then((m): { manifest: typeof m; publishedIn?: string } => ({
-            manifest: m,
-          }))
+        ? requireManifest(site, app, commit).then(
+            (m): Omit<PublishedBuild, 'publishHead'> => ({ manifest: m }),
+          )
         : publishedBuild(site, app, commit),
       recorded ? Promise.resolve([]) : site.records.recordsOf(app, commit),
     ]);
@@ -98,6 +98,7 @@ export function buildTarget(
       },
       ...extra,
       ...(publishedIn ? { publishedIn } : {}),
+      ...(publishedInHead ? { publishedInHead } : {}),
     };
   };
 }

@@ -6,7 +6,6 @@
 import { describeFinished } from '../engine/describe.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
-import type { Manifest } from '../engine/types.ts';
 import { backendErrorName, FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
@@ -32,6 +31,7 @@ import {
   finishDeploy,
   finishedBefore,
   ownRecordAhead,
+  publishedInFacts,
   type RefusedAhead,
   recordDeployment,
   settlePending,
@@ -51,6 +51,7 @@ import {
   inPlaceKeptPrefixes,
   isUnrecordedBuild,
   type LiveRead,
+  type PublishedBuild,
   publishedBuild,
   readLiveState,
   requireManifest,
@@ -87,7 +88,7 @@ export async function deployArtifact(site: Site, options: DeployOptions): Promis
 const buildToDeploy = async (
   site: Site,
   options: DeployOptions,
-): Promise<{ manifest: Manifest; publishHead?: AuditHead | null; publishedIn?: string }> =>
+): Promise<Omit<PublishedBuild, 'publishHead'> & Partial<PublishedBuild>> =>
   options.recorded
     ? { manifest: await requireManifest(site, options.app, options.commit) }
     : publishedBuild(site, options.app, options.commit);
@@ -121,7 +122,7 @@ async function deployInPlace(
     // What the lock's check refuses first (a marker not as the chain wrote it), said first.
     const markerHeld = sendAhead(assertMarkerAsRecordedAhead(site));
     // A build no trusted log records is said after what the lock's check refuses, as the run says it.
-    const { manifest, publishedIn } = await buildToDeploy(site, options).catch(async (error: unknown) => {
+    const { manifest, ...published } = await buildToDeploy(site, options).catch(async (error: unknown) => {
       if (isUnrecordedBuild(error)) await markerHeld;
       throw error;
     });
@@ -138,7 +139,7 @@ async function deployInPlace(
     const stopped = pending && wentLive(pending, pointer?.value) ? pending.plan : null;
     const live = await readLiveState(site, stopped ? null : pending, { pointer });
     assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
-    const plan = planFor(site, kind, manifest, live, publishedIn);
+    const plan = planFor(site, kind, manifest, live, published);
     // The change gets this deploy id from this state: a record under it that the change would refuse
     // before its first write (inPlaceRecordAhead) is said now, before anyone confirms or approves it.
     // Judged with this request, the one the change is run with (the CLI, run_sync) or, made anew as
@@ -214,7 +215,7 @@ async function deployInPlace(
     throw read.reason;
   }
   if (taken.status === 'rejected') throw taken.reason;
-  const { manifest, publishHead, publishedIn } = read.value;
+  const { manifest, publishHead, ...published } = read.value;
   const { lock } = taken.value;
   // A rollback someone asked for pins its release as its own last step (pinRolledBack).
   options = {
@@ -250,7 +251,7 @@ async function deployInPlace(
       const live = interrupted.value ? await readLiveState(site, pending, known) : await uninterrupted;
       if (options.recorded) keptOrRefused(site, options.recorded, live.releases);
       assertAsDeployed(site, manifest, [...recordedBuilds(live, options), ...(await earlier)]);
-      const plan = planFor(site, kind, manifest, live, publishedIn);
+      const plan = planFor(site, kind, manifest, live, published);
       options.onEvent?.({ type: 'plan', plan });
       await appendable;
       // A record already under this plan's deploy id is judged now, as it would be when this change
@@ -672,6 +673,7 @@ async function recordSuperseded(site: Site, record: PendingDeploy): Promise<void
       outcome: 'superseded',
       error: supersededError(pending.stoppedBy),
     }),
+    { data: publishedInFacts(pending.plan) },
   );
 }
 
@@ -680,7 +682,7 @@ function planFor(
   kind: 'deploy' | 'rollback',
   manifest: Parameters<typeof planDeploy>[0]['manifest'],
   live: Awaited<ReturnType<typeof readLiveState>>,
-  publishedIn?: string,
+  { publishedIn, publishedInHead }: Pick<DeployPlan, 'publishedIn' | 'publishedInHead'> = {},
 ) {
   const plan = planDeploy({
     stack: site.target.stack,
@@ -692,7 +694,7 @@ function planFor(
     prune: site.target.prune,
     keepPrefixes: inPlaceKeptPrefixes(site),
   });
-  return publishedIn ? { ...plan, publishedIn } : plan;
+  return publishedIn ? { ...plan, publishedIn, ...(publishedInHead ? { publishedInHead } : {}) } : plan;
 }
 
 function summarize(

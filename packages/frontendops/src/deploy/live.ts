@@ -13,6 +13,7 @@
  * else was not written by FrontendOps: refused (TAMPERED) before anything is written.
  */
 
+import { formatAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import {
@@ -23,7 +24,7 @@ import {
   shortened,
   sitePathProblem,
 } from '../engine/manifest.ts';
-import type { LiveState, Release } from '../engine/plan.ts';
+import type { DeployPlan, LiveState, Release } from '../engine/plan.ts';
 import type { Manifest } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
@@ -435,6 +436,12 @@ export async function requireManifest(site: Site, app: string, commit: string): 
   return manifest;
 }
 
+/** A build a publish log the stack trusts recorded (publishedBuild), and where: as a plan names it. */
+export type PublishedBuild = { manifest: Manifest; publishHead: AuditHead | null } & Pick<
+  DeployPlan,
+  'publishedIn' | 'publishedInHead'
+>;
+
 /**
  * requireManifest, for a build about to go live that this stack never had live: the build must be one
  * a publish log the stack deploys builds from records (its own, and its `buildsFrom`: publishLogsOf),
@@ -443,21 +450,13 @@ export async function requireManifest(site: Site, app: string, commit: string): 
  * have it deployed. The logs are read beside the manifest, each from its head back (one entry when
  * the build is the newest it recorded). Refused before anything is written: NOT_FOUND when no log
  * records the build, TAMPERED when they record it under another digest.
+ *
+ * With the manifest, the stack's own publish log's head as it read it (`publishHead`): what the
+ * deployment's entry names (recordDeployment), rather than reading it again; and, where its own log
+ * does not record the build, the stack whose log does (`publishedIn`: said to an approver) with that
+ * log's head as read here (`publishedInHead`), which the entry names too (publishedInFacts).
  */
-export async function requirePublishedBuild(site: Site, app: string, commit: string): Promise<Manifest> {
-  return (await publishedBuild(site, app, commit)).manifest;
-}
-
-/**
- * requirePublishedBuild, with the stack's own publish log's head as it read it (`publishHead`): what
- * the deployment's entry names (recordDeployment), rather than reading it again; and, where its own
- * log does not record the build, the stack whose log does (`publishedIn`: said to an approver).
- */
-export async function publishedBuild(
-  site: Site,
-  app: string,
-  commit: string,
-): Promise<{ manifest: Manifest; publishHead: AuditHead | null; publishedIn?: string }> {
+export async function publishedBuild(site: Site, app: string, commit: string): Promise<PublishedBuild> {
   const logs = publishLogsOf(site);
   const [manifest, reads] = await settleAll([
     requireManifest(site, app, commit),
@@ -476,7 +475,13 @@ export async function publishedBuild(
   if (by >= 0) {
     const publishHead = reads[0]?.head ?? null;
     const publishedIn = by > 0 ? read[by]?.stack : undefined;
-    return { manifest, publishHead, ...(publishedIn ? { publishedIn } : {}) };
+    const publishedInHead = by > 0 ? reads[by]?.head : undefined;
+    return {
+      manifest,
+      publishHead,
+      ...(publishedIn ? { publishedIn } : {}),
+      ...(publishedIn && publishedInHead ? { publishedInHead: formatAuditHead(publishedInHead) } : {}),
+    };
   }
   const build = `${app}@${commit.slice(0, 7)}`;
   const named = read.map((l) => `${l.stack}'s (${l.log})`);

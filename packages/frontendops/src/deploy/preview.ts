@@ -10,12 +10,14 @@ import { MAX_PREVIEW_SECONDS, previewUrl, signPreviewToken } from '../atomic/pre
 import { planReleaseFiles, releaseIdFor } from '../engine/atomic-plan.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
+import type { DeployPlan } from '../engine/plan.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
 import type { ReleaseNameRef } from '../state/atomic.ts';
 import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.ts';
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
+import { publishedInFacts } from './apply.ts';
 import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
 import {
   type AtomicOptions,
@@ -36,7 +38,7 @@ import {
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLock } from './deploy-lock.ts';
-import { requireManifest, requirePublishedBuild } from './live.ts';
+import { publishedBuild, requireManifest } from './live.ts';
 import { resolvePublishedCommit } from './publish.ts';
 import type { Verification } from './verify.ts';
 
@@ -98,7 +100,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         `${site.target.stack} serves no atomic release yet, and the release router shows previews only beside one. Deploy (or run \`frontendops migrate --to atomic\`) first.`,
       );
     }
-    const ref = await chooseRelease(site, ctx, options);
+    const { publishedIn, publishedInHead, ...ref } = await chooseRelease(site, ctx, options);
     const manifests = manifestCache(site);
     let copied = 0;
     const [stored, present] = await Promise.all([
@@ -194,6 +196,7 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         copied,
         request: options.request,
         mode: 'atomic',
+        ...publishedInFacts({ publishedIn, publishedInHead }),
       },
       { ...bound, [ATOMIC_STATE]: stateDigest(next) },
     );
@@ -235,7 +238,7 @@ async function chooseRelease(
   site: Site,
   ctx: Awaited<ReturnType<typeof readAtomicContext>>,
   options: PreviewOptions,
-): Promise<ReleaseNameRef> {
+): Promise<ReleaseNameRef & Pick<DeployPlan, 'publishedIn' | 'publishedInHead'>> {
   const pick = ({
     app,
     commit,
@@ -275,10 +278,13 @@ async function chooseRelease(
   const kept = [...keptRefs(ctx).values()].find((r) => r.app === app && r.commit === commit);
   if (kept) return pick(kept);
   // A build the stack had live once: its manifest must be the one it went out with.
-  const [manifest, earlier] = await Promise.all([
-    requirePublishedBuild(site, app, commit),
+  const [{ manifest, ...published }, earlier] = await Promise.all([
+    publishedBuild(site, app, commit),
     site.records.recordsOf(app, commit),
   ]);
   assertAsDeployed(site, manifest, earlier);
-  return pick({ app, commit, artifactDigest: artifactDigest(manifest) });
+  return {
+    ...pick({ app, commit, artifactDigest: artifactDigest(manifest) }),
+    ...publishedInFacts(published),
+  };
 }

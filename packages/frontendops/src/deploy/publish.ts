@@ -211,7 +211,7 @@ export async function publishBuild(
   };
   // A build found already published with this content that the log never recorded (published
   // without it, or put in the artifacts bucket by someone else): recorded now, as the build this
-  // publisher made of the commit, so that a deploy takes it (deploy/live.ts requirePublishedBuild).
+  // publisher made of the commit, so that a deploy takes it (deploy/live.ts publishedBuild).
   const publish = async () => {
     const result = await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
     if (!result.published && !(await publishRecorded(site.state, log, result.app, result.commit)).recorded)

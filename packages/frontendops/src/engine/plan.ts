@@ -81,6 +81,11 @@ export interface DeployPlan {
    * configuration names in `buildsFrom`): said to whoever approves the change (describePlan).
    */
   publishedIn?: string;
+  /**
+   * That log's head as the check that found the build there read it ("<seq>:<hash>"): the change's
+   * entry names it (publishedInFacts), and `audit verify` holds that log to it.
+   */
+  publishedInHead?: string;
 }
 
 /** A release a change stops retaining (DeployPlan.unretained). */

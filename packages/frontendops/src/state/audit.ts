@@ -19,7 +19,9 @@
  * Publishes are recorded in a chain of their own, the publish log (names.ts PUBLISH_LOG), built and
  * checked the same way: the build job that appends to it cannot write the deploy chain (access.ts).
  * verifyAudit checks both. Each deployment's entry in the deploy chain names the publish log's head
- * it saw (`publishHead`), which the log must still hold: the deploy tags anchor it through them.
+ * it saw (`publishHead`), which the log must still hold: the deploy tags anchor it through them. The
+ * entry of a change whose build another stack's log recorded (a `buildsFrom`) names that log's head
+ * likewise (`publishedInHead`), which verify holds that log to.
  *
  * Appends are serialised by creating each entry only once where the store honours conditional
  * writes, and by a lock where it does not; an append interrupted between its two writes is finished
@@ -1238,6 +1240,11 @@ export async function verifyAudit(
     ),
   ]);
   const anchored = publishAnchors(deploys.seen, publishes);
+  // Another stack's log, held to the heads entries name; one not read is reported where relied on.
+  const othersAnchored = others.flatMap((o, i) => {
+    const stack = options.publishLogs?.[i]?.stack;
+    return 'unread' in o || !stack ? [] : publishAnchors(deploys.seen, o, { stack, words: o.words }).problems;
+  });
   const read = others.flatMap((o) => ('unread' in o ? [] : [o]));
   const unreadLogs = (options.publishLogs ?? []).flatMap((l, i) =>
     others[i] && 'unread' in others[i] ? [`${l.stack ?? l.log}'s`] : [],
@@ -1251,6 +1258,7 @@ export async function verifyAudit(
     ...deploys.problems,
     ...publishes.problems,
     ...anchored.problems,
+    ...othersAnchored,
     ...unpublished,
     ...reliedOnLogProblems(deploys.seen, publishes.entries, others, unpublished.length > 0),
   ];
@@ -1313,16 +1321,22 @@ export async function verifyAuditAbout(
  * The publish log's heads as the deploy chain's entries saw them (`publishHead` in a deployment's
  * entry): each must still be an entry of the log, unchanged. The deploy chain is anchored in git by
  * the deploy tags, so whoever rewrites the publish log whole must rewrite the deploy chain as well,
- * which they show.
+ * which they show. Another stack's log (`other`, a `buildsFrom`) is held likewise to the heads the
+ * entries of changes whose build was found there name (`publishedIn`, `publishedInHead`); entries
+ * written before they were named hold it to nothing.
  */
 function publishAnchors(
   deployEntries: readonly AuditEntry[],
   log: ChainCheck,
+  other?: { stack: string; words: ChainWords },
 ): { count: number; problems: AuditProblem[] } {
   const problems: AuditProblem[] = [];
+  const words = other?.words ?? PUBLISH_LOG_WORDS;
   let count = 0;
   for (const entry of deployEntries) {
-    const named = entry.data?.publishHead;
+    const named = other
+      ? entry.data?.publishedIn === other.stack && entry.data.publishedInHead
+      : entry.data?.publishHead;
     if (typeof named !== 'string') continue;
     const seen = parseAuditHead(named);
     if (!seen) continue; // written by this tool: never malformed in an entry whose hash holds
@@ -1332,8 +1346,8 @@ function publishAnchors(
     problems.push({
       kind: 'tampered',
       seq: seen.seq,
-      object: `${PUBLISH_LOG}${auditEntryName(seen.seq)}`,
-      reason: PUBLISH_LOG_WORDS.reason(
+      object: `${other ? '' : PUBLISH_LOG}${auditEntryName(seen.seq)}`,
+      reason: words.reason(
         held
           ? `entry ${seen.seq} is not the one deploy entry ${entry.seq} saw (${seen.hash}): the publish log was rewritten after that deploy`
           : `it holds no entry ${seen.seq}, which deploy entry ${entry.seq} saw (${seen.hash}): the publish log was cut or rewritten after that deploy`,
@@ -1347,7 +1361,7 @@ function publishAnchors(
  * Each release the deploy chain records (app, commit, artifact digest) against the publish log (and
  * the publish entries an older version wrote into the deploy chain itself): the digest deployed must
  * be one the log recorded for that commit. A deploy takes only a build so recorded
- * (deploy/live.ts requirePublishedBuild); a release the log never recorded went out some other way
+ * (deploy/live.ts publishedBuild); a release the log never recorded went out some other way
  * (put in the artifacts bucket without publishing, by an older version that did not ask), and one
  * under another digest was replaced in the artifacts bucket after publishing. The release is named
  * once, at the first entry that records it. Where some logs could not be read (`unread`, named as
