@@ -3,8 +3,10 @@
  * a deploy, a canary start and a preview link choose the build through buildTarget and
  * previewLink, not through the in-place path planted-build.test.ts covers. Each is refused
  * (NOT_FOUND, naming the publish log) before anything is written: no S3 write, the release store's
- * pointer as it was.
+ * pointer as it was. A build CI published to another stack's log (a `buildsFrom`) is deployed, and
+ * whoever approves the change on a protected atomic stack is told whose log recorded it.
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCanary } from '../../src/deploy/canary.ts';
@@ -12,7 +14,16 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
 import { publishArtifact } from '../../src/deploy/publish.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
-import { APP, type AtomicEnv, request, startAtomicEnv, writeReleaseBuild } from '../support/atomic-env.ts';
+import {
+  APP,
+  ARTIFACTS,
+  type AtomicEnv,
+  request,
+  startAtomicEnv,
+  writeReleaseBuild,
+} from '../support/atomic-env.ts';
+import { publishToStack } from '../support/deploy-env.ts';
+import { cli } from '../support/run-cli.ts';
 
 const [V1, PLANTED] = [
   '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
@@ -81,6 +92,59 @@ describe('a planted build on an atomic stack', () => {
       await refusedEach('(NOT_FOUND|TAMPERED)', /Nothing was changed/);
     } finally {
       await a.site.hosting.put(ENVIRONMENT_MARKER, marker?.body ?? '', { contentType: 'application/json' });
+    }
+  });
+});
+
+describe("a build published under another stack's log, on a protected atomic stack", () => {
+  const STAGING_HOSTING = 'atomic-hosting-staging';
+  const STAGED = '3333333ccccccccccccccccccccccccccccccccc';
+  let p: AtomicEnv;
+  let run: (argv: string[]) => ReturnType<typeof cli>;
+  beforeAll(async () => {
+    p = await startAtomicEnv({ stack: 'prod', extraBuckets: [STAGING_HOSTING] });
+    await p.publish(V1, 'v1');
+    await deployArtifact(p.site, { app: APP, commit: V1, request: request('ship v1') });
+    // CI published the build to staging's log only.
+    const staged = await writeReleaseBuild(join(p.tmp, 'staged'), 'staged');
+    await publishToStack(p, { stack: 'staging', hostingBucket: STAGING_HOSTING }, [
+      { dir: staged.dir, app: APP, commit: STAGED },
+    ]);
+    const staging = join(p.tmp, 'staging.json');
+    const { region, endpoint } = p.target;
+    await writeFile(
+      staging,
+      JSON.stringify({
+        stack: 'staging',
+        artifactsBucket: ARTIFACTS,
+        hostingBucket: STAGING_HOSTING,
+        region,
+        endpoint,
+      }),
+    );
+    const stacks = {
+      staging: { backend: 'outputs', file: staging },
+      prod: { backend: 'outputs', file: await p.writeOutputs(), buildsFrom: ['staging'] },
+    };
+    await writeFile(
+      join(p.tmp, 'frontendops.config.json'),
+      JSON.stringify({ app: APP, stacks, protected: ['prod'] }),
+    );
+    run = (argv) => cli(argv, { cwd: p.tmp, env: { ...p.cliEnv(), FRONTENDOPS_CONFIG: undefined } });
+  }, 180_000);
+  afterAll(() => p?.stop());
+
+  it('names that log to whoever approves its deploy or its canary', async () => {
+    const what = `${APP}@${STAGED.slice(0, 7)}`;
+    for (const [argv, said] of [
+      [[], `deploy ${what} to prod (live: ${V1.slice(0, 7)})`],
+      [['--canary', '10%'], `send 10% of prod's visitors to ${what} (live: ${V1.slice(0, 7)})`],
+    ] as const) {
+      const asked = await run(['deploy', '--commit', STAGED, '--stack', 'prod', ...argv]);
+      expect(asked.code, asked.stdout + asked.stderr).not.toBe(0);
+      expect(asked.stdout + asked.stderr).toContain(
+        `${said}: 6 files to copy, one key write, nothing to invalidate; published to staging's log`,
+      );
     }
   });
 });

@@ -67,9 +67,11 @@ export async function startAtomicEnv(
     stack?: string;
     /** Honour If-Match / If-None-Match, as S3 does (the deploy lock is then S3's, not a file). */
     conditionalWrites?: boolean;
+    /** More buckets on the same server (another stack's hosting bucket, say). */
+    extraBuckets?: readonly string[];
   } = {},
 ): Promise<AtomicEnv> {
-  const s3 = await startTestS3([ARTIFACTS, HOSTING], {
+  const s3 = await startTestS3([ARTIFACTS, HOSTING, ...(options.extraBuckets ?? [])], {
     conditionalWrites: options.conditionalWrites ?? false,
   });
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-atomic-'));
