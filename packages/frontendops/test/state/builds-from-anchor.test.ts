@@ -39,6 +39,8 @@ const PREVIEWED = 'a00e0003'.repeat(5);
 let t: TestDeployEnv;
 let published: BucketSnapshot;
 let deployed: BucketSnapshot;
+/** What the deploy asked of staging's log: its head, then entries back to the build's record. */
+let stagingReads: string[];
 
 const build = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
 const trustStaging = () => {
@@ -59,7 +61,11 @@ beforeAll(async () => {
     { store: t.site.hosting, prefix: '' },
   ];
   published = await snapshotBuckets(buckets);
+  const mark = await t.mark();
   await deployArtifact(t.site, { app: APP, commit: FROM_STAGING, request: requestBy('ship') });
+  stagingReads = (await t.requestsSince(mark))
+    .filter((r) => r.key?.startsWith(STAGING_LOG))
+    .map((r) => `${r.method} ${r.key.slice(STAGING_LOG.length)}`);
   deployed = await snapshotBuckets(buckets);
 });
 beforeEach(async () => {
@@ -93,7 +99,12 @@ async function rewriteStagingLog(
 }
 
 describe("a deployment of a build recorded only in staging's publish log", () => {
-  it("names staging's log and its head as the check read it, and verifies", async () => {
+  it("names staging's log and its head as the check read it (no read more), and verifies", async () => {
+    expect(stagingReads).toEqual([
+      'GET audit/head.json',
+      'GET audit/0000000002.json',
+      'GET audit/0000000001.json',
+    ]);
     const staged = await readAudit(t.site.state, STAGING_LOG);
     expect((await deployEntry()).data).toMatchObject({
       publishedIn: STAGING,
