@@ -19,6 +19,7 @@ import type { DeployPlan } from '../engine/plan.ts';
 import { capitalise, WORDS_MAX } from '../engine/text.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { HISTORY_PAGE_MAX } from '../read/history-page-max.ts';
+import { pinnedRefusal } from '../read/pin-words.ts';
 import { toPinView } from '../read/views.ts';
 import { describePin } from '../state/pin.ts';
 import { CanaryChangedError } from './atomic.ts';
@@ -468,7 +469,7 @@ export function pinnedForThePage(error: unknown): unknown {
   const also = alsoSaid(error);
   return new FrontendOpsError(
     'PINNED',
-    `This stack is pinned to ${describePin(pin)}. Nothing was changed. Promote a release (it goes live for everyone and the pin is cleared), or unpin to deploy as usual.${also ? ` ${also}` : ''}`,
+    `${pinnedRefusal(`This stack is pinned to ${describePin(pin)}`)}${also ? ` ${also}` : ''}`,
   );
 }
 

@@ -8,6 +8,15 @@ import { capitalise, escapeOnOneLine } from '../engine/text.ts';
 /** After "pinned to <release>: " or as a sentence's end. */
 export const PIN_EFFECT = 'deploys of other releases are refused until someone promotes a release or unpins';
 
+/**
+ * The PINNED refusal, in one set of words for the run, its dry run, the tools and the console:
+ * `pinnedTo` ("<stack> is pinned to <the pin>"), the rule (PIN_EFFECT), that nothing changed, and the
+ * two ways forward; `how`, where each is done (the CLI's commands and the agent's words; none: the
+ * console's buttons).
+ */
+export const pinnedRefusal = (pinnedTo: string, how?: { promote: string; unpin: string }): string =>
+  `${pinnedTo}: ${PIN_EFFECT}, so nothing was changed. Promote a release — it goes live for everyone and the pin is cleared${how ? ` (${how.promote})` : ''} — or unpin${how ? ` (${how.unpin})` : ''} and deploy as usual.`;
+
 /** What an unpin does, after "Unpinned <stack> (...)." as a sentence: nothing live changes. */
 export const UNPIN_EFFECT = 'deploys go through again; what is live did not change';
 

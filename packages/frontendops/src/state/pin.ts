@@ -11,6 +11,7 @@ import { shortSha } from '../engine/ids.ts';
 import { escapeOnOneLine } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
+import { pinnedRefusal } from '../read/pin-words.ts';
 import type { Site } from '../site.ts';
 import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
@@ -184,15 +185,20 @@ export function assertDeployAllowed(
   if (pin && pin.commit !== commit) throw pinnedError(stack, pin);
 }
 
+/** Where the two ways forward are taken outside the console: the CLI's commands, the agent's words. */
+const PIN_WAYS = {
+  promote: '`frontendops promote [<commit>]`, or ask the agent to "promote the latest"',
+  unpin: '`frontendops unpin`, or "unpin"',
+};
+
 /** PINNED: what is pinned, by whom, when and why, and the two ways forward. */
 export function pinnedError(stack: string, pin: PinRecord): FrontendOpsError {
   return new FrontendOpsError(
     'PINNED',
-    `${stack} is pinned to ${describePin(pin)}. A deploy would go past the pin, so nothing was changed. ` +
-      'Two ways forward: promote a release — it goes live for everyone and the pin is cleared ' +
-      '(`frontendops promote [<commit>]`, or ask the agent to "promote the latest") — or unpin ' +
-      '(`frontendops unpin`, or "unpin") and deploy as usual.',
-    { details: { pin } },
+    pinnedRefusal(`${stack} is pinned to ${describePin(pin)}`, PIN_WAYS),
+    {
+      details: { pin },
+    },
   );
 }
 

@@ -3,12 +3,14 @@
  * the pin, it must still say what else went wrong: a deploy refused by the pin whose lock then could
  * not be let go says both, as the CLI does.
  */
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { pinNotLiveForThePage, pinnedForThePage } from '../../src/console/routes.ts';
 import { pinNotLiveError } from '../../src/deploy/pin.ts';
 import { FrontendOpsError, holding } from '../../src/errors.ts';
 import type { HeldLock } from '../../src/ports.ts';
-import { type PinRecord, pinnedError } from '../../src/state/pin.ts';
+import { PIN_EFFECT, pinnedRefusal } from '../../src/read/pin-words.ts';
+import { describePin, type PinRecord, pinnedError } from '../../src/state/pin.ts';
 
 const pin: PinRecord = {
   stack: 'dashboard-hosting-prod',
@@ -35,9 +37,20 @@ describe("a PINNED refusal in the page's words", () => {
     ).catch((e: unknown) => e);
     const shown = pinnedForThePage(refused) as FrontendOpsError;
     expect(shown.code).toBe('PINNED');
-    expect(shown.message).toBe(
-      'This stack is pinned to sophia-dashboard@a1a1a1a (a1a1a1a-0123456789) since 2026-12-04T00:00:00Z, by alice when rolling back: "totals are wrong". Nothing was changed. Promote a release (it goes live for everyone and the pin is cleared), or unpin to deploy as usual.',
-    );
+    expect(shown.message).toBe(pinnedRefusal(`This stack is pinned to ${describePin(pin)}`));
+  });
+
+  it('says the pin rule in the words the CLI, the tools and the README say it with (PIN_EFFECT)', async () => {
+    // Before, the refusal, the page and the README each said the rule in words of their own.
+    const shown = (pinnedForThePage(pinnedError(pin.stack, pin)) as FrontendOpsError).message;
+    const cli = pinnedError(pin.stack, pin).message;
+    for (const said of [shown, cli]) {
+      expect(said).toContain(`pinned to ${describePin(pin)}: ${PIN_EFFECT}`);
+      expect(said.match(/nothing was changed/gi)).toHaveLength(1);
+    }
+    expect(cli).toMatch(/`frontendops promote \[<commit>\]`.*`frontendops unpin`/);
+    const readme = await readFile(new URL('../../../../README.md', import.meta.url), 'utf8');
+    expect(readme.replace(/\s+/g, ' ')).toContain(PIN_EFFECT);
   });
 
   it('keeps what the refusal added: letting the lock go failed too', async () => {
@@ -47,11 +60,9 @@ describe("a PINNED refusal in the page's words", () => {
     ).catch((e: unknown) => e);
     const shown = pinnedForThePage(refused) as FrontendOpsError;
     expect(shown.code).toBe('PINNED');
-    expect(shown.message).toMatch(
-      /^This stack is pinned to sophia-dashboard@a1a1a1a .* or unpin to deploy as usual\./,
-    );
-    expect(shown.message).toMatch(
-      /unpin to deploy as usual\. Letting the lock go failed too: Another deploy took the lock over\.$/,
+    expect(shown.message).toMatch(/^This stack is pinned to sophia-dashboard@a1a1a1a /);
+    expect(shown.message).toBe(
+      `${pinnedRefusal(`This stack is pinned to ${describePin(pin)}`)} Letting the lock go failed too: Another deploy took the lock over.`,
     );
     expect(shown.message).not.toMatch(/frontendops /);
   });
