@@ -148,14 +148,12 @@ export function createToolGate(options: GateOptions): ToolGate {
   let latestSha: string | null = null;
   /** The commit of the canary the newest get_status answer of this request showed running (or null). */
   let runningCanary: string | null = null;
-  let inFlight: {
-    tool: string;
-    stack: string;
-    decision: ApprovalDecision | null;
-    deployId?: string | undefined;
-    /** What the person was shown when they made `decision`. */
-    shown?: string | undefined;
-  } | null = null;
+  /**
+   * The call in flight, and where its approvals start in `approvals`: each says what the person was
+   * shown and what they decided, the first the plan (deploy id) the call's approval is for, the last
+   * the decision the server's questions are answered from.
+   */
+  let inFlight: { tool: string; stack: string; from: number } | null = null;
   let attached = true;
   let steps = 0;
   let change: ChangeSent | null = null;
@@ -168,17 +166,19 @@ export function createToolGate(options: GateOptions): ToolGate {
   // one for the call in flight, else ask the person now.
   const respond = async (params: ElicitRequest['params']): Promise<ElicitResult> => {
     if (!attached || options.signal?.aborted) return { action: 'decline' };
-    if (inFlight?.decision) {
+    const asked = inFlight ? approvals.slice(inFlight.from) : [];
+    const last = asked.at(-1);
+    if (last) {
       // An approval names one plan: the server's question must be about that deploy id (a question
       // that names none, or another — the live release moved since — is declined).
-      if (inFlight.deployId && askedDeployId(params.message) !== inFlight.deployId)
-        return { action: 'decline' };
+      const planned = asked[0]?.request.deployId;
+      if (planned && askedDeployId(params.message) !== planned) return { action: 'decline' };
       // A yes covers what the person was shown. Where the server says approving also adopts an
       // approval policy the person was not shown (the change was described in the runbook's words,
       // not by a plan the server described), they are asked again, in the server's words.
       const adopts = askedAdoption(params.message);
-      if (adopts === undefined || inFlight.shown?.includes(options.redactor.text(adopts)))
-        return answerElicitation(params, inFlight.decision);
+      if (adopts === undefined || last.request.summary.includes(options.redactor.text(adopts)))
+        return answerElicitation(params, last.decision);
     }
     const request: ApprovalRequest = {
       action: actionOf(inFlight?.tool ?? 'run_sync'),
@@ -188,7 +188,6 @@ export function createToolGate(options: GateOptions): ToolGate {
     const decision = await options.approve(request, { asked: options.asked });
     approvals.push({ request, decision });
     emit({ type: 'approval', request, decision });
-    if (inFlight) Object.assign(inFlight, { decision, shown: request.summary });
     return answerElicitation(params, decision);
   };
   handleElicitations(options.clients.infra, respond);
@@ -372,9 +371,7 @@ export function createToolGate(options: GateOptions): ToolGate {
     }
 
     const stack = handle?.stack ?? String(args.stack ?? options.stack ?? '');
-    let decision: ApprovalDecision | null = null;
-    let approvedDeployId: string | undefined;
-    let shown: string | undefined;
+    const from = approvals.length;
     // What the words name is checked on every stack: a change of another release or share is never
     // `--yes`'s to approve, and where no approval is needed (an unprotected stack) it needs one now.
     const departs = departure(name, args, handle, hints.approvalSummary !== undefined);
@@ -393,9 +390,10 @@ export function createToolGate(options: GateOptions): ToolGate {
         ),
         ...(handle ? { deployId: handle.deployId } : hints.deployId ? { deployId: hints.deployId } : {}),
       };
-      decision = await options.approve(request, { asked: options.asked, ...(departs ? { departs } : {}) });
-      approvedDeployId = request.deployId;
-      shown = request.summary;
+      const decision = await options.approve(request, {
+        asked: options.asked,
+        ...(departs ? { departs } : {}),
+      });
       approvals.push({ request, decision });
       emit({ type: 'approval', request, decision });
       if (options.signal?.aborted) {
@@ -420,7 +418,7 @@ export function createToolGate(options: GateOptions): ToolGate {
     }
 
     emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
-    const flight = { tool: name, stack, decision, deployId: approvedDeployId, shown };
+    const flight = { tool: name, stack, from };
     inFlight = flight;
     if (contract.impact === 'destructive') {
       const deployId = handle?.deployId ?? hints.deployId;
@@ -487,7 +485,8 @@ export function createToolGate(options: GateOptions): ToolGate {
       learn(name, args, structured, stack);
     }
     // The server asked (elicitation) during this call and the person said no.
-    const declined = result.isError === true && flight.decision?.approved === false;
+    const declined =
+      result.isError === true && approvals.slice(flight.from).at(-1)?.decision.approved === false;
     return finish(name, args, result.isError ? 'error' : 'ok', firstLine(text), started, {
       structured,
       text,
