@@ -35,7 +35,7 @@ import {
 import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER, PUBLISH_LOG } from '../state/names.ts';
 import { createStateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
-import { readStack } from './resolve.ts';
+import { type ReadStack, readStack } from './resolve.ts';
 import { isLoopbackEndpoint, unserialisedError, unserialisedNotice } from './serialisation.ts';
 
 export interface ConnectSiteOptions {
@@ -74,6 +74,8 @@ interface OpenOptions {
    * publish log (`buildsFrom`), which nothing but its marker ties to the environment.
    */
   asMarked?: boolean;
+  /** The stack's outputs, where the caller has read them already (each read may be a request). */
+  read?: ReadStack;
 }
 
 /** Why a stack is protected (the first of these that holds), or undefined when it is not. */
@@ -92,9 +94,9 @@ export async function openSite(
   ref: string,
   config: Config,
   cwd: string,
-  { asMarked = false, ...options }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
+  { asMarked = false, read, ...options }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
 ): Promise<Site> {
-  const { target, access, named } = await readStack(ref, { config, cwd });
+  const { target, access, named } = read ?? (await readStack(ref, { config, cwd }));
   const open = (of: DeployTarget, marked = false) => {
     const listed = config.protected.includes(of.stack) || config.protected.includes(target.stack);
     const why = protectedBy(listed, named, marked);
@@ -238,17 +240,20 @@ function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): S
   const openLogs = () =>
     Promise.all(
       from.map(async (name): Promise<PublishLogRef> => {
+        // Its outputs are read once (from Pulumi Cloud, say, a request each), opened or not.
+        const read = await readStack(name, { config, cwd });
         let other: Site;
         try {
           other = await openSite(name, config, cwd, {
             asMarked: true,
+            read,
             onNotice: (notice) => site.notify(notice),
           });
         } catch (unread) {
           // Its marker, or its buckets (not this configuration: a stack it cannot find, say): why
           // its log is not read, told by whatever would rely on it (PublishLogRef).
           if (isFrontendOpsError(unread) && !isFrontendOpsError(unread, 'TAMPERED')) throw unread;
-          const { target } = await readStack(name, { config, cwd });
+          const { target } = read;
           return { stack: target.stack, log: `${target.statePrefix}${PUBLISH_LOG}`, unread };
         }
         opened.push(other);

@@ -11,6 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { StackConfig } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import type { Site } from '../../src/site.ts';
@@ -19,6 +20,7 @@ import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER } from '../../
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishAsCi, requestBy, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { startPulumiCloudDouble } from '../support/pulumi-cloud-double.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
@@ -73,8 +75,16 @@ beforeAll(async () => {
 beforeEach(() => start.restore());
 afterAll(() => t?.stop());
 
-/** The CLI under a configuration where production builds from staging, whose outputs are changed as given. */
-async function run(argv: string[], stagingChanges: Record<string, unknown>, from = STAGING) {
+/**
+ * The CLI under a configuration where production builds from staging, whose outputs are changed as
+ * given; `staging` reads them from elsewhere instead (another backend, under `env`).
+ */
+async function run(
+  argv: string[],
+  stagingChanges: Record<string, unknown>,
+  from = STAGING,
+  { staging: elsewhere, env: more = {} }: { staging?: StackConfig; env?: Record<string, string> } = {},
+) {
   const prod = await t.writeOutputs({ cdn: true });
   const staging = join(t.tmp, 'staging-changed.json');
   await writeFile(
@@ -91,7 +101,7 @@ async function run(argv: string[], stagingChanges: Record<string, unknown>, from
   const config = join(t.tmp, 'frontendops.config.json');
   const stacks = {
     [STACK]: { backend: 'outputs', file: prod, buildsFrom: [from] },
-    [STAGING]: { backend: 'outputs', file: staging },
+    [STAGING]: elsewhere ?? { backend: 'outputs', file: staging },
     [QA]: { backend: 'outputs', file: await qaOutputs() },
   };
   await writeFile(config, JSON.stringify({ app: APP, protected: [], stacks }));
@@ -100,6 +110,7 @@ async function run(argv: string[], stagingChanges: Record<string, unknown>, from
     AWS_REGION: 'us-east-1',
     FRONTENDOPS_ACTOR: 'mallory',
     FRONTENDOPS_CONFIG: config,
+    ...more,
   };
   const ran = await cli(argv, { cwd: t.tmp, env });
   return { ...ran, said: ran.stdout + ran.stderr };
@@ -119,6 +130,9 @@ async function production(): Promise<string[]> {
     .map((o) => `${o.key} ${o.etag ?? ''}`)
     .sort();
 }
+
+/** Whoever can write staging's hosting bucket (not production's, nor any state) breaks its marker. */
+const breakStagingMarker = () => t.s3.store(STAGING_HOSTING).put(ENVIRONMENT_MARKER, '{ not json');
 
 const deployForged = (changes: Record<string, unknown>) =>
   run(['deploy', '--commit', FORGED, '--stack', STACK, '--yes'], changes);
@@ -175,8 +189,6 @@ describe("a `buildsFrom` stack whose outputs name another state location than it
 });
 
 describe("a `buildsFrom` stack whose hosting bucket's marker cannot be read", () => {
-  // Whoever can write staging's hosting bucket (not production's, nor any state) breaks its marker.
-  const breakStagingMarker = () => t.s3.store(STAGING_HOSTING).put(ENVIRONMENT_MARKER, '{ not json');
   const OWN = 'a00d0003'.repeat(5);
 
   it("leaves production's deploys of builds its own log records, and its verify, to production", async () => {
@@ -204,6 +216,49 @@ describe("a `buildsFrom` stack whose hosting bucket's marker cannot be read", ()
     const verified = await run(['audit', 'verify', '--stack', STACK], {});
     expect(verified.code, verified.said).not.toBe(0);
     expect(verified.said).toMatch(/staging's publish log .*could not be read .*environment marker/s);
+  });
+});
+
+describe("a `buildsFrom` stack kept in Pulumi Cloud whose hosting bucket's marker cannot be read", () => {
+  it('has its outputs read from Pulumi Cloud once for a refusal', async () => {
+    const TOKEN = 'pul-builds-from-token';
+    const outputs = {
+      artifactsBucket: t.target.artifactsBucket,
+      hostingBucket: STAGING_HOSTING,
+      region: 'us-east-1',
+      endpoint: t.target.endpoint,
+    };
+    const cloud = await startPulumiCloudDouble({
+      token: TOKEN,
+      stacks: {
+        [`sophia/dashboard-hosting/${STAGING}`]: {
+          version: 3,
+          deployment: { resources: [{ type: 'pulumi:pulumi:Stack', outputs }] },
+        },
+      },
+    });
+    try {
+      await breakStagingMarker();
+      const before = await production();
+      const staging = {
+        backend: 'pulumi-cloud',
+        organization: 'sophia',
+        project: 'dashboard-hosting',
+        apiUrl: cloud.url,
+      } as const;
+      const refused = await run(['deploy', '--commit', GOOD, '--stack', STACK, '--yes'], {}, STAGING, {
+        staging,
+        env: { PULUMI_ACCESS_TOKEN: TOKEN },
+      });
+      expect(refused.code, refused.said).not.toBe(0);
+      expect(refused.said).toMatch(/The publish log of staging, .* is not read: .*environment marker/);
+      expect(await production()).toEqual(before);
+      expect(cloud.requests.map((r) => r.path)).toEqual([
+        `/api/stacks/sophia/dashboard-hosting/${STAGING}/export`,
+      ]);
+    } finally {
+      await cloud.close();
+    }
   });
 });
 
