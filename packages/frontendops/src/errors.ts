@@ -73,6 +73,30 @@ export class FrontendOpsError extends Error {
 export const isFrontendOpsError = (error: unknown, code?: ErrorCode): error is FrontendOpsError =>
   error instanceof FrontendOpsError && (code === undefined || error.code === code);
 
+/** What is wrong, and what to check: the words of a refusal that a reader changing nothing tells too. */
+export interface Finding {
+  wrong: string;
+  check: string;
+}
+
+/**
+ * A refusal told in parts: what is wrong, what the refusal does about it (`so`: nothing is changed,
+ * and why), and what to check. A reader that changes nothing (`audit verify`, of a log it could not
+ * read for that reason) tells what is wrong and what to check, in the same words (findingOf).
+ */
+export const refusalOf = (
+  code: ErrorCode,
+  { wrong, so, check }: Finding & { so: string },
+  details: Record<string, unknown> = {},
+) =>
+  new FrontendOpsError(code, `${wrong}. ${so} ${check}`, {
+    details: { ...details, finding: { wrong, check } },
+  });
+
+/** What is wrong and what to check, where `error` is a refusal told in parts (refusalOf). */
+export const findingOf = (error: unknown): Finding | undefined =>
+  isFrontendOpsError(error) ? (error.details?.finding as Finding | undefined) : undefined;
+
 export const badInput = (message: string, details?: Record<string, unknown>) =>
   new FrontendOpsError('BAD_INPUT', message, details ? { details } : undefined);
 

@@ -45,6 +45,7 @@ import {
   backendErrorName,
   badInput,
   FrontendOpsError,
+  findingOf,
   holding,
   isFrontendOpsError,
   withCleanup,
@@ -1426,16 +1427,21 @@ function reliedOnLogProblems(
   return others.flatMap((other): AuditProblem[] => {
     if ('unread' in other) {
       const { unread } = other;
-      const why = isFrontendOpsError(unread)
-        ? unread.message
-        : unread instanceof Error
-          ? `${unread.name}${unread.message && unread.message !== unread.name ? `: ${unread.message}` : ''}`
-          : String(unread);
+      // Where its stack's opening refused it (its marker cannot be read, say): what is wrong and what
+      // to check, in that refusal's words, without what the refusal did (verify changes nothing).
+      const { wrong, check } = findingOf(unread) ?? {
+        wrong: isFrontendOpsError(unread)
+          ? unread.message
+          : unread instanceof Error
+            ? `${unread.name}${unread.message && unread.message !== unread.name ? `: ${unread.message}` : ''}`
+            : String(unread),
+        check: 'Check that these credentials may read it.',
+      };
       return [
         {
           kind: 'damaged',
           reason: other.words.reason(
-            `it could not be read (${why}), so the releases of this stack its own log does not record were not checked against it. Check that these credentials may read it, then run verify again`,
+            `it could not be read (${wrong}), so the releases of this stack its own log does not record were not checked against it. ${check} Then run verify again`,
           ),
         },
       ];

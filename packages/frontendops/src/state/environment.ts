@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { STACK_NAME } from '../engine/ids.ts';
 import type { DeployTarget } from '../engine/types.ts';
-import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { FrontendOpsError, isFrontendOpsError, refusalOf } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
@@ -82,11 +82,15 @@ export const UNREADABLE_PROTECTED =
  * cannot be read (it may say protected, or name another environment), and what to do.
  */
 export const unreadableMarker = (why: string) =>
-  new FrontendOpsError(
+  refusalOf(
     'TAMPERED',
-    `The hosting bucket's environment marker (${ENVIRONMENT_MARKER}) cannot be read: ${why}. It says which environment the bucket is, where its history lives and whether it is protected, so no change is made while it cannot be read: the stack is treated as protected, and nothing writes over the marker. Nothing was changed. ` +
-      `If a newer FrontendOps wrote it, run the change with that version. Otherwise someone who can write the hosting bucket changed it: run \`frontendops audit verify\` on the stack by its own name (it reports the marker), and put back the marker the log records (with it missing, a change refuses the bucket while the log records one, and shows the marker to put back); only where no log records a marker for this bucket, delete it: the next change writes it again.`,
-    { details: { object: ENVIRONMENT_MARKER } },
+    {
+      wrong: `The hosting bucket's environment marker (${ENVIRONMENT_MARKER}) cannot be read: ${why}`,
+      so: 'It says which environment the bucket is, where its history lives and whether it is protected, so no change is made while it cannot be read: the stack is treated as protected, and nothing writes over the marker. Nothing was changed.',
+      check:
+        'If a newer FrontendOps wrote it, use that version. Otherwise someone who can write the hosting bucket changed it: run `frontendops audit verify` on the stack by its own name (it reports the marker), and put back the marker the log records (with it missing, a change refuses the bucket while the log records one, and shows the marker to put back); only where no log records a marker for this bucket, delete it: the next change writes it again.',
+    },
+    { object: ENVIRONMENT_MARKER },
   );
 
 /** Why a stack whose marker is not the one the audit log records is protected, in a refusal's words. */
