@@ -22,11 +22,10 @@ import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { type AgentSnapshot, type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { STACK } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { type ChatRequest, startOpenAIDouble, type Turn, toolMessages } from '../support/openai-double.ts';
@@ -84,10 +83,6 @@ const tagTurn = (target: Record<string, unknown>, commit: string, request: strin
 const newestAgentEntry = async (e: AgentTestEnv) =>
   (await readAudit(e.t.site.state, e.t.target.statePrefix)).filter((a) => a.type === 'agent-request').at(-1);
 
-/** What a case changes on the agent environment's stack: its hosting bucket and its state prefix. */
-const snapshotAgentEnv = (e: AgentTestEnv) =>
-  snapshotBuckets([{ store: e.t.site.hosting }, { store: e.t.site.state, prefix: e.t.target.statePrefix }]);
-
 /** The JSON inside the newest tool result envelope the model was given. */
 function lastResult(request: ChatRequest): Record<string, unknown> {
   const content = toolMessages(request).at(-1) ?? '';
@@ -131,13 +126,13 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
   const received: string[] = [];
   let config: Config;
   /** The stack with nothing deployed: the two requests below start from it. */
-  let nothingDeployed: BucketSnapshot;
+  let nothingDeployed: AgentSnapshot;
 
   beforeAll(async () => {
     e = await startAgentTestEnv();
     config = { ...e.config, protected: [] };
     clients = await unprotectedClients(e.t.site, config, e.repo.dir, received);
-    nothingDeployed = await snapshotAgentEnv(e);
+    nothingDeployed = await e.snapshot();
   });
   afterAll(async () => {
     await clients?.close?.();
@@ -426,15 +421,13 @@ describe('finding 1 (B): an unprotected atomic stack — "deploy to 10% first" i
 describe('finding 2: the outcome and the answer say what the tools did, not what the model says', () => {
   let e: AgentTestEnv;
   let clients: AgentClients;
-  /** Nothing deployed, and the repository's head, whose newest release is dashboard2. */
-  let nothingDeployed: BucketSnapshot;
-  let head: string;
+  /** Nothing deployed, and the repository as it starts, whose newest release is dashboard2. */
+  let nothingDeployed: AgentSnapshot;
 
   beforeAll(async () => {
     e = await startAgentTestEnv();
     clients = await e.connect();
-    nothingDeployed = await snapshotAgentEnv(e);
-    head = (await e.repo.git(['rev-parse', 'HEAD'])).trim();
+    nothingDeployed = await e.snapshot();
   });
   afterAll(async () => {
     await e?.stop();
@@ -443,7 +436,6 @@ describe('finding 2: the outcome and the answer say what the tools did, not what
   it('protected, --yes: an old handle refused, then the latest synced, invalidated, tagged → succeeded, whatever the model writes', async () => {
     // A release another case added is not dashboard2's: the repository goes back to its start too.
     await nothingDeployed.restore();
-    await e.repo.git(['reset', '-q', '--hard', head]);
     const { dashboard1, dashboard2 } = e.repo.commits;
     let target: Record<string, unknown> = {};
     const { result } = await runWithModel(

@@ -12,8 +12,13 @@ import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { type AgentTestEnv, APP, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import {
+  type AgentSnapshot,
+  type AgentTestEnv,
+  APP,
+  runbookRequests,
+  startAgentTestEnv,
+} from '../support/agent-env.ts';
 import { requestBy } from '../support/deploy-env.ts';
 
 let e: AgentTestEnv;
@@ -22,23 +27,21 @@ let clients: AgentClients;
  * The stack as the cases start from it, with a newer build (v3) published than the one deployed:
  * nothing deployed; the dashboard's older build live.
  */
-let nothingDeployed: BucketSnapshot;
-let oneRelease: BucketSnapshot;
+let nothingDeployed: AgentSnapshot;
+let oneRelease: AgentSnapshot;
 
 beforeAll(async () => {
   e = await startAgentTestEnv();
   clients = await e.connect();
   // Published before the snapshots: its publish record is part of the state they put back.
   await e.addRelease('v3');
-  const snapshot = () =>
-    snapshotBuckets([{ store: e.t.site.hosting }, { store: e.t.site.state, prefix: e.t.target.statePrefix }]);
-  nothingDeployed = await snapshot();
+  nothingDeployed = await e.snapshot();
   await deployArtifact(e.t.site, {
     app: APP,
     commit: e.repo.commits.dashboard2,
     request: requestBy('deploy the latest dashboard'),
   });
-  oneRelease = await snapshot();
+  oneRelease = await e.snapshot();
 });
 afterAll(async () => {
   await e?.stop();

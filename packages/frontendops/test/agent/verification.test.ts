@@ -9,8 +9,12 @@ import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { type AgentTestEnv, runbookRequests, startAgentTestEnv } from '../support/agent-env.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import {
+  type AgentSnapshot,
+  type AgentTestEnv,
+  runbookRequests,
+  startAgentTestEnv,
+} from '../support/agent-env.ts';
 import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
 
 let e: AgentTestEnv;
@@ -40,7 +44,7 @@ const story = {} as {
     audit: Awaited<ReturnType<typeof readAudit>>;
     verified: Awaited<ReturnType<typeof verifyAudit>>;
   };
-  afterFailure: BucketSnapshot;
+  afterFailure: AgentSnapshot;
 };
 
 beforeAll(async () => {
@@ -72,10 +76,7 @@ beforeAll(async () => {
     audit: await readAudit(e.t.site.state, e.t.target.statePrefix),
     verified: await verifyAudit(e.t.site.state, e.t.target.statePrefix),
   };
-  story.afterFailure = await snapshotBuckets([
-    { store: e.t.site.hosting },
-    { store: e.t.site.state, prefix: e.t.target.statePrefix },
-  ]);
+  story.afterFailure = await e.snapshot();
 });
 afterAll(async () => {
   await e?.stop();

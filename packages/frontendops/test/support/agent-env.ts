@@ -13,11 +13,17 @@ import { type Config, defaultConfig } from '../../src/config.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { linkAgentClient } from './agent-link.ts';
+import { snapshotStack } from './bucket-snapshot.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
-import { createTestRepo, type TestRepo } from './git-repo.ts';
+import { createTestRepo, snapshotRepo, type TestRepo } from './git-repo.ts';
 
 export const APP = 'sophia-dashboard';
+
+/** The agent environment's stack and repository as they were: see AgentTestEnv.snapshot. */
+export interface AgentSnapshot {
+  restore(): Promise<void>;
+}
 
 export interface AgentTestEnv {
   t: TestDeployEnv;
@@ -31,6 +37,15 @@ export interface AgentTestEnv {
   addRelease(version: string, message?: string): Promise<string>;
   /** Fresh clients connected to fresh server instances (same state). */
   connect(): Promise<AgentClients>;
+  /**
+   * The stack and the repository as they are now, to start a case from them whatever the cases before
+   * it did: the hosting bucket and the state prefix (bucket-snapshot.ts: snapshotStack), the
+   * repository's head and tags (git-repo.ts: snapshotRepo). Not put back: the published builds' files
+   * (a build addRelease published after it stays, its commit no longer in the history), `received`,
+   * `recorded` and `config` (a case reads what it added to the first two; one that changes `config`
+   * changes it back).
+   */
+  snapshot(): Promise<AgentSnapshot>;
   hostingIndex(): Promise<string | null>;
   stop(): Promise<void>;
 }
@@ -119,6 +134,15 @@ export async function startAgentTestEnv(
       };
       opened.push(clients);
       return clients;
+    },
+    async snapshot() {
+      const [stack, history] = [await snapshotStack(t.site), await snapshotRepo(repo)];
+      return {
+        async restore() {
+          await stack.restore();
+          await history.restore();
+        },
+      };
     },
     async hostingIndex() {
       const object = await t.site.hosting.get('index.html');

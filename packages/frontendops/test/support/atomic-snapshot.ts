@@ -16,7 +16,7 @@
  */
 import type { ReleasePointer } from '../../src/ports.ts';
 import type { AtomicEnv } from './atomic-env.ts';
-import { snapshotBuckets } from './bucket-snapshot.ts';
+import { snapshotStack } from './bucket-snapshot.ts';
 
 export interface AtomicSnapshot {
   /** Puts the stack back as it was taken. */
@@ -24,10 +24,7 @@ export interface AtomicSnapshot {
 }
 
 export async function snapshotAtomicEnv(t: AtomicEnv): Promise<AtomicSnapshot> {
-  const buckets = await snapshotBuckets([
-    { store: t.site.hosting },
-    { store: t.site.state, prefix: t.target.statePrefix },
-  ]);
+  const buckets = await snapshotStack(t.site);
   const pointer = (await t.store().read()).value;
   if (!pointer)
     throw new Error('snapshotAtomicEnv: nothing is live yet (the release store cannot be emptied again)');

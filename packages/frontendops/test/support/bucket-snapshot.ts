@@ -7,6 +7,7 @@
  * lacks is deleted.
  */
 import type { ObjectStore, StoredObject } from '../../src/ports.ts';
+import type { Site } from '../../src/site.ts';
 
 export interface BucketSnapshot {
   restore(): Promise<void>;
@@ -42,3 +43,10 @@ export async function snapshotBuckets(
     },
   };
 }
+
+/**
+ * What a change to a stack writes: its hosting bucket and its state prefix (records, audit chain, pin,
+ * publish log). Not its artifacts bucket: a case that publishes a build adds one the others ignore.
+ */
+export const snapshotStack = (site: Pick<Site, 'hosting' | 'state' | 'target'>): Promise<BucketSnapshot> =>
+  snapshotBuckets([{ store: site.hosting }, { store: site.state, prefix: site.target.statePrefix }]);

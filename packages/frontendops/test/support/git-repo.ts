@@ -63,6 +63,47 @@ export async function createTestRepo(): Promise<TestRepo> {
   };
 }
 
+/** What a test repository's refs point at, to put back: see snapshotRepo. */
+export interface RepoSnapshot {
+  restore(): Promise<void>;
+}
+
+/**
+ * The repository's refs as they are now (its branch and head, its tags), to put back later: tests that
+ * start each case from the same history (a commit a case adds, a deploy tag a case makes) take it once
+ * and restore it before a case. Restoring deletes the refs made since, moves the others back, and
+ * checks the head out again (index and work tree); what was committed since stays in the object store,
+ * unreachable, as after `git reset --hard`.
+ */
+export async function snapshotRepo(repo: TestRepo): Promise<RepoSnapshot> {
+  const refs = async () =>
+    new Map(
+      (await repo.git(['for-each-ref', '--format=%(refname) %(objectname)']))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' ') as [string, string]),
+    );
+  const saved = await refs();
+  const head = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  return {
+    async restore() {
+      const now = await refs();
+      const changes = [
+        ...[...now.keys()].filter((ref) => !saved.has(ref)).map((ref) => `delete ${ref}\n`),
+        ...[...saved]
+          .filter(([ref, sha]) => now.get(ref) !== sha)
+          .map(([ref, sha]) => `update ${ref} ${sha}\n`),
+      ];
+      if (changes.length > 0) {
+        const updating = run('git', ['update-ref', '--stdin'], { cwd: repo.dir });
+        updating.child.stdin?.end(changes.join(''));
+        await updating;
+      }
+      await repo.git(['reset', '-q', '--hard', head]);
+    },
+  };
+}
+
 async function copyTemplate(template: string, dir: string): Promise<TestRepo['commits']> {
   await cp(join(template, 'repo'), dir, { recursive: true, preserveTimestamps: true });
   return JSON.parse(await readFile(join(template, 'commits.json'), 'utf8'));
