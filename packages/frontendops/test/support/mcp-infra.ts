@@ -9,6 +9,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { type ApprovalPolicy, approvalPolicyFor, type Config, defaultConfig } from '../../src/config.ts';
 import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
+import { type BucketSnapshot, snapshotBuckets } from './bucket-snapshot.ts';
 import { publishAsCi, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from './fixture-build.ts';
 
@@ -26,6 +27,13 @@ export interface InfraFixture {
   /** A configuration protecting these stacks, with this approval policy for all of them. */
   config(protectedStacks?: string[], approval?: Partial<ApprovalPolicy>): Config;
   server(options?: Partial<InfraServerOptions>): McpServer;
+  /**
+   * The stack as it is now: its hosting bucket and its state prefix (the records, the audit chain,
+   * the publish log, the approvals), to put back before each case that starts from it
+   * (bucket-snapshot.ts). Not put back: the CloudFront double's requests (a case counts from its own
+   * cdn.mark()) and the S3 request log (t.mark()).
+   */
+  snapshot(): Promise<BucketSnapshot>;
 }
 
 export async function startInfraFixture(
@@ -61,6 +69,11 @@ export async function startInfraFixture(
         ...options,
       });
     },
+    snapshot: () =>
+      snapshotBuckets([
+        { store: t.site.hosting },
+        { store: t.site.state, prefix: t.site.target.statePrefix },
+      ]),
   };
 }
 

@@ -23,7 +23,7 @@ import {
   cliOnProtected,
   infraWithOidcFor,
 } from '../../support/approver.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
+import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import { COMMITS, type ConnectOptions, connectInfra, type InfraClient } from '../../support/mcp-infra.ts';
 import { cli } from '../../support/run-cli.ts';
@@ -34,11 +34,7 @@ const keys = approverKeysFor(['ada', 'mallory']);
 /** The stack as the fixture starts it, put back before each case: each starts there, whichever ran before. */
 let start: BucketSnapshot;
 beforeAll(async () => {
-  const { site } = f().t;
-  start = await snapshotBuckets([
-    { store: site.hosting },
-    { store: site.state, prefix: site.target.statePrefix },
-  ]);
+  start = await f().snapshot();
 });
 beforeEach(() => start.restore());
 

@@ -17,7 +17,7 @@ import { unpinnedSentence } from '../../../src/read/pin-words.ts';
 import { connectSite } from '../../../src/stacks/open.ts';
 import { readAudit } from '../../../src/state/audit.ts';
 import { request } from '../../support/atomic-env.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
+import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
 import {
   APP,
@@ -45,27 +45,22 @@ let promoted: BucketSnapshot;
 beforeAll(async () => {
   ({ f, c } = await startConnectedInfra());
   for (const commit of [COMMITS[0], COMMITS[1]]) await deployThroughTools(c, commit);
-  const snapshot = () =>
-    snapshotBuckets([
-      { store: f.t.site.hosting },
-      { store: f.t.site.state, prefix: f.t.site.target.statePrefix },
-    ]);
   const ok = async (tool: string, args: Record<string, unknown>) => {
     const result = await c.call(tool, args);
     if (result.isError) throw new Error(`${tool}: ${result.text}`);
   };
-  deployed = await snapshot();
+  deployed = await f.snapshot();
   await ok('rollback', { request: 'roll back', requestedBy: 'alice' });
-  rolledBack = await snapshot();
+  rolledBack = await f.snapshot();
   await ok('unpin_release', { reason: 'fixed forward' });
   await ok('pin_release', { to: COMMITS[0].slice(0, 7), reason: 'release freeze' });
-  pinnedByHand = await snapshot();
+  pinnedByHand = await f.snapshot();
   await ok('promote_release', {
     to: COMMITS[2].slice(0, 7),
     reason: 'v3 fixes the totals',
     requestedBy: 'bob',
   });
-  promoted = await snapshot();
+  promoted = await f.snapshot();
 });
 afterAll(() => stopConnectedInfra(f, c));
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import { readAuditHead, verifyAudit } from '../../../src/state/audit.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../../support/bucket-snapshot.ts';
+import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { HOSTING, STACK } from '../../support/deploy-env.ts';
 import {
   APP,
@@ -22,16 +22,11 @@ let c1Live: BucketSnapshot;
 
 beforeAll(async () => {
   ({ f, c } = await startConnectedInfra());
-  const snapshot = () =>
-    snapshotBuckets([
-      { store: f.t.site.hosting },
-      { store: f.t.site.state, prefix: f.t.site.target.statePrefix },
-    ]);
-  nothingDeployed = await snapshot();
+  nothingDeployed = await f.snapshot();
   await deployThroughTools(c, COMMITS[0]);
-  c0Live = await snapshot();
+  c0Live = await f.snapshot();
   await deployThroughTools(c, COMMITS[1]);
-  c1Live = await snapshot();
+  c1Live = await f.snapshot();
 });
 afterAll(() => stopConnectedInfra(f, c));
 
