@@ -38,8 +38,13 @@ export interface CloudFrontDouble {
   endpoint: string;
   distributionId: string;
   requests: RecordedRequest[];
-  /** Recorded CreateInvalidation requests only. */
-  createRequests(): RecordedRequest[];
+  /**
+   * A mark in the request log: a case that counts what it sent passes it to createRequests, as the
+   * S3 request log's mark() (local-s3.ts), and so counts from its own start whatever ran before it.
+   */
+  mark(): number;
+  /** Recorded CreateInvalidation requests only: all of them, or those after `mark`. */
+  createRequests(mark?: number): RecordedRequest[];
   invalidations(): EmulatedInvalidation[];
   complete(id?: string): void;
   /** The next `count` CreateInvalidation calls (valid ones) answer `error`. */
@@ -86,7 +91,9 @@ export async function startCloudFrontDouble(
     endpoint: server.url,
     distributionId: distributionIds[0] ?? DOUBLE_DISTRIBUTION_ID,
     requests,
-    createRequests: () => requests.filter((r) => r.method === 'POST' && r.path.endsWith('/invalidation')),
+    mark: () => requests.length,
+    createRequests: (mark = 0) =>
+      requests.slice(mark).filter((r) => r.method === 'POST' && r.path.endsWith('/invalidation')),
     invalidations: () => api.invalidations(),
     complete: (id) => api.complete(id),
     failNext(count, error) {

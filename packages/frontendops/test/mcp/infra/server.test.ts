@@ -166,8 +166,8 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     expect(Date.parse(target.structured.expiresAt as string)).toBeGreaterThan(Date.now() + 14 * 60_000);
     expect(await hostingKeys()).toEqual([]); // planning changed nothing
     // The CDN double keeps every request of the file: this case counts from its own start.
-    const sentBefore = f.t.cdn.createRequests().length;
-    const sent = () => f.t.cdn.createRequests().length - sentBefore;
+    const start = f.t.cdn.mark();
+    const sent = () => f.t.cdn.createRequests(start).length;
 
     const sync = await c.call('run_sync', {
       handle,
