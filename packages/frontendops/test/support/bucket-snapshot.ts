@@ -32,13 +32,15 @@ export async function snapshotBuckets(
       for (const { store, prefix, objects } of saved) {
         const extra = (await store.list(prefix)).map((o) => o.key).filter((key) => !objects.has(key));
         if (extra.length > 0) await store.delete(extra);
-        for (const [key, object] of objects) {
-          await store.put(key, object.body, {
-            ...(object.contentType ? { contentType: object.contentType } : {}),
-            ...(object.cacheControl ? { cacheControl: object.cacheControl } : {}),
-            metadata: object.metadata,
-          });
-        }
+        await Promise.all(
+          [...objects].map(([key, object]) =>
+            store.put(key, object.body, {
+              ...(object.contentType ? { contentType: object.contentType } : {}),
+              ...(object.cacheControl ? { cacheControl: object.cacheControl } : {}),
+              metadata: object.metadata,
+            }),
+          ),
+        );
       }
     },
   };
