@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AgentResult } from '../../src/agent/types.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { ConsoleAgent } from '../../src/console/chat.ts';
@@ -18,7 +18,12 @@ import type {
 } from '../../src/console/types.ts';
 import type { ApprovalDecision, ApprovalRequest } from '../../src/ports.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
+import {
+  type ConsoleEnvSnapshot,
+  snapshotConsoleEnv,
+  startConsoleEnv,
+  startConsoleOn,
+} from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
 import { ARTIFACTS, HOSTING, publishAsCi, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
@@ -35,7 +40,15 @@ let repo: TestRepo;
 let server: ConsoleServer;
 const asked: { request: ApprovalRequest; decision: ApprovalDecision }[] = [];
 /** The deploy id the stand-in agent plans; a test changes it to play "a newer build was published". */
-let plannedId = '3333333-0000000001';
+const FIRST_PLANNED_ID = '3333333-0000000001';
+let plannedId = FIRST_PLANNED_ID;
+/**
+ * The stack as the cases start from it: C1 live (as the environment starts); C2 deployed over it in
+ * the console; then rolled back in the console, which pins C1 ("totals are wrong").
+ */
+let c1Live: ConsoleEnvSnapshot;
+let c2Live: ConsoleEnvSnapshot;
+let pinnedToC1: ConsoleEnvSnapshot;
 
 /** Stands in for runAgentRequest: asks for one approval of its plan, as the real agent's gate does before a deploy. */
 const agent: ConsoleAgent = async (text, options) => {
@@ -68,6 +81,14 @@ beforeAll(async () => {
   const env = await startConsoleEnv({ protected: true });
   ({ t, repo, C1, C2 } = env);
   server = await startConsoleOn(env, { agent, actor: 'tester (console)' });
+  c1Live = await snapshotConsoleEnv(env);
+  const deploy = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
+  expect((await post(stackUrl('deploy-latest'), { deployId: deploy.deployId })).status).toBe(200);
+  c2Live = await snapshotConsoleEnv(env);
+  const back = await getJson<PlanView>(`${stackUrl('plan')}?action=rollback`);
+  const rollback = await post(stackUrl('rollback'), { deployId: back.deployId, message: 'totals are wrong' });
+  expect(rollback.status).toBe(200);
+  pinnedToC1 = await snapshotConsoleEnv(env);
 });
 afterAll(async () => {
   await server?.close();
@@ -95,6 +116,7 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 
 describe('access', () => {
   it('refuses every API call without the token, and with a wrong one', async () => {
+    await c1Live.restore();
     for (const path of ['/api/session', `/api/stacks/${STACK}/status`, '/api/events']) {
       const res = await fetch(`${origin()}${path}`);
       expect(res.status).toBe(401);
@@ -144,6 +166,7 @@ describe('access', () => {
   });
 
   it('refuses mutations by an old-style cookie, a session marked cross-site, and any request from another origin or Host', async () => {
+    await c1Live.restore();
     const signedIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
     const id = /#session=(.+)$/.exec(signedIn.headers.get('location') ?? '')?.[1] ?? '';
     const cookie = `frontendops_console_${new URL(server.url).port}=${id}`;
@@ -190,6 +213,7 @@ describe('access', () => {
 
 describe('what the console shows', () => {
   it('shows the live release with who and which request, and never a bucket name or endpoint', async () => {
+    await c1Live.restore();
     const res = await fetch(stackUrl('status'), { headers: bearer() });
     const text = await res.text();
     const status = JSON.parse(text) as StatusView;
@@ -201,6 +225,7 @@ describe('what the console shows', () => {
   });
 
   it('plans the latest artifact without changing anything', async () => {
+    await c1Live.restore();
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
     expect(plan).toMatchObject({ action: 'deploy-latest', commit: C2, fromCommit: C1, noop: false });
     expect(plan.filesToCopy).toBeGreaterThan(0);
@@ -209,6 +234,7 @@ describe('what the console shows', () => {
   });
 
   it('reports the audit chain as verified', async () => {
+    await c1Live.restore();
     const audit = await getJson<AuditStatusView>(stackUrl('audit'));
     // The first release: the environment marked, the release going live, its record.
     expect(audit).toMatchObject({ ok: true, entries: 3, problem: null });
@@ -267,6 +293,7 @@ describe('what the console shows', () => {
 
 describe('deploy and roll back, confirmed by plan', () => {
   it('refuses a stale plan with 409 and the new plan, changing nothing', async () => {
+    await c1Live.restore();
     const res = await post(stackUrl('deploy-latest'), { deployId: '2222222-0000000000' });
     expect(res.status).toBe(409);
     const body = (await res.json()) as ApiError;
@@ -277,6 +304,7 @@ describe('deploy and roll back, confirmed by plan', () => {
   });
 
   it('deploys the confirmed plan, streaming progress, and records it with its audit entry', async () => {
+    await c1Live.restore();
     const stream = await openEventStream(origin(), server.token);
     try {
       const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
@@ -365,6 +393,7 @@ describe('deploy and roll back, confirmed by plan', () => {
   });
 
   it('rolls back to the previous release with a confirmed plan', async () => {
+    await c2Live.restore();
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=rollback`);
     expect(plan).toMatchObject({ action: 'rollback', commit: C1, fromCommit: C2 });
     const res = await post(stackUrl('rollback'), { deployId: plan.deployId, message: 'totals are wrong' });
@@ -389,6 +418,7 @@ describe('deploy and roll back, confirmed by plan', () => {
 
 describe('pin, promote, redeploy: after a rollback the stack is pinned', () => {
   it('status shows the pin; the latest build is refused past it (409 PINNED) in the page’s words', async () => {
+    await pinnedToC1.restore();
     const status = await getJson<StatusView>(stackUrl('status'));
     expect(status.pin).toMatchObject({ commit: C1, cause: 'rollback', reason: 'totals are wrong' });
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
@@ -405,6 +435,7 @@ describe('pin, promote, redeploy: after a rollback the stack is pinned', () => {
   });
 
   it('the plan says what is in the release: commits with subject and author, files by kind, the CDN refresh', async () => {
+    await pinnedToC1.restore();
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=promote`);
     expect(plan).toMatchObject({ action: 'promote', commit: C2, fromCommit: C1 });
     expect(plan.commits).toMatchObject({
@@ -418,6 +449,7 @@ describe('pin, promote, redeploy: after a rollback the stack is pinned', () => {
   });
 
   it('unpin and pin, each recorded with who and why', async () => {
+    await pinnedToC1.restore();
     const unpinned = await post(stackUrl('unpin'), { message: 'fixed forward' });
     expect((await unpinned.json()) as PinResult).toMatchObject({ changed: true, pin: { commit: C1 } });
     expect((await getJson<StatusView>(stackUrl('status'))).pin).toBeNull();
@@ -433,6 +465,7 @@ describe('pin, promote, redeploy: after a rollback the stack is pinned', () => {
   });
 
   it('promote makes the latest live for everyone and clears the pin; redeploy goes to any release of the history', async () => {
+    await pinnedToC1.restore();
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=promote`);
     const promoted = (await (
       await post(stackUrl('promote'), { deployId: plan.deployId })
@@ -463,6 +496,10 @@ describe('chat', () => {
     const res = await post(`${origin()}/api/chat`, body);
     return { status: res.status, body: (await res.json()) as ChatReply & ApiError };
   };
+  // The stand-in agent plans the first id again: one case plays a newer build with another.
+  beforeEach(() => {
+    plannedId = FIRST_PLANNED_ID;
+  });
 
   it('shows the plan the agent needs confirmed, with its deploy id, and no terminal advice', async () => {
     await publishAsCi(t.site, {
@@ -485,6 +522,8 @@ describe('chat', () => {
   });
 
   it('approves exactly the confirmed plan, once; a used confirmation is refused', async () => {
+    // The plan waits for its confirmation, as the page shows it.
+    expect((await chat({ text: 'deploy the latest dashboard' })).body.confirm?.deployId).toBe(plannedId);
     const wrong = await chat({
       text: 'deploy the latest dashboard',
       confirm: { deployId: '3333333-9999999999' },

@@ -8,6 +8,7 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type ConsoleOptions, type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { snapshotBuckets } from './bucket-snapshot.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
@@ -60,4 +61,64 @@ export async function startConsoleOn(
     actor: 'ada (console)',
     ...options,
   });
+}
+
+export interface ConsoleEnvSnapshot {
+  /** Puts the stack and the repository back as they were taken. */
+  restore(): Promise<void>;
+}
+
+/** Per environment: the snapshot it was last put back to (or taken at), and the S3 log's mark then. */
+const lastSet = new WeakMap<TestDeployEnv, { snapshot: ConsoleEnvSnapshot; mark: number }>();
+
+/**
+ * What a console's case starts from, to put back before the next case instead of making it again:
+ * the hosting bucket and the stack's state prefix (records, audit chain, pin, publish log) as
+ * bucket-snapshot.ts restores them, the builds of the artifacts bucket (a case may publish one; a
+ * published build is never written again, so only the builds published since are deleted), and the
+ * test repository's commit and refs (the console tags its deploys; a case may commit). Restoring
+ * deletes the tags made since, so a deploy tag is numbered from the snapshot's tags again.
+ *
+ * Restoring the snapshot the environment was last put back to, with no write to the S3 server since
+ * and the same refs, changes nothing and is skipped: a case that only read leaves the next case the
+ * stack as it found it.
+ */
+export async function snapshotConsoleEnv({ t, repo }: ConsoleTestEnv): Promise<ConsoleEnvSnapshot> {
+  const buckets = await snapshotBuckets([
+    { store: t.site.hosting },
+    { store: t.site.state, prefix: t.target.statePrefix },
+  ]);
+  const builds = new Set((await t.site.artifacts.list('')).map((o) => o.key));
+  const refs = async () =>
+    new Map(
+      (await repo.git(['for-each-ref', '--format=%(refname) %(objectname)']))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' ') as [string, string]),
+    );
+  const saved = await refs();
+  const same = (now: Map<string, string>) =>
+    now.size === saved.size && [...saved].every(([ref, object]) => now.get(ref) === object);
+  const head = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  const untouched = async (since: number) =>
+    (await t.requestsSince(since)).every((r) => r.method === 'GET' || r.method === 'HEAD');
+  const snapshot: ConsoleEnvSnapshot = {
+    async restore() {
+      const last = lastSet.get(t);
+      const now = await refs();
+      if (last?.snapshot === snapshot && same(now) && (await untouched(last.mark))) return;
+      await buckets.restore();
+      const published = (await t.site.artifacts.list('')).map((o) => o.key).filter((key) => !builds.has(key));
+      if (published.length > 0) await t.site.artifacts.delete(published);
+      if (!same(now)) {
+        for (const ref of now.keys()) if (!saved.has(ref)) await repo.git(['update-ref', '-d', ref]);
+        for (const [ref, object] of saved)
+          if (now.get(ref) !== object) await repo.git(['update-ref', ref, object]);
+        await repo.git(['reset', '--quiet', '--hard', head]);
+      }
+      lastSet.set(t, { snapshot, mark: await t.mark() });
+    },
+  };
+  lastSet.set(t, { snapshot, mark: await t.mark() });
+  return snapshot;
 }
