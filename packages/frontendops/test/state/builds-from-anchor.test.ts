@@ -29,6 +29,7 @@ import {
   type TestDeployEnv,
 } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { deployStoppedAfterRecord } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const STAGING = 'staging';
@@ -146,6 +147,19 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     expect(await problems()).toContain(
       `tampered: entry 2: staging's publish log (${STAGING_LOG}): entry 2 is not the one deploy entry ${entry.seq} saw (${second?.hash}): the publish log was rewritten after that deploy`,
     );
+  });
+
+  it('a deployment stopped before its entry, finished by the next deploy, names the head its own check read', async () => {
+    await published.restore();
+    await deployStoppedAfterRecord(t.site, { app: APP, commit: FROM_STAGING, request: requestBy('ship') });
+    await deployArtifact(t.site, { app: APP, commit: LATER, request: requestBy('ship later') });
+    const staged = await readAudit(t.site.state, STAGING_LOG);
+    const deploys = (await readAudit(t.site.state, t.target.statePrefix)).filter((e) => e.type === 'deploy');
+    expect(deploys.map((e) => [e.data.commit, e.data.publishedIn, e.data.publishedInHead])).toEqual([
+      [FROM_STAGING, STAGING, `2:${staged[1]?.hash}`],
+      [LATER, STAGING, `2:${staged[1]?.hash}`],
+    ]);
+    expect(await problems()).toEqual([]);
   });
 
   it('holds an entry written before deployments named that head to nothing: no false tampered', async () => {
