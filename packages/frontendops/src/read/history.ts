@@ -61,15 +61,17 @@ export async function readHistory(
     return true;
   });
   const unbound = standing.filter((s) => s === 'unbound').length;
+  const policy = policyChangesIn(entries, span);
   const liveDeployId = boundLiveDeployId(pointer?.value ?? null, chain.recorded);
   return {
     stack: target.stack,
     deployments: records.map((record) =>
       toHistoryItem(record, { liveDeployId, tag: options.tags?.get(record.deployId) ?? null }),
     ),
-    policyChanges: policyChangesIn(entries, span),
-    // A row whose record is gone, or is another deployment's, or no entry records as it reads.
-    unrecorded: page.rows - page.records.length + unbound,
+    policyChanges: policy.changes,
+    // A row whose record is gone, or is another deployment's, or no entry records as it reads; a
+    // change of who approves in an entry the chain does not hold.
+    unrecorded: page.rows - page.records.length + unbound + policy.leftOut,
     next: page.next,
   };
 }
@@ -104,15 +106,21 @@ function policyReadBack(span: Span): (entry: AuditEntry) => boolean {
 /**
  * The changes of who approves that entries in the span record, newest first: each entry recording a
  * policy, against the one recorded before it (adoptedWords), where the chain holds both (brokenFrom).
+ * `leftOut`: how many the entries read say in the span that the chain does not hold (not listed).
  */
-function policyChangesIn(entries: readonly AuditEntry[], span: Span): PolicyChangeItem[] {
+function policyChangesIn(
+  entries: readonly AuditEntry[],
+  span: Span,
+): { changes: PolicyChangeItem[]; leftOut: number } {
   let held = 0;
   for (let at = brokenFrom(entries, 0); at !== -1; at = brokenFrom(entries, at + 1)) held = at + 1;
   const changes: PolicyChangeItem[] = [];
-  // Before the oldest entry read that the chain holds, what was recorded is not known (undefined).
-  let before: ApprovalPolicy | null | undefined = held === 0 ? null : undefined;
+  let leftOut = 0;
+  let before: ApprovalPolicy | null | undefined = null;
   entries.forEach((entry, at) => {
-    if (at < held || !recordsPolicy(entry)) return;
+    // Before the oldest entry read that the chain holds, what was recorded is not known (undefined).
+    if (at === held && held > 0) before = undefined;
+    if (!recordsPolicy(entry)) return;
     const policy = recordedIn(entry);
     const now = 'problem' in policy ? undefined : policy;
     const description =
@@ -122,18 +130,21 @@ function policyChangesIn(entries: readonly AuditEntry[], span: Span): PolicyChan
           ? null
           : adoptedWords(entry, before, policy);
     if (description && inSpan(entry, span)) {
-      const { by, deployId } = entry.data;
-      changes.push({
-        seq: entry.seq,
-        at: entry.at,
-        by: String(by),
-        deployId: entry.type === POLICY_ADOPTED ? null : String(deployId),
-        description,
-      });
+      if (at < held) leftOut += 1;
+      else {
+        const { by, deployId } = entry.data;
+        changes.push({
+          seq: entry.seq,
+          at: entry.at,
+          by: String(by),
+          deployId: entry.type === POLICY_ADOPTED ? null : String(deployId),
+          description,
+        });
+      }
     }
     before = now;
   });
-  return changes.reverse();
+  return { changes: changes.reverse(), leftOut };
 }
 
 /**

@@ -263,7 +263,7 @@ export const historyPage = z.object({
     .int()
     .optional()
     .describe(
-      'Rows of this page left out: no audit entry records their deployment record (written or changed outside FrontendOps, or by a change stopped before recording it), so what they say is not believed. `frontendops audit verify` says which',
+      'Rows of this page left out: deployments whose record, and changes of who approves whose entry, no audit entry the chain holds records as read (written or changed outside FrontendOps, or by a change stopped before recording it), so what they say is not believed. `frontendops audit verify` says which',
     ),
   next: z.string().nullable().describe('Pass as `before` for the next (older) page; null at the end'),
 });

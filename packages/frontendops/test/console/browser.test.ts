@@ -156,7 +156,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
       const history = page.getByRole('region', { name: 'History' });
       await expect
         .poll(() => textOf(page.getByTestId('history-unrecorded')))
-        .toContain('1 deployment of this page is left out');
+        .toContain('1 row of this page is left out');
       expect(await textOf(history)).not.toMatch(/mallory|CTO|Nothing has been deployed/);
     } finally {
       await t.site.state.put(key, original.body, { contentType: 'application/json' });

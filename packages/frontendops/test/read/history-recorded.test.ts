@@ -7,9 +7,15 @@
  * many it left out), and marks live only the release of a pointer the chain binds.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { approvalPolicyFor, defaultConfig } from '../../src/config.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readHistory } from '../../src/read/history.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
+import { readAuditHead, verifyAudit } from '../../src/state/audit.ts';
+import type { AuditEntry } from '../../src/state/audit-entry.ts';
 import type { DeploymentRecord, LivePointer } from '../../src/state/records.ts';
+import { approverKeysFor } from '../support/approver.ts';
+import { auditEntryKey } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
@@ -23,6 +29,7 @@ let t: TestDeployEnv;
 let deployed: BucketSnapshot;
 let stackFile: string;
 const { read, write } = stateObjects(() => t);
+const keys = approverKeysFor(['ada']);
 
 beforeAll(async () => {
   t = await startShippedDeployEnv({ stack: 'history-recorded', app: APP, publish: [V1, V2, V3], ship: 2 });
@@ -86,7 +93,7 @@ describe('history holds its rows to the audit log', () => {
   it('a page whose every row is left out still leads to older pages, and is not "no deployments"', async () => {
     await plantRow('planted');
     const run = await cli(['history', '--stack', stackFile, '--limit', '1'], { env: t.cliEnv(), cwd: t.tmp });
-    expect(run.stdout).toContain('1 deployment of this page is left out');
+    expect(run.stdout).toContain('1 row of this page is left out');
     expect(run.stdout).not.toContain('no deployments yet');
     const next = /history --before (\S+)\)/.exec(run.stdout)?.[1];
     expect(next, run.stdout).toBeDefined();
@@ -104,7 +111,7 @@ describe('history holds its rows to the audit log', () => {
       const answer = await c.call('get_history', { limit: 1 });
       expect(answer.structured).toMatchObject({ deployments: [], unrecorded: 1 });
       expect(answer.text).not.toMatch(/No deployments/);
-      expect(answer.text).toMatch(/1 deployment of this page is left out/);
+      expect(answer.text).toMatch(/1 row of this page is left out/);
       expect(answer.text).toMatch(/pass before/);
       expect(answer.text).not.toContain('mallory');
     } finally {
@@ -134,6 +141,27 @@ describe('history holds its rows to the audit log', () => {
     await write(`deployments/${before.deployId}.json`, await read(`deployments/${pointer.deployId}.json`));
     const page = await readHistory(t.site);
     expect(page.deployments.map((d) => d.deployId)).toEqual([pointer.deployId]);
+    expect(page.unrecorded).toBe(1);
+  });
+
+  it('a change of who approves in an entry the chain does not hold: not listed, and counted', async () => {
+    const { site } = t;
+    const approval = { approvers: { Ada: keys().ada.publicKey }, trustElicitation: false };
+    const owners = {
+      ...site,
+      approval: approvalPolicyFor({ ...defaultConfig(), approval }, site.target.stack),
+    };
+    const adopted = await adoptApprovalPolicy(owners, 'ada', Date.now());
+    await deployArtifact(site, { app: APP, commit: V3, request: requestBy('ship v3') });
+    expect((await readHistory(site)).policyChanges.map((c) => c.seq)).toEqual([adopted.seq]);
+    // The entry rewritten in place (its hash no longer its own): nothing the chain holds records it.
+    const name = auditEntryKey('', adopted.seq);
+    await write(name, { ...(await read<AuditEntry>(name)), data: { ...adopted.data, by: 'mallory' } });
+    expect((await readAuditHead(site.state, site.target.statePrefix))?.seq).toBeGreaterThan(adopted.seq);
+
+    const page = await readHistory(site);
+    expect(page.policyChanges).toEqual([]);
+    expect(page.deployments.map((d) => d.commit)).toEqual([V3, V2, V1]);
     expect(page.unrecorded).toBe(1);
   });
 
