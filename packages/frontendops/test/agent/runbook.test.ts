@@ -4,15 +4,43 @@ import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { type AgentSnapshot, type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { STACK } from '../support/deploy-env.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
+/**
+ * The story the cases tell, told once through the agent as they tell it, each step's stack and
+ * repository kept for the cases that start from it: nothing deployed; the latest dashboard (dashboard2)
+ * deployed and tagged; a release v3 deployed and undone, dashboard2 live again and pinned; v3 promoted
+ * over the pin. The first deploy's id is the one the rollback case's approval names.
+ */
+const story = {} as {
+  start: AgentSnapshot;
+  deployed: AgentSnapshot;
+  firstDeployId: string | undefined;
+  rolledBack: AgentSnapshot;
+  promoted: AgentSnapshot;
+};
 
 beforeAll(async () => {
   e = await startAgentTestEnv();
   clients = await e.connect();
+  const step = async (text: string) => {
+    const result = await run(text);
+    if (result.outcome !== 'succeeded') throw new Error(`${text}: ${result.outcome}: ${result.message}`);
+    return result;
+  };
+  story.start = await e.snapshot();
+  story.firstDeployId = (await step('Deploy the latest dashboard.')).deployId;
+  story.deployed = await e.snapshot();
+  await e.addRelease('v3');
+  await step('Deploy the latest dashboard');
+  await step('undo the last deploy');
+  story.rolledBack = await e.snapshot();
+  await step('promote the latest');
+  story.promoted = await e.snapshot();
+  asked.length = 0;
 });
 afterAll(async () => {
   await e?.stop();
@@ -36,7 +64,6 @@ const run = (text: string, options: Partial<Parameters<typeof runAgentRequest>[1
     ...options,
   });
 
-let firstDeployId: string | undefined;
 const tags = async () => (await e.repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
 const auditOf = async () => readAudit(e.t.site.state, e.t.target.statePrefix);
 
@@ -60,6 +87,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('a request naming another stack than the one it acts on is refused before any tool, saying how to reach it', async () => {
+    await story.start.restore();
     const before = e.received.length;
     const result = await run('Deploy the latest dashboard to local', { stack: STACK });
     expect(result.outcome).toBe('refused');
@@ -133,6 +161,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('--dry-run lists the deploy and calls only read-only tools; nothing changes', async () => {
+    await story.start.restore();
     const before = e.received.length;
     const events: AgentEvent[] = [];
     const result = await run('Deploy the latest dashboard', {
@@ -160,6 +189,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('declined for want of a terminal or --yes, it says how to approve', async () => {
+    await story.start.restore();
     const approve = createCliApprover({ yes: false, interactive: false, actor: 'ada', ask: async () => 'n' });
     const result = await run('Deploy the latest dashboard', { approve });
     expect(result.outcome).toBe('declined');
@@ -170,7 +200,9 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it("a declined approval changes nothing and passes on why, in the approver's words", async () => {
+    await story.start.restore();
     asked.length = 0;
+    const before = e.received.length;
     const result = await run('Deploy the latest dashboard', {
       approve: async (request) => {
         asked.push(request);
@@ -180,11 +212,12 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(result.outcome).toBe('declined');
     expect(result.message).toMatch(/not approved: nobody via no terminal to ask and no --yes\.$/);
     expect(asked).toHaveLength(1);
-    expect(e.received.map((r) => r.name)).not.toContain('run_sync');
+    expect(e.received.slice(before).map((r) => r.name)).not.toContain('run_sync');
     expect(await e.hostingIndex()).toBeNull();
   });
 
   it('"Deploy the latest dashboard.": latest commit → target → approval → sync → invalidate → tag', async () => {
+    await story.start.restore();
     asked.length = 0;
     const events: AgentEvent[] = [];
     const before = e.received.length;
@@ -196,7 +229,6 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
       commit: e.repo.commits.dashboard2,
       planner: 'runbook',
     });
-    firstDeployId = result.deployId;
     expect(e.received.slice(before).map((r) => r.name)).toEqual([
       'latest_commit',
       'get_deploy_target',
@@ -250,6 +282,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('deploying again is a no-op that asks no one', async () => {
+    await story.deployed.restore();
     asked.length = 0;
     const result = await run('ship the newest dashboard');
     expect(result.outcome).toBe('noop');
@@ -257,6 +290,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('words that say not to, name two changes, or a sha or share it cannot read change nothing, even with --yes', async () => {
+    await story.deployed.restore();
     // "don't …" is never that change: beside a read-only question, the question is answered.
     const before = e.received.length;
     const answered = await run("don't roll back, just tell me what is live");
@@ -287,6 +321,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('status and history answer from the servers', async () => {
+    await story.deployed.restore();
     const status = await run("what's live on prod?");
     expect(status).toMatchObject({
       outcome: 'answered',
@@ -305,6 +340,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('a new release, then "undo the last deploy" brings the previous content back', async () => {
+    await story.deployed.restore();
     const v3 = await e.addRelease('v3');
     const deployed = await run('Deploy the latest dashboard');
     expect(deployed).toMatchObject({ outcome: 'succeeded', commit: v3 });
@@ -324,7 +360,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     );
     expect(asked.map((a) => a.action)).toEqual(['rollback']);
     expect(asked[0]?.summary).toBe(
-      `roll back ${STACK} from ${v3.slice(0, 7)} (${deployed.deployId}) to ${e.repo.commits.dashboard2.slice(0, 7)} (${firstDeployId})`,
+      `roll back ${STACK} from ${v3.slice(0, 7)} (${deployed.deployId}) to ${e.repo.commits.dashboard2.slice(0, 7)} (${story.firstDeployId})`,
     );
     const status = await run('status');
     expect(status.commit).toBe(e.repo.commits.dashboard2);
@@ -342,6 +378,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('"what would change" plans without a handle; "invalidate the CDN" repeats the live invalidation safely', async () => {
+    await story.rolledBack.restore();
     const before = e.received.length;
     const plan = await run('what would change if I deployed the latest?');
     expect(plan.outcome).toBe('planned');
@@ -365,6 +402,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('"roll back to yesterday\'s version" picks the release live at the end of yesterday from the history', async () => {
+    await story.rolledBack.restore();
     const tomorrow = new Date(Date.now() + 24 * 3600_000);
     const before = e.received.length;
     const result = await run("roll back to yesterday's version", { now: () => tomorrow });
@@ -378,6 +416,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('a deploy of a commit with no published build is refused in the server’s words (not a failure), and is audited', async () => {
+    await story.rolledBack.restore();
     const live = (await run('status')).deployId;
     const result = await run(`deploy ${e.repo.commits.infra}`);
     expect(result.outcome, result.message).toBe('refused');
@@ -392,6 +431,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('a commit the words name that does not exist is refused (not a failure), saying what to do, and audited', async () => {
+    await story.rolledBack.restore();
     for (const text of ['deploy abcdef1', 'roll back to abcdef1', 'promote abcdef1']) {
       const result = await run(text, { dryRun: text.startsWith('promote') });
       expect(result.outcome, text).toBe('refused');
@@ -415,6 +455,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('a question about a release is answered with what it holds, never acted on (it used to deploy it)', async () => {
+    await story.rolledBack.restore();
     const live = (await run('status')).deployId;
     const tagsBefore = await tags();
     const before = e.received.length;
@@ -445,6 +486,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('after the rollback the stack is pinned: "Deploy the latest" is refused, naming the pin and the ways forward', async () => {
+    await story.rolledBack.restore();
     const status = await run('is prod pinned?');
     expect(status.message).toMatch(/Pinned to [0-9a-f]{7} by ada/);
     const result = await run('Deploy the latest dashboard');
@@ -455,6 +497,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('"promote the latest": one approval bound to the planned deploy id, the release goes live, the pin is cleared, tagged', async () => {
+    await story.rolledBack.restore();
     asked.length = 0;
     const before = e.received.length;
     const result = await run('promote the latest');
@@ -476,6 +519,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('"pin prod" pins the live release; "unpin" lifts it; unpinning again changes nothing', async () => {
+    await story.promoted.restore();
     const pinned = await run('pin prod');
     expect(pinned).toMatchObject({ outcome: 'succeeded', intent: 'pin' });
     expect(pinned.message).toMatch(/^Pinned dashboard-hosting-prod to sophia-dashboard [0-9a-f]{7}/);
@@ -494,6 +538,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('"pin <sha>" pins only that release, and only when it is the live one; another is refused, nothing pinned', async () => {
+    await story.promoted.restore();
     const status = await clients.infra.callTool({ name: 'get_status', arguments: {} });
     const live = (status.structuredContent as { live: { commit: string } }).live.commit;
     const other = [e.repo.commits.dashboard1, e.repo.commits.dashboard2].find((c) => c !== live) as string;
@@ -508,6 +553,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it('"roll back to <short sha>" goes back to that retained release; on a protected stack the approval names its plan', async () => {
+    await story.promoted.restore();
     asked.length = 0;
     const short = e.repo.commits.dashboard2.slice(0, 7);
     const result = await run(`roll back to ${short}`);
@@ -523,6 +569,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
   });
 
   it("a protected stack whose approver has not signed: not approved (exit 2), with the server's way to approve", async () => {
+    await story.promoted.restore();
     // The stack stops trusting the agent's own answer: only its approver's signature counts.
     const trusting = e.config.approval;
     e.config.approval = { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: false };
