@@ -5,6 +5,8 @@
  * of the latest build" each become the one tool the words name; what visitors get is read back
  * through the edge.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
@@ -19,15 +21,47 @@ import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { DeploymentRecord } from '../../src/state/records.ts';
 import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { writeCanaryRows } from '../support/canary-rows.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createTestRepo, snapshotRepo, type TestRepo } from '../support/git-repo.ts';
 
 let t: AtomicEnv;
 let repo: TestRepo;
 let clients: AgentClients;
 const called: string[] = [];
 const config = { ...defaultConfig(), appPath: 'apps/sophia-dashboard' };
+
+/** The stack (atomic-snapshot.ts) and the repository (its head and tags) as they are now, to put back. */
+async function snapshot() {
+  const [stack, history] = [await snapshotAtomicEnv(t), await snapshotRepo(repo)];
+  return {
+    async restore() {
+      await stack.restore();
+      await history.restore();
+    },
+  };
+}
+/**
+ * The story the cases tell, told once through the agent as they tell it, each step kept for the cases
+ * that start from it: dashboard1 live, dashboard2 the latest build; dashboard2 on a 10% canary; the
+ * canary promoted (tagged); a newer build, v3, committed and published.
+ */
+const story = {} as Record<
+  'start' | 'onCanary10' | 'promoted' | 'v3Published',
+  Awaited<ReturnType<typeof snapshot>>
+>;
+
+/** Commits a change to the dashboard and publishes its build (v3); returns the commit. */
+async function addV3(): Promise<string> {
+  await mkdir(join(repo.dir, 'apps', 'sophia-dashboard'), { recursive: true });
+  await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'v3.txt'), 'v3\n');
+  await repo.git(['add', '--', 'apps/sophia-dashboard/v3.txt']);
+  await repo.git(['commit', '-q', '-m', 'dashboard: v3']);
+  const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  await t.publish(sha, 'v3');
+  return sha;
+}
 
 /** The stack made protected (a person's answer trusted), and an infra server on it for the agent. */
 async function protectedInfra() {
@@ -70,6 +104,18 @@ beforeAll(async () => {
     createGitServer({ host: createLocalGit({ repoDir: repo.dir }), defaultPath: 'apps/sophia-dashboard' }),
   );
   clients = { infra, git, close: async () => void (await Promise.allSettled([infra.close(), git.close()])) };
+  const step = async (text: string) => {
+    const result = await run(text);
+    if (result.outcome !== 'succeeded') throw new Error(`${text}: ${result.outcome}: ${result.message}`);
+  };
+  story.start = await snapshot();
+  await step('deploy the latest dashboard to 10% first');
+  story.onCanary10 = await snapshot();
+  await step('promote');
+  story.promoted = await snapshot();
+  await addV3();
+  story.v3Published = await snapshot();
+  asked.length = 0;
 });
 afterAll(async () => {
   await clients?.close?.();
@@ -101,6 +147,7 @@ const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
 
 describe('the runbook on an atomic stack', () => {
   it('"deploy to 10% first": one start_canary of the latest build for 10%; most visitors keep the live one', async () => {
+    await story.start.restore();
     const result = await run('deploy the latest dashboard to 10% first');
     expect(result.outcome, result.message).toBe('succeeded');
     expect(called).toContain('start_canary');
@@ -113,6 +160,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it('"what\'s live?" names the canary and its share', async () => {
+    await story.onCanary10.restore();
     const result = await run("what's live?");
     expect(result.message).toMatch(/Meanwhile a canary of sophia-dashboard@[0-9a-f]{7} gets 10% of visitors/);
 
@@ -130,6 +178,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it('"promote" with a canary running promotes that canary (one key write), tagged', async () => {
+    await story.onCanary10.restore();
     const result = await run('promote');
     expect(result.outcome, result.message).toBe('succeeded');
     expect(called).toContain('promote_canary');
@@ -142,6 +191,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it('"abort the canary" ends one (everyone back on the live release); with none running it says so', async () => {
+    await story.promoted.restore();
     // A canary of the older build, then aborted.
     const started = await run(`deploy ${repo.commits.dashboard1.slice(0, 7)} to 25% first`);
     expect(started.outcome, started.message).toBe('succeeded');
@@ -170,17 +220,8 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it('"give me a preview of the latest build": a link the edge serves as that build; the link stays out of the audit', async () => {
-    const v3 = await (async () => {
-      const { writeFile, mkdir } = await import('node:fs/promises');
-      const { join } = await import('node:path');
-      await mkdir(join(repo.dir, 'apps', 'sophia-dashboard'), { recursive: true });
-      await writeFile(join(repo.dir, 'apps', 'sophia-dashboard', 'v3.txt'), 'v3\n');
-      await repo.git(['add', '--', 'apps/sophia-dashboard/v3.txt']);
-      await repo.git(['commit', '-q', '-m', 'dashboard: v3']);
-      const sha = (await repo.git(['rev-parse', 'HEAD'])).trim();
-      await t.publish(sha, 'v3');
-      return sha;
-    })();
+    await story.promoted.restore();
+    const v3 = await addV3();
     const result = await run('give me a preview of the latest build');
     expect(result.outcome, result.message).toBe('answered');
     expect(called).toContain('preview_release');
@@ -199,6 +240,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it('on an unprotected stack a canary, like a deploy, is not put to a person (it was, and declined with no terminal)', async () => {
+    await story.v3Published.restore();
     asked.length = 0;
     const started = await run('deploy to 25% first', false);
     expect(started.outcome, started.message).toBe('succeeded');
@@ -209,6 +251,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it('on a protected stack the canary start and its abort are put to the person with the deploy id a confirmation binds to (the console confirms by it)', async () => {
+    await story.v3Published.restore();
     const { protectedConfig, infra } = await protectedInfra();
     const questions: Array<{ action: string; deployId?: string }> = [];
     try {
@@ -244,6 +287,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it("on a protected stack a canary's start row is no release to roll back to: refused before anyone is asked", async () => {
+    await story.v3Published.restore();
     const rows = (await readHistory(t.site, { limit: 50 })).deployments;
     const start = rows.find((d) => d.kind === 'canary-start');
     expect(start).toBeDefined();
@@ -279,6 +323,7 @@ describe('the runbook on an atomic stack', () => {
   });
 
   it("yesterday's version is found past today's canary rows: they are no release, and a page of them hides none", async () => {
+    await story.v3Published.restore();
     const live = (await t.site.records.readPointer())?.value;
     const record = (await t.site.records.readRecord(live?.deployId as string)) as DeploymentRecord;
     // Tomorrow, a hundred rows of canaries started and aborted (the shape the atomic apply writes
