@@ -9,10 +9,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { snapshotBuckets, snapshotStack } from '../support/bucket-snapshot.ts';
+import { publishAsCi, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createTestRepo, snapshotRepo, type TestRepo } from '../support/git-repo.ts';
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
 import { cli } from '../support/run-cli.ts';
@@ -28,6 +29,34 @@ let site: Server;
 let siteUrl: string;
 let outputFile: string;
 let summaryFile: string;
+
+/**
+ * The stack, its published builds and the repository (head and tags, the deploy tags GitHub's double
+ * makes there) as they are now, to put back. The GitHub double's Deployments and requests stay: a case
+ * reads those it made.
+ */
+async function snapshot() {
+  const [stack, builds, history] = [
+    await snapshotStack(t.site),
+    await snapshotBuckets([{ store: t.site.artifacts }]),
+    await snapshotRepo(repo),
+  ];
+  return {
+    async restore() {
+      await stack.restore();
+      await builds.restore();
+      await history.restore();
+    },
+  };
+}
+/**
+ * The stack as the cases start from it: dashboard1 live and the only build; dashboard2 published too;
+ * dashboard2 live; rolled back to dashboard1, pinned.
+ */
+const states = {} as Record<
+  'v1Only' | 'v2Published' | 'v2Live' | 'pinned',
+  Awaited<ReturnType<typeof snapshot>>
+>;
 
 beforeAll(async () => {
   t = await startDeployEnv();
@@ -95,6 +124,18 @@ beforeAll(async () => {
   });
   outputFile = join(t.tmp, 'github-output');
   summaryFile = join(t.tmp, 'step-summary.md');
+  states.v1Only = await snapshot();
+  const v2 = await writeFixtureBuild(join(t.tmp, 'v2'), { version: 'v2' });
+  await publishAsCi(t.site, { dir: v2.dir, app: 'sophia-dashboard', commit: repo.commits.dashboard2 });
+  states.v2Published = await snapshot();
+  await deployArtifact(t.site, {
+    app: 'sophia-dashboard',
+    commit: repo.commits.dashboard2,
+    request: requestBy('release train 7', 'octo-releaser'),
+  });
+  states.v2Live = await snapshot();
+  await rollbackRelease(t.site, { request: requestBy('roll back to the previous release', 'octo-releaser') });
+  states.pinned = await snapshot();
 });
 afterAll(async () => {
   await new Promise((done) => site?.close(done));
@@ -144,6 +185,8 @@ async function outputs(): Promise<Record<string, string>> {
 
 describe('frontendops action', () => {
   it('publish: uploads the build for GITHUB_SHA, sets the commit output, writes a summary, reports no Deployment', async () => {
+    await states.v1Only.restore();
+    const before = github.deployments.length;
     const build = await writeFixtureBuild(join(t.tmp, 'v2'), { version: 'v2' });
     const ran = await action({
       INPUT_COMMAND: 'publish',
@@ -159,11 +202,14 @@ describe('frontendops action', () => {
     expect(await readFile(summaryFile, 'utf8')).toMatch(
       /^### ✅ FrontendOps publish: dashboard-hosting-prod/,
     );
-    expect(github.deployments).toEqual([]);
+    expect(github.deployments.length).toBe(before);
   });
 
   it('deploy: the latest build, approved by the job’s Environment; outputs, summary, tag, and a GitHub Deployment with the site URL', async () => {
+    await states.v2Published.restore();
+    const [before, requestsBefore] = [github.deployments.length, github.requests.length];
     const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_MESSAGE: 'release train 7' });
+    const requests = github.requests.slice(requestsBefore);
     expect(ran.code, ran.stderr).toBe(0);
     expect(ran.stderr).toMatch(
       /^frontendops deploy --yes --stack=dashboard-hosting-prod --json --message='release train 7'$/m,
@@ -177,7 +223,7 @@ describe('frontendops action', () => {
       outcome: 'succeeded',
     });
     // The deploy tag was made on GitHub (the token and repository of the run).
-    expect(github.requests.some((r) => r.method === 'POST' && r.path.endsWith('/git/refs'))).toBe(true);
+    expect(requests.some((r) => r.method === 'POST' && r.path.endsWith('/git/refs'))).toBe(true);
     const summary = await readFile(summaryFile, 'utf8');
     expect(summary).toContain('### ✅ FrontendOps deploy: dashboard-hosting-prod');
     expect(summary).toContain(`| Deploy tag | \`${out.tag}\` |`);
@@ -185,7 +231,7 @@ describe('frontendops action', () => {
     expect(summary).toContain('| Why | release train 7 |');
     // The Deployment names the commit that went live (the latest build), not the workflow's own
     // (GITHUB_SHA): it is made once the run says which, so it has no in-progress status.
-    expect(github.deployments).toEqual([
+    expect(github.deployments.slice(before)).toEqual([
       expect.objectContaining({
         ref: repo.commits.dashboard2,
         environment: STACK,
@@ -198,7 +244,7 @@ describe('frontendops action', () => {
         ],
       }),
     ]);
-    const created = github.requests.find(
+    const created = requests.find(
       (r) => r.method === 'POST' && r.path === '/repos/acme/dashboard/deployments',
     );
     expect(created).toMatchObject({
@@ -208,16 +254,19 @@ describe('frontendops action', () => {
   });
 
   it('agent: the words as the request; a rollback pins and reports its deploy id and tag', async () => {
+    await states.v2Live.restore();
+    const requestsBefore = github.requests.length;
     const ran = await action({ INPUT_COMMAND: 'agent', INPUT_REQUEST: 'roll back to the previous release' });
     expect(ran.code, ran.stderr).toBe(0);
     const out = await outputs();
     expect(out).toMatchObject({ commit: repo.commits.dashboard1, outcome: 'succeeded', 'site-url': siteUrl });
     expect(out.tag).toMatch(/^dashboard-deploy-/);
     // In Actions the agent's git server is the run's GitHub repository: the tag outlives the runner.
-    expect(github.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/git/refs'))).toEqual([
-      expect.anything(),
-      expect.objectContaining({ body: expect.objectContaining({ ref: `refs/tags/${out.tag}` }) }),
-    ]);
+    expect(
+      github.requests
+        .slice(requestsBefore)
+        .filter((r) => r.method === 'POST' && r.path.endsWith('/git/refs')),
+    ).toEqual([expect.objectContaining({ body: expect.objectContaining({ ref: `refs/tags/${out.tag}` }) })]);
     expect(await readFile(summaryFile, 'utf8')).toMatch(
       /```text\nRolled back dashboard-hosting-prod[\s\S]*now pinned/,
     );
@@ -226,6 +275,7 @@ describe('frontendops action', () => {
   });
 
   it('a refused deploy (the stack is pinned) fails the step with the reason in the log, the summary and the Deployment', async () => {
+    await states.pinned.restore();
     const ran = await action({ INPUT_COMMAND: 'deploy' });
     expect(ran.code).toBe(2);
     // The reason itself, not "exit code 2": the CLI prints its error as JSON under --json.
@@ -244,6 +294,7 @@ describe('frontendops action', () => {
   });
 
   it('promote: the latest for everyone, the pin cleared', async () => {
+    await states.pinned.restore();
     const ran = await action({ INPUT_COMMAND: 'promote', INPUT_MESSAGE: 'v2 is fine after all' });
     expect(ran.code, ran.stderr).toBe(0);
     expect(await outputs()).toMatchObject({ commit: repo.commits.dashboard2, outcome: 'succeeded' });
@@ -278,6 +329,7 @@ describe('frontendops action', () => {
   });
 
   it('a token without the deployments permission is a warning, not a failed deploy', async () => {
+    await states.v2Live.restore();
     const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_GITHUB_TOKEN: 'ghs_contents_only' });
     expect(ran.stdout).toMatch(
       /^::warning title=FrontendOps::Could not create a GitHub Deployment \(HTTP 403: Resource not accessible by integration\).*deployments: write/m,
@@ -356,6 +408,7 @@ describe('frontendops action: no input is read as an option', () => {
   });
 
   it('a full commit sha given: the Deployment names it from the start, in progress while the run goes', async () => {
+    await states.v2Live.restore();
     const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_COMMIT: repo.commits.dashboard2 });
     expect(ran.code, ran.stderr).toBe(0);
     expect(github.deployments.at(-1)).toMatchObject({ ref: repo.commits.dashboard2 });
@@ -375,6 +428,7 @@ describe('frontendops action: no input is read as an option', () => {
   });
 
   it('promote takes the commit after "--"; a message or stack that starts with "-" stays a value', async () => {
+    await states.v2Live.restore();
     const short = repo.commits.dashboard2.slice(0, 7);
     const ran = await action({ INPUT_COMMAND: 'promote', INPUT_COMMIT: short, INPUT_MESSAGE: '-C/tmp/evil' });
     expect(ran.stderr).toMatch(new RegExp(`^frontendops promote .* -- ${short}$`, 'm'));
