@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../../src/deploy/deploy.ts';
 import type { Site } from '../../../src/site.ts';
 import { verifyAudit } from '../../../src/state/audit.ts';
+import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { HOSTING } from '../../support/deploy-env.ts';
 import { holdCopies } from '../../support/hold-copies.ts';
 import {
@@ -24,15 +25,24 @@ import {
 
 let f: InfraFixture;
 const opened: InfraClient[] = [];
+/** The stack each case starts from: v1 live and recorded; v2 live over it. */
+let v1Live: BucketSnapshot;
+let v2Live: BucketSnapshot;
 
 beforeAll(async () => {
   f = await startInfraFixture({ stack: 'interrupt-in-place' });
+  const deploy = (commit: string, text: string) =>
+    deployArtifact(f.t.site, {
+      app: APP,
+      commit,
+      request: { text, actor: 'test', planner: 'cli', at: new Date().toISOString() },
+    });
   // v1 is live and recorded: what an interrupted deploy of v2 must leave serving.
-  await deployArtifact(f.t.site, {
-    app: APP,
-    commit: COMMITS[0],
-    request: { text: 'first', actor: 'test', planner: 'cli', at: new Date().toISOString() },
-  });
+  await deploy(COMMITS[0], 'first');
+  v1Live = await f.snapshot();
+  // v2 over it: what an interrupted deploy of v3 must leave serving.
+  await deploy(COMMITS[1], 'second');
+  v2Live = await f.snapshot();
 });
 afterAll(async () => {
   await Promise.allSettled(opened.map((c) => c.close()));
@@ -50,6 +60,7 @@ const audit = () => verifyAudit(f.t.site.state, f.t.site.target.statePrefix);
 
 describe('run_sync stopped by its client, in place', () => {
   it('notifications/cancelled mid-copy: stops before the switch, nothing goes live; the same steps deploy it', async () => {
+    await v1Live.restore();
     const held = holdCopies(f.t.site);
     const notes: string[] = [];
     const c = await connect(held.site, notes);
@@ -97,6 +108,7 @@ describe('run_sync stopped by its client, in place', () => {
   });
 
   it('the client going away (transport closed) mid-copy stops it the same way; no work goes on for it', async () => {
+    await v2Live.restore();
     const held = holdCopies(f.t.site);
     const notes: string[] = [];
     const c = await connect(held.site, notes);
@@ -120,6 +132,7 @@ describe('run_sync stopped by its client, in place', () => {
   });
 
   it('a sync that went live and was never invalidated is finished by the same steps, not called a no-op', async () => {
+    await v2Live.restore();
     const c = await connect(f.t.site, []);
     // The client went away after run_sync: live, neither verified nor recorded.
     const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
