@@ -10,18 +10,13 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalGit } from '../../src/adapters/git-local.ts';
-import { runAgentRequest } from '../../src/agent/index.ts';
 import { approvalPolicyFor, defaultConfig } from '../../src/config.ts';
-import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
-import { createGitServer } from '../../src/mcp/git-server.ts';
-import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import type { ConsoleServer } from '../../src/console/server.ts';
 import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
-import { linkAgentClient } from '../support/agent-link.ts';
 import { approverKeysFor } from '../support/approver.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
-import { APP, startConsoleEnv } from '../support/console-env.ts';
+import { APP, startAgentConsole, startConsoleEnv } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -51,31 +46,7 @@ describe.skipIf(!hasChromium)(
         approval: { approvers: { Ada: keys().ada.publicKey }, trustElicitation: true },
       };
       const site = { ...t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
-      const gitHost = createLocalGit({ repoDir: repo.dir });
-      clients = {
-        infra: await linkAgentClient(
-          createInfraServer({ config, openSite: async () => site, defaultStack: STACK }),
-        ),
-        git: await linkAgentClient(createGitServer({ host: gitHost, defaultPath: 'apps/sophia-dashboard' })),
-      };
-      server = await startConsole({
-        config,
-        stacks: [STACK],
-        openSite: async () => site,
-        git: gitHost,
-        actor: 'release-manager (console)',
-        agent: (text, options) =>
-          runAgentRequest(text, {
-            actor: options.actor,
-            approve: options.approve,
-            onEvent: options.onEvent,
-            clients,
-            stack: STACK,
-            config,
-            planner: 'runbook',
-            cwd: repo.dir,
-          }),
-      });
+      ({ server, clients } = await startAgentConsole({ repo }, { config, openSite: async () => site }));
       browser = await openChromium();
       await mkdir(ARTIFACTS_DIR, { recursive: true });
     });

@@ -13,17 +13,12 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalGit } from '../../src/adapters/git-local.ts';
-import { runAgentRequest } from '../../src/agent/index.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
-import { createGitServer } from '../../src/mcp/git-server.ts';
-import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { linkAgentClient } from '../support/agent-link.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
-import { startConsoleEnv } from '../support/console-env.ts';
+import { startAgentConsole, startConsoleEnv } from '../support/console-env.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
@@ -49,35 +44,10 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     // configuration trusts the answers of its clients (the console among them).
     const config = { ...defaultConfig(), approval: { approvers: {}, trustElicitation: true } };
     const approval = config.approval;
-    const gitHost = createLocalGit({ repoDir: repo.dir });
-    clients = {
-      infra: await linkAgentClient(
-        createInfraServer({
-          config,
-          openSite: async () => ({ ...t.site, protected: true, approval }),
-          defaultStack: STACK,
-        }),
-      ),
-      git: await linkAgentClient(createGitServer({ host: gitHost, defaultPath: 'apps/sophia-dashboard' })),
-    };
-    server = await startConsole({
-      config,
-      stacks: [STACK],
-      openSite: async () => ({ ...t.site, protected: true, approval }),
-      git: gitHost,
-      actor: 'release-manager (console)',
-      agent: (text, options) =>
-        runAgentRequest(text, {
-          actor: options.actor,
-          approve: options.approve,
-          onEvent: options.onEvent,
-          clients,
-          stack: STACK,
-          config,
-          planner: 'runbook',
-          cwd: repo.dir,
-        }),
-    });
+    ({ server, clients } = await startAgentConsole(
+      { repo },
+      { config, openSite: async () => ({ ...t.site, protected: true, approval }) },
+    ));
     browser = await openChromium();
     await mkdir(ARTIFACTS_DIR, { recursive: true });
   });

@@ -4,10 +4,16 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/client';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
-import { loadConfig } from '../../src/config.ts';
+import { runAgentRequest } from '../../src/agent/index.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
 import { type ConsoleOptions, type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { createGitServer } from '../../src/mcp/git-server.ts';
+import { createInfraServer } from '../../src/mcp/infra/server.ts';
+import type { Site } from '../../src/site.ts';
+import { linkAgentClient } from './agent-link.ts';
 import { snapshotBuckets } from './bucket-snapshot.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
@@ -121,4 +127,39 @@ export async function snapshotConsoleEnv({ t, repo }: ConsoleTestEnv): Promise<C
   };
   lastSet.set(t, { snapshot, mark: await t.mark() });
   return snapshot;
+}
+
+/**
+ * The console as `frontendops console` runs it (its own UI), on the site `openSite` opens, reading the
+ * test repository: its agent the runbook planner, talking to the infra and git servers in process
+ * over linked transports. The caller closes the server and both clients.
+ */
+export async function startAgentConsole(
+  { repo }: Pick<ConsoleTestEnv, 'repo'>,
+  { config, openSite }: { config: Config; openSite: () => Promise<Site> },
+): Promise<{ server: ConsoleServer; clients: { infra: Client; git: Client } }> {
+  const gitHost = createLocalGit({ repoDir: repo.dir });
+  const clients = {
+    infra: await linkAgentClient(createInfraServer({ config, openSite, defaultStack: STACK })),
+    git: await linkAgentClient(createGitServer({ host: gitHost, defaultPath: 'apps/sophia-dashboard' })),
+  };
+  const server = await startConsole({
+    config,
+    stacks: [STACK],
+    openSite,
+    git: gitHost,
+    actor: 'release-manager (console)',
+    agent: (text, options) =>
+      runAgentRequest(text, {
+        actor: options.actor,
+        approve: options.approve,
+        onEvent: options.onEvent,
+        clients,
+        stack: STACK,
+        config,
+        planner: 'runbook',
+        cwd: repo.dir,
+      }),
+  });
+  return { server, clients };
 }
