@@ -18,7 +18,14 @@ import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
-import { startAgentConsole, startConsoleEnv } from '../support/console-env.ts';
+import {
+  type ConsoleEnvSnapshot,
+  confirmInConsole,
+  postToConsole,
+  snapshotConsoleEnv,
+  startAgentConsole,
+  startConsoleEnv,
+} from '../support/console-env.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
@@ -34,11 +41,27 @@ let page: Page;
 let clients: { infra: Client; git: Client };
 let C1: string;
 let C2: string;
+/**
+ * The stack as the cases start from it: C1 live (as the environment starts); C2 deployed over it in
+ * the console ("the KPI fix"); rolled back in the console, which pins C1 ("the totals are wrong");
+ * and that pin lifted.
+ */
+let c1Live: ConsoleEnvSnapshot;
+let c2Deployed: ConsoleEnvSnapshot;
+let pinnedToC1: ConsoleEnvSnapshot;
+let unpinned: ConsoleEnvSnapshot;
+
+/** Puts the stack back to `snapshot` and reloads the page on it, as a person coming back to it would. */
+async function openAt(snapshot: ConsoleEnvSnapshot): Promise<void> {
+  await snapshot.restore();
+  await page.reload();
+}
 
 describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   beforeAll(async () => {
     // C2 is the latest commit of apps/sophia-dashboard.
-    ({ t, repo, C1, C2 } = await startConsoleEnv());
+    const env = await startConsoleEnv();
+    ({ t, repo, C1, C2 } = env);
 
     // dashboard-hosting-prod is protected; the chat's approval button counts because this
     // configuration trusts the answers of its clients (the console among them).
@@ -48,8 +71,21 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
       { repo },
       { config, openSite: async () => ({ ...t.site, protected: true, approval }) },
     ));
+    c1Live = await snapshotConsoleEnv(env);
+    await confirmInConsole(server, 'deploy-latest', { message: 'the KPI fix' });
+    c2Deployed = await snapshotConsoleEnv(env);
+    await confirmInConsole(server, 'rollback', { message: 'the totals are wrong' });
+    pinnedToC1 = await snapshotConsoleEnv(env);
+    await postToConsole(server, `/api/stacks/${STACK}/unpin`, {});
+    unpinned = await snapshotConsoleEnv(env);
     browser = await openChromium();
     await mkdir(ARTIFACTS_DIR, { recursive: true });
+    context = await browser.newContext({
+      baseURL: new URL(server.url).origin,
+      viewport: { width: 1440, height: 1000 },
+    });
+    page = await context.newPage();
+    await page.goto(`/?token=${server.token}`);
   });
 
   afterAll(async () => {
@@ -63,6 +99,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('refuses a browser without the token: the API answers 401 and the page says so', async () => {
+    await c1Live.restore();
     const stranger = await browser.newContext({ baseURL: new URL(server.url).origin });
     try {
       const anonymous = await stranger.newPage();
@@ -83,11 +120,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('signs in with the printed address and shows the live release, who made it live and why', async () => {
-    context = await browser.newContext({
-      baseURL: new URL(server.url).origin,
-      viewport: { width: 1440, height: 1000 },
-    });
-    page = await context.newPage();
+    await c1Live.restore();
     await page.goto(`/?token=${server.token}`);
     // The token left the address bar, and so did the session the sign-in handed over (#session=…).
     await expect.poll(() => new URL(page.url()).hash).toBe('');
@@ -106,6 +139,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('a live record rewritten around the audit log: the card says so and shows none of its words', async () => {
+    await c1Live.restore();
     const deployId = (await t.site.records.readPointer())?.value.deployId;
     const key = `${t.target.statePrefix}deployments/${deployId}.json`;
     const original = await t.site.state.get(key);
@@ -137,6 +171,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('the confirm dialog shows what is in the release: commits with subject and author, files by kind, the CDN refresh', async () => {
+    await openAt(c1Live);
     await page.getByRole('button', { name: 'Deploy latest' }).click();
     const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
     await dialog.getByText(`deploy ${APP}@${C2.slice(0, 7)} to ${STACK}`).waitFor();
@@ -158,7 +193,10 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('deploys after the confirmation; progress in people’s words; the console tags the deploy', async () => {
+    await openAt(c1Live);
+    await page.getByRole('button', { name: 'Deploy latest' }).click();
     const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
+    await dialog.getByText(`deploy ${APP}@${C2.slice(0, 7)} to ${STACK}`).waitFor();
     await dialog.getByRole('textbox', { name: /Why/ }).fill('the KPI fix');
     await dialog.getByRole('button', { name: 'Confirm deploy' }).click();
     const status = page.getByRole('status').filter({ hasText: `Deploy succeeded: ${C2.slice(0, 7)}` });
@@ -181,6 +219,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('opens a deployment in the details drawer with its files, invalidation and audit entry', async () => {
+    await openAt(c2Deployed);
     await timeline(page).first().getByRole('button').first().click();
     const drawer = page.getByRole('complementary', { name: 'Deployment details' });
     await drawer.getByText('Audit entry').waitFor();
@@ -194,6 +233,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('a rollback pins: Deploy latest no longer offers the rolled-back build; Promote and Unpin are offered', async () => {
+    await openAt(c2Deployed);
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'after-before-rollback.png'), fullPage: true });
     await page
       .getByRole('region', { name: 'Plan' })
@@ -232,6 +272,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('the chat respects the pin, in the page’s words (no terminal advice); a read-only turn answers', async () => {
+    await openAt(pinnedToC1);
     await ask(page, "what's live?");
     await expect
       .poll(() => textOf(page.getByTestId('chat-answer').last()))
@@ -246,6 +287,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('Unpin asks to confirm, then Deploy latest is back', async () => {
+    await openAt(pinnedToC1);
     await page.getByRole('region', { name: 'Plan' }).getByRole('button', { name: 'Unpin' }).click();
     const dialog = page.getByRole('dialog', { name: `Unpin ${STACK}?` });
     await dialog.getByRole('button', { name: 'Unpin' }).click();
@@ -262,6 +304,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('rolls back to a release chosen in the history, in one click and a confirmation', async () => {
+    await openAt(unpinned);
     // Forward to C2 first (a redeploy from the history), then back to the very first deploy.
     await timeline(page).nth(1).getByRole('button', { name: 'Redeploy this' }).click();
     const redeploy = page.getByRole('dialog', { name: `Redeploy ${C2.slice(0, 7)}?` });
@@ -291,6 +334,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('Promote makes the latest live for everyone and clears the pin', async () => {
+    await openAt(pinnedToC1);
     await page.getByRole('button', { name: `Promote latest (${C2.slice(0, 7)})` }).click();
     const dialog = page.getByRole('dialog', { name: 'Promote the latest build?' });
     await dialog.getByText(/This makes it live for everyone and clears the pin/).waitFor();
@@ -301,6 +345,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
   });
 
   it('the chat shows the plan to confirm; the button approves that plan once; an older button stops working', async () => {
+    await openAt(c2Deployed);
     const C3 = await addRelease('v3', 'dashboard: totals per region');
     await ask(page, 'deploy the latest dashboard');
     const log = page.getByRole('log');

@@ -9,6 +9,7 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { type ConsoleOptions, type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import type { ActionResult, PlanAction, PlanView } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
@@ -74,6 +75,43 @@ export interface ConsoleEnvSnapshot {
   restore(): Promise<void>;
 }
 
+/** The test repository's refs and checked-out commit, to put back. */
+export interface RepoSnapshot {
+  /** Whether every ref still names what it named. */
+  unchanged(): Promise<boolean>;
+  /** Deletes the refs made since, sets the others back, and checks out the commit again. */
+  restore(): Promise<void>;
+}
+
+/**
+ * The test repository's refs and HEAD: the console tags its deploys (a deploy tag is numbered from the
+ * tags there are), and a case may commit.
+ */
+export async function snapshotRepoRefs(repo: TestRepo): Promise<RepoSnapshot> {
+  const refs = async () =>
+    new Map(
+      (await repo.git(['for-each-ref', '--format=%(refname) %(objectname)']))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' ') as [string, string]),
+    );
+  const saved = await refs();
+  const head = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  const same = (now: Map<string, string>) =>
+    now.size === saved.size && [...saved].every(([ref, object]) => now.get(ref) === object);
+  return {
+    unchanged: async () => same(await refs()),
+    async restore() {
+      const now = await refs();
+      if (same(now)) return;
+      for (const ref of now.keys()) if (!saved.has(ref)) await repo.git(['update-ref', '-d', ref]);
+      for (const [ref, object] of saved)
+        if (now.get(ref) !== object) await repo.git(['update-ref', ref, object]);
+      await repo.git(['reset', '--quiet', '--hard', head]);
+    },
+  };
+}
+
 /** Per environment: the snapshot it was last put back to (or taken at), and the S3 log's mark then. */
 const lastSet = new WeakMap<TestDeployEnv, { snapshot: ConsoleEnvSnapshot; mark: number }>();
 
@@ -82,8 +120,7 @@ const lastSet = new WeakMap<TestDeployEnv, { snapshot: ConsoleEnvSnapshot; mark:
  * the hosting bucket and the stack's state prefix (records, audit chain, pin, publish log) as
  * bucket-snapshot.ts restores them, the builds of the artifacts bucket (a case may publish one; a
  * published build is never written again, so only the builds published since are deleted), and the
- * test repository's commit and refs (the console tags its deploys; a case may commit). Restoring
- * deletes the tags made since, so a deploy tag is numbered from the snapshot's tags again.
+ * test repository's refs and commit (snapshotRepoRefs).
  *
  * Restoring the snapshot the environment was last put back to, with no write to the S3 server since
  * and the same refs, changes nothing and is skipped: a case that only read leaves the next case the
@@ -95,33 +132,17 @@ export async function snapshotConsoleEnv({ t, repo }: ConsoleTestEnv): Promise<C
     { store: t.site.state, prefix: t.target.statePrefix },
   ]);
   const builds = new Set((await t.site.artifacts.list('')).map((o) => o.key));
-  const refs = async () =>
-    new Map(
-      (await repo.git(['for-each-ref', '--format=%(refname) %(objectname)']))
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => line.split(' ') as [string, string]),
-    );
-  const saved = await refs();
-  const same = (now: Map<string, string>) =>
-    now.size === saved.size && [...saved].every(([ref, object]) => now.get(ref) === object);
-  const head = (await repo.git(['rev-parse', 'HEAD'])).trim();
+  const refs = await snapshotRepoRefs(repo);
   const untouched = async (since: number) =>
     (await t.requestsSince(since)).every((r) => r.method === 'GET' || r.method === 'HEAD');
   const snapshot: ConsoleEnvSnapshot = {
     async restore() {
       const last = lastSet.get(t);
-      const now = await refs();
-      if (last?.snapshot === snapshot && same(now) && (await untouched(last.mark))) return;
+      if (last?.snapshot === snapshot && (await refs.unchanged()) && (await untouched(last.mark))) return;
       await buckets.restore();
       const published = (await t.site.artifacts.list('')).map((o) => o.key).filter((key) => !builds.has(key));
       if (published.length > 0) await t.site.artifacts.delete(published);
-      if (!same(now)) {
-        for (const ref of now.keys()) if (!saved.has(ref)) await repo.git(['update-ref', '-d', ref]);
-        for (const [ref, object] of saved)
-          if (now.get(ref) !== object) await repo.git(['update-ref', ref, object]);
-        await repo.git(['reset', '--quiet', '--hard', head]);
-      }
+      await refs.restore();
       lastSet.set(t, { snapshot, mark: await t.mark() });
     },
   };
@@ -162,4 +183,40 @@ export async function startAgentConsole(
       }),
   });
   return { server, clients };
+}
+
+/**
+ * A POST to the console's API (`path`: /api/stacks/<stack>/unpin, /api/canary/start…), as the page
+ * sends it; the console's answer. Anything but 200 throws with the console's words.
+ */
+export async function postToConsole<T>(server: ConsoleServer, path: string, body: object): Promise<T> {
+  const res = await fetch(new URL(path, server.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`the console refused ${path}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/**
+ * A plan confirmed in the console as its buttons confirm one: the plan of `action` read, and posted
+ * back with its deploy id and `body` (why; which release).
+ */
+export async function confirmInConsole(
+  server: ConsoleServer,
+  action: PlanAction,
+  body: { message?: string; to?: string } = {},
+  stack = STACK,
+): Promise<ActionResult> {
+  const planUrl = new URL(`/api/stacks/${stack}/plan`, server.url);
+  planUrl.searchParams.set('action', action);
+  if (body.to) planUrl.searchParams.set('to', body.to);
+  const plan = (await (
+    await fetch(planUrl, { headers: { authorization: `Bearer ${server.token}` } })
+  ).json()) as PlanView;
+  return postToConsole<ActionResult>(server, `/api/stacks/${stack}/${action}`, {
+    ...body,
+    deployId: plan.deployId,
+  });
 }
