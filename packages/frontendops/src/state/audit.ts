@@ -38,7 +38,7 @@ import {
   sameReleases,
 } from '../atomic/release-pointer.ts';
 import { waitBeforeRetry } from '../backoff.ts';
-import { type AuditHead, parseAuditHead } from '../contract/audit-head.ts';
+import { type AuditHead, formatAuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { canaryRowId } from '../engine/ids.ts';
 import {
@@ -1521,7 +1521,7 @@ async function checkChain(
       problems.push({
         kind: 'damaged',
         object: headName,
-        reason: words.reason(`the head record ${headName} is damaged (not a {seq, hash} JSON object)`),
+        reason: words.reason(`the head record ${headName} is damaged (not ${HEAD_SHAPE})`),
       });
     }
   }
@@ -2536,6 +2536,15 @@ function isEntryShape(value: unknown): value is AuditEntry {
   );
 }
 
+/** What a head record must be: what `<seq>:<hash>` names (AUDIT_HEAD_TEXT), as a JSON object. */
+const HEAD_SHAPE =
+  'a {seq, hash} JSON object naming an entry: seq a whole number, hash "sha256:" and 64 lowercase hex digits';
+
+/**
+ * The head a chain's head record names. One not naming an entry as this tool writes it is refused
+ * as damaged: a deployment's entry names the publish log's head as read (publishHead), and verify
+ * could hold the log to no malformed one, so the log could be rewritten whole after it unseen.
+ */
 function parseHead(key: string, body: Buffer): AuditHead {
   let value: unknown;
   try {
@@ -2544,13 +2553,17 @@ function parseHead(key: string, body: Buffer): AuditHead {
     value = null;
   }
   const head = value as Partial<AuditHead> | null;
-  if (!head || typeof head.seq !== 'number' || typeof head.hash !== 'string') {
+  const named =
+    head && typeof head.seq === 'number' && typeof head.hash === 'string'
+      ? parseAuditHead(formatAuditHead({ seq: head.seq, hash: head.hash }))
+      : null;
+  if (!named) {
     throw new FrontendOpsError(
       'TAMPERED',
-      `The audit head ${key} is damaged (not a {seq, hash} JSON object). Nothing was written. Run \`frontendops audit verify\` to see what else changed, and restore it from the bucket's versions.`,
+      `The audit head ${key} is damaged (not ${HEAD_SHAPE}). Nothing was written. Run \`frontendops audit verify\` to see what else changed, and restore it from the bucket's versions.`,
     );
   }
-  return { seq: head.seq, hash: head.hash };
+  return named;
 }
 
 export async function readJsonQuietly(

@@ -230,6 +230,30 @@ describe('the publish log', () => {
 });
 
 describe('the publish log, anchored through the deploy chain', () => {
+  it("a head record naming no entry the log could hold is refused, not named in the deploy's entry", async () => {
+    // The build job can write the log's head: one whose hash is not an entry's ("sha256:" and 64
+    // lowercase hex digits), read by a deploy, was named in its entry as publishHead, which verify
+    // passes over as malformed. The log could then be rewritten whole and verify still passed.
+    const [, second] = await published(2);
+    const original = await readAudit(t.site.state, log());
+    const hash = original[1]?.hash as string;
+    for (const head of [
+      { seq: 2, hash: hash.toUpperCase() },
+      { seq: 2.5, hash },
+    ]) {
+      await t.site.state.put(`${log()}audit/head.json`, JSON.stringify(head));
+      const refused = await deployArtifact(t.site, { app: APP, commit: second as string, request }).catch(
+        (e: unknown) => e,
+      );
+      expect(refused).toMatchObject({
+        code: 'TAMPERED',
+        message: expect.stringContaining(`The audit head ${log()}audit/head.json is damaged`),
+      });
+      expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual([]);
+      expect((await problems()).filter((p) => p.includes('head record'))).toHaveLength(1);
+    }
+  });
+
   it('a publish log rewritten whole after a deploy (re-hashed, as an administrator could) fails verify', async () => {
     const [, second] = await published(2);
     await deployArtifact(t.site, { app: APP, commit: second as string, request });

@@ -162,6 +162,25 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     expect(await problems()).toEqual([]);
   });
 
+  it("refuses a deploy when staging's head record names no entry as the log writes it", async () => {
+    // Upper-cased, the head named in the entry was one verify passes over as malformed: staging's log
+    // could then be rewritten whole with verify clean. Now the head is refused where it is read.
+    await published.restore();
+    const [, second] = await readAudit(t.site.state, STAGING_LOG);
+    const head = { seq: 2, hash: second?.hash.toUpperCase() };
+    await t.site.state.put(`${STAGING_LOG}audit/head.json`, JSON.stringify(head));
+    const refused = await deployArtifact(t.site, {
+      app: APP,
+      commit: FROM_STAGING,
+      request: requestBy('ship'),
+    }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: 'TAMPERED',
+      message: expect.stringContaining(`The audit head ${STAGING_LOG}audit/head.json is damaged`),
+    });
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual([]);
+  });
+
   it('holds an entry written before deployments named that head to nothing: no false tampered', async () => {
     // As a version before this one recorded the deployment: no head of staging's log named.
     await published.restore();
