@@ -1492,7 +1492,9 @@ const stoppedChange = (stopped: AtomicPending): StoppedChange => ({
   kind: stopped.op,
   app: stopped.plan.app,
   commit: stopped.plan.commit,
-  ...(stopped.pinOnSuccess && stopped.op === 'rollback' ? { pins: true as const } : {}),
+  ...(stopped.pinOnSuccess && stopped.op === 'rollback'
+    ? { pins: true as const, by: stopped.request.actor, reason: stopped.request.message ?? null }
+    : {}),
 });
 
 /**

@@ -56,7 +56,14 @@ import {
   readLiveState,
   requireManifest,
 } from './live.ts';
-import type { ApplyOptions, AuditHead, DeployOptions, DeploySummary, RecordedBuild } from './types.ts';
+import type {
+  ApplyOptions,
+  AuditHead,
+  DeployOptions,
+  DeploySummary,
+  RecordedBuild,
+  StoppedChange,
+} from './types.ts';
 
 export type { DeployOptions, DeploySummary } from './types.ts';
 
@@ -150,17 +157,7 @@ async function deployInPlace(
     // nothing else to do, and says so.
     return {
       ...summarize(plan, { dryRun: true, started, request: options.request }),
-      ...(stopped && plan.noop
-        ? {
-            finishes: {
-              deployId: stopped.deployId,
-              kind: stopped.kind,
-              app: stopped.app,
-              commit: stopped.commit,
-              ...(pinsOnFinish(pending)?.pins ? { pins: true as const } : {}),
-            },
-          }
-        : {}),
+      ...(stopped && pending && plan.noop ? { finishes: stoppedChangeOf(pending) } : {}),
     };
   }
 
@@ -311,6 +308,17 @@ const pinsOnFinish = (pending: PendingDeploy | null) =>
   pending?.pinOnSuccess && pending.plan.kind === 'rollback'
     ? { commit: pending.plan.commit, pins: true as const }
     : null;
+
+/** A stopped change as the dry run names it (finishes), with what its finish pins. */
+const stoppedChangeOf = (pending: PendingDeploy): StoppedChange => ({
+  deployId: pending.plan.deployId,
+  kind: pending.plan.kind,
+  app: pending.plan.app,
+  commit: pending.plan.commit,
+  ...(pinsOnFinish(pending)
+    ? { pins: true as const, by: pending.request.actor, reason: pending.request.message ?? null }
+    : {}),
+});
 
 /** A stack migrated to atomic releases, opened through outputs that still describe it in place. */
 const servesAtomicReleases = (site: Site) =>

@@ -14,4 +14,7 @@ export interface StoppedChange {
    * in place of any pin, or keeps the pin it already set.
    */
   pins?: true;
+  /** With `pins`: who asked for the rollback and in what words, which its pin records (by, reason). */
+  by?: string;
+  reason?: string | null;
 }

@@ -16,7 +16,7 @@ import type { Site } from '../site.ts';
 import { ABSENT, type AuditEntry, appendAudit, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { PIN } from './names.ts';
-import { describeReplacedPin } from './pin-words.ts';
+import { describeReplacedPin, type PinAhead, rollbackPinAhead } from './pin-words.ts';
 import { parseStateObject, type RequestInfo } from './records.ts';
 
 /** Which release a pin holds, who set it, why and when: a pin's fields, and those of the one it replaced. */
@@ -43,6 +43,7 @@ export const pinSchema = pinnedSchema.extend({
 });
 
 export type PinRecord = z.infer<typeof pinSchema>;
+export type { PinAhead };
 
 const pinKey = (site: Site) => `${site.target.statePrefix}${PIN}`;
 
@@ -106,14 +107,8 @@ export async function pinRolledBack(
   const existing = await readPinLenient(site);
   if (existing?.deployId === release.deployId) return existing;
   const pin: PinRecord = {
-    stack: site.target.stack,
-    deployId: release.deployId,
-    app: release.app,
-    commit: release.commit,
-    by: request.actor,
-    reason: request.message ?? null,
+    ...rollbackPinAhead(site.target.stack, release, request),
     at: new Date().toISOString(),
-    cause: 'rollback',
     // A deliberate pin replaced by an earlier rollback stays said by the next one.
     ...(existing?.cause === 'rollback' && existing.replaces ? { replaces: existing.replaces } : {}),
     ...(existing?.cause === 'pin' ? { replaces: pinnedSchema.parse(existing) } : {}),

@@ -85,9 +85,21 @@ async function saidAndDone(
   const json = await run([...argv, '--dry-run', '--json']);
   const planned = JSON.parse(json.stdout);
   expect(planned).toMatchObject({ dryRun: true, finishes: stopped });
-  // The pin its words name, as a field: the stopped rollback's release, under its deploy id.
-  if (pins) expect(planned.pins).toEqual({ deployId: stopped, app: APP, commit });
-  else expect(planned).not.toHaveProperty('pins');
+  // The pin its words name, as a field: the stopped rollback's release, under its deploy id, in the
+  // shape and under the name the run's --json gives it (`pinned`, a pin's fields; `at` once set).
+  expect(planned).not.toHaveProperty('pins');
+  // A rollback pins the release it makes live: its dry run says that pin too.
+  if (argv[0] === 'rollback' && !pins)
+    expect(planned.pinned).toMatchObject({ deployId: stopped, commit, cause: 'rollback', by: 'rm-alice' });
+  else if (pins)
+    expect(planned.pinned).toMatchObject({
+      deployId: stopped,
+      app: APP,
+      commit,
+      cause: 'rollback',
+      by: 'rm-alice',
+    });
+  else expect(planned).not.toHaveProperty('pinned');
   // The infra tools plan a deploy of the same build: its run finishes the stopped change, whatever it was.
   const c = await connectInfra(infraServerOn(site));
   try {

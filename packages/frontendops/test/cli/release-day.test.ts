@@ -318,6 +318,16 @@ describe('pin, promote and unpin at the terminal', () => {
       /note: a rollback pins dashboard-staging to the release it goes back to: deploys of other releases are refused until someone promotes a release or unpins\./,
     );
     expect(wouldBack.stderr).not.toMatch(/Rolling back/);
+    // And its --json names that pin as the run's does (`pinned`), its fields known before it is set.
+    const wouldBackJson = JSON.parse(
+      (await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--dry-run', '--json'])).stdout,
+    );
+    expect(wouldBackJson).toMatchObject({
+      dryRun: true,
+      commit: C2,
+      pinned: { commit: C2, cause: 'rollback', deployId: wouldBackJson.deployId },
+    });
+    expect(wouldBackJson.pinned).not.toHaveProperty('at');
     const back = await run(['rollback', '--stack', outputs, '--to', C2.slice(0, 7), '--json']);
     expect(JSON.parse(back.stdout)).toMatchObject({ commit: C2, pinned: { commit: C2 } });
     // The promote's own dry run says it is a promote, going past the pin: not "a deploy would be refused".

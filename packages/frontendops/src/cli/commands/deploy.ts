@@ -10,7 +10,12 @@ import type { ApprovalAction, GitHost } from '../../ports.ts';
 import { finishedRollbackPin, PIN_EFFECT } from '../../read/pin-words.ts';
 import type { Site } from '../../site.ts';
 import type { PolicyInForce } from '../../state/approval-policy.ts';
-import { describeReplacedPin } from '../../state/pin-words.ts';
+import {
+  describeReplacedPin,
+  type PinAhead,
+  rollbackPinAhead,
+  stoppedRollbackPin,
+} from '../../state/pin-words.ts';
 import {
   APP_OPTION_HELP,
   type CliContext,
@@ -675,19 +680,30 @@ export function summaryJson(
     ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
     ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
     ...(summary.finishes ? { finishes: summary.finishes.deployId } : {}),
-    // The pin the stopped rollback it finishes sets and leaves, said in words by describeFinish.
-    ...(summary.finishes?.pins && !liftsPin
-      ? {
-          pins: {
-            deployId: summary.finishes.deployId,
-            app: summary.finishes.app,
-            commit: summary.finishes.commit,
-          },
-        }
-      : {}),
+    // A dry run's: the pin its run sets or leaves (a rollback's, or the stopped rollback's it
+    // finishes), under the run's name and in a pin's shape, but when it is set.
+    ...(summary.dryRun ? pinnedAhead(summary, liftsPin) : {}),
     ...(summary.error ? { error: summary.error } : {}),
     ...atomicJson(summary),
   };
+}
+
+/**
+ * The pin a dry run's run sets or leaves: a rollback pins its release (its finish of a stopped
+ * rollback of it, that rollback's pin); a deploy leaves the pin of a stopped rollback it finishes; a
+ * promote lifts it.
+ */
+function pinnedAhead(summary: DeploySummary, liftsPin: boolean): { pinned?: PinAhead } {
+  const stopped = summary.finishes;
+  const byStopped = stopped?.pins ? stoppedRollbackPin(summary.stack, stopped) : null;
+  if (summary.kind === 'rollback') {
+    if (summary.finishes?.pins && byStopped) return { pinned: byStopped };
+    const deployId =
+      summary.finishes?.deployId ??
+      (summary.noop ? (summary.plan.fromDeployId ?? summary.deployId) : summary.deployId);
+    return { pinned: rollbackPinAhead(summary.stack, { ...summary, deployId }, summary.request) };
+  }
+  return byStopped && !liftsPin ? { pinned: byStopped } : {};
 }
 
 /** Atomic releases: which release, and what the release pointer says afterwards. */
