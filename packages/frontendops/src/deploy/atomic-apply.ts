@@ -205,9 +205,9 @@ export async function runAtomic(
     options.onEvent?.({ type: 'plan', plan: prepared.plan });
     const drift = driftOf(ctx, site.spa);
     // This release live by an operation stopped past its switch: the run finishes that one
-    // (settleAtomic), and says so. Read only when there is nothing else to do.
-    const stopped = prepared.plan.noop ? await ctx.atomic.readPending() : null;
-    const finishes = stopped && switchedLive(stopped, ctx.kvs.value) && finishedBy(stopped, prepared.plan);
+    // (settleAtomic), and says so; another release: the run finishes it first, then this plan.
+    const stopped = await ctx.atomic.readPending();
+    const finished = stopped && switchedLive(stopped, ctx.kvs.value) ? stoppedChange(stopped) : null;
     return {
       ...summarize(prepared.plan, {
         dryRun: true,
@@ -215,7 +215,11 @@ export async function runAtomic(
         request: options.request,
         ...(drift ? { drift } : {}),
       }),
-      ...(stopped && finishes ? { finishes: stoppedChange(stopped) } : {}),
+      ...(finished
+        ? prepared.plan.noop && stopped && finishedBy(stopped, prepared.plan)
+          ? { finishes: finished }
+          : { finishesFirst: finished }
+        : {}),
     };
   }
   const { lock, marker } = await takeDeployLockReading(site, options, async () => undefined);

@@ -154,10 +154,11 @@ async function deployInPlace(
     if (!plan.noop) await inPlaceRecordAhead(site, plan, options.request, await found, DRY_RUN_REFUSED);
     options.onEvent?.({ type: 'plan', plan });
     // This release live by a change stopped before it was recorded: the run finishes that one, with
-    // nothing else to do, and says so.
+    // nothing else to do, and says so; another release: the run finishes it first, then this plan.
+    const finished = stopped && pending ? stoppedChangeOf(pending) : null;
     return {
       ...summarize(plan, { dryRun: true, started, request: options.request }),
-      ...(stopped && pending && plan.noop ? { finishes: stoppedChangeOf(pending) } : {}),
+      ...(finished ? (plan.noop ? { finishes: finished } : { finishesFirst: finished }) : {}),
     };
   }
 
@@ -309,7 +310,7 @@ const pinsOnFinish = (pending: PendingDeploy | null) =>
     ? { commit: pending.plan.commit, pins: true as const }
     : null;
 
-/** A stopped change as the dry run names it (finishes), with what its finish pins. */
+/** A stopped change as the dry run names it (finishes, finishesFirst), with what its finish pins. */
 const stoppedChangeOf = (pending: PendingDeploy): StoppedChange => ({
   deployId: pending.plan.deployId,
   kind: pending.plan.kind,

@@ -151,4 +151,10 @@ export interface DeploySummary extends DeployIdentity {
    * nothing else to do (its plan is a no-op): what the run does, said (describeFinish).
    */
   finishes?: StoppedChange;
+  /**
+   * A dry run only: a change of another release that went live and stopped before it was verified and
+   * recorded, which the run finishes first, then plans from what it made live (this plan): a
+   * rollback's finish pins its release (pinRefusalAhead says what that refuses).
+   */
+  finishesFirst?: StoppedChange;
 }

@@ -332,6 +332,12 @@ export const planView = z.object({
   fromCommit: z.string().nullable().describe('The commit live now, or null before the first deploy'),
   noop: z.boolean().describe('true when this build is already live and every file is in place'),
   protected: z.boolean().describe('true: a human must approve the change'),
+  refusedBy: z
+    .object({ code: z.string(), message: z.string() })
+    .optional()
+    .describe(
+      'A dry run only: the refusal its run gives now (PINNED: the pin, or the one a stopped rollback it finishes first sets), in its words',
+    ),
   contents: planContents
     .optional()
     .describe('The files that differ from the live release, grouped, and the CDN refresh in words'),
@@ -409,6 +415,8 @@ export function toPlanView(
   finishes?: StoppedChange,
   /** A promote: describeFinish's liftsPin. */
   liftsPin = false,
+  /** A stopped change of another release that the run finishes before this plan (DeploySummary finishesFirst). */
+  finishesFirst?: StoppedChange,
 ): PlanView {
   return {
     stack: plan.stack,
@@ -417,7 +425,11 @@ export function toPlanView(
     commit: plan.commit,
     deployId: plan.deployId,
     artifactDigest: plan.artifactDigest,
-    description: finishes ? describeFinish(finishes, plan.stack, liftsPin) : describePlan(plan),
+    description: finishes
+      ? describeFinish(finishes, plan.stack, liftsPin)
+      : finishesFirst
+        ? `first ${describeFinish(finishesFirst, plan.stack, liftsPin)}; then ${describePlan(plan)}`
+        : describePlan(plan),
     filesToCopy: plan.copies.length,
     bytesToCopy: plan.bytesToCopy,
     unchanged: plan.unchanged,

@@ -171,7 +171,7 @@ export type PinShown = Pick<PinRecord, 'deployId' | 'at'>;
  * is held to that pin, not to the one it replaces. One rule for the run, its dry run and the tools.
  */
 export function assertDeployAllowed(
-  pin: PinRecord | null,
+  pin: PinAhead | null,
   stack: string,
   commit: string,
   finishing?: { commit: string; pins?: true } | null,
@@ -187,7 +187,7 @@ const PIN_WAYS = {
 };
 
 /** PINNED: what is pinned, by whom, when and why, and the two ways forward. */
-export function pinnedError(stack: string, pin: PinRecord): FrontendOpsError {
+export function pinnedError(stack: string, pin: PinAhead): FrontendOpsError {
   return new FrontendOpsError(
     'PINNED',
     pinnedRefusal(`${stack} is pinned to ${describePin(pin)}`, PIN_WAYS),
@@ -198,11 +198,12 @@ export function pinnedError(stack: string, pin: PinRecord): FrontendOpsError {
 }
 
 /** "sophia-dashboard@3f2c1a9 (3f2c1a9-0123456789) since <at>, by alice (rollback): \"KPI totals wrong\"" */
-export function describePin(pin: PinRecord): string {
+export function describePin(pin: PinAhead): string {
   const why = pin.reason ? `: "${escapeOnOneLine(pin.reason)}"` : '';
   const how = pin.cause === 'rollback' ? ' when rolling back' : '';
   const replaced = pin.replaces ? ` (replacing ${describeReplacedPin(pin.replaces)})` : '';
-  return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId}) since ${pin.at}, by ${escapeOnOneLine(pin.by)}${how}${why}${replaced}`;
+  const since = pin.at ? ` since ${pin.at}` : '';
+  return `${pin.app}@${shortSha(pin.commit)} (${pin.deployId})${since}, by ${escapeOnOneLine(pin.by)}${how}${why}${replaced}`;
 }
 
 /** A damaged pin must still be removable: unpin reads it leniently. */

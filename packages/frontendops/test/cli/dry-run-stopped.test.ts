@@ -396,8 +396,44 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       // The deploy finishes the rollback, whose last step pins its release, then is refused as any
       // deploy past a pin is. Before, in place the refusal said only the pin (as if nothing had
       // been done), while the atomic path named the rollback it had finished.
-      const [from] = wentLive();
+      const [from, to] = wentLive();
       const stopped = await stoppedAfterSwitch(() => rollbackRelease(stopping(site), { request }));
+      // Its dry runs say both: the rollback it finishes first, and the refusal that finish leaves.
+      // Before, they planned the deploy alone (files to copy) and said neither.
+      const finish = `finish rollback ${stopped} of ${APP}@${to.slice(0, 7)} on ${site.target.stack}: it went live, but it was interrupted before it was verified and recorded`;
+      const pinnedTo = new RegExp(
+        `is pinned to ${APP}@${to.slice(0, 7)} \\(${stopped}\\).* when rolling back`,
+      );
+      const dry = await run(['deploy', '--commit', from, '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(`first: ${finish}`);
+      expect(dry.stdout).toMatch(/refused \(PINNED\): /);
+      expect(dry.stdout).toMatch(pinnedTo);
+      const json = JSON.parse((await run(['deploy', '--commit', from, '--dry-run', '--json'])).stdout);
+      expect(json).toMatchObject({
+        dryRun: true,
+        commit: from,
+        finishesFirst: stopped,
+        pinned: { deployId: stopped, app: APP, commit: to, cause: 'rollback' },
+        refusedBy: { code: 'PINNED' },
+      });
+      expect(json).not.toHaveProperty('finishes');
+      expect(json.refusedBy.message).toMatch(pinnedTo);
+      const c = await connectInfra(infraServerOn(site));
+      try {
+        const planned = await c.call('plan_deploy', { commit: from });
+        expect(planned.isError, planned.text).toBe(false);
+        expect(planned.text).toContain(finish);
+        expect(planned.structured.refusedBy).toEqual(json.refusedBy);
+        const target = await c.call('get_deploy_target', { commit: from });
+        expect(target.isError, target.text).toBe(true);
+        expect(target.text).toMatch(/^PINNED: /);
+        expect(target.text).toMatch(pinnedTo);
+        expect(target.text).toContain(finish);
+      } finally {
+        await c.close();
+      }
+      expect(await entryOf(stopped)).toBeUndefined();
       const real = await run(['deploy', '--commit', from]);
       expect(real.code, real.stdout).toBe(2);
       expect(real.stderr).toMatch(/is pinned to \S+ \(\S+\) since .* when rolling back/);
@@ -440,7 +476,7 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       const finish = `would finish deployment ${stopped} of ${APP}@${to.slice(0, 7)}`;
       const deploy = await run(['deploy', '--commit', to, '--dry-run']);
       expect(deploy.stdout).toContain(finish);
-      expect(deploy.stdout).toMatch(new RegExp(`${pinnedTo} .*; a deploy would be refused`));
+      expect(deploy.stdout).toMatch(new RegExp(`a deploy would be refused \\(PINNED\\): \\S+ ${pinnedTo} `));
       const rollback = await run(['rollback', '--to', to, '--dry-run']);
       expect(rollback.stdout).toContain(finish);
       expect(rollback.stdout).toContain(

@@ -271,7 +271,8 @@ describe('pin, promote and unpin at the terminal', () => {
       /Files: HTML: 1 changed · hashed assets: 2 added, 2 removed · other files: no change/,
     );
     expect(dry.stdout).toMatch(/The CDN refreshes 2 paths \(\/, \/index\.html\)/);
-    expect(dry.stdout).toMatch(/note: dashboard-staging is pinned to .* a deploy would be refused/);
+    // The refusal its run gives, in the refusal's words.
+    expect(dry.stdout).toMatch(/note: a deploy would be refused \(PINNED\): dashboard-staging is pinned to /);
     // A dry run says what it would do, never that it is deploying.
     expect(dry.stderr).not.toMatch(/Deploying|Rolling back/);
   });

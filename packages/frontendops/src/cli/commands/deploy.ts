@@ -548,8 +548,14 @@ export async function finish(
     // a refusal (2, "nothing was changed"). The summary still follows.
     untagged = error instanceof Error ? error.message : String(error);
   }
+  // What the pin does to a deploy past it, as its run will say it (a promote goes past it).
+  const refusal =
+    summary.dryRun && summary.kind === 'deploy' && as !== 'promote'
+      ? await import('../../deploy/pin-ahead.ts').then((m) => m.pinRefusalAhead(site, summary))
+      : null;
   const json = {
     ...summaryJson(summary, as === 'promote'),
+    ...(refusal ? { refusedBy: { code: refusal.code, message: refusal.message } } : {}),
     siteUrl: site.target.siteUrl ?? null,
     tag: tag ?? null,
   };
@@ -573,6 +579,14 @@ export async function finish(
         ? words.describeFinish(summary.finishes, summary.stack, as === 'promote')
         : summary.finishedInterrupted && words.describeFinished(summary.finishedInterrupted));
     report(ctx, summary, json, as, finishing || undefined);
+    // A stopped change of another release, which the run finishes before this plan.
+    if (summary.finishesFirst) {
+      const { describeFinish } = await import('../../engine/describe.ts');
+      say(
+        ctx.io.stdout,
+        `  first: ${describeFinish(summary.finishesFirst, summary.stack, as === 'promote')}`,
+      );
+    }
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
     if (summary.dryRun && !summary.noop)
       for (const line of await contentsLines(ctx, site, summary, git)) say(ctx.io.stdout, `  ${line}`);
@@ -589,16 +603,15 @@ export async function finish(
           `  note: a rollback pins ${site.target.stack} to the release it goes back to: ${PIN_EFFECT}.`,
         );
       // Who pinned is told only as the audit chain records it (a forged pin is refused, as the run would).
-      const pin = summary.kind === 'deploy' ? await readPinAsRecorded(site) : null;
-      if (pin && pin.commit !== summary.commit && !summary.unpinned) {
+      const pin = as === 'promote' ? await readPinAsRecorded(site) : null;
+      if (pin && pin.commit !== summary.commit)
         say(
           ctx.io.stdout,
-          as === 'promote'
-            ? `  note: ${site.target.stack} is pinned to ${describePin(pin)}; this promote goes past it and lifts the pin.`
-            : `  note: ${site.target.stack} is pinned to ${describePin(pin)}; a deploy would be refused — \`frontendops promote\` deploys it and clears the pin.`,
+          `  note: ${site.target.stack} is pinned to ${describePin(pin)}; this promote goes past it and lifts the pin.`,
         );
-      }
     }
+    if (refusal)
+      say(ctx.io.stdout, `  note: a deploy would be refused (${refusal.code}): ${refusal.message}`);
   }
   if (flags.open && site.target.siteUrl && !summary.dryRun && summary.outcome !== 'failed') {
     await ctx.io.openUrl?.(site.target.siteUrl);
@@ -680,6 +693,7 @@ export function summaryJson(
     ...(summary.unpinned ? { unpinned: summary.unpinned } : {}),
     ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
     ...(summary.finishes ? { finishes: summary.finishes.deployId } : {}),
+    ...(summary.finishesFirst ? { finishesFirst: summary.finishesFirst.deployId } : {}),
     // A dry run's: the pin its run sets or leaves (a rollback's, or the stopped rollback's it
     // finishes), under the run's name and in a pin's shape, but when it is set.
     ...(summary.dryRun ? pinnedAhead(summary, liftsPin) : {}),
@@ -694,7 +708,7 @@ export function summaryJson(
  * promote lifts it.
  */
 function pinnedAhead(summary: DeploySummary, liftsPin: boolean): { pinned?: PinAhead } {
-  const stopped = summary.finishes;
+  const stopped = summary.finishes ?? summary.finishesFirst;
   const byStopped = stopped?.pins ? stoppedRollbackPin(summary.stack, stopped) : null;
   if (summary.kind === 'rollback') {
     if (summary.finishes?.pins && byStopped) return { pinned: byStopped };

@@ -52,14 +52,15 @@ export interface InfraToolContext {
   ): Promise<ApprovalOutcome>;
   /**
    * The plan a deploy of app@commit would carry out now (changes nothing), and the stopped change
-   * of that release it would finish instead, if any (DeploySummary finishes).
+   * of that release it would finish instead, if any (DeploySummary finishes), or of another
+   * release it would finish first (finishesFirst).
    */
   dryRun(
     site: Site,
     app: string,
     commit: string,
     request: RequestInfo,
-  ): Promise<Pick<DeploySummary, 'plan' | 'finishes'>>;
+  ): Promise<Pick<DeploySummary, 'plan' | 'finishes' | 'finishesFirst'>>;
   /**
    * The receipt of a finished deployment, for create_deploy_tag (mcp/receipts.ts); null for a
    * no-op, which made no deployment (its planned id was never recorded) and so has none to tag, and
@@ -196,8 +197,13 @@ export function createInfraToolContext(input: {
         ...change,
       }),
     dryRun: async (site, app, commit, request) => {
-      const { plan, finishes } = await deployArtifact(site, { app, commit, request, dryRun: true });
-      return { plan, ...(finishes ? { finishes } : {}) };
+      const { plan, finishes, finishesFirst } = await deployArtifact(site, {
+        app,
+        commit,
+        request,
+        dryRun: true,
+      });
+      return { plan, ...(finishes ? { finishes } : {}), ...(finishesFirst ? { finishesFirst } : {}) };
     },
   };
 }

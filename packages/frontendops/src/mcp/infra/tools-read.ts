@@ -1,13 +1,11 @@
 /** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
+import { pinRefusalAhead } from '../../deploy/pin-ahead.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
-import { isFrontendOpsError } from '../../errors.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { leftOutWords, readHistory } from '../../read/history.ts';
 import { PIN_EFFECT } from '../../read/pin-words.ts';
 import { readStatus } from '../../read/status.ts';
 import { describeCanary, toPlanView } from '../../read/views.ts';
-import { assertDeployAllowed } from '../../state/pin.ts';
-import { readPinAsRecorded } from '../../state/recorded-state.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import { changesStopped, type InfraToolContext } from './context.ts';
 
@@ -20,27 +18,27 @@ export function registerReadTools(t: InfraToolContext): void {
     async ({ stack, app = config.app, commit }, ctx) => {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
-      const { plan, finishes } = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
-      const [contents, pinned] = await Promise.all([
+      const planned = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
+      const { plan, finishes, finishesFirst } = planned;
+      const [contents, refusal] = await Promise.all([
         readPlanContents(site, plan),
         // A deploy past the pin is refused (get_deploy_target, run_sync): the dry run says so, in
         // the refusal's words, and still answers for a promote, which goes past it.
-        readPinAsRecorded(site).then((pin) => {
-          try {
-            assertDeployAllowed(pin, site.target.stack, full, finishes);
-            return '';
-          } catch (error) {
-            if (!isFrontendOpsError(error, 'PINNED')) throw error;
-            return ` A deploy of it is refused now (PINNED): ${error.message}`;
-          }
-        }),
+        pinRefusalAhead(site, { kind: plan.kind, commit: full, ...planned }),
       ]);
       const view = {
-        // Its run finishes a stopped change of this release: said as get_deploy_target says it.
-        ...toPlanView(plan, site.protected, finishes),
+        // Its run finishes a stopped change: said as get_deploy_target says it.
+        ...toPlanView(plan, site.protected, finishes, false, finishesFirst),
         contents,
+        ...(refusal ? { refusedBy: { code: refusal.code, message: refusal.message } } : {}),
       };
-      return toolSuccess('plan_deploy', view, `Dry run: ${view.description}. Nothing was changed.${pinned}`);
+      // The refusal's words say that nothing was changed: said once.
+      const refused = view.refusedBy;
+      return toolSuccess(
+        'plan_deploy',
+        view,
+        `Dry run: ${view.description}. ${refused ? `A deploy of it is refused now (${refused.code}): ${refused.message}` : 'Nothing was changed.'}`,
+      );
     },
     secrecy.guard,
   );

@@ -6,6 +6,7 @@
 import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
 import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
+import { pinRefusalAhead } from '../../deploy/pin-ahead.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { NOT_SWITCHED_BACK, switchedBack } from '../../deploy/switch-back-words.ts';
 import { changeNoun, describePlan } from '../../engine/describe.ts';
@@ -16,8 +17,6 @@ import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
 import { approvalInForce } from '../../state/approval-in-force.ts';
 import { adoptionWords } from '../../state/approval-policy.ts';
-import { assertDeployAllowed } from '../../state/pin.ts';
-import { readPinAsRecorded } from '../../state/recorded-state.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import {
   type InfraToolContext,
@@ -38,11 +37,13 @@ export function registerSyncTools(t: InfraToolContext): void {
     async ({ stack, app = config.app, commit }, ctx) => {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
-      const { plan, finishes } = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
+      const planned = await dryRun(site, app, full, requestFor({}, ctx, 'get deploy target'));
+      const { plan, finishes, finishesFirst } = planned;
       // A deploy past the pin would be refused at run_sync: say so now, with the ways forward.
       // Held to the chain first: the pin's words are told as the audit log records them, or refused.
       // A stopped rollback the run finishes replaces the pin with its own, as the run judges it.
-      assertDeployAllowed(await readPinAsRecorded(site), site.target.stack, full, finishes);
+      const refusal = await pinRefusalAhead(site, { kind: plan.kind, commit: full, ...planned });
+      if (refusal) throw refusal;
       // This build live is not "nothing to do" while the change that made it live (a deploy, a
       // rollback…) waits to be verified and recorded, stopped after its switch: as the dry run finds it,
       // by the rule the run finishes it by, the handle names that change, and run_sync → invalidate_cdn
@@ -58,7 +59,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         artifactDigest: plan.artifactDigest,
       });
       const view = {
-        ...toPlanView(plan, site.protected, finishes),
+        ...toPlanView(plan, site.protected, finishes, false, finishesFirst),
         contents: await readPlanContents(site, plan),
         ...(finishes ? { deployId, noop: false } : {}),
       };

@@ -101,10 +101,15 @@ describe('the pin through the infra MCP server', () => {
     // The dry run still answers (what a promote would do), and says a deploy is refused, in those words.
     const planned = await c.call('plan_deploy', { commit: COMMITS[2] });
     expect(planned.isError).toBe(false);
-    expect(planned.text).toMatch(
-      /^Dry run: .*Nothing was changed\. A deploy of it is refused now \(PINNED\): /s,
+    // One field says the refusal (the run's words), and the text is made from it, saying once that
+    // nothing was changed.
+    const refusal = target.text.replace(/^PINNED: /, '');
+    expect(planned.structured.refusedBy).toEqual({ code: 'PINNED', message: refusal });
+    const said = planned.text.split('\n')[0] ?? '';
+    expect(said).toBe(
+      `Dry run: ${planned.structured.description}. A deploy of it is refused now (PINNED): ${refusal}`,
     );
-    expect(planned.text).toContain(target.text.replace(/^PINNED: /, ''));
+    expect(said.match(/nothing was changed/gi)).toHaveLength(1);
   });
 
   it('unpin_release lifts it and says what it was; unpinning again is a no-op; pin_release pins the live release', async () => {

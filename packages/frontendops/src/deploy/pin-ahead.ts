@@ -1,0 +1,55 @@
+/**
+ * What the pin does to a deploy, said by its dry run as its run will say it: the CLI's
+ * `deploy --dry-run`, plan_deploy and get_deploy_target read it here, once, from the dry run's
+ * summary (finishes, finishesFirst) and the pin as the audit chain records it.
+ */
+import { describeFinish } from '../engine/describe.ts';
+import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import type { Site } from '../site.ts';
+import { assertDeployAllowed, type PinAhead } from '../state/pin.ts';
+import { stoppedRollbackPin } from '../state/pin-words.ts';
+import { readPinAsRecorded } from '../state/recorded-state.ts';
+import { refusedAfterFinishing } from './atomic-apply.ts';
+import type { DeploySummary } from './types.ts';
+
+/**
+ * The refusal (PINNED) a deploy's run gives, as its dry run `summary` planned it, or null when the
+ * pin lets it through. In place the run judges the pin as it is before it finishes a stopped change
+ * (deployInPlace); on atomic releases it finishes that change first (runLocked). Either way a
+ * stopped rollback it finishes pins that rollback's release (pinRolledBack), in place of any pin,
+ * and a deploy of another release is then refused, saying what it finished: said here as "would
+ * first finish …".
+ */
+export async function pinRefusalAhead(
+  site: Site,
+  summary: Pick<DeploySummary, 'kind' | 'commit' | 'finishes' | 'finishesFirst'>,
+): Promise<FrontendOpsError | null> {
+  if (summary.kind !== 'deploy') return null;
+  const stack = site.target.stack;
+  const refusal = (pin: PinAhead | null): FrontendOpsError | null => {
+    try {
+      assertDeployAllowed(pin, stack, summary.commit, summary.finishes);
+      return null;
+    } catch (error) {
+      if (isFrontendOpsError(error, 'PINNED')) return error;
+      throw error;
+    }
+  };
+  const first = summary.finishesFirst;
+  if (site.mode !== 'atomic' || !first) {
+    const now = refusal(await readPinAsRecorded(site));
+    if (now || !first) return now;
+  }
+  const after = first.pins
+    ? refusal(stoppedRollbackPin(stack, first))
+    : site.mode === 'atomic'
+      ? refusal(await readPinAsRecorded(site))
+      : null;
+  if (!after) return null;
+  const said = refusedAfterFinishing(after, `would first ${describeFinish(first, stack)}`);
+  return said instanceof FrontendOpsError ? said : after;
+}
+
+/** A refusal as a plan carries it (the tools' plan view, the CLI's --json): its code and words. */
+export const refusedByView = (error: FrontendOpsError | null) =>
+  error ? { code: error.code, message: error.message } : null;
