@@ -6,7 +6,7 @@ import { deployLockName } from '../../src/deploy/deploy-lock.ts';
 import { artifactFileKey } from '../../src/engine/manifest.ts';
 import { lockDirFor } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { startCli, waitForStderr } from '../support/cli.ts';
 import {
   ARTIFACTS,
@@ -49,8 +49,7 @@ beforeAll(async () => {
     builds.set(commit, build);
     await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
-  const snapshot = () =>
-    snapshotBuckets([{ store: t.site.hosting }, { store: t.site.state, prefix: t.target.statePrefix }]);
+  const snapshot = () => snapshotStack(t.site);
   nothingLive = await snapshot();
   const deploy = (commit: string) =>
     deployArtifact(t.site, { app: APP, commit, request: requestBy(`deploy ${commit}`, 'cli-test') });
