@@ -19,7 +19,7 @@ import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
-import { snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { connectInfra, infraServerOn } from '../support/mcp-infra.ts';
@@ -161,8 +161,7 @@ describe('in place', () => {
     const outputs = await t.writeOutputs({ cdn: true });
     const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
     run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: t.tmp });
-    const snapshot = () =>
-      snapshotBuckets([{ store: t.site.hosting }, { store: t.site.state, prefix: t.target.statePrefix }]);
+    const snapshot = () => snapshotStack(t.site);
     await deployArtifact(t.site, { app: APP, commit: V1, request });
     v1Live = await snapshot();
     await deployArtifact(t.site, { app: APP, commit: V2, request });
@@ -281,12 +280,7 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       env = { ...env, AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
       run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: repo.dir });
       for (const commit of [other, live]) await deployArtifact(site, { app: APP, commit, request });
-      start = atomicEnv
-        ? await snapshotAtomicEnv(atomicEnv)
-        : await snapshotBuckets([
-            { store: site.hosting },
-            { store: site.state, prefix: site.target.statePrefix },
-          ]);
+      start = atomicEnv ? await snapshotAtomicEnv(atomicEnv) : await snapshotStack(site);
     }, 180_000);
     beforeEach(async () => {
       await start.restore();
