@@ -6,49 +6,75 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { cli } from '../support/run-cli.ts';
 
 const C = ['f1f1f1f1f1f1f1f1', 'f2f2f2f2f2f2f2f2', 'f3f3f3f3f3f3f3f3'];
 let t: AtomicEnv;
-let outputs: string;
+
+/** The CLI on `env`'s stack (its outputs file `file`), and the release a visitor of its edge gets. */
+function cliOn(env: AtomicEnv, file: string) {
+  const run = (argv: string[], cwd = env.tmp) => cli([...argv, '--stack', file], { env: env.cliEnv(), cwd });
+  const json = async (argv: string[]) => {
+    const result = await run([...argv, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout);
+  };
+  const served = async () => releaseOf(await (await fetch(env.edge.url)).text());
+  return { run, json, served };
+}
+let { run, json, served } = {} as ReturnType<typeof cliOn>;
+/**
+ * The stack as the cases start from it: C0 live; C1 live after it; rolled back to C0, pinned. The
+ * first deploy runs on a stack of its own: the release store, once written, cannot be emptied again.
+ */
+let c0Live: AtomicSnapshot;
+let c1Live: AtomicSnapshot;
+let rolledBack: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv();
   await t.publishVersions(C);
-  outputs = await t.writeOutputs();
+  ({ run, json, served } = cliOn(t, await t.writeOutputs()));
+  await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
+  c0Live = await snapshotAtomicEnv(t);
+  await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() });
+  c1Live = await snapshotAtomicEnv(t);
+  await rollbackRelease(t.site, { request: request() });
+  rolledBack = await snapshotAtomicEnv(t);
 });
 afterAll(() => t.stop());
 
-const run = (argv: string[], cwd = t.tmp) => cli([...argv, '--stack', outputs], { env: t.cliEnv(), cwd });
-const json = async (argv: string[]) => {
-  const result = await run([...argv, '--json']);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout);
-};
-const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
-
 describe('frontendops on an atomic stack', () => {
   it('deploy: one key write, no invalidation, the release id and pointer in the summary', async () => {
-    const summary = await json(['deploy', '--commit', C[0] as string]);
-    expect(summary).toMatchObject({
-      outcome: 'succeeded',
-      mode: 'atomic',
-      op: 'deploy',
-      invalidation: { paths: [], ids: [] },
-      canary: null,
-    });
-    expect(summary.pointer).toEqual({ live: summary.releaseId });
-    expect(summary.verification.ok).toBe(true);
-    const text = await run(['deploy', '--commit', C[0] as string]);
-    // The live deployment's id (one the history has), not an id this run made up and never used.
-    expect(text.stdout).toMatch(new RegExp(`already live \\(as ${summary.deployId}\\), nothing to do`));
-    expect(await served()).toBe('v1');
+    const first = await startAtomicEnv({ stack: 'dashboard-atomic-first' });
+    try {
+      await first.publishVersions(C);
+      const { run, json, served } = cliOn(first, await first.writeOutputs());
+      const summary = await json(['deploy', '--commit', C[0] as string]);
+      expect(summary).toMatchObject({
+        outcome: 'succeeded',
+        mode: 'atomic',
+        op: 'deploy',
+        invalidation: { paths: [], ids: [] },
+        canary: null,
+      });
+      expect(summary.pointer).toEqual({ live: summary.releaseId });
+      expect(summary.verification.ok).toBe(true);
+      const text = await run(['deploy', '--commit', C[0] as string]);
+      // The live deployment's id (one the history has), not an id this run made up and never used.
+      expect(text.stdout).toMatch(new RegExp(`already live \\(as ${summary.deployId}\\), nothing to do`));
+      expect(await served()).toBe('v1');
+    } finally {
+      await first.stop();
+    }
   });
 
   it('deploy --canary 10%, canary status, canary promote', async () => {
+    await c0Live.restore();
     const started = await json(['deploy', '--commit', C[1] as string, '--canary', '10%']);
     expect(started).toMatchObject({ op: 'canary-start', outcome: 'succeeded', canary: { weight: 10 } });
     expect(started.pointer).toMatchObject({ canary: started.releaseId, weight: 10 });
@@ -63,6 +89,7 @@ describe('frontendops on an atomic stack', () => {
   });
 
   it('canary abort; rollback is one key write; bad shares are refused', async () => {
+    await c1Live.restore();
     await json(['deploy', '--commit', C[2] as string, '--canary', '25']);
     const refused = await run(['deploy', '--commit', C[2] as string]);
     expect([refused.code, refused.stderr]).toEqual([
@@ -83,13 +110,14 @@ describe('frontendops on an atomic stack', () => {
   });
 
   it('a protected stack needs an approval for a canary and its promotion', async () => {
+    await rolledBack.restore();
     const dir = join(t.tmp, 'protected');
     await mkdir(dir, { recursive: true });
     await writeFile(
       join(dir, 'frontendops.config.json'),
       JSON.stringify({ protected: ['dashboard-atomic'] }),
     );
-    // The rollback before pinned the stack: a canary of another build waits for the pin, too.
+    // The rollback pinned the stack: a canary of another build waits for the pin, too.
     const pinned = await run(['deploy', '--commit', C[2] as string, '--canary', '5', '--yes'], dir);
     expect([pinned.code, pinned.stderr]).toEqual([2, expect.stringMatching(/is pinned to .*unpin/s)]);
     expect((await run(['unpin'], dir)).code).toBe(0);
