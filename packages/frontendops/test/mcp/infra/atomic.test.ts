@@ -24,17 +24,31 @@ import {
   request,
   startAtomicEnv,
 } from '../../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../../support/atomic-snapshot.ts';
 import { Browser, releaseOf } from '../../support/edge-probe.ts';
-import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
+import {
+  connectInfra,
+  deployThroughTools,
+  type InfraClient,
+  infraServerOn,
+} from '../../support/mcp-infra.ts';
 
 const C = ['a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0', 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0'];
 let t: AtomicEnv;
 let c: InfraClient;
+/** The stack the cases start from: v1 then v2 deployed through the tools; then rolled back to v1. */
+let v2Live: AtomicSnapshot;
+let rolledBack: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv();
   await t.publishVersions(C);
   c = await connectInfra(infraServerOn(t.site));
+  for (const commit of C) await deployThroughTools(c, commit);
+  v2Live = await snapshotAtomicEnv(t);
+  const back = await c.call('rollback', {});
+  if (back.isError) throw new Error(back.text);
+  rolledBack = await snapshotAtomicEnv(t);
 });
 afterAll(async () => {
   await c.close();
@@ -57,42 +71,53 @@ async function guardedStack() {
   return { site, approvers, guarded, approve, close };
 }
 
-const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
+const served = async (env: AtomicEnv = t) => releaseOf(await (await fetch(env.edge.url)).text());
 
 describe('infra tools on an atomic stack', () => {
   it('get_deploy_target → run_sync (live: one key write) → invalidate_cdn (nothing to invalidate: verify, record)', async () => {
-    for (const [i, commit] of C.entries()) {
-      const target = await c.call('get_deploy_target', { commit, app: APP });
-      expect(target.isError, target.text).toBe(false);
-      expect(target.structured).toMatchObject({ invalidationPaths: [] });
-      expect(target.text).toMatch(/one key write, nothing to invalidate/);
-      const sync = await c.call('run_sync', {
-        handle: target.structured.handle,
-        request: 'Deploy the latest',
-      });
-      expect(sync.isError, sync.text).toBe(false);
-      expect(sync.structured).toMatchObject({ outcome: 'synced', deployId: target.structured.deployId });
-      expect(sync.text).toMatch(/It is live: an atomic release switched by one key write/);
-      expect(await served()).toBe(`v${i + 1}`);
-      const inv = await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
-      expect(inv.isError, inv.text).toBe(false);
-      expect(inv.structured).toMatchObject({
-        outcome: 'succeeded',
-        paths: [],
-        invalidationIds: [],
-        verification: { ok: true },
-      });
-      const again = await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
-      expect(again.structured).toMatchObject({ outcome: 'succeeded', invalidationIds: [] });
+    // A stack of its own, where nothing was ever live (a snapshot cannot empty the release store).
+    const fresh = await startAtomicEnv();
+    const own = await connectInfra(infraServerOn(fresh.site));
+    try {
+      await fresh.publishVersions(C);
+      for (const [i, commit] of C.entries()) {
+        const target = await own.call('get_deploy_target', { commit, app: APP });
+        expect(target.isError, target.text).toBe(false);
+        expect(target.structured).toMatchObject({ invalidationPaths: [] });
+        expect(target.text).toMatch(/one key write, nothing to invalidate/);
+        const sync = await own.call('run_sync', {
+          handle: target.structured.handle,
+          request: 'Deploy the latest',
+        });
+        expect(sync.isError, sync.text).toBe(false);
+        expect(sync.structured).toMatchObject({ outcome: 'synced', deployId: target.structured.deployId });
+        expect(sync.text).toMatch(/It is live: an atomic release switched by one key write/);
+        expect(await served(fresh)).toBe(`v${i + 1}`);
+        const inv = await own.call('invalidate_cdn', { deployId: sync.structured.deployId });
+        expect(inv.isError, inv.text).toBe(false);
+        expect(inv.structured).toMatchObject({
+          outcome: 'succeeded',
+          paths: [],
+          invalidationIds: [],
+          verification: { ok: true },
+        });
+        const again = await own.call('invalidate_cdn', { deployId: sync.structured.deployId });
+        expect(again.structured).toMatchObject({ outcome: 'succeeded', invalidationIds: [] });
+      }
+      expect(fresh.edge.stats().invalidations).toEqual([]);
+    } finally {
+      await own.close();
+      await fresh.stop();
     }
-    expect(t.edge.stats().invalidations).toEqual([]);
   });
 
   it('rollback: one key write; no result names the store, a bucket or an endpoint', async () => {
+    await v2Live.restore();
     const back = await c.call('rollback', {});
     expect(back.isError, back.text).toBe(false);
     expect(back.structured).toMatchObject({ commit: C[0], outcome: 'succeeded' });
     expect(await served()).toBe('v1');
+    // Every result this client had: the deploys of v1 and v2 (beforeAll), this rollback, and any case's.
     const everything = JSON.stringify(c.seen);
     for (const secret of [t.target.releaseStoreArn as string, ARTIFACTS, HOSTING, t.s3.endpoint]) {
       expect(everything).not.toContain(secret);
@@ -102,6 +127,7 @@ describe('infra tools on an atomic stack', () => {
 
   it('start_canary, then promote_canary: a share first, then everyone; each one key write, nothing invalidated', async () => {
     // The rollback pinned v1: a canary of another build waits for the pin like a deploy.
+    await rolledBack.restore();
     const held = await c.call('start_canary', {
       commit: (C[1] as string).slice(0, 7),
       percent: 25,
@@ -149,6 +175,7 @@ describe('infra tools on an atomic stack', () => {
   });
 
   it('preview_release: a signed, expiring link that shows the build; what visitors get is unchanged', async () => {
+    await v2Live.restore();
     const preview = await c.call('preview_release', { commit: C[0], hours: 2 });
     expect(preview.isError, preview.text).toBe(false);
     expect(preview.structured).toMatchObject({ commit: C[0], app: APP });
@@ -167,6 +194,7 @@ describe('infra tools on an atomic stack', () => {
   });
 
   it('on a protected stack a canary waits for its own approval (action canary), and nothing changes meanwhile', async () => {
+    await v2Live.restore();
     const guarded = await connectInfra(
       infraServerOn({
         ...t.site,
@@ -188,6 +216,7 @@ describe('infra tools on an atomic stack', () => {
   });
 
   it('attack: an approval of a 5% canary does not start it at 99%, even with the stored request edited', async () => {
+    await v2Live.restore();
     const { guarded, approve, close } = await guardedStack();
     try {
       const before = (await t.store().read()).value;
@@ -229,6 +258,7 @@ describe('infra tools on an atomic stack', () => {
   });
 
   it('attack: a canary of 99% recorded as made with an approval of 10%, by whoever can append: audit verify reports it', async () => {
+    await v2Live.restore();
     const { site, approvers, guarded, approve, close } = await guardedStack();
     const verify = () =>
       verifyAudit(site.state, site.target.statePrefix, { approvers, releaseStore: t.store() });
@@ -255,7 +285,6 @@ describe('infra tools on an atomic stack', () => {
       expect(genuineUse?.objects).toHaveProperty(
         `approvals/used/${(genuine?.data.approval as { nonce?: string } | undefined)?.nonce}.json`,
       );
-      // (It also wrote the canary's request again: the one the test before edited is no longer bound.)
       const clean = await verify();
       expect(clean.problems).toEqual([]);
 
@@ -315,8 +344,6 @@ describe('infra tools on an atomic stack', () => {
       expect((await verify()).problems.map((p) => p.seq)).toEqual([forged.seq]);
       expect(plain.data.approval).toBeUndefined();
     } finally {
-      // What the forgery left is put back for the tests after this one: the canary ended, as recorded.
-      await guarded.call('abort_canary', {});
       await close();
     }
   });
