@@ -27,6 +27,7 @@ import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import { ATOMIC_STATE } from '../../../src/state/names.ts';
 import { approverKeysFor, approversOf, approveShown } from '../../support/approver.ts';
 import { APP, type AtomicEnv, heldAtSwitch, request, startAtomicEnv } from '../../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../../support/atomic-snapshot.ts';
 import { connectInfra, type InfraClient, infraServerOn } from '../../support/mcp-infra.ts';
 
 const [A, B, X] = [
@@ -37,6 +38,10 @@ const [A, B, X] = [
 let t: AtomicEnv;
 const keys = approverKeysFor(['Ada']);
 const clients: InfraClient[] = [];
+/** The stack each case starts from: A live; a canary of B at 10% Ada approved; that canary at 30%. */
+let aLive: AtomicSnapshot;
+let canaryAt10: AtomicSnapshot;
+let canaryAt30: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ stack: 'approval-plan' });
@@ -44,6 +49,12 @@ beforeAll(async () => {
   await t.publish(B, 'v2');
   await t.publish(X, 'v3');
   await deployArtifact(t.site, { app: APP, commit: A, request: request() });
+  aLive = await snapshotAtomicEnv(t);
+  await canaryOfB(await client(), 10);
+  canaryAt10 = await snapshotAtomicEnv(t);
+  // An operator's change to 30%, as the CLI makes it once its operator confirmed.
+  await startCanary(guarded(t.site), { app: APP, commit: B, weightPercent: 30, request: request('30%') });
+  canaryAt30 = await snapshotAtomicEnv(t);
 });
 afterAll(async () => {
   for (const client of clients) await client.close();
@@ -116,6 +127,7 @@ function askingForTheLock(site: Site, then = () => {}): { site: Site; asked: Pro
 
 describe('an approval is of the change as planned', () => {
   it('a canary asked for while it runs, waiting behind an approved abort: refused once it has something to do', async () => {
+    await aLive.restore();
     const c = await client();
     const canary = await canaryOfB(c, 10);
     const abortAsked = await c.call('abort_canary', {});
@@ -144,6 +156,7 @@ describe('an approval is of the change as planned', () => {
   });
 
   it('Ada is not shown a plan made from an edited atomic/state.json; her signature promotes nothing else', async () => {
+    await aLive.restore();
     const c = await client();
     const canary = await canaryOfB(c, 10);
     const asked = await c.call('promote_canary', {});
@@ -179,8 +192,9 @@ describe('an approval is of the change as planned', () => {
   });
 
   it("Ada's approval of promoting the canary, which she then aborted, does not promote that build through promote_release", async () => {
+    // A canary of B runs: Ada approves its promote, then aborts it instead.
+    await canaryAt10.restore();
     const c = await client();
-    // The canary of B from the test before still runs: Ada approves its promote, then aborts it instead.
     const canary = deployIdIn((await c.call('promote_canary', {})).text);
     expect(canary).not.toBe('');
     await adaApproves(canary, 'promote');
@@ -196,6 +210,7 @@ describe('an approval is of the change as planned', () => {
   });
 
   it('an approver whose outputs still describe the stack in place is told so, and nothing is approved', async () => {
+    await aLive.restore();
     const asked = await (await client()).call('promote_release', { app: APP, to: B, reason: 'ship it' });
     const deployId = deployIdIn(asked.text);
     expect(deployId).not.toBe('');
@@ -210,6 +225,7 @@ describe('an approval is of the change as planned', () => {
   });
 
   it('an approval is used only by a run that plans the change approved, whatever the deploy id says', async () => {
+    await aLive.restore();
     const c = await client();
     const canary = await canaryOfB(c, 10);
     // Ada approves 10% → 50%; the call that makes it waits behind an operator's change to 30%.
@@ -242,7 +258,8 @@ describe('an approval is of the change as planned', () => {
   });
 
   it('an approval that expires while its change waits for the lock is not used', async () => {
-    // The canary of the test before runs at 30%: Ada approves its abort.
+    // A canary of B runs at 30%: Ada approves its abort.
+    await canaryAt30.restore();
     const c = await client();
     const canary = deployIdIn((await c.call('abort_canary', {})).text);
     await adaApproves(canary, 'abort');
@@ -261,7 +278,8 @@ describe('an approval is of the change as planned', () => {
   });
 
   it("a request file's summary edited is not approved; asked again, the chain records the plan Ada was shown", async () => {
-    // The canary of the test before still runs: another share is asked for, and the request file edited.
+    // A canary of B runs at 30%: another share is asked for, and the request file edited.
+    await canaryAt30.restore();
     const c = await client();
     const canary = deployIdIn((await c.call('start_canary', { app: APP, commit: B, percent: 40 })).text);
     const key = `${t.target.statePrefix}approvals/requests/canary-${canary}.json`;
