@@ -6,7 +6,7 @@
  * a double of GitHub's provider), and a client the stack's configuration trusts.
  */
 import type { ElicitRequest } from '@modelcontextprotocol/server';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { approvalInForce } from '../../../src/state/approval-in-force.ts';
@@ -20,12 +20,14 @@ import {
   findApprovalRequests,
   infraWithOidcFor,
 } from '../../support/approver.ts';
+import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
 import {
   APP,
   COMMITS,
   type ConnectOptions,
   connectInfra,
+  deployThroughTools,
   type InfraClient,
   type InfraFixture,
   startInfraFixture,
@@ -75,8 +77,34 @@ async function planAndSync(c: InfraClient, commit: string) {
   return { target, sync, deployId: target.structured.deployId as string };
 }
 
+/**
+ * The stack each case starts from: nothing deployed; C0 live on a client's answer, the stack trusting
+ * its clients then (what the elicitation case below does: its approval is the first the chain
+ * records); C1 over it on Ada's signed approval.
+ */
+let nothingDeployed: BucketSnapshot;
+let c0OnClientsWord: BucketSnapshot;
+let c1ApprovedByAda: BucketSnapshot;
+
+beforeAll(async () => {
+  nothingDeployed = await f().snapshot();
+  const trusting = await protectedClient(
+    { elicit: () => ({ action: 'accept', content: { confirm: true, approver: 'Grace Hopper' } }) },
+    policy({ trustElicitation: true }),
+  );
+  await deployThroughTools(trusting, COMMITS[0]);
+  c0OnClientsWord = await f().snapshot();
+  const c = await protectedClient();
+  const { deployId } = await planAndSync(c, COMMITS[1]);
+  const approved = await approve(deployId, keys().ada.path);
+  if (approved.code !== 0) throw new Error(approved.stderr);
+  await deployThroughTools(c, COMMITS[1]);
+  c1ApprovedByAda = await f().snapshot();
+});
+
 describe('attack: an MCP client approves its own request (elicitation)', () => {
   it('is not even asked on a stack that does not trust clients, and nothing changes', async () => {
+    await nothingDeployed.restore();
     const asked: ElicitRequest[] = [];
     const c = await protectedClient({
       elicit: (request) => {
@@ -95,6 +123,7 @@ describe('attack: an MCP client approves its own request (elicitation)', () => {
   });
 
   it('where the stack trusts its clients, a missing confirm is a no, and an accept counts once, labelled a claim', async () => {
+    await nothingDeployed.restore();
     const trusting = policy({ trustElicitation: true });
     const silent = await protectedClient({ elicit: () => ({ action: 'accept', content: {} }) }, trusting);
     const declined = await planAndSync(silent, COMMITS[0]);
@@ -122,6 +151,7 @@ describe('attack: an MCP client approves its own request (elicitation)', () => {
 
 describe('attack: an approval forged in the state bucket', () => {
   it('unsigned, signed by an unlisted key, or edited after signing: none counts, and each is named', async () => {
+    await c0OnClientsWord.restore();
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[1]);
     const [request] = await findApprovalRequests(f().t.site, deployId);
@@ -178,6 +208,9 @@ describe('attack: an approval forged in the state bucket', () => {
 
 describe('a person approves with a signed answer (`frontendops approve`)', () => {
   it('approves only requests the server made, shows the plan, and the change then lands once', async () => {
+    // C0 went live on a client's answer, the stack trusting its clients then: audit verify, below,
+    // says that approval is not taken at its word under this configuration.
+    await c0OnClientsWord.restore();
     const c = await protectedClient();
     const target = await c.call('get_deploy_target', { commit: COMMITS[1] });
     const deployId = target.structured.deployId as string;
@@ -275,8 +308,8 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     expect(verified.stdout).toMatch(
       /\d+ audit record\(s\) of signed approvals check out \(an approval given and its use are a record each\)/,
     );
-    // The client's answer an earlier test accepted (its stack trusted clients then) is said, not
-    // taken at its word: this configuration does not accept one.
+    // The client's answer C0 went live on (the stack trusted clients then) is said, not taken at its
+    // word: this configuration does not accept one.
     expect(verified.stdout).toMatch(
       /note: .*on an MCP client's answer, which the stack's configuration does not accept now \(trustElicitation is off\)/,
     );
@@ -288,6 +321,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
   });
 
   it('an approval of a deploy never authorises a rollback, and `approve` refuses a plan the live release overtook', async () => {
+    await c1ApprovedByAda.restore();
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[2]);
     expect((await approve(deployId, keys().ada.path)).code).toBe(0);
@@ -307,7 +341,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     // The deploy was approved, but another change went live first (a rollback Ada approves now):
     expect((await approve(rollbackId, keys().ada.path)).code).toBe(0);
     expect((await c.call('rollback')).structured).toMatchObject({ outcome: 'succeeded', commit: COMMITS[0] });
-    // A rollback pins the stack; the tests below deploy again (unpinning needs no approval).
+    // A rollback pins the stack: unpinned (which needs no approval), a deploy plans from what is live.
     expect((await c.call('unpin_release')).isError).toBe(false);
     const stale = await approve(deployId, keys().ada.path);
     expect(stale.stderr).toMatch(/already approved|changed since deploy/);
@@ -319,6 +353,7 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
   });
 
   it('an expired request is not approvable, and an approval of it does not count', async () => {
+    await c0OnClientsWord.restore();
     const later = () => Date.now() + 2 * 60 * 60_000;
     const c = await protectedClient();
     const { deployId } = await planAndSync(c, COMMITS[2]);
@@ -341,6 +376,7 @@ describe('a GitHub deployment environment approves (OIDC)', () => {
   });
 
   it("a job in the environment deploys, once per run; a rollback it was not given, another environment or a forged token don't", async () => {
+    await c0OnClientsWord.restore();
     const job = oidc().job({ repository: 'sophia/dashboard', environment: 'production', run_id: '77' });
     // The stack's earlier approvals recorded another policy: the deployer adopts this one.
     await adoptedPolicy(f(), { approvers: {}, github: github() });
@@ -388,6 +424,7 @@ describe('a GitHub deployment environment approves (OIDC)', () => {
 
 describe('the Approver given to the server (the console)', () => {
   it('is asked only where the stack trusts it, and is bound to the deploy id it was shown', async () => {
+    await c0OnClientsWord.restore();
     const asked: unknown[] = [];
     const approver = {
       async approve(request: unknown) {
