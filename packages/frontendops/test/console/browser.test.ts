@@ -55,6 +55,9 @@ let unpinned: ConsoleEnvSnapshot;
 async function openAt(snapshot: ConsoleEnvSnapshot): Promise<void> {
   await snapshot.restore();
   await page.reload();
+  // As a case in order found it: the page has read the stack (its live card and its history).
+  await page.getByTestId(`live-${STACK}`).waitFor();
+  await timeline(page).first().waitFor();
 }
 
 describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
