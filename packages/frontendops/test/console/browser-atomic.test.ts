@@ -17,8 +17,10 @@ import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
+import { postToConsole, snapshotRepoRefs } from '../support/console-env.ts';
 import { releaseOf, Browser as Visitor } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 
@@ -32,6 +34,34 @@ let context: BrowserContext;
 let page: Page;
 let C1: string;
 let C2: string;
+/**
+ * The stack and repository as the cases start from them: C1 live; a canary of C2 at 10% started in
+ * the console ("watch the totals"); that canary promoted ("the totals hold").
+ */
+let c1Live: Snapshot;
+let canaryAt10: Snapshot;
+let c2Promoted: Snapshot;
+
+interface Snapshot {
+  restore(): Promise<void>;
+}
+/** The stack (atomic-snapshot.ts) and the repository's tags (a promote tags its change), together. */
+async function snapshot(): Promise<Snapshot> {
+  const [stack, refs] = await Promise.all([snapshotAtomicEnv(t), snapshotRepoRefs(repo)]);
+  return {
+    async restore() {
+      await Promise.all([stack.restore(), refs.restore()]);
+    },
+  };
+}
+/** Puts the stack back to `from` and reloads the page on it, as a person coming back to it would. */
+async function openAt(from: Snapshot): Promise<void> {
+  await from.restore();
+  await page.reload();
+  // As a case in order found it: the page has read the stack (its live card and its history).
+  await page.getByTestId(`live-${STACK}`).waitFor();
+  await timeline(page).first().waitFor();
+}
 
 const short = (sha: string) => sha.slice(0, 7);
 /** What a new visitor of the site gets (no cookie: dealt a bucket like anyone). */
@@ -61,6 +91,20 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
     });
     page = await context.newPage();
     await mkdir(ARTIFACTS_DIR, { recursive: true });
+    c1Live = await snapshot();
+    const started = await postToConsole<{ deployId: string }>(server, '/api/canary/start', {
+      stack: STACK,
+      percent: 10,
+      message: 'watch the totals',
+    });
+    canaryAt10 = await snapshot();
+    await postToConsole(server, '/api/canary/promote', {
+      stack: STACK,
+      deployId: started.deployId,
+      message: 'the totals hold',
+    });
+    c2Promoted = await snapshot();
+    await page.goto(`/?token=${server.token}`);
   });
 
   afterAll(async () => {
@@ -72,6 +116,7 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
   });
 
   it('shows the release mode; “Deploy to a share first…” starts a canary, and the card says its share in words and numbers', async () => {
+    await c1Live.restore();
     await page.goto(`/?token=${server.token}`);
     const environments = page.getByRole('navigation', { name: 'Environments' });
     await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(short(C1));
@@ -114,6 +159,7 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
   });
 
   it('Promote canary says what happens, asks to confirm, and everyone gets the canary', async () => {
+    await openAt(canaryAt10);
     await page.getByRole('button', { name: 'Promote canary' }).click();
     const dialog = page.getByRole('dialog', { name: 'Promote the canary?' });
     const words = await textOf(dialog);
@@ -146,6 +192,7 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
   });
 
   it('Abort canary says everyone goes back to the live release, asks to confirm, and does so', async () => {
+    await c2Promoted.restore();
     // Someone starts a canary of the older build from a terminal (which reads the stack as the
     // protected one the console marked it); the page shows it when it reloads.
     await startCanary(
@@ -185,9 +232,11 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
   });
 
   it('Preview in the history opens the release in a new tab until its expiry; visitors keep the live one', async () => {
+    await openAt(c2Promoted);
+    const first = timeline(page).filter({ hasText: 'first deploy' });
+    await first.getByRole('button', { name: 'Preview' }).waitFor();
     // The live release has no Preview: the site itself shows it.
     expect(await timeline(page).first().getByRole('button', { name: 'Preview' }).count()).toBe(0);
-    const first = timeline(page).filter({ hasText: 'first deploy' });
     await first.getByRole('button', { name: 'Preview' }).click();
     const line = first.getByRole('status', { name: 'Preview link' });
     await line.waitFor();
