@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { serveHttp } from '../../src/mcp/serve.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { BIN, waitForStderr } from '../support/cli.ts';
-import { HOSTING, STACK } from '../support/deploy-env.ts';
-import { COMMITS, type InfraFixture, startInfraFixture, wrapClient } from '../support/mcp-infra.ts';
+import { HOSTING, requestBy, STACK } from '../support/deploy-env.ts';
+import { APP, COMMITS, type InfraFixture, startInfraFixture, wrapClient } from '../support/mcp-infra.ts';
 import { spawnTracked } from '../support/processes.ts';
 
 const TOKEN = 'infra-http-test-token-0123456789';
@@ -23,12 +25,18 @@ let f: InfraFixture;
 let outputsFile: string;
 let configFile: string;
 const cleanups: Array<() => Promise<unknown>> = [];
+/** The stack as the cases start from it: nothing deployed; COMMITS[0] live. */
+let nothingLive: BucketSnapshot;
+let firstLive: BucketSnapshot;
 
 beforeAll(async () => {
   f = await startInfraFixture();
   outputsFile = await f.t.writeOutputs({ cdn: true });
   configFile = join(f.t.tmp, 'frontendops.config.json');
   await writeFile(configFile, JSON.stringify({ protected: [] }));
+  nothingLive = await snapshotStack(f.t.site);
+  await deployArtifact(f.t.site, { app: APP, commit: COMMITS[0], request: requestBy('deploy the first') });
+  firstLive = await snapshotStack(f.t.site);
 });
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -51,6 +59,7 @@ function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
 
 describe('frontendops mcp infra (spawned) and over HTTP', () => {
   it('serves the three deploy steps over stdio from an outputs file', async () => {
+    await nothingLive.restore();
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [BIN, 'mcp', 'infra', '--stack', outputsFile],
@@ -61,6 +70,7 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
     await client.connect(transport);
     cleanups.push(() => client.close());
     const c = wrapClient(client);
+    const invalidations = f.t.cdn.createRequests().length;
 
     expect((await client.listTools()).tools).toHaveLength(15);
     const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
@@ -74,7 +84,7 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
       paths: ['/', '/favicon.ico', '/index.html', '/robots.txt'],
     });
     // The real CloudFront adapter reached the double through AWS_ENDPOINT_URL_CLOUDFRONT.
-    expect(f.t.cdn.createRequests()).toHaveLength(1);
+    expect(f.t.cdn.createRequests()).toHaveLength(invalidations + 1);
     const status = await c.call('get_status');
     expect(status.structured).toMatchObject({ live: { deployId: sync.structured.deployId } });
     expect(JSON.stringify(c.seen)).not.toContain(HOSTING);
@@ -126,6 +136,7 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
   });
 
   it('serves Streamable HTTP with --http 0 behind FRONTENDOPS_MCP_TOKEN', async () => {
+    await firstLive.restore();
     const child = spawnTracked(
       process.execPath,
       [BIN, 'mcp', 'infra', '--stack', outputsFile, '--http', '0'],
@@ -158,6 +169,7 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
   });
 
   it('over HTTP (serveHttp): no token → 401; a handle from one request works in the next (shared secret)', async () => {
+    await firstLive.restore();
     const secret = randomBytes(32);
     let instances = 0;
     const serving = await serveHttp(
@@ -203,6 +215,7 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
   });
 
   it('over HTTP a protected stack is refused with how to approve when the client cannot be asked', async () => {
+    await firstLive.restore();
     const secret = randomBytes(32);
     const serving = await serveHttp(
       () =>
@@ -236,6 +249,7 @@ describe('frontendops mcp infra (spawned) and over HTTP', () => {
   });
 
   it('over HTTP on the 2026-07-28 protocol, a client with elicitation is asked and its accept approves', async () => {
+    await firstLive.restore();
     const secret = randomBytes(32);
     const serving = await serveHttp(
       () =>
