@@ -230,6 +230,23 @@ describe('the publish log', () => {
 });
 
 describe('the publish log, anchored through the deploy chain', () => {
+  it('an entry before the head a deploy saw, altered: said at that entry, not as the seen head gone', async () => {
+    const [, second] = await published(2);
+    await deployArtifact(t.site, { app: APP, commit: second as string, request });
+    const [first] = await readAudit(t.site.state, log());
+    // The first entry edited in place; the entry the deploy saw is still there, as it saw it.
+    const edited = { ...(first as AuditEntry), data: { ...first?.data, actor: 'someone-else' } };
+    await t.site.state.put(auditEntryKey(log(), 1), JSON.stringify(edited));
+    const verified = await verifyAudit(t.site.state, t.target.statePrefix);
+    const said = verified.problems.map((p) => [p.seq, p.reason]);
+    expect(said).toContainEqual([
+      1,
+      'publish log: its content does not match its hash (the entry was altered)',
+    ]);
+    // Before, also "it holds no entry 2, which deploy entry 3 saw": it does, unchanged.
+    expect(said.filter(([, reason]) => String(reason).includes('saw ('))).toEqual([]);
+  });
+
   it("a head record naming no entry the log could hold is refused, not named in the deploy's entry", async () => {
     // The build job can write the log's head: one whose hash is not an entry's ("sha256:" and 64
     // lowercase hex digits), read by a deploy, was named in its entry as publishHead, which verify
