@@ -16,6 +16,7 @@ import { isFrontendOpsError } from '../../src/errors.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { refusal } from '../support/refusal.ts';
 import { type StoppedAtomic, stoppedAtomic, stoppingSite } from '../support/stopping-site.ts';
 
@@ -51,6 +52,8 @@ describe.each(STOPS)(
     let stopped: AtomicPending;
     let written: string;
     let putState: StoppedAtomic['putState'];
+    /** The stack as the stopped deploy left it: each case starts there (the last finishes it). */
+    let stoppedHere: AtomicSnapshot;
 
     beforeAll(async () => {
       t = await startDeployedAtomicEnv({ stack }, [V1, V2, V3, V4], 2);
@@ -63,9 +66,10 @@ describe.each(STOPS)(
       ));
       expect(stopped.switched).toBe(marked);
       expect(JSON.parse(written).previews).toHaveLength(1);
+      stoppedHere = await snapshotAtomicEnv(t);
     }, 180_000);
     afterAll(() => t?.stop());
-    beforeEach(() => putState());
+    beforeEach(() => stoppedHere.restore());
 
     it('the record names the state its switch wrote', () => {
       expect(stopped.stateDigest).toBe(stateDigest(JSON.parse(written)));
