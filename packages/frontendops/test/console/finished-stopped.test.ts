@@ -14,7 +14,7 @@ import { capitalise } from '../../src/engine/text.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -36,8 +36,7 @@ beforeAll(async () => {
   ({ t, repo, C1, C2 } = env);
   // The built page: the plan's words are read where a person reads them too.
   server = await startConsoleOn(env, { uiDir: CONSOLE_UI_DIR });
-  const snapshot = () =>
-    snapshotBuckets([{ store: t.site.hosting }, { store: t.site.state, prefix: t.target.statePrefix }]);
+  const snapshot = () => snapshotStack(t.site);
   c1Live = await snapshot();
   await deployArtifact(t.site, { app: APP, commit: C2, request: requestBy('deploy') });
   c2Live = await snapshot();

@@ -6,7 +6,7 @@ import { LOCAL_DISTRIBUTION_ID } from '../../src/stacks/local.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { HOSTING, publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -56,8 +56,7 @@ beforeAll(async () => {
     builds.push(build);
     await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
-  const snapshot = () =>
-    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
+  const snapshot = () => snapshotStack(t.site);
   await t.s3.settle();
   const from = t.s3.requests.length;
   story.first = await deployAndRecord(COMMITS[0]);

@@ -20,7 +20,7 @@ import { readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
 
@@ -139,10 +139,7 @@ describe('in place', () => {
     t = await startDeployEnv({ stack: 'lock-lost-in-place' });
     await publishFixtureBuilds(t, APP, [V1, V2]);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
-    deployed = await snapshotBuckets([
-      { store: t.site.state, prefix: t.target.statePrefix },
-      { store: t.site.hosting },
-    ]);
+    deployed = await snapshotStack(t.site);
   });
   beforeEach(() => deployed.restore());
   afterAll(() => t?.stop());

@@ -20,7 +20,7 @@ import { appendAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import {
   clearHistory,
   publishFixtureBuilds,
@@ -49,10 +49,7 @@ async function resetState() {
   await clearHistory(t.site);
   await deployArtifact(t.site, { app: APP, commit: A, request });
   await deployArtifact(t.site, { app: APP, commit: B, request });
-  deployed = await snapshotBuckets([
-    { store: t.site.state, prefix: t.target.statePrefix },
-    { store: t.site.hosting },
-  ]);
+  deployed = await snapshotStack(t.site);
 }
 
 type StopAt = 'entry' | 'pin.json';

@@ -13,7 +13,7 @@ import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { describePin, type PinRecord, readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { HOSTING, publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const APP = 'sophia-dashboard';
@@ -56,8 +56,7 @@ beforeAll(async () => {
   await publishFixtureBuilds(t, APP, [A, B, C]);
   await deployArtifact(t.site, { app: APP, commit: A, request: by('alice', 'deploy A') });
   await deployArtifact(t.site, { app: APP, commit: B, request: by('alice', 'deploy B') });
-  const snapshot = () =>
-    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
+  const snapshot = () => snapshotStack(t.site);
   bLive = await snapshot();
   await rollbackByBob();
   pinnedByBob = await snapshot();

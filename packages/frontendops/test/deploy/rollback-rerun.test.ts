@@ -23,7 +23,7 @@ import { readPin } from '../../src/state/pin.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import {
   clearHistory,
   publishFixtureBuilds,
@@ -106,10 +106,7 @@ describe('rollback stopped after its switch, then run again', () => {
   const fromDeployed = async (site: Site) => {
     if (deployed) return deployed.restore();
     await deployBoth(site);
-    deployed = await snapshotBuckets([
-      { store: site.state, prefix: site.target.statePrefix },
-      { store: site.hosting },
-    ]);
+    deployed = await snapshotStack(site);
   };
 
   it('in place: the re-run finishes it; the release rolled back to stays live and pinned', () =>

@@ -13,7 +13,7 @@ import { FrontendOpsError } from '../../src/errors.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishAsCi, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from '../support/fixture-build.ts';
 
@@ -28,8 +28,7 @@ let t: TestDeployEnv;
  */
 let published: BucketSnapshot;
 let secondLive: BucketSnapshot;
-const snapshot = () =>
-  snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
+const snapshot = () => snapshotStack(t.site);
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'stopped-copy' });

@@ -16,7 +16,7 @@ import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AtomicEnv, request as atomicRequest, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import {
   publishAsCi,
   publishFixtureBuilds,
@@ -49,8 +49,7 @@ describe('a deploy stopped by an error before it went live', () => {
    */
   let published: BucketSnapshot;
   let v3Live: BucketSnapshot;
-  const snapshot = () =>
-    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
+  const snapshot = () => snapshotStack(t.site);
   beforeAll(async () => {
     t = await startDeployEnv();
     await publishFixtureBuilds(t, APP, [V1, V2, V3]);

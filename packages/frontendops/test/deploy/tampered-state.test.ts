@@ -24,7 +24,7 @@ import type { RequestInfo } from '../../src/state/records.ts';
 import { APP, type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { auditEntryKey, rehash } from '../support/audit-forgery.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import {
   publishAsCi,
   publishFixtureBuilds,
@@ -68,8 +68,7 @@ describe('in place', () => {
    */
   let bLive: BucketSnapshot;
   let rolledBackToA: BucketSnapshot;
-  const snapshot = () =>
-    snapshotBuckets([{ store: t.site.state, prefix: t.target.statePrefix }, { store: t.site.hosting }]);
+  const snapshot = () => snapshotStack(t.site);
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'tampered-state' });
     await publishFixtureBuilds(t, APP, [A, B, NEVER], { from: 0 });

@@ -19,7 +19,7 @@ import { openSite } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { HOSTING, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { MARKER_APP as APP, type MarkerEnv, startMarkerEnv } from '../support/marker-env.ts';
 import { refusal } from '../support/refusal.ts';
@@ -56,10 +56,7 @@ beforeAll(async () => {
   await deployArtifact(site, { app: APP, commit: V1, request: request('first') });
   site.close();
   expect(JSON.parse((await marker()) ?? '{}')).toMatchObject({ stack: STACK, protected: true });
-  deployed = await snapshotBuckets([
-    { store: t.site.hosting },
-    { store: t.site.state, prefix: t.target.statePrefix },
-  ]);
+  deployed = await snapshotStack(t.site);
 }, 180_000);
 beforeEach(async () => {
   await deployed.restore();

@@ -15,7 +15,7 @@ import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
 import { linkAgentClient } from './agent-link.ts';
-import { snapshotBuckets } from './bucket-snapshot.ts';
+import { snapshotStack } from './bucket-snapshot.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
@@ -127,10 +127,7 @@ const lastSet = new WeakMap<TestDeployEnv, { snapshot: ConsoleEnvSnapshot; mark:
  * stack as it found it.
  */
 export async function snapshotConsoleEnv({ t, repo }: ConsoleTestEnv): Promise<ConsoleEnvSnapshot> {
-  const buckets = await snapshotBuckets([
-    { store: t.site.hosting },
-    { store: t.site.state, prefix: t.target.statePrefix },
-  ]);
+  const buckets = await snapshotStack(t.site);
   const builds = new Set((await t.site.artifacts.list('')).map((o) => o.key));
   const refs = await snapshotRepoRefs(repo);
   const untouched = async (since: number) =>

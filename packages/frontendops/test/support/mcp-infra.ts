@@ -9,7 +9,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { type ApprovalPolicy, approvalPolicyFor, type Config, defaultConfig } from '../../src/config.ts';
 import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
-import { type BucketSnapshot, snapshotBuckets } from './bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStack } from './bucket-snapshot.ts';
 import { publishAsCi, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { type FixtureBuild, writeFixtureBuild } from './fixture-build.ts';
 
@@ -69,11 +69,7 @@ export async function startInfraFixture(
         ...options,
       });
     },
-    snapshot: () =>
-      snapshotBuckets([
-        { store: t.site.hosting },
-        { store: t.site.state, prefix: t.site.target.statePrefix },
-      ]),
+    snapshot: () => snapshotStack(t.site),
   };
 }
 

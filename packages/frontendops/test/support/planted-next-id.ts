@@ -18,7 +18,7 @@ import type { FrontendOpsError } from '../../src/errors.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from './atomic-env.ts';
 import { snapshotAtomicEnv } from './atomic-snapshot.ts';
-import { snapshotBuckets } from './bucket-snapshot.ts';
+import { snapshotStack } from './bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { plantedRecord, plantRecord, stackObjectDigests, unplantRecord } from './planted.ts';
 import { refusal } from './refusal.ts';
@@ -59,12 +59,7 @@ export function plantedNextIdStackFor(mode: PlantedNextIdMode, stack: string): (
     await deployArtifact(t.site, { app: APP, commit: V1, request: request('first') });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('second') });
     // On an atomic stack the release store's pointer too (the canary case leaves a canary there).
-    deployed = atomicEnv
-      ? await snapshotAtomicEnv(atomicEnv)
-      : await snapshotBuckets([
-          { store: t.site.hosting },
-          { store: t.site.state, prefix: t.target.statePrefix },
-        ]);
+    deployed = atomicEnv ? await snapshotAtomicEnv(atomicEnv) : await snapshotStack(t.site);
   }, 180_000);
   afterAll(() => started?.t.stop());
   beforeEach(() => deployed.restore());
