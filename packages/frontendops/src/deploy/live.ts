@@ -30,7 +30,7 @@ import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import { publishLogsOf, type Site, unreadPublishLog } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
-import { type AuditHead, boundRecords, isRecord, publishRecorded, readAudit } from '../state/audit.ts';
+import { type AuditHead, boundRecords, isRecord, publishesRecorded, readAudit } from '../state/audit.ts';
 import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
 import type { LivePointer, PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
@@ -448,7 +448,8 @@ export type PublishedBuild = { manifest: Manifest; publishHead: AuditHead | null
  * with the digest it has. Whoever can write the artifacts bucket (and not the state) could otherwise
  * put a build there for a commit before CI publishes it (the newest, which "the latest" names), and
  * have it deployed. The logs are read beside the manifest, each from its head back (one entry when
- * the build is the newest it recorded). Refused before anything is written: NOT_FOUND when no log
+ * the build is the newest it recorded), round by round together, and no further once one records
+ * the build with the digest it has (publishesRecorded). Refused before anything is written: NOT_FOUND when no log
  * records the build, TAMPERED when they record it under another digest.
  *
  * With the manifest, the stack's own publish log's head as it read it (`publishHead`): what the
@@ -458,13 +459,17 @@ export type PublishedBuild = { manifest: Manifest; publishHead: AuditHead | null
  */
 export async function publishedBuild(site: Site, app: string, commit: string): Promise<PublishedBuild> {
   const logs = publishLogsOf(site);
+  const required = requireManifest(site, app, commit);
+  // Read no further once a log records the build as it is: one recording it under another digest
+  // does not answer (another may record it as it is; if none does, it is refused as replaced).
   const [manifest, reads] = await settleAll([
-    requireManifest(site, app, commit),
+    required,
     logs.then((all) =>
-      Promise.all(
-        all.map((l) =>
-          l.state ? publishRecorded(l.state, l.log, app, commit) : { head: null, recorded: null },
-        ),
+      publishesRecorded(
+        all.map((l) => (l.state ? { store: l.state, log: l.log } : null)),
+        app,
+        commit,
+        async (r) => r.artifactDigest === artifactDigest(await required),
       ),
     ),
   ]);

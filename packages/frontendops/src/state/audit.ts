@@ -833,6 +833,9 @@ export async function readNewestEntry(store: ObjectStore, prefix: string): Promi
   return (await readEntry(store, prefix, entryKey(prefix, head.seq)))?.entry ?? null;
 }
 
+/** Where a publish log records a build (publishRecorded): the digest, and the entry that records it. */
+export type PublishRecord = { artifactDigest: string; seq: number };
+
 /**
  * The artifact digest the publish log under `log` (a chain prefix: `<state prefix>publishes/`)
  * records for app@commit, with the entry that records it (`recorded`, null when the log never
@@ -846,28 +849,64 @@ export async function publishRecorded(
   log: string,
   app: string,
   commit: string,
-): Promise<{ head: AuditHead | null; recorded: { artifactDigest: string; seq: number } | null }> {
-  const head = await readAuditHead(store, log);
-  let recorded: { artifactDigest: string; seq: number } | null = null;
-  // One entry first, then twice as many each round (up to ENTRY_READS at once).
-  await inRoundsBack(
-    head?.seq ?? 0,
-    { first: 1, most: ENTRY_READS },
-    (from, to) =>
-      pMap(
-        Array.from({ length: to - from }, (_, i) => from + i + 1),
-        (seq) => readEntry(store, log, entryKey(log, seq)),
-        { concurrency: ENTRY_READS },
-      ),
-    (found) => {
-      const data = found?.entry?.type === 'publish' ? found.entry.data : undefined;
-      if (!found || data?.app !== app || data.commit !== commit || typeof data.artifactDigest !== 'string')
-        return false;
-      recorded = { artifactDigest: data.artifactDigest, seq: found.seq };
-      return true;
-    },
-  );
-  return { head, recorded };
+): Promise<{ head: AuditHead | null; recorded: PublishRecord | null }> {
+  const [read] = await publishesRecorded([{ store, log }], app, commit, () => false);
+  return read ?? { head: null, recorded: null };
+}
+
+/**
+ * publishRecorded of each of `logs` (null: one not read, which records nothing), their heads read
+ * first, then each log's next round read together with the others' (as publishRecorded reads one),
+ * a log ending where it records the build or is read whole. The first round after which a log's
+ * record `answers` (as the reader needs it: under the digest it has, say) is the last: the others
+ * are read no further, and say what they found so far. Until then every log is read as it would be
+ * alone, so one whose record does not answer leaves the others read to the end.
+ */
+export async function publishesRecorded(
+  logs: readonly ({ store: ObjectStore; log: string } | null)[],
+  app: string,
+  commit: string,
+  answers: (recorded: PublishRecord) => boolean | Promise<boolean>,
+): Promise<{ head: AuditHead | null; recorded: PublishRecord | null }[]> {
+  const heads = await Promise.all(logs.map((l) => (l ? readAuditHead(l.store, l.log) : null)));
+  const reads = logs.map((l, i) => {
+    const head = heads[i] ?? null;
+    return {
+      l,
+      head,
+      rounds: roundsBack(head?.seq ?? 0, { first: 1, most: ENTRY_READS }),
+      recorded: null as PublishRecord | null,
+    };
+  });
+  let reading = reads.filter((r) => r.l !== null);
+  while (reading.length > 0) {
+    const found = await Promise.all(
+      reading.map(async (r) => {
+        const round = r.rounds.next();
+        if (round.done || !r.l) return true;
+        const { store, log } = r.l;
+        const [from, to] = round.value;
+        const entries = await pMap(
+          Array.from({ length: to - from }, (_, i) => from + i + 1),
+          (seq) => readEntry(store, log, entryKey(log, seq)),
+          { concurrency: ENTRY_READS },
+        );
+        for (const e of entries.reverse()) {
+          const data = e?.entry?.type === 'publish' ? e.entry.data : undefined;
+          if (!e || data?.app !== app || data.commit !== commit || typeof data.artifactDigest !== 'string')
+            continue;
+          r.recorded = { artifactDigest: data.artifactDigest, seq: e.seq };
+          return true;
+        }
+        return from === 0;
+      }),
+    );
+    for (const r of reading)
+      if (r.recorded && (await answers(r.recorded)))
+        return reads.map(({ head, recorded }) => ({ head, recorded }));
+    reading = reading.filter((_, i) => !found[i]);
+  }
+  return reads.map(({ head, recorded }) => ({ head, recorded }));
 }
 
 /**
@@ -1097,27 +1136,31 @@ async function readBackwards(
  * The chain's `length` entries read from the newest back, in rounds: `first` entries, then twice as
  * many each round (at most `most`); `read` reads those at positions [from, to) in chain order, and
  * each is given to `take`, newest first, until it says it has what it needs (true). Those read, in
- * chain order. How readBackwards (from a listing) and publishRecorded (from the head) read.
+ * chain order. How readBackwards (from a listing) reads; publishesRecorded (from the heads) reads
+ * in the same rounds (roundsBack).
  */
 async function inRoundsBack<T>(
   length: number,
-  { first, most = Number.POSITIVE_INFINITY }: { first: number; most?: number },
+  sizes: { first: number; most?: number },
   read: (from: number, to: number) => Promise<T[]>,
   take: (item: T) => boolean,
 ): Promise<T[]> {
   const rounds: T[][] = [];
-  let done = false;
-  for (let end = length, size = first; end > 0 && !done; end -= size, size = Math.min(size * 2, most)) {
-    const round = await read(Math.max(0, end - size), end);
+  for (const [from, to] of roundsBack(length, sizes)) {
+    const round = await read(from, to);
     rounds.unshift(round);
-    for (const item of [...round].reverse()) {
-      if (take(item)) {
-        done = true;
-        break;
-      }
-    }
+    if ([...round].reverse().some(take)) break;
   }
   return rounds.flat();
+}
+
+/** The positions [from, to) of inRoundsBack's rounds, newest first. */
+function* roundsBack(
+  length: number,
+  { first, most = Number.POSITIVE_INFINITY }: { first: number; most?: number },
+): Generator<[number, number]> {
+  for (let end = length, size = first; end > 0; end -= size, size = Math.min(size * 2, most))
+    yield [Math.max(0, end - size), end];
 }
 
 /** Each object the entries bind, with its newest binding: the digest, and the entry that bound it. */
