@@ -1275,10 +1275,11 @@ export async function verifyAudit(
     Promise.all(
       (options.publishLogs ?? []).map((l) => {
         const words = otherLogWords(l);
-        if (!l.state) return { unread: l.unread, words };
+        const { stack } = l;
+        if (!l.state) return { unread: l.unread, words, stack };
         return checkChain(l.state, l.log, l.log, words).then(
-          (check) => ({ ...check, words }),
-          (unread: unknown) => ({ unread, words }),
+          (check) => ({ ...check, words, stack }),
+          (unread: unknown) => ({ unread, words, stack }),
         );
       }),
     ),
@@ -1460,19 +1461,38 @@ const otherLogWords = ({ stack, log }: { stack?: string; log: string }): ChainWo
  * some release its own log (`own`) does not record is recorded in that log's entries as read (whole
  * or not), or is recorded in no log whole (`unrecorded`: a problem there may hide it). An append
  * stopped there is left to that stack. A log that could not be read is reported where any release
- * relies on another log than its own: its releases were not checked against it.
+ * relies on another log than its own (its releases were not checked against it), or where an entry
+ * names a head of it (`publishedIn` its stack: publishAnchors could not hold it to that head).
  */
 function reliedOnLogProblems(
   deployEntries: readonly AuditEntry[],
   own: readonly AuditEntry[],
-  others: readonly ((ChainCheck | { unread: unknown }) & { words: ChainWords })[],
+  others: readonly ((ChainCheck | { unread: unknown }) & { words: ChainWords; stack?: string | undefined })[],
   unrecorded: boolean,
 ): AuditProblem[] {
   const missing = unpublishedDigests(deployEntries, own).length;
-  if (missing === 0) return [];
   return others.flatMap((other): AuditProblem[] => {
     if ('unread' in other) {
       const { unread } = other;
+      const naming = deployEntries.flatMap((e) =>
+        other.stack !== undefined &&
+        e.data?.publishedIn === other.stack &&
+        typeof e.data.publishedInHead === 'string'
+          ? [e.seq]
+          : [],
+      );
+      if (missing === 0 && naming.length === 0) return [];
+      const many = naming.length > 1;
+      const unchecked = [
+        ...(missing > 0
+          ? ['the releases of this stack its own log does not record were not checked against it']
+          : []),
+        ...(naming.length > 0
+          ? [
+              `the head${many ? 's' : ''} deploy entr${many ? 'ies' : 'y'} ${naming.join(', ')} saw there ${many ? 'were' : 'was'} not checked`,
+            ]
+          : []),
+      ].join(', and ');
       // Where its stack's opening refused it (its marker cannot be read, say): what is wrong and what
       // to check, in that refusal's words, without what the refusal did (verify changes nothing).
       const { wrong, check } = findingOf(unread) ?? {
@@ -1487,13 +1507,13 @@ function reliedOnLogProblems(
         {
           kind: 'damaged',
           reason: other.words.reason(
-            `it could not be read (${wrong}), so the releases of this stack its own log does not record were not checked against it. ${check} Then run verify again`,
+            `it could not be read (${wrong}), so ${unchecked}. ${check} Then run verify again`,
           ),
         },
       ];
     }
     const blocking = other.problems.filter((p) => p.kind !== 'unfinished');
-    if (blocking.length === 0) return [];
+    if (missing === 0 || blocking.length === 0) return [];
     const asRead = other.read.flatMap((r) => (r.entry ? [r.entry] : []));
     const records = unpublishedDigests(deployEntries, [...own, ...asRead]).length < missing;
     return records || unrecorded ? blocking : [];

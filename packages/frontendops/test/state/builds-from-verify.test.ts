@@ -17,7 +17,13 @@ import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
 import { auditEntryKey, moveHeadBackOne } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
-import { publishToStack, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishAsCi,
+  publishToStack,
+  requestBy,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
@@ -27,6 +33,7 @@ const FROM_STAGING = 'a00d0001'.repeat(5);
 const LATER = 'a00d0002'.repeat(5);
 let t: TestDeployEnv;
 let start: BucketSnapshot;
+let stagedDir: string;
 
 const build = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
 const stagingLog = () => ({ stack: STAGING, state: t.site.state, log: STAGING_LOG });
@@ -34,8 +41,9 @@ const stagingLog = () => ({ stack: STAGING, state: t.site.state, log: STAGING_LO
 beforeAll(async () => {
   t = await startDeployEnv();
   // CI publishes to staging's log (entries 1 and 2); production builds from it and deployed entry 1's.
+  stagedDir = await build('staged');
   const builds = [
-    { dir: await build('staged'), app: APP, commit: FROM_STAGING },
+    { dir: stagedDir, app: APP, commit: FROM_STAGING },
     { dir: await build('later'), app: APP, commit: LATER },
   ];
   await publishToStack(t, { stack: STAGING, hostingBucket: 'sophia-dashboard-hosting-staging' }, builds);
@@ -99,6 +107,19 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     expect(said).toMatch(
       /entry \d+: .*a build none of the publish logs this stack could read recorded \(staging's could not be read\)/,
     );
+  });
+
+  it('reports a log that cannot be read where an entry names a head in it, though its own log records the release', async () => {
+    // The deployed build published to production too since: its own log records it, but the
+    // deployment's entry names the head of staging's log it was found in, which is not checked.
+    await publishAsCi(t.site, { dir: stagedDir, app: APP, commit: FROM_STAGING });
+    t.site.buildsFrom = async () => [{ ...stagingLog(), state: t.s3.store('no-such-state-bucket') }];
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toMatch(
+      /staging's publish log .*could not be read.*NoSuchBucket.*the head deploy entry \d+ saw there was not checked/s,
+    );
+    expect(said).not.toMatch(/releases of this stack its own log does not record/);
   });
 
   it("leaves an append stopped in that log to staging's next publish", async () => {
