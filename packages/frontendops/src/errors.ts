@@ -220,6 +220,23 @@ function alsoFailing(error: FrontendOpsError, cleanupName: string, cleanupError:
 const ALSO_SAID = Symbol('also said');
 
 /**
+ * A copy of `error` (its code, details, and it as the cause) whose message ends with `sentence`,
+ * kept as what it also said (alsoSaid): a message rebuilt in other words from its details (the
+ * console's) still says it.
+ */
+export function alsoSaying(error: FrontendOpsError, sentence: string): FrontendOpsError {
+  const said = new FrontendOpsError(error.code, `${error.message} ${sentence}`, {
+    cause: error,
+    ...(error.details ? { details: error.details } : {}),
+  });
+  Object.defineProperty(said, ALSO_SAID, {
+    value: [alsoSaid(error), sentence].filter(Boolean).join(' '),
+    configurable: true,
+  });
+  return said;
+}
+
+/**
  * The sentences withCleanup added to an error's message ("Letting the lock go failed too: …"), or
  * '': what a message rebuilt in other words from the error's details must still say.
  */

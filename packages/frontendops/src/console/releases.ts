@@ -8,14 +8,17 @@
 import type { Config } from '../config.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
+import { pinRefusalAhead, refusedByView } from '../deploy/pin-ahead.ts';
 import type { StoppedChange } from '../deploy/types.ts';
 import type { DeployPlan } from '../engine/plan.ts';
-import { badInput } from '../errors.ts';
+import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { createDeployTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
+import { pinnedRefusal } from '../read/pin-words.ts';
 import { toPinView } from '../read/views.ts';
 import type { Site } from '../site.ts';
+import { describePin } from '../state/pin.ts';
 import { readPinAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import type { PlanAction, PlanView } from './types.ts';
@@ -64,10 +67,14 @@ export async function describeAction(
   plan: DeployPlan,
   action: PlanAction,
   to: string | undefined,
-  /** The stopped change the run finishes (the dry run's DeploySummary finishes). */
-  finishes?: StoppedChange,
+  /**
+   * The stopped change the run finishes (the dry run's DeploySummary finishes), or finishes first,
+   * before this plan (finishesFirst).
+   */
+  stopped: Pick<DeploySummary, 'finishes' | 'finishesFirst'> = {},
 ): Promise<PlanView> {
-  const [contents, commits, pin] = await Promise.all([
+  const { finishes, finishesFirst } = stopped;
+  const [contents, commits, pin, refusal] = await Promise.all([
     readPlanContents(site, plan),
     readReleaseCommits(context.git, {
       from: plan.fromCommit,
@@ -76,10 +83,17 @@ export async function describeAction(
       kind: plan.kind,
     }),
     readPinAsRecorded(site),
+    // The refusal the run gives (a promote goes past the pin), in the page's words.
+    action === 'promote'
+      ? null
+      : pinRefusalAhead(site, { kind: plan.kind, commit: plan.commit, ...stopped }).then(pinnedForThePage),
   ]);
+  const refusedBy = refusedByView(refusal as FrontendOpsError | null);
   return {
-    ...toConsolePlan(plan, action, site.protected, finishes),
+    ...toConsolePlan(plan, action, site.protected, finishes, finishesFirst),
     ...(finishes ? { finishes } : {}),
+    ...(finishesFirst ? { finishesFirst } : {}),
+    ...(refusedBy ? { refusedBy } : {}),
     ...(to ? { to } : {}),
     contents,
     commits,
@@ -127,4 +141,20 @@ export async function tagChange(
     console.error('[frontendops console] could not create the deploy tag:', (error as Error).message);
     return null;
   }
+}
+
+/**
+ * A PINNED refusal in the page's words: the buttons are the ways forward, not CLI commands. What
+ * else the refusal said (letting the lock go failed too, the stopped change its run finished first)
+ * is kept.
+ */
+export function pinnedForThePage(error: unknown): unknown {
+  if (!isFrontendOpsError(error, 'PINNED')) return error;
+  const pin = error.details?.pin as Parameters<typeof describePin>[0] | undefined;
+  if (!pin) return error;
+  const also = alsoSaid(error);
+  return new FrontendOpsError(
+    'PINNED',
+    `${pinnedRefusal(`This stack is pinned to ${describePin(pin)}`)}${also ? ` ${also}` : ''}`,
+  );
 }

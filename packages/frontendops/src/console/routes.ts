@@ -27,7 +27,7 @@ import type { Sessions } from './auth.ts';
 import { type ConsoleAgent, runChat } from './chat.ts';
 import type { EventHub } from './events.ts';
 import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
-import { requestWords, tagChange } from './releases.ts';
+import { pinnedForThePage, requestWords, tagChange } from './releases.ts';
 import { type ConsoleService, consoleRequest, PlanChangedError } from './service.ts';
 import type {
   ActionResult,
@@ -457,21 +457,6 @@ const verificationOf = (verification: { ok: boolean; detail: string } | null) =>
 
 /** "alice (console)" → "alice": the person who confirmed, for the words of a request. */
 const personOf = (actor: string) => actor.replace(/ \(console\)$/, '');
-
-/**
- * A PINNED refusal in the page's words: the buttons are the ways forward, not CLI commands. What
- * else the refusal said (letting the lock go failed too) is kept.
- */
-export function pinnedForThePage(error: unknown): unknown {
-  if (!isFrontendOpsError(error, 'PINNED')) return error;
-  const pin = error.details?.pin as Parameters<typeof describePin>[0] | undefined;
-  if (!pin) return error;
-  const also = alsoSaid(error);
-  return new FrontendOpsError(
-    'PINNED',
-    `${pinnedRefusal(`This stack is pinned to ${describePin(pin)}`)}${also ? ` ${also}` : ''}`,
-  );
-}
 
 /**
  * A pin refused because the release the page showed is no longer live, in the page's words: the

@@ -131,7 +131,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     const site = await open(stack);
     const request = consoleRequest('plan', 'console');
     const summary = await runAction(site, releases, action, { request, dryRun: true, ...(to ? { to } : {}) });
-    return describeAction(site, releases, summary.plan, action, to, summary.finishes);
+    return describeAction(site, releases, summary.plan, action, to, summary);
   };
 
   return {

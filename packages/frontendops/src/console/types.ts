@@ -100,6 +100,11 @@ export interface PlanView extends EnginePlanView {
    * with nothing else to do (DeploySummary finishes): what the description then says.
    */
   finishes?: StoppedChange;
+  /**
+   * The stopped change of another release that the run finishes first, before this plan
+   * (DeploySummary finishesFirst): the description says it, and refusedBy what that finish refuses.
+   */
+  finishesFirst?: StoppedChange;
 }
 
 /** What the POST actions return. */

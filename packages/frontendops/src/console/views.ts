@@ -69,7 +69,8 @@ export const toConsolePlan = (
   action: PlanAction | CanaryAction,
   isProtected: boolean,
   finishes?: StoppedChange,
+  finishesFirst?: StoppedChange,
 ): PlanView => ({
-  ...toPlanView(plan, isProtected, finishes, action === 'promote'),
+  ...toPlanView(plan, isProtected, finishes, action === 'promote', finishesFirst),
   action,
 });

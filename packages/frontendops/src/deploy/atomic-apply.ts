@@ -46,7 +46,7 @@ import { canaryRowId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
-import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
+import { alsoSaying, FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
 import type { ApprovalUsed } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
@@ -1507,12 +1507,7 @@ const stoppedChange = (stopped: AtomicPending): StoppedChange => ({
  * the code and details unchanged. Any other error goes through as it is.
  */
 export const refusedAfterFinishing = (error: unknown, finishing: string): unknown =>
-  error instanceof FrontendOpsError
-    ? new FrontendOpsError(error.code, `${error.message} (This run ${finishing}.)`, {
-        cause: error,
-        ...(error.details ? { details: error.details } : {}),
-      })
-    : error;
+  error instanceof FrontendOpsError ? alsoSaying(error, `(This run ${finishing}.)`) : error;
 
 /** The two operations that end a canary, each under the canary's deploy id. */
 const CANARY_ENDS: ReadonlySet<AtomicOp> = new Set(['canary-promote', 'canary-abort']);

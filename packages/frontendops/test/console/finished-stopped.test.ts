@@ -160,3 +160,56 @@ it("a redeploy that finishes a stopped rollback of its build says the rollback's
   expect(result).toMatchObject({ outcome: 'noop', finishedInterrupted: stopped, pinned: true });
   expect(await readPin(t.site)).toMatchObject({ cause: 'rollback', commit: C1, deployId: stopped });
 });
+
+it('Deploy latest while a stopped rollback of another build waits: its plan says the finish first and the refusal, and the dialog shows both', async () => {
+  await c2Live.restore();
+  // C2 live and recorded; a rollback to C1 stops at its record, before its pin. The latest build is C2.
+  await expect(rollbackRelease(stoppingAtRecord(), { request: requestBy('roll back') })).rejects.toThrow(
+    /stopped/,
+  );
+  const stopped = (await t.site.records.readPointer())?.value.deployId as string;
+  expect(stopped).toMatch(new RegExp(`^${C1.slice(0, 7)}-`));
+  const first = { deployId: stopped, kind: 'rollback', app: APP, commit: C1, pins: true as const };
+  const pinnedTo = `This stack is pinned to ${APP}@${C1.slice(0, 7)} (${stopped})`;
+
+  // The run finishes the rollback (which pins C1), then refuses the deploy: its plan says both, the
+  // refusal in the page's words (the buttons, not CLI commands). Before, it planned the deploy alone.
+  const plan = await planOf('action=deploy-latest');
+  expect(plan).toMatchObject({
+    commit: C2,
+    noop: false,
+    finishesFirst: first,
+    refusedBy: { code: 'PINNED' },
+  });
+  expect(plan.description.startsWith(`first ${describeFinish(first, STACK)}; then `)).toBe(true);
+  const refusal = plan.refusedBy?.message ?? '';
+  expect(refusal.startsWith(pinnedTo)).toBe(true);
+  expect(refusal).toContain(`(This run would first ${describeFinish(first, STACK)}.)`);
+  expect(refusal).not.toMatch(/frontendops /);
+
+  if (hasChromium) {
+    browser ??= await openChromium();
+    const context = await browser.newContext({ baseURL: new URL(server.url).origin });
+    const page: Page = await context.newPage();
+    await page.goto(`/?token=${server.token}`);
+    const card = page.getByRole('region', { name: 'Plan' });
+    await expect.poll(() => card.textContent()).toContain(refusal);
+    await page.getByRole('button', { name: 'Deploy latest' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
+    await expect.poll(() => dialog.textContent()).toContain(refusal);
+    expect(await dialog.textContent()).toContain(plan.description);
+    await context.close();
+  }
+
+  // As planned: the run finishes the rollback, then is refused, saying so.
+  const res = await fetch(api('deploy-latest'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer() },
+    body: JSON.stringify({ deployId: plan.deployId }),
+  });
+  const refused = (await res.json()) as { error: string; message: string };
+  expect(refused.error, JSON.stringify(refused)).toBe('PINNED');
+  expect(refused.message.startsWith(pinnedTo)).toBe(true);
+  expect(refused.message).toContain('(This run finished the interrupted rollback');
+  expect(await readPin(t.site)).toMatchObject({ cause: 'rollback', commit: C1, deployId: stopped });
+});

@@ -1,11 +1,12 @@
 /**
- * The console says a PINNED refusal in the page's words (routes.ts pinnedForThePage). Rebuilt from
+ * The console says a PINNED refusal in the page's words (releases.ts pinnedForThePage). Rebuilt from
  * the pin, it must still say what else went wrong: a deploy refused by the pin whose lock then could
  * not be let go says both, as the CLI does.
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { pinNotLiveForThePage, pinnedForThePage } from '../../src/console/routes.ts';
+import { pinnedForThePage } from '../../src/console/releases.ts';
+import { pinNotLiveForThePage } from '../../src/console/routes.ts';
 import { pinNotLiveError } from '../../src/deploy/pin.ts';
 import { FrontendOpsError, holding } from '../../src/errors.ts';
 import type { HeldLock } from '../../src/ports.ts';

@@ -290,13 +290,7 @@ function PinEffect({ plan }: { plan: PlanView }) {
       </p>
     );
   }
-  if (pin) {
-    return (
-      <p className="warn-text">
-        {plan.stack} is pinned to {shortSha(pin.commit)}: this deploy would be refused. Promote it instead.
-      </p>
-    );
-  }
+  // A deploy past the pin: PlanSummary says the refusal its run gives, in its words (refusedBy).
   return null;
 }
 
