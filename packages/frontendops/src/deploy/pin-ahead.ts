@@ -15,7 +15,8 @@ import type { DeploySummary } from './types.ts';
 /**
  * The refusal (PINNED) a deploy's run gives, as its dry run `summary` planned it, or null when the
  * pin lets it through. In place the run judges the pin as it is before it finishes a stopped change
- * (deployInPlace); on atomic releases it finishes that change first (runLocked). Either way a
+ * (deployInPlace); on atomic releases it finishes that change first (runLocked), of this release
+ * (finishes) or another (finishesFirst), and says so in its refusal. Either way a
  * stopped rollback it finishes pins that rollback's release (pinRolledBack), in place of any pin,
  * and a deploy of another release is then refused, saying what it finished: said here as "would
  * first finish …".
@@ -35,7 +36,9 @@ export async function pinRefusalAhead(
       throw error;
     }
   };
-  const first = summary.finishesFirst;
+  // What the run finishes before this plan: another release's change (finishesFirst), or this
+  // release's (finishes), which on atomic releases the run finishes before it judges the pin too.
+  const first = summary.finishesFirst ?? (site.mode === 'atomic' ? summary.finishes : undefined);
   if (site.mode !== 'atomic' || !first) {
     const now = refusal(await readPinAsRecorded(site));
     if (now || !first) return now;

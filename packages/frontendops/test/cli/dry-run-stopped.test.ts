@@ -471,6 +471,13 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       const deploy = await run(['deploy', '--commit', to, '--dry-run']);
       expect(deploy.stdout).toContain(finish);
       expect(deploy.stdout).toMatch(new RegExp(`a deploy would be refused \\(PINNED\\): \\S+ ${pinnedTo} `));
+      // Its refusal as the run gives it: atomic, once the run finished the promote (and says so);
+      // in place, before. Before, the atomic dry run's refusal did not say the finish its run names.
+      const planned = JSON.parse((await run(['deploy', '--commit', to, '--dry-run', '--json'])).stdout);
+      expect(planned.refusedBy).toMatchObject({ code: 'PINNED' });
+      const firstFinish = `(This run would first finish deployment ${stopped} of `;
+      if (mode === 'atomic') expect(planned.refusedBy.message).toContain(firstFinish);
+      else expect(planned.refusedBy.message).not.toContain('would first');
       const rollback = await run(['rollback', '--to', to, '--dry-run']);
       expect(rollback.stdout).toContain(finish);
       expect(rollback.stdout).toContain(
