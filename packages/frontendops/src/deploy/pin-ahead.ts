@@ -15,7 +15,7 @@ import type { DeploySummary } from './types.ts';
 /**
  * The refusal (PINNED) a deploy's run gives, as its dry run `summary` planned it, or null when the
  * pin lets it through. In place the run judges the pin as it is before it finishes a stopped change
- * (deployInPlace); on atomic releases it finishes that change first (runLocked), of this release
+ * (deployInPlace): refused then, it finishes nothing, and says so; on atomic releases it finishes that change first (runLocked), of this release
  * (finishes) or another (finishesFirst), and says so in its refusal. Either way a
  * stopped rollback it finishes pins that rollback's release (pinRolledBack), in place of any pin,
  * and a deploy of another release is then refused, saying what it finished: said here as "would
@@ -41,6 +41,10 @@ export async function pinRefusalAhead(
   const first = summary.finishesFirst ?? (site.mode === 'atomic' ? summary.finishes : undefined);
   if (site.mode !== 'atomic' || !first) {
     const now = refusal(await readPinAsRecorded(site));
+    // In place, refused before it finishes what the dry run names (finishes, finishesFirst): said.
+    const unfinished = summary.finishesFirst ?? summary.finishes;
+    if (now && unfinished)
+      return saidWith(now, `would be refused before it would ${describeFinish(unfinished, stack)}`);
     if (now || !first) return now;
   }
   const after = first.pins
@@ -48,10 +52,14 @@ export async function pinRefusalAhead(
     : site.mode === 'atomic'
       ? refusal(await readPinAsRecorded(site))
       : null;
-  if (!after) return null;
-  const said = refusedAfterFinishing(after, `would first ${describeFinish(first, stack)}`);
-  return said instanceof FrontendOpsError ? said : after;
+  return after && saidWith(after, `would first ${describeFinish(first, stack)}`);
 }
+
+/** A refusal said with what its run finishes, or does not, first (refusedAfterFinishing). */
+const saidWith = (refusal: FrontendOpsError, finishing: string): FrontendOpsError => {
+  const said = refusedAfterFinishing(refusal, finishing);
+  return said instanceof FrontendOpsError ? said : refusal;
+};
 
 /** A refusal as a plan carries it (the tools' plan view, the CLI's --json): its code and words. */
 export const refusedByView = (error: FrontendOpsError | null) =>

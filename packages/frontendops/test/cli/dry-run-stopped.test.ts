@@ -472,12 +472,16 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       expect(deploy.stdout).toContain(finish);
       expect(deploy.stdout).toMatch(new RegExp(`a deploy would be refused \\(PINNED\\): \\S+ ${pinnedTo} `));
       // Its refusal as the run gives it: atomic, once the run finished the promote (and says so);
-      // in place, before. Before, the atomic dry run's refusal did not say the finish its run names.
+      // in place, before, so the promote it says it would finish stays unfinished. Before, the atomic
+      // dry run's refusal did not say the finish its run names, and the in-place one did not say
+      // that its run finishes nothing.
       const planned = JSON.parse((await run(['deploy', '--commit', to, '--dry-run', '--json'])).stdout);
       expect(planned.refusedBy).toMatchObject({ code: 'PINNED' });
       const firstFinish = `(This run would first finish deployment ${stopped} of `;
+      const notFinished = `(This run would be refused before it would finish deployment ${stopped} of `;
       if (mode === 'atomic') expect(planned.refusedBy.message).toContain(firstFinish);
-      else expect(planned.refusedBy.message).not.toContain('would first');
+      else expect(planned.refusedBy.message).toContain(notFinished);
+      expect(deploy.stdout).toContain(mode === 'atomic' ? firstFinish : notFinished);
       const rollback = await run(['rollback', '--to', to, '--dry-run']);
       expect(rollback.stdout).toContain(finish);
       expect(rollback.stdout).toContain(
