@@ -149,7 +149,7 @@ export function createToolGate(options: GateOptions): ToolGate {
   /** The commit of the canary the newest get_status answer of this request showed running (or null). */
   let runningCanary: string | null = null;
   /**
-   * The call in flight, and where its approvals start in `approvals`: each says what the person was
+   * The change in flight, and where its approvals start in `approvals`: each says what the person was
    * shown and what they decided, the first the plan (deploy id) the call's approval is for, the last
    * the decision the server's questions are answered from.
    */
@@ -418,8 +418,10 @@ export function createToolGate(options: GateOptions): ToolGate {
     }
 
     emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
+    // Only a change is asked about by its server: a read the model asked for in the same step (the
+    // SDK runs them at once), coming and going meanwhile, leaves the change's approvals in flight.
     const flight = { tool: name, stack, from };
-    inFlight = flight;
+    if (contract.impact !== 'read') inFlight = flight;
     if (contract.impact === 'destructive') {
       const deployId = handle?.deployId ?? hints.deployId;
       change = {
@@ -466,7 +468,7 @@ export function createToolGate(options: GateOptions): ToolGate {
       }
       return finish(name, args, 'error', `The call failed: ${(error as Error).message}`, started);
     } finally {
-      inFlight = null;
+      if (inFlight === flight) inFlight = null;
     }
     const text = textOf(result);
     let structured: Record<string, unknown> | null = null;
