@@ -370,7 +370,20 @@ export function createToolGate(options: GateOptions): ToolGate {
       return finish(name, args, 'skipped', `Dry run: would call ${name}; nothing was changed.`, started);
     }
 
+    // One change at a time: the server's questions are the change's in flight (the SDK runs a model
+    // step's calls at once). Said before the person is asked, and again once they answered.
+    const busy = () =>
+      contract.impact !== 'read' && inFlight
+        ? refuse(
+            name,
+            args,
+            `one change at a time: ${inFlight.tool} is still running; call ${name} again once it has answered.`,
+            started,
+          )
+        : null;
     const stack = handle?.stack ?? String(args.stack ?? options.stack ?? '');
+    const early = busy();
+    if (early) return early;
     const from = approvals.length;
     // What the words name is checked on every stack: a change of another release or share is never
     // `--yes`'s to approve, and where no approval is needed (an unprotected stack) it needs one now.
@@ -417,6 +430,8 @@ export function createToolGate(options: GateOptions): ToolGate {
       }
     }
 
+    const late = busy();
+    if (late) return late;
     emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
     // Only a change is asked about by its server: a read the model asked for in the same step (the
     // SDK runs them at once), coming and going meanwhile, leaves the change's approvals in flight.

@@ -17,67 +17,80 @@ import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../suppo
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 
 const APP = 'sophia-dashboard';
-const COMMIT = 'a1a1a1a1'.repeat(5);
+const [COMMIT, COMMIT2] = ['a1a1a1a1'.repeat(5), 'b2b2b2b2'.repeat(5)];
 let t: TestDeployEnv;
-let infra: Client | undefined;
+const clients: Client[] = [];
 
 beforeAll(async () => {
   t = await startDeployEnv();
-  await publishAsCi(t.site, {
-    dir: (await writeFixtureBuild(`${t.tmp}/v1`, { version: 'v1' })).dir,
-    app: APP,
-    commit: COMMIT,
-  });
+  for (const [version, commit] of [
+    ['v1', COMMIT],
+    ['v2', COMMIT2],
+  ] as const)
+    await publishAsCi(t.site, {
+      dir: (await writeFixtureBuild(`${t.tmp}/${version}`, { version })).dir,
+      app: APP,
+      commit,
+    });
 });
 afterAll(async () => {
-  await infra?.close();
+  await Promise.all(clients.map((c) => c.close()));
   await t?.stop();
 });
 
+/**
+ * A gate on a protected stack whose server trusts its client's answer, and whose approval question
+ * is held until `meanwhile` (what the model asked for in the same step) has been answered:
+ * deterministic, as if that call had been quicker. The person says yes once, then no.
+ */
+async function gateHoldingTheQuestion() {
+  const config = { ...defaultConfig(), approval: { approvers: {}, trustElicitation: true } };
+  const site = { ...t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
+  const held: { meanwhile: (() => Promise<unknown>) | null } = { meanwhile: null };
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await createInfraServer({ config, openSite: async () => site, defaultStack: STACK }).connect(serverSide);
+  const send = serverSide.send.bind(serverSide);
+  serverSide.send = async (message, options) => {
+    if ((message as { method?: string }).method === 'elicitation/create' && held.meanwhile) {
+      const other = held.meanwhile;
+      held.meanwhile = null;
+      await other();
+    }
+    return send(message, options);
+  };
+  const infra = createAgentMcpClient();
+  clients.push(infra);
+  await infra.connect(clientSide);
+  const intent = parseRequest('deploy the latest dashboard');
+  const shown: string[] = [];
+  const gate: ToolGate = createToolGate({
+    clients: { infra, git: infra },
+    stack: STACK,
+    allowed: toolsFor(intent),
+    asked: approvableActions(intent),
+    approve: createCliApprover({
+      yes: false,
+      interactive: true,
+      actor: 'ada',
+      ask: async (question) => {
+        shown.push(question);
+        return shown.length > 1 ? 'n' : 'y';
+      },
+    }),
+    dryRun: false,
+    maxCalls: 10,
+    redactor: createRedactor([t.site.target.hostingBucket]),
+  });
+  return { gate, shown, held };
+}
+
 describe('tool calls the gate has in flight at once', () => {
   it("a read that comes and goes while run_sync waits: the server's question is answered from the person's yes", async () => {
-    const config = { ...defaultConfig(), approval: { approvers: {}, trustElicitation: true } };
-    const site = { ...t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
-    // The server's approval question is held until `meanwhile` (a read the model asked for in the
-    // same step) has been answered: deterministic, as if the read had been quicker.
-    let meanwhile: (() => Promise<unknown>) | null = null;
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    await createInfraServer({ config, openSite: async () => site, defaultStack: STACK }).connect(serverSide);
-    const send = serverSide.send.bind(serverSide);
-    serverSide.send = async (message, options) => {
-      if ((message as { method?: string }).method === 'elicitation/create' && meanwhile) {
-        const read = meanwhile;
-        meanwhile = null;
-        await read();
-      }
-      return send(message, options);
-    };
-    infra = createAgentMcpClient();
-    await infra.connect(clientSide);
-    const intent = parseRequest('deploy the latest dashboard');
-    const shown: string[] = [];
-    const gate: ToolGate = createToolGate({
-      clients: { infra, git: infra },
-      stack: STACK,
-      allowed: toolsFor(intent),
-      asked: approvableActions(intent),
-      approve: createCliApprover({
-        yes: false,
-        interactive: true,
-        actor: 'ada',
-        ask: async (question) => {
-          shown.push(question);
-          return shown.length > 1 ? 'n' : 'y';
-        },
-      }),
-      dryRun: false,
-      maxCalls: 10,
-      redactor: createRedactor([t.site.target.hostingBucket]),
-    });
+    const { gate, shown, held } = await gateHoldingTheQuestion();
     const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
     expect(target.structured, target.text).toMatchObject({ approvalRequired: true });
     let status: Awaited<ReturnType<ToolGate['call']>> | undefined;
-    meanwhile = async () => {
+    held.meanwhile = async () => {
       status = await gate.call('get_status', {});
     };
     const synced = await gate.call('run_sync', { handle: String(target.structured?.handle) });
@@ -88,5 +101,23 @@ describe('tool calls the gate has in flight at once', () => {
     expect(shown).toHaveLength(1);
     expect(synced.ok, synced.text).toBe(true);
     expect(await t.site.records.readPointer()).not.toBeNull();
+  });
+
+  it('a second change while run_sync waits is refused, and the first is answered from its yes', async () => {
+    const { gate, shown, held } = await gateHoldingTheQuestion();
+    const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT2 });
+    const deployId = String(target.structured?.deployId);
+    let second: Awaited<ReturnType<ToolGate['call']>> | undefined;
+    held.meanwhile = async () => {
+      second = await gate.call('invalidate_cdn', { deployId });
+    };
+    const synced = await gate.call('run_sync', { handle: String(target.structured?.handle) });
+
+    // One change at a time: the server's questions are then about the one in flight. Before, the
+    // second replaced it as the call in flight, and the person was asked again.
+    expect(second?.record.status, second?.text).toBe('refused');
+    expect(second?.text).toMatch(/one change at a time: run_sync is still running/);
+    expect(shown).toHaveLength(1);
+    expect(synced.ok, synced.text).toBe(true);
   });
 });
