@@ -135,6 +135,11 @@ export interface AtomicOptions extends ApplyOptions {
   marker?: EnvironmentMarker | null;
   dryRun?: boolean;
   /**
+   * A dry run's: the refusal its run gives before it chooses what to make live (a deploy's pin,
+   * read after the settle finished `finishing`), said instead of a refusal of what it chose.
+   */
+  refusedBeforeChoosing?: (finishing: StoppedChange | null) => Promise<FrontendOpsError | null>;
+  /**
    * A deploy, rollback or canary promote that fails verification switches back to the release live
    * before it; a canary start that fails is ended (default true).
    */
@@ -192,11 +197,14 @@ export async function runAtomic(
     const chosen = async () => prepare(site, op, ctx, await choose(ctx));
     const prepared = await chosen().catch(async (error: unknown) => {
       const stopped = await ctx.atomic.readPending();
-      throw stopped && switchedLive(stopped, ctx.kvs.value)
-        ? refusedAfterFinishing(
-            error,
-            `would first ${describeFinish(stoppedChange(stopped), site.target.stack)}`,
-          )
+      const finishing = stopped && switchedLive(stopped, ctx.kvs.value) ? stoppedChange(stopped) : null;
+      // The run's refusal before it chooses (a deploy's pin: pinChecked) comes first, as it would.
+      const before = isFrontendOpsError(error, 'PINNED')
+        ? null
+        : await options.refusedBeforeChoosing?.(finishing);
+      if (before) throw before;
+      throw finishing
+        ? refusedAfterFinishing(error, `would first ${describeFinish(finishing, site.target.stack)}`)
         : error;
     });
     // A record under the deploy id the operation gets that it would refuse before its first write

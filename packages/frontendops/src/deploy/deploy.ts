@@ -56,6 +56,7 @@ import {
   readLiveState,
   requireManifest,
 } from './live.ts';
+import { pinRefusalAhead } from './pin-ahead.ts';
 import type {
   ApplyOptions,
   AuditHead,
@@ -525,9 +526,25 @@ async function settlePin(
 async function deployAtomicPinned(site: Site, options: DeployOptions): Promise<DeploySummary> {
   const kind = options.kind ?? 'deploy';
   const checkPin = !options.dryRun && kind === 'deploy' && options.pin !== 'clear';
+  // Its dry run: a refusal of what it chose gives way to the pin's, which the run reads first.
+  const pinAhead = options.dryRun && kind === 'deploy' && options.pin !== 'clear';
   return deployAtomic(site, {
     ...options,
     checkPin,
+    ...(pinAhead
+      ? {
+          refusedBeforeChoosing: (finishing: StoppedChange | null) =>
+            pinRefusalAhead(site, {
+              kind,
+              commit: options.commit,
+              ...(finishing?.commit === options.commit
+                ? { finishes: finishing }
+                : finishing
+                  ? { finishesFirst: finishing }
+                  : {}),
+            }),
+        }
+      : {}),
     pinOnSuccess: kind === 'rollback',
     // A rollback that finished pinned itself (pinRolledBack); a no-op one pins here.
     settle: async (summary) =>
