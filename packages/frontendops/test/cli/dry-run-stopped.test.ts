@@ -386,6 +386,32 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Kind: 'rollback', 'Rolled-Back-From': from });
     });
 
+    it('a deploy stopped after its switch, then run_sync of another build: its approval asks for the finish too', async () => {
+      // The run finishes the stopped deploy before it uses the approval, then copies this build: the
+      // approval is asked for both, in the plan's words (get_deploy_target's). Before, it was asked
+      // for "copy ..." alone.
+      const [from, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() =>
+        deployArtifact(stopping(site), { app: APP, commit: to, request }),
+      );
+      const c = await connectInfra(infraServerOn({ ...site, protected: true }));
+      try {
+        const target = await c.call('get_deploy_target', { commit: from });
+        expect(target.isError, target.text).toBe(false);
+        expect(target.structured).toMatchObject({ approvalRequired: true });
+        const description = String(target.structured.description);
+        expect(description).toMatch(new RegExp(`^first finish deployment ${stopped} .*; then `));
+        const sync = await c.call('run_sync', { handle: target.structured.handle });
+        expect(sync.isError, sync.text).toBe(true);
+        expect(sync.text).toMatch(/^APPROVAL_REQUIRED: /);
+        expect(sync.text).toContain(`"${description}" needs a person's approval`);
+      } finally {
+        await c.close();
+      }
+      // Nothing was done without the approval: the stopped deploy still waits.
+      expect(await entryOf(stopped)).toBeUndefined();
+    });
+
     it('a rollback stopped after its switch, then a deploy of another build: its refusal names the rollback it finished', async () => {
       // The deploy finishes the rollback, whose last step pins its release, then is refused as any
       // deploy past a pin is. Before, in place the refusal said only the pin (as if nothing had

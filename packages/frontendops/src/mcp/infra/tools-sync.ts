@@ -141,7 +141,8 @@ export function registerSyncTools(t: InfraToolContext): void {
           `Already synced: deployment ${claims.deployId} is live on ${claims.stack}; nothing was copied this time.`,
         );
       }
-      const { plan } = await dryRun(site, claims.app, claims.commit, request);
+      const planned = await dryRun(site, claims.app, claims.commit, request);
+      const { plan, finishesFirst } = planned;
       if (plan.deployId !== claims.deployId) throw new FrontendOpsError('CONFLICT', STALE);
       if (plan.noop) {
         return toolSuccess(
@@ -158,10 +159,15 @@ export function registerSyncTools(t: InfraToolContext): void {
         );
       }
 
+      // A deploy its run refuses (a pin set since the handle, or the one a stopped rollback it
+      // finishes first sets) is refused now, as get_deploy_target does: no one is asked to approve it.
+      const refusal = await pinRefusalAhead(site, { kind: plan.kind, commit: claims.commit, ...planned });
+      if (refusal) throw refusal;
       const gate = await t.approve(ctx, site, {
         action: approvalOf('run_sync'),
         deployId: plan.deployId,
-        summary: describePlan(plan),
+        // What the run does, as get_deploy_target said it: a stopped change it finishes first, then this plan.
+        summary: toPlanView(plan, site.protected, undefined, false, finishesFirst).description,
         change: { app: claims.app, commit: claims.commit },
         plan,
         tool: 'run_sync',

@@ -117,8 +117,9 @@ describe('an approval request is read once, and judged as read', () => {
     // and the build to the publish log: its head, and its entries from the newest back to the build's,
     // read one, then two: four; the approval policy the chain records, read twice: its listing and
     // the entries back to the newest recording one, where none does the whole chain, here its one
-    // entry: four).
-    expect(sent).toEqual({ total: 21, reads: 1 });
+    // entry: four; the pin as the chain records it, judged before anyone is asked: the pin, the
+    // head and the newest entry, three).
+    expect(sent).toEqual({ total: 24, reads: 1 });
     const [again] = await findApprovalRequests(f.t.site, deployId);
     expect(again?.nonce).toBe(first?.nonce);
   });

@@ -112,6 +112,28 @@ describe('the pin through the infra MCP server', () => {
     expect(said.match(/nothing was changed/gi)).toHaveLength(1);
   });
 
+  it('run_sync of a handle issued before a pin is refused PINNED on a protected stack, no approval asked', async () => {
+    await deployed.restore();
+    const keyDir = await mkdtemp(join(tmpdir(), 'frontendops-pin-key-'));
+    const approvers = { Ada: await createApproverKey(join(keyDir, 'ada.pem'), undefined) };
+    await rm(keyDir, { recursive: true, force: true });
+    const guarded = await connectInfra(f.server({ config: f.config([STACK], { approvers }) }));
+    try {
+      const target = await guarded.call('get_deploy_target', { commit: COMMITS[2] });
+      expect(target.structured).toMatchObject({ approvalRequired: true });
+      // Pinned after the handle was issued: the plan is the same, and its run would be refused.
+      const pinned = await c.call('pin_release', { reason: 'release freeze' });
+      expect(pinned.isError, pinned.text).toBe(false);
+      const sync = await guarded.call('run_sync', { handle: target.structured.handle });
+      // Refused as its run refuses it, before a person is asked to approve what would not be done.
+      // Before, it asked (APPROVAL_REQUIRED) for the deploy the pin refuses.
+      expect(sync.isError).toBe(true);
+      expect(sync.text).toMatch(/^PINNED: dashboard-hosting-prod is pinned to sophia-dashboard@2222222/);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('unpin_release lifts it and says what it was; unpinning again is a no-op; pin_release pins the live release', async () => {
     await rolledBack.restore();
     const unpinned = await c.call('unpin_release', { reason: 'fixed forward' });
