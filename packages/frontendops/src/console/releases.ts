@@ -9,7 +9,6 @@ import type { Config } from '../config.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
 import { pinRefusalAhead, refusedByView } from '../deploy/pin-ahead.ts';
-import type { StoppedChange } from '../deploy/types.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { createDeployTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
