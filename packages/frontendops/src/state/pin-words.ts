@@ -2,7 +2,6 @@
 import { shortSha } from '../engine/ids.ts';
 import { escapeOnOneLine } from '../engine/text.ts';
 import type { PinView } from '../read/views.ts';
-import type { PinRecord } from './pin.ts';
 
 /** A pin a rollback replaced, as the pin view carries it. */
 export type ReplacedPin = NonNullable<PinView['replaces']>;
@@ -15,9 +14,10 @@ export function describeReplacedPin(was: ReplacedPin): string {
 
 /**
  * A pin as a dry run knows it before its run sets it (the one a rollback leaves, pinRolledBack): a
- * pin's fields but when it is set, which the run's pin has.
+ * pin's fields (a pin record's: the view's and its stack; pin.ts, which this light file does not load)
+ * but when it is set, which the run's pin has.
  */
-export type PinAhead = Omit<PinRecord, 'at'> & { at?: string };
+export type PinAhead = Omit<PinView, 'at'> & { stack: string; at?: string };
 
 /**
  * The pin a rollback of `release`, asked for by `request`, sets when it is finished
