@@ -20,9 +20,9 @@ import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-
 import { snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
-import { postToConsole, snapshotRepoRefs } from '../support/console-env.ts';
+import { postToConsole } from '../support/console-env.ts';
 import { releaseOf, Browser as Visitor } from '../support/edge-probe.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createTestRepo, snapshotRepo, type TestRepo } from '../support/git-repo.ts';
 
 const STACK = 'dashboard-atomic';
 
@@ -47,7 +47,7 @@ interface Snapshot {
 }
 /** The stack (atomic-snapshot.ts) and the repository's tags (a promote tags its change), together. */
 async function snapshot(): Promise<Snapshot> {
-  const [stack, refs] = await Promise.all([snapshotAtomicEnv(t), snapshotRepoRefs(repo)]);
+  const [stack, refs] = await Promise.all([snapshotAtomicEnv(t), snapshotRepo(repo)]);
   return {
     async restore() {
       await Promise.all([stack.restore(), refs.restore()]);

@@ -18,7 +18,7 @@ import { linkAgentClient } from './agent-link.ts';
 import { snapshotStack } from './bucket-snapshot.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { writeFixtureBuild } from './fixture-build.ts';
-import { createTestRepo, type TestRepo } from './git-repo.ts';
+import { createTestRepo, snapshotRepo, type TestRepo } from './git-repo.ts';
 
 export const APP = 'sophia-dashboard';
 
@@ -75,43 +75,6 @@ export interface ConsoleEnvSnapshot {
   restore(): Promise<void>;
 }
 
-/** The test repository's refs and checked-out commit, to put back. */
-export interface RepoSnapshot {
-  /** Whether every ref still names what it named. */
-  unchanged(): Promise<boolean>;
-  /** Deletes the refs made since, sets the others back, and checks out the commit again. */
-  restore(): Promise<void>;
-}
-
-/**
- * The test repository's refs and HEAD: the console tags its deploys (a deploy tag is numbered from the
- * tags there are), and a case may commit.
- */
-export async function snapshotRepoRefs(repo: TestRepo): Promise<RepoSnapshot> {
-  const refs = async () =>
-    new Map(
-      (await repo.git(['for-each-ref', '--format=%(refname) %(objectname)']))
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => line.split(' ') as [string, string]),
-    );
-  const saved = await refs();
-  const head = (await repo.git(['rev-parse', 'HEAD'])).trim();
-  const same = (now: Map<string, string>) =>
-    now.size === saved.size && [...saved].every(([ref, object]) => now.get(ref) === object);
-  return {
-    unchanged: async () => same(await refs()),
-    async restore() {
-      const now = await refs();
-      if (same(now)) return;
-      for (const ref of now.keys()) if (!saved.has(ref)) await repo.git(['update-ref', '-d', ref]);
-      for (const [ref, object] of saved)
-        if (now.get(ref) !== object) await repo.git(['update-ref', ref, object]);
-      await repo.git(['reset', '--quiet', '--hard', head]);
-    },
-  };
-}
-
 /** Per environment: the snapshot it was last put back to (or taken at), and the S3 log's mark then. */
 const lastSet = new WeakMap<TestDeployEnv, { snapshot: ConsoleEnvSnapshot; mark: number }>();
 
@@ -120,7 +83,7 @@ const lastSet = new WeakMap<TestDeployEnv, { snapshot: ConsoleEnvSnapshot; mark:
  * the hosting bucket and the stack's state prefix (records, audit chain, pin, publish log) as
  * bucket-snapshot.ts restores them, the builds of the artifacts bucket (a case may publish one; a
  * published build is never written again, so only the builds published since are deleted), and the
- * test repository's refs and commit (snapshotRepoRefs).
+ * test repository's refs and commit (git-repo.ts snapshotRepo).
  *
  * Restoring the snapshot the environment was last put back to, with no write to the S3 server since
  * and the same refs, changes nothing and is skipped: a case that only read leaves the next case the
@@ -129,7 +92,7 @@ const lastSet = new WeakMap<TestDeployEnv, { snapshot: ConsoleEnvSnapshot; mark:
 export async function snapshotConsoleEnv({ t, repo }: ConsoleTestEnv): Promise<ConsoleEnvSnapshot> {
   const buckets = await snapshotStack(t.site);
   const builds = new Set((await t.site.artifacts.list('')).map((o) => o.key));
-  const refs = await snapshotRepoRefs(repo);
+  const refs = await snapshotRepo(repo);
   const untouched = async (since: number) =>
     (await t.requestsSince(since)).every((r) => r.method === 'GET' || r.method === 'HEAD');
   const snapshot: ConsoleEnvSnapshot = {

@@ -65,6 +65,9 @@ export async function createTestRepo(): Promise<TestRepo> {
 
 /** What a test repository's refs point at, to put back: see snapshotRepo. */
 export interface RepoSnapshot {
+  /** Whether every ref still names what it named. */
+  unchanged(): Promise<boolean>;
+  /** Deletes the refs made since, sets the others back, and checks out the head again. */
   restore(): Promise<void>;
 }
 
@@ -86,6 +89,10 @@ export async function snapshotRepo(repo: TestRepo): Promise<RepoSnapshot> {
   const saved = await refs();
   const head = (await repo.git(['rev-parse', 'HEAD'])).trim();
   return {
+    unchanged: async () => {
+      const now = await refs();
+      return now.size === saved.size && [...saved].every(([ref, sha]) => now.get(ref) === sha);
+    },
     async restore() {
       const now = await refs();
       const changes = [
