@@ -129,6 +129,9 @@ interface Change {
   receipt?: string;
 }
 
+/** A call of this request: which tool, on which stack, and where its approvals start. */
+type Flight = { tool: string; stack: string; from: number };
+
 export function createToolGate(options: GateOptions): ToolGate {
   const calls: ToolCallRecord[] = [];
   const approvals: Array<{ request: ApprovalRequest; decision: ApprovalDecision }> = [];
@@ -149,11 +152,12 @@ export function createToolGate(options: GateOptions): ToolGate {
   /** The commit of the canary the newest get_status answer of this request showed running (or null). */
   let runningCanary: string | null = null;
   /**
-   * The change in flight, and where its approvals start in `approvals`: each says what the person was
-   * shown and what they decided, the first the plan (deploy id) the call's approval is for, the last
-   * the decision the server's questions are answered from.
+   * The change in flight, from before its person is asked until its server has answered, and where
+   * its approvals start in `approvals` (the slot is its own, so all from there are about it): each
+   * says what the person was shown and what they decided, the first the plan (deploy id) the call's
+   * approval is for, the last the decision the server's questions are answered from.
    */
-  let inFlight: { tool: string; stack: string; from: number } | null = null;
+  let inFlight: Flight | null = null;
   let attached = true;
   let steps = 0;
   let change: ChangeSent | null = null;
@@ -371,118 +375,115 @@ export function createToolGate(options: GateOptions): ToolGate {
     }
 
     // One change at a time: the server's questions are the change's in flight (the SDK runs a model
-    // step's calls at once). Said before the person is asked, and again once they answered.
-    const busy = () =>
-      contract.impact !== 'read' && inFlight
-        ? refuse(
-            name,
-            args,
-            `one change at a time: ${inFlight.tool} is still running; call ${name} again once it has answered.`,
-            started,
-          )
-        : null;
+    // step's calls at once). A change takes the slot before the person is asked, so a second one
+    // started in the same step is refused before anyone is asked about it, and no answer about it
+    // lands among this change's approvals. Reads run alongside and take no slot.
     const stack = handle?.stack ?? String(args.stack ?? options.stack ?? '');
-    const early = busy();
-    if (early) return early;
-    const from = approvals.length;
-    // What the words name is checked on every stack: a change of another release or share is never
-    // `--yes`'s to approve, and where no approval is needed (an unprotected stack) it needs one now.
-    const departs = departure(name, args, handle, hints.approvalSummary !== undefined);
-    const needsApproval =
-      contract.impact === 'destructive' && (handle?.approvalRequired ?? !unprotected.has(stack));
-    if (needsApproval || departs !== undefined) {
-      const request: ApprovalRequest = {
-        action: actionOf(name),
-        stack: stack || "the server's stack",
-        // The server's description of a handle's plan, the runbook's words, or the call's own
-        // arguments: never a description a model could make say something else.
-        summary: options.redactor.text(
-          handle?.description ??
-            hints.approvalSummary ??
-            describeCall(name, args, stack || "the server's stack"),
-        ),
-        ...(handle ? { deployId: handle.deployId } : hints.deployId ? { deployId: hints.deployId } : {}),
-      };
-      const decision = await options.approve(request, {
-        asked: options.asked,
-        ...(departs ? { departs } : {}),
-      });
-      approvals.push({ request, decision });
-      emit({ type: 'approval', request, decision });
-      if (options.signal?.aborted) {
-        interrupted = true;
-        return finish(name, args, 'refused', 'Not called: the request was interrupted.', started);
-      }
-      if (!decision.approved) {
-        // Whoever declined, the planner (a model too) is told what the words name, and so is the record.
-        const why =
-          departs && !decision.via.includes(departs)
-            ? ` This is not the change the request names: ${departs}.`
-            : '';
-        return finish(
-          name,
-          args,
-          'refused',
-          `Not approved: ${decision.by} via ${decision.via}.${why}${decision.next ? ` ${decision.next}` : ''}`,
-          started,
-          { declined: true },
-        );
-      }
+    if (contract.impact !== 'read' && inFlight) {
+      return refuse(
+        name,
+        args,
+        `one change at a time: ${inFlight.tool} is still running; call ${name} again once it has answered.`,
+        started,
+      );
     }
-
-    const late = busy();
-    if (late) return late;
-    emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
-    // Only a change is asked about by its server: a read the model asked for in the same step (the
-    // SDK runs them at once), coming and going meanwhile, leaves the change's approvals in flight.
-    const flight = { tool: name, stack, from };
+    const flight: Flight = { tool: name, stack, from: approvals.length };
     if (contract.impact !== 'read') inFlight = flight;
-    if (contract.impact === 'destructive') {
-      const deployId = handle?.deployId ?? hints.deployId;
-      change = {
-        tool: name,
-        stack: stack || "the server's stack",
-        ...(deployId ? { deployId } : {}),
-        description: options.redactor.text(
-          handle?.description ??
-            hints.approvalSummary ??
-            describeCall(name, args, stack || "the server's stack"),
-        ),
-      };
-    }
     let result: CallToolResult;
     try {
-      result = (await clientFor(name).callTool(
-        { name, arguments: args },
-        {
-          timeout: options.callTimeoutMs ?? 30 * 60_000,
-          resetTimeoutOnProgress: true,
-          ...(options.signal ? { signal: options.signal } : {}),
-          onprogress: (p) =>
-            emit({
-              type: 'progress',
-              tool: name,
-              progress: p.progress,
-              ...(p.total !== undefined ? { total: p.total } : {}),
-              ...(p.message ? { message: p.message } : {}),
-            }),
-        },
-      )) as CallToolResult;
-    } catch (error) {
-      if (options.signal?.aborted) {
-        interrupted = true;
-        return finish(
-          name,
-          args,
-          'error',
-          contract.impact === 'read'
-            ? 'Interrupted: the call was cancelled.'
-            : 'Interrupted: the call was cancelled; the server stops it at a safe point.',
-          started,
-        );
+      // What the words name is checked on every stack: a change of another release or share is never
+      // `--yes`'s to approve, and where no approval is needed (an unprotected stack) it needs one now.
+      const departs = departure(name, args, handle, hints.approvalSummary !== undefined);
+      const needsApproval =
+        contract.impact === 'destructive' && (handle?.approvalRequired ?? !unprotected.has(stack));
+      if (needsApproval || departs !== undefined) {
+        const request: ApprovalRequest = {
+          action: actionOf(name),
+          stack: stack || "the server's stack",
+          // The server's description of a handle's plan, the runbook's words, or the call's own
+          // arguments: never a description a model could make say something else.
+          summary: options.redactor.text(
+            handle?.description ??
+              hints.approvalSummary ??
+              describeCall(name, args, stack || "the server's stack"),
+          ),
+          ...(handle ? { deployId: handle.deployId } : hints.deployId ? { deployId: hints.deployId } : {}),
+        };
+        const decision = await options.approve(request, {
+          asked: options.asked,
+          ...(departs ? { departs } : {}),
+        });
+        approvals.push({ request, decision });
+        emit({ type: 'approval', request, decision });
+        if (options.signal?.aborted) {
+          interrupted = true;
+          return finish(name, args, 'refused', 'Not called: the request was interrupted.', started);
+        }
+        if (!decision.approved) {
+          // Whoever declined, the planner (a model too) is told what the words name, and so is the record.
+          const why =
+            departs && !decision.via.includes(departs)
+              ? ` This is not the change the request names: ${departs}.`
+              : '';
+          return finish(
+            name,
+            args,
+            'refused',
+            `Not approved: ${decision.by} via ${decision.via}.${why}${decision.next ? ` ${decision.next}` : ''}`,
+            started,
+            { declined: true },
+          );
+        }
       }
-      return finish(name, args, 'error', `The call failed: ${(error as Error).message}`, started);
+
+      emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
+      if (contract.impact === 'destructive') {
+        const deployId = handle?.deployId ?? hints.deployId;
+        change = {
+          tool: name,
+          stack: stack || "the server's stack",
+          ...(deployId ? { deployId } : {}),
+          description: options.redactor.text(
+            handle?.description ??
+              hints.approvalSummary ??
+              describeCall(name, args, stack || "the server's stack"),
+          ),
+        };
+      }
+      try {
+        result = (await clientFor(name).callTool(
+          { name, arguments: args },
+          {
+            timeout: options.callTimeoutMs ?? 30 * 60_000,
+            resetTimeoutOnProgress: true,
+            ...(options.signal ? { signal: options.signal } : {}),
+            onprogress: (p) =>
+              emit({
+                type: 'progress',
+                tool: name,
+                progress: p.progress,
+                ...(p.total !== undefined ? { total: p.total } : {}),
+                ...(p.message ? { message: p.message } : {}),
+              }),
+          },
+        )) as CallToolResult;
+      } catch (error) {
+        if (options.signal?.aborted) {
+          interrupted = true;
+          return finish(
+            name,
+            args,
+            'error',
+            contract.impact === 'read'
+              ? 'Interrupted: the call was cancelled.'
+              : 'Interrupted: the call was cancelled; the server stops it at a safe point.',
+            started,
+          );
+        }
+        return finish(name, args, 'error', `The call failed: ${(error as Error).message}`, started);
+      }
     } finally {
+      // Only a change's own slot: a read never took it, and a refused change never had it.
       if (inFlight === flight) inFlight = null;
     }
     const text = textOf(result);

@@ -5,7 +5,7 @@
  * that change, and asks them nothing twice.
  */
 import { type Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCliApprover } from '../../src/agent/approval.ts';
 import { createToolGate, type ToolGate } from '../../src/agent/gate.ts';
 import { approvableActions, parseRequest, toolsFor } from '../../src/agent/intents.ts';
@@ -13,25 +13,27 @@ import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { createRedactor } from '../../src/agent/redact.ts';
 import { approvalPolicyFor, defaultConfig } from '../../src/config.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
-import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { writeFixtureBuild } from '../support/fixture-build.ts';
+import { adoptApprovalPolicy, approvalInForce } from '../../src/state/approval-in-force.ts';
+import { approverKeysFor } from '../support/approver.ts';
+import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const APP = 'sophia-dashboard';
 const [COMMIT, COMMIT2] = ['a1a1a1a1'.repeat(5), 'b2b2b2b2'.repeat(5)];
+const keys = approverKeysFor(['bob']);
 let t: TestDeployEnv;
 const clients: Client[] = [];
 
+const withoutApprovers = { ...defaultConfig(), approval: { approvers: {}, trustElicitation: true } };
+
+/** A deploy environment with the two commits published. */
+async function startEnv(): Promise<TestDeployEnv> {
+  const env = await startDeployEnv();
+  await publishFixtureBuilds(env, APP, [COMMIT, COMMIT2]);
+  return env;
+}
+
 beforeAll(async () => {
-  t = await startDeployEnv();
-  for (const [version, commit] of [
-    ['v1', COMMIT],
-    ['v2', COMMIT2],
-  ] as const)
-    await publishAsCi(t.site, {
-      dir: (await writeFixtureBuild(`${t.tmp}/${version}`, { version })).dir,
-      app: APP,
-      commit,
-    });
+  t = await startEnv();
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -39,13 +41,25 @@ afterAll(async () => {
 });
 
 /**
- * A gate on a protected stack whose server trusts its client's answer, and whose approval question
- * is held until `meanwhile` (what the model asked for in the same step) has been answered:
- * deterministic, as if that call had been quicker. The person says yes once, then no.
+ * A gate on a protected stack of `env` whose server trusts its client's answer, and whose approval
+ * question is held until `meanwhile` (what the model asked for in the same step) has been answered:
+ * deterministic, as if that call had been quicker. The person answers with `ask` (unless said: yes
+ * once, then no); `approvers`: the configuration's, recorded as the stack's policy before the test.
  */
-async function gateHoldingTheQuestion() {
-  const config = { ...defaultConfig(), approval: { approvers: {}, trustElicitation: true } };
-  const site = { ...t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
+async function gateHoldingTheQuestion(
+  options: {
+    env?: TestDeployEnv;
+    approvers?: Record<string, string>;
+    ask?: (question: string, shown: readonly string[]) => Promise<string>;
+  } = {},
+) {
+  const env = options.env ?? t;
+  const config = {
+    ...withoutApprovers,
+    approval: { ...withoutApprovers.approval, approvers: options.approvers ?? {} },
+  };
+  const site = { ...env.site, protected: true, approval: approvalPolicyFor(config, STACK) };
+  if (options.approvers) await adoptApprovalPolicy(site, 'the tests', Date.now());
   const held: { meanwhile: (() => Promise<unknown>) | null } = { meanwhile: null };
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await createInfraServer({ config, openSite: async () => site, defaultStack: STACK }).connect(serverSide);
@@ -63,6 +77,7 @@ async function gateHoldingTheQuestion() {
   await infra.connect(clientSide);
   const intent = parseRequest('deploy the latest dashboard');
   const shown: string[] = [];
+  const ask = options.ask ?? (async (_question, before) => (before.length > 0 ? 'n' : 'y'));
   const gate: ToolGate = createToolGate({
     clients: { infra, git: infra },
     stack: STACK,
@@ -72,16 +87,17 @@ async function gateHoldingTheQuestion() {
       yes: false,
       interactive: true,
       actor: 'ada',
-      ask: async (question) => {
+      ask: (question) => {
+        const before = [...shown];
         shown.push(question);
-        return shown.length > 1 ? 'n' : 'y';
+        return ask(question, before);
       },
     }),
     dryRun: false,
     maxCalls: 10,
-    redactor: createRedactor([t.site.target.hostingBucket]),
+    redactor: createRedactor([env.site.target.hostingBucket]),
   });
-  return { gate, shown, held };
+  return { gate, shown, held, site };
 }
 
 describe('tool calls the gate has in flight at once', () => {
@@ -119,5 +135,123 @@ describe('tool calls the gate has in flight at once', () => {
     expect(second?.text).toMatch(/one change at a time: run_sync is still running/);
     expect(shown).toHaveLength(1);
     expect(synced.ok, synced.text).toBe(true);
+  });
+});
+
+/**
+ * Two changes in one model step: both start before either is approved. The second is refused before
+ * anyone is asked about it, so the server's question about the first is answered from the person's
+ * answer about the first only, whichever answer came first.
+ */
+describe('two changes a model asks for in one step', () => {
+  // Each on a stack of its own: nothing live, nothing pending, no policy recorded before it.
+  let env: TestDeployEnv;
+  beforeEach(async () => {
+    env = await startEnv();
+  });
+  afterEach(async () => {
+    await env?.stop();
+  });
+  /** Plans of both commits, and the two run_syncs started at once (the first, then the second). */
+  async function twoSyncs(
+    gate: ToolGate,
+    held: { meanwhile: (() => Promise<unknown>) | null },
+    release: () => void,
+    between?: () => Promise<void>,
+  ) {
+    const plans = [];
+    for (const commit of [COMMIT, COMMIT2]) {
+      const target = await gate.call('get_deploy_target', { app: APP, commit });
+      expect(target.structured, target.text).toMatchObject({ approvalRequired: true });
+      plans.push(target.structured as { handle: string; deployId: string; adopts: string | null });
+      await between?.();
+      between = undefined;
+    }
+    const [first, second] = [plans[0], plans[1]].map((p) => gate.call('run_sync', { handle: p?.handle }));
+    // The second's answer waits until the second has ended, or the first's question is asked.
+    void second?.finally(release);
+    held.meanwhile = async () => {
+      release();
+      await second;
+    };
+    const [one, two] = await Promise.all([first, second]);
+    if (!one || !two) throw new Error('two calls were made');
+    return { first: one, second: two, plans };
+  }
+  const held = () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return { release, released };
+  };
+
+  for (const answeredFirst of ['first', 'second'] as const) {
+    it(`yes to the first and no to the second, the ${answeredFirst} answered first: the first goes live`, async () => {
+      const { release, released } = held();
+      const {
+        gate,
+        shown,
+        held: hold,
+      } = await gateHoldingTheQuestion({
+        env,
+        ask: async (question) => {
+          const isFirst = question.includes(COMMIT.slice(0, 7));
+          if ((answeredFirst === 'first') !== isFirst) await released;
+          return isFirst ? 'y' : 'n';
+        },
+      });
+      const { first, second, plans } = await twoSyncs(gate, hold, release);
+
+      // Before, both were put to the person and the server's question about the first was answered
+      // from the second's no (the last decision after the first's), or, the second answered first,
+      // declined as about another plan than the first decision's.
+      expect(first.ok, first.text).toBe(true);
+      expect((await env.site.records.readPointer())?.value.deployId).toBe(plans[0]?.deployId);
+      expect(shown).toHaveLength(1);
+      expect(second.record.status, second.text).toBe('refused');
+      expect(second.text).toMatch(/one change at a time: run_sync is still running/);
+    });
+  }
+
+  it('an adoption shown only with the second change is asked about again for the first', async () => {
+    const { release, released } = held();
+    const {
+      gate,
+      shown,
+      held: hold,
+      site,
+    } = await gateHoldingTheQuestion({
+      env,
+      approvers: { Bob: keys().bob.publicKey },
+      ask: async (question) => {
+        if (!question.includes(COMMIT.slice(0, 7))) {
+          await released;
+          return 'y';
+        }
+        return /also adopts/.test(question) ? 'n' : 'y';
+      },
+    });
+    // The first plan is described before another operator drops Bob (his key was lost), the
+    // second after: only the second's says that approving it adopts the configuration's policy.
+    const { first, second, plans } = await twoSyncs(gate, hold, release, async () => {
+      await adoptApprovalPolicy(
+        { ...env.site, approval: approvalPolicyFor(withoutApprovers, STACK) },
+        'another operator',
+        Date.now(),
+      );
+    });
+    expect(plans.map((p) => p.adopts)).toEqual([null, expect.stringMatching(/adds approver Bob/)]);
+
+    // The server's question about the first says it adopts the policy: the person was shown that
+    // only with the second, so they are asked again, and their no keeps everything as it was.
+    // Before, the second's yes answered it: the first went live and Bob was recorded again.
+    expect(first.ok, first.text).toBe(false);
+    expect(await env.site.records.readPointer()).toBeNull();
+    expect((await approvalInForce(site)).recorded?.approvers).toEqual({});
+    expect(shown).toHaveLength(2);
+    expect(shown[0]).not.toMatch(/also adopts/);
+    expect(shown[1]).toMatch(/This approval also adopts .*: adds approver Bob/);
+    expect(second.record.status, second.text).toBe('refused');
   });
 });
