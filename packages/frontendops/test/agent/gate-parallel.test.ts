@@ -50,6 +50,7 @@ async function gateHoldingTheQuestion(
   options: {
     env?: TestDeployEnv;
     approvers?: Record<string, string>;
+    signal?: AbortSignal;
     ask?: (question: string, shown: readonly string[]) => Promise<string>;
   } = {},
 ) {
@@ -96,6 +97,7 @@ async function gateHoldingTheQuestion(
     dryRun: false,
     maxCalls: 10,
     redactor: createRedactor([env.site.target.hostingBucket]),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   return { gate, shown, held, site };
 }
@@ -141,9 +143,10 @@ describe('tool calls the gate has in flight at once', () => {
 /**
  * Two changes in one model step: both start before either is approved. The second is refused before
  * anyone is asked about it, so the server's question about the first is answered from the person's
- * answer about the first only, whichever answer came first.
+ * answer about the first only, whichever answer came first. Reads still run meanwhile, and a change
+ * that ends without running leaves the way free for the next.
  */
-describe('two changes a model asks for in one step', () => {
+describe('one change at a time', () => {
   // Each on a stack of its own: nothing live, nothing pending, no policy recorded before it.
   let env: TestDeployEnv;
   beforeEach(async () => {
@@ -253,5 +256,81 @@ describe('two changes a model asks for in one step', () => {
     expect(shown[0]).not.toMatch(/also adopts/);
     expect(shown[1]).toMatch(/This approval also adopts .*: adds approver Bob/);
     expect(second.record.status, second.text).toBe('refused');
+  });
+
+  it('a read the model asks for while the person is asked about a change runs meanwhile', async () => {
+    let status: Awaited<ReturnType<ToolGate['call']>> | undefined;
+    const { gate, shown } = await gateHoldingTheQuestion({
+      env,
+      ask: async () => {
+        status = await gate.call('get_status', {});
+        return 'y';
+      },
+    });
+    const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
+    const synced = await gate.call('run_sync', { handle: String(target.structured?.handle) });
+
+    expect(status?.ok, status?.text).toBe(true);
+    expect(shown).toHaveLength(1);
+    expect(synced.ok, synced.text).toBe(true);
+  });
+
+  it('a change that ends without running (declined, or its approver failed) frees the slot', async () => {
+    const answers: Array<() => Promise<string>> = [
+      async () => 'n',
+      async () => {
+        throw new Error('the terminal closed');
+      },
+      async () => 'y',
+    ];
+    const { gate, shown } = await gateHoldingTheQuestion({
+      env,
+      ask: async (_question, before) => (answers[before.length] ?? (async () => 'n'))(),
+    });
+    const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
+    const sync = () => gate.call('run_sync', { handle: String(target.structured?.handle) });
+
+    const declined = await sync();
+    expect(declined.declined, declined.text).toBe(true);
+    await expect(sync()).rejects.toThrow(/the terminal closed/);
+    // Neither kept the slot: the next change is asked about, and runs.
+    const synced = await sync();
+    expect(shown).toHaveLength(3);
+    expect(synced.ok, synced.text).toBe(true);
+    expect((await env.site.records.readPointer())?.value.deployId).toBe(target.structured?.deployId);
+  });
+
+  it('stopped while the person is asked: the change is not called, and nothing after it is', async () => {
+    const stop = new AbortController();
+    const { gate } = await gateHoldingTheQuestion({
+      env,
+      signal: stop.signal,
+      ask: async () => {
+        stop.abort();
+        return 'y';
+      },
+    });
+    const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
+    const synced = await gate.call('run_sync', { handle: String(target.structured?.handle) });
+    const after = await gate.call('get_status', {});
+
+    expect(synced.record.status, synced.text).toBe('refused');
+    expect(synced.text).toBe('Not called: the request was interrupted.');
+    expect(after.text).toBe('Not called: the request was interrupted.');
+    expect(gate.interrupted).toBe(true);
+    expect(await env.site.records.readPointer()).toBeNull();
+  });
+
+  it('a change the gate refuses by its checks takes no slot from one in the same step', async () => {
+    const { gate, shown } = await gateHoldingTheQuestion({ env, ask: async () => 'y' });
+    const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
+    const [unknown, synced] = await Promise.all([
+      gate.call('run_sync', { handle: 'made-up' }),
+      gate.call('run_sync', { handle: String(target.structured?.handle) }),
+    ]);
+
+    expect(unknown.text).toMatch(/unknown handle/);
+    expect(shown).toHaveLength(1);
+    expect(synced.ok, synced.text).toBe(true);
   });
 });
