@@ -212,6 +212,12 @@ export const TOOLS = {
     output: z.object({
       ...changeResult,
       outcome: z.enum(['synced', 'noop']),
+      finishedFirst: z
+        .string()
+        .optional()
+        .describe(
+          'The deploy id of a stopped change of another release (it went live, then was interrupted before it was verified and recorded) that this run finished and recorded before its sync, as get_deploy_target said it would',
+        ),
       next: z.string().describe('What to call next'),
     }),
   }),

@@ -382,6 +382,11 @@ async function runLocked(
     };
   }
 
+  // The stopped change the settle finished before this plan, as the dry run said (finishesFirst).
+  const first =
+    earlier?.finished.outcome === 'succeeded'
+      ? { finishedFirst: { deployId: earlier.pending.plan.deployId, kind: earlier.pending.op } }
+      : {};
   const approval = await options.authorize?.(
     plan,
     earlier
@@ -427,22 +432,28 @@ async function runLocked(
   pending = await afterSwitch(site, pending, nowOf(options), options.lock);
   options.onEvent?.({ type: 'step', step: 'pointer', detail: pointerDetail(plan) });
   if (options.stopBeforeInvalidation && plan.liveChanges) {
-    return summarize(plan, {
+    return {
+      ...summarize(plan, {
+        dryRun: false,
+        started,
+        request: options.request,
+        outcome: 'synced',
+        ...(drift ? { drift } : {}),
+      }),
+      ...first,
+    };
+  }
+  const finished = await finishAtomic(site, pending, options, prepared.known);
+  const summary = {
+    ...summarize(plan, {
       dryRun: false,
       started,
       request: options.request,
-      outcome: 'synced',
+      ...finishedFacts(finished),
       ...(drift ? { drift } : {}),
-    });
-  }
-  const finished = await finishAtomic(site, pending, options, prepared.known);
-  const summary = summarize(plan, {
-    dryRun: false,
-    started,
-    request: options.request,
-    ...finishedFacts(finished),
-    ...(drift ? { drift } : {}),
-  });
+    }),
+    ...first,
+  };
   if (finished.outcome === 'failed' && options.rollbackOnFailure !== false) {
     const back = await switchBackAfterFailure(site, plan, { ...options, rollbackOnFailure: false });
     if (back) return { ...summary, rolledBackTo: back.deployId };

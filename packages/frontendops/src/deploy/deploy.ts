@@ -296,6 +296,10 @@ async function deployInPlace(
     const summary = {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
       auditHead,
+      // The stopped change finished before this plan, as the dry run said (finishesFirst).
+      ...(finished?.record.outcome === 'succeeded'
+        ? { finishedFirst: { deployId: finished.record.deployId, kind: finished.record.kind } }
+        : {}),
     };
     if (!record) return { ...summary, outcome: 'synced' };
     const rolledBackTo = await rollBackIfNotServed(site, plan, record, options);

@@ -157,4 +157,10 @@ export interface DeploySummary extends DeployIdentity {
    * rollback's finish pins its release (pinRefusalAhead says what that refuses).
    */
   finishesFirst?: StoppedChange;
+  /**
+   * A run only, its plan not a no-op: a change of another release that went live and stopped before
+   * it was verified and recorded, which this run finished and recorded first, then planned from what
+   * it made live (what its dry run said: finishesFirst). Named as what it was (describeFinished).
+   */
+  finishedFirst?: { deployId: string; kind: string };
 }

@@ -386,6 +386,37 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Kind: 'rollback', 'Rolled-Back-From': from });
     });
 
+    it('a deploy stopped after its switch, then run_sync of another build: its answer says the finish', async () => {
+      // The run finishes the stopped deploy first, as get_deploy_target said, then syncs this build:
+      // its answer says both, in words and as a field. Before, it said the sync alone.
+      const [from, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() =>
+        deployArtifact(stopping(site), { app: APP, commit: to, request }),
+      );
+      const c = await connectInfra(infraServerOn(site));
+      try {
+        const target = await c.call('get_deploy_target', { commit: from });
+        expect(target.structured.description).toMatch(new RegExp(`^first finish deployment ${stopped} `));
+        const sync = await c.call('run_sync', { handle: target.structured.handle });
+        expect(sync.isError, sync.text).toBe(false);
+        expect(sync.structured).toMatchObject({
+          deployId: target.structured.deployId,
+          outcome: 'synced',
+          finishedFirst: stopped,
+        });
+        expect(sync.text).toMatch(
+          new RegExp(
+            `^First finished the interrupted deployment ${stopped}, which had made it live; recorded now\\. Synced ${APP}@${from.slice(0, 7)} `,
+          ),
+        );
+        const done = await c.call('invalidate_cdn', { deployId: target.structured.deployId });
+        expect(done.structured, done.text).toMatchObject({ outcome: 'succeeded' });
+      } finally {
+        await c.close();
+      }
+      expect(await entryOf(stopped)).toMatchObject({ type: 'deploy', data: { outcome: 'succeeded' } });
+    });
+
     it('a deploy stopped after its switch, then run_sync of another build: its approval asks for the finish too', async () => {
       // The run finishes the stopped deploy before it uses the approval, then copies this build: the
       // approval is asked for both, in the plan's words (get_deploy_target's). Before, it was asked

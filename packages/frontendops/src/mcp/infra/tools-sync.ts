@@ -9,7 +9,7 @@ import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../de
 import { pinRefusalAhead } from '../../deploy/pin-ahead.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { NOT_SWITCHED_BACK, switchedBack } from '../../deploy/switch-back-words.ts';
-import { changeNoun, describePlan } from '../../engine/describe.ts';
+import { changeNoun, describeFinished, describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
@@ -200,12 +200,15 @@ export function registerSyncTools(t: InfraToolContext): void {
         pruned: summary.pruned,
         retained: summary.retained,
         approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
+        ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
         next: `invalidate_cdn with deployId ${summary.deployId}`,
       };
+      // A stopped change it finished first, as get_deploy_target said it would: said first.
+      const first = summary.finishedFirst ? `First ${describeFinished(summary.finishedFirst)}. ` : '';
       return toolSuccess(
         'run_sync',
         data,
-        `Synced ${claims.app}@${claims.commit.slice(0, 7)} to ${claims.stack} as deployment ${summary.deployId}: ${data.copied} copied, ${data.unchanged} unchanged, ${data.pruned} pruned. ${
+        `${first}Synced ${claims.app}@${claims.commit.slice(0, 7)} to ${claims.stack} as deployment ${summary.deployId}: ${data.copied} copied, ${data.unchanged} unchanged, ${data.pruned} pruned. ${
           site.mode === 'atomic'
             ? 'It is live: an atomic release switched by one key write, with nothing to invalidate. Call invalidate_cdn next to verify it through the CDN and record it.'
             : 'The site serves it once the CDN is invalidated: call invalidate_cdn next.'
