@@ -9,9 +9,8 @@ import type { Config } from '../config.ts';
 import type { DeployEvent } from '../deploy/apply.ts';
 import type { DeployOptions } from '../deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../deploy/pin.ts';
-import type { DeployPlan } from '../engine/plan.ts';
 import { touching } from '../engine/text.ts';
-import { FrontendOpsError } from '../errors.ts';
+import { alsoSaid, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
 import { boundLiveDeployId, readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
@@ -52,10 +51,14 @@ export interface ConsoleServiceOptions {
 
 export class PlanChangedError extends FrontendOpsError {
   readonly plan: PlanView;
-  constructor(plan: PlanView) {
+  constructor(
+    plan: PlanView,
+    /** What the run also said (alsoSaid): a stopped change it finished before it found its plan changed. */
+    also = '',
+  ) {
     super(
       'CONFLICT',
-      `The plan changed since it was shown (now ${plan.deployId}: ${plan.description}). Review the new plan and confirm again.`,
+      `The plan changed since it was shown (now ${plan.deployId}: ${plan.description}). Review the new plan and confirm again.${also ? ` ${also}` : ''}`,
     );
     this.plan = plan;
   }
@@ -210,10 +213,10 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       input: { deployId: string; to?: string; request: RequestInfo; onEvent: (event: DeployEvent) => void },
     ) {
       const site = await open(stack);
-      const seen: { changed?: DeployPlan } = {};
+      const seen = { changed: false };
       const onEvent = (event: DeployEvent) => {
         if (event.type === 'plan' && event.plan.deployId !== input.deployId) {
-          seen.changed = event.plan;
+          seen.changed = true;
           throw new FrontendOpsError('CONFLICT', 'plan changed');
         }
         input.onEvent(event);
@@ -226,8 +229,14 @@ export function createConsoleService(options: ConsoleServiceOptions) {
           ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
         });
       } catch (error) {
+        // The new plan as the first one is made (planFor: a dry run now, with the stopped change its
+        // run finishes, or finishes first, and the refusal it gives); the answer says what this run
+        // finished before it found its plan changed (refusedAfterFinishing), as its refusals do.
         if (seen.changed) {
-          throw new PlanChangedError(await describeAction(site, releases, seen.changed, action, input.to));
+          throw new PlanChangedError(
+            await planFor(stack, action, input.to),
+            isFrontendOpsError(error) ? alsoSaid(error) : '',
+          );
         }
         throw error;
       }

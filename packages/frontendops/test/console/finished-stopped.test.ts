@@ -213,3 +213,30 @@ it('Deploy latest while a stopped rollback of another build waits: its plan says
   expect(refused.message).toContain('(This run finished the interrupted rollback');
   expect(await readPin(t.site)).toMatchObject({ cause: 'rollback', commit: C1, deployId: stopped });
 });
+
+it('a plan changed by a stopped rollback it finished: the answer says the finish, and its new plan is the plan now', async () => {
+  await c2Live.restore();
+  // Redeploy C1 is planned from C2 live; then a rollback to C1 stops at its record, before its pin.
+  const shown = await planOf(`action=redeploy&to=${C1}`);
+  expect(shown).toMatchObject({ noop: false, commit: C1 });
+  await expect(rollbackRelease(stoppingAtRecord(), { request: requestBy('roll back') })).rejects.toThrow(
+    /stopped/,
+  );
+  const stopped = (await t.site.records.readPointer())?.value.deployId as string;
+  // The run finishes the rollback (which pins C1), then finds its plan changed: it says both, and
+  // shows the plan as the plan of the action says it now (the same fields, finish and refusal
+  // included). Before, the answer said the plan changed as if the run had done nothing.
+  const res = await fetch(api('redeploy'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer() },
+    body: JSON.stringify({ deployId: shown.deployId, to: C1 }),
+  });
+  const changed = (await res.json()) as { error: string; message: string; plan: PlanView };
+  expect(res.status, JSON.stringify(changed)).toBe(409);
+  expect(changed.error).toBe('PLAN_CHANGED');
+  expect(changed.message).toContain(
+    `(This run finished the interrupted rollback ${stopped}, which had made it live`,
+  );
+  expect(await readPin(t.site)).toMatchObject({ cause: 'rollback', commit: C1, deployId: stopped });
+  expect(changed.plan).toEqual(await planOf(`action=redeploy&to=${C1}`));
+});
