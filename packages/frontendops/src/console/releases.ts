@@ -89,7 +89,7 @@ export async function describeAction(
   ]);
   const refusedBy = refusedByView(refusal as FrontendOpsError | null);
   return {
-    ...toConsolePlan(plan, action, site.protected, finishes, finishesFirst),
+    ...toConsolePlan(plan, action, site.protected, stopped),
     ...(finishes ? { finishes } : {}),
     ...(finishesFirst ? { finishesFirst } : {}),
     ...(refusedBy ? { refusedBy } : {}),

@@ -4,10 +4,9 @@
  * models of src/read/views.ts. Named fields only, so a field added to a record later never reaches
  * the browser by accident.
  */
-import type { StoppedChange } from '../deploy/types.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { type SiteVerification, uncheckedNotes } from '../read/verify-site.ts';
-import { toHistoryItem, toPlanView } from '../read/views.ts';
+import { type PlanViewOptions, toHistoryItem, toPlanView } from '../read/views.ts';
 import type { AuditEntry } from '../state/audit.ts';
 import type { DeploymentRecord } from '../state/records.ts';
 import type {
@@ -68,9 +67,9 @@ export const toConsolePlan = (
   plan: DeployPlan,
   action: PlanAction | CanaryAction,
   isProtected: boolean,
-  finishes?: StoppedChange,
-  finishesFirst?: StoppedChange,
+  /** What the dry run's run finishes (toPlanView's); a promote lifts the pin a finished rollback sets. */
+  stopped: Omit<PlanViewOptions, 'liftsPin'> = {},
 ): PlanView => ({
-  ...toPlanView(plan, isProtected, finishes, action === 'promote', finishesFirst),
+  ...toPlanView(plan, isProtected, { ...stopped, liftsPin: action === 'promote' }),
   action,
 });

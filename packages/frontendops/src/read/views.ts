@@ -404,6 +404,16 @@ export function toHistoryItem(
   };
 }
 
+/** What a plan view says beside the plan itself (toPlanView). */
+export interface PlanViewOptions {
+  /** The stopped change of this release the run finishes, with nothing else to do (DeploySummary finishes). */
+  finishes?: StoppedChange | undefined;
+  /** A stopped change of another release that the run finishes before this plan (DeploySummary finishesFirst). */
+  finishesFirst?: StoppedChange | undefined;
+  /** A promote: describeFinish's liftsPin. */
+  liftsPin?: boolean;
+}
+
 /**
  * A dry run's plan as every surface shows it (plan_deploy, get_deploy_target, the console): with
  * nothing else to do, a run that finishes a stopped change (DeploySummary finishes) says that, not
@@ -412,11 +422,7 @@ export function toHistoryItem(
 export function toPlanView(
   plan: DeployPlan,
   isProtected: boolean,
-  finishes?: StoppedChange,
-  /** A promote: describeFinish's liftsPin. */
-  liftsPin = false,
-  /** A stopped change of another release that the run finishes before this plan (DeploySummary finishesFirst). */
-  finishesFirst?: StoppedChange,
+  { finishes, finishesFirst, liftsPin = false }: PlanViewOptions = {},
 ): PlanView {
   return {
     stack: plan.stack,

@@ -28,7 +28,7 @@ export function registerReadTools(t: InfraToolContext): void {
       ]);
       const view = {
         // Its run finishes a stopped change: said as get_deploy_target says it.
-        ...toPlanView(plan, site.protected, finishes, false, finishesFirst),
+        ...toPlanView(plan, site.protected, { finishes, finishesFirst }),
         contents,
         ...(refusal ? { refusedBy: { code: refusal.code, message: refusal.message } } : {}),
       };

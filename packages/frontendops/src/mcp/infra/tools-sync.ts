@@ -59,7 +59,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         artifactDigest: plan.artifactDigest,
       });
       const view = {
-        ...toPlanView(plan, site.protected, finishes, false, finishesFirst),
+        ...toPlanView(plan, site.protected, { finishes, finishesFirst }),
         contents: await readPlanContents(site, plan),
         ...(finishes ? { deployId, noop: false } : {}),
       };
@@ -167,7 +167,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         action: approvalOf('run_sync'),
         deployId: plan.deployId,
         // What the run does, as get_deploy_target said it: a stopped change it finishes first, then this plan.
-        summary: toPlanView(plan, site.protected, undefined, false, finishesFirst).description,
+        summary: toPlanView(plan, site.protected, { finishesFirst }).description,
         change: { app: claims.app, commit: claims.commit },
         plan,
         tool: 'run_sync',
