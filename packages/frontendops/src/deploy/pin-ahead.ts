@@ -10,16 +10,17 @@ import { assertDeployAllowed, type PinAhead } from '../state/pin.ts';
 import { stoppedRollbackPin } from '../state/pin-words.ts';
 import { readPinAsRecorded } from '../state/recorded-state.ts';
 import { refusedAfterFinishing } from './atomic-apply.ts';
-import type { DeploySummary } from './types.ts';
+import type { DeploySummary, StoppedChange } from './types.ts';
 
 /**
  * The refusal (PINNED) a deploy's run gives, as its dry run `summary` planned it, or null when the
- * pin lets it through. In place the run judges the pin as it is before it finishes a stopped change
- * (deployInPlace): refused then, it finishes nothing, and says so; on atomic releases it finishes that change first (runLocked), of this release
- * (finishes) or another (finishesFirst), and says so in its refusal. Either way a
- * stopped rollback it finishes pins that rollback's release (pinRolledBack), in place of any pin,
- * and a deploy of another release is then refused, saying what it finished: said here as "would
- * first finish …".
+ * pin lets it through. On atomic releases the run finishes a stopped change first (runLocked), of
+ * this release (finishes) or another (finishesFirst), then judges the pin, and its refusal says what
+ * it finished. In place it judges
+ * the pin as it is before it finishes anything (deployInPlace): refused then, it finishes nothing,
+ * and its refusal names the change it leaves; let through, it finishes a stopped change of another
+ * release and judges the pin again. Either way a stopped rollback it finishes pins that rollback's
+ * release (pinRolledBack), in place of any pin, and a deploy of another release is then refused.
  */
 export async function pinRefusalAhead(
   site: Site,
@@ -36,23 +37,24 @@ export async function pinRefusalAhead(
       throw error;
     }
   };
-  // What the run finishes before this plan: another release's change (finishesFirst), or this
-  // release's (finishes), which on atomic releases the run finishes before it judges the pin too.
-  const first = summary.finishesFirst ?? (site.mode === 'atomic' ? summary.finishes : undefined);
-  if (site.mode !== 'atomic' || !first) {
-    const now = refusal(await readPinAsRecorded(site));
-    // In place, refused before it finishes what the dry run names (finishes, finishesFirst): said.
-    const unfinished = summary.finishesFirst ?? summary.finishes;
-    if (now && unfinished)
-      return saidWith(now, `would be refused before it would ${describeFinish(unfinished, stack)}`);
-    if (now || !first) return now;
-  }
-  const after = first.pins
-    ? refusal(stoppedRollbackPin(stack, first))
-    : site.mode === 'atomic'
-      ? refusal(await readPinAsRecorded(site))
-      : null;
-  return after && saidWith(after, `would first ${describeFinish(first, stack)}`);
+  const stopped = summary.finishesFirst ?? summary.finishes;
+  // Judged once `finished` is finished, by the pin that leaves: a stopped rollback's own, else the
+  // pin as the chain records it; a refusal then says the finish.
+  const afterFinishing = async (finished: StoppedChange | undefined) => {
+    const refused = refusal(
+      finished?.pins ? stoppedRollbackPin(stack, finished) : await readPinAsRecorded(site),
+    );
+    return refused && finished
+      ? saidWith(refused, `would first ${describeFinish(finished, stack)}`)
+      : refused;
+  };
+  if (site.mode === 'atomic') return afterFinishing(stopped);
+  // In place: the pin as it is, before anything is finished.
+  const now = refusal(await readPinAsRecorded(site));
+  if (now && stopped)
+    return saidWith(now, `would be refused before it would ${describeFinish(stopped, stack)}`);
+  if (now) return now;
+  return summary.finishesFirst?.pins ? afterFinishing(summary.finishesFirst) : null;
 }
 
 /** A refusal said with what its run finishes, or does not, first (refusedAfterFinishing). */
