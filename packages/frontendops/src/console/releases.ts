@@ -8,7 +8,7 @@
 import type { Config } from '../config.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
-import { pinRefusalAhead, refusedByView } from '../deploy/pin-ahead.ts';
+import { asItRuns, pinnedAhead, refusedByView } from '../deploy/pin-ahead.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { createDeployTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
@@ -72,8 +72,7 @@ export async function describeAction(
    */
   stopped: Pick<DeploySummary, 'finishes' | 'finishesFirst'> = {},
 ): Promise<PlanView> {
-  const { finishes, finishesFirst } = stopped;
-  const [contents, commits, pin, refusal] = await Promise.all([
+  const [contents, commits, pin, ahead] = await Promise.all([
     readPlanContents(site, plan),
     readReleaseCommits(context.git, {
       from: plan.fromCommit,
@@ -83,13 +82,13 @@ export async function describeAction(
     }),
     readPinAsRecorded(site),
     // The refusal the run gives (a promote goes past the pin), in the page's words.
-    action === 'promote'
-      ? null
-      : pinRefusalAhead(site, { kind: plan.kind, commit: plan.commit, ...stopped }).then(pinnedForThePage),
+    action === 'promote' ? null : pinnedAhead(site, { kind: plan.kind, commit: plan.commit, ...stopped }),
   ]);
-  const refusedBy = refusedByView(refusal as FrontendOpsError | null);
+  const refusedBy = refusedByView(ahead && (pinnedForThePage(ahead.refusal) as FrontendOpsError | null));
+  // What the run finishes: none when it is refused before it finishes one (asItRuns).
+  const { finishes, finishesFirst } = asItRuns(stopped, ahead);
   return {
-    ...toConsolePlan(plan, action, site.protected, stopped),
+    ...toConsolePlan(plan, action, site.protected, { finishes, finishesFirst }),
     ...(finishes ? { finishes } : {}),
     ...(finishesFirst ? { finishesFirst } : {}),
     ...(refusedBy ? { refusedBy } : {}),

@@ -154,7 +154,9 @@ export interface DeploySummary extends DeployIdentity {
   /**
    * A dry run only: a change of another release that went live and stopped before it was verified and
    * recorded, which the run finishes first, then plans from what it made live (this plan): a
-   * rollback's finish pins its release (pinRefusalAhead says what that refuses).
+   * rollback's finish pins its release (pinRefusalAhead says what that refuses). Both name what the
+   * run finishes: in place a run the pin refuses before it finishes anything finishes nothing, and
+   * the surfaces that judge the pin for a dry run (pin-ahead.ts asItRuns) then name neither.
    */
   finishesFirst?: StoppedChange;
   /**

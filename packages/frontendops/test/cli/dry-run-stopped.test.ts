@@ -593,3 +593,57 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
 }
 finishedByAnotherKind('in place');
 finishedByAnotherKind('atomic');
+
+/**
+ * In place a deploy's run reads the pin before it finishes a stopped change (deployInPlace): refused
+ * there, it finishes nothing. Its dry run says only that: no `first:` line, no `finishes` nor
+ * `finishesFirst` in --json, nor in plan_deploy's words; its refusal names the change left unfinished.
+ * Before, the dry run said it would finish the stopped promote first, then gave the refusal.
+ */
+describe('in place: refused by the pin before it finishes a stopped promote', () => {
+  const V3 = 'c3c3c3c3c3c3c3c3c3c3';
+  let t: TestDeployEnv;
+  let run: (argv: string[]) => ReturnType<typeof cli>;
+  beforeAll(async () => {
+    t = await startDeployEnv({ stack: 'dry-run-stopped-pinned' });
+    await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+    const outputs = await t.writeOutputs({ cdn: true });
+    const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
+    run = (argv) => cli([...argv, '--stack', outputs], { env, cwd: t.tmp });
+    await deployArtifact(t.site, { app: APP, commit: V1, request });
+  }, 180_000);
+  afterAll(() => t?.stop());
+
+  it('a deploy of another build, and of the promote’s: each dry run finishes nothing, as its run', async () => {
+    await pinRelease(t.site, { request });
+    const stopped = await stoppedAfterItsSwitch(t.site, () =>
+      promoteRelease(stopping(t.site), { app: APP, commit: V2, request }),
+    );
+    const unfinished = `(This run would be refused before it would finish deployment ${stopped} of ${APP}@${V2.slice(0, 7)}`;
+    for (const commit of [V3, V2]) {
+      const argv = ['deploy', '--commit', commit];
+      const dry = await run([...argv, '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(unfinished);
+      expect(dry.stdout).not.toMatch(/^ {2}first: /m);
+      expect(dry.stdout.split('\n')[0]).not.toMatch(/would finish/);
+      const json = JSON.parse((await run([...argv, '--dry-run', '--json'])).stdout);
+      expect(json.refusedBy).toMatchObject({ code: 'PINNED' });
+      expect(json.refusedBy.message).toContain(unfinished);
+      expect(json).not.toHaveProperty('finishesFirst');
+      expect(json).not.toHaveProperty('finishes');
+      const c = await connectInfra(infraServerOn(t.site));
+      try {
+        const planned = await c.call('plan_deploy', { commit });
+        expect(planned.structured.refusedBy).toEqual(json.refusedBy);
+        expect(planned.structured.description).not.toMatch(/finish/);
+      } finally {
+        await c.close();
+      }
+      const real = await run(argv);
+      expect(real.code, real.stdout).toBe(2);
+      expect(real.stderr).not.toMatch(/finished the interrupted/);
+      expect(await t.site.records.readPending()).toMatchObject({ plan: { deployId: stopped } });
+    }
+  });
+});

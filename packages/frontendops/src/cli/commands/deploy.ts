@@ -533,12 +533,24 @@ export async function planContentsLines(
 export async function finish(
   ctx: CliContext,
   site: Site,
-  summary: DeploySummary,
+  done: DeploySummary,
   flags: CommonFlags,
   git: GitHost | null,
   /** `promote`: the deploy that goes past the pin and lifts it, said as such (its dry run too). */
   as?: 'promote',
 ): Promise<void> {
+  // What the pin does to a deploy past it, as its run will say it (a promote goes past it). A run
+  // refused in place before it finishes a stopped change finishes nothing: its dry run names none
+  // (asItRuns), and its refusal names the change it leaves.
+  const ahead =
+    done.dryRun && done.kind === 'deploy' && as !== 'promote'
+      ? await import('../../deploy/pin-ahead.ts').then(async (m) => {
+          const judged = await m.pinnedAhead(site, done);
+          return { refusal: judged.refusal, summary: m.asItRuns(done, judged) };
+        })
+      : null;
+  const summary = ahead?.summary ?? done;
+  const refusal = ahead?.refusal ?? null;
   let tag: string | undefined;
   let untagged: string | undefined;
   try {
@@ -548,11 +560,6 @@ export async function finish(
     // a refusal (2, "nothing was changed"). The summary still follows.
     untagged = error instanceof Error ? error.message : String(error);
   }
-  // What the pin does to a deploy past it, as its run will say it (a promote goes past it).
-  const refusal =
-    summary.dryRun && summary.kind === 'deploy' && as !== 'promote'
-      ? await import('../../deploy/pin-ahead.ts').then((m) => m.pinRefusalAhead(site, summary))
-      : null;
   const json = {
     ...summaryJson(summary, as === 'promote'),
     ...(refusal ? { refusedBy: { code: refusal.code, message: refusal.message } } : {}),

@@ -1,5 +1,5 @@
 /** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
-import { pinRefusalAhead } from '../../deploy/pin-ahead.ts';
+import { asItRuns, pinnedAhead } from '../../deploy/pin-ahead.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { leftOutWords, readHistory } from '../../read/history.ts';
@@ -19,18 +19,19 @@ export function registerReadTools(t: InfraToolContext): void {
       const site = await open(stack);
       const full = await resolvePublishedCommit(site.artifacts, app, commit);
       const planned = await dryRun(site, app, full, requestFor({}, ctx, 'plan deploy'));
-      const { plan, finishes, finishesFirst } = planned;
-      const [contents, refusal] = await Promise.all([
+      const { plan } = planned;
+      const [contents, ahead] = await Promise.all([
         readPlanContents(site, plan),
         // A deploy past the pin is refused (get_deploy_target, run_sync): the dry run says so, in
         // the refusal's words, and still answers for a promote, which goes past it.
-        pinRefusalAhead(site, { kind: plan.kind, commit: full, ...planned }),
+        pinnedAhead(site, { kind: plan.kind, commit: full, ...planned }),
       ]);
       const view = {
-        // Its run finishes a stopped change: said as get_deploy_target says it.
-        ...toPlanView(plan, site.protected, { finishes, finishesFirst }),
+        // Its run finishes a stopped change: said as get_deploy_target says it (none when refused
+        // before it finishes one: asItRuns).
+        ...toPlanView(plan, site.protected, asItRuns(planned, ahead)),
         contents,
-        ...(refusal ? { refusedBy: { code: refusal.code, message: refusal.message } } : {}),
+        ...(ahead.refusal ? { refusedBy: { code: ahead.refusal.code, message: ahead.refusal.message } } : {}),
       };
       // The refusal's words say that nothing was changed: said once.
       const refused = view.refusedBy;
