@@ -466,7 +466,10 @@ export async function publishedBuild(site: Site, app: string, commit: string): P
     required,
     logs.then((all) =>
       publishesRecorded(
-        all.map((l) => (l.state ? { store: l.state, log: l.log } : null)),
+        // Another stack's is named by its stack where its head is refused (readAuditHead).
+        all.map((l, i) =>
+          l.state ? { store: l.state, log: l.log, ...(i > 0 ? { stack: l.stack } : {}) } : null,
+        ),
         app,
         commit,
         async (r) => r.artifactDigest === artifactDigest(await required),

@@ -808,17 +808,24 @@ async function writeHead(
   );
 }
 
-/** The chain's head as its head record says (null for an empty chain). */
-export async function readAuditHead(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
+/**
+ * The chain's head as its head record says (null for an empty chain). `stack`: the other stack whose
+ * publish log it is (a `buildsFrom`), which a refusal of its damaged head names (parseHead).
+ */
+export async function readAuditHead(
+  store: ObjectStore,
+  prefix: string,
+  stack?: string,
+): Promise<AuditHead | null> {
   await headMoved(store, prefix, false);
-  return readHeadNow(store, prefix);
+  return readHeadNow(store, prefix, stack);
 }
 
 /** The head as stored now, without waiting for this process's move of it (the move's own check). */
-async function readHeadNow(store: ObjectStore, prefix: string): Promise<AuditHead | null> {
+async function readHeadNow(store: ObjectStore, prefix: string, stack?: string): Promise<AuditHead | null> {
   const head = await store.get(headKey(prefix));
   if (!head) return null;
-  const record = parseHead(headKey(prefix), head.body);
+  const record = parseHead(headKey(prefix), head.body, stack);
   rememberHead(store, prefix, record, head.etag);
   return record;
 }
@@ -863,12 +870,12 @@ export async function publishRecorded(
  * alone, so one whose record does not answer leaves the others read to the end.
  */
 export async function publishesRecorded(
-  logs: readonly ({ store: ObjectStore; log: string } | null)[],
+  logs: readonly ({ store: ObjectStore; log: string; stack?: string } | null)[],
   app: string,
   commit: string,
   answers: (recorded: PublishRecord) => boolean | Promise<boolean>,
 ): Promise<{ head: AuditHead | null; recorded: PublishRecord | null }[]> {
-  const heads = await Promise.all(logs.map((l) => (l ? readAuditHead(l.store, l.log) : null)));
+  const heads = await Promise.all(logs.map((l) => (l ? readAuditHead(l.store, l.log, l.stack) : null)));
   const reads = logs.map((l, i) => {
     const head = heads[i] ?? null;
     return {
@@ -2610,8 +2617,10 @@ const HEAD_SHAPE =
  * The head a chain's head record names. One not naming an entry as this tool writes it is refused
  * as damaged: a deployment's entry names the publish log's head as read (publishHead), and verify
  * could hold the log to no malformed one, so the log could be rewritten whole after it unseen.
+ * Another stack's log (`stack`, a `buildsFrom`) is named by its stack: its state bucket may be one
+ * this stack's operator cannot reach, so the refusal says whose verify to run and who restores it.
  */
-function parseHead(key: string, body: Buffer): AuditHead {
+function parseHead(key: string, body: Buffer, stack?: string): AuditHead {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
@@ -2624,9 +2633,12 @@ function parseHead(key: string, body: Buffer): AuditHead {
       ? parseAuditHead(formatAuditHead({ seq: head.seq, hash: head.hash }))
       : null;
   if (!named) {
+    const fix = stack
+      ? `Run \`frontendops audit verify --stack ${stack}\` to see what else changed there, and have an administrator of ${stack}'s state bucket restore it from that bucket's versions.`
+      : "Run `frontendops audit verify` to see what else changed, and restore it from the bucket's versions.";
     throw new FrontendOpsError(
       'TAMPERED',
-      `The audit head ${key} is damaged (not ${HEAD_SHAPE}). Nothing was written. Run \`frontendops audit verify\` to see what else changed, and restore it from the bucket's versions.`,
+      `The audit head ${key}${stack ? ` of ${stack}'s publish log` : ''} is damaged (not ${HEAD_SHAPE}). Nothing was written. ${fix}`,
     );
   }
   return named;

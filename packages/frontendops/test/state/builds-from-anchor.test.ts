@@ -176,9 +176,16 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     }).catch((e: unknown) => e);
     expect(refused).toMatchObject({
       code: 'TAMPERED',
-      message: expect.stringContaining(`The audit head ${STAGING_LOG}audit/head.json is damaged`),
+      message: expect.stringContaining(
+        `The audit head ${STAGING_LOG}audit/head.json of ${STAGING}'s publish log is damaged`,
+      ),
     });
     expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual([]);
+    // Production's operator may not reach staging's state bucket: the refusal says whose head it is,
+    // where to verify it and who restores it. Before, "restore it from the bucket's versions" alone.
+    const { message } = refused as Error;
+    expect(message).toContain(`frontendops audit verify --stack ${STAGING}`);
+    expect(message).toContain(`an administrator of ${STAGING}'s state bucket restore it`);
   });
 
   it('holds an entry written before deployments named that head to nothing: no false tampered', async () => {
