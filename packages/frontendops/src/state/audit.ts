@@ -1398,19 +1398,24 @@ function publishAnchors(
     // Still there as seen, past an entry that does not verify: that entry's problem says what is wrong.
     const past = log.read[seen.seq - 1]?.entry;
     if (!held && past?.seq === seen.seq && past.hash === seen.hash) continue;
+    // Named as the kind of change it is (a deploy, a rollback, a canary's start, a preview).
+    const saw = `${entryNamed(entry)} saw (${seen.hash})`;
     problems.push({
       kind: 'tampered',
       seq: seen.seq,
       object: `${other ? '' : PUBLISH_LOG}${auditEntryName(seen.seq)}`,
       reason: words.reason(
         held
-          ? `entry ${seen.seq} is not the one deploy entry ${entry.seq} saw (${seen.hash}): the publish log was rewritten after that deploy`
-          : `it holds no entry ${seen.seq}, which deploy entry ${entry.seq} saw (${seen.hash}): the publish log was cut or rewritten after that deploy`,
+          ? `entry ${seen.seq} is not the one ${saw}: the publish log was rewritten after that ${entry.type}`
+          : `it holds no entry ${seen.seq}, which ${saw}: the publish log was cut or rewritten after that ${entry.type}`,
       ),
     });
   }
   return { count, problems };
 }
+
+/** An entry of the deploy chain as words name it: its kind and number ("canary-start entry 7"). */
+const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.seq}`;
 
 /**
  * Each release the deploy chain records (app, commit, artifact digest) against the publish log (and
@@ -1485,7 +1490,7 @@ function reliedOnLogProblems(
         other.stack !== undefined &&
         e.data?.publishedIn === other.stack &&
         typeof e.data.publishedInHead === 'string'
-          ? [e.seq]
+          ? [entryNamed(e)]
           : [],
       );
       if (missing === 0 && naming.length === 0) return [];
@@ -1495,9 +1500,7 @@ function reliedOnLogProblems(
           ? ['the releases of this stack its own log does not record were not checked against it']
           : []),
         ...(naming.length > 0
-          ? [
-              `the head${many ? 's' : ''} deploy entr${many ? 'ies' : 'y'} ${naming.join(', ')} saw there ${many ? 'were' : 'was'} not checked`,
-            ]
+          ? [`the head${many ? 's' : ''} ${naming.join(', ')} saw there ${many ? 'were' : 'was'} not checked`]
           : []),
       ].join(', and ');
       // Where its stack's opening refused it (its marker cannot be read, say): what is wrong and what

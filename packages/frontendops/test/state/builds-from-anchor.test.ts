@@ -245,13 +245,15 @@ describe("on an atomic stack, a deploy, a canary and a preview of builds recorde
       [{ ...(first as AuditEntry), data: { ...first?.data, actor: 'someone-else' } }, ...after],
       a.site.state,
     );
-    const seqs = (await readAudit(a.site.state, a.target.statePrefix))
-      .filter((e) => e.data.publishedInHead === head)
-      .map((e) => e.seq);
+    const naming = (await readAudit(a.site.state, a.target.statePrefix)).filter(
+      (e) => e.data.publishedInHead === head,
+    );
+    // Each entry said as the kind it is: before, "deploy entry" for the canary's and the preview's too.
+    expect(naming.map((e) => e.type)).toEqual(['deploy', 'canary-start', 'preview']);
     expect(await verified()).toEqual(
-      seqs.map(
-        (seq) =>
-          `staging's publish log (${STAGING_LOG}): entry 3 is not the one deploy entry ${seq} saw (${staged[2]?.hash}): the publish log was rewritten after that deploy`,
+      naming.map(
+        ({ seq, type }) =>
+          `staging's publish log (${STAGING_LOG}): entry 3 is not the one ${type} entry ${seq} saw (${staged[2]?.hash}): the publish log was rewritten after that ${type}`,
       ),
     );
   });
