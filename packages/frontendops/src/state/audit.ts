@@ -1375,7 +1375,9 @@ export async function verifyAuditAbout(
  * the deploy tags, so whoever rewrites the publish log whole must rewrite the deploy chain as well,
  * which they show. Another stack's log (`other`, a `buildsFrom`) is held likewise to the heads the
  * entries of changes whose build was found there name (`publishedIn`, `publishedInHead`); entries
- * written before they were named hold it to nothing.
+ * written before they were named hold it to nothing. A head named that is not one (an entry written
+ * before head records were checked, naming a damaged one as read) is reported as damaged: the log
+ * could not be held to it, and nothing says the entry was changed.
  */
 function publishAnchors(
   deployEntries: readonly AuditEntry[],
@@ -1391,7 +1393,18 @@ function publishAnchors(
       : entry.data?.publishHead;
     if (typeof named !== 'string') continue;
     const seen = parseAuditHead(named);
-    if (!seen) continue; // written by this tool: never malformed in an entry whose hash holds
+    if (!seen) {
+      // Written by a version that named whatever head record it read, a damaged one too (its hash
+      // holds: nothing says it was tampered with), but no entry of the log is named by it.
+      problems.push({
+        kind: 'damaged',
+        seq: entry.seq,
+        reason: words.reason(
+          `${entryNamed(entry)} names its head as ${JSON.stringify(named)}, which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that ${entry.type} saw`,
+        ),
+      });
+      continue;
+    }
     count += 1;
     const held = log.entries[seen.seq - 1];
     if (held?.hash === seen.hash) continue;

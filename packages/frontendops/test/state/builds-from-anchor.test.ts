@@ -192,13 +192,38 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     // As a version before this one recorded the deployment: no head of staging's log named.
     await published.restore();
     await deployUnchecked(t.site, APP, FROM_STAGING, requestBy('ship'));
+    // Neither head named (production's own log is empty too): an old chain, well-formed, reported
+    // for nothing (no "damaged", as an entry naming a malformed head is below).
     expect((await deployEntry()).data).not.toHaveProperty('publishedInHead');
+    expect((await deployEntry()).data).not.toHaveProperty('publishHead');
     const [first, second] = await readAudit(t.site.state, STAGING_LOG);
     await rewriteStagingLog([
       { ...(first as AuditEntry), data: { ...first?.data, actor: 'someone-else' } },
       second as AuditEntry,
     ]);
     expect(await problems()).toEqual([]);
+  });
+
+  it('reports an entry an older version wrote naming a malformed head, as unchecked and not as tampered', async () => {
+    // A version before head records were checked named whatever head it read: a damaged one too.
+    // Its entry's hash holds, so nothing says it was tampered with, but neither log can be held to
+    // such a head. Before, verify passed over it without a word.
+    await published.restore();
+    const [, second] = await readAudit(t.site.state, STAGING_LOG);
+    const upper = String(second?.hash).toUpperCase();
+    const own = await readAudit(t.site.state, `${t.target.statePrefix}${PUBLISH_LOG}`);
+    expect(own).toEqual([]); // production's own log is empty: its head is named only as one
+    await deployUnchecked(t.site, APP, FROM_STAGING, requestBy('ship'), {
+      publishHead: { seq: 2, hash: upper },
+      publishedIn: STAGING,
+      publishedInHead: `2:${upper}`,
+    });
+    const entry = await deployEntry();
+    expect(entry.data).toMatchObject({ publishHead: `2:${upper}`, publishedInHead: `2:${upper}` });
+    expect(await problems()).toEqual([
+      `damaged: entry ${entry.seq}: publish log: deploy entry ${entry.seq} names its head as "2:${upper}", which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that deploy saw`,
+      `damaged: entry ${entry.seq}: staging's publish log (${STAGING_LOG}): deploy entry ${entry.seq} names its head as "2:${upper}", which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that deploy saw`,
+    ]);
   });
 });
 

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AuditHead } from '../../src/contract/audit-head.ts';
 import { applyDeploy } from '../../src/deploy/apply.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { inPlaceKeptPrefixes, readLiveState } from '../../src/deploy/live.ts';
@@ -14,7 +15,7 @@ import {
   readManifest,
 } from '../../src/deploy/publish.ts';
 import { artifactDigest } from '../../src/engine/manifest.ts';
-import { planDeploy } from '../../src/engine/plan.ts';
+import { type DeployPlan, planDeploy } from '../../src/engine/plan.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import type { DeployTarget, Manifest } from '../../src/engine/types.ts';
 import type { S3RequestRecord } from '../../src/local/s3-server.ts';
@@ -110,7 +111,17 @@ export async function publishToStack(
  * state and applied (its environment marked first, as a deploy does), whatever any publish log
  * says. What a history written then holds.
  */
-export async function deployUnchecked(site: Site, app: string, commit: string, request: RequestInfo) {
+export async function deployUnchecked(
+  site: Site,
+  app: string,
+  commit: string,
+  request: RequestInfo,
+  /**
+   * The heads its entry names as a version that did not check head records could: `publishHead` (the
+   * own log's, as read), `publishedIn` and `publishedInHead` (another stack's log's).
+   */
+  named: { publishHead?: AuditHead } & Pick<DeployPlan, 'publishedIn' | 'publishedInHead'> = {},
+) {
   const manifest = await readManifest(site.artifacts, app, commit);
   if (!manifest) throw new Error(`${app}@${commit} is not in the artifacts bucket`);
   const plan = planDeploy({
@@ -124,7 +135,8 @@ export async function deployUnchecked(site: Site, app: string, commit: string, r
     keepPrefixes: inPlaceKeptPrefixes(site),
   });
   await markEnvironment(site, await readEnvironmentMarker(site.hosting));
-  return applyDeploy(site, plan, { request });
+  const { publishHead, ...from } = named;
+  return applyDeploy(site, { ...plan, ...from }, { request, ...(publishHead ? { publishHead } : {}) });
 }
 
 /**
