@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findProjectRoot, loadConfig } from '../../src/config.ts';
 import { type LocalEnvironment, startLocalEnvironment } from '../../src/local/dev.ts';
+import { LOCAL_STACK } from '../../src/stacks/local.ts';
+import { openSite } from '../../src/stacks/open.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -18,8 +21,12 @@ let repo: TestRepo;
 let other: TestRepo;
 let tmp: string;
 let local: LocalEnvironment | undefined;
+let closeSite: (() => void) | undefined;
 let publicDir: string;
 let aboutDir: string;
+/** The local stack as the cases start from it: nothing deployed yet; the latest deployed from public/about. */
+let fresh: BucketSnapshot;
+let deployed: BucketSnapshot;
 const env = {
   FRONTENDOPS_ACTOR: 'brochure-team',
   FRONTENDOPS_STACK: undefined,
@@ -47,9 +54,17 @@ beforeAll(async () => {
   await repo.git(['add', '-A']);
   await repo.git(['commit', '-q', '-m', 'The brochure site']);
   // `frontendops dev` at the top of the repository: what a second terminal in public/ must find.
-  local = await startLocalEnvironment({ cwd: repo.dir, config: await loadConfig(repo.dir, {}) });
+  const config = await loadConfig(repo.dir, {});
+  local = await startLocalEnvironment({ cwd: repo.dir, config });
+  const site = await openSite(LOCAL_STACK, config, repo.dir, { onNotice: () => undefined });
+  closeSite = () => site.close();
+  fresh = await snapshotStack(site);
+  const deploy = await cli(['deploy', '--latest', '--yes'], { cwd: aboutDir, env });
+  expect(deploy.code, deploy.stderr).toBe(0);
+  deployed = await snapshotStack(site);
 }, DEV_TIMEOUT);
 afterAll(async () => {
+  closeSite?.();
   await local?.close();
   await repo?.cleanup();
   await other?.cleanup();
@@ -71,12 +86,15 @@ describe('the project root', () => {
   });
 
   it('stops at the git top-level: a configuration above the repository is not its', async () => {
-    await writeFile(join(tmp, 'frontendops.config.json'), JSON.stringify({ app: 'outer' }));
-    const inner = join(tmp, 'inner');
+    // A directory of its own: the configuration it writes is not above the other cases' directories.
+    const outer = join(tmp, 'outer');
+    await mkdir(outer);
+    await writeFile(join(outer, 'frontendops.config.json'), JSON.stringify({ app: 'outer' }));
+    const inner = join(outer, 'inner');
     await mkdir(join(inner, '.git', 'objects'), { recursive: true });
     await mkdir(join(inner, 'src'), { recursive: true });
     expect(await findProjectRoot(join(inner, 'src'))).toBe(inner);
-    expect(await findProjectRoot(join(tmp, 'plain'))).toBe(tmp);
+    expect(await findProjectRoot(join(outer, 'plain'))).toBe(outer);
   });
 });
 
@@ -95,6 +113,7 @@ describe('commands run in the app directory', () => {
   it('deploy --latest from a directory below it deploys the app of the configuration', {
     timeout: DEV_TIMEOUT,
   }, async () => {
+    await fresh.restore();
     const run = await cli(['deploy', '--latest', '--yes'], { cwd: aboutDir, env });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/deploy brochure@[0-9a-f]{7} → local: succeeded/);
@@ -104,6 +123,7 @@ describe('commands run in the app directory', () => {
   it('the agent, and the MCP servers it spawns, act for the repository', {
     timeout: DEV_TIMEOUT,
   }, async () => {
+    await deployed.restore();
     const run = await cli(['agent', 'what is live'], { cwd: publicDir, env });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).not.toMatch(/FAILED|without a stack/);
