@@ -4,14 +4,17 @@
  * next start deploys the latest again. Under --once a pin is reported and refused (exit 2), not a
  * failure.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBrochureRepo, type TestRepo } from '../support/git-repo.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LOCAL_DIR } from '../../src/stacks/local-env-file.ts';
+import { createBrochureRepo, snapshotRepo, type TestRepo } from '../support/git-repo.ts';
 import { type CliRun, cli, DEV_READY, serveInProcess } from '../support/run-cli.ts';
 
 let repo: TestRepo;
 let v2: string;
+/** The repository and its local stack as the cases after the first start from them: see beforeAll. */
+let pinnedByRollback: { restore(): Promise<void> };
 const env = {
   FRONTENDOPS_ACTOR: 'dev-ada',
   FRONTENDOPS_STACK: undefined,
@@ -19,53 +22,99 @@ const env = {
   FRONTENDOPS_MODEL: undefined,
 };
 const page = (version: string) => `<!doctype html><title>Brochure</title><h1>Brochure ${version}</h1>\n`;
+const newRepo = () => createBrochureRepo({ 'index.html': page('v1') }, 'brochure v1');
 const devOnce = () => cli(['dev', '--once', '--no-console'], { cwd: repo.dir, env });
 
 /** `frontendops dev` serving, in this process, until stop(). */
-const serveDev = () => serveInProcess(['dev', '--no-console'], { cwd: repo.dir, env, ready: DEV_READY });
+const serveDev = (dir = repo.dir) =>
+  serveInProcess(['dev', '--no-console'], { cwd: dir, env, ready: DEV_READY });
 
 const served = async (siteUrl: string) => (await fetch(siteUrl)).text();
+/** Waits until the site serves `text`, as expect.poll does; beforeAll, too, can wait so. */
+const servesSoon = (siteUrl: string, text: string) =>
+  vi.waitFor(async () => expect(await served(siteUrl)).toContain(text));
 
 // Each start of the environment runs the agent with its two MCP servers: seconds, more on a busy machine.
 const DEV_TIMEOUT = 300_000;
 
+/**
+ * In `repo`, of v1 alone and never served: `dev` deploys v1; v2, published and deployed from a
+ * second terminal, goes live; a rollback takes it back to v1 and pins the stack. Returns v2's sha.
+ */
+async function rollBackWhileDevServes({ dir, git }: TestRepo): Promise<string> {
+  const dev = await serveDev(dir);
+  try {
+    await servesSoon(dev.url, 'Brochure v1');
+    // A new version, published and deployed from a second terminal, then rolled back.
+    await writeFile(join(dir, 'public', 'index.html'), page('v2'));
+    await git(['commit', '-qam', 'brochure v2']);
+    const sha = (await git(['rev-parse', 'HEAD'])).trim();
+    for (const argv of [
+      ['publish', 'public', '--commit', sha],
+      ['deploy', '--latest', '--yes'],
+    ]) {
+      const step = await cli(argv, { cwd: dir, env });
+      expect(step.code, step.stderr).toBe(0);
+      // A one-page site: "1 file", not "1 files".
+      if (argv[0] === 'publish') expect(step.stdout).toMatch(/: 1 file, \d+ bytes/);
+    }
+    await servesSoon(dev.url, 'Brochure v2');
+    const rollback = await cli(['rollback', '--yes'], { cwd: dir, env });
+    expect(rollback.code, rollback.stderr).toBe(0);
+    await servesSoon(dev.url, 'Brochure v1');
+    return sha;
+  } finally {
+    expect((await dev.stop()).code).toBe(0);
+  }
+}
+
+/** The copies snapshotLocal made, deleted after the file. */
+const copies: string[] = [];
+
+/**
+ * The repository's refs and its local stack (.frontendops/: the buckets, the preview secret, the
+ * site's port) as they are now, to put back while no environment runs there.
+ */
+async function snapshotLocal(repo: TestRepo): Promise<{ restore(): Promise<void> }> {
+  const history = await snapshotRepo(repo);
+  const local = join(repo.dir, LOCAL_DIR);
+  const copy = `${repo.dir}-local-snapshot`;
+  await cp(local, copy, { recursive: true, preserveTimestamps: true });
+  copies.push(copy);
+  return {
+    async restore() {
+      await history.restore();
+      await rm(local, { recursive: true, force: true });
+      await cp(copy, local, { recursive: true, preserveTimestamps: true });
+    },
+  };
+}
+
 beforeAll(async () => {
-  repo = await createBrochureRepo({ 'index.html': page('v1') }, 'brochure v1');
-});
+  repo = await newRepo();
+  v2 = await rollBackWhileDevServes(repo);
+  pinnedByRollback = await snapshotLocal(repo);
+}, DEV_TIMEOUT);
 afterAll(async () => {
   await repo?.cleanup();
+  for (const copy of copies) await rm(copy, { recursive: true, force: true });
 });
 
 describe('frontendops dev on a pinned stack', () => {
   it('a rollback while dev serves pins the stack', { timeout: DEV_TIMEOUT }, async () => {
-    const dev = await serveDev();
+    // A repository of its own: the others start from the pin this leaves (beforeAll).
+    const own = await newRepo();
     try {
-      await expect.poll(() => served(dev.url)).toContain('Brochure v1');
-      // A new version, published and deployed from a second terminal, then rolled back.
-      await writeFile(join(repo.dir, 'public', 'index.html'), page('v2'));
-      await repo.git(['commit', '-qam', 'brochure v2']);
-      v2 = (await repo.git(['rev-parse', 'HEAD'])).trim();
-      for (const argv of [
-        ['publish', 'public', '--commit', v2],
-        ['deploy', '--latest', '--yes'],
-      ]) {
-        const step = await cli(argv, { cwd: repo.dir, env });
-        expect(step.code, step.stderr).toBe(0);
-        // A one-page site: "1 file", not "1 files".
-        if (argv[0] === 'publish') expect(step.stdout).toMatch(/: 1 file, \d+ bytes/);
-      }
-      await expect.poll(() => served(dev.url)).toContain('Brochure v2');
-      const rollback = await cli(['rollback', '--yes'], { cwd: repo.dir, env });
-      expect(rollback.code, rollback.stderr).toBe(0);
-      await expect.poll(() => served(dev.url)).toContain('Brochure v1');
+      await rollBackWhileDevServes(own);
     } finally {
-      expect((await dev.stop()).code).toBe(0);
+      await own.cleanup();
     }
   });
 
   it('dev started again keeps serving the pinned release, says so and how to go on; unpin then works', {
     timeout: DEV_TIMEOUT,
   }, async () => {
+    await pinnedByRollback.restore();
     const dev = await serveDev();
     let ended: CliRun | undefined;
     try {
@@ -78,7 +127,7 @@ describe('frontendops dev on a pinned stack', () => {
       const unpin = await cli(['unpin'], { cwd: repo.dir, env });
       expect(unpin.code, unpin.stderr).toBe(0);
       expect(unpin.stdout).toMatch(/Unpinned local/);
-      // Pinned again, for the --once case below.
+      // Pinned again, as a person would hold v1.
       const pin = await cli(['pin', '--message', 'hold v1'], { cwd: repo.dir, env });
       expect(pin.code, pin.stderr).toBe(0);
     } finally {
@@ -91,6 +140,7 @@ describe('frontendops dev on a pinned stack', () => {
   it('dev --once on a pinned stack reports the pin and exits 2 (refused), with nothing deployed', {
     timeout: DEV_TIMEOUT,
   }, async () => {
+    await pinnedByRollback.restore();
     const once = await devOnce();
     expect(once.code, once.stdout + once.stderr).toBe(2);
     expect(once.stdout + once.stderr).toMatch(/local is pinned to brochure@[0-9a-f]{7}/);
@@ -102,6 +152,7 @@ describe('frontendops dev on a pinned stack', () => {
   it('pinned, with uncommitted edits of a commit never published: says why, never "promote" a build that does not exist', {
     timeout: DEV_TIMEOUT,
   }, async () => {
+    await pinnedByRollback.restore();
     const file = join(repo.dir, 'public', 'index.html');
     const before = await readFile(file, 'utf8');
     await writeFile(file, before.replace('</h1>', ' v3</h1>'));
@@ -122,6 +173,7 @@ describe('frontendops dev on a pinned stack', () => {
   });
 
   it('after unpin, dev deploys the latest again', { timeout: DEV_TIMEOUT }, async () => {
+    await pinnedByRollback.restore();
     const dev = await serveDev();
     try {
       const unpin = await cli(['unpin'], { cwd: repo.dir, env });
