@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -20,6 +21,16 @@ const request = { text: 'deploy', actor: 'ci', planner: 'cli', at: new Date().to
 let t: TestDeployEnv;
 let env: Record<string, string>;
 let outputs: string;
+/**
+ * The stack as the cases start from it: V2 live; pinned by an operator; V1 promoted by the operator;
+ * V2 deployed again by a job, whose approval the audit log then records (trust on first use).
+ */
+let v2Live: BucketSnapshot;
+let pinned: BucketSnapshot;
+let v1Promoted: BucketSnapshot;
+let jobDeployed: BucketSnapshot;
+/** The job that deploys: its --yes is the approval of the environment the configuration names. */
+const JOB = { GITHUB_ACTIONS: 'true', GITHUB_RUN_ID: '7', GITHUB_RUN_ATTEMPT: '1', GITHUB_ACTOR: 'octo' };
 
 /** A configuration protecting the stack, approved by the GitHub job `github` names (none: no job). */
 async function writeConfig(
@@ -48,15 +59,26 @@ beforeAll(async () => {
     actions: ['deploy'],
   });
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config, FRONTENDOPS_ACTOR: 'octo' };
+  v2Live = await snapshotStack(t.site);
+  const step = async (argv: string[], extra: Record<string, string>) => {
+    const result = await run(argv, extra);
+    expect(result.code, result.stderr).toBe(0);
+    return snapshotStack(t.site);
+  };
+  pinned = await step(['pin', '--message', 'freeze: v2 only'], {});
+  v1Promoted = await step(['promote', V1.slice(0, 7), '--yes', '--no-tag'], { GITHUB_ACTIONS: '' });
+  jobDeployed = await step(['deploy', '--commit', V2, '--yes', '--no-tag'], JOB);
 });
 afterAll(() => t?.stop());
 
 const live = async () => (await t.site.records.readPointer())?.value.commit;
-const run = (argv: string[], extra: Record<string, string> = {}) =>
-  cli([...argv, '--stack', outputs], { env: { ...env, ...extra }, cwd: t.tmp });
+function run(argv: string[], extra: Record<string, string> = {}) {
+  return cli([...argv, '--stack', outputs], { env: { ...env, ...extra }, cwd: t.tmp });
+}
 
 describe('--yes in a GitHub Actions job approved to deploy only', () => {
   it('promote and rollback are refused (APPROVAL_REQUIRED, exit 2), the pin kept; nothing changes', async () => {
+    await v2Live.restore();
     const pinned = await run(['pin', '--message', 'freeze: v2 only']);
     expect(pinned.code, pinned.stderr).toBe(0);
     for (const argv of [
@@ -74,6 +96,7 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 
   it('the same --yes from an operator outside a job goes through: the terminal is theirs', async () => {
+    await pinned.restore();
     // Not in a job, even where this suite itself runs in GitHub Actions.
     const promoted = await run(['promote', V1.slice(0, 7), '--yes', '--no-tag'], { GITHUB_ACTIONS: '' });
     expect(promoted.code, promoted.stderr).toBe(0);
@@ -82,18 +105,15 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 
   it('a promote that would change nothing is no change to approve: it says so in the job too', async () => {
+    await v1Promoted.restore();
     const noop = await run(['promote', V1.slice(0, 7), '--yes', '--no-tag'], { GITHUB_ACTIONS: 'true' });
     expect(noop.code, noop.stderr).toBe(0);
     expect(noop.stdout).toMatch(/already live/);
   });
 
   it('a deploy, which the policy covers, goes through in the job', async () => {
-    const deployed = await run(['deploy', '--commit', V2, '--yes', '--no-tag'], {
-      GITHUB_ACTIONS: 'true',
-      GITHUB_RUN_ID: '7',
-      GITHUB_RUN_ATTEMPT: '1',
-      GITHUB_ACTOR: 'octo',
-    });
+    await v1Promoted.restore();
+    const deployed = await run(['deploy', '--commit', V2, '--yes', '--no-tag'], JOB);
     expect(deployed.code, deployed.stderr).toBe(0);
     expect(await live()).toBe(V2);
     // The job's yes records the policy it counted under, as every approval's use does: trust on first use.
@@ -112,7 +132,8 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 
   it('once the audit log records what the job approves, the refusal says adding the action to the configuration is not enough', async () => {
-    // The deploy above recorded the environment as approving deploys only.
+    // The job's deploy recorded the environment as approving deploys only.
+    await jobDeployed.restore();
     const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
     const before = await entries();
     const refused = await run(['rollback', '--yes', '--no-tag'], { GITHUB_ACTIONS: 'true' });
@@ -128,6 +149,7 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     // The log records the environment as approving deploys only; these configurations also name an
     // approver and trustElicitation, which the log does not record either: parts for `approve` and
     // the infra server, which no --yes in a job depends on.
+    await jobDeployed.restore();
     const others = { approvers: { Ada: `ed25519:${'A'.repeat(43)}` }, trustElicitation: true };
     const environment = { repository: 'acme/dashboard', environment: STACK };
     const notThat =
@@ -146,6 +168,7 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
   });
 
   it('once a job recorded its environment, a configuration naming another one does not approve the next job', async () => {
+    await jobDeployed.restore();
     const other = await writeConfig('other-environment.json', {
       repository: 'mallory/fork',
       environment: 'no-reviewers',
@@ -165,6 +188,7 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
 
 describe('whoever changes the configuration does not change what a job’s --yes covers', () => {
   it('approval.github removed, --yes in the job is refused once the audit log records the environment; the deployer’s adopt needs a terminal or --yes', async () => {
+    await jobDeployed.restore();
     // Adopting is the deployer's: refused without a terminal or --yes, nothing appended.
     const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
     const before = await entries();
