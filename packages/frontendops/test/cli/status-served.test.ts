@@ -12,6 +12,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import { appendAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { cli } from '../support/run-cli.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -20,6 +21,8 @@ let t: AtomicEnv;
 let outputs: string;
 let v1Release: string;
 let v2Release: string;
+/** The stack as every case starts from it: V1 deployed, then V2, as recorded. */
+let v2Live: AtomicSnapshot;
 
 beforeAll(async () => {
   t = await startAtomicEnv({ stack: 'status-served-cli' });
@@ -36,6 +39,7 @@ beforeAll(async () => {
     (await deployArtifact(t.site, { app: APP, commit: V2, request: request() })) as { releaseId?: string }
   ).releaseId as string;
   outputs = await t.writeOutputs();
+  v2Live = await snapshotAtomicEnv(t);
 });
 afterAll(() => t?.stop());
 
@@ -43,6 +47,7 @@ const run = (argv: string[]) => cli([...argv, '--stack', outputs], { env: t.cliE
 
 describe('frontendops status on an atomic stack', () => {
   it('as recorded: exit 0, nothing to warn about', async () => {
+    await v2Live.restore();
     const text = await run(['status']);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/sophia-dashboard@b2b2b2b live since/);
@@ -53,6 +58,7 @@ describe('frontendops status on an atomic stack', () => {
   });
 
   it('a store changed outside FrontendOps: said first, exit 1; verify names the store; a redeploy puts it back', async () => {
+    await v2Live.restore();
     const store = t.store();
     await store.write({ live: v1Release }, (await store.read()).etag);
 
@@ -111,6 +117,7 @@ describe('frontendops status on an atomic stack', () => {
   });
 
   it('an interrupted atomic deploy is shown, and --json has it in pending', async () => {
+    await v2Live.restore();
     const stopped = stoppingSite(t.site, (key) => key.includes('/atomic/releases/'));
     await expect(
       deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
@@ -134,6 +141,7 @@ describe('frontendops status on an atomic stack', () => {
   });
 
   it("what verify could not check is said by the console's badge as by the CLI's notes", async () => {
+    await v2Live.restore();
     // A record of an approval on a client's word, which this stack's configuration does not accept,
     // and a release store that does not answer: neither fails verify, both are said.
     await appendAudit(t.site.state, t.site.target.statePrefix, t.site.locker, {
