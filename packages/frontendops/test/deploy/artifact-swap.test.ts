@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UNCHECKED_COPIES } from '../../src/deploy/artifact-copy.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { publishBuild } from '../../src/deploy/publish.ts';
@@ -12,6 +12,7 @@ import {
   request as atomicRequest,
   startAtomicEnv,
 } from '../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotStackAndBuilds } from '../support/bucket-snapshot.ts';
 import {
   ARTIFACTS,
   deployUnchecked,
@@ -27,6 +28,8 @@ const request: RequestInfo = { text: 'deploy', actor: 'ci', planner: 'cli', at: 
 const commits = ['a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3', 'd4d4d4d4d4d4d4'] as const;
 const builds = new Map<string, FixtureBuild>();
 let t: TestDeployEnv;
+/** The builds published, nothing deployed: where each describe's cases start from. */
+let published: BucketSnapshot;
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'artifact-swap' });
@@ -38,6 +41,7 @@ beforeAll(async () => {
     builds.set(commit, build);
     await publishAsCi(t.site, { dir: build.dir, app: APP, commit });
   }
+  published = await snapshotStackAndBuilds(t.site);
 });
 afterAll(() => t?.stop());
 
@@ -49,8 +53,16 @@ const served = async (key: string) => (await t.site.hosting.get(key))?.body.toSt
 const live = async () => (await t.site.records.readPointer())?.value.commit;
 
 describe('in place: a published file replaced afterwards', () => {
-  it('a swapped hashed asset stops the deploy before anything visible changed, naming the file', async () => {
+  /** The first build live, none of its files replaced: each case starts there. */
+  let firstLive: BucketSnapshot;
+  beforeAll(async () => {
+    await published.restore();
     await deployArtifact(t.site, { app: APP, commit: commits[0], request });
+    firstLive = await snapshotStackAndBuilds(t.site);
+  });
+  beforeEach(() => firstLive.restore());
+
+  it('a swapped hashed asset stops the deploy before anything visible changed, naming the file; run again, it is refused the same way (the copy that landed was removed)', async () => {
     const asset = (builds.get(commits[1]) as FixtureBuild).assets.at(-1) as string;
     await swap(commits[1], asset, 'alert("not what was published")');
 
@@ -63,10 +75,7 @@ describe('in place: a published file replaced afterwards', () => {
     );
     expect(await live()).toBe(commits[0]);
     expect(await served('index.html')).toBe(builds.get(commits[0])?.files['/index.html']);
-  });
 
-  it('a deploy run again after one is refused the same way (the copy that landed was removed)', async () => {
-    const asset = (builds.get(commits[1]) as FixtureBuild).assets.at(-1) as string;
     await expect(deployArtifact(t.site, { app: APP, commit: commits[1], request })).rejects.toMatchObject({
       code: 'TAMPERED',
     });
@@ -94,6 +103,8 @@ describe('in place: a published file replaced afterwards', () => {
 });
 
 describe('an S3-compatible server that answers a copy without its SHA-256', () => {
+  beforeEach(() => published.restore());
+
   it('deploys unchecked, and the operator is told so once', async () => {
     const commit = 'c0c0c0c0c0c0c0';
     const build = await writeFixtureBuild(join(t.tmp, 'b-no-checksum'), { version: 'v-nc' });
@@ -120,6 +131,8 @@ describe('an S3-compatible server that answers a copy without its SHA-256', () =
 });
 
 describe('a manifest replaced together with its files', () => {
+  beforeEach(() => published.restore());
+
   it('is refused before anything is written: the publish log recorded another digest; verify tells one that went out before', async () => {
     const commit = 'e5e5e5e5e5e5e5';
     const build = await writeFixtureBuild(join(t.tmp, 'b-e'), { version: 'v-e' });
@@ -195,8 +208,13 @@ describe('a manifest replaced with its files, for a build the stack had live', (
   const swapWithManifest = (commit: string, robots: string) =>
     replacePublished(t.s3.store(ARTIFACTS), APP, commit, '/robots.txt', robots);
   const ids = ['f6f6f6f6f6f6f6', 'a7a7a7a7a7a7a7', 'b8b8b8b8b8b8b8'] as const;
+  const forbidAll = 'User-agent: *\nDisallow: /\n';
+  /** Two of them live in turn; then the first one's files and manifest replaced, as the first case does. */
+  let twoLive: BucketSnapshot;
+  let firstReplaced: BucketSnapshot;
 
   beforeAll(async () => {
+    await published.restore();
     for (const [i, commit] of ids.entries()) {
       const build = await writeFixtureBuild(join(t.tmp, `m${i}`), { version: `m${i}`, robots: `# m${i}\n` });
       builds.set(commit, build);
@@ -204,10 +222,14 @@ describe('a manifest replaced with its files, for a build the stack had live', (
     }
     await deployArtifact(t.site, { app: APP, commit: ids[0], request });
     await deployArtifact(t.site, { app: APP, commit: ids[1], request });
+    twoLive = await snapshotStackAndBuilds(t.site);
+    await swapWithManifest(ids[0], forbidAll);
+    firstReplaced = await snapshotStackAndBuilds(t.site);
   });
 
   it('a rollback to it is refused (TAMPERED), naming both digests; nothing changes', async () => {
-    await swapWithManifest(ids[0], 'User-agent: *\nDisallow: /\n');
+    await twoLive.restore();
+    await swapWithManifest(ids[0], forbidAll);
     const pointerBefore = await t.site.records.readPointer();
     const back = rollbackRelease(t.site, { request });
     await expect(back).rejects.toMatchObject({ code: 'TAMPERED' });
@@ -221,6 +243,7 @@ describe('a manifest replaced with its files, for a build the stack had live', (
   });
 
   it('so is deploying that commit again, and the live one replaced under it', async () => {
+    await firstReplaced.restore();
     await expect(deployArtifact(t.site, { app: APP, commit: ids[0], request })).rejects.toMatchObject({
       code: 'TAMPERED',
     });
@@ -233,6 +256,7 @@ describe('a manifest replaced with its files, for a build the stack had live', (
   });
 
   it('so is `rollback --to` a deployment the live pointer no longer retains (from its record)', async () => {
+    await firstReplaced.restore();
     // Enough newer releases that the stack's pointer no longer retains ids[0].
     const site = { ...t.site, retain: 1 };
     await deployArtifact(site, { app: APP, commit: ids[2], request });

@@ -52,3 +52,19 @@ export async function snapshotBuckets(
  */
 export const snapshotStack = (site: Pick<Site, 'hosting' | 'state' | 'target'>): Promise<BucketSnapshot> =>
   snapshotBuckets([{ store: site.hosting }, { store: site.state, prefix: site.target.statePrefix }]);
+
+/**
+ * The stack and the published builds: snapshotStack's buckets and the whole artifacts bucket, for
+ * cases that publish builds or replace their files. Where the state is kept in the artifacts bucket
+ * (deploy-env.ts), that bucket covers it.
+ */
+export const snapshotStackAndBuilds = (
+  site: Pick<Site, 'hosting' | 'state' | 'artifacts' | 'target'>,
+): Promise<BucketSnapshot> =>
+  snapshotBuckets([
+    { store: site.hosting },
+    { store: site.artifacts },
+    ...(site.state.bucket === site.artifacts.bucket
+      ? []
+      : [{ store: site.state, prefix: site.target.statePrefix }]),
+  ]);
