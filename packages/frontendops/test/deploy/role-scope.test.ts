@@ -28,7 +28,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployerScope, publisherScope, type RoleScope } from '../../src/access.ts';
 import { createS3Client } from '../../src/adapters/s3.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
@@ -45,6 +45,7 @@ import {
 } from '../../src/state/audit.ts';
 import { APPROVALS_USED, AUDIT_HEAD, auditEntryName, PUBLISH_LOG } from '../../src/state/names.ts';
 import { rehash } from '../support/audit-forgery.ts';
+import { type BucketSnapshot, snapshotStackAndBuilds } from '../support/bucket-snapshot.ts';
 import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { policyCheck, roleStatements } from '../support/role-scope.ts';
@@ -63,6 +64,19 @@ let env: Record<string, string>;
 const proxies: S3Proxy[] = [];
 let publisher: { proxy: S3Proxy; outputs: string };
 let deployer: { proxy: S3Proxy; outputs: string };
+/**
+ * The stack as each case starts from it: nothing published; the builds published by the publisher
+ * (the first case's job); then deployed by the deployer (the second's). Where a case starts, each
+ * role's proxy is marked: what a role was refused is counted from there.
+ */
+let nothingPublished: BucketSnapshot;
+let published: BucketSnapshot;
+let deployed: BucketSnapshot;
+let marks = { publisher: 0, deployer: 0 };
+async function startFrom(snapshot: BucketSnapshot) {
+  await snapshot.restore();
+  marks = { publisher: publisher.proxy.mark(), deployer: deployer.proxy.mark() };
+}
 
 async function role(name: string, scope: RoleScope) {
   const proxy = await startS3Proxy(t.s3.endpoint, upstream, {
@@ -94,7 +108,12 @@ beforeAll(async () => {
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config, FRONTENDOPS_ACTOR: 'ci' };
   publisher = await role('publisher', publisherScope(APP, t.target.statePrefix));
   deployer = await role('deployer', deployerScope(t.target.statePrefix));
-});
+  nothingPublished = await snapshotStackAndBuilds(t.site);
+  for (const result of await publishJob()) if (result.code !== 0) throw new Error(result.stderr);
+  published = await snapshotStackAndBuilds(t.site);
+  for (const { result } of await deployerJob()) if (result.code !== 0) throw new Error(result.stderr);
+  deployed = await snapshotStackAndBuilds(t.site);
+}, 180_000);
 afterAll(async () => {
   await Promise.all(proxies.map((p) => p.close()));
   upstream?.destroy();
@@ -102,18 +121,45 @@ afterAll(async () => {
 });
 
 const run = (argv: string[]) => cli(argv, { env, cwd: t.tmp });
-const refused = (proxy: S3Proxy) => proxy.seen.filter((r) => r.status === 403);
+/** What the role's proxy refused since the case started (startFrom). */
+const refused = (role: 'publisher' | 'deployer') =>
+  (role === 'publisher' ? publisher : deployer).proxy.seen.slice(marks[role]).filter((r) => r.status === 403);
+
+/** The publisher's job: each of COMMITS built and published, through its scope. */
+async function publishJob() {
+  const results = [];
+  for (const [i, commit] of COMMITS.entries()) {
+    const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i}` });
+    results.push(await run(['publish', build.dir, '--commit', commit, '--stack', publisher.outputs]));
+  }
+  return results;
+}
+
+/** The deployer's job, through its scope: each command and what it gave. */
+async function deployerJob() {
+  const results = [];
+  for (const argv of [
+    ['deploy', '--commit', COMMITS[0] as string, '--yes', '--no-tag'],
+    ['deploy', '--commit', COMMITS[1] as string, '--yes', '--no-tag'],
+    ['rollback', '--yes', '--no-tag'],
+    ['pin', '--message', 'freeze'],
+    ['unpin'],
+    ['audit', 'verify'],
+  ]) {
+    results.push({ argv, result: await run([...argv, '--stack', deployer.outputs]) });
+  }
+  return results;
+}
 
 describe('each CI role does its whole job inside its scope', () => {
   it('the publisher publishes: this app’s artifacts and an entry in the publish log', async () => {
+    await startFrom(nothingPublished);
     const deployChain = await t.site.state.get(`${t.target.statePrefix}${AUDIT_HEAD}`);
-    for (const [i, commit] of COMMITS.entries()) {
-      const build = await writeFixtureBuild(join(t.tmp, `build-${i}`), { version: `v${i}` });
-      const published = await run(['publish', build.dir, '--commit', commit, '--stack', publisher.outputs]);
+    for (const [i, published] of (await publishJob()).entries()) {
       expect(published.code, published.stderr).toBe(0);
-      expect(await readManifest(t.site.artifacts, APP, commit)).not.toBeNull();
+      expect(await readManifest(t.site.artifacts, APP, COMMITS[i] as string)).not.toBeNull();
     }
-    expect(refused(publisher.proxy)).toEqual([]);
+    expect(refused('publisher')).toEqual([]);
     const entries = await readAudit(t.site.state, `${t.target.statePrefix}${PUBLISH_LOG}`);
     expect(entries.map((e) => [e.type, e.data.commit])).toEqual(COMMITS.map((c) => ['publish', c]));
     // The deploy chain is the deployer's: publishing leaves it as it was.
@@ -122,22 +168,17 @@ describe('each CI role does its whole job inside its scope', () => {
   });
 
   it('the deployer deploys, rolls back, pins and verifies the audit', async () => {
-    for (const argv of [
-      ['deploy', '--commit', COMMITS[0] as string, '--yes', '--no-tag'],
-      ['deploy', '--commit', COMMITS[1] as string, '--yes', '--no-tag'],
-      ['rollback', '--yes', '--no-tag'],
-      ['pin', '--message', 'freeze'],
-      ['unpin'],
-      ['audit', 'verify'],
-    ]) {
-      const result = await run([...argv, '--stack', deployer.outputs]);
+    await startFrom(published);
+    for (const { argv, result } of await deployerJob()) {
       expect(result.code, `${argv.join(' ')}\n${result.stderr}${result.stdout}`).toBe(0);
     }
-    expect(refused(deployer.proxy)).toEqual([]);
+    expect(refused('deployer')).toEqual([]);
   });
 });
 
 describe('the publisher as an attacker', () => {
+  beforeEach(() => startFrom(deployed));
+
   it('can write none of the state the deployer acts on; nothing changes', async () => {
     const attacker = actingAs(publisher);
     const prefix = t.target.statePrefix;
@@ -241,6 +282,8 @@ const REFUSED_REWRITES = {
 };
 
 describe('neither role can rewrite what was recorded', () => {
+  beforeEach(() => startFrom(deployed));
+
   it('the IAM double judges only what it knows: another condition operator is an error, not a pass', () => {
     const check = policyCheck([
       {
@@ -324,7 +367,7 @@ describe('neither role can rewrite what was recorded', () => {
       });
     try {
       expect(await use()).toBe(true);
-      expect(refused(deployer.proxy)).toEqual([]);
+      expect(refused('deployer')).toEqual([]);
 
       const attacker = actingAs(deployer);
       const before = await snapshot();
@@ -356,7 +399,6 @@ describe('neither role can rewrite what was recorded', () => {
   });
 
   it('a publish that stopped before its manifest finishes; another build’s leftovers are refused, not replaced', async () => {
-    const refusedBefore = refused(publisher.proxy).length;
     const build = await writeFixtureBuild(join(t.tmp, 'build-resumed'), { version: 'resumed' });
     // What the stopped publish left: two of the build's files, the same bytes, no manifest.
     for (const path of ['/index.html', build.assets[0] as string]) {
@@ -396,11 +438,13 @@ describe('neither role can rewrite what was recorded', () => {
     expect((await snapshot()).filter((k) => !k.startsWith(`${APP}/${PARTLY_OTHER}/`))).toEqual(
       before.filter((k) => !k.startsWith(`${APP}/${PARTLY_OTHER}/`)),
     );
-    expect(refused(publisher.proxy).slice(refusedBefore), 'the tool stayed inside the scope').toEqual([]);
+    expect(refused('publisher'), 'the tool stayed inside the scope').toEqual([]);
   });
 });
 
 describe('an entry written outside the create-only prefix is no entry', () => {
+  beforeEach(() => startFrom(deployed));
+
   /** Entry `seq` of a chain, linked to `prevHash` and hashed as the tool would: well formed. */
   const linked = (fields: Pick<AuditEntry, 'seq' | 'type' | 'data' | 'prevHash' | 'objects'>) =>
     rehash({ ...fields, at: new Date().toISOString(), hash: '' });

@@ -33,6 +33,8 @@ export interface S3Proxy {
   truncateNext(count: number): void;
   /** Requests that reached the proxy (method, path, status, copy source). */
   seen: Array<{ method: string; path: string; status: number; copySource?: string }>;
+  /** A mark in `seen`: a case that reads what it sent slices from it, whatever ran before it. */
+  mark(): number;
   /**
    * Holds the next request `match` accepts until release() forwards it or drop() ends its connection
    * unanswered, never reaching the server; `reached` resolves when it arrives.
@@ -236,6 +238,7 @@ export async function startS3Proxy(
       truncations = count;
     },
     seen,
+    mark: () => seen.length,
     hold(match) {
       let arrived = () => {};
       let settle: (forward: boolean) => void = () => {};
