@@ -24,6 +24,7 @@ import type { AtomicPending } from '../../src/state/atomic.ts';
 import { readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { APP, type AtomicEnv, deployedAtomicEnvFor, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { refusal } from '../support/refusal.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
@@ -63,17 +64,27 @@ describe('atomic: a forged atomic/pending.json', () => {
     switched: false,
   });
 
+  const putForged = () =>
+    site.state.put(pendingKey(), JSON.stringify(forged()), { contentType: 'application/json' });
+  /** V3 live after V2; then the forged record written, as the first case writes it: the cases start there. */
+  let deployed: AtomicSnapshot;
+  let forgedHere: AtomicSnapshot;
+
   beforeAll(async () => {
     t = await startAtomicEnv({ stack: 'forged-pending-atomic' });
     site = t.site;
     await t.publishVersions([V2, V3, V4], 2);
     for (const commit of [V2, V3]) await deployArtifact(site, { app: APP, commit, request: request() });
+    deployed = await snapshotAtomicEnv(t);
+    await putForged();
+    forgedHere = await snapshotAtomicEnv(t);
   }, 180_000);
   afterAll(() => t?.stop());
 
   it('verify says tampered; rollback with no destination refuses TAMPERED and writes nothing', async () => {
+    await deployed.restore();
     expect((await verifyAudit(site.state, t.target.statePrefix)).ok).toBe(true);
-    await site.state.put(pendingKey(), JSON.stringify(forged()), { contentType: 'application/json' });
+    await putForged();
 
     const verdict = await verifyAudit(site.state, t.target.statePrefix);
     expect(verdict.problems).toContainEqual(
@@ -106,6 +117,7 @@ describe('atomic: a forged atomic/pending.json', () => {
   });
 
   it('the check the atomic settle calls refuses it too, before anything is written', async () => {
+    await forgedHere.restore();
     const pending = (await site.state.get(pendingKey()))?.body.toString('utf8');
     expect(pending).toBeDefined();
     const error = await refusal(assertAtomicPendingSound(site, JSON.parse(pending ?? '') as AtomicPending));
@@ -114,6 +126,7 @@ describe('atomic: a forged atomic/pending.json', () => {
   });
 
   it('a "switched" deploy of a build the live pointer does not have live is refused by that check too', async () => {
+    await forgedHere.restore();
     const digest = artifactDigest((await readManifest(site.artifacts, APP, V4)) as Manifest);
     const releaseId = releaseIdFor({ commit: V4, artifactDigest: digest });
     const plan = { ...forged().plan, op: 'deploy', kind: 'deploy', artifactDigest: digest, releaseId };
@@ -137,6 +150,7 @@ describe('atomic: a forged atomic/pending.json', () => {
   });
 
   it('any atomic operation under the lock refuses the forged record rather than record it', async () => {
+    await forgedHere.restore();
     const mark = await t.mark();
     const error = await refusal(deployArtifact(site, { app: APP, commit: V3, request: request() }));
     expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
@@ -144,6 +158,7 @@ describe('atomic: a forged atomic/pending.json', () => {
   });
 
   it('removed, verify passes and rollback goes to the previous release', async () => {
+    await forgedHere.restore();
     await site.state.delete([pendingKey()]);
     expect((await verifyAudit(site.state, t.target.statePrefix)).ok).toBe(true);
     const back = await rollbackRelease(site, { request: request() });
