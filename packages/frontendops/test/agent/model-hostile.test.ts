@@ -484,6 +484,55 @@ describe('finding 2: the outcome and the answer say what the tools did, not what
     expect(entry?.data).toMatchObject({ outcome: 'succeeded', tag });
   });
 
+  it('two run_syncs in one model step: the second is refused before anyone is asked; the first runs on its own yes', async () => {
+    await nothingDeployed.restore();
+    const { dashboard1, dashboard2 } = e.repo.commits;
+    const targets: Array<Record<string, unknown>> = [];
+    // The person approves the latest release and declines the old one.
+    const asked: ApprovalRequest[] = [];
+    const approve: ApproveFn = async (request) => {
+      asked.push(request);
+      return {
+        approved: request.deployId?.startsWith(short(dashboard2)) === true,
+        by: 'ada',
+        via: 'terminal prompt',
+      };
+    };
+    const { result } = await runWithModel(
+      'Deploy the latest dashboard',
+      (request, n) => {
+        switch (n) {
+          case 0:
+            return tool('latest_commit');
+          case 1:
+            return tool('get_deploy_target', { commit: dashboard2 });
+          case 2:
+            targets.push(lastResult(request));
+            return tool('get_deploy_target', { commit: dashboard1 });
+          case 3:
+            targets.push(lastResult(request));
+            return {
+              toolCalls: targets.map((target) => ({
+                name: 'run_sync',
+                arguments: { handle: target.handle },
+              })),
+            };
+          default:
+            return { text: 'Done.' };
+        }
+      },
+      { clients, config: e.config, cwd: e.repo.dir, approve },
+    );
+    const syncs = result.calls.filter((c) => c.tool === 'run_sync');
+    // Before, both were put to the person, and the server's question about the latest was answered
+    // from the no about the old one: nothing went live.
+    expect(syncs.map((c) => c.status).sort()).toEqual(['ok', 'refused']);
+    expect(asked.map((a) => a.deployId)).toEqual([targets[0]?.deployId]);
+    expect(await e.hostingIndex()).toContain('Sophia v2');
+    expect(syncs.find((c) => c.status === 'refused')?.summary).toMatch(/one change at a time: run_sync/);
+    expect(result).toMatchObject({ commit: dashboard2, deployId: targets[0]?.deployId });
+  });
+
   it('a model that fails after a change went live: failed, saying what went live', async () => {
     const v3 = await e.addRelease('v3');
     let step = 0;
