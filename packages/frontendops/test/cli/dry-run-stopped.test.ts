@@ -386,6 +386,34 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Kind: 'rollback', 'Rolled-Back-From': from });
     });
 
+    it('a deploy stopped after its switch, then deploy of another build: the run says the finish its dry run did', async () => {
+      // Its dry run says "first: finish ..."; the run finishes and records that deploy, then deploys
+      // this build: it says both. Before, it said the deploy alone (text and --json).
+      const [from, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() =>
+        deployArtifact(stopping(site), { app: APP, commit: to, request }),
+      );
+      const argv = ['deploy', '--commit', from, '--no-tag'];
+      const dry = await run([...argv, '--dry-run']);
+      expect(dry.stdout).toMatch(new RegExp(`^ {2}first: finish deployment ${stopped} `, 'm'));
+      const real = await run([...argv, '--json']);
+      expect(real.code, real.stderr).toBe(0);
+      expect(JSON.parse(real.stdout)).toMatchObject({ outcome: 'succeeded', finishedFirst: stopped });
+      expect(await entryOf(stopped)).toMatchObject({ type: 'deploy', data: { outcome: 'succeeded' } });
+    });
+
+    it('a deploy stopped after its switch, then deploy of another build in words: the run says the finish', async () => {
+      const [from, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() =>
+        deployArtifact(stopping(site), { app: APP, commit: to, request }),
+      );
+      const real = await run(['deploy', '--commit', from, '--no-tag']);
+      expect(real.code, real.stderr).toBe(0);
+      expect(real.stdout).toContain(
+        `  first: finished the interrupted deployment ${stopped}, which had made it live; recorded now`,
+      );
+    });
+
     it('a deploy stopped after its switch, then run_sync of another build: its answer says the finish', async () => {
       // The run finishes the stopped deploy first, as get_deploy_target said, then syncs this build:
       // its answer says both, in words and as a field. Before, it said the sync alone.

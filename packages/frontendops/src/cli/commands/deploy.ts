@@ -586,12 +586,12 @@ export async function finish(
         ? words.describeFinish(summary.finishes, summary.stack, as === 'promote')
         : summary.finishedInterrupted && words.describeFinished(summary.finishedInterrupted));
     report(ctx, summary, json, as, finishing || undefined);
-    // A stopped change of another release, which the run finishes before this plan.
-    if (summary.finishesFirst) {
-      const { describeFinish } = await import('../../engine/describe.ts');
+    // A stopped change of another release, which the run finishes (or finished) before this plan.
+    if (summary.finishesFirst || summary.finishedFirst) {
+      const { describeFinish, describeFinished } = await import('../../engine/describe.ts');
       say(
         ctx.io.stdout,
-        `  first: ${describeFinish(summary.finishesFirst, summary.stack, as === 'promote')}`,
+        `  first: ${summary.finishesFirst ? describeFinish(summary.finishesFirst, summary.stack, as === 'promote') : summary.finishedFirst && describeFinished(summary.finishedFirst)}`,
       );
     }
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
@@ -701,6 +701,7 @@ export function summaryJson(
     ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
     ...(summary.finishes ? { finishes: summary.finishes.deployId } : {}),
     ...(summary.finishesFirst ? { finishesFirst: summary.finishesFirst.deployId } : {}),
+    ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
     // A dry run's: the pin its run sets or leaves (a rollback's, or the stopped rollback's it
     // finishes), under the run's name and in a pin's shape, but when it is set.
     ...(summary.dryRun ? pinnedAhead(summary, liftsPin) : {}),
