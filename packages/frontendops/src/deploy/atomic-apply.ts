@@ -344,10 +344,15 @@ async function runLocked(
     throw finishedThen(error);
   });
   const { plan } = prepared;
-  options.onEvent?.({ type: 'plan', plan });
-  // A record already under the deploy id is judged now, as finishAtomic's writeOwnRecord will judge
-  // it (ownRecordAheadOf): one planted there is refused before anything is written.
-  const ownRecord = await ownRecordAheadOf(site, plan, options, refusedAhead);
+  // What stops the run at its plan (a caller's check that it is the plan shown; a record already
+  // under its deploy id, judged now as finishAtomic's writeOwnRecord will judge it: one planted there
+  // is refused before anything is written) comes after the settle: said with what it finished.
+  const ownRecord = await (async () => {
+    options.onEvent?.({ type: 'plan', plan });
+    return ownRecordAheadOf(site, plan, options, refusedAhead);
+  })().catch((error: unknown) => {
+    throw finishedThen(error);
+  });
   // Another change, or the other end of the same canary (a stopped promote, then its abort, share
   // the canary's deploy id): what the stopped one was asked for is recorded, not dropped.
   const superseded =

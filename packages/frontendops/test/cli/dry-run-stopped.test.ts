@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { promoteCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, promoteRelease } from '../../src/deploy/pin.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { PIN_EFFECT } from '../../src/read/pin-words.ts';
 import type { Site } from '../../src/site.ts';
@@ -412,6 +413,30 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       expect(real.stdout).toContain(
         `  first: finished the interrupted deployment ${stopped}, which had made it live; recorded now`,
       );
+    });
+
+    it('a deploy stopped after its switch, then a run whose plan is refused as changed: it says the finish', async () => {
+      // What stops a run at its plan (the console's and run_sync's check that it is the plan shown)
+      // comes after the run finished the stopped deploy: its refusal says so, in place and atomic.
+      // Before, on atomic releases, it said the refusal alone.
+      const [from, to] = wentLive();
+      const stopped = await stoppedAfterSwitch(() =>
+        deployArtifact(stopping(site), { app: APP, commit: to, request }),
+      );
+      const changed = new FrontendOpsError('CONFLICT', 'The plan changed.');
+      const refused = await deployArtifact(site, {
+        app: APP,
+        commit: from,
+        request,
+        onEvent: (event) => {
+          if (event.type === 'plan') throw changed;
+        },
+      }).catch((error: unknown) => error as Error);
+      expect(refused).toMatchObject({ code: 'CONFLICT' });
+      expect((refused as Error).message).toBe(
+        `The plan changed. (This run finished the interrupted deployment ${stopped}, which had made it live; recorded now.)`,
+      );
+      expect(await entryOf(stopped)).toMatchObject({ type: 'deploy', data: { outcome: 'succeeded' } });
     });
 
     it('a deploy stopped after its switch, then run_sync of another build: its answer says the finish', async () => {
