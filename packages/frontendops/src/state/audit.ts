@@ -1299,12 +1299,19 @@ export async function verifyAudit(
   });
   const read = others.flatMap((o) => ('unread' in o ? [] : [o]));
   const unreadLogs = (options.publishLogs ?? []).flatMap((l, i) =>
-    others[i] && 'unread' in others[i] ? [`${l.stack ?? l.log}'s`] : [],
+    others[i] && 'unread' in others[i]
+      ? [{ stack: l.stack, said: `${l.stack ?? l.log}'s could not be read` }]
+      : [],
   );
+  const dropped = droppedLogs(deploys.seen, options.publishLogs);
   const unpublished = unpublishedDigests(
     deploys.seen,
     [...publishes.entries, ...read.flatMap((o) => o.entries)],
-    unreadLogs,
+    [...unreadLogs, ...dropped.map((d) => ({ stack: d.stack, said: `${d.stack}'s was not read` }))],
+    [
+      brokenLog("this stack's", 'the publish log', publishes),
+      ...read.map((o) => brokenLog(`${o.stack}'s`, `${o.stack}'s publish log`, o)),
+    ].flatMap((b) => (b ? [b] : [])),
   );
   const problems = [
     ...deploys.problems,
@@ -1312,7 +1319,7 @@ export async function verifyAudit(
     ...anchored.problems,
     ...othersAnchored,
     ...unpublished,
-    ...reliedOnLogProblems(deploys.seen, publishes.entries, others, unpublished.length > 0),
+    ...reliedOnLogProblems(deploys.seen, publishes.entries, [...others, ...dropped], unpublished.length > 0),
   ];
   const { problem: _first, seen: _seen, ...rest } = deploys;
   return {
@@ -1427,6 +1434,44 @@ function publishAnchors(
   return { count, problems };
 }
 
+/**
+ * The stacks whose publish logs entries name as where their build was found (`publishedIn`) that
+ * are not among the logs given (`given`: the configuration's `buildsFrom` as opened; undefined, the
+ * caller gave none and asks nothing of them). Verify does not open a stack the configuration no
+ * longer names here: what tells where its log is, and that it is that stack's, is the configuration
+ * (and the stack's environment marker), which no longer vouches for it. Such a log is said not to be
+ * read where relied on (reliedOnLogProblems), rather than the heads entries name in it checked
+ * against nothing and its releases called unpublished.
+ */
+function droppedLogs(
+  deployEntries: readonly AuditEntry[],
+  given: VerifyOptions['publishLogs'],
+): { unread: null; dropped: true; stack: string; words: ChainWords }[] {
+  if (!given) return [];
+  const named = new Set(deployEntries.map((e) => e.data?.publishedIn));
+  return [...named].flatMap((stack) =>
+    typeof stack === 'string' && !given.some((l) => l.stack === stack)
+      ? [{ unread: null, dropped: true as const, stack, words: otherLogWords({ stack }) }]
+      : [],
+  );
+}
+
+/**
+ * Where a publish log's chain, as checked, breaks (its entries verify up to `at`, not from it):
+ * the entries read from there on that read as entries, whose records the chain no longer holds.
+ * `whose`, `log`: how the words name it ("staging's", "staging's publish log"). Null: it verifies.
+ */
+function brokenLog(
+  whose: string,
+  log: string,
+  check: ChainCheck,
+): { whose: string; log: string; at: number; past: AuditEntry[] } | null {
+  const from = check.entries.length;
+  if (from >= check.read.length) return null;
+  const past = check.read.slice(from).flatMap((r) => (r.entry ? [r.entry] : []));
+  return { whose, log, at: check.read[from]?.seq ?? from + 1, past };
+}
+
 /** An entry of the deploy chain as words name it: its kind and number ("canary-start entry 7"). */
 const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.seq}`;
 
@@ -1437,13 +1482,17 @@ const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.s
  * (deploy/live.ts publishedBuild); a release the log never recorded went out some other way
  * (put in the artifacts bucket without publishing, by an older version that did not ask), and one
  * under another digest was replaced in the artifacts bucket after publishing. The release is named
- * once, at the first entry that records it. Where some logs could not be read (`unread`, named as
- * "staging's"), a release no log read records may be recorded there: no cause is given.
+ * once, at the first entry that records it. Where some logs could not be read (`unread`, said as
+ * "staging's could not be read"), a release no log read records may be recorded there: no cause is
+ * given, and one whose entry says it was found in such a log (`publishedIn`) is said not checked. Where a log breaks (`broken`: brokenLog), a release recorded past the break is said to be,
+ * and one recorded nowhere may be recorded in what could not be read there: neither is called
+ * unpublished.
  */
 function unpublishedDigests(
   deployEntries: readonly AuditEntry[],
   log: readonly AuditEntry[],
-  unread: readonly string[] = [],
+  unread: readonly { stack?: string | undefined; said: string }[] = [],
+  broken: readonly NonNullable<ReturnType<typeof brokenLog>>[] = [],
 ): AuditProblem[] {
   const published = new Map<string, Set<unknown>>();
   for (const entry of [...log, ...deployEntries]) {
@@ -1462,22 +1511,48 @@ function unpublishedDigests(
     const digests = published.get(`${app}@${commit}`);
     if (digests?.has(artifactDigest) || said.has(`${app}@${commit} ${artifactDigest}`)) continue;
     said.add(`${app}@${commit} ${artifactDigest}`);
+    const release = `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}`;
+    // Where an entry of the release says it was found in a log not read (publishedIn), that log's.
+    const foundIn = deployEntries.find(
+      (e) =>
+        e.data?.app === app &&
+        e.data.commit === commit &&
+        e.data.artifactDigest === artifactDigest &&
+        unread.some((u) => u.stack !== undefined && u.stack === e.data.publishedIn),
+    );
+    const from = foundIn && unread.find((u) => u.stack === foundIn.data.publishedIn);
+    const past = broken.flatMap((b) => {
+      const record = b.past.find(
+        (e) =>
+          e.type === 'publish' &&
+          e.data.app === app &&
+          e.data.commit === commit &&
+          e.data.artifactDigest === artifactDigest,
+      );
+      return record ? [{ ...b, seq: record.seq }] : [];
+    })[0];
     problems.push({
       kind: 'tampered',
       seq: entry.seq,
-      reason: digests
-        ? `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`
-        : unread.length > 0
-          ? `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, a build none of the publish logs this stack could read recorded (${unread.join(', ')} could not be read): it may be recorded there, or it was put in the artifacts bucket without publishing it`
-          : `entry ${entry.seq} records ${app}@${commit.slice(0, 7)} going out as ${artifactDigest}, a build no publish log this stack trusts recorded: it was put in the artifacts bucket without publishing it to this stack`,
+      reason: from
+        ? `${release}, which ${entryNamed(foundIn)} says ${from.stack}'s publish log recorded, and ${from.said}: it was not checked against that log`
+        : past
+          ? `${release}, which ${past.log} records in entry ${past.seq}${past.seq === past.at ? '' : `, past entry ${past.at}`}, where that log is broken: that record cannot be held to the log`
+          : digests
+            ? `${release}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`
+            : broken.length > 0
+              ? `${release}, a build the publish logs this stack trusts do not record as far as they verify (${[...broken.map((b) => `${b.whose} is broken at entry ${b.at}`), ...unread.map((u) => u.said)].join(', ')}): its record may be in what could not be read there`
+              : unread.length > 0
+                ? `${release}, a build none of the publish logs this stack could read recorded (${unread.map((u) => u.said).join(', ')}): it may be recorded there, or it was put in the artifacts bucket without publishing it`
+                : `${release}, a build no publish log this stack trusts recorded: it was put in the artifacts bucket without publishing it to this stack`,
     });
   }
   return problems;
 }
 
 /** How the problems of another stack's publish log (a `buildsFrom`) are told: named by its stack. */
-const otherLogWords = ({ stack, log }: { stack?: string; log: string }): ChainWords => ({
-  reason: (text) => `${stack ? `${stack}'s ` : ''}publish log (${log}): ${text}`,
+const otherLogWords = ({ stack, log }: { stack?: string; log?: string }): ChainWords => ({
+  reason: (text) => `${stack ? `${stack}'s ` : ''}publish log${log ? ` (${log})` : ''}: ${text}`,
   finishedBy: `The next publish to ${stack ?? 'its stack'} finishes it.`,
 });
 
@@ -1492,7 +1567,10 @@ const otherLogWords = ({ stack, log }: { stack?: string; log: string }): ChainWo
 function reliedOnLogProblems(
   deployEntries: readonly AuditEntry[],
   own: readonly AuditEntry[],
-  others: readonly ((ChainCheck | { unread: unknown }) & { words: ChainWords; stack?: string | undefined })[],
+  others: readonly ((ChainCheck | { unread: unknown; dropped?: true }) & {
+    words: ChainWords;
+    stack?: string | undefined;
+  })[],
   unrecorded: boolean,
 ): AuditProblem[] {
   const missing = unpublishedDigests(deployEntries, own).length;
@@ -1516,6 +1594,17 @@ function reliedOnLogProblems(
           ? [`the head${many ? 's' : ''} ${naming.join(', ')} saw there ${many ? 'were' : 'was'} not checked`]
           : []),
       ].join(', and ');
+      if ('dropped' in other) {
+        const { stack } = other;
+        return [
+          {
+            kind: 'damaged',
+            reason: other.words.reason(
+              `it was not read, since this stack's "buildsFrom" does not name ${stack}, so ${unchecked}. Run verify again with ${stack} named there (the configuration from before it was dropped, say) to check them`,
+            ),
+          },
+        ];
+      }
       // Where its stack's opening refused it (its marker cannot be read, say): what is wrong and what
       // to check, in that refusal's words, without what the refusal did (verify changes nothing).
       const { wrong, check } = findingOf(unread) ?? {

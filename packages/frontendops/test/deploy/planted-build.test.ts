@@ -154,10 +154,16 @@ describe("a build published under another stack's log", () => {
     expect(deployed.stdout).toMatch(/→ prod: succeeded/);
     const verified = await trusting(['audit', 'verify', '--stack', 'prod', '--json']);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    // Without the trust, the same history has a release no log it reads recorded.
+    // Without the trust, the same history has a release no log it reads recorded: its entry says it
+    // was found in staging's log, which verify did not read, and says so (before: "no publish log
+    // this stack trusts recorded ... put in the artifacts bucket without publishing").
     const unverified = await untrusting(['audit', 'verify', '--stack', 'prod']);
     expect(unverified.code).not.toBe(0);
-    expect(unverified.stdout + unverified.stderr).toMatch(/no publish log this stack trusts recorded/);
+    const said = unverified.stdout + unverified.stderr;
+    expect(said).toMatch(
+      /staging's publish log: it was not read, since this stack's "buildsFrom" does not name staging/,
+    );
+    expect(said).not.toMatch(/without publishing/);
   });
 
   it('names that log to whoever approves the deploy of a protected stack', async () => {

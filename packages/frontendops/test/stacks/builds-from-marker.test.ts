@@ -217,7 +217,8 @@ describe("a `buildsFrom` stack whose hosting bucket's marker cannot be read", ()
     expect(verified.code, verified.said).not.toBe(0);
     expect(verified.said).toMatch(/staging's publish log .*could not be read .*environment marker/s);
     // Verify changes nothing and refuses nothing: its line says what is wrong and what to check.
-    const line = verified.said.split('\n').find((l) => l.includes("staging's publish log")) ?? '';
+    // (The log's own line: the release's says it was found there, and not checked.)
+    const line = verified.said.split('\n').find((l) => /^\s*\w+: staging's publish log/.test(l)) ?? '';
     expect(line).toMatch(/environment marker \(\.frontendops\/environment\.json\) cannot be read: /);
     expect(line).toMatch(/put back the marker the log records/);
     expect(line).not.toMatch(/Nothing was changed|no change is made|these credentials/);

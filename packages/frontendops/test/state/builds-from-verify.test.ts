@@ -102,10 +102,11 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     const { ok, said } = await reasons();
     expect(ok).toBe(false);
     expect(said).toMatch(/staging's publish log .*could not be read.*NoSuchBucket/s);
-    // That log may record the release: no cause is claimed for it.
-    expect(said).not.toMatch(/: it was put in the artifacts bucket without publishing/);
+    // That log may record the release: no cause is claimed for it. Its deployment's entry says it was
+    // found there: said so (before, "none of the publish logs this stack could read recorded it").
+    expect(said).not.toMatch(/without publishing/);
     expect(said).toMatch(
-      /entry \d+: .*a build none of the publish logs this stack could read recorded \(staging's could not be read\)/,
+      /entry \d+: .*, which deploy entry \d+ says staging's publish log recorded, and staging's could not be read: it was not checked against that log/,
     );
   });
 
@@ -118,6 +119,62 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     expect(ok).toBe(false);
     expect(said).toMatch(
       /staging's publish log .*could not be read.*NoSuchBucket.*the head deploy entry \d+ saw there was not checked/s,
+    );
+    expect(said).not.toMatch(/releases of this stack its own log does not record/);
+  });
+
+  it('gives a release recorded past a break in that log, or not read back to, the true cause', async () => {
+    // Production deploys the second build too (staging's entry 2); then staging's entry 1 is damaged.
+    await deployArtifact(t.site, { app: APP, commit: LATER, request: requestBy('ship later') });
+    await t.site.state.put(auditEntryKey(STAGING_LOG, 1), '{ not json');
+    const chain = await readAudit(t.site.state, t.target.statePrefix);
+    // Each release is named at the first entry that records it.
+    const [first, later] = [FROM_STAGING, LATER].map((c) => chain.find((e) => e.data.commit === c)?.seq);
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toMatch(/staging's publish log.*audit entry .*0000000001\.json is damaged/);
+    // Before, both "it was put in the artifacts bucket without publishing it to this stack".
+    expect(said).not.toMatch(/without publishing/);
+    expect(said).toMatch(
+      new RegExp(
+        `entry ${later}: entry ${later} records ${APP}@${LATER.slice(0, 7)} going out as sha256:\\w+, which staging's publish log records in entry 2, past entry 1, where that log is broken: that record cannot be held to the log`,
+      ),
+    );
+    expect(said).toMatch(
+      new RegExp(
+        `entry ${first}: entry ${first} records ${APP}@${FROM_STAGING.slice(0, 7)} going out as sha256:\\w+, a build the publish logs this stack trusts do not record as far as they verify \\(staging's is broken at entry 1\\): its record may be in what could not be read there`,
+      ),
+    );
+  });
+
+  it('says plainly that a log the configuration no longer names was not checked, where an entry names its head', async () => {
+    // Staging dropped from buildsFrom: the deployment's entry names a head of staging's log, and its
+    // release is recorded nowhere else. Before: "put in the artifacts bucket without publishing".
+    t.site.buildsFrom = async () => [];
+    const chain = await readAudit(t.site.state, t.target.statePrefix);
+    const entry = chain.find((e) => e.type === 'deploy');
+    const recorded = chain.find((e) => e.data.commit === FROM_STAGING)?.seq; // where the release is named
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).not.toMatch(/without publishing/);
+    expect(said).toContain(
+      `staging's publish log: it was not read, since this stack's "buildsFrom" does not name staging, so the releases of this stack its own log does not record were not checked against it, and the head deploy entry ${entry?.seq} saw there was not checked. Run verify again with staging named there (the configuration from before it was dropped, say) to check them`,
+    );
+    expect(said).toMatch(
+      new RegExp(
+        `entry ${recorded}: entry ${recorded} records ${APP}@${FROM_STAGING.slice(0, 7)} going out as sha256:\\w+, which deploy entry ${entry?.seq} says staging's publish log recorded, and staging's was not read: it was not checked against that log`,
+      ),
+    );
+  });
+
+  it('says so too where its own log records the release since', async () => {
+    // Before, verify passed: the head the entry names in staging's log was checked against nothing.
+    await publishAsCi(t.site, { dir: stagedDir, app: APP, commit: FROM_STAGING });
+    t.site.buildsFrom = async () => [];
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toMatch(
+      /staging's publish log: it was not read, since this stack's "buildsFrom" .*the head deploy entry \d+ saw there was not checked/,
     );
     expect(said).not.toMatch(/releases of this stack its own log does not record/);
   });
