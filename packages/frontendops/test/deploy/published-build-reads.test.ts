@@ -113,6 +113,27 @@ describe('the check of a build against the logs a stack trusts', () => {
     expect(own).toEqual({ head: 1, entries: 1 });
   });
 
+  it('is not refused for a damaged entry of a log where the search ends before it: no entry names that part', async () => {
+    // The search stops at the round that finds the build, so an entry of staging's log further back
+    // is never read. That is right: a change refuses a damaged head (its entry names the head, which
+    // verify holds the log to), but an entry read and found damaged is passed over as well, never
+    // refused (the build is taken only from an entry that records it whole), and what the change's
+    // entry names is the heads, not what lies behind them. Verify reports the damage where this
+    // stack relies on that log, and staging's own verify does in any case.
+    await t.site.state.put(auditEntryKey(STAGING_LOG, 50), '{ not json');
+    await t.site.state.put(auditEntryKey(ownLog, 50), '{ not json');
+    try {
+      const own = await checked(OWN);
+      expect(own.found).toMatchObject({ manifest: { commit: OWN } });
+      expect(own.staging).toEqual({ head: 1, entries: 1 });
+      const staged = await checked(STAGED);
+      expect(staged.found).toMatchObject({ manifest: { commit: STAGED }, publishedIn: STAGING });
+      expect(staged.own).toEqual({ head: 1, entries: 1 });
+    } finally {
+      await start.restore();
+    }
+  });
+
   it('reads on past a log recording the build under another digest, and takes the log recording it as it is', async () => {
     // Production's newest entry records staging's build under another digest; staging's records it as it is.
     await appendAudit(t.site.state, ownLog, t.site.locker, {
