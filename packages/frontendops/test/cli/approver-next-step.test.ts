@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../src/approval/keys.ts';
 import { toolOfApproved } from '../../src/cli/commands/approve.ts';
 import { findApprovalRequests } from '../support/approver.ts';
+import type { BucketSnapshot } from '../support/bucket-snapshot.ts';
 import { ARTIFACTS, STACK } from '../support/deploy-env.ts';
 import {
   COMMITS,
@@ -26,6 +27,9 @@ let c: InfraClient;
 let keysDir: string;
 let key: string;
 let approvers: Record<string, string>;
+/** The stack as the cases start from it: nothing deployed; COMMITS[0] deployed, approved. */
+let fresh: BucketSnapshot;
+let c0Live: BucketSnapshot;
 
 beforeAll(async () => {
   f = await startInfraFixture();
@@ -33,6 +37,9 @@ beforeAll(async () => {
   key = join(keysDir, 'ada.pem');
   approvers = { Ada: await createApproverKey(key, undefined) };
   c = await connectInfra(f.server({ config: f.config([STACK], { approvers }) }));
+  fresh = await f.snapshot();
+  await deployApproved(COMMITS[0]);
+  c0Live = await f.snapshot();
 });
 afterAll(async () => {
   await stopConnectedInfra(f, c);
@@ -48,6 +55,14 @@ async function approve(deployId: string, extra: string[] = []) {
     cwd: f.t.tmp,
   });
 }
+/** A deploy of `commit` through the agent's tools, approved with `frontendops approve`, then synced. */
+async function deployApproved(commit: string) {
+  const target = await c.call('get_deploy_target', { commit });
+  await c.call('run_sync', { handle: target.structured.handle });
+  expect((await approve(target.structured.deployId as string)).code).toBe(0);
+  expect((await c.call('run_sync', { handle: target.structured.handle })).structured.outcome).toBe('synced');
+  await c.call('invalidate_cdn', { deployId: target.structured.deployId });
+}
 const deployIdIn = (text: string) =>
   /frontendops approve ([0-9a-f]{7}-[0-9a-f]{10})/.exec(text)?.[1] as string;
 const signed = (action: string, deployId: string) =>
@@ -57,6 +72,7 @@ describe('frontendops approve: what comes next', () => {
   it.skipIf(process.platform === 'win32')(
     'a deploy: a key others can read signs nothing; made private, it signs, and names run_sync',
     async () => {
+      await fresh.restore();
       const target = await c.call('get_deploy_target', { commit: COMMITS[0] });
       const deployId = target.structured.deployId as string;
       expect((await c.call('run_sync', { handle: target.structured.handle })).text).toMatch(
@@ -90,14 +106,9 @@ describe('frontendops approve: what comes next', () => {
   );
 
   it('a rollback names rollback; a release’s promote names promote_release', async () => {
-    // Something to roll back from: COMMITS[1], approved.
-    const target = await c.call('get_deploy_target', { commit: COMMITS[1] });
-    await c.call('run_sync', { handle: target.structured.handle });
-    expect((await approve(target.structured.deployId as string)).code).toBe(0);
-    expect((await c.call('run_sync', { handle: target.structured.handle })).structured.outcome).toBe(
-      'synced',
-    );
-    await c.call('invalidate_cdn', { deployId: target.structured.deployId });
+    // Something to roll back from: COMMITS[1], approved, after COMMITS[0].
+    await c0Live.restore();
+    await deployApproved(COMMITS[1]);
 
     const back = await c.call('rollback', {});
     expect(back.text).toMatch(/APPROVAL_REQUIRED/);
