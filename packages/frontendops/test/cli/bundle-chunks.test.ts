@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { retireOldChunks, STALE_CHUNK_KEPT_MS } from '../../scripts/retire-chunks.js';
 
 const run = promisify(execFile);
@@ -19,11 +19,11 @@ const BUNDLE = fileURLToPath(new URL('../../dist/bundle', import.meta.url));
 const HOUR = 60 * 60 * 1000;
 
 let dir: string;
+/** Each case's own project (a package.json's directory) and its dist/bundle: see beforeEach. */
+let project: string;
 let bundle: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'frontendops-chunks-'));
-  bundle = join(dir, 'dist', 'bundle');
-  await mkdir(bundle, { recursive: true });
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -34,11 +34,20 @@ const ignored = async () =>
 describe('chunks of an older build', () => {
   const t0 = Date.parse('2026-12-03T10:00:00Z');
   const keep = new Set(['main.js', 'chunk-NEW.js']);
-
-  it('are kept for a day after they went out of use, then deleted; this build’s files are never touched', async () => {
+  /** A bundle holding this build's files (`keep`), an older build's chunks, and another build's file being written. */
+  const rebuilt = async () => {
     for (const name of ['main.js', 'chunk-NEW.js', 'chunk-OLD.js', 'preview-OLD.js', 'main.js.4242']) {
       await writeFile(join(bundle, name), `// ${name}\n`);
     }
+  };
+  beforeEach(async () => {
+    project = await mkdtemp(join(dir, 'project-'));
+    bundle = join(project, 'dist', 'bundle');
+    await mkdir(bundle, { recursive: true });
+  });
+
+  it('are kept for a day after they went out of use, then deleted; this build’s files are never touched', async () => {
+    await rebuilt();
     expect(await retireOldChunks(bundle, keep, t0)).toEqual({
       kept: ['chunk-OLD.js', 'preview-OLD.js'],
       deleted: [],
@@ -79,8 +88,10 @@ describe('chunks of an older build', () => {
   });
 
   it('npm leaves them and their ledger out of a packed tarball', async () => {
+    await rebuilt();
+    expect((await retireOldChunks(bundle, keep, t0)).kept).toEqual(['chunk-OLD.js', 'preview-OLD.js']);
     await writeFile(
-      join(dir, 'package.json'),
+      join(project, 'package.json'),
       JSON.stringify({ name: 'chunks-probe', version: '1.0.0', files: ['dist'] }),
     );
     await rm(join(bundle, 'main.js.4242'));
@@ -89,7 +100,7 @@ describe('chunks of an older build', () => {
       Object.entries(process.env).filter(([key]) => !/^npm_|^INIT_CWD$/i.test(key)),
     );
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
-      cwd: dir,
+      cwd: project,
       env,
     });
     const packed = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map(
