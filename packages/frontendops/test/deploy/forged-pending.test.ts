@@ -14,7 +14,7 @@
  * what is finished from a pending record says so. A genuine interrupted rollback still finishes.
  */
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deploymentRecord, recordDeployment } from '../../src/deploy/apply.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
@@ -24,6 +24,7 @@ import type { Site } from '../../src/site.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import type { PendingDeploy, RequestInfo } from '../../src/state/records.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import {
   publishAsCi,
   publishFixtureBuilds,
@@ -97,6 +98,8 @@ describe('in place: a forged pending.json', () => {
   let t: TestDeployEnv;
   let site: Site;
   let manifests: Record<string, string[]>;
+  /** V1, V2 and V3 deployed in turn, nothing forged: each case starts there (some finish or record what they forge). */
+  let deployed: BucketSnapshot;
 
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'forged-pending' });
@@ -111,11 +114,10 @@ describe('in place: a forged pending.json', () => {
       const manifest = await readManifest(site.artifacts, APP, commit);
       manifests[commit] = Object.keys(manifest?.files ?? {}).map((p) => p.slice(1));
     }
+    deployed = await snapshotStack(site);
   }, 180_000);
   afterAll(() => t?.stop());
-  afterEach(async () => {
-    await site.records.clearPending();
-  });
+  beforeEach(() => deployed.restore());
 
   /** A plan FrontendOps would make for `commit` from what is live (a dry run), edited as a forger would. */
   async function planOf(commit: string, kind: 'deploy' | 'rollback', edit: Partial<DeployPlan> = {}) {
@@ -564,15 +566,22 @@ describe('in place: a forged pending.json', () => {
 
 describe('in place: a genuine interrupted rollback or deploy is still finished', () => {
   let t: TestDeployEnv;
+  /** V2 live after V1; then rolled back to V1, as the first case does: the cases start there. */
+  let twoDeployed: BucketSnapshot;
+  let rolledBack: BucketSnapshot;
   beforeAll(async () => {
     t = await startDeployEnv({ stack: 'forged-pending-genuine' });
     await publishFixtureBuilds(t, APP, [V1, V2, V3, V4]);
     await deployArtifact(t.site, { app: APP, commit: V1, request });
     await deployArtifact(t.site, { app: APP, commit: V2, request });
+    twoDeployed = await snapshotStack(t.site);
+    await rollbackRelease(t.site, { request });
+    rolledBack = await snapshotStack(t.site);
   }, 180_000);
   afterAll(() => t?.stop());
 
   it('a rollback stopped after its switch: verify says unfinished, the re-run finishes it and says it was finished from pending.json', async () => {
+    await twoDeployed.restore();
     const { site } = t;
     const prefix = t.target.statePrefix;
     // Stopped at the entry that vouches for the moved pointer: live.json is the rollback's, unbound.
@@ -608,6 +617,7 @@ describe('in place: a genuine interrupted rollback or deploy is still finished',
   });
 
   it('a deploy stopped after its prune is finished by the next deploy; a deploy run straight through is not marked', async () => {
+    await rolledBack.restore();
     const { site } = t;
     const prefix = t.target.statePrefix;
     // Live: V1 (the rollback), retained V2 and V1's first deploy. V3 keeps all three; V4 drops V2.
