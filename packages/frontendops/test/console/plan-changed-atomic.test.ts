@@ -1,0 +1,87 @@
+/**
+ * The console on an atomic stack: a change confirmed after another one stopped past its switch. The
+ * run finishes and records the stopped one first (settleAtomic), then finds its plan changed and
+ * stops: its answer says that finish, as an in-place run's does (finished-stopped.test.ts), and the
+ * new plan is the plan now.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { loadConfig } from '../../src/config.ts';
+import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import type { PlanView } from '../../src/console/types.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
+import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
+
+const STACK = 'dashboard-atomic';
+let t: AtomicEnv;
+let repo: TestRepo;
+let server: ConsoleServer;
+let C1: string;
+let C2: string;
+
+beforeAll(async () => {
+  t = await startAtomicEnv();
+  repo = await createTestRepo();
+  C1 = repo.commits.dashboard1;
+  C2 = repo.commits.dashboard2;
+  await t.publish(C1, 'v1');
+  await t.publish(C2, 'v2');
+  for (const commit of [C1, C2])
+    await deployArtifact(t.site, { app: APP, commit, request: request('deploy') });
+  const uiDir = join(t.tmp, 'ui');
+  await mkdir(uiDir, { recursive: true });
+  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
+  server = await startConsole({
+    config: await loadConfig(t.tmp),
+    stacks: [STACK],
+    openSite: async () => t.site,
+    git: createLocalGit({ repoDir: repo.dir }),
+    uiDir,
+    actor: 'tester (console)',
+  });
+}, 180_000);
+afterAll(async () => {
+  await server?.close();
+  await repo?.cleanup();
+  await t?.stop();
+});
+
+const api = (resource: string) => new URL(`/api/stacks/${STACK}/${resource}`, server.url);
+const bearer = () => ({ authorization: `Bearer ${server.token}` });
+const planOf = async (query: string) =>
+  (await (await fetch(api(`plan?${query}`), { headers: bearer() })).json()) as PlanView;
+
+it('a plan changed by a stopped deploy its run finished: the answer says the finish, and its new plan is the plan now', async () => {
+  // V2 live: the rollback shown goes back to V1. Then a deploy of V1 stops at its record, after its
+  // switch: V1 live, neither verified nor recorded.
+  const shown = await planOf('action=rollback');
+  expect(shown).toMatchObject({ noop: false, commit: C1 });
+  const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+  await expect(
+    deployArtifact(stopping, { app: APP, commit: C1, request: request('ship v1') }),
+  ).rejects.toThrow(/stopped/);
+  const pending = await storedAtomicPending(t.site);
+  expect(pending).toMatchObject({ op: 'deploy', switched: true });
+  const stopped = pending.plan.deployId;
+
+  // The run finishes that deploy, then its rollback goes back to V2: another plan. It says both.
+  // Before, the answer said the plan changed as if the run had done nothing.
+  const res = await fetch(api('rollback'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer() },
+    body: JSON.stringify({ deployId: shown.deployId }),
+  });
+  const changed = (await res.json()) as { error: string; message: string; plan: PlanView };
+  expect(res.status, JSON.stringify(changed)).toBe(409);
+  expect(changed.error).toBe('PLAN_CHANGED');
+  expect(changed.message).toContain(
+    `(This run finished the interrupted deployment ${stopped}, which had made it live; recorded now.)`,
+  );
+  expect(await t.site.records.readRecord(stopped)).toMatchObject({ outcome: 'succeeded' });
+  expect(changed.plan).toEqual(await planOf('action=rollback'));
+  expect(changed.plan).toMatchObject({ commit: C2 });
+});
