@@ -72,12 +72,20 @@ export function App() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the refresh trigger.
   useEffect(() => {
     if (!session) return;
+    // An answer to an older refresh that arrives after a newer one's is not shown over it.
+    let current = true;
+    const show = (name: string, status: StatusView | string) => {
+      if (current) setStatuses((all) => ({ ...all, [name]: status }));
+    };
     for (const name of session.stacks) {
       getJson<StatusView>(stackPath(name, 'status')).then(
-        (status) => setStatuses((all) => ({ ...all, [name]: status })),
-        (error: unknown) => setStatuses((all) => ({ ...all, [name]: String((error as Error).message) })),
+        (status) => show(name, status),
+        (error: unknown) => show(name, String((error as Error).message)),
       );
     }
+    return () => {
+      current = false;
+    };
   }, [session, version]);
 
   const status = stack ? statuses[stack] : undefined;
