@@ -65,14 +65,22 @@ const proxies: S3Proxy[] = [];
 let publisher: { proxy: S3Proxy; outputs: string };
 let deployer: { proxy: S3Proxy; outputs: string };
 /**
- * The stack as each case starts from it: nothing published; the builds published by the publisher
- * (the first case's job); then deployed by the deployer (the second's). Where a case starts, each
- * role's proxy is marked: what a role was refused is counted from there.
+ * Each role's job is done once, in beforeAll, through its scope: the builds published by the
+ * publisher, then deployed by the deployer; what each gave is kept for the first two cases to judge,
+ * and the stack as the deployer left it is where the attackers' cases start. Where a case starts, each role's proxy is marked: what a role was
+ * refused is counted from there.
  */
-let nothingPublished: BucketSnapshot;
-let published: BucketSnapshot;
 let deployed: BucketSnapshot;
 let marks = { publisher: 0, deployer: 0 };
+let publishRun: {
+  results: Awaited<ReturnType<typeof publishJob>>;
+  manifests: unknown[];
+  refused: S3Proxy['seen'];
+  entries: Awaited<ReturnType<typeof readAudit>>;
+  chainBefore: string | undefined;
+  chainAfter: string | undefined;
+};
+let deployRun: { results: Awaited<ReturnType<typeof deployerJob>>; refused: S3Proxy['seen'] };
 async function startFrom(snapshot: BucketSnapshot) {
   await snapshot.restore();
   marks = { publisher: publisher.proxy.mark(), deployer: deployer.proxy.mark() };
@@ -108,10 +116,20 @@ beforeAll(async () => {
   env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config, FRONTENDOPS_ACTOR: 'ci' };
   publisher = await role('publisher', publisherScope(APP, t.target.statePrefix));
   deployer = await role('deployer', deployerScope(t.target.statePrefix));
-  nothingPublished = await snapshotStackAndBuilds(t.site);
-  for (const result of await publishJob()) if (result.code !== 0) throw new Error(result.stderr);
-  published = await snapshotStackAndBuilds(t.site);
-  for (const { result } of await deployerJob()) if (result.code !== 0) throw new Error(result.stderr);
+  const chain = async () => (await t.site.state.get(`${t.target.statePrefix}${AUDIT_HEAD}`))?.etag;
+  marks = { publisher: publisher.proxy.mark(), deployer: deployer.proxy.mark() };
+  const chainBefore = await chain();
+  const results = await publishJob();
+  publishRun = {
+    results,
+    manifests: await Promise.all(COMMITS.map((c) => readManifest(t.site.artifacts, APP, c))),
+    refused: refused('publisher'),
+    entries: await readAudit(t.site.state, `${t.target.statePrefix}${PUBLISH_LOG}`),
+    chainBefore,
+    chainAfter: await chain(),
+  };
+  marks = { publisher: publisher.proxy.mark(), deployer: deployer.proxy.mark() };
+  deployRun = { results: await deployerJob(), refused: refused('deployer') };
   deployed = await snapshotStackAndBuilds(t.site);
 }, 180_000);
 afterAll(async () => {
@@ -152,27 +170,24 @@ async function deployerJob() {
 }
 
 describe('each CI role does its whole job inside its scope', () => {
-  it('the publisher publishes: this app’s artifacts and an entry in the publish log', async () => {
-    await startFrom(nothingPublished);
-    const deployChain = await t.site.state.get(`${t.target.statePrefix}${AUDIT_HEAD}`);
-    for (const [i, published] of (await publishJob()).entries()) {
+  it('the publisher publishes: this app’s artifacts and an entry in the publish log', () => {
+    for (const [i, published] of publishRun.results.entries()) {
       expect(published.code, published.stderr).toBe(0);
-      expect(await readManifest(t.site.artifacts, APP, COMMITS[i] as string)).not.toBeNull();
+      expect(publishRun.manifests[i]).not.toBeNull();
     }
-    expect(refused('publisher')).toEqual([]);
-    const entries = await readAudit(t.site.state, `${t.target.statePrefix}${PUBLISH_LOG}`);
-    expect(entries.map((e) => [e.type, e.data.commit])).toEqual(COMMITS.map((c) => ['publish', c]));
+    expect(publishRun.refused).toEqual([]);
+    expect(publishRun.entries.map((e) => [e.type, e.data.commit])).toEqual(
+      COMMITS.map((c) => ['publish', c]),
+    );
     // The deploy chain is the deployer's: publishing leaves it as it was.
-    const after = await t.site.state.get(`${t.target.statePrefix}${AUDIT_HEAD}`);
-    expect(after?.etag).toBe(deployChain?.etag);
+    expect(publishRun.chainAfter).toBe(publishRun.chainBefore);
   });
 
-  it('the deployer deploys, rolls back, pins and verifies the audit', async () => {
-    await startFrom(published);
-    for (const { argv, result } of await deployerJob()) {
+  it('the deployer deploys, rolls back, pins and verifies the audit', () => {
+    for (const { argv, result } of deployRun.results) {
       expect(result.code, `${argv.join(' ')}\n${result.stderr}${result.stdout}`).toBe(0);
     }
-    expect(refused('deployer')).toEqual([]);
+    expect(deployRun.refused).toEqual([]);
   });
 });
 
