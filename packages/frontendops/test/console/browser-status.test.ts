@@ -59,11 +59,13 @@ describe.skipIf(!hasChromium)('the console’s stack status in Chromium', () => 
       };
     });
     page = await context.newPage();
+    // The page's own clock, so its periodic refresh comes when the test moves it on (time still flows).
+    await page.clock.install();
     await page.goto(`/?token=${server.token}`);
     const live = () => page.getByTestId(`live-${STACK}`).textContent();
     await expect.poll(live).toContain(C1.slice(0, 7));
 
-    // The next status request (the periodic refresh) is answered by the server at once, C1 live,
+    // The next status request (the periodic refresh, 15 s on) is answered by the server at once, C1 live,
     // and that answer reaches the page only when `release` is called; the requests after it pass.
     let release = () => {};
     const released = new Promise<void>((resolve) => {
@@ -87,6 +89,7 @@ describe.skipIf(!hasChromium)('the console’s stack status in Chromium', () => 
         return held;
       });
     });
+    await page.clock.fastForward(15_000);
     await asked;
 
     // Meanwhile C2 is deployed from the console: when it finishes the page asks again and shows C2.
