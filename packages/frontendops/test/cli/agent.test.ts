@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpinRelease } from '../../src/deploy/pin.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
+import { type AgentSnapshot, snapshotStackAndRepo } from '../support/agent-env.ts';
 import {
   publishAsCi,
   publishFixtureBuilds,
@@ -26,6 +27,13 @@ let outputs: string;
 let mcpConfig: string;
 let infraEnv: Record<string, string>;
 let http: AgentServersInProcess | undefined;
+/**
+ * The stack and the repository as the cases start from them: nothing deployed, no tag; the latest
+ * dashboard deployed by the agent (stdio), tagged; then v3 deployed and rolled back (see the last block).
+ */
+let fresh: AgentSnapshot;
+let latestDeployed: AgentSnapshot;
+let rolledBack: AgentSnapshot;
 
 beforeAll(async () => {
   t = await startDeployEnv();
@@ -38,6 +46,9 @@ beforeAll(async () => {
   // The servers are real child processes over stdio; they, not the agent's model, hold the credentials.
   infraEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config };
   mcpConfig = await writeStdioMcpConfig({ outputs, repoDir: repo.dir, infraEnv, dir: t.tmp });
+  fresh = await snapshotStackAndRepo(t.site, repo);
+  expect((await agent(['Deploy the latest dashboard', '--yes'])).code).toBe(0);
+  latestDeployed = await snapshotStackAndRepo(t.site, repo);
 });
 afterAll(async () => {
   await repo?.cleanup();
@@ -155,6 +166,7 @@ describe('frontendops agent, its servers over HTTP in this process', () => {
   servedOverHttp();
 
   it('a commit the words name that does not exist: refused, exit 2, nothing changed, audited', async () => {
+    await fresh.restore();
     const run = await overHttp(['roll back to abcdef1', '--json']);
     expect(run.code).toBe(2);
     const result = JSON.parse(run.stdout);
@@ -197,6 +209,7 @@ describe('frontendops agent, its servers over HTTP in this process', () => {
   });
 
   it('without --yes and without a terminal, nothing changes and it says how to approve', async () => {
+    await fresh.restore();
     const run = await overHttp(['Deploy the latest dashboard']);
     expect(run.code).toBe(2);
     expect(run.stdout).toMatch(/DECLINED[\s\S]*--yes/);
@@ -206,6 +219,7 @@ describe('frontendops agent, its servers over HTTP in this process', () => {
 
 describe('frontendops agent, its servers spawned over stdio (no AWS keys in its environment)', () => {
   it('"Deploy the latest dashboard" --yes: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
+    await fresh.restore();
     // The agent's own environment holds none of the keys its servers deploy with.
     expect(process.env.AWS_SECRET_ACCESS_KEY).not.toBe(t.s3.credentials.secretAccessKey);
     const run = await agent(['Deploy the latest dashboard', '--yes']);
@@ -230,6 +244,7 @@ describe('frontendops agent, its servers spawned over stdio (no AWS keys in its 
   });
 
   it('chat: one request per line on the same servers, until "exit"', async () => {
+    await latestDeployed.restore();
     const run = await agent([], {
       command: 'chat',
       input: "what's live on prod?\nshow the deploy history\nexit\n",
@@ -245,8 +260,17 @@ describe('frontendops agent, its servers spawned over stdio (no AWS keys in its 
 
 describe('frontendops agent, its servers over HTTP again', () => {
   servedOverHttp();
+  beforeAll(async () => {
+    // The steps of the rollback case below, for the case after it.
+    await latestDeployed.restore();
+    await addRelease('v3');
+    for (const words of ['ship the newest dashboard', 'roll back to the previous version'])
+      expect((await overHttp([words, '--yes', '--json'])).code).toBe(0);
+    rolledBack = await snapshotStackAndRepo(t.site, repo);
+  });
 
   it('a second release, then "roll back to the previous version" --yes --json', async () => {
+    await latestDeployed.restore();
     const v3 = await addRelease('v3');
     const deployed = await overHttp(['ship the newest dashboard', '--yes', '--json']);
     expect(JSON.parse(deployed.stdout), deployed.stderr).toMatchObject({ outcome: 'succeeded', commit: v3 });
@@ -265,7 +289,8 @@ describe('frontendops agent, its servers over HTTP again', () => {
   });
 
   it('a protected deploy is approved by the answer the agent gives the server (elicitation), as over stdio', async () => {
-    // The rollback above pinned the stack; a person lifts the pin, as after any rollback.
+    // The rollback pinned the stack; a person lifts the pin, as after any rollback.
+    await rolledBack.restore();
     await unpinRelease(t.site, {
       request: { text: 'unpin', actor: 'release-manager', planner: 'cli', at: new Date().toISOString() },
     });

@@ -135,15 +135,7 @@ export async function startAgentTestEnv(
       opened.push(clients);
       return clients;
     },
-    async snapshot() {
-      const [stack, history] = [await snapshotStack(t.site), await snapshotRepo(repo)];
-      return {
-        async restore() {
-          await stack.restore();
-          await history.restore();
-        },
-      };
-    },
+    snapshot: () => snapshotStackAndRepo(t.site, repo),
     async hostingIndex() {
       const object = await t.site.hosting.get('index.html');
       return object ? object.body.toString('utf8') : null;
@@ -172,4 +164,18 @@ export function runbookRequests(e: AgentTestEnv, clients: AgentClients) {
       env: {},
       ...options,
     });
+}
+
+/** A stack and a repository as they are now, to put back: what AgentTestEnv.snapshot takes, of any pair. */
+export async function snapshotStackAndRepo(
+  site: Parameters<typeof snapshotStack>[0],
+  repo: TestRepo,
+): Promise<AgentSnapshot> {
+  const [stack, history] = [await snapshotStack(site), await snapshotRepo(repo)];
+  return {
+    async restore() {
+      await stack.restore();
+      await history.restore();
+    },
+  };
 }
