@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIN_EFFECT } from '../../src/read/pin-words.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
+import { type AgentSnapshot, snapshotStackAndRepo } from '../support/agent-env.ts';
 import {
   publishAsCi,
   publishFixtureBuilds,
@@ -36,6 +37,18 @@ let C1: string;
 let C2: string;
 let C3: string;
 const opened: string[] = [];
+/**
+ * The stack and the repository as the cases start from them, made in beforeAll by the steps of the
+ * day's cases: nothing deployed; C1 deployed; C2 deployed, then rolled back (pinned to C1); C3
+ * committed and published on top; C3 promoted past the pin.
+ */
+let fresh: AgentSnapshot;
+let c1Deployed: AgentSnapshot;
+let rolledBack: AgentSnapshot;
+let c3Added: AgentSnapshot;
+let c3Promoted: AgentSnapshot;
+const FIRST_MESSAGE = 'first release of the day';
+const C3_SUBJECT = 'dashboard: fix the KPI totals';
 
 beforeAll(async () => {
   t = await startDeployEnv({ stack: 'dashboard-staging' });
@@ -65,6 +78,23 @@ beforeAll(async () => {
   C1 = repo.commits.dashboard1;
   C2 = repo.commits.dashboard2;
   await publishFixtureBuilds(t, APP, [C1, C2]);
+
+  const snapshot = () => snapshotStackAndRepo(t.site, repo);
+  const step = async (argv: string[]) => {
+    const result = await run([...argv, '--stack', outputs]);
+    expect(result.code, result.stderr).toBe(0);
+  };
+  fresh = await snapshot();
+  await step(['deploy', '--commit', C1.slice(0, 7), '--message', FIRST_MESSAGE]);
+  c1Deployed = await snapshot();
+  await step(['deploy', '--commit', C2.slice(0, 7)]);
+  await step(['unpin']);
+  await step(['rollback', '--message', FORGED_ROW]);
+  rolledBack = await snapshot();
+  C3 = await addRelease('v3', C3_SUBJECT);
+  c3Added = await snapshot();
+  await step(['promote', '--message', 'v3 fixes the totals']);
+  c3Promoted = await snapshot();
 });
 afterAll(async () => {
   await site?.close();
@@ -168,6 +198,7 @@ describe('CLI conventions', () => {
   });
 
   it('deploy --commit <short sha> --message --json --open: the JSON has the site URL and the tag; the site opens; --message is recorded', async () => {
+    await fresh.restore();
     const deployed = await run([
       'deploy',
       '--stack',
@@ -175,7 +206,7 @@ describe('CLI conventions', () => {
       '--commit',
       C1.slice(0, 7),
       '--message',
-      'first release of the day',
+      FIRST_MESSAGE,
       '--json',
       '--open',
     ]);
@@ -199,6 +230,7 @@ describe('CLI conventions', () => {
   });
 
   it("progress speaks people's words; --verbose adds the engine's detail", async () => {
+    await c1Deployed.restore();
     const plain = await run(['deploy', '--stack', outputs, '--commit', C2.slice(0, 7)]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stderr).toMatch(/^Deploying sophia-dashboard [0-9a-f]{7}: copy \d+ files?/m);
@@ -216,6 +248,7 @@ describe('CLI conventions', () => {
   });
 
   it('history is a table with column headers and the deploy tags', async () => {
+    await rolledBack.restore();
     const history = await run(['history', '--stack', outputs]);
     expect(history.code).toBe(0);
     const [header, ...rows] = history.stdout.trimEnd().split('\n');
@@ -248,12 +281,13 @@ describe('CLI conventions', () => {
 
 describe('pin, promote and unpin at the terminal', () => {
   it('a rollback pinned the stack: status says so; a deploy is refused (exit 2) naming the pin and both ways forward', async () => {
+    await rolledBack.restore();
     const status = await run(['status', '--stack', outputs]);
     expect(status.stdout).toMatch(
       /PINNED to [0-9a-f]{7} \([0-9a-f]{7}-[0-9a-f]{10}\) by rm-alice when rolling back/,
     );
     expect(status.stdout).toMatch(/frontendops promote \[<commit>\]` or `frontendops unpin`/);
-    C3 = await addRelease('v3', 'dashboard: fix the KPI totals');
+    await addRelease('v3', C3_SUBJECT);
     const refused = await run(['deploy', '--stack', outputs]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^error: dashboard-staging is pinned to sophia-dashboard@[0-9a-f]{7}/m);
@@ -262,10 +296,11 @@ describe('pin, promote and unpin at the terminal', () => {
   });
 
   it('deploy --dry-run shows what is in the release: commits with subject and author, files by kind, the CDN refresh, and the pin', async () => {
+    await c3Added.restore();
     const dry = await run(['deploy', '--stack', outputs, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(/Commits this release adds \(2\):/);
-    expect(dry.stdout).toContain(`${C3.slice(0, 7)} dashboard: fix the KPI totals — Ada Release`);
+    expect(dry.stdout).toContain(`${C3.slice(0, 7)} ${C3_SUBJECT} — Ada Release`);
     expect(dry.stdout).toContain(`${C2.slice(0, 7)} dashboard: add App — Ada Release`);
     expect(dry.stdout).toMatch(
       /Files: HTML: 1 changed · hashed assets: 2 added, 2 removed · other files: no change/,
@@ -278,6 +313,7 @@ describe('pin, promote and unpin at the terminal', () => {
   });
 
   it('promote (the latest): live for everyone, the pin cleared, a deploy tag, the audit says who and why', async () => {
+    await c3Added.restore();
     const promoted = await run(['promote', '--stack', outputs, '--message', 'v3 fixes the totals', '--json']);
     expect(promoted.code, promoted.stderr).toBe(0);
     expect(JSON.parse(promoted.stdout)).toMatchObject({
@@ -297,6 +333,7 @@ describe('pin, promote and unpin at the terminal', () => {
   });
 
   it('pin --message, unpin, and unpin again; rollback --to <short sha>; promote <short sha>', async () => {
+    await c3Promoted.restore();
     const pinned = await run(['pin', '--stack', outputs, '--message', 'freeze for the audit']);
     expect(pinned.stdout).toMatch(
       /^Pinned dashboard-staging to sophia-dashboard@[0-9a-f]{7} .*"freeze for the audit"/,
@@ -408,6 +445,9 @@ describe('pin, promote and unpin at the terminal', () => {
   });
 
   it('promote on a protected stack needs --yes or the prompt, as a deploy does', async () => {
+    // The day's end: C3 live, so a promote of C1 is a change to approve (the outputs file names this
+    // environment's hosting bucket: its history is the day's).
+    await c3Promoted.restore();
     const prod = await t.writeOutputs({ stack: 'dashboard-hosting-prod', cdn: true });
     const refused = await run(['promote', C1.slice(0, 7), '--stack', prod]);
     expect(refused.code).toBe(2);
