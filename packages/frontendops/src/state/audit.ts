@@ -247,7 +247,47 @@ export async function recordedStateRead(
   prefix: string,
 ): Promise<{ recorded: RecordedState; newest: EntryRead | null }> {
   const kept = knownHead(store, prefix);
-  return readRecordedState(store, prefix, kept ? kept.record : await readAuditHead(store, prefix));
+  if (kept) return readRecordedState(store, prefix, kept.record);
+  const head = await readAuditHead(store, prefix);
+  const [read, next] = await Promise.all([
+    readRecordedState(store, prefix, head),
+    store.get(entryKey(prefix, (head?.seq ?? 0) + 1)),
+  ]);
+  return { ...read, recorded: await bindingsPastHead(store, prefix, head, read.recorded, next?.body) };
+}
+
+/**
+ * `recorded` (the bindings after `head`'s entry) carried over each entry past the head that follows
+ * from the one before: entry head+1 (`next`, read beside the head's entry; undefined: none), then
+ * each after it, one at a time. One entry past the head is an append stopped before its head moved;
+ * more are a head moved back over entries still there (whoever writes the state prefix may write
+ * the head; entries it may only create), onto an entry whose bindings older copies of the state
+ * objects, put back, would match: held to the head's entry, that replay would read as recorded, a
+ * change would act on it, and its append, walking the head forward, would bind what it made of it.
+ * An entry that does not follow ends the walk (the next append refuses it: assertAppendable).
+ */
+async function bindingsPastHead(
+  store: ObjectStore,
+  prefix: string,
+  head: AuditHead | null,
+  recorded: RecordedState,
+  next: Buffer | undefined,
+): Promise<RecordedState> {
+  let bindings = recorded;
+  let last = head;
+  let body = next;
+  for (let seq = (head?.seq ?? 0) + 1; body; seq++) {
+    let entry: AuditEntry;
+    try {
+      entry = followingEntry(body, last, seq);
+    } catch {
+      break;
+    }
+    bindings = { ...nextBindings(bindings, entry), seq };
+    last = { seq, hash: entry.hash };
+    body = (await store.get(entryKey(prefix, seq + 1)))?.body;
+  }
+  return bindings;
 }
 
 export type { AuditHead };
@@ -696,25 +736,19 @@ async function finishInterrupted(
  * there, following from the head): what the chain records once the next append finishes it, as it
  * will. A change checks the state against this, so a pin recorded there holds before it acts (it ran
  * past it before, and its own append then finished the pin's entry behind it). Entry n+1 is read
- * beside the head's entry; one that does not follow is left to the append, which refuses it.
+ * beside the head's entry, and any after it (a head moved back: bindingsPastHead); one that does
+ * not follow is left to the append, which refuses it.
  */
 export async function recordedStateAfterStopped(
   store: ObjectStore,
   prefix: string,
   head: AuditHead | null,
 ): Promise<RecordedState> {
-  const seq = (head?.seq ?? 0) + 1;
   const [recorded, next] = await Promise.all([
     recordedState(store, prefix, head),
-    store.get(entryKey(prefix, seq)),
+    store.get(entryKey(prefix, (head?.seq ?? 0) + 1)),
   ]);
-  if (!next) return recorded;
-  try {
-    const entry = followingEntry(next.body, head, seq);
-    return { ...nextBindings(recorded, entry), seq };
-  } catch {
-    return recorded;
-  }
+  return bindingsPastHead(store, prefix, head, recorded, next?.body);
 }
 
 /**

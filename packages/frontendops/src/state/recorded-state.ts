@@ -65,10 +65,9 @@ export async function assertStateAsRecorded(
     await options.check?.(await recordedState(store, prefix, null));
     return null;
   }
-  // Under the lock, an append stopped before its head moved counts (a pin recorded there holds).
-  const recorded = await (options.finish
-    ? recordedStateAfterStopped(store, prefix, head)
-    : recordedState(store, prefix, head));
+  // An append stopped before its head moved counts (under the lock, a pin recorded there holds), and
+  // so does every entry past a head moved back onto an older one (older copies put back match it).
+  const recorded = await recordedStateAfterStopped(store, prefix, head);
   const { state } = recorded;
   // An object the chain never bound is held to "absent": one there anyway (a stale or hand-written
   // atomic/state.json on an in-place stack, a pin.json nothing pinned) would otherwise be acted on

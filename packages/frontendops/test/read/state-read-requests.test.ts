@@ -54,10 +54,11 @@ async function requestsOf(
 
 describe('status and history read the audit chain once', () => {
   it('status, in place: the state objects, the head and newest entry, the record, one LIST, the entries before', async () => {
-    // live, pending, pin; the environment marker (held to entry 5's `markers`); head, entry 5; the
-    // live record; LIST; entries 2-4.
+    // live, pending, pin; the environment marker (held to entry 5's `markers`); head, entry 5 and
+    // entry 6 (none: a head moved back onto an older entry would leave it); the live record; LIST;
+    // entries 2-4.
     expect(await requestsOf(inPlace, () => readStatus(inPlace.site))).toEqual({
-      total: 11,
+      total: 12,
       head: 1,
       newest: 1,
     });
@@ -65,16 +66,17 @@ describe('status and history read the audit chain once', () => {
 
   it('status, atomic: the atomic state and its pending record as well', async () => {
     expect(await requestsOf(atomic, () => readStatus(atomic.site))).toEqual({
-      total: 13,
+      total: 14,
       head: 1,
       newest: 1,
     });
   });
 
   it('history: a page of two rows reads the chain from its newest entry back, each entry once', async () => {
-    // live; head, entry 5; the history LIST and both records; LIST of the chain; entries 1-4.
+    // live; head, entry 5, entry 6 (none); the history LIST and both records; LIST of the chain;
+    // entries 1-4.
     expect(await requestsOf(inPlace, () => readHistory(inPlace.site, { limit: 20 }))).toEqual({
-      total: 11,
+      total: 12,
       head: 1,
       newest: 1,
     });
@@ -92,6 +94,6 @@ describe('status and history read the audit chain once', () => {
     });
     // The index was read, and believed: the chain binds it as it is.
     expect(status?.served?.live).toMatchObject({ app: APP, commit: V3 });
-    expect(sent).toEqual({ total: 14, head: 1, newest: 1 });
+    expect(sent).toEqual({ total: 15, head: 1, newest: 1 });
   });
 });

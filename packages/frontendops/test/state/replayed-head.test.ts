@@ -1,0 +1,125 @@
+/**
+ * Someone who can write the state prefix (the deployer role may write the audit head; entries it may
+ * only create) replays the past: the live pointer as an older entry bound it, copied back from the
+ * bucket's versions, and the head moved back onto that entry. Every entry stays in place, each
+ * object is "as bound" by the entry the head names, and nothing is edited, only put back.
+ *
+ * Before, what held the state to the chain read the head and believed its entry: the lock's check
+ * let a rollback go from the replayed pointer (to the release before the superseded one, not the one
+ * before the release live), its append then walked the head forward over the skipped entries and
+ * bound what it wrote, and `audit verify` passed afterwards; `status` told the replayed pointer as
+ * recorded (exit 0). A head moved back alone is still walked forward by the next change (audit.test).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
+import { readStatus } from '../../src/read/status.ts';
+import { changeDigest, openApprovalRequest } from '../../src/state/approvals.ts';
+import { type AuditHead, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
+import type { RequestInfo } from '../../src/state/records.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { writesSince } from '../support/refusal.ts';
+
+const APP = 'sophia-dashboard';
+const request: RequestInfo = { text: 'change', actor: 'ada', planner: 'cli', at: new Date().toISOString() };
+const [A, B, C] = ['a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3'] as const;
+
+let t: TestDeployEnv;
+/** A, B, C deployed: C live, its entries the newest. */
+let cLive: BucketSnapshot;
+/** The live pointer as stored while B was live, and the head then (the entry that bound it). */
+let bPointer: Buffer;
+let bHead: AuditHead;
+
+const key = (name: string) => `${t.target.statePrefix}${name}`;
+const put = (name: string, body: string | Buffer) =>
+  t.site.state.put(key(name), body, { contentType: 'application/json' });
+const verdict = async () =>
+  (await verifyAudit(t.site.state, t.target.statePrefix)).problems.map((p) => p.kind);
+
+/** The agent asks for an approval of a deploy of `commit`, as the infra server records one (no lock). */
+async function askApproval(commit: string): Promise<void> {
+  const planned = await deployArtifact(t.site, { app: APP, commit, request, dryRun: true });
+  await openApprovalRequest(t.site, {
+    action: 'deploy',
+    deployId: planned.deployId,
+    summary: `deploy ${APP}@${commit.slice(0, 7)}`,
+    app: APP,
+    commit,
+    change: changeDigest(planned.plan),
+    requestedBy: 'claude-code',
+    now: Date.now(),
+  });
+}
+
+/** The replay: B's pointer put back, and the head moved back onto the entry that bound it. */
+async function replayB(): Promise<void> {
+  await put('live.json', bPointer);
+  await put('audit/head.json', JSON.stringify(bHead));
+}
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'replayed-head' });
+  await publishFixtureBuilds(t, APP, [A, B, C], { from: 0 });
+  await deployArtifact(t.site, { app: APP, commit: A, request });
+  await deployArtifact(t.site, { app: APP, commit: B, request });
+  bPointer = (await t.site.state.get(key('live.json')))?.body as Buffer;
+  bHead = (await readAuditHead(t.site.state, t.target.statePrefix)) as AuditHead;
+  // The agent asks for an approval of C first (as the infra server does on a protected stack): an
+  // entry that binds none of the state objects, so the entry after the head moved back binds them
+  // as the head's entry does.
+  await askApproval(C);
+  await deployArtifact(t.site, { app: APP, commit: C, request });
+  cLive = await snapshotStack(t.site);
+}, 180_000);
+afterAll(() => t?.stop());
+beforeEach(() => cLive.restore());
+
+describe('an older pointer put back, the head moved back onto the entry that bound it', () => {
+  it('a rollback refuses TAMPERED before it writes anything (before: it went to A, and verify passed after)', async () => {
+    await replayB();
+    expect(await verdict()).toContain('tampered');
+    const mark = await t.mark();
+    const attempt = rollbackRelease(t.site, { request });
+    await expect(attempt).rejects.toMatchObject({ code: 'TAMPERED' });
+    await expect(attempt).rejects.toThrow(
+      /live\.json of \S+ changed outside FrontendOps.*Nothing was changed/s,
+    );
+    expect(await writesSince(t, mark)).toEqual([]);
+    expect((await t.site.state.get(key('live.json')))?.body).toEqual(bPointer);
+    expect(await verdict()).toContain('tampered');
+
+    // Put back as it was, the same rollback goes to the release before C.
+    await cLive.restore();
+    expect((await rollbackRelease(t.site, { request })).commit).toBe(B);
+    expect(await verdict()).toEqual([]);
+  });
+
+  it('a pin deleted, the head moved back to before it: the pin holds, the deploy past it refused (before: it went live)', async () => {
+    const head = (await readAuditHead(t.site.state, t.target.statePrefix)) as AuditHead;
+    // Asked for an approval (an entry binding no state object), then pinned C.
+    await askApproval(B);
+    await pinRelease(t.site, { request });
+    await t.site.state.delete([key('pin.json')]);
+    await put('audit/head.json', JSON.stringify(head));
+    const live = (await t.site.state.get(key('live.json')))?.body;
+    const mark = await t.mark();
+    // The pin is held as the chain records it: put back (as a pin.json deleted right after its pin
+    // is: pin-crash.test), and the deploy refused by it, nothing else written.
+    await expect(deployArtifact(t.site, { app: APP, commit: B, request })).rejects.toMatchObject({
+      code: 'PINNED',
+    });
+    expect(await writesSince(t, mark)).toEqual([`PUT ${key('pin.json')}`]);
+    expect((await t.site.state.get(key('live.json')))?.body).toEqual(live);
+  });
+
+  it('status does not tell the replayed pointer as recorded', async () => {
+    expect((await readStatus(t.site)).recorded.state).toBe('as-recorded');
+    await replayB();
+    const status = await readStatus(t.site);
+    expect(status.live?.commit).toBe(B); // what the pointer says
+    expect(status.recorded.state).toBe('changed-outside');
+    expect(status.live?.request).toBeNull();
+  });
+});
