@@ -18,6 +18,7 @@ import {
   isAsBound,
   namesRecordLive,
   outsideProblems,
+  ownSwitch,
   pointerNeverBound,
   type RecordedState,
   recordedStateRead,
@@ -437,7 +438,10 @@ async function readServed(
       ? ` The release index of ${releaseId} could not be checked against the audit log (reading the log failed), so what it says of the release was not believed.`
       : ` The release index of ${releaseId} does not match the audit log (it was written or changed around it), so what it says of the release was not believed.`,
   );
-  if (value && pending && sameReleases(value, pending.plan.pointerAfter)) {
+  // Only the interrupted operation's own switch (a pointer written by hand, which a planted record
+  // names as its "after" for a plan of another release, was changed outside).
+  const switched = ownSwitch(pending);
+  if (value && pending && switched && sameReleases(value, switched)) {
     return {
       state: 'switching',
       ...releases,

@@ -2574,22 +2574,32 @@ const isRecordedPointer = (value: unknown): value is ReleasePointer =>
  * switch of its own.
  */
 async function servesSwitchOf(served: () => Promise<Served>, record: unknown): Promise<boolean> {
+  const after = ownSwitch(record);
+  if (!after) return false;
+  const { pointer } = await served();
+  return pointer !== null && sameReleases(pointer, after);
+}
+
+/**
+ * The pointer a crash-recovery record's plan switches to, where that switch is the plan's own (see
+ * servesSwitchOf); else null. A pointer written by hand to the store, with a record naming it as its
+ * "after" for a plan of another release, is no interrupted operation's switch: it was changed outside.
+ */
+export function ownSwitch(record: unknown): ReleasePointer | null {
   const plan = isRecord(record) && isRecord(record.plan) ? record.plan : undefined;
   const [before, after] = [plan?.pointerBefore, plan?.pointerAfter];
-  if (!plan || !isRecordedPointer(after) || typeof plan.releaseId !== 'string') return false;
+  if (!plan || !isRecordedPointer(after) || typeof plan.releaseId !== 'string') return null;
   // The release it names is its build's (the record is anyone's to write: a release id of another
   // build would make the switch to that build's release read as this plan's).
-  if (typeof plan.commit !== 'string' || typeof plan.artifactDigest !== 'string') return false;
+  if (typeof plan.commit !== 'string' || typeof plan.artifactDigest !== 'string') return null;
   if (plan.releaseId !== releaseIdFor({ commit: plan.commit, artifactDigest: plan.artifactDigest }))
-    return false;
-  if (isRecordedPointer(before) && sameReleases(before, after)) return false;
+    return null;
+  if (isRecordedPointer(before) && sameReleases(before, after)) return null;
   const own =
     after.live === plan.releaseId ||
     after.canary === plan.releaseId ||
     (isRecordedPointer(before) && before.canary === plan.releaseId && !after.canary);
-  if (!own) return false;
-  const { pointer } = await served();
-  return pointer !== null && sameReleases(pointer, after);
+  return own ? after : null;
 }
 
 /** What the release store serves: its pointer, or none (`invalid` when the key holds no valid one). */
@@ -2645,10 +2655,10 @@ async function checkReleaseStore(
     ? `entry ${latest.seq} records ${recorded ? pointerWords(recorded) : ''}`
     : 'no entry of the chain records an atomic switch (edges should serve the bucket root)';
   const pending = served ? await readJsonQuietly(store, `${prefix}${ATOMIC_PENDING}`) : null;
-  const after = (
-    pending?.value as { op?: unknown; plan?: { deployId?: unknown; pointerAfter?: unknown } } | null
-  )?.plan;
-  if (served && isRecordedPointer(after?.pointerAfter) && sameReleases(served, after.pointerAfter)) {
+  const after = (pending?.value as { plan?: { deployId?: unknown } } | null)?.plan;
+  // Only the record's own switch (a pointer written by hand, named by a planted record, is not).
+  const switched = ownSwitch(pending?.value);
+  if (served && switched && sameReleases(served, switched)) {
     return {
       kind: 'unfinished',
       ...(latest ? { seq: latest.seq } : {}),

@@ -287,4 +287,33 @@ describe('an interrupted atomic operation is pending', () => {
     expect([after.pending, after.live?.commit, after.served?.state]).toEqual([null, V1, 'as-recorded']);
     expect((await verifyWithStore()).problems).toEqual([]);
   });
+  it("a pointer written by hand, named as its switch by a crash-recovery record of another release's operation: changed outside", async () => {
+    // A deploy of V3 stopped before its switch (genuine), its record's "after" then made to name the
+    // older release the store is pointed at by hand: no switch of that deploy (its release is V3's).
+    // Before, status called it the interrupted deploy's switch ("switching": run it again) and verify
+    // "unfinished", while running it again was refused TAMPERED.
+    const stopped = stoppingSite(t.site, (key) => key.includes('/atomic/releases/'));
+    await expect(deployArtifact(stopped, { app: APP, commit: V3, request: request('v3') })).rejects.toThrow(
+      /stopped/,
+    );
+    const pendingKey = `${t.target.statePrefix}atomic/pending.json`;
+    const pending = JSON.parse((await t.site.state.get(pendingKey))?.body.toString('utf8') ?? '{}');
+    const older = { live: releaseIdOf(d1) };
+    await t.site.state.put(
+      pendingKey,
+      JSON.stringify({ ...pending, plan: { ...pending.plan, pointerAfter: older } }),
+    );
+    await putByHand(older);
+
+    const status = await readStatus(t.site);
+    expect(status.served?.state).toBe('changed-outside');
+    expect(status.served?.note).toMatch(/changed outside FrontendOps/);
+    expect((await verifyWithStore()).problems).toContainEqual(
+      expect.objectContaining({ kind: 'tampered', object: `KeyValueStore key ${RELEASE_KEY}` }),
+    );
+    // As the change says: it refuses the record, nothing switched.
+    await expect(
+      deployArtifact(t.site, { app: APP, commit: V3, request: request('v3 again') }),
+    ).rejects.toMatchObject({ code: 'TAMPERED' });
+  });
 });
