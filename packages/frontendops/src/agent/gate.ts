@@ -129,12 +129,18 @@ interface Change {
   receipt?: string;
 }
 
-/** A call of this request: which tool, on which stack, and where its approvals start. */
-type Flight = { tool: string; stack: string; from: number };
+type Approval = { request: ApprovalRequest; decision: ApprovalDecision };
+/** A call of this request: which tool, on which stack, and the approvals about it. */
+type Flight = { tool: string; stack: string; approvals: Approval[] };
 
 export function createToolGate(options: GateOptions): ToolGate {
   const calls: ToolCallRecord[] = [];
-  const approvals: Array<{ request: ApprovalRequest; decision: ApprovalDecision }> = [];
+  const approvals: Approval[] = [];
+  /** Records an approval, and, where it is about a change, with that change's. */
+  const record = (flight: Flight | null, approval: Approval) => {
+    approvals.push(approval);
+    flight?.approvals.push(approval);
+  };
   const handles = new Map<string, HandleInfo>();
   const changes: Change[] = [];
   /**
@@ -152,10 +158,10 @@ export function createToolGate(options: GateOptions): ToolGate {
   /** The commit of the canary the newest get_status answer of this request showed running (or null). */
   let runningCanary: string | null = null;
   /**
-   * The change in flight, from before its person is asked until its server has answered, and where
-   * its approvals start in `approvals` (the slot is its own, so all from there are about it): each
-   * says what the person was shown and what they decided, the first the plan (deploy id) the call's
-   * approval is for, the last the decision the server's questions are answered from.
+   * The change in flight, from before its person is asked until its server has answered, with its
+   * own approvals: each says what the person was shown and what they decided, the first the plan
+   * (deploy id) the call's approval is for, the last the decision the server's questions are
+   * answered from.
    */
   let inFlight: Flight | null = null;
   let attached = true;
@@ -170,7 +176,10 @@ export function createToolGate(options: GateOptions): ToolGate {
   // one for the call in flight, else ask the person now.
   const respond = async (params: ElicitRequest['params']): Promise<ElicitResult> => {
     if (!attached || options.signal?.aborted) return { action: 'decline' };
-    const asked = inFlight ? approvals.slice(inFlight.from) : [];
+    // The question is the change's in flight when it came in, and so is its answer: a change that
+    // has ended meanwhile (its call timed out) takes no answer, and the next change none of its.
+    const flight = inFlight;
+    const asked = flight?.approvals ?? [];
     const last = asked.at(-1);
     if (last) {
       // An approval names one plan: the server's question must be about that deploy id (a question
@@ -185,12 +194,13 @@ export function createToolGate(options: GateOptions): ToolGate {
         return answerElicitation(params, last.decision);
     }
     const request: ApprovalRequest = {
-      action: actionOf(inFlight?.tool ?? 'run_sync'),
-      stack: inFlight?.stack ?? options.stack ?? "(the server's stack)",
+      action: actionOf(flight?.tool ?? 'run_sync'),
+      stack: flight?.stack ?? options.stack ?? "(the server's stack)",
       summary: options.redactor.text(params.message),
     };
     const decision = await options.approve(request, { asked: options.asked });
-    approvals.push({ request, decision });
+    if (flight && inFlight !== flight) return { action: 'decline' };
+    record(flight, { request, decision });
     emit({ type: 'approval', request, decision });
     return answerElicitation(params, decision);
   };
@@ -387,7 +397,7 @@ export function createToolGate(options: GateOptions): ToolGate {
         started,
       );
     }
-    const flight: Flight = { tool: name, stack, from: approvals.length };
+    const flight: Flight = { tool: name, stack, approvals: [] };
     if (contract.impact !== 'read') inFlight = flight;
     let result: CallToolResult;
     try {
@@ -413,7 +423,7 @@ export function createToolGate(options: GateOptions): ToolGate {
           asked: options.asked,
           ...(departs ? { departs } : {}),
         });
-        approvals.push({ request, decision });
+        record(flight, { request, decision });
         emit({ type: 'approval', request, decision });
         if (options.signal?.aborted) {
           interrupted = true;
@@ -503,8 +513,7 @@ export function createToolGate(options: GateOptions): ToolGate {
       learn(name, args, structured, stack);
     }
     // The server asked (elicitation) during this call and the person said no.
-    const declined =
-      result.isError === true && approvals.slice(flight.from).at(-1)?.decision.approved === false;
+    const declined = result.isError === true && flight.approvals.at(-1)?.decision.approved === false;
     return finish(name, args, result.isError ? 'error' : 'ok', firstLine(text), started, {
       structured,
       text,

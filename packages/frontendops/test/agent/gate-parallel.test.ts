@@ -7,7 +7,7 @@
 import { type Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCliApprover } from '../../src/agent/approval.ts';
-import { createToolGate, type ToolGate } from '../../src/agent/gate.ts';
+import { createToolGate, type GateOptions, type ToolGate } from '../../src/agent/gate.ts';
 import { approvableActions, parseRequest, toolsFor } from '../../src/agent/intents.ts';
 import { createAgentMcpClient } from '../../src/agent/mcp-clients.ts';
 import { createRedactor } from '../../src/agent/redact.ts';
@@ -52,6 +52,8 @@ async function gateHoldingTheQuestion(
     approvers?: Record<string, string>;
     signal?: AbortSignal;
     ask?: (question: string, shown: readonly string[]) => Promise<string>;
+    /** The gate's per-call timeout, read at each call (a test may shorten it for one call). */
+    timeout?: { ms: number };
   } = {},
 ) {
   const env = options.env ?? t;
@@ -79,7 +81,7 @@ async function gateHoldingTheQuestion(
   const intent = parseRequest('deploy the latest dashboard');
   const shown: string[] = [];
   const ask = options.ask ?? (async (_question, before) => (before.length > 0 ? 'n' : 'y'));
-  const gate: ToolGate = createToolGate({
+  const gateOptions: GateOptions = {
     clients: { infra, git: infra },
     stack: STACK,
     allowed: toolsFor(intent),
@@ -98,7 +100,10 @@ async function gateHoldingTheQuestion(
     maxCalls: 10,
     redactor: createRedactor([env.site.target.hostingBucket]),
     ...(options.signal ? { signal: options.signal } : {}),
-  });
+  };
+  const { timeout } = options;
+  if (timeout) Object.defineProperty(gateOptions, 'callTimeoutMs', { get: () => timeout.ms });
+  const gate: ToolGate = createToolGate(gateOptions);
   return { gate, shown, held, site };
 }
 
@@ -332,5 +337,69 @@ describe('one change at a time', () => {
     expect(unknown.text).toMatch(/unknown handle/);
     expect(shown).toHaveLength(1);
     expect(synced.ok, synced.text).toBe(true);
+  });
+
+  it("a late answer to an ended change's question is not taken for the next change's", async () => {
+    const timeout = { ms: 30 * 60_000 };
+    let releaseFirst = () => {};
+    const firstReleased = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let firstAnswered: Promise<string> | undefined;
+    const {
+      gate,
+      shown,
+      held: hold,
+    } = await gateHoldingTheQuestion({
+      env,
+      approvers: { Bob: keys().bob.publicKey },
+      timeout,
+      ask: async (question, before) => {
+        // The first change's plan: yes. The server's question about it (it adopts a policy the
+        // person was not shown): answered no, but only once that call has ended.
+        if (before.length === 0) return 'y';
+        if (before.length === 1) {
+          expect(question).toMatch(/also adopts/);
+          firstAnswered = firstReleased.then(() => 'n');
+          return firstAnswered;
+        }
+        // The next change's plan, which says what it adopts: yes.
+        return /also adopts/.test(question) ? 'y' : 'n';
+      },
+    });
+    // The first plan is described before another operator drops Bob: the server's question about it
+    // says it adopts, which the person was not shown, so they are asked again.
+    const first = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
+    await adoptApprovalPolicy(
+      { ...env.site, approval: approvalPolicyFor(withoutApprovers, STACK) },
+      'another operator',
+      Date.now(),
+    );
+    // Short enough to end the call while the person is still answering the server's question
+    // (which is answered only after it has ended), long enough for the server to ask it first.
+    timeout.ms = 1500;
+    const ended = await gate.call('run_sync', { handle: String(first.structured?.handle) });
+    expect(ended.record.status, ended.text).toBe('error');
+    expect(ended.text).toMatch(/timed out/i);
+    expect(shown).toHaveLength(2);
+
+    timeout.ms = 30 * 60_000;
+    const next = await gate.call('get_deploy_target', { app: APP, commit: COMMIT2 });
+    expect(next.structured?.adopts, next.text).toMatch(/adds approver Bob/);
+    // The late no comes in (and all it set off has run) before the server asks about the next change.
+    hold.meanwhile = async () => {
+      releaseFirst();
+      await firstAnswered;
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    const synced = await gate.call('run_sync', { handle: String(next.structured?.handle) });
+
+    // The next change's question is answered from the yes to its own plan (which showed the
+    // adoption). Before, the first change's late no landed among its approvals and declined it.
+    expect(hold.meanwhile).toBeNull();
+    expect(synced.ok, synced.text).toBe(true);
+    expect(shown).toHaveLength(3);
+    expect((await env.site.records.readPointer())?.value.deployId).toBe(next.structured?.deployId);
+    expect(gate.approvals.map((a) => a.decision.approved)).toEqual([true, true]);
   });
 });
