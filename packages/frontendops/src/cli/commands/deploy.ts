@@ -704,7 +704,7 @@ export function summaryJson(
     ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
     // A dry run's: the pin its run sets or leaves (a rollback's, or the stopped rollback's it
     // finishes), under the run's name and in a pin's shape, but when it is set.
-    ...(summary.dryRun ? pinnedAhead(summary, liftsPin) : {}),
+    ...(summary.dryRun ? pinTheRunLeaves(summary, liftsPin) : {}),
     ...(summary.error ? { error: summary.error } : {}),
     ...atomicJson(summary),
   };
@@ -715,7 +715,7 @@ export function summaryJson(
  * rollback of it, that rollback's pin); a deploy leaves the pin of a stopped rollback it finishes; a
  * promote lifts it.
  */
-function pinnedAhead(summary: DeploySummary, liftsPin: boolean): { pinned?: PinAhead } {
+function pinTheRunLeaves(summary: DeploySummary, liftsPin: boolean): { pinned?: PinAhead } {
   const stopped = summary.finishes ?? summary.finishesFirst;
   const byStopped = stopped?.pins ? stoppedRollbackPin(summary.stack, stopped) : null;
   if (summary.kind === 'rollback') {
