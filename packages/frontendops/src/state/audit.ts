@@ -40,6 +40,7 @@ import {
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, formatAuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
+import { changeNoun } from '../engine/describe.ts';
 import { canaryRowId } from '../engine/ids.ts';
 import {
   backendErrorName,
@@ -1441,7 +1442,7 @@ function publishAnchors(
         kind: 'damaged',
         seq: entry.seq,
         reason: words.reason(
-          `${entryNamed(entry)} names its head as ${JSON.stringify(named)}, which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that ${entry.type} saw`,
+          `${entryNamed(entry)} names its head as ${JSON.stringify(named)}, which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that ${changeNoun(entry.type)} saw`,
         ),
       });
       continue;
@@ -1460,8 +1461,8 @@ function publishAnchors(
       object: `${other ? '' : PUBLISH_LOG}${auditEntryName(seen.seq)}`,
       reason: words.reason(
         held
-          ? `entry ${seen.seq} is not the one ${saw}: the publish log was rewritten after that ${entry.type}`
-          : `it holds no entry ${seen.seq}, which ${saw}: the publish log was cut or rewritten after that ${entry.type}`,
+          ? `entry ${seen.seq} is not the one ${saw}: the publish log was rewritten after that ${changeNoun(entry.type)}`
+          : `it holds no entry ${seen.seq}, which ${saw}: the publish log was cut or rewritten after that ${changeNoun(entry.type)}`,
       ),
     });
   }

@@ -291,14 +291,14 @@ describe('the publish log, anchored through the deploy chain', () => {
     await t.site.state.put(auditEntryKey(log(), 2), JSON.stringify(again));
     await t.site.state.put(`${log()}audit/head.json`, JSON.stringify({ seq: 2, hash: again.hash }));
     expect(await problems()).toEqual([
-      `tampered: publish log: entry 2 is not the one deploy entry ${deployed?.seq} saw (${original[1]?.hash}): the publish log was rewritten after that deploy`,
+      `tampered: publish log: entry 2 is not the one deploy entry ${deployed?.seq} saw (${original[1]?.hash}): the publish log was rewritten after that deployment`,
     ]);
 
     // Cut back to before that entry instead: the same, said as missing.
     await t.site.state.delete([auditEntryKey(log(), 2)]);
     await t.site.state.put(`${log()}audit/head.json`, JSON.stringify({ seq: 1, hash: first.hash }));
     expect((await problems()).filter((p) => p.includes(`deploy entry ${deployed?.seq} saw`))).toEqual([
-      `tampered: publish log: it holds no entry 2, which deploy entry ${deployed?.seq} saw (${original[1]?.hash}): the publish log was cut or rewritten after that deploy`,
+      `tampered: publish log: it holds no entry 2, which deploy entry ${deployed?.seq} saw (${original[1]?.hash}): the publish log was cut or rewritten after that deployment`,
     ]);
   });
 });

@@ -123,7 +123,7 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     ]);
     const entry = await deployEntry();
     expect(await problems()).toEqual([
-      `tampered: entry 2: staging's publish log (${STAGING_LOG}): entry 2 is not the one deploy entry ${entry.seq} saw (${second?.hash}): the publish log was rewritten after that deploy`,
+      `tampered: entry 2: staging's publish log (${STAGING_LOG}): entry 2 is not the one deploy entry ${entry.seq} saw (${second?.hash}): the publish log was rewritten after that deployment`,
     ]);
   });
 
@@ -133,7 +133,7 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     await t.site.state.put(`${STAGING_LOG}audit/head.json`, JSON.stringify({ seq: 1, hash: first?.hash }));
     const entry = await deployEntry();
     expect(await problems()).toEqual([
-      `tampered: entry 2: staging's publish log (${STAGING_LOG}): it holds no entry 2, which deploy entry ${entry.seq} saw (${second?.hash}): the publish log was cut or rewritten after that deploy`,
+      `tampered: entry 2: staging's publish log (${STAGING_LOG}): it holds no entry 2, which deploy entry ${entry.seq} saw (${second?.hash}): the publish log was cut or rewritten after that deployment`,
     ]);
   });
 
@@ -145,7 +145,7 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     ]);
     const entry = await deployEntry();
     expect(await problems()).toContain(
-      `tampered: entry 2: staging's publish log (${STAGING_LOG}): entry 2 is not the one deploy entry ${entry.seq} saw (${second?.hash}): the publish log was rewritten after that deploy`,
+      `tampered: entry 2: staging's publish log (${STAGING_LOG}): entry 2 is not the one deploy entry ${entry.seq} saw (${second?.hash}): the publish log was rewritten after that deployment`,
     );
   });
 
@@ -221,8 +221,8 @@ describe("a deployment of a build recorded only in staging's publish log", () =>
     const entry = await deployEntry();
     expect(entry.data).toMatchObject({ publishHead: `2:${upper}`, publishedInHead: `2:${upper}` });
     expect(await problems()).toEqual([
-      `damaged: entry ${entry.seq}: publish log: deploy entry ${entry.seq} names its head as "2:${upper}", which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that deploy saw`,
-      `damaged: entry ${entry.seq}: staging's publish log (${STAGING_LOG}): deploy entry ${entry.seq} names its head as "2:${upper}", which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that deploy saw`,
+      `damaged: entry ${entry.seq}: publish log: deploy entry ${entry.seq} names its head as "2:${upper}", which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that deployment saw`,
+      `damaged: entry ${entry.seq}: staging's publish log (${STAGING_LOG}): deploy entry ${entry.seq} names its head as "2:${upper}", which names no entry as the log writes it (<seq>:sha256:<64 lowercase hex digits>), so the log could not be held to the head that deployment saw`,
     ]);
   });
 });
@@ -275,10 +275,16 @@ describe("on an atomic stack, a deploy, a canary and a preview of builds recorde
     );
     // Each entry said as the kind it is: before, "deploy entry" for the canary's and the preview's too.
     expect(naming.map((e) => e.type)).toEqual(['deploy', 'canary-start', 'preview']);
+    // And the change after which the log was rewritten in words: before, "after that canary-start".
+    const words: Record<string, string> = {
+      deploy: 'deployment',
+      'canary-start': 'canary start',
+      preview: 'preview',
+    };
     expect(await verified()).toEqual(
       naming.map(
         ({ seq, type }) =>
-          `staging's publish log (${STAGING_LOG}): entry 3 is not the one ${type} entry ${seq} saw (${staged[2]?.hash}): the publish log was rewritten after that ${type}`,
+          `staging's publish log (${STAGING_LOG}): entry 3 is not the one ${type} entry ${seq} saw (${staged[2]?.hash}): the publish log was rewritten after that ${words[type]}`,
       ),
     );
   });
