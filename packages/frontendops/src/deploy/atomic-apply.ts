@@ -41,7 +41,7 @@ import {
 } from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
 import { isCanaryEvent } from '../engine/canary-event.ts';
-import { describeFinish, describeFinished } from '../engine/describe.ts';
+import { describeFinish, describeFinished, finishedFirst } from '../engine/describe.ts';
 import { canaryRowId } from '../engine/ids.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
@@ -388,10 +388,15 @@ async function runLocked(
   }
 
   // The stopped change the settle finished before this plan, as the dry run said (finishesFirst).
-  const first =
-    earlier?.finished.outcome === 'succeeded'
-      ? { finishedFirst: { deployId: earlier.pending.plan.deployId, kind: earlier.pending.op } }
-      : {};
+  const first = earlier
+    ? {
+        finishedFirst: finishedFirst({
+          deployId: earlier.pending.plan.deployId,
+          kind: earlier.pending.op,
+          outcome: earlier.finished.outcome,
+        }),
+      }
+    : {};
   const approval = await options.authorize?.(
     plan,
     earlier

@@ -3,7 +3,7 @@
  * environment's lock, finish or account for an interrupted deploy, read, plan, apply; on a failed
  * verification roll back to the previous release when asked to.
  */
-import { describeFinished } from '../engine/describe.ts';
+import { describeFinished, finishedFirst } from '../engine/describe.ts';
 import { artifactDigest } from '../engine/manifest.ts';
 import { type DeployPlan, deployIdentity, planDeploy } from '../engine/plan.ts';
 import { backendErrorName, FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
@@ -297,9 +297,7 @@ async function deployInPlace(
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
       auditHead,
       // The stopped change finished before this plan, as the dry run said (finishesFirst).
-      ...(finished?.record.outcome === 'succeeded'
-        ? { finishedFirst: { deployId: finished.record.deployId, kind: finished.record.kind } }
-        : {}),
+      ...(finished ? { finishedFirst: finishedFirst(finished.record) } : {}),
     };
     if (!record) return { ...summary, outcome: 'synced' };
     const rolledBackTo = await rollBackIfNotServed(site, plan, record, options);

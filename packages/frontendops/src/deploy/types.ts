@@ -162,7 +162,8 @@ export interface DeploySummary extends DeployIdentity {
   /**
    * A run only, its plan not a no-op: a change of another release that went live and stopped before
    * it was verified and recorded, which this run finished and recorded first, then planned from what
-   * it made live (what its dry run said: finishesFirst). Named as what it was (describeFinished).
+   * it made live (what its dry run said: finishesFirst). Named as what it was (describeFinished),
+   * and said as failed where its finish was recorded failed (the CDN did not serve it).
    */
-  finishedFirst?: { deployId: string; kind: string };
+  finishedFirst?: { deployId: string; kind: string; outcome?: 'failed' };
 }

@@ -66,13 +66,27 @@ export function describeFinish(
 
 /**
  * What a run says it did when it finished such a stopped change (DeploySummary finishedInterrupted),
- * with nothing else to do: the change named as what it was (a rollback, a canary promote…).
+ * with nothing else to do: the change named as what it was (a rollback, a canary promote…); a
+ * finish the CDN did not serve (its verification failed), as recorded failed.
  */
-export function describeFinished(stopped: { deployId: string; kind: string }): string {
-  return `finished the interrupted ${changeNoun(stopped.kind)} ${stopped.deployId}, which had made it live; recorded now`;
+export function describeFinished(stopped: { deployId: string; kind: string; outcome?: string }): string {
+  const recorded =
+    stopped.outcome === 'failed' ? 'recorded now as failed (the CDN did not serve it)' : 'recorded now';
+  return `finished the interrupted ${changeNoun(stopped.kind)} ${stopped.deployId}, which had made it live; ${recorded}`;
 }
 
 /** A change's kind (deploy, rollback) or atomic operation (canary-promote…) as a noun. */
 export const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : kind.replace('-', ' '));
 
 const count = (n: number, noun: string, what: string) => `${n} ${noun}${n === 1 ? '' : 's'} ${what}`;
+
+/** A stopped change a run finished first (DeploySummary finishedFirst), as describeFinished says it. */
+export const finishedFirst = (finished: {
+  deployId: string;
+  kind: string;
+  outcome: string;
+}): { deployId: string; kind: string; outcome?: 'failed' } => ({
+  deployId: finished.deployId,
+  kind: finished.kind,
+  ...(finished.outcome === 'failed' ? { outcome: 'failed' as const } : {}),
+});
