@@ -122,18 +122,20 @@ export function describeForClient(error: unknown, logPrefix: string): { code: Er
   console.error(`${logPrefix} ${isFrontendOpsError(error) ? 'backend failure' : 'unexpected error'}:`, error);
   if (isFrontendOpsError(error)) {
     const backendCode = upstreamCode(error.cause);
+    // What FrontendOps itself also said (a stopped change the run finished first) names no backend.
+    const also = alsoSaid(error) ? ` ${alsoSaid(error)}` : '';
     // A rate limit's end (an adapter's own ISO 8601 time, e.g. GitHub's x-ratelimit-reset) names
     // nothing of the backend, and is what the client needs to know.
     const retryAt = error.details?.retryAt;
     if (typeof retryAt === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/.test(retryAt)) {
       return {
         code: 'UPSTREAM',
-        message: `A backend's rate limit stopped it${backendCode ? ` (${backendCode})` : ''}: try again after ${retryAt.replace('.000Z', 'Z')}. The details are in the server's log; nothing more was changed by this call.`,
+        message: `A backend's rate limit stopped it${backendCode ? ` (${backendCode})` : ''}: try again after ${retryAt.replace('.000Z', 'Z')}. The details are in the server's log; nothing more was changed by this call.${also}`,
       };
     }
     return {
       code: 'UPSTREAM',
-      message: `The storage, CDN or git backend failed${backendCode ? ` (${backendCode})` : ''}; the details are in the server's log. Nothing more was changed by this call; retrying later may help.`,
+      message: `The storage, CDN or git backend failed${backendCode ? ` (${backendCode})` : ''}; the details are in the server's log. Nothing more was changed by this call; retrying later may help.${also}`,
     };
   }
   const name = error instanceof Error ? error.name : typeof error;

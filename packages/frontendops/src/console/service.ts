@@ -10,7 +10,7 @@ import type { DeployEvent } from '../deploy/apply.ts';
 import type { DeployOptions } from '../deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../deploy/pin.ts';
 import { touching } from '../engine/text.ts';
-import { alsoSaid, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { alsoSaid, alsoSaying, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost } from '../ports.ts';
 import { boundLiveDeployId, readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
@@ -232,11 +232,13 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         // The new plan as the first one is made (planFor: a dry run now, with the stopped change its
         // run finishes, or finishes first, and the refusal it gives); the answer says what this run
         // finished before it found its plan changed (refusedAfterFinishing), as its refusals do.
+        // A new plan that cannot be made says that finish too.
         if (seen.changed) {
-          throw new PlanChangedError(
-            await planFor(stack, action, input.to),
-            isFrontendOpsError(error) ? alsoSaid(error) : '',
-          );
+          const also = isFrontendOpsError(error) ? alsoSaid(error) : '';
+          const plan = await planFor(stack, action, input.to).catch((planError: unknown) => {
+            throw also && isFrontendOpsError(planError) ? alsoSaying(planError, also) : planError;
+          });
+          throw new PlanChangedError(plan, also);
         }
         throw error;
       }

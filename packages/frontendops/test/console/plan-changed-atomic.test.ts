@@ -12,6 +12,8 @@ import { loadConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import type { PlanView } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { FrontendOpsError } from '../../src/errors.ts';
+import type { Site } from '../../src/site.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv, storedAtomicPending } from '../support/atomic-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -84,4 +86,66 @@ it('a plan changed by a stopped deploy its run finished: the answer says the fin
   expect(await t.site.records.readRecord(stopped)).toMatchObject({ outcome: 'succeeded' });
   expect(changed.plan).toEqual(await planOf('action=rollback'));
   expect(changed.plan).toMatchObject({ commit: C2 });
+});
+
+it('a plan changed by a stopped deploy its run finished, and the new plan cannot be read: the error still says the finish', async () => {
+  // Reads fail once the run has let its deploy lock go: the new dry run then throws.
+  let broken = false;
+  const unreadable = new FrontendOpsError('UPSTREAM', 'The state bucket cannot be read.');
+  const site: Site = {
+    ...t.site,
+    state: {
+      ...t.site.state,
+      get: async (...args) => {
+        if (broken) throw unreadable;
+        return t.site.state.get(...args);
+      },
+    },
+    locker: {
+      acquire: async (name, options) => {
+        const held = await t.site.locker.acquire(name, options);
+        return {
+          ...held,
+          release: async () => {
+            await held.release();
+            if (name.startsWith('deploy-')) broken = true;
+          },
+        };
+      },
+    },
+  };
+  const console2 = await startConsole({
+    config: await loadConfig(t.tmp),
+    stacks: [STACK],
+    openSite: async () => site,
+    git: createLocalGit({ repoDir: repo.dir }),
+    uiDir: join(t.tmp, 'ui'),
+    actor: 'tester (console)',
+  });
+  try {
+    const url = (resource: string) => new URL(`/api/stacks/${STACK}/${resource}`, console2.url);
+    const auth = { authorization: `Bearer ${console2.token}` };
+    const shown = (await (await fetch(url('plan?action=rollback'), { headers: auth })).json()) as PlanView;
+    const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+    await expect(
+      deployArtifact(stopping, { app: APP, commit: shown.commit, request: request('ship it') }),
+    ).rejects.toThrow(/stopped/);
+    const stopped = (await storedAtomicPending(t.site)).plan.deployId;
+
+    const res = await fetch(url('rollback'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ deployId: shown.deployId }),
+    });
+    const failed = (await res.json()) as { error: string; message: string };
+    broken = false;
+    // Before, the dry run's error alone (in the console's words): the finish the run did was not said.
+    expect(failed.error, JSON.stringify(failed)).toBe('UPSTREAM');
+    expect(failed.message).toContain(
+      `(This run finished the interrupted deployment ${stopped}, which had made it live; recorded now.)`,
+    );
+    expect(await t.site.records.readRecord(stopped)).toMatchObject({ outcome: 'succeeded' });
+  } finally {
+    await console2.close();
+  }
 });
