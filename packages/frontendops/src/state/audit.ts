@@ -248,7 +248,14 @@ export async function recordedStateRead(
   prefix: string,
 ): Promise<{ recorded: RecordedState; newest: EntryRead | null }> {
   const kept = knownHead(store, prefix);
-  if (kept) return readRecordedState(store, prefix, kept.record);
+  if (kept) {
+    // Under a lock, held to the entries past the head its check walked, as the check held the state.
+    const read = await readRecordedState(store, prefix, kept.record);
+    const past = keeping.has(store) ? knownPast.get(store)?.get(prefix) : undefined;
+    if (past?.head !== kept.record.hash) return read;
+    const { head: _, ...recorded } = past;
+    return { ...read, recorded };
+  }
   const head = await readAuditHead(store, prefix);
   const [read, next] = await Promise.all([
     readRecordedState(store, prefix, head),
@@ -287,6 +294,12 @@ async function bindingsPastHead(
     bindings = { ...nextBindings(bindings, entry), seq };
     last = { seq, hash: entry.hash };
     body = (await store.get(entryKey(prefix, seq + 1)))?.body;
+  }
+  if (head && keeping.has(store)) {
+    const past = knownPast.get(store) ?? new Map<string, RecordedState & { head: string }>();
+    knownPast.set(store, past);
+    if (bindings.seq === head.seq) past.delete(prefix);
+    else past.set(prefix, { ...bindings, head: head.hash });
   }
   return bindings;
 }
@@ -465,6 +478,12 @@ const knownHeads = new WeakMap<ObjectStore, Map<string, { record: AuditHead; eta
 const knownStates = new WeakMap<ObjectStore, Map<string, RecordedState & { hash: string }>>();
 const knownState = (store: ObjectStore, prefix: string) =>
   keeping.has(store) ? knownStates.get(store)?.get(prefix) : undefined;
+/**
+ * The bindings past the head a check under the lock walked (bindingsPastHead), by that head's hash:
+ * what is read again under the lock is held to them (recordedStateKnown), not to the head's entry,
+ * whose older copies someone who moved the head back onto it could put back meanwhile.
+ */
+const knownPast = new WeakMap<ObjectStore, Map<string, RecordedState & { head: string }>>();
 function rememberState(store: ObjectStore, prefix: string, known: RecordedState & { hash: string }): void {
   if (!keeping.has(store)) return;
   const states = knownStates.get(store) ?? new Map();
@@ -551,6 +570,7 @@ export function keepAuditHeads(store: ObjectStore): () => void {
   if (holders === 0) {
     knownHeads.delete(store);
     knownStates.delete(store);
+    knownPast.delete(store);
   }
   keeping.set(store, holders + 1);
   let stopped = false;
@@ -563,6 +583,7 @@ export function keepAuditHeads(store: ObjectStore): () => void {
       keeping.delete(store);
       knownHeads.delete(store);
       knownStates.delete(store);
+      knownPast.delete(store);
     }
   };
 }

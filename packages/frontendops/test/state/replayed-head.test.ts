@@ -11,12 +11,16 @@
  * recorded (exit 0). A head moved back alone is still walked forward by the next change (audit.test).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
+import type { ObjectStore } from '../../src/ports.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { changeDigest, openApprovalRequest } from '../../src/state/approvals.ts';
 import { type AuditHead, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
+import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writesSince } from '../support/refusal.ts';
@@ -121,5 +125,52 @@ describe('an older pointer put back, the head moved back onto the entry that bou
     expect(status.live?.commit).toBe(B); // what the pointer says
     expect(status.recorded.state).toBe('changed-outside');
     expect(status.live?.request).toBeNull();
+  });
+});
+
+/**
+ * The head moved back alone passes the lock's check (the state is as the newest entry binds it); what
+ * the change reads again under its lock must be held to the same entries. Held to the head's entry
+ * instead, an older copy put back while the change copies its files (the lock object says when one
+ * runs) matched it, and the change bound it: here a canary aborted since, back in the state.
+ */
+describe('the head moved back alone, an older copy put back while the change runs', () => {
+  let a: AtomicEnv;
+  const [V1, V2, V4] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'd4d4d4d4d4d4d4d4'] as const;
+  const stateKey = () => `${a.target.statePrefix}atomic/state.json`;
+
+  beforeAll(async () => {
+    a = await startAtomicEnv({ stack: 'replayed-head-atomic', conditionalWrites: true });
+    await a.publishVersions([V1, V2]);
+    await a.publish(V4, 'v4');
+    await deployArtifact(a.site, { app: APP, commit: V1, request });
+    await deployArtifact(a.site, { app: APP, commit: V2, request });
+  }, 180_000);
+  afterAll(() => a?.stop());
+
+  it('a preview stops before it binds the canary put back (before: it bound it, verify clean)', async () => {
+    await startCanary(a.site, { app: APP, commit: V1, weightPercent: 50, request });
+    const withCanary = (await a.site.state.get(stateKey()))?.body as Buffer;
+    const canaryHead = (await readAuditHead(a.site.state, a.target.statePrefix)) as AuditHead;
+    await abortCanary(a.site, { request });
+    await a.site.state.put(`${a.target.statePrefix}audit/head.json`, JSON.stringify(canaryHead), {
+      contentType: 'application/json',
+    });
+    let edited = false;
+    const hosting: ObjectStore = {
+      ...a.site.hosting,
+      async copyFrom(source, target, meta) {
+        if (!edited) {
+          edited = true;
+          await a.site.state.put(stateKey(), withCanary, { contentType: 'application/json' });
+        }
+        return a.site.hosting.copyFrom(source, target, meta);
+      },
+    };
+    await expect(
+      previewLink({ ...a.site, hosting }, { app: APP, commit: V4, request, verify: false }),
+    ).rejects.toMatchObject({ code: 'TAMPERED' });
+    expect(edited).toBe(true);
+    expect((await a.site.state.get(stateKey()))?.body).toEqual(withCanary);
   });
 });
