@@ -1540,9 +1540,9 @@ const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.s
  * under another digest was replaced in the artifacts bucket after publishing. The release is named
  * once, at the first entry that records it. Where some logs could not be read (`unread`, said as
  * "staging's could not be read"), a release no log read records may be recorded there: no cause is
- * given, and one whose entry says it was found in such a log (`publishedIn`) is said not checked. Where a log breaks (`broken`: brokenLog), a release recorded past the break is said to be,
- * and one recorded nowhere may be recorded in what could not be read there: neither is called
- * unpublished.
+ * given, and one whose entry says it was found in such a log (`publishedIn`) is said not checked.
+ * Where a log breaks (`broken`: brokenLog), a release recorded past the break is said to be, and one
+ * recorded nowhere may be recorded in what could not be read there: neither is called unpublished.
  */
 function unpublishedDigests(
   deployEntries: readonly AuditEntry[],
