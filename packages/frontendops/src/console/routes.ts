@@ -60,14 +60,19 @@ function doneEvent(summary: {
   outcome: string;
   noop?: boolean;
   finishedInterrupted?: { deployId: string; kind: string };
+  finishedFirst?: { deployId: string; kind: string; outcome?: string };
   rolledBackTo?: string;
 }): ProgressEvent {
   const finished = summary.noop ? summary.finishedInterrupted : undefined;
+  // A stopped change the run finished before its own, said first (as run_sync and the CLI say it).
+  const first = summary.finishedFirst ? `First ${describeFinished(summary.finishedFirst)}. ` : '';
   const headline = finished
     ? `${capitalise(describeFinished(finished))}.`
     : summary.rolledBackTo
-      ? `Finished: ${summary.outcome}; ${switchedBack(summary.rolledBackTo)}.`
-      : undefined;
+      ? `${first}Finished: ${summary.outcome}; ${switchedBack(summary.rolledBackTo)}.`
+      : first
+        ? `${first}Finished: ${summary.outcome}.`
+        : undefined;
   return { type: 'done', outcome: summary.outcome, ...(headline ? { headline } : {}) };
 }
 function historyLimit(url: URL): number {
@@ -249,6 +254,7 @@ export async function routePost(
       error: summary.error ?? null,
       tag,
       ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
+      ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
       pinned: Boolean(summary.pinned),
       unpinned: Boolean(summary.unpinned),
       rolledBackTo: summary.rolledBackTo ?? null,

@@ -126,6 +126,11 @@ export interface ActionResult {
    * a no-op: the one the tag is of (DeploySummary finishedInterrupted).
    */
   finishedInterrupted?: string;
+  /**
+   * A stopped change of another release this run finished and recorded before its own change, as
+   * its plan said (finishesFirst): its deploy id (DeploySummary finishedFirst).
+   */
+  finishedFirst?: string;
   /** A rollback (this one, or the stopped one this run finished) pinned the stack to what it made live. */
   pinned: boolean;
   /** A promote lifted the pin. */

@@ -142,6 +142,34 @@ it('the plan of a deploy that finishes a stopped deploy says so, as the dry run 
   expect(await planOf('action=deploy-latest')).not.toHaveProperty('finishes');
 });
 
+it('a redeploy of another build that first finishes a stopped deploy names it in its result and its end', async () => {
+  await c1Live.restore();
+  // C1 live: a deploy of C2 stops at its record (C2 live, unrecorded); then C1 is redeployed.
+  await expect(
+    deployArtifact(stoppingAtRecord(), { app: APP, commit: C2, request: requestBy('deploy') }),
+  ).rejects.toThrow(/stopped/);
+  const stopped = (await t.site.records.readPointer())?.value.deployId as string;
+  const plan = await planOf(`action=redeploy&to=${C1}`);
+  expect(plan).toMatchObject({ noop: false, finishesFirst: { deployId: stopped, kind: 'deploy' } });
+
+  const events = await openEventStream(new URL(server.url).origin, server.token);
+  try {
+    const result = await post('redeploy', { deployId: plan.deployId, to: C1 });
+    // What the run did first, as run_sync and the CLI say it: not the redeploy alone.
+    expect(result).toMatchObject({ outcome: 'succeeded', commit: C1, finishedFirst: stopped });
+    const done = (event: ConsoleEvent) => event.runId === result.runId && event.event.type === 'done';
+    await events.waitFor(done);
+    expect(events.events.find(done)?.event).toMatchObject({
+      type: 'done',
+      outcome: 'succeeded',
+      headline: `First ${describeFinished({ deployId: stopped, kind: 'deploy' })}. Finished: succeeded.`,
+    });
+  } finally {
+    events.close();
+  }
+  expect((await t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
+});
+
 it("a redeploy that finishes a stopped rollback of its build says the rollback's pin stays, planned and done", async () => {
   await c2Live.restore();
   // C2 live and recorded; a rollback to C1 stops at its record, before its pin.
