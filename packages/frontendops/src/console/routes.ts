@@ -13,7 +13,7 @@ import type { DeployEvent } from '../deploy/apply.ts';
 import { type PinNotLive, pinNotLiveWords } from '../deploy/pin.ts';
 import { describeDeployEvent } from '../deploy/progress-words.ts';
 import { switchedBack } from '../deploy/switch-back-words.ts';
-import { describeFinished } from '../engine/describe.ts';
+import { describeFinished, finishedFirstSentence } from '../engine/describe.ts';
 import { checkDeployId, shortSha } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { capitalise, WORDS_MAX } from '../engine/text.ts';
@@ -64,15 +64,14 @@ function doneEvent(summary: {
   rolledBackTo?: string;
 }): ProgressEvent {
   const finished = summary.noop ? summary.finishedInterrupted : undefined;
-  // A stopped change the run finished before its own, said first (as run_sync and the CLI say it).
-  const first = summary.finishedFirst ? `First ${describeFinished(summary.finishedFirst)}. ` : '';
+  // A stopped change the run finished before its own is said first (as run_sync says it).
+  const first = finishedFirstSentence(summary);
+  const back = summary.rolledBackTo ? `; ${switchedBack(summary.rolledBackTo)}` : '';
   const headline = finished
     ? `${capitalise(describeFinished(finished))}.`
-    : summary.rolledBackTo
-      ? `${first}Finished: ${summary.outcome}; ${switchedBack(summary.rolledBackTo)}.`
-      : first
-        ? `${first}Finished: ${summary.outcome}.`
-        : undefined;
+    : first || back
+      ? `${first}Finished: ${summary.outcome}${back}.`
+      : undefined;
   return { type: 'done', outcome: summary.outcome, ...(headline ? { headline } : {}) };
 }
 function historyLimit(url: URL): number {

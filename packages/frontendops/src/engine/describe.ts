@@ -75,6 +75,14 @@ export function describeFinished(stopped: { deployId: string; kind: string; outc
   return `finished the interrupted ${changeNoun(stopped.kind)} ${stopped.deployId}, which had made it live; ${recorded}`;
 }
 
+/**
+ * What a run whose summary names a stopped change it finished before its own (finishedFirst) says
+ * first, as a sentence with its trailing space ("First finished the interrupted …. "); '' for none.
+ */
+export const finishedFirstSentence = (summary: {
+  finishedFirst?: { deployId: string; kind: string; outcome?: string } | undefined;
+}): string => (summary.finishedFirst ? `First ${describeFinished(summary.finishedFirst)}. ` : '');
+
 /** A change's kind (deploy, rollback) or atomic operation (canary-promote…) as a noun. */
 export const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : kind.replace('-', ' '));
 

@@ -9,7 +9,7 @@ import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../de
 import { pinRefusalAhead } from '../../deploy/pin-ahead.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { NOT_SWITCHED_BACK, switchedBack } from '../../deploy/switch-back-words.ts';
-import { changeNoun, describeFinished, describePlan } from '../../engine/describe.ts';
+import { changeNoun, describePlan, finishedFirstSentence } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
@@ -204,7 +204,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         next: `invalidate_cdn with deployId ${summary.deployId}`,
       };
       // A stopped change it finished first, as get_deploy_target said it would: said first.
-      const first = summary.finishedFirst ? `First ${describeFinished(summary.finishedFirst)}. ` : '';
+      const first = finishedFirstSentence(summary);
       return toolSuccess(
         'run_sync',
         data,
