@@ -7,15 +7,13 @@
 import { mkdir } from 'node:fs/promises';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalGit } from '../../src/adapters/git-local.ts';
-import { loadConfig } from '../../src/config.ts';
-import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import type { ConsoleServer } from '../../src/console/server.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
-import { APP, startConsoleEnv } from '../support/console-env.ts';
+import { APP, startConsoleEnv, startPageConsole } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -30,14 +28,9 @@ let C2: string;
 
 describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
   beforeAll(async () => {
-    ({ t, repo, C1, C2 } = await startConsoleEnv());
-    server = await startConsole({
-      config: await loadConfig(t.tmp),
-      stacks: [STACK],
-      openSite: async () => t.site,
-      git: createLocalGit({ repoDir: repo.dir }),
-      actor: 'release-manager (console)',
-    });
+    const env = await startConsoleEnv();
+    ({ t, repo, C1, C2 } = env);
+    server = await startPageConsole(env);
     browser = await openChromium();
     await mkdir(ARTIFACTS_DIR, { recursive: true });
   });

@@ -6,11 +6,9 @@
  */
 import type { BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalGit } from '../../src/adapters/git-local.ts';
-import { loadConfig } from '../../src/config.ts';
-import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import type { ConsoleServer } from '../../src/console/server.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
-import { startConsoleEnv } from '../support/console-env.ts';
+import { startConsoleEnv, startPageConsole } from '../support/console-env.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -25,14 +23,9 @@ let C2: string;
 
 describe.skipIf(!hasChromium)('the console’s stack status in Chromium', () => {
   beforeAll(async () => {
-    ({ t, repo, C1, C2 } = await startConsoleEnv());
-    server = await startConsole({
-      config: await loadConfig(t.tmp),
-      stacks: [STACK],
-      openSite: async () => t.site,
-      git: createLocalGit({ repoDir: repo.dir }),
-      actor: 'release-manager (console)',
-    });
+    const env = await startConsoleEnv();
+    ({ t, repo, C1, C2 } = env);
+    server = await startPageConsole(env);
     browser = await openChromium();
   });
   afterAll(async () => {
