@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { appName } from './contract/fields.ts';
+import { appName, repoPath } from './contract/fields.ts';
 import { closest } from './engine/closest.ts';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY, STACK_NAME, STACK_NAME_RULE } from './engine/ids.ts';
 import { badInput } from './errors.ts';
@@ -181,9 +181,16 @@ const configObject = z
     releaseGraceSeconds: z.number().int().min(0).max(86_400).optional(),
     app: appName.default('sophia-dashboard'),
     /** The app's directory in the git repository: its newest commit is "the latest". */
+    // Also written into the model's system prompt (agent/model-planner.ts) and given to git: held to
+    // what a repository path may be (contract/fields.ts), no quote or line break joins the prompt.
     appPath: pathInside(
       'the repository, relative to its root (e.g. "apps/sophia-dashboard", or "." for the root)',
-    ).default('apps/sophia-dashboard'),
+    )
+      .refine((path) => repoPath.safeParse(path).success, {
+        message:
+          'expected a path inside the repository made of letters, digits, spaces and . _ @ + - / (e.g. "apps/sophia-dashboard")',
+      })
+      .default('apps/sophia-dashboard'),
     /** How `frontendops dev` builds the app: an argument vector run in appPath (never a shell), and its output. */
     build: z
       .strictObject({
