@@ -111,6 +111,10 @@ export function driftOf(ctx: AtomicContext, spa: boolean): ReleasePointer | null
   return sameReleases(expected, ctx.kvs.value) ? null : ctx.kvs.value;
 }
 
+/** Why the store names what the state does not (status' `served` and a pin's refusal say it). */
+export const STORE_CHANGED_OUTSIDE =
+  'its release store (the key frontendops-release, which the deployer role can write) was changed outside FrontendOps.';
+
 /** Every release the context keeps, by id, without manifests (retained first). */
 export function keptRefs(ctx: AtomicContext): Map<string, ReleaseNameRef & { deployId?: string }> {
   const refs = new Map<string, ReleaseNameRef & { deployId?: string }>();

@@ -17,7 +17,8 @@ import { clearPin, type PinRecord, type PinShown, readPin, writePin } from '../s
 import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
-import { atomicRecordsOf, requireReleaseStore } from './atomic-live.ts';
+import { describePointer } from './atomic-apply.ts';
+import { atomicRecordsOf, driftOf, readAtomicContext, STORE_CHANGED_OUTSIDE } from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
 import { takeDeployLockReading } from './deploy-lock.ts';
 import { resolvePublishedCommit } from './publish.ts';
@@ -38,7 +39,7 @@ export async function pinRelease(
   options: PinOptions,
 ): Promise<{ pin: PinRecord; created: boolean }> {
   return withDeployLock(site, options, async (lock, finished) => {
-    const [read, unfinished] = await Promise.all([site.records.readPointer(), unfinishedSwitch(site)]);
+    const [read, unfinished] = await Promise.all([site.records.readPointer(), notWhatIsServed(site)]);
     if (unfinished) throw unfinished;
     const live = read?.value;
     if (!live) {
@@ -109,22 +110,42 @@ export function pinNotLiveError(refused: PinNotLive): FrontendOpsError {
 }
 
 /**
- * On an atomic stack, an operation stopped after its switch (the CDN's store names its release) and
- * before the state followed (marked switched): what the state calls live is not what is served, so a
- * pin of it would pin a release visitors no longer get. Returned as the refusal (CONFLICT), naming
- * the command that finishes it; null otherwise. In place the pointer is the switch itself; once an
- * atomic operation is marked switched, the pointer names its release.
+ * On an atomic stack, what visitors get is what the CDN's release store names, and a pin keeps that.
+ * Refused (CONFLICT) where the store names another release than the state calls live:
+ * - an operation stopped after its switch (the store names its release) and before the state
+ *   followed (marked switched): the refusal names the command that finishes it. Once an atomic
+ *   operation is marked switched, the pointer names its release;
+ * - the store written outside FrontendOps (the deployer role can write it: an older kept release
+ *   served again, a canary nobody started), as `status` says it (driftOf): put the recorded release
+ *   back, or roll back to the one served, which pins.
+ * In place the pointer is the switch itself: null, as where the store serves what the state records.
  */
-async function unfinishedSwitch(site: Site): Promise<FrontendOpsError | null> {
+async function notWhatIsServed(site: Site): Promise<FrontendOpsError | null> {
   if (site.mode !== 'atomic') return null;
-  const pending = await atomicRecordsOf(site).readPending();
-  if (!pending?.plan.liveChanges || pending.switched) return null;
-  const { plan } = pending;
-  if (!samePointer((await requireReleaseStore(site).read()).value, plan.pointerAfter)) return null;
+  const [ctx, pending] = await Promise.all([
+    readAtomicContext(site, Date.now()),
+    atomicRecordsOf(site).readPending(),
+  ]);
+  if (
+    pending?.plan.liveChanges &&
+    !pending.switched &&
+    samePointer(ctx.kvs.value, pending.plan.pointerAfter)
+  ) {
+    const { plan } = pending;
+    return new FrontendOpsError(
+      'CONFLICT',
+      `An interrupted ${pending.op} of ${plan.app}@${shortSha(plan.commit)} (${plan.deployId}) switched the CDN to it but did not finish: the release ${site.target.stack} records as live is not the one served. Nothing was pinned. Finish it first (\`${againCommand({ op: pending.op, commit: plan.commit, ...(plan.canaryAfter ? { percent: plan.canaryAfter.weight } : {}) })}\`), then pin.`,
+      { details: { deployId: plan.deployId } },
+    );
+  }
+  const drift = driftOf(ctx, site.spa);
+  const live = ctx.statePointer?.value;
+  if (!drift || !live) return null;
   return new FrontendOpsError(
     'CONFLICT',
-    `An interrupted ${pending.op} of ${plan.app}@${shortSha(plan.commit)} (${plan.deployId}) switched the CDN to it but did not finish: the release ${site.target.stack} records as live is not the one served. Nothing was pinned. Finish it first (\`${againCommand({ op: pending.op, commit: plan.commit, ...(plan.canaryAfter ? { percent: plan.canaryAfter.weight } : {}) })}\`), then pin.`,
-    { details: { deployId: plan.deployId } },
+    `The CDN serves ${describePointer(drift)}, not the release ${site.target.stack} records as live (${live.app}@${shortSha(live.commit)}, ${live.deployId}): ${STORE_CHANGED_OUTSIDE} Nothing was pinned: a pin keeps what visitors get. ` +
+      `To put the recorded release back, \`frontendops deploy --commit ${shortSha(live.commit)}\`, then pin; to keep the one served, roll back to it (a rollback pins). \`frontendops audit verify\` checks the store against the audit log.`,
+    { details: { served: drift, live: live.deployId } },
   );
 }
 

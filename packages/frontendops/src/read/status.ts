@@ -1,7 +1,7 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
-import { type AtomicContext, driftOf } from '../deploy/atomic-live.ts';
+import { type AtomicContext, driftOf, STORE_CHANGED_OUTSIDE as OUTSIDE } from '../deploy/atomic-live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { backendErrorName, type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
@@ -463,9 +463,6 @@ async function readServed(
       `\`frontendops audit verify\` checks the store against the audit chain.${unbound.join('')}`,
   };
 }
-
-const OUTSIDE =
-  'its release store (the key frontendops-release, which the deployer role can write) was changed outside FrontendOps.';
 
 /**
  * The releases the store names, with what FrontendOps knows of each. `lookUp`: read unknown ones'

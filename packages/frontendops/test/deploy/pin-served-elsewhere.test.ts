@@ -1,0 +1,61 @@
+/**
+ * On an atomic stack the deployer role can write the CDN's release store around FrontendOps: an
+ * older kept release put back in the key is served again, its files still under their prefix. A pin
+ * keeps "what is live": pinned then, it would freeze the release FrontendOps records while visitors
+ * get another, and say so in its entry, `status` and every deploy it refuses. So a pin holds the store
+ * to the recorded pointer, as it does for an interrupted switch: refused (CONFLICT), nothing written,
+ * saying what is served and how to go on.
+ *
+ * Before: the pin went through, pin.json and its entry naming v2 while the CDN served v1.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease, readPin } from '../../src/deploy/pin.ts';
+import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
+import { readStatus } from '../../src/read/status.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { get, releaseOf } from '../support/edge-probe.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+const env = deployedAtomicEnvFor({ stack: 'pin-served-elsewhere' }, [V1, V2], 2);
+let deployed: AtomicSnapshot | undefined;
+
+beforeEach(async () => {
+  deployed ??= await snapshotAtomicEnv(env());
+  await deployed.restore();
+});
+
+describe('a pin on an atomic stack whose release store was written outside FrontendOps', () => {
+  it('refused (CONFLICT), nothing written, naming what is served; pinned once the recorded release is back', async () => {
+    const t = env();
+    const status = await readStatus(t.site);
+    const older = status.releases.find((r) => r.commit === V1);
+    const pointer = await t.site.records.readPointer();
+    const kept = pointer?.value.releases.find((r) => r.commit === V1);
+    if (!status.live || !older || !kept) throw new Error('v2 is live, v1 kept');
+    const v1 = releaseIdFor(kept);
+    // The deployer role points the store back at v1's kept release (the AWS console, a script).
+    const store = t.store();
+    await store.write({ live: v1 }, (await store.read()).etag);
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
+
+    const entries = (await readAudit(t.site.state, t.target.statePrefix)).length;
+    const refused = await pinRelease(t.site, { request: request('freeze prod') }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'CONFLICT' });
+    const message = (refused as Error).message;
+    expect(message).toContain(v1); // what visitors get
+    expect(message).toContain(status.live.deployId); // what FrontendOps records
+    expect(message).toMatch(/changed outside FrontendOps/);
+    expect(message).toMatch(/Nothing was pinned/);
+    expect(message).toContain(`frontendops deploy --commit ${V2.slice(0, 7)}`);
+    expect(await readPin(t.site)).toBeNull();
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(entries);
+
+    // The recorded release put back (a deploy of it writes the store from the record): pinned.
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('put v2 back') });
+    const { pin, created } = await pinRelease(t.site, { request: request('freeze prod') });
+    expect([created, pin.commit]).toEqual([true, V2]);
+  });
+});
