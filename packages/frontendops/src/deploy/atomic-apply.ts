@@ -320,12 +320,19 @@ async function runLocked(
   await assertAuditWritable(site.state, site.target.statePrefix);
   const { abandoned, finished: earlier } = await settleAtomic(site, options);
   const ctx = await readAtomicContext(site, nowOf(options));
+  // The stopped change the settle finished, as the run's summary names it (finishedFirst).
+  const firstFinished = earlier
+    ? finishedFirst({
+        deployId: earlier.pending.plan.deployId,
+        kind: earlier.pending.op,
+        outcome: earlier.finished.outcome,
+      })
+    : null;
   // Refused after the settle finished a stopped change (a deploy of a stopped canary start's build
-  // finds the canary running): the refusal says what was finished and recorded, as the dry run did.
+  // finds the canary running): the refusal says what was finished and recorded (failed too), as the
+  // dry run did.
   const finishedThen = (error: unknown) =>
-    earlier?.finished.outcome === 'succeeded'
-      ? refusedAfterFinishing(error, describeFinished(stoppedChange(earlier.pending)))
-      : error;
+    firstFinished ? refusedAfterFinishing(error, describeFinished(firstFinished)) : error;
   let target: AtomicTarget;
   try {
     target = await choose(ctx);
@@ -388,15 +395,7 @@ async function runLocked(
   }
 
   // The stopped change the settle finished before this plan, as the dry run said (finishesFirst).
-  const first = earlier
-    ? {
-        finishedFirst: finishedFirst({
-          deployId: earlier.pending.plan.deployId,
-          kind: earlier.pending.op,
-          outcome: earlier.finished.outcome,
-        }),
-      }
-    : {};
+  const first = firstFinished ? { finishedFirst: firstFinished } : {};
   const approval = await options.authorize?.(
     plan,
     earlier

@@ -259,9 +259,8 @@ async function deployInPlace(
       return { plan, ownRecord };
     };
     const { plan, ownRecord } = await planned().catch((error: unknown) => {
-      throw finished?.record.outcome === 'succeeded'
-        ? refusedAfterFinishing(error, describeFinished(finished.record))
-        : error;
+      // Recorded failed too (a stopped rollback whose finish set no pin, refused by the pin before it).
+      throw finished ? refusedAfterFinishing(error, describeFinished(finishedFirst(finished.record))) : error;
     });
     const superseded = pending !== null && pending.plan.deployId !== plan.deployId;
     if (superseded) await recordSuperseded(site, pending);

@@ -4,8 +4,9 @@
  * its dry run and get_deploy_target said "first finish ..."), in words that say it failed.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { describeFinished } from '../../src/engine/describe.ts';
+import { readPin } from '../../src/state/pin.ts';
 import { APP, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
@@ -83,5 +84,48 @@ it('atomic: a stopped deploy whose finish is recorded as failed is said as finis
     expect(done.finishedFirst).toEqual({ deployId: stopped, kind: 'deploy', outcome: 'failed' });
   } finally {
     await a.stop();
+  }
+});
+
+it('in place: a run refused after a finish recorded as failed says that finish', async () => {
+  let hosting: TestDeployEnv['site']['hosting'] | undefined;
+  const cdn2 = await startStaleCdn(async () => (await hosting?.get('index.html'))?.body);
+  const p = await startDeployEnv({ stack: 'finished-failed-refused', siteUrl: cdn2.url });
+  hosting = p.site.hosting;
+  try {
+    await publishFixtureBuilds(p, APP, [V1, V2, V3]);
+    for (const commit of [V1, V2, V3]) await deployArtifact(p.site, { app: APP, commit, request: request() });
+    // Rolled back to v2, which pins it; then a rollback to v1 stops right after its pointer moved
+    // (before its pin), while the CDN keeps serving v2.
+    await rollbackRelease(p.site, { request: request() });
+    cdn2.frozen = (await p.site.hosting.get('index.html'))?.body ?? null;
+    let moved = false;
+    const stopping = stoppingSite(p.site, (key) => {
+      if (moved) return true;
+      if (key.endsWith('/live.json')) moved = true;
+      return false;
+    });
+    await expect(rollbackRelease(stopping, { to: V1, request: request() })).rejects.toThrow();
+    const stopped = String((await p.site.records.readPointer())?.value.deployId);
+    expect(stopped).toMatch(new RegExp(`^${V1.slice(0, 7)}-`));
+
+    // A deploy of v1 is let through the v2 pin by the v1 pin the finish would set; the finish is
+    // recorded failed (no pin), so the v2 pin refuses it: the refusal says the finish, as failed.
+    const refused = await deployArtifact(p.site, {
+      app: APP,
+      commit: V1,
+      request: request(),
+      verifyTimeoutMs: 300,
+    }).catch((error: unknown) => error as Error & { code?: string });
+    expect((await p.site.records.readRecord(stopped))?.outcome).toBe('failed');
+    expect(await readPin(p.site)).toMatchObject({ commit: V2 });
+    expect(refused).toMatchObject({ code: 'PINNED' });
+    // Before, the refusal did not name the finish at all.
+    expect((refused as Error).message).toContain(
+      `(This run ${describeFinished({ deployId: stopped, kind: 'rollback', outcome: 'failed' })}.)`,
+    );
+  } finally {
+    await cdn2.stop();
+    await p.stop();
   }
 });
