@@ -4,6 +4,7 @@
  * meanwhile (DeployEvent) and what comes back (DeploySummary). Types only.
  */
 import type { AuditHead } from '../contract/audit-head.ts';
+import type { FinishedFirst } from '../engine/describe.ts';
 import type { DeployIdentity, DeployPlan } from '../engine/plan.ts';
 import type { StoppedChange } from '../engine/stopped-change.ts';
 import type { FileGroup } from '../engine/types.ts';
@@ -163,7 +164,7 @@ export interface DeploySummary extends DeployIdentity {
    * A run only, its plan not a no-op: a change of another release that went live and stopped before
    * it was verified and recorded, which this run finished and recorded first, then planned from what
    * it made live (what its dry run said: finishesFirst). Named as what it was (describeFinished),
-   * and said as failed where its finish was recorded failed (the CDN did not serve it).
+   * with what its finish recorded where that is not succeeded (failed: the CDN did not serve it).
    */
-  finishedFirst?: { deployId: string; kind: string; outcome?: 'failed' };
+  finishedFirst?: FinishedFirst;
 }

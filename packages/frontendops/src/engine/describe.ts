@@ -4,6 +4,7 @@
  * bucket or an endpoint.
  */
 import { finishedRollbackPin } from '../read/pin-words.ts';
+import type { Outcome } from '../state/records.ts';
 import { type AtomicPlan, describeAtomicPlan } from './atomic-plan.ts';
 import { type DeployPlan, describePrune } from './plan.ts';
 
@@ -65,13 +66,19 @@ export function describeFinish(
 }
 
 /**
- * What a run says it did when it finished such a stopped change (DeploySummary finishedInterrupted),
- * with nothing else to do: the change named as what it was (a rollback, a canary promote…); a
- * finish the CDN did not serve (its verification failed), as recorded failed.
+ * What a run says it did when it finished such a stopped change (DeploySummary finishedInterrupted,
+ * finishedFirst): the change named as what it was (a rollback, a canary promote…), and what its
+ * finish recorded: a finish the CDN did not serve (its verification failed) as failed, any outcome
+ * but succeeded as that outcome (none given: succeeded).
  */
 export function describeFinished(stopped: { deployId: string; kind: string; outcome?: string }): string {
+  const { outcome } = stopped;
   const recorded =
-    stopped.outcome === 'failed' ? 'recorded now as failed (the CDN did not serve it)' : 'recorded now';
+    outcome === 'failed'
+      ? 'recorded now as failed (the CDN did not serve it)'
+      : outcome && outcome !== 'succeeded'
+        ? `recorded now as ${outcome.replace('-', ' ')}`
+        : 'recorded now';
   return `finished the interrupted ${changeNoun(stopped.kind)} ${stopped.deployId}, which had made it live; ${recorded}`;
 }
 
@@ -88,13 +95,24 @@ export const changeNoun = (kind: string) => (kind === 'deploy' ? 'deployment' : 
 
 const count = (n: number, noun: string, what: string) => `${n} ${noun}${n === 1 ? '' : 's'} ${what}`;
 
-/** A stopped change a run finished first (DeploySummary finishedFirst), as describeFinished says it. */
+/**
+ * A stopped change a run finished first (DeploySummary finishedFirst), as describeFinished says it:
+ * its outcome where its finish recorded anything but succeeded.
+ */
 export const finishedFirst = (finished: {
   deployId: string;
   kind: string;
-  outcome: string;
-}): { deployId: string; kind: string; outcome?: 'failed' } => ({
+  outcome: Outcome;
+}): FinishedFirst => ({
   deployId: finished.deployId,
   kind: finished.kind,
-  ...(finished.outcome === 'failed' ? { outcome: 'failed' as const } : {}),
+  ...(finished.outcome !== 'succeeded' ? { outcome: finished.outcome } : {}),
 });
+
+/** A stopped change a run finished first (DeploySummary finishedFirst). */
+export interface FinishedFirst {
+  deployId: string;
+  kind: string;
+  /** What its finish recorded, but succeeded (none). */
+  outcome?: Exclude<Outcome, 'succeeded'>;
+}
