@@ -167,6 +167,19 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     );
   });
 
+  it('names every entry whose head there was not checked, in the plural', async () => {
+    // Production deploys staging's second build too: two deploy entries name a head of its log.
+    await deployArtifact(t.site, { app: APP, commit: LATER, request: requestBy('ship later') });
+    const deploys = (await readAudit(t.site.state, t.target.statePrefix)).filter((e) => e.type === 'deploy');
+    expect(deploys.map((e) => e.data.publishedIn)).toEqual([STAGING, STAGING]);
+    t.site.buildsFrom = async () => [];
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toContain(
+      `and the heads deploy entry ${deploys[0]?.seq}, deploy entry ${deploys[1]?.seq} saw there were not checked. Run verify again`,
+    );
+  });
+
   it('says so too where its own log records the release since', async () => {
     // Before, verify passed: the head the entry names in staging's log was checked against nothing.
     await publishAsCi(t.site, { dir: stagedDir, app: APP, commit: FROM_STAGING });
