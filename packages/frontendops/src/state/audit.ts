@@ -65,7 +65,7 @@ import {
   checkApprovalEntries,
   storedStatements,
 } from './approval-evidence.ts';
-import type { AuditEntry, AuditProblem } from './audit-entry.ts';
+import type { AuditEntry, AuditProblem, AuditProblemKind } from './audit-entry.ts';
 import { putJsonObject } from './json-object.ts';
 import {
   APPROVAL_REQUESTS,
@@ -1531,6 +1531,73 @@ function brokenLog(
 /** An entry of the deploy chain as words name it: its kind and number ("canary-start entry 7"). */
 const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.seq}`;
 
+/** What unpublishedDigests knows of a release no publish log read records under the digest it went out as. */
+interface Unrecorded {
+  /** "entry 5 records app@abc1234 going out as sha256:…" */
+  release: string;
+  /** The entry that says the release was found in a log not read (`publishedIn`), and that log. */
+  found: { entry: AuditEntry; log: { stack?: string | undefined; said: string } } | undefined;
+  /** A log that records it past the entry where that log breaks (brokenLog), and that record's number. */
+  past: (NonNullable<ReturnType<typeof brokenLog>> & { seq: number }) | undefined;
+  /** The digests the logs read record for its commit, if any. */
+  digests: Set<unknown> | undefined;
+  broken: readonly NonNullable<ReturnType<typeof brokenLog>>[];
+  unread: readonly { stack?: string | undefined; said: string }[];
+}
+
+/**
+ * Why a release no publish log read records went out, in the order the causes are judged: the first
+ * that applies (its `reason` is not null) is the one told.
+ */
+const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecorded) => string | null }[] = [
+  {
+    // Its entry says it was found in a log that was not read: not checked against it.
+    kind: 'tampered',
+    reason: ({ release, found }) =>
+      found
+        ? `${release}, which ${entryNamed(found.entry)} says ${found.log.stack}'s publish log recorded, and ${found.log.said}: it was not checked against that log`
+        : null,
+  },
+  {
+    // A log records it past the entry where that log breaks.
+    kind: 'tampered',
+    reason: ({ release, past }) =>
+      past
+        ? `${release}, which ${past.log} records in entry ${past.seq}${past.seq === past.at ? '' : `, past entry ${past.at}`}, where that log is broken: that record cannot be held to the log`
+        : null,
+  },
+  {
+    // Its commit is recorded published under another digest.
+    kind: 'tampered',
+    reason: ({ release, digests }) =>
+      digests
+        ? `${release}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`
+        : null,
+  },
+  {
+    // Recorded nowhere as far as the logs verify: it may be in what could not be read past a break.
+    kind: 'tampered',
+    reason: ({ release, broken, unread }) =>
+      broken.length > 0
+        ? `${release}, a build the publish logs this stack trusts do not record as far as they verify (${[...broken.map((b) => `${b.whose} is broken at entry ${b.at}`), ...unread.map((u) => u.said)].join(', ')}): its record may be in what could not be read there`
+        : null,
+  },
+  {
+    // Recorded in no log read, and some could not be read.
+    kind: 'tampered',
+    reason: ({ release, unread }) =>
+      unread.length > 0
+        ? `${release}, a build none of the publish logs this stack could read recorded (${unread.map((u) => u.said).join(', ')}): it may be recorded there, or it was put in the artifacts bucket without publishing it`
+        : null,
+  },
+  {
+    // Every log read whole, and none records it.
+    kind: 'tampered',
+    reason: ({ release }) =>
+      `${release}, a build no publish log this stack trusts recorded: it was put in the artifacts bucket without publishing it to this stack`,
+  },
+];
+
 /**
  * Each release the deploy chain records (app, commit, artifact digest) against the publish log (and
  * the publish entries an older version wrote into the deploy chain itself): the digest deployed must
@@ -1538,11 +1605,9 @@ const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.s
  * (deploy/live.ts publishedBuild); a release the log never recorded went out some other way
  * (put in the artifacts bucket without publishing, by an older version that did not ask), and one
  * under another digest was replaced in the artifacts bucket after publishing. The release is named
- * once, at the first entry that records it. Where some logs could not be read (`unread`, said as
- * "staging's could not be read"), a release no log read records may be recorded there: no cause is
- * given, and one whose entry says it was found in such a log (`publishedIn`) is said not checked.
- * Where a log breaks (`broken`: brokenLog), a release recorded past the break is said to be, and one
- * recorded nowhere may be recorded in what could not be read there: neither is called unpublished.
+ * once, at the first entry that records it, with the first of UNPUBLISHED_CAUSES that applies: where
+ * some logs could not be read (`unread`, said as "staging's could not be read") or break (`broken`:
+ * brokenLog), a release may be recorded in what was not read, and is not called unpublished.
  */
 function unpublishedDigests(
   deployEntries: readonly AuditEntry[],
@@ -1587,21 +1652,20 @@ function unpublishedDigests(
       );
       return record ? [{ ...b, seq: record.seq }] : [];
     })[0];
-    problems.push({
-      kind: 'tampered',
-      seq: entry.seq,
-      reason: from
-        ? `${release}, which ${entryNamed(foundIn)} says ${from.stack}'s publish log recorded, and ${from.said}: it was not checked against that log`
-        : past
-          ? `${release}, which ${past.log} records in entry ${past.seq}${past.seq === past.at ? '' : `, past entry ${past.at}`}, where that log is broken: that record cannot be held to the log`
-          : digests
-            ? `${release}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`
-            : broken.length > 0
-              ? `${release}, a build the publish logs this stack trusts do not record as far as they verify (${[...broken.map((b) => `${b.whose} is broken at entry ${b.at}`), ...unread.map((u) => u.said)].join(', ')}): its record may be in what could not be read there`
-              : unread.length > 0
-                ? `${release}, a build none of the publish logs this stack could read recorded (${unread.map((u) => u.said).join(', ')}): it may be recorded there, or it was put in the artifacts bucket without publishing it`
-                : `${release}, a build no publish log this stack trusts recorded: it was put in the artifacts bucket without publishing it to this stack`,
-    });
+    const judged = {
+      release,
+      found: foundIn && from && { entry: foundIn, log: from },
+      past,
+      digests,
+      broken,
+      unread,
+    };
+    for (const cause of UNPUBLISHED_CAUSES) {
+      const reason = cause.reason(judged);
+      if (reason === null) continue;
+      problems.push({ kind: cause.kind, seq: entry.seq, reason });
+      break;
+    }
   }
   return problems;
 }
