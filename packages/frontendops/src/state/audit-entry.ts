@@ -40,7 +40,10 @@ export interface AuditEntry {
 export type AuditProblemKind =
   /** An entry or state object was changed, removed or added after the fact. */
   | 'tampered'
-  /** An object cannot be read as what it should be (cut short, not JSON). */
+  /**
+   * An object cannot be read as what it should be (cut short, not JSON), or cannot be held to what
+   * should vouch for it (a log that could not be read, or breaks before it): nothing shows it altered.
+   */
   | 'damaged'
   /** A deploy stopped after writing state its entry would vouch for (running it again finishes it), or an append between its two writes (the next one finishes it). */
   | 'unfinished';

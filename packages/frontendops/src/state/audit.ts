@@ -1547,12 +1547,14 @@ interface Unrecorded {
 
 /**
  * Why a release no publish log read records went out, in the order the causes are judged: the first
- * that applies (its `reason` is not null) is the one told.
+ * that applies (its `reason` is not null) is the one told. One that may be recorded where verify could
+ * not read (a log not read, or past where a log breaks) is damaged, not tampered: nothing shows it was
+ * altered, it only cannot be held to a log (verify fails all the same).
  */
 const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecorded) => string | null }[] = [
   {
     // Its entry says it was found in a log that was not read: not checked against it.
-    kind: 'tampered',
+    kind: 'damaged',
     reason: ({ release, found }) =>
       found
         ? `${release}, which ${entryNamed(found.entry)} says ${found.log.stack}'s publish log recorded, and ${found.log.said}: it was not checked against that log`
@@ -1560,7 +1562,7 @@ const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecor
   },
   {
     // A log records it past the entry where that log breaks.
-    kind: 'tampered',
+    kind: 'damaged',
     reason: ({ release, past }) =>
       past
         ? `${release}, which ${past.log} records in entry ${past.seq}${past.seq === past.at ? '' : `, past entry ${past.at}`}, where that log is broken: that record cannot be held to the log`
@@ -1576,7 +1578,7 @@ const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecor
   },
   {
     // Recorded nowhere as far as the logs verify: it may be in what could not be read past a break.
-    kind: 'tampered',
+    kind: 'damaged',
     reason: ({ release, broken, unread }) =>
       broken.length > 0
         ? `${release}, a build the publish logs this stack trusts do not record as far as they verify (${[...broken.map((b) => `${b.whose} is broken at entry ${b.at}`), ...unread.map((u) => u.said)].join(', ')}): its record may be in what could not be read there`
@@ -1584,7 +1586,7 @@ const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecor
   },
   {
     // Recorded in no log read, and some could not be read.
-    kind: 'tampered',
+    kind: 'damaged',
     reason: ({ release, unread }) =>
       unread.length > 0
         ? `${release}, a build none of the publish logs this stack could read recorded (${unread.map((u) => u.said).join(', ')}): it may be recorded there, or it was put in the artifacts bucket without publishing it`

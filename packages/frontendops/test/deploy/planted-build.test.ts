@@ -157,12 +157,15 @@ describe("a build published under another stack's log", () => {
     // Without the trust, the same history has a release no log it reads recorded: its entry says it
     // was found in staging's log, which verify did not read, and says so (before: "no publish log
     // this stack trusts recorded ... put in the artifacts bucket without publishing").
+    // Damaged, not tampered (nothing shows it altered; it could not be held to the log), and verify
+    // still fails: exit 1, as for anything it cannot vouch for.
     const unverified = await untrusting(['audit', 'verify', '--stack', 'prod']);
-    expect(unverified.code).not.toBe(0);
+    expect(unverified.code).toBe(1);
     const said = unverified.stdout + unverified.stderr;
     expect(said).toMatch(
       /staging's publish log: it was not read, since this stack's "buildsFrom" does not name staging/,
     );
+    expect(said).toMatch(/^ {2}damaged: entry \d+ records .*: it was not checked against that log$/m);
     expect(said).not.toMatch(/without publishing/);
   });
 

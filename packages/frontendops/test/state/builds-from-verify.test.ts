@@ -18,6 +18,7 @@ import { PUBLISH_LOG } from '../../src/state/names.ts';
 import { auditEntryKey, moveHeadBackOne } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import {
+  deployUnchecked,
   publishAsCi,
   publishToStack,
   requestBy,
@@ -63,7 +64,7 @@ const reasons = async () => {
   return {
     ok: result.ok,
     said: result.problems
-      .map((p) => `${p.seq === undefined ? '' : `entry ${p.seq}: `}${p.reason}`)
+      .map((p) => `${p.kind} ${p.seq === undefined ? '' : `entry ${p.seq}: `}${p.reason}`)
       .join('\n'),
   };
 };
@@ -105,8 +106,26 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     // That log may record the release: no cause is claimed for it. Its deployment's entry says it was
     // found there: said so (before, "none of the publish logs this stack could read recorded it").
     expect(said).not.toMatch(/without publishing/);
+    // Damaged, not tampered: nothing shows it was altered; it could not be held to that log.
     expect(said).toMatch(
-      /entry \d+: .*, which deploy entry \d+ says staging's publish log recorded, and staging's could not be read: it was not checked against that log/,
+      /^damaged entry \d+: .*, which deploy entry \d+ says staging's publish log recorded, and staging's could not be read: it was not checked against that log/m,
+    );
+  });
+
+  it('calls a release recorded in no log it could read damaged, where one could not be read', async () => {
+    // Deployed as a version that named no log did: the release may be in staging's, unread.
+    await deployUnchecked(t.site, APP, LATER, requestBy('ship later'));
+    const seq = (await readAudit(t.site.state, t.target.statePrefix)).find(
+      (e) => e.data.commit === LATER,
+    )?.seq;
+    t.site.buildsFrom = async () => [{ ...stagingLog(), state: t.s3.store('no-such-state-bucket') }];
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    expect(said).toMatch(
+      new RegExp(
+        `^damaged entry ${seq}: entry ${seq} records ${APP}@${LATER.slice(0, 7)} going out as sha256:\\w+, a build none of the publish logs this stack could read recorded \\(staging's could not be read\\): it may be recorded there`,
+        'm',
+      ),
     );
   });
 
@@ -137,12 +156,14 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     expect(said).not.toMatch(/without publishing/);
     expect(said).toMatch(
       new RegExp(
-        `entry ${later}: entry ${later} records ${APP}@${LATER.slice(0, 7)} going out as sha256:\\w+, which staging's publish log records in entry 2, past entry 1, where that log is broken: that record cannot be held to the log`,
+        `^damaged entry ${later}: entry ${later} records ${APP}@${LATER.slice(0, 7)} going out as sha256:\\w+, which staging's publish log records in entry 2, past entry 1, where that log is broken: that record cannot be held to the log`,
+        'm',
       ),
     );
     expect(said).toMatch(
       new RegExp(
-        `entry ${first}: entry ${first} records ${APP}@${FROM_STAGING.slice(0, 7)} going out as sha256:\\w+, a build the publish logs this stack trusts do not record as far as they verify \\(staging's is broken at entry 1\\): its record may be in what could not be read there`,
+        `^damaged entry ${first}: entry ${first} records ${APP}@${FROM_STAGING.slice(0, 7)} going out as sha256:\\w+, a build the publish logs this stack trusts do not record as far as they verify \\(staging's is broken at entry 1\\): its record may be in what could not be read there`,
+        'm',
       ),
     );
   });
@@ -162,7 +183,8 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     );
     expect(said).toMatch(
       new RegExp(
-        `entry ${recorded}: entry ${recorded} records ${APP}@${FROM_STAGING.slice(0, 7)} going out as sha256:\\w+, which deploy entry ${entry?.seq} says staging's publish log recorded, and staging's was not read: it was not checked against that log`,
+        `^damaged entry ${recorded}: entry ${recorded} records ${APP}@${FROM_STAGING.slice(0, 7)} going out as sha256:\\w+, which deploy entry ${entry?.seq} says staging's publish log recorded, and staging's was not read: it was not checked against that log`,
+        'm',
       ),
     );
   });
