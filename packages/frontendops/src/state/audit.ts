@@ -261,7 +261,8 @@ export async function recordedStateRead(
     readRecordedState(store, prefix, head),
     store.get(entryKey(prefix, (head?.seq ?? 0) + 1)),
   ]);
-  return { ...read, recorded: await bindingsPastHead(store, prefix, head, read.recorded, next?.body) };
+  const past = await bindingsPastHead(store, prefix, head, read.recorded, next?.body);
+  return { ...read, recorded: keptPast(store, prefix, head, past) };
 }
 
 /**
@@ -295,13 +296,26 @@ async function bindingsPastHead(
     last = { seq, hash: entry.hash };
     body = (await store.get(entryKey(prefix, seq + 1)))?.body;
   }
-  if (head && keeping.has(store)) {
-    const past = knownPast.get(store) ?? new Map<string, RecordedState & { head: string }>();
-    knownPast.set(store, past);
-    if (bindings.seq === head.seq) past.delete(prefix);
-    else past.set(prefix, { ...bindings, head: head.hash });
-  }
   return bindings;
+}
+
+/**
+ * `past` (what bindingsPastHead found after `head`'s entry), kept while this process holds a change's
+ * lock (knownPast), so what is read again under it is held to those bindings; returned as given.
+ */
+function keptPast(
+  store: ObjectStore,
+  prefix: string,
+  head: AuditHead | null,
+  past: RecordedState,
+): RecordedState {
+  if (head && keeping.has(store)) {
+    const kept = knownPast.get(store) ?? new Map<string, RecordedState & { head: string }>();
+    knownPast.set(store, kept);
+    if (past.seq === head.seq) kept.delete(prefix);
+    else kept.set(prefix, { ...past, head: head.hash });
+  }
+  return past;
 }
 
 export type { AuditHead };
@@ -479,9 +493,9 @@ const knownStates = new WeakMap<ObjectStore, Map<string, RecordedState & { hash:
 const knownState = (store: ObjectStore, prefix: string) =>
   keeping.has(store) ? knownStates.get(store)?.get(prefix) : undefined;
 /**
- * The bindings past the head a check under the lock walked (bindingsPastHead), by that head's hash:
- * what is read again under the lock is held to them (recordedStateKnown), not to the head's entry,
- * whose older copies someone who moved the head back onto it could put back meanwhile.
+ * The bindings past the head a check under the lock walked (bindingsPastHead; kept by keptPast), by
+ * that head's hash: what is read again under the lock is held to them (recordedStateKnown), not to
+ * the head's entry, whose older copies someone who moved the head back onto it could put back meanwhile.
  */
 const knownPast = new WeakMap<ObjectStore, Map<string, RecordedState & { head: string }>>();
 function rememberState(store: ObjectStore, prefix: string, known: RecordedState & { hash: string }): void {
@@ -770,7 +784,7 @@ export async function recordedStateAfterStopped(
     recordedState(store, prefix, head),
     store.get(entryKey(prefix, (head?.seq ?? 0) + 1)),
   ]);
-  return bindingsPastHead(store, prefix, head, recorded, next?.body);
+  return keptPast(store, prefix, head, await bindingsPastHead(store, prefix, head, recorded, next?.body));
 }
 
 /**
