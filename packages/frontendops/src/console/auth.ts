@@ -16,8 +16,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isIPv4, isIPv6 } from 'node:net';
 import { badInput } from '../errors.ts';
+import { isLoopbackBind, loopbackHostNames } from '../loopback.ts';
 
 /** How long a browser session lasts without signing in again with the token. */
 export const SESSION_TTL_MS = 12 * 60 * 60_000;
@@ -90,28 +90,15 @@ export function isSameOrigin(req: IncomingMessage): boolean {
 }
 
 /**
- * On loopback only loopback Host names are served, so a page on a rebound DNS name cannot reach
- * the console through the user's browser: 127.0.0.1, localhost and [::1], and the address the
- * console is bound to when that is another loopback address (--host 127.0.0.2 prints
- * http://127.0.0.2:<port>/), each with the console's port, written as a browser writes them. An
- * address is never a rebound name; a name that merely starts with "127." is not taken.
+ * On loopback only loopback Host names are served (loopbackHostNames), each with the console's port,
+ * so a page on a rebound DNS name cannot reach the console through the user's browser.
  * Elsewhere (an explicit --host) the token is the guard.
  */
 export function isAllowedHost(req: IncomingMessage, bindHost: string, port: number): boolean {
-  if (!isLoopback(bindHost)) return true;
+  if (!isLoopbackBind(bindHost)) return true;
   const host = header(req, 'host');
-  const names = ['127.0.0.1', 'localhost', '[::1]'];
-  if (isLoopbackAddress(bindHost)) names.push(isIPv6(bindHost) ? `[${bindHost}]` : bindHost);
-  return host !== undefined && names.some((name) => host === `${name}:${port}`);
+  return host !== undefined && loopbackHostNames(bindHost).some((name) => host === `${name}:${port}`);
 }
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-/** A loopback IP address as written on the command line: 127.x.x.x or ::1 (no name). */
-const isLoopbackAddress = (host: string): boolean =>
-  host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 
 /** Constant-time: both sides are hashed to one length first. */
 export function sameSecret(presented: string, token: string): boolean {

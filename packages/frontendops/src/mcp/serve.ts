@@ -4,10 +4,11 @@
  * and per HTTP request (stateless serving); tools must therefore keep state in their backends.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { localhostHostValidation, toNodeHandler } from '@modelcontextprotocol/node';
+import { hostHeaderValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio as serveSdkStdio } from '@modelcontextprotocol/server/stdio';
 import { listen } from '../http-listen.ts';
+import { isLoopbackBind, loopbackHostNames } from '../loopback.ts';
 import { assertUsableToken, isAuthorized, MCP_TOKEN_ENV } from './auth.ts';
 import { toolCallsSettled } from './tool-result.ts';
 
@@ -82,9 +83,10 @@ export async function serveHttp(
     onerror: (error) => console.error('[frontendops mcp] http error:', error.message),
   });
   const serveMcp = toNodeHandler(mcp);
-  // DNS-rebinding and cross-site guards: on loopback, only a Host naming this very server is served,
-  // and a browser's Origin must be this server, port included (another local port is another site).
-  const checkHost = isLoopback(host) ? localhostHostValidation() : () => true;
+  // DNS-rebinding and cross-site guards: on loopback, only a loopback Host name is served (the address
+  // it is bound to included), and a browser's Origin must be this server, port included (another
+  // local port is another site).
+  const checkHost = isLoopbackBind(host) ? hostHeaderValidation(loopbackHostNames(host)) : () => true;
   const server = createHttpServer((req, res) => {
     if (!checkHost(req, res)) return;
     if (!sameOrigin(req)) {
@@ -121,10 +123,6 @@ export async function serveHttp(
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
 
 /** A browser's Origin header, when present, must name this very server: scheme, host and port. */
 function sameOrigin(req: IncomingMessage): boolean {

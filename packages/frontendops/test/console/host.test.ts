@@ -98,4 +98,14 @@ describe('isAllowedHost', () => {
     // "127.example.com" starts like a loopback address but is a DNS name: never taken as a Host.
     expect(isAllowedHost(req('127.example.com:8080'), '127.example.com', 8080)).toBe(false);
   });
+
+  it('checks the Host of a console bound to loopback spelled otherwise: ::1 written out, or 127.x as IPv6', () => {
+    // These were taken as "not loopback", where any Host is answered: a rebound name among them.
+    for (const bound of ['0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) {
+      expect(isAllowedHost(req('evil.example:8080'), bound, 8080), bound).toBe(false);
+      expect(isAllowedHost(req('127.0.0.1:8080'), bound, 8080), bound).toBe(true);
+    }
+    expect(isAllowedHost(req('[::1]:8080'), '0:0:0:0:0:0:0:1', 8080)).toBe(true);
+    expect(isAllowedHost(req('[::ffff:7f00:1]:8080'), '::ffff:127.0.0.1', 8080)).toBe(true);
+  });
 });

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +90,28 @@ const rawToolCall = async (headers: Record<string, string>) => {
   });
 };
 
+/** A POST to `url` with the token and a Host header of our choice (a rebound DNS name sends its own); its status. */
+function postWithHost(url: string, host: string): Promise<number> {
+  const at = new URL(url);
+  return new Promise<number>((resolve, reject) => {
+    const req = request(
+      {
+        host: at.hostname,
+        port: at.port,
+        path: at.pathname,
+        method: 'POST',
+        headers: { host, authorization: `Bearer ${TOKEN}` },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end('{}');
+  });
+}
+
 describe('serveHttp (Streamable HTTP on loopback, bearer token)', () => {
   it('binds 127.0.0.1 on a free port by default', () => {
     expect(serving.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
@@ -139,25 +162,7 @@ describe('serveHttp (Streamable HTTP on loopback, bearer token)', () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(other.status).toBe(404);
-    const { request } = await import('node:http');
-    const status = await new Promise<number>((resolve, reject) => {
-      const url = new URL(serving.url);
-      const req = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname,
-          method: 'POST',
-          headers: { host: 'evil.example', authorization: `Bearer ${TOKEN}` },
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end('{}');
-    });
+    const status = await postWithHost(serving.url, 'evil.example');
     expect(status).toBe(403);
     const fromWebPage = await fetch(serving.url, {
       method: 'POST',
@@ -169,6 +174,47 @@ describe('serveHttp (Streamable HTTP on loopback, bearer token)', () => {
       body: '{}',
     });
     expect(fromWebPage.status).toBe(403);
+  });
+
+  it('bound to another loopback address, answers at the address it printed; other names and origins stay refused', async () => {
+    // `--host 127.0.0.2` printed http://127.0.0.2:<port>/mcp, which answered 403 to every request:
+    // the Host check knew only localhost, 127.0.0.1 and [::1].
+    const git = createLocalGit({ repoDir: repo.dir });
+    const other = await serveHttp(
+      () => createGitServer({ host: git, defaultPath: 'apps/sophia-dashboard' }),
+      {
+        port: 0,
+        token: TOKEN,
+        host: '127.0.0.2',
+      },
+    );
+    try {
+      expect(other.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/mcp$/);
+      const client = new Client({ name: 'http-test', version: '0.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(other.url), {
+          requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+        }),
+      );
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('latest_commit');
+      await client.close();
+      const port = new URL(other.url).port;
+      for (const host of [`evil.example:${port}`, `127.0.0.2.evil.example:${port}`, `127.0.0.3:${port}`]) {
+        expect(await postWithHost(other.url, host), host).toBe(403);
+      }
+      const fromAnotherPort = await fetch(other.url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          origin: `http://127.0.0.2:${Number(port) + 1}`,
+          'content-type': 'application/json',
+        },
+        body: '{}',
+      });
+      expect(fromAnotherPort.status).toBe(403);
+    } finally {
+      await other.close();
+    }
   });
 
   it('refuses to start without a usable token', async () => {

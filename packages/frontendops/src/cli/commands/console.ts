@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import type { ConsoleServer } from '../../console/server.ts';
+import { isLoopbackBind } from '../../loopback.ts';
 import { actor, type CliContext, chooseStack, loadCliConfig, parsePort } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { say } from '../io.ts';
@@ -152,7 +153,7 @@ export function printAddress(io: CliIo, url: string, token: string, host: string
     io.stdout,
     'Open that address once; this browser then stays signed in. Anyone with the token can deploy.',
   );
-  if (host && !/^(127\.|localhost$|::1$)/.test(host))
+  if (host && !isLoopbackBind(host))
     say(io.stdout, `warning: listening on ${host}, not only on this machine.`);
 }
 

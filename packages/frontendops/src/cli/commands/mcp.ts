@@ -7,6 +7,7 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
 import type { GitHostFlags } from '../../adapters/git-host.ts';
+import { isLoopbackBind } from '../../loopback.ts';
 import type { CliContext } from '../context.ts';
 import { loadCliConfig, parsePort, parseSeconds, stackGiven } from '../context.ts';
 
@@ -180,7 +181,7 @@ async function serveFromFlags(
   io.stderr.write(
     `frontendops ${label} MCP server listening on ${serving.url} (bearer token from ${MCP_TOKEN_ENV})\n`,
   );
-  if (flags.host && !/^(127\.|localhost$|::1$)/.test(flags.host)) {
+  if (flags.host && !isLoopbackBind(flags.host)) {
     io.stderr.write(
       `warning: bound to ${flags.host}; anyone who can reach it and holds the token can use the tools.\n`,
     );
