@@ -4,7 +4,7 @@
  * without flags. Written by `frontendops dev`, removed when it stops.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { isAlive } from '../adapters/lock-holder.ts';
@@ -53,8 +53,21 @@ export async function findLocalEnv(cwd: string): Promise<LocalEnv | null> {
   return parsed.data;
 }
 
+/**
+ * Written aside, then renamed over env.json: owner-only whatever was there before (writeFile's mode
+ * applies only to a file it creates, so an older env.json kept its mode), and a link planted at its
+ * name is replaced rather than written through (the key and the console's token would go wherever it
+ * points).
+ */
 export async function writeLocalEnv(cwd: string, env: LocalEnv): Promise<void> {
-  await writeFile(localEnvFile(cwd), `${JSON.stringify(env, null, 2)}\n`, { mode: 0o600 });
+  const file = localEnvFile(cwd);
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(aside, `${JSON.stringify(env, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await rename(aside, file);
+  } finally {
+    await rm(aside, { force: true });
+  }
 }
 
 /** A fresh key for an embedded S3 server: it accepts requests signed with this and nothing else. */

@@ -4,12 +4,23 @@
  * reach its target (its own key, the edge's endpoint), and it is there only while `frontendops dev`
  * runs in this directory.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStackSource } from '../../src/stacks/local.ts';
-import { type LocalEnv, localEnvFile } from '../../src/stacks/local-env-file.ts';
+import { type LocalEnv, localEnvFile, writeLocalEnv } from '../../src/stacks/local-env-file.ts';
 import { stackSourceContract } from '../support/contracts/stack-source.ts';
 import { digestTree } from '../support/digest-tree.ts';
 
@@ -103,5 +114,30 @@ describe('the local environment as a stack source', () => {
       code: 'NOT_FOUND',
       message: expect.stringMatching(/one stack, local, not "prod"/),
     });
+  });
+
+  it("writes env.json (its S3 key, the console's token) owner-only: over an older file, or a link to another file", async () => {
+    // writeFile's mode applies only when it creates the file: an env.json left readable (0644) kept
+    // that mode, and a link planted at its name had the key written to wherever it points.
+    const dir = join(cwd, '.frontendops');
+    const env: LocalEnv = {
+      ...(await announce(cwd, process.pid)),
+      consoleUrl: 'http://127.0.0.1:9/?token=t',
+    };
+    await chmod(localEnvFile(cwd), 0o644);
+    await writeLocalEnv(cwd, env);
+    expect((await stat(localEnvFile(cwd))).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(localEnvFile(cwd), 'utf8'))).toEqual(env);
+
+    const elsewhere = join(cwd, 'public.json');
+    await writeFile(elsewhere, 'public\n', { mode: 0o644 });
+    await rm(localEnvFile(cwd));
+    await symlink(elsewhere, localEnvFile(cwd));
+    await writeLocalEnv(cwd, env);
+    expect(await readFile(elsewhere, 'utf8')).toBe('public\n');
+    const written = await lstat(localEnvFile(cwd));
+    expect(written.isFile()).toBe(true);
+    expect(written.mode & 0o777).toBe(0o600);
+    expect((await readdir(dir)).sort()).toEqual(['env.json']);
   });
 });
