@@ -6,9 +6,9 @@
 import { AUDIT_HEAD_TEXT, type AuditHead, formatAuditHead } from '../contract/audit-head.ts';
 import {
   ARTIFACT_DIGEST,
-  COMMIT_REF,
   checkDeployId,
   DEPLOY_ID,
+  FULL_COMMIT,
   STACK_NAME,
   STACK_NAME_RULE,
 } from '../engine/ids.ts';
@@ -86,8 +86,9 @@ export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
     .map((t) => {
       const trailers = parseTrailers(t.message);
       // Anyone who can push can move a tag, or push one with any message. What a tag says of a
-      // deployment counts only where that deployment was: on the commit its Commit trailer names,
-      // which its deploy id begins with (as createDeployTag makes them). Moved, or of another
+      // deployment counts only where that deployment was: on the commit its Commit trailer names in
+      // full, which its deploy id begins with (as createDeployTag makes them). A few digits name no
+      // one commit: a pusher grinds one of their own that begins with them. Moved, or of another
       // commit, it is a tag and no more: named beside no deployment, no audit anchor (its name
       // still counts when the next tag is numbered).
       const deployId = trailers['Deploy-Id'];
@@ -95,8 +96,8 @@ export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
         deployId !== undefined &&
         DEPLOY_ID.test(deployId) &&
         trailers.Commit !== undefined &&
-        COMMIT_REF.test(trailers.Commit) &&
-        t.sha.startsWith(trailers.Commit) &&
+        FULL_COMMIT.test(trailers.Commit) &&
+        t.sha === trailers.Commit &&
         t.sha.startsWith(deployId.slice(0, 7));
       if (!placed) return { ...t };
       return {
@@ -209,6 +210,12 @@ export function parseTrailers(message: string): Record<string, string> {
 function checkInput(input: DeployTagInput): void {
   checkDeployId(input.deployId, 'Pass the deploy id the infra server returned for this deployment.');
   assertCommitSha(input.sha);
+  // Only a tag naming its commit in full records a deployment (listDeployTags).
+  if (!FULL_COMMIT.test(input.sha)) {
+    throw badInput(
+      `Invalid commit "${input.sha}": a deploy tag names the commit its deployment made live in full (40 or 64 hex digits). Pass the full commit sha the infra server returned for this deployment.`,
+    );
+  }
   // A deploy id begins with its commit (engine/ids.ts): a tag for it on another commit is a forgery
   // or a mix-up, and it would take the name that deployment's true tag is looked up by.
   if (!input.sha.startsWith(input.deployId.slice(0, 7))) {

@@ -124,6 +124,8 @@ describe('createDeployTag (real git)', () => {
       { ...input('dep', 'not-a-sha') },
       { ...input('dep', repo.commits.docs), artifactDigest: 'md5:abc' },
       { ...input('dep', repo.commits.docs), request: '   ' },
+      // A commit named by some of its digits: its tag would name no one commit (listDeployTags).
+      { ...input('de00009-0000000009', repo.commits.docs.slice(0, 12)) },
     ];
     for (const b of bad) {
       await expect(createDeployTag(host, b)).rejects.toSatisfy((e) => isFrontendOpsError(e, 'BAD_INPUT'));

@@ -5,6 +5,8 @@
  * they can push a tag for a deployment before it happens. Real git in a temporary directory; a
  * `git tag` run here is such a push.
  */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/git/deploy-tag.ts';
@@ -121,5 +123,62 @@ describe('a deploy tag moved, or pushed for a deployment on another commit', () 
     ]);
     // The name is still taken: the next deployment's tag takes the next number.
     expect((await createDeployTag(host, deployment(repo.commits.docs, '0000000003'))).name).toBe(`${DAY}-6`);
+  });
+});
+
+/**
+ * Two commits whose shas begin with the same seven digits: the deployment's (the tree of
+ * dashboard2) and another (the tree of init, its content the pusher's). A pusher grinds one for a
+ * given commit in about 2^28 hashes (minutes); here both sides are ground, which takes some 2^15.
+ * Written as loose objects, reachable from no branch: a tag is all a push needs to make them so.
+ */
+async function twoCommitsSharingSevenDigits(): Promise<{ deployed: string; pushed: string }> {
+  const treeOf = async (sha: string) => (await repo.git(['rev-parse', `${sha}^{tree}`])).trim();
+  const commitText = (tree: string, nonce: number) =>
+    `tree ${tree}\nparent ${repo.commits.infra}\nauthor Ada Release <ada@example.test> 1764064800 +0000\ncommitter Ada Release <ada@example.test> 1764064800 +0000\n\nchange ${nonce}\n`;
+  const shaOf = (text: string) =>
+    createHash('sha1')
+      .update(`commit ${Buffer.byteLength(text)}\0${text}`)
+      .digest('hex');
+  const [ours, theirs] = [await treeOf(repo.commits.dashboard2), await treeOf(repo.commits.init)];
+  const byPrefix = new Map<string, string>();
+  for (let n = 0; n < 1 << 16; n++) {
+    const text = commitText(ours, n);
+    byPrefix.set(shaOf(text).slice(0, 7), text);
+  }
+  for (let n = 0; ; n++) {
+    const text = commitText(theirs, n);
+    const match = byPrefix.get(shaOf(text).slice(0, 7));
+    if (!match) continue;
+    const write = (body: string) => {
+      const dir = repo.dir;
+      return new Promise<string>((resolve, reject) => {
+        const child = execFile(
+          'git',
+          ['hash-object', '-t', 'commit', '-w', '--stdin'],
+          { cwd: dir },
+          (error, out) => (error ? reject(error) : resolve(out.trim())),
+        );
+        child.stdin?.end(body);
+      });
+    };
+    return { deployed: await write(match), pushed: await write(text) };
+  }
+}
+
+describe('a deploy tag naming its commit by seven digits', () => {
+  it('on another commit that begins with them records nothing: not named, not an audit anchor', async () => {
+    const { deployed, pushed } = await twoCommitsSharingSevenDigits();
+    expect(pushed.slice(0, 7)).toBe(deployed.slice(0, 7));
+    const real = deployment(deployed);
+    const made = await createDeployTag(host, real);
+    // The pusher deletes the true tag and pushes one that says the same, but for `Commit:`: the
+    // seven digits its deploy id begins with, on their own commit.
+    await repo.git(['tag', '-d', made.name]);
+    await push(`${DAY}-2`, pushed, formatDeployMessage({ ...real, sha: deployed.slice(0, 7) }));
+
+    expect(await readDeployTags(host)).toEqual(new Map());
+    expect(await readAuditAnchors(host, STACK)).toEqual([]);
+    expect((await listDeployTags(host)).map((t) => [t.name, t.deployId])).toEqual([[`${DAY}-2`, undefined]]);
   });
 });
