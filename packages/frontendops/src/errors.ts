@@ -122,20 +122,26 @@ export function describeForClient(error: unknown, logPrefix: string): { code: Er
   console.error(`${logPrefix} ${isFrontendOpsError(error) ? 'backend failure' : 'unexpected error'}:`, error);
   if (isFrontendOpsError(error)) {
     const backendCode = upstreamCode(error.cause);
-    // What FrontendOps itself also said (a stopped change the run finished first) names no backend.
-    const also = alsoSaid(error) ? ` ${alsoSaid(error)}` : '';
+    // What FrontendOps itself also said names no backend. A stopped change the run finished first
+    // is said before the words that nothing more was changed (a real change, not "nothing").
+    const first = changedFirst(error);
+    const said = first ? alsoSaid(error).replace(first.sentence, '').trim() : alsoSaid(error);
+    const also = said ? ` ${said}` : '';
+    const nothingMore = first
+      ? `This call first ${first.changed}. Nothing more was changed by it`
+      : 'Nothing more was changed by this call';
     // A rate limit's end (an adapter's own ISO 8601 time, e.g. GitHub's x-ratelimit-reset) names
     // nothing of the backend, and is what the client needs to know.
     const retryAt = error.details?.retryAt;
     if (typeof retryAt === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/.test(retryAt)) {
       return {
         code: 'UPSTREAM',
-        message: `A backend's rate limit stopped it${backendCode ? ` (${backendCode})` : ''}: try again after ${retryAt.replace('.000Z', 'Z')}. The details are in the server's log; nothing more was changed by this call.${also}`,
+        message: `A backend's rate limit stopped it${backendCode ? ` (${backendCode})` : ''}: try again after ${retryAt.replace('.000Z', 'Z')}. The details are in the server's log. ${nothingMore}.${also}`,
       };
     }
     return {
       code: 'UPSTREAM',
-      message: `The storage, CDN or git backend failed${backendCode ? ` (${backendCode})` : ''}; the details are in the server's log. Nothing more was changed by this call; retrying later may help.${also}`,
+      message: `The storage, CDN or git backend failed${backendCode ? ` (${backendCode})` : ''}; the details are in the server's log. ${nothingMore}; retrying later may help.${also}`,
     };
   }
   const name = error instanceof Error ? error.name : typeof error;
@@ -157,6 +163,8 @@ export const backendErrorName = (value: unknown): string | undefined =>
 
 /** The AWS or HTTP error name (NoSuchBucket, AccessDenied): it names no resource. */
 function upstreamCode(cause: unknown): string | undefined {
+  // Our own error said again with more words (alsoSaying) has it as its cause: the backend's is its.
+  if (cause instanceof FrontendOpsError) return upstreamCode(cause.cause);
   const name = backendErrorName((cause as { name?: unknown } | undefined)?.name);
   return name !== 'Error' ? name : undefined;
 }
@@ -226,8 +234,18 @@ const ALSO_SAID = Symbol('also said');
  * kept as what it also said (alsoSaid): a message rebuilt in other words from its details (the
  * console's) still says it.
  */
-export function alsoSaying(error: FrontendOpsError, sentence: string): FrontendOpsError {
-  const said = new FrontendOpsError(error.code, `${error.message} ${sentence}`, {
+export function alsoSaying(
+  error: FrontendOpsError,
+  sentence: string,
+  /**
+   * Said by a run that changed something before it (`sentence` says what): its "nothing was
+   * changed" becomes "nothing more was changed" (nothingMore). `changed`, what it did ("finished the
+   * interrupted …"), for the words that rebuild it (describeForClient); true: its dry run's run would.
+   */
+  afterChanging?: { changed: string | true },
+): FrontendOpsError {
+  const message = afterChanging ? nothingMore(error.message) : error.message;
+  const said = new FrontendOpsError(error.code, `${message} ${sentence}`, {
     cause: error,
     ...(error.details ? { details: error.details } : {}),
   });
@@ -235,8 +253,30 @@ export function alsoSaying(error: FrontendOpsError, sentence: string): FrontendO
     value: [alsoSaid(error), sentence].filter(Boolean).join(' '),
     configurable: true,
   });
+  if (afterChanging)
+    Object.defineProperty(said, CHANGED_FIRST, { value: { ...afterChanging, sentence }, configurable: true });
   return said;
 }
+
+const CHANGED_FIRST = Symbol('changed first');
+
+/**
+ * A refusal's "nothing was changed" (or written), as a run says it that changed something before
+ * (a stopped change it finished first): "nothing more was changed".
+ */
+export const nothingMore = (words: string): string =>
+  words.replace(/\b([Nn])othing was (changed|written)\b/g, '$1othing more was $2');
+
+/** Whether `error` is said after its run (or its dry run's run) changed something first (alsoSaying). */
+export const saidAfterChanging = (error: FrontendOpsError): boolean => CHANGED_FIRST in error;
+
+/** What `error`'s run changed before it (alsoSaying's `changed`), with the sentence that says it. */
+const changedFirst = (error: FrontendOpsError): { changed: string; sentence: string } | null => {
+  const first = (
+    error as unknown as Record<symbol, { changed: string | true; sentence: string } | undefined>
+  )[CHANGED_FIRST];
+  return first && first.changed !== true ? { changed: first.changed, sentence: first.sentence } : null;
+};
 
 /**
  * The sentences withCleanup added to an error's message ("Letting the lock go failed too: …"), or

@@ -10,7 +10,14 @@ import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
 import { asItRuns, pinnedAhead, refusedByView } from '../deploy/pin-ahead.ts';
 import type { DeployPlan } from '../engine/plan.ts';
-import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import {
+  alsoSaid,
+  badInput,
+  FrontendOpsError,
+  isFrontendOpsError,
+  nothingMore,
+  saidAfterChanging,
+} from '../errors.ts';
 import { createDeployTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
@@ -151,8 +158,10 @@ export function pinnedForThePage(error: unknown): unknown {
   const pin = error.details?.pin as Parameters<typeof describePin>[0] | undefined;
   if (!pin) return error;
   const also = alsoSaid(error);
+  // Said after a stopped change its run finished first: nothing more was changed (nothingMore).
+  const words = pinnedRefusal(`This stack is pinned to ${describePin(pin)}`);
   return new FrontendOpsError(
     'PINNED',
-    `${pinnedRefusal(`This stack is pinned to ${describePin(pin)}`)}${also ? ` ${also}` : ''}`,
+    `${saidAfterChanging(error) ? nothingMore(words) : words}${also ? ` ${also}` : ''}`,
   );
 }

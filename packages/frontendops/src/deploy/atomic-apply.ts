@@ -204,7 +204,11 @@ export async function runAtomic(
         : await options.refusedBeforeChoosing?.(finishing);
       if (before) throw before;
       throw finishing
-        ? refusedAfterFinishing(error, `would first ${describeFinish(finishing, site.target.stack)}`)
+        ? refusedAfterFinishing(
+            error,
+            `would first ${describeFinish(finishing, site.target.stack)}`,
+            'would finish',
+          )
         : error;
     });
     // A record under the deploy id the operation gets that it would refuse before its first write
@@ -1531,11 +1535,23 @@ const stoppedChange = (stopped: AtomicPending): StoppedChange => ({
 
 /**
  * A refusal of what a change chose, by a run that finishes a stopped change first (`finishing`:
- * "would first finish …" for its dry run, "finished the interrupted …" for the run): said with it,
- * the code and details unchanged. Any other error goes through as it is.
+ * "finished the interrupted …" for the run; for its dry run, `as` 'would finish', "would first
+ * finish …"): said with it, the code and details unchanged, and "nothing was changed" in it said
+ * "nothing more was changed" (the finish changed what is live). `as` 'would not finish': a dry run's
+ * run refused before it finishes it, which changes nothing. Any other error goes through as it is.
  */
-export const refusedAfterFinishing = (error: unknown, finishing: string): unknown =>
-  error instanceof FrontendOpsError ? alsoSaying(error, `(This run ${finishing}.)`) : error;
+export const refusedAfterFinishing = (
+  error: unknown,
+  finishing: string,
+  as: 'finished' | 'would finish' | 'would not finish' = 'finished',
+): unknown =>
+  error instanceof FrontendOpsError
+    ? alsoSaying(
+        error,
+        `(This run ${finishing}.)`,
+        as === 'would not finish' ? undefined : { changed: as === 'finished' ? finishing : true },
+      )
+    : error;
 
 /** The two operations that end a canary, each under the canary's deploy id. */
 const CANARY_ENDS: ReadonlySet<AtomicOp> = new Set(['canary-promote', 'canary-abort']);

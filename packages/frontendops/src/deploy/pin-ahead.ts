@@ -57,7 +57,9 @@ export async function pinnedAhead(
     );
     return {
       refusal:
-        refused && finished ? saidWith(refused, `would first ${describeFinish(finished, stack)}`) : refused,
+        refused && finished
+          ? saidWith(refused, `would first ${describeFinish(finished, stack)}`, 'would finish')
+          : refused,
       finishesNothing: false,
     };
   };
@@ -66,7 +68,7 @@ export async function pinnedAhead(
   const now = refusal(await readPinAsRecorded(site));
   if (now && stopped) {
     const unfinished = `would be refused before it would ${describeFinish(stopped, stack)}`;
-    return { refusal: saidWith(now, unfinished), finishesNothing: true };
+    return { refusal: saidWith(now, unfinished, 'would not finish'), finishesNothing: true };
   }
   if (now) return { refusal: now, finishesNothing: false };
   return summary.finishesFirst?.pins ? afterFinishing(summary.finishesFirst) : through;
@@ -93,8 +95,12 @@ export function asItRuns<T extends Pick<DeploySummary, 'finishes' | 'finishesFir
 }
 
 /** A refusal said with what its run finishes, or does not, first (refusedAfterFinishing). */
-const saidWith = (refusal: FrontendOpsError, finishing: string): FrontendOpsError => {
-  const said = refusedAfterFinishing(refusal, finishing);
+const saidWith = (
+  refusal: FrontendOpsError,
+  finishing: string,
+  as: Parameters<typeof refusedAfterFinishing>[2],
+): FrontendOpsError => {
+  const said = refusedAfterFinishing(refusal, finishing, as);
   return said instanceof FrontendOpsError ? said : refusal;
 };
 

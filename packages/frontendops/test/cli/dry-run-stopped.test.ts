@@ -544,6 +544,10 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       expect(real.stderr).toContain(
         `(This run finished the interrupted rollback ${stopped}, which had made it live`,
       );
+      // Something was changed (the finish), as the refusal says after: not "nothing was changed",
+      // which it said before, its dry run too.
+      expect(real.stderr).toContain(', so nothing more was changed. ');
+      expect(json.refusedBy.message).toContain(', so nothing more was changed. ');
       expect(await entryOf(stopped)).toMatchObject({ type: 'rollback', data: { outcome: 'succeeded' } });
     });
 
@@ -591,6 +595,10 @@ function finishedByAnotherKind(mode: 'in place' | 'atomic') {
       const notFinished = `(This run would be refused before it would finish deployment ${stopped} of `;
       if (mode === 'atomic') expect(planned.refusedBy.message).toContain(firstFinish);
       else expect(planned.refusedBy.message).toContain(notFinished);
+      // Refused before it finishes anything, in place, it changes nothing, and says so.
+      expect(planned.refusedBy.message).toContain(
+        mode === 'atomic' ? ', so nothing more was changed. ' : ', so nothing was changed. ',
+      );
       expect(deploy.stdout).toContain(mode === 'atomic' ? firstFinish : notFinished);
       const rollback = await run(['rollback', '--to', to, '--dry-run']);
       expect(rollback.stdout).toContain(finish);

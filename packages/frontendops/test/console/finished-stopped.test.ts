@@ -214,6 +214,8 @@ it('Deploy latest while a stopped rollback of another build waits: its plan says
   expect(refusal.startsWith(pinnedTo)).toBe(true);
   expect(refusal).toContain(`(This run would first ${describeFinish(first, STACK)}.)`);
   expect(refusal).not.toMatch(/frontendops /);
+  // The run changes something (the finish) before it is refused: not "so nothing was changed".
+  expect(refusal).toContain(', so nothing more was changed. ');
 
   if (hasChromium) {
     browser ??= await openChromium();
@@ -239,6 +241,7 @@ it('Deploy latest while a stopped rollback of another build waits: its plan says
   expect(refused.error, JSON.stringify(refused)).toBe('PINNED');
   expect(refused.message.startsWith(pinnedTo)).toBe(true);
   expect(refused.message).toContain('(This run finished the interrupted rollback');
+  expect(refused.message).toContain(', so nothing more was changed. ');
   expect(await readPin(t.site)).toMatchObject({ cause: 'rollback', commit: C1, deployId: stopped });
 });
 

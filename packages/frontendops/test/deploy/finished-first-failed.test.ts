@@ -124,6 +124,8 @@ it('in place: a run refused after a finish recorded as failed says that finish',
     expect((refused as Error).message).toContain(
       `(This run ${describeFinished({ deployId: stopped, kind: 'rollback', outcome: 'failed' })}.)`,
     );
+    // The finish changed something: the refusal does not say that nothing was.
+    expect((refused as Error).message).toContain(', so nothing more was changed. ');
   } finally {
     await cdn2.stop();
     await p.stop();
