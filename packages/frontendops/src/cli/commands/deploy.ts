@@ -546,7 +546,7 @@ export async function finish(
     done.dryRun && done.kind === 'deploy' && as !== 'promote'
       ? await import('../../deploy/pin-ahead.ts').then(async (m) => {
           const judged = await m.pinnedAhead(site, done);
-          return { refusal: judged.refusal, summary: m.asItRuns(done, judged) };
+          return { refusal: m.refusedByView(judged.refusal), summary: m.asItRuns(done, judged) };
         })
       : null;
   const summary = ahead?.summary ?? done;
@@ -562,7 +562,7 @@ export async function finish(
   }
   const json = {
     ...summaryJson(summary, as === 'promote'),
-    ...(refusal ? { refusedBy: { code: refusal.code, message: refusal.message } } : {}),
+    ...(refusal ? { refusedBy: refusal } : {}),
     siteUrl: site.target.siteUrl ?? null,
     tag: tag ?? null,
   };

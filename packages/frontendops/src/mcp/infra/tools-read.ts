@@ -1,5 +1,5 @@
 /** The tools that change nothing: plan_deploy (dry run), get_status, get_history — the read models. */
-import { asItRuns, pinnedAhead } from '../../deploy/pin-ahead.ts';
+import { asItRuns, pinnedAhead, refusedByView } from '../../deploy/pin-ahead.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { leftOutWords, readHistory } from '../../read/history.ts';
@@ -26,15 +26,15 @@ export function registerReadTools(t: InfraToolContext): void {
         // the refusal's words, and still answers for a promote, which goes past it.
         pinnedAhead(site, { kind: plan.kind, commit: full, ...planned }),
       ]);
+      // The refusal's words say that nothing was changed: said once.
+      const refused = refusedByView(ahead.refusal);
       const view = {
         // Its run finishes a stopped change: said as get_deploy_target says it (none when refused
         // before it finishes one: asItRuns).
         ...toPlanView(plan, site.protected, asItRuns(planned, ahead)),
         contents,
-        ...(ahead.refusal ? { refusedBy: { code: ahead.refusal.code, message: ahead.refusal.message } } : {}),
+        ...(refused ? { refusedBy: refused } : {}),
       };
-      // The refusal's words say that nothing was changed: said once.
-      const refused = view.refusedBy;
       return toolSuccess(
         'plan_deploy',
         view,
