@@ -25,6 +25,7 @@ import {
   request,
   startAtomicEnv,
 } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { forgeEntryPastHead } from '../support/audit-forgery.ts';
 import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
 
@@ -35,22 +36,40 @@ const C = [
   'd4d4d4d4d4d4d4d4',
   'e5e5e5e5e5e5e5e5',
 ];
+const OPTIONS = { propagationMs: 25 };
 let t: AtomicEnv;
+/**
+ * One history, made once, and the stack after each of its steps: C0 deployed, C1 deployed over it, a
+ * rollback to C0 (which pins it), C1 promoted again. Each case puts back the step it starts from (and
+ * the first deploy has a stack of its own), so no case depends on what another did.
+ */
+let c0Live: AtomicSnapshot;
+let c1Live: AtomicSnapshot;
+let rolledBack: AtomicSnapshot;
+let promoted: AtomicSnapshot;
 
 beforeAll(async () => {
-  t = await startAtomicEnv({ propagationMs: 25 });
+  t = await startAtomicEnv(OPTIONS);
   await t.publishVersions(C);
-});
-afterAll(() => t.stop());
+  await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
+  c0Live = await snapshotAtomicEnv(t);
+  await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() });
+  c1Live = await snapshotAtomicEnv(t);
+  await rollbackRelease(t.site, { request: request('undo') });
+  rolledBack = await snapshotAtomicEnv(t);
+  await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request(), pin: 'clear' });
+  promoted = await snapshotAtomicEnv(t);
+}, 180_000);
+afterAll(() => t?.stop());
 
-const releaseIdOf = async (commit: string) => {
-  const manifest = await readManifest(t.site.artifacts, APP, commit);
+const releaseIdOf = async (commit: string, env = t) => {
+  const manifest = await readManifest(env.site.artifacts, APP, commit);
   return releaseIdFor({ commit, artifactDigest: artifactDigest(manifest as NonNullable<typeof manifest>) });
 };
 /** Hosting-bucket requests other than the edge fetching objects for visitors (and the verification). */
 const engineRequests = (requests: readonly S3RequestRecord[]) =>
   requests.filter((r) => r.bucket === HOSTING && !(r.method === 'GET' && r.query === 'x-id=GetObject'));
-const pointer = async () => (await t.store().read()).value;
+const pointer = async (env = t) => (await env.store().read()).value;
 /** What a switch to a release in place sends the hosting bucket: one LIST of its own prefix (its files checked present). */
 const onlyPrefixListOf = async (commit: string) => [
   expect.objectContaining({
@@ -58,7 +77,7 @@ const onlyPrefixListOf = async (commit: string) => [
     query: `list-type=2&prefix=${encodeURIComponent(`_releases/${await releaseIdOf(commit)}/`)}`,
   }),
 ];
-const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
+const served = async (env = t) => releaseOf(await (await fetch(env.edge.url)).text());
 
 /** Runs `work` while four browsers load pages and their assets; returns the prober's findings. */
 async function probed<T>(work: () => Promise<T>): Promise<{ value: T; probe: Probe }> {
@@ -82,33 +101,47 @@ async function probed<T>(work: () => Promise<T>): Promise<{ value: T; probe: Pro
 
 describe('atomic deploy', () => {
   it('uploads assets at their keys and the rest under the release prefix, then one key write; invalidates nothing', async () => {
-    const mark = await t.mark();
-    const summary = await deployArtifact(t.site, { app: APP, commit: C[0] as string, request: request() });
-    const requests = await t.requestsSince(mark);
-    const id = await releaseIdOf(C[0] as string);
-    expect(summary).toMatchObject({ outcome: 'succeeded', mode: 'atomic', op: 'deploy', releaseId: id });
-    const keys = hostingCopies(requests).map((r) => r.key);
-    expect(keys.filter((k) => !k.startsWith('assets/')).sort()).toEqual(
-      ['favicon.ico', 'index.html', 'manifest.webmanifest', 'robots.txt'].map((f) => `_releases/${id}/${f}`),
-    );
-    expect(keys.filter((k) => k.startsWith('assets/'))).toHaveLength(3);
-    expect(keys.at(-1)).toBe(`_releases/${id}/index.html`);
-    // Every byte of the site moved server-side (the one PUT is the environment marker).
-    expect(
-      hostingWrites(requests)
-        .filter((r) => r.method === 'PUT' && !r.copySource)
-        .map((r) => r.key),
-    ).toEqual(['.frontendops/environment.json']);
-    expect(await pointer()).toEqual({ live: id });
-    expect((await t.site.records.readPointer())?.value.deployId).toBe(summary.deployId);
-    expect(summary.invalidation).toBeNull();
-    expect(summary.verification?.ok).toBe(true);
-    expect(t.edge.stats().invalidations).toEqual([]);
-    expect(await served()).toBe('v1');
-    expect((await t.site.records.readRecord(summary.deployId))?.invalidation).toBeNull();
+    // The first deploy of a stack: one of its own (a stack's release pointer, once set, is never unset).
+    const own = await startAtomicEnv({ ...OPTIONS, stack: 'dashboard-atomic-first' });
+    try {
+      await own.publish(C[0] as string, 'v1');
+      const mark = await own.mark();
+      const summary = await deployArtifact(own.site, {
+        app: APP,
+        commit: C[0] as string,
+        request: request(),
+      });
+      const requests = await own.requestsSince(mark);
+      const id = await releaseIdOf(C[0] as string, own);
+      expect(summary).toMatchObject({ outcome: 'succeeded', mode: 'atomic', op: 'deploy', releaseId: id });
+      const keys = hostingCopies(requests).map((r) => r.key);
+      expect(keys.filter((k) => !k.startsWith('assets/')).sort()).toEqual(
+        ['favicon.ico', 'index.html', 'manifest.webmanifest', 'robots.txt'].map(
+          (f) => `_releases/${id}/${f}`,
+        ),
+      );
+      expect(keys.filter((k) => k.startsWith('assets/'))).toHaveLength(3);
+      expect(keys.at(-1)).toBe(`_releases/${id}/index.html`);
+      // Every byte of the site moved server-side (the one PUT is the environment marker).
+      expect(
+        hostingWrites(requests)
+          .filter((r) => r.method === 'PUT' && !r.copySource)
+          .map((r) => r.key),
+      ).toEqual(['.frontendops/environment.json']);
+      expect(await pointer(own)).toEqual({ live: id });
+      expect((await own.site.records.readPointer())?.value.deployId).toBe(summary.deployId);
+      expect(summary.invalidation).toBeNull();
+      expect(summary.verification?.ok).toBe(true);
+      expect(own.edge.stats().invalidations).toEqual([]);
+      expect(await served(own)).toBe('v1');
+      expect((await own.site.records.readRecord(summary.deployId))?.invalidation).toBeNull();
+    } finally {
+      await own.stop();
+    }
   });
 
   it('deploys the next build copying only its new assets and its few files; visitors always get a whole release', async () => {
+    await c0Live.restore();
     const mark = await t.mark();
     const { value: summary, probe } = await probed(() =>
       deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() }),
@@ -131,6 +164,7 @@ describe('atomic deploy', () => {
   });
 
   it('is a no-op for the live build', async () => {
+    await c1Live.restore();
     const mark = await t.mark();
     const again = await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() });
     expect(again.outcome).toBe('noop');
@@ -138,6 +172,7 @@ describe('atomic deploy', () => {
   });
 
   it('rolls back with one key write: one LIST of its prefix the only request to the hosting bucket, nothing invalidated', async () => {
+    await c1Live.restore();
     const mark = await t.mark();
     const { value: summary, probe } = await probed(() =>
       rollbackRelease(t.site, { request: request('undo') }),
@@ -159,6 +194,7 @@ describe('atomic deploy', () => {
   });
 
   it('the rollback pinned the stack: a deploy past it is refused; a promote rolls forward without copying', async () => {
+    await rolledBack.restore();
     const refused = await deployArtifact(t.site, {
       app: APP,
       commit: C[1] as string,
@@ -196,6 +232,7 @@ describe('atomic deploy, interrupted', () => {
   };
 
   it('a crash after the key write and before the state followed: a re-run finishes it, with no second write', async () => {
+    await promoted.restore();
     const broken = await crashing('after');
     await expect(
       deployArtifact(broken, { app: APP, commit: C[2] as string, request: request() }),
@@ -218,11 +255,12 @@ describe('atomic deploy, interrupted', () => {
   });
 
   it('a crash before the key write: nothing went live; the re-run reuses the uploaded files and switches', async () => {
+    await promoted.restore();
     const broken = await crashing('before');
     await expect(
       deployArtifact(broken, { app: APP, commit: C[3] as string, request: request() }),
     ).rejects.toThrow('killed before the key write');
-    expect(await served()).toBe('v3');
+    expect(await served()).toBe('v2');
     const mark = await t.mark();
     const rerun = await deployArtifact(t.site, { app: APP, commit: C[3] as string, request: request() });
     expect(rerun).toMatchObject({ outcome: 'succeeded', copied: 0 });
@@ -254,6 +292,7 @@ describe('atomic deploy, racing another switch', () => {
   };
 
   it('another key changing (the preview secret created) is retried: the deploy goes live', async () => {
+    await promoted.restore();
     // Making the preview secret is a write to the same store: its ETag changes, the pointer does not.
     const site = await racing(() => t.store().previewSecret());
     const summary = await deployArtifact(site, { app: APP, commit: C[4] as string, request: request() });
@@ -261,7 +300,8 @@ describe('atomic deploy, racing another switch', () => {
     expect(await served()).toBe('v5');
   });
 
-  it('another operator switching first stops the deploy: the site stays where they put it, the state names nothing of this deploy', async () => {
+  it('another operator switching first stops the deploy: the site stays where they put it, the state names nothing of this deploy; every operation is in the audit chain', async () => {
+    await promoted.restore();
     const v1 = await releaseIdOf(C[0] as string);
     const before = (await t.site.records.readPointer())?.value;
     const site = await racing(async () => {
@@ -284,9 +324,9 @@ describe('atomic deploy, racing another switch', () => {
     expect(next).toMatchObject({ outcome: 'succeeded', drift: { live: v1 } });
     expect(await served()).toBe('v3');
     expect((await t.site.records.readPointer())?.value.commit).toBe(C[2]);
-  });
 
-  it('every operation is in the audit chain, which verifies', async () => {
+    // Every operation (the history's deploys and rollback, the lost switch, the deploy after it) is
+    // in the audit chain, which verifies.
     const audit = await readAudit(t.site.state, t.target.statePrefix);
     expect(audit.map((e) => e.type)).toEqual(
       expect.arrayContaining(['deploy', 'rollback', 'atomic-switch-lost']),
@@ -300,6 +340,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
   const stateKey = () => `${t.target.statePrefix}atomic/state.json`;
 
   it('between a sync and its finish it is unfinished, not tampered; the finish binds it', async () => {
+    await promoted.restore();
     const synced = await deployArtifact(t.site, {
       app: APP,
       commit: C[3] as string,
@@ -324,6 +365,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
   });
 
   it('an edit (a retiring release dropped, so its files could be pruned while edges serve them) fails verify, naming it', async () => {
+    await promoted.restore();
     const original = await t.site.state.get(stateKey());
     const state = JSON.parse(original?.body.toString('utf8') ?? '{}');
     expect(state.retiring.length).toBeGreaterThan(0);
@@ -343,8 +385,9 @@ describe('the atomic state and release indexes are under the audit chain', () =>
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
   it('an edited release index (files dropped), one added around the chain and a deleted one all fail verify, naming them', async () => {
+    await promoted.restore();
     const prefix = t.target.statePrefix;
-    const live = await releaseIdOf(C[3] as string);
+    const live = await releaseIdOf(C[1] as string);
     const name = `atomic/releases/${live}.json`;
     const original = await t.site.state.get(`${prefix}${name}`);
     const index = JSON.parse(original?.body.toString('utf8') ?? '{}');
@@ -385,6 +428,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
   });
 
   it('an operation stopped before its switch and superseded by another leaves its uploaded index vouched for', async () => {
+    await promoted.restore();
     const F = 'f6f6f6f6f6f6f6f6';
     await t.publish(F, 'v6');
     const crashed = await t.openKilledBeforeKeyWrite();
@@ -405,6 +449,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
   });
 
   it('an approved operation stopped before its switch and superseded names the approval it used', async () => {
+    await promoted.restore();
     const H = 'b8b8b8b8b8b8b8b8';
     await t.publish(H, 'v8');
     const crashed = await t.openKilledBeforeKeyWrite();
@@ -427,7 +472,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
 
     // Another deploy supersedes it: its record and entry say who approved the change that stopped,
     // as an in-place deploy's superseded record does (audit verify holds them to that approval).
-    await deployArtifact(t.site, { app: APP, commit: C[1] as string, request: request() });
+    await deployArtifact(t.site, { app: APP, commit: C[2] as string, request: request() });
     const entry = (await readAudit(t.site.state, t.target.statePrefix)).find(
       (e) => e.type === 'deploy-superseded' && e.data.commit === H,
     );
@@ -438,6 +483,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
   });
 
   it('a deploy that loses its switch to another operator leaves its uploaded index vouched for', async () => {
+    await promoted.restore();
     const G = 'a7a7a7a7a7a7a7a7';
     await t.publish(G, 'v7');
     const real = t.site.releases as ReleaseStore;
@@ -447,15 +493,15 @@ describe('the atomic state and release indexes are under the audit chain', () =>
         read: () => real.read(),
         previewSecret: () => real.previewSecret(),
         async write(value, etag) {
-          // Another operator switches the site back to what it served a moment ago, first.
-          await t.store().write({ live: await releaseIdOf(C[3] as string) }, (await t.store().read()).etag);
+          // Another operator switches the site back to the release live before, first.
+          await t.store().write({ live: await releaseIdOf(C[0] as string) }, (await t.store().read()).etag);
           return real.write(value, etag);
         },
       },
     });
     const error = await deployArtifact(losing, { app: APP, commit: G, request: request() }).catch((e) => e);
     expect((error as Error).message).toMatch(/Another switch .* came first/);
-    expect(before.value).not.toEqual(await real.read());
+    expect(before.value).not.toEqual((await real.read()).value);
     const name = `atomic/releases/${await releaseIdOf(G)}.json`;
     const written = await t.site.state.get(`${t.target.statePrefix}${name}`);
     const last = (await readAudit(t.site.state, t.target.statePrefix)).at(-1);
@@ -472,6 +518,7 @@ describe('the atomic state and release indexes are under the audit chain', () =>
 
 describe('atomic deploy on an edited audit log', () => {
   it('an entry past the head that does not follow from it stops the deploy before anything is written', async () => {
+    await promoted.restore();
     const { state } = t.site;
     const prefix = t.target.statePrefix;
     // The newest entry edited and re-hashed: well formed, but chained to nothing in this log.
