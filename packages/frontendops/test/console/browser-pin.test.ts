@@ -5,46 +5,29 @@
  * clears the pin shown when it opened: one set again meanwhile stays.
  */
 import { mkdir } from 'node:fs/promises';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConsoleServer } from '../../src/console/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import { readPin } from '../../src/state/pin.ts';
-import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
+import { hasChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
-import { APP, startConsoleEnv, startPageConsole } from '../support/console-env.ts';
-import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
-import type { TestRepo } from '../support/git-repo.ts';
-
-let t: TestDeployEnv;
-let repo: TestRepo;
-let server: ConsoleServer;
-let browser: FileBrowser;
-let context: BrowserContext;
-let page: Page;
-let C1: string;
-let C2: string;
+import { APP, type ConsoleEnvSnapshot, snapshotConsoleEnv } from '../support/console-env.ts';
+import { STACK } from '../support/deploy-env.ts';
+import { pageConsoleFor } from '../support/page-console.ts';
 
 describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
+  const started = pageConsoleFor();
+  // C1 live, nothing pinned: each case starts from it.
+  let fresh: ConsoleEnvSnapshot;
   beforeAll(async () => {
-    const env = await startConsoleEnv();
-    ({ t, repo, C1, C2 } = env);
-    server = await startPageConsole(env);
-    browser = await openChromium();
+    fresh = await snapshotConsoleEnv(started());
     await mkdir(ARTIFACTS_DIR, { recursive: true });
-  });
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await server?.close();
-    await t?.stop();
-    await repo?.cleanup();
   });
 
   it('a deploy lands while the Pin dialog is open: nothing is pinned, and the dialog says so', async () => {
-    context = await browser.newContext({ baseURL: new URL(server.url).origin });
-    page = await context.newPage();
+    await fresh.restore();
+    const { t, server, C1, C2 } = started();
+    const page = await started().openPage();
     await page.goto(`/?token=${server.token}`);
     await expect.poll(() => page.getByTestId(`live-${STACK}`).textContent()).toContain(C1.slice(0, 7));
 
@@ -67,11 +50,14 @@ describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
   });
 
   it('the pin is set again while the Unpin dialog is open: the new pin stays, and the dialog says so', async () => {
+    await fresh.restore();
+    const { t, server } = started();
     const at = () => new Date().toISOString();
     await pinRelease(t.site, {
       request: { text: 'pin', actor: 'bob', planner: 'cli', at: at(), message: 'hold it for the demo' },
     });
-    await page.reload();
+    const page = await started().openPage();
+    await page.goto(`/?token=${server.token}`);
     await page.getByRole('button', { name: 'Unpin', exact: true }).click();
     const dialog = page.getByRole('dialog', { name: `Unpin ${STACK}?` });
     await dialog.waitFor();

@@ -4,54 +4,32 @@
  * and when a change it ran finishes); a slow answer to the periodic refresh, asked while C1 was live,
  * must not put C1 back on the page after the deploy of C2 it ran has shown C2.
  */
-import type { BrowserContext, Page, Route } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConsoleServer } from '../../src/console/server.ts';
-import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
-import { startConsoleEnv, startPageConsole } from '../support/console-env.ts';
-import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
-import type { TestRepo } from '../support/git-repo.ts';
-
-let t: TestDeployEnv;
-let repo: TestRepo;
-let server: ConsoleServer;
-let browser: FileBrowser;
-let context: BrowserContext;
-let page: Page;
-let C1: string;
-let C2: string;
+import type { Route } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { hasChromium } from '../support/browser.ts';
+import { STACK } from '../support/deploy-env.ts';
+import { pageConsoleFor } from '../support/page-console.ts';
 
 describe.skipIf(!hasChromium)('the console’s stack status in Chromium', () => {
-  beforeAll(async () => {
-    const env = await startConsoleEnv();
-    ({ t, repo, C1, C2 } = env);
-    server = await startPageConsole(env);
-    browser = await openChromium();
-  });
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await server?.close();
-    await t?.stop();
-    await repo?.cleanup();
-  });
+  const started = pageConsoleFor();
 
   it('a slow answer to an older status request does not put back the release live before', async () => {
-    context = await browser.newContext({ baseURL: new URL(server.url).origin });
+    const { server, C1, C2 } = started();
     // Tells the test which status answers the page has read: how many passed, and the held one
     // (marked by a header only the test adds).
-    await context.addInitScript(() => {
-      const seen = window as { heldRead?: boolean; passedRead?: number };
-      const text = Response.prototype.text;
-      Response.prototype.text = function (this: Response) {
-        return text.call(this).then((body) => {
-          if (this.headers.get('x-test-held')) seen.heldRead = true;
-          else if (this.headers.get('x-test-passed')) seen.passedRead = (seen.passedRead ?? 0) + 1;
-          return body;
-        });
-      };
-    });
-    page = await context.newPage();
+    const page = await started().openPage((context) =>
+      context.addInitScript(() => {
+        const seen = window as { heldRead?: boolean; passedRead?: number };
+        const text = Response.prototype.text;
+        Response.prototype.text = function (this: Response) {
+          return text.call(this).then((body) => {
+            if (this.headers.get('x-test-held')) seen.heldRead = true;
+            else if (this.headers.get('x-test-passed')) seen.passedRead = (seen.passedRead ?? 0) + 1;
+            return body;
+          });
+        };
+      }),
+    );
     // The page's own clock, so its periodic refresh comes when the test moves it on (time still flows).
     await page.clock.install();
     await page.goto(`/?token=${server.token}`);

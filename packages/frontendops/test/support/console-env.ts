@@ -49,20 +49,6 @@ export async function startConsoleEnv(options: { protected?: boolean } = {}): Pr
 }
 
 /**
- * The console on that stack, reading the test repository, with the built page the browser tests
- * drive, acting for a release manager.
- */
-export async function startPageConsole({ t, repo }: ConsoleTestEnv): Promise<ConsoleServer> {
-  return startConsole({
-    config: await loadConfig(t.tmp),
-    stacks: [STACK],
-    openSite: async () => t.site,
-    git: createLocalGit({ repoDir: repo.dir }),
-    actor: 'release-manager (console)',
-  });
-}
-
-/**
  * The console on that stack, reading the test repository, with a stand-in page (these tests are
  * about the API; the browser tests build and drive the real UI); `options` adds to or replaces these.
  */
