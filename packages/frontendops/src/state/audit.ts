@@ -268,12 +268,18 @@ export async function recordedStateRead(
 /**
  * `recorded` (the bindings after `head`'s entry) carried over each entry past the head that follows
  * from the one before: entry head+1 (`next`, read beside the head's entry; undefined: none), then
- * each after it, one at a time. One entry past the head is an append stopped before its head moved;
- * more are a head moved back over entries still there (whoever writes the state prefix may write
- * the head; entries it may only create), onto an entry whose bindings older copies of the state
- * objects, put back, would match: held to the head's entry, that replay would read as recorded, a
- * change would act on it, and its append, walking the head forward, would bind what it made of it.
- * An entry that does not follow ends the walk (the next append refuses it: assertAppendable).
+ * each after it. One entry past the head is an append stopped before its head moved; more are a head
+ * moved back over entries still there (whoever writes the state prefix may write the head; entries
+ * it may only create), onto an entry whose bindings older copies of the state objects, put back,
+ * would match: held to the head's entry, that replay would read as recorded, a change would act on
+ * it, and its append, walking the head forward, would bind what it made of it. An entry that is not
+ * there or does not follow ends the walk (the next append refuses it: assertAppendable).
+ *
+ * Past head+1, entries are found by one listing of the keys after its key (an entry's key is its
+ * number): those numbered on from head+2 without a gap are read together, ENTRY_READS at a time, and
+ * walked in order. So a head moved back k entries costs a check three round trips from the head's
+ * entry (more only past ENTRY_READS entries), not k + 1 one after another, and as many requests: the
+ * listing instead of the read that found no entry.
  */
 async function bindingsPastHead(
   store: ObjectStore,
@@ -284,18 +290,27 @@ async function bindingsPastHead(
 ): Promise<RecordedState> {
   let bindings = recorded;
   let last = head;
-  let body = next;
-  for (let seq = (head?.seq ?? 0) + 1; body; seq++) {
+  /** Carries the bindings over entry `seq` as read; false where it is missing or does not follow. */
+  const walked = (body: Buffer | undefined, seq: number): boolean => {
+    if (!body) return false;
     let entry: AuditEntry;
     try {
       entry = followingEntry(body, last, seq);
     } catch {
-      break;
+      return false;
     }
     bindings = { ...nextBindings(bindings, entry), seq };
     last = { seq, hash: entry.hash };
-    body = (await store.get(entryKey(prefix, seq + 1)))?.body;
-  }
+    return true;
+  };
+  const first = (head?.seq ?? 0) + 1;
+  if (!walked(next, first)) return bindings;
+  const listed = await store.list(`${prefix}${AUDIT}`, { startAfter: entryKey(prefix, first) });
+  const keys = new Set(listed.map((o) => o.key));
+  const more: string[] = [];
+  for (let seq = first + 1; keys.has(entryKey(prefix, seq)); seq++) more.push(entryKey(prefix, seq));
+  const bodies = await pMap(more, async (key) => (await store.get(key))?.body, { concurrency: ENTRY_READS });
+  for (const [i, body] of bodies.entries()) if (!walked(body, first + 1 + i)) break;
   return bindings;
 }
 
