@@ -2,7 +2,8 @@
  * Turns the site paths whose cached copy is now wrong into CloudFront invalidation batches. Pure.
  *
  * Input paths are decoded site paths ("/index.html", "/", "/img/a b.png"); a path may end in "*"
- * (CloudFront's wildcard, only allowed as the last character). Output paths are what a browser
+ * (CloudFront's wildcard, only allowed as the last character), and one holding "*" before its end
+ * (a file's name) is cut after that "*": the wildcard that covers it. Output paths are what a browser
  * sends and the CDN keys its cache on: the URL path percent-encode set (space " # < > ? ` { }),
  * "%" and non-ASCII are percent-encoded.
  *
@@ -115,14 +116,13 @@ function toInvalidationPath(path: unknown): string {
         'characters only. Remove the control character from the path.',
     );
   }
-  if (path.slice(0, -1).includes('*')) {
-    throw badInput(
-      `Invalidation path ${JSON.stringify(path)} has "*" before its end; CloudFront allows the wildcard ` +
-        'only as the last character (e.g. "/assets/*").',
-    );
-  }
+  // A file's name may hold "*" (a build's files are named by whoever can change them), which
+  // CloudFront reads as its wildcard and allows only last: such a path is covered by the wildcard
+  // ending at its first "*" (more than the file, never less), not refused after the release went live.
+  const star = path.indexOf('*');
+  const covering = star === -1 ? path : path.slice(0, star + 1);
   let encoded = '';
-  for (const char of path) {
+  for (const char of covering) {
     const ascii = char.length === 1 && char.charCodeAt(0) < 0x80;
     encoded += ascii && !ENCODED_ASCII.has(char) ? char : encodeCharacter(char, path);
   }
