@@ -142,6 +142,10 @@ async function deployInPlace(
     ]);
     await markerHeld;
     if (atomicState) throw servesAtomicReleases(site);
+    // The run holds a crash-recovery record to what FrontendOps writes before it finishes or
+    // supersedes it (settlePending): one the deployer role planted is refused now as then, not said
+    // as a change the run finishes first.
+    if (pending) await checkPending(site, pending, { pointer });
     // A change stopped after it went live is finished first (settlePending): planned from what it
     // made live, as the run plans once it finished it; one that never went live left its copies uncertain.
     const stopped = pending && wentLive(pending, pointer?.value) ? pending.plan : null;

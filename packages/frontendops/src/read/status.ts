@@ -2,6 +2,7 @@
 
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
 import { type AtomicContext, driftOf, STORE_CHANGED_OUTSIDE as OUTSIDE } from '../deploy/atomic-live.ts';
+import { checkPending } from '../deploy/live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { backendErrorName, type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
@@ -104,10 +105,16 @@ export async function readStatus(
         }).catch(() => null)
       : null;
   const recordHolds = standing === null ? null : standing !== 'unbound';
+  // The in-place crash-recovery record is the deployer role's to write: the next change holds it to
+  // what FrontendOps writes (checkPending) and refuses one planted, TAMPERED; said as that refusal,
+  // never as an interrupted change (read only where such a record exists).
+  const pendingRefused =
+    pending && !atomicPending ? await refusalOf(checkPending(site, pending, { pointer })) : null;
+  const believed = pendingRefused ? null : pending;
   const stopped = await stoppedWriter(
     verified,
     { pointer: live, bindings, recordHolds },
-    atomicPending ?? pending,
+    atomicPending ?? believed,
   );
   // A record the chain does not bind says nothing of who asked for the release.
   const { recorded, told } = recordedView({
@@ -152,7 +159,7 @@ export async function readStatus(
     releases: (live?.releases ?? []).map(toReleaseView),
     pending: atomicPending
       ? atomicPendingView(atomicPending, store && 'read' in store ? store.read.value : null)
-      : pending && inPlacePendingView(pending),
+      : believed && inPlacePendingView(believed),
     pin: pin && toPinView(pin),
     mode: site.mode,
     canary: shown.canary && {
@@ -171,7 +178,10 @@ export async function readStatus(
         expiresAt: preview.expiresAt,
         by: preview.actor,
       })),
-    recorded: withMarkerRefused(withStateOutside(recorded, outside), markerRefused),
+    recorded: withPendingRefused(
+      withMarkerRefused(withStateOutside(recorded, outside), markerRefused),
+      pendingRefused,
+    ),
     served,
   };
 }
@@ -231,6 +241,23 @@ function withMarkerRefused(
     state: refused.code === 'TAMPERED' ? 'changed-outside' : recorded.state,
     note: recorded.note ? `${recorded.note} ${note}` : note,
   };
+}
+
+/** The TAMPERED refusal `check` ends in, or null (passed, or failed otherwise: a read, said elsewhere). */
+const refusalOf = (check: Promise<unknown>): Promise<FrontendOpsError | null> =>
+  check.then(
+    () => null,
+    (error: unknown) => (isFrontendOpsError(error, 'TAMPERED') ? error : null),
+  );
+
+/** `recorded`, saying the refusal every deploy or rollback makes of a crash-recovery record planted. */
+function withPendingRefused(
+  recorded: StatusView['recorded'],
+  refused: FrontendOpsError | null,
+): StatusView['recorded'] {
+  if (!refused) return recorded;
+  const note = `Every deploy and rollback of this stack is refused until its crash-recovery record is dealt with: ${refused.message}`;
+  return { state: 'changed-outside', note: recorded.note ? `${recorded.note} ${note}` : note };
 }
 
 /**
