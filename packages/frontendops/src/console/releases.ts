@@ -18,7 +18,7 @@ import {
   nothingMore,
   saidAfterChanging,
 } from '../errors.ts';
-import { createDeployTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
+import { createDeployTag, finishedFirstTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
 import { pinnedRefusal } from '../read/pin-words.ts';
@@ -130,8 +130,8 @@ export async function tagChange(
 ): Promise<string | null> {
   const tagged = summary.noop ? summary.finishedInterrupted !== undefined : summary.outcome === 'succeeded';
   if (!git || summary.dryRun || !tagged) return null;
-  try {
-    const tag = await createDeployTag(git, {
+  return madeTag(() =>
+    createDeployTag(git, {
       sha: summary.commit,
       artifactDigest: summary.artifactDigest,
       request: tagRequest(request),
@@ -139,10 +139,27 @@ export async function tagChange(
       // The stack and audit head make the tag an anchor `audit verify` checks the chain against.
       stack: summary.stack,
       ...taggedChange(summary),
-    });
-    return tag.name;
+    }),
+  );
+}
+
+/**
+ * The deploy tag of the stopped change a console change finished before its own (DeploySummary
+ * finishedFirstRecord), as its own run would have made it; null when none is due or no git host.
+ */
+export async function tagFinishedFirst(
+  git: GitHost | undefined,
+  summary: DeploySummary,
+): Promise<string | null> {
+  const input = summary.dryRun ? null : finishedFirstTag(summary);
+  return git && input ? madeTag(() => createDeployTag(git, input)) : null;
+}
+
+/** A tag's name once made, or null: the change happened; a tag that cannot be made is logged, never undoes it. */
+async function madeTag(make: () => Promise<{ name: string }>): Promise<string | null> {
+  try {
+    return (await make()).name;
   } catch (error) {
-    // The change happened; a tag that cannot be made is said in the log, never undoes it.
     console.error('[frontendops console] could not create the deploy tag:', (error as Error).message);
     return null;
   }

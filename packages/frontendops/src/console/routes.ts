@@ -25,7 +25,7 @@ import type { Sessions } from './auth.ts';
 import { type ConsoleAgent, runChat } from './chat.ts';
 import type { EventHub } from './events.ts';
 import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
-import { pinnedForThePage, requestWords, tagChange } from './releases.ts';
+import { pinnedForThePage, requestWords, tagChange, tagFinishedFirst } from './releases.ts';
 import { type ConsoleService, consoleRequest, PlanChangedError } from './service.ts';
 import type {
   ActionResult,
@@ -238,6 +238,8 @@ export async function routePost(
           })),
         ),
     });
+    // The stopped change it finished first is tagged first, as it went live first.
+    const firstTag = await tagFinishedFirst(context.service.git, summary);
     const tag = await tagChange(context.service.git, summary, summary.request);
     publish(doneEvent(summary));
     const result: ActionResult = {
@@ -254,6 +256,7 @@ export async function routePost(
       tag,
       ...(summary.finishedInterrupted ? { finishedInterrupted: summary.finishedInterrupted.deployId } : {}),
       ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
+      ...(firstTag ? { finishedFirstTag: firstTag } : {}),
       pinned: Boolean(summary.pinned),
       unpinned: Boolean(summary.unpinned),
       rolledBackTo: summary.rolledBackTo ?? null,

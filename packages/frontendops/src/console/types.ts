@@ -131,6 +131,8 @@ export interface ActionResult {
    * its plan said (finishesFirst): its deploy id (DeploySummary finishedFirst).
    */
   finishedFirst?: string;
+  /** The deploy tag made for that stopped change (finishedFirst), as its own run would have made it. */
+  finishedFirstTag?: string;
   /** A rollback (this one, or the stopped one this run finished) pinned the stack to what it made live. */
   pinned: boolean;
   /** A promote lifted the pin. */

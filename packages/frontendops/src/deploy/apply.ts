@@ -37,7 +37,7 @@ import {
 import { copyArtifactFile } from './artifact-copy.ts';
 import { assertPlannedFromLive, pruneSkipped, putBackVisible, switchPointer } from './html-guard.ts';
 import { checkPending, type LiveRead } from './live.ts';
-import type { ApplyOptions, ApplyResult, AuditHead } from './types.ts';
+import type { ApplyOptions, ApplyResult, AuditHead, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
 import { verifyServed } from './verify.ts';
 
@@ -773,3 +773,29 @@ export async function settlePending(
   }
   return { pending, known };
 }
+
+/** The kinds of change that make a release live for everyone, which a deploy tag records. */
+const TAGGED_KINDS: ReadonlySet<string> = new Set(['deploy', 'rollback', 'canary-promote']);
+
+/**
+ * A stopped change a run finished before its own (DeploySummary finishedFirstRecord): what its deploy
+ * tag carries, where its finish succeeded and it made a release live for everyone; else nothing.
+ */
+export const finishedFirstRecord = (
+  kind: string,
+  record: DeploymentRecord | null,
+  auditHead: AuditHead | null,
+): Pick<DeploySummary, 'finishedFirstRecord'> =>
+  record?.outcome === 'succeeded' && auditHead && TAGGED_KINDS.has(kind)
+    ? {
+        finishedFirstRecord: {
+          deployId: record.deployId,
+          kind,
+          commit: record.commit,
+          artifactDigest: record.artifactDigest,
+          request: record.request,
+          fromCommit: record.fromCommit,
+          auditHead,
+        },
+      }
+    : {};

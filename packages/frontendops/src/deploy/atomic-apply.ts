@@ -94,6 +94,7 @@ import {
   DRY_RUN_REFUSED,
   deploymentRecord,
   finishedBefore,
+  finishedFirstRecord,
   ownRecordAhead,
   publishedInFacts,
   type RefusedAhead,
@@ -399,7 +400,14 @@ async function runLocked(
   }
 
   // The stopped change the settle finished before this plan, as the dry run said (finishesFirst).
-  const first = firstFinished ? { finishedFirst: firstFinished } : {};
+  // Its deploy tag is due, as any deployment's that went live for everyone and was verified.
+  const first =
+    earlier && firstFinished
+      ? {
+          finishedFirst: firstFinished,
+          ...finishedFirstRecord(earlier.pending.op, earlier.finished.record, earlier.finished.auditHead),
+        }
+      : {};
   const approval = await options.authorize?.(
     plan,
     earlier

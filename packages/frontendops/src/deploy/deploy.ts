@@ -30,6 +30,7 @@ import {
   failedStaysLive,
   finishDeploy,
   finishedBefore,
+  finishedFirstRecord,
   ownRecordAhead,
   publishedInFacts,
   type RefusedAhead,
@@ -301,6 +302,8 @@ async function deployInPlace(
       auditHead,
       // The stopped change finished before this plan, as the dry run said (finishesFirst).
       ...(finished ? { finishedFirst: finishedFirst(finished.record) } : {}),
+      // Its deploy tag is due, as any deployment's that went live and was verified.
+      ...(finished ? finishedFirstRecord(finished.record.kind, finished.record, finished.auditHead) : {}),
     };
     if (!record) return { ...summary, outcome: 'synced' };
     const rolledBackTo = await rollBackIfNotServed(site, plan, record, options);

@@ -167,4 +167,19 @@ export interface DeploySummary extends DeployIdentity {
    * with what its finish recorded where that is not succeeded (failed: the CDN did not serve it).
    */
   finishedFirst?: FinishedFirst;
+  /**
+   * The change finishedFirst names, where its finish succeeded and made a release live for everyone
+   * (a deploy, a rollback, a canary's promote): what its deploy tag carries, as its own run would
+   * have tagged it (finishedFirstTag in git/deploy-tag.ts).
+   */
+  finishedFirstRecord?: {
+    deployId: string;
+    kind: string;
+    commit: string;
+    artifactDigest: string;
+    request: RequestInfo;
+    /** The commit live before it: what a rollback's tag says it took down. */
+    fromCommit: string | null;
+    auditHead: AuditHead;
+  };
 }

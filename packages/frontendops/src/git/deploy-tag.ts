@@ -183,6 +183,40 @@ export function taggedChange(summary: {
 }
 
 /**
+ * The deploy tag of the stopped change a run finished before its own (DeploySummary
+ * finishedFirstRecord), as that change's own run would have made it: its build, who asked for it and
+ * in what words, and the audit head after its finish. Null when the run finished none to tag.
+ */
+export function finishedFirstTag(summary: {
+  stack: string;
+  app: string;
+  finishedFirstRecord?: {
+    deployId: string;
+    kind: string;
+    commit: string;
+    artifactDigest: string;
+    request: { text: string; message?: string };
+    fromCommit: string | null;
+    auditHead: AuditHead;
+  };
+}): DeployTagInput | null {
+  const change = summary.finishedFirstRecord;
+  if (!change) return null;
+  return {
+    sha: change.commit,
+    artifactDigest: change.artifactDigest,
+    request: tagRequest(change.request),
+    app: summary.app,
+    stack: summary.stack,
+    deployId: change.deployId,
+    ...(change.kind === 'rollback'
+      ? { rollback: rollbackOf({ kind: 'rollback', commit: change.commit, fromCommit: change.fromCommit }) }
+      : {}),
+    auditHead: formatAuditHead(change.auditHead),
+  };
+}
+
+/**
  * Whether two deploy tag messages record the same deployment: the same trailers, but for the
  * request words (words, not the record).
  */

@@ -157,6 +157,13 @@ it('a redeploy of another build that first finishes a stopped deploy names it in
     const result = await post('redeploy', { deployId: plan.deployId, to: C1 });
     // What the run did first, as run_sync and the CLI say it: not the redeploy alone.
     expect(result).toMatchObject({ outcome: 'succeeded', commit: C1, finishedFirst: stopped });
+    // The deployment it finished gets its own deploy tag, of its build (before, none: only the
+    // redeploy's own tag was made).
+    const finishedTag = String(result.finishedFirstTag);
+    const trailers = parseTrailers(await repo.git(['tag', '-l', '--format=%(contents)', finishedTag]));
+    expect(trailers).toMatchObject({ 'Deploy-Id': stopped, Stack: STACK });
+    expect((await repo.git(['rev-list', '-n', '1', finishedTag])).trim()).toBe(C2);
+    expect(result.tag).not.toBe(finishedTag);
     const done = (event: ConsoleEvent) => event.runId === result.runId && event.event.type === 'done';
     await events.waitFor(done);
     expect(events.events.find(done)?.event).toMatchObject({

@@ -552,9 +552,10 @@ export async function finish(
   const summary = ahead?.summary ?? done;
   const refusal = ahead?.refusal ?? null;
   let tag: string | undefined;
+  let firstTag: string | undefined;
   let untagged: string | undefined;
   try {
-    tag = await tagIfDeployed(ctx, summary, flags, git);
+    ({ tag, firstTag } = await tagIfDeployed(ctx, summary, flags, git));
   } catch (error) {
     // The change is made and recorded: what failed is a step after it, so the run failed (1), never
     // a refusal (2, "nothing was changed"). The summary still follows.
@@ -565,6 +566,8 @@ export async function finish(
     ...(refusal ? { refusedBy: refusal } : {}),
     siteUrl: site.target.siteUrl ?? null,
     tag: tag ?? null,
+    // The deploy tag of the stopped change it finished first (finishedFirst), made before its own.
+    ...(firstTag ? { finishedFirstTag: firstTag } : {}),
   };
   const takenDown = await rolledBackNote(site, summary);
   if (summary.outcome === 'failed' || untagged) ctx.exitCode = 1;
@@ -593,6 +596,7 @@ export async function finish(
         ctx.io.stdout,
         `  first: ${summary.finishesFirst ? describeFinish(summary.finishesFirst, summary.stack, as === 'promote') : summary.finishedFirst && describeFinished(summary.finishedFirst)}`,
       );
+      if (firstTag) say(ctx.io.stdout, `  its tag: ${firstTag}`);
     }
     if (takenDown) say(ctx.io.stdout, `  note: ${takenDown}`);
     if (summary.dryRun && !summary.noop)
@@ -637,26 +641,35 @@ async function rolledBackNote(site: Site, summary: DeploySummary): Promise<strin
   return rollback && describeRolledBackAway(rollback);
 }
 
-/** Every deploy path makes the deploy tag; without a repository here it is skipped, saying so. */
+/**
+ * Every deploy path makes the deploy tag; without a repository here it is skipped, saying so. A
+ * stopped change the run finished first (finishedFirstRecord) gets its own tag too, made first.
+ */
 async function tagIfDeployed(
   ctx: CliContext,
   summary: DeploySummary,
   flags: CommonFlags,
   known: GitHost | null,
-): Promise<string | undefined> {
+): Promise<{ tag?: string; firstTag?: string }> {
   // A no-op that finished an interrupted change of this release tags that change, which went live
   // and was recorded now (the run that made it live stopped before its tag): taggedChange.
   const done = summary.noop ? summary.finishedInterrupted : undefined;
-  if (!flags.tag || summary.dryRun || (summary.noop && !done) || summary.outcome === 'failed')
-    return undefined;
+  const own = !(summary.noop && !done) && summary.outcome !== 'failed';
+  const first = summary.finishedFirstRecord;
+  if (!flags.tag || summary.dryRun || (!own && !first)) return {};
   const git = known ?? (await openGit(ctx, flags));
   if (!git) {
     ctx.io.stderr.write(
       'note: no deploy tag: not in a git repository (pass --repo <dir> or --github <owner/repo>)\n',
     );
-    return undefined;
+    return {};
   }
-  const { createDeployTag, taggedChange, tagRequest } = await import('../../git/deploy-tag.ts');
+  const { createDeployTag, finishedFirstTag, taggedChange, tagRequest } = await import(
+    '../../git/deploy-tag.ts'
+  );
+  const firstInput = finishedFirstTag(summary);
+  const firstTag = firstInput ? (await createDeployTag(git, firstInput)).name : undefined;
+  if (!own) return { ...(firstTag ? { firstTag } : {}) };
   const tag = await createDeployTag(git, {
     sha: summary.commit,
     artifactDigest: summary.artifactDigest,
@@ -665,7 +678,7 @@ async function tagIfDeployed(
     stack: summary.stack,
     ...taggedChange(summary),
   });
-  return tag.name;
+  return { tag: tag.name, ...(firstTag ? { firstTag } : {}) };
 }
 
 /** The one summary object of --json: deploy id, commit, counts, invalidation, verification, duration. */
