@@ -16,6 +16,7 @@ import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 import {
   type AgentServersInProcess,
+  type CliRun,
   cli,
   serveAgentServersInProcess,
   writeStdioMcpConfig,
@@ -27,6 +28,8 @@ let outputs: string;
 let mcpConfig: string;
 let infraEnv: Record<string, string>;
 let http: AgentServersInProcess | undefined;
+/** "Deploy the latest dashboard" --yes, the agent's servers spawned over stdio: what it said. */
+let deployedOverStdio: CliRun;
 /**
  * The stack and the repository as the cases start from them: nothing deployed, no tag; the latest
  * dashboard deployed by the agent (stdio), tagged; then v3 deployed and rolled back (see the last block).
@@ -47,7 +50,10 @@ beforeAll(async () => {
   infraEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config };
   mcpConfig = await writeStdioMcpConfig({ outputs, repoDir: repo.dir, infraEnv, dir: t.tmp });
   fresh = await snapshotStackAndRepo(t.site, repo);
-  expect((await agent(['Deploy the latest dashboard', '--yes'])).code).toBe(0);
+  // The agent's own environment holds none of the keys its servers deploy with.
+  expect(process.env.AWS_SECRET_ACCESS_KEY).not.toBe(t.s3.credentials.secretAccessKey);
+  deployedOverStdio = await agent(['Deploy the latest dashboard', '--yes']);
+  expect(deployedOverStdio.code, deployedOverStdio.stderr).toBe(0);
   latestDeployed = await snapshotStackAndRepo(t.site, repo);
 });
 afterAll(async () => {
@@ -219,11 +225,9 @@ describe('frontendops agent, its servers over HTTP in this process', () => {
 
 describe('frontendops agent, its servers spawned over stdio (no AWS keys in its environment)', () => {
   it('"Deploy the latest dashboard" --yes: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
-    await fresh.restore();
-    // The agent's own environment holds none of the keys its servers deploy with.
-    expect(process.env.AWS_SECRET_ACCESS_KEY).not.toBe(t.s3.credentials.secretAccessKey);
-    const run = await agent(['Deploy the latest dashboard', '--yes']);
-    expect(run.code).toBe(0);
+    // The run in beforeAll (from nothing deployed, no tag), and the stack and repository it left.
+    await latestDeployed.restore();
+    const run = deployedOverStdio;
     for (const step of [
       'latest_commit',
       'get_deploy_target',
@@ -260,23 +264,27 @@ describe('frontendops agent, its servers spawned over stdio (no AWS keys in its 
 
 describe('frontendops agent, its servers over HTTP again', () => {
   servedOverHttp();
+  /** The steps of the rollback case below, run once from the latest deployed: what each said, and v3's page. */
+  let v3: string;
+  let deployed: CliRun;
+  let servedAfterDeploy: string | null;
+  let rollback: CliRun;
   beforeAll(async () => {
-    // The steps of the rollback case below, for the case after it.
     await latestDeployed.restore();
-    await addRelease('v3');
-    for (const words of ['ship the newest dashboard', 'roll back to the previous version'])
-      expect((await overHttp([words, '--yes', '--json'])).code).toBe(0);
+    v3 = await addRelease('v3');
+    deployed = await overHttp(['ship the newest dashboard', '--yes', '--json']);
+    servedAfterDeploy = await hostingIndex();
+    rollback = await overHttp(['roll back to the previous version', '--yes', '--json']);
     rolledBack = await snapshotStackAndRepo(t.site, repo);
   });
 
   it('a second release, then "roll back to the previous version" --yes --json', async () => {
-    await latestDeployed.restore();
-    const v3 = await addRelease('v3');
-    const deployed = await overHttp(['ship the newest dashboard', '--yes', '--json']);
+    // The steps beforeAll ran, and the stack and repository they left.
+    await rolledBack.restore();
     expect(JSON.parse(deployed.stdout), deployed.stderr).toMatchObject({ outcome: 'succeeded', commit: v3 });
-    expect(await hostingIndex()).toContain('Sophia v3');
+    expect(servedAfterDeploy).toContain('Sophia v3');
 
-    const run = await overHttp(['roll back to the previous version', '--yes', '--json']);
+    const run = rollback;
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({
