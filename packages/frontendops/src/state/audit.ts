@@ -1560,18 +1560,23 @@ function brokenLog(
 /** An entry of the deploy chain as words name it: its kind and number ("canary-start entry 7"). */
 const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.seq}`;
 
+/** Where a publish log breaks, as brokenLog tells it. */
+type BrokenLog = NonNullable<ReturnType<typeof brokenLog>>;
+/** A publish log verify did not read, and how that is said ("staging's could not be read"). */
+type UnreadLog = { stack?: string | undefined; said: string };
+
 /** What unpublishedDigests knows of a release no publish log read records under the digest it went out as. */
 interface Unrecorded {
   /** "entry 5 records app@abc1234 going out as sha256:…" */
   release: string;
   /** The entry that says the release was found in a log not read (`publishedIn`), and that log. */
-  found: { entry: AuditEntry; log: { stack?: string | undefined; said: string } } | undefined;
+  found: { entry: AuditEntry; log: UnreadLog } | undefined;
   /** A log that records it past the entry where that log breaks (brokenLog), and that record's number. */
-  past: (NonNullable<ReturnType<typeof brokenLog>> & { seq: number }) | undefined;
+  past: (BrokenLog & { seq: number }) | undefined;
   /** The digests the logs read record for its commit, if any. */
   digests: Set<unknown> | undefined;
-  broken: readonly NonNullable<ReturnType<typeof brokenLog>>[];
-  unread: readonly { stack?: string | undefined; said: string }[];
+  broken: readonly BrokenLog[];
+  unread: readonly UnreadLog[];
 }
 
 /**
@@ -1643,8 +1648,8 @@ const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecor
 function unpublishedDigests(
   deployEntries: readonly AuditEntry[],
   log: readonly AuditEntry[],
-  unread: readonly { stack?: string | undefined; said: string }[] = [],
-  broken: readonly NonNullable<ReturnType<typeof brokenLog>>[] = [],
+  unread: readonly UnreadLog[] = [],
+  broken: readonly BrokenLog[] = [],
 ): AuditProblem[] {
   const published = new Map<string, Set<unknown>>();
   for (const entry of [...log, ...deployEntries]) {
