@@ -193,6 +193,10 @@ export async function runAtomic(
       assertMarkerAsRecordedAhead(site),
       readAtomicContext(site, nowOf(options)),
     ] as const);
+    // The run refuses a crash-recovery record FrontendOps did not write before it finishes or drops
+    // it (settleAtomic): said now, not as a change it finishes first.
+    const recorded = await ctx.atomic.readPending();
+    if (recorded) await checkAtomicPending(site, recorded, { pointer: ctx.statePointer });
     // A refusal of what this operation chose is the run's too, after its settle finished the change
     // stopped past its switch (settleAtomic): the dry run names that one, in its words.
     const chosen = async () => prepare(site, op, ctx, await choose(ctx));
@@ -692,7 +696,7 @@ export async function settleAtomic(
     step: 'resume',
     detail: `found interrupted ${pending.op} ${pending.plan.deployId}`,
   });
-  const held = await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending));
+  const held = await checkAtomicPending(site, pending);
   if (held.switched) {
     return {
       abandoned: null,
@@ -711,6 +715,20 @@ export async function settleAtomic(
   // before then leaves it to the next one, which records it (before, it was gone, and the release
   // index it wrote read as written around the chain).
   return { abandoned: held, finished: null };
+}
+
+/**
+ * The check an atomic crash-recovery record passes before anything of it is finished, switched or
+ * recorded (assertAtomicPendingSound, then heldToItsWrites): TAMPERED for one FrontendOps did not
+ * write. Reads only; returns the record to finish with. The settle runs it under the lock; a dry run
+ * and `status` say its refusal before any change.
+ */
+export async function checkAtomicPending(
+  site: Site,
+  pending: AtomicPending,
+  known?: LiveRead,
+): Promise<AtomicPending> {
+  return heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending, known));
 }
 
 /**

@@ -1,6 +1,7 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
+import { checkAtomicPending } from '../deploy/atomic-apply.ts';
 import { type AtomicContext, driftOf, STORE_CHANGED_OUTSIDE as OUTSIDE } from '../deploy/atomic-live.ts';
 import { checkPending } from '../deploy/live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
@@ -105,16 +106,17 @@ export async function readStatus(
         }).catch(() => null)
       : null;
   const recordHolds = standing === null ? null : standing !== 'unbound';
-  // The in-place crash-recovery record is the deployer role's to write: the next change holds it to
-  // what FrontendOps writes (checkPending) and refuses one planted, TAMPERED; said as that refusal,
-  // never as an interrupted change (read only where such a record exists).
-  const pendingRefused =
-    pending && !atomicPending ? await refusalOf(checkPending(site, pending, { pointer })) : null;
-  const believed = pendingRefused ? null : pending;
+  // A crash-recovery record is the deployer role's to write: the next change holds it to what
+  // FrontendOps writes (checkPending, checkAtomicPending) and refuses one planted, TAMPERED; said as
+  // that refusal, never as an interrupted change (checked only where such a record exists).
+  const pendingRefused = atomicPending
+    ? await refusalOf(checkAtomicPending(site, atomicPending, { pointer }))
+    : pending && (await refusalOf(checkPending(site, pending, { pointer })));
+  const [believed, believedAtomic] = pendingRefused ? [null, null] : [pending, atomicPending];
   const stopped = await stoppedWriter(
     verified,
     { pointer: live, bindings, recordHolds },
-    atomicPending ?? believed,
+    believedAtomic ?? believed,
   );
   // A record the chain does not bind says nothing of who asked for the release.
   const { recorded, told } = recordedView({
@@ -137,7 +139,7 @@ export async function readStatus(
             state: shown,
             now,
           },
-          pending: atomicPending,
+          pending: believedAtomic,
           stateOutside: outside.includes(ATOMIC_STATE),
           // An index the store names is held to the same reading of the chain as the pointer, the
           // state and the store beside it: status changes nothing, and says what one moment showed.
@@ -157,8 +159,8 @@ export async function readStatus(
       tag: tags.get(live.deployId) ?? null,
     },
     releases: (live?.releases ?? []).map(toReleaseView),
-    pending: atomicPending
-      ? atomicPendingView(atomicPending, store && 'read' in store ? store.read.value : null)
+    pending: believedAtomic
+      ? atomicPendingView(believedAtomic, store && 'read' in store ? store.read.value : null)
       : believed && inPlacePendingView(believed),
     pin: pin && toPinView(pin),
     mode: site.mode,
