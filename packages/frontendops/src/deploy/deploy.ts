@@ -49,6 +49,7 @@ import {
   assertAtomicPendingSound,
   assertPreviousWasLive,
   checkPending,
+  checkPendingUnlocked,
   inPlaceKeptPrefixes,
   isUnrecordedBuild,
   type LiveRead,
@@ -146,7 +147,8 @@ async function deployInPlace(
     // The run holds a crash-recovery record to what FrontendOps writes before it finishes or
     // supersedes it (settlePending): one the deployer role planted is refused now as then, not said
     // as a change the run finishes first.
-    if (pending) await checkPending(site, pending, { pointer });
+    // (Read without the lock: a deploy's switch read half before, half after, is not taken for one.)
+    if (pending) await checkPendingUnlocked(site, pending, { pointer });
     // A change stopped after it went live is finished first (settlePending): planned from what it
     // made live, as the run plans once it finished it; one that never went live left its copies uncertain.
     const stopped = pending && wentLive(pending, pointer?.value) ? pending.plan : null;

@@ -292,6 +292,27 @@ export async function checkPending(
 }
 
 /**
+ * checkPending for a reader that holds no lock (status, a dry run). A deploy moves the live pointer,
+ * then marks its record moved: read together, the pointer may be the one from before its switch and
+ * the record the one after, which is what a planted record says. So a refusal stands only if a second
+ * reading is refused too, the record read before the pointer (the order opposite to their writes):
+ * its refusal is thrown; none (passed, or the record gone: finished meanwhile) returns.
+ */
+export async function checkPendingUnlocked(
+  site: Site,
+  pending: PendingDeploy,
+  known: LiveRead,
+): Promise<void> {
+  try {
+    await checkPending(site, pending, known);
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'TAMPERED')) throw error;
+    const again = await site.records.readPending();
+    if (again) await checkPending(site, again, { pointer: await site.records.readPointer() });
+  }
+}
+
+/**
  * Whether an atomic operation's record is of a migration that switches: a migration switches only
  * from no pointer (the stack's first atomic switch, to the release its in-place pointer has live),
  * the one switch of a plan that changes no live release. assertAtomicPendingSound lets only it

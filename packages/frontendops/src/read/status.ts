@@ -3,7 +3,7 @@
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
 import { checkAtomicPending } from '../deploy/atomic-apply.ts';
 import { type AtomicContext, driftOf, STORE_CHANGED_OUTSIDE as OUTSIDE } from '../deploy/atomic-live.ts';
-import { checkPending } from '../deploy/live.ts';
+import { checkPendingUnlocked } from '../deploy/live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { backendErrorName, type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
@@ -108,10 +108,11 @@ export async function readStatus(
   const recordHolds = standing === null ? null : standing !== 'unbound';
   // A crash-recovery record is the deployer role's to write: the next change holds it to what
   // FrontendOps writes (checkPending, checkAtomicPending) and refuses one planted, TAMPERED; said as
-  // that refusal, never as an interrupted change (checked only where such a record exists).
+  // that refusal, never as an interrupted change (checked only where such a record exists; an
+  // in-place deploy's switch read half before, half after, is not taken for one: checkPendingUnlocked).
   const pendingRefused = atomicPending
     ? await refusalOf(checkAtomicPending(site, atomicPending, { pointer }))
-    : pending && (await refusalOf(checkPending(site, pending, { pointer })));
+    : pending && (await refusalOf(checkPendingUnlocked(site, pending, { pointer })));
   const [believed, believedAtomic] = pendingRefused ? [null, null] : [pending, atomicPending];
   const stopped = await stoppedWriter(
     verified,
