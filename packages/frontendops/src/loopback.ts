@@ -21,7 +21,8 @@ export function isLoopbackName(hostname: string): boolean {
 /**
  * Whether a host to listen on (--host) is this machine only, so that the server checks the Host names
  * it is asked by (loopbackHostNames): localhost, or a loopback address in any spelling. A name that
- * merely starts with "127." counts too: it is then answered under the usual names only.
+ * merely starts with "127." counts too: it is then answered under the usual names only (the
+ * "not only on this machine" warnings ask isLoopbackName, which such a name is not).
  */
 export function isLoopbackBind(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || isLoopbackAddress(host);

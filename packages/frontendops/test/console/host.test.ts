@@ -7,6 +7,8 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { printAddress } from '../../src/cli/commands/console.ts';
+import type { CliIo } from '../../src/cli/io.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { isAllowedHost } from '../../src/console/auth.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
@@ -107,5 +109,33 @@ describe('isAllowedHost', () => {
     }
     expect(isAllowedHost(req('[::1]:8080'), '0:0:0:0:0:0:0:1', 8080)).toBe(true);
     expect(isAllowedHost(req('[::ffff:7f00:1]:8080'), '::ffff:127.0.0.1', 8080)).toBe(true);
+  });
+});
+
+describe('the "not only on this machine" warning', () => {
+  const printed = (host: string) => {
+    let out = '';
+    printAddress(
+      {
+        stdout: {
+          write: (chunk: string) => {
+            out += chunk;
+          },
+        },
+      } as CliIo,
+      'http://x/',
+      't',
+      host,
+    );
+    return out;
+  };
+
+  it('is printed for a name that merely starts with "127." (it may resolve anywhere), not for loopback', () => {
+    expect(printed('127.evil.example')).toContain(
+      'warning: listening on 127.evil.example, not only on this machine.',
+    );
+    expect(printed('0.0.0.0')).toContain('warning: listening on 0.0.0.0');
+    for (const host of ['127.0.0.2', '::1', 'localhost', '0:0:0:0:0:0:0:1'])
+      expect(printed(host), host).not.toContain('warning');
   });
 });

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import type { ConsoleServer } from '../../console/server.ts';
-import { isLoopbackBind } from '../../loopback.ts';
+import { isLoopbackName } from '../../loopback.ts';
 import { actor, type CliContext, chooseStack, loadCliConfig, parsePort } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { say } from '../io.ts';
@@ -153,7 +153,8 @@ export function printAddress(io: CliIo, url: string, token: string, host: string
     io.stdout,
     'Open that address once; this browser then stays signed in. Anyone with the token can deploy.',
   );
-  if (host && !isLoopbackBind(host))
+  // Warned by what the name is, not what it is answered as: "127.evil.example" may be anywhere.
+  if (host && !isLoopbackName(host))
     say(io.stdout, `warning: listening on ${host}, not only on this machine.`);
 }
 

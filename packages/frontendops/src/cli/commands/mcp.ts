@@ -7,7 +7,7 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Command } from 'commander';
 import type { GitHostFlags } from '../../adapters/git-host.ts';
-import { isLoopbackBind } from '../../loopback.ts';
+import { isLoopbackName } from '../../loopback.ts';
 import type { CliContext } from '../context.ts';
 import { loadCliConfig, parsePort, parseSeconds, stackGiven } from '../context.ts';
 
@@ -181,7 +181,8 @@ async function serveFromFlags(
   io.stderr.write(
     `frontendops ${label} MCP server listening on ${serving.url} (bearer token from ${MCP_TOKEN_ENV})\n`,
   );
-  if (flags.host && !isLoopbackBind(flags.host)) {
+  // Warned by what the name is (isLoopbackName): "127.evil.example" may resolve anywhere.
+  if (flags.host && !isLoopbackName(flags.host)) {
     io.stderr.write(
       `warning: bound to ${flags.host}; anyone who can reach it and holds the token can use the tools.\n`,
     );
