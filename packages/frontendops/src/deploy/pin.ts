@@ -17,7 +17,7 @@ import { clearPin, type PinRecord, type PinShown, readPin, writePin } from '../s
 import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
-import { describePointer } from './atomic-apply.ts';
+import { describePointer, nowOf } from './atomic-apply.ts';
 import { atomicRecordsOf, driftOf, readAtomicContext, STORE_CHANGED_OUTSIDE } from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
 import { takeDeployLockReading } from './deploy-lock.ts';
@@ -28,6 +28,8 @@ export interface PinOptions {
   to?: string;
   request: RequestInfo;
   waitMs?: number;
+  /** The clock which kept releases (previews, retained ones) are judged by; the real one by default. */
+  now?: () => Date;
 }
 
 /**
@@ -39,7 +41,10 @@ export async function pinRelease(
   options: PinOptions,
 ): Promise<{ pin: PinRecord; created: boolean }> {
   return withDeployLock(site, options, async (lock, finished) => {
-    const [read, unfinished] = await Promise.all([site.records.readPointer(), notWhatIsServed(site)]);
+    const [read, unfinished] = await Promise.all([
+      site.records.readPointer(),
+      notWhatIsServed(site, options),
+    ]);
     if (unfinished) throw unfinished;
     const live = read?.value;
     if (!live) {
@@ -120,10 +125,10 @@ export function pinNotLiveError(refused: PinNotLive): FrontendOpsError {
  *   back, or roll back to the one served, which pins.
  * In place the pointer is the switch itself: null, as where the store serves what the state records.
  */
-async function notWhatIsServed(site: Site): Promise<FrontendOpsError | null> {
+async function notWhatIsServed(site: Site, options: PinOptions): Promise<FrontendOpsError | null> {
   if (site.mode !== 'atomic') return null;
   const [ctx, pending] = await Promise.all([
-    readAtomicContext(site, Date.now()),
+    readAtomicContext(site, nowOf(options)),
     atomicRecordsOf(site).readPending(),
   ]);
   if (
