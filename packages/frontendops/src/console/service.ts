@@ -15,7 +15,7 @@ import type { GitHost } from '../ports.ts';
 import { boundLiveDeployId, readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
 import { readStatus } from '../read/status.ts';
-import { readAuditAnchors, readDeployTags } from '../read/tags.ts';
+import { readAuditAnchors, readDeployTags, tagOf } from '../read/tags.ts';
 import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem, PolicyChangeItem } from '../read/views.ts';
 import { forOperation, type Site } from '../site.ts';
@@ -189,7 +189,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         // Live only as the chain binds the pointer, as the history says.
         liveDeployId: boundLiveDeployId(pointer?.value ?? null, bindings),
         audit,
-        tag: tags.get(deployId) ?? null,
+        tag: tagOf(tags, site.target.stack, record),
       });
     },
 

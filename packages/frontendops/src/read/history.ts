@@ -17,6 +17,7 @@ import type { AuditEntry } from '../state/audit-entry.ts';
 import { LIVE } from '../state/names.ts';
 import { cursorStartedAt, type DeploymentRecord, type LivePointer } from '../state/records.ts';
 import { LEFT_OUT_CHECK, leftOutSentence } from './history-words.ts';
+import { type DeployTags, tagOf } from './tags.ts';
 import { type HistoryPage, historyTime, type PolicyChangeItem, toHistoryItem } from './views.ts';
 
 /**
@@ -27,7 +28,7 @@ import { type HistoryPage, historyTime, type PolicyChangeItem, toHistoryItem } f
  */
 export async function readHistory(
   site: Site,
-  options: { limit?: number; before?: string; tags?: ReadonlyMap<string, string> } = {},
+  options: { limit?: number; before?: string; tags?: DeployTags } = {},
 ): Promise<HistoryPage> {
   const { state, target } = site;
   const [page, pointer, chain] = await Promise.all([
@@ -66,7 +67,10 @@ export async function readHistory(
   return {
     stack: target.stack,
     deployments: records.map((record) =>
-      toHistoryItem(record, { liveDeployId, tag: options.tags?.get(record.deployId) ?? null }),
+      toHistoryItem(record, {
+        liveDeployId,
+        tag: options.tags ? tagOf(options.tags, target.stack, record) : null,
+      }),
     ),
     policyChanges: policy.changes,
     // A row whose record is gone, or is another deployment's, or no entry records as it reads; a

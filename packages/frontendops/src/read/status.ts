@@ -31,6 +31,7 @@ import { markerRefusal, readEnvironmentMarkerStored } from '../state/environment
 import { ATOMIC_STATE, LIVE, PIN, recordName, releaseIndexName } from '../state/names.ts';
 import { readPinStored } from '../state/pin.ts';
 import type { DeploymentRecord, LivePointer, PendingDeploy } from '../state/records.ts';
+import { type DeployTags, tagOf } from './tags.ts';
 import {
   type ServedReleaseView,
   type ServedView,
@@ -41,16 +42,13 @@ import {
 } from './views.ts';
 
 /**
- * `tags`: deploy id → deploy tag name, when the reader knows the git host (the console, the CLI).
+ * `tags`: the deploy tags (readDeployTags), when the reader knows the git host (the console, the CLI).
  *
  * On an atomic stack it also reads the CDN's release store (the key edges route by: one read of the
  * site's ReleaseStore, the reader a deploy's drift check uses) and holds it against the record the
  * way that check does (driftOf): `served` says what visitors get when it is not what was recorded.
  */
-export async function readStatus(
-  site: Site,
-  tags: ReadonlyMap<string, string> = new Map(),
-): Promise<StatusView> {
+export async function readStatus(site: Site, tags: DeployTags = new Map()): Promise<StatusView> {
   const atomicRecords =
     site.mode === 'atomic' ? createAtomicRecords(site.state, site.target.statePrefix) : null;
   const [pointer, pending, pinRead, atomicRead, atomicPending, store, chain, markerRead] = await Promise.all([
@@ -157,7 +155,7 @@ export async function readStatus(
       // Who asked and why: only a record an entry binds vouches for them (an old chain's entry records
       // its build and outcome, not its request: recordStanding).
       request: told && standing === 'bound' ? toRequestView(told.request) : null,
-      tag: tags.get(live.deployId) ?? null,
+      tag: tagOf(tags, site.target.stack, live),
     },
     releases: (live?.releases ?? []).map(toReleaseView),
     pending: believedAtomic

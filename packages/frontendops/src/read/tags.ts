@@ -1,11 +1,17 @@
-/** Deploy tags as readers use them. Deploy id → deploy tag name, from the git host; empty (and a note in the log) when it cannot be read. */
+/**
+ * Deploy tags as readers use them. Deploy id → deploy tag, from the git host; empty (and a note in
+ * the log) when it cannot be read. A tag is named beside a deployment only through tagOf.
+ */
 
 import { parseAuditHead } from '../contract/audit-head.ts';
 import { type DeployTag, listDeployTags, sameRecord } from '../git/deploy-tag.ts';
 import type { GitHost } from '../ports.ts';
 import type { AuditAnchor } from '../state/audit.ts';
 
-export async function readDeployTags(git: GitHost | null | undefined): Promise<Map<string, string>> {
+/** Deploy id → the one deploy tag of that id (readDeployTags). */
+export type DeployTags = ReadonlyMap<string, DeployTag>;
+
+export async function readDeployTags(git: GitHost | null | undefined): Promise<Map<string, DeployTag>> {
   if (!git) return new Map();
   try {
     // Newest first: the first tag of a deployment is the last. Tags of one deploy id that record
@@ -19,12 +25,32 @@ export async function readDeployTags(git: GitHost | null | undefined): Promise<M
       if (first === undefined) named.set(tag.deployId, tag);
       else if (first && !sameRecord(first.message, tag.message)) named.set(tag.deployId, null);
     }
-    return new Map([...named].flatMap(([id, tag]) => (tag ? [[id, tag.name] as const] : [])));
+    return new Map([...named].flatMap(([id, tag]) => (tag ? [[id, tag] as const] : [])));
   } catch (error) {
     // Tags are a nicety where they are shown: a read still answers when the git host does not.
     console.error('[frontendops] could not list deploy tags:', (error as Error).message);
     return new Map();
   }
+}
+
+/**
+ * The name of the deploy tag shown beside a deployment of `stack` (a record, a live release), or
+ * null. Anyone who can push can push a tag on its commit with its deploy id and any build or stack,
+ * after deleting its true one: a tag whose commit, build or stack is not the deployment's is a tag
+ * and no more, as a moved one is (listDeployTags).
+ */
+export function tagOf(
+  tags: DeployTags,
+  stack: string,
+  deployment: { deployId: string; commit: string; artifactDigest: string },
+): string | null {
+  const tag = tags.get(deployment.deployId);
+  const holds =
+    tag !== undefined &&
+    tag.sha === deployment.commit &&
+    tag.artifactDigest === deployment.artifactDigest &&
+    tag.stack === stack;
+  return holds ? tag.name : null;
 }
 
 /**

@@ -81,7 +81,7 @@ describe('a deploy tag pushed ahead of its deployment', () => {
     expect(await createDeployTag(host, real)).toMatchObject({ name: `${DAY}-1`, created: false });
     // Two tags of one deployment saying the same: the first is named.
     await push(`${DAY}-2`, real.sha, formatDeployMessage({ ...real, request: 'again' }));
-    expect((await readDeployTags(host)).get(real.deployId)).toBe(`${DAY}-1`);
+    expect((await readDeployTags(host)).get(real.deployId)?.name).toBe(`${DAY}-1`);
   });
 });
 

@@ -4,6 +4,7 @@ import { againCommand } from '../../deploy/again-command.ts';
 import { escapeOnOneLine as oneLine } from '../../engine/text.ts';
 import type { GitHost } from '../../ports.ts';
 import { describeServed } from '../../read/served-words.ts';
+import type { DeployTags } from '../../read/tags.ts';
 import { describeReplacedPin } from '../../state/pin-words.ts';
 import { type CliContext, parseWholeNumber, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
 import { say } from '../io.ts';
@@ -251,7 +252,7 @@ function describePending(pending: PendingView): string {
 }
 
 /** Deploy tags of the repository here, to show beside releases (none outside a repository). */
-async function tagsHere(ctx: CliContext): Promise<Map<string, string>> {
+async function tagsHere(ctx: CliContext): Promise<DeployTags> {
   const [{ openLocalGit }, { readDeployTags }] = await Promise.all([
     import('../../adapters/git-local.ts'),
     import('../../read/tags.ts'),
