@@ -37,7 +37,8 @@ export async function readDeployTags(git: GitHost | null | undefined): Promise<M
  * The name of the deploy tag shown beside a deployment of `stack` (a record, a live release), or
  * null. Anyone who can push can push a tag on its commit with its deploy id and any build or stack,
  * after deleting its true one: a tag whose commit, build or stack is not the deployment's is a tag
- * and no more, as a moved one is (listDeployTags).
+ * and no more, as a moved one is (listDeployTags). A tag naming no stack (as the first versions made
+ * them) is held to its commit and build.
  */
 export function tagOf(
   tags: DeployTags,
@@ -49,7 +50,9 @@ export function tagOf(
     tag !== undefined &&
     tag.sha === deployment.commit &&
     tag.artifactDigest === deployment.artifactDigest &&
-    tag.stack === stack;
+    // Tags made before tags recorded their stack name none: such a tag, saying this deployment's
+    // commit and build, is still its own; one naming another stack is not.
+    (tag.stack === undefined || tag.stack === stack);
   return holds ? tag.name : null;
 }
 

@@ -120,10 +120,15 @@ describe('a deploy tag on the right commit with its deploy id', () => {
     expect(await named()).toEqual({ status: null, history: null, console: null, first: tags.first });
   });
 
-  it('recording another stack, or none, is named beside it by no reader', async () => {
+  it('recording another stack is named beside it by no reader', async () => {
     await forge({ artifactDigest: second.artifactDigest, stack: 'staging' });
     expect(await named()).toMatchObject({ status: null, history: null, console: null });
-    await forge({ artifactDigest: second.artifactDigest });
+  });
+
+  it('recording no stack (as the first versions made tags) is held to its commit and build', async () => {
+    await forge({ artifactDigest: first.artifactDigest });
     expect(await named()).toMatchObject({ status: null, history: null, console: null });
+    await forge({ artifactDigest: second.artifactDigest });
+    expect(await named()).toMatchObject({ status: FORGED, history: FORGED, console: FORGED });
   });
 });
