@@ -400,6 +400,8 @@ export function createToolGate(options: GateOptions): ToolGate {
     const flight: Flight = { tool: name, stack, approvals: [] };
     if (contract.impact !== 'read') inFlight = flight;
     let result: CallToolResult;
+    // The plan the change carries out, where known (a model's canary start: planned when asked).
+    let planned = handle?.deployId ?? hints.deployId;
     try {
       // What the words name is checked on every stack: a change of another release or share is never
       // `--yes`'s to approve, and where no approval is needed (an unprotected stack) it needs one now.
@@ -407,6 +409,7 @@ export function createToolGate(options: GateOptions): ToolGate {
       const needsApproval =
         contract.impact === 'destructive' && (handle?.approvalRequired ?? !unprotected.has(stack));
       if (needsApproval || departs !== undefined) {
+        planned ??= await canaryPlan(name, args);
         const request: ApprovalRequest = {
           action: actionOf(name),
           stack: stack || "the server's stack",
@@ -417,7 +420,7 @@ export function createToolGate(options: GateOptions): ToolGate {
               hints.approvalSummary ??
               describeCall(name, args, stack || "the server's stack"),
           ),
-          ...(handle ? { deployId: handle.deployId } : hints.deployId ? { deployId: hints.deployId } : {}),
+          ...(planned ? { deployId: planned } : {}),
         };
         const decision = await options.approve(request, {
           asked: options.asked,
@@ -448,11 +451,10 @@ export function createToolGate(options: GateOptions): ToolGate {
 
       emit({ type: 'call', tool: name, args: options.redactor.value(args) as Record<string, unknown> });
       if (contract.impact === 'destructive') {
-        const deployId = handle?.deployId ?? hints.deployId;
         change = {
           tool: name,
           stack: stack || "the server's stack",
-          ...(deployId ? { deployId } : {}),
+          ...(planned ? { deployId: planned } : {}),
           description: options.redactor.text(
             handle?.description ??
               hints.approvalSummary ??
@@ -519,6 +521,35 @@ export function createToolGate(options: GateOptions): ToolGate {
       text,
       ...(declined ? { declined: true } : {}),
     });
+  }
+
+  /**
+   * The plan a canary start carries out, where no caller named it (a model gives no hints): its deploy
+   * id, from the infra server's plan_deploy of the same build (a canary's plan is that deploy's plan).
+   * With it the person approves one plan, and the server's question must name that plan (respond);
+   * without it (no plan could be made) the person is asked without one.
+   */
+  async function canaryPlan(name: ToolName, args: Record<string, unknown>): Promise<string | undefined> {
+    if (name !== 'start_canary') return undefined;
+    const planArgs = {
+      ...(args.stack !== undefined ? { stack: args.stack } : {}),
+      ...(args.app !== undefined ? { app: args.app } : {}),
+      commit: args.commit,
+    };
+    try {
+      const result = (await clientFor('plan_deploy').callTool(
+        { name: 'plan_deploy', arguments: planArgs },
+        {
+          timeout: options.callTimeoutMs ?? 30 * 60_000,
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      )) as CallToolResult;
+      if (result.isError) return undefined;
+      const plan = TOOLS.plan_deploy.output.safeParse(result.structuredContent);
+      return plan.success ? plan.data.deployId : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
