@@ -3,12 +3,13 @@
  * page in people's words (the tool's own words one click away). Approvals come from the person,
  * explicitly, for one plan: when the agent needs one, the reply carries that plan (its deploy id) and
  * the page shows it with a confirm button; confirming sends the same words again with that deploy id,
- * and only an approval request for exactly that plan is approved. If the agent now plans something
- * else (a newer build was published meanwhile), nothing is approved and the new plan is shown.
+ * and only an approval request for exactly that plan, in exactly the words shown, is approved. If the
+ * agent now plans something else (a newer build was published meanwhile), nothing is approved and the
+ * new plan is shown.
  */
 import type { ApproveFn } from '../agent/approval.ts';
 import type { AgentEvent, AgentResult } from '../agent/types.ts';
-import type { ApprovalAction } from '../ports.ts';
+import type { ApprovalRequest } from '../ports.ts';
 import type { ApprovalAsked, ChatConfirm, ChatReply, ProgressEvent } from './types.ts';
 
 export interface ConsoleAgentOptions {
@@ -27,10 +28,10 @@ export async function runChat(
   input: {
     text: string;
     /**
-     * The plan the person confirmed, as the page showed it (its deploy id, kind of change and the
-     * stack the gate named), if this is a confirmation.
+     * The plan the person confirmed, as the page showed it (its deploy id, kind of change, the stack
+     * the gate named and its words), if this is a confirmation.
      */
-    confirm: { deployId: string; action: ApprovalAction; stack: string } | null;
+    confirm: ChatConfirm | null;
     actor: string;
     stack: string;
     runId: string;
@@ -39,28 +40,28 @@ export async function runChat(
 ): Promise<ChatReply> {
   const approvals: ApprovalAsked[] = [];
   let pending: ChatConfirm | null = null;
+  // What the page showed of each plan asked for here, to confirm again after an approver's signature.
+  const shownPlans = new Map<ApprovalAsked, ChatConfirm>();
   const approver: ApproveFn = async (request, { departs }) => {
+    const shown = planShown(request, departs);
     // The deploy id alone is not the plan: a deploy of a commit and a rollback or promote to it,
-    // planned from one live release, share it. What was confirmed is that kind of change, there.
+    // planned from one live release, share it, and a canary's share is not in it. What was confirmed
+    // is that kind of change, there, in the words the page showed (the share, how it departs from
+    // the words of the request).
+    const confirmed = input.confirm;
     const bound =
-      input.confirm !== null &&
-      request.deployId === input.confirm.deployId &&
-      request.action === input.confirm.action &&
-      request.stack === input.confirm.stack;
-    approvals.push({ ...request, approved: bound });
+      shown !== null &&
+      confirmed !== null &&
+      shown.deployId === confirmed.deployId &&
+      shown.action === confirmed.action &&
+      shown.stack === confirmed.stack &&
+      shown.summary === confirmed.summary;
+    const asked: ApprovalAsked = { ...request, approved: bound };
+    approvals.push(asked);
+    if (shown) shownPlans.set(asked, shown);
     if (bound)
       return { approved: true, by: input.actor, via: `the console (confirmed plan ${request.deployId})` };
-    if (request.deployId && !pending) {
-      pending = {
-        action: request.action,
-        stack: request.stack,
-        // Where the agent's gate found the change is not the one the words name, the page says so.
-        summary: departs
-          ? `${request.summary}. Note: this is not the change the words name: ${departs}.`
-          : request.summary,
-        deployId: request.deployId,
-      };
-    }
+    if (shown && !pending) pending = shown;
     return { approved: false, by: input.actor, via: 'the console, waiting for a confirmation' };
   };
   const result = await agent(input.text, {
@@ -78,18 +79,14 @@ export async function runChat(
     (call) => call.status === 'error' && call.summary.includes('APPROVAL_REQUIRED'),
   );
   const confirmed = input.confirm ? approvals.find((a) => a.approved) : undefined;
-  if (needsSignature && confirmed?.deployId && !pending) {
+  const reopened = confirmed && shownPlans.get(confirmed);
+  if (needsSignature && reopened && !pending) {
     return {
       runId: input.runId,
       answer: `Waiting for an approver's signature. ${forThePage(result.message)} Then confirm again.`,
       approvals,
       ok: false,
-      confirm: {
-        action: confirmed.action,
-        stack: confirmed.stack,
-        summary: confirmed.summary,
-        deployId: confirmed.deployId,
-      },
+      confirm: reopened,
       replaced: null,
     };
   }
@@ -107,6 +104,22 @@ export async function runChat(
     ok: confirm !== null || !['refused', 'declined', 'failed'].includes(result.outcome),
     confirm,
     replaced,
+  };
+}
+
+/**
+ * The plan the page shows for an approval request, or null where it names no plan (no deploy id):
+ * where the agent's gate found the change is not the one the words name, the page says so.
+ */
+function planShown(request: ApprovalRequest, departs: string | undefined): ChatConfirm | null {
+  if (!request.deployId) return null;
+  return {
+    action: request.action,
+    stack: request.stack,
+    summary: departs
+      ? `${request.summary}. Note: this is not the change the words name: ${departs}.`
+      : request.summary,
+    deployId: request.deployId,
   };
 }
 

@@ -32,7 +32,12 @@ function agentAsking(action: ApprovalAction, stack: string, decisions: ApprovalD
 const turn = (agent: ConsoleAgent) =>
   runChat(agent, {
     text: 'deploy a31ccdd',
-    confirm: { deployId: DEPLOY_ID, action: 'deploy', stack: 'prod' },
+    confirm: {
+      deployId: DEPLOY_ID,
+      action: 'deploy',
+      stack: 'prod',
+      summary: 'deploy sophia-dashboard@a31ccdd on prod',
+    },
     actor: 'ada (console)',
     stack: 'prod',
     runId: 'run-00000001',
@@ -54,6 +59,44 @@ describe('attack: the chat’s confirmation used for a change the person did not
     const decisions: ApprovalDecision[] = [];
     await turn(agentAsking('deploy', 'staging', decisions));
     expect(decisions.map((d) => d.approved)).toEqual([false]);
+  });
+
+  it('a canary of another share, or departing otherwise from the words, under the confirmed canary’s id is not approved', async () => {
+    // A canary's deploy id is its plan's (engine/ids.ts): the share is not in it. Confirmed: a 10%
+    // canary; asked: 90% of visitors, then the same share departing from the words as it did not.
+    const shown = "send 10% of prod's visitors to sophia-dashboard@a31ccdd (canary)";
+    const canary = (summary: string, departs?: string): ConsoleAgent => {
+      return async (text, options) => {
+        const decision = await options.approve(
+          { action: 'canary', stack: 'prod', summary, deployId: DEPLOY_ID },
+          { asked: ['canary'], ...(departs ? { departs } : {}) },
+        );
+        return {
+          outcome: decision.approved ? 'succeeded' : 'declined',
+          message: decision.approved ? 'done' : 'Not approved.',
+          request: text,
+          calls: [],
+        } as unknown as AgentResult;
+      };
+    };
+    const confirmCanary = (agent: ConsoleAgent) =>
+      runChat(agent, {
+        text: 'deploy a31ccdd to 10% first',
+        confirm: { deployId: DEPLOY_ID, action: 'canary', stack: 'prod', summary: shown },
+        actor: 'ada (console)',
+        stack: 'prod',
+        runId: 'run-00000002',
+        onEvent: () => undefined,
+      });
+    const ninety = await confirmCanary(canary(shown.replace('10%', '90%')));
+    expect(ninety.approvals.map((a) => a.approved)).toEqual([false]);
+    expect(ninety.confirm?.summary).toBe(shown.replace('10%', '90%'));
+    const departing = await confirmCanary(
+      canary(shown, 'the request names a31ccdd, and this change is of b1b1b1b'),
+    );
+    expect(departing.approvals.map((a) => a.approved)).toEqual([false]);
+    const same = await confirmCanary(canary(shown));
+    expect(same).toMatchObject({ ok: true, confirm: null, answer: 'done' });
   });
 
   it('the confirmed deploy itself is approved', async () => {
