@@ -121,6 +121,7 @@ import { verifyReleaseServed } from './atomic-verify.ts';
 import { takeDeployLockReading } from './deploy-lock.ts';
 import {
   assertAtomicPendingSound,
+  checkUnlocked,
   forgedPending,
   type LiveRead,
   migrationSwitch,
@@ -196,7 +197,7 @@ export async function runAtomic(
     // The run refuses a crash-recovery record FrontendOps did not write before it finishes or drops
     // it (settleAtomic): said now, not as a change it finishes first.
     const recorded = await ctx.atomic.readPending();
-    if (recorded) await checkAtomicPending(site, recorded, { pointer: ctx.statePointer });
+    if (recorded) await checkAtomicPendingUnlocked(site, recorded, { pointer: ctx.statePointer });
     // A refusal of what this operation chose is the run's too, after its settle finished the change
     // stopped past its switch (settleAtomic): the dry run names that one, in its words.
     const chosen = async () => prepare(site, op, ctx, await choose(ctx));
@@ -730,6 +731,18 @@ export async function checkAtomicPending(
 ): Promise<AtomicPending> {
   return heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending, known));
 }
+
+/** checkAtomicPending for a reader that holds no lock: status, a dry run (live.ts checkUnlocked). */
+export const checkAtomicPendingUnlocked = (
+  site: Site,
+  pending: AtomicPending,
+  known: LiveRead,
+): Promise<void> =>
+  checkUnlocked(site, (record: AtomicPending, read) => checkAtomicPending(site, record, read), {
+    pending,
+    known,
+    reread: () => atomicRecordsOf(site).readPending(),
+  });
 
 /**
  * What an operation read back from atomic/pending.json wrote before it stopped, held to what

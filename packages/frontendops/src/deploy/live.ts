@@ -292,25 +292,35 @@ export async function checkPending(
 }
 
 /**
- * checkPending for a reader that holds no lock (status, a dry run). A deploy moves the live pointer,
- * then marks its record moved: read together, the pointer may be the one from before its switch and
- * the record the one after, which is what a planted record says. So a refusal stands only if a second
- * reading is refused too, the record read before the pointer (the order opposite to their writes):
- * its refusal is thrown; none (passed, or the record gone: finished meanwhile) returns.
+ * A crash-recovery record's check (`check`: checkPending, atomic-apply.ts checkAtomicPending) for a
+ * reader that holds no lock (status, a dry run). A change moves the live pointer, then marks its
+ * record moved (switched): read together, the pointer may be the one from before its switch and the
+ * record the one after, which is what a planted record says. So a refusal stands only if a second
+ * reading is refused too, the record (`reread`) read before the pointer (the order opposite to their
+ * writes): its refusal is thrown; none (passed, or the record gone: finished meanwhile) returns. The
+ * second reading is made on a refusal only.
  */
-export async function checkPendingUnlocked(
+export async function checkUnlocked<P>(
   site: Site,
-  pending: PendingDeploy,
-  known: LiveRead,
+  check: (pending: P, known: LiveRead) => Promise<unknown>,
+  read: { pending: P; known: LiveRead; reread: () => Promise<P | null> },
 ): Promise<void> {
   try {
-    await checkPending(site, pending, known);
+    await check(read.pending, read.known);
   } catch (error) {
     if (!isFrontendOpsError(error, 'TAMPERED')) throw error;
-    const again = await site.records.readPending();
-    if (again) await checkPending(site, again, { pointer: await site.records.readPointer() });
+    const again = await read.reread();
+    if (again) await check(again, { pointer: await site.records.readPointer() });
   }
 }
+
+/** checkPending for a reader that holds no lock (checkUnlocked). */
+export const checkPendingUnlocked = (site: Site, pending: PendingDeploy, known: LiveRead): Promise<void> =>
+  checkUnlocked(site, (record: PendingDeploy, read) => checkPending(site, record, read), {
+    pending,
+    known,
+    reread: () => site.records.readPending(),
+  });
 
 /**
  * Whether an atomic operation's record is of a migration that switches: a migration switches only

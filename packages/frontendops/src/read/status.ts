@@ -1,7 +1,7 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
-import { checkAtomicPending } from '../deploy/atomic-apply.ts';
+import { checkAtomicPendingUnlocked } from '../deploy/atomic-apply.ts';
 import { type AtomicContext, driftOf, STORE_CHANGED_OUTSIDE as OUTSIDE } from '../deploy/atomic-live.ts';
 import { checkPendingUnlocked } from '../deploy/live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
@@ -106,10 +106,10 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   const recordHolds = standing === null ? null : standing !== 'unbound';
   // A crash-recovery record is the deployer role's to write: the next change holds it to what
   // FrontendOps writes (checkPending, checkAtomicPending) and refuses one planted, TAMPERED; said as
-  // that refusal, never as an interrupted change (checked only where such a record exists; an
-  // in-place deploy's switch read half before, half after, is not taken for one: checkPendingUnlocked).
+  // that refusal, never as an interrupted change (checked only where such a record exists; a
+  // change's switch read half before, half after, is not taken for one: live.ts checkUnlocked).
   const pendingRefused = atomicPending
-    ? await refusalOf(checkAtomicPending(site, atomicPending, { pointer }))
+    ? await refusalOf(checkAtomicPendingUnlocked(site, atomicPending, { pointer }))
     : pending && (await refusalOf(checkPendingUnlocked(site, pending, { pointer })));
   const [believed, believedAtomic] = pendingRefused ? [null, null] : [pending, atomicPending];
   const stopped = await stoppedWriter(
