@@ -4,9 +4,9 @@
  * bucket or an endpoint.
  */
 import { finishedRollbackPin } from '../read/pin-words.ts';
-import type { Outcome } from '../state/records.ts';
 import { type AtomicPlan, describeAtomicPlan } from './atomic-plan.ts';
 import { type DeployPlan, describePrune } from './plan.ts';
+import type { Outcome } from './types.ts';
 
 /** "deploy sophia-dashboard@3f2c1a9 to prod (live: 1a2b3c4): 8 files to copy, 4 paths to invalidate" */
 export function describePlan(

@@ -37,3 +37,6 @@ export interface DeployTarget {
 
 /** A file's group decides its write order: hashed assets, then other files, then HTML last. */
 export type FileGroup = 'asset' | 'other' | 'html';
+
+/** How a deployment record ended (state/records.ts), said here so the core's words can name it. */
+export type Outcome = 'succeeded' | 'failed' | 'rolled-back' | 'superseded';

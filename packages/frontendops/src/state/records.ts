@@ -53,7 +53,9 @@ export const readBackFrom = (request: RequestInfo, name: string): RequestInfo =>
   resumedFrom: name,
 });
 
-export type Outcome = 'succeeded' | 'failed' | 'rolled-back' | 'superseded';
+import type { Outcome } from '../engine/types.ts';
+
+export type { Outcome };
 
 export interface DeploymentRecord extends DeployIdentity {
   fromDeployId: string | null;
