@@ -13,7 +13,7 @@ import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readStatus } from '../../src/read/status.ts';
 import type { Site } from '../../src/site.ts';
 import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
+import { readAcrossSwitch } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
@@ -29,29 +29,13 @@ beforeAll(async () => {
     publish: [V1, V2, V3],
     ship: 2,
   });
-  const before = await t.site.records.readPointer();
-  // The deploy of v3 is caught between its pointer switch (and the record marked moved) and what
-  // follows: as seen while it waits on the CDN.
-  let moved = false;
-  const running = stoppingSite(t.site, (key, body) => {
-    if (moved) return true;
-    moved =
-      key.endsWith('/pending.json') && /"pointerMoved":\s*true/.test(Buffer.from(body as never).toString());
-    return false;
-  });
-  await expect(
-    deployArtifact(running, { app: APP, commit: V3, request: requestBy('ship v3') }),
-  ).rejects.toThrow(/stopped/);
-  expect(moved).toBe(true);
-  straddling = () => {
-    let stale = true;
-    const readPointer = async () => {
-      if (!stale) return t.site.records.readPointer();
-      stale = false;
-      return before;
-    };
-    return { ...t.site, records: { ...t.site.records, readPointer } };
-  };
+  // The deploy of v3 caught between its pointer switch (and the record marked moved) and what follows.
+  straddling = await readAcrossSwitch(
+    t.site,
+    { app: APP, commit: V3, request: requestBy('ship v3') },
+    '/pending.json',
+    /"pointerMoved":\s*true/,
+  );
 }, 180_000);
 afterAll(() => t?.stop());
 

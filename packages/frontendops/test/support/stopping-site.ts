@@ -69,6 +69,38 @@ export async function deployStoppedAfterRecord(
   await expect(deployArtifact(stopping, deploy)).rejects.toThrow('the process stopped');
 }
 
+/**
+ * A deploy of app@commit caught just after its crash-recovery record (`record`: pending.json or
+ * atomic/pending.json) was written saying `marked` (its switch made), as seen while it waits on the
+ * CDN: every later state write fails. Returns the site a reader holding no lock sees across that
+ * switch: its first read of the live pointer answered as it was before the deploy, later ones as stored.
+ */
+export async function readAcrossSwitch(
+  site: Site,
+  deploy: { app: string; commit: string; request: RequestInfo },
+  record: string,
+  marked: RegExp,
+): Promise<() => Site> {
+  const before = await site.records.readPointer();
+  let reached = false;
+  const running = stoppingSite(site, (key, body) => {
+    if (reached) return true;
+    reached = key.endsWith(record) && marked.test(Buffer.from(body as never).toString());
+    return false;
+  });
+  await expect(deployArtifact(running, deploy)).rejects.toThrow(/stopped/);
+  expect(reached).toBe(true);
+  return () => {
+    let stale = true;
+    const readPointer = async () => {
+      if (!stale) return site.records.readPointer();
+      stale = false;
+      return before;
+    };
+    return { ...site, records: { ...site.records, readPointer } };
+  };
+}
+
 /** What an atomic operation stopped part-way left under the stack's state prefix, as stored. */
 export interface StoppedAtomic {
   /** Its crash-recovery record (atomic/pending.json). */
