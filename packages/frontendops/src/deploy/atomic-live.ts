@@ -13,11 +13,13 @@ import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import {
+  type AtomicPending,
   type AtomicRecords,
   type AtomicStateRecord,
   createAtomicRecords,
   type ReleaseNameRef,
 } from '../state/atomic.ts';
+import { releaseIndexName } from '../state/names.ts';
 import type { LivePointer } from '../state/records.ts';
 import { assertAsDeployed } from './artifact-copy.ts';
 import { deployLockLabel } from './deploy-lock.ts';
@@ -110,6 +112,26 @@ export function driftOf(ctx: AtomicContext, spa: boolean): ReleasePointer | null
   // The spa flag follows the configuration; only the releases it names are the state's business.
   return sameReleases(expected, ctx.kvs.value) ? null : ctx.kvs.value;
 }
+
+/**
+ * The store holds no pointer though the live release went out as an atomic release (its release
+ * index is there): the key was deleted outside FrontendOps, and edges serve the bucket root. No
+ * pointer is what should be before a stack's migration, and during one until its switch (`pending`).
+ */
+export async function pointerDeleted(
+  site: Site,
+  ctx: AtomicContext,
+  pending: AtomicPending | null,
+): Promise<boolean> {
+  const live = ctx.statePointer?.value;
+  if (ctx.kvs.value !== null || !live || (pending && pending.plan.pointerBefore === null)) return false;
+  return (
+    (await site.state.head(`${site.target.statePrefix}${releaseIndexName(releaseIdFor(live))}`)) !== null
+  );
+}
+
+/** What edges serve where the store holds no pointer (status' `served` and a pin's refusal say it). */
+export const BUCKET_ROOT_SERVED = 'the bucket root (the store holds no release pointer)';
 
 /** Why the store names what the state does not (status' `served` and a pin's refusal say it). */
 export const STORE_CHANGED_OUTSIDE =

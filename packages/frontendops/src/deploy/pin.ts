@@ -18,7 +18,14 @@ import { assertKeptAsRecorded, assertLiveAsRecorded } from '../state/recorded-st
 import type { RequestInfo } from '../state/records.ts';
 import { againCommand } from './again-command.ts';
 import { describePointer, nowOf } from './atomic-apply.ts';
-import { atomicRecordsOf, driftOf, readAtomicContext, STORE_CHANGED_OUTSIDE } from './atomic-live.ts';
+import {
+  atomicRecordsOf,
+  BUCKET_ROOT_SERVED,
+  driftOf,
+  pointerDeleted,
+  readAtomicContext,
+  STORE_CHANGED_OUTSIDE,
+} from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
 import { takeDeployLockReading } from './deploy-lock.ts';
 import { resolvePublishedCommit } from './publish.ts';
@@ -122,7 +129,8 @@ export function pinNotLiveError(refused: PinNotLive): FrontendOpsError {
  *   operation is marked switched, the pointer names its release;
  * - the store written outside FrontendOps (the deployer role can write it: an older kept release
  *   served again, a canary nobody started), as `status` says it (driftOf): put the recorded release
- *   back, or roll back to the one served, which pins.
+ *   back, or roll back to the one served, which pins; or the key deleted (pointerDeleted, as
+ *   `status` says it), so that edges serve the bucket root: put the recorded release back.
  * In place the pointer is the switch itself: null, as where the store serves what the state records.
  */
 async function notWhatIsServed(site: Site, options: PinOptions): Promise<FrontendOpsError | null> {
@@ -145,11 +153,11 @@ async function notWhatIsServed(site: Site, options: PinOptions): Promise<Fronten
   }
   const drift = driftOf(ctx, site.spa);
   const live = ctx.statePointer?.value;
-  if (!drift || !live) return null;
+  if (!live || !(drift || (await pointerDeleted(site, ctx, pending)))) return null;
   return new FrontendOpsError(
     'CONFLICT',
-    `The CDN serves ${describePointer(drift)}, not the release ${site.target.stack} records as live (${live.app}@${shortSha(live.commit)}, ${live.deployId}): ${STORE_CHANGED_OUTSIDE} Nothing was pinned: a pin keeps what visitors get. ` +
-      `To put the recorded release back, \`frontendops deploy --commit ${shortSha(live.commit)}\`, then pin; to keep the one served, roll back to it (a rollback pins). \`frontendops audit verify\` checks the store against the audit log.`,
+    `The CDN serves ${drift ? describePointer(drift) : BUCKET_ROOT_SERVED}, not the release ${site.target.stack} records as live (${live.app}@${shortSha(live.commit)}, ${live.deployId}): ${STORE_CHANGED_OUTSIDE} Nothing was pinned: a pin keeps what visitors get. ` +
+      `To put the recorded release back, \`frontendops deploy --commit ${shortSha(live.commit)}\`, then pin${drift ? '; to keep the one served, roll back to it (a rollback pins)' : ''}. \`frontendops audit verify\` checks the store against the audit log.`,
     { details: { served: drift, live: live.deployId } },
   );
 }

@@ -2,7 +2,13 @@
 
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
 import { checkAtomicPendingUnlocked } from '../deploy/atomic-apply.ts';
-import { type AtomicContext, driftOf, STORE_CHANGED_OUTSIDE as OUTSIDE } from '../deploy/atomic-live.ts';
+import {
+  type AtomicContext,
+  BUCKET_ROOT_SERVED,
+  driftOf,
+  STORE_CHANGED_OUTSIDE as OUTSIDE,
+  pointerDeleted,
+} from '../deploy/atomic-live.ts';
 import { checkPendingUnlocked } from '../deploy/live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { backendErrorName, type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
@@ -445,12 +451,7 @@ async function readServed(
   // No pointer: edges serve the bucket root, as they should before a stack's migration (and during
   // one, until its switch); once the live release was uploaded as an atomic release (its release
   // index), that is a pointer deleted.
-  const deleted =
-    !drift &&
-    value === null &&
-    live !== null &&
-    !(pending && pending.plan.pointerBefore === null) &&
-    (await site.state.head(`${site.target.statePrefix}${releaseIndexName(releaseIdFor(live))}`)) !== null;
+  const deleted = !drift && (await pointerDeleted(site, context, pending));
   if (!drift && !deleted) {
     return {
       state: 'as-recorded',
@@ -548,7 +549,7 @@ const releaseWords = (release: ServedReleaseView): string =>
     : `release ${release.releaseId} (no release FrontendOps knows)`;
 
 function servedWords(served: Pick<ServedView, 'live' | 'canary'>): string {
-  if (!served.live) return 'the bucket root (the store holds no release pointer)';
+  if (!served.live) return BUCKET_ROOT_SERVED;
   return served.canary
     ? `${releaseWords(served.live)}, with ${served.canary.percent}% of visitors on ${releaseWords(served.canary)}`
     : `${releaseWords(served.live)} to every visitor`;

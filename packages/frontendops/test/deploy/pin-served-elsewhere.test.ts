@@ -6,9 +6,13 @@
  * to the recorded pointer, as it does for an interrupted switch: refused (CONFLICT), nothing written,
  * saying what is served and how to go on.
  *
- * Before: the pin went through, pin.json and its entry naming v2 while the CDN served v1.
+ * The key deleted (edges then serve the bucket root, no release) is refused the same way.
+ *
+ * Before: the pin went through, pin.json and its entry naming v2 while the CDN served v1; with the
+ * key deleted it still went through (driftOf sees no pointer, so no drift), though `status` said the
+ * CDN served the bucket root.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, readPin } from '../../src/deploy/pin.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
@@ -17,10 +21,13 @@ import { readAudit } from '../../src/state/audit.ts';
 import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
+import { type RawKvs, rawKvs } from '../support/raw-kvs.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
 const env = deployedAtomicEnvFor({ stack: 'pin-served-elsewhere' }, [V1, V2], 2);
 let deployed: AtomicSnapshot | undefined;
+let raw: RawKvs | undefined;
+afterAll(() => raw?.destroy());
 
 beforeEach(async () => {
   deployed ??= await snapshotAtomicEnv(env());
@@ -55,6 +62,35 @@ describe('a pin on an atomic stack whose release store was written outside Front
 
     // The recorded release put back (a deploy of it writes the store from the record): pinned.
     await deployArtifact(t.site, { app: APP, commit: V2, request: request('put v2 back') });
+    const { pin, created } = await pinRelease(t.site, { request: request('freeze prod') });
+    expect([created, pin.commit]).toEqual([true, V2]);
+  });
+
+  it('the key deleted: refused the same way, naming the bucket root; pinned once a deploy wrote the key back', async () => {
+    const t = env();
+    const live = (await readStatus(t.site)).live;
+    if (!live) throw new Error('v2 is live');
+    raw ??= rawKvs(t);
+    await raw.write('delete');
+    const status = await readStatus(t.site);
+    expect(status.served).toMatchObject({ state: 'changed-outside', live: null });
+
+    const entries = (await readAudit(t.site.state, t.target.statePrefix)).length;
+    const refused = await pinRelease(t.site, { request: request('freeze prod') }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'CONFLICT', details: { served: null, live: live.deployId } });
+    const message = (refused as Error).message;
+    expect(message).toMatch(/serves the bucket root \(the store holds no release pointer\)/);
+    expect(message).not.toMatch(/roll back to it/); // no release is served to keep
+    expect(message).toContain(live.deployId);
+    expect(message).toMatch(/changed outside FrontendOps/);
+    expect(message).toMatch(/Nothing was pinned/);
+    expect(message).toContain(`frontendops deploy --commit ${V2.slice(0, 7)}`);
+    expect(await readPin(t.site)).toBeNull();
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(entries);
+
+    // A deploy of the recorded release writes the key back from the record: v2 served, then pinned.
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request('put v2 back') });
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v2');
     const { pin, created } = await pinRelease(t.site, { request: request('freeze prod') });
     expect([created, pin.commit]).toEqual([true, V2]);
   });

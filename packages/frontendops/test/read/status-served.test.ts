@@ -10,14 +10,6 @@
  * started was reported as the recorded release, verify passed, and `pending` was null while
  * atomic/pending.json existed.
  */
-import { lookup } from 'node:dns';
-import { Agent as HttpAgent } from 'node:http';
-import {
-  CloudFrontKeyValueStoreClient,
-  DeleteKeyCommand,
-  DescribeKeyValueStoreCommand,
-  PutKeyCommand,
-} from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RELEASE_KEY, type ReleasePointer } from '../../src/atomic/release-pointer.ts';
 import type { DeploySummary } from '../../src/deploy/deploy.ts';
@@ -29,13 +21,14 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
+import { type RawKvs, rawKvs } from '../support/raw-kvs.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 let t: AtomicEnv;
 let d1: DeploySummary & { releaseId?: string };
 let d2: DeploySummary & { releaseId?: string };
-let raw: CloudFrontKeyValueStoreClient;
+let raw: RawKvs;
 /** The stack once v1 then v2 were deployed: every case starts there, whichever ran before. */
 let v2Live: AtomicSnapshot;
 
@@ -47,18 +40,7 @@ beforeAll(async () => {
   d1 = await deployArtifact(t.site, { app: APP, commit: V1, request: request('ship v1') });
   d2 = await deployArtifact(t.site, { app: APP, commit: V2, request: request('ship v2') });
   v2Live = await snapshotAtomicEnv(t);
-  raw = new CloudFrontKeyValueStoreClient({
-    region: 'us-east-1',
-    endpoint: t.edge.atomic?.kvsEndpoint as string,
-    credentials: t.s3.credentials,
-    maxAttempts: 1,
-    requestHandler: {
-      httpAgent: new HttpAgent({
-        lookup: (host, options, callback) =>
-          lookup(host.endsWith('.localhost') ? 'localhost' : host, options, callback),
-      }),
-    },
-  });
+  raw = rawKvs(t);
 });
 beforeEach(() => v2Live.restore());
 afterAll(async () => {
@@ -73,18 +55,6 @@ const releaseIdOf = (summary: { releaseId?: string }) => summary.releaseId as st
 async function putByHand(pointer: ReleasePointer): Promise<void> {
   const store = t.store();
   await store.write(pointer, (await store.read()).etag);
-}
-
-/** Raw KeyValueStore writes the adapter refuses to make: a value that is no pointer, or no key. */
-async function rawWrite(change: 'delete' | { value: string }): Promise<void> {
-  const { ETag } = await raw.send(new DescribeKeyValueStoreCommand({ KvsARN: ARN() }));
-  if (change === 'delete') {
-    await raw.send(new DeleteKeyCommand({ KvsARN: ARN(), Key: RELEASE_KEY, IfMatch: ETag }));
-  } else {
-    await raw.send(
-      new PutKeyCommand({ KvsARN: ARN(), Key: RELEASE_KEY, Value: change.value, IfMatch: ETag }),
-    );
-  }
 }
 
 const served = async () => releaseOf((await get(`${t.edge.url}/`, {})).body);
@@ -198,7 +168,7 @@ describe('status says what the CDN serves', () => {
     const recorded = (await readStatus(t.site)).live?.deployId;
     try {
       for (const change of [{ value: '{"live":"../../etc"}' }, 'delete'] as const) {
-        await rawWrite(change);
+        await raw.write(change);
         const status = await readStatus(t.site);
         expect(status.live?.deployId).toBe(recorded);
         expect(status.served).toMatchObject({ state: 'changed-outside', live: null, canary: null });
@@ -210,7 +180,7 @@ describe('status says what the CDN serves', () => {
         expect(result.problems[0]?.reason).toMatch(/bucket root/);
       }
     } finally {
-      await rawWrite({ value: JSON.stringify({ live: releaseIdOf(d2) }) });
+      await raw.write({ value: JSON.stringify({ live: releaseIdOf(d2) }) });
     }
     expect((await readStatus(t.site)).served?.state).toBe('as-recorded');
   });
