@@ -23,6 +23,7 @@ import {
   stateDigest,
   usedApprovalRecorded,
 } from '../state/audit.ts';
+import { TAGGED_KINDS } from '../state/audit-entry.ts';
 import { LIVE, PUBLISH_LOG, recordName } from '../state/names.ts';
 import { pinRolledBack } from '../state/pin.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
@@ -773,9 +774,6 @@ export async function settlePending(
   }
   return { pending, known };
 }
-
-/** The kinds of change that make a release live for everyone, which a deploy tag records. */
-const TAGGED_KINDS: ReadonlySet<string> = new Set(['deploy', 'rollback', 'canary-promote']);
 
 /**
  * A stopped change a run finished before its own (DeploySummary finishedFirstRecord): what its deploy

@@ -8,6 +8,7 @@ import { isInvalidReleasePointer } from '../atomic/release-pointer.ts';
 import type { ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditAnchor, type AuditVerification, verifyAudit } from '../state/audit.ts';
+import type { UntaggedDeployments } from '../state/audit-entry.ts';
 
 export interface SiteVerification {
   result: AuditVerification;
@@ -45,10 +46,12 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
 /**
  * What verify could not check, one line each, for whoever shows the result (the CLI's `note:` lines,
  * the console's audit badge): records of approvals it could not hold against a signature or the
- * configuration, and a release store that did not answer. None of them fails verify.
+ * configuration, a release store that did not answer, and deployments past the newest deploy tag
+ * with none of their own (only the state bucket holds them). None of them fails verify.
  */
 export function uncheckedNotes({ result, releaseStore }: SiteVerification): string[] {
   return [
+    ...(result.untagged ? [untaggedNote(result.untagged)] : []),
     ...result.approvals.unchecked.map(
       (each) => `entry ${each.seq}, an approval, was not checked: ${each.reason}`,
     ),
@@ -58,6 +61,20 @@ export function uncheckedNotes({ result, releaseStore }: SiteVerification): stri
         ]
       : []),
   ];
+}
+
+/**
+ * Deployments after the newest entry the deploy tags anchor, with no tag: the tags do not anchor
+ * those entries, so a chain rewritten there (by whoever can write the state bucket, after the tags
+ * were deleted or never made) could not be told apart.
+ */
+function untaggedNote({ anchoredUpTo, entries, deployments }: UntaggedDeployments): string {
+  const after = entries - anchoredUpTo;
+  const which =
+    deployments.length === 1
+      ? `deployment entry ${deployments[0]}, which has`
+      : `deployment entries ${deployments.join(', ')}, which have`;
+  return `the deploy tags anchor the chain up to entry ${anchoredUpTo} of ${entries}; the ${after} entr${after === 1 ? 'y' : 'ies'} after it rest on the state bucket alone, among them ${which} no deploy tag here (never made, or deleted)`;
 }
 
 /**

@@ -37,6 +37,30 @@ export interface AuditEntry {
   hash: string;
 }
 
+/** The kinds of change that make a release live for everyone, which a deploy tag records. */
+export const TAGGED_KINDS: ReadonlySet<string> = new Set(['deploy', 'rollback', 'canary-promote']);
+
+/**
+ * An entry whose deploy tag is due: a deployment that went live for everyone and was recorded as
+ * succeeded. Its tag carries the chain's head at that entry or after it (a pin, a failed deploy or a
+ * canary's start gets none).
+ */
+export const tagIsDue = (entry: Pick<AuditEntry, 'type' | 'data'>): boolean =>
+  TAGGED_KINDS.has(entry.type) && entry.data.outcome === 'succeeded';
+
+/**
+ * How far the deploy tags anchor the chain, where deployments past the newest anchor have none:
+ * those entries (and all after that anchor) rest on the state bucket alone.
+ */
+export interface UntaggedDeployments {
+  /** The newest entry a deploy tag anchors and the chain holds as it (0: none). */
+  anchoredUpTo: number;
+  /** The chain's entries. */
+  entries: number;
+  /** The entries after it whose deploy tag is due (tagIsDue), not found. */
+  deployments: number[];
+}
+
 export type AuditProblemKind =
   /** An entry or state object was changed, removed or added after the fact. */
   | 'tampered'

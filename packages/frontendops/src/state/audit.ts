@@ -65,7 +65,13 @@ import {
   checkApprovalEntries,
   storedStatements,
 } from './approval-evidence.ts';
-import type { AuditEntry, AuditProblem, AuditProblemKind } from './audit-entry.ts';
+import {
+  type AuditEntry,
+  type AuditProblem,
+  type AuditProblemKind,
+  tagIsDue,
+  type UntaggedDeployments,
+} from './audit-entry.ts';
 import { putJsonObject } from './json-object.ts';
 import {
   APPROVAL_REQUESTS,
@@ -364,6 +370,12 @@ export interface AuditVerification {
    * approver signed (approval-evidence.ts); a forged or replayed one is among `problems`.
    */
   approvals: ApprovalsChecked;
+  /**
+   * Given deploy tags: the deployments after the newest entry they anchor, which have no tag and
+   * rest on the state bucket alone (null when there are none, or no tags were given). Not a problem:
+   * a tag may not be made yet, or was deleted by whoever can push; either way only the bucket holds them.
+   */
+  untagged: UntaggedDeployments | null;
 }
 
 const GENESIS = 'sha256:genesis';
@@ -2429,12 +2441,29 @@ async function verifyAuditOnce(
     entries: read.length,
     headHash: headRecord?.hash ?? null,
     anchors: options.anchors?.length ?? 0,
+    untagged: untaggedAfter(anchors, entries, read.length),
     objects: objectsOk,
     ...(problems[0] ? { problem: problems[0] } : {}),
     problems,
     approvals,
     seen: entries,
   };
+}
+
+/**
+ * The deployments after the newest entry the anchors hold (one the chain has, with that hash) whose
+ * deploy tag is due: null without anchors or with none such.
+ */
+function untaggedAfter(
+  anchors: readonly AuditAnchor[],
+  entries: readonly AuditEntry[],
+  length: number,
+): UntaggedDeployments | null {
+  if (anchors.length === 0) return null;
+  const held = anchors.filter((a) => entries[a.seq - 1]?.hash === a.hash).map((a) => a.seq);
+  const anchoredUpTo = Math.max(0, ...held);
+  const deployments = entries.filter((e) => e.seq > anchoredUpTo && tagIsDue(e)).map((e) => e.seq);
+  return deployments.length > 0 ? { anchoredUpTo, entries: length, deployments } : null;
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
