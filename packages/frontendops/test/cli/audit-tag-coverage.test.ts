@@ -12,48 +12,33 @@ import { toAuditStatus } from '../../src/console/views.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { readAuditAnchors } from '../../src/read/tags.ts';
 import { verifySite } from '../../src/read/verify-site.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { cli } from '../support/run-cli.ts';
+import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
 
-const APP = 'sophia-dashboard';
-let t: TestDeployEnv;
-let repo: TestRepo;
-let outputs: string;
-let env: Record<string, string>;
-
+let s: CliTagEnv;
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'tag-coverage' });
-  repo = await createTestRepo();
-  await publishFixtureBuilds(t, APP, [repo.commits.dashboard1, repo.commits.dashboard2], { from: 0 });
-  outputs = await t.writeOutputs({ cdn: true });
-  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
+  s = await startCliTagEnv('tag-coverage');
 });
-afterAll(async () => {
-  await repo?.cleanup();
-  await t?.stop();
-});
+afterAll(() => s?.stop());
 
-const run = (argv: string[]) => cli(argv, { env, cwd: repo.dir });
-const contentsOf = (tag: string) => repo.git(['tag', '-l', '--format=%(contents)', tag]);
-const verify = () => run(['audit', 'verify', '--stack', outputs, '--repo', repo.dir]);
+const contentsOf = (tag: string) => s.repo.git(['tag', '-l', '--format=%(contents)', tag]);
+const verify = () => s.run(['audit', 'verify', '--stack', s.outputs, '--repo', s.repo.dir]);
 const verifyJson = async () =>
-  JSON.parse((await run(['audit', 'verify', '--stack', outputs, '--repo', repo.dir, '--json'])).stdout);
+  JSON.parse((await s.run(['audit', 'verify', '--stack', s.outputs, '--repo', s.repo.dir, '--json'])).stdout);
 const consoleBadge = async () =>
   toAuditStatus(
     await verifySite(
-      t.site,
-      await readAuditAnchors(await openLocalGit({ repoDir: repo.dir }), 'tag-coverage'),
+      s.t.site,
+      await readAuditAnchors(await openLocalGit({ repoDir: s.repo.dir }), 'tag-coverage'),
     ),
   );
 
 it('says which deployments after the newest deploy tag rest on the state bucket alone', async () => {
-  for (const commit of [repo.commits.dashboard1, repo.commits.dashboard2]) {
-    const deployed = await run(['deploy', '--stack', outputs, '--commit', commit, '--json']);
+  for (const commit of [s.repo.commits.dashboard1, s.repo.commits.dashboard2]) {
+    const deployed = await s.run(['deploy', '--stack', s.outputs, '--commit', commit, '--json']);
     expect(deployed.code, deployed.stderr).toBe(0);
   }
   // A pin after the last deploy: an entry no tag is due for. Routine: no note.
-  const pinned = await run(['pin', '--stack', outputs, '--message', 'freeze']);
+  const pinned = await s.run(['pin', '--stack', s.outputs, '--message', 'freeze']);
   expect(pinned.code, pinned.stderr).toBe(0);
   const all = await verify();
   expect(all.code, all.stdout + all.stderr).toBe(0);
@@ -63,7 +48,7 @@ it('says which deployments after the newest deploy tag rest on the state bucket 
   expect((await consoleBadge()).notes).toEqual([]);
 
   // Whoever can push deletes the newest deploy tag.
-  const tags = (await repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+  const tags = await s.tags();
   expect(tags).toHaveLength(2);
   const [older, newer] = (
     await Promise.all(
@@ -73,7 +58,7 @@ it('says which deployments after the newest deploy tag rest on the state bucket 
       })),
     )
   ).sort((a, b) => a.seq - b.seq);
-  await repo.git(['tag', '-d', String(newer?.tag)]);
+  await s.repo.git(['tag', '-d', String(newer?.tag)]);
   const upTo = Number(older?.seq);
   const deployedAt = Number(newer?.seq);
 

@@ -6,39 +6,30 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { cli } from '../support/run-cli.ts';
+import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const APP = 'sophia-dashboard';
-let t: TestDeployEnv;
-let repo: TestRepo;
-let outputs: string;
-let env: Record<string, string>;
-
+let s: CliTagEnv;
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'rerun-tag' });
-  repo = await createTestRepo();
-  await publishFixtureBuilds(t, APP, [repo.commits.dashboard1, repo.commits.dashboard2], { from: 0 });
-  outputs = await t.writeOutputs({ cdn: true });
-  env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
+  s = await startCliTagEnv('rerun-tag');
 });
-afterAll(async () => {
-  await repo?.cleanup();
-  await t?.stop();
-});
-
-const run = (argv: string[]) => cli(argv, { env, cwd: repo.dir });
-const tags = async () => (await repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+afterAll(() => s?.stop());
 
 it('the re-run of a deploy stopped after it went live records and tags it', async () => {
-  const first = await run(['deploy', '--stack', outputs, '--commit', repo.commits.dashboard1, '--json']);
+  const first = await s.run([
+    'deploy',
+    '--stack',
+    s.outputs,
+    '--commit',
+    s.repo.commits.dashboard1,
+    '--json',
+  ]);
   expect(first.code, first.stderr).toBe(0);
-  expect(await tags()).toHaveLength(1);
+  expect(await s.tags()).toHaveLength(1);
 
   // Stopped at its deployment record: live, not recorded, not tagged.
-  const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+  const stopping = stoppingSite(s.t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
   const request = {
     text: 'deploy',
     actor: 'rm-alice',
@@ -46,23 +37,30 @@ it('the re-run of a deploy stopped after it went live records and tags it', asyn
     at: new Date().toISOString(),
   };
   await expect(
-    deployArtifact(stopping, { app: APP, commit: repo.commits.dashboard2, request }),
+    deployArtifact(stopping, { app: APP, commit: s.repo.commits.dashboard2, request }),
   ).rejects.toThrow(/stopped/);
-  expect((await t.site.records.readPointer())?.value.commit).toBe(repo.commits.dashboard2);
+  expect((await s.t.site.records.readPointer())?.value.commit).toBe(s.repo.commits.dashboard2);
 
-  const again = await run(['deploy', '--stack', outputs, '--commit', repo.commits.dashboard2, '--json']);
+  const again = await s.run([
+    'deploy',
+    '--stack',
+    s.outputs,
+    '--commit',
+    s.repo.commits.dashboard2,
+    '--json',
+  ]);
   expect(again.code, again.stderr).toBe(0);
   const summary = JSON.parse(again.stdout);
-  const record = (await t.site.records.listRecords()).records.find(
-    (r) => r.commit === repo.commits.dashboard2 && r.outcome === 'succeeded',
+  const record = (await s.t.site.records.listRecords()).records.find(
+    (r) => r.commit === s.repo.commits.dashboard2 && r.outcome === 'succeeded',
   );
   expect(summary.finishedInterrupted).toBe(record?.deployId);
   expect(summary.tag).toMatch(/^dashboard-deploy-/);
-  expect(await tags()).toContain(summary.tag);
-  const message = await repo.git(['tag', '-l', '--format=%(contents)', summary.tag]);
+  expect(await s.tags()).toContain(summary.tag);
+  const message = await s.repo.git(['tag', '-l', '--format=%(contents)', summary.tag]);
   expect(message).toContain(`Deploy-Id: ${record?.deployId}`);
 
   // In words too.
-  const words = await run(['deploy', '--stack', outputs, '--commit', repo.commits.dashboard2]);
+  const words = await s.run(['deploy', '--stack', s.outputs, '--commit', s.repo.commits.dashboard2]);
   expect(words.stdout).toMatch(new RegExp(`already live \\(as ${record?.deployId}\\), nothing to do`));
 });
