@@ -115,8 +115,8 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   // that refusal, never as an interrupted change (checked only where such a record exists; a
   // change's switch read half before, half after, is not taken for one: live.ts checkUnlocked).
   const pendingRefused = atomicPending
-    ? await refusalOf(checkAtomicPendingUnlocked(site, atomicPending, { pointer }))
-    : pending && (await refusalOf(checkPendingUnlocked(site, pending, { pointer })));
+    ? await tamperedRefusal(checkAtomicPendingUnlocked(site, atomicPending, { pointer }))
+    : pending && (await tamperedRefusal(checkPendingUnlocked(site, pending, { pointer })));
   const [believed, believedAtomic] = pendingRefused ? [null, null] : [pending, atomicPending];
   const stopped = await stoppedWriter(
     verified,
@@ -251,7 +251,7 @@ function withMarkerRefused(
 }
 
 /** The TAMPERED refusal `check` ends in, or null (passed, or failed otherwise: a read, said elsewhere). */
-const refusalOf = (check: Promise<unknown>): Promise<FrontendOpsError | null> =>
+const tamperedRefusal = (check: Promise<unknown>): Promise<FrontendOpsError | null> =>
   check.then(
     () => null,
     (error: unknown) => (isFrontendOpsError(error, 'TAMPERED') ? error : null),
