@@ -201,27 +201,39 @@ async function writeOutputs(file: string, outputs: Record<string, string>): Prom
   await appendFile(file, blocks.join(''));
 }
 
+/**
+ * The job summary, markdown GitHub renders on the run's page. Its values are text from outside (the
+ * message input, often a commit message; the stack input; the agent's request and answer; what the
+ * command reports): each is shown as code, as it was, so none becomes a link, an image GitHub
+ * fetches, HTML or a heading there.
+ */
 function summaryMarkdown(
   inputs: ActionInputs,
   outputs: Record<string, string>,
   result: CliResult,
   code: number,
 ): string {
-  const cell = (value: string) => escapeControlCharacters(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  // GitHub splits a table row into cells at each "|" before it reads code spans, and may split it
+  // at a "\|" after a backslash too: a value's "|" is written "\|" between code spans.
+  const cell = (value: string) =>
+    value
+      .split('|')
+      .map((part) => (part ? codeSpan(part) : ''))
+      .join('\\|');
   const ok = code === 0;
   const rows: Array<[string, string]> = [
     ['Stack', inputs.stack],
     ['Outcome', outputs.outcome || (ok ? 'done' : 'failed')],
-    ['Commit', outputs.commit ? `\`${outputs.commit.slice(0, 7)}\`` : ''],
-    ['Deploy id', outputs['deploy-id'] ? `\`${outputs['deploy-id']}\`` : ''],
-    ['Deploy tag', outputs.tag ? `\`${outputs.tag}\`` : ''],
+    ['Commit', outputs.commit ? outputs.commit.slice(0, 7) : ''],
+    ['Deploy id', outputs['deploy-id'] ?? ''],
+    ['Deploy tag', outputs.tag ?? ''],
     ['Site', outputs['site-url'] ?? ''],
     ['Files copied', typeof result?.copied === 'number' ? String(result.copied) : ''],
     ['CDN invalidation', invalidationOf(result)],
     ['Why', inputs.message ?? (inputs.command === 'agent' ? inputs.request : '')],
   ];
   const lines = [
-    `### ${ok ? '✅' : '❌'} FrontendOps ${inputs.command}: ${cell(inputs.stack)}`,
+    `### ${ok ? '✅' : '❌'} FrontendOps ${inputs.command}: ${codeSpan(inputs.stack)}`,
     '',
     '| | |',
     '| --- | --- |',
@@ -230,9 +242,32 @@ function summaryMarkdown(
   ];
   const message = inputs.command === 'agent' ? text(result?.message) : '';
   const error = ok ? '' : (errorOf(result) ?? `exit code ${code}: see the step's log`);
-  if (message) lines.push('```text', message.replace(/```/g, "'''"), '```', '');
-  if (error && error !== message) lines.push(`> ${cell(error)}`, '');
+  if (message) lines.push(codeBlock(message), '');
+  if (error && error !== message) lines.push(`> ${codeSpan(error)}`, '');
   return `${lines.join('\n')}\n`;
+}
+
+/** The longest run of backticks in `text` (0 for none). */
+const backticks = (text: string) =>
+  (text.match(/`+/g) ?? []).reduce((longest, run) => Math.max(longest, run.length), 0);
+
+/**
+ * `value` as one markdown code span, shown as it is: on one line (control characters escaped, line
+ * breaks as spaces), between more backticks than any run in it, a space inside each end where it
+ * begins or ends with a backtick or a space (CommonMark takes one such space off each end).
+ */
+function codeSpan(value: string): string {
+  const line = escapeControlCharacters(value).replace(/\n/g, ' ');
+  const fence = '`'.repeat(backticks(line) + 1);
+  const pad = /^[` ]|[` ]$/.test(line) ? ' ' : '';
+  return `${fence}${pad}${line}${pad}${fence}`;
+}
+
+/** `text` as a fenced code block, its lines kept: the fence longer than any run of backticks in it. */
+function codeBlock(text: string): string {
+  const body = escapeControlCharacters(text.replace(/\r\n?/g, '\n'));
+  const fence = '`'.repeat(Math.max(3, backticks(body) + 1));
+  return `${fence}text\n${body}\n${fence}`;
 }
 
 function invalidationOf(result: CliResult): string {

@@ -17,6 +17,7 @@ import { createTestRepo, snapshotRepo, type TestRepo } from '../support/git-repo
 import { type GitHubDouble, startGitHubDouble } from '../support/github-double.ts';
 import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
 import { cli } from '../support/run-cli.ts';
+import { readSummary } from '../support/summary-markdown.ts';
 
 const STACK = 'dashboard-hosting-prod';
 const TOKEN = 'ghs_action0123456789';
@@ -200,7 +201,7 @@ describe('frontendops action', () => {
       'deploy-id': '',
     });
     expect(await readFile(summaryFile, 'utf8')).toMatch(
-      /^### ✅ FrontendOps publish: dashboard-hosting-prod/,
+      /^### ✅ FrontendOps publish: `dashboard-hosting-prod`/,
     );
     expect(github.deployments.length).toBe(before);
   });
@@ -225,10 +226,10 @@ describe('frontendops action', () => {
     // The deploy tag was made on GitHub (the token and repository of the run).
     expect(requests.some((r) => r.method === 'POST' && r.path.endsWith('/git/refs'))).toBe(true);
     const summary = await readFile(summaryFile, 'utf8');
-    expect(summary).toContain('### ✅ FrontendOps deploy: dashboard-hosting-prod');
+    expect(summary).toContain('### ✅ FrontendOps deploy: `dashboard-hosting-prod`');
     expect(summary).toContain(`| Deploy tag | \`${out.tag}\` |`);
-    expect(summary).toContain(`| Site | ${siteUrl} |`);
-    expect(summary).toContain('| Why | release train 7 |');
+    expect(summary).toContain(`| Site | \`${siteUrl}\` |`);
+    expect(summary).toContain('| Why | `release train 7` |');
     // The Deployment names the commit that went live (the latest build), not the workflow's own
     // (GITHUB_SHA): it is made once the run says which, so it has no in-progress status.
     expect(github.deployments.slice(before)).toEqual([
@@ -286,7 +287,7 @@ describe('frontendops action', () => {
     expect(ran.stderr).toMatch(/dashboard-hosting-prod is pinned/);
     const summary = await readFile(summaryFile, 'utf8');
     expect(summary).toMatch(/^### ❌ FrontendOps deploy/);
-    expect(summary).toContain('| Outcome | refused |');
+    expect(summary).toContain('| Outcome | `refused` |');
     const last = github.deployments.at(-1);
     expect(last?.statuses.map((s) => s.state)).toEqual(['failure']);
     expect(JSON.stringify(last?.statuses.at(-1))).toMatch(/refused: .*is pinned/);
@@ -361,6 +362,17 @@ describe('frontendops action: text from the inputs never becomes a workflow comm
       "--message=$'fix\\n::set-output name=site-url::https://evil.example\\n::stop-commands::x\\n",
     );
     expect((await outputs())['site-url']).not.toContain('evil');
+  });
+
+  it('a commit message as the message is text in the job summary: no link, image, HTML or heading', async () => {
+    await states.v2Published.restore();
+    const message =
+      '# Fix ![tracker](https://evil.example/p.png) [docs](https://evil.example) <img src=x> `a``b` | c';
+    const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_MESSAGE: message });
+    expect(ran.code, ran.stderr).toBe(0);
+    const { markup, shown } = readSummary(await readFile(summaryFile, 'utf8'));
+    expect(shown).toContain(`| Why | ${message} |`);
+    expect(markup.join('\n')).not.toMatch(/evil|<img|Fix|`/);
   });
 
   it('a stack, command or app input with a line break is refused: exit 2, the value escaped, nothing run', async () => {
