@@ -131,6 +131,15 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     expect(await run(['audit', 'verify'])).toMatchObject({ code: 0 });
   });
 
+  it('not covered, as it is: a deploy of an older commit’s build, which the policy covers, makes it live', async () => {
+    await jobDeployed.restore();
+    const deployed = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], JOB);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(await live()).toBe(V1);
+    const change = (await readAudit(t.site.state, t.site.target.statePrefix)).at(-1);
+    expect(change).toMatchObject({ type: 'deploy', data: { approval: { via: 'github-environment' } } });
+  });
+
   it('once the audit log records what the job approves, the refusal says adding the action to the configuration is not enough', async () => {
     // The job's deploy recorded the environment as approving deploys only.
     await jobDeployed.restore();
