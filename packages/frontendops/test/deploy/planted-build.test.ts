@@ -200,3 +200,28 @@ describe("a build published under another stack's log", () => {
     }
   });
 });
+
+describe('a build published first with the publisher’s credentials (not covered, as it is)', () => {
+  it('is the commit’s build: a deploy takes it, and CI’s own build of the commit is refused', async () => {
+    // Any job the publisher role's trust policy admits publishes a build of its own for a commit
+    // CI has not published yet: it is recorded in the publish log, as CI's would be.
+    const commit = repo.commits.docs;
+    const first = await publishBuild(
+      t.site,
+      { dir: await buildOf('first'), app: APP, commit },
+      requestBy('publish', 'another job'),
+    );
+    const ci = publishBuild(
+      t.site,
+      { dir: await buildOf('ci'), app: APP, commit },
+      requestBy('publish', 'ci'),
+    );
+    await expect(ci).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(ci).rejects.toThrow(/already published with different content/);
+    await deployArtifact(t.site, { app: APP, commit, request: requestBy('ship the docs commit') });
+    expect((await t.site.records.readPointer())?.value).toMatchObject({
+      commit,
+      artifactDigest: first.artifactDigest,
+    });
+  });
+});
