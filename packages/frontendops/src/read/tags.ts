@@ -57,13 +57,16 @@ export function tagOf(
 }
 
 /**
- * The audit anchors git holds for one stack: the Audit-Head of each of its deploy tags. Unlike the
+ * The audit anchors git holds for one stack: the Audit-Head of each of its deploy tags, with the
+ * deployment the tag names (verify holds the head to it). Unlike the
  * tag names above, these are not a nicety: a git host that cannot be read is an error here.
  */
 export async function readAuditAnchors(git: GitHost, stack: string): Promise<AuditAnchor[]> {
   const tags = await listDeployTags(git);
   return tags.flatMap((t) => {
     const head = t.stack === stack && t.auditHead ? parseAuditHead(t.auditHead) : null;
-    return head ? [{ ...head, source: `deploy tag ${t.name}` }] : [];
+    if (!head || !t.deployId) return [];
+    const deployment = { deployId: t.deployId, commit: t.sha, artifactDigest: t.artifactDigest };
+    return [{ ...head, source: `deploy tag ${t.name}`, deployment }];
   });
 }

@@ -345,6 +345,18 @@ export type { AuditHead };
 export interface AuditAnchor extends AuditHead {
   /** Where it was found, for the report: "deploy tag dashboard-deploy-20261201-1". */
   source: string;
+  /**
+   * The deployment its tag names: the chain up to the anchored entry must record it (a tag's head is
+   * its deployment's entry or one after it), else the tag is no record of it.
+   */
+  deployment?: TaggedDeployment;
+}
+
+/** A deployment as its deploy tag names it. */
+export interface TaggedDeployment {
+  deployId: string;
+  commit: string;
+  artifactDigest?: string | undefined;
 }
 
 export interface AuditVerification {
@@ -1978,28 +1990,43 @@ async function verifyAuditOnce(
   // 1. The chain itself: order, links, hashes.
   const { read, entries, headRecord, problems } = await checkChain(store, prefix, prefix, DEPLOY_CHAIN_WORDS);
 
-  // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged.
-  // A deploy tag is only as true as the repository: whoever can push can push one with any head. One
-  // the chain and another anchor of that entry contradict is named as the false one; otherwise the
-  // verdict says both what the chain and what the tag may have had done to it.
+  // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged,
+  // recording by then the deployment its tag names. A deploy tag is only as true as the repository:
+  // whoever can push can push one with any head. One whose entry the chain holds unchanged without
+  // that deployment, or that names no entry, is that tag's fault. One the chain contradicts may be
+  // either's, even where another tag agrees with the chain: whoever can write the bucket can put it
+  // back as it was before a deployment, and the same deploy run again (its id is the same) writes
+  // its entry where the first one's was, under a tag of its own. The verdict says both.
   const anchors = options.anchors ?? [];
+  const held = anchors.filter((a) => anchorHolds(a, read));
   for (const anchor of anchors) {
     const entry = read[anchor.seq - 1]?.entry;
     const pushed = `or ${anchor.source} was pushed by someone who can push to the repository`;
-    if (anchor.seq > read.length) {
+    const falseTag = (said: string) => ({
+      kind: 'tampered' as const,
+      seq: anchor.seq,
+      reason: `${anchor.source} ${said}: ${anchor.source} is no record of a deployment (someone who can push to the repository pushed or moved it); delete it`,
+    });
+    if (held.includes(anchor)) continue;
+    if (anchor.seq < 1) {
+      problems.push(falseTag(`anchors entry ${anchor.seq}, which no chain has`));
+    } else if (entry?.hash === anchor.hash) {
+      problems.push(
+        falseTag(
+          `anchors entry ${anchor.seq}, which the chain holds as it was, but neither it nor an entry before it records the deployment the tag names (${anchor.deployment?.deployId})`,
+        ),
+      );
+    } else if (anchor.seq > read.length) {
       problems.push({
         kind: 'tampered',
         seq: anchor.seq,
         reason: `${anchor.source} anchors entry ${anchor.seq}, but the chain ends at ${read.length} (entries were removed from the end and the head moved back, ${pushed})`,
       });
-    } else if (entry && entry.hash !== anchor.hash) {
-      const vouching = anchors.find((a) => a.seq === anchor.seq && a.hash === entry.hash);
+    } else if (entry) {
       problems.push({
         kind: 'tampered',
         seq: anchor.seq,
-        reason: vouching
-          ? `${anchor.source} anchors entry ${anchor.seq} with a hash the chain never had, and the chain and ${vouching.source.replace(/^deploy tag /, '')} hold another: ${anchor.source} is no record of a deployment (someone who can push to the repository pushed or moved it); delete it`
-          : `entry ${anchor.seq} is not the one ${anchor.source} anchors (the chain was rewritten, ${pushed})`,
+        reason: `entry ${anchor.seq} is not the one ${anchor.source} anchors (the chain was rewritten, ${pushed})`,
       });
     }
   }
@@ -2441,7 +2468,7 @@ async function verifyAuditOnce(
     entries: read.length,
     headHash: headRecord?.hash ?? null,
     anchors: options.anchors?.length ?? 0,
-    untagged: untaggedAfter(anchors, entries, read.length),
+    untagged: untaggedAfter(anchors.length > 0, held, entries, read.length),
     objects: objectsOk,
     ...(problems[0] ? { problem: problems[0] } : {}),
     problems,
@@ -2451,19 +2478,42 @@ async function verifyAuditOnce(
 }
 
 /**
- * The deployments after the newest entry the anchors hold (one the chain has, with that hash) whose
- * deploy tag is due: null without anchors or with none such.
+ * The deployments after the newest entry the anchors that hold (anchorHolds) anchor whose deploy tag
+ * is due: null without anchors (`tagged`) or with none such.
  */
 function untaggedAfter(
-  anchors: readonly AuditAnchor[],
+  tagged: boolean,
+  held: readonly AuditAnchor[],
   entries: readonly AuditEntry[],
   length: number,
 ): UntaggedDeployments | null {
-  if (anchors.length === 0) return null;
-  const held = anchors.filter((a) => entries[a.seq - 1]?.hash === a.hash).map((a) => a.seq);
-  const anchoredUpTo = Math.max(0, ...held);
+  if (!tagged) return null;
+  const anchoredUpTo = Math.max(0, ...held.filter((a) => a.seq <= entries.length).map((a) => a.seq));
   const deployments = entries.filter((e) => e.seq > anchoredUpTo && tagIsDue(e)).map((e) => e.seq);
   return deployments.length > 0 ? { anchoredUpTo, entries: length, deployments } : null;
+}
+
+/**
+ * Whether the chain holds an anchor: its entry is there with its hash and, where its tag names a
+ * deployment, that entry or one before it records it (a tag's head is its deployment's entry or a
+ * later one, never an earlier one or another deployment's alone).
+ */
+function anchorHolds(anchor: AuditAnchor, read: readonly ReadEntry[]): boolean {
+  if (anchor.seq < 1 || read[anchor.seq - 1]?.entry?.hash !== anchor.hash) return false;
+  const { deployment } = anchor;
+  return (
+    !deployment ||
+    read
+      .slice(0, anchor.seq)
+      .some(
+        ({ entry }) =>
+          entry !== null &&
+          tagIsDue(entry) &&
+          entry.data.deployId === deployment.deployId &&
+          entry.data.commit === deployment.commit &&
+          entry.data.artifactDigest === deployment.artifactDigest,
+      )
+  );
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────

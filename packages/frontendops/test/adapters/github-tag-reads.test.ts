@@ -98,6 +98,7 @@ describe.each([20, 500, 2000])('%i deploy tags on the GitHub backend', (count) =
       seq: count,
       hash: `sha256:${((count - 1) % 16).toString(16).repeat(64)}`,
       source: expect.stringMatching(/^deploy tag dashboard-deploy-\d{8}-\d$/),
+      deployment: { deployId: expect.any(String), commit: expect.any(String), artifactDigest: DIGEST },
     });
     expect(kinds(github)).toEqual(listing);
   });

@@ -383,6 +383,7 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       seq: 3,
       hash: `sha256:${'a'.repeat(64)}`,
       source: 'deploy tag dashboard-deploy-20261127-2',
+      deployment: { deployId: input.deployId, commit: input.sha, artifactDigest: input.artifactDigest },
     });
     expect((await readDeployTags(host)).get(input.deployId)).toBeUndefined();
     // Moved to another commit, the true tag records nothing.
