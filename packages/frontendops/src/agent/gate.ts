@@ -127,6 +127,8 @@ interface Change {
   auditHead?: string;
   /** The infra server's receipt for the finished change (mcp/receipts.ts). */
   receipt?: string;
+  /** The words of the request that made it, where another request did (a change finished first). */
+  request?: string;
 }
 
 type Approval = { request: ApprovalRequest; decision: ApprovalDecision };
@@ -364,6 +366,7 @@ export function createToolGate(options: GateOptions): ToolGate {
       // The anchor is what the infra server said, never what a planner wrote: a made-up head in a
       // tag would make a whole audit chain look rewritten.
       args.stack = change.stack;
+      if (change.request) args.request = change.request;
       if (change.auditHead) args.auditHead = change.auditHead;
       else delete args.auditHead;
       if (!change.receipt) {
@@ -699,6 +702,21 @@ export function createToolGate(options: GateOptions): ToolGate {
         artifactDigest: String(data.artifactDigest),
         ...auditHeadOf(data),
         ...receiptOf(data),
+      });
+    }
+    // A stopped change run_sync finished first went live for everyone, and is recorded: it is tagged
+    // too, with what the infra server answered for it (the words of the request that made it
+    // included), never a planner's values.
+    const first = asObject(data.finishedFirstChange);
+    if (name === 'run_sync' && first && typeof first.deployId === 'string') {
+      changes.push({
+        deployId: first.deployId,
+        stack: String(data.stack ?? stack),
+        commit: String(first.commit),
+        artifactDigest: String(first.artifactDigest),
+        ...auditHeadOf(first),
+        ...receiptOf(first),
+        ...(typeof first.request === 'string' ? { request: first.request } : {}),
       });
     }
     if (name === 'invalidate_cdn' && typeof data.deployId === 'string') {

@@ -40,6 +40,7 @@ export function systemPrompt(input: Pick<ModelPlannerInput, 'stack' | 'app' | 'a
     `The "pulumi" role is the infra server's tools (deploy target, sync, CDN invalidation, status, history, rollback) for the stack "${input.stack ?? "the server's stack"}"; the "github" role is the git server's tools (latest commit, commit details, deploy tags).`,
     'You are offered only the tools this request needs; if a change the user did not ask for seems necessary, stop and say so instead.',
     `To deploy the latest build of the app: latest_commit with path "${input.appPath}" → get_deploy_target with that full commit sha (app "${input.app}") → run_sync with the handle → invalidate_cdn with the deploy id → create_deploy_tag with the deploy id, commit, artifactDigest, the auditHead from invalidate_cdn written as "<seq>:<hash>", and the user's request words. Then answer with the commit, tag, files changed and invalidation.`,
+    "When run_sync's answer has finishedFirstChange (a stopped deployment it finished first), call create_deploy_tag for it too, with its deployId, commit, artifactDigest and auditHead, before the tag of the run's own deployment.",
     `After a rollback the stack is pinned: ${PIN_EFFECT} (PINNED; promote_release makes a release live for everyone and clears the pin, unpin_release unpins). Do either only when the user asks for it.`,
     'To say what a release contains: plan_deploy (files by kind, the CDN refresh in words) and commits_between with base = the live commit and head = the commit to deploy.',
     'A person approves high-impact actions on protected stacks; if a call is not approved, stop and say so.',
@@ -134,10 +135,11 @@ function summarize(
       .filter((r) => r.record.tool === 'invalidate_cdn' && r.ok)
       .map((r) => parseResult('invalidate_cdn', r.structured))
       .findLast((c) => c.deployId === change.deployId);
+    // The change's own tag: not that of a stopped change its run finished first (finishedFirstChange).
     const tag = after
       .filter((r) => r.record.tool === 'create_deploy_tag' && r.ok)
       .map((r) => parseResult('create_deploy_tag', r.structured))
-      .at(-1);
+      .findLast((t) => t.deployId === change.deployId);
     const invalidationIds = cdn?.invalidationIds ?? change.invalidationIds;
     const verification = cdn?.verification ?? change.verification ?? null;
     const notServed = change.outcome === 'failed' || cdn?.outcome === 'failed';

@@ -180,11 +180,19 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
   }
   const sync = await step(ctx, 'run_sync', { handle: target.handle });
   const cdn = await step(ctx, 'invalidate_cdn', { deployId: sync.deployId, ...stackArg(ctx) });
+  // A stopped change the sync finished first is a deployment like any: its tag first, as the CLI's.
+  const first = sync.finishedFirstChange;
+  const firstTag = first
+    ? await tagRelease(ctx, { ...first, stack: sync.stack }).then(({ name }) => ({
+        name,
+        line: `First finished ${first.deployId} (${shortSha(first.commit)}); its tag: ${name}.`,
+      }))
+    : null;
   const failed = notServed(
     cdn,
     `Deployed ${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}") to ${sync.stack}`,
   );
-  if (failed) return failed;
+  if (failed) return firstTag ? { ...failed, message: `${firstTag.line}\n${failed.message}` } : failed;
   const tag = await tagRelease(ctx, {
     ...sync,
     commit: commit.sha,
@@ -200,7 +208,9 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
     filesChanged: sync.copied + cdn.pruned,
     invalidationIds: cdn.invalidationIds,
     ...(siteUrl ? { siteUrl } : {}),
+    ...(firstTag ? { finishedFirstTag: firstTag.name } : {}),
     message: [
+      firstTag?.line ?? '',
       `Deployed ${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}") to ${sync.stack} as ${sync.deployId}.`,
       // What was pruned is the record's: an atomic release prunes after its switch, past run_sync.
       `Files: ${sync.copied} copied, ${sync.unchanged} unchanged, ${cdn.pruned} pruned.`,
@@ -769,6 +779,7 @@ function tagRelease(
     deployId: made.deployId,
     commit: made.commit,
     artifactDigest: made.artifactDigest,
+    // The gate puts the words of the request that made it here (a change finished first: that one's).
     request: ctx.text,
     stack: made.stack,
     ...(made.auditHead ? { auditHead: formatAuditHead(made.auditHead) } : {}),

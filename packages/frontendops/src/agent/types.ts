@@ -47,6 +47,8 @@ export interface PlannerOutcome {
   deployId?: string;
   commit?: string;
   tag?: string;
+  /** The tag of a stopped change the run finished before its own (finishedFirstChange), made first. */
+  finishedFirstTag?: string;
   filesChanged?: number;
   invalidationIds?: string[];
   siteUrl?: string;

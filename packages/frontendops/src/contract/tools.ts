@@ -218,6 +218,19 @@ export const TOOLS = {
         .describe(
           'The deploy id of a stopped change of another release (it went live, then was interrupted before it was verified and recorded) that this run finished and recorded before its sync, as get_deploy_target said it would',
         ),
+      finishedFirstChange: z
+        .object({
+          deployId: z.string(),
+          commit: z.string(),
+          artifactDigest: z.string(),
+          auditHead,
+          request: z.string().describe('The words of the request that made it, for its tag'),
+          receipt: receipt.unwrap(),
+        })
+        .optional()
+        .describe(
+          "The change finishedFirst names, where its finish made a release live for everyone: what create_deploy_tag takes to tag it (its own values, request words and receipt), called before this run's own tag",
+        ),
       next: z.string().describe('What to call next'),
     }),
   }),

@@ -13,6 +13,7 @@ import { changeNoun, describePlan, finishedFirstSentence } from '../../engine/de
 import type { DeployPlan } from '../../engine/plan.ts';
 import { capitalise } from '../../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
+import { tagRequest } from '../../git/deploy-tag.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
 import { approvalInForce } from '../../state/approval-in-force.ts';
@@ -201,6 +202,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         retained: summary.retained,
         approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
         ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
+        ...(await finishedFirstChange(t, summary)),
         next: `invalidate_cdn with deployId ${summary.deployId}`,
       };
       // A stopped change it finished first, as get_deploy_target said it would: said first.
@@ -260,6 +262,34 @@ export function registerSyncTools(t: InfraToolContext): void {
     },
     guard,
   );
+}
+
+/**
+ * The stopped change a run finished first, where it made a release live for everyone
+ * (finishedFirstRecord): what create_deploy_tag takes to tag it, as the CLI and the console tag it
+ * (finishedFirstTag), with the receipt that vouches for it. Nothing where none is due.
+ */
+async function finishedFirstChange(t: InfraToolContext, summary: DeploySummary) {
+  const change = summary.finishedFirstRecord;
+  if (!change) return {};
+  const receipt = await t.receipt({
+    ...change,
+    // A rollback's receipt says what it took down, as its tag does; a promote's tag is a deploy's.
+    kind: change.kind === 'rollback' ? 'rollback' : 'deploy',
+    stack: summary.stack,
+    outcome: 'succeeded',
+  });
+  if (!receipt) return {};
+  return {
+    finishedFirstChange: {
+      deployId: change.deployId,
+      commit: change.commit,
+      artifactDigest: change.artifactDigest,
+      auditHead: change.auditHead,
+      request: tagRequest(change.request),
+      receipt,
+    },
+  };
 }
 
 const noopCounts = (retained: string[]) => ({ copied: 0, unchanged: 0, pruned: 0, retained });
