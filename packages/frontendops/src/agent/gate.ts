@@ -694,7 +694,10 @@ export function createToolGate(options: GateOptions): ToolGate {
       const canary = (data.canary as { commit?: unknown } | null | undefined)?.commit;
       runningCanary = typeof canary === 'string' ? canary : null;
     }
-    if (TAGGED_CHANGES.has(name) && typeof data.deployId === 'string') {
+    // A run_sync that changed nothing names the live deployment, another request's: not one to tag
+    // here (invalidate_cdn of its id answers that deployment's receipt all the same).
+    const synced = name !== 'run_sync' || data.outcome !== 'noop';
+    if (TAGGED_CHANGES.has(name) && synced && typeof data.deployId === 'string') {
       changes.push({
         deployId: data.deployId,
         stack: String(data.stack ?? stack),
