@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,14 +34,18 @@ beforeAll(async () => {
   });
   for (const file of stdout.split('\0').filter(Boolean)) {
     await mkdir(dirname(join(clone, file)), { recursive: true });
-    await copyFile(join(REPO_ROOT, file), join(clone, file)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error; // deleted in the working tree, not yet in the index
-    });
+    await cp(join(REPO_ROOT, file), join(clone, file), { preserveTimestamps: true }).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error; // deleted in the working tree, not yet in the index
+      },
+    );
   }
-  // The tool's build output comes along (after the sources, so it is newer): npm start's build step
-  // then only checks it, as it would after `npm ci` in a real clone.
+  // The tool's build output comes along, each file with its time as the sources' (the build's stamps
+  // record each input's time and size): npm start's build step then only checks it, as it would after
+  // `npm ci` in a real clone, instead of building the tool again (tsc, the CLI bundle, the console UI).
   await cp(join(REPO_ROOT, 'packages/frontendops/dist'), join(clone, 'packages/frontendops/dist'), {
     recursive: true,
+    preserveTimestamps: true,
   });
   const git = (args: string[]) => run('git', args, { cwd: clone, env: { ...process.env, ...GIT_IDENTITY } });
   await git(['init', '-q']);
