@@ -10,11 +10,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_DIR } from '../../src/stacks/local-env-file.ts';
 import { createBrochureRepo, snapshotRepo, type TestRepo } from '../support/git-repo.ts';
 import { type CliRun, cli, DEV_READY, serveInProcess } from '../support/run-cli.ts';
+import { sharedHistory } from '../support/shared-history.ts';
 
 let repo: TestRepo;
 let v2: string;
 /** What the rollback in beforeAll said. */
 let rollback: CliRun;
+const PINS = 'a rollback while dev serves pins the stack';
+/** beforeAll's history: checked by the case PINS, the start of every other case. */
+const history = sharedHistory(PINS);
+const ROLLED_BACK = 'dev serves v1, v2 goes live, a rollback takes it back';
 /** The repository and its local stack as the cases after the first start from them: see beforeAll. */
 let pinnedByRollback: { restore(): Promise<void> };
 const env = {
@@ -95,8 +100,10 @@ async function snapshotLocal(repo: TestRepo): Promise<{ restore(): Promise<void>
 
 beforeAll(async () => {
   repo = await newRepo();
-  ({ v2, rollback } = await rollBackWhileDevServes(repo));
-  pinnedByRollback = await snapshotLocal(repo);
+  await history.step(ROLLED_BACK, async () => {
+    ({ v2, rollback } = await rollBackWhileDevServes(repo));
+    pinnedByRollback = await snapshotLocal(repo);
+  });
 }, DEV_TIMEOUT);
 afterAll(async () => {
   await repo?.cleanup();
@@ -104,16 +111,18 @@ afterAll(async () => {
 });
 
 describe('frontendops dev on a pinned stack', () => {
-  it('a rollback while dev serves pins the stack', () => {
-    // beforeAll's history (each step checked there: dev served v1, then v2, then v1 again after the
-    // rollback), which the other cases start from; the rollback said it pinned v1.
+  it(PINS, (context) => {
+    // beforeAll's history (each step checked as it ran: dev served v1, then v2, then v1 again after
+    // the rollback), which the other cases start from; the rollback said it pinned v1.
+    history.check(context, ROLLED_BACK);
     expect(rollback.stdout).toMatch(/^ {2}pinned to [0-9a-f]{7}: /m);
     expect(rollback.stdout).not.toMatch(new RegExp(`pinned to ${v2.slice(0, 7)}`));
   });
 
   it('dev started again keeps serving the pinned release, says so and how to go on; unpin then works', {
     timeout: DEV_TIMEOUT,
-  }, async () => {
+  }, async (context) => {
+    history.need(context);
     await pinnedByRollback.restore();
     const dev = await serveDev();
     let ended: CliRun | undefined;
@@ -139,7 +148,8 @@ describe('frontendops dev on a pinned stack', () => {
 
   it('dev --once on a pinned stack reports the pin and exits 2 (refused), with nothing deployed', {
     timeout: DEV_TIMEOUT,
-  }, async () => {
+  }, async (context) => {
+    history.need(context);
     await pinnedByRollback.restore();
     const once = await devOnce();
     expect(once.code, once.stdout + once.stderr).toBe(2);
@@ -151,7 +161,8 @@ describe('frontendops dev on a pinned stack', () => {
 
   it('pinned, with uncommitted edits of a commit never published: says why, never "promote" a build that does not exist', {
     timeout: DEV_TIMEOUT,
-  }, async () => {
+  }, async (context) => {
+    history.need(context);
     await pinnedByRollback.restore();
     const file = join(repo.dir, 'public', 'index.html');
     const before = await readFile(file, 'utf8');
@@ -172,7 +183,8 @@ describe('frontendops dev on a pinned stack', () => {
     }
   });
 
-  it('after unpin, dev deploys the latest again', { timeout: DEV_TIMEOUT }, async () => {
+  it('after unpin, dev deploys the latest again', { timeout: DEV_TIMEOUT }, async (context) => {
+    history.need(context);
     await pinnedByRollback.restore();
     const dev = await serveDev();
     try {

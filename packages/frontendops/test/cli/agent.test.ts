@@ -21,6 +21,7 @@ import {
   serveAgentServersInProcess,
   writeStdioMcpConfig,
 } from '../support/run-cli.ts';
+import { sharedHistory } from '../support/shared-history.ts';
 
 let t: TestDeployEnv;
 let repo: TestRepo;
@@ -37,6 +38,13 @@ let deployedOverStdio: CliRun;
 let fresh: AgentSnapshot;
 let latestDeployed: AgentSnapshot;
 let rolledBack: AgentSnapshot;
+const DEPLOYS_OVER_STDIO =
+  '"Deploy the latest dashboard" --yes: steps as they happen, the site changes, the tag exists, the audit verifies';
+const SECOND_RELEASE = 'a second release, then "roll back to the previous version" --yes --json';
+/** The stack's history the later cases start from: each step checked by one of the two cases above. */
+const history = sharedHistory(`${DEPLOYS_OVER_STDIO} (or ${SECOND_RELEASE})`);
+const STDIO_DEPLOY = 'the agent deploys the latest dashboard over stdio';
+const SHIPPED_AND_ROLLED_BACK = 'the agent ships v3, then rolls back, over HTTP';
 
 beforeAll(async () => {
   t = await startDeployEnv();
@@ -50,11 +58,13 @@ beforeAll(async () => {
   infraEnv = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_CONFIG: config };
   mcpConfig = await writeStdioMcpConfig({ outputs, repoDir: repo.dir, infraEnv, dir: t.tmp });
   fresh = await snapshotStackAndRepo(t.site, repo);
-  // The agent's own environment holds none of the keys its servers deploy with.
-  expect(process.env.AWS_SECRET_ACCESS_KEY).not.toBe(t.s3.credentials.secretAccessKey);
-  deployedOverStdio = await agent(['Deploy the latest dashboard', '--yes']);
-  expect(deployedOverStdio.code, deployedOverStdio.stderr).toBe(0);
-  latestDeployed = await snapshotStackAndRepo(t.site, repo);
+  await history.step(STDIO_DEPLOY, async () => {
+    // The agent's own environment holds none of the keys its servers deploy with.
+    expect(process.env.AWS_SECRET_ACCESS_KEY).not.toBe(t.s3.credentials.secretAccessKey);
+    deployedOverStdio = await agent(['Deploy the latest dashboard', '--yes']);
+    expect(deployedOverStdio.code, deployedOverStdio.stderr).toBe(0);
+    latestDeployed = await snapshotStackAndRepo(t.site, repo);
+  });
 });
 afterAll(async () => {
   await repo?.cleanup();
@@ -224,8 +234,9 @@ describe('frontendops agent, its servers over HTTP in this process', () => {
 });
 
 describe('frontendops agent, its servers spawned over stdio (no AWS keys in its environment)', () => {
-  it('"Deploy the latest dashboard" --yes: steps as they happen, the site changes, the tag exists, the audit verifies', async () => {
+  it(DEPLOYS_OVER_STDIO, async (context) => {
     // The run in beforeAll (from nothing deployed, no tag), and the stack and repository it left.
+    history.check(context, STDIO_DEPLOY);
     await latestDeployed.restore();
     const run = deployedOverStdio;
     for (const step of [
@@ -247,7 +258,8 @@ describe('frontendops agent, its servers spawned over stdio (no AWS keys in its 
     expect(audit.ok).toBe(true);
   });
 
-  it('chat: one request per line on the same servers, until "exit"', async () => {
+  it('chat: one request per line on the same servers, until "exit"', async (context) => {
+    history.need(context);
     await latestDeployed.restore();
     const run = await agent([], {
       command: 'chat',
@@ -270,16 +282,19 @@ describe('frontendops agent, its servers over HTTP again', () => {
   let servedAfterDeploy: string | null;
   let rollback: CliRun;
   beforeAll(async () => {
-    await latestDeployed.restore();
-    v3 = await addRelease('v3');
-    deployed = await overHttp(['ship the newest dashboard', '--yes', '--json']);
-    servedAfterDeploy = await hostingIndex();
-    rollback = await overHttp(['roll back to the previous version', '--yes', '--json']);
-    rolledBack = await snapshotStackAndRepo(t.site, repo);
+    await history.step(SHIPPED_AND_ROLLED_BACK, async () => {
+      await latestDeployed.restore();
+      v3 = await addRelease('v3');
+      deployed = await overHttp(['ship the newest dashboard', '--yes', '--json']);
+      servedAfterDeploy = await hostingIndex();
+      rollback = await overHttp(['roll back to the previous version', '--yes', '--json']);
+      rolledBack = await snapshotStackAndRepo(t.site, repo);
+    });
   });
 
-  it('a second release, then "roll back to the previous version" --yes --json', async () => {
+  it(SECOND_RELEASE, async (context) => {
     // The steps beforeAll ran, and the stack and repository they left.
+    history.check(context, SHIPPED_AND_ROLLED_BACK);
     await rolledBack.restore();
     expect(JSON.parse(deployed.stdout), deployed.stderr).toMatchObject({ outcome: 'succeeded', commit: v3 });
     expect(servedAfterDeploy).toContain('Sophia v3');
@@ -296,7 +311,8 @@ describe('frontendops agent, its servers over HTTP again', () => {
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).ok).toBe(true);
   });
 
-  it('a protected deploy is approved by the answer the agent gives the server (elicitation), as over stdio', async () => {
+  it('a protected deploy is approved by the answer the agent gives the server (elicitation), as over stdio', async (context) => {
+    history.need(context);
     // The rollback pinned the stack; a person lifts the pin, as after any rollback.
     await rolledBack.restore();
     await unpinRelease(t.site, {
