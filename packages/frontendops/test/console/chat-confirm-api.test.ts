@@ -9,37 +9,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentResult } from '../../src/agent/types.ts';
 import { defaultConfig } from '../../src/config.ts';
-import type { ConsoleAgent } from '../../src/console/chat.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import type { ApprovalAction, ApprovalDecision } from '../../src/ports.ts';
+import { agentAsking, ASKED_DEPLOY_ID as DEPLOY_ID } from '../support/chat-agent.ts';
 
-const DEPLOY_ID = 'a31ccdd-0123456789';
 let server: ConsoleServer;
 let uiDir: string;
 /** What the agent asks for on its next turn, and what it was answered. */
 let next: { action: ApprovalAction; stack: string } = { action: 'deploy', stack: 'prod' };
 const decisions: ApprovalDecision[] = [];
 
-const agent: ConsoleAgent = async (text, options) => {
-  const decision = await options.approve(
-    {
-      action: next.action,
-      stack: next.stack,
-      summary: `${next.action} sophia-dashboard@a31ccdd on ${next.stack}`,
-      deployId: DEPLOY_ID,
-    },
-    { asked: [next.action] },
-  );
-  decisions.push(decision);
-  return {
-    outcome: decision.approved ? 'succeeded' : 'declined',
-    message: decision.approved ? 'done' : 'Not approved.',
-    request: text,
-    calls: [],
-  } as unknown as AgentResult;
-};
+const agent = agentAsking(() => next, decisions);
 
 beforeAll(async () => {
   uiDir = await mkdtemp(join(tmpdir(), 'frontendops-console-ui-'));

@@ -4,33 +4,22 @@
  * so the person confirms knowing it. A unit test of runChat with an agent that asks as the gate does.
  */
 import { describe, expect, it } from 'vitest';
-import type { AgentResult } from '../../src/agent/types.ts';
-import { type ConsoleAgent, runChat } from '../../src/console/chat.ts';
+import { runChat } from '../../src/console/chat.ts';
+import { ASKED_DEPLOY_ID, agentAsking } from '../support/chat-agent.ts';
 
 const DEPARTS =
   'the request asks for the latest commit, which is 159b89f (latest_commit), and this change is of a31ccdd';
 
-const agentAsking: ConsoleAgent = async (text, options) => {
-  await options.approve(
-    {
-      action: 'deploy',
-      stack: 'prod',
-      summary: 'deploy sophia-dashboard@a31ccdd to prod',
-      deployId: 'a31ccdd-0123456789',
-    },
-    { asked: ['deploy'], departs: DEPARTS },
-  );
-  return {
-    outcome: 'declined',
-    message: 'Not approved.',
-    request: text,
-    calls: [],
-  } as unknown as AgentResult;
-};
+const agent = agentAsking({
+  action: 'deploy',
+  stack: 'prod',
+  summary: 'deploy sophia-dashboard@a31ccdd to prod',
+  departs: DEPARTS,
+});
 
 describe('the chat shows how a plan departs from the words', () => {
   it('the plan to confirm carries the gate’s note', async () => {
-    const reply = await runChat(agentAsking, {
+    const reply = await runChat(agent, {
       text: 'Deploy the latest dashboard',
       confirm: null,
       actor: 'ada',
@@ -38,7 +27,7 @@ describe('the chat shows how a plan departs from the words', () => {
       runId: 'run-00000001',
       onEvent: () => undefined,
     });
-    expect(reply.confirm?.deployId).toBe('a31ccdd-0123456789');
+    expect(reply.confirm?.deployId).toBe(ASKED_DEPLOY_ID);
     expect(reply.confirm?.summary).toBe(
       `deploy sophia-dashboard@a31ccdd to prod. Note: this is not the change the words name: ${DEPARTS}.`,
     );
