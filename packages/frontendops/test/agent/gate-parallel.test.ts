@@ -5,7 +5,7 @@
  * that change, and asks them nothing twice.
  */
 import { type Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCliApprover } from '../../src/agent/approval.ts';
 import { createToolGate, type GateOptions, type ToolGate } from '../../src/agent/gate.ts';
 import { approvableActions, parseRequest, toolsFor } from '../../src/agent/intents.ts';
@@ -15,6 +15,7 @@ import { approvalPolicyFor, defaultConfig } from '../../src/config.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { adoptApprovalPolicy, approvalInForce } from '../../src/state/approval-in-force.ts';
 import { approverKeysFor } from '../support/approver.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 
 const APP = 'sophia-dashboard';
@@ -25,30 +26,28 @@ const clients: Client[] = [];
 
 const withoutApprovers = { ...defaultConfig(), approval: { approvers: {}, trustElicitation: true } };
 
-/** A deploy environment with the two commits published. */
-async function startEnv(): Promise<TestDeployEnv> {
-  const env = await startDeployEnv();
-  await publishFixtureBuilds(env, APP, [COMMIT, COMMIT2]);
-  return env;
-}
+/** The stack every case starts from: the two commits published, nothing live, nothing pending, no policy recorded. */
+let published: BucketSnapshot;
 
 beforeAll(async () => {
-  t = await startEnv();
+  t = await startDeployEnv();
+  await publishFixtureBuilds(t, APP, [COMMIT, COMMIT2]);
+  published = await snapshotStack(t.site);
 });
+beforeEach(() => published.restore());
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await t?.stop();
 });
 
 /**
- * A gate on a protected stack of `env` whose server trusts its client's answer, and whose approval
+ * A gate on a protected stack whose server trusts its client's answer, and whose approval
  * question is held until `meanwhile` (what the model asked for in the same step) has been answered:
  * deterministic, as if that call had been quicker. The person answers with `ask` (unless said: yes
  * once, then no); `approvers`: the configuration's, recorded as the stack's policy before the test.
  */
 async function gateHoldingTheQuestion(
   options: {
-    env?: TestDeployEnv;
     approvers?: Record<string, string>;
     signal?: AbortSignal;
     ask?: (question: string, shown: readonly string[]) => Promise<string>;
@@ -56,12 +55,11 @@ async function gateHoldingTheQuestion(
     timeout?: { ms: number };
   } = {},
 ) {
-  const env = options.env ?? t;
   const config = {
     ...withoutApprovers,
     approval: { ...withoutApprovers.approval, approvers: options.approvers ?? {} },
   };
-  const site = { ...env.site, protected: true, approval: approvalPolicyFor(config, STACK) };
+  const site = { ...t.site, protected: true, approval: approvalPolicyFor(config, STACK) };
   if (options.approvers) await adoptApprovalPolicy(site, 'the tests', Date.now());
   const held: { meanwhile: (() => Promise<unknown>) | null } = { meanwhile: null };
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
@@ -98,7 +96,7 @@ async function gateHoldingTheQuestion(
     }),
     dryRun: false,
     maxCalls: 10,
-    redactor: createRedactor([env.site.target.hostingBucket]),
+    redactor: createRedactor([t.site.target.hostingBucket]),
     ...(options.signal ? { signal: options.signal } : {}),
   };
   const { timeout } = options;
@@ -152,14 +150,6 @@ describe('tool calls the gate has in flight at once', () => {
  * that ends without running leaves the way free for the next.
  */
 describe('one change at a time', () => {
-  // Each on a stack of its own: nothing live, nothing pending, no policy recorded before it.
-  let env: TestDeployEnv;
-  beforeEach(async () => {
-    env = await startEnv();
-  });
-  afterEach(async () => {
-    await env?.stop();
-  });
   /** Plans of both commits, and the two run_syncs started at once (the first, then the second). */
   async function twoSyncs(
     gate: ToolGate,
@@ -202,7 +192,6 @@ describe('one change at a time', () => {
         shown,
         held: hold,
       } = await gateHoldingTheQuestion({
-        env,
         ask: async (question) => {
           const isFirst = question.includes(COMMIT.slice(0, 7));
           if ((answeredFirst === 'first') !== isFirst) await released;
@@ -215,7 +204,7 @@ describe('one change at a time', () => {
       // from the second's no (the last decision after the first's), or, the second answered first,
       // declined as about another plan than the first decision's.
       expect(first.ok, first.text).toBe(true);
-      expect((await env.site.records.readPointer())?.value.deployId).toBe(plans[0]?.deployId);
+      expect((await t.site.records.readPointer())?.value.deployId).toBe(plans[0]?.deployId);
       expect(shown).toHaveLength(1);
       expect(second.record.status, second.text).toBe('refused');
       expect(second.text).toMatch(/one change at a time: run_sync is still running/);
@@ -230,7 +219,6 @@ describe('one change at a time', () => {
       held: hold,
       site,
     } = await gateHoldingTheQuestion({
-      env,
       approvers: { Bob: keys().bob.publicKey },
       ask: async (question) => {
         if (!question.includes(COMMIT.slice(0, 7))) {
@@ -244,7 +232,7 @@ describe('one change at a time', () => {
     // second after: only the second's says that approving it adopts the configuration's policy.
     const { first, second, plans } = await twoSyncs(gate, hold, release, async () => {
       await adoptApprovalPolicy(
-        { ...env.site, approval: approvalPolicyFor(withoutApprovers, STACK) },
+        { ...t.site, approval: approvalPolicyFor(withoutApprovers, STACK) },
         'another operator',
         Date.now(),
       );
@@ -255,7 +243,7 @@ describe('one change at a time', () => {
     // only with the second, so they are asked again, and their no keeps everything as it was.
     // Before, the second's yes answered it: the first went live and Bob was recorded again.
     expect(first.ok, first.text).toBe(false);
-    expect(await env.site.records.readPointer()).toBeNull();
+    expect(await t.site.records.readPointer()).toBeNull();
     expect((await approvalInForce(site)).recorded?.approvers).toEqual({});
     expect(shown).toHaveLength(2);
     expect(shown[0]).not.toMatch(/also adopts/);
@@ -266,7 +254,6 @@ describe('one change at a time', () => {
   it('a read the model asks for while the person is asked about a change runs meanwhile', async () => {
     let status: Awaited<ReturnType<ToolGate['call']>> | undefined;
     const { gate, shown } = await gateHoldingTheQuestion({
-      env,
       ask: async () => {
         status = await gate.call('get_status', {});
         return 'y';
@@ -289,7 +276,6 @@ describe('one change at a time', () => {
       async () => 'y',
     ];
     const { gate, shown } = await gateHoldingTheQuestion({
-      env,
       ask: async (_question, before) => (answers[before.length] ?? (async () => 'n'))(),
     });
     const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
@@ -302,13 +288,12 @@ describe('one change at a time', () => {
     const synced = await sync();
     expect(shown).toHaveLength(3);
     expect(synced.ok, synced.text).toBe(true);
-    expect((await env.site.records.readPointer())?.value.deployId).toBe(target.structured?.deployId);
+    expect((await t.site.records.readPointer())?.value.deployId).toBe(target.structured?.deployId);
   });
 
   it('stopped while the person is asked: the change is not called, and nothing after it is', async () => {
     const stop = new AbortController();
     const { gate } = await gateHoldingTheQuestion({
-      env,
       signal: stop.signal,
       ask: async () => {
         stop.abort();
@@ -323,11 +308,11 @@ describe('one change at a time', () => {
     expect(synced.text).toBe('Not called: the request was interrupted.');
     expect(after.text).toBe('Not called: the request was interrupted.');
     expect(gate.interrupted).toBe(true);
-    expect(await env.site.records.readPointer()).toBeNull();
+    expect(await t.site.records.readPointer()).toBeNull();
   });
 
   it('a change the gate refuses by its checks takes no slot from one in the same step', async () => {
-    const { gate, shown } = await gateHoldingTheQuestion({ env, ask: async () => 'y' });
+    const { gate, shown } = await gateHoldingTheQuestion({ ask: async () => 'y' });
     const target = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
     const [unknown, synced] = await Promise.all([
       gate.call('run_sync', { handle: 'made-up' }),
@@ -351,7 +336,6 @@ describe('one change at a time', () => {
       shown,
       held: hold,
     } = await gateHoldingTheQuestion({
-      env,
       approvers: { Bob: keys().bob.publicKey },
       timeout,
       ask: async (question, before) => {
@@ -371,7 +355,7 @@ describe('one change at a time', () => {
     // says it adopts, which the person was not shown, so they are asked again.
     const first = await gate.call('get_deploy_target', { app: APP, commit: COMMIT });
     await adoptApprovalPolicy(
-      { ...env.site, approval: approvalPolicyFor(withoutApprovers, STACK) },
+      { ...t.site, approval: approvalPolicyFor(withoutApprovers, STACK) },
       'another operator',
       Date.now(),
     );
@@ -400,7 +384,7 @@ describe('one change at a time', () => {
     expect(hold.meanwhile).toBeNull();
     expect(synced.ok, synced.text).toBe(true);
     expect(shown).toHaveLength(3);
-    expect((await env.site.records.readPointer())?.value.deployId).toBe(next.structured?.deployId);
+    expect((await t.site.records.readPointer())?.value.deployId).toBe(next.structured?.deployId);
     expect(gate.approvals.map((a) => a.decision.approved)).toEqual([true, true]);
   });
 });
