@@ -5,6 +5,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PREVIEW_SECRET_KEY } from '../../src/atomic/release-pointer.ts';
 import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
@@ -28,6 +29,7 @@ import {
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { forgeEntryPastHead } from '../support/audit-forgery.ts';
 import { Browser, Probe, releaseOf } from '../support/edge-probe.ts';
+import { rawKvs } from '../support/raw-kvs.ts';
 
 const C = [
   'a1a1a1a1a1a1a1a1',
@@ -298,6 +300,21 @@ describe('atomic deploy, racing another switch', () => {
     const summary = await deployArtifact(site, { app: APP, commit: C[4] as string, request: request() });
     expect(summary.outcome).toBe('succeeded');
     expect(await served()).toBe('v5');
+  });
+
+  it('a case that made the preview secret leaves none for the next: the snapshot puts the store back', async () => {
+    // The case above counts on making the secret itself (a write that changes the store's ETag): a
+    // secret left by a case before it would make its race change nothing.
+    const raw = rawKvs(t);
+    try {
+      await promoted.restore();
+      expect(await raw.get(PREVIEW_SECRET_KEY)).toBeNull();
+      await t.store().previewSecret();
+      await promoted.restore();
+      expect(await raw.get(PREVIEW_SECRET_KEY)).toBeNull();
+    } finally {
+      raw.destroy();
+    }
   });
 
   it('another operator switching first stops the deploy: the site stays where they put it, the state names nothing of this deploy; every operation is in the audit chain', async () => {
