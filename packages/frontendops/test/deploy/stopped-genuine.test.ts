@@ -5,7 +5,7 @@
  * operations found, shrunk to what it takes.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { encodePublicKey } from '../../src/approval/keys.ts';
 import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
@@ -15,13 +15,15 @@ import { previewLink } from '../../src/deploy/preview.ts';
 import type { Site } from '../../src/site.ts';
 import { changeDigest, openApprovalRequest } from '../../src/state/approvals.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
+import { snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
+afterAll(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
@@ -83,37 +85,78 @@ function stoppedAtEntry(
   });
 }
 
-async function atomicEnv(stack: string) {
-  const t = await startAtomicEnv({ stack });
-  stops.push(() => t.stop());
-  await t.publishVersions([V1, V2, V3]);
-  return t;
+/**
+ * The stacks the cases start from, each made once for the file and put back (its snapshot restored)
+ * before each case that asks for it: an atomic environment's stack with V1, V2 and V3 published and
+ * nothing deployed (atomicEnv), or with V1 then V2 deployed in place, before its outputs named a
+ * release store (deployedInPlace); an in-place environment's stack, protected or not, with the three
+ * published (inPlaceEnv).
+ */
+const made = new Map<string, Promise<{ env: unknown; start: { restore(): Promise<void> } }>>();
+async function startingFrom<T>(
+  name: string,
+  make: () => Promise<T>,
+  snapshot: (env: T) => Promise<{ restore(): Promise<void> }>,
+): Promise<T> {
+  let once = made.get(name);
+  if (!once) {
+    once = make().then(async (env) => ({ env, start: await snapshot(env) }));
+    made.set(name, once);
+  }
+  const { env, start } = await once;
+  await start.restore();
+  return env as T;
 }
+
+/** The file's one atomic environment: both its starting stacks are of it. */
+let theAtomicEnv: Promise<AtomicEnv> | undefined;
+const atomicEnv = () =>
+  startingFrom(
+    'nothing deployed',
+    () =>
+      (theAtomicEnv ??= (async () => {
+        const t = await startAtomicEnv({ stack: 'stopped-genuine-atomic' });
+        stops.push(() => t.stop());
+        await t.publishVersions([V1, V2, V3]);
+        return t;
+      })()),
+    snapshotAtomicEnv,
+  );
 
 /**
- * An atomic environment (`stack`) whose stack has had V1 then V2 deployed in place, before its
- * outputs named a release store: what a first atomic switch (a migration, a first atomic deploy)
- * starts from.
+ * The atomic environment whose stack has had V1 then V2 deployed in place, before its outputs named
+ * a release store: what a first atomic switch (a migration, a first atomic deploy) starts from.
  */
-async function deployedInPlace(stack: string) {
-  const t = await atomicEnv(stack);
-  const inPlace = await t.open({ inPlace: true });
-  await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
-  await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
-  return t;
-}
+const deployedInPlace = () =>
+  startingFrom(
+    'deployed in place',
+    async () => {
+      const t = await atomicEnv();
+      const inPlace = await t.open({ inPlace: true });
+      await deployArtifact(inPlace, { app: APP, commit: V1, request: request() });
+      await deployArtifact(inPlace, { app: APP, commit: V2, request: request() });
+      return t;
+    },
+    snapshotAtomicEnv,
+  );
 
-async function inPlaceEnv(stack: string, protectedStack = false): Promise<TestDeployEnv> {
-  const t = await startDeployEnv({ stack }, { protected: protectedStack });
-  stops.push(() => t.stop());
-  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
-  return t;
-}
+const inPlaceEnv = (protectedStack = false): Promise<TestDeployEnv> =>
+  startingFrom(
+    protectedStack ? 'in place, protected' : 'in place',
+    async () => {
+      const stack = protectedStack ? 'stopped-genuine-protected' : 'stopped-genuine-in-place';
+      const t = await startDeployEnv({ stack }, { protected: protectedStack });
+      stops.push(() => t.stop());
+      await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+      return t;
+    },
+    (t) => snapshotStack(t.site),
+  );
 
 describe('a stopped genuine operation never leaves a stack every change refuses', () => {
   for (const at of ['head', 'pending'] as const) {
     it(`a canary abort stopped after its entry (at ${at === 'head' ? 'the head' : 'its crash-recovery record'}): the next changes finish it`, async () => {
-      const t = await atomicEnv(`stopped-abort-${at}`);
+      const t = await atomicEnv();
       await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
       await startCanary(t.site, { app: APP, commit: V2, weightPercent: 23, request: request() });
       const pendingKey = `${t.target.statePrefix}atomic/pending.json`;
@@ -133,7 +176,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
 
   for (const landed of [false, true]) {
     it(`a stack's first atomic deploy (its migration) stopped ${landed ? 'after' : 'at'} its entry: the next deploys finish it`, async () => {
-      const t = await deployedInPlace(`stopped-first-atomic-${landed}`);
+      const t = await deployedInPlace();
       // The outputs now name the release store: its first switch had nothing atomic before it.
       await expect(
         deployArtifact(stoppedAtEntry(t.site, 'deploy', { landed }), {
@@ -154,7 +197,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   for (const landed of [false, true]) {
     it(`a migration to atomic stopped ${landed ? 'after' : 'at'} its entry: the next deploys finish it`, async () => {
       // Its switch is from no pointer: held to the chain as the stack's first (live.ts, atomic-apply.ts).
-      const t = await deployedInPlace(`stopped-migrate-${landed}`);
+      const t = await deployedInPlace();
       await expect(
         migrateToAtomic(stoppedAtEntry(t.site, 'migrate', { landed }), { request: request('migrate') }),
       ).rejects.toThrow(/stopped/);
@@ -168,7 +211,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
 
   for (const first of ['migration', 'first atomic deploy'] as const) {
     it(`a ${first} stopped after its entry, then a pin and an unpin (which do not finish it): the next deploy finishes it`, async () => {
-      const t = await deployedInPlace(`stopped-${first.replaceAll(' ', '-')}-then-pin`);
+      const t = await deployedInPlace();
       const stopping = stoppedAtEntry(t.site, first === 'migration' ? 'migrate' : 'deploy', {
         landed: true,
         after: (key) => key === `${t.target.statePrefix}atomic/pending.json`,
@@ -190,7 +233,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   }
 
   it('a deploy of the live build, made again over files a stopped promote copied, stopped after its entry', async () => {
-    const t = await inPlaceEnv('stopped-redeploy-live');
+    const t = await inPlaceEnv();
     await deployArtifact(t.site, { app: APP, commit: V3, request: request() });
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
     const live = `${t.target.statePrefix}live.json`;
@@ -217,7 +260,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
 
   for (const at of ['state', 'head'] as const) {
     it(`a preview stopped after its entry (at ${at === 'state' ? 'atomic/state.json' : 'the head'}), then a pin: unfinished, and the next changes go`, async () => {
-      const t = await atomicEnv(`stopped-preview-${at}`);
+      const t = await atomicEnv();
       await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
       const stateKey = `${t.target.statePrefix}atomic/state.json`;
       const stopping =
@@ -245,7 +288,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   }
 
   it("a stack's first deploy stopped between its live pointer and its entry, then an atomic command: the deploy is finished", async () => {
-    const t = await atomicEnv('stopped-first-in-place');
+    const t = await atomicEnv();
     const inPlace = await t.open({ inPlace: true });
     await expect(
       deployArtifact(stoppedAtEntry(inPlace, 'release'), { app: APP, commit: V2, request: request() }),
@@ -273,7 +316,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
     });
 
   it('a pin stopped before the head moved, then a deploy of another build: refused PINNED, and the stack goes on', async () => {
-    const t = await inPlaceEnv('stopped-pin-head');
+    const t = await inPlaceEnv();
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
     await expect(
       pinRelease(pinStoppedBeforeHeadMove(t.site, 'pin'), { request: request('pin') }),
@@ -296,7 +339,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   });
 
   it('a promote stopped after its unpin entry, before the head moved, then a preview: the pin is lifted, and the stack goes on', async () => {
-    const t = await atomicEnv('stopped-unpin-head');
+    const t = await atomicEnv();
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
     await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
     await rollbackRelease(t.site, { request: request() }); // V1 live, pinned
@@ -316,7 +359,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   });
 
   it('an approval request stopped before its object, never asked again: unfinished for its hour, then over', async () => {
-    const t = await inPlaceEnv('stopped-request', true);
+    const t = await inPlaceEnv(true);
     await deployArtifact(t.site, { app: APP, commit: V1, request: request() });
     const planned = await deployArtifact(t.site, { app: APP, commit: V2, request: request(), dryRun: true });
     const asked = Date.now();
@@ -344,7 +387,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   });
 
   it("two deploys in a row stopped at the hosting bucket's environment marker: unfinished, and the next deploy writes it", async () => {
-    const t = await inPlaceEnv('stopped-marker-twice');
+    const t = await inPlaceEnv();
     /** The site with the marker's write failing, and every write after it. */
     const stoppedAtMarker = (site: Site): Site => {
       let stopped = false;
@@ -384,7 +427,7 @@ describe('a stopped genuine operation never leaves a stack every change refuses'
   });
 
   it('a pin stopped before pin.json, then an approval request on a protected stack: the pin is still finished', async () => {
-    const t = await inPlaceEnv('stopped-pin-then-request', true);
+    const t = await inPlaceEnv(true);
     const ada = generateKeyPairSync('ed25519').privateKey;
     const site: Site = {
       ...t.site,
