@@ -6,13 +6,10 @@
  * the deployment it finished went live and was recorded with no deploy tag.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
 
-const APP = 'sophia-dashboard';
 let s: CliTagEnv;
 beforeAll(async () => {
   s = await startCliTagEnv('finished-first-tag');
@@ -23,29 +20,8 @@ const trailersOf = async (tag: string) =>
   parseTrailers(await s.repo.git(['tag', '-l', '--format=%(contents)', tag]));
 
 it('a deploy that finishes a stopped deploy of another build first tags that one too', async () => {
-  const first = await s.run([
-    'deploy',
-    '--stack',
-    s.outputs,
-    '--commit',
-    s.repo.commits.dashboard1,
-    '--json',
-  ]);
-  expect(first.code, first.stderr).toBe(0);
-  expect(await s.tags()).toHaveLength(1);
-
-  // Stopped at its deployment record: dashboard2 live, not recorded, not tagged.
-  const stopping = stoppingSite(s.t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
-  const request = {
-    text: 'ship the totals fix',
-    actor: 'rm-bob',
-    planner: 'cli' as const,
-    at: new Date().toISOString(),
-  };
-  await expect(
-    deployArtifact(stopping, { app: APP, commit: s.repo.commits.dashboard2, request }),
-  ).rejects.toThrow(/stopped/);
-  const stopped = String((await s.t.site.records.readPointer())?.value.deployId);
+  // dashboard1 deployed and tagged; dashboard2's deploy stopped: live, not recorded, not tagged.
+  const stopped = await s.stoppedAfterFirstDeploy({ text: 'ship the totals fix', actor: 'rm-bob' });
 
   // dashboard1 again: the run finishes dashboard2's deploy first, then goes back to dashboard1.
   const again = await s.run([

@@ -5,11 +5,8 @@
  * deployment that went live never got its deploy tag, the anchor `audit verify --repo` checks.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
-import { stoppingSite } from '../support/stopping-site.ts';
 
-const APP = 'sophia-dashboard';
 let s: CliTagEnv;
 beforeAll(async () => {
   s = await startCliTagEnv('rerun-tag');
@@ -17,29 +14,8 @@ beforeAll(async () => {
 afterAll(() => s?.stop());
 
 it('the re-run of a deploy stopped after it went live records and tags it', async () => {
-  const first = await s.run([
-    'deploy',
-    '--stack',
-    s.outputs,
-    '--commit',
-    s.repo.commits.dashboard1,
-    '--json',
-  ]);
-  expect(first.code, first.stderr).toBe(0);
-  expect(await s.tags()).toHaveLength(1);
-
-  // Stopped at its deployment record: live, not recorded, not tagged.
-  const stopping = stoppingSite(s.t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
-  const request = {
-    text: 'deploy',
-    actor: 'rm-alice',
-    planner: 'cli' as const,
-    at: new Date().toISOString(),
-  };
-  await expect(
-    deployArtifact(stopping, { app: APP, commit: s.repo.commits.dashboard2, request }),
-  ).rejects.toThrow(/stopped/);
-  expect((await s.t.site.records.readPointer())?.value.commit).toBe(s.repo.commits.dashboard2);
+  // dashboard1 deployed and tagged; dashboard2's deploy stopped: live, not recorded, not tagged.
+  await s.stoppedAfterFirstDeploy({ text: 'deploy', actor: 'rm-alice' });
 
   const again = await s.run([
     'deploy',

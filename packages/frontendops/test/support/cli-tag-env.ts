@@ -3,9 +3,12 @@
  * and dashboard2 published, its outputs file (with the CDN), and the CLI run in that repository
  * against the embedded S3 server, as a release manager (rm-alice).
  */
+import { expect } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from './deploy-env.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';
 import { type CliRun, cli } from './run-cli.ts';
+import { stoppingSite } from './stopping-site.ts';
 
 export interface CliTagEnv {
   t: TestDeployEnv;
@@ -15,6 +18,11 @@ export interface CliTagEnv {
   run(argv: string[]): Promise<CliRun>;
   /** The deploy tags in the repository. */
   tags(): Promise<string[]>;
+  /**
+   * dashboard1 deployed by the CLI (--json), its tag made; then a deploy of dashboard2, asked for in
+   * `request`, stopped at its deployment record: live, not recorded, not tagged. Its deploy id.
+   */
+  stoppedAfterFirstDeploy(request: { text: string; actor: string }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -26,12 +34,27 @@ export async function startCliTagEnv(stack: string): Promise<CliTagEnv> {
   });
   const outputs = await t.writeOutputs({ cdn: true });
   const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
+  const run = (argv: string[]) => cli(argv, { env, cwd: repo.dir });
+  const tags = async () => (await repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
   return {
     t,
     repo,
     outputs,
-    run: (argv) => cli(argv, { env, cwd: repo.dir }),
-    tags: async () => (await repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean),
+    run,
+    tags,
+    async stoppedAfterFirstDeploy({ text, actor }) {
+      const first = await run(['deploy', '--stack', outputs, '--commit', repo.commits.dashboard1, '--json']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(await tags()).toHaveLength(1);
+      const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+      const request = { text, actor, planner: 'cli' as const, at: new Date().toISOString() };
+      await expect(
+        deployArtifact(stopping, { app: 'sophia-dashboard', commit: repo.commits.dashboard2, request }),
+      ).rejects.toThrow(/stopped/);
+      const pointer = (await t.site.records.readPointer())?.value;
+      expect(pointer?.commit).toBe(repo.commits.dashboard2);
+      return String(pointer?.deployId);
+    },
     async stop() {
       await repo.cleanup();
       await t.stop();
