@@ -30,6 +30,10 @@ describe('a shared history (test/support/shared-history.ts)', () => {
     );
     expect(() => history.check(skipping, 'unpin')).toThrow(note);
     expect(() => history.need(skipping)).toThrow(note);
+    // A case starting from what the step before it left runs; from it or one after it, skipped.
+    expect(() => history.need(skipping, 'deploy')).not.toThrow();
+    expect(() => history.need(skipping, 'rollback')).toThrow(note);
+    expect(() => history.need(skipping, 'unpin')).toThrow(note);
   });
 
   it('every step passed: the cases run', async () => {

@@ -6,6 +6,7 @@ import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { type AgentSnapshot, type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
 import { STACK } from '../support/deploy-env.ts';
+import { sharedHistory } from '../support/shared-history.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
@@ -23,6 +24,17 @@ const story = {} as {
   promoted: AgentSnapshot;
 };
 
+/**
+ * The story's steps, run in beforeAll: each checked by the case that tells it again (a broken one
+ * fails there), and the cases starting from what one left skipped when it broke.
+ */
+const told = sharedHistory('the one that tells that step again');
+const [DEPLOYED, ROLLED_BACK, PROMOTED] = [
+  'Deploy the latest dashboard.',
+  'v3 deployed, then "undo the last deploy"',
+  'promote the latest',
+];
+
 beforeAll(async () => {
   e = await startAgentTestEnv();
   clients = await e.connect();
@@ -32,14 +44,20 @@ beforeAll(async () => {
     return result;
   };
   story.start = await e.snapshot();
-  story.firstDeployId = (await step('Deploy the latest dashboard.')).deployId;
-  story.deployed = await e.snapshot();
-  await e.addRelease('v3');
-  await step('Deploy the latest dashboard');
-  await step('undo the last deploy');
-  story.rolledBack = await e.snapshot();
-  await step('promote the latest');
-  story.promoted = await e.snapshot();
+  await told.step(DEPLOYED, async () => {
+    story.firstDeployId = (await step('Deploy the latest dashboard.')).deployId;
+    story.deployed = await e.snapshot();
+  });
+  await told.step(ROLLED_BACK, async () => {
+    await e.addRelease('v3');
+    await step('Deploy the latest dashboard');
+    await step('undo the last deploy');
+    story.rolledBack = await e.snapshot();
+  });
+  await told.step(PROMOTED, async () => {
+    await step('promote the latest');
+    story.promoted = await e.snapshot();
+  });
   asked.length = 0;
 });
 afterAll(async () => {
@@ -216,7 +234,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(await e.hostingIndex()).toBeNull();
   });
 
-  it('"Deploy the latest dashboard.": latest commit → target → approval → sync → invalidate → tag', async () => {
+  it('"Deploy the latest dashboard.": latest commit → target → approval → sync → invalidate → tag', async (context) => {
+    told.check(context, DEPLOYED);
     await story.start.restore();
     asked.length = 0;
     const events: AgentEvent[] = [];
@@ -281,7 +300,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(((entry?.data.calls ?? []) as Array<{ tool: string }>).map((c) => c.tool)).toContain('run_sync');
   });
 
-  it('deploying again is a no-op that asks no one', async () => {
+  it('deploying again is a no-op that asks no one', async (context) => {
+    told.need(context, DEPLOYED);
     await story.deployed.restore();
     asked.length = 0;
     const result = await run('ship the newest dashboard');
@@ -289,7 +309,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(asked).toHaveLength(0);
   });
 
-  it('words that say not to, name two changes, or a sha or share it cannot read change nothing, even with --yes', async () => {
+  it('words that say not to, name two changes, or a sha or share it cannot read change nothing, even with --yes', async (context) => {
+    told.need(context, DEPLOYED);
     await story.deployed.restore();
     // "don't …" is never that change: beside a read-only question, the question is answered.
     const before = e.received.length;
@@ -320,7 +341,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(await e.hostingIndex()).toContain('Sophia v2');
   });
 
-  it('status and history answer from the servers', async () => {
+  it('status and history answer from the servers', async (context) => {
+    told.need(context, DEPLOYED);
     await story.deployed.restore();
     const status = await run("what's live on prod?");
     expect(status).toMatchObject({
@@ -339,7 +361,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(history.message).toContain(`\n${listed?.finishedAt.replace('T', ' ').slice(0, 19)}  deploy  `);
   });
 
-  it('a new release, then "undo the last deploy" brings the previous content back', async () => {
+  it('a new release, then "undo the last deploy" brings the previous content back', async (context) => {
+    told.check(context, ROLLED_BACK);
     await story.deployed.restore();
     const v3 = await e.addRelease('v3');
     const deployed = await run('Deploy the latest dashboard');
@@ -377,7 +400,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(again.tag).toBeUndefined();
   });
 
-  it('"what would change" plans without a handle; "invalidate the CDN" repeats the live invalidation safely', async () => {
+  it('"what would change" plans without a handle; "invalidate the CDN" repeats the live invalidation safely', async (context) => {
+    told.need(context, ROLLED_BACK);
     await story.rolledBack.restore();
     const before = e.received.length;
     const plan = await run('what would change if I deployed the latest?');
@@ -401,7 +425,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(e.received.slice(before).map((r) => r.name)).toContain('invalidate_cdn');
   });
 
-  it('"roll back to yesterday\'s version" picks the release live at the end of yesterday from the history', async () => {
+  it('"roll back to yesterday\'s version" picks the release live at the end of yesterday from the history', async (context) => {
+    told.need(context, ROLLED_BACK);
     await story.rolledBack.restore();
     const tomorrow = new Date(Date.now() + 24 * 3600_000);
     const before = e.received.length;
@@ -415,7 +440,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(today.message).toMatch(/No release .* finished before today/);
   });
 
-  it('a deploy of a commit with no published build is refused in the server’s words (not a failure), and is audited', async () => {
+  it('a deploy of a commit with no published build is refused in the server’s words (not a failure), and is audited', async (context) => {
+    told.need(context, ROLLED_BACK);
     await story.rolledBack.restore();
     const live = (await run('status')).deployId;
     const result = await run(`deploy ${e.repo.commits.infra}`);
@@ -430,7 +456,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('status')).deployId).toBe(live);
   });
 
-  it('a commit the words name that does not exist is refused (not a failure), saying what to do, and audited', async () => {
+  it('a commit the words name that does not exist is refused (not a failure), saying what to do, and audited', async (context) => {
+    told.need(context, ROLLED_BACK);
     await story.rolledBack.restore();
     for (const text of ['deploy abcdef1', 'roll back to abcdef1', 'promote abcdef1']) {
       const result = await run(text, { dryRun: text.startsWith('promote') });
@@ -454,7 +481,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('status')).deployId).toBe(live);
   });
 
-  it('a question about a release is answered with what it holds, never acted on (it used to deploy it)', async () => {
+  it('a question about a release is answered with what it holds, never acted on (it used to deploy it)', async (context) => {
+    told.need(context, ROLLED_BACK);
     await story.rolledBack.restore();
     const live = (await run('status')).deployId;
     const tagsBefore = await tags();
@@ -485,7 +513,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await auditOf()).length).toBe(before);
   });
 
-  it('after the rollback the stack is pinned: "Deploy the latest" is refused, naming the pin and the ways forward', async () => {
+  it('after the rollback the stack is pinned: "Deploy the latest" is refused, naming the pin and the ways forward', async (context) => {
+    told.need(context, ROLLED_BACK);
     await story.rolledBack.restore();
     const status = await run('is prod pinned?');
     expect(status.message).toMatch(/Pinned to [0-9a-f]{7} by ada/);
@@ -496,7 +525,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(await e.hostingIndex()).toContain('Sophia v2');
   });
 
-  it('"promote the latest": one approval bound to the planned deploy id, the release goes live, the pin is cleared, tagged', async () => {
+  it('"promote the latest": one approval bound to the planned deploy id, the release goes live, the pin is cleared, tagged', async (context) => {
+    told.check(context, PROMOTED);
     await story.rolledBack.restore();
     asked.length = 0;
     const before = e.received.length;
@@ -518,7 +548,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('status')).message).not.toMatch(/Pinned/);
   });
 
-  it('"pin prod" pins the live release; "unpin" lifts it; unpinning again changes nothing', async () => {
+  it('"pin prod" pins the live release; "unpin" lifts it; unpinning again changes nothing', async (context) => {
+    told.need(context, PROMOTED);
     await story.promoted.restore();
     const pinned = await run('pin prod');
     expect(pinned).toMatchObject({ outcome: 'succeeded', intent: 'pin' });
@@ -537,7 +568,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     });
   });
 
-  it('"pin <sha>" pins only that release, and only when it is the live one; another is refused, nothing pinned', async () => {
+  it('"pin <sha>" pins only that release, and only when it is the live one; another is refused, nothing pinned', async (context) => {
+    told.need(context, PROMOTED);
     await story.promoted.restore();
     const status = await clients.infra.callTool({ name: 'get_status', arguments: {} });
     const live = (status.structuredContent as { live: { commit: string } }).live.commit;
@@ -552,7 +584,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('unpin')).outcome).toBe('succeeded');
   });
 
-  it('"roll back to <short sha>" goes back to that retained release; on a protected stack the approval names its plan', async () => {
+  it('"roll back to <short sha>" goes back to that retained release; on a protected stack the approval names its plan', async (context) => {
+    told.need(context, PROMOTED);
     await story.promoted.restore();
     asked.length = 0;
     const short = e.repo.commits.dashboard2.slice(0, 7);
@@ -568,7 +601,8 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(await run(`redeploy ${v3.slice(0, 7)}`)).toMatchObject({ outcome: 'succeeded', commit: v3 });
   });
 
-  it("a protected stack whose approver has not signed: not approved (exit 2), with the server's way to approve", async () => {
+  it("a protected stack whose approver has not signed: not approved (exit 2), with the server's way to approve", async (context) => {
+    told.need(context, PROMOTED);
     await story.promoted.restore();
     // The stack stops trusting the agent's own answer: only its approver's signature counts.
     const trusting = e.config.approval;

@@ -22,8 +22,11 @@ export interface SharedHistory {
    * step's name; skipped when a step before it broke.
    */
   check(context: Skippable, name: string): void;
-  /** In a case that starts from the history: skipped when a step broke, naming it. */
-  need(context: Skippable): void;
+  /**
+   * In a case that starts from the history: skipped when a step broke, naming it; given `upTo`, only
+   * when that step (or one before it) broke.
+   */
+  need(context: Skippable, upTo?: string): void;
 }
 
 /** `checkedBy`: the cases that call check(), as the skip notes name them (their names, say). */
@@ -52,8 +55,10 @@ export function sharedHistory(checkedBy: string): SharedHistory {
       if (broken.name === name) throw broken.error;
       if (!ran.includes(name)) skip(context, broken);
     },
-    need(context) {
-      if (broken) skip(context, broken);
+    need(context, upTo) {
+      if (!broken) return;
+      if (upTo && ran.includes(upTo) && broken.name !== upTo) return;
+      skip(context, broken);
     },
   };
 }
