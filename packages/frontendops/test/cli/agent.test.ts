@@ -259,7 +259,7 @@ describe('frontendops agent, its servers spawned over stdio (no AWS keys in its 
   });
 
   it('chat: one request per line on the same servers, until "exit"', async (context) => {
-    history.need(context);
+    history.need(context, STDIO_DEPLOY);
     await latestDeployed.restore();
     const run = await agent([], {
       command: 'chat',
@@ -312,7 +312,7 @@ describe('frontendops agent, its servers over HTTP again', () => {
   });
 
   it('a protected deploy is approved by the answer the agent gives the server (elicitation), as over stdio', async (context) => {
-    history.need(context);
+    history.need(context, SHIPPED_AND_ROLLED_BACK);
     // The rollback pinned the stack; a person lifts the pin, as after any rollback.
     await rolledBack.restore();
     await unpinRelease(t.site, {
