@@ -1,26 +1,36 @@
 /**
- * Access to the console: one random token, presented as `Authorization: Bearer <token>`, or traded
- * once at `/?token=<token>` for a session: a separate random id, kept in memory and expiring, that the
- * page then presents as `Authorization: Bearer <session id>` on every API call.
+ * Access to the console: one random token, presented as `Authorization: Bearer <token>` (scripts, the
+ * CLI), and browser sessions: separate random ids, kept in memory and expiring, that the page presents
+ * as `Authorization: Bearer <session id>` on every API call.
+ *
+ * A browser signs in with a sign-in address (`/?signin=<code>`), never with the token: an address a
+ * browser opens stays in its history, so what it carries must be worthless once used. A code works
+ * once, within SIGN_IN_TTL_MS of being made (the console prints one at start, and a new one whenever
+ * one is refused; its token's holder asks for more at POST /api/sign-in-address). Its GET spends it and
+ * answers the page with the new session id in the page itself (a meta element, `no-store`), never in
+ * an address: a page that then fails to load leaves only a spent code in the address bar. The page
+ * moves the id into its sessionStorage (its own origin, port included) and the code out of the address.
  *
  * There is no cookie, nor any other credential a browser attaches by itself: a browser sends a host's
  * cookies to every port of it (and another port is the same site for SameSite), so any other local web
  * server the signed-in browser visited received a session cookie, and could replay it from outside a
- * browser, where any header can be set. The sign-in instead hands the id to the page in the fragment
- * of its redirect (`/#session=<id>`), which a browser never sends to a server; the page moves it into
- * its sessionStorage (its own origin, port included) and out of the address bar. A request from
- * another page carries no credential at all, so it cannot be a cross-site request forgery; mutations
- * still must be JSON POSTs, from no Origin or this server's own, and not marked cross-site by Fetch
- * Metadata. (No custom "from the console" header is asked for: it guarded the cookie, and with an
- * Authorization header only the console's own page can send, it would prove nothing more.)
+ * browser, where any header can be set. A request from another page carries no credential at all, so
+ * it cannot be a cross-site request forgery; mutations still must be JSON POSTs, from no Origin or this
+ * server's own, and not marked cross-site by Fetch Metadata. (No custom "from the console" header is
+ * asked for: it guarded the cookie, and with an Authorization header only the console's own page can
+ * send, it would prove nothing more.)
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { badInput } from '../errors.ts';
 import { isLoopbackBind, loopbackHostNames } from '../loopback.ts';
 
-/** How long a browser session lasts without signing in again with the token. */
+/** How long a browser session lasts without signing in again. */
 export const SESSION_TTL_MS = 12 * 60 * 60_000;
+/** How long a sign-in address works, unused (it works once). */
+export const SIGN_IN_TTL_MS = 15 * 60_000;
+/** Unused sign-in codes kept at most (the oldest goes first): each refused sign-in makes one. */
+const MAX_SIGN_IN_CODES = 64;
 const MIN_TOKEN_LENGTH = 16;
 
 /** Who is calling: the holder of the token (a script, the CLI) or a browser session it started. */
@@ -41,23 +51,23 @@ export function assertConsoleToken(token: string): void {
 
 /** The browser sessions of one console: random ids, kept in memory, each expiring. */
 export function createSessions(now: () => number = Date.now) {
-  const sessions = new Map<string, number>();
+  const sessions = secrets(now);
   return {
-    start(): string {
-      const id = randomBytes(32).toString('base64url');
-      sessions.set(id, now() + SESSION_TTL_MS);
-      return id;
-    },
-    valid(id: string): boolean {
-      for (const [known, expires] of sessions) {
-        if (expires <= now()) sessions.delete(known);
-        else if (sameSecret(id, known)) return true;
-      }
-      return false;
-    },
+    start: () => sessions.add(SESSION_TTL_MS, Number.POSITIVE_INFINITY),
+    valid: (id: string) => sessions.has(id),
+  };
+}
+/** The sign-in codes of one console: random, each working once, within SIGN_IN_TTL_MS. */
+export function createSignIns(now: () => number = Date.now) {
+  const codes = secrets(now);
+  return {
+    issue: () => codes.add(SIGN_IN_TTL_MS, MAX_SIGN_IN_CODES),
+    /** True for a live code, which is spent by it. */
+    redeem: (code: string) => codes.take(code),
   };
 }
 export type Sessions = ReturnType<typeof createSessions>;
+export type SignIns = ReturnType<typeof createSignIns>;
 
 /** `Authorization: Bearer <token | session id>`, nothing else: a cookie, if a browser still has one, counts for nothing. */
 export function checkAccess(req: IncomingMessage, token: string, sessions: Sessions): Access {
@@ -106,6 +116,34 @@ export function sameSecret(presented: string, token: string): boolean {
 }
 
 // ── private helpers ──────────────────────────────────────────────────────────────────────────────
+
+/** Random ids, each until its expiry, compared in constant time; expired ones are dropped as met. */
+function secrets(now: () => number) {
+  const known = new Map<string, number>();
+  const find = (presented: string): string | undefined => {
+    let found: string | undefined;
+    for (const [id, expires] of known) {
+      if (expires <= now()) known.delete(id);
+      else if (found === undefined && sameSecret(presented, id)) found = id;
+    }
+    return found;
+  };
+  return {
+    add(ttlMs: number, max: number): string {
+      find('');
+      while (known.size >= max) known.delete(known.keys().next().value as string);
+      const id = randomBytes(32).toString('base64url');
+      known.set(id, now() + ttlMs);
+      return id;
+    },
+    has: (presented: string) => find(presented) !== undefined,
+    take(presented: string): boolean {
+      const id = find(presented);
+      if (id !== undefined) known.delete(id);
+      return id !== undefined;
+    },
+  };
+}
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 

@@ -21,7 +21,7 @@ import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../err
 import { HISTORY_PAGE_MAX } from '../read/history-page-max.ts';
 import { toPinView } from '../read/views.ts';
 import { CanaryChangedError } from './atomic.ts';
-import type { Sessions } from './auth.ts';
+import type { Sessions, SignIns } from './auth.ts';
 import { type ConsoleAgent, runChat } from './chat.ts';
 import type { EventHub } from './events.ts';
 import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
@@ -154,8 +154,12 @@ export interface RouteContext {
    */
   confirmations: Map<string, { stack: string; text: string; plan: ChatConfirm }>;
   token: string;
-  /** Browser sessions started with the token (the page sends its id as a bearer; it is never the token). */
+  /** Browser sessions, started by sign-in addresses (the page sends its id as a bearer; it is never the token). */
   sessions: Sessions;
+  /** The live sign-in codes; signInAddress makes one into an address. */
+  signIns: SignIns;
+  signInAddress: () => string;
+  onRefusedSignIn: ((address: string) => void) | undefined;
   uiDir: string;
   port: number;
   host: string;

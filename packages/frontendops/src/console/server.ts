@@ -21,18 +21,19 @@ import {
   checkAccess,
   createConsoleToken,
   createSessions,
+  createSignIns,
   isAllowedHost,
   isSameOrigin,
   refuseMutation,
-  sameSecret,
+  SIGN_IN_TTL_MS,
 } from './auth.ts';
 import type { ConsoleAgent } from './chat.ts';
 import { createConfigReader } from './config-reader.ts';
 import { createEventHub } from './events.ts';
-import { sendError, toApiError } from './http.ts';
+import { sendError, sendJson, toApiError } from './http.ts';
 import { type RouteContext, routeGet, routePost } from './routes.ts';
 import { createConsoleService } from './service.ts';
-import { SECURITY_HEADERS, serveStatic } from './static.ts';
+import { SECURITY_HEADERS, serveIndex, serveStatic } from './static.ts';
 
 export type { ConsoleAgent, ConsoleAgentOptions } from './chat.ts';
 
@@ -70,12 +71,20 @@ export interface ConsoleOptions {
   uiDir?: string;
   /** How long a change waits for the CDN to serve it (verifyServed); default verifyServed's. */
   verifyTimeoutMs?: number;
+  /**
+   * Told a new sign-in address whenever one is refused (used, stale or wrong), for the terminal the
+   * operator started the console from: the next browser or tab signs in with it.
+   */
+  onRefusedSignIn?: (address: string) => void;
 }
 
 export interface ConsoleServer {
-  /** e.g. http://127.0.0.1:43117/ — open `${url}?token=${token}` once to sign the browser in. */
+  /** e.g. http://127.0.0.1:43117/ */
   url: string;
+  /** The bearer token of scripts and the CLI; never part of an address. */
   token: string;
+  /** A new sign-in address (`${url}?signin=<code>`): it signs one browser tab in, once, within SIGN_IN_TTL_MS. */
+  signInAddress(): string;
   close(): Promise<void>;
 }
 
@@ -111,6 +120,9 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     confirmations: new Map(),
     token,
     sessions: createSessions(),
+    signIns: createSignIns(),
+    signInAddress: () => '',
+    onRefusedSignIn: options.onRefusedSignIn,
     uiDir,
     port: 0,
     host,
@@ -125,10 +137,12 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   });
   const listening = await listen(server, { port: options.port ?? 0, host });
   context.port = listening.port;
+  context.signInAddress = () => `${listening.origin}/?signin=${context.signIns.issue()}`;
 
   return {
     url: `${listening.origin}/`,
     token,
+    signInAddress: context.signInAddress,
     async close() {
       hub.close();
       await listening.close();
@@ -143,7 +157,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     return sendError(res, 403, {
       error: 'FORBIDDEN_ORIGIN',
       message:
-        `This console only answers requests addressed to it from its own page. Open the address the console printed (${consoleOrigin(context)}/?token=…) ` +
+        `This console only answers requests addressed to it from its own page. Open the address the console printed (${consoleOrigin(context)}/?signin=…) ` +
         'in your browser, as it is written: another name for this machine, or a request from another page, is refused.',
     });
   }
@@ -152,7 +166,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
 
   if (!url.pathname.startsWith('/api/')) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, methodError('GET'));
-    const presented = url.searchParams.get('token');
+    // `token=`: an address of an older console, which signed in with the token itself.
+    const presented = url.searchParams.get('signin') ?? url.searchParams.get('token');
     if (presented !== null) return signIn(res, presented, context);
     return serveStatic(res, context.uiDir, url.pathname);
   }
@@ -161,13 +176,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     return sendError(res, 401, {
       error: 'UNAUTHORIZED',
       message:
-        'This console needs its access token. Open the address printed by `frontendops console` (it ends in ?token=…), ' +
-        'or send "Authorization: Bearer <token>".',
+        'This console needs a sign-in. Open a sign-in address of this console (it ends in ?signin=…): ' +
+        '`frontendops console` printed one, and prints a new one when one is refused. Scripts send "Authorization: Bearer <token>".',
     });
   }
   if (req.method === 'POST') {
     const refusal = refuseMutation(req, access);
     if (refusal) return sendError(res, 403, { error: 'CSRF', message: `Refused: ${refusal}.` });
+    if (url.pathname === '/api/sign-in-address') return newSignInAddress(res, access.via, context);
     return routePost(req, res, url, context);
   }
   if (req.method !== 'GET') return sendError(res, 405, methodError('GET or POST'));
@@ -175,18 +191,35 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
 }
 
 /**
- * `/?token=…`: a right token starts a session and hands its id to the page in the redirect's fragment
- * (`/#session=<id>`), which the browser keeps to itself: no cookie, so no other port of this host ever
- * sees it (see auth.ts). Either way the token leaves the address bar.
+ * `/?signin=<code>`: a live code is spent, and the page is answered with a new session's id in it
+ * (serveIndex; `no-store`), never in an address, so whatever the browser keeps of this address is a
+ * spent code (see auth.ts). Any other code, or an older console's `?token=`, signs nothing in: the
+ * answer says what to do, and the terminal the console runs in is told a new address.
  */
-function signIn(res: ServerResponse, presented: string, context: RouteContext): void {
-  const ok = sameSecret(presented, context.token);
-  res.writeHead(303, {
+async function signIn(res: ServerResponse, presented: string, context: RouteContext): Promise<void> {
+  if (context.signIns.redeem(presented))
+    return serveIndex(res, context.uiDir, { session: context.sessions.start() });
+  context.onRefusedSignIn?.(context.signInAddress());
+  res.writeHead(403, {
     ...SECURITY_HEADERS,
-    location: ok ? `/#session=${context.sessions.start()}` : '/?signin=failed',
+    'content-type': 'text/plain; charset=utf-8',
     'cache-control': 'no-store',
   });
-  res.end();
+  res.end(
+    `This sign-in address signs nothing in: it was used already (each works once), is older than ${SIGN_IN_TTL_MS / 60_000} minutes, or is not this console's.\n` +
+      'The terminal running this console (`frontendops console`, or `npm start`) has just printed a new one; ' +
+      'for the console `npm start` serves, `npx frontendops console` in its directory prints one too. Open that one.\n',
+  );
+}
+
+/** POST /api/sign-in-address, for the token's holder only (a session cannot renew itself): a new sign-in address. */
+function newSignInAddress(res: ServerResponse, via: 'token' | 'session', context: RouteContext): void {
+  if (via === 'token') sendJson(res, 200, { address: context.signInAddress() });
+  else
+    sendError(res, 403, {
+      error: 'DENIED',
+      message: 'Only the console token makes sign-in addresses: run `frontendops console` for one.',
+    });
 }
 
 /** The console's own address, as it printed it (http-listen.ts): an IPv6 host in brackets. */

@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { join, normalize, sep } from 'node:path';
 import mime from 'mime';
 import { decodePathPart } from './http.ts';
+import { SESSION_META } from './types.ts';
 
 /** No inline scripts, no third-party origins, no framing: the page only talks to this server. */
 export const SECURITY_HEADERS = {
@@ -36,16 +37,38 @@ export async function serveStatic(res: ServerResponse, dir: string, pathname: st
     res.end('Not found');
     return;
   }
+  return serveIndex(res, dir);
+}
+
+/**
+ * The page, for every path that is no file. After a sign-in, with its session's id in it (a meta
+ * element, SESSION_META) and never stored by any cache: the id is in no address.
+ */
+export async function serveIndex(
+  res: ServerResponse,
+  dir: string,
+  signedIn?: { session: string },
+): Promise<void> {
   const index = await readOrNull(join(dir, 'index.html'));
   res.writeHead(index ? 200 : 503, {
     ...SECURITY_HEADERS,
     'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-cache',
+    'cache-control': signedIn ? 'no-store' : 'no-cache',
   });
-  res.end(
-    index ??
+  if (!index) {
+    res.end(
       'The console UI is not built. Run `npm run build -w frontendops` (or reinstall frontendops) and reload.',
-  );
+    );
+    return;
+  }
+  if (!signedIn) {
+    res.end(index);
+    return;
+  }
+  // In the head (a page without one puts it there too: a meta before any content opens it).
+  const meta = `<meta name="${SESSION_META}" content="${signedIn.session}">`;
+  const html = index.toString('utf8');
+  res.end(html.includes('</head>') ? html.replace('</head>', `${meta}</head>`) : `${meta}${html}`);
 }
 
 async function readOrNull(file: string): Promise<Buffer | null> {

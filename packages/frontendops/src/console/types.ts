@@ -253,3 +253,6 @@ export interface ApiError {
   message: string;
   plan?: PlanView;
 }
+
+/** The meta element a signed-in page finds its new session's id in (static.ts serveIndex; ui/api.ts adoptSession). */
+export const SESSION_META = 'frontendops-session';

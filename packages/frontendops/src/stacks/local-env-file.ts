@@ -26,7 +26,9 @@ export const localEnvSchema = z.object({
   releaseStore: z
     .object({ arn: z.string(), endpoint: z.url(), propagationMs: z.number().int().min(0) })
     .optional(),
+  /** The console `dev` serves: its address, and its token (`frontendops console` asks it for sign-in addresses with it). */
   consoleUrl: z.url().optional(),
+  consoleToken: z.string().optional(),
   dataDir: z.string(),
 });
 

@@ -334,7 +334,7 @@ describe('the packed tool installed into another repository', () => {
       expect(asset.cacheControl).toMatch(/immutable/);
 
       // The console beside it serves its prebuilt UI from the installed package.
-      const consoleUrl = /FrontendOps console: (\S+)\?token=/.exec(out)?.[1] as string;
+      const consoleUrl = /FrontendOps console: (\S+)\?signin=/.exec(out)?.[1] as string;
       expect(consoleUrl, out).toBeDefined();
       const page = await fetchText(consoleUrl);
       expect(page.status).toBe(200);

@@ -1,7 +1,7 @@
 /**
  * `frontendops console` as a process: it starts on 127.0.0.1 with a stack from an outputs file
- * (embedded S3 server), prints its address with a fresh token, answers with the token and refuses
- * without it, and stops on SIGTERM (bin/frontendops.js, as a user runs it).
+ * (embedded S3 server), prints a sign-in address, answers the session it starts and refuses
+ * without one, and stops on SIGTERM (bin/frontendops.js, as a user runs it).
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView, StatusView } from '../../src/console/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { BIN } from '../support/cli.ts';
+import { sessionInPage } from '../support/console-sign-in.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { spawnTracked } from '../support/processes.ts';
@@ -47,21 +48,22 @@ afterAll(async () => {
 });
 
 describe('frontendops console', () => {
-  it('prints a loopback address with a token, serves with it, refuses without it, and stops on SIGTERM', async () => {
+  it('prints a loopback sign-in address, serves the session it starts, refuses without one, and stops on SIGTERM', async () => {
     const printed = await waitFor(() =>
-      /FrontendOps console: (http:\/\/127\.0\.0\.1:\d+\/)\?token=(\S+)/.exec(output),
+      /FrontendOps console: (http:\/\/127\.0\.0\.1:\d+\/)\?signin=(\S+)/.exec(output),
     );
-    const [, url, token] = printed as unknown as [string, string, string];
+    const [address, url] = [printed[0].slice('FrontendOps console: '.length), printed[1] as string];
+    const signedIn = sessionInPage(await (await fetch(address)).text());
 
     expect((await fetch(`${url}api/session`)).status).toBe(401);
     const session = (await (
-      await fetch(`${url}api/session`, { headers: { authorization: `Bearer ${token}` } })
+      await fetch(`${url}api/session`, { headers: { authorization: `Bearer ${signedIn}` } })
     ).json()) as SessionView;
     expect(session.stacks).toHaveLength(1);
     expect(session.chat).toBe(true);
     const status = (await (
       await fetch(`${url}api/stacks/${encodeURIComponent(session.stacks[0] ?? '')}/status`, {
-        headers: { authorization: `Bearer ${token}` },
+        headers: { authorization: `Bearer ${signedIn}` },
       })
     ).json()) as StatusView;
     expect(status).toMatchObject({ stack: STACK, live: { commit: COMMIT, request: { actor: 'bob' } } });

@@ -17,9 +17,9 @@ const env = {
   FRONTENDOPS_CONFIG: undefined,
   FRONTENDOPS_MODEL: undefined,
 };
-/** Ready once it serves; group 1: the console's address (without its token). */
+/** Ready once it serves; group 1: the console's address (without its sign-in code). */
 const READY =
-  /^(?=[\s\S]*Serving until Ctrl-C)[\s\S]*?^FrontendOps console: (http:\/\/127\.0\.0\.1:\d+\/)\?token=/m;
+  /^(?=[\s\S]*Serving until Ctrl-C)[\s\S]*?^FrontendOps console: (http:\/\/127\.0\.0\.1:\d+\/)\?signin=/m;
 const serveDev = () => serveInProcess(['dev'], { cwd: repo.dir, env, ready: READY });
 const DEV_TIMEOUT = 300_000;
 

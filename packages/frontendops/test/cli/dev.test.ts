@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/cli.ts';
+import { sessionInPage } from '../support/console-sign-in.ts';
 import { GIT_IDENTITY } from '../support/git-repo.ts';
 import { runTracked, spawnTracked } from '../support/processes.ts';
 
@@ -114,13 +115,26 @@ describe('npm start -- --once in a fresh clone', () => {
       expect(status.live.app).toBe('sophia-dashboard');
       expect(new URL(status.siteUrl).origin).toBe(new URL(site).origin);
 
-      const consoleUrl = /FrontendOps console: (\S+)\?token=(\S+)/.exec(out);
-      expect(consoleUrl).not.toBeNull();
-      const [, base, token] = consoleUrl as RegExpExecArray;
+      const printed = /FrontendOps console: ((\S+)\?signin=\S+)/.exec(out);
+      expect(printed).not.toBeNull();
+      const [, address, base] = printed as RegExpExecArray;
+      const signedIn = async (at: string) => {
+        const session = sessionInPage(await (await fetch(at)).text());
+        if (session === null) return 401;
+        return (
+          await fetch(new URL('api/session', base), { headers: { authorization: `Bearer ${session}` } })
+        ).status;
+      };
       expect((await fetch(new URL('api/session', base))).status).toBe(401);
-      expect(
-        (await fetch(new URL('api/session', base), { headers: { authorization: `Bearer ${token}` } })).status,
-      ).toBe(200);
+      expect(await signedIn(address as string)).toBe(200);
+      // Used once: that address signs nothing in again. `frontendops console` in another terminal asks
+      // the running console for a new one, which does.
+      expect(await signedIn(address as string)).toBe(401);
+      const again = await runTracked(process.execPath, [cli(), 'console'], { cwd: clone });
+      expect(again.code, again.stderr).toBe(0);
+      const fresh = /^FrontendOps console: (\S+)$/m.exec(again.stdout)?.[1] ?? '';
+      expect(fresh.startsWith(`${base}?signin=`), again.stdout).toBe(true);
+      expect(await signedIn(fresh)).toBe(200);
     } finally {
       dev.kill('SIGINT');
     }

@@ -549,33 +549,3 @@ describe('model configuration errors are one clear line', () => {
     }
   });
 });
-
-describe('frontendops console beside npm start', () => {
-  it('prints the address of the console `npm start` serves for this directory instead of starting a second', async () => {
-    const dir = join(t.tmp, 'running');
-    await mkdir(join(dir, '.frontendops'), { recursive: true });
-    const consoleUrl = 'http://127.0.0.1:45678/?token=fo-console-0123456789abcdef';
-    await writeFile(
-      join(dir, '.frontendops', 'env.json'),
-      JSON.stringify({
-        pid: process.pid,
-        startedAt: new Date().toISOString(),
-        s3Endpoint: 'http://127.0.0.1:1',
-        credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-        buckets: { artifacts: 'a', hosting: 'h' },
-        distributionId: 'E1LOCALEDGE',
-        edgeUrl: 'http://127.0.0.1:2/',
-        cdnEndpoint: 'http://127.0.0.1:3/',
-        consoleUrl,
-        dataDir: join(dir, '.frontendops'),
-      }),
-    );
-    // A second console would serve until stopped: this returns because none is started.
-    const printed = await cli(['console'], { env, cwd: dir });
-    expect(printed.code).toBe(0);
-    expect(printed.stdout).toMatch(
-      new RegExp(`^FrontendOps console: ${consoleUrl.replace(/[?.]/g, '\\$&')}\n`),
-    );
-    expect(printed.stdout).toMatch(/served by the local environment \(`npm start`, pid \d+\)/);
-  });
-});

@@ -25,6 +25,7 @@ import {
   startConsoleOn,
 } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
+import { newSession, sessionInPage } from '../support/console-sign-in.ts';
 import { ARTIFACTS, HOSTING, publishAsCi, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
@@ -132,11 +133,11 @@ describe('access', () => {
     expect((await t.site.records.readPointer())?.value.commit).toBe(C1);
   });
 
-  it('signs a browser in with /?token=…: a session id in the redirect’s fragment, no cookie, the token out of the address', async () => {
-    const res = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
-    expect(res.status).toBe(303);
+  it('signs a browser in with a sign-in address: a session id in the page, no cookie', async () => {
+    const res = await fetch(server.signInAddress());
+    expect(res.status).toBe(200);
     expect(res.headers.get('set-cookie')).toBeNull();
-    const id = /^\/#session=([A-Za-z0-9_-]+)$/.exec(res.headers.get('location') ?? '')?.[1] ?? '';
+    const id = sessionInPage(await res.text()) ?? '';
     const session = await fetch(`${origin()}/api/session`, { headers: { authorization: `Bearer ${id}` } });
     expect(session.status).toBe(200);
 
@@ -159,16 +160,14 @@ describe('access', () => {
     });
     expect(otherPort.status).toBe(403);
 
-    const bad = await fetch(`${server.url}?token=not-the-token-at-all`, { redirect: 'manual' });
-    expect(bad.status).toBe(303);
-    expect(bad.headers.get('location')).toBe('/?signin=failed');
+    const bad = await fetch(`${server.url}?signin=not-a-code-of-this-console`, { redirect: 'manual' });
+    expect(bad.status).toBe(403);
     expect(bad.headers.get('set-cookie')).toBeNull();
   });
 
   it('refuses mutations by an old-style cookie, a session marked cross-site, and any request from another origin or Host', async () => {
     await c1Live.restore();
-    const signedIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
-    const id = /#session=(.+)$/.exec(signedIn.headers.get('location') ?? '')?.[1] ?? '';
+    const id = await newSession(server);
     const cookie = `frontendops_console_${new URL(server.url).port}=${id}`;
     const plan = await getJson<PlanView>(`${stackUrl('plan')}?action=deploy-latest`);
     const byCookie = await post(

@@ -67,7 +67,7 @@ describe.skipIf(!hasChromium)(
         viewport: { width: 1440, height: 1000 },
       });
       const page = await context.newPage();
-      await page.goto(`/?token=${server.token}`);
+      await page.goto(server.signInAddress());
       await ask(page, 'deploy the latest dashboard');
       const card = page.getByRole('log').getByRole('group', { name: 'Confirmation' }).last();
       await card.waitFor();

@@ -104,7 +104,7 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
       message: 'the totals hold',
     });
     c2Promoted = await snapshot();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
   });
 
   afterAll(async () => {
@@ -117,7 +117,7 @@ describe.skipIf(!hasChromium)('the console on an atomic stack, in Chromium', () 
 
   it('shows the release mode; “Deploy to a share first…” starts a canary, and the card says its share in words and numbers', async () => {
     await c1Live.restore();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
     const environments = page.getByRole('navigation', { name: 'Environments' });
     await expect.poll(() => textOf(page.getByTestId(`live-${STACK}`))).toContain(short(C1));
     expect(await textOf(environments)).toContain('atomic releases');

@@ -28,7 +28,7 @@ describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
     await fresh.restore();
     const { t, server, C1, C2 } = started();
     const page = await started().openPage();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
     await expect.poll(() => page.getByTestId(`live-${STACK}`).textContent()).toContain(C1.slice(0, 7));
 
     await page.getByRole('button', { name: 'Pin', exact: true }).click();
@@ -57,7 +57,7 @@ describe.skipIf(!hasChromium)('the console’s Pin in Chromium', () => {
       request: { text: 'pin', actor: 'bob', planner: 'cli', at: at(), message: 'hold it for the demo' },
     });
     const page = await started().openPage();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
     await page.getByRole('button', { name: 'Unpin', exact: true }).click();
     const dialog = page.getByRole('dialog', { name: `Unpin ${STACK}?` });
     await dialog.waitFor();

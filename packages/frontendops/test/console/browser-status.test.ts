@@ -32,7 +32,7 @@ describe.skipIf(!hasChromium)('the console’s stack status in Chromium', () => 
     );
     // The page's own clock, so its periodic refresh comes when the test moves it on (time still flows).
     await page.clock.install();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
     const live = () => page.getByTestId(`live-${STACK}`).textContent();
     await expect.poll(live).toContain(C1.slice(0, 7));
 

@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium)('text from outside in the console page', () => {
     browser = await openChromium();
     const context = await browser.newContext({ baseURL: new URL(server.url).origin });
     page = await context.newPage();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
   });
   afterAll(async () => {
     await browser?.close();

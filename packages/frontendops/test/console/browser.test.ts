@@ -88,7 +88,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
       viewport: { width: 1440, height: 1000 },
     });
     page = await context.newPage();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
   });
 
   afterAll(async () => {
@@ -101,7 +101,7 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     await repo?.cleanup();
   });
 
-  it('refuses a browser without the token: the API answers 401 and the page says so', async () => {
+  it('refuses a browser not signed in: the API answers 401 and the page says so', async () => {
     await c1Live.restore();
     const stranger = await browser.newContext({ baseURL: new URL(server.url).origin });
     try {
@@ -110,7 +110,9 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
       await anonymous.goto('/');
       expect((await session).status()).toBe(401);
       await anonymous.getByRole('heading', { name: 'Access refused' }).waitFor();
-      expect(await textOf(anonymous.getByRole('alert'))).toMatch(/needs its access token/);
+      expect(await textOf(anonymous.getByRole('alert'))).toMatch(
+        /needs a sign-in. Open a sign-in address of this console/,
+      );
       expect(
         (
           await anonymous.request.post('/api/stacks/dashboard-hosting-prod/deploy-latest', { data: {} })
@@ -124,8 +126,8 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
 
   it('signs in with the printed address and shows the live release, who made it live and why', async () => {
     await c1Live.restore();
-    await page.goto(`/?token=${server.token}`);
-    // The token left the address bar, and so did the session the sign-in handed over (#session=…).
+    await page.goto(server.signInAddress());
+    // The spent sign-in code left the address bar.
     await expect.poll(() => new URL(page.url()).hash).toBe('');
     expect(new URL(page.url()).search).toBe('');
     const live = page.getByTestId(`live-${STACK}`);
@@ -402,7 +404,7 @@ describe.skipIf(!hasChromium)('the console’s empty and error states', () => {
       viewport: { width: 1440, height: 800 },
     });
     const p = await ctx.newPage();
-    await p.goto(`/?token=${console.token}`);
+    await p.goto(console.signInAddress());
     return p;
   }
 

@@ -29,6 +29,7 @@ import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { APP, type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import { openEventStream } from '../support/console-events.ts';
+import { newSession } from '../support/console-sign-in.ts';
 import { Browser, releaseOf } from '../support/edge-probe.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
 
@@ -230,9 +231,7 @@ describe('a canary through the API', () => {
     expect(
       (await post('/api/canary/promote', body, { ...bearer(), origin: 'http://evil.example' })).status,
     ).toBe(403);
-    const signedIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
-    const id = /#session=(.+)$/.exec(signedIn.headers.get('location') ?? '')?.[1] ?? '';
-    expect(id).not.toBe('');
+    const id = await newSession(server);
     // A cookie counts for nothing, even holding a live session and with the console's old header.
     const cookie = `frontendops_console_${new URL(server.url).port}=${id}`;
     expect((await post('/api/canary/promote', body, { cookie, 'x-frontendops-console': '1' })).status).toBe(

@@ -115,7 +115,7 @@ it('the plan of a deploy that finishes a stopped deploy says so, as the dry run 
     browser = await openChromium();
     const context = await browser.newContext({ baseURL: new URL(server.url).origin });
     const page: Page = await context.newPage();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
     const card = page.getByRole('region', { name: 'Plan' });
     await expect.poll(() => card.textContent()).toContain(describeFinish(finishes, STACK));
     expect(await card.textContent()).not.toMatch(/already live/);
@@ -228,7 +228,7 @@ it('Deploy latest while a stopped rollback of another build waits: its plan says
     browser ??= await openChromium();
     const context = await browser.newContext({ baseURL: new URL(server.url).origin });
     const page: Page = await context.newPage();
-    await page.goto(`/?token=${server.token}`);
+    await page.goto(server.signInAddress());
     const card = page.getByRole('region', { name: 'Plan' });
     await expect.poll(() => card.textContent()).toContain(refusal);
     await page.getByRole('button', { name: 'Deploy latest' }).click();

@@ -13,6 +13,7 @@ import { defaultConfig } from '../../src/config.ts';
 import { isAllowedHost } from '../../src/console/auth.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import type { ApiError } from '../../src/console/types.ts';
+import { sessionInPage } from '../support/console-sign-in.ts';
 
 let server: ConsoleServer;
 
@@ -57,9 +58,9 @@ describe('a console bound to a loopback address other than 127.0.0.1', () => {
     expect(server.url).toBe(`http://127.0.0.2:${port()}/`);
     const page = await fetch(server.url);
     expect(page.status).toBe(200);
-    const signIn = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
-    expect(signIn.status).toBe(303);
-    expect(signIn.headers.get('location')).toMatch(/^\/#session=/);
+    const signIn = await fetch(server.signInAddress());
+    expect(signIn.status).toBe(200);
+    expect(sessionInPage(await signIn.text())).not.toBeNull();
     const session = await fetch(`${server.url}api/session`, {
       headers: { authorization: `Bearer ${server.token}` },
     });
@@ -124,7 +125,6 @@ describe('the "not only on this machine" warning', () => {
         },
       } as CliIo,
       'http://x/',
-      't',
       host,
     );
     return out;

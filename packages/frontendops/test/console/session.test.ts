@@ -1,12 +1,13 @@
 /**
  * The console's browser session is no ambient credential. A browser sends a host's cookies to every
  * port of it (and another port is the same site for SameSite), so a session cookie reached any other
- * local web server the signed-in browser visited, which could replay it outside a browser. Now
- * `/?token=` hands the session id to the page in the address's fragment (never sent to a server), the
- * page keeps it in sessionStorage (its own origin, port included) and sends it as a bearer header.
+ * local web server the signed-in browser visited, which could replay it outside a browser. Now a
+ * sign-in address hands the session id to the page in the page itself (never in an address or a
+ * cookie), the page keeps it in sessionStorage (its own origin, port included) and sends it as a
+ * bearer header.
  * In Chromium: another local server the operator visits learns nothing it could use, and the console
  * page keeps working (reads, a deploy with its progress stream, a pin, a reload). In process: the
- * sign-in redirect, sessions as bearers, and an old-style cookie refused.
+ * sign-in's answer, sessions as bearers, and an old-style cookie refused.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Locator, Page } from 'playwright-core';
@@ -19,6 +20,7 @@ import { WORDS_MAX } from '../../src/engine/text.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { startConsoleEnv } from '../support/console-env.ts';
+import { newSession as newSessionOf, sessionInPage } from '../support/console-sign-in.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -54,18 +56,11 @@ const origin = () => new URL(server.url).origin;
 const port = () => new URL(server.url).port;
 const pinUrl = (action: 'pin' | 'unpin' = 'pin') => `${origin()}/api/stacks/${STACK}/${action}`;
 
-async function signIn(token = server.token): Promise<Response> {
-  return fetch(`${server.url}?token=${encodeURIComponent(token)}`, { redirect: 'manual' });
+async function signIn(address = server.signInAddress()): Promise<Response> {
+  return fetch(address, { redirect: 'manual' });
 }
 
-/** The session id a right token's sign-in hands to the page, in the fragment of its redirect. */
-async function newSession(): Promise<string> {
-  const res = await signIn();
-  const location = res.headers.get('location') ?? '';
-  const id = /^\/#session=([A-Za-z0-9_-]+)$/.exec(location)?.[1];
-  expect(id, location).toBeDefined();
-  return id as string;
-}
+const newSession = () => newSessionOf(server);
 
 function postPin(headers: Record<string, string>, action: 'pin' | 'unpin' = 'pin', message = 'why') {
   return fetch(pinUrl(action), {
@@ -76,13 +71,14 @@ function postPin(headers: Record<string, string>, action: 'pin' | 'unpin' = 'pin
 }
 
 describe('signing in', () => {
-  it('a right token: 303 to /#session=<id> (a fragment, never sent to a server), and no cookie', async () => {
+  it('a sign-in address: the page with a new session id in it (in no address), and no cookie', async () => {
     const res = await signIn();
-    expect(res.status).toBe(303);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('location')).toBeNull();
     expect(res.headers.get('set-cookie')).toBeNull();
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-    const id = /^\/#session=([A-Za-z0-9_-]+)$/.exec(res.headers.get('location') ?? '')?.[1] ?? '';
+    const id = sessionInPage(await res.text()) ?? '';
     // A session of this console, never the token itself.
     expect(id.length).toBeGreaterThanOrEqual(43);
     expect(id).not.toContain(server.token);
@@ -90,14 +86,16 @@ describe('signing in', () => {
     expect(await newSession()).not.toBe(id);
   });
 
-  it('a wrong token: 303 to /?signin=failed, with no session and no cookie', async () => {
-    for (const wrong of ['not-the-token-at-all', `${server.token}x`, '']) {
-      const res = await signIn(wrong);
-      expect(res.status).toBe(303);
-      expect(res.headers.get('location')).toBe('/?signin=failed');
+  it('a wrong code, or the token itself: 403, with no session and no cookie', async () => {
+    for (const wrong of ['not-a-code-at-all', `${server.signInAddress().split('=')[1]}x`, '']) {
+      const res = await signIn(`${server.url}?signin=${wrong}`);
+      expect(res.status).toBe(403);
       expect(res.headers.get('set-cookie')).toBeNull();
-      expect([...res.headers.keys()].join(' ')).not.toMatch(/session/);
+      expect(sessionInPage(await res.text())).toBeNull();
     }
+    const byToken = await signIn(`${server.url}?token=${server.token}`);
+    expect(byToken.status).toBe(403);
+    expect(sessionInPage(await byToken.text())).toBeNull();
   });
 
   it('a session id works as a bearer for reads and mutations; a wrong one is 401', async () => {
@@ -238,7 +236,7 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
       const page = await context.newPage();
       const consoleRequests = watch(page);
 
-      await page.goto(`${server.url}?token=${server.token}`);
+      await page.goto(server.signInAddress());
       const live = page.getByTestId(`live-${STACK}`);
       await expect.poll(() => textOf(live)).toContain(C1.slice(0, 7));
       const signedIn = new URL(page.url());
@@ -251,7 +249,7 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
       for (const request of rogueSaw) expect(request.headers.cookie, request.url).toBeUndefined();
       expect(await context.cookies()).toEqual([]);
 
-      // The page kept its session in sessionStorage, and neither the token nor the session is left in
+      // The page kept its session in sessionStorage, and neither the sign-in code nor the session is left in
       // the address bar (or the history entry).
       expect(stored).toMatch(/^[A-Za-z0-9_-]{43,}$/);
       const id = stored as string;
@@ -410,7 +408,7 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
         if (attempts.length === 2) return route.abort('connectionreset');
         return route.continue();
       });
-      await page.goto(`${server.url}?token=${server.token}`);
+      await page.goto(server.signInAddress());
       const id = await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY);
       expect(id).toMatch(/^[A-Za-z0-9_-]{43,}$/);
       const progress = page.getByRole('region', { name: 'Progress' });

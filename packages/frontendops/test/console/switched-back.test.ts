@@ -102,7 +102,7 @@ it.skipIf(!hasChromium)('the page says it too: the result line and the progress'
   browser = await openChromium();
   const context = await browser.newContext({ baseURL: new URL(server.url).origin });
   const page = await context.newPage();
-  await page.goto(`/?token=${server.token}`);
+  await page.goto(server.signInAddress());
   await page.getByRole('button', { name: 'Deploy latest' }).click();
   await page.getByRole('button', { name: 'Confirm deploy' }).click();
   const status = page.getByRole('status').filter({ hasText: `Deploy failed: ${C2.slice(0, 7)}` });

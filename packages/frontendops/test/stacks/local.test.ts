@@ -122,7 +122,8 @@ describe('the local environment as a stack source', () => {
     const dir = join(cwd, '.frontendops');
     const env: LocalEnv = {
       ...(await announce(cwd, process.pid)),
-      consoleUrl: 'http://127.0.0.1:9/?token=t',
+      consoleUrl: 'http://127.0.0.1:9/',
+      consoleToken: 'the-console-token-0123456789',
     };
     await chmod(localEnvFile(cwd), 0o644);
     await writeLocalEnv(cwd, env);

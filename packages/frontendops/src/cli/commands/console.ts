@@ -1,11 +1,13 @@
 /**
  * `frontendops console [--stack <ref>…] [--port <n>] [--host <addr>]`: serves the deploy console for
- * the given stacks on 127.0.0.1 (unless --host says otherwise) and prints the address with its access
- * token. Serves until Ctrl-C.
+ * the given stacks on 127.0.0.1 (unless --host says otherwise) and prints a sign-in address (one use;
+ * a new one each time one is refused). Serves until Ctrl-C.
  */
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
+import { SIGN_IN_TTL_MS } from '../../console/auth.ts';
 import type { ConsoleServer } from '../../console/server.ts';
+import { FrontendOpsError } from '../../errors.ts';
 import { isLoopbackName } from '../../loopback.ts';
 import { actor, type CliContext, chooseStack, loadCliConfig, parsePort } from '../context.ts';
 import type { CliIo } from '../io.ts';
@@ -48,7 +50,7 @@ export function register(program: Command, ctx: CliContext): void {
         port,
         ...(flags.host ? { host: flags.host } : {}),
       });
-      printAddress(ctx.io, served.url, served.token, flags.host);
+      printAddress(ctx.io, served.signInAddress(), flags.host);
       await ctx.io.untilStopped();
       await served.close();
     });
@@ -102,6 +104,8 @@ export async function startConsoleWithAgent(
     ...(sessions ? { agent: sessions.agent } : { chatReason: `The chat is off: ${chatReason}` }),
     ...(git ? { git } : {}),
     actor: `${actor(io)} (console)`,
+    onRefusedSignIn: (address) =>
+      say(io.stdout, `A sign-in address was refused (used, stale or wrong). A new one: ${address}`),
   }).catch(async (error: unknown) => {
     // Not served (e.g. the port is in use): nothing may keep the process up.
     await sessions?.close();
@@ -128,9 +132,10 @@ async function modelProblem(env: NodeJS.ProcessEnv): Promise<string | null> {
 }
 
 /**
- * `npm start` serves a console for the local environment and records its address (with its token)
- * in .frontendops/env.json, readable by its owner only: `frontendops console` for that environment
- * prints it instead of starting a second console.
+ * `npm start` serves a console for the local environment and records its address and token in
+ * .frontendops/env.json, its owner's only (findLocalEnv refuses one another user could have written):
+ * `frontendops console` for that environment asks it for a new sign-in address and prints that,
+ * instead of starting a second console.
  */
 async function printRunningConsole(ctx: CliContext, flags: ConsoleFlags): Promise<boolean> {
   const wantsLocal = !flags.stack || (flags.stack.length === 1 && flags.stack[0] === 'local');
@@ -138,20 +143,44 @@ async function printRunningConsole(ctx: CliContext, flags: ConsoleFlags): Promis
     return false;
   const { findLocalEnv } = await import('../../stacks/local-env-file.ts');
   const running = await findLocalEnv(ctx.io.cwd);
-  if (!running?.consoleUrl) return false;
-  say(ctx.io.stdout, `FrontendOps console: ${running.consoleUrl}`);
+  if (!running?.consoleUrl || !running.consoleToken) return false;
+  const address = await askSignInAddress(running.consoleUrl, running.consoleToken).catch((error: unknown) => {
+    throw new FrontendOpsError(
+      'UPSTREAM',
+      `The console \`npm start\` serves for this directory (pid ${running.pid}, ${running.consoleUrl}) did not give a sign-in address: ${(error as Error).message}. ` +
+        'Restart `npm start`, or start another console with `frontendops console --new`.',
+    );
+  });
+  printAddress(ctx.io, address, undefined);
   say(
     ctx.io.stdout,
-    `It is served by the local environment (\`npm start\`, pid ${running.pid}) for this directory; open that address. (--new starts another console.)`,
+    `It is served by the local environment (\`npm start\`, pid ${running.pid}) for this directory. (--new starts another console.)`,
   );
   return true;
 }
 
-export function printAddress(io: CliIo, url: string, token: string, host: string | undefined): void {
-  say(io.stdout, `FrontendOps console: ${url}?token=${token}`);
+/** A new sign-in address from a running console, asked with its token (POST /api/sign-in-address). */
+async function askSignInAddress(consoleUrl: string, token: string): Promise<string> {
+  const res = await fetch(new URL('api/sign-in-address', consoleUrl), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: '{}',
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json().catch(() => null)) as { address?: unknown; message?: unknown } | null;
+  // Its own address only: an answer naming another server is no sign-in of this console.
+  if (res.ok && typeof body?.address === 'string' && body.address.startsWith(`${consoleUrl}?signin=`))
+    return body.address;
+  throw new Error(
+    `it answered ${res.status}${typeof body?.message === 'string' ? ` (${body.message})` : ''}`,
+  );
+}
+
+export function printAddress(io: CliIo, address: string, host: string | undefined): void {
+  say(io.stdout, `FrontendOps console: ${address}`);
   say(
     io.stdout,
-    'Open that address once; this browser then stays signed in. Anyone with the token can deploy.',
+    `Open that address to sign this browser tab in. It works once, within ${SIGN_IN_TTL_MS / 60_000} minutes; a refused one makes this console print a new one.`,
   );
   // Warned by what the name is, not what it is answered as: "127.evil.example" may be anywhere.
   if (host && !isLoopbackName(host))

@@ -87,20 +87,22 @@ export function register(program: Command, ctx: CliContext): void {
             import('../../local/dev.ts'),
           ]);
           // The console's port of the last run, as the site's: the console is at the same address
-          // after a restart (its access token is new: the printed link opens it).
+          // after a restart (its token is new: the printed sign-in address opens it).
           const consoleServer = await onKeptPort(
             local.env.dataDir,
             CONSOLE_PORT,
             (port) => startConsoleWithAgent({ ...io, env }, config, [local.stack], { port }),
             log,
           );
-          printAddress(io, consoleServer.url, consoleServer.token, undefined);
+          printAddress(io, consoleServer.signInAddress(), undefined);
           served = consoleServer;
-          // `frontendops console` in a second terminal opens this one instead of starting another.
+          // `frontendops console` in a second terminal asks this one for a sign-in address instead of
+          // starting another.
           const { writeLocalEnv } = await import('../../stacks/local-env-file.ts');
           await writeLocalEnv(io.cwd, {
             ...local.env,
-            consoleUrl: `${consoleServer.url}?token=${consoleServer.token}`,
+            consoleUrl: consoleServer.url,
+            consoleToken: consoleServer.token,
           });
         }
         say(io.stdout, 'Serving until Ctrl-C. From another terminal: npx frontendops status');

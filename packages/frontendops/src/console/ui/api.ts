@@ -2,13 +2,13 @@
  * The browser side of the console API. Every call sends `Authorization: Bearer <session id>`; there is
  * no cookie, because a browser sends a host's cookies to every port of it, so any other local web
  * server this browser visited would receive one and could replay it. The session id arrives once, in
- * the fragment of the address the sign-in (`/?token=…`) redirects to (`/#session=<id>`), which the
- * browser never sends to any server; adoptSession moves it into sessionStorage (this origin's only,
- * port included: another port's pages cannot read it; it survives a reload) and out of the address.
+ * the page a sign-in address (`/?signin=<code>`, spent by it) answers, never in an address;
+ * adoptSession moves it into sessionStorage (this origin's only, port included: another port's pages
+ * cannot read it; it survives a reload) and the spent code out of the address bar.
  * Without a session, calls go out without the header and the server's 401 says what to do.
  */
 import { escapeControlCharacters } from '../../engine/text.ts';
-import type { ApiError } from '../types.ts';
+import { type ApiError, SESSION_META } from '../types.ts';
 
 /** sessionStorage's key; the storage itself is this origin's (scheme, host and port) and this tab's. */
 const STORAGE_KEY = 'frontendops.console.session';
@@ -18,26 +18,28 @@ const SESSION_ID = /^[A-Za-z0-9_-]{16,256}$/;
 let session: string | null = null;
 
 /**
- * Run once, before anything else on the page: takes `#session=<id>` out of the address (and so out of
- * the history entry) into sessionStorage; a newer sign-in replaces an older session.
+ * Run once, before anything else on the page: takes the session a sign-in started out of the page
+ * (SESSION_META) into sessionStorage, and the spent sign-in code out of the address (and so out of
+ * the history entry); a newer sign-in replaces an older session.
  */
 export function adoptSession(): void {
-  const fragment = new URLSearchParams(window.location.hash.slice(1));
-  const fromAddress = fragment.get('session');
-  if (fromAddress !== null) {
-    fragment.delete('session');
-    const rest = fragment.toString();
-    const { pathname, search } = window.location;
-    window.history.replaceState(window.history.state, '', `${pathname}${search}${rest ? `#${rest}` : ''}`);
-    if (SESSION_ID.test(fromAddress)) {
-      session = fromAddress;
-      try {
-        window.sessionStorage.setItem(STORAGE_KEY, fromAddress);
-      } catch {
-        // Storage refused: the session lives in this page only.
-      }
-      return;
+  const url = new URL(window.location.href);
+  if (url.searchParams.has('signin') || url.searchParams.has('token')) {
+    url.searchParams.delete('signin');
+    url.searchParams.delete('token');
+    window.history.replaceState(window.history.state, '', `${url.pathname}${url.search}${url.hash}`);
+  }
+  const meta = document.querySelector<HTMLMetaElement>(`meta[name="${SESSION_META}"]`);
+  const fromPage = meta?.content ?? null;
+  meta?.remove();
+  if (fromPage !== null && SESSION_ID.test(fromPage)) {
+    session = fromPage;
+    try {
+      window.sessionStorage.setItem(STORAGE_KEY, fromPage);
+    } catch {
+      // Storage refused: the session lives in this page only.
     }
+    return;
   }
   try {
     const stored = window.sessionStorage.getItem(STORAGE_KEY);

@@ -4,7 +4,7 @@ import { App } from './App.tsx';
 import { adoptSession } from './api.ts';
 import './styles.css';
 
-// Before anything else: the session id out of the address (#session=…) and into sessionStorage.
+// Before anything else: the spent sign-in code out of the address, a new session into sessionStorage.
 adoptSession();
 
 const root = document.getElementById('root');

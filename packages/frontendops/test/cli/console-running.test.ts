@@ -1,0 +1,94 @@
+/**
+ * `frontendops console` beside `npm start`: the console `dev` serves recorded its address and token in
+ * .frontendops/env.json, and a second `console` asks it for a new sign-in address (each works once)
+ * instead of starting another console. The old one printed the address stored in the file, the
+ * console's token in it, the same for the console's life.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config.ts';
+import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import { type LocalEnv, writeLocalEnv } from '../../src/stacks/local-env-file.ts';
+import { sessionInPage } from '../support/console-sign-in.ts';
+import { cli } from '../support/run-cli.ts';
+
+const env = { FRONTENDOPS_STACK: undefined, FRONTENDOPS_CONFIG: undefined, FRONTENDOPS_MODEL: undefined };
+let dir: string;
+let server: ConsoleServer;
+
+/** What `dev` writes (writeLocalEnv: owner-only), naming this process and `console`'s address and token. */
+async function announce(console: { url: string; token: string }): Promise<LocalEnv> {
+  const announced: LocalEnv = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    s3Endpoint: 'http://127.0.0.1:1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    buckets: { artifacts: 'a', hosting: 'h' },
+    distributionId: 'E1LOCALEDGE',
+    edgeUrl: 'http://127.0.0.1:2/',
+    cdnEndpoint: 'http://127.0.0.1:3/',
+    consoleUrl: console.url,
+    consoleToken: console.token,
+    dataDir: join(dir, '.frontendops'),
+  };
+  await writeLocalEnv(dir, announced);
+  return announced;
+}
+
+/** `frontendops console` in that directory; it would serve until stopped if it started a console. */
+const runConsole = () => cli(['console'], { env, cwd: dir, stopped: Promise.resolve() });
+const printedAddress = (stdout: string) => /^FrontendOps console: (\S+)$/m.exec(stdout)?.[1] ?? '';
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'frontendops-console-running-'));
+  await mkdir(join(dir, '.frontendops'));
+  server = await startConsole({
+    config: defaultConfig(),
+    stacks: ['local'],
+    openSite: async () => {
+      throw new Error('no stack is opened by these tests');
+    },
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('frontendops console beside npm start', () => {
+  it('prints a new sign-in address of the running console each time, never its token', async () => {
+    await announce(server);
+    const first = await runConsole();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/served by the local environment \(`npm start`, pid \d+\)/);
+    expect(first.stdout).not.toContain(server.token);
+    const address = printedAddress(first.stdout);
+    expect(address.startsWith(`${server.url}?signin=`), first.stdout).toBe(true);
+    expect(sessionInPage(await (await fetch(address)).text())).not.toBeNull();
+    // Spent: a second `console` prints another one, which works.
+    expect((await fetch(address)).status).toBe(403);
+    const second = printedAddress((await runConsole()).stdout);
+    expect(second).not.toBe(address);
+    expect(sessionInPage(await (await fetch(second)).text())).not.toBeNull();
+  });
+
+  it('a console that does not answer: says so and what to do, prints no address', async () => {
+    const gone = await startConsole({
+      config: defaultConfig(),
+      stacks: ['local'],
+      openSite: async () => {
+        throw new Error('no stack is opened by these tests');
+      },
+    });
+    await gone.close();
+    await announce(gone);
+    const run = await runConsole();
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).not.toMatch(/FrontendOps console:/);
+    expect(run.stderr).toMatch(
+      /did not give a sign-in address: .*Restart `npm start`, or start another console with `frontendops console --new`/,
+    );
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * Signing a browser in leaves no key behind. An address a browser opens stays in its history (and its
+ * address bar, if the page then fails to load), so the address the console prints is a sign-in code
+ * that works once, within SIGN_IN_TTL_MS, and never the console's token; the session it starts reaches
+ * the page in the page itself, never in an address. The old console printed `/?token=<token>`: that
+ * address signed any browser in again for the console's life, and its redirect put the session id in
+ * the address (`/#session=<id>`), left there when the page's script did not load.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createSignIns, SIGN_IN_TTL_MS } from '../../src/console/auth.ts';
+import { startConsole } from '../../src/console/server.ts';
+import { hasChromium } from '../support/browser.ts';
+import { newSession, sessionInPage } from '../support/console-sign-in.ts';
+import { STACK } from '../support/deploy-env.ts';
+import { pageConsoleFor } from '../support/page-console.ts';
+
+const STORAGE_KEY = 'frontendops.console.session';
+
+describe.skipIf(!hasChromium)('signing the console in, in Chromium', () => {
+  const started = pageConsoleFor();
+  const origin = () => new URL(started().server.url).origin;
+  const sessionAnswer = (bearer: string) =>
+    fetch(`${origin()}/api/session`, { headers: { authorization: `Bearer ${bearer}` } }).then(
+      (r) => r.status,
+    );
+
+  it('leaves nothing in the address or the history, and the address opened signs no other tab in', async () => {
+    const { server, C1 } = started();
+    const address = server.signInAddress();
+    expect(address).not.toContain(server.token);
+    const page = await started().openPage();
+    const before = await page.evaluate(() => window.history.length);
+    await page.goto(address);
+    await expect.poll(() => page.getByTestId(`live-${STACK}`).textContent()).toContain(C1.slice(0, 7));
+    // One entry more (the console's), and it holds neither code, token nor session.
+    expect(await page.evaluate(() => [window.history.length, window.location.href])).toEqual([
+      before + 1,
+      `${origin()}/`,
+    ]);
+    const stored = (await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)) ?? '';
+    expect(await sessionAnswer(stored)).toBe(200);
+    // A reload stays signed in (the session, not the address, signs it in).
+    await page.reload();
+    await expect.poll(() => page.getByTestId(`live-${STACK}`).textContent()).toContain(C1.slice(0, 7));
+
+    // Whoever reads that address from the browser's history later opens it: nothing is signed in.
+    const later = await started().openPage();
+    const answer = await later.goto(address);
+    expect(answer?.status()).toBe(403);
+    expect(await later.textContent('body')).toMatch(/used already \(each works once\)/);
+    expect(await later.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)).toBeNull();
+    expect(await later.context().cookies()).toEqual([]);
+  });
+
+  it('a page whose script does not load leaves only a spent code in the address bar', async () => {
+    const { server } = started();
+    const page = await started().openPage((context) => context.route('**/assets/*.js', (r) => r.abort()));
+    await page.goto(server.signInAddress());
+    await page.waitForLoadState('load');
+    const left = new URL(page.url());
+    // Whatever the address holds (query or fragment), none of it is a bearer of this console,
+    // and opening it again signs nothing in.
+    const values = [...left.searchParams.values(), ...new URLSearchParams(left.hash.slice(1)).values()];
+    expect(values.length).toBeGreaterThan(0);
+    for (const value of values) expect(await sessionAnswer(value), value).toBe(401);
+    const again = await fetch(left.href, { redirect: 'manual' });
+    expect(again.status).toBe(403);
+    expect(sessionInPage(await again.text())).toBeNull();
+  });
+});
+
+describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
+  const started = pageConsoleFor();
+  const origin = () => new URL(started().server.url).origin;
+
+  it('the token itself in an address signs nothing in; a session id never arrives in an address', async () => {
+    const { server } = started();
+    const byToken = await fetch(`${server.url}?token=${server.token}`, { redirect: 'manual' });
+    expect(byToken.status).toBe(403);
+    expect(byToken.headers.get('location')).toBeNull();
+    expect(sessionInPage(await byToken.text())).toBeNull();
+    for (const wrong of ['not-a-code-of-this-console', '']) {
+      const refused = await fetch(`${server.url}?signin=${wrong}`, { redirect: 'manual' });
+      expect(refused.status, wrong).toBe(403);
+      expect(await refused.text()).toMatch(/printed a new one/);
+    }
+    const signedIn = await fetch(server.signInAddress(), { redirect: 'manual' });
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.headers.get('location')).toBeNull();
+    expect(signedIn.headers.get('set-cookie')).toBeNull();
+    expect(signedIn.headers.get('cache-control')).toBe('no-store');
+    expect(sessionInPage(await signedIn.text())).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('the token makes new sign-in addresses at POST /api/sign-in-address; a session cannot', async () => {
+    const { server } = started();
+    const ask = (bearer: string) =>
+      fetch(`${origin()}/api/sign-in-address`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+    const made = await ask(server.token);
+    expect(made.status).toBe(200);
+    const { address } = (await made.json()) as { address: string };
+    expect(address).toMatch(new RegExp(`^${origin()}/\\?signin=[A-Za-z0-9_-]{43}$`));
+    expect(sessionInPage(await (await fetch(address)).text())).not.toBeNull();
+    const bySession = await ask(await newSession(server));
+    expect(bySession.status).toBe(403);
+    expect((await bySession.json()).message).toMatch(/Only the console token makes sign-in addresses/);
+  });
+
+  it('a refused sign-in has the console tell its terminal a new address, which works', async () => {
+    const { t } = started();
+    const told: string[] = [];
+    const server = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+      onRefusedSignIn: (address) => told.push(address),
+    });
+    try {
+      const address = server.signInAddress();
+      expect((await fetch(address)).status).toBe(200);
+      expect(told).toEqual([]);
+      expect((await fetch(address)).status).toBe(403);
+      expect(told).toHaveLength(1);
+      expect(told[0]).not.toBe(address);
+      expect(sessionInPage(await (await fetch(told[0] as string)).text())).not.toBeNull();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('sign-in codes', () => {
+  it('each works once, within SIGN_IN_TTL_MS', () => {
+    let now = 1_000_000;
+    const codes = createSignIns(() => now);
+    const once = codes.issue();
+    expect(codes.redeem(once)).toBe(true);
+    expect(codes.redeem(once)).toBe(false);
+    const stale = codes.issue();
+    const fresh = codes.issue();
+    now += SIGN_IN_TTL_MS - 1;
+    expect(codes.redeem(fresh)).toBe(true);
+    now += 1;
+    expect(codes.redeem(stale)).toBe(false);
+    expect(codes.redeem('')).toBe(false);
+  });
+});
