@@ -4,10 +4,12 @@
  * without flags. Written by `frontendops dev`, removed when it stops.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { isAlive } from '../adapters/lock-holder.ts';
+import { configurationError } from '../errors.ts';
+import { type PrivateFileRead, readPrivateFile } from '../private-file.ts';
 
 export const LOCAL_DIR = '.frontendops';
 
@@ -36,14 +38,20 @@ export type LocalEnv = z.infer<typeof localEnvSchema>;
 
 export const localEnvFile = (cwd: string) => join(resolve(cwd), LOCAL_DIR, 'env.json');
 
-/** The running local environment, or null when none runs (a stale file of a dead process is ignored). */
+/**
+ * The running local environment, or null when none runs (a stale file of a dead process is ignored).
+ * Only a file of the user's own, which no one else may read (mode 0600, as writeLocalEnv makes it), is
+ * believed (private-file.ts): it says where the local environment's buckets and its console are, so
+ * another user who planted one would have deploys sent to their server, and `frontendops console`
+ * print their address as the console's. Any other is refused, in words saying what to do.
+ */
 export async function findLocalEnv(cwd: string): Promise<LocalEnv | null> {
-  let text: string;
-  try {
-    text = await readFile(localEnvFile(cwd), 'utf8');
-  } catch {
-    return null;
+  const file = await readPrivateFile(localEnvFile(cwd));
+  if (!('text' in file)) {
+    if (file.problem === 'missing' || file.problem === 'unopened') return null;
+    throw untrusted(file);
   }
+  const { text } = file;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -69,6 +77,24 @@ export async function writeLocalEnv(cwd: string, env: LocalEnv): Promise<void> {
     await rename(aside, file);
   } finally {
     await rm(aside, { force: true });
+  }
+}
+
+const SHOWN = join(LOCAL_DIR, 'env.json');
+const REMOVE = `Nothing was done. If you did not write it, remove it (\`rm ${SHOWN}\`); \`npm start\` (frontendops dev) writes a new one, yours alone, when it starts.`;
+
+function untrusted(file: Exclude<PrivateFileRead, { text: string } | { problem: 'missing' | 'unopened' }>) {
+  switch (file.problem) {
+    case 'shared':
+      return configurationError(
+        `${SHOWN} can be read by others than you (mode ${file.mode}), so it is not believed: it holds the local environment's key and its console's token, and names where they are, which anyone could have written. ${REMOVE} If it is yours and no one else could have changed it, \`chmod 600 ${SHOWN}\`.`,
+      );
+    case 'foreign':
+      return configurationError(
+        `${SHOWN} belongs to another user (uid ${file.uid}; you are uid ${file.me}), so it is not believed: whoever wrote it chose where the local environment and its console are (their own servers, say). ${REMOVE}`,
+      );
+    default:
+      return configurationError(`${SHOWN} is not a file (${file.problem}). ${REMOVE}`);
   }
 }
 

@@ -4,7 +4,7 @@
  * instead of starting another console. The old one printed the address stored in the file, the
  * console's token in it, the same for the console's life.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,5 +90,40 @@ describe('frontendops console beside npm start', () => {
     expect(run.stderr).toMatch(
       /did not give a sign-in address: .*Restart `npm start`, or start another console with `frontendops console --new`/,
     );
+  });
+
+  it('an env.json others may read, or one of another user, is not believed: says what to do, prints no address', async () => {
+    // Another local user's console (any server would do) and a file naming it, planted in the checkout.
+    const theirs = await startConsole({
+      config: defaultConfig(),
+      stacks: ['local'],
+      openSite: async () => {
+        throw new Error('no stack is opened by these tests');
+      },
+    });
+    try {
+      const file = join(dir, '.frontendops', 'env.json');
+      await announce(theirs);
+      await chmod(file, 0o644);
+      const shared = await runConsole();
+      expect(shared.code).not.toBe(0);
+      expect(shared.stdout).not.toMatch(/FrontendOps console:/);
+      expect(shared.stderr).toMatch(
+        /\.frontendops\/env\.json can be read by others than you \(mode 0644\), so it is not believed: .*If you did not write it, remove it \(`rm \.frontendops\/env\.json`\).*`chmod 600 \.frontendops\/env\.json`/,
+      );
+      if (process.getuid?.() === 0) {
+        // Root may hand it to another user: a file of theirs, mode 0600, is not believed either.
+        await chmod(file, 0o600);
+        await chown(file, 4242, 4242);
+        const foreign = await runConsole();
+        expect(foreign.code).not.toBe(0);
+        expect(foreign.stdout).not.toMatch(/FrontendOps console:/);
+        expect(foreign.stderr).toMatch(
+          /env\.json belongs to another user \(uid 4242; you are uid 0\), so it is not believed/,
+        );
+      }
+    } finally {
+      await theirs.close();
+    }
   });
 });

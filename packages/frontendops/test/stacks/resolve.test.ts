@@ -162,6 +162,8 @@ describe('resolveStackSource / readDeployTarget', () => {
         cdnEndpoint: 'http://127.0.0.1:8081',
         dataDir: join(work, '.frontendops'),
       }),
+      // As `dev` writes it: a file others may read is not believed (findLocalEnv).
+      { mode: 0o600 },
     );
     const local = await readStack('local', { config: defaultConfig(), cwd: work });
     expect(local.target).toMatchObject({
