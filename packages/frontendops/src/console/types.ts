@@ -68,6 +68,11 @@ export interface AuditStatusView {
   } | null;
   /** Deploy tags the chain was checked against. */
   anchors: number;
+  /**
+   * Deployments after the newest entry the deploy tags anchor, with no tag of their own: checked, but
+   * against the state bucket alone (verify's note, in its words). It does not fail verify.
+   */
+  untagged: { deployments: number[]; note: string } | null;
   /** What verify could not check (approvals it could not hold against a signature or the configuration, an unread release store): none fails it. */
   notes: string[];
 }

@@ -5,7 +5,7 @@
  * the browser by accident.
  */
 import type { DeployPlan } from '../engine/plan.ts';
-import { type SiteVerification, uncheckedNotes } from '../read/verify-site.ts';
+import { type SiteVerification, uncheckedNotes, untaggedNote } from '../read/verify-site.ts';
 import { type PlanViewOptions, toHistoryItem, toPlanView } from '../read/views.ts';
 import type { AuditEntry } from '../state/audit.ts';
 import type { DeploymentRecord } from '../state/records.ts';
@@ -59,6 +59,10 @@ export function toAuditStatus(verification: SiteVerification): AuditStatusView {
     headHash: result.headHash,
     problem: result.problem ? { ...result.problem } : null,
     anchors: result.anchors,
+    untagged: result.untagged && {
+      deployments: [...result.untagged.deployments],
+      note: untaggedNote(result.untagged),
+    },
     notes: uncheckedNotes(verification),
   };
 }

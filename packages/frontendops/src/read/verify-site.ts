@@ -46,12 +46,11 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
 /**
  * What verify could not check, one line each, for whoever shows the result (the CLI's `note:` lines,
  * the console's audit badge): records of approvals it could not hold against a signature or the
- * configuration, a release store that did not answer, and deployments past the newest deploy tag
- * with none of their own (only the state bucket holds them). None of them fails verify.
+ * configuration, and a release store that did not answer. None of them fails verify. (Deployments
+ * past the newest deploy tag are checked, but against the state bucket alone: untaggedNote.)
  */
 export function uncheckedNotes({ result, releaseStore }: SiteVerification): string[] {
   return [
-    ...(result.untagged ? [untaggedNote(result.untagged)] : []),
     ...result.approvals.unchecked.map(
       (each) => `entry ${each.seq}, an approval, was not checked: ${each.reason}`,
     ),
@@ -68,7 +67,7 @@ export function uncheckedNotes({ result, releaseStore }: SiteVerification): stri
  * those entries, so a chain rewritten there (by whoever can write the state bucket, after the tags
  * were deleted or never made) could not be told apart.
  */
-function untaggedNote({ anchoredUpTo, entries, deployments }: UntaggedDeployments): string {
+export function untaggedNote({ anchoredUpTo, entries, deployments }: UntaggedDeployments): string {
   const after = entries - anchoredUpTo;
   const which =
     deployments.length === 1

@@ -7,11 +7,14 @@
  * is due for it) says nothing.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openLocalGit } from '../../src/adapters/git-local.ts';
+import { createLocalGit, openLocalGit } from '../../src/adapters/git-local.ts';
+import { loadConfig } from '../../src/config.ts';
+import { startConsole } from '../../src/console/server.ts';
 import { toAuditStatus } from '../../src/console/views.ts';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { readAuditAnchors } from '../../src/read/tags.ts';
 import { verifySite } from '../../src/read/verify-site.ts';
+import { hasChromium, openChromium } from '../support/browser.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
 
 let s: CliTagEnv;
@@ -71,6 +74,29 @@ it('says which deployments after the newest deploy tag rest on the state bucket 
   const note = `note: the deploy tags anchor the chain up to entry ${upTo} of ${json.entries}; the ${json.entries - upTo} entries after it rest on the state bucket alone, among them deployment entry ${deployedAt}, which has no deploy tag here (never made, or deleted)`;
   expect(after.stdout).toContain(note);
   expect(json.untagged).toEqual({ anchoredUpTo: upTo, entries: json.entries, deployments: [deployedAt] });
-  // The console's badge says the same thing, once.
-  expect((await consoleBadge()).notes).toEqual([note.slice('note: '.length)]);
+  // The console says the same thing, once, as what it is: deployments with no deploy tag, not
+  // something verify did not check.
+  const badge = await consoleBadge();
+  expect(badge.untagged).toEqual({ deployments: [deployedAt], note: note.slice('note: '.length) });
+  expect(badge.notes).toEqual([]);
+  if (!hasChromium) return;
+  const server = await startConsole({
+    config: await loadConfig(s.t.tmp),
+    stacks: ['tag-coverage'],
+    openSite: async () => s.t.site,
+    git: createLocalGit({ repoDir: s.repo.dir }),
+  });
+  const browser = await openChromium();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(server.signInAddress());
+    const shown = page.getByText(/^audit verified/);
+    await expect
+      .poll(() => shown.textContent())
+      .toBe(`audit verified · ${json.entries} entries · 1 deployment with no deploy tag`);
+    expect(await shown.getAttribute('title')).toContain(note.slice('note: '.length));
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 });

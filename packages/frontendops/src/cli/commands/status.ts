@@ -180,12 +180,15 @@ export function register(program: Command, ctx: CliContext): void {
       '\nExamples:\n  $ frontendops audit verify --stack prod\n  $ frontendops audit verify --stack prod --github acme/dashboard',
     )
     .action(async (flags: { stack?: string; json?: boolean; repo?: string; github?: string }) => {
-      const [{ verifySite, uncheckedNotes, adoptionNotes }, { readAuditAnchors }, { selectGitHost }] =
-        await Promise.all([
-          import('../../read/verify-site.ts'),
-          import('../../read/tags.ts'),
-          import('../../adapters/git-host.ts'),
-        ]);
+      const [
+        { verifySite, uncheckedNotes, untaggedNote, adoptionNotes },
+        { readAuditAnchors },
+        { selectGitHost },
+      ] = await Promise.all([
+        import('../../read/verify-site.ts'),
+        import('../../read/tags.ts'),
+        import('../../adapters/git-host.ts'),
+      ]);
       await withSite(ctx, flags.stack, async (site) => {
         // Without git there is nothing outside the bucket to compare with: say so, never pass silently.
         const git = await selectGitHost(flags, ctx.io.env, ctx.io.cwd).catch((error: unknown) => {
@@ -233,6 +236,8 @@ export function register(program: Command, ctx: CliContext): void {
               ? `note: no deploy tag of ${stack} carries an audit head here, so a rewritten chain could not be told apart; run it where the deploy tags are (--repo, --github)`
               : 'note: not in a git repository: the chain was not checked against the deploy tags that anchor it (pass --repo <dir> or --github <owner/repo>)',
         );
+        const { untagged } = verification.result;
+        if (untagged) say(ctx.io.stdout, `note: ${untaggedNote(untagged)}`);
         for (const note of uncheckedNotes(verification)) say(ctx.io.stdout, `note: ${note}`);
         for (const note of adoptionNotes(verification)) say(ctx.io.stdout, `note: ${note}`);
       });

@@ -17,14 +17,21 @@ export function AuditBadge({ state }: { state: AuditState }) {
   }
   const { audit } = state;
   if (audit.ok) {
-    // What verify could not check does not fail it, but is said (as the CLI's note: lines), not hidden.
+    // What verify could not check, and deployments no deploy tag anchors, do not fail it, but are
+    // said (as the CLI's note: lines), each as what it is, not hidden.
     const notes = audit.notes.length;
+    const untagged = audit.untagged?.deployments.length ?? 0;
     return (
       <span
-        className={`badge ${notes > 0 ? 'badge-unknown' : 'badge-ok'}`}
-        title={[`head ${audit.headHash ?? 'none'}`, ...audit.notes].join('\n')}
+        className={`badge ${notes + untagged > 0 ? 'badge-unknown' : 'badge-ok'}`}
+        title={[
+          `head ${audit.headHash ?? 'none'}`,
+          ...(audit.untagged ? [audit.untagged.note] : []),
+          ...audit.notes,
+        ].join('\n')}
       >
         audit verified · {audit.entries} entries
+        {untagged > 0 ? ` · ${untagged} deployment${untagged === 1 ? '' : 's'} with no deploy tag` : ''}
         {notes > 0 ? ` · ${notes} not checked` : ''}
       </span>
     );
