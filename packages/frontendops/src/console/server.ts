@@ -166,9 +166,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
 
   if (!url.pathname.startsWith('/api/')) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, methodError('GET'));
-    // `token=`: an address of an older console, which signed in with the token itself.
+    // `token=`: an address of an older console, which signed in with the token itself. Only a GET
+    // spends a code: a HEAD (a link checker, say) is answered the page, with no session.
     const presented = url.searchParams.get('signin') ?? url.searchParams.get('token');
-    if (presented !== null) return signIn(res, presented, context);
+    if (presented !== null && req.method === 'GET') return signIn(res, presented, context);
     return serveStatic(res, context.uiDir, url.pathname);
   }
   if (!access.ok) {

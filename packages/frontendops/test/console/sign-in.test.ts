@@ -93,6 +93,12 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
     expect(sessionInPage(await signedIn.text())).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
+  it('a HEAD of a sign-in address (a link checker, say) does not spend it', async () => {
+    const address = started().server.signInAddress();
+    expect((await fetch(address, { method: 'HEAD' })).status).toBe(200);
+    expect(sessionInPage(await (await fetch(address)).text())).not.toBeNull();
+  });
+
   it('the token makes new sign-in addresses at POST /api/sign-in-address; a session cannot', async () => {
     const { server } = started();
     const ask = (bearer: string) =>
