@@ -41,14 +41,21 @@ export function createPulumiStateSource(options: PulumiStateOptions): StackSourc
   return {
     async readOutputs(stackRef: string): Promise<StackOutputs> {
       const ref = parseStackRef(stackRef, options.project);
-      const keys = await bucket.list(STACKS_DIR);
       const layout = await readLayoutVersion(bucket);
+      // Only the stack's own keys when its place is known; every stack only to find its project.
+      const own =
+        layout === 0
+          ? `${STACKS_DIR}${ref.stack}.json`
+          : ref.project === undefined
+            ? undefined
+            : `${STACKS_DIR}${ref.project}/${ref.stack}.json`;
+      const keys = await bucket.list(own ?? STACKS_DIR);
       const project = layout === 1 ? (ref.project ?? findProject(keys, ref.stack, bucket.kind)) : undefined;
       const base =
         project === undefined ? `${STACKS_DIR}${ref.stack}` : `${STACKS_DIR}${project}/${ref.stack}`;
       const key = EXTENSIONS.map((ext) => base + ext).find((candidate) => keys.includes(candidate));
       const body = key === undefined ? null : await bucket.read(key);
-      if (body === null) throw notFound(ref.stack, bucket.kind, keys);
+      if (body === null) throw notFound(ref.stack, bucket.kind, await bucket.list(STACKS_DIR));
       const where = `the Pulumi checkpoint of stack ${ref.stack}`;
       const parsed = checkpointSchema.safeParse(parseJson(decompress(body, where), where));
       if (!parsed.success) {
@@ -69,7 +76,7 @@ export function createPulumiStateSource(options: PulumiStateOptions): StackSourc
 interface StateBucket {
   kind: 'file' | 's3';
   read(key: string): Promise<Buffer | null>;
-  /** Every key under `prefix`, relative to the backend root. */
+  /** Every key that starts with `prefix` (a folder or a name's start), relative to the backend root. */
   list(prefix: string): Promise<string[]>;
 }
 
@@ -103,15 +110,19 @@ function openDirectory(root: string): StateBucket {
       }
     },
     async list(prefix) {
-      const dir = join(root, prefix);
+      const slash = prefix.lastIndexOf('/') + 1;
+      const dir = join(root, prefix.slice(0, slash));
+      const start = prefix.slice(slash);
       let entries: string[];
       try {
-        entries = await readdir(dir, { recursive: true });
+        entries = await readdir(dir, { recursive: start === '' });
       } catch (error) {
         if (isMissing(error)) return [];
         throw upstream('could not list the file backend', error);
       }
-      return entries.map((entry) => relative(root, join(dir, entry)).split(sep).join('/'));
+      return entries
+        .filter((entry) => entry.startsWith(start))
+        .map((entry) => relative(root, join(dir, entry)).split(sep).join('/'));
     },
   };
 }

@@ -89,7 +89,7 @@ stackSourceContract(
 /** One embedded S3 server for the file: the contract's bucket and the adapter tests' buckets. */
 let s3: TestS3;
 beforeAll(async () => {
-  s3 = await startTestS3(['contract-state', 'pulumi-state', 'legacy-state']);
+  s3 = await startTestS3(['contract-state', 'pulumi-state', 'legacy-state', 'crowded-state']);
   for (const bucket of ['contract-state', 'pulumi-state']) {
     await s3
       .store(bucket)
@@ -337,6 +337,30 @@ describe('s3:// backend on the embedded S3 server', () => {
     expect(outputs.secretNames).toEqual(['dbPassword']);
     expect(resolveDeployTarget(outputs).prune).toBe(true);
     await expectNoCiphertext(outputs);
+  });
+
+  it("lists only the stack's own keys when the project is known, not every stack of the backend", async () => {
+    const crowded = s3.store('crowded-state');
+    const checkpoint = await readFile(join(FIXTURES, 'file-backend', PROJECT_CHECKPOINT));
+    await crowded.put('.pulumi/meta.yaml', await readFile(join(FIXTURES, 'file-backend/.pulumi/meta.yaml')));
+    await crowded.put(PROJECT_CHECKPOINT, checkpoint);
+    const others = Array.from({ length: 12 }, (_, i) => `.pulumi/stacks/dashboard-hosting/other-${i}.json`);
+    for (const key of others) await crowded.put(key, checkpoint);
+    await s3.settle();
+    const from = s3.requests.length;
+    const source = s3Source('s3://crowded-state', s3.credentials);
+    await source.readOutputs('dashboard-hosting-prod');
+    await source.readOutputs('organization/dashboard-hosting/dashboard-hosting-prod');
+    await s3.settle();
+    // What the reader's listings read: the keys the server holds under each prefix it listed.
+    const listed = s3.requests
+      .slice(from)
+      .filter((r) => r.bucket === 'crowded-state' && r.query.includes('list-type=2'))
+      .map((r) => new URLSearchParams(r.query).get('prefix') ?? '');
+    expect(listed).toHaveLength(2);
+    const keysRead = (await Promise.all(listed.map((prefix) => crowded.list(prefix)))).flat();
+    // The first read finds the project by listing (every stack); the second names it: one key.
+    expect(keysRead).toHaveLength(others.length + 1 + 1);
   });
 
   it('an unknown stack is NOT_FOUND without naming the bucket, after reads only', async () => {
