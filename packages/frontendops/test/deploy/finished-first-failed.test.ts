@@ -131,3 +131,41 @@ it('in place: a run refused after a finish recorded as failed says that finish',
     await p.stop();
   }
 });
+
+it('atomic: a run refused after a finish recorded as failed says that finish', async () => {
+  const a = await startAtomicEnv({ stack: 'finished-failed-refused-atomic' });
+  try {
+    await a.publishVersions([V1, V2, V3]);
+    for (const commit of [V1, V2, V3]) await deployArtifact(a.site, { app: APP, commit, request: request() });
+    // Rolled back to v2, which pins it; then a rollback to v1 stops at its deployment record, after
+    // its switch and before its pin.
+    await rollbackRelease(a.site, { request: request() });
+    let stopped = '';
+    const stopping = stoppingSite(a.site, (key) => {
+      const id = /\/deployments\/([^/]+)\.json$/.exec(key)?.[1];
+      if (id) stopped = id;
+      return id !== undefined;
+    });
+    await expect(rollbackRelease(stopping, { to: V1, request: request() })).rejects.toThrow(/stopped/);
+    expect(stopped).toMatch(new RegExp(`^${V1.slice(0, 7)}-`));
+
+    // A deploy of v1 is let through the v2 pin by the v1 pin the finish would set; an edge that serves
+    // none of them fails the finish (recorded failed, no pin), so the v2 pin refuses the deploy.
+    const refused = await deployArtifact(a.site, {
+      app: APP,
+      commit: V1,
+      request: request(),
+      verifyTimeoutMs: 200,
+      fetch: async () => new Response('<html>stale</html>', { headers: { 'content-type': 'text/html' } }),
+    }).catch((error: unknown) => error as Error & { code?: string });
+    expect((await a.site.records.readRecord(stopped))?.outcome).toBe('failed');
+    expect(await readPin(a.site)).toMatchObject({ commit: V2 });
+    expect(refused).toMatchObject({ code: 'PINNED' });
+    expect((refused as Error).message).toContain(
+      `(This run ${describeFinished({ deployId: stopped, kind: 'rollback', outcome: 'failed' })}.)`,
+    );
+    expect((refused as Error).message).toContain(', so nothing more was changed. ');
+  } finally {
+    await a.stop();
+  }
+});
