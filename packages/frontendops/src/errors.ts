@@ -262,10 +262,13 @@ const CHANGED_FIRST = Symbol('changed first');
 
 /**
  * A refusal's "nothing was changed" (or written), as a run says it that changed something before
- * (a stopped change it finished first): "nothing more was changed".
+ * (a stopped change it finished first): "nothing more was changed". Only the refusal's own words:
+ * what it quotes (a pin's reason, a request's message, in "…") is someone's text, kept as written.
  */
 export const nothingMore = (words: string): string =>
-  words.replace(/\b([Nn])othing was (changed|written)\b/g, '$1othing more was $2');
+  words.replace(/"[^"]*"|\b([Nn])othing was (changed|written)\b/g, (found, n?: string, done?: string) =>
+    n ? `${n}othing more was ${done}` : found,
+  );
 
 /** Whether `error` is said after its run (or its dry run's run) changed something first (alsoSaying). */
 export const saidAfterChanging = (error: FrontendOpsError): boolean => CHANGED_FIRST in error;

@@ -9,6 +9,8 @@ import { expect, it } from 'vitest';
 import { refusedAfterFinishing } from '../src/deploy/atomic-apply.ts';
 import { describeFinished } from '../src/engine/describe.ts';
 import { describeForClient, FrontendOpsError } from '../src/errors.ts';
+import { pinnedRefusal } from '../src/read/pin-words.ts';
+import { describePin } from '../src/state/pin.ts';
 
 const finished = describeFinished({ deployId: 'a1a1a1a-0123456789', kind: 'rollback' });
 const logged: unknown[][] = [];
@@ -42,4 +44,27 @@ it('a backend failure after the finish, as a client is told it: the finish, then
     message: `The storage, CDN or git backend failed (NoSuchKey); the details are in the server's log. This call first ${finished}. Nothing more was changed by it; retrying later may help.`,
   });
   expect(told.message).not.toContain('s3://');
+});
+
+it("rewrites only the refusal's own sentence, not the words quoted in it (a pin's reason)", () => {
+  const pinnedTo = `This stack is pinned to ${describePin({
+    stack: 'dashboard-hosting-prod',
+    app: 'sophia-dashboard',
+    commit: 'b2b2b2b2b2b2b2b2',
+    deployId: 'b2b2b2b-0123456789',
+    by: 'ada',
+    reason: 'the hotfix broke login, nothing was changed since; nothing was written to the db',
+    at: '2026-12-01T10:00:00.000Z',
+    cause: 'pin',
+  })}`;
+  const refusal = new FrontendOpsError('PINNED', pinnedRefusal(pinnedTo));
+  const said = (refusedAfterFinishing(refusal, finished) as Error).message;
+  // The reason as the person wrote it; the run's own words say something was changed before.
+  expect(said).toContain(
+    '"the hotfix broke login, nothing was changed since; nothing was written to the db"',
+  );
+  expect(said).toContain(', so nothing more was changed. ');
+  expect(said).toBe(
+    `${pinnedRefusal(pinnedTo).replace('so nothing was', 'so nothing more was')} (This run ${finished}.)`,
+  );
 });
