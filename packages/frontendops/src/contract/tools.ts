@@ -265,7 +265,7 @@ export const TOOLS = {
           "Files the deployment deleted, as recorded: an atomic release's prune comes after its switch, so here",
         ),
       verification,
-      outcome: z.string().describe('The recorded outcome: succeeded, failed, rolled-back, superseded'),
+      outcome: z.string().describe('The recorded outcome: succeeded, failed, superseded'),
       auditHead,
       receipt,
       rolledBackTo,

@@ -38,5 +38,8 @@ export interface DeployTarget {
 /** A file's group decides its write order: hashed assets, then other files, then HTML last. */
 export type FileGroup = 'asset' | 'other' | 'html';
 
-/** How a deployment record ended (state/records.ts), said here so the core's words can name it. */
-export type Outcome = 'succeeded' | 'failed' | 'rolled-back' | 'superseded';
+/**
+ * How a deployment record ended (state/records.ts), said here so the core's words can name it. A
+ * failed deploy switched back is recorded failed (its run says `rolledBackTo`).
+ */
+export type Outcome = 'succeeded' | 'failed' | 'superseded';

@@ -198,7 +198,7 @@ export const historyItem = z.object({
     ),
   app: z.string(),
   commit: z.string(),
-  outcome: z.string().describe('succeeded, failed, rolled-back or superseded'),
+  outcome: z.string().describe('succeeded, failed or superseded'),
   startedAt: z.string(),
   finishedAt: z.string(),
   durationMs: z.number(),

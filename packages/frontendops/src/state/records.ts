@@ -71,8 +71,6 @@ export interface DeploymentRecord extends DeployIdentity {
   durationMs: number;
   outcome: Outcome;
   error?: { code: string; message: string };
-  /** Set when a failed deploy was rolled back automatically. */
-  rolledBackBy?: string;
   /** The approval it used (a protected stack's), as its audit entry names it too. */
   approval?: ApprovalUsed;
   /**

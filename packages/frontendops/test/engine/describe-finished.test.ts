@@ -1,7 +1,7 @@
 /**
  * What a run says of a stopped change it finished (describeFinished, finishedFirst): what its finish
  * recorded. A finish recorded as anything but succeeded says that outcome; before, any outcome but
- * failed (a record saying rolled-back) was said as a plain "recorded now", as if it had succeeded.
+ * failed was said as a plain "recorded now", as if it had succeeded.
  */
 import { expect, it } from 'vitest';
 import { describeFinished, finishedFirst } from '../../src/engine/describe.ts';
@@ -21,10 +21,10 @@ it('a finish the CDN did not serve is said as recorded failed', () => {
   );
 });
 
-it('a finish recorded as rolled back is said as such, not as a plain "recorded now"', () => {
-  const said = finishedFirst({ ...stopped, outcome: 'rolled-back' });
-  expect(said).toEqual({ ...stopped, outcome: 'rolled-back' });
+it('a finish recorded as another outcome is said as such, not as a plain "recorded now"', () => {
+  const said = finishedFirst({ ...stopped, outcome: 'superseded' });
+  expect(said).toEqual({ ...stopped, outcome: 'superseded' });
   expect(describeFinished(said)).toBe(
-    'finished the interrupted deployment a1a1a1a-0123456789, which had made it live; recorded now as rolled back',
+    'finished the interrupted deployment a1a1a1a-0123456789, which had made it live; recorded now as superseded',
   );
 });
