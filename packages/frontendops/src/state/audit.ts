@@ -1584,6 +1584,12 @@ function brokenLog(
 /** An entry of the deploy chain as words name it: its kind and number ("canary-start entry 7"). */
 const entryNamed = (entry: AuditEntry): string => `${entry.type} entry ${entry.seq}`;
 
+/** The digests the logs read record a release's commit under ("sha256:… or sha256:…"). */
+const digestsSaid = (digests: Set<unknown>): string => [...digests].map(String).join(' or ');
+/** "; they record that commit as sha256:…", where the logs read record the commit under other digests. */
+const otherDigests = (digests: Set<unknown> | undefined): string =>
+  digests ? `; they record that commit as ${digestsSaid(digests)}` : '';
+
 /** Where a publish log breaks, as brokenLog tells it. */
 type BrokenLog = NonNullable<ReturnType<typeof brokenLog>>;
 /** A publish log verify did not read, and how that is said ("staging's could not be read"). */
@@ -1607,7 +1613,9 @@ interface Unrecorded {
  * Why a release no publish log read records went out, in the order the causes are judged: the first
  * that applies (its `reason` is not null) is the one told. One that may be recorded where verify could
  * not read (a log not read, or past where a log breaks) is damaged, not tampered: nothing shows it was
- * altered, it only cannot be held to a log (verify fails all the same).
+ * altered, it only cannot be held to a log (verify fails all the same). So is one whose commit a log
+ * read records under another digest, where a log could not be read: a build expired from the
+ * artifacts bucket (a lifecycle rule) and published again need not reproduce byte for byte.
  */
 const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecorded) => string | null }[] = [
   {
@@ -1627,27 +1635,28 @@ const UNPUBLISHED_CAUSES: readonly { kind: AuditProblemKind; reason: (r: Unrecor
         : null,
   },
   {
-    // Its commit is recorded published under another digest.
+    // Recorded nowhere as far as the logs verify (its commit perhaps under another digest: a build
+    // expired from the artifacts bucket and published again): it may be in what could not be read past a break.
+    kind: 'damaged',
+    reason: ({ release, broken, unread, digests }) =>
+      broken.length > 0
+        ? `${release}, a build the publish logs this stack trusts do not record as far as they verify (${[...broken.map((b) => `${b.whose} is broken at entry ${b.at}`), ...unread.map((u) => u.said)].join(', ')}${otherDigests(digests)}): its record may be in what could not be read there`
+        : null,
+  },
+  {
+    // Recorded in no log read (its commit perhaps under another digest), and some could not be read.
+    kind: 'damaged',
+    reason: ({ release, unread, digests }) =>
+      unread.length > 0
+        ? `${release}, a build none of the publish logs this stack could read recorded (${unread.map((u) => u.said).join(', ')}${otherDigests(digests)}): it may be recorded there, or it was put in the artifacts bucket without publishing it`
+        : null,
+  },
+  {
+    // Every log read whole, and they record its commit published under another digest.
     kind: 'tampered',
     reason: ({ release, digests }) =>
       digests
-        ? `${release}, but the publish log records that commit published as ${[...digests].map(String).join(' or ')}: its manifest and files were replaced in the artifacts bucket after publishing`
-        : null,
-  },
-  {
-    // Recorded nowhere as far as the logs verify: it may be in what could not be read past a break.
-    kind: 'damaged',
-    reason: ({ release, broken, unread }) =>
-      broken.length > 0
-        ? `${release}, a build the publish logs this stack trusts do not record as far as they verify (${[...broken.map((b) => `${b.whose} is broken at entry ${b.at}`), ...unread.map((u) => u.said)].join(', ')}): its record may be in what could not be read there`
-        : null,
-  },
-  {
-    // Recorded in no log read, and some could not be read.
-    kind: 'damaged',
-    reason: ({ release, unread }) =>
-      unread.length > 0
-        ? `${release}, a build none of the publish logs this stack could read recorded (${unread.map((u) => u.said).join(', ')}): it may be recorded there, or it was put in the artifacts bucket without publishing it`
+        ? `${release}, but the publish log records that commit published as ${digestsSaid(digests)}: its manifest and files were replaced in the artifacts bucket after publishing`
         : null,
   },
   {

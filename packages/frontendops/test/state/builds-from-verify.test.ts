@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { artifactPrefix } from '../../src/engine/manifest.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import { verifySite } from '../../src/read/verify-site.ts';
 import { readAudit } from '../../src/state/audit.ts';
@@ -124,6 +125,34 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     expect(said).toMatch(
       new RegExp(
         `^damaged entry ${seq}: entry ${seq} records ${APP}@${LATER.slice(0, 7)} going out as sha256:\\w+, a build none of the publish logs this stack could read recorded \\(staging's could not be read\\): it may be recorded there`,
+        'm',
+      ),
+    );
+  });
+
+  it('calls a release its own log records under another digest damaged, where another log could not be read', async () => {
+    // Staging publishes a build, deployed here as a version that named no log did; the build expires
+    // from the artifacts bucket (a lifecycle rule) and CI publishes the commit again to this stack,
+    // a build that does not reproduce byte for byte. Staging's log, which records the one deployed,
+    // cannot be read: nothing shows the release was replaced, only that it cannot be held to a log.
+    const expired = 'a00d0003'.repeat(5); // a commit of its own: the artifacts bucket is not restored
+    const staged = [{ dir: await build('expired'), app: APP, commit: expired }];
+    await publishToStack(t, { stack: STAGING, hostingBucket: 'sophia-dashboard-hosting-staging' }, staged);
+    await deployUnchecked(t.site, APP, expired, requestBy('ship expired'));
+    const seq = (await readAudit(t.site.state, t.target.statePrefix)).find(
+      (e) => e.data.commit === expired,
+    )?.seq;
+    const gone = await t.site.artifacts.list(artifactPrefix(APP, expired));
+    await t.site.artifacts.delete(gone.map((o) => o.key));
+    await publishAsCi(t.site, { dir: await build('expired-rebuilt'), app: APP, commit: expired });
+    t.site.buildsFrom = async () => [{ ...stagingLog(), state: t.s3.store('no-such-state-bucket') }];
+    const { ok, said } = await reasons();
+    expect(ok).toBe(false);
+    // Before: "tampered … its manifest and files were replaced in the artifacts bucket after publishing".
+    expect(said).not.toMatch(/replaced in the artifacts bucket/);
+    expect(said).toMatch(
+      new RegExp(
+        `^damaged entry ${seq}: entry ${seq} records ${APP}@${expired.slice(0, 7)} going out as sha256:\\w+, a build none of the publish logs this stack could read recorded \\(staging's could not be read; they record that commit as sha256:\\w+\\): it may be recorded there`,
         'm',
       ),
     );
