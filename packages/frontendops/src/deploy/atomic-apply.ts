@@ -109,12 +109,12 @@ import { assertAsDeployed, copyArtifactFile, sharedAssetsToCopy } from './artifa
 import {
   type AtomicContext,
   atomicRecordsOf,
-  driftOf,
   keptRefs,
   loadAtomicLiveState,
   manifestCache,
   readAtomicContext,
   requireReleaseStore,
+  storeDrift,
   writeAtomicStateOver,
 } from './atomic-live.ts';
 import { verifyReleaseServed } from './atomic-verify.ts';
@@ -161,8 +161,11 @@ export interface AtomicSummary extends DeploySummary {
   /** The KeyValueStore's pointer afterwards (planned, for a dry run). */
   pointer: ReleasePointer;
   canary: AtomicPlan['canaryAfter'];
-  /** The store named releases the state did not (a switch outside FrontendOps); what it held. */
-  drift?: ReleasePointer;
+  /**
+   * The store named releases the state did not (a switch outside FrontendOps): what it held; null,
+   * it held no pointer (its key deleted outside FrontendOps, edges serving the bucket root).
+   */
+  drift?: ReleasePointer | null;
 }
 
 /** What an operation is about, chosen under the lock from what is live. */
@@ -221,7 +224,7 @@ export async function runAtomic(
     // (runLocked) is said now, before anyone confirms or approves it (one read).
     await ownRecordAheadOf(site, prepared.plan, options, DRY_RUN_REFUSED);
     options.onEvent?.({ type: 'plan', plan: prepared.plan });
-    const drift = driftOf(ctx, site.spa);
+    const drift = await storeDrift(site, ctx, recorded);
     // This release live by an operation stopped past its switch: the run finishes that one
     // (settleAtomic), and says so; another release: the run finishes it first, then this plan.
     const stopped = await ctx.atomic.readPending();
@@ -231,7 +234,7 @@ export async function runAtomic(
         dryRun: true,
         started,
         request: options.request,
-        ...(drift ? { drift } : {}),
+        ...(drift !== undefined ? { drift } : {}),
       }),
       ...(finished
         ? prepared.plan.noop && stopped && finishedBy(stopped, prepared.plan)
@@ -380,7 +383,8 @@ async function runLocked(
     await recordAbandoned(site, abandoned);
     await ctx.atomic.clearPending();
   }
-  const drift = driftOf(ctx, site.spa);
+  const drift = await storeDrift(site, ctx, abandoned);
+  const drifted = drift !== undefined ? { drift } : {};
   if (plan.noop) {
     // Nothing of this run replaces a stopped one of the same change: its record goes too.
     if (abandoned && !superseded) await ctx.atomic.clearPending();
@@ -390,7 +394,7 @@ async function runLocked(
     const record = earlier?.finished.record;
     const same = record?.outcome === 'succeeded' && earlier !== null && finishedBy(earlier.pending, plan);
     return {
-      ...summarize(plan, { dryRun: false, started, request: options.request, ...(drift ? { drift } : {}) }),
+      ...summarize(plan, { dryRun: false, started, request: options.request, ...drifted }),
       ...(same && earlier?.finished.auditHead
         ? {
             finishedInterrupted: {
@@ -432,7 +436,7 @@ async function runLocked(
     startedAt: new Date(nowOf(options)).toISOString(),
     switched: false,
     ...(approval ? { approval } : {}),
-    ...(drift ? { drift } : {}),
+    ...drifted,
     ...(options.pinOnSuccess && op === 'rollback' ? { pinOnSuccess: true as const } : {}),
     ...(prepared.ensured.length > 0
       ? {
@@ -464,7 +468,7 @@ async function runLocked(
         started,
         request: options.request,
         outcome: 'synced',
-        ...(drift ? { drift } : {}),
+        ...drifted,
       }),
       ...first,
     };
@@ -476,7 +480,7 @@ async function runLocked(
       started,
       request: options.request,
       ...finishedFacts(finished),
-      ...(drift ? { drift } : {}),
+      ...drifted,
     }),
     ...first,
   };
@@ -1251,7 +1255,7 @@ async function finishAtomic(
     releaseId: plan.releaseId,
     pointer: plan.pointerAfter,
     pointerBefore: plan.pointerBefore,
-    ...(pending.drift ? { drift: pending.drift } : {}),
+    ...(pending.drift !== undefined ? { drift: pending.drift } : {}),
     // The approval it used, which audit verify holds it to (a canary to its share).
     ...(pending.approval ? { approval: pending.approval } : {}),
   };
@@ -1689,7 +1693,7 @@ function summarize(
     pruned?: number;
     auditHead?: AuditHead | null;
     record?: DeploymentRecord;
-    drift?: ReleasePointer;
+    drift?: ReleasePointer | null;
     pinned?: PinRecord;
   },
 ): AtomicSummary {
@@ -1715,7 +1719,7 @@ function summarize(
     plan,
     ...(context.auditHead !== undefined ? { auditHead: context.auditHead } : {}),
     ...(context.record?.error ? { error: context.record.error } : {}),
-    ...(context.drift ? { drift: context.drift } : {}),
+    ...(context.drift !== undefined ? { drift: context.drift } : {}),
     ...(context.pinned ? { pinned: context.pinned } : {}),
   };
 }

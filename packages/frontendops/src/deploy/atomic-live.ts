@@ -130,6 +130,21 @@ export async function pointerDeleted(
   );
 }
 
+/**
+ * What the store holds that the state does not, as an operation records it (`drift`): the pointer
+ * it names (driftOf), or null where its key was deleted (pointerDeleted); undefined where it holds
+ * what the state says. Every operation still plans from the state and writes the key from it.
+ */
+export async function storeDrift(
+  site: Site,
+  ctx: AtomicContext,
+  pending: AtomicPending | null,
+): Promise<ReleasePointer | null | undefined> {
+  const drift = driftOf(ctx, site.spa);
+  if (drift) return drift;
+  return (await pointerDeleted(site, ctx, pending)) ? null : undefined;
+}
+
 /** What edges serve where the store holds no pointer (status' `served` and a pin's refusal say it). */
 export const BUCKET_ROOT_SERVED = 'the bucket root (the store holds no release pointer)';
 

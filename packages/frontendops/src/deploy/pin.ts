@@ -21,10 +21,9 @@ import { describePointer, nowOf } from './atomic-apply.ts';
 import {
   atomicRecordsOf,
   BUCKET_ROOT_SERVED,
-  driftOf,
-  pointerDeleted,
   readAtomicContext,
   STORE_CHANGED_OUTSIDE,
+  storeDrift,
 } from './atomic-live.ts';
 import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
 import { takeDeployLockReading } from './deploy-lock.ts';
@@ -128,7 +127,7 @@ export function pinNotLiveError(refused: PinNotLive): FrontendOpsError {
  *   followed (marked switched): the refusal names the command that finishes it. Once an atomic
  *   operation is marked switched, the pointer names its release;
  * - the store written outside FrontendOps (the deployer role can write it: an older kept release
- *   served again, a canary nobody started), as `status` says it (driftOf): put the recorded release
+ *   served again, a canary nobody started), as `status` says it (storeDrift): put the recorded release
  *   back, or roll back to the one served, which pins; or the key deleted (pointerDeleted, as
  *   `status` says it), so that edges serve the bucket root: put the recorded release back.
  * In place the pointer is the switch itself: null, as where the store serves what the state records.
@@ -151,9 +150,9 @@ async function notWhatIsServed(site: Site, options: PinOptions): Promise<Fronten
       { details: { deployId: plan.deployId } },
     );
   }
-  const drift = driftOf(ctx, site.spa);
   const live = ctx.statePointer?.value;
-  if (!live || !(drift || (await pointerDeleted(site, ctx, pending)))) return null;
+  const drift = live ? await storeDrift(site, ctx, pending) : undefined;
+  if (!live || drift === undefined) return null;
   return new FrontendOpsError(
     'CONFLICT',
     `The CDN serves ${drift ? describePointer(drift) : BUCKET_ROOT_SERVED}, not the release ${site.target.stack} records as live (${live.app}@${shortSha(live.commit)}, ${live.deployId}): ${STORE_CHANGED_OUTSIDE} Nothing was pinned: a pin keeps what visitors get. ` +

@@ -753,7 +753,7 @@ function atomicJson(
     ...(atomic.releaseId ? { releaseId: atomic.releaseId } : {}),
     ...(atomic.pointer ? { pointer: atomic.pointer } : {}),
     canary: atomic.canary ?? null,
-    ...(atomic.drift ? { drift: atomic.drift } : {}),
+    ...(atomic.drift !== undefined ? { drift: atomic.drift } : {}),
   };
 }
 
