@@ -20,8 +20,9 @@
 import { createHash } from 'node:crypto';
 import pMap from 'p-map';
 import { type AtomicCopy, SHARED_ASSET_CLASH } from '../engine/atomic-plan.ts';
+import { groupOf } from '../engine/cache-policy.ts';
 import { shortSha } from '../engine/ids.ts';
-import { artifactDigest, artifactFileKey, shortened } from '../engine/manifest.ts';
+import { artifactDigest, artifactFileKey, keyOf, shortened } from '../engine/manifest.ts';
 import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { Site } from '../site.ts';
@@ -98,6 +99,49 @@ export async function sharedAssetsToCopy<C extends AtomicCopy>(
   );
   return inPlace.size ? copies.filter((c) => !inPlace.has(c.key)) : [...copies];
 }
+
+/**
+ * A build's shared assets already in the hosting bucket whose bytes are not its manifest's: replaced
+ * there outside FrontendOps (by someone who can write the hosting bucket), though a kept release's
+ * manifest vouches for them, so that a plan would leave them served. Each is held first to what the
+ * listing says: its size, and its ETag against the published file's (one LIST of the build's files in
+ * the artifacts bucket per 1,000); only one that differs there (replaced, or a bucket whose ETags are
+ * no digest of the bytes, as with SSE-KMS) is read back and hashed. Returns their keys.
+ */
+export async function replacedSharedAssets(
+  site: Site,
+  build: { app: string; commit: string; manifest: Manifest },
+  hosting: ReadonlyMap<string, number>,
+  etags: ReadonlyMap<string, string>,
+): Promise<Set<string>> {
+  const { app, commit } = build;
+  const there = Object.entries(build.manifest.files).filter(
+    ([path]) => groupOf(path) === 'asset' && hosting.has(keyOf(path)),
+  );
+  if (there.length === 0) return new Set();
+  const listed = await site.artifacts.list(artifactFileKey(app, commit, '/'));
+  const published = new Map(listed.map((o) => [o.key, o.etag]));
+  const differing = there.filter(
+    ([path, entry]) =>
+      hosting.get(keyOf(path)) !== entry.size ||
+      etags.get(keyOf(path)) !== published.get(artifactFileKey(app, commit, path)),
+  );
+  const replaced = new Set<string>();
+  await pMap(
+    differing,
+    async ([path, entry]) => {
+      const object = await site.hosting.get(keyOf(path));
+      if (object && createHash('sha256').update(object.body).digest('hex') !== entry.sha256)
+        replaced.add(keyOf(path));
+    },
+    { concurrency: 8 },
+  );
+  return replaced;
+}
+
+/** Said of a shared asset found replaced in the hosting bucket, which the change copies again. */
+export const replacedAssetWords = (stack: string, copy: AtomicCopy): string =>
+  `${shortened(copy.path)} (${copy.key}) was replaced in the hosting bucket of ${stack} outside FrontendOps (by someone who can write that bucket): its bytes are not what ${copy.app}@${copy.commit.slice(0, 7)} published under that name, though a kept release vouches for them, so the releases that load it may serve what was written there. This change copies it again from the build before it switches; the bucket's object versions and CloudTrail say who wrote it.`;
 
 /**
  * Refuses (TAMPERED), before anything is written, a manifest of a build the stack recorded with

