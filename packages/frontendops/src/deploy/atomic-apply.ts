@@ -199,14 +199,20 @@ export async function runAtomic(
   const started = Date.now();
   if (options.dryRun) {
     // What the lock's check refuses first (a marker not as the chain wrote it), said first.
-    const [, ctx] = await settleAll([
+    let [, ctx] = await settleAll([
       assertMarkerAsRecordedAhead(site),
       readAtomicContext(site, nowOf(options)),
     ] as const);
     // The run refuses a crash-recovery record FrontendOps did not write before it finishes or drops
-    // it (settleAtomic): said now, not as a change it finishes first.
+    // it (settleAtomic): said now, not as a change it finishes first. Read across a running switch,
+    // the check goes on with a second reading (live.ts checkUnlocked); what follows is then said
+    // from a context read after that record too, not from the pointer read before the switch.
     const recorded = await ctx.atomic.readPending();
-    if (recorded) await checkAtomicPendingUnlocked(site, recorded, { pointer: ctx.statePointer });
+    if (
+      recorded &&
+      (await checkAtomicPendingUnlocked(site, recorded, { pointer: ctx.statePointer })).pending !== recorded
+    )
+      ctx = await readAtomicContext(site, nowOf(options));
     // A refusal of what this operation chose is the run's too, after its settle finished the change
     // stopped past its switch (settleAtomic): the dry run names that one, in its words.
     const chosen = async () => prepare(site, op, ctx, await choose(ctx));
@@ -763,7 +769,7 @@ export const checkAtomicPendingUnlocked = (
   site: Site,
   pending: AtomicPending,
   known: LiveRead,
-): Promise<void> =>
+): Promise<{ pending: AtomicPending | null; known: LiveRead }> =>
   checkUnlocked(site, (record: AtomicPending, read) => checkAtomicPending(site, record, read), {
     pending,
     known,

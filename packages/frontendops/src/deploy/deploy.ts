@@ -137,7 +137,7 @@ async function deployInPlace(
       throw error;
     });
     // Said as the real run would say it (under the lock, below), not shown as an in-place plan.
-    const [pending, atomicState, pointer] = await Promise.all([
+    const [recorded, atomicState, read] = await Promise.all([
       site.records.readPending(),
       site.state.head(`${site.target.statePrefix}${ATOMIC_STATE}`),
       site.records.readPointer(),
@@ -147,8 +147,12 @@ async function deployInPlace(
     // The run holds a crash-recovery record to what FrontendOps writes before it finishes or
     // supersedes it (settlePending): one the deployer role planted is refused now as then, not said
     // as a change the run finishes first.
-    // (Read without the lock: a deploy's switch read half before, half after, is not taken for one.)
-    if (pending) await checkPendingUnlocked(site, pending, { pointer });
+    // (Read without the lock: a deploy's switch read half before, half after, is not taken for one,
+    // and what follows is said from the reading the check went on with.)
+    const { pending, known } = recorded
+      ? await checkPendingUnlocked(site, recorded, { pointer: read })
+      : { pending: null, known: { pointer: read } };
+    const { pointer } = known;
     // A change stopped after it went live is finished first (settlePending): planned from what it
     // made live, as the run plans once it finished it; one that never went live left its copies uncertain.
     const stopped = pending && wentLive(pending, pointer?.value) ? pending.plan : null;

@@ -297,25 +297,35 @@ export async function checkPending(
  * record moved (switched): read together, the pointer may be the one from before its switch and the
  * record the one after, which is what a planted record says. So a refusal stands only if a second
  * reading is refused too, the record (`reread`) read before the pointer (the order opposite to their
- * writes): its refusal is thrown; none (passed, or the record gone: finished meanwhile) returns. The
- * second reading is made on a refusal only.
+ * writes): its refusal is thrown; none (passed, or the record gone: finished meanwhile) returns the
+ * reading to go on with (the record, null where gone, and the pointer). The second reading is made
+ * on a refusal only.
  */
 export async function checkUnlocked<P>(
   site: Site,
   check: (pending: P, known: LiveRead) => Promise<unknown>,
   read: { pending: P; known: LiveRead; reread: () => Promise<P | null> },
-): Promise<void> {
+): Promise<{ pending: P | null; known: LiveRead }> {
   try {
     await check(read.pending, read.known);
+    return { pending: read.pending, known: read.known };
   } catch (error) {
     if (!isFrontendOpsError(error, 'TAMPERED')) throw error;
+    // The second reading is the one to go on with: its words, too, come from it (the record, and
+    // the pointer read after it), not from the pointer the first reading had before the switch.
     const again = await read.reread();
-    if (again) await check(again, { pointer: await site.records.readPointer() });
+    const known = { pointer: await site.records.readPointer() };
+    if (again) await check(again, known);
+    return { pending: again, known };
   }
 }
 
 /** checkPending for a reader that holds no lock (checkUnlocked). */
-export const checkPendingUnlocked = (site: Site, pending: PendingDeploy, known: LiveRead): Promise<void> =>
+export const checkPendingUnlocked = (
+  site: Site,
+  pending: PendingDeploy,
+  known: LiveRead,
+): Promise<{ pending: PendingDeploy | null; known: LiveRead }> =>
   checkUnlocked(site, (record: PendingDeploy, read) => checkPending(site, record, read), {
     pending,
     known,

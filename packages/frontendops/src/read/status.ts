@@ -9,7 +9,7 @@ import {
   STORE_CHANGED_OUTSIDE as OUTSIDE,
   pointerDeleted,
 } from '../deploy/atomic-live.ts';
-import { checkPendingUnlocked } from '../deploy/live.ts';
+import { checkPendingUnlocked, type LiveRead } from '../deploy/live.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { backendErrorName, type FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
@@ -57,18 +57,19 @@ import {
 export async function readStatus(site: Site, tags: DeployTags = new Map()): Promise<StatusView> {
   const atomicRecords =
     site.mode === 'atomic' ? createAtomicRecords(site.state, site.target.statePrefix) : null;
-  const [pointer, pending, pinRead, atomicRead, atomicPending, store, chain, markerRead] = await Promise.all([
-    site.records.readPointer(),
-    site.records.readPending(),
-    readPinStored(site),
-    atomicRecords ? atomicRecords.readStateVersion() : { state: EMPTY_ATOMIC_STATE, stored: null },
-    atomicRecords ? atomicRecords.readPending() : null,
-    site.mode === 'atomic' && site.releases ? readStore(site.releases) : null,
-    // The newest entry's bindings (the head and that entry); null: the log could not be read.
-    recordedStateRead(site.state, site.target.statePrefix).catch(() => null),
-    // Held to the chain as the lock holds it (one that cannot be read was said when it was opened).
-    readEnvironmentMarkerStored(site.hosting).catch(() => null),
-  ]);
+  const [pointerRead, pendingRead, pinRead, atomicRead, atomicPendingRead, store, chain, markerRead] =
+    await Promise.all([
+      site.records.readPointer(),
+      site.records.readPending(),
+      readPinStored(site),
+      atomicRecords ? atomicRecords.readStateVersion() : { state: EMPTY_ATOMIC_STATE, stored: null },
+      atomicRecords ? atomicRecords.readPending() : null,
+      site.mode === 'atomic' && site.releases ? readStore(site.releases) : null,
+      // The newest entry's bindings (the head and that entry); null: the log could not be read.
+      recordedStateRead(site.state, site.target.statePrefix).catch(() => null),
+      // Held to the chain as the lock holds it (one that cannot be read was said when it was opened).
+      readEnvironmentMarkerStored(site.hosting).catch(() => null),
+    ]);
   const bindings = chain?.recorded ?? null;
   // What the lock will refuse of the marker, said (the stack shown protected, as the lock treats it).
   // Where the newest entry carries no `markers` (a chain from before), the next change reads the
@@ -95,6 +96,25 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   const pin = outside.includes(PIN) ? null : pinRead.pin;
   const atomic = atomicRead.state;
   const shown = outside.includes(ATOMIC_STATE) ? EMPTY_ATOMIC_STATE : atomic;
+  // A crash-recovery record is the deployer role's to write: the next change holds it to what
+  // FrontendOps writes (checkPending, checkAtomicPending) and refuses one planted, TAMPERED; said as
+  // that refusal, never as an interrupted change (checked only where such a record exists; a
+  // change's switch read half before, half after, is not taken for one: live.ts checkUnlocked, and
+  // what follows is said from the reading it went on with).
+  const reading = await pendingReading(site, {
+    pointer: pointerRead,
+    pending: pendingRead,
+    atomicPending: atomicPendingRead,
+  });
+  const { pendingRefused, pending, atomicPending } = reading;
+  // A pointer read before the chain's newest entry (a change finished meanwhile) is read again, after
+  // it: one the chain binds as read then is the one to go on with (a change writes live.json, then
+  // the entry binding it).
+  let { pointer } = reading;
+  if (bindings && !isAsBound(bindings.state, LIVE, pointer?.value ?? null)) {
+    const again = await site.records.readPointer();
+    if (isAsBound(bindings.state, LIVE, again?.value ?? null)) pointer = again;
+  }
   const live = pointer?.value ?? null;
   const record = live ? await site.records.readRecord(live.deployId) : null;
   // The live release's record is mostly bound among the newest few entries (or, on a chain begun
@@ -110,13 +130,6 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
         }).catch(() => null)
       : null;
   const recordHolds = standing === null ? null : standing !== 'unbound';
-  // A crash-recovery record is the deployer role's to write: the next change holds it to what
-  // FrontendOps writes (checkPending, checkAtomicPending) and refuses one planted, TAMPERED; said as
-  // that refusal, never as an interrupted change (checked only where such a record exists; a
-  // change's switch read half before, half after, is not taken for one: live.ts checkUnlocked).
-  const pendingRefused = atomicPending
-    ? await tamperedRefusal(checkAtomicPendingUnlocked(site, atomicPending, { pointer }))
-    : pending && (await tamperedRefusal(checkPendingUnlocked(site, pending, { pointer })));
   const [believed, believedAtomic] = pendingRefused ? [null, null] : [pending, atomicPending];
   const stopped = await stoppedWriter(
     verified,
@@ -250,12 +263,38 @@ function withMarkerRefused(
   };
 }
 
-/** The TAMPERED refusal `check` ends in, or null (passed, or failed otherwise: a read, said elsewhere). */
-const tamperedRefusal = (check: Promise<unknown>): Promise<FrontendOpsError | null> =>
-  check.then(
-    () => null,
-    (error: unknown) => (isFrontendOpsError(error, 'TAMPERED') ? error : null),
-  );
+/**
+ * The crash-recovery record (atomic, else in place) held as the next change holds it, by a reader
+ * with no lock (checkUnlocked): the TAMPERED refusal its check ends in (the first reading kept), or
+ * null with the reading the check went on with (passed, or failed otherwise: a read, said elsewhere).
+ */
+async function pendingReading(
+  site: Site,
+  read: {
+    pointer: LiveRead['pointer'];
+    pending: PendingDeploy | null;
+    atomicPending: AtomicPending | null;
+  },
+): Promise<typeof read & { pendingRefused: FrontendOpsError | null }> {
+  const refused = (error: unknown) => ({
+    ...read,
+    pendingRefused: isFrontendOpsError(error, 'TAMPERED') ? error : null,
+  });
+  const { pointer, pending, atomicPending } = read;
+  if (atomicPending) {
+    return checkAtomicPendingUnlocked(site, atomicPending, { pointer }).then(
+      (held) => ({ ...read, atomicPending: held.pending, pointer: held.known.pointer, pendingRefused: null }),
+      refused,
+    );
+  }
+  if (pending) {
+    return checkPendingUnlocked(site, pending, { pointer }).then(
+      (held) => ({ ...read, pending: held.pending, pointer: held.known.pointer, pendingRefused: null }),
+      refused,
+    );
+  }
+  return { ...read, pendingRefused: null };
+}
 
 /** `recorded`, saying the refusal every deploy or rollback makes of a crash-recovery record planted. */
 function withPendingRefused(

@@ -40,6 +40,8 @@ describe('an atomic record and a pointer read across a running deploy’s switch
     const status = await readStatus(straddling());
     expect(status.pending).toMatchObject({ commit: V3, pointerMoved: true });
     expect(status.recorded.note ?? '').not.toMatch(/crash-recovery record/);
+    // Said from the second reading (words-read-mid-deploy.test.ts): the release it switched to.
+    expect(status.live?.commit).toBe(V3);
   });
 
   it('the dry run is not refused as if the record were planted', async () => {
@@ -50,5 +52,8 @@ describe('an atomic record and a pointer read across a running deploy’s switch
       dryRun: true,
     });
     expect(dry.dryRun).toBe(true);
+    // It finishes the deploy of v3 first, then plans from what that made live.
+    expect(dry.finishesFirst).toMatchObject({ commit: V3 });
+    expect(dry.plan.fromCommit).toBe(V3);
   });
 });

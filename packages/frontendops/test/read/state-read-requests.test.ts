@@ -94,6 +94,7 @@ describe('status and history read the audit chain once', () => {
     });
     // The index was read, and believed: the chain binds it as it is.
     expect(status?.served?.live).toMatchObject({ app: APP, commit: V3 });
-    expect(sent).toEqual({ total: 15, head: 1, newest: 1 });
+    // live.json is read twice: one the chain does not bind may be older than its newest entry.
+    expect(sent).toEqual({ total: 16, head: 1, newest: 1 });
   });
 });
