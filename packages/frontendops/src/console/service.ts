@@ -19,8 +19,7 @@ import { readAuditAnchors, readDeployTags, tagOf } from '../read/tags.ts';
 import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem, PolicyChangeItem } from '../read/views.ts';
 import { forOperation, type Site } from '../site.ts';
-import { digestOrNull, newestBindings, recordedStateKnown } from '../state/audit.ts';
-import { recordName } from '../state/names.ts';
+import { entryRecording, recordedStateKnown } from '../state/audit.ts';
 import type { PinShown } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
@@ -174,17 +173,14 @@ export function createConsoleService(options: ConsoleServiceOptions) {
       }
       // The entry that recorded it binds its record (a deploy, a rollback, a canary's promote…):
       // the newest one, as a superseded record may be recorded again.
-      const [pointer, bindings, { bound }, tags] = await Promise.all([
-        site.records.readPointer(),
-        recordedStateKnown(site.state, site.target.statePrefix),
-        newestBindings(site.state, site.target.statePrefix, [recordName(deployId)]),
-        readDeployTags(options.git),
-      ]);
       // Shown only where it binds the record as read: one rewritten around the log (who asked, what
       // was verified) is not what that entry recorded, and the page says it is not in the log.
-      const entry = bound.get(recordName(deployId));
-      // (A record copied from another deployment carries that one's id: its digest is no binding here.)
-      const audit = entry && entry.objects?.[recordName(deployId)] === digestOrNull(record) ? entry : null;
+      const [pointer, bindings, audit, tags] = await Promise.all([
+        site.records.readPointer(),
+        recordedStateKnown(site.state, site.target.statePrefix),
+        entryRecording(site.state, site.target.statePrefix, deployId, record),
+        readDeployTags(options.git),
+      ]);
       return toDeploymentDetails(record, {
         // Live only as the chain binds the pointer, as the history says.
         liveDeployId: boundLiveDeployId(pointer?.value ?? null, bindings),

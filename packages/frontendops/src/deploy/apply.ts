@@ -18,6 +18,7 @@ import {
   appendAudit,
   boundRecords,
   digestOrNull,
+  entryRecording,
   readAuditHead,
   settleAuditHeads,
   stateDigest,
@@ -505,7 +506,8 @@ const recordNotOurs = (deployId: string, ahead: RefusedAhead | undefined) =>
 
 /**
  * A deployment finished before, asked for again (invalidate_cdn after its answer was lost): its record
- * and the audit head, answered only when the chain binds that record (readRelease refuses one written
+ * and the audit head at its own entry (as its first answer named it, and so its deploy tag: the
+ * chain's head now may be a later deployment's), answered only when the chain binds that record (readRelease refuses one written
  * around the chain, which would tell the agent what nobody did; an old chain's record, which no entry
  * binds, is refused CONFLICT). Reads the chain, on this retry only. `notFound`: what to say when there
  * is no record.
@@ -536,7 +538,16 @@ export async function finishedBefore(
     },
   );
   if (!record) throw new FrontendOpsError('NOT_FOUND', notFound);
-  return { record, auditHead: await readAuditHead(site.state, site.target.statePrefix) };
+  return { record, auditHead: await ownEntryHead(site, record) };
+}
+
+/**
+ * The audit head at the entry that recorded `record` (entryRecording), as the change that recorded it
+ * returned it: what its deploy tag carries, whoever answers for it later. Null where none binds it.
+ */
+export async function ownEntryHead(site: Site, record: DeploymentRecord): Promise<AuditHead | null> {
+  const entry = await entryRecording(site.state, site.target.statePrefix, record.deployId, record);
+  return entry && { seq: entry.seq, hash: entry.hash };
 }
 
 /** A deployment's key facts as its audit entry carries them (readers match an entry to its record by deploy id and kind). */

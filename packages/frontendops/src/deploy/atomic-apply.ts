@@ -95,6 +95,7 @@ import {
   deploymentRecord,
   finishedBefore,
   finishedFirstRecord,
+  ownEntryHead,
   ownRecordAhead,
   publishedInFacts,
   type RefusedAhead,
@@ -412,6 +413,7 @@ async function runLocked(
             finishedInterrupted: {
               deployId: record.deployId,
               kind: earlier.pending.op,
+              artifactDigest: record.artifactDigest,
               fromCommit: record.fromCommit,
               auditHead: earlier.finished.auditHead,
             },
@@ -1202,12 +1204,16 @@ async function standingOf(site: Site, pending: AtomicPending): Promise<Standing>
   return now && samePointer(now.value, plan.pointerAfter) ? 'ours' : 'replaced';
 }
 
-/** The operation was finished (verified, pruned, recorded) by another: nothing more is written. */
+/**
+ * The operation was finished (verified, pruned, recorded) by another: nothing more is written. The
+ * audit head is that finish's entry's (ownEntryHead), as the other operation's tag carries it, not
+ * the chain's head now; a change that makes nothing live (no record, no tag) has the head now.
+ */
 async function finishedElsewhere(site: Site, plan: AtomicPlan, options: AtomicOptions): Promise<Finished> {
-  const [record, auditHead] = await Promise.all([
-    plan.liveChanges ? site.records.readRecord(plan.deployId) : Promise.resolve(null),
-    readAuditHead(site.state, site.target.statePrefix),
-  ]);
+  const record = plan.liveChanges ? await site.records.readRecord(plan.deployId) : null;
+  const auditHead = record
+    ? await ownEntryHead(site, record)
+    : await readAuditHead(site.state, site.target.statePrefix);
   options.onEvent?.({
     type: 'step',
     step: 'record',

@@ -1026,6 +1026,24 @@ export async function publishesRecorded(
 }
 
 /**
+ * The entry that recorded `record`, read as the record of `deployId` (the newest entry binding that
+ * name, where it names the record's digest: a record copied from another deployment carries that
+ * one's id, and its digest is no binding here), or null. Its deploy tag's Audit-Head names it (a
+ * change returns its own entry's head). One read of the chain from its newest entry back.
+ */
+export async function entryRecording(
+  store: ObjectStore,
+  prefix: string,
+  deployId: string,
+  record: unknown,
+): Promise<AuditEntry | null> {
+  const name = recordName(deployId);
+  const { bound } = await newestBindings(store, prefix, [name]);
+  const entry = bound.get(name);
+  return entry && entry.objects?.[name] === digestOrNull(record) ? entry : null;
+}
+
+/**
  * The deployment records among `records` whose content the chain binds (the newest entry binding
  * each names its digest). A record is state like any other, but nothing checks records before a
  * change starts: one written around the chain must not send a rollback anywhere. Reads the chain,

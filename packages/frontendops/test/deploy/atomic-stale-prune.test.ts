@@ -94,8 +94,13 @@ it('a prune whose switch was replaced meanwhile deletes nothing the live release
   }
   // A's deploy is recorded once (by B, which finished it), and the chain verifies.
   const entries = await readAudit(t.site.state, t.target.statePrefix);
-  expect(entries.filter((e) => e.type === 'deploy' && e.data.deployId === deployed.deployId)).toHaveLength(1);
+  const own = entries.filter((e) => e.type === 'deploy' && e.data.deployId === deployed.deployId);
+  expect(own).toHaveLength(1);
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  // A's answer names the head at that entry, as B's tag of it carries it (finishedFirstTag), not the
+  // chain's head after B's own deploy: before, A tagged the deployment a second time with that one.
+  expect(deployed.auditHead).toEqual({ seq: own[0]?.seq, hash: own[0]?.hash });
+  expect(entries.at(-1)?.seq).toBeGreaterThan(own[0]?.seq ?? Infinity);
 });
 
 it('a prune whose switch was replaced by hand meanwhile keeps the files of what the store names', async () => {
