@@ -133,7 +133,6 @@ export async function tagChange(
   return madeTag(() =>
     createDeployTag(git, {
       sha: summary.commit,
-      artifactDigest: summary.artifactDigest,
       request: tagRequest(request),
       app: summary.app,
       // The stack and audit head make the tag an anchor `audit verify` checks the chain against.

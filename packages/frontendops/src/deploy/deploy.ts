@@ -287,6 +287,7 @@ async function deployInPlace(
               finishedInterrupted: {
                 deployId: finished.record.deployId,
                 kind: finished.record.kind,
+                artifactDigest: finished.record.artifactDigest,
                 fromCommit: finished.record.fromCommit,
                 auditHead: finished.auditHead,
               },

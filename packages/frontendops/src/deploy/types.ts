@@ -143,6 +143,8 @@ export interface DeploySummary extends DeployIdentity {
     auditHead: AuditHead;
     /** Its kind or atomic operation (StoppedChange), not this run's. */
     kind: string;
+    /** Its build, as its record says (what its tag names, not this run's manifest). */
+    artifactDigest: string;
     /** The commit live before it (its record's): what a rollback's tag says it took down. */
     fromCommit: string | null;
   };

@@ -159,22 +159,31 @@ export const rollbackOf = (change: {
  * The change a run's deploy tag records, as that change's own run tags it: the interrupted change
  * the run finished, when its own plan was a no-op (DeploySummary finishedInterrupted: a rollback
  * finished by a deploy or a promote is a rollback, from the commit it took down; a deploy finished by
- * a rollback is a deploy), else the run's own. Whether the run tags at all is its caller's to say.
+ * a rollback is a deploy; its build is its record's, never the run's), else the run's own. Whether
+ * the run tags at all is its caller's to say.
  */
 export function taggedChange(summary: {
   kind: string;
   deployId: string;
   commit: string;
+  artifactDigest: string;
   noop: boolean;
   auditHead?: AuditHead | null;
   plan: { fromCommit: string | null };
-  finishedInterrupted?: { deployId: string; kind: string; fromCommit: string | null; auditHead: AuditHead };
-}): Pick<DeployTagInput, 'deployId' | 'rollback' | 'auditHead'> {
+  finishedInterrupted?: {
+    deployId: string;
+    kind: string;
+    artifactDigest: string;
+    fromCommit: string | null;
+    auditHead: AuditHead;
+  };
+}): Pick<DeployTagInput, 'deployId' | 'artifactDigest' | 'rollback' | 'auditHead'> {
   const done = summary.noop ? summary.finishedInterrupted : undefined;
   const change = done ?? { ...summary, fromCommit: summary.plan.fromCommit };
   const auditHead = change.auditHead;
   return {
     deployId: change.deployId,
+    artifactDigest: change.artifactDigest,
     ...(change.kind === 'rollback'
       ? { rollback: rollbackOf({ kind: 'rollback', commit: summary.commit, fromCommit: change.fromCommit }) }
       : {}),

@@ -7,6 +7,7 @@ import {
   formatDeployMessage,
   listDeployTags,
   parseTrailers,
+  taggedChange,
 } from '../../src/git/deploy-tag.ts';
 import type { GitHost } from '../../src/ports.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -154,5 +155,36 @@ describe('listDeployTags (real git)', () => {
         repo.commits.dashboard1,
       ],
     ]);
+  });
+});
+
+describe('taggedChange', () => {
+  it("a no-op run's tag of the interrupted change it finished names that change's build, not the run's", () => {
+    const head = { seq: 4, hash: `sha256:${'cd'.repeat(32)}` };
+    const summary = {
+      kind: 'deploy',
+      deployId: 'abcdef0-0000000002',
+      commit: 'abcdef0'.padEnd(40, '0'),
+      artifactDigest: DIGEST,
+      noop: true,
+      plan: { fromCommit: null },
+      finishedInterrupted: {
+        deployId: 'abcdef0-0000000001',
+        kind: 'deploy',
+        artifactDigest: `sha256:${'ef'.repeat(32)}`,
+        fromCommit: null,
+        auditHead: head,
+      },
+    };
+    expect(taggedChange(summary)).toEqual({
+      deployId: 'abcdef0-0000000001',
+      artifactDigest: `sha256:${'ef'.repeat(32)}`,
+      auditHead: `4:${head.hash}`,
+    });
+    // Its own change: its own build.
+    expect(taggedChange({ ...summary, noop: false, auditHead: head })).toMatchObject({
+      deployId: summary.deployId,
+      artifactDigest: DIGEST,
+    });
   });
 });

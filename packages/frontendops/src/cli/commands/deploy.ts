@@ -672,7 +672,6 @@ async function tagIfDeployed(
   if (!own) return { ...(firstTag ? { firstTag } : {}) };
   const tag = await createDeployTag(git, {
     sha: summary.commit,
-    artifactDigest: summary.artifactDigest,
     request: tagRequest(summary.request),
     app: summary.app,
     stack: summary.stack,
