@@ -1357,6 +1357,11 @@ export interface VerifyOptions {
   /** Chain heads outside the bucket (the deploy tags' `Audit-Head:`), which the chain must still hold. */
   anchors?: readonly AuditAnchor[];
   /**
+   * The stack whose chain this is (the site's, as its environment marker names it): an entry naming
+   * another stack (`data.stack`: deployments, markers) was written to that stack's chain.
+   */
+  stack?: string;
+  /**
    * The hosting bucket whose environment marker sends its history to this chain: the marker must be
    * the one the newest entry that wrote it to that bucket bound (state/environment.ts).
    */
@@ -2016,6 +2021,8 @@ async function verifyAuditOnce(
 ): Promise<Omit<AuditVerification, 'publishLog'> & { seen: AuditEntry[] }> {
   // 1. The chain itself: order, links, hashes.
   const { read, entries, headRecord, problems } = await checkChain(store, prefix, prefix, DEPLOY_CHAIN_WORDS);
+  const foreign = options.stack === undefined ? null : otherStacksEntries(entries, options.stack);
+  if (foreign) problems.push(foreign);
 
   // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged,
   // recording by then the deployment its tag names. A deploy tag is only as true as the repository:
@@ -2518,6 +2525,30 @@ function untaggedAfter(
   const anchoredUpTo = Math.max(0, ...held.filter((a) => a.seq <= entries.length).map((a) => a.seq));
   const deployments = entries.filter((e) => e.seq > anchoredUpTo && tagIsDue(e)).map((e) => e.seq);
   return deployments.length > 0 ? { anchoredUpTo, entries: length, deployments } : null;
+}
+
+/**
+ * The entries that name a stack other than `stack` (`data.stack`), as one problem, or null. Each
+ * still hashes and links as it was written: a chain (or its entries) copied whole from another
+ * stack's state prefix, by whoever can write the state bucket, verifies by itself.
+ */
+function otherStacksEntries(entries: readonly AuditEntry[], stack: string): AuditProblem | null {
+  const others = entries.filter((e) => typeof e.data.stack === 'string' && e.data.stack !== stack);
+  const first = others[0];
+  if (!first) return null;
+  const names = [...new Set(others.map((e) => String(e.data.stack).slice(0, 80)))].join(', ');
+  const seqs =
+    others.length > 5
+      ? `${others
+          .slice(0, 5)
+          .map((e) => e.seq)
+          .join(', ')}…`
+      : others.map((e) => e.seq).join(', ');
+  return {
+    kind: 'tampered',
+    seq: first.seq,
+    reason: `entries of another stack: ${others.length} entr${others.length === 1 ? 'y' : 'ies'} (${seqs}) of ${stack}'s chain name ${names}; they were written to that stack's chain and copied here by someone who can write the state bucket. Put back ${stack}'s own state prefix from the bucket's versions, or delete what was copied there if it had none`,
+  };
 }
 
 /**
