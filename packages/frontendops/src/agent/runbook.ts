@@ -182,11 +182,21 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
   const cdn = await step(ctx, 'invalidate_cdn', { deployId: sync.deployId, ...stackArg(ctx) });
   // A stopped change the sync finished first is a deployment like any: its tag first, as the CLI's.
   const first = sync.finishedFirstChange;
+  // Its tag not made (refused, the git server down) is said, and never keeps the run's own from being made.
   const firstTag = first
-    ? await tagRelease(ctx, { ...first, stack: sync.stack }).then(({ name }) => ({
-        name,
-        line: `First finished ${first.deployId} (${shortSha(first.commit)}); its tag: ${name}.`,
-      }))
+    ? await tagRelease(ctx, { ...first, stack: sync.stack }).then(
+        ({ name }) => ({
+          name,
+          line: `First finished ${first.deployId} (${shortSha(first.commit)}); its tag: ${name}.`,
+        }),
+        (error: unknown) => {
+          if (!(error instanceof StepStopped)) throw error;
+          return {
+            name: null,
+            line: `First finished ${first.deployId} (${shortSha(first.commit)}); its tag could not be made: ${error.message}`,
+          };
+        },
+      )
     : null;
   const failed = notServed(
     cdn,
@@ -208,7 +218,7 @@ async function deploy(ctx: RunbookContext, ref: string | null): Promise<PlannerO
     filesChanged: sync.copied + cdn.pruned,
     invalidationIds: cdn.invalidationIds,
     ...(siteUrl ? { siteUrl } : {}),
-    ...(firstTag ? { finishedFirstTag: firstTag.name } : {}),
+    ...(firstTag?.name ? { finishedFirstTag: firstTag.name } : {}),
     message: [
       firstTag?.line ?? '',
       `Deployed ${ctx.app} ${shortSha(commit.sha)} ("${commit.subject}") to ${sync.stack} as ${sync.deployId}.`,

@@ -12,7 +12,7 @@ import {
   STACK_NAME,
   STACK_NAME_RULE,
 } from '../engine/ids.ts';
-import { hasControlCharacters, WORDS_MAX } from '../engine/text.ts';
+import { clip, hasControlCharacters, WORDS_MAX } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
 import { assertCommitSha } from './validate.ts';
@@ -134,12 +134,19 @@ export function formatDeployMessage(input: DeployTagInput): string {
   ].join('\n');
 }
 
+/** What ends request words cut to fit a tag (tagRequest): a reader sees they go on in the record. */
+export const WORDS_CUT = ` … (cut to ${WORDS_MAX} characters; the deployment's record has them all)`;
+
 /**
  * The request a tag carries: the words asked ("rollback to 3f2c1a9"), then the person's why
- * (`--message`), so the tag says what was done and why, not the why alone.
+ * (`--message`), so the tag says what was done and why, not the why alone. Each may be as long as
+ * words may be (WORDS_MAX): together they are cut to it, ending with WORDS_CUT, so long words never
+ * keep a deployment from its tag.
  */
-export const tagRequest = (request: { text: string; message?: string }): string =>
-  request.message ? `${request.text}: ${request.message}` : request.text;
+export const tagRequest = (request: { text: string; message?: string }): string => {
+  const words = request.message ? `${request.text}: ${request.message}` : request.text;
+  return words.length > WORDS_MAX ? `${clip(words, WORDS_MAX - WORDS_CUT.length)}${WORDS_CUT}` : words;
+};
 
 /**
  * What a tag says of a rollback: the commit it took down (its plan's or record's fromCommit; for an

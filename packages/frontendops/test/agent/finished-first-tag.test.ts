@@ -13,7 +13,8 @@ import { createCliApprover } from '../../src/agent/approval.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { parseTrailers } from '../../src/git/deploy-tag.ts';
+import { WORDS_MAX } from '../../src/engine/text.ts';
+import { parseTrailers, WORDS_CUT } from '../../src/git/deploy-tag.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { type AgentSnapshot, type AgentTestEnv, APP, startAgentTestEnv } from '../support/agent-env.ts';
 import { STACK } from '../support/deploy-env.ts';
@@ -24,6 +25,8 @@ let e: AgentTestEnv;
 let clients: AgentClients;
 /** dashboard1 deployed; dashboard2's deploy stopped after its switch; v3 the latest build. */
 let stoppedState: AgentSnapshot;
+/** dashboard1 deployed, v3 the latest build: nothing stopped yet. */
+let deployedState: AgentSnapshot;
 let stopped: string;
 let v3: string;
 let before: string[];
@@ -43,20 +46,32 @@ beforeAll(async () => {
   e = await startAgentTestEnv();
   clients = await e.connect();
   await deployArtifact(e.t.site, { app: APP, commit: e.repo.commits.dashboard1, request: request('first') });
-  // Stopped at its deployment record: dashboard2 live, not recorded, not tagged.
-  const stopping = stoppingSite(e.t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
-  await expect(
-    deployArtifact(stopping, {
-      app: APP,
-      commit: e.repo.commits.dashboard2,
-      request: request('ship the totals fix'),
-    }),
-  ).rejects.toThrow(/stopped/);
-  stopped = String((await e.t.site.records.readPointer())?.value.deployId);
   v3 = await e.addRelease('v3');
+  deployedState = await e.snapshot();
+  stopped = await stopDeploy(request('ship the totals fix'));
   before = await tags();
   stoppedState = await e.snapshot();
 });
+
+/** dashboard2's deploy, stopped at its deployment record: live, not recorded, not tagged. */
+async function stopDeploy(asked: ReturnType<typeof request>): Promise<string> {
+  const stopping = stoppingSite(e.t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+  await expect(
+    deployArtifact(stopping, { app: APP, commit: e.repo.commits.dashboard2, request: asked }),
+  ).rejects.toThrow(/stopped/);
+  return String((await e.t.site.records.readPointer())?.value.deployId);
+}
+
+const runbook = (text: string) =>
+  runAgentRequest(text, {
+    actor: 'ada',
+    planner: 'runbook',
+    approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
+    clients,
+    config: e.config,
+    cwd: e.repo.dir,
+    env: {},
+  });
 afterAll(() => e?.stop());
 
 it('a stopped deploy run_sync finishes first gets its deploy tag from the agent, before the run’s own', async () => {
@@ -239,4 +254,36 @@ it('a model tags the finished deploy only with what the infra server said of it;
   } finally {
     await double.close();
   }
+});
+
+it('words too long for a tag together (request and message) are cut for the finished deploy’s tag, never refused', async () => {
+  await deployedState.restore();
+  // Each within the limit, as the CLI takes them; joined for the tag, over it.
+  const long = { ...request(`ship ${'the totals fix '.repeat(130)}`), message: 'why '.repeat(400) };
+  expect(`${long.text}: ${long.message}`.length).toBeGreaterThan(WORDS_MAX);
+  const id = await stopDeploy(long);
+  const result = await runbook('Deploy the latest dashboard.');
+  // Before: create_deploy_tag refused the finished deploy's words (over 2000 characters), and the run
+  // stopped there, with neither tag made.
+  expect(result.outcome, result.message).toBe('succeeded');
+  const made = (await tags()).filter((t) => !before.includes(t));
+  expect(made).toHaveLength(2);
+  const finishedTag = made.find((t) => t !== result.tag) as string;
+  const words = await e.repo.git(['tag', '-l', '--format=%(contents)', finishedTag]);
+  expect(words).toContain(`Deploy-Id: ${id}`);
+  expect(words).toContain(`ship the totals fix${' the totals fix'.repeat(20)}`);
+  expect(words).toContain(WORDS_CUT);
+});
+
+it('a finished deploy’s tag that cannot be made does not stop the run’s own, and the answer says so', async () => {
+  await deployedState.restore();
+  // Words no tag takes (a right-to-left override), as a crash-recovery record can hold them.
+  const id = await stopDeploy(request('ship \u202e the totals fix'));
+  const result = await runbook('Deploy the latest dashboard.');
+  // Before: the refused tag stopped the run, the run's own tag was not made (outcome failed).
+  expect(result.outcome, result.message).toBe('succeeded');
+  const made = (await tags()).filter((t) => !before.includes(t));
+  expect(made).toEqual([result.tag]);
+  expect(result.message).toMatch(new RegExp(`First finished ${id} .*its tag could not be made: .*U\\+202E`));
+  expect(result.message).toContain(`Tag: ${result.tag}`);
 });

@@ -6,7 +6,7 @@
  * the deployment it finished went live and was recorded with no deploy tag.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseTrailers } from '../../src/git/deploy-tag.ts';
+import { parseTrailers, WORDS_CUT } from '../../src/git/deploy-tag.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
 
@@ -63,4 +63,39 @@ it('a deploy that finishes a stopped deploy of another build first tags that one
   expect(await verifyAudit(s.t.site.state, s.t.target.statePrefix)).toMatchObject({ ok: true });
   const verified = await s.run(['audit', 'verify', '--stack', s.outputs, '--repo', s.repo.dir]);
   expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+});
+
+/** dashboard2's deploy asked in `words`, stopped after it went live; then dashboard1 through the CLI. */
+async function finishFirst(words: { text: string; message?: string }) {
+  const stopped = await s.stoppedDeploy({ ...words, actor: 'rm-bob' });
+  const tagsBefore = await s.tags();
+  const run = await s.run(['deploy', '--stack', s.outputs, '--commit', s.repo.commits.dashboard1, '--json']);
+  const made = (await s.tags()).filter((t) => !tagsBefore.includes(t));
+  return { stopped, run, made };
+}
+
+it('words too long for a tag together (request and message) are cut for the finished deploy’s tag', async () => {
+  const { stopped, run, made } = await finishFirst({
+    text: `ship ${'the totals fix '.repeat(130)}`,
+    message: 'why '.repeat(400),
+  });
+  // Before: the finished deploy's tag was refused (over 2000 characters), the run failed, no tag made.
+  expect(run.code, run.stderr).toBe(0);
+  const summary = JSON.parse(run.stdout);
+  expect(made.sort()).toEqual([summary.finishedFirstTag, summary.tag].sort());
+  const words = await s.repo.git(['tag', '-l', '--format=%(contents)', summary.finishedFirstTag]);
+  expect(words).toContain(`Deploy-Id: ${stopped}`);
+  expect(words).toContain(WORDS_CUT);
+});
+
+it('a finished deploy’s tag that cannot be made does not keep the run’s own from being made', async () => {
+  const { stopped, run, made } = await finishFirst({ text: 'ship \u202e the totals fix' });
+  // Before: the refused tag failed the run (exit 2) after its change, and its own tag was not made.
+  expect(run.code, run.stderr).toBe(0);
+  const summary = JSON.parse(run.stdout);
+  expect(made).toEqual([summary.tag]);
+  expect(summary.finishedFirstTag).toBeUndefined();
+  expect(run.stderr).toMatch(
+    new RegExp(`no deploy tag for ${stopped}, finished first: .*control characters`),
+  );
 });

@@ -22,6 +22,8 @@ export interface CliTagEnv {
    * dashboard1 deployed by the CLI (--json), its tag made; then a deploy of dashboard2, asked for in
    * `request`, stopped at its deployment record: live, not recorded, not tagged. Its deploy id.
    */
+  /** dashboard2's deploy asked in `request`, stopped after it went live (before its record): its id. */
+  stoppedDeploy(request: { text: string; actor: string; message?: string }): Promise<string>;
   stoppedAfterFirstDeploy(request: { text: string; actor: string }): Promise<string>;
   stop(): Promise<void>;
 }
@@ -36,24 +38,28 @@ export async function startCliTagEnv(stack: string): Promise<CliTagEnv> {
   const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'rm-alice' };
   const run = (argv: string[]) => cli(argv, { env, cwd: repo.dir });
   const tags = async () => (await repo.git(['tag', '-l', 'dashboard-deploy-*'])).split('\n').filter(Boolean);
+  const stoppedDeploy: CliTagEnv['stoppedDeploy'] = async (words) => {
+    const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
+    const request = { ...words, planner: 'cli' as const, at: new Date().toISOString() };
+    await expect(
+      deployArtifact(stopping, { app: 'sophia-dashboard', commit: repo.commits.dashboard2, request }),
+    ).rejects.toThrow(/stopped/);
+    const pointer = (await t.site.records.readPointer())?.value;
+    expect(pointer?.commit).toBe(repo.commits.dashboard2);
+    return String(pointer?.deployId);
+  };
   return {
     t,
     repo,
     outputs,
     run,
     tags,
-    async stoppedAfterFirstDeploy({ text, actor }) {
+    stoppedDeploy,
+    async stoppedAfterFirstDeploy(request) {
       const first = await run(['deploy', '--stack', outputs, '--commit', repo.commits.dashboard1, '--json']);
       expect(first.code, first.stderr).toBe(0);
       expect(await tags()).toHaveLength(1);
-      const stopping = stoppingSite(t.site, (key) => /\/deployments\/[^/]+\.json$/.test(key));
-      const request = { text, actor, planner: 'cli' as const, at: new Date().toISOString() };
-      await expect(
-        deployArtifact(stopping, { app: 'sophia-dashboard', commit: repo.commits.dashboard2, request }),
-      ).rejects.toThrow(/stopped/);
-      const pointer = (await t.site.records.readPointer())?.value;
-      expect(pointer?.commit).toBe(repo.commits.dashboard2);
-      return String(pointer?.deployId);
+      return stoppedDeploy(request);
     },
     async stop() {
       await repo.cleanup();

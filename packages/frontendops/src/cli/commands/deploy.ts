@@ -664,11 +664,22 @@ async function tagIfDeployed(
     );
     return {};
   }
-  const { createDeployTag, finishedFirstTag, taggedChange, tagRequest } = await import(
-    '../../git/deploy-tag.ts'
-  );
+  const [{ createDeployTag, finishedFirstTag, taggedChange, tagRequest }, { isFrontendOpsError }] =
+    await Promise.all([import('../../git/deploy-tag.ts'), import('../../errors.ts')]);
   const firstInput = finishedFirstTag(summary);
-  const firstTag = firstInput ? (await createDeployTag(git, firstInput)).name : undefined;
+  // Its tag not made is said, and never keeps the run's own from being made.
+  const firstTag = firstInput
+    ? await createDeployTag(git, firstInput).then(
+        (made) => made.name,
+        (error: unknown) => {
+          if (!isFrontendOpsError(error)) throw error;
+          ctx.io.stderr.write(
+            `note: no deploy tag for ${firstInput.deployId}, finished first: ${error.message}\n`,
+          );
+          return undefined;
+        },
+      )
+    : undefined;
   if (!own) return { ...(firstTag ? { firstTag } : {}) };
   const tag = await createDeployTag(git, {
     sha: summary.commit,
