@@ -550,6 +550,24 @@ export async function ownEntryHead(site: Site, record: DeploymentRecord): Promis
   return entry && { seq: entry.seq, hash: entry.hash };
 }
 
+/**
+ * The stopped change the run that made `live` live finished first (DeploySummary
+ * finishedFirstRecord), as the chain holds it, for a retry of that run whose answer was lost: the
+ * release live before it, recorded (as finishedBefore reads it) by a later run from its
+ * crash-recovery record (request.resumedFrom), with the audit head of its own entry (ownEntryHead),
+ * the one its tag carried. Nothing where the chain shows none.
+ */
+export async function finishedFirstOnRecord(
+  site: Site,
+  live: { releases: readonly { deployId: string }[] },
+): Promise<Pick<DeploySummary, 'finishedFirstRecord'>> {
+  const before = live.releases[1]?.deployId;
+  if (!before) return {};
+  const found = await finishedBefore(site, before, 'none').catch(() => null);
+  if (!found?.record.request.resumedFrom || !found.auditHead) return {};
+  return finishedFirstRecord(found.record.op ?? found.record.kind, found.record, found.auditHead);
+}
+
 /** A deployment's key facts as its audit entry carries them (readers match an entry to its record by deploy id and kind). */
 function recordFacts(record: DeploymentRecord): Record<string, unknown> {
   return {

@@ -10,7 +10,10 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCliApprover } from '../../src/agent/approval.ts';
+import { createToolGate } from '../../src/agent/gate.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
+import { approvableActions, namedChange, parseRequest, toolsFor } from '../../src/agent/intents.ts';
+import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { WORDS_MAX } from '../../src/engine/text.ts';
@@ -286,4 +289,47 @@ it('a finished deploy’s tag that cannot be made does not stop the run’s own,
   expect(made).toEqual([result.tag]);
   expect(result.message).toMatch(new RegExp(`First finished ${id} .*its tag could not be made: .*U\\+202E`));
   expect(result.message).toContain(`Tag: ${result.tag}`);
+});
+
+it('a retried run_sync whose answer was lost still tags the deploy it finished first, with the same tag', async () => {
+  await stoppedState.restore();
+  // The first attempt: run_sync finishes the stopped deploy and syncs v3, and the finished deploy is
+  // tagged; then its client went away, before invalidate_cdn and the run's own tag.
+  const intent = parseRequest('deploy the latest dashboard');
+  const gate = createToolGate({
+    clients,
+    stack: STACK,
+    allowed: toolsFor(intent),
+    asked: approvableActions(intent),
+    named: namedChange(intent, 'apps/sophia-dashboard'),
+    approve: async () => ({ approved: true, by: 'ada', via: 'test' }),
+    dryRun: false,
+    maxCalls: 10,
+    redactor: createRedactor([e.t.target.hostingBucket]),
+  });
+  await gate.call('latest_commit', {});
+  const target = await gate.call('get_deploy_target', { commit: v3 });
+  const lost = await gate.call('run_sync', { handle: target.structured?.handle });
+  const first = lost.structured?.finishedFirstChange as Record<string, unknown>;
+  expect(first.deployId).toBe(stopped);
+  const madeFirst = await gate.call('create_deploy_tag', {
+    deployId: stopped,
+    commit: first.commit,
+    artifactDigest: first.artifactDigest,
+    request: 'deploy the latest dashboard',
+  });
+  expect(madeFirst.ok, madeFirst.text).toBe(true);
+  const firstTag = String(madeFirst.structured?.name);
+
+  // The same request again: run_sync of the same handle answers "synced before", and the agent tags both.
+  const result = await runbook('Deploy the latest dashboard.');
+  expect(result.outcome, result.message).toBe('succeeded');
+  // Before: the retry's answer had no finishedFirstChange, so the message said nothing of it.
+  expect(result.message).toContain(
+    `First finished ${stopped} (${e.repo.commits.dashboard2.slice(0, 7)}); its tag: ${firstTag}.`,
+  );
+  expect(result.finishedFirstTag).toBe(firstTag);
+  // The finished deploy's tag is the one made before, not a second: two tags in all.
+  const made = (await tags()).filter((t) => !before.includes(t));
+  expect(made.sort()).toEqual([firstTag, result.tag].sort());
 });

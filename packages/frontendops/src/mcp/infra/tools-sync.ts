@@ -5,6 +5,7 @@
  */
 import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
+import { finishedFirstOnRecord } from '../../deploy/apply.ts';
 import { type DeploySummary, deployArtifact, finishSyncedDeploy } from '../../deploy/deploy.ts';
 import { pinRefusalAhead } from '../../deploy/pin-ahead.ts';
 import { resolvePublishedCommit } from '../../deploy/publish.ts';
@@ -117,6 +118,9 @@ export function registerSyncTools(t: InfraToolContext): void {
         // finds it: synced, and invalidate_cdn finishes it.
         const { plan, finishes } = await dryRun(site, claims.app, claims.commit, request);
         if (finishes?.deployId === claims.deployId) {
+          // The stopped change its run finished first, told again as the chain holds it: a retry tags
+          // it as the lost answer would have had it tagged (the same tag, never a second).
+          const first = await finishedFirstChange(t, claims.stack, await finishedFirstOnRecord(site, live));
           return toolSuccess(
             'run_sync',
             {
@@ -124,6 +128,8 @@ export function registerSyncTools(t: InfraToolContext): void {
               ...countsOf(plan),
               deployId: claims.deployId,
               outcome: 'synced',
+              ...(first.finishedFirstChange ? { finishedFirst: first.finishedFirstChange.deployId } : {}),
+              ...first,
               next: `invalidate_cdn with deployId ${claims.deployId}`,
             },
             // Named as what it was (a rollback, a canary promote…), as describeFinish names it.
@@ -202,7 +208,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         retained: summary.retained,
         approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
         ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
-        ...(await finishedFirstChange(t, summary)),
+        ...(await finishedFirstChange(t, summary.stack, summary)),
         next: `invalidate_cdn with deployId ${summary.deployId}`,
       };
       // A stopped change it finished first, as get_deploy_target said it would: said first.
@@ -269,14 +275,17 @@ export function registerSyncTools(t: InfraToolContext): void {
  * (finishedFirstRecord): what create_deploy_tag takes to tag it, as the CLI and the console tag it
  * (finishedFirstTag), with the receipt that vouches for it. Nothing where none is due.
  */
-async function finishedFirstChange(t: InfraToolContext, summary: DeploySummary) {
-  const change = summary.finishedFirstRecord;
+async function finishedFirstChange(
+  t: InfraToolContext,
+  stack: string,
+  { finishedFirstRecord: change }: Pick<DeploySummary, 'finishedFirstRecord'>,
+) {
   if (!change) return {};
   const receipt = await t.receipt({
     ...change,
     // A rollback's receipt says what it took down, as its tag does; a promote's tag is a deploy's.
     kind: change.kind === 'rollback' ? 'rollback' : 'deploy',
-    stack: summary.stack,
+    stack,
     outcome: 'succeeded',
   });
   if (!receipt) return {};
