@@ -30,6 +30,7 @@ import {
   failedStaysLive,
   finishDeploy,
   finishedBefore,
+  finishedFirstOnRecord,
   finishedFirstRecord,
   ownRecordAhead,
   publishedInFacts,
@@ -291,6 +292,11 @@ async function deployInPlace(
                 fromCommit: finished.record.fromCommit,
                 auditHead: finished.auditHead,
               },
+              // A change that stopped run finished before its own: its tag is due too, as it was then.
+              ...(await finishedFirstOnRecord(
+                site,
+                (await site.records.readPointer())?.value ?? { releases: [] },
+              )),
             }
           : {}),
         ...(await settlePin(site, plan, options, same ? finished.record : undefined)),

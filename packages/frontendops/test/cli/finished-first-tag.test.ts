@@ -99,3 +99,45 @@ it('a finished deploy’s tag that cannot be made does not keep the run’s own 
     new RegExp(`no deploy tag for ${stopped}, finished first: .*control characters`),
   );
 });
+
+it('the re-run of a deploy stopped after it finished another first tags both', async () => {
+  const { dashboard1, dashboard2 } = s.repo.commits;
+  const request = {
+    text: 'ship the totals fix',
+    actor: 'rm-bob',
+    planner: 'cli' as const,
+    at: new Date().toISOString(),
+  };
+  const stoppedAt = (commit: string) =>
+    stoppingSite(s.t.site, (key) => new RegExp(`/deployments/${commit.slice(0, 7)}[^/]*\\.json$`).test(key));
+  await expect(
+    deployArtifact(stoppedAt(dashboard2), { app: APP, commit: dashboard2, request }),
+  ).rejects.toThrow(/stopped/);
+  const stopped = String((await s.t.site.records.readPointer())?.value.deployId);
+  // dashboard1's deploy finishes dashboard2's first, then stops after it went live: neither tagged.
+  await expect(
+    deployArtifact(stoppedAt(dashboard1), {
+      app: APP,
+      commit: dashboard1,
+      request: { ...request, text: 'back' },
+    }),
+  ).rejects.toThrow(/stopped/);
+  expect((await s.t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
+  const tagsBefore = await s.tags();
+
+  const again = await s.run(['deploy', '--stack', s.outputs, '--commit', dashboard1, '--json']);
+  expect(again.code, again.stderr).toBe(0);
+  const summary = JSON.parse(again.stdout);
+  expect(summary.tag).toMatch(/^dashboard-deploy-/);
+  // Before: only the re-run's own tag; the deploy its first run finished went untagged.
+  expect(summary.finishedFirstTag).toMatch(/^dashboard-deploy-/);
+  expect((await s.tags()).filter((t) => !tagsBefore.includes(t)).sort()).toEqual(
+    [summary.finishedFirstTag, summary.tag].sort(),
+  );
+  expect(await trailersOf(summary.finishedFirstTag)).toMatchObject({
+    'Deploy-Id': stopped,
+    Request: 'ship the totals fix',
+  });
+  const verified = await s.run(['audit', 'verify', '--stack', s.outputs, '--repo', s.repo.dir]);
+  expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+});
