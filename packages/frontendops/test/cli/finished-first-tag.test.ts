@@ -5,14 +5,24 @@
  * build, request and the audit head after its finish). Before, only the run's own change was tagged:
  * the deployment it finished went live and was recorded with no deploy tag.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { parseTrailers, WORDS_CUT } from '../../src/git/deploy-tag.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
+import { type RepoSnapshot, snapshotRepo } from '../support/git-repo.ts';
+import { stoppingSite } from '../support/stopping-site.ts';
 
 let s: CliTagEnv;
+// Each case starts from the stack with nothing deployed and the repository with no tags.
+let clean: [BucketSnapshot, RepoSnapshot];
 beforeAll(async () => {
   s = await startCliTagEnv('finished-first-tag');
+  clean = await Promise.all([snapshotStack(s.t.site), snapshotRepo(s.repo)]);
+});
+beforeEach(async () => {
+  await Promise.all(clean.map((snapshot) => snapshot.restore()));
 });
 afterAll(() => s?.stop());
 
@@ -101,26 +111,21 @@ it('a finished deploy’s tag that cannot be made does not keep the run’s own 
 });
 
 it('the re-run of a deploy stopped after it finished another first tags both', async () => {
-  const { dashboard1, dashboard2 } = s.repo.commits;
-  const request = {
-    text: 'ship the totals fix',
-    actor: 'rm-bob',
-    planner: 'cli' as const,
-    at: new Date().toISOString(),
-  };
-  const stoppedAt = (commit: string) =>
-    stoppingSite(s.t.site, (key) => new RegExp(`/deployments/${commit.slice(0, 7)}[^/]*\\.json$`).test(key));
-  await expect(
-    deployArtifact(stoppedAt(dashboard2), { app: APP, commit: dashboard2, request }),
-  ).rejects.toThrow(/stopped/);
-  const stopped = String((await s.t.site.records.readPointer())?.value.deployId);
+  const { dashboard1 } = s.repo.commits;
+  const request = { text: 'ship the totals fix', actor: 'rm-bob' };
+  const stopped = await s.stoppedDeploy(request);
   // dashboard1's deploy finishes dashboard2's first, then stops after it went live: neither tagged.
   await expect(
-    deployArtifact(stoppedAt(dashboard1), {
-      app: APP,
-      commit: dashboard1,
-      request: { ...request, text: 'back' },
-    }),
+    deployArtifact(
+      stoppingSite(s.t.site, (key) =>
+        new RegExp(`/deployments/${dashboard1.slice(0, 7)}[^/]*\\.json$`).test(key),
+      ),
+      {
+        app: 'sophia-dashboard',
+        commit: dashboard1,
+        request: { ...request, text: 'back', planner: 'cli', at: new Date().toISOString() },
+      },
+    ),
   ).rejects.toThrow(/stopped/);
   expect((await s.t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
   const tagsBefore = await s.tags();
