@@ -79,6 +79,8 @@ afterAll(() => e?.stop());
 
 it('a stopped deploy run_sync finishes first gets its deploy tag from the agent, before the run’s own', async () => {
   await stoppedState.restore();
+  // What the git server received in this case only: other cases stop a deploy with the same id.
+  const receivedBefore = e.received.length;
   const result = await runAgentRequest('Deploy the latest dashboard.', {
     actor: 'ada',
     planner: 'runbook',
@@ -123,7 +125,7 @@ it('a stopped deploy run_sync finishes first gets its deploy tag from the agent,
   expect(await verifyAudit(e.t.site.state, e.t.target.statePrefix)).toMatchObject({ ok: true });
 
   // ── The finished deploy's receipt, as any MCP client connected to the git server could hold it. ──
-  const sent = e.received.filter((r) => r.name === 'create_deploy_tag');
+  const sent = e.received.slice(receivedBefore).filter((r) => r.name === 'create_deploy_tag');
   const forFinished = sent.find((r) => r.args.deployId === stopped)?.args as Record<string, unknown>;
   const forOwn = sent.find((r) => r.args.deployId === result.deployId)?.args as Record<string, unknown>;
   expect(forFinished?.receipt).toEqual(expect.any(String));
