@@ -2032,7 +2032,7 @@ async function verifyAuditOnce(
   // back as it was before a deployment, and the same deploy run again (its id is the same) writes
   // its entry where the first one's was, under a tag of its own. The verdict says both.
   const anchors = options.anchors ?? [];
-  const held = anchors.filter((a) => anchorHolds(a, read));
+  const held = anchors.filter((a) => anchorHolds(a, entries));
   for (const anchor of anchors) {
     const entry = read[anchor.seq - 1]?.entry;
     const pushed = `or ${anchor.source} was pushed by someone who can push to the repository`;
@@ -2045,11 +2045,14 @@ async function verifyAuditOnce(
     if (anchor.seq < 1) {
       problems.push(falseTag(`anchors entry ${anchor.seq}, which no chain has`));
     } else if (entry?.hash === anchor.hash) {
-      problems.push(
-        falseTag(
-          `anchors entry ${anchor.seq}, which the chain holds as it was, but neither it nor an entry before it records the deployment the tag names (${anchor.deployment?.deployId})`,
-        ),
-      );
+      // Only an entry the chain vouches for (whole up to it) can show the tag false: one edited in
+      // place keeps its hash, and the break found above is the bucket's, not the tag's.
+      if (anchor.seq <= entries.length)
+        problems.push(
+          falseTag(
+            `anchors entry ${anchor.seq}, which the chain holds as it was, but neither it nor an entry before it records the deployment the tag names (${anchor.deployment?.deployId})`,
+          ),
+        );
     } else if (anchor.seq > read.length) {
       problems.push({
         kind: 'tampered',
@@ -2522,7 +2525,7 @@ function untaggedAfter(
   length: number,
 ): UntaggedDeployments | null {
   if (!tagged) return null;
-  const anchoredUpTo = Math.max(0, ...held.filter((a) => a.seq <= entries.length).map((a) => a.seq));
+  const anchoredUpTo = Math.max(0, ...held.map((a) => a.seq));
   const deployments = entries.filter((e) => e.seq > anchoredUpTo && tagIsDue(e)).map((e) => e.seq);
   return deployments.length > 0 ? { anchoredUpTo, entries: length, deployments } : null;
 }
@@ -2552,20 +2555,19 @@ function otherStacksEntries(entries: readonly AuditEntry[], stack: string): Audi
 }
 
 /**
- * Whether the chain holds an anchor: its entry is there with its hash and, where its tag names a
- * deployment, that entry or one before it records it (a tag's head is its deployment's entry or a
- * later one, never an earlier one or another deployment's alone).
+ * Whether the chain holds an anchor: the chain, whole up to its entry, has it with its hash and,
+ * where its tag names a deployment, that entry or one before it records it (a tag's head is its
+ * deployment's entry or a later one, never an earlier one or another deployment's alone).
  */
-function anchorHolds(anchor: AuditAnchor, read: readonly ReadEntry[]): boolean {
-  if (anchor.seq < 1 || read[anchor.seq - 1]?.entry?.hash !== anchor.hash) return false;
+function anchorHolds(anchor: AuditAnchor, entries: readonly AuditEntry[]): boolean {
+  if (anchor.seq < 1 || entries[anchor.seq - 1]?.hash !== anchor.hash) return false;
   const { deployment } = anchor;
   return (
     !deployment ||
-    read
+    entries
       .slice(0, anchor.seq)
       .some(
-        ({ entry }) =>
-          entry !== null &&
+        (entry) =>
           tagIsDue(entry) &&
           entry.data.deployId === deployment.deployId &&
           entry.data.commit === deployment.commit &&

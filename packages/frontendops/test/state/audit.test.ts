@@ -481,6 +481,37 @@ describe('audit verify: every state object is under the chain', () => {
       }),
     ]);
   });
+  it("an entry edited in place (its hash kept) is the chain's fault, never its true deploy tag's", async () => {
+    // Whoever can write the bucket rewrites the deployment an entry records, leaving its hash as it
+    // was: the entry's content no longer matches it, and its tag's hash still does. The tag is the
+    // evidence, not the culprit: verify must not tell the operator to delete it.
+    const entries = await readAudit(state(), prefix());
+    const tagged = entries.findLast(
+      (e) => e.type === 'deploy' && e.data.outcome === 'succeeded',
+    ) as AuditEntry;
+    const anchor = {
+      seq: tagged.seq,
+      hash: tagged.hash,
+      source: 'deploy tag dashboard-deploy-20261201-2',
+      deployment: {
+        deployId: String(tagged.data.deployId),
+        commit: String(tagged.data.commit),
+        artifactDigest: tagged.data.artifactDigest as string | undefined,
+      },
+    };
+    expect(await verifyAudit(state(), prefix(), { anchors: [anchor] })).toMatchObject({ ok: true });
+    await writeJson(`audit/${String(tagged.seq).padStart(10, '0')}.json`, {
+      ...tagged,
+      data: { ...tagged.data, deployId: '0000000-0000000000' },
+    });
+    const { problems } = await verifyAudit(state(), prefix(), { anchors: [anchor] });
+    expect(problems[0]).toMatchObject({
+      kind: 'tampered',
+      seq: tagged.seq,
+      reason: 'its content does not match its hash (the entry was altered)',
+    });
+    expect(problems.map((p) => p.reason).filter((r) => r.includes(anchor.source))).toEqual([]);
+  });
 });
 
 describe('audit verify while a deploy runs', () => {
