@@ -85,10 +85,18 @@ export function refuseMutation(req: IncomingMessage, access: Access): string | n
     return 'a mutation must be a JSON POST (Content-Type: application/json)';
   if (!isSameOrigin(req)) return 'the request came from another origin';
   // Belt and braces (another page cannot hold the bearer): a browser's own word that it is not the console's page.
-  const site = header(req, 'sec-fetch-site');
-  if (site !== undefined && site !== 'same-origin' && site !== 'none')
-    return 'the request came from another site';
+  if (fromAnotherPage(req)) return 'the request came from another site';
   return null;
+}
+
+/**
+ * A browser's own word (Fetch Metadata) that another page (another site, or another port of this
+ * host) sent the request: not this console's page, nor an address opened as it is (typed, pasted,
+ * from the terminal). Such a page can send any number of `?signin=` guesses without seeing answers.
+ */
+export function fromAnotherPage(req: IncomingMessage): boolean {
+  const site = header(req, 'sec-fetch-site');
+  return site !== undefined && site !== 'same-origin' && site !== 'none';
 }
 
 /** A browser's Origin header, when present, must name this very server (scheme + Host). */

@@ -22,6 +22,7 @@ import {
   createConsoleToken,
   createSessions,
   createSignIns,
+  fromAnotherPage,
   isAllowedHost,
   isSameOrigin,
   refuseMutation,
@@ -169,7 +170,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     // `token=`: an address of an older console, which signed in with the token itself. Only a GET
     // spends a code: a HEAD (a link checker, say) is answered the page, with no session.
     const presented = url.searchParams.get('signin') ?? url.searchParams.get('token');
-    if (presented !== null && req.method === 'GET') return signIn(res, presented, context);
+    if (presented !== null && req.method === 'GET') return signIn(req, res, presented, context);
     return serveStatic(res, context.uiDir, url.pathname);
   }
   if (!access.ok) {
@@ -197,20 +198,37 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
  * spent code (see auth.ts). Any other code, or an older console's `?token=`, signs nothing in: the
  * answer says what to do, and the terminal the console runs in is told a new address.
  */
-async function signIn(res: ServerResponse, presented: string, context: RouteContext): Promise<void> {
+async function signIn(
+  req: IncomingMessage,
+  res: ServerResponse,
+  presented: string,
+  context: RouteContext,
+): Promise<void> {
+  // Another page's request neither spends a code nor has a new one made: such a page could send
+  // guesses without end, each printing an address and pushing out the operator's unused one.
+  if (fromAnotherPage(req))
+    return refuseSignIn(
+      res,
+      'A sign-in address signs in only when opened as it is (pasted in the address bar, or from the terminal), never from another page; this request spent nothing.\n',
+    );
   if (context.signIns.redeem(presented))
     return serveIndex(res, context.uiDir, { session: context.sessions.start() });
   context.onRefusedSignIn?.(context.signInAddress());
+  refuseSignIn(
+    res,
+    `This sign-in address signs nothing in: it was used already (each works once), is older than ${SIGN_IN_TTL_MS / 60_000} minutes, or is not this console's.\n` +
+      'The terminal running this console (`frontendops console`, or `npm start`) has just printed a new one; ' +
+      'for the console `npm start` serves, `npx frontendops console` in its directory prints one too. Open that one.\n',
+  );
+}
+
+function refuseSignIn(res: ServerResponse, message: string): void {
   res.writeHead(403, {
     ...SECURITY_HEADERS,
     'content-type': 'text/plain; charset=utf-8',
     'cache-control': 'no-store',
   });
-  res.end(
-    `This sign-in address signs nothing in: it was used already (each works once), is older than ${SIGN_IN_TTL_MS / 60_000} minutes, or is not this console's.\n` +
-      'The terminal running this console (`frontendops console`, or `npm start`) has just printed a new one; ' +
-      'for the console `npm start` serves, `npx frontendops console` in its directory prints one too. Open that one.\n',
-  );
+  res.end(message);
 }
 
 /** POST /api/sign-in-address, for the token's holder only (a session cannot renew itself): a new sign-in address. */

@@ -6,10 +6,12 @@
  * address signed any browser in again for the console's life, and its redirect put the session id in
  * the address (`/#session=<id>`), left there when the page's script did not load.
  */
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createSignIns, SIGN_IN_TTL_MS } from '../../src/console/auth.ts';
 import { startConsole } from '../../src/console/server.ts';
+import { listen } from '../../src/http-listen.ts';
 import { hasChromium } from '../support/browser.ts';
 import { newSession, sessionInPage } from '../support/console-sign-in.ts';
 import { STACK } from '../support/deploy-env.ts';
@@ -135,6 +137,39 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
       expect(told[0]).not.toBe(address);
       expect(sessionInPage(await (await fetch(told[0] as string)).text())).not.toBeNull();
     } finally {
+      await server.close();
+    }
+  });
+
+  it("another web page cannot flood the terminal with refused sign-ins, nor push the operator's address out", async () => {
+    const { t } = started();
+    const told: string[] = [];
+    const server = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+      onRefusedSignIn: (address) => told.push(address),
+    });
+    // Another local web server the operator's browser visits (same site: another port of the host).
+    const other = await listen(
+      createServer((_req, res) => res.end('<!doctype html><title>other</title>')),
+      { port: 0, host: '127.0.0.1' },
+    );
+    const page = await started().openPage();
+    try {
+      const address = server.signInAddress();
+      await page.goto(other.origin);
+      // Well past how many unused codes the console keeps.
+      const sent = await page.evaluate(async (console) => {
+        for (let i = 0; i < 80; i++) await fetch(`${console}/?signin=guess${i}`, { mode: 'no-cors' });
+        return 80;
+      }, new URL(server.url).origin);
+      expect(sent).toBe(80);
+      expect(told).toEqual([]);
+      expect(sessionInPage(await (await fetch(address)).text())).not.toBeNull();
+    } finally {
+      await page.close();
+      await other.close();
       await server.close();
     }
   });
