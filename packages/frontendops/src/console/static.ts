@@ -12,7 +12,7 @@ export const SECURITY_HEADERS = {
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
-  // The first visit carries the token in the URL; never send it on to another site.
+  // A sign-in address carries its code (?signin=); never send the address on to another site.
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 } as const;
