@@ -791,7 +791,8 @@ export const checkAtomicPendingUnlocked = (
  * - a canary start's release is its build's, published with that digest;
  * - a switch it says it made is what the release store names (one another operation replaced since,
  *   where two operators' locks did not meet, is refused too: the record cannot tell it from a made-up
- *   one); a record pins only as a rollback;
+ *   one), switched from the release the live pointer keeps before it (or from the store's drift the
+ *   record says its run found: storeDrift); a record pins only as a rollback;
  * - its prune names no release the switch serves, the live pointer keeps, or a preview shows;
  * - the state its switch wrote names the canary its pointer does. A state changed since by a change
  *   whose own entry bound it (a preview asked for meanwhile) is not bound again.
@@ -851,7 +852,14 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
     // the in-place release before it. Only while no entry binds atomic state but, when it stopped
     // after its own entry, that one (a record naming another operation's deploy id gains nothing).
     const first = plan.pointerBefore == null && !(await atomicStateBoundByOthers());
-    if (before && from !== releaseIdFor(before) && !first) {
+    // A run that found the store changed outside FrontendOps (storeDrift: another pointer, or no key)
+    // switched from what the store held, and recorded that as its drift: held to that record.
+    const drift = pending.drift;
+    const fromDrift =
+      drift !== undefined &&
+      (drift === null || isRecord(drift)) &&
+      samePointer(plan.pointerBefore, drift as ReleasePointer | null);
+    if (before && from !== releaseIdFor(before) && !first && !fromDrift) {
       throw refuse(
         `names ${what}, switched from a release the live pointer does not keep before it (${String(from).slice(0, 40)})`,
       );
