@@ -69,13 +69,17 @@ export async function copyArtifactFile(
  * would change a live release's file, even through a change no visitor should see (a preview). So
  * it is read back and hashed first; other content than this build's is refused (CONFLICT) before
  * anything is written. The same content is already in place: it is not copied again, so a build's
- * manifest cannot rewrite the headers a live release serves it with. Returns the copies to make.
+ * manifest cannot rewrite the headers a live release serves it with. One found replaced in the
+ * bucket (withReplacedAssets) is said (replacedAssetWords). Returns the copies to make.
  * Only asset copies the plan could not vouch for are read: a rare path.
  */
 export async function sharedAssetsToCopy<C extends AtomicCopy>(
   site: Site,
   copies: readonly C[],
 ): Promise<C[]> {
+  for (const copy of copies)
+    if (copy.group === 'asset' && copy.reason === 'changed')
+      site.notify(replacedAssetWords(site.target.stack, copy));
   const unverified = copies.filter((c) => c.group === 'asset' && c.reason === 'unverified');
   const inPlace = new Set<string>();
   await pMap(
@@ -137,6 +141,23 @@ export async function replacedSharedAssets(
     { concurrency: 8 },
   );
   return replaced;
+}
+
+/**
+ * The live state a plan of `build`'s files reads (planAtomic, planReleaseFiles), with the shared
+ * assets of it found replaced in the hosting bucket (replacedSharedAssets), where its listing has the
+ * ETags: a deploy and a preview copy those again (sharedAssetsToCopy says so).
+ */
+export async function withReplacedAssets<
+  L extends { hosting: ReadonlyMap<string, number>; etags?: ReadonlyMap<string, string> },
+>(
+  site: Site,
+  build: { app: string; commit: string; manifest: Manifest },
+  live: L,
+): Promise<L & { replaced?: ReadonlySet<string> }> {
+  return live.etags
+    ? { ...live, replaced: await replacedSharedAssets(site, build, live.hosting, live.etags) }
+    : live;
 }
 
 /** Said of a shared asset found replaced in the hosting bucket, which the change copies again. */

@@ -109,9 +109,8 @@ import {
 import {
   assertAsDeployed,
   copyArtifactFile,
-  replacedAssetWords,
-  replacedSharedAssets,
   sharedAssetsToCopy,
+  withReplacedAssets,
 } from './artifact-copy.ts';
 import {
   type AtomicContext,
@@ -551,18 +550,7 @@ async function prepare(
     op === 'canary-abort' ? liveIndexSha(site, ctx, manifests, locked) : Promise.resolve(null),
   ]);
   // The build's shared assets that a kept release vouches for are held to what the bucket holds.
-  const live =
-    manifest && listed.etags
-      ? {
-          ...listed,
-          replaced: await replacedSharedAssets(
-            site,
-            { ...target.release, manifest },
-            listed.hosting,
-            listed.etags,
-          ),
-        }
-      : listed;
+  const live = manifest ? await withReplacedAssets(site, { ...target.release, manifest }, listed) : listed;
   if (found && missing.length > 0 && !manifest) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
   }
@@ -601,9 +589,6 @@ async function prepare(
   const known = full
     ? { hosting: new Map([...live.hosting, ...plan.copies.map((c) => [c.key, c.size] as const)]), manifests }
     : undefined;
-  for (const copy of plan.copies)
-    if (copy.group === 'asset' && copy.reason === 'changed')
-      site.notify(replacedAssetWords(site.target.stack, copy));
   const copies = await sharedAssetsToCopy(site, plan.copies);
   if (copies.length === plan.copies.length) return { plan, ensured, known };
   const bytesToCopy = copies.reduce((sum, c) => sum + c.size, 0);

