@@ -10,22 +10,28 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCliApprover } from '../../src/agent/approval.ts';
-import { createToolGate } from '../../src/agent/gate.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
-import { approvableActions, namedChange, parseRequest, toolsFor } from '../../src/agent/intents.ts';
-import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { WORDS_MAX } from '../../src/engine/text.ts';
 import { parseTrailers, WORDS_CUT } from '../../src/git/deploy-tag.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { type AgentSnapshot, type AgentTestEnv, APP, startAgentTestEnv } from '../support/agent-env.ts';
+import {
+  type AgentSnapshot,
+  type AgentTestEnv,
+  APP,
+  gateFor,
+  runbookRequests,
+  startAgentTestEnv,
+} from '../support/agent-env.ts';
 import { STACK } from '../support/deploy-env.ts';
 import { type ChatRequest, startOpenAIDouble, type Turn, toolMessages } from '../support/openai-double.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
+/** The runbook agent as an operator runs it, every approval given. */
+let runbook: ReturnType<typeof runbookRequests>;
 /** dashboard1 deployed; dashboard2's deploy stopped after its switch; v3 the latest build. */
 let stoppedState: AgentSnapshot;
 /** dashboard1 deployed, v3 the latest build: nothing stopped yet. */
@@ -48,6 +54,7 @@ const tagged = async (tag: string) => (await e.repo.git(['rev-list', '-n', '1', 
 beforeAll(async () => {
   e = await startAgentTestEnv();
   clients = await e.connect();
+  runbook = runbookRequests(e, clients);
   await deployArtifact(e.t.site, { app: APP, commit: e.repo.commits.dashboard1, request: request('first') });
   v3 = await e.addRelease('v3');
   deployedState = await e.snapshot();
@@ -65,31 +72,13 @@ async function stopDeploy(asked: ReturnType<typeof request>): Promise<string> {
   return String((await e.t.site.records.readPointer())?.value.deployId);
 }
 
-const runbook = (text: string) =>
-  runAgentRequest(text, {
-    actor: 'ada',
-    planner: 'runbook',
-    approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
-    clients,
-    config: e.config,
-    cwd: e.repo.dir,
-    env: {},
-  });
 afterAll(() => e?.stop());
 
 it('a stopped deploy run_sync finishes first gets its deploy tag from the agent, before the run’s own', async () => {
   await stoppedState.restore();
   // What the git server received in this case only: other cases stop a deploy with the same id.
   const receivedBefore = e.received.length;
-  const result = await runAgentRequest('Deploy the latest dashboard.', {
-    actor: 'ada',
-    planner: 'runbook',
-    approve: async () => ({ approved: true, by: 'Ada Release', via: 'test' }),
-    clients,
-    config: e.config,
-    cwd: e.repo.dir,
-    env: {},
-  });
+  const result = await runbook('Deploy the latest dashboard.');
   expect(result.outcome, result.message).toBe('succeeded');
   expect(result.commit).toBe(v3);
   const record = await e.t.site.records.readRecord(stopped);
@@ -297,18 +286,7 @@ it('a retried run_sync whose answer was lost still tags the deploy it finished f
   await stoppedState.restore();
   // The first attempt: run_sync finishes the stopped deploy and syncs v3, and the finished deploy is
   // tagged; then its client went away, before invalidate_cdn and the run's own tag.
-  const intent = parseRequest('deploy the latest dashboard');
-  const gate = createToolGate({
-    clients,
-    stack: STACK,
-    allowed: toolsFor(intent),
-    asked: approvableActions(intent),
-    named: namedChange(intent, 'apps/sophia-dashboard'),
-    approve: async () => ({ approved: true, by: 'ada', via: 'test' }),
-    dryRun: false,
-    maxCalls: 10,
-    redactor: createRedactor([e.t.target.hostingBucket]),
-  });
+  const gate = gateFor(e, clients, 'deploy the latest dashboard');
   await gate.call('latest_commit', {});
   const target = await gate.call('get_deploy_target', { commit: v3 });
   const lost = await gate.call('run_sync', { handle: target.structured?.handle });

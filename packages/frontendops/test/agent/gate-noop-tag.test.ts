@@ -5,13 +5,9 @@
  * only a deployment the request made live: the no-op's id is none, so create_deploy_tag is refused.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createToolGate } from '../../src/agent/gate.ts';
-import { approvableActions, namedChange, parseRequest, toolsFor } from '../../src/agent/intents.ts';
-import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { type AgentTestEnv, APP, startAgentTestEnv } from '../support/agent-env.ts';
-import { STACK } from '../support/deploy-env.ts';
+import { type AgentTestEnv, APP, gateFor, startAgentTestEnv } from '../support/agent-env.ts';
 
 let e: AgentTestEnv;
 let clients: AgentClients;
@@ -29,18 +25,7 @@ it('a no-op run_sync does not make the live deployment of another request one th
     commit: dashboard2,
     request: { text: 'deploy', actor: 'rm-bob', planner: 'cli', at: new Date().toISOString() },
   });
-  const intent = parseRequest('deploy the latest dashboard');
-  const gate = createToolGate({
-    clients,
-    stack: STACK,
-    allowed: toolsFor(intent),
-    asked: approvableActions(intent),
-    named: namedChange(intent, 'apps/sophia-dashboard'),
-    approve: async () => ({ approved: true, by: 'ada', via: 'test' }),
-    dryRun: false,
-    maxCalls: 10,
-    redactor: createRedactor([e.t.target.hostingBucket]),
-  });
+  const gate = gateFor(e, clients, 'deploy the latest dashboard');
   await gate.call('latest_commit', {});
   const target = await gate.call('get_deploy_target', { commit: dashboard2 });
   expect(target.structured?.noop).toBe(true);

@@ -7,7 +7,10 @@
 import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { createToolGate, type GateOptions } from '../../src/agent/gate.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
+import { approvableActions, namedChange, parseRequest, toolsFor } from '../../src/agent/intents.ts';
+import { createRedactor } from '../../src/agent/redact.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
@@ -178,4 +181,30 @@ export async function snapshotStackAndRepo(
       await history.restore();
     },
   };
+}
+
+/**
+ * The gate the agent builds for `text` on this environment's stack, as runAgentRequest does (its
+ * tools, the actions it may ask, the dashboard's path), every approval given by ada; `options`
+ * override any of it. For cases that drive the tool calls themselves.
+ */
+export function gateFor(
+  e: AgentTestEnv,
+  clients: AgentClients,
+  text: string,
+  options: Partial<GateOptions> = {},
+) {
+  const intent = parseRequest(text);
+  return createToolGate({
+    clients,
+    stack: STACK,
+    allowed: toolsFor(intent),
+    asked: approvableActions(intent),
+    named: namedChange(intent, 'apps/sophia-dashboard'),
+    approve: async () => ({ approved: true, by: 'ada', via: 'test' }),
+    dryRun: false,
+    maxCalls: 10,
+    redactor: createRedactor([e.t.target.hostingBucket]),
+    ...options,
+  });
 }
