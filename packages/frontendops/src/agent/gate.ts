@@ -697,28 +697,23 @@ export function createToolGate(options: GateOptions): ToolGate {
     // A run_sync that changed nothing names the live deployment, another request's: not one to tag
     // here (invalidate_cdn of its id answers that deployment's receipt all the same).
     const synced = name !== 'run_sync' || data.outcome !== 'noop';
-    if (TAGGED_CHANGES.has(name) && synced && typeof data.deployId === 'string') {
-      changes.push({
-        deployId: data.deployId,
-        stack: String(data.stack ?? stack),
-        commit: String(data.commit),
-        artifactDigest: String(data.artifactDigest),
-        ...auditHeadOf(data),
-        ...receiptOf(data),
-      });
-    }
+    // A change as the infra server answered it (`from`: the answer, or the change it finished first).
+    const changeOf = (from: Record<string, unknown>) => ({
+      deployId: String(from.deployId),
+      stack: String(data.stack ?? stack),
+      commit: String(from.commit),
+      artifactDigest: String(from.artifactDigest),
+      ...auditHeadOf(from),
+      ...receiptOf(from),
+    });
+    if (TAGGED_CHANGES.has(name) && synced && typeof data.deployId === 'string') changes.push(changeOf(data));
     // A stopped change run_sync finished first went live for everyone, and is recorded: it is tagged
     // too, with what the infra server answered for it (the words of the request that made it
     // included), never a planner's values.
     const first = asObject(data.finishedFirstChange);
     if (name === 'run_sync' && first && typeof first.deployId === 'string') {
       changes.push({
-        deployId: first.deployId,
-        stack: String(data.stack ?? stack),
-        commit: String(first.commit),
-        artifactDigest: String(first.artifactDigest),
-        ...auditHeadOf(first),
-        ...receiptOf(first),
+        ...changeOf(first),
         ...(typeof first.request === 'string' ? { request: first.request } : {}),
       });
     }
