@@ -2540,13 +2540,10 @@ function otherStacksEntries(entries: readonly AuditEntry[], stack: string): Audi
   const first = others[0];
   if (!first) return null;
   const names = [...new Set(others.map((e) => String(e.data.stack).slice(0, 80)))].join(', ');
-  const seqs =
-    others.length > 5
-      ? `${others
-          .slice(0, 5)
-          .map((e) => e.seq)
-          .join(', ')}…`
-      : others.map((e) => e.seq).join(', ');
+  const seqs = `${others
+    .slice(0, 5)
+    .map((e) => e.seq)
+    .join(', ')}${others.length > 5 ? '…' : ''}`;
   return {
     kind: 'tampered',
     seq: first.seq,
