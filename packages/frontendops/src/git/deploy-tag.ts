@@ -19,6 +19,8 @@ import { assertCommitSha } from './validate.ts';
 
 export const DEPLOY_TAG_PREFIX = 'dashboard-deploy-';
 const TAG_NAME = /^dashboard-deploy-(\d{8})-(\d+)$/;
+// A tag's name, or a folder of tags ("<name>/x"): git can make no tag where one exists below it.
+const NAME_TAKEN = /^dashboard-deploy-(\d{8})-(\d+)(?:$|\/)/;
 // Losing the race for a name this many times in a row means something else is wrong.
 const MAX_ATTEMPTS = 5;
 // More deploys than any day has: a number past it was pushed by someone, and is not counted from.
@@ -57,13 +59,14 @@ export async function createDeployTag(
   checkInput(input);
   const day = formatDay(input.now ?? new Date());
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const tags = await listDeployTags(host);
+    const listed = await host.listTags(DEPLOY_TAG_PREFIX);
+    const tags = deployTagsOf(listed);
     // This deployment's tag says what it made live: a tag pushed ahead with its deploy id and any
     // other build, stack or audit head is not it (nor is one moved: listDeployTags), and the true
     // one is made beside it. Its request words are not compared: they are words, not the record.
     const existing = tags.find((t) => t.deployId === input.deployId && recordsSame(t, input));
     if (existing) return { ...withoutTrailers(existing), created: false };
-    const name = `${DEPLOY_TAG_PREFIX}${day}-${nextNumber(tags, day)}`;
+    const name = `${DEPLOY_TAG_PREFIX}${day}-${nextNumber(listed, day)}`;
     try {
       const tag = await host.createTag({ name, sha: input.sha, message: formatDeployMessage(input) });
       return { ...tag, created: true };
@@ -80,7 +83,10 @@ export async function createDeployTag(
 }
 
 export async function listDeployTags(host: GitHost): Promise<DeployTag[]> {
-  const tags = await host.listTags(DEPLOY_TAG_PREFIX);
+  return deployTagsOf(await host.listTags(DEPLOY_TAG_PREFIX));
+}
+
+function deployTagsOf(tags: readonly TagInfo[]): DeployTag[] {
   return tags
     .filter((t) => TAG_NAME.test(t.name))
     .map((t) => {
@@ -311,12 +317,14 @@ function withoutTrailers(tag: DeployTag): TagInfo {
 /**
  * The number after the highest one of the day; past DAY_NUMBERS_MAX, the lowest free one. A tag
  * anyone pushed numbered 99999999999999999999 would otherwise use up the names: its next number is
- * itself to a double, and one of hundreds of digits no ref name can hold.
+ * itself to a double, and one of hundreds of digits no ref name can hold. Every tag counts, deploy
+ * tag or not, and so does a folder of tags: one pushed as `<name>/x` would otherwise keep git from
+ * making `<name>` on every attempt.
  */
 function nextNumber(tags: readonly TagInfo[], day: string): number {
   const used = new Set<number>();
   for (const tag of tags) {
-    const match = TAG_NAME.exec(tag.name);
+    const match = NAME_TAKEN.exec(tag.name);
     const n = Number(match?.[2]);
     if (match?.[1] === day && n <= DAY_NUMBERS_MAX) used.add(n);
   }

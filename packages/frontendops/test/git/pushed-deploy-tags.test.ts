@@ -103,6 +103,20 @@ describe('a deploy tag numbered past any day of deploys', () => {
   });
 });
 
+describe('a tag named as a folder of the next deploy tag', () => {
+  it('does not block the name: git cannot make a tag where a tag below it exists, so it is skipped', async () => {
+    // refs/tags/<day>-1/x makes refs/tags/<day>-1 impossible to create ("cannot lock ref").
+    await repo.git(['tag', `${DAY}-1/x`, repo.commits.init]);
+    await push(`${DAY}-2/deeper/still`, repo.commits.init, 'pushed');
+    const first = await createDeployTag(host, deployment(repo.commits.dashboard1, '0000000001'));
+    const second = await createDeployTag(host, deployment(repo.commits.dashboard2, '0000000002'));
+    expect([first.name, second.name]).toEqual([`${DAY}-3`, `${DAY}-4`]);
+    expect(first.created && second.created).toBe(true);
+    // Not a deploy tag to the readers: no deployment is named beside it.
+    expect((await listDeployTags(host)).map((t) => t.name)).toEqual([`${DAY}-4`, `${DAY}-3`]);
+  });
+});
+
 describe('a deploy tag moved, or pushed for a deployment on another commit', () => {
   it('is no deployment tag to the readers: not named beside the deployment, not an audit anchor', async () => {
     const real = deployment(repo.commits.dashboard2);
