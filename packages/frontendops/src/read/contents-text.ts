@@ -31,12 +31,22 @@ function commitLines(commits: ReleaseCommits): string[] {
     if (commits.direction === 'same') return [`${heading.same}.`];
     return commits.note ? [`Commits: not shown (${commits.note}).`] : [];
   }
-  const more = commits.truncated ? ', and more' : '';
-  return [
-    `${heading[commits.direction]} (${commits.commits.length}${more}):`,
-    ...commits.commits.map(
+  const listed = (title: string, list: Pick<ReleaseCommits, 'commits' | 'truncated'>) => [
+    `${title} (${list.commits.length}${list.truncated ? ', and more' : ''}):`,
+    ...list.commits.map(
       (c) =>
         `  ${c.shortSha} ${c.message.split('\n')[0] ?? ''} — ${c.author}${c.date ? `, ${c.date.slice(0, 10)}` : ''}`,
     ),
   ];
+  const other = commits.otherWay;
+  return [
+    ...listed(heading[commits.direction], commits),
+    ...(other ? listed(OTHER_WAY[commits.direction === 'back' ? 'back' : 'forward'], other) : []),
+  ];
 }
+
+/** The commits the other way (ReleaseCommits otherWay), by the direction of the first list. */
+export const OTHER_WAY = {
+  forward: 'Commits of the live release this one does not have',
+  back: 'Commits this rollback brings that the live release does not have',
+} as const;

@@ -74,9 +74,13 @@ export async function readReleaseCommits(
             ['forward', forward],
             ['back', back],
           ];
-    for (const [direction, read] of order) {
+    for (const [i, [direction, read]] of order.entries()) {
       const found = await read();
-      if (found.commits.length > 0) return { direction, ...found };
+      if (found.commits.length === 0) continue;
+      // Both ways only where history was rewritten (a force-push): a deploy that also takes away
+      // commits of the live release, or a rollback that also brings commits never live, says so.
+      const other = i === 0 ? await order[1]?.[1]() : undefined;
+      return { direction, ...found, ...(other && other.commits.length > 0 ? { otherWay: other } : {}) };
     }
     return {
       direction: 'unknown',

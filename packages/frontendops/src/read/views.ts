@@ -306,6 +306,12 @@ export const releaseCommits = z.object({
   commits: z.array(commitView).describe('Newest first'),
   truncated: z.boolean(),
   note: z.string().optional().describe('Why no commits are shown, when none are'),
+  otherWay: z
+    .object({ commits: z.array(commitView), truncated: z.boolean() })
+    .optional()
+    .describe(
+      "Only when history was rewritten (e.g. a force-push): forward, the live release's commits this one does not have; back, the commits a rollback brings that the live release does not have",
+    ),
 });
 export type ReleaseCommits = z.infer<typeof releaseCommits>;
 

@@ -1,3 +1,4 @@
+import { OTHER_WAY } from '../../../read/contents-text.ts';
 import type { PlanContents, ReleaseCommits } from '../../types.ts';
 import { plural, shortSha } from '../format.ts';
 
@@ -27,19 +28,19 @@ export function ReleaseContents(props: {
         <section className="contents-commits" aria-label="Commits">
           <h3>{HEADING[commits.direction](commits.commits.length, commits.truncated)}</h3>
           {commits.commits.length > 0 ? (
-            <ul className="commits">
-              {commits.commits.map((c) => (
-                <li key={c.sha}>
-                  <code>{shortSha(c.sha)}</code> <span className="subject">{c.message.split('\n')[0]}</span>{' '}
-                  <span className="muted">
-                    — {c.author}
-                    {c.date && `, ${c.date.slice(0, 10)}`}
-                  </span>
-                </li>
-              ))}
-            </ul>
+            <CommitList commits={commits.commits} />
           ) : (
             commits.note && <p className="muted">Not shown: {commits.note}.</p>
+          )}
+          {commits.otherWay && (
+            <>
+              <h3>
+                {OTHER_WAY[commits.direction === 'back' ? 'back' : 'forward']}:{' '}
+                {plural(commits.otherWay.commits.length, 'commit')}
+                {commits.otherWay.truncated ? ' and more' : ''}
+              </h3>
+              <CommitList commits={commits.otherWay.commits} />
+            </>
           )}
         </section>
       )}
@@ -87,5 +88,21 @@ export function ReleaseContents(props: {
         </section>
       )}
     </div>
+  );
+}
+
+function CommitList(props: { commits: ReleaseCommits['commits'] }) {
+  return (
+    <ul className="commits">
+      {props.commits.map((c) => (
+        <li key={c.sha}>
+          <code>{shortSha(c.sha)}</code> <span className="subject">{c.message.split('\n')[0]}</span>{' '}
+          <span className="muted">
+            — {c.author}
+            {c.date && `, ${c.date.slice(0, 10)}`}
+          </span>
+        </li>
+      ))}
+    </ul>
   );
 }
