@@ -5,8 +5,9 @@
  *
  * A browser signs in with a sign-in address (`/?signin=<code>`), never with the token: an address a
  * browser opens stays in its history, so what it carries must be worthless once used. A code works
- * once, within SIGN_IN_TTL_MS of being made (the console prints one at start, and a new one whenever
- * one is refused; its token's holder asks for more at POST /api/sign-in-address). Its GET spends it and
+ * once, within SIGN_IN_TTL_MS of being made (the console prints one at start, and a new one when one is
+ * refused while the last it printed so is spent or stale; its token's holder asks for more at POST
+ * /api/sign-in-address). Its GET spends it, unless the browser says it only prefetches it, and
  * answers the page with the new session id in the page itself (a meta element, `no-store`), never in
  * an address: a page that then fails to load leaves only a spent code in the address bar. The page
  * moves the id into its sessionStorage (its own origin, port included) and the code out of the address.
@@ -29,7 +30,10 @@ import { isLoopbackBind, loopbackHostNames } from '../loopback.ts';
 export const SESSION_TTL_MS = 12 * 60 * 60_000;
 /** How long a sign-in address works, unused (it works once). */
 export const SIGN_IN_TTL_MS = 15 * 60_000;
-/** Unused sign-in codes kept at most (the oldest goes first): each refused sign-in makes one. */
+/**
+ * Unused sign-in codes kept at most (the oldest goes first). Only the token's holder makes them
+ * without end: a refused sign-in makes one only while none it made is live (issueOnRefusal).
+ */
 const MAX_SIGN_IN_CODES = 64;
 const MIN_TOKEN_LENGTH = 16;
 
@@ -60,8 +64,21 @@ export function createSessions(now: () => number = Date.now) {
 /** The sign-in codes of one console: random, each working once, within SIGN_IN_TTL_MS. */
 export function createSignIns(now: () => number = Date.now) {
   const codes = secrets(now);
+  const issue = () => codes.add(SIGN_IN_TTL_MS, MAX_SIGN_IN_CODES);
+  /** The code the last refused sign-in made. */
+  let refusals: string | undefined;
   return {
-    issue: () => codes.add(SIGN_IN_TTL_MS, MAX_SIGN_IN_CODES),
+    issue,
+    /**
+     * A new code for a refused sign-in, or null while the one the last refusal made is live (unused,
+     * within SIGN_IN_TTL_MS): a local process can send refused sign-ins without end, and a code each
+     * would fill the terminal and push the operator's unused codes out.
+     */
+    issueOnRefusal(): string | null {
+      if (refusals !== undefined && codes.has(refusals)) return null;
+      refusals = issue();
+      return refusals;
+    },
     /** True for a live code, which is spent by it. */
     redeem: (code: string) => codes.take(code),
   };
@@ -97,6 +114,18 @@ export function refuseMutation(req: IncomingMessage, access: Access): string | n
 export function fromAnotherPage(req: IncomingMessage): boolean {
   const site = header(req, 'sec-fetch-site');
   return site !== undefined && site !== 'same-origin' && site !== 'none';
+}
+
+/**
+ * A browser's own word that it fetches the address ahead of a navigation that may never come: a
+ * prefetch or prerender (Sec-Purpose: `prefetch`, `prefetch;prerender`, …, as Chromium marks what it
+ * loads while an address is typed), Chromium's `<link rel=prefetch>` (Purpose: prefetch), Firefox
+ * before 115 (X-moz: prefetch), Safari (X-Purpose: preview). Such a request must spend no sign-in code.
+ */
+export function isSpeculative(req: IncomingMessage): boolean {
+  return ['sec-purpose', 'purpose', 'x-moz', 'x-purpose'].some((name) =>
+    /^\s*(prefetch|preview)\b/i.test(header(req, name) ?? ''),
+  );
 }
 
 /** A browser's Origin header, when present, must name this very server (scheme + Host). */

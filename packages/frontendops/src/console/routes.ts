@@ -156,9 +156,10 @@ export interface RouteContext {
   token: string;
   /** Browser sessions, started by sign-in addresses (the page sends its id as a bearer; it is never the token). */
   sessions: Sessions;
-  /** The live sign-in codes; signInAddress makes one into an address. */
+  /** The live sign-in codes; signInAddress makes a new one into an address, addressOf a given one. */
   signIns: SignIns;
   signInAddress: () => string;
+  addressOf: (code: string) => string;
   onRefusedSignIn: ((address: string) => void) | undefined;
   uiDir: string;
   port: number;

@@ -25,6 +25,7 @@ import {
   fromAnotherPage,
   isAllowedHost,
   isSameOrigin,
+  isSpeculative,
   refuseMutation,
   SIGN_IN_TTL_MS,
 } from './auth.ts';
@@ -73,8 +74,9 @@ export interface ConsoleOptions {
   /** How long a change waits for the CDN to serve it (verifyServed); default verifyServed's. */
   verifyTimeoutMs?: number;
   /**
-   * Told a new sign-in address whenever one is refused (used, stale or wrong), for the terminal the
-   * operator started the console from: the next browser or tab signs in with it.
+   * Told a new sign-in address when one is refused (used, stale or wrong) and the last it was told
+   * is used or stale, for the terminal the operator started the console from: the next browser or
+   * tab signs in with it.
    */
   onRefusedSignIn?: (address: string) => void;
 }
@@ -123,6 +125,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     sessions: createSessions(),
     signIns: createSignIns(),
     signInAddress: () => '',
+    addressOf: () => '',
     onRefusedSignIn: options.onRefusedSignIn,
     uiDir,
     port: 0,
@@ -138,7 +141,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   });
   const listening = await listen(server, { port: options.port ?? 0, host });
   context.port = listening.port;
-  context.signInAddress = () => `${listening.origin}/?signin=${context.signIns.issue()}`;
+  context.addressOf = (code) => `${listening.origin}/?signin=${code}`;
+  context.signInAddress = () => context.addressOf(context.signIns.issue());
 
   return {
     url: `${listening.origin}/`,
@@ -196,7 +200,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
  * `/?signin=<code>`: a live code is spent, and the page is answered with a new session's id in it
  * (serveIndex; `no-store`), never in an address, so whatever the browser keeps of this address is a
  * spent code (see auth.ts). Any other code, or an older console's `?token=`, signs nothing in: the
- * answer says what to do, and the terminal the console runs in is told a new address.
+ * answer says what to do, and the terminal the console runs in is told a new address, one at a time
+ * (auth.ts issueOnRefusal).
  */
 async function signIn(
   req: IncomingMessage,
@@ -211,19 +216,30 @@ async function signIn(
       res,
       'A sign-in address signs in only when opened as it is (pasted in the address bar, or from the terminal), never from another page; this request spent nothing.\n',
     );
+  // A browser's prefetch or prerender (an address being typed, say) would spend the code on a page
+  // nobody may open: not a success, so the browser drops it and asks again when it is opened.
+  if (isSpeculative(req))
+    return refuseSignIn(
+      res,
+      'A sign-in address is not prefetched nor prerendered: this request spent nothing. Open the address to sign in.\n',
+      503,
+    );
   if (context.signIns.redeem(presented))
     return serveIndex(res, context.uiDir, { session: context.sessions.start() });
-  context.onRefusedSignIn?.(context.signInAddress());
+  const fresh = context.signIns.issueOnRefusal();
+  if (fresh !== null) context.onRefusedSignIn?.(context.addressOf(fresh));
   refuseSignIn(
     res,
     `This sign-in address signs nothing in: it was used already (each works once), is older than ${SIGN_IN_TTL_MS / 60_000} minutes, or is not this console's.\n` +
-      'The terminal running this console (`frontendops console`, or `npm start`) has just printed a new one; ' +
+      (fresh !== null
+        ? 'The terminal running this console (`frontendops console`, or `npm start`) has just printed a new one; '
+        : 'The newest sign-in address the terminal running this console (`frontendops console`, or `npm start`) printed still works (a refused one prints a new one only once that one is used or stale); ') +
       'for the console `npm start` serves, `npx frontendops console` in its directory prints one too. Open that one.\n',
   );
 }
 
-function refuseSignIn(res: ServerResponse, message: string): void {
-  res.writeHead(403, {
+function refuseSignIn(res: ServerResponse, message: string, status = 403): void {
+  res.writeHead(status, {
     ...SECURITY_HEADERS,
     'content-type': 'text/plain; charset=utf-8',
     'cache-control': 'no-store',

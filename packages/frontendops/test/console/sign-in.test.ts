@@ -85,7 +85,8 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
     for (const wrong of ['not-a-code-of-this-console', '']) {
       const refused = await fetch(`${server.url}?signin=${wrong}`, { redirect: 'manual' });
       expect(refused.status, wrong).toBe(403);
-      expect(await refused.text()).toMatch(/printed a new one/);
+      // The refusal of the token above printed a new address: these point to it.
+      expect(await refused.text()).toMatch(/printed still works/);
     }
     const signedIn = await fetch(server.signInAddress(), { redirect: 'manual' });
     expect(signedIn.status).toBe(200);
@@ -141,6 +142,88 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
     }
   });
 
+  it("a local process's refused sign-ins print one new address, not one each, and never push the operator's out", async () => {
+    const { t } = started();
+    const told: string[] = [];
+    const server = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+      onRefusedSignIn: (address) => told.push(address),
+    });
+    try {
+      const address = server.signInAddress();
+      // A process of this machine sends what headers it likes: none says another page sent these.
+      // Well past how many unused codes the console keeps.
+      const said: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        const refused = await fetch(`${server.url}?signin=guess${i}`);
+        expect(refused.status).toBe(403);
+        said.push(await refused.text());
+      }
+      // The operator's address still signs in.
+      expect(sessionInPage(await (await fetch(address)).text())).not.toBeNull();
+      expect(told).toHaveLength(1);
+      // The later answers say which address works.
+      for (const words of said.slice(1))
+        expect(words).toMatch(
+          /newest sign-in address the terminal running this console .*printed still works/,
+        );
+      // The printed one works too; used, the next refusal prints another.
+      expect(sessionInPage(await (await fetch(told[0] as string)).text())).not.toBeNull();
+      expect((await fetch(`${server.url}?signin=again`)).status).toBe(403);
+      expect(told).toHaveLength(2);
+      expect(told[1]).not.toBe(told[0]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a browser's prefetch or prerender of a sign-in address spends nothing and prints nothing", async () => {
+    const { t } = started();
+    const told: string[] = [];
+    const server = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+      onRefusedSignIn: (address) => told.push(address),
+    });
+    try {
+      const address = server.signInAddress();
+      // As browsers mark them: Chromium's prerender of an address being typed (Sec-Purpose
+      // "prefetch;prerender", a navigation no page started), its prefetches, Chromium's <link
+      // rel=prefetch> (Purpose), Firefox before 115 (X-moz), Safari (X-Purpose).
+      const speculative: Record<string, string>[] = [
+        {
+          'sec-purpose': 'prefetch;prerender',
+          'sec-fetch-site': 'none',
+          'sec-fetch-mode': 'navigate',
+          'sec-fetch-dest': 'document',
+        },
+        { 'sec-purpose': 'prefetch', 'sec-fetch-site': 'none' },
+        { 'sec-purpose': 'prefetch;anonymous-client-ip' },
+        { purpose: 'prefetch' },
+        { 'x-moz': 'prefetch' },
+        { 'x-purpose': 'preview' },
+      ];
+      for (const headers of speculative) {
+        for (const presented of [address, `${server.url}?signin=not-a-code`]) {
+          const answer = await fetch(presented, { headers });
+          expect(answer.status, JSON.stringify(headers)).toBe(503);
+          expect(answer.headers.get('cache-control')).toBe('no-store');
+          const said = await answer.text();
+          expect(sessionInPage(said)).toBeNull();
+          expect(said).toMatch(/prefetch.*spent nothing/);
+        }
+      }
+      expect(told).toEqual([]);
+      // Opened for real, it signs in.
+      expect(sessionInPage(await (await fetch(address)).text())).not.toBeNull();
+    } finally {
+      await server.close();
+    }
+  });
+
   it("another web page cannot flood the terminal with refused sign-ins, nor push the operator's address out", async () => {
     const { t } = started();
     const told: string[] = [];
@@ -189,5 +272,20 @@ describe('sign-in codes', () => {
     now += 1;
     expect(codes.redeem(stale)).toBe(false);
     expect(codes.redeem('')).toBe(false);
+  });
+
+  it('a refused sign-in makes one only while none a refusal made is live', () => {
+    let now = 1_000_000;
+    const codes = createSignIns(() => now);
+    const first = codes.issueOnRefusal();
+    expect(first).not.toBeNull();
+    expect(codes.issueOnRefusal()).toBeNull();
+    // Stale: the next refusal makes another; used: so does the one after.
+    now += SIGN_IN_TTL_MS;
+    const second = codes.issueOnRefusal();
+    expect([second === null, second === first]).toEqual([false, false]);
+    expect(codes.issueOnRefusal()).toBeNull();
+    expect(codes.redeem(second as string)).toBe(true);
+    expect(codes.issueOnRefusal()).not.toBeNull();
   });
 });
