@@ -40,15 +40,17 @@ export const localEnvFile = (cwd: string) => join(resolve(cwd), LOCAL_DIR, 'env.
 
 /**
  * The running local environment, or null when none runs (a stale file of a dead process is ignored).
- * Only a file of the user's own, which no one else may read (mode 0600, as writeLocalEnv makes it), is
- * believed (private-file.ts): it says where the local environment's buckets and its console are, so
- * another user who planted one would have deploys sent to their server, and `frontendops console`
- * print their address as the console's. Any other is refused, in words saying what to do.
+ * Only a file of the user's own, which no one else may read (mode 0600, as writeLocalEnv makes it), in
+ * a folder no one else owns or may write (0700, as `dev` makes it), is believed (private-file.ts): it
+ * says where the local environment's buckets and its console are, so another user who planted one
+ * would have deploys sent to their server, and `frontendops console` print their address as the
+ * console's. Any other is refused, in words saying what to do; so is one that cannot be opened
+ * (whether a local environment runs is not known then).
  */
 export async function findLocalEnv(cwd: string): Promise<LocalEnv | null> {
-  const file = await readPrivateFile(localEnvFile(cwd));
+  const file = await readPrivateFile(localEnvFile(cwd), { ownDirectory: true });
   if (!('text' in file)) {
-    if (file.problem === 'missing' || file.problem === 'unopened') return null;
+    if (file.problem === 'missing') return null;
     throw untrusted(file);
   }
   const { text } = file;
@@ -81,10 +83,26 @@ export async function writeLocalEnv(cwd: string, env: LocalEnv): Promise<void> {
 }
 
 const SHOWN = join(LOCAL_DIR, 'env.json');
-const REMOVE = `Nothing was done. If you did not write it, remove it (\`rm ${SHOWN}\`); \`npm start\` (frontendops dev) writes a new one, yours alone, when it starts.`;
+const REMOVE_FILE = `remove it (\`rm ${SHOWN}\`); \`npm start\` (frontendops dev) writes a new one, yours alone, when it starts.`;
+const REMOVE = `Nothing was done. If you did not write it, ${REMOVE_FILE}`;
 
-function untrusted(file: Exclude<PrivateFileRead, { text: string } | { problem: 'missing' | 'unopened' }>) {
+const IN_FOLDER = `so ${SHOWN} in it is not believed: whoever can write the folder can replace it, and choose where the local environment and its console are (their own servers, say). Nothing was done.`;
+const REMOVE_FOLDER = `remove it (\`rm -r ${LOCAL_DIR}\`: the local environment's buckets and their history are in it), and \`npm start\` (frontendops dev) makes a new one, yours alone`;
+
+function untrusted(file: Exclude<PrivateFileRead, { text: string } | { problem: 'missing' }>) {
   switch (file.problem) {
+    case 'unopened':
+      return configurationError(
+        `${SHOWN} could not be opened (${file.error.code ?? file.error.message}), so whether a local environment runs here is not known. Nothing was done. \`ls -l ${SHOWN}\` shows whose it is: if it is yours, \`chmod 600 ${SHOWN}\`; if not, ${REMOVE_FILE}`,
+      );
+    case 'open-directory':
+      return configurationError(
+        `${LOCAL_DIR} may be written by others than you (mode ${file.mode}), ${IN_FOLDER} If it is yours and no one else wrote in it, \`chmod 700 ${LOCAL_DIR}\`; if you are not sure, ${REMOVE_FOLDER}.`,
+      );
+    case 'foreign-directory':
+      return configurationError(
+        `${LOCAL_DIR} belongs to another user (uid ${file.uid}; you are uid ${file.me}), ${IN_FOLDER} Have its owner (or root) ${REMOVE_FOLDER}.`,
+      );
     case 'shared':
       return configurationError(
         `${SHOWN} can be read by others than you (mode ${file.mode}), so it is not believed: it holds the local environment's key and its console's token, and names where they are, which anyone could have written. ${REMOVE} If it is yours and no one else could have changed it, \`chmod 600 ${SHOWN}\`.`,

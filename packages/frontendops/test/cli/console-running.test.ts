@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { type LocalEnv, writeLocalEnv } from '../../src/stacks/local-env-file.ts';
+import { runCli } from '../support/cli.ts';
 import { sessionInPage } from '../support/console-sign-in.ts';
 import { cli } from '../support/run-cli.ts';
 
@@ -43,7 +44,8 @@ const printedAddress = (stdout: string) => /^FrontendOps console: (\S+)$/m.exec(
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'frontendops-console-running-'));
-  await mkdir(join(dir, '.frontendops'));
+  // As `dev` makes it: its owner's only.
+  await mkdir(join(dir, '.frontendops'), { mode: 0o700 });
   server = await startConsole({
     config: defaultConfig(),
     stacks: ['local'],
@@ -124,6 +126,65 @@ describe('frontendops console beside npm start', () => {
       }
     } finally {
       await theirs.close();
+    }
+  });
+
+  it('an env.json in a .frontendops others may write, or another user owns, is not believed: says what to do', async () => {
+    const folder = join(dir, '.frontendops');
+    // A genuine env.json (0600, ours), in a folder whoever else may write could have put it in.
+    await announce(server);
+    try {
+      await chmod(folder, 0o775);
+      const open = await runConsole();
+      expect(open.code).not.toBe(0);
+      expect(open.stdout).not.toMatch(/FrontendOps console:/);
+      expect(open.stderr).toMatch(
+        /\.frontendops may be written by others than you \(mode 0775\), so \.frontendops\/env\.json in it is not believed: .*`chmod 700 \.frontendops`.*`rm -r \.frontendops`/,
+      );
+      if (process.getuid?.() === 0) {
+        await chmod(folder, 0o700);
+        await chown(folder, 4242, 4242);
+        const foreign = await runConsole();
+        expect(foreign.code).not.toBe(0);
+        expect(foreign.stdout).not.toMatch(/FrontendOps console:/);
+        expect(foreign.stderr).toMatch(
+          /\.frontendops belongs to another user \(uid 4242; you are uid 0\), so \.frontendops\/env\.json in it is not believed/,
+        );
+      }
+    } finally {
+      if (process.getuid?.() === 0) await chown(folder, 0, 0);
+      await chmod(folder, 0o700);
+    }
+  });
+
+  it('an env.json you may not open is said so, not taken as no local environment', async () => {
+    const file = join(dir, '.frontendops', 'env.json');
+    await announce(server);
+    const said =
+      /\.frontendops\/env\.json could not be opened \(EACCES\), so whether a local environment runs here is not known\. Nothing was done\./;
+    if (process.getuid?.() !== 0) {
+      await chmod(file, 0o000);
+      try {
+        const run = await cli(['status'], { env, cwd: dir });
+        expect(run.code).not.toBe(0);
+        expect(run.stderr).toMatch(said);
+      } finally {
+        await chmod(file, 0o600);
+      }
+      return;
+    }
+    // Root opens any file: the CLI runs as another user (nobody), who may enter the directory but
+    // not open root's env.json (0600).
+    await chmod(dir, 0o755);
+    await chmod(join(dir, '.frontendops'), 0o755);
+    try {
+      const run = await runCli(['status'], { ...env, HOME: dir }, dir, { uid: 65534, gid: 65534 });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(said);
+      expect(run.stderr).not.toMatch(/no local environment runs/);
+    } finally {
+      await chmod(join(dir, '.frontendops'), 0o700);
+      await chmod(dir, 0o700);
     }
   });
 });

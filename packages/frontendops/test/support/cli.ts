@@ -1,5 +1,5 @@
 /** Runs the real CLI (bin/frontendops.js) in a child process, as a user would; tracked for cleanup. */
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { spawnTracked } from './processes.ts';
 
@@ -16,13 +16,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `env` is added to the test process's variables; undefined unsets one (a set but empty one is a value). */
+/**
+ * `env` is added to the test process's variables; undefined unsets one (a set but empty one is a value).
+ * `as`: another user to run it as (a test running as root).
+ */
 export function startCli(
   args: string[],
   env: Record<string, string | undefined> = {},
   cwd?: string,
+  as: Pick<SpawnOptions, 'uid' | 'gid'> = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawnTracked(process.execPath, [BIN, ...args], {
+    ...as,
     cwd: cwd ?? process.cwd(),
     env: { ...process.env, FRONTENDOPS_DEBUG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,8 +46,12 @@ export function startCli(
   return { child, done };
 }
 
-export const runCli = (args: string[], env: Record<string, string | undefined> = {}, cwd?: string) =>
-  startCli(args, env, cwd).done;
+export const runCli = (
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd?: string,
+  as: Pick<SpawnOptions, 'uid' | 'gid'> = {},
+) => startCli(args, env, cwd, as).done;
 
 /** Waits (bounded) until the child prints something matching `pattern` on stderr. */
 export function waitForStderr(
