@@ -93,6 +93,7 @@ import {
   auditRelease,
   DRY_RUN_REFUSED,
   deploymentRecord,
+  failedStaysLive,
   finishedBefore,
   finishedFirstRecord,
   ownEntryHead,
@@ -279,10 +280,11 @@ export async function finishSyncedAtomic(
     const pending = await atomic.readPending();
     // Finished when it went live, by the rule the next run finishes it by (settleAtomic: switched,
     // or the store serves what its switch wrote); any other is not waiting for this.
-    let held =
+    const checked =
       pending?.plan.deployId === deployId
         ? await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending))
         : null;
+    let held = checked?.pending ?? null;
     if (held && !held.switched && switchedLive(held, (await requireReleaseStore(site).read()).value))
       held = await afterSwitch(site, held, nowOf(options), lock);
     if (pending && held?.switched) {
@@ -291,6 +293,7 @@ export async function finishSyncedAtomic(
         const { record, auditHead } = finished;
         // The CDN does not serve it: switch back, as a deploy run in one go does.
         if (record.outcome === 'failed' && options.rollbackOnFailure !== false) {
+          if (checked?.fromDriftOnly) throw notSwitchedBackToDrift(pending.plan);
           const back = await switchBackAfterFailure(site, pending.plan, {
             ...options,
             lock,
@@ -748,7 +751,7 @@ export async function checkAtomicPending(
   pending: AtomicPending,
   known?: LiveRead,
 ): Promise<AtomicPending> {
-  return heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending, known));
+  return (await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending, known))).pending;
 }
 
 /** checkAtomicPending for a reader that holds no lock: status, a dry run (live.ts checkUnlocked). */
@@ -782,10 +785,17 @@ export const checkAtomicPendingUnlocked = (
  * - the state its switch wrote names the canary its pointer does. A state changed since by a change
  *   whose own entry bound it (a preview asked for meanwhile) is not bound again.
  * `known`: the live pointer as assertAtomicPendingSound read it (not read again). Refused TAMPERED
- * with nothing written (live.ts forgedPending); returns the record to finish with.
+ * with nothing written (live.ts forgedPending); returns the record to finish with, and whether its
+ * switch was held only to its recorded drift (fromDriftOnly): then what it switched from is the
+ * record's word alone, which a failed verification does not switch back to (notSwitchedBackToDrift).
  */
-async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRead): Promise<AtomicPending> {
+async function heldToItsWrites(
+  site: Site,
+  record: AtomicPending,
+  known: LiveRead,
+): Promise<{ pending: AtomicPending; fromDriftOnly: boolean }> {
   let pending = record;
+  let fromDriftOnly = false;
   const { plan } = pending;
   const prefix = site.target.statePrefix;
   const what = `${pending.op} ${plan.deployId} of ${String(plan.commit).slice(0, 7)}`;
@@ -844,10 +854,13 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
       drift !== undefined &&
       (drift === null || isRecord(drift)) &&
       samePointer(plan.pointerBefore, drift as ReleasePointer | null);
-    if (before && from !== releaseIdFor(before) && !first && !fromDrift) {
-      throw refuse(
-        `names ${what}, switched from a release the live pointer does not keep before it (${String(from).slice(0, 40)})`,
-      );
+    if (before && from !== releaseIdFor(before) && !first) {
+      if (!fromDrift) {
+        throw refuse(
+          `names ${what}, switched from a release the live pointer does not keep before it (${String(from).slice(0, 40)})`,
+        );
+      }
+      fromDriftOnly = true;
     }
   }
   // A migration's switch (migrationSwitch) is the stack's first atomic switch, to the release the
@@ -951,12 +964,12 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
     ...pending,
     ...(pending.indexes ? { indexes: written } : {}),
   };
-  if (!pending.switched || pending.stateDigest === undefined) return held;
+  if (!pending.switched || pending.stateDigest === undefined) return { pending: held, fromDriftOnly };
   if (stateStored.missing || digestOrNull(stateStored.value) !== pending.stateDigest) {
     // Changed since its switch: by a change that bound it itself, or around the chain, which
     // `audit verify` reports. Either way, this finish does not vouch for it.
     const { stateDigest: _changedSince, ...rest } = held;
-    return rest;
+    return { pending: rest, fromDriftOnly };
   }
   const canary = (state.canary ?? null) as { releaseId?: unknown; weight?: unknown } | null;
   const agrees =
@@ -967,7 +980,22 @@ async function heldToItsWrites(site: Site, record: AtomicPending, known: LiveRea
   if (!agrees) {
     throw refuse(`names ${what}, whose state names another canary than its switch sends visitors to`);
   }
-  return held;
+  return { pending: held, fromDriftOnly };
+}
+
+/**
+ * A synced change that failed verification and was held only to its recorded drift (heldToItsWrites
+ * fromDriftOnly): what it switched from is what its crash-recovery record says the store held, which
+ * no entry binds and whoever can write the state bucket can name (any kept release). It stays live,
+ * recorded as failed; the operator chooses what to serve.
+ */
+function notSwitchedBackToDrift(plan: AtomicPlan): FrontendOpsError {
+  return new FrontendOpsError(
+    'CONFLICT',
+    `${failedStaysLive(plan)}. It switched from ${describePointer(plan.pointerBefore)}, which its crash-recovery record ${ATOMIC_PENDING} (bound by no audit entry) says the release store held outside FrontendOps when it was planned: it was not switched back there on its own, and the site stays as it is. ` +
+      `Choose what to serve: \`frontendops status\` shows what is served, \`frontendops history\` what was live; then \`frontendops rollback --to <deployId|commit>\`, or deploy a build.`,
+    { details: { object: ATOMIC_PENDING } },
+  );
 }
 
 /** Server-side copies from the artifacts bucket: hashed assets, then other files, then HTML. */

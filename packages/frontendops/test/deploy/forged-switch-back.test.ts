@@ -162,3 +162,45 @@ describe('atomic: a synced deploy whose atomic/pending.json was edited before in
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });
+
+describe('atomic: a synced deploy whose record names a kept release as both what it switched from and its drift', () => {
+  // Held to its recorded drift alone (what the store held when its run planned): a record whoever can
+  // write the state bucket can make, naming any kept release. Before, a failed verification switched
+  // back to that release, which nobody asked for; now the finish stops there, and the operator chooses.
+  const env = deployedAtomicEnvFor({ stack: 'forged-drift-switch-back' }, [V1, V2, V3], 2);
+
+  it('is recorded as failed, not switched back: the site stays as it is, and the refusal says what to run', async () => {
+    const t = env();
+    const key = `${t.target.statePrefix}atomic/pending.json`;
+    const synced = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    const pending = JSON.parse((await t.site.state.get(key))?.body.toString('utf8') ?? '');
+    const v1 = (await t.site.records.readPointer())?.value.releases.find((r) => r.commit === V1);
+    if (!v1) throw new Error('v1 is kept');
+    const from = { ...pending.plan.pointerBefore, live: releaseIdFor(v1) };
+    await t.site.state.put(
+      key,
+      JSON.stringify({ ...pending, drift: from, plan: { ...pending.plan, pointerBefore: from } }),
+      { contentType: 'application/json' },
+    );
+    const served = (await t.store().read()).value;
+    // The "CDN" answers with a page that is not V3's: verification fails.
+    const error = await refusal(
+      finishSyncedDeploy(t.site, synced.deployId, {
+        request: request(),
+        verifyTimeoutMs: 200,
+        fetch: async () => new Response('<html>stale</html>', { status: 200 }),
+      }),
+    );
+    expect(isFrontendOpsError(error, 'CONFLICT'), String(error)).toBe(true);
+    expect(error.message).toMatch(/not switched back .*frontendops rollback --to/);
+    expect((await t.store().read()).value).toEqual(served);
+    expect((await t.site.records.readPointer())?.value.commit).toBe(V3);
+    expect((await t.site.records.readRecord(synced.deployId))?.outcome).toBe('failed');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+});
