@@ -804,8 +804,11 @@ async function heldToItsWrites(
   const manifests = manifestCache(site);
   const [stateStored, served] = await Promise.all([
     readStored(ATOMIC_STATE),
-    pending.switched ? requireReleaseStore(site).read() : Promise.resolve(null),
+    requireReleaseStore(site).read(),
   ]);
+  // Not marked switched, but the store names what its switch wrote: finished as switched
+  // (switchedLive), so held as a switched one is.
+  const wentLive = switchedLive(pending, served.value);
   const kept = new Set((known.pointer?.value.releases ?? []).map((r) => releaseIdFor(r)));
   // Whether an entry other than this operation's own binds atomic state: a switch "from nothing"
   // is only a stack's first. Its own entry (it stopped after it) may be followed by entries that
@@ -824,13 +827,13 @@ async function heldToItsWrites(
     );
   const after = plan.pointerAfter as { live?: unknown; canary?: unknown; weight?: unknown } | undefined;
 
-  if (served && !samePointer(served.value, plan.pointerAfter)) {
+  if (pending.switched && !samePointer(served.value, plan.pointerAfter)) {
     throw refuse(`says ${what} switched, but the CDN's release store does not name what its switch wrote`);
   }
   // What its finish verifies the CDN against, and switches back to when the CDN does not serve it:
   // an index.html the build does not have would fail verification on purpose, and a release before
   // it that was not would go live with no one asking (or approving).
-  if (pending.switched && plan.liveChanges) {
+  if (wentLive && plan.liveChanges) {
     const verify = isRecord(plan.verify) ? plan.verify.indexSha256 : undefined;
     if (verify !== null && verify !== undefined) {
       const manifest = await manifests({ app: plan.app, commit: plan.commit }).catch(() => null);
@@ -875,7 +878,7 @@ async function heldToItsWrites(
   }
   // An abort done changes nothing visitors get (the store names the live release, as before any
   // canary): only the chain shows there was a canary of its release to abort.
-  if (pending.switched && pending.op === 'canary-abort') {
+  if (wentLive && pending.op === 'canary-abort') {
     // Stopped after its own entry (before its record went): the canary ran until that entry.
     const entries = await auditEntries();
     const last = entries.findLast((e) => e.type.startsWith('canary-'));

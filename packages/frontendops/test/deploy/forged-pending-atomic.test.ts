@@ -452,7 +452,8 @@ describe('atomic: a forged "switched" canary start, with the state and release i
       liveChanges: true,
       inPlace: false,
       verify: { indexSha256: null },
-      pointerBefore: { live: 'zzz' },
+      // The release the live pointer keeps before it: what a switch that went live is held to.
+      pointerBefore: { live: live?.releases[1] ? releaseIdFor(live.releases[1]) : 'zzz' },
       pointerAfter: served,
       copies: [],
       prune: [],

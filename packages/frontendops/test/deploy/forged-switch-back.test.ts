@@ -9,7 +9,7 @@
  * place, with one release kept, the one the audit chain records live before it). Refused TAMPERED,
  * nothing changed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
@@ -18,6 +18,7 @@ import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import type { PendingDeploy } from '../../src/state/records.ts';
 import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
+import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
 import {
   clearHistory,
   publishFixtureBuilds,
@@ -168,8 +169,14 @@ describe('atomic: a synced deploy whose record names a kept release as both what
   // write the state bucket can make, naming any kept release. Before, a failed verification switched
   // back to that release, which nobody asked for; now the finish stops there, and the operator chooses.
   const env = deployedAtomicEnvFor({ stack: 'forged-drift-switch-back' }, [V1, V2, V3], 2);
+  let deployed: AtomicSnapshot | undefined;
+  beforeEach(async () => {
+    deployed ??= await snapshotAtomicEnv(env());
+    await deployed.restore();
+  });
 
-  it('is recorded as failed, not switched back: the site stays as it is, and the refusal says what to run', async () => {
+  /** V3 synced, its record edited to say it switched from kept V1 (`edit` of the record too). */
+  async function forgedFromV1(edit: (from: unknown) => Record<string, unknown>) {
     const t = env();
     const key = `${t.target.statePrefix}atomic/pending.json`;
     const synced = await deployArtifact(t.site, {
@@ -184,23 +191,42 @@ describe('atomic: a synced deploy whose record names a kept release as both what
     const from = { ...pending.plan.pointerBefore, live: releaseIdFor(v1) };
     await t.site.state.put(
       key,
-      JSON.stringify({ ...pending, drift: from, plan: { ...pending.plan, pointerBefore: from } }),
+      JSON.stringify({ ...pending, ...edit(from), plan: { ...pending.plan, pointerBefore: from } }),
       { contentType: 'application/json' },
     );
-    const served = (await t.store().read()).value;
-    // The "CDN" answers with a page that is not V3's: verification fails.
-    const error = await refusal(
-      finishSyncedDeploy(t.site, synced.deployId, {
+    return { t, synced, served: (await t.store().read()).value };
+  }
+
+  /** invalidate_cdn's finish, the "CDN" answering with a page that is not V3's: verification fails. */
+  const finishNotServed = (t: ReturnType<typeof env>, deployId: string) =>
+    refusal(
+      finishSyncedDeploy(t.site, deployId, {
         request: request(),
         verifyTimeoutMs: 200,
         fetch: async () => new Response('<html>stale</html>', { status: 200 }),
       }),
     );
+
+  it('is recorded as failed, not switched back: the site stays as it is, and the refusal says what to run', async () => {
+    const { t, synced, served } = await forgedFromV1((from) => ({ drift: from }));
+    const error = await finishNotServed(t, synced.deployId);
     expect(isFrontendOpsError(error, 'CONFLICT'), String(error)).toBe(true);
     expect(error.message).toMatch(/not switched back .*frontendops rollback --to/);
     expect((await t.store().read()).value).toEqual(served);
     expect((await t.site.records.readPointer())?.value.commit).toBe(V3);
     expect((await t.site.records.readRecord(synced.deployId))?.outcome).toBe('failed');
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('not marked switched, no drift: its switch is held to the release before it all the same', async () => {
+    // The store names what its switch wrote (the switch landed before its record said so): finished
+    // as switched, and held as a switched one is, before anything is written.
+    const { t, synced, served } = await forgedFromV1(() => ({ switched: false }));
+    const head = (await readAudit(t.site.state, t.target.statePrefix)).length;
+    const error = await finishNotServed(t, synced.deployId);
+    expect(isFrontendOpsError(error, 'TAMPERED'), String(error)).toBe(true);
+    expect(error.message).toMatch(/switched from a release the live pointer does not keep before it/);
+    expect((await t.store().read()).value).toEqual(served);
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(head);
   });
 });
