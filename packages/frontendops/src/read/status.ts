@@ -276,24 +276,24 @@ async function pendingReading(
     atomicPending: AtomicPending | null;
   },
 ): Promise<typeof read & { pendingRefused: FrontendOpsError | null }> {
-  const refused = (error: unknown) => ({
-    ...read,
-    pendingRefused: isFrontendOpsError(error, 'TAMPERED') ? error : null,
-  });
   const { pointer, pending, atomicPending } = read;
-  if (atomicPending) {
-    return checkAtomicPendingUnlocked(site, atomicPending, { pointer }).then(
-      (held) => ({ ...read, atomicPending: held.pending, pointer: held.known.pointer, pendingRefused: null }),
-      refused,
-    );
-  }
-  if (pending) {
-    return checkPendingUnlocked(site, pending, { pointer }).then(
-      (held) => ({ ...read, pending: held.pending, pointer: held.known.pointer, pendingRefused: null }),
-      refused,
-    );
-  }
-  return { ...read, pendingRefused: null };
+  // The atomic record when there is one, else the in-place one: each held as its own check holds it.
+  const held = atomicPending
+    ? checkAtomicPendingUnlocked(site, atomicPending, { pointer }).then((h) => ({
+        atomicPending: h.pending,
+        pointer: h.known.pointer,
+      }))
+    : pending
+      ? checkPendingUnlocked(site, pending, { pointer }).then((h) => ({
+          pending: h.pending,
+          pointer: h.known.pointer,
+        }))
+      : null;
+  if (!held) return { ...read, pendingRefused: null };
+  return held.then(
+    (reading) => ({ ...read, ...reading, pendingRefused: null }),
+    (error: unknown) => ({ ...read, pendingRefused: isFrontendOpsError(error, 'TAMPERED') ? error : null }),
+  );
 }
 
 /** `recorded`, saying the refusal every deploy or rollback makes of a crash-recovery record planted. */
