@@ -32,12 +32,7 @@ export interface AtomicDeployOptions extends AtomicOptions {
 export function deployAtomic(site: Site, options: AtomicDeployOptions): Promise<AtomicSummary> {
   const { app, commit, kind, checkPin, recorded, ...rest } = options;
   const target = buildTarget(site, app, commit, undefined, recorded);
-  return runAtomic(
-    site,
-    kind === 'rollback' ? 'rollback' : 'deploy',
-    checkPin ? pinChecked(site, target, commit) : target,
-    rest,
-  );
+  return runAtomic(site, kind ?? 'deploy', checkPin ? pinChecked(site, target, commit) : target, rest);
 }
 
 /**

@@ -155,18 +155,19 @@ export const tagRequest = (request: { text: string; message?: string }): string 
 };
 
 /**
- * What a tag says of a rollback: the commit it took down (its plan's or record's fromCommit; for an
- * interrupted rollback another run finished, its record's). A rollback to the release already live
- * (a no-op, its plan from that release) names none.
+ * What a tag, and the receipt that vouches for it, say of a rollback: the commit it took down (its
+ * plan's or record's fromCommit; for an interrupted rollback another run finished, its record's). A
+ * rollback to the release already live (a no-op, its plan from that release) names none. Any other
+ * change (a deploy, a promote) is tagged as a deploy: nothing.
  */
-export const rollbackOf = (change: {
-  kind: 'deploy' | 'rollback';
+export const rollbackPart = (change: {
+  kind: string;
   commit: string;
   fromCommit: string | null;
-}): DeployTagInput['rollback'] =>
-  change.kind !== 'rollback'
-    ? undefined
-    : { from: change.fromCommit === change.commit ? null : change.fromCommit };
+}): Pick<DeployTagInput, 'rollback'> =>
+  change.kind === 'rollback'
+    ? { rollback: { from: change.fromCommit === change.commit ? null : change.fromCommit } }
+    : {};
 
 /**
  * The change a run's deploy tag records, as that change's own run tags it: the interrupted change
@@ -197,9 +198,7 @@ export function taggedChange(summary: {
   return {
     deployId: change.deployId,
     artifactDigest: change.artifactDigest,
-    ...(change.kind === 'rollback'
-      ? { rollback: rollbackOf({ kind: 'rollback', commit: summary.commit, fromCommit: change.fromCommit }) }
-      : {}),
+    ...rollbackPart({ kind: change.kind, commit: summary.commit, fromCommit: change.fromCommit }),
     ...(auditHead ? { auditHead: formatAuditHead(auditHead) } : {}),
   };
 }
@@ -231,9 +230,7 @@ export function finishedFirstTag(summary: {
     app: summary.app,
     stack: summary.stack,
     deployId: change.deployId,
-    ...(change.kind === 'rollback'
-      ? { rollback: rollbackOf({ kind: 'rollback', commit: change.commit, fromCommit: change.fromCommit }) }
-      : {}),
+    ...rollbackPart(change),
     auditHead: formatAuditHead(change.auditHead),
   };
 }

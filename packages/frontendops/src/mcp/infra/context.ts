@@ -11,7 +11,7 @@ import type { DeploySummary } from '../../deploy/types.ts';
 import { describePlan } from '../../engine/describe.ts';
 import type { DeployPlan } from '../../engine/plan.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
-import { rollbackOf } from '../../git/deploy-tag.ts';
+import { rollbackPart } from '../../git/deploy-tag.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import { forOperation, type Site } from '../../site.ts';
 import { CHANGED_SINCE_APPROVED } from '../../state/approvals.ts';
@@ -92,15 +92,17 @@ export const ISSUES_RECEIPT: ReadonlySet<ToolName> = new Set<ToolName>([
 
 /**
  * What a deployment's receipt vouches for. A rollback's names what was live before it: a summary's
- * plan says so, a record (run_sync's) says it itself.
+ * plan says so, a record (run_sync's) says it itself. `kind` is the change's or its record's (a
+ * promote's receipt is a deploy's: rollbackPart).
  */
 export type ReceiptFields = Pick<
   DeploySummary,
-  'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead' | 'kind'
-> & { noop?: boolean; outcome: string } & (
-    | { plan: Pick<DeploySummary['plan'], 'fromCommit'> }
-    | { fromCommit: string | null }
-  );
+  'stack' | 'deployId' | 'commit' | 'artifactDigest' | 'auditHead'
+> & {
+  kind: string;
+  noop?: boolean;
+  outcome: string;
+} & ({ plan: Pick<DeploySummary['plan'], 'fromCommit'> } | { fromCommit: string | null });
 
 export function createInfraToolContext(input: {
   server: McpServer;
@@ -139,14 +141,10 @@ export function createInfraToolContext(input: {
             commit: change.commit,
             artifactDigest: change.artifactDigest,
             auditHead: change.auditHead ? formatAuditHead(change.auditHead) : null,
-            ...(change.kind === 'rollback'
-              ? {
-                  rollback: rollbackOf({
-                    ...change,
-                    fromCommit: 'fromCommit' in change ? change.fromCommit : change.plan.fromCommit,
-                  }),
-                }
-              : {}),
+            ...rollbackPart({
+              ...change,
+              fromCommit: 'fromCommit' in change ? change.fromCommit : change.plan.fromCommit,
+            }),
           }),
     async receiptKeyUsable() {
       await receiptKey();

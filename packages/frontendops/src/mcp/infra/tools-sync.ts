@@ -282,9 +282,8 @@ async function finishedFirstChange(
 ) {
   if (!change) return {};
   const receipt = await t.receipt({
+    // A rollback's receipt says what it took down, as its tag does (rollbackPart).
     ...change,
-    // A rollback's receipt says what it took down, as its tag does; a promote's tag is a deploy's.
-    kind: change.kind === 'rollback' ? 'rollback' : 'deploy',
     stack,
     outcome: 'succeeded',
   });
