@@ -2032,7 +2032,7 @@ async function verifyAuditOnce(
   // back as it was before a deployment, and the same deploy run again (its id is the same) writes
   // its entry where the first one's was, under a tag of its own. The verdict says both.
   const anchors = options.anchors ?? [];
-  const held = anchors.filter((a) => anchorHolds(a, entries));
+  const held = anchorsHeld(anchors, entries);
   for (const anchor of anchors) {
     const entry = read[anchor.seq - 1]?.entry;
     const pushed = `or ${anchor.source} was pushed by someone who can push to the repository`;
@@ -2041,7 +2041,7 @@ async function verifyAuditOnce(
       seq: anchor.seq,
       reason: `${anchor.source} ${said}: ${anchor.source} is no record of a deployment (someone who can push to the repository pushed or moved it); delete it`,
     });
-    if (held.includes(anchor)) continue;
+    if (held.has(anchor)) continue;
     if (anchor.seq < 1) {
       problems.push(falseTag(`anchors entry ${anchor.seq}, which no chain has`));
     } else if (entry?.hash === anchor.hash) {
@@ -2515,17 +2515,17 @@ async function verifyAuditOnce(
 }
 
 /**
- * The deployments after the newest entry the anchors that hold (anchorHolds) anchor whose deploy tag
+ * The deployments after the newest entry the anchors that hold (anchorsHeld) anchor whose deploy tag
  * is due: null without anchors (`tagged`) or with none such.
  */
 function untaggedAfter(
   tagged: boolean,
-  held: readonly AuditAnchor[],
+  held: ReadonlySet<AuditAnchor>,
   entries: readonly AuditEntry[],
   length: number,
 ): UntaggedDeployments | null {
   if (!tagged) return null;
-  const anchoredUpTo = Math.max(0, ...held.map((a) => a.seq));
+  const anchoredUpTo = Math.max(0, ...[...held].map((a) => a.seq));
   const deployments = entries.filter((e) => e.seq > anchoredUpTo && tagIsDue(e)).map((e) => e.seq);
   return deployments.length > 0 ? { anchoredUpTo, entries: length, deployments } : null;
 }
@@ -2552,24 +2552,36 @@ function otherStacksEntries(entries: readonly AuditEntry[], stack: string): Audi
 }
 
 /**
- * Whether the chain holds an anchor: the chain, whole up to its entry, has it with its hash and,
+ * The anchors the chain holds: the chain, whole up to an anchor's entry, has it with its hash and,
  * where its tag names a deployment, that entry or one before it records it (a tag's head is its
- * deployment's entry or a later one, never an earlier one or another deployment's alone).
+ * deployment's entry or a later one, never an earlier one or another deployment's alone). One pass
+ * over the chain: where each deployment a tag is due for is first recorded.
  */
-function anchorHolds(anchor: AuditAnchor, entries: readonly AuditEntry[]): boolean {
-  if (anchor.seq < 1 || entries[anchor.seq - 1]?.hash !== anchor.hash) return false;
-  const { deployment } = anchor;
-  return (
-    !deployment ||
-    entries
-      .slice(0, anchor.seq)
-      .some(
-        (entry) =>
-          tagIsDue(entry) &&
-          entry.data.deployId === deployment.deployId &&
-          entry.data.commit === deployment.commit &&
-          entry.data.artifactDigest === deployment.artifactDigest,
-      )
+function anchorsHeld(anchors: readonly AuditAnchor[], entries: readonly AuditEntry[]): Set<AuditAnchor> {
+  // The entries a tag is due for, by the deployment id they record, each with its place in the chain.
+  const recording = new Map<unknown, { data: AuditEntry['data']; index: number }[]>();
+  if (anchors.some((anchor) => anchor.deployment)) {
+    entries.forEach((entry, index) => {
+      if (!tagIsDue(entry)) return;
+      const same = recording.get(entry.data.deployId);
+      if (same) same.push({ data: entry.data, index });
+      else recording.set(entry.data.deployId, [{ data: entry.data, index }]);
+    });
+  }
+  return new Set(
+    anchors.filter((anchor) => {
+      if (anchor.seq < 1 || entries[anchor.seq - 1]?.hash !== anchor.hash) return false;
+      const { deployment } = anchor;
+      return (
+        !deployment ||
+        (recording.get(deployment.deployId) ?? []).some(
+          ({ data, index }) =>
+            index < anchor.seq &&
+            data.commit === deployment.commit &&
+            data.artifactDigest === deployment.artifactDigest,
+        )
+      );
+    }),
   );
 }
 
