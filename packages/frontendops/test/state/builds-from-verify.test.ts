@@ -17,7 +17,7 @@ import { verifySite } from '../../src/read/verify-site.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { PUBLISH_LOG } from '../../src/state/names.ts';
 import { auditEntryKey, moveHeadBackOne } from '../support/audit-forgery.ts';
-import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotStackAndBuilds } from '../support/bucket-snapshot.ts';
 import {
   deployUnchecked,
   publishAsCi,
@@ -52,7 +52,11 @@ beforeAll(async () => {
   await publishToStack(t, { stack: 'qa', hostingBucket: 'sophia-dashboard-hosting-qa' }, builds.slice(1));
   t.site.buildsFrom = async () => [stagingLog()];
   await deployArtifact(t.site, { app: APP, commit: FROM_STAGING, request: requestBy('ship') });
-  start = await snapshotBuckets([{ store: t.site.state, prefix: '.frontendops/state/' }]);
+  // Every case starts from this: the stacks' state (kept in the artifacts bucket), the published
+  // builds (cases publish builds of their own) and production's hosting bucket (cases deploy).
+  if (t.site.state.bucket !== t.site.artifacts.bucket)
+    throw new Error('the snapshot expects the state in the artifacts bucket');
+  start = await snapshotStackAndBuilds(t.site);
 });
 beforeEach(async () => {
   await start.restore();
@@ -135,7 +139,7 @@ describe("verify of a release recorded in a `buildsFrom` stack's publish log", (
     // from the artifacts bucket (a lifecycle rule) and CI publishes the commit again to this stack,
     // a build that does not reproduce byte for byte. Staging's log, which records the one deployed,
     // cannot be read: nothing shows the release was replaced, only that it cannot be held to a log.
-    const expired = 'a00d0003'.repeat(5); // a commit of its own: the artifacts bucket is not restored
+    const expired = 'a00d0003'.repeat(5);
     const staged = [{ dir: await build('expired'), app: APP, commit: expired }];
     await publishToStack(t, { stack: STAGING, hostingBucket: 'sophia-dashboard-hosting-staging' }, staged);
     await deployUnchecked(t.site, APP, expired, requestBy('ship expired'));
