@@ -30,8 +30,6 @@ import {
   deployThroughTools,
   type InfraClient,
   type InfraFixture,
-  startInfraFixture,
-  stopConnectedInfra,
 } from '../../support/mcp-infra.ts';
 import { cli } from '../../support/run-cli.ts';
 
@@ -451,25 +449,21 @@ describe('the Approver given to the server (the console)', () => {
   });
 
   it('an unprotected stack needs no approval: the client is never asked', async () => {
-    // An environment of its own: this file's other tests marked theirs protected, which it stays.
-    const g = await startInfraFixture();
-    let c: InfraClient | undefined;
-    try {
-      let asked = 0;
-      c = await connectInfra(g.server(), {
-        elicit: () => {
-          asked++;
-          return { action: 'decline' };
-        },
-      });
-      const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
-      expect(target.structured.approvalRequired).toBe(false);
-      const sync = await c.call('run_sync', { handle: target.structured.handle });
-      expect(sync.structured).toMatchObject({ outcome: 'synced', approvedBy: null });
-      expect(asked).toBe(0);
-      expect(APP).toBe('sophia-dashboard');
-    } finally {
-      await stopConnectedInfra(g, c);
-    }
+    // The stack before any case protected it: no approval recorded, its configuration protecting none.
+    await nothingDeployed.restore();
+    let asked = 0;
+    const c = await connectInfra(f().server(), {
+      elicit: () => {
+        asked++;
+        return { action: 'decline' };
+      },
+    });
+    clients.push(c);
+    const target = await c.call('get_deploy_target', { commit: COMMITS[2] });
+    expect(target.structured.approvalRequired).toBe(false);
+    const sync = await c.call('run_sync', { handle: target.structured.handle });
+    expect(sync.structured).toMatchObject({ outcome: 'synced', approvedBy: null });
+    expect(asked).toBe(0);
+    expect(APP).toBe('sophia-dashboard');
   });
 });
