@@ -9,31 +9,19 @@
  * dry run refused, TAMPERED. A refusal now stands only if a second reading (the record, then the
  * pointer: the order opposite to their writes) is refused too.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readStatus } from '../../src/read/status.ts';
-import type { Site } from '../../src/site.ts';
-import { APP, type AtomicEnv, request, startDeployedAtomicEnv } from '../support/atomic-env.ts';
-import { readAcrossSwitch } from '../support/stopping-site.ts';
+import { requestBy } from '../support/deploy-env.ts';
+import { MID_SWITCH, midSwitchFor } from '../support/stopping-site.ts';
 
-const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
-
-let t: AtomicEnv;
-/** The site as a reader sees it whose pointer read was served just before the deploy of v3 switched. */
-let straddling: () => Site;
-
-beforeAll(async () => {
-  t = await startDeployedAtomicEnv({ stack: 'atomic-pending-read-mid-deploy' }, [V1, V2, V3], 2);
-  // The deploy of v3 caught just after its switch (the release store, the live pointer, and its
-  // record marked switched) and before what follows.
-  straddling = await readAcrossSwitch(
-    t.site,
-    { app: APP, commit: V3, request: request('v3') },
-    '/atomic/pending.json',
-    /"switched":\s*true/,
-  );
-}, 180_000);
-afterAll(() => t?.stop());
+const {
+  app: APP,
+  commits: [V1, , V3],
+} = MID_SWITCH;
+/** The stack, and the site a reader sees whose pointer read was served just before v3's deploy switched. */
+const midSwitch = midSwitchFor('atomic-pending-read-mid-deploy', 'atomic');
+const straddling = () => midSwitch().straddling();
 
 describe('an atomic record and a pointer read across a running deploy’s switch', () => {
   it('status shows the deploy under way, not its record as planted', async () => {
@@ -48,7 +36,7 @@ describe('an atomic record and a pointer read across a running deploy’s switch
     const dry = await deployArtifact(straddling(), {
       app: APP,
       commit: V1,
-      request: request('back to v1'),
+      request: requestBy('back to v1'),
       dryRun: true,
     });
     expect(dry.dryRun).toBe(true);

@@ -8,36 +8,19 @@
  * FrontendOps" (exit 1), and the dry run refused, TAMPERED. A refusal now stands only if a second reading (the
  * record, then the pointer: the order opposite to their writes) is refused too.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readStatus } from '../../src/read/status.ts';
-import type { Site } from '../../src/site.ts';
-import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { readAcrossSwitch } from '../support/stopping-site.ts';
+import { requestBy } from '../support/deploy-env.ts';
+import { MID_SWITCH, midSwitchFor } from '../support/stopping-site.ts';
 
-const APP = 'sophia-dashboard';
-const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-
-let t: TestDeployEnv;
-/** The site as a reader sees it whose pointer read was served just before the deploy of v3 switched. */
-let straddling: () => Site;
-
-beforeAll(async () => {
-  t = await startShippedDeployEnv({
-    stack: 'pending-read-mid-deploy',
-    app: APP,
-    publish: [V1, V2, V3],
-    ship: 2,
-  });
-  // The deploy of v3 caught between its pointer switch (and the record marked moved) and what follows.
-  straddling = await readAcrossSwitch(
-    t.site,
-    { app: APP, commit: V3, request: requestBy('ship v3') },
-    '/pending.json',
-    /"pointerMoved":\s*true/,
-  );
-}, 180_000);
-afterAll(() => t?.stop());
+const {
+  app: APP,
+  commits: [V1, , V3],
+} = MID_SWITCH;
+/** The stack, and the site a reader sees whose pointer read was served just before v3's deploy switched. */
+const midSwitch = midSwitchFor('pending-read-mid-deploy', 'in-place');
+const straddling = () => midSwitch().straddling();
 
 describe('a record and a pointer read across a running deploy’s switch', () => {
   it('status shows the deploy under way, not its record as planted', async () => {

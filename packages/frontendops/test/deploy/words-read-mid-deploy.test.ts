@@ -13,34 +13,19 @@
  * run planned from v2 after finishing v3 first; and a pointer read older than the entry was
  * "changed-outside".
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readStatus } from '../../src/read/status.ts';
 import type { Site } from '../../src/site.ts';
-import { requestBy, startShippedDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
-import { readAcrossSwitch } from '../support/stopping-site.ts';
+import { requestBy } from '../support/deploy-env.ts';
+import { MID_SWITCH, midSwitchFor } from '../support/stopping-site.ts';
 
-const APP = 'sophia-dashboard';
-const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'] as const;
-
-let t: TestDeployEnv;
-let straddling: () => Site;
-
-beforeAll(async () => {
-  t = await startShippedDeployEnv({
-    stack: 'words-read-mid-deploy',
-    app: APP,
-    publish: [V1, V2, V3],
-    ship: 2,
-  });
-  straddling = await readAcrossSwitch(
-    t.site,
-    { app: APP, commit: V3, request: requestBy('ship v3') },
-    '/pending.json',
-    /"pointerMoved":\s*true/,
-  );
-}, 180_000);
-afterAll(() => t?.stop());
+const {
+  app: APP,
+  commits: [V1, V2, V3],
+} = MID_SWITCH;
+const midSwitch = midSwitchFor('words-read-mid-deploy', 'in-place');
+const straddling = () => midSwitch().straddling();
 
 describe('the words of a reading across a running deploy’s switch', () => {
   it('status names the release the deploy switched to, as recorded', async () => {
@@ -66,16 +51,17 @@ describe('the words of a reading across a running deploy’s switch', () => {
   it('a pointer read before the newest entry (a deploy finished meanwhile) is read again: as recorded', async () => {
     // The stopped deploy of v3 finished (any deploy finishes it), then status's first pointer read
     // answered as before it.
-    await deployArtifact(t.site, { app: APP, commit: V3, request: requestBy('finish v3') });
+    const { site: stack } = midSwitch();
+    await deployArtifact(stack, { app: APP, commit: V3, request: requestBy('finish v3') });
     const old = await straddling().records.readPointer();
     expect(old?.value.commit).toBe(V2);
     let first = true;
     const readPointer = async () => {
-      if (!first) return t.site.records.readPointer();
+      if (!first) return stack.records.readPointer();
       first = false;
       return old;
     };
-    const site: Site = { ...t.site, records: { ...t.site.records, readPointer } };
+    const site: Site = { ...stack, records: { ...stack.records, readPointer } };
     const status = await readStatus(site);
     expect(status.recorded.note ?? '').toBe('');
     expect(status.recorded).toMatchObject({ state: 'as-recorded' });

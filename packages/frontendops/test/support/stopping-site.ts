@@ -3,14 +3,15 @@
  * write (a put, or a delete of such a key) and every later one fail; the writes before it land. And
  * what an atomic operation stopped so left (stoppedAtomic).
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { createStateRecords, type RequestInfo } from '../../src/state/records.ts';
-import { type AtomicEnv, storedAtomicPending } from './atomic-env.ts';
+import { type AtomicEnv, startDeployedAtomicEnv, storedAtomicPending } from './atomic-env.ts';
+import { requestBy, startShippedDeployEnv } from './deploy-env.ts';
 
 export function stoppingSite(
   site: Site,
@@ -99,6 +100,50 @@ export async function readAcrossSwitch(
     };
     return { ...site, records: { ...site.records, readPointer } };
   };
+}
+
+/** The builds the mid-switch cases publish (midSwitchFor): v1 and v2 deployed, v3's deploy caught. */
+export const MID_SWITCH = {
+  app: 'sophia-dashboard',
+  commits: ['a1a1a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3c3c3'],
+} as const;
+
+/**
+ * For the tests of the calling file: a stack named `stack` (in place, or atomic) with MID_SWITCH's
+ * three builds published and the first two deployed, then the deploy of the third caught just after
+ * its switch, its crash-recovery record marked (readAcrossSwitch); started before the tests, stopped
+ * after them. The returned function gives the stack's site and, per call, a site whose first pointer
+ * read straddles that switch (answered as before it).
+ */
+export function midSwitchFor(stack: string, mode: 'in-place' | 'atomic'): () => MidSwitch {
+  const { app, commits } = MID_SWITCH;
+  let env: { site: Site; stop(): Promise<void> } | undefined;
+  let straddling: (() => Site) | undefined;
+  beforeAll(async () => {
+    env =
+      mode === 'atomic'
+        ? await startDeployedAtomicEnv({ stack }, commits, 2)
+        : await startShippedDeployEnv({ stack, app, publish: commits, ship: 2 });
+    // The in-place deploy moves live.json, then marks pending.json moved; the atomic one switches
+    // the release store and the pointer, then marks atomic/pending.json switched.
+    straddling = await readAcrossSwitch(
+      env.site,
+      { app, commit: commits[2], request: requestBy('ship v3') },
+      mode === 'atomic' ? '/atomic/pending.json' : '/pending.json',
+      mode === 'atomic' ? /"switched":\s*true/ : /"pointerMoved":\s*true/,
+    );
+  }, 180_000);
+  afterAll(() => env?.stop());
+  return () => {
+    if (!env || !straddling) throw new Error('the stack starts in beforeAll: ask for it inside a test');
+    return { site: env.site, straddling };
+  };
+}
+
+export interface MidSwitch {
+  site: Site;
+  /** A new site as a reader holding no lock sees it across the switch (its first pointer read stale). */
+  straddling: () => Site;
 }
 
 /** What an atomic operation stopped part-way left under the stack's state prefix, as stored. */
