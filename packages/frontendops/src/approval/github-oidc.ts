@@ -73,15 +73,27 @@ export async function githubEnvironmentGrant(
         : `the job runs in no deployment environment; it must run in "${policy.environment}", whose reviewers approve it`,
     };
   }
-  const run = `${claims.repository}|${claims.run_id}|${claims.run_attempt}|${action}`;
   return {
     approval: {
       by: githubEnvironmentBy(policy, claims),
       via: 'github-environment',
     },
-    grantKey: `github-${createHash('sha256').update(run).digest('hex').slice(0, 40)}`,
+    grantKey: githubRunKey({ ...claims, repository: claims.repository ?? policy.repository }, action),
   };
 }
+
+/**
+ * The one approval of `action` a run attempt of a job in the environment gives: the "used" marker's
+ * name, the same for the infra server's OIDC approval and the CLI's --yes in the job, so the two
+ * count together. The repository in lower case: GitHub's names are not case-sensitive.
+ */
+export const githubRunKey = (
+  run: { repository: string; run_id?: string; run_attempt?: string },
+  action: ApprovalAction,
+): string => {
+  const key = `${run.repository.toLowerCase()}|${run.run_id}|${run.run_attempt}|${action}`;
+  return `github-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+};
 
 async function requestToken(url: string, bearer: string, audience: string, fetchImpl: typeof fetch) {
   const target = new URL(url);

@@ -453,6 +453,20 @@ export async function consumeApproval(
 export const isUsed = async (site: Site, nonce: string) =>
   (await site.state.head(usedKey(site, nonce))) !== null;
 
+/** What used an approval (its "used" marker): the change and when; null where it is unused, or unreadable. */
+export async function usedFor(
+  site: Site,
+  nonce: string,
+): Promise<{ deployId: string; usedAt: string } | null> {
+  const found = await site.state.get(usedKey(site, nonce));
+  const marker = found ? (parseQuietly(found.body) as { deployId?: unknown; usedAt?: unknown } | null) : null;
+  if (!found) return null;
+  return {
+    deployId: typeof marker?.deployId === 'string' ? marker.deployId.slice(0, 64) : 'unknown',
+    usedAt: typeof marker?.usedAt === 'string' ? marker.usedAt.slice(0, 40) : 'unknown',
+  };
+}
+
 /** A decision other than a signed approval (an elicitation answer, a decline) for the record. */
 export async function auditDecision(
   site: Site,

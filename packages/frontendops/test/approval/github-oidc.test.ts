@@ -11,7 +11,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { githubEnvironmentGrant } from '../../src/approval/github-oidc.ts';
+import { githubEnvironmentGrant, githubRunKey } from '../../src/approval/github-oidc.ts';
 import { type OidcDouble, startOidcDouble } from '../support/github-oidc-double.ts';
 
 let oidc: OidcDouble;
@@ -100,6 +100,10 @@ describe('attack: a GitHub Actions job approves with a token that is not for thi
     expect(await keyOf(relaying(token))).toBe(first);
     const fresh = oidc.job({ repository: 'sophia/dashboard', environment: 'production', run_id: '501' });
     expect(await keyOf(fresh)).toBe(first);
+    // The key the CLI's --yes in that run counts under (cli/commands/deploy.ts): the two count together,
+    // whichever way the repository's name is written.
+    const cli = { repository: 'Sophia/Dashboard', run_id: '501', run_attempt: '1' };
+    expect(githubRunKey(cli, 'deploy')).toBe(first);
     // Another action, or another attempt of the run (its reviewers approved it again), is its own.
     expect(await keyOf(relaying(token), 'promote')).not.toBe(first);
     const again = oidc.job({

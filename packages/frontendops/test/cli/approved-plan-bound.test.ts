@@ -136,10 +136,14 @@ describe('a run that first finishes what an earlier run left, on an atomic stack
     const site: Site = { ...a.site, protected: true };
     const ctx = { io: { env: {} } } as unknown as CliContext;
     const deploy = { app: ATOMIC_APP, commit: A3, request: atomicRequest('deploy v3') };
-    // Judged (a job's --yes would be, as a prompt's answer is) from the dry run, before the lock.
+    // Judged (a job's --yes would be, as a prompt's answer is) from the dry run, before the lock. The
+    // run that only finished the earlier change did not use the job's approval: the next run has it.
     const judge = () =>
       approveIfProtected(
-        { ...ctx, io: { env: { GITHUB_ACTIONS: 'true' } } } as unknown as CliContext,
+        {
+          ...ctx,
+          io: { env: { GITHUB_ACTIONS: 'true', GITHUB_RUN_ID: '9', GITHUB_RUN_ATTEMPT: '1' } },
+        } as unknown as CliContext,
         { ...site, approval: { ...site.approval, github: GITHUB } },
         { yes: true },
         'deploy',

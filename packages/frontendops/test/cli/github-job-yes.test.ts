@@ -133,7 +133,10 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
 
   it('not covered, as it is: a deploy of an older commit’s build, which the policy covers, makes it live', async () => {
     await jobDeployed.restore();
-    const deployed = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], JOB);
+    const deployed = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], {
+      ...JOB,
+      GITHUB_RUN_ID: '8',
+    });
     expect(deployed.code, deployed.stderr).toBe(0);
     expect(await live()).toBe(V1);
     const change = (await readAudit(t.site.state, t.site.target.statePrefix)).at(-1);
@@ -190,6 +193,45 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(
       /the audit log does not record the GitHub environment "no-reviewers" of mallory\/fork as one that approves dashboard-hosting-prod's changes\. Nothing was changed\./,
+    );
+    expect(await live()).toBe(V2);
+  });
+});
+
+describe('a job’s --yes is its run attempt’s one approved change of each action, as the OIDC approval is', () => {
+  const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
+
+  it('a second deploy in the same run attempt is refused, naming the change that used it; nothing changes', async () => {
+    // Run 7 attempt 1 deployed V2 (beforeAll): the same run deploying again, here an older build.
+    await jobDeployed.restore();
+    const before = await entries();
+    const again = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], JOB);
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toMatch(
+      /in a GitHub Actions job, --yes is the approval of the "dashboard-hosting-prod" environment's reviewers for one deploy per run attempt, and run 7 attempt 1 used it for the deploy 2222222-\w+ at \d{4}-\d\d-\d\dT[\d:.]+Z\. Nothing was changed\. Re-run the job \(a new attempt, which the environment's reviewers approve again\), or run it from a terminal\./,
+    );
+    expect(await live()).toBe(V2);
+    expect(await entries()).toBe(before);
+    // A new attempt of the run is approved again by the environment's reviewers: its own approval.
+    const next = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], {
+      ...JOB,
+      GITHUB_RUN_ATTEMPT: '2',
+    });
+    expect(next.code, next.stderr).toBe(0);
+    expect(await live()).toBe(V1);
+    expect(await run(['audit', 'verify'])).toMatchObject({ code: 0 });
+  });
+
+  it('without the run’s id and attempt (GitHub sets them for every step) the job’s --yes is refused', async () => {
+    await jobDeployed.restore();
+    const refused = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], {
+      ...JOB,
+      GITHUB_RUN_ID: '',
+      GITHUB_RUN_ATTEMPT: '',
+    });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /for one deploy per run attempt, but GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, which GitHub sets for every step, are not set\. Nothing was changed\./,
     );
     expect(await live()).toBe(V2);
   });

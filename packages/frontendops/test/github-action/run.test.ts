@@ -162,6 +162,7 @@ function action(inputs: Record<string, string>) {
       GITHUB_REPOSITORY: 'acme/dashboard',
       GITHUB_SHA: repo.commits.docs,
       GITHUB_RUN_ID: String(++run),
+      GITHUB_RUN_ATTEMPT: '1',
       // The job runs in the environment named after the stack; its OIDC token says so (one use per run).
       ...oidc.job({ repository: 'acme/dashboard', environment: STACK, run_id: String(run) }),
       GITHUB_SERVER_URL: 'https://github.com',

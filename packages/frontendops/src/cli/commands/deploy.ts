@@ -413,6 +413,8 @@ async function notCountingYet(
  * `planned` as boundTo does, then records the approval used as every other is (consumeApproval), with
  * the policy in force, so the first job's yes records the configured one (trust on first use) and a
  * later one adopts nothing its reviewers were not shown, as the infra server's OIDC approval does.
+ * As that one, it is the run attempt's one approval of `action` (githubRunKey): a second deploy of the
+ * same attempt, through the CLI or the infra server, is refused, the first one named.
  */
 async function jobApproval(
   ctx: CliContext,
@@ -423,26 +425,42 @@ async function jobApproval(
 ): Promise<Pick<DeployOptions, 'authorize'>> {
   const github = inForce.policy.github;
   if (!github) return boundTo(planned);
-  const [{ assertApprovedChange, changeDigest, consumeApproval }, { githubEnvironmentBy }, { randomBytes }] =
-    await Promise.all([
-      import('../../state/approvals.ts'),
-      import('../../approval/github-oidc.ts'),
-      import('node:crypto'),
-    ]);
-  const approved = changeDigest(planned.plan);
+  const [
+    { assertApprovedChange, changeDigest, consumeApproval, usedFor },
+    { githubEnvironmentBy, githubRunKey },
+    { FrontendOpsError },
+  ] = await Promise.all([
+    import('../../state/approvals.ts'),
+    import('../../approval/github-oidc.ts'),
+    import('../../errors.ts'),
+  ]);
   const { env } = ctx.io;
-  const by = githubEnvironmentBy(github, {
-    run_id: env.GITHUB_RUN_ID,
-    run_attempt: env.GITHUB_RUN_ATTEMPT,
-    actor: env.GITHUB_ACTOR,
-  });
+  const stack = site.target.stack;
+  const approves = `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers for one ${action} per run attempt`;
+  const run = { run_id: env.GITHUB_RUN_ID, run_attempt: env.GITHUB_RUN_ATTEMPT, actor: env.GITHUB_ACTOR };
+  if (!run.run_id || !run.run_attempt) {
+    throw new FrontendOpsError(
+      'APPROVAL_REQUIRED',
+      `${approves}, but GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, which GitHub sets for every step, are not set. Nothing was changed. Run it as a step of the job with GitHub's variables, or from a terminal.`,
+    );
+  }
+  const nonce = githubRunKey({ ...run, repository: github.repository }, action);
+  const usedBefore = async () => {
+    const used = await usedFor(site, nonce);
+    return new FrontendOpsError(
+      'APPROVAL_REQUIRED',
+      `${approves}, and run ${run.run_id} attempt ${run.run_attempt} used it for the ${action} ${used?.deployId ?? 'unknown'} at ${used?.usedAt ?? 'an unknown time'}. Nothing was changed. Re-run the job (a new attempt, which the environment's reviewers approve again), or run it from a terminal.`,
+    );
+  };
+  // Said before the run waits for the lock; under it, consumeApproval decides.
+  if (await usedFor(site, nonce)) throw await usedBefore();
+  const approved = changeDigest(planned.plan);
+  const by = githubEnvironmentBy(github, run);
   return {
     authorize: async (plan, context) => {
       assertApprovedChange(approved, plan, context);
-      // A nonce of this run's own: the job's yes is good for this one change.
-      const nonce = `job-${randomBytes(16).toString('hex')}`;
       const approval = { by, via: 'github-environment' as const };
-      await consumeApproval(site, nonce, {
+      const first = await consumeApproval(site, nonce, {
         action,
         deployId: plan.deployId,
         approval,
@@ -450,6 +468,7 @@ async function jobApproval(
         judged: inForce,
         records: inForce.policy,
       });
+      if (!first) throw await usedBefore();
       return { nonce, ...approval };
     },
   };
