@@ -19,6 +19,7 @@ import {
   artifactManifestKey,
   shortened,
 } from '../engine/manifest.ts';
+import { escapeOnOneLine } from '../engine/text.ts';
 import type { Manifest } from '../engine/types.ts';
 import {
   badInput,
@@ -33,6 +34,7 @@ import {
   appendAudit,
   assertAuditWritable,
   heldForAppends,
+  newestEntryWhere,
   publishRecorded,
   readNewestEntry,
 } from '../state/audit.ts';
@@ -51,6 +53,11 @@ export interface PublishInput {
   beforeStore?: () => Promise<void>;
   /** Called once every file is uploaded, before the manifest that makes the build published (publishBuild records it here). */
   beforeManifest?: (result: PublishResult) => Promise<void>;
+  /**
+   * Another build of the commit found published (`found`: its artifact digest): the refusal's words,
+   * where the caller knows more than the bucket says (publishBuild: what the publish log records).
+   */
+  alreadyPublished?: (found: string, digest: string) => Promise<string>;
 }
 
 export interface PublishResult {
@@ -97,10 +104,12 @@ export async function publishArtifact(artifacts: ObjectStore, input: PublishInpu
   await input.beforeStore?.();
   const existing = await readManifest(artifacts, input.app, input.commit);
   if (existing) {
-    if (artifactDigest(existing) === digest) return { ...summary, uploaded: 0, published: false };
+    const found = artifactDigest(existing);
+    if (found === digest) return { ...summary, uploaded: 0, published: false };
     throw new FrontendOpsError(
       'CONFLICT',
-      `Commit ${input.commit} of ${input.app} is already published with different content (${artifactDigest(existing)}, this build is ${digest}). Artifacts are immutable: builds must be reproducible, or publish the build of a new commit.`,
+      (await input.alreadyPublished?.(found, digest)) ??
+        `Commit ${input.commit} of ${input.app} is already published with different content (${found}, this build is ${digest}). ${IMMUTABLE}`,
     );
   }
 
@@ -213,7 +222,14 @@ export async function publishBuild(
   // without it, or put in the artifacts bucket by someone else): recorded now, as the build this
   // publisher made of the commit, so that a deploy takes it (deploy/live.ts publishedBuild).
   const publish = async () => {
-    const result = await publishArtifact(site.artifacts, { ...input, beforeStore, beforeManifest });
+    const alreadyPublished = (found: string, digest: string) =>
+      alreadyPublishedWords(site, log, input, found, digest);
+    const result = await publishArtifact(site.artifacts, {
+      ...input,
+      beforeStore,
+      beforeManifest,
+      alreadyPublished,
+    });
     if (!result.published && !(await publishRecorded(site.state, log, result.app, result.commit)).recorded)
       await appendAudit(
         site.state,
@@ -225,6 +241,42 @@ export async function publishBuild(
     return result;
   };
   return withCleanup(publish, async () => lock?.release(), LETTING_THE_LOCK_GO);
+}
+
+const IMMUTABLE =
+  'Artifacts are immutable: builds must be reproducible, or publish the build of a new commit.';
+
+/**
+ * Why publishBuild's build of a commit is refused where another build of it is in the bucket, from
+ * what the publish log records of the commit: who published that build (ask them), or that no log
+ * records it, so it was written around `publish` (by whoever can write the artifacts bucket) and
+ * blocks CI's build until an administrator of the bucket removes it.
+ */
+async function alreadyPublishedWords(
+  site: Site,
+  log: string,
+  input: Pick<PublishInput, 'app' | 'commit'>,
+  found: string,
+  digest: string,
+): Promise<string> {
+  const entry = await newestEntryWhere(
+    site.state,
+    log,
+    (e) => e.type === 'publish' && e.data.app === input.app && e.data.commit === input.commit,
+  );
+  const what = `Commit ${input.commit} of ${input.app}`;
+  const differs = `with different content (${found}, this build is ${digest})`;
+  const request = entry?.data.request as { actor?: unknown } | undefined;
+  const who = escapeOnOneLine(String(request?.actor ?? 'someone')).slice(0, 64);
+  const recorded =
+    entry &&
+    `${who} published ${entry.data.artifactDigest === found ? 'it' : `${String(entry.data.artifactDigest).slice(0, 80)}`} at ${entry.at} (entry ${entry.seq} of the publish log)`;
+  if (entry?.data.artifactDigest === found)
+    return `${what} is already published ${differs}: ${recorded}. ${IMMUTABLE}`;
+  const why = entry
+    ? `and the publish log records another build of it (${recorded}): the bucket's copy was written since, without \`frontendops publish\``
+    : 'and no publish log records that build: it was written there without `frontendops publish`';
+  return `${what} is already in the artifacts bucket ${differs}, ${why}, and no deploy takes it. Nothing was published. An administrator of the artifacts bucket finds who wrote ${input.app}/${input.commit}/ there (the bucket's access log, or CloudTrail's data events), removes it, and runs this publish again.`;
 }
 
 /** The artifact's manifest, or null when the commit was never published. */
@@ -261,8 +313,10 @@ export async function resolvePublishedCommit(
       `No build of ${app} is published for a commit starting with ${ref}. Publish it first (frontendops publish <dir> --commit <sha>), or check the sha.`,
     );
   }
+  // Each in full: a commit planted in the bucket may share any part of a published one's sha.
+  const named = found.length > 5 ? [...found.slice(0, 5), `${found.length - 5} more`] : found;
   throw badInput(
-    `${ref} is the start of ${found.length} published commits of ${app} (${found.map((c) => c.slice(0, 12)).join(', ')}); give more of the sha.`,
+    `${ref} is the start of ${found.length} published commits of ${app} (${named.join(', ')}); give more of the sha, or all of it.`,
   );
 }
 

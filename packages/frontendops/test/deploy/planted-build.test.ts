@@ -1,8 +1,8 @@
 /**
  * A build planted in the artifacts bucket before CI publishes it. Whoever can write the artifacts
  * bucket (and not the state) puts a build there for the newest commit, with the S3 client and no entry
- * in the publish log: "the latest" names that commit, and CI's own publish of it is then refused as
- * "already published with different content". Before, `deploy --latest`, a deploy of that commit and
+ * in the publish log: "the latest" names that commit, and CI's own publish of it is then refused
+ * (saying no log records the build found, and what the bucket's administrator does). Before, `deploy --latest`, a deploy of that commit and
  * the agent's tools made the planted build live, and `audit verify` said nothing of it. Now a build
  * goes live only when the stack's publish log records it with the digest it has, and verify reports a
  * deployed build the log never recorded.
@@ -217,11 +217,76 @@ describe('a build published first with the publisher’s credentials (not covere
       requestBy('publish', 'ci'),
     );
     await expect(ci).rejects.toMatchObject({ code: 'CONFLICT' });
-    await expect(ci).rejects.toThrow(/already published with different content/);
+    // Who published it, as the publish log records: where to ask.
+    await expect(ci).rejects.toThrow(
+      /already published with different content \(sha256:\w+, this build is sha256:\w+\): another job published it at \d{4}-[\d-]+T[\d:.]+Z \(entry \d+ of the publish log\)/,
+    );
     await deployArtifact(t.site, { app: APP, commit, request: requestBy('ship the docs commit') });
     expect((await t.site.records.readPointer())?.value).toMatchObject({
       commit,
       artifactDigest: first.artifactDigest,
     });
+  });
+});
+
+describe('what a writer of the artifacts bucket can block (denial of service only)', () => {
+  it('a planted build blocks CI’s publish of that commit: the refusal says no log records it and what to do', async () => {
+    const log = () => t.site.state.list(`${t.target.statePrefix}publishes/`);
+    const before = await log();
+    const ci = publishBuild(
+      t.site,
+      { dir: await buildOf('ci'), app: APP, commit: repo.commits.dashboard2 },
+      requestBy('publish', 'ci'),
+    );
+    await expect(ci).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(ci).rejects.toThrow(
+      new RegExp(
+        `^Commit ${repo.commits.dashboard2} of ${APP} is already in the artifacts bucket with different content \\(sha256:\\w+, this build is sha256:\\w+\\), and no publish log records that build: it was written there without \`frontendops publish\`, and no deploy takes it\\. Nothing was published\\. An administrator of the artifacts bucket finds who wrote ${APP}/${repo.commits.dashboard2}/ there \\(the bucket's access log, or CloudTrail's data events\\), removes it, and runs this publish again\\.$`,
+      ),
+    );
+    expect(await log()).toEqual(before);
+  });
+
+  it('a published build whose manifest was replaced since blocks publishing it again: who published what is named', async () => {
+    const commit = 'cafe0003'.repeat(5);
+    const dir = await buildOf('replaced');
+    const published = await publishBuild(t.site, { dir, app: APP, commit }, requestBy('publish', 'ci'));
+    const key = `${APP}/${commit}/manifest.json`;
+    const manifest = JSON.parse((await t.site.artifacts.get(key))?.body.toString('utf8') ?? '{}');
+    // One file fewer: another build's manifest, with another digest.
+    const [, ...files] = Object.entries(manifest.files ?? {});
+    await t.site.artifacts.put(
+      key,
+      Buffer.from(JSON.stringify({ ...manifest, files: Object.fromEntries(files) })),
+    );
+    const again = publishBuild(t.site, { dir, app: APP, commit }, requestBy('publish', 'ci'));
+    await expect(again).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(again).rejects.toThrow(
+      `and the publish log records another build of it (ci published ${published.artifactDigest} at `,
+    );
+    await expect(again).rejects.toThrow(
+      /without `frontendops publish`, and no deploy takes it\. Nothing was published\. An administrator/,
+    );
+  });
+
+  it('a commit planted beside a published one under the same short sha: refused, both named in full', async () => {
+    const published = repo.commits.dashboard1;
+    // The same first 39 characters: any shorter way of writing them names both.
+    const planted = `${published.slice(0, 39)}${published.at(-1) === '0' ? '1' : '0'}`;
+    const key = `${APP}/${planted}/manifest.json`;
+    await t.site.artifacts.put(key, Buffer.from('{}'));
+    try {
+      const run = await cli(['deploy', '--commit', published.slice(0, 12), '--dry-run', '--stack', outputs], {
+        cwd: repo.dir,
+        env: { ...t.cliEnv(), AWS_REGION: 'us-east-1', FRONTENDOPS_ACTOR: 'cli-test' },
+      });
+      expect(run.code, run.stderr).toBe(2);
+      const [first, second] = [published, planted].sort();
+      expect(run.stderr).toContain(
+        `${published.slice(0, 12)} is the start of 2 published commits of ${APP} (${first}, ${second}); give more of the sha, or all of it.`,
+      );
+    } finally {
+      await t.site.artifacts.delete([key]);
+    }
   });
 });
