@@ -238,6 +238,28 @@ describe('a job’s --yes is its run attempt’s one approved change of each act
 });
 
 describe('whoever changes the configuration does not change what a job’s --yes covers', () => {
+  it('a job’s --yes does not adopt a wider policy: `approvers adopt --yes` in the job is refused, nothing appended', async () => {
+    // The job's checkout is its own: its configuration adds rollbacks to what the environment approves.
+    await jobDeployed.restore();
+    const entries = async () => (await readAudit(t.site.state, t.site.target.statePrefix)).length;
+    const before = await entries();
+    const wider = await writeConfig('job-wider-config.json', {
+      repository: 'acme/dashboard',
+      environment: STACK,
+      actions: ['deploy', 'rollback'],
+    });
+    const job = { ...JOB, GITHUB_RUN_ID: '20', FRONTENDOPS_CONFIG: wider };
+    const adopted = await run(['approvers', 'adopt', '--yes'], job);
+    expect(adopted.code, adopted.stderr).toBe(2);
+    expect(adopted.stderr).toMatch(
+      /in a GitHub Actions job, --yes is the approval of the "dashboard-hosting-prod" environment's reviewers for what approval\.github\.actions lists, not of adopting an approval policy\. Nothing was changed\. Adopt it from a terminal: `frontendops approvers adopt --stack dashboard-hosting-prod`\./,
+    );
+    expect(await entries()).toBe(before);
+    const back = await run(['rollback', '--yes', '--no-tag'], job);
+    expect(back.code, back.stderr).toBe(2);
+    expect(await live()).toBe(V2);
+  });
+
   it('approval.github removed, --yes in the job is refused once the audit log records the environment; the deployer’s adopt needs a terminal or --yes', async () => {
     await jobDeployed.restore();
     // Adopting is the deployer's: refused without a terminal or --yes, nothing appended.

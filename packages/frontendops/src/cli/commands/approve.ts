@@ -230,6 +230,16 @@ export function register(program: Command, ctx: CliContext): void {
           ctx.io.stderr,
           `This adopts the approval policy in frontendops.config.json for ${stack} without an approval: it ${changes.join('; ')}.`,
         );
+        // A job's --yes is its environment's approval of the actions it lists (deploy.ts
+        // approveIfProtected), held where the configuration or the log names it: a job widening that
+        // with a configuration of its own checkout is not the deployer's person adopting it.
+        const github = inForce.configured.github ?? inForce.recorded?.github;
+        if (flags.yes && ctx.io.env.GITHUB_ACTIONS === 'true' && github) {
+          throw new FrontendOpsError(
+            'APPROVAL_REQUIRED',
+            `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers for what approval.github.actions lists, not of adopting an approval policy. Nothing was changed. Adopt it from a terminal: \`frontendops approvers adopt --stack ${stack}\`.`,
+          );
+        }
         if (!flags.yes) {
           if (!ctx.io.stdin.isTTY) {
             throw new FrontendOpsError(
