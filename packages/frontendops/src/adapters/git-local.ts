@@ -23,9 +23,11 @@ const run = promisify(execFile);
 /** How this backend's refusals name its repository. */
 const HERE = 'this repository';
 
-// Fields are separated by NUL, and each tag record starts with a random boundary chosen per listing:
-// a tag message is anyone's text (it may hold RS, NUL or a copy of a record), and cannot guess it.
+// Fields are separated by NUL, and each record of a listing (tags, commits) starts with a random
+// boundary chosen per listing: a tag or commit message is anyone's text (it may hold RS, NUL or a
+// copy of a record), and cannot guess it.
 const COMMIT_FORMAT = '%H%x00%h%x00%an%x00%aI%x00%B';
+const newBoundary = () => `frontendops-${randomBytes(16).toString('hex')}`;
 const tagFormat = (boundary: string) =>
   `${boundary}%00%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00%(contents)`;
 
@@ -68,19 +70,17 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
       const [from, to] = await Promise.all([resolveCommit(base), resolveCommit(head)]);
       if (!from) throw unknownRef(base);
       if (!to) throw unknownRef(head);
+      // Each record starts with a boundary chosen per listing: a commit message is anyone's text.
+      const boundary = newBoundary();
       const out = await gitOk(git, [
         'log',
         `--max-count=${limit + 1}`,
-        `--format=${COMMIT_FORMAT}%x1e`,
+        `--format=${boundary}%x00${COMMIT_FORMAT}`,
         `${from}..${to}`,
         '--',
         path,
       ]);
-      const commits = out
-        .split('\x1e')
-        .map((record) => record.replace(/^\n/, ''))
-        .filter((record) => record.trim().length > 0)
-        .map(parseCommit);
+      const commits = out.split(`${boundary}\0`).slice(1).map(parseCommit);
       return { commits: commits.slice(0, limit), truncated: commits.length > limit };
     },
 
@@ -174,7 +174,7 @@ async function gitOk(git: (args: string[]) => Promise<GitResult>, args: string[]
 
 /** Every tag, or (`name`) the one of that name: a tag name holds no "/", so its pattern matches it alone. */
 async function listTagsIn(git: (args: string[]) => Promise<GitResult>, name?: string): Promise<TagInfo[]> {
-  const boundary = `frontendops-${randomBytes(16).toString('hex')}`;
+  const boundary = newBoundary();
   const out = await gitOk(git, [
     'for-each-ref',
     `--format=${tagFormat(boundary)}`,

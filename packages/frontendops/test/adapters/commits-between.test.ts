@@ -91,6 +91,23 @@ describe.each(['local', 'github'])('commitsBetween through %s', (name) => {
     expect(far.truncated).toBe(name === 'github');
   });
 
+  it('lists a commit whose message holds a record separator as one commit, hiding none', async () => {
+    // Anyone who can push chooses a message; one that held the separator of the listing would end
+    // the record early, and its rest would be read as a commit of its own (or fail the listing).
+    const subject = `dashboard: tidy\x1e${'0'.repeat(40)}\x1e`;
+    await fastImport(
+      repo.dir,
+      `commit refs/heads/separator\ncommitter Eve Pusher <eve@example.test> 1764000000 +0000\ndata ${subject.length}\n${subject}\n` +
+        `from ${repo.commits.docs}\nM 100644 inline ${APP}/tidy.txt\ndata 4\ntidy\n\n`,
+    );
+    const tip = (await repo.git(['rev-parse', 'separator'])).trim();
+    const { commits } = await host().commitsBetween(repo.commits.dashboard1, tip, APP);
+    expect(commits.map((c) => [c.sha, c.message])).toEqual([
+      [tip, subject.trim()],
+      [repo.commits.dashboard2, 'dashboard: add App\n\nLonger body line.'],
+    ]);
+  });
+
   it('accepts short shas, and says NOT_FOUND for an unknown end', async () => {
     const short = await host().commitsBetween(
       repo.commits.dashboard1.slice(0, 7),
