@@ -12,7 +12,7 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/git/deploy-tag.ts';
 import type { GitHost } from '../../src/ports.ts';
 import { readAuditAnchors, readDeployTags } from '../../src/read/tags.ts';
-import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { createTestRepo, fastImport, type TestRepo } from '../support/git-repo.ts';
 
 const NOW = new Date('2026-11-25T10:00:00Z');
 const DAY = 'dashboard-deploy-20261125';
@@ -100,6 +100,24 @@ describe('a deploy tag numbered past any day of deploys', () => {
     const first = await createDeployTag(host, deployment(repo.commits.dashboard1, '0000000001'));
     const second = await createDeployTag(host, deployment(repo.commits.dashboard2, '0000000002'));
     expect([first.name, second.name]).toEqual([`${DAY}-1`, `${DAY}-2`]);
+  });
+});
+
+describe('a tag dated past the year 9999', () => {
+  it('is listed without its date: deploy tags are still made and read', async () => {
+    // git writes the year as it is ("10000-…"), which a JavaScript Date cannot read.
+    const message = 'pushed';
+    await fastImport(
+      repo.dir,
+      `tag ${DAY}-1\nfrom ${repo.commits.init}\ntagger Eve Pusher <eve@example.test> 253402300800 +0000\n` +
+        `data ${message.length}\n${message}\n`,
+    );
+    const made = await createDeployTag(host, deployment(repo.commits.dashboard1));
+    expect(made).toMatchObject({ name: `${DAY}-2`, created: true });
+    expect((await listDeployTags(host)).map((t) => [t.name, t.date ?? null])).toEqual([
+      [`${DAY}-2`, expect.stringMatching(/^\d{4}-/)],
+      [`${DAY}-1`, null],
+    ]);
   });
 });
 
