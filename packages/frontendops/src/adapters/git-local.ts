@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { COMMIT_REF } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
 import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
@@ -39,10 +40,22 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
   const git = (args: string[]) => runGit(options.repoDir, args);
 
   const resolveCommit = async (ref: string): Promise<string | null> => {
-    const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+    // Not --quiet: git tells a name two refs hold (a tag pushed named like a branch, which it takes
+    // first) only in a warning.
+    const result = await git([
+      '-c',
+      'core.warnAmbiguousRefs=true',
+      'rev-parse',
+      '--verify',
+      '--end-of-options',
+      `${ref}^{commit}`,
+    ]);
     if (result.code !== 0) return null;
     const sha = result.stdout.trim();
     assertNotShadowed(ref, sha);
+    // A sha-like name is assertNotShadowed's to judge; HEAD is the checkout, whatever refs say.
+    if (/is ambiguous/.test(result.stderr) && ref !== 'HEAD' && !COMMIT_REF.test(ref))
+      throw ambiguousRef(ref);
     return sha;
   };
 
@@ -216,6 +229,14 @@ const unknownRef = (ref: string) =>
     'NOT_FOUND',
     `Unknown ref "${ref}": no branch, tag or commit has that name. Pass an existing branch, tag or sha.`,
   );
+
+const ambiguousRef = (ref: string) => {
+  const name = ref.split(/[~^@:]/, 1)[0];
+  return new FrontendOpsError(
+    'BAD_INPUT',
+    `"${name}" names more than one ref here (a branch and a tag?), and anyone who can push can make one: it is not taken for either. Nothing was done. Name it with its kind (heads/${name} or tags/${name}), or pass the commit's full sha.`,
+  );
+};
 
 const upstream = (what: string, stderr: string) =>
   new FrontendOpsError('UPSTREAM', `${what} failed: ${stderr.trim() || 'no error output'}`);

@@ -106,3 +106,34 @@ describe('replace refs (refs/replace/*, which anyone who can push can push, and 
     }
   });
 });
+
+describe('a tag pushed with the name of a branch (branches may be protected where tags are not)', () => {
+  it('is not taken for the branch, nor the branch for it: the name is refused, saying what to pass', async () => {
+    const repo = await createTestRepo();
+    try {
+      // git takes refs/tags/main before refs/heads/main, and says so only in a warning.
+      await repo.git(['tag', 'main', repo.commits.dashboard1]);
+      const host = createLocalGit({ repoDir: repo.dir });
+      for (const ask of [
+        () => host.getCommit('main'),
+        () => host.getCommit('main~1'),
+        () => host.latestCommit('apps/sophia-dashboard', 'main'),
+        () => host.commitsBetween(repo.commits.init, 'main', 'apps/sophia-dashboard'),
+      ]) {
+        await expect(ask()).rejects.toMatchObject({
+          code: 'BAD_INPUT',
+          message: expect.stringMatching(
+            /"main" names more than one ref here \(a branch and a tag\?\).*heads\/main or tags\/main/,
+          ),
+        });
+      }
+      expect((await host.getCommit('heads/main'))?.sha).toBe(repo.commits.docs);
+      expect((await host.getCommit('tags/main'))?.sha).toBe(repo.commits.dashboard1);
+      // HEAD is the checkout whatever a tag of that name says: "the latest" is unchanged.
+      await repo.git(['update-ref', 'refs/tags/HEAD', repo.commits.dashboard1]);
+      expect((await host.latestCommit('apps/sophia-dashboard'))?.sha).toBe(repo.commits.dashboard2);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
