@@ -115,7 +115,10 @@ export async function approveRequest(
   });
   const statement = await holding(lock, async () => {
     await assertNotAnswered(site, request, now(), inForce);
-    return signApproval(site, request, { key, name }, now(), preview.description);
+    return signApproval(site, request, { key, name }, now(), {
+      description: preview.description,
+      policy: inForce.configured,
+    });
   });
   return { statement, preview };
 }

@@ -60,6 +60,12 @@ export const statementSchema = z.object({
   weight: z.number().optional(),
   /** The digest of the change the approver was shown (approvals.ts changeDigest); absent before it was named. */
   change: z.string().optional(),
+  /**
+   * The digest of the configuration's approval policy as the approver was shown what their approval
+   * adopts of it (approvals.ts policyDigest); absent before it was named. Its use adopts that policy
+   * only where the configuration still says it.
+   */
+  policy: z.string().optional(),
   approver: z.string(),
   publicKey: z.string(),
   signedAt: z.string(),

@@ -157,6 +157,12 @@ export function changeDigest(plan: PlannedChange): string {
 }
 
 /**
+ * The digest of a configured approval policy, as a signed approval names the one its approver was
+ * shown what it adopts of: the same policy in any order of its keys has the same digest.
+ */
+export const policyDigest = (policy: ApprovalPolicy): string => stateDigest(canonicalPolicy(policy));
+
+/**
  * The open request for this change: the one already made (so an approval given for it stays valid
  * while the agent asks again), or a new one with a fresh nonce once the last expired, was used, or
  * was for another change under this deploy id and action (another share of visitors, a canary's
@@ -274,14 +280,15 @@ export async function findStoredRequests(site: Site, deployId: string): Promise<
 /**
  * Signs the request with the approver's key and stores the signed statement (with its audit entry).
  * `shown`: the plan in words as the approver was shown it, which the entry records (the request's own
- * summary is a file whoever can write the state bucket could edit).
+ * summary is a file whoever can write the state bucket could edit), and the configured approval
+ * policy they were shown what approving adopts of (the statement names its digest).
  */
 export async function signApproval(
   site: Site,
   request: ApprovalRequest,
   signer: { key: KeyObject; name: string },
   now: number,
-  shown?: string,
+  shown?: { description: string; policy: ApprovalPolicy },
 ): Promise<ApprovalStatement> {
   const statement: ApprovalStatement = {
     v: 1,
@@ -292,6 +299,7 @@ export async function signApproval(
     expiresAt: request.expiresAt,
     ...(request.weight !== undefined ? { weight: request.weight } : {}),
     ...(request.change !== undefined ? { change: request.change } : {}),
+    ...(shown ? { policy: policyDigest(shown.policy) } : {}),
     approver: signer.name,
     publicKey: encodePublicKey(signer.key),
     signedAt: new Date(now).toISOString(),
@@ -305,7 +313,7 @@ export async function signApproval(
       decision: 'approved',
       deployId: request.deployId,
       action: request.action,
-      summary: shown ?? request.summary,
+      summary: shown?.description ?? request.summary,
       by: signer.name,
       key: keyFingerprint(statement.publicKey),
       via: 'signed',
@@ -321,6 +329,8 @@ export async function signApproval(
  * The signed approval of this request, checked: signature by a key the stack's policy lists under the
  * name it claims, same stack, action, deploy id, nonce and share of visitors, unexpired, unused. null when there is
  * none; a reason when there is one that does not hold (forged, for another request, expired).
+ * `adopts`: the configuration's policy is the one its approver was shown what approving adopts of;
+ * otherwise (the configuration changed since, or a statement that names none) its use adopts nothing.
  */
 export async function checkSignedApproval(
   site: Site,
@@ -328,7 +338,7 @@ export async function checkSignedApproval(
   now: number,
   /** The policy in force, where the caller read it (approval-policy.ts approvalInForce): only its approvers count. */
   known?: PolicyInForce,
-): Promise<{ approval: Approval } | { rejected: string } | null> {
+): Promise<{ approval: Approval; adopts: boolean } | { rejected: string } | null> {
   const object = await site.state.get(signedKey(site, request.action, request.deployId));
   if (!object) return null;
   const inForce = known ?? (await approvalInForce(site));
@@ -376,6 +386,7 @@ export async function checkSignedApproval(
   if (Date.parse(statement.expiresAt) <= now) return { rejected: `it expired at ${statement.expiresAt}` };
   return {
     approval: { by: signedApprover(statement), via: 'signed', signed: parsed.data },
+    adopts: statement.policy === policyDigest(inForce.configured),
   };
 }
 

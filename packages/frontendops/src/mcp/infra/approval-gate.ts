@@ -110,8 +110,17 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
   const problems: string[] = [];
 
   const signed = await checkSignedApproval(site, request, now(), inForce);
+  // Its approver was shown what it adopts of the configuration as it was then: changed since, it
+  // records the policy in force, adopting nothing they were not shown.
   if (signed && 'approval' in signed)
-    return granted(input, inForce, signed.approval, request.nonce, request.expiresAt);
+    return granted(
+      input,
+      inForce,
+      signed.approval,
+      request.nonce,
+      request.expiresAt,
+      signed.adopts ? undefined : inForce.policy,
+    );
   if (signed && 'rejected' in signed) {
     problems.push(`the stored approval was not accepted: ${signed.rejected}`);
     await auditDecision(site, {

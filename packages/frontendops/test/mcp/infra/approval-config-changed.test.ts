@@ -147,6 +147,33 @@ describe('whoever changes the configuration does not choose who approves a prote
     );
   });
 
+  it('an approval adopts only what its approver was shown: a key added to the configuration after they signed is not adopted', async () => {
+    await approvedByAda(COMMITS[0]);
+    const c = await server(owners());
+    const { deployId } = await planAndSync(c, COMMITS[1]);
+    // Ada approves under the owners' configuration: her approval adopts nothing, and she is told none.
+    const ada = await approveWithCli(f(), deployId, keys().ada.path, owners());
+    expect(ada.code, ada.stderr).toBe(0);
+    expect(`${ada.stdout}${ada.stderr}`).not.toMatch(/also adopts/);
+    // Then Mallory's key is merged into the configuration, and the change runs under it.
+    const changed = { approvers: { Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey } };
+    const later = await server(changed);
+    const { sync } = await planAndSync(later, COMMITS[1]);
+    expect(sync.structured, sync.text).toMatchObject({
+      outcome: 'synced',
+      approvedBy: expect.stringMatching(/^Ada/),
+    });
+    await later.call('invalidate_cdn', { deployId });
+    // Ada's approval recorded no policy with Mallory in it: her approval alone still does not count.
+    const next = await planAndSync(later, COMMITS[2]);
+    const mallory = await approveWithCli(f(), next.deployId, keys().mallory.path, changed);
+    expect(mallory.code, mallory.stdout).not.toBe(0);
+    expect(mallory.stderr).toMatch(/the audit log does not record "Mallory"/);
+    const refused = await later.call('run_sync', { handle: next.target.structured.handle });
+    expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
+    expect((await live())?.commit).toBe(COMMITS[1]);
+  });
+
   it('approval.github pointed at an environment without reviewers, or at their fork: the job’s approval does not count', async () => {
     await approvedByAda(COMMITS[0]);
     const github = (repository: string, environment: string) => ({
