@@ -45,6 +45,7 @@ import {
   consumeApproval,
   openApprovalRequest,
   type PlannedChange,
+  policyDigest,
 } from '../../state/approvals.ts';
 import { toolFailure } from '../tool-result.ts';
 
@@ -231,7 +232,9 @@ async function askClient(
 ): Promise<ApprovalOutcome | null> {
   const { site, action, deployId, summary, now } = input;
   const stack = site.target.stack;
-  const token = approvalToken(input.secret, request);
+  // The answer is bound to the question as it was asked, what approving adopts included: asked
+  // under another configured policy (changed before the answer came), it answers nothing.
+  const token = approvalToken(input.secret, request, inForce.configured);
   const adopts = adoptionWords(inForce);
   // What the person is asked to approve: the plan, and what approving it adopts.
   const shown = adopts ? `${summary}. ${adopts}` : summary;
@@ -379,11 +382,11 @@ const refuse = (error: FrontendOpsError): ApprovalOutcome => ({
   result: toolFailure(error),
 });
 
-/** Binds an elicitation answer to this server, this request and its nonce. */
-const approvalToken = (secret: Buffer, request: ApprovalRequest) =>
+/** Binds an elicitation answer to this server, this request and its nonce, and the configured policy it was asked under. */
+const approvalToken = (secret: Buffer, request: ApprovalRequest, configured: ApprovalPolicy) =>
   createHmac('sha256', secret)
     .update(
-      `approval\n${request.stack}\n${request.action}\n${request.deployId}\n${request.nonce}\n${request.expiresAt}`,
+      `approval\n${request.stack}\n${request.action}\n${request.deployId}\n${request.nonce}\n${request.expiresAt}\n${policyDigest(configured)}`,
     )
     .digest('base64url');
 

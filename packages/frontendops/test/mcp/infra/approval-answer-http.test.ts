@@ -7,9 +7,11 @@
  * them: the state of the question about one deploy, with an accept, on another deploy; a state made
  * up; an answer kept past its question's hour.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePublicKey } from '../../../src/approval/keys.ts';
+import type { ApprovalPolicy } from '../../../src/config.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import { type HttpServing, serveHttp } from '../../../src/mcp/serve.ts';
 import { APPROVAL_TTL_MS } from '../../../src/state/approval-evidence.ts';
@@ -34,6 +36,9 @@ const sent: Array<{ headers: Headers; body: { params?: CallParams } }> = [];
 const closers: Array<() => Promise<unknown>> = [];
 /** How far the server's clock is ahead of this machine's (an answer kept past its question's hour). */
 let later = 0;
+/** The stack's approval policy as its configuration says it when each request is served. */
+const TRUSTING: ApprovalPolicy = { approvers: {}, trustElicitation: true };
+let configured = TRUSTING;
 
 beforeAll(async () => {
   f = await startInfraFixture();
@@ -46,7 +51,7 @@ beforeAll(async () => {
         openSite: async () => ({
           ...f.t.site,
           protected: true,
-          approval: { approvers: {}, trustElicitation: true },
+          approval: configured,
         }),
         defaultStack: STACK,
         secret,
@@ -198,5 +203,25 @@ describe('attack: an MCP client over HTTP answers an approval question that is n
       approvedBy: 'the user (as claimed by other-client) (elicitation)',
     });
     expect(await approvalsUsed()).toHaveLength(1);
+  });
+
+  it('an answer adopts no approval policy other than the one its question was asked under: a key added before the answer', async () => {
+    // The chain records the policy the answer above was judged under (no approver, trustElicitation).
+    const asked = await decliningClient('asked-client');
+    const target = await asked.call('get_deploy_target', { commit: COMMITS[1] });
+    await asked.call('run_sync', { handle: target.structured.handle });
+    const question = lastAnswered();
+    // Mallory's key merged into the configuration while the question waits for its answer.
+    const mallory = encodePublicKey(generateKeyPairSync('ed25519').privateKey);
+    configured = { ...TRUSTING, approvers: { Mallory: mallory } };
+    try {
+      const answered = resultOf(await rawCall(question.headers, retried(question, {})));
+      expect(answered.isError, answered.text).toBe(true);
+      expect(answered.text).toMatch(/^DENIED: The approval answer does not belong/);
+      expect(await approvalsUsed()).toHaveLength(1);
+      expect((await live())?.commit).toBe(COMMITS[0]);
+    } finally {
+      configured = TRUSTING;
+    }
   });
 });
