@@ -172,6 +172,10 @@ describe('whoever changes the configuration does not choose who approves a prote
     const refused = await later.call('run_sync', { handle: next.target.structured.handle });
     expect(refused.text).toMatch(/APPROVAL_REQUIRED/);
     expect((await live())?.commit).toBe(COMMITS[1]);
+    // audit verify finds the use as it was: nothing adopted, nothing wrong.
+    const verified = await verifyWithOwnersConfig();
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(`${verified.stdout}${verified.stderr}`).not.toMatch(/adopted/);
   });
 
   it('approval.github pointed at an environment without reviewers, or at their fork: the job’s approval does not count', async () => {
