@@ -8,26 +8,18 @@
  * Before: the deploy and the rollback went through and recorded nothing (driftOf sees no pointer,
  * so no drift): `drift` was absent from both summaries and entries.
  */
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
-import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { APP, request } from '../support/atomic-env.ts';
+import { outsideWritesEnvFor } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
-import { type RawKvs, rawKvs } from '../support/raw-kvs.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
-const env = deployedAtomicEnvFor({ stack: 'deploy-pointer-deleted' }, [V1, V2, V3], 2);
-let deployed: AtomicSnapshot | undefined;
-let raw: RawKvs | undefined;
-afterAll(() => raw?.destroy());
+const { env, raw } = outsideWritesEnvFor({ stack: 'deploy-pointer-deleted' }, [V1, V2, V3], 2);
 
-beforeEach(async () => {
-  deployed ??= await snapshotAtomicEnv(env());
-  await deployed.restore();
-  raw ??= rawKvs(env());
-  await raw.write('delete');
-});
+// Each case starts from v2 deployed, the release-store key then deleted outside FrontendOps.
+beforeEach(() => raw().write('delete'));
 
 /** The newest entry of a type (a rollback's pin follows its own). */
 const newestEntry = async (type: string) =>

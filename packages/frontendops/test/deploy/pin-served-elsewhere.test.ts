@@ -12,27 +12,18 @@
  * key deleted it still went through (driftOf sees no pointer, so no drift), though `status` said the
  * CDN served the bucket root.
  */
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, readPin } from '../../src/deploy/pin.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
-import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { APP, request } from '../support/atomic-env.ts';
+import { outsideWritesEnvFor } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
-import { type RawKvs, rawKvs } from '../support/raw-kvs.ts';
 
 const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
-const env = deployedAtomicEnvFor({ stack: 'pin-served-elsewhere' }, [V1, V2], 2);
-let deployed: AtomicSnapshot | undefined;
-let raw: RawKvs | undefined;
-afterAll(() => raw?.destroy());
-
-beforeEach(async () => {
-  deployed ??= await snapshotAtomicEnv(env());
-  await deployed.restore();
-});
+const { env, raw } = outsideWritesEnvFor({ stack: 'pin-served-elsewhere' }, [V1, V2], 2);
 
 describe('a pin on an atomic stack whose release store was written outside FrontendOps', () => {
   it('refused (CONFLICT), nothing written, naming what is served; pinned once the recorded release is back', async () => {
@@ -70,8 +61,7 @@ describe('a pin on an atomic stack whose release store was written outside Front
     const t = env();
     const live = (await readStatus(t.site)).live;
     if (!live) throw new Error('v2 is live');
-    raw ??= rawKvs(t);
-    await raw.write('delete');
+    await raw().write('delete');
     const status = await readStatus(t.site);
     expect(status.served).toMatchObject({ state: 'changed-outside', live: null });
 

@@ -7,26 +7,17 @@
  * Before: the next deploy and every change after it were refused TAMPERED ("switched from a release
  * the live pointer does not keep before it"): the stack was stuck until someone edited the bucket.
  */
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
-import { APP, deployedAtomicEnvFor, request } from '../support/atomic-env.ts';
-import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
+import { APP, request } from '../support/atomic-env.ts';
+import { outsideWritesEnvFor } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
-import { type RawKvs, rawKvs } from '../support/raw-kvs.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
-const env = deployedAtomicEnvFor({ stack: 'stopped-after-drift' }, [V1, V2, V3], 2);
-let deployed: AtomicSnapshot | undefined;
-let raw: RawKvs | undefined;
-afterAll(() => raw?.destroy());
-
-beforeEach(async () => {
-  deployed ??= await snapshotAtomicEnv(env());
-  await deployed.restore();
-});
+const { env, raw } = outsideWritesEnvFor({ stack: 'stopped-after-drift' }, [V1, V2, V3], 2);
 
 /** The pointer the store names for v1's kept release (the deployer role put it back). */
 async function pointStoreAtV1(): Promise<string> {
@@ -42,10 +33,11 @@ describe('a deploy that recorded store drift, stopped after its switch', () => {
   for (const drift of ['store names another release', 'key deleted'] as const) {
     it(`${drift}: the next run finishes it, recording the drift, and the stack goes on`, async () => {
       const t = env();
-      raw ??= rawKvs(t);
       const was =
         drift === 'key deleted'
-          ? await raw.write('delete').then(() => null)
+          ? await raw()
+              .write('delete')
+              .then(() => null)
           : { live: await pointStoreAtV1() };
       // Stopped at its own audit entry: the switch landed, its finish did not.
       const stopping = stoppingSite(

@@ -15,8 +15,10 @@
  * every case before), while HTML and errors are never cached; the published builds (no change writes
  * them); and the S3 server's request log (a case marks where it starts: AtomicEnv.mark()).
  */
+
+import { afterAll, beforeEach } from 'vitest';
 import { PREVIEW_SECRET_KEY, RELEASE_KEY } from '../../src/atomic/release-pointer.ts';
-import type { AtomicEnv } from './atomic-env.ts';
+import { type AtomicEnv, deployedAtomicEnvFor } from './atomic-env.ts';
 import { snapshotStack } from './bucket-snapshot.ts';
 import { type RawKvs, rawKvs } from './raw-kvs.ts';
 
@@ -50,6 +52,27 @@ export async function snapshotAtomicEnv(t: AtomicEnv): Promise<AtomicSnapshot> {
       if (changed && edge) await edge.whenVisible(edge.currentEtag());
     },
   };
+}
+
+/**
+ * For the tests of the calling file that write its release store outside FrontendOps: the atomic
+ * env deployedAtomicEnvFor starts, put back before each test as it was deployed (a snapshot taken
+ * before the first test), and a raw client of its store (rawKvs), made on first use and destroyed
+ * after the tests.
+ */
+export function outsideWritesEnvFor(...deployed: Parameters<typeof deployedAtomicEnvFor>): {
+  env: () => AtomicEnv;
+  raw: () => RawKvs;
+} {
+  const env = deployedAtomicEnvFor(...deployed);
+  let snapshot: AtomicSnapshot | undefined;
+  let kvs: RawKvs | undefined;
+  beforeEach(async () => {
+    snapshot ??= await snapshotAtomicEnv(env());
+    await snapshot.restore();
+  });
+  afterAll(() => kvs?.destroy());
+  return { env, raw: () => (kvs ??= rawKvs(env())) };
 }
 
 /** `work` with a raw KeyValueStore client of `t`'s store, destroyed after. */
