@@ -13,7 +13,7 @@ import {
   startDeployEnv,
   type TestDeployEnv,
 } from '../support/deploy-env.ts';
-import { cli } from '../support/run-cli.ts';
+import { cli, verifyReasons } from '../support/run-cli.ts';
 
 const FROM = 'copied-from';
 const TO = 'copied-to';
@@ -31,9 +31,7 @@ afterAll(() => t?.stop());
 const verify = async (stack: string, hostingBucket?: string) => {
   const outputs = await t.writeOutputs({ stack, ...(hostingBucket ? { hostingBucket } : {}) });
   const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1' };
-  const run = await cli(['audit', 'verify', '--stack', outputs, '--json'], { env, cwd: t.tmp });
-  const reasons: string[] = JSON.parse(run.stdout).problems.map((p: { reason: string }) => p.reason);
-  return { code: run.code, reasons };
+  return verifyReasons(await cli(['audit', 'verify', '--stack', outputs, '--json'], { env, cwd: t.tmp }));
 };
 
 it("a chain copied whole from another stack's state prefix: tampered, entries of another stack", async () => {

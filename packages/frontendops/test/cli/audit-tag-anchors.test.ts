@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseTrailers } from '../../src/git/deploy-tag.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
+import { verifyReasons } from '../support/run-cli.ts';
 
 let s: CliTagEnv;
 /** The state and hosting buckets after the first deploy, before the second. */
@@ -27,13 +28,8 @@ const deploy = async (commit: string) => {
   expect(deployed.code, deployed.stderr).toBe(0);
   return JSON.parse(deployed.stdout).tag as string;
 };
-const problemsOf = async (argv: string[] = []) => {
-  const result = await s.run(['audit', 'verify', '--stack', s.outputs, '--json', ...argv]);
-  return {
-    code: result.code,
-    reasons: JSON.parse(result.stdout).problems.map((p: { reason: string }) => p.reason),
-  };
-};
+const problemsOf = async (argv: string[] = []) =>
+  verifyReasons(await s.run(['audit', 'verify', '--stack', s.outputs, '--json', ...argv]));
 
 beforeAll(async () => {
   s = await startCliTagEnv('tag-anchors');

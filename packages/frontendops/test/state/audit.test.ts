@@ -27,7 +27,7 @@ import { forgeEntryPastHead, moveHeadBackOne, rehash } from '../support/audit-fo
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { cli } from '../support/run-cli.ts';
+import { cli, verifyReasons } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
 const request: RequestInfo = { text: 'deploy', actor: 'ada', planner: 'cli', at: new Date().toISOString() };
@@ -590,9 +590,8 @@ describe('frontendops audit verify with the deploy tags as anchors (real git)', 
     );
     await push(planted[1] as string, message.replace(/^Audit-Head: \d+:/m, 'Audit-Head: 999:'));
     try {
-      const result = await run(['audit', 'verify', '--stack', outputs, '--json']);
-      expect(result.code).toBe(1);
-      const reasons: string[] = JSON.parse(result.stdout).problems.map((p: { reason: string }) => p.reason);
+      const { code, reasons } = verifyReasons(await run(['audit', 'verify', '--stack', outputs, '--json']));
+      expect(code).toBe(1);
       expect(reasons).toHaveLength(2);
       const [copied, ahead] = [0, 1].map((i) => reasons.find((r) => r.includes(planted[i] as string)) ?? '');
       // The true tag and the chain agree, but so would the tag of the same deploy run again on the

@@ -17,6 +17,12 @@ export interface CliRun {
   stderr: string;
 }
 
+/** What `audit verify --json` answered: its exit code and each problem's reason, in order. */
+export function verifyReasons(run: CliRun): { code: number; reasons: string[] } {
+  const { problems } = JSON.parse(run.stdout) as { problems: Array<{ reason: string }> };
+  return { code: run.code, reasons: problems.map((p) => p.reason) };
+}
+
 export interface CliRunOptions {
   /** Variables for the run; undefined unsets one the test process has (a set but empty one is a value). */
   env?: Record<string, string | undefined>;
