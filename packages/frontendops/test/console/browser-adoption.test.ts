@@ -17,6 +17,7 @@ import { approverKeysFor } from '../support/approver.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { ARTIFACTS_DIR } from '../support/cli.ts';
 import { APP, startAgentConsole, startConsoleEnv } from '../support/console-env.ts';
+import { signedInPage } from '../support/console-sign-in.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
@@ -62,12 +63,8 @@ describe.skipIf(!hasChromium)(
     });
 
     it('the card says what the approval adopts; after it ran, the history says whose approval adopted it', async () => {
-      context = await browser.newContext({
-        baseURL: new URL(server.url).origin,
-        viewport: { width: 1440, height: 1000 },
-      });
-      const page = await context.newPage();
-      await page.goto(server.signInAddress());
+      const page = await signedInPage(browser, server, { viewport: { width: 1440, height: 1000 } });
+      context = page.context();
       await ask(page, 'deploy the latest dashboard');
       const card = page.getByRole('log').getByRole('group', { name: 'Confirmation' }).last();
       await card.waitFor();

@@ -16,6 +16,7 @@ import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { hasControlCharacters } from '../../src/engine/text.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { APP, startConsoleEnv } from '../support/console-env.ts';
+import { signedInPage } from '../support/console-sign-in.ts';
 import { publishAsCi, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
@@ -62,9 +63,7 @@ describe.skipIf(!hasChromium)('text from outside in the console page', () => {
       },
     });
     browser = await openChromium();
-    const context = await browser.newContext({ baseURL: new URL(server.url).origin });
-    page = await context.newPage();
-    await page.goto(server.signInAddress());
+    page = await signedInPage(browser, server);
   });
   afterAll(async () => {
     await browser?.close();

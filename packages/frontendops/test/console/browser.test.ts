@@ -26,6 +26,7 @@ import {
   startAgentConsole,
   startConsoleEnv,
 } from '../support/console-env.ts';
+import { signedInPage } from '../support/console-sign-in.ts';
 import { publishAsCi, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import type { TestRepo } from '../support/git-repo.ts';
@@ -83,12 +84,8 @@ describe.skipIf(!hasChromium)('the deploy console in Chromium', () => {
     unpinned = await snapshotConsoleEnv(env);
     browser = await openChromium();
     await mkdir(ARTIFACTS_DIR, { recursive: true });
-    context = await browser.newContext({
-      baseURL: new URL(server.url).origin,
-      viewport: { width: 1440, height: 1000 },
-    });
-    page = await context.newPage();
-    await page.goto(server.signInAddress());
+    page = await signedInPage(browser, server, { viewport: { width: 1440, height: 1000 } });
+    context = page.context();
   });
 
   afterAll(async () => {
@@ -399,13 +396,7 @@ describe.skipIf(!hasChromium)('the console’s empty and error states', () => {
 
   async function open(console: ConsoleServer): Promise<Page> {
     consoles.push(console);
-    const ctx = await states.newContext({
-      baseURL: new URL(console.url).origin,
-      viewport: { width: 1440, height: 800 },
-    });
-    const p = await ctx.newPage();
-    await p.goto(console.signInAddress());
-    return p;
+    return signedInPage(states, console, { viewport: { width: 1440, height: 800 } });
   }
 
   it('no stack reachable: one message saying what to do; audit not checked, with why; the chat off, with why', async () => {

@@ -4,7 +4,6 @@
  * API and on the page, and the change's result names it. Before, the plan said "already live,
  * nothing to do" (and the page's Deploy latest was disabled) while a stopped change waited.
  */
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CONSOLE_UI_DIR, type ConsoleServer } from '../../src/console/server.ts';
 import type { ActionResult, ConsoleEvent, PlanView } from '../../src/console/types.ts';
@@ -17,6 +16,7 @@ import { type FileBrowser, hasChromium, openChromium } from '../support/browser.
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { APP, startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
+import { signedInPage } from '../support/console-sign-in.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -112,10 +112,8 @@ it('the plan of a deploy that finishes a stopped deploy says so, as the dry run 
   expect(plan.description).not.toMatch(/already live/);
 
   if (hasChromium) {
-    browser = await openChromium();
-    const context = await browser.newContext({ baseURL: new URL(server.url).origin });
-    const page: Page = await context.newPage();
-    await page.goto(server.signInAddress());
+    browser ??= await openChromium();
+    const page = await signedInPage(browser, server);
     const card = page.getByRole('region', { name: 'Plan' });
     await expect.poll(() => card.textContent()).toContain(describeFinish(finishes, STACK));
     expect(await card.textContent()).not.toMatch(/already live/);
@@ -226,16 +224,14 @@ it('Deploy latest while a stopped rollback of another build waits: its plan says
 
   if (hasChromium) {
     browser ??= await openChromium();
-    const context = await browser.newContext({ baseURL: new URL(server.url).origin });
-    const page: Page = await context.newPage();
-    await page.goto(server.signInAddress());
+    const page = await signedInPage(browser, server);
     const card = page.getByRole('region', { name: 'Plan' });
     await expect.poll(() => card.textContent()).toContain(refusal);
     await page.getByRole('button', { name: 'Deploy latest' }).click();
     const dialog = page.getByRole('dialog', { name: 'Deploy the latest build?' });
     await expect.poll(() => dialog.textContent()).toContain(refusal);
     expect(await dialog.textContent()).toContain(plan.description);
-    await context.close();
+    await page.context().close();
   }
 
   // As planned: the run finishes the rollback, then is refused, saying so.

@@ -15,6 +15,7 @@ import { connectSite } from '../../src/stacks/open.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
 import { startConsoleEnv, startConsoleOn } from '../support/console-env.ts';
 import { openEventStream } from '../support/console-events.ts';
+import { signedInPage } from '../support/console-sign-in.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 import { type StaleCdn, startStaleCdn } from '../support/stale-cdn.ts';
@@ -100,9 +101,7 @@ it('a deploy the CDN does not serve: the answer and the last progress event say 
 it.skipIf(!hasChromium)('the page says it too: the result line and the progress', async () => {
   // Still frozen: the latest build is again not served, and C1 is put back again.
   browser = await openChromium();
-  const context = await browser.newContext({ baseURL: new URL(server.url).origin });
-  const page = await context.newPage();
-  await page.goto(server.signInAddress());
+  const page = await signedInPage(browser, server);
   await page.getByRole('button', { name: 'Deploy latest' }).click();
   await page.getByRole('button', { name: 'Confirm deploy' }).click();
   const status = page.getByRole('status').filter({ hasText: `Deploy failed: ${C2.slice(0, 7)}` });
