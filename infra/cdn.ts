@@ -94,7 +94,11 @@ export function createCdn(args: CdnArgs) {
       responseHeadersPolicyId: headers.id,
       functionAssociations: [{ eventType: 'viewer-request', functionArn: releaseRouter.arn }],
     },
-    // Deliberately no customErrorResponses: they would turn a missing asset into index.html.
+    // No error page: it would turn a missing asset into index.html. Only a 404 is never kept (10 s
+    // by default): a visitor who asks for the next build's asset before a deploy copies it (its
+    // name follows from its content) would otherwise have that edge answer the new page's asset 404
+    // after the switch, and new assets are never invalidated.
+    customErrorResponses: [{ errorCode: 404, errorCachingMinTtl: 0 }],
     restrictions: { geoRestriction: { restrictionType: 'none' } },
     viewerCertificate: { cloudfrontDefaultCertificate: true },
   });
