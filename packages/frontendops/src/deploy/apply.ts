@@ -19,6 +19,7 @@ import {
   boundRecords,
   digestOrNull,
   entryRecording,
+  readAudit,
   readAuditHead,
   settleAuditHeads,
   stateDigest,
@@ -57,6 +58,8 @@ export async function applyDeploy(
   plan: DeployPlan,
   options: ApplyOptions,
   approval?: ApprovalUsed,
+  /** The stopped change its run finished before it (its deploy id): named by its pointer's entry. */
+  finishedFirst?: string,
 ): Promise<ApplyResult> {
   const now = options.now ?? (() => new Date());
   const started = now();
@@ -85,7 +88,7 @@ export async function applyDeploy(
   await switchPointer(
     site,
     plan,
-    () => movePointer(site, plan, now(), options.request, checked),
+    () => movePointer(site, plan, now(), options.request, checked, finishedFirst),
     options.onEvent,
   );
   const moved = { ...pending, pointerMoved: true };
@@ -553,16 +556,26 @@ export async function ownEntryHead(site: Site, record: DeploymentRecord): Promis
 /**
  * The stopped change the run that made `live` live finished first (DeploySummary
  * finishedFirstRecord), as the chain holds it, for a retry of that run whose answer was lost: the
- * release live before it, recorded (as finishedBefore reads it) by a later run from its
- * crash-recovery record (request.resumedFrom), with the audit head of its own entry (ownEntryHead),
- * the one its tag carried. Nothing where the chain shows none.
+ * release live before it, where the entry that bound `live`'s pointer (its run's own "release"
+ * entry) names it as the change its run finished first (auditRelease finishedFirst), recorded (as
+ * finishedBefore reads it) from its crash-recovery record (request.resumedFrom), with the audit head
+ * of its own entry (ownEntryHead), the one its tag carried. Nothing where the chain shows none.
+ * "Live just before, finished from its crash record" is no evidence by itself: every change synced
+ * and then finished by invalidate_cdn is recorded so, whoever finished it.
  */
 export async function finishedFirstOnRecord(
   site: Site,
-  live: { releases: readonly { deployId: string }[] },
+  live: { deployId: string; releases: readonly { deployId: string }[] },
 ): Promise<Pick<DeploySummary, 'finishedFirstRecord'>> {
   const before = live.releases[1]?.deployId;
   if (!before) return {};
+  const entries = await readAudit(site.state, site.target.statePrefix);
+  // Its run's own entry: a later run that finishes it vouches for its pointer again from its
+  // crash-recovery record (resumedFrom), and knows nothing of what its run finished first.
+  const bound = entries.findLast(
+    (e) => e.type === 'release' && e.data.deployId === live.deployId && e.data.resumedFrom === undefined,
+  );
+  if (bound?.data.finishedFirst !== before) return {};
   const found = await finishedBefore(site, before, 'none').catch(() => null);
   if (!found?.record.request.resumedFrom || !found.auditHead) return {};
   return finishedFirstRecord(found.record.op ?? found.record.kind, found.record, found.auditHead);
@@ -667,6 +680,7 @@ async function movePointer(
   at: Date,
   request: RequestInfo,
   checked: LiveRead['pointer'] | undefined,
+  finishedFirst?: string,
 ): Promise<void> {
   const current =
     checked !== undefined && (await site.state.supportsConditionalWrites())
@@ -703,7 +717,12 @@ async function movePointer(
     ],
   };
   const digest = await site.records.writePointer(pointer, current?.etag ?? null);
-  await auditRelease(site, pointer, digest, { kind: plan.kind, request, at });
+  await auditRelease(site, pointer, digest, {
+    kind: plan.kind,
+    request,
+    at,
+    ...(finishedFirst ? { finishedFirst } : {}),
+  });
 }
 
 /**
@@ -715,7 +734,16 @@ export async function auditRelease(
   site: Site,
   pointer: LivePointer,
   digest: string,
-  context: { kind: string; request: RequestInfo; at: Date },
+  context: {
+    kind: string;
+    request: RequestInfo;
+    at: Date;
+    /**
+     * The stopped change the run that moved the pointer finished before its own (its deploy id), as
+     * that run knew it: what a retry of that run names as finished first (finishedFirstOnRecord).
+     */
+    finishedFirst?: string;
+  },
 ): Promise<AuditEntry> {
   return appendAudit(
     site.state,
@@ -733,6 +761,7 @@ export async function auditRelease(
         actor: context.request.actor,
         // Finished from a crash-recovery record: the actor is what that record says, not who ran this.
         ...(context.request.resumedFrom ? { resumedFrom: context.request.resumedFrom } : {}),
+        ...(context.finishedFirst ? { finishedFirst: context.finishedFirst } : {}),
         retained: pointer.releases.map((r) => r.deployId),
       },
       objects: { [LIVE]: digest },

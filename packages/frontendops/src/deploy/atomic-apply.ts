@@ -475,7 +475,7 @@ async function runLocked(
   }
   await options.lock?.assertHeld(); // the commit point: only while the lock is still ours
   await switchPointer(site, ctx, pending);
-  pending = await afterSwitch(site, pending, nowOf(options), options.lock);
+  pending = await afterSwitch(site, pending, nowOf(options), options.lock, earlier?.pending.plan.deployId);
   options.onEvent?.({ type: 'step', step: 'pointer', detail: pointerDetail(plan) });
   if (options.stopBeforeInvalidation && plan.liveChanges) {
     return {
@@ -1084,6 +1084,8 @@ async function afterSwitch(
   pending: AtomicPending,
   at: number,
   lock?: AtomicOptions['lock'],
+  /** The stopped change this operation's run finished before it (auditRelease finishedFirst). */
+  finishedFirst?: string,
 ): Promise<AtomicPending> {
   const { plan } = pending;
   const atomic = atomicRecordsOf(site);
@@ -1159,7 +1161,12 @@ async function afterSwitch(
     const previous = (statePointer?.value.releases ?? []).filter((r) => releaseIdFor(r) !== plan.releaseId);
     const pointer = { ...ref, releases: [ref, ...previous].slice(0, Math.max(1, site.retain)) };
     const digest = await site.records.writePointer(pointer, statePointer?.etag ?? null);
-    await auditRelease(site, pointer, digest, { kind: plan.op, request: pending.request, at: new Date(at) });
+    await auditRelease(site, pointer, digest, {
+      kind: plan.op,
+      request: pending.request,
+      at: new Date(at),
+      ...(finishedFirst ? { finishedFirst } : {}),
+    });
   } else if (plan.liveChanges && statePointer) {
     // Run again after a stop between live.json and its entry: the pointer is this operation's, and
     // the entry that binds it is appended now, unless it is the chain's newest already (the stop came
@@ -1171,6 +1178,7 @@ async function afterSwitch(
         kind: plan.op,
         request: pending.request,
         at: new Date(at),
+        ...(finishedFirst ? { finishedFirst } : {}),
       });
     }
   }

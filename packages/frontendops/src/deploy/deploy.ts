@@ -295,7 +295,7 @@ async function deployInPlace(
               // A change that stopped run finished before its own: its tag is due too, as it was then.
               ...(await finishedFirstOnRecord(
                 site,
-                (await site.records.readPointer())?.value ?? { releases: [] },
+                (await site.records.readPointer())?.value ?? { deployId: '', releases: [] },
               )),
             }
           : {}),
@@ -309,7 +309,13 @@ async function deployInPlace(
     // The marker as the lock read it (one that cannot be read was refused there).
     await markEnvironment(site, taken.value.marker);
 
-    const { record, auditHead, pinned } = await applyDeploy(site, plan, options, approval);
+    const { record, auditHead, pinned } = await applyDeploy(
+      site,
+      plan,
+      options,
+      approval,
+      finished?.record.deployId,
+    );
     const summary = {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),
       auditHead,

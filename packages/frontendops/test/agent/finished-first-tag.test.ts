@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCliApprover } from '../../src/agent/approval.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { WORDS_MAX } from '../../src/engine/text.ts';
 import { parseTrailers, WORDS_CUT } from '../../src/git/deploy-tag.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
@@ -312,4 +312,32 @@ it('a retried run_sync whose answer was lost still tags the deploy it finished f
   // The finished deploy's tag is the one made before, not a second: two tags in all.
   const made = (await tags()).filter((t) => !before.includes(t));
   expect(made.sort()).toEqual([firstTag, result.tag].sort());
+});
+
+it('a retried run_sync names no change finished first where another request finished the one before', async () => {
+  await deployedState.restore();
+  // dashboard2 synced, then finished by invalidate_cdn (its own request, read back from its
+  // crash-recovery record as every finish of a synced change is): nothing stopped when v3 came.
+  const synced = await deployArtifact(e.t.site, {
+    app: APP,
+    commit: e.repo.commits.dashboard2,
+    request: request('ship the totals fix'),
+    stopBeforeInvalidation: true,
+  });
+  const finished = await finishSyncedDeploy(e.t.site, synced.deployId, { request: request('invalidate') });
+  expect(finished.record.request.resumedFrom).toBeDefined();
+  // v3 synced; its answer lost, then the same request again.
+  const sync = async () => {
+    const gate = gateFor(e, clients, 'deploy the latest dashboard');
+    await gate.call('latest_commit', {});
+    const target = await gate.call('get_deploy_target', { commit: v3 });
+    return gate.call('run_sync', { handle: target.structured?.handle });
+  };
+  const lost = await sync();
+  expect(lost.structured?.finishedFirstChange).toBeUndefined();
+  const retried = await sync();
+  expect(retried.structured?.outcome, retried.text).toBe('synced');
+  // Before: the retry named dashboard2 as the change its run finished first (finishedFirstOnRecord).
+  expect(retried.structured?.finishedFirstChange).toBeUndefined();
+  expect(retried.structured?.finishedFirst).toBeUndefined();
 });
