@@ -95,6 +95,7 @@ import {
   deploymentRecord,
   failedStaysLive,
   finishedBefore,
+  finishedFirstOnRecord,
   finishedFirstRecord,
   ownEntryHead,
   ownRecordAhead,
@@ -419,6 +420,8 @@ async function runLocked(
               fromCommit: record.fromCommit,
               auditHead: earlier.finished.auditHead,
             },
+            // A change its first run finished before its own: its tag is due too, as it was then.
+            ...(ctx.statePointer ? await finishedFirstOnRecord(site, ctx.statePointer.value) : {}),
           }
         : {}),
     };
