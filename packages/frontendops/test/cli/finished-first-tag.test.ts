@@ -108,6 +108,9 @@ it('a finished deploy’s tag that cannot be made does not keep the run’s own 
   expect(run.stderr).toMatch(
     new RegExp(`no deploy tag for ${stopped}, finished first: .*control characters`),
   );
+  // Why, in the summary too (before, only stderr said it).
+  expect(summary.finishedFirstUntagged).toMatch(/control characters/);
+  expect(run.stderr).toContain(summary.finishedFirstUntagged);
 });
 
 it('the re-run of a deploy stopped after it finished another first tags both', async () => {

@@ -572,9 +572,10 @@ export async function finish(
   const refusal = ahead?.refusal ?? null;
   let tag: string | undefined;
   let firstTag: string | undefined;
+  let firstUntagged: string | undefined;
   let untagged: string | undefined;
   try {
-    ({ tag, firstTag } = await tagIfDeployed(ctx, summary, flags, git));
+    ({ tag, firstTag, firstUntagged } = await tagIfDeployed(ctx, summary, flags, git));
   } catch (error) {
     // The change is made and recorded: what failed is a step after it, so the run failed (1), never
     // a refusal (2, "nothing was changed"). The summary still follows.
@@ -587,6 +588,8 @@ export async function finish(
     tag: tag ?? null,
     // The deploy tag of the stopped change it finished first (finishedFirst), made before its own.
     ...(firstTag ? { finishedFirstTag: firstTag } : {}),
+    // Why that tag was not made, as the note on stderr says it.
+    ...(firstUntagged ? { finishedFirstUntagged: firstUntagged } : {}),
   };
   const takenDown = await rolledBackNote(site, summary);
   if (summary.outcome === 'failed' || untagged) ctx.exitCode = 1;
@@ -669,7 +672,7 @@ async function tagIfDeployed(
   summary: DeploySummary,
   flags: CommonFlags,
   known: GitHost | null,
-): Promise<{ tag?: string; firstTag?: string }> {
+): Promise<{ tag?: string; firstTag?: string; firstUntagged?: string }> {
   // A no-op that finished an interrupted change of this release tags that change, which went live
   // and was recorded now (the run that made it live stopped before its tag): taggedChange.
   const done = summary.noop ? summary.finishedInterrupted : undefined;
@@ -678,20 +681,21 @@ async function tagIfDeployed(
   if (!flags.tag || summary.dryRun || (!own && !first)) return {};
   const git = known ?? (await openGit(ctx, flags));
   if (!git) {
-    ctx.io.stderr.write(
-      'note: no deploy tag: not in a git repository (pass --repo <dir> or --github <owner/repo>)\n',
-    );
-    return {};
+    const why = 'not in a git repository (pass --repo <dir> or --github <owner/repo>)';
+    ctx.io.stderr.write(`note: no deploy tag: ${why}\n`);
+    return first ? { firstUntagged: why } : {};
   }
   const [{ createDeployTag, finishedFirstTag, taggedChange, tagRequest }, { isFrontendOpsError }] =
     await Promise.all([import('../../git/deploy-tag.ts'), import('../../errors.ts')]);
   const firstInput = finishedFirstTag(summary);
-  // Its tag not made is said, and never keeps the run's own from being made.
+  // Its tag not made is said (on stderr, and why in --json), and never keeps the run's own from being made.
+  let firstUntagged: string | undefined;
   const firstTag = firstInput
     ? await createDeployTag(git, firstInput).then(
         (made) => made.name,
         (error: unknown) => {
           if (!isFrontendOpsError(error)) throw error;
+          firstUntagged = error.message;
           ctx.io.stderr.write(
             `note: no deploy tag for ${firstInput.deployId}, finished first: ${error.message}\n`,
           );
@@ -699,7 +703,8 @@ async function tagIfDeployed(
         },
       )
     : undefined;
-  if (!own) return { ...(firstTag ? { firstTag } : {}) };
+  const firstSaid = { ...(firstTag ? { firstTag } : {}), ...(firstUntagged ? { firstUntagged } : {}) };
+  if (!own) return firstSaid;
   const tag = await createDeployTag(git, {
     sha: summary.commit,
     request: tagRequest(summary.request),
@@ -707,7 +712,7 @@ async function tagIfDeployed(
     stack: summary.stack,
     ...taggedChange(summary),
   });
-  return { tag: tag.name, ...(firstTag ? { firstTag } : {}) };
+  return { tag: tag.name, ...firstSaid };
 }
 
 /** The one summary object of --json: deploy id, commit, counts, invalidation, verification, duration. */
