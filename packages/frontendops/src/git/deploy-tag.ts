@@ -149,8 +149,12 @@ export const WORDS_CUT = ` … (cut to ${WORDS_MAX} characters; the deployment's
  * words may be (WORDS_MAX): together they are cut to it, ending with WORDS_CUT, so long words never
  * keep a deployment from its tag.
  */
-export const tagRequest = (request: { text: string; message?: string }): string => {
-  const words = request.message ? `${request.text}: ${request.message}` : request.text;
+export const tagRequest = (
+  request: { text: string; message?: string },
+  /** What hides a stack's sensitive values in words not the tagger's own (mcp/secrecy.ts targetHidden). */
+  hide: (words: string) => string = (words) => words,
+): string => {
+  const words = hide(request.message ? `${request.text}: ${request.message}` : request.text);
   return words.length > WORDS_MAX ? `${clip(words, WORDS_MAX - WORDS_CUT.length)}${WORDS_CUT}` : words;
 };
 
@@ -208,25 +212,29 @@ export function taggedChange(summary: {
  * finishedFirstRecord), as that change's own run would have made it: its build, who asked for it and
  * in what words, and the audit head after its finish. Null when the run finished none to tag.
  */
-export function finishedFirstTag(summary: {
-  stack: string;
-  app: string;
-  finishedFirstRecord?: {
-    deployId: string;
-    kind: string;
-    commit: string;
-    artifactDigest: string;
-    request: { text: string; message?: string };
-    fromCommit: string | null;
-    auditHead: AuditHead;
-  };
-}): DeployTagInput | null {
+export function finishedFirstTag(
+  summary: {
+    stack: string;
+    app: string;
+    finishedFirstRecord?: {
+      deployId: string;
+      kind: string;
+      commit: string;
+      artifactDigest: string;
+      request: { text: string; message?: string };
+      fromCommit: string | null;
+      auditHead: AuditHead;
+    };
+  },
+  /** Its request words with the stack's sensitive values hidden, as the agent's tag of it has them. */
+  hide?: (words: string) => string,
+): DeployTagInput | null {
   const change = summary.finishedFirstRecord;
   if (!change) return null;
   return {
     sha: change.commit,
     artifactDigest: change.artifactDigest,
-    request: tagRequest(change.request),
+    request: tagRequest(change.request, hide),
     app: summary.app,
     stack: summary.stack,
     deployId: change.deployId,

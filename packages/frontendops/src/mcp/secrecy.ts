@@ -18,8 +18,22 @@ export interface Secrecy {
   learnTarget(target: DeployTarget): void;
   /** Replaces every known sensitive value in text and structured content. */
   scrub<R extends ToolAnswer>(result: R): R;
+  /** Replaces every known sensitive value in words. */
+  text(words: string): string;
   /** Runs a tool handler: a thrown error becomes an isError result; the answer is scrubbed either way. */
   guard(run: () => Promise<ToolAnswer>): Promise<ToolAnswer>;
+}
+
+/**
+ * The words of a stack's request with its sensitive values (learnTarget) hidden as every MCP answer
+ * hides them: what a deploy tag says of a request the agent did not make (the stopped change a run
+ * finished first), whoever makes it. The git server cannot hide them (it does not know the stack),
+ * and it hands a tag's words back to the agent (create_deploy_tag, list_deploy_tags).
+ */
+export function targetHidden(target: DeployTarget): (words: string) => string {
+  const secrecy = createSecrecy({});
+  secrecy.learnTarget(target);
+  return secrecy.text;
 }
 
 export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
@@ -69,6 +83,7 @@ export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
       }
     },
     scrub,
+    text: scrubText,
     async guard(run) {
       try {
         return scrub(await run());

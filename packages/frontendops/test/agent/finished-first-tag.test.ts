@@ -14,7 +14,8 @@ import { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { WORDS_MAX } from '../../src/engine/text.ts';
-import { parseTrailers, WORDS_CUT } from '../../src/git/deploy-tag.ts';
+import { parseTrailers, tagRequest, WORDS_CUT } from '../../src/git/deploy-tag.ts';
+import { targetHidden } from '../../src/mcp/secrecy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import {
   type AgentSnapshot,
@@ -340,4 +341,24 @@ it('a retried run_sync names no change finished first where another request fini
   // Before: the retry named dashboard2 as the change its run finished first (finishedFirstOnRecord).
   expect(retried.structured?.finishedFirstChange).toBeUndefined();
   expect(retried.structured?.finishedFirst).toBeUndefined();
+});
+
+it('a finished deploy’s stored words naming a bucket: its tag hides it, cut or not, as the CLI’s does', async () => {
+  await deployedState.restore();
+  const bucket = e.t.target.hostingBucket;
+  // Long words, cut for the tag where the bucket's name is: before, they were cut first and hidden
+  // after, so what was left of the name (all of it but its last two letters) stayed in the tag the
+  // agent got back from create_deploy_tag.
+  const text = `${'a'.repeat(WORDS_MAX - WORDS_CUT.length - bucket.length + 1)} ${bucket}${'-and-more'.repeat(20)}`;
+  const id = await stopDeploy(request(text));
+  const result = await runbook('Deploy the latest dashboard.');
+  expect(result.outcome, result.message).toBe('succeeded');
+  const words = await e.repo.git(['tag', '-l', '--format=%(contents)', String(result.finishedFirstTag)]);
+  expect(words).toContain(`Deploy-Id: ${id}`);
+  expect(words).toContain(WORDS_CUT);
+  expect(words).not.toContain(bucket.slice(0, -2));
+  // The words the CLI's tag of it has (cli/finished-first-tag.test.ts): the same.
+  await expect(trailersOf(String(result.finishedFirstTag))).resolves.toMatchObject({
+    Request: tagRequest({ text }, targetHidden(e.t.target)),
+  });
 });

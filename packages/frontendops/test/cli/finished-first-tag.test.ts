@@ -149,3 +149,15 @@ it('the re-run of a deploy stopped after it finished another first tags both', a
   const verified = await s.run(['audit', 'verify', '--stack', s.outputs, '--repo', s.repo.dir]);
   expect(verified.code, verified.stdout + verified.stderr).toBe(0);
 });
+
+it('a finished deploy’s stored words naming a bucket: its tag hides the name, as the agent’s tag of it does', async () => {
+  const bucket = s.t.target.hostingBucket;
+  const { stopped, run } = await finishFirst({ text: `ship the totals fix to ${bucket}` });
+  expect(run.code, run.stderr).toBe(0);
+  const summary = JSON.parse(run.stdout);
+  // Before: the tag named the bucket, which list_deploy_tags then showed the agent.
+  expect(await trailersOf(summary.finishedFirstTag)).toMatchObject({
+    'Deploy-Id': stopped,
+    Request: 'ship the totals fix to [hidden]',
+  });
+});

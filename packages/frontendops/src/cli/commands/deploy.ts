@@ -575,7 +575,7 @@ export async function finish(
   let firstUntagged: string | undefined;
   let untagged: string | undefined;
   try {
-    ({ tag, firstTag, firstUntagged } = await tagIfDeployed(ctx, summary, flags, git));
+    ({ tag, firstTag, firstUntagged } = await tagIfDeployed(ctx, site, summary, flags, git));
   } catch (error) {
     // The change is made and recorded: what failed is a step after it, so the run failed (1), never
     // a refusal (2, "nothing was changed"). The summary still follows.
@@ -669,6 +669,7 @@ async function rolledBackNote(site: Site, summary: DeploySummary): Promise<strin
  */
 async function tagIfDeployed(
   ctx: CliContext,
+  site: Site,
   summary: DeploySummary,
   flags: CommonFlags,
   known: GitHost | null,
@@ -685,9 +686,17 @@ async function tagIfDeployed(
     ctx.io.stderr.write(`note: no deploy tag: ${why}\n`);
     return first ? { firstUntagged: why } : {};
   }
-  const [{ createDeployTag, finishedFirstTag, taggedChange, tagRequest }, { isFrontendOpsError }] =
-    await Promise.all([import('../../git/deploy-tag.ts'), import('../../errors.ts')]);
-  const firstInput = finishedFirstTag(summary);
+  const [
+    { createDeployTag, finishedFirstTag, taggedChange, tagRequest },
+    { isFrontendOpsError },
+    { targetHidden },
+  ] = await Promise.all([
+    import('../../git/deploy-tag.ts'),
+    import('../../errors.ts'),
+    import('../../mcp/secrecy.ts'),
+  ]);
+  // Its words as the agent's tag of it has them: the stack's secrets hidden (the agent can list tags).
+  const firstInput = finishedFirstTag(summary, targetHidden(site.target));
   // Its tag not made is said (on stderr, and why in --json), and never keeps the run's own from being made.
   let firstUntagged: string | undefined;
   const firstTag = firstInput

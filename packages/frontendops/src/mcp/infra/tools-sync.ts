@@ -3,6 +3,7 @@
  * approval on protected stacks, refused when the plan went stale) → invalidate_cdn (invalidate,
  * verify, record).
  */
+
 import { approvalOf } from '../../contract/tools.ts';
 import type { DeployEvent } from '../../deploy/apply.ts';
 import { finishedFirstOnRecord } from '../../deploy/apply.ts';
@@ -17,8 +18,10 @@ import { badInput, FrontendOpsError, isFrontendOpsError } from '../../errors.ts'
 import { tagRequest } from '../../git/deploy-tag.ts';
 import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
+import type { Site } from '../../site.ts';
 import { approvalInForce } from '../../state/approval-in-force.ts';
 import { adoptionWords } from '../../state/approval-policy.ts';
+import { targetHidden } from '../secrecy.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import {
   type InfraToolContext,
@@ -120,7 +123,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         if (finishes?.deployId === claims.deployId) {
           // The stopped change its run finished first, told again as the chain holds it: a retry tags
           // it as the lost answer would have had it tagged (the same tag, never a second).
-          const first = await finishedFirstChange(t, claims.stack, await finishedFirstOnRecord(site, live));
+          const first = await finishedFirstChange(t, site, await finishedFirstOnRecord(site, live));
           return toolSuccess(
             'run_sync',
             {
@@ -208,7 +211,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         retained: summary.retained,
         approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
         ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
-        ...(await finishedFirstChange(t, summary.stack, summary)),
+        ...(await finishedFirstChange(t, site, summary)),
         next: `invalidate_cdn with deployId ${summary.deployId}`,
       };
       // A stopped change it finished first, as get_deploy_target said it would: said first.
@@ -277,9 +280,10 @@ export function registerSyncTools(t: InfraToolContext): void {
  */
 async function finishedFirstChange(
   t: InfraToolContext,
-  stack: string,
+  site: Site,
   { finishedFirstRecord: change }: Pick<DeploySummary, 'finishedFirstRecord'>,
 ) {
+  const { stack } = site.target;
   if (!change) return {};
   const receipt = await t.receipt({
     // A rollback's receipt says what it took down, as its tag does (rollbackPart).
@@ -294,7 +298,8 @@ async function finishedFirstChange(
       commit: change.commit,
       artifactDigest: change.artifactDigest,
       auditHead: change.auditHead,
-      request: tagRequest(change.request),
+      // Its words with the stack's secrets hidden before they are cut, as the CLI's tag has them.
+      request: tagRequest(change.request, targetHidden(site.target)),
       receipt,
     },
   };
