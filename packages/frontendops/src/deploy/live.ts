@@ -31,7 +31,7 @@ import { settleAll } from '../settle-all.ts';
 import { publishLogsOf, type Site, unreadPublishLog } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
 import { type AuditHead, boundRecords, isRecord, publishesRecorded, readAudit } from '../state/audit.ts';
-import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
+import { ATOMIC_PENDING, HOSTING_OWN, PENDING, PUBLISH_LOG } from '../state/names.ts';
 import type { LivePointer, PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
 
@@ -509,7 +509,16 @@ export async function publishedBuild(site: Site, app: string, commit: string): P
       publishesRecorded(
         // Another stack's is named by its stack where its head is refused (readAuditHead).
         all.map((l, i) =>
-          l.state ? { store: l.state, log: l.log, ...(i > 0 ? { stack: l.stack } : {}) } : null,
+          l.state
+            ? {
+                store: l.state,
+                log: l.log,
+                ...(i > 0 ? { stack: l.stack } : {}),
+                ...(l.stack && l.log.endsWith(PUBLISH_LOG)
+                  ? { owner: { stack: l.stack, prefix: l.log.slice(0, -PUBLISH_LOG.length) } }
+                  : {}),
+              }
+            : null,
         ),
         app,
         commit,

@@ -214,7 +214,7 @@ export async function publishBuild(
         site.state,
         log,
         site.locker,
-        { type: 'publish', data: { ...result, request } },
+        { type: 'publish', data: { ...result, stack: site.target.stack, request } },
         { overlap: true }, // the manifest goes out beside the head's move; settled before the lock goes
       );
   };
@@ -230,12 +230,16 @@ export async function publishBuild(
       beforeManifest,
       alreadyPublished,
     });
-    if (!result.published && !(await publishRecorded(site.state, log, result.app, result.commit)).recorded)
+    const owner = { stack: site.target.stack, prefix: site.target.statePrefix };
+    if (
+      !result.published &&
+      !(await publishRecorded(site.state, log, result.app, result.commit, owner)).recorded
+    )
       await appendAudit(
         site.state,
         log,
         site.locker,
-        { type: 'publish', data: { ...result, request } },
+        { type: 'publish', data: { ...result, stack: site.target.stack, request } },
         { overlap: true },
       );
     return result;

@@ -42,6 +42,7 @@ import { type AuditHead, formatAuditHead, parseAuditHead } from '../contract/aud
 import { releaseIdFor } from '../engine/atomic-plan.ts';
 import { changeNoun } from '../engine/describe.ts';
 import { canaryRowId } from '../engine/ids.ts';
+import { defaultStatePrefix } from '../engine/target.ts';
 import {
   backendErrorName,
   badInput,
@@ -949,6 +950,23 @@ export async function readNewestEntry(store: ObjectStore, prefix: string): Promi
   return (await readEntry(store, prefix, entryKey(prefix, head.seq)))?.entry ?? null;
 }
 
+/** The stack a publish log records builds for, and its state prefix (ofAnotherStack). */
+export interface LogOwner {
+  stack: string;
+  prefix: string;
+}
+
+/**
+ * Whether an entry names (`data.stack`) a stack other than `stack`, whose state prefix is `prefix`:
+ * one written to that stack's chain or log. Entries naming the stack `prefix` is the default prefix
+ * of are the stack's own, from before a rename its outputs made (another `stack`, keeping that
+ * `statePrefix`): the outputs are the operator's, not the state bucket's.
+ */
+export const ofAnotherStack = (entry: AuditEntry, stack: string, prefix: string): boolean =>
+  typeof entry.data.stack === 'string' &&
+  entry.data.stack !== stack &&
+  defaultStatePrefix(entry.data.stack) !== prefix;
+
 /** Where a publish log records a build (publishRecorded): the digest, and the entry that records it. */
 export type PublishRecord = { artifactDigest: string; seq: number };
 
@@ -965,8 +983,15 @@ export async function publishRecorded(
   log: string,
   app: string,
   commit: string,
+  /** The stack the log records builds for: an entry naming another one is not its record. */
+  owner?: LogOwner,
 ): Promise<{ head: AuditHead | null; recorded: PublishRecord | null }> {
-  const [read] = await publishesRecorded([{ store, log }], app, commit, () => false);
+  const [read] = await publishesRecorded(
+    [{ store, log, ...(owner ? { owner } : {}) }],
+    app,
+    commit,
+    () => false,
+  );
   return read ?? { head: null, recorded: null };
 }
 
@@ -979,7 +1004,7 @@ export async function publishRecorded(
  * alone, so one whose record does not answer leaves the others read to the end.
  */
 export async function publishesRecorded(
-  logs: readonly ({ store: ObjectStore; log: string; stack?: string } | null)[],
+  logs: readonly ({ store: ObjectStore; log: string; stack?: string; owner?: LogOwner } | null)[],
   app: string,
   commit: string,
   answers: (recorded: PublishRecord) => boolean | Promise<boolean>,
@@ -1000,7 +1025,7 @@ export async function publishesRecorded(
       reading.map(async (r) => {
         const round = r.rounds.next();
         if (round.done || !r.l) return true;
-        const { store, log } = r.l;
+        const { store, log, owner } = r.l;
         const [from, to] = round.value;
         const entries = await pMap(
           Array.from({ length: to - from }, (_, i) => from + i + 1),
@@ -1011,6 +1036,7 @@ export async function publishesRecorded(
           const data = e?.entry?.type === 'publish' ? e.entry.data : undefined;
           if (!e || data?.app !== app || data.commit !== commit || typeof data.artifactDigest !== 'string')
             continue;
+          if (owner && e.entry && ofAnotherStack(e.entry, owner.stack, owner.prefix)) continue;
           r.recorded = { artifactDigest: data.artifactDigest, seq: e.seq };
           return true;
         }
@@ -1445,9 +1471,30 @@ export async function verifyAudit(
       ...read.map((o) => brokenLog(`${o.stack}'s`, `${o.stack}'s publish log`, o)),
     ].flatMap((b) => (b ? [b] : [])),
   );
+  // Each publish log's entries name the stack it records builds for (those written since they do).
+  const foreignLogs = [
+    options.stack === undefined
+      ? null
+      : foreignIn(
+          PUBLISH_LOG_WORDS,
+          otherStacksEntries(publishes.entries, options.stack, prefix, 'publish log'),
+        ),
+    ...others.map((o, i) => {
+      const l = options.publishLogs?.[i];
+      if ('unread' in o || !l?.stack || !l.log.endsWith(PUBLISH_LOG)) return null;
+      const problem = otherStacksEntries(
+        o.entries,
+        l.stack,
+        l.log.slice(0, -PUBLISH_LOG.length),
+        'publish log',
+      );
+      return foreignIn(o.words, problem);
+    }),
+  ].flatMap((p) => (p ? [p] : []));
   const problems = [
     ...deploys.problems,
     ...publishes.problems,
+    ...foreignLogs,
     ...anchored.problems,
     ...othersAnchored,
     ...unpublished,
@@ -1466,6 +1513,10 @@ export async function verifyAudit(
     },
   };
 }
+
+/** A problem of a publish log, told in its words. */
+const foreignIn = (words: ChainWords, problem: AuditProblem | null): AuditProblem | null =>
+  problem && { ...problem, reason: words.reason(problem.reason) };
 
 /** A read of the CDN's release store that got no answer (not one holding no valid pointer, which is an answer). */
 class ReleaseStoreUnread {
@@ -2021,7 +2072,7 @@ async function verifyAuditOnce(
 ): Promise<Omit<AuditVerification, 'publishLog'> & { seen: AuditEntry[] }> {
   // 1. The chain itself: order, links, hashes.
   const { read, entries, headRecord, problems } = await checkChain(store, prefix, prefix, DEPLOY_CHAIN_WORDS);
-  const foreign = options.stack === undefined ? null : otherStacksEntries(entries, options.stack);
+  const foreign = options.stack === undefined ? null : otherStacksEntries(entries, options.stack, prefix);
   if (foreign) problems.push(foreign);
 
   // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged,
@@ -2533,10 +2584,16 @@ function untaggedAfter(
 /**
  * The entries that name a stack other than `stack` (`data.stack`), as one problem, or null. Each
  * still hashes and links as it was written: a chain (or its entries) copied whole from another
- * stack's state prefix, by whoever can write the state bucket, verifies by itself.
+ * stack's state prefix, by whoever can write the state bucket, verifies by itself. `prefix`: the
+ * stack's state prefix (a renamed stack's, ofAnotherStack). `chain`: which of its chains this is.
  */
-function otherStacksEntries(entries: readonly AuditEntry[], stack: string): AuditProblem | null {
-  const others = entries.filter((e) => typeof e.data.stack === 'string' && e.data.stack !== stack);
+function otherStacksEntries(
+  entries: readonly AuditEntry[],
+  stack: string,
+  prefix: string,
+  chain: 'chain' | 'publish log' = 'chain',
+): AuditProblem | null {
+  const others = entries.filter((e) => ofAnotherStack(e, stack, prefix));
   const first = others[0];
   if (!first) return null;
   const names = [...new Set(others.map((e) => String(e.data.stack).slice(0, 80)))].join(', ');
@@ -2547,7 +2604,7 @@ function otherStacksEntries(entries: readonly AuditEntry[], stack: string): Audi
   return {
     kind: 'tampered',
     seq: first.seq,
-    reason: `entries of another stack: ${others.length} entr${others.length === 1 ? 'y' : 'ies'} (${seqs}) of ${stack}'s chain name ${names}; they were written to that stack's chain and copied here by someone who can write the state bucket. Put back ${stack}'s own state prefix from the bucket's versions, or delete what was copied there if it had none`,
+    reason: `entries of another stack: ${others.length} entr${others.length === 1 ? 'y' : 'ies'} (${seqs}) of ${stack}'s ${chain} name ${names}; they were written to that stack's ${chain} and copied here by someone who can write the state bucket. Put back ${stack}'s own state prefix from the bucket's versions, or delete what was copied there if it had none`,
   };
 }
 

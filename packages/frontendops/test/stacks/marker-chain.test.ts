@@ -26,7 +26,7 @@ import { openSite } from '../../src/stacks/open.ts';
 import { type AuditEntry, appendAudit, readAudit, stateDigest, verifyAudit } from '../../src/state/audit.ts';
 import { AUDIT_HEAD, auditEntryName, ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { request } from '../support/atomic-env.ts';
-import { rehash } from '../support/audit-forgery.ts';
+import { chainBeforeMarkers, rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { HOSTING, publishToStack, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import { MARKER_APP as APP, type MarkerEnv, startMarkerEnv } from '../support/marker-env.ts';
@@ -417,18 +417,7 @@ describe('a chain from before entries bound the marker', () => {
   it('a marker no entry wrote is bound by the next deploy, which goes through', async () => {
     // What an older FrontendOps left: the marker, and a chain with no "environment" entry.
     const prefix = t.target.statePrefix;
-    const entries = await readAudit(t.site.state, prefix);
-    await t.site.state.delete(entries.map((e) => `${prefix}${auditEntryName(e.seq)}`));
-    let prevHash = 'sha256:genesis';
-    let seq = 0;
-    for (const entry of entries.filter((e) => e.type !== 'environment')) {
-      const { markers: _markers, ...older } = entry;
-      seq += 1;
-      const rewritten = rehash({ ...older, seq, prevHash });
-      prevHash = rewritten.hash;
-      await t.site.state.put(`${prefix}${auditEntryName(seq)}`, JSON.stringify(rewritten));
-    }
-    await t.site.state.put(`${prefix}${AUDIT_HEAD}`, JSON.stringify({ seq, hash: prevHash }));
+    await chainBeforeMarkers(t.site.state, prefix);
     expect((await verifyAudit(t.site.state, prefix)).ok).toBe(true);
     const written = await marker();
     const site = await open(named);

@@ -54,6 +54,25 @@ export async function forgeEntryPastHead(
 }
 
 /**
+ * The chain under `prefix` as a FrontendOps from before environment markers wrote it: the same
+ * entries, renumbered, without "environment" entries and without `markers`.
+ */
+export async function chainBeforeMarkers(store: ObjectStore, prefix: string): Promise<void> {
+  const entries = await readAudit(store, prefix);
+  await store.delete(entries.map((e) => auditEntryKey(prefix, e.seq)));
+  let prevHash = 'sha256:genesis';
+  let seq = 0;
+  for (const entry of entries.filter((e) => e.type !== 'environment')) {
+    const { markers: _markers, ...older } = entry;
+    seq += 1;
+    const rewritten = rehash({ ...older, seq, prevHash });
+    prevHash = rewritten.hash;
+    await put(store, auditEntryKey(prefix, seq), rewritten);
+  }
+  await put(store, `${prefix}audit/head.json`, { seq, hash: prevHash });
+}
+
+/**
  * A live pointer (live.json) as the deployer role can write it around the chain: `build` live, first
  * of its releases, then `kept`.
  */
