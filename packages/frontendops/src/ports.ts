@@ -19,6 +19,14 @@ export interface ObjectHead extends ObjectMeta {
   etag: string;
   size: number;
   metadata: Record<string, string>;
+  /** Content-Encoding, when the object has one (FrontendOps never gives one). */
+  contentEncoding?: string;
+  /**
+   * The SHA-256 (hex) of the content that the server keeps with the object, when it answers one (S3
+   * does for an object written with that checksum, as every copy FrontendOps makes is): computed by
+   * the server, never by the writer, so no other bytes can carry it.
+   */
+  sha256?: string;
 }
 
 export interface StoredObject extends ObjectHead {

@@ -107,12 +107,17 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
     async head(key) {
       try {
-        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        const out = await client.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }),
+        );
+        const sha256 = hexOfChecksum(out.ChecksumSHA256);
         return {
           etag: out.ETag ?? '',
           size: out.ContentLength ?? 0,
           metadata: out.Metadata ?? {},
           ...optionalMeta(out.ContentType, out.CacheControl),
+          ...(out.ContentEncoding ? { contentEncoding: out.ContentEncoding } : {}),
+          ...(sha256 ? { sha256 } : {}),
         } satisfies ObjectHead;
       } catch (error) {
         if (isMissing(error)) return null;

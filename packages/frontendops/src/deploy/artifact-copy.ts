@@ -19,12 +19,18 @@
  */
 import { createHash } from 'node:crypto';
 import pMap from 'p-map';
-import { type AtomicCopy, SHARED_ASSET_CLASH } from '../engine/atomic-plan.ts';
+import {
+  type AtomicCopy,
+  type AtomicLiveState,
+  knownReleases,
+  SHARED_ASSET_CLASH,
+} from '../engine/atomic-plan.ts';
 import { groupOf } from '../engine/cache-policy.ts';
 import { shortSha } from '../engine/ids.ts';
 import { artifactDigest, artifactFileKey, keyOf, shortened } from '../engine/manifest.ts';
 import type { FileEntry, Manifest } from '../engine/types.ts';
 import { FrontendOpsError } from '../errors.ts';
+import type { ObjectHead, ObjectSummary } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { recordName } from '../state/names.ts';
 import type { RecordedBuild } from './types.ts';
@@ -104,38 +110,116 @@ export async function sharedAssetsToCopy<C extends AtomicCopy>(
   return inPlace.size ? copies.filter((c) => !inPlace.has(c.key)) : [...copies];
 }
 
+/** The HEADs of shared assets sent at once (as many as a deploy's copies). */
+const HEADS_AT_ONCE = 32;
+
+/** The headers a build gives a file (its manifest's): a shared asset served with others was rewritten. */
+type Headers = Pick<FileEntry, 'contentType' | 'cacheControl'>;
+
 /**
- * A build's shared assets already in the hosting bucket whose bytes are not its manifest's: replaced
- * there outside FrontendOps (by someone who can write the hosting bucket), though a kept release's
- * manifest vouches for them, so that a plan would leave them served. Each is held first to what the
- * listing says: its size, and its ETag against the published file's (one LIST of the build's files in
- * the artifacts bucket per 1,000); only one that differs there (replaced, or a bucket whose ETags are
- * no digest of the bytes, as with SSE-KMS) is read back and hashed. Returns their keys.
+ * What a HEAD of a shared asset in the hosting bucket says of it against its manifest entry:
+ * `replaced` (other headers than any known build gives it, a Content-Encoding, which no build gives,
+ * another size, or another SHA-256 as the server keeps it), `as-published` (the server's SHA-256 is
+ * the manifest's, or, where it keeps none, the ETag is the published file's), or `read-back` (only its
+ * bytes can tell: an ETag that is no digest of the bytes, as on an SSE-KMS bucket, where the server
+ * keeps no SHA-256). `publishedEtag` undefined: not listed yet (asked for only when needed).
+ */
+export function sharedAssetVerdict(
+  head: Pick<ObjectHead, 'size' | 'etag' | 'contentType' | 'cacheControl' | 'contentEncoding' | 'sha256'>,
+  entry: Pick<FileEntry, 'sha256' | 'size'>,
+  accepted: readonly Headers[],
+  publishedEtag: string | undefined,
+): 'replaced' | 'as-published' | 'read-back' {
+  if (head.contentEncoding) return 'replaced';
+  if (!accepted.some((h) => h.contentType === head.contentType && h.cacheControl === head.cacheControl))
+    return 'replaced';
+  if (head.size !== entry.size) return 'replaced';
+  if (head.sha256) return head.sha256 === entry.sha256 ? 'as-published' : 'replaced';
+  return publishedEtag !== undefined && head.etag === publishedEtag ? 'as-published' : 'read-back';
+}
+
+/**
+ * A build's shared assets in the hosting bucket that are not as its manifest says: replaced there
+ * outside FrontendOps (by someone who can write the hosting bucket), bytes or headers, though a kept
+ * release's manifest vouches for them, so that a plan or a switch would leave them served.
+ *
+ * A plan (`hosting`: the keys it listed) asks for each one there (a HEAD: sharedAssetVerdict, its
+ * headers and the SHA-256 S3 keeps). A switch to a release in place (`listed`: its shared assets as a
+ * listing of their folders shows them, no headers) holds each to its size and ETag alone, so that a
+ * rollback stays a few requests whatever the site's size, and asks for one (a HEAD) only where those
+ * do not tell; there an asset gone counts too. Where no SHA-256 answers, the ETag is held to the
+ * published file's (one LIST of the build's files in the artifacts bucket per 1,000), and only one
+ * whose ETag differs is read back and hashed. `known`: the manifests of the other known releases,
+ * asked for only when an asset's headers are not this build's (an older build may have written it
+ * with its own). Returns their keys.
  */
 export async function replacedSharedAssets(
   site: Site,
   build: { app: string; commit: string; manifest: Manifest },
-  hosting: ReadonlyMap<string, number>,
-  etags: ReadonlyMap<string, string>,
+  present: { hosting: ReadonlyMap<string, number> } | { listed: ReadonlyMap<string, ObjectSummary> },
+  known: () => Promise<readonly (Manifest | null)[]>,
 ): Promise<Set<string>> {
   const { app, commit } = build;
+  const listed = 'listed' in present ? present.listed : null;
+  const hosting = 'hosting' in present ? present.hosting : null;
   const there = Object.entries(build.manifest.files).filter(
-    ([path]) => groupOf(path) === 'asset' && hosting.has(keyOf(path)),
-  );
-  if (there.length === 0) return new Set();
-  const listed = await site.artifacts.list(artifactFileKey(app, commit, '/'));
-  const published = new Map(listed.map((o) => [o.key, o.etag]));
-  const differing = there.filter(
-    ([path, entry]) =>
-      hosting.get(keyOf(path)) !== entry.size ||
-      etags.get(keyOf(path)) !== published.get(artifactFileKey(app, commit, path)),
+    ([path]) => groupOf(path) === 'asset' && (hosting === null || hosting.has(keyOf(path))),
   );
   const replaced = new Set<string>();
+  if (there.length === 0) return replaced;
+  let published: Promise<Map<string, string>> | undefined;
+  const publishedEtag = async (path: string) => {
+    published ??= site.artifacts
+      .list(artifactFileKey(app, commit, '/'))
+      .then((all) => new Map(all.map((o) => [o.key, o.etag])));
+    return (await published).get(artifactFileKey(app, commit, path));
+  };
+  let others: Promise<readonly (Manifest | null)[]> | undefined;
+  const headersOf = async (path: string): Promise<Headers[]> => {
+    others ??= known();
+    return (await others).flatMap((m) => (m?.files[path] ? [m.files[path]] : []));
+  };
+  const judge = async (path: string, entry: FileEntry, head: Parameters<typeof sharedAssetVerdict>[0]) => {
+    // Headers other than this build's may be another known build's, which wrote it first.
+    const same = head.contentType === entry.contentType && head.cacheControl === entry.cacheControl;
+    const accepted = same ? [entry] : [entry, ...(await headersOf(path))];
+    const verdict = sharedAssetVerdict(head, entry, accepted, undefined);
+    return verdict === 'read-back'
+      ? sharedAssetVerdict(head, entry, accepted, await publishedEtag(path))
+      : verdict;
+  };
+  // A HEAD carries no body: asked for as many at once as copies are; a read back, 8 at once.
+  const readBack: (readonly [string, FileEntry])[] = [];
   await pMap(
-    differing,
+    there,
+    async ([path, entry]) => {
+      const key = keyOf(path);
+      const summary = listed?.get(key);
+      let verdict: ReturnType<typeof sharedAssetVerdict> | null = null;
+      if (listed && !summary) verdict = 'replaced';
+      else if (summary) {
+        // A listing shows no headers: its size and ETag, as if its headers were the manifest's.
+        verdict = await judge(path, entry, {
+          ...summary,
+          contentType: entry.contentType,
+          cacheControl: entry.cacheControl,
+        });
+      }
+      if (verdict === null || (listed && verdict === 'read-back')) {
+        const head = await site.hosting.head(key);
+        if (!head) verdict = listed ? 'replaced' : null;
+        else verdict = await judge(path, entry, head);
+      }
+      if (verdict === 'replaced') replaced.add(key);
+      if (verdict === 'read-back') readBack.push([path, entry]);
+    },
+    { concurrency: HEADS_AT_ONCE },
+  );
+  await pMap(
+    readBack,
     async ([path, entry]) => {
       const object = await site.hosting.get(keyOf(path));
-      if (object && createHash('sha256').update(object.body).digest('hex') !== entry.sha256)
+      if (object ? createHash('sha256').update(object.body).digest('hex') !== entry.sha256 : listed !== null)
         replaced.add(keyOf(path));
     },
     { concurrency: 8 },
@@ -144,25 +228,39 @@ export async function replacedSharedAssets(
 }
 
 /**
- * The live state a plan of `build`'s files reads (planAtomic, planReleaseFiles), with the shared
- * assets of it found replaced in the hosting bucket (replacedSharedAssets), where its listing has the
- * ETags: a deploy and a preview copy those again (sharedAssetsToCopy says so).
+ * The shared assets of `manifest` as listings of their folders show them (one LIST per folder per
+ * 1,000 keys; an asset at the root is listed by its own key): what a switch holds them to.
  */
-export async function withReplacedAssets<
-  L extends { hosting: ReadonlyMap<string, number>; etags?: ReadonlyMap<string, string> },
->(
+export async function listedSharedAssets(
+  site: Site,
+  manifest: Manifest,
+): Promise<Map<string, ObjectSummary>> {
+  const keys = Object.keys(manifest.files)
+    .filter((p) => groupOf(p) === 'asset')
+    .map(keyOf);
+  const prefixes = new Set(keys.map((k) => (k.includes('/') ? k.slice(0, k.lastIndexOf('/') + 1) : k)));
+  const wanted = new Set(keys);
+  const listings = await Promise.all([...prefixes].map((p) => site.hosting.list(p)));
+  return new Map(listings.flat().flatMap((o) => (wanted.has(o.key) ? [[o.key, o] as const] : [])));
+}
+
+/**
+ * The live state a plan of `build`'s files reads (planAtomic, planReleaseFiles), with the shared
+ * assets of it found replaced in the hosting bucket (replacedSharedAssets): a deploy and a preview
+ * copy those again (sharedAssetsToCopy says so).
+ */
+export async function withReplacedAssets<L extends AtomicLiveState>(
   site: Site,
   build: { app: string; commit: string; manifest: Manifest },
   live: L,
 ): Promise<L & { replaced?: ReadonlySet<string> }> {
-  return live.etags
-    ? { ...live, replaced: await replacedSharedAssets(site, build, live.hosting, live.etags) }
-    : live;
+  const manifests = async () => [...knownReleases(live, null).values()].map((r) => r.manifest);
+  return { ...live, replaced: await replacedSharedAssets(site, build, { hosting: live.hosting }, manifests) };
 }
 
 /** Said of a shared asset found replaced in the hosting bucket, which the change copies again. */
 export const replacedAssetWords = (stack: string, copy: AtomicCopy): string =>
-  `${shortened(copy.path)} (${copy.key}) was replaced in the hosting bucket of ${stack} outside FrontendOps (by someone who can write that bucket): its bytes are not what ${copy.app}@${copy.commit.slice(0, 7)} published under that name, though a kept release vouches for them, so the releases that load it may serve what was written there. This change copies it again from the build before it switches; the bucket's object versions and CloudTrail say who wrote it.`;
+  `${shortened(copy.path)} (${copy.key}) was replaced in the hosting bucket of ${stack} outside FrontendOps (by someone who can write that bucket): its bytes or headers are not what ${copy.app}@${copy.commit.slice(0, 7)} published under that name, though a kept release vouches for them, so the releases that load it may serve what was written there. This change copies it again from the build before it switches; the bucket's object versions and CloudTrail say who wrote it.`;
 
 /**
  * Refuses (TAMPERED), before anything is written, a manifest of a build the stack recorded with

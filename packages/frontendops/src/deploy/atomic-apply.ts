@@ -111,6 +111,8 @@ import {
 import {
   assertAsDeployed,
   copyArtifactFile,
+  listedSharedAssets,
+  replacedSharedAssets,
   sharedAssetsToCopy,
   withReplacedAssets,
 } from './artifact-copy.ts';
@@ -534,21 +536,26 @@ async function prepare(
   const { releaseId } = target.release;
   const indexed = op !== 'migrate' && kept.has(releaseId);
   const checked = indexed && SWITCHES_TO_TARGET.has(op);
-  const [found, present] = await Promise.all([
+  const manifests = manifestCache(site);
+  const [found, present, assets] = await Promise.all([
     indexed ? ctx.atomic.readReleaseIndex(releaseId) : Promise.resolve(null),
     checked ? releaseKeysPresent(site, releaseId) : Promise.resolve(null),
+    checked ? sharedAssetsNotInPlace(site, ctx, target.release, manifests) : Promise.resolve([]),
   ]);
   if (found && locked) {
     await assertIndexAsRecorded(site, releaseIndexName(releaseId), found, refused);
   }
-  const manifests = manifestCache(site);
   const missing = found && present ? missingFiles(found, present) : [];
   if (found && missing.length > 0 && !COPIES_WHEN_MISSING.has(op)) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
   }
-  // Missing files (deploy, canary start): planned from the bucket's listing and the manifest, as a
-  // release that was never uploaded is, so the copies put them back before the switch.
-  const index = missing.length > 0 ? null : found;
+  if (found && assets.length > 0 && !COPIES_WHEN_MISSING.has(op)) {
+    throw await releaseIncomplete(site, op, ctx, found, assets, manifests, 'assets');
+  }
+  // Missing files or shared assets not as its manifest says (deploy, canary start): planned from the
+  // bucket's listing and the manifest, as a release that was never uploaded is, so the copies put
+  // them back before the switch.
+  const index = missing.length > 0 || assets.length > 0 ? null : found;
   const full = index === null;
   const [listed, manifest, liveIndexSha256] = await Promise.all([
     loadAtomicLiveState(site, ctx, { full, manifests }),
@@ -601,6 +608,30 @@ async function prepare(
   return { plan: { ...plan, copies, bytesToCopy }, ensured, known };
 }
 
+/**
+ * The shared assets (keys) of a release in place whose bytes are not its build's manifest's, or
+ * that are gone (replacedSharedAssets, from listings of their folders: a few requests, not one per
+ * asset, so headers rewritten in place are not seen here; a deploy's plan sees them), checked
+ * before a switch to it; none when its build is gone from the artifacts bucket, or is not the one
+ * the stack recorded (nothing then says what its assets hold; a deploy of it is refused as it is).
+ */
+async function sharedAssetsNotInPlace(
+  site: Site,
+  ctx: AtomicContext,
+  release: { app: string; commit: string; artifactDigest: string },
+  manifests: ReturnType<typeof manifestCache>,
+): Promise<string[]> {
+  const manifest = await manifests({ app: release.app, commit: release.commit }).catch(() => null);
+  if (!manifest || artifactDigest(manifest) !== release.artifactDigest) return [];
+  const known = async () =>
+    Promise.all(
+      [...keptRefs(ctx).values()].map((r) => manifests({ app: r.app, commit: r.commit }).catch(() => null)),
+    );
+  const listed = await listedSharedAssets(site, manifest);
+  const replaced = await replacedSharedAssets(site, { ...release, manifest }, { listed }, known);
+  return [...replaced].sort();
+}
+
 /** Operations that send visitors to their target release: one in place is checked whole first. */
 const SWITCHES_TO_TARGET: ReadonlySet<AtomicOp> = new Set([
   'deploy',
@@ -625,9 +656,10 @@ export const missingFiles = (index: ReleaseIndex, present: ReadonlySet<string>):
 const RELEASE_INCOMPLETE = 'release-incomplete';
 
 /**
- * The refusal of a switch to a release whose files are not all in the hosting bucket: which release,
- * how many and which files, that the bucket was changed outside FrontendOps, and what puts them back
- * (a deploy of that commit, while its build is still published).
+ * The refusal of a switch to a release whose files are not all in the hosting bucket (or, `assets`,
+ * whose shared assets are not as its build published them): which release, how many and which, that
+ * the bucket was changed outside FrontendOps, and what puts them back (a deploy of that commit, while
+ * its build is still published).
  */
 async function releaseIncomplete(
   site: Site,
@@ -636,6 +668,7 @@ async function releaseIncomplete(
   index: ReleaseIndex,
   missing: readonly string[],
   manifests: ReturnType<typeof manifestCache>,
+  kind: 'files' | 'assets' = 'files',
 ): Promise<FrontendOpsError> {
   const published = (await manifests({ app: index.app, commit: index.commit }).catch(() => null)) !== null;
   const sha = index.commit.slice(0, 7);
@@ -650,20 +683,25 @@ async function releaseIncomplete(
         : op === 'canary-start'
           ? 'sending visitors to it'
           : 'deploying it';
+  const back = kind === 'files' ? 'the missing files back' : 'them again';
+  const what =
+    kind === 'files'
+      ? `${missing.length} of its ${index.files.length} files under its release prefix are missing (${shown}). Its release index lists them, so they were deleted or moved outside FrontendOps (by someone with write access to the hosting bucket), and ${doing} would serve errors to every visitor.`
+      : `${missing.length} of its ${index.assets} shared assets are not what its build published (${shown}): their bytes were replaced, or they were deleted, outside FrontendOps (by someone with write access to the hosting bucket), and ${doing} would serve that to every visitor.`;
   const remedy = published
     ? canary
-      ? `End the canary (\`frontendops canary abort\`), or start it again (\`frontendops deploy --commit ${sha} --canary ${share}\`): a canary start copies the missing files back from its published build; then promote it.`
-      : `To serve it again, deploy that commit again (\`frontendops deploy --commit ${sha}\`, or \`frontendops promote ${sha}\` while the stack is pinned): a deploy copies the missing files back from its published build before it switches (then \`frontendops pin\` holds it there, as a rollback would). Or roll back to another release.`
+      ? `End the canary (\`frontendops canary abort\`), or start it again (\`frontendops deploy --commit ${sha} --canary ${share}\`): a canary start copies ${back} from its published build; then promote it.`
+      : `To serve it again, deploy that commit again (\`frontendops deploy --commit ${sha}\`, or \`frontendops promote ${sha}\` while the stack is pinned): a deploy copies ${back} from its published build before it switches (then \`frontendops pin\` holds it there, as a rollback would). Or roll back to another release.`
     : `Its build is gone from the artifacts bucket too, so nothing can copy them back: publish that commit's build again and deploy it, or ${canary ? 'end the canary (`frontendops canary abort`)' : 'roll back to another release'}.`;
   return new FrontendOpsError(
     'CONFLICT',
-    `${canary ? 'The canary ' : ''}${index.app}@${sha} (release ${index.releaseId}) is not whole in the hosting bucket of ${site.target.stack}: ${missing.length} of its ${index.files.length} files under its release prefix are missing (${shown}). Its release index lists them, so they were deleted or moved outside FrontendOps (by someone with write access to the hosting bucket), and ${doing} would serve errors to every visitor. Nothing was changed: the site still serves ${describePointer(ctx.kvs.value)}. ${remedy}`,
+    `${canary ? 'The canary ' : ''}${index.app}@${sha} (release ${index.releaseId}) is not whole in the hosting bucket of ${site.target.stack}: ${what} Nothing was changed: the site still serves ${describePointer(ctx.kvs.value)}. ${remedy}`,
     {
       details: {
         reason: RELEASE_INCOMPLETE,
         releaseId: index.releaseId,
         missing: missing.length,
-        files: index.files.length,
+        ...(kind === 'files' ? { files: index.files.length } : { assets: index.assets }),
         examples: missing.slice(0, 3),
         published,
       },

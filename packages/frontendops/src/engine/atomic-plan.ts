@@ -115,8 +115,6 @@ export interface AtomicLiveState {
   /** Releases of unexpired preview links. */
   previews: readonly AtomicRelease[];
   retiring: readonly RetiringReleases[];
-  /** The hosting bucket's ETags, by key, where the listing was read for this plan. */
-  etags?: ReadonlyMap<string, string>;
   /**
    * Shared assets whose bytes in the hosting bucket were read back and are not their manifest's:
    * replaced there outside FrontendOps. Copied again, though a known release vouches for them.
@@ -536,7 +534,10 @@ export function planAtomicPruneNow(input: {
 }
 
 /** Every release whose manifest is known, by id (with the one being planned, when given). */
-function knownReleases(live: AtomicLiveState, release: AtomicRelease | null): Map<string, AtomicRelease> {
+export function knownReleases(
+  live: AtomicLiveState,
+  release: AtomicRelease | null,
+): Map<string, AtomicRelease> {
   const all: AtomicRelease[] = [
     ...(release ? [release] : []),
     ...live.retained,

@@ -28,6 +28,7 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import {
   APP,
+  ARTIFACTS,
   type AtomicEnv,
   HOSTING,
   heldAtSwitch,
@@ -109,12 +110,20 @@ describe('a rollback to a release whose files were deleted from the hosting buck
     expect(message).toMatch(/Nothing was changed/);
     expect(message).toContain(`frontendops deploy --commit ${V1.slice(0, 7)}`);
 
-    // The cost: one LIST of the release's prefix, beside the reads any rollback makes; no write.
+    // The cost: one LIST of the release's prefix, beside the reads any rollback makes (and the
+    // check of its shared assets: one LIST of their folder, one of its build's published files);
+    // no write.
     const requests = await t.requestsSince(mark);
     const lists = requests.filter((r) => r.query.includes('list-type'));
-    expect(lists.map((r) => `${r.bucket} ${decodeURIComponent(r.query)}`)).toEqual([
-      expect.stringMatching(new RegExp(`^${HOSTING} .*prefix=${RELEASES_KEY_PREFIX}${r1}/`)),
-    ]);
+    const listed = lists.map((r) => `${r.bucket} ${decodeURIComponent(r.query)}`);
+    expect(listed).toHaveLength(3);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^${ARTIFACTS} .*prefix=${APP}/${V1}/`)),
+        expect.stringMatching(new RegExp(`^${HOSTING} .*prefix=${RELEASES_KEY_PREFIX}${r1}/`)),
+        expect.stringMatching(new RegExp(`^${HOSTING} .*prefix=assets/`)),
+      ]),
+    );
     expect(requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
     await expectUnchanged(before);
     expect(await t.site.state.list(`${t.target.statePrefix}audit/`)).toEqual(chainBefore);
