@@ -26,12 +26,7 @@ import {
 } from '../../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../../support/atomic-snapshot.ts';
 import { Browser, releaseOf } from '../../support/edge-probe.ts';
-import {
-  connectInfra,
-  deployThroughTools,
-  type InfraClient,
-  infraServerOn,
-} from '../../support/mcp-infra.ts';
+import { connectInfra, type InfraClient, infraServerOn, type ToolCall } from '../../support/mcp-infra.ts';
 
 const C = ['a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0', 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0'];
 let t: AtomicEnv;
@@ -39,12 +34,36 @@ let c: InfraClient;
 /** The stack the cases start from: v1 then v2 deployed through the tools; then rolled back to v1. */
 let v2Live: AtomicSnapshot;
 let rolledBack: AtomicSnapshot;
+/**
+ * The seed steps as beforeAll ran them on this stack, from nothing ever live (a snapshot cannot
+ * empty the release store): per version, what each tool answered, and the release the edge served
+ * once run_sync answered; then the CDN invalidations made by all of them. The first case checks them.
+ */
+let fromNothing: Array<{
+  target: ToolCall;
+  sync: ToolCall;
+  servedThen: string | undefined;
+  done: ToolCall;
+  again: ToolCall;
+}>;
+let invalidationsFromNothing: unknown[];
 
 beforeAll(async () => {
   t = await startAtomicEnv();
   await t.publishVersions(C);
   c = await connectInfra(infraServerOn(t.site));
-  for (const commit of C) await deployThroughTools(c, commit);
+  fromNothing = [];
+  for (const commit of C) {
+    const target = await c.call('get_deploy_target', { commit, app: APP });
+    const sync = await c.call('run_sync', { handle: target.structured.handle, request: 'Deploy the latest' });
+    const servedThen = await served();
+    const done = await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
+    const again = await c.call('invalidate_cdn', { deployId: sync.structured.deployId });
+    fromNothing.push({ target, sync, servedThen, done, again });
+    // What follows starts from these deploys: one that failed stops here (the first case says how).
+    if ([target, sync, done].some((step) => step.isError)) break;
+  }
+  invalidationsFromNothing = [...t.edge.stats().invalidations];
   v2Live = await snapshotAtomicEnv(t);
   const back = await c.call('rollback', {});
   if (back.isError) throw new Error(back.text);
@@ -71,44 +90,30 @@ async function guardedStack() {
   return { site, approvers, guarded, approve, close };
 }
 
-const served = async (env: AtomicEnv = t) => releaseOf(await (await fetch(env.edge.url)).text());
+const served = async () => releaseOf(await (await fetch(t.edge.url)).text());
 
 describe('infra tools on an atomic stack', () => {
   it('get_deploy_target → run_sync (live: one key write) → invalidate_cdn (nothing to invalidate: verify, record)', async () => {
-    // A stack of its own, where nothing was ever live (a snapshot cannot empty the release store).
-    const fresh = await startAtomicEnv();
-    const own = await connectInfra(infraServerOn(fresh.site));
-    try {
-      await fresh.publishVersions(C);
-      for (const [i, commit] of C.entries()) {
-        const target = await own.call('get_deploy_target', { commit, app: APP });
-        expect(target.isError, target.text).toBe(false);
-        expect(target.structured).toMatchObject({ invalidationPaths: [] });
-        expect(target.text).toMatch(/one key write, nothing to invalidate/);
-        const sync = await own.call('run_sync', {
-          handle: target.structured.handle,
-          request: 'Deploy the latest',
-        });
-        expect(sync.isError, sync.text).toBe(false);
-        expect(sync.structured).toMatchObject({ outcome: 'synced', deployId: target.structured.deployId });
-        expect(sync.text).toMatch(/It is live: an atomic release switched by one key write/);
-        expect(await served(fresh)).toBe(`v${i + 1}`);
-        const inv = await own.call('invalidate_cdn', { deployId: sync.structured.deployId });
-        expect(inv.isError, inv.text).toBe(false);
-        expect(inv.structured).toMatchObject({
-          outcome: 'succeeded',
-          paths: [],
-          invalidationIds: [],
-          verification: { ok: true },
-        });
-        const again = await own.call('invalidate_cdn', { deployId: sync.structured.deployId });
-        expect(again.structured).toMatchObject({ outcome: 'succeeded', invalidationIds: [] });
-      }
-      expect(fresh.edge.stats().invalidations).toEqual([]);
-    } finally {
-      await own.close();
-      await fresh.stop();
+    // The steps beforeAll ran, v1 then v2, on the stack from nothing ever live.
+    expect(fromNothing).toHaveLength(C.length);
+    for (const [i, { target, sync, servedThen, done, again }] of fromNothing.entries()) {
+      expect(target.isError, target.text).toBe(false);
+      expect(target.structured).toMatchObject({ invalidationPaths: [] });
+      expect(target.text).toMatch(/one key write, nothing to invalidate/);
+      expect(sync.isError, sync.text).toBe(false);
+      expect(sync.structured).toMatchObject({ outcome: 'synced', deployId: target.structured.deployId });
+      expect(sync.text).toMatch(/It is live: an atomic release switched by one key write/);
+      expect(servedThen).toBe(`v${i + 1}`);
+      expect(done.isError, done.text).toBe(false);
+      expect(done.structured).toMatchObject({
+        outcome: 'succeeded',
+        paths: [],
+        invalidationIds: [],
+        verification: { ok: true },
+      });
+      expect(again.structured).toMatchObject({ outcome: 'succeeded', invalidationIds: [] });
     }
+    expect(invalidationsFromNothing).toEqual([]);
   });
 
   it('rollback: one key write; no result names the store, a bucket or an endpoint', async () => {
