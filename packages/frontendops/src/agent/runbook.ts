@@ -13,6 +13,7 @@ import { canaryRowRefused } from '../engine/canary-row-words.ts';
 import { FULL_COMMIT, shortSha } from '../engine/ids.ts';
 import { capitalise, touching } from '../engine/text.ts';
 import { codeOf, type ErrorCode } from '../errors.ts';
+import { readReleaseCommits } from '../read/contents.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
 import { notPinned, PIN_EFFECT, unpinnedSentence } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
@@ -280,22 +281,31 @@ async function planDeploySteps(
   };
 }
 
-/** The commits between the live release and the planned one (git server); null when it cannot say. */
+/**
+ * The commits between the live release and the planned one (git server), read as every other surface
+ * reads them (readReleaseCommits): both ways where history was rewritten, so a plan also names the
+ * commits of the live release a force-pushed build leaves out. null when the git server cannot say.
+ */
 async function releaseCommitsOf(
   ctx: RunbookContext,
   plan: Pick<PlanView, 'fromCommit' | 'commit' | 'kind'>,
 ): Promise<ReleaseCommits | null> {
   if (!plan.fromCommit || plan.fromCommit === plan.commit) return null;
-  const [base, head] =
-    plan.kind === 'rollback' ? [plan.commit, plan.fromCommit] : [plan.fromCommit, plan.commit];
-  const call = await ctx.gate.call('commits_between', { base, head, path: ctx.appPath });
-  if (!call.ok) return null;
-  const found = parseResult('commits_between', call.structured);
-  return {
-    direction: plan.kind === 'rollback' ? 'back' : 'forward',
-    commits: found.commits,
-    truncated: found.truncated,
+  let answered = true;
+  const asked = async <T extends 'commits_between' | 'get_commit'>(name: T, args: ToolInput<T>) => {
+    const call = await ctx.gate.call(name, args);
+    answered &&= call.ok;
+    if (!call.ok) throw new Error(`${name} was not answered`);
+    return parseResult(name, call.structured);
   };
+  const found = await readReleaseCommits(
+    {
+      commitsBetween: (base, head, path, limit) => asked('commits_between', { base, head, path, limit }),
+      getCommit: async (ref) => (await asked('get_commit', { ref })).commit,
+    },
+    { from: plan.fromCommit, to: plan.commit, path: ctx.appPath, kind: plan.kind },
+  );
+  return answered ? found : null;
 }
 
 async function rollback(

@@ -49,7 +49,7 @@ export async function readPlanContents(
  * adds, or the ones a rollback takes away. Never throws: a git host that cannot answer is a note.
  */
 export async function readReleaseCommits(
-  git: GitHost | null | undefined,
+  git: Pick<GitHost, 'commitsBetween' | 'getCommit'> | null | undefined,
   input: { from: string | null; to: string; path: string; kind?: 'deploy' | 'rollback'; limit?: number },
 ): Promise<ReleaseCommits> {
   const limit = input.limit ?? 20;

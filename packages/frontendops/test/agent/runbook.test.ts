@@ -415,9 +415,12 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
       /Files: HTML: 1 changed · hashed assets: 2 added, 2 removed · other files: no change/,
     );
     expect(plan.message).toMatch(/The CDN refreshes 2 paths \(\/, \/index\.html\)/);
+    // Both ways, as every surface reads them: the other way names commits of the live release a
+    // rewritten history leaves out (agent/release-commits-rewritten.test.ts); here none.
     expect(e.received.slice(before).map((r) => r.name)).toEqual([
       'latest_commit',
       'plan_deploy',
+      'commits_between',
       'commits_between',
     ]);
     const cdn = await run('invalidate the CDN');
