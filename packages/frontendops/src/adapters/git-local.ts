@@ -185,7 +185,10 @@ async function gitOk(git: (args: string[]) => Promise<GitResult>, args: string[]
   return result.stdout;
 }
 
-/** Every tag, or (`name`) the one of that name: a tag name holds no "/", so its pattern matches it alone. */
+/**
+ * Every tag, or (`name`) the tags its pattern matches: the one of that name and any pushed below it
+ * (`<name>/…`, since a tag name may hold "/"), which the callers' exact-name lookup leaves out.
+ */
 async function listTagsIn(git: (args: string[]) => Promise<GitResult>, name?: string): Promise<TagInfo[]> {
   const boundary = newBoundary();
   const out = await gitOk(git, [
