@@ -149,8 +149,10 @@ export async function tagChange(
 export async function tagFinishedFirst(
   git: GitHost | undefined,
   summary: DeploySummary,
+  /** Its stored words with the stack's secrets hidden, as the CLI's and the agent's tag of it have them. */
+  hide: (words: string) => string,
 ): Promise<string | null> {
-  const input = summary.dryRun ? null : finishedFirstTag(summary);
+  const input = summary.dryRun ? null : finishedFirstTag(summary, hide);
   return git && input ? madeTag(() => createDeployTag(git, input)) : null;
 }
 

@@ -244,7 +244,11 @@ export async function routePost(
         ),
     });
     // The stopped change it finished first is tagged first, as it went live first.
-    const firstTag = await tagFinishedFirst(context.service.git, summary);
+    const firstTag = await tagFinishedFirst(
+      context.service.git,
+      summary,
+      await context.service.hidden(stack),
+    );
     const tag = await tagChange(context.service.git, summary, summary.request);
     publish(doneEvent(summary));
     const result: ActionResult = {

@@ -11,6 +11,7 @@ import type { DeployOptions } from '../deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../deploy/pin.ts';
 import { touching } from '../engine/text.ts';
 import { alsoSaid, alsoSaying, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { targetHidden } from '../mcp/secrecy.ts';
 import type { GitHost } from '../ports.ts';
 import { boundLiveDeployId, readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
@@ -139,6 +140,10 @@ export function createConsoleService(options: ConsoleServiceOptions) {
   return {
     stacks: options.stacks,
 
+    /** What hides the stack's sensitive values in words not the console's own (mcp/secrecy.ts targetHidden). */
+    async hidden(stack: string): Promise<(words: string) => string> {
+      return targetHidden((await open(stack)).target);
+    },
     async isProtected(stack: string): Promise<boolean> {
       return (await open(stack)).protected;
     },

@@ -175,6 +175,26 @@ it('a redeploy of another build that first finishes a stopped deploy names it in
   expect((await t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
 });
 
+it('the tag of a stopped deploy whose words name a bucket hides the name, as the CLI and the agent tag it', async () => {
+  await c1Live.restore();
+  const bucket = t.target.hostingBucket;
+  await expect(
+    deployArtifact(stoppingAtRecord(), {
+      app: APP,
+      commit: C2,
+      request: requestBy(`ship the fix to ${bucket}`),
+    }),
+  ).rejects.toThrow(/stopped/);
+  const stopped = (await t.site.records.readPointer())?.value.deployId as string;
+  const plan = await planOf(`action=redeploy&to=${C1}`);
+  const result = await post('redeploy', { deployId: plan.deployId, to: C1 });
+  expect(result).toMatchObject({ outcome: 'succeeded', finishedFirst: stopped });
+  // Before: the Request trailer named the bucket, which list_deploy_tags shows the agent.
+  const message = await repo.git(['tag', '-l', '--format=%(contents)', String(result.finishedFirstTag)]);
+  expect(parseTrailers(message)).toMatchObject({ 'Deploy-Id': stopped, Request: 'ship the fix to [hidden]' });
+  expect(message).not.toContain(bucket);
+});
+
 it("a redeploy that finishes a stopped rollback of its build says the rollback's pin stays, planned and done", async () => {
   await c2Live.restore();
   // C2 live and recorded; a rollback to C1 stops at its record, before its pin.
