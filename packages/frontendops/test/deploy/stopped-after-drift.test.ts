@@ -8,7 +8,7 @@
  * the live pointer does not keep before it"): the stack was stuck until someone edited the bucket.
  */
 import { describe, expect, it } from 'vitest';
-import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
+import { deployArtifact, finishSyncedDeploy, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { APP, request } from '../support/atomic-env.ts';
@@ -67,4 +67,36 @@ describe('a deploy that recorded store drift, stopped after its switch', () => {
       expect(problems).toEqual([]);
     });
   }
+});
+
+describe('a synced deploy that switched from genuine drift, whose CDN does not serve it', () => {
+  // Not switched back on its own (its record's drift is no entry's word: forged-switch-back.test.ts),
+  // and not stuck either: the refusal names the release it switched from, and the rollback it says
+  // to run goes there; the stack goes on.
+  it('is recorded failed, and the rollback its refusal names serves the release it switched from', async () => {
+    const t = env();
+    const from = await pointStoreAtV1();
+    const synced = await deployArtifact(t.site, {
+      app: APP,
+      commit: V3,
+      request: request(),
+      stopBeforeInvalidation: true,
+    });
+    const error = await finishSyncedDeploy(t.site, synced.deployId, {
+      request: request(),
+      verifyTimeoutMs: 200,
+      fetch: async () => new Response('<html>stale</html>', { status: 200 }),
+    }).catch((e: { code?: string; message: string }) => e);
+    expect(error).toMatchObject({ code: 'CONFLICT' });
+    const message = (error as Error).message;
+    expect(message).toContain(`It switched from release ${from}`);
+    expect(message).toMatch(/frontendops rollback --to <deployId\|commit>/);
+    expect((await t.site.records.readRecord(synced.deployId))?.outcome).toBe('failed');
+    // The release named starts with its commit's short sha: what `rollback --to` takes.
+    const back = await rollbackRelease(t.site, { to: from.slice(0, 7), request: request('back') });
+    expect(back).toMatchObject({ outcome: 'succeeded', commit: V1 });
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
+    const { problems } = await verifyAudit(t.site.state, t.target.statePrefix, { releaseStore: t.store() });
+    expect(problems).toEqual([]);
+  });
 });
