@@ -69,15 +69,23 @@ const releaseIdOf = async (commit: string, env = t) => {
   return releaseIdFor({ commit, artifactDigest: artifactDigest(manifest as NonNullable<typeof manifest>) });
 };
 /** Hosting-bucket requests other than the edge fetching objects for visitors (and the verification). */
+/** Requests to the hosting bucket other than reads of objects, by query (concurrent ones finish in any order). */
 const engineRequests = (requests: readonly S3RequestRecord[]) =>
-  requests.filter((r) => r.bucket === HOSTING && !(r.method === 'GET' && r.query === 'x-id=GetObject'));
+  requests
+    .filter((r) => r.bucket === HOSTING && !(r.method === 'GET' && r.query === 'x-id=GetObject'))
+    .sort((a, b) => (a.query < b.query ? -1 : a.query > b.query ? 1 : 0));
 const pointer = async (env = t) => (await env.store().read()).value;
-/** What a switch to a release in place sends the hosting bucket: one LIST of its own prefix (its files checked present). */
+/**
+ * What a switch to a release in place sends the hosting bucket: one LIST of its own prefix (its files
+ * checked present) and one of its shared assets' folder (their sizes and ETags checked), whatever
+ * the site's size.
+ */
 const onlyPrefixListOf = async (commit: string) => [
   expect.objectContaining({
     method: 'GET',
     query: `list-type=2&prefix=${encodeURIComponent(`_releases/${await releaseIdOf(commit)}/`)}`,
   }),
+  expect.objectContaining({ method: 'GET', query: `list-type=2&prefix=${encodeURIComponent('assets/')}` }),
 ];
 const served = async (env = t) => releaseOf(await (await fetch(env.edge.url)).text());
 
@@ -173,7 +181,7 @@ describe('atomic deploy', () => {
     expect(hostingWrites(await t.requestsSince(mark))).toEqual([]);
   });
 
-  it('rolls back with one key write: one LIST of its prefix the only request to the hosting bucket, nothing invalidated', async () => {
+  it('rolls back with one key write: a LIST of its prefix and of its assets the only requests to the hosting bucket, nothing invalidated', async () => {
     await c1Live.restore();
     const mark = await t.mark();
     const { value: summary, probe } = await probed(() =>
