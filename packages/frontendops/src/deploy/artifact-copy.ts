@@ -143,11 +143,14 @@ export function sharedAssetVerdict(
  * outside FrontendOps (by someone who can write the hosting bucket), bytes or headers, though a kept
  * release's manifest vouches for them, so that a plan or a switch would leave them served.
  *
- * A plan (`hosting`: the keys it listed) asks for each one there (a HEAD: sharedAssetVerdict, its
- * headers and the SHA-256 S3 keeps). A switch to a release in place (`listed`: its shared assets as a
- * listing of their folders shows them, no headers) holds each to its size and ETag alone, so that a
- * rollback stays a few requests whatever the site's size, and asks for one (a HEAD) only where those
- * do not tell; there an asset gone counts too. Where no SHA-256 answers, the ETag is held to the
+ * A plan (`hosting`: the keys it listed, with their `etags`) and a switch to a release in place
+ * (`listed`: its shared assets as a listing of their folders shows them) hold each to its size and
+ * ETag as the listing shows them, so that a deploy or a rollback stays a few requests whatever the
+ * site's size, and ask for one (a HEAD: sharedAssetVerdict, its headers and the SHA-256 S3 keeps) only
+ * where those do not tell (an SSE-KMS ETag, or one not the published file's); for a switch an asset
+ * gone counts too. Headers rewritten in place (same bytes, size and ETag) are seen only on such a
+ * HEAD: a HEAD of every asset would cost a deploy one request per asset (ten times the requests of an
+ * incremental deploy of 800 files). A plan whose listing has no ETags asks for each one there. Where no SHA-256 answers, the ETag is held to the
  * published file's (one LIST of the build's files in the artifacts bucket per 1,000), and only one
  * whose ETag differs is read back and hashed. `known`: the manifests of the other known releases,
  * asked for only when an asset's headers are not this build's (an older build may have written it
@@ -156,12 +159,21 @@ export function sharedAssetVerdict(
 export async function replacedSharedAssets(
   site: Site,
   build: { app: string; commit: string; manifest: Manifest },
-  present: { hosting: ReadonlyMap<string, number> } | { listed: ReadonlyMap<string, ObjectSummary> },
+  present:
+    | { hosting: ReadonlyMap<string, number>; etags?: ReadonlyMap<string, string> }
+    | { listed: ReadonlyMap<string, ObjectSummary> },
   known: () => Promise<readonly (Manifest | null)[]>,
 ): Promise<Set<string>> {
   const { app, commit } = build;
   const listed = 'listed' in present ? present.listed : null;
   const hosting = 'hosting' in present ? present.hosting : null;
+  const etags = 'hosting' in present ? present.etags : undefined;
+  /** What the listing read for this plan or switch shows of a key: its size and ETag. */
+  const summaryOf = (key: string): ObjectSummary | undefined => {
+    if (listed) return listed.get(key);
+    const [size, etag] = [hosting?.get(key), etags?.get(key)];
+    return size !== undefined && etag !== undefined ? { key, size, etag } : undefined;
+  };
   const there = Object.entries(build.manifest.files).filter(
     ([path]) => groupOf(path) === 'asset' && (hosting === null || hosting.has(keyOf(path))),
   );
@@ -194,7 +206,7 @@ export async function replacedSharedAssets(
     there,
     async ([path, entry]) => {
       const key = keyOf(path);
-      const summary = listed?.get(key);
+      const summary = summaryOf(key);
       let verdict: ReturnType<typeof sharedAssetVerdict> | null = null;
       if (listed && !summary) verdict = 'replaced';
       else if (summary) {
@@ -205,7 +217,7 @@ export async function replacedSharedAssets(
           cacheControl: entry.cacheControl,
         });
       }
-      if (verdict === null || (listed && verdict === 'read-back')) {
+      if (verdict === null || (summary && verdict === 'read-back')) {
         const head = await site.hosting.head(key);
         if (!head) verdict = listed ? 'replaced' : null;
         else verdict = await judge(path, entry, head);
@@ -255,7 +267,8 @@ export async function withReplacedAssets<L extends AtomicLiveState>(
   live: L,
 ): Promise<L & { replaced?: ReadonlySet<string> }> {
   const manifests = async () => [...knownReleases(live, null).values()].map((r) => r.manifest);
-  return { ...live, replaced: await replacedSharedAssets(site, build, { hosting: live.hosting }, manifests) };
+  const present = { hosting: live.hosting, ...(live.etags ? { etags: live.etags } : {}) };
+  return { ...live, replaced: await replacedSharedAssets(site, build, present, manifests) };
 }
 
 /** Said of a shared asset found replaced in the hosting bucket, which the change copies again. */

@@ -238,6 +238,7 @@ export async function loadAtomicLiveState(
   ]);
   return {
     hosting: options.hosting ?? new Map(listing.map((o) => [o.key, o.size])),
+    ...(options.hosting ? {} : { etags: new Map(listing.map((o) => [o.key, o.etag])) }),
     pointer: ctx.kvs.value,
     retained,
     canary: canary && { ...canary, weight: ctx.state.canary?.weight ?? 0 },

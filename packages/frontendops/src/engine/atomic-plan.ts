@@ -115,6 +115,8 @@ export interface AtomicLiveState {
   /** Releases of unexpired preview links. */
   previews: readonly AtomicRelease[];
   retiring: readonly RetiringReleases[];
+  /** The hosting bucket's ETags, by key, where the listing was read for this plan. */
+  etags?: ReadonlyMap<string, string>;
   /**
    * Shared assets whose bytes in the hosting bucket were read back and are not their manifest's:
    * replaced there outside FrontendOps. Copied again, though a known release vouches for them.
