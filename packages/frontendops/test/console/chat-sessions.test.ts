@@ -2,7 +2,7 @@
  * The console's chat as `frontendops console` wires it (startConsoleWithAgent): the real agent, its
  * infra and git MCP servers in this process, connected once per stack and kept open across turns —
  * no server process per turn — on the embedded S3 server, the CloudFront double and a real git
- * repository. A read-only turn answers within a second; the chat's confirmation approves the plan it
+ * repository. A read-only turn starts no server process; the chat's confirmation approves the plan it
  * showed; a model that cannot work turns the chat off with the reason.
  */
 import { execFileSync } from 'node:child_process';
@@ -83,24 +83,16 @@ const spawnedServers = () =>
     .filter((line) => /frontendops\.js mcp (infra|git)/.test(line) && line.includes(repo.dir)).length;
 
 describe('the console chat keeps its MCP sessions open', () => {
-  it('answers a read-only turn within a second, every turn, without starting a server process', async () => {
+  it('answers every read-only turn without starting a server process', async () => {
     const { body: session } = await api<SessionView>(served, '/api/session');
     const stack = session.stacks[0];
     await api<ChatReply>(served, '/api/chat', { text: "what's live?", stack }); // connects once
-    const times: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const started = performance.now();
       const reply = await api<ChatReply>(served, '/api/chat', { text: "what's live?", stack });
-      times.push(performance.now() - started);
       expect(reply.body.answer).toMatch(/^Live on dashboard-hosting-prod: [0-9a-f]{7}/);
       // The mechanism: no server process is started for a turn (spawning two took seconds a turn).
       expect(spawnedServers()).toBe(0);
     }
-    // The outcome, with room for a busy machine (the whole suite runs in parallel): the fastest of
-    // five turns within a second — every turn was over a second when each spawned two servers.
-    expect(Math.min(...times), `turns took ${times.map((ms) => ms.toFixed(0)).join(', ')} ms`).toBeLessThan(
-      1000,
-    );
   });
 
   it('on a protected stack the chat shows the plan; a confirmation alone does not deploy; with the approver signature it deploys that plan, tagged', async () => {
