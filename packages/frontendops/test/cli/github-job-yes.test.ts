@@ -95,6 +95,28 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     }
   });
 
+  it('unpin, after which its deploys go past an operator’s pin, is refused unless the job is approved to promote', async () => {
+    await pinned.restore();
+    const refused = await run(['unpin', '--message', 'lift the freeze'], JOB);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /dashboard-hosting-prod is a protected environment: in a GitHub Actions job, unpin lifts the pin, after which the job's deploys can make any release live, an older one included, as a promote does; the "dashboard-hosting-prod" environment's reviewers approve deploy \(approval\.github\.actions\), not promote\. Nothing was changed\. Add "promote" to approval\.github\.actions of dashboard-hosting-prod in frontendops\.config\.json, or unpin from a terminal: `frontendops unpin --stack dashboard-hosting-prod`\./,
+    );
+    expect(await readPin(t.site)).toMatchObject({ cause: 'pin', commit: V2 });
+    const past = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], JOB);
+    expect(past.code, past.stderr).toBe(2);
+    expect(await live()).toBe(V2);
+    // A job its environment approves to promote may lift the pin: a promote would, in one step.
+    const promotes = await writeConfig('unpin-promote.json', {
+      repository: 'acme/dashboard',
+      environment: STACK,
+      actions: ['deploy', 'promote'],
+    });
+    const lifted = await run(['unpin'], { ...JOB, FRONTENDOPS_CONFIG: promotes });
+    expect(lifted.code, lifted.stderr).toBe(0);
+    expect(await readPin(t.site)).toBeNull();
+  });
+
   it('the same --yes from an operator outside a job goes through: the terminal is theirs', async () => {
     await pinned.restore();
     // Not in a job, even where this suite itself runs in GitHub Actions.

@@ -385,6 +385,28 @@ export async function approveIfProtected(
 }
 
 /**
+ * `unpin` in a GitHub Actions job on a protected stack whose policy names the environment that
+ * approves its jobs: lifting a pin (an operator's freeze, a rollback's) lets the job's deploys make
+ * any release live, an older one included, which is what a promote does in one step, so it needs that
+ * environment to approve promote, in the configuration and the audit log's record (approveIfProtected
+ * judges a job's --yes the same way). Anywhere else unpinning needs no approval: it changes nothing
+ * visitors get.
+ */
+export async function assertJobMayUnpin(ctx: CliContext, site: Site): Promise<void> {
+  if (!site.protected || ctx.io.env.GITHUB_ACTIONS !== 'true') return;
+  const inForce = await (await import('../../state/approval-in-force.ts')).approvalInForce(site);
+  const github = inForce.configured.github ?? inForce.recorded?.github;
+  if (!github || inForce.policy.github?.actions.includes('promote')) return;
+  const { FrontendOpsError } = await import('../../errors.ts');
+  const stack = site.target.stack;
+  const notYet = await notCountingYet(inForce, 'promote', stack);
+  throw new FrontendOpsError(
+    'APPROVAL_REQUIRED',
+    `${stack} is a protected environment: in a GitHub Actions job, unpin lifts the pin, after which the job's deploys can make any release live, an older one included, as a promote does; the "${github.environment}" environment's reviewers approve ${github.actions.join(' and ')} (approval.github.actions), not promote. Nothing was changed. Add "promote" to approval.github.actions of ${stack} in frontendops.config.json${notYet || ','} or unpin from a terminal: \`frontendops unpin --stack ${stack}\`.`,
+  );
+}
+
+/**
  * Why adding `action` to approval.github.actions would not be enough by itself, where the audit log
  * records a policy (approval-policy.ts): what it would still not record, and how that is adopted, in
  * the words every other such refusal uses. Empty where nothing is recorded (the configuration counts

@@ -79,8 +79,12 @@ A rollback pins by itself. Lift it with \`frontendops promote\` or \`frontendops
       '\nExamples:\n  $ frontendops unpin --stack prod --message "fixed forward in 9e8d7c6"\n  $ frontendops unpin',
     )
     .action(async (flags: Omit<PinFlags, 'to'>) => {
-      const { unpinRelease } = await import('../../deploy/pin.ts');
+      const [{ unpinRelease }, { assertJobMayUnpin }] = await Promise.all([
+        import('../../deploy/pin.ts'),
+        import('./deploy.ts'),
+      ]);
       await withSite(ctx, flags.stack, async (site) => {
+        await assertJobMayUnpin(ctx, site);
         const { cleared } = await unpinRelease(site, {
           request: cliRequest(ctx.io, 'unpin', flags.message),
           waitMs: await lockWait(ctx, flags),
