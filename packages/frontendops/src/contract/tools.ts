@@ -368,7 +368,8 @@ export const TOOLS = {
     title: 'Unpin a stack',
     description:
       'Lift the pin of a stack so deploys go through again. Changes no file (what is live stays live); ' +
-      'recorded in the audit log. Returns the pin that was lifted, or null when the stack was not pinned.',
+      'recorded in the audit log. Returns the pin that was lifted, or null when the stack was not pinned. ' +
+      'Refused on a protected stack: a person unpins there, at a terminal (or promote_release, which a person approves).',
     input: z.strictObject({ stack: stackArg, reason: reasonArg, ...requestArgs }),
     output: z.object({
       stack: z.string(),

@@ -10,6 +10,7 @@ import type { runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { unpinRelease } from '../../src/deploy/pin.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import {
@@ -112,7 +113,14 @@ describe('the agent refuses what the servers refuse, as the CLI does', () => {
     await expectRefused('promote the canary', /No canary runs on/, { dryRun: true });
     expect((await e.t.site.records.readPointer())?.value.deployId).toBe(pin?.value.deployId);
     expect(await readPin(e.t.site)).toMatchObject({ cause: 'pin', deployId: pin?.value.deployId });
-    expect((await run('unpin')).outcome).toBe('succeeded');
+    // The stack is protected: the agent's unpin is refused by the infra server; a person unpins.
+    const unpin = await run('unpin');
+    expect(unpin.outcome, unpin.message).toBe('declined');
+    expect(unpin.message).toMatch(
+      /is protected: lifting its pin .*Nothing was changed\. Unpin at a terminal/,
+    );
+    expect(await readPin(e.t.site)).toMatchObject({ cause: 'pin', deployId: pin?.value.deployId });
+    await unpinRelease(e.t.site, { request: requestBy('unpin') });
   });
 
   it('a BAD_INPUT or NOT_FOUND after the request changed something is a failure (exit 1), not a refusal', async () => {

@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCliApprover, runAgentRequest } from '../../src/agent/index.ts';
 import type { AgentClients, AgentEvent, ApprovalRequest } from '../../src/agent/types.ts';
 import { exitCodeFor } from '../../src/cli/commands/agent.ts';
+import { unpinRelease } from '../../src/deploy/pin.ts';
 import { adoptApprovalPolicy } from '../../src/state/approval-in-force.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
 import { type AgentSnapshot, type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
-import { STACK } from '../support/deploy-env.ts';
+import { requestBy, STACK } from '../support/deploy-env.ts';
 import { sharedHistory } from '../support/shared-history.ts';
 
 let e: AgentTestEnv;
@@ -551,24 +553,18 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect((await run('status')).message).not.toMatch(/Pinned/);
   });
 
-  it('"pin prod" pins the live release; "unpin" lifts it; unpinning again changes nothing', async (context) => {
+  it('"pin prod" pins the live release; on this protected stack "unpin" is declined: a person unpins at a terminal', async (context) => {
     told.need(context, PROMOTED);
     await story.promoted.restore();
     const pinned = await run('pin prod');
     expect(pinned).toMatchObject({ outcome: 'succeeded', intent: 'pin' });
     expect(pinned.message).toMatch(/^Pinned dashboard-hosting-prod to sophia-dashboard [0-9a-f]{7}/);
     expect((await run('Deploy the latest dashboard')).outcome).toMatch(/refused|noop/);
-    const unpinned = await run('unpin');
-    expect(unpinned).toMatchObject({ outcome: 'succeeded', intent: 'unpin' });
-    expect(unpinned.message).toMatch(
-      /^Unpinned dashboard-hosting-prod \(it was pinned to sophia-dashboard@[0-9a-f]{7} by ada.*\)\. Deploys go through again; what is live did not change\.$/,
-    );
-    // The pin it lifted, in the detail every surface gives (unpinnedSentence): who, not when.
-    expect(unpinned.message).not.toMatch(/ since /);
-    expect(await run('unpin')).toMatchObject({
-      outcome: 'noop',
-      message: 'dashboard-hosting-prod was not pinned; nothing changed.',
-    });
+    // Lifting it would let the next approved deploy make any release live: the infra server refuses it.
+    const unpin = await run('unpin');
+    expect(unpin).toMatchObject({ outcome: 'declined', intent: 'unpin' });
+    expect(unpin.message).toMatch(/is protected: lifting its pin .*Unpin at a terminal/);
+    expect(await readPin(e.t.site)).toMatchObject({ cause: 'pin' });
   });
 
   it('"pin <sha>" pins only that release, and only when it is the live one; another is refused, nothing pinned', async (context) => {
@@ -581,10 +577,9 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(refused.outcome).not.toBe('succeeded');
     expect(refused.message).toMatch(/live/);
     expect(await e.t.site.records.readPointer()).toMatchObject({ value: { commit: live } });
-    expect((await run('unpin')).outcome).toBe('noop');
+    expect(await readPin(e.t.site)).toBeNull();
     const pinned = await run(`pin ${live.slice(0, 7)}`);
     expect(pinned).toMatchObject({ outcome: 'succeeded', commit: live });
-    expect((await run('unpin')).outcome).toBe('succeeded');
   });
 
   it('"roll back to <short sha>" goes back to that retained release; on a protected stack the approval names its plan', async (context) => {
@@ -600,7 +595,7 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     // And "redeploy" a named release is a deploy of it: refused while pinned, through once unpinned.
     const v3 = (await e.repo.git(['rev-parse', 'HEAD'])).trim();
     expect((await run(`redeploy ${v3.slice(0, 7)}`)).outcome).toBe('refused');
-    await run('unpin');
+    await unpinRelease(e.t.site, { request: requestBy('unpin') });
     expect(await run(`redeploy ${v3.slice(0, 7)}`)).toMatchObject({ outcome: 'succeeded', commit: v3 });
   });
 

@@ -1,12 +1,14 @@
 /**
  * pin_release, unpin_release, promote_release: the pin after a rollback, as tools. Pinning and
- * unpinning change no file (no approval; audited). A promote is a deploy that also lifts the pin:
- * on a protected stack it needs the same human approval as run_sync.
+ * unpinning change no file (no approval; audited); on a protected stack unpin_release is refused (a
+ * person unpins at a terminal). A promote is a deploy that also lifts the pin: on a protected stack
+ * it needs the same human approval as run_sync.
  */
 import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../deploy/pin.ts';
 import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
 import { capitalise } from '../../engine/text.ts';
+import { FrontendOpsError } from '../../errors.ts';
 import { notPinned, PIN_EFFECT, unpinnedSentence } from '../../read/pin-words.ts';
 import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
@@ -43,6 +45,15 @@ export function registerPinTools(t: InfraToolContext): void {
     'unpin_release',
     async (args, ctx) => {
       const site = await open(args.stack);
+      // Lifting the pin lets the next approved deploy make any release live, an older one included:
+      // on a protected stack that is a person's to decide, at a terminal (or by an approved promote).
+      if (site.protected) {
+        const stack = site.target.stack;
+        throw new FrontendOpsError(
+          'APPROVAL_REQUIRED',
+          `${stack} is protected: lifting its pin lets deploys of other releases, older ones included, go live, which a person decides. Nothing was changed. Unpin at a terminal: \`frontendops unpin --stack ${stack}\`, or promote_release, which a person approves, to make a release live and lift the pin.`,
+        );
+      }
       const { cleared } = await unpinRelease(site, {
         request: withReason(requestFor(args, ctx, 'unpin'), args.reason),
         waitMs: lockWaitMs,

@@ -340,8 +340,10 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     // The deploy was approved, but another change went live first (a rollback Ada approves now):
     expect((await approve(rollbackId, keys().ada.path)).code).toBe(0);
     expect((await c.call('rollback')).structured).toMatchObject({ outcome: 'succeeded', commit: COMMITS[0] });
-    // A rollback pins the stack: unpinned (which needs no approval), a deploy plans from what is live.
-    expect((await c.call('unpin_release')).isError).toBe(false);
+    // A rollback pins the stack: unpinned by a person at a terminal (the server refuses it on a
+    // protected stack; it needs no approval there), a deploy plans from what is live.
+    expect((await c.call('unpin_release')).isError).toBe(true);
+    expect((await cliOnProtected(f(), policy(), ['unpin'])).code).toBe(0);
     const stale = await approve(deployId, keys().ada.path);
     expect(stale.stderr).toMatch(/already approved|changed since deploy/);
     const overtaken = await c.call('run_sync', {

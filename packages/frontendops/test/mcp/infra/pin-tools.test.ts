@@ -222,6 +222,33 @@ describe('the pin through the infra MCP server', () => {
       await asking.close();
     }
   });
+
+  it('on a protected stack unpin_release is refused, even where the stack trusts its clients: a person unpins at a terminal', async () => {
+    // Lifting the pin lets the next approved deploy make any release live, an older one included.
+    await pinnedByHand.restore();
+    const keyDir = await mkdtemp(join(tmpdir(), 'frontendops-pin-key-'));
+    const approvers = { Ada: await createApproverKey(join(keyDir, 'ada.pem'), undefined) };
+    await rm(keyDir, { recursive: true, force: true });
+    const entries = async () => (await readAudit(f.t.site.state, f.t.site.target.statePrefix)).length;
+    const before = await entries();
+    const guarded = await connectInfra(
+      f.server({ config: f.config([STACK], { approvers, trustElicitation: true }) }),
+      { elicit: () => ({ action: 'accept', content: { confirm: true, approver: 'carol' } }) },
+    );
+    try {
+      const refused = await guarded.call('unpin_release', { reason: 'lift the freeze' });
+      expect(refused.isError).toBe(true);
+      expect(refused.text).toMatch(
+        /^APPROVAL_REQUIRED: dashboard-hosting-prod is protected: lifting its pin lets deploys of other releases, older ones included, go live, which a person decides\. Nothing was changed\. Unpin at a terminal: `frontendops unpin --stack dashboard-hosting-prod`, or promote_release, which a person approves, to make a release live and lift the pin\./,
+      );
+      expect((await guarded.call('get_status')).structured).toMatchObject({
+        pin: { commit: COMMITS[0], cause: 'pin' },
+      });
+    } finally {
+      await guarded.close();
+    }
+    expect(await entries()).toBe(before);
+  });
 });
 
 describe("a person's words", () => {
