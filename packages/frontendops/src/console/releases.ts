@@ -10,6 +10,7 @@ import { type DeployOptions, type DeploySummary, deployArtifact, rollbackRelease
 import { promoteRelease, resolveRelease } from '../deploy/pin.ts';
 import { asItRuns, pinnedAhead, refusedByView } from '../deploy/pin-ahead.ts';
 import type { DeployPlan } from '../engine/plan.ts';
+import type { DeployTarget } from '../engine/types.ts';
 import {
   alsoSaid,
   badInput,
@@ -19,6 +20,7 @@ import {
   saidAfterChanging,
 } from '../errors.ts';
 import { createDeployTag, finishedFirstTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
+import { targetHidden } from '../mcp/secrecy.ts';
 import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
 import { pinnedRefusal } from '../read/pin-words.ts';
@@ -127,13 +129,15 @@ export async function tagChange(
   git: GitHost | undefined,
   summary: DeploySummary,
   request: RequestInfo,
+  /** The stack's: its sensitive values are hidden in the tag's words (tagRequest). */
+  target: DeployTarget,
 ): Promise<string | null> {
   const tagged = summary.noop ? summary.finishedInterrupted !== undefined : summary.outcome === 'succeeded';
   if (!git || summary.dryRun || !tagged) return null;
   return madeTag(() =>
     createDeployTag(git, {
       sha: summary.commit,
-      request: tagRequest(request),
+      request: tagRequest(request, targetHidden(target)),
       app: summary.app,
       // The stack and audit head make the tag an anchor `audit verify` checks the chain against.
       stack: summary.stack,
@@ -149,10 +153,10 @@ export async function tagChange(
 export async function tagFinishedFirst(
   git: GitHost | undefined,
   summary: DeploySummary,
-  /** Its stored words with the stack's secrets hidden, as the CLI's and the agent's tag of it have them. */
-  hide: (words: string) => string,
+  /** The stack's: its sensitive values are hidden in the tag's words (tagRequest). */
+  target: DeployTarget,
 ): Promise<string | null> {
-  const input = summary.dryRun ? null : finishedFirstTag(summary, hide);
+  const input = summary.dryRun ? null : finishedFirstTag(summary, targetHidden(target));
   return git && input ? madeTag(() => createDeployTag(git, input)) : null;
 }
 

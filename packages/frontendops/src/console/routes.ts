@@ -225,6 +225,8 @@ export async function routePost(
   const runId = body.runId ?? crypto.randomUUID();
   const publish = (event: ProgressEvent) => context.hub.publish({ source: 'deploy', runId, stack, event });
   const isProtected = await context.service.isProtected(stack);
+  // Read before the change: its tags hide the stack's sensitive values (tagRequest).
+  const target = await context.service.target(stack);
   // The record says in words what was asked, and who confirmed it; the plan id is in the record itself.
   const request = {
     ...consoleRequest(requestWords(action, body.to, personOf(context.actor)), context.actor),
@@ -244,12 +246,8 @@ export async function routePost(
         ),
     });
     // The stopped change it finished first is tagged first, as it went live first.
-    const firstTag = await tagFinishedFirst(
-      context.service.git,
-      summary,
-      await context.service.hidden(stack),
-    );
-    const tag = await tagChange(context.service.git, summary, summary.request);
+    const firstTag = await tagFinishedFirst(context.service.git, summary, target);
+    const tag = await tagChange(context.service.git, summary, summary.request, target);
     publish(doneEvent(summary));
     const result: ActionResult = {
       runId,
@@ -316,6 +314,8 @@ async function postCanary(
   const { stack } = body;
   // An unknown stack is refused here, before anything is said on the event stream.
   const isProtected = await context.service.isProtected(stack);
+  // Read before the change: a promote's tag hides the stack's sensitive values (tagRequest).
+  const target = await context.service.target(stack);
   const runId = body.runId ?? crypto.randomUUID();
   const publish = (event: ProgressEvent) => context.hub.publish({ source: 'deploy', runId, stack, event });
   const person = personOf(context.actor);
@@ -331,7 +331,8 @@ async function postCanary(
       onEvent: (event) => publish(progressOf(event, (plan) => toConsolePlan(plan, action, isProtected))),
     });
     // Only a promote makes a release live for everyone: it is the one with a deploy tag (as the CLI's).
-    const tag = action === 'canary-promote' ? await tagChange(context.service.git, summary, request) : null;
+    const tag =
+      action === 'canary-promote' ? await tagChange(context.service.git, summary, request, target) : null;
     publish(doneEvent(summary));
     const result: CanaryResult = {
       runId,

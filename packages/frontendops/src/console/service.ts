@@ -11,7 +11,6 @@ import type { DeployOptions } from '../deploy/deploy.ts';
 import { pinRelease, unpinRelease } from '../deploy/pin.ts';
 import { touching } from '../engine/text.ts';
 import { alsoSaid, alsoSaying, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
-import { targetHidden } from '../mcp/secrecy.ts';
 import type { GitHost } from '../ports.ts';
 import { boundLiveDeployId, readHistory } from '../read/history.ts';
 import { requireLatestPublished } from '../read/latest.ts';
@@ -140,10 +139,6 @@ export function createConsoleService(options: ConsoleServiceOptions) {
   return {
     stacks: options.stacks,
 
-    /** What hides the stack's sensitive values in words not the console's own (mcp/secrecy.ts targetHidden). */
-    async hidden(stack: string): Promise<(words: string) => string> {
-      return targetHidden((await open(stack)).target);
-    },
     async isProtected(stack: string): Promise<boolean> {
       return (await open(stack)).protected;
     },
@@ -260,6 +255,11 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         },
         releases,
       );
+    },
+
+    /** The stack's target: what a deploy tag made for it hides (console/releases.ts tagChange). */
+    async target(stack: string) {
+      return (await open(stack)).target;
     },
 
     /** Atomic stacks: a signed, expiring link to a release, for the one who asked. */

@@ -151,8 +151,11 @@ export const WORDS_CUT = ` … (cut to ${WORDS_MAX} characters; the deployment's
  */
 export const tagRequest = (
   request: { text: string; message?: string },
-  /** What hides a stack's sensitive values in words not the tagger's own (mcp/secrecy.ts targetHidden). */
-  hide: (words: string) => string = (words) => words,
+  /**
+   * What hides the stack's sensitive values (mcp/secrecy.ts targetHidden of the target the tag is
+   * made for): whoever wrote the words, the agent reads every tag's (list_deploy_tags).
+   */
+  hide: (words: string) => string,
 ): string => {
   const words = hide(request.message ? `${request.text}: ${request.message}` : request.text);
   return words.length > WORDS_MAX ? `${clip(words, WORDS_MAX - WORDS_CUT.length)}${WORDS_CUT}` : words;
@@ -226,8 +229,8 @@ export function finishedFirstTag(
       auditHead: AuditHead;
     };
   },
-  /** Its request words with the stack's sensitive values hidden, as the agent's tag of it has them. */
-  hide?: (words: string) => string,
+  /** What hides the stack's sensitive values in its request words (tagRequest). */
+  hide: (words: string) => string,
 ): DeployTagInput | null {
   const change = summary.finishedFirstRecord;
   if (!change) return null;

@@ -26,8 +26,8 @@ export interface Secrecy {
 
 /**
  * The words of a stack's request with its sensitive values (learnTarget) hidden as every MCP answer
- * hides them: what a deploy tag says of a request the agent did not make (the stopped change a run
- * finished first), whoever makes it. The git server cannot hide them (it does not know the stack),
+ * hides them: what every deploy tag says of a request (git/deploy-tag.ts tagRequest), whoever wrote
+ * the words and whoever makes the tag. The git server cannot hide them (it does not know the stack),
  * and it hands a tag's words back to the agent (create_deploy_tag, list_deploy_tags).
  */
 export function targetHidden(target: DeployTarget): (words: string) => string {

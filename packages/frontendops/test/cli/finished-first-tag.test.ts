@@ -12,6 +12,7 @@ import { verifyAudit } from '../../src/state/audit.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
 import { type RepoSnapshot, snapshotRepo } from '../support/git-repo.ts';
+import { agentListsDeployTags } from '../support/mcp-infra.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 let s: CliTagEnv;
@@ -160,4 +161,27 @@ it('a finished deploy’s stored words naming a bucket: its tag hides the name, 
     'Deploy-Id': stopped,
     Request: 'ship the totals fix to [hidden]',
   });
+});
+
+it('the run’s own tag hides the bucket in the operator’s words too: list_deploy_tags never names it', async () => {
+  const bucket = s.t.target.hostingBucket;
+  await s.stoppedDeploy({ text: `ship the totals fix to ${bucket}`, actor: 'rm-bob' });
+  const run = await s.run([
+    'deploy',
+    '--stack',
+    s.outputs,
+    '--commit',
+    s.repo.commits.dashboard1,
+    '--message',
+    `back on ${bucket}`,
+    '--json',
+  ]);
+  expect(run.code, run.stderr).toBe(0);
+  const summary = JSON.parse(run.stdout);
+  const listed = await agentListsDeployTags(s.repo.dir);
+  expect(listed).toContain(summary.finishedFirstTag);
+  expect(listed).toContain(summary.tag);
+  // Before: the run's own tag carried the operator's message naming the bucket.
+  expect(listed).toContain('back on [hidden]');
+  expect(listed).not.toContain(bucket);
 });

@@ -19,6 +19,7 @@ import { openEventStream } from '../support/console-events.ts';
 import { signedInPage } from '../support/console-sign-in.ts';
 import { requestBy, STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
+import { agentListsDeployTags } from '../support/mcp-infra.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
 
 let t: TestDeployEnv;
@@ -175,26 +176,6 @@ it('a redeploy of another build that first finishes a stopped deploy names it in
   expect((await t.site.records.readRecord(stopped))?.outcome).toBe('succeeded');
 });
 
-it('the tag of a stopped deploy whose words name a bucket hides the name, as the CLI and the agent tag it', async () => {
-  await c1Live.restore();
-  const bucket = t.target.hostingBucket;
-  await expect(
-    deployArtifact(stoppingAtRecord(), {
-      app: APP,
-      commit: C2,
-      request: requestBy(`ship the fix to ${bucket}`),
-    }),
-  ).rejects.toThrow(/stopped/);
-  const stopped = (await t.site.records.readPointer())?.value.deployId as string;
-  const plan = await planOf(`action=redeploy&to=${C1}`);
-  const result = await post('redeploy', { deployId: plan.deployId, to: C1 });
-  expect(result).toMatchObject({ outcome: 'succeeded', finishedFirst: stopped });
-  // Before: the Request trailer named the bucket, which list_deploy_tags shows the agent.
-  const message = await repo.git(['tag', '-l', '--format=%(contents)', String(result.finishedFirstTag)]);
-  expect(parseTrailers(message)).toMatchObject({ 'Deploy-Id': stopped, Request: 'ship the fix to [hidden]' });
-  expect(message).not.toContain(bucket);
-});
-
 it("a redeploy that finishes a stopped rollback of its build says the rollback's pin stays, planned and done", async () => {
   await c2Live.restore();
   // C2 live and recorded; a rollback to C1 stops at its record, before its pin.
@@ -293,4 +274,25 @@ it('a plan changed by a stopped rollback it finished: the answer says the finish
   );
   expect(await readPin(t.site)).toMatchObject({ cause: 'rollback', commit: C1, deployId: stopped });
   expect(changed.plan).toEqual(await planOf(`action=redeploy&to=${C1}`));
+});
+
+it('words naming the hosting bucket reach no console tag: list_deploy_tags answers the agent without it', async () => {
+  await c1Live.restore();
+  const bucket = t.target.hostingBucket;
+  // A deploy of C2 asked in words naming the bucket stops at its record; the console's redeploy of
+  // C1, its message naming the bucket too, finishes it first and tags both.
+  await expect(
+    deployArtifact(stoppingAtRecord(), { app: APP, commit: C2, request: requestBy(`ship to ${bucket}`) }),
+  ).rejects.toThrow(/stopped/);
+  const plan = await planOf(`action=redeploy&to=${C1}`);
+  const result = await post('redeploy', { deployId: plan.deployId, to: C1, message: `back on ${bucket}` });
+  expect(result.finishedFirstTag).toMatch(/^dashboard-deploy-/);
+  expect(result.tag).toMatch(/^dashboard-deploy-/);
+  const listed = await agentListsDeployTags(repo.dir);
+  // Before: both tags carried the bucket's name (the stored words, the operator's message).
+  expect(listed).toContain(String(result.finishedFirstTag));
+  expect(listed).toContain(String(result.tag));
+  expect(listed).toContain('ship to [hidden]');
+  expect(listed).toContain('back on [hidden]');
+  expect(listed).not.toContain(bucket);
 });

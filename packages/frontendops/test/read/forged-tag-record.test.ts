@@ -47,7 +47,7 @@ beforeAll(async () => {
   const tagged = async (commit: string) => {
     const asked = request(`ship ${commit.slice(0, 7)}`);
     const summary = await deployArtifact(t.site, { app: APP, commit, request: asked });
-    return { summary, tag: String(await tagChange(git, summary, asked)) };
+    return { summary, tag: String(await tagChange(git, summary, asked, t.site.target)) };
   };
   const one = await tagged(repo.commits.dashboard1);
   const two = await tagged(repo.commits.dashboard2);
@@ -100,7 +100,7 @@ beforeEach(async () => {
   const have = (await repo.git(['tag', '-l', tags.second])).trim();
   if (!have) {
     const asked = request(`ship ${second.commit.slice(0, 7)}`);
-    tags.second = String(await tagChange(git, second, asked));
+    tags.second = String(await tagChange(git, second, asked, t.site.target));
   }
 });
 

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { ElicitRequest, ElicitResult, McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { type ApprovalPolicy, approvalPolicyFor, type Config, defaultConfig } from '../../src/config.ts';
+import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer, type InfraServerOptions } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
 import { type BucketSnapshot, snapshotStack } from './bucket-snapshot.ts';
@@ -127,6 +129,24 @@ export async function connectInfra(server: McpServer, options: ConnectOptions = 
   }
   await client.connect(clientTransport);
   return wrapClient(client);
+}
+
+/**
+ * What the agent reads of the repository's deploy tags: list_deploy_tags's whole answer, from the git
+ * server as `frontendops mcp git` serves it (it knows no stack, so hides no bucket name of its own).
+ */
+export async function agentListsDeployTags(repoDir: string): Promise<string> {
+  const c = await connectInfra(
+    createGitServer({ host: createLocalGit({ repoDir }), defaultPath: 'apps/sophia-dashboard' }),
+    { name: 'agent' },
+  );
+  try {
+    const listed = await c.call('list_deploy_tags');
+    if (listed.isError) throw new Error(`list_deploy_tags failed: ${listed.text}`);
+    return JSON.stringify(listed);
+  } finally {
+    await c.close();
+  }
 }
 
 /**

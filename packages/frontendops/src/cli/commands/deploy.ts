@@ -717,8 +717,9 @@ async function tagIfDeployed(
     import('../../errors.ts'),
     import('../../mcp/secrecy.ts'),
   ]);
-  // Its words as the agent's tag of it has them: the stack's secrets hidden (the agent can list tags).
-  const firstInput = finishedFirstTag(summary, targetHidden(site.target));
+  // Every tag's words with the stack's secrets hidden: the agent can list tags (tagRequest).
+  const hide = targetHidden(site.target);
+  const firstInput = finishedFirstTag(summary, hide);
   // Its tag not made is said (on stderr, and why in --json), and never keeps the run's own from being made.
   let firstUntagged: string | undefined;
   const firstTag = firstInput
@@ -738,7 +739,7 @@ async function tagIfDeployed(
   if (!own) return firstSaid;
   const tag = await createDeployTag(git, {
     sha: summary.commit,
-    request: tagRequest(summary.request),
+    request: tagRequest(summary.request, hide),
     app: summary.app,
     stack: summary.stack,
     ...taggedChange(summary),
