@@ -11,6 +11,7 @@ import { parseTrailers, WORDS_CUT } from '../../src/git/deploy-tag.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { type CliTagEnv, startCliTagEnv } from '../support/cli-tag-env.ts';
+import { publishFixtureBuilds, requestBy } from '../support/deploy-env.ts';
 import { type RepoSnapshot, snapshotRepo } from '../support/git-repo.ts';
 import { agentListsDeployTags } from '../support/mcp-infra.ts';
 import { stoppingSite } from '../support/stopping-site.ts';
@@ -184,4 +185,29 @@ it('the run’s own tag hides the bucket in the operator’s words too: list_dep
   // Before: the run's own tag carried the operator's message naming the bucket.
   expect(listed).toContain('back on [hidden]');
   expect(listed).not.toContain(bucket);
+});
+
+it('a run whose own tag fails still names in --json the tag it made of the change it finished first', async () => {
+  // A build of a commit this repository has not, live before dashboard2's deploy, which stopped.
+  const elsewhere = 'e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1';
+  await publishFixtureBuilds(s.t, 'sophia-dashboard', [elsewhere], { from: 3 });
+  await deployArtifact(s.t.site, {
+    app: 'sophia-dashboard',
+    commit: elsewhere,
+    request: requestBy('before'),
+  });
+  const stopped = await s.stoppedDeploy({ text: 'ship the totals fix', actor: 'rm-bob' });
+  const tagsBefore = await s.tags();
+  // The rollback finishes dashboard2's deploy first (tagged), then goes back to a commit the
+  // repository has not: its own tag cannot be made, a failure (1) after the change.
+  const run = await s.run(['rollback', '--stack', s.outputs, '--json']);
+  expect(run.code, run.stderr).toBe(1);
+  expect(run.stderr).toMatch(/is live and recorded, but its deploy tag was not made/);
+  const summary = JSON.parse(run.stdout);
+  expect(summary).toMatchObject({ finishedFirst: stopped, tag: null });
+  const made = (await s.tags()).filter((t) => !tagsBefore.includes(t));
+  expect(made).toHaveLength(1);
+  // Before: finishedFirstTag was left out of --json, though the tag was made.
+  expect(summary.finishedFirstTag).toBe(made[0]);
+  expect(await trailersOf(String(made[0]))).toMatchObject({ 'Deploy-Id': stopped });
 });

@@ -592,17 +592,15 @@ export async function finish(
       : null;
   const summary = ahead?.summary ?? done;
   const refusal = ahead?.refusal ?? null;
-  let tag: string | undefined;
-  let firstTag: string | undefined;
-  let firstUntagged: string | undefined;
-  let untagged: string | undefined;
-  try {
-    ({ tag, firstTag, firstUntagged } = await tagIfDeployed(ctx, site, summary, flags, git));
-  } catch (error) {
-    // The change is made and recorded: what failed is a step after it, so the run failed (1), never
-    // a refusal (2, "nothing was changed"). The summary still follows.
-    untagged = error instanceof Error ? error.message : String(error);
-  }
+  // The change is made and recorded: a tag that failed is a step after it, so the run failed (1),
+  // never a refusal (2, "nothing was changed"). The summary still follows.
+  const { tag, firstTag, firstUntagged, untagged }: TagsMade = await tagIfDeployed(
+    ctx,
+    site,
+    summary,
+    flags,
+    git,
+  ).catch(untaggedBy);
   const json = {
     ...summaryJson(summary, as === 'promote'),
     ...(refusal ? { refusedBy: refusal } : {}),
@@ -686,6 +684,17 @@ async function rolledBackNote(site: Site, summary: DeploySummary): Promise<strin
 }
 
 /**
+ * A run's deploy tags: its own (or why not: untagged, a failure after the change), and the one of a
+ * stopped change it finished first (or why not).
+ */
+interface TagsMade {
+  tag?: string;
+  untagged?: string;
+  firstTag?: string;
+  firstUntagged?: string;
+}
+
+/**
  * Every deploy path makes the deploy tag; without a repository here it is skipped, saying so. A
  * stopped change the run finished first (finishedFirstRecord) gets its own tag too, made first.
  */
@@ -695,7 +704,7 @@ async function tagIfDeployed(
   summary: DeploySummary,
   flags: CommonFlags,
   known: GitHost | null,
-): Promise<{ tag?: string; firstTag?: string; firstUntagged?: string }> {
+): Promise<TagsMade> {
   // A no-op that finished an interrupted change of this release tags that change, which went live
   // and was recorded now (the run that made it live stopped before its tag): taggedChange.
   const done = summary.noop ? summary.finishedInterrupted : undefined;
@@ -737,14 +746,20 @@ async function tagIfDeployed(
     : undefined;
   const firstSaid = { ...(firstTag ? { firstTag } : {}), ...(firstUntagged ? { firstUntagged } : {}) };
   if (!own) return firstSaid;
-  const tag = await createDeployTag(git, {
+  // Its own tag not made (untagged) keeps what was said of the first's.
+  const ownTag = await createDeployTag(git, {
     sha: summary.commit,
     request: tagRequest(summary.request, hide),
     app: summary.app,
     stack: summary.stack,
     ...taggedChange(summary),
-  });
-  return { tag: tag.name, ...firstSaid };
+  }).then((made) => ({ tag: made.name }), untaggedBy);
+  return { ...ownTag, ...firstSaid };
+}
+
+/** The run's own deploy tag not made, and why: the run failed after its change (finish). */
+function untaggedBy(error: unknown): { untagged: string } {
+  return { untagged: error instanceof Error ? error.message : String(error) };
 }
 
 /** The one summary object of --json: deploy id, commit, counts, invalidation, verification, duration. */
