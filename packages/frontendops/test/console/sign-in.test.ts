@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createSignIns, SIGN_IN_TTL_MS } from '../../src/console/auth.ts';
-import { startConsole } from '../../src/console/server.ts';
+import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { listen } from '../../src/http-listen.ts';
 import { hasChromium } from '../support/browser.ts';
 import { newSession, sessionInPage } from '../support/console-sign-in.ts';
@@ -74,6 +74,23 @@ describe.skipIf(!hasChromium)('signing the console in, in Chromium', () => {
 
 describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
   const started = pageConsoleFor();
+
+  /**
+   * A console of this file's environment that tells `told` each sign-in address it prints for a
+   * refused one (the terminal's lines); the case closes it.
+   */
+  async function tellingConsole(): Promise<{ server: ConsoleServer; told: string[] }> {
+    const { t } = started();
+    const told: string[] = [];
+    const server = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+      onRefusedSignIn: (address) => told.push(address),
+    });
+    return { server, told };
+  }
+
   const origin = () => new URL(started().server.url).origin;
 
   it('the token itself in an address signs nothing in; a session id never arrives in an address', async () => {
@@ -121,14 +138,7 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
   });
 
   it('a refused sign-in has the console tell its terminal a new address, which works', async () => {
-    const { t } = started();
-    const told: string[] = [];
-    const server = await startConsole({
-      config: await loadConfig(t.tmp),
-      stacks: [STACK],
-      openSite: async () => t.site,
-      onRefusedSignIn: (address) => told.push(address),
-    });
+    const { server, told } = await tellingConsole();
     try {
       const address = server.signInAddress();
       expect((await fetch(address)).status).toBe(200);
@@ -143,14 +153,7 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
   });
 
   it("a local process's refused sign-ins print one new address, not one each, and never push the operator's out", async () => {
-    const { t } = started();
-    const told: string[] = [];
-    const server = await startConsole({
-      config: await loadConfig(t.tmp),
-      stacks: [STACK],
-      openSite: async () => t.site,
-      onRefusedSignIn: (address) => told.push(address),
-    });
+    const { server, told } = await tellingConsole();
     try {
       const address = server.signInAddress();
       // A process of this machine sends what headers it likes: none says another page sent these.
@@ -180,14 +183,7 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
   });
 
   it("a browser's prefetch or prerender of a sign-in address spends nothing and prints nothing", async () => {
-    const { t } = started();
-    const told: string[] = [];
-    const server = await startConsole({
-      config: await loadConfig(t.tmp),
-      stacks: [STACK],
-      openSite: async () => t.site,
-      onRefusedSignIn: (address) => told.push(address),
-    });
+    const { server, told } = await tellingConsole();
     try {
       const address = server.signInAddress();
       // As browsers mark them: Chromium's prerender of an address being typed (Sec-Purpose
@@ -225,14 +221,7 @@ describe.skipIf(!hasChromium)('sign-in addresses over HTTP', () => {
   });
 
   it("another web page cannot flood the terminal with refused sign-ins, nor push the operator's address out", async () => {
-    const { t } = started();
-    const told: string[] = [];
-    const server = await startConsole({
-      config: await loadConfig(t.tmp),
-      stacks: [STACK],
-      openSite: async () => t.site,
-      onRefusedSignIn: (address) => told.push(address),
-    });
+    const { server, told } = await tellingConsole();
     // Another local web server the operator's browser visits (same site: another port of the host).
     const other = await listen(
       createServer((_req, res) => res.end('<!doctype html><title>other</title>')),
