@@ -9,10 +9,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
+import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { deployUnchecked, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
@@ -24,6 +25,8 @@ const PROD_HOSTING = 'sophia-dashboard-hosting-prod2';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let outputs: string;
+/** v1 live, the planted build beside it, staging and prod untouched: where every case starts. */
+let planted: BucketSnapshot;
 
 /** A fixture build of `version` in its own directory. */
 const buildOf = async (version: string) => (await writeFixtureBuild(join(t.tmp, version), { version })).dir;
@@ -54,7 +57,16 @@ beforeAll(async () => {
     app: APP,
     commit: repo.commits.dashboard2,
   });
+  // The artifacts bucket holds every stack's state here; staging's and prod's hosting buckets too.
+  planted = await snapshotBuckets(
+    [t.site.artifacts, t.site.hosting, t.s3.store(STAGING_HOSTING), t.s3.store(PROD_HOSTING)].map(
+      (store) => ({
+        store,
+      }),
+    ),
+  );
 });
+beforeEach(() => planted.restore());
 afterAll(async () => {
   await repo?.cleanup();
   await t?.stop();
