@@ -9,13 +9,14 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodePublicKey } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
 import { createInfraServer } from '../../../src/mcp/infra/server.ts';
 import { type HttpServing, serveHttp } from '../../../src/mcp/serve.ts';
 import { APPROVAL_TTL_MS } from '../../../src/state/approval-evidence.ts';
 import { readAudit } from '../../../src/state/audit.ts';
+import { type BucketSnapshot, snapshotStack } from '../../support/bucket-snapshot.ts';
 import { HOSTING, STACK } from '../../support/deploy-env.ts';
 import { COMMITS, type InfraFixture, startInfraFixture, wrapClient } from '../../support/mcp-infra.ts';
 
@@ -39,6 +40,8 @@ let later = 0;
 /** The stack's approval policy as its configuration says it when each request is served. */
 const TRUSTING: ApprovalPolicy = { approvers: {}, trustElicitation: true };
 let configured = TRUSTING;
+/** Nothing deployed, no approval used: where every case starts. */
+let nothingDeployed: BucketSnapshot;
 
 beforeAll(async () => {
   f = await startInfraFixture();
@@ -59,6 +62,12 @@ beforeAll(async () => {
       }),
     { port: 0, token: TOKEN },
   );
+  nothingDeployed = await snapshotStack(f.t.site);
+});
+beforeEach(async () => {
+  later = 0;
+  configured = TRUSTING;
+  await nothingDeployed.restore();
 });
 afterAll(async () => {
   for (const close of closers.splice(0).reverse()) await close();
@@ -206,7 +215,6 @@ describe('attack: an MCP client over HTTP answers an approval question that is n
   });
 
   it('an answer adopts no approval policy other than the one its question was asked under: a key added before the answer', async () => {
-    // The chain records the policy the answer above was judged under (no approver, trustElicitation).
     const asked = await decliningClient('asked-client');
     const target = await asked.call('get_deploy_target', { commit: COMMITS[1] });
     await asked.call('run_sync', { handle: target.structured.handle });
@@ -218,8 +226,9 @@ describe('attack: an MCP client over HTTP answers an approval question that is n
       const answered = resultOf(await rawCall(question.headers, retried(question, {})));
       expect(answered.isError, answered.text).toBe(true);
       expect(answered.text).toMatch(/^DENIED: The approval answer does not belong/);
-      expect(await approvalsUsed()).toHaveLength(1);
-      expect((await live())?.commit).toBe(COMMITS[0]);
+      expect(await approvalsUsed()).toEqual([]);
+      expect(await live()).toBeNull();
+      expect(await hostingKeys()).toEqual([]);
     } finally {
       configured = TRUSTING;
     }
