@@ -1,5 +1,7 @@
 /** Runs the real CLI (bin/frontendops.js) in a child process, as a user would; tracked for cleanup. */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnTracked } from './processes.ts';
 
@@ -40,10 +42,26 @@ export function startCli(
   child.stderr?.on('data', (d) => {
     stderr += d;
   });
-  const done = new Promise<CliResult>((resolveDone) => {
+  const done = new Promise<CliResult>((resolveDone, failDone) => {
+    // A process that could not start (its binary not executable for `as`) closes nothing.
+    child.on('error', failDone);
     child.on('close', (code, signal) => resolveDone({ code, signal, stdout, stderr }));
   });
   return { child, done };
+}
+
+/**
+ * Whether a user other than the owner of this Node binary and of its folders (and not in their
+ * groups) may run it, as startCli's `as` needs: each folder on its path searchable by others, the
+ * binary executable by them. Node installed from npm under a private temporary folder is not.
+ */
+export function nodeRunnableByOthers(path: string = process.execPath): boolean {
+  const others = (p: string, bit: number) => (statSync(p).mode & bit) !== 0;
+  if (!others(path, 0o001)) return false;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (!others(dir, 0o001)) return false;
+    if (dirname(dir) === dir) return true;
+  }
 }
 
 export const runCli = (
