@@ -30,8 +30,15 @@ import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { settleAll } from '../settle-all.ts';
 import { publishLogsOf, type Site, unreadPublishLog } from '../site.ts';
 import type { AtomicPending } from '../state/atomic.ts';
-import { type AuditHead, boundRecords, isRecord, publishesRecorded, readAudit } from '../state/audit.ts';
-import { ATOMIC_PENDING, HOSTING_OWN, PENDING, PUBLISH_LOG } from '../state/names.ts';
+import {
+  type AuditHead,
+  boundRecords,
+  isRecord,
+  logOwner,
+  publishesRecorded,
+  readAudit,
+} from '../state/audit.ts';
+import { ATOMIC_PENDING, HOSTING_OWN, PENDING } from '../state/names.ts';
 import type { LivePointer, PendingDeploy } from '../state/records.ts';
 import { readManifest, validateArtifactId } from './publish.ts';
 
@@ -508,18 +515,17 @@ export async function publishedBuild(site: Site, app: string, commit: string): P
     logs.then((all) =>
       publishesRecorded(
         // Another stack's is named by its stack where its head is refused (readAuditHead).
-        all.map((l, i) =>
-          l.state
-            ? {
-                store: l.state,
-                log: l.log,
-                ...(i > 0 ? { stack: l.stack } : {}),
-                ...(l.stack && l.log.endsWith(PUBLISH_LOG)
-                  ? { owner: { stack: l.stack, prefix: l.log.slice(0, -PUBLISH_LOG.length) } }
-                  : {}),
-              }
-            : null,
-        ),
+        all.map((l, i) => {
+          if (!l.state) return null;
+          // Entries naming another stack are not this log's records (ofAnotherStack).
+          const owner = logOwner(l);
+          return {
+            store: l.state,
+            log: l.log,
+            ...(i > 0 ? { stack: l.stack } : {}),
+            ...(owner ? { owner } : {}),
+          };
+        }),
         app,
         commit,
         async (r) => r.artifactDigest === artifactDigest(await required),

@@ -957,6 +957,15 @@ export interface LogOwner {
 }
 
 /**
+ * The owner of a stack's publish log (`<state prefix>publishes/`, named by its stack), or undefined
+ * where the log is not named so (no stack, another key).
+ */
+export const logOwner = (l: { stack?: string | undefined; log: string }): LogOwner | undefined =>
+  l.stack && l.log.endsWith(PUBLISH_LOG)
+    ? { stack: l.stack, prefix: l.log.slice(0, -PUBLISH_LOG.length) }
+    : undefined;
+
+/**
  * Whether an entry names (`data.stack`) a stack other than `stack`, whose state prefix is `prefix`:
  * one written to that stack's chain or log. Entries naming the stack `prefix` is the default prefix
  * of are the stack's own, from before a rename its outputs made (another `stack`, keeping that
@@ -1481,14 +1490,9 @@ export async function verifyAudit(
         ),
     ...others.map((o, i) => {
       const l = options.publishLogs?.[i];
-      if ('unread' in o || !l?.stack || !l.log.endsWith(PUBLISH_LOG)) return null;
-      const problem = otherStacksEntries(
-        o.entries,
-        l.stack,
-        l.log.slice(0, -PUBLISH_LOG.length),
-        'publish log',
-      );
-      return foreignIn(o.words, problem);
+      const owner = l && logOwner(l);
+      if ('unread' in o || !owner) return null;
+      return foreignIn(o.words, otherStacksEntries(o.entries, owner.stack, owner.prefix, 'publish log'));
     }),
   ].flatMap((p) => (p ? [p] : []));
   const problems = [
