@@ -4,11 +4,12 @@
  */
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
-import type { Config } from '../config.ts';
+import type { ApprovalPolicy, Config } from '../config.ts';
 import { CANARY_SHARE, CANARY_SHARE_FULL } from '../engine/canary-share.ts';
 import { problemWithText, WORDS_MAX } from '../engine/text.ts';
 import { badInput, type ErrorCode } from '../errors.ts';
 import type { Site } from '../site.ts';
+import type { PolicyInForce } from '../state/approval-policy.ts';
 import type { RequestInfo } from '../state/records.ts';
 import type { CliIo } from './io.ts';
 
@@ -333,3 +334,17 @@ export async function lockWait(ctx: CliContext, flags: { wait: string }): Promis
 export async function parseSeconds(value: string, flag: string): Promise<number> {
   return parseWholeNumber(value, flag, { min: 0, max: 86_400, unit: 'seconds', example: '30' }) * 1000;
 }
+
+/** Whether the CLI runs as a step of a GitHub Actions job (GitHub sets GITHUB_ACTIONS for each). */
+export const inAJob = (ctx: CliContext): boolean => ctx.io.env.GITHUB_ACTIONS === 'true';
+
+/**
+ * The GitHub environment whose reviewers a job's --yes stands for, on a protected stack: the one the
+ * configuration or the audit log's record names (approval-policy.ts); undefined outside a job or
+ * where neither names one.
+ */
+export const jobEnvironment = (
+  ctx: CliContext,
+  inForce: Pick<PolicyInForce, 'configured' | 'recorded'>,
+): ApprovalPolicy['github'] =>
+  inAJob(ctx) ? (inForce.configured.github ?? inForce.recorded?.github) : undefined;

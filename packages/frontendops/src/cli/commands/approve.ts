@@ -7,7 +7,14 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { APPROVER_NAME } from '../../engine/ids.ts';
 import type { ApprovalAction } from '../../ports.ts';
-import { type CliContext, cliRequest, printJson, STACK_OPTION_HELP, withSite } from '../context.ts';
+import {
+  type CliContext,
+  cliRequest,
+  jobEnvironment,
+  printJson,
+  STACK_OPTION_HELP,
+  withSite,
+} from '../context.ts';
 import { type CliIo, printable, say } from '../io.ts';
 
 /**
@@ -233,8 +240,8 @@ export function register(program: Command, ctx: CliContext): void {
         // A job's --yes is its environment's approval of the actions it lists (deploy.ts
         // approveIfProtected), held where the configuration or the log names it: a job widening that
         // with a configuration of its own checkout is not the deployer's person adopting it.
-        const github = inForce.configured.github ?? inForce.recorded?.github;
-        if (flags.yes && ctx.io.env.GITHUB_ACTIONS === 'true' && github) {
+        const github = jobEnvironment(ctx, inForce);
+        if (flags.yes && github) {
           throw new FrontendOpsError(
             'APPROVAL_REQUIRED',
             `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers for what approval.github.actions lists, not of adopting an approval policy. Nothing was changed. Adopt it from a terminal: \`frontendops approvers adopt --stack ${stack}\`.`,

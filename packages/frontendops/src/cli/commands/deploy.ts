@@ -20,6 +20,8 @@ import {
   APP_OPTION_HELP,
   type CliContext,
   cliRequest,
+  inAJob,
+  jobEnvironment,
   loadCliConfig,
   lockWait,
   parsePercent,
@@ -335,11 +337,10 @@ export async function approveIfProtected(
   if (flags.dryRun || !site.protected) return {};
   // In a job, who approves is what both the configuration and the audit log's record accept
   // (approval-policy.ts): a job whose environment either names is held to it.
-  const inForce =
-    ctx.io.env.GITHUB_ACTIONS === 'true'
-      ? await (await import('../../state/approval-in-force.ts')).approvalInForce(site)
-      : null;
-  const github = inForce?.configured.github ?? inForce?.recorded?.github;
+  const inForce = inAJob(ctx)
+    ? await (await import('../../state/approval-in-force.ts')).approvalInForce(site)
+    : null;
+  const github = inForce ? jobEnvironment(ctx, inForce) : undefined;
   const ofAJob = github !== undefined;
   if (flags.yes && !ofAJob) return {};
   const planned = await preview();
@@ -393,9 +394,9 @@ export async function approveIfProtected(
  * visitors get.
  */
 export async function assertJobMayUnpin(ctx: CliContext, site: Site): Promise<void> {
-  if (!site.protected || ctx.io.env.GITHUB_ACTIONS !== 'true') return;
+  if (!site.protected || !inAJob(ctx)) return;
   const inForce = await (await import('../../state/approval-in-force.ts')).approvalInForce(site);
-  const github = inForce.configured.github ?? inForce.recorded?.github;
+  const github = jobEnvironment(ctx, inForce);
   if (!github || inForce.policy.github?.actions.includes('promote')) return;
   const { FrontendOpsError } = await import('../../errors.ts');
   const stack = site.target.stack;
@@ -467,15 +468,14 @@ async function jobApproval(
     );
   }
   const nonce = githubRunKey({ ...run, repository: github.repository }, action);
-  const usedBefore = async () => {
-    const used = await usedFor(site, nonce);
-    return new FrontendOpsError(
+  const usedBefore = (used: Awaited<ReturnType<typeof usedFor>>) =>
+    new FrontendOpsError(
       'APPROVAL_REQUIRED',
       `${approves}, and run ${run.run_id} attempt ${run.run_attempt} used it for the ${action} ${used?.deployId ?? 'unknown'} at ${used?.usedAt ?? 'an unknown time'}. Nothing was changed. Re-run the job (a new attempt, which the environment's reviewers approve again), or run it from a terminal.`,
     );
-  };
   // Said before the run waits for the lock; under it, consumeApproval decides.
-  if (await usedFor(site, nonce)) throw await usedBefore();
+  const usedAlready = await usedFor(site, nonce);
+  if (usedAlready) throw usedBefore(usedAlready);
   const approved = changeDigest(planned.plan);
   const by = githubEnvironmentBy(github, run);
   return {
@@ -490,7 +490,7 @@ async function jobApproval(
         judged: inForce,
         records: inForce.policy,
       });
-      if (!first) throw await usedBefore();
+      if (!first) throw usedBefore(await usedFor(site, nonce));
       return { nonce, ...approval };
     },
   };
