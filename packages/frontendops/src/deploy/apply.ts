@@ -565,10 +565,11 @@ export async function ownEntryHead(site: Site, record: DeploymentRecord): Promis
  */
 export async function finishedFirstOnRecord(
   site: Site,
-  live: { deployId: string; releases: readonly { deployId: string }[] },
+  /** The live pointer as read (none: nothing to name). */
+  live: { deployId: string; releases: readonly { deployId: string }[] } | null | undefined,
 ): Promise<Pick<DeploySummary, 'finishedFirstRecord'>> {
-  const before = live.releases[1]?.deployId;
-  if (!before) return {};
+  const before = live?.releases[1]?.deployId;
+  if (!live || !before) return {};
   const entries = await readAudit(site.state, site.target.statePrefix);
   // Its run's own entry: a later run that finishes it vouches for its pointer again from its
   // crash-recovery record (resumedFrom), and knows nothing of what its run finished first.

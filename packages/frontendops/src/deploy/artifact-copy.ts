@@ -150,11 +150,11 @@ export function sharedAssetVerdict(
  * where those do not tell (an SSE-KMS ETag, or one not the published file's); for a switch an asset
  * gone counts too. Headers rewritten in place (same bytes, size and ETag) are seen only on such a
  * HEAD: a HEAD of every asset would cost a deploy one request per asset (ten times the requests of an
- * incremental deploy of 800 files). A plan whose listing has no ETags asks for each one there. Where no SHA-256 answers, the ETag is held to the
- * published file's (one LIST of the build's files in the artifacts bucket per 1,000), and only one
- * whose ETag differs is read back and hashed. `known`: the manifests of the other known releases,
- * asked for only when an asset's headers are not this build's (an older build may have written it
- * with its own). Returns their keys.
+ * incremental deploy of 800 files). A plan whose listing has no ETags asks for each one there.
+ * Where no SHA-256 answers, the ETag is held to the published file's (one LIST of the build's files
+ * in the artifacts bucket per 1,000), and only one whose ETag differs is read back and hashed.
+ * `known`: the manifests of the other known releases, asked for only when an asset's headers are
+ * not this build's (an older build may have written it with its own). Returns their keys.
  */
 export async function replacedSharedAssets(
   site: Site,

@@ -423,7 +423,7 @@ async function runLocked(
               auditHead: earlier.finished.auditHead,
             },
             // A change its first run finished before its own: its tag is due too, as it was then.
-            ...(ctx.statePointer ? await finishedFirstOnRecord(site, ctx.statePointer.value) : {}),
+            ...(await finishedFirstOnRecord(site, ctx.statePointer?.value)),
           }
         : {}),
     };

@@ -293,10 +293,7 @@ async function deployInPlace(
                 auditHead: finished.auditHead,
               },
               // A change that stopped run finished before its own: its tag is due too, as it was then.
-              ...(await finishedFirstOnRecord(
-                site,
-                (await site.records.readPointer())?.value ?? { deployId: '', releases: [] },
-              )),
+              ...(await finishedFirstOnRecord(site, (await site.records.readPointer())?.value)),
             }
           : {}),
         ...(await settlePin(site, plan, options, same ? finished.record : undefined)),

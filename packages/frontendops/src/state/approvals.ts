@@ -470,8 +470,8 @@ export async function usedFor(
   nonce: string,
 ): Promise<{ deployId: string; usedAt: string } | null> {
   const found = await site.state.get(usedKey(site, nonce));
-  const marker = found ? (parseQuietly(found.body) as { deployId?: unknown; usedAt?: unknown } | null) : null;
   if (!found) return null;
+  const marker = parseQuietly(found.body) as { deployId?: unknown; usedAt?: unknown } | null;
   return {
     deployId: typeof marker?.deployId === 'string' ? marker.deployId.slice(0, 64) : 'unknown',
     usedAt: typeof marker?.usedAt === 'string' ? marker.usedAt.slice(0, 40) : 'unknown',
