@@ -205,9 +205,6 @@ function startProber(hosting: ObjectStore) {
   })();
   return {
     broken,
-    get probes() {
-      return probes;
-    },
     /** Waits (bounded) for `count` more probes: the page was looked at in the current state. */
     async more(count = 2) {
       const until = probes + count;
@@ -272,8 +269,9 @@ async function race(
     first.site.close();
     second.site.close();
   }
+  // The prober looked at the page in every state the race went through: each step waits for its
+  // probes (prober.more, which fails where the prober stalled), not for a count the clock decides.
   expect(prober.broken, 'pages the prober found broken').toEqual([]);
-  expect(prober.probes).toBeGreaterThan(8);
 }
 
 describe.each([
