@@ -15,7 +15,7 @@ import { createLocalStackSource, LOCAL_STACK } from './local.ts';
 import { findLocalEnv } from './local-env-file.ts';
 import { createOutputsFileSource, isOutputsFileRef, readOutputsFileStack } from './outputs-file.ts';
 import { createPulumiCliSource } from './pulumi-cli.ts';
-import { createPulumiCloudSource } from './pulumi-cloud.ts';
+import { createPulumiCloudSource, PULUMI_CLOUD_URL } from './pulumi-cloud.ts';
 import { createPulumiStateSource } from './pulumi-state.ts';
 
 export interface ResolveOptions {
@@ -69,7 +69,7 @@ export async function resolveStackSource(ref: string, options: ResolveOptions): 
   if (configured) {
     return {
       stack: trimmed,
-      source: createSource(configured, options.cwd, options.env ?? process.env),
+      source: createSource(trimmed, configured, options.cwd, options.env ?? process.env),
       backendStack: configured.stack ?? trimmed,
       named: true,
     };
@@ -113,8 +113,13 @@ export async function readDeployTarget(ref: string, options: ResolveOptions): Pr
   return (await readStack(ref, options)).target;
 }
 
-/** The StackSource for one configured stack. */
-export function createSource(stack: StackConfig, cwd: string, env: NodeJS.ProcessEnv): StackSource {
+/** The StackSource for one configured stack, `name` in the configuration. */
+export function createSource(
+  name: string,
+  stack: StackConfig,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): StackSource {
   const backend = backendOf(stack, env);
   if (backend.startsWith('file://') || backend.startsWith('s3://')) {
     return createPulumiStateSource({
@@ -127,7 +132,7 @@ export function createSource(stack: StackConfig, cwd: string, env: NodeJS.Proces
     return createPulumiCloudSource({
       organization: stack.organization ?? '',
       project: stack.project ?? '',
-      ...(stack.apiUrl ? { apiUrl: stack.apiUrl } : {}),
+      ...(stack.apiUrl ? { apiUrl: trustedApiUrl(name, stack.apiUrl, env) } : {}),
     });
   }
   if (backend === 'pulumi-cli') {
@@ -140,6 +145,31 @@ export function createSource(stack: StackConfig, cwd: string, env: NodeJS.Proces
   if (backend === 'outputs' && stack.file) return createOutputsFileSource(resolve(cwd, stack.file));
   throw badInput(
     `Stack backend "${backend.slice(0, 100)}" is not supported; see ${CONFIG_FILE} in the README.`,
+  );
+}
+
+/**
+ * A configured "apiUrl", where PULUMI_ACCESS_TOKEN goes. The configuration is a file of the
+ * repository, which whoever can change its files chooses; the token is the environment's (a deploy
+ * job's secret). So the token goes to Pulumi Cloud, or to the server the environment names as the
+ * Pulumi CLI reads it (PULUMI_BACKEND_URL), never to one only the configuration names.
+ */
+function trustedApiUrl(name: string, apiUrl: string, env: NodeJS.ProcessEnv): string {
+  const origin = (url: string | undefined) => {
+    try {
+      return url && /^https?:\/\//i.test(url.trim()) ? new URL(url.trim()).origin : null;
+    } catch {
+      return null;
+    }
+  };
+  const named = origin(env.PULUMI_BACKEND_URL);
+  const wanted = origin(apiUrl);
+  if (wanted !== null && (wanted === origin(PULUMI_CLOUD_URL) || wanted === named)) return apiUrl;
+  const shownUrl = apiUrl.slice(0, 200);
+  throw badInput(
+    `The "apiUrl" of stack ${name} is ${shownUrl}, a server ${named ? `other than the one PULUMI_BACKEND_URL names (${named})` : 'PULUMI_BACKEND_URL does not name'}. ` +
+      `Nothing was sent: PULUMI_ACCESS_TOKEN goes only to ${PULUMI_CLOUD_URL} or to the server PULUMI_BACKEND_URL names, as the pulumi CLI sends it, never to one only ${CONFIG_FILE} names (a file of the repository). ` +
+      `If ${shownUrl} is your Pulumi Cloud, set PULUMI_BACKEND_URL=${shownUrl} where PULUMI_ACCESS_TOKEN is set; otherwise remove "apiUrl" from the stack.`,
   );
 }
 

@@ -254,7 +254,7 @@ describe("a `buildsFrom` stack kept in Pulumi Cloud whose hosting bucket's marke
       } as const;
       const refused = await run(['deploy', '--commit', GOOD, '--stack', STACK, '--yes'], {}, STAGING, {
         staging,
-        env: { PULUMI_ACCESS_TOKEN: TOKEN },
+        env: { PULUMI_ACCESS_TOKEN: TOKEN, PULUMI_BACKEND_URL: cloud.url },
       });
       expect(refused.code, refused.said).not.toBe(0);
       expect(refused.said).toMatch(/The publish log of staging, .* is not read: .*environment marker/);

@@ -115,7 +115,33 @@ describe('resolveStackSource / readDeployTarget', () => {
     expect(JSON.stringify(target)).not.toContain('ciphertext');
   });
 
-  it('a configured pulumi-cloud backend', async () => {
+  it('a configured pulumi-cloud backend, its apiUrl the server PULUMI_BACKEND_URL names', async () => {
+    const saved = process.env.PULUMI_ACCESS_TOKEN;
+    process.env.PULUMI_ACCESS_TOKEN = TOKEN;
+    try {
+      const config = configWith({
+        'dashboard-hosting-prod': {
+          backend: 'pulumi-cloud',
+          organization: 'sophia',
+          project: 'dashboard-hosting',
+          apiUrl: `${cloud.url}/`,
+        },
+      });
+      const env = { PULUMI_BACKEND_URL: cloud.url };
+      const target = await readDeployTarget('dashboard-hosting-prod', { config, cwd: work, env });
+      expect(target.hostingBucket).toBe('sophia-dashboard-hosting-prod');
+      expect(cloud.requests.at(-1)?.path).toBe(
+        '/api/stacks/sophia/dashboard-hosting/dashboard-hosting-prod/export',
+      );
+    } finally {
+      if (saved === undefined) delete process.env.PULUMI_ACCESS_TOKEN;
+      else process.env.PULUMI_ACCESS_TOKEN = saved;
+    }
+  });
+
+  it("a configuration's apiUrl cannot send PULUMI_ACCESS_TOKEN to a server the environment does not name", async () => {
+    // Whoever can change frontendops.config.json (a pull request merged without care, a branch a
+    // workflow checks out) points apiUrl at a server of theirs; the deploy job holds the token.
     const saved = process.env.PULUMI_ACCESS_TOKEN;
     process.env.PULUMI_ACCESS_TOKEN = TOKEN;
     try {
@@ -127,11 +153,17 @@ describe('resolveStackSource / readDeployTarget', () => {
           apiUrl: cloud.url,
         },
       });
-      const target = await readDeployTarget('dashboard-hosting-prod', { config, cwd: work });
-      expect(target.hostingBucket).toBe('sophia-dashboard-hosting-prod');
-      expect(cloud.requests.at(-1)?.path).toBe(
-        '/api/stacks/sophia/dashboard-hosting/dashboard-hosting-prod/export',
-      );
+      for (const env of [{}, { PULUMI_BACKEND_URL: 'https://pulumi.example.com' }]) {
+        const from = cloud.requests.length;
+        const error = await refusal(
+          readDeployTarget('dashboard-hosting-prod', { config, cwd: work, env }),
+          'BAD_INPUT',
+        );
+        expect(error.message).toContain(`"apiUrl" of stack dashboard-hosting-prod is ${cloud.url}`);
+        expect(error.message).toMatch(/PULUMI_BACKEND_URL/);
+        expect(error.message).not.toContain(TOKEN);
+        expect(cloud.requests.length).toBe(from);
+      }
     } finally {
       if (saved === undefined) delete process.env.PULUMI_ACCESS_TOKEN;
       else process.env.PULUMI_ACCESS_TOKEN = saved;
