@@ -342,29 +342,37 @@ export async function loadConfig(
  * valid JSON: a string right after an object's "{" or "," is a key; anything else is structure or a value.
  */
 export function repeatedKey(text: string): { key: string; path: string[] } | null {
-  type Open =
-    | { kind: 'object'; path: string[]; keys: Set<string>; key: string | null }
-    | { kind: 'array'; path: string[]; index: number };
-  const open: Open[] = [];
+  // Each open object or array knows only its parent and its name in it: the path is made only for
+  // the repeat found (copied at every level, a file nested 100,000 deep took minutes and gigabytes).
+  type Open = { parent: Open | undefined; name: string } & (
+    | { kind: 'object'; keys: Set<string>; key: string | null }
+    | { kind: 'array'; index: number }
+  );
+  const pathOf = (open: Open | undefined): string[] => {
+    const path: string[] = [];
+    for (let at = open; at?.parent; at = at.parent) path.push(at.name);
+    return path.reverse();
+  };
+  let top: Open | undefined;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    const top = open.at(-1);
     if (c === '"') {
       let end = i + 1;
       while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
       if (top?.kind === 'object' && top.key === null) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (top.keys.has(key)) return { key, path: top.path };
+        if (top.keys.has(key)) return { key, path: pathOf(top) };
         top.keys.add(key);
         top.key = key;
       }
       i = end;
     } else if (c === '{' || c === '[') {
-      const path = !top ? [] : [...top.path, top.kind === 'object' ? (top.key ?? '') : String(top.index)];
-      open.push(
-        c === '{' ? { kind: 'object', path, keys: new Set(), key: null } : { kind: 'array', path, index: 0 },
-      );
-    } else if (c === '}' || c === ']') open.pop();
+      const name = !top ? '' : top.kind === 'object' ? (top.key ?? '') : String(top.index);
+      top =
+        c === '{'
+          ? { parent: top, name, kind: 'object', keys: new Set(), key: null }
+          : { parent: top, name, kind: 'array', index: 0 };
+    } else if (c === '}' || c === ']') top = top?.parent;
     else if (c === ',' && top?.kind === 'object') top.key = null;
     else if (c === ',' && top?.kind === 'array') top.index += 1;
   }

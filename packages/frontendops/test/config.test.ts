@@ -276,6 +276,19 @@ describe('loadConfig', () => {
     expect(repeatedKey('[{"a": 1}, {"a": 1}] ')).toBeNull();
   });
 
+  it('a file nested 100,000 deep (a change to the repository, say) is refused as any invalid one, its keys checked once', async () => {
+    // Valid JSON, so it reaches the check for repeated keys; that check used to copy the path of every
+    // open object and array at each level, minutes of work and gigabytes for a 200 KB file.
+    const depth = 100_000;
+    await writeConfig(`{"$schema": ${'['.repeat(depth)}${']'.repeat(depth)}}`);
+    expect((await refusal()).message).toMatch(/is invalid — \$schema: /);
+    const deep = `{"a": ${'[{"b": '.repeat(depth)}{"c": 1, "c": 2}${'}]'.repeat(depth)}}`;
+    const repeated = repeatedKey(deep);
+    expect(repeated?.key).toBe('c');
+    expect(repeated?.path).toHaveLength(2 * depth + 1);
+    expect(repeated?.path.slice(0, 3)).toEqual(['a', '0', 'b']);
+  });
+
   it('FRONTENDOPS_CONFIG set but empty is refused, never read as unset', async () => {
     await writeConfig({ app: 'brochure' });
     for (const empty of ['', ' ']) {
