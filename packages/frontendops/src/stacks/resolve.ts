@@ -167,7 +167,7 @@ function trustedApiUrl(name: string, apiUrl: string, env: NodeJS.ProcessEnv): st
   if (wanted !== null && (wanted === origin(PULUMI_CLOUD_URL) || wanted === named)) return apiUrl;
   const shownUrl = apiUrl.slice(0, 200);
   throw badInput(
-    `The "apiUrl" of stack ${name} is ${shownUrl}, a server ${named ? `other than the one PULUMI_BACKEND_URL names (${named})` : 'PULUMI_BACKEND_URL does not name'}. ` +
+    `The "apiUrl" of stack ${name} is ${shownUrl}, a server ${named ? 'other than the one PULUMI_BACKEND_URL names' : 'PULUMI_BACKEND_URL does not name'}. ` +
       `Nothing was sent: PULUMI_ACCESS_TOKEN goes only to ${PULUMI_CLOUD_URL} or to the server PULUMI_BACKEND_URL names, as the pulumi CLI sends it, never to one only ${CONFIG_FILE} names (a file of the repository). ` +
       `If ${shownUrl} is your Pulumi Cloud, set PULUMI_BACKEND_URL=${shownUrl} where PULUMI_ACCESS_TOKEN is set; otherwise remove "apiUrl" from the stack.`,
   );

@@ -162,6 +162,7 @@ describe('resolveStackSource / readDeployTarget', () => {
         expect(error.message).toContain(`"apiUrl" of stack dashboard-hosting-prod is ${cloud.url}`);
         expect(error.message).toMatch(/PULUMI_BACKEND_URL/);
         expect(error.message).not.toContain(TOKEN);
+        expect(error.message).not.toContain('pulumi.example.com');
         expect(cloud.requests.length).toBe(from);
       }
     } finally {
