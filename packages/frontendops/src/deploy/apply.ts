@@ -84,7 +84,6 @@ export async function applyDeploy(
     throw error;
   }
 
-  await options.lock?.assertHeld();
   await switchPointer(
     site,
     plan,
@@ -124,7 +123,8 @@ export async function stillOurs(error: unknown, options: Pick<ApplyOptions, 'loc
  * The plan's copies, group by group (assets first); visible files only while the plan still fits.
  * Stopped after visible files were replaced, it puts the live release's back before it throws
  * (html-guard.ts putBackVisible), so a failed deploy leaves the site serving one release whole.
- * Returns the live pointer as the last check before visible files read it (undefined: none copied).
+ * Ends by asking the lock, which the switch needs. Returns the live pointer as the last check before
+ * visible files read it (undefined: none copied).
  */
 async function copyAll(
   site: Site,
@@ -167,6 +167,8 @@ async function copyAll(
         { concurrency: options.concurrency ?? 32 },
       );
     }
+    // Before the switch: a holder that lost its lock meanwhile puts back what it replaced (below).
+    await options.lock?.assertHeld();
   } catch (error) {
     // Copies already sent when one failed still land: wait for them before putting anything back.
     await Promise.allSettled([...running]);

@@ -6,9 +6,10 @@
  * - before each group of visible files is copied (other files, then HTML), the live release must
  *   still be the one the plan started from and no other deploy may have started since (pending.json
  *   is still ours); else the deploy stops;
- * - a deploy that stops after it replaced visible files (the check before its HTML failed, or a copy
- *   failed) puts the live release's version of them back first, unless another deploy may be
- *   copying now (its lock lost, another's pending record): that one replaces them when it goes live;
+ * - a deploy that stops after it replaced visible files (the check before its HTML failed, a copy
+ *   failed, or its lock was lost: it woke past its lease) puts the live release's version of them
+ *   back first, unless another deploy not yet live is copying now (its pending record is there):
+ *   that one replaces them when it goes live;
  * - a lost switch — the compare-and-swap refused, or, where conditional writes are ignored, the
  *   pointer read back names another deploy — puts the live release's version of every visible file
  *   this deploy overwrote back before failing;
@@ -66,8 +67,9 @@ const ANOTHER_DEPLOY = 'another-deploy';
  * A deploy stopped by `error` after it had replaced `replaced` visible files (site paths; `started`:
  * every visible path of the groups it began, some of which may have landed): the live release's
  * version of those goes back, so the site serves one release whole, and the error says so. Not when
- * another deploy may be copying now (this one's lock was lost, or another's pending record is there):
- * that one replaces them when it goes live, and the error says what is left. Returns the error to
+ * it stopped for another deploy (its lock was lost, or another's pending record was there) that is
+ * still copying, not yet live: that one replaces them when it goes live, and the error says what is
+ * left. Returns the error to
  * throw: `error` itself when nothing visible was replaced, or when it is not FrontendOps's.
  */
 export async function putBackVisible(
@@ -80,16 +82,22 @@ export async function putBackVisible(
   if (replaced === 0 || !(error instanceof FrontendOpsError)) return error;
   const options = { cause: error, ...(error.details ? { details: error.details } : {}) };
   const files = `${replaced} visible file(s) (HTML or other files fetched by name)`;
-  if (error.code === 'LOCKED' || error.details?.reason === ANOTHER_DEPLOY) {
+  const [pointer, pending] = await settleAll([site.records.readPointer(), site.records.readPending()]);
+  const live = pointer?.value ?? null;
+  // Another deploy that has not switched yet replaces them when it goes live. One that went live
+  // (its record cleared, or naming the live release) does not: a holder that woke past its lock's
+  // lease, its copies landing after that deploy's, must put the live release's back itself.
+  const running =
+    pending && pending.plan.deployId !== plan.deployId && pending.plan.deployId !== live?.deployId;
+  if (running && (error.code === 'LOCKED' || error.details?.reason === ANOTHER_DEPLOY)) {
     return new FrontendOpsError(
       error.code,
-      `${error.message.replace(/ This deploy stopped before any HTML or other visible file was replaced\./, '')} ` +
+      `${withoutNothingReplaced(error.message)} ` +
         `This deploy had replaced ${files} before it stopped; they were left for the deploy running now, which replaces ` +
         'them when it goes live. If none finishes, run this deploy again (it finishes what it started) or roll back.',
       options,
     );
   }
-  const live = (await site.records.readPointer())?.value ?? null;
   if (!live || live.deployId === plan.deployId) {
     return new FrontendOpsError(
       error.code,
@@ -117,12 +125,17 @@ export async function putBackVisible(
       options,
     );
   }
+  const again = error.code === 'LOCKED' ? '' : ' Run the deploy again to finish it.';
   return new FrontendOpsError(
     error.code,
-    `${error.message} ${whole} Run the deploy again to finish it.`,
+    `${withoutNothingReplaced(error.message)} ${whole}${again}`,
     options,
   );
 }
+
+/** A check's message without its word that nothing visible was replaced: files before it were. */
+const withoutNothingReplaced = (message: string) =>
+  message.replace(/ This deploy stopped before any HTML or other visible file was replaced\./, '');
 
 /**
  * Moves the pointer (`move`), then makes sure the switch holds: a lost one restores the live

@@ -231,9 +231,13 @@ export async function startDeployEnv(
     extraBuckets?: string[];
     /** How many releases the live pointer keeps (default: connectSite's, 3). */
     retain?: number;
+    /** The S3 server honours conditional writes (startTestS3): the deploy lock is then the S3 one. */
+    conditionalWrites?: boolean;
   } = {},
 ): Promise<TestDeployEnv> {
-  const s3 = await startTestS3([ARTIFACTS, HOSTING, ...(options.extraBuckets ?? [])]);
+  const s3 = await startTestS3([ARTIFACTS, HOSTING, ...(options.extraBuckets ?? [])], {
+    conditionalWrites: options.conditionalWrites ?? false,
+  });
   const cdn = await startCloudFrontDouble();
   const tmp = await mkdtemp(join(tmpdir(), 'frontendops-deploy-'));
   const stack = overrides.stack ?? STACK;

@@ -1,0 +1,120 @@
+/**
+ * A deploy that pauses past its lock's lease (a laptop put to sleep, a long GC pause) between its
+ * last check and a visible write: the check passed, the write is sent only once it wakes, by when the
+ * lock may have been taken over and another deploy gone live. The lock is the S3 one (the server
+ * honours conditional writes), the pause a clock moved past the lease while the write is held.
+ * Before, the deploy that woke found its lock lost, stopped (LOCKED) and left its HTML "for the
+ * deploy running now": there was none, so the site served its HTML under the pointer of another
+ * release (or of the release it planned from), and nothing put it back.
+ */
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { createS3Locker } from '../../src/adapters/lock-s3.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { LOCK_TTL_MS } from '../../src/deploy/deploy-lock.ts';
+import type { ObjectStore } from '../../src/ports.ts';
+import type { Site } from '../../src/site.ts';
+import { connectSite } from '../../src/stacks/open.ts';
+import { verifyAudit } from '../../src/state/audit.ts';
+import { APP, request } from '../support/atomic-env.ts';
+import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
+import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+
+const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
+
+let t: TestDeployEnv;
+/** V1 deployed and live: each case starts from it. */
+let deployed: BucketSnapshot;
+/** How far past real time the lockers' clock is: a pause of that long. */
+let slept = 0;
+const clock = () => Date.now() + slept;
+const opened: Site[] = [];
+
+beforeAll(async () => {
+  t = await startDeployEnv({ stack: 'lease-paused' }, { conditionalWrites: true });
+  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+  await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
+  deployed = await snapshotStack(t.site);
+});
+beforeEach(async () => {
+  slept = 0;
+  await deployed.restore();
+});
+afterAll(async () => {
+  for (const site of opened) site.close();
+  await t?.stop();
+});
+
+/** An operator's site, its S3 lock on the test's clock. */
+async function operator(): Promise<Site> {
+  const site = await connectSite(t.target, {
+    access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint },
+    onNotice: () => undefined,
+  });
+  opened.push(site);
+  return { ...site, locker: createS3Locker(site.state, t.target.statePrefix, clock) };
+}
+
+/** An operator whose index.html copy, its checks passed, is sent only once `wake()` is called. */
+async function sleepsBeforeHtml() {
+  const site = await operator();
+  let arrive = () => {};
+  const asleep = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  let wake = () => {};
+  const woken = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const hosting: ObjectStore = {
+    ...site.hosting,
+    async copyFrom(source, key, meta) {
+      if (key === 'index.html') {
+        arrive();
+        await woken;
+      }
+      return site.hosting.copyFrom(source, key, meta);
+    },
+  };
+  return { site: { ...site, hosting } as Site, asleep, wake };
+}
+
+const served = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? '';
+const titleOf = (html: string) => /<title>Sophia (v\d)<\/title>/.exec(html)?.[1];
+const live = async () => (await t.site.records.readPointer())?.value.commit;
+
+it('another operator took the lock over and went live meanwhile: the site ends whole on the live release', async () => {
+  const a = await sleepsBeforeHtml();
+  const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await a.asleep;
+  slept = LOCK_TTL_MS + 1_000;
+  // The lock expired by every clock: the other operator takes it and deploys v3 to the end.
+  const b = await operator();
+  expect((await deployArtifact(b, { app: APP, commit: V3, request: request('deploy v3') })).outcome).toBe(
+    'succeeded',
+  );
+  expect(titleOf(await served())).toBe('v3');
+  a.wake(); // its v2 HTML lands
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/lost its lock.*were put back to the live release's \(c3c3c3c-/s),
+  });
+  expect(await live()).toBe(V3);
+  expect(titleOf(await served()), 'the served HTML is the live release’s').toBe('v3');
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
+it('its lock lapsed and nobody else deployed: the site ends whole on the release it planned from', async () => {
+  const a = await sleepsBeforeHtml();
+  const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await a.asleep;
+  slept = LOCK_TTL_MS + 1_000;
+  a.wake();
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/lost its lock.*were put back to the live release's \(a1a1a1a-/s),
+  });
+  expect(await live()).toBe(V1);
+  expect(titleOf(await served()), 'the served HTML is the live release’s').toBe('v1');
+});
