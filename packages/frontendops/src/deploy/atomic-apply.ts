@@ -479,7 +479,7 @@ async function runLocked(
     throw error;
   }
   await options.lock?.assertHeld(); // the commit point: only while the lock is still ours
-  await switchPointer(site, ctx, pending);
+  await switchPointer(site, ctx, pending, options.lock);
   pending = await afterSwitch(site, pending, nowOf(options), options.lock, earlier?.pending.plan.deployId);
   options.onEvent?.({ type: 'step', step: 'pointer', detail: pointerDetail(plan) });
   if (options.stopBeforeInvalidation && plan.liveChanges) {
@@ -1066,10 +1066,16 @@ export async function copyFiles(
 /**
  * The one conditional write. A precondition failure is read again: the store already holding this
  * pointer means an earlier attempt landed; the store still holding the pointer planned from means
- * another key changed (the preview secret) and the write is retried with the new ETag; anything
- * else means another switch came first — stop, leaving live what that switch made it.
+ * another key changed (the preview secret, or a pin's fence: deploy/pin.ts) and the write is retried
+ * with the new ETag, while the lock is still ours; anything else means another switch came first —
+ * stop, leaving live what that switch made it.
  */
-async function switchPointer(site: Site, ctx: AtomicContext, pending: AtomicPending): Promise<void> {
+async function switchPointer(
+  site: Site,
+  ctx: AtomicContext,
+  pending: AtomicPending,
+  lock: AtomicOptions['lock'],
+): Promise<void> {
   const { plan } = pending;
   let etag = ctx.kvs.etag;
   for (let attempt = 0; attempt < 5; attempt += 1) {
@@ -1106,6 +1112,9 @@ async function switchPointer(site: Site, ctx: AtomicContext, pending: AtomicPend
           { details: { found: now.value, planned: plan.pointerAfter } },
         );
       }
+      // A holder that woke past its lock's lease retries nothing: what changed the store is the
+      // new holder's (a pin fences the switch it pins so).
+      await lock?.assertHeld();
       etag = now.etag;
     }
   }

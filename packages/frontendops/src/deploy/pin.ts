@@ -9,8 +9,8 @@
 
 import { samePointer } from '../engine/atomic-plan.ts';
 import { DEPLOY_ID, shortSha } from '../engine/ids.ts';
-import { FrontendOpsError, holding } from '../errors.ts';
-import type { HeldLock } from '../ports.ts';
+import { FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
+import type { HeldLock, ReleasePointerRead } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditEntry, assertAuditWritable } from '../state/audit.ts';
 import { clearPin, type PinRecord, type PinShown, readPin, writePin } from '../state/pin.ts';
@@ -47,11 +47,8 @@ export async function pinRelease(
   options: PinOptions,
 ): Promise<{ pin: PinRecord; created: boolean }> {
   return withDeployLock(site, options, async (lock, finished) => {
-    const [read, unfinished] = await Promise.all([
-      site.records.readPointer(),
-      notWhatIsServed(site, options),
-    ]);
-    if (unfinished) throw unfinished;
+    const [read, served] = await Promise.all([site.records.readPointer(), notWhatIsServed(site, options)]);
+    if (served instanceof FrontendOpsError) throw served;
     const live = read?.value;
     if (!live) {
       throw new FrontendOpsError(
@@ -70,6 +67,7 @@ export async function pinRelease(
     const existing = await readPin(site);
     if (existing && existing.deployId === live.deployId)
       return { pin: existing, created: finished?.type === 'pin' };
+    await fenceSwitches(site, served);
     const pin: PinRecord = {
       stack: site.target.stack,
       deployId: live.deployId,
@@ -130,9 +128,13 @@ export function pinNotLiveError(refused: PinNotLive): FrontendOpsError {
  *   served again, a canary nobody started), as `status` says it (storeDrift): put the recorded release
  *   back, or roll back to the one served, which pins; or the key deleted (pointerDeleted, as
  *   `status` says it), so that edges serve the bucket root: put the recorded release back.
- * In place the pointer is the switch itself: null, as where the store serves what the state records.
+ * Where the store serves what the state records, the store as read (which the pin then fences:
+ * fenceSwitches); in place, where the pointer is the switch itself, null.
  */
-async function notWhatIsServed(site: Site, options: PinOptions): Promise<FrontendOpsError | null> {
+async function notWhatIsServed(
+  site: Site,
+  options: PinOptions,
+): Promise<FrontendOpsError | ReleasePointerRead | null> {
   if (site.mode !== 'atomic') return null;
   const [ctx, pending] = await Promise.all([
     readAtomicContext(site, nowOf(options)),
@@ -152,13 +154,35 @@ async function notWhatIsServed(site: Site, options: PinOptions): Promise<Fronten
   }
   const live = ctx.statePointer?.value;
   const drift = live ? await storeDrift(site, ctx, pending) : undefined;
-  if (!live || drift === undefined) return null;
+  if (!live || drift === undefined) return ctx.kvs;
   return new FrontendOpsError(
     'CONFLICT',
     `The CDN serves ${drift ? describePointer(drift) : BUCKET_ROOT_SERVED}, not the release ${site.target.stack} records as live (${live.app}@${shortSha(live.commit)}, ${live.deployId}): ${STORE_CHANGED_OUTSIDE} Nothing was pinned: a pin keeps what visitors get. ` +
       `To put the recorded release back, \`frontendops deploy --commit ${shortSha(live.commit)}\`, then pin${drift ? '; to keep the one served, roll back to it (a rollback pins)' : ''}. \`frontendops audit verify\` checks the store against the audit log.`,
     { details: { served: drift, live: live.deployId } },
   );
+}
+
+/**
+ * Before an atomic stack's pin is written, the release store is written again as it was read, over
+ * the version read (`served`): a deploy whose lock lapsed under it (a laptop asleep, a long pause)
+ * after its last look at the lock, its switch sent once it wakes, writes over the version it read
+ * before this pin, so its switch is refused rather than make a release live past the pin (and it
+ * tries no other version once its lock is lost: atomic-apply.ts switchPointer). Refused here
+ * (CONFLICT, nothing pinned) when a switch landed since this pin read the store. In place nothing
+ * is written: the pointer's version is its content's digest, which the same pointer keeps.
+ */
+async function fenceSwitches(site: Site, served: ReleasePointerRead | null): Promise<void> {
+  if (!served?.value || !site.releases) return;
+  try {
+    await site.releases.write(served.value, served.etag);
+  } catch (error) {
+    if (!isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The release ${site.target.stack} serves was switched while this pin read it (a deploy or rollback whose lock had lapsed under it). Nothing was pinned. Look at what is live now (\`frontendops status\`) and pin again.`,
+    );
+  }
 }
 
 /**

@@ -7,17 +7,20 @@
  * deploy running now": there was none, so the site served its HTML under the pointer of another
  * release (or of the release it planned from), and nothing put it back.
  */
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { LOCK_TTL_MS } from '../../src/deploy/deploy-lock.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
-import { APP, request } from '../support/atomic-env.ts';
+import { readPin } from '../../src/state/pin.ts';
+import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import { get, releaseOf } from '../support/edge-probe.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
@@ -117,4 +120,34 @@ it('its lock lapsed and nobody else deployed: the site ends whole on the release
   });
   expect(await live()).toBe(V1);
   expect(titleOf(await served()), 'the served HTML is the live release’s').toBe('v1');
+});
+
+describe('atomic', () => {
+  const env = deployedAtomicEnvFor({ stack: 'lease-paused-atomic', conditionalWrites: true }, [V1, V2], 1);
+
+  it('a pin made while a deploy slept before its switch holds: the edge serves the pinned release', async () => {
+    const t = env();
+    const held = heldAtSwitch(t.store());
+    const lockedOnClock = (site: Site): Site => ({
+      ...site,
+      locker: createS3Locker(site.state, t.target.statePrefix, clock),
+    });
+    const a = lockedOnClock(await t.open({ releases: held.store }));
+    const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
+    deploying.catch(() => {});
+    await held.reached; // its lock asked for the last time before the switch
+    slept = LOCK_TTL_MS + 1_000;
+    const b = lockedOnClock(await t.open());
+    expect((await pinRelease(b, { request: request('freeze v1') })).pin.commit).toBe(V1);
+    held.release(); // its switch is sent once it wakes
+    // Its switch is refused (the pin wrote the store over the version it had read) and not tried
+    // again past its lease. Before, it landed: the edge served v2, pinned to v1, recorded by nothing.
+    await expect(deploying).rejects.toMatchObject({
+      code: 'LOCKED',
+      message: expect.stringContaining('lost its lock'),
+    });
+    expect((await t.store().read()).value).toMatchObject({ live: expect.stringMatching(/^a1a1a1a-/) });
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
+    expect((await readPin(t.site))?.commit).toBe(V1);
+  });
 });
