@@ -565,7 +565,8 @@ export const TOOLS = {
     description:
       'What a release contains: the commits reachable from "head" but not from "base" that touch a path (default: ' +
       "the app's directory), newest first, with subject and author. Use base = the live commit and head = the " +
-      'commit to deploy; for a rollback swap them to see what leaves. Changes nothing.',
+      'commit to deploy, then swap them: what the live release has that it does not (history rewritten, e.g. ' +
+      'force-pushed; for a rollback, what leaves). Changes nothing.',
     input: z.strictObject({
       base: gitRef.describe('The older end, e.g. the commit live now'),
       head: gitRef.describe('The newer end, e.g. the commit to deploy'),
