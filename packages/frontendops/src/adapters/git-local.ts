@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { COMMIT_REF } from '../engine/ids.ts';
 import { FrontendOpsError } from '../errors.ts';
+import { isoDate, tagDate } from '../git/dates.ts';
 import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
   assertNotShadowed,
@@ -218,7 +219,7 @@ async function listTagsIn(git: (args: string[]) => Promise<GitResult>, name?: st
         name,
         sha: annotated ? peeled : object,
         message: annotated ? contents.join('\0').trimEnd() : '',
-        ...(isoDate(date) ? { date: isoDate(date) } : {}),
+        ...tagDate(date),
       };
     });
 }
@@ -226,15 +227,6 @@ async function listTagsIn(git: (args: string[]) => Promise<GitResult>, name?: st
 function parseCommit(out: string): CommitInfo {
   const [sha = '', shortSha = '', author = '', date = '', ...rest] = out.split('\0');
   return { sha, shortSha, author, date: isoDate(date), message: rest.join('\0').trim() };
-}
-
-/**
- * A date git wrote, in ISO 8601 UTC; '' when a Date cannot read it: git keeps any timestamp a pusher
- * chose and writes a year past 9999 as it is ("10000-01-01T…"), which would fail the whole listing.
- */
-function isoDate(text: string): string {
-  const at = new Date(text);
-  return Number.isNaN(at.getTime()) ? '' : at.toISOString();
 }
 
 const unknownRef = (ref: string) =>

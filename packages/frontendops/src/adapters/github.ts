@@ -9,6 +9,7 @@ import { Octokit } from '@octokit/rest';
 import pMap from 'p-map';
 import { COMMIT_REF, FULL_COMMIT } from '../engine/ids.ts';
 import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { isoDate, tagDate } from '../git/dates.ts';
 import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
   assertNotShadowed,
@@ -112,7 +113,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     octokit.rest.git.getTag({ owner, repo, tag_sha: tagSha }).then(({ data }) => ({
       sha: data.object.sha,
       message: data.message.trimEnd(),
-      date: isoDate(data.tagger.date),
+      ...tagDate(data.tagger?.date),
     }));
   const readTagObject = (tagSha: string) => recall(tagSha) ?? remember(tagSha, getTagObject(tagSha));
 
@@ -169,7 +170,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
               ? Promise.resolve({
                   sha: tag.target.oid,
                   message: (tag.message ?? '').trimEnd(),
-                  ...(tag.tagger?.date ? { date: isoDate(tag.tagger.date) } : {}),
+                  ...tagDate(tag.tagger?.date),
                 })
               : getTagObject(sha),
           );
@@ -353,7 +354,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         name,
         sha: target,
         message: message.trimEnd(),
-        ...(tagObject.tagger?.date ? { date: isoDate(tagObject.tagger.date) } : {}),
+        ...tagDate(tagObject.tagger?.date),
       };
     },
 
@@ -429,12 +430,9 @@ function toCommitInfo(data: GitHubCommit): CommitInfo {
     shortSha: data.sha.slice(0, 7),
     message: data.commit.message.trim(),
     author: data.commit.author?.name ?? '',
-    date: data.commit.author?.date ? isoDate(data.commit.author.date) : '',
+    date: isoDate(data.commit.author?.date),
   };
 }
-
-/** GitHub writes whole seconds ("2026-11-25T12:00:00Z"); every backend answers as toISOString writes it. */
-const isoDate = (date: string) => new Date(date).toISOString();
 
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown })?.status;

@@ -551,7 +551,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     const out = await git([
       'log',
       '--no-walk=unsorted',
-      `--format=${mark}%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B`,
+      `--format=${mark}%H%x00%T%x00%P%x00%an%x00%ae%x00%at%x00%cn%x00%ce%x00%ct%x00%B`,
       ...shas,
       '--',
     ]);
@@ -569,8 +569,8 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
         sha,
         node_id: `C_${sha.slice(0, 12)}`,
         commit: {
-          author: { name: an, email: ae, date: toGitHubDate(ad) },
-          committer: { name: cn, email: ce, date: toGitHubDate(cd) },
+          author: { name: an, email: ae, date: gitHubTime(Number(ad)) },
+          committer: { name: cn, email: ce, date: gitHubTime(Number(cd)) },
           message: msg.join('\0').replace(/\n+$/, ''),
           tree: { sha: tree, url: `${repoApi}/git/trees/${tree}` },
           url: `${repoApi}/git/commits/${sha}`,
@@ -612,7 +612,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       tagger: {
         name: tag.tagger?.name ?? '',
         email: tag.tagger?.email ?? '',
-        date: new Date((tag.tagger?.seconds ?? 0) * 1000).toISOString().replace('.000Z', 'Z'),
+        date: gitHubTime(tag.tagger?.seconds ?? 0),
       },
       object: { type: tag.type, sha: tag.object, url: `${repoApi}/git/commits/${tag.object}` },
       verification: {
@@ -759,7 +759,7 @@ function parseTag(raw: string) {
 function gitTimestamp(epochSeconds: number, offset: string): string {
   const sign = offset.startsWith('-') ? -1 : 1;
   const minutes = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(3, 5)));
-  const local = new Date((epochSeconds + minutes * 60) * 1000).toISOString().slice(0, 19);
+  const local = gitHubTime(epochSeconds + minutes * 60).replace(/Z$/, '');
   return `${local}${offset.slice(0, 3)}:${offset.slice(3, 5)}`;
 }
 
@@ -805,5 +805,14 @@ function fail(res: ServerResponse, status: number, message: string, documentatio
   send(res, status, { message, documentation_url: documentationUrl, status: String(status) });
 }
 
-// GitHub writes timestamps as ISO 8601 without milliseconds, e.g. 2026-11-23T09:00:00Z.
-const toGitHubDate = (iso: string) => new Date(iso).toISOString().replace('.000Z', 'Z');
+/**
+ * A time as GitHub writes it: ISO 8601 in UTC without milliseconds, e.g. 2026-11-23T09:00:00Z. git
+ * keeps any timestamp a pusher chose; a year past 9999 has no four-digit form, and GitHub documents
+ * none: it is written with all its digits, as git and Ruby's Time#iso8601 write it
+ * ("10000-01-01T00:00:00Z"), where toISOString writes "+010000-…".
+ */
+const gitHubTime = (epochSeconds: number) =>
+  new Date(epochSeconds * 1000)
+    .toISOString()
+    .replace('.000Z', 'Z')
+    .replace(/^\+0*(?=\d{5})/, '');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ErrorCode, isFrontendOpsError } from '../../../src/errors.ts';
 import type { GitHost, TagInfo } from '../../../src/ports.ts';
-import type { TestRepo } from '../git-repo.ts';
+import { fastImport, type TestRepo } from '../git-repo.ts';
 
 export interface GitHostFixture {
   host: GitHost;
@@ -290,6 +290,21 @@ export function gitHostContract(
         expect(tags[0]).toEqual(created);
         // What follows a NUL is git's to keep or cut (the local listing ends the message there); no tag comes of it.
         expect(tags[1]?.message).toContain(`Deploy it\x1e${p}forged-1`);
+      });
+
+      it('lists and reads a tag dated past the year 9999 without its date', async () => {
+        // Anyone who can push chooses a tagger's timestamp; git writes such a year as it is
+        // ("10000-01-01T…"), which a Date cannot read: one such tag would fail every listing.
+        const p = prefix();
+        const message = 'from the far future';
+        await fastImport(
+          repo.dir,
+          `tag ${p}far\nfrom ${repo.commits.init}\ntagger Eve Pusher <eve@example.test> 253402300800 +0000\n` +
+            `data ${message.length}\n${message}\n`,
+        );
+        const far = { name: `${p}far`, sha: repo.commits.init, message };
+        expect(await host.listTags(p)).toEqual([far]);
+        expect(await host.readTag(`${p}far`)).toEqual(far);
       });
 
       it('is BAD_INPUT for a prefix no tag name could start with (an option, a path)', async () => {
