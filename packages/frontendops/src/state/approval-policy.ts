@@ -21,6 +21,7 @@
 import { type ApprovalPolicy, acceptedByBoth, approvalConfigSchema } from '../config.ts';
 import { ADOPTS } from '../contract/approval-question.ts';
 import type { AuditEntry } from './audit-entry.ts';
+import { stateDigest } from './state-digest.ts';
 
 /** The entry `frontendops approvers adopt` appends: the configured policy, recorded by the deployer. */
 export const POLICY_ADOPTED = 'approval-policy';
@@ -51,6 +52,12 @@ export function canonicalPolicy(policy: ApprovalPolicy): ApprovalPolicy {
     trustElicitation: policy.trustElicitation,
   };
 }
+
+/**
+ * The digest of a configured approval policy, as a signed approval names the one its approver was
+ * shown what it adopts of: the same policy in any order of its keys has the same digest.
+ */
+export const policyDigest = (policy: ApprovalPolicy): string => stateDigest(canonicalPolicy(policy));
 
 /** The policy an entry records, or why it is none FrontendOps writes. */
 export function recordedIn(entry: Pick<AuditEntry, 'seq' | 'data'>): ApprovalPolicy | { problem: string } {

@@ -42,12 +42,25 @@ import {
   signedSchema,
 } from './approval-evidence.ts';
 import { approvalInForce, assertRecordedAsJudged } from './approval-in-force.ts';
-import { canonicalPolicy, howToAdopt, notRecorded, type PolicyInForce } from './approval-policy.ts';
+import {
+  canonicalPolicy,
+  howToAdopt,
+  notRecorded,
+  type PolicyInForce,
+  policyDigest,
+} from './approval-policy.ts';
 import { appendAudit, digestOrNull, newestBindings, stateDigest } from './audit.ts';
 import { putJsonObject } from './json-object.ts';
 import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
-export { APPROVAL_ACTIONS, APPROVAL_TTL_MS, type Approval, type ApprovalAction, type ApprovalStatement };
+export {
+  APPROVAL_ACTIONS,
+  APPROVAL_TTL_MS,
+  type Approval,
+  type ApprovalAction,
+  type ApprovalStatement,
+  policyDigest,
+};
 
 const requestSchema = z.object({
   v: z.literal(1),
@@ -155,12 +168,6 @@ export function changeDigest(plan: PlannedChange): string {
     after: releases(plan.pointerAfter),
   });
 }
-
-/**
- * The digest of a configured approval policy, as a signed approval names the one its approver was
- * shown what it adopts of: the same policy in any order of its keys has the same digest.
- */
-export const policyDigest = (policy: ApprovalPolicy): string => stateDigest(canonicalPolicy(policy));
 
 /**
  * The open request for this change: the one already made (so an approval given for it stays valid

@@ -27,8 +27,6 @@
  * writes, and by a lock where it does not; an append interrupted between its two writes is finished
  * by the next one (see appendAudit).
  */
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
 import pMap from 'p-map';
 import { lockName } from '../adapters/lock-holder.ts';
 import {
@@ -45,7 +43,6 @@ import { canaryRowId } from '../engine/ids.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
 import {
   backendErrorName,
-  badInput,
   FrontendOpsError,
   findingOf,
   holding,
@@ -94,8 +91,10 @@ import {
   RELEASE_INDEXES,
   recordName,
 } from './names.ts';
+import { digestOrNull, stateDigest } from './state-digest.ts';
 
 export type { AuditEntry, AuditProblem, AuditProblemKind } from './audit-entry.ts';
+export { digestOrNull, stateDigest } from './state-digest.ts';
 
 /** The state objects changes read and act on: the live pointer, the pin, the atomic state. */
 export const TRACKED = [LIVE, PIN, ATOMIC_STATE] as const;
@@ -403,35 +402,6 @@ const headKey = (prefix: string) => `${prefix}${AUDIT_HEAD}`;
  * "entry" there could be replaced or deleted at will.
  */
 const ENTRY_NAME = new RegExp(`^${AUDIT}(\\d{10})\\.json$`);
-
-/**
- * The digest a binding carries: sha256 of the canonical JSON (so formatting does not matter). Throws
- * BAD_INPUT for a value canonical JSON cannot carry (a lone UTF-16 surrogate, a number such as 1e999,
- * which JSON.parse reads as Infinity): the tool never binds one (state writes check first, see
- * records.ts), and verify reports an object holding one (digestOrNull) rather than throwing.
- */
-export function stateDigest(value: unknown): string {
-  let canonical: string | undefined;
-  try {
-    canonical = canonicalize(value);
-  } catch (error) {
-    throw badInput(
-      `This cannot be recorded: ${(error as Error).message.replace(/\.$/, '')} (text with half of a UTF-16 surrogate pair, or a number JSON cannot carry). Nothing was written; send well-formed text.`,
-    );
-  }
-  return `sha256:${createHash('sha256')
-    .update(canonical ?? '')
-    .digest('hex')}`;
-}
-
-/** stateDigest, or null for content no digest can be made of (what was read, never what the tool wrote). */
-export function digestOrNull(value: unknown): string | null {
-  try {
-    return stateDigest(value);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Whether `value` (as read; null: there is no object) is what `bound` (the chain's latest bindings:
