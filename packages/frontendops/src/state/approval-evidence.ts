@@ -23,6 +23,9 @@
  *   the stack's configuration lists now: else it is left unchecked, with the reason;
  * - where the recorded policy changed, and each approval by an approver such a change added, is
  *   named (`adopted`): not a fault, but what a reader of the log should see;
+ * - a use of a signed approval that adopted a policy accepting more than the one recorded before it
+ *   adopted the one its statement names (policyDigest: what its approver was shown): else TAMPERED;
+ *   where the statement names none (signed by a FrontendOps from before it did), unchecked;
  * - an entry without its statement (written by a FrontendOps from before entries carried it) is
  *   checked against the statement the server stored when the approval was given
  *   (`approvals/signed/<action>-<deploy id>.json`, bound by the chain): every signed approval ever
@@ -39,7 +42,14 @@ import { keyFingerprint, verifyStatement } from '../approval/keys.ts';
 import { type ApprovalPolicy, acceptedByBoth } from '../config.ts';
 import { DEPLOY_ID } from '../engine/ids.ts';
 import { APPROVAL_ACTIONS, type ApprovalAction, type ObjectStore } from '../ports.ts';
-import { POLICY_ADOPTED, policyChanges, recordedIn, recordsPolicy } from './approval-policy.ts';
+import {
+  canonicalPolicy,
+  POLICY_ADOPTED,
+  policyChanges,
+  policyDigest,
+  recordedIn,
+  recordsPolicy,
+} from './approval-policy.ts';
 import type { AuditEntry, AuditProblem } from './audit-entry.ts';
 import { APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
@@ -263,7 +273,22 @@ export function checkApprovalEntries(
       continue;
     }
     once.set(statement.nonce, entry.seq);
+    const unshown =
+      use && judgedUnder && ownPolicy ? adoptedUnshown(judgedUnder, ownPolicy, statement) : null;
+    if (unshown && 'tampered' in unshown) {
+      tampered(
+        `it records that the approval ${by} signed ${unshown.tampered}: it was not written from that approval`,
+      );
+      continue;
+    }
     if (use) checkedUses.set(entry.seq, statement);
+    if (unshown) {
+      unchecked.push({
+        seq: entry.seq,
+        reason: `it records that the approval ${by} signed ${unshown.unchecked}`,
+      });
+      continue;
+    }
     const listed = (policy?.approvers ?? approvers)?.[statement.approver];
     if (listed === statement.publicKey) {
       checked += 1;
@@ -289,6 +314,32 @@ export function checkApprovalEntries(
   }
   problems.push(...changesHeldToTheirApprovals(entries, checkedUses));
   return { checked, unchecked, adopted, problems };
+}
+
+/**
+ * Where a use of a signed approval records a policy that accepts more than the one recorded before
+ * it (`before`), it adopted that policy: the statement must name it (its policyDigest) as the one its
+ * approver was shown. Whoever can append could otherwise record Ada's approval as adopting an
+ * approver she never saw. A use that adds nothing (the policy recorded before, or less) needs no
+ * naming; a statement naming none is from a FrontendOps from before statements named it, and its
+ * adoption stays unchecked. null: nothing to say.
+ */
+function adoptedUnshown(
+  before: ApprovalPolicy,
+  own: ApprovalPolicy,
+  statement: ApprovalStatement,
+): { tampered: string } | { unchecked: string } | null {
+  const addsNothing =
+    JSON.stringify(canonicalPolicy(acceptedByBoth(own, before))) === JSON.stringify(canonicalPolicy(own));
+  if (addsNothing || statement.policy === policyDigest(own)) return null;
+  const what = `adopted the approval policy of the configuration (it ${policyChanges(before, own).join('; ')})`;
+  return statement.policy === undefined
+    ? {
+        unchecked: `${what}, but its statement names no approval policy its approver was shown (signed by a FrontendOps from before statements named it), so whether they were shown it cannot be checked`,
+      }
+    : {
+        tampered: `${what}, which is not the policy its statement says ${statement.approver.slice(0, 40)} was shown (${statement.policy.slice(0, 80)})`,
+      };
 }
 
 /** Each type, and the type its change is recorded under when it stopped and was superseded (atomic). */

@@ -10,6 +10,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lostConditionalWrite } from '../../src/adapters/s3.ts';
 import { encodePublicKey, keyFingerprint, signStatement } from '../../src/approval/keys.ts';
+import type { ApprovalPolicy } from '../../src/config.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { checkApprovalEntries } from '../../src/state/approval-evidence.ts';
@@ -608,6 +609,86 @@ describe('signed approvals in the audit chain', () => {
     const result = await verify(site);
     expect(result.problems).toEqual([]);
     expect(result.approvals.checked).toBe(2);
+  });
+
+  describe('what a use records as adopted is held to the policy its approver was shown', () => {
+    const wider: ApprovalPolicy = {
+      approvers: { ...approvers, Mallory: encodePublicKey(mallory) },
+      trustElicitation: false,
+    };
+    /**
+     * After a genuine first approval (which records Ada alone), Ada approves OTHER_ID shown `shown`
+     * (none: a statement from before statements named one), and the use records `records`: what
+     * the deployer role, appending through a FrontendOps of its own, chooses.
+     */
+    async function secondUse(site: Site, shown: ApprovalPolicy | null, records: ApprovalPolicy) {
+      await genuineApproval(site);
+      const at = NOW + 3 * 60_000;
+      const request = await openRequest(site, OTHER_ID, at);
+      await signApproval(
+        site,
+        request,
+        { key: ada, name: 'Ada' },
+        at,
+        shown ? { description: 'deploy', policy: shown } : undefined,
+      );
+      const checked = await checkSignedApproval(site, request, at);
+      if (!checked || !('approval' in checked)) throw new Error(`not accepted: ${JSON.stringify(checked)}`);
+      expect(
+        await consumeApproval(site, request.nonce, {
+          action: 'deploy',
+          deployId: OTHER_ID,
+          approval: checked.approval,
+          now: at,
+          judged: await approvalInForce(site),
+          records,
+        }),
+      ).toBe(true);
+      const entries = await readAudit(site.state, site.target.statePrefix);
+      return { use: entries.filter((e) => e.type === 'approval-used').at(-1) as AuditEntry, at };
+    }
+
+    it('attack: a use recorded as adopting Mallory, whom Ada was not shown: tampered', async () => {
+      const site = freshSite();
+      const { use, at } = await secondUse(site, site.approval, wider);
+      const result = await verify(site, at);
+      expect(result.ok).toBe(false);
+      expect(result.problems).toContainEqual(
+        expect.objectContaining({
+          kind: 'tampered',
+          seq: use.seq,
+          reason: expect.stringMatching(
+            /it records that the approval Ada .* signed adopted the approval policy of the configuration \(it adds approver Mallory .*\), which is not the policy its statement says Ada was shown/,
+          ),
+        }),
+      );
+    });
+
+    it('genuine: Ada shown that her approval adds Mallory, and it does: a note, no fault', async () => {
+      const site = freshSite();
+      const { use, at } = await secondUse(site, wider, wider);
+      const result = await verify(site, at);
+      expect(result.problems).toEqual([]);
+      expect(result.approvals.adopted).toContainEqual(
+        expect.objectContaining({ seq: use.seq, reason: expect.stringMatching(/adds approver Mallory/) }),
+      );
+    });
+
+    it('a use that adopts nothing new needs no policy named; one from before statements named it is unchecked, not tampered', async () => {
+      const narrower = freshSite();
+      const kept = await secondUse(narrower, null, { approvers, trustElicitation: false });
+      expect((await verify(narrower, kept.at)).problems).toEqual([]);
+      const site = freshSite();
+      const { use, at } = await secondUse(site, null, wider);
+      const result = await verify(site, at);
+      expect(result.problems).toEqual([]);
+      expect(result.approvals.unchecked).toContainEqual({
+        seq: use.seq,
+        reason: expect.stringMatching(
+          /names no approval policy its approver was shown \(signed by a FrontendOps from before statements named it\)/,
+        ),
+      });
+    });
   });
 
   it('without the approver list, signatures and contents are still checked; a key is held to the approval policy the chain records, else said to be unchecked', async () => {
