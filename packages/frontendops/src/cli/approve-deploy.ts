@@ -17,7 +17,13 @@ import { capitalise } from '../engine/text.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
 import type { Site } from '../site.ts';
 import { approvalInForce } from '../state/approval-in-force.ts';
-import { adoptionWords, howToAdopt, notRecorded, type PolicyInForce } from '../state/approval-policy.ts';
+import {
+  adoptionWords,
+  howToAdopt,
+  notRecorded,
+  otherPolicyWords,
+  type PolicyInForce,
+} from '../state/approval-policy.ts';
 import {
   type ApprovalAction,
   type ApprovalRequest,
@@ -40,7 +46,10 @@ export interface ApprovalPreview {
   plan: DeployPlan;
   /** The plan in one sentence: "deploy sophia-dashboard@3f2c1a9 to prod (live: 1a2b3c4): 8 files to copy, …" */
   description: string;
-  /** What approving also adopts of the configuration's approval policy (approval-policy.ts adoptionWords). */
+  /**
+   * What approving also adopts of the configuration's approval policy (approval-policy.ts
+   * adoptionWords), or that it adopts none where the server asked under another (otherPolicyWords).
+   */
   adopts?: string;
 }
 
@@ -87,7 +96,10 @@ export async function approveRequest(
     );
   }
 
-  const adopts = adoptionWords(inForce);
+  // What approving adopts, as the server asked: where this configuration is not the one it asked
+  // under (another checkout, or changed since), the approver is told it adopts none, and it names none.
+  const other = otherPolicyWords(request.policy, inForce);
+  const adopts = other ?? adoptionWords(inForce);
   if (!(await options.confirm({ ...preview, ...(adopts ? { adopts } : {}) }, name))) {
     await auditDecision(site, {
       decision: 'declined',
@@ -117,7 +129,7 @@ export async function approveRequest(
     await assertNotAnswered(site, request, now(), inForce);
     return signApproval(site, request, { key, name }, now(), {
       description: preview.description,
-      policy: inForce.configured,
+      policy: other ? null : inForce.configured,
     });
   });
   return { statement, preview };

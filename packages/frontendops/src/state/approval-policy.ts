@@ -125,6 +125,28 @@ export function adoptionWords(inForce: PolicyInForce): string | null {
 }
 
 /**
+ * What `frontendops approve` tells an approver whose configuration is not the one the server asked
+ * under (`asked`: the request's policyDigest; absent from requests from before it was named): their
+ * approval then adopts no policy (it names none), since what it would adopt was not shown to them.
+ * null: the same, or not known.
+ */
+export function otherPolicyWords(asked: string | undefined, inForce: PolicyInForce): string | null {
+  if (asked === undefined || asked === policyDigest(inForce.configured)) return null;
+  return `The server asked for this approval under another approval policy than the one in your frontendops.config.json (your checkout is not the configuration the server runs with, or one of them changed since): this approval counts for this change but adopts no approval policy.`;
+}
+
+/**
+ * What a change's result says of an approval that counted but adopted nothing (it records the
+ * policy in force) where the configuration accepts more: what it did not adopt, and why (`why`).
+ * null: the configuration accepts nothing more, or none was recorded (the first use records it).
+ */
+export function adoptedNothingWords(inForce: PolicyInForce, why: string): string | null {
+  if (inForce.recorded === null) return null;
+  const changes = policyChanges(inForce.policy, inForce.configured);
+  return changes.length > 0 ? `it adopted nothing of ${CONFIGURED} (it ${changes.join('; ')}): ${why}` : null;
+}
+
+/**
  * What an entry that records `to` (recordsPolicy) changed of who approves, where `from` was recorded
  * before it (null: none), in words, as the history lists it: who adopted it (`approvers adopt`, or
  * an approval), then policyChanges; null where it changed nothing (an approval under the same policy).

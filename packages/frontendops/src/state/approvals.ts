@@ -80,6 +80,11 @@ const requestSchema = z.object({
   weight: z.number().int().min(CANARY_SHARE.min).max(CANARY_SHARE.max).optional(),
   /** The change's digest (changeDigest): absent from requests of FrontendOps before it, never reused. */
   change: z.string().optional(),
+  /**
+   * The digest of the configured approval policy the server asked under (policyDigest): an approver
+   * whose configuration says another is told their approval adopts none. Absent before it was named.
+   */
+  policy: z.string().optional(),
   nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
   requestedAt: z.string(),
   expiresAt: z.string(),
@@ -107,6 +112,8 @@ export interface RequestInput {
   weight?: number;
   /** The change's digest (changeDigest of its plan). */
   change: string;
+  /** The digest of the configured approval policy it is asked under (policyDigest). */
+  policy?: string;
   requestedBy: string;
   now: number;
 }
@@ -202,6 +209,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     ...(input.to ? { to: input.to } : {}),
     ...(input.weight !== undefined ? { weight: input.weight } : {}),
     change: input.change,
+    ...(input.policy !== undefined ? { policy: input.policy } : {}),
     nonce: randomBytes(16).toString('base64url'),
     requestedAt: new Date(input.now).toISOString(),
     expiresAt: new Date(input.now + APPROVAL_TTL_MS).toISOString(),
@@ -288,14 +296,15 @@ export async function findStoredRequests(site: Site, deployId: string): Promise<
  * Signs the request with the approver's key and stores the signed statement (with its audit entry).
  * `shown`: the plan in words as the approver was shown it, which the entry records (the request's own
  * summary is a file whoever can write the state bucket could edit), and the configured approval
- * policy they were shown what approving adopts of (the statement names its digest).
+ * policy they were shown what approving adopts of (the statement names its digest); null where they
+ * were told it adopts none (the statement names none, and its use adopts nothing).
  */
 export async function signApproval(
   site: Site,
   request: ApprovalRequest,
   signer: { key: KeyObject; name: string },
   now: number,
-  shown?: { description: string; policy: ApprovalPolicy },
+  shown?: { description: string; policy: ApprovalPolicy | null },
 ): Promise<ApprovalStatement> {
   const statement: ApprovalStatement = {
     v: 1,
@@ -306,7 +315,7 @@ export async function signApproval(
     expiresAt: request.expiresAt,
     ...(request.weight !== undefined ? { weight: request.weight } : {}),
     ...(request.change !== undefined ? { change: request.change } : {}),
-    ...(shown ? { policy: policyDigest(shown.policy) } : {}),
+    ...(shown?.policy ? { policy: policyDigest(shown.policy) } : {}),
     approver: signer.name,
     publicKey: encodePublicKey(signer.key),
     signedAt: new Date(now).toISOString(),

@@ -33,7 +33,13 @@ import { FrontendOpsError } from '../../errors.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import type { Site } from '../../site.ts';
 import { approvalInForce } from '../../state/approval-in-force.ts';
-import { adoptionWords, howToAdopt, notRecorded, type PolicyInForce } from '../../state/approval-policy.ts';
+import {
+  adoptedNothingWords,
+  adoptionWords,
+  howToAdopt,
+  notRecorded,
+  type PolicyInForce,
+} from '../../state/approval-policy.ts';
 import {
   type Approval,
   type ApprovalAction,
@@ -76,6 +82,8 @@ export type ApprovalOutcome =
       approved: true;
       by: string;
       via: string;
+      /** Where the approval counted but adopted nothing the configuration says: what, and why (adoptedNothingWords). */
+      note?: string;
       /**
        * Marks the approval used; call under the deploy lock before the first write, with the plan made
        * there. Throws CONFLICT if that plan is another change than the one approved (the live release
@@ -90,6 +98,10 @@ const ANSWER_KEY = 'approval';
 
 /** A run that, under the deploy lock, plans another change than the one its approval (or its dry run) was of. */
 
+/** Who approved a change and how, as its result says (`approvedBy`); null where nothing needed approving. */
+export const approvedByOf = (gate: { by: string; via: string; note?: string }): string | null =>
+  gate.via === 'unprotected' ? null : `${gate.by} (${gate.via}${gate.note ? `; ${gate.note}` : ''})`;
+
 export async function requireApproval(input: ApprovalGateInput): Promise<ApprovalOutcome> {
   const { site, deployId, action, summary, now } = input;
   if (!site.protected)
@@ -102,6 +114,9 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     summary,
     ...input.change,
     change: changeDigest(input.plan),
+    // The configured policy it is asked under: an approver whose configuration says another is told
+    // their approval adopts none.
+    policy: policyDigest(site.approval),
     requestedBy: client.name,
     now: now(),
   });
@@ -121,6 +136,7 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
       request.nonce,
       request.expiresAt,
       signed.adopts ? undefined : inForce.policy,
+      signed.adopts ? undefined : adoptedNothingWords(inForce, 'its approver was not shown it'),
     );
   if (signed && 'rejected' in signed) {
     problems.push(`the stored approval was not accepted: ${signed.rejected}`);
@@ -140,7 +156,15 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     const grant = await githubEnvironmentGrant(policy.github, action, input.env, input.fetch);
     // Its reviewers are not shown what it would adopt: it records the policy in force, adopting nothing.
     if (grant && 'approval' in grant)
-      return granted(input, inForce, grant.approval, grant.grantKey, undefined, inForce.policy);
+      return granted(
+        input,
+        inForce,
+        grant.approval,
+        grant.grantKey,
+        undefined,
+        inForce.policy,
+        adoptedNothingWords(inForce, 'its reviewers were not shown it'),
+      );
     if (grant && 'rejected' in grant) problems.push(`no GitHub environment approval: ${grant.rejected}`);
   }
 
@@ -184,12 +208,15 @@ function granted(
   expiresAt?: string,
   /** The policy its use records (consumeApproval): by default the configured one, which it adopts. */
   records?: ApprovalPolicy,
+  /** What the result says it did not adopt, and why. */
+  note?: string | null,
 ): ApprovalOutcome {
   const approved = changeDigest(input.plan);
   return {
     approved: true,
     by: approval.by,
     via: approval.via,
+    ...(note ? { note } : {}),
     async use(plan) {
       // Planned again under the lock: the same deploy id may be another change by now (a canary
       // started again after an abort, another share, a release's promote where a canary's was asked).

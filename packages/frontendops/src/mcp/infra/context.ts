@@ -21,6 +21,7 @@ import type { Secrecy } from '../secrecy.ts';
 import {
   type ApprovalGateInput,
   type ApprovalOutcome,
+  approvedByOf,
   describeClient,
   requireApproval,
 } from './approval-gate.ts';
@@ -412,7 +413,7 @@ export function changeResultOf(
     | 'auditHead'
     | 'rolledBackTo'
   >,
-  gate: { by: string; via: string },
+  gate: { by: string; via: string; note?: string },
 ) {
   return {
     deployId: summary.deployId,
@@ -429,7 +430,7 @@ export function changeResultOf(
       ok: summary.verification.ok,
       detail: summary.verification.detail,
     },
-    approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
+    approvedBy: approvedByOf(gate),
     auditHead: summary.auditHead ?? null,
     rolledBackTo: summary.rolledBackTo ?? null,
   };
@@ -443,7 +444,7 @@ export function changeResultOf(
 export async function releaseChangeOf(
   t: InfraToolContext,
   summary: DeploySummary,
-  gate: { by: string; via: string },
+  gate: { by: string; via: string; note?: string },
 ) {
   return {
     ...changeResultOf(summary, gate),

@@ -23,6 +23,7 @@ import { approvalInForce } from '../../state/approval-in-force.ts';
 import { adoptionWords } from '../../state/approval-policy.ts';
 import { targetHidden } from '../secrecy.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
+import { approvedByOf } from './approval-gate.ts';
 import {
   type InfraToolContext,
   leftByError,
@@ -209,7 +210,7 @@ export function registerSyncTools(t: InfraToolContext): void {
         unchanged: summary.unchanged,
         pruned: summary.pruned,
         retained: summary.retained,
-        approvedBy: gate.via === 'unprotected' ? null : `${gate.by} (${gate.via})`,
+        approvedBy: approvedByOf(gate),
         ...(summary.finishedFirst ? { finishedFirst: summary.finishedFirst.deployId } : {}),
         ...(await finishedFirstChange(t, site, summary)),
         next: `invalidate_cdn with deployId ${summary.deployId}`,

@@ -178,6 +178,33 @@ describe('whoever changes the configuration does not choose who approves a prote
     expect(`${verified.stdout}${verified.stderr}`).not.toMatch(/adopted/);
   });
 
+  it("an approver whose checkout's configuration is not the server's is told her approval adopts nothing, and the change's result says so", async () => {
+    await approvedByAda(COMMITS[0]);
+    // The server runs with Mallory's key merged; Ada's checkout still has the owners' configuration.
+    const changed = { approvers: { Ada: keys().ada.publicKey, Mallory: keys().mallory.publicKey } };
+    const c = await server(changed);
+    const { target, deployId } = await planAndSync(c, COMMITS[1]);
+    const ada = await approveWithCli(f(), deployId, keys().ada.path, owners());
+    expect(ada.code, ada.stderr).toBe(0);
+    expect(ada.stderr).toMatch(
+      /The server asked for this approval under another approval policy than the one in your frontendops\.config\.json .*: this approval counts for this change but adopts no approval policy\./,
+    );
+    const synced = await c.call('run_sync', { handle: target.structured.handle });
+    expect(synced.structured, synced.text).toMatchObject({ outcome: 'synced' });
+    expect(synced.structured.approvedBy).toMatch(
+      /^Ada .*\(signed; it adopted nothing of the approval policy in frontendops\.config\.json \(it adds approver Mallory \(ed25519:[A-Za-z0-9_-]{43}\)\): its approver was not shown it\)$/,
+    );
+    await c.call('invalidate_cdn', { deployId });
+
+    // The other way round: the server runs with the owners' configuration, Ada's checkout has Mallory.
+    // She is not told her approval adopts Mallory: it does not.
+    const next = await planAndSync(await server(owners()), COMMITS[2]);
+    const again = await approveWithCli(f(), next.deployId, keys().ada.path, changed);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/also adopts/);
+    expect(again.stderr).toMatch(/adopts no approval policy/);
+  });
+
   it('approval.github pointed at an environment without reviewers, or at their fork: the job’s approval does not count', async () => {
     await approvedByAda(COMMITS[0]);
     const github = (repository: string, environment: string) => ({
