@@ -5,6 +5,12 @@
  * whoever reads it holds the secret, and whoever owns it can replace it with one they hold. The check
  * is made on the open file, so the file read is the file checked. Each caller says what that means
  * for its secret, and what to do.
+ *
+ * The directory's check (ownDirectory) is made on its path before the open (Node has no openat), so
+ * whoever could swap the directory between the two could have another one's file opened. What is
+ * read is still held to the checks on the open file: one of the user's own (or root's) that no one
+ * else may read, which that person does not hold either. The directory's check is there for what
+ * comes after (no one else can replace the file later), not for this read.
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
