@@ -177,6 +177,16 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     );
     expect(await live()).toBe(V2);
     expect(await entries()).toBe(before);
+    // The job's unpin, which needs the environment to approve promote, is told the same.
+    expect((await run(['pin', '--message', 'freeze'], { GITHUB_ACTIONS: '' })).code).toBe(0);
+    const pinnedAt = await entries();
+    const unpin = await run(['unpin'], JOB);
+    expect(unpin.code, unpin.stderr).toBe(2);
+    expect(unpin.stderr).toMatch(
+      /not promote\. Nothing was changed\. Add "promote" to approval\.github\.actions of dashboard-hosting-prod in frontendops\.config\.json, which alone does not make it count: the audit log does not record that the GitHub environment "dashboard-hosting-prod" of acme\/dashboard approves promote of dashboard-hosting-prod; only what the audit log records counts: .*`frontendops approvers adopt --stack dashboard-hosting-prod`; or unpin from a terminal: `frontendops unpin --stack dashboard-hosting-prod`\./,
+    );
+    expect(await readPin(t.site)).toMatchObject({ cause: 'pin', commit: V2 });
+    expect(await entries()).toBe(pinnedAt);
   });
 
   it('the refusal names only what decides the job’s approval, not the approvers or trustElicitation it does not use', async () => {
