@@ -268,10 +268,12 @@ describe('a canary through the API', () => {
     const stream = await openEventStream(origin(), server.token);
     try {
       const runId = 'run-promote-0001';
+      // The operator's message names the hosting bucket: the audit log keeps it, the tag hides it.
+      const message = `the numbers hold on ${t.target.hostingBucket}`;
       const res = await post<CanaryResult>('/api/canary/promote', {
         stack: STACK,
         deployId: canary?.deployId,
-        message: 'the numbers hold',
+        message,
         runId,
       });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -301,7 +303,7 @@ describe('a canary through the API', () => {
       );
       expect(entry?.data).toMatchObject({
         deployId: canary?.deployId,
-        request: { actor: 'tester (console)', planner: 'console', message: 'the numbers hold' },
+        request: { actor: 'tester (console)', planner: 'console', message },
         invalidationIds: [],
       });
       // The deployment's page has the entry that recorded it, as every other kind's has.
@@ -313,6 +315,9 @@ describe('a canary through the API', () => {
       expect(t.edge.stats().invalidations).toEqual([]);
       const tagMessage = await repo.git(['tag', '-l', '--format=%(contents)', res.body.tag ?? '']);
       expect(tagMessage).toContain(`Promote the canary ${APP}@${short(C2)} to everyone`);
+      // The agent reads every tag's words (list_deploy_tags): the stack's bucket is not among them.
+      expect(tagMessage).toContain('the numbers hold on [hidden]');
+      expect(tagMessage).not.toContain(t.target.hostingBucket);
       const history = await getJson<{ deployments: HistoryItem[] }>(`/api/stacks/${STACK}/history`);
       expect(history.deployments[0]).toMatchObject({
         deployId: canary?.deployId,
