@@ -537,11 +537,12 @@ async function prepare(
   const indexed = op !== 'migrate' && kept.has(releaseId);
   const checked = indexed && SWITCHES_TO_TARGET.has(op);
   const manifests = manifestCache(site);
-  const [found, present, assets] = await Promise.all([
+  const [found, present, judged] = await Promise.all([
     indexed ? ctx.atomic.readReleaseIndex(releaseId) : Promise.resolve(null),
     checked ? releaseKeysPresent(site, releaseId) : Promise.resolve(null),
-    checked ? sharedAssetsNotInPlace(site, ctx, target.release, manifests) : Promise.resolve([]),
+    checked ? sharedAssetsNotInPlace(site, ctx, target.release, manifests) : Promise.resolve(null),
   ]);
+  const assets = judged ?? [];
   if (found && locked) {
     await assertIndexAsRecorded(site, releaseIndexName(releaseId), found, refused);
   }
@@ -562,8 +563,13 @@ async function prepare(
     full ? manifests(target.release) : Promise.resolve(null),
     op === 'canary-abort' ? liveIndexSha(site, ctx, manifests, locked) : Promise.resolve(null),
   ]);
-  // The build's shared assets that a kept release vouches for are held to what the bucket holds.
-  const live = manifest ? await withReplacedAssets(site, { ...target.release, manifest }, listed) : listed;
+  // The build's shared assets that a kept release vouches for are held to what the bucket holds:
+  // judged once, by the check of a release in place when it made one.
+  const live = !manifest
+    ? listed
+    : judged
+      ? { ...listed, replaced: new Set(judged) }
+      : await withReplacedAssets(site, { ...target.release, manifest }, listed);
   if (found && missing.length > 0 && !manifest) {
     throw await releaseIncomplete(site, op, ctx, found, missing, manifests);
   }
@@ -612,17 +618,18 @@ async function prepare(
  * The shared assets (keys) of a release in place whose bytes are not its build's manifest's, or
  * that are gone (replacedSharedAssets, from listings of their folders: a few requests, not one per
  * asset, so headers rewritten in place are not seen here; a deploy's plan sees them), checked
- * before a switch to it; none when its build is gone from the artifacts bucket, or is not the one
- * the stack recorded (nothing then says what its assets hold; a deploy of it is refused as it is).
+ * before a switch to it; null (not judged) when its build is gone from the artifacts bucket, or is
+ * not the one the stack recorded (nothing then says what its assets hold; a deploy of it is refused
+ * as it is). What it finds is the plan's too (AtomicLiveState.replaced): not judged a second time.
  */
 async function sharedAssetsNotInPlace(
   site: Site,
   ctx: AtomicContext,
   release: { app: string; commit: string; artifactDigest: string },
   manifests: ReturnType<typeof manifestCache>,
-): Promise<string[]> {
+): Promise<string[] | null> {
   const manifest = await manifests({ app: release.app, commit: release.commit }).catch(() => null);
-  if (!manifest || artifactDigest(manifest) !== release.artifactDigest) return [];
+  if (!manifest || artifactDigest(manifest) !== release.artifactDigest) return null;
   const known = async () =>
     Promise.all(
       [...keptRefs(ctx).values()].map((r) => manifests({ app: r.app, commit: r.commit }).catch(() => null)),

@@ -158,7 +158,12 @@ describe('a deploy finding a shared asset of its build changed in the hosting bu
     const mark = await t.mark();
     const summary = await deployArtifact(site, { app: APP, commit: V1, request: request() });
     expect(summary.outcome).toBe('succeeded');
-    expect(hostingCopies(await t.requestsSince(mark)).map((r) => r.key)).toContain(vendorKey);
+    const requests = await t.requestsSince(mark);
+    expect(hostingCopies(requests).map((r) => r.key)).toContain(vendorKey);
+    // Judged once (the check of the release in place is the plan's too): one HEAD of it, not two.
+    const asked = (method: string) =>
+      requests.filter((r) => r.bucket === HOSTING && r.key === vendorKey && r.method === method);
+    expect({ heads: asked('HEAD').length, reads: asked('GET').length }).toEqual({ heads: 1, reads: 0 });
     expect((await servedVendor()).body).toBe(published);
     expect(
       site.notices.find((n) => n.includes(`(${vendorKey}) was replaced in the hosting bucket`)),
