@@ -25,6 +25,7 @@ import {
   boundMarker,
   isAsBound,
   namesRecordLive,
+  newestOfAnotherStack,
   outsideProblems,
   ownSwitch,
   pointerNeverBound,
@@ -136,14 +137,24 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
     { pointer: live, bindings, recordHolds },
     believedAtomic ?? believed,
   );
-  // A record the chain does not bind says nothing of who asked for the release.
-  const { recorded, told } = recordedView({
-    pointer: live,
-    bindings: stopped === undefined ? null : bindings,
-    record,
-    recordHolds,
-    stopped: stopped ?? null,
-  });
+  // A record the chain does not bind says nothing of who asked for the release; nor does one bound
+  // by another stack's chain copied here (its newest entry, as read for the bindings, names it).
+  const copied = bindings && newestOfAnotherStack(bindings, site.target.stack, site.target.statePrefix);
+  const { recorded, told } = copied
+    ? {
+        recorded: {
+          state: 'changed-outside' as const,
+          note: `The audit log of ${site.target.stack} is not its own (${copied.reason}), so what it records is not believed, and every change of this stack is refused until it is. Run \`frontendops audit verify\` to see what was copied.`,
+        },
+        told: null,
+      }
+    : recordedView({
+        pointer: live,
+        bindings: stopped === undefined ? null : bindings,
+        record,
+        recordHolds,
+        stopped: stopped ?? null,
+      });
   const served =
     store && atomicRecords && site.releases
       ? await readServed(site, {

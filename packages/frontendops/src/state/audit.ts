@@ -173,7 +173,16 @@ export function boundMarker(
 /** What a change holds the state objects and release indexes to: the chain's latest bindings. */
 export interface RecordedState extends Bindings {
   seq: number;
+  /**
+   * The stack the entry `seq` names (its `data.stack`), as read for these bindings; undefined where
+   * it names none (an entry of a stack's own from before entries named it) or was not read.
+   */
+  stack?: string;
 }
+
+/** An entry's `stack` where it names one (RecordedState `stack`). */
+const namedStack = (entry: { data?: Record<string, unknown> } | null): { stack?: string } =>
+  typeof entry?.data?.stack === 'string' ? { stack: entry.data.stack } : {};
 
 const sortedKeys = (map: Record<string, string>) =>
   Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
@@ -231,7 +240,7 @@ async function readRecordedState(
     ({ state, indexes, markers } = replayed);
     if (own && isRecord(own.state)) state = sortedKeys(own.state as Record<string, string>);
   }
-  const recorded = { state, indexes, ...(markers ? { markers } : {}), seq: head.seq };
+  const recorded = { state, indexes, ...(markers ? { markers } : {}), ...namedStack(own), seq: head.seq };
   rememberState(store, prefix, { ...recorded, hash: head.hash });
   return { recorded, newest };
 }
@@ -305,7 +314,7 @@ async function bindingsPastHead(
     } catch {
       return false;
     }
-    bindings = { ...nextBindings(bindings, entry), seq };
+    bindings = { ...nextBindings(bindings, entry), ...namedStack(entry), seq };
     last = { seq, hash: entry.hash };
     return true;
   };
@@ -737,6 +746,7 @@ async function moveHead(
         state: entry.state,
         indexes: entry.indexes,
         ...(entry.markers ? { markers: entry.markers } : {}),
+        ...namedStack(entry),
         seq: entry.seq,
         hash: entry.hash,
       });
@@ -942,9 +952,27 @@ export const logOwner = (l: { stack?: string | undefined; log: string }): LogOwn
  * `statePrefix`): the outputs are the operator's, not the state bucket's.
  */
 export const ofAnotherStack = (entry: AuditEntry, stack: string, prefix: string): boolean =>
-  typeof entry.data.stack === 'string' &&
-  entry.data.stack !== stack &&
-  defaultStatePrefix(entry.data.stack) !== prefix;
+  namesAnotherStack(entry.data.stack, stack, prefix);
+
+/** ofAnotherStack of an entry naming `named` (its `data.stack`, as read). */
+const namesAnotherStack = (named: unknown, stack: string, prefix: string): boolean =>
+  typeof named === 'string' && named !== stack && defaultStatePrefix(named) !== prefix;
+
+/**
+ * The chain's newest entry as `recorded` read it (its bindings, RecordedState `stack`), when it
+ * names a stack other than `stack` (ofAnotherStack), as the problem `audit verify` reports of the
+ * chain (entries of another stack); null otherwise. No request: the entry was read for the bindings.
+ * A change acting on them, or status telling them, would take another stack's copied history (its
+ * state objects, copied with it, as it binds them) for this one's.
+ */
+export function newestOfAnotherStack(
+  recorded: Pick<RecordedState, 'seq' | 'stack'>,
+  stack: string,
+  prefix: string,
+): AuditProblem | null {
+  if (!namesAnotherStack(recorded.stack, stack, prefix)) return null;
+  return anotherStacksProblem([{ seq: recorded.seq, stack: String(recorded.stack) }], stack, 'chain');
+}
 
 /** Where a publish log records a build (publishRecorded): the digest, and the entry that records it. */
 export type PublishRecord = { artifactDigest: string; seq: number };
@@ -2567,10 +2595,21 @@ function otherStacksEntries(
   prefix: string,
   chain: 'chain' | 'publish log' = 'chain',
 ): AuditProblem | null {
-  const others = entries.filter((e) => ofAnotherStack(e, stack, prefix));
+  const others = entries
+    .filter((e) => ofAnotherStack(e, stack, prefix))
+    .map((e) => ({ seq: e.seq, stack: String(e.data.stack) }));
+  return anotherStacksProblem(others, stack, chain);
+}
+
+/** The problem of otherStacksEntries, given those entries (their numbers and the stacks they name). */
+function anotherStacksProblem(
+  others: readonly { seq: number; stack: string }[],
+  stack: string,
+  chain: 'chain' | 'publish log',
+): AuditProblem | null {
   const first = others[0];
   if (!first) return null;
-  const names = [...new Set(others.map((e) => String(e.data.stack).slice(0, 80)))].join(', ');
+  const names = [...new Set(others.map((e) => e.stack.slice(0, 80)))].join(', ');
   const seqs = `${others
     .slice(0, 5)
     .map((e) => e.seq)

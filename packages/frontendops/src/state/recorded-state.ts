@@ -23,6 +23,7 @@ import {
   finishInterruptedPin,
   isAsBound,
   isRecord,
+  newestOfAnotherStack,
   outsideProblems,
   type RecordedState,
   readAudit,
@@ -68,6 +69,7 @@ export async function assertStateAsRecorded(
   // An append stopped before its head moved counts (under the lock, a pin recorded there holds), and
   // so does every entry past a head moved back onto an older one (older copies put back match it).
   const recorded = await recordedStateAfterStopped(store, prefix, head);
+  refuseAnotherStacks(site, recorded);
   const { state } = recorded;
   // An object the chain never bound is held to "absent": one there anyway (a stale or hand-written
   // atomic/state.json on an in-place stack, a pin.json nothing pinned) would otherwise be acted on
@@ -81,6 +83,22 @@ export async function assertStateAsRecorded(
   if (finished) changed = changed.filter((name) => name !== PIN);
   await refuseIfTampered(site, changed, NOTHING_CHANGED, state);
   return finished;
+}
+
+/**
+ * Refuses (TAMPERED) a chain whose newest entry, as read for its bindings, names another stack
+ * (newestOfAnotherStack, in `audit verify`'s words): that stack's chain copied here with its state
+ * objects, which it binds as they are, so every check against it passes. No request of its own.
+ */
+function refuseAnotherStacks(site: Site, recorded: RecordedState): void {
+  const { stack, statePrefix } = site.target;
+  const problem = newestOfAnotherStack(recorded, stack, statePrefix);
+  if (!problem) return;
+  throw new FrontendOpsError(
+    'TAMPERED',
+    `The audit log of ${stack} is not its own (${problem.reason}): a change made from it would act on that stack's state and be recorded as if FrontendOps had made it here. Nothing was changed. Run \`frontendops audit verify\` to see what was copied. Where ${stack} is that stack renamed in its outputs, keeping its statePrefix, open it under the name its entries record.`,
+    { details: { seq: problem.seq, stack: recorded.stack } },
+  );
 }
 
 /**

@@ -2,12 +2,17 @@
  * A whole audit chain copied from one stack's state prefix to another's, by whoever can write the
  * state bucket: each entry still hashes and links as written, so the chain verified, though every
  * entry names the stack it was written for. Now `audit verify` of the other stack reports it
- * tampered: entries of another stack.
+ * tampered: entries of another stack. Status and a change's check of the state read only the
+ * chain's newest entry: they took the copy's bindings as the stack's own (status said the copied
+ * pointer was as recorded, a pin held it). Now both say the newest entry is another stack's,
+ * from that one entry (no other request): status not as recorded, a change refused, TAMPERED.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
+import { readStatus } from '../../src/read/status.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { ENVIRONMENT_MARKER, PUBLISH_LOG } from '../../src/state/names.ts';
 import { chainBeforeMarkers } from '../support/audit-forgery.ts';
@@ -26,11 +31,13 @@ const TO_HOSTING = 'sophia-dashboard-hosting-copied-to';
 const LOG_TO = 'log-copied-to';
 const RENAMED = 'copied-from-renamed';
 const LOG_TO_HOSTING = 'sophia-dashboard-hosting-log-copied-to';
+const READ_TO = 'read-copied-to';
+const READ_TO_HOSTING = 'sophia-dashboard-hosting-read-copied-to';
 const COMMIT = 'c0ffee10'.repeat(5);
 let t: TestDeployEnv;
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: FROM }, { extraBuckets: [TO_HOSTING, LOG_TO_HOSTING] });
+  t = await startDeployEnv({ stack: FROM }, { extraBuckets: [TO_HOSTING, LOG_TO_HOSTING, READ_TO_HOSTING] });
   await publishFixtureBuilds(t, 'sophia-dashboard', [COMMIT], { from: 0 });
   await deployArtifact(t.site, { app: 'sophia-dashboard', commit: COMMIT, request: requestBy('ship it') });
 });
@@ -54,6 +61,36 @@ it("a chain copied whole from another stack's state prefix: tampered, entries of
   expect(reasons).toContainEqual(
     expect.stringMatching(new RegExp(`^entries of another stack: .* name ${FROM};`)),
   );
+});
+
+it('a chain copied whole from another stack: status does not vouch for it, a change is refused', async () => {
+  const to = defaultStatePrefix(READ_TO);
+  for (const { key } of await t.site.state.list(t.target.statePrefix)) {
+    const object = await t.site.state.get(key);
+    if (object) await t.site.state.put(`${to}${key.slice(t.target.statePrefix.length)}`, object.body);
+  }
+  const site = await connectSite(
+    { ...t.target, stack: READ_TO, hostingBucket: READ_TO_HOSTING, statePrefix: to },
+    { access: { credentials: t.s3.credentials }, onNotice: () => undefined },
+  );
+  try {
+    const status = await readStatus(site);
+    expect(status.recorded.state).toBe('changed-outside');
+    expect(status.recorded.note).toMatch(new RegExp(`entries of another stack: .* name ${FROM};`));
+    expect(status.live?.request ?? null).toBeNull();
+    const before = await t.site.state.list(to);
+    // A pin holds the live release the chain records: here the copied pointer, the other stack's.
+    const refused = await pinRelease(site, { request: requestBy('hold it') }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'TAMPERED' });
+    expect((refused as Error).message).toMatch(new RegExp(`entries of another stack: .* name ${FROM};`));
+    expect((refused as Error).message).toContain('Nothing was changed');
+    expect((await t.site.state.list(to)).map((o) => [o.key, o.etag])).toEqual(
+      before.map((o) => [o.key, o.etag]),
+    );
+    expect(await site.hosting.list('')).toEqual([]);
+  } finally {
+    site.close();
+  }
 });
 
 it("another stack's publish log copied in: verify reports it, and no deploy takes its builds", async () => {
