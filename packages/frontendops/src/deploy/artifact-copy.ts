@@ -154,7 +154,8 @@ export function sharedAssetVerdict(
  * Where no SHA-256 answers, the ETag is held to the published file's (one LIST of the build's files
  * in the artifacts bucket per 1,000), and only one whose ETag differs is read back and hashed.
  * `known`: the manifests of the other known releases, asked for only when an asset's headers are
- * not this build's (an older build may have written it with its own). Returns their keys.
+ * not this build's (an older build may have written it with its own; where one is null, its build
+ * pruned from the artifacts bucket, those headers are not judged). Returns their keys.
  */
 export async function replacedSharedAssets(
   site: Site,
@@ -187,17 +188,26 @@ export async function replacedSharedAssets(
     return (await published).get(artifactFileKey(app, commit, path));
   };
   let others: Promise<readonly (Manifest | null)[]> | undefined;
-  const headersOf = async (path: string): Promise<Headers[]> => {
+  /** The headers known builds give `path`; null where a known release's build is gone (pruned). */
+  const headersOf = async (path: string): Promise<Headers[] | null> => {
     others ??= known();
-    return (await others).flatMap((m) => (m?.files[path] ? [m.files[path]] : []));
+    const manifests = await others;
+    if (manifests.includes(null)) return null;
+    return manifests.flatMap((m) => (m?.files[path] ? [m.files[path]] : []));
   };
   const judge = async (path: string, entry: FileEntry, head: Parameters<typeof sharedAssetVerdict>[0]) => {
-    // Headers other than this build's may be another known build's, which wrote it first.
+    // Headers other than this build's may be another known build's, which wrote it first. Where a
+    // known release's build is gone from the artifacts bucket, nothing says which it gave: its bytes
+    // decide (and a Content-Encoding, which no build gives).
     const same = head.contentType === entry.contentType && head.cacheControl === entry.cacheControl;
-    const accepted = same ? [entry] : [entry, ...(await headersOf(path))];
-    const verdict = sharedAssetVerdict(head, entry, accepted, undefined);
+    const theirs = same ? [] : await headersOf(path);
+    const accepted = [entry, ...(theirs ?? [])];
+    const judged = theirs
+      ? head
+      : { ...head, contentType: entry.contentType, cacheControl: entry.cacheControl };
+    const verdict = sharedAssetVerdict(judged, entry, accepted, undefined);
     return verdict === 'read-back'
-      ? sharedAssetVerdict(head, entry, accepted, await publishedEtag(path))
+      ? sharedAssetVerdict(judged, entry, accepted, await publishedEtag(path))
       : verdict;
   };
   // A HEAD carries no body: asked for as many at once as copies are; a read back, 8 at once.

@@ -11,10 +11,17 @@
  * Before: the deploy planned no copy of the vendor chunk, and the replaced bytes stayed served. A
  * preview held it to no such check: replaced with bytes of another size, its preview was refused
  * CONFLICT, blaming the build ("no release FrontendOps knows of vouches for what the bucket holds").
+ *
+ * Headers no known build gives an asset count as replaced; but a kept release whose build is gone
+ * from the artifacts bucket (pruned) may have written it first, with headers of its own that nothing
+ * can tell any more: those were claimed replaced all the same (where a HEAD is asked: no ETag in the
+ * listing, or one that is not the published file's, as on an SSE-KMS bucket). Now its bytes decide.
  */
 import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { replacedSharedAssets } from '../../src/deploy/artifact-copy.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { previewLink } from '../../src/deploy/preview.ts';
+import { readManifest } from '../../src/deploy/publish.ts';
 import type { AtomicPlan } from '../../src/engine/atomic-plan.ts';
 import { APP, deployedAtomicEnvFor, HOSTING, hostingCopies, request } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
@@ -96,5 +103,28 @@ describe('a shared asset a kept release vouches for, replaced in the hosting buc
     expect(hostingCopies(requests).map((r) => r.key)).not.toContain(key);
     // Reading the asset back is only for one whose ETag differs.
     expect(requests.filter((r) => r.bucket === HOSTING && r.method === 'GET' && r.key === key)).toEqual([]);
+  });
+
+  it('with headers a kept release whose build was pruned may have given it: not claimed replaced', async () => {
+    const t = env();
+    const { key, body } = await vendor();
+    const manifest = await readManifest(t.site.artifacts, APP, V2);
+    if (!manifest || body === undefined) throw new Error('v2 is published and its vendor chunk uploaded');
+    // Its bytes as published; the headers an older build (gone from the artifacts bucket) gave it.
+    await t.site.hosting.put(key, body, {
+      contentType: 'text/javascript',
+      cacheControl: 'public, max-age=600',
+    });
+    // Without ETags in the listing, each asset is asked for (a HEAD), which shows its headers.
+    const judged = (known: () => Promise<null[]>) =>
+      replacedSharedAssets(
+        t.site,
+        { app: APP, commit: V2, manifest },
+        { hosting: new Map([[key, body.length]]) },
+        known,
+      );
+    expect([...(await judged(async () => [null]))]).toEqual([]);
+    // Every kept release's manifest read, none giving those headers: replaced, as before.
+    expect([...(await judged(async () => []))]).toEqual([key]);
   });
 });
