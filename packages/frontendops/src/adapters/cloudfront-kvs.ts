@@ -21,11 +21,13 @@ import {
   DescribeKeyValueStoreCommand,
   GetKeyCommand,
   PutKeyCommand,
+  UpdateKeysCommand,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { newPreviewSecret } from '../atomic/preview-token.ts';
 import {
   decodeReleasePointer,
+  ENVIRONMENT_KEY,
   encodeReleasePointer,
   PREVIEW_SECRET_KEY,
   RELEASE_KEY,
@@ -47,6 +49,12 @@ export interface CloudFrontReleaseStoreOptions {
   idleTimeoutMs?: HttpOptions['idleTimeoutMs'];
   /** Makes the preview secret when the store has none (default: 256 random bits). */
   newSecret?: () => string;
+  /**
+   * The environment whose releases this store switches (stacks/open.ts releaseStoreOwner), kept under
+   * ENVIRONMENT_KEY: a store that names another is refused by read and write; one that names none is
+   * claimed by the first switch. Without it (an operator's own reads), the key is not looked at.
+   */
+  owner?: { value: string; stack: string };
 }
 
 const ARN = /^arn:aws[\w-]*:cloudfront::\d{12}:key-value-store\/[\w-]+$/;
@@ -99,6 +107,23 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     return { etag: out.ETag };
   }
 
+  const { owner } = options;
+  /** Whether this store was read naming `owner` (then a switch need not name it again). */
+  let claimed = false;
+  /** Refuses a store that names another environment; whether it names `owner`. */
+  async function ownedHere(): Promise<boolean> {
+    if (!owner) return false;
+    const named = await getKey(ENVIRONMENT_KEY);
+    if (named === null) return false;
+    if (named === owner.value) return true;
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The release store of ${owner.stack} (its releaseStoreArn output) switches another environment's releases: its key ${ENVIRONMENT_KEY} names a hosting bucket other than ${owner.stack}'s. Nothing was changed. ` +
+        `A stack's outputs name its own KeyValueStore; the configuration or an outputs file (frontendops.config.json, a change to the repository) may have pointed this one at another environment's, whose live release it would switch under this stack's history and protection. ` +
+        `Point the stack at its own store. If the store is ${owner.stack}'s and its hosting bucket was replaced, delete the key ${ENVIRONMENT_KEY} from it: the next switch names the new one.`,
+    );
+  }
+
   function call<T>(operation: 'read' | 'write', send: () => Promise<T>): Promise<T> {
     return send().catch((error: unknown) => {
       throw toFrontendOpsError(error, operation, KvsARN);
@@ -110,7 +135,8 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       // ETag first, then the key: a write in between makes the ETag older than the value, so a
       // write based on this read fails (safe); the other order could overwrite a pointer unseen.
       const version = await etag();
-      const text = await getKey(RELEASE_KEY);
+      const [text, owned] = await Promise.all([getKey(RELEASE_KEY), ownedHere()]);
+      claimed = owned;
       if (text === null) return { value: null, etag: version };
       const value = decodeReleasePointer(text);
       if (!value) {
@@ -125,7 +151,21 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     },
 
     async write(value: ReleasePointer, ifEtag: string) {
-      return put(RELEASE_KEY, encodeReleasePointer(value), ifEtag);
+      const text = encodeReleasePointer(value);
+      if (!owner || claimed || (await ownedHere())) return put(RELEASE_KEY, text, ifEtag);
+      // The first switch names this environment, in the same conditional write: a store another
+      // stack claimed after `ifEtag` was read fails it (PRECONDITION_FAILED).
+      const Puts = [
+        { Key: RELEASE_KEY, Value: text },
+        { Key: ENVIRONMENT_KEY, Value: owner.value },
+      ];
+      const out = await call('write', () =>
+        client.send(new UpdateKeysCommand({ KvsARN, IfMatch: ifEtag, Puts })),
+      );
+      if (!out.ETag)
+        throw new FrontendOpsError('UPSTREAM', 'UpdateKeys answered without the store’s new ETag.');
+      claimed = true;
+      return { etag: out.ETag };
     },
 
     async previewSecret() {

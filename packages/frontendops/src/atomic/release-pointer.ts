@@ -9,6 +9,14 @@ import { badInput, isFrontendOpsError } from '../errors.ts';
 
 /** The KVS key holding the pointer. */
 export const RELEASE_KEY = 'frontendops-release';
+/**
+ * The KVS key naming the environment whose releases the store switches (releaseStoreOwner, made by
+ * stacks/open.ts): written with a stack's first switch, and a stack whose hosting bucket it does not
+ * name is refused before anything is written. A stack's outputs name its store; whoever can change
+ * the configuration or an outputs file could otherwise point one stack at another environment's
+ * store, and switch that environment's live release under its own history and protection.
+ */
+export const ENVIRONMENT_KEY = 'frontendops-environment';
 /** The KVS key holding the HMAC secret of preview links. */
 export const PREVIEW_SECRET_KEY = 'frontendops-preview-secret';
 /** KeyValueStore quota on one value. */

@@ -21,6 +21,7 @@ import { endpointIdentity } from '../deploy/deploy-lock.ts';
 import { defaultStatePrefix } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { isLoopbackName } from '../loopback.ts';
 import type { Cdn, Locker, SiteAccess } from '../ports.ts';
 import type { PublishLogRef, Site } from '../site.ts';
 import {
@@ -336,6 +337,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
   const releases = target.releaseStoreArn
     ? (await import('../adapters/cloudfront-kvs.ts')).createCloudFrontReleaseStore({
         kvsArn: target.releaseStoreArn,
+        owner: { value: releaseStoreOwner(target), stack: target.stack },
         ...(kvsEndpoint ? { endpoint: kvsEndpoint } : {}),
         ...(credentials ? { credentials } : {}),
       })
@@ -360,6 +362,22 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     spa: options.spa ?? false,
     close: () => client.destroy(),
   };
+}
+
+/**
+ * What a stack's release store keeps under ENVIRONMENT_KEY (atomic/release-pointer.ts): its hosting
+ * bucket, and where that is (no endpoint: AWS; any name of this machine: "loopback", whatever its
+ * port, which the local environment may change between runs).
+ */
+export function releaseStoreOwner(target: Pick<DeployTarget, 'hostingBucket' | 'endpoint'>): string {
+  const { endpoint } = target;
+  const where =
+    endpoint === undefined
+      ? undefined
+      : isLoopbackName(URL.canParse(endpoint) ? new URL(endpoint).hostname : '')
+        ? 'loopback'
+        : endpointIdentity(endpoint);
+  return JSON.stringify({ v: 1, hostingBucket: target.hostingBucket, ...(where ? { endpoint: where } : {}) });
 }
 
 /**

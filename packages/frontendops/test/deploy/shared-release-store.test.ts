@@ -1,0 +1,106 @@
+/**
+ * A stack whose outputs name the KeyValueStore of another environment (whoever can change
+ * frontendops.config.json or an outputs file in the repository can point one there). Its protection,
+ * its history and its marker are its own buckets'; the store is the other environment's, whose live
+ * release it used to switch with no approval of that environment and nothing in its history. Release
+ * ids follow from the commit and the build's digest: the same build published to the stack's own log
+ * made the id of a release the other environment keeps, which it then served (a rollback nobody
+ * approved). The store names its environment (its key frontendops-environment, written with the
+ * first switch): any other stack's change is refused before anything is written.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ENVIRONMENT_KEY } from '../../src/atomic/release-pointer.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { connectSite, releaseStoreOwner } from '../../src/stacks/open.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { APP, deployedAtomicEnvFor, request, writeReleaseBuild } from '../support/atomic-env.ts';
+import { publishAsCi } from '../support/deploy-env.ts';
+import { rawKvs } from '../support/raw-kvs.ts';
+
+const COMMITS = ['1111111111111111111111111111111111111111', '2222222222222222222222222222222222222222'];
+const env = deployedAtomicEnvFor({ extraBuckets: ['qa-artifacts', 'qa-hosting'] }, COMMITS, 2);
+
+describe("a stack whose outputs name another environment's release store", () => {
+  it("is refused, CONFLICT, before anything is written: that environment's live release stays", async () => {
+    const t = env();
+    const before = await t.store().read();
+    const page = async () => (await fetch(t.target.siteUrl as string)).text();
+    const served = await page();
+    const history = (await readAudit(t.site.state, t.target.statePrefix)).length;
+    const qa = await connectSite(
+      {
+        ...t.target,
+        stack: 'qa',
+        artifactsBucket: 'qa-artifacts',
+        hostingBucket: 'qa-hosting',
+        stateBucket: 'qa-artifacts',
+        statePrefix: '.frontendops/state/qa/',
+      },
+      {
+        access: {
+          credentials: t.s3.credentials,
+          cdnEndpoint: t.edge.cdnEndpoint,
+          kvsEndpoint: t.edge.atomic?.kvsEndpoint as string,
+          propagationMs: 0,
+        },
+        lockDir: join(t.tmp, 'locks'),
+        onNotice: () => undefined,
+      },
+    );
+    let refused: unknown;
+    try {
+      // The bytes of the other environment's first release, published to qa's own log and deployed there.
+      const build = await writeReleaseBuild(join(t.tmp, 'build-qa'), 'v1');
+      await publishAsCi(qa, { dir: build.dir, app: APP, commit: COMMITS[0] as string });
+      const mark = await t.mark();
+      refused = await deployArtifact(qa, { app: APP, commit: COMMITS[0] as string, request: request() }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const written = (await t.requestsSince(mark)).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+      expect(written).toEqual([]);
+    } finally {
+      qa.close();
+    }
+    expect(refused).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(
+        /^The release store of qa \(its releaseStoreArn output\) switches another environment's releases: its key frontendops-environment names a hosting bucket other than qa's\. Nothing was changed\./,
+      ),
+    });
+    expect((refused as Error).message).not.toContain('atomic-hosting');
+    const after = await t.store().read();
+    expect(after).toEqual(before);
+    expect(await page()).toBe(served);
+    expect((await readAudit(t.site.state, t.target.statePrefix)).length).toBe(history);
+  }, 120_000);
+
+  it("names the environment of its first switch: a store no switch named yet is the first switcher's", async () => {
+    const t = env();
+    const kvs = rawKvs(t);
+    try {
+      expect(await kvs.get(ENVIRONMENT_KEY)).toBe(releaseStoreOwner(t.target));
+      // A store switched before stores named their environment: the next switch names it.
+      await kvs.set(ENVIRONMENT_KEY, null);
+      await deployArtifact(t.site, { app: APP, commit: COMMITS[0] as string, request: request() });
+      expect(await kvs.get(ENVIRONMENT_KEY)).toBe(releaseStoreOwner(t.target));
+      await deployArtifact(t.site, { app: APP, commit: COMMITS[1] as string, request: request() });
+    } finally {
+      kvs.destroy();
+    }
+    // The local environment may listen on another port each run: every name of this machine is one.
+    expect(JSON.parse(releaseStoreOwner(t.target))).toEqual({
+      v: 1,
+      hostingBucket: 'atomic-hosting',
+      endpoint: 'loopback',
+    });
+    expect(releaseStoreOwner({ ...t.target, endpoint: 'http://localhost:1/' })).toBe(
+      releaseStoreOwner(t.target),
+    );
+    expect(JSON.parse(releaseStoreOwner({ hostingBucket: 'atomic-hosting' }))).toEqual({
+      v: 1,
+      hostingBucket: 'atomic-hosting',
+    });
+  }, 120_000);
+});
