@@ -97,7 +97,8 @@ export function policyChanges(from: ApprovalPolicy | null, to: ApprovalPolicy): 
   const was = from ?? { approvers: {}, trustElicitation: false };
   const changes: string[] = [];
   for (const [name, key] of Object.entries(to.approvers)) {
-    const before = was.approvers[name];
+    // Own names only: "constructor" is a name a person may have, and every object's inherited one.
+    const before = Object.hasOwn(was.approvers, name) ? was.approvers[name] : undefined;
     if (before === undefined) changes.push(`adds ${approverWords(name, key)}`);
     else if (before !== key) changes.push(`replaces the key of approver ${name} with ${key}`);
   }
