@@ -12,7 +12,7 @@
  * else may read, which that person does not hold either. The directory's check is there for what
  * comes after (no one else can replace the file later), not for this read.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -81,6 +81,14 @@ export async function readPrivateFile(
   } finally {
     await file.close();
   }
+}
+
+/** What a path that is neither a file nor a directory is, in words ("a named pipe (FIFO)"). */
+export function specialKind(kind: Stats): string {
+  if (kind.isFIFO()) return 'a named pipe (FIFO)';
+  if (kind.isSocket()) return 'a socket';
+  if (kind.isCharacterDevice() || kind.isBlockDevice()) return 'a device';
+  return 'neither a file nor a directory';
 }
 
 const modeOf = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');

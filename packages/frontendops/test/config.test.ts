@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -153,6 +154,25 @@ describe('loadConfig', () => {
   it('a missing FRONTENDOPS_CONFIG file is BAD_INPUT (it was asked for explicitly)', async () => {
     process.env[CONFIG_ENV] = 'nope.json';
     expect((await refusal()).message).toContain(CONFIG_ENV);
+  });
+
+  it('a file over 1 MiB, or no regular file (a link to a pipe or a device), is refused, never read to its end', async () => {
+    // Whoever changes the repository chooses what frontendops.config.json is: a link to /dev/zero was
+    // read until memory ran out, one to a pipe or /dev/stdin (an MCP server's requests) until it ends.
+    await writeConfig(`{"app": "brochure"${' '.repeat(1024 * 1024)}}`);
+    expect((await refusal()).message).toMatch(
+      /frontendops\.config\.json is larger than 1 MiB: a configuration is a few kilobytes\. Nothing was done: /,
+    );
+    await rm(join(work, 'frontendops.config.json'));
+    const pipe = join(work, 'pipe');
+    execFileSync('mkfifo', [pipe]);
+    for (const target of [pipe, '/dev/zero']) {
+      await symlink(target, join(work, 'frontendops.config.json'));
+      expect((await refusal()).message).toMatch(
+        /frontendops\.config\.json is not a regular file \((a named pipe \(FIFO\)|a device)\): expected the JSON configuration file\. Nothing was done: /,
+      );
+      await rm(join(work, 'frontendops.config.json'));
+    }
   });
 
   it('invalid JSON is BAD_INPUT', async () => {

@@ -6,7 +6,6 @@
  * packages (node_modules) are left out: they are never part of a site.
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
@@ -16,6 +15,7 @@ import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engi
 import { sitePathProblem } from '../engine/manifest.ts';
 import type { FileEntry } from '../engine/types.ts';
 import { badInput } from '../errors.ts';
+import { specialKind } from '../private-file.ts';
 
 export interface ScannedFile extends FileEntry {
   /** Absolute path on disk (after resolving a symlink inside the directory). */
@@ -149,13 +149,6 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
 
 /** A path of the site, as the build directory holds it: relative to it ("assets/app.js", not "/assets/app.js"). */
 export const inBuild = (sitePath: string): string => sitePath.replace(/^\//, '');
-
-function specialKind(kind: Stats): string {
-  if (kind.isFIFO()) return 'a named pipe (FIFO)';
-  if (kind.isSocket()) return 'a socket';
-  if (kind.isCharacterDevice() || kind.isBlockDevice()) return 'a device';
-  return 'neither a file nor a directory';
-}
 
 /**
  * A file up to STREAM_ABOVE bytes is read whole: streamed, each small file would take a fresh
