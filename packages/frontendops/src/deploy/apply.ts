@@ -38,7 +38,13 @@ import {
   writtenOver,
 } from '../state/records.ts';
 import { copyArtifactFile } from './artifact-copy.ts';
-import { assertPlannedFromLive, pruneSkipped, putBackVisible, switchPointer } from './html-guard.ts';
+import {
+  assertPlannedFromLive,
+  pruneSkipped,
+  putBackVisible,
+  switchPointer,
+  takeBackSwitch,
+} from './html-guard.ts';
 import { checkPending, type LiveRead } from './live.ts';
 import type { ApplyOptions, ApplyResult, AuditHead, DeploySummary } from './types.ts';
 import type { Verification } from './verify.ts';
@@ -87,7 +93,7 @@ export async function applyDeploy(
   await switchPointer(
     site,
     plan,
-    () => movePointer(site, plan, now(), options.request, checked, finishedFirst),
+    () => movePointer(site, plan, now(), options, checked, finishedFirst),
     options.onEvent,
   );
   const moved = { ...pending, pointerMoved: true };
@@ -681,7 +687,7 @@ async function movePointer(
   site: Site,
   plan: DeployPlan,
   at: Date,
-  request: RequestInfo,
+  { request, lock }: Pick<ApplyOptions, 'request' | 'lock'>,
   checked: LiveRead['pointer'] | undefined,
   finishedFirst?: string,
 ): Promise<void> {
@@ -719,7 +725,11 @@ async function movePointer(
       ...previous.filter((r) => r.deployId !== plan.deployId && plan.retained.includes(r.deployId)),
     ],
   };
-  const digest = await site.records.writePointer(pointer, current?.etag ?? null);
+  const { digest, etag } = await site.records.writePointer(pointer, current?.etag ?? null);
+  // Asked again once the switch landed: a holder paused between its last look and this write (asleep
+  // past its lease) switched over whatever the lock's new holder did meanwhile, such as a pin. Its
+  // switch is taken back, unrecorded (html-guard.ts takeBackSwitch).
+  await lock?.assertHeld().catch((lost: unknown) => takeBackSwitch(site, plan, current, etag, lost));
   await auditRelease(site, pointer, digest, {
     kind: plan.kind,
     request,

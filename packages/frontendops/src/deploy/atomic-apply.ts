@@ -1217,7 +1217,7 @@ async function afterSwitch(
     };
     const previous = (statePointer?.value.releases ?? []).filter((r) => releaseIdFor(r) !== plan.releaseId);
     const pointer = { ...ref, releases: [ref, ...previous].slice(0, Math.max(1, site.retain)) };
-    const digest = await site.records.writePointer(pointer, statePointer?.etag ?? null);
+    const { digest } = await site.records.writePointer(pointer, statePointer?.etag ?? null);
     await auditRelease(site, pointer, digest, {
       kind: plan.op,
       request: pending.request,

@@ -181,6 +181,55 @@ export async function pruneSkipped(site: Site, plan: DeployPlan, onEvent: OnEven
   return true;
 }
 
+/**
+ * A switch that landed after its lock was lost (`lost`, the LOCKED error): the pointer is written back
+ * to what it was (`before`), over the version this switch wrote (`etag`) only, so nothing written
+ * since is undone, and the visible files this deploy copied are put back to that release's. Where
+ * that cannot be done (no pointer before it, writes not conditional, the pointer written since), the
+ * switch stays for the next change to finish and the error says so. Always throws.
+ */
+export async function takeBackSwitch(
+  site: Site,
+  plan: DeployPlan,
+  before: LiveRead['pointer'],
+  etag: string,
+  lost: unknown,
+): Promise<never> {
+  if (!(lost instanceof FrontendOpsError)) throw lost;
+  // Its switch changed something after all: the lost lock's words up to that.
+  const said = lost.message.replace(/ Nothing more was changed by this run;.*$/, '');
+  const left = (why: string) =>
+    new FrontendOpsError(
+      lost.code,
+      `${said} Its switch had landed (${plan.deployId} is live, not yet recorded) and ${why}: the next deploy or rollback finishes or replaces it; check \`frontendops status\`.`,
+      { cause: lost, ...(lost.details ? { details: lost.details } : {}) },
+    );
+  if (!before || !(await site.state.supportsConditionalWrites())) throw left('could not be taken back');
+  try {
+    await site.records.writePointer(before.value, etag);
+  } catch (error) {
+    if (isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw left('the pointer was written again since');
+    throw left(`taking it back failed (${(error as Error).message})`);
+  }
+  const touched = plan.copies.filter((c) => c.group !== 'asset').map((c) => c.path);
+  const { value } = before;
+  const who = `${value.deployId}, ${value.app}@${value.commit.slice(0, 7)}`;
+  try {
+    await serveRelease(site, value, touched);
+  } catch (error) {
+    throw new FrontendOpsError(
+      lost.code,
+      `${said} Its switch had landed and was taken back (${who} is live again), but putting that release's files back failed (${(error as Error).message}): run a deploy or rollback of ${value.commit.slice(0, 7)} to make them agree.`,
+      { cause: lost },
+    );
+  }
+  throw new FrontendOpsError(
+    lost.code,
+    `${said} Its switch had landed: it was taken back (${who} is live again) and the visible files it copied put back, so nothing of this run is live. Run the command again.`,
+    { cause: lost, ...(lost.details ? { details: lost.details } : {}) },
+  );
+}
+
 /** Puts the live release's version of each visible file this deploy overwrote back; the error to throw. */
 async function lostSwitch(site: Site, plan: DeployPlan, cause: unknown): Promise<FrontendOpsError> {
   const live = (await site.records.readPointer())?.value ?? null;

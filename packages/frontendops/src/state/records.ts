@@ -234,10 +234,23 @@ export function createStateRecords(store: ObjectStore, prefix: string) {
   const stateRecords = {
     readPointer: () => readJson<LivePointer>(LIVE),
 
-    /** Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry. */
-    async writePointer(pointer: LivePointer, previousEtag: string | null): Promise<string> {
+    /**
+     * Writes the pointer (compare-and-swap where honoured); returns its digest for the audit entry,
+     * and the version written (what a write over it names).
+     */
+    async writePointer(
+      pointer: LivePointer,
+      previousEtag: string | null,
+    ): Promise<{ digest: string; etag: string }> {
       const conditional = await store.supportsConditionalWrites();
-      return writeJson(LIVE, pointer, conditional ? overVersion(previousEtag) : {});
+      const digest = stateDigest(pointer);
+      const { etag } = await putJsonObject(
+        store,
+        key(LIVE),
+        pointer,
+        conditional ? overVersion(previousEtag) : {},
+      );
+      return { digest, etag };
     },
 
     /** The interrupted deploy's record; its request marked as read back from it (RequestInfo.resumedFrom). */

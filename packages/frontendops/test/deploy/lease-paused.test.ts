@@ -17,6 +17,7 @@ import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
+import { createStateRecords } from '../../src/state/records.ts';
 import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -120,6 +121,45 @@ it('its lock lapsed and nobody else deployed: the site ends whole on the release
   });
   expect(await live()).toBe(V1);
   expect(titleOf(await served()), 'the served HTML is the live release’s').toBe('v1');
+});
+
+it('a pin made while a deploy slept before its switch holds: its switch is taken back', async () => {
+  const site = await operator();
+  let arrive = () => {};
+  const asleep = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  let wake = () => {};
+  const woken = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const pointerKey = `${t.target.statePrefix}live.json`;
+  const state: ObjectStore = {
+    ...site.state,
+    async put(key, body, meta, condition) {
+      if (key === pointerKey) {
+        arrive();
+        await woken;
+      }
+      return site.state.put(key, body, meta, condition);
+    },
+  };
+  const a = { ...site, state, records: createStateRecords(state, t.target.statePrefix) } as Site;
+  const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await asleep; // its lock asked for the last time before the switch
+  slept = LOCK_TTL_MS + 1_000;
+  expect((await pinRelease(await operator(), { request: request('freeze v1') })).pin.commit).toBe(V1);
+  wake(); // its switch is sent once it wakes, and lands (the pin did not write the pointer)
+  // Before, it went on and finished: v2 served and recorded live, the stack pinned to v1.
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/lost its lock.*it was taken back \(a1a1a1a-/s),
+  });
+  expect(await live()).toBe(V1);
+  expect(titleOf(await served()), 'the served HTML is the pinned release’s').toBe('v1');
+  expect((await readPin(t.site))?.commit).toBe(V1);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
 describe('atomic', () => {
