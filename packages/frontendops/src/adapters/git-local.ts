@@ -12,7 +12,7 @@ import { FrontendOpsError } from '../errors.ts';
 import { isoDate, tagDate } from '../git/dates.ts';
 import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
-  assertNotShadowed,
+  assertOneRef,
   assertRef,
   assertRepoPath,
   assertTagName,
@@ -53,19 +53,14 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
     ]);
     if (result.code !== 0) return null;
     const sha = result.stdout.trim();
-    assertNotShadowed(ref, sha);
-    // A sha-like name is assertNotShadowed's to judge; HEAD is the checkout, whatever refs say.
-    if (/is ambiguous/.test(result.stderr) && ref !== 'HEAD' && !COMMIT_REF.test(ref)) {
-      const name = ref.split(/[~^@:]/, 1)[0] ?? '';
-      // Each ref git reads the name as, in git's order (its first is what git takes).
-      const held: string[] = [];
-      for (const rule of ['%s', 'refs/%s', 'refs/tags/%s', 'refs/heads/%s', 'refs/remotes/%s']) {
-        const full = rule.replace('%s', name);
-        if (full.startsWith('refs/') && (await git(['show-ref', '--verify', '--quiet', full])).code === 0)
-          held.push(full);
-      }
-      // A full ref name that exists (refs/heads/main) is what git takes, whatever a tag's name ends in.
-      if (held[0] !== name) throw ambiguousRef(name, held);
+    // git says when a name is more than one ref's: the refs are looked up only then, or for a
+    // sha-like name the commit found does not begin with.
+    if (/is ambiguous/.test(result.stderr) || (COMMIT_REF.test(ref) && !sha.startsWith(ref))) {
+      await assertOneRef(
+        ref,
+        sha,
+        async (full) => (await git(['show-ref', '--verify', '--quiet', full])).code === 0,
+      );
     }
     return sha;
   };
@@ -233,12 +228,6 @@ const unknownRef = (ref: string) =>
   new FrontendOpsError(
     'NOT_FOUND',
     `Unknown ref "${ref}": no branch, tag or commit has that name. Pass an existing branch, tag or sha.`,
-  );
-
-const ambiguousRef = (name: string, held: readonly string[]) =>
-  new FrontendOpsError(
-    'BAD_INPUT',
-    `"${name}" names more than one ref here (${held.join(', ') || 'a branch and a tag?'}), and anyone who can push can make one: it is not taken for any. Nothing was done. Name the one you mean in full, as listed (git takes a full name that exists before any ref a tag's name could make), or pass the commit's full sha.`,
   );
 
 const upstream = (what: string, stderr: string) =>

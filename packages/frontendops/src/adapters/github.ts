@@ -12,7 +12,7 @@ import { FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { isoDate, tagDate } from '../git/dates.ts';
 import { tagTaken, untaggedCommit } from '../git/host-refusals.ts';
 import {
-  assertNotShadowed,
+  assertOneRef,
   assertRef,
   assertRepoPath,
   assertTagName,
@@ -208,10 +208,24 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
     );
   };
 
-  // An abbreviated sha given as a ref: getCommit refuses it when a branch or tag of that name shadows
-  // it (validate.ts). A full sha is always the commit; other names cost no request.
-  const notShadowed = async (ref: string | undefined) => {
-    if (ref !== undefined && COMMIT_REF.test(ref) && !FULL_COMMIT.test(ref)) await host.getCommit(ref);
+  // Whether a ref of this full name exists ("Get a reference": that name only, 404 for none).
+  const refHeld = async (full: string) => {
+    try {
+      const { data } = await octokit.rest.git.getRef({ owner, repo, ref: full.slice('refs/'.length) });
+      return !Array.isArray(data) && data.ref === full;
+    } catch (error) {
+      // 409: an empty repository holds no ref.
+      if (statusOf(error) === 404 || statusOf(error) === 409) return false;
+      throw upstream(`read ref ${full}`, error);
+    }
+  };
+  // A ref given by name is held to assertOneRef before anything is read with it: an abbreviated
+  // sha through getCommit (its commit tells whether a ref shadows it), a name by its refs. A full
+  // sha is always the commit: no request.
+  const oneRef = async (ref: string | undefined) => {
+    if (ref === undefined || FULL_COMMIT.test(ref)) return;
+    if (COMMIT_REF.test(ref)) await host.getCommit(ref);
+    else await assertOneRef(ref, undefined, refHeld);
   };
 
   const host: GitHost = {
@@ -219,7 +233,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       assertRepoPath(path);
       const sha = ref ?? options.defaultBranch;
       if (sha !== undefined) assertRef(sha);
-      await notShadowed(sha);
+      await oneRef(sha);
       try {
         const { data } = await octokit.rest.repos.listCommits({
           owner,
@@ -253,7 +267,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
         if (statusOf(error) === 404 || statusOf(error) === 422) return null;
         throw upstream('get commit', error);
       }
-      assertNotShadowed(ref, data.sha);
+      await assertOneRef(ref, data.sha, refHeld);
       return toCommitInfo(data);
     },
 
@@ -261,8 +275,7 @@ export function createGitHubHost(options: GitHubHostOptions): GitHost {
       assertRef(base);
       assertRef(head);
       assertRepoPath(path);
-      await notShadowed(base);
-      await notShadowed(head);
+      await Promise.all([oneRef(base), oneRef(head)]);
       // The range from the compare API (base...head: what head has that base does not), the path
       // filter from the commits API (the newest 100 commits of the path up to head): their overlap.
       let range: GitHubCommit[];

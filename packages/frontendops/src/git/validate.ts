@@ -21,17 +21,54 @@ export function assertRef(ref: string): void {
 }
 
 /**
- * A ref that reads as a commit sha ("3f2c1a9") must be answered by a commit that begins with it. git
- * takes a branch or tag of that name before an abbreviated sha (so does the GitHub API), and anyone
- * who can push can make one: "deploy 3f2c1a9" would otherwise be answered with whatever commit that
- * tag points at. Refused (BAD_INPUT), saying what to pass instead.
+ * The full refs git reads a ref's name as, in git's order (it takes the first that exists): "main"
+ * is refs/main, refs/tags/main, refs/heads/main or refs/remotes/main, and anyone who can push can
+ * make any of them. A suffix (main~2, main^, main@{1}) is no part of the name.
  */
-export function assertNotShadowed(ref: string, found: string): void {
-  if (!COMMIT_REF.test(ref) || found.startsWith(ref)) return;
-  throw badInput(
-    `"${ref}" reads as a commit sha, but the repository has a branch or tag of that name, on commit ${found.slice(0, 7)}: it is not taken for commit ${ref}. Nothing was done. Pass the commit's full sha, or name the ref with its kind (tags/${ref} or heads/${ref}).`,
-  );
+function refsNamedBy(ref: string): string[] {
+  const name = nameOf(ref);
+  return ['%s', 'refs/%s', 'refs/tags/%s', 'refs/heads/%s', 'refs/remotes/%s']
+    .map((rule) => rule.replace('%s', () => name))
+    .filter((full) => full.startsWith('refs/'));
 }
+
+/** Whether a backend holds a ref of this full name ("refs/tags/main"). */
+export type RefHeld = (full: string) => Promise<boolean>;
+
+/**
+ * What a ref, answered by commit `found` (undefined: not read), may name, said once for every
+ * backend; `held` asks the backend which refs exist. Anyone who can push can make a ref that takes
+ * a name from the one meant: git reads a name as a tag before a branch, and as either before an
+ * abbreviated sha (GitHub's API documents no other order). Refused (BAD_INPUT), naming the refs in full, as nothing else can take:
+ * - a name that reads as a commit sha ("3f2c1a9") answered by a commit that does not begin with it
+ *   ("deploy 3f2c1a9" would be answered with whatever commit a tag of that name points at);
+ * - a name more than one ref holds ("main", a branch and a pushed tag), unless it is the full name
+ *   of the one git takes ("refs/heads/main").
+ * HEAD (HEAD~1, …) is the checkout (the default branch), whatever refs say.
+ */
+export async function assertOneRef(ref: string, found: string | undefined, held: RefHeld): Promise<void> {
+  if (nameOf(ref) === 'HEAD') return;
+  const shadowing = COMMIT_REF.test(ref);
+  if (shadowing && (found === undefined || found.startsWith(ref))) return;
+  const candidates = refsNamedBy(ref);
+  const exists = await Promise.all(candidates.map(held));
+  const refs = candidates.filter((_, i) => exists[i]);
+  if (shadowing) throw shadowedSha(ref, found ?? '', refs);
+  const name = nameOf(ref);
+  if (refs.length > 1 && refs[0] !== name) throw ambiguousRef(name, refs);
+}
+
+const nameOf = (ref: string) => ref.split(/[~^@:]/, 1)[0] ?? '';
+
+const shadowedSha = (ref: string, found: string, refs: readonly string[]) =>
+  badInput(
+    `"${ref}" reads as a commit sha, but the repository has ${refs.length ? `a ref of that name (${refs.join(', ')})` : 'a branch or tag of that name'}, on commit ${found.slice(0, 7)}: it is not taken for commit ${ref}. Nothing was done. Pass the commit's full sha, as latest_commit or git log shows it${refs.length ? '; to mean the ref, name it in full, as listed' : ''}.`,
+  );
+
+const ambiguousRef = (name: string, refs: readonly string[]) =>
+  badInput(
+    `"${name}" names more than one ref here (${refs.join(', ') || 'a branch and a tag?'}), and anyone who can push can make one: it is not taken for any. Nothing was done. Name the one you mean in full, as listed (git takes a full name that exists before any ref a tag's name could make), or pass the commit's full sha.`,
+  );
 
 export function assertCommitSha(sha: string): void {
   // The contract's rule (SHA-1 or SHA-256 git, lower-case), so a commit every other tool took is tagged too.

@@ -13,7 +13,6 @@ import { createLocalGit, openLocalGit } from '../../src/adapters/git-local.ts';
 import { createDeployTag, listDeployTags } from '../../src/git/deploy-tag.ts';
 import { gitHostContract } from '../support/contracts/git-host.ts';
 import { createTestRepo } from '../support/git-repo.ts';
-import { refusal } from '../support/refusal.ts';
 
 gitHostContract(
   'local git (real git in a temp dir)',
@@ -102,59 +101,6 @@ describe('replace refs (refs/replace/*, which anyone who can push can push, and 
         'apps/sophia-dashboard',
       );
       expect(between.commits.map((c) => c.sha)).toEqual([repo.commits.dashboard2]);
-    } finally {
-      await repo.cleanup();
-    }
-  });
-});
-
-describe('a tag pushed with the name of a branch (branches may be protected where tags are not)', () => {
-  it('is not taken for the branch, nor the branch for it: the name is refused, saying what to pass', async () => {
-    const repo = await createTestRepo();
-    try {
-      // git takes refs/tags/main before refs/heads/main, and says so only in a warning.
-      await repo.git(['tag', 'main', repo.commits.dashboard1]);
-      const host = createLocalGit({ repoDir: repo.dir });
-      for (const ask of [
-        () => host.getCommit('main'),
-        () => host.getCommit('main~1'),
-        () => host.latestCommit('apps/sophia-dashboard', 'main'),
-        () => host.commitsBetween(repo.commits.init, 'main', 'apps/sophia-dashboard'),
-      ]) {
-        await expect(ask()).rejects.toMatchObject({
-          code: 'BAD_INPUT',
-          message: expect.stringMatching(
-            /"main" names more than one ref here \(refs\/tags\/main, refs\/heads\/main\)/,
-          ),
-        });
-      }
-      expect((await host.getCommit('heads/main'))?.sha).toBe(repo.commits.docs);
-      expect((await host.getCommit('tags/main'))?.sha).toBe(repo.commits.dashboard1);
-      // HEAD is the checkout whatever a tag of that name says: "the latest" is unchanged.
-      await repo.git(['update-ref', 'refs/tags/HEAD', repo.commits.dashboard1]);
-      expect((await host.latestCommit('apps/sophia-dashboard'))?.sha).toBe(repo.commits.dashboard2);
-    } finally {
-      await repo.cleanup();
-    }
-  });
-
-  it('the name the refusal says to pass for the branch is one no tag can take', async () => {
-    const repo = await createTestRepo();
-    try {
-      // Whoever pushed a tag "main" can push ones named "heads/main" and "refs/heads/main" too.
-      for (const name of ['main', 'heads/main', 'refs/heads/main'])
-        await repo.git(['tag', name, repo.commits.dashboard1]);
-      const host = createLocalGit({ repoDir: repo.dir });
-      for (const [asked, branch, tag] of [
-        ['main', 'refs/heads/main', 'refs/tags/main'],
-        ['heads/main', 'refs/heads/main', 'refs/tags/heads/main'],
-      ] as const) {
-        const refused = await refusal(host.getCommit(asked));
-        const named = /more than one ref here \(([^)]+)\)/.exec(refused.message)?.[1]?.split(', ');
-        expect(named).toEqual(expect.arrayContaining([branch, tag]));
-        expect((await host.getCommit(branch))?.sha).toBe(repo.commits.docs);
-        expect((await host.getCommit(tag))?.sha).toBe(repo.commits.dashboard1);
-      }
     } finally {
       await repo.cleanup();
     }

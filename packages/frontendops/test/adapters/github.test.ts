@@ -86,7 +86,15 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     await expect(host.latestCommit('apps', 'no-such-branch')).rejects.toSatisfy((e) =>
       isFrontendOpsError(e, 'NOT_FOUND'),
     );
-    expect(github.requests.map((r) => r.query.sha)).toEqual(['no-such-branch']);
+    // A name's refs are looked up first (one a pushed tag shares is refused), then the commits.
+    const asked = github.requests.map((r) => `${decodeURIComponent(r.path)} ${r.query.sha ?? ''}`.trim());
+    expect(asked.sort()).toEqual([
+      '/repos/acme/dashboard/commits no-such-branch',
+      '/repos/acme/dashboard/git/ref/heads/no-such-branch',
+      '/repos/acme/dashboard/git/ref/no-such-branch',
+      '/repos/acme/dashboard/git/ref/remotes/no-such-branch',
+      '/repos/acme/dashboard/git/ref/tags/no-such-branch',
+    ]);
   });
 
   it('uses the configured default branch when no ref is given', async () => {
@@ -98,7 +106,7 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
       defaultBranch: 'main',
     });
     await onBranch.latestCommit('infra');
-    expect(github.requests[0]?.query.sha).toBe('main');
+    expect(github.requests.find((r) => r.path.endsWith('/commits'))?.query.sha).toBe('main');
   });
 
   it("getCommit reads GET /commits/{ref}; GitHub's 422 for an unknown sha is null", async () => {

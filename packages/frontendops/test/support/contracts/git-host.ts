@@ -358,6 +358,98 @@ export function gitHostContract(
           await repo.git(['tag', '-d', short]);
         }
       });
+
+      it('the refusal offers only names that are what they say: no heads/<sha> a tag can take', async () => {
+        // Whoever pushed the tag "3f2c1a9" can push one named "heads/3f2c1a9": with no such branch,
+        // git (and GitHub) read heads/3f2c1a9 as that tag.
+        const short = repo.commits.dashboard1.slice(0, 7);
+        await repo.git(['tag', short, repo.commits.docs]);
+        await repo.git(['tag', `heads/${short}`, repo.commits.init]);
+        try {
+          const error = await host.getCommit(short).then(
+            (value) => value,
+            (e: unknown) => e,
+          );
+          expect(isFrontendOpsError(error, 'BAD_INPUT'), JSON.stringify(error)).toBe(true);
+          const message = (error as Error).message;
+          expect(message).toContain('full sha');
+          const offered = message.match(/(?:refs\/)?(?:heads|tags)\/[0-9a-f]{7,}/g) ?? [];
+          expect(offered).toContain(`refs/tags/${short}`);
+          for (const name of offered) {
+            // Each names the ref of its kind, or nothing where there is none.
+            const kind = /(heads|tags)\//.exec(name)?.[1];
+            const held = await repo
+              .git(['rev-parse', '--verify', '--quiet', `refs/${kind}/${short}^{commit}`])
+              .then(
+                (out) => out.trim(),
+                () => null,
+              );
+            expect([name, (await host.getCommit(name).catch(() => null))?.sha ?? null]).toEqual([name, held]);
+          }
+        } finally {
+          await repo.git(['tag', '-d', short, `heads/${short}`]);
+        }
+      });
+    });
+
+    describe('a tag pushed with the name of a branch (branches may be protected where tags are not)', () => {
+      /** Runs `check` with tags of these names on dashboard1, deleting them after. */
+      const withTags = async (names: string[], check: () => Promise<void>) => {
+        for (const name of names)
+          await repo.git(['update-ref', `refs/tags/${name}`, repo.commits.dashboard1]);
+        try {
+          await check();
+        } finally {
+          for (const name of names) await repo.git(['update-ref', '-d', `refs/tags/${name}`]);
+        }
+      };
+
+      it('is not taken for the branch, nor the branch for it: the name is refused, saying what to pass', async () => {
+        // git takes refs/tags/main before refs/heads/main, and says so only in a warning.
+        await withTags(['main', 'HEAD'], async () => {
+          for (const ask of [
+            () => host.getCommit('main'),
+            () => host.getCommit('main~1'),
+            () => host.latestCommit('apps/sophia-dashboard', 'main'),
+            () => host.commitsBetween(repo.commits.init, 'main', 'apps/sophia-dashboard'),
+          ]) {
+            const error = await ask().then(
+              (value) => value,
+              (e: unknown) => e,
+            );
+            expect(isFrontendOpsError(error, 'BAD_INPUT'), JSON.stringify(error)).toBe(true);
+            expect((error as Error).message).toMatch(
+              /"main" names more than one ref here \(refs\/tags\/main, refs\/heads\/main\)/,
+            );
+          }
+          expect((await host.getCommit('heads/main'))?.sha).toBe(repo.commits.docs);
+          expect((await host.getCommit('tags/main'))?.sha).toBe(repo.commits.dashboard1);
+          // HEAD is the checkout (the default branch) whatever a tag of that name says.
+          expect((await host.latestCommit('apps/sophia-dashboard'))?.sha).toBe(repo.commits.dashboard2);
+        });
+      });
+
+      it('the name the refusal says to pass for the branch is one no tag can take', async () => {
+        // Whoever pushed a tag "main" can push ones named "heads/main" and "refs/heads/main" too.
+        await withTags(['main', 'heads/main', 'refs/heads/main'], async () => {
+          for (const [asked, branch, tag] of [
+            ['main', 'refs/heads/main', 'refs/tags/main'],
+            ['heads/main', 'refs/heads/main', 'refs/tags/heads/main'],
+          ] as const) {
+            const error = await host.getCommit(asked).then(
+              (value) => value,
+              (e: unknown) => e,
+            );
+            expect(isFrontendOpsError(error, 'BAD_INPUT'), JSON.stringify(error)).toBe(true);
+            const named = /more than one ref here \(([^)]+)\)/
+              .exec((error as Error).message)?.[1]
+              ?.split(', ');
+            expect(named).toEqual(expect.arrayContaining([branch, tag]));
+            expect((await host.getCommit(branch))?.sha).toBe(repo.commits.docs);
+            expect((await host.getCommit(tag))?.sha).toBe(repo.commits.dashboard1);
+          }
+        });
+      });
     });
 
     describe('text that looks like an option is never one', () => {
