@@ -58,6 +58,9 @@ export async function createDeployTag(
 ): Promise<TagInfo & { created: boolean }> {
   checkInput(input);
   const day = formatDay(input.now ?? new Date());
+  // Names the host said were taken: skipped whether or not the next listing shows what holds them
+  // (a lock file a stopped git left).
+  const refused: string[] = [];
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const listed = await host.listTags(DEPLOY_TAG_PREFIX);
     const tags = deployTagsOf(listed);
@@ -66,13 +69,14 @@ export async function createDeployTag(
     // one is made beside it. Its request words are not compared: they are words, not the record.
     const existing = tags.find((t) => t.deployId === input.deployId && recordsSame(t, input));
     if (existing) return { ...withoutTrailers(existing), created: false };
-    const name = `${DEPLOY_TAG_PREFIX}${day}-${nextNumber(listed, day)}`;
+    const name = `${DEPLOY_TAG_PREFIX}${day}-${nextNumber([...listed.map((t) => t.name), ...refused], day)}`;
     try {
       const tag = await host.createTag({ name, sha: input.sha, message: formatDeployMessage(input) });
       return { ...tag, created: true };
     } catch (error) {
       // Another deploy took this name between our list and our create: look again and take the next.
       if (!isFrontendOpsError(error, 'CONFLICT')) throw error;
+      refused.push(name);
     }
   }
   throw new FrontendOpsError(
@@ -326,13 +330,13 @@ function withoutTrailers(tag: DeployTag): TagInfo {
  * The number after the highest one of the day; past DAY_NUMBERS_MAX, the lowest free one. A tag
  * anyone pushed numbered 99999999999999999999 would otherwise use up the names: its next number is
  * itself to a double, and one of hundreds of digits no ref name can hold. Every tag counts, deploy
- * tag or not, and so does a folder of tags: one pushed as `<name>/x` would otherwise keep git from
- * making `<name>` on every attempt.
+ * tag or not, and so does a folder of tags and a name the host refused: one pushed as
+ * `<name>/x` would otherwise keep git from making `<name>` on every attempt.
  */
-function nextNumber(tags: readonly TagInfo[], day: string): number {
+function nextNumber(names: readonly string[], day: string): number {
   const used = new Set<number>();
-  for (const tag of tags) {
-    const match = NAME_TAKEN.exec(tag.name);
+  for (const name of names) {
+    const match = NAME_TAKEN.exec(name);
     const n = Number(match?.[2]);
     if (match?.[1] === day && n <= DAY_NUMBERS_MAX) used.add(n);
   }

@@ -7,6 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { createDeployTag, formatDeployMessage, listDeployTags } from '../../src/git/deploy-tag.ts';
@@ -132,6 +134,15 @@ describe('a tag named as a folder of the next deploy tag', () => {
     expect(first.created && second.created).toBe(true);
     // Not a deploy tag to the readers: no deployment is named beside it.
     expect((await listDeployTags(host)).map((t) => t.name)).toEqual([`${DAY}-4`, `${DAY}-3`]);
+  });
+});
+
+describe('a tag its next name cannot be made beside', () => {
+  it('held by a lock git left behind (a git stopped mid-write): the next number is taken', async () => {
+    // git refuses to make a ref whose .lock file exists ("cannot lock ref"), whoever left it there.
+    await writeFile(join(repo.dir, '.git', 'refs', 'tags', `${DAY}-1.lock`), '');
+    const made = await createDeployTag(host, deployment(repo.commits.dashboard1));
+    expect(made).toMatchObject({ name: `${DAY}-2`, created: true });
   });
 });
 
