@@ -18,11 +18,13 @@ import type { AgentClients, ApprovalRequest } from '../../src/agent/types.ts';
 import { type Config, defaultConfig } from '../../src/config.ts';
 import { startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { pinRelease } from '../../src/deploy/pin.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import type { Site } from '../../src/site.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { type AgentSnapshot, type AgentTestEnv, startAgentTestEnv } from '../support/agent-env.ts';
+import { readPin } from '../../src/state/pin.ts';
+import { type AgentSnapshot, type AgentTestEnv, APP, startAgentTestEnv } from '../support/agent-env.ts';
 import { linkAgentClient } from '../support/agent-link.ts';
 import { type AtomicEnv, request, startAtomicEnv } from '../support/atomic-env.ts';
 import { type AtomicSnapshot, snapshotAtomicEnv } from '../support/atomic-snapshot.ts';
@@ -277,6 +279,40 @@ describe('finding 1 (A): an unprotected stack — "deploy the latest" is the lat
         departs: `the request asks for the latest commit, which is ${short(e.repo.commits.dashboard2)} (latest_commit), and this change is of ${short(e.repo.commits.dashboard1)}`,
       },
     ]);
+  });
+
+  it('"unpin" on this unprotected stack lifts the pin, saying whose it was; again, it says nothing was pinned', async () => {
+    // (A protected stack's unpin is declined by the infra server: agent/runbook.test.ts.)
+    await nothingDeployed.restore();
+    await deployArtifact(e.t.site, {
+      app: APP,
+      commit: e.repo.commits.dashboard1,
+      request: request('first deploy'),
+    });
+    await pinRelease(e.t.site, { request: request('freeze') });
+    const unpin = () =>
+      runAgentRequest('unpin', {
+        actor: 'ada',
+        planner: 'runbook',
+        approve: yes,
+        clients,
+        config,
+        cwd: e.repo.dir,
+        stack: STACK,
+        env: {},
+      });
+    const lifted = await unpin();
+    expect(lifted).toMatchObject({ outcome: 'succeeded', intent: 'unpin' });
+    expect(lifted.message).toMatch(
+      new RegExp(
+        `^Unpinned ${STACK} \\(it was pinned to ${APP}@${short(e.repo.commits.dashboard1)} by .+\\)\\. Deploys go through again; what is live did not change\\.$`,
+      ),
+    );
+    expect(await readPin(e.t.site)).toBeNull();
+    expect(await unpin()).toMatchObject({
+      outcome: 'noop',
+      message: `${STACK} was not pinned; nothing changed.`,
+    });
   });
 });
 
