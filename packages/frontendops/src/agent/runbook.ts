@@ -15,7 +15,7 @@ import { capitalise, touching } from '../engine/text.ts';
 import { codeOf, type ErrorCode } from '../errors.ts';
 import { readReleaseCommits } from '../read/contents.ts';
 import { releaseContentsLines } from '../read/contents-text.ts';
-import { notPinned, PIN_EFFECT, unpinnedSentence } from '../read/pin-words.ts';
+import { notPinned, PIN_EFFECT, protectedUnpin, unpinnedSentence } from '../read/pin-words.ts';
 import { describeServed } from '../read/served-words.ts';
 import {
   describeCanary,
@@ -695,6 +695,10 @@ async function pin(ctx: RunbookContext, ref: string | null): Promise<PlannerOutc
 
 async function unpin(ctx: RunbookContext): Promise<PlannerOutcome> {
   if (ctx.dryRun) {
+    // On a protected stack the infra server refuses the agent's unpin: its dry run says so, not that it would.
+    const status = await step(ctx, 'get_status', stackArg(ctx));
+    if (status.protected)
+      return { outcome: 'declined', message: `Would not unpin: ${protectedUnpin(status.stack)}` };
     ctx.gate.skip('unpin_release', stackArg(ctx), 'Dry run: would unpin.');
     return { outcome: 'planned', message: `Would unpin ${where(ctx)}.` };
   }

@@ -27,6 +27,14 @@ export const UNPIN_EFFECT = 'deploys go through again; what is live did not chan
 export const unpinnedSentence = (stack: string, was: { app: string; commit: string; by: string }): string =>
   `Unpinned ${stack} (it was pinned to ${was.app}@${was.commit.slice(0, 7)} by ${escapeOnOneLine(was.by)}). ${capitalise(UNPIN_EFFECT)}.`;
 
+/**
+ * Why an unpin on a protected stack is not the agent's (or any MCP client's) to make, in one set of
+ * words for the infra server's refusal and the agent's dry run: lifting the pin lets the next
+ * approved deploy make any release live, an older one included.
+ */
+export const protectedUnpin = (stack: string): string =>
+  `${stack} is protected: lifting its pin lets deploys of other releases, older ones included, go live, which a person decides. Nothing was changed. Unpin at a terminal: \`frontendops unpin --stack ${stack}\`, or promote_release, which a person approves, to make a release live and lift the pin.`;
+
 /** An unpin of a stack no pin held. */
 export const notPinned = (stack: string): string => `${stack} was not pinned; nothing changed.`;
 

@@ -565,6 +565,13 @@ describe('runbook planner end to end (in-process MCP servers, embedded S3, real 
     expect(unpin).toMatchObject({ outcome: 'declined', intent: 'unpin' });
     expect(unpin.message).toMatch(/is protected: lifting its pin .*Unpin at a terminal/);
     expect(await readPin(e.t.site)).toMatchObject({ cause: 'pin' });
+    // Its dry run says the same, not that it would unpin.
+    const dry = await run('unpin', { dryRun: true });
+    expect(dry).toMatchObject({ outcome: 'declined', intent: 'unpin' });
+    expect(dry.message).not.toMatch(/Would unpin/);
+    expect(dry.message).toMatch(
+      /dashboard-hosting-prod is protected: lifting its pin .*Unpin at a terminal: `frontendops unpin --stack dashboard-hosting-prod`/,
+    );
   });
 
   it('"pin <sha>" pins only that release, and only when it is the live one; another is refused, nothing pinned', async (context) => {

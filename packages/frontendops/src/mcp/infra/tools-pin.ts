@@ -9,7 +9,7 @@ import { describePlan } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
 import { capitalise } from '../../engine/text.ts';
 import { FrontendOpsError } from '../../errors.ts';
-import { notPinned, PIN_EFFECT, unpinnedSentence } from '../../read/pin-words.ts';
+import { notPinned, PIN_EFFECT, protectedUnpin, unpinnedSentence } from '../../read/pin-words.ts';
 import { toPinView } from '../../read/views.ts';
 import { readPin } from '../../state/pin.ts';
 import type { RequestInfo } from '../../state/records.ts';
@@ -49,10 +49,7 @@ export function registerPinTools(t: InfraToolContext): void {
       // on a protected stack that is a person's to decide, at a terminal (or by an approved promote).
       if (site.protected) {
         const stack = site.target.stack;
-        throw new FrontendOpsError(
-          'APPROVAL_REQUIRED',
-          `${stack} is protected: lifting its pin lets deploys of other releases, older ones included, go live, which a person decides. Nothing was changed. Unpin at a terminal: \`frontendops unpin --stack ${stack}\`, or promote_release, which a person approves, to make a release live and lift the pin.`,
-        );
+        throw new FrontendOpsError('APPROVAL_REQUIRED', protectedUnpin(stack));
       }
       const { cleared } = await unpinRelease(site, {
         request: withReason(requestFor(args, ctx, 'unpin'), args.reason),
