@@ -20,7 +20,6 @@ import {
   saidAfterChanging,
 } from '../errors.ts';
 import { createDeployTag, finishedFirstTag, taggedChange, tagRequest } from '../git/deploy-tag.ts';
-import { targetHidden } from '../mcp/secrecy.ts';
 import type { GitHost } from '../ports.ts';
 import { readPlanContents, readReleaseCommits } from '../read/contents.ts';
 import { pinnedRefusal } from '../read/pin-words.ts';
@@ -137,7 +136,7 @@ export async function tagChange(
   return madeTag(() =>
     createDeployTag(git, {
       sha: summary.commit,
-      request: tagRequest(request, targetHidden(target)),
+      request: tagRequest(request, target),
       app: summary.app,
       // The stack and audit head make the tag an anchor `audit verify` checks the chain against.
       stack: summary.stack,
@@ -156,7 +155,7 @@ export async function tagFinishedFirst(
   /** The stack's: its sensitive values are hidden in the tag's words (tagRequest). */
   target: DeployTarget,
 ): Promise<string | null> {
-  const input = summary.dryRun ? null : finishedFirstTag(summary, targetHidden(target));
+  const input = summary.dryRun ? null : finishedFirstTag(summary, target);
   return git && input ? madeTag(() => createDeployTag(git, input)) : null;
 }
 

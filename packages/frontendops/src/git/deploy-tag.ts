@@ -14,6 +14,7 @@ import {
 } from '../engine/ids.ts';
 import { clip, hasControlCharacters, WORDS_MAX } from '../engine/text.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
+import { type HiddenTarget, targetHidden } from '../hidden-words.ts';
 import type { GitHost, TagInfo } from '../ports.ts';
 import { assertCommitSha } from './validate.ts';
 
@@ -156,12 +157,12 @@ export const WORDS_CUT = ` … (cut to ${WORDS_MAX} characters; the deployment's
 export const tagRequest = (
   request: { text: string; message?: string },
   /**
-   * What hides the stack's sensitive values (mcp/secrecy.ts targetHidden of the target the tag is
-   * made for): whoever wrote the words, the agent reads every tag's (list_deploy_tags).
+   * The stack the tag is made for: its sensitive values are hidden in the words (targetHidden),
+   * whoever wrote them; the agent reads every tag's (list_deploy_tags).
    */
-  hide: (words: string) => string,
+  target: HiddenTarget,
 ): string => {
-  const words = hide(request.message ? `${request.text}: ${request.message}` : request.text);
+  const words = targetHidden(target)(request.message ? `${request.text}: ${request.message}` : request.text);
   return words.length > WORDS_MAX ? `${clip(words, WORDS_MAX - WORDS_CUT.length)}${WORDS_CUT}` : words;
 };
 
@@ -233,15 +234,15 @@ export function finishedFirstTag(
       auditHead: AuditHead;
     };
   },
-  /** What hides the stack's sensitive values in its request words (tagRequest). */
-  hide: (words: string) => string,
+  /** The stack's target: its sensitive values are hidden in the request words (tagRequest). */
+  target: HiddenTarget,
 ): DeployTagInput | null {
   const change = summary.finishedFirstRecord;
   if (!change) return null;
   return {
     sha: change.commit,
     artifactDigest: change.artifactDigest,
-    request: tagRequest(change.request, hide),
+    request: tagRequest(change.request, target),
     app: summary.app,
     stack: summary.stack,
     deployId: change.deployId,

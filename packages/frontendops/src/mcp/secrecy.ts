@@ -6,9 +6,9 @@
  * the server has learnt, in case a message somewhere still carries one.
  */
 import type { DeployTarget } from '../engine/types.ts';
+import { hiddenIn, targetSecrets } from '../hidden-words.ts';
 import { type ToolAnswer, toolFailure } from './tool-result.ts';
 
-const HIDDEN = '[hidden]';
 const CREDENTIAL_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GITHUB_TOKEN'];
 
 export interface Secrecy {
@@ -24,18 +24,6 @@ export interface Secrecy {
   guard(run: () => Promise<ToolAnswer>): Promise<ToolAnswer>;
 }
 
-/**
- * The words of a stack's request with its sensitive values (learnTarget) hidden as every MCP answer
- * hides them: what every deploy tag says of a request (git/deploy-tag.ts tagRequest), whoever wrote
- * the words and whoever makes the tag. The git server cannot hide them (it does not know the stack),
- * and it hands a tag's words back to the agent (create_deploy_tag, list_deploy_tags).
- */
-export function targetHidden(target: DeployTarget): (words: string) => string {
-  const secrecy = createSecrecy({});
-  secrecy.learnTarget(target);
-  return secrecy.text;
-}
-
 export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
   const sensitive = new Set<string>();
   // Names that are fine to show must never be scrubbed, even where they equal a bucket name.
@@ -45,14 +33,7 @@ export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
   };
   learn(...CREDENTIAL_ENV.map((name) => env[name]));
 
-  const scrubText = (text: string) => {
-    let out = text;
-    // Longest first, so a host:port goes before the host it contains.
-    for (const value of [...sensitive].sort((a, b) => b.length - a.length)) {
-      if (!shown.has(value)) out = out.split(JSON.stringify(value).slice(1, -1)).join(HIDDEN);
-    }
-    return out;
-  };
+  const scrubText = (text: string) => hiddenIn(text, sensitive, shown);
   const scrub = <R extends ToolAnswer>(result: R): R => {
     if (sensitive.size === 0) return result;
     const text = JSON.stringify(result);
@@ -64,23 +45,7 @@ export function createSecrecy(env: NodeJS.ProcessEnv = process.env): Secrecy {
     learn,
     learnTarget(target) {
       shown.add(target.stack);
-      learn(
-        target.artifactsBucket,
-        target.hostingBucket,
-        target.stateBucket,
-        target.distributionId,
-        target.releaseStoreArn,
-        // Where the state lives within its bucket: a TAMPERED answer names the damaged object's key.
-        target.statePrefix.replace(/\/+$/, ''),
-      );
-      if (target.endpoint) {
-        learn(target.endpoint.replace(/\/+$/, ''));
-        try {
-          learn(new URL(target.endpoint).host);
-        } catch {
-          // not a URL: the raw value above is enough
-        }
-      }
+      learn(...targetSecrets(target));
     },
     scrub,
     text: scrubText,

@@ -15,7 +15,6 @@ import type { AgentClients } from '../../src/agent/types.ts';
 import { deployArtifact, finishSyncedDeploy } from '../../src/deploy/deploy.ts';
 import { WORDS_MAX } from '../../src/engine/text.ts';
 import { parseTrailers, tagRequest, WORDS_CUT } from '../../src/git/deploy-tag.ts';
-import { targetHidden } from '../../src/mcp/secrecy.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import {
   type AgentSnapshot,
@@ -359,6 +358,6 @@ it('a finished deploy’s stored words naming a bucket: its tag hides it, cut or
   expect(words).not.toContain(bucket.slice(0, -2));
   // The words the CLI's tag of it has (cli/finished-first-tag.test.ts): the same.
   await expect(trailersOf(String(result.finishedFirstTag))).resolves.toMatchObject({
-    Request: tagRequest({ text }, targetHidden(e.t.target)),
+    Request: tagRequest({ text }, e.t.target),
   });
 });

@@ -717,18 +717,10 @@ async function tagIfDeployed(
     ctx.io.stderr.write(`note: no deploy tag: ${why}\n`);
     return first ? { firstUntagged: why } : {};
   }
-  const [
-    { createDeployTag, finishedFirstTag, taggedChange, tagRequest },
-    { isFrontendOpsError },
-    { targetHidden },
-  ] = await Promise.all([
-    import('../../git/deploy-tag.ts'),
-    import('../../errors.ts'),
-    import('../../mcp/secrecy.ts'),
-  ]);
+  const [{ createDeployTag, finishedFirstTag, taggedChange, tagRequest }, { isFrontendOpsError }] =
+    await Promise.all([import('../../git/deploy-tag.ts'), import('../../errors.ts')]);
   // Every tag's words with the stack's secrets hidden: the agent can list tags (tagRequest).
-  const hide = targetHidden(site.target);
-  const firstInput = finishedFirstTag(summary, hide);
+  const firstInput = finishedFirstTag(summary, site.target);
   // Its tag not made is said (on stderr, and why in --json), and never keeps the run's own from being made.
   let firstUntagged: string | undefined;
   const firstTag = firstInput
@@ -749,7 +741,7 @@ async function tagIfDeployed(
   // Its own tag not made (untagged) keeps what was said of the first's.
   const ownTag = await createDeployTag(git, {
     sha: summary.commit,
-    request: tagRequest(summary.request, hide),
+    request: tagRequest(summary.request, site.target),
     app: summary.app,
     stack: summary.stack,
     ...taggedChange(summary),

@@ -21,7 +21,6 @@ import { toPlanView } from '../../read/views.ts';
 import type { Site } from '../../site.ts';
 import { approvalInForce } from '../../state/approval-in-force.ts';
 import { adoptionWords } from '../../state/approval-policy.ts';
-import { targetHidden } from '../secrecy.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
 import { approvedByOf } from './approval-gate.ts';
 import {
@@ -300,7 +299,7 @@ async function finishedFirstChange(
       artifactDigest: change.artifactDigest,
       auditHead: change.auditHead,
       // Its words with the stack's secrets hidden before they are cut, as the CLI's tag has them.
-      request: tagRequest(change.request, targetHidden(site.target)),
+      request: tagRequest(change.request, site.target),
       receipt,
     },
   };

@@ -1,0 +1,68 @@
+/**
+ * A stack's sensitive values (bucket names, the endpoint, the distribution id, where its state
+ * lives) and how words are shown with them hidden: what every MCP answer hides (mcp/secrecy.ts) and
+ * what every deploy tag says of a request (git/deploy-tag.ts tagRequest), whoever wrote the words and
+ * whoever makes the tag. The git server cannot hide them (it does not know the stack), and it hands
+ * a tag's words back to the agent (create_deploy_tag, list_deploy_tags). Said once here.
+ */
+import type { DeployTarget } from './engine/types.ts';
+
+/** What a hidden value is shown as. */
+export const HIDDEN = '[hidden]';
+
+/** Values shorter than this are never hidden: they would match ordinary words. */
+const SHORTEST_HIDDEN = 4;
+
+/** The target's values never to show; its stack name is shown (targetHidden). */
+export type HiddenTarget = Pick<
+  DeployTarget,
+  | 'stack'
+  | 'artifactsBucket'
+  | 'hostingBucket'
+  | 'stateBucket'
+  | 'distributionId'
+  | 'releaseStoreArn'
+  | 'statePrefix'
+  | 'endpoint'
+>;
+
+/** The target's sensitive values: its buckets, CDN, state location and endpoint (with its host). */
+export function targetSecrets(target: HiddenTarget): string[] {
+  const values = [
+    target.artifactsBucket,
+    target.hostingBucket,
+    target.stateBucket,
+    target.distributionId,
+    target.releaseStoreArn,
+    // Where the state lives within its bucket: a TAMPERED answer names the damaged object's key.
+    target.statePrefix.replace(/\/+$/, ''),
+  ];
+  if (target.endpoint) {
+    values.push(target.endpoint.replace(/\/+$/, ''));
+    try {
+      values.push(new URL(target.endpoint).host);
+    } catch {
+      // not a URL: the raw value above is enough
+    }
+  }
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= SHORTEST_HIDDEN);
+}
+
+/**
+ * `words` with each of `hidden` shown as HIDDEN (longest first, so a host:port goes before the host
+ * it contains; as JSON escapes it, so the same holds inside JSON text), but those in `shown`.
+ */
+export function hiddenIn(words: string, hidden: Iterable<string>, shown: ReadonlySet<string>): string {
+  let out = words;
+  for (const value of [...hidden].sort((a, b) => b.length - a.length)) {
+    if (!shown.has(value)) out = out.split(JSON.stringify(value).slice(1, -1)).join(HIDDEN);
+  }
+  return out;
+}
+
+/** The words of a stack's request with its sensitive values hidden, as every MCP answer hides them. */
+export function targetHidden(target: HiddenTarget): (words: string) => string {
+  const hidden = targetSecrets(target);
+  const shown = new Set([target.stack]);
+  return (words) => hiddenIn(words, hidden, shown);
+}
