@@ -618,11 +618,11 @@ async function prepare(
  * The shared assets (keys) of a release in place whose bytes are not its build's manifest's, or
  * that are gone (replacedSharedAssets, from listings of their folders: a few requests, not one per
  * asset, so headers rewritten in place are not seen here; a deploy's plan sees them), checked
- * before a switch to it; null (not judged) when its build is gone from the artifacts bucket, or is
+ * before a switch to it or a preview of it; null (not judged) when its build is gone from the artifacts bucket, or is
  * not the one the stack recorded (nothing then says what its assets hold; a deploy of it is refused
  * as it is). What it finds is the plan's too (AtomicLiveState.replaced): not judged a second time.
  */
-async function sharedAssetsNotInPlace(
+export async function sharedAssetsNotInPlace(
   site: Site,
   ctx: AtomicContext,
   release: { app: string; commit: string; artifactDigest: string },

@@ -28,6 +28,7 @@ import {
   releaseIndexOf,
   releaseKeysPresent,
   settleAtomic,
+  sharedAssetsNotInPlace,
 } from './atomic-apply.ts';
 import {
   keptRefs,
@@ -109,8 +110,11 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
     ]);
     // An index says every file of the release is in place: one whose files are not all under the
     // release's prefix (deleted since, or an index written around FrontendOps) is made again, its
-    // files copied first, rather than vouched for.
-    let index = stored && missingFiles(stored, present).length === 0 ? stored : null;
+    // files copied first, rather than vouched for. So is one whose shared assets are not as its build
+    // published them (held to the bucket as a deploy or a rollback of it holds them): copied again.
+    const whole = stored && missingFiles(stored, present).length === 0 ? stored : null;
+    const judged = whole ? await sharedAssetsNotInPlace(site, ctx, ref, manifests) : null;
+    let index = whole && !judged?.length ? whole : null;
     const bound: Record<string, string> = {};
     if (index) {
       // An index found is bound again when it is the one the build's manifest gives (bound twice with
@@ -129,7 +133,10 @@ export async function previewLink(site: Site, options: PreviewOptions): Promise<
       ]);
       // The release it names went out (or was chosen) with this digest: a manifest replaced since is refused.
       assertAsDeployed(site, manifest, [ref]);
-      const live = await withReplacedAssets(site, { ...ref, manifest }, listed);
+      // Judged once: what the check of the release in place found is what is copied again.
+      const live = judged?.length
+        ? { ...listed, replaced: new Set(judged) }
+        : await withReplacedAssets(site, { ...ref, manifest }, listed);
       const known = [
         ...live.retained,
         ...live.previews,

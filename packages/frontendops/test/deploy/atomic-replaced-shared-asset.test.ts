@@ -94,6 +94,24 @@ describe('a shared asset a kept release vouches for, replaced in the hosting buc
     expect(site.notices.find((n) => n.includes(`(${key}) was replaced in the hosting bucket`))).toBeDefined();
   });
 
+  it('bytes of the same size: a preview of the release in place (its index whole) copies it again too', async () => {
+    // A preview of a kept release used its index alone: its shared assets were not looked at.
+    const t = env();
+    const { key, body: published } = await vendor();
+    await t.site.hosting.put(key, `/*${'x'.repeat((published ?? '').length - 5)}*/\n`, {
+      contentType: 'text/javascript',
+    });
+    const site = await t.open();
+    onTestFinished(() => site.close());
+
+    const mark = await t.mark();
+    const link = await previewLink(site, { app: APP, commit: V1, request: request() });
+    expect(link.commit).toBe(V1);
+    expect((await vendor()).body).toBe(published);
+    expect(hostingCopies(await t.requestsSince(mark)).map((r) => r.key)).toContain(key);
+    expect(site.notices.find((n) => n.includes(`(${key}) was replaced in the hosting bucket`))).toBeDefined();
+  });
+
   it("untouched, it is neither read back nor copied again (its ETag is the published file's)", async () => {
     const t = env();
     const { key } = await vendor();
