@@ -199,7 +199,9 @@ export interface GitHost {
   createTag(input: { name: string; sha: string; message: string }): Promise<TagInfo>;
   /**
    * Annotated and lightweight tags (message '') whose name starts with `prefix`, each with the
-   * commit it names. No message can make the listing show a tag that does not exist.
+   * commit it names. No message can make the listing show a tag that does not exist. The local
+   * backend lists those that start with it in another case too: on a case-insensitive file system
+   * (macOS's, Windows') git keeps such names in one ref file, so one takes the other's name.
    */
   listTags(prefix: string): Promise<TagInfo[]>;
   /**

@@ -132,7 +132,10 @@ export function createLocalGit(options: LocalGitOptions): GitHost {
 
     async listTags(prefix) {
       assertTagPrefix(prefix);
-      return (await listTagsIn(git)).filter((t) => t.name.startsWith(prefix));
+      // In any case (ports.ts): a tag "DASHBOARD-DEPLOY-…" takes "dashboard-deploy-…" where the
+      // file system folds case. A prefix is letters, digits, ".", "_" and "-" (assertTagPrefix).
+      const starts = new RegExp(`^${prefix.replaceAll('.', '\\.')}`, 'iu');
+      return (await listTagsIn(git)).filter((t) => starts.test(t.name));
     },
 
     async readTag(name) {

@@ -20,8 +20,9 @@ import { assertCommitSha } from './validate.ts';
 
 export const DEPLOY_TAG_PREFIX = 'dashboard-deploy-';
 const TAG_NAME = /^dashboard-deploy-(\d{8})-(\d+)$/;
-// A tag's name, or a folder of tags ("<name>/x"): git can make no tag where one exists below it.
-const NAME_TAKEN = /^dashboard-deploy-(\d{8})-(\d+)(?:$|\/)/;
+// A tag's name, or a folder of tags ("<name>/x"): git can make no tag where one exists below it. In
+// any case: on a case-insensitive file system (macOS's) "DASHBOARD-DEPLOY-…" is the same ref file.
+const NAME_TAKEN = /^dashboard-deploy-(\d{8})-(\d+)(?:$|\/)/iu;
 // Losing the race for a name this many times in a row means something else is wrong.
 const MAX_ATTEMPTS = 5;
 // More deploys than any day has: a number past it was pushed by someone, and is not counted from.
@@ -60,7 +61,7 @@ export async function createDeployTag(
   checkInput(input);
   const day = formatDay(input.now ?? new Date());
   // Names the host said were taken: skipped whether or not the next listing shows what holds them
-  // (a lock file a stopped git left).
+  // (a lock file git left, a name another case of which the file system holds).
   const refused: string[] = [];
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const listed = await host.listTags(DEPLOY_TAG_PREFIX);
@@ -331,7 +332,7 @@ function withoutTrailers(tag: DeployTag): TagInfo {
  * The number after the highest one of the day; past DAY_NUMBERS_MAX, the lowest free one. A tag
  * anyone pushed numbered 99999999999999999999 would otherwise use up the names: its next number is
  * itself to a double, and one of hundreds of digits no ref name can hold. Every tag counts, deploy
- * tag or not, and so does a folder of tags and a name the host refused: one pushed as
+ * tag or not, in any case, and so does a folder of tags and a name the host refused: one pushed as
  * `<name>/x` would otherwise keep git from making `<name>` on every attempt.
  */
 function nextNumber(names: readonly string[], day: string): number {

@@ -138,6 +138,17 @@ describe('a tag named as a folder of the next deploy tag', () => {
 });
 
 describe('a tag its next name cannot be made beside', () => {
+  it('differing only in case (one ref file on a case-insensitive file system, as macOS has): the name is skipped', async () => {
+    // There, git refuses the tag "<day>-1" where "DASHBOARD-DEPLOY-<day>-1" exists ("already
+    // exists"), and "<day>-2" below a folder "Dashboard-Deploy-<day>-2/x": numbered past neither,
+    // every attempt asked for the same name. (Here, on Linux, git would make them: the listing and
+    // numbering are what is held.)
+    await push(`DASHBOARD-DEPLOY-${DAY.slice('dashboard-deploy-'.length)}-1`, repo.commits.init, 'pushed');
+    await push(`Dashboard-Deploy-${DAY.slice('dashboard-deploy-'.length)}-2/x`, repo.commits.init, 'pushed');
+    const made = await createDeployTag(host, deployment(repo.commits.dashboard1));
+    expect(made).toMatchObject({ name: `${DAY}-3`, created: true });
+  });
+
   it('held by a lock git left behind (a git stopped mid-write): the next number is taken', async () => {
     // git refuses to make a ref whose .lock file exists ("cannot lock ref"), whoever left it there.
     await writeFile(join(repo.dir, '.git', 'refs', 'tags', `${DAY}-1.lock`), '');
