@@ -26,6 +26,12 @@ export interface Site {
   protected: boolean;
   /** Why it is protected, in words a refusal gives (which list names it, or its environment marker). */
   protectedBy?: string;
+  /**
+   * The name its hosting bucket's environment marker gives this stack's own state location, where it
+   * is another (one history under two names: a stack renamed in its outputs that kept its
+   * statePrefix, stacks/open.ts): the entries naming it are this stack's own (ofAnotherStack).
+   */
+  historyNamed?: string;
   /** Who may approve its changes when protected (the configuration's "approval" for this stack). */
   approval: ApprovalPolicy;
   /**

@@ -519,6 +519,8 @@ export async function publishedBuild(site: Site, app: string, commit: string): P
           if (!l.state) return null;
           // Entries naming another stack are not this log's records (ofAnotherStack).
           const owner = logOwner(l);
+          // Its own log's entries may name the name its marker gives its state location.
+          if (owner && i === 0 && site.historyNamed) owner.also = site.historyNamed;
           return {
             store: l.state,
             log: l.log,

@@ -230,7 +230,11 @@ export async function publishBuild(
       beforeManifest,
       alreadyPublished,
     });
-    const owner = { stack: site.target.stack, prefix: site.target.statePrefix };
+    const owner = {
+      stack: site.target.stack,
+      prefix: site.target.statePrefix,
+      ...(site.historyNamed ? { also: site.historyNamed } : {}),
+    };
     if (
       !result.published &&
       !(await publishRecorded(site.state, log, result.app, result.commit, owner)).recorded

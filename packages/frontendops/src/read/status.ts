@@ -139,7 +139,8 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   );
   // A record the chain does not bind says nothing of who asked for the release; nor does one bound
   // by another stack's chain copied here (its newest entry, as read for the bindings, names it).
-  const copied = bindings && newestOfAnotherStack(bindings, site.target.stack, site.target.statePrefix);
+  const copied =
+    bindings && newestOfAnotherStack(bindings, site.target.stack, site.target.statePrefix, site.historyNamed);
   const { recorded, told } = copied
     ? {
         recorded: {

@@ -24,6 +24,7 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
   const result = await verifyAudit(site.state, site.target.statePrefix, {
     anchors,
     stack: site.target.stack,
+    ...(site.historyNamed ? { historyNamed: site.historyNamed } : {}),
     publishLogs,
     hosting: { bucket: site.target.hostingBucket, store: site.hosting },
     approvers: site.approval.approvers,

@@ -160,6 +160,8 @@ export async function openSite(
       // under either name needs an approval both names' configurations accept, or whichever name
       // trusts more (its clients' answers, another approver) would approve the other's changes.
       site.approval = acceptedByBoth(site.approval, approvalPolicyFor(config, marker.stack));
+      // Its entries name the environment's name, which the marker names this state location by.
+      site.historyNamed = marker.stack;
       site.notify(
         `Stack ${target.stack} keeps the history of environment ${marker.stack} (its outputs name the same state location): its changes need an approval that the configuration of both names accepts.`,
       );

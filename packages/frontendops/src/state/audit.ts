@@ -934,6 +934,8 @@ export async function readNewestEntry(store: ObjectStore, prefix: string): Promi
 export interface LogOwner {
   stack: string;
   prefix: string;
+  /** The name its marker gives that state location, where it is another (Site historyNamed). */
+  also?: string;
 }
 
 /**
@@ -951,12 +953,16 @@ export const logOwner = (l: { stack?: string | undefined; log: string }): LogOwn
  * of are the stack's own, from before a rename its outputs made (another `stack`, keeping that
  * `statePrefix`): the outputs are the operator's, not the state bucket's.
  */
-export const ofAnotherStack = (entry: AuditEntry, stack: string, prefix: string): boolean =>
-  namesAnotherStack(entry.data.stack, stack, prefix);
+export const ofAnotherStack = (entry: AuditEntry, stack: string, prefix: string, also?: string): boolean =>
+  namesAnotherStack(entry.data.stack, stack, prefix, also);
 
-/** ofAnotherStack of an entry naming `named` (its `data.stack`, as read). */
-const namesAnotherStack = (named: unknown, stack: string, prefix: string): boolean =>
-  typeof named === 'string' && named !== stack && defaultStatePrefix(named) !== prefix;
+/**
+ * ofAnotherStack of an entry naming `named` (its `data.stack`, as read). `also`: the name the hosting
+ * bucket's environment marker gives this state location (Site historyNamed), whose entries are the
+ * stack's own too, whatever its prefix: the marker is held to the chain, as every change holds it.
+ */
+const namesAnotherStack = (named: unknown, stack: string, prefix: string, also?: string): boolean =>
+  typeof named === 'string' && named !== stack && named !== also && defaultStatePrefix(named) !== prefix;
 
 /**
  * The chain's newest entry as `recorded` read it (its bindings, RecordedState `stack`), when it
@@ -969,8 +975,9 @@ export function newestOfAnotherStack(
   recorded: Pick<RecordedState, 'seq' | 'stack'>,
   stack: string,
   prefix: string,
+  also?: string,
 ): AuditProblem | null {
-  if (!namesAnotherStack(recorded.stack, stack, prefix)) return null;
+  if (!namesAnotherStack(recorded.stack, stack, prefix, also)) return null;
   return anotherStacksProblem([{ seq: recorded.seq, stack: String(recorded.stack) }], stack, 'chain');
 }
 
@@ -1043,7 +1050,7 @@ export async function publishesRecorded(
           const data = e?.entry?.type === 'publish' ? e.entry.data : undefined;
           if (!e || data?.app !== app || data.commit !== commit || typeof data.artifactDigest !== 'string')
             continue;
-          if (owner && e.entry && ofAnotherStack(e.entry, owner.stack, owner.prefix)) continue;
+          if (owner && e.entry && ofAnotherStack(e.entry, owner.stack, owner.prefix, owner.also)) continue;
           r.recorded = { artifactDigest: data.artifactDigest, seq: e.seq };
           return true;
         }
@@ -1394,6 +1401,8 @@ export interface VerifyOptions {
    * another stack (`data.stack`: deployments, markers) was written to that stack's chain.
    */
   stack?: string;
+  /** The name the stack's marker gives its state location, where it is another (Site historyNamed). */
+  historyNamed?: string;
   /**
    * The hosting bucket whose environment marker sends its history to this chain: the marker must be
    * the one the newest entry that wrote it to that bucket bound (state/environment.ts).
@@ -1484,7 +1493,7 @@ export async function verifyAudit(
       ? null
       : foreignIn(
           PUBLISH_LOG_WORDS,
-          otherStacksEntries(publishes.entries, options.stack, prefix, 'publish log'),
+          otherStacksEntries(publishes.entries, options.stack, prefix, 'publish log', options.historyNamed),
         ),
     ...others.map((o, i) => {
       const l = options.publishLogs?.[i];
@@ -2074,7 +2083,10 @@ async function verifyAuditOnce(
 ): Promise<Omit<AuditVerification, 'publishLog'> & { seen: AuditEntry[] }> {
   // 1. The chain itself: order, links, hashes.
   const { read, entries, headRecord, problems } = await checkChain(store, prefix, prefix, DEPLOY_CHAIN_WORDS);
-  const foreign = options.stack === undefined ? null : otherStacksEntries(entries, options.stack, prefix);
+  const foreign =
+    options.stack === undefined
+      ? null
+      : otherStacksEntries(entries, options.stack, prefix, 'chain', options.historyNamed);
   if (foreign) problems.push(foreign);
 
   // 2. The anchors kept outside the bucket: each names an entry that must still be there, unchanged,
@@ -2594,9 +2606,10 @@ function otherStacksEntries(
   stack: string,
   prefix: string,
   chain: 'chain' | 'publish log' = 'chain',
+  also?: string,
 ): AuditProblem | null {
   const others = entries
-    .filter((e) => ofAnotherStack(e, stack, prefix))
+    .filter((e) => ofAnotherStack(e, stack, prefix, also))
     .map((e) => ({ seq: e.seq, stack: String(e.data.stack) }));
   return anotherStacksProblem(others, stack, chain);
 }

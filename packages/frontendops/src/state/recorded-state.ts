@@ -92,7 +92,7 @@ export async function assertStateAsRecorded(
  */
 function refuseAnotherStacks(site: Site, recorded: RecordedState): void {
   const { stack, statePrefix } = site.target;
-  const problem = newestOfAnotherStack(recorded, stack, statePrefix);
+  const problem = newestOfAnotherStack(recorded, stack, statePrefix, site.historyNamed);
   if (!problem) return;
   throw new FrontendOpsError(
     'TAMPERED',

@@ -8,6 +8,7 @@
  * from that one entry (no other request): status not as recorded, a change refused, TAMPERED.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
@@ -18,6 +19,7 @@ import { ENVIRONMENT_MARKER, PUBLISH_LOG } from '../../src/state/names.ts';
 import { chainBeforeMarkers } from '../support/audit-forgery.ts';
 import { snapshotBuckets } from '../support/bucket-snapshot.ts';
 import {
+  publishAsCi,
   publishFixtureBuilds,
   requestBy,
   startDeployEnv,
@@ -31,13 +33,22 @@ const TO_HOSTING = 'sophia-dashboard-hosting-copied-to';
 const LOG_TO = 'log-copied-to';
 const RENAMED = 'copied-from-renamed';
 const LOG_TO_HOSTING = 'sophia-dashboard-hosting-log-copied-to';
+const CUSTOM_OLD = 'custom-old-name';
+const CUSTOM_NEW = 'custom-new-name';
+const CUSTOM_HOSTING = 'sophia-dashboard-hosting-custom-prefix';
+const CUSTOM_PREFIX = '.frontendops/custom-history/';
+const MARKED_TO = 'marked-copied-to';
+const MARKED_TO_HOSTING = 'sophia-dashboard-hosting-marked-copied-to';
 const READ_TO = 'read-copied-to';
 const READ_TO_HOSTING = 'sophia-dashboard-hosting-read-copied-to';
 const COMMIT = 'c0ffee10'.repeat(5);
 let t: TestDeployEnv;
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: FROM }, { extraBuckets: [TO_HOSTING, LOG_TO_HOSTING, READ_TO_HOSTING] });
+  t = await startDeployEnv(
+    { stack: FROM },
+    { extraBuckets: [TO_HOSTING, LOG_TO_HOSTING, READ_TO_HOSTING, CUSTOM_HOSTING, MARKED_TO_HOSTING] },
+  );
   await publishFixtureBuilds(t, 'sophia-dashboard', [COMMIT], { from: 0 });
   await deployArtifact(t.site, { app: 'sophia-dashboard', commit: COMMIT, request: requestBy('ship it') });
 });
@@ -144,4 +155,79 @@ it('a stack renamed in its outputs that kept its statePrefix: its entries under 
   } finally {
     await saved.restore();
   }
+});
+
+it('a stack renamed in its outputs that kept a custom statePrefix its marker names: its history is its own', async () => {
+  // Deployed as CUSTOM_OLD at a state prefix of its own: the hosting bucket's marker names that name
+  // and that state location. Renamed in its outputs (same buckets, same statePrefix), it opens as
+  // CUSTOM_NEW keeping that history: verify reported its entries as another stack's, and every
+  // change refused the chain, whose newest entry names CUSTOM_OLD.
+  const { distributionId: _noCdn, ...target } = t.target;
+  const site = await connectSite(
+    { ...target, stack: CUSTOM_OLD, hostingBucket: CUSTOM_HOSTING, statePrefix: CUSTOM_PREFIX },
+    { access: { credentials: t.s3.credentials }, onNotice: () => undefined },
+  );
+  try {
+    // The build the other stacks deploy, recorded in this one's own publish log too.
+    await publishAsCi(site, { dir: join(t.tmp, `build-${COMMIT}`), app: 'sophia-dashboard', commit: COMMIT });
+    const done = await deployArtifact(site, {
+      app: 'sophia-dashboard',
+      commit: COMMIT,
+      request: requestBy('ship it'),
+    });
+    expect(done.outcome).toBe('succeeded');
+  } finally {
+    site.close();
+  }
+  const file = await t.writeOutputs({ stack: CUSTOM_NEW, hostingBucket: CUSTOM_HOSTING });
+  const outputs = JSON.parse(await readFile(file, 'utf8'));
+  await writeFile(file, JSON.stringify({ ...outputs, statePrefix: CUSTOM_PREFIX }));
+  const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1' };
+  expect(
+    await verifyReasons(await cli(['audit', 'verify', '--stack', file, '--json'], { env, cwd: t.tmp })),
+  ).toEqual({
+    code: 0,
+    reasons: [],
+  });
+  const pinned = await cli(['pin', '--stack', file, '--message', 'hold it', '--json'], { env, cwd: t.tmp });
+  expect(pinned.code, pinned.stderr).toBe(0);
+});
+
+it('that copy with a marker naming the copied stack at this state location: still reported and refused', async () => {
+  // Whoever can write both buckets marks the hosting bucket as the copied stack's, here: the marker
+  // makes that name this history's own, but no entry of the chain wrote it, so verify reports it and
+  // every change refuses it.
+  const to = defaultStatePrefix(MARKED_TO);
+  for (const { key } of await t.site.state.list(t.target.statePrefix)) {
+    const object = await t.site.state.get(key);
+    if (object) await t.site.state.put(`${to}${key.slice(t.target.statePrefix.length)}`, object.body);
+  }
+  const marker = { v: 1, stack: FROM, stateBucket: t.target.stateBucket, statePrefix: to, protected: false };
+  const site = await connectSite(
+    { ...t.target, stack: MARKED_TO, hostingBucket: MARKED_TO_HOSTING, statePrefix: to },
+    { access: { credentials: t.s3.credentials }, onNotice: () => undefined },
+  );
+  try {
+    await site.hosting.put(ENVIRONMENT_MARKER, JSON.stringify(marker));
+  } finally {
+    site.close();
+  }
+  const file = await t.writeOutputs({ stack: MARKED_TO, hostingBucket: MARKED_TO_HOSTING });
+  const outputs = JSON.parse(await readFile(file, 'utf8'));
+  await writeFile(file, JSON.stringify({ ...outputs, statePrefix: to }));
+  const env = { ...t.cliEnv(), AWS_REGION: 'us-east-1' };
+  const verified = await verifyReasons(
+    await cli(['audit', 'verify', '--stack', file, '--json'], { env, cwd: t.tmp }),
+  );
+  expect(verified.code).toBe(1);
+  expect(verified.reasons).toContainEqual(
+    expect.stringContaining('no entry of this chain wrote that marker'),
+  );
+  const before = await t.site.state.list(to);
+  const pinned = await cli(['pin', '--stack', file, '--message', 'hold it', '--json'], { env, cwd: t.tmp });
+  expect(pinned.code).not.toBe(0);
+  expect(JSON.parse(pinned.stdout)).toMatchObject({ error: { code: 'TAMPERED' } });
+  expect((await t.site.state.list(to)).map((o) => [o.key, o.etag])).toEqual(
+    before.map((o) => [o.key, o.etag]),
+  );
 });
