@@ -66,6 +66,8 @@ export async function applyDeploy(
   approval?: ApprovalUsed,
   /** The stopped change its run finished before it (its deploy id): named by its pointer's entry. */
   finishedFirst?: string,
+  /** It writes over another deploy's pending record: that one may still be copying (html-guard.ts). */
+  supersedes = false,
 ): Promise<ApplyResult> {
   const now = options.now ?? (() => new Date());
   const started = now();
@@ -95,6 +97,7 @@ export async function applyDeploy(
     plan,
     () => movePointer(site, plan, now(), options, checked, finishedFirst),
     options.onEvent,
+    supersedes,
   );
   const moved = { ...pending, pointerMoved: true };
   await site.records.writePending(moved);

@@ -312,6 +312,7 @@ async function deployInPlace(
       options,
       approval,
       finished?.record.deployId,
+      superseded,
     );
     const summary = {
       ...summarize(plan, { dryRun: false, started, request: options.request, ...(record ? { record } : {}) }),

@@ -9,7 +9,8 @@
  * - a deploy that stops after it replaced visible files (the check before its HTML failed, a copy
  *   failed, or its lock was lost: it woke past its lease) puts the live release's version of them
  *   back first, unless another deploy not yet live is copying now (its pending record is there):
- *   that one replaces them when it goes live;
+ *   that one, having written over this one's pending record, checks its visible files once it is
+ *   live and copies back any of them this one replaced;
  * - a lost switch — the compare-and-swap refused, or, where conditional writes are ignored, the
  *   pointer read back names another deploy — puts the live release's version of every visible file
  *   this deploy overwrote back before failing;
@@ -139,14 +140,17 @@ const withoutNothingReplaced = (message: string) =>
 
 /**
  * Moves the pointer (`move`), then makes sure the switch holds: a lost one restores the live
- * release's visible files and throws; without conditional writes a won one repairs its own files if
- * another deploy ran meanwhile.
+ * release's visible files and throws; a won one repairs its own files if another deploy ran
+ * meanwhile (without conditional writes), or if this one wrote over another's pending record
+ * (`supersedes`): that one may still be sending copies, its lock expired under it, and it leaves
+ * what it replaced for the deploy running now (putBackVisible).
  */
 export async function switchPointer(
   site: Site,
   plan: DeployPlan,
   move: () => Promise<void>,
   onEvent: OnEvent,
+  supersedes = false,
 ): Promise<void> {
   try {
     await move();
@@ -155,10 +159,18 @@ export async function switchPointer(
     throw await lostSwitch(site, plan, error);
   }
   // With conditional writes the compare-and-swap decided, and the loser puts the winner's files back.
-  if (await site.state.supportsConditionalWrites()) return;
+  if (await site.state.supportsConditionalWrites()) {
+    if (supersedes) await repairServed(site, plan, onEvent);
+    return;
+  }
   const [pointer, pending] = await settleAll([site.records.readPointer(), site.records.readPending()]);
   if (pointer?.value.deployId !== plan.deployId) throw await lostSwitch(site, plan, null);
-  if (pending?.plan.deployId === plan.deployId) return;
+  if (pending?.plan.deployId === plan.deployId && !supersedes) return;
+  await repairServed(site, plan, onEvent);
+}
+
+/** Copies back whatever of this live release's visible files another deploy overwrote, and says so. */
+async function repairServed(site: Site, plan: DeployPlan, onEvent: OnEvent): Promise<void> {
   const repaired = await serveRelease(site, plan, null);
   if (repaired > 0) {
     onEvent?.({

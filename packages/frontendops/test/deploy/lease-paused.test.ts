@@ -108,6 +108,53 @@ it('another operator took the lock over and went live meanwhile: the site ends w
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
+it('another operator took the lock over and copied its HTML before this one woke: the site ends whole on it', async () => {
+  const a = await sleepsBeforeHtml();
+  const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await a.asleep;
+  slept = LOCK_TTL_MS + 1_000;
+  // The other operator takes the lock over and copies its v3 HTML; it goes on once this one has woken.
+  const b = await operator();
+  let copied = () => {};
+  const htmlCopied = new Promise<void>((resolve) => {
+    copied = resolve;
+  });
+  let go = () => {};
+  const goOn = new Promise<void>((resolve) => {
+    go = resolve;
+  });
+  const bHosting: ObjectStore = {
+    ...b.hosting,
+    async copyFrom(source, key, meta) {
+      const result = await b.hosting.copyFrom(source, key, meta);
+      if (key === 'index.html') {
+        copied();
+        await goOn;
+      }
+      return result;
+    },
+  };
+  const other = deployArtifact({ ...b, hosting: bHosting } as Site, {
+    app: APP,
+    commit: V3,
+    request: request('deploy v3'),
+  });
+  other.catch(() => {});
+  await htmlCopied;
+  a.wake(); // its v2 HTML lands over v3's
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringContaining('left for the deploy running now'),
+  });
+  // v3 goes live: it wrote over this deploy's pending record, so it checks its visible files then.
+  // Before, it did not: the site served v2's HTML while live.json named v3.
+  go();
+  expect((await other).outcome).toBe('succeeded');
+  expect(await live()).toBe(V3);
+  expect(titleOf(await served()), 'the served HTML is the live release’s').toBe('v3');
+});
+
 it('its lock lapsed and nobody else deployed: the site ends whole on the release it planned from', async () => {
   const a = await sleepsBeforeHtml();
   const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
