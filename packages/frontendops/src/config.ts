@@ -4,8 +4,7 @@
  * against the file's own directory, so a loaded Config holds only absolute paths and means the same
  * from any working directory.
  */
-import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { appName, repoPath } from './contract/fields.ts';
@@ -13,7 +12,7 @@ import { closest } from './engine/closest.ts';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY, STACK_NAME, STACK_NAME_RULE } from './engine/ids.ts';
 import { badInput, isFrontendOpsError } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
-import { specialKind } from './private-file.ts';
+import { readSmallFile } from './private-file.ts';
 import { isOutputsFileRef } from './stacks/outputs-file.ts';
 
 export const CONFIG_FILE = 'frontendops.config.json';
@@ -343,34 +342,19 @@ export async function loadConfig(
 const CONFIG_MAX_BYTES = 1024 * 1024;
 
 /**
- * The configuration's text, read from the file opened (not blocking on a pipe): a regular file of at
- * most CONFIG_MAX_BYTES. What the file is, whoever changes the repository chooses: a link to
- * /dev/zero was read until memory ran out, one to a pipe or /dev/stdin (an MCP server's requests)
- * until it ended. Errors opening it are thrown as they are (ENOENT: no configuration).
+ * The configuration's text (readSmallFile). What the file is, whoever changes the repository
+ * chooses: a link to /dev/zero was read until memory ran out, one to a pipe or /dev/stdin (an MCP
+ * server's requests) until it ended. Errors opening it are thrown as they are (ENOENT: none).
  */
 async function readConfigText(file: string, explicit: boolean): Promise<string> {
-  const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  try {
-    const info = await handle.stat();
-    const fix = `Nothing was done: put the JSON configuration itself at ${file}${explicit ? `, or point ${CONFIG_ENV} at it` : ''}.`;
-    if (!info.isFile()) {
-      const kind = info.isDirectory() ? 'a directory' : specialKind(info);
-      throw badInput(`${file} is not a regular file (${kind}): expected the JSON configuration file. ${fix}`);
-    }
-    const buffer = Buffer.alloc(CONFIG_MAX_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > CONFIG_MAX_BYTES) {
-      throw badInput(`${file} is larger than 1 MiB: a configuration is a few kilobytes. ${fix}`);
-    }
-    return buffer.subarray(0, length).toString('utf8');
-  } finally {
-    await handle.close();
-  }
+  const read = await readSmallFile(file, CONFIG_MAX_BYTES);
+  if ('text' in read) return read.text;
+  const fix = `Nothing was done: put the JSON configuration itself at ${file}${explicit ? `, or point ${CONFIG_ENV} at it` : ''}.`;
+  if (read.problem === 'too-large')
+    throw badInput(`${file} is larger than 1 MiB: a configuration is a few kilobytes. ${fix}`);
+  throw badInput(
+    `${file} is not a regular file (${read.kind}): expected the JSON configuration file. ${fix}`,
+  );
 }
 
 /**

@@ -83,6 +83,35 @@ export async function readPrivateFile(
   }
 }
 
+/**
+ * A small file a path names, which someone else may choose (a file of the repository, a path in its
+ * configuration): opened without blocking (a pipe would wait for a writer), read only if it is a
+ * regular file, and never past `maxBytes` (a link to /dev/zero, or a huge file, is not read whole).
+ * `kind` says what it is otherwise ("a directory", "a device"). Errors opening it are thrown.
+ */
+export async function readSmallFile(
+  path: string,
+  maxBytes: number,
+): Promise<{ text: string } | { problem: 'not-a-file'; kind: string } | { problem: 'too-large' }> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const info = await handle.stat();
+    if (!info.isFile())
+      return { problem: 'not-a-file', kind: info.isDirectory() ? 'a directory' : specialKind(info) };
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes) return { problem: 'too-large' };
+    return { text: buffer.subarray(0, length).toString('utf8') };
+  } finally {
+    await handle.close();
+  }
+}
+
 /** What a path that is neither a file nor a directory is, in words ("a named pipe (FIFO)"). */
 export function specialKind(kind: Stats): string {
   if (kind.isFIFO()) return 'a named pipe (FIFO)';

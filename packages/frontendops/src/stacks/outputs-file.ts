@@ -3,11 +3,11 @@
  * `pulumi stack output --json > outputs.json` produces: `{ "stack"?: …, "artifactsBucket": …, … }`.
  * Secret values in it ("[secret]" or Pulumi's secret envelope) are dropped; only their names are kept.
  */
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { STACK_NAME, STACK_NAME_RULE } from '../engine/ids.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
+import { readSmallFile } from '../private-file.ts';
 import { separateSecretOutputs } from './secret-outputs.ts';
 
 /**
@@ -54,11 +54,25 @@ export async function readOutputsFileStack(file: string): Promise<{ stack: strin
   return { stack, named: false };
 }
 
+/** Outputs are a few kilobytes; a file larger than this is not read. */
+const OUTPUTS_MAX_BYTES = 1024 * 1024;
+
 async function readOutputsFile(file: string) {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // A path the configuration may name, which whoever changes the repository chooses: a link to a
+    // pipe or a device, or a huge file, is not read to its end (readSmallFile).
+    const read = await readSmallFile(file, OUTPUTS_MAX_BYTES);
+    if (!('text' in read)) {
+      throw badInput(
+        read.problem === 'too-large'
+          ? `The stack outputs file ${basename(file)} is larger than 1 MiB: outputs are a few kilobytes. Nothing was changed: pass the JSON file \`pulumi stack output --json\` writes.`
+          : `The stack outputs file ${basename(file)} is not a regular file (${read.kind}): expected the JSON file of the stack's outputs. Nothing was changed: pass that file itself.`,
+      );
+    }
+    text = read.text;
   } catch (error) {
+    if (isFrontendOpsError(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new FrontendOpsError('NOT_FOUND', `The stack outputs file ${file} does not exist.`);

@@ -3,7 +3,8 @@
  * file that names its stack, and what only an outputs file does — a file without a "stack" field is
  * named by its file name, and answers to whatever stack it is read as.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -131,6 +132,38 @@ describe('outputs file source', () => {
         message: `The stack outputs file ${name} has no "stack" field, and its name without .json, "${name.replace(/\.json$/, '')}", is not a stack name (letters, digits, -, _ and ., not starting with .). Nothing was changed: add a "stack" field naming the stack (e.g. "stack": "dashboard-hosting-prod"), or rename the file after it.`,
       });
       expect(await digestTree(work)).toEqual(before);
+    }
+  });
+
+  it('a file over 1 MiB, or no regular file (a link to a pipe or a device), is BAD_INPUT, never read to its end', async () => {
+    // The configuration names the file ("file", defaultStack): whoever changes the repository chooses it.
+    const big = join(work, 'big.json');
+    await writeFile(big, `{"stack": "big"${' '.repeat(1024 * 1024)}}`);
+    await expect(createOutputsFileSource(big).readOutputs('big')).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(
+        /^The stack outputs file big\.json is larger than 1 MiB: outputs are a few kilobytes\./,
+      ),
+    });
+    const pipe = join(work, 'pipe');
+    execFileSync('mkfifo', [pipe]);
+    for (const [target, kind] of [
+      [pipe, 'a named pipe (FIFO)'],
+      ['/dev/zero', 'a device'],
+    ] as const) {
+      const link = join(work, 'prod.json');
+      await symlink(target, link);
+      for (const read of [
+        () => createOutputsFileSource(link).readOutputs('prod'),
+        () => readOutputsFileStack(link),
+      ])
+        await expect(read()).rejects.toMatchObject({
+          code: 'BAD_INPUT',
+          message: expect.stringContaining(
+            `The stack outputs file prod.json is not a regular file (${kind}):`,
+          ),
+        });
+      await rm(link);
     }
   });
 
