@@ -364,6 +364,22 @@ describe('createGitHubHost through real Octokit against the GitHub double', () =
     expect(github.requests.filter((r) => r.method === 'POST' && r.path !== '/graphql')).toHaveLength(2);
   });
 
+  it('a deploy tag name a tag below it holds is skipped; one of another case is not (GitHub keeps them apart)', async () => {
+    // refs/tags/<day>-1/x keeps any git, GitHub's too, from making refs/tags/<day>-1.
+    await repo.git(['tag', 'dashboard-deploy-20261125-1/x', repo.commits.init]);
+    await repo.git(['tag', 'DASHBOARD-DEPLOY-20261125-2', repo.commits.init]);
+    const made = await createDeployTag(host, {
+      deployId: `${repo.commits.dashboard2.slice(0, 7)}-0000000002`,
+      sha: repo.commits.dashboard2,
+      artifactDigest: DIGEST,
+      request: 'Deploy it',
+      now: new Date('2026-11-25T12:00:00Z'),
+    });
+    expect(made).toMatchObject({ name: 'dashboard-deploy-20261125-2', created: true });
+    // Asked once: no name was refused on the way.
+    expect(github.requests.filter((r) => r.path.endsWith('/git/refs'))).toHaveLength(1);
+  });
+
   it("a deploy tag pushed ahead with the deploy id, or moved, is not taken as the deployment's", async () => {
     // Pushed by someone with contents: write (here, into the repository behind the double).
     const input = {
