@@ -191,6 +191,18 @@ it('a stack renamed in its outputs that kept a custom statePrefix its marker nam
   });
   const pinned = await cli(['pin', '--stack', file, '--message', 'hold it', '--json'], { env, cwd: t.tmp });
   expect(pinned.code, pinned.stderr).toBe(0);
+  // A deploy under the new name goes through too (its build recorded under the old name).
+  const unpinned = await cli(['unpin', '--stack', file, '--json'], { env, cwd: t.tmp });
+  expect(unpinned.code, unpinned.stderr).toBe(0);
+  const deployed = await cli(['deploy', '--stack', file, '--commit', COMMIT, '--yes', '--no-tag', '--json'], {
+    env,
+    cwd: t.tmp,
+  });
+  expect(deployed.code, deployed.stderr).toBe(0);
+  // Its changes under the new name keep the history its own: verified as before.
+  expect(
+    await verifyReasons(await cli(['audit', 'verify', '--stack', file, '--json'], { env, cwd: t.tmp })),
+  ).toEqual({ code: 0, reasons: [] });
 });
 
 it('that copy with a marker naming the copied stack at this state location: still reported and refused', async () => {
