@@ -4,6 +4,9 @@
 export function closest(typed: string, known: string[]): string | undefined {
   let best: { name: string; distance: number } | undefined;
   for (const name of known) {
+    // No fewer edits than the lengths differ by: a name typed far longer (a key of a file anyone can
+    // commit, 300,000 characters) is not compared, which took seconds per known name.
+    if (Math.abs(typed.length - name.length) > 3) continue;
     const distance = editDistance(typed, name);
     const similar = (name.length - distance) / name.length > 0.4;
     if (distance <= 3 && similar && (!best || distance < best.distance)) best = { name, distance };
