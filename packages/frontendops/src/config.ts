@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { appName, repoPath } from './contract/fields.ts';
 import { closest } from './engine/closest.ts';
 import { APPROVER_NAME, APPROVER_PUBLIC_KEY, STACK_NAME, STACK_NAME_RULE } from './engine/ids.ts';
+import { clip } from './engine/text.ts';
 import { badInput, isFrontendOpsError } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
 import { readSmallFile } from './private-file.ts';
@@ -316,16 +317,17 @@ export async function loadConfig(
   }
   const repeated = repeatedKey(text);
   if (repeated) {
-    const where = repeated.path.length ? `in ${repeated.path.join('.')}` : 'at the top level';
+    const key = shownPart(repeated.key);
+    const where = repeated.path.length ? `in ${shownPart(repeated.path.join('.'))}` : 'at the top level';
     throw badInput(
-      `${file} has the key "${repeated.key}" twice ${where}: only one of them could count, and JSON does not say which. Nothing was done: keep one "${repeated.key}" there and remove the other.`,
-      { fields: [[...repeated.path, repeated.key].join('.')] },
+      `${file} has the key "${key}" twice ${where}: only one of them could count, and JSON does not say which. Nothing was done: keep one "${key}" there and remove the other.`,
+      { fields: [shownPart([...repeated.path, repeated.key].join('.'))] },
     );
   }
   const parsed = configSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(top level)'}: ${problemOf(issue)}${meantFor(issue)}`,
+    const problems = parsed.error.issues.map((issue) =>
+      shownPart(`${issue.path.join('.') || '(top level)'}: ${problemOf(issue)}${meantFor(issue)}`, 400),
     );
     // The stacks' rule only where a stack is what is wrong.
     const stacksWrong = parsed.error.issues.some((issue) => issue.path[0] === 'stacks');
@@ -419,6 +421,13 @@ const TOP_LEVEL_FIELDS = [
  * An issue's words. A record's key that breaks its rule (a stack's name, an approver's) zod says as
  * "Invalid key in record", its rule kept in the issue's own issues: said here with the key and what to do.
  */
+/**
+ * A key, a place or a problem as a refusal shows it: at most `max` characters. Whoever can change
+ * the file chooses its keys and nesting (a key of 300,000 characters, a place 100,000 deep), and a
+ * refusal goes to terminals and MCP clients.
+ */
+const shownPart = (text: string, max = 200): string => (text.length > max ? `${clip(text, max)}…` : text);
+
 function problemOf(issue: z.core.$ZodIssue): string {
   if (issue.code !== 'invalid_key') return issue.message;
   const key = String(issue.path.at(-1));

@@ -309,6 +309,20 @@ describe('loadConfig', () => {
     expect(repeated?.path.slice(0, 3)).toEqual(['a', '0', 'b']);
   });
 
+  it('a refusal of a file within its size names a long key or a deep place in a few lines, not whole', async () => {
+    // Any change to the repository can commit these; the refusal goes to terminals and MCP clients.
+    const long = 'k'.repeat(300_000);
+    await writeConfig(`{"${long}": 1, "${long}": 2}`);
+    expect((await refusal()).message.length).toBeLessThan(2_000);
+    await writeConfig(`{"${long}": 1}`);
+    expect((await refusal()).message.length).toBeLessThan(2_000);
+    const depth = 60_000;
+    await writeConfig(`{"a": ${'[{"b": '.repeat(depth)}{"c": 1, "c": 2}${'}]'.repeat(depth)}}`);
+    const deep = await refusal();
+    expect(deep.message).toMatch(/has the key "c" twice in a\.0\.b\.0\.b/);
+    expect(deep.message.length).toBeLessThan(2_000);
+  });
+
   it('FRONTENDOPS_CONFIG set but empty is refused, never read as unset', async () => {
     await writeConfig({ app: 'brochure' });
     for (const empty of ['', ' ']) {
