@@ -4,7 +4,8 @@
  * StackSource contract (test/support/contracts/stack-source.ts) on each layout, and what only this
  * reader does — compression, projects, checkpoint versions, stack references.
  */
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -181,6 +182,27 @@ describe('file:// backend', () => {
         prune: true,
       });
     }
+  });
+
+  it('a checkpoint that is a named pipe or a device (a change to the repository) is refused, not read', async () => {
+    const dir = await copyFixture('file-backend');
+    const checkpoint = join(dir, PROJECT_CHECKPOINT);
+    await rm(checkpoint);
+    // A pipe nobody writes to: read, it waited forever; a link to /dev/zero, until memory ran out.
+    execFileSync('mkfifo', [checkpoint]);
+    const source = createPulumiStateSource({ backendUrl: `file://${dir}` });
+    const fifo = await source.readOutputs('dashboard-hosting-prod').catch((e: unknown) => e);
+    expect(fifo).toBeInstanceOf(FrontendOpsError);
+    expect(fifo).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('a named pipe (FIFO)'),
+    });
+    await rm(checkpoint);
+    await symlink('/dev/zero', checkpoint);
+    await expect(source.readOutputs('dashboard-hosting-prod')).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('a device'),
+    });
   });
 
   it('resolves a relative file:// path against cwd, and accepts organization/<project>/<stack>', async () => {
