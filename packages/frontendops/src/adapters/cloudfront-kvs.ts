@@ -52,9 +52,11 @@ export interface CloudFrontReleaseStoreOptions {
   /**
    * The environment whose releases this store switches (stacks/open.ts releaseStoreOwner), kept under
    * ENVIRONMENT_KEY: a store that names another is refused by read and write; one that names none is
-   * claimed by the first switch. Without it (an operator's own reads), the key is not looked at.
+   * claimed by the first switch, if it holds no pointer or one naming `recordedLive` (a store switched
+   * before stores named their environment: its own stack's state records what it serves; any other
+   * stack is refused). Without it (an operator's own reads), the key is not looked at.
    */
-  owner?: { value: string; stack: string };
+  owner?: { value: string; stack: string; recordedLive: () => Promise<string | null> };
 }
 
 const ARN = /^arn:aws[\w-]*:cloudfront::\d{12}:key-value-store\/[\w-]+$/;
@@ -110,6 +112,8 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
   const { owner } = options;
   /** Whether this store was read naming `owner` (then a switch need not name it again). */
   let claimed = false;
+  /** Whether this store was read naming no environment, and may be named `owner`'s (claimable). */
+  let unnamed = false;
   /** Refuses a store that names another environment; whether it names `owner`. */
   async function ownedHere(): Promise<boolean> {
     if (!owner) return false;
@@ -121,6 +125,22 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       `The release store of ${owner.stack} (its releaseStoreArn output) switches another environment's releases: its key ${ENVIRONMENT_KEY} names a hosting bucket other than ${owner.stack}'s. Nothing was changed. ` +
         `A stack's outputs name its own KeyValueStore; the configuration or an outputs file (frontendops.config.json, a change to the repository) may have pointed this one at another environment's, whose live release it would switch under this stack's history and protection. ` +
         `Point the stack at its own store. If the store is ${owner.stack}'s and its hosting bucket was replaced, delete the key ${ENVIRONMENT_KEY} from it: the next switch names the new one.`,
+    );
+  }
+
+  /**
+   * Refuses to name an unnamed store `owner`'s where it holds a pointer whose live release is not the
+   * one `owner`'s own state records: it was switched before stores named their environment, by
+   * whichever stack's outputs named it, and the first stack to switch it must not be another one.
+   */
+  async function claimable(live: string | null, version: string): Promise<void> {
+    if (!owner || live === null || live === (await owner.recordedLive())) return;
+    throw new FrontendOpsError(
+      'CONFLICT',
+      `The release store of ${owner.stack} (its releaseStoreArn output) names no environment yet (its key ${ENVIRONMENT_KEY}: stores switched before FrontendOps kept it), and its live release ${live} is not the one ${owner.stack}'s state records, so it may be another environment's. Nothing was changed. ` +
+        `A stack's outputs name its own KeyValueStore; the configuration or an outputs file may have pointed this one at another environment's. ` +
+        `Point the stack at its own store. If the store is ${owner.stack}'s (its pointer was changed outside FrontendOps), name it by hand: ` +
+        `aws cloudfront-keyvaluestore put-key --kvs-arn ${KvsARN} --key ${ENVIRONMENT_KEY} --value '${owner.value}' --if-match ${version}`,
     );
   }
 
@@ -137,8 +157,16 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       const version = await etag();
       const [text, owned] = await Promise.all([getKey(RELEASE_KEY), ownedHere()]);
       claimed = owned;
-      if (text === null) return { value: null, etag: version };
+      unnamed = false;
+      if (text === null) {
+        unnamed = !owned;
+        return { value: null, etag: version };
+      }
       const value = decodeReleasePointer(text);
+      if (value && !owned) {
+        await claimable(value.live, version);
+        unnamed = true;
+      }
       if (!value) {
         throw new FrontendOpsError(
           'UPSTREAM',
@@ -153,6 +181,12 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     async write(value: ReleasePointer, ifEtag: string) {
       const text = encodeReleasePointer(value);
       if (!owner || claimed || (await ownedHere())) return put(RELEASE_KEY, text, ifEtag);
+      // An unnamed store is named only where its pointer was held to this stack's state (claimable):
+      // by the read `ifEtag` came from, or here (a pointer changed since then fails the write).
+      if (!unnamed) {
+        const current = await getKey(RELEASE_KEY);
+        await claimable(current === null ? null : (decodeReleasePointer(current)?.live ?? current), ifEtag);
+      }
       // The first switch names this environment, in the same conditional write: a store another
       // stack claimed after `ifEtag` was read fails it (PRECONDITION_FAILED).
       const Puts = [

@@ -333,13 +333,22 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
         ...(unavailable ? { unavailable } : {}),
       }
     : null;
+  const records = createStateRecords(state, target.statePrefix);
   const kvsEndpoint = options.access?.kvsEndpoint;
   // Only an atomic stack loads the KeyValueStore client and its SigV4A signer (about 10 ms of every
   // command's start-up otherwise).
   const releases = target.releaseStoreArn
     ? (await import('../adapters/cloudfront-kvs.ts')).createCloudFrontReleaseStore({
         kvsArn: target.releaseStoreArn,
-        owner: { value: releaseStoreOwner(target), stack: target.stack },
+        owner: {
+          value: releaseStoreOwner(target),
+          stack: target.stack,
+          // Asked only of a store switched before stores named their environment.
+          recordedLive: async () => {
+            const live = await records.readPointer();
+            return live && (await import('../engine/atomic-plan.ts')).releaseIdFor(live.value);
+          },
+        },
         ...(kvsEndpoint ? { endpoint: kvsEndpoint } : {}),
         ...(credentials ? { credentials } : {}),
       })
@@ -349,7 +358,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
     artifacts: store(target.artifactsBucket),
     hosting: store(target.hostingBucket),
     state,
-    records: createStateRecords(state, target.statePrefix),
+    records,
     locker,
     cdn,
     retain: options.retain ?? 3,

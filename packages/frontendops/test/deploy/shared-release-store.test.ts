@@ -6,7 +6,8 @@
  * ids follow from the commit and the build's digest: the same build published to the stack's own log
  * made the id of a release the other environment keeps, which it then served (a rollback nobody
  * approved). The store names its environment (its key frontendops-environment, written with the
- * first switch): any other stack's change is refused before anything is written.
+ * first switch): any other stack's change is refused before anything is written. A store switched
+ * before it kept that key is named only by a stack whose own state records the live release it holds.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -102,5 +103,67 @@ describe("a stack whose outputs name another environment's release store", () =>
       v: 1,
       hostingBucket: 'atomic-hosting',
     });
+  }, 120_000);
+
+  it("one switched before stores named their environment is not claimed by another stack's first switch", async () => {
+    const t = env();
+    const raw = rawKvs(t);
+    await raw.set(ENVIRONMENT_KEY, null); // production's store, switched by a FrontendOps from before
+    raw.destroy();
+    const before = await t.store().read();
+    const qa = await connectSite(
+      {
+        ...t.target,
+        stack: 'qa',
+        artifactsBucket: 'qa-artifacts',
+        hostingBucket: 'qa-hosting',
+        stateBucket: 'qa-artifacts',
+        statePrefix: '.frontendops/state/qa/',
+      },
+      {
+        access: {
+          credentials: t.s3.credentials,
+          cdnEndpoint: t.edge.cdnEndpoint,
+          kvsEndpoint: t.edge.atomic?.kvsEndpoint as string,
+          propagationMs: 0,
+        },
+        lockDir: join(t.tmp, 'locks'),
+        onNotice: () => undefined,
+      },
+    );
+    let refused: unknown;
+    try {
+      const build = await writeReleaseBuild(join(t.tmp, 'build-qa-legacy'), 'v1');
+      await publishAsCi(qa, { dir: build.dir, app: APP, commit: COMMITS[0] as string });
+      const mark = await t.mark();
+      refused = await deployArtifact(qa, { app: APP, commit: COMMITS[0] as string, request: request() }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const written = (await t.requestsSince(mark)).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+      expect(written).toEqual([]);
+    } finally {
+      qa.close();
+    }
+    expect(refused).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(
+        /^The release store of qa \(its releaseStoreArn output\) names no environment yet .* is not the one qa's state records, so it may be another environment's\. Nothing was changed\./,
+      ),
+    });
+    // What to do if the store is qa's after all: name it by hand, with the command given.
+    expect((refused as Error).message).toContain(
+      `--key ${ENVIRONMENT_KEY} --value '${releaseStoreOwner({ ...t.target, hostingBucket: 'qa-hosting' })}' --if-match ${before.etag}`,
+    );
+    expect(await t.store().read(), "production's live release").toEqual(before);
+    const kvs = rawKvs(t);
+    try {
+      expect(await kvs.get(ENVIRONMENT_KEY)).toBeNull();
+      // Its own stack's next switch names it (its pointer is the live release its state records).
+      await deployArtifact(t.site, { app: APP, commit: COMMITS[0] as string, request: request() });
+      expect(await kvs.get(ENVIRONMENT_KEY)).toBe(releaseStoreOwner(t.target));
+    } finally {
+      kvs.destroy();
+    }
   }, 120_000);
 });
