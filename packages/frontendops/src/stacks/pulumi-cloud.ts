@@ -12,8 +12,13 @@ export const PULUMI_CLOUD_URL = 'https://api.pulumi.com';
 export interface PulumiCloudOptions {
   organization: string;
   project: string;
-  /** Default: PULUMI_ACCESS_TOKEN from the environment. */
+  /** Default: PULUMI_ACCESS_TOKEN from `env`. */
   token?: string;
+  /**
+   * Where PULUMI_ACCESS_TOKEN is read (default process.env): the environment an `apiUrl` was held
+   * to (stacks/resolve.ts trustedApiUrl), so the token goes only where that environment says.
+   */
+  env?: NodeJS.ProcessEnv;
   /** Default: https://api.pulumi.com (set it for a self-hosted Pulumi Cloud). */
   apiUrl?: string;
   fetch?: typeof fetch;
@@ -27,7 +32,7 @@ export function createPulumiCloudSource(options: PulumiCloudOptions): StackSourc
   return {
     async readOutputs(stackName: string): Promise<StackOutputs> {
       const stack = checkPulumiName(stackName, 'Stack');
-      const token = options.token ?? process.env.PULUMI_ACCESS_TOKEN;
+      const token = options.token ?? (options.env ?? process.env).PULUMI_ACCESS_TOKEN;
       if (!token) {
         throw new FrontendOpsError(
           'BAD_INPUT',

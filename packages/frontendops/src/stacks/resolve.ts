@@ -132,6 +132,7 @@ export function createSource(
     return createPulumiCloudSource({
       organization: stack.organization ?? '',
       project: stack.project ?? '',
+      env,
       ...(stack.apiUrl ? { apiUrl: trustedApiUrl(name, stack.apiUrl, env) } : {}),
     });
   }

@@ -116,23 +116,51 @@ describe('resolveStackSource / readDeployTarget', () => {
   });
 
   it('a configured pulumi-cloud backend, its apiUrl the server PULUMI_BACKEND_URL names', async () => {
+    const config = configWith({
+      'dashboard-hosting-prod': {
+        backend: 'pulumi-cloud',
+        organization: 'sophia',
+        project: 'dashboard-hosting',
+        apiUrl: `${cloud.url}/`,
+      },
+    });
+    const env = { PULUMI_BACKEND_URL: cloud.url, PULUMI_ACCESS_TOKEN: TOKEN };
+    const target = await readDeployTarget('dashboard-hosting-prod', { config, cwd: work, env });
+    expect(target.hostingBucket).toBe('sophia-dashboard-hosting-prod');
+    expect(cloud.requests.at(-1)?.path).toBe(
+      '/api/stacks/sophia/dashboard-hosting/dashboard-hosting-prod/export',
+    );
+  });
+
+  it('PULUMI_ACCESS_TOKEN comes from the environment PULUMI_BACKEND_URL is read from', async () => {
+    // The environment a caller passes is the one apiUrl is held to; the token must come from it too,
+    // not from this process's (another job's secret, or one the caller meant to leave out).
     const saved = process.env.PULUMI_ACCESS_TOKEN;
-    process.env.PULUMI_ACCESS_TOKEN = TOKEN;
+    process.env.PULUMI_ACCESS_TOKEN = 'pul-this-process-token';
     try {
       const config = configWith({
         'dashboard-hosting-prod': {
           backend: 'pulumi-cloud',
           organization: 'sophia',
           project: 'dashboard-hosting',
-          apiUrl: `${cloud.url}/`,
+          apiUrl: cloud.url,
         },
       });
-      const env = { PULUMI_BACKEND_URL: cloud.url };
+      const env = { PULUMI_BACKEND_URL: cloud.url, PULUMI_ACCESS_TOKEN: TOKEN };
       const target = await readDeployTarget('dashboard-hosting-prod', { config, cwd: work, env });
       expect(target.hostingBucket).toBe('sophia-dashboard-hosting-prod');
-      expect(cloud.requests.at(-1)?.path).toBe(
-        '/api/stacks/sophia/dashboard-hosting/dashboard-hosting-prod/export',
+      expect(cloud.requests.at(-1)?.headers.authorization).toBe(`token ${TOKEN}`);
+      const from = cloud.requests.length;
+      const error = await refusal(
+        readDeployTarget('dashboard-hosting-prod', {
+          config,
+          cwd: work,
+          env: { PULUMI_BACKEND_URL: cloud.url },
+        }),
+        'BAD_INPUT',
       );
+      expect(error.message).toMatch(/^PULUMI_ACCESS_TOKEN is not set/);
+      expect(cloud.requests.length).toBe(from);
     } finally {
       if (saved === undefined) delete process.env.PULUMI_ACCESS_TOKEN;
       else process.env.PULUMI_ACCESS_TOKEN = saved;
@@ -153,7 +181,10 @@ describe('resolveStackSource / readDeployTarget', () => {
           apiUrl: cloud.url,
         },
       });
-      for (const env of [{}, { PULUMI_BACKEND_URL: 'https://pulumi.example.com' }]) {
+      for (const env of [
+        { PULUMI_ACCESS_TOKEN: TOKEN },
+        { PULUMI_BACKEND_URL: 'https://pulumi.example.com', PULUMI_ACCESS_TOKEN: TOKEN },
+      ]) {
         const from = cloud.requests.length;
         const error = await refusal(
           readDeployTarget('dashboard-hosting-prod', { config, cwd: work, env }),
