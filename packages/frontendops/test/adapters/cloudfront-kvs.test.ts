@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFrontReleaseStore } from '../../src/adapters/cloudfront-kvs.ts';
-import { PREVIEW_SECRET_KEY, RELEASE_KEY } from '../../src/atomic/release-pointer.ts';
+import { ENVIRONMENT_KEY, PREVIEW_SECRET_KEY, RELEASE_KEY } from '../../src/atomic/release-pointer.ts';
 import { isFrontendOpsError } from '../../src/errors.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
 import { startTestKvsApi, TEST_KVS_CREDENTIALS, type TestKvsApi } from '../support/kvs-api.ts';
@@ -114,6 +114,29 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
       expect(request.headers.host).toMatch(/^123456789012\.localhost:\d+$/);
     }
     expect(kvs.requests[2]?.headers['if-match']).toMatch(/^KV/);
+  });
+
+  it("names a store no switch named only for the stack whose state records its pointer's live release", async () => {
+    // A store switched before stores named their environment: a pointer, and no ENVIRONMENT_KEY.
+    kvs.store.commit(kvs.store.current().etag, (draft) => draft.set(RELEASE_KEY, '{"live":"rel-prod"}'));
+    const ownedBy = (stack: string, recorded: string | null) =>
+      releaseStore({
+        owner: { value: `{"v":1,"hostingBucket":"${stack}"}`, stack, recordedLive: async () => recorded },
+      });
+    const legacy = kvs.store.current();
+    // Refused by its read, and by a write that read nothing first (the ETag from elsewhere).
+    await expectError(ownedBy('qa', null).read(), 'CONFLICT', /names no environment yet/);
+    await expectError(
+      ownedBy('qa', 'rel-qa').write({ live: 'rel-qa' }, legacy.etag),
+      'CONFLICT',
+      /is not the one qa's state records[\s\S]*put-key --kvs-arn arn:\S+ --key frontendops-environment --value '\{"v":1,"hostingBucket":"qa"\}' --if-match KV/,
+    );
+    expect(kvs.store.current()).toEqual(legacy);
+    // Its own stack: named with its next switch.
+    const prod = ownedBy('prod', 'rel-prod');
+    await prod.write({ live: 'rel-next' }, legacy.etag);
+    expect(kvs.store.current().entries.get(ENVIRONMENT_KEY)).toBe('{"v":1,"hostingBucket":"prod"}');
+    expect((await prod.read()).value).toEqual({ live: 'rel-next' });
   });
 
   it('refuses a write naming a stale ETag, and the pointer stays as it was', async () => {
