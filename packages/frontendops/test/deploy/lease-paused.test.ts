@@ -22,6 +22,8 @@ import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/ato
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
+import { heldPoint } from '../support/held-point.ts';
+import { holdCopies } from '../support/hold-copies.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
@@ -58,28 +60,17 @@ async function operator(): Promise<Site> {
   return { ...site, locker: createS3Locker(site.state, t.target.statePrefix, clock) };
 }
 
-/** An operator whose index.html copy, its checks passed, is sent only once `wake()` is called. */
-async function sleepsBeforeHtml() {
-  const site = await operator();
-  let arrive = () => {};
-  const asleep = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  let wake = () => {};
-  const woken = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
-  const hosting: ObjectStore = {
-    ...site.hosting,
-    async copyFrom(source, key, meta) {
-      if (key === 'index.html') {
-        arrive();
-        await woken;
-      }
-      return site.hosting.copyFrom(source, key, meta);
-    },
-  };
-  return { site: { ...site, hosting } as Site, asleep, wake };
+/**
+ * Operator A's deploy of v2, its checks before its HTML passed, asleep before the HTML copy is sent
+ * until `wake()`; meanwhile its lock's lease runs out (the lockers' clock moved past it).
+ */
+async function v2AsleepPastLease() {
+  const a = holdCopies(await operator(), { key: 'index.html' });
+  const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await a.reached;
+  slept = LOCK_TTL_MS + 1_000;
+  return { deploying, wake: a.release };
 }
 
 const served = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? '';
@@ -87,18 +78,14 @@ const titleOf = (html: string) => /<title>Sophia (v\d)<\/title>/.exec(html)?.[1]
 const live = async () => (await t.site.records.readPointer())?.value.commit;
 
 it('another operator took the lock over and went live meanwhile: the site ends whole on the live release', async () => {
-  const a = await sleepsBeforeHtml();
-  const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
-  deploying.catch(() => {});
-  await a.asleep;
-  slept = LOCK_TTL_MS + 1_000;
+  const { deploying, wake } = await v2AsleepPastLease();
   // The lock expired by every clock: the other operator takes it and deploys v3 to the end.
   const b = await operator();
   expect((await deployArtifact(b, { app: APP, commit: V3, request: request('deploy v3') })).outcome).toBe(
     'succeeded',
   );
   expect(titleOf(await served())).toBe('v3');
-  a.wake(); // its v2 HTML lands
+  wake(); // its v2 HTML lands
   await expect(deploying).rejects.toMatchObject({
     code: 'LOCKED',
     message: expect.stringMatching(/lost its lock.*were put back to the live release's \(c3c3c3c-/s),
@@ -109,59 +96,28 @@ it('another operator took the lock over and went live meanwhile: the site ends w
 });
 
 it('another operator took the lock over and copied its HTML before this one woke: the site ends whole on it', async () => {
-  const a = await sleepsBeforeHtml();
-  const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
-  deploying.catch(() => {});
-  await a.asleep;
-  slept = LOCK_TTL_MS + 1_000;
+  const { deploying, wake } = await v2AsleepPastLease();
   // The other operator takes the lock over and copies its v3 HTML; it goes on once this one has woken.
-  const b = await operator();
-  let copied = () => {};
-  const htmlCopied = new Promise<void>((resolve) => {
-    copied = resolve;
-  });
-  let go = () => {};
-  const goOn = new Promise<void>((resolve) => {
-    go = resolve;
-  });
-  const bHosting: ObjectStore = {
-    ...b.hosting,
-    async copyFrom(source, key, meta) {
-      const result = await b.hosting.copyFrom(source, key, meta);
-      if (key === 'index.html') {
-        copied();
-        await goOn;
-      }
-      return result;
-    },
-  };
-  const other = deployArtifact({ ...b, hosting: bHosting } as Site, {
-    app: APP,
-    commit: V3,
-    request: request('deploy v3'),
-  });
+  const b = holdCopies(await operator(), { key: 'index.html', after: true });
+  const other = deployArtifact(b.site, { app: APP, commit: V3, request: request('deploy v3') });
   other.catch(() => {});
-  await htmlCopied;
-  a.wake(); // its v2 HTML lands over v3's
+  await b.reached;
+  wake(); // its v2 HTML lands over v3's
   await expect(deploying).rejects.toMatchObject({
     code: 'LOCKED',
     message: expect.stringContaining('left for the deploy running now'),
   });
   // v3 goes live: it wrote over this deploy's pending record, so it checks its visible files then.
   // Before, it did not: the site served v2's HTML while live.json named v3.
-  go();
+  b.release();
   expect((await other).outcome).toBe('succeeded');
   expect(await live()).toBe(V3);
   expect(titleOf(await served()), 'the served HTML is the live release’s').toBe('v3');
 });
 
 it('its lock lapsed and nobody else deployed: the site ends whole on the release it planned from', async () => {
-  const a = await sleepsBeforeHtml();
-  const deploying = deployArtifact(a.site, { app: APP, commit: V2, request: request('deploy v2') });
-  deploying.catch(() => {});
-  await a.asleep;
-  slept = LOCK_TTL_MS + 1_000;
-  a.wake();
+  const { deploying, wake } = await v2AsleepPastLease();
+  wake();
   await expect(deploying).rejects.toMatchObject({
     code: 'LOCKED',
     message: expect.stringMatching(/lost its lock.*were put back to the live release's \(a1a1a1a-/s),
@@ -172,32 +128,22 @@ it('its lock lapsed and nobody else deployed: the site ends whole on the release
 
 it('a pin made while a deploy slept before its switch holds: its switch is taken back', async () => {
   const site = await operator();
-  let arrive = () => {};
-  const asleep = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  let wake = () => {};
-  const woken = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
+  const asleep = heldPoint();
   const pointerKey = `${t.target.statePrefix}live.json`;
   const state: ObjectStore = {
     ...site.state,
     async put(key, body, meta, condition) {
-      if (key === pointerKey) {
-        arrive();
-        await woken;
-      }
+      if (key === pointerKey) await asleep.arrive();
       return site.state.put(key, body, meta, condition);
     },
   };
   const a = { ...site, state, records: createStateRecords(state, t.target.statePrefix) } as Site;
   const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
   deploying.catch(() => {});
-  await asleep; // its lock asked for the last time before the switch
+  await asleep.reached; // its lock asked for the last time before the switch
   slept = LOCK_TTL_MS + 1_000;
   expect((await pinRelease(await operator(), { request: request('freeze v1') })).pin.commit).toBe(V1);
-  wake(); // its switch is sent once it wakes, and lands (the pin did not write the pointer)
+  asleep.release(); // its switch is sent once it wakes, and lands (the pin did not write the pointer)
   // Before, it went on and finished: v2 served and recorded live, the stack pinned to v1.
   await expect(deploying).rejects.toMatchObject({
     code: 'LOCKED',

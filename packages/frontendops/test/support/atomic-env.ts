@@ -20,6 +20,7 @@ import { type ConnectSiteOptions, connectSite } from '../../src/stacks/open.ts';
 import type { AtomicPending } from '../../src/state/atomic.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { publishAsCi } from './deploy-env.ts';
+import { heldPoint } from './held-point.ts';
 import { requestLog, startTestS3, type TestS3 } from './local-s3.ts';
 
 export const APP = 'sophia-dashboard';
@@ -302,22 +303,14 @@ export function heldAtSwitch(real: ReleaseStore): {
   reached: Promise<void>;
   release: () => void;
 } {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let arrive = () => {};
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
+  const point = heldPoint();
   const store: ReleaseStore = {
     read: () => real.read(),
     previewSecret: () => real.previewSecret(),
     async write(value, etag) {
-      arrive();
-      await released;
+      await point.arrive();
       return real.write(value, etag);
     },
   };
-  return { store, reached, release };
+  return { store, reached: point.reached, release: point.release };
 }
