@@ -22,6 +22,52 @@ import { rawKvs } from '../support/raw-kvs.ts';
 const COMMITS = ['1111111111111111111111111111111111111111', '2222222222222222222222222222222222222222'];
 const env = deployedAtomicEnvFor({ extraBuckets: ['qa-artifacts', 'qa-hosting'] }, COMMITS, 2);
 
+/**
+ * qa, a stack of its own buckets and state whose outputs name production's release store, publishes
+ * the bytes of production's first release to its own log and deploys it: what that deploy threw (none:
+ * undefined), once it is seen to have written nothing.
+ */
+async function qaDeploysProductionsFirstBuild(t: ReturnType<typeof env>, buildDir: string): Promise<unknown> {
+  const qa = await connectSite(
+    {
+      ...t.target,
+      stack: 'qa',
+      artifactsBucket: 'qa-artifacts',
+      hostingBucket: 'qa-hosting',
+      stateBucket: 'qa-artifacts',
+      statePrefix: '.frontendops/state/qa/',
+    },
+    {
+      access: {
+        credentials: t.s3.credentials,
+        cdnEndpoint: t.edge.cdnEndpoint,
+        kvsEndpoint: t.edge.atomic?.kvsEndpoint as string,
+        propagationMs: 0,
+      },
+      lockDir: join(t.tmp, 'locks'),
+      onNotice: () => undefined,
+    },
+  );
+  try {
+    const build = await writeReleaseBuild(join(t.tmp, buildDir), 'v1');
+    await publishAsCi(qa, { dir: build.dir, app: APP, commit: COMMITS[0] as string });
+    const mark = await t.mark();
+    const refused = await deployArtifact(qa, {
+      app: APP,
+      commit: COMMITS[0] as string,
+      request: request(),
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const written = (await t.requestsSince(mark)).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+    expect(written).toEqual([]);
+    return refused;
+  } finally {
+    qa.close();
+  }
+}
+
 describe("a stack whose outputs name another environment's release store", () => {
   it("is refused, CONFLICT, before anything is written: that environment's live release stays", async () => {
     const t = env();
@@ -29,41 +75,7 @@ describe("a stack whose outputs name another environment's release store", () =>
     const page = async () => (await fetch(t.target.siteUrl as string)).text();
     const served = await page();
     const history = (await readAudit(t.site.state, t.target.statePrefix)).length;
-    const qa = await connectSite(
-      {
-        ...t.target,
-        stack: 'qa',
-        artifactsBucket: 'qa-artifacts',
-        hostingBucket: 'qa-hosting',
-        stateBucket: 'qa-artifacts',
-        statePrefix: '.frontendops/state/qa/',
-      },
-      {
-        access: {
-          credentials: t.s3.credentials,
-          cdnEndpoint: t.edge.cdnEndpoint,
-          kvsEndpoint: t.edge.atomic?.kvsEndpoint as string,
-          propagationMs: 0,
-        },
-        lockDir: join(t.tmp, 'locks'),
-        onNotice: () => undefined,
-      },
-    );
-    let refused: unknown;
-    try {
-      // The bytes of the other environment's first release, published to qa's own log and deployed there.
-      const build = await writeReleaseBuild(join(t.tmp, 'build-qa'), 'v1');
-      await publishAsCi(qa, { dir: build.dir, app: APP, commit: COMMITS[0] as string });
-      const mark = await t.mark();
-      refused = await deployArtifact(qa, { app: APP, commit: COMMITS[0] as string, request: request() }).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      const written = (await t.requestsSince(mark)).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
-      expect(written).toEqual([]);
-    } finally {
-      qa.close();
-    }
+    const refused = await qaDeploysProductionsFirstBuild(t, 'build-qa');
     expect(refused).toMatchObject({
       code: 'CONFLICT',
       message: expect.stringMatching(
@@ -111,40 +123,7 @@ describe("a stack whose outputs name another environment's release store", () =>
     await raw.set(ENVIRONMENT_KEY, null); // production's store, switched by a FrontendOps from before
     raw.destroy();
     const before = await t.store().read();
-    const qa = await connectSite(
-      {
-        ...t.target,
-        stack: 'qa',
-        artifactsBucket: 'qa-artifacts',
-        hostingBucket: 'qa-hosting',
-        stateBucket: 'qa-artifacts',
-        statePrefix: '.frontendops/state/qa/',
-      },
-      {
-        access: {
-          credentials: t.s3.credentials,
-          cdnEndpoint: t.edge.cdnEndpoint,
-          kvsEndpoint: t.edge.atomic?.kvsEndpoint as string,
-          propagationMs: 0,
-        },
-        lockDir: join(t.tmp, 'locks'),
-        onNotice: () => undefined,
-      },
-    );
-    let refused: unknown;
-    try {
-      const build = await writeReleaseBuild(join(t.tmp, 'build-qa-legacy'), 'v1');
-      await publishAsCi(qa, { dir: build.dir, app: APP, commit: COMMITS[0] as string });
-      const mark = await t.mark();
-      refused = await deployArtifact(qa, { app: APP, commit: COMMITS[0] as string, request: request() }).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      const written = (await t.requestsSince(mark)).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
-      expect(written).toEqual([]);
-    } finally {
-      qa.close();
-    }
+    const refused = await qaDeploysProductionsFirstBuild(t, 'build-qa-legacy');
     expect(refused).toMatchObject({
       code: 'CONFLICT',
       message: expect.stringMatching(
