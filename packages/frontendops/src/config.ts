@@ -58,6 +58,25 @@ const BACKEND_HINT =
   'file://<dir>, s3://<bucket>[/prefix], env:<VARIABLE holding one of those>, pulumi-cloud, pulumi-cli or outputs';
 
 /**
+ * A record (names the file chooses) that refuses the name "__proto__": JSON.parse keeps it as an own
+ * key, and zod's record skipped it without a word, so what was written under it vanished.
+ */
+const namedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V) =>
+  z.preprocess(
+    (input, ctx) => {
+      if (input && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['__proto__'],
+          message: '"__proto__" is a name JavaScript objects reserve: expected another name; rename it',
+        });
+      }
+      return input;
+    },
+    z.record(key, value),
+  );
+
+/**
  * Who may approve changes of a protected stack — principals the agent, its model and its MCP
  * clients cannot impersonate (see docs/security.md):
  * - approvers: people, by the Ed25519 public key of their approver key (`frontendops approver init`);
@@ -67,17 +86,15 @@ const BACKEND_HINT =
  *   button) counts. Off unless the stack's owners trust every client that can reach its server.
  */
 export const approvalConfigSchema = z.strictObject({
-  approvers: z
-    .record(
-      z.string().regex(APPROVER_NAME, "expected a person's name: letters, digits, spaces and . _ @ ' -"),
-      z
-        .string()
-        .regex(
-          APPROVER_PUBLIC_KEY,
-          'expected "ed25519:<43 base64url characters>" (frontendops approver init prints it)',
-        ),
-    )
-    .default({}),
+  approvers: namedRecord(
+    z.string().regex(APPROVER_NAME, "expected a person's name: letters, digits, spaces and . _ @ ' -"),
+    z
+      .string()
+      .regex(
+        APPROVER_PUBLIC_KEY,
+        'expected "ed25519:<43 base64url characters>" (frontendops approver init prints it)',
+      ),
+  ).default({}),
   github: z
     .strictObject({
       repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/repo'),
@@ -139,8 +156,7 @@ const stackConfigSchema = z
 const configObject = z
   .strictObject({
     $schema: z.string().optional(),
-    stacks: z
-      .record(z.string().regex(STACK_NAME, STACK_NAME_WORDS), stackConfigSchema)
+    stacks: namedRecord(z.string().regex(STACK_NAME, STACK_NAME_WORDS), stackConfigSchema)
       .superRefine((stacks, ctx) => {
         if (Object.hasOwn(stacks, 'local')) {
           ctx.addIssue({

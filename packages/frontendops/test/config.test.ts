@@ -286,6 +286,22 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('a "__proto__" stack or approver is refused, not dropped without a word', async () => {
+    // JSON.parse keeps "__proto__" as an own key; a record of zod skipped it, so the stack (or the
+    // approver) a change to the repository wrote under that name vanished while the rest loaded.
+    for (const [text, place] of [
+      ['{"stacks": {"__proto__": {"backend": "file://./x"}, "a": {"backend": "file://./y"}}}', 'stacks'],
+      ['{"approval": {"approvers": {"__proto__": "ed25519:x"}}}', 'approval.approvers'],
+    ] as const) {
+      await writeConfig(text);
+      const error = await refusal();
+      expect(error.message).toContain(
+        `${place}.__proto__: "__proto__" is a name JavaScript objects reserve: expected another name; rename it`,
+      );
+      expect(error.details?.fields).toContain(`${place}.__proto__`);
+    }
+  });
+
   it('repeatedKey: the first key given twice in one object, and the path of that object', () => {
     expect(repeatedKey('{"a": {"b": 1, "c": [{"d": 1}, {"d": 2, "e": {}, "d": 3}]}}')).toEqual({
       key: 'd',
