@@ -148,6 +148,13 @@ export function adoptedNothingWords(inForce: PolicyInForce, why: string): string
 }
 
 /**
+ * Who approved a change and how, as its result says (the infra server's `approvedBy`, the CLI job's
+ * --yes), with what it did not adopt (`note`: adoptedNothingWords); null where nothing needed approving.
+ */
+export const approvedByOf = (gate: { by: string; via: string; note?: string | null }): string | null =>
+  gate.via === 'unprotected' ? null : `${gate.by} (${gate.via}${gate.note ? `; ${gate.note}` : ''})`;
+
+/**
  * What an entry that records `to` (recordsPolicy) changed of who approves, where `from` was recorded
  * before it (null: none), in words, as the history lists it: who adopted it (`approvers adopt`, or
  * an approval), then policyChanges; null where it changed nothing (an approval under the same policy).

@@ -211,6 +211,36 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     }
   });
 
+  it('a job’s --yes that counted but adopted nothing the configuration adds says so, as the infra server’s approvedBy does', async () => {
+    // The log records the environment as approving deploys; the job's checkout also names an approver,
+    // which its reviewers were not shown: the deploy counts, and adopts nothing.
+    await jobDeployed.restore();
+    const ada = `ed25519:${'A'.repeat(43)}`;
+    const config = await writeConfig(
+      'adds-approver.json',
+      { repository: 'acme/dashboard', environment: STACK, actions: ['deploy'] },
+      { approvers: { Ada: ada } },
+    );
+    const deployed = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], {
+      ...JOB,
+      GITHUB_RUN_ID: '30',
+      FRONTENDOPS_CONFIG: config,
+    });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(await live()).toBe(V1);
+    const said = deployed.stderr.match(/approved by .*/g) ?? [];
+    expect(said).toEqual([
+      expect.stringMatching(
+        /^approved by GitHub environment "dashboard-hosting-prod" of acme\/dashboard \(run 30 attempt 1, started by octo\).* \(github-environment; it adopted nothing of the approval policy in frontendops\.config\.json \(it adds approver Ada \(ed25519:A{43}\)\): its reviewers were not shown it\)$/,
+      ),
+    ]);
+    // Where the configuration adds nothing, there is nothing to say.
+    await jobDeployed.restore();
+    const plain = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], { ...JOB, GITHUB_RUN_ID: '31' });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).not.toMatch(/adopted nothing/);
+  });
+
   it('once a job recorded its environment, a configuration naming another one does not approve the next job', async () => {
     await jobDeployed.restore();
     const other = await writeConfig('other-environment.json', {

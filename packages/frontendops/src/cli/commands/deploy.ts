@@ -452,10 +452,12 @@ async function jobApproval(
     { assertApprovedChange, changeDigest, consumeApproval, usedFor },
     { githubEnvironmentBy, githubRunKey },
     { FrontendOpsError },
+    { adoptedNothingWords, approvedByOf },
   ] = await Promise.all([
     import('../../state/approvals.ts'),
     import('../../approval/github-oidc.ts'),
     import('../../errors.ts'),
+    import('../../state/approval-policy.ts'),
   ]);
   const { env } = ctx.io;
   const stack = site.target.stack;
@@ -491,6 +493,10 @@ async function jobApproval(
         records: inForce.policy,
       });
       if (!first) throw usedBefore(await usedFor(site, nonce));
+      // It counted, recording the policy in force: what the configuration adds beyond it is said, in
+      // the words of the infra server's approvedBy, since its reviewers were not shown it.
+      const note = adoptedNothingWords(inForce, 'its reviewers were not shown it');
+      if (note) say(ctx.io.stderr, `approved by ${approvedByOf({ ...approval, note })}`);
       return { nonce, ...approval };
     },
   };

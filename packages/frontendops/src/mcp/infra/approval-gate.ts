@@ -98,10 +98,6 @@ const ANSWER_KEY = 'approval';
 
 /** A run that, under the deploy lock, plans another change than the one its approval (or its dry run) was of. */
 
-/** Who approved a change and how, as its result says (`approvedBy`); null where nothing needed approving. */
-export const approvedByOf = (gate: { by: string; via: string; note?: string }): string | null =>
-  gate.via === 'unprotected' ? null : `${gate.by} (${gate.via}${gate.note ? `; ${gate.note}` : ''})`;
-
 export async function requireApproval(input: ApprovalGateInput): Promise<ApprovalOutcome> {
   const { site, deployId, action, summary, now } = input;
   if (!site.protected)

@@ -14,6 +14,7 @@ import { FrontendOpsError, isFrontendOpsError } from '../../errors.ts';
 import { rollbackPart } from '../../git/deploy-tag.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import { forOperation, type Site } from '../../site.ts';
+import { approvedByOf } from '../../state/approval-policy.ts';
 import { CHANGED_SINCE_APPROVED } from '../../state/approvals.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { issueReceipt, receiptKeyOnce } from '../receipts.ts';
@@ -21,7 +22,6 @@ import type { Secrecy } from '../secrecy.ts';
 import {
   type ApprovalGateInput,
   type ApprovalOutcome,
-  approvedByOf,
   describeClient,
   requireApproval,
 } from './approval-gate.ts';

@@ -20,9 +20,8 @@ import { readPlanContents } from '../../read/contents.ts';
 import { toPlanView } from '../../read/views.ts';
 import type { Site } from '../../site.ts';
 import { approvalInForce } from '../../state/approval-in-force.ts';
-import { adoptionWords } from '../../state/approval-policy.ts';
+import { adoptionWords, approvedByOf } from '../../state/approval-policy.ts';
 import { registerContractTool, toolSuccess } from '../tool-result.ts';
-import { approvedByOf } from './approval-gate.ts';
 import {
   type InfraToolContext,
   leftByError,
