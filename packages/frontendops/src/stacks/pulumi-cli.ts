@@ -4,8 +4,10 @@
  * only their names are kept. `stack output` only reads; it never selects or creates a stack.
  */
 import { execFile } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
 import { FrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
+import { readSmallFile } from '../private-file.ts';
 import { checkPulumiName } from './pulumi-deployment.ts';
 import { separateSecretOutputs } from './secret-outputs.ts';
 
@@ -29,6 +31,7 @@ export function createPulumiCliSource(options: PulumiCliOptions = {}): StackSour
         options.organization && options.project
           ? `${checkPulumiName(options.organization, 'Pulumi organization')}/${checkPulumiName(options.project, 'Pulumi project')}/${stack}`
           : stack;
+      await refuseProjectBackend(options);
       const stdout = await runPulumi(
         ['stack', 'output', '--json', '--non-interactive', '--stack', qualified],
         options,
@@ -54,6 +57,45 @@ export function createPulumiCliSource(options: PulumiCliOptions = {}): StackSour
 
 /** Phrases the CLI uses when a stack does not exist (DIY and Pulumi Cloud backends). */
 const UNKNOWN_STACK = /no stack named|stack .* (was )?not found|could not find stack|stack not found/i;
+
+/** The project files the pulumi CLI looks for, in its working directory and each one above it. */
+const PROJECT_FILES = ['Pulumi.yaml', 'Pulumi.yml', 'Pulumi.json'];
+/**
+ * What could name a backend in a project file, read as text rather than parsed: the word in any case
+ * (a JSON key is matched without case), or a way to spell it otherwise (an escape, a YAML tag such as
+ * !!binary, another encoding).
+ */
+const MAY_NAME_BACKEND = /backend|\\|!\S|\0|\uFFFD/i;
+
+/**
+ * The pulumi CLI sends PULUMI_ACCESS_TOKEN to the backend the project file names (`backend: url:`),
+ * unless PULUMI_BACKEND_URL names one. The file is the repository's, which whoever changes its files
+ * chooses: one that may name a backend, found where the CLI looks, is refused before the CLI runs,
+ * where PULUMI_BACKEND_URL (the environment's, which decides over it) is not set.
+ */
+async function refuseProjectBackend(options: PulumiCliOptions): Promise<void> {
+  if ((options.env ?? process.env).PULUMI_BACKEND_URL) return;
+  for (let dir = resolve(options.cwd ?? process.cwd()); ; ) {
+    let found = false;
+    for (const name of PROJECT_FILES) {
+      const file = join(dir, name);
+      const read = await readSmallFile(file, 1024 * 1024).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+        throw error;
+      });
+      if (read === null) continue;
+      found = true;
+      if ('text' in read && !MAY_NAME_BACKEND.test(read.text)) continue;
+      throw new FrontendOpsError(
+        'BAD_INPUT',
+        `${file} may name a Pulumi backend of its own (its "backend"): the pulumi CLI would send PULUMI_ACCESS_TOKEN there. Nothing was run: set PULUMI_BACKEND_URL to the backend the stack's state is in (the CLI then uses it, whatever the file says), or remove "backend" from the file (a plain file: no escapes, tags or another encoding either).`,
+      );
+    }
+    const parent = dirname(dir);
+    if (found || parent === dir) return;
+    dir = parent;
+  }
+}
 
 function runPulumi(args: string[], options: PulumiCliOptions): Promise<string> {
   const env = { ...(options.env ?? process.env), PULUMI_SKIP_UPDATE_CHECK: 'true' };

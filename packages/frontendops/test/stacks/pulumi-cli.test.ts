@@ -7,7 +7,7 @@
  * Pulumi Cloud refuses exits 255 with its 401. It records its argv, so the test proves no
  * --show-secrets and no shell.
  */
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +155,54 @@ describe('pulumi CLI source (fake pulumi on PATH)', () => {
       (await opsRefusal(createPulumiCliSource({ env: fake.env }).readOutputs('prod;touch /tmp/pwned'))).code,
     ).toBe('BAD_INPUT');
     expect((await fake.calls()).length).toBe(before);
+  });
+
+  it('a Pulumi project file of the repository naming its own backend is refused before pulumi runs, unless PULUMI_BACKEND_URL decides', async () => {
+    // The CLI sends PULUMI_ACCESS_TOKEN to the backend the project file names (Pulumi.yaml
+    // `backend: url:`), unless PULUMI_BACKEND_URL is set: whoever changes the repository's files
+    // would choose where the job's token goes.
+    const project = await mkdtemp(join(tmpdir(), 'frontendops-pulumi-project-'));
+    try {
+      const nested = join(project, 'site');
+      await mkdir(nested);
+      const before = (await fake.calls()).length;
+      for (const [name, text] of [
+        [
+          'Pulumi.yaml',
+          'name: dashboard-hosting\nruntime: nodejs\nbackend:\n  url: https://pulumi.evil.example\n',
+        ],
+        ['Pulumi.yml', '{name: dashboard-hosting, runtime: nodejs, "Backend": {url: "https://x.example"}}'],
+        [
+          'Pulumi.json',
+          '{"name": "dashboard-hosting", "runtime": "nodejs", "b\\u0061ckend": {"url": "https://x"}}',
+        ],
+      ] as const) {
+        await writeFile(join(project, name), text);
+        const error = await opsRefusal(
+          createPulumiCliSource({ env: fake.env, cwd: nested }).readOutputs('dashboard-hosting-prod'),
+        );
+        expect(error.code).toBe('BAD_INPUT');
+        expect(error.message).toContain(
+          `${join(project, name)} may name a Pulumi backend of its own (its "backend"): the pulumi CLI would send PULUMI_ACCESS_TOKEN there.`,
+        );
+        expect(error.message).toMatch(/Nothing was run: set PULUMI_BACKEND_URL to the backend/);
+        await rm(join(project, name));
+      }
+      expect((await fake.calls()).length).toBe(before);
+      // PULUMI_BACKEND_URL decides over the project file, as the CLI reads it; a file naming no backend is run in.
+      await writeFile(join(project, 'Pulumi.yaml'), 'name: dashboard-hosting\nbackend:\n  url: https://x\n');
+      const decided = createPulumiCliSource({
+        env: { ...fake.env, PULUMI_BACKEND_URL: 'https://api.pulumi.com' },
+        cwd: nested,
+      });
+      expect((await decided.readOutputs('dashboard-hosting-prod')).source).toBe('pulumi cli');
+      await writeFile(join(project, 'Pulumi.yaml'), 'name: dashboard-hosting\nruntime: nodejs\n');
+      const plain = createPulumiCliSource({ env: fake.env, cwd: nested });
+      expect((await plain.readOutputs('dashboard-hosting-prod')).source).toBe('pulumi cli');
+      expect((await fake.calls()).length).toBe(before + 2);
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
   });
 
   it('no pulumi on PATH is BAD_INPUT saying how to fix it', async () => {
