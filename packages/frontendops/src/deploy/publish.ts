@@ -45,6 +45,11 @@ import { inBuild, scanBuildDirectory } from './scan.ts';
 
 export interface PublishInput {
   dir: string;
+  /**
+   * The repository `dir` was named in (the project root): a directory in it that is really outside
+   * it (a symlink, its own or one above it) is refused (scanBuildDirectory).
+   */
+  repository?: string;
   app: string;
   commit: string;
   now?: () => Date;
@@ -73,7 +78,7 @@ export interface PublishResult {
 
 export async function publishArtifact(artifacts: ObjectStore, input: PublishInput): Promise<PublishResult> {
   validateArtifactId(input.app, input.commit);
-  const scanned = await scanBuildDirectory(input.dir);
+  const scanned = await scanBuildDirectory(input.dir, undefined, input.repository);
   for (const path of scanned.keys()) {
     const problem = artifactKeyProblem(input.app, input.commit, path);
     if (problem) {

@@ -1,6 +1,7 @@
 /**
  * Reads a build directory into manifest entries. Refuses, before anything is uploaded: a missing or
- * empty directory, no index.html, a symlink leaving the directory, a name that is not valid UTF-8,
+ * empty directory, no index.html, a symlink leaving the directory (or, named in a repository, the
+ * directory itself really outside it), a name that is not valid UTF-8,
  * a key longer than S3 allows, an environment file (.env, .env.*: secrets, by convention). A git
  * repository's own files (.git), FrontendOps' local environment (.frontendops) and installed
  * packages (node_modules) are left out: they are never part of a site.
@@ -8,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import mime from 'mime';
 import pLimit from 'p-limit';
 import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/cache-policy.ts';
@@ -37,6 +38,8 @@ const STREAM_ABOVE = 1024 * 1024;
 export async function scanBuildDirectory(
   dir: string,
   policy: CachePolicy = DEFAULT_CACHE_POLICY,
+  /** The repository `dir` was named in: see leavesRepository. */
+  repository?: string,
 ): Promise<Map<string, ScannedFile>> {
   const root = resolve(dir);
   const info = await stat(root).catch(() => null);
@@ -46,6 +49,11 @@ export async function scanBuildDirectory(
     );
   }
   const realRoot = await realpath(root);
+  if (repository && (await leavesRepository(root, realRoot, repository))) {
+    throw badInput(
+      `The build directory ${dir} is in the repository ${repository}, but it is a symlink, or under one, to ${realRoot}, outside it: whoever changes the repository's files would choose what is published. Nothing was uploaded. Build into a directory of the repository, or name the directory itself (${realRoot}) to publish it from there.`,
+    );
+  }
   const found: Found[] = [];
   await walk(realRoot, realRoot, '', found, new Set([realRoot]));
   if (found.length === 0) {
@@ -74,6 +82,22 @@ export async function scanBuildDirectory(
     });
   }
   return files;
+}
+
+/**
+ * Whether a build directory named inside the repository (`root`, as given) is really outside it
+ * (`realRoot`): a symlink committed as the build's output, or as a directory above it, would publish
+ * wherever it points. A directory named outside the repository is published as it is: whoever ran
+ * the command named it.
+ */
+async function leavesRepository(root: string, realRoot: string, repository: string): Promise<boolean> {
+  const inside = (path: string, base: string) => {
+    const rel = relative(base, path);
+    return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  };
+  const repo = resolve(repository);
+  if (!inside(root, repo)) return false;
+  return !inside(realRoot, await realpath(repo).catch(() => repo));
 }
 
 export function contentTypeFor(sitePath: string): string {

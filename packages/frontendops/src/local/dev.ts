@@ -200,7 +200,8 @@ export async function startLocalEnvironment(options: StartLocalOptions = {}): Pr
     };
     let published = false;
     try {
-      published = (await publishBuild(site, { dir: outDir, app, commit }, request)).published;
+      published = (await publishBuild(site, { dir: outDir, app, commit, repository: cwd }, request))
+        .published;
     } catch (error) {
       // A working tree with uncommitted changes builds differently from the published commit.
       if (!isFrontendOpsError(error, 'CONFLICT')) throw error;

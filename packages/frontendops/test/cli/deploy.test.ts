@@ -1,3 +1,5 @@
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileLocker } from '../../src/adapters/lock-file.ts';
@@ -380,6 +382,28 @@ describe('frontendops CLI', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/does not exist or is not a directory/);
     expect(missing.stderr).not.toMatch(/at .*\.ts:\d+/);
+    // A build directory of the project that is a symlink leaving it (committed as `dist`, say).
+    const elsewhere = await mkdtemp(join(tmpdir(), 'frontendops-elsewhere-'));
+    try {
+      const outside = await writeFixtureBuild(join(elsewhere, 'site'), { version: 'away' });
+      await symlink(outside.dir, join(t.tmp, 'linked-dist'));
+      const linked = await run([
+        'publish',
+        'linked-dist',
+        '--app',
+        APP,
+        '--commit',
+        'e5e5e5e5e5'.repeat(4),
+        '--stack',
+        outputs,
+      ]);
+      expect(linked.code, linked.stderr).toBe(2);
+      expect(linked.stderr).toContain(
+        `The build directory ${join(t.tmp, 'linked-dist')} is in the repository ${t.tmp}, but it is a symlink, or under one, to ${outside.dir}, outside it`,
+      );
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
     const badCommit = await run(['deploy', '--stack', outputs, '--commit', 'not-a-sha']);
     expect(badCommit.code).toBe(2);
     expect(badCommit.stderr).toMatch(/is not a commit sha: expected 7 to 64 lower-case hex/);

@@ -28,12 +28,17 @@ const APP = 'sophia-dashboard';
 let n = 0;
 const commit = () => `${String(++n).padStart(2, '0')}${'ab'.repeat(19)}`;
 
-async function expectRefused(dir: string, message: RegExp) {
+async function expectRefused(dir: string, message: RegExp, repository?: string) {
   const store = s3.store(ARTIFACTS);
   await s3.settle();
   const before = s3.requests.length;
   const sha = commit();
-  const error = await publishArtifact(store, { dir, app: APP, commit: sha }).catch((e: unknown) => e);
+  const error = await publishArtifact(store, {
+    dir,
+    app: APP,
+    commit: sha,
+    ...(repository ? { repository } : {}),
+  }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(FrontendOpsError);
   expect((error as FrontendOpsError).code).toBe('BAD_INPUT');
   expect((error as Error).message).toMatch(message);
@@ -177,6 +182,37 @@ describe('publish', () => {
     await writeFile(join(tmp, 'secret.txt'), 'top secret');
     await symlink(join(tmp, 'secret.txt'), join(build.dir, 'leak.txt'));
     await expectRefused(build.dir, /^The symlink leak\.txt in the build directory points outside it/);
+  });
+
+  it('refuses a build directory of the repository that is a symlink (or under one) leaving it', async () => {
+    // A symlink committed to the repository as the build's output (`dist`), or as a directory above
+    // it, would publish wherever it points: another site, a home directory's files.
+    const outside = await writeFixtureBuild(join(tmp, 'elsewhere'), { version: 'v1' });
+    const repository = join(tmp, 'repo');
+    await mkdir(join(repository, 'apps'), { recursive: true });
+    await symlink(outside.dir, join(repository, 'dist'));
+    await symlink(tmp, join(repository, 'apps', 'up'));
+    for (const dir of [join(repository, 'dist'), join(repository, 'apps', 'up', 'elsewhere')]) {
+      await expectRefused(
+        dir,
+        new RegExp(
+          `^The build directory ${dir} is in the repository ${repository}, but it is a symlink, or under one, to ${outside.dir}, outside it: whoever changes the repository's files would choose what is published\\. Nothing was uploaded\\. Build into a directory of the repository, or name the directory itself \\(${outside.dir}\\) to publish it from there\\.$`,
+        ),
+        repository,
+      );
+    }
+    // A symlink that stays in the repository, and a directory outside it named as it is, are published.
+    const inside = await writeFixtureBuild(join(repository, 'build'), { version: 'v1' });
+    await symlink(inside.dir, join(repository, 'out'));
+    for (const dir of [join(repository, 'out'), outside.dir]) {
+      const result = await publishArtifact(s3.store(ARTIFACTS), {
+        dir,
+        app: APP,
+        commit: commit(),
+        repository,
+      });
+      expect(result.files).toBe(Object.keys(inside.files).length);
+    }
   });
 
   it('refuses path traversal through a symlinked directory', async () => {

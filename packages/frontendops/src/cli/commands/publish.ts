@@ -70,7 +70,7 @@ Examples:
         const app = flags.app ?? config.app;
         const result = await publishBuild(
           site,
-          { dir, app, commit: flags.commit },
+          { dir, app, commit: flags.commit, repository: ctx.io.cwd },
           cliRequest(ctx.io, `publish ${app}@${flags.commit}`, flags.message),
         );
         if (flags.json) return printJson(ctx, result);
