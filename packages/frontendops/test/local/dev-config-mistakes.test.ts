@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -89,5 +89,20 @@ describe('dev refuses a configuration that cannot work, saying which setting', (
     expect(built).toMatch(
       /^The build ran, but .*public\/dist.* is not a directory\. Set "build\.output" to the directory the build writes\./,
     );
+  });
+
+  it('a build.output committed as a symlink out of the repository: refused, not published from there', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'frontendops-dev-elsewhere-'));
+    try {
+      await writeFile(join(elsewhere, 'index.html'), '<h1>not this repository</h1>\n');
+      await symlink(elsewhere, join(dir, 'public', 'dist'));
+      await commitAll();
+      const message = await refusal({ appPath: 'public', build: { output: 'dist' } });
+      expect(message).toContain(
+        `The build directory ${join(dir, 'public', 'dist')} is in the repository ${dir}, but it is a symlink, or under one, to ${elsewhere}, outside it`,
+      );
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 });
