@@ -15,19 +15,27 @@ import { ENVIRONMENT_KEY } from '../../src/atomic/release-pointer.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { connectSite, releaseStoreOwner } from '../../src/stacks/open.ts';
 import { readAudit } from '../../src/state/audit.ts';
-import { APP, deployedAtomicEnvFor, request, writeReleaseBuild } from '../support/atomic-env.ts';
+import {
+  APP,
+  type AtomicEnv,
+  deployedAtomicEnvFor,
+  request,
+  writeReleaseBuild,
+} from '../support/atomic-env.ts';
 import { publishAsCi } from '../support/deploy-env.ts';
 import { rawKvs } from '../support/raw-kvs.ts';
 
 const COMMITS = ['1111111111111111111111111111111111111111', '2222222222222222222222222222222222222222'];
-const env = deployedAtomicEnvFor({ extraBuckets: ['qa-artifacts', 'qa-hosting'] }, COMMITS, 2);
+const OPTIONS = { extraBuckets: ['qa-artifacts', 'qa-hosting'] };
+/** Production, both commits deployed, the second live. The first describe's cases leave it so. */
+const env = deployedAtomicEnvFor(OPTIONS, COMMITS, 2);
 
 /**
  * qa, a stack of its own buckets and state whose outputs name production's release store, publishes
  * the bytes of production's first release to its own log and deploys it: what that deploy threw (none:
  * undefined), once it is seen to have written nothing.
  */
-async function qaDeploysProductionsFirstBuild(t: ReturnType<typeof env>, buildDir: string): Promise<unknown> {
+async function qaDeploysProductionsFirstBuild(t: AtomicEnv, buildDir: string): Promise<unknown> {
   const qa = await connectSite(
     {
       ...t.target,
@@ -116,8 +124,13 @@ describe("a stack whose outputs name another environment's release store", () =>
       hostingBucket: 'atomic-hosting',
     });
   }, 120_000);
+});
 
-  it("one switched before stores named their environment is not claimed by another stack's first switch", async () => {
+// It ends with production's first commit live again: a production of its own.
+describe('a release store switched before stores named their environment', () => {
+  const env = deployedAtomicEnvFor(OPTIONS, COMMITS, 2);
+
+  it("is not claimed by another stack's first switch", async () => {
     const t = env();
     const raw = rawKvs(t);
     await raw.set(ENVIRONMENT_KEY, null); // production's store, switched by a FrontendOps from before
