@@ -84,20 +84,39 @@ export async function readPrivateFile(
 }
 
 /**
- * A small file a path names, which someone else may choose (a file of the repository, a path in its
- * configuration): opened without blocking (a pipe would wait for a writer), read only if it is a
- * regular file, and never past `maxBytes` (a link to /dev/zero, or a huge file, is not read whole).
- * `kind` says what it is otherwise ("a directory", "a device"). Errors opening it are thrown.
+ * A file a path names, which someone else may choose (a file of the repository, a path in its
+ * configuration), opened without blocking (a named pipe would wait for a writer forever) and kept
+ * open only if it is a regular file: its handle, which the caller closes; otherwise what it is
+ * (`kind`: "a directory", "a device"). Errors opening it are thrown.
+ */
+export async function openRegularFile(
+  path: string,
+): Promise<{ handle: FileHandle } | { problem: 'not-a-file'; kind: string }> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  let info: Stats;
+  try {
+    info = await handle.stat();
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  if (info.isFile()) return { handle };
+  await handle.close();
+  return { problem: 'not-a-file', kind: info.isDirectory() ? 'a directory' : specialKind(info) };
+}
+
+/**
+ * A small file a path names, which someone else may choose (openRegularFile), never read past
+ * `maxBytes` (a link to /dev/zero, or a huge file, is not read whole). Errors opening it are thrown.
  */
 export async function readSmallFile(
   path: string,
   maxBytes: number,
 ): Promise<{ text: string } | { problem: 'not-a-file'; kind: string } | { problem: 'too-large' }> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const opened = await openRegularFile(path);
+  if ('problem' in opened) return opened;
+  const { handle } = opened;
   try {
-    const info = await handle.stat();
-    if (!info.isFile())
-      return { problem: 'not-a-file', kind: info.isDirectory() ? 'a directory' : specialKind(info) };
     const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
     while (length < buffer.length) {

@@ -5,8 +5,7 @@
  * `.pulumi/stacks/<stack>.json`. A checkpoint may be gzip- or zstd-compressed (`.json.gz`, `.json.zst`,
  * detected by magic bytes as Pulumi does). Secrets stay ciphertext and are dropped: only names are kept.
  */
-import { constants } from 'node:fs';
-import { type FileHandle, open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -14,7 +13,7 @@ import { z } from 'zod';
 import { createS3Store } from '../adapters/s3.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
-import { specialKind } from '../private-file.ts';
+import { openRegularFile } from '../private-file.ts';
 import { checkDeploymentVersion, checkPulumiName, extractStackOutputs } from './pulumi-deployment.ts';
 
 type S3Credentials = Parameters<typeof createS3Store>[0]['credentials'];
@@ -106,28 +105,25 @@ function openDirectory(root: string): StateBucket {
     async read(key) {
       // What the path is, whoever changes the repository may choose (a backend directory in it): a
       // named pipe nobody writes to would be read forever, a link to /dev/zero until memory ran out.
-      // Opened without blocking, and read only when it is a regular file.
-      let handle: FileHandle;
+      let opened: Awaited<ReturnType<typeof openRegularFile>>;
       try {
-        handle = await open(join(root, key), constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+        opened = await openRegularFile(join(root, key));
       } catch (error) {
         if (isMissing(error)) return null;
         throw upstream('could not read the file backend', error);
       }
+      if ('problem' in opened) {
+        throw new FrontendOpsError(
+          'BAD_INPUT',
+          `The file backend's ${key.slice(0, 200)} is not a regular file (${opened.kind}): expected a Pulumi checkpoint. Nothing was read: put the stack's checkpoint there (\`pulumi stack export\` writes one), or point the stack's backend at its state directory.`,
+        );
+      }
       try {
-        const info = await handle.stat();
-        if (!info.isFile()) {
-          throw new FrontendOpsError(
-            'BAD_INPUT',
-            `The file backend's ${key.slice(0, 200)} is not a regular file (${info.isDirectory() ? 'a directory' : specialKind(info)}): expected a Pulumi checkpoint. Nothing was read: put the stack's checkpoint there (\`pulumi stack export\` writes one), or point the stack's backend at its state directory.`,
-          );
-        }
-        return await handle.readFile();
+        return await opened.handle.readFile();
       } catch (error) {
-        if (error instanceof FrontendOpsError) throw error;
         throw upstream('could not read the file backend', error);
       } finally {
-        await handle.close();
+        await opened.handle.close();
       }
     },
     async list(prefix) {
