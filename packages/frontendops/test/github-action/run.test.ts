@@ -4,13 +4,20 @@
  * GitHub REST double for the Deployment, its statuses, "the latest" commit and the deploy tag; the
  * embedded S3 server, the CloudFront double and a site URL serving the hosting bucket.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { snapshotBuckets, snapshotStack } from '../support/bucket-snapshot.ts';
+import { REPO_ROOT } from '../support/cli.ts';
+import {
+  type CompositeRun,
+  runCompositeAction,
+  type StepRun,
+  UnmodelledAction,
+} from '../support/composite-action.ts';
 import { publishAsCi, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, snapshotRepo, type TestRepo } from '../support/git-repo.ts';
@@ -447,5 +454,150 @@ describe('frontendops action: no input is read as an option', () => {
     expect(ran.stderr).toMatch(new RegExp(`^frontendops promote .* -- ${short}$`, 'm'));
     expect(ran.stderr).not.toMatch(/is not a directory/);
     expect(ran.code, ran.stderr).toBe(0);
+  });
+});
+
+/**
+ * action.yml itself, its steps run as GitHub's runner runs a composite action
+ * (test/support/composite-action.ts): the inputs through its `${{ inputs.* }}` into the step's
+ * environment, its script in bash from the action's folder, the outputs it declares read back from
+ * the steps' GITHUB_OUTPUT.
+ */
+describe('action.yml, run as the runner runs it', () => {
+  /** A workflow step `uses: ./` with these `with:` inputs, in the job the other cases describe. */
+  function uses(inputs: Record<string, string>, source?: string) {
+    return runCompositeAction({
+      actionPath: REPO_ROOT,
+      ...(source === undefined ? {} : { source }),
+      with: { stack: STACK, ...inputs },
+      workspace: repo.dir,
+      githubToken: TOKEN,
+      env: {
+        ...t.cliEnv(),
+        FRONTENDOPS_DEBUG: '',
+        AWS_REGION: 'us-east-1',
+        FRONTENDOPS_MODEL: undefined,
+        GITHUB_TOKEN: undefined,
+        GITHUB_ACTOR: 'octo-releaser',
+        GITHUB_REPOSITORY: 'acme/dashboard',
+        GITHUB_SHA: repo.commits.docs,
+        GITHUB_RUN_ID: String(++run),
+        GITHUB_RUN_ATTEMPT: '1',
+        ...oidc.job({ repository: 'acme/dashboard', environment: STACK, run_id: String(run) }),
+        GITHUB_SERVER_URL: 'https://github.com',
+        GITHUB_API_URL: github.url,
+      },
+    });
+  }
+  const step = (ran: CompositeRun) => ran.steps.find((s) => s.id === 'frontendops') as StepRun;
+  const live = async () => {
+    const pointer = await t.site.records.readPointer();
+    return t.site.records.readRecord(pointer?.value.deployId ?? '');
+  };
+
+  it('a deploy that succeeds: the outputs it declares, the summary, the Deployment', async () => {
+    await states.v2Published.restore();
+    const before = github.deployments.length;
+    const ran = await uses({ command: 'deploy', message: 'release train 8' });
+    expect(ran.code, JSON.stringify(ran.steps)).toBe(0);
+    expect(ran.steps.map((s) => [s.name.split('\n')[0], s.code])).toEqual([
+      ["Install FrontendOps (only when this action's checkout is not built)", 0],
+      ['FrontendOps deploy (dashboard-hosting-prod)', 0],
+    ]);
+    expect(ran.outputs).toEqual({
+      'site-url': siteUrl,
+      'deploy-id': expect.stringMatching(/^[0-9a-f]{7}-[0-9a-f]{10}$/),
+      tag: expect.stringMatching(/^dashboard-deploy-\d{8}-\d+$/),
+      commit: repo.commits.dashboard2,
+      outcome: 'succeeded',
+    });
+    expect(step(ran).stderr).toMatch(
+      /^frontendops deploy --yes --stack=dashboard-hosting-prod --json --message='release train 8'$/m,
+    );
+    expect(ran.summary).toContain('### ✅ FrontendOps deploy: `dashboard-hosting-prod`');
+    expect(ran.summary).toContain(`| Deploy tag | \`${ran.outputs.tag}\` |`);
+    expect((await live())?.request).toMatchObject({
+      message: 'release train 8',
+      actor: 'octo-releaser',
+      planner: 'github-action',
+    });
+    expect(github.deployments.slice(before)).toEqual([
+      expect.objectContaining({
+        ref: repo.commits.dashboard2,
+        statuses: [expect.objectContaining({ state: 'success', environment_url: siteUrl })],
+      }),
+    ]);
+  });
+
+  /** Shell text that, if a shell ever ran it, would leave a file at `marker`. */
+  const attacks = (marker: string) => [
+    `$(touch ${marker}-1)`,
+    `\`touch ${marker}-2\``,
+    `"; touch ${marker}-3; echo "`,
+    `'; touch ${marker}-4; echo '`,
+  ];
+  const left = async (marker: string) =>
+    (await readdir(dirname(marker))).filter((name) => name.startsWith(basename(marker)));
+
+  it('a message with shell syntax, quotes and newlines is never run: it is recorded as it was', async () => {
+    await states.v2Published.restore();
+    const marker = join(t.tmp, 'message-ran');
+    const message = `why: ${attacks(marker).join('\nand ')}\n$HOME \${PATH} \\ done`;
+    const ran = await uses({ command: 'deploy', message });
+    expect(ran.code, step(ran).stderr).toBe(0);
+    expect(await left(marker)).toEqual([]);
+    expect((await live())?.request.message).toBe(message);
+    expect(ran.outputs.outcome).toBe('succeeded');
+  });
+
+  it('a stack, commit or app with shell syntax is refused clearly, never run: the step fails, nothing changes', async () => {
+    await states.v2Live.restore();
+    const before = await live();
+    const marker = join(t.tmp, 'input-ran');
+    const value = attacks(marker).join(' ');
+    for (const name of ['stack', 'commit', 'app']) {
+      const ran = await uses({ command: 'deploy', [name]: value });
+      expect(ran.code, name).toBe(2);
+      expect(step(ran).stderr, name).toMatch(/^error: /m);
+      expect(step(ran).stderr, name).not.toMatch(/\n\s+at /);
+      expect(ran.outputs, name).toMatchObject({ 'site-url': '', 'deploy-id': '' });
+    }
+    expect(await left(marker)).toEqual([]);
+    expect((await live())?.deployId).toBe(before?.deployId);
+  });
+
+  it('a deploy that fails fails the step: exit 2, the reason, outcome refused, no site-url', async () => {
+    await states.pinned.restore();
+    const ran = await uses({ command: 'deploy' });
+    expect(ran.code).toBe(2);
+    expect(ran.steps.map((s) => s.code)).toEqual([0, 2]);
+    expect(step(ran).stdout).toMatch(
+      /^::error title=FrontendOps deploy refused::dashboard-hosting-prod is pinned/m,
+    );
+    expect(ran.outputs).toMatchObject({ 'site-url': '', 'deploy-id': '', outcome: 'refused' });
+    expect(ran.summary).toMatch(/^### ❌ FrontendOps deploy/);
+  });
+
+  it('the check can fail: an input spliced into the script runs, and an expression it cannot model is refused', async () => {
+    const source = await readFile(join(REPO_ROOT, 'action.yml'), 'utf8');
+    const marker = join(t.tmp, 'spliced-ran');
+    // The step's script with the message spliced in, as `run: … "\${{ inputs.message }}"` would.
+    const spliced = source.replace(
+      'run: node "$GITHUB_ACTION_PATH/packages/frontendops/bin/frontendops.js" action',
+      `run: echo "\${{ inputs.message }}" >/dev/null`,
+    );
+    expect(spliced).not.toBe(source);
+    await uses({ command: 'deploy', message: `$(touch ${marker}-1)` }, spliced);
+    expect(await left(marker)).toEqual([`${basename(marker)}-1`]);
+    for (const [edit, what] of [
+      [`\${{ inputs.stack }}`, `\${{ github.event.inputs.stack }}`],
+      [`\${{ inputs.stack }}`, `\${{ format('{0}', inputs.stack) }}`],
+      ['      shell: bash\n      working', '      if: always()\n      shell: bash\n      working'],
+      ['using: composite', 'using: node24'],
+    ] as const) {
+      const edited = source.replace(edit, what);
+      expect(edited, what).not.toBe(source);
+      await expect(uses({ command: 'deploy' }, edited), what).rejects.toThrow(UnmodelledAction);
+    }
   });
 });
