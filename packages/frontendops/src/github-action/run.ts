@@ -39,10 +39,12 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
   } catch (error) {
     // Reported by the CLI's error handler (on the step's stderr): a message naming an input stays text.
     if (error instanceof Error) error.message = withoutWorkflowCommands(error.message);
-    // An input the action refuses is shown on the run's page too, as its other errors are.
+    // An input the action refuses is shown on the run's page too, as its other errors are, and is
+    // the step's outcome: "refused" (exit 2), as a refusal by the command is.
     if (isFrontendOpsError(error, 'BAD_INPUT')) {
       stderr.flush();
       io.stdout.write(`::error title=FrontendOps input refused::${workflowCommandData(error.message)}\n`);
+      if (io.env.GITHUB_OUTPUT) await writeOutputs(io.env.GITHUB_OUTPUT, outputsOf(null, null, 2));
     }
     throw error;
   } finally {
@@ -168,7 +170,8 @@ function parseResult(stdout: string): CliResult {
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
-function outputsOf(inputs: ActionInputs, result: CliResult, code: number): Record<string, string> {
+/** The step outputs (OUTPUT_NAMES); `inputs` null when the action refused them. */
+function outputsOf(inputs: ActionInputs | null, result: CliResult, code: number): Record<string, string> {
   return {
     'site-url': text(result?.siteUrl),
     'deploy-id': text(result?.deployId),
@@ -178,7 +181,7 @@ function outputsOf(inputs: ActionInputs, result: CliResult, code: number): Recor
     outcome:
       text(result?.outcome) ||
       (code === 2 ? 'refused' : code !== 0 ? 'failed' : '') ||
-      (inputs.command === 'publish' && result ? (result.published ? 'published' : 'already published') : ''),
+      (inputs?.command === 'publish' && result ? (result.published ? 'published' : 'already published') : ''),
   };
 }
 

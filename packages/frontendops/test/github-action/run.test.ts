@@ -560,7 +560,8 @@ describe('action.yml, run as the runner runs it', () => {
       expect(ran.code, name).toBe(2);
       expect(step(ran).stderr, name).toMatch(/^error: /m);
       expect(step(ran).stderr, name).not.toMatch(/\n\s+at /);
-      expect(ran.outputs, name).toMatchObject({ 'site-url': '', 'deploy-id': '' });
+      // Exit 2, as README says: the workflow can branch on it, whoever refused (the action or the CLI).
+      expect(ran.outputs, name).toMatchObject({ outcome: 'refused', 'site-url': '', 'deploy-id': '' });
     }
     expect(await left(marker)).toEqual([]);
     expect((await live())?.deployId).toBe(before?.deployId);
