@@ -47,7 +47,7 @@ import { artifactDigest } from '../engine/manifest.ts';
 import { deployIdentity } from '../engine/plan.ts';
 import type { FileGroup, Manifest } from '../engine/types.ts';
 import { alsoSaying, FrontendOpsError, holding, isFrontendOpsError } from '../errors.ts';
-import type { ApprovalUsed } from '../ports.ts';
+import type { ApprovalUsed, ReleasePointerRead } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
 import type { Site } from '../site.ts';
 import type {
@@ -798,21 +798,38 @@ export async function checkAtomicPending(
   site: Site,
   pending: AtomicPending,
   known?: LiveRead,
+  beside?: AtomicReadBeside,
 ): Promise<AtomicPending> {
-  return (await heldToItsWrites(site, pending, await assertAtomicPendingSound(site, pending, known))).pending;
+  const live = await assertAtomicPendingSound(site, pending, known);
+  return (await heldToItsWrites(site, pending, live, beside)).pending;
 }
 
-/** checkAtomicPending for a reader that holds no lock: status, a dry run (live.ts checkUnlocked). */
+/**
+ * The atomic state as stored (readJsonQuietly's shape) and the release store's pointer, as a reader
+ * read them beside the crash-recovery record (status): the check goes by them, not reading either again.
+ */
+export interface AtomicReadBeside {
+  state: { missing: boolean; damaged: boolean; value: unknown };
+  served: ReleasePointerRead;
+}
+
+/**
+ * checkAtomicPending for a reader that holds no lock: status, a dry run (live.ts checkUnlocked).
+ * `beside`: what the reader read with the record and `known` (AtomicReadBeside), for the first
+ * check only; the second reading, after a refusal, reads everything again.
+ */
 export const checkAtomicPendingUnlocked = (
   site: Site,
   pending: AtomicPending,
   known: LiveRead,
+  beside?: AtomicReadBeside,
 ): Promise<{ pending: AtomicPending | null; known: LiveRead }> =>
-  checkUnlocked(site, (record: AtomicPending, read) => checkAtomicPending(site, record, read), {
-    pending,
-    known,
-    reread: () => atomicRecordsOf(site).readPending(),
-  });
+  checkUnlocked(
+    site,
+    (record: AtomicPending, read) =>
+      checkAtomicPending(site, record, read, read === known ? beside : undefined),
+    { pending, known, reread: () => atomicRecordsOf(site).readPending() },
+  );
 
 /**
  * What an operation read back from atomic/pending.json wrote before it stopped, held to what
@@ -832,7 +849,8 @@ export const checkAtomicPendingUnlocked = (
  * - its prune names no release the switch serves, the live pointer keeps, or a preview shows;
  * - the state its switch wrote names the canary its pointer does. A state changed since by a change
  *   whose own entry bound it (a preview asked for meanwhile) is not bound again.
- * `known`: the live pointer as assertAtomicPendingSound read it (not read again). Refused TAMPERED
+ * `known`: the live pointer as assertAtomicPendingSound read it (not read again); `beside`: the state
+ * and the store as a reader read them with the record (AtomicReadBeside). Refused TAMPERED
  * with nothing written (live.ts forgedPending); returns the record to finish with, and whether its
  * switch was held only to its recorded drift (fromDriftOnly): then what it switched from is the
  * record's word alone, which a failed verification does not switch back to (notSwitchedBackToDrift).
@@ -841,6 +859,7 @@ async function heldToItsWrites(
   site: Site,
   record: AtomicPending,
   known: LiveRead,
+  beside?: AtomicReadBeside,
 ): Promise<{ pending: AtomicPending; fromDriftOnly: boolean }> {
   let pending = record;
   let fromDriftOnly = false;
@@ -850,10 +869,9 @@ async function heldToItsWrites(
   const refuse = (asks: string) => forgedPending(ATOMIC_PENDING, asks);
   const readStored = (name: string) => readJsonQuietly(site.state, `${prefix}${name}`);
   const manifests = manifestCache(site);
-  const [stateStored, served] = await Promise.all([
-    readStored(ATOMIC_STATE),
-    requireReleaseStore(site).read(),
-  ]);
+  const [stateStored, served] = beside
+    ? [beside.state, beside.served]
+    : await Promise.all([readStored(ATOMIC_STATE), requireReleaseStore(site).read()]);
   // Not marked switched, but the store names what its switch wrote: finished as switched
   // (switchedLive), so held as a switched one is.
   const wentLive = switchedLive(pending, served.value);

@@ -1,7 +1,7 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 
 import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
-import { checkAtomicPendingUnlocked } from '../deploy/atomic-apply.ts';
+import { type AtomicReadBeside, checkAtomicPendingUnlocked } from '../deploy/atomic-apply.ts';
 import {
   type AtomicContext,
   BUCKET_ROOT_SERVED,
@@ -102,11 +102,17 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   // that refusal, never as an interrupted change (checked only where such a record exists; a
   // change's switch read half before, half after, is not taken for one: live.ts checkUnlocked, and
   // what follows is said from the reading it went on with).
-  const reading = await pendingReading(site, {
-    pointer: pointerRead,
-    pending: pendingRead,
-    atomicPending: atomicPendingRead,
-  });
+  const reading = await pendingReading(
+    site,
+    { pointer: pointerRead, pending: pendingRead, atomicPending: atomicPendingRead },
+    // The atomic record is held to the state and the store as read here, with it: not read again.
+    store && 'read' in store
+      ? {
+          state: { missing: atomicRead.stored === null, damaged: false, value: atomicRead.stored },
+          served: store.read,
+        }
+      : undefined,
+  );
   const { pendingRefused, pending, atomicPending } = reading;
   // A pointer read before the chain's newest entry (a change finished meanwhile) is read again, after
   // it: one the chain binds as read then is the one to go on with (a change writes live.json, then
@@ -287,11 +293,12 @@ async function pendingReading(
     pending: PendingDeploy | null;
     atomicPending: AtomicPending | null;
   },
+  beside?: AtomicReadBeside,
 ): Promise<typeof read & { pendingRefused: FrontendOpsError | null }> {
   const { pointer, pending, atomicPending } = read;
   // The atomic record when there is one, else the in-place one: each held as its own check holds it.
   const held = atomicPending
-    ? checkAtomicPendingUnlocked(site, atomicPending, { pointer }).then((h) => ({
+    ? checkAtomicPendingUnlocked(site, atomicPending, { pointer }, beside).then((h) => ({
         atomicPending: h.pending,
         pointer: h.known.pointer,
       }))

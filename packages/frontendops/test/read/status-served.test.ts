@@ -207,12 +207,28 @@ describe('status says what the CDN serves', () => {
 });
 
 describe('an interrupted atomic operation is pending', () => {
+  /**
+   * readStatus, with how often it read the release store and the atomic state: once each, the
+   * crash-recovery record's check going by that same reading (before, it read both again).
+   */
+  async function statusCounted() {
+    const { store, reads } = counting(t.store());
+    const site = await t.open({ releases: store });
+    const mark = await t.mark();
+    const status = await readStatus(site);
+    const stateReads = (await t.requestsSince(mark)).filter(
+      (r) => r.method === 'GET' && r.key.endsWith('/atomic/state.json'),
+    ).length;
+    return { status, reads: { store: reads(), state: stateReads } };
+  }
+
   it('stopped before its switch: pending (not live), and running it again finishes it', async () => {
     const stopped = stoppingSite(t.site, (key) => key.includes('/atomic/releases/'));
     await expect(
       deployArtifact(stopped, { app: APP, commit: V3, request: request('ship v3') }),
     ).rejects.toThrow(/stopped/);
-    const status = await readStatus(t.site);
+    const { status, reads } = await statusCounted();
+    expect(reads).toEqual({ store: 1, state: 1 });
     expect(status.live?.commit).toBe(V2);
     expect(status.pending).toEqual({
       deployId: expect.stringMatching(/^c3c3c3c-/),
@@ -238,7 +254,8 @@ describe('an interrupted atomic operation is pending', () => {
     ).rejects.toThrow(/stopped/);
     expect(await served()).toBe('v1');
 
-    const status = await readStatus(t.site);
+    const { status, reads } = await statusCounted();
+    expect(reads).toEqual({ store: 1, state: 1 });
     expect(status.live?.commit).toBe(V2); // not recorded yet
     expect(status.pending).toMatchObject({ op: 'deploy', commit: V1, pointerMoved: true });
     expect(status.served).toMatchObject({
