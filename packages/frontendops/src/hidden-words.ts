@@ -5,7 +5,10 @@
  * whoever makes the tag. The git server cannot hide them (it does not know the stack), and it hands
  * a tag's words back to the agent (create_deploy_tag, list_deploy_tags). Said once here.
  */
+import { basename } from 'node:path';
+import type { Config } from './config.ts';
 import type { DeployTarget } from './engine/types.ts';
+import { isOutputsFileRef } from './stacks/outputs-file.ts';
 
 /** What a hidden value is shown as. */
 export const HIDDEN = '[hidden]';
@@ -46,6 +49,26 @@ export function targetSecrets(target: HiddenTarget): string[] {
     }
   }
   return values.filter((v): v is string => typeof v === 'string' && v.length >= SHORTEST_HIDDEN);
+}
+
+/**
+ * Where the configuration keeps its stacks, never to show: each outputs file (its path and its
+ * name, as an error names it), each `file://` state directory and `s3://` state bucket, and a
+ * default stack given as an outputs file. A stack that cannot be opened is refused in words that
+ * may name them, before any target of it is known.
+ */
+export function configuredLocations(config: Pick<Config, 'stacks' | 'defaultStack'>): string[] {
+  const values: string[] = [];
+  const file = (path: string) => values.push(path, basename(path));
+  for (const stack of Object.values(config.stacks)) {
+    if (stack.file) file(stack.file);
+    const state = /^file:\/\/(.+)$/.exec(stack.backend)?.[1];
+    if (state) values.push(state.replace(/\/+$/, ''));
+    const bucket = /^s3:\/\/([^/?]+)/.exec(stack.backend)?.[1];
+    if (bucket) values.push(bucket);
+  }
+  if (config.defaultStack !== undefined && isOutputsFileRef(config.defaultStack)) file(config.defaultStack);
+  return values.filter((v) => v.length >= SHORTEST_HIDDEN);
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * What an MCP client learns from errors, and who may reach the HTTP endpoint. Attacks: make the
- * servers fail (a missing or broken outputs file, a repository gone from under the git server) and
- * read the local paths out of the messages; call the HTTP endpoint from a page on another local port.
+ * servers fail (a missing or broken outputs file, the server's or one the configuration names, a
+ * repository gone from under the git server) and read the local paths out of the messages; call the
+ * HTTP endpoint from a page on another local port.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,11 +11,13 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
+import { defaultConfig } from '../../src/config.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
+import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { serveHttp } from '../../src/mcp/serve.ts';
 import { BIN } from '../support/cli.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
-import { wrapClient } from '../support/mcp-infra.ts';
+import { connectInfra, wrapClient } from '../support/mcp-infra.ts';
 
 let dir: string;
 let repo: TestRepo;
@@ -57,6 +60,31 @@ describe('errors name no local path to an MCP client', () => {
       for (const leak of [file, dir, 'secret-place', 'prod-outputs.json', 'broken-outputs']) {
         expect(JSON.stringify(c.seen), leak).not.toContain(leak);
       }
+    }
+  });
+
+  it('the infra server, over a configured stack whose outputs file or state directory cannot be read', async () => {
+    // The configuration names them, not the server's --stack: refused as the --stack file is, unnamed.
+    const outputs = join(dir, 'ops-private', 'qa-outputs.json');
+    const stateDir = join(dir, 'ops-private', 'pulumi-state');
+    const config = {
+      ...defaultConfig(),
+      stacks: {
+        qa: { backend: 'outputs', file: outputs },
+        staging: { backend: `file://${stateDir}`, project: 'sophia' },
+      },
+    } as Parameters<typeof createInfraServer>[0]['config'];
+    const c = await connectInfra(createInfraServer({ config, cwd: dir }));
+    cleanups.push(() => c.close());
+    const answers = [];
+    for (const stack of ['qa', 'staging']) {
+      answers.push(await c.call('get_status', { stack }));
+      answers.push(await c.call('plan_deploy', { stack, commit: 'abcdef1' }));
+    }
+    for (const answer of answers) expect(answer.isError).toBe(true);
+    expect(answers[0]?.text).toMatch(/^NOT_FOUND: The stack outputs file .* does not exist/);
+    for (const leak of [dir, 'ops-private', 'qa-outputs.json', 'pulumi-state']) {
+      expect(JSON.stringify(c.seen), leak).not.toContain(leak);
     }
   });
 
