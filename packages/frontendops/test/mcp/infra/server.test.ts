@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toolsOf } from '../../../src/contract/tools.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import { readAuditHead, verifyAudit } from '../../../src/state/audit.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
@@ -90,6 +91,19 @@ describe('infra MCP server through a real MCP client (in-memory transport)', () 
     expect(byName.invalidate_cdn?.description).toMatch(/^Step 3 of the deploy/);
     expect(byName.get_deploy_target?.inputSchema.required).toEqual(['commit']);
     expect(byName.run_sync?.inputSchema.required).toEqual(['handle']);
+  });
+
+  it("the server's instructions name every change a protected stack asks a person to approve", async () => {
+    // What a client's model is told up front: a tool it is not told needs an approval (a promote, a
+    // canary), or a way past a rollback's pin a protected stack refuses (unpin_release), is false.
+    const said = c.client.getInstructions() ?? '';
+    const approved = toolsOf('infra').filter((tool) => tool.approval);
+    expect(approved.length).toBeGreaterThan(2);
+    const sentence = /Protected stacks need a human approval for ([^.]*)\./.exec(said)?.[1] ?? '';
+    for (const tool of approved) expect(sentence, tool.name).toContain(tool.name);
+    expect(said).toMatch(
+      /unpin_release[^.]*(?:refused|not) on a protected stack|on an unprotected stack[^.]*unpin_release/,
+    );
   });
 
   it('the input schemas are listed as the contract declares them', async () => {
