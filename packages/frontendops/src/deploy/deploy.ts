@@ -513,7 +513,7 @@ async function stoppedRollback(
  */
 async function settlePin(
   site: Site,
-  plan: Pick<DeployPlan, 'kind' | 'noop' | 'deployId' | 'app' | 'commit'>,
+  plan: DeployPlan,
   options: DeployOptions,
   /** The stopped change this no-op run finished (DeploySummary finishedInterrupted), if any. */
   finished?: { deployId: string; kind: string },
@@ -526,6 +526,9 @@ async function settlePin(
     return { pinned: await pinRolledBack(site, { ...plan, deployId }, request) };
   }
   if (options.pin === 'clear') {
+    // A promote of the live release changes no file but lifts the pin: that is its change, approved
+    // as one (a protected stack's unpin is a person's), before the pin goes.
+    if (plan.noop && (await readPin(site))) await options.authorize?.(plan);
     const unpinned = await clearPin(site, {
       by: request.actor,
       reason: request.message ?? null,

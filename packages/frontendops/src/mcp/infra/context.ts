@@ -350,6 +350,8 @@ export async function runApproved<S extends DeploySummary>(
     summary?: (planned: S) => string;
     /** What the approval names; default: the planned app@commit. */
     change?: (planned: S) => ApprovalGateInput['change'];
+    /** A plan that copies nothing still changes something (a promote of the live release lifts the pin). */
+    changesWhenNoop?: boolean;
   },
 ): Promise<
   | { approved: false; result: Extract<ApprovalOutcome, { approved: false }>['result'] }
@@ -357,16 +359,17 @@ export async function runApproved<S extends DeploySummary>(
 > {
   if (ISSUES_RECEIPT.has(spec.tool)) await t.receiptKeyUsable();
   const planned = await spec.run({ dryRun: true });
-  const gate = planned.noop
-    ? NOTHING_TO_APPROVE
-    : await t.approve(ctx, site, {
-        action: approvalOf(spec.tool),
-        deployId: planned.deployId,
-        summary: spec.summary?.(planned) ?? describePlan(planned.plan),
-        change: spec.change?.(planned) ?? { app: planned.app, commit: planned.commit },
-        plan: planned.plan,
-        tool: spec.tool,
-      });
+  const gate =
+    planned.noop && !spec.changesWhenNoop
+      ? NOTHING_TO_APPROVE
+      : await t.approve(ctx, site, {
+          action: approvalOf(spec.tool),
+          deployId: planned.deployId,
+          summary: spec.summary?.(planned) ?? describePlan(planned.plan),
+          change: spec.change?.(planned) ?? { app: planned.app, commit: planned.commit },
+          plan: planned.plan,
+          tool: spec.tool,
+        });
   if (!gate.approved) return { approved: false, result: gate.result };
   const { signal } = ctx.mcpReq;
   const what = `${spec.tool} of ${planned.app}@${planned.commit.slice(0, 7)} on ${planned.stack}`;

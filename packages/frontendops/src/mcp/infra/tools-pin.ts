@@ -84,6 +84,8 @@ export function registerPinTools(t: InfraToolContext): void {
         summary: (planned) =>
           `promote: ${describePlan(planned.plan)}${pin ? `; the pin (${shortSha(pin.commit)}, by ${pin.by}) is cleared` : ''}`,
         change: (planned) => ({ app: planned.app, commit: planned.commit, to: release.commit }),
+        // Of the live release it only lifts the pin: what unpin_release is refused for here.
+        changesWhenNoop: pin !== null,
       });
       if (!ran.approved) return ran.result;
       const { summary, gate } = ran;

@@ -15,7 +15,7 @@ import { takeDeployLock } from '../../../src/deploy/deploy-lock.ts';
 import { WORDS_MAX } from '../../../src/engine/text.ts';
 import { unpinnedSentence } from '../../../src/read/pin-words.ts';
 import { connectSite } from '../../../src/stacks/open.ts';
-import { readAudit } from '../../../src/state/audit.ts';
+import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import { request } from '../../support/atomic-env.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
@@ -248,6 +248,46 @@ describe('the pin through the infra MCP server', () => {
       await guarded.close();
     }
     expect(await entries()).toBe(before);
+  });
+
+  it('on a protected stack promote_release of the live release, which only lifts the pin, needs an approval too', async () => {
+    // What unpin_release is refused for, asked as a promote that copies nothing: the pin goes all the same.
+    await pinnedByHand.restore();
+    const keyDir = await mkdtemp(join(tmpdir(), 'frontendops-pin-key-'));
+    const approvers = { Ada: await createApproverKey(join(keyDir, 'ada.pem'), undefined) };
+    await rm(keyDir, { recursive: true, force: true });
+    const guarded = await connectInfra(f.server({ config: f.config([STACK], { approvers }) }));
+    try {
+      const refused = await guarded.call('promote_release', { to: COMMITS[0], reason: 'lift the freeze' });
+      expect(refused.isError, refused.text).toBe(true);
+      expect(refused.text).toMatch(/^APPROVAL_REQUIRED: .*frontendops approve [0-9a-f]{7}-[0-9a-f]{10}/s);
+      expect((await guarded.call('get_status')).structured).toMatchObject({
+        live: { commit: COMMITS[0] },
+        pin: { commit: COMMITS[0], cause: 'pin' },
+      });
+    } finally {
+      await guarded.close();
+    }
+    // Approved (here by a client the stack trusts), the approval is used and the pin lifted.
+    const asking = await connectInfra(
+      f.server({ config: f.config([STACK], { approvers, trustElicitation: true }) }),
+      { elicit: () => ({ action: 'accept', content: { confirm: true, approver: 'carol' } }) },
+    );
+    try {
+      const lifted = await asking.call('promote_release', { to: COMMITS[0], reason: 'lift the freeze' });
+      expect(lifted.structured, lifted.text).toMatchObject({
+        commit: COMMITS[0],
+        approvedBy: 'carol (as claimed by infra-test) (elicitation)',
+        unpinned: { commit: COMMITS[0] },
+      });
+      expect((await asking.call('get_status')).structured).toMatchObject({ pin: null });
+      const verified = await verifyAudit(f.t.site.state, f.t.site.target.statePrefix, {
+        approvers,
+      });
+      expect(verified.problems).toEqual([]);
+    } finally {
+      await asking.close();
+    }
   });
 });
 
