@@ -117,6 +117,28 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     expect(await readPin(t.site)).toBeNull();
   });
 
+  it('a promote of the live release, which only lifts the pin, is refused as unpin is unless the job is approved to promote', async () => {
+    await pinned.restore();
+    const refused = await run(['promote', V2.slice(0, 7), '--yes', '--no-tag'], JOB);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /covers deploy \(approval\.github\.actions\), not promote\. Nothing was changed\./,
+    );
+    expect(await readPin(t.site)).toMatchObject({ cause: 'pin', commit: V2 });
+    expect(await live()).toBe(V2);
+    const promotes = await writeConfig('noop-promote.json', {
+      repository: 'acme/dashboard',
+      environment: STACK,
+      actions: ['deploy', 'promote'],
+    });
+    const lifted = await run(['promote', V2.slice(0, 7), '--yes', '--no-tag'], {
+      ...JOB,
+      FRONTENDOPS_CONFIG: promotes,
+    });
+    expect(lifted.code, lifted.stderr).toBe(0);
+    expect(await readPin(t.site)).toBeNull();
+  });
+
   it('the same --yes from an operator outside a job goes through: the terminal is theirs', async () => {
     await pinned.restore();
     // Not in a job, even where this suite itself runs in GitHub Actions.

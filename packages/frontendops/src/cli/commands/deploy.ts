@@ -349,8 +349,11 @@ export async function approveIfProtected(
   // job's policy covers, must not become a promote of an older release, nor a change a person
   // approved become another.
   const bound = await boundTo(planned);
-  // A change that would do nothing needs no one's yes (as on a terminal, and at the infra server).
-  if (planned.noop) return bound;
+  // A change that would do nothing needs no one's yes (as on a terminal, and at the infra server),
+  // but for a promote of the live release that lifts a pin: in a job, a change as unpin is.
+  const liftsPin =
+    ofAJob && action === 'promote' && (await (await import('../../state/pin.ts')).readPin(site)) !== null;
+  if (planned.noop && !liftsPin) return bound;
   if (flags.yes) {
     const { FrontendOpsError } = await import('../../errors.ts');
     const configured = inForce?.configured.github;
