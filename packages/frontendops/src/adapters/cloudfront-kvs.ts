@@ -32,7 +32,7 @@ import {
   PREVIEW_SECRET_KEY,
   RELEASE_KEY,
 } from '../atomic/release-pointer.ts';
-import { badInput, FrontendOpsError } from '../errors.ts';
+import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import type { ReleasePointer, ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import { type HttpOptions, requestHandler } from './http.ts';
 import { retryStrategy } from './retry.ts';
@@ -155,16 +155,34 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       // ETag first, then the key: a write in between makes the ETag older than the value, so a
       // write based on this read fails (safe); the other order could overwrite a pointer unseen.
       const version = await etag();
-      const [text, owned] = await Promise.all([getKey(RELEASE_KEY), ownedHere()]);
+      const [text, ownership] = await Promise.all([
+        getKey(RELEASE_KEY),
+        ownedHere().then(
+          (owned) => ({ owned }),
+          (error: unknown) => ({ error }),
+        ),
+      ]);
+      const value = text === null ? null : decodeReleasePointer(text);
+      // A store refused as another environment's still serves what it holds: the refusal carries it
+      // (servedDespiteOwner), for the readers that hold what is served to the chain.
+      const refused = (error: unknown): unknown =>
+        isFrontendOpsError(error, 'CONFLICT') && (text === null || value)
+          ? new FrontendOpsError('CONFLICT', error.message, {
+              details: { ...error.details, served: { value, etag: version } },
+            })
+          : error;
+      if ('error' in ownership) throw refused(ownership.error);
+      const { owned } = ownership;
       claimed = owned;
       unnamed = false;
       if (text === null) {
         unnamed = !owned;
         return { value: null, etag: version };
       }
-      const value = decodeReleasePointer(text);
       if (value && !owned) {
-        await claimable(value.live, version);
+        await claimable(value.live, version).catch((error: unknown) => {
+          throw refused(error);
+        });
         unnamed = true;
       }
       if (!value) {

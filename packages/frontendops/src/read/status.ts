@@ -1,6 +1,12 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 
-import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
+import {
+  isInvalidReleasePointer,
+  type ReleasePointer,
+  sameReleases,
+  servedDespiteOwner,
+  servedReader,
+} from '../atomic/release-pointer.ts';
 import { type AtomicReadBeside, checkAtomicPendingUnlocked } from '../deploy/atomic-apply.ts';
 import {
   type AtomicContext,
@@ -85,7 +91,7 @@ export async function readStatus(site: Site, tags: DeployTags = new Map()): Prom
   let verifying: Promise<AuditVerification | null> | undefined;
   const verified = () =>
     (verifying ??= verifyAudit(site.state, site.target.statePrefix, {
-      ...(site.releases ? { releaseStore: site.releases } : {}),
+      ...(site.releases ? { releaseStore: servedReader(site.releases) } : {}),
     }).catch(() => null));
   // Who pinned, who started the canary or asked for a preview: the pin and the atomic state are the
   // deployer role's to write around the chain too, so neither is told unless the chain binds it (or
@@ -417,13 +423,17 @@ function recordedView(input: {
   };
 }
 
-type StoreRead = { read: ReleasePointerRead } | { error: unknown };
+/** `refused`: the store's refusal as another environment's, whose pointer was read all the same. */
+type StoreRead = { read: ReleasePointerRead; refused?: string } | { error: unknown };
 
 /** One read of the release store; a failure is kept, to be said, not thrown: status still answers. */
 const readStore = (releases: ReleaseStore): Promise<StoreRead> =>
   releases.read().then(
     (read) => ({ read }),
-    (error: unknown) => ({ error }),
+    (error: unknown) => {
+      const read = servedDespiteOwner(error);
+      return read ? { read, refused: (error as Error).message } : { error };
+    },
   );
 
 function inPlacePendingView(pending: PendingDeploy): NonNullable<StatusView['pending']> {
@@ -461,7 +471,20 @@ function atomicPendingView(
   };
 }
 
-async function readServed(
+async function readServed(site: Site, input: Parameters<typeof servedView>[1]): Promise<ServedView> {
+  const view = await servedView(site, input);
+  const { store } = input;
+  if (!('refused' in store) || store.refused === undefined) return view;
+  // The store's key naming its environment was written outside FrontendOps (or the outputs name
+  // another environment's store): every change refuses it, so status says so, whatever it serves.
+  return {
+    ...view,
+    state: 'changed-outside',
+    note: `${view.note ? `${view.note} ` : ''}Every change of this stack refuses the store as it is: ${store.refused}`,
+  };
+}
+
+async function servedView(
   site: Site,
   input: {
     store: StoreRead;

@@ -4,16 +4,19 @@
  * approvers for its signed approvals, the publish logs of its `buildsFrom` (releases they recorded
  * were published) and, on atomic stacks, what the CDN's release store serves.
  */
-import { isInvalidReleasePointer } from '../atomic/release-pointer.ts';
-import type { ReleaseStore } from '../ports.ts';
+import { isInvalidReleasePointer, servedDespiteOwner, servedReader } from '../atomic/release-pointer.ts';
+import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditAnchor, type AuditVerification, verifyAudit } from '../state/audit.ts';
 import type { UntaggedDeployments } from '../state/audit-entry.ts';
 
 export interface SiteVerification {
   result: AuditVerification;
-  /** Atomic stacks: whether the release store was checked against the chain, or why it could not be read. */
-  releaseStore: { checked: true } | { checked: false; unread: string } | null;
+  /**
+   * Atomic stacks: whether the release store was checked against the chain, or why it could not be
+   * read; `refused`: checked, though every change refuses the store as another environment's.
+   */
+  releaseStore: { checked: true; refused?: string } | { checked: false; unread: string } | null;
 }
 
 export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): Promise<SiteVerification> {
@@ -40,7 +43,7 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
     releaseStore: !served
       ? null
       : served.reader
-        ? { checked: true }
+        ? { checked: true, ...(served.refused ? { refused: served.refused } : {}) }
         : { checked: false, unread: served.unread ?? 'no answer' },
   };
 }
@@ -60,6 +63,9 @@ export function uncheckedNotes({ result, releaseStore }: SiteVerification): stri
       ? [
           `the CDN's release store could not be read (${releaseStore.unread}): what it serves was not checked against the chain`,
         ]
+      : []),
+    ...(releaseStore?.checked && releaseStore.refused
+      ? [`the CDN's release store was checked, but every change refuses it as it is: ${releaseStore.refused}`]
       : []),
   ];
 }
@@ -91,19 +97,29 @@ export const adoptionNotes = ({ result }: SiteVerification): string[] =>
  */
 async function reachableStore(
   releases: ReleaseStore,
-): Promise<{ reader?: Pick<ReleaseStore, 'read'>; unread?: string }> {
-  const first = await releases.read().then(
+): Promise<{ reader?: Pick<ReleaseStore, 'read'>; unread?: string; refused?: string }> {
+  const reading = servedReader(releases);
+  let refused: string | undefined;
+  const first: { read: ReleasePointerRead } | { error: unknown } = await releases.read().then(
     (read) => ({ read }),
-    (error: unknown) => ({ error }),
+    (error: unknown) => {
+      // Refused as another environment's (its key rewritten, or the outputs naming another's store):
+      // what it serves is held to the chain all the same, and the refusal said (uncheckedNotes).
+      const read = servedDespiteOwner(error);
+      if (!read) return { error };
+      refused = error instanceof Error ? error.message : String(error);
+      return { read };
+    },
   );
   if ('error' in first && !isInvalidReleasePointer(first.error)) {
     return { unread: first.error instanceof Error ? first.error.message : String(first.error) };
   }
   let used = false;
   return {
+    ...(refused ? { refused } : {}),
     reader: {
       read() {
-        if (used) return releases.read();
+        if (used) return reading.read();
         used = true;
         return 'read' in first ? Promise.resolve(first.read) : Promise.reject(first.error);
       },

@@ -13,10 +13,13 @@
  * CDN served the bucket root.
  */
 import { describe, expect, it } from 'vitest';
+import { ENVIRONMENT_KEY } from '../../src/atomic/release-pointer.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { pinRelease, readPin } from '../../src/deploy/pin.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { readStatus } from '../../src/read/status.ts';
+import { uncheckedNotes, verifySite } from '../../src/read/verify-site.ts';
+import { releaseStoreOwner } from '../../src/stacks/open.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { APP, request } from '../support/atomic-env.ts';
 import { outsideWritesEnvFor } from '../support/atomic-snapshot.ts';
@@ -84,4 +87,47 @@ describe('a pin on an atomic stack whose release store was written outside Front
     const { pin, created } = await pinRelease(t.site, { request: request('freeze prod') });
     expect([created, pin.commit]).toEqual([true, V2]);
   });
+});
+
+/**
+ * The deployer role writes the store's key frontendops-environment too: beside a pointer it put back
+ * at an older release, a key naming another environment (or none, as a store switched before stores
+ * named theirs) made the store's reads refused, CONFLICT, which status and `audit verify` took for a
+ * store that did not answer. Before: status said "could not be read" (exit 0) and verify passed with
+ * a note, so the switch nobody recorded went unreported.
+ */
+describe('the pointer written outside FrontendOps with the key naming the environment rewritten', () => {
+  const other = releaseStoreOwner({ hostingBucket: 'another-hosting' });
+  it.each([
+    ['naming another environment', other],
+    ['deleted', null],
+  ])(
+    '%s: status and audit verify still hold what is served to the chain; a pin is refused',
+    async (_, named) => {
+      const t = env();
+      const pointer = await t.site.records.readPointer();
+      const kept = pointer?.value.releases.find((r) => r.commit === V1);
+      if (!kept) throw new Error('v1 kept');
+      const store = t.store();
+      await store.write({ live: releaseIdFor(kept) }, (await store.read()).etag);
+      await raw().set(ENVIRONMENT_KEY, named);
+
+      const status = await readStatus(t.site);
+      expect(status.served).toMatchObject({ state: 'changed-outside', live: { commit: V1 } });
+      const verified = await verifySite(t.site, []);
+      expect(verified.result.ok).toBe(false);
+      expect(verified.result.problems.map((p) => p.reason).join('\n')).toMatch(
+        /the CDN's release store names .* it was changed outside FrontendOps/,
+      );
+      // What every change will refuse is said too, by status and by verify's notes.
+      const refusal = named ? /names a hosting bucket other than/ : /names no environment yet/;
+      expect(status.served?.note).toMatch(refusal);
+      expect(uncheckedNotes(verified).join('\n')).toMatch(refusal);
+      const entries = (await readAudit(t.site.state, t.target.statePrefix)).length;
+      const refused = await pinRelease(t.site, { request: request('freeze prod') }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'CONFLICT' });
+      expect(await readPin(t.site)).toBeNull();
+      expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(entries);
+    },
+  );
 });
