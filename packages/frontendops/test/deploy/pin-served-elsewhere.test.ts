@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_KEY } from '../../src/atomic/release-pointer.ts';
-import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { deployArtifact, rollbackRelease } from '../../src/deploy/deploy.ts';
 import { pinRelease, readPin } from '../../src/deploy/pin.ts';
 import { releaseIdFor } from '../../src/engine/atomic-plan.ts';
 import { readStatus } from '../../src/read/status.ts';
@@ -124,8 +124,15 @@ describe('the pointer written outside FrontendOps with the key naming the enviro
       expect(status.served?.note).toMatch(refusal);
       expect(uncheckedNotes(verified).join('\n')).toMatch(refusal);
       const entries = (await readAudit(t.site.state, t.target.statePrefix)).length;
-      const refused = await pinRelease(t.site, { request: request('freeze prod') }).catch((e: unknown) => e);
-      expect(refused).toMatchObject({ code: 'CONFLICT' });
+      // Every change refuses the store in its own words (not as one that did not answer), nothing written.
+      for (const change of [
+        () => pinRelease(t.site, { request: request('freeze prod') }),
+        () => deployArtifact(t.site, { app: APP, commit: V2, request: request('put v2 back') }),
+        () => rollbackRelease(t.site, { request: request('back') }),
+      ]) {
+        const refused = await change().catch((e: unknown) => e);
+        expect(refused).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(refusal) });
+      }
       expect(await readPin(t.site)).toBeNull();
       expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(entries);
     },
