@@ -51,7 +51,8 @@ export async function verifySite(site: Site, anchors: readonly AuditAnchor[]): P
 /**
  * What verify could not check, one line each, for whoever shows the result (the CLI's `note:` lines,
  * the console's audit badge): records of approvals it could not hold against a signature or the
- * configuration, and a release store that did not answer. None of them fails verify. (Deployments
+ * configuration, a release store that did not answer, and one every change refuses as another
+ * environment's (checked all the same). None of them fails verify. (Deployments
  * past the newest deploy tag are checked, but against the state bucket alone: untaggedNote.)
  */
 export function uncheckedNotes({ result, releaseStore }: SiteVerification): string[] {
