@@ -34,6 +34,7 @@ import {
   RELEASE_KEY,
   type ReleasePointer,
   sameReleases,
+  servedReader,
 } from '../atomic/release-pointer.ts';
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, formatAuditHead, parseAuditHead } from '../contract/audit-head.ts';
@@ -1551,9 +1552,11 @@ export async function verifyAuditAbout(
 ): Promise<AuditVerification> {
   const reader = releaseStore && {
     read: () =>
-      releaseStore.read().catch((error: unknown) => {
-        throw isInvalidReleasePointer(error) ? error : new ReleaseStoreUnread(error);
-      }),
+      servedReader(releaseStore)
+        .read()
+        .catch((error: unknown) => {
+          throw isInvalidReleasePointer(error) ? error : new ReleaseStoreUnread(error);
+        }),
   };
   try {
     return await verifyAudit(store, prefix, reader === undefined ? {} : { releaseStore: reader });

@@ -11,6 +11,7 @@
  * change left (unfinished) is what that change's re-run, or the next change, finishes; a pin change
  * left unfinished is finished here, under the deploy lock, before the change reads the pin.
  */
+import { servedReader } from '../atomic/release-pointer.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
@@ -267,8 +268,10 @@ async function refuseIfTampered(
   bound: Readonly<Record<string, string>>,
 ): Promise<void> {
   if (changed.length === 0) return;
+  // A store refused as another environment's is the change's own refusal to make, once this one
+  // is decided: verify holds what it serves (servedReader).
   const { problems } = await verifyAudit(site.state, site.target.statePrefix, {
-    releaseStore: site.releases,
+    releaseStore: site.releases && servedReader(site.releases),
   });
   await refuseTampered(site, problems, changed, refused, bound);
 }

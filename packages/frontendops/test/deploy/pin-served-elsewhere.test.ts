@@ -21,6 +21,7 @@ import { readStatus } from '../../src/read/status.ts';
 import { uncheckedNotes, verifySite } from '../../src/read/verify-site.ts';
 import { releaseStoreOwner } from '../../src/stacks/open.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { putJsonObject } from '../../src/state/json-object.ts';
 import { APP, request } from '../support/atomic-env.ts';
 import { outsideWritesEnvFor } from '../support/atomic-snapshot.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
@@ -137,4 +138,25 @@ describe('the pointer written outside FrontendOps with the key naming the enviro
       expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(entries);
     },
   );
+});
+
+/**
+ * The live pointer edited around the chain as well: the refusal the change makes is that edit's
+ * (TAMPERED, naming live.json), as where the key was left alone, not the store's.
+ */
+describe('the live pointer edited and the key naming the environment rewritten', () => {
+  it('a deploy is refused TAMPERED naming the live pointer, nothing written', async () => {
+    const t = env();
+    const read = await t.site.records.readPointer();
+    if (!read) throw new Error('v2 is live');
+    const edited = { ...read.value, releases: [...read.value.releases].reverse() };
+    await putJsonObject(t.site.state, `${t.target.statePrefix}live.json`, edited);
+    await raw().set(ENVIRONMENT_KEY, releaseStoreOwner({ hostingBucket: 'another-hosting' }));
+    const entries = (await readAudit(t.site.state, t.target.statePrefix)).length;
+    const refused = await deployArtifact(t.site, { app: APP, commit: V1, request: request('v1') }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({ code: 'TAMPERED', message: expect.stringContaining('live.json') });
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toHaveLength(entries);
+  });
 });
