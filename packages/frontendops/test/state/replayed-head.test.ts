@@ -21,7 +21,7 @@ import { changeDigest, openApprovalRequest } from '../../src/state/approvals.ts'
 import { type AuditHead, readAuditHead, verifyAudit } from '../../src/state/audit.ts';
 import type { RequestInfo } from '../../src/state/records.ts';
 import { type AtomicEnv, startAtomicEnv } from '../support/atomic-env.ts';
-import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
+import { type BucketSnapshot, snapshotBuckets, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writesSince } from '../support/refusal.ts';
 
@@ -172,5 +172,40 @@ describe('the head moved back alone, an older copy put back while the change run
     ).rejects.toMatchObject({ code: 'TAMPERED' });
     expect(edited).toBe(true);
     expect((await a.site.state.get(stateKey()))?.body).toEqual(withCanary);
+  });
+});
+
+/**
+ * Whoever can write the whole state bucket puts the chain back to an older valid prefix: every entry,
+ * object and the head as they were after an older switch (no deploy tag given, so nothing anchors the
+ * chain). On an atomic stack the CDN's release store, which that party cannot write, still serves the
+ * newer switch: status says what is served is not what is recorded, and `audit verify` fails.
+ */
+describe('an atomic chain put back whole to an older valid prefix', () => {
+  let a: AtomicEnv;
+  const [V1, V2] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2'] as const;
+
+  beforeAll(async () => {
+    a = await startAtomicEnv({ stack: 'rolled-back-atomic', conditionalWrites: true });
+    await a.publishVersions([V1, V2]);
+    await deployArtifact(a.site, { app: APP, commit: V1, request });
+  }, 180_000);
+  afterAll(() => a?.stop());
+
+  it('is told by status and fails verify: the release store serves the switch the chain lost', async () => {
+    const saved = await snapshotBuckets([{ store: a.site.state, prefix: a.target.statePrefix }]);
+    await deployArtifact(a.site, { app: APP, commit: V2, request });
+    await saved.restore();
+    const status = await readStatus(a.site);
+    expect(status.live?.commit).toBe(V1);
+    // V2's release index is bound only by the entries put back out, so what it says is not believed.
+    expect(status.served).toMatchObject({ state: 'changed-outside', live: { commit: null } });
+    const verified = await verifyAudit(a.site.state, a.target.statePrefix, {
+      releaseStore: a.site.releases,
+    });
+    expect(verified.ok).toBe(false);
+    expect(verified.problems.map((p) => p.reason).join('\n')).toMatch(
+      /the CDN's release store names .* it was changed outside FrontendOps/,
+    );
   });
 });
