@@ -42,6 +42,7 @@ import {
   assertPlannedFromLive,
   pruneSkipped,
   putBackVisible,
+  recordLost,
   switchPointer,
   takeBackSwitch,
 } from './html-guard.ts';
@@ -733,11 +734,14 @@ async function movePointer(
   // past its lease) switched over whatever the lock's new holder did meanwhile, such as a pin. Its
   // switch is taken back, unrecorded (html-guard.ts takeBackSwitch).
   await lock?.assertHeld().catch((lost: unknown) => takeBackSwitch(site, plan, current, etag, lost));
+  // Refused (LOCKED) once the lock's next holder appended while this one slept: see recordLost.
   await auditRelease(site, pointer, digest, {
     kind: plan.kind,
     request,
     at,
     ...(finishedFirst ? { finishedFirst } : {}),
+  }).catch((lost: unknown) => {
+    throw recordLost(plan, lost);
   });
 }
 

@@ -208,8 +208,7 @@ export async function takeBackSwitch(
   lost: unknown,
 ): Promise<never> {
   if (!(lost instanceof FrontendOpsError)) throw lost;
-  // Its switch changed something after all: the lost lock's words up to that.
-  const said = lost.message.replace(/ Nothing more was changed by this run;.*$/, '');
+  const said = lostWords(lost);
   const left = (why: string) =>
     new FrontendOpsError(
       lost.code,
@@ -238,6 +237,23 @@ export async function takeBackSwitch(
   throw new FrontendOpsError(
     lost.code,
     `${said} Its switch had landed: it was taken back (${who} is live again) and the visible files it copied put back, so nothing of this run is live. Run the command again.`,
+    { cause: lost, ...(lost.details ? { details: lost.details } : {}) },
+  );
+}
+
+/** A lost lock's words up to "nothing more was changed": a switch that landed changed something. */
+const lostWords = (lost: FrontendOpsError) =>
+  lost.message.replace(/ Nothing more was changed by this run;.*$/, '');
+
+/**
+ * A switch that landed, its release entry refused for a lost lock (state/audit.ts: the lock's next
+ * holder appended meanwhile, finishing or replacing this change): the error to throw, saying so.
+ */
+export function recordLost(plan: DeployPlan, lost: unknown): unknown {
+  if (!isFrontendOpsError(lost, 'LOCKED')) return lost;
+  return new FrontendOpsError(
+    lost.code,
+    `${lostWords(lost)} Its switch had landed (${plan.deployId} went live) and the lock's next holder wrote to the audit log meanwhile, finishing or replacing it: this run recorded nothing. Check \`frontendops status\` before running it again.`,
     { cause: lost, ...(lost.details ? { details: lost.details } : {}) },
   );
 }

@@ -565,6 +565,17 @@ async function headMoved(store: ObjectStore, prefix: string, owner: boolean): Pr
 }
 
 /**
+ * The lock a change holds over a chain in this process (heldForAppends). The change's own appends
+ * (`overlap`) ask it once their entry n+1 was refused, another's written there: a holder that slept
+ * past its lease between two of its writes, while the lock's next holder finished or replaced its
+ * change, must not append after that holder's entries what is no longer so (LOCKED, nothing more
+ * written). Where nobody appended meanwhile, nobody took over its change: its entry lands in place.
+ */
+const appendLocks = new WeakMap<ObjectStore, Map<string, HeldLock>>();
+const assertAppendLock = (store: ObjectStore, prefix: string, overlap: boolean) =>
+  overlap ? appendLocks.get(store)?.get(prefix)?.assertHeld() : undefined;
+
+/**
  * Waits for the head move of the change's last append in this chain; throws what refused it. What a
  * change calls before a step it must not take on a chain it could not extend (a prune, the CDN's
  * invalidation) and before its lock goes.
@@ -581,6 +592,9 @@ export function settleAuditHeads(store: ObjectStore, prefix: string): Promise<vo
  */
 export function heldForAppends(lock: HeldLock, store: ObjectStore, prefix: string): HeldLock {
   const stopKeeping = keepAuditHeads(store);
+  const locks = appendLocks.get(store) ?? new Map<string, HeldLock>();
+  appendLocks.set(store, locks);
+  locks.set(prefix, lock);
   return {
     owner: lock.owner,
     assertHeld: () => lock.assertHeld(),
@@ -589,6 +603,7 @@ export function heldForAppends(lock: HeldLock, store: ObjectStore, prefix: strin
         () => settleAuditHeads(store, prefix),
         () => {
           stopKeeping();
+          if (locks.get(prefix) === lock) locks.delete(prefix);
           return lock.release();
         },
         // Not "Letting the lock go" (errors.ts holding) again: when the change failed as well, its
@@ -656,6 +671,7 @@ async function appendUntilLanded(
     }
     // Entry n+1 exists: the head moved on since. Read it, as for a first append.
     knownHeads.get(store)?.delete(prefix);
+    await assertAppendLock(store, prefix, overlap);
   }
   let previous: string | null | undefined; // the head's ETag in the last round (null: no head)
   let finished: AuditEntry | null = null; // the entry this appender last moved the head to
@@ -689,6 +705,7 @@ async function appendUntilLanded(
       rememberHead(store, prefix, finished, undefined);
       return finished;
     }
+    await assertAppendLock(store, prefix, overlap);
     if (finished) {
       stuck = 0;
     } else {

@@ -5,7 +5,9 @@
  * honours conditional writes), the pause a clock moved past the lease while the write is held.
  * Before, the deploy that woke found its lock lost, stopped (LOCKED) and left its HTML "for the
  * deploy running now": there was none, so the site served its HTML under the pointer of another
- * release (or of the release it planned from), and nothing put it back.
+ * release (or of the release it planned from), and nothing put it back. One asleep after its switch
+ * and before its release entry, while the next holder finished its change and deployed another, wrote
+ * its entries after that one's and called itself succeeded.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
@@ -15,7 +17,7 @@ import { pinRelease } from '../../src/deploy/pin.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
-import { verifyAudit } from '../../src/state/audit.ts';
+import { readAudit, verifyAudit } from '../../src/state/audit.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
@@ -73,6 +75,35 @@ async function v2AsleepPastLease() {
   return { deploying, wake: a.release };
 }
 
+const pointerKey = () => `${t.target.statePrefix}live.json`;
+
+/**
+ * An operator whose state writes sleep at the first one `holds` names (asked before each is sent,
+ * and told which keys landed before it) until `asleep.release()`.
+ */
+async function asleepAtState(holds: (key: string, landed: readonly string[]) => boolean) {
+  const site = await operator();
+  const asleep = heldPoint();
+  const landed: string[] = [];
+  let held = false;
+  const state: ObjectStore = {
+    ...site.state,
+    async put(key, body, meta, condition) {
+      if (!held && holds(key, landed)) {
+        held = true;
+        await asleep.arrive();
+      }
+      const answer = await site.state.put(key, body, meta, condition);
+      landed.push(key);
+      return answer;
+    },
+  };
+  return {
+    site: { ...site, state, records: createStateRecords(state, t.target.statePrefix) } as Site,
+    asleep,
+  };
+}
+
 const served = async () => (await t.site.hosting.get('index.html'))?.body.toString('utf8') ?? '';
 const titleOf = (html: string) => /<title>Sophia (v\d)<\/title>/.exec(html)?.[1];
 const live = async () => (await t.site.records.readPointer())?.value.commit;
@@ -127,17 +158,7 @@ it('its lock lapsed and nobody else deployed: the site ends whole on the release
 });
 
 it('a pin made while a deploy slept before its switch holds: its switch is taken back', async () => {
-  const site = await operator();
-  const asleep = heldPoint();
-  const pointerKey = `${t.target.statePrefix}live.json`;
-  const state: ObjectStore = {
-    ...site.state,
-    async put(key, body, meta, condition) {
-      if (key === pointerKey) await asleep.arrive();
-      return site.state.put(key, body, meta, condition);
-    },
-  };
-  const a = { ...site, state, records: createStateRecords(state, t.target.statePrefix) } as Site;
+  const { site: a, asleep } = await asleepAtState((key) => key === pointerKey());
   const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
   deploying.catch(() => {});
   await asleep.reached; // its lock asked for the last time before the switch
@@ -152,6 +173,60 @@ it('a pin made while a deploy slept before its switch holds: its switch is taken
   expect(await live()).toBe(V1);
   expect(titleOf(await served()), 'the served HTML is the pinned release’s').toBe('v1');
   expect((await readPin(t.site))?.commit).toBe(V1);
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
+/**
+ * Operator A's deploy of v2, its pointer written and its lock asked once more (held), asleep before
+ * its release entry is sent until `wake()`; meanwhile its lock's lease runs out.
+ */
+async function v2AsleepBeforeEntry() {
+  const audit = `${t.target.statePrefix}audit/`;
+  const { site, asleep } = await asleepAtState(
+    (key, landed) => key.startsWith(audit) && landed.includes(pointerKey()),
+  );
+  const deploying = deployArtifact(site, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await asleep.reached;
+  slept = LOCK_TTL_MS + 1_000;
+  return { deploying, wake: asleep.release };
+}
+
+it('asleep after its switch, before its entry, while another finished it and deployed: it records nothing after', async () => {
+  const { deploying, wake } = await v2AsleepBeforeEntry();
+  // The lock expired: the other operator finishes v2 (live, not recorded) and deploys v3 to the end.
+  const b = await operator();
+  expect((await deployArtifact(b, { app: APP, commit: V3, request: request('deploy v3') })).outcome).toBe(
+    'succeeded',
+  );
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  const invalidations = t.cdn.createRequests().length;
+  wake(); // its release entry is sent
+  // Before, it went on and "succeeded": its entries for v2 written after v3's, naming v2's pointer
+  // while v3 was live (`audit verify`: live.json tampered), and its CDN invalidation sent.
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/lost its lock.*switch had landed.*this run recorded nothing/s),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(t.cdn.createRequests().length, 'no invalidation once it lost its lock').toBe(invalidations);
+  expect(await live()).toBe(V3);
+  expect(titleOf(await served())).toBe('v3');
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
+it('asleep after its switch, before its entry, while another asked for a pin: the pin refuses, it finishes', async () => {
+  const { deploying, wake } = await v2AsleepBeforeEntry();
+  // Its v2 is live and not yet recorded: a pin of what is live would pin what no entry vouches for.
+  await expect(pinRelease(await operator(), { request: request('freeze') })).rejects.toMatchObject({
+    code: 'CONFLICT',
+    message: expect.stringContaining('no audit entry records it going live yet'),
+  });
+  wake(); // nobody appended meanwhile: its entries land in place
+  expect((await deploying).outcome).toBe('succeeded');
+  expect(await live()).toBe(V2);
+  expect(titleOf(await served())).toBe('v2');
+  expect(await readPin(t.site)).toBeNull();
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
