@@ -21,6 +21,7 @@ import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { createStateRecords, type RequestInfo } from '../../src/state/records.ts';
 import { ARTIFACTS, HOSTING, publishAsCi } from '../support/deploy-env.ts';
 import { type FixtureBuild, referencedPaths, writeFixtureBuild } from '../support/fixture-build.ts';
+import { heldPoint } from '../support/held-point.ts';
 import { startTestS3, type TestS3 } from '../support/local-s3.ts';
 import { type S3Proxy, startS3Proxy } from '../support/s3-proxy.ts';
 
@@ -87,45 +88,18 @@ const targetFor = (stack: string, endpoint: string): DeployTarget => ({
   prune: true,
 });
 
-interface Gate {
-  /** Resolves when the deploy reached the point. */
-  reached: Promise<void>;
-  /** Lets it go on. */
-  open(): void;
-  pass(): Promise<void>;
-}
-
-function gate(): Gate {
-  let arrive = () => {};
-  let open = () => {};
-  const reached = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return {
-    reached,
-    open,
-    pass: async () => {
-      arrive();
-      await opened;
-    },
-  };
-}
-
 type StopAt = 'after-assets' | 'after-other' | 'after-index' | 'before-pointer-write';
 
 /**
  * A site of its own (own S3 client, own lock: nothing serialises it with the other racer) whose
- * deploy stops at `stopAt` until the gate opens.
+ * deploy stops at `stopAt` until the test releases it.
  */
 async function racer(stack: string, endpoint: string, name: string, stopAt: StopAt) {
   const site = await connectSite(targetFor(stack, endpoint), {
     access: { credentials: s3.credentials },
     onNotice: () => undefined,
   });
-  const stop = gate();
+  const stop = heldPoint();
   let assetsToCopy = Number.POSITIVE_INFINITY;
   let assetsCopied = 0;
   let indexCopied = false;
@@ -136,14 +110,14 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
     async copyFrom(source, key, meta) {
       const answer = await site.hosting.copyFrom(source, key, meta);
       if (key.startsWith('assets/') && ++assetsCopied === assetsToCopy && stopAt === 'after-assets')
-        await stop.pass();
+        await stop.arrive();
       if (!key.startsWith('assets/') && !key.endsWith('.html') && !otherCopied) {
         otherCopied = true;
-        if (stopAt === 'after-other') await stop.pass();
+        if (stopAt === 'after-other') await stop.arrive();
       }
       if (key === 'index.html' && !indexCopied) {
         indexCopied = true;
-        if (stopAt === 'after-index') await stop.pass();
+        if (stopAt === 'after-index') await stop.arrive();
       }
       return answer;
     },
@@ -156,7 +130,7 @@ async function racer(stack: string, endpoint: string, name: string, stopAt: Stop
     async put(key, body, meta, condition) {
       if (key.endsWith('/live.json') && indexCopied && !pointerWritten) {
         pointerWritten = true;
-        if (stopAt === 'before-pointer-write') await stop.pass();
+        if (stopAt === 'before-pointer-write') await stop.arrive();
       }
       return site.state.put(key, body, meta, condition);
     },
@@ -263,8 +237,8 @@ async function race(
     await prober.more();
     await expectWhole(first.site, winner);
   } finally {
-    first.stop.open();
-    second.stop.open();
+    first.stop.release();
+    second.stop.release();
     await prober.stop();
     first.site.close();
     second.site.close();
@@ -285,12 +259,12 @@ describe.each([
       const late = r.first.deploy(r.commits[1]);
       await r.first.stop.reached; // its new assets are copied; nothing visible yet
       await r.prober.more();
-      r.second.stop.open();
+      r.second.stop.release();
       expect((await r.second.deploy(r.commits[2])).outcome).toBe('succeeded');
       await r.prober.more();
       await s3.settle();
       const copiedBefore = s3.requests.length;
-      r.first.stop.open();
+      r.first.stop.release();
       const error = await late.then(() => null, lost);
       await s3.settle();
       const visible = s3.requests
@@ -310,9 +284,9 @@ describe.each([
     await race(endpointOf(), stack('other-files'), ['after-other', 'after-index'], async (r) => {
       const late = r.first.deploy(r.commits[1]);
       await r.first.stop.reached; // its first non-HTML visible file is copied
-      r.second.stop.open();
+      r.second.stop.release();
       expect((await r.second.deploy(r.commits[2])).outcome).toBe('succeeded');
-      r.first.stop.open();
+      r.first.stop.release();
       const error = await late.then(() => null, lost);
       expect(error?.code).toBe('PRECONDITION_FAILED');
       expect(error?.message).toMatch(
@@ -329,10 +303,10 @@ describe.each([
       const loser = r.second.deploy(r.commits[2]);
       await r.second.stop.reached; // both copied their HTML, the loser's last: it is served now
       await r.prober.more();
-      r.first.stop.open();
+      r.first.stop.release();
       expect((await winner).outcome).toBe('succeeded');
       await r.prober.more();
-      r.second.stop.open();
+      r.second.stop.release();
       const error = await loser.then(() => null, lost);
       expect(error?.code).toBe('PRECONDITION_FAILED');
       expect(error?.message).toMatch(
@@ -356,19 +330,19 @@ describe.each([
         if (cas) {
           // The compare-and-swap lets the first through; the second's write names a stale version,
           // and its HTML, served until now, is replaced by the winner's.
-          r.first.stop.open();
+          r.first.stop.release();
           expect((await early).outcome).toBe('succeeded');
           await r.prober.more();
-          r.second.stop.open();
+          r.second.stop.release();
           const error = await late.then(() => null, lost);
           expect(error?.code).toBe('PRECONDITION_FAILED');
         } else {
           // Without it the last write wins: the second switches and finishes (pruning the first's
           // assets), then the first's write replaces the pointer, and it puts its own files back.
-          r.second.stop.open();
+          r.second.stop.release();
           expect((await late).outcome).toBe('succeeded');
           await r.prober.more();
-          r.first.stop.open();
+          r.first.stop.release();
           expect((await early).outcome).toBe('succeeded');
         }
         return r.commits[1];
