@@ -374,8 +374,24 @@ export async function markEnvironment(site: Site, current: EnvironmentMarker | n
       markerDigest: stateDigest(wanted),
     },
   });
-  await site.hosting.put(ENVIRONMENT_MARKER, JSON.stringify(wanted, null, 2), {
-    contentType: 'application/json',
-    cacheControl: 'no-store',
-  });
+  // A bucket the lock found unmarked is marked only while it still is: two stacks' first changes to
+  // one bucket take two locks, and the one whose marker comes second stops here, before its first
+  // copy. Its entry stays, recording a marker that never landed: its stack's next change is refused
+  // (assertMarkerAsRecorded) while the bucket names the other's history.
+  const create = !current && (await site.hosting.supportsConditionalWrites());
+  await site.hosting
+    .put(
+      ENVIRONMENT_MARKER,
+      JSON.stringify(wanted, null, 2),
+      { contentType: 'application/json', cacheControl: 'no-store' },
+      create ? { ifNoneMatch: '*' } : {},
+    )
+    .catch((error: unknown) => {
+      if (!create || !isFrontendOpsError(error, 'PRECONDITION_FAILED')) throw error;
+      throw new FrontendOpsError(
+        'CONFLICT',
+        `The hosting bucket of ${site.target.stack} was unmarked when this change took its lock, and another change marked it as its environment meanwhile: another stack deploys to the same hosting bucket. Nothing was copied to the site; this stack's audit log records the marker it meant to write, so its changes are refused while the bucket names the other history. One site is one stack: check which stacks name this hosting bucket (the configuration, the outputs files), and deploy it under that one.`,
+        { cause: error, details: { object: ENVIRONMENT_MARKER } },
+      );
+    });
 }

@@ -14,22 +14,33 @@ import { createS3Locker } from '../../src/adapters/lock-s3.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { LOCK_TTL_MS } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
+import { defaultStatePrefix } from '../../src/engine/target.ts';
 import type { ObjectStore } from '../../src/ports.ts';
 import type { Site } from '../../src/site.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../src/state/audit.ts';
+import { ENVIRONMENT_MARKER } from '../../src/state/names.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { createStateRecords } from '../../src/state/records.ts';
 import { APP, deployedAtomicEnvFor, heldAtSwitch, request } from '../support/atomic-env.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
-import { publishFixtureBuilds, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  publishFixtureBuilds,
+  publishToStack,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { get, releaseOf } from '../support/edge-probe.ts';
 import { heldPoint } from '../support/held-point.ts';
 import { holdCopies } from '../support/hold-copies.ts';
 
 const [V1, V2, V3] = ['a1a1a1a1a1a1a1a1', 'b2b2b2b2b2b2b2b2', 'c3c3c3c3c3c3c3c3'] as const;
 
+/** A hosting bucket no change has marked yet, for two stacks' first deploys. */
+const UNMARKED = 'unmarked-hosting';
+
 let t: TestDeployEnv;
+let published: Awaited<ReturnType<typeof publishFixtureBuilds>>;
 /** V1 deployed and live: each case starts from it. */
 let deployed: BucketSnapshot;
 /** How far past real time the lockers' clock is: a pause of that long. */
@@ -38,8 +49,8 @@ const clock = () => Date.now() + slept;
 const opened: Site[] = [];
 
 beforeAll(async () => {
-  t = await startDeployEnv({ stack: 'lease-paused' }, { conditionalWrites: true });
-  await publishFixtureBuilds(t, APP, [V1, V2, V3]);
+  t = await startDeployEnv({ stack: 'lease-paused' }, { conditionalWrites: true, extraBuckets: [UNMARKED] });
+  published = await publishFixtureBuilds(t, APP, [V1, V2, V3]);
   await deployArtifact(t.site, { app: APP, commit: V1, request: request('deploy v1') });
   deployed = await snapshotStack(t.site);
 });
@@ -258,4 +269,55 @@ describe('atomic', () => {
     expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
     expect((await readPin(t.site))?.commit).toBe(V1);
   });
+});
+
+it("two stacks' first deploys to one unmarked hosting bucket: the one marking it second stops before its first copy", async () => {
+  // Their own state locations, so their locks do not meet; the bucket tells them apart once marked.
+  const stack = async (name: string) => {
+    await publishToStack(t, { stack: name, hostingBucket: UNMARKED }, published.slice(0, 2));
+    const site = await connectSite(
+      { ...t.target, stack: name, hostingBucket: UNMARKED, statePrefix: defaultStatePrefix(name) },
+      { access: { credentials: t.s3.credentials, cdnEndpoint: t.cdn.endpoint }, onNotice: () => undefined },
+    );
+    opened.push(site);
+    return site;
+  };
+  const [first, second] = [await stack('first-a'), await stack('first-b')];
+  // A's lock read the bucket unmarked; its marker is held until B deployed to the end.
+  const asleep = heldPoint();
+  const hosting: ObjectStore = {
+    ...first.hosting,
+    async put(key, body, meta, condition) {
+      if (key === ENVIRONMENT_MARKER) await asleep.arrive();
+      return first.hosting.put(key, body, meta, condition);
+    },
+  };
+  const deploying = deployArtifact(
+    { ...first, hosting },
+    { app: APP, commit: V1, request: request('deploy v1') },
+  );
+  deploying.catch(() => {});
+  await asleep.reached;
+  expect(
+    (await deployArtifact(second, { app: APP, commit: V2, request: request('deploy v2') })).outcome,
+  ).toBe('succeeded');
+  asleep.release();
+  // Before, it went on: its marker over B's, its v1 HTML served while B's live.json named v2.
+  await expect(deploying).rejects.toMatchObject({
+    code: 'CONFLICT',
+    message: expect.stringContaining('another change marked it as its environment meanwhile'),
+  });
+  expect(
+    JSON.parse((await second.hosting.get(ENVIRONMENT_MARKER))?.body.toString('utf8') ?? ''),
+  ).toMatchObject({
+    stack: 'first-b',
+  });
+  expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
+  expect(await first.records.readPointer()).toBeNull();
+  expect((await verifyAudit(second.state, second.target.statePrefix)).problems).toEqual([]);
+  // Its next change is refused while the bucket names the other's history: nothing of it lands.
+  await expect(
+    deployArtifact(first, { app: APP, commit: V1, request: request('deploy v1') }),
+  ).rejects.toMatchObject({ code: 'TAMPERED' });
+  expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
 });
