@@ -273,7 +273,14 @@ async function finishMoved(
         }
       : {}),
   });
-  const entry = await recordDeployment(site, record, { data: publishedInFacts(plan) }, options.publishHead);
+  const entry = await recordDeployment(
+    site,
+    record,
+    { data: publishedInFacts(plan) },
+    options.publishHead,
+  ).catch((lost: unknown) => {
+    throw recordLost(plan, lost, 'its release going live, not its deployment');
+  });
   // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).
   const pinned =
     pending.pinOnSuccess && record.outcome === 'succeeded'

@@ -246,14 +246,15 @@ const lostWords = (lost: FrontendOpsError) =>
   lost.message.replace(/ Nothing more was changed by this run;.*$/, '');
 
 /**
- * A switch that landed, its release entry refused for a lost lock (state/audit.ts: the lock's next
- * holder appended meanwhile, finishing or replacing this change): the error to throw, saying so.
+ * A switch that landed, its release entry (or, `recorded` that, its deployment's) refused for a lost
+ * lock (state/audit.ts: the lock's next holder appended meanwhile, finishing or replacing this
+ * change): the error to throw, saying so.
  */
-export function recordLost(plan: DeployPlan, lost: unknown): unknown {
+export function recordLost(plan: DeployPlan, lost: unknown, recorded = 'nothing'): unknown {
   if (!isFrontendOpsError(lost, 'LOCKED')) return lost;
   return new FrontendOpsError(
     lost.code,
-    `${lostWords(lost)} Its switch had landed (${plan.deployId} went live) and the lock's next holder wrote to the audit log meanwhile, finishing or replacing it: this run recorded nothing. Check \`frontendops status\` before running it again.`,
+    `${lostWords(lost)} Its switch had landed (${plan.deployId} went live) and the lock's next holder wrote to the audit log meanwhile, finishing or replacing it: this run recorded ${recorded}. Check \`frontendops status\` before running it again.`,
     { cause: lost, ...(lost.details ? { details: lost.details } : {}) },
   );
 }

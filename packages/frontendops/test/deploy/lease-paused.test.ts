@@ -241,6 +241,43 @@ it('asleep after its switch, before its entry, while another asked for a pin: th
   expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
 });
 
+it('asleep before its CDN invalidation while another finished it and deployed: no late entry, no success to tag', async () => {
+  const site = await operator();
+  const asleep = heldPoint();
+  if (!site.cdn) throw new Error('the environment has a CDN');
+  const cdn = site.cdn;
+  const a: Site = {
+    ...site,
+    cdn: {
+      ...cdn,
+      async invalidate(input) {
+        await asleep.arrive();
+        return cdn.invalidate(input);
+      },
+    },
+  };
+  const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
+  deploying.catch(() => {});
+  await asleep.reached; // live and its release entry written; its deployment not yet recorded
+  slept = LOCK_TTL_MS + 1_000;
+  const b = await operator();
+  expect((await deployArtifact(b, { app: APP, commit: V3, request: request('deploy v3') })).outcome).toBe(
+    'succeeded',
+  );
+  const chain = await readAudit(t.site.state, t.target.statePrefix);
+  asleep.release();
+  // A run that answers with no summary makes no deploy tag (the CLI tags a summary that succeeded).
+  // Before, it "succeeded": its deployment entry written after v3's.
+  await expect(deploying).rejects.toMatchObject({
+    code: 'LOCKED',
+    message: expect.stringMatching(/switch had landed.*recorded its release going live, not its deployment/s),
+  });
+  expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+  expect(await live()).toBe(V3);
+  expect(titleOf(await served())).toBe('v3');
+  expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+});
+
 describe('atomic', () => {
   const env = deployedAtomicEnvFor({ stack: 'lease-paused-atomic', conditionalWrites: true }, [V1, V2], 1);
 
