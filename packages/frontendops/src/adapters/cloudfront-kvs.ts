@@ -52,11 +52,11 @@ export interface CloudFrontReleaseStoreOptions {
   /**
    * The environment whose releases this store switches (stacks/open.ts releaseStoreOwner), kept under
    * ENVIRONMENT_KEY: a store that names another is refused by read and write; one that names none is
-   * claimed by the first switch, if it holds no pointer or one naming `recordedLive` (a store switched
-   * before stores named their environment: its own stack's state records what it serves; any other
-   * stack is refused). Without it (an operator's own reads), the key is not looked at.
+   * claimed by the first switch, if it holds no pointer or one `owns` says the stack's own state
+   * records (a store switched before stores named their environment; any other stack is refused).
+   * Without it (an operator's own reads), the key is not looked at.
    */
-  owner?: { value: string; stack: string; recordedLive: () => Promise<string | null> };
+  owner?: { value: string; stack: string; owns: (served: ReleasePointer) => Promise<boolean> };
 }
 
 const ARN = /^arn:aws[\w-]*:cloudfront::\d{12}:key-value-store\/[\w-]+$/;
@@ -133,8 +133,9 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
    * one `owner`'s own state records: it was switched before stores named their environment, by
    * whichever stack's outputs named it, and the first stack to switch it must not be another one.
    */
-  async function claimable(live: string | null, version: string): Promise<void> {
-    if (!owner || live === null || live === (await owner.recordedLive())) return;
+  async function claimable(served: ReleasePointer | string | null, version: string): Promise<void> {
+    if (!owner || served === null || (typeof served !== 'string' && (await owner.owns(served)))) return;
+    const live = typeof served === 'string' ? served : served.live;
     throw new FrontendOpsError(
       'CONFLICT',
       `The release store of ${owner.stack} (its releaseStoreArn output) names no environment yet (its key ${ENVIRONMENT_KEY}: stores switched before FrontendOps kept it), and its live release ${live} is not the one ${owner.stack}'s state records, so it may be another environment's. Nothing was changed. ` +
@@ -180,7 +181,7 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
         return { value: null, etag: version };
       }
       if (value && !owned) {
-        await claimable(value.live, version).catch((error: unknown) => {
+        await claimable(value, version).catch((error: unknown) => {
           throw refused(error);
         });
         unnamed = true;
@@ -203,7 +204,7 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
       // by the read `ifEtag` came from, or here (a pointer changed since then fails the write).
       if (!unnamed) {
         const current = await getKey(RELEASE_KEY);
-        await claimable(current === null ? null : (decodeReleasePointer(current)?.live ?? current), ifEtag);
+        await claimable(current === null ? null : (decodeReleasePointer(current) ?? current), ifEtag);
       }
       // The first switch names this environment, in the same conditional write: a store another
       // stack claimed after `ifEtag` was read fails it (PRECONDITION_FAILED).

@@ -22,7 +22,7 @@ import { defaultStatePrefix } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { badInput, FrontendOpsError, isFrontendOpsError } from '../errors.ts';
 import { isLoopbackName } from '../loopback.ts';
-import type { Cdn, Locker, SiteAccess } from '../ports.ts';
+import type { Cdn, Locker, ObjectStore, ReleasePointer, SiteAccess } from '../ports.ts';
 import type { PublishLogRef, Site } from '../site.ts';
 import {
   adoptEnvironment,
@@ -34,7 +34,7 @@ import {
   UNREADABLE_PROTECTED,
 } from '../state/environment.ts';
 import { AUDIT_HEAD, CONDITIONAL_WRITE_PROBES, ENVIRONMENT_MARKER, PUBLISH_LOG } from '../state/names.ts';
-import { createStateRecords } from '../state/records.ts';
+import { createStateRecords, type StateRecords } from '../state/records.ts';
 import { LOCAL_DISTRIBUTION_ID } from './local.ts';
 import { type ReadStack, readStack } from './resolve.ts';
 import { isLoopbackEndpoint, unserialisedError, unserialisedNotice } from './serialisation.ts';
@@ -344,10 +344,7 @@ export async function connectSite(target: DeployTarget, options: ConnectSiteOpti
           value: releaseStoreOwner(target),
           stack: target.stack,
           // Asked only of a store switched before stores named their environment.
-          recordedLive: async () => {
-            const live = await records.readPointer();
-            return live && (await import('../engine/atomic-plan.ts')).releaseIdFor(live.value);
-          },
+          owns: (served) => recordsServed(target, state, records, served),
         },
         ...(kvsEndpoint ? { endpoint: kvsEndpoint } : {}),
         ...(credentials ? { credentials } : {}),
@@ -389,6 +386,38 @@ export function releaseStoreOwner(target: Pick<DeployTarget, 'hostingBucket' | '
         ? 'loopback'
         : endpointIdentity(endpoint);
   return JSON.stringify({ v: 1, hostingBucket: target.hostingBucket, ...(where ? { endpoint: where } : {}) });
+}
+
+/**
+ * Whether a stack's own state records the pointer a release store names that names no environment
+ * yet (switched before stores named theirs): its live release, or the switch its own operation made
+ * and stopped at before its state followed (a crash under a FrontendOps from before; its next run
+ * finishes it). That operation's crash-recovery record is the stack's (its plan names it), was
+ * planned from the live release the state records, saw no error before its switch, and switches to
+ * exactly what the store names. Another stack's record copied into this one's state names another
+ * stack, or another live release than its state records.
+ */
+async function recordsServed(
+  target: DeployTarget,
+  state: ObjectStore,
+  records: StateRecords,
+  served: ReleasePointer,
+): Promise<boolean> {
+  const [{ releaseIdFor, samePointer }, { createAtomicRecords }] = await Promise.all([
+    import('../engine/atomic-plan.ts'),
+    import('../state/atomic.ts'),
+  ]);
+  const live = await records.readPointer();
+  const recorded = live && releaseIdFor(live.value);
+  if (served.live === recorded) return true;
+  const stopped = await createAtomicRecords(state, target.statePrefix).readPending();
+  if (!stopped || stopped.switched || stopped.stoppedBy !== undefined) return false;
+  const { plan } = stopped;
+  return (
+    plan?.stack === target.stack &&
+    (plan.pointerBefore?.live ?? null) === recorded &&
+    samePointer(plan.pointerAfter, served)
+  );
 }
 
 /**

@@ -116,12 +116,16 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
     expect(kvs.requests[2]?.headers['if-match']).toMatch(/^KV/);
   });
 
-  it("names a store no switch named only for the stack whose state records its pointer's live release", async () => {
+  it('names a store no switch named only for the stack whose state records its pointer', async () => {
     // A store switched before stores named their environment: a pointer, and no ENVIRONMENT_KEY.
     kvs.store.commit(kvs.store.current().etag, (draft) => draft.set(RELEASE_KEY, '{"live":"rel-prod"}'));
     const ownedBy = (stack: string, recorded: string | null) =>
       releaseStore({
-        owner: { value: `{"v":1,"hostingBucket":"${stack}"}`, stack, recordedLive: async () => recorded },
+        owner: {
+          value: `{"v":1,"hostingBucket":"${stack}"}`,
+          stack,
+          owns: async (served) => served.live === recorded,
+        },
       });
     const legacy = kvs.store.current();
     // Refused by its read, and by a write that read nothing first (the ETag from elsewhere).

@@ -7,19 +7,25 @@
  * made the id of a release the other environment keeps, which it then served (a rollback nobody
  * approved). The store names its environment (its key frontendops-environment, written with the
  * first switch): any other stack's change is refused before anything is written. A store switched
- * before it kept that key is named only by a stack whose own state records the live release it holds.
+ * before it kept that key is named only by a stack whose own state records the live release it holds,
+ * or the switch to it its own operation stopped at under a FrontendOps from before (killed before its
+ * state followed; before, its own stack was refused until the key was put by hand), not by another
+ * stack holding that operation's crash-recovery record.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_KEY } from '../../src/atomic/release-pointer.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import type { ReleaseStore } from '../../src/ports.ts';
 import { connectSite, releaseStoreOwner } from '../../src/stacks/open.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { putJsonObject } from '../../src/state/json-object.ts';
 import {
   APP,
   type AtomicEnv,
   deployedAtomicEnvFor,
   request,
+  storedAtomicPending,
   writeReleaseBuild,
 } from '../support/atomic-env.ts';
 import { publishAsCi } from '../support/deploy-env.ts';
@@ -35,7 +41,11 @@ const env = deployedAtomicEnvFor(OPTIONS, COMMITS, 2);
  * the bytes of production's first release to its own log and deploys it: what that deploy threw (none:
  * undefined), once it is seen to have written nothing.
  */
-async function qaDeploysProductionsFirstBuild(t: AtomicEnv, buildDir: string): Promise<unknown> {
+async function qaDeploysProductionsFirstBuild(
+  t: AtomicEnv,
+  buildDir: string,
+  before?: (qa: Awaited<ReturnType<typeof connectSite>>) => Promise<void>,
+): Promise<unknown> {
   const qa = await connectSite(
     {
       ...t.target,
@@ -59,6 +69,7 @@ async function qaDeploysProductionsFirstBuild(t: AtomicEnv, buildDir: string): P
   try {
     const build = await writeReleaseBuild(join(t.tmp, buildDir), 'v1');
     await publishAsCi(qa, { dir: build.dir, app: APP, commit: COMMITS[0] as string });
+    await before?.(qa);
     const mark = await t.mark();
     const refused = await deployArtifact(qa, {
       app: APP,
@@ -156,6 +167,57 @@ describe('a release store switched before stores named their environment', () =>
       expect(await kvs.get(ENVIRONMENT_KEY)).toBe(releaseStoreOwner(t.target));
     } finally {
       kvs.destroy();
+    }
+  }, 120_000);
+
+  it('stopped at its switch under a FrontendOps from before: its own stack finishes it, qa cannot', async () => {
+    const t = env();
+    const raw = rawKvs(t);
+    try {
+      await raw.set(ENVIRONMENT_KEY, null);
+      // A FrontendOps from before switches the store (the pointer alone) and is killed before its
+      // state follows: the store serves a release the stack's state does not record as live yet.
+      const real = t.site.releases as ReleaseStore;
+      const old: ReleaseStore = {
+        read: () => real.read(),
+        previewSecret: () => real.previewSecret(),
+        async write(value) {
+          await raw.write({ value: JSON.stringify(value) });
+          throw new Error('killed after the key write');
+        },
+      };
+      const live = (await t.site.records.readPointer())?.value.commit;
+      const other = (live === COMMITS[0] ? COMMITS[1] : COMMITS[0]) as string;
+      const killed = await t.open({ releases: old });
+      await expect(deployArtifact(killed, { app: APP, commit: other, request: request() })).rejects.toThrow(
+        'killed after the key write',
+      );
+      const stopped = await storedAtomicPending(t.site);
+      expect((await t.store().read()).value).toEqual(stopped.plan.pointerAfter);
+      expect((await t.site.records.readPointer())?.value.commit).toBe(live);
+
+      // qa, its state holding that crash-recovery record as its own (as copied, or naming qa), claims nothing.
+      const before = await t.store().read();
+      for (const [n, record] of [stopped, { ...stopped, plan: { ...stopped.plan, stack: 'qa' } }].entries()) {
+        const refused = await qaDeploysProductionsFirstBuild(t, `build-qa-stopped-${n}`, async (qa) => {
+          await putJsonObject(qa.state, `${qa.target.statePrefix}atomic/pending.json`, record);
+        });
+        expect(refused).toMatchObject({
+          code: 'CONFLICT',
+          message: expect.stringMatching(/names no environment yet/),
+        });
+      }
+      expect(await t.store().read()).toEqual(before);
+      expect(await raw.get(ENVIRONMENT_KEY)).toBeNull();
+
+      // Its own stack's next run finishes the stopped deploy, and its switch names the store.
+      await deployArtifact(t.site, { app: APP, commit: live as string, request: request() });
+      expect(await raw.get(ENVIRONMENT_KEY)).toBe(releaseStoreOwner(t.target));
+      const records = (await t.site.records.listRecords()).records;
+      expect(records.find((r) => r.deployId === stopped.plan.deployId)?.outcome).toBe('succeeded');
+      expect((await t.site.records.readPointer())?.value.commit).toBe(live);
+    } finally {
+      raw.destroy();
     }
   }, 120_000);
 });
