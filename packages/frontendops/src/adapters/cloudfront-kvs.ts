@@ -138,7 +138,7 @@ export function createCloudFrontReleaseStore(options: CloudFrontReleaseStoreOpti
     const live = typeof served === 'string' ? served : served.live;
     throw new FrontendOpsError(
       'CONFLICT',
-      `The release store of ${owner.stack} (its releaseStoreArn output) names no environment yet (its key ${ENVIRONMENT_KEY}: stores switched before FrontendOps kept it), and its live release ${live} is not the one ${owner.stack}'s state records, so it may be another environment's. Nothing was changed. ` +
+      `The release store of ${owner.stack} (its releaseStoreArn output) names no environment yet (its key ${ENVIRONMENT_KEY}: stores switched before FrontendOps kept it), and ${owner.stack}'s state does not record its live release ${live} as switched on this store, so it may be another environment's. Nothing was changed. ` +
         `A stack's outputs name its own KeyValueStore; the configuration or an outputs file may have pointed this one at another environment's. ` +
         `Point the stack at its own store. If the store is ${owner.stack}'s (its pointer was changed outside FrontendOps), name it by hand: ` +
         `aws cloudfront-keyvaluestore put-key --kvs-arn ${KvsARN} --key ${ENVIRONMENT_KEY} --value '${owner.value}' --if-match ${version}`,

@@ -15,7 +15,8 @@ export const RELEASE_KEY = 'frontendops-release';
  * stacks/open.ts): written with a stack's first switch, and a stack whose hosting bucket it does not
  * name is refused before anything is written. A store switched before it was kept (a pointer, no
  * key) is named only by a stack whose own state records the live release it holds, or the switch to
- * it its own operation stopped at before its state followed (stacks/open.ts). A stack's
+ * it its own operation stopped at before its state followed, and names no other store as its newest
+ * switch's (stacks/open.ts). A stack's
  * outputs name its store; whoever can change the configuration or an outputs file could otherwise
  * point one stack at another environment's store, and switch that environment's live release under
  * its own history and protection.

@@ -1220,7 +1220,12 @@ async function afterSwitch(
   // (audit.ts). Run again after that stop, the state it wrote stays as it is.
   let written = pending.stateDigest;
   if (written === undefined || digestOrNull(stored) !== written) {
-    const next = { canary, previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at), retiring };
+    const next: AtomicStateRecord = {
+      canary,
+      previews: state.previews.filter((p) => Date.parse(p.expiresAt) > at),
+      retiring,
+      ...(site.target.releaseStoreArn ? { releaseStore: site.target.releaseStoreArn } : {}),
+    };
     written = stateDigest(next);
     await atomic.writePending({ ...pending, stateDigest: written });
     await writeAtomicStateOver(site, next, { etag });

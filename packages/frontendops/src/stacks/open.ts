@@ -395,7 +395,10 @@ export function releaseStoreOwner(target: Pick<DeployTarget, 'hostingBucket' | '
  * finishes it). That operation's crash-recovery record is the stack's (its plan names it), was
  * planned from the live release the state records, saw no error before its switch, and switches to
  * exactly what the store names. Another stack's record copied into this one's state names another
- * stack, or another live release than its state records.
+ * stack, or another live release than its state records. Never where the state records no switch of
+ * a store (no atomic/state.json) or names another store as its newest switch's (its releaseStore): a
+ * stack that deployed another environment's live build in place, or to its own store, records that
+ * environment's release id too.
  */
 async function recordsServed(
   target: DeployTarget,
@@ -407,10 +410,18 @@ async function recordsServed(
     import('../engine/atomic-plan.ts'),
     import('../state/atomic.ts'),
   ]);
-  const live = await records.readPointer();
+  const atomic = createAtomicRecords(state, target.statePrefix);
+  const [live, { stored, state: atomicState }] = await Promise.all([
+    records.readPointer(),
+    atomic.readStateVersion(),
+  ]);
+  // No switch of a store (its live release deployed in place), or its newest of another store (its
+  // own, where it deployed that environment's live build): its release ids say nothing of this one.
+  if (stored === null || (atomicState.releaseStore ?? target.releaseStoreArn) !== target.releaseStoreArn)
+    return false;
   const recorded = live && releaseIdFor(live.value);
   if (served.live === recorded) return true;
-  const stopped = await createAtomicRecords(state, target.statePrefix).readPending();
+  const stopped = await atomic.readPending();
   if (!stopped || stopped.switched || stopped.stoppedBy !== undefined) return false;
   const { plan } = stopped;
   return (

@@ -57,6 +57,12 @@ export interface AtomicStateRecord {
   canary: CanaryRecord | null;
   previews: PreviewRecord[];
   retiring: RetiringRecord[];
+  /**
+   * The release store (its ARN) the newest switch wrote: a store that names no environment yet is
+   * claimed only by a stack whose state names that store, or none (written before it was kept:
+   * stacks/open.ts recordsServed). Absent in states written before.
+   */
+  releaseStore?: string;
 }
 
 export interface AtomicPending {

@@ -133,7 +133,7 @@ describe('release store over the real SDK, SigV4A, against the emulator', () => 
     await expectError(
       ownedBy('qa', 'rel-qa').write({ live: 'rel-qa' }, legacy.etag),
       'CONFLICT',
-      /is not the one qa's state records[\s\S]*put-key --kvs-arn arn:\S+ --key frontendops-environment --value '\{"v":1,"hostingBucket":"qa"\}' --if-match KV/,
+      /qa's state does not record its live release rel-prod as switched on this store[\s\S]*put-key --kvs-arn arn:\S+ --key frontendops-environment --value '\{"v":1,"hostingBucket":"qa"\}' --if-match KV/,
     );
     expect(kvs.store.current()).toEqual(legacy);
     // Its own stack: named with its next switch.

@@ -10,14 +10,20 @@
  * before it kept that key is named only by a stack whose own state records the live release it holds,
  * or the switch to it its own operation stopped at under a FrontendOps from before (killed before its
  * state followed; before, its own stack was refused until the key was put by hand), not by another
- * stack holding that operation's crash-recovery record.
+ * stack holding that operation's crash-recovery record, nor by one that deployed the environment's
+ * live build in place or to its own store (the same release id in its state; before, it claimed the
+ * store): a stack's atomic state names the store of its newest switch.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_KEY } from '../../src/atomic/release-pointer.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
+import { migrateToAtomic } from '../../src/deploy/migrate.ts';
+import { startLocalEdge } from '../../src/local/edge.ts';
 import type { ReleaseStore } from '../../src/ports.ts';
+import type { Site } from '../../src/site.ts';
 import { connectSite, releaseStoreOwner } from '../../src/stacks/open.ts';
+import { createAtomicRecords } from '../../src/state/atomic.ts';
 import { readAudit } from '../../src/state/audit.ts';
 import { putJsonObject } from '../../src/state/json-object.ts';
 import {
@@ -32,40 +38,63 @@ import { publishAsCi } from '../support/deploy-env.ts';
 import { rawKvs } from '../support/raw-kvs.ts';
 
 const COMMITS = ['1111111111111111111111111111111111111111', '2222222222222222222222222222222222222222'];
-const OPTIONS = { extraBuckets: ['qa-artifacts', 'qa-hosting'] };
+const OPTIONS = {
+  extraBuckets: [
+    'qa-artifacts',
+    'qa-hosting',
+    'staging-artifacts',
+    'staging-hosting',
+    'dev-artifacts',
+    'dev-hosting',
+  ],
+};
 /** Production, both commits deployed, the second live. The first describe's cases leave it so. */
 const env = deployedAtomicEnvFor(OPTIONS, COMMITS, 2);
 
 /**
- * qa, a stack of its own buckets and state whose outputs name production's release store, publishes
- * the bytes of production's first release to its own log and deploys it: what that deploy threw (none:
- * undefined), once it is seen to have written nothing.
+ * qa (or `stack`): a stack of its own buckets and state whose outputs name `store` (default:
+ * production's release store).
  */
-async function qaDeploysProductionsFirstBuild(
+function openQa(
   t: AtomicEnv,
-  buildDir: string,
-  before?: (qa: Awaited<ReturnType<typeof connectSite>>) => Promise<void>,
-): Promise<unknown> {
-  const qa = await connectSite(
+  store?: { arn: string; endpoint: string } | 'none',
+  stack = 'qa',
+): Promise<Site> {
+  const { releaseStoreArn: _inPlace, ...target } = t.target;
+  return connectSite(
     {
-      ...t.target,
-      stack: 'qa',
-      artifactsBucket: 'qa-artifacts',
-      hostingBucket: 'qa-hosting',
-      stateBucket: 'qa-artifacts',
-      statePrefix: '.frontendops/state/qa/',
+      ...(store === 'none' ? target : t.target),
+      stack,
+      artifactsBucket: `${stack}-artifacts`,
+      hostingBucket: `${stack}-hosting`,
+      stateBucket: `${stack}-artifacts`,
+      statePrefix: `.frontendops/state/${stack}/`,
+      ...(store && store !== 'none' ? { releaseStoreArn: store.arn } : {}),
     },
     {
       access: {
         credentials: t.s3.credentials,
         cdnEndpoint: t.edge.cdnEndpoint,
-        kvsEndpoint: t.edge.atomic?.kvsEndpoint as string,
+        kvsEndpoint: store && store !== 'none' ? store.endpoint : (t.edge.atomic?.kvsEndpoint as string),
         propagationMs: 0,
       },
       lockDir: join(t.tmp, 'locks'),
       onNotice: () => undefined,
     },
   );
+}
+
+/**
+ * qa, its outputs naming production's release store, publishes the bytes of production's first
+ * release to its own log and deploys it: what that deploy threw (none: undefined), once it is seen to
+ * have written nothing.
+ */
+async function qaDeploysProductionsFirstBuild(
+  t: AtomicEnv,
+  buildDir: string,
+  before?: (qa: Site) => Promise<void>,
+): Promise<unknown> {
+  const qa = await openQa(t);
   try {
     const build = await writeReleaseBuild(join(t.tmp, buildDir), 'v1');
     await publishAsCi(qa, { dir: build.dir, app: APP, commit: COMMITS[0] as string });
@@ -151,7 +180,7 @@ describe('a release store switched before stores named their environment', () =>
     expect(refused).toMatchObject({
       code: 'CONFLICT',
       message: expect.stringMatching(
-        /^The release store of qa \(its releaseStoreArn output\) names no environment yet .* is not the one qa's state records, so it may be another environment's\. Nothing was changed\./,
+        /^The release store of qa \(its releaseStoreArn output\) names no environment yet .* qa's state does not record its live release \S+ as switched on this store, so it may be another environment's\. Nothing was changed\./,
       ),
     });
     // What to do if the store is qa's after all: name it by hand, with the command given.
@@ -219,5 +248,98 @@ describe('a release store switched before stores named their environment', () =>
     } finally {
       raw.destroy();
     }
+  }, 120_000);
+
+  it("is not claimed by a stack that deployed production's live build to its own store", async () => {
+    const t = env();
+    const raw = rawKvs(t);
+    await raw.set(ENVIRONMENT_KEY, null);
+    raw.destroy();
+    const before = await t.store().read();
+    const live = (await t.site.records.readPointer())?.value.commit as string;
+    // staging's own store, behind an edge of its own in front of its hosting bucket.
+    const edge = await startLocalEdge({
+      origin: t.s3.store('staging-hosting'),
+      distributionId: 'ESTAGINGOWN01',
+      apiCredentials: t.s3.credentials,
+      atomic: {
+        credentials: [t.s3.credentials],
+        kvsArn: 'arn:aws:cloudfront::000000000000:key-value-store/staging-releases',
+      },
+    });
+    try {
+      const own = { arn: edge.atomic?.kvsArn as string, endpoint: edge.atomic?.kvsEndpoint as string };
+      const staging = await openQa(t, own, 'staging');
+      try {
+        // Production's live commit and an identical build: the same release id, in staging's own history.
+        const version = live === COMMITS[0] ? 'v1' : 'v2';
+        const build = await writeReleaseBuild(join(t.tmp, `build-staging-${version}`), version);
+        await publishAsCi(staging, { dir: build.dir, app: APP, commit: live });
+        await deployArtifact(staging, { app: APP, commit: live, request: request() });
+        // Its state names the store of that switch.
+        const state = await createAtomicRecords(staging.state, staging.target.statePrefix).readState();
+        expect(state.releaseStore).toBe(own.arn);
+      } finally {
+        staging.close();
+      }
+      // Its outputs then name production's store: its next deploy, of a build of its own.
+      const onProduction = await openQa(t, undefined, 'staging');
+      try {
+        const commit = '3333333333333333333333333333333333333333';
+        const build = await writeReleaseBuild(join(t.tmp, 'build-staging-own'), 'staging');
+        await publishAsCi(onProduction, { dir: build.dir, app: APP, commit });
+        const mark = await t.mark();
+        await expect(
+          deployArtifact(onProduction, { app: APP, commit, request: request() }),
+        ).rejects.toMatchObject({
+          code: 'CONFLICT',
+          message: expect.stringMatching(/names no environment yet/),
+        });
+        const written = (await t.requestsSince(mark)).filter(
+          (r) => r.method !== 'GET' && r.method !== 'HEAD',
+        );
+        expect(written).toEqual([]);
+      } finally {
+        onProduction.close();
+      }
+      expect(await t.store().read(), "production's live release").toEqual(before);
+    } finally {
+      await edge.close();
+    }
+  }, 120_000);
+
+  it("is not claimed by a stack that deployed production's live build in place", async () => {
+    const t = env();
+    const raw = rawKvs(t);
+    await raw.set(ENVIRONMENT_KEY, null);
+    raw.destroy();
+    const before = await t.store().read();
+    const live = (await t.site.records.readPointer())?.value.commit as string;
+    const inPlace = await openQa(t, 'none', 'dev');
+    try {
+      const version = live === COMMITS[0] ? 'v1' : 'v2';
+      const build = await writeReleaseBuild(join(t.tmp, `build-dev-${version}`), version);
+      await publishAsCi(inPlace, { dir: build.dir, app: APP, commit: live });
+      await deployArtifact(inPlace, { app: APP, commit: live, request: request() });
+    } finally {
+      inPlace.close();
+    }
+    // Its outputs then name production's store: made atomic there, it would switch production's.
+    const dev = await openQa(t, undefined, 'dev');
+    try {
+      const mark = await t.mark();
+      await expect(migrateToAtomic(dev, { request: request() })).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: expect.stringMatching(/names no environment yet/),
+      });
+      // Nothing but its lock's probe of conditional writes, in its own state.
+      const written = (await t.requestsSince(mark)).filter(
+        (r) => r.method !== 'GET' && r.method !== 'HEAD' && !r.key?.includes('/probe/conditional-writes'),
+      );
+      expect(written).toEqual([]);
+    } finally {
+      dev.close();
+    }
+    expect(await t.store().read(), "production's live release").toEqual(before);
   }, 120_000);
 });
