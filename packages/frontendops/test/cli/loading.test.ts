@@ -55,13 +55,13 @@ async function packagesLoadedBy(args: string[], env: Record<string, string> = {}
 }
 
 describe('each command loads only what it uses', () => {
-  it('--help loads no AWS SDK, MCP SDK or zod', async () => {
+  it('--help loads no AWS SDK, MCP SDK, zod or yaml', async () => {
     const run = await packagesLoadedBy(['--help']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.files.some((f) => f.endsWith('/dist/bundle/main.js'))).toBe(true);
     expect(run.packages).toContain('commander');
     expect(
-      [...run.packages].filter((p) => /^@aws-sdk\/|^@smithy\/|^@modelcontextprotocol\/|^zod$/.test(p)),
+      [...run.packages].filter((p) => /^@aws-sdk\/|^@smithy\/|^@modelcontextprotocol\/|^zod$|^yaml$/.test(p)),
     ).toEqual([]);
   });
 
@@ -79,6 +79,8 @@ describe('each command loads only what it uses', () => {
     expect(deploy.code, deploy.stderr).toBe(0);
     expect(deploy.packages).toContain('@aws-sdk/client-s3');
     expect(deploy.packages).toContain('@aws-sdk/client-cloudfront');
+    // The yaml package reads a pulumi-cli stack's project file only: an outputs file's stack loads none.
+    expect(deploy.packages).not.toContain('yaml');
     expect(t.cdn.createRequests().length).toBeGreaterThan(0);
     // node:http comes through require() (scripts/build.js, httpThroughRequire): as an ES module, Node
     // 22 and 24 read every export of it, loading their fetch implementation for nothing.

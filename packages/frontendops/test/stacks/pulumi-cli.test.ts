@@ -157,7 +157,7 @@ describe('pulumi CLI source (fake pulumi on PATH)', () => {
     expect((await fake.calls()).length).toBe(before);
   });
 
-  it('a Pulumi project file of the repository naming its own backend is refused before pulumi runs, unless PULUMI_BACKEND_URL decides', async () => {
+  it('a Pulumi project file of the repository naming its own backend is refused before pulumi runs, however it is spelt, unless PULUMI_BACKEND_URL decides', async () => {
     // The CLI sends PULUMI_ACCESS_TOKEN to the backend the project file names (Pulumi.yaml
     // `backend: url:`), unless PULUMI_BACKEND_URL is set: whoever changes the repository's files
     // would choose where the job's token goes.
@@ -166,27 +166,66 @@ describe('pulumi CLI source (fake pulumi on PATH)', () => {
       const nested = join(project, 'site');
       await mkdir(nested);
       const before = (await fake.calls()).length;
-      for (const [name, text] of [
+      const names =
+        /names a Pulumi backend of its own \(its top-level "backend"\): the pulumi CLI would send PULUMI_ACCESS_TOKEN there\./;
+      const hides =
+        /uses an alias, a merge key \("<<"\) or a tag at its top level, which could name a backend/;
+      for (const [name, text, why] of [
         [
           'Pulumi.yaml',
           'name: dashboard-hosting\nruntime: nodejs\nbackend:\n  url: https://pulumi.evil.example\n',
+          names,
         ],
-        ['Pulumi.yml', '{name: dashboard-hosting, runtime: nodejs, "Backend": {url: "https://x.example"}}'],
         [
-          'Pulumi.json',
-          '{"name": "dashboard-hosting", "runtime": "nodejs", "b\\u0061ckend": {"url": "https://x"}}',
+          'Pulumi.yml',
+          '{name: dashboard-hosting, runtime: nodejs, "Backend": {url: "https://x.example"}}',
+          names,
         ],
+        // The CLI reads a .json file's keys without regard to case (Go's encoding/json): K is the Kelvin sign.
+        ['Pulumi.json', '{"name": "dashboard-hosting", "bac\u212Aend": {"url": "https://x"}}', names],
+        ['Pulumi.json', '{"name": "dashboard-hosting", "b\\u0061ckend": {"url": "https://x"}}', names],
+        ['Pulumi.yaml', '\uFEFFname: dashboard-hosting\n"b\\x61ckend": {url: https://x}\n', names],
+        ['Pulumi.yaml', 'name: dashboard-hosting\n? backend\n: {url: https://x}\n', names],
+        ['Pulumi.yaml', 'name: dashboard-hosting\n&key backend: {url: https://x}\n', names],
+        // What could name a backend without spelling it out: a merge key, an alias, a tag.
+        [
+          'Pulumi.yaml',
+          'name: dashboard-hosting\nbase: &base {backend: {url: https://x}}\n<<: *base\n',
+          hides,
+        ],
+        ['Pulumi.yaml', '%YAML 1.1\n---\nname: dashboard-hosting\n<<: {backend: {url: https://x}}\n', hides],
+        ['Pulumi.yaml', 'description: &word backend\n*word : {url: https://x}\n', hides],
+        ['Pulumi.yaml', 'name: dashboard-hosting\n!!binary YmFja2VuZA== : {url: https://x}\n', hides],
+        [
+          'Pulumi.yaml',
+          'name: dashboard-hosting\nbackend: [\n',
+          /is not valid YAML \(.+ at line 3, column 1\)/,
+        ],
+        ['Pulumi.yaml', 'name: dashboard-hosting\n---\nbackend: {url: https://x}\n', /is not valid YAML/],
+        ['Pulumi.yaml', Buffer.from('\uFEFFbackend:\n  url: https://x\n', 'utf16le'), /is not UTF-8 text/],
+        [
+          'Pulumi.yaml',
+          `name: dashboard-hosting\nx: ${'- '.repeat(300_000)}1\n`,
+          /nests more than 200 levels deep/,
+        ],
+        [
+          'Pulumi.yaml',
+          `name: dashboard-hosting\nx: ${'['.repeat(300_000)}\n`,
+          /nests more than 200 levels deep/,
+        ],
+        ['Pulumi.yaml', `description: "${'x'.repeat(1024 * 1024)}"\n`, /is larger than 1 MiB/],
+        ['Pulumi.yaml', null, /is a directory, not a regular file/],
       ] as const) {
-        await writeFile(join(project, name), text);
+        if (text === null) await mkdir(join(project, name));
+        else await writeFile(join(project, name), text);
         const error = await opsRefusal(
           createPulumiCliSource({ env: fake.env, cwd: nested }).readOutputs('dashboard-hosting-prod'),
         );
         expect(error.code).toBe('BAD_INPUT');
-        expect(error.message).toContain(
-          `${join(project, name)} may name a Pulumi backend of its own (its "backend"): the pulumi CLI would send PULUMI_ACCESS_TOKEN there.`,
-        );
+        expect(error.message).toContain(join(project, name));
+        expect(error.message).toMatch(why);
         expect(error.message).toMatch(/Nothing was run: set PULUMI_BACKEND_URL to the backend/);
-        await rm(join(project, name));
+        await rm(join(project, name), { recursive: true });
       }
       expect((await fake.calls()).length).toBe(before);
       // PULUMI_BACKEND_URL decides over the project file, as the CLI reads it; a file naming no backend is run in.
@@ -199,6 +238,43 @@ describe('pulumi CLI source (fake pulumi on PATH)', () => {
       await writeFile(join(project, 'Pulumi.yaml'), 'name: dashboard-hosting\nruntime: nodejs\n');
       const plain = createPulumiCliSource({ env: fake.env, cwd: nested });
       expect((await plain.readOutputs('dashboard-hosting-prod')).source).toBe('pulumi cli');
+      expect((await fake.calls()).length).toBe(before + 2);
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
+  });
+
+  it('a Pulumi project file that names no backend at its top level is run in, whatever its words', async () => {
+    // Only a top-level "backend" is the CLI's: the word in a description, a config key or a
+    // value, a "!" or a backslash in a string, an alias or a tag below the top level name none.
+    const project = await mkdtemp(join(tmpdir(), 'frontendops-pulumi-project-'));
+    try {
+      const before = (await fake.calls()).length;
+      for (const [name, text] of [
+        [
+          'Pulumi.yaml',
+          [
+            'name: dashboard-hosting',
+            'runtime: nodejs',
+            "description: The dashboard's hosting; its state is in the backend PULUMI_BACKEND_URL names!",
+            'main: src\\index.ts',
+            'config:',
+            '  dashboard:backend: &api "https://api.example\\/v1"',
+            '  dashboard:mirror: *api',
+            '  dashboard:tags: !!seq [backend]',
+            '',
+          ].join('\n'),
+        ],
+        [
+          'Pulumi.json',
+          '{"name": "dashboard-hosting", "description": "Backend-free \\"hosting\\"", "runtime": "nodejs"}',
+        ],
+      ] as const) {
+        await writeFile(join(project, name), text);
+        const source = createPulumiCliSource({ env: fake.env, cwd: project });
+        expect((await source.readOutputs('dashboard-hosting-prod')).source).toBe('pulumi cli');
+        await rm(join(project, name));
+      }
       expect((await fake.calls()).length).toBe(before + 2);
     } finally {
       await rm(project, { recursive: true, force: true });
