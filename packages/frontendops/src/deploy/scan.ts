@@ -1,15 +1,17 @@
 /**
  * Reads a build directory into manifest entries. Refuses, before anything is uploaded: a missing or
- * empty directory, no index.html, a symlink leaving the directory (or, named in a repository, the
- * directory itself really outside it), a name that is not valid UTF-8,
+ * empty directory, no index.html, a symlink leaving the directory (or, named in a project, the
+ * directory itself really outside its git repository), a name that is not valid UTF-8,
  * a key longer than S3 allows, an environment file (.env, .env.*: secrets, by convention). A git
  * repository's own files (.git), FrontendOps' local environment (.frontendops) and installed
  * packages (node_modules) are left out: they are never part of a site.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
 import mime from 'mime';
 import pLimit from 'p-limit';
 import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engine/cache-policy.ts';
@@ -38,7 +40,7 @@ const STREAM_ABOVE = 1024 * 1024;
 export async function scanBuildDirectory(
   dir: string,
   policy: CachePolicy = DEFAULT_CACHE_POLICY,
-  /** The repository `dir` was named in: see leavesRepository. */
+  /** The project `dir` was named in (where its configuration is): see repositoryLeft. */
   repository?: string,
 ): Promise<Map<string, ScannedFile>> {
   const root = resolve(dir);
@@ -49,9 +51,10 @@ export async function scanBuildDirectory(
     );
   }
   const realRoot = await realpath(root);
-  if (repository && (await leavesRepository(root, realRoot, repository))) {
+  const left = repository ? await repositoryLeft(root, realRoot, repository) : null;
+  if (left !== null) {
     throw badInput(
-      `The build directory ${dir} is in the repository ${repository}, but it is a symlink, or under one, to ${realRoot}, outside it: whoever changes the repository's files would choose what is published. Nothing was uploaded. Build into a directory of the repository, or name the directory itself (${realRoot}) to publish it from there.`,
+      `The build directory ${dir} is in the repository ${left}, but it is a symlink, or under one, to ${realRoot}, outside it: whoever changes the repository's files would choose what is published. Nothing was uploaded. Build into a directory of the repository, or name the directory itself (${realRoot}) to publish it from there.`,
     );
   }
   const found: Found[] = [];
@@ -85,19 +88,26 @@ export async function scanBuildDirectory(
 }
 
 /**
- * Whether a build directory named inside the repository (`root`, as given) is really outside it
- * (`realRoot`): a symlink committed as the build's output, or as a directory above it, would publish
- * wherever it points. A directory named outside the repository is published as it is: whoever ran
- * the command named it.
+ * The repository a build directory named inside the project (`root`, as given) really leaves
+ * (`realRoot`), if it does: a symlink committed as the build's output, or as a directory above it,
+ * would publish wherever it points. The repository is the project's git work tree (in a monorepo, a
+ * link to another of its directories stays in it), or the project itself outside git. A directory
+ * named outside the project is published as it is: whoever ran the command named it.
  */
-async function leavesRepository(root: string, realRoot: string, repository: string): Promise<boolean> {
+async function repositoryLeft(root: string, realRoot: string, project: string): Promise<string | null> {
   const inside = (path: string, base: string) => {
     const rel = relative(base, path);
     return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
   };
-  const repo = resolve(repository);
-  if (!inside(root, repo)) return false;
-  return !inside(realRoot, await realpath(repo).catch(() => repo));
+  const repo = resolve(project);
+  if (!inside(root, repo) || inside(realRoot, await realpath(repo).catch(() => repo))) return null;
+  // Asked only here, of a directory leaving the project: git prints its top level's real path.
+  const top = await promisify(execFile)('git', ['rev-parse', '--show-toplevel'], { cwd: repo }).then(
+    ({ stdout }) => stdout.trim() || null,
+    () => null,
+  );
+  if (top === null) return repo;
+  return inside(realRoot, top) ? null : top;
 }
 
 export function contentTypeFor(sitePath: string): string {

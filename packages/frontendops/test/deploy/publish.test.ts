@@ -215,6 +215,33 @@ describe('publish', () => {
     }
   });
 
+  it("a symlinked build directory of a monorepo's project is bounded by the git repository, not the project", async () => {
+    // The configuration in a subfolder (apps/site) and its build linked to another directory of the
+    // same git repository: the repository's own files, published; a link out of the repository is not.
+    const mono = join(tmp, 'mono');
+    const project = join(mono, 'apps', 'site');
+    await mkdir(project, { recursive: true });
+    await promisify(execFile)('git', ['init', '--quiet', mono]);
+    const shared = await writeFixtureBuild(join(mono, 'shared', 'build'), { version: 'v1' });
+    await symlink(shared.dir, join(project, 'dist'));
+    const result = await publishArtifact(s3.store(ARTIFACTS), {
+      dir: join(project, 'dist'),
+      app: APP,
+      commit: commit(),
+      repository: project,
+    });
+    expect(result.files).toBe(Object.keys(shared.files).length);
+    const outside = await writeFixtureBuild(join(tmp, 'beyond-mono'), { version: 'v1' });
+    await symlink(outside.dir, join(project, 'out'));
+    await expectRefused(
+      join(project, 'out'),
+      new RegExp(
+        `^The build directory ${join(project, 'out')} is in the repository ${mono}, but it is a symlink`,
+      ),
+      project,
+    );
+  });
+
   it('refuses path traversal through a symlinked directory', async () => {
     const build = await writeFixtureBuild(join(tmp, 'trav'), { version: 'v1' });
     await symlink('../..', join(build.dir, 'assets', 'up'));
