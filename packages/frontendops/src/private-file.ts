@@ -6,16 +6,18 @@
  * is made on the open file, so the file read is the file checked. Each caller says what that means
  * for its secret, and what to do.
  *
- * The directory's check (ownDirectory) is made on its path before the open (Node has no openat), so
- * whoever could swap the directory between the two could have another one's file opened. What is
- * read is still held to the checks on the open file: one of the user's own (or root's) that no one
- * else may read, which that person does not hold either. The directory's check is there for what
- * comes after (no one else can replace the file later), not for this read.
+ * The directory's check (ownDirectory) is made, on Linux, on the directory opened, and the file is
+ * opened in that directory (through /proc/self/fd, as openat would: Node has none), so a swap of the
+ * directory between the check and the open changes nothing. Elsewhere (or with no /proc) it is made on
+ * its path before the open, and whoever could swap the directory between the two could have another
+ * one's file opened; what is read is still held to the checks on the open file: one of the user's own
+ * (or root's) that no one else may read, which that person does not hold either. The directory's
+ * check is there for what comes after (no one else can replace the file later), not for this read.
  */
-import { constants, type Stats } from 'node:fs';
+import { constants, existsSync, type Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 
 export type PrivateFileRead =
   | { text: string }
@@ -51,21 +53,55 @@ export async function readPrivateFile(
   path: string,
   options: PrivateFileOptions = {},
 ): Promise<PrivateFileRead> {
-  const me = process.getuid?.();
-  if (options.ownDirectory && process.platform !== 'win32') {
-    const dir = await stat(dirname(path)).catch(() => null);
+  if (!options.ownDirectory || process.platform === 'win32') return readOpened(path, options);
+  const directory = canOpenInDirectory()
+    ? await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY).catch(() => null)
+    : null;
+  try {
+    const dir = directory ? await directory.stat() : await stat(dirname(path)).catch(() => null);
+    const me = process.getuid?.();
     if (dir && me !== undefined && isForeign(dir.uid, me))
       return { problem: 'foreign-directory', uid: dir.uid, me };
     if (dir && (dir.mode & 0o022) !== 0) return { problem: 'open-directory', mode: modeOf(dir.mode) };
+    return await readOpened(
+      path,
+      options,
+      directory && join(`/proc/self/fd/${directory.fd}`, basename(path)),
+    );
+  } finally {
+    await directory?.close();
   }
+}
+
+/** Whether a directory opened can be named as /proc/self/fd/<fd> (Linux, /proc mounted): asked once. */
+let procFd: boolean | undefined;
+function canOpenInDirectory(): boolean {
+  procFd ??= process.platform === 'linux' && existsSync('/proc/self/fd');
+  return procFd;
+}
+
+/**
+ * readPrivateFile's read of the file at `path`, its checks made on the open file; opened as `opened`
+ * names it when given (the same file, in the directory checked), errors naming `path`.
+ */
+async function readOpened(
+  path: string,
+  options: PrivateFileOptions,
+  opened: string | null = null,
+): Promise<PrivateFileRead> {
+  const me = process.getuid?.();
   // Not blocking on a FIFO (a pipe would wait for a writer).
   const flags =
     constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (options.noLinks ? (constants.O_NOFOLLOW ?? 0) : 0);
   let file: FileHandle;
   try {
-    file = await open(path, flags);
+    file = await open(opened ?? path, flags);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (opened && error instanceof Error) {
+      error.message = error.message.replaceAll(opened, path);
+      (error as NodeJS.ErrnoException).path = path;
+    }
     if (code === 'ENOENT' || code === 'ENOTDIR') return { problem: 'missing' };
     if (code === 'ELOOP' && options.noLinks) return { problem: 'link' };
     return { problem: 'unopened', error: error as NodeJS.ErrnoException };
