@@ -4,7 +4,7 @@
  * only their names are kept. `stack output` only reads; it never selects or creates a stack.
  */
 import { execFile } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { FrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
 import { readSmallFile } from '../private-file.ts';
@@ -77,7 +77,8 @@ const NAMES_BACKEND = Symbol('names a backend');
  */
 async function refuseProjectBackend(options: PulumiCliOptions): Promise<void> {
   if ((options.env ?? process.env).PULUMI_BACKEND_URL) return;
-  for (let dir = resolve(options.cwd ?? process.cwd()); ; ) {
+  const start = resolve(options.cwd ?? process.cwd());
+  for (let dir = start; ; ) {
     let found = false;
     for (const name of PROJECT_FILES) {
       const file = join(dir, name);
@@ -94,13 +95,15 @@ async function refuseProjectBackend(options: PulumiCliOptions): Promise<void> {
             ? 'is larger than 1 MiB'
             : `is ${read.kind}, not a regular file`;
       if (problem === undefined) continue;
+      // Named from the working directory: the words reach MCP clients, told no local path (mcp/secrecy.ts).
+      const named = `The Pulumi project file ${relative(start, file)}`;
       const todo =
         "Nothing was run: set PULUMI_BACKEND_URL to the backend the stack's state is in (the CLI then uses it, whatever the file says)";
       throw new FrontendOpsError(
         'BAD_INPUT',
         problem === NAMES_BACKEND
-          ? `${file} names a Pulumi backend of its own (its top-level "backend"): the pulumi CLI would send PULUMI_ACCESS_TOKEN there. ${todo}, or remove "backend" from the file.`
-          : `${file} ${problem}: FrontendOps cannot tell whether it names a Pulumi backend of its own, which the pulumi CLI would send PULUMI_ACCESS_TOKEN to. ${todo}, or make the file plain YAML or JSON (UTF-8, at most 1 MiB, no alias, merge key or tag at its top level).`,
+          ? `${named} names a Pulumi backend of its own (its top-level "backend"): the pulumi CLI would send PULUMI_ACCESS_TOKEN there. ${todo}, or remove "backend" from the file.`
+          : `${named} ${problem}: FrontendOps cannot tell whether it names a Pulumi backend of its own, which the pulumi CLI would send PULUMI_ACCESS_TOKEN to. ${todo}, or make the file plain YAML or JSON (UTF-8, at most 1 MiB, no alias, merge key or tag at its top level).`,
       );
     }
     const parent = dirname(dir);

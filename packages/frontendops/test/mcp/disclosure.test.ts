@@ -4,7 +4,7 @@
  * repository gone from under the git server) and read the local paths out of the messages; call the
  * HTTP endpoint from a page on another local port.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -86,6 +86,24 @@ describe('errors name no local path to an MCP client', () => {
     for (const leak of [dir, 'ops-private', 'qa-outputs.json', 'pulumi-state']) {
       expect(JSON.stringify(c.seen), leak).not.toContain(leak);
     }
+  });
+
+  it('the infra server, over a pulumi-cli stack whose project file is refused', async () => {
+    // The refusal names the project file the pulumi CLI would read: where the server runs, not the client's.
+    const cwd = join(dir, 'ops-private', 'infra');
+    await mkdir(cwd, { recursive: true });
+    await writeFile(join(cwd, 'Pulumi.yaml'), 'name: sophia\nbackend:\n  url: https://pulumi.example.test\n');
+    const config = { ...defaultConfig(), stacks: { prod: { backend: 'pulumi-cli' } } } as Parameters<
+      typeof createInfraServer
+    >[0]['config'];
+    const c = await connectInfra(createInfraServer({ config, cwd }));
+    cleanups.push(() => c.close());
+    const answer = await c.call('get_status', { stack: 'prod' });
+    expect(answer.isError).toBe(true);
+    expect(answer.text).toMatch(
+      /^BAD_INPUT: The Pulumi project file Pulumi\.yaml names a Pulumi backend of its own/,
+    );
+    for (const leak of [dir, 'ops-private']) expect(JSON.stringify(c.seen), leak).not.toContain(leak);
   });
 
   it('the git server, when its repository disappears under it', async () => {

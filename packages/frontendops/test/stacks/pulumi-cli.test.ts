@@ -222,7 +222,9 @@ describe('pulumi CLI source (fake pulumi on PATH)', () => {
           createPulumiCliSource({ env: fake.env, cwd: nested }).readOutputs('dashboard-hosting-prod'),
         );
         expect(error.code).toBe('BAD_INPUT');
-        expect(error.message).toContain(join(project, name));
+        // Named from the working directory (one above it here), never by its local path.
+        expect(error.message).toContain(`The Pulumi project file ${join('..', name)} `);
+        expect(error.message).not.toContain(project);
         expect(error.message).toMatch(why);
         expect(error.message).toMatch(/Nothing was run: set PULUMI_BACKEND_URL to the backend/);
         await rm(join(project, name), { recursive: true });
