@@ -741,14 +741,11 @@ async function movePointer(
   // past its lease) switched over whatever the lock's new holder did meanwhile, such as a pin. Its
   // switch is taken back, unrecorded (html-guard.ts takeBackSwitch).
   await lock?.assertHeld().catch((lost: unknown) => takeBackSwitch(site, plan, current, etag, lost));
-  // Refused (LOCKED) once the lock's next holder appended while this one slept: see recordLost.
   await auditRelease(site, pointer, digest, {
     kind: plan.kind,
     request,
     at,
     ...(finishedFirst ? { finishedFirst } : {}),
-  }).catch((lost: unknown) => {
-    throw recordLost(plan, lost);
   });
 }
 
@@ -756,6 +753,8 @@ async function movePointer(
  * The entry that vouches for the live pointer after it moved: which release is live, why, and the
  * pointer's digest — so an edited live.json fails `audit verify`. (The deployment's own entry comes
  * at the end, when its record is written; a sync waiting for its invalidation is live meanwhile.)
+ * Every caller's switch has landed (in place or atomic): refused (LOCKED) once the lock's next holder
+ * appended while this one slept, it says so (recordLost), not that nothing more was changed.
  */
 export async function auditRelease(
   site: Site,
@@ -796,7 +795,9 @@ export async function auditRelease(
     },
     // The pending record goes out beside the head's move; settled before the prune (finishMoved).
     { overlap: true },
-  );
+  ).catch((lost: unknown) => {
+    throw recordLost(pointer, lost);
+  });
 }
 
 async function liveIndexSha(site: Site): Promise<string | undefined> {

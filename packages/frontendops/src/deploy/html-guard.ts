@@ -250,7 +250,7 @@ const lostWords = (lost: FrontendOpsError) =>
  * lock (state/audit.ts: the lock's next holder appended meanwhile, finishing or replacing this
  * change): the error to throw, saying so.
  */
-export function recordLost(plan: DeployPlan, lost: unknown, recorded = 'nothing'): unknown {
+export function recordLost(plan: Pick<DeployPlan, 'deployId'>, lost: unknown, recorded = 'nothing'): unknown {
   if (!isFrontendOpsError(lost, 'LOCKED')) return lost;
   return new FrontendOpsError(
     lost.code,

@@ -358,3 +358,61 @@ it("two stacks' first deploys to one unmarked hosting bucket: the one marking it
   ).rejects.toMatchObject({ code: 'TAMPERED' });
   expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
 });
+
+describe('atomic, asleep after its switch', () => {
+  const env = deployedAtomicEnvFor(
+    { stack: 'lease-paused-atomic-entry', conditionalWrites: true },
+    [V1, V2],
+    1,
+  );
+
+  it('before its entry, while another finished it and deployed: it records nothing after, saying its switch landed', async () => {
+    const t = env();
+    const opened = await t.open();
+    const audit = `${t.target.statePrefix}audit/`;
+    const pointer = `${t.target.statePrefix}live.json`;
+    const asleep = heldPoint();
+    const landed: string[] = [];
+    let held = false;
+    const state: ObjectStore = {
+      ...opened.state,
+      async put(key, body, meta, condition) {
+        if (!held && key.startsWith(audit) && landed.includes(pointer)) {
+          held = true;
+          await asleep.arrive();
+        }
+        const answer = await opened.state.put(key, body, meta, condition);
+        landed.push(key);
+        return answer;
+      },
+    };
+    const a = {
+      ...opened,
+      state,
+      records: createStateRecords(state, t.target.statePrefix),
+      locker: createS3Locker(state, t.target.statePrefix, clock),
+    } as Site;
+    const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
+    deploying.catch(() => {});
+    await asleep.reached; // its switch landed (the store serves v2), its release entry not yet sent
+    slept = LOCK_TTL_MS + 1_000;
+    const b = await t.open();
+    const other = { ...b, locker: createS3Locker(b.state, t.target.statePrefix, clock) } as Site;
+    expect(
+      (await deployArtifact(other, { app: APP, commit: V1, request: request('back to v1') })).outcome,
+    ).toBe('succeeded');
+    const chain = await readAudit(t.site.state, t.target.statePrefix);
+    asleep.release();
+    const error = await deploying.then(
+      () => null,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    // Before, its switch landed and the error said "Nothing more was changed by this run".
+    expect(error?.code).toBe('LOCKED');
+    expect(error?.message).toMatch(/lost its lock.*switch had landed.*this run recorded nothing/s);
+    expect(error?.message).not.toMatch(/Nothing more was changed/);
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+});
