@@ -276,11 +276,9 @@ async function finishMoved(
   const entry = await recordDeployment(
     site,
     record,
-    { data: publishedInFacts(plan) },
+    { data: publishedInFacts(plan), landed: true },
     options.publishHead,
-  ).catch((lost: unknown) => {
-    throw recordLost(plan, lost, 'its release going live, not its deployment');
-  });
+  );
   // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).
   const pinned =
     pending.pinOnSuccess && record.outcome === 'succeeded'
@@ -648,7 +646,16 @@ export const publishedInFacts = ({
 export async function recordDeployment(
   site: Site,
   record: DeploymentRecord,
-  more: { type?: string; data?: Record<string, unknown>; objects?: Record<string, string> } = {},
+  more: {
+    type?: string;
+    data?: Record<string, unknown>;
+    objects?: Record<string, string>;
+    /**
+     * The record of a switch that landed, its release entry written (in place or atomic): refused
+     * (LOCKED) once the lock's next holder appended while this one slept, it says so (recordLost).
+     */
+    landed?: boolean;
+  } = {},
   seen?: AuditHead | null,
 ): Promise<AuditEntry> {
   const [{ digest, stored }, publishHead] = await settleAll([
@@ -671,7 +678,9 @@ export async function recordDeployment(
       },
     },
     { overlap: true }, // settled before the lock goes (heldForAppends)
-  );
+  ).catch((lost: unknown) => {
+    throw more.landed ? recordLost(record, lost, 'its release going live, not its deployment') : lost;
+  });
 }
 
 async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {

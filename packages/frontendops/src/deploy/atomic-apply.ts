@@ -1437,6 +1437,7 @@ async function finishAtomic(
       type: plan.op === 'canary-promote' ? 'canary-promote' : record.kind,
       data: { ...atomicFacts, ...publishedInFacts(plan) },
       objects: atomicBound,
+      landed: true,
     });
   } else {
     // A canary's start and its abort are rows of the history of their own (one record and its

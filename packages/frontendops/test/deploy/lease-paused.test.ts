@@ -366,10 +366,14 @@ describe('atomic, asleep after its switch', () => {
     1,
   );
 
-  it('before its entry, while another finished it and deployed: it records nothing after, saying its switch landed', async () => {
+  /**
+   * Operator A's deploy of v2 on the atomic stack, asleep at the first state write after live.json
+   * (its switch landed) that `holds` names, until `wake()`; meanwhile its lock's lease runs out and
+   * operator B deploys v1 to the end (finishing A's switch first). What A's run then ends with.
+   */
+  async function v2AsleepAfterSwitch(holds: (key: string) => boolean) {
     const t = env();
     const opened = await t.open();
-    const audit = `${t.target.statePrefix}audit/`;
     const pointer = `${t.target.statePrefix}live.json`;
     const asleep = heldPoint();
     const landed: string[] = [];
@@ -377,7 +381,7 @@ describe('atomic, asleep after its switch', () => {
     const state: ObjectStore = {
       ...opened.state,
       async put(key, body, meta, condition) {
-        if (!held && key.startsWith(audit) && landed.includes(pointer)) {
+        if (!held && holds(key) && landed.includes(pointer)) {
           held = true;
           await asleep.arrive();
         }
@@ -394,7 +398,7 @@ describe('atomic, asleep after its switch', () => {
     } as Site;
     const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
     deploying.catch(() => {});
-    await asleep.reached; // its switch landed (the store serves v2), its release entry not yet sent
+    await asleep.reached; // its switch landed (the store serves v2), the write `holds` names not yet sent
     slept = LOCK_TTL_MS + 1_000;
     const b = await t.open();
     const other = { ...b, locker: createS3Locker(b.state, t.target.statePrefix, clock) } as Site;
@@ -407,9 +411,29 @@ describe('atomic, asleep after its switch', () => {
       () => null,
       (e: unknown) => e as Error & { code?: string },
     );
+    return { t, chain, error };
+  }
+
+  it('before its entry, while another finished it and deployed: it records nothing after, saying its switch landed', async () => {
+    const { t, chain, error } = await v2AsleepAfterSwitch((key) =>
+      key.startsWith(`${env().target.statePrefix}audit/`),
+    );
     // Before, its switch landed and the error said "Nothing more was changed by this run".
     expect(error?.code).toBe('LOCKED');
     expect(error?.message).toMatch(/lost its lock.*switch had landed.*this run recorded nothing/s);
+    expect(error?.message).not.toMatch(/Nothing more was changed/);
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('before its deployment entry, while another finished it and deployed: it says its release going live was recorded', async () => {
+    const { t, chain, error } = await v2AsleepAfterSwitch((key) =>
+      key.startsWith(`${env().target.statePrefix}deployments/`),
+    );
+    // Before, it said "Nothing more was changed by this run": its switch and release entry had landed.
+    expect(error?.code).toBe('LOCKED');
+    expect(error?.message).toMatch(/switch had landed.*recorded its release going live, not its deployment/s);
     expect(error?.message).not.toMatch(/Nothing more was changed/);
     expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
     expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
