@@ -21,7 +21,7 @@ import { alsoSaid, badInput, FrontendOpsError, isFrontendOpsError } from '../err
 import { HISTORY_PAGE_MAX } from '../read/history-page-max.ts';
 import { toPinView } from '../read/views.ts';
 import { CanaryChangedError } from './atomic.ts';
-import type { Sessions, SignIns } from './auth.ts';
+import { checkAccess, type Sessions, type SignIns } from './auth.ts';
 import { type ConsoleAgent, runChat } from './chat.ts';
 import type { EventHub } from './events.ts';
 import { decodePathPart, readJsonBody, sendError, sendJson, toApiError } from './http.ts';
@@ -166,7 +166,12 @@ export interface RouteContext {
   host: string;
 }
 
-export async function routeGet(res: ServerResponse, url: URL, context: RouteContext): Promise<void> {
+export async function routeGet(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  context: RouteContext,
+): Promise<void> {
   const { service } = context;
   if (url.pathname === '/api/session') {
     const session: SessionView = {
@@ -180,7 +185,9 @@ export async function routeGet(res: ServerResponse, url: URL, context: RouteCont
     };
     return sendJson(res, 200, session);
   }
-  if (url.pathname === '/api/events') return context.hub.subscribe(res);
+  // The stream ends with the access that opened it (a session's end): asked again before each write.
+  if (url.pathname === '/api/events')
+    return context.hub.subscribe(res, () => checkAccess(req, context.token, context.sessions).ok);
   const match = STACK_PATH.exec(url.pathname);
   const stack = match?.[1] && decodePathPart(match[1]);
   if (!match || !stack)

@@ -193,7 +193,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     return routePost(req, res, url, context);
   }
   if (req.method !== 'GET') return sendError(res, 405, methodError('GET or POST'));
-  return routeGet(res, url, context);
+  return routeGet(req, res, url, context);
 }
 
 /**

@@ -1,0 +1,102 @@
+/**
+ * Attack: a browser session keeps what it holds open past its end. A session lasts SESSION_TTL_MS;
+ * after that its id is refused at every request, but the progress stream (`/api/events`) it opened
+ * before is one long response, so every later event (chat answers, deploys, who asked and why)
+ * would still reach whoever holds that connection. The console's clock is moved past the session's
+ * end (only Date is faked); the chat, run with the token, is what publishes. No stack is opened.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { AgentResult } from '../../src/agent/types.ts';
+import { SESSION_TTL_MS } from '../../src/console/auth.ts';
+import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import { openEventStream } from '../support/console-events.ts';
+import { newSession } from '../support/console-sign-in.ts';
+
+const START = new Date('2026-03-01T09:00:00Z').getTime();
+/** Words only a chat turn run after the session's end says. */
+const LATER = 'the words of a turn after the session ended';
+
+let server: ConsoleServer;
+let uiDir: string;
+
+beforeAll(async () => {
+  // Before the console starts: its sessions read the clock it had then.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(START);
+  uiDir = await mkdtemp(join(tmpdir(), 'frontendops-console-ui-'));
+  await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
+  server = await startConsole({
+    config: (await import('../../src/config.ts')).defaultConfig(),
+    stacks: ['prod'],
+    openSite: async () => {
+      throw new Error('the chat opens no stack itself');
+    },
+    agent: async (text, options) => {
+      options.onEvent({ type: 'text', text: LATER });
+      return { outcome: 'answered', message: 'answered', request: text, calls: [] } as unknown as AgentResult;
+    },
+    uiDir,
+    actor: 'ada (console)',
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  vi.useRealTimers();
+  if (uiDir) await rm(uiDir, { recursive: true, force: true });
+});
+
+/** Everything a stream sends until it ends (or `bound` ms pass: then `ended` is false). */
+async function readToEnd(res: Response, bound = 10_000): Promise<{ text: string; ended: boolean }> {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<'cut'>((resolve) => {
+    timer = setTimeout(() => resolve('cut'), bound);
+  });
+  try {
+    for (;;) {
+      const read = await Promise.race([reader.read(), cut]);
+      if (read === 'cut') {
+        await reader.cancel();
+        return { text, ended: false };
+      }
+      if (read.done) return { text, ended: true };
+      text += decoder.decode(read.value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('attack: an expired session keeps its progress stream', () => {
+  it('the stream a session opened ends once the session has, sent nothing said after it', async () => {
+    const session = await newSession(server);
+    const origin = new URL(server.url).origin;
+    const stream = await fetch(`${origin}/api/events`, { headers: { authorization: `Bearer ${session}` } });
+    expect(stream.status).toBe(200);
+    // The token's stream sees the turn: the turn was published.
+    const byToken = await openEventStream(origin, server.token);
+
+    vi.setSystemTime(START + SESSION_TTL_MS);
+    const expired = await fetch(`${origin}/api/session`, { headers: { authorization: `Bearer ${session}` } });
+    expect(expired.status).toBe(401);
+    const turn = await fetch(`${origin}/api/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+      body: JSON.stringify({ text: "what's live?" }),
+    });
+    expect(turn.status).toBe(200);
+    await byToken.waitFor((event) => event.event.type === 'done');
+    expect(JSON.stringify(byToken.events)).toContain(LATER);
+    byToken.close();
+
+    const seen = await readToEnd(stream);
+    expect(seen.ended).toBe(true);
+    expect(seen.text).not.toContain(LATER);
+    expect(seen.text).not.toMatch(/^data:/m);
+  });
+});
