@@ -1,7 +1,8 @@
 /**
  * Access to the console: one random token, presented as `Authorization: Bearer <token>` (scripts, the
- * CLI), and browser sessions: separate random ids, kept in memory and expiring, that the page presents
- * as `Authorization: Bearer <session id>` on every API call.
+ * CLI), and browser sessions: separate random ids, kept in memory and expiring (or ended sooner by
+ * their page's sign-out), that the page presents as `Authorization: Bearer <session id>` on every
+ * API call.
  *
  * A browser signs in with a sign-in address (`/?signin=<code>`), never with the token: an address a
  * browser opens stays in its history, so what it carries must be worthless once used. A code works
@@ -59,6 +60,8 @@ export function createSessions(now: () => number = Date.now) {
   return {
     start: () => sessions.add(SESSION_TTL_MS, Number.POSITIVE_INFINITY),
     valid: (id: string) => sessions.has(id),
+    /** Ends a live session (its page signed out): true when it was one. */
+    end: (id: string) => sessions.take(id),
   };
 }
 /** The sign-in codes of one console: random, each working once, within SIGN_IN_TTL_MS. */
@@ -88,11 +91,16 @@ export type SignIns = ReturnType<typeof createSignIns>;
 
 /** `Authorization: Bearer <token | session id>`, nothing else: a cookie, if a browser still has one, counts for nothing. */
 export function checkAccess(req: IncomingMessage, token: string, sessions: Sessions): Access {
-  const bearer = /^Bearer (\S+)$/i.exec(header(req, 'authorization') ?? '')?.[1];
+  const bearer = bearerOf(req);
   if (bearer === undefined) return { ok: false };
   if (sameSecret(bearer, token)) return { ok: true, via: 'token' };
   if (sessions.valid(bearer)) return { ok: true, via: 'session' };
   return { ok: false };
+}
+
+/** What `Authorization: Bearer <…>` presents, if the request has one. */
+export function bearerOf(req: IncomingMessage): string | undefined {
+  return /^Bearer (\S+)$/i.exec(header(req, 'authorization') ?? '')?.[1];
 }
 
 /** Why a mutation is refused, or null when it may proceed. */

@@ -18,6 +18,7 @@ import type { Site } from '../site.ts';
 import { openSite as openConfiguredStack } from '../stacks/open.ts';
 import {
   assertConsoleToken,
+  bearerOf,
   checkAccess,
   createConsoleToken,
   createSessions,
@@ -190,6 +191,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     const refusal = refuseMutation(req, access);
     if (refusal) return sendError(res, 403, { error: 'CSRF', message: `Refused: ${refusal}.` });
     if (url.pathname === '/api/sign-in-address') return newSignInAddress(res, access.via, context);
+    if (url.pathname === '/api/sign-out') return signOut(req, res, access.via, context);
     return routePost(req, res, url, context);
   }
   if (req.method !== 'GET') return sendError(res, 405, methodError('GET or POST'));
@@ -255,6 +257,25 @@ function newSignInAddress(res: ServerResponse, via: 'token' | 'session', context
       error: 'DENIED',
       message: 'Only the console token makes sign-in addresses: run `frontendops console` for one.',
     });
+}
+
+/**
+ * POST /api/sign-out, from a page: its session ends now, not at its expiry, so its id (seen in
+ * devtools over a shared screen, say) is refused from then on, and the progress stream it opened
+ * ends (events.ts). The token is no session: it lasts as long as the console does.
+ */
+function signOut(
+  req: IncomingMessage,
+  res: ServerResponse,
+  via: 'token' | 'session',
+  context: RouteContext,
+): void {
+  if (via === 'token')
+    throw badInput(
+      'The console token is not a session and cannot be signed out: it works as long as the console runs. To end it, stop the console (Ctrl-C in its terminal).',
+    );
+  context.sessions.end(bearerOf(req) ?? '');
+  sendJson(res, 200, { signedOut: true });
 }
 
 /** The console's own address, as it printed it (http-listen.ts): an IPv6 host in brackets. */

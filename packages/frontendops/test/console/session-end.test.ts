@@ -1,9 +1,11 @@
 /**
- * Attack: a browser session keeps what it holds open past its end. A session lasts SESSION_TTL_MS;
- * after that its id is refused at every request, but the progress stream (`/api/events`) it opened
- * before is one long response, so every later event (chat answers, deploys, who asked and why)
- * would still reach whoever holds that connection. The console's clock is moved past the session's
- * end (only Date is faked); the chat, run with the token, is what publishes. No stack is opened.
+ * Attacks on a browser session's end. A session lasts SESSION_TTL_MS; after that its id is refused
+ * at every request, but the progress stream (`/api/events`) it opened before is one long response,
+ * so every later event (chat answers, deploys, who asked and why) would still reach whoever holds
+ * that connection. And a session id seen by someone else (a shared screen's devtools, a copied
+ * sessionStorage) is replayed until then, unless the page can end it: signing out. The console's
+ * clock is moved past the session's end (only Date is faked); the chat, run with the token, is what
+ * publishes. No stack is opened.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -98,5 +100,71 @@ describe('attack: an expired session keeps its progress stream', () => {
     expect(seen.ended).toBe(true);
     expect(seen.text).not.toContain(LATER);
     expect(seen.text).not.toMatch(/^data:/m);
+  });
+});
+
+const origin = () => new URL(server.url).origin;
+
+function post(path: string, bearer: string, body: unknown = {}) {
+  return fetch(`${origin()}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('attack: a session id replayed after its page signed out', () => {
+  it('a signed-out session is refused everywhere, its stream ends, other sessions go on', async () => {
+    const session = await newSession(server);
+    const other = await newSession(server);
+    const stream = await fetch(`${origin()}/api/events`, { headers: { authorization: `Bearer ${session}` } });
+    expect(stream.status).toBe(200);
+    const othersStream = await openEventStream(origin(), other);
+
+    const out = await post('/api/sign-out', session);
+    expect(out.status, await out.clone().text()).toBe(200);
+    expect(await out.json()).toEqual({ signedOut: true });
+
+    for (const path of ['/api/session', '/api/events']) {
+      const replayed = await fetch(`${origin()}${path}`, { headers: { authorization: `Bearer ${session}` } });
+      expect(replayed.status, path).toBe(401);
+      await replayed.body?.cancel();
+    }
+    expect((await post('/api/chat', session, { text: "what's live?" })).status).toBe(401);
+    // Signing out twice is refused as any unknown bearer is.
+    expect((await post('/api/sign-out', session)).status).toBe(401);
+
+    // The other session still works, and is told the turn; the signed-out one's stream ended unwritten.
+    expect((await post('/api/chat', other, { text: "what's live?" })).status).toBe(200);
+    await othersStream.waitFor((event) => event.event.type === 'done');
+    othersStream.close();
+    const seen = await readToEnd(stream);
+    expect(seen.ended).toBe(true);
+    expect(seen.text).not.toMatch(/^data:/m);
+  });
+
+  it('the token is no session to sign out: refused in words, and it keeps working', async () => {
+    const out = await post('/api/sign-out', server.token);
+    expect(out.status).toBe(400);
+    const body = (await out.json()) as { error: string; message: string };
+    expect(body.error).toBe('BAD_INPUT');
+    expect(body.message).toMatch(/token.*stop the console/i);
+    expect(body.message).not.toMatch(/\bat .*\.ts:\d+/);
+    const still = await fetch(`${origin()}/api/session`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    expect(still.status).toBe(200);
+  });
+
+  it('from another page: refused as every mutation is, the session kept', async () => {
+    const session = await newSession(server);
+    const forged = await fetch(`${origin()}/api/sign-out`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${session}` },
+      body: '{}',
+    });
+    expect(forged.status).toBe(403);
+    const still = await fetch(`${origin()}/api/session`, { headers: { authorization: `Bearer ${session}` } });
+    expect(still.status).toBe(200);
   });
 });
