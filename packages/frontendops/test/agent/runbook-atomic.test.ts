@@ -11,8 +11,9 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { runAgentRequest } from '../../src/agent/index.ts';
-import type { AgentClients } from '../../src/agent/types.ts';
+import type { AgentClients, AgentEvent } from '../../src/agent/types.ts';
 import { defaultConfig } from '../../src/config.ts';
+import { describeAgentEvent } from '../../src/console/chat.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { createGitServer } from '../../src/mcp/git-server.ts';
 import { createInfraServer } from '../../src/mcp/infra/server.ts';
@@ -124,11 +125,15 @@ afterAll(async () => {
 });
 
 const asked: string[] = [];
+/** The last run's events, as the agent told them (the console publishes them to every session). */
+const told: AgentEvent[] = [];
 const run = (text: string, answer = true) => {
   called.length = 0;
+  told.length = 0;
   return runAgentRequest(text, {
     actor: 'ada',
     planner: 'runbook',
+    onEvent: (event) => told.push(event),
     approve: async (question) => {
       asked.push(question.summary);
       return answer
@@ -235,6 +240,9 @@ describe('the runbook on an atomic stack', () => {
     expect(await served()).toBe('v2');
     const audit = await readAudit(t.site.state, t.target.statePrefix);
     expect(JSON.stringify(audit)).not.toContain(token);
+    // Nor in what the console's event stream, which every session of it reads, says of the run.
+    expect(told.some((event) => event.type === 'result' && event.call.tool === 'preview_release')).toBe(true);
+    expect(JSON.stringify(told.map(describeAgentEvent))).not.toContain(token);
     expect(audit.at(-1)).toMatchObject({ type: 'agent-request', data: { intent: 'preview' } });
     expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
   });
