@@ -15,11 +15,10 @@ export function createEventHub() {
   /** Writes to each stream whose access still holds; ends the others, unwritten. */
   const send = (text: string) => {
     for (const [res, live] of clients) {
-      if (live()) res.write(text);
-      else {
+      if (!live()) {
         clients.delete(res);
         res.end();
-      }
+      } else if (text) res.write(text);
     }
   };
   const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
@@ -39,6 +38,10 @@ export function createEventHub() {
     },
     publish(event: ConsoleEvent): void {
       send(`data: ${JSON.stringify(event)}\n\n`);
+    },
+    /** Ends, now, each stream whose access no longer holds (a session signed out). */
+    sweep(): void {
+      send('');
     },
     close(): void {
       clearInterval(heartbeat);

@@ -262,7 +262,7 @@ function newSignInAddress(res: ServerResponse, via: 'token' | 'session', context
 /**
  * POST /api/sign-out, from a page: its session ends now, not at its expiry, so its id (seen in
  * devtools over a shared screen, say) is refused from then on, and the progress stream it opened
- * ends (events.ts). The token is no session: it lasts as long as the console does.
+ * ends at once (events.ts). The token is no session: it lasts as long as the console does.
  */
 function signOut(
   req: IncomingMessage,
@@ -275,6 +275,7 @@ function signOut(
       'The console token is not a session and cannot be signed out: it works as long as the console runs. To end it, stop the console (Ctrl-C in its terminal).',
     );
   context.sessions.end(bearerOf(req) ?? '');
+  context.hub.sweep();
   sendJson(res, 200, { signedOut: true });
 }
 

@@ -134,13 +134,13 @@ describe('attack: a session id replayed after its page signed out', () => {
     // Signing out twice is refused as any unknown bearer is.
     expect((await post('/api/sign-out', session)).status).toBe(401);
 
-    // The other session still works, and is told the turn; the signed-out one's stream ended unwritten.
-    expect((await post('/api/chat', other, { text: "what's live?" })).status).toBe(200);
-    await othersStream.waitFor((event) => event.event.type === 'done');
-    othersStream.close();
+    // Its stream ended with the sign-out, before any event; the other session goes on, told the turn.
     const seen = await readToEnd(stream);
     expect(seen.ended).toBe(true);
     expect(seen.text).not.toMatch(/^data:/m);
+    expect((await post('/api/chat', other, { text: "what's live?" })).status).toBe(200);
+    await othersStream.waitFor((event) => event.event.type === 'done');
+    othersStream.close();
   });
 
   it('the token is no session to sign out: refused in words, and it keeps working', async () => {
