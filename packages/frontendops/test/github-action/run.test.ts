@@ -157,23 +157,30 @@ beforeEach(async () => {
   await writeFile(summaryFile, '');
 });
 
+/** What GitHub Actions sets for every step of a new run of the job the cases describe. */
+function jobEnv(): NodeJS.ProcessEnv {
+  return {
+    ...t.cliEnv(),
+    AWS_REGION: 'us-east-1',
+    FRONTENDOPS_MODEL: undefined,
+    GITHUB_ACTOR: 'octo-releaser',
+    GITHUB_REPOSITORY: 'acme/dashboard',
+    GITHUB_SHA: repo.commits.docs,
+    GITHUB_RUN_ID: String(++run),
+    GITHUB_RUN_ATTEMPT: '1',
+    // The job runs in the environment named after the stack; its OIDC token says so (one use per run).
+    ...oidc.job({ repository: 'acme/dashboard', environment: STACK, run_id: String(run) }),
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_API_URL: github.url,
+  };
+}
+
 /** What GitHub Actions sets for a step, plus the composite action's INPUT_* mapping. */
 function action(inputs: Record<string, string>) {
   return cli(['action'], {
     cwd: repo.dir,
     env: {
-      ...t.cliEnv(),
-      AWS_REGION: 'us-east-1',
-      FRONTENDOPS_MODEL: undefined,
-      GITHUB_ACTOR: 'octo-releaser',
-      GITHUB_REPOSITORY: 'acme/dashboard',
-      GITHUB_SHA: repo.commits.docs,
-      GITHUB_RUN_ID: String(++run),
-      GITHUB_RUN_ATTEMPT: '1',
-      // The job runs in the environment named after the stack; its OIDC token says so (one use per run).
-      ...oidc.job({ repository: 'acme/dashboard', environment: STACK, run_id: String(run) }),
-      GITHUB_SERVER_URL: 'https://github.com',
-      GITHUB_API_URL: github.url,
+      ...jobEnv(),
       GITHUB_OUTPUT: outputFile,
       GITHUB_STEP_SUMMARY: summaryFile,
       INPUT_GITHUB_TOKEN: TOKEN,
@@ -472,21 +479,7 @@ describe('action.yml, run as the runner runs it', () => {
       with: { stack: STACK, ...inputs },
       workspace: repo.dir,
       githubToken: TOKEN,
-      env: {
-        ...t.cliEnv(),
-        FRONTENDOPS_DEBUG: '',
-        AWS_REGION: 'us-east-1',
-        FRONTENDOPS_MODEL: undefined,
-        GITHUB_TOKEN: undefined,
-        GITHUB_ACTOR: 'octo-releaser',
-        GITHUB_REPOSITORY: 'acme/dashboard',
-        GITHUB_SHA: repo.commits.docs,
-        GITHUB_RUN_ID: String(++run),
-        GITHUB_RUN_ATTEMPT: '1',
-        ...oidc.job({ repository: 'acme/dashboard', environment: STACK, run_id: String(run) }),
-        GITHUB_SERVER_URL: 'https://github.com',
-        GITHUB_API_URL: github.url,
-      },
+      env: { ...jobEnv(), FRONTENDOPS_DEBUG: '', GITHUB_TOKEN: undefined },
     });
   }
   const step = (ran: CompositeRun) => ran.steps.find((s) => s.id === 'frontendops') as StepRun;
