@@ -169,6 +169,21 @@ describe("a stack whose outputs name another environment's release store", () =>
 // It ends with production's first commit live again: a production of its own.
 describe('a release store switched before stores named their environment', () => {
   const env = deployedAtomicEnvFor(OPTIONS, COMMITS, 2);
+  /** Production's store as a FrontendOps from before left it (no environment key): what it serves. */
+  async function legacyStore(t: ReturnType<typeof env>) {
+    const raw = rawKvs(t);
+    await raw.set(ENVIRONMENT_KEY, null);
+    raw.destroy();
+    const before = await t.store().read();
+    return { before, live: (await t.site.records.readPointer())?.value.commit as string };
+  }
+  /** Production's live commit and an identical build, deployed to `stack`: the same release id there. */
+  async function deployProductionsLive(t: ReturnType<typeof env>, stack: Site, live: string, name: string) {
+    const version = live === COMMITS[0] ? 'v1' : 'v2';
+    const build = await writeReleaseBuild(join(t.tmp, `build-${name}-${version}`), version);
+    await publishAsCi(stack, { dir: build.dir, app: APP, commit: live });
+    await deployArtifact(stack, { app: APP, commit: live, request: request() });
+  }
 
   it("is not claimed by another stack's first switch", async () => {
     const t = env();
@@ -252,11 +267,7 @@ describe('a release store switched before stores named their environment', () =>
 
   it("is not claimed by a stack that deployed production's live build to its own store", async () => {
     const t = env();
-    const raw = rawKvs(t);
-    await raw.set(ENVIRONMENT_KEY, null);
-    raw.destroy();
-    const before = await t.store().read();
-    const live = (await t.site.records.readPointer())?.value.commit as string;
+    const { before, live } = await legacyStore(t);
     // staging's own store, behind an edge of its own in front of its hosting bucket.
     const edge = await startLocalEdge({
       origin: t.s3.store('staging-hosting'),
@@ -272,10 +283,7 @@ describe('a release store switched before stores named their environment', () =>
       const staging = await openQa(t, own, 'staging');
       try {
         // Production's live commit and an identical build: the same release id, in staging's own history.
-        const version = live === COMMITS[0] ? 'v1' : 'v2';
-        const build = await writeReleaseBuild(join(t.tmp, `build-staging-${version}`), version);
-        await publishAsCi(staging, { dir: build.dir, app: APP, commit: live });
-        await deployArtifact(staging, { app: APP, commit: live, request: request() });
+        await deployProductionsLive(t, staging, live, 'staging');
         // Its state names the store of that switch.
         const state = await createAtomicRecords(staging.state, staging.target.statePrefix).readState();
         expect(state.releaseStore).toBe(own.arn);
@@ -310,17 +318,10 @@ describe('a release store switched before stores named their environment', () =>
 
   it("is not claimed by a stack that deployed production's live build in place", async () => {
     const t = env();
-    const raw = rawKvs(t);
-    await raw.set(ENVIRONMENT_KEY, null);
-    raw.destroy();
-    const before = await t.store().read();
-    const live = (await t.site.records.readPointer())?.value.commit as string;
+    const { before, live } = await legacyStore(t);
     const inPlace = await openQa(t, 'none', 'dev');
     try {
-      const version = live === COMMITS[0] ? 'v1' : 'v2';
-      const build = await writeReleaseBuild(join(t.tmp, `build-dev-${version}`), version);
-      await publishAsCi(inPlace, { dir: build.dir, app: APP, commit: live });
-      await deployArtifact(inPlace, { app: APP, commit: live, request: request() });
+      await deployProductionsLive(t, inPlace, live, 'dev');
     } finally {
       inPlace.close();
     }
