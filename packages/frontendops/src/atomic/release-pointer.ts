@@ -6,7 +6,6 @@
  */
 import { z } from 'zod';
 import { badInput, isFrontendOpsError } from '../errors.ts';
-import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
 
 /** The KVS key holding the pointer. */
 export const RELEASE_KEY = 'frontendops-release';
@@ -96,27 +95,3 @@ export const sameReleases = (a: ReleasePointer, b: ReleasePointer): boolean =>
  */
 export const isInvalidReleasePointer = (error: unknown): boolean =>
   isFrontendOpsError(error, 'UPSTREAM') && typeof error.details?.etag === 'string';
-
-/**
- * What a store refused as another environment's (its key ENVIRONMENT_KEY naming another, or none
- * beside a live release its stack's state does not record: CONFLICT) still serves: the refusal carries
- * its read (`details.served`), for readers that hold what the CDN serves to the chain (status, `audit
- * verify`). The deployer role can write that key as it can the pointer: rewritten beside a pointer it
- * switched, the refusal must not hide the switch as a store that did not answer. Undefined: no such
- * refusal (or its pointer is not valid: isInvalidReleasePointer says that).
- */
-export function servedDespiteOwner(error: unknown): ReleasePointerRead | undefined {
-  if (!isFrontendOpsError(error, 'CONFLICT')) return undefined;
-  const served = error.details?.served as ReleasePointerRead | undefined;
-  return served && typeof served.etag === 'string' ? served : undefined;
-}
-
-/** A reader of what `releases` serves, a refusal as another environment's read as what it serves. */
-export const servedReader = (releases: Pick<ReleaseStore, 'read'>): Pick<ReleaseStore, 'read'> => ({
-  read: () =>
-    releases.read().catch((error: unknown) => {
-      const served = servedDespiteOwner(error);
-      if (served) return served;
-      throw error;
-    }),
-});

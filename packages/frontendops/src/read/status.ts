@@ -1,12 +1,7 @@
 /** What is live on a site: the read model behind `status`, get_status and the console's card. */
 
-import {
-  isInvalidReleasePointer,
-  type ReleasePointer,
-  sameReleases,
-  servedDespiteOwner,
-  servedReader,
-} from '../atomic/release-pointer.ts';
+import { isInvalidReleasePointer, type ReleasePointer, sameReleases } from '../atomic/release-pointer.ts';
+import { servedDespiteOwner, servedReader } from '../atomic/served.ts';
 import { type AtomicReadBeside, checkAtomicPendingUnlocked } from '../deploy/atomic-apply.ts';
 import {
   type AtomicContext,

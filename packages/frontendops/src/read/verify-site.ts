@@ -4,7 +4,8 @@
  * approvers for its signed approvals, the publish logs of its `buildsFrom` (releases they recorded
  * were published) and, on atomic stacks, what the CDN's release store serves.
  */
-import { isInvalidReleasePointer, servedDespiteOwner, servedReader } from '../atomic/release-pointer.ts';
+import { isInvalidReleasePointer } from '../atomic/release-pointer.ts';
+import { servedDespiteOwner, servedReader } from '../atomic/served.ts';
 import type { ReleasePointerRead, ReleaseStore } from '../ports.ts';
 import type { Site } from '../site.ts';
 import { type AuditAnchor, type AuditVerification, verifyAudit } from '../state/audit.ts';

@@ -34,8 +34,8 @@ import {
   RELEASE_KEY,
   type ReleasePointer,
   sameReleases,
-  servedReader,
 } from '../atomic/release-pointer.ts';
+import { servedReader } from '../atomic/served.ts';
 import { waitBeforeRetry } from '../backoff.ts';
 import { type AuditHead, formatAuditHead, parseAuditHead } from '../contract/audit-head.ts';
 import { releaseIdFor } from '../engine/atomic-plan.ts';

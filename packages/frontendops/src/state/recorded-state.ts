@@ -11,7 +11,7 @@
  * change left (unfinished) is what that change's re-run, or the next change, finishes; a pin change
  * left unfinished is finished here, under the deploy lock, before the change reads the pin.
  */
-import { servedReader } from '../atomic/release-pointer.ts';
+import { servedReader } from '../atomic/served.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { settleAll } from '../settle-all.ts';
