@@ -16,15 +16,15 @@ import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { checkAccess, createSessions, SESSION_TTL_MS } from '../../src/console/auth.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
+import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { WORDS_MAX } from '../../src/engine/text.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type FileBrowser, hasChromium, openChromium } from '../support/browser.ts';
-import { startConsoleEnv } from '../support/console-env.ts';
+import { APP, type ConsoleEnvSnapshot, snapshotConsoleEnv, startConsoleEnv } from '../support/console-env.ts';
 import { newSession as newSessionOf, sessionInPage } from '../support/console-sign-in.ts';
 import { STACK, type TestDeployEnv } from '../support/deploy-env.ts';
 import type { TestRepo } from '../support/git-repo.ts';
 
-const _APP = 'sophia-dashboard';
 /** The repository's two dashboard commits; the second is "the latest". */
 let C1: string;
 let C2: string;
@@ -34,9 +34,12 @@ const STORAGE_KEY = 'frontendops.console.session';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let server: ConsoleServer;
+/** The stack as the console's cases start from: C1 live, C2 published (each browser case restores it). */
+let fresh: ConsoleEnvSnapshot;
 
 beforeAll(async () => {
   ({ t, repo, C1, C2 } = await startConsoleEnv({ protected: true }));
+  fresh = await snapshotConsoleEnv({ t, repo, C1, C2 });
   // The package's prebuilt UI (the test run's global setup builds it).
   server = await startConsole({
     config: await loadConfig(t.tmp),
@@ -222,6 +225,7 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
   });
 
   it('receives no console credential, cannot call the API with anything it saw, and the console page keeps working', async () => {
+    await fresh.restore();
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     try {
       /** Every request a tab makes to the console, with all its headers (none for one cut short). */
@@ -382,6 +386,18 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
   }, 120_000);
 
   it('the progress stream sends the session as a header, and opens again after it fails or ends', async () => {
+    // Two releases to roll back between, made here: this case does not lean on the one before's deploy.
+    await fresh.restore();
+    await deployArtifact(t.site, {
+      app: APP,
+      commit: C2,
+      request: {
+        text: 'a deploy made elsewhere',
+        actor: 'alice',
+        planner: 'cli',
+        at: new Date().toISOString(),
+      },
+    });
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     try {
       const page = await context.newPage();
