@@ -55,6 +55,37 @@ describe.skipIf(!hasChromium)('signing the console in, in Chromium', () => {
     expect(await later.context().cookies()).toEqual([]);
   });
 
+  it('Sign out ends the tab’s session: its id, kept from before, is refused, its stream ends; a reload is not signed in', async () => {
+    const { server, C1 } = started();
+    const page = await started().openPage();
+    await page.goto(server.signInAddress());
+    await expect.poll(() => page.getByTestId(`live-${STACK}`).textContent()).toContain(C1.slice(0, 7));
+    // What someone who saw the tab's storage (devtools over a shared screen) would replay.
+    const seen = (await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)) ?? '';
+    expect(await sessionAnswer(seen)).toBe(200);
+    // A progress stream the session holds open in this origin (as the page's own is), its answer in.
+    const streamStatus = await page.evaluate(async (bearer) => {
+      const response = await fetch('/api/events', { headers: { authorization: `Bearer ${bearer}` } });
+      (window as unknown as { held: Response }).held = response;
+      return response.status;
+    }, seen);
+    expect(streamStatus).toBe(200);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/session has ended/);
+    expect(await sessionAnswer(seen)).toBe(401);
+    // The stream ends with the session: read to its end (a stream left open would time the test out).
+    const streamEnded = await page.evaluate(async () => {
+      const reader = (window as unknown as { held: Response }).held.body?.getReader();
+      while (reader && !(await reader.read()).done);
+      return true;
+    });
+    expect(streamEnded).toBe(true);
+    expect(await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)).toBeNull();
+    await page.reload();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Access refused/);
+  });
+
   it('a page whose script does not load leaves only a spent code in the address bar', async () => {
     const { server } = started();
     const page = await started().openPage((context) => context.route('**/assets/*.js', (r) => r.abort()));

@@ -9,7 +9,7 @@ import type {
   StatusView,
 } from '../types.ts';
 import type { Asked, Outcome } from './actions.ts';
-import { ApiFailure, getJson, stackPath, visible } from './api.ts';
+import { ApiFailure, getJson, signOut, stackPath, visible } from './api.ts';
 import { AuditBadge, type AuditState } from './components/AuditBadge.tsx';
 import { Chat } from './components/Chat.tsx';
 import { ConfirmAction } from './components/ConfirmAction.tsx';
@@ -39,6 +39,8 @@ interface StackData {
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
   const [refused, setRefused] = useState<string | null>(null);
+  /** Null while signed in; once signed out, whether the server was told (the id is refused now). */
+  const [signedOut, setSignedOut] = useState<{ told: boolean } | null>(null);
   const [stack, setStack] = useState<string | null>(null);
   const [statuses, setStatuses] = useState<Record<string, StatusView | string>>({});
   const [data, setData] = useState<StackData | null>(null);
@@ -128,6 +130,20 @@ export function App() {
     };
   }, [stack, version, reachable]);
 
+  if (signedOut)
+    return (
+      <main className="refused" role="status">
+        <h1>Signed out</h1>
+        <p>
+          {signedOut.told
+            ? "This tab's session has ended: its id is refused from now on, wherever it was seen."
+            : 'This tab forgot its session, but the console could not be told: it ends within 12 hours of signing in, or when the console stops.'}
+        </p>
+        <p>
+          To sign in again, open a new sign-in address: <code>frontendops console</code> prints one.
+        </p>
+      </main>
+    );
   if (refused) return <Refused message={refused} />;
   if (!session || !stack) return <p className="loading">Loading the console…</p>;
 
@@ -136,6 +152,19 @@ export function App() {
       <header className="topbar">
         <h1>FrontendOps console</h1>
         <span className="who">signed in as {session.actor}</span>
+        <button
+          type="button"
+          className="sign-out"
+          onClick={() => {
+            setSession(null);
+            signOut().then(
+              () => setSignedOut({ told: true }),
+              () => setSignedOut({ told: false }),
+            );
+          }}
+        >
+          Sign out
+        </button>
         <AuditBadge
           state={
             typeof status === 'string'

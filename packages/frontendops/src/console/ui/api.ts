@@ -49,6 +49,23 @@ export function adoptSession(): void {
   }
 }
 
+/**
+ * Ends this tab's session at the server (POST /api/sign-out), then forgets it here: its id is refused
+ * from then on, wherever it was seen. Forgotten here even when the server cannot be told.
+ */
+export async function signOut(): Promise<void> {
+  try {
+    await postJson('/api/sign-out', {});
+  } finally {
+    session = null;
+    try {
+      window.sessionStorage.removeItem(STORAGE_KEY);
+    } catch {
+      // Storage refused: there was nothing kept in it.
+    }
+  }
+}
+
 /** The headers that authenticate this page's calls: the session as a bearer, or none without one. */
 export function authHeaders(): Record<string, string> {
   return session ? { authorization: `Bearer ${session}` } : {};
