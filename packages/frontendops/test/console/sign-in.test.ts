@@ -84,6 +84,10 @@ describe.skipIf(!hasChromium)('signing the console in, in Chromium', () => {
     expect(await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)).toBeNull();
     await page.reload();
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Access refused/);
+    // What to do, in the console's terms: a sign-in address is printed, never the token.
+    const refusal = (await page.getByRole('alert').textContent()) ?? '';
+    expect(refusal).toMatch(/prints a sign-in address when it starts/);
+    expect(refusal).not.toMatch(/token is printed/);
   });
 
   it('a page whose script does not load leaves only a spent code in the address bar', async () => {

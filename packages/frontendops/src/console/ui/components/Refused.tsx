@@ -5,8 +5,9 @@ export function Refused({ message }: { message: string }) {
       <h1>Access refused</h1>
       <p>{message}</p>
       <p>
-        The token is printed by <code>frontendops console</code> (and <code>frontendops dev</code>) when it
-        starts. Open the address it prints; this tab then stays signed in while it is open (12 hours at most).
+        <code>frontendops console</code> (and <code>npm start</code>) prints a sign-in address when it starts,
+        and a new one when one is refused. Open that address: it signs this tab in, until the tab closes,
+        signs out, or 12 hours pass.
       </p>
     </main>
   );
