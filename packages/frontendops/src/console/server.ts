@@ -134,6 +134,9 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   };
 
   const server = createServer((req, res) => {
+    // Every answer (JSON, the progress stream, the page, a refusal) is taken as the type it says,
+    // never sniffed: a JSON answer quoting what was sent is never run as a page or a script.
+    res.setHeader('x-content-type-options', 'nosniff');
     handle(req, res, context).catch((error: unknown) => {
       const { status, body } = toApiError(error);
       if (!res.headersSent) sendError(res, status, body);

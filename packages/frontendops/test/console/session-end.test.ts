@@ -168,3 +168,28 @@ describe('attack: a session id replayed after its page signed out', () => {
     expect(still.status).toBe(200);
   });
 });
+
+describe('attack: a browser sniffing a console answer as another type', () => {
+  it('every answer says nosniff: JSON, refusals, the progress stream, the page', async () => {
+    const session = await newSession(server);
+    const bearer = { authorization: `Bearer ${session}` };
+    const answers: [string, Response][] = [
+      ['session', await fetch(`${origin()}/api/session`, { headers: bearer })],
+      ['no session (401)', await fetch(`${origin()}/api/session`)],
+      ['unknown API path', await fetch(`${origin()}/api/no-such-thing`, { headers: bearer })],
+      [
+        'another origin (403)',
+        await fetch(`${origin()}/api/session`, { headers: { ...bearer, origin: 'http://evil.test' } }),
+      ],
+      ['a bad body (400)', await post('/api/chat', session, { nothing: true })],
+      ['the progress stream', await fetch(`${origin()}/api/events`, { headers: bearer })],
+      ['the page', await fetch(`${origin()}/`)],
+      ['a refused sign-in', await fetch(`${origin()}/?signin=not-a-code`)],
+      ['sign-out', await post('/api/sign-out', session)],
+    ];
+    for (const [what, answer] of answers) {
+      expect(answer.headers.get('x-content-type-options'), what).toBe('nosniff');
+      await answer.body?.cancel();
+    }
+  });
+});
