@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalGit } from '../../src/adapters/git-local.ts';
 import { loadConfig } from '../../src/config.ts';
 import { checkAccess, createSessions, SESSION_TTL_MS } from '../../src/console/auth.ts';
@@ -34,7 +34,7 @@ const STORAGE_KEY = 'frontendops.console.session';
 let t: TestDeployEnv;
 let repo: TestRepo;
 let server: ConsoleServer;
-/** The stack as the console's cases start from: C1 live, C2 published (each browser case restores it). */
+/** The stack as every case starts from: C1 live, C2 published, nothing pinned. */
 let fresh: ConsoleEnvSnapshot;
 
 beforeAll(async () => {
@@ -54,6 +54,8 @@ afterAll(async () => {
   await repo?.cleanup();
   await t?.stop();
 });
+// A browser case pins and rolls back through the page: the cases after it, in any order, start afresh.
+beforeEach(() => fresh.restore());
 
 const origin = () => new URL(server.url).origin;
 const port = () => new URL(server.url).port;
@@ -225,7 +227,6 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
   });
 
   it('receives no console credential, cannot call the API with anything it saw, and the console page keeps working', async () => {
-    await fresh.restore();
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     try {
       /** Every request a tab makes to the console, with all its headers (none for one cut short). */
@@ -387,7 +388,6 @@ describe.skipIf(!hasChromium)('in Chromium: another local server the operator vi
 
   it('the progress stream sends the session as a header, and opens again after it fails or ends', async () => {
     // Two releases to roll back between, made here: this case does not lean on the one before's deploy.
-    await fresh.restore();
     await deployArtifact(t.site, {
       app: APP,
       commit: C2,
