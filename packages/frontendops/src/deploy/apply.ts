@@ -664,10 +664,8 @@ export async function recordDeployment(
       ? seen
       : readAuditHead(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`).catch(() => null),
   ]);
-  return appendAudit(
-    site.state,
-    site.target.statePrefix,
-    site.locker,
+  return appendOwnEntry(
+    site,
     {
       type: more.type ?? record.kind,
       objects: { [recordName(record.deployId)]: digest, ...more.objects },
@@ -677,10 +675,29 @@ export async function recordDeployment(
         ...(publishHead ? { publishHead: formatAuditHead(publishHead) } : {}),
       },
     },
-    { overlap: true }, // settled before the lock goes (heldForAppends)
-  ).catch((lost: unknown) => {
-    throw more.landed ? recordLost(record, lost, 'its release going live, not its deployment') : lost;
-  });
+    more.landed
+      ? { what: `${record.deployId} went live`, recorded: 'its release going live, not its deployment' }
+      : undefined,
+  );
+}
+
+/**
+ * A change's own entry, appended under its lock and settled before the lock goes (heldForAppends).
+ * `landed`: what its switch, which landed, made so ("v went live"), and what this run recorded of it
+ * before this entry: refused (LOCKED) once the lock's next holder appended while this one slept, the
+ * entry says so (recordLost), not that nothing more was changed. The one way every entry after a
+ * switch is appended (auditRelease, recordDeployment, an atomic canary's start or abort).
+ */
+export function appendOwnEntry(
+  site: Site,
+  event: Parameters<typeof appendAudit>[3],
+  landed?: { what: string; recorded?: string },
+): Promise<AuditEntry> {
+  return appendAudit(site.state, site.target.statePrefix, site.locker, event, { overlap: true }).catch(
+    (lost: unknown) => {
+      throw landed ? recordLost(landed.what, lost, landed.recorded) : lost;
+    },
+  );
 }
 
 async function pruneUnreferenced(site: Site, plan: DeployPlan, options: ApplyOptions): Promise<void> {
@@ -780,10 +797,8 @@ export async function auditRelease(
     finishedFirst?: string;
   },
 ): Promise<AuditEntry> {
-  return appendAudit(
-    site.state,
-    site.target.statePrefix,
-    site.locker,
+  return appendOwnEntry(
+    site,
     {
       type: 'release',
       data: {
@@ -803,10 +818,8 @@ export async function auditRelease(
       at: context.at,
     },
     // The pending record goes out beside the head's move; settled before the prune (finishMoved).
-    { overlap: true },
-  ).catch((lost: unknown) => {
-    throw recordLost(pointer, lost);
-  });
+    { what: `${pointer.deployId} went live` },
+  );
 }
 
 async function liveIndexSha(site: Site): Promise<string | undefined> {

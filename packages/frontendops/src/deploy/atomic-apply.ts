@@ -90,6 +90,7 @@ import {
 import {
   type ApplyOptions,
   type AuditHead,
+  appendOwnEntry,
   auditRelease,
   DRY_RUN_REFUSED,
   deploymentRecord,
@@ -1444,27 +1445,35 @@ async function finishAtomic(
     // history index), bound by their entry as a deployment's record is by its entry.
     const row = canaryRow(pending, recordOf());
     if (row) atomicBound[recordName(row.deployId)] = (await writeOwnRecord(site, row)).digest;
-    entry = await audit(
+    entry = await appendOwnEntry(
       site,
-      plan.op,
       {
-        deployId: plan.deployId,
-        stack: plan.stack,
-        app: plan.app,
-        commit: plan.commit,
-        artifactDigest: plan.artifactDigest,
-        request: pending.request,
-        ...(plan.canaryAfter ? { weight: plan.canaryAfter.weight } : {}),
-        copied,
-        deleted,
-        verification: checked?.ok ?? null,
-        outcome,
-        ...atomicFacts,
-        ...publishedInFacts(plan),
-        ...(row ? { recordId: row.deployId } : {}),
-        ...(error ? { error } : {}),
+        type: plan.op,
+        data: {
+          deployId: plan.deployId,
+          stack: plan.stack,
+          app: plan.app,
+          commit: plan.commit,
+          artifactDigest: plan.artifactDigest,
+          request: pending.request,
+          ...(plan.canaryAfter ? { weight: plan.canaryAfter.weight } : {}),
+          copied,
+          deleted,
+          verification: checked?.ok ?? null,
+          outcome,
+          ...atomicFacts,
+          ...publishedInFacts(plan),
+          ...(row ? { recordId: row.deployId } : {}),
+          ...(error ? { error } : {}),
+        },
+        objects: atomicBound,
       },
-      atomicBound,
+      // Its switch landed (the edge serves what it made so), and this is its first entry after it.
+      {
+        what: plan.canaryAfter
+          ? `${plan.app}@${plan.commit.slice(0, 7)} went to ${plan.canaryAfter.weight}% of visitors as a canary`
+          : 'its canary was taken off: every visitor got the live release again',
+      },
     );
   }
   // A rollback's pin is its last step, before its crash-recovery record goes (see pinRolledBack).

@@ -246,15 +246,15 @@ const lostWords = (lost: FrontendOpsError) =>
   lost.message.replace(/ Nothing more was changed by this run;.*$/, '');
 
 /**
- * A switch that landed, its release entry (or, `recorded` that, its deployment's) refused for a lost
- * lock (state/audit.ts: the lock's next holder appended meanwhile, finishing or replacing this
- * change): the error to throw, saying so.
+ * A switch that landed (`landed`: what it made so, as "v went live"), its first entry after it (or,
+ * `recorded` that, a later one) refused for a lost lock (state/audit.ts: the lock's next holder
+ * appended meanwhile, finishing or replacing this change): the error to throw, saying so.
  */
-export function recordLost(plan: Pick<DeployPlan, 'deployId'>, lost: unknown, recorded = 'nothing'): unknown {
+export function recordLost(landed: string, lost: unknown, recorded = 'nothing'): unknown {
   if (!isFrontendOpsError(lost, 'LOCKED')) return lost;
   return new FrontendOpsError(
     lost.code,
-    `${lostWords(lost)} Its switch had landed (${plan.deployId} went live) and the lock's next holder wrote to the audit log meanwhile, finishing or replacing it: this run recorded ${recorded}. Check \`frontendops status\` before running it again.`,
+    `${lostWords(lost)} Its switch had landed (${landed}) and the lock's next holder wrote to the audit log meanwhile, finishing or replacing it: this run recorded ${recorded}. Check \`frontendops status\` before running it again.`,
     { cause: lost, ...(lost.details ? { details: lost.details } : {}) },
   );
 }

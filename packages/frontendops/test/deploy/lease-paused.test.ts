@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Locker } from '../../src/adapters/lock-s3.ts';
+import { abortCanary, startCanary } from '../../src/deploy/canary.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { LOCK_TTL_MS } from '../../src/deploy/deploy-lock.ts';
 import { pinRelease } from '../../src/deploy/pin.ts';
@@ -367,14 +368,22 @@ describe('atomic, asleep after its switch', () => {
   );
 
   /**
-   * Operator A's deploy of v2 on the atomic stack, asleep at the first state write after live.json
-   * (its switch landed) that `holds` names, until `wake()`; meanwhile its lock's lease runs out and
-   * operator B deploys v1 to the end (finishing A's switch first). What A's run then ends with.
+   * Operator A's deploy of v2 (or `ops.a`) on the atomic stack, asleep at the first state write after
+   * its switch landed (after live.json, or `ops.after`) that `holds` names, until `wake()`; meanwhile
+   * its lock's lease runs out and operator B deploys v1 (or runs `ops.b`) to the end, finishing A's
+   * switch first. What A's run then ends with.
    */
-  async function v2AsleepAfterSwitch(holds: (key: string) => boolean) {
+  async function v2AsleepAfterSwitch(
+    holds: (key: string) => boolean,
+    ops: {
+      a?: (site: Site) => Promise<unknown>;
+      after?: string;
+      b?: (site: Site) => Promise<{ outcome: string }>;
+    } = {},
+  ) {
     const t = env();
     const opened = await t.open();
-    const pointer = `${t.target.statePrefix}live.json`;
+    const pointer = `${t.target.statePrefix}${ops.after ?? 'live.json'}`;
     const asleep = heldPoint();
     const landed: string[] = [];
     let held = false;
@@ -396,14 +405,18 @@ describe('atomic, asleep after its switch', () => {
       records: createStateRecords(state, t.target.statePrefix),
       locker: createS3Locker(state, t.target.statePrefix, clock),
     } as Site;
-    const deploying = deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
+    const deploying =
+      ops.a?.(a) ?? deployArtifact(a, { app: APP, commit: V2, request: request('deploy v2') });
     deploying.catch(() => {});
     await asleep.reached; // its switch landed (the store serves v2), the write `holds` names not yet sent
     slept = LOCK_TTL_MS + 1_000;
     const b = await t.open();
     const other = { ...b, locker: createS3Locker(b.state, t.target.statePrefix, clock) } as Site;
     expect(
-      (await deployArtifact(other, { app: APP, commit: V1, request: request('back to v1') })).outcome,
+      (
+        await (ops.b?.(other) ??
+          deployArtifact(other, { app: APP, commit: V1, request: request('back to v1') }))
+      ).outcome,
     ).toBe('succeeded');
     const chain = await readAudit(t.site.state, t.target.statePrefix);
     asleep.release();
@@ -437,6 +450,25 @@ describe('atomic, asleep after its switch', () => {
     expect(error?.message).not.toMatch(/Nothing more was changed/);
     expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
     expect(releaseOf((await get(`${t.edge.url}/`, {})).body)).toBe('v1');
+    expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
+  });
+  it('a canary start asleep before its entry, while another finished and aborted it: it says its switch landed', async () => {
+    const { t, chain, error } = await v2AsleepAfterSwitch(
+      (key) => key.startsWith(`${env().target.statePrefix}audit/`),
+      {
+        a: (site) =>
+          startCanary(site, { app: APP, commit: V2, weightPercent: 20, request: request('try v2') }),
+        after: 'atomic/state.json',
+        b: (site) => abortCanary(site, { request: request('stop the canary') }),
+      },
+    );
+    // Before, it went on and succeeded: its canary-start entry written after the abort's, naming a
+    // canary that no longer ran.
+    expect(error?.code).toBe('LOCKED');
+    expect(error?.message).toMatch(/lost its lock.*switch had landed.*canary.*this run recorded nothing/s);
+    expect(error?.message).not.toMatch(/Nothing more was changed/);
+    expect(await readAudit(t.site.state, t.target.statePrefix)).toEqual(chain);
+    expect((await t.store().read()).value?.canary).toBeUndefined();
     expect((await verifyAudit(t.site.state, t.target.statePrefix)).problems).toEqual([]);
   });
 });
