@@ -31,7 +31,7 @@ import {
   stateDigest,
 } from './audit.ts';
 import type { AuditEntry, AuditProblem } from './audit-entry.ts';
-import { ENVIRONMENT_MARKER } from './names.ts';
+import { AUDIT_HEAD, ENVIRONMENT_MARKER } from './names.ts';
 
 const markerSchema = z.object({
   v: z.literal(1),
@@ -177,7 +177,19 @@ export async function assertMarkerAsRecorded(
     site.protected = true;
     site.protectedBy = NOT_AS_RECORDED_PROTECTED;
   }
-  throw markerNotAsRecorded(site, problem, written, read.marker);
+  // The marker names another stack, at another state location that holds a history (in the state
+  // bucket this one uses; one elsewhere is not read).
+  const other = read.marker;
+  const othersHistory =
+    written !== null &&
+    other !== null &&
+    other.stack !== site.target.stack &&
+    other.stateBucket === site.target.stateBucket &&
+    other.statePrefix !== site.target.statePrefix &&
+    Boolean(await site.state.head(`${other.statePrefix}${AUDIT_HEAD}`));
+  throw othersHistory && other
+    ? markedByAnother(site, written, other)
+    : markerNotAsRecorded(site, problem, written, read.marker);
 }
 
 /** A marker the audit chain's newest entry for the bucket wrote: that entry's number, and the marker. */
@@ -281,6 +293,22 @@ export async function markerRefusal(
     const ours = isFrontendOpsError(error, 'TAMPERED') || isFrontendOpsError(error, 'CONFLICT');
     return ours && error.details?.object === ENVIRONMENT_MARKER ? error : null;
   }
+}
+
+/**
+ * The refusal where the log records this stack marking the bucket and the marker there names another
+ * stack's history (markerNotAsRecorded's case otherwise): two stacks' first changes to one bucket,
+ * the other's marker landing first (this one's refused, CONFLICT), or a marker written by hand.
+ * Putting this stack's back would take the bucket from the other: it says what to check instead.
+ * It names neither bucket.
+ */
+function markedByAnother(site: Site, written: WrittenMarker, marker: EnvironmentMarker) {
+  const { stack } = site.target;
+  return new FrontendOpsError(
+    'TAMPERED',
+    `The hosting bucket is marked by another stack's history (${marker.stack}), though ${stack}'s audit log records marking it (entry ${written.seq}): the other's marker landed first, as when two stacks' first changes go to one bucket, or someone wrote it there. No change is made while the marker is not ${stack}'s: nothing writes over it and no approval is used. Nothing was changed. Do not put ${stack}'s marker back: that would take the bucket from ${marker.stack}. Check where ${stack}'s configuration and outputs file send it (\`git log -p frontendops.config.json\`, and the outputs file), and run \`frontendops audit verify\` on ${marker.stack} by its own name: if its log records the marker, the bucket is ${marker.stack}'s, so give ${stack} a hosting bucket of its own and run the change again; if no log but ${stack}'s records it, it was written by hand: run \`frontendops audit verify\` on ${stack}, which shows the marker its log records, and put that back.`,
+    { details: { object: ENVIRONMENT_MARKER } },
+  );
 }
 
 /** The TAMPERED refusal of a marker that is not the one the audit log last wrote to the bucket. */

@@ -354,9 +354,16 @@ it("two stacks' first deploys to one unmarked hosting bucket: the one marking it
   expect(await first.records.readPointer()).toBeNull();
   expect((await verifyAudit(second.state, second.target.statePrefix)).problems).toEqual([]);
   // Its next change is refused while the bucket names the other's history: nothing of it lands.
-  await expect(
-    deployArtifact(first, { app: APP, commit: V1, request: request('deploy v1') }),
-  ).rejects.toMatchObject({ code: 'TAMPERED' });
+  const next = await deployArtifact(first, { app: APP, commit: V1, request: request('deploy v1') }).then(
+    () => null,
+    (e: unknown) => e as Error & { code?: string },
+  );
+  expect(next?.code).toBe('TAMPERED');
+  // Before, it told A to put its own marker back: over B's, taking the bucket from B.
+  expect(next?.message).toMatch(/marked by another stack's history \(first-b\)/);
+  expect(next?.message).not.toMatch(/put back the marker the log records/);
+  expect(next?.message, 'it names no bucket').not.toContain(UNMARKED);
+  expect(next?.message).not.toContain(t.target.stateBucket);
   expect(titleOf((await second.hosting.get('index.html'))?.body.toString('utf8') ?? '')).toBe('v2');
 });
 
