@@ -241,20 +241,32 @@ export async function takeBackSwitch(
   );
 }
 
-/** A lost lock's words up to "nothing more was changed": a switch that landed changed something. */
+/**
+ * A LOCKED error's words up to what it tells to do ("Nothing more was changed by this run", "One
+ * deploy per environment runs at a time"): a switch that landed changed something.
+ */
 const lostWords = (lost: FrontendOpsError) =>
-  lost.message.replace(/ Nothing more was changed by this run;.*$/, '');
+  lost.message.replace(
+    / (Nothing more was changed by this run;|One deploy per environment runs at a time:).*$/,
+    '',
+  );
 
 /**
  * A switch that landed (`landed`: what it made so, as "v went live"), its first entry after it (or,
- * `recorded` that, a later one) refused for a lost lock (state/audit.ts: the lock's next holder
- * appended meanwhile, finishing or replacing this change): the error to throw, saying so.
+ * `recorded` that, a later one) refused LOCKED: the error to throw, saying so. Its lock lost
+ * (state/audit.ts: the lock's next holder appended meanwhile, finishing or replacing this change),
+ * or, where appends take a lock of their own (a store without conditional writes), that lock held
+ * by another writer past the wait: nobody took the change over then.
  */
 export function recordLost(landed: string, lost: unknown, recorded = 'nothing'): unknown {
   if (!isFrontendOpsError(lost, 'LOCKED')) return lost;
+  const why =
+    lost.details?.lost === true
+      ? "the lock's next holder wrote to the audit log meanwhile, finishing or replacing it"
+      : "its entry waited for the audit log's lock, held by another writer, and gave up";
   return new FrontendOpsError(
     lost.code,
-    `${lostWords(lost)} Its switch had landed (${landed}) and the lock's next holder wrote to the audit log meanwhile, finishing or replacing it: this run recorded ${recorded}. Check \`frontendops status\` before running it again.`,
+    `${lostWords(lost)} Its switch had landed (${landed}) and ${why}: this run recorded ${recorded}. Check \`frontendops status\` before running it again.`,
     { cause: lost, ...(lost.details ? { details: lost.details } : {}) },
   );
 }
