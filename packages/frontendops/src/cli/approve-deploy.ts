@@ -10,8 +10,8 @@ import { hostname } from 'node:os';
 import { lockName } from '../adapters/lock-holder.ts';
 import { encodePublicKey } from '../approval/keys.ts';
 import { deployArtifact, rollbackRelease } from '../deploy/deploy.ts';
-import { describePlan } from '../engine/describe.ts';
-import { checkDeployId, shortSha } from '../engine/ids.ts';
+import { describePlan, describePromote } from '../engine/describe.ts';
+import { checkDeployId } from '../engine/ids.ts';
 import type { DeployPlan } from '../engine/plan.ts';
 import { capitalise } from '../engine/text.ts';
 import { badInput, FrontendOpsError, holding } from '../errors.ts';
@@ -246,8 +246,7 @@ async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo
   // A release's promote also lifts the pin: the person approves that too, so it is said.
   if (request.action === 'promote' && request.to) {
     const pin = await readPinAsRecorded(site, 'Nothing was approved');
-    const lifted = pin ? `; the pin (${shortSha(pin.commit)}, by ${pin.by}) is cleared` : '';
-    return { request, plan, description: `promote: ${describePlan(plan)}${lifted}` };
+    return { request, plan, description: describePromote(plan, pin) };
   }
   return { request, plan, description: describePlan(plan) };
 }

@@ -32,6 +32,25 @@ export function describePlan(
   return plan.publishedIn ? `${described}; published to ${plan.publishedIn}'s log` : described;
 }
 
+/**
+ * A promote's plan in words: of the live release with a pin to lift, it changes no file, but it is
+ * not "nothing to do" (the pin goes, which the approver is asked and the client told).
+ */
+export function promotePlanWords(plan: Parameters<typeof describePlan>[0], liftsPin: boolean): string {
+  if (plan.noop && liftsPin)
+    return `${plan.app}@${plan.commit.slice(0, 7)} is already live on ${plan.stack}: no file changes`;
+  return describePlan(plan);
+}
+
+/** A promote as a person approves it: its plan, and the pin it clears, if any. */
+export function describePromote(
+  plan: Parameters<typeof describePlan>[0],
+  pin: { commit: string; by: string } | null,
+): string {
+  const lifted = pin ? `; the pin (${pin.commit.slice(0, 7)}, by ${pin.by}) is cleared` : '';
+  return `promote: ${promotePlanWords(plan, pin !== null)}${lifted}`;
+}
+
 function describeInPlacePlan(plan: Parameters<typeof describePlan>[0]): string {
   const what = `${plan.app}@${plan.commit.slice(0, 7)}`;
   if (plan.noop) return `${what} is already live on ${plan.stack}: nothing to do`;

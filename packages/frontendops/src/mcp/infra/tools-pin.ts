@@ -5,7 +5,7 @@
  * it needs the same human approval as run_sync.
  */
 import { pinRelease, promoteRelease, resolveRelease, unpinRelease } from '../../deploy/pin.ts';
-import { describePlan } from '../../engine/describe.ts';
+import { describePromote, promotePlanWords } from '../../engine/describe.ts';
 import { shortSha } from '../../engine/ids.ts';
 import { capitalise } from '../../engine/text.ts';
 import { FrontendOpsError } from '../../errors.ts';
@@ -81,8 +81,7 @@ export function registerPinTools(t: InfraToolContext): void {
         // release live, which an approval of a deploy (or a job allowed to deploy) does not cover.
         run: (options) =>
           promoteRelease(site, { app: release.app, commit: release.commit, request, ...options }),
-        summary: (planned) =>
-          `promote: ${describePlan(planned.plan)}${pin ? `; the pin (${shortSha(pin.commit)}, by ${pin.by}) is cleared` : ''}`,
+        summary: (planned) => describePromote(planned.plan, pin),
         change: (planned) => ({ app: planned.app, commit: planned.commit, to: release.commit }),
         // Of the live release it only lifts the pin: what unpin_release is refused for here.
         changesWhenNoop: pin !== null,
@@ -98,7 +97,7 @@ export function registerPinTools(t: InfraToolContext): void {
         'promote_release',
         data,
         summary.noop
-          ? `${capitalise(describePlan(summary.plan))}.${lifted || ' Nothing was pinned.'}`
+          ? `${capitalise(promotePlanWords(summary.plan, lifted !== ''))}.${lifted || ' Nothing was pinned.'}`
           : `Promoted ${summary.app}@${shortSha(summary.commit)} on ${summary.stack} (deployment ${summary.deployId}): ${data.copied} copied, ${data.pruned} pruned, ${data.paths.length} path(s) invalidated; outcome ${summary.outcome}.${lifted}`,
       );
     },

@@ -353,6 +353,62 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     expect(overtaken.text).toMatch(/APPROVAL_REQUIRED/);
   });
 
+  it('a promote of the live release, which only lifts the pin: Ada is shown the pin goes, and only her approval of it lifts it', async () => {
+    await c1ApprovedByAda.restore();
+    const c = await protectedClient();
+    expect((await c.call('pin_release', { reason: 'release freeze' })).isError).toBe(false);
+    const pinned = { commit: COMMITS[1], cause: 'pin' };
+    const asked = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
+    expect(asked.text).toMatch(/^APPROVAL_REQUIRED: /);
+    const promoteId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+    expect(promoteId).toMatch(/^[0-9a-f]{7}-[0-9a-f]{10}$/);
+
+    // Ada's real approval of another change (the deploy of C1), put where this one's would be: not spent.
+    const store = f().t.s3.store(ARTIFACTS);
+    const signedDir = `${statePrefix()}approvals/signed/`;
+    const [other] = (await store.list()).filter((o) => o.key.startsWith(`${signedDir}deploy-`));
+    const otherBody = other ? await store.get(other.key) : null;
+    expect(otherBody).toBeTruthy();
+    await store.put(`${signedDir}promote-${promoteId}.json`, otherBody?.body ?? '');
+    const planted = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
+    expect(planted.text).toMatch(/^APPROVAL_REQUIRED:.*it answers another request/s);
+    expect((await c.call('get_status')).structured).toMatchObject({ pin: pinned });
+    await store.delete([`${signedDir}promote-${promoteId}.json`]);
+
+    // Asked through her CLI, Ada is shown what she approves: the promote, and that the pin is cleared.
+    const approved = await approve(promoteId, keys().ada.path, ['--action', 'promote']);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stderr).toMatch(
+      /promote: sophia-dashboard@2222222 is already live on dashboard-hosting-prod: no file changes; the pin \(2222222, by .*\) is cleared\n/,
+    );
+    expect(approved.stderr).not.toMatch(/nothing to do/);
+    const lifted = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
+    expect(lifted.structured, lifted.text).toMatchObject({
+      commit: COMMITS[1],
+      unpinned: pinned,
+      approvedBy: expect.stringMatching(/^Ada \(approver key ed25519:[0-9a-f]{16}\) \(signed\)$/),
+    });
+    expect(lifted.text).toMatch(
+      /already live on dashboard-hosting-prod: no file changes\. The pin is cleared\./,
+    );
+    expect((await c.call('get_status')).structured).toMatchObject({
+      pin: null,
+      live: { commit: COMMITS[1] },
+    });
+    // Its use is recorded (signed, for this promote), the chain checks out, and it is not spent twice.
+    expect((await auditOf('approval-used')).at(-1)?.data).toMatchObject({
+      action: 'promote',
+      deployId: promoteId,
+      signed: { statement: { approver: 'Ada', deployId: promoteId } },
+    });
+    const verified = await auditVerifyWithCli();
+    expect(verified.code, verified.stdout).toBe(0);
+    expect((await c.call('pin_release', { reason: 'freeze again' })).isError).toBe(false);
+    const again = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
+    expect(again.text).toMatch(/^APPROVAL_REQUIRED: /);
+    expect((await c.call('get_status')).structured).toMatchObject({ pin: { commit: COMMITS[1] } });
+  });
+
   it('an expired request is not approvable, and an approval of it does not count', async () => {
     await c0OnClientsWord.restore();
     const later = () => Date.now() + 2 * 60 * 60_000;
