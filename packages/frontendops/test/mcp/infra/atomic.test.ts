@@ -220,6 +220,43 @@ describe('infra tools on an atomic stack', () => {
     }
   });
 
+  it('attack: promote_release of the live release lifts a protected pin only with an approval of it', async () => {
+    // v1 live by a rollback, so pinned: a promote of v1 copies nothing, but lifts the pin.
+    await rolledBack.restore();
+    const { guarded, approve, approvers, site, close } = await guardedStack();
+    try {
+      const pinned = { commit: C[0], cause: 'rollback' };
+      const asked = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      expect(asked.isError, asked.text).toBe(true);
+      expect(asked.text).toMatch(/^APPROVAL_REQUIRED: .*frontendops approve [0-9a-f]{7}-[0-9a-f]{10}/s);
+      expect((await guarded.call('get_status')).structured).toMatchObject({ pin: pinned });
+      const deployId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+      expect(await approve(deployId)).toMatch(
+        /^promote: sophia-dashboard@a0a0a0a is already live on \S+: no file changes; the pin \(a0a0a0a, by .*\) is cleared$/,
+      );
+      const lifted = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      expect(lifted.structured, lifted.text).toMatchObject({
+        commit: C[0],
+        unpinned: pinned,
+        approvedBy: expect.stringMatching(/^Ada .*\(signed\)$/),
+      });
+      expect((await guarded.call('get_status')).structured).toMatchObject({ pin: null });
+      expect(await served()).toBe('v1');
+      const audit = await readAudit(site.state, site.target.statePrefix);
+      expect(audit.findLast((e) => e.type === 'approval-used')?.data).toMatchObject({
+        action: 'promote',
+        deployId,
+      });
+      const verified = await verifyAudit(site.state, site.target.statePrefix, {
+        approvers,
+        releaseStore: t.store(),
+      });
+      expect(verified.problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
   it('attack: an approval of a 5% canary does not start it at 99%, even with the stored request edited', async () => {
     await v2Live.restore();
     const { guarded, approve, close } = await guardedStack();
