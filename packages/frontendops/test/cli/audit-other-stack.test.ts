@@ -6,6 +6,8 @@
  * chain's newest entry: they took the copy's bindings as the stack's own (status said the copied
  * pointer was as recorded, a pin held it). Now both say the newest entry is another stack's,
  * from that one entry (no other request): status not as recorded, a change refused, TAMPERED.
+ * The deployer role may append one such entry (or one that is no entry) itself: every change is then
+ * refused until someone with full write to the state bucket removes it.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,9 +17,10 @@ import { pinRelease } from '../../src/deploy/pin.ts';
 import { defaultStatePrefix } from '../../src/engine/target.ts';
 import { readStatus } from '../../src/read/status.ts';
 import { connectSite } from '../../src/stacks/open.ts';
+import { type AuditEntry, appendAudit, readAudit } from '../../src/state/audit.ts';
 import { ENVIRONMENT_MARKER, PUBLISH_LOG } from '../../src/state/names.ts';
-import { chainBeforeMarkers } from '../support/audit-forgery.ts';
-import { snapshotBuckets } from '../support/bucket-snapshot.ts';
+import { auditEntryKey, chainBeforeMarkers, moveHeadBackOne } from '../support/audit-forgery.ts';
+import { snapshotBuckets, snapshotStack } from '../support/bucket-snapshot.ts';
 import {
   publishAsCi,
   publishFixtureBuilds,
@@ -242,4 +245,43 @@ it('that copy with a marker naming the copied stack at this state location: stil
   expect((await t.site.state.list(to)).map((o) => [o.key, o.etag])).toEqual(
     before.map((o) => [o.key, o.etag]),
   );
+});
+
+it('one entry naming another stack, appended as the deployer role may: every change refused until it is removed', async () => {
+  // The deployer role creates entries and moves the head (no delete): one entry naming another stack,
+  // or one that is no entry at all, and each change after it is refused TAMPERED, nothing written,
+  // until someone with full write to the state bucket removes it (a denial of service, not a forgery).
+  const saved = await snapshotStack(t.site);
+  const prefix = t.target.statePrefix;
+  const refusedChange = async () => {
+    const before = (await t.site.state.list(prefix)).map((o) => [o.key, o.etag]);
+    for (const change of [
+      () => pinRelease(t.site, { request: requestBy('hold it') }),
+      () => deployArtifact(t.site, { app: 'sophia-dashboard', commit: COMMIT, request: requestBy('again') }),
+    ]) {
+      const refused = await change().catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'TAMPERED' });
+      expect((refused as Error).message).toMatch(/Nothing was (changed|written)/);
+    }
+    expect((await t.site.state.list(prefix)).map((o) => [o.key, o.etag])).toEqual(before);
+  };
+  try {
+    const planted = await appendAudit(t.site.state, prefix, t.site.locker, {
+      type: 'pin',
+      data: { stack: 'someone-elses-stack' },
+    });
+    await refusedChange();
+    await refusedChange();
+    // Removed by someone with full write (the entry deleted, the head moved back): changes go through.
+    await moveHeadBackOne(t.site.state, prefix);
+    await t.site.state.delete([auditEntryKey(prefix, planted.seq)]);
+    expect(await pinRelease(t.site, { request: requestBy('hold it') })).toMatchObject({ created: true });
+    await saved.restore();
+    // An entry that is no entry (not JSON) where the next append goes: the same.
+    const head = (await readAudit(t.site.state, prefix)).at(-1) as AuditEntry;
+    await t.site.state.put(auditEntryKey(prefix, head.seq + 1), 'not an entry', {}, { ifNoneMatch: '*' });
+    await refusedChange();
+  } finally {
+    await saved.restore();
+  }
 });
