@@ -6,9 +6,11 @@ import frontendops from './packages/frontendops/vitest.config.ts';
  * Test files that must run in a process of their own. The CloudFront Functions sandbox test stops
  * handlers that loop forever inside an await: Node 20 aborts the whole process when a vm timeout
  * ends such a handler while async hooks are enabled (nodejs/node#38503), and a module another test
- * file loaded may have enabled them. The tool's own processes enable none.
+ * file loaded may have enabled them. The tool's own processes enable none. The private-file test
+ * wraps `node:fs/promises`' open (vi.mock) to stage a swap between a check and an open: a module
+ * mock takes only in a module graph of the file's own.
  */
-const OWN_PROCESS = ['test/local/edge-function.test.ts'];
+const OWN_PROCESS = ['test/local/edge-function.test.ts', 'test/private-file.test.ts'];
 
 export default defineConfig({
   test: {
@@ -26,7 +28,7 @@ export default defineConfig({
           // A worker runs its files one after another in one module graph: the SDKs and the tool are
           // loaded once per worker, not once per file, and the embedded S3 process is reused
           // (test/support/local-s3.ts). What a file changes is put back when it ends:
-          // process.env and the processes it started (test/support/cleanup.ts); no test mocks modules.
+          // process.env and the processes it started (test/support/cleanup.ts); no test here mocks modules.
           isolate: false,
           exclude: [...(frontendops.test?.exclude ?? []), ...OWN_PROCESS],
         },
