@@ -74,6 +74,8 @@ export interface ConsoleOptions {
   uiDir?: string;
   /** How long a change waits for the CDN to serve it (verifyServed); default verifyServed's. */
   verifyTimeoutMs?: number;
+  /** The clock sessions and sign-in codes expire by; default Date.now. */
+  now?: () => number;
   /**
    * Told a new sign-in address when one is refused (used, stale or wrong) and the last it was told
    * is used or stale, for the terminal the operator started the console from: the next browser or
@@ -123,8 +125,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     chatReason: options.chatReason ?? null,
     confirmations: new Map(),
     token,
-    sessions: createSessions(),
-    signIns: createSignIns(),
+    sessions: createSessions(options.now),
+    signIns: createSignIns(options.now),
     signInAddress: () => '',
     addressOf: () => '',
     onRefusedSignIn: options.onRefusedSignIn,

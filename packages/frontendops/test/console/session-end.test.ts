@@ -4,13 +4,13 @@
  * so every later event (chat answers, deploys, who asked and why) would still reach whoever holds
  * that connection. And a session id seen by someone else (a shared screen's devtools, a copied
  * sessionStorage) is replayed until then, unless the page can end it: signing out. The console's
- * clock is moved past the session's end (only Date is faked); the chat, run with the token, is what
+ * clock (its `now`) is moved past the session's end; the chat, run with the token, is what
  * publishes. No stack is opened.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentResult } from '../../src/agent/types.ts';
 import { SESSION_TTL_MS } from '../../src/console/auth.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
@@ -23,11 +23,10 @@ const LATER = 'the words of a turn after the session ended';
 
 let server: ConsoleServer;
 let uiDir: string;
+/** The console's clock. */
+let now = START;
 
 beforeAll(async () => {
-  // Before the console starts: its sessions read the clock it had then.
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(START);
   uiDir = await mkdtemp(join(tmpdir(), 'frontendops-console-ui-'));
   await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>console</title>');
   server = await startConsole({
@@ -42,11 +41,11 @@ beforeAll(async () => {
     },
     uiDir,
     actor: 'ada (console)',
+    now: () => now,
   });
 });
 afterAll(async () => {
   await server?.close();
-  vi.useRealTimers();
   if (uiDir) await rm(uiDir, { recursive: true, force: true });
 });
 
@@ -83,7 +82,7 @@ describe('attack: an expired session keeps its progress stream', () => {
     // The token's stream sees the turn: the turn was published.
     const byToken = await openEventStream(origin, server.token);
 
-    vi.setSystemTime(START + SESSION_TTL_MS);
+    now = START + SESSION_TTL_MS;
     const expired = await fetch(`${origin}/api/session`, { headers: { authorization: `Bearer ${session}` } });
     expect(expired.status).toBe(401);
     const turn = await fetch(`${origin}/api/chat`, {
