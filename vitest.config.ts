@@ -10,7 +10,7 @@ import frontendops from './packages/frontendops/vitest.config.ts';
  * wraps `node:fs/promises`' open (vi.mock) to stage a swap between a check and an open: a module
  * mock takes only in a module graph of the file's own.
  */
-const OWN_PROCESS = ['test/local/edge-function.test.ts', 'test/private-file.test.ts'];
+export const OWN_PROCESS = ['test/local/edge-function.test.ts', 'test/private-file.test.ts'];
 
 export default defineConfig({
   test: {
