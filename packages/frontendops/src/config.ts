@@ -14,6 +14,7 @@ import { clip } from './engine/text.ts';
 import { badInput, isFrontendOpsError } from './errors.ts';
 import { APPROVAL_ACTIONS } from './ports.ts';
 import { readSmallFile } from './private-file.ts';
+import { absoluteBackendUrl, namesStateBackend } from './stacks/backend-url.ts';
 import { isOutputsFileRef } from './stacks/outputs-file.ts';
 
 export const CONFIG_FILE = 'frontendops.config.json';
@@ -115,8 +116,7 @@ const stackConfigSchema = z
       .refine(
         (value) =>
           ['pulumi-cloud', 'pulumi-cli', 'outputs'].includes(value) ||
-          /^file:\/\/.+/.test(value) ||
-          /^s3:\/\/[^/?]+/.test(value) ||
+          namesStateBackend(value) ||
           /^env:[A-Z_][A-Z0-9_]*$/.test(value),
         { message: `expected one of ${BACKEND_HINT}` },
       ),
@@ -466,11 +466,7 @@ function absolutePaths(config: Config, base: string): Config {
   for (const [name, stack] of Object.entries(config.stacks)) {
     const copy = { ...stack };
     if (copy.file && !isAbsolute(copy.file)) copy.file = resolve(base, copy.file);
-    if (copy.backend.startsWith('file://')) {
-      const path = copy.backend.slice('file://'.length);
-      if (!isAbsolute(path) && path !== '~' && !path.startsWith('~/'))
-        copy.backend = `file://${resolve(base, path)}`;
-    }
+    copy.backend = absoluteBackendUrl(copy.backend, base);
     stacks[name] = copy;
   }
   // A default stack that is an outputs file is a path in this file too, read as --stack reads one.

@@ -8,6 +8,7 @@
 import { basename } from 'node:path';
 import type { Config } from './config.ts';
 import type { DeployTarget } from './engine/types.ts';
+import { configuredBackend, isStateBackendUrl, parseBackendUrl } from './stacks/backend-url.ts';
 import { isOutputsFileRef } from './stacks/outputs-file.ts';
 
 /** What a hidden value is shown as. */
@@ -53,22 +54,35 @@ export function targetSecrets(target: HiddenTarget): string[] {
 
 /**
  * Where the configuration keeps its stacks, never to show: each outputs file (its path and its
- * name, as an error names it), each `file://` state directory and `s3://` state bucket, and a
+ * name, as an error names it), each state directory and state bucket (read from its backend URL as
+ * the state reader reads it, an `env:` one from `env`, a relative directory against `cwd`), and a
  * default stack given as an outputs file. A stack that cannot be opened is refused in words that
  * may name them, before any target of it is known.
  */
-export function configuredLocations(config: Pick<Config, 'stacks' | 'defaultStack'>): string[] {
+export function configuredLocations(
+  config: Pick<Config, 'stacks' | 'defaultStack'>,
+  where: { cwd: string; env: NodeJS.ProcessEnv },
+): string[] {
   const values: string[] = [];
   const file = (path: string) => values.push(path, basename(path));
   for (const stack of Object.values(config.stacks)) {
     if (stack.file) file(stack.file);
-    const state = /^file:\/\/(.+)$/.exec(stack.backend)?.[1];
-    if (state) values.push(state.replace(/\/+$/, ''));
-    const bucket = /^s3:\/\/([^/?]+)/.exec(stack.backend)?.[1];
-    if (bucket) values.push(bucket);
+    const location = stateLocation(stack.backend, where);
+    if (location?.kind === 'file') values.push(location.directory);
+    if (location?.kind === 's3') values.push(location.bucket);
   }
   if (config.defaultStack !== undefined && isOutputsFileRef(config.defaultStack)) file(config.defaultStack);
   return values.filter((v) => v.length >= SHORTEST_HIDDEN);
+}
+
+/** Where a stack's backend keeps its state, if it is a state backend that can be read. */
+function stateLocation(backend: string, where: { cwd: string; env: NodeJS.ProcessEnv }) {
+  try {
+    const url = configuredBackend(backend, where.env);
+    return isStateBackendUrl(url) ? parseBackendUrl(url, where.cwd) : null;
+  } catch {
+    return null; // refused when the stack is opened, in words that name no location
+  }
 }
 
 /**

@@ -6,14 +6,14 @@
  * detected by magic bytes as Pulumi does). Secrets stay ciphertext and are dropped: only names are kept.
  */
 import { readdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import * as zlib from 'node:zlib';
 import { z } from 'zod';
 import { createS3Store } from '../adapters/s3.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { StackOutputs, StackSource } from '../ports.ts';
 import { openRegularFile } from '../private-file.ts';
+import { type BackendLocation, parseBackendUrl } from './backend-url.ts';
 import { checkDeploymentVersion, checkPulumiName, extractStackOutputs } from './pulumi-deployment.ts';
 
 type S3Credentials = Parameters<typeof createS3Store>[0]['credentials'];
@@ -82,21 +82,8 @@ interface StateBucket {
 }
 
 function openBackend(options: PulumiStateOptions): StateBucket {
-  const url = options.backendUrl;
-  if (url.startsWith('file://')) return openDirectory(resolveFilePath(url, options.cwd ?? process.cwd()));
-  if (url.startsWith('s3://')) return openS3(url, options.credentials);
-  throw new FrontendOpsError(
-    'BAD_INPUT',
-    'A Pulumi self-managed backend URL must start with file:// or s3:// (e.g. file://./state or s3://my-state-bucket).',
-  );
-}
-
-function resolveFilePath(url: string, cwd: string): string {
-  const path = decodeURIComponent(url.slice('file://'.length).split('?')[0] ?? '');
-  if (path === '')
-    throw new FrontendOpsError('BAD_INPUT', 'A file:// backend URL needs a directory, e.g. file://./state.');
-  if (path === '~' || path.startsWith('~/')) return join(homedir(), path.slice(1));
-  return resolve(cwd, path);
+  const location = parseBackendUrl(options.backendUrl, options.cwd ?? process.cwd());
+  return location.kind === 'file' ? openDirectory(location.directory) : openS3(location, options.credentials);
 }
 
 function openDirectory(root: string): StateBucket {
@@ -144,20 +131,15 @@ function openDirectory(root: string): StateBucket {
   };
 }
 
-function openS3(url: string, credentials: S3Credentials | undefined): StateBucket {
-  const [location = '', query = ''] = url.slice('s3://'.length).split('?');
-  const slash = location.indexOf('/');
-  const bucketName = slash === -1 ? location : location.slice(0, slash);
-  const rawPrefix = slash === -1 ? '' : location.slice(slash + 1);
-  const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
-  if (bucketName === '')
-    throw new FrontendOpsError('BAD_INPUT', 'An s3:// backend URL needs a bucket: s3://<bucket>.');
-  // Query parameters as Pulumi (gocloud.dev) accepts them: region, endpoint.
-  const params = new URLSearchParams(query);
+function openS3(
+  location: Extract<BackendLocation, { kind: 's3' }>,
+  credentials: S3Credentials | undefined,
+): StateBucket {
+  const { prefix } = location;
   const store = createS3Store({
-    bucket: bucketName,
-    ...(params.get('region') ? { region: params.get('region') as string } : {}),
-    ...(params.get('endpoint') ? { endpoint: params.get('endpoint') as string } : {}),
+    bucket: location.bucket,
+    ...(location.region ? { region: location.region } : {}),
+    ...(location.endpoint ? { endpoint: location.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   });
   return {

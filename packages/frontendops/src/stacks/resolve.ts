@@ -11,6 +11,7 @@ import { resolveDeployTarget } from '../engine/target.ts';
 import type { DeployTarget } from '../engine/types.ts';
 import { badInput, FrontendOpsError } from '../errors.ts';
 import type { SiteAccess, StackSource } from '../ports.ts';
+import { configuredBackend, isStateBackendUrl } from './backend-url.ts';
 import { createLocalStackSource, LOCAL_STACK } from './local.ts';
 import { findLocalEnv } from './local-env-file.ts';
 import { createOutputsFileSource, isOutputsFileRef, readOutputsFileStack } from './outputs-file.ts';
@@ -120,8 +121,8 @@ export function createSource(
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): StackSource {
-  const backend = backendOf(stack, env);
-  if (backend.startsWith('file://') || backend.startsWith('s3://')) {
+  const backend = configuredBackend(stack.backend, env);
+  if (isStateBackendUrl(backend)) {
     return createPulumiStateSource({
       backendUrl: backend,
       cwd,
@@ -172,23 +173,6 @@ function trustedApiUrl(name: string, apiUrl: string, env: NodeJS.ProcessEnv): st
       `Nothing was sent: PULUMI_ACCESS_TOKEN goes only to ${PULUMI_CLOUD_URL} or to the server PULUMI_BACKEND_URL names, as the pulumi CLI sends it, never to one only ${CONFIG_FILE} names (a file of the repository). ` +
       `If ${shownUrl} is your Pulumi Cloud, set PULUMI_BACKEND_URL=${shownUrl} where PULUMI_ACCESS_TOKEN is set; otherwise remove "apiUrl" from the stack.`,
   );
-}
-
-/**
- * `env:NAME` names the variable that holds the backend URL (as the Pulumi CLI reads
- * PULUMI_BACKEND_URL), so a committed configuration works in CI and on laptops alike.
- */
-function backendOf(stack: StackConfig, env: NodeJS.ProcessEnv): string {
-  if (!stack.backend.startsWith('env:')) return stack.backend;
-  const name = stack.backend.slice('env:'.length);
-  const value = env[name]?.trim();
-  if (!value || !(/^file:\/\/.+/.test(value) || /^s3:\/\/[^/?]+/.test(value))) {
-    throw badInput(
-      `The stack's backend comes from the environment variable ${name}, which ${value ? 'does not hold a file:// or s3:// URL' : 'is not set'}. ` +
-        `Set ${name}, e.g. to s3://<state-bucket> or file://<dir>, where the stack's Pulumi state lives.`,
-    );
-  }
-  return value;
 }
 
 async function kindOf(path: string): Promise<'file' | 'directory' | null> {

@@ -79,8 +79,9 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
     },
   );
   const secrecy = options.secrecy ?? createSecrecy();
-  // Where the configuration keeps its stacks: a stack that cannot be opened is told without it.
-  secrecy.learn(...configuredLocations(config));
+  // Where the configuration keeps its stacks: a stack that cannot be opened is told without it. Read
+  // as the stack opener below reads it: against the same cwd, `env:` backends from process.env.
+  secrecy.learn(...configuredLocations(config, { cwd: options.cwd ?? process.cwd(), env: process.env }));
   const context = createInfraToolContext({
     server,
     config,
