@@ -17,7 +17,8 @@
 import { constants, existsSync, type Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
+import { isInside } from './inside.ts';
 
 export type PrivateFileRead =
   | { text: string }
@@ -182,6 +183,5 @@ const isForeign = (uid: number, me: number) => uid !== me && uid !== 0;
 /** A path as a message shows it: under the home directory as `~/…`, so no message names the user's home. */
 export function shownPath(path: string, home = homedir()): string {
   if (!home) return path;
-  const inside = relative(home, path);
-  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? join('~', inside) : path;
+  return path !== home && isInside(home, path) ? join('~', relative(home, path)) : path;
 }

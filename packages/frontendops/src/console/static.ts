@@ -1,8 +1,9 @@
 /** Serves the built UI: files under one directory only, index.html for every other page path. */
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { join, normalize, sep } from 'node:path';
+import { join, normalize } from 'node:path';
 import mime from 'mime';
+import { isInside } from '../inside.ts';
 import { decodePathPart } from './http.ts';
 import { SESSION_META } from './types.ts';
 
@@ -22,8 +23,7 @@ export const SECURITY_HEADERS = {
 export async function serveStatic(res: ServerResponse, dir: string, pathname: string): Promise<void> {
   const relative = normalize(decodePathPart(pathname)).replace(/^([/\\])+/, '');
   const file = join(dir, relative);
-  const inside = file.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
-  const body = inside && relative !== '' ? await readOrNull(file) : null;
+  const body = isInside(dir, file) && relative !== '' ? await readOrNull(file) : null;
   if (body) {
     res.writeHead(200, {
       ...SECURITY_HEADERS,

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import mime from 'mime';
 import pLimit from 'p-limit';
@@ -18,6 +18,7 @@ import { type CachePolicy, cacheControlFor, DEFAULT_CACHE_POLICY } from '../engi
 import { sitePathProblem } from '../engine/manifest.ts';
 import type { FileEntry } from '../engine/types.ts';
 import { badInput } from '../errors.ts';
+import { isInside } from '../inside.ts';
 import { specialKind } from '../private-file.ts';
 
 export interface ScannedFile extends FileEntry {
@@ -95,10 +96,7 @@ export async function scanBuildDirectory(
  * named outside the project is published as it is: whoever ran the command named it.
  */
 async function repositoryLeft(root: string, realRoot: string, project: string): Promise<string | null> {
-  const inside = (path: string, base: string) => {
-    const rel = relative(base, path);
-    return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-  };
+  const inside = (path: string, base: string) => isInside(base, path);
   const repo = resolve(project);
   if (!inside(root, repo) || inside(realRoot, await realpath(repo).catch(() => repo))) return null;
   // Asked only here, of a directory leaving the project: git prints its top level's real path.
@@ -155,8 +153,7 @@ async function walk(realRoot: string, dir: string, prefix: string, found: Found[
           `The symlink ${inBuild(sitePath)} in the build directory points to nothing. Remove it from the build.`,
         );
       });
-      const rel = relative(realRoot, target);
-      if (rel.startsWith('..') || rel.startsWith(sep) || resolve(realRoot, rel) !== target) {
+      if (!isInside(realRoot, target)) {
         throw badInput(
           `The symlink ${inBuild(sitePath)} in the build directory points outside it (path traversal). Only files inside the build are published: copy the file in instead.`,
         );

@@ -184,6 +184,21 @@ describe('publish', () => {
     await expectRefused(build.dir, /^The symlink leak\.txt in the build directory points outside it/);
   });
 
+  it('publishes a symlink to a name starting with ".." inside the build (a ..data directory)', async () => {
+    // As a Kubernetes volume lays files out: `..data` a link to a dated directory, each file a link
+    // through it. Each stays inside the build: `..data` is a name, not the way up.
+    const build = await writeFixtureBuild(join(tmp, 'dotdot'), { version: 'v1' });
+    await mkdir(join(build.dir, '..2026_12_07'));
+    await writeFile(join(build.dir, '..2026_12_07', 'config.json'), '{"v":1}\n');
+    await symlink('..2026_12_07', join(build.dir, '..data'));
+    await symlink(join('..data', 'config.json'), join(build.dir, 'config.json'));
+    const sha = commit();
+    const result = await publishArtifact(s3.store(ARTIFACTS), { dir: build.dir, app: APP, commit: sha });
+    expect(result.files).toBe(Object.keys(build.files).length + 3);
+    const published = await s3.store(ARTIFACTS).get(artifactFileKey(APP, sha, '/config.json'));
+    expect(published?.body.toString()).toBe('{"v":1}\n');
+  });
+
   it('refuses a build directory of the repository that is a symlink (or under one) leaving it', async () => {
     // A symlink committed to the repository as the build's output (`dist`), or as a directory above
     // it, would publish wherever it points: another site, a home directory's files.
