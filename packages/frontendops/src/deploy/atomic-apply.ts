@@ -212,10 +212,12 @@ export async function runAtomic(
     // it (settleAtomic): said now, not as a change it finishes first. Read across a running switch,
     // the check goes on with a second reading (live.ts checkUnlocked); what follows is then said
     // from a context read after that record too, not from the pointer read before the switch.
+    // The record is held to the store and the state as this context read them, not read again.
     const recorded = await ctx.atomic.readPending();
     if (
       recorded &&
-      (await checkAtomicPendingUnlocked(site, recorded, { pointer: ctx.statePointer })).pending !== recorded
+      (await checkAtomicPendingUnlocked(site, recorded, { pointer: ctx.statePointer }, readBeside(ctx)))
+        .pending !== recorded
     )
       ctx = await readAtomicContext(site, nowOf(options));
     // A refusal of what this operation chose is the run's too, after its settle finished the change
@@ -813,6 +815,15 @@ export interface AtomicReadBeside {
   state: { missing: boolean; damaged: boolean; value: unknown };
   served: ReleasePointerRead;
 }
+
+/** What readAtomicContext read of the state and the store, for a check beside it (AtomicReadBeside). */
+const readBeside = (ctx: AtomicContext): AtomicReadBeside | undefined =>
+  ctx.stateStored === undefined
+    ? undefined
+    : {
+        state: { missing: ctx.stateStored === null, damaged: false, value: ctx.stateStored },
+        served: ctx.kvs,
+      };
 
 /**
  * checkAtomicPending for a reader that holds no lock: status, a dry run (live.ts checkUnlocked).

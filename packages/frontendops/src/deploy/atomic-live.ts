@@ -32,6 +32,11 @@ export interface AtomicContext {
   kvs: ReleasePointerRead;
   statePointer: { value: LivePointer; etag: string } | null;
   state: AtomicStateRecord;
+  /**
+   * atomic/state.json as readAtomicContext read it (null: there was none), `state` before its
+   * defaults, for a check beside it (AtomicReadBeside); absent in a context made otherwise.
+   */
+  stateStored?: unknown;
   now: number;
 }
 
@@ -81,12 +86,12 @@ export async function readAtomicContext(
 ): Promise<AtomicContext> {
   const store = requireReleaseStore(site);
   const atomic = atomicRecordsOf(site);
-  const [kvs, statePointer, state] = await Promise.all([
+  const [kvs, statePointer, { state, stored }] = await Promise.all([
     known ? Promise.resolve({ value: known.pointer, etag: '' }) : store.read(),
     site.records.readPointer(),
-    atomic.readState(),
+    atomic.readStateVersion(),
   ]);
-  return { store, atomic, kvs, statePointer, state, now };
+  return { store, atomic, kvs, statePointer, state, stateStored: stored, now };
 }
 
 /** The pointer the state says the store should hold (null: nothing deployed atomically yet). */

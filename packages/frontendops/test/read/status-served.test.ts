@@ -208,19 +208,26 @@ describe('status says what the CDN serves', () => {
 
 describe('an interrupted atomic operation is pending', () => {
   /**
-   * readStatus, with how often it read the release store and the atomic state: once each, the
-   * crash-recovery record's check going by that same reading (before, it read both again).
+   * `run` on the stack, with how often it read the release store and the atomic state: once each,
+   * the crash-recovery record's check going by that same reading (before, it read both again).
    */
-  async function statusCounted() {
+  async function counted<T>(run: (site: Awaited<ReturnType<AtomicEnv['open']>>) => Promise<T>) {
     const { store, reads } = counting(t.store());
     const site = await t.open({ releases: store });
     const mark = await t.mark();
-    const status = await readStatus(site);
+    const result = await run(site);
     const stateReads = (await t.requestsSince(mark)).filter(
       (r) => r.method === 'GET' && r.key.endsWith('/atomic/state.json'),
     ).length;
-    return { status, reads: { store: reads(), state: stateReads } };
+    return { result, reads: { store: reads(), state: stateReads } };
   }
+  const statusCounted = async () => {
+    const { result, reads } = await counted(readStatus);
+    return { status: result, reads };
+  };
+  /** A dry run of a deploy of `commit`, counted as status is: its check reads neither again. */
+  const dryRunCounted = (commit: string) =>
+    counted((site) => deployArtifact(site, { app: APP, commit, request: request('plan'), dryRun: true }));
 
   it('stopped before its switch: pending (not live), and running it again finishes it', async () => {
     const stopped = stoppingSite(t.site, (key) => key.includes('/atomic/releases/'));
@@ -229,6 +236,9 @@ describe('an interrupted atomic operation is pending', () => {
     ).rejects.toThrow(/stopped/);
     const { status, reads } = await statusCounted();
     expect(reads).toEqual({ store: 1, state: 1 });
+    const planned = await dryRunCounted(V3);
+    expect(planned.reads).toEqual({ store: 1, state: 1 });
+    expect(planned.result.outcome).toBe('planned');
     expect(status.live?.commit).toBe(V2);
     expect(status.pending).toEqual({
       deployId: expect.stringMatching(/^c3c3c3c-/),
@@ -256,6 +266,9 @@ describe('an interrupted atomic operation is pending', () => {
 
     const { status, reads } = await statusCounted();
     expect(reads).toEqual({ store: 1, state: 1 });
+    const planned = await dryRunCounted(V1);
+    expect(planned.reads).toEqual({ store: 1, state: 1 });
+    expect(planned.result.outcome).toBe('planned');
     expect(status.live?.commit).toBe(V2); // not recorded yet
     expect(status.pending).toMatchObject({ op: 'deploy', commit: V1, pointerMoved: true });
     expect(status.served).toMatchObject({
