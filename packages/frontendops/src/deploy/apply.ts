@@ -18,9 +18,9 @@ import {
   appendAudit,
   boundRecords,
   digestOrNull,
-  entryRecording,
   readAudit,
   readAuditHead,
+  recordBinding,
   settleAuditHeads,
   stateDigest,
   usedApprovalRecorded,
@@ -566,8 +566,19 @@ export async function finishedBefore(
  * returned it: what its deploy tag carries, whoever answers for it later. Null where none binds it.
  */
 export async function ownEntryHead(site: Site, record: DeploymentRecord): Promise<AuditHead | null> {
-  const entry = await entryRecording(site.state, site.target.statePrefix, record.deployId, record);
-  return entry && { seq: entry.seq, hash: entry.hash };
+  return (await ownEntryHeadOf(site, record.deployId))(record);
+}
+
+/** ownEntryHead before the record of `deployId` is read (recordBinding): it may be read meanwhile. */
+export async function ownEntryHeadOf(
+  site: Site,
+  deployId: string,
+): Promise<(record: DeploymentRecord) => AuditHead | null> {
+  const binding = await recordBinding(site.state, site.target.statePrefix, deployId);
+  return (record) => {
+    const entry = binding(record);
+    return entry && { seq: entry.seq, hash: entry.hash };
+  };
 }
 
 /**

@@ -98,7 +98,7 @@ import {
   finishedBefore,
   finishedFirstOnRecord,
   finishedFirstRecord,
-  ownEntryHead,
+  ownEntryHeadOf,
   ownRecordAhead,
   publishedInFacts,
   type RefusedAhead,
@@ -1334,10 +1334,18 @@ async function standingOf(site: Site, pending: AtomicPending): Promise<Standing>
  * the chain's head now; a change that makes nothing live (no record, no tag) has the head now.
  */
 async function finishedElsewhere(site: Site, plan: AtomicPlan, options: AtomicOptions): Promise<Finished> {
-  const record = plan.liveChanges ? await site.records.readRecord(plan.deployId) : null;
-  const auditHead = record
-    ? await ownEntryHead(site, record)
-    : await readAuditHead(site.state, site.target.statePrefix);
+  // The record and the chain's entry binding it are read side by side. The record's failure is
+  // said first, as before; the chain's only where there is a record to hold to it.
+  const [record, headOf] = plan.liveChanges
+    ? await settleAll([
+        site.records.readRecord(plan.deployId),
+        ownEntryHeadOf(site, plan.deployId).catch((error: unknown) => () => {
+          throw error;
+        }),
+      ] as const)
+    : [null, null];
+  const auditHead =
+    record && headOf ? headOf(record) : await readAuditHead(site.state, site.target.statePrefix);
   options.onEvent?.({
     type: 'step',
     step: 'record',

@@ -1095,10 +1095,22 @@ export async function entryRecording(
   deployId: string,
   record: unknown,
 ): Promise<AuditEntry | null> {
+  return (await recordBinding(store, prefix, deployId))(record);
+}
+
+/**
+ * entryRecording before the record is read: the chain is walked for the newest entry binding the
+ * record of `deployId`, and what it returns holds a record to it. So the record can be read meanwhile.
+ */
+export async function recordBinding(
+  store: ObjectStore,
+  prefix: string,
+  deployId: string,
+): Promise<(record: unknown) => AuditEntry | null> {
   const name = recordName(deployId);
   const { bound } = await newestBindings(store, prefix, [name]);
   const entry = bound.get(name);
-  return entry && entry.objects?.[name] === digestOrNull(record) ? entry : null;
+  return (record) => (entry && entry.objects?.[name] === digestOrNull(record) ? entry : null);
 }
 
 /**

@@ -52,9 +52,20 @@ beforeEach(() => v2Live.restore());
  * The site as operator A's process sees it: once its deploy has switched (its pending plan says so),
  * its next read of the atomic state returns what it read, but only after `meanwhile` has run.
  */
-function heldAfterSwitch(site: Site, meanwhile: () => Promise<void>): Site {
+function heldAfterSwitch(site: Site, meanwhile: () => Promise<void>): Site & { said: string[] } {
   let switched = false;
   let held = false;
+  let after = false;
+  /** After `meanwhile`: each read of a deployment record or the audit chain, as it starts and ends. */
+  const said: string[] = [];
+  const noted = async <T>(key: string, read: () => Promise<T>): Promise<T> => {
+    const what = key.includes('/deployments/') ? 'record' : key.includes('/audit/') ? 'chain' : null;
+    if (!after || what === null) return read();
+    said.push(`${what} asked`);
+    const result = await read();
+    said.push(`${what} read`);
+    return result;
+  };
   const state: ObjectStore = {
     ...site.state,
     put: async (key, body, ...rest) => {
@@ -62,15 +73,17 @@ function heldAfterSwitch(site: Site, meanwhile: () => Promise<void>): Site {
       return site.state.put(key, body, ...rest);
     },
     get: async (key) => {
-      const read = await site.state.get(key);
+      const read = await noted(key, () => site.state.get(key));
       if (switched && !held && key.endsWith('atomic/state.json')) {
         held = true;
         await meanwhile();
+        after = true;
       }
       return read;
     },
+    list: (prefix, ...rest) => noted(prefix ?? '', () => site.state.list(prefix, ...rest)),
   };
-  return { ...site, state, records: createStateRecords(state, site.target.statePrefix) };
+  return { ...site, state, records: createStateRecords(state, site.target.statePrefix), said };
 }
 
 it('a prune whose switch was replaced meanwhile deletes nothing the live release uses, and records once', async () => {
@@ -101,6 +114,10 @@ it('a prune whose switch was replaced meanwhile deletes nothing the live release
   // chain's head after B's own deploy: before, A tagged the deployment a second time with that one.
   expect(deployed.auditHead).toEqual({ seq: own[0]?.seq, hash: own[0]?.hash });
   expect(entries.at(-1)?.seq).toBeGreaterThan(own[0]?.seq ?? Infinity);
+  // A read its record and walked the chain for the entry binding it side by side: the chain was
+  // asked before the record came back (before, only after it).
+  expect(a.said.indexOf('chain asked')).toBeGreaterThan(-1);
+  expect(a.said.indexOf('chain asked')).toBeLessThan(a.said.indexOf('record read'));
 });
 
 it('a prune whose switch was replaced by hand meanwhile keeps the files of what the store names', async () => {
