@@ -7,6 +7,7 @@
  */
 import { basename } from 'node:path';
 import type { Config } from './config.ts';
+import { defaultStatePrefix } from './engine/target.ts';
 import type { DeployTarget } from './engine/types.ts';
 import { configuredBackend, isStateBackendUrl, parseBackendUrl } from './stacks/backend-url.ts';
 import { isOutputsFileRef } from './stacks/outputs-file.ts';
@@ -55,9 +56,11 @@ export function targetSecrets(target: HiddenTarget): string[] {
 /**
  * Where the configuration keeps its stacks, never to show: each outputs file (its path and its
  * name, as an error names it), each state directory and state bucket (read from its backend URL as
- * the state reader reads it, an `env:` one from `env`, a relative directory against `cwd`), and a
- * default stack given as an outputs file. A stack that cannot be opened is refused in words that
- * may name them, before any target of it is known.
+ * the state reader reads it, an `env:` one from `env`, a relative directory against `cwd`), each
+ * stack's state prefix as its name gives it, and a default stack given as an outputs file. A stack
+ * that cannot be opened is refused in words that may name them, before any target of it is known;
+ * a stack read but never opened by name (a `buildsFrom`) is named by its state prefix (where its
+ * publish log is), and in the usual set-up (one state bucket) that prefix is all that tells it.
  */
 export function configuredLocations(
   config: Pick<Config, 'stacks' | 'defaultStack'>,
@@ -65,7 +68,8 @@ export function configuredLocations(
 ): string[] {
   const values: string[] = [];
   const file = (path: string) => values.push(path, basename(path));
-  for (const stack of Object.values(config.stacks)) {
+  for (const [name, stack] of Object.entries(config.stacks)) {
+    values.push(defaultStatePrefix(name).replace(/\/+$/, ''));
     if (stack.file) file(stack.file);
     const location = stateLocation(stack.backend, where);
     if (location?.kind === 'file') values.push(location.directory);

@@ -77,6 +77,13 @@ interface OpenOptions {
   asMarked?: boolean;
   /** The stack's outputs, where the caller has read them already (each read may be a request). */
   read?: ReadStack;
+  /**
+   * Told each target as it is read, before anything names it: the stack's as its outputs give it,
+   * the environment its marker leads to, and those of the stacks it builds from (`buildsFrom`) as
+   * they are opened. What an MCP server keeps from its clients learns them here (mcp/secrecy.ts):
+   * a call that reads a `buildsFrom` stack never opens it by name.
+   */
+  onTarget?: (target: DeployTarget) => void;
 }
 
 /** Why a stack is protected (the first of these that holds), or undefined when it is not. */
@@ -95,9 +102,10 @@ export async function openSite(
   ref: string,
   config: Config,
   cwd: string,
-  { asMarked = false, read, ...options }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
+  { asMarked = false, read, onTarget, ...options }: Pick<ConnectSiteOptions, 'onNotice'> & OpenOptions = {},
 ): Promise<Site> {
   const { target, access, named } = read ?? (await readStack(ref, { config, cwd }));
+  onTarget?.(target);
   const open = (of: DeployTarget, marked = false) => {
     const listed = config.protected.includes(of.stack) || config.protected.includes(target.stack);
     const why = protectedBy(listed, named, marked);
@@ -125,7 +133,7 @@ export async function openSite(
       ...options,
     });
   };
-  const site = withBuildsFrom(await open(target), ref, config, cwd);
+  const site = withBuildsFrom(await open(target), ref, config, cwd, onTarget);
   const marker = await readEnvironmentMarker(site.hosting).catch((error: unknown) => {
     // One that cannot be read may say protected, or name another environment: never taken as none.
     // The stack is opened as its outputs say, protected, and said why; every change refuses it
@@ -213,12 +221,9 @@ export async function openSite(
     throw elsewhere();
   }
   site.close();
-  const adopted = withBuildsFrom(
-    await open(adoptEnvironment(target, marker), marker.protected),
-    ref,
-    config,
-    cwd,
-  );
+  const environment = adoptEnvironment(target, marker);
+  onTarget?.(environment);
+  const adopted = withBuildsFrom(await open(environment, marker.protected), ref, config, cwd, onTarget);
   if (marker.statePrefix !== home && (await adopted.state.head(`${home}${AUDIT_HEAD}`))) {
     adopted.close();
     throw elsewhere();
@@ -235,7 +240,13 @@ export async function openSite(
  * tool reads could otherwise point its outputs at a publish log of their own), its notices told
  * here, and closed with the site. Reading its marker is one GET per stack, once.
  */
-function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): Site {
+function withBuildsFrom(
+  site: Site,
+  ref: string,
+  config: Config,
+  cwd: string,
+  onTarget: OpenOptions['onTarget'],
+): Site {
   const from = Object.hasOwn(config.stacks, ref) ? config.stacks[ref]?.buildsFrom : undefined;
   if (!from) return site;
   const opened: Site[] = [];
@@ -250,6 +261,7 @@ function withBuildsFrom(site: Site, ref: string, config: Config, cwd: string): S
           other = await openSite(name, config, cwd, {
             asMarked: true,
             read,
+            ...(onTarget ? { onTarget } : {}),
             onNotice: (notice) => site.notify(notice),
           });
         } catch (unread) {

@@ -7,16 +7,20 @@
  * goes live only when the stack's publish log records it with the digest it has, and verify reports a
  * deployed build the log never recorded.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { publishArtifact, publishBuild } from '../../src/deploy/publish.ts';
+import { defaultStatePrefix } from '../../src/engine/target.ts';
+import { createInfraServer } from '../../src/mcp/infra/server.ts';
 import { verifyAudit } from '../../src/state/audit.ts';
 import { type BucketSnapshot, snapshotBuckets } from '../support/bucket-snapshot.ts';
 import { deployUnchecked, requestBy, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { createTestRepo, type TestRepo } from '../support/git-repo.ts';
+import { connectInfra } from '../support/mcp-infra.ts';
 import { cli } from '../support/run-cli.ts';
 
 const APP = 'sophia-dashboard';
@@ -199,6 +203,49 @@ describe("a build published under another stack's log", () => {
     expect(asked.stdout + asked.stderr).toMatch(
       new RegExp(`deploy ${APP}@cafe000 to prod[^"]*; published to staging's log`),
     );
+  });
+
+  it("an agent's refusal of the planted build names no place of the stack prod builds from", async () => {
+    // The agent sees no bucket and no state location (mcp/secrecy.ts): prod's own are hidden once a
+    // call opens it, and those of every stack the configuration names, staging's included, which a
+    // call reads but never opens by name. Before, the refusal named staging's log at its state prefix.
+    Object.assign(process.env, { ...t.cliEnv(), AWS_REGION: 'us-east-1' });
+    const stagingState = 'sophia-ops-private/staging/';
+    const stagingFiles = {
+      // The usual set-up: staging's state beside prod's, at the prefix its name gives it.
+      usual: await t.writeOutputs({ stack: 'staging', hostingBucket: STAGING_HOSTING }),
+      // Its outputs put its state under a prefix of its own.
+      own: join(t.tmp, 'staging-own-prefix.json'),
+    };
+    await writeFile(
+      stagingFiles.own,
+      JSON.stringify({
+        ...JSON.parse(await readFile(stagingFiles.usual, 'utf8')),
+        statePrefix: stagingState,
+      }),
+    );
+    const prodFile = await t.writeOutputs({ stack: 'prod', hostingBucket: PROD_HOSTING });
+    for (const [setUp, staging] of Object.entries(stagingFiles)) {
+      const config = configSchema.parse({
+        app: APP,
+        stacks: {
+          staging: { backend: 'outputs', file: staging },
+          prod: { backend: 'outputs', file: prodFile, buildsFrom: ['staging'] },
+        },
+      });
+      const c = await connectInfra(createInfraServer({ config, cwd: t.tmp }));
+      try {
+        const plan = await c.call('plan_deploy', { stack: 'prod', commit: repo.commits.dashboard2 });
+        expect(plan.isError, setUp).toBe(true);
+        expect(plan.text, setUp).toMatch(/publish logs prod deploys builds from: prod's .*, staging's/);
+        const seen = JSON.stringify(c.seen);
+        for (const leak of [defaultStatePrefix('staging'), stagingState, STAGING_HOSTING, t.tmp]) {
+          expect(seen, `${setUp}: ${leak}`).not.toContain(leak.replace(/\/$/, ''));
+        }
+      } finally {
+        await c.close();
+      }
+    }
   });
 
   it('a "buildsFrom" naming no configured stack, or the stack itself, is refused when the file is read', async () => {

@@ -118,6 +118,8 @@ export function register(program: Command, ctx: CliContext): void {
       aliases,
       cwd: io.cwd,
       onNotice: (n) => io.stderr.write(`note: ${n}\n`),
+      // Every stack read, one a call reads but never opens by name (a `buildsFrom`) included.
+      onTarget: secrecy.learnTarget,
     });
     const secret = createHandleSecret();
     try {

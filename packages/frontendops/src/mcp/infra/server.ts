@@ -23,7 +23,10 @@ import { registerSyncTools } from './tools-sync.ts';
 
 export interface InfraServerOptions {
   config: Config;
-  /** Opens a stack by name; default: openSite with the config (cached per server). */
+  /**
+   * Opens a stack by name; default: openSite with the config (cached per server), whose targets read
+   * (the `buildsFrom` stacks' too) `secrecy` learns. Another opener has them learnt likewise.
+   */
   openSite?: StackOpener;
   /** The stack tools act on when none is named; none: every call must name one. */
   defaultStack?: string | null;
@@ -89,7 +92,9 @@ export function createInfraServer(options: InfraServerOptions): McpServer {
     signer: createHandleSigner({ secret, now }),
     secret,
     secrecy,
-    opener: options.openSite ?? createStackOpener(config, { cwd: options.cwd ?? process.cwd() }).open,
+    opener:
+      options.openSite ??
+      createStackOpener(config, { cwd: options.cwd ?? process.cwd(), onTarget: secrecy.learnTarget }).open,
     now,
     ...(options.approver ? { approver: options.approver } : {}),
     ...(options.env ? { env: options.env } : {}),

@@ -4,6 +4,7 @@
  * answers for its stack's name. Sites are opened once and shared by every MCP session of the process.
  */
 import type { Config } from '../../config.ts';
+import type { DeployTarget } from '../../engine/types.ts';
 import type { Site } from '../../site.ts';
 import { openSite } from '../../stacks/open.ts';
 
@@ -21,7 +22,13 @@ export interface SharedStackOpener {
  */
 export function createStackOpener(
   config: Config,
-  options: { aliases?: Record<string, string>; cwd: string; onNotice?: (notice: string) => void },
+  options: {
+    aliases?: Record<string, string>;
+    cwd: string;
+    onNotice?: (notice: string) => void;
+    /** Told each target read, the opened stacks' and those they build from (openSite's onTarget). */
+    onTarget?: (target: DeployTarget) => void;
+  },
 ): SharedStackOpener {
   const opened = new Map<string, Promise<Site>>();
   return {
@@ -31,7 +38,10 @@ export function createStackOpener(
         // Own names only: "__proto__" or "toString" is an unknown stack, not the object's prototype.
         const ref =
           (options.aliases && Object.hasOwn(options.aliases, stack) && options.aliases[stack]) || stack;
-        site = openSite(ref, config, options.cwd, options.onNotice ? { onNotice: options.onNotice } : {});
+        site = openSite(ref, config, options.cwd, {
+          ...(options.onNotice ? { onNotice: options.onNotice } : {}),
+          ...(options.onTarget ? { onTarget: options.onTarget } : {}),
+        });
         opened.set(stack, site);
         // A failure (unknown stack, unreadable outputs) is not cached: the next call tries again.
         site.catch(() => opened.delete(stack));
