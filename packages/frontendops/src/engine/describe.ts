@@ -42,12 +42,18 @@ export function promotePlanWords(plan: Parameters<typeof describePlan>[0], lifts
   return describePlan(plan);
 }
 
-/** A promote as a person approves it: its plan, and the pin it clears, if any. */
+/**
+ * A promote as a person approves it: its plan, and the pin it clears, if any; one refused (`refused`,
+ * a GitHub job's --yes its policy does not cover) says what it would have done.
+ */
 export function describePromote(
   plan: Parameters<typeof describePlan>[0],
   pin: { commit: string; by: string } | null,
+  refused = false,
 ): string {
-  const lifted = pin ? `; the pin (${pin.commit.slice(0, 7)}, by ${pin.by}) is cleared` : '';
+  const lifted = pin
+    ? `; the pin (${pin.commit.slice(0, 7)}, by ${pin.by}) ${refused ? 'would be' : 'is'} cleared`
+    : '';
   return `promote: ${promotePlanWords(plan, pin !== null)}${lifted}`;
 }
 

@@ -121,9 +121,13 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     await pinned.restore();
     const refused = await run(['promote', V2.slice(0, 7), '--yes', '--no-tag'], JOB);
     expect(refused.code, refused.stderr).toBe(2);
-    expect(refused.stderr).toMatch(
-      /covers deploy \(approval\.github\.actions\), not promote\. Nothing was changed\./,
+    // What the change is (not "nothing to do": the pin would go), why it is refused, what to do.
+    expect(refused.stderr).toContain(
+      `error: Promote: ${APP}@2222222 is already live on ${STACK}: no file changes; the pin (2222222, by octo) would be cleared. ` +
+        `${STACK} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${STACK}" environment's reviewers, which covers deploy (approval.github.actions), not promote. ` +
+        `Nothing was changed. Add "promote" to approval.github.actions of ${STACK} in frontendops.config.json, or run it from a terminal.`,
     );
+    expect(refused.stderr).not.toMatch(/nothing to do/);
     expect(await readPin(t.site)).toMatchObject({ cause: 'pin', commit: V2 });
     expect(await live()).toBe(V2);
     const promotes = await writeConfig('noop-promote.json', {

@@ -351,9 +351,9 @@ export async function approveIfProtected(
   const bound = await boundTo(planned);
   // A change that would do nothing needs no one's yes (as on a terminal, and at the infra server),
   // but for a promote of the live release that lifts a pin: in a job, a change as unpin is.
-  const liftsPin =
-    ofAJob && action === 'promote' && (await (await import('../../state/pin.ts')).readPin(site)) !== null;
-  if (planned.noop && !liftsPin) return bound;
+  const pin =
+    ofAJob && action === 'promote' ? await (await import('../../state/pin.ts')).readPin(site) : null;
+  if (planned.noop && pin === null) return bound;
   if (flags.yes) {
     const { FrontendOpsError } = await import('../../errors.ts');
     const configured = inForce?.configured.github;
@@ -377,9 +377,14 @@ export async function approveIfProtected(
     if (github && !github.actions.includes(action)) {
       const stack = site.target.stack;
       const notYet = inForce ? await notCountingYet(inForce, action, stack) : '';
+      // A promote says what it would have done, as its approver would be told: of the live release,
+      // no file changes, but the pin goes (not "nothing to do").
+      const { describePromote } = await import('../../engine/describe.ts');
+      const { capitalise } = await import('../../engine/text.ts');
+      const change = action === 'promote' ? `${capitalise(describePromote(planned.plan, pin, true))}. ` : '';
       throw new FrontendOpsError(
         'APPROVAL_REQUIRED',
-        `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${stack} in frontendops.config.json${notYet || ','} or run it from a terminal.`,
+        `${change}${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${stack} in frontendops.config.json${notYet || ','} or run it from a terminal.`,
       );
     }
     return inForce?.policy.github ? jobApproval(ctx, site, action, inForce, planned) : bound;
