@@ -17,6 +17,7 @@ import { FrontendOpsError } from '../errors.ts';
 import { createGitServer } from '../mcp/git-server.ts';
 import { createInfraServer } from '../mcp/infra/server.ts';
 import { createStackOpener } from '../mcp/infra/stacks.ts';
+import { createSecrecy } from '../mcp/secrecy.ts';
 import type { GitHost } from '../ports.ts';
 import { resolveStackSource } from '../stacks/resolve.ts';
 import type { ConsoleAgent } from './chat.ts';
@@ -64,17 +65,21 @@ export function createAgentSessions(options: AgentSessionsOptions): AgentSession
       cwd: options.cwd,
       env: options.env,
     });
+    // What the agent's server hides learns every stack its opener reads, `buildsFrom` stacks too.
+    const secrecy = createSecrecy();
     const opener = createStackOpener(config, {
       aliases: { [stack]: ref },
       cwd: options.cwd,
       // The console shows operator notes on the stack's card; the agent's server says nothing twice.
       onNotice: () => undefined,
+      onTarget: secrecy.learnTarget,
     });
     const turn: Session['turn'] = { approve: null };
     const infra = createInfraServer({
       config,
       openSite: opener.open,
       defaultStack: stack,
+      secrecy,
       cwd: options.cwd,
       approver: {
         approve: async (request) =>

@@ -26,8 +26,12 @@ export function createStackOpener(
     aliases?: Record<string, string>;
     cwd: string;
     onNotice?: (notice: string) => void;
-    /** Told each target read, the opened stacks' and those they build from (openSite's onTarget). */
-    onTarget?: (target: DeployTarget) => void;
+    /**
+     * Told each target read, the opened stacks' and those they build from (openSite's onTarget):
+     * required, since what a server hides (its secrecy's learnTarget) learns a `buildsFrom` stack's
+     * buckets and state prefix only here.
+     */
+    onTarget: (target: DeployTarget) => void;
   },
 ): SharedStackOpener {
   const opened = new Map<string, Promise<Site>>();
@@ -40,7 +44,7 @@ export function createStackOpener(
           (options.aliases && Object.hasOwn(options.aliases, stack) && options.aliases[stack]) || stack;
         site = openSite(ref, config, options.cwd, {
           ...(options.onNotice ? { onNotice: options.onNotice } : {}),
-          ...(options.onTarget ? { onTarget: options.onTarget } : {}),
+          onTarget: options.onTarget,
         });
         opened.set(stack, site);
         // A failure (unknown stack, unreadable outputs) is not cached: the next call tries again.

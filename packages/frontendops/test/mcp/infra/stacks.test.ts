@@ -21,7 +21,11 @@ describe('a stack named like an object property', () => {
   it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
     '%s is an unknown stack',
     async (name) => {
-      const opener = createStackOpener(defaultConfig(), { aliases: { prod: 'prod.json' }, cwd });
+      const opener = createStackOpener(defaultConfig(), {
+        aliases: { prod: 'prod.json' },
+        cwd,
+        onTarget: () => undefined,
+      });
       try {
         await expect(opener.open(name)).rejects.toMatchObject({
           code: 'NOT_FOUND',
