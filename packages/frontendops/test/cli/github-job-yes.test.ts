@@ -213,6 +213,23 @@ describe('--yes in a GitHub Actions job approved to deploy only', () => {
     );
     expect(await readPin(t.site)).toMatchObject({ cause: 'pin', commit: V2 });
     expect(await entries()).toBe(pinnedAt);
+    // A promote of the live release its configuration covers, but not the log: told what it is first.
+    const promotes = await writeConfig('promote-unrecorded.json', {
+      repository: 'acme/dashboard',
+      environment: STACK,
+      actions: ['deploy', 'promote'],
+    });
+    const lift = await run(['promote', V2.slice(0, 7), '--yes', '--no-tag'], {
+      ...JOB,
+      FRONTENDOPS_CONFIG: promotes,
+    });
+    expect(lift.code, lift.stderr).toBe(2);
+    expect(lift.stderr).toContain(
+      `error: Promote: ${APP}@2222222 is already live on ${STACK}: no file changes; the pin (2222222, by octo) would be cleared. ` +
+        `${STACK} is a protected environment: in a GitHub Actions job, --yes is the approval of the GitHub environment that approves its changes, but the audit log does not record`,
+    );
+    expect(await readPin(t.site)).toMatchObject({ cause: 'pin', commit: V2 });
+    expect(await entries()).toBe(pinnedAt);
   });
 
   it('the refusal names only what decides the job’s approval, not the approvers or trustElicitation it does not use', async () => {

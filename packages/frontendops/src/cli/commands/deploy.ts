@@ -355,18 +355,22 @@ export async function approveIfProtected(
     ofAJob && action === 'promote' ? await (await import('../../state/pin.ts')).readPin(site) : null;
   if (planned.noop && pin === null) return bound;
   if (flags.yes) {
-    const { FrontendOpsError } = await import('../../errors.ts');
+    const [{ FrontendOpsError }, { describePromote }, { capitalise }] = await Promise.all([
+      import('../../errors.ts'),
+      import('../../engine/describe.ts'),
+      import('../../engine/text.ts'),
+    ]);
+    // A refused promote first says what it would have done, as its approver would be told: of the
+    // live release, no file changes, but the pin goes (not "nothing to do").
+    const change = action === 'promote' ? `${capitalise(describePromote(planned.plan, pin, true))}. ` : '';
     const configured = inForce?.configured.github;
     if (inForce && (!configured || configured.actions.includes(action))) {
       if (!inForce.policy.github?.actions.includes(action)) {
-        const [{ howToAdopt, notRecorded }, { capitalise }] = await Promise.all([
-          import('../../state/approval-policy.ts'),
-          import('../../engine/text.ts'),
-        ]);
+        const { howToAdopt, notRecorded } = await import('../../state/approval-policy.ts');
         const stack = site.target.stack;
         throw new FrontendOpsError(
           'APPROVAL_REQUIRED',
-          `${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the GitHub environment that approves its changes, but ${
+          `${change}${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the GitHub environment that approves its changes, but ${
             configured
               ? notRecorded(inForce, stack, 'job').join('; ')
               : `the audit log records the GitHub environment "${github?.environment}" of ${github?.repository} as the one that approves them, which frontendops.config.json no longer names`
@@ -377,11 +381,6 @@ export async function approveIfProtected(
     if (github && !github.actions.includes(action)) {
       const stack = site.target.stack;
       const notYet = inForce ? await notCountingYet(inForce, action, stack) : '';
-      // A promote says what it would have done, as its approver would be told: of the live release,
-      // no file changes, but the pin goes (not "nothing to do").
-      const { describePromote } = await import('../../engine/describe.ts');
-      const { capitalise } = await import('../../engine/text.ts');
-      const change = action === 'promote' ? `${capitalise(describePromote(planned.plan, pin, true))}. ` : '';
       throw new FrontendOpsError(
         'APPROVAL_REQUIRED',
         `${change}${stack} is a protected environment: in a GitHub Actions job, --yes is the approval of the "${github.environment}" environment's reviewers, which covers ${github.actions.join(' and ')} (approval.github.actions), not ${action}. Nothing was changed. Add "${action}" to approval.github.actions of ${stack} in frontendops.config.json${notYet || ','} or run it from a terminal.`,
