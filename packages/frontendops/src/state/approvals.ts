@@ -49,7 +49,15 @@ import {
   type PolicyInForce,
   policyDigest,
 } from './approval-policy.ts';
-import { appendAudit, digestOrNull, newestBindings, stateDigest } from './audit.ts';
+import {
+  appendAudit,
+  approvalUseOnChain,
+  digestOrNull,
+  newestBindings,
+  stateDigest,
+  usesApproval,
+} from './audit.ts';
+import type { AuditEntry } from './audit-entry.ts';
 import { putJsonObject } from './json-object.ts';
 import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
 
@@ -187,16 +195,22 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
   checkDeployId(input.deployId, 'Use the deploy id the refusal message named.');
   const read = await readApprovalRequest(site, input.action, input.deployId);
   const existing = read?.request;
+  // Its use the chain records, its marker gone: never reused, and the caller is told why (below).
+  let replayed: AuditEntry | null = null;
   if (
     existing &&
     !requestWindowProblem(existing, input.now) &&
     existing.weight === input.weight &&
     existing.change === input.change &&
     Date.parse(existing.expiresAt) > input.now &&
-    !(await isUsed(site, existing.nonce)) &&
-    (await isRequestRecorded(site, read))
+    !(await isUsed(site, existing.nonce))
   ) {
-    return existing;
+    // The entries read back to the one that recorded the request hold every use of it there is.
+    const recorded = await requestRecording(site, read);
+    if (recorded.bound) {
+      replayed = recorded.entries.findLast(usesApproval(existing.nonce)) ?? null;
+      if (!replayed) return existing;
+    }
   }
   const request: ApprovalRequest = {
     v: 1,
@@ -221,7 +235,34 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
   const key = requestKey(site, input.action, input.deployId);
   await audit(site, 'approval-requested', request, bindingOf(site, key, request), input.now);
   await putJsonObject(site.state, key, request);
+  if (replayed) {
+    throw usedMarkerMissing(
+      site,
+      replayed,
+      input,
+      'A new request for it was made: ask for the change again, and have it approved anew.',
+    );
+  }
   return request;
+}
+
+/**
+ * An approval the audit chain records used (`earlier`, its `approval-used` entry) whose "used" marker
+ * is gone, spent again: refused, TAMPERED, saying when and for what it was used. `next`: what to do.
+ */
+function usedMarkerMissing(
+  site: Site,
+  earlier: AuditEntry,
+  change: { action: ApprovalAction; deployId: string },
+  next: string,
+): FrontendOpsError {
+  const said = (value: unknown) => (typeof value === 'string' ? value.slice(0, 64) : 'unknown');
+  const stack = site.target.stack;
+  return new FrontendOpsError(
+    'TAMPERED',
+    `The approval of this ${change.action} (${change.deployId}) of ${stack} was already used at ${said(earlier.at)} for the ${said(earlier.data.action)} ${said(earlier.data.deployId)} (audit entry ${earlier.seq}), but its "used" marker is missing from the state bucket, which points to tampering: an approval is good for one change. Nothing was changed. ${next} Run \`frontendops audit verify --stack ${stack}\` to see what else changed in the state bucket.`,
+    { details: { seq: earlier.seq } },
+  );
 }
 
 /**
@@ -278,10 +319,18 @@ export async function readApprovalRequest(
  * server reuse it, as the server's own; or put the recorded one back before a second read.
  */
 export async function isRequestRecorded(site: Site, read: StoredRequest): Promise<boolean> {
-  if (read.stored === null) return false; // no digest: nothing an entry binds is it
+  return (await requestRecording(site, read)).bound;
+}
+
+/** isRequestRecorded (`bound`), with the entries it read: the newest back to the one binding the request. */
+async function requestRecording(
+  site: Site,
+  read: StoredRequest,
+): Promise<{ bound: boolean; entries: AuditEntry[] }> {
+  if (read.stored === null) return { bound: false, entries: [] }; // no digest: nothing an entry binds is it
   const name = relative(site, requestKey(site, read.request.action, read.request.deployId));
-  const { bound } = await newestBindings(site.state, site.target.statePrefix, [name]);
-  return bound.get(name)?.objects?.[name] === read.stored;
+  const { bound, entries } = await newestBindings(site.state, site.target.statePrefix, [name]);
+  return { bound: bound.get(name)?.objects?.[name] === read.stored, entries };
 }
 
 /** Every request made for this deploy id (one per action at most), as read. */
@@ -435,6 +484,13 @@ export async function consumeApproval(
   const records = canonicalPolicy(use.records ?? use.judged.configured);
   await assertRecordedAsJudged(site, use.judged, records);
   const key = usedKey(site, nonce);
+  // The marker says "used" first; the chain says it too, where whoever can write the state bucket
+  // cannot take it back: used there and the marker gone, it is spent again, refused before any write.
+  const earlier = await approvalUseOnChain(site.state, site.target.statePrefix, nonce);
+  if (earlier) {
+    if (await site.state.head(key)) return false;
+    throw usedMarkerMissing(site, earlier, use, 'Ask for a new approval.');
+  }
   const marker = {
     // This use's own mark: a marker found in place that carries it is this use's, whose answer was
     // lost (the SDK's retry of a create that landed is refused), not an earlier use.

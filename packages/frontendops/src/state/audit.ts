@@ -1391,16 +1391,39 @@ export async function usedApprovalRecorded(
   deployId: string,
 ): Promise<boolean> {
   if (typeof approval.nonce !== 'string') return false;
-  const marker = `${APPROVALS_USED}${approval.nonce}.json`;
+  const used = usesApproval(approval.nonce);
   return (await readAudit(store, prefix)).some(
     (e) =>
-      e.type === 'approval-used' &&
-      e.objects?.[marker] !== undefined &&
-      e.data.deployId === deployId &&
-      e.data.by === approval.by &&
-      e.data.via === approval.via,
+      used(e) && e.data.deployId === deployId && e.data.by === approval.by && e.data.via === approval.via,
   );
 }
+
+/**
+ * The entry recording a use of the approval `nonce` names (an `approval-used` entry binding its "used"
+ * marker), or null. Read from the newest entry back to the request the nonce answers (its
+ * `approval-requested` entry: no use comes before it), the whole chain for an approval asked for by
+ * no request (a GitHub run's key). The marker is what says "used" first; whoever can write the state
+ * bucket can delete it, and take the entry back only by cutting the chain's end (docs/security.md).
+ */
+export async function approvalUseOnChain(
+  store: ObjectStore,
+  prefix: string,
+  nonce: string,
+): Promise<AuditEntry | null> {
+  const used = usesApproval(nonce);
+  const found = await newestEntryWhere(
+    store,
+    prefix,
+    (e) => used(e) || (e.type === 'approval-requested' && e.data.nonce === nonce),
+  );
+  return found && used(found) ? found : null;
+}
+
+/** Whether an entry records a use of the approval `nonce` names: `approval-used`, binding its "used" marker. */
+export const usesApproval =
+  (nonce: string) =>
+  (entry: Pick<AuditEntry, 'type' | 'objects'>): boolean =>
+    entry.type === 'approval-used' && entry.objects?.[`${APPROVALS_USED}${nonce}.json`] !== undefined;
 
 /** Every entry in order. A damaged entry is a TAMPERED error naming it (verifyAudit reports it instead). */
 export async function readAudit(store: ObjectStore, prefix: string): Promise<AuditEntry[]> {

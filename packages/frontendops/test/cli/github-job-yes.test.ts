@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
 import { readAudit } from '../../src/state/audit.ts';
+import { APPROVALS_USED } from '../../src/state/names.ts';
 import { readPin } from '../../src/state/pin.ts';
 import { type BucketSnapshot, snapshotStack } from '../support/bucket-snapshot.ts';
 import { publishFixtureBuilds, STACK, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
@@ -325,6 +326,23 @@ describe('a job’s --yes is its run attempt’s one approved change of each act
     expect(next.code, next.stderr).toBe(0);
     expect(await live()).toBe(V1);
     expect(await run(['audit', 'verify'])).toMatchObject({ code: 0 });
+  });
+
+  it('attack: the "used" marker of the run attempt deleted in the state bucket: the chain records the use, refused', async () => {
+    await jobDeployed.restore();
+    const usedPrefix = `${t.site.target.statePrefix}${APPROVALS_USED}`;
+    const markers = (await t.site.state.list(usedPrefix)).map((o) => o.key);
+    expect(markers).toHaveLength(1);
+    await t.site.state.delete(markers);
+    const before = await entries();
+    const again = await run(['deploy', '--commit', V1, '--yes', '--no-tag'], JOB);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stderr).toMatch(
+      /error: The approval of this deploy \(1111111-\w+\) of dashboard-hosting-prod was already used at \d{4}-\d\d-\d\dT[\d:.]+Z for the deploy 2222222-\w+ \(audit entry \d+\), but its "used" marker is missing from the state bucket, which points to tampering: .*Nothing was changed\./,
+    );
+    expect(await live()).toBe(V2);
+    expect(await entries()).toBe(before);
+    expect(await t.site.state.list(usedPrefix)).toEqual([]);
   });
 
   it('without the run’s id and attempt (GitHub sets them for every step) the job’s --yes is refused', async () => {
