@@ -33,6 +33,7 @@ import { deployerScope, publisherScope, type RoleScope } from '../../src/access.
 import { createS3Client } from '../../src/adapters/s3.ts';
 import { readManifest } from '../../src/deploy/publish.ts';
 import { artifactFileKey, artifactManifestKey } from '../../src/engine/manifest.ts';
+import type { FileEntry, Manifest } from '../../src/engine/types.ts';
 import { connectSite } from '../../src/stacks/open.ts';
 import { approvalInForce } from '../../src/state/approval-in-force.ts';
 import { consumeApproval } from '../../src/state/approvals.ts';
@@ -46,7 +47,13 @@ import {
 import { APPROVALS_USED, AUDIT_HEAD, auditEntryName, PUBLISH_LOG } from '../../src/state/names.ts';
 import { rehash } from '../support/audit-forgery.ts';
 import { type BucketSnapshot, snapshotStackAndBuilds } from '../support/bucket-snapshot.ts';
-import { ARTIFACTS, HOSTING, startDeployEnv, type TestDeployEnv } from '../support/deploy-env.ts';
+import {
+  ARTIFACTS,
+  HOSTING,
+  recordPublished,
+  startDeployEnv,
+  type TestDeployEnv,
+} from '../support/deploy-env.ts';
 import { writeFixtureBuild } from '../support/fixture-build.ts';
 import { policyCheck, roleStatements } from '../support/role-scope.ts';
 import { cli } from '../support/run-cli.ts';
@@ -244,6 +251,75 @@ describe('the publisher as an attacker', () => {
     expect(await snapshot()).toEqual(before);
     expect(await verifyAudit(t.site.state, prefix)).toMatchObject({ ok: true });
   });
+  /**
+   * What the publisher can create: a build under a commit not published yet, and an entry of its log
+   * recording it. Here the build is not of that commit: a published build's manifest copied as it is
+   * (it names the commit it was built from), or one naming a file above the site's root.
+   */
+  it.each([
+    {
+      what: 'a published build claimed for another commit',
+      commit: '9a4fc'.repeat(8),
+      manifest: (published: Manifest) => published,
+      refusal: new RegExp(`names ${APP}@${COMMITS[0]}; the artifact is corrupt`),
+    },
+    {
+      what: 'a build naming a file above the site’s root',
+      commit: 'ab5ad'.repeat(8),
+      manifest: (published: Manifest) => ({
+        ...published,
+        commit: 'ab5ad'.repeat(8),
+        files: { ...published.files, '/../outside.html': published.files['/index.html'] as FileEntry },
+      }),
+      refusal:
+        /names the file \/\.\.\/outside\.html, which cannot be deployed: it has an empty, "\." or "\.\." segment/,
+    },
+  ])(
+    '$what, recorded in its log, is refused by the deploy and its dry run; nothing changes',
+    async ({ commit, manifest: make, refusal }) => {
+      const published = (await readManifest(t.site.artifacts, APP, COMMITS[0] as string)) as Manifest;
+      const manifest = make(published);
+      const attacker = actingAs(publisher);
+      for (const path of Object.keys(published.files)) {
+        const body = (await t.site.artifacts.get(artifactFileKey(APP, COMMITS[0] as string, path)))?.body;
+        const put = new PutObjectCommand({
+          Bucket: ARTIFACTS,
+          Key: artifactFileKey(APP, commit, path),
+          Body: body,
+          IfNoneMatch: '*',
+        });
+        expect(await refusedWith(attacker, put), path).toBe('accepted');
+      }
+      const written = new PutObjectCommand({
+        Bucket: ARTIFACTS,
+        Key: artifactManifestKey(APP, commit),
+        Body: JSON.stringify(manifest),
+        IfNoneMatch: '*',
+      });
+      expect(await refusedWith(attacker, written)).toBe('accepted');
+      attacker.destroy();
+      const site = await connectSite(
+        { ...t.target, endpoint: publisher.proxy.endpoint },
+        { access: { credentials: t.s3.credentials }, onNotice: () => undefined, env: {} },
+      );
+      try {
+        await recordPublished(site, manifest, { commit });
+      } finally {
+        site.close();
+      }
+      expect(refused('publisher'), 'all of it inside the publisher’s scope').toEqual([]);
+
+      const before = await snapshotWithHosting();
+      for (const dryRun of [['--dry-run'], ['--yes', '--no-tag']]) {
+        const deploy = await run(['deploy', '--commit', commit, ...dryRun, '--stack', deployer.outputs]);
+        expect(deploy.code, deploy.stdout).not.toBe(0);
+        expect(deploy.stderr).toMatch(refusal);
+        expect(deploy.stderr).not.toMatch(/\n\s+at /);
+      }
+      expect(await snapshotWithHosting()).toEqual(before);
+      expect(await verifyAudit(t.site.state, t.target.statePrefix)).toMatchObject({ ok: true });
+    },
+  );
 });
 
 /** An S3 client holding a role's credentials: every request goes through that role's proxy. */
@@ -262,6 +338,12 @@ async function snapshot() {
   const state = (await t.site.state.list(t.target.statePrefix)).map((o) => `${o.key} ${o.etag}`);
   const artifacts = (await t.site.artifacts.list(`${APP}/`)).map((o) => `${o.key} ${o.etag}`);
   return [...state, ...artifacts].sort();
+}
+
+/** snapshot, and what the site serves: the hosting bucket's keys with their ETags. */
+async function snapshotWithHosting() {
+  const hosting = (await t.site.hosting.list()).map((o) => `hosting:${o.key} ${o.etag}`);
+  return [...(await snapshot()), ...hosting];
 }
 
 /** The S3 error a request gets ("accepted" when it succeeds). */

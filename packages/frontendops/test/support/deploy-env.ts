@@ -143,13 +143,18 @@ export async function deployUnchecked(
  * Records in the stack's publish log, as publishBuild records a build it published, a build whose
  * manifest a test wrote into the artifacts bucket itself (headers no publish would give, say).
  */
-export async function recordPublished(site: Site, manifest: Manifest): Promise<void> {
+export async function recordPublished(
+  site: Site,
+  manifest: Manifest,
+  /** The commit the entry names, where it is not the manifest's (a build claimed for another commit). */
+  as: { commit?: string } = {},
+): Promise<void> {
   const files = Object.values(manifest.files);
   await appendAudit(site.state, `${site.target.statePrefix}${PUBLISH_LOG}`, site.locker, {
     type: 'publish',
     data: {
       app: manifest.app,
-      commit: manifest.commit,
+      commit: as.commit ?? manifest.commit,
       artifactDigest: artifactDigest(manifest),
       files: files.length,
       bytes: files.reduce((sum, f) => sum + f.size, 0),
