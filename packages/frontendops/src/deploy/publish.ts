@@ -17,6 +17,7 @@ import {
   artifactFileKey,
   artifactKeyProblem,
   artifactManifestKey,
+  manifestProblem,
   shortened,
 } from '../engine/manifest.ts';
 import { escapeOnOneLine } from '../engine/text.ts';
@@ -292,14 +293,34 @@ async function alreadyPublishedWords(
   return `${what} is already in the artifacts bucket ${differs}, ${why}, and no deploy takes it. Nothing was published. An administrator of the artifacts bucket finds who wrote ${input.app}/${input.commit}/ there (the bucket's access log, or CloudTrail's data events), removes it, and runs this publish again.`;
 }
 
-/** The artifact's manifest, or null when the commit was never published. */
+/**
+ * The artifact's manifest, or null when the commit was never published. TAMPERED when what its key
+ * holds is not a manifest publish writes (manifestProblem): not JSON, or of another shape.
+ */
 export async function readManifest(
   artifacts: ObjectStore,
   app: string,
   commit: string,
 ): Promise<Manifest | null> {
-  const object = await artifacts.get(artifactManifestKey(app, commit));
-  return object ? (JSON.parse(object.body.toString('utf8')) as Manifest) : null;
+  const key = artifactManifestKey(app, commit);
+  const object = await artifacts.get(key);
+  if (!object) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(object.body.toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const problem = parsed === undefined ? 'it is not JSON' : manifestProblem(parsed);
+  if (problem) {
+    throw new FrontendOpsError(
+      'TAMPERED',
+      `The manifest of ${app}@${commit.slice(0, 7)} in the artifacts bucket (${key}) is not one \`frontendops publish\` writes: ${problem}. ` +
+        'It was written there without FrontendOps, or damaged. Nothing was changed. An administrator of the artifacts bucket finds who wrote it (the bucket’s access log, or CloudTrail’s data events) and removes it; then publish that commit’s build again, or deploy another published commit.',
+      { details: { object: key } },
+    );
+  }
+  return parsed as Manifest;
 }
 
 /**

@@ -40,6 +40,37 @@ export const HOSTING_OWN = '.frontendops/';
 /** Where an atomic release's non-asset files live: `_releases/<id>/<path>` (the function's RELEASES layout). */
 export const RELEASES_KEY_PREFIX = '_releases/';
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Why a parsed manifest.json is not one publish writes (an object naming its app and commit, with an
+ * object of file entries, each a SHA-256, a size and the two headers), or null when it is. What the
+ * artifacts bucket holds is anyone's who can create builds there: nothing past this is read from it
+ * unchecked.
+ */
+export function manifestProblem(value: unknown): string | null {
+  if (!isObject(value)) return 'it is not a JSON object';
+  if (typeof value.app !== 'string' || typeof value.commit !== 'string')
+    return 'its "app" or "commit" is not text';
+  const files = value.files;
+  if (!isObject(files)) return 'its "files" is not an object of files';
+  for (const [path, entry] of Object.entries(files)) {
+    const ok =
+      isObject(entry) &&
+      typeof entry.sha256 === 'string' &&
+      SHA256_HEX.test(entry.sha256) &&
+      Number.isSafeInteger(entry.size) &&
+      (entry.size as number) >= 0 &&
+      typeof entry.contentType === 'string' &&
+      typeof entry.cacheControl === 'string';
+    if (!ok)
+      return `the entry of ${shortened(path)} is not a file's (sha256: 64 hex digits, size: a whole number of bytes, contentType and cacheControl: text)`;
+  }
+  return null;
+}
+
 /** Why a site path may not become an object key, or null when it may. */
 export function sitePathProblem(sitePath: string): string | null {
   if (!sitePath.startsWith('/')) return 'it does not start with "/"';

@@ -101,3 +101,43 @@ describe('a build naming a key FrontendOps keeps for itself', () => {
     expect(await readManifest(t.site.artifacts, APP, '3333333'.padEnd(40, 'c'))).toBeNull();
   });
 });
+
+/**
+ * What whoever can create builds in the artifacts bucket can put at a commit's manifest key: anything.
+ * Every command that reads it refuses it in words, TAMPERED, nothing changed. Before, a manifest
+ * that is not JSON, or whose files are not an object, was read as one and failed deep inside as a bug
+ * (a SyntaxError, a TypeError: "this looks like a bug").
+ */
+describe('a manifest that is no manifest publish writes', () => {
+  const of = (commit: string, files: unknown) =>
+    JSON.stringify({ app: APP, commit, createdAt: new Date().toISOString(), files });
+  it.each([
+    ['not JSON', 'f0f0f01', () => 'nope{', /it is not JSON/],
+    ['no object of files', 'f0f0f02', (c: string) => of(c, null), /its "files" is not an object/],
+    [
+      'a file entry of another shape',
+      'f0f0f03',
+      (c: string) => of(c, { '/index.html': { sha256: 1, size: '2' } }),
+      /the entry of \/index\.html is not/,
+    ],
+  ])(
+    '%s: a deploy, its dry run and the publish of that commit refuse it, saying so',
+    async (_what, short, body, why) => {
+      const commit = short.padEnd(40, 'f');
+      await t.site.artifacts.put(artifactManifestKey(APP, commit), body(commit));
+      const before = await hostingKeys();
+      for (const dryRun of [true, false]) {
+        const deploy = deployArtifact(t.site, { app: APP, commit, request, dryRun });
+        await expect(deploy).rejects.toMatchObject({ code: 'TAMPERED' });
+        await expect(deploy).rejects.toThrow(why);
+        await expect(deploy).rejects.toThrow(/Nothing was changed/);
+      }
+      const build = await writeFixtureBuild(join(t.tmp, `ci-${short}`), { version: short });
+      const publish = publishAsCi(t.site, { dir: build.dir, app: APP, commit });
+      await expect(publish).rejects.toMatchObject({ code: 'TAMPERED' });
+      await expect(publish).rejects.toThrow(/removes it/);
+      expect(await hostingKeys()).toEqual(before);
+      expect((await t.site.records.readPointer())?.value.commit).toBe(GOOD);
+    },
+  );
+});
