@@ -144,6 +144,18 @@ describe('both workflows', () => {
     ]);
   });
 
+  it('splice no branch or tag name, commit message or input into a script: only the commit sha', () => {
+    // A branch may be named `$(curl…|sh)`; actionlint flags a commit message spliced into a script,
+    // not github.ref_name or github.head_ref. What reaches a script goes through its environment.
+    const scripts = [...Object.values(build.jobs), ...Object.values(deploy.jobs)]
+      .flatMap((job) => job.steps)
+      .concat(action.runs.steps)
+      .flatMap((step) => (step.run ? [step.run] : []));
+    expect(scripts.length).toBeGreaterThan(3);
+    const spliced = scripts.flatMap((run) => [...run.matchAll(/\$\{\{\s*(.*?)\s*\}\}/g)].map((m) => m[1]));
+    expect(new Set(spliced)).toEqual(new Set(['github.sha']));
+  });
+
   it.each(['build-and-publish.yml', 'deploy.yml'])(
     '%s runs on Node 24 (LTS) with a clean install',
     (file) => {
