@@ -94,6 +94,34 @@ describe('release ids', () => {
 });
 
 describe('planAtomic', () => {
+  /**
+   * A release id holds 7 hex of the commit and 48 bits of a hash of the build's digest: whoever makes
+   * builds (a publisher, with a commit of the same first 7 hex) can grind one to another release's id
+   * (about 2^48 hashes: hours on one GPU). Its deploy would switch to that release's files, in place,
+   * while recording itself: a job allowed only to deploy would roll back to an older release.
+   */
+  it.each(['deploy', 'canary-start'] as const)(
+    'a %s of a build whose release id is a kept release’s of another build is refused, nothing planned',
+    (op) => {
+      const older = build('ccccccc3', 'C');
+      const ground = { ...build(older.commit.slice(0, 7).padEnd(8, 'f'), 'G'), releaseId: older.releaseId };
+      expect(ground.artifactDigest).not.toBe(older.artifactDigest);
+      const live = liveWith({
+        hosting: hosting(A, older),
+        retained: [retained(A, 0), retained(older, 1)],
+      });
+      const plan = () => planAtomic({ ...base, op, weight: 10, release: ground, live });
+      expect(plan).toThrow(
+        expect.objectContaining({
+          code: 'CONFLICT',
+          message: expect.stringMatching(
+            new RegExp(`release id ${older.releaseId} .*app@ccccccc.*another build.*Nothing was changed`),
+          ),
+        }),
+      );
+    },
+  );
+
   it('a deploy copies the new hashed asset and the release files, and writes one pointer; nothing to invalidate', () => {
     const plan = planAtomic({ ...base, op: 'deploy', release: B, live: liveWith() });
     expect(plan.copies.map((c) => [c.key, c.reason])).toEqual([
