@@ -7,6 +7,7 @@
  * the address (`/#session=<id>`), left there when the page's script did not load.
  */
 import { createServer } from 'node:http';
+import type { Page, Route } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createSignIns, SIGN_IN_TTL_MS } from '../../src/console/auth.ts';
@@ -88,6 +89,63 @@ describe.skipIf(!hasChromium)('signing the console in, in Chromium', () => {
     const refusal = (await page.getByRole('alert').textContent()) ?? '';
     expect(refusal).toMatch(/prints a sign-in address when it starts/);
     expect(refusal).not.toMatch(/token is printed/);
+  });
+
+  it('Sign out when the console cannot be told (stopped, unreachable, an error answer): the tab forgets its session and says so', async () => {
+    const { t, C1 } = started();
+    const signedInTab = async (server: Pick<ConsoleServer, 'url' | 'signInAddress'>) => {
+      const page = await started().openPage();
+      await page.goto(server.signInAddress());
+      await expect.poll(() => page.getByTestId(`live-${STACK}`).textContent()).toContain(C1.slice(0, 7));
+      const id = (await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)) ?? '';
+      expect(id).not.toBe('');
+      return { page, id };
+    };
+    const signOutSays = async (page: Page) => {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await expect.poll(() => page.getByRole('status').textContent()).toMatch(/Signed out/);
+      expect(await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)).toBeNull();
+      return (await page.getByRole('status').textContent()) ?? '';
+    };
+    const notTold = /forgot its session, but the console could not be told/;
+
+    // The console stopped (its port closed) while the tab was open.
+    const own = await startConsole({
+      config: await loadConfig(t.tmp),
+      stacks: [STACK],
+      openSite: async () => t.site,
+    });
+    const stopped = await signedInTab(own);
+    await own.close();
+    expect(await signOutSays(stopped.page)).toMatch(notTold);
+
+    // The network fails, or something answers an error: the session still works until its end, and the page says so.
+    const { server } = started();
+    for (const fail of [
+      (r: Route) => r.abort('connectionrefused'),
+      (r: Route) => r.fulfill({ status: 502, body: 'Bad Gateway' }),
+    ]) {
+      const { page, id } = await signedInTab(server);
+      await page.route('**/api/sign-out', fail);
+      const said = await signOutSays(page);
+      expect(said).toMatch(notTold);
+      expect(said).toMatch(/ends within 12 hours/);
+      expect(await sessionAnswer(id)).toBe(200);
+      await page.reload();
+      await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Access refused/);
+    }
+
+    // The session had already ended (the duplicate of this tab signed it out): refused, so ended, not "not told".
+    const { page, id } = await signedInTab(server);
+    const out = await fetch(`${origin()}/api/sign-out`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${id}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(out.status).toBe(200);
+    const said = await signOutSays(page);
+    expect(said).not.toMatch(notTold);
+    expect(said).toMatch(/session has ended/);
   });
 
   it('a page whose script does not load leaves only a spent code in the address bar', async () => {

@@ -51,11 +51,15 @@ export function adoptSession(): void {
 
 /**
  * Ends this tab's session at the server (POST /api/sign-out), then forgets it here: its id is refused
- * from then on, wherever it was seen. Forgotten here even when the server cannot be told.
+ * from then on, wherever it was seen. Forgotten here even when the server cannot be told (it rejects
+ * then). A 401 is no failure: the console refuses the id already (it expired, a duplicate of this tab
+ * signed it out, or the console restarted), which is all signing out asks.
  */
 export async function signOut(): Promise<void> {
   try {
     await postJson('/api/sign-out', {});
+  } catch (error) {
+    if (!(error instanceof ApiFailure && error.status === 401)) throw error;
   } finally {
     session = null;
     try {
