@@ -4,6 +4,9 @@
  * their page's sign-out), that the page presents as `Authorization: Bearer <session id>` on every
  * API call.
  *
+ * The token's holder ends every session at once with POST /api/sign-out `{"all": true}` (a session
+ * ends only its own: one seen by someone else must not sign the operator out).
+ *
  * A browser signs in with a sign-in address (`/?signin=<code>`), never with the token: an address a
  * browser opens stays in its history, so what it carries must be worthless once used. A code works
  * once, within SIGN_IN_TTL_MS of being made (the console prints one at start, and a new one when one is
@@ -62,6 +65,8 @@ export function createSessions(now: () => number = Date.now) {
     valid: (id: string) => sessions.has(id),
     /** Ends a live session (its page signed out): true when it was one. */
     end: (id: string) => sessions.take(id),
+    /** Ends every session (the token's holder asked): how many were live. */
+    endAll: () => sessions.clear(),
   };
 }
 /** The sign-in codes of one console: random, each working once, within SIGN_IN_TTL_MS. */
@@ -186,6 +191,13 @@ function secrets(now: () => number) {
       const id = find(presented);
       if (id !== undefined) known.delete(id);
       return id !== undefined;
+    },
+    /** Forgets every id: how many were live. */
+    clear(): number {
+      find('');
+      const live = known.size;
+      known.clear();
+      return live;
     },
   };
 }

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { badInput } from '../errors.ts';
 import { listen } from '../http-listen.ts';
@@ -33,7 +34,7 @@ import {
 import type { ConsoleAgent } from './chat.ts';
 import { createConfigReader } from './config-reader.ts';
 import { createEventHub } from './events.ts';
-import { sendError, sendJson, toApiError } from './http.ts';
+import { readJsonBody, sendError, sendJson, toApiError } from './http.ts';
 import { type RouteContext, routeGet, routePost } from './routes.ts';
 import { createConsoleService } from './service.ts';
 import { SECURITY_HEADERS, serveIndex, serveStatic } from './static.ts';
@@ -267,17 +268,35 @@ function newSignInAddress(res: ServerResponse, via: 'token' | 'session', context
 /**
  * POST /api/sign-out, from a page: its session ends now, not at its expiry, so its id (seen in
  * devtools over a shared screen, say) is refused from then on, and the progress stream it opened
- * ends at once (events.ts). The token is no session: it lasts as long as the console does.
+ * ends at once (events.ts). The token is no session: it lasts as long as the console does; its
+ * holder ends every session with `{"all": true}` (a session cannot: one seen by someone else would
+ * sign everyone out). Either way the ended sessions' streams end with them.
  */
-function signOut(
+async function signOut(
   req: IncomingMessage,
   res: ServerResponse,
   via: 'token' | 'session',
   context: RouteContext,
-): void {
+): Promise<void> {
+  const { all } = await readJsonBody(
+    req,
+    z.object({ all: z.boolean().optional() }).strict(),
+    '{} to end this session, or {"all": true} with the console token to end every session',
+  );
+  if (all && via === 'session')
+    return sendError(res, 403, {
+      error: 'DENIED',
+      message:
+        'Only the console token ends every session; a session signs out itself only (send {}). To end every session, send {"all": true} with the token, or stop the console.',
+    });
+  if (all) {
+    const sessions = context.sessions.endAll();
+    context.hub.sweep();
+    return sendJson(res, 200, { signedOut: true, sessions });
+  }
   if (via === 'token')
     throw badInput(
-      'The console token is not a session and cannot be signed out: it works as long as the console runs. To end it, stop the console (Ctrl-C in its terminal).',
+      'The console token is not a session and cannot be signed out: it works as long as the console runs. To end it, stop the console (Ctrl-C in its terminal); to end every browser session, send {"all": true}.',
     );
   context.sessions.end(bearerOf(req) ?? '');
   context.hub.sweep();

@@ -192,3 +192,79 @@ describe('attack: a browser sniffing a console answer as another type', () => {
     }
   });
 });
+
+describe('attack: ending every session', () => {
+  const sessionStatus = (bearer: string) =>
+    fetch(`${origin()}/api/session`, { headers: { authorization: `Bearer ${bearer}` } }).then(
+      (r) => r.status,
+    );
+
+  it('a session cannot end the others: refused in words, every session kept', async () => {
+    const session = await newSession(server);
+    const other = await newSession(server);
+    const out = await post('/api/sign-out', session, { all: true });
+    expect(out.status).toBe(403);
+    const body = (await out.json()) as { error: string; message: string };
+    expect(body.error).toBe('DENIED');
+    expect(body.message).toMatch(/Only the console token ends every session/);
+    expect(await sessionStatus(session)).toBe(200);
+    expect(await sessionStatus(other)).toBe(200);
+  });
+
+  it('from another page or origin, even with the token: refused as every mutation is, every session kept', async () => {
+    const session = await newSession(server);
+    const tries: [string, Record<string, string>][] = [
+      ['text/plain', { 'content-type': 'text/plain' }],
+      ['another origin', { 'content-type': 'application/json', origin: 'http://evil.test' }],
+      ['another site', { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }],
+    ];
+    for (const [what, headers] of tries) {
+      const forged = await fetch(`${origin()}/api/sign-out`, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${server.token}` },
+        body: '{"all":true}',
+      });
+      expect(forged.status, what).toBe(403);
+      await forged.body?.cancel();
+    }
+    expect(await sessionStatus(session)).toBe(200);
+  });
+
+  it('a body that is not { "all": true } ends nothing: refused in words', async () => {
+    const session = await newSession(server);
+    const out = await post('/api/sign-out', server.token, { all: 'yes' });
+    expect(out.status).toBe(400);
+    expect(((await out.json()) as { message: string }).message).toMatch(/"all": true/);
+    expect(await sessionStatus(session)).toBe(200);
+  });
+
+  it('the token ends every session: each old id is refused, their streams end, the token and a new sign-in work', async () => {
+    const sessions = [await newSession(server), await newSession(server)];
+    const streams: Response[] = [];
+    for (const session of sessions) {
+      const stream = await fetch(`${origin()}/api/events`, {
+        headers: { authorization: `Bearer ${session}` },
+      });
+      expect(stream.status).toBe(200);
+      streams.push(stream);
+    }
+
+    const out = await post('/api/sign-out', server.token, { all: true });
+    expect(out.status, await out.clone().text()).toBe(200);
+    const answer = (await out.json()) as { signedOut: boolean; sessions: number };
+    expect(answer.signedOut).toBe(true);
+    expect(answer.sessions).toBeGreaterThanOrEqual(sessions.length);
+
+    for (const session of sessions) {
+      expect(await sessionStatus(session)).toBe(401);
+      expect((await post('/api/chat', session, { text: "what's live?" })).status).toBe(401);
+    }
+    for (const stream of streams) {
+      const seen = await readToEnd(stream);
+      expect(seen.ended).toBe(true);
+      expect(seen.text).not.toMatch(/^data:/m);
+    }
+    expect(await sessionStatus(server.token)).toBe(200);
+    expect(await sessionStatus(await newSession(server))).toBe(200);
+  });
+});
