@@ -45,6 +45,8 @@ export async function runAction(io: CliIo, runCli: CliContext['runCli']): Promis
       stderr.flush();
       io.stdout.write(`::error title=FrontendOps input refused::${workflowCommandData(error.message)}\n`);
       if (io.env.GITHUB_OUTPUT) await writeOutputs(io.env.GITHUB_OUTPUT, outputsOf(null, null, 2));
+      if (io.env.GITHUB_STEP_SUMMARY)
+        await appendFile(io.env.GITHUB_STEP_SUMMARY, refusedInputMarkdown(error.message));
     }
     throw error;
   } finally {
@@ -248,6 +250,22 @@ function summaryMarkdown(
   if (message) lines.push(codeBlock(message), '');
   if (error && error !== message) lines.push(`> ${codeSpan(error)}`, '');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The job summary of an input the action refused, before anything ran: the refusal (it quotes the
+ * input, text from outside: a code span) and what to do.
+ */
+function refusedInputMarkdown(message: string): string {
+  return [
+    '### ❌ FrontendOps input refused',
+    '',
+    `> ${codeSpan(message)}`,
+    '',
+    "Nothing ran and nothing changed. Fix the input in this step's `with:` in the workflow (action.yml lists the inputs), then run the job again.",
+    '',
+    '',
+  ].join('\n');
 }
 
 /** The longest run of backticks in `text` (0 for none). */

@@ -344,6 +344,24 @@ describe('frontendops action', () => {
     expect(github.deployments.length).toBe(before);
   });
 
+  it('a refused input writes a short job summary: what was refused, what to do, the value as text', async () => {
+    const ran = await action({
+      INPUT_COMMAND: 'deploy',
+      INPUT_STACK: 'x',
+      INPUT_APP: '[web](https://evil.example) <img src=x>\n# h',
+    });
+    expect(ran.code).toBe(2);
+    const summary = await readFile(summaryFile, 'utf8');
+    expect(summary).toMatch(/^### ❌ FrontendOps input refused$/m);
+    const { markup, shown } = readSummary(summary);
+    expect(shown.join('\n')).toMatch(
+      /The action's "app" input is "\[web\]\(https:\/\/evil\.example\) <img src=x>\\n# h"/,
+    );
+    expect(shown.join('\n')).toMatch(/Nothing ran.*with:.*run the job again/);
+    expect(markup.join('\n')).not.toMatch(/evil|<img|# h/);
+    expect(await outputs()).toMatchObject({ outcome: 'refused' });
+  });
+
   it('a token without the deployments permission is a warning, not a failed deploy', async () => {
     await states.v2Live.restore();
     const ran = await action({ INPUT_COMMAND: 'deploy', INPUT_GITHUB_TOKEN: 'ghs_contents_only' });
@@ -555,6 +573,8 @@ describe('action.yml, run as the runner runs it', () => {
       expect(step(ran).stderr, name).not.toMatch(/\n\s+at /);
       // Exit 2, as README says: the workflow can branch on it, whoever refused (the action or the CLI).
       expect(ran.outputs, name).toMatchObject({ outcome: 'refused', 'site-url': '', 'deploy-id': '' });
+      // And the run's page says so: the job summary heads with the refusal.
+      expect(ran.summary, name).toMatch(/^### ❌ FrontendOps /);
     }
     expect(await left(marker)).toEqual([]);
     expect((await live())?.deployId).toBe(before?.deployId);
