@@ -12,7 +12,7 @@ import { defaultConfig } from '../../src/config.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { type LocalEnv, writeLocalEnv } from '../../src/stacks/local-env-file.ts';
 import { nodeRunnableByOthers, runCli } from '../support/cli.ts';
-import { sessionInPage } from '../support/console-sign-in.ts';
+import { newSession, sessionInPage } from '../support/console-sign-in.ts';
 import { cli } from '../support/run-cli.ts';
 
 const env = { FRONTENDOPS_STACK: undefined, FRONTENDOPS_CONFIG: undefined, FRONTENDOPS_MODEL: undefined };
@@ -74,6 +74,38 @@ describe('frontendops console beside npm start', () => {
     const second = printedAddress((await runConsole()).stdout);
     expect(second).not.toBe(address);
     expect(sessionInPage(await (await fetch(second)).text())).not.toBeNull();
+  });
+
+  it('--sign-out-all ends every browser session of the running console; a new sign-in works', async () => {
+    await announce(server);
+    const sessions = [await newSession(server), await newSession(server)];
+    const sessionStatus = (id: string) =>
+      fetch(`${server.url}api/session`, { headers: { authorization: `Bearer ${id}` } }).then((r) => r.status);
+    const run = await cli(['console', '--sign-out-all'], { env, cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /^Ended every browser session of the console `npm start` serves \(\d+ live\)/m,
+    );
+    expect(run.stdout).not.toContain(server.token);
+    for (const id of sessions) expect(await sessionStatus(id)).toBe(401);
+    expect(await sessionStatus(await newSession(server))).toBe(200);
+  });
+
+  it('--sign-out-all with no console `npm start` serves here: says what to do, exit 2', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'frontendops-console-none-'));
+    try {
+      const run = await cli(['console', '--sign-out-all'], { env, cwd: empty });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^error: No console `npm start` serves for this directory.*Ctrl-C/m);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+      const mixed = await cli(['console', '--sign-out-all', '--port', '8400'], { env, cwd: empty });
+      expect(mixed.code).toBe(2);
+      expect(mixed.stderr).toMatch(
+        /^error: --sign-out-all starts no console, so it takes no --stack, --port/m,
+      );
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
   });
 
   it('a console that does not answer: says so and what to do, prints no address', async () => {

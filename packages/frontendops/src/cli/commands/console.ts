@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import { SIGN_IN_TTL_MS } from '../../console/auth.ts';
 import type { ConsoleServer } from '../../console/server.ts';
-import { FrontendOpsError } from '../../errors.ts';
+import { badInput, FrontendOpsError } from '../../errors.ts';
 import { isLoopbackName } from '../../loopback.ts';
 import { actor, type CliContext, chooseStack, loadCliConfig, parsePort } from '../context.ts';
 import type { CliIo } from '../io.ts';
@@ -18,6 +18,7 @@ interface ConsoleFlags {
   port: string;
   host?: string;
   new?: boolean;
+  signOutAll?: boolean;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -34,11 +35,22 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--port <n>', 'port to listen on (0 = any free port)', '0')
     .option('--host <addr>', 'interface to listen on (default 127.0.0.1; anything else exposes the console)')
     .option('--new', 'start another console even when `npm start` already serves one for this directory')
+    .option(
+      '--sign-out-all',
+      'end every browser session of the console `npm start` serves for this directory (its token does it)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ frontendops console                 the local environment (or the console `npm start` serves)\n  $ frontendops console --stack prod --stack staging --port 8400',
     )
     .action(async (flags: ConsoleFlags) => {
+      if (flags.signOutAll) {
+        if (flags.stack || flags.port !== '0' || flags.host || flags.new)
+          throw badInput(
+            '--sign-out-all starts no console, so it takes no --stack, --port, --host or --new: run `frontendops console --sign-out-all` alone.',
+          );
+        return signOutAll(ctx);
+      }
       const port = parsePort(flags.port, '--port');
       if (await printRunningConsole(ctx, flags)) return;
       const config = await loadCliConfig(ctx);
@@ -159,18 +171,60 @@ async function printRunningConsole(ctx: CliContext, flags: ConsoleFlags): Promis
   return true;
 }
 
+/**
+ * `console --sign-out-all`: every browser session of the console `npm start` serves for this
+ * directory ends now (POST /api/sign-out {"all": true} with its token, from env.json); their ids are
+ * refused from then on, wherever they were seen. A console `frontendops console` serves keeps its
+ * token to itself: stopping it ends its sessions.
+ */
+async function signOutAll(ctx: CliContext): Promise<void> {
+  const { findLocalEnv } = await import('../../stacks/local-env-file.ts');
+  const running = await findLocalEnv(ctx.io.cwd);
+  if (!running?.consoleUrl || !running.consoleToken)
+    throw badInput(
+      'No console `npm start` serves for this directory: --sign-out-all ends the sessions of that console, whose token .frontendops/env.json holds. ' +
+        'A console started with `frontendops console` ends every session when it stops (Ctrl-C in its terminal).',
+    );
+  const { consoleUrl, consoleToken, pid } = running;
+  const body = await postToConsole(consoleUrl, consoleToken, 'api/sign-out', { all: true }).catch(
+    (error: unknown) => {
+      throw new FrontendOpsError(
+        'UPSTREAM',
+        `The console \`npm start\` serves for this directory (pid ${pid}, ${consoleUrl}) did not end its sessions: ${(error as Error).message}. ` +
+          'Stopping `npm start` ends them too.',
+      );
+    },
+  );
+  say(
+    ctx.io.stdout,
+    `Ended every browser session of the console \`npm start\` serves (${typeof body.sessions === 'number' ? body.sessions : 0} live): their ids are refused from now on. \`frontendops console\` prints a new sign-in address.`,
+  );
+}
+
 /** A new sign-in address from a running console, asked with its token (POST /api/sign-in-address). */
 async function askSignInAddress(consoleUrl: string, token: string): Promise<string> {
-  const res = await fetch(new URL('api/sign-in-address', consoleUrl), {
+  const body = await postToConsole(consoleUrl, token, 'api/sign-in-address', {});
+  // Its own address only: an answer naming another server is no sign-in of this console.
+  if (typeof body.address === 'string' && body.address.startsWith(`${consoleUrl}?signin=`))
+    return body.address;
+  throw new Error('it answered no sign-in address of its own');
+}
+
+/** A JSON POST to a running console with its token: the answer's body, or an error saying what it answered. */
+async function postToConsole(
+  consoleUrl: string,
+  token: string,
+  path: string,
+  payload: unknown,
+): Promise<Record<string, unknown>> {
+  const res = await fetch(new URL(path, consoleUrl), {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: '{}',
+    body: JSON.stringify(payload),
     signal: AbortSignal.timeout(10_000),
   });
-  const body = (await res.json().catch(() => null)) as { address?: unknown; message?: unknown } | null;
-  // Its own address only: an answer naming another server is no sign-in of this console.
-  if (res.ok && typeof body?.address === 'string' && body.address.startsWith(`${consoleUrl}?signin=`))
-    return body.address;
+  const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+  if (res.ok && body !== null && typeof body === 'object') return body;
   throw new Error(
     `it answered ${res.status}${typeof body?.message === 'string' ? ` (${body.message})` : ''}`,
   );

@@ -137,7 +137,7 @@ export function App() {
         <p>
           {signedOut.told
             ? "This tab's session has ended: its id is refused from now on, wherever it was seen."
-            : 'This tab forgot its session, but the console could not be told: it ends within 12 hours of signing in, when the console stops, or when the holder of the console token ends every session (POST /api/sign-out {"all": true}).'}
+            : 'This tab forgot its session, but the console could not be told: it ends within 12 hours of signing in, when the console stops, or when every session is ended (`frontendops console --sign-out-all` for the console `npm start` serves).'}
         </p>
         <p>
           To sign in again, open a new sign-in address: <code>frontendops console</code> prints one.
