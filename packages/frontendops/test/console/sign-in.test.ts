@@ -130,6 +130,8 @@ describe.skipIf(!hasChromium)('signing the console in, in Chromium', () => {
       const said = await signOutSays(page);
       expect(said).toMatch(notTold);
       expect(said).toMatch(/ends within 12 hours/);
+      // And how to end it now: every session of the console, by its token's holder.
+      expect(said).toMatch(/every session is ended \(frontendops console --sign-out-all for/);
       expect(await sessionAnswer(id)).toBe(200);
       await page.reload();
       await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Access refused/);

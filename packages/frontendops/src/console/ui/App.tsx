@@ -135,9 +135,15 @@ export function App() {
       <main className="refused" role="status">
         <h1>Signed out</h1>
         <p>
-          {signedOut.told
-            ? "This tab's session has ended: its id is refused from now on, wherever it was seen."
-            : 'This tab forgot its session, but the console could not be told: it ends within 12 hours of signing in, when the console stops, or when every session is ended (`frontendops console --sign-out-all` for the console `npm start` serves).'}
+          {signedOut.told ? (
+            "This tab's session has ended: its id is refused from now on, wherever it was seen."
+          ) : (
+            <>
+              This tab forgot its session, but the console could not be told: it ends within 12 hours of
+              signing in, when the console stops, or when every session is ended (
+              <code>frontendops console --sign-out-all</code> for the console <code>npm start</code> serves).
+            </>
+          )}
         </p>
         <p>
           To sign in again, open a new sign-in address: <code>frontendops console</code> prints one.
