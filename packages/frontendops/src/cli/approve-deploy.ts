@@ -38,6 +38,7 @@ import {
   type StoredRequest,
   signApproval,
 } from '../state/approvals.ts';
+import { pinLiftedWords } from '../state/pin.ts';
 import { assertStateAsRecorded, readPinAsRecorded } from '../state/recorded-state.ts';
 import type { RequestInfo } from '../state/records.ts';
 
@@ -234,10 +235,15 @@ async function planAgain(site: Site, request: ApprovalRequest, info: RequestInfo
   await assertStateAsRecorded(site);
   const { plan } = await dryRunOf(site, request, info);
   if (plan.deployId !== request.deployId || request.change !== changeDigest(plan)) {
+    // A promote of the live release, asked to lift one pin, with another one there now.
+    const otherPin =
+      request.clears !== undefined && changeDigest({ ...plan, clearsPin: request.clears }) === request.change;
     const why =
       request.change === undefined
         ? `${request.action} ${request.deployId} was requested by a FrontendOps from before requests named their change, so it cannot be approved`
-        : `the live release of ${site.target.stack} changed since ${request.action} ${request.deployId} was requested, so that change can no longer happen`;
+        : otherPin
+          ? `${request.action} ${request.deployId} was requested to lift another pin (${pinLiftedWords(request.clears)}) than the one there now (${pinLiftedWords(plan.clearsPin)}), so that change can no longer happen`
+          : `the live release of ${site.target.stack} changed since ${request.action} ${request.deployId} was requested, so that change can no longer happen`;
     throw new FrontendOpsError(
       'CONFLICT',
       `${capitalise(why)}. Nothing was approved. Ask the agent again for a new plan.`,

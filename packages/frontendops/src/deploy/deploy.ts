@@ -13,7 +13,14 @@ import type { Site } from '../site.ts';
 import { assertAppendable, boundRecords, readAuditHead } from '../state/audit.ts';
 import { assertMarkerAsRecordedAhead, markEnvironment } from '../state/environment.ts';
 import { ATOMIC_STATE } from '../state/names.ts';
-import { assertDeployAllowed, clearPin, pinRolledBack, readPin } from '../state/pin.ts';
+import {
+  assertDeployAllowed,
+  clearPin,
+  type PinRecord,
+  pinLifted,
+  pinRolledBack,
+  readPin,
+} from '../state/pin.ts';
 import {
   canaryRowRefusal,
   type DeploymentRecord,
@@ -527,13 +534,17 @@ async function settlePin(
   }
   if (options.pin === 'clear') {
     // A promote of the live release changes no file but lifts the pin: that is its change, approved
-    // as one (a protected stack's unpin is a person's), before the pin goes.
-    if (plan.noop && (await readPin(site))) await options.authorize?.(plan);
+    // as one (a protected stack's unpin is a person's), before the pin goes. Its plan names the pin
+    // read here, under the lock (liftingPin), so an approval to lift another pin does not count.
+    const pin = plan.noop ? await readPin(site) : null;
+    if (pin) await options.authorize?.(liftingPin(plan, pin));
     const unpinned = await clearPin(site, {
       by: request.actor,
       reason: request.message ?? null,
       via: 'promote',
       deployId: plan.deployId,
+      // The pin that was approved to go, and no other (the lock held keeps it as read).
+      ...(pin ? { shown: pin } : {}),
     });
     return unpinned ? { unpinned } : {};
   }
@@ -545,6 +556,13 @@ async function settlePin(
   }
   return {};
 }
+
+/**
+ * A promote's plan of the live release, which changes no file, naming the pin it lifts (null: none):
+ * what an approval of it binds (changeDigest), made the same way by its dry run and under the lock.
+ */
+export const liftingPin = <P extends DeployPlan>(plan: P, pin: PinRecord | null): P =>
+  plan.noop ? { ...plan, clearsPin: pinLifted(pin) } : plan;
 
 /**
  * An atomic deploy or rollback with the pin honoured as in place: a deploy past the pin is refused,

@@ -25,7 +25,7 @@ import {
   STORE_CHANGED_OUTSIDE,
   storeDrift,
 } from './atomic-live.ts';
-import { type DeployOptions, type DeploySummary, deployArtifact } from './deploy.ts';
+import { type DeployOptions, type DeploySummary, deployArtifact, liftingPin } from './deploy.ts';
 import { takeDeployLockReading } from './deploy-lock.ts';
 import { resolvePublishedCommit } from './publish.ts';
 
@@ -214,7 +214,11 @@ export type PromoteOptions = Omit<DeployOptions, 'pin' | 'kind'>;
  * protected stack the caller gets the person's approval first, as for a deploy.
  */
 export async function promoteRelease(site: Site, options: PromoteOptions): Promise<DeploySummary> {
-  return deployArtifact(site, { ...options, kind: 'deploy', pin: 'clear' });
+  const summary = await deployArtifact(site, { ...options, kind: 'deploy', pin: 'clear' });
+  // Of the live release, it lifts the pin and nothing else: its plan names that pin, as the run's
+  // does under the lock (settlePin), so an approval of it is of lifting that pin only.
+  if (!options.dryRun || !summary.plan.noop) return summary;
+  return { ...summary, plan: liftingPin(summary.plan, await readPin(site)) };
 }
 
 /**

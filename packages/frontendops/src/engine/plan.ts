@@ -86,6 +86,20 @@ export interface DeployPlan {
    * entry names it (publishedInFacts), and `audit verify` holds that log to it.
    */
   publishedInHead?: string;
+  /**
+   * A promote of the live release, which changes no file: the pin it lifts, as read where it was
+   * planned (null: none; absent on every other plan). An approval binds it (changeDigest), so an
+   * approval to lift one pin never lifts another set after it.
+   */
+  clearsPin?: PinLifted | null;
+}
+
+/** Which pin a promote lifts, as its approval binds it: the release pinned, who pinned it and when. */
+export interface PinLifted {
+  deployId: string;
+  commit: string;
+  by: string;
+  at: string;
 }
 
 /** A release a change stops retaining (DeployPlan.unretained). */

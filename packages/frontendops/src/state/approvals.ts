@@ -30,7 +30,8 @@ import type { ApprovalPolicy } from '../config.ts';
 import type { AtomicPlan } from '../engine/atomic-plan.ts';
 import { CANARY_SHARE } from '../engine/canary-share.ts';
 import { checkDeployId, DEPLOY_ID } from '../engine/ids.ts';
-import type { DeployPlan } from '../engine/plan.ts';
+import type { DeployPlan, PinLifted } from '../engine/plan.ts';
+import { capitalise } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 import { APPROVAL_ACTIONS, type Approval, type ApprovalAction } from '../ports.ts';
 import type { Site } from '../site.ts';
@@ -60,6 +61,7 @@ import {
 import type { AuditEntry } from './audit-entry.ts';
 import { putJsonObject } from './json-object.ts';
 import { APPROVAL_REQUESTS, APPROVALS_SIGNED, APPROVALS_USED, approvalName } from './names.ts';
+import { pinLiftedWords } from './pin.ts';
 
 export {
   APPROVAL_ACTIONS,
@@ -88,6 +90,14 @@ const requestSchema = z.object({
   weight: z.number().int().min(CANARY_SHARE.min).max(CANARY_SHARE.max).optional(),
   /** The change's digest (changeDigest): absent from requests of FrontendOps before it, never reused. */
   change: z.string().optional(),
+  /**
+   * A promote of the live release: the pin it lifts as planned (DeployPlan clearsPin; null: none),
+   * which its digest binds; named so a refusal can say an approval was of lifting another pin.
+   */
+  clears: z
+    .object({ deployId: z.string(), commit: z.string(), by: z.string(), at: z.string() })
+    .nullable()
+    .optional(),
   /**
    * The digest of the configured approval policy the server asked under (policyDigest): an approver
    * whose configuration says another is told their approval adopts none. Absent before it was named.
@@ -120,6 +130,8 @@ export interface RequestInput {
   weight?: number;
   /** The change's digest (changeDigest of its plan). */
   change: string;
+  /** A promote of the live release: the pin its plan lifts (clearsPin). */
+  clears?: PinLifted | null;
   /** The digest of the configured approval policy it is asked under (policyDigest). */
   policy?: string;
   requestedBy: string;
@@ -142,30 +154,53 @@ export interface AuthorizeContext {
 }
 
 /**
- * Holds a run's plan, made under the lock, to the change approved (`approved`: its changeDigest):
- * CONFLICT otherwise, nothing more changed. When the run itself finished an interrupted change first
- * (`context`), the refusal says so: it was no other operator, and it did change something.
+ * Holds a run's plan, made under the lock, to the change approved (`approved`: the plan judged, or
+ * shown and approved): CONFLICT otherwise, nothing more changed. When the run itself finished an
+ * interrupted change first (`context`), the refusal says so: it was no other operator, and it did
+ * change something. A promote that would lift another pin than the one judged is said as such.
  */
 export function assertApprovedChange(
-  approved: string,
+  approved: PlannedChange,
   plan: PlannedChange,
   context?: AuthorizeContext,
 ): void {
-  if (changeDigest(plan) === approved) return;
+  const digest = changeDigest(approved);
+  if (changeDigest(plan) === digest) return;
   const first = context?.finishedFirst;
+  const otherPin = !first && changeDigest({ ...plan, clearsPin: approved.clearsPin }) === digest;
   throw new FrontendOpsError(
     'CONFLICT',
     first
       ? `This run first finished the ${first.op} ${first.deployId} that an earlier run left unfinished, which changed what is live, so the change judged before it (planned from what was live then) is not the change it would make now. Nothing more was changed. Run it again: it plans from what is live now, and asks again where it needs a yes.`
-      : CHANGED_SINCE_APPROVED,
+      : otherPin
+        ? `${capitalise(otherPinWords(approved.clearsPin, plan.clearsPin))}. Nothing was changed: the pin stays. Ask for the promote again: it is planned with the pin there now, and needs a new approval of it.`
+        : CHANGED_SINCE_APPROVED,
+    otherPin
+      ? { details: { approvedToLift: approved.clearsPin ?? null, pin: plan.clearsPin ?? null } }
+      : undefined,
   );
 }
 
+/** Whether two pins a promote lifts (clearsPin) are one: the same release, set by the same person at the same time. */
+export const samePin = (a: PinLifted | null | undefined, b: PinLifted | null | undefined): boolean =>
+  digestOrNull(a ?? null) === digestOrNull(b ?? null);
+
+/**
+ * A promote of the live release judged (and approved) to lift one pin, that would lift another now
+ * (`now`): a pin set since, by whoever.
+ */
+export const otherPinWords = (judged: PinLifted | null | undefined, now: PinLifted | null | undefined) =>
+  judged
+    ? `the approval of this promote was for lifting another pin (${pinLiftedWords(judged)}), not ${pinLiftedWords(now)}, which is there now`
+    : `this promote was planned when nothing was pinned, so nothing approved lifting ${pinLiftedWords(now)}, which was set since`;
+
 /**
  * The digest an approval binds: the change's stack, kind (an atomic operation's too), deploy id,
- * build (app, commit, artifact digest), what was live, and on an atomic stack the releases its switch
- * sends visitors to before and after (live, canary, share). Two plans with the same digest make the
- * same change; what a dry run shows the person and what runs under the lock are held to it.
+ * build (app, commit, artifact digest), what was live, on an atomic stack the releases its switch
+ * sends visitors to before and after (live, canary, share), and for a promote of the live release
+ * the pin it lifts (clearsPin: which release, who set it, when; null: none). Two plans with the same
+ * digest make the same change; what a dry run shows the person and what runs under the lock are held
+ * to it.
  */
 export function changeDigest(plan: PlannedChange): string {
   const releases = (pointer: ReleasePointer | null | undefined) =>
@@ -181,6 +216,8 @@ export function changeDigest(plan: PlannedChange): string {
     from: plan.fromDeployId,
     before: releases(plan.pointerBefore),
     after: releases(plan.pointerAfter),
+    // Only where a plan names it (a promote of the live release): every other digest stays as it was.
+    ...(plan.clearsPin !== undefined ? { clearsPin: plan.clearsPin } : {}),
   });
 }
 
@@ -223,6 +260,7 @@ export async function openApprovalRequest(site: Site, input: RequestInput): Prom
     ...(input.to ? { to: input.to } : {}),
     ...(input.weight !== undefined ? { weight: input.weight } : {}),
     change: input.change,
+    ...(input.clears !== undefined ? { clears: input.clears } : {}),
     ...(input.policy !== undefined ? { policy: input.policy } : {}),
     nonce: randomBytes(16).toString('base64url'),
     requestedAt: new Date(input.now).toISOString(),

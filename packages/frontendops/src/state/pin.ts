@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { shortSha } from '../engine/ids.ts';
+import type { PinLifted } from '../engine/plan.ts';
 import { escapeOnOneLine } from '../engine/text.ts';
 import { FrontendOpsError } from '../errors.ts';
 import type { HeldLock } from '../ports.ts';
@@ -160,6 +161,17 @@ export async function clearPin(
   await site.state.delete([pinKey(site)]);
   return pin;
 }
+
+/**
+ * The pin a promote of the live release lifts, as its approval binds it (DeployPlan clearsPin): the
+ * one function every path (the dry run a person approves, the run under the lock) makes it with.
+ */
+export const pinLifted = (pin: PinRecord | null): PinLifted | null =>
+  pin ? { deployId: pin.deployId, commit: pin.commit, by: pin.by, at: pin.at } : null;
+
+/** A pin lifted (pinLifted), in words: "the pin of <deploy id>, set by <who> at <when>", or "no pin". */
+export const pinLiftedWords = (pin: PinLifted | null | undefined): string =>
+  pin ? `the pin of ${pin.deployId}, set by ${escapeOnOneLine(pin.by)} at ${pin.at}` : 'no pin';
 
 /** Which pin a person saw, to unpin only that one: its release and when it was set. */
 export type PinShown = Pick<PinRecord, 'deployId' | 'at'>;

@@ -14,8 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveIfProtected } from '../../src/cli/commands/deploy.ts';
 import type { CliContext } from '../../src/cli/context.ts';
 import { deployArtifact } from '../../src/deploy/deploy.ts';
-import { promoteRelease } from '../../src/deploy/pin.ts';
+import { pinRelease, promoteRelease, unpinRelease } from '../../src/deploy/pin.ts';
 import type { Site } from '../../src/site.ts';
+import { readAudit } from '../../src/state/audit.ts';
+import { readPin } from '../../src/state/pin.ts';
 import {
   APP as ATOMIC_APP,
   type AtomicEnv,
@@ -113,6 +115,56 @@ describe('a change judged from a dry run, then planned again under the lock', ()
       message: expect.stringContaining('no longer the change approved'),
     });
     expect(await live()).toBe(V2);
+  });
+});
+
+describe('a promote of the live release, judged to lift one pin (or none), with another set before its run', () => {
+  const promote = { app: APP, commit: V1, request: request('promote v1') };
+  const pinBy = (actor: string) => pinRelease(t.site, { request: { ...request(`pin by ${actor}`), actor } });
+
+  it("a job's --yes (approved to promote) for lifting one pin does not lift another: refused, CONFLICT, the new pin stays", async () => {
+    await golive(V1);
+    await pinBy('alice');
+    const site: Site = {
+      ...t.site,
+      protected: true,
+      approval: { ...t.site.approval, github: { ...GITHUB, actions: ['deploy', 'promote'] } },
+    };
+    const env = { GITHUB_ACTIONS: 'true', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '1', GITHUB_ACTOR: 'ci' };
+    const ctx = { io: { env, stderr: new PassThrough() } } as unknown as CliContext;
+    const approved = await approveIfProtected(ctx, site, { yes: true }, 'promote', null, () =>
+      promoteRelease(site, { ...promote, dryRun: true }),
+    );
+    // While the job waited for the lock: Alice's pin lifted at a terminal, and Bob pins v1.
+    await unpinRelease(t.site, { request: request('unpin') });
+    const { pin } = await pinBy('bob');
+    const used = (await readAudit(t.site.state, t.site.target.statePrefix)).length;
+    await expect(promoteRelease(site, { ...promote, ...approved })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(
+        /^The approval of this promote was for lifting another pin \(the pin of \S+, set by alice at \S+\), not the pin of \S+, set by bob at \S+, which is there now\. Nothing was changed: the pin stays\./,
+      ),
+    });
+    expect(await readPin(t.site)).toEqual(pin);
+    expect((await readAudit(t.site.state, t.site.target.statePrefix)).length).toBe(used);
+    await unpinRelease(t.site, { request: request('unpin') });
+  });
+
+  it('a promote judged on a terminal with nothing pinned does not lift a pin set before its run: refused, CONFLICT', async () => {
+    await golive(V1);
+    const ctx = { io: { env: {} } } as unknown as CliContext;
+    const approved = await approveIfProtected(ctx, t.site, {}, 'promote', null, () =>
+      promoteRelease(t.site, { ...promote, dryRun: true }),
+    );
+    const { pin } = await pinBy('bob');
+    await expect(promoteRelease(t.site, { ...promote, ...approved })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(
+        /^This promote was planned when nothing was pinned, so nothing approved lifting the pin of \S+, set by bob at \S+, which was set since\. Nothing was changed: the pin stays\./,
+      ),
+    });
+    expect(await readPin(t.site)).toEqual(pin);
+    await unpinRelease(t.site, { request: request('unpin') });
   });
 });
 

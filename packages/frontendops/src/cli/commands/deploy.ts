@@ -456,7 +456,7 @@ async function jobApproval(
   const github = inForce.policy.github;
   if (!github) return boundTo(planned);
   const [
-    { assertApprovedChange, changeDigest, consumeApproval, usedFor },
+    { assertApprovedChange, consumeApproval, usedFor },
     { githubEnvironmentBy, githubRunKey },
     { FrontendOpsError },
     { adoptedNothingWords, approvedByOf },
@@ -485,11 +485,10 @@ async function jobApproval(
   // Said before the run waits for the lock; under it, consumeApproval decides.
   const usedAlready = await usedFor(site, nonce);
   if (usedAlready) throw usedBefore(usedAlready);
-  const approved = changeDigest(planned.plan);
   const by = githubEnvironmentBy(github, run);
   return {
     authorize: async (plan, context) => {
-      assertApprovedChange(approved, plan, context);
+      assertApprovedChange(planned.plan, plan, context);
       const approval = { by, via: 'github-environment' as const };
       const first = await consumeApproval(site, nonce, {
         action,
@@ -511,11 +510,10 @@ async function jobApproval(
 
 /** The run's authorize: its plan under the lock must be the change `planned` (changeDigest). */
 async function boundTo(planned: DeploySummary): Promise<Pick<DeployOptions, 'authorize'>> {
-  const { assertApprovedChange, changeDigest } = await import('../../state/approvals.ts');
-  const approved = changeDigest(planned.plan);
+  const { assertApprovedChange } = await import('../../state/approvals.ts');
   return {
     authorize: async (plan, context) => {
-      assertApprovedChange(approved, plan, context);
+      assertApprovedChange(planned.plan, plan, context);
       return undefined;
     },
   };

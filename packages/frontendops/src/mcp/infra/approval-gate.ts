@@ -50,8 +50,11 @@ import {
   checkSignedApproval,
   consumeApproval,
   openApprovalRequest,
+  otherPinWords,
   type PlannedChange,
   policyDigest,
+  readApprovalRequest,
+  samePin,
 } from '../../state/approvals.ts';
 import { toolFailure } from '../tool-result.ts';
 
@@ -104,12 +107,17 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
     return { approved: true, by: 'nobody', via: 'unprotected', use: async () => undefined };
 
   const client = describeClient(input.server, input.ctx);
+  // A promote of the live release asked before, to lift another pin: an approval of that is not of this.
+  const lifts = input.plan.clearsPin;
+  const before =
+    lifts !== undefined ? (await readApprovalRequest(site, action, deployId))?.request : undefined;
   const request = await openApprovalRequest(site, {
     action,
     deployId,
     summary,
     ...input.change,
     change: changeDigest(input.plan),
+    ...(lifts !== undefined ? { clears: lifts } : {}),
     // The configured policy it is asked under: an approver whose configuration says another is told
     // their approval adopts none.
     policy: policyDigest(site.approval),
@@ -135,7 +143,11 @@ export async function requireApproval(input: ApprovalGateInput): Promise<Approva
       signed.adopts ? undefined : adoptedNothingWords(inForce, 'its approver was not shown it'),
     );
   if (signed && 'rejected' in signed) {
-    problems.push(`the stored approval was not accepted: ${signed.rejected}`);
+    const otherPin =
+      before?.clears !== undefined && before.nonce !== request.nonce && !samePin(before.clears, lifts);
+    problems.push(
+      `the stored approval was not accepted: ${otherPin ? `${otherPinWords(before?.clears, lifts)}; ask for a new approval of this plan` : signed.rejected}`,
+    );
     await auditDecision(site, {
       decision: 'rejected',
       action,
@@ -207,7 +219,6 @@ function granted(
   /** What the result says it did not adopt, and why. */
   note?: string | null,
 ): ApprovalOutcome {
-  const approved = changeDigest(input.plan);
   return {
     approved: true,
     by: approval.by,
@@ -216,7 +227,7 @@ function granted(
     async use(plan) {
       // Planned again under the lock: the same deploy id may be another change by now (a canary
       // started again after an abort, another share, a release's promote where a canary's was asked).
-      assertApprovedChange(approved, plan);
+      assertApprovedChange(input.plan, plan);
       if (expiresAt !== undefined && !(Date.parse(expiresAt) > input.now())) {
         throw new FrontendOpsError(
           'DENIED',

@@ -15,7 +15,7 @@ import { rollbackPart } from '../../git/deploy-tag.ts';
 import type { ApprovalUsed, Approver } from '../../ports.ts';
 import { forOperation, type Site } from '../../site.ts';
 import { approvedByOf } from '../../state/approval-policy.ts';
-import { CHANGED_SINCE_APPROVED } from '../../state/approvals.ts';
+import { assertApprovedChange, CHANGED_SINCE_APPROVED, type PlannedChange } from '../../state/approvals.ts';
 import type { RequestInfo } from '../../state/records.ts';
 import { issueReceipt, receiptKeyOnce } from '../receipts.ts';
 import type { Secrecy } from '../secrecy.ts';
@@ -321,17 +321,19 @@ export interface ApprovedRunOptions {
 type Approved = Extract<ApprovalOutcome, { approved: true }>;
 /**
  * A no-op changes nothing, so there is nothing to approve; the run under the lock only asks when it
- * plans a change after all (what is live changed since the dry run: a canary aborted meanwhile, say),
- * which nobody was shown, let alone approved: refused, nothing changed.
+ * plans a change after all (what is live changed since the dry run `planned`: a canary aborted
+ * meanwhile, say; a pin set since, which a promote of the live release would lift), which nobody was
+ * shown, let alone approved: refused, nothing changed, in the words assertApprovedChange has for it.
  */
-const NOTHING_TO_APPROVE: Approved = {
+const nothingToApprove = (planned: PlannedChange): Approved => ({
   approved: true,
   by: 'nobody',
   via: 'unprotected',
-  use: async () => {
+  use: async (plan) => {
+    assertApprovedChange(planned, plan);
     throw new FrontendOpsError('CONFLICT', CHANGED_SINCE_APPROVED);
   },
-};
+});
 
 /**
  * One approved change, the way every changing tool but run_sync (whose plan is its handle) goes:
@@ -361,7 +363,7 @@ export async function runApproved<S extends DeploySummary>(
   const planned = await spec.run({ dryRun: true });
   const gate =
     planned.noop && !spec.changesWhenNoop
-      ? NOTHING_TO_APPROVE
+      ? nothingToApprove(planned.plan)
       : await t.approve(ctx, site, {
           action: approvalOf(spec.tool),
           deployId: planned.deployId,

@@ -9,8 +9,9 @@ import type { ElicitRequest } from '@modelcontextprotocol/server';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadApproverKey, signStatement } from '../../../src/approval/keys.ts';
 import type { ApprovalPolicy } from '../../../src/config.ts';
+import { pinRelease, unpinRelease } from '../../../src/deploy/pin.ts';
 import { approvalInForce } from '../../../src/state/approval-in-force.ts';
-import { consumeApproval } from '../../../src/state/approvals.ts';
+import { consumeApproval, isUsed } from '../../../src/state/approvals.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import {
   adoptedPolicy,
@@ -20,6 +21,7 @@ import {
   findApprovalRequests,
   infraWithOidcFor,
 } from '../../support/approver.ts';
+import { request } from '../../support/atomic-env.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { ARTIFACTS, HOSTING, STACK } from '../../support/deploy-env.ts';
 import {
@@ -61,6 +63,9 @@ const hostingKeys = async () =>
 const auditOf = async (type: string) =>
   (await readAudit(f().t.site.state, f().t.site.target.statePrefix)).filter((e) => e.type === type);
 const statePrefix = () => f().t.site.target.statePrefix;
+const store = () => f().t.s3.store(ARTIFACTS);
+/** A request made by `actor` at a terminal (an unpin, a pin). */
+const asActor = (actor: string) => ({ ...request(actor), actor });
 
 /** `frontendops approve` as a person runs it, with `key`: Ada the stack's one approver. */
 const approve = (deployId: string, key: string, extra: string[] = []) =>
@@ -407,6 +412,50 @@ describe('a person approves with a signed answer (`frontendops approve`)', () =>
     const again = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
     expect(again.text).toMatch(/^APPROVAL_REQUIRED: /);
     expect((await c.call('get_status')).structured).toMatchObject({ pin: { commit: COMMITS[1] } });
+  });
+
+  it("attack: Ada's unused approval to lift one pin does not lift another pin set after it went", async () => {
+    await c1ApprovedByAda.restore();
+    const c = await protectedClient();
+    expect((await c.call('pin_release', { reason: 'release freeze' })).isError).toBe(false);
+    const asked = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
+    const promoteId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+    expect(promoteId).toMatch(/^[0-9a-f]{7}-[0-9a-f]{10}$/);
+    const approved = await approve(promoteId, keys().ada.path, ['--action', 'promote']);
+    expect(approved.code, approved.stderr).toBe(0);
+    const [request] = await findApprovalRequests(f().t.site, promoteId);
+    // Her approval is not used: the pin goes at a terminal, and Bob pins the same release again.
+    await unpinRelease(f().t.site, { request: asActor('dave') });
+    const { pin: second } = await pinRelease(f().t.site, { request: asActor('bob') });
+    const lifted = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
+    expect(lifted.isError, lifted.text).toBe(true);
+    expect(lifted.text).toMatch(/^APPROVAL_REQUIRED: /);
+    expect(lifted.text).toContain('(2222222, by bob)');
+    expect(lifted.text).toMatch(/approval .*was for lifting another pin/);
+    expect((await c.call('get_status')).structured).toMatchObject({ pin: { by: 'bob', at: second.at } });
+    expect(await isUsed(f().t.site, request?.nonce ?? '')).toBe(false);
+    expect((await auditOf('approval-used')).map((e) => e.data.deployId)).not.toContain(promoteId);
+    const verified = await auditVerifyWithCli();
+    expect(verified.code, verified.stdout).toBe(0);
+  });
+
+  it('attack: `frontendops approve` of a promote asked while one pin held, another pin there now, approves nothing', async () => {
+    await c1ApprovedByAda.restore();
+    const c = await protectedClient();
+    expect((await c.call('pin_release', { reason: 'release freeze' })).isError).toBe(false);
+    const asked = await c.call('promote_release', { to: COMMITS[1], reason: 'lift the freeze' });
+    const promoteId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+    await unpinRelease(f().t.site, { request: asActor('dave') });
+    await pinRelease(f().t.site, { request: asActor('bob') });
+    const approved = await approve(promoteId, keys().ada.path, ['--action', 'promote']);
+    expect(approved.code, approved.stderr).toBe(2);
+    expect(approved.stderr).toMatch(
+      /^error: .*requested to lift another pin .*Nothing was approved\. Ask the agent again/m,
+    );
+    expect(await store().list()).not.toContainEqual(
+      expect.objectContaining({ key: `${statePrefix()}approvals/signed/promote-${promoteId}.json` }),
+    );
+    expect((await c.call('get_status')).structured).toMatchObject({ pin: { by: 'bob' } });
   });
 
   it('an expired request is not approvable, and an approval of it does not count', async () => {

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApproverKey } from '../../../src/approval/keys.ts';
 import { startCanary } from '../../../src/deploy/canary.ts';
+import { pinRelease, unpinRelease } from '../../../src/deploy/pin.ts';
 import { loadReceiptKey, verifyReceipt } from '../../../src/mcp/receipts.ts';
 import type { ReleasePointer } from '../../../src/ports.ts';
 import { approvalInForce } from '../../../src/state/approval-in-force.ts';
-import { changeDigest, checkSignedApproval, consumeApproval } from '../../../src/state/approvals.ts';
+import { changeDigest, checkSignedApproval, consumeApproval, isUsed } from '../../../src/state/approvals.ts';
 import { appendAudit, readAudit, verifyAudit } from '../../../src/state/audit.ts';
 import { approveShown, findApprovalRequests } from '../../support/approver.ts';
 import {
@@ -247,6 +248,35 @@ describe('infra tools on an atomic stack', () => {
         action: 'promote',
         deployId,
       });
+      const verified = await verifyAudit(site.state, site.target.statePrefix, {
+        approvers,
+        releaseStore: t.store(),
+      });
+      expect(verified.problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("attack: Ada's unused approval to lift the rollback's pin does not lift one set after it went", async () => {
+    await rolledBack.restore();
+    const { guarded, approve, approvers, site, close } = await guardedStack();
+    try {
+      const asked = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      const deployId = /frontendops approve (\S+) --stack/.exec(asked.text)?.[1] ?? '';
+      await approve(deployId);
+      const [approved] = await findApprovalRequests(site, deployId);
+      // Not used yet: the rollback's pin goes at a terminal, and Bob pins v1 again.
+      await unpinRelease(site, { request: { ...request('unpin'), actor: 'dave' } });
+      const { pin } = await pinRelease(site, { request: { ...request('pin'), actor: 'bob' } });
+      const lifted = await guarded.call('promote_release', { to: C[0], app: APP, reason: 'lift it' });
+      expect(lifted.isError, lifted.text).toBe(true);
+      expect(lifted.text).toMatch(
+        /^APPROVAL_REQUIRED: .*the stored approval was not accepted: the approval of this promote was for lifting another pin \(the pin of \S+, set by .+ at \S+\), not the pin of \S+, set by bob at \S+, which is there now; ask for a new approval of this plan/s,
+      );
+      expect((await guarded.call('get_status')).structured).toMatchObject({ pin: { by: 'bob', at: pin.at } });
+      expect(await isUsed(site, approved?.nonce ?? '')).toBe(false);
+      expect(await served()).toBe('v1');
       const verified = await verifyAudit(site.state, site.target.statePrefix, {
         approvers,
         releaseStore: t.store(),

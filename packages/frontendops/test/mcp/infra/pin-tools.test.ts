@@ -11,11 +11,14 @@ import { parseRequest } from '../../../src/agent/intents.ts';
 import { createApproverKey } from '../../../src/approval/keys.ts';
 import { cliRequest } from '../../../src/cli/context.ts';
 import type { CliIo } from '../../../src/cli/io.ts';
+import { type ApprovalPolicy, approvalPolicyFor } from '../../../src/config.ts';
 import { takeDeployLock } from '../../../src/deploy/deploy-lock.ts';
 import { WORDS_MAX } from '../../../src/engine/text.ts';
+import type { HeldLock } from '../../../src/ports.ts';
 import { unpinnedSentence } from '../../../src/read/pin-words.ts';
 import { connectSite } from '../../../src/stacks/open.ts';
 import { readAudit, verifyAudit } from '../../../src/state/audit.ts';
+import { clearPin, writePin } from '../../../src/state/pin.ts';
 import { request } from '../../support/atomic-env.ts';
 import type { BucketSnapshot } from '../../support/bucket-snapshot.ts';
 import { STACK } from '../../support/deploy-env.ts';
@@ -288,6 +291,91 @@ describe('the pin through the infra MCP server', () => {
     } finally {
       await asking.close();
     }
+  });
+});
+
+describe('attack: a pin set between the plan a promote was judged by and its run', () => {
+  const promotesOf = async () =>
+    (await readAudit(f.t.site.state, f.t.site.target.statePrefix)).filter(
+      (e) => e.type === 'approval-used' || (e.type === 'unpin' && e.data.via === 'promote'),
+    ).length;
+
+  /**
+   * promote_release of the live release on the stack protected (`approval`, the console's Approver
+   * saying yes where it counts), run while another holds the deploy lock: once the promote waits for
+   * it, `meanwhile` changes the pin under that lock, which is then let go. The promote's answer.
+   */
+  async function promoteWhileLocked(
+    to: string,
+    approval: Partial<ApprovalPolicy>,
+    meanwhile: (held: HeldLock) => Promise<void>,
+  ) {
+    const config = f.config([STACK], approval);
+    const held = await takeDeployLock(f.t.site, { request: request('holding the lock') });
+    let changed: Promise<void> | undefined;
+    const site = await connectSite(f.t.target, {
+      access: { credentials: f.t.s3.credentials, cdnEndpoint: f.t.cdn.endpoint },
+      onNotice: (notice) => {
+        if (/ is locked by /.test(notice)) changed ??= meanwhile(held).finally(() => held.release());
+      },
+    });
+    const guarded = await connectInfra(
+      f.server({
+        config,
+        lockWaitMs: 60_000,
+        approver: { approve: async () => ({ approved: true, by: 'carol', via: 'the console' }) },
+        openSite: async () => ({ ...site, protected: true, approval: approvalPolicyFor(config, STACK) }),
+      }),
+    );
+    try {
+      const answer = await guarded.call('promote_release', { to, reason: 'lift the freeze' });
+      await changed;
+      return answer;
+    } finally {
+      await guarded.close();
+      if (!changed) await held.release();
+      site.close();
+    }
+  }
+  const pinByBob = async (held: HeldLock) => {
+    const live = (await f.t.site.records.readPointer())?.value;
+    if (!live) throw new Error('nothing live');
+    const { deployId, app, commit } = live;
+    const at = new Date().toISOString();
+    await writePin(
+      f.t.site,
+      { stack: STACK, deployId, app, commit, by: 'bob', reason: null, at, cause: 'pin' },
+      held,
+    );
+  };
+
+  it('an approval to lift one pin is not spent on another, set while the promote waited for the lock', async () => {
+    await pinnedByHand.restore();
+    const before = await promotesOf();
+    // Approved to lift the pin shown; meanwhile that pin is lifted, and Bob pins the release again.
+    const lifted = await promoteWhileLocked(COMMITS[0], { trustElicitation: true }, async (held) => {
+      await clearPin(f.t.site, { by: 'dave', reason: null, via: 'unpin', lock: held });
+      await pinByBob(held);
+    });
+    expect(lifted.isError, lifted.text).toBe(true);
+    expect(lifted.text).toMatch(
+      /^CONFLICT: The approval of this promote was for lifting another pin \(the pin of \S+, set by .+ at \S+\), not the pin of \S+, set by bob at \S+, which is there now\. Nothing was changed: the pin stays\. Ask for the promote again: .* needs a new approval of it\./,
+    );
+    expect((await c.call('get_status')).structured).toMatchObject({ pin: { commit: COMMITS[0], by: 'bob' } });
+    expect(await promotesOf()).toBe(before);
+    expect((await verifyAudit(f.t.site.state, f.t.site.target.statePrefix)).problems).toEqual([]);
+  });
+
+  it('a promote of the live release planned with nothing pinned does not lift a pin set while it waited for the lock', async () => {
+    await promoted.restore();
+    const before = await promotesOf();
+    const lifted = await promoteWhileLocked(COMMITS[2], {}, pinByBob);
+    expect(lifted.isError, lifted.text).toBe(true);
+    expect(lifted.text).toMatch(
+      /^CONFLICT: This promote was planned when nothing was pinned, so nothing approved lifting the pin of \S+, set by bob at \S+, which was set since\. Nothing was changed: the pin stays\./,
+    );
+    expect((await c.call('get_status')).structured).toMatchObject({ pin: { by: 'bob' } });
+    expect(await promotesOf()).toBe(before);
   });
 });
 
