@@ -92,6 +92,11 @@ const actionBody = z.strictObject({
   runId: RUN_ID.optional(),
   /** Why, in the person's words (recorded; a rollback's becomes the pin's reason). */
   message: MESSAGE,
+  /** A promote: the pin its plan showed (null: none), the only one it lifts; another one now is refused. */
+  pin: z
+    .strictObject({ deployId, at: z.string().max(40) })
+    .nullable()
+    .optional(),
 });
 /** An unpin names the pin the page showed (its release, when it was set): another one is not cleared. */
 const unpinBody = z.strictObject({
@@ -243,6 +248,7 @@ export async function routePost(
     const summary = await context.service.apply(stack, action, {
       deployId: body.deployId,
       ...(body.to ? { to: body.to } : {}),
+      ...(body.pin !== undefined ? { pin: body.pin } : {}),
       request,
       onEvent: (event) =>
         publish(

@@ -20,7 +20,7 @@ import { verifySite } from '../read/verify-site.ts';
 import type { HistoryItem, PolicyChangeItem } from '../read/views.ts';
 import { forOperation, type Site } from '../site.ts';
 import { entryRecording, recordedStateKnown } from '../state/audit.ts';
-import type { PinShown } from '../state/pin.ts';
+import { describePin, isPinShown, type PinShown, readPin } from '../state/pin.ts';
 import type { RequestInfo } from '../state/records.ts';
 import { type CanaryInput, type PreviewInput, runCanaryAction, runPreview } from './atomic.ts';
 import type { ConfigReader } from './config-reader.ts';
@@ -54,10 +54,12 @@ export class PlanChangedError extends FrontendOpsError {
     plan: PlanView,
     /** What the run also said (alsoSaid): a stopped change it finished before it found its plan changed. */
     also = '',
+    /** What changed, where its deploy id did not (a promote's pin). */
+    what?: string,
   ) {
     super(
       'CONFLICT',
-      `The plan changed since it was shown (now ${plan.deployId}: ${plan.description}). Review the new plan and confirm again.${also ? ` ${also}` : ''}`,
+      `${what ? `The plan changed since it was shown: ${what}` : `The plan changed since it was shown (now ${plan.deployId}: ${plan.description}).`} Review the new plan and confirm again.${also ? ` ${also}` : ''}`,
     );
     this.plan = plan;
   }
@@ -206,10 +208,17 @@ export function createConsoleService(options: ConsoleServiceOptions) {
     async apply(
       stack: string,
       action: PlanAction,
-      input: { deployId: string; to?: string; request: RequestInfo; onEvent: (event: DeployEvent) => void },
+      input: {
+        deployId: string;
+        to?: string;
+        /** A promote: the pin its plan showed (null: none), the only one it may lift. */
+        pin?: PinShown | null;
+        request: RequestInfo;
+        onEvent: (event: DeployEvent) => void;
+      },
     ) {
       const site = await open(stack);
-      const seen = { changed: false };
+      const seen: { changed: boolean; pin?: string } = { changed: false };
       const onEvent = (event: DeployEvent) => {
         if (event.type === 'plan' && event.plan.deployId !== input.deployId) {
           seen.changed = true;
@@ -217,10 +226,26 @@ export function createConsoleService(options: ConsoleServiceOptions) {
         }
         input.onEvent(event);
       };
+      // A promote lifts the pin, which is no part of its deploy id: under the lock, before anything
+      // is written (or, of the live release, before the pin goes), the pin must be the one shown.
+      const shown = action === 'promote' ? input.pin : undefined;
+      const authorize =
+        shown === undefined
+          ? undefined
+          : async () => {
+              const pin = await readPin(site);
+              if (isPinShown(pin, shown)) return undefined;
+              seen.changed = true;
+              seen.pin = pin
+                ? `${stack} is now pinned to ${describePin(pin)}, ${shown ? `not the pin that was shown (${shown.deployId}, set ${shown.at})` : 'which was set after the plan was shown'}: the promote would lift it. Nothing was changed.`
+                : `${stack} is no longer pinned. Nothing was changed.`;
+              throw new FrontendOpsError('CONFLICT', seen.pin);
+            };
       try {
         return await runAction(site, releases, action, {
           request: input.request,
           onEvent,
+          ...(authorize ? { authorize } : {}),
           ...(input.to ? { to: input.to } : {}),
           ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
         });
@@ -234,7 +259,7 @@ export function createConsoleService(options: ConsoleServiceOptions) {
           const plan = await planFor(stack, action, input.to).catch((planError: unknown) => {
             throw also && isFrontendOpsError(planError) ? alsoSaying(planError, also) : planError;
           });
-          throw new PlanChangedError(plan, also);
+          throw new PlanChangedError(plan, also, seen.pin);
         }
         throw error;
       }

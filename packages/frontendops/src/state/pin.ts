@@ -138,7 +138,7 @@ export async function clearPin(
 ): Promise<PinRecord | null> {
   const pin = await readPinLenient(site);
   if (!pin) return null;
-  if (input.shown && (pin.deployId !== input.shown.deployId || pin.at !== input.shown.at)) {
+  if (input.shown && !isPinShown(pin, input.shown)) {
     throw new FrontendOpsError(
       'CONFLICT',
       `${site.target.stack} is pinned to ${describePin(pin)}, not the pin that was shown (${input.shown.deployId}, set ${input.shown.at}): someone pinned again since. Nothing was unpinned. Look at the pin now, and unpin again if it should go.`,
@@ -175,6 +175,10 @@ export const pinLiftedWords = (pin: PinLifted | null | undefined): string =>
 
 /** Which pin a person saw, to unpin only that one: its release and when it was set. */
 export type PinShown = Pick<PinRecord, 'deployId' | 'at'>;
+
+/** Whether the pin there (null: none) is the one a person was shown (null: they were shown none). */
+export const isPinShown = (pin: PinShown | null, shown: PinShown | null): boolean =>
+  pin === null || shown === null ? pin === shown : pin.deployId === shown.deployId && pin.at === shown.at;
 
 /**
  * Refuses a deploy of another release while the stack is pinned. `finishing`: the stopped change the

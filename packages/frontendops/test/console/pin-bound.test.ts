@@ -10,12 +10,13 @@ import type { TestRepo } from '../support/git-repo.ts';
 
 let t: TestDeployEnv;
 let repo: TestRepo;
+let C1: string;
 let C2: string;
 let server: ConsoleServer;
 
 beforeAll(async () => {
   const env = await startConsoleEnv();
-  ({ t, repo, C2 } = env);
+  ({ t, repo, C1, C2 } = env);
   server = await startConsoleOn(env);
 });
 afterAll(async () => {
@@ -89,5 +90,88 @@ describe('attack: the console pins a release the person did not see', () => {
     const now = await post('unpin', { pin: { deployId: carols?.deployId, at: carols?.at } });
     expect(now.status).toBe(200);
     expect(await readPin(t.site)).toBeNull();
+  });
+});
+
+/** A promote as the page sends it: the plan's deploy id and the pin its dialog showed (null: none). */
+const promote = (body: { deployId: string; to?: string; pin: { deployId: string; at: string } | null }) =>
+  fetch(api('promote'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer() },
+    body: JSON.stringify(body),
+  });
+const promotePlan = async (to?: string) => {
+  const planned = await fetch(
+    `${api('plan')}?${new URLSearchParams({ action: 'promote', ...(to ? { to } : {}) })}`,
+    {
+      headers: bearer(),
+    },
+  );
+  const plan = (await planned.json()) as {
+    deployId: string;
+    noop: boolean;
+    pin: { deployId: string; at: string } | null;
+  };
+  expect(planned.status, JSON.stringify(plan)).toBe(200);
+  return plan;
+};
+const carol = () => ({ text: 'pin', actor: 'carol', planner: 'cli', at: new Date().toISOString() });
+/** The live release, with nothing pinned (whatever the cases before left). */
+const liveUnpinned = async () => {
+  await unpinRelease(t.site, { request: carol() });
+  return ((await (await fetch(api('status'), { headers: bearer() })).json()) as StatusView).live;
+};
+
+describe('attack: the console lifts a pin the person did not see', () => {
+  it('a promote of the live release planned with no pin arrives after someone pinned: refused with the new plan, the pin stays', async () => {
+    const live = await liveUnpinned();
+    const plan = await promotePlan(live?.deployId);
+    expect(plan.noop).toBe(true);
+    expect(plan.pin).toBeNull();
+
+    // Another operator freezes releases while the dialog is open.
+    await pinRelease(t.site, { request: { ...carol(), message: 'the CTO froze releases' } });
+    const carols = await readPin(t.site);
+    expect(carols).not.toBeNull();
+
+    const late = await promote({ deployId: plan.deployId, to: live?.deployId ?? '', pin: null });
+    const body = (await late.json()) as { error: string; message: string; plan?: { pin: unknown } };
+    expect(late.status, JSON.stringify(body)).toBe(409);
+    expect(body.error).toBe('PLAN_CHANGED');
+    expect(body.message).toContain(`pinned to ${APP}@`);
+    expect(body.message).toContain('the CTO froze releases');
+    expect(body.message).toContain('Nothing was changed');
+    expect(body.plan?.pin).toMatchObject({ deployId: carols?.deployId, at: carols?.at });
+    expect(await readPin(t.site)).toEqual(carols);
+
+    // The new plan, showing her pin, confirmed: it goes.
+    const now = await promote({
+      deployId: plan.deployId,
+      ...(live ? { to: live.deployId } : {}),
+      pin: { deployId: carols?.deployId ?? '', at: carols?.at ?? '' },
+    });
+    expect(now.status).toBe(200);
+    expect(((await now.json()) as { unpinned: boolean }).unpinned).toBe(true);
+    expect(await readPin(t.site)).toBeNull();
+  });
+
+  it('a promote of another release planned with no pin arrives after someone pinned: refused, nothing goes live, the pin stays', async () => {
+    const live = await liveUnpinned();
+    const older = live?.commit === C1 ? C2 : C1;
+    const plan = await promotePlan(older);
+    expect(plan.noop).toBe(false);
+    expect(plan.pin).toBeNull();
+
+    await pinRelease(t.site, { request: { ...carol(), message: 'incident 42: keep what is live' } });
+    const carols = await readPin(t.site);
+
+    const late = await promote({ deployId: plan.deployId, to: older, pin: null });
+    const body = (await late.json()) as { error: string; message: string };
+    expect(late.status, JSON.stringify(body)).toBe(409);
+    expect(body.error).toBe('PLAN_CHANGED');
+    expect(body.message).toContain('incident 42');
+    expect(await readPin(t.site)).toEqual(carols);
+    const after = (await (await fetch(api('status'), { headers: bearer() })).json()) as StatusView;
+    expect(after.live?.deployId).toBe(live?.deployId);
   });
 });

@@ -141,10 +141,16 @@ function ConfirmPlanned(props: DialogProps & { asked: PlannedAsked }) {
         props.onDone({ kind: 'canary', action: 'canary-start', result });
         return;
       }
+      // A promote lifts the pin its plan showed, and no other: one set since is refused with the new plan.
+      const pin =
+        asked.action === 'promote' && plan
+          ? { pin: plan.pin ? { deployId: plan.pin.deployId, at: plan.pin.at } : null }
+          : {};
       const result = await postJson<ActionResult>(stackPath(stack, asked.action), {
         deployId: plan?.deployId,
         runId: newRunId(),
         ...(to ? { to } : {}),
+        ...pin,
         ...why,
       });
       props.onDone({ kind: 'release', action: asked.action, result });
