@@ -65,7 +65,7 @@ export function createSessions(now: () => number = Date.now) {
     valid: (id: string) => sessions.has(id),
     /** Ends a live session (its page signed out): true when it was one. */
     end: (id: string) => sessions.take(id),
-    /** Ends every session (the token's holder asked): how many were live. */
+    /** Ends every session (the token's holder asked, which voids every unused sign-in code too): how many were live. */
     endAll: () => sessions.clear(),
   };
 }
@@ -89,6 +89,10 @@ export function createSignIns(now: () => number = Date.now) {
     },
     /** True for a live code, which is spent by it. */
     redeem: (code: string) => codes.take(code),
+    /** Voids every live code (every session was ended: what an unused one would start is ended too). */
+    voidAll: () => {
+      codes.clear();
+    },
   };
 }
 export type Sessions = ReturnType<typeof createSessions>;

@@ -238,7 +238,7 @@ async function signIn(
   if (fresh !== null) context.onRefusedSignIn?.(context.addressOf(fresh));
   refuseSignIn(
     res,
-    `This sign-in address signs nothing in: it was used already (each works once), is older than ${SIGN_IN_TTL_MS / 60_000} minutes, or is not this console's.\n` +
+    `This sign-in address signs nothing in: it was used already (each works once), is older than ${SIGN_IN_TTL_MS / 60_000} minutes, every session was ended since it was printed, or it is not this console's.\n` +
       (fresh !== null
         ? 'The terminal running this console (`frontendops console`, or `npm start`) has just printed a new one; '
         : 'The newest sign-in address the terminal running this console (`frontendops console`, or `npm start`) printed still works (a refused one prints a new one only once that one is used or stale); ') +
@@ -290,6 +290,8 @@ async function signOut(
         'Only the console token ends every session; a session signs out itself only (send {}). To end every session, send {"all": true} with the token, or stop the console.',
     });
   if (all) {
+    // A sign-in address printed before and not yet opened (seen where a session id was) starts none.
+    context.signIns.voidAll();
     const sessions = context.sessions.endAll();
     context.hub.sweep();
     return sendJson(res, 200, { signedOut: true, sessions });

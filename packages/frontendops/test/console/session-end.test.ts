@@ -15,7 +15,7 @@ import type { AgentResult } from '../../src/agent/types.ts';
 import { SESSION_TTL_MS } from '../../src/console/auth.ts';
 import { type ConsoleServer, startConsole } from '../../src/console/server.ts';
 import { openEventStream } from '../support/console-events.ts';
-import { newSession } from '../support/console-sign-in.ts';
+import { newSession, sessionInPage } from '../support/console-sign-in.ts';
 
 const START = new Date('2026-03-01T09:00:00Z').getTime();
 /** Words only a chat turn run after the session's end says. */
@@ -265,6 +265,19 @@ describe('attack: ending every session', () => {
       expect(seen.text).not.toMatch(/^data:/m);
     }
     expect(await sessionStatus(server.token)).toBe(200);
+    expect(await sessionStatus(await newSession(server))).toBe(200);
+  });
+
+  it('a sign-in address printed before, not yet opened, starts no session after every session ended', async () => {
+    // Seen over the same shared screen as a session id: ending every session ends what it would start.
+    const unused = server.signInAddress();
+    const out = await post('/api/sign-out', server.token, { all: true });
+    expect(out.status, await out.clone().text()).toBe(200);
+    const opened = await fetch(unused);
+    const html = await opened.text();
+    expect(sessionInPage(html)).toBeNull();
+    expect(opened.status).toBe(403);
+    expect(html).toContain('every session was ended since it was printed');
     expect(await sessionStatus(await newSession(server))).toBe(200);
   });
 });
