@@ -149,3 +149,33 @@ it('a plan changed by a stopped deploy its run finished, and the new plan cannot
     await console2.close();
   }
 });
+
+it('a promote planned with nothing pinned meets a pin set since: PLAN_CHANGED with the new plan, nothing switched, the pin kept', async () => {
+  const { pinRelease, unpinRelease } = await import('../../src/deploy/pin.ts');
+  const { readPin } = await import('../../src/state/pin.ts');
+  await unpinRelease(t.site, { request: request('unpin') });
+  const live = (await t.site.records.readPointer())?.value;
+  const other = live?.commit === C1 ? C2 : C1;
+  const plan = await planOf(`action=promote&to=${other}`);
+  expect(plan.pin).toBeNull();
+  await pinRelease(t.site, {
+    request: { ...request('pin'), actor: 'carol', message: 'hold for the incident' },
+  });
+  const carols = await readPin(t.site);
+  try {
+    const late = await fetch(api('promote'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer() },
+      body: JSON.stringify({ deployId: plan.deployId, to: other, pin: null }),
+    });
+    const body = (await late.json()) as { error: string; message: string; plan?: PlanView };
+    expect(late.status, JSON.stringify(body)).toBe(409);
+    expect(body.error).toBe('PLAN_CHANGED');
+    expect(body.message).toContain('hold for the incident');
+    expect(body.plan?.pin).toMatchObject({ at: carols?.at });
+    expect((await t.site.records.readPointer())?.value.deployId).toBe(live?.deployId);
+    expect(await readPin(t.site)).toEqual(carols);
+  } finally {
+    await unpinRelease(t.site, { request: request('unpin') });
+  }
+});
